@@ -1,0 +1,47 @@
+"""workbench: compare prompts, models and RAG chunking/retrieval strategies on your own data, tracked in MLflow.
+
+    import workbench as wb
+    exp = wb.load_experiment("experiments/quickstart.yaml")
+    result = wb.run(exp)
+    result.leaderboard()
+"""
+
+from workbench import _telemetry  # noqa: F401  (must run before any tracked library is imported)
+from workbench.datasets import Corpus, Dataset, Document, EvalCase, load_corpus, load_dataset
+from workbench.errors import BudgetExceeded, DataError, ModelError, SpecError, WorkbenchError
+from workbench.grid import Variant, expand_grid
+from workbench.prompts import PromptTemplate
+from workbench.results import SweepResult, VariantResult
+from workbench.runner import ProgressEvent, run
+from workbench.scoring import Score, ScoreContext, ScorerEnv, scorer
+from workbench.spec import ExperimentSpec, experiment_json_schema, load_experiment
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BudgetExceeded",
+    "Corpus",
+    "DataError",
+    "Dataset",
+    "Document",
+    "EvalCase",
+    "ExperimentSpec",
+    "ModelError",
+    "ProgressEvent",
+    "PromptTemplate",
+    "Score",
+    "ScoreContext",
+    "ScorerEnv",
+    "SpecError",
+    "SweepResult",
+    "Variant",
+    "VariantResult",
+    "WorkbenchError",
+    "expand_grid",
+    "experiment_json_schema",
+    "load_corpus",
+    "load_dataset",
+    "load_experiment",
+    "run",
+    "scorer",
+]

@@ -1,0 +1,47 @@
+"""Where workbench keeps things: the MLflow store, caches and sandboxes. Environment variables override defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Settings", "settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations.
+
+    Attributes:
+        root: the project folder (the current directory unless ``WORKBENCH_ROOT`` is set).
+        tracking_uri: MLflow tracking URI; ``MLFLOW_TRACKING_URI`` wins, else ``sqlite:///<root>/mlruns/mlflow.db``.
+        artifact_root: where new MLflow experiments keep their artifacts (``<root>/mlruns/artifacts``).
+        home: caches (built indexes, model files) and per-variant sandboxes (``<root>/.workbench``).
+    """
+
+    root: Path
+    tracking_uri: str
+    artifact_root: Path
+    home: Path
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "indexes"
+
+    @property
+    def model_dir(self) -> Path:
+        return Path(os.environ.get("WORKBENCH_MODEL_DIR", Path.home() / ".cache" / "workbench" / "models"))
+
+    @property
+    def sandbox_dir(self) -> Path:
+        return self.home / "sandboxes"
+
+
+def settings(root: str | Path | None = None, tracking_uri: str | None = None) -> Settings:
+    """Resolve settings; explicit arguments win over environment variables, which win over defaults."""
+    base = Path(root or os.environ.get("WORKBENCH_ROOT") or Path.cwd()).resolve()
+    mlruns = base / "mlruns"
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{mlruns / 'mlflow.db'}"
+    home = Path(os.environ.get("WORKBENCH_HOME") or base / ".workbench")
+    return Settings(root=base, tracking_uri=uri, artifact_root=mlruns / "artifacts", home=home)

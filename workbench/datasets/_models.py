@@ -1,0 +1,114 @@
+"""The evaluation data: cases (questions with references) and corpora (documents with stable ids)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Category = Literal["answerable", "unanswerable", "policy"]
+
+
+class EvalCase(BaseModel):
+    """One evaluation item.
+
+    Attributes:
+        id: unique within its dataset.
+        question: what is asked.
+        reference: the reference answer (for unanswerable/policy items, the expected refusal).
+        source_ids: ids of the corpus documents that answer the question (empty when none does).
+        category: ``answerable``; ``unanswerable`` (the corpus has no answer: refusing is right);
+            ``policy`` (a request the assistant should decline).
+        tags: free labels used to slice results.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1)
+    question: str = Field(min_length=1)
+    reference: str = ""
+    source_ids: tuple[str, ...] = ()
+    category: Category = "answerable"
+    tags: tuple[str, ...] = ()
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @property
+    def expects_refusal(self) -> bool:
+        return self.category != "answerable"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An ordered, immutable set of evaluation cases."""
+
+    name: str
+    cases: tuple[EvalCase, ...]
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    @property
+    def hash(self) -> str:
+        """Content hash (sha256 of the canonical JSON of the cases), stable across file formats."""
+        payload = json.dumps([c.model_dump(mode="json") for c in self.cases], sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def head(self, n: int | None) -> Dataset:
+        """The first ``n`` cases (all when ``n`` is None)."""
+        return self if n is None else Dataset(self.name, self.cases[:n], self.source)
+
+    def to_pandas(self):  # -> pandas.DataFrame (imported lazily: pandas is slow to import)
+        import pandas as pd
+
+        return pd.DataFrame([c.model_dump(mode="json") for c in self.cases])
+
+
+@dataclass(frozen=True)
+class Document:
+    """A corpus document with a stable id (its topic key or relative path)."""
+
+    id: str
+    text: str
+    metadata: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """An ordered, immutable set of documents."""
+
+    name: str
+    documents: tuple[Document, ...]
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(d.id for d in self.documents)
+
+    @property
+    def hash(self) -> str:
+        h = hashlib.sha256()
+        for doc in self.documents:
+            h.update(doc.id.encode())
+            h.update(b"\0")
+            h.update(doc.text.encode())
+            h.update(b"\0")
+        return h.hexdigest()
+
+    def get(self, doc_id: str) -> Document:
+        for doc in self.documents:
+            if doc.id == doc_id:
+                return doc
+        raise KeyError(doc_id)

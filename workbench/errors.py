@@ -1,0 +1,35 @@
+"""Errors raised at workbench's edges. Every message is one line naming where the problem is and what to do."""
+
+from __future__ import annotations
+
+__all__ = [
+    "WorkbenchError",
+    "SpecError",
+    "DataError",
+    "ModelError",
+    "BudgetExceeded",
+]
+
+
+class WorkbenchError(Exception):
+    """Base class of the errors workbench raises on bad input or configuration."""
+
+
+class SpecError(WorkbenchError, ValueError):
+    """An experiment spec is invalid. The message names the file, line and field."""
+
+
+class DataError(WorkbenchError, ValueError):
+    """A dataset or corpus is invalid. The message names the file, line and field."""
+
+
+class ModelError(WorkbenchError):
+    """A model string cannot be resolved, or its provider package or key is missing."""
+
+
+class BudgetExceeded(WorkbenchError):
+    """A variant ran past its wall-time limit or token budget."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind

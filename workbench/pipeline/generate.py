@@ -1,0 +1,79 @@
+"""Answer one question: retrieve, render the prompt with the retrieved context, generate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from workbench.datasets import EvalCase
+from workbench.models import Generation, GenerationParams, Generator
+from workbench.pipeline.index import Hit
+from workbench.pipeline.retrieve import Retriever
+from workbench.prompts import PromptTemplate
+from workbench.scoring import Score
+
+__all__ = ["QuestionRecord", "answer_question", "format_context"]
+
+
+def format_context(hits: tuple[Hit, ...] | list[Hit]) -> str:
+    """The retrieved chunks as one context string, best first, separated by blank lines."""
+    return "\n\n".join(h.chunk.text.strip() for h in hits)
+
+
+@dataclass(frozen=True)
+class QuestionRecord:
+    """What happened for one question of one variant (timings are wall-clock nanoseconds, for traces)."""
+
+    case: EvalCase
+    hits: tuple[Hit, ...]
+    prompt: str
+    generation: Generation | None
+    started_ns: int
+    retrieved_ns: int
+    ended_ns: int
+    error: str | None = None
+    scores: Mapping[str, Score] = field(default_factory=dict)
+    cost_usd: float | None = None
+
+    @property
+    def answer(self) -> str:
+        return self.generation.text if self.generation else ""
+
+    @property
+    def retrieved_ids(self) -> tuple[str, ...]:
+        return tuple(h.chunk.doc_id for h in self.hits)
+
+    @property
+    def latency_s(self) -> float:
+        return (self.ended_ns - self.started_ns) / 1e9
+
+    @property
+    def tokens(self) -> int:
+        return self.generation.input_tokens + self.generation.output_tokens if self.generation else 0
+
+
+def answer_question(
+    case: EvalCase,
+    *,
+    retriever: Retriever,
+    template: PromptTemplate,
+    generator: Generator,
+    params: GenerationParams,
+    deadline: float | None = None,
+) -> QuestionRecord:
+    """Run the pipeline for one case. A model error becomes the record's ``error``; retrieval errors propagate."""
+    started = time.time_ns()
+    hits = tuple(retriever.retrieve(case.question))
+    retrieved = time.time_ns()
+    prompt = template.render(question=case.question, context=format_context(hits))
+    try:
+        generation: Generation | None = generator.generate(prompt, params, deadline=deadline)
+        error = None
+    except Exception as exc:  # noqa: BLE001 - one failed call is an error row, not a failed sweep
+        generation, error = None, f"{type(exc).__name__}: {exc}"
+    text = prompt.text if generator.kind == "completion" else "\n\n".join(f"[{r}] {c}" for r, c in prompt.messages)
+    return QuestionRecord(
+        case=case, hits=hits, prompt=text, generation=generation,
+        started_ns=started, retrieved_ns=retrieved, ended_ns=time.time_ns(), error=error,
+    )

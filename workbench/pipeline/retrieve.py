@@ -1,0 +1,42 @@
+"""Retrieval: similarity search or maximal marginal relevance over a read-only index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workbench.models import Embedder
+from workbench.pipeline.index import Hit, VectorIndex
+from workbench.spec import RetrievalSpec
+
+__all__ = ["Retriever"]
+
+
+def _mmr(query: list[float], hits: list[Hit], k: int, lambda_mult: float) -> list[Hit]:
+    import numpy as np
+    from langchain_core.vectorstores.utils import maximal_marginal_relevance
+
+    if not hits:
+        return []
+    picked = maximal_marginal_relevance(
+        np.array(query), [list(h.vector or ()) for h in hits], lambda_mult=lambda_mult, k=min(k, len(hits))
+    )
+    return [Hit(hits[i].chunk, hits[i].score) for i in picked]
+
+
+@dataclass(frozen=True)
+class Retriever:
+    """Finds the chunks for a question. Holds a read-only index: a variant cannot change what others retrieve."""
+
+    index: VectorIndex
+    embedder: Embedder
+    spec: RetrievalSpec
+
+    def embed_query(self, question: str) -> list[float]:
+        return self.embedder.embed([question])[0]
+
+    def retrieve(self, question: str) -> list[Hit]:
+        vector = self.embed_query(question)
+        if self.spec.search == "mmr":
+            candidates = self.index.search(vector, self.spec.fetch_k, with_vectors=True)
+            return _mmr(vector, candidates, self.spec.k, self.spec.mmr_lambda)
+        return self.index.search(vector, self.spec.k)

@@ -1,0 +1,63 @@
+"""Prompt templates: one template renders to text for completion models and to messages for chat models."""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from dataclasses import dataclass
+
+REQUIRED_VARIABLES = frozenset({"question"})
+KNOWN_VARIABLES = frozenset({"question", "context"})
+
+
+def template_variables(text: str) -> frozenset[str]:
+    """The ``{name}`` placeholders of a template (``{{`` and ``}}`` are literal braces).
+
+    Raises:
+        ValueError: on a malformed placeholder.
+    """
+    return frozenset(field for _, field, _, _ in string.Formatter().parse(text) if field is not None)
+
+
+def check_template(text: str) -> None:
+    """Raise ``ValueError`` with a one-line reason when a template cannot be rendered by the pipeline."""
+    try:
+        found = template_variables(text)
+    except ValueError as exc:
+        raise ValueError(f"malformed placeholder ({exc}) — write literal braces as {{{{ and }}}}") from None
+    missing = REQUIRED_VARIABLES - found
+    if missing:
+        raise ValueError(f"missing variable {{{sorted(missing)[0]}}} — a template must use {{question}} (and usually {{context}})")
+    unknown = found - KNOWN_VARIABLES
+    if unknown:
+        raise ValueError(f"unknown variable {{{sorted(unknown)[0]}}} — templates may use only {{question}} and {{context}}")
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    """A prompt ready for a model: ``text`` for completion models, ``messages`` for chat models."""
+
+    text: str
+    messages: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A named template with ``{question}`` and ``{context}`` variables and an optional system message."""
+
+    name: str
+    text: str
+    system: str = ""
+
+    def __post_init__(self) -> None:
+        check_template(self.text)
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(f"{self.system}\0{self.text}".encode()).hexdigest()
+
+    def render(self, *, question: str, context: str) -> RenderedPrompt:
+        body = self.text.format(question=question, context=context)
+        messages: tuple[tuple[str, str], ...] = ((("system", self.system),) if self.system else ()) + (("human", body),)
+        text = f"{self.system}\n\n{body}" if self.system else body
+        return RenderedPrompt(text=text, messages=messages)

@@ -1,0 +1,117 @@
+"""What a sweep returns: one ``VariantResult`` per variant and a ``SweepResult`` with the leaderboard."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.datasets import Corpus, Dataset
+from workbench.grid import Variant
+from workbench.pipeline import ChunkStats, QuestionRecord
+from workbench.sandbox import Outcome
+from workbench.spec import ExperimentSpec
+
+__all__ = ["LEADERBOARD_METRICS", "SweepResult", "VariantResult"]
+
+# Leaderboard columns, in order, when present.
+LEADERBOARD_METRICS = (
+    "hit_at_k", "recall_at_k", "mrr", "precision_at_k", "token_f1", "rouge_l", "semantic_similarity", "exact_match",
+    "refusal_correct", "false_refusal", "latency_p50_s", "latency_p95_s", "input_tokens", "output_tokens", "cost_usd",
+)
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    """One variant's outcome: status, per-question records (with scores) and aggregate metrics."""
+
+    variant: Variant
+    outcome: Outcome
+    records: tuple[QuestionRecord, ...]
+    metrics: Mapping[str, float]
+    chunk_stats: ChunkStats
+    started_ms: int
+    ended_ms: int
+    run_id: str | None = None
+    workdir: str = ""
+
+    @property
+    def status(self) -> str:
+        return self.outcome.status
+
+    def records_frame(self) -> Any:
+        """Per-question table: question, answer, retrieved ids, every score, tokens, latency, error."""
+        import pandas as pd
+
+        rows = []
+        for r in self.records:
+            row: dict[str, Any] = {
+                "case_id": r.case.id,
+                "category": r.case.category,
+                "question": r.case.question,
+                "reference": r.case.reference,
+                "answer": r.answer,
+                "relevant_ids": list(r.case.source_ids),
+                "retrieved_ids": list(r.retrieved_ids),
+                "contexts": [h.chunk.text for h in r.hits],
+                "latency_s": round(r.latency_s, 4),
+                "input_tokens": r.generation.input_tokens if r.generation else 0,
+                "output_tokens": r.generation.output_tokens if r.generation else 0,
+                "cost_usd": r.cost_usd,
+                "error": r.error,
+            }
+            for name, score in r.scores.items():
+                row[name] = score.value
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A finished sweep. ``leaderboard()`` ranks the variants; MLflow ids point at the logged runs."""
+
+    spec: ExperimentSpec
+    dataset: Dataset
+    corpus: Corpus
+    variants: tuple[VariantResult, ...]
+    parent_run_id: str | None = None
+    experiment_id: str | None = None
+    tracking_uri: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> tuple[VariantResult, ...]:
+        return tuple(v for v in self.variants if v.status != "FINISHED")
+
+    def variant(self, key: str) -> VariantResult:
+        """A variant by id, name or MLflow run id."""
+        for v in self.variants:
+            if key in (v.variant.id, v.variant.name, v.run_id):
+                return v
+        raise KeyError(f"no variant '{key}' in this sweep")
+
+    def leaderboard(self, sort_by: str | None = None, ascending: bool = False) -> Any:
+        """One row per variant: axes, status, metrics; sorted by ``sort_by`` (default token_f1, else hit_at_k)."""
+        import pandas as pd
+
+        rows = []
+        for v in self.variants:
+            row: dict[str, Any] = {
+                "variant": v.variant.name,
+                "variant_id": v.variant.id,
+                "prompt": v.variant.prompt.name,
+                "model": v.variant.model.id,
+                "chunker": v.variant.chunker.label,
+                "retrieval": v.variant.retrieval.label,
+                "status": v.status,
+                "questions": len(v.records),
+            }
+            row.update({m: v.metrics.get(m) for m in LEADERBOARD_METRICS if m in v.metrics})
+            row["run_id"] = v.run_id
+            row["error"] = v.outcome.error
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        key = sort_by or next((m for m in ("token_f1", "hit_at_k") if m in frame.columns), None)
+        if key is not None and key in frame.columns and len(frame):
+            frame = frame.sort_values(key, ascending=ascending, na_position="last", kind="stable")
+        return frame.reset_index(drop=True)

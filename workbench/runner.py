@@ -1,0 +1,303 @@
+"""Run an experiment: build each shared index once, run every variant in its sandbox, score, log to MLflow."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from workbench.config import Settings, settings as default_settings
+from workbench.datasets import Corpus, Dataset, load_corpus, load_dataset
+from workbench.errors import BudgetExceeded, DataError
+from workbench.grid import Variant, expand_grid, index_key
+from workbench.models import Embedder, GenerationParams, Generator, load_embedder, load_generator, price_for
+from workbench.models._pricing import Price
+from workbench.pipeline import (
+    ChromaIndexStore,
+    ChunkStats,
+    IndexStore,
+    QuestionRecord,
+    Retriever,
+    VectorIndex,
+    answer_question,
+    chunk_corpus,
+    chunk_stats,
+)
+from workbench.prompts import PromptTemplate
+from workbench.results import SweepResult, VariantResult
+from workbench.sandbox import Outcome, Sandbox, Stopped, run_sandboxed
+from workbench.scoring import ScoreContext, ScoreFn, ScorerEnv, build_scorers, mean_scores, percentile, run_scorers
+from workbench.spec import ExperimentSpec, load_experiment
+from workbench.tracking import MlflowTracker, Tracker
+
+__all__ = ["ProgressEvent", "load_inputs", "run"]
+
+EventKind = Literal["sweep_started", "index_started", "index_built", "variant_started", "question_done", "variant_done", "sweep_done"]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What the runner reports as it goes (widgets and the CLI render these; the runner prints nothing itself)."""
+
+    kind: EventKind
+    done: int = 0
+    total: int = 0
+    variant: Variant | None = None
+    result: VariantResult | None = None
+    message: str = ""
+
+
+def load_inputs(spec: ExperimentSpec, limit: int | None = None) -> tuple[Dataset, Corpus]:
+    """Load the spec's dataset and corpus, and check that every labelled source id exists in the corpus."""
+    dataset = load_dataset(spec.resolve(spec.dataset.path), limit=limit or spec.dataset.limit)
+    corpus = load_corpus(spec.corpus.builtin or spec.resolve(spec.corpus.path or ""), glob=spec.corpus.glob)
+    ids = corpus.ids
+    for case in dataset.cases:
+        missing = [s for s in case.source_ids if s not in ids]
+        if missing:
+            raise DataError(
+                f"{dataset.source}: case '{case.id}': field 'source_ids': '{missing[0]}' is not a document of corpus "
+                f"'{corpus.name}' — use the document ids of that corpus"
+            )
+    return dataset, corpus
+
+
+class _Models:
+    """Resolves model strings once per sweep; ``overrides`` inject models (tests use the fakes from workbench.testing)."""
+
+    def __init__(self, overrides: Mapping[str, Generator | Embedder] | None) -> None:
+        self._overrides = dict(overrides or {})
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def generator(self, model_id: str, kind: Any) -> Generator:
+        if model_id in self._overrides:
+            return self._overrides[model_id]  # type: ignore[return-value]
+        key = (model_id, kind)
+        if key not in self._cache:
+            self._cache[key] = load_generator(model_id, kind=kind)
+        return self._cache[key]  # type: ignore[no-any-return]
+
+    def embedder(self, model_id: str) -> Embedder:
+        if model_id in self._overrides:
+            return self._overrides[model_id]  # type: ignore[return-value]
+        key = (model_id, "embedder")
+        if key not in self._cache:
+            self._cache[key] = load_embedder(model_id)
+        return self._cache[key]  # type: ignore[no-any-return]
+
+
+def _metrics(records: tuple[QuestionRecord, ...]) -> dict[str, float]:
+    out = mean_scores(r.scores for r in records)
+    latencies = [r.latency_s for r in records if r.error is None]
+    if latencies:
+        out["latency_p50_s"] = percentile(latencies, 50)
+        out["latency_p95_s"] = percentile(latencies, 95)
+    out["questions"] = float(len(records))
+    out["question_errors"] = float(sum(1 for r in records if r.error))
+    out["input_tokens"] = float(sum(r.generation.input_tokens for r in records if r.generation))
+    out["output_tokens"] = float(sum(r.generation.output_tokens for r in records if r.generation))
+    costs = [r.cost_usd for r in records if r.generation]
+    if costs and all(c is not None for c in costs):
+        out["cost_usd"] = float(sum(c for c in costs if c is not None))
+        out["cost_per_question_usd"] = out["cost_usd"] / len(costs)
+    return out
+
+
+def _score(record: QuestionRecord, scorers: Mapping[str, ScoreFn], price: Price | None) -> QuestionRecord:
+    ctx = ScoreContext(
+        question=record.case.question,
+        answer=record.answer,
+        reference=record.case.reference,
+        contexts=tuple(h.chunk.text for h in record.hits),
+        retrieved_ids=record.retrieved_ids,
+        relevant_ids=frozenset(record.case.source_ids),
+        category=record.case.category,
+    )
+    scores = run_scorers(scorers, ctx) if record.error is None else {}
+    gen = record.generation
+    cost = price.cost(gen.input_tokens, gen.output_tokens) if (gen and price) else None
+    return replace(record, scores=scores, cost_usd=cost)
+
+
+def _run_variant(
+    variant: Variant,
+    *,
+    spec: ExperimentSpec,
+    dataset: Dataset,
+    index: VectorIndex,
+    embedder: Embedder,
+    models: _Models,
+    scorers: Mapping[str, ScoreFn],
+    stats: ChunkStats,
+    workdir: Path,
+    stop: threading.Event | None,
+    emit: Callable[[ProgressEvent], None],
+) -> VariantResult:
+    started_ms = int(time.time() * 1000)
+    records: list[QuestionRecord] = []
+    sandbox = Sandbox(workdir, wall_time_s=spec.limits.wall_time_s, max_tokens=spec.limits.max_tokens)
+    price = price_for(variant.model.id, {k: Price(v.input, v.output) for k, v in spec.pricing.items()})
+
+    def body(box: Sandbox) -> None:
+        generator = models.generator(variant.model.id, variant.model.resolved_kind)
+        template = PromptTemplate(variant.prompt.name, variant.prompt.template or "", variant.prompt.system)
+        retriever = Retriever(index=index, embedder=embedder, spec=variant.retrieval)
+        p = variant.model.params
+        params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=spec.seed, timeout_s=p.timeout_s)
+        (box.workdir / "prompt.txt").write_text(template.text, encoding="utf-8")
+        total = len(dataset.cases)
+        for i, case in enumerate(dataset.cases):
+            if stop is not None and stop.is_set():
+                raise Stopped()
+            box.check_time(i, total)
+            record = answer_question(case, retriever=retriever, template=template, generator=generator, params=params, deadline=box.deadline)
+            records.append(record)
+            emit(ProgressEvent("question_done", i + 1, total, variant))
+            if record.generation and record.generation.finish_reason == "deadline":
+                raise BudgetExceeded(
+                    f"wall-time limit of {box.wall_time_s:g}s exceeded during question {i + 1}/{total} — raise limits.wall_time_s",
+                    kind="timeout",
+                )
+            box.charge(record.tokens)
+        if records and all(r.error for r in records):
+            raise RuntimeError(f"every question failed; first error: {records[0].error}")
+
+    outcome = run_sandboxed(body, sandbox)
+    scored = tuple(_score(r, scorers, price) for r in records)
+    return VariantResult(
+        variant=variant, outcome=outcome, records=scored, metrics=_metrics(scored), chunk_stats=stats,
+        started_ms=started_ms, ended_ms=int(time.time() * 1000), workdir=str(workdir),
+    )
+
+
+def _failed(variant: Variant, error: str, kind: str, stats: ChunkStats) -> VariantResult:
+    now = int(time.time() * 1000)
+    return VariantResult(variant, Outcome("FAILED", error, kind), (), {}, stats, now, now)
+
+
+def run(
+    experiment: ExperimentSpec | str | Path,
+    *,
+    tracker: Tracker | None = None,
+    models: Mapping[str, Generator | Embedder] | None = None,
+    index_store: IndexStore | None = None,
+    settings: Settings | None = None,
+    limit: int | None = None,
+    progress: bool = True,
+    stop: threading.Event | None = None,
+    on_event: Callable[[ProgressEvent], None] | None = None,
+) -> SweepResult:
+    """Run every variant of an experiment and log it (one parent run, one child run per variant).
+
+    Args:
+        experiment: a spec, or the path of an experiment YAML file.
+        tracker: where runs go (default: MLflow at ``settings.tracking_uri``).
+        models: model strings mapped to ready generators/embedders, overriding resolution (for tests and notebooks).
+        index_store: where indexes are built (default: persistent Chroma under ``settings.index_dir``).
+        limit: evaluate only the first ``limit`` cases.
+        progress: show tqdm progress bars.
+        stop: set this event to stop after the current question; finished variants stay logged.
+        on_event: called with each ``ProgressEvent``.
+
+    Returns:
+        The ``SweepResult``; failed variants are in it (and logged as FAILED runs), not raised.
+    """
+    spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
+    cfg = settings or default_settings()
+    dataset, corpus = load_inputs(spec, limit)
+    variants = expand_grid(spec)
+    resolver = _Models(models)
+    store = index_store or ChromaIndexStore(cfg.index_dir)
+    track = tracker or MlflowTracker(cfg.tracking_uri, artifact_root=cfg.artifact_root)
+    sweep = track.start_sweep(spec, dataset, corpus, variants)
+    bars = _Bars(progress, len(variants))
+
+    def emit(event: ProgressEvent) -> None:
+        bars.update(event)
+        if on_event is not None:
+            on_event(event)
+
+    emit(ProgressEvent("sweep_started", 0, len(variants)))
+    scorer_env = ScorerEnv(embedder=resolver.embedder("local:all-minilm-l6-v2"))
+    scorers = build_scorers(spec.scorers, scorer_env)
+    results: list[VariantResult] = []
+    groups: dict[str, list[Variant]] = {}
+    for v in variants:
+        groups.setdefault(v.index_key, []).append(v)
+    try:
+        for group in groups.values():
+            chunker, embedding = group[0].chunker, group[0].retrieval.embedding
+            emit(ProgressEvent("index_started", message=f"{chunker.label} / {embedding}"))
+            try:
+                embedder = resolver.embedder(embedding)
+                chunks = chunk_corpus(corpus, chunker, embedder.tokenizer)
+                stats = chunk_stats(chunks)
+                key = index_key(chunker, embedding, corpus.hash)
+                index = store.open(key) or store.build(key, chunks, embedder.embed([c.text for c in chunks]))
+            except Exception as exc:  # noqa: BLE001 - a broken index fails its variants, not the sweep
+                empty = chunk_stats([])
+                for v in group:
+                    failed = track.log_variant(sweep, _failed(v, f"index build failed: {type(exc).__name__}: {exc}", "index", empty), dataset)
+                    results.append(failed)
+                    emit(ProgressEvent("variant_done", len(results), len(variants), v, failed))
+                continue
+            emit(ProgressEvent("index_built", stats.count, stats.count, message=f"{chunker.label}: {stats.count} chunks"))
+            for v in group:
+                if stop is not None and stop.is_set():
+                    break
+                emit(ProgressEvent("variant_started", len(results), len(variants), v))
+                result = _run_variant(
+                    v, spec=spec, dataset=dataset, index=index, embedder=embedder, models=resolver, scorers=scorers,
+                    stats=stats, workdir=cfg.sandbox_dir / sweep.sweep_id / v.id, stop=stop, emit=emit,
+                )
+                result = track.log_variant(sweep, result, dataset)
+                results.append(result)
+                emit(ProgressEvent("variant_done", len(results), len(variants), v, result))
+    finally:
+        status = "KILLED" if (stop is not None and stop.is_set()) else ("FAILED" if any(r.status == "FAILED" for r in results) else "FINISHED")
+        track.end_sweep(sweep, results, status)
+        bars.close()
+    emit(ProgressEvent("sweep_done", len(results), len(variants)))
+    return SweepResult(
+        spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),
+        parent_run_id=sweep.run_id, experiment_id=sweep.experiment_id, tracking_uri=sweep.tracking_uri,
+    )
+
+
+class _Bars:
+    """tqdm.auto progress: variants outer, questions inner (widgets in notebooks, text in terminals)."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled = enabled
+        self._outer: Any = None
+        self._inner: Any = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._tqdm = tqdm
+            self._outer = tqdm(total=total, desc="variants", unit="variant")
+
+    def update(self, event: ProgressEvent) -> None:
+        if not self.enabled:
+            return
+        if event.kind == "index_started":
+            self._outer.set_postfix_str(f"index {event.message}")
+        elif event.kind == "variant_started" and event.variant is not None:
+            self._outer.set_postfix_str(event.variant.name)
+        elif event.kind == "question_done":
+            if self._inner is None:
+                self._inner = self._tqdm(total=event.total, desc="questions", unit="q", leave=False)
+            self._inner.update(1)
+        elif event.kind == "variant_done":
+            if self._inner is not None:
+                self._inner.close()
+                self._inner = None
+            self._outer.update(1)
+
+    def close(self) -> None:
+        for bar in (self._inner, self._outer):
+            if bar is not None:
+                bar.close()

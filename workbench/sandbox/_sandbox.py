@@ -1,0 +1,79 @@
+"""Per-variant isolation: a private working directory, a wall-time deadline, a token budget, captured failures."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from workbench.errors import BudgetExceeded
+
+Status = Literal["FINISHED", "FAILED", "STOPPED"]
+
+
+class Stopped(Exception):
+    """The user asked the sweep to stop; the variant ends cleanly."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a variant ended. ``error_kind`` is ``timeout``, ``token_budget``, ``stopped`` or the exception type."""
+
+    status: Status
+    error: str | None = None
+    error_kind: str | None = None
+    traceback: str | None = None
+
+
+class Sandbox:
+    """What one variant may use. The variant gets its own ``workdir``; other variants' state is out of reach.
+
+    Args:
+        workdir: created empty for this variant.
+        wall_time_s: the variant fails once this much time has passed (checked between questions and, for
+            llama.cpp models, at every generated token).
+        max_tokens: the variant fails once its input + output tokens pass this budget.
+    """
+
+    def __init__(self, workdir: Path, *, wall_time_s: float, max_tokens: int | None) -> None:
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        workdir.mkdir(parents=True)
+        self.workdir = workdir
+        self.wall_time_s = wall_time_s
+        self.max_tokens = max_tokens
+        self.started = time.monotonic()
+        self.deadline = self.started + wall_time_s
+        self.tokens_used = 0
+
+    def check_time(self, done: int, total: int) -> None:
+        if time.monotonic() > self.deadline:
+            raise BudgetExceeded(
+                f"wall-time limit of {self.wall_time_s:g}s exceeded after {done}/{total} questions — raise limits.wall_time_s",
+                kind="timeout",
+            )
+
+    def charge(self, tokens: int) -> None:
+        self.tokens_used += tokens
+        if self.max_tokens is not None and self.tokens_used > self.max_tokens:
+            raise BudgetExceeded(
+                f"token budget of {self.max_tokens} exceeded ({self.tokens_used} used) — raise limits.max_tokens",
+                kind="token_budget",
+            )
+
+
+def run_sandboxed(fn: Callable[[Sandbox], None], sandbox: Sandbox) -> Outcome:
+    """Run ``fn`` and turn every way it can end into an ``Outcome``; never raises (except KeyboardInterrupt)."""
+    try:
+        fn(sandbox)
+    except BudgetExceeded as exc:
+        return Outcome("FAILED", str(exc), exc.kind)
+    except Stopped:
+        return Outcome("STOPPED", "stopped by the user", "stopped")
+    except Exception as exc:  # noqa: BLE001 - a failing variant is data: the sweep goes on
+        return Outcome("FAILED", f"{type(exc).__name__}: {exc}", type(exc).__name__, traceback.format_exc())
+    return Outcome("FINISHED")

@@ -1,0 +1,320 @@
+"""The experiment spec: dataset, corpus and the grid axes (prompts x models x chunkers x retrieval).
+
+YAML in, pydantic model, YAML out; ``experiment_json_schema()`` gives editors a schema. A bad field is reported as
+one line with the file, line and field: ``experiments/x.yaml:14: models[0].id: unknown model provider 'foo' — ...``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from workbench.errors import ModelError, SpecError
+from workbench.models import MINILM_ID, check_model_id, default_kind
+from workbench.models._types import ModelKind
+from workbench.prompts import check_template
+
+__all__ = [
+    "ChunkerSpec",
+    "CorpusRef",
+    "DatasetRef",
+    "ExperimentSpec",
+    "Limits",
+    "ModelParams",
+    "ModelSpec",
+    "PriceSpec",
+    "PromptSpec",
+    "RetrievalSpec",
+    "experiment_json_schema",
+    "load_experiment",
+]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetRef(_Spec):
+    """Where the evaluation cases come from; ``path`` is relative to the experiment file."""
+
+    path: str
+    limit: int | None = Field(default=None, ge=1, description="use only the first N cases")
+
+
+class CorpusRef(_Spec):
+    """The documents to retrieve from: ``builtin: python-reference`` or a ``path`` to a folder of .md/.txt files."""
+
+    builtin: Literal["python-reference"] | None = None
+    path: str | None = None
+    glob: str = "**/*.md"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CorpusRef:
+        if (self.builtin is None) == (self.path is None):
+            raise ValueError("give exactly one of 'builtin' or 'path'")
+        return self
+
+
+class PromptSpec(_Spec):
+    """A prompt template, inline (``template``) or from a file (``file``, relative to the experiment file)."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    template: str | None = None
+    file: str | None = None
+    system: str = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PromptSpec:
+        if (self.template is None) == (self.file is None):
+            raise ValueError("give exactly one of 'template' or 'file'")
+        if self.template is not None:
+            check_template(self.template)
+        return self
+
+
+class ModelParams(_Spec):
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=128, ge=1, le=8192)
+    stop: tuple[str, ...] = ()
+    timeout_s: float | None = Field(default=60.0, gt=0)
+
+
+class ModelSpec(_Spec):
+    """A model by provider string; ``kind`` says whether it is served as a completion or chat model."""
+
+    id: str
+    kind: ModelKind | None = None
+    params: ModelParams = ModelParams()
+
+    @field_validator("id")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        try:
+            check_model_id(value)
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def resolved_kind(self) -> ModelKind:
+        return self.kind or default_kind(self.id)
+
+    @property
+    def short_name(self) -> str:
+        return Path(self.id.split(":", 1)[1]).stem if self.id.startswith("llamacpp:") else self.id.split(":", 1)[1]
+
+
+class ChunkerSpec(_Spec):
+    """How documents are cut. ``size``/``overlap`` are characters, except for ``token`` (embedding-model tokens)."""
+
+    strategy: Literal["recursive", "token", "markdown", "sentence"]
+    size: int = Field(default=800, ge=16, le=100_000)
+    overlap: int = Field(default=80, ge=0)
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> ChunkerSpec:
+        if self.overlap >= self.size:
+            raise ValueError(f"overlap {self.overlap} must be smaller than size {self.size} — lower the overlap")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"{self.strategy}-{self.size}/{self.overlap}"
+
+
+class RetrievalSpec(_Spec):
+    """How chunks are found: embedding model, top ``k``, plain similarity or maximal marginal relevance."""
+
+    embedding: str = MINILM_ID
+    k: int = Field(default=4, ge=1, le=100)
+    search: Literal["similarity", "mmr"] = "similarity"
+    fetch_k: int = Field(default=20, ge=1, le=1000, description="candidates considered by MMR")
+    mmr_lambda: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @field_validator("embedding")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        try:
+            check_model_id(value, role="embedder")
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _fetch_k(self) -> RetrievalSpec:
+        if self.search == "mmr" and self.fetch_k < self.k:
+            raise ValueError(f"fetch_k {self.fetch_k} must be at least k {self.k} for mmr")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"k{self.k}-{self.search}"
+
+
+class Limits(_Spec):
+    """Per-variant sandbox limits."""
+
+    wall_time_s: float = Field(default=1800.0, gt=0, description="wall-time limit of one variant")
+    max_tokens: int | None = Field(default=None, ge=1, description="token budget (input + output) of one variant")
+
+
+class PriceSpec(_Spec):
+    input: float = Field(ge=0, description="USD per 1M input tokens")
+    output: float = Field(ge=0, description="USD per 1M output tokens")
+
+
+class ExperimentSpec(_Spec):
+    """A whole experiment: what to evaluate on and the grid of variants to compare."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    dataset: DatasetRef
+    corpus: CorpusRef
+    prompts: tuple[PromptSpec, ...] = Field(min_length=1)
+    models: tuple[ModelSpec, ...] = Field(min_length=1)
+    chunkers: tuple[ChunkerSpec, ...] = Field(min_length=1)
+    retrieval: tuple[RetrievalSpec, ...] = (RetrievalSpec(),)
+    scorers: tuple[str, ...] | None = Field(default=None, description="scorer names; default: all deterministic ones")
+    limits: Limits = Limits()
+    pricing: dict[str, PriceSpec] = {}
+    seed: int = 0
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @field_validator("prompts")
+    @classmethod
+    def _unique_prompt_names(cls, value: tuple[PromptSpec, ...]) -> tuple[PromptSpec, ...]:
+        names = [p.name for p in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"prompt name '{dupes[0]}' is used twice — names must be unique")
+        return value
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths are resolved from (the experiment file's folder)."""
+        return self._base_dir
+
+    def with_base_dir(self, base_dir: Path) -> ExperimentSpec:
+        spec = self.model_copy()
+        spec._base_dir = Path(base_dir).resolve()
+        return spec
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self._base_dir / p
+
+    @property
+    def hash(self) -> str:
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json", exclude_defaults=True), sort_keys=False, allow_unicode=True)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the spec as YAML (atomically) and return the path."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(self.to_yaml(), encoding="utf-8")
+        tmp.replace(target)
+        return target
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, base_dir: Path | None = None, source: str = "<spec>") -> ExperimentSpec:
+        try:
+            spec = cls.model_validate(data)
+        except ValidationError as exc:
+            raise SpecError(f"{source}: {_first_error(exc)}") from None
+        return spec.with_base_dir(base_dir or Path.cwd())
+
+
+def _loc_text(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "spec"
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("function-" in p or p.startswith("tagged"))))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "missing":
+        msg = "required field is missing — add it"
+    elif err["type"] == "extra_forbidden":
+        msg = "unknown field — check its spelling (see the JSON schema: workbench schema)"
+    return f"{_loc_text(loc)}: {msg}"
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at ``loc`` (or of its deepest existing ancestor)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+            key = next((k for k, _ in node.value if getattr(k, "value", None) == part), None)
+            if found is None:
+                return line
+            line, node = (key.start_mark.line + 1 if key is not None else found.start_mark.line + 1), found
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def load_experiment(path: str | Path) -> ExperimentSpec:
+    """Read an experiment YAML file; prompt ``file`` entries are read into ``template``.
+
+    Raises:
+        SpecError: one line naming file, line and field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: experiment file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise SpecError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}:1: an experiment file must be a YAML mapping with name, dataset, corpus, prompts, models, chunkers")
+    base = path.parent.resolve()
+    for i, prompt in enumerate(data.get("prompts") or []):
+        if isinstance(prompt, dict) and prompt.get("file") and "template" not in prompt:
+            prompt_path = base / prompt["file"]
+            if not prompt_path.is_file():
+                line = _line_of(node, ("prompts", i, "file"))
+                raise SpecError(f"{path}:{line}: prompts[{i}].file: {prompt['file']} not found (relative to {base})")
+            data["prompts"][i] = {**prompt, "template": prompt_path.read_text(encoding="utf-8"), "file": None}
+            data["prompts"][i].pop("file")
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if isinstance(p, int) or p in _field_names())
+        raise SpecError(f"{path}:{_line_of(node, loc)}: {_first_error(exc)}") from None
+    return spec.with_base_dir(base)
+
+
+def _field_names() -> set[str]:
+    names: set[str] = set()
+    for model in (ExperimentSpec, DatasetRef, CorpusRef, PromptSpec, ModelSpec, ModelParams, ChunkerSpec, RetrievalSpec, Limits, PriceSpec):
+        names.update(model.model_fields)
+    return names
+
+
+def experiment_json_schema() -> dict[str, Any]:
+    """JSON schema of the experiment file, for editor validation (``# yaml-language-server: $schema=...``)."""
+    return ExperimentSpec.model_json_schema()

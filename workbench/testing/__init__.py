@@ -1,0 +1,84 @@
+"""Deterministic fakes for unit tests. Public, loud, and never used unless handed in explicitly."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from workbench.models import Generation, GenerationParams
+from workbench.models._types import ModelKind
+from workbench.prompts import RenderedPrompt
+
+__all__ = ["HashingEmbedder", "ScriptExhausted", "ScriptedModel"]
+
+
+class ScriptExhausted(AssertionError):
+    """A ScriptedModel was called more often than its script allows."""
+
+
+class ScriptedModel:
+    """A generator that answers from a script: a list of answers (used in order) or a function of the prompt.
+
+    Raises ``ScriptExhausted`` when a list script runs out, so a test never passes on silently reused answers.
+    """
+
+    def __init__(self, script: Iterable[str] | Callable[[RenderedPrompt], str], *, model_id: str = "testing:scripted", kind: ModelKind = "completion") -> None:
+        self.model_id = model_id
+        self.kind: ModelKind = kind
+        self._fn = script if callable(script) else None
+        self._answers = None if callable(script) else list(script)
+        self.calls: list[RenderedPrompt] = []
+
+    def generate(self, prompt: RenderedPrompt, params: GenerationParams, *, deadline: float | None = None) -> Generation:
+        self.calls.append(prompt)
+        if self._fn is not None:
+            text = self._fn(prompt)
+        else:
+            assert self._answers is not None
+            if not self._answers:
+                raise ScriptExhausted(f"ScriptedModel '{self.model_id}' ran out of answers after {len(self.calls) - 1} calls")
+            text = self._answers.pop(0)
+        words_in = len(prompt.text.split())
+        return Generation(text=text, input_tokens=words_in, output_tokens=len(text.split()), latency_s=0.0)
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class _WordTokenizer:
+    """A whitespace/word tokenizer with the slice of the Hugging Face interface the token chunker uses."""
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return [int(hashlib.md5(w.encode()).hexdigest()[:6], 16) for w in _WORD.findall(text.lower())]
+
+    def __call__(self, text: str, **_: Any) -> dict[str, list[int]]:
+        return {"input_ids": self.encode(text)}
+
+    def tokenize(self, text: str) -> list[str]:
+        return _WORD.findall(text.lower())
+
+
+class HashingEmbedder:
+    """Bag-of-words feature hashing into ``dim`` dimensions, L2-normalised: texts sharing words are close."""
+
+    def __init__(self, dim: int = 256, model_id: str = "testing:hashing") -> None:
+        self.dim = dim
+        self.model_id = model_id
+        self.tokenizer = _WordTokenizer()
+
+    def _vector(self, text: str) -> list[float]:
+        vec = [0.0] * self.dim
+        for word in _WORD.findall(text.lower()):
+            h = int(hashlib.sha1(word.encode()).hexdigest(), 16)
+            vec[h % self.dim] += 1.0 if (h >> 20) % 2 else -1.0
+        norm = math.sqrt(sum(x * x for x in vec)) or 1.0
+        return [x / norm for x in vec]
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self._vector(t) for t in texts]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text))

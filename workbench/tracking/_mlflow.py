@@ -1,0 +1,274 @@
+"""MLflow tracking: one parent run per sweep, one child run per variant that MLflow shows as an evaluation run.
+
+Per variant: flattened params, aggregate metrics (one ``log_batch``), provenance tags, artifacts (per-question table,
+prompt template, variant YAML, chunk statistics), the dataset as an input, and one trace per question (retrieve and
+generate spans with the recorded timings) carrying every score as a feedback assessment and the reference as an
+expectation — so the Evaluation runs page lists each question with its scores and compares variants question by
+question.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workbench.datasets import Corpus, Dataset
+from workbench.grid import Variant
+from workbench.pipeline import QuestionRecord
+from workbench.results import VariantResult
+from workbench.spec import ExperimentSpec
+from workbench.tracking._protocol import SweepHandle
+
+RUN_TYPE_TAG = "mlflow.runType"
+EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
+_PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "llama-cpp-python", "sentence-transformers", "ragas", "pandas")
+_MAX_PARAM = 6000
+
+
+@functools.lru_cache(maxsize=8)
+def git_commit(folder: str) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5)
+        commit = out.stdout.strip()
+        if out.returncode != 0 or not commit:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True, timeout=5)
+        return commit + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@functools.lru_cache(maxsize=1)
+def package_versions() -> str:
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return json.dumps(versions, sort_keys=True)
+
+
+def _chunks(items: list[Any], n: int) -> list[list[Any]]:
+    return [items[i : i + n] for i in range(0, len(items), n)]
+
+
+class MlflowTracker:
+    """Logs to the MLflow store at ``tracking_uri`` (sqlite by default; a server URI works too).
+
+    Tracing writes through MLflow's global tracking URI, so this sets it for the process.
+    """
+
+    def __init__(self, tracking_uri: str, *, artifact_root: Path | None = None) -> None:
+        import mlflow
+        from mlflow import MlflowClient
+
+        if tracking_uri.startswith("sqlite:///"):
+            Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.tracking_uri = tracking_uri
+        self.artifact_root = artifact_root
+        mlflow.set_tracking_uri(tracking_uri)
+        self._mlflow = mlflow
+        self.client = MlflowClient(tracking_uri)
+
+    # -- sweep ---------------------------------------------------------------------------------------------------
+
+    def _experiment_id(self, spec: ExperimentSpec) -> str:
+        found = self.client.get_experiment_by_name(spec.name)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                self.client.restore_experiment(found.experiment_id)
+            return str(found.experiment_id)
+        location = None
+        if self.artifact_root is not None:
+            location = (self.artifact_root / spec.name).resolve().as_uri()
+        return str(
+            self.client.create_experiment(
+                spec.name, artifact_location=location, tags={"mlflow.note.content": spec.description or spec.name}
+            )
+        )
+
+    def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
+        from mlflow.entities import Param, RunTag
+
+        experiment_id = self._experiment_id(spec)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        tags = {
+            "mlflow.runName": f"{spec.name}-{stamp}",
+            "workbench.kind": "sweep",
+            "workbench.spec_hash": spec.hash,
+            "workbench.dataset_hash": dataset.hash,
+            "workbench.corpus_hash": corpus.hash,
+            "workbench.git_commit": git_commit(str(spec.base_dir)),
+            "workbench.versions": package_versions(),
+            "mlflow.user": os.environ.get("USER", "workbench"),
+        }
+        run = self.client.create_run(experiment_id, tags=tags, run_name=tags["mlflow.runName"])
+        params = {
+            "dataset": spec.dataset.path,
+            "dataset.cases": str(len(dataset)),
+            "corpus": spec.corpus.builtin or spec.corpus.path or "",
+            "corpus.documents": str(len(corpus)),
+            "variants": str(len(variants)),
+            "seed": str(spec.seed),
+        }
+        self.client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in params.items()], tags=[RunTag("workbench.sweep_id", run.info.run_id)])
+        self.client.log_text(run.info.run_id, spec.to_yaml(), "experiment.yaml")
+        self._log_dataset(run.info.run_id, dataset)
+        return SweepHandle(run.info.run_id, run.info.run_id, experiment_id, self.tracking_uri)
+
+    def end_sweep(self, sweep: SweepHandle, results: Sequence[VariantResult], status: str) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        finished = [r for r in results if r.status == "FINISHED"]
+        metrics = [
+            Metric("variants_finished", float(len(finished)), now, 0),
+            Metric("variants_failed", float(len(results) - len(finished)), now, 0),
+        ]
+        self.client.log_batch(sweep.run_id, metrics=metrics)
+        if results:
+            rows = []
+            for r in results:
+                row: dict[str, Any] = {"variant": r.variant.name, "variant_id": r.variant.id, "run_id": r.run_id, "status": r.status}
+                row.update(r.metrics)
+                rows.append(row)
+            self.client.log_dict(sweep.run_id, rows, "leaderboard.json")
+        self.client.set_terminated(sweep.run_id, status=status, end_time=now)
+
+    # -- variant -------------------------------------------------------------------------------------------------
+
+    def _log_dataset(self, run_id: str, dataset: Dataset) -> None:
+        from mlflow.entities import DatasetInput, InputTag
+
+        frame = dataset.to_pandas()
+        frame["source_ids"] = frame["source_ids"].map(list)
+        frame["tags"] = frame["tags"].map(list)
+        ds = self._mlflow.data.from_pandas(frame, source=dataset.source or None, name=dataset.name, digest=dataset.hash[:20])
+        self.client.log_inputs(run_id, [DatasetInput(ds._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "evaluation")])])
+
+    def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset) -> VariantResult:
+        from dataclasses import replace
+
+        from mlflow.entities import Metric, Param, RunTag
+
+        variant = result.variant
+        tags = {
+            "mlflow.parentRunId": sweep.run_id,
+            RUN_TYPE_TAG: EVAL_RUN_TYPE,
+            "workbench.kind": "variant",
+            "workbench.variant_id": variant.id,
+            "workbench.index_key": variant.index_key,
+            "workbench.prompt_hash": _prompt_hash(variant),
+            "workbench.status": result.status,
+        }
+        parent = self.client.get_run(sweep.run_id).data.tags
+        for key in ("workbench.spec_hash", "workbench.dataset_hash", "workbench.corpus_hash", "workbench.git_commit", "workbench.versions", "mlflow.user"):
+            if key in parent:
+                tags[key] = parent[key]
+        tags["workbench.seed"] = self.client.get_run(sweep.run_id).data.params.get("seed", "0")
+        if result.outcome.error:
+            tags["workbench.error"] = result.outcome.error[:5000]
+            tags["workbench.error_kind"] = result.outcome.error_kind or ""
+        run = self.client.create_run(sweep.experiment_id, start_time=result.started_ms, tags={"mlflow.runName": variant.name}, run_name=variant.name)
+        run_id = run.info.run_id
+        params = [Param(k, v[:_MAX_PARAM]) for k, v in variant.params().items()]
+        metrics = [Metric(k, float(v), result.ended_ms, 0) for k, v in result.metrics.items()]
+        for batch in _chunks(params, 100):
+            self.client.log_batch(run_id, params=batch)
+        for batch in _chunks(metrics, 900):
+            self.client.log_batch(run_id, metrics=batch)
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        self.client.log_text(run_id, variant.prompt.template or "", "prompt_template.txt")
+        self.client.log_text(run_id, yaml.safe_dump(variant.to_dict(), sort_keys=False), "variant.yaml")
+        self.client.log_dict(run_id, result.chunk_stats.as_dict(), "chunk_stats.json")
+        if result.outcome.error:
+            self.client.log_text(run_id, (result.outcome.traceback or result.outcome.error) + "\n", "error.txt")
+        if result.records:
+            self.client.log_table(run_id, result.records_frame(), "eval_results.json")
+            self._log_traces(sweep, run_id, result)
+        self._log_dataset(run_id, dataset)
+        status = "FINISHED" if result.status == "FINISHED" else ("KILLED" if result.status == "STOPPED" else "FAILED")
+        self.client.set_terminated(run_id, status=status, end_time=result.ended_ms)
+        return replace(result, run_id=run_id)
+
+    def _log_traces(self, sweep: SweepHandle, run_id: str, result: VariantResult) -> None:
+        trace_ids = [self._trace(sweep, run_id, result.variant, record) for record in result.records]
+        for batch in _chunks(trace_ids, 100):
+            self.client.link_traces_to_run(batch, run_id=run_id)
+
+    def _trace(self, sweep: SweepHandle, run_id: str, variant: Variant, record: QuestionRecord) -> str:
+        from mlflow.entities import AssessmentError, AssessmentSource, Expectation, Feedback, SpanType
+        from mlflow.tracing.constant import AssessmentMetadataKey, SpanAttributeKey, TraceMetadataKey
+
+        mlflow = self._mlflow
+        root = mlflow.start_span_no_context(
+            name="rag_pipeline",
+            span_type=SpanType.CHAIN,
+            inputs={"question": record.case.question},
+            experiment_id=sweep.experiment_id,
+            start_time_ns=record.started_ns,
+            metadata={TraceMetadataKey.SOURCE_RUN: run_id},
+            tags={"workbench.variant_id": variant.id, "workbench.case_id": record.case.id, "workbench.category": record.case.category},
+            attributes={"variant": variant.name},
+        )
+        retrieve = mlflow.start_span_no_context(
+            name="retrieve", span_type=SpanType.RETRIEVER, parent_span=root,
+            inputs={"query": record.case.question, "k": variant.retrieval.k, "search": variant.retrieval.search},
+            start_time_ns=record.started_ns,
+        )
+        retrieve.set_outputs([
+            {"page_content": h.chunk.text, "metadata": {"doc_uri": h.chunk.doc_id, "chunk_id": h.chunk.id, "score": round(h.score, 4)}, "id": h.chunk.id}
+            for h in record.hits
+        ])
+        retrieve.set_attribute("retrieved_source_ids", list(record.retrieved_ids))
+        retrieve.end(end_time_ns=record.retrieved_ns)
+        generate = mlflow.start_span_no_context(
+            name="generate", span_type=SpanType.LLM, parent_span=root,
+            inputs={"prompt": record.prompt, "model": variant.model.id}, start_time_ns=record.retrieved_ns,
+            attributes={"model": variant.model.id, "kind": variant.model.resolved_kind},
+        )
+        gen = record.generation
+        if gen is not None:
+            generate.set_attribute(
+                SpanAttributeKey.CHAT_USAGE,
+                {"input_tokens": gen.input_tokens, "output_tokens": gen.output_tokens, "total_tokens": gen.input_tokens + gen.output_tokens},
+            )
+            generate.set_outputs({"text": gen.text, "finish_reason": gen.finish_reason})
+            generate.set_attribute("latency_s", gen.latency_s)
+        generate.end(end_time_ns=record.ended_ns, status="ERROR" if record.error else "OK")
+        root.set_outputs({"answer": record.answer, "retrieved_source_ids": list(record.retrieved_ids)})
+        root.end(end_time_ns=record.ended_ns, status="ERROR" if record.error else "OK")
+        trace_id = root.trace_id
+        meta = {AssessmentMetadataKey.SOURCE_RUN_ID: run_id}
+        code = lambda name: AssessmentSource(source_type="CODE", source_id=f"workbench.{name}")  # noqa: E731
+        assessments: list[Any] = [
+            Expectation(name="expected_response", value=record.case.reference or "", source=AssessmentSource(source_type="HUMAN", source_id="dataset"), metadata=meta, span_id=root.span_id),
+            Expectation(name="expected_source_ids", value=list(record.case.source_ids), source=AssessmentSource(source_type="HUMAN", source_id="dataset"), metadata=meta, span_id=root.span_id),
+        ]
+        for name, score in record.scores.items():
+            if score.error is not None:
+                assessments.append(Feedback(name=name, error=AssessmentError(error_code="SCORER_ERROR", error_message=score.error), source=code(name), metadata=meta, span_id=root.span_id))
+            elif score.value is not None:
+                assessments.append(Feedback(name=name, value=score.value, rationale=score.explanation or None, source=code(name), metadata=meta, span_id=root.span_id))
+        if record.error:
+            assessments.append(Feedback(name="generation", error=AssessmentError(error_code="GENERATION_ERROR", error_message=record.error), source=code("pipeline"), metadata=meta, span_id=root.span_id))
+        for assessment in assessments:
+            mlflow.log_assessment(trace_id=trace_id, assessment=assessment)
+        return trace_id
+
+
+def _prompt_hash(variant: Variant) -> str:
+    from workbench.prompts import PromptTemplate
+
+    return PromptTemplate(variant.prompt.name, variant.prompt.template or "", variant.prompt.system).hash

@@ -1,0 +1,36 @@
+"""The tracking boundary: where sweeps and variant runs are recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from workbench.datasets import Corpus, Dataset
+from workbench.grid import Variant
+from workbench.results import VariantResult
+from workbench.spec import ExperimentSpec
+
+
+@dataclass(frozen=True)
+class SweepHandle:
+    """A started sweep: its parent run."""
+
+    sweep_id: str
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+
+
+class Tracker(Protocol):
+    def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
+        """Open the parent run of a sweep."""
+        ...
+
+    def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset) -> VariantResult:
+        """Record one finished (or failed) variant as a child run; returns the result with its ``run_id``."""
+        ...
+
+    def end_sweep(self, sweep: SweepHandle, results: Sequence[VariantResult], status: str) -> None:
+        """Close the parent run with the sweep's summary."""
+        ...
