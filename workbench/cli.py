@@ -1,0 +1,144 @@
+"""The ``workbench`` command: a thin wrapper over the public API.
+
+    workbench run experiments/quickstart.yaml     run a sweep, print the leaderboard
+    workbench ui                                  MLflow UI on 127.0.0.1 over this project's store
+    workbench list [EXPERIMENT]                   experiments, or the sweeps of one
+    workbench schema                              write the experiment JSON schema
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from workbench import _telemetry  # noqa: F401
+from workbench.errors import WorkbenchError
+
+Handler = Callable[[argparse.Namespace], int]
+
+LEADERBOARD_COLUMNS = ("variant", "status", "questions", "hit_at_k", "recall_at_k", "mrr", "token_f1", "rouge_l",
+                       "semantic_similarity", "refusal_correct", "latency_p50_s", "output_tokens", "cost_usd")
+
+
+def _print_table(frame, columns: Sequence[str]) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    cols = [c for c in columns if c in frame.columns]
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60, "display.float_format", "{:.3f}".format):
+        print(frame[cols].to_string(index=False))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import workbench as wb
+    from workbench.config import settings
+
+    cfg = settings(tracking_uri=args.tracking_uri)
+    result = wb.run(args.experiment, settings=cfg, limit=args.limit, progress=not args.no_progress)
+    print()
+    print(f"Experiment '{result.spec.name}': {len(result.variants)} variants on {len(result.dataset)} questions "
+          f"(parent run {result.parent_run_id})")
+    _print_table(result.leaderboard(), LEADERBOARD_COLUMNS)
+    for failed in result.failed:
+        print(f"FAILED {failed.variant.name}: {failed.outcome.error}", file=sys.stderr)
+    print()
+    print(f"Tracking store: {cfg.tracking_uri}")
+    print("Open the runs in the MLflow UI:  workbench ui   (then browse http://127.0.0.1:5000)")
+    return 1 if (result.failed and not args.allow_failures) else 0
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from workbench.config import settings
+
+    cfg = settings(tracking_uri=args.tracking_uri)
+    cfg.artifact_root.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", cfg.tracking_uri,
+           "--default-artifact-root", cfg.artifact_root.as_uri(), "--host", args.host, "--port", str(args.port)]
+    print(f"MLflow UI for {cfg.tracking_uri} on http://{args.host}:{args.port}  (Ctrl+C to stop)", flush=True)
+    os.execv(sys.executable, cmd)
+    return 0  # pragma: no cover - execv does not return
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from mlflow import MlflowClient
+
+    from workbench.config import settings
+
+    cfg = settings(tracking_uri=args.tracking_uri)
+    client = MlflowClient(cfg.tracking_uri)
+    if not args.experiment:
+        for exp in client.search_experiments():
+            sweeps = client.search_runs([exp.experiment_id], "tags.`workbench.kind` = 'sweep'", max_results=1000)
+            print(f"{exp.name:30s} id={exp.experiment_id:>4s}  sweeps={len(sweeps)}")
+        return 0
+    exp = client.get_experiment_by_name(args.experiment)
+    if exp is None:
+        raise WorkbenchError(f"no experiment named '{args.experiment}' in {cfg.tracking_uri} — see 'workbench list'")
+    sweeps = client.search_runs([exp.experiment_id], "tags.`workbench.kind` = 'sweep'", order_by=["attributes.start_time DESC"])
+    for sweep in sweeps:
+        children = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{sweep.info.run_id}'")
+        print(f"{sweep.info.run_name}  run={sweep.info.run_id}  status={sweep.info.status}  variants={len(children)}")
+        for child in children:
+            m = child.data.metrics
+            print(f"    {child.info.status:9s} {child.info.run_name:60s} token_f1={m.get('token_f1', float('nan')):.3f} "
+                  f"hit_at_k={m.get('hit_at_k', float('nan')):.3f}")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from workbench.spec import experiment_json_schema
+
+    text = json.dumps(experiment_json_schema(), indent=2) + "\n"
+    if args.output == "-":
+        print(text, end="")
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.")
+    parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run an experiment's sweep and print the leaderboard")
+    p.add_argument("experiment", help="experiment YAML file")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
+    p.add_argument("--allow-failures", action="store_true", help="exit 0 even when variants failed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("ui", help="serve the MLflow UI over this project's store")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(handler=_cmd_ui)
+
+    p = sub.add_parser("list", help="list experiments, or the sweeps and variants of one")
+    p.add_argument("experiment", nargs="?")
+    p.set_defaults(handler=_cmd_list)
+
+    p = sub.add_parser("schema", help="write the experiment JSON schema")
+    p.add_argument("-o", "--output", default="-")
+    p.set_defaults(handler=_cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
