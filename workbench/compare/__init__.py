@@ -1,5 +1,56 @@
 """Comparing variants: bootstrap intervals over questions and verdicts that say whether a difference is real."""
 
-from workbench.compare._stats import Interval, Verdict, bootstrap_mean, paired_bootstrap, verdict
+from workbench.compare._compare import ComparisonReport, GateFailure, compare, diff_questions
+from workbench.compare._metrics import (
+    COST_PER_SUCCESS,
+    SUCCESS_METRIC,
+    SUCCESS_THRESHOLD,
+    Direction,
+    cost_per_success,
+    direction,
+    higher_is_better,
+    retrieval_at_k,
+)
+from workbench.compare._plots import metric_vs_cost_figure, retrieval_curves, retrieval_curves_figure
+from workbench.compare._stats import (
+    Interval,
+    Verdict,
+    bootstrap_mean,
+    bootstrap_ratio,
+    paired_bootstrap,
+    paired_bootstrap_ratio,
+    verdict,
+)
+from workbench.compare._sweep import COMPARISON_FILE, PLOTS_DIR, log_comparison
+from workbench.compare._tables import Skipped, VariantTable, load_tables
 
-__all__ = ["Interval", "Verdict", "bootstrap_mean", "paired_bootstrap", "verdict"]
+__all__ = [
+    "COMPARISON_FILE",
+    "COST_PER_SUCCESS",
+    "PLOTS_DIR",
+    "SUCCESS_METRIC",
+    "SUCCESS_THRESHOLD",
+    "ComparisonReport",
+    "Direction",
+    "GateFailure",
+    "Interval",
+    "Skipped",
+    "VariantTable",
+    "Verdict",
+    "bootstrap_mean",
+    "bootstrap_ratio",
+    "compare",
+    "cost_per_success",
+    "diff_questions",
+    "direction",
+    "higher_is_better",
+    "load_tables",
+    "log_comparison",
+    "metric_vs_cost_figure",
+    "paired_bootstrap",
+    "paired_bootstrap_ratio",
+    "retrieval_at_k",
+    "retrieval_curves",
+    "retrieval_curves_figure",
+    "verdict",
+]

@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Interval", "Verdict", "bootstrap_mean", "paired_bootstrap", "verdict"]
+__all__ = ["Interval", "Verdict", "bootstrap_mean", "bootstrap_ratio", "paired_bootstrap", "paired_bootstrap_ratio", "verdict"]
 
 Verdict = Literal["better", "worse", "no detectable difference", "not enough data"]
 
@@ -79,6 +79,95 @@ def paired_bootstrap(
         return Interval(float("nan"), float("nan"), float("nan"), 0, confidence)
     diffs = np.asarray([b - a for a, b in pairs])
     return bootstrap_mean(diffs.tolist(), n_resamples=n_resamples, confidence=confidence, seed=seed)
+
+
+def _ratio_pairs(numerators: Sequence[float | None], denominators: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
+    if len(numerators) != len(denominators):
+        raise ValueError(f"ratio values need equal lengths, got {len(numerators)} and {len(denominators)}")
+    keep = [
+        (float(a), float(b))
+        for a, b in zip(numerators, denominators)
+        if a is not None and b is not None and not np.isnan(a) and not np.isnan(b)
+    ]
+    arr = np.asarray(keep, dtype=float).reshape(-1, 2)
+    return arr[:, 0], arr[:, 1]
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """Row-wise sum(num) / sum(den): infinite when only the denominator is zero, NaN when both are."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num.sum(axis=-1) / den.sum(axis=-1)  # type: ignore[no-any-return]
+
+
+def _ratio_interval(point: float, samples: np.ndarray, n: int, confidence: float) -> Interval:
+    samples = samples[~np.isnan(samples)]
+    if np.isnan(point) or len(samples) == 0:
+        return Interval(point, float("nan"), float("nan"), n, confidence)
+    alpha = (1 - confidence) / 2
+    # "nearest": interpolating between infinite resamples would give NaN
+    low, high = (float(q) for q in np.quantile(samples, [alpha, 1 - alpha], method="nearest"))
+    return Interval(point, low, high, n, confidence)
+
+
+def bootstrap_ratio(
+    numerators: Sequence[float | None],
+    denominators: Sequence[float | None],
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """Ratio of sums, sum(numerators) / sum(denominators), with a percentile-bootstrap interval over questions.
+
+    This is the shape of "cost per successful answer" (per-question cost over per-question 0/1 success). Questions
+    where either value is None/NaN are dropped. When the denominators sum to zero the ratio is infinite (cost spent,
+    nothing succeeded), or NaN if the numerators do too (undefined); undefined resamples are left out of the
+    interval, whose bounds are resampled values (no interpolation, so infinite bounds stay meaningful).
+    """
+    num, den = _ratio_pairs(numerators, denominators)
+    n = len(num)
+    if n == 0:
+        return Interval(float("nan"), float("nan"), float("nan"), 0, confidence)
+    point = float(_ratio(num, den))
+    if n < 2:
+        return Interval(point, point, point, n, confidence)
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+    return _ratio_interval(point, _ratio(num[idx], den[idx]), n, confidence)
+
+
+def paired_bootstrap_ratio(
+    baseline: tuple[Sequence[float | None], Sequence[float | None]],
+    candidate: tuple[Sequence[float | None], Sequence[float | None]],
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """Interval of ratio(candidate) - ratio(baseline), resampling questions in pairs (see ``bootstrap_ratio``).
+
+    Args:
+        baseline, candidate: (numerators, denominators), all four aligned by question; a question missing any of
+            its four values is dropped.
+    """
+    columns = [*baseline, *candidate]
+    if len({len(c) for c in columns}) != 1:
+        raise ValueError(f"paired ratio values need equal lengths, got {[len(c) for c in columns]}")
+    rows = np.asarray(
+        [[np.nan if v is None else float(v) for v in row] for row in zip(*columns)], dtype=float
+    ).reshape(-1, 4)
+    rows = rows[~np.isnan(rows).any(axis=1)]
+    n = len(rows)
+    if n == 0:
+        return Interval(float("nan"), float("nan"), float("nan"), 0, confidence)
+    with np.errstate(invalid="ignore"):
+        point = float(_ratio(rows[:, 2], rows[:, 3]) - _ratio(rows[:, 0], rows[:, 1]))
+    if n < 2:
+        return Interval(point, point, point, n, confidence)
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+    s = rows[idx]
+    with np.errstate(invalid="ignore"):  # inf - inf (no success on either side) is NaN: an undefined resample
+        samples = _ratio(s[..., 2], s[..., 3]) - _ratio(s[..., 0], s[..., 1])
+    return _ratio_interval(point, samples, n, confidence)
 
 
 def verdict(diff: Interval, *, higher_is_better: bool = True, margin: float = 0.0) -> Verdict:

@@ -1,0 +1,183 @@
+"""wb.compare over per-question tables given as DataFrames: pairing, baselines, verdicts, reports, diffs, gates, plots."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import workbench as wb
+from workbench.compare import COST_PER_SUCCESS
+from workbench.errors import WorkbenchError
+
+
+def table(n: int, f1: list[float], *, cost: float | None = 0.001, latency: float = 0.5, retrieved=None, relevant=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    ids = [f"q{i:02d}" for i in range(n)]
+    return pd.DataFrame({
+        "case_id": ids,
+        "category": ["answerable"] * n,
+        "question": [f"question {i}?" for i in range(n)],
+        "reference": [f"reference {i}" for i in range(n)],
+        "answer": [f"answer {i} scoring {v:.2f}" for i, v in enumerate(f1)],
+        "relevant_ids": relevant or [["doc-a"]] * n,
+        "retrieved_ids": retrieved or [["doc-a", "doc-b"]] * n,
+        "contexts": [[f"context {i}"] for i in range(n)],
+        "latency_s": [latency + 0.01 * (i % 3) for i in range(n)],
+        "input_tokens": [100] * n,
+        "output_tokens": [20] * n,
+        "cost_usd": [cost] * n,
+        "error": [None] * n,
+        "token_f1": f1,
+        "hit_at_k": [1.0] * n,
+    })
+
+
+BASE_F1 = np.random.default_rng(5).uniform(0.3, 0.7, size=30).round(3).tolist()
+
+
+@pytest.fixture
+def tables() -> dict[str, pd.DataFrame]:
+    return {
+        "base": table(30, BASE_F1),
+        "same": table(30, list(BASE_F1)),
+        "better": table(30, [min(1.0, v + 0.2) for v in BASE_F1], latency=0.9),
+        "worse": table(30, [max(0.0, v - 0.25) for v in BASE_F1], cost=0.002),
+    }
+
+
+def test_verdicts_per_metric_respect_direction(tables) -> None:  # type: ignore[no-untyped-def]
+    report = wb.compare(tables)
+    assert report.baseline == "base"
+    assert report.verdict("same", "token_f1") == "no detectable difference"
+    assert report.verdict("better", "token_f1") == "better"
+    assert report.verdict("worse", "token_f1") == "worse"
+    assert report.verdict("better", "latency_s") == "worse"  # slower is worse
+    assert report.verdict("worse", "cost_usd") == "worse"  # dearer is worse
+    assert report.verdict("better", "hit_at_k") == "no detectable difference"
+    assert report.row("base", "token_f1")["verdict"] == "baseline"
+    row = report.row("better", "token_f1")
+    assert row["diff"] == pytest.approx(np.mean([min(1.0, v + 0.2) - v for v in BASE_F1]))
+    assert row["diff_low"] > 0 and row["n_paired"] == 30
+    assert row["mean_low"] <= row["mean"] <= row["mean_high"]
+    assert set(report.table["variant"]) == set(tables)
+    assert list(report.metrics[:2]) == ["token_f1", "hit_at_k"]
+    assert {"latency_s", "output_tokens", "cost_usd", COST_PER_SUCCESS} <= set(report.metrics)
+
+
+def test_cost_per_success_is_compared_when_costs_are_known(tables) -> None:  # type: ignore[no-untyped-def]
+    report = wb.compare(tables, metrics=[COST_PER_SUCCESS])
+    base = report.row("base", COST_PER_SUCCESS)
+    successes = sum(1 for v in BASE_F1 if v >= 0.5)
+    assert base["mean"] == pytest.approx(0.001 * 30 / successes)
+    assert report.row("worse", COST_PER_SUCCESS)["mean"] == math.inf  # no answer reaches 0.5
+    assert report.verdict("worse", COST_PER_SUCCESS) == "worse"
+    stricter = wb.compare(tables, metrics=[COST_PER_SUCCESS], success_threshold=0.3)
+    assert stricter.row("base", COST_PER_SUCCESS)["mean"] == pytest.approx(0.001)
+    unpriced = {k: v.assign(cost_usd=None) for k, v in tables.items()}
+    assert COST_PER_SUCCESS not in wb.compare(unpriced).metrics
+    with pytest.raises(WorkbenchError, match="cost_per_success_usd"):
+        wb.compare(unpriced, metrics=[COST_PER_SUCCESS])
+
+
+def test_pairing_uses_only_questions_both_variants_scored(tables) -> None:  # type: ignore[no-untyped-def]
+    partial = tables["better"].iloc[:20].copy()
+    partial.loc[partial.index[:5], "token_f1"] = None  # five questions not scored
+    report = wb.compare({"base": tables["base"], "partial": partial}, metrics=["token_f1"])
+    row = report.row("partial", "token_f1")
+    assert row["n"] == 15 and row["n_paired"] == 15
+    expected = np.mean([min(1.0, v + 0.2) - v for v in BASE_F1[5:20]])
+    assert row["diff"] == pytest.approx(expected)
+    shuffled = tables["better"].sample(frac=1.0, random_state=1)  # row order does not matter: pairs are by case_id
+    again = wb.compare({"base": tables["base"], "better": shuffled}, metrics=["token_f1"])
+    assert again.row("better", "token_f1")["diff"] == pytest.approx(np.mean([min(1.0, v + 0.2) - v for v in BASE_F1]))
+
+
+def test_baseline_choice_and_determinism(tables) -> None:  # type: ignore[no-untyped-def]
+    report = wb.compare(tables, baseline="better", metrics=["token_f1"], seed=9)
+    assert report.baseline == "better" and report.variants[0].name == "better"
+    assert report.verdict("base", "token_f1") == "worse"
+    again = wb.compare(tables, baseline="better", metrics=["token_f1"], seed=9)
+    pd.testing.assert_frame_equal(report.table, again.table)
+    other = wb.compare(tables, baseline="better", metrics=["token_f1"], seed=10)
+    assert not report.table["mean_low"].equals(other.table["mean_low"])
+    with pytest.raises(WorkbenchError, match="no variant 'nope'"):
+        wb.compare(tables, baseline="nope")
+    with pytest.raises(WorkbenchError, match="metric 'faithfulness' is not in the results"):
+        wb.compare(tables, metrics=["faithfulness"])
+    with pytest.raises(WorkbenchError, match="cannot compare"):
+        wb.compare(42)  # type: ignore[arg-type]
+
+
+def test_summary_html_and_json_are_readable(tables) -> None:  # type: ignore[no-untyped-def]
+    report = wb.compare(tables, metrics=["token_f1", "latency_s", COST_PER_SUCCESS])
+    text = report.summary()
+    assert "Baseline: base" in text and "token_f1 (higher is better)" in text and "latency_s (lower is better)" in text
+    assert text.count("worse") >= 2 and "better" in text
+    html = report._repr_html_()
+    assert "<table>" in html and "no detectable difference" in html
+    payload = report.to_dict()
+    json.dumps(payload, allow_nan=False)  # NaN became null
+    assert payload["baseline"] == "base" and len(payload["rows"]) == 3 * 4
+    assert {r["verdict"] for r in payload["rows"] if r["variant"] == "base"} == {"baseline"}
+
+
+def test_question_diff_lists_flips_side_by_side(tables) -> None:  # type: ignore[no-untyped-def]
+    flips = wb.diff_questions(tables, "base", "better", metric="token_f1", threshold=0.5)
+    crossed = [i for i, v in enumerate(BASE_F1) if v < 0.5 <= min(1.0, v + 0.2)]
+    assert list(flips["case_id"]) == [f"q{i:02d}" for i in crossed]
+    assert set(flips["change"]) == {"gained"}
+    assert {"answer_a", "answer_b", "retrieved_ids_a", "retrieved_ids_b", "contexts_a", "contexts_b", "token_f1_a", "token_f1_b"} <= set(flips.columns)
+    assert (flips["token_f1_a"] < 0.5).all() and (flips["token_f1_b"] >= 0.5).all()
+    assert flips.attrs["a"] == "base" and flips.attrs["b"] == "better"
+    lost = wb.compare(tables).diff(None, "worse")
+    assert set(lost["change"]) == {"lost"}
+    everything = wb.diff_questions(tables, None, "same", only_flips=False)
+    assert len(everything) == 30 and set(everything["change"]) == {"unchanged"}
+    with pytest.raises(WorkbenchError, match="faithfulness"):
+        wb.diff_questions(tables, "base", "better", metric="faithfulness")
+
+
+def test_gate_reports_every_failure(tables) -> None:  # type: ignore[no-untyped-def]
+    report = wb.compare(tables, metrics=["token_f1", "latency_s"])
+    assert report.gate(["token_f1"], minimum=0.0) == ()
+    failures = report.gate(["token_f1"], minimum=0.45, no_worse=True)
+    messages = [str(f) for f in failures]
+    assert any(m.startswith("FAIL worse: token_f1 mean") and "below the minimum 0.45" in m for m in messages)
+    assert any("worse: token_f1 is worse than baseline 'base'" in m for m in messages)
+    assert not any(m.startswith("FAIL better") and "token_f1" in m for m in messages)
+    slow = report.gate(["latency_s"], maximum=0.6)
+    assert [f.variant for f in slow] == ["better"]
+    with pytest.raises(WorkbenchError, match="faithfulness"):
+        report.gate(["faithfulness"], minimum=0.5)
+
+
+def test_plots_are_figures_and_save_as_png(tables, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from matplotlib.figure import Figure
+
+    tables["other-chunker"] = table(30, BASE_F1, retrieved=[["doc-b", "doc-a"]] * 30)
+    report = wb.compare(tables)
+    fig = report.plot_metric_vs_cost()
+    assert isinstance(fig, Figure)
+    assert fig.axes[0].get_xlabel().startswith("cost_usd")
+    curves = report.retrieval_curves()
+    # tables given as DataFrames carry no chunker, so each variant is its own retrieval setup
+    by_setup = curves.set_index(["setup", "k"])
+    assert by_setup.loc[("base", 1), "hit_at_k"] == 1.0 and by_setup.loc[("other-chunker", 1), "hit_at_k"] == 0.0
+    assert by_setup.loc[("other-chunker", 2), "hit_at_k"] == 1.0
+    paths = report.save_plots(tmp_path / "plots")
+    assert sorted(p.name for p in paths) == ["metric_vs_cost.png", "retrieval_curves.png"]
+    for path in paths:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    free = wb.compare({k: v.assign(cost_usd=0.0) for k, v in tables.items()})
+    assert free.plot_metric_vs_cost().axes[0].get_xlabel().startswith("latency_s")  # nothing costs money
+
+
+def test_input_errors_are_one_line(tables) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(WorkbenchError, match="column 'case_id' is missing"):
+        wb.compare({"x": tables["base"].drop(columns=["case_id"])})
+    with pytest.raises(WorkbenchError, match="nothing to compare"):
+        wb.compare({})
+    assert math.isnan(wb.compare({"a": tables["base"]}).row("a", "token_f1")["diff"])

@@ -1,0 +1,133 @@
+"""The comparison statistics against cases whose answer is known (pure: no models, no MLflow)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from workbench.compare import (
+    bootstrap_mean,
+    bootstrap_ratio,
+    cost_per_success,
+    direction,
+    higher_is_better,
+    paired_bootstrap,
+    paired_bootstrap_ratio,
+    retrieval_at_k,
+    verdict,
+)
+
+RNG = np.random.default_rng(7)
+NOISY = RNG.uniform(0.2, 0.8, size=40).tolist()
+
+
+def test_identical_variants_have_no_detectable_difference() -> None:
+    diff = paired_bootstrap(NOISY, list(NOISY))
+    assert diff.estimate == 0 and diff.low == 0 and diff.high == 0 and diff.n == 40
+    assert verdict(diff) == "no detectable difference"
+    assert verdict(diff, higher_is_better=False) == "no detectable difference"
+
+
+def test_pure_noise_between_variants_is_not_called_a_difference() -> None:
+    other = np.random.default_rng(11).permutation(NOISY).tolist()  # same values, shuffled across questions
+    diff = paired_bootstrap(NOISY, other)
+    assert diff.low < 0 < diff.high
+    assert verdict(diff) == "no detectable difference"
+
+
+def test_a_clear_shift_is_detected_with_the_right_sign() -> None:
+    better = [x + 0.15 for x in NOISY]
+    up = paired_bootstrap(NOISY, better)
+    assert up.estimate == pytest.approx(0.15) and up.low > 0
+    assert verdict(up) == "better"
+    down = paired_bootstrap(better, NOISY)
+    assert down.estimate == pytest.approx(-0.15) and down.high < 0
+    assert verdict(down) == "worse"
+
+
+def test_a_small_shift_on_few_noisy_questions_is_not_detected() -> None:
+    base = NOISY[:6]
+    shifted = [x + d for x, d in zip(base, (0.3, -0.25, 0.2, -0.2, 0.1, -0.1))]
+    assert verdict(paired_bootstrap(base, shifted)) == "no detectable difference"
+
+
+def test_lower_is_better_flips_the_verdict() -> None:
+    slower = [x + 0.5 for x in NOISY]
+    diff = paired_bootstrap(NOISY, slower)
+    assert verdict(diff, higher_is_better=True) == "better"
+    assert verdict(diff, higher_is_better=False) == "worse"
+    for metric in ("latency_s", "latency_p95_s", "cost_usd", "cost_per_success_usd", "false_refusal", "output_tokens",
+                   "input_tokens", "question_errors", "judge_cost_usd"):
+        assert direction(metric) == "lower" and not higher_is_better(metric), metric
+    for metric in ("token_f1", "hit_at_k", "faithfulness", "refusal_correct", "mrr"):
+        assert direction(metric) == "higher", metric
+
+
+def test_same_seed_same_interval_other_seed_other_interval() -> None:
+    a = paired_bootstrap(NOISY, NOISY[::-1], seed=3)
+    assert a == paired_bootstrap(NOISY, NOISY[::-1], seed=3)
+    assert (a.low, a.high) != (paired_bootstrap(NOISY, NOISY[::-1], seed=4).low, paired_bootstrap(NOISY, NOISY[::-1], seed=4).high)
+    assert bootstrap_mean(NOISY, seed=1) == bootstrap_mean(NOISY, seed=1)
+
+
+def test_pairing_drops_questions_missing_on_either_side() -> None:
+    base = [1.0, 0.0, None, 1.0, float("nan"), 0.5]
+    cand = [1.0, 1.0, 1.0, None, 0.0, 0.5]
+    diff = paired_bootstrap(base, cand)
+    assert diff.n == 3  # questions 0, 1 and 5
+    assert diff.estimate == pytest.approx((0 + 1 + 0) / 3)
+    with pytest.raises(ValueError, match="equal lengths"):
+        paired_bootstrap([1.0], [1.0, 2.0])
+
+
+def test_too_little_data_gives_no_verdict() -> None:
+    assert verdict(paired_bootstrap([0.1], [0.9])) == "not enough data"
+    assert verdict(paired_bootstrap([None], [0.9])) == "not enough data"
+    assert math.isnan(bootstrap_mean([]).estimate)
+
+
+def test_mean_interval_contains_the_mean_and_narrows_with_more_questions() -> None:
+    small = bootstrap_mean(NOISY[:10])
+    large = bootstrap_mean(NOISY * 10)
+    assert small.low <= small.estimate <= small.high
+    assert (large.high - large.low) < (small.high - small.low)
+
+
+def test_ratio_bootstrap_is_cost_per_success() -> None:
+    costs = [0.002] * 10
+    success = [1.0] * 5 + [0.0] * 5
+    interval = bootstrap_ratio(costs, success)
+    assert interval.estimate == pytest.approx(0.02 / 5)
+    assert interval.low <= interval.estimate <= interval.high
+    assert bootstrap_ratio(costs, [0.0] * 10).estimate == math.inf  # money spent, nothing succeeded
+    assert math.isnan(bootstrap_ratio([0.0] * 10, [0.0] * 10).estimate)  # nothing spent, nothing succeeded
+    hopeless = paired_bootstrap_ratio((costs, success), (costs, [0.0] * 10))
+    assert hopeless.estimate == math.inf and verdict(hopeless, higher_is_better=False) == "worse"
+    same = paired_bootstrap_ratio((costs, success), (costs, success))
+    assert same.estimate == 0 and verdict(same, higher_is_better=False) == "no detectable difference"
+    pricier = paired_bootstrap_ratio((costs, success), ([0.004] * 10, success))
+    assert pricier.estimate == pytest.approx(0.004) and pricier.low > 0
+    assert verdict(pricier, higher_is_better=False) == "worse"
+
+
+def test_cost_per_success_function() -> None:
+    assert cost_per_success([0.1, 0.1, 0.2], [0.9, 0.2, None], threshold=0.5) == pytest.approx(0.4)
+    assert cost_per_success([0.1, 0.1], [0.6, 0.7], threshold=0.65) == pytest.approx(0.2)
+    assert cost_per_success([0.1, None], [0.9, 0.9]) is None  # one unknown cost: unknown
+    assert cost_per_success([0.1], [0.1]) == math.inf
+    assert cost_per_success([0.0], [0.1]) is None
+    assert cost_per_success([0.0, 0.0], [1.0, 0.0]) == 0.0
+
+
+def test_retrieval_at_k_from_rankings() -> None:
+    retrieved = [["a", "b", "c"], ["x", "a", "a"], ["x", "y", "z"], ["q", "r", "s"]]
+    relevant = [["a", "c"], ["a"], ["z"], []]  # the last question has no labelled source: left out
+    rows = retrieval_at_k(retrieved, relevant)
+    assert [r[0] for r in rows] == [1, 2, 3]
+    k1, k2, k3 = rows
+    assert k1[1] == pytest.approx(1 / 3) and k1[2] == pytest.approx((0.5 + 0 + 0) / 3) and k1[3] == 3
+    assert k2[1] == pytest.approx(2 / 3) and k2[2] == pytest.approx((0.5 + 1 + 0) / 3)
+    assert k3[1] == pytest.approx(1.0) and k3[2] == pytest.approx(1.0)
+    assert len(retrieval_at_k(retrieved, relevant, max_k=5)) == 5

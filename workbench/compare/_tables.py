@@ -1,0 +1,190 @@
+"""The per-question tables a comparison reads: from a SweepResult, VariantResults, MLflow runs, or plain DataFrames."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Union
+
+from workbench.errors import DataError, WorkbenchError
+from workbench.results import SweepResult, VariantResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Loaded", "Skipped", "Source", "VariantTable", "load_run", "load_tables"]
+
+# Everything wb.compare accepts as its first argument.
+Source = Union[SweepResult, Sequence[VariantResult], Mapping[str, "pd.DataFrame"], str, Sequence[str]]
+
+
+@dataclass(frozen=True, eq=False)
+class VariantTable:
+    """One variant's per-question table (the ``eval_results.json`` columns) and what identifies it."""
+
+    name: str
+    variant_id: str
+    run_id: str | None
+    frame: pd.DataFrame
+    chunker: str = ""
+    embedding: str = ""
+    retrieval: str = ""
+
+    @property
+    def retrieval_setup(self) -> str:
+        """What decides the retrieved chunks (chunker, embedding, retrieval): variants sharing it retrieve alike."""
+        if not self.chunker:
+            return self.name
+        return " · ".join(p for p in (self.chunker, self.embedding.split(":", 1)[-1], self.retrieval) if p)
+
+    def matches(self, key: str) -> bool:
+        return key in (self.name, self.variant_id, self.run_id)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A variant left out of a comparison because it has no per-question results, and why."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, eq=False)
+class Loaded:
+    variants: tuple[VariantTable, ...]
+    skipped: tuple[Skipped, ...]
+    parent_run_id: str | None
+    tracking_uri: str | None
+
+
+def _from_results(results: Sequence[VariantResult]) -> tuple[list[VariantTable], list[Skipped]]:
+    tables, skipped = [], []
+    for r in results:
+        v = r.variant
+        if not r.records:
+            skipped.append(Skipped(v.name, f"{r.status}: {r.outcome.error or 'no per-question results'}"))
+            continue
+        tables.append(
+            VariantTable(v.name, v.id, r.run_id, r.records_frame(), v.chunker.label, v.retrieval.embedding, v.retrieval.label)
+        )
+    return tables, skipped
+
+
+def _from_frames(frames: Mapping[str, pd.DataFrame]) -> list[VariantTable]:
+    import pandas as pd
+
+    tables = []
+    for name, frame in frames.items():
+        if not isinstance(frame, pd.DataFrame):
+            raise DataError(f"table '{name}': expected a pandas DataFrame, got {type(frame).__name__}")
+        if "case_id" not in frame.columns:
+            raise DataError(f"table '{name}': column 'case_id' is missing — one row per question, keyed by case_id")
+        tables.append(VariantTable(str(name), str(name), None, frame))
+    return tables
+
+
+def _client(tracking_uri: str | None) -> tuple[Any, str]:
+    from mlflow import MlflowClient
+
+    from workbench.config import settings
+
+    uri = tracking_uri or settings().tracking_uri
+    return MlflowClient(uri), uri
+
+
+def _table_of_run(run: Any, client: Any, uri: str) -> VariantTable | Skipped:
+    from workbench.tracking import RESULTS_TABLE, load_variant_table
+
+    name = run.info.run_name or run.info.run_id
+    run_id = run.info.run_id
+    if RESULTS_TABLE not in {a.path for a in client.list_artifacts(run_id)}:
+        reason = run.data.tags.get("workbench.error") or f"run {run_id} has no {RESULTS_TABLE}"
+        return Skipped(name, f"{run.info.status}: {reason}")
+    p = run.data.params
+    chunker = f"{p['chunker.strategy']}-{p['chunker.size']}/{p['chunker.overlap']}" if "chunker.strategy" in p else ""
+    retrieval = f"k{p['retrieval.k']}-{p['retrieval.search']}" if "retrieval.k" in p else ""
+    frame = load_variant_table(run_id, tracking_uri=uri)
+    return VariantTable(name, run.data.tags.get("workbench.variant_id", run_id), run_id, frame, chunker, p.get("retrieval.embedding", ""), retrieval)
+
+
+def _get_run(client: Any, run_id: str) -> Any | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id)
+    except MlflowException:
+        return None
+
+
+def load_run(run_id: str, *, tracking_uri: str | None = None) -> VariantTable | None:
+    """One variant run's table, or None when ``run_id`` is not a run (or has no per-question results)."""
+    client, uri = _client(tracking_uri)
+    run = _get_run(client, run_id)
+    if run is None:
+        return None
+    table = _table_of_run(run, client, uri)
+    return table if isinstance(table, VariantTable) else None
+
+
+def _from_mlflow(keys: Sequence[str], tracking_uri: str | None) -> Loaded:
+    from workbench.tracking import latest_sweep, sweep_variants
+
+    client, uri = _client(tracking_uri)
+    runs: list[Any] = []
+    parent: str | None = None
+    for key in keys:
+        run = None
+        if client.get_experiment_by_name(key) is not None:
+            run = latest_sweep(key, tracking_uri=uri)
+            if run is None:
+                raise WorkbenchError(f"experiment '{key}' has no sweeps in {uri} — run one first: workbench run <experiment.yaml>")
+        else:
+            run = _get_run(client, key)
+        if run is None:
+            raise WorkbenchError(f"'{key}' is neither an experiment nor a run in {uri} — see 'workbench list'")
+        if run.data.tags.get("workbench.kind") == "sweep":
+            parent = parent or run.info.run_id
+            runs.extend(sweep_variants(run.info.run_id, tracking_uri=uri))
+        else:
+            runs.append(run)
+    tables: list[VariantTable] = []
+    skipped: list[Skipped] = []
+    for run in runs:
+        item = _table_of_run(run, client, uri)
+        (tables if isinstance(item, VariantTable) else skipped).append(item)  # type: ignore[arg-type]
+    return Loaded(tuple(tables), tuple(skipped), parent, uri)
+
+
+def load_tables(source: Source, *, tracking_uri: str | None = None) -> Loaded:
+    """Resolve what ``wb.compare`` was given into per-question tables.
+
+    Args:
+        source: a ``SweepResult``; a sequence of ``VariantResult``; a mapping of variant name to per-question
+            DataFrame (with a ``case_id`` column); an MLflow experiment name (its latest sweep), a sweep's parent
+            run id or a variant run id; or a sequence of run ids.
+        tracking_uri: the MLflow store to read (default: the project's).
+
+    Raises:
+        WorkbenchError: the experiment or run does not exist, or nothing is left to compare.
+    """
+    if isinstance(source, SweepResult):
+        tables, skipped = _from_results(source.variants)
+        loaded = Loaded(tuple(tables), tuple(skipped), source.parent_run_id, tracking_uri or source.tracking_uri)
+    elif isinstance(source, Mapping):
+        loaded = Loaded(tuple(_from_frames(source)), (), None, tracking_uri)
+    elif isinstance(source, str):
+        loaded = _from_mlflow([source], tracking_uri)
+    elif isinstance(source, Sequence) and all(isinstance(s, VariantResult) for s in source):
+        tables, skipped = _from_results(source)  # type: ignore[arg-type]
+        loaded = Loaded(tuple(tables), tuple(skipped), None, tracking_uri)
+    elif isinstance(source, Sequence) and all(isinstance(s, str) for s in source):
+        loaded = _from_mlflow(list(source), tracking_uri)  # type: ignore[arg-type]
+    else:
+        raise WorkbenchError(
+            f"cannot compare a {type(source).__name__} — pass a SweepResult, an experiment name, run ids, or a "
+            "mapping of variant name to per-question DataFrame"
+        )
+    if not loaded.variants:
+        why = "; ".join(f"{s.name}: {s.reason}" for s in loaded.skipped) or "no variants given"
+        raise WorkbenchError(f"nothing to compare: no variant has per-question results ({why})")
+    return loaded
