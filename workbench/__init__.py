@@ -7,6 +7,7 @@
 """
 
 from workbench import _telemetry  # noqa: F401  (must run before any tracked library is imported)
+from workbench.compare import ComparisonReport, compare, diff_questions
 from workbench.datasets import Corpus, Dataset, Document, EvalCase, load_corpus, load_dataset
 from workbench.errors import BudgetExceeded, DataError, ModelError, SpecError, WorkbenchError
 from workbench.grid import Variant, expand_grid
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BudgetExceeded",
+    "ComparisonReport",
     "Corpus",
     "DataError",
     "Dataset",
@@ -37,6 +39,8 @@ __all__ = [
     "Variant",
     "VariantResult",
     "WorkbenchError",
+    "compare",
+    "diff_questions",
     "expand_grid",
     "experiment_json_schema",
     "load_corpus",

@@ -4,6 +4,8 @@
     workbench ui                                  MLflow UI on 127.0.0.1 over this project's store
     workbench list [EXPERIMENT]                   experiments, or the sweeps of one
     workbench schema                              write the experiment JSON schema
+    workbench compare EXPERIMENT                  intervals and verdicts of the latest sweep's variants
+    workbench gate EXPERIMENT --metric M --min X  exit 1 when a variant fails (for CI)
 """
 
 from __future__ import annotations
@@ -100,6 +102,45 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _comparison(args: argparse.Namespace, metrics: Sequence[str] | None):  # type: ignore[no-untyped-def]
+    import workbench as wb
+    from workbench.config import settings
+
+    cfg = settings(tracking_uri=args.tracking_uri)
+    return wb.compare(args.sweep or args.experiment, baseline=args.baseline, metrics=metrics, seed=args.seed,
+                      n_resamples=args.resamples, tracking_uri=cfg.tracking_uri)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    report = _comparison(args, args.metric)
+    print(f"Experiment '{args.experiment}', sweep {report.parent_run_id or args.sweep}")
+    print(report.summary())
+    return 0
+
+
+def _cmd_gate(args: argparse.Namespace) -> int:
+    if args.min is None and args.max is None and args.baseline is None:
+        raise WorkbenchError("gate needs --min, --max or --baseline — e.g. workbench gate EXPERIMENT --metric token_f1 --min 0.5")
+    report = _comparison(args, args.metric)
+    failures = report.gate(args.metric, minimum=args.min, maximum=args.max, no_worse=args.baseline is not None)
+    for failure in failures:
+        print(failure)
+    checked = f"{len(report.variants)} variants of sweep {report.parent_run_id or args.sweep} on {', '.join(args.metric)}"
+    if failures:
+        print(f"gate failed: {len(failures)} failure(s) across {checked}", file=sys.stderr)
+        return 1
+    print(f"gate passed: {checked}")
+    return 0
+
+
+def _comparison_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("experiment", help="experiment name (its latest sweep is compared)")
+    p.add_argument("--sweep", default=None, help="a sweep's parent run id, instead of the latest sweep")
+    p.add_argument("--baseline", default=None, help="variant id, name or run id (a run of another sweep works too); default: the first variant")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.")
     parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
@@ -120,6 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list experiments, or the sweeps and variants of one")
     p.add_argument("experiment", nargs="?")
     p.set_defaults(handler=_cmd_list)
+
+    p = sub.add_parser("compare", help="intervals and verdicts of a sweep's variants against a baseline")
+    _comparison_arguments(p)
+    p.add_argument("--metric", action="append", default=None, help="metric to compare (repeatable; default: all)")
+    p.set_defaults(handler=_cmd_compare)
+
+    p = sub.add_parser("gate", help="exit 1 when a variant is below --min, above --max or worse than --baseline")
+    _comparison_arguments(p)
+    p.add_argument("--metric", action="append", required=True, help="metric to check (repeatable)")
+    p.add_argument("--min", type=float, default=None, help="every variant's mean must be at least this")
+    p.add_argument("--max", type=float, default=None, help="every variant's mean must be at most this")
+    p.set_defaults(handler=_cmd_gate)
 
     p = sub.add_parser("schema", help="write the experiment JSON schema")
     p.add_argument("-o", "--output", default="-")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -9,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from workbench.compare import COST_PER_SUCCESS, SUCCESS_METRIC, cost_per_success
 from workbench.config import Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, load_corpus, load_dataset
 from workbench.errors import BudgetExceeded, DataError
@@ -103,6 +105,10 @@ def _metrics(records: tuple[QuestionRecord, ...]) -> dict[str, float]:
     if costs and all(c is not None for c in costs):
         out["cost_usd"] = float(sum(c for c in costs if c is not None))
         out["cost_per_question_usd"] = out["cost_usd"] / len(costs)
+        quality = [r.scores[SUCCESS_METRIC].value if SUCCESS_METRIC in r.scores else None for r in records if r.generation]
+        per_success = cost_per_success(costs, quality)
+        if per_success is not None and math.isfinite(per_success):
+            out[COST_PER_SUCCESS] = per_success
     return out
 
 

@@ -144,7 +144,20 @@ class MlflowTracker:
                 row.update(r.metrics)
                 rows.append(row)
             self.client.log_dict(sweep.run_id, rows, "leaderboard.json")
+            self._log_comparison(sweep, results)
         self.client.set_terminated(sweep.run_id, status=status, end_time=now)
+
+    def _log_comparison(self, sweep: SweepHandle, results: Sequence[VariantResult]) -> None:
+        """``comparison.json`` and ``plots/`` on the parent run; a failure here is a warning, never a failed sweep."""
+        import logging
+
+        try:
+            from workbench.compare import log_comparison
+
+            seed = int(self.client.get_run(sweep.run_id).data.params.get("seed", "0"))
+            log_comparison(self.client, sweep.run_id, results, seed=seed)
+        except Exception as exc:  # noqa: BLE001 - derived data: the variants are already logged
+            logging.getLogger(__name__).warning("could not log the comparison of sweep %s: %s: %s", sweep.run_id, type(exc).__name__, exc)
 
     # -- variant -------------------------------------------------------------------------------------------------
 

@@ -1,0 +1,201 @@
+"""wb.compare over a real (fast) sweep: deterministic fakes for the models, a real sqlite MLflow store.
+
+One sweep per module: 2 prompts ("grounded" answers from the context, "plain" always declines) x 2 chunkers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+from workbench.cli import main
+from workbench.compare import COST_PER_SUCCESS, SUCCESS_METRIC
+from workbench.config import Settings, settings
+from workbench.grid import expand_grid
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.runner import load_inputs
+from workbench.spec import ExperimentSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.tracking import MlflowTracker
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENT = "compare-sweep"
+
+
+def _answer(prompt) -> str:  # type: ignore[no-untyped-def]
+    if prompt.text.startswith("PLAIN"):
+        return "I don't know."
+    context = prompt.text.split("Context:", 1)[-1].split("Question:", 1)[0].strip()
+    return context.split(". ")[0][:200]
+
+
+def _spec(name: str = EXPERIMENT) -> ExperimentSpec:
+    return ExperimentSpec.from_dict({
+        "name": name,
+        "dataset": {"path": "datasets/handbook.jsonl", "limit": 8},
+        "corpus": {"path": "datasets/handbook", "glob": "*.md"},
+        "prompts": [
+            {"name": "grounded", "template": "Context: {context}\nQuestion: {question}\nAnswer:"},
+            {"name": "plain", "template": "PLAIN Context: {context}\nQuestion: {question}\nAnswer:"},
+        ],
+        "models": [{"id": GEMMA_ID}],
+        "chunkers": [{"strategy": "recursive", "size": 600, "overlap": 60}, {"strategy": "recursive", "size": 200, "overlap": 20}],
+        "retrieval": [{"k": 4}],
+        "pricing": {GEMMA_ID: {"input": 1.0, "output": 4.0}},
+    }, base_dir=ROOT)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("compare")
+    return settings(root=root, tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="module")
+def sweep(store: Settings) -> wb.SweepResult:
+    models = {GEMMA_ID: ScriptedModel(_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    return wb.run(_spec(), settings=store, models=models, index_store=MemoryIndexStore(), progress=False)
+
+
+def _names(sweep: wb.SweepResult) -> dict[str, str]:
+    """'grounded-600', 'plain-600', 'grounded-200', 'plain-200' -> variant name."""
+    return {f"{v.variant.prompt.name}-{v.variant.chunker.size}": v.variant.name for v in sweep.variants}
+
+
+def test_compare_over_a_sweep_result_finds_the_declining_prompt_worse(sweep: wb.SweepResult) -> None:
+    assert [v.status for v in sweep.variants] == ["FINISHED"] * 4
+    names = _names(sweep)
+    report = wb.compare(sweep)
+    assert report.baseline == names["grounded-600"]
+    assert report.verdict(names["plain-600"], "token_f1") == "worse"
+    assert report.verdict(names["plain-600"], "false_refusal") == "worse"  # lower is better, and it went up
+    assert report.verdict(names["plain-600"], "output_tokens") == "better"  # "I don't know." is short
+    assert report.verdict(names["plain-600"], "hit_at_k") == "no detectable difference"  # same chunker, same chunks
+    assert report.row(names["plain-600"], "hit_at_k")["diff"] == 0
+    assert COST_PER_SUCCESS in report.metrics
+    assert report.row(names["plain-600"], COST_PER_SUCCESS)["mean"] == float("inf")
+    # 8 questions: 7 answerable (token_f1), 1 unanswerable (refusal_correct: too few to call)
+    assert report.row(names["plain-600"], "token_f1")["n_paired"] == 7
+    assert report.row(names["plain-600"], "refusal_correct")["n_paired"] == 1
+    assert report.verdict(names["plain-600"], "refusal_correct") == "not enough data"
+
+
+def test_runner_logs_cost_per_success_when_costs_are_known(sweep: wb.SweepResult, store: Settings) -> None:
+    grounded = sweep.variant(_names(sweep)["grounded-600"])
+    successes = sum(1 for r in grounded.records if SUCCESS_METRIC in r.scores and (r.scores[SUCCESS_METRIC].value or 0) >= 0.5)
+    assert successes > 0
+    assert grounded.metrics[COST_PER_SUCCESS] == pytest.approx(grounded.metrics["cost_usd"] / successes)
+    logged = MlflowClient(store.tracking_uri).get_run(grounded.run_id).data.metrics
+    assert logged[COST_PER_SUCCESS] == pytest.approx(grounded.metrics[COST_PER_SUCCESS])
+    plain = sweep.variant(_names(sweep)["plain-600"])
+    assert "cost_usd" in plain.metrics and COST_PER_SUCCESS not in plain.metrics  # infinite: no answer succeeded
+
+
+def test_compare_reads_the_same_numbers_back_from_mlflow(sweep: wb.SweepResult, store: Settings) -> None:
+    uri = store.tracking_uri
+    in_memory = wb.compare(sweep)
+    by_experiment = wb.compare(EXPERIMENT, tracking_uri=uri)
+    assert by_experiment.parent_run_id == sweep.parent_run_id
+    pd.testing.assert_frame_equal(in_memory.table, by_experiment.table)
+    by_sweep = wb.compare(sweep.parent_run_id, tracking_uri=uri, metrics=["token_f1"])
+    assert list(by_sweep.table["variant"]) == [v.variant.name for v in sweep.variants]
+    # variant run ids, with a baseline that is not among them (e.g. the production variant of an older sweep)
+    runs = [v.run_id for v in sweep.variants[1:]]
+    base = sweep.variants[0]
+    outside = wb.compare(runs, baseline=base.run_id, metrics=["token_f1"], tracking_uri=uri)
+    assert outside.baseline == base.variant.name and len(outside.variants) == 4
+    pd.testing.assert_frame_equal(outside.table, by_sweep.table)
+    with pytest.raises(wb.WorkbenchError, match="neither an experiment nor a run"):
+        wb.compare("no-such-experiment", tracking_uri=uri)
+
+
+def test_question_diff_from_mlflow_shows_both_answers(sweep: wb.SweepResult, store: Settings) -> None:
+    names = _names(sweep)
+    flips = wb.diff_questions(EXPERIMENT, names["grounded-600"], names["plain-600"], metric="token_f1", tracking_uri=store.tracking_uri)
+    assert len(flips) > 0 and set(flips["change"]) == {"lost"}
+    assert set(flips["answer_b"]) == {"I don't know."}
+    assert all(isinstance(ids, list) and ids for ids in flips["retrieved_ids_a"])
+    assert all(isinstance(c, list) and c for c in flips["contexts_b"])
+
+
+def test_plots_and_comparison_are_logged_on_the_parent_run(sweep: wb.SweepResult, store: Settings, tmp_path: Path) -> None:
+    client = MlflowClient(store.tracking_uri)
+    top = {a.path for a in client.list_artifacts(sweep.parent_run_id)}
+    assert {"comparison.json", "plots"} <= top
+    plots = {a.path for a in client.list_artifacts(sweep.parent_run_id, "plots")}
+    assert plots == {"plots/metric_vs_cost.png", "plots/retrieval_curves.png"}
+    for path in plots:
+        local = client.download_artifacts(sweep.parent_run_id, path, str(tmp_path))
+        assert Path(local).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    logged = json.loads(Path(client.download_artifacts(sweep.parent_run_id, "comparison.json", str(tmp_path))).read_text())
+    report = wb.compare(sweep, seed=sweep.spec.seed)
+    assert logged["baseline"] == report.baseline
+    assert [r["verdict"] for r in logged["rows"]] == list(report.table["verdict"])
+    figures = report.plots()
+    assert set(figures) == {"metric_vs_cost", "retrieval_curves"}
+    assert figures["metric_vs_cost"].axes[0].get_xlabel().startswith("cost_usd")  # the spec prices the model
+    curves = report.retrieval_curves()
+    assert set(curves["setup"]) == {"recursive-600/60 · all-minilm-l6-v2 · k4-similarity", "recursive-200/20 · all-minilm-l6-v2 · k4-similarity"}
+    at_k = curves[curves["k"] == 4].set_index("setup")["hit_at_k"]
+    for v in sweep.variants:  # at k = K the curve is the hit_at_k scorer's mean
+        assert at_k[f"{v.variant.chunker.label} · all-minilm-l6-v2 · k4-similarity"] == pytest.approx(v.metrics["hit_at_k"])
+
+
+def test_a_failing_comparison_never_fails_the_sweep(sweep: wb.SweepResult, store: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def boom(*args: object, **kwargs: object) -> list[str]:
+        raise RuntimeError("plotting exploded")
+
+    monkeypatch.setattr(sys.modules["workbench.compare"], "log_comparison", boom)
+    spec = _spec("compare-failing")  # its own experiment: the CLI tests read the latest sweep of EXPERIMENT
+    dataset, corpus = load_inputs(spec)
+    tracker = MlflowTracker(store.tracking_uri)
+    handle = tracker.start_sweep(spec, dataset, corpus, expand_grid(spec))
+    with caplog.at_level(logging.WARNING):
+        tracker.end_sweep(handle, sweep.variants, "FINISHED")
+    client = MlflowClient(store.tracking_uri)
+    assert client.get_run(handle.run_id).info.status == "FINISHED"
+    assert "comparison.json" not in {a.path for a in client.list_artifacts(handle.run_id)}
+    assert "plotting exploded" in caplog.text
+
+
+def test_cli_compare_prints_intervals_and_verdicts(sweep: wb.SweepResult, store: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--tracking-uri", store.tracking_uri, "compare", EXPERIMENT, "--metric", "token_f1", "--metric", "false_refusal"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"sweep {sweep.parent_run_id}" in out
+    assert "token_f1 (higher is better)" in out and "false_refusal (lower is better)" in out
+    assert out.count("worse") >= 2 and "baseline" in out and "[" in out
+    assert main(["--tracking-uri", store.tracking_uri, "compare", EXPERIMENT, "--sweep", sweep.parent_run_id,
+                 "--baseline", _names(sweep)["plain-600"], "--metric", "token_f1"]) == 0
+    assert "better" in capsys.readouterr().out
+
+
+def test_cli_gate_exit_codes(sweep: wb.SweepResult, store: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    uri = ["--tracking-uri", store.tracking_uri]
+    names = _names(sweep)
+    assert main([*uri, "gate", EXPERIMENT, "--metric", "hit_at_k", "--min", "0.0"]) == 0
+    assert "gate passed" in capsys.readouterr().out
+    assert main([*uri, "gate", EXPERIMENT, "--metric", "token_f1", "--min", "0.05"]) == 1
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL")]
+    assert sorted(lines) == sorted(f"FAIL {names[k]}: token_f1 mean 0.000 is below the minimum 0.05" for k in ("plain-600", "plain-200"))
+    base = sweep.variant(names["grounded-600"]).run_id
+    assert main([*uri, "gate", EXPERIMENT, "--metric", "false_refusal", "--baseline", base or ""]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL {names['plain-600']}: false_refusal is worse than baseline" in out
+    assert f"FAIL {names['plain-200']}: false_refusal is worse than baseline" in out
+    assert main([*uri, "gate", EXPERIMENT, "--metric", "false_refusal", "--max", "0.5"]) == 1
+    # bad input: one-line errors, exit 2
+    assert main([*uri, "gate", EXPERIMENT, "--metric", "token_f1"]) == 2
+    assert main([*uri, "gate", EXPERIMENT, "--metric", "faithfulness", "--min", "0.7"]) == 2
+    assert main([*uri, "gate", "no-such-experiment", "--metric", "token_f1", "--min", "0.7"]) == 2
+    err = capsys.readouterr().err
+    assert "gate needs --min, --max or --baseline" in err and "metric 'faithfulness' is not in the results" in err
+    assert "'no-such-experiment' is neither an experiment nor a run" in err
