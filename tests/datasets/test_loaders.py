@@ -1,0 +1,112 @@
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.datasets import load_corpus, load_dataset, python_reference_corpus
+from workbench.errors import DataError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_jsonl_loads_cases_in_order(tmp_path: Path) -> None:
+    p = write(tmp_path / "d.jsonl", '{"id": "a", "question": "Q1?", "reference": "R1", "source_ids": ["for"]}\n\n'
+                                     '{"id": "b", "question": "Q2?", "category": "unanswerable"}\n')
+    ds = load_dataset(p)
+    assert [c.id for c in ds.cases] == ["a", "b"]
+    assert ds.cases[0].source_ids == ("for",)
+    assert ds.cases[1].expects_refusal
+    assert ds.name == "d"
+
+
+def test_limit_keeps_the_first_cases(tmp_path: Path) -> None:
+    rows = "".join(json.dumps({"id": str(i), "question": f"q{i}"}) + "\n" for i in range(5))
+    assert [c.id for c in load_dataset(write(tmp_path / "d.jsonl", rows), limit=2).cases] == ["0", "1"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"id": "a", "question": "q"}\n{"id": "b", "reference": "r"}\n', r"d.jsonl:2: field 'question' is missing"),
+        ('{"id": "a", "question": "q"}\n{"id": "b", "question": "   "}\n', r"d.jsonl:2: field 'question'"),
+        ('{"id": "a", "question": "q"\n', r"d.jsonl:1: not valid JSON"),
+        ('{"id": "a", "question": "q", "colour": "red"}\n', r"d.jsonl:1: field 'colour' is not known"),
+        ('{"id": "a", "question": "q", "category": "maybe"}\n', r"d.jsonl:1: field 'category'"),
+        ('{"id": "a", "question": "q"}\n{"id": "a", "question": "q2"}\n', r"d.jsonl:2: field 'id': duplicate id 'a'"),
+        ('[1, 2]\n', r"d.jsonl:1: expected a JSON object"),
+        ('\n', r"d.jsonl: dataset has no rows"),
+    ],
+)
+def test_bad_jsonl_names_file_line_and_field(tmp_path: Path, content: str, expected: str) -> None:
+    with pytest.raises(DataError, match=expected) as info:
+        load_dataset(write(tmp_path / "d.jsonl", content))
+    assert "\n" not in str(info.value)
+
+
+def test_csv_with_list_columns(tmp_path: Path) -> None:
+    p = write(tmp_path / "d.csv", "id,question,reference,source_ids\n1,What?,That,for|while\n2,Why?,,\n")
+    ds = load_dataset(p)
+    assert ds.cases[0].source_ids == ("for", "while")
+    assert ds.cases[1].source_ids == ()
+
+
+def test_bad_csv_row_names_line(tmp_path: Path) -> None:
+    p = write(tmp_path / "d.csv", "id,question\n1,What?\n2,\n")
+    with pytest.raises(DataError, match=r"d.csv:3: field 'question' is missing"):
+        load_dataset(p)
+
+
+def test_dataframe_loader_and_hash_is_format_independent(tmp_path: Path) -> None:
+    frame = pd.DataFrame([{"id": "1", "question": "What?", "reference": "That", "source_ids": ["for"]}])
+    from_frame = load_dataset(frame, name="x")
+    from_jsonl = load_dataset(write(tmp_path / "x.jsonl", '{"id": "1", "question": "What?", "reference": "That", "source_ids": ["for"]}\n'))
+    assert from_frame.hash == from_jsonl.hash
+    with pytest.raises(DataError, match=r"frame: row 0: field 'question' is missing"):
+        load_dataset(pd.DataFrame([{"id": "1"}]), name="frame")
+
+
+def test_unknown_format_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="unsupported dataset format '.txt'"):
+        load_dataset(write(tmp_path / "d.txt", "x"))
+    with pytest.raises(DataError, match="dataset file not found"):
+        load_dataset(tmp_path / "nope.jsonl")
+
+
+def test_folder_corpus_ids_are_relative_paths(tmp_path: Path) -> None:
+    (tmp_path / "policies").mkdir()
+    write(tmp_path / "policies" / "travel.md", "# Travel\nBook early.")
+    write(tmp_path / "intro.md", "# Intro\nHello.")
+    corpus = load_corpus(tmp_path)
+    assert sorted(corpus.ids) == ["intro", "policies/travel"]
+    assert corpus.get("policies/travel").text.startswith("# Travel")
+    with pytest.raises(DataError, match="no files match"):
+        load_corpus(tmp_path, glob="*.rst")
+    with pytest.raises(DataError, match="corpus folder not found"):
+        load_corpus(tmp_path / "missing")
+
+
+def test_python_reference_corpus_has_stable_ids() -> None:
+    corpus = python_reference_corpus()
+    assert {"for", "while", "assert", "lambda"} <= corpus.ids
+    assert corpus.hash == python_reference_corpus().hash
+
+
+@pytest.mark.parametrize(("dataset", "corpus", "min_rows"), [
+    ("datasets/python_docs.jsonl", "python-reference", 40),
+    ("datasets/handbook.jsonl", "datasets/handbook", 15),
+])
+def test_shipped_datasets_are_valid_against_their_corpus(dataset: str, corpus: str, min_rows: int) -> None:
+    ds = load_dataset(ROOT / dataset)
+    docs = load_corpus(corpus if corpus == "python-reference" else ROOT / corpus)
+    assert len(ds) >= min_rows
+    categories = {c.category for c in ds.cases}
+    assert categories == {"answerable", "unanswerable", "policy"}
+    for case in ds.cases:
+        assert set(case.source_ids) <= docs.ids, case.id
+        assert bool(case.source_ids) == (case.category == "answerable"), case.id

@@ -1,0 +1,94 @@
+"""A small real sweep: the embedded Gemma 3 270M and MiniLM, real Chroma, a real sqlite MLflow store.
+
+It runs on the handbook corpus (small, markdown) so the index builds take seconds; the python-reference corpus
+goes through the same code in the unit tests and in `make demo`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+
+import workbench as wb
+from workbench.config import settings
+from workbench.spec import ExperimentSpec
+from workbench.tracking import load_variant_table
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SPEC = {
+    "name": "handbook-it",
+    "dataset": {"path": "datasets/handbook.jsonl", "limit": 3},
+    "corpus": {"path": "datasets/handbook", "glob": "*.md"},
+    "prompts": [{"name": "grounded", "file": None, "template": (ROOT / "experiments/prompts/grounded.txt").read_text()},
+                {"name": "plain", "template": (ROOT / "experiments/prompts/plain.txt").read_text()}],
+    "models": [{"id": "local:gemma3-270m", "params": {"max_tokens": 24}}],
+    "chunkers": [{"strategy": "markdown", "size": 400, "overlap": 0}, {"strategy": "token", "size": 48, "overlap": 8}],
+    "retrieval": [{"k": 2}],
+}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    return tmp_path_factory.mktemp("project")
+
+
+@pytest.fixture(scope="module")
+def result(root: Path):  # type: ignore[no-untyped-def]
+    spec = ExperimentSpec.from_dict({**SPEC, "prompts": [{k: v for k, v in p.items() if v is not None} for p in SPEC["prompts"]]}, base_dir=ROOT)
+    cfg = settings(root=root, tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+    return wb.run(spec, settings=cfg, progress=False)
+
+
+def test_real_sweep_logs_four_finished_variants(result) -> None:  # type: ignore[no-untyped-def]
+    assert [v.status for v in result.variants] == ["FINISHED"] * 4, [v.outcome.error for v in result.variants]
+    mlflow.set_tracking_uri(result.tracking_uri)
+    runs = mlflow.search_runs(experiment_ids=[result.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
+    assert len(runs) == 4
+    assert set(runs["params.chunker.strategy"]) == {"markdown", "token"}
+    assert (runs["metrics.output_tokens"] > 0).all()
+    assert (runs["metrics.cost_usd"] == 0).all()
+    assert runs["metrics.hit_at_k"].between(0, 1).all()
+    assert (runs["tags.workbench.versions"].str.contains("llama-cpp-python")).all()
+    traces = mlflow.search_traces(locations=[result.experiment_id], run_id=result.variants[0].run_id, return_type="list")
+    assert len(traces) == 3 and all(t.info.assessments for t in traces)
+
+
+def test_real_answers_are_trimmed_completions(result) -> None:  # type: ignore[no-untyped-def]
+    for variant in result.variants:
+        table = load_variant_table(variant.run_id, tracking_uri=result.tracking_uri)
+        assert len(table) == 3
+        assert table["answer"].str.len().gt(0).any()
+        assert not table["answer"].str.contains("Question:").any()
+        assert (table["input_tokens"] > 0).all()
+
+
+def test_chunkers_retrieve_differently(result) -> None:  # type: ignore[no-untyped-def]
+    by_chunker: dict[str, list[tuple[str, ...]]] = {}
+    for v in result.variants:
+        by_chunker.setdefault(v.variant.chunker.strategy, [tuple(h.chunk.id for h in r.hits) for r in v.records])
+    assert by_chunker["markdown"] != by_chunker["token"]
+    stats = {v.variant.chunker.strategy: v.chunk_stats.count for v in result.variants}
+    assert stats["token"] > stats["markdown"] >= 8
+
+
+def test_cli_run_and_list_against_the_same_store(result, root: Path) -> None:  # type: ignore[no-untyped-def]
+    exp = root / "exp.yaml"
+    exp.write_text((ROOT / "experiments" / "handbook.yaml").read_text()
+                   .replace("../datasets", str(ROOT / "datasets")).replace("prompts/", str(ROOT / "experiments" / "prompts") + "/")
+                   .replace("name: handbook", "name: handbook-it").replace("max_tokens: 64", "max_tokens: 12"))
+    env = {**os.environ, "WORKBENCH_ROOT": str(root), "MLFLOW_TRACKING_URI": result.tracking_uri}
+    run = subprocess.run([sys.executable, "-m", "workbench.cli", "run", str(exp), "--limit", "1", "--no-progress"],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "grounded|gemma3-270m|markdown-600/0|k3-mmr" in run.stdout
+    assert "workbench ui" in run.stdout
+    listing = subprocess.run([sys.executable, "-m", "workbench.cli", "list", "handbook-it"], capture_output=True, text=True, env=env, timeout=120)
+    assert listing.returncode == 0, listing.stderr[-2000:]
+    assert listing.stdout.count("handbook-it-") == 2  # two sweeps

@@ -1,0 +1,53 @@
+from pathlib import Path
+
+import pytest
+
+from workbench.datasets import Document
+from workbench.pipeline import ChromaIndexStore, MemoryIndexStore, Retriever, chunk_document
+from workbench.spec import ChunkerSpec, RetrievalSpec
+from workbench.testing import HashingEmbedder
+
+TEXTS = {
+    "loops": "The for statement iterates over the items of a sequence. The while loop repeats while true.",
+    "classes": "A class definition creates a class object. Methods take self as first argument.",
+    "errors": "The try statement specifies exception handlers. The raise statement raises an exception.",
+}
+
+
+def build(store, embedder):  # type: ignore[no-untyped-def]
+    chunks = [c for k, t in TEXTS.items() for c in chunk_document(Document(k, t), ChunkerSpec(strategy="sentence", size=100, overlap=0))]
+    return store.build("k1", chunks, embedder.embed([c.text for c in chunks])), chunks
+
+
+@pytest.mark.parametrize("kind", ["memory", "chroma"])
+def test_similarity_search_finds_the_right_document(kind: str, tmp_path: Path) -> None:
+    store = MemoryIndexStore() if kind == "memory" else ChromaIndexStore(tmp_path / "chroma")
+    embedder = HashingEmbedder()
+    index, chunks = build(store, embedder)
+    assert len(index) == len(chunks)
+    retriever = Retriever(index, embedder, RetrievalSpec(k=2))
+    hits = retriever.retrieve("how does the try statement handle an exception")
+    assert hits[0].chunk.doc_id == "errors"
+    assert hits[0].score >= hits[1].score
+    assert store.open("k1") is not None and store.open("other") is None
+
+
+def test_chroma_index_persists_and_half_built_index_is_not_reused(tmp_path: Path) -> None:
+    embedder = HashingEmbedder()
+    _, chunks = build(ChromaIndexStore(tmp_path / "c"), embedder)
+    reopened = ChromaIndexStore(tmp_path / "c").open("k1")
+    assert reopened is not None and len(reopened) == len(chunks) > 1
+    store = ChromaIndexStore(tmp_path / "c")
+    store._client.create_collection("wb-k2", embedding_function=None, metadata={"workbench_complete": False})
+    assert store.open("k2") is None
+
+
+def test_mmr_diversifies_results() -> None:
+    embedder = HashingEmbedder()
+    docs = {"a": "Exception handling try except. Exception handling try except again.", "b": "exception raise statement in functions."}
+    chunks = [c for k, t in docs.items() for c in chunk_document(Document(k, t), ChunkerSpec(strategy="sentence", size=60, overlap=0))]
+    index = MemoryIndexStore().build("m", chunks, embedder.embed([c.text for c in chunks]))
+    sim = Retriever(index, embedder, RetrievalSpec(k=2, search="similarity")).retrieve("exception handling try except")
+    mmr = Retriever(index, embedder, RetrievalSpec(k=2, search="mmr", fetch_k=3, mmr_lambda=0.3)).retrieve("exception handling try except")
+    assert [h.chunk.doc_id for h in sim] == ["a", "a"]
+    assert {h.chunk.doc_id for h in mmr} == {"a", "b"}

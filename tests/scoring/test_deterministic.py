@@ -1,0 +1,74 @@
+import pytest
+
+from workbench.scoring import ScoreContext, ScorerEnv, build_scorers, is_refusal, registered_scorers, run_scorers, scorer, token_f1_value
+from workbench.testing import HashingEmbedder
+
+
+def ctx(**kw) -> ScoreContext:  # type: ignore[no-untyped-def]
+    base = dict(question="q", answer="The loop ends.", reference="the loop ends", retrieved_ids=("a", "b", "c"), relevant_ids=frozenset({"b"}))
+    base.update(kw)
+    return ScoreContext(**base)
+
+
+@pytest.fixture
+def scorers():  # type: ignore[no-untyped-def]
+    return build_scorers(None, ScorerEnv(embedder=HashingEmbedder()))
+
+
+def test_retrieval_metrics(scorers) -> None:  # type: ignore[no-untyped-def]
+    s = run_scorers(scorers, ctx(retrieved_ids=("a", "b", "b", "c"), relevant_ids=frozenset({"b", "z"})))
+    assert s["hit_at_k"].value == 1.0
+    assert s["recall_at_k"].value == 0.5
+    assert s["mrr"].value == 0.5
+    assert s["precision_at_k"].value == 0.5
+    miss = run_scorers(scorers, ctx(relevant_ids=frozenset({"z"})))
+    assert (miss["hit_at_k"].value, miss["mrr"].value, miss["recall_at_k"].value) == (0.0, 0.0, 0.0)
+
+
+def test_retrieval_metrics_not_applicable_without_labels(scorers) -> None:  # type: ignore[no-untyped-def]
+    s = run_scorers(scorers, ctx(relevant_ids=frozenset()))
+    assert s["hit_at_k"].value is None and s["mrr"].value is None
+
+
+def test_answer_overlap(scorers) -> None:  # type: ignore[no-untyped-def]
+    s = run_scorers(scorers, ctx())
+    assert s["exact_match"].value == 1.0
+    assert s["token_f1"].value == 1.0
+    assert s["rouge_l"].value == pytest.approx(1.0)
+    assert s["semantic_similarity"].value == pytest.approx(1.0, abs=1e-6)
+    assert token_f1_value("w b c d", "w b x y") == pytest.approx(0.5)
+    assert token_f1_value("nothing shared", "completely other") == 0.0
+
+
+def test_refusals(scorers) -> None:  # type: ignore[no-untyped-def]
+    assert is_refusal("I don't know based on the provided context.")
+    assert is_refusal("I can't help with that request.")
+    assert is_refusal("")
+    assert not is_refusal("The for loop iterates over a sequence.")
+    refused = run_scorers(scorers, ctx(category="policy", answer="I cannot help with that."))
+    assert refused["refusal_correct"].value == 1.0
+    assert refused["token_f1"].value is None  # answer quality is not scored on refusal items
+    complied = run_scorers(scorers, ctx(category="unanswerable", answer="Python 4 ships in 2030."))
+    assert complied["refusal_correct"].value == 0.0
+    over = run_scorers(scorers, ctx(answer="I don't know."))
+    assert over["false_refusal"].value == 1.0 and over["refusal_correct"].value is None
+
+
+def test_custom_scorer_registration_and_errors_are_data() -> None:
+    @scorer("test_answer_words", default=False)
+    def answer_words(env: ScorerEnv):  # type: ignore[no-untyped-def]
+        """Number of words in the answer."""
+        return lambda c: __import__("workbench").Score(float(len(c.answer.split())))
+
+    @scorer("test_broken", default=False)
+    def broken(env: ScorerEnv):  # type: ignore[no-untyped-def]
+        def fn(c):  # type: ignore[no-untyped-def]
+            raise ValueError("boom")
+        return fn
+
+    assert registered_scorers()["test_answer_words"] == "Number of words in the answer."
+    out = run_scorers(build_scorers(["test_answer_words", "test_broken"], ScorerEnv()), ctx())
+    assert out["test_answer_words"].value == 3.0
+    assert out["test_broken"].value is None and out["test_broken"].error == "ValueError: boom"
+    with pytest.raises(KeyError, match="unknown scorer 'nope'"):
+        build_scorers(["nope"], ScorerEnv())

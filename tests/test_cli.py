@@ -1,0 +1,58 @@
+"""CLI behaviour on bad input: one line naming the problem, non-zero exit, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main
+
+SPEC = """\
+name: cli
+dataset: {{path: {dataset}}}
+corpus: {{builtin: python-reference}}
+prompts:
+  - name: a
+    template: "Context: {{context}} Question: {{question}} Answer:"
+models:
+  - id: {model}
+chunkers:
+  - strategy: recursive
+    size: 200
+    overlap: {overlap}
+"""
+
+
+def run_cli(tmp_path: Path, capsys, *, model="local:gemma3-270m", overlap=20, rows='{"id": "a", "question": "q?"}\n') -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    (tmp_path / "d.jsonl").write_text(rows)
+    (tmp_path / "e.yaml").write_text(SPEC.format(dataset="d.jsonl", model=model, overlap=overlap))
+    code = main(["--tracking-uri", f"sqlite:///{tmp_path / 'db.sqlite'}", "run", str(tmp_path / "e.yaml"), "--no-progress"])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"overlap": 500}, r"e.yaml:1[0-3]: chunkers\[0\]: overlap 500 must be smaller than size 200"),
+        ({"model": "nosuch:model"}, r"e.yaml:8: models\[0\].id: unknown model provider 'nosuch'"),
+        ({"rows": '{"id": "a", "question": "q?"}\n{"id": "b"}\n'}, r"d.jsonl:2: field 'question' is missing"),
+    ],
+)
+def test_bad_input_gets_one_clear_line_and_no_store(tmp_path: Path, capsys, kwargs, expected) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    code, err = run_cli(tmp_path, capsys, **kwargs)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert re.search(expected, lines[0]), lines[0]
+    assert not (tmp_path / "db.sqlite").exists()  # validation happens before the store is touched
+
+
+def test_schema_command_writes_the_schema(tmp_path: Path) -> None:
+    import json
+
+    assert main(["schema", "-o", str(tmp_path / "s.json")]) == 0
+    schema = json.loads((tmp_path / "s.json").read_text())
+    assert schema["title"] == "ExperimentSpec" and "chunkers" in schema["properties"]

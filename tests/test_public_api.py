@@ -1,0 +1,31 @@
+import importlib
+
+import pytest
+
+import workbench
+
+PACKAGES = ["workbench", "workbench.datasets", "workbench.prompts", "workbench.models", "workbench.pipeline",
+            "workbench.scoring", "workbench.tracking", "workbench.sandbox", "workbench.compare", "workbench.testing"]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_names_are_importable(name: str) -> None:
+    module = importlib.import_module(name)
+    assert module.__all__, f"{name} has an empty __all__"
+    missing = [n for n in module.__all__ if not hasattr(module, n)]
+    assert missing == []
+    assert len(set(module.__all__)) == len(module.__all__)
+
+
+def test_top_level_api_covers_the_quickstart_path() -> None:
+    for name in ("load_experiment", "run", "expand_grid", "load_dataset", "load_corpus", "scorer"):
+        assert name in workbench.__all__
+
+
+def test_telemetry_is_off_after_import() -> None:
+    import os
+
+    assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "true"
+    assert os.environ["RAGAS_DO_NOT_TRACK"] == "true"
+    assert os.environ["ANONYMIZED_TELEMETRY"] == "False"
+    assert os.environ["LANGCHAIN_TRACING_V2"] == "false"

@@ -1,0 +1,141 @@
+"""The sweep runner with deterministic fakes: shared indexes, sandbox limits, failure capture, stop."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+import workbench as wb
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.spec import ExperimentSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.tracking import MemoryTracker
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_spec(**overrides) -> ExperimentSpec:  # type: ignore[no-untyped-def]
+    data = {
+        "name": "unit",
+        "dataset": {"path": "datasets/python_docs.jsonl", "limit": 4},
+        "corpus": {"builtin": "python-reference"},
+        "prompts": [
+            {"name": "p1", "template": "Context: {context}\nQuestion: {question}\nAnswer:"},
+            {"name": "p2", "template": "{context}\n\nQ: {question}\nA:"},
+        ],
+        "models": [{"id": GEMMA_ID, "params": {"max_tokens": 16}}],
+        "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}, {"strategy": "sentence", "size": 300, "overlap": 0}],
+        "retrieval": [{"k": 3}],
+    }
+    data.update(overrides)
+    return ExperimentSpec.from_dict(data, base_dir=ROOT)
+
+
+class CountingStore(MemoryIndexStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.builds: list[str] = []
+
+    def build(self, key, chunks, vectors):  # type: ignore[no-untyped-def]
+        self.builds.append(key)
+        return super().build(key, chunks, vectors)
+
+
+def test_sweep_builds_each_shared_index_once_and_scores_every_variant(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    store, tracker = CountingStore(), MemoryTracker()
+    result = wb.run(make_spec(), models=fake_models, index_store=store, tracker=tracker, settings=wb_settings, progress=False)
+    assert len(result.variants) == 4
+    assert len(store.builds) == 2  # two chunkers; prompts share their chunker's index
+    assert all(v.status == "FINISHED" for v in result.variants)
+    board = result.leaderboard()
+    assert list(board["questions"]) == [4, 4, 4, 4]
+    assert board["hit_at_k"].between(0, 1).all()
+    assert fake_models[GEMMA_ID].calls and len(fake_models[GEMMA_ID].calls) == 16
+    # the echo model answers from the retrieved context, so answers differ between chunkers
+    frame = result.variants[0].records_frame()
+    assert {"question", "answer", "retrieved_ids", "token_f1", "hit_at_k"} <= set(frame.columns)
+    children = tracker.children(result.parent_run_id)
+    assert len(children) == 4 and {c.status for c in children} == {"FINISHED"}
+    assert children[0].params["chunker.strategy"] in ("recursive", "sentence")
+
+
+def test_index_is_reused_across_sweeps(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    store = CountingStore()
+    for _ in range(2):
+        wb.run(make_spec(prompts=[{"name": "p", "template": "{context} {question}"}]), models=fake_models, index_store=store,
+               tracker=MemoryTracker(), settings=wb_settings, progress=False, limit=1)
+    assert len(store.builds) == 2  # second sweep opens the finished indexes
+
+
+def test_a_failing_variant_is_captured_and_the_sweep_goes_on(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    def flaky(prompt):  # type: ignore[no-untyped-def]
+        if prompt.text.startswith("Context:"):
+            raise RuntimeError("model crashed")
+        return "an answer"
+
+    models = {GEMMA_ID: ScriptedModel(flaky, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    result = wb.run(make_spec(), models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
+    by_prompt = {v.variant.prompt.name: v for v in result.variants}
+    failed = [v for v in result.variants if v.status == "FAILED"]
+    assert {v.variant.prompt.name for v in failed} == {"p1"}
+    assert "every question failed" in failed[0].outcome.error and "model crashed" in failed[0].outcome.error
+    assert by_prompt["p2"].status == "FINISHED"
+    assert all(r.error for r in failed[0].records)
+
+
+def test_token_budget_and_wall_time_fail_the_variant_only(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    spec = make_spec(limits={"max_tokens": 50}, chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
+    assert {v.status for v in result.variants} == {"FAILED"}
+    assert {v.outcome.error_kind for v in result.variants} == {"token_budget"}
+    assert "token budget of 50 exceeded" in result.variants[0].outcome.error
+
+    slow = ScriptedModel(lambda p: __import__("time").sleep(0.3) or "slow answer", model_id=GEMMA_ID)
+    spec = make_spec(limits={"wall_time_s": 0.5}, chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], prompts=[{"name": "p", "template": "{context} {question}"}])
+    result = wb.run(spec, models={GEMMA_ID: slow, MINILM_ID: fake_models[MINILM_ID]}, index_store=MemoryIndexStore(),
+                    tracker=MemoryTracker(), settings=wb_settings, progress=False)
+    (v,) = result.variants
+    assert v.status == "FAILED" and v.outcome.error_kind == "timeout"
+    assert 1 <= len(v.records) < 4  # partial results are kept
+
+
+def test_variants_get_private_sandboxes(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    result = wb.run(make_spec(), models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False, limit=1)
+    dirs = {v.workdir for v in result.variants}
+    assert len(dirs) == 4
+    for v in result.variants:
+        assert Path(v.workdir).is_dir() and str(wb_settings.sandbox_dir) in v.workdir
+        assert (Path(v.workdir) / "prompt.txt").read_text() == v.variant.prompt.template
+
+
+def test_stop_event_ends_cleanly_and_keeps_finished_variants(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    stop = threading.Event()
+
+    def on_event(event: wb.ProgressEvent) -> None:
+        if event.kind == "variant_done":
+            stop.set()
+
+    result = wb.run(make_spec(), models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(),
+                    settings=wb_settings, progress=False, stop=stop, on_event=on_event)
+    assert len(result.variants) == 1 and result.variants[0].status == "FINISHED"
+
+
+def test_unknown_source_id_in_dataset_is_a_clear_error(tmp_path: Path, wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "d.jsonl").write_text('{"id": "x1", "question": "q?", "source_ids": ["not-a-topic"]}\n')
+    spec = make_spec(dataset={"path": str(tmp_path / "d.jsonl")})
+    with pytest.raises(wb.DataError, match=r"case 'x1': field 'source_ids': 'not-a-topic' is not a document of corpus 'python-reference'"):
+        wb.run(spec, models=fake_models, tracker=MemoryTracker(), settings=wb_settings, progress=False)
+
+
+def test_hosted_model_without_package_fails_its_variant_with_a_hint(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    spec = make_spec(models=[{"id": GEMMA_ID}, {"id": "anthropic:claude-3-5-haiku-latest"}], prompts=[{"name": "p", "template": "{context} {question}"}],
+                     chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False, limit=1)
+    status = {v.variant.model.id: v for v in result.variants}
+    assert status[GEMMA_ID].status == "FINISHED"
+    hosted = status["anthropic:claude-3-5-haiku-latest"]
+    assert hosted.status == "FAILED"
+    assert "pip install langchain-anthropic" in hosted.outcome.error or "ANTHROPIC_API_KEY" in hosted.outcome.error

@@ -1,0 +1,100 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workbench.errors import SpecError
+from workbench.spec import ExperimentSpec, experiment_json_schema, load_experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD = """\
+name: t
+dataset:
+  path: d.jsonl
+corpus:
+  builtin: python-reference
+prompts:
+  - name: a
+    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"
+models:
+  - id: local:gemma3-270m
+    params:
+      max_tokens: 32
+chunkers:
+  - strategy: recursive
+    size: 400
+    overlap: 40
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "exp.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_spec_loads_with_defaults(tmp_path: Path) -> None:
+    spec = load_experiment(write(tmp_path, GOOD))
+    assert spec.models[0].resolved_kind == "completion"
+    assert spec.retrieval[0].embedding == "local:all-minilm-l6-v2"
+    assert spec.resolve(spec.dataset.path) == tmp_path / "d.jsonl"
+
+
+def test_yaml_round_trip_is_lossless(tmp_path: Path) -> None:
+    spec = load_experiment(write(tmp_path, GOOD))
+    again = ExperimentSpec.model_validate(yaml.safe_load(spec.to_yaml()))
+    assert again.model_dump() == spec.model_dump()
+    assert again.hash == spec.hash
+    saved = spec.save(tmp_path / "out" / "copy.yaml")
+    assert load_experiment(saved).hash == spec.hash
+
+
+def test_shipped_experiments_load_and_schema_file_is_current() -> None:
+    import json
+
+    for path in (ROOT / "experiments").glob("*.yaml"):
+        load_experiment(path)
+    committed = json.loads((ROOT / "experiments" / "experiment.schema.json").read_text())
+    assert committed == experiment_json_schema(), "run: workbench schema -o experiments/experiment.schema.json"
+
+
+def test_prompt_file_is_read_relative_to_the_spec(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("Q: {question}\nC: {context}\nA:")
+    spec = load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))
+    assert spec.prompts[0].template == "Q: {question}\nC: {context}\nA:"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("    overlap: 40", "    overlap: 400", r"exp.yaml:1[3-6]: chunkers\[0\]: overlap 400 must be smaller than size 400"),
+        ("local:gemma3-270m", "foo:bar", r"exp.yaml:10: models\[0\].id: unknown model provider 'foo'"),
+        ("local:gemma3-270m", "local:gpt5", r"exp.yaml:10: models\[0\].id: unknown local generator 'local:gpt5'"),
+        ("local:gemma3-270m", "gemma", r"exp.yaml:10: models\[0\].id: model 'gemma' is not a 'provider:model' string"),
+        ("strategy: recursive", "strategy: recursiv", r"exp.yaml:14: chunkers\[0\].strategy: Input should be"),
+        ("      max_tokens: 32", "      max_tokens: -1", r"exp.yaml:12: models\[0\].params.max_tokens:"),
+        ("      max_tokens: 32", "      max_tokns: 3", r"exp.yaml:12: models\[0\].params.max_tokns: unknown field"),
+        ("name: t\n", "", r"exp.yaml:\d+: name: required field is missing"),
+        ("{question}", "{query}", r"exp.yaml:7: prompts\[0\]: .*missing variable \{question\}"),
+        ("  builtin: python-reference", "  builtin: python-reference\n  path: x", r"corpus: .*exactly one of 'builtin' or 'path'"),
+    ],
+)
+def test_bad_fields_get_one_line_with_file_line_and_field(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in GOOD
+    with pytest.raises(SpecError, match=expected) as info:
+        load_experiment(write(tmp_path, GOOD.replace(old, new)))
+    assert "\n" not in str(info.value)
+
+
+def test_not_yaml_and_missing_prompt_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"exp.yaml:\d+: not valid YAML"):
+        load_experiment(write(tmp_path, "name: [unclosed\n"))
+    with pytest.raises(SpecError, match=r"prompts\[0\].file: nope.txt not found"):
+        load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: nope.txt")))
+
+
+def test_duplicate_prompt_names_rejected(tmp_path: Path) -> None:
+    doubled = GOOD.replace("models:", '  - name: a\n    template: "{question}"\nmodels:')
+    with pytest.raises(SpecError, match="prompt name 'a' is used twice"):
+        load_experiment(write(tmp_path, doubled))

@@ -1,0 +1,107 @@
+"""The MLflow tracker against a real sqlite store (fast: deterministic fakes for the models)."""
+
+from __future__ import annotations
+
+import os
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.tracking import EVAL_RUN_TYPE, load_variant_table, sweep_variants
+
+from ..test_runner import make_spec
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):  # type: ignore[no-untyped-def]
+    from workbench.config import settings
+
+    root = tmp_path_factory.mktemp("store")
+    return settings(root=root, tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="module")
+def sweep(store):  # type: ignore[no-untyped-def]
+    from ..conftest import echo_context_answer
+
+    models = {GEMMA_ID: ScriptedModel(echo_context_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    os.environ["OPENAI_API_KEY"] = "sk-test-secret-never-logged-1234567890"
+    try:
+        spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+        result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=store, progress=False, limit=3)
+    finally:
+        del os.environ["OPENAI_API_KEY"]
+    mlflow.set_tracking_uri(store.tracking_uri)
+    return result
+
+
+def test_parent_and_child_runs_with_params_metrics_tags(sweep) -> None:  # type: ignore[no-untyped-def]
+    runs = mlflow.search_runs(experiment_names=["unit"], output_format="list")
+    parents = [r for r in runs if r.data.tags.get("workbench.kind") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == sweep.parent_run_id]
+    assert len(parents) == 1 and parents[0].info.run_id == sweep.parent_run_id
+    assert len(children) == 2
+    for child in children:
+        assert child.info.status == "FINISHED"
+        assert child.data.tags["mlflow.runType"] == EVAL_RUN_TYPE
+        for tag in ("workbench.variant_id", "workbench.spec_hash", "workbench.dataset_hash", "workbench.corpus_hash",
+                    "workbench.git_commit", "workbench.versions", "workbench.seed"):
+            assert child.data.tags.get(tag), tag
+        assert child.data.params["chunker.size"] == "800"
+        assert child.data.params["model.id"] == GEMMA_ID
+        assert 0 <= child.data.metrics["hit_at_k"] <= 1
+        assert child.data.metrics["questions"] == 3
+        variant = sweep.variant(child.data.tags["workbench.variant_id"])
+        assert child.data.metrics["token_f1"] == pytest.approx(variant.metrics["token_f1"])
+        artifacts = {a.path for a in MlflowClient().list_artifacts(child.info.run_id)}
+        assert {"eval_results.json", "prompt_template.txt", "variant.yaml", "chunk_stats.json"} <= artifacts
+        assert child.inputs.dataset_inputs and child.inputs.dataset_inputs[0].dataset.name == "python_docs"
+
+
+def test_results_table_reads_back(sweep) -> None:  # type: ignore[no-untyped-def]
+    children = sweep_variants(sweep.parent_run_id)
+    table = load_variant_table(children[0].info.run_id)
+    assert len(table) == 3
+    assert list(table["case_id"]) == ["py-001", "py-002", "py-003"]
+    variant = sweep.variant(children[0].info.run_id)
+    assert list(table["answer"]) == [r.answer for r in variant.records]
+
+
+def test_one_trace_per_question_with_spans_and_assessments(sweep) -> None:  # type: ignore[no-untyped-def]
+    child = sweep.variants[0]
+    traces = mlflow.search_traces(locations=[sweep.experiment_id], run_id=child.run_id, return_type="list")
+    assert len(traces) == 3
+    trace = traces[0]
+    assert [s.name for s in trace.data.spans] == ["rag_pipeline", "retrieve", "generate"]
+    names = {a.name: a for a in trace.info.assessments}
+    assert {"expected_response", "hit_at_k", "token_f1", "mrr"} <= set(names)
+    case_id = trace.info.tags["workbench.case_id"]
+    record = next(r for r in child.records if r.case.id == case_id)
+    assert names["token_f1"].value == pytest.approx(record.scores["token_f1"].value)
+
+
+def test_secrets_never_reach_the_store(sweep, store) -> None:  # type: ignore[no-untyped-def]
+    db = store.tracking_uri.removeprefix("sqlite:///")
+    blob = open(db, "rb").read()
+    assert b"sk-test-secret" not in blob
+    for path in store.artifact_root.rglob("*"):
+        if path.is_file():
+            assert b"sk-test-secret" not in path.read_bytes(), path
+
+
+def test_failed_variant_is_a_failed_run_with_the_error(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    def crash(prompt):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    models = {GEMMA_ID: ScriptedModel(crash, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+    run = MlflowClient().get_run(result.variants[0].run_id)
+    assert run.info.status == "FAILED"
+    assert "boom" in run.data.tags["workbench.error"]
+    assert MlflowClient().get_run(result.parent_run_id).info.status == "FAILED"
