@@ -36,9 +36,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: install
-	$(BIN)/workbench run experiments/quickstart.yaml --allow-failures
-	@echo
-	@echo "Open the runs in the MLflow UI:  $(BIN)/workbench ui   (then browse http://127.0.0.1:5000)"
+	$(BIN)/workbench run experiments/quickstart.yaml
+	@echo "(the command is $(BIN)/workbench; activate with: source $(BIN)/activate)"
 
 test: install
 	$(BIN)/python -m pytest -q
