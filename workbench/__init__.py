@@ -13,6 +13,7 @@ from workbench.errors import BudgetExceeded, DataError, ModelError, SpecError, W
 from workbench.grid import Variant, expand_grid
 from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
+from workbench.retrieval_eval import RetrievalResult, evaluate_retrieval
 from workbench.runner import ProgressEvent, run
 from workbench.scoring import Score, ScoreContext, ScorerEnv, scorer
 from workbench.spec import ExperimentSpec, experiment_json_schema, load_experiment
@@ -31,6 +32,7 @@ __all__ = [
     "ModelError",
     "ProgressEvent",
     "PromptTemplate",
+    "RetrievalResult",
     "Score",
     "ScoreContext",
     "ScorerEnv",
@@ -41,6 +43,7 @@ __all__ = [
     "WorkbenchError",
     "compare",
     "diff_questions",
+    "evaluate_retrieval",
     "expand_grid",
     "experiment_json_schema",
     "load_corpus",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +12,7 @@ from workbench.pipeline import ChunkStats, QuestionRecord
 from workbench.sandbox import Outcome
 from workbench.spec import ExperimentSpec
 
-__all__ = ["LEADERBOARD_METRICS", "SweepResult", "VariantResult"]
+__all__ = ["LEADERBOARD_METRICS", "SweepResult", "VariantResult", "leaderboard_frame"]
 
 # Leaderboard columns, in order, when present.
 LEADERBOARD_METRICS = (
@@ -92,26 +92,35 @@ class SweepResult:
 
     def leaderboard(self, sort_by: str | None = None, ascending: bool = False) -> Any:
         """One row per variant: axes, status, metrics; sorted by ``sort_by`` (default token_f1, else hit_at_k)."""
-        import pandas as pd
+        return leaderboard_frame(self.variants, sort_by, ascending)
 
-        rows = []
-        for v in self.variants:
-            row: dict[str, Any] = {
-                "variant": v.variant.name,
-                "variant_id": v.variant.id,
-                "prompt": v.variant.prompt.name,
-                "model": v.variant.model.id,
-                "chunker": v.variant.chunker.label,
-                "retrieval": v.variant.retrieval.label,
-                "status": v.status,
-                "questions": len(v.records),
-            }
-            row.update({m: v.metrics.get(m) for m in LEADERBOARD_METRICS if m in v.metrics})
-            row["run_id"] = v.run_id
-            row["error"] = v.outcome.error
-            rows.append(row)
-        frame = pd.DataFrame(rows)
-        key = sort_by or next((m for m in ("token_f1", "hit_at_k") if m in frame.columns), None)
-        if key is not None and key in frame.columns and len(frame):
-            frame = frame.sort_values(key, ascending=ascending, na_position="last", kind="stable")
-        return frame.reset_index(drop=True)
+
+def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = None, ascending: bool = False) -> Any:
+    """The leaderboard of any variant results (a finished sweep, or the variants done so far while one runs).
+
+    One row per variant: axes, status, question count, the ``LEADERBOARD_METRICS`` it has, run id and error; sorted
+    by ``sort_by`` (default token_f1, else hit_at_k), missing values last.
+    """
+    import pandas as pd
+
+    rows = []
+    for v in variants:
+        row: dict[str, Any] = {
+            "variant": v.variant.name,
+            "variant_id": v.variant.id,
+            "prompt": v.variant.prompt.name,
+            "model": v.variant.model.id,
+            "chunker": v.variant.chunker.label,
+            "retrieval": v.variant.retrieval.label,
+            "status": v.status,
+            "questions": len(v.records),
+        }
+        row.update({m: v.metrics.get(m) for m in LEADERBOARD_METRICS if m in v.metrics})
+        row["run_id"] = v.run_id
+        row["error"] = v.outcome.error
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    key = sort_by or next((m for m in ("token_f1", "hit_at_k") if m in frame.columns), None)
+    if key is not None and key in frame.columns and len(frame):
+        frame = frame.sort_values(key, ascending=ascending, na_position="last", kind="stable")
+    return frame.reset_index(drop=True)

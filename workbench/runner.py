@@ -37,12 +37,19 @@ from workbench.tracking import MlflowTracker, Tracker
 
 __all__ = ["ProgressEvent", "load_inputs", "run"]
 
-EventKind = Literal["sweep_started", "index_started", "index_built", "variant_started", "question_done", "variant_done", "sweep_done"]
+EventKind = Literal[
+    "sweep_started", "index_started", "index_built", "variant_started", "question_done", "question_scored", "variant_done",
+    "sweep_done",
+]
 
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """What the runner reports as it goes (widgets and the CLI render these; the runner prints nothing itself)."""
+    """What the runner reports as it goes (widgets and the CLI render these; the runner prints nothing itself).
+
+    ``done``/``total`` count indexes for ``index_started``, questions of the current variant for ``question_done``
+    (generation) and ``question_scored`` (scoring), and variants for ``variant_started``/``variant_done``.
+    """
 
     kind: EventKind
     done: int = 0
@@ -172,7 +179,11 @@ def _run_variant(
             raise RuntimeError(f"every question failed; first error: {records[0].error}")
 
     outcome = run_sandboxed(body, sandbox)
-    scored = tuple(_score(r, scorers, price) for r in records)
+    scored_list: list[QuestionRecord] = []
+    for i, record in enumerate(records):
+        scored_list.append(_score(record, scorers, price))
+        emit(ProgressEvent("question_scored", i + 1, len(records), variant))
+    scored = tuple(scored_list)
     return VariantResult(
         variant=variant, outcome=outcome, records=scored, metrics=_metrics(scored), chunk_stats=stats,
         started_ms=started_ms, ended_ms=int(time.time() * 1000), workdir=str(workdir),
@@ -234,9 +245,9 @@ def run(
     for v in variants:
         groups.setdefault(v.index_key, []).append(v)
     try:
-        for group in groups.values():
+        for group_no, group in enumerate(groups.values()):
             chunker, embedding = group[0].chunker, group[0].retrieval.embedding
-            emit(ProgressEvent("index_started", message=f"{chunker.label} / {embedding}"))
+            emit(ProgressEvent("index_started", group_no, len(groups), message=f"{chunker.label} / {embedding}"))
             try:
                 embedder = resolver.embedder(embedding)
                 chunks = chunk_corpus(corpus, chunker, embedder.tokenizer)

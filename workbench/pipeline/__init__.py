@@ -1,6 +1,16 @@
 """The RAG pipeline: chunk -> embed -> index (Chroma) -> retrieve -> generate."""
 
-from workbench.pipeline.chunk import Chunk, ChunkStats, chunk_corpus, chunk_document, chunk_stats
+from workbench.pipeline.chunk import (
+    Chunk,
+    ChunkStats,
+    LengthBin,
+    Segment,
+    chunk_corpus,
+    chunk_document,
+    chunk_segments,
+    chunk_stats,
+    length_histogram,
+)
 from workbench.pipeline.generate import QuestionRecord, answer_question, format_context
 from workbench.pipeline.index import ChromaIndexStore, Hit, IndexStore, MemoryIndexStore, VectorIndex
 from workbench.pipeline.retrieve import Retriever
@@ -11,13 +21,17 @@ __all__ = [
     "ChunkStats",
     "Hit",
     "IndexStore",
+    "LengthBin",
     "MemoryIndexStore",
     "QuestionRecord",
     "Retriever",
+    "Segment",
     "VectorIndex",
     "answer_question",
     "chunk_corpus",
     "chunk_document",
+    "chunk_segments",
     "chunk_stats",
     "format_context",
+    "length_histogram",
 ]

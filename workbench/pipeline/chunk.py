@@ -14,7 +14,17 @@ from typing import Any
 from workbench.datasets import Corpus, Document
 from workbench.spec import ChunkerSpec
 
-__all__ = ["Chunk", "ChunkStats", "chunk_corpus", "chunk_document", "chunk_stats"]
+__all__ = [
+    "Chunk",
+    "ChunkStats",
+    "LengthBin",
+    "Segment",
+    "chunk_corpus",
+    "chunk_document",
+    "chunk_segments",
+    "chunk_stats",
+    "length_histogram",
+]
 
 Tokenizer = Any  # a Hugging Face tokenizer (the embedding model's own)
 
@@ -202,3 +212,70 @@ def chunk_stats(chunks: Sequence[Chunk]) -> ChunkStats:
         max_chars=lengths[-1],
         p95_chars=q(0.95),
     )
+
+
+# -- exploring a chunker (what the chunk explorer shows) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LengthBin:
+    """One bar of a chunk-length histogram: chunks with ``start <= len(text) < end`` characters."""
+
+    start: int
+    end: int
+    count: int
+
+
+def length_histogram(chunks: Sequence[Chunk], bins: int = 20) -> list[LengthBin]:
+    """Histogram of chunk lengths (characters) in ``bins`` equal-width bars covering the shortest to the longest.
+
+    The last bar includes the longest chunk. No chunks, no bars.
+    """
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, got {bins}")
+    lengths = [len(c.text) for c in chunks]
+    if not lengths:
+        return []
+    low, high = min(lengths), max(lengths)
+    width = max(1, -(-(high - low + 1) // bins))  # ceil, so bins * width covers [low, high]
+    counts = [0] * bins
+    for n in lengths:
+        counts[min((n - low) // width, bins - 1)] += 1
+    edges = [low + i * width for i in range(bins + 1)]
+    out = [LengthBin(edges[i], edges[i + 1], counts[i]) for i in range(bins)]
+    while out and out[-1].count == 0:  # trailing empty bars say nothing
+        out.pop()
+    return out
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch ``[start, end)`` of a document and the chunks that contain it (by position in the chunk list).
+
+    No chunks: text no chunk kept (whitespace between chunks, or a dropped separator). Two or more: an overlap.
+    """
+
+    start: int
+    end: int
+    chunks: tuple[int, ...]
+
+
+def chunk_segments(text: str, chunks: Sequence[Chunk]) -> list[Segment]:
+    """Cut a document's text where chunk boundaries fall, to show which chunk covers what.
+
+    Args:
+        text: the document text the chunks were cut from.
+        chunks: that document's chunks (from ``chunk_document``); chunks without offsets (``start == -1``) are ignored.
+
+    Returns:
+        Consecutive segments covering the whole text, each with the indexes of the chunks that contain it.
+    """
+    spans = [(i, c.start, c.end) for i, c in enumerate(chunks) if c.start >= 0]
+    cuts = sorted({0, len(text), *(s for _, s, _ in spans), *(e for _, _, e in spans)})
+    segments = []
+    for a, b in zip(cuts, cuts[1:]):
+        if b <= a:
+            continue
+        inside = tuple(i for i, s, e in spans if s <= a and b <= e)
+        segments.append(Segment(a, b, inside))
+    return segments

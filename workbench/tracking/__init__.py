@@ -1,19 +1,36 @@
 """Tracking: the ``Tracker`` protocol, the MLflow implementation and an in-memory one for unit tests."""
 
+from workbench.tracking._feedback import HUMAN_FEEDBACK, HumanFeedback, default_user, load_human_feedback, log_human_feedback
+from workbench.tracking._links import evaluation_url, run_url, ui_url
 from workbench.tracking._memory import MemoryRun, MemoryTracker
 from workbench.tracking._mlflow import EVAL_RUN_TYPE, MlflowTracker
 from workbench.tracking._protocol import SweepHandle, Tracker
 from workbench.tracking._read import RESULTS_TABLE, latest_sweep, load_variant_table, sweep_variants
+from workbench.tracking._retrieval import log_retrieval_sweep
+from workbench.tracking._review import QuestionReview, RetrievedChunk, VariantAnswer, load_question_reviews
 
 __all__ = [
     "EVAL_RUN_TYPE",
+    "HUMAN_FEEDBACK",
     "RESULTS_TABLE",
+    "HumanFeedback",
     "MemoryRun",
     "MemoryTracker",
     "MlflowTracker",
+    "QuestionReview",
+    "RetrievedChunk",
     "SweepHandle",
     "Tracker",
+    "VariantAnswer",
+    "default_user",
+    "evaluation_url",
     "latest_sweep",
+    "load_human_feedback",
+    "load_question_reviews",
     "load_variant_table",
+    "log_human_feedback",
+    "log_retrieval_sweep",
+    "run_url",
     "sweep_variants",
+    "ui_url",
 ]

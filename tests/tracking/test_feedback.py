@@ -1,0 +1,102 @@
+"""Human feedback and question reviews read back from MLflow traces (fakes for models, real sqlite MLflow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import workbench as wb
+from workbench.config import settings
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.tracking import (
+    HUMAN_FEEDBACK,
+    load_human_feedback,
+    load_question_reviews,
+    log_human_feedback,
+)
+from workbench.tracking._feedback import latest_human_feedback
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> wb.SweepResult:
+    root = tmp_path_factory.mktemp("feedback")
+    cfg = settings(root=root, tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+    spec = wb.ExperimentSpec.from_dict(
+        {
+            "name": "feedback",
+            "dataset": {"path": "datasets/handbook.jsonl", "limit": 3},
+            "corpus": {"path": "datasets/handbook", "glob": "*.md"},
+            "prompts": [{"name": "a", "template": "{context}\nQ: {question}\nA:"}, {"name": "b", "template": "Q: {question}\nA:"}],
+            "models": [{"id": GEMMA_ID}],
+            "chunkers": [{"strategy": "markdown", "size": 600, "overlap": 0}],
+            "retrieval": [{"k": 2}],
+            "scorers": ["hit_at_k", "token_f1"],
+        },
+        base_dir=ROOT,
+    )
+    answers = iter(["first", "second", "third", "fourth", "fifth", "sixth"])
+    models = {GEMMA_ID: ScriptedModel(lambda _p: next(answers), model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    return wb.run(spec, settings=cfg, models=models, index_store=MemoryIndexStore(), progress=False)
+
+
+def test_reviews_hold_every_question_with_each_variants_answer_chunks_and_scores(sweep: wb.SweepResult) -> None:
+    reviews = load_question_reviews(sweep.parent_run_id, tracking_uri=sweep.tracking_uri)
+    assert [q.case_id for q in reviews] == [c.id for c in sweep.dataset.cases]
+    first = reviews[0]
+    case = sweep.dataset.cases[0]
+    assert (first.question, first.reference, first.relevant_ids) == (case.question, case.reference, case.source_ids)
+    assert [a.variant for a in first.answers] == [v.variant.name for v in sweep.variants]
+    for answer, variant in zip(first.answers, sweep.variants):
+        record = variant.records[0]
+        assert answer.answer == record.answer and answer.run_id == variant.run_id
+        assert [c.source_id for c in answer.chunks] == list(record.retrieved_ids)
+        assert [c.score for c in answer.chunks] == [round(h.score, 4) for h in record.hits]
+        assert answer.scores["hit_at_k"].value == record.scores["hit_at_k"].value
+        assert answer.feedback is None
+    assert first.answer(sweep.variants[1].variant.id) is first.answers[1]
+
+
+def test_feedback_lands_on_the_questions_trace_as_a_human_assessment_and_reads_back(sweep: wb.SweepResult) -> None:
+    uri = sweep.tracking_uri
+    answer = load_question_reviews(sweep.parent_run_id, tracking_uri=uri)[1].answers[0]
+    log_human_feedback(answer.trace_id, thumbs_up=False, comment="wrong policy", user="ana", run_id=answer.run_id, tracking_uri=uri)
+    saved = log_human_feedback(answer.trace_id, thumbs_up=True, comment="  fine after all ", user="ana", run_id=answer.run_id, tracking_uri=uri)
+    assert (saved.thumbs_up, saved.comment, saved.user) == (True, "fine after all", "ana")
+    assert load_human_feedback(answer.trace_id, tracking_uri=uri) == saved  # the latest verdict wins
+
+    from mlflow import MlflowClient
+
+    trace = MlflowClient(uri).get_trace(answer.trace_id)
+    assert trace.info.tags["workbench.case_id"] == sweep.dataset.cases[1].id
+    human = [a for a in trace.info.assessments if a.name == HUMAN_FEEDBACK]
+    assert {str(a.source.source_type) for a in human} == {"HUMAN"} and len(human) == 2
+    assert all(a.metadata.get("mlflow.assessment.sourceRunId") == answer.run_id for a in human)
+
+    again = load_question_reviews(sweep.parent_run_id, tracking_uri=uri)[1]
+    assert again.answers[0].feedback == saved
+    assert again.answers[1].feedback is None
+
+
+def test_feedback_on_an_unknown_trace_is_a_one_line_error(sweep: wb.SweepResult) -> None:
+    with pytest.raises(wb.WorkbenchError, match="tr-nope: cannot record feedback"):
+        log_human_feedback("tr-nope", thumbs_up=True, tracking_uri=sweep.tracking_uri)
+    with pytest.raises(wb.WorkbenchError, match="not found"):
+        load_question_reviews("0" * 32, tracking_uri=sweep.tracking_uri)
+
+
+def test_latest_human_feedback_ignores_code_scores_overridden_and_non_boolean_values() -> None:
+    def item(name: str, value: object, source: str, t: int, valid: bool = True) -> SimpleNamespace:
+        return SimpleNamespace(name=name, value=value, source=SimpleNamespace(source_type=source, source_id="u"),
+                               rationale=None, create_time_ms=t, valid=valid)
+
+    items = [item(HUMAN_FEEDBACK, True, "HUMAN", 1), item(HUMAN_FEEDBACK, False, "CODE", 5), item("token_f1", 0.5, "HUMAN", 6),
+             item(HUMAN_FEEDBACK, "yes", "HUMAN", 7), item(HUMAN_FEEDBACK, False, "HUMAN", 9, valid=False)]
+    found = latest_human_feedback("tr-1", items)
+    assert found is not None and (found.thumbs_up, found.created_ms, found.comment) == (True, 1, "")
+    assert latest_human_feedback("tr-1", []) is None

@@ -1,0 +1,26 @@
+"""Links into the MLflow UI (``workbench ui`` serves it on http://127.0.0.1:5000 by default)."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_UI_URL = "http://127.0.0.1:5000"
+
+
+def ui_url() -> str:
+    """Where the MLflow UI is served: ``$WORKBENCH_UI_URL``, else ``http://127.0.0.1:5000`` (``workbench ui``)."""
+    return os.environ.get("WORKBENCH_UI_URL", DEFAULT_UI_URL).rstrip("/")
+
+
+def run_url(run_id: str, experiment_id: str | None = None, *, base: str | None = None) -> str:
+    """The MLflow UI page of a run (params, metrics, artifacts, and its traces under the Traces tab).
+
+    Without ``experiment_id`` the link uses the UI's ``#/runs/<id>`` route, which finds the experiment itself.
+    """
+    root = (base or ui_url()).rstrip("/")
+    return f"{root}/#/experiments/{experiment_id}/runs/{run_id}" if experiment_id else f"{root}/#/runs/{run_id}"
+
+
+def evaluation_url(experiment_id: str, run_id: str, *, base: str | None = None) -> str:
+    """The MLflow UI evaluation view of a variant run: one row per question with every assessment, human ones too."""
+    return f"{(base or ui_url()).rstrip('/')}/#/experiments/{experiment_id}/evaluation-runs/{run_id}"

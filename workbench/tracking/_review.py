@@ -1,0 +1,174 @@
+"""Question-by-question review of a logged sweep, read back from MLflow's traces.
+
+One ``QuestionReview`` per question: the question, its reference and labelled sources, and each variant's answer with
+the retrieved chunks (source ids, similarity scores), every score and the latest human feedback. Works for any sweep
+in the store, so a review can be picked up again after the notebook is closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.errors import WorkbenchError
+from workbench.scoring import Score
+from workbench.tracking._feedback import HUMAN_FEEDBACK, HumanFeedback, _tracking_uri, latest_human_feedback
+from workbench.tracking._read import sweep_variants
+
+_GENERATION_ERROR = "generation"
+
+
+@dataclass(frozen=True)
+class RetrievedChunk:
+    """A chunk retrieved for a question: its source document id, chunk id, similarity score and text."""
+
+    source_id: str
+    chunk_id: str
+    score: float | None
+    text: str
+
+
+@dataclass(frozen=True)
+class VariantAnswer:
+    """What one variant did for one question."""
+
+    variant: str
+    variant_id: str
+    run_id: str
+    trace_id: str
+    answer: str
+    chunks: tuple[RetrievedChunk, ...]
+    scores: Mapping[str, Score] = field(default_factory=dict)
+    error: str | None = None
+    feedback: HumanFeedback | None = None
+
+
+@dataclass(frozen=True)
+class QuestionReview:
+    """One question of a sweep and every variant's answer to it (variants in sweep order)."""
+
+    case_id: str
+    question: str
+    reference: str
+    category: str
+    relevant_ids: tuple[str, ...]
+    answers: tuple[VariantAnswer, ...]
+
+    def answer(self, key: str) -> VariantAnswer:
+        """A variant's answer by variant name, variant id or run id."""
+        for a in self.answers:
+            if key in (a.variant, a.variant_id, a.run_id):
+                return a
+        raise KeyError(f"no variant '{key}' answered question '{self.case_id}'")
+
+
+def _span(trace: Any, name: str) -> Any | None:
+    return next((s for s in trace.data.spans if s.name == name), None)
+
+
+def _chunks(span: Any | None) -> tuple[RetrievedChunk, ...]:
+    if span is None or not isinstance(span.outputs, list):
+        return ()
+    out = []
+    for doc in span.outputs:
+        meta = doc.get("metadata") or {}
+        score = meta.get("score")
+        out.append(RetrievedChunk(str(meta.get("doc_uri", "")), str(meta.get("chunk_id", doc.get("id", ""))),
+                                  float(score) if score is not None else None, str(doc.get("page_content", ""))))
+    return tuple(out)
+
+
+@dataclass
+class _Question:
+    case_id: str
+    question: str = ""
+    reference: str = ""
+    category: str = "answerable"
+    relevant_ids: tuple[str, ...] = ()
+    answers: list[VariantAnswer] = field(default_factory=list)
+
+
+def _read_trace(trace: Any, run: Any, questions: dict[str, _Question]) -> None:
+    tags = trace.info.tags
+    case_id = tags.get("workbench.case_id")
+    if case_id is None:
+        return
+    q = questions.setdefault(case_id, _Question(case_id))
+    root = _span(trace, "rag_pipeline")
+    inputs = (root.inputs if root is not None else None) or {}
+    outputs = (root.outputs if root is not None else None) or {}
+    q.question = q.question or str(inputs.get("question", ""))
+    q.category = tags.get("workbench.category", q.category)
+    scores: dict[str, Score] = {}
+    error = None
+    assessments = trace.info.assessments or []
+    for a in assessments:
+        if a.valid is False:
+            continue
+        source_type = str(a.source.source_type) if a.source is not None else ""
+        if a.name == "expected_response" and a.expectation is not None:
+            q.reference = q.reference or str(a.expectation.value or "")
+        elif a.name == "expected_source_ids" and a.expectation is not None:
+            q.relevant_ids = q.relevant_ids or tuple(a.expectation.value or ())
+        elif a.feedback is not None and source_type == "CODE":
+            fb_error = a.feedback.error.error_message if a.feedback.error is not None else None
+            if a.name == _GENERATION_ERROR:
+                error = fb_error
+            else:
+                value = a.feedback.value
+                scores[a.name] = Score(float(value) if isinstance(value, (int, float)) else None, a.rationale or "", fb_error)
+    q.answers.append(
+        VariantAnswer(
+            variant=run.info.run_name or run.info.run_id,
+            variant_id=tags.get("workbench.variant_id", run.data.tags.get("workbench.variant_id", "")),
+            run_id=run.info.run_id,
+            trace_id=trace.info.trace_id,
+            answer=str(outputs.get("answer", "")) if isinstance(outputs, dict) else str(outputs),
+            chunks=_chunks(_span(trace, "retrieve")),
+            scores=scores,
+            error=error,
+            feedback=latest_human_feedback(trace.info.trace_id, assessments),
+        )
+    )
+
+
+def load_question_reviews(parent_run_id: str, *, tracking_uri: str | None = None) -> list[QuestionReview]:
+    """Every question of a logged sweep with each variant's answer, retrieved chunks, scores and human feedback.
+
+    Args:
+        parent_run_id: the sweep's parent run (``SweepResult.parent_run_id``, or see ``workbench list``).
+        tracking_uri: the MLflow store (default: the project's).
+
+    Returns:
+        Questions in dataset order; answers in the order the variants ran. Variants without traces (failed before
+        answering) are absent.
+
+    Raises:
+        WorkbenchError: the run does not exist in that store.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = _tracking_uri(tracking_uri)
+    client = MlflowClient(uri)
+    try:
+        parent = client.get_run(parent_run_id)
+    except MlflowException:
+        raise WorkbenchError(f"run {parent_run_id} not found in {uri} — pass a sweep's parent run id (workbench list)") from None
+    experiment_id = parent.info.experiment_id
+    questions: dict[str, _Question] = {}
+    for run in sweep_variants(parent_run_id, tracking_uri=uri):
+        token = None
+        traces: list[Any] = []
+        while True:
+            page = client.search_traces(locations=[experiment_id], run_id=run.info.run_id, max_results=500,
+                                        order_by=["timestamp_ms ASC"], page_token=token)
+            traces.extend(page)
+            token = page.token
+            if not token:
+                break
+        for trace in traces:
+            _read_trace(trace, run, questions)
+    return [QuestionReview(q.case_id, q.question, q.reference, q.category, q.relevant_ids, tuple(q.answers)) for q in questions.values()]
+
