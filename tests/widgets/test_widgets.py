@@ -1,0 +1,229 @@
+"""The notebook widgets, driven from Python the way their buttons drive them (fake models, real sqlite MLflow)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import workbench as wb
+from workbench.config import Settings, settings
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.pipeline import chunk_corpus
+from workbench.spec import ChunkerSpec, PromptSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.tracking import load_question_reviews
+from workbench.widgets import ChunkExplorer, GridBuilder, Leaderboard, QuestionInspector, RunPanel
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def handbook_spec(**overrides: object) -> wb.ExperimentSpec:
+    data: dict[str, object] = {
+        "name": "widgets",
+        "dataset": {"path": "../datasets/handbook.jsonl", "limit": 2},
+        "corpus": {"path": "../datasets/handbook", "glob": "*.md"},
+        "prompts": [{"name": "grounded", "template": (ROOT / "experiments" / "prompts" / "grounded.txt").read_text()}],
+        "models": [{"id": GEMMA_ID, "params": {"max_tokens": 32}}],
+        "chunkers": [{"strategy": "markdown", "size": 600, "overlap": 0}, {"strategy": "recursive", "size": 400, "overlap": 40}],
+        "retrieval": [{"k": 2}],
+        "scorers": ["hit_at_k", "mrr", "token_f1"],
+    }
+    data.update(overrides)
+    return wb.ExperimentSpec.from_dict(data, base_dir=ROOT / "experiments")
+
+
+def fakes(delay: float = 0.0) -> dict[str, object]:
+    def answer(prompt: object) -> str:
+        time.sleep(delay)
+        return "Book flights at least 14 days before departure."
+
+    return {GEMMA_ID: ScriptedModel(answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("widgets")
+    return settings(root=root, tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="module")
+def finished(cfg: Settings) -> tuple[RunPanel, wb.SweepResult]:
+    panel = RunPanel(handbook_spec(), settings=cfg, models=fakes())
+    return panel, panel.run()
+
+
+# -- grid builder ----------------------------------------------------------------------------------------------------
+
+
+def test_grid_builder_counts_variants_and_model_calls_as_the_grid_changes() -> None:
+    builder = GridBuilder(handbook_spec())
+    assert (builder.variant_count(), builder.questions(), builder.model_calls()) == (2, 2, 4)
+    assert "<b>2</b> variants × <b>2</b> questions = <b>4</b> model calls" in builder.summary.value
+    builder.prompts.add(PromptSpec(name="terse", template="{context}\nQ: {question}\nA:"))
+    builder.limit.value = 5
+    assert builder.model_calls() == 4 * 5 and "<b>20</b> model calls" in builder.summary.value
+    builder.chunkers.rows[1].overlap.value = 500  # overlap above size: the spec is invalid, the summary says why
+    assert "overlap 500 must be smaller than size 400" in builder.summary.value
+    builder.chunkers.rows[1].overlap.value = 40
+    bad = builder.prompts.rows[1]
+    bad.template.value = "Tell me about {topic}"
+    assert "missing variable {question}" in bad.check.value and "wb-error" in builder.summary.value
+    bad.template.value = "{context} -> {question}"
+    assert "✓" in bad.check.value and "<b>20</b> model calls" in builder.summary.value
+    builder.limit.value = 0  # 0 means every question
+    assert builder.questions() == 21
+
+
+def test_grid_builder_saves_yaml_that_loads_back_to_the_same_spec(tmp_path: Path) -> None:
+    (tmp_path / "experiments").mkdir()
+    builder = GridBuilder(handbook_spec(), base_dir=ROOT / "experiments", save_path=tmp_path / "experiments" / "edited.yaml")
+    builder.name.value = "edited"
+    builder.retrieval.rows[0].k.value = 3
+    builder.models.rows[0].max_tokens.value = 48
+    builder.save_button.click()
+    assert "saved" in builder.save_status.value
+    saved = tmp_path / "experiments" / "edited.yaml"
+    reloaded = wb.load_experiment(saved).model_dump()
+    expected = builder.spec().model_dump()
+    for key in ("name", "prompts", "models", "chunkers", "retrieval", "scorers"):
+        assert reloaded[key] == expected[key]
+    assert reloaded["retrieval"][0]["k"] == 3 and reloaded["models"][0]["params"]["max_tokens"] == 48
+    builder.name.value = "no spaces allowed"
+    builder.save_button.click()
+    assert "wb-error" in builder.save_status.value and "name" in builder.save_status.value
+
+
+# -- run panel -------------------------------------------------------------------------------------------------------
+
+
+def test_run_panel_shows_each_stage_and_a_live_leaderboard_with_run_links(finished: tuple[RunPanel, wb.SweepResult]) -> None:
+    panel, result = finished
+    assert len(result.variants) == 2 and not result.failed
+    assert (panel.indexes.bar.value, panel.indexes.bar.max) == (2, 2)
+    assert (panel.generation.bar.value, panel.generation.bar.max) == (2, 2)
+    assert (panel.scoring.bar.value, panel.scoring.bar.max) == (2, 2)
+    assert (panel.variants.bar.value, panel.variants.bar.max) == (2, 2)
+    html = panel.leaderboard.value
+    assert html.count("<tr>") == 3  # header + one row per variant
+    for v in result.variants:
+        assert v.variant.name in html and f"#/runs/{v.run_id}" in html
+    assert "Done: 2 variant(s) logged" in panel.status.value and result.parent_run_id in panel.status.value
+    assert panel.run() is result  # run() after a finished sweep returns it, it does not run again
+    assert not panel.run_button.disabled and panel.stop_button.disabled
+
+
+def test_stop_ends_the_sweep_after_the_current_question_and_keeps_finished_variants(cfg: Settings) -> None:
+    spec = handbook_spec(chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}], retrieval=[{"k": 1}, {"k": 2}, {"k": 3}])
+    panel = RunPanel(spec, settings=cfg, models=fakes(delay=0.3))
+    panel.start()
+    deadline = time.monotonic() + 60
+    while not panel.finished_variants and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert panel.running and len(panel.finished_variants) == 1
+    panel.stop_button.click()
+    result = panel.join(timeout=60)
+    assert result is not None and not panel.running
+    assert [v.status for v in result.variants][:1] == ["FINISHED"] and len(result.variants) < 3
+    assert result.variants[-1].status in ("STOPPED", "FINISHED")
+    assert "Stopped" in panel.status.value
+    from mlflow import MlflowClient
+
+    runs = wb.tracking.sweep_variants(result.parent_run_id, tracking_uri=cfg.tracking_uri)
+    assert runs[0].info.status == "FINISHED" and len(runs) == len(result.variants)
+    assert MlflowClient(cfg.tracking_uri).get_run(result.parent_run_id).info.status == "KILLED"
+
+
+def test_run_panel_reports_a_bad_spec_in_its_status_line(cfg: Settings) -> None:
+    def broken() -> wb.ExperimentSpec:
+        raise wb.SpecError("grid builder: chunkers[0]: overlap 900 must be smaller than size 400")
+
+    panel = RunPanel(broken, settings=cfg)
+    panel.run_button.click()
+    assert "overlap 900" in panel.status.value and not panel.running
+    with pytest.raises(wb.SpecError):
+        panel.run()
+
+
+# -- leaderboard -----------------------------------------------------------------------------------------------------
+
+
+def test_leaderboard_sorts_and_compares_two_variants(finished: tuple[RunPanel, wb.SweepResult]) -> None:
+    _, result = finished
+    board = Leaderboard(result)
+    assert board.table.value.count("<tr>") == 3
+    board.sort_by.value = "mrr"
+    board.order.value = "ascending"
+    assert list(board.frame()["mrr"]) == sorted(result.leaderboard()["mrr"])
+    a, b = (v.variant.name for v in result.variants)
+    board.select(a, b)
+    board.compare_button.click()
+    assert board.report is not None and board.report.baseline == a
+    assert "Baseline" in board.comparison.value and "mrr" in board.comparison.value
+    board.select(a, a)
+    board.compare_button.click()
+    assert board.report is None and "two different variants" in board.comparison.value
+
+
+# -- question inspector ----------------------------------------------------------------------------------------------
+
+
+def test_inspector_shows_chunks_answers_scores_and_logs_feedback_that_reads_back(finished: tuple[RunPanel, wb.SweepResult], cfg: Settings) -> None:
+    _, result = finished
+    inspector = QuestionInspector(result, user="rita")
+    assert len(inspector.reviews) == 2 and len(inspector.cards.children) == 2
+    case = result.dataset.cases[0]
+    assert case.question in inspector.header.value
+    card = inspector.cards.children[0]
+    record = result.variants[0].records[0]
+    assert record.answer in card.body.value and f"{len(record.hits)} retrieved chunks" in card.body.value
+    for hit in record.hits:
+        assert hit.chunk.doc_id in card.body.value
+    card.thumbs.value = "👎 bad"
+    card.comment.value = "cites the wrong policy"
+    card.save.click()
+    assert "saved 👎 by rita" in card.status.value
+    inspector.next_button.click()
+    assert result.dataset.cases[1].question in inspector.header.value
+    reopened = QuestionInspector(result.parent_run_id, tracking_uri=cfg.tracking_uri)
+    again = reopened.cards.children[0]
+    assert again.thumbs.value == "👎 bad" and again.comment.value == "cites the wrong policy"
+    assert "saved 👎 by rita" in again.status.value
+    assert load_question_reviews(result.parent_run_id, tracking_uri=cfg.tracking_uri)[0].answers[1].feedback is None
+    empty = reopened.cards.children[1]
+    empty.save.click()
+    assert "choose 👍 or 👎 first" in empty.status.value
+
+
+# -- chunk explorer --------------------------------------------------------------------------------------------------
+
+
+def test_chunk_explorer_counts_chunks_draws_a_histogram_and_marks_boundaries() -> None:
+    corpus = wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md")
+    explorer = ChunkExplorer(corpus, ChunkerSpec(strategy="markdown", size=600, overlap=0), document="benefits")
+    expected = chunk_corpus(corpus, ChunkerSpec(strategy="markdown", size=600, overlap=0))
+    assert explorer.stats is not None and explorer.stats.count == len(expected)
+    assert f"<b>{len(expected)}</b> chunks from 8 documents" in explorer.summary.value
+    assert sum(b.count for b in explorer.histogram) == len(expected)
+    assert explorer.hist.value.count("<div title=") == len(explorer.histogram)
+    doc = corpus.get("benefits")
+    assert "".join(doc.text[s.start : s.end] for s in explorer.segments) == doc.text
+    assert "benefits:" in explorer.boundaries.value and "class='c0 cut'" in explorer.boundaries.value
+    explorer.strategy.value = "recursive"
+    explorer.size.value = 304
+    explorer.overlap.value = 64
+    smaller = chunk_corpus(corpus, ChunkerSpec(strategy="recursive", size=304, overlap=64))
+    assert explorer.stats.count == len(smaller) > len(expected)
+    assert any(len(s.chunks) > 1 for s in explorer.segments) and "class='ov" in explorer.boundaries.value
+    explorer.overlap.value = 400
+    assert "overlap 400 must be smaller than size 304" in explorer.summary.value
+    explorer.document.value = "travel-and-expenses"
+    assert "travel-and-expenses:" in explorer.boundaries.value
+
+
+def test_widgets_hold_no_state_threads_after_a_run(finished: tuple[RunPanel, wb.SweepResult]) -> None:
+    panel, _ = finished
+    assert not any(t.name == "workbench-run" and t.is_alive() for t in threading.enumerate())
+    assert not panel.running

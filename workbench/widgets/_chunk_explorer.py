@@ -1,0 +1,134 @@
+"""ChunkExplorer: for a chunker config, the chunk count, a length histogram and where boundaries fall in a document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+from pydantic import ValidationError
+
+import workbench as wb
+from workbench.models import MINILM_ID, load_embedder
+from workbench.pipeline import Chunk, ChunkStats, LengthBin, Segment, chunk_corpus, chunk_segments, chunk_stats, length_histogram
+from workbench.spec import ChunkerSpec
+from workbench.widgets._common import STYLE, error_html, esc
+
+_MAX_DOC_CHARS = 30_000
+
+
+class ChunkExplorer(w.VBox):
+    """See what a chunker does to a corpus before indexing it.
+
+    Args:
+        corpus: a ``Corpus``, ``"python-reference"`` or a folder of .md/.txt files.
+        chunker: the config to start from (default: recursive 800/80).
+        document: the document to show first (default: the first one).
+        embedding: the embedding model whose tokenizer the ``token`` strategy counts with.
+        glob: which files of a folder corpus to read.
+    """
+
+    def __init__(
+        self,
+        corpus: wb.Corpus | str | Path,
+        chunker: ChunkerSpec | None = None,
+        *,
+        document: str | None = None,
+        embedding: str = MINILM_ID,
+        glob: str = "**/*.md",
+    ) -> None:
+        self.corpus = corpus if isinstance(corpus, wb.Corpus) else wb.load_corpus(corpus, glob=glob)
+        self._embedding = embedding
+        self._tokenizer: Any = None
+        start = chunker or ChunkerSpec(strategy="recursive")
+        self.chunks: list[Chunk] = []
+        self.stats: ChunkStats | None = None
+        self.histogram: list[LengthBin] = []
+        self.segments: list[Segment] = []
+        self.strategy = w.Dropdown(options=["recursive", "token", "markdown", "sentence"], value=start.strategy, description="strategy")
+        self.size = w.IntSlider(value=start.size, min=16, max=max(4000, start.size), step=16, description="size", continuous_update=False)
+        self.overlap = w.IntSlider(value=start.overlap, min=0, max=max(1000, start.overlap), step=8, description="overlap", continuous_update=False)
+        ids = [d.id for d in self.corpus.documents]
+        self.document = w.Dropdown(options=ids, value=document if document in ids else ids[0], description="document", layout=w.Layout(width="420px"))
+        self.summary = w.HTML()
+        self.summary.add_class("wb-chunk-summary")
+        self.hist = w.HTML()
+        self.hist.add_class("wb-chunk-histogram")
+        self.boundaries = w.HTML()
+        self.boundaries.add_class("wb-chunk-boundaries")
+        for widget in (self.strategy, self.size, self.overlap):
+            widget.observe(lambda _c: self._rechunk(), names="value")
+        self.document.observe(lambda _c: self._render_document(), names="value")
+        super().__init__([
+            w.HTML(STYLE + f"<b>Chunk explorer</b> <span class='wb-muted'>{esc(self.corpus.name)}: {len(self.corpus)} documents</span>"),
+            w.HBox([self.strategy, self.size, self.overlap]),
+            self.summary,
+            self.hist,
+            self.document,
+            self.boundaries,
+        ])
+        self.add_class("wb-chunk-explorer")
+        self._rechunk()
+
+    def spec(self) -> ChunkerSpec:
+        """The chunker config as set.
+
+        Raises:
+            SpecError: e.g. an overlap that is not smaller than the size.
+        """
+        try:
+            return ChunkerSpec(strategy=self.strategy.value, size=self.size.value, overlap=self.overlap.value)
+        except ValidationError as exc:
+            raise wb.SpecError(f"chunker: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+
+    def _tokenizer_for(self, spec: ChunkerSpec) -> Any:
+        if spec.strategy != "token":
+            return None
+        if self._tokenizer is None:
+            self._tokenizer = load_embedder(self._embedding).tokenizer
+        return self._tokenizer
+
+    def _rechunk(self) -> None:
+        try:
+            spec = self.spec()
+        except wb.SpecError as exc:
+            self.summary.value = error_html(str(exc))
+            return
+        self.chunks = chunk_corpus(self.corpus, spec, self._tokenizer_for(spec))
+        self.stats = chunk_stats(self.chunks)
+        self.histogram = length_histogram(self.chunks, bins=24)
+        s = self.stats
+        self.summary.value = (
+            f"<b>{s.count}</b> chunks from {s.documents} documents · characters: mean {s.mean_chars:.0f}, "
+            f"median {s.median_chars:.0f}, p95 {s.p95_chars:.0f}, min {s.min_chars}, max {s.max_chars}"
+        )
+        peak = max((b.count for b in self.histogram), default=1)
+        bars = "".join(
+            f"<div title='{b.start}–{b.end - 1} chars: {b.count} chunks' style='height:{max(2, round(100 * b.count / peak))}%'></div>"
+            for b in self.histogram
+        )
+        first, last = (self.histogram[0].start, self.histogram[-1].end - 1) if self.histogram else (0, 0)
+        self.hist.value = (
+            f"<div class='wb-muted'>chunk length histogram (characters)</div><div class='wb-hist'>{bars}</div>"
+            f"<div class='wb-muted' style='display:flex;justify-content:space-between;width:100%'><span>{first}</span><span>{last}</span></div>"
+        )
+        self._render_document()
+
+    def _render_document(self) -> None:
+        doc = self.corpus.get(self.document.value)
+        mine = [c for c in self.chunks if c.doc_id == doc.id]
+        self.segments = chunk_segments(doc.text, mine)
+        parts = []
+        for seg in self.segments:
+            if seg.start >= _MAX_DOC_CHARS:
+                break
+            text = esc(doc.text[seg.start : min(seg.end, _MAX_DOC_CHARS)])
+            klass = "gap" if not seg.chunks else ("ov" if len(seg.chunks) > 1 else f"c{seg.chunks[0] % 2}")
+            title = "not in any chunk" if not seg.chunks else ("overlap of chunks " if len(seg.chunks) > 1 else "chunk ") + ", ".join(f"#{i}" for i in seg.chunks)
+            cut = " cut" if any(mine[i].start == seg.start for i in seg.chunks) else ""
+            parts.append(f"<span class='{klass}{cut}' title='{title}'>{text}</span>")
+        more = f"<div class='wb-muted'>… showing the first {_MAX_DOC_CHARS:,} characters</div>" if len(doc.text) > _MAX_DOC_CHARS else ""
+        self.boundaries.value = (
+            f"<div class='wb-muted'>{esc(doc.id)}: {len(mine)} chunks — alternating colours are chunks, red is overlap, "
+            f"a red bar marks where a chunk starts</div><div class='wb-doc'>{''.join(parts)}</div>{more}"
+        )

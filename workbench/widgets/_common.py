@@ -1,0 +1,77 @@
+"""Rendering helpers shared by the widgets: HTML tables and small formatting (presentation only)."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from workbench.tracking import run_url
+
+STYLE = """<style>
+.wb-table {border-collapse: collapse; font-size: 12px; margin: 4px 0;}
+.wb-table th, .wb-table td {border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top;}
+.wb-table th {background: #f3f3f3;}
+.wb-table td.num {text-align: right; font-variant-numeric: tabular-nums;}
+.wb-muted {color: #777;}
+.wb-error {color: #b00020;}
+.wb-ok {color: #1b7f3b;}
+.wb-chunk {border-left: 3px solid #ccc; padding: 2px 6px; margin: 3px 0; white-space: pre-wrap; font-size: 12px;}
+.wb-chunk.relevant {border-left-color: #1b7f3b;}
+.wb-answer {white-space: pre-wrap; background: #f7f7f7; padding: 4px 6px; font-size: 13px;}
+.wb-doc {white-space: pre-wrap; font-family: monospace; font-size: 12px; line-height: 1.5; max-height: 420px; overflow-y: auto;}
+.wb-doc .c0 {background: #dbe9ff;} .wb-doc .c1 {background: #ffe6c7;} .wb-doc .ov {background: #ffb3b3;}
+.wb-doc .gap {color: #999;}
+.wb-doc .cut {border-left: 2px solid #d33; margin-left: 1px;}
+.wb-hist {display: flex; align-items: flex-end; height: 110px; gap: 2px; margin: 4px 0;}
+.wb-hist div {background: #5b8def; min-width: 14px; flex: 1;}
+</style>"""
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def fmt(value: Any) -> str:
+    """A cell value for display: floats to 3 decimals, missing values as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "—"
+        return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def frame_table(frame: Any, columns: Sequence[str] | None = None, *, links: Callable[[Any], str] | None = None, css: str = "") -> str:
+    """A DataFrame as an HTML table; ``links(row)`` adds a last column of links (empty string: no link)."""
+    cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
+    head = "".join(f"<th>{esc(c)}</th>" for c in cols) + ("<th>MLflow</th>" if links else "")
+    body = []
+    for _, row in frame.iterrows():
+        cells = []
+        for c in cols:
+            value = row[c]
+            value = None if (isinstance(value, float) and math.isnan(value)) else value
+            klass = ' class="num"' if _is_number(value) else ""
+            cells.append(f"<td{klass}>{esc(fmt(value))}</td>")
+        if links:
+            href = links(row)
+            cells.append(f'<td><a href="{esc(href)}" target="_blank" rel="noopener">run</a></td>' if href else "<td></td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="wb-table {css}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def run_link(row: Any) -> str:
+    """The MLflow UI link of a leaderboard row's run (empty when the run was not logged)."""
+    run_id = row.get("run_id") if hasattr(row, "get") else None
+    return run_url(str(run_id)) if isinstance(run_id, str) and run_id else ""
+
+
+def error_html(message: str) -> str:
+    return f'<span class="wb-error">{esc(message)}</span>'

@@ -1,0 +1,289 @@
+"""GridBuilder: edit an experiment's grid (dataset, corpus, prompts, models, chunkers, retrieval) and save it as YAML."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+import workbench as wb
+from workbench.datasets import PYTHON_REFERENCE
+from workbench.errors import WorkbenchError
+from workbench.models import GEMMA_ID, MINILM_ID, check_model_id
+from workbench.prompts import check_template
+from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec, RetrievalSpec
+from workbench.widgets._common import STYLE, error_html, esc
+
+_DEFAULT_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}\nAnswer:"
+_STRATEGIES = ["recursive", "token", "markdown", "sentence"]
+
+
+def _row_box(children: Sequence[w.Widget]) -> w.HBox:
+    return w.HBox(list(children), layout=w.Layout(align_items="flex-start", margin="2px 0"))
+
+
+class _Rows(w.VBox):
+    """An editable list of rows of one kind, with an "add" button; ``on_change`` fires on any edit."""
+
+    def __init__(self, title: str, make_row: Callable[[Any], w.Widget], items: Sequence[Any], new_item: Callable[[], Any], on_change: Callable[[], None]) -> None:
+        self._make_row = make_row
+        self._new_item = new_item
+        self._on_change = on_change
+        self.rows: list[w.Widget] = []
+        self._list = w.VBox()
+        add = w.Button(description=f"+ {title}", layout=w.Layout(width="auto"))
+        add.add_class("wb-add-" + title.replace(" ", "-"))
+        add.on_click(lambda _b: self.add(self._new_item()))
+        super().__init__([self._list, add])
+        for item in items:
+            self.add(item, notify=False)
+
+    def add(self, item: Any, notify: bool = True) -> None:
+        row = self._make_row(item)
+        remove = w.Button(description="✕", tooltip="remove", layout=w.Layout(width="32px"))
+        box = _row_box([row, remove])
+        remove.on_click(lambda _b: self._remove(box, row))
+        self.rows.append(row)
+        self._list.children = (*self._list.children, box)
+        if notify:
+            self._on_change()
+
+    def _remove(self, box: w.Widget, row: w.Widget) -> None:
+        self.rows.remove(row)
+        self._list.children = tuple(c for c in self._list.children if c is not box)
+        self._on_change()
+
+
+class _PromptRow(w.VBox):
+    def __init__(self, prompt: PromptSpec, on_change: Callable[[], None]) -> None:
+        self.original = prompt
+        self.name = w.Text(value=prompt.name, description="name", layout=w.Layout(width="320px"))
+        self.template = w.Textarea(value=prompt.template or "", layout=w.Layout(width="560px", height="110px"))
+        self.check = w.HTML()
+        for widget in (self.name, self.template):
+            widget.observe(lambda _c: (self._validate(), on_change()), names="value")
+        super().__init__([self.name, self.template, self.check])
+        self._validate()
+
+    def _validate(self) -> None:
+        try:
+            check_template(self.template.value)
+            self.check.value = '<span class="wb-ok">✓ uses {question}' + (" and {context}" if "{context}" in self.template.value else "") + "</span>"
+        except ValueError as exc:
+            self.check.value = error_html(str(exc))
+
+    def value(self) -> dict[str, Any]:
+        data = self.original.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        data.pop("file", None)
+        return {**data, "name": self.name.value.strip(), "template": self.template.value}
+
+
+class _ModelRow(w.HBox):
+    def __init__(self, model: ModelSpec, on_change: Callable[[], None]) -> None:
+        self.original = model
+        self.model_field = w.Combobox(value=model.id, options=[GEMMA_ID, "openai:gpt-4o-mini", "anthropic:claude-3-5-haiku-latest", "ollama:llama3.2"],
+                                   description="model", ensure_option=False, layout=w.Layout(width="360px"))
+        self.max_tokens = w.IntSlider(value=model.params.max_tokens, min=8, max=1024, step=8, description="max tokens", continuous_update=False)
+        self.check = w.HTML()
+        for widget in (self.model_field, self.max_tokens):
+            widget.observe(lambda _c: (self._validate(), on_change()), names="value")
+        super().__init__([self.model_field, self.max_tokens, self.check])
+        self._validate()
+
+    def _validate(self) -> None:
+        try:
+            check_model_id(self.model_field.value.strip())
+            self.check.value = ""
+        except WorkbenchError as exc:
+            self.check.value = error_html(str(exc))
+
+    def value(self) -> dict[str, Any]:
+        data = self.original.model_dump(mode="json", exclude_none=True)
+        data["id"] = self.model_field.value.strip()
+        data["params"] = {**data.get("params", {}), "max_tokens": self.max_tokens.value}
+        return data
+
+
+class _ChunkerRow(w.HBox):
+    def __init__(self, chunker: ChunkerSpec, on_change: Callable[[], None]) -> None:
+        self.strategy = w.Dropdown(options=_STRATEGIES, value=chunker.strategy, description="chunker", layout=w.Layout(width="220px"))
+        self.size = w.IntSlider(value=chunker.size, min=16, max=max(4000, chunker.size), step=16, description="size", continuous_update=False)
+        self.overlap = w.IntSlider(value=chunker.overlap, min=0, max=max(1000, chunker.overlap), step=8, description="overlap", continuous_update=False)
+        for widget in (self.strategy, self.size, self.overlap):
+            widget.observe(lambda _c: on_change(), names="value")
+        super().__init__([self.strategy, self.size, self.overlap])
+
+    def value(self) -> dict[str, Any]:
+        return {"strategy": self.strategy.value, "size": self.size.value, "overlap": self.overlap.value}
+
+
+class _RetrievalRow(w.HBox):
+    def __init__(self, retrieval: RetrievalSpec, on_change: Callable[[], None]) -> None:
+        self.original = retrieval
+        self.k = w.IntSlider(value=retrieval.k, min=1, max=max(20, retrieval.k), description="top k", continuous_update=False)
+        self.search = w.Dropdown(options=["similarity", "mmr"], value=retrieval.search, description="search", layout=w.Layout(width="220px"))
+        self.embedding = w.Combobox(value=retrieval.embedding, options=[MINILM_ID], description="embedding", ensure_option=False, layout=w.Layout(width="320px"))
+        for widget in (self.k, self.search, self.embedding):
+            widget.observe(lambda _c: on_change(), names="value")
+        super().__init__([self.k, self.search, self.embedding])
+
+    def value(self) -> dict[str, Any]:
+        data = self.original.model_dump(mode="json")
+        data.update(k=self.k.value, search=self.search.value, embedding=self.embedding.value.strip())
+        if data["search"] == "mmr" and data["fetch_k"] < data["k"]:
+            data["fetch_k"] = max(20, data["k"])  # keep a valid default pool; edit fetch_k in YAML for more control
+        return data
+
+
+def _default_spec(base_dir: Path) -> wb.ExperimentSpec:
+    return wb.ExperimentSpec.from_dict(
+        {
+            "name": "my-experiment",
+            "dataset": {"path": "datasets/eval.jsonl"},
+            "corpus": {"builtin": PYTHON_REFERENCE},
+            "prompts": [{"name": "grounded", "template": _DEFAULT_TEMPLATE}],
+            "models": [{"id": GEMMA_ID}],
+            "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+        },
+        base_dir=base_dir,
+    )
+
+
+def _candidates(base: Path, patterns: Sequence[str], dirs: bool = False) -> list[str]:
+    """Dataset files / corpus folders next to the experiment (``.`` and ``../datasets``), relative to it."""
+    found: list[str] = []
+    for folder in (base, base.parent / "datasets", base / "datasets"):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            ok = path.is_dir() if dirs else any(path.match(p) for p in patterns)
+            if ok and not path.name.startswith("."):
+                rel = Path("..") / path.relative_to(base.parent) if not path.is_relative_to(base) else path.relative_to(base)
+                found.append(rel.as_posix())
+    return list(dict.fromkeys(found))
+
+
+class GridBuilder(w.VBox):
+    """Build an experiment in a notebook: see how many variants and model calls it means, then save it as YAML.
+
+    Args:
+        spec: the experiment to start from (e.g. ``wb.load_experiment(...)``); default: a one-variant grid.
+        base_dir: the folder relative paths are resolved from (default: the spec's folder).
+        save_path: where ``Save`` writes the YAML (default: ``<name>.yaml`` next to the experiment, so its relative
+            dataset and corpus paths stay right).
+
+    ``spec()`` returns the edited ``ExperimentSpec`` (hand ``builder.spec`` to a ``RunPanel``).
+    """
+
+    def __init__(self, spec: wb.ExperimentSpec | None = None, *, base_dir: str | Path | None = None, save_path: str | Path | None = None) -> None:
+        base = Path(base_dir).resolve() if base_dir else (spec.base_dir if spec is not None else Path.cwd())
+        self._base = base
+        self._start = spec or _default_spec(base)
+        s = self._start
+        self._dataset_cache: dict[tuple[str, int | None], int] = {}
+        self.name = w.Text(value=s.name, description="name")
+        self.dataset = w.Combobox(value=s.dataset.path, options=_candidates(base, ["*.jsonl", "*.csv"]), description="dataset",
+                                  ensure_option=False, layout=w.Layout(width="460px"))
+        self.limit = w.BoundedIntText(value=s.dataset.limit or 0, min=0, max=1_000_000, description="limit", tooltip="0 = all questions",
+                                      layout=w.Layout(width="180px"))
+        corpus_value = s.corpus.builtin or s.corpus.path or ""
+        self.corpus = w.Combobox(value=corpus_value, options=[PYTHON_REFERENCE, *_candidates(base, [], dirs=True)], description="corpus",
+                                 ensure_option=False, layout=w.Layout(width="460px"))
+        self.glob = w.Text(value=s.corpus.glob, description="files", layout=w.Layout(width="220px"))
+        changed = self._refresh
+        self.prompts = _Rows("prompt", lambda p: _PromptRow(p, changed), s.prompts,
+                             lambda: PromptSpec(name=f"prompt{len(self.prompts.rows) + 1}", template=_DEFAULT_TEMPLATE), changed)
+        self.models = _Rows("model", lambda m: _ModelRow(m, changed), s.models, lambda: ModelSpec(id=GEMMA_ID), changed)
+        self.chunkers = _Rows("chunker", lambda c: _ChunkerRow(c, changed), s.chunkers, lambda: ChunkerSpec(strategy="recursive"), changed)
+        self.retrieval = _Rows("retrieval", lambda r: _RetrievalRow(r, changed), s.retrieval, lambda: RetrievalSpec(), changed)
+        self.summary = w.HTML()
+        self.summary.add_class("wb-grid-summary")
+        self.save_path = w.Text(value=str(save_path or base / f"{s.name}.yaml"), description="save as", layout=w.Layout(width="460px"))
+        self.save_button = w.Button(description="Save YAML", icon="save")
+        self.save_button.add_class("wb-save-button")
+        self.save_status = w.HTML()
+        self.save_button.on_click(lambda _b: self._save_clicked())
+        for widget in (self.name, self.dataset, self.limit, self.corpus, self.glob):
+            widget.observe(lambda _c: changed(), names="value")
+        sections = w.Accordion(children=[self.prompts, self.models, self.chunkers, self.retrieval], selected_index=None)
+        for i, title in enumerate(["Prompt templates", "Models", "Chunkers", "Retrieval"]):
+            sections.set_title(i, title)
+        super().__init__([
+            w.HTML(STYLE + "<b>Grid builder</b>"),
+            w.HBox([self.name]),
+            w.HBox([self.dataset, self.limit]),
+            w.HBox([self.corpus, self.glob]),
+            sections,
+            self.summary,
+            w.HBox([self.save_path, self.save_button]),
+            self.save_status,
+        ])
+        self.add_class("wb-grid-builder")
+        self._refresh()
+
+    # -- reading the form ------------------------------------------------------------------------------------------
+
+    def _data(self) -> dict[str, Any]:
+        data = self._start.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+        corpus = self.corpus.value.strip()
+        data.update(
+            name=self.name.value.strip(),
+            dataset={"path": self.dataset.value.strip(), **({"limit": self.limit.value} if self.limit.value else {})},
+            corpus={"builtin": corpus} if corpus == PYTHON_REFERENCE else {"path": corpus, "glob": self.glob.value.strip() or "**/*.md"},
+            prompts=[r.value() for r in self.prompts.rows],
+            models=[r.value() for r in self.models.rows],
+            chunkers=[r.value() for r in self.chunkers.rows],
+            retrieval=[r.value() for r in self.retrieval.rows],
+        )
+        return data
+
+    def spec(self) -> wb.ExperimentSpec:
+        """The experiment as edited.
+
+        Raises:
+            SpecError: one line naming the field that is wrong.
+        """
+        return wb.ExperimentSpec.from_dict(self._data(), base_dir=self._base, source="grid builder")
+
+    def questions(self) -> int:
+        """How many questions a run evaluates (the dataset's cases, up to ``limit``)."""
+        spec = self.spec()
+        key = (str(spec.resolve(spec.dataset.path)), spec.dataset.limit)
+        if key not in self._dataset_cache:
+            self._dataset_cache[key] = len(wb.load_dataset(spec.resolve(spec.dataset.path), limit=spec.dataset.limit))
+        return self._dataset_cache[key]
+
+    def variant_count(self) -> int:
+        """How many variants the grid expands to."""
+        return len(wb.expand_grid(self.spec()))
+
+    def model_calls(self) -> int:
+        """Generation calls a run makes: variants x questions."""
+        return self.variant_count() * self.questions()
+
+    # -- actions ---------------------------------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        try:
+            variants, questions = self.variant_count(), self.questions()
+        except (WorkbenchError, ValueError) as exc:
+            self.summary.value = error_html(str(exc))
+            return
+        self.summary.value = (
+            f"<b>{variants}</b> variant{'s' if variants != 1 else ''} × <b>{questions}</b> question{'s' if questions != 1 else ''}"
+            f" = <b>{variants * questions}</b> model calls"
+        )
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the experiment as YAML (default: the ``save as`` field) and return its path."""
+        return self.spec().save(Path(path or self.save_path.value))
+
+    def _save_clicked(self) -> None:
+        try:
+            saved = self.save()
+        except (WorkbenchError, ValueError, OSError) as exc:
+            self.save_status.value = error_html(str(exc))
+            return
+        self.save_status.value = f'<span class="wb-ok">saved {esc(saved)}</span>'

@@ -1,0 +1,184 @@
+"""QuestionInspector: one question at a time, every variant's retrieved chunks, answer and scores, and a thumbs
+up/down with a comment that is logged to MLflow as a human assessment on the question's trace."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+import workbench as wb
+from workbench.tracking import HumanFeedback, QuestionReview, VariantAnswer, evaluation_url, load_question_reviews, log_human_feedback, run_url
+from workbench.widgets._common import STYLE, error_html, esc, fmt
+
+_UP, _DOWN = "👍 good", "👎 bad"
+
+
+def _feedback_text(feedback: HumanFeedback | None) -> str:
+    if feedback is None:
+        return "<span class='wb-muted'>no feedback yet</span>"
+    verdict = "👍" if feedback.thumbs_up else "👎"
+    comment = f": “{esc(feedback.comment)}”" if feedback.comment else ""
+    return f"<span class='wb-ok'>saved {verdict} by {esc(feedback.user)}{comment}</span>"
+
+
+class _AnswerCard(w.VBox):
+    """One variant's answer to the current question, with the feedback controls."""
+
+    def __init__(self, inspector: QuestionInspector) -> None:
+        self._inspector = inspector
+        self.answer: VariantAnswer | None = None
+        self.body = w.HTML()
+        self.thumbs = w.ToggleButtons(options=[_UP, _DOWN], value=None, style={"button_width": "90px"})
+        self.thumbs.add_class("wb-thumbs")
+        self.comment = w.Text(placeholder="comment (optional)", layout=w.Layout(width="420px"))
+        self.comment.add_class("wb-comment")
+        self.save = w.Button(description="Save feedback", icon="comment")
+        self.save.add_class("wb-feedback-button")
+        self.status = w.HTML()
+        self.status.add_class("wb-feedback-status")
+        self.save.on_click(lambda _b: self._save())
+        super().__init__([self.body, w.HBox([self.thumbs, self.comment, self.save]), self.status],
+                         layout=w.Layout(border="1px solid #ddd", padding="4px 8px", margin="4px 0"))
+        self.add_class("wb-answer-card")
+
+    def show(self, question: QuestionReview, answer: VariantAnswer, feedback: HumanFeedback | None, experiment_id: str | None) -> None:
+        self.answer = answer
+        href = evaluation_url(experiment_id, answer.run_id) if experiment_id else run_url(answer.run_id)
+        link = f" <a href='{esc(href)}' target='_blank' rel='noopener'>MLflow</a>"
+        scores = " ".join(
+            f"<span title='{esc(s.explanation or s.error or '')}'>{esc(name)} <b>{esc(fmt(s.value) if s.error is None else 'error')}</b></span> ·"
+            for name, s in answer.scores.items()
+        ).rstrip(" ·")
+        relevant = set(question.relevant_ids)
+        chunks = "".join(
+            f"<div class='wb-chunk{' relevant' if c.source_id in relevant else ''}'><b>{esc(c.source_id)}</b> "
+            f"<span class='wb-muted'>score {esc(fmt(c.score))}{' · labelled source' if c.source_id in relevant else ''}</span>\n"
+            f"{esc(c.text[: self._inspector.max_chunk_chars])}{'…' if len(c.text) > self._inspector.max_chunk_chars else ''}</div>"
+            for c in answer.chunks
+        )
+        error = f"<div>{error_html(answer.error)}</div>" if answer.error else ""
+        self.body.value = (
+            f"<div><b>{esc(answer.variant)}</b>{link}</div>"
+            f"<div class='wb-answer'>{esc(answer.answer) or '<i>(empty answer)</i>'}</div>{error}"
+            f"<div style='font-size:12px;margin:3px 0'>{scores}</div>"
+            f"<details><summary>{len(answer.chunks)} retrieved chunks</summary>{chunks}</details>"
+        )
+        self.thumbs.value = None if feedback is None else (_UP if feedback.thumbs_up else _DOWN)
+        self.comment.value = feedback.comment if feedback is not None else ""
+        self.status.value = _feedback_text(feedback)
+
+    def _save(self) -> None:
+        if self.answer is None:
+            return
+        if self.thumbs.value is None:
+            self.status.value = error_html("choose 👍 or 👎 first")
+            return
+        try:
+            self._inspector.rate(self.answer.variant, self.thumbs.value == _UP, self.comment.value)
+        except wb.WorkbenchError as exc:
+            self.status.value = error_html(str(exc))
+
+
+class QuestionInspector(w.VBox):
+    """Review a logged sweep one question at a time and give feedback on each variant's answer.
+
+    Everything is read from MLflow (the question's traces), so the inspector also opens sweeps from earlier
+    sessions, with the feedback given then.
+
+    Args:
+        sweep: a ``SweepResult`` or a sweep's parent run id.
+        tracking_uri: the MLflow store (default: the result's, else the project's).
+        user: the name feedback is recorded under (default: ``$WORKBENCH_USER`` or the login name).
+        max_chunk_chars: retrieved chunks are cut to this many characters for display.
+    """
+
+    def __init__(self, sweep: wb.SweepResult | str, *, tracking_uri: str | None = None, user: str | None = None, max_chunk_chars: int = 600) -> None:
+        if isinstance(sweep, wb.SweepResult):
+            if sweep.parent_run_id is None:
+                raise wb.WorkbenchError("this sweep was not logged to MLflow — run it with the default tracker to inspect it")
+            parent, uri, self.experiment_id = sweep.parent_run_id, tracking_uri or sweep.tracking_uri, sweep.experiment_id
+        else:
+            parent, uri, self.experiment_id = sweep, tracking_uri, None
+        self.parent_run_id = parent
+        self.tracking_uri = uri
+        self.user = user
+        self.max_chunk_chars = max_chunk_chars
+        self.reviews: list[QuestionReview] = load_question_reviews(parent, tracking_uri=uri)
+        self._feedback: dict[str, HumanFeedback] = {}
+        options = [(f"{q.case_id} · {q.question[:80]}", i) for i, q in enumerate(self.reviews)]
+        self.question = w.Dropdown(options=options, value=0 if options else None, layout=w.Layout(width="640px"))
+        self.question.add_class("wb-question-picker")
+        self.prev_button = w.Button(description="◀", layout=w.Layout(width="40px"))
+        self.next_button = w.Button(description="▶", layout=w.Layout(width="40px"))
+        self.prev_button.on_click(lambda _b: self._step(-1))
+        self.next_button.on_click(lambda _b: self._step(1))
+        self.header = w.HTML()
+        self.header.add_class("wb-question")
+        self.cards = w.VBox()
+        self.question.observe(lambda _c: self._render(), names="value")
+        super().__init__([
+            w.HTML(STYLE + f"<b>Question inspector</b> <span class='wb-muted'>{len(self.reviews)} questions</span>"),
+            w.HBox([self.prev_button, self.question, self.next_button]),
+            self.header,
+            self.cards,
+        ])
+        self.add_class("wb-inspector")
+        self._render()
+
+    @property
+    def current(self) -> QuestionReview | None:
+        """The question on screen."""
+        return self.reviews[self.question.value] if self.question.value is not None else None
+
+    def show(self, case_id: str) -> None:
+        """Go to a question by its case id."""
+        for i, q in enumerate(self.reviews):
+            if q.case_id == case_id:
+                self.question.value = i
+                return
+        raise KeyError(f"no question '{case_id}' in this sweep")
+
+    def _step(self, delta: int) -> None:
+        if self.reviews:
+            self.question.value = (self.question.value + delta) % len(self.reviews)
+
+    def feedback(self, answer: VariantAnswer) -> HumanFeedback | None:
+        """The latest feedback on an answer (given in this session, or read from MLflow)."""
+        return self._feedback.get(answer.trace_id, answer.feedback)
+
+    def rate(self, variant: str, thumbs_up: bool, comment: str = "") -> HumanFeedback:
+        """Give feedback on a variant's answer to the current question (what Save feedback does).
+
+        Args:
+            variant: the variant's name, id or run id.
+            thumbs_up: True for a good answer.
+            comment: why.
+        """
+        question = self.current
+        if question is None:
+            raise wb.WorkbenchError("this sweep has no questions to rate")
+        answer = question.answer(variant)
+        saved = log_human_feedback(answer.trace_id, thumbs_up=thumbs_up, comment=comment, user=self.user,
+                                   run_id=answer.run_id, tracking_uri=self.tracking_uri)
+        self._feedback[answer.trace_id] = saved
+        self._render()
+        return saved
+
+    def _render(self) -> None:
+        q = self.current
+        if q is None:
+            self.header.value = "<i>no questions: the sweep logged no traces</i>"
+            self.cards.children = ()
+            return
+        sources = ", ".join(esc(s) for s in q.relevant_ids) or "—"
+        self.header.value = (
+            f"<div style='font-size:14px'><b>{esc(q.question)}</b></div>"
+            f"<div class='wb-muted'>{esc(q.case_id)} · {esc(q.category)} · labelled sources: {sources}</div>"
+            f"<div><span class='wb-muted'>reference:</span> {esc(q.reference) or '—'}</div>"
+        )
+        cards = list(self.cards.children)
+        while len(cards) < len(q.answers):
+            cards.append(_AnswerCard(self))
+        cards = cards[: len(q.answers)]
+        for card, answer in zip(cards, q.answers):
+            card.show(q, answer, self.feedback(answer), self.experiment_id)  # type: ignore[attr-defined]
+        self.cards.children = tuple(cards)

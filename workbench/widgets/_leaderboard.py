@@ -1,0 +1,85 @@
+"""Leaderboard: a sortable table of a sweep's variants; pick two to compare them with ``wb.compare``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+import workbench as wb
+from workbench.widgets._common import STYLE, error_html, esc, frame_table, run_link
+
+_HIDDEN = ("variant_id", "run_id")
+
+
+class Leaderboard(w.VBox):
+    """The leaderboard of a ``SweepResult`` (or a ``RetrievalResult``): sort by any column, compare two variants.
+
+    Args:
+        result: what ``wb.run`` (or ``wb.evaluate_retrieval``) returned.
+        sort_by: the column to sort by first (default: the result's own default).
+    """
+
+    def __init__(self, result: wb.SweepResult | wb.RetrievalResult, *, sort_by: str | None = None) -> None:
+        self.result = result
+        frame = result.leaderboard()
+        numeric = [c for c in frame.columns if c not in _HIDDEN and frame[c].dtype.kind in "fi"]
+        names = list(frame["variant"]) if len(frame) else []
+        self.sort_by = w.Dropdown(options=["(default)", "variant", *numeric], value=sort_by or "(default)", description="sort by")
+        self.order = w.ToggleButtons(options=["descending", "ascending"], value="descending")
+        self.table = w.HTML()
+        self.table.add_class("wb-leaderboard-table")
+        self.variant_a = w.Dropdown(options=names, value=names[0] if names else None, description="baseline", layout=w.Layout(width="520px"))
+        self.variant_b = w.Dropdown(options=names, value=names[1] if len(names) > 1 else None, description="versus", layout=w.Layout(width="520px"))
+        self.compare_button = w.Button(description="Compare", icon="balance-scale", disabled=len(names) < 2)
+        self.compare_button.add_class("wb-compare-button")
+        self.comparison = w.HTML()
+        self.comparison.add_class("wb-comparison")
+        self.report: wb.ComparisonReport | None = None
+        self.sort_by.observe(lambda _c: self._render(), names="value")
+        self.order.observe(lambda _c: self._render(), names="value")
+        self.compare_button.on_click(lambda _b: self.compare())
+        super().__init__([
+            w.HTML(STYLE + f"<b>Leaderboard</b> <span class='wb-muted'>{len(names)} variants</span>"),
+            w.HBox([self.sort_by, self.order]),
+            self.table,
+            w.HTML("<b>Compare two variants</b> <span class='wb-muted'>(bootstrap intervals over questions, paired)</span>"),
+            w.VBox([self.variant_a, self.variant_b]),
+            self.compare_button,
+            self.comparison,
+        ])
+        self.add_class("wb-leaderboard")
+        self._render()
+
+    def frame(self) -> Any:
+        """The table as shown (sorted as selected)."""
+        key = None if self.sort_by.value == "(default)" else self.sort_by.value
+        return self.result.leaderboard(sort_by=key, ascending=self.order.value == "ascending")
+
+    def _render(self) -> None:
+        frame = self.frame()
+        self.table.value = frame_table(frame, [c for c in frame.columns if c not in _HIDDEN], links=run_link)
+
+    def select(self, a: str, b: str) -> None:
+        """Choose the two variants to compare (names as in the table)."""
+        self.variant_a.value, self.variant_b.value = a, b
+
+    def compare(self) -> wb.ComparisonReport | None:
+        """Compare the selected variants with ``wb.compare`` (the first is the baseline) and show the report."""
+        a, b = self.variant_a.value, self.variant_b.value
+        frame = self.result.leaderboard()
+        runs = dict(zip(frame["variant"], frame["run_id"]))
+        self.report = None
+        if a is None or b is None or a == b:
+            self.comparison.value = error_html("pick two different variants")
+        elif not runs.get(a) or not runs.get(b):
+            self.comparison.value = error_html("these variants were not logged to MLflow, so there is nothing to compare")
+        else:
+            self.comparison.value = "<span class='wb-muted'>comparing…</span>"
+            try:
+                self.report = wb.compare([runs[a], runs[b]], baseline=runs[a], tracking_uri=self.result.tracking_uri)
+            except wb.WorkbenchError as exc:
+                self.comparison.value = error_html(str(exc))
+            else:
+                self.comparison.value = f"<b>{esc(b)}</b> versus baseline <b>{esc(a)}</b>" + self.report._repr_html_()
+        return self.report

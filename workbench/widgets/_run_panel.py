@@ -1,0 +1,213 @@
+"""RunPanel: run a sweep in the background with a progress bar per stage, a live leaderboard and a stop button."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+import workbench as wb
+from workbench.config import Settings
+from workbench.models import Embedder, Generator
+from workbench.results import leaderboard_frame
+from workbench.widgets._common import STYLE, error_html, esc, frame_table, run_link
+
+_COLUMNS = ("variant", "status", "questions", "hit_at_k", "mrr", "token_f1", "semantic_similarity", "refusal_correct",
+            "latency_p50_s", "output_tokens", "cost_usd", "error")
+
+
+class _Stage(w.HBox):
+    def __init__(self, title: str) -> None:
+        self.bar = w.IntProgress(value=0, min=0, max=1, description=title, bar_style="info", layout=w.Layout(width="420px"),
+                                 style={"description_width": "90px"})
+        self.label = w.HTML()
+        super().__init__([self.bar, self.label])
+
+    def set(self, done: int, total: int, text: str = "") -> None:
+        self.bar.max = max(total, 1)
+        self.bar.value = min(done, self.bar.max)
+        self.bar.bar_style = "success" if total and done >= total else "info"
+        self.label.value = f"{done}/{total} {esc(text)}"
+
+    def reset(self) -> None:
+        self.set(0, 0)
+
+
+class RunPanel(w.VBox):
+    """Run a sweep from a notebook: Run starts it in the background, Stop ends it after the current question.
+
+    Args:
+        experiment: a spec, an experiment YAML path, or a function returning a spec (e.g. ``GridBuilder.spec``,
+            read when Run is pressed).
+        settings: where runs are logged (default: the project's settings).
+        models: model strings mapped to ready generators/embedders (as in ``wb.run``).
+        limit: evaluate only the first ``limit`` questions.
+
+    Finished variants stay logged when the sweep is stopped. ``result`` holds the last ``SweepResult``.
+    """
+
+    def __init__(
+        self,
+        experiment: wb.ExperimentSpec | str | Path | Callable[[], wb.ExperimentSpec],
+        *,
+        settings: Settings | None = None,
+        models: Mapping[str, Generator | Embedder] | None = None,
+        limit: int | None = None,
+    ) -> None:
+        self._experiment = experiment
+        self._settings = settings
+        self._models = models
+        self._limit = limit
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._done: list[wb.VariantResult] = []
+        self._lock = threading.Lock()
+        self.result: wb.SweepResult | None = None
+        self.exception: BaseException | None = None
+        self.run_button = w.Button(description="Run", icon="play", button_style="primary")
+        self.run_button.add_class("wb-run-button")
+        self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
+        self.stop_button.add_class("wb-stop-button")
+        self.run_button.on_click(lambda _b: self.start())
+        self.stop_button.on_click(lambda _b: self.stop())
+        self.status = w.HTML("Ready.")
+        self.status.add_class("wb-run-status")
+        self.indexes = _Stage("indexes")
+        self.generation = _Stage("generation")
+        self.scoring = _Stage("scoring")
+        self.variants = _Stage("variants")
+        self.leaderboard = w.HTML()
+        self.leaderboard.add_class("wb-live-leaderboard")
+        super().__init__([
+            w.HTML(STYLE + "<b>Run</b>"),
+            w.HBox([self.run_button, self.stop_button]),
+            self.status,
+            self.indexes, self.generation, self.scoring, self.variants,
+            self.leaderboard,
+        ])
+        self.add_class("wb-run-panel")
+
+    # -- control ---------------------------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _spec(self) -> wb.ExperimentSpec:
+        exp = self._experiment
+        if isinstance(exp, wb.ExperimentSpec):
+            return exp
+        if isinstance(exp, (str, Path)):
+            return wb.load_experiment(exp)
+        return exp()
+
+    def start(self) -> None:
+        """Start the sweep in a background thread (what the Run button does); does nothing while one runs."""
+        if self.running:
+            return
+        try:
+            spec = self._spec()
+        except (wb.WorkbenchError, ValueError) as exc:
+            self.exception = exc
+            self.status.value = error_html(str(exc))
+            return
+        self._stop = threading.Event()
+        self._done = []
+        self.result, self.exception = None, None
+        for stage in (self.indexes, self.generation, self.scoring, self.variants):
+            stage.reset()
+        self.leaderboard.value = ""
+        self.run_button.disabled, self.stop_button.disabled = True, False
+        self.status.value = f"Running <b>{esc(spec.name)}</b>…"
+        self._thread = threading.Thread(target=self._work, args=(spec,), name="workbench-run", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current question (what the Stop button does); finished variants stay logged."""
+        if self.running:
+            self._stop.set()
+            self.stop_button.disabled = True
+            self.status.value = "Stopping after the current question…"
+
+    def join(self, timeout: float | None = None) -> wb.SweepResult | None:
+        """Wait for the running sweep; returns its result (None if it is still running after ``timeout``)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return None if self.running else self.result
+
+    def run(self, *, rerun: bool = False) -> wb.SweepResult:
+        """The sweep's result: waits for the sweep started with Run, reuses a finished one, or runs one now.
+
+        Args:
+            rerun: start a new sweep even when one has finished.
+
+        Raises:
+            WorkbenchError: whatever stopped the sweep from running (bad spec, data or model).
+        """
+        if rerun or self._thread is None:
+            self.start()
+        self.join()
+        if self.exception is not None:
+            raise self.exception
+        if self.result is None:
+            raise wb.WorkbenchError("the sweep did not start — see the panel's status line")
+        return self.result
+
+    # -- the background thread -------------------------------------------------------------------------------------
+
+    def _work(self, spec: wb.ExperimentSpec) -> None:
+        try:
+            result = wb.run(spec, settings=self._settings, models=self._models, limit=self._limit, progress=False,
+                            stop=self._stop, on_event=self._on_event)
+        except Exception as exc:  # noqa: BLE001 - shown in the panel and re-raised by run()
+            self.exception = exc
+            self.status.value = error_html(f"{type(exc).__name__}: {exc}")
+        else:
+            self.result = result
+            stopped = self._stop.is_set()
+            failed = len(result.failed)
+            self.status.value = (
+                f"{'Stopped' if stopped else 'Done'}: {len(result.variants)} variant(s) logged"
+                + (f", {failed} not finished" if failed else "")
+                + f" — parent run <code>{esc(result.parent_run_id)}</code>"
+            )
+        finally:
+            self.run_button.disabled, self.stop_button.disabled = False, True
+
+    def _on_event(self, event: wb.ProgressEvent) -> None:
+        kind = event.kind
+        name = event.variant.name if event.variant is not None else ""
+        if kind == "sweep_started":
+            self.variants.set(0, event.total)
+        elif kind == "index_started":
+            self.indexes.set(event.done, event.total, f"building {event.message}")
+        elif kind == "index_built":
+            self.indexes.set(self.indexes.bar.value + 1, self.indexes.bar.max, event.message)
+        elif kind == "variant_started":
+            self.generation.set(0, 0, name)
+            self.scoring.set(0, 0, name)
+        elif kind == "question_done":
+            self.generation.set(event.done, event.total, name)
+        elif kind == "question_scored":
+            self.scoring.set(event.done, event.total, name)
+        elif kind == "variant_done" and event.result is not None:
+            with self._lock:
+                self._done.append(event.result)
+                frame = leaderboard_frame(self._done)
+            self.variants.set(event.done, event.total, name)
+            self.leaderboard.value = frame_table(frame, _COLUMNS, links=run_link)
+        elif kind == "sweep_done":
+            self.variants.set(event.done, event.total)
+
+    @property
+    def finished_variants(self) -> tuple[wb.VariantResult, ...]:
+        """The variants finished so far (live while the sweep runs)."""
+        with self._lock:
+            return tuple(self._done)
+
+    def live_leaderboard(self) -> Any:
+        """The leaderboard of the variants finished so far (a DataFrame)."""
+        return leaderboard_frame(self.finished_variants)
