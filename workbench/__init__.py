@@ -11,6 +11,7 @@ from workbench.compare import ComparisonReport, compare, diff_questions
 from workbench.datasets import Corpus, Dataset, Document, EvalCase, load_corpus, load_dataset
 from workbench.errors import BudgetExceeded, DataError, ModelError, SpecError, WorkbenchError
 from workbench.grid import Variant, expand_grid
+from workbench.promote import export, load_bundle, promote, rollback
 from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.retrieval_eval import RetrievalResult, evaluate_retrieval
@@ -46,9 +47,13 @@ __all__ = [
     "evaluate_retrieval",
     "expand_grid",
     "experiment_json_schema",
+    "export",
+    "load_bundle",
     "load_corpus",
     "load_dataset",
     "load_experiment",
+    "promote",
+    "rollback",
     "run",
     "scorer",
 ]

@@ -6,6 +6,9 @@
     workbench schema                              write the experiment JSON schema
     workbench compare EXPERIMENT                  intervals and verdicts of the latest sweep's variants
     workbench gate EXPERIMENT --metric M --min X  exit 1 when a variant fails (for CI)
+    workbench promote RUN_ID --name N --alias A   gate a variant run and point staging/production at it
+    workbench export NAME --alias A --repo PATH   commit the alias's bundle to a deployment git repo
+    workbench rollback NAME --alias production    point the alias back at its previous holder
 """
 
 from __future__ import annotations
@@ -141,6 +144,60 @@ def _comparison_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
 
 
+def _gates_file(path: str | None) -> list[dict[str, object]] | None:
+    """Gates from a YAML file: a list of gates, or a mapping with ``gates:`` (or ``promotion: gates:``)."""
+    if path is None:
+        return None
+    import yaml
+
+    file = Path(path)
+    if not file.is_file():
+        raise WorkbenchError(f"{path}: gates file not found")
+    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    if isinstance(data, dict):
+        data = (data.get("promotion") or data).get("gates")
+    if not isinstance(data, list):
+        raise WorkbenchError(f"{path}:1: expected a list of gates (or 'gates:' holding one), e.g. - {{kind: metric, metric: token_f1, min: 0.3}}")
+    return data
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from workbench.config import settings
+    from workbench.promote import GateFailed, promote
+
+    try:
+        done = promote(
+            args.run_id, name=args.name, alias=args.alias, gates=_gates_file(args.gates), override_reason=args.reason,
+            require_staging=False if args.no_require_staging else None, settings=settings(tracking_uri=args.tracking_uri),
+        )
+    except GateFailed as exc:
+        print(exc.report.summary(), file=sys.stderr)
+        print(f"blocked: {len(exc.report.failed)} gate(s) failed — fix them, or pass --reason '...' to override (recorded)", file=sys.stderr)
+        return 1
+    print(done)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from workbench.config import settings
+    from workbench.promote import export
+
+    result = export(
+        args.name, args.alias, repo=args.repo, bundle_dir=args.bundle_dir, branch=args.branch, allow_dirty=args.allow_dirty,
+        checkout=args.checkout, settings=settings(tracking_uri=args.tracking_uri),
+    )
+    print(result)
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from workbench.config import settings
+    from workbench.promote import rollback
+
+    print(rollback(args.name, alias=args.alias, reason=args.reason, settings=settings(tracking_uri=args.tracking_uri)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.")
     parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
@@ -177,6 +234,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="write the experiment JSON schema")
     p.add_argument("-o", "--output", default="-")
     p.set_defaults(handler=_cmd_schema)
+
+    p = sub.add_parser("promote", help="gate a variant run and point an environment alias at its configuration")
+    p.add_argument("run_id", help="the MLflow run id of a variant (see workbench list EXPERIMENT)")
+    p.add_argument("--name", required=True, help="registered model name, e.g. python-docs-assistant")
+    p.add_argument("--alias", required=True, choices=("staging", "production"))
+    p.add_argument("--reason", default=None, help="override failed gates, with this reason (recorded in the audit)")
+    p.add_argument("--gates", default=None, help="YAML file of gates (default: the experiment's promotion.gates)")
+    p.add_argument("--no-require-staging", action="store_true", help="allow production without a staging promotion first")
+    p.set_defaults(handler=_cmd_promote)
+
+    p = sub.add_parser("export", help="commit the bundle of NAME@ALIAS to a new branch of a deployment git repository")
+    p.add_argument("name", help="registered model name")
+    p.add_argument("--alias", required=True, choices=("staging", "production"))
+    p.add_argument("--repo", required=True, help="path of the deployment git repository")
+    p.add_argument("--bundle-dir", default=None, help="folder of the bundle in the repository (default NAME/ALIAS)")
+    p.add_argument("--branch", default=None, help="branch to create (default promote/NAME-ALIAS-vN)")
+    p.add_argument("--allow-dirty", action="store_true", help="export even if the repository has uncommitted changes")
+    p.add_argument("--checkout", action="store_true", help="switch the repository to the new branch afterwards")
+    p.set_defaults(handler=_cmd_export)
+
+    p = sub.add_parser("rollback", help="point an alias back at the version that held it before")
+    p.add_argument("name", help="registered model name")
+    p.add_argument("--alias", default="production", choices=("staging", "production"))
+    p.add_argument("--reason", default=None, help="why (recorded)")
+    p.set_defaults(handler=_cmd_rollback)
     return parser
 
 

@@ -9,10 +9,20 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from workbench.errors import ModelError, SpecError
 from workbench.models import MINILM_ID, check_model_id, default_kind
@@ -20,14 +30,21 @@ from workbench.models._types import ModelKind
 from workbench.prompts import check_template
 
 __all__ = [
+    "BeatsHolderGate",
     "ChunkerSpec",
     "CorpusRef",
     "DatasetRef",
     "ExperimentSpec",
+    "GateSpec",
     "Limits",
+    "MaxCostGate",
+    "MaxFailedRateGate",
+    "MetricGate",
+    "MinQuestionsGate",
     "ModelParams",
     "ModelSpec",
     "PriceSpec",
+    "PromotionSpec",
     "PromptSpec",
     "RetrievalSpec",
     "experiment_json_schema",
@@ -168,6 +185,79 @@ class PriceSpec(_Spec):
     output: float = Field(ge=0, description="USD per 1M output tokens")
 
 
+# -- promotion gates (evaluated by workbench.promote; defined here because they are part of the experiment file) --
+
+
+class _Gate(_Spec):
+    @model_serializer(mode="wrap")
+    def _keep_kind(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # ``kind`` has a default (for Python callers) but is the YAML discriminator: never drop it from the output
+        data = handler(self)
+        return {"kind": getattr(self, "kind"), **data} if isinstance(data, dict) else data
+
+
+class MetricGate(_Gate):
+    """Passes when an aggregate metric of the run lies within ``min``/``max`` (either bound may be left out)."""
+
+    kind: Literal["metric"] = "metric"
+    metric: str = Field(min_length=1)
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> MetricGate:
+        if self.min is None and self.max is None:
+            raise ValueError(f"gate on '{self.metric}' needs 'min' or 'max'")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"gate on '{self.metric}': min {self.min} is above max {self.max}")
+        return self
+
+
+class MinQuestionsGate(_Gate):
+    """Passes when the run evaluated at least ``n`` questions."""
+
+    kind: Literal["min_questions"] = "min_questions"
+    n: int = Field(ge=1)
+
+
+class MaxCostGate(_Gate):
+    """Passes when the mean cost per answer (USD) is at most ``usd``; an unknown cost fails."""
+
+    kind: Literal["max_cost_per_answer"] = "max_cost_per_answer"
+    usd: float = Field(ge=0)
+
+
+class MaxFailedRateGate(_Gate):
+    """Passes when the share of questions whose ``scorer`` (a judge) failed is at most ``rate``."""
+
+    kind: Literal["max_failed_rate"] = "max_failed_rate"
+    scorer: str = Field(min_length=1, description="scorer name, e.g. faithfulness (its failures are <scorer>_errors)")
+    rate: float = Field(ge=0.0, le=1.0)
+
+
+class BeatsHolderGate(_Gate):
+    """Passes when the paired bootstrap interval of (candidate - current alias holder) on ``metric`` lies above zero,
+    or above ``-margin`` when a non-inferiority margin is given. Passes when the alias has no holder yet."""
+
+    kind: Literal["beats_holder"] = "beats_holder"
+    metric: str = Field(min_length=1)
+    margin: float = Field(default=0.0, ge=0.0, description="non-inferiority margin (0: must be better)")
+    higher_is_better: bool | None = Field(default=None, description="default: from the metric's name (latency, cost: lower)")
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+
+
+GateSpec = Annotated[
+    MetricGate | MinQuestionsGate | MaxCostGate | MaxFailedRateGate | BeatsHolderGate, Field(discriminator="kind")
+]
+
+
+class PromotionSpec(_Spec):
+    """The ``promotion:`` section: the gates a variant of this experiment must pass to be promoted."""
+
+    gates: tuple[GateSpec, ...] = ()
+    require_staging: bool = Field(default=True, description="production needs the same config promoted to staging first")
+
+
 class ExperimentSpec(_Spec):
     """A whole experiment: what to evaluate on and the grid of variants to compare."""
 
@@ -183,6 +273,7 @@ class ExperimentSpec(_Spec):
     limits: Limits = Limits()
     pricing: dict[str, PriceSpec] = {}
     seed: int = 0
+    promotion: PromotionSpec | None = Field(default=None, description="gates for workbench promote")
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 

@@ -1,0 +1,125 @@
+"""A tiny folder corpus, a dataset over it, and a fake sweep with a good and a bad prompt, logged to a temp sqlite
+MLflow store once per test module (tests use distinct registered model names so they do not interfere)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import workbench as wb
+from workbench.config import Settings, settings
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.prompts import RenderedPrompt
+from workbench.spec import ExperimentSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+
+DOCS = {
+    "loops": "# Loops\n\nA for loop iterates over the items of a sequence. The else clause of a loop runs when the loop ends without break.",
+    "functions": "# Functions\n\nA function is defined with def. The return statement leaves the function and gives back a value.",
+    "classes": "# Classes\n\nA class is defined with class. Instances are created by calling the class object.",
+    "errors": "# Errors\n\nExceptions are raised with raise and handled with try and except clauses.",
+}
+CASES = [
+    {"id": "q1", "question": "When does the else clause of a loop run?", "reference": "when the loop ends without break", "source_ids": ["loops"]},
+    {"id": "q2", "question": "How is a function defined?", "reference": "a function is defined with def", "source_ids": ["functions"]},
+    {"id": "q3", "question": "How are instances created?", "reference": "by calling the class object", "source_ids": ["classes"]},
+    {"id": "q4", "question": "How are exceptions handled?", "reference": "with try and except clauses", "source_ids": ["errors"]},
+    {"id": "q5", "question": "What does the return statement do in a function?", "reference": "it leaves the function and gives back a value", "source_ids": ["functions"]},
+]
+GOOD = "GOOD. Context: {context}\nQuestion: {question}\nAnswer:"
+BAD = "BAD. Context: {context}\nQuestion: {question}\nAnswer:"
+REFERENCES = {c["question"]: c["reference"] for c in CASES}
+
+
+def scripted_answer(prompt: RenderedPrompt) -> str:
+    """The GOOD prompt gets the reference answer, the BAD one a useless answer: a clear, known difference."""
+    question = prompt.text.split("Question:", 1)[1].split("\n", 1)[0].strip()
+    return REFERENCES[question] if prompt.text.startswith("GOOD") else "I am not sure about that."
+
+
+def fake_models() -> dict[str, Any]:
+    return {GEMMA_ID: ScriptedModel(scripted_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+
+
+def write_project(root: Path, *, promotion: dict[str, Any] | None = None) -> ExperimentSpec:
+    corpus = root / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for doc_id, text in DOCS.items():
+        (corpus / f"{doc_id}.md").write_text(text, encoding="utf-8")
+    (root / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CASES), encoding="utf-8")
+    data: dict[str, Any] = {
+        "name": "promo",
+        "dataset": {"path": "cases.jsonl"},
+        "corpus": {"path": "corpus"},
+        "prompts": [{"name": "good", "template": GOOD}, {"name": "bad", "template": BAD}],
+        "models": [{"id": GEMMA_ID, "params": {"max_tokens": 16}}],
+        "chunkers": [{"strategy": "recursive", "size": 200, "overlap": 20}],
+        "retrieval": [{"k": 2}],
+    }
+    if promotion is not None:
+        data["promotion"] = promotion
+    return ExperimentSpec.from_dict(data, base_dir=root)
+
+
+@dataclass(frozen=True)
+class Swept:
+    """A finished fake sweep: its settings, result, and the variant run ids by prompt name."""
+
+    root: Path
+    settings: Settings
+    result: wb.SweepResult
+
+    def run_id(self, prompt: str) -> str:
+        return next(v.run_id for v in self.result.variants if v.variant.prompt.name == prompt)  # type: ignore[return-value]
+
+
+def sweep(root: Path, *, promotion: dict[str, Any] | None = None) -> Swept:
+    cfg = settings(root=root, tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+    result = wb.run(write_project(root, promotion=promotion), settings=cfg, models=fake_models(), progress=False)
+    assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
+    return Swept(root, cfg, result)
+
+
+GATES = [
+    {"kind": "metric", "metric": "token_f1", "min": 0.5},
+    {"kind": "min_questions", "n": 5},
+    {"kind": "beats_holder", "metric": "token_f1"},
+]
+
+
+@pytest.fixture(scope="package")
+def swept(tmp_path_factory: pytest.TempPathFactory, _user: None) -> Swept:
+    """One fake sweep shared by every test of this package (each test uses its own registered model names)."""
+    return sweep(tmp_path_factory.mktemp("promo"), promotion={"gates": GATES})
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _user() -> Iterator[None]:
+    """Promotions in these tests are made by "alice" (module-scoped fixtures promote too, hence package scope)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORKBENCH_USER", "alice")
+        yield
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def deploy_repo(tmp_path: Path) -> Path:
+    """A git repository with one commit (a README) and a configured identity."""
+    repo = tmp_path / "deploy"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.name", "Deploy Bot")
+    git(repo, "config", "user.email", "deploy@example.invalid")
+    (repo / "README.md").write_text("deployment repo\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-q", "-m", "init")
+    return repo

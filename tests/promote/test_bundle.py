@@ -1,0 +1,66 @@
+"""Reloading an exported bundle without MLflow: same answers and sources as the promoted run; tampering is caught."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+import workbench as wb
+from tests.promote.conftest import CASES, Swept, fake_models
+from workbench.promote import BundleError
+from workbench.tracking import load_variant_table
+
+EASY = [{"kind": "min_questions", "n": 1}]
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(swept: Swept, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The good prompt promoted to staging and exported; the bundle folder copied out of the repository."""
+    from tests.promote.conftest import git
+
+    wb.promote(swept.run_id("good"), name="assist-z", alias="staging", gates=EASY, settings=swept.settings)
+    repo = tmp_path_factory.mktemp("deploy")
+    git(repo, "init", "-q")
+    result = wb.export("assist-z", "staging", repo=repo, settings=swept.settings, checkout=True)
+    return result.path
+
+
+def test_bundle_reproduces_the_promoted_run_without_mlflow(swept: Swept, bundle_dir: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    table = load_variant_table(swept.run_id("good"), tracking_uri=swept.settings.tracking_uri).set_index("case_id")
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # any import of mlflow now fails
+    bundle = wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    assert bundle.config.name == "assist-z" and bundle.template.text.startswith("GOOD")
+    for case in CASES:
+        got = bundle.answer(case["question"])
+        assert got.answer == table.loc[case["id"], "answer"]
+        assert list(got.source_ids) == list(table.loc[case["id"], "retrieved_ids"])
+        assert len(got.contexts) == bundle.config.retrieval.k
+
+
+def test_a_moved_corpus_must_be_named(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="corpus folder 'corpus' not found — pass corpus_path="):
+        wb.load_bundle(bundle_dir, index_dir=tmp_path / "index", models=fake_models())
+
+
+def test_a_different_corpus_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "corpus"
+    shutil.copytree(swept.root / "corpus", other)
+    (other / "loops.md").write_text("# Loops\n\nRewritten since the evaluation.")
+    with pytest.raises(BundleError, match="but the bundle was evaluated on"):
+        wb.load_bundle(bundle_dir, corpus_path=other, index_dir=tmp_path / "index", models=fake_models())
+
+
+def test_a_modified_file_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    prompt = copy / "prompts" / "good.txt"
+    prompt.write_text(prompt.read_text().replace("GOOD", "BETTER"))
+    with pytest.raises(BundleError, match=r"good\.txt: sha256 differs from manifest\.json"):
+        wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    (copy / "config.yaml").unlink()
+    with pytest.raises(BundleError, match="no config.yaml"):
+        wb.load_bundle(copy)

@@ -1,0 +1,62 @@
+"""The bundle config: MLflow template syntax, hashing, YAML round trip with line-numbered errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.promote import BundleConfig, config_hash, to_mlflow_template
+from workbench.promote._config import CorpusInfo, DatasetInfo, PromptRef, SourceInfo
+from workbench.prompts import PromptTemplate
+from workbench.spec import ChunkerSpec, ModelParams, ModelSpec, RetrievalSpec
+
+
+def test_template_converts_to_mlflow_double_braces_and_renders_the_same() -> None:
+    from mlflow.entities.model_registry import PromptVersion
+
+    text = "Context:\n{context}\nLiteral {{braces}} stay.\nQuestion: {question}\nAnswer:"
+    converted = to_mlflow_template(text)
+    assert converted == "Context:\n{{context}}\nLiteral {braces} stay.\nQuestion: {{question}}\nAnswer:"
+    ours = PromptTemplate("p", text).render(question="What is pass?", context="pass does nothing").text
+    theirs = PromptVersion("p", 1, converted).format(question="What is pass?", context="pass does nothing")
+    assert theirs == ours
+
+
+def make(**changes) -> BundleConfig:  # type: ignore[no-untyped-def]
+    parts = dict(
+        prompt_sha="p" * 64, model=ModelSpec(id="local:gemma3-270m", kind="completion", params=ModelParams(max_tokens=32)),
+        seed=0, chunker=ChunkerSpec(strategy="recursive", size=500, overlap=50), retrieval=RetrievalSpec(k=3), corpus_hash="c" * 64,
+    )
+    parts.update(changes)
+    digest = config_hash(parts["prompt_sha"], parts["model"], parts["seed"], parts["chunker"], parts["retrieval"], parts["corpus_hash"])
+    return BundleConfig(
+        name="assistant", config_hash=digest,
+        prompt=PromptRef(name="grounded", file="prompts/grounded.txt", sha256=parts["prompt_sha"]),
+        model=parts["model"], seed=parts["seed"], chunker=parts["chunker"], retrieval=parts["retrieval"],
+        corpus=CorpusInfo(builtin="python-reference", hash=parts["corpus_hash"]),
+        dataset=DatasetInfo(name="d", hash="d" * 64, cases=3),
+        source=SourceInfo(run_id="r", experiment_id="1", variant_id="v", variant_name="n"),
+    )
+
+
+def test_config_hash_covers_what_changes_answers_only() -> None:
+    base = make()
+    assert make().config_hash == base.config_hash
+    assert make(seed=1).config_hash != base.config_hash
+    assert make(prompt_sha="q" * 64).config_hash != base.config_hash
+    assert make(retrieval=RetrievalSpec(k=4)).config_hash != base.config_hash
+    moved = base.model_copy(update={"dataset": DatasetInfo(name="other", hash="e" * 64, cases=9)})
+    assert config_hash(moved.prompt.sha256, moved.model, moved.seed, moved.chunker, moved.retrieval, moved.corpus.hash) == base.config_hash
+
+
+def test_yaml_round_trip_and_line_numbered_errors() -> None:
+    config = make()
+    text = config.to_yaml()
+    assert text.startswith("# yaml-language-server: $schema=./config.schema.json")
+    assert BundleConfig.from_yaml(text) == config
+    edited = text.replace("max_tokens: 32", "max_tokens: 64")
+    with pytest.raises(ValueError, match=r"config\.yaml:\d+: .*does not match the configuration"):
+        BundleConfig.from_yaml(edited)
+    typo = text.replace("  k: 3", "  kk: 3")
+    line = next(i for i, l in enumerate(typo.splitlines(), start=1) if l.startswith("  kk:"))
+    with pytest.raises(ValueError, match=rf"config\.yaml:{line}: retrieval\.kk: unknown field"):
+        BundleConfig.from_yaml(typo)

@@ -1,0 +1,162 @@
+"""Export to a deployment git repository: content, atomicity, dirty repositories, secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+from tests.promote.conftest import Swept, git
+from workbench.promote import BundleConfig, ExportError, GitRepo, SecretFound
+
+EASY = [{"kind": "min_questions", "n": 1}, {"kind": "metric", "metric": "hit_at_k", "min": 0.0}]
+
+
+def state(repo: Path) -> tuple[str, str, str, str]:
+    """What a user sees of a repository: HEAD, the checked-out branch, status, and the files of the working tree."""
+    files = sorted(str(p.relative_to(repo)) for p in repo.rglob("*") if ".git" not in p.parts)
+    return (git(repo, "rev-parse", "HEAD"), git(repo, "rev-parse", "--abbrev-ref", "HEAD"), git(repo, "status", "--porcelain"),
+            "\n".join(files))
+
+
+@pytest.fixture(scope="module")
+def promoted(swept: Swept) -> Swept:
+    """``assist-x``: the good prompt in staging and production; the sweep's parent run gets a plot."""
+    for alias in ("staging", "production"):
+        wb.promote(swept.run_id("good"), name="assist-x", alias=alias, gates=EASY, settings=swept.settings)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    plot = swept.root / "score.png"
+    plot.write_bytes(png)
+    MlflowClient(swept.settings.tracking_uri).log_artifact(swept.result.parent_run_id, str(plot), "plots")
+    return swept
+
+
+def test_export_commits_a_complete_bundle_on_a_new_branch(promoted: Swept, deploy_repo: Path) -> None:
+    before = state(deploy_repo)
+    result = wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings)
+    assert result.branch == "promote/assist-x-production-v1" and result.bundle_dir == "assist-x/production"
+    assert state(deploy_repo) == before  # HEAD, index and working tree untouched; only a new branch
+    assert git(deploy_repo, "branch", "--list", result.branch).strip()
+    listed = git(deploy_repo, "ls-tree", "-r", "--name-only", result.branch).split()
+    bundle = {name.removeprefix("assist-x/production/") for name in listed if name.startswith("assist-x/production/")}
+    core = {"config.yaml", "config.schema.json", "prompts/good.txt", "EVALUATION.md", "manifest.json", "plots/score.png"}
+    assert core <= bundle and all(f.startswith("plots/") and f.endswith(".png") for f in bundle - core)  # the sweep's own plots
+    assert "README.md" in listed  # built on top of HEAD
+    assert git(deploy_repo, "rev-parse", f"{result.branch}~1").strip() == before[0].strip()
+
+    def show(rel: str) -> bytes:
+        import subprocess
+
+        return subprocess.run(["git", "-C", str(deploy_repo), "show", f"{result.branch}:assist-x/production/{rel}"],
+                              capture_output=True, check=True).stdout
+
+    manifest = json.loads(show("manifest.json"))
+    assert set(manifest["files"]) == bundle - {"manifest.json"}
+    for rel, digest in manifest["files"].items():
+        assert hashlib.sha256(show(rel)).hexdigest() == digest, rel
+    assert manifest["mlflow"]["run_id"] == promoted.run_id("good") and manifest["mlflow"]["version"] == "1"
+    assert manifest["mlflow"]["prompt_name"] == "assist-x-prompt" and manifest["mlflow"]["prompt_version"] >= 1
+    assert manifest["audit"]["user"] == "alice" and manifest["audit"]["alias"] == "production"
+    assert [g["gate"] for g in manifest["gates"]] == ["questions evaluated >= 1", "hit_at_k >= 0"]
+    f1 = manifest["metrics"]["token_f1"]
+    assert f1["value"] == pytest.approx(1.0) and f1["interval"]["n"] == 5
+    assert manifest["metrics"]["input_tokens"]["interval"] is None  # a total, not a mean over questions
+    config = BundleConfig.from_yaml(show("config.yaml").decode())
+    assert config.name == "assist-x" and config.corpus.path == "corpus" and config.prompt.registry_name == "assist-x-prompt"
+    report = show("EVALUATION.md").decode()
+    assert "# assist-x @ production — v1" in report and "![plots/score.png](plots/score.png)" in report
+    assert "token_f1" in report and "alice" in report
+    message = git(deploy_repo, "log", "-1", "--format=%B", result.branch)
+    assert message.startswith("Promote assist-x v1 to production\n")
+    assert "token_f1 1.000" in message and "Gates: 2 of 2 passed" in message and promoted.run_id("good") in message
+
+
+def test_checkout_puts_the_bundle_on_disk(promoted: Swept, deploy_repo: Path) -> None:
+    result = wb.export("assist-x", "staging", repo=deploy_repo, settings=promoted.settings, checkout=True)
+    assert git(deploy_repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == result.branch
+    assert (result.path / "config.yaml").is_file() and (result.path / "manifest.json").is_file()
+    assert git(deploy_repo, "status", "--porcelain") == ""
+
+
+class Interrupted(GitRepo):
+    """A repository whose export is interrupted at one step."""
+
+    def __init__(self, path: Path, step: str) -> None:
+        super().__init__(path)
+        self.step = step
+
+    def _boom(self, step: str) -> None:
+        if step == self.step:
+            raise KeyboardInterrupt(f"interrupted at {step}")
+
+    def hash_object(self, file: Path) -> str:
+        blob = super().hash_object(file)
+        self._boom("hash_object")
+        return blob
+
+    def write_tree(self, index: Path) -> str:
+        tree = super().write_tree(index)
+        self._boom("write_tree")
+        return tree
+
+    def commit_tree(self, tree: str, parent: str | None, message: str, env) -> str:  # type: ignore[no-untyped-def]
+        commit = super().commit_tree(tree, parent, message, env)
+        self._boom("commit_tree")
+        return commit
+
+
+@pytest.mark.parametrize("step", ["hash_object", "write_tree", "commit_tree"])
+def test_an_interrupted_export_leaves_the_repo_as_it_was(promoted: Swept, deploy_repo: Path, step: str) -> None:
+    before = state(deploy_repo)
+    refs = git(deploy_repo, "for-each-ref")
+    with pytest.raises(KeyboardInterrupt):
+        wb.export("assist-x", "production", repo=Interrupted(deploy_repo, step), settings=promoted.settings)
+    assert state(deploy_repo) == before
+    assert git(deploy_repo, "status", "--porcelain") == ""
+    assert git(deploy_repo, "for-each-ref") == refs
+    # and a retry succeeds
+    assert wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings).commit
+
+
+def test_refuses_a_dirty_repo_unless_allowed(promoted: Swept, deploy_repo: Path) -> None:
+    (deploy_repo / "notes.txt").write_text("work in progress\n")
+    with pytest.raises(ExportError, match="uncommitted changes"):
+        wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings)
+    assert not git(deploy_repo, "branch", "--list", "promote/*").strip()
+    result = wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, allow_dirty=True)
+    assert "notes.txt" not in git(deploy_repo, "ls-tree", "-r", "--name-only", result.branch)
+    assert (deploy_repo / "notes.txt").read_text() == "work in progress\n"
+
+
+def test_refuses_to_write_secrets(promoted: Swept, deploy_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config_hash = wb.promote(promoted.run_id("good"), name="assist-x", alias="staging", gates=EASY, settings=promoted.settings).config_hash
+    monkeypatch.setenv("DEPLOY_API_KEY", config_hash)  # a "secret" that appears in config.yaml and the manifest
+    before, refs = state(deploy_repo), git(deploy_repo, "for-each-ref")
+    with pytest.raises(SecretFound) as info:
+        wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings)
+    assert "config.yaml" in str(info.value) and "$DEPLOY_API_KEY" in str(info.value)
+    assert config_hash not in str(info.value)
+    assert state(deploy_repo) == before and git(deploy_repo, "for-each-ref") == refs
+
+
+def test_clear_errors_for_bad_targets(promoted: Swept, deploy_repo: Path, tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="not a git repository"):
+        wb.export("assist-x", "production", repo=tmp_path, settings=promoted.settings)
+    with pytest.raises(ExportError, match="no version of 'nobody' holds the alias 'production'"):
+        wb.export("nobody", "production", repo=deploy_repo, settings=promoted.settings)
+    wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings)
+    with pytest.raises(ExportError, match="already exists"):
+        wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings)
+
+
+def test_export_into_an_empty_repository(promoted: Swept, tmp_path: Path) -> None:
+    repo = tmp_path / "fresh"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    result = wb.export("assist-x", "production", repo=repo, settings=promoted.settings, bundle_dir="bundles/assist")
+    assert git(repo, "rev-list", "--count", result.branch).strip() == "1"
+    assert "bundles/assist/config.yaml" in git(repo, "ls-tree", "-r", "--name-only", result.branch)

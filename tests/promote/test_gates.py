@@ -1,0 +1,175 @@
+"""Gates are pure functions over metrics and per-question tables: tested here without MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.errors import SpecError
+from workbench.promote import Evidence, Holder, evaluate_gates, paired_values
+from workbench.spec import (
+    BeatsHolderGate,
+    MaxCostGate,
+    MaxFailedRateGate,
+    MetricGate,
+    MinQuestionsGate,
+    PromotionSpec,
+    load_experiment,
+)
+
+
+def evidence(metrics: dict[str, float], per_question: dict[str, dict[str, float | None]] | None = None, *,
+             dataset: str = "d1", config: str = "c1", run_id: str = "run") -> Evidence:
+    return Evidence(run_id, metrics, per_question or {}, dataset, config)
+
+
+def scores(values: list[float | None], metric: str = "token_f1") -> dict[str, dict[str, float | None]]:
+    return {metric: {f"q{i}": v for i, v in enumerate(values)}}
+
+
+def test_metric_gate_checks_min_and_max_and_names_a_missing_metric() -> None:
+    ev = evidence({"token_f1": 0.62, "latency_p95_s": 3.0})
+    report = evaluate_gates([MetricGate(metric="token_f1", min=0.7), MetricGate(metric="latency_p95_s", max=5.0),
+                             MetricGate(metric="faithfulness", min=0.7)], ev)
+    assert [r.passed for r in report.results] == [False, True, False]
+    assert "0.62 is below the minimum 0.7" in report.results[0].detail
+    assert report.results[0].label == "token_f1 >= 0.7"
+    assert "'faithfulness' was not logged" in report.results[2].detail
+    assert report.results[2].value is None
+    assert not report.passed and len(report.failed) == 2
+
+
+def test_metric_gate_needs_a_bound() -> None:
+    with pytest.raises(ValueError, match="needs 'min' or 'max'"):
+        MetricGate(metric="token_f1")
+
+
+def test_min_questions_counts_only_answered_questions() -> None:
+    gate = MinQuestionsGate(n=20)
+    assert evaluate_gates([gate], evidence({"questions": 20.0})).passed
+    failed = evaluate_gates([gate], evidence({"questions": 20.0, "question_errors": 2.0})).results[0]
+    assert not failed.passed and failed.value == 18 and "only 18 questions" in failed.detail
+
+
+def test_cost_gate_fails_when_the_cost_is_unknown() -> None:
+    gate = MaxCostGate(usd=0.01)
+    assert evaluate_gates([gate], evidence({"cost_per_question_usd": 0.002})).passed
+    assert not evaluate_gates([gate], evidence({"cost_per_question_usd": 0.02})).passed
+    unknown = evaluate_gates([gate], evidence({"questions": 5.0})).results[0]
+    assert not unknown.passed and "pricing" in unknown.detail
+
+
+def test_failed_judge_rate_reads_the_errors_metric() -> None:
+    gate = MaxFailedRateGate(scorer="faithfulness", rate=0.1)
+    over = evaluate_gates([gate], evidence({"questions": 10.0, "faithfulness": 0.8, "faithfulness_errors": 2.0})).results[0]
+    assert not over.passed and over.value == pytest.approx(0.2) and "2 of 10 rows failed" in over.detail
+    # <scorer>_errors is only logged when rows failed: the scorer's own metric means zero failures
+    assert evaluate_gates([gate], evidence({"questions": 10.0, "faithfulness": 0.8})).passed
+    # the gate accepts the metric name too
+    assert evaluate_gates([MaxFailedRateGate(scorer="faithfulness_errors", rate=0.25)],
+                          evidence({"questions": 10.0, "faithfulness_errors": 2.0})).passed
+
+
+def test_failed_judge_rate_fails_when_the_judge_never_ran() -> None:
+    result = evaluate_gates([MaxFailedRateGate(scorer="faithfulness", rate=0.1)], evidence({"questions": 10.0})).results[0]
+    assert not result.passed
+    assert "scorer 'faithfulness' has no results" in result.detail
+
+
+def test_no_gates_is_a_failure_not_a_free_pass() -> None:
+    report = evaluate_gates([], evidence({"token_f1": 1.0}))
+    assert not report.passed
+    assert "no gates are configured" in report.summary()
+
+
+def test_beats_holder_passes_without_a_holder_and_for_the_holders_own_config() -> None:
+    gate = BeatsHolderGate(metric="token_f1")
+    cand = evidence({}, scores([0.5, 0.5]))
+    assert evaluate_gates([gate], cand).results[0].detail == "the alias has no holder yet"
+    same = Holder("3", evidence({}, scores([0.9, 0.9]), config="c1"))
+    assert evaluate_gates([gate], cand, same).passed
+
+
+def test_beats_holder_needs_the_interval_above_zero() -> None:
+    gate = BeatsHolderGate(metric="token_f1")
+    holder = Holder("1", evidence({}, scores([0.2, 0.3, 0.25, 0.2, 0.3, 0.1]), config="old"))
+    better = evaluate_gates([gate], evidence({}, scores([0.8, 0.9, 0.85, 0.7, 0.9, 0.8])), holder).results[0]
+    assert better.passed and better.interval is not None and better.interval.low > 0
+    assert better.label == "token_f1 beats holder v1"
+    same = evaluate_gates([gate], evidence({}, scores([0.2, 0.3, 0.25, 0.2, 0.3, 0.1])), holder).results[0]
+    assert not same.passed and "no detectable difference" in same.detail
+
+
+def test_beats_holder_with_a_non_inferiority_margin() -> None:
+    holder = Holder("1", evidence({}, scores([0.5, 0.6, 0.5, 0.6, 0.5, 0.6]), config="old"))
+    slightly_worse = evidence({}, scores([0.49, 0.59, 0.49, 0.59, 0.5, 0.59]))
+    assert evaluate_gates([BeatsHolderGate(metric="token_f1", margin=0.05)], slightly_worse, holder).passed
+    assert not evaluate_gates([BeatsHolderGate(metric="token_f1")], slightly_worse, holder).passed
+    much_worse = evidence({}, scores([0.1, 0.2, 0.1, 0.2, 0.1, 0.2]))
+    assert not evaluate_gates([BeatsHolderGate(metric="token_f1", margin=0.05)], much_worse, holder).passed
+
+
+def test_beats_holder_respects_lower_is_better_metrics() -> None:
+    holder = Holder("1", evidence({}, scores([2.0, 2.2, 2.1, 2.0], "latency_s"), config="old"))
+    faster = evidence({}, scores([1.0, 1.1, 1.0, 1.2], "latency_s"))
+    assert evaluate_gates([BeatsHolderGate(metric="latency_s")], faster, holder).passed
+    assert not evaluate_gates([BeatsHolderGate(metric="latency_s", higher_is_better=True)], faster, holder).passed
+
+
+def test_beats_holder_refuses_a_different_dataset() -> None:
+    holder = Holder("1", evidence({}, scores([0.1, 0.1, 0.1]), dataset="other", config="old"))
+    result = evaluate_gates([BeatsHolderGate(metric="token_f1")], evidence({}, scores([0.9, 0.9, 0.9])), holder).results[0]
+    assert not result.passed and "different dataset" in result.detail
+
+
+def test_pairs_by_case_id_not_by_position() -> None:
+    holder = evidence({}, {"m": {"a": 0.1, "b": 0.2, "c": 0.3, "x": 0.9}})
+    cand = evidence({}, {"m": {"c": 0.6, "a": 0.4, "b": None}})
+    base, new = paired_values(holder, cand, "m")
+    assert list(zip(base, new)) == [(0.3, 0.6), (0.1, 0.4)]
+
+
+def test_evidence_from_a_variant_table_keeps_numeric_score_columns() -> None:
+    table = pd.DataFrame({
+        "case_id": ["q1", "q2"], "question": ["a", "b"], "answer": ["x", "y"], "retrieved_ids": [["d"], ["e"]],
+        "token_f1": [0.5, float("nan")], "hit_at_k": [1.0, 0.0], "error": [None, None],
+    })
+    ev = Evidence.from_table("r", {"token_f1": 0.5}, table, dataset_hash="d", config_hash="c")
+    assert ev.per_question["token_f1"] == {"q1": 0.5, "q2": None}
+    assert ev.per_question["hit_at_k"] == {"q1": 1.0, "q2": 0.0}
+    assert "answer" not in ev.per_question and "question" not in ev.per_question
+
+
+def test_report_lists_every_failed_gate() -> None:
+    report = evaluate_gates([MetricGate(metric="token_f1", min=0.9), MinQuestionsGate(n=50), MetricGate(metric="hit_at_k", min=0.1)],
+                            evidence({"token_f1": 0.5, "hit_at_k": 0.8, "questions": 10.0}))
+    lines = report.summary().splitlines()
+    assert [line.split()[0] for line in lines] == ["FAIL", "FAIL", "PASS"]
+    assert [r["gate"] for r in report.as_records() if not r["passed"]] == ["token_f1 >= 0.9", "questions evaluated >= 50"]
+
+
+def test_experiment_file_takes_a_promotion_section(tmp_path: Path) -> None:
+    text = """name: x
+dataset: {path: d.jsonl}
+corpus: {builtin: python-reference}
+prompts: [{name: p, template: "{context} {question}"}]
+models: [{id: "local:gemma3-270m"}]
+chunkers: [{strategy: recursive}]
+promotion:
+  require_staging: false
+  gates:
+    - {kind: metric, metric: token_f1, min: 0.3}
+    - {kind: beats_holder, metric: token_f1, margin: 0.02}
+"""
+    (tmp_path / "x.yaml").write_text(text)
+    spec = load_experiment(tmp_path / "x.yaml")
+    assert spec.promotion == PromotionSpec(require_staging=False, gates=(MetricGate(metric="token_f1", min=0.3),
+                                                                         BeatsHolderGate(metric="token_f1", margin=0.02)))
+    (tmp_path / "bad.yaml").write_text(text.replace("kind: metric, metric: token_f1, min: 0.3", "kind: metric, metric: token_f1"))
+    with pytest.raises(SpecError, match=r"bad\.yaml:\d+: .*needs 'min' or 'max'"):
+        load_experiment(tmp_path / "bad.yaml")
+    (tmp_path / "bad2.yaml").write_text(text.replace("kind: metric,", "kind: metrik,"))
+    with pytest.raises(SpecError, match=r"bad2\.yaml:\d+: promotion\.gates\[0\]"):
+        load_experiment(tmp_path / "bad2.yaml")

@@ -1,0 +1,158 @@
+"""Promotion and rollback against a real sqlite MLflow store, on a fake sweep (good prompt vs bad prompt)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+from tests.promote.conftest import GATES, Swept, fake_models, write_project
+from workbench.promote import GateFailed, PromotionError, SecretFound, alias_history, prompt_registry_name
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def client(swept: Swept) -> Any:
+    return MlflowClient(swept.settings.tracking_uri, registry_uri=swept.settings.tracking_uri)
+
+
+def aliases(swept: Swept) -> dict[str, dict[str, str]]:
+    """Every alias of every registered model and prompt in the store."""
+    from mlflow.exceptions import MlflowException
+
+    c = client(swept)
+    out = {m.name: {a: str(v) for a, v in m.aliases.items()} for m in c.search_registered_models(max_results=1000)}
+    for p in c.search_prompts(max_results=1000):
+        found = {}
+        for alias in ("staging", "production"):
+            try:
+                found[alias] = str(c.get_prompt_version_by_alias(p.name, alias).version)
+            except MlflowException:
+                continue
+        out[f"prompt:{p.name}"] = found
+    return out
+
+
+def test_promote_to_staging_registers_prompt_config_and_audit(swept: Swept) -> None:
+    run_id = swept.run_id("good")
+    done = wb.promote(run_id, name="assist-a", alias="staging", settings=swept.settings)  # gates from the spec
+    assert done.report.passed and done.version == "1" and done.previous_version is None
+    c = client(swept)
+    mv = c.get_model_version_by_alias("assist-a", "staging")
+    assert mv.version == 1 and mv.run_id == run_id
+    assert mv.tags["workbench.config_hash"] == done.config_hash
+    audit = json.loads(mv.tags["workbench.audit.staging"])
+    assert audit["user"] == "alice" and audit["run_id"] == run_id and audit["at"].endswith("Z")
+    assert audit["gates_passed"] is True and audit["override_reason"] is None
+    assert {g["gate"]: g["value"] for g in audit["gates"]}["token_f1 >= 0.5"] == pytest.approx(1.0)
+    # the prompt is in the Prompt Registry, in MLflow's double-brace syntax, with the same alias
+    prompt = c.get_prompt_version_by_alias(prompt_registry_name("assist-a"), "staging")
+    assert "{{question}}" in prompt.template and "{{context}}" in prompt.template and prompt.template.startswith("GOOD")
+    # the configuration is a LoggedModel whose artifacts hold config.yaml and the prompt file
+    logged = c.get_logged_model(mv.tags["workbench.logged_model_id"])
+    assert logged.source_run_id == run_id and logged.params["chunker.size"] == "200"
+    assert {"config.yaml", "config.schema.json", "prompts"} <= {a.path for a in c.list_logged_model_artifacts(logged.model_id)}
+
+
+def test_production_requires_staging_first(swept: Swept) -> None:
+    run_id = swept.run_id("good")
+    with pytest.raises(PromotionError, match="has not been promoted to staging"):
+        wb.promote(run_id, name="assist-b", alias="production", settings=swept.settings)
+    assert "assist-b" not in aliases(swept)
+    wb.promote(run_id, name="assist-b", alias="staging", settings=swept.settings)
+    done = wb.promote(run_id, name="assist-b", alias="production", settings=swept.settings)
+    assert done.version == "1"  # the same configuration keeps its version in every environment
+    mv = client(swept).get_model_version("assist-b", "1")
+    assert set(mv.aliases) == {"staging", "production"}
+    # configurable: an explicit opt-out, recorded in the audit
+    other = wb.promote(swept.run_id("bad"), name="assist-b2", alias="production", require_staging=False,
+                       gates=[{"kind": "min_questions", "n": 1}], settings=swept.settings)
+    assert other.audit.require_staging is False
+
+
+def test_failing_gates_block_with_every_failure_listed_and_write_nothing(swept: Swept) -> None:
+    gates = [{"kind": "metric", "metric": "token_f1", "min": 0.9}, {"kind": "min_questions", "n": 50},
+             {"kind": "metric", "metric": "hit_at_k", "min": 0.0}]
+    before = aliases(swept)
+    with pytest.raises(GateFailed) as info:
+        wb.promote(swept.run_id("bad"), name="assist-c", alias="staging", gates=gates, settings=swept.settings)
+    message = str(info.value)
+    assert "2 failed gate(s)" in message and "token_f1 >= 0.9" in message and "questions evaluated >= 50" in message
+    assert "hit_at_k" not in message
+    assert len(info.value.report.failed) == 2
+    assert aliases(swept) == before
+
+
+def test_override_needs_a_reason_and_is_recorded(swept: Swept) -> None:
+    gates = [{"kind": "metric", "metric": "token_f1", "min": 0.9}]
+    with pytest.raises(PromotionError, match="must not be blank"):
+        wb.promote(swept.run_id("bad"), name="assist-d", alias="staging", gates=gates, override_reason="  ", settings=swept.settings)
+    with pytest.raises(SecretFound):
+        wb.promote(swept.run_id("bad"), name="assist-d", alias="staging", gates=gates,
+                   override_reason="ok per " + "sk-" + "abcdefghijklmnopqrstuvwx", settings=swept.settings)
+    done = wb.promote(swept.run_id("bad"), name="assist-d", alias="staging", gates=gates,
+                      override_reason="hotfix approved by the on-call lead", settings=swept.settings)
+    assert done.overridden
+    audit = json.loads(client(swept).get_model_version("assist-d", done.version).tags["workbench.audit.staging"])
+    assert audit["override_reason"] == "hotfix approved by the on-call lead" and audit["gates_passed"] is False
+    assert audit["gates"][0]["passed"] is False
+
+
+def test_beats_holder_compares_with_the_current_alias_holder(swept: Swept) -> None:
+    gates = [{"kind": "beats_holder", "metric": "token_f1"}]
+    wb.promote(swept.run_id("good"), name="assist-e", alias="staging", gates=gates, settings=swept.settings)
+    with pytest.raises(GateFailed, match="token_f1 beats holder v1"):
+        wb.promote(swept.run_id("bad"), name="assist-e", alias="staging", gates=gates, settings=swept.settings)
+    # the other way round: the good configuration clearly beats the bad holder
+    wb.promote(swept.run_id("bad"), name="assist-f", alias="staging", gates=[{"kind": "min_questions", "n": 1}], settings=swept.settings)
+    done = wb.promote(swept.run_id("good"), name="assist-f", alias="staging", gates=gates, settings=swept.settings)
+    result = done.report.results[0]
+    assert result.passed and result.interval is not None and result.interval.low > 0
+    assert done.previous_version == "1" and done.version == "2"
+
+
+def test_rollback_restores_the_previous_holder_of_model_and_prompt(swept: Swept) -> None:
+    easy = [{"kind": "min_questions", "n": 1}]
+    for prompt in ("bad", "good"):
+        wb.promote(swept.run_id(prompt), name="assist-g", alias="staging", gates=easy, settings=swept.settings)
+        wb.promote(swept.run_id(prompt), name="assist-g", alias="production", gates=easy, settings=swept.settings)
+    c = client(swept)
+    assert c.get_model_version_by_alias("assist-g", "production").version == 2
+    assert c.get_prompt_version_by_alias("assist-g-prompt", "production").template.startswith("GOOD")
+    back = wb.rollback("assist-g", alias="production", reason="answers regressed", settings=swept.settings)
+    assert (back.version, back.replaced_version) == ("1", "2")
+    assert c.get_model_version_by_alias("assist-g", "production").version == 1
+    assert c.get_prompt_version_by_alias("assist-g-prompt", "production").template.startswith("BAD")
+    assert c.get_model_version_by_alias("assist-g", "staging").version == 2  # environments are separate
+    events = alias_history(c, "assist-g", "production")
+    assert [(e.action, e.version) for e in events] == [("promote", "1"), ("promote", "2"), ("rollback", "1")]
+    assert events[-1].reason == "answers regressed" and events[-1].user == "alice"
+    with pytest.raises(PromotionError, match="nothing to roll back to"):
+        wb.rollback("assist-g", alias="production", settings=swept.settings)
+
+
+def test_only_variant_runs_that_finished_can_be_promoted(swept: Swept) -> None:
+    with pytest.raises(PromotionError, match="is a sweep — promote one of its variant runs"):
+        wb.promote(swept.result.parent_run_id, name="assist-h", alias="staging", settings=swept.settings)
+    with pytest.raises(PromotionError, match="not found"):
+        wb.promote("0" * 32, name="assist-h", alias="staging", settings=swept.settings)
+    with pytest.raises(PromotionError, match="alias 'prod'"):
+        wb.promote(swept.run_id("good"), name="assist-h", alias="prod", settings=swept.settings)  # type: ignore[arg-type]
+
+
+def test_a_sweep_never_writes_aliases(swept: Swept) -> None:
+    wb.promote(swept.run_id("good"), name="assist-i", alias="staging", settings=swept.settings)
+    before = aliases(swept)
+    assert before["assist-i"] == {"staging": "1"}
+    again = wb.run(write_project(swept.root, promotion={"gates": GATES}), settings=swept.settings, models=fake_models(),
+                   limit=1, progress=False)
+    assert all(v.status == "FINISHED" for v in again.variants)
+    assert aliases(swept) == before
+    # and there is no alias code in the runner or the tracker at all
+    for path in [ROOT / "workbench" / "runner.py", *sorted((ROOT / "workbench" / "tracking").glob("*.py"))]:
+        source = path.read_text()
+        assert "alias" not in source.lower(), path

@@ -1,0 +1,75 @@
+"""Promotion into production: evidence gates, MLflow registry aliases, an audited export, and the bundle loader.
+
+    import workbench as wb
+    wb.promote(run_id, name="python-docs-assistant", alias="staging")
+    wb.promote(run_id, name="python-docs-assistant", alias="production")
+    wb.export("python-docs-assistant", "production", repo="../deploy-repo")
+    bundle = wb.load_bundle("../deploy-repo/python-docs-assistant/production")
+    bundle.answer("What does the pass statement do?")
+    wb.rollback("python-docs-assistant", alias="production")
+
+Only this package writes registry aliases; sweeps (``wb.run``) never do.
+"""
+
+from workbench.promote._bundle import Bundle, BundleAnswer, load_bundle
+from workbench.promote._config import AuditRecord, BundleConfig, Environment, Manifest, config_hash, to_mlflow_template
+from workbench.promote._errors import BundleError, ExportError, GateFailed, PromotionError, SecretFound
+from workbench.promote._export import ExportResult, build_bundle, export
+from workbench.promote._gates import Evidence, GateReport, GateResult, Holder, evaluate_gates, paired_values
+from workbench.promote._git import GitRepo
+from workbench.promote._promote import Promotion, Rollback, promote, rollback
+from workbench.promote._registry import alias_history, prompt_registry_name
+from workbench.promote._secrets import SecretHit, find_secrets, scan_files, secret_env_values
+from workbench.spec import (
+    BeatsHolderGate,
+    GateSpec,
+    MaxCostGate,
+    MaxFailedRateGate,
+    MetricGate,
+    MinQuestionsGate,
+    PromotionSpec,
+)
+
+__all__ = [
+    "AuditRecord",
+    "BeatsHolderGate",
+    "Bundle",
+    "BundleAnswer",
+    "BundleConfig",
+    "BundleError",
+    "Environment",
+    "Evidence",
+    "ExportError",
+    "ExportResult",
+    "GateFailed",
+    "GateReport",
+    "GateResult",
+    "GateSpec",
+    "GitRepo",
+    "Holder",
+    "Manifest",
+    "MaxCostGate",
+    "MaxFailedRateGate",
+    "MetricGate",
+    "MinQuestionsGate",
+    "Promotion",
+    "PromotionError",
+    "PromotionSpec",
+    "Rollback",
+    "SecretFound",
+    "SecretHit",
+    "alias_history",
+    "build_bundle",
+    "config_hash",
+    "evaluate_gates",
+    "export",
+    "find_secrets",
+    "load_bundle",
+    "paired_values",
+    "promote",
+    "prompt_registry_name",
+    "rollback",
+    "scan_files",
+    "secret_env_values",
+    "to_mlflow_template",
+]

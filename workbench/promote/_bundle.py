@@ -1,0 +1,162 @@
+"""Rebuild a promoted pipeline from its bundle folder alone (no MLflow): corpus, chunks, index, prompt, model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+from workbench.config import settings as default_settings
+from workbench.datasets import Corpus, EvalCase, load_corpus
+from workbench.errors import DataError
+from workbench.grid import index_key
+from workbench.models import Embedder, GenerationParams, Generator, load_embedder, load_generator
+from workbench.pipeline import ChromaIndexStore, IndexStore, Retriever, answer_question, chunk_corpus
+from workbench.promote._config import CONFIG_FILE, MANIFEST_FILE, BundleConfig, sha256
+from workbench.promote._errors import BundleError
+from workbench.prompts import PromptTemplate
+
+
+@dataclass(frozen=True)
+class BundleAnswer:
+    """An answer and what it rests on: the retrieved chunks' source document ids, chunk ids and texts."""
+
+    question: str
+    answer: str
+    source_ids: tuple[str, ...]
+    chunk_ids: tuple[str, ...]
+    contexts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded bundle: the validated config and the pipeline it describes. ``answer(question)`` runs it."""
+
+    path: Path
+    config: BundleConfig
+    template: PromptTemplate
+    retriever: Retriever
+    generator: Generator
+    params: GenerationParams
+
+    def answer(self, question: str) -> BundleAnswer:
+        """Retrieve, render the prompt, generate.
+
+        Raises:
+            BundleError: the model call failed.
+        """
+        case = EvalCase(id="bundle-question", question=question)
+        record = answer_question(case, retriever=self.retriever, template=self.template, generator=self.generator, params=self.params)
+        if record.error:
+            raise BundleError(f"{self.config.model.id} failed to answer: {record.error}")
+        return BundleAnswer(
+            question=question, answer=record.answer, source_ids=record.retrieved_ids,
+            chunk_ids=tuple(h.chunk.id for h in record.hits), contexts=tuple(h.chunk.text for h in record.hits),
+        )
+
+
+def _verify(folder: Path) -> None:
+    manifest_path = folder / MANIFEST_FILE
+    if not manifest_path.is_file():
+        return  # a bare config bundle (e.g. the registered model's artifacts) has no manifest
+    try:
+        listed = json.loads(manifest_path.read_text(encoding="utf-8"))["files"]
+    except (ValueError, KeyError, TypeError):
+        raise BundleError(f"{manifest_path}: not a workbench manifest (no 'files')") from None
+    for rel, digest in listed.items():
+        file = folder / rel
+        if not file.is_file():
+            raise BundleError(f"{file}: listed in {MANIFEST_FILE} but missing — restore the bundle from its commit")
+        if sha256(file.read_bytes()) != digest:
+            raise BundleError(f"{file}: sha256 differs from {MANIFEST_FILE} — the file was modified after export")
+
+
+def _read(folder: Path, rel: str) -> str:
+    file = folder / rel
+    if not file.is_file():
+        raise BundleError(f"{file}: missing — the bundle is incomplete")
+    return file.read_text(encoding="utf-8")
+
+
+def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) -> Corpus:
+    info = config.corpus
+    where: str
+    if info.builtin is not None:
+        corpus = load_corpus(info.builtin)
+        where = info.builtin
+    else:
+        candidates = [Path(corpus_path)] if corpus_path is not None else []
+        raw = Path(info.path or "").expanduser()
+        candidates += [raw] if raw.is_absolute() else [folder / raw, Path.cwd() / raw]
+        found = next((c for c in candidates if c.is_dir()), None)
+        if found is None:
+            raise BundleError(f"{folder / CONFIG_FILE}: corpus folder '{info.path}' not found — pass corpus_path=")
+        try:
+            corpus = load_corpus(found, glob=info.glob)
+        except DataError as exc:
+            raise BundleError(str(exc)) from None
+        where = str(found)
+    if corpus.hash != info.hash:
+        raise BundleError(
+            f"corpus {where} has hash {corpus.hash[:12]} but the bundle was evaluated on {info.hash[:12]} "
+            "— use the same corpus (the answers would differ), or promote a configuration evaluated on this one"
+        )
+    return corpus
+
+
+def load_bundle(
+    path: str | Path,
+    *,
+    corpus_path: str | Path | None = None,
+    index_dir: str | Path | None = None,
+    index_store: IndexStore | None = None,
+    models: Mapping[str, Generator | Embedder] | None = None,
+) -> Bundle:
+    """Rebuild the exact pipeline of an exported bundle, without MLflow.
+
+    Checks every file against ``manifest.json``, validates ``config.yaml``, loads the corpus and checks its hash,
+    chunks and embeds it into a Chroma index (reused when one with the same content key exists), and loads the model.
+
+    Args:
+        path: the bundle folder (holding ``config.yaml``).
+        corpus_path: the corpus folder, for bundles of a folder corpus moved since evaluation.
+        index_dir: where the Chroma index lives (default: the project's index cache).
+        index_store: an index store to use instead of Chroma (tests).
+        models: model ids mapped to ready generators/embedders (tests use the fakes from ``workbench.testing``).
+
+    Raises:
+        BundleError: a missing or modified file, an invalid config, or a corpus that differs from the evaluated one.
+    """
+    folder = Path(path).expanduser().resolve()
+    if not (folder / CONFIG_FILE).is_file():
+        raise BundleError(f"{folder}: no {CONFIG_FILE} — give the bundle folder of an export")
+    _verify(folder)
+    try:
+        config = BundleConfig.from_yaml(_read(folder, CONFIG_FILE), source=str(folder / CONFIG_FILE))
+    except ValueError as exc:
+        raise BundleError(str(exc)) from None
+    system = _read(folder, config.prompt.system_file) if config.prompt.system_file else ""
+    try:
+        template = PromptTemplate(config.prompt.name, _read(folder, config.prompt.file), system)
+    except ValueError as exc:
+        raise BundleError(f"{folder / config.prompt.file}: {exc}") from None
+    if template.hash != config.prompt.sha256:
+        raise BundleError(f"{folder / config.prompt.file}: prompt differs from the promoted one (sha256 mismatch)")
+
+    overrides = dict(models or {})
+    corpus = _corpus(config, folder, corpus_path)
+    embedding = config.retrieval.embedding
+    embedder = cast(Embedder, overrides[embedding]) if embedding in overrides else load_embedder(embedding)
+    store = index_store or ChromaIndexStore(Path(index_dir) if index_dir is not None else default_settings().index_dir)
+    key = index_key(config.chunker, embedding, corpus.hash)
+    index = store.open(key)
+    if index is None:
+        chunks = chunk_corpus(corpus, config.chunker, embedder.tokenizer)
+        index = store.build(key, chunks, embedder.embed([c.text for c in chunks]))
+    model = config.model
+    generator = cast(Generator, overrides[model.id]) if model.id in overrides else load_generator(model.id, kind=model.resolved_kind)
+    p = model.params
+    params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=config.seed, timeout_s=p.timeout_s)
+    return Bundle(folder, config, template, Retriever(index=index, embedder=embedder, spec=config.retrieval), generator, params)

@@ -1,0 +1,273 @@
+"""What gets registered and exported: the bundle config (``config.yaml``), the audit record and the manifest.
+
+All are pydantic models (they are written to disk and to MLflow). ``BundleConfig`` is everything needed to rebuild
+the pipeline without MLflow; its ``config_hash`` covers exactly the parts that change answers (prompt, model and
+params, seed, chunker, retrieval, corpus), so the same configuration has the same hash in staging and production.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import string
+from datetime import datetime
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from workbench.prompts import PromptTemplate
+from workbench.spec import ChunkerSpec, ModelSpec, RetrievalSpec
+
+SCHEMA_VERSION: Literal[1] = 1
+CONFIG_FILE = "config.yaml"
+CONFIG_SCHEMA_FILE = "config.schema.json"
+MANIFEST_FILE = "manifest.json"
+REPORT_FILE = "EVALUATION.md"
+
+Environment = Literal["staging", "production"]
+ENVIRONMENTS: tuple[Environment, ...] = ("staging", "production")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PromptRef(_Model):
+    """The prompt: files in the bundle (Python ``{question}``/``{context}`` syntax) and its registry version."""
+
+    name: str
+    file: str = Field(description="template file, relative to the bundle folder")
+    system_file: str | None = Field(default=None, description="system message file, when the prompt has one")
+    sha256: str = Field(description="hash of system + template (workbench.prompts.PromptTemplate.hash)")
+    registry_name: str | None = Field(default=None, description="MLflow Prompt Registry name")
+    registry_version: int | None = None
+
+
+class CorpusInfo(_Model):
+    """The retrieval corpus: the built-in one or a folder, and the hash the loaded corpus must match."""
+
+    builtin: Literal["python-reference"] | None = None
+    path: str | None = None
+    glob: str = "**/*.md"
+    hash: str
+    documents: int | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CorpusInfo:
+        if (self.builtin is None) == (self.path is None):
+            raise ValueError("give exactly one of 'builtin' or 'path'")
+        return self
+
+
+class DatasetInfo(_Model):
+    """The dataset the configuration was evaluated on (evidence, not configuration)."""
+
+    name: str
+    path: str = ""
+    hash: str
+    cases: int
+
+
+class SourceInfo(_Model):
+    """Where the configuration came from in MLflow."""
+
+    run_id: str
+    experiment_id: str
+    parent_run_id: str | None = None
+    variant_id: str
+    variant_name: str
+
+
+class BundleConfig(_Model):
+    """``config.yaml``: the deployable configuration, validated on load."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="registered model name")
+    config_hash: str
+    prompt: PromptRef
+    model: ModelSpec
+    seed: int = 0
+    chunker: ChunkerSpec
+    retrieval: RetrievalSpec
+    corpus: CorpusInfo
+    dataset: DatasetInfo
+    source: SourceInfo
+
+    @model_validator(mode="after")
+    def _hash_matches(self) -> BundleConfig:
+        expected = config_hash(self.prompt.sha256, self.model, self.seed, self.chunker, self.retrieval, self.corpus.hash)
+        if expected != self.config_hash:
+            raise ValueError(f"config_hash {self.config_hash[:12]} does not match the configuration ({expected[:12]}) — the file was edited")
+        return self
+
+    def to_yaml(self) -> str:
+        header = f"# yaml-language-server: $schema=./{CONFIG_SCHEMA_FILE}\n# Deployable RAG configuration exported by workbench.\n"
+        body: str = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+        return header + body
+
+    @classmethod
+    def from_yaml(cls, text: str, *, source: str = CONFIG_FILE) -> BundleConfig:
+        """Parse and validate; errors name the file, line and field.
+
+        Raises:
+            ValueError: one line, ``config.yaml:12: model.params.max_tokens: ...``.
+        """
+        from workbench.spec import _first_error, _line_of
+
+        try:
+            node = yaml.compose(text)
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{source}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}:1: expected a mapping")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            loc = tuple(p for p in exc.errors()[0]["loc"] if isinstance(p, (int, str)) and "[" not in str(p))
+            raise ValueError(f"{source}:{_line_of(node, loc)}: {_first_error(exc)}") from None
+
+    def template(self, text: str, system: str = "") -> PromptTemplate:
+        return PromptTemplate(self.prompt.name, text, system)
+
+    def params(self) -> dict[str, str]:
+        """Flat parameters (as shown on the registered model in MLflow)."""
+        flat: dict[str, str] = {"prompt": self.prompt.name, "seed": str(self.seed), "corpus_hash": self.corpus.hash,
+                                "dataset_hash": self.dataset.hash, "config_hash": self.config_hash}
+        if self.prompt.registry_name:
+            flat["prompt.registry"] = f"{self.prompt.registry_name}/{self.prompt.registry_version}"
+        for prefix, model in (("model", self.model), ("chunker", self.chunker), ("retrieval", self.retrieval)):
+            for key, value in model.model_dump(mode="json").items():
+                if isinstance(value, dict):
+                    for k2, v2 in value.items():
+                        flat[f"{prefix}.{key}.{k2}"] = json.dumps(v2) if isinstance(v2, list) else str(v2)
+                else:
+                    flat[f"{prefix}.{key}"] = str(value)
+        return flat
+
+
+def config_hash(prompt_sha256: str, model: ModelSpec, seed: int, chunker: ChunkerSpec, retrieval: RetrievalSpec, corpus_hash: str) -> str:
+    """Hash of what changes answers. The same configuration has the same hash whatever run or alias it came from."""
+    payload = {
+        "prompt": prompt_sha256,
+        "model": {**model.model_dump(mode="json"), "kind": model.resolved_kind},
+        "seed": seed,
+        "chunker": chunker.model_dump(mode="json"),
+        "retrieval": retrieval.model_dump(mode="json"),
+        "corpus": corpus_hash,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def to_mlflow_template(text: str) -> str:
+    """Convert a workbench template (``{question}``, literal ``{{``) to MLflow's double-brace syntax (``{{question}}``)."""
+    out = []
+    for literal, field, _, _ in string.Formatter().parse(text):
+        out.append(literal)
+        if field is not None:
+            out.append("{{" + field + "}}")
+    return "".join(out)
+
+
+def prompt_files(template: PromptTemplate) -> dict[str, str]:
+    """The prompt's files in a bundle: ``prompts/<name>.txt`` and, when there is one, ``prompts/<name>.system.txt``."""
+    files = {f"prompts/{template.name}.txt": template.text}
+    if template.system:
+        files[f"prompts/{template.name}.system.txt"] = template.system
+    return files
+
+
+def config_files(config: BundleConfig, template: PromptTemplate) -> dict[str, bytes]:
+    """``config.yaml``, its JSON schema and the prompt files: what is registered as the model's artifacts."""
+    files = {name: text.encode() for name, text in prompt_files(template).items()}
+    files[CONFIG_FILE] = config.to_yaml().encode()
+    files[CONFIG_SCHEMA_FILE] = (json.dumps(BundleConfig.model_json_schema(), indent=2) + "\n").encode()
+    return files
+
+
+# -- audit and manifest ------------------------------------------------------------------------------------------
+
+
+class IntervalRecord(_Model):
+    estimate: float | None
+    low: float | None
+    high: float | None
+    n: int
+    confidence: float = 0.95
+
+
+class GateRecord(_Model):
+    gate: str
+    kind: str
+    passed: bool
+    value: float | None = None
+    detail: str = ""
+    interval: IntervalRecord | None = None
+
+
+class AuditRecord(_Model):
+    """Who promoted what, when, on which evidence; stored as a tag on the registry version and in every export."""
+
+    action: Literal["promote"] = "promote"
+    name: str
+    alias: Environment
+    version: str
+    run_id: str
+    config_hash: str
+    user: str
+    at: datetime = Field(description="UTC time of the promotion")
+    gates_passed: bool
+    gates: tuple[GateRecord, ...]
+    override_reason: str | None = None
+    require_staging: bool = True
+    previous_version: str | None = Field(default=None, description="the alias holder this promotion replaced")
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+class MetricRecord(_Model):
+    """A metric of the promoted run; ``interval`` is a bootstrap interval over questions when available."""
+
+    value: float | None
+    interval: IntervalRecord | None = None
+
+
+class RegistryRecord(_Model):
+    tracking_uri: str = Field(description="the MLflow tracking URI, with any credentials removed")
+    experiment_id: str
+    run_id: str
+    parent_run_id: str | None = None
+    registered_model: str
+    version: str
+    logged_model_id: str | None = None
+    prompt_name: str | None = None
+    prompt_version: int | None = None
+
+
+class Manifest(_Model):
+    """``manifest.json``: sha256 of every other file of the bundle, where it came from, its evidence and audit."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str
+    alias: Environment
+    config_hash: str
+    exported_at: datetime
+    exported_by: str
+    mlflow: RegistryRecord
+    metrics: dict[str, MetricRecord]
+    gates: tuple[GateRecord, ...]
+    audit: AuditRecord | None
+    files: dict[str, str] = Field(description="path relative to the bundle folder -> sha256")
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=False) + "\n"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def gate_records(records: list[dict[str, Any]]) -> tuple[GateRecord, ...]:
+    return tuple(GateRecord.model_validate(r) for r in records)

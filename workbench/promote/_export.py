@@ -1,0 +1,291 @@
+"""Export the configuration holding an alias into a deployment git repository, as one commit on a new branch.
+
+The bundle folder (``<name>/<alias>/`` by default) holds ``config.yaml`` (+ its JSON schema), the prompt files,
+``EVALUATION.md``, any plots of the sweep, and ``manifest.json`` with the sha256 of every other file. Everything is
+built in a temporary folder and scanned for secrets before git is touched; the commit is made with a private index
+and the branch is created last, in one step (see ``_git.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from workbench.compare import bootstrap_mean
+from workbench.config import Settings, settings as default_settings
+from workbench.promote._config import (
+    CONFIG_FILE,
+    MANIFEST_FILE,
+    REPORT_FILE,
+    AuditRecord,
+    BundleConfig,
+    Environment,
+    GateRecord,
+    IntervalRecord,
+    Manifest,
+    MetricRecord,
+    RegistryRecord,
+    sha256,
+)
+from workbench.promote._errors import ExportError, SecretFound
+from workbench.promote._gates import Evidence
+from workbench.promote._git import GitRepo
+from workbench.promote._promote import _check_target, current_user, get_run
+from workbench.promote._registry import (
+    LOGGED_MODEL_TAG,
+    PROMPT_NAME_TAG,
+    PROMPT_VERSION_TAG,
+    RUN_ID_TAG,
+    alias_holder,
+    audit_tag,
+    client_for,
+    now_utc,
+    quiet_downloads,
+)
+from workbench.promote._report import render_report
+from workbench.promote._secrets import describe, scan_files, secret_env_values
+
+_SUMMARY_METRICS = ("token_f1", "hit_at_k", "recall_at_k", "mrr", "rouge_l", "semantic_similarity", "faithfulness")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where the bundle went: the branch and commit in ``repo``, and the bundle folder inside the repository."""
+
+    repo: Path
+    branch: str
+    commit: str
+    bundle_dir: str
+    files: tuple[str, ...]
+    version: str
+    checked_out: bool
+
+    @property
+    def path(self) -> Path:
+        """The bundle folder in the working tree (present once the branch is checked out)."""
+        return self.repo / self.bundle_dir
+
+    def __str__(self) -> str:
+        return f"committed {len(self.files)} files to {self.bundle_dir}/ on branch {self.branch} ({self.commit[:10]}) in {self.repo}"
+
+
+def _redact(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = host + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) if parts.query else uri
+
+
+def _download_dir(uri: str, tracking_uri: str) -> dict[str, bytes]:
+    import mlflow.artifacts
+
+    with tempfile.TemporaryDirectory(prefix="wb-dl-") as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp, tracking_uri=tracking_uri))
+        return {p.relative_to(local).as_posix(): p.read_bytes() for p in sorted(local.rglob("*")) if p.is_file()}
+
+
+def _plots(client: Any, parent_run_id: str | None) -> dict[str, bytes]:
+    """PNG files under ``plots/`` of the sweep's parent run (none when there are none)."""
+    if not parent_run_id:
+        return {}
+    out: dict[str, bytes] = {}
+    pending = ["plots"]
+    while pending:
+        folder = pending.pop()
+        for item in client.list_artifacts(parent_run_id, folder):
+            if item.is_dir:
+                pending.append(item.path)
+            elif item.path.lower().endswith(".png"):
+                out[item.path] = Path(client.download_artifacts(parent_run_id, item.path)).read_bytes()
+    return out
+
+
+def _interval(values: list[float | None]) -> IntervalRecord | None:
+    present = [v for v in values if v is not None]
+    if len(present) < 2:
+        return None
+    i = bootstrap_mean(present)
+    return IntervalRecord(estimate=i.estimate, low=i.low, high=i.high, n=i.n, confidence=i.confidence)
+
+
+def metric_records(evidence: Evidence) -> dict[str, MetricRecord]:
+    """Every logged metric; a metric that is the mean of a per-question column also gets a bootstrap interval.
+
+    Totals (``input_tokens``, ``cost_usd``) share their column's name but are sums: they get no interval.
+    """
+    out: dict[str, MetricRecord] = {}
+    for name in sorted(evidence.metrics, key=lambda n: (n not in _SUMMARY_METRICS, n)):
+        value = evidence.metrics[name]
+        per_q = evidence.per_question.get(name)
+        interval = _interval(list(per_q.values())) if per_q else None
+        if interval is not None and interval.estimate is not None and abs(interval.estimate - value) > 1e-6 * max(1.0, abs(value)):
+            interval = None
+        out[name] = MetricRecord(value=value, interval=interval)
+    return out
+
+
+def _commit_message(config: BundleConfig, alias: str, version: str, metrics: dict[str, MetricRecord],
+                    gates: tuple[GateRecord, ...], audit: AuditRecord | None, run_id: str) -> str:
+    shown = []
+    for name in _SUMMARY_METRICS:
+        m = metrics.get(name)
+        if m is not None and m.value is not None:
+            ci = f" [{m.interval.low:.3f}, {m.interval.high:.3f}]" if m.interval and m.interval.low is not None else ""
+            shown.append(f"{name} {m.value:.3f}{ci}")
+    passed = sum(1 for g in gates if g.passed)
+    lines = [
+        f"Promote {config.name} v{version} to {alias}",
+        "",
+        f"Config {config.config_hash[:12]}: prompt {config.prompt.name} (registry {config.prompt.registry_name} "
+        f"v{config.prompt.registry_version}), model {config.model.id} (temperature {config.model.params.temperature}, "
+        f"max_tokens {config.model.params.max_tokens}), chunker {config.chunker.label}, retrieval {config.retrieval.label} "
+        f"with {config.retrieval.embedding}.",
+        f"Evaluated on {config.dataset.name} ({config.dataset.cases} questions): {', '.join(shown) or 'no summary metrics'}.",
+        f"Gates: {passed} of {len(gates)} passed.",
+    ]
+    if audit is not None:
+        lines.append(f"Promoted by {audit.user} at {audit.at.isoformat()} from MLflow run {run_id}.")
+        if audit.override_reason:
+            lines.append(f"OVERRIDE (gates failed): {audit.override_reason}")
+    return "\n".join(lines) + "\n"
+
+
+def build_bundle(name: str, alias: Environment, *, settings: Settings | None = None) -> tuple[dict[str, bytes], BundleConfig, str, str]:
+    """The bundle's files for the version holding ``alias`` (nothing is written).
+
+    Returns:
+        (files by relative path, the config, the registry version, the commit message).
+    """
+    cfg = settings or default_settings()
+    with quiet_downloads():
+        return _build_bundle(name, alias, cfg)
+
+
+def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[str, bytes], BundleConfig, str, str]:
+    from workbench.tracking import load_variant_table
+
+    client = client_for(cfg.tracking_uri)
+    mv = alias_holder(client, name, alias)
+    if mv is None:
+        raise ExportError(f"no version of '{name}' holds the alias '{alias}' in {cfg.tracking_uri} — promote one first (workbench promote)")
+    raw_audit = mv.tags.get(audit_tag(alias))
+    audit = AuditRecord.model_validate_json(raw_audit) if raw_audit else None
+    run_id = audit.run_id if audit is not None else mv.tags.get(RUN_ID_TAG, mv.run_id)
+    model_id = mv.tags.get(LOGGED_MODEL_TAG) or getattr(mv, "model_id", None)
+    if not model_id:
+        raise ExportError(f"{name} v{mv.version} has no logged model with its configuration — it was not registered by workbench")
+    logged = client.get_logged_model(model_id)
+    files = _download_dir(logged.artifact_location, cfg.tracking_uri)
+    if CONFIG_FILE not in files:
+        raise ExportError(f"{name} v{mv.version}: the logged model {model_id} has no {CONFIG_FILE}")
+    try:
+        config = BundleConfig.from_yaml(files[CONFIG_FILE].decode(), source=f"models:/{model_id}/{CONFIG_FILE}")
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+
+    run = get_run(client, run_id)
+    try:
+        table = load_variant_table(run_id, tracking_uri=cfg.tracking_uri)
+    except Exception:  # noqa: BLE001 - a run without its table still exports, without intervals
+        table = None
+    evidence = Evidence.from_table(run_id, run.data.metrics, table, dataset_hash=config.dataset.hash, config_hash=config.config_hash)
+    metrics = metric_records(evidence)
+    parent = run.data.tags.get("mlflow.parentRunId")
+    plots = _plots(client, parent)
+    files.update(plots)
+    gates = audit.gates if audit is not None else ()
+    registry = RegistryRecord(
+        tracking_uri=_redact(cfg.tracking_uri), experiment_id=run.info.experiment_id, run_id=run_id, parent_run_id=parent,
+        registered_model=name, version=str(mv.version), logged_model_id=model_id, prompt_name=mv.tags.get(PROMPT_NAME_TAG),
+        prompt_version=int(mv.tags[PROMPT_VERSION_TAG]) if mv.tags.get(PROMPT_VERSION_TAG) else None,
+    )
+    rows = table.to_dict(orient="records") if table is not None else []
+    score_columns = [c for c in metrics if c in evidence.per_question and c in (table.columns if table is not None else ())]
+    files[REPORT_FILE] = render_report(
+        config=config, alias=alias, registry=registry, metrics=metrics, gates=gates, audit=audit, rows=rows,
+        score_columns=[c for c in score_columns if c not in ("latency_s", "input_tokens", "output_tokens", "cost_usd")][:6],
+        plots=sorted(plots),
+    ).encode()
+    manifest = Manifest(
+        name=name, alias=alias, config_hash=config.config_hash, exported_at=now_utc(), exported_by=current_user(),
+        mlflow=registry, metrics=metrics, gates=gates, audit=audit,
+        files={rel: sha256(data) for rel, data in sorted(files.items())},
+    )
+    files[MANIFEST_FILE] = manifest.to_json().encode()
+    return files, config, str(mv.version), _commit_message(config, alias, str(mv.version), metrics, gates, audit, run_id)
+
+
+def export(
+    name: str,
+    alias: Environment = "production",
+    *,
+    repo: str | Path | GitRepo,
+    bundle_dir: str | None = None,
+    branch: str | None = None,
+    allow_dirty: bool = False,
+    checkout: bool = False,
+    settings: Settings | None = None,
+) -> ExportResult:
+    """Commit the bundle of ``name@alias`` to a new branch of a deployment git repository.
+
+    The commit adds (or replaces) the folder ``bundle_dir`` (default ``<name>/<alias>``) on top of the repository's
+    HEAD, on the branch ``promote/<name>-<alias>-v<version>``. The working tree, index and HEAD are not touched
+    unless ``checkout`` is set; an export interrupted before the branch exists leaves the repository as it was.
+
+    Args:
+        name: the registered model name.
+        alias: ``staging`` or ``production``.
+        repo: the deployment repository (a path, or a ``GitRepo``).
+        bundle_dir: folder of the bundle inside the repository.
+        branch: branch to create (must not exist).
+        allow_dirty: export even when the repository has uncommitted changes.
+        checkout: switch the repository to the new branch afterwards (the bundle then appears on disk).
+        settings: where the MLflow store is.
+
+    Raises:
+        ExportError: not a git repository, dirty repository, existing branch, nothing holds the alias.
+        SecretFound: a file of the bundle contains something that looks like a secret (nothing is written).
+    """
+    _check_target(name, alias)
+    git = repo if isinstance(repo, GitRepo) else GitRepo(repo)
+    root = git.toplevel()
+    if not allow_dirty and git.status().strip():
+        raise ExportError(f"{root} has uncommitted changes — commit or stash them, or pass allow_dirty=True (--allow-dirty)")
+    folder = (bundle_dir or f"{name}/{alias}").strip("/")
+    if not folder or ".." in Path(folder).parts or Path(folder).is_absolute():
+        raise ExportError(f"bundle_dir '{bundle_dir}': give a relative folder inside the repository")
+
+    files, config, version, message = build_bundle(name, alias, settings=settings)
+    branch = branch or f"promote/{name}-{alias}-v{version}"
+    git.check_branch_name(branch)
+    if git.branch_exists(branch):
+        raise ExportError(f"branch '{branch}' already exists in {root} — delete it or pass another branch name")
+    hits = scan_files(files, secret_env_values(os.environ))
+    if hits:
+        raise SecretFound(f"refusing to export {name}@{alias}: {describe(hits)} — remove the secret from its source and promote again")
+
+    parent = git.head()
+    env = git.identity_env(current_user())
+    with tempfile.TemporaryDirectory(prefix="wb-export-") as tmp:
+        staging = Path(tmp) / "bundle"
+        for rel, data in files.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        index = Path(tmp) / "index"
+        git.read_tree(index, parent)
+        git.remove_from_index(index, folder)
+        for rel in sorted(files):
+            git.add_to_index(index, git.hash_object(staging / rel), f"{folder}/{rel}")
+        tree = git.write_tree(index)
+        commit = git.commit_tree(tree, parent, message, env)
+        git.create_branch(branch, commit)
+    if checkout:
+        git.checkout(branch)
+    return ExportResult(root, branch, commit, folder, tuple(sorted(files)), version, checkout)

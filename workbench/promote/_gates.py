@@ -1,0 +1,262 @@
+"""Promotion gates: pure functions over a run's metrics and per-question scores.
+
+A gate never raises on missing evidence: a metric that was not logged is a failed gate whose message says what to
+add. ``evaluate_gates`` returns every gate's result, so a blocked promotion can list all of them at once.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.compare import Interval, higher_is_better, paired_bootstrap, verdict
+from workbench.spec import (
+    BeatsHolderGate,
+    GateSpec,
+    MaxCostGate,
+    MaxFailedRateGate,
+    MetricGate,
+    MinQuestionsGate,
+)
+
+# Per-question columns of eval_results.json that are not scores.
+_NOT_SCORES = frozenset({"case_id", "category", "question", "reference", "answer", "relevant_ids", "retrieved_ids", "contexts", "error"})
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What gates look at for one run.
+
+    Attributes:
+        run_id: the variant run.
+        metrics: its aggregate metrics (as logged).
+        per_question: metric -> case id -> value (None when the scorer did not apply or failed).
+        dataset_hash: hash of the evaluation dataset (paired comparisons need the same one).
+        config_hash: hash of the deployable configuration.
+    """
+
+    run_id: str
+    metrics: Mapping[str, float]
+    per_question: Mapping[str, Mapping[str, float | None]]
+    dataset_hash: str
+    config_hash: str
+
+    @classmethod
+    def from_table(
+        cls, run_id: str, metrics: Mapping[str, float], table: Any, *, dataset_hash: str, config_hash: str
+    ) -> Evidence:
+        """Build evidence from a per-question DataFrame (``workbench.tracking.load_variant_table``); ``table`` may be None."""
+        per_question: dict[str, dict[str, float | None]] = {}
+        if table is not None and "case_id" in getattr(table, "columns", ()):
+            ids = [str(c) for c in table["case_id"]]
+            for column in table.columns:
+                if column in _NOT_SCORES:
+                    continue
+                values = [_number(v) for v in table[column]]
+                if any(v is not None for v in values) and all(v is not None or _blank(raw) for v, raw in zip(values, table[column])):
+                    per_question[str(column)] = dict(zip(ids, values))
+        return cls(run_id, dict(metrics), per_question, dataset_hash, config_hash)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, numbers.Real) and math.isnan(float(value)))
+
+
+def _number(value: Any) -> float | None:
+    """A finite per-question value as float (numpy scalars included), else None."""
+    if isinstance(value, numbers.Real) and not math.isnan(float(value)):
+        return float(value)
+    return None
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The version that currently holds the alias, with the evidence of the run it was promoted from."""
+
+    version: str
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate's outcome. ``label`` reads like the rule (``token_f1 >= 0.7``); ``detail`` explains the outcome."""
+
+    label: str
+    kind: str
+    passed: bool
+    value: float | None
+    detail: str
+    interval: Interval | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"gate": self.label, "kind": self.kind, "passed": self.passed, "value": self.value, "detail": self.detail}
+        if self.interval is not None:
+            i = self.interval
+            out["interval"] = {"estimate": i.estimate, "low": i.low, "high": i.high, "n": i.n, "confidence": i.confidence}
+        return out
+
+    def __str__(self) -> str:
+        return f"{'PASS' if self.passed else 'FAIL'} {self.label}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """Every gate's result. ``passed`` only when there is at least one gate and all passed."""
+
+    results: tuple[GateResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.passed for r in self.results)
+
+    @property
+    def failed(self) -> tuple[GateResult, ...]:
+        return tuple(r for r in self.results if not r.passed)
+
+    def summary(self) -> str:
+        """One line per gate (PASS/FAIL, rule, explanation)."""
+        return "\n".join(str(r) for r in self.results)
+
+    def as_records(self) -> list[dict[str, Any]]:
+        return [r.as_dict() for r in self.results]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _metric_gate(gate: MetricGate, ev: Evidence) -> GateResult:
+    parts = []
+    if gate.min is not None:
+        parts.append(f">= {_fmt(gate.min)}")
+    if gate.max is not None:
+        parts.append(f"<= {_fmt(gate.max)}")
+    label = f"{gate.metric} {' and '.join(parts)}"
+    value = ev.metrics.get(gate.metric)
+    if value is None or math.isnan(value):
+        return GateResult(label, gate.kind, False, None,
+                          f"metric '{gate.metric}' was not logged for run {ev.run_id} — add its scorer to the experiment and re-run")
+    if gate.min is not None and value < gate.min:
+        return GateResult(label, gate.kind, False, value, f"{_fmt(value)} is below the minimum {_fmt(gate.min)}")
+    if gate.max is not None and value > gate.max:
+        return GateResult(label, gate.kind, False, value, f"{_fmt(value)} is above the maximum {_fmt(gate.max)}")
+    return GateResult(label, gate.kind, True, value, f"{_fmt(value)}")
+
+
+def evaluated_questions(metrics: Mapping[str, float]) -> int | None:
+    """Questions that got an answer: ``questions - question_errors`` (None when not logged)."""
+    total = metrics.get("questions")
+    if total is None:
+        return None
+    return int(total - metrics.get("question_errors", 0.0))
+
+
+def _min_questions(gate: MinQuestionsGate, ev: Evidence) -> GateResult:
+    label = f"questions evaluated >= {gate.n}"
+    n = evaluated_questions(ev.metrics)
+    if n is None:
+        return GateResult(label, gate.kind, False, None, f"metric 'questions' was not logged for run {ev.run_id}")
+    if n < gate.n:
+        return GateResult(label, gate.kind, False, float(n), f"only {n} questions were evaluated — evaluate at least {gate.n} (dataset limit)")
+    return GateResult(label, gate.kind, True, float(n), f"{n} questions")
+
+
+def _max_cost(gate: MaxCostGate, ev: Evidence) -> GateResult:
+    label = f"cost per answer <= ${gate.usd:g}"
+    value = ev.metrics.get("cost_per_question_usd")
+    if value is None:
+        return GateResult(label, gate.kind, False, None,
+                          "cost per answer is unknown (the model has no price) — add it under 'pricing:' in the experiment and re-run")
+    if value > gate.usd:
+        return GateResult(label, gate.kind, False, value, f"${value:.6f} per answer is above ${gate.usd:g}")
+    return GateResult(label, gate.kind, True, value, f"${value:.6f} per answer")
+
+
+def _max_failed_rate(gate: MaxFailedRateGate, ev: Evidence) -> GateResult:
+    scorer = gate.scorer.removesuffix("_errors")
+    label = f"{scorer} failed rows <= {gate.rate:.1%}"
+    errors = ev.metrics.get(f"{scorer}_errors")
+    if errors is None and scorer in ev.metrics:
+        errors = 0.0  # <scorer>_errors is logged only when some rows failed
+    questions = ev.metrics.get("questions")
+    if errors is None:
+        return GateResult(label, gate.kind, False, None,
+                          f"scorer '{scorer}' has no results for run {ev.run_id} (neither '{scorer}' nor '{scorer}_errors' was logged) "
+                          "— add it to the experiment's scorers and re-run")
+    if not questions:
+        return GateResult(label, gate.kind, False, None, f"metric 'questions' was not logged for run {ev.run_id}")
+    rate = errors / questions
+    if rate > gate.rate:
+        return GateResult(label, gate.kind, False, rate, f"{int(errors)} of {int(questions)} rows failed ({rate:.1%})")
+    return GateResult(label, gate.kind, True, rate, f"{int(errors)} of {int(questions)} rows failed ({rate:.1%})")
+
+
+def paired_values(
+    holder: Evidence, candidate: Evidence, metric: str
+) -> tuple[list[float], list[float]]:
+    """Per-question values of ``metric`` for the questions both runs scored, paired by case id (holder, candidate)."""
+    a = holder.per_question.get(metric, {})
+    b = candidate.per_question.get(metric, {})
+    common = [cid for cid in b if cid in a and a[cid] is not None and b[cid] is not None]
+    return [float(a[c]) for c in common], [float(b[c]) for c in common]  # type: ignore[arg-type]
+
+
+def _beats_holder(gate: BeatsHolderGate, ev: Evidence, holder: Holder | None, seed: int) -> GateResult:
+    margin = f", margin {_fmt(gate.margin)}" if gate.margin else ""
+    if holder is None:
+        return GateResult(f"{gate.metric} beats the current holder{margin}", gate.kind, True, None, "the alias has no holder yet")
+    label = f"{gate.metric} beats holder v{holder.version}{margin}"
+    if holder.evidence.config_hash == ev.config_hash:
+        return GateResult(label, gate.kind, True, None, "the candidate is the holder's configuration")
+    if holder.evidence.dataset_hash != ev.dataset_hash:
+        return GateResult(
+            label, gate.kind, False, None,
+            f"the holder was evaluated on a different dataset ({holder.evidence.dataset_hash[:12]} vs {ev.dataset_hash[:12]}) "
+            "— evaluate both configurations on the same dataset",
+        )
+    if gate.metric not in ev.per_question:
+        return GateResult(label, gate.kind, False, None, f"no per-question '{gate.metric}' for run {ev.run_id}")
+    if gate.metric not in holder.evidence.per_question:
+        return GateResult(label, gate.kind, False, None, f"no per-question '{gate.metric}' for the holder's run {holder.evidence.run_id}")
+    base, cand = paired_values(holder.evidence, ev, gate.metric)
+    diff = paired_bootstrap(base, cand, confidence=gate.confidence, seed=seed)
+    if diff.n < 2 or math.isnan(diff.low):
+        return GateResult(label, gate.kind, False, None, f"only {diff.n} questions scored by both runs — not enough to compare")
+    higher = gate.higher_is_better if gate.higher_is_better is not None else higher_is_better(gate.metric)
+    reading = verdict(diff, higher_is_better=higher)
+    # lower bound of the improvement, in the metric's "better" direction
+    low = diff.low if higher else -diff.high
+    passed = reading == "better" if gate.margin == 0 else low > -gate.margin
+    need = "above 0" if gate.margin == 0 else f"above -{_fmt(gate.margin)}"
+    detail = f"difference {diff} over {diff.n} paired questions ({reading}); the interval must lie {need}"
+    return GateResult(label, gate.kind, passed, diff.estimate, detail, diff)
+
+
+def evaluate_gates(gates: Sequence[GateSpec], candidate: Evidence, holder: Holder | None = None, *, seed: int = 0) -> GateReport:
+    """Evaluate every gate. No gates at all is itself a failure: a promotion must rest on some evidence.
+
+    Args:
+        gates: the gates, from the experiment's ``promotion:`` section or the call.
+        candidate: the run being promoted.
+        holder: the current holder of the alias (for ``beats_holder``), or None.
+        seed: bootstrap seed (results are deterministic given it).
+    """
+    if not gates:
+        return GateReport((GateResult("gates configured", "configured", False, None,
+                                      "no gates are configured — add 'promotion: gates:' to the experiment or pass gates=..."),))
+    results: list[GateResult] = []
+    for gate in gates:
+        if isinstance(gate, MetricGate):
+            results.append(_metric_gate(gate, candidate))
+        elif isinstance(gate, MinQuestionsGate):
+            results.append(_min_questions(gate, candidate))
+        elif isinstance(gate, MaxCostGate):
+            results.append(_max_cost(gate, candidate))
+        elif isinstance(gate, MaxFailedRateGate):
+            results.append(_max_failed_rate(gate, candidate))
+        else:
+            results.append(_beats_holder(gate, candidate, holder, seed))
+    return GateReport(tuple(results))

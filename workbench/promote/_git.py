@@ -1,0 +1,104 @@
+"""The git boundary of an export: plumbing commands that build a commit without touching the working tree.
+
+An export writes blobs and a tree with a private index file, creates the commit object, and only then creates the
+branch with one ``update-ref`` (which refuses to overwrite an existing branch). Until that last step nothing a user
+can see changes (HEAD, refs, index, working tree); an interruption leaves at most unreachable objects that
+``git gc`` removes. Tests subclass ``GitRepo`` to inject failures between the steps.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from workbench.promote._errors import ExportError
+
+
+class GitRepo:
+    """A git repository worked on through the ``git`` command line.
+
+    Args:
+        path: the repository folder (or any folder inside it).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser().resolve()
+
+    def _run(self, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        try:
+            proc = subprocess.run(
+                ["git", *args], cwd=self.path, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=120
+            )
+        except FileNotFoundError:
+            raise ExportError("git is not installed — install git to export bundles") from None
+        if check and proc.returncode != 0:
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            raise ExportError(f"git {args[0]} failed in {self.path}: {lines[-1] if lines else f'exit {proc.returncode}'}")
+        return proc
+
+    def toplevel(self) -> Path:
+        """The repository root; raises when ``path`` is not inside a git repository."""
+        if not self.path.is_dir():
+            raise ExportError(f"{self.path}: folder not found — give the path of a git repository")
+        proc = self._run("rev-parse", "--show-toplevel", check=False)
+        if proc.returncode != 0:
+            raise ExportError(f"{self.path}: not a git repository — run 'git init' there or give another --repo")
+        return Path(proc.stdout.strip())
+
+    def head(self) -> str | None:
+        """The commit HEAD points at, or None in a repository without commits."""
+        proc = self._run("rev-parse", "--verify", "-q", "HEAD", check=False)
+        return proc.stdout.strip() or None
+
+    def status(self) -> str:
+        """``git status --porcelain`` (empty when clean, untracked files included)."""
+        return self._run("status", "--porcelain").stdout
+
+    def branch_exists(self, branch: str) -> bool:
+        return self._run("show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode == 0
+
+    def check_branch_name(self, branch: str) -> None:
+        if self._run("check-ref-format", "--branch", branch, check=False).returncode != 0:
+            raise ExportError(f"'{branch}' is not a valid git branch name — pass another branch name")
+
+    def identity_env(self, user: str) -> dict[str, str]:
+        """Author/committer variables when git has no identity configured (a CI checkout, a fresh container)."""
+        env: dict[str, str] = {}
+        if not self._run("config", "user.name", check=False).stdout.strip() and "GIT_AUTHOR_NAME" not in os.environ:
+            env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = user
+        if not self._run("config", "user.email", check=False).stdout.strip() and "GIT_AUTHOR_EMAIL" not in os.environ:
+            env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = f"{user}@workbench.invalid"
+        return env
+
+    # -- building a commit with a private index ------------------------------------------------------------------
+
+    def hash_object(self, file: Path) -> str:
+        """Store a file as a blob; returns its id."""
+        return self._run("hash-object", "-w", "--", str(file)).stdout.strip()
+
+    def read_tree(self, index: Path, commit: str | None) -> None:
+        """Fill the private index with ``commit``'s tree (or leave it empty)."""
+        if commit is not None:
+            self._run("read-tree", commit, env={"GIT_INDEX_FILE": str(index)})
+
+    def remove_from_index(self, index: Path, folder: str) -> None:
+        self._run("rm", "--cached", "-r", "-q", "--ignore-unmatch", "--", folder, env={"GIT_INDEX_FILE": str(index)})
+
+    def add_to_index(self, index: Path, blob: str, path: str) -> None:
+        self._run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env={"GIT_INDEX_FILE": str(index)})
+
+    def write_tree(self, index: Path) -> str:
+        return self._run("write-tree", env={"GIT_INDEX_FILE": str(index)}).stdout.strip()
+
+    def commit_tree(self, tree: str, parent: str | None, message: str, env: Mapping[str, str]) -> str:
+        args = ["commit-tree", tree, "-m", message] + (["-p", parent] if parent else [])
+        return self._run(*args, env=env).stdout.strip()
+
+    def create_branch(self, branch: str, commit: str) -> None:
+        """Create ``branch`` at ``commit`` in one step; fails if the branch appeared meanwhile."""
+        self._run("update-ref", "-m", "workbench export", f"refs/heads/{branch}", commit, "")
+
+    def checkout(self, branch: str) -> None:
+        self._run("checkout", "-q", branch)

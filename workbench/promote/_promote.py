@@ -1,0 +1,393 @@
+"""Promote a variant run to an environment alias (after its gates pass), and roll an alias back."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from workbench.config import Settings, settings as default_settings
+from workbench.promote._config import (
+    ENVIRONMENTS,
+    AuditRecord,
+    BundleConfig,
+    CorpusInfo,
+    DatasetInfo,
+    Environment,
+    PromptRef,
+    SourceInfo,
+    config_files,
+    config_hash,
+    gate_records,
+)
+from workbench.promote._errors import GateFailed, PromotionError, SecretFound
+from workbench.promote._gates import Evidence, GateReport, Holder, evaluate_gates
+from workbench.promote._registry import (
+    CONFIG_HASH_TAG,
+    PROMPT_HASH_TAG,
+    PROMPT_NAME_TAG,
+    PROMPT_VERSION_TAG,
+    RUN_ID_TAG,
+    AliasEvent,
+    alias_history,
+    alias_holder,
+    audit_tag,
+    client_for,
+    ensure_registered_model,
+    find_version,
+    holder_stack,
+    now_utc,
+    point_alias,
+    prompt_registry_name,
+    quiet_downloads,
+    record_event,
+    register_config,
+    register_prompt,
+)
+from workbench.promote._secrets import describe, find_secrets, secret_env_values
+from workbench.prompts import PromptTemplate
+from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, PromotionSpec, PromptSpec, RetrievalSpec
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_GATES = TypeAdapter(tuple[GateSpec, ...])
+
+
+def current_user() -> str:
+    """Who is acting: ``$WORKBENCH_USER``, else the login name."""
+    explicit = os.environ.get("WORKBENCH_USER")
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A finished variant run read back from MLflow, as a deployable configuration."""
+
+    run_id: str
+    experiment_id: str
+    parent_run_id: str | None
+    config: BundleConfig
+    template: PromptTemplate
+    metrics: Mapping[str, float]
+    promotion: PromotionSpec | None
+
+
+def _artifact_text(client: Any, run_id: str, path: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        local = client.download_artifacts(run_id, path)
+    except (MlflowException, OSError) as exc:
+        raise PromotionError(f"run {run_id} has no artifact '{path}' ({type(exc).__name__}) — was it logged by workbench?") from None
+    with open(local, encoding="utf-8") as fh:
+        return fh.read()
+
+
+def get_run(client: Any, run_id: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id)
+    except MlflowException:
+        raise PromotionError(f"run '{run_id}' not found in {client.tracking_uri} — check the run id (workbench list EXPERIMENT)") from None
+
+
+def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
+    """Read a variant run: its configuration (variant.yaml, tags, the sweep's experiment.yaml) and metrics.
+
+    Raises:
+        PromotionError: the run is missing, is a sweep, is not a workbench variant or did not finish.
+    """
+    run = get_run(client, run_id)
+    tags = run.data.tags
+    kind = tags.get("workbench.kind")
+    if kind == "sweep":
+        children = client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}'", max_results=20)
+        names = ", ".join(f"{c.info.run_id} ({c.info.run_name})" for c in children[:5])
+        raise PromotionError(f"run {run_id} is a sweep — promote one of its variant runs: {names}")
+    if kind != "variant":
+        raise PromotionError(f"run {run_id} is not a workbench variant run (tag workbench.kind is {kind!r})")
+    status = tags.get("workbench.status", run.info.status)
+    if run.info.status != "FINISHED" or status != "FINISHED":
+        error = tags.get("workbench.error", "")
+        raise PromotionError(f"run {run_id} ended {status}{': ' + error[:200] if error else ''} — only finished variants can be promoted")
+    variant = yaml.safe_load(_artifact_text(client, run_id, "variant.yaml"))
+    parent_id = tags.get("mlflow.parentRunId")
+    experiment: dict[str, Any] = {}
+    parent_params: dict[str, str] = {}
+    if parent_id:
+        experiment = yaml.safe_load(_artifact_text(client, parent_id, "experiment.yaml")) or {}
+        parent_params = dict(get_run(client, parent_id).data.params)
+    try:
+        prompt = PromptSpec.model_validate(variant["prompt"])
+        model = ModelSpec.model_validate(variant["model"])
+        chunker = ChunkerSpec.model_validate(variant["chunker"])
+        retrieval = RetrievalSpec.model_validate(variant["retrieval"])
+        promotion = PromotionSpec.model_validate(experiment["promotion"]) if experiment.get("promotion") else None
+    except KeyError as exc:
+        raise PromotionError(f"run {run_id}: variant.yaml has no {exc} — was the run logged by workbench?") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise PromotionError(f"run {run_id}: variant.yaml / the sweep's experiment.yaml: {exc.title}.{where}: {err['msg']}") from None
+    model = model.model_copy(update={"kind": model.resolved_kind})
+    template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
+    seed = int(tags.get("workbench.seed", parent_params.get("seed", "0")))
+    corpus_ref = experiment.get("corpus") or {"builtin": "python-reference"}
+    corpus_hash, dataset_hash = tags.get("workbench.corpus_hash", ""), tags.get("workbench.dataset_hash", "")
+    if not corpus_hash or not dataset_hash:
+        raise PromotionError(f"run {run_id} has no workbench.corpus_hash/dataset_hash tags — it was not logged by workbench")
+    docs = parent_params.get("corpus.documents")
+    corpus = CorpusInfo(
+        builtin=corpus_ref.get("builtin"), path=corpus_ref.get("path"), glob=corpus_ref.get("glob", "**/*.md"),
+        hash=corpus_hash, documents=int(docs) if docs else None,
+    )
+    inputs = getattr(getattr(run, "inputs", None), "dataset_inputs", None) or []
+    dataset_name = inputs[0].dataset.name if inputs else str((experiment.get("dataset") or {}).get("path", "dataset"))
+    metrics = dict(run.data.metrics)
+    dataset = DatasetInfo(
+        name=dataset_name, path=str((experiment.get("dataset") or {}).get("path", "")), hash=dataset_hash,
+        cases=int(metrics.get("questions", parent_params.get("dataset.cases", 0) or 0)),
+    )
+    digest = config_hash(template.hash, model, seed, chunker, retrieval, corpus_hash)
+    config = BundleConfig(
+        name=name, config_hash=digest,
+        prompt=PromptRef(name=template.name, file=f"prompts/{template.name}.txt",
+                         system_file=f"prompts/{template.name}.system.txt" if template.system else None, sha256=template.hash),
+        model=model, seed=seed, chunker=chunker, retrieval=retrieval, corpus=corpus, dataset=dataset,
+        source=SourceInfo(run_id=run_id, experiment_id=run.info.experiment_id, parent_run_id=parent_id,
+                          variant_id=tags.get("workbench.variant_id", ""), variant_name=run.info.run_name or ""),
+    )
+    return Candidate(run_id, run.info.experiment_id, parent_id, config, template, metrics, promotion)
+
+
+def run_evidence(client: Any, tracking_uri: str, run_id: str, *, dataset_hash: str, digest: str) -> Evidence:
+    """A run's metrics and per-question scores (the ``eval_results.json`` table) as gate evidence."""
+    from workbench.tracking import load_variant_table
+
+    run = get_run(client, run_id)
+    try:
+        table = load_variant_table(run_id, tracking_uri=tracking_uri)
+    except Exception:  # noqa: BLE001 - no table (e.g. an old run) leaves per-question gates to fail with a message
+        table = None
+    return Evidence.from_table(run_id, run.data.metrics, table, dataset_hash=dataset_hash, config_hash=digest)
+
+
+def _resolve_gates(gates: Sequence[GateSpec | Mapping[str, Any]] | None, promotion: PromotionSpec | None) -> tuple[GateSpec, ...]:
+    if gates is None:
+        return promotion.gates if promotion is not None else ()
+    try:
+        return _GATES.validate_python(tuple(gates))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"] if "[" not in str(p))
+        raise PromotionError(f"gates[{where}]: {err['msg']} — see workbench.promote gate types (kind: metric, min_questions, "
+                             "max_cost_per_answer, max_failed_rate, beats_holder)") from None
+
+
+def _run_id(run: Any) -> str:
+    if isinstance(run, str):
+        return run
+    run_id = getattr(run, "run_id", None)
+    if isinstance(run_id, str) and run_id:
+        return run_id
+    raise PromotionError(f"cannot promote {type(run).__name__}: pass a variant run id or a VariantResult that was logged to MLflow")
+
+
+def _check_target(name: str, alias: str) -> None:
+    if not _NAME.match(name or ""):
+        raise PromotionError(f"name '{name}': use letters, digits, '.', '_' and '-' only")
+    if alias not in ENVIRONMENTS:
+        raise PromotionError(f"alias '{alias}': use one of {', '.join(ENVIRONMENTS)}")
+
+
+def _check_reason(reason: str | None, what: str) -> str | None:
+    if reason is None:
+        return None
+    if not reason.strip():
+        raise PromotionError(f"{what} must not be blank — say why")
+    hits = find_secrets(what, reason, secret_env_values(os.environ))
+    if hits:
+        raise SecretFound(f"{what} looks like it contains a secret ({hits[0].kind}) — it would be stored in MLflow; remove it")
+    return reason.strip()
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A completed promotion: which version now holds the alias, what it replaced, and the evidence."""
+
+    name: str
+    alias: Environment
+    version: str
+    previous_version: str | None
+    run_id: str
+    config_hash: str
+    prompt_name: str
+    prompt_version: int
+    report: GateReport
+    audit: AuditRecord
+
+    @property
+    def overridden(self) -> bool:
+        return not self.report.passed
+
+    def __str__(self) -> str:
+        head = f"{self.name} v{self.version} is now '{self.alias}'"
+        prev = f" (was v{self.previous_version})" if self.previous_version else ""
+        override = f"\nOVERRIDE: {self.audit.override_reason}" if self.overridden else ""
+        return f"{head}{prev}; prompt {self.prompt_name} v{self.prompt_version}\n{self.report.summary()}{override}"
+
+
+def promote(
+    run: Any,
+    *,
+    name: str,
+    alias: Environment,
+    gates: Sequence[GateSpec | Mapping[str, Any]] | None = None,
+    override_reason: str | None = None,
+    require_staging: bool | None = None,
+    settings: Settings | None = None,
+) -> Promotion:
+    """Promote a finished variant run to ``alias`` of the registered model ``name``, if its gates pass.
+
+    On success the prompt is registered in the MLflow Prompt Registry (``<name>-prompt``), the whole configuration
+    is registered as a version of the model ``name`` (a LoggedModel with ``config.yaml`` and the prompt files), both
+    get the alias, and an audit record (who, when, which run, every gate with its value, any override) is stored on
+    the version. The same configuration promoted twice reuses its version.
+
+    Args:
+        run: a variant run id, or a ``VariantResult`` from ``wb.run``.
+        name: the registered model name (e.g. ``python-docs-assistant``).
+        alias: ``staging`` or ``production``.
+        gates: gate objects or dicts (``{"kind": "metric", "metric": "token_f1", "min": 0.3}``); default: the
+            ``promotion.gates`` of the run's experiment.
+        override_reason: promote even though gates failed; recorded in the audit.
+        require_staging: production needs the same configuration promoted to staging first (default: the
+            experiment's ``promotion.require_staging``, else True).
+        settings: where the MLflow store is (default: ``workbench.config.settings()``).
+
+    Raises:
+        GateFailed: a gate failed and no override reason was given; lists every failed gate.
+        PromotionError: the run cannot be promoted (not a finished variant run, staging step missing...).
+    """
+    _check_target(name, alias)
+    reason = _check_reason(override_reason, "override reason")
+    cfg = settings or default_settings()
+    with quiet_downloads():
+        return _promote(_run_id(run), name, alias, gates, reason, require_staging, cfg)
+
+
+def _promote(
+    run_id: str, name: str, alias: Environment, gates: Sequence[GateSpec | Mapping[str, Any]] | None,
+    reason: str | None, require_staging: bool | None, cfg: Settings,
+) -> Promotion:
+    client = client_for(cfg.tracking_uri)
+    cand = read_candidate(client, run_id, name)
+    gate_specs = _resolve_gates(gates, cand.promotion)
+    need_staging = require_staging if require_staging is not None else (cand.promotion.require_staging if cand.promotion else True)
+    digest = cand.config.config_hash
+
+    evidence = run_evidence(client, cfg.tracking_uri, run_id, dataset_hash=cand.config.dataset.hash, digest=digest)
+    current = alias_holder(client, name, alias)
+    holder = None
+    if current is not None and any(isinstance(g, BeatsHolderGate) for g in gate_specs):
+        holder_audit = json.loads(current.tags.get(audit_tag(alias), "{}"))
+        holder_run = holder_audit.get("run_id") or current.tags.get(RUN_ID_TAG) or current.run_id
+        holder_dataset = get_run(client, holder_run).data.tags.get("workbench.dataset_hash", "")
+        holder = Holder(str(current.version), run_evidence(client, cfg.tracking_uri, holder_run, dataset_hash=holder_dataset,
+                                                           digest=current.tags.get(CONFIG_HASH_TAG, "")))
+    report = evaluate_gates(gate_specs, evidence, holder)
+
+    existing = find_version(client, name, digest)
+    if alias == "production" and need_staging and (existing is None or audit_tag("staging") not in existing.tags):
+        raise PromotionError(
+            f"config {digest[:12]} (run {run_id}) has not been promoted to staging — first run: workbench promote {run_id} "
+            f"--name {name} --alias staging   (or set promotion.require_staging: false)"
+        )
+    if not report.passed and reason is None:
+        failed = "; ".join(f"{r.label}: {r.detail}" for r in report.failed)
+        raise GateFailed(
+            f"promotion of run {run_id} to {name}@{alias} blocked by {len(report.failed)} failed gate(s): {failed} "
+            "— improve the configuration, or pass an override reason (it is recorded)", report,
+        )
+
+    ensure_registered_model(client, name)
+    if existing is None:
+        prompt_name = prompt_registry_name(name)
+        prompt_version = register_prompt(client, prompt_name, cand.template, run_id=run_id)
+        config = cand.config.model_copy(update={"prompt": cand.config.prompt.model_copy(
+            update={"registry_name": prompt_name, "registry_version": prompt_version})})
+        tags = {CONFIG_HASH_TAG: digest, RUN_ID_TAG: run_id, PROMPT_NAME_TAG: prompt_name,
+                PROMPT_VERSION_TAG: str(prompt_version), PROMPT_HASH_TAG: cand.template.hash,
+                "workbench.variant": cand.config.source.variant_name}
+        mv = register_config(client, config, config_files(config, cand.template), tags=tags)
+    else:
+        mv = existing
+    user, at = current_user(), now_utc()
+    previous = str(current.version) if current is not None and str(current.version) != str(mv.version) else None
+    audit = AuditRecord(
+        name=name, alias=alias, version=str(mv.version), run_id=run_id, config_hash=digest, user=user, at=at,
+        gates_passed=report.passed, gates=gate_records(report.as_records()), override_reason=reason,
+        require_staging=need_staging, previous_version=previous,
+    )
+    client.set_model_version_tag(name, mv.version, audit_tag(alias), audit.to_json())
+    summary = f"{at.isoformat()} by {user}; gates {len(report.results) - len(report.failed)}/{len(report.results)} passed"
+    client.set_model_version_tag(name, mv.version, f"workbench.promoted.{alias}", summary + (f"; OVERRIDE: {reason}" if not report.passed else ""))
+    point_alias(client, name, alias, mv)
+    record_event(client, name, alias, AliasEvent("promote", str(mv.version), user, at.isoformat(), previous=previous, reason=reason))
+    return Promotion(
+        name=name, alias=alias, version=str(mv.version), previous_version=previous, run_id=run_id, config_hash=digest,
+        prompt_name=mv.tags[PROMPT_NAME_TAG], prompt_version=int(mv.tags[PROMPT_VERSION_TAG]), report=report, audit=audit,
+    )
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """A completed rollback: ``version`` holds the alias again, replacing ``replaced_version``."""
+
+    name: str
+    alias: Environment
+    version: str
+    replaced_version: str
+    user: str
+    reason: str | None
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.alias} rolled back to v{self.version} (was v{self.replaced_version})"
+
+
+def rollback(name: str, *, alias: Environment = "production", reason: str | None = None, settings: Settings | None = None) -> Rollback:
+    """Point ``alias`` back at the version that held it before the current one (model and prompt alias).
+
+    Raises:
+        PromotionError: the alias has no holder, or no earlier one.
+    """
+    _check_target(name, alias)
+    reason = _check_reason(reason, "rollback reason")
+    cfg = settings or default_settings()
+    client = client_for(cfg.tracking_uri)
+    current = alias_holder(client, name, alias)
+    if current is None:
+        raise PromotionError(f"'{name}' has no '{alias}' alias in {cfg.tracking_uri} — nothing to roll back")
+    stack = holder_stack(alias_history(client, name, alias), str(current.version))
+    if len(stack) < 2:
+        raise PromotionError(f"{name}@{alias} has had no other holder than v{current.version} — nothing to roll back to")
+    restored = client.get_model_version(name, stack[-2])
+    user, at = current_user(), now_utc().isoformat()
+    point_alias(client, name, alias, restored)
+    record_event(client, name, alias, AliasEvent("rollback", str(restored.version), user, at, previous=str(current.version), reason=reason))
+    note = {"at": at, "user": user, "reason": reason}
+    client.set_model_version_tag(name, restored.version, f"workbench.restored.{alias}", json.dumps({"from_version": str(current.version), **note}))
+    client.set_model_version_tag(name, current.version, f"workbench.rolled_back.{alias}", json.dumps({"to_version": str(restored.version), **note}))
+    return Rollback(name, alias, str(restored.version), str(current.version), user, reason)

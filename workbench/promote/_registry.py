@@ -1,0 +1,247 @@
+"""The MLflow side of promotion: prompt versions, configuration versions (LoggedModel + registered model version),
+aliases and their history. Only ``workbench.promote`` writes aliases; the runner has no alias code at all.
+
+Layout in MLflow, for a registered model ``NAME``:
+  - registered model ``NAME``: one version per configuration (``workbench.config_hash`` tag), each backed by a
+    LoggedModel whose artifacts are the bundle config (``config.yaml``, schema, prompt files); aliases ``staging`` /
+    ``production`` point at versions; the tag ``workbench.alias_history.<alias>`` is the alias's event log.
+  - prompt ``NAME-prompt`` in the Prompt Registry: one version per template, with the same aliases.
+  - version tags ``workbench.audit.<alias>``: the audit record (JSON) of the promotion to that alias.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from workbench.promote._config import BundleConfig, Environment, to_mlflow_template
+from workbench.promote._errors import PromotionError
+from workbench.prompts import PromptTemplate
+
+CONFIG_HASH_TAG = "workbench.config_hash"
+RUN_ID_TAG = "workbench.run_id"
+PROMPT_NAME_TAG = "workbench.prompt_name"
+PROMPT_VERSION_TAG = "workbench.prompt_version"
+PROMPT_HASH_TAG = "workbench.prompt_hash"
+LOGGED_MODEL_TAG = "workbench.logged_model_id"
+KIND_TAG = "workbench.kind"
+_HISTORY_KEEP = 200
+
+
+def audit_tag(alias: str) -> str:
+    return f"workbench.audit.{alias}"
+
+
+def history_tag(alias: str) -> str:
+    return f"workbench.alias_history.{alias}"
+
+
+def prompt_registry_name(name: str) -> str:
+    """The Prompt Registry name of a registered model's prompt (prompts and models share one namespace)."""
+    return f"{name}-prompt"
+
+
+@contextmanager
+def quiet_downloads() -> Iterator[None]:
+    """No MLflow download progress bars while promoting or exporting (the user's own setting wins)."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    if key in os.environ:
+        yield
+        return
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        os.environ.pop(key, None)
+
+
+def client_for(tracking_uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri, registry_uri=tracking_uri)
+
+
+def _not_found(exc: Exception) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    return isinstance(exc, MlflowException) and exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE")
+
+
+def get_registered_model(client: Any, name: str) -> Any | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_registered_model(name)
+    except MlflowException as exc:
+        if _not_found(exc):
+            return None
+        raise
+
+
+def ensure_registered_model(client: Any, name: str) -> Any:
+    """The registered model ``name``, created when missing; refuses a name that belongs to a prompt."""
+    model = get_registered_model(client, name)
+    if model is None:
+        client.create_registered_model(
+            name, tags={KIND_TAG: "rag-config"},
+            description="RAG configurations promoted by workbench (prompt, model + params, chunker, retrieval, corpus).",
+        )
+        return client.get_registered_model(name)
+    if model.tags.get("mlflow.prompt.is_prompt") == "true":
+        raise PromotionError(f"'{name}' is a prompt in the MLflow Prompt Registry, not a model — choose another --name")
+    return model
+
+
+def alias_holder(client: Any, name: str, alias: str) -> Any | None:
+    """The model version holding ``alias``, or None (also when the model does not exist)."""
+    from mlflow.exceptions import MlflowException
+
+    if get_registered_model(client, name) is None:
+        return None
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        if _not_found(exc):
+            return None
+        raise
+
+
+def versions(client: Any, name: str) -> list[Any]:
+    """Every version of a registered model, oldest first."""
+    if get_registered_model(client, name) is None:
+        return []
+    found = list(client.search_model_versions(f"name = '{name}'", max_results=10_000))
+    return sorted(found, key=lambda mv: int(mv.version))
+
+
+def find_version(client: Any, name: str, config_hash: str) -> Any | None:
+    """The version registered for a configuration hash, or None."""
+    for mv in versions(client, name):
+        if mv.tags.get(CONFIG_HASH_TAG) == config_hash:
+            return mv
+    return None
+
+
+def register_prompt(client: Any, prompt_name: str, template: PromptTemplate, *, run_id: str) -> int:
+    """The Prompt Registry version holding this template: reused when its hash is already registered, else new."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        existing = client.search_prompt_versions(prompt_name, max_results=1000)
+    except MlflowException as exc:
+        if not _not_found(exc):
+            raise
+        existing = []
+    for pv in existing:
+        if pv.tags.get(PROMPT_HASH_TAG) == template.hash:
+            return int(pv.version)
+    body = to_mlflow_template(template.text)
+    content: str | list[dict[str, str]] = (
+        [{"role": "system", "content": to_mlflow_template(template.system)}, {"role": "user", "content": body}]
+        if template.system else body
+    )
+    pv = client.register_prompt(
+        name=prompt_name, template=content,
+        commit_message=f"workbench prompt '{template.name}' from run {run_id}",
+        tags={PROMPT_HASH_TAG: template.hash, "workbench.prompt": template.name, RUN_ID_TAG: run_id},
+    )
+    return int(pv.version)
+
+
+def register_config(client: Any, config: BundleConfig, files: Mapping[str, bytes], *, tags: Mapping[str, str]) -> Any:
+    """Register a configuration: a LoggedModel (params + bundle config artifacts) and a registered model version."""
+    source = config.source
+    logged = client.create_logged_model(
+        experiment_id=source.experiment_id, name=config.name, source_run_id=source.run_id,
+        tags={KIND_TAG: "rag-config", CONFIG_HASH_TAG: config.config_hash},
+        params=config.params(), model_type="rag-config",
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="wb-config-") as tmp:
+            for rel, data in files.items():
+                target = Path(tmp) / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            client.log_model_artifacts(logged.model_id, tmp)
+        client.finalize_logged_model(logged.model_id, "READY")
+    except Exception:
+        client.finalize_logged_model(logged.model_id, "FAILED")
+        raise
+    mv = client.create_model_version(
+        name=config.name, source=f"models:/{logged.model_id}", run_id=source.run_id, model_id=logged.model_id,
+        tags={**tags, LOGGED_MODEL_TAG: logged.model_id},
+        description=(f"prompt {config.prompt.name}, {config.model.id}, chunker {config.chunker.label}, "
+                     f"retrieval {config.retrieval.label} ({config.retrieval.embedding}); config {config.config_hash[:12]}"),
+    )
+    client.set_logged_model_tags(logged.model_id, {"mlflow.modelVersions": json.dumps([{"name": config.name, "version": mv.version}])})
+    if config.prompt.registry_name and config.prompt.registry_version is not None:
+        client.link_prompt_version_to_model(config.prompt.registry_name, str(config.prompt.registry_version), logged.model_id)
+    return client.get_model_version(config.name, mv.version)
+
+
+# -- aliases and their history -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AliasEvent:
+    """One change of an alias: a promotion or a rollback."""
+
+    action: str
+    version: str
+    user: str
+    at: str
+    previous: str | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def alias_history(client: Any, name: str, alias: str) -> list[AliasEvent]:
+    """The alias's events, oldest first."""
+    model = get_registered_model(client, name)
+    raw = (model.tags if model is not None else {}).get(history_tag(alias))
+    if not raw:
+        return []
+    return [AliasEvent(**e) for e in json.loads(raw)]
+
+
+def holder_stack(events: list[AliasEvent], current: str | None) -> list[str]:
+    """The versions that held the alias, most recent last, replaying promotions (push) and rollbacks (pop)."""
+    stack: list[str] = []
+    for e in events:
+        if e.action == "promote":
+            if not stack or stack[-1] != e.version:
+                stack.append(e.version)
+        elif e.action == "rollback":
+            while stack and stack[-1] != e.version:
+                stack.pop()
+            if not stack:
+                stack.append(e.version)
+    if current is not None and (not stack or stack[-1] != current):
+        stack.append(current)  # the alias was moved outside workbench: treat that as a promotion
+    return stack
+
+
+def record_event(client: Any, name: str, alias: str, event: AliasEvent) -> None:
+    events = [*alias_history(client, name, alias), event][-_HISTORY_KEEP:]
+    client.set_registered_model_tag(name, history_tag(alias), json.dumps([e.as_dict() for e in events]))
+
+
+def point_alias(client: Any, name: str, alias: Environment, mv: Any) -> None:
+    """Point the model alias, and the prompt alias, at a version (prompt first: the model alias is the switch)."""
+    prompt_name, prompt_version = mv.tags.get(PROMPT_NAME_TAG), mv.tags.get(PROMPT_VERSION_TAG)
+    if prompt_name and prompt_version:
+        client.set_prompt_alias(prompt_name, alias, int(prompt_version))
+    client.set_registered_model_alias(name, alias, str(mv.version))
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)

@@ -1,0 +1,108 @@
+"""``EVALUATION.md``: the human-readable report of an exported bundle (pure: data in, markdown out)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from workbench.promote._config import AuditRecord, BundleConfig, GateRecord, MetricRecord, RegistryRecord
+
+_MAX_ROWS = 50
+_MAX_TEXT = 160
+
+
+def _cell(value: Any, limit: int = _MAX_TEXT) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    text = " ".join(str(value).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("|", "\\|")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _metric_rows(metrics: Mapping[str, MetricRecord]) -> list[list[Any]]:
+    rows = []
+    for name, m in metrics.items():
+        interval = f"[{m.interval.low:.3f}, {m.interval.high:.3f}] (n={m.interval.n})" if m.interval and m.interval.low is not None and m.interval.high is not None else ""
+        rows.append([name, m.value, interval])
+    return rows
+
+
+def _gate_rows(gates: Sequence[GateRecord]) -> list[list[Any]]:
+    return [["PASS" if g.passed else "FAIL", g.gate, g.value, g.detail] for g in gates]
+
+
+def render_report(
+    *,
+    config: BundleConfig,
+    alias: str,
+    registry: RegistryRecord,
+    metrics: Mapping[str, MetricRecord],
+    gates: Sequence[GateRecord],
+    audit: AuditRecord | None,
+    rows: Sequence[Mapping[str, Any]],
+    score_columns: Sequence[str],
+    plots: Sequence[str],
+) -> str:
+    """The report: configuration, provenance, metrics with intervals, gates, audit, plots, per-question results."""
+    m = config.model
+    out = [
+        f"# {config.name} @ {alias} — v{registry.version}",
+        "",
+        f"Configuration `{config.config_hash[:12]}` promoted from MLflow run `{registry.run_id}` "
+        f"(experiment {registry.experiment_id}), evaluated on dataset **{config.dataset.name}** "
+        f"({config.dataset.cases} questions, hash `{config.dataset.hash[:12]}`).",
+        "",
+        "## Configuration",
+        "",
+        _table(["part", "value"], [
+            ["prompt", f"{config.prompt.name} ({config.prompt.file}; registry {config.prompt.registry_name} v{config.prompt.registry_version})"],
+            ["model", f"{m.id} ({m.resolved_kind}); temperature {m.params.temperature}, max_tokens {m.params.max_tokens}"],
+            ["seed", config.seed],
+            ["chunker", config.chunker.label],
+            ["retrieval", f"{config.retrieval.label} with {config.retrieval.embedding}"],
+            ["corpus", f"{config.corpus.builtin or config.corpus.path} (hash {config.corpus.hash[:12]})"],
+        ]),
+        "",
+        "## Metrics",
+        "",
+        "Means over questions; intervals are 95% percentile-bootstrap intervals over questions.",
+        "",
+        _table(["metric", "value", "95% interval"], _metric_rows(metrics)),
+        "",
+        "## Gates",
+        "",
+        _table(["result", "gate", "value", "detail"], _gate_rows(gates)) if gates else "No gate results recorded.",
+        "",
+    ]
+    out += ["## Audit", ""]
+    if audit is not None:
+        out.append(_table(["field", "value"], [
+            ["promoted by", audit.user], ["at (UTC)", audit.at.isoformat()], ["run", audit.run_id],
+            ["replaced version", audit.previous_version or "none"], ["gates passed", "yes" if audit.gates_passed else "no"],
+            ["override reason", audit.override_reason or "none"], ["staging required first", "yes" if audit.require_staging else "no"],
+        ]))
+    else:
+        out.append("No audit record: the alias was set outside workbench.")
+    out.append("")
+    if plots:
+        out += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
+    if rows:
+        cols = ["case_id", "question", "answer", "retrieved_ids", *score_columns]
+        shown = rows[:_MAX_ROWS]
+        out += ["## Per-question results", ""]
+        if len(rows) > len(shown):
+            out += [f"First {len(shown)} of {len(rows)} questions.", ""]
+        out.append(_table(cols, [[r.get(c) for c in cols] for r in shown]))
+        out.append("")
+    return "\n".join(out)
