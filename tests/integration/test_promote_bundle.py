@@ -30,8 +30,8 @@ def test_promoted_config_is_exported_and_reproduced_from_its_bundle(tmp_path: Pa
         "dataset": {"path": "datasets/handbook.jsonl", "limit": 3},
         "corpus": {"path": "datasets/handbook", "glob": "*.md"},  # small: the bundle re-embeds it in a second
         "prompts": [{"name": "grounded", "template": (ROOT / "experiments" / "prompts" / "grounded.txt").read_text()}],
-        "models": [{"id": "local:gemma3-270m", "params": {"temperature": 0.0, "max_tokens": 32}}],
-        "chunkers": [{"strategy": "recursive", "size": 600, "overlap": 60}],
+        "models": [{"id": "local:gemma3-270m", "params": {"temperature": 0.0, "max_tokens": 24}}],
+        "chunkers": [{"strategy": "recursive", "size": 400, "overlap": 40}],
         "retrieval": [{"embedding": "local:all-minilm-l6-v2", "k": 2}],
         "promotion": {"gates": [{"kind": "min_questions", "n": 3}, {"kind": "max_cost_per_answer", "usd": 0.0},
                                 {"kind": "metric", "metric": "hit_at_k", "min": 0.0}]},

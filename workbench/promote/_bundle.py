@@ -45,8 +45,10 @@ class Bundle:
         """Retrieve, render the prompt, generate.
 
         Raises:
-            BundleError: the model call failed.
+            BundleError: the question is blank, or the model call failed.
         """
+        if not question.strip():
+            raise BundleError("the question is blank — ask something")
         case = EvalCase(id="bundle-question", question=question)
         record = answer_question(case, retriever=self.retriever, template=self.template, generator=self.generator, params=self.params)
         if record.error:

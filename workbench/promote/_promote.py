@@ -51,7 +51,7 @@ from workbench.promote._registry import (
     register_config,
     register_prompt,
 )
-from workbench.promote._secrets import describe, find_secrets, secret_env_values
+from workbench.promote._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
 from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, PromotionSpec, PromptSpec, RetrievalSpec
 
