@@ -20,6 +20,7 @@ _DEFAULTS = {
     "TOKENIZERS_PARALLELISM": "false",
     # Traces are written synchronously so assessments can be attached right after (see stack FACTS).
     "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # reading a results table back is not a download to watch
 }
 
 
