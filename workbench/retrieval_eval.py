@@ -160,6 +160,25 @@ class RetrievalResult:
         return frame.reset_index(drop=True)
 
 
+class _QueryCache:
+    """An embedder that remembers the vectors it computed: every setup asks for the same questions' vectors."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self._vectors: dict[str, list[float]] = {}
+        self.tokenizer = embedder.tokenizer
+        self.model_id = embedder.model_id
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            self._vectors.update(zip(missing, self._embedder.embed(missing)))
+        return [self._vectors[t] for t in texts]
+
+    def count_tokens(self, text: str) -> int:
+        return self._embedder.count_tokens(text)
+
+
 def _retrieve(case: Any, retriever: Retriever) -> QuestionRecord:
     started = time.time_ns()
     hits = tuple(retriever.retrieve(case.question))
@@ -217,6 +236,7 @@ def evaluate_retrieval(
     chosen = build_scorers(scorers, ScorerEnv())
     emit = on_event or (lambda _event: None)
     embedders: dict[str, Embedder] = {}
+    queries: dict[str, _QueryCache] = {}
 
     def embedder_for(model_id: str) -> Embedder:
         if model_id not in embedders:
@@ -224,6 +244,8 @@ def evaluate_retrieval(
 
             found = overrides.get(model_id)
             embedders[model_id] = found if found is not None else load_embedder(model_id)  # type: ignore[assignment]
+            queries[model_id] = _QueryCache(embedders[model_id])
+            queries[model_id].embed([c.question for c in dataset.cases])  # one batch for all setups
         return embedders[model_id]
 
     groups: dict[str, list[RetrievalSetup]] = {}
@@ -244,7 +266,7 @@ def evaluate_retrieval(
             continue
         emit(ProgressEvent("index_built", stats.count, stats.count, message=f"{chunker.label}: {stats.count} chunks"))
         for s in group:
-            retriever = Retriever(index=index, embedder=embedder, spec=s.retrieval)
+            retriever = Retriever(index=index, embedder=queries[embedding], spec=s.retrieval)
             records = []
             for case in dataset.cases:
                 record = _retrieve(case, retriever)

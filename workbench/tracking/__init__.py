@@ -1,7 +1,7 @@
 """Tracking: the ``Tracker`` protocol, the MLflow implementation and an in-memory one for unit tests."""
 
 from workbench.tracking._feedback import HUMAN_FEEDBACK, HumanFeedback, default_user, load_human_feedback, log_human_feedback
-from workbench.tracking._links import evaluation_url, run_url, ui_url
+from workbench.tracking._links import evaluation_url, run_url, trace_url, ui_url
 from workbench.tracking._memory import MemoryRun, MemoryTracker
 from workbench.tracking._mlflow import EVAL_RUN_TYPE, MlflowTracker
 from workbench.tracking._protocol import SweepHandle, Tracker
@@ -32,5 +32,6 @@ __all__ = [
     "log_retrieval_sweep",
     "run_url",
     "sweep_variants",
+    "trace_url",
     "ui_url",
 ]

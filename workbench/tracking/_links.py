@@ -24,3 +24,8 @@ def run_url(run_id: str, experiment_id: str | None = None, *, base: str | None =
 def evaluation_url(experiment_id: str, run_id: str, *, base: str | None = None) -> str:
     """The MLflow UI evaluation view of a variant run: one row per question with every assessment, human ones too."""
     return f"{(base or ui_url()).rstrip('/')}/#/experiments/{experiment_id}/evaluation-runs/{run_id}"
+
+
+def trace_url(experiment_id: str, trace_id: str, *, base: str | None = None) -> str:
+    """The MLflow UI view of one question's trace: spans, and every assessment (scores and human feedback)."""
+    return f"{(base or ui_url()).rstrip('/')}/#/experiments/{experiment_id}/traces?selectedEvaluationId={trace_id}"

@@ -42,6 +42,7 @@ class VariantAnswer:
     scores: Mapping[str, Score] = field(default_factory=dict)
     error: str | None = None
     feedback: HumanFeedback | None = None
+    experiment_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ def _read_trace(trace: Any, run: Any, questions: dict[str, _Question]) -> None:
             scores=scores,
             error=error,
             feedback=latest_human_feedback(trace.info.trace_id, assessments),
+            experiment_id=str(run.info.experiment_id),
         )
     )
 

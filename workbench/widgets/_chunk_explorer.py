@@ -128,6 +128,10 @@ class ChunkExplorer(w.VBox):
             cut = " cut" if any(mine[i].start == seg.start for i in seg.chunks) else ""
             parts.append(f"<span class='{klass}{cut}' title='{title}'>{text}</span>")
         more = f"<div class='wb-muted'>… showing the first {_MAX_DOC_CHARS:,} characters</div>" if len(doc.text) > _MAX_DOC_CHARS else ""
+        unplaced = sum(1 for c in mine if c.start < 0)
+        if unplaced:
+            more += (f"<div class='wb-muted'>{unplaced} of {len(mine)} chunks could not be placed in the text "
+                     "(the chunker changed their whitespace), so they are not marked above</div>")
         self.boundaries.value = (
             f"<div class='wb-muted'>{esc(doc.id)}: {len(mine)} chunks — alternating colours are chunks, red is overlap, "
             f"a red bar marks where a chunk starts</div><div class='wb-doc'>{''.join(parts)}</div>{more}"

@@ -6,16 +6,16 @@ from __future__ import annotations
 import ipywidgets as w
 
 import workbench as wb
-from workbench.tracking import HumanFeedback, QuestionReview, VariantAnswer, evaluation_url, load_question_reviews, log_human_feedback, run_url
+from workbench.tracking import HumanFeedback, QuestionReview, VariantAnswer, evaluation_url, load_question_reviews, log_human_feedback, trace_url
 from workbench.widgets._common import STYLE, error_html, esc, fmt
 
-_UP, _DOWN = "👍 good", "👎 bad"
+_UP, _DOWN = "good", "bad"
 
 
 def _feedback_text(feedback: HumanFeedback | None) -> str:
     if feedback is None:
         return "<span class='wb-muted'>no feedback yet</span>"
-    verdict = "👍" if feedback.thumbs_up else "👎"
+    verdict = "thumbs up" if feedback.thumbs_up else "thumbs down"
     comment = f": “{esc(feedback.comment)}”" if feedback.comment else ""
     return f"<span class='wb-ok'>saved {verdict} by {esc(feedback.user)}{comment}</span>"
 
@@ -27,7 +27,7 @@ class _AnswerCard(w.VBox):
         self._inspector = inspector
         self.answer: VariantAnswer | None = None
         self.body = w.HTML()
-        self.thumbs = w.ToggleButtons(options=[_UP, _DOWN], value=None, style={"button_width": "90px"})
+        self.thumbs = w.ToggleButtons(options=[_UP, _DOWN], value=None, icons=["thumbs-up", "thumbs-down"], style={"button_width": "80px"})
         self.thumbs.add_class("wb-thumbs")
         self.comment = w.Text(placeholder="comment (optional)", layout=w.Layout(width="420px"))
         self.comment.add_class("wb-comment")
@@ -40,10 +40,12 @@ class _AnswerCard(w.VBox):
                          layout=w.Layout(border="1px solid #ddd", padding="4px 8px", margin="4px 0"))
         self.add_class("wb-answer-card")
 
-    def show(self, question: QuestionReview, answer: VariantAnswer, feedback: HumanFeedback | None, experiment_id: str | None) -> None:
+    def show(self, question: QuestionReview, answer: VariantAnswer, feedback: HumanFeedback | None) -> None:
         self.answer = answer
-        href = evaluation_url(experiment_id, answer.run_id) if experiment_id else run_url(answer.run_id)
-        link = f" <a href='{esc(href)}' target='_blank' rel='noopener'>MLflow</a>"
+        link = (
+            f" <a href='{esc(evaluation_url(answer.experiment_id, answer.run_id))}' target='_blank' rel='noopener'>run</a>"
+            f" · <a href='{esc(trace_url(answer.experiment_id, answer.trace_id))}' target='_blank' rel='noopener'>trace in MLflow</a>"
+        )
         scores = " ".join(
             f"<span title='{esc(s.explanation or s.error or '')}'>{esc(name)} <b>{esc(fmt(s.value) if s.error is None else 'error')}</b></span> ·"
             for name, s in answer.scores.items()
@@ -70,7 +72,7 @@ class _AnswerCard(w.VBox):
         if self.answer is None:
             return
         if self.thumbs.value is None:
-            self.status.value = error_html("choose 👍 or 👎 first")
+            self.status.value = error_html("choose good or bad first")
             return
         try:
             self._inspector.rate(self.answer.variant, self.thumbs.value == _UP, self.comment.value)
@@ -95,9 +97,9 @@ class QuestionInspector(w.VBox):
         if isinstance(sweep, wb.SweepResult):
             if sweep.parent_run_id is None:
                 raise wb.WorkbenchError("this sweep was not logged to MLflow — run it with the default tracker to inspect it")
-            parent, uri, self.experiment_id = sweep.parent_run_id, tracking_uri or sweep.tracking_uri, sweep.experiment_id
+            parent, uri = sweep.parent_run_id, tracking_uri or sweep.tracking_uri
         else:
-            parent, uri, self.experiment_id = sweep, tracking_uri, None
+            parent, uri = sweep, tracking_uri
         self.parent_run_id = parent
         self.tracking_uri = uri
         self.user = user
@@ -180,5 +182,5 @@ class QuestionInspector(w.VBox):
             cards.append(_AnswerCard(self))
         cards = cards[: len(q.answers)]
         for card, answer in zip(cards, q.answers):
-            card.show(q, answer, self.feedback(answer), self.experiment_id)  # type: ignore[attr-defined]
+            card.show(q, answer, self.feedback(answer))  # type: ignore[attr-defined]
         self.cards.children = tuple(cards)
