@@ -1,0 +1,15 @@
+"""Fixtures of the notebook tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.notebooks._project import make_project
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A temp copy of the project; its notebooks write their MLflow store under it."""
+    return make_project(tmp_path)

@@ -1,0 +1,108 @@
+"""Execute each notebook top to bottom in a fresh kernel (nbclient) and check its key outputs and MLflow runs.
+
+Each notebook runs in a temp copy of the project with its own sqlite MLflow store, on the embedded models.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.notebooks._project import kernel_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def execute(project: Path, name: str, home: Path) -> nbformat.NotebookNode:
+    book = nbformat.read(project / "notebooks" / name, as_version=4)
+    client = NotebookClient(book, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(project / "notebooks")}})
+    started = time.monotonic()
+    client.execute(env=kernel_env(project, home))
+    print(f"{name}: executed in {time.monotonic() - started:.1f}s")
+    return book
+
+
+def cell(book: nbformat.NotebookNode, tag: str) -> Any:
+    found = [c for c in book.cells if tag in c.get("metadata", {}).get("tags", [])]
+    assert len(found) == 1, f"no single cell tagged {tag}"
+    return found[0]
+
+
+def stdout(c: Any) -> str:
+    return "".join(o.get("text", "") for o in c.outputs if o.output_type == "stream" and o.name == "stdout")
+
+
+def html_rows(c: Any) -> int:
+    html = next(o.data["text/html"] for o in c.outputs if o.output_type == "execute_result" and "text/html" in o.data)
+    body = html.split("<tbody>", 1)[1]
+    return body.count("<tr>")
+
+
+def has_widget(c: Any) -> bool:
+    return any(WIDGET in o.get("data", {}) for o in c.outputs)
+
+
+def client(project: Path) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+
+
+def test_quickstart(project: Path, shared_home: Path) -> None:
+    book = execute(project, "01_quickstart.ipynb", shared_home)
+    assert "2 variants x 2 questions = 4 model calls" in stdout(cell(book, "grid-count"))
+    table = cell(book, "leaderboard-table")
+    assert re.search(r"^2 variants, 0 failed; sweep run [0-9a-f]{32}$", stdout(table), re.M)
+    assert html_rows(table) == 2
+    for tag in ("grid-builder", "run-panel", "leaderboard", "inspector", "chunk-explorer"):
+        assert has_widget(cell(book, tag)), tag
+    mlflow = client(project)
+    experiment = mlflow.get_experiment_by_name("notebook-quickstart")
+    runs = mlflow.search_runs([experiment.experiment_id], "tags.`workbench.kind` = 'variant'")
+    assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
+    assert all(r.data.metrics["questions"] == 2 for r in runs)
+
+
+def test_chunking_lab(project: Path, shared_home: Path) -> None:
+    book = execute(project, "02_chunking_lab.ipynb", shared_home)
+    table = cell(book, "lab-table")
+    assert "12 setups x 21 questions, no model calls" in stdout(table)
+    assert html_rows(table) == 12
+    assert "mrr (higher is better)" in stdout(cell(book, "compare"))
+    assert has_widget(cell(book, "chunk-explorer")) and has_widget(cell(book, "leaderboard"))
+    mlflow = client(project)
+    experiment = mlflow.get_experiment_by_name("handbook")
+    setups = mlflow.search_runs([experiment.experiment_id], "tags.`workbench.kind` = 'retrieval'")
+    assert len(setups) == 12 and all(0.0 <= r.data.metrics["mrr"] <= 1.0 for r in setups)
+    assert not mlflow.search_runs([experiment.experiment_id], "tags.`workbench.kind` = 'variant'")  # nothing generated
+
+
+def test_prompts_and_models(project: Path, shared_home: Path) -> None:
+    book = execute(project, "03_prompts_and_models.ipynb", shared_home)
+    count = stdout(cell(book, "grid-count"))
+    variants = int(count.split(" variants")[0])
+    assert f"{variants} variants x 2 questions = {2 * variants} model calls" in count and variants >= 2
+    table = cell(book, "leaderboard-table")
+    assert f"{variants} variants, 0 failed" in stdout(table) and html_rows(table) == variants
+    assert "logged 👍 on trace tr-" in stdout(cell(book, "rate"))
+    reopened = stdout(cell(book, "reopened"))
+    assert "read back from MLflow: 👍 'answers from the travel policy' by notebook-test" in reopened
+    assert has_widget(cell(book, "inspector")) and has_widget(cell(book, "reopened"))
+
+    from workbench.tracking import HUMAN_FEEDBACK, latest_sweep, load_question_reviews
+
+    uri = f"sqlite:///{project / 'mlruns' / 'mlflow.db'}"
+    sweep = latest_sweep("prompts-and-models", tracking_uri=uri)
+    first = load_question_reviews(sweep.info.run_id, tracking_uri=uri)[0].answers[0]
+    assert first.feedback is not None and first.feedback.thumbs_up and first.feedback.user == "notebook-test"
+    trace = client(project).get_trace(first.trace_id)
+    human = [a for a in trace.info.assessments if a.name == HUMAN_FEEDBACK]
+    assert len(human) == 1 and str(human[0].source.source_type) == "HUMAN"
