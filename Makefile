@@ -16,7 +16,13 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast ui lint clean
+.PHONY: install demo test test-fast ui lint clean browser-deps
+
+# The browser test (tests/browser) drives JupyterLab in Debian's headless chromium with playwright-core from npm
+# (`npx playwright install` cannot download browsers here). Installed when missing; WORKBENCH_SKIP_BROWSER=1 skips
+# the test and this step, except in CI (CI=true).
+BROWSER_DIR := tests/browser
+CHROMIUM ?= /usr/bin/chromium
 
 install: $(STAMP)
 
@@ -39,8 +45,20 @@ demo: install
 	$(BIN)/workbench run experiments/quickstart.yaml
 	@echo "(the command is $(BIN)/workbench; activate with: source $(BIN)/activate)"
 
-test: install
+test: install browser-deps
 	$(BIN)/python -m pytest -q
+
+browser-deps:
+	@if [ "$$WORKBENCH_SKIP_BROWSER" = "1" ] && [ "$$CI" != "true" ]; then echo "WORKBENCH_SKIP_BROWSER=1: browser test dependencies not installed"; exit 0; fi; \
+	if [ ! -x $(CHROMIUM) ]; then \
+	  echo "Installing chromium (apt) for the browser test..."; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium || exit 1; \
+	fi; \
+	command -v npm >/dev/null || { echo "the browser test needs node >= 20 and npm (or set WORKBENCH_SKIP_BROWSER=1)"; exit 1; }; \
+	if [ ! -f $(BROWSER_DIR)/node_modules/.package-lock.json ] || [ $(BROWSER_DIR)/package-lock.json -nt $(BROWSER_DIR)/node_modules/.package-lock.json ]; then \
+	  npm ci --prefix $(BROWSER_DIR) --no-audit --no-fund; \
+	fi
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not integration and not browser"
