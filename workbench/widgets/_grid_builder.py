@@ -132,8 +132,6 @@ class _RetrievalRow(w.HBox):
     def value(self) -> dict[str, Any]:
         data = self.original.model_dump(mode="json")
         data.update(k=self.k.value, search=self.search.value, embedding=self.embedding.value.strip())
-        if data["search"] == "mmr" and data["fetch_k"] < data["k"]:
-            data["fetch_k"] = max(20, data["k"])  # keep a valid default pool; edit fetch_k in YAML for more control
         return data
 
 

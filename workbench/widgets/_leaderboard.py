@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import ipywidgets as w
+from mlflow.exceptions import MlflowException
 
 import workbench as wb
 from workbench.widgets._common import STYLE, error_html, esc, frame_table, run_link
@@ -78,7 +79,7 @@ class Leaderboard(w.VBox):
             self.comparison.value = "<span class='wb-muted'>comparing…</span>"
             try:
                 self.report = wb.compare([runs[a], runs[b]], baseline=runs[a], tracking_uri=self.result.tracking_uri)
-            except wb.WorkbenchError as exc:
+            except (wb.WorkbenchError, MlflowException) as exc:
                 self.comparison.value = error_html(str(exc))
             else:
                 self.comparison.value = f"<b>{esc(b)}</b> versus baseline <b>{esc(a)}</b>" + self.report._repr_html_()
