@@ -165,6 +165,10 @@ def test_leaderboard_sorts_and_compares_two_variants(finished: tuple[RunPanel, w
     board.select(a, a)
     board.compare_button.click()
     assert board.report is None and "two different variants" in board.comparison.value
+    board.every_variant.value = True
+    board.compare_button.click()
+    assert board.report is not None and {t.name for t in board.report.variants} == {a, b}
+    assert "every variant versus baseline" in board.comparison.value
 
 
 # -- question inspector ----------------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ class Leaderboard(w.VBox):
         self.table.add_class("wb-leaderboard-table")
         self.variant_a = w.Dropdown(options=names, value=names[0] if names else None, description="baseline", layout=w.Layout(width="520px"))
         self.variant_b = w.Dropdown(options=names, value=names[1] if len(names) > 1 else None, description="versus", layout=w.Layout(width="520px"))
+        self.every_variant = w.Checkbox(value=False, description="every variant against the baseline (intervals for all)", indent=False,
+                                        layout=w.Layout(width="auto"))
         self.compare_button = w.Button(description="Compare", icon="balance-scale", disabled=len(names) < 2)
         self.compare_button.add_class("wb-compare-button")
         self.comparison = w.HTML()
@@ -45,7 +47,7 @@ class Leaderboard(w.VBox):
             w.HBox([self.sort_by, self.order]),
             self.table,
             w.HTML("<b>Compare two variants</b> <span class='wb-muted'>(bootstrap intervals over questions, paired)</span>"),
-            w.VBox([self.variant_a, self.variant_b]),
+            w.VBox([self.variant_a, self.variant_b, self.every_variant]),
             self.compare_button,
             self.comparison,
         ])
@@ -66,21 +68,26 @@ class Leaderboard(w.VBox):
         self.variant_a.value, self.variant_b.value = a, b
 
     def compare(self) -> wb.ComparisonReport | None:
-        """Compare the selected variants with ``wb.compare`` (the first is the baseline) and show the report."""
+        """Compare the selected variants with ``wb.compare`` (the first is the baseline) and show the report.
+
+        With ``every_variant`` ticked, every logged variant is compared against the baseline.
+        """
         a, b = self.variant_a.value, self.variant_b.value
         frame = self.result.leaderboard()
         runs = dict(zip(frame["variant"], frame["run_id"]))
+        others = [r for r in frame["run_id"] if r] if self.every_variant.value else [runs.get(a), runs.get(b)]
         self.report = None
-        if a is None or b is None or a == b:
+        if a is None or b is None or (a == b and not self.every_variant.value):
             self.comparison.value = error_html("pick two different variants")
-        elif not runs.get(a) or not runs.get(b):
+        elif not runs.get(a) or not all(others):
             self.comparison.value = error_html("these variants were not logged to MLflow, so there is nothing to compare")
         else:
             self.comparison.value = "<span class='wb-muted'>comparing…</span>"
             try:
-                self.report = wb.compare([runs[a], runs[b]], baseline=runs[a], tracking_uri=self.result.tracking_uri)
+                self.report = wb.compare(list(dict.fromkeys([runs[a], *others])), baseline=runs[a], tracking_uri=self.result.tracking_uri)
             except (wb.WorkbenchError, MlflowException) as exc:
                 self.comparison.value = error_html(str(exc))
             else:
-                self.comparison.value = f"<b>{esc(b)}</b> versus baseline <b>{esc(a)}</b>" + self.report._repr_html_()
+                versus = "every variant" if self.every_variant.value else f"<b>{esc(b)}</b>"
+                self.comparison.value = f"{versus} versus baseline <b>{esc(a)}</b>" + self.report._repr_html_()
         return self.report
