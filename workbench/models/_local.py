@@ -59,7 +59,7 @@ class LlamaCppGenerator:
         self.n_ctx = n_ctx
 
     def generate(self, prompt: RenderedPrompt, params: GenerationParams, *, deadline: float | None = None) -> Generation:
-        from llama_cpp import StoppingCriteriaList
+        from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
         llama, lock = _llama(str(self.path), self.n_ctx, params.seed)
         hit_deadline = False
@@ -69,21 +69,28 @@ class LlamaCppGenerator:
             hit_deadline = deadline is not None and time.monotonic() > deadline
             return hit_deadline
 
-        common: dict[str, Any] = dict(
-            max_tokens=params.max_tokens,
-            temperature=params.temperature,
-            seed=params.seed,
-            stopping_criteria=StoppingCriteriaList([past_deadline]),
-        )
+        def end_past_deadline(ids: Any, scores: Any) -> Any:
+            # chat completions take no stopping criteria: past the deadline, only end-of-sequence may follow
+            if past_deadline(ids, scores):
+                eos = llama.token_eos()
+                scores[:] = -float("inf")
+                scores[eos] = 0.0
+            return scores
+
+        common: dict[str, Any] = dict(max_tokens=params.max_tokens, temperature=params.temperature, seed=params.seed)
         with lock:
             start = time.perf_counter()
             if self.kind == "completion":
                 text_in = _fit(llama, prompt.text, self.n_ctx - params.max_tokens)
-                out = llama.create_completion(text_in, stop=list(COMPLETION_STOPS + params.stop), **common)
+                out = llama.create_completion(
+                    text_in, stop=list(COMPLETION_STOPS + params.stop), stopping_criteria=StoppingCriteriaList([past_deadline]), **common
+                )
                 text = out["choices"][0]["text"]
             else:
                 messages = [{"role": "user" if role == "human" else role, "content": c} for role, c in prompt.messages]
-                out = llama.create_chat_completion(messages, stop=list(params.stop) or None, **common)
+                out = llama.create_chat_completion(
+                    messages, stop=list(params.stop) or None, logits_processor=LogitsProcessorList([end_past_deadline]), **common
+                )
                 text = out["choices"][0]["message"]["content"] or ""
             latency = time.perf_counter() - start
         usage = out.get("usage") or {}

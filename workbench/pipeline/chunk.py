@@ -64,43 +64,50 @@ def _token(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], li
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[`*])|\n{2,}")
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences (and paragraphs) of a text, whitespace trimmed; no model or download."""
+    spans = []
+    cursor = 0
+    for boundary in [*_SENTENCE_END.finditer(text), None]:
+        stop = boundary.start() if boundary else len(text)
+        piece = text[cursor:stop]
+        if piece.strip():
+            lead = len(piece) - len(piece.lstrip())
+            spans.append((cursor + lead, cursor + len(piece.rstrip())))
+        cursor = boundary.end() if boundary else len(text)
+    return spans
+
+
 def split_sentences(text: str) -> list[str]:
-    """Split prose into sentences (and paragraphs); no model or download needed."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    """The sentences (and paragraphs) of a text."""
+    return [text[a:b] for a, b in sentence_spans(text)]
 
 
-def _pack(units: Sequence[str], size: int, overlap: int, sep: str = " ") -> list[str]:
-    """Greedily pack units into chunks of at most ``size`` characters, carrying ~``overlap`` characters of whole units."""
-    chunks: list[str] = []
-    current: list[str] = []
-    length = 0
+def _pack(spans: Sequence[tuple[int, int]], size: int, overlap: int) -> list[tuple[int, int]]:
+    """Greedily pack sentence spans into chunk spans of at most ``size`` characters.
+
+    A chunk carries its last whole sentences (up to ``overlap`` characters) into the next one; a sentence longer
+    than ``size`` is cut into ``size`` pieces.
+    """
+    units: list[tuple[int, int]] = []
+    for a, b in spans:
+        step = max(size - overlap, 1)
+        units.extend((i, min(i + size, b)) for i in range(a, b, step)) if b - a > size else units.append((a, b))
+    chunks: list[tuple[int, int]] = []
+    current: list[tuple[int, int]] = []
     for unit in units:
-        if len(unit) > size:  # a single overlong sentence is cut hard
-            pieces = [unit[i : i + size] for i in range(0, len(unit), max(size - overlap, 1))]
-        else:
-            pieces = [unit]
-        for piece in pieces:
-            extra = len(piece) + (len(sep) if current else 0)
-            if current and length + extra > size:
-                chunks.append(sep.join(current))
-                carried: list[str] = []
-                carried_len = 0
-                for prev in reversed(current):
-                    if carried_len + len(prev) > overlap:
-                        break
-                    carried.insert(0, prev)
-                    carried_len += len(prev) + len(sep)
-                current, length = carried, max(carried_len - len(sep), 0)
-                extra = len(piece) + (len(sep) if current else 0)
-            current.append(piece)
-            length += extra
+        if current and unit[1] - current[0][0] > size:
+            chunks.append((current[0][0], current[-1][1]))
+            carried = [u for u in current if current[-1][1] - u[0] <= overlap]
+            current = [u for u in carried if unit[1] - u[0] <= size]
+        current.append(unit)
     if current:
-        chunks.append(sep.join(current))
+        chunks.append((current[0][0], current[-1][1]))
     return chunks
 
 
 def _sentence(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
-    return lambda text: _pack(split_sentences(text), spec.size, spec.overlap)
+    return lambda text: [text[a:b] for a, b in _pack(sentence_spans(text), spec.size, spec.overlap)]
 
 
 def _markdown_sections(text: str) -> list[tuple[str, str]]:
