@@ -16,13 +16,14 @@ from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.retrieval_eval import RetrievalResult, evaluate_retrieval
 from workbench.runner import ProgressEvent, run
-from workbench.scoring import Score, ScoreContext, ScorerEnv, scorer
+from workbench.scoring import CalibrationReport, Judge, JudgeReply, Score, ScoreContext, ScorerEnv, calibrate, load_judge, scorer
 from workbench.spec import ExperimentSpec, experiment_json_schema, load_experiment
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BudgetExceeded",
+    "CalibrationReport",
     "ComparisonReport",
     "Corpus",
     "DataError",
@@ -30,6 +31,8 @@ __all__ = [
     "Document",
     "EvalCase",
     "ExperimentSpec",
+    "Judge",
+    "JudgeReply",
     "ModelError",
     "ProgressEvent",
     "PromptTemplate",
@@ -42,6 +45,7 @@ __all__ = [
     "Variant",
     "VariantResult",
     "WorkbenchError",
+    "calibrate",
     "compare",
     "diff_questions",
     "evaluate_retrieval",
@@ -52,6 +56,7 @@ __all__ = [
     "load_corpus",
     "load_dataset",
     "load_experiment",
+    "load_judge",
     "promote",
     "rollback",
     "run",

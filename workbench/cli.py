@@ -9,6 +9,7 @@
     workbench promote RUN_ID --name N --alias A   gate a variant run and point staging/production at it
     workbench export NAME --alias A --repo PATH   commit the alias's bundle to a deployment git repo
     workbench rollback NAME --alias production    point the alias back at its previous holder
+    workbench calibrate RUN_ID --labels FILE      agreement and Cohen's kappa of a run's judge with human labels
 """
 
 from __future__ import annotations
@@ -198,6 +199,41 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from workbench.config import settings
+    from workbench.errors import DataError
+    from workbench.scoring import calibrate
+    from workbench.tracking import sweep_variants
+
+    cfg = settings(tracking_uri=args.tracking_uri)
+    try:
+        run = MlflowClient(cfg.tracking_uri).get_run(args.run_id)
+    except MlflowException:
+        raise WorkbenchError(f"no run '{args.run_id}' in {cfg.tracking_uri} — see 'workbench list EXPERIMENT'") from None
+    is_sweep = run.data.tags.get("workbench.kind") == "sweep"
+    runs = [(r.info.run_id, r.info.run_name) for r in sweep_variants(args.run_id, tracking_uri=cfg.tracking_uri)] if is_sweep else [(args.run_id, run.info.run_name)]
+    done = 0
+    for run_id, name in runs:
+        print(f"{name}  (run {run_id})")
+        try:
+            report = calibrate(run_id, args.labels, threshold=args.threshold, tracking_uri=cfg.tracking_uri)
+        except DataError as exc:
+            if not is_sweep:
+                raise
+            print(f"    skipped: {exc}")
+            continue
+        _print_table(report.to_frame(), ("metric", "n", "accuracy", "kappa", "judge_pass", "human_pass", "both_pass",
+                                         "judge_only", "human_only", "both_fail", "missing", "stale"))
+        print()
+        done += 1
+    print(f"threshold {args.threshold:g}: scores and labels at or above it count as a pass; kappa is NaN when judge and "
+          "humans each gave a single verdict")
+    return 0 if done else 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.")
     parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
@@ -259,6 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alias", default="production", choices=("staging", "production"))
     p.add_argument("--reason", default=None, help="why (recorded)")
     p.set_defaults(handler=_cmd_rollback)
+
+    p = sub.add_parser("calibrate", help="agreement and Cohen's kappa between a run's judge scores and human labels")
+    p.add_argument("run_id", help="a variant run id, or a sweep run id (every variant is calibrated)")
+    p.add_argument("--labels", required=True, help="labels file (.csv or .jsonl with case_id, metric, label[, answer])")
+    p.add_argument("--threshold", type=float, default=0.5, help="scores and labels at or above it count as a pass")
+    p.set_defaults(handler=_cmd_calibrate)
     return parser
 
 

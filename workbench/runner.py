@@ -31,7 +31,7 @@ from workbench.pipeline import (
 from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.sandbox import Outcome, Sandbox, Stopped, run_sandboxed
-from workbench.scoring import ScoreContext, ScoreFn, ScorerEnv, build_scorers, mean_scores, percentile, run_scorers
+from workbench.scoring import Judge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_metrics, load_judge, mean_scores, percentile, run_scorers
 from workbench.spec import ExperimentSpec, load_experiment
 from workbench.tracking import MlflowTracker, Tracker
 
@@ -116,6 +116,7 @@ def _metrics(records: tuple[QuestionRecord, ...]) -> dict[str, float]:
         per_success = cost_per_success(costs, quality)
         if per_success is not None and math.isfinite(per_success):
             out[COST_PER_SUCCESS] = per_success
+    out.update(judge_metrics(r.scores for r in records))  # judge tokens and cost, apart from the answering model's
     return out
 
 
@@ -195,6 +196,14 @@ def _failed(variant: Variant, error: str, kind: str, stats: ChunkStats) -> Varia
     return VariantResult(variant, Outcome("FAILED", error, kind), (), {}, stats, now, now)
 
 
+def _load_judge(spec: ExperimentSpec) -> Judge | None:
+    j = spec.judge
+    if j is None:
+        return None
+    price = price_for(j.id, {k: Price(v.input, v.output) for k, v in spec.pricing.items()})
+    return load_judge(j.id, kind=j.kind, max_tokens=j.max_tokens, timeout_s=j.timeout_s, temperature=j.temperature, seed=spec.seed, price=price)
+
+
 def run(
     experiment: ExperimentSpec | str | Path,
     *,
@@ -206,6 +215,7 @@ def run(
     progress: bool = True,
     stop: threading.Event | None = None,
     on_event: Callable[[ProgressEvent], None] | None = None,
+    judge: Judge | None = None,
 ) -> SweepResult:
     """Run every variant of an experiment and log it (one parent run, one child run per variant).
 
@@ -218,6 +228,8 @@ def run(
         progress: show tqdm progress bars.
         stop: set this event to stop after the current question; finished variants stay logged.
         on_event: called with each ``ProgressEvent``.
+        judge: a ready judge used instead of the spec's ``judge`` model (tests pass a ScriptedJudge); it turns the
+            LLM-judged scorers on like a ``judge:`` section does.
 
     Returns:
         The ``SweepResult``; failed variants are in it (and logged as FAILED runs), not raised.
@@ -238,7 +250,9 @@ def run(
             on_event(event)
 
     emit(ProgressEvent("sweep_started", 0, len(variants)))
-    scorer_env = ScorerEnv(embedder=resolver.embedder("local:all-minilm-l6-v2"))
+    scorer_env = ScorerEnv(
+        embedder=resolver.embedder("local:all-minilm-l6-v2"), judge=judge or _load_judge(spec), judge_repeats=spec.judge.n if spec.judge else 1
+    )
     scorers = build_scorers(spec.scorers, scorer_env)
     results: list[VariantResult] = []
     groups: dict[str, list[Variant]] = {}

@@ -19,6 +19,7 @@ from pydantic import (
     PrivateAttr,
     SerializerFunctionWrapHandler,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -36,6 +37,7 @@ __all__ = [
     "DatasetRef",
     "ExperimentSpec",
     "GateSpec",
+    "JudgeSpec",
     "Limits",
     "MaxCostGate",
     "MaxFailedRateGate",
@@ -185,6 +187,35 @@ class PriceSpec(_Spec):
     output: float = Field(ge=0, description="USD per 1M output tokens")
 
 
+class JudgeSpec(_Spec):
+    """The judge model of the LLM-judged scorers (ragas faithfulness, answer relevancy, context precision/recall).
+
+    ``judge: local:gemma3-270m`` is short for ``judge: {id: local:gemma3-270m}``. llama.cpp judges decode under the
+    output schema; every score is checked to lie in [0, 1]. Judge tokens and cost are reported apart (judge_*).
+    """
+
+    id: str
+    kind: ModelKind | None = None
+    n: int = Field(default=1, ge=1, le=20, description="judge repeats per item; their spread is reported as <scorer>_std")
+    max_tokens: int = Field(default=256, ge=16, le=8192, description="bound on each judge answer")
+    timeout_s: float = Field(default=60.0, gt=0, description="time limit of one judge call")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0: deterministic (repeats then agree)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"id": data} if isinstance(data, str) else data
+
+    @field_validator("id")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        try:
+            check_model_id(value)
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
 # -- promotion gates (evaluated by workbench.promote; defined here because they are part of the experiment file) --
 
 
@@ -269,6 +300,7 @@ class ExperimentSpec(_Spec):
     models: tuple[ModelSpec, ...] = Field(min_length=1)
     chunkers: tuple[ChunkerSpec, ...] = Field(min_length=1)
     retrieval: tuple[RetrievalSpec, ...] = (RetrievalSpec(),)
+    judge: JudgeSpec | None = Field(default=None, description="judge model; when set, the LLM-judged scorers are on by default")
     scorers: tuple[str, ...] | None = Field(default=None, description="scorer names; default: all deterministic ones")
     limits: Limits = Limits()
     pricing: dict[str, PriceSpec] = {}
@@ -284,6 +316,16 @@ class ExperimentSpec(_Spec):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"prompt name '{dupes[0]}' is used twice — names must be unique")
+        return value
+
+    @field_validator("scorers")
+    @classmethod
+    def _judged_scorers_have_a_judge(cls, value: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
+        from workbench.scoring import judged_scorers
+
+        needy = [s for s in value or () if s in judged_scorers()]
+        if needy and info.data.get("judge") is None:
+            raise ValueError(f"scorer '{needy[0]}' needs a judge model — add e.g. 'judge: local:gemma3-270m'")
         return value
 
     @property

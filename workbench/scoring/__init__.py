@@ -1,7 +1,7 @@
-"""Scoring: the scorer registry, deterministic scorers, aggregation."""
+"""Scoring: the scorer registry, deterministic, ragas and safety scorers, judges, judge calibration, aggregation."""
 
-from workbench.scoring import _deterministic  # noqa: F401  (registers the built-in scorers)
-from workbench.scoring._aggregate import mean_scores, percentile
+from workbench.scoring import _deterministic, _ragas, _safety  # noqa: F401  (register the built-in scorers)
+from workbench.scoring._aggregate import judge_metrics, mean_scores, percentile
 from workbench.scoring._base import (
     Score,
     ScoreContext,
@@ -9,20 +9,46 @@ from workbench.scoring._base import (
     ScorerEnv,
     build_scorers,
     default_scorers,
+    judged_scorers,
     registered_scorers,
     run_scorers,
     scorer,
 )
+from workbench.scoring._calibration import Agreement, CalibrationReport, agreement, calibrate, cohen_kappa, load_labels
 from workbench.scoring._deterministic import is_refusal, normalize, token_f1_value
+from workbench.scoring._judge import Judge, JudgeReply, JudgeUsage, LangChainJudge, LlamaCppJudge, check_reply, load_judge
+from workbench.scoring._ragas import JUDGED_METRICS, NON_LLM_METRICS
+from workbench.scoring._safety import PiiMatch, find_pii, iban_valid, luhn_valid
 
 __all__ = [
+    "JUDGED_METRICS",
+    "NON_LLM_METRICS",
+    "Agreement",
+    "CalibrationReport",
+    "Judge",
+    "JudgeReply",
+    "JudgeUsage",
+    "LangChainJudge",
+    "LlamaCppJudge",
+    "PiiMatch",
     "Score",
     "ScoreContext",
     "ScoreFn",
     "ScorerEnv",
+    "agreement",
     "build_scorers",
+    "calibrate",
+    "check_reply",
+    "cohen_kappa",
     "default_scorers",
+    "find_pii",
+    "iban_valid",
     "is_refusal",
+    "judge_metrics",
+    "judged_scorers",
+    "load_judge",
+    "load_labels",
+    "luhn_valid",
     "mean_scores",
     "normalize",
     "percentile",

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from workbench.scoring._base import Score
+from workbench.scoring._judge import JudgeUsage
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -37,4 +38,33 @@ def mean_scores(rows: Iterable[Mapping[str, Score]]) -> dict[str, float]:
             out[name] = sum(xs) / len(xs)
         if errors[name]:
             out[f"{name}_errors"] = float(errors[name])
+    return out
+
+
+def judge_metrics(rows: Iterable[Mapping[str, Score]]) -> dict[str, float]:
+    """The judge's accounting over a variant, apart from the answering model's: ``judge_calls``, ``judge_errors``
+    (unusable judge outputs), ``judge_input_tokens``, ``judge_output_tokens``, ``judge_latency_s``,
+    ``judge_cost_usd`` (left out when the judge's price is unknown), and ``<scorer>_std``: the mean over items of the
+    standard deviation of the judge's repeats (only with repeats). Empty when no scorer used a judge."""
+    usage: JudgeUsage | None = None
+    spreads: dict[str, list[float]] = {}
+    for row in rows:
+        for name, score in row.items():
+            if score.judge is not None:
+                usage = score.judge if usage is None else usage + score.judge
+            if score.spread is not None:
+                spreads.setdefault(name, []).append(score.spread)
+    if usage is None:
+        return {}
+    out = {
+        "judge_calls": float(usage.calls),
+        "judge_errors": float(usage.failures),
+        "judge_input_tokens": float(usage.input_tokens),
+        "judge_output_tokens": float(usage.output_tokens),
+        "judge_latency_s": usage.latency_s,
+    }
+    if usage.cost_usd is not None:
+        out["judge_cost_usd"] = usage.cost_usd
+    for name, xs in spreads.items():
+        out[f"{name}_std"] = sum(xs) / len(xs)
     return out

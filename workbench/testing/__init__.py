@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from workbench.models import Generation, GenerationParams
+from workbench.models import Generation, GenerationParams, Price, price_for
 from workbench.models._types import ModelKind
 from workbench.prompts import RenderedPrompt
+from workbench.scoring._judge import JudgeReply, check_reply
 
-__all__ = ["HashingEmbedder", "ScriptExhausted", "ScriptedModel"]
+__all__ = ["HashingEmbedder", "ScriptExhausted", "ScriptedJudge", "ScriptedModel"]
 
 
 class ScriptExhausted(AssertionError):
@@ -82,3 +83,34 @@ class HashingEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
+
+
+class ScriptedJudge:
+    """A judge that answers from a script: raw texts used in order, or a function ``(prompt, schema) -> raw text``.
+
+    Replies are checked against the schema like a real judge's (garbage becomes an error reply with the raw text).
+    Raises ``ScriptExhausted`` when a list script runs out. ``calls`` records ``(prompt, schema, repeat)``. Tokens
+    are counted in words; ``price`` (default: free) prices them.
+    """
+
+    def __init__(self, script: Iterable[str] | Callable[[str, Mapping[str, Any]], str], *, model_id: str = "testing:judge",
+                 price: Price | None = None) -> None:
+        self.model_id = model_id
+        self.price = price if price is not None else price_for(model_id)
+        self._fn = script if callable(script) else None
+        self._answers = None if callable(script) else list(script)
+        self.calls: list[tuple[str, Mapping[str, Any], int]] = []
+
+    def ask(self, prompt: str, schema: Mapping[str, Any], *, repeat: int = 0) -> JudgeReply:
+        self.calls.append((prompt, schema, repeat))
+        if self._fn is not None:
+            raw = self._fn(prompt, schema)
+        else:
+            assert self._answers is not None
+            if not self._answers:
+                raise ScriptExhausted(f"ScriptedJudge '{self.model_id}' ran out of answers after {len(self.calls) - 1} calls")
+            raw = self._answers.pop(0)
+        value, error = check_reply(raw, schema)
+        tokens_in, tokens_out = len(prompt.split()), len(raw.split())
+        cost = self.price.cost(tokens_in, tokens_out) if self.price is not None else None
+        return JudgeReply(value, raw, input_tokens=tokens_in, output_tokens=tokens_out, error=error, cost_usd=cost)

@@ -1,0 +1,114 @@
+"""Judge calibration: Cohen's kappa on known cases, labels files, agreement with a run's per-question table."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.errors import DataError
+from workbench.scoring import agreement, calibrate, cohen_kappa, load_labels
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_perfect_agreement_is_kappa_one() -> None:
+    a = [True, False, True, True, False]
+    assert cohen_kappa(a, a) == pytest.approx(1.0)
+
+
+def test_chance_level_agreement_is_kappa_zero() -> None:
+    a = [True, True, False, False] * 25
+    b = [True, False, True, False] * 25  # independent of a: agree half the time, as chance predicts
+    assert cohen_kappa(a, b) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_systematic_disagreement_is_negative() -> None:
+    a = [True, False] * 10
+    assert cohen_kappa(a, [not x for x in a]) == pytest.approx(-1.0)
+
+
+def test_textbook_case() -> None:
+    # 50 items: both yes 20, judge yes/human no 5, judge no/human yes 10, both no 15 -> p_o 0.7, p_e 0.5, kappa 0.4
+    judge = [1.0] * 20 + [1.0] * 5 + [0.0] * 10 + [0.0] * 15
+    human = [1.0] * 20 + [0.0] * 5 + [1.0] * 10 + [0.0] * 15
+    a = agreement("faithfulness", judge, human)
+    assert a.n == 50 and a.accuracy == pytest.approx(0.7) and a.kappa == pytest.approx(0.4)
+    assert a.confusion == (20, 5, 10, 15)
+    assert a.judge_positive == pytest.approx(0.5) and a.human_positive == pytest.approx(0.6)
+
+
+def test_kappa_is_undefined_when_both_raters_use_one_class() -> None:
+    assert math.isnan(cohen_kappa([True, True], [True, True]))
+    assert math.isnan(cohen_kappa([], []))
+    with pytest.raises(ValueError):
+        cohen_kappa([True], [True, False])
+
+
+def test_threshold_binarises_scores() -> None:
+    a = agreement("m", [0.9, 0.6, 0.4, 0.1], [1.0, 0.0, 0.0, 0.0], threshold=0.7)
+    assert a.confusion == (1, 0, 0, 3) and a.kappa == pytest.approx(1.0)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_labels_from_csv_jsonl_and_dataframe(tmp_path: Path) -> None:
+    csv = load_labels(write(tmp_path / "l.csv", "case_id,metric,label\npy-001,faithfulness,pass\npy-002,faithfulness,0\npy-003,faithfulness,0.8\n"))
+    assert list(csv["label"]) == [1.0, 0.0, 0.8] and csv["answer"].isna().all()
+    jsonl = load_labels(write(tmp_path / "l.jsonl", '{"case_id": "py-001", "metric": "faithfulness", "label": true, "answer": "A."}\n\n'))
+    assert list(jsonl["label"]) == [1.0] and list(jsonl["answer"]) == ["A."]
+    frame = load_labels(pd.DataFrame({"case_id": ["a"], "metric": ["m"], "label": ["no"]}))
+    assert list(frame["label"]) == [0.0]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fragment"),
+    [
+        ("bad.csv", "case_id,metric,label\npy-001,faithfulness,maybe\n", "bad.csv:2: field 'label': 'maybe'"),
+        ("big.csv", "case_id,metric,label\npy-001,faithfulness,3\n", "outside [0, 1]"),
+        ("nohead.csv", "case,metric,label\n", "column 'case_id' is missing"),
+        ("gap.jsonl", '{"case_id": "a", "metric": "m", "label": 1}\n{"case_id": "b", "label": 1}\n', "gap.jsonl:2: field 'metric' is missing"),
+        ("broken.jsonl", "{not json\n", "broken.jsonl:1: not valid JSON"),
+        ("labels.txt", "x", "must be a .csv or .jsonl"),
+    ],
+)
+def test_bad_labels_are_one_line_errors_naming_file_line_and_field(tmp_path: Path, name: str, text: str, fragment: str) -> None:
+    with pytest.raises(DataError, match=None) as err:
+        load_labels(write(tmp_path / name, text))
+    assert fragment in str(err.value)
+
+
+def test_calibrate_a_run_table_skips_missing_and_stale_labels() -> None:
+    table = pd.DataFrame({
+        "case_id": ["c1", "c2", "c3", "c4", "c5"],
+        "answer": ["yes it is", "no", "maybe", "x", "y"],
+        "faithfulness": [0.9, 0.2, None, 0.8, 0.1],
+        "token_f1": [1.0, 0.0, 0.5, 0.5, 0.5],
+    })
+    labels = pd.DataFrame({
+        "case_id": ["c1", "c2", "c3", "c4", "c5", "c9", "c1"],
+        "metric": ["faithfulness"] * 6 + ["token_f1"],
+        "label": [1, 0, 1, 1, 1, 1, 1],
+        "answer": ["yes  it is", None, None, "a different answer", None, None, None],
+    })
+    report = calibrate(table, labels)
+    f = report.agreement("faithfulness")
+    assert (f.n, f.missing, f.stale) == (3, 2, 1)  # c3 unscored and c9 absent; c4 labelled another answer
+    assert f.confusion == (1, 0, 1, 1) and f.accuracy == pytest.approx(2 / 3)
+    assert report.agreement("token_f1").n == 1
+    frame = report.to_frame()
+    assert list(frame["metric"]) == ["faithfulness", "token_f1"] and {"kappa", "accuracy", "stale"} <= set(frame.columns)
+    with pytest.raises(DataError, match="none of the labelled metrics"):
+        calibrate(table[["case_id", "answer"]], labels)
+
+
+def test_the_python_docs_labels_file_loads() -> None:
+    labels = load_labels(ROOT / "datasets" / "python_docs.labels.csv")
+    cases = {line.split('"id": "')[1].split('"')[0] for line in (ROOT / "datasets" / "python_docs.jsonl").read_text().splitlines() if line}
+    assert len(labels) >= 10 and set(labels["case_id"]) <= cases
+    assert set(labels["label"]) == {0.0, 1.0}  # both verdicts occur, so kappa is defined

@@ -1,0 +1,114 @@
+"""The judge interface: reply checking against a schema, usage accounting, model resolution errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workbench.errors import ModelError
+from workbench.scoring import JudgeReply, JudgeUsage, check_reply, load_judge
+from workbench.scoring._judge import bounded_schema
+from workbench.scoring._ragas_bridge import strict_schema
+from workbench.testing import ScriptedJudge, ScriptExhausted
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"reason": {"type": "string"}, "verdict": {"type": "integer", "enum": [0, 1]}},
+    "required": ["reason", "verdict"],
+    "additionalProperties": False,
+}
+
+
+def test_a_conforming_reply_parses() -> None:
+    value, error = check_reply('{"reason": "in the context", "verdict": 1}', SCHEMA)
+    assert error is None and value == {"reason": "in the context", "verdict": 1}
+
+
+def test_json_wrapped_in_prose_or_a_code_fence_is_found() -> None:
+    value, error = check_reply('Sure! ```json\n{"reason": "r", "verdict": 0}\n``` hope that helps', SCHEMA)
+    assert error is None and value["verdict"] == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("The context is useful, verdict one.", "not JSON"),
+        ('{"reason": "r", "verdict": 7}', "does not match the schema at verdict"),
+        ('{"reason": "r"}', "does not match the schema"),
+        ('{"reason": "r", "verdict": 1, "score": 1e15}', "does not match the schema"),
+    ],
+)
+def test_unusable_replies_are_errors_not_guesses(raw: str, fragment: str) -> None:
+    value, error = check_reply(raw, SCHEMA)
+    assert value is None
+    assert error is not None and fragment in error
+
+
+def test_output_cut_off_by_max_tokens_says_so_and_nested_objects_are_not_taken() -> None:
+    schema = strict_schema_of_classifications()
+    raw = '{"classifications": [{"statement": "s", "reason": "r", "attributed": 1}, {"statement": "t", "rea'
+    value, error = check_reply(raw, schema, finish_reason="length")
+    assert value is None and error is not None and "max_tokens" in error
+    # without the finish reason, the inner complete object must still not pass as the answer
+    value, error = check_reply(raw, schema)
+    assert value is None and error is not None
+
+
+def strict_schema_of_classifications() -> dict:  # type: ignore[type-arg]
+    from ragas.metrics.collections.context_recall.util import ContextRecallOutput
+
+    return strict_schema(ContextRecallOutput)
+
+
+def test_strict_schema_pins_binary_verdicts_and_forbids_empty_lists() -> None:
+    schema = strict_schema_of_classifications()
+    text = json.dumps(schema)
+    assert "$ref" not in text and "$defs" not in text
+    items = schema["properties"]["classifications"]
+    assert items["minItems"] == 1
+    assert items["items"]["properties"]["attributed"]["enum"] == [0, 1]
+    assert items["items"]["additionalProperties"] is False
+    _, error = check_reply(json.dumps({"classifications": [{"statement": "s", "reason": "r", "attributed": 2}]}), schema)
+    assert error is not None
+
+
+def test_a_llama_judge_bounds_lists_and_strings_so_answers_fit_max_tokens() -> None:
+    schema = strict_schema_of_classifications()
+    bounded = bounded_schema(schema, max_items=3, max_length=50)
+    items = bounded["properties"]["classifications"]
+    assert items["maxItems"] == 3 and items["items"]["properties"]["reason"]["maxLength"] == 50
+    assert "maxLength" not in items["items"]["properties"]["attributed"]
+    assert "maxItems" not in schema["properties"]["classifications"]  # the input is not changed
+
+
+def test_usage_adds_up_and_unknown_cost_stays_unknown() -> None:
+    ok = JudgeReply({"a": 1}, "{}", input_tokens=10, output_tokens=2, latency_s=0.5, cost_usd=0.001)
+    bad = JudgeReply(None, "junk", input_tokens=5, output_tokens=1, latency_s=0.25, error="not JSON", cost_usd=0.002)
+    usage = JudgeUsage.of([ok, bad], extra_failures=1)
+    assert (usage.calls, usage.failures, usage.input_tokens, usage.output_tokens) == (2, 2, 15, 3)
+    assert usage.latency_s == pytest.approx(0.75) and usage.cost_usd == pytest.approx(0.003)
+    unknown = usage + JudgeUsage.of([JudgeReply({}, "{}", cost_usd=None)])
+    assert unknown.cost_usd is None and unknown.calls == 3
+
+
+def test_scripted_judge_checks_replies_and_is_loud_when_its_script_runs_out() -> None:
+    judge = ScriptedJudge(['{"reason": "r", "verdict": 1}', "garbage"])
+    assert judge.ask("p", SCHEMA).value == {"reason": "r", "verdict": 1}
+    second = judge.ask("p", SCHEMA, repeat=1)
+    assert second.error is not None and second.raw == "garbage"
+    assert judge.calls[1][2] == 1
+    with pytest.raises(ScriptExhausted):
+        judge.ask("p", SCHEMA)
+
+
+def test_load_judge_errors_are_one_line_model_errors(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ModelError, match="unknown model provider"):
+        load_judge("nosuch:model")
+    with pytest.raises(ModelError, match="no such file"):
+        load_judge(f"llamacpp:{tmp_path / 'missing.gguf'}")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ModelError, match="langchain-openai|OPENAI_API_KEY"):
+        load_judge("openai:gpt-4o-mini")
+    with pytest.raises(ModelError, match="chat"):
+        load_judge("ollama:llama3.2", kind="completion")

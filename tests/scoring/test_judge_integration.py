@@ -1,0 +1,71 @@
+"""The real embedded Gemma 3 270M as a constrained judge: every finished judge answer parses, every score is in range.
+
+This checks the plumbing of constrained decoding, not the wisdom of a 270M base model's verdicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from workbench.models import GEMMA_ID
+from workbench.scoring import JudgeReply, ScoreContext, ScorerEnv, build_scorers, judged_scorers, load_judge, run_scorers
+from workbench.testing import HashingEmbedder
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ITEMS = (
+    ScoreContext(
+        question="What does the pass statement do?",
+        answer="pass does nothing.",
+        reference="pass is a null operation.",
+        contexts=("pass is a null operation: when it is executed, nothing happens.",),
+    ),
+    ScoreContext(
+        question="Can a lambda contain statements?",
+        answer="No, a lambda cannot contain statements.",
+        reference="Functions created with lambda expressions cannot contain statements.",
+        contexts=("Functions created with lambda expressions cannot contain statements or annotations.",),
+    ),
+)
+
+
+class Recording:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.replies: list[JudgeReply] = []
+
+    def ask(self, prompt: str, schema: Mapping[str, Any], *, repeat: int = 0) -> JudgeReply:
+        reply = self.inner.ask(prompt, schema, repeat=repeat)
+        self.replies.append(reply)
+        return reply
+
+
+def test_local_constrained_judge_outputs_parse_and_scores_lie_in_range() -> None:
+    judge = Recording(load_judge(GEMMA_ID, max_tokens=160, timeout_s=90))
+    scorers = build_scorers(judged_scorers(), ScorerEnv(embedder=HashingEmbedder(), judge=judge))
+    rows = [run_scorers(scorers, ctx) for ctx in ITEMS]
+
+    assert judge.replies, "the judge was never called"
+    finished = [r for r in judge.replies if r.finish_reason == "stop"]
+    assert len(finished) >= len(judge.replies) // 2, [(r.finish_reason, r.raw[:80]) for r in judge.replies]
+    for reply in finished:  # under the grammar, an answer that ends by itself is valid JSON of the asked shape
+        assert reply.ok, (reply.error, reply.raw)
+        assert reply.input_tokens > 0 and reply.output_tokens > 0
+    for reply in judge.replies:
+        if not reply.ok:
+            assert reply.finish_reason in ("length", "deadline") and reply.raw
+    scored = 0
+    for row in rows:
+        for name in judged_scorers():
+            score = row[name]
+            assert score.judge is not None and score.judge.calls >= 1, name
+            if score.error is None:
+                assert score.value is not None and 0.0 <= score.value <= 1.0, (name, score.value)
+                scored += 1
+            else:
+                assert score.value is None and score.explanation, (name, score.error)
+    assert scored >= len(ITEMS) * len(judged_scorers()) // 2

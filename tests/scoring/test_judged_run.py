@@ -1,0 +1,105 @@
+"""A judged sweep end to end with fakes: judge scorers on via the spec, judge accounting apart, MLflow, calibrate CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import workbench as wb
+from workbench import cli
+from workbench.models import GEMMA_ID, Price
+from workbench.scoring import judged_scorers
+from workbench.spec import ExperimentSpec
+from workbench.testing import ScriptedJudge
+from workbench.tracking import load_variant_table
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def spec(**extra: Any) -> ExperimentSpec:
+    data = {
+        "name": "judged",
+        "dataset": {"path": "datasets/python_docs.jsonl", "limit": 5},
+        "corpus": {"builtin": "python-reference"},
+        "prompts": [{"name": "p", "template": "Context: {context}\nQuestion: {question}\nAnswer:"}],
+        "models": [{"id": GEMMA_ID, "params": {"max_tokens": 16}}],
+        "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+        "retrieval": [{"k": 2}],
+        "judge": {"id": GEMMA_ID, "n": 2},
+        "pricing": {GEMMA_ID: {"input": 1.0, "output": 2.0}},
+    }
+    data.update(extra)
+    return ExperimentSpec.from_dict(data, base_dir=ROOT)
+
+
+def answers(prompt: str, schema: Mapping[str, Any]) -> str:
+    props = schema["properties"]
+    if "classifications" in props:
+        return json.dumps({"classifications": [{"statement": "s", "reason": "r", "attributed": 1}]})
+    if "question" in props:
+        return json.dumps({"question": "What is it?", "noncommittal": 0})
+    if "verdict" in props:
+        return json.dumps({"reason": "useful", "verdict": 1})
+    if props["statements"]["items"]["type"] == "string":
+        return json.dumps({"statements": ["A statement."]})
+    return "not json at all"  # every faithfulness verdict call fails: error rows, never NaN
+
+
+def test_a_judged_sweep_scores_every_item_and_accounts_for_the_judge_apart(wb_settings, fake_models, capsys) -> None:  # type: ignore[no-untyped-def]
+    judge = ScriptedJudge(answers, price=Price(input_per_m=1.0, output_per_m=2.0))
+    result = wb.run(spec(), models=fake_models, judge=judge, settings=wb_settings, progress=False)
+    variant = result.variants[0]
+    assert variant.status == "FINISHED", variant.outcome.error
+    m = variant.metrics
+    for name in ("context_recall", "context_precision", "answer_relevancy"):
+        assert 0.0 <= m[name] <= 1.0
+        assert f"{name}_std" in m  # two repeats per item
+    assert "faithfulness" not in m and m["faithfulness_errors"] >= 1  # failures are counted, not averaged
+    assert m["judge_calls"] == len(judge.calls) and m["judge_errors"] >= m["faithfulness_errors"]
+    assert m["judge_input_tokens"] == sum(len(p.split()) for p, _, _ in judge.calls)
+    # the answering model's tokens and cost do not include the judge's
+    gen_in = sum(r.generation.input_tokens for r in variant.records if r.generation)
+    assert m["input_tokens"] == gen_in
+    judge_in, judge_out = m["judge_input_tokens"], m["judge_output_tokens"]
+    assert m["judge_cost_usd"] == pytest.approx((judge_in * 1.0 + judge_out * 2.0) / 1e6)
+    assert m["cost_usd"] == pytest.approx(sum(r.cost_usd for r in variant.records))
+    for record in variant.records:
+        for name in judged_scorers():
+            score = record.scores[name]
+            assert score.error is not None or score.value is None or 0.0 <= score.value <= 1.0
+
+    # calibrate the logged run against labels taken from its own table: perfect agreement on context_recall
+    table = load_variant_table(variant.run_id, tracking_uri=wb_settings.tracking_uri)
+    scored = table.dropna(subset=["context_recall"])
+    labels = wb_settings.root / "labels.csv"
+    rows = [f"{c},context_recall,{1 if v >= 0.5 else 0}" for c, v in zip(scored["case_id"], scored["context_recall"])]
+    labels.write_text("case_id,metric,label\n" + "\n".join(rows + [f"{scored['case_id'].iloc[0]},faithfulness,1"]) + "\n")
+    code = cli.main(["--tracking-uri", wb_settings.tracking_uri, "calibrate", result.parent_run_id, "--labels", str(labels)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "context_recall" in out and variant.variant.name in out
+    report = wb.calibrate(variant.run_id, labels, tracking_uri=wb_settings.tracking_uri)
+    recall = report.agreement("context_recall")
+    assert recall.n == len(scored) and recall.accuracy == 1.0
+    assert report.agreement("faithfulness").missing == 1  # the judge failed there: no verdict to compare
+
+
+def test_without_a_judge_no_judge_metrics_appear(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    data = spec().model_dump(mode="json", exclude_defaults=True)
+    data.pop("judge")
+    result = wb.run(ExperimentSpec.from_dict(data, base_dir=ROOT), models=fake_models, settings=wb_settings, progress=False)
+    m = result.variants[0].metrics
+    assert not any(k.startswith("judge_") for k in m) and "faithfulness" not in m
+    assert {"string_similarity", "chrf", "non_llm_context_recall", "pii_leak"} <= set(m)
+
+
+def test_calibrate_cli_names_a_missing_run(wb_settings, capsys) -> None:  # type: ignore[no-untyped-def]
+    labels = wb_settings.root / "l.csv"
+    labels.parent.mkdir(parents=True, exist_ok=True)
+    labels.write_text("case_id,metric,label\na,faithfulness,1\n")
+    code = cli.main(["--tracking-uri", wb_settings.tracking_uri, "calibrate", "0123456789abcdef", "--labels", str(labels)])
+    assert code == 2 and "no run '0123456789abcdef'" in capsys.readouterr().err

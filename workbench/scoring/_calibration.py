@@ -1,0 +1,285 @@
+"""Judge calibration: how often a judge's verdicts agree with human labels (accuracy and Cohen's kappa).
+
+Judge scores and labels are binarised at a threshold (score >= threshold is a pass). Labels come from a file (CSV
+or JSONL with ``case_id``, ``metric``, ``label`` and optionally ``answer``) or a DataFrame with those columns — the
+notebook's feedback widgets produce one. A label with an ``answer`` judges that answer only: it is skipped (counted
+as stale) when the run answered the case differently.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import DataError, WorkbenchError
+
+__all__ = ["Agreement", "CalibrationReport", "agreement", "calibrate", "cohen_kappa", "load_labels"]
+
+LABEL_COLUMNS = ("case_id", "metric", "label")
+_TRUE = {"1", "true", "yes", "y", "pass", "good", "correct", "+"}
+_FALSE = {"0", "false", "no", "n", "fail", "bad", "incorrect", "-"}
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Agreement of a judge with human labels on one metric.
+
+    Attributes:
+        metric: the scorer name.
+        n: labelled items that have a judge score.
+        accuracy: share of those where judge and human agree (after binarising).
+        kappa: Cohen's kappa (agreement beyond chance); NaN when undefined (both used a single class).
+        threshold: the binarising threshold.
+        judge_positive: share the judge passed.
+        human_positive: share the humans passed.
+        confusion: (both pass, judge only, human only, both fail).
+        missing: labels with no judge score in the run (not applicable, judge error, or case not in the run).
+        stale: labels on a different answer than the run's.
+    """
+
+    metric: str
+    n: int
+    accuracy: float
+    kappa: float
+    threshold: float
+    judge_positive: float
+    human_positive: float
+    confusion: tuple[int, int, int, int]
+    missing: int = 0
+    stale: int = 0
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """One ``Agreement`` per labelled metric, for one run (``source``)."""
+
+    source: str
+    agreements: tuple[Agreement, ...]
+
+    def agreement(self, metric: str) -> Agreement:
+        for a in self.agreements:
+            if a.metric == metric:
+                return a
+        raise KeyError(f"no labels for metric '{metric}' — labelled: {', '.join(a.metric for a in self.agreements)}")
+
+    def to_frame(self) -> Any:
+        """One row per metric: n, accuracy, kappa, pass rates, confusion counts, missing and stale labels."""
+        import pandas as pd
+
+        rows = []
+        for a in self.agreements:
+            tp, fp, fn, tn = a.confusion
+            rows.append({
+                "metric": a.metric, "n": a.n, "accuracy": a.accuracy, "kappa": a.kappa, "judge_pass": a.judge_positive,
+                "human_pass": a.human_positive, "both_pass": tp, "judge_only": fp, "human_only": fn, "both_fail": tn,
+                "missing": a.missing, "stale": a.stale,
+            })
+        return pd.DataFrame(rows)
+
+
+def cohen_kappa(a: Sequence[bool], b: Sequence[bool]) -> float:
+    """Cohen's kappa of two binary raters: (observed - chance agreement) / (1 - chance agreement).
+
+    Returns NaN when there are no items or chance agreement is 1 (both raters used one and the same class).
+    """
+    if len(a) != len(b):
+        raise ValueError(f"raters have {len(a)} and {len(b)} verdicts — they must rate the same items")
+    n = len(a)
+    if n == 0:
+        return math.nan
+    observed = sum(1 for x, y in zip(a, b) if x == y) / n
+    pa, pb = sum(a) / n, sum(b) / n
+    chance = pa * pb + (1 - pa) * (1 - pb)
+    if chance >= 1.0:
+        return math.nan
+    return (observed - chance) / (1 - chance)
+
+
+def agreement(metric: str, judge: Sequence[float], human: Sequence[float], *, threshold: float = 0.5,
+              missing: int = 0, stale: int = 0) -> Agreement:
+    """Binarise paired judge scores and human labels at ``threshold`` and measure their agreement (pure)."""
+    j = [v >= threshold for v in judge]
+    h = [v >= threshold for v in human]
+    n = len(j)
+    tp = sum(1 for x, y in zip(j, h) if x and y)
+    fp = sum(1 for x, y in zip(j, h) if x and not y)
+    fn = sum(1 for x, y in zip(j, h) if y and not x)
+    tn = n - tp - fp - fn
+    return Agreement(
+        metric=metric, n=n, accuracy=(tp + tn) / n if n else math.nan, kappa=cohen_kappa(j, h), threshold=threshold,
+        judge_positive=sum(j) / n if n else math.nan, human_positive=sum(h) / n if n else math.nan,
+        confusion=(tp, fp, fn, tn), missing=missing, stale=stale,
+    )
+
+
+# -- labels --------------------------------------------------------------------------------------------------------------
+
+
+def _label_value(raw: Any, where: str) -> float:
+    if isinstance(raw, bool):
+        return 1.0 if raw else 0.0
+    if isinstance(raw, (int, float)):
+        if math.isnan(raw):
+            raise DataError(f"{where}: field 'label' is missing — every label needs case_id, metric and label")
+        if not 0.0 <= float(raw) <= 1.0:
+            raise DataError(f"{where}: field 'label': {raw} is outside [0, 1] — use 0/1, a score in [0, 1], or pass/fail")
+        return float(raw)
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return 1.0
+    if text in _FALSE:
+        return 0.0
+    try:
+        number = float(text)
+    except ValueError:
+        raise DataError(f"{where}: field 'label': '{raw}' is not a label — use 0/1, a score in [0, 1], or pass/fail") from None
+    return _label_value(number, where)
+
+
+def _label_rows(rows: Iterable[tuple[int, dict[str, Any]]], source: str) -> list[dict[str, Any]]:
+    out = []
+    for line, row in rows:
+        where = f"{source}:{line}"
+        for col in LABEL_COLUMNS:
+            if row.get(col) is None or str(row.get(col)).strip() == "":
+                raise DataError(f"{where}: field '{col}' is missing — every label needs case_id, metric and label")
+        answer = row.get("answer")
+        out.append({
+            "case_id": str(row["case_id"]).strip(),
+            "metric": str(row["metric"]).strip(),
+            "label": _label_value(row["label"], where),
+            "answer": None if answer is None or (isinstance(answer, float) and math.isnan(answer)) or str(answer) == "" else str(answer),
+        })
+    return out
+
+
+def load_labels(source: str | Path | Any) -> Any:
+    """Human labels as a DataFrame (case_id, metric, label in [0, 1], answer or None).
+
+    Args:
+        source: a ``.csv`` or ``.jsonl`` file, or a DataFrame with columns case_id, metric, label (answer optional).
+
+    Raises:
+        DataError: one line naming the file, line and field.
+    """
+    import pandas as pd
+
+    if isinstance(source, pd.DataFrame):
+        missing = [c for c in LABEL_COLUMNS if c not in source.columns]
+        if missing:
+            raise DataError(f"labels DataFrame: column '{missing[0]}' is missing — labels need case_id, metric and label")
+        rows = _label_rows(((i + 1, r) for i, r in enumerate(source.to_dict("records"))), "labels DataFrame row")
+        return pd.DataFrame(rows, columns=[*LABEL_COLUMNS, "answer"])
+    path = Path(source)
+    if not path.is_file():
+        raise DataError(f"{path}: labels file not found")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".jsonl":
+        parsed: list[tuple[int, dict[str, Any]]] = []
+        for i, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{i}: not valid JSON ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise DataError(f"{path}:{i}: each line must be a JSON object with case_id, metric, label")
+            parsed.append((i, obj))
+        rows = _label_rows(parsed, str(path))
+    elif path.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        missing = [c for c in LABEL_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}:1: column '{missing[0]}' is missing — the header needs case_id, metric, label")
+        rows = _label_rows(((i, r) for i, r in enumerate(reader, start=2)), str(path))
+    else:
+        raise DataError(f"{path}: labels must be a .csv or .jsonl file")
+    if not rows:
+        raise DataError(f"{path}: no labels in the file")
+    return pd.DataFrame(rows, columns=[*LABEL_COLUMNS, "answer"])
+
+
+# -- calibration ------------------------------------------------------------------------------------------------------------
+
+
+def _same_answer(a: str, b: Any) -> bool:
+    return " ".join(a.split()) == " ".join(str(b or "").split())
+
+
+def _verdict_table(verdicts: Any, tracking_uri: str | None) -> tuple[Any, str]:
+    import pandas as pd
+
+    from workbench.results import VariantResult
+
+    if isinstance(verdicts, pd.DataFrame):
+        return verdicts, "DataFrame"
+    if isinstance(verdicts, VariantResult):
+        return verdicts.records_frame(), verdicts.run_id or verdicts.variant.name
+    if isinstance(verdicts, str):
+        from mlflow.exceptions import MlflowException
+
+        from workbench.tracking import load_variant_table
+
+        try:
+            return load_variant_table(verdicts, tracking_uri=tracking_uri), verdicts
+        except (MlflowException, OSError) as exc:
+            raise WorkbenchError(
+                f"run '{verdicts}': no per-question results table ({type(exc).__name__}) — pass a variant run id (see 'workbench list EXPERIMENT')"
+            ) from None
+    raise TypeError(f"calibrate() takes a variant run id, a VariantResult or a DataFrame, not {type(verdicts).__name__}")
+
+
+def calibrate(verdicts: Any, labels: Any, *, threshold: float = 0.5, tracking_uri: str | None = None) -> CalibrationReport:
+    """Agreement between a run's judge scores and human labels, per labelled metric.
+
+    Args:
+        verdicts: a variant run id (its ``eval_results.json`` is read from MLflow), a ``VariantResult``, or a
+            DataFrame with a ``case_id`` column and one column per metric (an ``answer`` column enables stale checks).
+        labels: a labels file (.csv / .jsonl) or DataFrame with case_id, metric, label (and optionally answer).
+        threshold: scores and labels at or above it count as a pass.
+        tracking_uri: the MLflow store (default: the project's).
+
+    Returns:
+        A ``CalibrationReport``; metrics are in the order they first appear in the labels.
+
+    Raises:
+        DataError: bad labels (file, line and field named), or no label matches a scored metric of the run.
+        WorkbenchError: the run has no per-question table.
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold {threshold} must be in (0, 1]")
+    table, source = _verdict_table(verdicts, tracking_uri)
+    label_frame = load_labels(labels)
+    if "case_id" not in table.columns:
+        raise DataError(f"{source}: the results table has no case_id column")
+    by_case = {str(row["case_id"]): row for row in table.to_dict("records")}
+    results = []
+    for metric in dict.fromkeys(label_frame["metric"]):
+        if metric not in table.columns:
+            continue
+        judge: list[float] = []
+        human: list[float] = []
+        missing = stale = 0
+        for lab in label_frame[label_frame["metric"] == metric].to_dict("records"):
+            row = by_case.get(lab["case_id"])
+            value = None if row is None else row.get(metric)
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                missing += 1
+                continue
+            if isinstance(lab["answer"], str) and "answer" in row and not _same_answer(lab["answer"], row["answer"]):
+                stale += 1
+                continue
+            judge.append(float(value))
+            human.append(float(lab["label"]))
+        results.append(agreement(metric, judge, human, threshold=threshold, missing=missing, stale=stale))
+    if not results:
+        labelled = ", ".join(dict.fromkeys(label_frame["metric"]))
+        raise DataError(f"{source}: none of the labelled metrics ({labelled}) was scored in this run — run with a judge configured")
+    return CalibrationReport(source, tuple(results))

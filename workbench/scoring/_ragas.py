@@ -1,0 +1,262 @@
+"""ragas metrics as workbench scorers.
+
+LLM-judged (on when the spec sets a judge): ``faithfulness``, ``answer_relevancy``, ``context_precision``,
+``context_recall`` — ragas 0.4.3's own prompts and score formulas (``ragas.metrics.collections``), with the judge
+answering under a bounded JSON schema. Each value is checked against ragas's range [0, 1]; an unusable judge output
+or an out-of-range value is an error score carrying the raw judge text, never NaN. With ``judge.n`` repeats the value
+is their mean and ``spread`` their standard deviation.
+
+Offline (on by default, no model calls): ``string_similarity``, ``bleu``, ``chrf`` (answer against reference) and
+``non_llm_context_recall`` / ``non_llm_context_precision`` (retrieved chunks against the reference answer's sentences).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from workbench.errors import SpecError
+from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv, scorer
+from workbench.scoring._deterministic import is_refusal
+from workbench.scoring._judge import JudgeReply, JudgeUsage
+
+__all__ = ["JUDGED_METRICS", "NON_LLM_METRICS"]
+
+JUDGED_METRICS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
+NON_LLM_METRICS = ("string_similarity", "bleu", "chrf", "non_llm_context_recall", "non_llm_context_precision")
+
+_MAX_RAW = 2000  # characters of raw judge text kept in an error score's explanation
+_ROUNDING = 1e-9
+
+Applies = Callable[[ScoreContext], str | None]  # None when the scorer applies, else why not
+
+
+def _needs_answer_and_contexts(ctx: ScoreContext) -> str | None:
+    if not ctx.contexts:
+        return "no retrieved contexts"
+    if is_refusal(ctx.answer):
+        return "the answer declines: no claims to check"
+    return None
+
+
+def _answerable_with_reference_and_contexts(ctx: ScoreContext) -> str | None:
+    if ctx.expects_refusal:
+        return "refusal item: see refusal_correct"
+    if not ctx.reference:
+        return "no reference answer"
+    if not ctx.contexts:
+        return "no retrieved contexts"
+    return None
+
+
+def _answerable_with_answer(ctx: ScoreContext) -> str | None:
+    if ctx.expects_refusal:
+        return "refusal item: see refusal_correct"
+    if not ctx.answer.strip():
+        return "empty answer"
+    return None
+
+
+def _raw_text(replies: list[JudgeReply]) -> str:
+    bad = [r for r in replies if not r.ok] or replies
+    text = "\n---\n".join(f"[{r.error or 'ok'}] {r.raw}" for r in bad)
+    return text[:_MAX_RAW]
+
+
+def _verdicts_text(replies: list[JudgeReply]) -> str:
+    return "\n".join(json.dumps(r.value, ensure_ascii=False) for r in replies if r.ok)[:_MAX_RAW]
+
+
+def _judged(
+    env: ScorerEnv,
+    name: str,
+    build: Callable[[Any], Any],
+    inputs: Callable[[ScoreContext], Mapping[str, Any]],
+    applies: Applies,
+    *,
+    clip_negative: bool = False,
+) -> ScoreFn:
+    """A scorer that runs a ragas collections metric ``n`` times through the judge and validates every value."""
+    judge = env.judge
+    if judge is None:
+        raise SpecError(f"scorer '{name}' needs a judge model — add a 'judge:' section to the experiment")
+    repeats = max(1, env.judge_repeats)
+
+    def score(ctx: ScoreContext) -> Score:
+        from workbench.scoring._ragas_bridge import JudgeLLM, UnusableOutput, run_sync
+
+        why = applies(ctx)
+        if why is not None:
+            return Score(None, why)
+        values: list[float] = []
+        replies: list[JudgeReply] = []
+        problems: list[str] = []
+        rejected = 0
+        for i in range(repeats):
+            llm = JudgeLLM(judge, repeat=i)
+            metric = build(llm)
+            try:
+                result = run_sync(metric.ascore(**inputs(ctx)))
+            except UnusableOutput as exc:
+                problems.append(exc.reason)
+                replies.extend(llm.replies)
+                continue
+            replies.extend(llm.replies)
+            value = float(result.value) if isinstance(result.value, (int, float)) else math.nan
+            if clip_negative and -1.0 <= value < 0.0:
+                value = 0.0  # a negative cosine similarity: the judge's questions are unrelated to the asked one
+            if 1.0 < value <= 1.0 + _ROUNDING or -_ROUNDING <= value < 0.0:
+                value = min(1.0, max(0.0, value))  # floating-point noise (a cosine of 1.0000000000000002), not a bad judge
+            invalid = metric.validate_result_value(value) if math.isfinite(value) else f"{name} came out as {value} (the judge gave nothing to score)"
+            if invalid:
+                rejected += 1
+                problems.append(invalid)
+                continue
+            values.append(value)
+        usage = JudgeUsage.of(replies, extra_failures=rejected)
+        if not values:
+            raw = _raw_text(replies)
+            said = next((r.raw for r in replies if not r.ok), replies[-1].raw if replies else "")
+            error = problems[0] + (f" (all {repeats} repeats failed)" if repeats > 1 else "") + f"; the judge said: {said[:160]!r}"
+            return Score(None, explanation=raw, error=error, judge=usage)
+        mean = sum(values) / len(values)
+        spread = statistics.stdev(values) if len(values) > 1 else None
+        note = f"repeats: {', '.join(f'{v:.3f}' for v in values)}" + (f"; {len(problems)} failed ({problems[0]})" if problems else "") + "\n"
+        return Score(mean, explanation=(note if repeats > 1 else "") + _verdicts_text(replies), spread=spread, judge=usage)
+
+    return score
+
+
+@scorer("faithfulness", default=False, judged=True)
+def faithfulness(env: ScorerEnv) -> ScoreFn:
+    """ragas faithfulness (LLM judge): share of the answer's statements supported by the retrieved contexts."""
+    from ragas.metrics.collections import Faithfulness
+
+    return _judged(
+        env, "faithfulness", lambda llm: Faithfulness(llm=llm),
+        lambda ctx: {"user_input": ctx.question, "response": ctx.answer, "retrieved_contexts": list(ctx.contexts)},
+        _needs_answer_and_contexts,
+    )
+
+
+@scorer("answer_relevancy", default=False, judged=True)
+def answer_relevancy(env: ScorerEnv) -> ScoreFn:
+    """ragas response relevancy (LLM judge + embeddings): how well questions generated from the answer match the
+    asked one; 0 for a noncommittal answer. Answerable items only."""
+    from ragas.metrics.collections import AnswerRelevancy
+
+    from workbench.scoring._ragas_bridge import RagasEmbeddings
+
+    embedder = env.embedder
+    if embedder is None:
+        from workbench.models import MINILM_ID, load_embedder
+
+        embedder = load_embedder(MINILM_ID)
+    embeddings = RagasEmbeddings(embedder)
+    # One generated question per call: the judge's repeats (judge.n) provide the variation ragas's strictness does.
+    return _judged(
+        env, "answer_relevancy", lambda llm: AnswerRelevancy(llm=llm, embeddings=embeddings, strictness=1),
+        lambda ctx: {"user_input": ctx.question, "response": ctx.answer},
+        _answerable_with_answer, clip_negative=True,
+    )
+
+
+@scorer("context_precision", default=False, judged=True)
+def context_precision(env: ScorerEnv) -> ScoreFn:
+    """ragas context precision with reference (LLM judge): average precision of the retrieved chunks judged useful
+    for the reference answer (one judge call per chunk). Answerable items only."""
+    from ragas.metrics.collections import ContextPrecisionWithReference
+
+    return _judged(
+        env, "context_precision", lambda llm: ContextPrecisionWithReference(llm=llm, name="context_precision"),
+        lambda ctx: {"user_input": ctx.question, "reference": ctx.reference, "retrieved_contexts": list(ctx.contexts)},
+        _answerable_with_reference_and_contexts,
+    )
+
+
+@scorer("context_recall", default=False, judged=True)
+def context_recall(env: ScorerEnv) -> ScoreFn:
+    """ragas context recall (LLM judge): share of the reference answer's statements attributable to the retrieved
+    contexts. Answerable items only."""
+    from ragas.metrics.collections import ContextRecall
+
+    return _judged(
+        env, "context_recall", lambda llm: ContextRecall(llm=llm),
+        lambda ctx: {"user_input": ctx.question, "reference": ctx.reference, "retrieved_contexts": list(ctx.contexts)},
+        _answerable_with_reference_and_contexts,
+    )
+
+
+# -- offline ragas metrics -----------------------------------------------------------------------------------------------
+
+
+def _answer_vs_reference(metric: Any) -> ScoreFn:
+    from workbench.scoring._ragas_bridge import run_sync
+
+    def score(ctx: ScoreContext) -> Score:
+        if ctx.expects_refusal:
+            return Score(None, "refusal item: see refusal_correct")
+        if not ctx.reference:
+            return Score(None, "no reference answer")
+        if not ctx.answer.strip():
+            return Score(0.0, "empty answer")
+        value = float(run_sync(metric.ascore(reference=ctx.reference, response=ctx.answer)).value)
+        return Score(min(1.0, max(0.0, value)))
+
+    return score
+
+
+@scorer("string_similarity")
+def string_similarity(env: ScorerEnv) -> ScoreFn:
+    """ragas non-LLM string similarity (1 - normalised Levenshtein distance) of answer and reference; answerable only."""
+    from ragas.metrics.collections import NonLLMStringSimilarity
+
+    return _answer_vs_reference(NonLLMStringSimilarity(name="string_similarity"))
+
+
+@scorer("bleu")
+def bleu(env: ScorerEnv) -> ScoreFn:
+    """ragas BLEU (sacrebleu, scaled to [0, 1]) of answer against reference; answerable items only."""
+    from ragas.metrics.collections import BleuScore
+
+    return _answer_vs_reference(BleuScore(name="bleu"))
+
+
+@scorer("chrf")
+def chrf(env: ScorerEnv) -> ScoreFn:
+    """ragas chrF (sacrebleu character n-gram F-score, scaled to [0, 1]) of answer against reference; answerable only."""
+    from ragas.metrics.collections import CHRFScore
+
+    return _answer_vs_reference(CHRFScore(name="chrf"))
+
+
+def _context_text_metric(which: str) -> ScoreFn:
+    from workbench.scoring._ragas_bridge import non_llm_context_scores
+
+    def score(ctx: ScoreContext) -> Score:
+        why = _answerable_with_reference_and_contexts(ctx)
+        if why is not None:
+            return Score(None, why)
+        value = non_llm_context_scores(ctx.contexts, ctx.reference)[which]
+        if not math.isfinite(value):
+            return Score(None, "the reference answer has no sentences")
+        return Score(min(1.0, max(0.0, value)))
+
+    return score
+
+
+@scorer("non_llm_context_recall")
+def non_llm_context_recall(env: ScorerEnv) -> ScoreFn:
+    """ragas non-LLM context recall: share of the reference answer's sentences found (string similarity > 0.5) in a
+    sentence of the retrieved chunks. Answerable items only."""
+    return _context_text_metric("recall")
+
+
+@scorer("non_llm_context_precision")
+def non_llm_context_precision(env: ScorerEnv) -> ScoreFn:
+    """ragas non-LLM context precision with reference: average precision over the ranked chunks, a chunk counting as
+    relevant when one of its sentences matches a reference sentence (similarity >= 0.5). Answerable items only."""
+    return _context_text_metric("precision")

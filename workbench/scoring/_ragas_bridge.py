@@ -1,0 +1,169 @@
+"""Adapters that let ragas 0.4.3 metrics run on workbench's models (imported lazily: ``import ragas`` takes ~2 s).
+
+- ``JudgeLLM``: ragas's ``InstructorBaseRagasLLM`` (what the ``ragas.metrics.collections`` metrics call with a
+  prompt string and a pydantic output model) answered by a workbench ``Judge`` under a tightened JSON schema.
+- ``RagasEmbeddings``: ragas's ``BaseRagasEmbedding`` over a workbench ``Embedder``.
+- ``SentenceStringSimilarity``: ragas's ``NonLLMStringSimilarity`` taken as the best match over the sentences of a
+  retrieved chunk, the distance measure of the non-LLM context recall / precision scorers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import re
+import typing as t
+from collections.abc import Coroutine, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ragas.dataset_schema import SingleTurnSample
+from ragas.embeddings.base import BaseRagasEmbedding
+from ragas.llms.base import InstructorBaseRagasLLM
+from ragas.metrics._string import NonLLMStringSimilarity
+
+from workbench.models import Embedder
+from workbench.scoring._judge import Judge, JudgeReply
+
+T = t.TypeVar("T")
+M = t.TypeVar("M", bound=BaseModel)
+
+# Integer fields of ragas's output models that are binary verdicts: the schema pins them to 0/1 (unconstrained,
+# a small judge writes verdicts like 1e15, which ragas then averages into a context precision of 1e15).
+BINARY_FIELDS = frozenset({"verdict", "attributed", "noncommittal"})
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, also inside a running loop (Jupyter) via a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of a ragas output model, inlined (no ``$ref``) and tightened: binary verdicts are 0 or 1,
+    lists are not empty, objects have no extra keys. (A llama.cpp judge further bounds lengths to fit max_tokens.)"""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any, name: str | None = None) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return walk(copy.deepcopy(defs[node["$ref"].rsplit("/", 1)[-1]]), name)
+            out = {k: walk(v) for k, v in node.items() if k not in ("properties", "items")}
+            kind = node.get("type")
+            if kind == "object":
+                out["properties"] = {k: walk(v, k) for k, v in node.get("properties", {}).items()}
+                out["additionalProperties"] = False
+            elif kind == "array":
+                out["items"] = walk(node.get("items", {}))
+                out.setdefault("minItems", 1)
+            elif kind == "integer" and name in BINARY_FIELDS:
+                out["enum"] = [0, 1]
+            return out
+        return node
+
+    return t.cast(dict[str, Any], walk(schema))
+
+
+class UnusableOutput(Exception):
+    """The judge's answer cannot be used: not JSON, not matching the schema, or cut off."""
+
+    def __init__(self, reason: str, reply: JudgeReply) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.reply = reply
+
+
+class JudgeLLM(InstructorBaseRagasLLM):
+    """ragas's structured-output LLM interface, answered by a workbench ``Judge``; keeps every reply."""
+
+    def __init__(self, judge: Judge, *, repeat: int = 0) -> None:
+        self.judge = judge
+        self.repeat = repeat
+        self.replies: list[JudgeReply] = []
+
+    def generate(self, prompt: str, response_model: type[M]) -> M:
+        reply = self.judge.ask(prompt, strict_schema(response_model), repeat=self.repeat)
+        if reply.error is not None:
+            self.replies.append(reply)
+            raise UnusableOutput(reply.error, reply)
+        try:
+            parsed = response_model.model_validate(reply.value)
+        except ValidationError as exc:
+            reply = JudgeReply(None, reply.raw, reply.input_tokens, reply.output_tokens, reply.latency_s,
+                               f"judge output does not fit {response_model.__name__}: {exc.errors()[0]['msg']}", reply.finish_reason, reply.cost_usd)
+            self.replies.append(reply)
+            raise UnusableOutput(reply.error or "", reply) from None
+        self.replies.append(reply)
+        return parsed
+
+    async def agenerate(self, prompt: str, response_model: type[M]) -> M:
+        return self.generate(prompt, response_model)
+
+
+class RagasEmbeddings(BaseRagasEmbedding):
+    """ragas's embedding interface over a workbench ``Embedder``."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        super().__init__(cache=None)
+        self.embedder = embedder
+
+    def embed_text(self, text: str, **kwargs: Any) -> list[float]:
+        return self.embedder.embed([text])[0]
+
+    async def aembed_text(self, text: str, **kwargs: Any) -> list[float]:
+        return self.embed_text(text)
+
+    def embed_texts(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+        return self.embedder.embed(list(texts))
+
+    async def aembed_texts(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+        return self.embed_texts(texts)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n\s*\n")
+_QUOTES = str.maketrans({c: "" for c in "\"'`“”‘’*"})
+
+
+def sentences(text: str) -> list[str]:
+    """Split text into sentences (also at ``;`` and ``:``), whitespace collapsed, quotes dropped, lower case."""
+    parts = (" ".join(p.split()).translate(_QUOTES).lower().strip() for p in _SENTENCE_END.split(text))
+    return [p for p in parts if len(p) > 1]
+
+
+@dataclass
+class SentenceStringSimilarity(NonLLMStringSimilarity):
+    """ragas's normalised string similarity of ``response`` (a reference sentence) against the best-matching
+    sentence of ``reference`` (a retrieved chunk)."""
+
+    name: str = "sentence_string_similarity"
+
+    async def _single_turn_ascore(self, sample: SingleTurnSample, callbacks: Any) -> float:
+        target = " ".join(str(sample.response).split()).translate(_QUOTES).lower()
+        best = 0.0
+        for sentence in sentences(str(sample.reference)):
+            value = await super()._single_turn_ascore(SingleTurnSample(reference=sentence, response=target), callbacks)
+            best = max(best, value)
+        return best
+
+
+def non_llm_context_scores(retrieved: Sequence[str], reference: str, *, threshold: float = 0.5) -> Mapping[str, float]:
+    """ragas's non-LLM context recall and precision, with the reference answer's sentences as reference contexts."""
+    from ragas.metrics._context_precision import NonLLMContextPrecisionWithReference
+    from ragas.metrics._context_recall import NonLLMContextRecall
+
+    sample = SingleTurnSample(retrieved_contexts=list(retrieved), reference_contexts=sentences(reference))
+    recall = NonLLMContextRecall(_distance_measure=SentenceStringSimilarity(), threshold=threshold)
+    precision = NonLLMContextPrecisionWithReference(distance_measure=SentenceStringSimilarity(), threshold=threshold)
+
+    async def both() -> tuple[float, float]:
+        return await recall.single_turn_ascore(sample), await precision.single_turn_ascore(sample)
+
+    r, p = run_sync(both())
+    return {"recall": float(r), "precision": float(p)}
