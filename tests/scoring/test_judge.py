@@ -30,6 +30,12 @@ def test_json_wrapped_in_prose_or_a_code_fence_is_found() -> None:
     assert error is None and value["verdict"] == 0
 
 
+def test_a_bare_newline_inside_a_string_is_tolerated() -> None:
+    # llama-cpp-python's JSON grammar allows raw control characters in strings; the content is still unambiguous
+    value, error = check_reply('{"reason": "useful for the\n" ,"verdict": 0}', SCHEMA)
+    assert error is None and value == {"reason": "useful for the\n", "verdict": 0}
+
+
 @pytest.mark.parametrize(
     ("raw", "fragment"),
     [

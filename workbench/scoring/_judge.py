@@ -116,13 +116,14 @@ class Judge(Protocol):
 
 def _first_json(raw: str) -> Any:
     """The JSON value in ``raw``: the whole text, else the value starting at its first ``{`` (or ``[``) — a model
-    may wrap JSON in prose or a code fence. Objects nested in a broken outer one are not tried."""
+    may wrap JSON in prose or a code fence. Objects nested in a broken outer one are not tried. Raw control
+    characters inside strings are accepted (llama-cpp-python's JSON grammar lets a model write a bare newline there)."""
     text = raw.strip()
     try:
-        return json.loads(text)
+        return json.loads(text, strict=False)
     except json.JSONDecodeError:
         pass
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)
     starts = sorted(i for i in (text.find("{"), text.find("[")) if i >= 0)
     for start in starts:
         try:
@@ -149,7 +150,7 @@ def check_reply(raw: str, schema: Mapping[str, Any], *, finish_reason: str = "st
     cut = {"length": "cut off at max_tokens — raise judge.max_tokens", "deadline": "cut off by the timeout — raise judge.timeout_s"}
     if finish_reason in cut:
         try:
-            json.loads(raw)
+            json.loads(raw, strict=False)
         except json.JSONDecodeError:
             return None, f"judge output is incomplete JSON ({cut[finish_reason]})"
     try:
@@ -239,13 +240,17 @@ class _GrammarFilter:
         return arr["logit"]
 
     def _pick(self, logits: Any) -> int:
+        """Greedy at temperature 0, else a draw among the 40 best tokens (llama.cpp's default top-k)."""
         np = self._np
         if self._temperature <= 0:
             return int(np.argmax(logits))
-        finite = np.isfinite(logits)
-        z = np.where(finite, logits / self._temperature, -np.inf)
-        probs = np.exp(z - z[finite].max())
-        return int(self._rng.choice(len(logits), p=probs / probs.sum()))
+        finite = int(np.isfinite(logits).sum())
+        if finite <= 1:
+            return int(np.argmax(logits))
+        top = np.argpartition(logits, -min(40, finite))[-min(40, finite) :]
+        z = logits[top] / self._temperature
+        probs = np.exp(z - z.max())
+        return int(top[self._rng.choice(len(top), p=probs / probs.sum())])
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         np = self._np
