@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -118,3 +119,45 @@ def test_load_judge_errors_are_one_line_model_errors(monkeypatch: pytest.MonkeyP
         load_judge("openai:gpt-4o-mini")
     with pytest.raises(ModelError, match="chat"):
         load_judge("ollama:llama3.2", kind="completion")
+
+
+class StubChat:
+    """A LangChain-shaped chat model: ``with_structured_output(schema, include_raw=True).invoke(...)``."""
+
+    def __init__(self, outcome: Any) -> None:
+        self.outcome = outcome
+        self.schemas: list[dict[str, Any]] = []
+
+    def with_structured_output(self, schema: dict[str, Any], include_raw: bool = False) -> StubChat:
+        assert include_raw
+        self.schemas.append(schema)
+        return self
+
+    def invoke(self, prompt: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+def message(content: str = "", tool_args: dict[str, Any] | None = None) -> Any:
+    from langchain_core.messages import AIMessage
+
+    calls = [{"name": "f", "args": tool_args, "id": "1"}] if tool_args is not None else []
+    return AIMessage(content=content, tool_calls=calls, usage_metadata={"input_tokens": 100, "output_tokens": 20, "total_tokens": 120})
+
+
+def test_a_hosted_judge_reply_is_checked_and_priced() -> None:
+    from workbench.models import Price
+    from workbench.scoring import LangChainJudge
+
+    ok = LangChainJudge("openai:gpt-4o-mini", StubChat({"raw": message(), "parsed": {"reason": "r", "verdict": 1}, "parsing_error": None}))
+    reply = ok.ask("prompt", SCHEMA)
+    assert reply.ok and reply.value == {"reason": "r", "verdict": 1}
+    assert (reply.input_tokens, reply.output_tokens) == (100, 20)
+    assert reply.cost_usd == pytest.approx(Price(0.15, 0.60).cost(100, 20))  # the list price of gpt-4o-mini
+    bad = LangChainJudge("openai:gpt-4o-mini", StubChat({"raw": message(tool_args={"verdict": 3}), "parsed": None, "parsing_error": "x"}))
+    reply = bad.ask("prompt", SCHEMA)
+    assert not reply.ok and '"verdict": 3' in reply.raw
+    down = LangChainJudge("ollama:llama3.2", StubChat(ConnectionError("refused")))
+    reply = down.ask("prompt", SCHEMA)
+    assert not reply.ok and "ConnectionError" in (reply.error or "") and reply.cost_usd == 0.0
