@@ -266,7 +266,8 @@ def run(
                 embedder = resolver.embedder(embedding)
                 chunks = chunk_corpus(corpus, chunker, embedder.tokenizer)
                 stats = chunk_stats(chunks)
-                key = index_key(chunker, embedding, corpus.hash)
+                # the implementation's name is part of the key, so an injected fake never shares a real model's index
+                key = index_key(chunker, embedding, f"{corpus.hash}:{type(embedder).__qualname__}")
                 index = store.open(key) or store.build(key, chunks, embedder.embed([c.text for c in chunks]))
             except Exception as exc:  # noqa: BLE001 - a broken index fails its variants, not the sweep
                 empty = chunk_stats([])
