@@ -35,16 +35,29 @@ async function dismissNews() {
   if (await no.count()) await no.first().click().catch(() => {});
 }
 
+async function acceptKernelDialog() {
+  const select = page.locator(".jp-Dialog:has-text('Select Kernel') .jp-mod-accept");
+  if (await select.count()) {
+    await select.first().click().catch(() => {});
+    step("accepted the kernel dialog");
+    await page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").waitFor({ timeout: 120_000 });
+  }
+}
+
 async function runNotebook() {
   await page.goto(`${config.lab}/lab/tree/${config.notebook}?token=${config.token}`);
   const cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell");
   await page.waitForFunction((n) => document.querySelectorAll(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").length === n,
     config.cells, { timeout: 120_000 });
   await page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").waitFor({ timeout: 120_000 });
+  // JupyterLab may ask for a kernel (a race with reading the kernel specs): accept the preselected one.
+  await page.waitForTimeout(2_000);
+  await acceptKernelDialog();
   step("notebook open", { cells: await cells.count() });
   await dismissNews();
 
-  const runCell = async (i, timeout = 600_000) => {
+  const runCell = async (i, timeout = 300_000) => {
+    await acceptKernelDialog();
     const cell = cells.nth(i);
     await cell.scrollIntoViewIfNeeded();
     await cell.locator(".jp-Cell-inputArea").click({ position: { x: 5, y: 5 } });
