@@ -54,6 +54,15 @@ __all__ = [
 ]
 
 
+def _known_model(value: str, role: str) -> str:
+    """Validate a model string for a spec field (pydantic turns the ValueError into a located error)."""
+    try:
+        check_model_id(value, role=role)
+    except ModelError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -113,11 +122,7 @@ class ModelSpec(_Spec):
     @field_validator("id")
     @classmethod
     def _known(cls, value: str) -> str:
-        try:
-            check_model_id(value)
-        except ModelError as exc:
-            raise ValueError(str(exc)) from None
-        return value
+        return _known_model(value, "generator")
 
     @property
     def resolved_kind(self) -> ModelKind:
@@ -158,11 +163,7 @@ class RetrievalSpec(_Spec):
     @field_validator("embedding")
     @classmethod
     def _known(cls, value: str) -> str:
-        try:
-            check_model_id(value, role="embedder")
-        except ModelError as exc:
-            raise ValueError(str(exc)) from None
-        return value
+        return _known_model(value, "embedder")
 
     @model_validator(mode="after")
     def _fetch_k(self) -> RetrievalSpec:
@@ -209,11 +210,7 @@ class JudgeSpec(_Spec):
     @field_validator("id")
     @classmethod
     def _known(cls, value: str) -> str:
-        try:
-            check_model_id(value)
-        except ModelError as exc:
-            raise ValueError(str(exc)) from None
-        return value
+        return _known_model(value, "generator")
 
 
 # -- promotion gates (evaluated by workbench.promote; defined here because they are part of the experiment file) --
