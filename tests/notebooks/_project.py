@@ -30,5 +30,7 @@ def kernel_env(project: Path, home: Path) -> dict[str, str]:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
         PYTHONWARNINGS="ignore",
+        TMPDIR=str(project / "tmp"),  # notebooks that make temp folders (04_promote) leave nothing behind
     )
+    (project / "tmp").mkdir(exist_ok=True)
     return env

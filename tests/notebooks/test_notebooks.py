@@ -106,3 +106,17 @@ def test_prompts_and_models(project: Path, shared_home: Path) -> None:
     trace = client(project).get_trace(first.trace_id)
     human = [a for a in trace.info.assessments if a.name == HUMAN_FEEDBACK]
     assert len(human) == 1 and str(human[0].source.source_type) == "HUMAN"
+
+
+def test_promote_walkthrough(project: Path, shared_home: Path) -> None:
+    book = execute(project, "04_promote.ipynb", shared_home)  # its reload cell asserts the bundle reproduces the run
+    assert stdout(cell(book, "skip-staging")).startswith("refused:")
+    assert re.search(r"handbook-assistant v1 is now 'staging'", stdout(cell(book, "staging")))
+    assert re.search(r"handbook-assistant v1 is now 'production'", stdout(cell(book, "production")))
+    blocked = stdout(cell(book, "blocked"))
+    assert "FAIL" in blocked or "passed every gate" in blocked
+    assert "on branch promote/handbook-assistant-production-v1" in stdout(cell(book, "export"))
+    assert any(o.output_type in ("display_data", "execute_result") for o in cell(book, "reload").outputs)
+    rollback = stdout(cell(book, "rollback"))
+    assert "OVERRIDE: demo: try the runner-up in staging" in rollback
+    assert "handbook-assistant@staging rolled back to v1 (was v2)" in rollback
