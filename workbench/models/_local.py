@@ -6,6 +6,7 @@ call into one ``Llama`` object is serialised (llama.cpp objects are not thread-s
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -46,7 +47,9 @@ def gemma_path(model_dir: Path) -> Path:
 def _llama(path: str, n_ctx: int, seed: int) -> tuple[Any, threading.Lock]:
     from llama_cpp import Llama
 
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=2, seed=seed, verbose=False, logits_all=False), threading.Lock()
+    # Two threads suit an otherwise idle 2-core machine; on a busy one WORKBENCH_LLAMA_THREADS=1 is much faster.
+    threads = int(os.environ.get("WORKBENCH_LLAMA_THREADS", "2"))
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, seed=seed, verbose=False, logits_all=False), threading.Lock()
 
 
 class LlamaCppGenerator:
