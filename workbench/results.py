@@ -6,13 +6,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.datasets import Corpus, Dataset
+from workbench.datasets import Corpus, Dataset, EvalCase
 from workbench.grid import Variant
-from workbench.pipeline import ChunkStats, QuestionRecord
+from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.sandbox import Outcome
+from workbench.scoring import Score
 from workbench.spec import ExperimentSpec
 
-__all__ = ["LEADERBOARD_METRICS", "SweepResult", "VariantResult", "leaderboard_frame"]
+__all__ = ["LEADERBOARD_METRICS", "SweepResult", "VariantResult", "leaderboard_frame", "question_row"]
 
 # Leaderboard columns, in order, when present.
 LEADERBOARD_METRICS = (
@@ -43,27 +44,35 @@ class VariantResult:
         """Per-question table: question, answer, retrieved ids, every score, tokens, latency, error."""
         import pandas as pd
 
-        rows = []
-        for r in self.records:
-            row: dict[str, Any] = {
-                "case_id": r.case.id,
-                "category": r.case.category,
-                "question": r.case.question,
-                "reference": r.case.reference,
-                "answer": r.answer,
-                "relevant_ids": list(r.case.source_ids),
-                "retrieved_ids": list(r.retrieved_ids),
-                "contexts": [h.chunk.text for h in r.hits],
-                "latency_s": round(r.latency_s, 4),
-                "input_tokens": r.generation.input_tokens if r.generation else 0,
-                "output_tokens": r.generation.output_tokens if r.generation else 0,
-                "cost_usd": r.cost_usd,
-                "error": r.error,
-            }
-            for name, score in r.scores.items():
-                row[name] = score.value
-            rows.append(row)
-        return pd.DataFrame(rows)
+        return pd.DataFrame([
+            question_row(
+                r.case, r.hits, r.latency_s, r.scores,
+                reference=r.case.reference,
+                answer=r.answer,
+                input_tokens=r.generation.input_tokens if r.generation else 0,
+                output_tokens=r.generation.output_tokens if r.generation else 0,
+                cost_usd=r.cost_usd,
+                error=r.error,
+            )
+            for r in self.records
+        ])
+
+
+def question_row(case: EvalCase, hits: Sequence[Hit], latency_s: float, scores: Mapping[str, Score], **extra: Any) -> dict[str, Any]:
+    """One row of a per-question results table (shared by generation and retrieval-only sweeps)."""
+    row: dict[str, Any] = {
+        "case_id": case.id,
+        "category": case.category,
+        "question": case.question,
+        **extra,
+        "relevant_ids": list(case.source_ids),
+        "retrieved_ids": [h.chunk.doc_id for h in hits],
+        "retrieval_scores": [round(h.score, 4) for h in hits],
+        "contexts": [h.chunk.text for h in hits],
+        "latency_s": round(latency_s, 4),
+    }
+    row.update({name: score.value for name, score in scores.items()})
+    return row
 
 
 @dataclass(frozen=True)

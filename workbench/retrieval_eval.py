@@ -22,6 +22,7 @@ from workbench.datasets import Corpus, Dataset
 from workbench.grid import index_key
 from workbench.models import Embedder, Generator
 from workbench.pipeline import ChromaIndexStore, ChunkStats, IndexStore, QuestionRecord, Retriever, chunk_corpus, chunk_stats
+from workbench.results import question_row
 from workbench.runner import ProgressEvent, load_inputs
 from workbench.scoring import ScoreContext, ScorerEnv, build_scorers, mean_scores, percentile, run_scorers
 from workbench.spec import ChunkerSpec, ExperimentSpec, RetrievalSpec, load_experiment
@@ -94,22 +95,7 @@ class SetupResult:
         """Per-question table: question, relevant and retrieved source ids, retrieved texts, scores, latency."""
         import pandas as pd
 
-        rows = []
-        for r in self.records:
-            row: dict[str, Any] = {
-                "case_id": r.case.id,
-                "category": r.case.category,
-                "question": r.case.question,
-                "relevant_ids": list(r.case.source_ids),
-                "retrieved_ids": list(r.retrieved_ids),
-                "retrieval_scores": [round(h.score, 4) for h in r.hits],
-                "contexts": [h.chunk.text for h in r.hits],
-                "latency_s": round(r.latency_s, 4),
-            }
-            for name, score in r.scores.items():
-                row[name] = score.value
-            rows.append(row)
-        return pd.DataFrame(rows)
+        return pd.DataFrame([question_row(r.case, r.hits, r.latency_s, r.scores) for r in self.records])
 
 
 @dataclass(frozen=True)
