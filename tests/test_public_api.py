@@ -5,7 +5,7 @@ import pytest
 import workbench
 
 PACKAGES = ["workbench", "workbench.datasets", "workbench.prompts", "workbench.models", "workbench.pipeline",
-            "workbench.scoring", "workbench.tracking", "workbench.sandbox", "workbench.compare", "workbench.testing"]
+            "workbench.scoring", "workbench.tracking", "workbench.sandbox", "workbench.comparison", "workbench.promotion", "workbench.widgets", "workbench.testing"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -20,6 +20,16 @@ def test_all_names_are_importable(name: str) -> None:
 def test_top_level_api_covers_the_quickstart_path() -> None:
     for name in ("load_experiment", "run", "expand_grid", "load_dataset", "load_corpus", "scorer"):
         assert name in workbench.__all__
+
+
+def test_functions_do_not_shadow_subpackages() -> None:
+    import types
+
+    import workbench.comparison as comparison
+    import workbench.promotion as promotion
+
+    assert isinstance(comparison, types.ModuleType) and isinstance(promotion, types.ModuleType)
+    assert callable(workbench.compare) and callable(workbench.promote)
 
 
 def test_telemetry_is_off_after_import() -> None:

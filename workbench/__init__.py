@@ -7,11 +7,11 @@
 """
 
 from workbench import _telemetry  # noqa: F401  (must run before any tracked library is imported)
-from workbench.compare import ComparisonReport, compare, diff_questions
+from workbench.comparison import ComparisonReport, compare, diff_questions
 from workbench.datasets import Corpus, Dataset, Document, EvalCase, load_corpus, load_dataset
 from workbench.errors import BudgetExceeded, DataError, ModelError, SpecError, WorkbenchError
 from workbench.grid import Variant, expand_grid
-from workbench.promote import export, load_bundle, promote, rollback
+from workbench.promotion import export, load_bundle, promote, rollback
 from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.retrieval_eval import RetrievalResult, evaluate_retrieval

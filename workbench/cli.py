@@ -164,7 +164,7 @@ def _gates_file(path: str | None) -> list[dict[str, object]] | None:
 
 def _cmd_promote(args: argparse.Namespace) -> int:
     from workbench.config import settings
-    from workbench.promote import GateFailed, promote
+    from workbench.promotion import GateFailed, promote
 
     try:
         done = promote(
@@ -181,7 +181,7 @@ def _cmd_promote(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from workbench.config import settings
-    from workbench.promote import export
+    from workbench.promotion import export
 
     result = export(
         args.name, args.alias, repo=args.repo, bundle_dir=args.bundle_dir, branch=args.branch, allow_dirty=args.allow_dirty,
@@ -193,7 +193,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
     from workbench.config import settings
-    from workbench.promote import rollback
+    from workbench.promotion import rollback
 
     print(rollback(args.name, alias=args.alias, reason=args.reason, settings=settings(tracking_uri=args.tracking_uri)))
     return 0

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from workbench.compare import COST_PER_SUCCESS, SUCCESS_METRIC, cost_per_success
+from workbench.comparison import COST_PER_SUCCESS, SUCCESS_METRIC, cost_per_success
 from workbench.config import Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, load_corpus, load_dataset
 from workbench.errors import BudgetExceeded, DataError

@@ -213,7 +213,7 @@ class JudgeSpec(_Spec):
         return _known_model(value, "generator")
 
 
-# -- promotion gates (evaluated by workbench.promote; defined here because they are part of the experiment file) --
+# -- promotion gates (evaluated by workbench.promotion; defined here because they are part of the experiment file) --
 
 
 class _Gate(_Spec):

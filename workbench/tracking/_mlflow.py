@@ -153,7 +153,7 @@ class MlflowTracker:
         import logging
 
         try:
-            from workbench.compare import log_comparison
+            from workbench.comparison import log_comparison
 
             seed = int(self.client.get_run(sweep.run_id).data.params.get("seed", "0"))
             log_comparison(self.client, sweep.run_id, results, seed=seed)

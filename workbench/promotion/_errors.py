@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
-    from workbench.promote._gates import GateReport
+    from workbench.promotion._gates import GateReport
 
 
 class PromotionError(WorkbenchError):

@@ -11,15 +11,15 @@
 Only this package writes registry aliases; sweeps (``wb.run``) never do.
 """
 
-from workbench.promote._bundle import Bundle, BundleAnswer, load_bundle
-from workbench.promote._config import AuditRecord, BundleConfig, Environment, Manifest, config_hash, to_mlflow_template
-from workbench.promote._errors import BundleError, ExportError, GateFailed, PromotionError, SecretFound
-from workbench.promote._export import ExportResult, build_bundle, export
-from workbench.promote._gates import Evidence, GateReport, GateResult, Holder, evaluate_gates, paired_values
-from workbench.promote._git import GitRepo
-from workbench.promote._promote import Promotion, Rollback, promote, rollback
-from workbench.promote._registry import alias_history, prompt_registry_name
-from workbench.promote._secrets import SecretHit, find_secrets, scan_files, secret_env_values
+from workbench.promotion._bundle import Bundle, BundleAnswer, load_bundle
+from workbench.promotion._config import AuditRecord, BundleConfig, Environment, Manifest, config_hash, to_mlflow_template
+from workbench.promotion._errors import BundleError, ExportError, GateFailed, PromotionError, SecretFound
+from workbench.promotion._export import ExportResult, build_bundle, export
+from workbench.promotion._gates import Evidence, GateReport, GateResult, Holder, evaluate_gates, paired_values
+from workbench.promotion._git import GitRepo
+from workbench.promotion._promote import Promotion, Rollback, promote, rollback
+from workbench.promotion._registry import alias_history, prompt_registry_name
+from workbench.promotion._secrets import SecretHit, find_secrets, scan_files, secret_env_values
 from workbench.spec import (
     BeatsHolderGate,
     GateSpec,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import workbench as wb
-from tests.promote.conftest import CASES, Swept, fake_models
-from workbench.promote import BundleError
+from tests.promotion.conftest import CASES, Swept, fake_models
+from workbench.promotion import BundleError
 from workbench.tracking import load_variant_table
 
 EASY = [{"kind": "min_questions", "n": 1}]
@@ -19,7 +19,7 @@ EASY = [{"kind": "min_questions", "n": 1}]
 @pytest.fixture(scope="module")
 def bundle_dir(swept: Swept, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The good prompt promoted to staging and exported; the bundle folder copied out of the repository."""
-    from tests.promote.conftest import git
+    from tests.promotion.conftest import git
 
     wb.promote(swept.run_id("good"), name="assist-z", alias="staging", gates=EASY, settings=swept.settings)
     repo = tmp_path_factory.mktemp("deploy")

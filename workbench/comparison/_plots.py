@@ -10,15 +10,15 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.compare._metrics import direction, retrieval_at_k
-from workbench.compare._tables import VariantTable
+from workbench.comparison._metrics import direction, retrieval_at_k
+from workbench.comparison._tables import VariantTable
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from workbench.compare._compare import ComparisonReport
+    from workbench.comparison._compare import ComparisonReport
 
 __all__ = ["all_figures", "metric_vs_cost_figure", "retrieval_curves", "retrieval_curves_figure"]
 

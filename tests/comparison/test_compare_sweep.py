@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 
 import workbench as wb
 from workbench.cli import main
-from workbench.compare import COST_PER_SUCCESS, SUCCESS_METRIC
+from workbench.comparison import COST_PER_SUCCESS, SUCCESS_METRIC
 from workbench.config import Settings, settings
 from workbench.grid import expand_grid
 from workbench.models import GEMMA_ID, MINILM_ID
@@ -153,7 +153,7 @@ def test_a_failing_comparison_never_fails_the_sweep(sweep: wb.SweepResult, store
     def boom(*args: object, **kwargs: object) -> list[str]:
         raise RuntimeError("plotting exploded")
 
-    monkeypatch.setattr(sys.modules["workbench.compare"], "log_comparison", boom)
+    monkeypatch.setattr(sys.modules["workbench.comparison"], "log_comparison", boom)
     spec = _spec("compare-failing")  # its own experiment: the CLI tests read the latest sweep of EXPERIMENT
     dataset, corpus = load_inputs(spec)
     tracker = MlflowTracker(store.tracking_uri)

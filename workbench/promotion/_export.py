@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from workbench.compare import bootstrap_mean
+from workbench.comparison import bootstrap_mean
 from workbench.config import Settings, settings as default_settings
-from workbench.promote._config import (
+from workbench.promotion._config import (
     CONFIG_FILE,
     MANIFEST_FILE,
     REPORT_FILE,
@@ -31,11 +31,11 @@ from workbench.promote._config import (
     RegistryRecord,
     sha256,
 )
-from workbench.promote._errors import ExportError, SecretFound
-from workbench.promote._gates import Evidence
-from workbench.promote._git import GitRepo
-from workbench.promote._promote import _check_target, current_user, get_run
-from workbench.promote._registry import (
+from workbench.promotion._errors import ExportError, SecretFound
+from workbench.promotion._gates import Evidence
+from workbench.promotion._git import GitRepo
+from workbench.promotion._promote import _check_target, current_user, get_run
+from workbench.promotion._registry import (
     LOGGED_MODEL_TAG,
     PROMPT_NAME_TAG,
     PROMPT_VERSION_TAG,
@@ -46,8 +46,8 @@ from workbench.promote._registry import (
     now_utc,
     quiet_downloads,
 )
-from workbench.promote._report import render_report
-from workbench.promote._secrets import describe, scan_files, secret_env_values
+from workbench.promotion._report import render_report
+from workbench.promotion._secrets import describe, scan_files, secret_env_values
 
 _SUMMARY_METRICS = ("token_f1", "hit_at_k", "recall_at_k", "mrr", "rouge_l", "semantic_similarity", "faithfulness")
 

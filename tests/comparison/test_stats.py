@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from workbench.compare import (
+from workbench.comparison import (
     bootstrap_mean,
     bootstrap_ratio,
     cost_per_success,

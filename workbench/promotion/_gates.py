@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.compare import Interval, higher_is_better, paired_bootstrap, verdict
+from workbench.comparison import Interval, higher_is_better, paired_bootstrap, verdict
 from workbench.spec import (
     BeatsHolderGate,
     GateSpec,

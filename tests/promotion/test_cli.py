@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.promote.conftest import Swept, git
+from tests.promotion.conftest import Swept, git
 from workbench.cli import main
 
 

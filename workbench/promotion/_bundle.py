@@ -14,8 +14,8 @@ from workbench.errors import DataError
 from workbench.grid import index_key
 from workbench.models import Embedder, GenerationParams, Generator, load_embedder, load_generator
 from workbench.pipeline import ChromaIndexStore, IndexStore, Retriever, answer_question, chunk_corpus
-from workbench.promote._config import CONFIG_FILE, MANIFEST_FILE, BundleConfig, sha256
-from workbench.promote._errors import BundleError
+from workbench.promotion._config import CONFIG_FILE, MANIFEST_FILE, BundleConfig, sha256
+from workbench.promotion._errors import BundleError
 from workbench.prompts import PromptTemplate
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.promote import BundleConfig, config_hash, to_mlflow_template
-from workbench.promote._config import CorpusInfo, DatasetInfo, PromptRef, SourceInfo
+from workbench.promotion import BundleConfig, config_hash, to_mlflow_template
+from workbench.promotion._config import CorpusInfo, DatasetInfo, PromptRef, SourceInfo
 from workbench.prompts import PromptTemplate
 from workbench.spec import ChunkerSpec, ModelParams, ModelSpec, RetrievalSpec
 

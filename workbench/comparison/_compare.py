@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from workbench.compare._metrics import (
+from workbench.comparison._metrics import (
     COST_PER_SUCCESS,
     SUCCESS_METRIC,
     SUCCESS_THRESHOLD,
     direction,
     passes,
 )
-from workbench.compare._stats import Interval, bootstrap_mean, bootstrap_ratio, paired_bootstrap, paired_bootstrap_ratio, verdict
-from workbench.compare._tables import Loaded, Skipped, Source, VariantTable, load_run, load_tables
+from workbench.comparison._stats import Interval, bootstrap_mean, bootstrap_ratio, paired_bootstrap, paired_bootstrap_ratio, verdict
+from workbench.comparison._tables import Loaded, Skipped, Source, VariantTable, load_run, load_tables
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -308,25 +308,25 @@ class ComparisonReport:
 
     def retrieval_curves(self, max_k: int | None = None) -> pd.DataFrame:
         """Hit rate and recall at each k = 1..K per retrieval setup, from the logged rankings (no re-run)."""
-        from workbench.compare._plots import retrieval_curves
+        from workbench.comparison._plots import retrieval_curves
 
         return retrieval_curves(self.variants, max_k)
 
     def plot_metric_vs_cost(self, metrics: Sequence[str] | None = None, cost: str | None = None) -> Figure:
         """Quality against cost (or latency when nothing costs money), with interval error bars on both axes."""
-        from workbench.compare._plots import metric_vs_cost_figure
+        from workbench.comparison._plots import metric_vs_cost_figure
 
         return metric_vs_cost_figure(self, metrics, cost)
 
     def plot_retrieval_curves(self, max_k: int | None = None) -> Figure:
         """hit@k and recall@k over k, one line per retrieval setup (chunker, embedding, retrieval)."""
-        from workbench.compare._plots import retrieval_curves_figure
+        from workbench.comparison._plots import retrieval_curves_figure
 
         return retrieval_curves_figure(self.variants, max_k)
 
     def plots(self) -> dict[str, Figure]:
         """Every plot this comparison can draw, by name (``metric_vs_cost``, ``retrieval_curves``)."""
-        from workbench.compare._plots import all_figures
+        from workbench.comparison._plots import all_figures
 
         return all_figures(self)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from workbench.promote._config import AuditRecord, BundleConfig, GateRecord, MetricRecord, RegistryRecord
+from workbench.promotion._config import AuditRecord, BundleConfig, GateRecord, MetricRecord, RegistryRecord
 
 _MAX_ROWS = 50
 _MAX_TEXT = 160

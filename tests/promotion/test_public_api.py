@@ -1,4 +1,4 @@
-"""workbench.promote's public names, and the top-level entry points."""
+"""workbench.promotion's public names, and the top-level entry points."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 
 import workbench
 
-# ``workbench.promote`` the attribute is the function (wb.promote); the subpackage is reached through imports
-promote = importlib.import_module("workbench.promote")
+# ``workbench.promotion`` the attribute is the function (wb.promote); the subpackage is reached through imports
+promote = importlib.import_module("workbench.promotion")
 
 
 def test_every_public_name_is_importable_and_listed_once() -> None:
@@ -24,6 +24,6 @@ def test_top_level_api_has_the_promotion_path() -> None:
 def test_importing_promote_does_not_import_mlflow_eagerly() -> None:
     import subprocess
 
-    code = "import workbench.promote, sys; print('mlflow' in sys.modules)"
+    code = "import workbench.promotion, sys; print('mlflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"  # a deployment that only loads bundles does not pay for (or need) MLflow

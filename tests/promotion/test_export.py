@@ -10,8 +10,8 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from tests.promote.conftest import Swept, git
-from workbench.promote import BundleConfig, ExportError, GitRepo, SecretFound
+from tests.promotion.conftest import Swept, git
+from workbench.promotion import BundleConfig, ExportError, GitRepo, SecretFound
 
 EASY = [{"kind": "min_questions", "n": 1}, {"kind": "metric", "metric": "hit_at_k", "min": 0.0}]
 

@@ -1,7 +1,7 @@
 """Comparing variants: bootstrap intervals over questions and verdicts that say whether a difference is real."""
 
-from workbench.compare._compare import ComparisonReport, GateFailure, compare, diff_questions
-from workbench.compare._metrics import (
+from workbench.comparison._compare import ComparisonReport, GateFailure, compare, diff_questions
+from workbench.comparison._metrics import (
     COST_PER_SUCCESS,
     SUCCESS_METRIC,
     SUCCESS_THRESHOLD,
@@ -11,8 +11,8 @@ from workbench.compare._metrics import (
     higher_is_better,
     retrieval_at_k,
 )
-from workbench.compare._plots import metric_vs_cost_figure, retrieval_curves, retrieval_curves_figure
-from workbench.compare._stats import (
+from workbench.comparison._plots import metric_vs_cost_figure, retrieval_curves, retrieval_curves_figure
+from workbench.comparison._stats import (
     Interval,
     Verdict,
     bootstrap_mean,
@@ -21,8 +21,8 @@ from workbench.compare._stats import (
     paired_bootstrap_ratio,
     verdict,
 )
-from workbench.compare._sweep import COMPARISON_FILE, PLOTS_DIR, log_comparison
-from workbench.compare._tables import Skipped, VariantTable, load_tables
+from workbench.comparison._sweep import COMPARISON_FILE, PLOTS_DIR, log_comparison
+from workbench.comparison._tables import Skipped, VariantTable, load_tables
 
 __all__ = [
     "COMPARISON_FILE",

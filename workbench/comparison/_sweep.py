@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from workbench.compare._compare import compare
+from workbench.comparison._compare import compare
 from workbench.results import VariantResult
 
 __all__ = ["COMPARISON_FILE", "PLOTS_DIR", "log_comparison"]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import workbench as wb
-from workbench.compare import COST_PER_SUCCESS
+from workbench.comparison import COST_PER_SUCCESS
 from workbench.errors import WorkbenchError
 
 

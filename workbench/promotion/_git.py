@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from workbench.promote._errors import ExportError
+from workbench.promotion._errors import ExportError
 
 
 class GitRepo:

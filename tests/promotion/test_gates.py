@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from workbench.errors import SpecError
-from workbench.promote import Evidence, Holder, evaluate_gates, paired_values
+from workbench.promotion import Evidence, Holder, evaluate_gates, paired_values
 from workbench.spec import (
     BeatsHolderGate,
     MaxCostGate,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from workbench.promote import find_secrets, scan_files, secret_env_values
-from workbench.promote._secrets import describe
+from workbench.promotion import find_secrets, scan_files, secret_env_values
+from workbench.promotion._secrets import describe
 
 FAKE_OPENAI = "sk-" + "proj-" + "a1B2c3D4e5F6g7H8i9J0kLmN"
 FAKE_AWS = "AKIA" + "ABCDEFGHIJKLMNOP"

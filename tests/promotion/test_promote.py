@@ -10,8 +10,8 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from tests.promote.conftest import GATES, Swept, fake_models, write_project
-from workbench.promote import GateFailed, PromotionError, SecretFound, alias_history, prompt_registry_name
+from tests.promotion.conftest import GATES, Swept, fake_models, write_project
+from workbench.promotion import GateFailed, PromotionError, SecretFound, alias_history, prompt_registry_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -155,5 +155,5 @@ def test_a_sweep_never_writes_aliases(swept: Swept) -> None:
     # and there is no alias code in the runner or the tracker at all
     for path in [ROOT / "workbench" / "runner.py", *sorted((ROOT / "workbench" / "tracking").glob("*.py"))]:
         source = path.read_text()
-        for call in ("set_registered_model_alias", "set_prompt_alias", "delete_registered_model_alias", "workbench.promote"):
+        for call in ("set_registered_model_alias", "set_prompt_alias", "delete_registered_model_alias", "workbench.promotion"):
             assert call not in source, (path, call)

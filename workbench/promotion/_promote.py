@@ -14,7 +14,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from workbench.config import Settings, settings as default_settings
-from workbench.promote._config import (
+from workbench.promotion._config import (
     ENVIRONMENTS,
     AuditRecord,
     BundleConfig,
@@ -27,9 +27,9 @@ from workbench.promote._config import (
     config_hash,
     gate_records,
 )
-from workbench.promote._errors import GateFailed, PromotionError, SecretFound
-from workbench.promote._gates import Evidence, GateReport, Holder, evaluate_gates
-from workbench.promote._registry import (
+from workbench.promotion._errors import GateFailed, PromotionError, SecretFound
+from workbench.promotion._gates import Evidence, GateReport, Holder, evaluate_gates
+from workbench.promotion._registry import (
     CONFIG_HASH_TAG,
     PROMPT_HASH_TAG,
     PROMPT_NAME_TAG,
@@ -51,7 +51,7 @@ from workbench.promote._registry import (
     register_config,
     register_prompt,
 )
-from workbench.promote._secrets import find_secrets, secret_env_values
+from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
 from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, PromotionSpec, PromptSpec, RetrievalSpec
 
@@ -192,7 +192,7 @@ def _resolve_gates(gates: Sequence[GateSpec | Mapping[str, Any]] | None, promoti
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"] if "[" not in str(p))
-        raise PromotionError(f"gates[{where}]: {err['msg']} — see workbench.promote gate types (kind: metric, min_questions, "
+        raise PromotionError(f"gates[{where}]: {err['msg']} — see workbench.promotion gate types (kind: metric, min_questions, "
                              "max_cost_per_answer, max_failed_rate, beats_holder)") from None
 
 

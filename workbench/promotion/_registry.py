@@ -1,5 +1,5 @@
 """The MLflow side of promotion: prompt versions, configuration versions (LoggedModel + registered model version),
-aliases and their history. Only ``workbench.promote`` writes aliases; the runner has no alias code at all.
+aliases and their history. Only ``workbench.promotion`` writes aliases; the runner has no alias code at all.
 
 Layout in MLflow, for a registered model ``NAME``:
   - registered model ``NAME``: one version per configuration (``workbench.config_hash`` tag), each backed by a
@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from workbench.promote._config import BundleConfig, Environment, to_mlflow_template
-from workbench.promote._errors import PromotionError
+from workbench.promotion._config import BundleConfig, Environment, to_mlflow_template
+from workbench.promotion._errors import PromotionError
 from workbench.prompts import PromptTemplate
 
 CONFIG_HASH_TAG = "workbench.config_hash"
