@@ -15,8 +15,7 @@ from workbench.config import Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, load_corpus, load_dataset
 from workbench.errors import BudgetExceeded, DataError
 from workbench.grid import Variant, expand_grid, index_key
-from workbench.models import Embedder, GenerationParams, Generator, load_embedder, load_generator, price_for
-from workbench.models._pricing import Price
+from workbench.models import Embedder, GenerationParams, Generator, Price, load_embedder, load_generator
 from workbench.pipeline import (
     ChromaIndexStore,
     ChunkStats,
@@ -153,7 +152,7 @@ def _run_variant(
     started_ms = int(time.time() * 1000)
     records: list[QuestionRecord] = []
     sandbox = Sandbox(workdir, wall_time_s=spec.limits.wall_time_s, max_tokens=spec.limits.max_tokens)
-    price = price_for(variant.model.id, {k: Price(v.input, v.output) for k, v in spec.pricing.items()})
+    price = spec.price(variant.model.id)
 
     def body(box: Sandbox) -> None:
         generator = models.generator(variant.model.id, variant.model.resolved_kind)
@@ -200,7 +199,7 @@ def _load_judge(spec: ExperimentSpec) -> Judge | None:
     j = spec.judge
     if j is None:
         return None
-    price = price_for(j.id, {k: Price(v.input, v.output) for k, v in spec.pricing.items()})
+    price = spec.price(j.id)
     return load_judge(j.id, kind=j.kind, max_tokens=j.max_tokens, timeout_s=j.timeout_s, temperature=j.temperature, seed=spec.seed, price=price)
 
 

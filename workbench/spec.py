@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from workbench.errors import ModelError, SpecError
-from workbench.models import MINILM_ID, check_model_id, default_kind
+from workbench.models import MINILM_ID, Price, check_model_id, default_kind, price_for
 from workbench.models._types import ModelKind
 from workbench.prompts import check_template
 
@@ -338,6 +338,10 @@ class ExperimentSpec(_Spec):
     def resolve(self, path: str) -> Path:
         p = Path(path).expanduser()
         return p if p.is_absolute() else self._base_dir / p
+
+    def price(self, model_id: str) -> Price | None:
+        """The price of a model: the spec's ``pricing`` entry, else the built-in table (None when unknown)."""
+        return price_for(model_id, {k: Price(v.input, v.output) for k, v in self.pricing.items()})
 
     @property
     def hash(self) -> str:
