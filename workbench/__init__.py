@@ -14,7 +14,6 @@ from workbench.grid import Variant, expand_grid
 from workbench.promotion import export, load_bundle, promote, rollback
 from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
-from workbench.retrieval_eval import RetrievalResult, evaluate_retrieval
 from workbench.runner import ProgressEvent, run
 from workbench.scoring import CalibrationReport, Judge, JudgeReply, Score, ScoreContext, ScorerEnv, calibrate, load_judge, scorer
 from workbench.spec import ExperimentSpec, experiment_json_schema, load_experiment
@@ -36,7 +35,6 @@ __all__ = [
     "ModelError",
     "ProgressEvent",
     "PromptTemplate",
-    "RetrievalResult",
     "Score",
     "ScoreContext",
     "ScorerEnv",
@@ -48,7 +46,6 @@ __all__ = [
     "calibrate",
     "compare",
     "diff_questions",
-    "evaluate_retrieval",
     "expand_grid",
     "experiment_json_schema",
     "export",

@@ -24,20 +24,30 @@ def index_key(chunker: ChunkerSpec, embedding: str, corpus_hash: str = "") -> st
 
 @dataclass(frozen=True)
 class Variant:
-    """One point of the grid: a prompt, a model, a chunker and a retrieval setting."""
+    """One point of the grid: a chunker and a retrieval setting, and (unless it only retrieves) a prompt and a model.
 
-    prompt: PromptSpec
-    model: ModelSpec
+    A retrieval-only variant (``prompt`` and ``model`` None) retrieves for every question and is scored on the
+    retrieval metrics alone; it shares its index with every variant of the same chunker and embedding model.
+    """
+
+    prompt: PromptSpec | None
+    model: ModelSpec | None
     chunker: ChunkerSpec
     retrieval: RetrievalSpec
 
+    @property
+    def generates(self) -> bool:
+        """Whether this variant generates answers (False for a retrieval-only variant)."""
+        return self.model is not None
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "prompt": self.prompt.model_dump(mode="json", exclude_none=True),
-            "model": self.model.model_dump(mode="json"),
-            "chunker": self.chunker.model_dump(mode="json"),
-            "retrieval": self.retrieval.model_dump(mode="json"),
-        }
+        out: dict[str, Any] = {}
+        if self.prompt is not None and self.model is not None:
+            out["prompt"] = self.prompt.model_dump(mode="json", exclude_none=True)
+            out["model"] = self.model.model_dump(mode="json")
+        out["chunker"] = self.chunker.model_dump(mode="json")
+        out["retrieval"] = self.retrieval.model_dump(mode="json")
+        return out
 
     @property
     def id(self) -> str:
@@ -46,8 +56,11 @@ class Variant:
 
     @property
     def name(self) -> str:
-        """Readable name: ``prompt|model|chunker|retrieval``."""
-        return f"{self.prompt.name}|{self.model.short_name}|{self.chunker.label}|{self.retrieval.label}"
+        """Readable name: ``prompt|model|chunker|retrieval`` (``chunker|retrieval`` for a retrieval-only variant)."""
+        axes = [self.chunker.label, self.retrieval.label]
+        if self.prompt is not None and self.model is not None:
+            axes = [self.prompt.name, self.model.short_name, *axes]
+        return "|".join(axes)
 
     @property
     def index_key(self) -> str:
@@ -65,17 +78,25 @@ class Variant:
                 flat[prefix] = json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
 
         data = self.to_dict()
-        data["prompt"] = {"name": self.prompt.name}  # the template text is an artifact, not a param
-        data["model"]["kind"] = self.model.resolved_kind
+        if self.prompt is not None and self.model is not None:
+            data["prompt"] = {"name": self.prompt.name}  # the template text is an artifact, not a param
+            data["model"]["kind"] = self.model.resolved_kind
         walk("", data)
         return flat
 
 
-def expand_grid(spec: ExperimentSpec) -> list[Variant]:
-    """All combinations of the spec's axes, in axis order (chunkers outermost so shared indexes are adjacent)."""
+def expand_grid(spec: ExperimentSpec, *, generate: bool = True) -> list[Variant]:
+    """All combinations of the spec's axes, in axis order (chunkers outermost so shared indexes are adjacent).
+
+    Without generation (``generate=False``, or a spec without ``models:``) the grid is chunkers x retrieval settings:
+    retrieval-only variants.
+    """
+    answering: list[tuple[PromptSpec | None, ModelSpec | None]] = (
+        [(p, m) for m, p in itertools.product(spec.models, spec.prompts)] if generate and spec.models else [(None, None)]
+    )
     variants = [
         Variant(prompt=p, model=m, chunker=c, retrieval=r)
-        for c, r, m, p in itertools.product(spec.chunkers, spec.retrieval, spec.models, spec.prompts)
+        for c, r, (p, m) in itertools.product(spec.chunkers, spec.retrieval, answering)
     ]
     seen: set[str] = set()
     unique = []

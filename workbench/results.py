@@ -8,19 +8,12 @@ from typing import Any
 
 from workbench.datasets import Corpus, Dataset, EvalCase
 from workbench.grid import Variant
+from workbench.metrics import LEADERBOARD_METRICS, Score
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.sandbox import Outcome
-from workbench.scoring import Score
 from workbench.spec import ExperimentSpec
 
-__all__ = ["LEADERBOARD_METRICS", "SweepResult", "VariantResult", "leaderboard_frame", "question_row"]
-
-# Leaderboard columns, in order, when present.
-LEADERBOARD_METRICS = (
-    "hit_at_k", "recall_at_k", "mrr", "precision_at_k", "token_f1", "rouge_l", "semantic_similarity", "exact_match",
-    "refusal_correct", "false_refusal", "latency_p50_s", "latency_p95_s", "input_tokens", "output_tokens", "cost_usd",
-)
-
+__all__ = ["SweepResult", "VariantResult", "leaderboard_frame", "question_row"]
 
 @dataclass(frozen=True)
 class VariantResult:
@@ -41,9 +34,12 @@ class VariantResult:
         return self.outcome.status
 
     def records_frame(self) -> Any:
-        """Per-question table: question, answer, retrieved ids, every score, tokens, latency, error."""
+        """Per-question table: question, answer, retrieved ids, every score, tokens, latency, error (a retrieval-only
+        variant's table has no answer, tokens or cost columns)."""
         import pandas as pd
 
+        if not self.variant.generates:
+            return pd.DataFrame([question_row(r.case, r.hits, r.latency_s, r.scores) for r in self.records])
         return pd.DataFrame([
             question_row(
                 r.case, r.hits, r.latency_s, r.scores,
@@ -59,7 +55,7 @@ class VariantResult:
 
 
 def question_row(case: EvalCase, hits: Sequence[Hit], latency_s: float, scores: Mapping[str, Score], **extra: Any) -> dict[str, Any]:
-    """One row of a per-question results table (shared by generation and retrieval-only sweeps)."""
+    """One row of a per-question results table (of a generating or a retrieval-only variant)."""
     row: dict[str, Any] = {
         "case_id": case.id,
         "category": case.category,
@@ -100,15 +96,16 @@ class SweepResult:
         raise KeyError(f"no variant '{key}' in this sweep")
 
     def leaderboard(self, sort_by: str | None = None, ascending: bool = False) -> Any:
-        """One row per variant: axes, status, metrics; sorted by ``sort_by`` (default token_f1, else hit_at_k)."""
+        """One row per variant: axes, status, metrics; sorted by ``sort_by`` (default token_f1, else mrr)."""
         return leaderboard_frame(self.variants, sort_by, ascending)
 
 
 def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = None, ascending: bool = False) -> Any:
     """The leaderboard of any variant results (a finished sweep, or the variants done so far while one runs).
 
-    One row per variant: axes, status, question count, the ``LEADERBOARD_METRICS`` it has, run id and error; sorted
-    by ``sort_by`` (default token_f1, else hit_at_k), missing values last.
+    One row per variant: axes (prompt and model are None for a retrieval-only variant), status, question count,
+    chunk count and mean chunk length, the ``LEADERBOARD_METRICS`` it has, run id and error; sorted by ``sort_by``
+    (default token_f1, else mrr, else hit_at_k), missing values last.
     """
     import pandas as pd
 
@@ -117,19 +114,21 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
         row: dict[str, Any] = {
             "variant": v.variant.name,
             "variant_id": v.variant.id,
-            "prompt": v.variant.prompt.name,
-            "model": v.variant.model.id,
+            "prompt": v.variant.prompt.name if v.variant.prompt else None,
+            "model": v.variant.model.id if v.variant.model else None,
             "chunker": v.variant.chunker.label,
             "retrieval": v.variant.retrieval.label,
             "status": v.status,
             "questions": len(v.records),
+            "chunks": v.chunk_stats.count,
+            "mean_chunk_chars": round(v.chunk_stats.mean_chars, 1),
         }
         row.update({m: v.metrics.get(m) for m in LEADERBOARD_METRICS if m in v.metrics})
         row["run_id"] = v.run_id
         row["error"] = v.outcome.error
         rows.append(row)
     frame = pd.DataFrame(rows)
-    key = sort_by or next((m for m in ("token_f1", "hit_at_k") if m in frame.columns), None)
+    key = sort_by or next((m for m in ("token_f1", "mrr", "hit_at_k") if m in frame.columns), None)
     if key is not None and key in frame.columns and len(frame):
         frame = frame.sort_values(key, ascending=ascending, na_position="last", kind="stable")
     return frame.reset_index(drop=True)

@@ -1,21 +1,27 @@
-"""Run an experiment: build each shared index once, run every variant in its sandbox, score, log to MLflow."""
+"""Run an experiment: build each shared index once, run every variant in its sandbox, score, log to MLflow.
+
+One engine for every kind of sweep: a variant with a prompt and a model retrieves and generates; a retrieval-only
+variant (an experiment without ``models:``, or ``run(..., generate=False)``) retrieves and is scored on the retrieval
+metrics. Both use the same indexes, the same tracker and the same leaderboard.
+"""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from workbench.comparison import COST_PER_SUCCESS, SUCCESS_METRIC, cost_per_success
+from workbench.comparison import sweep_comparison
 from workbench.config import Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, load_corpus, load_dataset
 from workbench.errors import BudgetExceeded, DataError
 from workbench.grid import Variant, expand_grid, index_key
-from workbench.models import Embedder, GenerationParams, Generator, Price, load_embedder, load_generator
+from workbench.metrics import COST_PER_SUCCESS, RETRIEVAL_METRICS, SUCCESS_METRIC, cost_per_success, percentile
+from workbench.models import MINILM_ID, Embedder, GenerationParams, Generator, Price, load_embedder, load_generator
 from workbench.pipeline import (
     ChromaIndexStore,
     ChunkStats,
@@ -26,11 +32,12 @@ from workbench.pipeline import (
     answer_question,
     chunk_corpus,
     chunk_stats,
+    retrieve_question,
 )
 from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.sandbox import Outcome, Sandbox, Stopped, run_sandboxed
-from workbench.scoring import Judge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_metrics, load_judge, mean_scores, percentile, run_scorers
+from workbench.scoring import Judge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_metrics, load_judge, mean_scores, run_scorers
 from workbench.spec import ExperimentSpec, load_experiment
 from workbench.tracking import MlflowTracker, Tracker
 
@@ -97,13 +104,37 @@ class _Models:
         return self._cache[key]  # type: ignore[no-any-return]
 
 
-def _metrics(records: tuple[QuestionRecord, ...]) -> dict[str, float]:
+class _QueryVectors:
+    """An embedder that embeds each distinct text once per sweep: every variant of an index asks for the same questions."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self._vectors: dict[str, list[float]] = {}
+        self.model_id = embedder.model_id
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._embedder.tokenizer
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            self._vectors.update(zip(missing, self._embedder.embed(missing)))
+        return [self._vectors[t] for t in texts]
+
+    def count_tokens(self, text: str) -> int:
+        return self._embedder.count_tokens(text)
+
+
+def _metrics(records: tuple[QuestionRecord, ...], generates: bool) -> dict[str, float]:
     out = mean_scores(r.scores for r in records)
     latencies = [r.latency_s for r in records if r.error is None]
     if latencies:
         out["latency_p50_s"] = percentile(latencies, 50)
         out["latency_p95_s"] = percentile(latencies, 95)
     out["questions"] = float(len(records))
+    if not generates:
+        return out
     out["question_errors"] = float(sum(1 for r in records if r.error))
     out["input_tokens"] = float(sum(r.generation.input_tokens for r in records if r.generation))
     out["output_tokens"] = float(sum(r.generation.output_tokens for r in records if r.generation))
@@ -152,21 +183,27 @@ def _run_variant(
     started_ms = int(time.time() * 1000)
     records: list[QuestionRecord] = []
     sandbox = Sandbox(workdir, wall_time_s=spec.limits.wall_time_s, max_tokens=spec.limits.max_tokens)
-    price = spec.price(variant.model.id)
+    model, prompt = variant.model, variant.prompt
+    price = spec.price(model.id) if model is not None else None
 
     def body(box: Sandbox) -> None:
-        generator = models.generator(variant.model.id, variant.model.resolved_kind)
-        template = PromptTemplate(variant.prompt.name, variant.prompt.template or "", variant.prompt.system)
         retriever = Retriever(index=index, embedder=embedder, spec=variant.retrieval)
-        p = variant.model.params
-        params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=spec.seed, timeout_s=p.timeout_s)
-        (box.workdir / "prompt.txt").write_text(template.text, encoding="utf-8")
+        answer: Callable[[Any], QuestionRecord] = lambda case: retrieve_question(case, retriever)  # noqa: E731
+        if model is not None and prompt is not None:
+            generator = models.generator(model.id, model.resolved_kind)
+            template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
+            p = model.params
+            params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=spec.seed, timeout_s=p.timeout_s)
+            (box.workdir / "prompt.txt").write_text(template.text, encoding="utf-8")
+            answer = lambda case: answer_question(  # noqa: E731
+                case, retriever=retriever, template=template, generator=generator, params=params, deadline=box.deadline
+            )
         total = len(dataset.cases)
         for i, case in enumerate(dataset.cases):
             if stop is not None and stop.is_set():
                 raise Stopped()
             box.check_time(i, total)
-            record = answer_question(case, retriever=retriever, template=template, generator=generator, params=params, deadline=box.deadline)
+            record = answer(case)
             records.append(record)
             emit(ProgressEvent("question_done", i + 1, total, variant))
             if record.generation and record.generation.finish_reason == "deadline":
@@ -185,7 +222,7 @@ def _run_variant(
         emit(ProgressEvent("question_scored", i + 1, len(records), variant))
     scored = tuple(scored_list)
     return VariantResult(
-        variant=variant, outcome=outcome, records=scored, metrics=_metrics(scored), chunk_stats=stats,
+        variant=variant, outcome=outcome, records=scored, metrics=_metrics(scored, variant.generates), chunk_stats=stats,
         started_ms=started_ms, ended_ms=int(time.time() * 1000), workdir=str(workdir),
     )
 
@@ -215,6 +252,7 @@ def run(
     stop: threading.Event | None = None,
     on_event: Callable[[ProgressEvent], None] | None = None,
     judge: Judge | None = None,
+    generate: bool = True,
 ) -> SweepResult:
     """Run every variant of an experiment and log it (one parent run, one child run per variant).
 
@@ -229,6 +267,8 @@ def run(
         on_event: called with each ``ProgressEvent``.
         judge: a ready judge used instead of the spec's ``judge`` model (tests pass a ScriptedJudge); it turns the
             LLM-judged scorers on like a ``judge:`` section does.
+        generate: False for a retrieval-only sweep: chunkers x retrieval settings, scored on the retrieval metrics
+            (the spec's prompts, models and judge are not used). An experiment without ``models:`` is always one.
 
     Returns:
         The ``SweepResult``; failed variants are in it (and logged as FAILED runs), not raised.
@@ -236,7 +276,8 @@ def run(
     spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
     cfg = settings or default_settings()
     dataset, corpus = load_inputs(spec, limit)
-    variants = expand_grid(spec)
+    variants = expand_grid(spec, generate=generate)
+    generating = any(v.generates for v in variants)
     resolver = _Models(models)
     store = index_store or ChromaIndexStore(cfg.index_dir)
     track = tracker or MlflowTracker(cfg.tracking_uri, artifact_root=cfg.artifact_root)
@@ -249,10 +290,14 @@ def run(
             on_event(event)
 
     emit(ProgressEvent("sweep_started", 0, len(variants)))
-    scorer_env = ScorerEnv(
-        embedder=resolver.embedder("local:all-minilm-l6-v2"), judge=judge or _load_judge(spec), judge_repeats=spec.judge.n if spec.judge else 1
-    )
-    scorers = build_scorers(spec.scorers, scorer_env)
+    answer_scorers: Mapping[str, ScoreFn] = {}
+    if generating:
+        scorer_env = ScorerEnv(
+            embedder=resolver.embedder(MINILM_ID), judge=judge or _load_judge(spec), judge_repeats=spec.judge.n if spec.judge else 1
+        )
+        answer_scorers = build_scorers(spec.scorers, scorer_env)
+    retrieval_scorers = build_scorers(_retrieval_scorer_names(spec.scorers), ScorerEnv())
+    queries: dict[str, _QueryVectors] = {}
     results: list[VariantResult] = []
     groups: dict[str, list[Variant]] = {}
     for v in variants:
@@ -268,6 +313,9 @@ def run(
                 # the implementation's name is part of the key, so an injected fake never shares a real model's index
                 key = index_key(chunker, embedding, f"{corpus.hash}:{type(embedder).__qualname__}")
                 index = store.open(key) or store.build(key, chunks, embedder.embed([c.text for c in chunks]))
+                if embedding not in queries:
+                    queries[embedding] = _QueryVectors(embedder)
+                    queries[embedding].embed([c.question for c in dataset.cases])  # one batch for every variant
             except Exception as exc:  # noqa: BLE001 - a broken index fails its variants, not the sweep
                 empty = chunk_stats([])
                 for v in group:
@@ -281,7 +329,8 @@ def run(
                     break
                 emit(ProgressEvent("variant_started", len(results), len(variants), v))
                 result = _run_variant(
-                    v, spec=spec, dataset=dataset, index=index, embedder=embedder, models=resolver, scorers=scorers,
+                    v, spec=spec, dataset=dataset, index=index, embedder=queries[embedding], models=resolver,
+                    scorers=answer_scorers if v.generates else retrieval_scorers,
                     stats=stats, workdir=cfg.sandbox_dir / sweep.sweep_id / v.id, stop=stop, emit=emit,
                 )
                 result = track.log_variant(sweep, result, dataset)
@@ -289,13 +338,19 @@ def run(
                 emit(ProgressEvent("variant_done", len(results), len(variants), v, result))
     finally:
         status = "KILLED" if (stop is not None and stop.is_set()) else ("FAILED" if any(r.status == "FAILED" for r in results) else "FINISHED")
-        track.end_sweep(sweep, results, status)
+        track.end_sweep(sweep, results, status, comparison=sweep_comparison(results, seed=spec.seed))
         bars.close()
     emit(ProgressEvent("sweep_done", len(results), len(variants)))
     return SweepResult(
         spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),
         parent_run_id=sweep.run_id, experiment_id=sweep.experiment_id, tracking_uri=sweep.tracking_uri,
     )
+
+
+def _retrieval_scorer_names(names: Sequence[str] | None) -> list[str]:
+    """What a retrieval-only variant is scored on: the spec's retrieval scorers, or all of them when it names none."""
+    chosen = [n for n in names or () if n in RETRIEVAL_METRICS]
+    return chosen or list(RETRIEVAL_METRICS)
 
 
 class _Bars:

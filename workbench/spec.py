@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from workbench.errors import ModelError, SpecError
+from workbench.metrics import scorer_entries
 from workbench.models import MINILM_ID, Price, check_model_id, default_kind, price_for
 from workbench.models._types import ModelKind
 from workbench.prompts import check_template
@@ -293,8 +294,8 @@ class ExperimentSpec(_Spec):
     description: str = ""
     dataset: DatasetRef
     corpus: CorpusRef
-    prompts: tuple[PromptSpec, ...] = Field(min_length=1)
-    models: tuple[ModelSpec, ...] = Field(min_length=1)
+    prompts: tuple[PromptSpec, ...] = Field(default=(), description="prompt templates (needed when models are set)")
+    models: tuple[ModelSpec, ...] = Field(default=(), description="answering models; none: a retrieval-only sweep")
     chunkers: tuple[ChunkerSpec, ...] = Field(min_length=1)
     retrieval: tuple[RetrievalSpec, ...] = (RetrievalSpec(),)
     judge: JudgeSpec | None = Field(default=None, description="judge model; when set, the LLM-judged scorers are on by default")
@@ -315,12 +316,21 @@ class ExperimentSpec(_Spec):
             raise ValueError(f"prompt name '{dupes[0]}' is used twice — names must be unique")
         return value
 
+    @field_validator("models")
+    @classmethod
+    def _models_need_prompts(cls, value: tuple[ModelSpec, ...], info: ValidationInfo) -> tuple[ModelSpec, ...]:
+        if value and not info.data.get("prompts"):
+            raise ValueError("models need at least one prompt — add a 'prompts:' list, or drop 'models:' for a retrieval-only sweep")
+        return value
+
     @field_validator("scorers")
     @classmethod
-    def _judged_scorers_have_a_judge(cls, value: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
-        from workbench.scoring import judged_scorers
-
-        needy = [s for s in value or () if s in judged_scorers()]
+    def _scorers_known_and_judged(cls, value: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
+        known = scorer_entries()
+        unknown = [s for s in value or () if s not in known]
+        if unknown:
+            raise ValueError(f"unknown scorer '{unknown[0]}' — known scorers: {', '.join(sorted(known))}")
+        needy = [s for s in value or () if known[s].judged]
         if needy and info.data.get("judge") is None:
             raise ValueError(f"scorer '{needy[0]}' needs a judge model — add e.g. 'judge: local:gemma3-270m'")
         return value

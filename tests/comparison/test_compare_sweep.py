@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,7 @@ from mlflow import MlflowClient
 
 import workbench as wb
 from workbench.cli import main
-from workbench.comparison import COST_PER_SUCCESS, SUCCESS_METRIC
+from workbench.comparison import COST_PER_SUCCESS, SUCCESS_METRIC, sweep_comparison
 from workbench.config import Settings, settings
 from workbench.grid import expand_grid
 from workbench.models import GEMMA_ID, MINILM_ID
@@ -149,21 +150,39 @@ def test_plots_and_comparison_are_logged_on_the_parent_run(sweep: wb.SweepResult
         assert at_k[f"{v.variant.chunker.label} · all-minilm-l6-v2 · k4-similarity"] == pytest.approx(v.metrics["hit_at_k"])
 
 
-def test_a_failing_comparison_never_fails_the_sweep(sweep: wb.SweepResult, store: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    def boom(*args: object, **kwargs: object) -> list[str]:
-        raise RuntimeError("plotting exploded")
+def test_a_failing_comparison_never_fails_the_sweep(sweep: wb.SweepResult, store: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    class Exploding:
+        def to_dict(self) -> dict[str, object]:
+            raise RuntimeError("plotting exploded")
 
-    monkeypatch.setattr(sys.modules["workbench.comparison"], "log_comparison", boom)
+        def plots(self) -> dict[str, object]:
+            raise AssertionError("not reached")
+
     spec = _spec("compare-failing")  # its own experiment: the CLI tests read the latest sweep of EXPERIMENT
     dataset, corpus = load_inputs(spec)
     tracker = MlflowTracker(store.tracking_uri)
     handle = tracker.start_sweep(spec, dataset, corpus, expand_grid(spec))
     with caplog.at_level(logging.WARNING):
-        tracker.end_sweep(handle, sweep.variants, "FINISHED")
+        tracker.end_sweep(handle, sweep.variants, "FINISHED", comparison=Exploding())
     client = MlflowClient(store.tracking_uri)
     assert client.get_run(handle.run_id).info.status == "FINISHED"
     assert "comparison.json" not in {a.path for a in client.list_artifacts(handle.run_id)}
     assert "plotting exploded" in caplog.text
+
+
+def test_the_sweep_comparison_is_none_when_it_cannot_be_computed(
+    sweep: wb.SweepResult, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert sweep_comparison(sweep.variants, seed=0) is not None
+    assert sweep_comparison([replace(v, records=()) for v in sweep.variants]) is None  # nothing per question to compare
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("statistics exploded")
+
+    monkeypatch.setattr(sys.modules["workbench.comparison._sweep"], "compare", boom)
+    with caplog.at_level(logging.WARNING):
+        assert sweep_comparison(sweep.variants) is None
+    assert "statistics exploded" in caplog.text
 
 
 def test_cli_compare_prints_intervals_and_verdicts(sweep: wb.SweepResult, store: Settings, capsys: pytest.CaptureFixture[str]) -> None:

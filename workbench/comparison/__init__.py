@@ -21,13 +21,11 @@ from workbench.comparison._stats import (
     paired_bootstrap_ratio,
     verdict,
 )
-from workbench.comparison._sweep import COMPARISON_FILE, PLOTS_DIR, log_comparison
+from workbench.comparison._sweep import sweep_comparison
 from workbench.comparison._tables import Skipped, VariantTable, load_tables
 
 __all__ = [
-    "COMPARISON_FILE",
     "COST_PER_SUCCESS",
-    "PLOTS_DIR",
     "SUCCESS_METRIC",
     "SUCCESS_THRESHOLD",
     "ComparisonReport",
@@ -45,12 +43,12 @@ __all__ = [
     "direction",
     "higher_is_better",
     "load_tables",
-    "log_comparison",
     "metric_vs_cost_figure",
     "paired_bootstrap",
     "paired_bootstrap_ratio",
     "retrieval_at_k",
     "retrieval_curves",
     "retrieval_curves_figure",
+    "sweep_comparison",
     "verdict",
 ]

@@ -1,10 +1,20 @@
-"""What the comparison knows about metrics (pure): which way is better, cost per success, retrieval at each k."""
+"""Retrieval at each k (pure); which way a metric is better and cost per success come from ``workbench.metrics``."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+
+from workbench.metrics import (
+    COST_PER_SUCCESS,
+    SUCCESS_METRIC,
+    SUCCESS_THRESHOLD,
+    Direction,
+    cost_per_success,
+    direction,
+    higher_is_better,
+    passes,
+)
 
 __all__ = [
     "COST_PER_SUCCESS",
@@ -17,66 +27,6 @@ __all__ = [
     "passes",
     "retrieval_at_k",
 ]
-
-Direction = Literal["higher", "lower"]
-
-SUCCESS_METRIC = "token_f1"
-SUCCESS_THRESHOLD = 0.5
-COST_PER_SUCCESS = "cost_per_success_usd"
-
-# The one place that says which metrics are better low. Everything else (scores in [0, 1]) is better high.
-_LOWER_EXACT = frozenset({"false_refusal", "tokens"})
-_LOWER_PREFIXES = ("latency", "cost", "judge_cost")
-_LOWER_SUFFIXES = ("_tokens", "_errors", "_cost_usd", "_latency_s", "_leak", "_leaks")
-
-
-def direction(metric: str) -> Direction:
-    """Whether a larger value of ``metric`` is better ("higher") or worse ("lower").
-
-    Lower is better for latency, cost, token counts, error counts, false refusals and leaks; higher for the rest.
-    """
-    name = metric.lower()
-    lower = name in _LOWER_EXACT or name.startswith(_LOWER_PREFIXES) or name.endswith(_LOWER_SUFFIXES)
-    return "lower" if lower else "higher"
-
-
-def higher_is_better(metric: str) -> bool:
-    """``direction(metric) == "higher"``."""
-    return direction(metric) == "higher"
-
-
-def passes(value: float, metric: str, threshold: float) -> bool:
-    """Whether one question's ``value`` clears ``threshold`` in the metric's good direction (>= or <=)."""
-    return value >= threshold if higher_is_better(metric) else value <= threshold
-
-
-def cost_per_success(
-    costs: Sequence[float | None],
-    quality: Sequence[float | None],
-    *,
-    threshold: float = SUCCESS_THRESHOLD,
-) -> float | None:
-    """Total cost divided by the number of answers whose quality reaches ``threshold``.
-
-    Args:
-        costs: cost of each answered question (USD); one None makes the cost unknown.
-        quality: the success metric of the same questions (e.g. token_f1); None (not scored) is not a success.
-        threshold: the quality an answer needs to count as a success.
-
-    Returns:
-        The cost per successful answer; ``math.inf`` when something was spent and nothing succeeded; None when the
-        cost is unknown, there are no questions, or nothing was spent and nothing succeeded (undefined).
-    """
-    if len(costs) != len(quality):
-        raise ValueError(f"costs and quality need equal lengths, got {len(costs)} and {len(quality)}")
-    if not costs or any(c is None or math.isnan(c) for c in costs):
-        return None
-    total = float(sum(c for c in costs if c is not None))
-    successes = sum(1 for q in quality if q is not None and not math.isnan(q) and q >= threshold)
-    if successes == 0:
-        return math.inf if total > 0 else None
-    return total / successes
-
 
 def retrieval_at_k(
     retrieved: Sequence[Sequence[str]],

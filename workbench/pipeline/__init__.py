@@ -11,7 +11,7 @@ from workbench.pipeline.chunk import (
     chunk_stats,
     length_histogram,
 )
-from workbench.pipeline.generate import QuestionRecord, answer_question, format_context
+from workbench.pipeline.generate import QuestionRecord, answer_question, format_context, retrieve_question
 from workbench.pipeline.index import ChromaIndexStore, Hit, IndexStore, MemoryIndexStore, VectorIndex
 from workbench.pipeline.retrieve import Retriever
 
@@ -34,4 +34,5 @@ __all__ = [
     "chunk_stats",
     "format_context",
     "length_histogram",
+    "retrieve_question",
 ]

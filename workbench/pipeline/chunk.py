@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.datasets import Corpus, Document
+from workbench.metrics import percentile
 from workbench.spec import ChunkerSpec
 
 __all__ = [
@@ -206,20 +207,14 @@ def chunk_stats(chunks: Sequence[Chunk]) -> ChunkStats:
     if not lengths:
         return ChunkStats(0, 0, 0.0, 0.0, 0, 0, 0.0)
     n = len(lengths)
-
-    def q(p: float) -> float:
-        pos = (n - 1) * p
-        lo, hi = int(pos), min(int(pos) + 1, n - 1)
-        return lengths[lo] + (lengths[hi] - lengths[lo]) * (pos - lo)
-
     return ChunkStats(
         count=n,
         documents=len({c.doc_id for c in chunks}),
         mean_chars=sum(lengths) / n,
-        median_chars=q(0.5),
+        median_chars=percentile(lengths, 50),
         min_chars=lengths[0],
         max_chars=lengths[-1],
-        p95_chars=q(0.95),
+        p95_chars=percentile(lengths, 95),
     )
 
 

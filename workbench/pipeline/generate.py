@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from workbench.datasets import EvalCase
+from workbench.metrics import Score
 from workbench.models import Generation, GenerationParams, Generator
 from workbench.pipeline.index import Hit
 from workbench.pipeline.retrieve import Retriever
 from workbench.prompts import PromptTemplate
-from workbench.scoring import Score
 
-__all__ = ["QuestionRecord", "answer_question", "format_context"]
+__all__ = ["QuestionRecord", "answer_question", "format_context", "retrieve_question"]
 
 
 def format_context(hits: tuple[Hit, ...] | list[Hit]) -> str:
@@ -53,6 +53,14 @@ class QuestionRecord:
         return self.generation.input_tokens + self.generation.output_tokens if self.generation else 0
 
 
+def retrieve_question(case: EvalCase, retriever: Retriever) -> QuestionRecord:
+    """Retrieve for one case without generating (a retrieval-only variant's record: no prompt, no generation)."""
+    started = time.time_ns()
+    hits = tuple(retriever.retrieve(case.question))
+    ended = time.time_ns()
+    return QuestionRecord(case=case, hits=hits, prompt="", generation=None, started_ns=started, retrieved_ns=ended, ended_ns=ended)
+
+
 def answer_question(
     case: EvalCase,
     *,
@@ -63,9 +71,8 @@ def answer_question(
     deadline: float | None = None,
 ) -> QuestionRecord:
     """Run the pipeline for one case. A model error becomes the record's ``error``; retrieval errors propagate."""
-    started = time.time_ns()
-    hits = tuple(retriever.retrieve(case.question))
-    retrieved = time.time_ns()
+    found = retrieve_question(case, retriever)
+    started, hits, retrieved = found.started_ns, found.hits, found.retrieved_ns
     prompt = template.render(question=case.question, context=format_context(hits))
     try:
         generation: Generation | None = generator.generate(prompt, params, deadline=deadline)

@@ -6,12 +6,12 @@ A half-built Chroma collection (interrupted build) is never reused: it is marked
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from workbench.metrics import cosine
 from workbench.pipeline.chunk import Chunk
 
 __all__ = ["ChromaIndexStore", "Hit", "IndexStore", "MemoryIndexStore", "VectorIndex"]
@@ -49,13 +49,6 @@ class IndexStore(Protocol):
 # -- in memory ---------------------------------------------------------------------------------------------------
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb) if na and nb else 0.0
-
-
 class _MemoryIndex:
     def __init__(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
         self.key = key
@@ -65,7 +58,7 @@ class _MemoryIndex:
         return len(self._items)
 
     def search(self, vector: Sequence[float], k: int, *, with_vectors: bool = False) -> list[Hit]:
-        scored = sorted(((_cosine(vector, v), i) for i, (_, v) in enumerate(self._items)), key=lambda t: (-t[0], t[1]))
+        scored = sorted(((cosine(vector, v), i) for i, (_, v) in enumerate(self._items)), key=lambda t: (-t[0], t[1]))
         return [
             Hit(self._items[i][0], score, self._items[i][1] if with_vectors else None) for score, i in scored[:k]
         ]

@@ -1,7 +1,7 @@
 """Scoring: the scorer registry, deterministic, ragas and safety scorers, judges, judge calibration, aggregation."""
 
-from workbench.scoring import _deterministic, _ragas, _safety  # noqa: F401  (register the built-in scorers)
-from workbench.scoring._aggregate import judge_metrics, mean_scores, percentile
+from workbench.metrics import JudgeUsage
+from workbench.scoring._aggregate import judge_metrics, mean_scores
 from workbench.scoring._base import (
     Score,
     ScoreContext,
@@ -16,7 +16,7 @@ from workbench.scoring._base import (
 )
 from workbench.scoring._calibration import Agreement, CalibrationReport, agreement, calibrate, cohen_kappa, load_labels
 from workbench.scoring._deterministic import is_refusal, normalize, token_f1_value
-from workbench.scoring._judge import Judge, JudgeReply, JudgeUsage, LangChainJudge, LlamaCppJudge, check_reply, load_judge
+from workbench.scoring._judge import Judge, JudgeReply, LangChainJudge, LlamaCppJudge, check_reply, load_judge
 from workbench.scoring._ragas import JUDGED_METRICS, NON_LLM_METRICS
 from workbench.scoring._safety import PiiMatch, find_pii, iban_valid, luhn_valid
 
@@ -51,7 +51,6 @@ __all__ = [
     "luhn_valid",
     "mean_scores",
     "normalize",
-    "percentile",
     "registered_scorers",
     "run_scorers",
     "scorer",

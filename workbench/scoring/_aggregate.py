@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
-from workbench.scoring._base import Score
-from workbench.scoring._judge import JudgeUsage
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """Linear-interpolated percentile (``p`` in [0, 100]); NaN for no values."""
-    xs = sorted(values)
-    if not xs:
-        return math.nan
-    pos = (len(xs) - 1) * p / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+from workbench.metrics import JudgeUsage, Score
 
 
 def mean_scores(rows: Iterable[Mapping[str, Score]]) -> dict[str, float]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from workbench.errors import SpecError
 from workbench.models import Embedder
-from workbench.scoring._judge import Judge, JudgeUsage
+from workbench.metrics import Score, ScorerEntry, scorer, scorer_entries
+from workbench.scoring._judge import Judge
 
 __all__ = [
     "Score",
@@ -45,21 +47,6 @@ class ScoreContext:
         return self.category != "answerable"
 
 
-@dataclass(frozen=True)
-class Score:
-    """A scorer's verdict. ``value`` None means not applicable (skipped in means); ``error`` means the scorer failed.
-
-    LLM-judged scorers also fill ``spread`` (standard deviation over the judge's repeats, when there are several) and
-    ``judge`` (calls, unusable outputs, tokens and cost of judging this item; accounted apart from the answering model).
-    """
-
-    value: float | None
-    explanation: str = ""
-    error: str | None = None
-    spread: float | None = None
-    judge: JudgeUsage | None = None
-
-
 class ScoreFn(Protocol):
     def __call__(self, ctx: ScoreContext) -> Score: ...
 
@@ -79,48 +66,30 @@ class ScorerEnv:
 Factory = Callable[[ScorerEnv], ScoreFn]
 
 
-@dataclass(frozen=True)
-class _Entry:
-    factory: Factory
-    default: bool
-    description: str = field(default="")
-    judged: bool = False
-
-
-_REGISTRY: dict[str, _Entry] = {}
-
-
-def scorer(name: str, *, default: bool = True, judged: bool = False) -> Callable[[Factory], Factory]:
-    """Register a scorer factory under ``name``.
-
-    ``judged`` marks a scorer that needs a judge model: it is on by default exactly when a judge is configured.
-
-    Example:
-        >>> @scorer("answer_length", default=False)
-        ... def answer_length(env: ScorerEnv) -> ScoreFn:
-        ...     return lambda ctx: Score(float(len(ctx.answer.split())))
-    """
-
-    def register(factory: Factory) -> Factory:
-        _REGISTRY[name] = _Entry(factory, default, (factory.__doc__ or "").strip().splitlines()[0] if factory.__doc__ else "", judged)
-        return factory
-
-    return register
+def _factory(entry: ScorerEntry) -> Factory:
+    if callable(entry.factory):
+        return entry.factory
+    module, _, name = entry.factory.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 def registered_scorers() -> Mapping[str, str]:
-    """Name -> one-line description of every registered scorer."""
-    return {name: entry.description for name, entry in sorted(_REGISTRY.items())}
+    """Name -> one-line description (the factory's first docstring line) of every known scorer."""
+    out = {}
+    for name, entry in sorted(scorer_entries().items()):
+        doc = _factory(entry).__doc__
+        out[name] = doc.strip().splitlines()[0] if doc else ""
+    return out
 
 
 def default_scorers(*, with_judge: bool = False) -> list[str]:
     """The scorers used when a spec names none: the default ones, plus the LLM-judged ones when a judge is set."""
-    return [name for name, entry in _REGISTRY.items() if entry.default or (with_judge and entry.judged)]
+    return [name for name, entry in scorer_entries().items() if entry.default or (with_judge and entry.judged)]
 
 
 def judged_scorers() -> list[str]:
     """Names of the scorers that need a judge model."""
-    return [name for name, entry in _REGISTRY.items() if entry.judged]
+    return [name for name, entry in scorer_entries().items() if entry.judged]
 
 
 def build_scorers(names: Iterable[str] | None, env: ScorerEnv) -> dict[str, ScoreFn]:
@@ -132,13 +101,14 @@ def build_scorers(names: Iterable[str] | None, env: ScorerEnv) -> dict[str, Scor
         SpecError: an LLM-judged scorer is asked for but ``env`` has no judge.
     """
     chosen = list(names) if names is not None else default_scorers(with_judge=env.judge is not None)
-    unknown = [n for n in chosen if n not in _REGISTRY]
+    entries = scorer_entries()
+    unknown = [n for n in chosen if n not in entries]
     if unknown:
-        raise KeyError(f"unknown scorer '{unknown[0]}' — known scorers: {', '.join(sorted(_REGISTRY))}")
-    unjudged = [n for n in chosen if _REGISTRY[n].judged and env.judge is None]
+        raise KeyError(f"unknown scorer '{unknown[0]}' — known scorers: {', '.join(sorted(entries))}")
+    unjudged = [n for n in chosen if entries[n].judged and env.judge is None]
     if unjudged:
         raise SpecError(f"scorer '{unjudged[0]}' needs a judge model — add a 'judge:' section to the experiment (e.g. judge: local:gemma3-270m)")
-    return {name: _REGISTRY[name].factory(env) for name in chosen}
+    return {name: _factory(entries[name])(env) for name in chosen}
 
 
 def run_scorers(scorers: Mapping[str, ScoreFn], ctx: ScoreContext) -> dict[str, Score]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import re
 import string
 from collections import Counter
 
-from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv, scorer
+from workbench.metrics import cosine
+from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
@@ -39,7 +39,6 @@ def _not_applicable(why: str) -> Score:
     return Score(None, why)
 
 
-@scorer("hit_at_k")
 def hit_at_k(env: ScorerEnv) -> ScoreFn:
     """1 when any retrieved chunk comes from a labelled source document."""
 
@@ -52,7 +51,6 @@ def hit_at_k(env: ScorerEnv) -> ScoreFn:
     return score
 
 
-@scorer("recall_at_k")
 def recall_at_k(env: ScorerEnv) -> ScoreFn:
     """Share of the labelled source documents that appear among the retrieved chunks."""
 
@@ -65,7 +63,6 @@ def recall_at_k(env: ScorerEnv) -> ScoreFn:
     return score
 
 
-@scorer("mrr")
 def mrr(env: ScorerEnv) -> ScoreFn:
     """Reciprocal rank of the first retrieved chunk from a labelled source (0 when none)."""
 
@@ -80,7 +77,6 @@ def mrr(env: ScorerEnv) -> ScoreFn:
     return score
 
 
-@scorer("precision_at_k")
 def precision_at_k(env: ScorerEnv) -> ScoreFn:
     """Share of the retrieved chunks that come from a labelled source document."""
 
@@ -117,19 +113,16 @@ def _answerable_only(fn):  # type: ignore[no-untyped-def]
     return score
 
 
-@scorer("token_f1")
 def token_f1(env: ScorerEnv) -> ScoreFn:
     """Token-overlap F1 between answer and reference (SQuAD normalisation); answerable items only."""
     return _answerable_only(lambda ctx: Score(token_f1_value(ctx.answer, ctx.reference)))
 
 
-@scorer("exact_match")
 def exact_match(env: ScorerEnv) -> ScoreFn:
     """1 when the normalised answer equals the normalised reference; answerable items only."""
     return _answerable_only(lambda ctx: Score(float(normalize(ctx.answer) == normalize(ctx.reference))))
 
 
-@scorer("rouge_l")
 def rouge_l(env: ScorerEnv) -> ScoreFn:
     """ROUGE-L F-measure of answer against reference; answerable items only."""
     from rouge_score import rouge_scorer
@@ -138,7 +131,6 @@ def rouge_l(env: ScorerEnv) -> ScoreFn:
     return _answerable_only(lambda ctx: Score(rs.score(ctx.reference, ctx.answer)["rougeL"].fmeasure))
 
 
-@scorer("semantic_similarity")
 def semantic_similarity(env: ScorerEnv) -> ScoreFn:
     """Cosine similarity of answer and reference embeddings (the local embedding model); answerable items only."""
     embedder = env.embedder
@@ -151,14 +143,11 @@ def semantic_similarity(env: ScorerEnv) -> ScoreFn:
         if not ctx.answer.strip():
             return Score(0.0, "empty answer")
         a, b = embedder.embed([ctx.answer, ctx.reference])
-        dot = sum(x * y for x, y in zip(a, b))
-        norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-        return Score(max(0.0, min(1.0, dot / norm)) if norm else 0.0)
+        return Score(max(0.0, min(1.0, cosine(a, b))))
 
     return _answerable_only(score)
 
 
-@scorer("refusal_correct")
 def refusal_correct(env: ScorerEnv) -> ScoreFn:
     """1 when the model declines an unanswerable or policy item; not applicable to answerable items."""
 
@@ -171,7 +160,6 @@ def refusal_correct(env: ScorerEnv) -> ScoreFn:
     return score
 
 
-@scorer("false_refusal")
 def false_refusal(env: ScorerEnv) -> ScoreFn:
     """1 when the model declines (or answers nothing to) an answerable item; lower is better."""
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import ctypes
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from workbench.errors import ModelError
+from workbench.metrics import JudgeUsage
 from workbench.models import Price, check_model_id, default_kind, price_for
 from workbench.models._types import ModelKind
 
@@ -62,37 +63,6 @@ class JudgeReply:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-@dataclass(frozen=True)
-class JudgeUsage:
-    """What judging one item cost: calls, unusable outputs, tokens, time and money (None: price unknown)."""
-
-    calls: int = 0
-    failures: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    latency_s: float = 0.0
-    cost_usd: float | None = 0.0
-
-    @classmethod
-    def of(cls, replies: Iterable[JudgeReply], *, extra_failures: int = 0) -> JudgeUsage:
-        """Sum the accounting of ``replies``; ``extra_failures`` counts results rejected after parsing (out of range)."""
-        usage = cls(failures=extra_failures)
-        for r in replies:
-            usage = usage + cls(1, 0 if r.ok else 1, r.input_tokens, r.output_tokens, r.latency_s, r.cost_usd)
-        return usage
-
-    def __add__(self, other: JudgeUsage) -> JudgeUsage:
-        cost = None if (self.cost_usd is None or other.cost_usd is None) else self.cost_usd + other.cost_usd
-        return JudgeUsage(
-            self.calls + other.calls,
-            self.failures + other.failures,
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.latency_s + other.latency_s,
-            cost,
-        )
 
 
 @runtime_checkable

@@ -19,9 +19,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from workbench.errors import SpecError
-from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv, scorer
+from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv
 from workbench.scoring._deterministic import is_refusal
-from workbench.scoring._judge import JudgeReply, JudgeUsage
+from workbench.metrics import JudgeUsage
+from workbench.scoring._judge import JudgeReply
 
 __all__ = ["JUDGED_METRICS", "NON_LLM_METRICS"]
 
@@ -130,7 +131,6 @@ def _judged(
     return score
 
 
-@scorer("faithfulness", default=False, judged=True)
 def faithfulness(env: ScorerEnv) -> ScoreFn:
     """ragas faithfulness (LLM judge): share of the answer's statements supported by the retrieved contexts."""
     from ragas.metrics.collections import Faithfulness
@@ -142,7 +142,6 @@ def faithfulness(env: ScorerEnv) -> ScoreFn:
     )
 
 
-@scorer("answer_relevancy", default=False, judged=True)
 def answer_relevancy(env: ScorerEnv) -> ScoreFn:
     """ragas response relevancy (LLM judge + embeddings): how well questions generated from the answer match the
     asked one; 0 for a noncommittal answer. Answerable items only."""
@@ -164,7 +163,6 @@ def answer_relevancy(env: ScorerEnv) -> ScoreFn:
     )
 
 
-@scorer("context_precision", default=False, judged=True)
 def context_precision(env: ScorerEnv) -> ScoreFn:
     """ragas context precision with reference (LLM judge): average precision of the retrieved chunks judged useful
     for the reference answer (one judge call per chunk). Answerable items only."""
@@ -177,7 +175,6 @@ def context_precision(env: ScorerEnv) -> ScoreFn:
     )
 
 
-@scorer("context_recall", default=False, judged=True)
 def context_recall(env: ScorerEnv) -> ScoreFn:
     """ragas context recall (LLM judge): share of the reference answer's statements attributable to the retrieved
     contexts. Answerable items only."""
@@ -209,7 +206,6 @@ def _answer_vs_reference(metric: Any) -> ScoreFn:
     return score
 
 
-@scorer("string_similarity")
 def string_similarity(env: ScorerEnv) -> ScoreFn:
     """ragas non-LLM string similarity (1 - normalised Levenshtein distance) of answer and reference; answerable only."""
     from ragas.metrics.collections import NonLLMStringSimilarity
@@ -217,7 +213,6 @@ def string_similarity(env: ScorerEnv) -> ScoreFn:
     return _answer_vs_reference(NonLLMStringSimilarity(name="string_similarity"))
 
 
-@scorer("bleu")
 def bleu(env: ScorerEnv) -> ScoreFn:
     """ragas BLEU (sacrebleu, scaled to [0, 1]) of answer against reference; answerable items only."""
     from ragas.metrics.collections import BleuScore
@@ -225,7 +220,6 @@ def bleu(env: ScorerEnv) -> ScoreFn:
     return _answer_vs_reference(BleuScore(name="bleu"))
 
 
-@scorer("chrf")
 def chrf(env: ScorerEnv) -> ScoreFn:
     """ragas chrF (sacrebleu character n-gram F-score, scaled to [0, 1]) of answer against reference; answerable only."""
     from ragas.metrics.collections import CHRFScore
@@ -248,14 +242,12 @@ def _context_text_metric(which: str) -> ScoreFn:
     return score
 
 
-@scorer("non_llm_context_recall")
 def non_llm_context_recall(env: ScorerEnv) -> ScoreFn:
     """ragas non-LLM context recall: share of the reference answer's sentences found (string similarity > 0.5) in a
     sentence of the retrieved chunks. Answerable items only."""
     return _context_text_metric("recall")
 
 
-@scorer("non_llm_context_precision")
 def non_llm_context_precision(env: ScorerEnv) -> ScoreFn:
     """ragas non-LLM context precision with reference: average precision over the ranked chunks, a chunk counting as
     relevant when one of its sentences matches a reference sentence (similarity >= 0.5). Answerable items only."""

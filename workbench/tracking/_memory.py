@@ -11,7 +11,7 @@ from workbench.datasets import Corpus, Dataset
 from workbench.grid import Variant
 from workbench.results import VariantResult
 from workbench.spec import ExperimentSpec
-from workbench.tracking._protocol import SweepHandle
+from workbench.tracking._protocol import COMPARISON_FILE, SweepComparison, SweepHandle
 
 
 @dataclass
@@ -52,8 +52,13 @@ class MemoryTracker:
         run.status = result.status
         return replace(result, run_id=run.run_id)
 
-    def end_sweep(self, sweep: SweepHandle, results: Sequence[VariantResult], status: str) -> None:
-        self.runs[sweep.run_id].status = status
+    def end_sweep(
+        self, sweep: SweepHandle, results: Sequence[VariantResult], status: str, *, comparison: SweepComparison | None = None
+    ) -> None:
+        run = self.runs[sweep.run_id]
+        run.status = status
+        if comparison is not None:
+            run.artifacts[COMPARISON_FILE] = comparison.to_dict()
 
     def children(self, parent_id: str) -> list[MemoryRun]:
         return [r for r in self.runs.values() if r.parent_id == parent_id]

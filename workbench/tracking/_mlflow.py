@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import subprocess
 import time
@@ -27,13 +28,14 @@ from workbench.datasets import Corpus, Dataset
 from workbench.grid import Variant
 from workbench.pipeline import QuestionRecord
 from workbench.results import VariantResult
-from workbench.spec import ExperimentSpec
-from workbench.tracking._protocol import SweepHandle
+from workbench.spec import ExperimentSpec, PromptSpec
+from workbench.tracking._protocol import COMPARISON_FILE, PLOTS_DIR, SweepComparison, SweepHandle
 
 RUN_TYPE_TAG = "mlflow.runType"
 EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
 _PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "llama-cpp-python", "sentence-transformers", "ragas", "pandas")
 _MAX_PARAM = 6000
+_log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=8)
@@ -128,7 +130,9 @@ class MlflowTracker:
         self._log_dataset(run.info.run_id, dataset)
         return SweepHandle(run.info.run_id, run.info.run_id, experiment_id, self.tracking_uri)
 
-    def end_sweep(self, sweep: SweepHandle, results: Sequence[VariantResult], status: str) -> None:
+    def end_sweep(
+        self, sweep: SweepHandle, results: Sequence[VariantResult], status: str, *, comparison: SweepComparison | None = None
+    ) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
@@ -145,20 +149,24 @@ class MlflowTracker:
                 row.update(r.metrics)
                 rows.append(row)
             self.client.log_dict(sweep.run_id, rows, "leaderboard.json")
-            self._log_comparison(sweep, results)
+        if comparison is not None:
+            self._log_comparison(sweep.run_id, comparison)
         self.client.set_terminated(sweep.run_id, status=status, end_time=now)
 
-    def _log_comparison(self, sweep: SweepHandle, results: Sequence[VariantResult]) -> None:
+    def _log_comparison(self, run_id: str, comparison: SweepComparison) -> None:
         """``comparison.json`` and ``plots/`` on the parent run; a failure here is a warning, never a failed sweep."""
-        import logging
-
         try:
-            from workbench.comparison import log_comparison
-
-            seed = int(self.client.get_run(sweep.run_id).data.params.get("seed", "0"))
-            log_comparison(self.client, sweep.run_id, results, seed=seed)
+            self.client.log_dict(run_id, comparison.to_dict(), COMPARISON_FILE)
+            plots = comparison.plots()
         except Exception as exc:  # noqa: BLE001 - derived data: the variants are already logged
-            logging.getLogger(__name__).warning("could not log the comparison of sweep %s: %s: %s", sweep.run_id, type(exc).__name__, exc)
+            _log.warning("could not log the comparison of sweep %s: %s: %s", run_id, type(exc).__name__, exc)
+            return
+        for name, figure in plots.items():
+            path = f"{PLOTS_DIR}/{name}.png"
+            try:
+                self.client.log_figure(run_id, figure, path, save_kwargs={"dpi": 120})
+            except Exception as exc:  # noqa: BLE001 - a plot is a nicety; the sweep's results are already logged
+                _log.warning("could not log %s on run %s: %s: %s", path, run_id, type(exc).__name__, exc)
 
     # -- variant -------------------------------------------------------------------------------------------------
 
@@ -186,9 +194,11 @@ class MlflowTracker:
             "workbench.kind": "variant",
             "workbench.variant_id": variant.id,
             "workbench.index_key": variant.index_key,
-            "workbench.prompt_hash": _prompt_hash(variant),
+            "workbench.generates": str(variant.generates).lower(),
             "workbench.status": result.status,
         }
+        if variant.prompt is not None:
+            tags["workbench.prompt_hash"] = _prompt_hash(variant.prompt)
         parent = self.client.get_run(sweep.run_id).data.tags
         for key in ("workbench.spec_hash", "workbench.dataset_hash", "workbench.corpus_hash", "workbench.git_commit", "workbench.versions", "mlflow.user"):
             if key in parent:
@@ -206,7 +216,8 @@ class MlflowTracker:
         for batch in _chunks(metrics, 900):
             self.client.log_batch(run_id, metrics=batch)
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-        self.client.log_text(run_id, variant.prompt.template or "", "prompt_template.txt")
+        if variant.prompt is not None:
+            self.client.log_text(run_id, variant.prompt.template or "", "prompt_template.txt")
         self.client.log_text(run_id, yaml.safe_dump(variant.to_dict(), sort_keys=False), "variant.yaml")
         self.client.log_dict(run_id, result.chunk_stats.as_dict(), "chunk_stats.json")
         if result.outcome.error:
@@ -250,20 +261,21 @@ class MlflowTracker:
         ])
         retrieve.set_attribute("retrieved_source_ids", list(record.retrieved_ids))
         retrieve.end(end_time_ns=record.retrieved_ns)
-        generate = mlflow.start_span_no_context(
-            name="generate", span_type=SpanType.LLM, parent_span=root,
-            inputs={"prompt": record.prompt, "model": variant.model.id}, start_time_ns=record.retrieved_ns,
-            attributes={"model": variant.model.id, "kind": variant.model.resolved_kind},
-        )
-        gen = record.generation
-        if gen is not None:
-            generate.set_attribute(
-                SpanAttributeKey.CHAT_USAGE,
-                {"input_tokens": gen.input_tokens, "output_tokens": gen.output_tokens, "total_tokens": gen.input_tokens + gen.output_tokens},
+        if variant.model is not None:
+            generate = mlflow.start_span_no_context(
+                name="generate", span_type=SpanType.LLM, parent_span=root,
+                inputs={"prompt": record.prompt, "model": variant.model.id}, start_time_ns=record.retrieved_ns,
+                attributes={"model": variant.model.id, "kind": variant.model.resolved_kind},
             )
-            generate.set_outputs({"text": gen.text, "finish_reason": gen.finish_reason})
-            generate.set_attribute("latency_s", gen.latency_s)
-        generate.end(end_time_ns=record.ended_ns, status="ERROR" if record.error else "OK")
+            gen = record.generation
+            if gen is not None:
+                generate.set_attribute(
+                    SpanAttributeKey.CHAT_USAGE,
+                    {"input_tokens": gen.input_tokens, "output_tokens": gen.output_tokens, "total_tokens": gen.input_tokens + gen.output_tokens},
+                )
+                generate.set_outputs({"text": gen.text, "finish_reason": gen.finish_reason})
+                generate.set_attribute("latency_s", gen.latency_s)
+            generate.end(end_time_ns=record.ended_ns, status="ERROR" if record.error else "OK")
         root.set_outputs({"answer": record.answer, "retrieved_source_ids": list(record.retrieved_ids)})
         root.end(end_time_ns=record.ended_ns, status="ERROR" if record.error else "OK")
         trace_id = root.trace_id
@@ -285,7 +297,7 @@ class MlflowTracker:
         return trace_id
 
 
-def _prompt_hash(variant: Variant) -> str:
+def _prompt_hash(prompt: PromptSpec) -> str:
     from workbench.prompts import PromptTemplate
 
-    return PromptTemplate(variant.prompt.name, variant.prompt.template or "", variant.prompt.system).hash
+    return PromptTemplate(prompt.name, prompt.template or "", prompt.system).hash

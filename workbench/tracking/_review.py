@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.scoring import Score
+from workbench.metrics import Score
 from workbench.tracking._feedback import HUMAN_FEEDBACK, HumanFeedback, _tracking_uri, latest_human_feedback
 from workbench.tracking._read import sweep_variants
 

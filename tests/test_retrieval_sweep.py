@@ -1,0 +1,141 @@
+"""Retrieval-only sweeps: the same runner with no generation, scored on retrieval metrics, tracked like any sweep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+from workbench.metrics import RETRIEVAL_METRICS
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.spec import ChunkerSpec, RetrievalSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+
+ROOT = Path(__file__).resolve().parents[1]
+CHUNKERS = (ChunkerSpec(strategy="markdown", size=600, overlap=0), ChunkerSpec(strategy="recursive", size=300, overlap=30))
+RETRIEVAL = (RetrievalSpec(k=1), RetrievalSpec(k=4))
+
+
+def make_spec(**update: object) -> wb.ExperimentSpec:
+    spec = wb.ExperimentSpec.from_dict(
+        {
+            "name": "retrieval-lab",
+            "dataset": {"path": "datasets/handbook.jsonl"},
+            "corpus": {"path": "datasets/handbook", "glob": "*.md"},
+            "prompts": [{"name": "p", "template": "{context} {question}"}],
+            "models": [{"id": GEMMA_ID}],
+            "chunkers": [{"strategy": "markdown", "size": 600, "overlap": 0}],
+        },
+        base_dir=ROOT,
+    )
+    return spec.model_copy(update=update)
+
+
+class CountingStore(MemoryIndexStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.builds: list[str] = []
+
+    def build(self, key, chunks, vectors):  # type: ignore[no-untyped-def]
+        self.builds.append(key)
+        return super().build(key, chunks, vectors)
+
+
+def test_grid_without_generation_is_chunkers_times_retrieval() -> None:
+    c1, c2 = CHUNKERS
+    r1, r2 = RetrievalSpec(k=1), RetrievalSpec(k=3, search="mmr", fetch_k=12)
+    grid = wb.expand_grid(make_spec(chunkers=(c1, c2, c1), retrieval=(r1, r2)), generate=False)
+    assert [v.name for v in grid] == ["markdown-600/0|k1-similarity", "markdown-600/0|k3-mmr", "recursive-300/30|k1-similarity", "recursive-300/30|k3-mmr"]
+    assert all(not v.generates and v.prompt is None and v.model is None for v in grid)
+    assert grid[0].index_key == grid[1].index_key != grid[2].index_key
+    assert grid[3].params()["retrieval.fetch_k"] == "12" and grid[3].params()["chunker.strategy"] == "recursive"
+    assert not any(k.startswith(("prompt.", "model.")) for k in grid[3].params())
+    full = wb.expand_grid(make_spec(chunkers=(c1,), retrieval=(r1,)))
+    assert full[0].generates and full[0].index_key == grid[0].index_key and full[0].id != grid[0].id
+
+
+def test_an_experiment_without_models_is_a_retrieval_sweep_and_models_need_prompts() -> None:
+    spec = make_spec(models=(), prompts=())
+    assert [v.generates for v in wb.expand_grid(spec)] == [False]
+    with pytest.raises(wb.SpecError, match="models need at least one prompt"):
+        wb.ExperimentSpec.from_dict({"name": "x", "dataset": {"path": "d.jsonl"}, "corpus": {"builtin": "python-reference"},
+                                     "models": [{"id": GEMMA_ID}], "chunkers": [{"strategy": "recursive"}]})
+
+
+def test_runs_retrieval_without_calling_a_generator_and_logs_a_sweep_in_mlflow(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    generator = ScriptedModel([], model_id=GEMMA_ID)  # an empty script: any generation call would raise
+    store = CountingStore()
+    events: list[wb.ProgressEvent] = []
+    result = wb.run(
+        make_spec(chunkers=CHUNKERS, retrieval=RETRIEVAL), generate=False, settings=wb_settings, index_store=store,
+        on_event=events.append, progress=False, models={GEMMA_ID: generator, MINILM_ID: HashingEmbedder(model_id=MINILM_ID)},
+    )
+    assert generator.calls == [] and len(store.builds) == 2
+    assert [(e.done, e.total) for e in events if e.kind == "index_started"] == [(0, 2), (1, 2)]
+    assert [e.kind for e in events].count("variant_done") == 4
+    board = result.leaderboard()
+    assert len(board) == 4 and set(board["status"]) == {"FINISHED"}
+    assert set(RETRIEVAL_METRICS) <= set(board.columns) and "token_f1" not in board.columns and "cost_usd" not in board.columns
+    assert list(board["mrr"]) == sorted(board["mrr"], reverse=True)
+    assert board["model"].isna().all() and (board["chunks"] > 0).all()
+    k1 = result.variant("markdown-600/0|k1-similarity")
+    k4 = result.variant("markdown-600/0|k4-similarity")
+    assert all(len(r.hits) == 1 for r in k1.records) and all(len(r.hits) == 4 for r in k4.records)
+    assert all(r.generation is None for r in k4.records)
+    assert k4.metrics["recall_at_k"] >= k1.metrics["recall_at_k"]  # more chunks can only find more sources
+    frame = k4.records_frame()
+    assert len(frame) == 21 and {"case_id", "retrieved_ids", "retrieval_scores", "mrr"} <= set(frame.columns)
+    assert "answer" not in frame.columns
+
+    client = MlflowClient(wb_settings.tracking_uri)
+    parent = client.get_run(result.parent_run_id)
+    assert parent.data.tags["workbench.kind"] == "sweep" and parent.info.status == "FINISHED"
+    children = client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
+    assert sorted(c.info.run_name for c in children) == sorted(v.variant.name for v in result.variants)
+    child = client.get_run(k4.run_id)
+    assert child.data.params["chunker.strategy"] == "markdown" and child.data.params["retrieval.k"] == "4"
+    assert child.data.tags["workbench.generates"] == "false" and "workbench.prompt_hash" not in child.data.tags
+    assert child.data.metrics["mrr"] == pytest.approx(k4.metrics["mrr"])
+    assert {"hit_at_k", "recall_at_k", "mrr"} <= set(child.data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(result.parent_run_id)}
+    assert {"comparison.json", "leaderboard.json"} <= artifacts
+    report = wb.compare([k1.run_id, k4.run_id], baseline=k1.run_id, metrics=["recall_at_k"], tracking_uri=wb_settings.tracking_uri)
+    assert report.row(k4.run_id, "recall_at_k")["n"] == k4.metrics["questions"] - sum(1 for r in k4.records if not r.case.source_ids)
+
+
+def test_a_retrieval_sweep_reuses_the_indexes_a_full_sweep_built(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    store = CountingStore()
+    spec = make_spec(chunkers=CHUNKERS)
+    full = wb.run(spec, settings=wb_settings, models=fake_models, index_store=store, limit=2, progress=False)
+    assert len(store.builds) == 2 and all(v.variant.generates for v in full.variants)
+    retrieval = wb.run(spec, generate=False, settings=wb_settings, models=fake_models, index_store=store, progress=False)
+    assert len(store.builds) == 2  # both indexes opened, none rebuilt
+    assert {v.status for v in retrieval.variants} == {"FINISHED"} and not any(v.variant.generates for v in retrieval.variants)
+
+
+def test_a_broken_index_fails_its_variants_not_the_sweep(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    class Broken(MemoryIndexStore):
+        def build(self, key, chunks, vectors):  # type: ignore[no-untyped-def]
+            raise RuntimeError("disk full")
+
+    tracker = wb.tracking.MemoryTracker()
+    result = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=Broken(), tracker=tracker, progress=False,
+                    models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+    assert [v.status for v in result.variants] == ["FAILED"]
+    assert "disk full" in (result.variants[0].outcome.error or "")
+    assert tracker.runs[result.parent_run_id].status == "FAILED"
+
+
+def test_progress_events_count_indexes_and_scoring(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    spec = make_spec(chunkers=(ChunkerSpec(strategy="markdown", size=600, overlap=0), ChunkerSpec(strategy="sentence", size=400, overlap=0)))
+    events: list[wb.ProgressEvent] = []
+    wb.run(spec, settings=wb_settings, models=fake_models, index_store=MemoryIndexStore(), tracker=wb.tracking.MemoryTracker(),
+           limit=2, progress=False, on_event=events.append)
+    assert [(e.done, e.total) for e in events if e.kind == "index_started"] == [(0, 2), (1, 2)]
+    scored = [(e.done, e.total, e.variant.name) for e in events if e.kind == "question_scored" and e.variant is not None]
+    assert [(d, t) for d, t, _ in scored] == [(1, 2), (2, 2), (1, 2), (2, 2)]
+    kinds = [e.kind for e in events]
+    assert kinds.index("question_scored") > kinds.index("question_done") and kinds.index("question_scored") < kinds.index("variant_done")

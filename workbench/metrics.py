@@ -1,0 +1,230 @@
+"""What every layer agrees on about scores and metrics (pure, a leaf): the ``Score`` type, the scorer catalogue, which
+way each metric is better, the success metric, the leaderboard's columns, and two small statistics.
+
+Scoring produces ``Score`` values, the runner aggregates them, the leaderboard and the comparison rank them: all of
+them import this module, and it imports nothing else of workbench, so no layer has to reach up to another for a
+definition.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "COST_PER_SUCCESS",
+    "LEADERBOARD_METRICS",
+    "RETRIEVAL_METRICS",
+    "SUCCESS_METRIC",
+    "SUCCESS_THRESHOLD",
+    "Direction",
+    "JudgeUsage",
+    "Score",
+    "ScorerEntry",
+    "cosine",
+    "cost_per_success",
+    "direction",
+    "higher_is_better",
+    "passes",
+    "percentile",
+    "scorer",
+    "scorer_entries",
+]
+
+
+# -- scores ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JudgeUsage:
+    """What judging one item cost: calls, unusable outputs, tokens, time and money (None: price unknown)."""
+
+    calls: int = 0
+    failures: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+    cost_usd: float | None = 0.0
+
+    @classmethod
+    def of(cls, replies: Iterable[Any], *, extra_failures: int = 0) -> JudgeUsage:
+        """Sum the accounting of judge replies (anything with ``ok``, token counts, ``latency_s`` and ``cost_usd``);
+        ``extra_failures`` counts results rejected after parsing (out of range)."""
+        usage = cls(failures=extra_failures)
+        for r in replies:
+            usage = usage + cls(1, 0 if r.ok else 1, r.input_tokens, r.output_tokens, r.latency_s, r.cost_usd)
+        return usage
+
+    def __add__(self, other: JudgeUsage) -> JudgeUsage:
+        cost = None if (self.cost_usd is None or other.cost_usd is None) else self.cost_usd + other.cost_usd
+        return JudgeUsage(
+            self.calls + other.calls,
+            self.failures + other.failures,
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.latency_s + other.latency_s,
+            cost,
+        )
+
+
+@dataclass(frozen=True)
+class Score:
+    """A scorer's verdict. ``value`` None means not applicable (skipped in means); ``error`` means the scorer failed.
+
+    LLM-judged scorers also fill ``spread`` (standard deviation over the judge's repeats, when there are several) and
+    ``judge`` (calls, unusable outputs, tokens and cost of judging this item; accounted apart from the answering model).
+    """
+
+    value: float | None
+    explanation: str = ""
+    error: str | None = None
+    spread: float | None = None
+    judge: JudgeUsage | None = None
+
+
+# -- the scorer catalogue ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScorerEntry:
+    """One named scorer: where its factory is, whether it is on by default, whether it needs a judge model.
+
+    ``factory`` is the factory itself (scorers registered with ``@scorer``) or a ``"module:function"`` reference
+    (the built-in ones, imported only when a sweep builds them, so the spec can check names without loading scoring).
+    ``retrieval`` marks a scorer that looks only at the retrieved chunks (it needs no answer).
+    """
+
+    name: str
+    factory: Callable[[Any], Any] | str
+    default: bool = True
+    judged: bool = False
+    retrieval: bool = False
+
+
+def _builtin(module: str, names: str, **flags: bool) -> dict[str, ScorerEntry]:
+    return {n: ScorerEntry(n, f"workbench.scoring.{module}:{n}", **flags) for n in names.split()}
+
+
+_REGISTRY: dict[str, ScorerEntry] = {
+    **_builtin("_deterministic", "hit_at_k recall_at_k mrr precision_at_k", retrieval=True),
+    **_builtin("_deterministic", "token_f1 exact_match rouge_l semantic_similarity refusal_correct false_refusal"),
+    **_builtin("_safety", "pii_leak policy_refusal"),
+    **_builtin("_ragas", "string_similarity bleu chrf non_llm_context_recall non_llm_context_precision"),
+    **_builtin("_ragas", "faithfulness answer_relevancy context_precision context_recall", default=False, judged=True),
+}
+
+
+def scorer(name: str, *, default: bool = True, judged: bool = False) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    """Register a scorer factory under ``name`` (a factory takes a ``ScorerEnv`` and returns ``ScoreContext -> Score``).
+
+    ``judged`` marks a scorer that needs a judge model: it is on by default exactly when a judge is configured.
+
+    Example:
+        >>> @scorer("answer_length", default=False)
+        ... def answer_length(env):
+        ...     return lambda ctx: Score(float(len(ctx.answer.split())))
+    """
+
+    def register(factory: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        _REGISTRY[name] = ScorerEntry(name, factory, default, judged)
+        return factory
+
+    return register
+
+
+def scorer_entries() -> Mapping[str, ScorerEntry]:
+    """Every known scorer by name (built-in and registered), in registration order."""
+    return dict(_REGISTRY)
+
+
+RETRIEVAL_METRICS = tuple(n for n, e in _REGISTRY.items() if e.retrieval)
+
+# -- metric directions and success ---------------------------------------------------------------------------------
+
+Direction = Literal["higher", "lower"]
+
+SUCCESS_METRIC = "token_f1"
+SUCCESS_THRESHOLD = 0.5
+COST_PER_SUCCESS = "cost_per_success_usd"
+
+# Leaderboard columns, in order, when present.
+LEADERBOARD_METRICS = (
+    *RETRIEVAL_METRICS, "token_f1", "rouge_l", "semantic_similarity", "exact_match", "refusal_correct", "false_refusal",
+    "latency_p50_s", "latency_p95_s", "input_tokens", "output_tokens", "cost_usd",
+)
+
+# The one place that says which metrics are better low. Everything else (scores in [0, 1]) is better high.
+_LOWER_EXACT = frozenset({"false_refusal", "tokens"})
+_LOWER_PREFIXES = ("latency", "cost", "judge_cost")
+_LOWER_SUFFIXES = ("_tokens", "_errors", "_cost_usd", "_latency_s", "_leak", "_leaks")
+
+
+def direction(metric: str) -> Direction:
+    """Whether a larger value of ``metric`` is better ("higher") or worse ("lower").
+
+    Lower is better for latency, cost, token counts, error counts, false refusals and leaks; higher for the rest.
+    """
+    name = metric.lower()
+    lower = name in _LOWER_EXACT or name.startswith(_LOWER_PREFIXES) or name.endswith(_LOWER_SUFFIXES)
+    return "lower" if lower else "higher"
+
+
+def higher_is_better(metric: str) -> bool:
+    """``direction(metric) == "higher"``."""
+    return direction(metric) == "higher"
+
+
+def passes(value: float, metric: str, threshold: float) -> bool:
+    """Whether one question's ``value`` clears ``threshold`` in the metric's good direction (>= or <=)."""
+    return value >= threshold if higher_is_better(metric) else value <= threshold
+
+
+def cost_per_success(
+    costs: Sequence[float | None],
+    quality: Sequence[float | None],
+    *,
+    threshold: float = SUCCESS_THRESHOLD,
+) -> float | None:
+    """Total cost divided by the number of answers whose quality reaches ``threshold``.
+
+    Args:
+        costs: cost of each answered question (USD); one None makes the cost unknown.
+        quality: the success metric of the same questions (e.g. token_f1); None (not scored) is not a success.
+        threshold: the quality an answer needs to count as a success.
+
+    Returns:
+        The cost per successful answer; ``math.inf`` when something was spent and nothing succeeded; None when the
+        cost is unknown, there are no questions, or nothing was spent and nothing succeeded (undefined).
+    """
+    if len(costs) != len(quality):
+        raise ValueError(f"costs and quality need equal lengths, got {len(costs)} and {len(quality)}")
+    if not costs or any(c is None or math.isnan(c) for c in costs):
+        return None
+    total = float(sum(c for c in costs if c is not None))
+    successes = sum(1 for q in quality if q is not None and not math.isnan(q) and q >= threshold)
+    if successes == 0:
+        return math.inf if total > 0 else None
+    return total / successes
+
+
+# -- small statistics --------------------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Linear-interpolated percentile (``p`` in [0, 100]); NaN for no values."""
+    xs = sorted(values)
+    if not xs:
+        return math.nan
+    pos = (len(xs) - 1) * p / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity of two vectors; 0.0 when either is all zeros."""
+    dot = sum(x * y for x, y in zip(a, b))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
