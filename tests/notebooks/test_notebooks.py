@@ -74,15 +74,19 @@ def test_quickstart(project: Path, shared_home: Path) -> None:
 def test_chunking_lab(project: Path, shared_home: Path) -> None:
     book = execute(project, "02_chunking_lab.ipynb", shared_home)
     table = cell(book, "lab-table")
-    assert "12 setups x 21 questions, no model calls" in stdout(table)
+    printed = stdout(table)
+    assert "12 retrieval variants x 21 questions, no model calls" in printed
     assert html_rows(table) == 12
     assert "mrr (higher is better)" in stdout(cell(book, "compare"))
     assert has_widget(cell(book, "chunk-explorer")) and has_widget(cell(book, "leaderboard"))
     mlflow = client(project)
     experiment = mlflow.get_experiment_by_name("handbook")
-    setups = mlflow.search_runs([experiment.experiment_id], "tags.`workbench.kind` = 'retrieval'")
-    assert len(setups) == 12 and all(0.0 <= r.data.metrics["mrr"] <= 1.0 for r in setups)
-    assert not mlflow.search_runs([experiment.experiment_id], "tags.`workbench.kind` = 'variant'")  # nothing generated
+    parent = re.search(r"sweep ([0-9a-f]{32})", printed).group(1)  # type: ignore[union-attr]
+    assert mlflow.get_run(parent).data.tags["workbench.kind"] == "sweep"
+    children = mlflow.search_runs([experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'")
+    assert len(children) == 12 and all(0.0 <= r.data.metrics["mrr"] <= 1.0 for r in children)
+    assert {r.data.tags["workbench.generates"] for r in children} == {"false"}  # nothing generated
+    assert not any("token_f1" in r.data.metrics for r in children)
 
 
 def test_prompts_and_models(project: Path, shared_home: Path) -> None:

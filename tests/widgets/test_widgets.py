@@ -235,6 +235,26 @@ def test_chunk_explorer_counts_chunks_draws_a_histogram_and_marks_boundaries() -
     assert "could not be placed" not in explorer.boundaries.value
 
 
+def test_chunk_explorer_scores_the_chunker_as_set_with_a_retrieval_only_sweep(cfg: Settings) -> None:
+    from mlflow import MlflowClient
+
+    spec = handbook_spec(retrieval=({"k": 1}, {"k": 3}))
+    explorer = ChunkExplorer(wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md"), ChunkerSpec(strategy="markdown", size=600, overlap=0),
+                             experiment=spec, run_options={"settings": cfg, "models": fakes()})
+    explorer.size.value = 400
+    sweep = explorer.score_retrieval()
+    assert sweep is not None and [v.variant.chunker.size for v in sweep.variants] == [400, 400]
+    assert not any(v.variant.generates for v in sweep.variants)
+    k1, k3 = (sweep.variant(f"markdown-400/0|k{k}-similarity") for k in (1, 3))
+    assert f"k1-similarity: hit_at_k <b>{k1.metrics['hit_at_k']:.3f}</b>" in explorer.scores.value
+    assert f"mrr <b>{k3.metrics['mrr']:.3f}</b>" in explorer.scores.value
+    client = MlflowClient(cfg.tracking_uri)
+    assert client.get_run(sweep.parent_run_id).info.status == "FINISHED"
+    explorer.overlap.value = 500  # not smaller than the size: one line, no sweep
+    assert explorer.score_retrieval() is None and "must be smaller than size" in explorer.scores.value
+    assert ChunkExplorer(wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md")).score_button.disabled
+
+
 def test_widgets_hold_no_state_threads_after_a_run(finished: tuple[RunPanel, wb.SweepResult]) -> None:
     panel, _ = finished
     assert not any(t.name == "workbench-run" and t.is_alive() for t in threading.enumerate())

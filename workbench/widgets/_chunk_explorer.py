@@ -1,4 +1,5 @@
-"""ChunkExplorer: for a chunker config, the chunk count, a length histogram and where boundaries fall in a document."""
+"""ChunkExplorer: for a chunker config, the chunk count, a length histogram and where boundaries fall in a document;
+with an experiment, the retrieval metrics of the chunker as set (a retrieval-only sweep of ``wb.run``)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ class ChunkExplorer(w.VBox):
         document: the document to show first (default: the first one).
         embedding: the embedding model whose tokenizer the ``token`` strategy counts with.
         glob: which files of a folder corpus to read.
+        experiment: an experiment whose questions score the chunker as set: "Score retrieval" runs a retrieval-only
+            sweep (``wb.run(..., generate=False)``) of this chunker with the experiment's retrieval settings, logged
+            to MLflow like any sweep and sharing its indexes with full sweeps.
+        run_options: extra keyword arguments for ``wb.run`` (e.g. ``settings``, or ``models`` in tests).
     """
 
     def __init__(
@@ -36,6 +41,8 @@ class ChunkExplorer(w.VBox):
         document: str | None = None,
         embedding: str = MINILM_ID,
         glob: str = "**/*.md",
+        experiment: wb.ExperimentSpec | None = None,
+        run_options: dict[str, Any] | None = None,
     ) -> None:
         self.corpus = corpus if isinstance(corpus, wb.Corpus) else wb.load_corpus(corpus, glob=glob)
         self._embedding = embedding
@@ -56,13 +63,24 @@ class ChunkExplorer(w.VBox):
         self.hist.add_class("wb-chunk-histogram")
         self.boundaries = w.HTML()
         self.boundaries.add_class("wb-chunk-boundaries")
+        self.experiment = experiment
+        self._run_options = dict(run_options or {})
+        self.sweep: wb.SweepResult | None = None
+        self.score_button = w.Button(description="Score retrieval", icon="bullseye", disabled=experiment is None,
+                                     tooltip="a retrieval-only sweep of this chunker on the experiment's questions")
+        self.score_button.add_class("wb-score-retrieval")
+        self.scores = w.HTML()
+        self.scores.add_class("wb-chunk-scores")
+        self.score_button.on_click(lambda _b: self.score_retrieval())
         for widget in (self.strategy, self.size, self.overlap):
             widget.observe(lambda _c: self._rechunk(), names="value")
         self.document.observe(lambda _c: self._render_document(), names="value")
+        scoring = [w.HBox([self.score_button, self.scores])] if experiment is not None else []
         super().__init__([
             w.HTML(STYLE + f"<b>Chunk explorer</b> <span class='wb-muted'>{esc(self.corpus.name)}: {len(self.corpus)} documents</span>"),
             w.HBox([self.strategy, self.size, self.overlap]),
             self.summary,
+            *scoring,
             self.hist,
             self.document,
             self.boundaries,
@@ -80,6 +98,29 @@ class ChunkExplorer(w.VBox):
             return ChunkerSpec(strategy=self.strategy.value, size=self.size.value, overlap=self.overlap.value)
         except ValidationError as exc:
             raise wb.SpecError(f"chunker: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+
+    def score_retrieval(self) -> wb.SweepResult | None:
+        """Run a retrieval-only sweep of the chunker as set on the experiment's questions and show its metrics."""
+        if self.experiment is None:
+            self.scores.value = error_html("no experiment: pass experiment=... to score retrieval")
+            return None
+        try:
+            spec = self.experiment.model_copy(update={"chunkers": (self.spec(),)})
+            self.scores.value = "<span class='wb-muted'>retrieving…</span>"
+            self.sweep = wb.run(spec, generate=False, progress=False, **self._run_options)
+        except wb.WorkbenchError as exc:
+            self.scores.value = error_html(str(exc))
+            return None
+        rows = []
+        for v in self.sweep.variants:
+            if v.status != "FINISHED":
+                rows.append(f"{esc(v.variant.retrieval.label)}: {esc(v.status)} — {esc(v.outcome.error or '')}")
+                continue
+            m = v.metrics
+            rows.append(f"{esc(v.variant.retrieval.label)}: " + ", ".join(
+                f"{name} <b>{m[name]:.3f}</b>" for name in ("hit_at_k", "recall_at_k", "mrr") if name in m))
+        self.scores.value = "<br>".join(rows) + f"<div class='wb-muted'>{len(self.sweep.dataset)} questions · sweep {esc(self.sweep.parent_run_id or '')}</div>"
+        return self.sweep
 
     def _tokenizer_for(self, spec: ChunkerSpec) -> Any:
         if spec.strategy != "token":

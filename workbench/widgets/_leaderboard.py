@@ -14,14 +14,14 @@ _HIDDEN = ("variant_id", "run_id")
 
 
 class Leaderboard(w.VBox):
-    """The leaderboard of a ``SweepResult`` (or a ``RetrievalResult``): sort by any column, compare two variants.
+    """The leaderboard of a ``SweepResult`` (a full or a retrieval-only sweep): sort by any column, compare two variants.
 
     Args:
-        result: what ``wb.run`` (or ``wb.evaluate_retrieval``) returned.
+        result: what ``wb.run`` returned.
         sort_by: the column to sort by first (default: the result's own default).
     """
 
-    def __init__(self, result: wb.SweepResult | wb.RetrievalResult, *, sort_by: str | None = None) -> None:
+    def __init__(self, result: wb.SweepResult, *, sort_by: str | None = None) -> None:
         self.result = result
         frame = result.leaderboard()
         numeric = [c for c in frame.columns if c not in _HIDDEN and frame[c].dtype.kind in "fi"]
