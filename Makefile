@@ -45,7 +45,11 @@ demo: install
 	$(BIN)/workbench run experiments/quickstart.yaml
 	@echo "(the command is $(BIN)/workbench; activate with: source $(BIN)/activate)"
 
-test: install browser-deps
+# The import contracts in pyproject.toml ([tool.importlinter]); `make test` runs this first.
+lint: install
+	$(BIN)/lint-imports --no-cache
+
+test: install browser-deps lint
 	$(BIN)/python -m pytest -q
 
 browser-deps:

@@ -8,15 +8,19 @@
 
 from workbench import _telemetry  # noqa: F401  (must run before any tracked library is imported)
 from workbench.comparison import ComparisonReport, compare, diff_questions
+from workbench.config import Settings, settings
 from workbench.datasets import Corpus, Dataset, Document, EvalCase, load_corpus, load_dataset
 from workbench.errors import BudgetExceeded, DataError, ModelError, SpecError, WorkbenchError
 from workbench.grid import Variant, expand_grid
+from workbench.models import Embedder, Generator
+from workbench.pipeline import IndexStore, MemoryIndexStore
 from workbench.promotion import export, load_bundle, promote, rollback
 from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.runner import ProgressEvent, run
 from workbench.scoring import CalibrationReport, Judge, JudgeReply, Score, ScoreContext, ScorerEnv, calibrate, load_judge, scorer
 from workbench.spec import ExperimentSpec, experiment_json_schema, load_experiment
+from workbench.tracking import MemoryTracker, MlflowTracker, Tracker
 
 __version__ = "0.1.0"
 
@@ -28,18 +32,26 @@ __all__ = [
     "DataError",
     "Dataset",
     "Document",
+    "Embedder",
     "EvalCase",
     "ExperimentSpec",
+    "Generator",
+    "IndexStore",
     "Judge",
     "JudgeReply",
+    "MemoryIndexStore",
+    "MemoryTracker",
+    "MlflowTracker",
     "ModelError",
     "ProgressEvent",
     "PromptTemplate",
     "Score",
     "ScoreContext",
     "ScorerEnv",
+    "Settings",
     "SpecError",
     "SweepResult",
+    "Tracker",
     "Variant",
     "VariantResult",
     "WorkbenchError",
@@ -58,4 +70,5 @@ __all__ = [
     "rollback",
     "run",
     "scorer",
+    "settings",
 ]

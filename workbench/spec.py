@@ -27,8 +27,7 @@ from pydantic import (
 
 from workbench.errors import ModelError, SpecError
 from workbench.metrics import scorer_entries
-from workbench.models import MINILM_ID, Price, check_model_id, default_kind, price_for
-from workbench.models._types import ModelKind
+from workbench.models import MINILM_ID, ModelKind, Price, check_model_id, default_kind, price_for
 from workbench.prompts import check_template
 
 __all__ = [
@@ -50,6 +49,7 @@ __all__ = [
     "PromotionSpec",
     "PromptSpec",
     "RetrievalSpec",
+    "describe_validation_error",
     "experiment_json_schema",
     "load_experiment",
 ]
@@ -375,7 +375,7 @@ class ExperimentSpec(_Spec):
         try:
             spec = cls.model_validate(data)
         except ValidationError as exc:
-            raise SpecError(f"{source}: {_first_error(exc)}") from None
+            raise SpecError(describe_validation_error(exc, source)) from None
         return spec.with_base_dir(base_dir or Path.cwd())
 
 
@@ -395,6 +395,20 @@ def _first_error(exc: ValidationError) -> str:
     elif err["type"] == "extra_forbidden":
         msg = "unknown field — check its spelling (see the JSON schema: workbench schema)"
     return f"{_loc_text(loc)}: {msg}"
+
+
+def describe_validation_error(exc: ValidationError, source: str, node: yaml.Node | None = None) -> str:
+    """One line for the first error of a validation: ``source:line: field: what is wrong — what to do``.
+
+    Args:
+        exc: the pydantic error.
+        source: the file (or other source) that was validated.
+        node: the YAML document (``yaml.compose``) the data came from, to find the line; without it no line is given.
+    """
+    if node is None:
+        return f"{source}: {_first_error(exc)}"
+    loc = tuple(p for p in exc.errors()[0]["loc"] if not _is_internal(p))
+    return f"{source}:{_line_of(node, loc)}: {_first_error(exc)}"
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
@@ -446,9 +460,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(p for p in err["loc"] if not _is_internal(p))
-        raise SpecError(f"{path}:{_line_of(node, loc)}: {_first_error(exc)}") from None
+        raise SpecError(describe_validation_error(exc, str(path), node)) from None
     return spec.with_base_dir(base)
 
 

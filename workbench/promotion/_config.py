@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from workbench.prompts import PromptTemplate
-from workbench.spec import ChunkerSpec, ModelSpec, RetrievalSpec
+from workbench.spec import ChunkerSpec, ModelSpec, RetrievalSpec, describe_validation_error
 
 SCHEMA_VERSION: Literal[1] = 1
 CONFIG_FILE = "config.yaml"
@@ -113,8 +113,6 @@ class BundleConfig(_Model):
         Raises:
             ValueError: one line, ``config.yaml:12: model.params.max_tokens: ...``.
         """
-        from workbench.spec import _first_error, _line_of
-
         try:
             node = yaml.compose(text)
             data = yaml.safe_load(text)
@@ -125,8 +123,7 @@ class BundleConfig(_Model):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            loc = tuple(p for p in exc.errors()[0]["loc"] if isinstance(p, (int, str)) and "[" not in str(p))
-            raise ValueError(f"{source}:{_line_of(node, loc)}: {_first_error(exc)}") from None
+            raise ValueError(describe_validation_error(exc, source, node)) from None
 
     def template(self, text: str, system: str = "") -> PromptTemplate:
         return PromptTemplate(self.prompt.name, text, system)
