@@ -142,6 +142,10 @@ def test_only_variant_runs_that_finished_can_be_promoted(swept: Swept) -> None:
         wb.promote("0" * 32, name="assist-h", alias="staging", settings=swept.settings)
     with pytest.raises(PromotionError, match="alias 'prod'"):
         wb.promote(swept.run_id("good"), name="assist-h", alias="prod", settings=swept.settings)  # type: ignore[arg-type]
+    retrieval = wb.run(write_project(swept.root), generate=False, settings=swept.settings, models=fake_models(), progress=False)
+    assert retrieval.variants[0].status == "FINISHED"
+    with pytest.raises(PromotionError, match="is a retrieval-only variant .no prompt, no model."):
+        wb.promote(retrieval.variants[0].run_id, name="assist-h", alias="staging", settings=swept.settings)  # type: ignore[arg-type]
 
 
 def test_a_sweep_never_writes_aliases(swept: Swept) -> None:

@@ -118,6 +118,9 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         raise PromotionError(f"run {run_id} is a sweep — promote one of its variant runs: {names}")
     if kind != "variant":
         raise PromotionError(f"run {run_id} is not a workbench variant run (tag workbench.kind is {kind!r})")
+    if tags.get("workbench.generates") == "false":
+        raise PromotionError(f"run {run_id} is a retrieval-only variant (no prompt, no model) — promote a variant of a full sweep "
+                             "that uses its chunker and retrieval setting")
     status = tags.get("workbench.status", run.info.status)
     if run.info.status != "FINISHED" or status != "FINISHED":
         error = tags.get("workbench.error", "")
