@@ -18,8 +18,9 @@ from workbench.promotion import export, load_bundle, promote, rollback
 from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.runner import ProgressEvent, run
-from workbench.scoring import CalibrationReport, Judge, JudgeReply, Score, ScoreContext, ScorerEnv, calibrate, load_judge, scorer
+from workbench.scoring import CalibrationReport, Judge, JudgeReply, Score, ScoreContext, ScorerEnv, load_judge, scorer
 from workbench.spec import ExperimentSpec, experiment_json_schema, load_experiment
+from workbench.tracking import calibrate_run as calibrate
 from workbench.tracking import MemoryTracker, MlflowTracker, Tracker
 
 __version__ = "0.1.0"

@@ -69,27 +69,19 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from mlflow import MlflowClient
-
     from workbench.config import settings
+    from workbench.tracking import experiment_sweeps, list_experiments
 
-    cfg = settings(tracking_uri=args.tracking_uri)
-    client = MlflowClient(cfg.tracking_uri)
+    uri = settings(tracking_uri=args.tracking_uri).tracking_uri
     if not args.experiment:
-        for exp in client.search_experiments():
-            sweeps = client.search_runs([exp.experiment_id], "tags.`workbench.kind` = 'sweep'", max_results=1000)
-            print(f"{exp.name:30s} id={exp.experiment_id:>4s}  sweeps={len(sweeps)}")
+        for exp in list_experiments(tracking_uri=uri):
+            print(f"{exp.name:30s} id={exp.experiment_id:>4s}  sweeps={exp.sweeps}")
         return 0
-    exp = client.get_experiment_by_name(args.experiment)
-    if exp is None:
-        raise WorkbenchError(f"no experiment named '{args.experiment}' in {cfg.tracking_uri} — see 'workbench list'")
-    sweeps = client.search_runs([exp.experiment_id], "tags.`workbench.kind` = 'sweep'", order_by=["attributes.start_time DESC"])
-    for sweep in sweeps:
-        children = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{sweep.info.run_id}'")
-        print(f"{sweep.info.run_name}  run={sweep.info.run_id}  status={sweep.info.status}  variants={len(children)}")
-        for child in children:
-            m = child.data.metrics
-            print(f"    {child.info.status:9s} {child.info.run_name:60s} token_f1={m.get('token_f1', float('nan')):.3f} "
+    for sweep in experiment_sweeps(args.experiment, tracking_uri=uri):
+        print(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={len(sweep.variants)}")
+        for child in sweep.variants:
+            m = child.metrics
+            print(f"    {child.status:9s} {child.name:60s} token_f1={m.get('token_f1', float('nan')):.3f} "
                   f"hit_at_k={m.get('hit_at_k', float('nan')):.3f}")
     return 0
 
@@ -200,26 +192,17 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
     from workbench.config import settings
     from workbench.errors import DataError
-    from workbench.scoring import calibrate
-    from workbench.tracking import sweep_variants
+    from workbench.tracking import calibrate_run, calibration_runs, run_kind
 
-    cfg = settings(tracking_uri=args.tracking_uri)
-    try:
-        run = MlflowClient(cfg.tracking_uri).get_run(args.run_id)
-    except MlflowException:
-        raise WorkbenchError(f"no run '{args.run_id}' in {cfg.tracking_uri} — see 'workbench list EXPERIMENT'") from None
-    is_sweep = run.data.tags.get("workbench.kind") == "sweep"
-    runs = [(r.info.run_id, r.info.run_name) for r in sweep_variants(args.run_id, tracking_uri=cfg.tracking_uri)] if is_sweep else [(args.run_id, run.info.run_name)]
+    uri = settings(tracking_uri=args.tracking_uri).tracking_uri
+    is_sweep = run_kind(args.run_id, tracking_uri=uri) == "sweep"
     done = 0
-    for run_id, name in runs:
-        print(f"{name}  (run {run_id})")
+    for run in calibration_runs(args.run_id, tracking_uri=uri):
+        print(f"{run.name}  (run {run.run_id})")
         try:
-            report = calibrate(run_id, args.labels, threshold=args.threshold, tracking_uri=cfg.tracking_uri)
+            report = calibrate_run(run.run_id, args.labels, threshold=args.threshold, tracking_uri=uri)
         except DataError as exc:
             if not is_sweep:
                 raise

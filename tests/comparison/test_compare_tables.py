@@ -154,6 +154,19 @@ def test_gate_reports_every_failure(tables) -> None:  # type: ignore[no-untyped-
         report.gate(["faithfulness"], minimum=0.5)
 
 
+
+def test_check_metric_is_the_one_gate_rule() -> None:
+    from workbench.comparison import Breach, check_metric
+
+    assert check_metric(0.5, minimum=0.4, maximum=0.6) == ()
+    assert check_metric(0.4, minimum=0.4) == ()  # bounds are inclusive
+    assert check_metric(0.3, minimum=0.4) == (Breach("below", 0.3, 0.4),)
+    assert check_metric(0.7, maximum=0.6, verdict="worse") == (Breach("above", 0.7, 0.6), Breach("worse", 0.7))
+    assert check_metric(0.5, verdict="no detectable difference") == ()
+    for missing in (None, float("nan")):
+        (only,) = check_metric(missing, minimum=0.4, verdict="worse")
+        assert only.kind == "unscored"
+
 def test_plots_are_figures_and_save_as_png(tables, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from matplotlib.figure import Figure
 

@@ -131,3 +131,32 @@ def test_retrieval_at_k_from_rankings() -> None:
     assert k2[1] == pytest.approx(2 / 3) and k2[2] == pytest.approx((0.5 + 1 + 0) / 3)
     assert k3[1] == pytest.approx(1.0) and k3[2] == pytest.approx(1.0)
     assert len(retrieval_at_k(retrieved, relevant, max_k=5)) == 5
+
+
+def test_intervals_are_scipys_percentile_bootstrap() -> None:
+    from scipy import stats
+
+    direct = stats.bootstrap((np.asarray(NOISY),), np.mean, n_resamples=500, confidence_level=0.9, method="percentile",
+                             rng=np.random.default_rng(4))
+    mean = bootstrap_mean(NOISY, n_resamples=500, confidence=0.9, seed=4)
+    assert (mean.low, mean.high) == pytest.approx(tuple(direct.confidence_interval), abs=1e-12)
+    assert mean.estimate == pytest.approx(np.mean(NOISY)) and mean.confidence == 0.9
+    other = np.random.default_rng(12).uniform(0.2, 0.8, size=40)
+    paired = stats.bootstrap((np.asarray(NOISY), other), lambda a, b, axis: np.mean(b - a, axis=axis), paired=True,
+                             n_resamples=500, method="percentile", rng=np.random.default_rng(4))
+    diff = paired_bootstrap(NOISY, other.tolist(), n_resamples=500, seed=4)
+    assert (diff.low, diff.high) == pytest.approx(tuple(paired.confidence_interval), abs=1e-12)
+
+
+def test_degenerate_samples_keep_their_point_intervals() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no scipy warning either
+        one = bootstrap_mean([0.4, None, float("nan")])
+        assert (one.estimate, one.low, one.high, one.n) == (0.4, 0.4, 0.4, 1)
+        flat = bootstrap_mean([0.25] * 12)
+        assert (flat.low, flat.high) == pytest.approx((0.25, 0.25)) and flat.n == 12
+        same = paired_bootstrap([0.1, 0.2, 0.3], [0.1, 0.2, 0.3])
+        assert (same.estimate, same.low, same.high) == (0.0, 0.0, 0.0)
+    assert math.isnan(bootstrap_mean([None, float("nan")]).low)

@@ -41,6 +41,17 @@ def test_metric_gate_checks_min_and_max_and_names_a_missing_metric() -> None:
     assert not report.passed and len(report.failed) == 2
 
 
+
+@pytest.mark.parametrize("value", [0.2, 0.5, 0.7, 0.9, float("nan")])
+def test_metric_gate_and_the_ci_gate_agree(value: float) -> None:
+    """Promotion's metric gate and ``workbench gate`` apply the same rule (``workbench.comparison.check_metric``)."""
+    import workbench as wb
+
+    promoted = evaluate_gates([MetricGate(metric="token_f1", min=0.4, max=0.8)], evidence({"token_f1": value})).passed
+    frames = {name: pd.DataFrame({"case_id": ["q1", "q2"], "token_f1": [v, v]}) for name, v in (("base", 0.5), ("v", value))}
+    failures = wb.compare(frames, metrics=["token_f1"]).gate(["token_f1"], minimum=0.4, maximum=0.8)
+    assert promoted == (not [f for f in failures if f.variant == "v"]) == (0.4 <= value <= 0.8)
+
 def test_metric_gate_needs_a_bound() -> None:
     with pytest.raises(ValueError, match="needs 'min' or 'max'"):
         MetricGate(metric="token_f1")

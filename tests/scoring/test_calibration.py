@@ -1,4 +1,4 @@
-"""Judge calibration: Cohen's kappa on known cases, labels files, agreement with a run's per-question table."""
+"""Judge calibration: Cohen's kappa on known cases, labels files, agreement with a per-question table of scores."""
 
 from __future__ import annotations
 
@@ -105,6 +105,19 @@ def test_calibrate_a_run_table_skips_missing_and_stale_labels() -> None:
     assert list(frame["metric"]) == ["faithfulness", "token_f1"] and {"kappa", "accuracy", "stale"} <= set(frame.columns)
     with pytest.raises(DataError, match="none of the labelled metrics"):
         calibrate(table[["case_id", "answer"]], labels)
+
+
+def test_calibrate_takes_data_and_names_its_source() -> None:
+    table = pd.DataFrame({"case_id": ["c1", "c2"], "faithfulness": [0.9, 0.1]})
+    labels = pd.DataFrame({"case_id": ["c1", "c2"], "metric": ["faithfulness"] * 2, "label": [1, 0]})
+    report = calibrate(table, labels, source="run abc")
+    assert report.source == "run abc" and report.agreement("faithfulness").accuracy == 1.0
+    with pytest.raises(DataError, match="^run abc: none of the labelled metrics"):
+        calibrate(table[["case_id"]], labels, source="run abc")
+    with pytest.raises(TypeError, match="DataFrame of per-question scores, not str .* use workbench.calibrate"):
+        calibrate("0123456789abcdef", labels)
+    with pytest.raises(ValueError, match="threshold"):
+        calibrate(table, labels, threshold=0.0)
 
 
 def test_the_python_docs_labels_file_loads() -> None:

@@ -1,6 +1,8 @@
 """Comparing variants: bootstrap intervals over questions and verdicts that say whether a difference is real."""
 
-from workbench.comparison._compare import ComparisonReport, GateFailure, compare, diff_questions
+from workbench.comparison._compare import ComparisonReport, compare
+from workbench.comparison._diff import diff_questions
+from workbench.comparison._gates import Breach, GateFailure, check_metric
 from workbench.comparison._metrics import (
     COST_PER_SUCCESS,
     SUCCESS_METRIC,
@@ -28,6 +30,7 @@ __all__ = [
     "COST_PER_SUCCESS",
     "SUCCESS_METRIC",
     "SUCCESS_THRESHOLD",
+    "Breach",
     "ComparisonReport",
     "Direction",
     "GateFailure",
@@ -37,6 +40,7 @@ __all__ = [
     "Verdict",
     "bootstrap_mean",
     "bootstrap_ratio",
+    "check_metric",
     "compare",
     "cost_per_success",
     "diff_questions",

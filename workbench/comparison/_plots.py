@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from workbench.comparison._compare import ComparisonReport
+    from workbench.comparison._view import ComparisonView
 
 __all__ = ["all_figures", "metric_vs_cost_figure", "retrieval_curves", "retrieval_curves_figure"]
 
@@ -61,14 +61,14 @@ def _errors(estimate: float, low: float, high: float) -> list[list[float]]:
     return [[below], [above]]
 
 
-def _cost_axis(report: ComparisonReport) -> str | None:
+def _cost_axis(report: ComparisonView) -> str | None:
     means = report.table.groupby("metric")["mean"].max()
     if "cost_usd" in means.index and means["cost_usd"] > 0:
         return "cost_usd"
     return next((m for m in ("latency_s", "output_tokens") if m in means.index and not math.isnan(means[m])), None)
 
 
-def metric_vs_cost_figure(report: ComparisonReport, metrics: Sequence[str] | None = None, cost: str | None = None) -> Figure:
+def metric_vs_cost_figure(report: ComparisonView, metrics: Sequence[str] | None = None, cost: str | None = None) -> Figure:
     """One panel per quality metric: each variant's mean against its mean cost per question, with CI error bars.
 
     Args:
@@ -168,7 +168,7 @@ def retrieval_curves_figure(tables: Sequence[VariantTable], max_k: int | None = 
     return fig
 
 
-def all_figures(report: ComparisonReport) -> dict[str, Figure]:
+def all_figures(report: ComparisonView) -> dict[str, Figure]:
     """Every plot that the comparison's data supports (a plot without data is left out, not raised)."""
     figures: dict[str, Figure] = {}
     try:

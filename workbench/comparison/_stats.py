@@ -36,23 +36,25 @@ class Interval:
         return f"{self.estimate:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
 
-def _percentiles(samples: np.ndarray, confidence: float) -> tuple[float, float]:
-    alpha = (1 - confidence) / 2
-    return float(np.quantile(samples, alpha)), float(np.quantile(samples, 1 - alpha))
-
-
 def bootstrap_mean(values: Sequence[float], *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> Interval:
-    """Mean with a percentile-bootstrap interval. With fewer than 2 values the interval is the point itself."""
+    """Mean with a percentile-bootstrap interval (``scipy.stats.bootstrap``, ``method="percentile"``).
+
+    None/NaN values are dropped. With fewer than 2 values the interval is the point itself (scipy needs two).
+    """
+    from scipy import stats
+
     xs = np.asarray([v for v in values if v is not None and not np.isnan(v)], dtype=float)
     if len(xs) == 0:
         return Interval(float("nan"), float("nan"), float("nan"), 0, confidence)
     mean = float(xs.mean())
     if len(xs) < 2:
         return Interval(mean, mean, mean, len(xs), confidence)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(xs), size=(n_resamples, len(xs)))
-    low, high = _percentiles(xs[idx].mean(axis=1), confidence)
-    return Interval(mean, low, high, len(xs), confidence)
+    result = stats.bootstrap(
+        (xs,), np.mean, n_resamples=n_resamples, confidence_level=confidence, method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return Interval(mean, float(low), float(high), len(xs), confidence)
 
 
 def paired_bootstrap(
@@ -64,6 +66,9 @@ def paired_bootstrap(
     seed: int = 0,
 ) -> Interval:
     """Interval of mean(candidate - baseline) over questions both scored, resampling questions in pairs.
+
+    Resampling pairs of questions and taking the mean difference is the bootstrap of the per-question differences,
+    so this is ``bootstrap_mean`` of ``candidate - baseline`` (``scipy.stats.bootstrap``, percentile method).
 
     Args:
         baseline, candidate: per-question values aligned by question; None/NaN pairs are dropped.
@@ -123,6 +128,11 @@ def bootstrap_ratio(
     where either value is None/NaN are dropped. When the denominators sum to zero the ratio is infinite (cost spent,
     nothing succeeded), or NaN if the numerators do too (undefined); undefined resamples are left out of the
     interval, whose bounds are resampled values (no interpolation, so infinite bounds stay meaningful).
+
+    Resampled here rather than with ``scipy.stats.bootstrap``: scipy takes linearly interpolated quantiles of every
+    resample, so one undefined (NaN) resample makes its whole interval NaN, and interpolating next to an infinite
+    resample gives NaN too; neither can be switched off. The resampling itself is the same as scipy's (uniform
+    question indices from ``numpy.random.default_rng(seed)``).
     """
     num, den = _ratio_pairs(numerators, denominators)
     n = len(num)

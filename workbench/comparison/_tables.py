@@ -1,18 +1,20 @@
-"""The per-question tables a comparison reads: from a SweepResult, VariantResults, MLflow runs, or plain DataFrames."""
+"""The per-question tables a comparison reads: from a SweepResult, VariantResults, plain DataFrames, or logged runs
+(read through ``workbench.tracking``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Union
 
 from workbench.errors import DataError, WorkbenchError
 from workbench.results import SweepResult, VariantResult
+from workbench.tracking import RESULTS_TABLE, LoggedRun, find_run, find_variant_table, resolve_runs
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Loaded", "Skipped", "Source", "VariantTable", "load_run", "load_tables"]
+__all__ = ["Loaded", "Skipped", "Source", "VariantTable", "find_table", "load_run", "load_tables"]
 
 # Everything wb.compare accepts as its first argument.
 Source = Union[SweepResult, Sequence[VariantResult], Mapping[str, "pd.DataFrame"], str, Sequence[str]]
@@ -83,76 +85,49 @@ def _from_frames(frames: Mapping[str, pd.DataFrame]) -> list[VariantTable]:
     return tables
 
 
-def _client(tracking_uri: str | None) -> tuple[Any, str]:
-    from mlflow import MlflowClient
-
-    from workbench.config import settings
-
-    uri = tracking_uri or settings().tracking_uri
-    return MlflowClient(uri), uri
-
-
-def _table_of_run(run: Any, client: Any, uri: str) -> VariantTable | Skipped:
-    from workbench.tracking import RESULTS_TABLE, load_variant_table
-
-    name = run.info.run_name or run.info.run_id
-    run_id = run.info.run_id
-    if RESULTS_TABLE not in {a.path for a in client.list_artifacts(run_id)}:
-        reason = run.data.tags.get("workbench.error") or f"run {run_id} has no {RESULTS_TABLE}"
-        return Skipped(name, f"{run.info.status}: {reason}")
-    p = run.data.params
+def _table_of_run(run: LoggedRun, tracking_uri: str | None) -> VariantTable | Skipped:
+    frame = find_variant_table(run.run_id, tracking_uri=tracking_uri)
+    if frame is None:
+        return Skipped(run.name, f"{run.status}: {run.error or f'run {run.run_id} has no {RESULTS_TABLE}'}")
+    p = run.params
     chunker = f"{p['chunker.strategy']}-{p['chunker.size']}/{p['chunker.overlap']}" if "chunker.strategy" in p else ""
     retrieval = f"k{p['retrieval.k']}-{p['retrieval.search']}" if "retrieval.k" in p else ""
-    frame = load_variant_table(run_id, tracking_uri=uri)
-    return VariantTable(name, run.data.tags.get("workbench.variant_id", run_id), run_id, frame, chunker, p.get("retrieval.embedding", ""), retrieval)
-
-
-def _get_run(client: Any, run_id: str) -> Any | None:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_run(run_id)
-    except MlflowException:
-        return None
+    return VariantTable(run.name, run.variant_id, run.run_id, frame, chunker, p.get("retrieval.embedding", ""), retrieval)
 
 
 def load_run(run_id: str, *, tracking_uri: str | None = None) -> VariantTable | None:
     """One variant run's table, or None when ``run_id`` is not a run (or has no per-question results)."""
-    client, uri = _client(tracking_uri)
-    run = _get_run(client, run_id)
+    run = find_run(run_id, tracking_uri=tracking_uri)
     if run is None:
         return None
-    table = _table_of_run(run, client, uri)
+    table = _table_of_run(run, tracking_uri)
     return table if isinstance(table, VariantTable) else None
 
 
-def _from_mlflow(keys: Sequence[str], tracking_uri: str | None) -> Loaded:
-    from workbench.tracking import latest_sweep, sweep_variants
-
-    client, uri = _client(tracking_uri)
-    runs: list[Any] = []
-    parent: str | None = None
-    for key in keys:
-        run = None
-        if client.get_experiment_by_name(key) is not None:
-            run = latest_sweep(key, tracking_uri=uri)
-            if run is None:
-                raise WorkbenchError(f"experiment '{key}' has no sweeps in {uri} — run one first: workbench run <experiment.yaml>")
-        else:
-            run = _get_run(client, key)
-        if run is None:
-            raise WorkbenchError(f"'{key}' is neither an experiment nor a run in {uri} — see 'workbench list'")
-        if run.data.tags.get("workbench.kind") == "sweep":
-            parent = parent or run.info.run_id
-            runs.extend(sweep_variants(run.info.run_id, tracking_uri=uri))
-        else:
-            runs.append(run)
+def _from_store(keys: Sequence[str], tracking_uri: str | None) -> Loaded:
+    resolved = resolve_runs(keys, tracking_uri=tracking_uri)
     tables: list[VariantTable] = []
     skipped: list[Skipped] = []
-    for run in runs:
-        item = _table_of_run(run, client, uri)
+    for run in resolved.runs:
+        item = _table_of_run(run, resolved.tracking_uri)
         (tables if isinstance(item, VariantTable) else skipped).append(item)  # type: ignore[arg-type]
-    return Loaded(tuple(tables), tuple(skipped), parent, uri)
+    return Loaded(tuple(tables), tuple(skipped), resolved.parent_run_id, resolved.tracking_uri)
+
+
+def find_table(tables: Sequence[VariantTable], key: str) -> VariantTable:
+    """The table of a variant by name, variant id or run id (a unique prefix of an id works too).
+
+    Raises:
+        WorkbenchError: no variant, or no single one, matches.
+    """
+    exact = [t for t in tables if t.matches(key)]
+    if exact:
+        return exact[0]
+    prefixed = [t for t in tables if (t.run_id or "").startswith(key) or t.variant_id.startswith(key)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    names = "; ".join(t.name for t in tables)
+    raise WorkbenchError(f"no variant '{key}' to compare (a variant id, name or run id) — variants: {names}")
 
 
 def load_tables(source: Source, *, tracking_uri: str | None = None) -> Loaded:
@@ -173,12 +148,12 @@ def load_tables(source: Source, *, tracking_uri: str | None = None) -> Loaded:
     elif isinstance(source, Mapping):
         loaded = Loaded(tuple(_from_frames(source)), (), None, tracking_uri)
     elif isinstance(source, str):
-        loaded = _from_mlflow([source], tracking_uri)
+        loaded = _from_store([source], tracking_uri)
     elif isinstance(source, Sequence) and all(isinstance(s, VariantResult) for s in source):
         tables, skipped = _from_results(source)  # type: ignore[arg-type]
         loaded = Loaded(tuple(tables), tuple(skipped), None, tracking_uri)
     elif isinstance(source, Sequence) and all(isinstance(s, str) for s in source):
-        loaded = _from_mlflow(list(source), tracking_uri)  # type: ignore[arg-type]
+        loaded = _from_store(list(source), tracking_uri)  # type: ignore[arg-type]
     else:
         raise WorkbenchError(
             f"cannot compare a {type(source).__name__} — pass a SweepResult, an experiment name, run ids, or a "

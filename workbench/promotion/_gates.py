@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.comparison import Interval, higher_is_better, paired_bootstrap, verdict
+from workbench.comparison import Interval, check_metric, higher_is_better, paired_bootstrap, verdict
 from workbench.spec import (
     BeatsHolderGate,
     GateSpec,
@@ -136,14 +136,14 @@ def _metric_gate(gate: MetricGate, ev: Evidence) -> GateResult:
         parts.append(f"<= {_fmt(gate.max)}")
     label = f"{gate.metric} {' and '.join(parts)}"
     value = ev.metrics.get(gate.metric)
-    if value is None or math.isnan(value):
+    breaches = check_metric(value, minimum=gate.min, maximum=gate.max)
+    if value is None or any(b.kind == "unscored" for b in breaches):
         return GateResult(label, gate.kind, False, None,
                           f"metric '{gate.metric}' was not logged for run {ev.run_id} — add its scorer to the experiment and re-run")
-    if gate.min is not None and value < gate.min:
-        return GateResult(label, gate.kind, False, value, f"{_fmt(value)} is below the minimum {_fmt(gate.min)}")
-    if gate.max is not None and value > gate.max:
-        return GateResult(label, gate.kind, False, value, f"{_fmt(value)} is above the maximum {_fmt(gate.max)}")
-    return GateResult(label, gate.kind, True, value, f"{_fmt(value)}")
+    if not breaches:
+        return GateResult(label, gate.kind, True, value, _fmt(value))
+    where = "below the minimum" if breaches[0].kind == "below" else "above the maximum"
+    return GateResult(label, gate.kind, False, value, f"{_fmt(value)} is {where} {_fmt(breaches[0].bound)}")
 
 
 def evaluated_questions(metrics: Mapping[str, float]) -> int | None:

@@ -1,6 +1,7 @@
 """Judge calibration: how often a judge's verdicts agree with human labels (accuracy and Cohen's kappa).
 
-Judge scores and labels are binarised at a threshold (score >= threshold is a pass). Labels come from a file (CSV
+Judge scores and labels are binarised at a threshold (score >= threshold is a pass). The scores are a per-question
+DataFrame (a variant's results table; ``workbench.tracking`` reads a logged run's). Labels come from a file (CSV
 or JSONL with ``case_id``, ``metric``, ``label`` and optionally ``answer``) or a DataFrame with those columns — the
 notebook's feedback widgets produce one. A label with an ``answer`` judges that answer only: it is skipped (counted
 as stale) when the run answered the case differently.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import DataError, WorkbenchError
+from workbench.errors import DataError
 
 __all__ = ["Agreement", "CalibrationReport", "agreement", "calibrate", "cohen_kappa", "load_labels"]
 
@@ -213,56 +214,42 @@ def _same_answer(a: str, b: Any) -> bool:
     return " ".join(a.split()) == " ".join(str(b or "").split())
 
 
-def _verdict_table(verdicts: Any, tracking_uri: str | None) -> tuple[Any, str]:
-    import pandas as pd
+def calibrate(scores: Any, labels: Any, *, threshold: float = 0.5, source: str = "DataFrame") -> CalibrationReport:
+    """Agreement between a judge's per-question scores and human labels, per labelled metric (pure: no IO but labels).
 
-    from workbench.results import VariantResult
-
-    if isinstance(verdicts, pd.DataFrame):
-        return verdicts, "DataFrame"
-    if isinstance(verdicts, VariantResult):
-        return verdicts.records_frame(), verdicts.run_id or verdicts.variant.name
-    if isinstance(verdicts, str):
-        from mlflow.exceptions import MlflowException
-
-        from workbench.tracking import load_variant_table
-
-        try:
-            return load_variant_table(verdicts, tracking_uri=tracking_uri), verdicts
-        except (MlflowException, OSError) as exc:
-            raise WorkbenchError(
-                f"run '{verdicts}': no per-question results table ({type(exc).__name__}) — pass a variant run id (see 'workbench list EXPERIMENT')"
-            ) from None
-    raise TypeError(f"calibrate() takes a variant run id, a VariantResult or a DataFrame, not {type(verdicts).__name__}")
-
-
-def calibrate(verdicts: Any, labels: Any, *, threshold: float = 0.5, tracking_uri: str | None = None) -> CalibrationReport:
-    """Agreement between a run's judge scores and human labels, per labelled metric.
+    To calibrate a logged run, read its scores with ``workbench.tracking.load_judge_scores`` (or call
+    ``workbench.calibrate``, which also takes a run id or a ``VariantResult``).
 
     Args:
-        verdicts: a variant run id (its ``eval_results.json`` is read from MLflow), a ``VariantResult``, or a
-            DataFrame with a ``case_id`` column and one column per metric (an ``answer`` column enables stale checks).
+        scores: a DataFrame with a ``case_id`` column and one column per metric (an ``answer`` column enables stale
+            checks), e.g. a variant's per-question results table.
         labels: a labels file (.csv / .jsonl) or DataFrame with case_id, metric, label (and optionally answer).
         threshold: scores and labels at or above it count as a pass.
-        tracking_uri: the MLflow store (default: the project's).
+        source: what the scores are (a run id, a variant name), for the report and error messages.
 
     Returns:
         A ``CalibrationReport``; metrics are in the order they first appear in the labels.
 
     Raises:
-        DataError: bad labels (file, line and field named), or no label matches a scored metric of the run.
-        WorkbenchError: the run has no per-question table.
+        DataError: bad labels (file, line and field named), or no label matches a scored metric.
+        TypeError: ``scores`` is not a DataFrame.
     """
+    import pandas as pd
+
+    if not isinstance(scores, pd.DataFrame):
+        raise TypeError(
+            f"calibrate() takes a DataFrame of per-question scores, not {type(scores).__name__} — for a run id or a "
+            "VariantResult use workbench.calibrate"
+        )
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold {threshold} must be in (0, 1]")
-    table, source = _verdict_table(verdicts, tracking_uri)
     label_frame = load_labels(labels)
-    if "case_id" not in table.columns:
+    if "case_id" not in scores.columns:
         raise DataError(f"{source}: the results table has no case_id column")
-    by_case = {str(row["case_id"]): row for row in table.to_dict("records")}
+    by_case = {str(row["case_id"]): row for row in scores.to_dict("records")}
     results = []
     for metric in dict.fromkeys(label_frame["metric"]):
-        if metric not in table.columns:
+        if metric not in scores.columns:
             continue
         judge: list[float] = []
         human: list[float] = []

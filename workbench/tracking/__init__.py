@@ -1,11 +1,33 @@
-"""Tracking: the ``Tracker`` protocol, the MLflow implementation and an in-memory one for unit tests."""
+"""Tracking: the ``Tracker`` protocol, the MLflow implementation and an in-memory one for unit tests; readers of the
+store (experiments, sweeps, runs, per-question tables) and the calibration of a logged run's judge."""
 
+from workbench.tracking._calibrate import calibrate_run
+from workbench.tracking._catalog import (
+    ExperimentSummary,
+    LoggedRun,
+    LoggedSweep,
+    ResolvedRuns,
+    RunKind,
+    calibration_runs,
+    experiment_sweeps,
+    find_run,
+    list_experiments,
+    resolve_runs,
+    run_kind,
+)
 from workbench.tracking._feedback import HUMAN_FEEDBACK, HumanFeedback, default_user, load_human_feedback, log_human_feedback
 from workbench.tracking._links import evaluation_url, run_url, trace_url, ui_url
 from workbench.tracking._memory import MemoryRun, MemoryTracker
 from workbench.tracking._mlflow import EVAL_RUN_TYPE, MlflowTracker
 from workbench.tracking._protocol import COMPARISON_FILE, PLOTS_DIR, SweepComparison, SweepHandle, Tracker
-from workbench.tracking._read import RESULTS_TABLE, latest_sweep, load_variant_table, sweep_variants
+from workbench.tracking._read import (
+    RESULTS_TABLE,
+    find_variant_table,
+    latest_sweep,
+    load_judge_scores,
+    load_variant_table,
+    sweep_variants,
+)
 from workbench.tracking._review import QuestionReview, RetrievedChunk, VariantAnswer, load_question_reviews
 
 __all__ = [
@@ -14,23 +36,37 @@ __all__ = [
     "HUMAN_FEEDBACK",
     "PLOTS_DIR",
     "RESULTS_TABLE",
+    "ExperimentSummary",
     "HumanFeedback",
+    "LoggedRun",
+    "LoggedSweep",
     "MemoryRun",
     "MemoryTracker",
     "MlflowTracker",
     "QuestionReview",
+    "ResolvedRuns",
     "RetrievedChunk",
+    "RunKind",
     "SweepComparison",
     "SweepHandle",
     "Tracker",
     "VariantAnswer",
+    "calibrate_run",
+    "calibration_runs",
     "default_user",
     "evaluation_url",
+    "experiment_sweeps",
+    "find_run",
+    "find_variant_table",
     "latest_sweep",
+    "list_experiments",
     "load_human_feedback",
+    "load_judge_scores",
     "load_question_reviews",
     "load_variant_table",
     "log_human_feedback",
+    "resolve_runs",
+    "run_kind",
     "run_url",
     "sweep_variants",
     "trace_url",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from workbench.errors import WorkbenchError
 
 RESULTS_TABLE = "eval_results.json"
 
@@ -10,9 +14,24 @@ RESULTS_TABLE = "eval_results.json"
 def _client(tracking_uri: str | None) -> Any:
     from mlflow import MlflowClient
 
+    return MlflowClient(_uri(tracking_uri))
+
+
+def _uri(tracking_uri: str | None) -> str:
     from workbench.config import settings
 
-    return MlflowClient(tracking_uri or settings().tracking_uri)
+    return tracking_uri or settings().tracking_uri
+
+
+@contextmanager
+def store_errors(what: str) -> Iterator[None]:
+    """Turn an MLflow or file-system failure while reading ``what`` into a one-line ``WorkbenchError``."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except (MlflowException, OSError) as exc:
+        raise WorkbenchError(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
 
 
 def load_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any:
@@ -26,6 +45,38 @@ def load_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any:
     with open(path, encoding="utf-8") as fh:
         payload = json.load(fh)
     return pd.DataFrame(payload["data"], columns=payload["columns"])
+
+
+def find_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any | None:
+    """The per-question results table of a variant run, or None when the run logged none (it failed first).
+
+    Raises:
+        WorkbenchError: the store could not be read.
+    """
+    uri = _uri(tracking_uri)
+    with store_errors(f"run {run_id}: could not read {RESULTS_TABLE} from {uri}"):
+        if RESULTS_TABLE not in {a.path for a in _client(uri).list_artifacts(run_id)}:
+            return None
+        return load_variant_table(run_id, tracking_uri=uri)
+
+
+def load_judge_scores(run_id: str, *, tracking_uri: str | None = None) -> Any:
+    """A variant run's judge scores per question, for ``workbench.scoring.calibrate``.
+
+    Returns:
+        The run's per-question table (``eval_results.json``): ``case_id``, ``answer`` and one column per scorer.
+
+    Raises:
+        WorkbenchError: the run does not exist or has no per-question table (e.g. it is a sweep, or it failed).
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return load_variant_table(run_id, tracking_uri=tracking_uri)
+    except (MlflowException, OSError) as exc:
+        raise WorkbenchError(
+            f"run '{run_id}': no per-question results table ({type(exc).__name__}) — pass a variant run id (see 'workbench list EXPERIMENT')"
+        ) from None
 
 
 def latest_sweep(experiment_name: str, *, tracking_uri: str | None = None) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import ipywidgets as w
-from mlflow.exceptions import MlflowException
 
 import workbench as wb
 from workbench.widgets._common import STYLE, error_html, esc, frame_table, run_link
@@ -85,7 +84,7 @@ class Leaderboard(w.VBox):
             self.comparison.value = "<span class='wb-muted'>comparing…</span>"
             try:
                 self.report = wb.compare(list(dict.fromkeys([runs[a], *others])), baseline=runs[a], tracking_uri=self.result.tracking_uri)
-            except (wb.WorkbenchError, MlflowException) as exc:
+            except wb.WorkbenchError as exc:  # the store's failures reach us as WorkbenchError too
                 self.comparison.value = error_html(str(exc))
             else:
                 versus = "every variant" if self.every_variant.value else f"<b>{esc(b)}</b>"

@@ -1,0 +1,161 @@
+"""The store's catalogue (experiments, sweeps, runs) and judge-score reading, against a real sqlite MLflow store.
+
+Two small sweeps of one experiment, with deterministic fakes for the models.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+from workbench.config import Settings, settings
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.tracking import (
+    calibrate_run,
+    calibration_runs,
+    experiment_sweeps,
+    find_run,
+    find_variant_table,
+    list_experiments,
+    load_judge_scores,
+    load_variant_table,
+    resolve_runs,
+    run_kind,
+)
+
+from ..conftest import echo_context_answer
+from ..test_runner import make_spec
+
+EXPERIMENT = "catalog"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("catalog")
+    return settings(root=root, tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="module")
+def sweeps(store: Settings) -> list[wb.SweepResult]:
+    models = {GEMMA_ID: ScriptedModel(echo_context_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(name=EXPERIMENT, chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    done = [wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=store, progress=False, limit=3) for _ in range(2)]
+    MlflowClient(store.tracking_uri).create_experiment("empty")
+    return done
+
+
+def test_list_experiments_counts_sweeps(sweeps: list[wb.SweepResult], store: Settings) -> None:
+    found = {e.name: e for e in list_experiments(tracking_uri=store.tracking_uri)}
+    assert found[EXPERIMENT].sweeps == 2 and found[EXPERIMENT].experiment_id == sweeps[0].experiment_id
+    assert found["empty"].sweeps == 0 and "Default" in found
+
+
+def test_experiment_sweeps_newest_first_with_their_variants(sweeps: list[wb.SweepResult], store: Settings) -> None:
+    listed = experiment_sweeps(EXPERIMENT, tracking_uri=store.tracking_uri)
+    assert [s.run.run_id for s in listed] == [sweeps[1].parent_run_id, sweeps[0].parent_run_id]
+    newest = listed[0]
+    assert newest.run.kind == "sweep" and newest.run.status == "FINISHED"
+    assert {v.run_id for v in newest.variants} == {v.run_id for v in sweeps[1].variants}
+    variant = next(v for v in newest.variants if v.run_id == sweeps[1].variants[0].run_id)
+    assert variant.kind == "variant" and variant.name == sweeps[1].variants[0].variant.name
+    assert variant.variant_id == sweeps[1].variants[0].variant.id
+    assert variant.metrics["token_f1"] == pytest.approx(sweeps[1].variants[0].metrics["token_f1"])
+    assert variant.params["chunker.strategy"] == "recursive"
+    with pytest.raises(wb.WorkbenchError, match="no experiment named 'nope' in sqlite"):
+        experiment_sweeps("nope", tracking_uri=store.tracking_uri)
+
+
+def test_run_kind_and_calibration_runs(sweeps: list[wb.SweepResult], store: Settings) -> None:
+    uri = store.tracking_uri
+    sweep = sweeps[0]
+    assert run_kind(sweep.parent_run_id, tracking_uri=uri) == "sweep"
+    assert run_kind(sweep.variants[1].run_id or "", tracking_uri=uri) == "variant"
+    assert [r.run_id for r in calibration_runs(sweep.parent_run_id, tracking_uri=uri)] == [v.run_id for v in sweep.variants]
+    assert [r.run_id for r in calibration_runs(sweep.variants[1].run_id or "", tracking_uri=uri)] == [sweep.variants[1].run_id]
+    for reader in (run_kind, calibration_runs):
+        with pytest.raises(wb.WorkbenchError, match="no run '0123456789abcdef' in sqlite"):
+            reader("0123456789abcdef", tracking_uri=uri)
+    assert find_run("0123456789abcdef", tracking_uri=uri) is None
+
+
+def test_resolve_runs_from_names_and_ids(sweeps: list[wb.SweepResult], store: Settings) -> None:
+    uri = store.tracking_uri
+    latest = resolve_runs([EXPERIMENT], tracking_uri=uri)
+    assert latest.parent_run_id == sweeps[1].parent_run_id and latest.tracking_uri == uri
+    assert [r.run_id for r in latest.runs] == [v.run_id for v in sweeps[1].variants]  # oldest first
+    by_sweep = resolve_runs([sweeps[0].parent_run_id], tracking_uri=uri)
+    assert [r.run_id for r in by_sweep.runs] == [v.run_id for v in sweeps[0].variants]
+    ids = [sweeps[0].variants[1].run_id or "", sweeps[1].variants[0].run_id or ""]
+    picked = resolve_runs(ids, tracking_uri=uri)
+    assert [r.run_id for r in picked.runs] == ids and picked.parent_run_id is None
+    with pytest.raises(wb.WorkbenchError, match="experiment 'empty' has no sweeps"):
+        resolve_runs(["empty"], tracking_uri=uri)
+    with pytest.raises(wb.WorkbenchError, match="'nothing' is neither an experiment nor a run"):
+        resolve_runs(["nothing"], tracking_uri=uri)
+
+
+def test_variant_tables_and_judge_scores(sweeps: list[wb.SweepResult], store: Settings) -> None:
+    uri = store.tracking_uri
+    variant = sweeps[0].variants[0]
+    table = find_variant_table(variant.run_id or "", tracking_uri=uri)
+    assert table is not None
+    pd.testing.assert_frame_equal(table, load_variant_table(variant.run_id or "", tracking_uri=uri))
+    assert find_variant_table(sweeps[0].parent_run_id, tracking_uri=uri) is None  # a sweep has no per-question table
+    scores = load_judge_scores(variant.run_id or "", tracking_uri=uri)
+    assert {"case_id", "answer", "token_f1"} <= set(scores.columns) and len(scores) == 3
+    with pytest.raises(wb.WorkbenchError, match="no per-question results table"):
+        load_judge_scores(sweeps[0].parent_run_id, tracking_uri=uri)
+
+
+def test_calibrate_a_run_id_a_variant_result_or_a_frame(sweeps: list[wb.SweepResult], store: Settings) -> None:
+    uri = store.tracking_uri
+    variant = sweeps[0].variants[0]
+    table = load_variant_table(variant.run_id or "", tracking_uri=uri)
+    labels = pd.DataFrame({"case_id": table["case_id"], "metric": "token_f1", "label": (table["token_f1"] >= 0.5).astype(float)})
+    by_id = calibrate_run(variant.run_id or "", labels, tracking_uri=uri)
+    assert by_id.source == variant.run_id and by_id.agreement("token_f1").accuracy == 1.0
+    assert wb.calibrate is calibrate_run  # the top-level API takes all three
+    by_result = wb.calibrate(variant, labels)
+    by_frame = wb.calibrate(table, labels)
+    assert by_result.agreements == by_id.agreements == by_frame.agreements
+    assert by_frame.source == "DataFrame"
+    with pytest.raises(TypeError, match="run id, a VariantResult or a DataFrame"):
+        wb.calibrate(42, labels)
+    with pytest.raises(wb.WorkbenchError, match="no per-question results table"):
+        wb.calibrate(sweeps[0].parent_run_id, labels, tracking_uri=uri)
+
+
+def test_cli_list_prints_the_catalogue_unchanged(sweeps: list[wb.SweepResult], store: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.cli import main
+
+    uri = ["--tracking-uri", store.tracking_uri]
+    assert main([*uri, "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"{EXPERIMENT:30s} id={sweeps[0].experiment_id:>4s}  sweeps=2" in lines
+    assert any(line.startswith(f"{'empty':30s} id=") and line.endswith("  sweeps=0") for line in lines)
+    assert main([*uri, "list", EXPERIMENT]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    newest = sweeps[1]
+    assert lines[0].endswith(f"  run={newest.parent_run_id}  status=FINISHED  variants=2")
+    v = newest.variants[-1]  # variants are listed newest first
+    m = v.metrics
+    assert lines[1] == f"    {'FINISHED':9s} {v.variant.name:60s} token_f1={m['token_f1']:.3f} hit_at_k={m['hit_at_k']:.3f}"
+    assert len(lines) == 6 and lines[3].endswith(f"  run={sweeps[0].parent_run_id}  status=FINISHED  variants=2")
+    assert main([*uri, "list", "nope"]) == 2
+    assert "error: no experiment named 'nope'" in capsys.readouterr().err
+
+
+def test_cli_calibrate_a_sweep(sweeps: list[wb.SweepResult], store: Settings, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from workbench.cli import main
+
+    table = load_variant_table(sweeps[0].variants[0].run_id or "", tracking_uri=store.tracking_uri)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("case_id,metric,label\n" + "".join(f"{c},token_f1,1\n" for c in table["case_id"]))
+    assert main(["--tracking-uri", store.tracking_uri, "calibrate", sweeps[0].parent_run_id, "--labels", str(labels)]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{v.variant.name}  (run {v.run_id})" in out for v in sweeps[0].variants)
+    assert out.count("token_f1") == 2 and "threshold 0.5" in out

@@ -1,0 +1,101 @@
+"""Metric gates: does a variant's metric pass a minimum, a maximum, and (optionally) no worse than the baseline.
+
+``check_metric`` is the one rule; ``ComparisonReport.gate`` (``workbench gate`` in CI) applies it to every variant
+of a comparison, and promotion's metric gates apply it to the run being promoted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from workbench.comparison._render import interval_text, number_text
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.comparison._view import ComparisonView
+
+__all__ = ["Breach", "BreachKind", "GateFailure", "check_metric", "gate_failures"]
+
+BreachKind = Literal["unscored", "below", "above", "worse"]
+
+
+@dataclass(frozen=True)
+class Breach:
+    """Why a metric fails its gate.
+
+    Attributes:
+        kind: "unscored" (no value), "below" the minimum, "above" the maximum, or "worse" than the baseline.
+        value: the metric's value (NaN when unscored).
+        bound: the minimum or maximum it broke (NaN for "unscored" and "worse").
+    """
+
+    kind: BreachKind
+    value: float
+    bound: float = math.nan
+
+
+def check_metric(
+    value: float | None, *, minimum: float | None = None, maximum: float | None = None, verdict: str | None = None
+) -> tuple[Breach, ...]:
+    """Every way ``value`` fails the gate; empty when it passes.
+
+    Args:
+        value: the metric's value (a mean or a logged aggregate); None or NaN fails as "unscored", alone.
+        minimum: the value must be at least this.
+        maximum: the value must be at most this.
+        verdict: the verdict of the variant against a baseline (``verdict``); "worse" fails. None: not checked.
+    """
+    if value is None or math.isnan(value):
+        return (Breach("unscored", math.nan),)
+    breaches = []
+    if minimum is not None and value < minimum:
+        breaches.append(Breach("below", value, minimum))
+    if maximum is not None and value > maximum:
+        breaches.append(Breach("above", value, maximum))
+    if verdict == "worse":
+        breaches.append(Breach("worse", value))
+    return tuple(breaches)
+
+
+@dataclass(frozen=True)
+class GateFailure:
+    """One reason a gate failed: which variant, which metric, what is wrong."""
+
+    variant: str
+    metric: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"FAIL {self.variant}: {self.metric} {self.message}" if self.metric else f"FAIL {self.variant}: {self.message}"
+
+
+def gate_failures(
+    report: ComparisonView,
+    metrics: Sequence[str],
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    no_worse: bool = False,
+) -> tuple[GateFailure, ...]:
+    """``check_metric`` on every variant's mean of each metric; a variant without results fails too (see
+    ``ComparisonReport.gate``)."""
+    unknown = [m for m in metrics if m not in report.metrics]
+    if unknown:
+        raise WorkbenchError(f"metric '{unknown[0]}' is not in the results — available: {', '.join(report.metrics)}")
+    failures = [GateFailure(s.name, "", f"no results ({s.reason})") for s in report.skipped]
+    for metric in metrics:
+        for r in report.table[report.table["metric"] == metric].itertuples():
+            for breach in check_metric(r.mean, minimum=minimum, maximum=maximum, verdict=r.verdict if no_worse else None):
+                if breach.kind == "unscored":
+                    message = "has no scored question"
+                elif breach.kind == "below":
+                    message = f"mean {number_text(r.mean)} is below the minimum {breach.bound:g}"
+                elif breach.kind == "above":
+                    message = f"mean {number_text(r.mean)} is above the maximum {breach.bound:g}"
+                else:
+                    message = f"is worse than baseline '{report.baseline}': diff {interval_text(r.diff, r.diff_low, r.diff_high)}"
+                failures.append(GateFailure(r.variant, metric, message))
+    return tuple(failures)

@@ -1,0 +1,84 @@
+"""How a comparison reads: numbers, intervals, the plain-text summary and the notebook's HTML table."""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import TYPE_CHECKING
+
+from workbench.comparison._metrics import COST_PER_SUCCESS
+
+if TYPE_CHECKING:
+    from workbench.comparison._view import ComparisonView
+
+__all__ = ["interval_text", "number_text", "report_html", "summary_text"]
+
+
+def number_text(x: float | None, small: bool = False) -> str:
+    """Three decimals; scientific when ``small`` or below 0.001; "—" for missing, "inf"/"-inf" for infinities."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.2e}" if (small or (x != 0 and abs(x) < 0.001)) else f"{x:.3f}"
+
+
+def interval_text(estimate: float | None, low: float, high: float) -> str:
+    """``estimate [low, high]`` on one scale: scientific when every finite value is below 0.01 (costs)."""
+    if estimate is None or (isinstance(estimate, float) and math.isnan(estimate)):
+        return "—"
+    finite = [abs(v) for v in (estimate, low, high) if v is not None and math.isfinite(v)]
+    small = bool(finite) and 0 < max(finite) < 0.01
+    return f"{number_text(estimate, small)} [{number_text(low, small)}, {number_text(high, small)}]"
+
+
+def summary_text(report: ComparisonView) -> str:
+    """Plain-text report: one block per metric, one line per variant with its interval, difference and verdict."""
+    pct = f"{report.confidence:.0%}"
+    lines = [
+        f"Baseline: {report.baseline}",
+        f"{pct} bootstrap intervals over questions ({report.n_resamples} resamples, seed {report.seed}); differences "
+        "are paired by question (variant minus baseline).",
+    ]
+    width = max(len(v.name) for v in report.variants)
+    for metric in report.metrics:
+        rows = report.table[report.table["metric"] == metric]
+        if rows.empty:
+            continue
+        note = f", success = {report.success_metric} >= {report.success_threshold:g}" if metric == COST_PER_SUCCESS else ""
+        lines.append("")
+        lines.append(f"{metric} ({rows.iloc[0]['direction']} is better{note})")
+        for r in rows.itertuples():
+            mean = interval_text(r.mean, r.mean_low, r.mean_high)
+            if r.is_baseline:
+                lines.append(f"  {r.variant:<{width}}  {mean:<30} n={r.n:<4} baseline")
+            else:
+                diff = interval_text(r.diff, r.diff_low, r.diff_high)
+                lines.append(f"  {r.variant:<{width}}  {mean:<30} n={r.n:<4} diff {diff:<30} n={r.n_paired:<4} {r.verdict}")
+    for s in report.skipped:
+        lines.append(f"skipped {s.name}: {s.reason}")
+    return "\n".join(lines)
+
+
+_COLOURS = {"better": "#1a7f37", "worse": "#cf222e", "baseline": "#57606a"}
+
+
+def report_html(report: ComparisonView) -> str:
+    """The report as an HTML table, verdicts coloured (the notebook's rich display)."""
+    head = "".join(f"<th>{h}</th>" for h in ("metric", "variant", "mean [CI]", "n", "Δ vs baseline [CI]", "paired n", "verdict"))
+    body = []
+    for r in report.table.itertuples():
+        colour = _COLOURS.get(r.verdict, "inherit")
+        diff = "" if r.is_baseline else interval_text(r.diff, r.diff_low, r.diff_high)
+        cells = (
+            f"{html.escape(r.metric)} <small>({r.direction} better)</small>", html.escape(r.variant),
+            interval_text(r.mean, r.mean_low, r.mean_high), str(r.n), diff, "" if r.is_baseline else str(r.n_paired),
+            f'<b style="color:{colour}">{html.escape(r.verdict)}</b>',
+        )
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    skipped = "".join(f"<p>skipped {html.escape(s.name)}: {html.escape(s.reason)}</p>" for s in report.skipped)
+    return (
+        f"<div><p>Baseline: <b>{html.escape(report.baseline)}</b> — {report.confidence:.0%} bootstrap intervals over "
+        f"questions ({report.n_resamples} resamples, seed {report.seed}), differences paired by question.</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{skipped}</div>"
+    )

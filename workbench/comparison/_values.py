@@ -1,0 +1,84 @@
+"""Per-question values of a variant's table (pure): which columns are scores, measurements masked by errors, and the
+cost and success parts of cost per success."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from workbench.comparison._metrics import COST_PER_SUCCESS
+from workbench.comparison._tables import VariantTable
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["OPT_IN", "available_metrics", "by_case", "numeric", "success_parts"]
+
+# Per-question columns that are not measurements of the answer.
+_META = frozenset({"case_id", "category", "question", "reference", "answer", "relevant_ids", "retrieved_ids", "contexts", "error"})
+# Measurements compared by default, after the scores; ``input_tokens`` is comparable when asked for.
+_MEASUREMENTS = ("latency_s", "output_tokens", "cost_usd")
+OPT_IN = ("input_tokens",)
+# Measurements of a question that failed mean nothing (its latency is the time to fail).
+_ERROR_MASKED = ("latency_s", "input_tokens", "output_tokens")
+
+
+def by_case(table: VariantTable) -> pd.DataFrame:
+    """The variant's table indexed by ``case_id`` (one row per question)."""
+    return table.frame.drop_duplicates("case_id").set_index("case_id", drop=False)
+
+
+def numeric(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A column as floats (NaN where missing or not a number; measurements of failed questions masked)."""
+    import pandas as pd
+
+    if column not in frame.columns:
+        return pd.Series(float("nan"), index=frame.index, dtype=float)
+    values = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    if column in _ERROR_MASKED and "error" in frame.columns:
+        values = values.where(frame["error"].isna())
+    return values
+
+
+def _cost_known(frame: pd.DataFrame) -> bool:
+    """Every question that was answered has a cost (a model with no price leaves it missing, never zero)."""
+    if "cost_usd" not in frame.columns:
+        return False
+    costs = frame["cost_usd"][frame["error"].isna()] if "error" in frame.columns else frame["cost_usd"]
+    return len(costs) > 0 and bool(costs.notna().all())
+
+
+def success_parts(frame: pd.DataFrame, success_metric: str, threshold: float) -> tuple[pd.Series, pd.Series]:
+    """(cost, 1.0 if the answer succeeded else 0.0) per question; every cost NaN when costs are unknown."""
+    cost = numeric(frame, "cost_usd")
+    if not _cost_known(frame):
+        cost = cost * float("nan")
+    quality = numeric(frame, success_metric)
+    success = (quality >= threshold).astype(float)
+    return cost, success
+
+
+def _score_columns(frame: pd.DataFrame) -> list[str]:
+    import pandas as pd
+
+    out = []
+    for column in frame.columns:
+        if column in _META or column in _MEASUREMENTS or column in OPT_IN:
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce")
+        if values.notna().any() and (frame[column].isna() | values.notna()).all():
+            out.append(str(column))
+    return out
+
+
+def available_metrics(tables: Sequence[VariantTable]) -> list[str]:
+    """What can be compared by default: every score present, then latency, output tokens and cost, then cost per
+    success when some variant's costs are known."""
+    scores: list[str] = []
+    for t in tables:
+        scores.extend(c for c in _score_columns(t.frame) if c not in scores)
+    measured = [m for m in _MEASUREMENTS if any(m in t.frame.columns and numeric(t.frame, m).notna().any() for t in tables)]
+    if "cost_usd" in measured and not any(_cost_known(t.frame) for t in tables):
+        measured.remove("cost_usd")
+    extra = [COST_PER_SUCCESS] if "cost_usd" in measured else []
+    return scores + measured + extra

@@ -1,0 +1,214 @@
+"""What a tracking store holds, as plain values: experiments, their sweeps, variant runs, and what a name or run id
+given by a user refers to. The CLI, comparisons and calibration read the store through these functions only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from workbench.errors import WorkbenchError
+from workbench.tracking._read import _client, _uri, latest_sweep, store_errors, sweep_variants
+
+__all__ = [
+    "ExperimentSummary",
+    "LoggedRun",
+    "LoggedSweep",
+    "ResolvedRuns",
+    "RunKind",
+    "calibration_runs",
+    "experiment_sweeps",
+    "find_run",
+    "list_experiments",
+    "resolve_runs",
+    "run_kind",
+]
+
+RunKind = Literal["sweep", "variant"]
+_SWEEPS = "tags.`workbench.kind` = 'sweep'"
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """One run of the store.
+
+    Attributes:
+        run_id: the MLflow run id.
+        name: the run name (a variant's name, or the sweep's name).
+        status: FINISHED, FAILED, RUNNING, ...
+        kind: the ``workbench.kind`` tag: "sweep", "variant", or "" for a run workbench did not log.
+        experiment_id: the experiment it belongs to.
+        variant_id: the ``workbench.variant_id`` tag (the run id when absent).
+        params: logged parameters (flattened variant configuration).
+        metrics: logged aggregate metrics.
+        error: the ``workbench.error`` tag of a failed variant, else None.
+    """
+
+    run_id: str
+    name: str
+    status: str
+    kind: str
+    experiment_id: str
+    variant_id: str
+    params: Mapping[str, str] = field(default_factory=dict, repr=False)
+    metrics: Mapping[str, float] = field(default_factory=dict, repr=False)
+    error: str | None = None
+
+    @classmethod
+    def from_mlflow(cls, run: Any) -> LoggedRun:
+        """From an ``mlflow.entities.Run``."""
+        tags = run.data.tags
+        return cls(
+            run_id=run.info.run_id,
+            name=run.info.run_name or run.info.run_id,
+            status=run.info.status,
+            kind=tags.get("workbench.kind", ""),
+            experiment_id=run.info.experiment_id,
+            variant_id=tags.get("workbench.variant_id", run.info.run_id),
+            params=dict(run.data.params),
+            metrics=dict(run.data.metrics),
+            error=tags.get("workbench.error"),
+        )
+
+
+@dataclass(frozen=True)
+class ExperimentSummary:
+    """An experiment of the store and how many sweeps it holds."""
+
+    name: str
+    experiment_id: str
+    sweeps: int
+
+
+@dataclass(frozen=True)
+class LoggedSweep:
+    """A sweep (parent run) and its variant runs."""
+
+    run: LoggedRun
+    variants: tuple[LoggedRun, ...]
+
+
+@dataclass(frozen=True)
+class ResolvedRuns:
+    """What ``resolve_runs`` found: the variant runs, the sweep they came from (if one sweep was named) and the store."""
+
+    runs: tuple[LoggedRun, ...]
+    parent_run_id: str | None
+    tracking_uri: str
+
+
+def list_experiments(*, tracking_uri: str | None = None) -> tuple[ExperimentSummary, ...]:
+    """Every active experiment of the store with its number of sweeps, in MLflow's order (newest first).
+
+    Raises:
+        WorkbenchError: the store could not be read.
+    """
+    uri = _uri(tracking_uri)
+    client = _client(uri)
+    with store_errors(f"could not list the experiments of {uri}"):
+        return tuple(
+            ExperimentSummary(exp.name, exp.experiment_id, len(client.search_runs([exp.experiment_id], _SWEEPS, max_results=1000)))
+            for exp in client.search_experiments()
+        )
+
+
+def _children(client: Any, experiment_id: str, parent_run_id: str, order: str) -> tuple[LoggedRun, ...]:
+    runs = client.search_runs(
+        [experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}'", order_by=[f"attributes.start_time {order}"], max_results=1000
+    )
+    return tuple(LoggedRun.from_mlflow(r) for r in runs)
+
+
+def experiment_sweeps(name: str, *, tracking_uri: str | None = None) -> tuple[LoggedSweep, ...]:
+    """The sweeps of an experiment, newest first, each with its variant runs (newest first).
+
+    Raises:
+        WorkbenchError: there is no experiment of that name, or the store could not be read.
+    """
+    uri = _uri(tracking_uri)
+    client = _client(uri)
+    with store_errors(f"could not read experiment '{name}' from {uri}"):
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise WorkbenchError(f"no experiment named '{name}' in {uri} — see 'workbench list'")
+        sweeps = client.search_runs([exp.experiment_id], _SWEEPS, order_by=["attributes.start_time DESC"], max_results=1000)
+        return tuple(
+            LoggedSweep(LoggedRun.from_mlflow(s), _children(client, exp.experiment_id, s.info.run_id, "DESC")) for s in sweeps
+        )
+
+
+def _get_run(client: Any, run_id: str) -> Any | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id)
+    except MlflowException:
+        return None
+
+
+def find_run(run_id: str, *, tracking_uri: str | None = None) -> LoggedRun | None:
+    """The run with this id, or None when the store has no such run."""
+    run = _get_run(_client(tracking_uri), run_id)
+    return None if run is None else LoggedRun.from_mlflow(run)
+
+
+def _require_run(run_id: str, uri: str) -> LoggedRun:
+    run = find_run(run_id, tracking_uri=uri)
+    if run is None:
+        raise WorkbenchError(f"no run '{run_id}' in {uri} — see 'workbench list EXPERIMENT'")
+    return run
+
+
+def run_kind(run_id: str, *, tracking_uri: str | None = None) -> RunKind:
+    """Whether a run is a sweep (a parent run) or a single run (a variant, or a run workbench did not log).
+
+    Raises:
+        WorkbenchError: there is no such run.
+    """
+    return "sweep" if _require_run(run_id, _uri(tracking_uri)).kind == "sweep" else "variant"
+
+
+def calibration_runs(run_id: str, *, tracking_uri: str | None = None) -> tuple[LoggedRun, ...]:
+    """The runs whose judge scores a calibration of ``run_id`` reads: a sweep's variants (oldest first), else the run.
+
+    Raises:
+        WorkbenchError: there is no such run, or the store could not be read.
+    """
+    uri = _uri(tracking_uri)
+    run = _require_run(run_id, uri)
+    if run.kind != "sweep":
+        return (run,)
+    with store_errors(f"could not read the variants of sweep {run_id} from {uri}"):
+        return tuple(LoggedRun.from_mlflow(r) for r in sweep_variants(run_id, tracking_uri=uri))
+
+
+def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> ResolvedRuns:
+    """The variant runs that experiment names, sweep run ids and variant run ids refer to, in the order given.
+
+    An experiment name stands for its latest sweep; a sweep for its variants (oldest first); a variant run for itself.
+
+    Raises:
+        WorkbenchError: a key is neither an experiment nor a run, an experiment has no sweep, or the store could not
+            be read.
+    """
+    uri = _uri(tracking_uri)
+    client = _client(uri)
+    runs: list[LoggedRun] = []
+    parent: str | None = None
+    with store_errors(f"could not read runs from {uri}"):
+        for key in keys:
+            if client.get_experiment_by_name(key) is not None:
+                found = latest_sweep(key, tracking_uri=uri)
+                if found is None:
+                    raise WorkbenchError(f"experiment '{key}' has no sweeps in {uri} — run one first: workbench run <experiment.yaml>")
+            else:
+                found = _get_run(client, key)
+            if found is None:
+                raise WorkbenchError(f"'{key}' is neither an experiment nor a run in {uri} — see 'workbench list'")
+            run = LoggedRun.from_mlflow(found)
+            if run.kind == "sweep":
+                parent = parent or run.run_id
+                runs.extend(LoggedRun.from_mlflow(r) for r in sweep_variants(run.run_id, tracking_uri=uri))
+            else:
+                runs.append(run)
+    return ResolvedRuns(tuple(runs), parent, uri)
