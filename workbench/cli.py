@@ -1,6 +1,6 @@
 """The ``workbench`` command: a thin wrapper over the public API.
 
-    workbench run experiments/quickstart.yaml     run a sweep, print the leaderboard
+    workbench run experiments/quickstart.yaml     run a sweep, print the leaderboard (--fresh: recompute everything)
     workbench ui                                  MLflow UI on 127.0.0.1 over this project's store
     workbench list [EXPERIMENT]                   experiments, or the sweeps of one
     workbench schema                              write the experiment JSON schema
@@ -10,6 +10,8 @@
     workbench export NAME --alias A --repo PATH   commit the alias's bundle to a deployment git repo
     workbench rollback NAME --alias production    point the alias back at its previous holder
     workbench calibrate RUN_ID --labels FILE      agreement and Cohen's kappa of a run's judge with human labels
+    workbench cache info                          entries, size, hits and misses of the answer/embedding cache
+    workbench cache clear [--older-than 30d]      empty the cache (or drop entries older than an age)
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench import _telemetry  # noqa: F401
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.results import SweepResult
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -43,7 +49,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from workbench.config import settings
 
     cfg = settings(tracking_uri=args.tracking_uri)
-    result = wb.run(args.experiment, settings=cfg, limit=args.limit, progress=not args.no_progress)
+    started: list[bool] = []
+
+    def on_event(event: wb.ProgressEvent) -> None:
+        if event.kind == "sweep_started":
+            started.append(True)
+
+    try:
+        result = wb.run(args.experiment, settings=cfg, limit=args.limit, progress=not args.no_progress, fresh=args.fresh,
+                        on_event=on_event)
+    except KeyboardInterrupt:
+        print(_interrupted_line(started=bool(started), fresh=args.fresh), file=sys.stderr)
+        return 130
     print()
     print(f"Experiment '{result.spec.name}': {len(result.variants)} variants on {len(result.dataset)} questions "
           f"(parent run {result.parent_run_id})")
@@ -51,9 +68,56 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for failed in result.failed:
         print(f"FAILED {failed.variant.name}: {failed.outcome.error}", file=sys.stderr)
     print()
+    print(_reuse_line(result))
     print(f"Tracking store: {cfg.tracking_uri}")
     print("Open the runs in the MLflow UI:  workbench ui   (then browse http://127.0.0.1:5000)")
     return 1 if (result.failed and not args.allow_failures) else 0
+
+
+def _interrupted_line(*, started: bool, fresh: bool) -> str:
+    if not started:
+        return "stopped before the sweep started: nothing was logged"
+    again = "run the same command again without --fresh" if fresh else "run the same command again"
+    return (f"stopped: the sweep is logged as KILLED; {again} to resume it "
+            "(finished variants are reused, cached answers are not recomputed)")
+
+
+def _reuse_line(result: SweepResult) -> str:
+    """``reused 4 of 4 variants; 0 model calls, 80 answers from the cache`` (the sums of the variants' metrics)."""
+    reused = sum(1 for v in result.variants if v.reused_from)
+    line = f"reused {reused} of {len(result.variants)} variants"
+    if any("generation_calls" in v.metrics for v in result.variants):
+        calls = sum(v.metrics.get("generation_calls", 0.0) for v in result.variants)
+        hits = sum(v.metrics.get("cache_hits", 0.0) for v in result.variants)
+        line += f"; {calls:.0f} model calls, {hits:.0f} answers from the cache"
+    return line
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from workbench.cache import DiskCacheStore, parse_age
+    from workbench.config import settings
+
+    older_than = None
+    if args.action == "clear" and args.older_than is not None:
+        try:
+            older_than = parse_age(args.older_than)
+        except ValueError as exc:
+            raise WorkbenchError(f"--older-than: {exc}") from None
+    cfg = settings()
+    if not cfg.cache_dir.is_dir():  # do not create a cache just to say it is empty
+        print(f"cache {cfg.cache_dir}: empty (nothing cached yet)" if args.action == "info" else "removed 0 cache entries")
+        return 0
+    store = DiskCacheStore(cfg.cache_dir, size_limit_mb=cfg.cache_size_mb)
+    try:
+        if args.action == "info":
+            print(store.info().summary())
+            return 0
+        removed = store.clear(older_than_s=older_than)
+    finally:
+        store.close()
+    scope = f" older than {args.older_than}" if older_than is not None else ""
+    print(f"removed {removed} cache entries{scope} from {cfg.cache_dir}")
+    return 0
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
@@ -227,7 +291,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even when variants failed")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--fresh", action="store_true",
+                   help="recompute everything: reuse no finished variant and read no cached answer (new answers are still cached)")
     p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("cache", help="the cache of model answers, judge replies and embeddings")
+    actions = p.add_subparsers(dest="action", required=True)
+    actions.add_parser("info", help="entries, size, hits and misses per kind")
+    clear = actions.add_parser("clear", help="remove every entry, or those older than --older-than")
+    clear.add_argument("--older-than", default=None, metavar="AGE", help="only entries stored more than AGE ago: 30d, 12h, 90m, 45s, 2w")
+    p.set_defaults(handler=_cmd_cache)
 
     p = sub.add_parser("ui", help="serve the MLflow UI over this project's store")
     p.add_argument("--host", default="127.0.0.1")
