@@ -7,11 +7,13 @@ zero is not, however different the two means look.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used, so importing workbench stays light
+    import numpy as np
 
 __all__ = ["Interval", "Verdict", "bootstrap_mean", "bootstrap_ratio", "paired_bootstrap", "paired_bootstrap_ratio", "verdict"]
 
@@ -41,6 +43,7 @@ def bootstrap_mean(values: Sequence[float], *, n_resamples: int = 2000, confiden
 
     None/NaN values are dropped. With fewer than 2 values the interval is the point itself (scipy needs two).
     """
+    import numpy as np
     from scipy import stats
 
     xs = np.asarray([v for v in values if v is not None and not np.isnan(v)], dtype=float)
@@ -73,6 +76,8 @@ def paired_bootstrap(
     Args:
         baseline, candidate: per-question values aligned by question; None/NaN pairs are dropped.
     """
+    import numpy as np
+
     if len(baseline) != len(candidate):
         raise ValueError(f"paired values need equal lengths, got {len(baseline)} and {len(candidate)}")
     pairs = [
@@ -87,6 +92,8 @@ def paired_bootstrap(
 
 
 def _ratio_pairs(numerators: Sequence[float | None], denominators: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     if len(numerators) != len(denominators):
         raise ValueError(f"ratio values need equal lengths, got {len(numerators)} and {len(denominators)}")
     keep = [
@@ -100,11 +107,15 @@ def _ratio_pairs(numerators: Sequence[float | None], denominators: Sequence[floa
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """Row-wise sum(num) / sum(den): infinite when only the denominator is zero, NaN when both are."""
+    import numpy as np
+
     with np.errstate(divide="ignore", invalid="ignore"):
         return num.sum(axis=-1) / den.sum(axis=-1)  # type: ignore[no-any-return]
 
 
 def _ratio_interval(point: float, samples: np.ndarray, n: int, confidence: float) -> Interval:
+    import numpy as np
+
     samples = samples[~np.isnan(samples)]
     if np.isnan(point) or len(samples) == 0:
         return Interval(point, float("nan"), float("nan"), n, confidence)
@@ -134,6 +145,8 @@ def bootstrap_ratio(
     resample gives NaN too; neither can be switched off. The resampling itself is the same as scipy's (uniform
     question indices from ``numpy.random.default_rng(seed)``).
     """
+    import numpy as np
+
     num, den = _ratio_pairs(numerators, denominators)
     n = len(num)
     if n == 0:
@@ -159,6 +172,8 @@ def paired_bootstrap_ratio(
         baseline, candidate: (numerators, denominators), all four aligned by question; a question missing any of
             its four values is dropped.
     """
+    import numpy as np
+
     columns = [*baseline, *candidate]
     if len({len(c) for c in columns}) != 1:
         raise ValueError(f"paired ratio values need equal lengths, got {[len(c) for c in columns]}")
@@ -185,7 +200,7 @@ def verdict(diff: Interval, *, higher_is_better: bool = True, margin: float = 0.
 
     ``margin`` (>= 0) is a non-inferiority/superiority margin: the interval must clear it to count.
     """
-    if diff.n < 2 or np.isnan(diff.low):
+    if diff.n < 2 or math.isnan(diff.low):
         return "not enough data"
     low, high = (diff.low, diff.high) if higher_is_better else (-diff.high, -diff.low)
     if low > margin:

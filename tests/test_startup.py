@@ -1,0 +1,34 @@
+"""Start-up stays light: ``workbench --help`` and ``import workbench`` load none of the heavy libraries.
+
+The heavy libraries (MLflow, pandas, Chroma, torch, llama.cpp, ragas, ...) are imported inside the functions that need
+them. A module-level import of one of them anywhere under ``import workbench`` fails this test.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = (
+    "chromadb", "diskcache", "ipywidgets", "langchain", "langchain_core", "llama_cpp", "matplotlib", "mlflow", "numpy",
+    "pandas", "ragas", "scipy", "sentence_transformers", "torch", "transformers",
+)
+
+
+def heavy_modules_after(statement: str) -> list[str]:
+    code = f"{statement}; import json, sys; print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("statement", ["import workbench.cli", "import workbench"])
+def test_importing_workbench_loads_no_heavy_library(statement: str) -> None:
+    assert heavy_modules_after(statement) == []
+
+
+def test_the_cli_parser_loads_no_heavy_library() -> None:
+    statement = "from workbench.cli import build_parser; build_parser().parse_args(['run', 'x.yaml', '--fresh'])"
+    assert heavy_modules_after(statement) == []
