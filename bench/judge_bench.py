@@ -27,34 +27,55 @@ from pathlib import Path
 from typing import Any
 
 import workbench as wb
-from workbench.models import GEMMA_ID, load_embedder
+from workbench.models import GEMMA_ID, Generation, GenerationParams, load_embedder, load_generator
+
+# The bench compares the model's own decoding internals with llama-cpp-python's grammar=, so it reaches into them.
+from workbench.models._grammar import bounded_schema, json_grammar
+from workbench.models._local import LlamaCppGenerator, _fit, _llama
 from workbench.pipeline import chunk_corpus
-from workbench.scoring import JudgeReply, LlamaCppJudge, ScoreContext, ScorerEnv, build_scorers, judged_scorers, load_judge
-from workbench.scoring._judge import _grammar, _reply, bounded_schema
+from workbench.prompts import RenderedPrompt
+from workbench.scoring import JudgeReply, ModelJudge, ScoreContext, ScorerEnv, build_scorers, judged_scorers
 from workbench.spec import ChunkerSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("unconstrained", "llama-grammar", "constrained")
 
 
-class LlamaGrammarJudge(LlamaCppJudge):
-    """The same judge decoding with llama-cpp-python's own ``grammar=`` (for comparison only)."""
+class LlamaGrammarGenerator(LlamaCppGenerator):
+    """The same model decoding JSON with llama-cpp-python's own ``grammar=`` (for comparison only)."""
 
-    def ask(self, prompt: str, schema: Mapping[str, Any], *, repeat: int = 0) -> JudgeReply:
-        from workbench.models._local import _fit, _llama
-
-        llama, lock = _llama(str(self.path), self.n_ctx, self.seed)
+    def generate(self, prompt: RenderedPrompt, params: GenerationParams, *, deadline: float | None = None,
+                 json_schema: Mapping[str, Any] | None = None) -> Generation:
+        if json_schema is None:
+            return super().generate(prompt, params, deadline=deadline)
+        llama, lock = _llama(str(self.path), self.n_ctx)
+        schema_json = json.dumps(bounded_schema(json_schema, max_items=self.json_max_items, max_length=self.json_max_length), sort_keys=True)
         with lock:
             start = time.perf_counter()
             out = llama.create_completion(
-                _fit(llama, prompt, self.n_ctx - self.max_tokens),
-                grammar=_grammar(json.dumps(bounded_schema(schema, max_items=self.max_items, max_length=self.max_length), sort_keys=True)),
-                max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed + repeat,
+                _fit(llama, prompt.text, self.n_ctx - params.max_tokens), grammar=json_grammar(schema_json),
+                max_tokens=params.max_tokens, temperature=params.temperature, seed=params.seed,
             )
             latency = time.perf_counter() - start
         usage = out["usage"]
-        return _reply(out["choices"][0]["text"], schema, input_tokens=usage["prompt_tokens"], output_tokens=usage["completion_tokens"],
-                      latency_s=latency, finish_reason=out["choices"][0].get("finish_reason") or "stop", price=self.price)
+        return Generation(out["choices"][0]["text"], usage["prompt_tokens"], usage["completion_tokens"], latency,
+                          out["choices"][0].get("finish_reason") or "stop")
+
+
+class Cold:
+    """A llama.cpp generator whose prompt cache is cleared before each call."""
+
+    def __init__(self, inner: LlamaCppGenerator) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.kind = inner.kind
+
+    def generate(self, prompt: RenderedPrompt, params: GenerationParams, *, deadline: float | None = None,
+                 json_schema: Mapping[str, Any] | None = None) -> Generation:
+        llama, lock = _llama(str(self.inner.path), self.inner.n_ctx)
+        with lock:
+            llama.reset()
+        return self.inner.generate(prompt, params, deadline=deadline, json_schema=json_schema)
 
 
 @dataclass
@@ -67,20 +88,15 @@ class Tally:
     score_errors: int = 0
 
 
-class ColdJudge:
-    """Clears the model's prompt cache before each call and records every reply."""
+class Recording:
+    """A judge that keeps every reply."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: ModelJudge) -> None:
         self.inner = inner
         self.model_id = inner.model_id
         self.replies: list[JudgeReply] = []
 
     def ask(self, prompt: str, schema: Mapping[str, Any], *, repeat: int = 0) -> JudgeReply:
-        from workbench.models._local import _llama
-
-        llama, lock = _llama(str(self.inner.path), self.inner.n_ctx, self.inner.seed)
-        with lock:
-            llama.reset()
         reply = self.inner.ask(prompt, schema, repeat=repeat)
         self.replies.append(reply)
         return reply
@@ -121,14 +137,14 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args()
 
-    base = load_judge(GEMMA_ID, max_tokens=args.max_tokens, timeout_s=args.timeout)
-    assert isinstance(base, LlamaCppJudge)
-    common = dict(kind=base.kind, n_ctx=base.n_ctx, max_tokens=base.max_tokens, timeout_s=base.timeout_s, seed=base.seed)
-    judges = {
-        "unconstrained": ColdJudge(LlamaCppJudge(GEMMA_ID, base.path, constrained=False, **common)),
-        "llama-grammar": ColdJudge(LlamaGrammarJudge(GEMMA_ID, base.path, **common)),
-        "constrained": ColdJudge(LlamaCppJudge(GEMMA_ID, base.path, constrained=True, **common)),
-    }
+    local = load_generator(GEMMA_ID)
+    assert isinstance(local, LlamaCppGenerator)
+    grammar = LlamaGrammarGenerator(local.model_id, local.path, kind=local.kind, n_ctx=local.n_ctx)
+
+    def make_judge(generator: LlamaCppGenerator, constrained: bool) -> Recording:
+        return Recording(ModelJudge(Cold(generator), constrained=constrained, max_tokens=args.max_tokens, timeout_s=args.timeout))
+
+    judges = {"unconstrained": make_judge(local, False), "llama-grammar": make_judge(grammar, True), "constrained": make_judge(local, True)}
     embedder = load_embedder("local:all-minilm-l6-v2")
     scorers = {mode: build_scorers(judged_scorers(), ScorerEnv(embedder=embedder, judge=judge)) for mode, judge in judges.items()}
     tallies = {mode: Tally() for mode in MODES}

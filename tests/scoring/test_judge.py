@@ -1,4 +1,4 @@
-"""The judge interface: reply checking against a schema, usage accounting, model resolution errors."""
+"""The judge interface: reply checking against a schema, usage accounting, a generator as a judge, model resolution errors."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from workbench.errors import ModelError
-from workbench.scoring import JudgeReply, JudgeUsage, check_reply, load_judge
-from workbench.scoring._judge import bounded_schema
+from workbench.models import Generation, GenerationParams, ModelKind, Price
+from workbench.models._hosted import LangChainChatGenerator
+from workbench.prompts import RenderedPrompt
+from workbench.scoring import JudgeReply, JudgeUsage, ModelJudge, check_reply, load_judge
 from workbench.scoring._ragas_bridge import strict_schema
-from workbench.testing import ScriptedJudge, ScriptExhausted
+from workbench.testing import ScriptedJudge, ScriptedModel, ScriptExhausted
 
 SCHEMA = {
     "type": "object",
@@ -80,15 +82,6 @@ def test_strict_schema_pins_binary_verdicts_and_forbids_empty_lists() -> None:
     assert error is not None
 
 
-def test_a_llama_judge_bounds_lists_and_strings_so_answers_fit_max_tokens() -> None:
-    schema = strict_schema_of_classifications()
-    bounded = bounded_schema(schema, max_items=3, max_length=50)
-    items = bounded["properties"]["classifications"]
-    assert items["maxItems"] == 3 and items["items"]["properties"]["reason"]["maxLength"] == 50
-    assert "maxLength" not in items["items"]["properties"]["attributed"]
-    assert "maxItems" not in schema["properties"]["classifications"]  # the input is not changed
-
-
 def test_usage_adds_up_and_unknown_cost_stays_unknown() -> None:
     ok = JudgeReply({"a": 1}, "{}", input_tokens=10, output_tokens=2, latency_s=0.5, cost_usd=0.001)
     bad = JudgeReply(None, "junk", input_tokens=5, output_tokens=1, latency_s=0.25, error="not JSON", cost_usd=0.002)
@@ -133,7 +126,7 @@ class StubChat:
         self.schemas.append(schema)
         return self
 
-    def invoke(self, prompt: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    def invoke(self, prompt: Any, config: dict[str, Any] | None = None) -> dict[str, Any]:
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome
@@ -146,18 +139,90 @@ def message(content: str = "", tool_args: dict[str, Any] | None = None) -> Any:
     return AIMessage(content=content, tool_calls=calls, usage_metadata={"input_tokens": 100, "output_tokens": 20, "total_tokens": 120})
 
 
-def test_a_hosted_judge_reply_is_checked_and_priced() -> None:
-    from workbench.models import Price
-    from workbench.scoring import LangChainJudge
+def hosted_judge(model_id: str, chat: StubChat) -> ModelJudge:
+    return ModelJudge(LangChainChatGenerator(model_id, lambda **settings: chat))
 
-    ok = LangChainJudge("openai:gpt-4o-mini", StubChat({"raw": message(), "parsed": {"reason": "r", "verdict": 1}, "parsing_error": None}))
-    reply = ok.ask("prompt", SCHEMA)
+
+def test_a_hosted_judge_reply_is_checked_and_priced() -> None:
+    chat = StubChat({"raw": message(), "parsed": {"reason": "r", "verdict": 1}, "parsing_error": None})
+    reply = hosted_judge("openai:gpt-4o-mini", chat).ask("prompt", SCHEMA)
+    assert chat.schemas == [SCHEMA]  # the judge's schema reached the provider's structured output
     assert reply.ok and reply.value == {"reason": "r", "verdict": 1}
     assert (reply.input_tokens, reply.output_tokens) == (100, 20)
     assert reply.cost_usd == pytest.approx(Price(0.15, 0.60).cost(100, 20))  # the list price of gpt-4o-mini
-    bad = LangChainJudge("openai:gpt-4o-mini", StubChat({"raw": message(tool_args={"verdict": 3}), "parsed": None, "parsing_error": "x"}))
+    bad = hosted_judge("openai:gpt-4o-mini", StubChat({"raw": message(tool_args={"verdict": 3}), "parsed": None, "parsing_error": "x"}))
     reply = bad.ask("prompt", SCHEMA)
     assert not reply.ok and '"verdict": 3' in reply.raw
-    down = LangChainJudge("ollama:llama3.2", StubChat(ConnectionError("refused")))
+    down = hosted_judge("ollama:llama3.2", StubChat(ConnectionError("refused")))
     reply = down.ask("prompt", SCHEMA)
     assert not reply.ok and "ConnectionError" in (reply.error or "") and reply.cost_usd == 0.0
+    assert reply.finish_reason == "error" and reply.raw == ""
+
+
+# -- a generator as a judge --------------------------------------------------------------------------------------------
+
+
+def test_a_model_judge_asks_its_generator_for_json_with_the_repeat_in_the_seed() -> None:
+    model = ScriptedModel(['{"reason": "r", "verdict": 1}', '{"reason": "s", "verdict": 0}'], model_id="testing:judge-model")
+    judge = ModelJudge(model, max_tokens=99, timeout_s=5.0, temperature=0.7, seed=10, price=Price(1.0, 2.0))
+    first = judge.ask("Is it supported?", SCHEMA)
+    second = judge.ask("Is it supported?", SCHEMA, repeat=2)
+    assert first.value == {"reason": "r", "verdict": 1} and second.value == {"reason": "s", "verdict": 0}
+    assert judge.model_id == "testing:judge-model"
+    (p0, s0), (p2, s2) = model.requests
+    assert s0 == s2 == SCHEMA
+    assert (p0.seed, p2.seed) == (10, 12)
+    assert (p0.max_tokens, p0.temperature, p0.timeout_s, p0.stop) == (99, 0.7, 5.0, ())
+    assert model.calls[0].text == "Is it supported?" and model.calls[0].messages == (("human", "Is it supported?"),)
+    # tokens are the generator's; the cost is the judge's price applied to them
+    assert (first.input_tokens, first.output_tokens) == (3, 4)
+    assert first.cost_usd == pytest.approx(Price(1.0, 2.0).cost(3, 4))
+
+
+def test_an_unconstrained_model_judge_asks_for_text_with_its_stop_strings() -> None:
+    model = ScriptedModel(['Verdict follows: {"reason": "r", "verdict": 1}'])
+    reply = ModelJudge(model, constrained=False).ask("p", SCHEMA)
+    params, schema = model.requests[0]
+    assert schema is None
+    assert "\nNow perform" in params.stop and "\n-----" in params.stop
+    assert reply.ok and reply.value == {"reason": "r", "verdict": 1}  # JSON taken from the text
+
+
+class Replying:
+    """A generator returning one fixed generation (or raising), whatever it is asked."""
+
+    model_id = "openai:gpt-4o-mini"
+    kind: ModelKind = "chat"
+
+    def __init__(self, outcome: Generation | Exception) -> None:
+        self.outcome = outcome
+
+    def generate(self, prompt: RenderedPrompt, params: GenerationParams, *, deadline: float | None = None,
+                 json_schema: Any = None) -> Generation:
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+@pytest.mark.parametrize(("reason", "hint"), [("length", "max_tokens"), ("deadline", "timeout_s")])
+def test_a_cut_off_answer_is_an_error_reply_that_says_why(reason: str, hint: str) -> None:
+    cut = Generation('{"reason": "the context sa', input_tokens=50, output_tokens=8, latency_s=1.5, finish_reason=reason)
+    reply = ModelJudge(Replying(cut)).ask("p", SCHEMA)
+    assert not reply.ok and hint in (reply.error or "") and "incomplete JSON" in (reply.error or "")
+    assert reply.raw == cut.text and reply.finish_reason == reason
+    assert (reply.input_tokens, reply.output_tokens, reply.latency_s) == (50, 8, 1.5)
+    assert reply.cost_usd == pytest.approx(Price(0.15, 0.60).cost(50, 8))  # a failed call still costs
+
+
+def test_a_provider_error_is_an_error_reply_and_an_unknown_price_stays_unknown() -> None:
+    class Unpriced(Replying):
+        model_id = "openai:some-new-model"
+
+    reply = ModelJudge(Unpriced(TimeoutError("took too long"))).ask("p", SCHEMA)
+    assert not reply.ok and reply.error == "judge call failed: TimeoutError: took too long"
+    assert reply.cost_usd is None and reply.finish_reason == "error"
+
+
+def test_a_scripted_model_out_of_script_stays_loud_inside_a_judge() -> None:
+    with pytest.raises(ScriptExhausted):
+        ModelJudge(ScriptedModel([])).ask("p", SCHEMA)

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from workbench.config import settings
 from workbench.models import GEMMA_ID
-from workbench.scoring import JudgeReply, ScoreContext, ScorerEnv, build_scorers, judged_scorers, load_judge, run_scorers
+from workbench.models._local import LlamaCppGenerator, gemma_path
+from workbench.scoring import JudgeReply, ModelJudge, ScoreContext, ScorerEnv, build_scorers, judged_scorers, load_judge, run_scorers
 from workbench.testing import HashingEmbedder
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -69,3 +71,33 @@ def test_local_constrained_judge_outputs_parse_and_scores_lie_in_range() -> None
             else:
                 assert score.value is None and score.explanation, (name, score.error)
     assert scored >= len(ITEMS) * len(judged_scorers()) // 2
+
+
+VERDICT = {
+    "type": "object",
+    "properties": {"reason": {"type": "string"}, "verdict": {"type": "integer", "enum": [0, 1]}},
+    "required": ["reason", "verdict"],
+    "additionalProperties": False,
+}
+QUESTION = ("Context: pass is a null operation: when it is executed, nothing happens.\n"
+            "Statement: pass does nothing.\nIs the statement supported by the context? Answer in JSON.\n")
+
+
+@pytest.mark.parametrize("kind", ["completion", "chat"])
+def test_a_local_judge_is_the_local_model_asked_for_json(kind: str) -> None:
+    judge = load_judge(f"llamacpp:{gemma_path(settings().model_dir)}", kind=kind, max_tokens=96, timeout_s=90)  # type: ignore[arg-type]
+    assert isinstance(judge, ModelJudge) and isinstance(judge.generator, LlamaCppGenerator) and judge.generator.kind == kind
+    reply = judge.ask(QUESTION, VERDICT)
+    assert reply.finish_reason == "stop" and reply.ok, (reply.error, reply.raw)
+    assert reply.value["verdict"] in (0, 1) and reply.input_tokens > 10 and reply.cost_usd == 0.0
+
+
+def test_sampled_repeats_are_reproducible() -> None:
+    judge = load_judge(GEMMA_ID, max_tokens=96, timeout_s=90, temperature=1.0, seed=5)
+    first, again = judge.ask(QUESTION, VERDICT, repeat=1), judge.ask(QUESTION, VERDICT, repeat=1)
+    assert first.raw == again.raw and first.raw
+
+
+def test_a_cut_off_answer_is_an_error_reply_with_its_text() -> None:
+    reply = load_judge(GEMMA_ID, max_tokens=4, timeout_s=90).ask(QUESTION, VERDICT)
+    assert reply.finish_reason == "length" and not reply.ok and "max_tokens" in (reply.error or "") and reply.raw

@@ -11,9 +11,9 @@ import pytest
 from pydantic import BaseModel
 
 from workbench.errors import SpecError
-from workbench.scoring import ScoreContext, ScorerEnv, build_scorers, default_scorers, judge_metrics, judged_scorers, run_scorers
+from workbench.scoring import ModelJudge, ScoreContext, ScorerEnv, build_scorers, default_scorers, judge_metrics, judged_scorers, run_scorers
 from workbench.scoring._ragas import _judged
-from workbench.testing import HashingEmbedder, ScriptedJudge
+from workbench.testing import HashingEmbedder, ScriptedJudge, ScriptedModel
 
 CTX = ScoreContext(
     question="What happens when the iterator of a for loop is exhausted?",
@@ -73,6 +73,17 @@ def test_valid_judge_json_gives_ragas_scores_in_range() -> None:
     assert out["faithfulness"].judge.calls == 2
     # the ragas prompt carries the data to judge
     assert any(CTX.contexts[1] in prompt for prompt, _, _ in judge.calls)
+
+
+def test_a_model_judge_asks_its_model_for_the_ragas_schema_and_scores_its_json() -> None:
+    model = ScriptedModel([json.dumps(GOOD["recall"]), "no JSON here"], model_id="testing:judge-model")
+    score = run_scorers(scorers(ModelJudge(model, seed=3), ["context_recall"], repeats=2), CTX)["context_recall"]
+    assert score.value == pytest.approx(0.75) and score.error is None
+    assert score.judge is not None and (score.judge.calls, score.judge.failures) == (2, 1)
+    (first, schema), (second, _) = model.requests
+    assert kind_of(schema) == "recall" and schema["properties"]["classifications"]["items"]["properties"]["attributed"]["enum"] == [0, 1]
+    assert (first.seed, second.seed) == (3, 4)  # the repeat index is folded into the seed
+    assert CTX.contexts[0] in model.calls[0].text
 
 
 def test_garbage_from_the_judge_is_an_error_score_with_the_raw_text() -> None:

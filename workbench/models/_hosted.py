@@ -2,45 +2,118 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from workbench.models._types import Generation, GenerationParams, ModelKind
 from workbench.prompts import RenderedPrompt
 
 
+class ChatModelFactory(Protocol):
+    """Builds a LangChain chat model for one set of decoding settings."""
+
+    def __call__(self, *, temperature: float, max_tokens: int, timeout_s: float | None) -> Any: ...
+
+
+def chat_model(model_id: str, *, temperature: float, max_tokens: int, timeout_s: float | None) -> Any:
+    """A LangChain chat model for ``provider:model`` with these settings (the provider package must be installed)."""
+    from langchain.chat_models import init_chat_model
+
+    if model_id.partition(":")[0] == "ollama":
+        options: dict[str, Any] = {"num_predict": max_tokens, "client_kwargs": {"timeout": timeout_s}}
+    else:
+        options = {"max_tokens": max_tokens, "timeout": timeout_s}
+    return init_chat_model(model_id, temperature=temperature, **options)
+
+
 class LangChainChatGenerator:
-    """Any LangChain chat model; tokens come from the response's ``usage_metadata``."""
+    """Any LangChain chat model; tokens come from the response's ``usage_metadata``.
+
+    ``chat_model`` builds the model for a call's temperature, max_tokens and timeout (one model per setting, kept).
+    Asked for JSON, the model answers through ``with_structured_output(schema, include_raw=True)``; the JSON it
+    parsed (else the raw tool-call arguments or text) is the answer's text. There the time limit is
+    ``params.timeout_s``, set when the model is built: LangChain passes no per-call timeout through structured output.
+    """
 
     kind: ModelKind = "chat"
 
-    def __init__(self, model_id: str, chat_model: Any) -> None:
+    def __init__(self, model_id: str, chat_model: ChatModelFactory) -> None:
         self.model_id = model_id
-        self._model = chat_model
+        self._factory = chat_model
+        self._models: dict[tuple[float, int, float | None], Any] = {}
+        self._lock = threading.Lock()
 
-    def generate(self, prompt: RenderedPrompt, params: GenerationParams, *, deadline: float | None = None) -> Generation:
+    def _model(self, params: GenerationParams) -> Any:
+        key = (params.temperature, params.max_tokens, params.timeout_s)
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = self._factory(temperature=params.temperature, max_tokens=params.max_tokens, timeout_s=params.timeout_s)
+            return self._models[key]
+
+    def generate(
+        self,
+        prompt: RenderedPrompt,
+        params: GenerationParams,
+        *,
+        deadline: float | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+    ) -> Generation:
+        model = self._model(params)
+        if json_schema is not None:
+            return self._structured(model, prompt, json_schema)
         timeout = params.timeout_s
         if deadline is not None:
             remaining = max(deadline - time.monotonic(), 0.001)
             timeout = min(timeout, remaining) if timeout else remaining
-        bound = self._model.bind(stop=list(params.stop)) if params.stop else self._model
+        bound = model.bind(stop=list(params.stop)) if params.stop else model
         start = time.perf_counter()
         message = bound.invoke(list(prompt.messages), config={"callbacks": []}, timeout=timeout)
         latency = time.perf_counter() - start
         usage = getattr(message, "usage_metadata", None) or {}
-        content = message.content if isinstance(message.content, str) else _text_of(message.content)
         return Generation(
-            text=content.strip(),
+            text=_message_text(message).strip(),
             input_tokens=int(usage.get("input_tokens", 0)),
             output_tokens=int(usage.get("output_tokens", 0)),
             latency_s=latency,
-            finish_reason=str((getattr(message, "response_metadata", None) or {}).get("finish_reason", "stop")),
+            finish_reason=_finish_reason(message),
+        )
+
+    def _structured(self, model: Any, prompt: RenderedPrompt, json_schema: Mapping[str, Any]) -> Generation:
+        structured = model.with_structured_output(dict(json_schema), include_raw=True)
+        start = time.perf_counter()
+        out = structured.invoke(list(prompt.messages), config={"callbacks": []})
+        latency = time.perf_counter() - start
+        message = out.get("raw")
+        parsed = out.get("parsed")
+        usage = getattr(message, "usage_metadata", None) or {}
+        calls = getattr(message, "tool_calls", None) or []
+        if parsed is not None:
+            text = json.dumps(parsed)
+        elif calls:  # the provider's JSON did not parse or validate: keep what it said, for the error row
+            text = json.dumps(calls[0].get("args", {}))
+        else:
+            text = _message_text(message)
+        return Generation(
+            text=text,
+            input_tokens=int(usage.get("input_tokens", 0)),
+            output_tokens=int(usage.get("output_tokens", 0)),
+            latency_s=latency,
+            finish_reason=_finish_reason(message),
         )
 
 
-def _text_of(blocks: list[Any]) -> str:
-    return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in blocks)
+def _message_text(message: Any) -> str:
+    if message is None:
+        return ""
+    content = getattr(message, "content", "")
+    return content if isinstance(content, str) else "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+
+
+def _finish_reason(message: Any) -> str:
+    return str((getattr(message, "response_metadata", None) or {}).get("finish_reason", "stop"))
 
 
 class LangChainEmbedder:

@@ -1,19 +1,22 @@
 """The embedded default models: Gemma 3 270M (GGUF, llama.cpp) and all-MiniLM-L6-v2 (sentence-transformers).
 
-Both come from PyPI packages; nothing here touches the network. Loaded models are cached per process, and every
-call into one ``Llama`` object is serialised (llama.cpp objects are not thread-safe).
+Both come from PyPI packages; nothing here touches the network. Loaded models are cached per process (one ``Llama``
+object per file and context size, shared by generation and judging), and every call into one ``Llama`` object is
+serialised (llama.cpp objects are not thread-safe).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from workbench.models._grammar import GrammarFilter, bounded_schema, json_grammar
 from workbench.models._types import Generation, GenerationParams, ModelKind
 from workbench.prompts import RenderedPrompt
 
@@ -44,27 +47,56 @@ def gemma_path(model_dir: Path) -> Path:
 
 
 @lru_cache(maxsize=4)
-def _llama(path: str, n_ctx: int, seed: int) -> tuple[Any, threading.Lock]:
+def _llama(path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
     from llama_cpp import Llama
 
     # Two threads suit an otherwise idle 2-core machine; on a busy one WORKBENCH_LLAMA_THREADS=1 is much faster.
+    # No seed here: every call passes its own (llama-cpp-python reseeds its sampler per call).
     threads = int(os.environ.get("WORKBENCH_LLAMA_THREADS", "2"))
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, seed=seed, verbose=False, logits_all=False), threading.Lock()
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False, logits_all=False), threading.Lock()
 
 
 class LlamaCppGenerator:
-    """A GGUF model run in-process by llama.cpp, as a completion model (default) or through its chat template."""
+    """A GGUF model run in-process by llama.cpp, as a completion model (default) or through its chat template.
 
-    def __init__(self, model_id: str, path: Path, *, kind: ModelKind = "completion", n_ctx: int = 2048) -> None:
+    Asked for JSON (``json_schema``), it decodes under a grammar built from the schema, so an answer that ends by
+    itself is JSON of that shape. The grammar caps lists at ``json_max_items`` items and strings at
+    ``json_max_length`` characters (where the schema sets no caps of its own), so that a small model's answer fits
+    ``max_tokens`` instead of repeating list items until it is cut off.
+    """
+
+    def __init__(
+        self,
+        model_id: str,
+        path: Path,
+        *,
+        kind: ModelKind = "completion",
+        n_ctx: int = 2048,
+        json_max_items: int = 4,
+        json_max_length: int = 160,
+    ) -> None:
         self.model_id = model_id
         self.kind: ModelKind = kind
         self.path = path
         self.n_ctx = n_ctx
+        self.json_max_items = json_max_items
+        self.json_max_length = json_max_length
 
-    def generate(self, prompt: RenderedPrompt, params: GenerationParams, *, deadline: float | None = None) -> Generation:
+    def generate(
+        self,
+        prompt: RenderedPrompt,
+        params: GenerationParams,
+        *,
+        deadline: float | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+    ) -> Generation:
         from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
-        llama, lock = _llama(str(self.path), self.n_ctx, params.seed)
+        llama, lock = _llama(str(self.path), self.n_ctx)
+        schema_json: str | None = None
+        if json_schema is not None:
+            bounded = bounded_schema(json_schema, max_items=self.json_max_items, max_length=self.json_max_length)
+            schema_json = json.dumps(bounded, sort_keys=True)
         hit_deadline = False
 
         def past_deadline(_ids: Any, _logits: Any) -> bool:
@@ -83,23 +115,34 @@ class LlamaCppGenerator:
         common: dict[str, Any] = dict(max_tokens=params.max_tokens, temperature=params.temperature, seed=params.seed)
         with lock:
             start = time.perf_counter()
-            if self.kind == "completion":
-                text_in = _fit(llama, prompt.text, self.n_ctx - params.max_tokens)
-                out = llama.create_completion(
-                    text_in, stop=list(COMPLETION_STOPS + params.stop), stopping_criteria=StoppingCriteriaList([past_deadline]), **common
-                )
-                text = out["choices"][0]["text"]
-            else:
-                messages = [{"role": "user" if role == "human" else role, "content": c} for role, c in prompt.messages]
-                out = llama.create_chat_completion(
-                    messages, stop=list(params.stop) or None, logits_processor=LogitsProcessorList([end_past_deadline]), **common
-                )
-                text = out["choices"][0]["message"]["content"] or ""
+            grammar: GrammarFilter | None = None
+            if schema_json is not None:
+                grammar = GrammarFilter(llama, json_grammar(schema_json), temperature=params.temperature, seed=params.seed)
+            try:
+                if self.kind == "completion":
+                    text_in = _fit(llama, prompt.text, self.n_ctx - params.max_tokens)
+                    # stop strings would cut JSON short; the grammar ends the answer instead
+                    stop = None if grammar is not None else list(COMPLETION_STOPS + params.stop)
+                    processors = LogitsProcessorList([grammar]) if grammar is not None else None
+                    out = llama.create_completion(
+                        text_in, stop=stop, stopping_criteria=StoppingCriteriaList([past_deadline]), logits_processor=processors, **common
+                    )
+                    text = out["choices"][0]["text"]
+                else:
+                    messages = [{"role": "user" if role == "human" else role, "content": c} for role, c in prompt.messages]
+                    # the grammar picks the token first; past the deadline, end-of-sequence replaces it
+                    chain = LogitsProcessorList([*([grammar] if grammar is not None else []), end_past_deadline])
+                    stop = None if grammar is not None else (list(params.stop) or None)
+                    out = llama.create_chat_completion(messages, stop=stop, logits_processor=chain, **common)
+                    text = out["choices"][0]["message"]["content"] or ""
+            finally:
+                if grammar is not None:
+                    grammar.close()
             latency = time.perf_counter() - start
         usage = out.get("usage") or {}
         reason = "deadline" if hit_deadline else (out["choices"][0].get("finish_reason") or "stop")
         return Generation(
-            text=_trim(text),
+            text=text if grammar is not None else _trim(text),
             input_tokens=int(usage.get("prompt_tokens", 0)),
             output_tokens=int(usage.get("completion_tokens", 0)),
             latency_s=latency,

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from collections.abc import Callable, Mapping
@@ -80,7 +81,13 @@ def _require_provider(model_id: str) -> str:
 
 
 def load_generator(model_id: str, *, kind: ModelKind | None = None) -> Generator:
-    """Build the generator for a model string (loading happens lazily, on first use for local models)."""
+    """Build the generator for a model string (loading happens lazily: local models on first use, hosted chat models
+    on the first call with given decoding settings).
+
+    Raises:
+        ModelError: the model string is malformed, the GGUF file is missing, the kind does not fit the model, or a
+            provider package or API key is missing.
+    """
     check_model_id(model_id)
     provider, name = _split(model_id)
     if provider == "local":
@@ -96,11 +103,9 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None) -> Generator
     if kind == "completion":
         raise ModelError(f"model '{model_id}': hosted providers are served as chat models; set kind: chat")
     _require_provider(model_id)
-    from langchain.chat_models import init_chat_model
+    from workbench.models._hosted import LangChainChatGenerator, chat_model
 
-    from workbench.models._hosted import LangChainChatGenerator
-
-    return LangChainChatGenerator(model_id, init_chat_model(model_id))
+    return LangChainChatGenerator(model_id, functools.partial(chat_model, model_id))
 
 
 def load_embedder(model_id: str) -> Embedder:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -40,8 +40,28 @@ class Generator(Protocol):
     model_id: str
     kind: ModelKind
 
-    def generate(self, prompt: RenderedPrompt, params: GenerationParams, *, deadline: float | None = None) -> Generation:
-        """Generate an answer; stop early (``finish_reason='deadline'``) once ``time.monotonic()`` passes ``deadline``."""
+    def generate(
+        self,
+        prompt: RenderedPrompt,
+        params: GenerationParams,
+        *,
+        deadline: float | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+    ) -> Generation:
+        """Generate an answer.
+
+        Args:
+            prompt: the rendered prompt (``text`` or ``messages``, by ``kind``).
+            params: decoding parameters.
+            deadline: stop early (``finish_reason='deadline'``) once ``time.monotonic()`` passes it.
+            json_schema: ask for JSON conforming to this JSON schema, returned as ``text``. The model enforces it as
+                far as its backend can (llama.cpp decodes under a grammar built from it; hosted models use the
+                provider's structured output); stop strings do not apply. The text is not checked here: an answer cut
+                off (``finish_reason`` ``length`` or ``deadline``) may not conform; ``workbench.scoring.check_reply``
+                checks it.
+
+        A provider's error (network, rate limit, refusal) is raised, not returned; callers turn it into an error row.
+        """
         ...
 
 

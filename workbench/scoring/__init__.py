@@ -16,7 +16,7 @@ from workbench.scoring._base import (
 )
 from workbench.scoring._calibration import Agreement, CalibrationReport, agreement, calibrate, cohen_kappa, load_labels
 from workbench.scoring._deterministic import is_refusal, normalize, token_f1_value
-from workbench.scoring._judge import Judge, JudgeReply, LangChainJudge, LlamaCppJudge, check_reply, load_judge
+from workbench.scoring._judge import Judge, JudgeReply, ModelJudge, check_reply, load_judge
 from workbench.scoring._ragas import JUDGED_METRICS, NON_LLM_METRICS
 from workbench.scoring._safety import PiiMatch, find_pii, iban_valid, luhn_valid
 
@@ -28,8 +28,7 @@ __all__ = [
     "Judge",
     "JudgeReply",
     "JudgeUsage",
-    "LangChainJudge",
-    "LlamaCppJudge",
+    "ModelJudge",
     "PiiMatch",
     "Score",
     "ScoreContext",

@@ -8,10 +8,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from workbench.models import Generation, GenerationParams, Price, price_for
-from workbench.models._types import ModelKind
+from workbench.models import Generation, GenerationParams, ModelKind, Price
 from workbench.prompts import RenderedPrompt
-from workbench.scoring._judge import JudgeReply, check_reply
+from workbench.scoring import JudgeReply, ModelJudge
 
 __all__ = ["HashingEmbedder", "ScriptExhausted", "ScriptedJudge", "ScriptedModel"]
 
@@ -24,6 +23,8 @@ class ScriptedModel:
     """A generator that answers from a script: a list of answers (used in order) or a function of the prompt.
 
     Raises ``ScriptExhausted`` when a list script runs out, so a test never passes on silently reused answers.
+    Asked for JSON, it answers from its script all the same. ``calls`` records the prompts; ``requests`` records
+    each call's ``(params, json_schema)``.
     """
 
     def __init__(self, script: Iterable[str] | Callable[[RenderedPrompt], str], *, model_id: str = "testing:scripted", kind: ModelKind = "completion") -> None:
@@ -32,9 +33,18 @@ class ScriptedModel:
         self._fn = script if callable(script) else None
         self._answers = None if callable(script) else list(script)
         self.calls: list[RenderedPrompt] = []
+        self.requests: list[tuple[GenerationParams, Mapping[str, Any] | None]] = []
 
-    def generate(self, prompt: RenderedPrompt, params: GenerationParams, *, deadline: float | None = None) -> Generation:
+    def generate(
+        self,
+        prompt: RenderedPrompt,
+        params: GenerationParams,
+        *,
+        deadline: float | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+    ) -> Generation:
         self.calls.append(prompt)
+        self.requests.append((params, json_schema))
         if self._fn is not None:
             text = self._fn(prompt)
         else:
@@ -85,32 +95,50 @@ class HashingEmbedder:
         return len(self.tokenizer.encode(text))
 
 
-class ScriptedJudge:
+class ScriptedJudge(ModelJudge):
     """A judge that answers from a script: raw texts used in order, or a function ``(prompt, schema) -> raw text``.
 
-    Replies are checked against the schema like a real judge's (garbage becomes an error reply with the raw text).
-    Raises ``ScriptExhausted`` when a list script runs out. ``calls`` records ``(prompt, schema, repeat)``. Tokens
-    are counted in words; ``price`` (default: free) prices them.
+    It is a ``ModelJudge`` over a scripted model, so replies are checked against the schema like a real judge's
+    (garbage becomes an error reply with the raw text). Raises ``ScriptExhausted`` when a list script runs out.
+    ``calls`` records ``(prompt, schema, repeat)``. Tokens are counted in words; ``price`` (default: free) prices them.
     """
 
     def __init__(self, script: Iterable[str] | Callable[[str, Mapping[str, Any]], str], *, model_id: str = "testing:judge",
                  price: Price | None = None) -> None:
-        self.model_id = model_id
-        self.price = price if price is not None else price_for(model_id)
-        self._fn = script if callable(script) else None
-        self._answers = None if callable(script) else list(script)
+        super().__init__(_JudgeScript(script, model_id), price=price)
         self.calls: list[tuple[str, Mapping[str, Any], int]] = []
 
     def ask(self, prompt: str, schema: Mapping[str, Any], *, repeat: int = 0) -> JudgeReply:
         self.calls.append((prompt, schema, repeat))
+        return super().ask(prompt, schema, repeat=repeat)
+
+
+class _JudgeScript:
+    """The scripted model behind ``ScriptedJudge``: its script sees the prompt text and the schema asked for."""
+
+    kind: ModelKind = "completion"
+
+    def __init__(self, script: Iterable[str] | Callable[[str, Mapping[str, Any]], str], model_id: str) -> None:
+        self.model_id = model_id
+        self._fn = script if callable(script) else None
+        self._answers = None if callable(script) else list(script)
+        self._calls = 0
+
+    def generate(
+        self,
+        prompt: RenderedPrompt,
+        params: GenerationParams,
+        *,
+        deadline: float | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+    ) -> Generation:
+        schema = json_schema if json_schema is not None else {}
+        self._calls += 1
         if self._fn is not None:
-            raw = self._fn(prompt, schema)
+            raw = self._fn(prompt.text, schema)
         else:
             assert self._answers is not None
             if not self._answers:
-                raise ScriptExhausted(f"ScriptedJudge '{self.model_id}' ran out of answers after {len(self.calls) - 1} calls")
+                raise ScriptExhausted(f"ScriptedJudge '{self.model_id}' ran out of answers after {self._calls - 1} calls")
             raw = self._answers.pop(0)
-        value, error = check_reply(raw, schema)
-        tokens_in, tokens_out = len(prompt.split()), len(raw.split())
-        cost = self.price.cost(tokens_in, tokens_out) if self.price is not None else None
-        return JudgeReply(value, raw, input_tokens=tokens_in, output_tokens=tokens_out, error=error, cost_usd=cost)
+        return Generation(text=raw, input_tokens=len(prompt.text.split()), output_tokens=len(raw.split()), latency_s=0.0)

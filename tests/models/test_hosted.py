@@ -1,0 +1,121 @@
+"""Hosted chat models through LangChain, with stub chat models: decoding settings, plain text and structured output."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from workbench.models import GenerationParams, load_generator
+from workbench.models._hosted import LangChainChatGenerator, chat_model
+from workbench.prompts import PromptTemplate
+
+PROMPT = PromptTemplate("p", "Context: {context}\nQuestion: {question}", system="Be brief.").render(question="Why?", context="Because.")
+SCHEMA = {"type": "object", "properties": {"verdict": {"type": "integer", "enum": [0, 1]}}, "required": ["verdict"]}
+
+
+def message(content: str = "", *, tool_args: dict[str, Any] | None = None, finish_reason: str = "stop") -> Any:
+    from langchain_core.messages import AIMessage
+
+    calls = [{"name": "f", "args": tool_args, "id": "1"}] if tool_args is not None else []
+    return AIMessage(content=content, tool_calls=calls, response_metadata={"finish_reason": finish_reason},
+                     usage_metadata={"input_tokens": 30, "output_tokens": 7, "total_tokens": 37})
+
+
+class StubChat:
+    """A LangChain-shaped chat model: ``bind(stop=...)``, ``invoke`` and ``with_structured_output(schema, include_raw=True)``."""
+
+    def __init__(self, reply: Any = None, structured: Any = None) -> None:
+        self.reply = reply
+        self.structured = structured
+        self.invocations: list[tuple[Any, dict[str, Any]]] = []
+        self.stops: list[list[str]] = []
+        self.schemas: list[dict[str, Any]] = []
+
+    def bind(self, *, stop: list[str]) -> StubChat:
+        self.stops.append(stop)
+        return self
+
+    def with_structured_output(self, schema: dict[str, Any], include_raw: bool = False) -> Any:
+        assert include_raw, "the generator needs the raw message for tokens and finish reason"
+        self.schemas.append(schema)
+        chat = self
+
+        class Structured:
+            def invoke(self, messages: Any, config: dict[str, Any] | None = None) -> Any:
+                chat.invocations.append((messages, {}))
+                if isinstance(chat.structured, Exception):
+                    raise chat.structured
+                return chat.structured
+
+        return Structured()
+
+    def invoke(self, messages: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        self.invocations.append((messages, kwargs))
+        return self.reply
+
+
+class Factory:
+    """Records the settings each chat model is built with."""
+
+    def __init__(self, chat: StubChat) -> None:
+        self.chat = chat
+        self.built: list[dict[str, Any]] = []
+
+    def __call__(self, *, temperature: float, max_tokens: int, timeout_s: float | None) -> StubChat:
+        self.built.append({"temperature": temperature, "max_tokens": max_tokens, "timeout_s": timeout_s})
+        return self.chat
+
+
+def test_json_schema_goes_through_structured_output() -> None:
+    chat = StubChat(structured={"raw": message(finish_reason="stop"), "parsed": {"verdict": 1}, "parsing_error": None})
+    gen = LangChainChatGenerator("openai:gpt-4o-mini", Factory(chat))
+    out = gen.generate(PROMPT, GenerationParams(max_tokens=64, stop=("\n",)), json_schema=SCHEMA)
+    assert chat.schemas == [SCHEMA]
+    assert json.loads(out.text) == {"verdict": 1}
+    assert (out.input_tokens, out.output_tokens, out.finish_reason) == (30, 7, "stop")
+    assert chat.invocations[0][0] == [("system", "Be brief."), ("human", "Context: Because.\nQuestion: Why?")]
+    assert chat.stops == []  # stop strings would cut JSON short; they do not apply
+
+
+def test_unparsed_structured_output_keeps_what_the_provider_said() -> None:
+    chat = StubChat(structured={"raw": message(tool_args={"verdict": 7}, finish_reason="length"), "parsed": None, "parsing_error": "bad"})
+    out = LangChainChatGenerator("openai:gpt-4o-mini", Factory(chat)).generate(PROMPT, GenerationParams(), json_schema=SCHEMA)
+    assert json.loads(out.text) == {"verdict": 7} and out.finish_reason == "length"
+    chat = StubChat(structured={"raw": message("I cannot answer in JSON."), "parsed": None, "parsing_error": "bad"})
+    out = LangChainChatGenerator("openai:gpt-4o-mini", Factory(chat)).generate(PROMPT, GenerationParams(), json_schema=SCHEMA)
+    assert out.text == "I cannot answer in JSON."
+
+
+def test_a_provider_error_propagates_to_the_caller() -> None:
+    chat = StubChat(structured=ConnectionError("refused"))
+    with pytest.raises(ConnectionError):
+        LangChainChatGenerator("ollama:llama3.2", Factory(chat)).generate(PROMPT, GenerationParams(), json_schema=SCHEMA)
+
+
+def test_plain_text_applies_stop_strings_and_the_tighter_time_limit() -> None:
+    chat = StubChat(reply=message("  It is so.  ", finish_reason="length"))
+    gen = LangChainChatGenerator("openai:gpt-4o-mini", Factory(chat))
+    out = gen.generate(PROMPT, GenerationParams(stop=("\n",), timeout_s=30.0), deadline=time.monotonic() + 2.0)
+    assert out.text == "It is so." and out.finish_reason == "length" and (out.input_tokens, out.output_tokens) == (30, 7)
+    assert chat.stops == [["\n"]] and chat.schemas == []
+    assert 0 < chat.invocations[0][1]["timeout"] <= 2.0
+
+
+def test_decoding_settings_build_one_chat_model_each() -> None:
+    chat = StubChat(reply=message("ok"))
+    factory = Factory(chat)
+    gen = LangChainChatGenerator("openai:gpt-4o-mini", factory)
+    for params in (GenerationParams(temperature=0.0, max_tokens=50, seed=1), GenerationParams(temperature=0.0, max_tokens=50, seed=2),
+                   GenerationParams(temperature=0.9, max_tokens=50, timeout_s=5.0)):
+        gen.generate(PROMPT, params)
+    assert factory.built == [{"temperature": 0.0, "max_tokens": 50, "timeout_s": None}, {"temperature": 0.9, "max_tokens": 50, "timeout_s": 5.0}]
+
+
+def test_a_real_provider_model_is_built_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    model = chat_model("openai:gpt-4o-mini", temperature=0.0, max_tokens=77, timeout_s=12.0)
+    assert (model.temperature, model.max_tokens, model.request_timeout) == (0.0, 77, 12.0)
+    assert isinstance(load_generator("openai:gpt-4o-mini"), LangChainChatGenerator)
