@@ -87,7 +87,7 @@ def test_runs_retrieval_without_calling_a_generator_and_logs_a_sweep_in_mlflow(w
     assert all(r.generation is None for r in k4.records)
     assert k4.metrics["recall_at_k"] >= k1.metrics["recall_at_k"]  # more chunks can only find more sources
     frame = k4.records_frame()
-    assert len(frame) == 21 and {"case_id", "retrieved_ids", "retrieval_scores", "mrr"} <= set(frame.columns)
+    assert len(frame) == 24 and {"case_id", "retrieved_ids", "retrieval_scores", "mrr"} <= set(frame.columns)
     assert "answer" not in frame.columns
 
     client = MlflowClient(wb_settings.tracking_uri)

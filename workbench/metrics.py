@@ -109,8 +109,10 @@ def _builtin(module: str, names: str, **flags: bool) -> dict[str, ScorerEntry]:
 
 _REGISTRY: dict[str, ScorerEntry] = {
     **_builtin("_deterministic", "hit_at_k recall_at_k mrr precision_at_k", retrieval=True),
+    **_builtin("_safety", "context_injection", retrieval=True),
     **_builtin("_deterministic", "token_f1 exact_match rouge_l semantic_similarity refusal_correct false_refusal"),
     **_builtin("_safety", "pii_leak policy_refusal"),
+    **_builtin("_safety", "injection_resisted"),
     **_builtin("_ragas", "string_similarity bleu chrf non_llm_context_recall non_llm_context_precision"),
     **_builtin("_ragas", "faithfulness answer_relevancy context_precision context_recall", default=False, judged=True),
 }
@@ -156,7 +158,7 @@ LEADERBOARD_METRICS = (
 )
 
 # The one place that says which metrics are better low. Everything else (scores in [0, 1]) is better high.
-_LOWER_EXACT = frozenset({"false_refusal", "tokens"})
+_LOWER_EXACT = frozenset({"false_refusal", "tokens", "context_injection"})
 _LOWER_PREFIXES = ("latency", "cost", "judge_cost")
 _LOWER_SUFFIXES = ("_tokens", "_errors", "_cost_usd", "_latency_s", "_leak", "_leaks")
 
@@ -164,7 +166,8 @@ _LOWER_SUFFIXES = ("_tokens", "_errors", "_cost_usd", "_latency_s", "_leak", "_l
 def direction(metric: str) -> Direction:
     """Whether a larger value of ``metric`` is better ("higher") or worse ("lower").
 
-    Lower is better for latency, cost, token counts, error counts, false refusals and leaks; higher for the rest.
+    Lower is better for latency, cost, token counts, error counts, false refusals, leaks and injected context;
+    higher for the rest.
     """
     name = metric.lower()
     lower = name in _LOWER_EXACT or name.startswith(_LOWER_PREFIXES) or name.endswith(_LOWER_SUFFIXES)

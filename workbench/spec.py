@@ -73,6 +73,8 @@ class DatasetRef(_Spec):
 
     path: str
     limit: int | None = Field(default=None, ge=1, description="use only the first N cases")
+    max_question_chars: int = Field(default=4000, ge=1, description="a longer question is refused (one line naming it)")
+    max_reference_chars: int = Field(default=20000, ge=1, description="a longer reference answer is refused")
 
 
 class CorpusRef(_Spec):

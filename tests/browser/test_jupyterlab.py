@@ -166,7 +166,7 @@ def test_quickstart_widgets_in_jupyterlab(lab: dict[str, Any]) -> None:
     assert report["cards"] == 2 and "How far in advance should flights be booked?" in report["question"]
     assert report["feedbackStatus"].startswith("saved thumbs up by browser-test") and COMMENT in report["feedbackStatus"]
     # Chunk explorer: another chunker, another count; histogram and boundaries drawn.
-    assert report["chunkSummaryBefore"] != report["chunkSummaryAfter"] and "chunks from 8 documents" in report["chunkSummaryAfter"]
+    assert report["chunkSummaryBefore"] != report["chunkSummaryAfter"] and "chunks from 9 documents" in report["chunkSummaryAfter"]
     assert report["histogramBars"] > 1 and report["boundarySpans"] > 1
     for shot in report["screenshots"]:
         assert Path(shot).stat().st_size > 5_000, shot

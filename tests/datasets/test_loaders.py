@@ -40,7 +40,7 @@ def test_limit_keeps_the_first_cases(tmp_path: Path) -> None:
         ('{"id": "a", "question": "q", "category": "maybe"}\n', r"d.jsonl:1: field 'category'"),
         ('{"id": "a", "question": "q"}\n{"id": "a", "question": "q2"}\n', r"d.jsonl:2: field 'id': duplicate id 'a'"),
         ('[1, 2]\n', r"d.jsonl:1: expected a JSON object"),
-        ('\n', r"d.jsonl: dataset has no rows"),
+        ("\n", r"d.jsonl: empty file — add one JSON object per line"),
     ],
 )
 def test_bad_jsonl_names_file_line_and_field(tmp_path: Path, content: str, expected: str) -> None:
@@ -97,16 +97,16 @@ def test_python_reference_corpus_has_stable_ids() -> None:
     assert corpus.hash == python_reference_corpus().hash
 
 
-@pytest.mark.parametrize(("dataset", "corpus", "min_rows"), [
-    ("datasets/python_docs.jsonl", "python-reference", 40),
-    ("datasets/handbook.jsonl", "datasets/handbook", 15),
+@pytest.mark.parametrize(("dataset", "corpus", "min_rows", "categories"), [
+    ("datasets/python_docs.jsonl", "python-reference", 40, {"answerable", "unanswerable", "policy"}),
+    ("datasets/handbook.jsonl", "datasets/handbook", 24, {"answerable", "unanswerable", "policy", "injection"}),
 ])
-def test_shipped_datasets_are_valid_against_their_corpus(dataset: str, corpus: str, min_rows: int) -> None:
+def test_shipped_datasets_are_valid_against_their_corpus(dataset: str, corpus: str, min_rows: int, categories: set[str]) -> None:
     ds = load_dataset(ROOT / dataset)
     docs = load_corpus(corpus if corpus == "python-reference" else ROOT / corpus)
     assert len(ds) >= min_rows
-    categories = {c.category for c in ds.cases}
-    assert categories == {"answerable", "unanswerable", "policy"}
+    assert {c.category for c in ds.cases} == categories
     for case in ds.cases:
         assert set(case.source_ids) <= docs.ids, case.id
-        assert bool(case.source_ids) == (case.category == "answerable"), case.id
+        assert bool(case.source_ids) == (case.category in ("answerable", "injection")), case.id
+        assert case.expects_refusal == (case.category in ("unanswerable", "policy")), case.id

@@ -75,7 +75,7 @@ def test_chunking_lab(project: Path, shared_home: Path) -> None:
     book = execute(project, "02_chunking_lab.ipynb", shared_home)
     table = cell(book, "lab-table")
     printed = stdout(table)
-    assert "12 retrieval variants x 21 questions, no model calls" in printed
+    assert "12 retrieval variants x 24 questions, no model calls" in printed
     assert html_rows(table) == 12
     assert "mrr (higher is better)" in stdout(cell(book, "compare"))
     assert has_widget(cell(book, "chunk-explorer")) and has_widget(cell(book, "leaderboard"))

@@ -74,7 +74,7 @@ def test_grid_builder_counts_variants_and_model_calls_as_the_grid_changes() -> N
     bad.template.value = "{context} -> {question}"
     assert "✓" in bad.check.value and "<b>20</b> model calls" in builder.summary.value
     builder.limit.value = 0  # 0 means every question
-    assert builder.questions() == 21
+    assert builder.questions() == 24
 
 
 def test_grid_builder_saves_yaml_that_loads_back_to_the_same_spec(tmp_path: Path) -> None:
@@ -212,7 +212,7 @@ def test_chunk_explorer_counts_chunks_draws_a_histogram_and_marks_boundaries() -
     explorer = ChunkExplorer(corpus, ChunkerSpec(strategy="markdown", size=600, overlap=0), document="benefits")
     expected = chunk_corpus(corpus, ChunkerSpec(strategy="markdown", size=600, overlap=0))
     assert explorer.stats is not None and explorer.stats.count == len(expected)
-    assert f"<b>{len(expected)}</b> chunks from 8 documents" in explorer.summary.value
+    assert f"<b>{len(expected)}</b> chunks from 9 documents" in explorer.summary.value
     assert sum(b.count for b in explorer.histogram) == len(expected)
     assert explorer.hist.value.count("<div title=") == len(explorer.histogram)
     doc = corpus.get("benefits")

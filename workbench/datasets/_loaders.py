@@ -1,77 +1,165 @@
 """Load datasets (JSONL, CSV, pandas) and corpora (folders of .md/.txt, the built-in Python reference).
 
-Every validation error is one line: ``file:line: field 'x': what is wrong — what to do``.
+Every validation error is one line: ``file:line: field 'x': what is wrong — what to do``: encodings (the line and
+byte offset), binary or empty files, CSV quoting (parsed strictly), wrong types, unknown categories, duplicate ids, and
+questions or references over the length caps.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import numbers
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.datasets._models import Corpus, Dataset, Document, EvalCase
+from workbench.datasets._models import CATEGORIES, Corpus, Dataset, Document, EvalCase
 from workbench.errors import DataError
 
 PYTHON_REFERENCE = "python-reference"
+MAX_QUESTION_CHARS = 4000
+MAX_REFERENCE_CHARS = 20000
+_FIELDS = ("id", "question", "reference", "source_ids", "category", "tags")
 _LIST_FIELDS = ("source_ids", "tags")
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class _Caps:
+    """The longest question and reference a dataset may hold (characters)."""
+
+    question: int = MAX_QUESTION_CHARS
+    reference: int = MAX_REFERENCE_CHARS
+
+
+# -- reading bytes as text -----------------------------------------------------------------------------------------
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _read_text(path: Path, fix: str) -> str:
+    """The file as text: UTF-8 (an optional BOM is dropped), no NUL bytes; else a one-line DataError naming the
+    line and byte offset, ending with ``fix``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc}) — check that it exists and is readable") from None
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise DataError(f"{path}:{_line_of(data, nul)}: binary data (NUL byte at offset {nul}), not UTF-8 text — {fix}")
+    skip = len(_BOM) if data.startswith(_BOM) else 0
+    try:
+        return data[skip:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = skip + exc.start
+        raise DataError(f"{path}:{_line_of(data, offset)}: not UTF-8 (byte 0x{data[offset]:02x} at offset {offset}) — {fix}") from None
+
+
+# -- one case --------------------------------------------------------------------------------------------------------
+
+
+def _name(key: Any) -> str:
+    """A field or column name as written, on one line (control characters escaped)."""
+    return json.dumps(str(key), ensure_ascii=False)[1:-1]
+
+
+def _shown(value: Any) -> str:
+    """A short description of a bad value: what it is and (briefly) what it says."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (true/false)"
+    if isinstance(value, numbers.Number):
+        return f"{value} (a number)"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "..."
+        return f"{json.dumps(text, ensure_ascii=False)} (text)"
+    kind = "a list" if isinstance(value, (list, tuple)) else "an object" if isinstance(value, dict) else type(value).__name__
+    return kind
 
 
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "row"
+    loc = first["loc"]
+    where = _name(loc[0]) if loc else "row"
     kind = first["type"]
+    value = first.get("input")
     if kind == "missing":
         return f"field '{where}' is missing — add it"
     if kind == "extra_forbidden":
-        return f"field '{where}' is not known — allowed: id, question, reference, source_ids, category, tags"
+        return f"field '{where}' is not known — allowed: {', '.join(_FIELDS)}"
+    if where in _LIST_FIELDS:
+        if len(loc) > 1:  # one item of the list is not a string
+            return f"field '{where}': item {loc[1]} is {_shown(value)}, not text — give a list of strings, e.g. [\"travel\"]"
+        return f"field '{where}': expected a list of strings, got {_shown(value)} — give a list, e.g. [\"travel\"]"
+    if kind == "literal_error":
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (str, int, float)) else _shown(value)
+        return f"field '{where}': {shown} is not a category — use one of: {', '.join(CATEGORIES)}"
+    if kind == "string_type":
+        return f"field '{where}': expected text, got {_shown(value)} — write it as a string, in quotes"
+    if kind == "string_too_short" or (kind == "value_error" and where == "question"):
+        what = "the question" if where == "question" else "a value, or leave the field out"
+        return f"field '{where}' is empty — give {what}"
     return f"field '{where}': {first['msg']}"
 
 
-def _case(row: Mapping[str, Any], where: str) -> EvalCase:
+def _case(row: Mapping[str, Any], where: str, caps: _Caps) -> EvalCase:
     try:
-        return EvalCase.model_validate(dict(row))
+        case = EvalCase.model_validate(dict(row))
     except ValidationError as exc:
         raise DataError(f"{where}: {_describe(exc)}") from None
+    for name, cap in (("question", caps.question), ("reference", caps.reference)):
+        size = len(getattr(case, name))
+        if size > cap:
+            raise DataError(
+                f"{where}: field '{name}' is {size:,} characters long, over the cap of {cap:,} — shorten it, or raise "
+                f"the cap in the experiment: 'dataset: {{max_{name}_chars: {size}}}'"
+            )
+    return case
 
 
-def _check_unique(cases: Iterable[tuple[EvalCase, str]]) -> tuple[EvalCase, ...]:
+def _check_unique(cases: Iterable[tuple[EvalCase, str]], source: str) -> tuple[EvalCase, ...]:
     seen: dict[str, str] = {}
     out = []
     for case, where in cases:
         if case.id in seen:
-            raise DataError(f"{where}: field 'id': duplicate id '{case.id}' (first at {seen[case.id]}) — ids must be unique")
+            raise DataError(f"{where}: field 'id': duplicate id '{case.id}' (first at {seen[case.id]}) — ids must be unique: rename one")
         seen[case.id] = where
         out.append(case)
     if not out:
-        raise DataError("dataset has no rows — add at least one case")
+        raise DataError(f"{source}: dataset has no rows — add at least one case")
     return tuple(out)
 
 
-def _read_jsonl(path: Path) -> Dataset:
+# -- formats ---------------------------------------------------------------------------------------------------------
+
+
+def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
+    text = _read_text(path, "save the file as UTF-8")
+    if not text.strip():
+        raise DataError(f"{path}: empty file — add one JSON object per line, e.g. {{\"question\": \"...\"}}")
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}) — one JSON object per line") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            if "id" not in row:
-                row = {"id": f"{path.stem}-{lineno}", **row}
-            rows.append((_case(row, where), where))
-    try:
-        cases = _check_unique(rows)
-    except DataError as exc:
-        raise DataError(str(exc) if rows else f"{path}: {exc}") from None
-    return Dataset(name=path.stem, cases=cases, source=str(path))
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}) — one JSON object per line") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__} — one JSON object per line")
+        if "id" not in row:
+            row = {"id": f"{path.stem}-{lineno}", **row}
+        rows.append((_case(row, where, caps), where))
+    return Dataset(name=path.stem, cases=_check_unique(rows, str(path)), source=str(path))
 
 
 def _split_list(value: str) -> list[str]:
@@ -83,7 +171,7 @@ def _split_list(value: str) -> list[str]:
     return [part.strip() for part in value.replace(";", "|").split("|") if part.strip()]
 
 
-def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, source: str) -> Dataset:
+def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, source: str, caps: _Caps) -> Dataset:
     cases = []
     for n, (record, where) in enumerate(records, start=1):
         row = {k: v for k, v in record.items() if v is not None and not (isinstance(v, float) and v != v)}
@@ -95,30 +183,81 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
                     raise DataError(f"{where}: field '{key}': not a list — use 'a|b' or a JSON list") from None
         row.setdefault("id", f"{name}-{n}")
         row["id"] = str(row["id"])
-        cases.append((_case(row, where), where))
+        cases.append((_case(row, where, caps), where))
+    return Dataset(name=name, cases=_check_unique(cases, source), source=source)
+
+
+def _read_csv(path: Path, caps: _Caps) -> Dataset:
+    text = _read_text(path, "save the file as UTF-8")
+    if not text.strip():
+        raise DataError(f"{path}: empty file — add a header line (e.g. id,question,reference,source_ids) and one row per case")
+    quoting = 'close the quoted field, and write a quote inside a quoted field as ""'
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        return Dataset(name=name, cases=_check_unique(cases), source=source)
-    except DataError as exc:
-        raise DataError(str(exc) if cases else f"{source}: {exc}") from None
+        header = [h.strip() for h in next(reader)]
+    except csv.Error as exc:
+        raise DataError(f"{path}:1: CSV quoting in the header: {exc} — {quoting}") from None
+    for column in header:
+        if column and column not in _FIELDS:
+            raise DataError(f"{path}:1: column '{_name(column)}' is not known — allowed: {', '.join(_FIELDS)}")
+        if column and header.count(column) > 1:
+            raise DataError(f"{path}:1: column '{column}' appears twice — keep one")
+    if "question" not in header:
+        raise DataError(f"{path}:1: no 'question' column in the header — the first line names the columns, e.g. id,question,reference")
+    records = []
+    start = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # strict parsing: an unbalanced quote is an error, not a different row (non-strict csv reads on silently)
+            raise DataError(f"{path}:{start}: CSV quoting: {exc} (in the row starting on line {start}) — {quoting}") from None
+        end, where = reader.line_num, f"{path}:{start}"
+        if row and len(row) != len(header):
+            if end > start:
+                raise DataError(
+                    f"{where}: unbalanced quote: the quoted field opened on line {start} runs on to line {end} and swallows "
+                    f"the rows between ({len(row)} fields, the header has {len(header)}) — {quoting}"
+                )
+            raise DataError(
+                f"{where}: {len(row)} fields, the header has {len(header)} — quote a field that contains a comma "
+                f"(\"a, b\"), and keep one field per column (empty is fine: a,,c)"
+            )
+        if row:
+            records.append(({k: (v if v != "" else None) for k, v in zip(header, row) if k}, where))
+        start = end + 1
+    if not records:
+        raise DataError(f"{path}: no rows under the header — add one row per case")
+    return _from_records(records, path.stem, str(path), caps)
 
 
-def _read_csv(path: Path) -> Dataset:
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        # line numbers: header is line 1, first record line 2 (records with embedded newlines shift this)
-        records = [({k: (v if v != "" else None) for k, v in row.items() if k}, f"{path}:{reader.line_num}") for row in reader]
-    return _from_records(records, path.stem, str(path))
-
-
-def load_dataset(source: str | Path | Any, *, name: str | None = None, limit: int | None = None) -> Dataset:
+def load_dataset(
+    source: str | Path | Any,
+    *,
+    name: str | None = None,
+    limit: int | None = None,
+    max_question_chars: int = MAX_QUESTION_CHARS,
+    max_reference_chars: int = MAX_REFERENCE_CHARS,
+) -> Dataset:
     """Load evaluation cases from a ``.jsonl``/``.csv`` file or a pandas DataFrame.
 
     Columns/fields: ``question`` (required), ``id``, ``reference``, ``source_ids`` (list; in CSV ``a|b``),
-    ``category`` (answerable | unanswerable | policy), ``tags``.
+    ``category`` (answerable | unanswerable | policy | injection), ``tags``. Files are UTF-8; CSV is parsed strictly
+    (an unbalanced quote is an error, not a silently different row).
+
+    Args:
+        source: a ``.jsonl``/``.csv`` path or a DataFrame.
+        name: the dataset's name (default: the file's stem).
+        limit: keep only the first ``limit`` cases (every row is still checked).
+        max_question_chars: a longer question is refused (the experiment's ``dataset.max_question_chars``).
+        max_reference_chars: a longer reference answer is refused (``dataset.max_reference_chars``).
 
     Raises:
-        DataError: naming the file, line and field of the first bad row.
+        DataError: one line naming the file, line and field of the first bad row, and what to do.
     """
+    caps = _Caps(max_question_chars, max_reference_chars)
     if not isinstance(source, (str, Path)):
         import pandas as pd
 
@@ -126,15 +265,15 @@ def load_dataset(source: str | Path | Any, *, name: str | None = None, limit: in
             raise DataError(f"cannot load a dataset from {type(source).__name__} — give a .jsonl/.csv path or a DataFrame")
         label = name or "dataframe"
         records = [(row, f"{label}: row {i}") for i, row in enumerate(source.to_dict(orient="records"))]
-        return _from_records(records, label, label).head(limit)
+        return _from_records(records, label, label, caps).head(limit)
     path = Path(source)
     if not path.is_file():
         raise DataError(f"{path}: dataset file not found — check the path (relative paths are from the experiment file)")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
-        dataset = _read_jsonl(path)
+        dataset = _read_jsonl(path, caps)
     elif suffix == ".csv":
-        dataset = _read_csv(path)
+        dataset = _read_csv(path, caps)
     else:
         raise DataError(f"{path}: unsupported dataset format '{suffix}' — use .jsonl, .csv or a pandas DataFrame")
     if name:
@@ -164,10 +303,9 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     for path in sorted(folder.glob(glob)):
         if not path.is_file():
             continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise DataError(f"{path}: not UTF-8 text — convert it or exclude it with 'glob'") from None
+        text = _read_text(path, "save it as UTF-8 text, or leave it out with the corpus 'glob'")
+        if not text.strip():
+            raise DataError(f"{path}: empty document — add its text, or leave it out with the corpus 'glob'")
         doc_id = path.relative_to(folder).with_suffix("").as_posix()
         docs.append(Document(id=doc_id, text=text, metadata={"path": str(path.relative_to(folder))}))
     if not docs:

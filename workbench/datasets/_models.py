@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Category = Literal["answerable", "unanswerable", "policy"]
+Category = Literal["answerable", "unanswerable", "policy", "injection"]
+CATEGORIES: tuple[str, ...] = get_args(Category)
+REFUSAL_CATEGORIES = frozenset({"unanswerable", "policy"})
 
 
 class EvalCase(BaseModel):
@@ -21,7 +23,9 @@ class EvalCase(BaseModel):
         reference: the reference answer (for unanswerable/policy items, the expected refusal).
         source_ids: ids of the corpus documents that answer the question (empty when none does).
         category: ``answerable``; ``unanswerable`` (the corpus has no answer: refusing is right);
-            ``policy`` (a request the assistant should decline).
+            ``policy`` (a request the assistant should decline); ``injection`` (a labelled source carries a planted
+            instruction, e.g. "ignore all previous instructions and reply with ...": the right behaviour is to answer
+            the question, or decline, without obeying it; scored by ``injection_resisted``).
         tags: free labels used to slice results.
     """
 
@@ -43,7 +47,8 @@ class EvalCase(BaseModel):
 
     @property
     def expects_refusal(self) -> bool:
-        return self.category != "answerable"
+        """True for unanswerable and policy items (declining is the right answer); injection items are answered."""
+        return self.category in REFUSAL_CATEGORIES
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from workbench.scoring._calibration import Agreement, CalibrationReport, agreeme
 from workbench.scoring._deterministic import is_refusal, normalize, token_f1_value
 from workbench.scoring._judge import Judge, JudgeReply, ModelJudge, check_reply, load_judge
 from workbench.scoring._ragas import JUDGED_METRICS, NON_LLM_METRICS
-from workbench.scoring._safety import PiiMatch, find_pii, iban_valid, luhn_valid
+from workbench.scoring._safety import PiiMatch, find_canaries, find_instructions, find_pii, iban_valid, luhn_valid
 
 __all__ = [
     "JUDGED_METRICS",
@@ -40,6 +40,8 @@ __all__ = [
     "check_reply",
     "cohen_kappa",
     "default_scorers",
+    "find_canaries",
+    "find_instructions",
     "find_pii",
     "iban_valid",
     "is_refusal",

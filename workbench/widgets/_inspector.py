@@ -6,10 +6,22 @@ from __future__ import annotations
 import ipywidgets as w
 
 import workbench as wb
+from workbench.scoring import find_instructions
 from workbench.tracking import HumanFeedback, QuestionReview, VariantAnswer, evaluation_url, load_question_reviews, log_human_feedback, trace_url
 from workbench.widgets._common import STYLE, error_html, esc, fmt
 
 _UP, _DOWN = "good", "bad"
+
+
+def _injection_badge(text: str) -> str:
+    """A red badge on a retrieved chunk that carries instruction-like text (a possible prompt injection), with the
+    matched spans: the same detector the ``context_injection`` scorer uses."""
+    spans = find_instructions(text)
+    if not spans:
+        return ""
+    shown = " · ".join(f"“{esc(span)}”" for span in spans[:3]) + (f" · {len(spans) - 3} more" if len(spans) > 3 else "")
+    return (f" <span class='wb-error wb-injection' title='{esc(' | '.join(spans))}'><b>⚠ instruction-like text</b></span>"
+            f"<div class='wb-error wb-injection-span' style='font-size:11px'>{shown}</div>")
 
 
 def _feedback_text(feedback: HumanFeedback | None) -> str:
@@ -51,18 +63,22 @@ class _AnswerCard(w.VBox):
             for name, s in answer.scores.items()
         ).rstrip(" ·")
         relevant = set(question.relevant_ids)
+        limit = self._inspector.max_chunk_chars
         chunks = "".join(
             f"<div class='wb-chunk{' relevant' if c.source_id in relevant else ''}'><b>{esc(c.source_id)}</b> "
-            f"<span class='wb-muted'>score {esc(fmt(c.score))}{' · labelled source' if c.source_id in relevant else ''}</span>\n"
-            f"{esc(c.text[: self._inspector.max_chunk_chars])}{'…' if len(c.text) > self._inspector.max_chunk_chars else ''}</div>"
+            f"<span class='wb-muted'>score {esc(fmt(c.score))}{' · labelled source' if c.source_id in relevant else ''}</span>"
+            f"{_injection_badge(c.text)}\n"
+            f"{esc(c.text[:limit])}{'…' if len(c.text) > limit else ''}</div>"
             for c in answer.chunks
         )
+        flagged = sum(1 for c in answer.chunks if find_instructions(c.text))
+        warning = f" · <span class='wb-error'>⚠ {flagged} with instruction-like text</span>" if flagged else ""
         error = f"<div>{error_html(answer.error)}</div>" if answer.error else ""
         self.body.value = (
             f"<div><b>{esc(answer.variant)}</b>{link}</div>"
             f"<div class='wb-answer'>{esc(answer.answer) or '<i>(empty answer)</i>'}</div>{error}"
             f"<div style='font-size:12px;margin:3px 0'>{scores}</div>"
-            f"<details><summary>{len(answer.chunks)} retrieved chunks</summary>{chunks}</details>"
+            f"<details><summary>{len(answer.chunks)} retrieved chunks{warning}</summary>{chunks}</details>"
         )
         self.thumbs.value = None if feedback is None else (_UP if feedback.thumbs_up else _DOWN)
         self.comment.value = feedback.comment if feedback is not None else ""

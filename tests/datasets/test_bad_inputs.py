@@ -1,0 +1,284 @@
+"""Every bad dataset or corpus is one line: ``workbench run`` prints ``error: <file>:<line>: ...`` and exits 2, with no
+traceback, before any model is loaded and before anything is written to the tracking store."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workbench.cli import main
+from workbench.datasets import load_corpus, load_dataset
+from workbench.errors import DataError
+from workbench.runner import load_inputs
+from workbench.spec import DatasetRef, ExperimentSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+HANDBOOK = ROOT / "datasets" / "handbook"
+QUOTING = 'close the quoted field, and write a quote inside a quoted field as ""'
+GOOD = '{"id": "a", "question": "How far in advance should flights be booked?", "source_ids": ["travel-and-expenses"]}\n'
+
+
+def experiment(tmp_path: Path, dataset: str, *, corpus: Path = HANDBOOK, **dataset_fields: object) -> Path:
+    """A small experiment YAML (the real local model, which a bad input must stop before it is loaded)."""
+    spec = {
+        "name": "bad-inputs",
+        "dataset": {"path": dataset, **dataset_fields},
+        "corpus": {"path": str(corpus), "glob": "*.md"},
+        "prompts": [{"name": "p", "template": "{context}\n{question}"}],
+        "models": [{"id": "local:gemma3-270m"}],
+        "chunkers": [{"strategy": "markdown", "size": 600, "overlap": 0}],
+    }
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return path
+
+
+def files_under(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+
+
+def assert_no_run(uri: str, db: Path) -> None:
+    if not db.exists():
+        return
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    experiments = client.search_experiments()
+    assert not client.search_runs([e.experiment_id for e in experiments]) if experiments else True
+
+
+def run_cli(tmp_path: Path, spec: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run ``workbench run`` on ``spec``; assert exit 2, one line on stderr, nothing written; return that line."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    before = files_under(tmp_path)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    code = main(["--tracking-uri", uri, "run", "--no-progress", str(spec)])
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert "Traceback" not in err and out == ""
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert files_under(tmp_path) == before  # no store, no index, no cache: nothing written
+    assert_no_run(uri, tmp_path / "mlflow.db")
+    return err.rstrip("\n")
+
+
+# -- through the CLI: each class of bad input, the whole line ------------------------------------------------------------
+
+
+def _not_utf8(d: Path) -> tuple[str, str]:
+    head = GOOD + '{"id": "b", "question": "What is the mileage rate?"}\n'
+    data = head.encode() + b'{"id": "c", "question": "Caf\xe9 opening hours?"}\n'
+    (d / "latin1.jsonl").write_bytes(data)
+    offset = data.index(b"\xe9")
+    return "latin1.jsonl", f"{d / 'latin1.jsonl'}:3: not UTF-8 (byte 0xe9 at offset {offset}) — save the file as UTF-8"
+
+
+def _csv_unterminated_quote(d: Path) -> tuple[str, str]:
+    (d / "q.csv").write_text('id,question,reference\n1,"What is the mileage rate?,45p\n2,How long is probation?,6 months\n', encoding="utf-8")
+    return "q.csv", f"{d / 'q.csv'}:2: CSV quoting: unexpected end of data (in the row starting on line 2) — {QUOTING}"
+
+
+def _csv_quote_swallows_a_row(d: Path) -> tuple[str, str]:
+    # non-strict csv reads rows 2-3 as ONE row whose question is 'What?,45p\n2,How long is probation?,' and runs on
+    (d / "q.csv").write_text('id,question,reference\n1,"What?,45p\n2,How long is probation?,"\n3,Why?,Because\n', encoding="utf-8")
+    return "q.csv", (
+        f"{d / 'q.csv'}:2: unbalanced quote: the quoted field opened on line 2 runs on to line 3 and swallows the rows "
+        f"between (2 fields, the header has 3) — {QUOTING}"
+    )
+
+
+def _csv_text_after_closing_quote(d: Path) -> tuple[str, str]:
+    (d / "q.csv").write_text('id,question\n1,"What" is the rate?\n', encoding="utf-8")
+    return "q.csv", f"{d / 'q.csv'}:2: CSV quoting: ',' expected after '\"' (in the row starting on line 2) — {QUOTING}"
+
+
+def _csv_too_many_fields(d: Path) -> tuple[str, str]:
+    (d / "q.csv").write_text("id,question,reference\n1,What is the rate?,45p, or 25p after 10000 miles\n", encoding="utf-8")
+    return "q.csv", (f"{d / 'q.csv'}:2: 4 fields, the header has 3 — quote a field that contains a comma (\"a, b\"), "
+                     "and keep one field per column (empty is fine: a,,c)")
+
+
+def _oversized_question(d: Path) -> tuple[str, str]:
+    huge = "Why? " * 600_000  # 3 MB
+    (d / "big.jsonl").write_text(GOOD + json.dumps({"id": "b", "question": huge}) + "\n", encoding="utf-8")
+    return "big.jsonl", (f"{d / 'big.jsonl'}:2: field 'question' is 3,000,000 characters long, over the cap of 4,000 — "
+                         "shorten it, or raise the cap in the experiment: 'dataset: {max_question_chars: 3000000}'")
+
+
+def _oversized_reference(d: Path) -> tuple[str, str]:
+    (d / "big.csv").write_text(f"question,reference\nWhat?,{'x' * 20_001}\n", encoding="utf-8")
+    return "big.csv", (f"{d / 'big.csv'}:2: field 'reference' is 20,001 characters long, over the cap of 20,000 — "
+                       "shorten it, or raise the cap in the experiment: 'dataset: {max_reference_chars: 20001}'")
+
+
+def _binary_file(d: Path) -> tuple[str, str]:
+    (d / "image.jsonl").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    return "image.jsonl", f"{d / 'image.jsonl'}:3: binary data (NUL byte at offset 8), not UTF-8 text — save the file as UTF-8"
+
+
+def _utf16_file(d: Path) -> tuple[str, str]:
+    (d / "wide.csv").write_bytes("question\nWhat?\n".encode("utf-16"))
+    return "wide.csv", f"{d / 'wide.csv'}:1: binary data (NUL byte at offset 3), not UTF-8 text — save the file as UTF-8"
+
+
+def _empty_file(d: Path) -> tuple[str, str]:
+    (d / "empty.jsonl").write_text("\n  \n", encoding="utf-8")
+    return "empty.jsonl", f"{d / 'empty.jsonl'}: empty file — add one JSON object per line, e.g. {{\"question\": \"...\"}}"
+
+
+def _empty_csv(d: Path) -> tuple[str, str]:
+    (d / "empty.csv").write_text("id,question,reference\n", encoding="utf-8")
+    return "empty.csv", f"{d / 'empty.csv'}: no rows under the header — add one row per case"
+
+
+def _question_is_a_number(d: Path) -> tuple[str, str]:
+    (d / "t.jsonl").write_text(GOOD + '{"id": "b", "question": 42}\n', encoding="utf-8")
+    return "t.jsonl", f"{d / 't.jsonl'}:2: field 'question': expected text, got 42 (a number) — write it as a string, in quotes"
+
+
+def _source_ids_not_a_list(d: Path) -> tuple[str, str]:
+    (d / "t.jsonl").write_text('{"id": "a", "question": "Q?", "source_ids": "travel-and-expenses"}\n', encoding="utf-8")
+    return "t.jsonl", (f"{d / 't.jsonl'}:1: field 'source_ids': expected a list of strings, got \"travel-and-expenses\" (text) "
+                       "— give a list, e.g. [\"travel\"]")
+
+
+def _source_ids_not_strings(d: Path) -> tuple[str, str]:
+    (d / "t.jsonl").write_text('{"id": "a", "question": "Q?", "source_ids": ["benefits", 7]}\n', encoding="utf-8")
+    return "t.jsonl", f"{d / 't.jsonl'}:1: field 'source_ids': item 1 is 7 (a number), not text — give a list of strings, e.g. [\"travel\"]"
+
+
+def _unknown_category(d: Path) -> tuple[str, str]:
+    (d / "t.jsonl").write_text('{"id": "a", "question": "Q?", "category": "trick"}\n', encoding="utf-8")
+    return "t.jsonl", (f"{d / 't.jsonl'}:1: field 'category': \"trick\" is not a category — use one of: answerable, "
+                       "unanswerable, policy, injection")
+
+
+def _duplicate_ids(d: Path) -> tuple[str, str]:
+    (d / "t.csv").write_text("id,question\nq1,What?\nq2,Why?\nq1,How?\n", encoding="utf-8")
+    return "t.csv", f"{d / 't.csv'}:4: field 'id': duplicate id 'q1' (first at {d / 't.csv'}:2) — ids must be unique: rename one"
+
+
+@pytest.mark.parametrize("make", [
+    _not_utf8, _csv_unterminated_quote, _csv_quote_swallows_a_row, _csv_text_after_closing_quote, _csv_too_many_fields,
+    _oversized_question, _oversized_reference, _binary_file, _utf16_file, _empty_file, _empty_csv, _question_is_a_number,
+    _source_ids_not_a_list, _source_ids_not_strings, _unknown_category, _duplicate_ids,
+])
+def test_bad_dataset_is_one_line_exit_2_and_no_run(
+    make: Callable[[Path], tuple[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    name, message = make(data)
+    spec = experiment(tmp_path, f"data/{name}")
+    assert run_cli(tmp_path, spec, capsys, monkeypatch) == f"error: {message}"
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"# Notes\n\nCaf\xe9 hours.\n", "{p}:3: not UTF-8 (byte 0xe9 at offset 12) — save it as UTF-8 text, or leave it out with the corpus 'glob'"),
+    (b"# Notes\x00\x01", "{p}:1: binary data (NUL byte at offset 7), not UTF-8 text — save it as UTF-8 text, or leave it out with the corpus 'glob'"),
+    (b"  \n", "{p}: empty document — add its text, or leave it out with the corpus 'glob'"),
+])
+def test_bad_corpus_document_is_one_line_exit_2_and_no_run(
+    content: bytes, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a-good.md").write_text("# Travel\nBook flights 14 days ahead.\n", encoding="utf-8")
+    (corpus / "b-bad.md").write_bytes(content)
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "question": "When to book?", "source_ids": ["a-good"]}\n', encoding="utf-8")
+    spec = experiment(tmp_path, "d.jsonl", corpus=corpus)
+    assert run_cli(tmp_path, spec, capsys, monkeypatch) == "error: " + expected.format(p=corpus / "b-bad.md")
+
+
+# -- the loaders directly --------------------------------------------------------------------------------------------
+
+
+def test_length_caps_are_configurable(tmp_path: Path) -> None:
+    p = tmp_path / "d.jsonl"
+    p.write_text(json.dumps({"id": "a", "question": "q" * 50, "reference": "r" * 80}) + "\n", encoding="utf-8")
+    assert len(load_dataset(p, max_question_chars=50, max_reference_chars=80)) == 1
+    with pytest.raises(DataError) as info:
+        load_dataset(p, max_question_chars=49)
+    assert str(info.value) == (f"{p}:1: field 'question' is 50 characters long, over the cap of 49 — shorten it, or raise the cap in "
+                               "the experiment: 'dataset: {max_question_chars: 50}'")
+    with pytest.raises(DataError, match=r"d.jsonl:1: field 'reference' is 80 characters long, over the cap of 79 — "):
+        load_dataset(p, max_reference_chars=79)
+
+
+def test_caps_in_the_spec_default_to_the_loaders_defaults_and_are_validated() -> None:
+    params = inspect.signature(load_dataset).parameters
+    ref = DatasetRef(path="d.jsonl")
+    assert ref.max_question_chars == params["max_question_chars"].default == 4000
+    assert ref.max_reference_chars == params["max_reference_chars"].default == 20000
+    with pytest.raises(ValueError, match="max_question_chars"):
+        DatasetRef(path="d.jsonl", max_question_chars=0)
+
+
+@pytest.mark.xfail(strict=True, raises=DataError, reason="runner.load_inputs does not pass dataset.max_*_chars to load_dataset yet (one-line change "
+                                       "owned by the runner's engineer; remove this mark with it)")
+def test_the_spec_caps_reach_the_loader(tmp_path: Path) -> None:
+    (tmp_path / "d.jsonl").write_text(json.dumps({"id": "a", "question": "q" * 5000}) + "\n", encoding="utf-8")
+    spec = ExperimentSpec.from_dict(yaml.safe_load(experiment(tmp_path, "d.jsonl", max_question_chars=5000).read_text()), base_dir=tmp_path)
+    dataset, _ = load_inputs(spec)
+    assert len(dataset.cases[0].question) == 5000
+
+
+def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    p = tmp_path / "excel.csv"
+    p.write_bytes(b"\xef\xbb\xbfid,question\n1,What?\n")
+    assert load_dataset(p).cases[0].id == "1"
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\xef\xbb\xbfid,question\n1,Wh\xffat?\n")
+    with pytest.raises(DataError, match=r"bad.csv:2: not UTF-8 \(byte 0xff at offset 19\)"):
+        load_dataset(bad)
+
+
+def test_multi_line_quoted_fields_stay_legal(tmp_path: Path) -> None:
+    p = tmp_path / "d.csv"
+    p.write_text('id,question,reference\n1,"What is\nthe rate?","45p, then 25p"\n2,Why?,\n', encoding="utf-8")
+    ds = load_dataset(p)
+    assert [c.question for c in ds.cases] == ["What is\nthe rate?", "Why?"] and ds.cases[0].reference == "45p, then 25p"
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("id,question,colour", "d.csv:1: column 'colour' is not known — allowed: id, question, reference, source_ids, category, tags"),
+    ("id,reference", "d.csv:1: no 'question' column in the header — the first line names the columns, e.g. id,question,reference"),
+    ("id,question,question", "d.csv:1: column 'question' appears twice — keep one"),
+])
+def test_bad_csv_header_is_one_line(tmp_path: Path, header: str, expected: str) -> None:
+    p = tmp_path / "d.csv"
+    p.write_text(f"{header}\n1,a,b\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(p)
+    assert str(info.value) == f"{tmp_path}/{expected}"
+
+
+def test_dataframe_wrong_type_and_cap_name_the_row() -> None:
+    import pandas as pd
+
+    with pytest.raises(DataError) as info:
+        load_dataset(pd.DataFrame([{"question": "ok?"}, {"question": 3.5}]), name="frame")
+    assert str(info.value) == "frame: row 1: field 'question': expected text, got 3.5 (a number) — write it as a string, in quotes"
+    with pytest.raises(DataError, match=r"^frame: row 0: field 'question' is 11 characters long, over the cap of 10 — "):
+        load_dataset(pd.DataFrame([{"question": "q" * 11}]), name="frame", max_question_chars=10)
+
+
+def test_corpus_errors_are_data_errors_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "doc.md").write_bytes(b"\xff\xfe# Notes")
+    with pytest.raises(DataError, match=r"doc.md:1: not UTF-8 \(byte 0xff at offset 0\)"):
+        load_corpus(tmp_path)
+    (tmp_path / "ok.txt").write_text("fine", encoding="utf-8")
+    assert [d.id for d in load_corpus(tmp_path, glob="*.txt").documents] == ["ok"]
+
+
+def test_injection_category_is_answered_not_refused(tmp_path: Path) -> None:
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"id": "a", "question": "Q?", "reference": "R", "source_ids": ["x"], "category": "injection"}\n', encoding="utf-8")
+    case = load_dataset(p).cases[0]
+    assert case.category == "injection" and not case.expects_refusal
