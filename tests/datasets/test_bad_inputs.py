@@ -229,6 +229,15 @@ def test_the_spec_caps_reach_the_loader(tmp_path: Path) -> None:
     assert len(dataset.cases[0].question) == 5000
 
 
+def test_a_csv_field_over_the_csv_modules_limit_is_one_line(tmp_path: Path) -> None:
+    p = tmp_path / "big.csv"
+    p.write_text(f"id,question\n1,What?\n2,{'x' * 200_000}\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(p)
+    assert str(info.value) == (f"{p}:3: a field is longer than 131,072 characters, the most a CSV field may hold — shorten it "
+                               "(questions are capped at 4,000 characters, references at 20,000)")
+
+
 def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     p = tmp_path / "excel.csv"
     p.write_bytes(b"\xef\xbb\xbfid,question\n1,What?\n")

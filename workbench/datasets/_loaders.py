@@ -212,6 +212,11 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
         except StopIteration:
             break
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise DataError(
+                    f"{path}:{start}: a field is longer than {csv.field_size_limit():,} characters, the most a CSV field may "
+                    f"hold — shorten it (questions are capped at {caps.question:,} characters, references at {caps.reference:,})"
+                ) from None
             # strict parsing: an unbalanced quote is an error, not a different row (non-strict csv reads on silently)
             raise DataError(f"{path}:{start}: CSV quoting: {exc} (in the row starting on line {start}) — {quoting}") from None
         end, where = reader.line_num, f"{path}:{start}"
