@@ -17,7 +17,7 @@ class Settings:
         root: the project folder (the current directory unless ``WORKBENCH_ROOT`` is set).
         tracking_uri: MLflow tracking URI; ``MLFLOW_TRACKING_URI`` wins, else ``sqlite:///<root>/mlruns/mlflow.db``.
         artifact_root: where new MLflow experiments keep their artifacts (``<root>/mlruns/artifacts``).
-        home: caches (built indexes, model files) and per-variant sandboxes (``<root>/.workbench``).
+        home: caches (built indexes, model answers, embeddings) and per-variant sandboxes (``<root>/.workbench``).
     """
 
     root: Path
@@ -36,6 +36,16 @@ class Settings:
     @property
     def sandbox_dir(self) -> Path:
         return self.home / "sandboxes"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Model answers, judge replies and embeddings (``WORKBENCH_CACHE_DIR`` wins; default ``<home>/cache``)."""
+        return Path(os.environ.get("WORKBENCH_CACHE_DIR") or self.home / "cache")
+
+    @property
+    def cache_size_mb(self) -> int:
+        """The cache's size cap in MiB (``WORKBENCH_CACHE_SIZE_MB``, default 4096); past it the oldest entries go."""
+        return int(os.environ.get("WORKBENCH_CACHE_SIZE_MB", "4096"))
 
 
 def settings(root: str | Path | None = None, tracking_uri: str | None = None) -> Settings:

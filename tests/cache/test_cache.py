@@ -1,0 +1,121 @@
+"""The cache store (diskcache, shared between processes) and the models behind it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workbench.cache import CachedEmbedder, CachedGenerator, DiskCacheStore, MemoryCacheStore, embedding_key, generation_key, parse_age
+from workbench.models import GenerationParams
+from workbench.prompts import PromptTemplate, RenderedPrompt
+from workbench.testing import HashingEmbedder, ScriptedModel
+
+TEMPLATE = PromptTemplate("p", "Context: {context}\nQuestion: {question}\nAnswer:")
+
+
+def prompt(context: str = "Loops end with break.", question: str = "How does a loop end?") -> RenderedPrompt:
+    return TEMPLATE.render(question=question, context=context)
+
+
+def test_the_key_changes_with_everything_that_decides_the_answer() -> None:
+    base = generation_key("m1", "completion", prompt(), GenerationParams())
+    assert base == generation_key("m1", "completion", prompt(), GenerationParams(timeout_s=5.0))  # the timeout decides nothing
+    different = [
+        generation_key("m2", "completion", prompt(), GenerationParams()),  # another model (or model file)
+        generation_key("m1", "completion", prompt(context="Loops end with return."), GenerationParams()),  # retrieved context
+        generation_key("m1", "completion", prompt(question="How does a loop start?"), GenerationParams()),
+        generation_key("m1", "completion", prompt(), GenerationParams(temperature=0.7)),
+        generation_key("m1", "completion", prompt(), GenerationParams(max_tokens=64)),
+        generation_key("m1", "completion", prompt(), GenerationParams(seed=1)),
+        generation_key("m1", "completion", prompt(), GenerationParams(stop=("\n",))),
+        generation_key("m1", "completion", prompt(), GenerationParams(), {"type": "object"}),  # a judge's schema
+        generation_key("m1", "chat", PromptTemplate("p", TEMPLATE.text, "Be brief.").render(question="How does a loop end?", context="Loops end with break."), GenerationParams()),
+    ]
+    assert base not in different and len(set(different)) == len(different)
+    assert embedding_key("e", "text") != embedding_key("e", "text ") != embedding_key("f", "text")
+
+
+@pytest.mark.parametrize("where", ["memory", "disk"])
+def test_a_cached_answer_keeps_its_accounting_and_counts_as_a_hit(where: str, tmp_path: Path) -> None:
+    store = MemoryCacheStore() if where == "memory" else DiskCacheStore(tmp_path / "cache")
+    model = ScriptedModel(["first answer", "second answer"], model_id="testing:m")
+    cached = CachedGenerator(model, store, identity="m")
+    one = cached.generate(prompt(), GenerationParams())
+    again = cached.generate(prompt(), GenerationParams())
+    other = cached.generate(prompt(context="Other context."), GenerationParams())
+    assert (one.text, one.cached, again.text, again.cached, other.text, other.cached) == ("first answer", False, "first answer", True, "second answer", False)
+    assert (again.input_tokens, again.output_tokens, again.latency_s) == (one.input_tokens, one.output_tokens, one.latency_s)
+    assert len(model.calls) == 2 and cached.calls == 2
+    info = store.info()
+    assert info.entries == {"generation": 2} and info.hits["generation"] == 1 and info.misses["generation"] == 2
+    fresh = CachedGenerator(ScriptedModel(["recomputed"], model_id="testing:m"), store, identity="m", read=False)
+    assert fresh.generate(prompt(), GenerationParams()).text == "recomputed"
+    assert CachedGenerator(model, store, identity="m").generate(prompt(), GenerationParams()).text == "recomputed"  # fresh wrote it
+
+
+def test_answers_cut_by_the_deadline_are_not_cached() -> None:
+    from workbench.models import Generation
+
+    class Slow:
+        model_id, kind = "testing:slow", "completion"
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def generate(self, prompt, params, *, deadline=None, json_schema=None):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            return Generation("half an ans", 10, 3, 1.0, finish_reason="deadline")
+
+    slow = Slow()
+    cached = CachedGenerator(slow, MemoryCacheStore(), identity="slow")  # type: ignore[arg-type]
+    cached.generate(prompt(), GenerationParams())
+    assert not cached.generate(prompt(), GenerationParams()).cached and slow.calls == 2
+
+
+def test_judge_replies_are_kept_apart_from_answers() -> None:
+    store = MemoryCacheStore()
+    cached = CachedGenerator(ScriptedModel(['{"score": 1}', "an answer"], model_id="testing:m"), store, identity="m")
+    assert cached.generate(prompt(), GenerationParams(), json_schema={"type": "object"}).text == '{"score": 1}'
+    assert cached.generate(prompt(), GenerationParams()).text == "an answer"
+    assert store.info().entries == {"judge": 1, "generation": 1}
+
+
+def test_embeddings_are_computed_once_per_model_and_text(tmp_path: Path) -> None:
+    store = DiskCacheStore(tmp_path / "cache")
+    inner = HashingEmbedder(model_id="testing:e")
+    first = CachedEmbedder(inner, store, identity="e")
+    vectors = first.embed(["a", "b", "a"])
+    assert first.computed == 2 and vectors[0] == vectors[2] == inner.embed(["a"])[0]
+    second = CachedEmbedder(inner, store, identity="e")  # a new sweep, same store
+    assert second.embed(["b", "c"])[0] == vectors[1] and second.computed == 1
+    other_model = CachedEmbedder(inner, store, identity="f")
+    other_model.embed(["a"])
+    assert other_model.computed == 1
+
+
+def test_the_store_is_shared_between_processes_and_clears_by_age(tmp_path: Path) -> None:
+    store = DiskCacheStore(tmp_path / "cache")
+    code = (
+        "import sys; from workbench.cache import DiskCacheStore; s = DiskCacheStore(sys.argv[1]); "
+        "s.put('generation', 'k', {'text': 'from another process'}); print(s.get('generation', 'k')['text'])"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cache")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "from another process" in done.stdout, done.stderr
+    hit = store.get("generation", "k")
+    assert hit is not None and hit["text"] == "from another process"
+    store.put("embedding", "new", {"vector": [1.0]})
+    assert store.clear(older_than_s=3600) == 0
+    time.sleep(0.05)
+    assert store.clear(older_than_s=0.01) == 2 and store.info().entries == {}
+    assert store.info().hits["generation"] == 2  # one hit in each process; counters survive a clear of the entries
+
+
+def test_ages_parse_and_bad_ones_say_what_is_expected() -> None:
+    assert parse_age("30d") == 30 * 86400 and parse_age("12h") == 43200 and parse_age("90m") == 5400 and parse_age("2w") == 14 * 86400
+    for bad in ("30", "d", "-1d", "30y", ""):
+        with pytest.raises(ValueError, match="use a number and a unit"):
+            parse_age(bad)

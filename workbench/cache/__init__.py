@@ -1,0 +1,24 @@
+"""Caches: model answers, judge replies and embeddings, content-addressed in one process-safe store (diskcache).
+
+    store = DiskCacheStore(settings().cache_dir)
+    model = CachedGenerator(load_generator("local:gemma3-270m"), store, identity=...)
+
+The runner wraps every model of a sweep this way (unless ``cache: false`` on a model or ``run(..., fresh=True)``).
+"""
+
+from workbench.cache._models import CachedEmbedder, CachedGenerator, embedding_key, generation_key
+from workbench.cache._store import KINDS, CacheInfo, CacheStore, DiskCacheStore, Kind, MemoryCacheStore, parse_age
+
+__all__ = [
+    "KINDS",
+    "CacheInfo",
+    "CacheStore",
+    "CachedEmbedder",
+    "CachedGenerator",
+    "DiskCacheStore",
+    "Kind",
+    "MemoryCacheStore",
+    "embedding_key",
+    "generation_key",
+    "parse_age",
+]

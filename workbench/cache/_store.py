@@ -1,0 +1,161 @@
+"""The cache store: one embedded, process-safe key-value store (diskcache, on sqlite) under ``.workbench/cache/``.
+
+Entries are grouped by kind (model answers, judge replies, embeddings) so that ``workbench cache info`` can count them;
+hits and misses are counted per kind in the store itself, so every process that shares it adds to the same totals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+__all__ = ["KINDS", "CacheInfo", "CacheStore", "DiskCacheStore", "Kind", "MemoryCacheStore", "parse_age"]
+
+Kind = Literal["generation", "judge", "embedding"]
+KINDS: tuple[Kind, ...] = ("generation", "judge", "embedding")
+_STATS = "stats"
+DEFAULT_SIZE_LIMIT_MB = 4096
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What a cache holds: entries per kind, its size on disk, and hits/misses per kind since it was created."""
+
+    directory: str
+    entries: dict[str, int]
+    size_bytes: int
+    size_limit_bytes: int
+    hits: dict[str, int]
+    misses: dict[str, int]
+
+    def summary(self) -> str:
+        lines = [f"cache {self.directory}: {self.size_bytes / 2**20:.1f} MiB of {self.size_limit_bytes / 2**20:.0f} MiB"]
+        for kind in KINDS:
+            lines.append(f"  {kind:10s} {self.entries.get(kind, 0):8d} entries   {self.hits.get(kind, 0):8d} hits   {self.misses.get(kind, 0):8d} misses")
+        return "\n".join(lines)
+
+
+class CacheStore(Protocol):
+    """Where cached results live. Values are plain data (dicts, lists, numbers, strings) with a ``created`` time."""
+
+    def get(self, kind: Kind, key: str) -> dict[str, Any] | None:
+        """The entry, or None (a miss). Counts the hit or miss."""
+        ...
+
+    def put(self, kind: Kind, key: str, value: dict[str, Any]) -> None:
+        """Store an entry (``created`` is added)."""
+        ...
+
+    def info(self) -> CacheInfo: ...
+
+    def clear(self, older_than_s: float | None = None) -> int:
+        """Remove every entry (or those created more than ``older_than_s`` seconds ago); returns how many."""
+        ...
+
+
+class MemoryCacheStore:
+    """A cache store in a dict (for unit tests; nothing is shared between processes)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], dict[str, Any]] = {}
+        self._hits: dict[str, int] = {}
+        self._misses: dict[str, int] = {}
+
+    def get(self, kind: Kind, key: str) -> dict[str, Any] | None:
+        value = self._entries.get((kind, key))
+        counter = self._hits if value is not None else self._misses
+        counter[kind] = counter.get(kind, 0) + 1
+        return value
+
+    def put(self, kind: Kind, key: str, value: dict[str, Any]) -> None:
+        self._entries[(kind, key)] = {**value, "created": time.time()}
+
+    def info(self) -> CacheInfo:
+        entries: dict[str, int] = {}
+        for kind, _ in self._entries:
+            entries[kind] = entries.get(kind, 0) + 1
+        return CacheInfo("memory", entries, 0, 0, dict(self._hits), dict(self._misses))
+
+    def clear(self, older_than_s: float | None = None) -> int:
+        cutoff = time.time() - older_than_s if older_than_s is not None else None
+        doomed = [k for k, v in self._entries.items() if cutoff is None or v["created"] < cutoff]
+        for k in doomed:
+            del self._entries[k]
+        return len(doomed)
+
+
+class DiskCacheStore:
+    """The persistent store: a ``diskcache.Cache`` directory, safe to share between processes (sqlite transactions).
+
+    Args:
+        directory: the cache folder (created when missing).
+        size_limit_mb: the size cap; past it the least recently stored entries are evicted.
+    """
+
+    def __init__(self, directory: str | Path, *, size_limit_mb: int = DEFAULT_SIZE_LIMIT_MB) -> None:
+        import diskcache
+
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._cache = diskcache.Cache(
+            str(self.directory), size_limit=size_limit_mb * 2**20, eviction_policy="least-recently-stored", timeout=60
+        )
+
+    def get(self, kind: Kind, key: str) -> dict[str, Any] | None:
+        value = self._cache.get(f"{kind}:{key}", default=None, retry=True)
+        self._cache.incr(f"{_STATS}:{kind}:{'hits' if value is not None else 'misses'}", retry=True)
+        return value if isinstance(value, dict) else None
+
+    def put(self, kind: Kind, key: str, value: dict[str, Any]) -> None:
+        self._cache.set(f"{kind}:{key}", {**value, "created": time.time()}, retry=True)
+
+    def _keys(self) -> Iterator[str]:
+        for key in self._cache.iterkeys():
+            if isinstance(key, str) and not key.startswith(_STATS + ":"):
+                yield key
+
+    def info(self) -> CacheInfo:
+        entries: dict[str, int] = {}
+        for key in self._keys():
+            kind = key.partition(":")[0]
+            entries[kind] = entries.get(kind, 0) + 1
+        hits = {k: int(self._cache.get(f"{_STATS}:{k}:hits", 0)) for k in KINDS}
+        misses = {k: int(self._cache.get(f"{_STATS}:{k}:misses", 0)) for k in KINDS}
+        return CacheInfo(str(self.directory), entries, int(self._cache.volume()), int(self._cache.size_limit), hits, misses)
+
+    def clear(self, older_than_s: float | None = None) -> int:
+        cutoff = time.time() - older_than_s if older_than_s is not None else None
+        removed = 0
+        for key in list(self._keys()):  # the hit and miss counters stay: they count since the cache was created
+            if cutoff is not None:
+                value = self._cache.get(key, default=None, retry=True)
+                if isinstance(value, dict) and value.get("created", 0.0) >= cutoff:
+                    continue
+            if self._cache.delete(key, retry=True):
+                removed += 1
+        return removed
+
+    def close(self) -> None:
+        self._cache.close()
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> float:
+    """``30d``, ``12h``, ``90m``, ``45s``, ``2w`` -> seconds.
+
+    Raises:
+        ValueError: one line saying what form is expected.
+    """
+    value, unit = text[:-1], text[-1:].lower()
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if unit not in _UNITS or number < 0:
+        raise ValueError(f"'{text}' is not an age — use a number and a unit: 30d, 12h, 90m, 45s or 2w")
+    return number * _UNITS[unit]
