@@ -39,7 +39,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class JudgeUsage:
-    """What judging one item cost: calls, unusable outputs, tokens, time and money (None: price unknown)."""
+    """What judging one item cost: calls, unusable outputs, tokens, time and money (None: price unknown); of those
+    calls, ``cache_hits`` were read from the cache and ``spent_usd`` is what the others cost now."""
 
     calls: int = 0
     failures: int = 0
@@ -47,6 +48,8 @@ class JudgeUsage:
     output_tokens: int = 0
     latency_s: float = 0.0
     cost_usd: float | None = 0.0
+    cache_hits: int = 0
+    spent_usd: float | None = 0.0
 
     @classmethod
     def of(cls, replies: Iterable[Any], *, extra_failures: int = 0) -> JudgeUsage:
@@ -54,18 +57,23 @@ class JudgeUsage:
         ``extra_failures`` counts results rejected after parsing (out of range)."""
         usage = cls(failures=extra_failures)
         for r in replies:
-            usage = usage + cls(1, 0 if r.ok else 1, r.input_tokens, r.output_tokens, r.latency_s, r.cost_usd)
+            spent = 0.0 if r.cached else r.cost_usd
+            usage = usage + cls(1, 0 if r.ok else 1, r.input_tokens, r.output_tokens, r.latency_s, r.cost_usd, int(r.cached), spent)
         return usage
 
     def __add__(self, other: JudgeUsage) -> JudgeUsage:
-        cost = None if (self.cost_usd is None or other.cost_usd is None) else self.cost_usd + other.cost_usd
+        def total(a: float | None, b: float | None) -> float | None:
+            return None if (a is None or b is None) else a + b
+
         return JudgeUsage(
             self.calls + other.calls,
             self.failures + other.failures,
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             self.latency_s + other.latency_s,
-            cost,
+            total(self.cost_usd, other.cost_usd),
+            self.cache_hits + other.cache_hits,
+            total(self.spent_usd, other.spent_usd),
         )
 
 

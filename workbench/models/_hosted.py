@@ -42,6 +42,7 @@ class LangChainChatGenerator:
 
     def __init__(self, model_id: str, chat_model: ChatModelFactory) -> None:
         self.model_id = model_id
+        self.identity = model_id  # the provider's model name is all we know of what answers
         self._factory = chat_model
         self._models: dict[tuple[float, int, float | None], Any] = {}
         self._lock = threading.Lock()
@@ -121,6 +122,7 @@ class LangChainEmbedder:
 
     def __init__(self, model_id: str, embeddings: Any) -> None:
         self.model_id = model_id
+        self.identity = model_id
         self._embeddings = embeddings
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:

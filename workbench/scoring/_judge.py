@@ -45,6 +45,7 @@ class JudgeReply:
         error: why the output is unusable (not JSON, not matching the schema, cut off, timed out); None when fine.
         finish_reason: ``stop``, ``length`` (max_tokens reached), ``deadline`` (timeout) or the provider's reason.
         cost_usd: the call's cost, None when the judge's price is unknown.
+        cached: the reply was read from the cache (nothing was spent on it now).
     """
 
     value: Any
@@ -55,6 +56,7 @@ class JudgeReply:
     error: str | None = None
     finish_reason: str = "stop"
     cost_usd: float | None = 0.0
+    cached: bool = False
 
     @property
     def ok(self) -> bool:
@@ -132,10 +134,10 @@ def check_reply(raw: str, schema: Mapping[str, Any], *, finish_reason: str = "st
 
 
 def _reply(raw: str, schema: Mapping[str, Any], *, input_tokens: int, output_tokens: int, latency_s: float,
-           finish_reason: str, price: Price | None) -> JudgeReply:
+           finish_reason: str, price: Price | None, cached: bool = False) -> JudgeReply:
     value, error = check_reply(raw, schema, finish_reason=finish_reason)
     cost = price.cost(input_tokens, output_tokens) if price is not None else None
-    return JudgeReply(value, raw, input_tokens, output_tokens, latency_s, error, finish_reason, cost)
+    return JudgeReply(value, raw, input_tokens, output_tokens, latency_s, error, finish_reason, cost, cached)
 
 
 # -- any generator as a judge -----------------------------------------------------------------------------------------
@@ -199,7 +201,7 @@ class ModelJudge:
                               finish_reason="error", cost_usd=0.0 if self.price is not None else None)
         return _reply(
             out.text, schema, input_tokens=out.input_tokens, output_tokens=out.output_tokens, latency_s=out.latency_s,
-            finish_reason=out.finish_reason, price=self.price,
+            finish_reason=out.finish_reason, price=self.price, cached=out.cached,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,12 +25,21 @@ class ScriptedModel:
 
     Raises ``ScriptExhausted`` when a list script runs out, so a test never passes on silently reused answers.
     Asked for JSON, it answers from its script all the same. ``calls`` records the prompts; ``requests`` records
-    each call's ``(params, json_schema)``.
+    each call's ``(params, json_schema)``. Its ``identity`` (what its answers are cached under) is unique to this
+    object unless given: two scripts never share cached answers by accident.
     """
 
-    def __init__(self, script: Iterable[str] | Callable[[RenderedPrompt], str], *, model_id: str = "testing:scripted", kind: ModelKind = "completion") -> None:
+    def __init__(
+        self,
+        script: Iterable[str] | Callable[[RenderedPrompt], str],
+        *,
+        model_id: str = "testing:scripted",
+        kind: ModelKind = "completion",
+        identity: str | None = None,
+    ) -> None:
         self.model_id = model_id
         self.kind: ModelKind = kind
+        self.identity = identity or f"scripted:{model_id}:{uuid.uuid4().hex}"
         self._fn = script if callable(script) else None
         self._answers = None if callable(script) else list(script)
         self.calls: list[RenderedPrompt] = []
@@ -78,6 +88,7 @@ class HashingEmbedder:
     def __init__(self, dim: int = 256, model_id: str = "testing:hashing") -> None:
         self.dim = dim
         self.model_id = model_id
+        self.identity = f"hashing:{dim}:{model_id}"  # deterministic: equal settings give equal vectors
         self.tokenizer = _WordTokenizer()
 
     def _vector(self, text: str) -> list[float]:
@@ -120,6 +131,7 @@ class _JudgeScript:
 
     def __init__(self, script: Iterable[str] | Callable[[str, Mapping[str, Any]], str], model_id: str) -> None:
         self.model_id = model_id
+        self.identity = f"scripted-judge:{model_id}:{uuid.uuid4().hex}"
         self._fn = script if callable(script) else None
         self._answers = None if callable(script) else list(script)
         self._calls = 0
