@@ -5,7 +5,7 @@ import pytest
 import workbench
 
 PACKAGES = ["workbench", "workbench.datasets", "workbench.prompts", "workbench.models", "workbench.pipeline",
-            "workbench.scoring", "workbench.tracking", "workbench.sandbox", "workbench.comparison", "workbench.promotion", "workbench.widgets", "workbench.testing"]
+            "workbench.scoring", "workbench.tracking", "workbench.sandbox", "workbench.cache", "workbench.metrics", "workbench.comparison", "workbench.promotion", "workbench.widgets", "workbench.testing"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -44,7 +44,7 @@ class Variant:
         out: dict[str, Any] = {}
         if self.prompt is not None and self.model is not None:
             out["prompt"] = self.prompt.model_dump(mode="json", exclude_none=True)
-            out["model"] = self.model.model_dump(mode="json")
+            out["model"] = self.model.model_dump(mode="json", exclude={"cache"})  # how it is run, not what it answers
         out["chunker"] = self.chunker.model_dump(mode="json")
         out["retrieval"] = self.retrieval.model_dump(mode="json")
         return out

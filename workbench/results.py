@@ -13,11 +13,15 @@ from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.sandbox import Outcome
 from workbench.spec import ExperimentSpec
 
-__all__ = ["SweepResult", "VariantResult", "leaderboard_frame", "question_row"]
+__all__ = ["SweepResult", "VariantResult", "leaderboard_frame", "question_row", "reused_metrics"]
 
 @dataclass(frozen=True)
 class VariantResult:
-    """One variant's outcome: status, per-question records (with scores) and aggregate metrics."""
+    """One variant's outcome: status, per-question records (with scores) and aggregate metrics.
+
+    ``reused_from`` names the finished run this result was read from when the sweep reused it instead of computing it
+    (same variant, dataset, corpus, models, scorers and workbench version).
+    """
 
     variant: Variant
     outcome: Outcome
@@ -28,6 +32,7 @@ class VariantResult:
     ended_ms: int
     run_id: str | None = None
     workdir: str = ""
+    reused_from: str | None = None
 
     @property
     def status(self) -> str:
@@ -54,6 +59,21 @@ class VariantResult:
         ])
 
 
+def reused_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    """The metrics of a finished run as a sweep that reuses it logs them: the same results, with no call made and no
+    money spent in that sweep."""
+    out = dict(metrics)
+    if "generation_calls" in out or "cache_hits" in out:
+        out["cache_hits"] = out.get("cache_hits", 0.0) + out.get("generation_calls", 0.0)
+        out["generation_calls"] = 0.0
+    if "judge_calls" in out:
+        out["judge_cache_hits"] = out["judge_calls"]
+    for spent in ("spent_usd", "judge_spent_usd"):
+        if spent in out:
+            out[spent] = 0.0
+    return out
+
+
 def question_row(case: EvalCase, hits: Sequence[Hit], latency_s: float, scores: Mapping[str, Score], **extra: Any) -> dict[str, Any]:
     """One row of a per-question results table (of a generating or a retrieval-only variant)."""
     row: dict[str, Any] = {
@@ -63,6 +83,7 @@ def question_row(case: EvalCase, hits: Sequence[Hit], latency_s: float, scores: 
         **extra,
         "relevant_ids": list(case.source_ids),
         "retrieved_ids": [h.chunk.doc_id for h in hits],
+        "chunk_ids": [h.chunk.id for h in hits],
         "retrieval_scores": [round(h.score, 4) for h in hits],
         "contexts": [h.chunk.text for h in hits],
         "latency_s": round(latency_s, 4),
@@ -125,6 +146,7 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
         }
         row.update({m: v.metrics.get(m) for m in LEADERBOARD_METRICS if m in v.metrics})
         row["run_id"] = v.run_id
+        row["reused_from"] = v.reused_from
         row["error"] = v.outcome.error
         rows.append(row)
     frame = pd.DataFrame(rows)

@@ -7,6 +7,8 @@ metrics. Both use the same indexes, the same tracker and the same leaderboard.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import threading
 import time
@@ -15,13 +17,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from workbench.cache import CachedEmbedder, CachedGenerator, CacheStore, DiskCacheStore
 from workbench.comparison import sweep_comparison
 from workbench.config import Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, load_corpus, load_dataset
-from workbench.errors import BudgetExceeded, DataError
+from workbench.errors import BudgetExceeded, DataError, WorkbenchError
 from workbench.grid import Variant, expand_grid, index_key
 from workbench.metrics import COST_PER_SUCCESS, RETRIEVAL_METRICS, SUCCESS_METRIC, cost_per_success, percentile
-from workbench.models import MINILM_ID, Embedder, GenerationParams, Generator, Price, load_embedder, load_generator
+from workbench.models import MINILM_ID, Embedder, GenerationParams, Generator, ModelKind, Price, default_kind, load_embedder, load_generator
 from workbench.pipeline import (
     ChromaIndexStore,
     ChunkStats,
@@ -37,15 +40,15 @@ from workbench.pipeline import (
 from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.sandbox import Outcome, Sandbox, Stopped, run_sandboxed
-from workbench.scoring import Judge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_metrics, load_judge, mean_scores, run_scorers
+from workbench.scoring import Judge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_metrics, mean_scores, run_scorers, ModelJudge
 from workbench.spec import ExperimentSpec, load_experiment
 from workbench.tracking import MlflowTracker, Tracker
 
-__all__ = ["ProgressEvent", "load_inputs", "run"]
+__all__ = ["ProgressEvent", "load_inputs", "load_spec_dataset", "reuse_key", "run"]
 
 EventKind = Literal[
-    "sweep_started", "index_started", "index_built", "variant_started", "question_done", "question_scored", "variant_done",
-    "sweep_done",
+    "sweep_started", "index_started", "index_built", "variant_started", "variant_reused", "question_done", "question_scored",
+    "variant_done", "sweep_done",
 ]
 
 
@@ -54,7 +57,9 @@ class ProgressEvent:
     """What the runner reports as it goes (widgets and the CLI render these; the runner prints nothing itself).
 
     ``done``/``total`` count indexes for ``index_started``, questions of the current variant for ``question_done``
-    (generation) and ``question_scored`` (scoring), and variants for ``variant_started``/``variant_done``.
+    (generation) and ``question_scored`` (scoring), and variants for ``variant_started``/``variant_reused``/
+    ``variant_done``. ``variant_reused`` (its ``message`` is the run reused) comes instead of ``variant_started`` for a
+    variant whose finished run is reused rather than recomputed.
     """
 
     kind: EventKind
@@ -65,9 +70,17 @@ class ProgressEvent:
     message: str = ""
 
 
+def load_spec_dataset(spec: ExperimentSpec, limit: int | None = None) -> Dataset:
+    """The spec's dataset, with its ``limit`` (or ``limit``) and its length caps on questions and references."""
+    ref = spec.dataset
+    return load_dataset(
+        spec.resolve(ref.path), limit=limit or ref.limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars
+    )
+
+
 def load_inputs(spec: ExperimentSpec, limit: int | None = None) -> tuple[Dataset, Corpus]:
     """Load the spec's dataset and corpus, and check that every labelled source id exists in the corpus."""
-    dataset = load_dataset(spec.resolve(spec.dataset.path), limit=limit or spec.dataset.limit)
+    dataset = load_spec_dataset(spec, limit)
     corpus = load_corpus(spec.corpus.builtin or spec.resolve(spec.corpus.path or ""), glob=spec.corpus.glob)
     ids = corpus.ids
     for case in dataset.cases:
@@ -81,49 +94,51 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None) -> tuple[Dataset
 
 
 class _Models:
-    """Resolves model strings once per sweep; ``overrides`` inject models (tests use the fakes from workbench.testing)."""
+    """Resolves model strings once per sweep and puts each model behind the cache (unless told not to).
 
-    def __init__(self, overrides: Mapping[str, Generator | Embedder] | None) -> None:
+    ``overrides`` inject models (tests use the fakes from workbench.testing).
+    """
+
+    def __init__(self, overrides: Mapping[str, Generator | Embedder] | None, store: CacheStore, *, read: bool = True) -> None:
         self._overrides = dict(overrides or {})
-        self._cache: dict[tuple[str, str], Any] = {}
+        self._loaded: dict[tuple[str, str], Any] = {}
+        self._wrapped: dict[tuple[str, str, bool], Any] = {}
+        self.store = store
+        self._read = read
 
-    def generator(self, model_id: str, kind: Any) -> Generator:
+    def _raw_generator(self, model_id: str, kind: ModelKind) -> Generator:
         if model_id in self._overrides:
             return self._overrides[model_id]  # type: ignore[return-value]
         key = (model_id, kind)
-        if key not in self._cache:
-            self._cache[key] = load_generator(model_id, kind=kind)
-        return self._cache[key]  # type: ignore[no-any-return]
+        if key not in self._loaded:
+            self._loaded[key] = load_generator(model_id, kind=kind)
+        return self._loaded[key]  # type: ignore[no-any-return]
 
-    def embedder(self, model_id: str) -> Embedder:
-        if model_id in self._overrides:
-            return self._overrides[model_id]  # type: ignore[return-value]
-        key = (model_id, "embedder")
-        if key not in self._cache:
-            self._cache[key] = load_embedder(model_id)
-        return self._cache[key]  # type: ignore[no-any-return]
+    def generator(self, model_id: str, kind: ModelKind, *, cache: bool = True) -> Generator:
+        key = (model_id, kind, cache)
+        if key not in self._wrapped:
+            raw = self._raw_generator(model_id, kind)
+            self._wrapped[key] = CachedGenerator(raw, self.store, identity=raw.identity, read=self._read) if cache else raw
+        return self._wrapped[key]  # type: ignore[no-any-return]
 
+    def embedder(self, model_id: str, *, cache: bool = True) -> Embedder:
+        if (model_id, "embedder") not in self._loaded:
+            found = self._overrides.get(model_id)
+            self._loaded[(model_id, "embedder")] = found if found is not None else load_embedder(model_id)
+        raw = self._loaded[(model_id, "embedder")]
+        if not cache:
+            return raw  # type: ignore[no-any-return]
+        key = (model_id, "embedder", True)
+        if key not in self._wrapped:
+            self._wrapped[key] = CachedEmbedder(raw, self.store, identity=raw.identity, read=self._read)
+        return self._wrapped[key]  # type: ignore[no-any-return]
 
-class _QueryVectors:
-    """An embedder that embeds each distinct text once per sweep: every variant of an index asks for the same questions."""
-
-    def __init__(self, embedder: Embedder) -> None:
-        self._embedder = embedder
-        self._vectors: dict[str, list[float]] = {}
-        self.model_id = embedder.model_id
-
-    @property
-    def tokenizer(self) -> Any:
-        return self._embedder.tokenizer
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        if missing:
-            self._vectors.update(zip(missing, self._embedder.embed(missing)))
-        return [self._vectors[t] for t in texts]
-
-    def count_tokens(self, text: str) -> int:
-        return self._embedder.count_tokens(text)
+    def identities(self, variant: Variant) -> dict[str, str]:
+        """The identities of the models whose outputs make a variant's results."""
+        out = {"embedding": self.embedder(variant.retrieval.embedding, cache=False).identity}
+        if variant.model is not None:
+            out["generator"] = self._raw_generator(variant.model.id, variant.model.resolved_kind).identity
+        return out
 
 
 def _metrics(records: tuple[QuestionRecord, ...], generates: bool) -> dict[str, float]:
@@ -138,9 +153,13 @@ def _metrics(records: tuple[QuestionRecord, ...], generates: bool) -> dict[str, 
     out["question_errors"] = float(sum(1 for r in records if r.error))
     out["input_tokens"] = float(sum(r.generation.input_tokens for r in records if r.generation))
     out["output_tokens"] = float(sum(r.generation.output_tokens for r in records if r.generation))
+    # calls that reached the model in this run (errors included) and answers read from the cache
+    out["generation_calls"] = float(sum(1 for r in records if r.generation is None or not r.generation.cached))
+    out["cache_hits"] = float(sum(1 for r in records if r.generation is not None and r.generation.cached))
     costs = [r.cost_usd for r in records if r.generation]
     if costs and all(c is not None for c in costs):
         out["cost_usd"] = float(sum(c for c in costs if c is not None))
+        out["spent_usd"] = float(sum(r.cost_usd or 0.0 for r in records if r.generation and not r.generation.cached))
         out["cost_per_question_usd"] = out["cost_usd"] / len(costs)
         quality = [r.scores[SUCCESS_METRIC].value if SUCCESS_METRIC in r.scores else None for r in records if r.generation]
         per_success = cost_per_success(costs, quality)
@@ -190,7 +209,7 @@ def _run_variant(
         retriever = Retriever(index=index, embedder=embedder, spec=variant.retrieval)
         answer: Callable[[Any], QuestionRecord] = lambda case: retrieve_question(case, retriever)  # noqa: E731
         if model is not None and prompt is not None:
-            generator = models.generator(model.id, model.resolved_kind)
+            generator = models.generator(model.id, model.resolved_kind, cache=model.cache)
             template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
             p = model.params
             params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=spec.seed, timeout_s=p.timeout_s)
@@ -232,12 +251,54 @@ def _failed(variant: Variant, error: str, kind: str, stats: ChunkStats) -> Varia
     return VariantResult(variant, Outcome("FAILED", error, kind), (), {}, stats, now, now)
 
 
-def _load_judge(spec: ExperimentSpec) -> Judge | None:
+def _load_judge(spec: ExperimentSpec, models: _Models) -> Judge | None:
     j = spec.judge
     if j is None:
         return None
-    price = spec.price(j.id)
-    return load_judge(j.id, kind=j.kind, max_tokens=j.max_tokens, timeout_s=j.timeout_s, temperature=j.temperature, seed=spec.seed, price=price)
+    return ModelJudge(
+        models.generator(j.id, j.kind or default_kind(j.id), cache=j.cache), max_tokens=j.max_tokens, timeout_s=j.timeout_s,
+        temperature=j.temperature, seed=spec.seed, price=spec.price(j.id),
+    )
+
+
+def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping[str, ScoreFn], judge: Judge | None) -> dict[str, Any]:
+    """What the scores of a variant depend on besides its answers: the scorers, the judge, the prices."""
+    out: dict[str, Any] = {"scorers": sorted(scorers)}
+    if variant.model is None:
+        return out
+    if judge is not None:
+        out["judge"] = spec.judge.model_dump(mode="json") if spec.judge is not None else judge.model_id
+    for role, model_id in (("price", variant.model.id), ("judge_price", spec.judge.id if spec.judge else None)):
+        price = spec.price(model_id) if model_id else None
+        out[role] = [price.input_per_m, price.output_per_m] if price is not None else None
+    return out
+
+
+def reuse_key(variant: Variant, *, dataset: Dataset, corpus: Corpus, models: Mapping[str, str], scoring: Mapping[str, Any], seed: int) -> str:
+    """The content address of a variant's finished run (pure): the same key means the same result.
+
+    Args:
+        variant: the variant (its id covers prompt, model and decoding parameters, chunker and retrieval setting).
+        dataset: the questions (their hash).
+        corpus: the documents (their hash).
+        models: the identities of the models that make its results (answering model, embedding model).
+        scoring: the scorer set, judge and prices.
+        seed: the sweep's seed.
+    """
+    payload = {
+        "variant": variant.id, "dataset": dataset.hash, "corpus": corpus.hash, "models": dict(models), "scoring": dict(scoring),
+        "seed": seed, "workbench": _version(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("workbench")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def run(
@@ -253,92 +314,137 @@ def run(
     on_event: Callable[[ProgressEvent], None] | None = None,
     judge: Judge | None = None,
     generate: bool = True,
+    fresh: bool = False,
+    cache: CacheStore | None = None,
 ) -> SweepResult:
     """Run every variant of an experiment and log it (one parent run, one child run per variant).
+
+    Nothing is computed twice: a variant whose finished run is already in the store (same variant, dataset, corpus,
+    models, scorers, seed and workbench version) is reused, not recomputed; model answers, judge replies and
+    embeddings come from the cache when the same inputs were computed before (in any sweep, or by a sweep that was
+    killed), so re-running an interrupted sweep finishes its work. Sweeps left RUNNING by a process of this machine
+    that died are ended as KILLED first.
 
     Args:
         experiment: a spec, or the path of an experiment YAML file.
         tracker: where runs go (default: MLflow at ``settings.tracking_uri``).
         models: model strings mapped to ready generators/embedders, overriding resolution (for tests and notebooks).
         index_store: where indexes are built (default: persistent Chroma under ``settings.index_dir``).
+        settings: where things are kept (default: ``workbench.settings()``).
         limit: evaluate only the first ``limit`` cases.
         progress: show tqdm progress bars.
-        stop: set this event to stop after the current question; finished variants stay logged.
+        stop: set this event to stop after the current question; finished variants stay logged and the sweep ends
+            KILLED (run it again to finish it).
         on_event: called with each ``ProgressEvent``.
         judge: a ready judge used instead of the spec's ``judge`` model (tests pass a ScriptedJudge); it turns the
             LLM-judged scorers on like a ``judge:`` section does.
         generate: False for a retrieval-only sweep: chunkers x retrieval settings, scored on the retrieval metrics
             (the spec's prompts, models and judge are not used). An experiment without ``models:`` is always one.
+        fresh: recompute everything: reuse no finished run and read no cached answer (new answers are still cached).
+        cache: the cache store (default: ``DiskCacheStore(settings.cache_dir)``).
 
     Returns:
         The ``SweepResult``; failed variants are in it (and logged as FAILED runs), not raised.
+
+    Raises:
+        Whatever stops the sweep itself (not a variant): the parent run is then ended FAILED with the error, or KILLED
+        for KeyboardInterrupt, before it propagates.
     """
     spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
     cfg = settings or default_settings()
     dataset, corpus = load_inputs(spec, limit)
     variants = expand_grid(spec, generate=generate)
     generating = any(v.generates for v in variants)
-    resolver = _Models(models)
-    store = index_store or ChromaIndexStore(cfg.index_dir)
+    store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cfg.cache_size_mb)
+    resolver = _Models(models, store, read=not fresh)
+    indexes = index_store or ChromaIndexStore(cfg.index_dir)
+    # everything that can be refused is checked before the first MLflow run exists
+    the_judge = (judge or _load_judge(spec, resolver)) if generating else None
+    answer_scorers: Mapping[str, ScoreFn] = {}
+    if generating:
+        env = ScorerEnv(embedder=resolver.embedder(MINILM_ID), judge=the_judge, judge_repeats=spec.judge.n if spec.judge else 1)
+        answer_scorers = build_scorers(spec.scorers, env)
+    retrieval_scorers = build_scorers(_retrieval_scorer_names(spec.scorers), ScorerEnv())
+
+    def scorers_of(v: Variant) -> Mapping[str, ScoreFn]:
+        return answer_scorers if v.generates else retrieval_scorers
+
+    keys: dict[str, str] = {}
+    for v in variants:
+        if v.model is not None and not v.model.cache:
+            continue
+        try:
+            identities = resolver.identities(v)
+        except WorkbenchError:
+            continue  # a model that cannot be loaded fails its variant when it runs, with this error
+        keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
+                               scoring=_scorer_fingerprint(spec, v, scorers_of(v), the_judge), seed=spec.seed)
     track = tracker or MlflowTracker(cfg.tracking_uri, artifact_root=cfg.artifact_root)
+    track.close_abandoned(spec)
     sweep = track.start_sweep(spec, dataset, corpus, variants)
     bars = _Bars(progress, len(variants))
+    results: list[VariantResult] = []
 
     def emit(event: ProgressEvent) -> None:
         bars.update(event)
         if on_event is not None:
             on_event(event)
 
-    emit(ProgressEvent("sweep_started", 0, len(variants)))
-    answer_scorers: Mapping[str, ScoreFn] = {}
-    if generating:
-        scorer_env = ScorerEnv(
-            embedder=resolver.embedder(MINILM_ID), judge=judge or _load_judge(spec), judge_repeats=spec.judge.n if spec.judge else 1
-        )
-        answer_scorers = build_scorers(spec.scorers, scorer_env)
-    retrieval_scorers = build_scorers(_retrieval_scorer_names(spec.scorers), ScorerEnv())
-    queries: dict[str, _QueryVectors] = {}
-    results: list[VariantResult] = []
-    groups: dict[str, list[Variant]] = {}
-    for v in variants:
-        groups.setdefault(v.index_key, []).append(v)
+    def finish(result: VariantResult) -> None:
+        results.append(result)
+        emit(ProgressEvent("variant_done", len(results), len(variants), result.variant, result))
+
+    status, error = "FINISHED", None
     try:
+        emit(ProgressEvent("sweep_started", 0, len(variants)))
+        reusable = {} if fresh else track.reusable(sweep, keys)
+        groups: dict[str, list[Variant]] = {}
+        for v in variants:
+            groups.setdefault(v.index_key, []).append(v)
         for group_no, group in enumerate(groups.values()):
+            for v in group:
+                if v.id in reusable:
+                    emit(ProgressEvent("variant_reused", len(results), len(variants), v, message=reusable[v.id]))
+                    finish(track.reuse_variant(sweep, v, reusable[v.id], dataset))
+            todo = [v for v in group if v.id not in reusable]
+            if not todo or (stop is not None and stop.is_set()):
+                continue
             chunker, embedding = group[0].chunker, group[0].retrieval.embedding
             emit(ProgressEvent("index_started", group_no, len(groups), message=f"{chunker.label} / {embedding}"))
             try:
-                embedder = resolver.embedder(embedding)
-                chunks = chunk_corpus(corpus, chunker, embedder.tokenizer)
+                embedder = resolver.embedder(embedding, cache=False)
+                chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)
                 stats = chunk_stats(chunks)
                 # the implementation's name is part of the key, so an injected fake never shares a real model's index
                 key = index_key(chunker, embedding, f"{corpus.hash}:{type(embedder).__qualname__}")
-                index = store.open(key) or store.build(key, chunks, embedder.embed([c.text for c in chunks]))
-                if embedding not in queries:
-                    queries[embedding] = _QueryVectors(embedder)
-                    queries[embedding].embed([c.question for c in dataset.cases])  # one batch for every variant
+                index = indexes.open(key) or indexes.build(key, chunks, embedder.embed([c.text for c in chunks]))
+                queries = resolver.embedder(embedding)
+                queries.embed([c.question for c in dataset.cases])  # one batch for every variant of the index
             except Exception as exc:  # noqa: BLE001 - a broken index fails its variants, not the sweep
                 empty = chunk_stats([])
-                for v in group:
-                    failed = track.log_variant(sweep, _failed(v, f"index build failed: {type(exc).__name__}: {exc}", "index", empty), dataset)
-                    results.append(failed)
-                    emit(ProgressEvent("variant_done", len(results), len(variants), v, failed))
+                for v in todo:
+                    finish(track.log_variant(sweep, _failed(v, f"index build failed: {type(exc).__name__}: {exc}", "index", empty), dataset))
                 continue
             emit(ProgressEvent("index_built", stats.count, stats.count, message=f"{chunker.label}: {stats.count} chunks"))
-            for v in group:
+            for v in todo:
                 if stop is not None and stop.is_set():
                     break
                 emit(ProgressEvent("variant_started", len(results), len(variants), v))
                 result = _run_variant(
-                    v, spec=spec, dataset=dataset, index=index, embedder=queries[embedding], models=resolver,
-                    scorers=answer_scorers if v.generates else retrieval_scorers,
+                    v, spec=spec, dataset=dataset, index=index, embedder=queries, models=resolver, scorers=scorers_of(v),
                     stats=stats, workdir=cfg.sandbox_dir / sweep.sweep_id / v.id, stop=stop, emit=emit,
                 )
-                result = track.log_variant(sweep, result, dataset)
-                results.append(result)
-                emit(ProgressEvent("variant_done", len(results), len(variants), v, result))
+                finish(track.log_variant(sweep, result, dataset, reuse_key=keys.get(v.id)))
+        if stop is not None and stop.is_set():
+            status = "KILLED"
+        elif any(r.status == "FAILED" for r in results):
+            status = "FAILED"
+    except BaseException as exc:
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        error = "interrupted (KeyboardInterrupt)" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        raise
     finally:
-        status = "KILLED" if (stop is not None and stop.is_set()) else ("FAILED" if any(r.status == "FAILED" for r in results) else "FINISHED")
-        track.end_sweep(sweep, results, status, comparison=sweep_comparison(results, seed=spec.seed))
+        track.end_sweep(sweep, results, status, comparison=sweep_comparison(results, seed=spec.seed), error=error)
         bars.close()
     emit(ProgressEvent("sweep_done", len(results), len(variants)))
     return SweepResult(

@@ -220,8 +220,6 @@ def test_caps_in_the_spec_default_to_the_loaders_defaults_and_are_validated() ->
         DatasetRef(path="d.jsonl", max_question_chars=0)
 
 
-@pytest.mark.xfail(strict=True, raises=DataError, reason="runner.load_inputs does not pass dataset.max_*_chars to load_dataset yet (one-line change "
-                                       "owned by the runner's engineer; remove this mark with it)")
 def test_the_spec_caps_reach_the_loader(tmp_path: Path) -> None:
     (tmp_path / "d.jsonl").write_text(json.dumps({"id": "a", "question": "q" * 5000}) + "\n", encoding="utf-8")
     spec = ExperimentSpec.from_dict(yaml.safe_load(experiment(tmp_path, "d.jsonl", max_question_chars=5000).read_text()), base_dir=tmp_path)

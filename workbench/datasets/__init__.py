@@ -1,10 +1,11 @@
 """Evaluation data: cases, datasets, corpora and their loaders."""
 
 from workbench.datasets._loaders import PYTHON_REFERENCE, load_corpus, load_dataset, python_reference_corpus
-from workbench.datasets._models import Corpus, Dataset, Document, EvalCase
+from workbench.datasets._models import REFUSAL_CATEGORIES, Corpus, Dataset, Document, EvalCase
 
 __all__ = [
     "PYTHON_REFERENCE",
+    "REFUSAL_CATEGORIES",
     "Corpus",
     "Dataset",
     "Document",

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from workbench.datasets import REFUSAL_CATEGORIES
 from workbench.errors import SpecError
 from workbench.models import Embedder
 from workbench.metrics import Score, ScorerEntry, scorer, scorer_entries
@@ -31,7 +32,8 @@ class ScoreContext:
     """Everything a scorer may look at for one question.
 
     ``retrieved_ids`` are the document ids of the retrieved chunks in rank order (repeats kept: two chunks of one
-    document are two entries). ``expects_refusal`` is true for unanswerable and policy items.
+    document are two entries). ``expects_refusal`` is true for unanswerable and policy items (injection items carry
+    a planted instruction in their context and are answered).
     """
 
     question: str
@@ -44,7 +46,7 @@ class ScoreContext:
 
     @property
     def expects_refusal(self) -> bool:
-        return self.category != "answerable"
+        return self.category in REFUSAL_CATEGORIES
 
 
 class ScoreFn(Protocol):

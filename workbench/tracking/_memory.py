@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from workbench.datasets import Corpus, Dataset
 from workbench.grid import Variant
-from workbench.results import VariantResult
+from workbench.results import VariantResult, reused_metrics
 from workbench.spec import ExperimentSpec
+from workbench.tracking._process import END_REASON_TAG
 from workbench.tracking._protocol import COMPARISON_FILE, SweepComparison, SweepHandle
+from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG
 
 
 @dataclass
@@ -24,6 +26,7 @@ class MemoryRun:
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
+    result: VariantResult | None = None
 
 
 class MemoryTracker:
@@ -38,25 +41,60 @@ class MemoryTracker:
         self.runs[run.run_id] = run
         return run
 
+    def close_abandoned(self, spec: ExperimentSpec) -> list[str]:
+        return []  # nothing outlives the process that holds this tracker
+
+    def reusable(self, sweep: SweepHandle, keys: Mapping[str, str]) -> dict[str, str]:
+        out = {}
+        for variant_id, key in keys.items():
+            found = [r for r in self.runs.values() if r.tags.get(REUSE_KEY_TAG) == key and r.status == "FINISHED" and r.result]
+            if found:
+                out[variant_id] = found[-1].run_id
+        return out
+
+    def reuse_variant(self, sweep: SweepHandle, variant: Variant, source_run_id: str, dataset: Dataset) -> VariantResult:
+        source = self.runs[source_run_id]
+        assert source.result is not None
+        origin = source.tags.get(REUSED_FROM_TAG, source_run_id)
+        run = self._new(variant.name, sweep.run_id)
+        run.params.update(source.params)
+        run.metrics.update(reused_metrics(source.metrics))
+        run.tags.update({**source.tags, REUSED_FROM_TAG: origin})
+        run.artifacts.update(source.artifacts)
+        run.status = "FINISHED"
+        run.result = replace(source.result, variant=variant, run_id=run.run_id, reused_from=origin, metrics=reused_metrics(source.result.metrics))
+        return run.result
+
     def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
         run = self._new(spec.name, None)
         run.tags.update({"workbench.spec_hash": spec.hash, "workbench.dataset_hash": dataset.hash})
         return SweepHandle(sweep_id=run.run_id, run_id=run.run_id, experiment_id="memory", tracking_uri="memory:")
 
-    def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset) -> VariantResult:
+    def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None) -> VariantResult:
         run = self._new(result.variant.name, sweep.run_id)
         run.params.update(result.variant.params())
         run.metrics.update(result.metrics)
         run.tags["workbench.variant_id"] = result.variant.id
+        if reuse_key is not None:
+            run.tags[REUSE_KEY_TAG] = reuse_key
         run.artifacts["eval_results"] = result.records_frame()
         run.status = result.status
-        return replace(result, run_id=run.run_id)
+        run.result = replace(result, run_id=run.run_id)
+        return run.result
 
     def end_sweep(
-        self, sweep: SweepHandle, results: Sequence[VariantResult], status: str, *, comparison: SweepComparison | None = None
+        self,
+        sweep: SweepHandle,
+        results: Sequence[VariantResult],
+        status: str,
+        *,
+        comparison: SweepComparison | None = None,
+        error: str | None = None,
     ) -> None:
         run = self.runs[sweep.run_id]
         run.status = status
+        if error:
+            run.tags[END_REASON_TAG] = error
         if comparison is not None:
             run.artifacts[COMPARISON_FILE] = comparison.to_dict()
 

@@ -16,7 +16,7 @@ import os
 import subprocess
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -27,8 +27,12 @@ import yaml
 from workbench.datasets import Corpus, Dataset
 from workbench.grid import Variant
 from workbench.pipeline import QuestionRecord
-from workbench.results import VariantResult
+from workbench.results import VariantResult, reused_metrics
 from workbench.spec import ExperimentSpec, PromptSpec
+from workbench.tracking._process import END_REASON_TAG, abandoned_reason, process_tags
+from workbench.tracking._read import RESULTS_TABLE
+from workbench.tracking._sqlite import tune_sqlite_store
+from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, records_from_table
 from workbench.tracking._protocol import COMPARISON_FILE, PLOTS_DIR, SweepComparison, SweepHandle
 
 RUN_TYPE_TAG = "mlflow.runType"
@@ -78,6 +82,7 @@ class MlflowTracker:
 
         if tracking_uri.startswith("sqlite:///"):
             Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        tune_sqlite_store(tracking_uri)
         self.tracking_uri = tracking_uri
         self.artifact_root = artifact_root
         mlflow.set_tracking_uri(tracking_uri)
@@ -115,6 +120,7 @@ class MlflowTracker:
             "workbench.git_commit": git_commit(str(spec.base_dir)),
             "workbench.versions": package_versions(),
             "mlflow.user": os.environ.get("USER", "workbench"),
+            **process_tags(),
         }
         run = self.client.create_run(experiment_id, tags=tags, run_name=tags["mlflow.runName"])
         params = {
@@ -130,18 +136,44 @@ class MlflowTracker:
         self._log_dataset(run.info.run_id, dataset)
         return SweepHandle(run.info.run_id, run.info.run_id, experiment_id, self.tracking_uri)
 
+    def close_abandoned(self, spec: ExperimentSpec) -> list[str]:
+        """End as KILLED the sweeps of this experiment left RUNNING by a process of this host that no longer exists."""
+        found = self.client.get_experiment_by_name(spec.name)
+        if found is None:
+            return []
+        runs = self.client.search_runs(
+            [found.experiment_id], "tags.`workbench.kind` = 'sweep' and attributes.status = 'RUNNING'", max_results=1000
+        )
+        ended = []
+        for run in runs:
+            reason = abandoned_reason(run.data.tags)
+            if reason is None:
+                continue
+            self.client.set_tag(run.info.run_id, END_REASON_TAG, reason)
+            self.client.set_terminated(run.info.run_id, status="KILLED")
+            ended.append(run.info.run_id)
+        return ended
+
     def end_sweep(
-        self, sweep: SweepHandle, results: Sequence[VariantResult], status: str, *, comparison: SweepComparison | None = None
+        self,
+        sweep: SweepHandle,
+        results: Sequence[VariantResult],
+        status: str,
+        *,
+        comparison: SweepComparison | None = None,
+        error: str | None = None,
     ) -> None:
-        from mlflow.entities import Metric
+        from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
         finished = [r for r in results if r.status == "FINISHED"]
         metrics = [
             Metric("variants_finished", float(len(finished)), now, 0),
             Metric("variants_failed", float(len(results) - len(finished)), now, 0),
+            Metric("variants_reused", float(sum(1 for r in results if r.reused_from)), now, 0),
         ]
-        self.client.log_batch(sweep.run_id, metrics=metrics)
+        tags = [RunTag(END_REASON_TAG, error[:5000])] if error else []
+        self.client.log_batch(sweep.run_id, metrics=metrics, tags=tags)
         if results:
             rows = []
             for r in results:
@@ -182,7 +214,69 @@ class MlflowTracker:
             ds = self._mlflow.data.from_pandas(frame, source=source, name=dataset.name, digest=dataset.hash[:20])
         self.client.log_inputs(run_id, [DatasetInput(ds._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "evaluation")])])
 
-    def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset) -> VariantResult:
+    # -- reuse ---------------------------------------------------------------------------------------------------
+
+    def reusable(self, sweep: SweepHandle, keys: Mapping[str, str]) -> dict[str, str]:
+        """Variant id -> the newest FINISHED run of this experiment logged with that variant's reuse key."""
+        out = {}
+        for variant_id, key in keys.items():
+            runs = self.client.search_runs(
+                [sweep.experiment_id],
+                f"tags.`{REUSE_KEY_TAG}` = '{key}' and tags.`workbench.status` = 'FINISHED' and attributes.status = 'FINISHED'",
+                order_by=["attributes.start_time DESC"], max_results=1,
+            )
+            if runs:
+                out[variant_id] = runs[0].info.run_id
+        return out
+
+    def reuse_variant(self, sweep: SweepHandle, variant: Variant, source_run_id: str, dataset: Dataset) -> VariantResult:
+        """Log ``source_run_id`` again as a child of this sweep (params, metrics, tags, artifacts; its traces linked,
+        not copied) with a tag naming where it came from, and return its result as read back."""
+        import tempfile
+        from dataclasses import replace
+
+        from mlflow.entities import Metric, Param, RunTag
+
+        from workbench.pipeline import ChunkStats
+        from workbench.sandbox import Outcome
+
+        source = self.client.get_run(source_run_id)
+        tags = {k: v for k, v in source.data.tags.items() if k not in ("mlflow.parentRunId", "mlflow.runName")}
+        origin = tags.get(REUSED_FROM_TAG) or source_run_id
+        tags.update({"mlflow.parentRunId": sweep.run_id, REUSED_FROM_TAG: origin})
+        run = self.client.create_run(sweep.experiment_id, start_time=source.info.start_time, tags={"mlflow.runName": variant.name}, run_name=variant.name)
+        run_id = run.info.run_id
+        now = int(time.time() * 1000)
+        params = [Param(k, v) for k, v in source.data.params.items()]
+        metrics = [Metric(k, float(v), now, 0) for k, v in reused_metrics(source.data.metrics).items()]
+        for batch in _chunks(params, 100):
+            self.client.log_batch(run_id, params=batch)
+        for batch in _chunks(metrics, 900):
+            self.client.log_batch(run_id, metrics=batch)
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        with tempfile.TemporaryDirectory(prefix="workbench-reuse-") as tmp:
+            local = Path(self.client.download_artifacts(source_run_id, "", tmp))
+            self.client.log_artifacts(run_id, str(local))
+            table = json.loads((local / RESULTS_TABLE).read_text(encoding="utf-8")) if (local / RESULTS_TABLE).is_file() else None
+            stats = json.loads((local / "chunk_stats.json").read_text(encoding="utf-8")) if (local / "chunk_stats.json").is_file() else {}
+        rows = [dict(zip(table["columns"], values)) for values in table["data"]] if table else []
+        trace_ids = self._trace_ids(sweep.experiment_id, origin)
+        for batch in _chunks(trace_ids, 100):
+            self.client.link_traces_to_run(batch, run_id=run_id)
+        self._log_dataset(run_id, dataset)
+        self.client.set_terminated(run_id, status="FINISHED", end_time=source.info.end_time or now)
+        chunk_stats = ChunkStats(**{k: (int(v) if k in ("count", "documents", "min_chars", "max_chars") else float(v)) for k, v in stats.items()}) if stats else ChunkStats(0, 0, 0.0, 0.0, 0, 0, 0.0)
+        return VariantResult(
+            variant=variant, outcome=Outcome("FINISHED"), records=records_from_table(rows, dataset, generates=variant.generates),
+            metrics=reused_metrics(source.data.metrics), chunk_stats=chunk_stats, started_ms=source.info.start_time,
+            ended_ms=source.info.end_time or now, run_id=run_id, reused_from=origin,
+        )
+
+    def _trace_ids(self, experiment_id: str, run_id: str) -> list[str]:
+        traces = self._mlflow.search_traces(locations=[experiment_id], run_id=run_id, return_type="list", include_spans=False)
+        return [t.info.trace_id for t in traces]
+
+    def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None) -> VariantResult:
         from dataclasses import replace
 
         from mlflow.entities import Metric, Param, RunTag
@@ -207,6 +301,8 @@ class MlflowTracker:
         if result.outcome.error:
             tags["workbench.error"] = result.outcome.error[:5000]
             tags["workbench.error_kind"] = result.outcome.error_kind or ""
+        if reuse_key is not None:
+            tags[REUSE_KEY_TAG] = reuse_key
         run = self.client.create_run(sweep.experiment_id, start_time=result.started_ms, tags={"mlflow.runName": variant.name}, run_name=variant.name)
         run_id = run.info.run_id
         params = [Param(k, v[:_MAX_PARAM]) for k, v in variant.params().items()]
@@ -223,7 +319,7 @@ class MlflowTracker:
         if result.outcome.error:
             self.client.log_text(run_id, (result.outcome.traceback or result.outcome.error) + "\n", "error.txt")
         if result.records:
-            self.client.log_table(run_id, result.records_frame(), "eval_results.json")
+            self.client.log_table(run_id, result.records_frame(), RESULTS_TABLE)
             self._log_traces(sweep, run_id, result)
         self._log_dataset(run_id, dataset)
         status = "FINISHED" if result.status == "FINISHED" else ("KILLED" if result.status == "STOPPED" else "FAILED")

@@ -37,16 +37,37 @@ class SweepComparison(Protocol):
 
 
 class Tracker(Protocol):
-    def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
-        """Open the parent run of a sweep."""
+    """Where sweeps are recorded: a parent run per sweep, a child run per variant (MLflow, or memory in tests)."""
+
+    def close_abandoned(self, spec: ExperimentSpec) -> list[str]:
+        """End as KILLED the experiment's sweeps left RUNNING by a dead process of this host; returns their run ids."""
         ...
 
-    def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset) -> VariantResult:
+    def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
+        """Open the parent run of a sweep (recording which process runs it)."""
+        ...
+
+    def reusable(self, sweep: SweepHandle, keys: Mapping[str, str]) -> dict[str, str]:
+        """Variant id -> a FINISHED run logged with the variant's reuse key (``keys`` maps variant ids to reuse keys)."""
+        ...
+
+    def reuse_variant(self, sweep: SweepHandle, variant: Variant, source_run_id: str, dataset: Dataset) -> VariantResult:
+        """Record a finished run again as a child of this sweep, tagged with where it came from; returns its result."""
+        ...
+
+    def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None) -> VariantResult:
         """Record one finished (or failed) variant as a child run; returns the result with its ``run_id``."""
         ...
 
     def end_sweep(
-        self, sweep: SweepHandle, results: Sequence[VariantResult], status: str, *, comparison: SweepComparison | None = None
+        self,
+        sweep: SweepHandle,
+        results: Sequence[VariantResult],
+        status: str,
+        *,
+        comparison: SweepComparison | None = None,
+        error: str | None = None,
     ) -> None:
-        """Close the parent run with the sweep's summary and, when given, the comparison of its variants."""
+        """Close the parent run (FINISHED, FAILED with ``error``, or KILLED) with the sweep's summary and, when given,
+        the comparison of its variants."""
         ...

@@ -13,6 +13,7 @@ from workbench.datasets import PYTHON_REFERENCE
 from workbench.errors import WorkbenchError
 from workbench.models import GEMMA_ID, MINILM_ID, check_model_id
 from workbench.prompts import check_template
+from workbench.runner import load_spec_dataset
 from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec, RetrievalSpec
 from workbench.widgets._common import STYLE, error_html, esc
 
@@ -250,7 +251,7 @@ class GridBuilder(w.VBox):
         spec = self.spec()
         key = (str(spec.resolve(spec.dataset.path)), spec.dataset.limit)
         if key not in self._dataset_cache:
-            self._dataset_cache[key] = len(wb.load_dataset(spec.resolve(spec.dataset.path), limit=spec.dataset.limit))
+            self._dataset_cache[key] = len(load_spec_dataset(spec))
         return self._dataset_cache[key]
 
     def variant_count(self) -> int:

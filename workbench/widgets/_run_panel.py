@@ -16,7 +16,7 @@ from workbench.results import leaderboard_frame
 from workbench.widgets._common import STYLE, error_html, esc, frame_table, run_link
 
 _COLUMNS = ("variant", "status", "questions", "hit_at_k", "mrr", "token_f1", "semantic_similarity", "refusal_correct",
-            "latency_p50_s", "output_tokens", "cost_usd", "error")
+            "latency_p50_s", "output_tokens", "cost_usd", "cache_hits", "generation_calls", "reused_from", "error")
 
 
 class _Stage(w.HBox):
@@ -169,10 +169,16 @@ class RunPanel(w.VBox):
             self.result = result
             stopped = self._stop.is_set()
             failed = len(result.failed)
+            reused = sum(1 for v in result.variants if v.reused_from)
+            hits = int(sum(v.metrics.get("cache_hits", 0) for v in result.variants if not v.reused_from))
+            calls = int(sum(v.metrics.get("generation_calls", 0) for v in result.variants))
             self.status.value = (
                 f"{'Stopped' if stopped else 'Done'}: {len(result.variants)} variant(s) logged"
                 + (f", {failed} not finished" if failed else "")
+                + (f", {reused} reused from earlier runs" if reused else "")
+                + f"; {calls} model call(s), {hits} answer(s) from the cache"
                 + f" — parent run <code>{esc(result.parent_run_id)}</code>"
+                + (" — press Run again to finish it: nothing done so far is recomputed" if stopped else "")
             )
         finally:
             self.run_button.disabled, self.stop_button.disabled = False, True
@@ -189,6 +195,8 @@ class RunPanel(w.VBox):
         elif kind == "variant_started":
             self.generation.set(0, 0, name)
             self.scoring.set(0, 0, name)
+        elif kind == "variant_reused":
+            self.generation.set(0, 0, f"{name}: reused run {event.message[:8]}…, nothing to compute")
         elif kind == "question_done":
             self.generation.set(event.done, event.total, name)
         elif kind == "question_scored":

@@ -1,0 +1,88 @@
+"""Resume after a crash, with the real local model, a real sqlite store and real Chroma: a `workbench run` process
+killed with SIGKILL in the middle of a variant, then run again, finishes the sweep without asking the model the same
+question twice; an unchanged re-run then makes no model call at all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from workbench.cache import DiskCacheStore
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+QUESTIONS = 4
+
+
+def write_experiment(folder: Path) -> Path:
+    spec = {
+        "name": "resume-it",
+        "dataset": {"path": str(ROOT / "datasets" / "handbook.jsonl"), "limit": QUESTIONS},
+        "corpus": {"path": str(ROOT / "datasets" / "handbook"), "glob": "*.md"},
+        "prompts": [{"name": "grounded", "template": (ROOT / "experiments/prompts/grounded.txt").read_text()},
+                    {"name": "plain", "template": (ROOT / "experiments/prompts/plain.txt").read_text()}],
+        "models": [{"id": "local:gemma3-270m", "params": {"max_tokens": 24}}],
+        "chunkers": [{"strategy": "markdown", "size": 400, "overlap": 0}],
+        "retrieval": [{"k": 2}],
+    }
+    path = folder / "resume.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return path
+
+
+def workbench_run(experiment: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "run", str(experiment), "--no-progress"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def test_a_sweep_killed_mid_variant_resumes_without_repeating_a_question(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "WORKBENCH_ROOT": str(tmp_path), "WORKBENCH_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    experiment = write_experiment(tmp_path)
+    cache = DiskCacheStore(home / "cache")
+
+    first = workbench_run(experiment, env)
+    deadline = time.monotonic() + 600
+    while cache.info().entries.get("generation", 0) < QUESTIONS + 1:  # the first variant done, the second under way
+        assert first.poll() is None, first.communicate()[0][-3000:]
+        assert time.monotonic() < deadline, "the sweep made no progress"
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait(30)
+    answered_before = cache.info().entries["generation"]
+    assert QUESTIONS + 1 <= answered_before < 2 * QUESTIONS
+
+    second = workbench_run(experiment, env)
+    output = second.communicate(timeout=900)[0]
+    assert second.returncode == 0, output[-3000:]
+    info = cache.info()
+    assert info.entries["generation"] == 2 * QUESTIONS
+    assert info.misses["generation"] == 2 * QUESTIONS  # every question was generated once, across both processes
+
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    experiment_id = client.get_experiment_by_name("resume-it").experiment_id
+    sweeps = client.search_runs([experiment_id], "tags.`workbench.kind` = 'sweep'", order_by=["attributes.start_time ASC"])
+    assert [s.info.status for s in sweeps] == ["KILLED", "FINISHED"]
+    assert "ended without closing the sweep" in sweeps[0].data.tags["workbench.end_reason"]
+    assert not client.search_runs([experiment_id], "attributes.status = 'RUNNING'")
+    variants = client.search_runs([experiment_id], f"tags.`mlflow.parentRunId` = '{sweeps[1].info.run_id}'")
+    assert len(variants) == 2 and {v.info.status for v in variants} == {"FINISHED"}
+    calls = {v.info.run_name.split("|")[0]: v.data.metrics["generation_calls"] for v in variants}
+    assert sum(calls.values()) == 2 * QUESTIONS - answered_before  # only what the killed run had not answered
+
+    third = workbench_run(experiment, env)
+    output = third.communicate(timeout=600)[0]
+    assert third.returncode == 0, output[-3000:]
+    assert cache.info().misses["generation"] == 2 * QUESTIONS  # a warm re-run asks the model nothing
+    latest = client.search_runs([experiment_id], "tags.`workbench.kind` = 'sweep'", order_by=["attributes.start_time DESC"])[0]
+    assert latest.data.metrics["variants_reused"] == 2

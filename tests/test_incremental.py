@@ -1,0 +1,194 @@
+"""Sweeps that never compute the same thing twice, on a real sqlite MLflow store with deterministic fakes: finished
+variants are reused, answers come from the cache, a stopped or crashed sweep is finished by running it again."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+from workbench.cache import DiskCacheStore
+from workbench.config import Settings
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.spec import ExperimentSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.tracking import MlflowTracker
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTIONS = 4
+P1 = {"name": "p1", "template": "Context: {context}\nQuestion: {question}\nAnswer:"}
+P2 = {"name": "p2", "template": "{context}\n\nQ: {question}\nA:"}
+P3 = {"name": "p3", "template": "Answer from the context.\n{context}\nQuestion: {question}\nAnswer:"}
+
+
+def make_spec(prompts: list[dict[str, str]] | None = None, **overrides: object) -> ExperimentSpec:
+    data: dict[str, object] = {
+        "name": "incremental",
+        "dataset": {"path": "datasets/python_docs.jsonl", "limit": QUESTIONS},
+        "corpus": {"builtin": "python-reference"},
+        "prompts": prompts or [P1, P2],
+        "models": [{"id": GEMMA_ID, "params": {"max_tokens": 16}}],
+        "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}, {"strategy": "sentence", "size": 300, "overlap": 0}],
+        "retrieval": [{"k": 3}],
+    }
+    data.update(overrides)
+    return ExperimentSpec.from_dict(data, base_dir=ROOT)
+
+
+def answer(prompt: object) -> str:
+    text = prompt.text  # type: ignore[attr-defined]
+    return text.split("Question:")[-1].split("Q:")[-1].strip()[:40]  # depends on the prompt: a cached answer is visible
+
+
+class Models:
+    """The same fake model across sweeps (as the real one would be: same identity, so its answers are cached)."""
+
+    def __init__(self) -> None:
+        self.generator = ScriptedModel(answer, model_id=GEMMA_ID, identity="scripted:incremental")
+        self.embedder = HashingEmbedder(model_id=MINILM_ID)
+
+    def as_dict(self) -> dict[str, object]:
+        return {GEMMA_ID: self.generator, MINILM_ID: self.embedder}
+
+    @property
+    def calls(self) -> int:
+        return len(self.generator.calls)
+
+
+@pytest.fixture
+def models() -> Models:
+    return Models()
+
+
+def sweep(spec: ExperimentSpec, cfg: Settings, models: Models, **options: object) -> wb.SweepResult:
+    return wb.run(spec, settings=cfg, models=models.as_dict(), progress=False, **options)  # type: ignore[arg-type]
+
+
+def children(cfg: Settings, result: wb.SweepResult) -> list:  # type: ignore[type-arg]
+    client = MlflowClient(cfg.tracking_uri)
+    return client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
+
+
+def test_an_unchanged_sweep_reuses_every_variant_and_calls_no_model(wb_settings: Settings, models: Models) -> None:
+    cold = sweep(make_spec(), wb_settings, models)
+    assert models.calls == 4 * QUESTIONS and not any(v.reused_from for v in cold.variants)
+    assert {v.metrics["generation_calls"] for v in cold.variants} == {QUESTIONS} and {v.metrics["cache_hits"] for v in cold.variants} == {0}
+    warm = sweep(make_spec(), wb_settings, models)
+    assert models.calls == 4 * QUESTIONS  # nothing computed again
+    by_id = {v.variant.id: v for v in cold.variants}
+    for v in warm.variants:
+        before = by_id[v.variant.id]
+        assert v.reused_from == before.run_id and v.run_id != before.run_id
+        assert v.metrics["generation_calls"] == 0 and v.metrics["cache_hits"] == QUESTIONS
+        for name in ("token_f1", "hit_at_k", "mrr", "output_tokens", "latency_p50_s"):
+            assert v.metrics[name] == pytest.approx(before.metrics[name]), name
+        assert [r.answer for r in v.records] == [r.answer for r in before.records]
+    logged = children(wb_settings, warm)
+    assert len(logged) == 4 and all(r.info.status == "FINISHED" for r in logged)
+    assert {r.data.tags["workbench.reused_from"] for r in logged} == {v.run_id for v in cold.variants}
+    traces = MlflowClient(wb_settings.tracking_uri).search_traces(locations=[warm.experiment_id], run_id=warm.variants[0].run_id)
+    assert len(traces) == QUESTIONS  # the reused run shows the original traces
+    board = warm.leaderboard()
+    assert board["reused_from"].notna().all()
+    report = wb.compare(warm)
+    assert set(report.table["variant"]) == {v.variant.name for v in warm.variants}
+    assert MlflowClient(wb_settings.tracking_uri).get_run(warm.parent_run_id).data.metrics["variants_reused"] == 4
+
+
+def test_one_more_prompt_computes_only_the_new_variants(wb_settings: Settings, models: Models) -> None:
+    sweep(make_spec(), wb_settings, models)
+    calls = models.calls
+    more = sweep(make_spec([P1, P2, P3]), wb_settings, models)
+    assert models.calls - calls == 2 * QUESTIONS  # p3 on two chunkers
+    assert len(more.variants) == 6 and sum(1 for v in more.variants if v.reused_from) == 4
+    assert len(children(wb_settings, more)) == 6
+
+
+def test_a_changed_prompt_or_parameter_is_computed_again_and_fresh_recomputes(wb_settings: Settings, models: Models) -> None:
+    sweep(make_spec(), wb_settings, models)
+    calls = models.calls
+    edited = {**P2, "template": P2["template"] + " "}
+    sweep(make_spec([P1, edited]), wb_settings, models)
+    assert models.calls - calls == 2 * QUESTIONS  # the edited prompt renders differently: new keys
+    calls = models.calls
+    longer = make_spec([P1, P2], models=[{"id": GEMMA_ID, "params": {"max_tokens": 32}}])
+    sweep(longer, wb_settings, models)
+    assert models.calls - calls == 4 * QUESTIONS
+    calls = models.calls
+    again = sweep(longer, wb_settings, models, fresh=True)
+    assert models.calls - calls == 4 * QUESTIONS and not any(v.reused_from for v in again.variants)
+    unfresh = sweep(longer, wb_settings, models)
+    assert models.calls - calls == 4 * QUESTIONS and all(v.reused_from for v in unfresh.variants)
+
+
+def test_cache_false_on_a_model_always_calls_it(wb_settings: Settings, models: Models) -> None:
+    spec = make_spec(models=[{"id": GEMMA_ID, "params": {"max_tokens": 16}, "cache": False}])
+    sweep(spec, wb_settings, models)
+    again = sweep(spec, wb_settings, models)
+    assert models.calls == 8 * QUESTIONS and not any(v.reused_from for v in again.variants)
+    assert {v.metrics["cache_hits"] for v in again.variants} == {0}
+
+
+def test_a_stopped_sweep_is_killed_and_running_it_again_finishes_without_repeating_a_question(wb_settings: Settings, models: Models) -> None:
+    stop = threading.Event()
+
+    def stop_mid_second_variant(event: wb.ProgressEvent) -> None:
+        if event.kind == "question_done" and models.calls == QUESTIONS + 2:
+            stop.set()
+
+    first = sweep(make_spec(), wb_settings, models, stop=stop, on_event=stop_mid_second_variant)
+    client = MlflowClient(wb_settings.tracking_uri)
+    assert client.get_run(first.parent_run_id).info.status == "KILLED"
+    assert [v.status for v in first.variants] == ["FINISHED", "STOPPED"]
+    second = sweep(make_spec(), wb_settings, models)
+    assert models.calls == 4 * QUESTIONS  # the stopped variant's answers came from the cache
+    assert [v.status for v in second.variants] == ["FINISHED"] * 4
+    stopped = next(v for v in second.variants if v.variant.id == first.variants[1].variant.id)
+    assert stopped.reused_from is None and stopped.metrics["cache_hits"] == 2 and stopped.metrics["generation_calls"] == QUESTIONS - 2
+    assert len(children(wb_settings, second)) == 4
+
+
+def test_a_crash_inside_the_runner_fails_the_sweep_with_the_error(wb_settings: Settings, models: Models) -> None:
+    class Exploding(MlflowTracker):
+        def log_variant(self, sweep, result, dataset, *, reuse_key=None):  # type: ignore[no-untyped-def]
+            raise OSError("disk full while logging")
+
+    tracker = Exploding(wb_settings.tracking_uri)
+    with pytest.raises(OSError, match="disk full"):
+        sweep(make_spec(), wb_settings, models, tracker=tracker)
+    client = MlflowClient(wb_settings.tracking_uri)
+    experiment = client.get_experiment_by_name("incremental")
+    (parent,) = client.search_runs([experiment.experiment_id], "tags.`workbench.kind` = 'sweep'")
+    assert parent.info.status == "FAILED"
+    assert parent.data.tags["workbench.end_reason"] == "OSError: disk full while logging"
+
+
+def test_sweeps_left_running_by_a_dead_process_are_ended_killed(wb_settings: Settings, models: Models) -> None:
+    client = MlflowClient(wb_settings.tracking_uri)
+    done = sweep(make_spec(), wb_settings, models)
+    here = socket.gethostname()
+
+    def orphan(host: str, pid: int) -> str:
+        run = client.create_run(done.experiment_id, tags={"workbench.kind": "sweep", "workbench.host": host, "workbench.pid": str(pid)})
+        return run.info.run_id
+
+    dead = orphan(here, 2**22 + 12345)  # above pid_max: no such process
+    alive = orphan(here, os.getpid())
+    elsewhere = orphan("another-machine", 1)
+    sweep(make_spec(), wb_settings, models)
+    assert client.get_run(dead).info.status == "KILLED"
+    assert "ended without closing the sweep" in client.get_run(dead).data.tags["workbench.end_reason"]
+    assert client.get_run(alive).info.status == "RUNNING"  # its process lives: never touched
+    assert client.get_run(elsewhere).info.status == "RUNNING"  # cannot be decided from here
+
+
+def test_question_embeddings_are_cached_across_sweeps(wb_settings: Settings, models: Models) -> None:
+    sweep(make_spec(), wb_settings, models)
+    store = DiskCacheStore(wb_settings.cache_dir)
+    entries = store.info().entries
+    assert entries["generation"] == 4 * QUESTIONS and entries["embedding"] >= QUESTIONS

@@ -1,0 +1,56 @@
+"""Which process owns a sweep: recorded when it starts, so a sweep left RUNNING by a process that died can be told
+apart, safely, from one that is still running (here or on another machine)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+__all__ = ["END_REASON_TAG", "abandoned_reason", "process_tags"]
+
+HOST_TAG = "workbench.host"
+PID_TAG = "workbench.pid"
+PID_START_TAG = "workbench.pid_start"
+END_REASON_TAG = "workbench.end_reason"
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux ``/proc``), which tells a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22 of stat, counted after the command name
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming this process: host, pid and (where known) when the pid started."""
+    pid = os.getpid()
+    tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(pid)}
+    ticks = _start_ticks(pid)
+    if ticks is not None:
+        tags[PID_START_TAG] = ticks
+    return tags
+
+
+def _alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return start is None or _start_ticks(pid) in (start, None)
+
+
+def abandoned_reason(tags: Mapping[str, str]) -> str | None:
+    """Why a RUNNING sweep with these tags is abandoned, or None when that cannot be decided safely (another host, no
+    pid recorded) or its process is alive."""
+    if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
+        return None
+    pid = int(tags[PID_TAG])
+    if _alive(pid, tags.get(PID_START_TAG)):
+        return None
+    return f"abandoned: its process (pid {pid} on {tags[HOST_TAG]}) ended without closing the sweep (killed or crashed)"

@@ -1,0 +1,75 @@
+"""Reading a finished variant back as a result, so a new sweep can reuse it instead of recomputing it (pure).
+
+The per-question table a variant run logs (``eval_results.json``) holds what the leaderboard, the comparison and the
+inspector need: each question's answer, retrieved chunks with their scores, every score, tokens, cost and latency.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from workbench.datasets import Dataset
+from workbench.metrics import Score, scorer_entries
+from workbench.models import Generation
+from workbench.pipeline import Chunk, Hit, QuestionRecord
+
+__all__ = ["REUSE_KEY_TAG", "REUSED_FROM_TAG", "records_from_table"]
+
+REUSE_KEY_TAG = "workbench.reuse_key"
+REUSED_FROM_TAG = "workbench.reused_from"
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else x
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def records_from_table(rows: list[Mapping[str, Any]], dataset: Dataset, *, generates: bool) -> tuple[QuestionRecord, ...]:
+    """Question records rebuilt from a variant's per-question table rows (as logged by ``VariantResult.records_frame``).
+
+    Args:
+        rows: the table's rows as mappings (column -> value).
+        dataset: the sweep's dataset; every ``case_id`` of the table must be one of its cases.
+        generates: whether the variant generated answers (retrieval-only records have no generation).
+
+    Raises:
+        KeyError: a row names a case the dataset does not have (the table belongs to another dataset).
+    """
+    cases = {c.id: c for c in dataset.cases}
+    scorers = set(scorer_entries())
+    out = []
+    for row in rows:
+        case = cases[str(row["case_id"])]
+        ids = list(row.get("retrieved_ids") or [])
+        texts = list(row.get("contexts") or [])
+        scores_of = list(row.get("retrieval_scores") or [])
+        chunk_ids = list(row.get("chunk_ids") or [""] * len(ids))
+        hits = tuple(
+            Hit(Chunk(id=str(cid), doc_id=str(doc), text=str(text), start=-1, end=-1), float(score))
+            for cid, doc, text, score in zip(chunk_ids, ids, texts, scores_of)
+        )
+        latency_ns = int((_number(row.get("latency_s")) or 0.0) * 1e9)
+        error = _text(row.get("error")) or None
+        generation = None
+        if generates and error is None:
+            generation = Generation(
+                text=_text(row.get("answer")), input_tokens=int(_number(row.get("input_tokens")) or 0),
+                output_tokens=int(_number(row.get("output_tokens")) or 0), latency_s=latency_ns / 1e9, cached=True,
+            )
+        scores = {name: Score(_number(value)) for name, value in row.items() if name in scorers}
+        out.append(QuestionRecord(
+            case=case, hits=hits, prompt="", generation=generation, started_ns=0, retrieved_ns=0, ended_ns=latency_ns,
+            error=error, scores=scores, cost_usd=_number(row.get("cost_usd")),
+        ))
+    return tuple(out)
