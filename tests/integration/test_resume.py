@@ -59,15 +59,18 @@ def test_a_sweep_killed_mid_variant_resumes_without_repeating_a_question(tmp_pat
         time.sleep(0.2)
     first.send_signal(signal.SIGKILL)
     first.wait(30)
-    answered_before = cache.info().entries["generation"]
-    assert QUESTIONS + 1 <= answered_before < 2 * QUESTIONS
+    at_kill = cache.info()
+    answered_before = at_kill.entries["generation"]
+    in_flight = at_kill.misses["generation"] - answered_before  # a call the kill cut short (its answer is lost)
+    assert QUESTIONS + 1 <= answered_before < 2 * QUESTIONS and in_flight in (0, 1)
 
     second = workbench_run(experiment, env)
     output = second.communicate(timeout=900)[0]
     assert second.returncode == 0, output[-3000:]
     info = cache.info()
     assert info.entries["generation"] == 2 * QUESTIONS
-    assert info.misses["generation"] == 2 * QUESTIONS  # every question was generated once, across both processes
+    # every question was answered once across both processes: the only repeated call is one the kill interrupted
+    assert info.misses["generation"] == 2 * QUESTIONS + in_flight
 
     client = MlflowClient(env["MLFLOW_TRACKING_URI"])
     experiment_id = client.get_experiment_by_name("resume-it").experiment_id
@@ -83,6 +86,6 @@ def test_a_sweep_killed_mid_variant_resumes_without_repeating_a_question(tmp_pat
     third = workbench_run(experiment, env)
     output = third.communicate(timeout=600)[0]
     assert third.returncode == 0, output[-3000:]
-    assert cache.info().misses["generation"] == 2 * QUESTIONS  # a warm re-run asks the model nothing
+    assert cache.info().misses["generation"] == 2 * QUESTIONS + in_flight  # a warm re-run asks the model nothing
     latest = client.search_runs([experiment_id], "tags.`workbench.kind` = 'sweep'", order_by=["attributes.start_time DESC"])[0]
     assert latest.data.metrics["variants_reused"] == 2
