@@ -12,7 +12,7 @@ from workbench.metrics import RETRIEVAL_METRICS
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.pipeline import MemoryIndexStore
 from workbench.spec import ChunkerSpec, RetrievalSpec
-from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.testing import CountingIndexStore, HashingEmbedder, ScriptedModel
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNKERS = (ChunkerSpec(strategy="markdown", size=600, overlap=0), ChunkerSpec(strategy="recursive", size=300, overlap=30))
@@ -33,15 +33,6 @@ def make_spec(**update: object) -> wb.ExperimentSpec:
     )
     return spec.model_copy(update=update)
 
-
-class CountingStore(MemoryIndexStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.builds: list[str] = []
-
-    def build(self, key, chunks, vectors):  # type: ignore[no-untyped-def]
-        self.builds.append(key)
-        return super().build(key, chunks, vectors)
 
 
 def test_grid_without_generation_is_chunkers_times_retrieval() -> None:
@@ -67,7 +58,7 @@ def test_an_experiment_without_models_is_a_retrieval_sweep_and_models_need_promp
 
 def test_runs_retrieval_without_calling_a_generator_and_logs_a_sweep_in_mlflow(wb_settings) -> None:  # type: ignore[no-untyped-def]
     generator = ScriptedModel([], model_id=GEMMA_ID)  # an empty script: any generation call would raise
-    store = CountingStore()
+    store = CountingIndexStore()
     events: list[wb.ProgressEvent] = []
     result = wb.run(
         make_spec(chunkers=CHUNKERS, retrieval=RETRIEVAL), generate=False, settings=wb_settings, index_store=store,
@@ -107,7 +98,7 @@ def test_runs_retrieval_without_calling_a_generator_and_logs_a_sweep_in_mlflow(w
 
 
 def test_a_retrieval_sweep_reuses_the_indexes_a_full_sweep_built(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
-    store = CountingStore()
+    store = CountingIndexStore()
     spec = make_spec(chunkers=CHUNKERS)
     full = wb.run(spec, settings=wb_settings, models=fake_models, index_store=store, limit=2, progress=False)
     assert len(store.builds) == 2 and all(v.variant.generates for v in full.variants)

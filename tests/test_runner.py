@@ -11,7 +11,7 @@ import workbench as wb
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.pipeline import MemoryIndexStore
 from workbench.spec import ExperimentSpec
-from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.testing import CountingIndexStore, HashingEmbedder, ScriptedModel
 from workbench.tracking import MemoryTracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,18 +34,9 @@ def make_spec(**overrides) -> ExperimentSpec:  # type: ignore[no-untyped-def]
     return ExperimentSpec.from_dict(data, base_dir=ROOT)
 
 
-class CountingStore(MemoryIndexStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.builds: list[str] = []
-
-    def build(self, key, chunks, vectors):  # type: ignore[no-untyped-def]
-        self.builds.append(key)
-        return super().build(key, chunks, vectors)
-
 
 def test_sweep_builds_each_shared_index_once_and_scores_every_variant(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
-    store, tracker = CountingStore(), MemoryTracker()
+    store, tracker = CountingIndexStore(), MemoryTracker()
     result = wb.run(make_spec(), models=fake_models, index_store=store, tracker=tracker, settings=wb_settings, progress=False)
     assert len(result.variants) == 4
     assert len(store.builds) == 2  # two chunkers; prompts share their chunker's index
@@ -63,7 +54,7 @@ def test_sweep_builds_each_shared_index_once_and_scores_every_variant(wb_setting
 
 
 def test_index_is_reused_across_sweeps(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
-    store = CountingStore()
+    store = CountingIndexStore()
     for _ in range(2):
         wb.run(make_spec(prompts=[{"name": "p", "template": "{context} {question}"}]), models=fake_models, index_store=store,
                tracker=MemoryTracker(), settings=wb_settings, progress=False, limit=1)

@@ -162,7 +162,7 @@ COST_PER_SUCCESS = "cost_per_success_usd"
 # Leaderboard columns, in order, when present.
 LEADERBOARD_METRICS = (
     *RETRIEVAL_METRICS, "token_f1", "rouge_l", "semantic_similarity", "exact_match", "refusal_correct", "false_refusal",
-    "latency_p50_s", "latency_p95_s", "input_tokens", "output_tokens", "cost_usd",
+    "latency_p50_s", "latency_p95_s", "input_tokens", "output_tokens", "cost_usd", "generation_calls", "cache_hits",
 )
 
 # The one place that says which metrics are better low. Everything else (scores in [0, 1]) is better high.

@@ -357,7 +357,7 @@ def run(
     generating = any(v.generates for v in variants)
     store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cfg.cache_size_mb)
     resolver = _Models(models, store, read=not fresh)
-    indexes = index_store or ChromaIndexStore(cfg.index_dir)
+    indexes = index_store  # the default store is opened when a variant needs an index (a reused one needs none)
     # everything that can be refused is checked before the first MLflow run exists
     the_judge = (judge or _load_judge(spec, resolver)) if generating else None
     answer_scorers: Mapping[str, ScoreFn] = {}
@@ -417,6 +417,7 @@ def run(
                 stats = chunk_stats(chunks)
                 # the implementation's name is part of the key, so an injected fake never shares a real model's index
                 key = index_key(chunker, embedding, f"{corpus.hash}:{type(embedder).__qualname__}")
+                indexes = indexes or ChromaIndexStore(cfg.index_dir)
                 index = indexes.open(key) or indexes.build(key, chunks, embedder.embed([c.text for c in chunks]))
                 queries = resolver.embedder(embedding)
                 queries.embed([c.question for c in dataset.cases])  # one batch for every variant of the index

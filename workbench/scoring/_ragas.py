@@ -190,16 +190,25 @@ def context_recall(env: ScorerEnv) -> ScoreFn:
 # -- offline ragas metrics -----------------------------------------------------------------------------------------------
 
 
-def _answer_vs_reference(metric: Any) -> ScoreFn:
-    from workbench.scoring._ragas_bridge import run_sync
+def _answer_vs_reference(metric_class: str, name: str) -> ScoreFn:
+    """A scorer over one of ragas's offline collection metrics, built at its first use: ``import ragas`` takes seconds,
+    and a sweep whose variants are all reused scores nothing."""
+    metric: Any = None
 
     def score(ctx: ScoreContext) -> Score:
+        nonlocal metric
         if ctx.expects_refusal:
             return Score(None, "refusal item: see refusal_correct")
         if not ctx.reference:
             return Score(None, "no reference answer")
         if not ctx.answer.strip():
             return Score(0.0, "empty answer")
+        from workbench.scoring._ragas_bridge import run_sync
+
+        if metric is None:
+            from ragas.metrics import collections
+
+            metric = getattr(collections, metric_class)(name=name)
         value = float(run_sync(metric.ascore(reference=ctx.reference, response=ctx.answer)).value)
         return Score(min(1.0, max(0.0, value)))
 
@@ -208,29 +217,23 @@ def _answer_vs_reference(metric: Any) -> ScoreFn:
 
 def string_similarity(env: ScorerEnv) -> ScoreFn:
     """ragas non-LLM string similarity (1 - normalised Levenshtein distance) of answer and reference; answerable only."""
-    from ragas.metrics.collections import NonLLMStringSimilarity
-
-    return _answer_vs_reference(NonLLMStringSimilarity(name="string_similarity"))
+    return _answer_vs_reference("NonLLMStringSimilarity", "string_similarity")
 
 
 def bleu(env: ScorerEnv) -> ScoreFn:
     """ragas BLEU (sacrebleu, scaled to [0, 1]) of answer against reference; answerable items only."""
-    from ragas.metrics.collections import BleuScore
-
-    return _answer_vs_reference(BleuScore(name="bleu"))
+    return _answer_vs_reference("BleuScore", "bleu")
 
 
 def chrf(env: ScorerEnv) -> ScoreFn:
     """ragas chrF (sacrebleu character n-gram F-score, scaled to [0, 1]) of answer against reference; answerable only."""
-    from ragas.metrics.collections import CHRFScore
-
-    return _answer_vs_reference(CHRFScore(name="chrf"))
+    return _answer_vs_reference("CHRFScore", "chrf")
 
 
 def _context_text_metric(which: str) -> ScoreFn:
-    from workbench.scoring._ragas_bridge import non_llm_context_scores
-
     def score(ctx: ScoreContext) -> Score:
+        from workbench.scoring._ragas_bridge import non_llm_context_scores
+
         why = _answerable_with_reference_and_contexts(ctx)
         if why is not None:
             return Score(None, why)

@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from workbench.models import Generation, GenerationParams, ModelKind, Price
+from workbench.pipeline import Chunk, MemoryIndexStore, VectorIndex
 from workbench.prompts import RenderedPrompt
 from workbench.scoring import JudgeReply, ModelJudge
 
-__all__ = ["HashingEmbedder", "ScriptExhausted", "ScriptedJudge", "ScriptedModel"]
+__all__ = ["CountingIndexStore", "HashingEmbedder", "ScriptExhausted", "ScriptedJudge", "ScriptedModel"]
 
 
 class ScriptExhausted(AssertionError):
@@ -154,3 +155,15 @@ class _JudgeScript:
                 raise ScriptExhausted(f"ScriptedJudge '{self.model_id}' ran out of answers after {self._calls - 1} calls")
             raw = self._answers.pop(0)
         return Generation(text=raw, input_tokens=len(prompt.text.split()), output_tokens=len(raw.split()), latency_s=0.0)
+
+
+class CountingIndexStore(MemoryIndexStore):
+    """An in-memory index store that records the key of every index it builds (``builds``), to check sharing and reuse."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.builds: list[str] = []
+
+    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> VectorIndex:
+        self.builds.append(key)
+        return super().build(key, chunks, vectors)
