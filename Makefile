@@ -16,7 +16,7 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast ui lint clean browser-deps
+.PHONY: install demo test test-fast ui lint clean browser-deps bench-speed
 
 # The browser test (tests/browser) drives JupyterLab in Debian's headless chromium with playwright-core from npm
 # (`npx playwright install` cannot download browsers here). Installed when missing; WORKBENCH_SKIP_BROWSER=1 skips
@@ -66,6 +66,11 @@ browser-deps:
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not integration and not browser"
+
+# What caching and reuse save on the quickstart sweep (naive loop, cold, warm, +1 prompt, +1 chunker, kill -9 and
+# resume), measured in one run: about 15-25 minutes on 2 quiet cores. BENCH_ARGS="--questions 3" for a quick check.
+bench-speed: install
+	$(BIN)/python bench/sweep_speed.py $(BENCH_ARGS)
 
 ui: install
 	$(BIN)/workbench ui
