@@ -16,13 +16,16 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast ui lint clean browser-deps bench-speed
+.PHONY: install demo test test-fast ui lint clean browser-deps team-deps bench-speed
 
 # The browser test (tests/browser) drives JupyterLab in Debian's headless chromium with playwright-core from npm
 # (`npx playwright install` cannot download browsers here). Installed when missing; WORKBENCH_SKIP_BROWSER=1 skips
 # the test and this step, except in CI (CI=true).
 BROWSER_DIR := tests/browser
 CHROMIUM ?= /usr/bin/chromium
+# The team-store tests (tests/team) run MLflow on a real PostgreSQL 15 started by the test. Debian keeps the server
+# binaries (initdb, pg_ctl) in $(PG_BIN), not on PATH; installed with apt when missing. Those tests never skip in CI.
+PG_BIN ?= /usr/lib/postgresql/15/bin
 
 install: $(STAMP)
 
@@ -49,7 +52,7 @@ demo: install
 lint: install
 	$(BIN)/lint-imports --no-cache
 
-test: install browser-deps lint
+test: install browser-deps team-deps lint
 	$(BIN)/python -m pytest -q
 
 browser-deps:
@@ -63,6 +66,13 @@ browser-deps:
 	if [ ! -f $(BROWSER_DIR)/node_modules/.package-lock.json ] || [ $(BROWSER_DIR)/package-lock.json -nt $(BROWSER_DIR)/node_modules/.package-lock.json ]; then \
 	  npm ci --prefix $(BROWSER_DIR) --no-audit --no-fund; \
 	fi
+
+team-deps:
+	@if command -v initdb >/dev/null || [ -x $(PG_BIN)/initdb ]; then exit 0; fi; \
+	echo "Installing the PostgreSQL 15 server (apt) for the team-store tests..."; \
+	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql-15 || exit 1; \
+	[ -x $(PG_BIN)/initdb ] || { echo "apt installed postgresql-15 but $(PG_BIN)/initdb is missing"; exit 1; }
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not integration and not browser"

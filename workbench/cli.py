@@ -2,6 +2,7 @@
 
     workbench run experiments/quickstart.yaml     run a sweep, print the leaderboard (--fresh: recompute everything)
     workbench ui                                  MLflow UI on 127.0.0.1 over this project's store
+    workbench server [--backend-store-uri URI]    a team MLflow server (e.g. on PostgreSQL) with served artifacts
     workbench list [EXPERIMENT]                   experiments, or the sweeps of one
     workbench schema                              write the experiment JSON schema
     workbench compare EXPERIMENT                  intervals and verdicts of the latest sweep's variants
@@ -130,6 +131,30 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     print(f"MLflow UI for {cfg.tracking_uri} on http://{args.host}:{args.port}  (Ctrl+C to stop)", flush=True)
     os.execv(sys.executable, cmd)
     return 0  # pragma: no cover - execv does not return
+
+
+def _cmd_server(args: argparse.Namespace) -> int:
+    import re
+    import socket
+
+    from workbench.config import settings
+
+    cfg = settings()
+    store = args.backend_store_uri or os.environ.get("MLFLOW_BACKEND_STORE_URI") or f"sqlite:///{cfg.root / 'mlruns' / 'mlflow.db'}"
+    destination = args.artifacts_destination or str(cfg.artifact_root)
+    if "://" not in destination:
+        Path(destination).mkdir(parents=True, exist_ok=True)
+    # what users set: a wildcard bind address is not an address they can reach, the machine's name is
+    reachable = socket.getfqdn() if args.host in ("0.0.0.0", "::", "") else args.host
+    extra = args.mlflow_args[1:] if args.mlflow_args[:1] == ["--"] else args.mlflow_args
+    cmd = [sys.executable, "-m", "mlflow", "server", "--artifacts-destination", destination, "--serve-artifacts",
+           "--host", args.host, "--port", str(args.port), *(["--workers", str(args.workers)] if args.workers else []), *extra]
+    shown = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", store)  # never print the store's password
+    print(f"MLflow server on {shown}, artifacts in {destination}. Point sweeps and notebooks at it with:\n"
+          f"  MLFLOW_TRACKING_URI=http://{reachable}:{args.port}", flush=True)
+    # the store URI goes through the environment, so its password is not in the server's command line (ps)
+    os.execve(sys.executable, cmd, {**os.environ, "MLFLOW_BACKEND_STORE_URI": store})
+    return 0  # pragma: no cover - execve does not return
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -306,6 +331,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(handler=_cmd_ui)
+
+    p = sub.add_parser("server", help="start a team MLflow tracking server with served artifacts (e.g. on PostgreSQL)")
+    p.add_argument("--backend-store-uri", default=None,
+                   help="where runs are kept, e.g. postgresql://user:password@host:5432/mlflow "
+                        "(default: $MLFLOW_BACKEND_STORE_URI, else this project's sqlite store)")
+    p.add_argument("--artifacts-destination", default=None,
+                   help="where the server keeps artifacts: a folder or s3://... (default: this project's mlruns/artifacts)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0: reachable from other machines)")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--workers", type=int, default=None, help="server worker processes (default: MLflow's, 4)")
+    p.add_argument("mlflow_args", nargs=argparse.REMAINDER,
+                   help="after --: more `mlflow server` options, e.g. -- --allowed-hosts mlflow.example.com:5000")
+    p.set_defaults(handler=_cmd_server)
 
     p = sub.add_parser("list", help="list experiments, or the sweeps and variants of one")
     p.add_argument("experiment", nargs="?")

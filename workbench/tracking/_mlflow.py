@@ -32,6 +32,7 @@ from workbench.spec import ExperimentSpec, PromptSpec
 from workbench.tracking._process import END_REASON_TAG, abandoned_reason, process_tags
 from workbench.tracking._read import RESULTS_TABLE
 from workbench.tracking._sqlite import tune_sqlite_store
+from workbench.tracking._store_lock import open_store_serialised
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, records_from_table
 from workbench.tracking._protocol import COMPARISON_FILE, PLOTS_DIR, SweepComparison, SweepHandle
 
@@ -83,8 +84,10 @@ class MlflowTracker:
         if tracking_uri.startswith("sqlite:///"):
             Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         tune_sqlite_store(tracking_uri)
+        open_store_serialised(tracking_uri)
         self.tracking_uri = tracking_uri
-        self.artifact_root = artifact_root
+        # a tracking server keeps artifacts itself (served artifacts), not on this machine's disk
+        self.artifact_root = None if tracking_uri.startswith(("http://", "https://")) else artifact_root
         mlflow.set_tracking_uri(tracking_uri)
         self._mlflow = mlflow
         self.client = MlflowClient(tracking_uri)

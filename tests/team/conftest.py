@@ -1,0 +1,216 @@
+"""Real servers for the team-store tests: a throwaway PostgreSQL 15 cluster, an MLflow server on it, a Chroma server.
+
+Each is started on a free loopback port and torn down after the module. In CI (``CI=true``) a server that cannot start
+fails the test with the reason; elsewhere the PostgreSQL tests are skipped only when its binaries are not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+_PG_DIRS = (Path("/usr/lib/postgresql/15/bin"), *sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """The environment of a server process: telemetry off, no proxies for loopback."""
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "ANONYMIZED_TELEMETRY": "False", "DO_NOT_TRACK": "true",
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return {**env, **extra}
+
+
+def _log_tail(log: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+    """Poll ``url`` until it answers 200; fail with the server's log when it exits or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode} before {url} answered:\n{_log_tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"{url} did not answer within {timeout_s:.0f} s:\n{_log_tail(log)}")
+
+
+def start_server(cmd: Sequence[str], log: Path, **env: str) -> subprocess.Popen[bytes]:
+    """A server in its own process group (its workers are stopped with it), output to ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, env=server_env(**env),
+                                start_new_session=True, cwd=log.parent)
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's process group, SIGKILL after a short grace (uvicorn waits for idle keep-alive clients)."""
+    if proc.poll() is not None:
+        return
+    for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------------------------
+
+
+def postgres_bin_dir() -> Path | None:
+    """The folder holding ``initdb`` and ``pg_ctl``: on PATH, else Debian's /usr/lib/postgresql/<version>/bin."""
+    found = shutil.which("initdb")
+    if found and shutil.which("pg_ctl"):
+        return Path(os.path.realpath(found)).parent
+    return next((d for d in _PG_DIRS if (d / "initdb").is_file() and (d / "pg_ctl").is_file()), None)
+
+
+@dataclass(frozen=True)
+class Postgres:
+    """A running throwaway cluster: ``uri(db)`` is the SQLAlchemy URI of one of its databases."""
+
+    port: int
+    user: str
+
+    def uri(self, database: str) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg  # the driver SQLAlchemy (and so MLflow) uses for postgresql:// URIs
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.uri(name)
+
+
+def _as_cluster_owner(cmd: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root: as root, run its binaries as the postgres system user
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _run_checked(cmd: list[str], what: str) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        pytest.fail(f"PostgreSQL: {what} failed ({done.returncode}): {' '.join(cmd)}\n{done.stdout}\n{done.stderr}")
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL cluster in a temp dir owned by its user, on a free loopback port, socket in the temp dir.
+
+    Skipped (outside CI only) when the server binaries are missing; any other failure to start fails the test.
+    """
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        reason = "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin — `make team-deps` installs them"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    work = Path(tempfile.mkdtemp(prefix="wb-pg-"))
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(work, ignore_errors=True)
+            pytest.fail("running as root but there is no 'postgres' system user to run PostgreSQL as (apt's postgresql package creates it)")
+        os.chown(work, owner.pw_uid, owner.pw_gid)
+    data, log, port = work / "data", work / "server.log", free_port()
+    user = "postgres"
+    _run_checked(_as_cluster_owner([str(bin_dir / "initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8",
+                                    "--no-sync", "--no-instructions"]), "initdb")
+    options = f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+    pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(data)]
+    try:
+        _run_checked(_as_cluster_owner([*pg_ctl, "-o", options, "-l", str(log), "-w", "-t", "60", "start"]),
+                     f"pg_ctl start (log: {_log_tail(log)})")
+        yield Postgres(port=port, user=user)
+    finally:
+        subprocess.run(_as_cluster_owner([*pg_ctl, "-m", "immediate", "-w", "stop"]), capture_output=True, timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# -- MLflow server ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MlflowServer:
+    url: str
+    artifacts: Path
+    seconds_to_start: float
+
+
+def start_mlflow_server(store_uri: str, artifacts: Path, log: Path, *, timeout_s: float = 120) -> Iterator[MlflowServer]:
+    """``workbench server`` (which execs ``mlflow server --serve-artifacts``) on a free port, until /health answers."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "workbench.cli", "server", "--backend-store-uri", store_uri,
+           "--artifacts-destination", str(artifacts), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    started = time.monotonic()
+    proc = start_server(cmd, log, PYTHONPATH=str(ROOT))
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", proc, log, timeout_s)
+        yield MlflowServer(f"http://127.0.0.1:{port}", artifacts, time.monotonic() - started)
+    finally:
+        stop_server(proc)
+
+
+# -- Chroma server ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChromaServer:
+    url: str
+    path: Path
+    seconds_to_start: float
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """``chroma run`` (the CLI that comes with chromadb) on a free loopback port, data in a temp folder."""
+    where = tmp_path_factory.mktemp("chroma-server")
+    chroma = Path(sys.executable).parent / "chroma"
+    if not chroma.is_file():
+        pytest.fail(f"the chroma CLI is not at {chroma}: chromadb is a dependency, reinstall with `make install`")
+    port = free_port()
+    started = time.monotonic()
+    proc = start_server([str(chroma), "run", "--path", str(where / "data"), "--host", "127.0.0.1", "--port", str(port)],
+                        where / "server.log")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, where / "server.log", 60)
+        yield ChromaServer(f"http://127.0.0.1:{port}", where / "data", time.monotonic() - started)
+    finally:
+        stop_server(proc)
