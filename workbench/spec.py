@@ -37,6 +37,7 @@ __all__ = [
     "DatasetRef",
     "ExperimentSpec",
     "GateSpec",
+    "IndexStoreSpec",
     "JudgeSpec",
     "Limits",
     "MaxCostGate",
@@ -180,6 +181,30 @@ class RetrievalSpec(_Spec):
         return f"k{self.k}-{self.search}"
 
 
+class IndexStoreSpec(_Spec):
+    """Where the sweep's vector indexes live: a Chroma server (``chroma run``) that every worker and machine shares.
+
+    Without this section (or ``WORKBENCH_CHROMA_URL``) indexes are kept in a local Chroma under ``.workbench/indexes``.
+    """
+
+    url: str = Field(description="the Chroma server, e.g. http://127.0.0.1:8000")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        try:
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/") and (
+                parts.port is None or parts.port > 0)
+        except ValueError:  # a port that is not a number
+            valid = False
+        if not valid:
+            raise ValueError(f"'{value}' is not a Chroma server URL — use http://host:port, e.g. http://127.0.0.1:8000")
+        return value
+
+
 class Limits(_Spec):
     """Per-variant sandbox limits."""
 
@@ -305,6 +330,7 @@ class ExperimentSpec(_Spec):
     judge: JudgeSpec | None = Field(default=None, description="judge model; when set, the LLM-judged scorers are on by default")
     scorers: tuple[str, ...] | None = Field(default=None, description="scorer names; default: all deterministic ones")
     limits: Limits = Limits()
+    index_store: IndexStoreSpec | None = Field(default=None, description="a Chroma server for the indexes (default: local Chroma)")
     pricing: dict[str, PriceSpec] = {}
     seed: int = 0
     promotion: PromotionSpec | None = Field(default=None, description="gates for workbench promote")

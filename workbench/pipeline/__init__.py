@@ -1,4 +1,4 @@
-"""The RAG pipeline: chunk -> embed -> index (Chroma) -> retrieve -> generate."""
+"""The RAG pipeline: chunk -> embed -> index (Chroma, local or a server) -> retrieve -> generate."""
 
 from workbench.pipeline.chunk import (
     Chunk,
@@ -12,11 +12,13 @@ from workbench.pipeline.chunk import (
     length_histogram,
 )
 from workbench.pipeline.generate import QuestionRecord, answer_question, format_context, retrieve_question
-from workbench.pipeline.index import ChromaIndexStore, Hit, IndexStore, MemoryIndexStore, VectorIndex
+from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, Hit, IndexStore, MemoryIndexStore, VectorIndex
 from workbench.pipeline.retrieve import Retriever
+from workbench.pipeline.stores import index_store_for
 
 __all__ = [
     "ChromaIndexStore",
+    "ChromaServerIndexStore",
     "Chunk",
     "ChunkStats",
     "Hit",
@@ -33,6 +35,7 @@ __all__ = [
     "chunk_segments",
     "chunk_stats",
     "format_context",
+    "index_store_for",
     "length_histogram",
     "retrieve_question",
 ]

@@ -1,20 +1,30 @@
-"""Vector indexes behind one interface: Chroma (persistent, the default) and an in-memory one for unit tests.
+"""Vector indexes behind one interface: Chroma (persistent local, the default, or a Chroma server) and an in-memory
+one for unit tests.
 
 An index is content-addressed by its key (corpus + chunker + embedding model), built once and then only read.
-A half-built Chroma collection (interrupted build) is never reused: it is marked complete only after the last add.
+A half-built Chroma collection (interrupted build) is never reused: it is published under its key only after the
+last add.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
+from workbench.errors import WorkbenchError
 from workbench.metrics import cosine
 from workbench.pipeline.chunk import Chunk
 
-__all__ = ["ChromaIndexStore", "Hit", "IndexStore", "MemoryIndexStore", "VectorIndex"]
+__all__ = ["ChromaIndexStore", "ChromaServerIndexStore", "Hit", "IndexStore", "MemoryIndexStore", "VectorIndex"]
+
+_COMPLETE, _KEY, _STARTED = "workbench_complete", "workbench_key", "workbench_build_started"
+_BUILDING = "-building-"
+_STALE_BUILD_S = 6 * 3600  # a build's collection older than this belongs to a build that died
 
 
 @dataclass(frozen=True)
@@ -83,18 +93,19 @@ class MemoryIndexStore:
 
 
 class _ChromaIndex:
-    def __init__(self, key: str, collection: object) -> None:
+    def __init__(self, key: str, collection: Any) -> None:
         self.key = key
         self._collection = collection
+        self._count: int | None = None
 
     def __len__(self) -> int:
-        return int(self._collection.count())  # type: ignore[attr-defined]
+        if self._count is None:  # a published index never changes: count it once (one request to a server)
+            self._count = int(self._collection.count())
+        return self._count
 
     def search(self, vector: Sequence[float], k: int, *, with_vectors: bool = False) -> list[Hit]:
         include = ["documents", "metadatas", "distances"] + (["embeddings"] if with_vectors else [])
-        res = self._collection.query(  # type: ignore[attr-defined]
-            query_embeddings=[list(vector)], n_results=min(k, len(self)), include=include
-        )
+        res = self._collection.query(query_embeddings=[list(vector)], n_results=min(k, len(self)), include=include)
         hits = []
         for j, chunk_id in enumerate(res["ids"][0]):
             meta = res["metadatas"][0][j] or {}
@@ -111,11 +122,86 @@ class _ChromaIndex:
         return hits
 
 
-class ChromaIndexStore:
-    """Persistent Chroma collections under ``path``, one per index key (``wb-<key>``), telemetry off.
+class _ChromaStore:
+    """Chroma collections behind a client, one per index key (``wb-<key>``); shared by the local and server stores.
 
-    We always hand Chroma our own vectors: its default embedding function would try to download a model.
+    A build fills a collection of its own (``wb-<key>-building-<id>``) and publishes it by renaming it to ``wb-<key>``
+    with ``workbench_complete`` set, in one request. So a reader (another worker, another machine) never sees a
+    half-built index, two builders of one key cannot mix their chunks (the first to publish wins; the other's copy is
+    dropped), and a build that dies leaves only its own building collection, removed by a later build of that key once
+    it is older than ``_STALE_BUILD_S``. We always hand Chroma our own vectors: its default embedding function would
+    try to download a model.
     """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @staticmethod
+    def _name(key: str) -> str:
+        return f"wb-{key}"
+
+    def open(self, key: str) -> VectorIndex | None:
+        from chromadb.errors import NotFoundError
+
+        try:
+            collection = self._client.get_collection(self._name(key), embedding_function=None)
+        except NotFoundError:
+            return None
+        if not (collection.metadata or {}).get(_COMPLETE):
+            return None  # half-built by an older workbench that built in place
+        return _ChromaIndex(key, collection)
+
+    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> VectorIndex:
+        from chromadb.errors import ChromaError
+
+        if len(chunks) != len(vectors):
+            raise ValueError(f"index {key}: {len(chunks)} chunks but {len(vectors)} vectors")
+        self._drop_stale_builds(key)
+        staging = self._client.create_collection(
+            f"{self._name(key)}{_BUILDING}{uuid.uuid4().hex[:12]}",
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={_COMPLETE: False, _KEY: key, _STARTED: int(time.time())},
+        )
+        batch = max(1, min(self._client.get_max_batch_size(), 2000))
+        for i in range(0, len(chunks), batch):
+            part = chunks[i : i + batch]
+            staging.add(
+                ids=[c.id for c in part],
+                embeddings=[list(v) for v in vectors[i : i + batch]],
+                documents=[c.text for c in part],
+                metadatas=[{"doc_id": c.doc_id, "start": c.start, "end": c.end, "header": c.header} for c in part],
+            )
+        for _ in range(3):
+            try:
+                staging.modify(name=self._name(key), metadata={_COMPLETE: True, _KEY: key})
+                return _ChromaIndex(key, staging)
+            except ChromaError:  # the name is taken: another builder published first, or an old half-built index
+                published = self.open(key)
+                if published is not None:
+                    self._delete(staging.name)
+                    return published
+                self._delete(self._name(key))
+        raise RuntimeError(f"index {key}: could not publish {staging.name} as {self._name(key)}")
+
+    def _delete(self, name: str) -> None:
+        from chromadb.errors import NotFoundError
+
+        try:
+            self._client.delete_collection(name)
+        except NotFoundError:
+            pass
+
+    def _drop_stale_builds(self, key: str) -> None:
+        prefix, now = self._name(key) + _BUILDING, time.time()
+        for collection in self._client.list_collections():
+            started = (collection.metadata or {}).get(_STARTED, 0)
+            if collection.name.startswith(prefix) and now - float(started) > _STALE_BUILD_S:
+                self._delete(collection.name)
+
+
+class ChromaIndexStore(_ChromaStore):
+    """Persistent Chroma collections under ``path`` (the default: one machine), telemetry off."""
 
     def __init__(self, path: str | Path) -> None:
         import chromadb
@@ -123,40 +209,40 @@ class ChromaIndexStore:
 
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self._client = chromadb.PersistentClient(
-            path=str(self.path), settings=Settings(anonymized_telemetry=False, allow_reset=False)
+        super().__init__(
+            chromadb.PersistentClient(path=str(self.path), settings=Settings(anonymized_telemetry=False, allow_reset=False))
         )
 
-    @staticmethod
-    def _name(key: str) -> str:
-        return f"wb-{key}"
 
-    def open(self, key: str) -> VectorIndex | None:
-        try:
-            collection = self._client.get_collection(self._name(key), embedding_function=None)
-        except Exception:  # chromadb raises NotFoundError/ValueError depending on version  # noqa: BLE001
-            return None
-        if not (collection.metadata or {}).get("workbench_complete"):
-            return None
-        return _ChromaIndex(key, collection)
+class ChromaServerIndexStore(_ChromaStore):
+    """Collections on a Chroma server (``chroma run``), shared by every worker and machine of a team.
 
-    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> VectorIndex:
-        name = self._name(key)
+    Args:
+        url: the server, e.g. ``http://127.0.0.1:8000`` (``https://`` for TLS; the port defaults to 8000, 443 with TLS).
+
+    Raises:
+        WorkbenchError: the URL is not an http(s) URL, or no Chroma server answers there.
+    """
+
+    def __init__(self, url: str) -> None:
+        import chromadb
+        from chromadb.config import Settings
+
+        parts = urlsplit(url)
         try:
-            self._client.delete_collection(name)
-        except Exception:  # noqa: BLE001 - absent collection
-            pass
-        collection = self._client.create_collection(
-            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}, metadata={"workbench_complete": False}
-        )
-        batch = max(1, min(self._client.get_max_batch_size(), 2000))
-        for i in range(0, len(chunks), batch):
-            part = chunks[i : i + batch]
-            collection.add(
-                ids=[c.id for c in part],
-                embeddings=[list(v) for v in vectors[i : i + batch]],
-                documents=[c.text for c in part],
-                metadatas=[{"doc_id": c.doc_id, "start": c.start, "end": c.end, "header": c.header} for c in part],
-            )
-        collection.modify(metadata={"workbench_complete": True})
-        return _ChromaIndex(key, collection)
+            port = parts.port
+        except ValueError:  # a port that is not a number
+            port = -1
+        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+            raise WorkbenchError(f"index store url {url!r}: expected http://host:port or https://host:port")
+        self.url = url
+        tls = parts.scheme == "https"
+        try:
+            client = chromadb.HttpClient(host=parts.hostname, port=port or (443 if tls else 8000), ssl=tls,
+                                         settings=Settings(anonymized_telemetry=False))
+        except ValueError as exc:  # chromadb's "Could not connect to a Chroma server"
+            raise WorkbenchError(
+                f"no Chroma server answers at {url} ({exc}) — start one with `chroma run --path DIR --host HOST --port PORT`, "
+                "or drop index_store / WORKBENCH_CHROMA_URL to use the local index store"
+            ) from None
+        super().__init__(client)

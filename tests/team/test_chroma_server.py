@@ -1,0 +1,192 @@
+"""Indexes on a real Chroma server (``chroma run`` on loopback): built once under their content key, opened by any
+other store object (another worker, another machine), never reused half-built. The spec's ``index_store`` (or
+``WORKBENCH_CHROMA_URL``) selects the server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import chromadb
+import pytest
+import yaml
+from chromadb.config import Settings as ChromaSettings
+
+import workbench as wb
+from tests.promotion.conftest import fake_models, write_project
+from tests.team.conftest import ChromaServer, free_port
+from workbench.config import settings
+from workbench.datasets import Document
+from workbench.errors import WorkbenchError
+from workbench.pipeline import (
+    ChromaIndexStore,
+    ChromaServerIndexStore,
+    Chunk,
+    IndexStore,
+    Retriever,
+    chunk_document,
+    index_store_for,
+)
+from workbench.spec import ChunkerSpec, RetrievalSpec
+from workbench.testing import HashingEmbedder
+
+pytestmark = [pytest.mark.integration]
+
+TEXTS = {
+    "loops": "The for statement iterates over the items of a sequence. The while loop repeats while true.",
+    "classes": "A class definition creates a class object. Methods take self as first argument.",
+    "errors": "The try statement specifies exception handlers. The raise statement raises an exception.",
+}
+EMBEDDER = HashingEmbedder(dim=64)
+QUESTION = "how does the try statement handle an exception"
+
+
+def small_corpus() -> tuple[list[Chunk], list[list[float]]]:
+    spec = ChunkerSpec(strategy="sentence", size=100, overlap=0)
+    chunks = [c for doc_id, text in TEXTS.items() for c in chunk_document(Document(doc_id, text), spec)]
+    return chunks, EMBEDDER.embed([c.text for c in chunks])
+
+
+def many_chunks(n: int) -> tuple[list[Chunk], list[list[float]]]:
+    """More chunks than one add() batch (2000), so a build can die between two batches."""
+    chunks = [Chunk(f"c{i}", f"d{i % 7}", f"chunk number {i} of the big corpus", 0, 10) for i in range(n)]
+    return chunks, EMBEDDER.embed([c.text for c in chunks])
+
+
+class DiesAfter(Sequence[Sequence[float]]):
+    """Vectors that fail once the build asks for the ones from ``n`` on: a build killed half-way."""
+
+    def __init__(self, vectors: list[list[float]], n: int) -> None:
+        self._vectors, self._n = vectors, n
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice) and (i.start or 0) >= self._n:
+            raise RuntimeError("killed half-way through the build")
+        return self._vectors[i]
+
+
+def names(server: ChromaServer) -> set[str]:
+    client = chromadb.HttpClient(host="127.0.0.1", port=int(server.url.rsplit(":", 1)[1]),
+                                 settings=ChromaSettings(anonymized_telemetry=False))
+    return {c.name for c in client.list_collections()}
+
+
+def top_doc(store: IndexStore, key: str) -> tuple[str, int]:
+    index = store.open(key)
+    assert index is not None
+    hits = Retriever(index, EMBEDDER, RetrievalSpec(k=2)).retrieve(QUESTION)
+    return hits[0].chunk.doc_id, len(index)
+
+
+def test_an_index_built_through_the_server_is_opened_by_another_store(chroma_server: ChromaServer) -> None:
+    chunks, vectors = small_corpus()
+    builder = ChromaServerIndexStore(chroma_server.url)
+    assert builder.open("shared") is None
+    built = builder.build("shared", chunks, vectors)
+    assert len(built) == len(chunks)
+    other_worker = ChromaServerIndexStore(chroma_server.url)  # another process or machine: a new client
+    assert top_doc(other_worker, "shared") == ("errors", len(chunks)) == top_doc(builder, "shared")
+    assert "wb-shared" in names(chroma_server)
+    assert not [n for n in names(chroma_server) if n.startswith("wb-shared-building-")]
+
+
+@pytest.mark.parametrize("where", ["server", "local"])
+def test_a_half_built_index_is_never_reused(where: str, chroma_server: ChromaServer, tmp_path: Path) -> None:
+    def store() -> IndexStore:
+        return ChromaServerIndexStore(chroma_server.url) if where == "server" else ChromaIndexStore(tmp_path / "chroma")
+
+    key = f"half-{where}"
+    chunks, vectors = many_chunks(2100)
+    with pytest.raises(RuntimeError, match="half-way"):
+        store().build(key, chunks, DiesAfter(vectors, 2000))
+    assert store().open(key) is None  # 2000 of 2100 chunks were added, under a name nobody opens
+    index = store().build(key, chunks, vectors)
+    assert len(index) == 2100 and len(store().open(key) or []) == 2100
+
+
+def test_an_index_half_built_in_place_by_an_older_version_is_rebuilt(chroma_server: ChromaServer) -> None:
+    store = ChromaServerIndexStore(chroma_server.url)
+    legacy = store._client.create_collection("wb-legacy", embedding_function=None, metadata={"workbench_complete": False})
+    legacy.add(ids=["x"], embeddings=[[0.0] * 64], documents=["stale"], metadatas=[{"doc_id": "old"}])
+    assert store.open("legacy") is None
+    chunks, vectors = small_corpus()
+    store.build("legacy", chunks, vectors)
+    assert top_doc(ChromaServerIndexStore(chroma_server.url), "legacy") == ("errors", len(chunks))
+
+
+def test_two_workers_building_one_key_publish_one_index(chroma_server: ChromaServer) -> None:
+    chunks, vectors = many_chunks(600)
+    go = threading.Barrier(2)
+    lengths: list[int] = []
+
+    def work() -> None:
+        store = ChromaServerIndexStore(chroma_server.url)
+        go.wait()
+        lengths.append(len(store.build("race", chunks, vectors)))
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert lengths == [600, 600]
+    assert {n for n in names(chroma_server) if n.startswith("wb-race")} == {"wb-race"}
+
+
+def test_a_build_left_by_a_dead_process_is_cleaned_up(chroma_server: ChromaServer) -> None:
+    store = ChromaServerIndexStore(chroma_server.url)
+    for name, age in (("wb-gc-building-dead", 7 * 3600), ("wb-gc-building-busy", 60)):
+        store._client.create_collection(name, embedding_function=None, metadata={
+            "workbench_complete": False, "workbench_key": "gc", "workbench_build_started": int(time.time()) - age})
+    store.build("gc", *small_corpus())
+    left = {n for n in names(chroma_server) if n.startswith("wb-gc")}
+    assert left == {"wb-gc", "wb-gc-building-busy"}  # a build still running elsewhere is left alone
+
+
+def test_the_spec_or_the_environment_selects_the_server(chroma_server: ChromaServer, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WORKBENCH_CHROMA_URL", raising=False)
+    spec = write_project(tmp_path)
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    local = index_store_for(spec, cfg)
+    assert isinstance(local, ChromaIndexStore) and local.path == cfg.index_dir
+    served = wb.ExperimentSpec.from_dict({**spec.model_dump(mode="json", exclude_defaults=True), "scorers": ["hit_at_k"],
+                                          "index_store": {"url": chroma_server.url}}, base_dir=tmp_path)
+    chosen = index_store_for(served, cfg)
+    assert isinstance(chosen, ChromaServerIndexStore) and chosen.url == chroma_server.url
+    monkeypatch.setenv("WORKBENCH_CHROMA_URL", chroma_server.url)
+    from_env = index_store_for(spec, cfg)
+    assert isinstance(from_env, ChromaServerIndexStore) and from_env.url == chroma_server.url
+
+    # a sweep whose index lives on the server (runner.run picks its store with index_store_for)
+    before = names(chroma_server)
+    result = wb.run(served, settings=cfg, models=fake_models(), index_store=index_store_for(served, cfg), limit=2,
+                    progress=False)
+    assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
+    added = names(chroma_server) - before
+    assert len(added) == 1 and "-building-" not in next(iter(added)), added  # one index: both variants share it
+
+
+def test_no_server_at_the_url_is_one_clear_error() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(WorkbenchError, match=r"no Chroma server answers at http://127\.0\.0\.1:\d+ .*chroma run"):
+        ChromaServerIndexStore(url)
+    with pytest.raises(WorkbenchError, match="expected http://host:port"):
+        ChromaServerIndexStore("chroma.example:8000")
+
+
+def test_the_spec_field_checks_the_url_and_round_trips(tmp_path: Path) -> None:
+    base = write_project(tmp_path).model_dump(mode="json", exclude_defaults=True)
+    spec = wb.ExperimentSpec.from_dict({**base, "index_store": {"url": "http://chroma.team:8000"}}, base_dir=tmp_path)
+    assert spec.index_store is not None and spec.index_store.url == "http://chroma.team:8000"
+    assert "index_store:\n  url: http://chroma.team:8000" in spec.to_yaml()
+    assert wb.ExperimentSpec.from_dict(yaml.safe_load(spec.to_yaml()), base_dir=tmp_path) == spec
+    assert "index_store: null" not in write_project(tmp_path).to_yaml()  # the default stays out of experiment files
+    with pytest.raises(wb.SpecError, match=r"index_store.url: 'chroma.team:8000' is not a Chroma server URL"):
+        wb.ExperimentSpec.from_dict({**base, "index_store": {"url": "chroma.team:8000"}}, base_dir=tmp_path)
