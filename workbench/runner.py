@@ -26,7 +26,6 @@ from workbench.grid import Variant, expand_grid, index_key
 from workbench.metrics import COST_PER_SUCCESS, RETRIEVAL_METRICS, SUCCESS_METRIC, cost_per_success, percentile
 from workbench.models import MINILM_ID, Embedder, GenerationParams, Generator, ModelKind, Price, default_kind, load_embedder, load_generator
 from workbench.pipeline import (
-    ChromaIndexStore,
     ChunkStats,
     IndexStore,
     QuestionRecord,
@@ -35,6 +34,7 @@ from workbench.pipeline import (
     answer_question,
     chunk_corpus,
     chunk_stats,
+    index_store_for,
     retrieve_question,
 )
 from workbench.prompts import PromptTemplate
@@ -417,7 +417,7 @@ def run(
                 stats = chunk_stats(chunks)
                 # the implementation's name is part of the key, so an injected fake never shares a real model's index
                 key = index_key(chunker, embedding, f"{corpus.hash}:{type(embedder).__qualname__}")
-                indexes = indexes or ChromaIndexStore(cfg.index_dir)
+                indexes = indexes or index_store_for(spec, cfg)
                 index = indexes.open(key) or indexes.build(key, chunks, embedder.embed([c.text for c in chunks]))
                 queries = resolver.embedder(embedding)
                 queries.embed([c.question for c in dataset.cases])  # one batch for every variant of the index

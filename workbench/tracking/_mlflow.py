@@ -103,11 +103,20 @@ class MlflowTracker:
         location = None
         if self.artifact_root is not None:
             location = (self.artifact_root / spec.name).resolve().as_uri()
-        return str(
-            self.client.create_experiment(
-                spec.name, artifact_location=location, tags={"mlflow.note.content": spec.description or spec.name}
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(
+                self.client.create_experiment(
+                    spec.name, artifact_location=location, tags={"mlflow.note.content": spec.description or spec.name}
+                )
             )
-        )
+        except MlflowException as exc:  # another process created it first (two notebooks starting the same experiment)
+            again = self.client.get_experiment_by_name(spec.name)
+            if again is None:
+                raise
+            _log.debug("experiment %s was created concurrently: %s", spec.name, exc)
+            return str(again.experiment_id)
 
     def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
         from mlflow.entities import Param, RunTag
