@@ -89,3 +89,17 @@ def test_a_sweep_killed_mid_variant_resumes_without_repeating_a_question(tmp_pat
     assert cache.info().misses["generation"] == 2 * QUESTIONS + in_flight  # a warm re-run asks the model nothing
     latest = client.search_runs([experiment_id], "tags.`workbench.kind` = 'sweep'", order_by=["attributes.start_time DESC"])[0]
     assert latest.data.metrics["variants_reused"] == 2
+    warm = {v.info.run_name: v.data.metrics for v in client.search_runs([experiment_id], f"tags.`mlflow.parentRunId` = '{latest.info.run_id}'")}
+    cold = {v.info.run_name: v.data.metrics for v in variants}
+    for name, metrics in cold.items():  # the same results, read back instead of recomputed
+        for metric in ("token_f1", "hit_at_k", "output_tokens", "latency_p50_s"):
+            assert warm[name][metric] == pytest.approx(metrics[metric]), (name, metric)
+
+    spec = yaml.safe_load(experiment.read_text())
+    spec["prompts"].append({"name": "brief", "template": "Answer briefly from the context.\n{context}\nQuestion: {question}\nAnswer:"})
+    experiment.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    fourth = workbench_run(experiment, env)
+    output = fourth.communicate(timeout=600)[0]
+    assert fourth.returncode == 0, output[-3000:]
+    assert cache.info().misses["generation"] == 3 * QUESTIONS + in_flight  # one more prompt: only its questions
+    assert "reused 2 of 3 variants" in output

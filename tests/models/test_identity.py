@@ -1,0 +1,44 @@
+"""Model identities: what answers are cached under. A changed model file is a new identity; a fake never shares one."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from workbench.models._local import LlamaCppGenerator, file_sha256
+from workbench.testing import HashingEmbedder, ScriptedModel
+
+
+def test_a_gguf_identity_is_its_content_hash_computed_once_and_again_when_the_file_changes(tmp_path: Path) -> None:
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"weights v1")
+    first = LlamaCppGenerator("llamacpp:" + str(model), model).identity
+    sidecar = Path(str(model.resolve()) + ".sha256.json")
+    assert json.loads(sidecar.read_text())["sha256"] in first
+    copy = tmp_path / "copy.gguf"
+    copy.write_bytes(b"weights v1")
+    assert LlamaCppGenerator("llamacpp:" + str(copy), copy).identity == first  # same content, same answers
+    model.write_bytes(b"weights v2")
+    os.utime(model, ns=(1, 1))
+    assert LlamaCppGenerator("llamacpp:" + str(model), model).identity != first
+    assert LlamaCppGenerator("llamacpp:" + str(copy), copy, n_ctx=4096).identity != first  # another context window
+
+
+def test_the_sidecar_is_trusted_only_for_the_size_and_time_it_records(tmp_path: Path) -> None:
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"abc")
+    real = file_sha256(model)
+    sidecar = Path(str(model.resolve()) + ".sha256.json")
+    stale = json.loads(sidecar.read_text()) | {"sha256": "0" * 64, "size": 999}
+    sidecar.write_text(json.dumps(stale))
+    model.write_bytes(b"abc")  # same content, new modification time: the memo and the stale sidecar are not used
+    os.utime(model, ns=(2, 2))
+    assert file_sha256(model) == real
+
+
+def test_fakes_have_their_own_identities() -> None:
+    assert ScriptedModel(["a"]).identity != ScriptedModel(["a"]).identity  # two scripts never share cached answers
+    assert ScriptedModel(["a"], identity="fixed").identity == "fixed"
+    assert HashingEmbedder(dim=8).identity != HashingEmbedder(dim=16).identity
+    assert HashingEmbedder(dim=8).identity == HashingEmbedder(dim=8).identity  # deterministic vectors may be shared
