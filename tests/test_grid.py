@@ -6,12 +6,13 @@ from workbench.spec import load_experiment
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_quickstart_grid_is_two_prompts_by_two_chunkers() -> None:
+def test_quickstart_grid_is_two_prompts_by_two_chunkers_by_both_local_models() -> None:
     spec = load_experiment(ROOT / "experiments" / "quickstart.yaml")
     variants = expand_grid(spec)
-    assert len(variants) == 4
-    assert len({v.id for v in variants}) == 4
-    assert len({v.index_key for v in variants}) == 2  # prompts share the index of their chunker
+    assert len(variants) == 8
+    assert len({v.id for v in variants}) == 8
+    assert len({v.index_key for v in variants}) == 2  # prompts and models share the index of their chunker
+    assert {(m.id, m.resolved_kind) for m in spec.models} == {("local:gemma3-270m", "completion"), ("local:smollm2-135m-instruct", "chat")}
 
 
 def test_variant_ids_depend_on_content_only() -> None:

@@ -1,14 +1,15 @@
-"""The embedded models themselves: completion and chat serving of the GGUF, deadlines, embeddings."""
+"""The embedded models themselves: completion and chat serving of the GGUFs, deadlines, identities, embeddings."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import pytest
 
 from workbench.config import settings
-from workbench.models import GEMMA_ID, MINILM_ID, GenerationParams, load_embedder, load_generator
-from workbench.models._local import LlamaCppGenerator, gemma_path
+from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, GenerationParams, load_embedder, load_generator
+from workbench.models._local import LlamaCppGenerator, _llama, gemma_path
 from workbench.prompts import PromptTemplate
 
 pytestmark = pytest.mark.integration
@@ -38,3 +39,50 @@ def test_minilm_embeddings_are_normalised_and_semantic() -> None:
     dot = lambda u, v: sum(x * y for x, y in zip(u, v))  # noqa: E731
     assert dot(a, b) > dot(a, c) + 0.3
     assert emb.count_tokens("hello world") == 2
+
+
+def test_the_chat_model_answers_through_its_own_chat_template() -> None:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    system = "You answer questions about Mars in one short sentence."
+    prompt = PromptTemplate("p", "Context: {context}\n\nQuestion: {question}", system=system).render(
+        question="What colour is the sky on Mars during the day?", context="On Mars the daytime sky is butterscotch coloured."
+    )
+    gen = load_generator(SMOLLM2_ID)
+    assert isinstance(gen, LlamaCppGenerator) and gen.kind == "chat"
+    out = gen.generate(prompt, GenerationParams(max_tokens=48))
+    assert out.text and out.text == out.text.strip()
+    assert out.input_tokens > 10 and 0 < out.output_tokens <= 48
+
+    llama, lock = _llama(str(gen.path), gen.n_ctx)
+    assert llama.chat_format == "chat_template.default"  # the GGUF's own template, not a built-in guess
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt.messages[-1][1]}]
+    eos = llama.detokenize([llama.token_eos()], special=True).decode()
+    rendered = Jinja2ChatFormatter(llama.metadata["tokenizer.chat_template"], eos_token=eos, bos_token="")(messages=messages).prompt
+    # our system message replaces the template's default one, and the user turn carries the rendered template
+    assert rendered.startswith(f"<|im_start|>system\n{system}<|im_end|>") and "SmolLM, trained by" not in rendered
+    assert "butterscotch" in rendered and rendered.endswith("<|im_start|>assistant\n")
+    # exactly these messages, formatted by that template, were what the model read
+    assert out.input_tokens == len(llama.tokenize(rendered.encode(), add_bos=False, special=True))
+    with lock:
+        ref = llama.create_chat_completion(messages, max_tokens=48, temperature=0.0, seed=0)
+    assert out.text == ref["choices"][0]["message"]["content"].strip()
+
+
+def test_the_chat_model_follows_a_system_message() -> None:
+    gen = load_generator(SMOLLM2_ID)
+
+    def ask(system: str) -> str:
+        prompt = PromptTemplate("p", "{question}", system=system).render(question="What is your name?", context="")
+        return gen.generate(prompt, GenerationParams(max_tokens=24)).text
+
+    assert "Zorblax" not in ask("")  # without a system message the template's default one applies
+    assert "Zorblax" in ask("Your name is Zorblax.")
+
+
+def test_each_gguf_has_its_own_stable_identity() -> None:
+    smol, gemma = load_generator(SMOLLM2_ID), load_generator(GEMMA_ID)
+    assert isinstance(smol, LlamaCppGenerator)
+    assert smol.identity == load_generator(SMOLLM2_ID).identity
+    assert smol.identity.startswith(f"gguf:{hashlib.sha256(smol.path.read_bytes()).hexdigest()}:")
+    assert smol.identity != gemma.identity

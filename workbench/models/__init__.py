@@ -1,6 +1,6 @@
 """Models: generation and embedding behind small protocols, resolved from ``provider:model`` strings."""
 
-from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID
+from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID, SMOLLM2_ID
 from workbench.models._pricing import DEFAULT_PRICES, Price, price_for
 from workbench.models._registry import check_model_id, default_kind, load_embedder, load_generator
 from workbench.models._types import Embedder, Generation, GenerationParams, Generator, ModelKind
@@ -10,6 +10,7 @@ __all__ = [
     "DEFAULT_PRICES",
     "GEMMA_ID",
     "MINILM_ID",
+    "SMOLLM2_ID",
     "Embedder",
     "Generation",
     "GenerationParams",

