@@ -213,6 +213,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (and print where it is)")
     args = parser.parse_args()
     q = args.questions
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that a terminated run still removes its folder
     tmp = Path(tempfile.mkdtemp(prefix="wb-sweep-speed-"))
     main_home = tmp / "main"
     main_home.mkdir()
@@ -287,7 +288,8 @@ def main() -> None:
           f"({resumed_wall:.1f}s vs {cold.wall_s - cold.index_s:.1f}s; f opens the cold run's indexes and includes two "
           "process start-ups and model loads)")
     print(f"  cold sweep wall / model compute inside it {cold.wall_s / cold.compute_s:6.2f}   "
-          f"({cold.wall_s:.1f}s / {cold.compute_s:.1f}s of generation latency)")
+          f"({cold.wall_s:.1f}s = {cold.index_s:.1f}s indexes + {cold.compute_s:.1f}s generation + "
+          f"{cold.wall_s - cold.index_s - cold.compute_s:.1f}s retrieval, scoring and tracking)")
     print(f"  naive wall / model compute inside it      {naive.wall_s / naive.compute_s:6.2f}")
 
 
