@@ -1,8 +1,8 @@
 """Benchmark: what never computing the same thing twice saves on the quickstart sweep, measured in one run.
 
 The quickstart grid with the local Gemma 3 270M (2 prompts x 2 chunkers; ``--all-models`` keeps every model of
-experiments/quickstart.yaml), real MiniLM embeddings, real Chroma, a real sqlite MLflow store, 20 questions unless
-``--questions N``; each scenario timed on the wall clock:
+experiments/quickstart.yaml), real MiniLM embeddings, real Chroma, a real sqlite MLflow store, 20 questions (whatever
+the quickstart's own limit) unless ``--questions N``; each scenario timed on the wall clock:
 
   a) naive        a hand-written loop over the grid with workbench's public pieces: every variant chunks, embeds and
                   indexes the corpus itself (Chroma) and generates every answer with the real model; no cache, no
@@ -208,7 +208,7 @@ def kill_and_resume(experiment: Path, questions: int, home: Path, indexes_of: Pa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--questions", type=int, default=20, help="questions per variant (default 20, the quickstart's)")
+    parser.add_argument("--questions", type=int, default=20, help="questions per variant (default 20)")
     parser.add_argument("--all-models", action="store_true", help="every model of the quickstart, not only Gemma 3 270M")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (and print where it is)")
     args = parser.parse_args()
