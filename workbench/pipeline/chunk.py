@@ -200,6 +200,12 @@ class ChunkStats:
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.__dict__.items()}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, float]) -> ChunkStats:
+        """The inverse of ``as_dict`` (counts come back as ints)."""
+        counts = ("count", "documents", "min_chars", "max_chars")
+        return cls(**{k: int(v) if k in counts else float(v) for k, v in data.items()})  # type: ignore[arg-type]
+
 
 def chunk_stats(chunks: Sequence[Chunk]) -> ChunkStats:
     """Summary statistics of chunk lengths (characters)."""

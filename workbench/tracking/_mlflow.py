@@ -249,7 +249,7 @@ class MlflowTracker:
 
         from mlflow.entities import Metric, Param, RunTag
 
-        from workbench.pipeline import ChunkStats
+        from workbench.pipeline import ChunkStats, chunk_stats as empty_chunk_stats
         from workbench.sandbox import Outcome
 
         source = self.client.get_run(source_run_id)
@@ -277,7 +277,7 @@ class MlflowTracker:
             self.client.link_traces_to_run(batch, run_id=run_id)
         self._log_dataset(run_id, dataset)
         self.client.set_terminated(run_id, status="FINISHED", end_time=source.info.end_time or now)
-        chunk_stats = ChunkStats(**{k: (int(v) if k in ("count", "documents", "min_chars", "max_chars") else float(v)) for k, v in stats.items()}) if stats else ChunkStats(0, 0, 0.0, 0.0, 0, 0, 0.0)
+        chunk_stats = ChunkStats.from_dict(stats) if stats else empty_chunk_stats([])
         return VariantResult(
             variant=variant, outcome=Outcome("FINISHED"), records=records_from_table(rows, dataset, generates=variant.generates),
             metrics=reused_metrics(source.data.metrics), chunk_stats=chunk_stats, started_ms=source.info.start_time,
