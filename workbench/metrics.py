@@ -1,5 +1,6 @@
 """What every layer agrees on about scores and metrics (pure, a leaf): the ``Score`` type, the scorer catalogue, which
-way each metric is better, the success metric, the leaderboard's columns, and two small statistics.
+way each metric is better, the success metric, the leaderboard's columns, what counts as a refusal, and two small
+statistics.
 
 Scoring produces ``Score`` values, the runner aggregates them, the leaderboard and the comparison rank them: all of
 them import this module, and it imports nothing else of workbench, so no layer has to reach up to another for a
@@ -9,6 +10,7 @@ definition.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,6 +29,7 @@ __all__ = [
     "cost_per_success",
     "direction",
     "higher_is_better",
+    "is_refusal",
     "passes",
     "percentile",
     "scorer",
@@ -162,20 +165,21 @@ COST_PER_SUCCESS = "cost_per_success_usd"
 # Leaderboard columns, in order, when present.
 LEADERBOARD_METRICS = (
     *RETRIEVAL_METRICS, "token_f1", "rouge_l", "semantic_similarity", "exact_match", "refusal_correct", "false_refusal",
-    "latency_p50_s", "latency_p95_s", "input_tokens", "output_tokens", "cost_usd", "generation_calls", "cache_hits",
+    "latency_p50_s", "latency_p95_s", "input_tokens", "output_tokens", "cost_usd", "escalation_rate", "generation_calls",
+    "cache_hits",
 )
 
 # The one place that says which metrics are better low. Everything else (scores in [0, 1]) is better high.
-_LOWER_EXACT = frozenset({"false_refusal", "tokens", "context_injection"})
-_LOWER_PREFIXES = ("latency", "cost", "judge_cost")
+_LOWER_EXACT = frozenset({"false_refusal", "tokens", "context_injection", "escalation_rate"})
+_LOWER_PREFIXES = ("latency", "cost", "judge_cost", "tokens_", "calls_")
 _LOWER_SUFFIXES = ("_tokens", "_errors", "_cost_usd", "_latency_s", "_leak", "_leaks")
 
 
 def direction(metric: str) -> Direction:
     """Whether a larger value of ``metric`` is better ("higher") or worse ("lower").
 
-    Lower is better for latency, cost, token counts, error counts, false refusals, leaks and injected context;
-    higher for the rest.
+    Lower is better for latency, cost, token counts, error counts, false refusals, leaks and injected context, and
+    for a router's escalation rate and its per-model ``tokens_<model>`` and ``calls_<model>``; higher for the rest.
     """
     name = metric.lower()
     lower = name in _LOWER_EXACT or name.startswith(_LOWER_PREFIXES) or name.endswith(_LOWER_SUFFIXES)
@@ -218,6 +222,24 @@ def cost_per_success(
     if successes == 0:
         return math.inf if total > 0 else None
     return total / successes
+
+
+# -- refusals ---------------------------------------------------------------------------------------------------------
+
+_REFUSAL_PATTERNS = re.compile(
+    r"(i\s+(do\s+not|don'?t)\s+know|i\s+(cannot|can'?t|won'?t|will\s+not)\s+(help|assist|answer|provide|do\s+that)"
+    r"|not\s+(in|covered\s+by|mentioned\s+in)\s+the\s+(provided\s+)?context|no\s+information\s+(about|on)"
+    r"|(cannot|can'?t)\s+(be\s+)?answer(ed)?|unable\s+to\s+(answer|help)|i\s+refuse|not\s+able\s+to\s+help)",
+    re.IGNORECASE,
+)
+
+
+def is_refusal(answer: str) -> bool:
+    """Whether an answer declines (says it does not know or cannot help). Empty answers count as refusals.
+
+    Used by the refusal scorers and by a router deciding to escalate a question (``refusal_or_empty``).
+    """
+    return not answer.strip() or bool(_REFUSAL_PATTERNS.search(answer))
 
 
 # -- small statistics --------------------------------------------------------------------------------------------------

@@ -6,29 +6,17 @@ import re
 import string
 from collections import Counter
 
-from workbench.metrics import cosine
+from workbench.metrics import cosine, is_refusal
 from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
-
-REFUSAL_PATTERNS = re.compile(
-    r"(i\s+(do\s+not|don'?t)\s+know|i\s+(cannot|can'?t|won'?t|will\s+not)\s+(help|assist|answer|provide|do\s+that)"
-    r"|not\s+(in|covered\s+by|mentioned\s+in)\s+the\s+(provided\s+)?context|no\s+information\s+(about|on)"
-    r"|(cannot|can'?t)\s+(be\s+)?answer(ed)?|unable\s+to\s+(answer|help)|i\s+refuse|not\s+able\s+to\s+help)",
-    re.IGNORECASE,
-)
 
 
 def normalize(text: str) -> str:
     """SQuAD-style normalisation: lower case, no punctuation, no articles, single spaces."""
     text = text.lower().translate(_PUNCT)
     return " ".join(_ARTICLES.sub(" ", text).split())
-
-
-def is_refusal(answer: str) -> bool:
-    """Whether an answer declines (says it does not know or cannot help). Empty answers count as refusals."""
-    return not answer.strip() or bool(REFUSAL_PATTERNS.search(answer))
 
 
 def _dedupe(ids: tuple[str, ...]) -> list[str]:
