@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.spec import ChunkerSpec, ExperimentSpec, ModelSpec, PromptSpec, RetrievalSpec
+from workbench.spec import ChunkerSpec, ExperimentSpec, ModelSpec, PromptSpec, RetrievalSpec, RouterEntry, RouterSpec
 
 __all__ = ["Variant", "expand_grid", "index_key"]
 
@@ -26,12 +26,15 @@ def index_key(chunker: ChunkerSpec, embedding: str, corpus_hash: str = "") -> st
 class Variant:
     """One point of the grid: a chunker and a retrieval setting, and (unless it only retrieves) a prompt and a model.
 
+    The model may be a router (``RouterSpec``): it answers with its cheap model and escalates to its strong one; its
+    id covers both models and the thresholds, its name is the router's name.
+
     A retrieval-only variant (``prompt`` and ``model`` None) retrieves for every question and is scored on the
     retrieval metrics alone; it shares its index with every variant of the same chunker and embedding model.
     """
 
     prompt: PromptSpec | None
-    model: ModelSpec | None
+    model: ModelSpec | RouterSpec | None
     chunker: ChunkerSpec
     retrieval: RetrievalSpec
 
@@ -40,11 +43,26 @@ class Variant:
         """Whether this variant generates answers (False for a retrieval-only variant)."""
         return self.model is not None
 
+    @property
+    def router(self) -> RouterSpec | None:
+        """The router, when this variant's model is one."""
+        return self.model if isinstance(self.model, RouterSpec) else None
+
+    @property
+    def answering_models(self) -> tuple[ModelSpec, ...]:
+        """The models that may answer its questions: the model, a router's cheap and strong models, or none."""
+        if isinstance(self.model, RouterSpec):
+            return self.model.models
+        return (self.model,) if self.model is not None else ()
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.prompt is not None and self.model is not None:
             out["prompt"] = self.prompt.model_dump(mode="json", exclude_none=True)
-            out["model"] = self.model.model_dump(mode="json", exclude={"cache"})  # how it is run, not what it answers
+            if isinstance(self.model, RouterSpec):  # how a model is run (cache) is not what it answers
+                out["router"] = self.model.model_dump(mode="json", exclude={"cheap": {"cache"}, "strong": {"cache"}})
+            else:
+                out["model"] = self.model.model_dump(mode="json", exclude={"cache"})
         out["chunker"] = self.chunker.model_dump(mode="json")
         out["retrieval"] = self.retrieval.model_dump(mode="json")
         return out
@@ -80,7 +98,11 @@ class Variant:
         data = self.to_dict()
         if self.prompt is not None and self.model is not None:
             data["prompt"] = {"name": self.prompt.name}  # the template text is an artifact, not a param
-            data["model"]["kind"] = self.model.resolved_kind
+            if isinstance(self.model, RouterSpec):
+                for role, m in (("cheap", self.model.cheap), ("strong", self.model.strong)):
+                    data["router"][role]["kind"] = m.resolved_kind
+            else:
+                data["model"]["kind"] = self.model.resolved_kind
         walk("", data)
         return flat
 
@@ -88,11 +110,13 @@ class Variant:
 def expand_grid(spec: ExperimentSpec, *, generate: bool = True) -> list[Variant]:
     """All combinations of the spec's axes, in axis order (chunkers outermost so shared indexes are adjacent).
 
+    A router entry of the models axis is one model of the grid (one variant per prompt, chunker and retrieval setting).
     Without generation (``generate=False``, or a spec without ``models:``) the grid is chunkers x retrieval settings:
     retrieval-only variants.
     """
-    answering: list[tuple[PromptSpec | None, ModelSpec | None]] = (
-        [(p, m) for m, p in itertools.product(spec.models, spec.prompts)] if generate and spec.models else [(None, None)]
+    models = [m.router if isinstance(m, RouterEntry) else m for m in spec.models]
+    answering: list[tuple[PromptSpec | None, ModelSpec | RouterSpec | None]] = (
+        [(p, m) for m, p in itertools.product(models, spec.prompts)] if generate and models else [(None, None)]
     )
     variants = [
         Variant(prompt=p, model=m, chunker=c, retrieval=r)

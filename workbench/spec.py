@@ -15,9 +15,11 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
     SerializerFunctionWrapHandler,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -35,6 +37,7 @@ __all__ = [
     "ChunkerSpec",
     "CorpusRef",
     "DatasetRef",
+    "EscalationSpec",
     "ExperimentSpec",
     "GateSpec",
     "IndexStoreSpec",
@@ -44,12 +47,15 @@ __all__ = [
     "MaxFailedRateGate",
     "MetricGate",
     "MinQuestionsGate",
+    "ModelEntry",
     "ModelParams",
     "ModelSpec",
     "PriceSpec",
     "PromotionSpec",
     "PromptSpec",
     "RetrievalSpec",
+    "RouterEntry",
+    "RouterSpec",
     "describe_validation_error",
     "experiment_json_schema",
     "load_experiment",
@@ -136,6 +142,78 @@ class ModelSpec(_Spec):
     @property
     def short_name(self) -> str:
         return Path(self.id.split(":", 1)[1]).stem if self.id.startswith("llamacpp:") else self.id.split(":", 1)[1]
+
+
+class EscalationSpec(_Spec):
+    """When a router hands a question to its strong model: any signal that is set and fires escalates it."""
+
+    retrieval_score_below: float | None = Field(
+        default=None, ge=-1.0, le=1.0,
+        description="escalate when the best retrieval score (cosine similarity) is below this; known before answering, "
+        "so the cheap model is not called",
+    )
+    refusal_or_empty: bool = Field(default=False, description="escalate when the cheap answer is empty or a refusal")
+    grounding_below: float | None = Field(
+        default=None, ge=-1.0, le=1.0,
+        description="escalate when the cheap answer's largest embedding similarity to a retrieved chunk is below this "
+        "(embedded with the variant's retrieval embedding model)",
+    )
+
+    @model_validator(mode="after")
+    def _some_signal(self) -> EscalationSpec:
+        if self.retrieval_score_below is None and not self.refusal_or_empty and self.grounding_below is None:
+            raise ValueError(
+                "no escalation signal is set — set retrieval_score_below, refusal_or_empty: true or grounding_below"
+            )
+        return self
+
+
+class RouterSpec(_Spec):
+    """A cost-aware router: answers with ``cheap`` and escalates a question to ``strong`` when a signal fires."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="the router's name (its variants' model name)")
+    cheap: ModelSpec = Field(description="the model that answers first")
+    strong: ModelSpec = Field(description="the model that answers the escalated questions")
+    escalate_when: EscalationSpec
+
+    @model_validator(mode="after")
+    def _two_models(self) -> RouterSpec:
+        if self.cheap.model_dump(exclude={"cache"}) == self.strong.model_dump(exclude={"cache"}):
+            raise ValueError(f"cheap and strong are the same model ({self.cheap.id}) — route between two different models")
+        return self
+
+    @property
+    def id(self) -> str:
+        """``router:<name>``: what the leaderboard's model column shows."""
+        return f"router:{self.name}"
+
+    @property
+    def short_name(self) -> str:
+        return self.name
+
+    @property
+    def models(self) -> tuple[ModelSpec, ModelSpec]:
+        """(cheap, strong)."""
+        return (self.cheap, self.strong)
+
+
+class RouterEntry(_Spec):
+    """A models-axis entry ``router: {name, cheap, strong, escalate_when}``: a router is a variant like any model."""
+
+    router: RouterSpec
+
+
+def _entry_kind(value: Any) -> str:
+    is_router = isinstance(value, RouterEntry) or (isinstance(value, dict) and "router" in value)
+    return _ROUTER_TAG if is_router else _MODEL_TAG
+
+
+# union tags pydantic puts in error locations; they are not YAML keys (dropped from the located error)
+_MODEL_TAG, _ROUTER_TAG = "model-entry", "router-entry"
+
+ModelEntry = Annotated[
+    Annotated[ModelSpec, Tag(_MODEL_TAG)] | Annotated[RouterEntry, Tag(_ROUTER_TAG)], Discriminator(_entry_kind)
+]
 
 
 class ChunkerSpec(_Spec):
@@ -324,7 +402,9 @@ class ExperimentSpec(_Spec):
     dataset: DatasetRef
     corpus: CorpusRef
     prompts: tuple[PromptSpec, ...] = Field(default=(), description="prompt templates (needed when models are set)")
-    models: tuple[ModelSpec, ...] = Field(default=(), description="answering models; none: a retrieval-only sweep")
+    models: tuple[ModelEntry, ...] = Field(
+        default=(), description="answering models and routers (router: {...}); none: a retrieval-only sweep"
+    )
     chunkers: tuple[ChunkerSpec, ...] = Field(min_length=1)
     retrieval: tuple[RetrievalSpec, ...] = (RetrievalSpec(),)
     judge: JudgeSpec | None = Field(default=None, description="judge model; when set, the LLM-judged scorers are on by default")
@@ -348,9 +428,13 @@ class ExperimentSpec(_Spec):
 
     @field_validator("models")
     @classmethod
-    def _models_need_prompts(cls, value: tuple[ModelSpec, ...], info: ValidationInfo) -> tuple[ModelSpec, ...]:
+    def _models_need_prompts(cls, value: tuple[ModelSpec | RouterEntry, ...], info: ValidationInfo) -> tuple[ModelSpec | RouterEntry, ...]:
         if value and not info.data.get("prompts"):
             raise ValueError("models need at least one prompt — add a 'prompts:' list, or drop 'models:' for a retrieval-only sweep")
+        names = [m.router.name for m in value if isinstance(m, RouterEntry)]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"router name '{dupes[0]}' is used twice — router names must be unique")
         return value
 
     @field_validator("scorers")
@@ -495,8 +579,8 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
 
 
 def _is_internal(part: Any) -> bool:
-    """Pydantic adds validator names (``function-after[...]``) to error locations; they are not YAML keys."""
-    return isinstance(part, str) and ("[" in part or part.startswith(("function-", "tagged-union")))
+    """Pydantic adds validator names (``function-after[...]``) and union tags to error locations; they are not YAML keys."""
+    return isinstance(part, str) and ("[" in part or part.startswith(("function-", "tagged-union")) or part in (_MODEL_TAG, _ROUTER_TAG))
 
 
 def experiment_json_schema() -> dict[str, Any]:
