@@ -1,4 +1,5 @@
-"""The RAG pipeline: chunk -> embed -> index (Chroma, local or a server) -> retrieve -> generate."""
+"""The RAG pipeline: chunk -> embed -> index (Chroma, local or a server) -> retrieve -> generate (one model, or a router
+that escalates from a cheap model to a strong one)."""
 
 from workbench.pipeline.chunk import (
     Chunk,
@@ -14,6 +15,8 @@ from workbench.pipeline.chunk import (
 from workbench.pipeline.generate import QuestionRecord, answer_question, format_context, retrieve_question
 from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, Hit, IndexStore, MemoryIndexStore, VectorIndex
 from workbench.pipeline.retrieve import Retriever
+from workbench.pipeline.route import Escalation, ModelCall, Signals, decide, decide_before_answer, grounding
+from workbench.pipeline.router import RoutedModel, Router, route_answer, routing_metrics
 from workbench.pipeline.stores import index_store_for
 
 __all__ = [
@@ -21,21 +24,31 @@ __all__ = [
     "ChromaServerIndexStore",
     "Chunk",
     "ChunkStats",
+    "Escalation",
     "Hit",
     "IndexStore",
     "LengthBin",
     "MemoryIndexStore",
+    "ModelCall",
     "QuestionRecord",
     "Retriever",
+    "RoutedModel",
+    "Router",
     "Segment",
+    "Signals",
     "VectorIndex",
     "answer_question",
     "chunk_corpus",
     "chunk_document",
     "chunk_segments",
     "chunk_stats",
+    "decide",
+    "decide_before_answer",
     "format_context",
+    "grounding",
     "index_store_for",
     "length_histogram",
     "retrieve_question",
+    "route_answer",
+    "routing_metrics",
 ]

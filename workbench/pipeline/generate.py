@@ -11,6 +11,7 @@ from workbench.metrics import Score
 from workbench.models import Generation, GenerationParams, Generator
 from workbench.pipeline.index import Hit
 from workbench.pipeline.retrieve import Retriever
+from workbench.pipeline.route import Escalation, ModelCall
 from workbench.prompts import PromptTemplate
 
 __all__ = ["QuestionRecord", "answer_question", "format_context", "retrieve_question"]
@@ -23,7 +24,12 @@ def format_context(hits: tuple[Hit, ...] | list[Hit]) -> str:
 
 @dataclass(frozen=True)
 class QuestionRecord:
-    """What happened for one question of one variant (timings are wall-clock nanoseconds, for traces)."""
+    """What happened for one question of one variant (timings are wall-clock nanoseconds, for traces).
+
+    A router's record also lists every model call it made (``calls``: the cheap one, then the strong one when it
+    escalated) and its decision (``escalation``); ``generation`` is then the answer that stands, and tokens and cost
+    cover every call.
+    """
 
     case: EvalCase
     hits: tuple[Hit, ...]
@@ -35,10 +41,38 @@ class QuestionRecord:
     error: str | None = None
     scores: Mapping[str, Score] = field(default_factory=dict)
     cost_usd: float | None = None
+    calls: tuple[ModelCall, ...] = ()
+    escalation: Escalation | None = None
 
     @property
     def answer(self) -> str:
         return self.generation.text if self.generation else ""
+
+    @property
+    def routed(self) -> bool:
+        """Whether a router answered this question (its calls and decision are recorded)."""
+        return self.escalation is not None
+
+    @property
+    def answered_by(self) -> str:
+        """The model (spec id) whose answer stands, for a routed record ("" otherwise: the variant's model)."""
+        return next((c.model_id for c in reversed(self.calls) if c.generation is not None), "")
+
+    @property
+    def escalated(self) -> bool:
+        return self.escalation is not None and self.escalation.escalate
+
+    @property
+    def input_tokens(self) -> int:
+        if self.calls:
+            return sum(c.input_tokens for c in self.calls)
+        return self.generation.input_tokens if self.generation else 0
+
+    @property
+    def output_tokens(self) -> int:
+        if self.calls:
+            return sum(c.output_tokens for c in self.calls)
+        return self.generation.output_tokens if self.generation else 0
 
     @property
     def retrieved_ids(self) -> tuple[str, ...]:
@@ -50,7 +84,8 @@ class QuestionRecord:
 
     @property
     def tokens(self) -> int:
-        return self.generation.input_tokens + self.generation.output_tokens if self.generation else 0
+        """Input plus output tokens of every model call made for this question."""
+        return self.input_tokens + self.output_tokens
 
 
 def retrieve_question(case: EvalCase, retriever: Retriever) -> QuestionRecord:

@@ -1,0 +1,180 @@
+"""Cost-aware routing, the calls: answer a retrieved question with the router's cheap model, measure the signals,
+escalate to the strong model when one fires (the decision itself is ``workbench.pipeline.route``).
+
+A router is built from its spec and the sweep's models: ``Router.from_spec(router_spec, generator=..., params=...,
+price=..., embedder=...)``; ``route_answer(found, template=..., router=...)`` then does for a router what
+``generate_answer`` does for one model. Its record lists every call (model, role, tokens, cost, timings) and the
+decision with its reasons; ``routing_metrics`` sums them per model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from workbench.metrics import is_refusal
+from workbench.models import Embedder, GenerationParams, Generator, Price
+from workbench.pipeline.generate import QuestionRecord, format_context
+from workbench.pipeline.index import Hit
+from workbench.pipeline.route import Escalation, ModelCall, Role, Signals, decide, decide_before_answer, grounding
+from workbench.prompts import PromptTemplate, RenderedPrompt
+from workbench.spec import EscalationSpec, ModelSpec, RouterSpec
+
+__all__ = ["RoutedModel", "Router", "route_answer", "routing_metrics"]
+
+
+@dataclass(frozen=True)
+class RoutedModel:
+    """One of a router's two models, ready to answer: its spec, the generator serving it, its decoding parameters and
+    its price (None: unknown, so costs are reported missing)."""
+
+    spec: ModelSpec
+    generator: Generator
+    params: GenerationParams
+    price: Price | None
+
+    def call(self, role: Role, prompt: RenderedPrompt, deadline: float | None) -> ModelCall:
+        """Ask the model; a failed call is a ``ModelCall`` with its error (and no cost), not an exception."""
+        started = time.time_ns()
+        try:
+            generation = self.generator.generate(prompt, self.params, deadline=deadline)
+            error = None
+        except Exception as exc:  # noqa: BLE001 - a failed call is recorded; the router may still escalate
+            generation, error = None, f"{type(exc).__name__}: {exc}"
+        cost: float | None
+        if generation is None:
+            cost = 0.0
+        else:
+            cost = self.price.cost(generation.input_tokens, generation.output_tokens) if self.price is not None else None
+        text = prompt.text if self.generator.kind == "completion" else "\n\n".join(f"[{r}] {c}" for r, c in prompt.messages)
+        return ModelCall(
+            model_id=self.spec.id, short_name=self.spec.short_name, role=role, generation=generation, prompt=text,
+            error=error, started_ns=started, ended_ns=time.time_ns(), cost_usd=cost,
+        )
+
+
+@dataclass(frozen=True)
+class Router:
+    """A router ready to answer: cheap and strong models, the escalation thresholds, and the embedding model that
+    measures grounding (the variant's retrieval embedding model)."""
+
+    name: str
+    cheap: RoutedModel
+    strong: RoutedModel
+    rule: EscalationSpec
+    embedder: Embedder
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: RouterSpec,
+        *,
+        generator: Callable[[ModelSpec], Generator],
+        params: Callable[[ModelSpec], GenerationParams],
+        price: Callable[[str], Price | None],
+        embedder: Embedder,
+    ) -> Router:
+        """Build a router from its spec.
+
+        Args:
+            spec: the router entry of the experiment.
+            generator: the generator serving a model spec (the sweep's, behind its cache).
+            params: the decoding parameters of a model spec (the sweep's seed included).
+            price: the price of a model id (``ExperimentSpec.price``: the spec's ``pricing`` first).
+            embedder: the variant's query embedding model, for the grounding signal.
+        """
+        cheap, strong = (RoutedModel(m, generator(m), params(m), price(m.id)) for m in spec.models)
+        return cls(spec.name, cheap, strong, spec.escalate_when, embedder)
+
+    def signals(self, answer: ModelCall, hits: Sequence[Hit], best: float | None) -> Signals:
+        """Measure the signals of a cheap answer (grounding only when the router has a threshold for it)."""
+        if answer.generation is None:
+            return Signals(best_retrieval_score=best, cheap_error=answer.error or "no answer")
+        text = answer.generation.text
+        grounded = None
+        if self.rule.grounding_below is not None:
+            if text.strip() and hits:
+                vectors = self.embedder.embed([text, *(h.chunk.text for h in hits)])
+                grounded = grounding(vectors[0], vectors[1:])
+            else:
+                grounded = 0.0
+        return Signals(best_retrieval_score=best, refused_or_empty=is_refusal(text), grounding=grounded)
+
+
+def route_answer(
+    found: QuestionRecord,
+    *,
+    template: PromptTemplate,
+    router: Router,
+    deadline: float | None = None,
+) -> QuestionRecord:
+    """Answer a retrieved question (``retrieve_question``'s record) through a router.
+
+    When the best retrieval score is below the router's threshold the strong model answers at once (the cheap one is
+    not called: its answer could not change the decision). Otherwise the cheap model answers, its signals are
+    measured, and the strong model answers again when any fires. A cheap answer cut off by the deadline is kept as it
+    is (the caller stops the variant). The record's ``generation``/``error`` are those of the answer that stands;
+    ``calls``, ``escalation`` and ``cost_usd`` (every call, priced per model; None when a price is unknown) say the rest.
+    """
+    case, hits = found.case, found.hits
+    retrieval_ns = found.retrieved_ns - found.started_ns
+    retrieved = time.time_ns()
+    started = retrieved - retrieval_ns
+    prompt = template.render(question=case.question, context=format_context(hits))
+    best = max((h.score for h in hits), default=None)
+    calls: list[ModelCall] = []
+    escalation = decide_before_answer(best, router.rule)
+    if escalation is None:
+        cheap = router.cheap.call("cheap", prompt, deadline)
+        calls.append(cheap)
+        if cheap.generation is not None and cheap.generation.finish_reason == "deadline":
+            escalation = Escalation(False, signals=Signals(best_retrieval_score=best))
+        else:
+            escalation = decide(router.signals(cheap, hits, best), router.rule)
+    if escalation.escalate:
+        calls.append(router.strong.call("strong", prompt, deadline))
+    final = calls[-1]
+    costs = [c.cost_usd for c in calls]
+    return QuestionRecord(
+        case=case, hits=hits, prompt=final.prompt, generation=final.generation, started_ns=started,
+        retrieved_ns=retrieved, ended_ns=time.time_ns(), error=final.error,
+        cost_usd=None if any(c is None for c in costs) else float(sum(c for c in costs if c is not None)),
+        calls=tuple(calls), escalation=escalation,
+    )
+
+
+def routing_metrics(records: Sequence[QuestionRecord]) -> dict[str, float]:
+    """A router variant's own metrics, from its question records (empty for records no router answered).
+
+    ``escalation_rate`` (share of questions the strong model answered), per model ``tokens_<short name>``,
+    ``calls_<short name>`` and (when every price is known) ``cost_usd_<short name>``; and the sweep-wide accounting
+    summed over every call rather than one answer per question: ``input_tokens``, ``output_tokens``,
+    ``generation_calls`` (calls that reached a model now), ``cache_hits`` and (prices known) ``cost_usd`` and
+    ``spent_usd`` — these replace the one-model figures for a router.
+    """
+    routed = [r for r in records if r.routed]
+    if not routed:
+        return {}
+    calls = [c for r in routed for c in r.calls]
+    out: dict[str, float] = {
+        "escalation_rate": sum(1 for r in routed if r.escalated) / len(routed),
+        "input_tokens": float(sum(c.input_tokens for c in calls)),
+        "output_tokens": float(sum(c.output_tokens for c in calls)),
+        "generation_calls": float(sum(1 for c in calls if c.generation is None or not c.generation.cached)),
+        "cache_hits": float(sum(1 for c in calls if c.generation is not None and c.generation.cached)),
+    }
+    for short in dict.fromkeys(c.short_name for c in calls):
+        mine = [c for c in calls if c.short_name == short]
+        out[f"tokens_{short}"] = float(sum(c.input_tokens + c.output_tokens for c in mine))
+        out[f"calls_{short}"] = float(len(mine))
+        costs = [c.cost_usd for c in mine]
+        if all(c is not None for c in costs):
+            out[f"cost_usd_{short}"] = float(sum(c for c in costs if c is not None))
+    costs = [c.cost_usd for c in calls]
+    if all(c is not None and math.isfinite(c) for c in costs):
+        out["cost_usd"] = float(sum(c for c in costs if c is not None))
+        out["spent_usd"] = float(sum(c.cost_usd or 0.0 for c in calls if c.generation is not None and not c.generation.cached))
+    return out
+
