@@ -225,7 +225,8 @@ def test_ctrl_c_says_the_sweep_is_killed_and_how_to_resume(
     ],
 )
 def test_ctrl_c_message_before_the_sweep_and_with_fresh(
-    cache_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], started: bool, fresh: bool, expected: str
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    started: bool, fresh: bool, expected: str,
 ) -> None:
     def interrupted(experiment: Any, *, on_event: Callable[[wb.ProgressEvent], None], **options: Any) -> wb.SweepResult:
         assert options["fresh"] is fresh
@@ -234,6 +235,7 @@ def test_ctrl_c_message_before_the_sweep_and_with_fresh(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(wb, "run", interrupted)
-    assert main(["run", "x.yaml", "--no-progress", *(["--fresh"] if fresh else [])]) == 130
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["--tracking-uri", uri, "run", str(spec_file), "--no-progress", *(["--fresh"] if fresh else [])]) == 130
     captured = capsys.readouterr()
     assert lines(captured.err) == [expected] and captured.out == ""

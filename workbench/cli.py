@@ -20,16 +20,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from workbench import _telemetry  # noqa: F401
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.results import SweepResult
+    from workbench.spec import GateSpec
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -49,7 +51,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import workbench as wb
     from workbench.config import settings
 
-    cfg = settings(tracking_uri=args.tracking_uri)
+    _input_file(args.experiment, "experiment")
+    cfg = settings(tracking_uri=_store(args, must_exist=False))
     started: list[bool] = []
 
     def on_event(event: wb.ProgressEvent) -> None:
@@ -134,7 +137,6 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _cmd_server(args: argparse.Namespace) -> int:
-    import re
     import socket
 
     from workbench.config import settings
@@ -149,7 +151,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
     extra = args.mlflow_args[1:] if args.mlflow_args[:1] == ["--"] else args.mlflow_args
     cmd = [sys.executable, "-m", "mlflow", "server", "--artifacts-destination", destination, "--serve-artifacts",
            "--host", args.host, "--port", str(args.port), *(["--workers", str(args.workers)] if args.workers else []), *extra]
-    shown = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", store)  # never print the store's password
+    shown = _shown_uri(store)  # never print the store's password
     print(f"MLflow server on {shown}, artifacts in {destination}. Point sweeps and notebooks at it with:\n"
           f"  MLFLOW_TRACKING_URI=http://{reachable}:{args.port}", flush=True)
     # the store URI goes through the environment, so its password is not in the server's command line (ps)
@@ -162,6 +164,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from workbench.tracking import experiment_sweeps, list_experiments
 
     uri = settings(tracking_uri=args.tracking_uri).tracking_uri
+    if not args.experiment and _missing_sqlite_store(uri):  # a fresh project: nothing to list, and no store is created
+        print(f"no experiments yet: {_shown_uri(uri)} does not exist — run a sweep first: workbench run EXPERIMENT.yaml")
+        return 0
+    uri = _store(args, must_exist=True)
     if not args.experiment:
         for exp in list_experiments(tracking_uri=uri):
             print(f"{exp.name:30s} id={exp.experiment_id:>4s}  sweeps={exp.sweeps}")
@@ -191,9 +197,9 @@ def _comparison(args: argparse.Namespace, metrics: Sequence[str] | None):  # typ
     import workbench as wb
     from workbench.config import settings
 
-    cfg = settings(tracking_uri=args.tracking_uri)
+    uri = _store(args, must_exist=True)
     return wb.compare(args.sweep or args.experiment, baseline=args.baseline, metrics=metrics, seed=args.seed,
-                      n_resamples=args.resamples, tracking_uri=cfg.tracking_uri)
+                      n_resamples=args.resamples, tracking_uri=uri)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -223,34 +229,88 @@ def _comparison_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sweep", default=None, help="a sweep's parent run id, instead of the latest sweep")
     p.add_argument("--baseline", default=None, help="variant id, name or run id (a run of another sweep works too); default: the first variant")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--resamples", type=_positive_int, default=2000, help="bootstrap resamples (default 2000)")
 
 
-def _gates_file(path: str | None) -> list[dict[str, object]] | None:
-    """Gates from a YAML file: a list of gates, or a mapping with ``gates:`` (or ``promotion: gates:``)."""
+_GATE_EXAMPLE = "e.g. gates: [{kind: metric, metric: token_f1, min: 0.3}, {kind: min_questions, n: 20}]"
+
+
+def _gates_file(path: str | None) -> tuple[GateSpec, ...] | None:
+    """Gates from a YAML file: a list of gates, or a mapping with ``gates:`` (an experiment file's ``promotion:`` works).
+
+    Raises:
+        WorkbenchError: ``file:line: field: what is wrong — what to do`` for a missing, empty, binary or non-YAML file
+            and for a gate with a wrong kind, field or value.
+    """
     if path is None:
         return None
     import yaml
 
-    file = Path(path)
-    if not file.is_file():
-        raise WorkbenchError(f"{path}: gates file not found")
-    data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    if isinstance(data, dict):
-        data = (data.get("promotion") or data).get("gates")
-    if not isinstance(data, list):
-        raise WorkbenchError(f"{path}:1: expected a list of gates (or 'gates:' holding one), e.g. - {{kind: metric, metric: token_f1, min: 0.3}}")
-    return data
+    text = _input_file(path, "gates")
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise WorkbenchError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML ({getattr(exc, 'problem', exc)}) — fix the "
+                             f"syntax, {_GATE_EXAMPLE}") from None
+    where = ""
+    for key in ("promotion", "gates"):
+        if isinstance(data, dict) and key in data:
+            node = next(v for k, v in node.value if getattr(k, "value", None) == key)
+            data, where = data[key], f"{where}.{key}" if where else key
+    if not isinstance(data, list) or not data:
+        line = node.start_mark.line + 1 if node is not None else 1
+        raise WorkbenchError(f"{path}:{line}: {where or 'gates'}: expected a non-empty list of gates — {_GATE_EXAMPLE}")
+    return tuple(_gate(item, item_node, path, f"{where or 'gates'}[{i}]") for i, (item, item_node) in enumerate(zip(data, node.value)))
+
+
+def _gate(item: object, node: Any, path: str, where: str) -> GateSpec:
+    """One gate of a gates file, validated by its kind; errors name the line of the offending field."""
+    import yaml
+    from pydantic import ValidationError
+
+    from workbench.spec import BeatsHolderGate, MaxCostGate, MaxFailedRateGate, MetricGate, MinQuestionsGate
+
+    kinds: dict[str, Any] = {
+        cls.model_fields["kind"].default: cls for cls in (MetricGate, MinQuestionsGate, MaxCostGate, MaxFailedRateGate, BeatsHolderGate)
+    }
+
+    def line_of(field: object) -> int:
+        if isinstance(node, yaml.MappingNode):
+            for key, _ in node.value:
+                if getattr(key, "value", None) == field:
+                    return int(key.start_mark.line) + 1
+        return int(node.start_mark.line) + 1
+
+    if not isinstance(item, dict):
+        raise WorkbenchError(f"{path}:{line_of(None)}: {where}: expected a mapping with 'kind', got {item!r} — {_GATE_EXAMPLE}")
+    kind = item.get("kind")
+    if kind not in kinds:
+        problem = "'kind' is missing" if kind is None else f"kind {kind!r} is not a gate kind"
+        raise WorkbenchError(f"{path}:{line_of('kind')}: {where}.kind: {problem} — use one of: {', '.join(kinds)}")
+    cls = kinds[str(kind)]
+    takes = ", ".join(f for f in cls.model_fields if f != "kind")
+    try:
+        return cls.model_validate(item)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = err["loc"][0] if err["loc"] else None
+        msg = {"missing": "required field is missing", "extra_forbidden": "unknown field"}.get(err["type"], err["msg"].removeprefix("Value error, "))
+        shown = f"{where}.{field}" if field is not None else where
+        raise WorkbenchError(f"{path}:{line_of(field)}: {shown}: {msg} — a {kind} gate takes {takes}") from None
 
 
 def _cmd_promote(args: argparse.Namespace) -> int:
     from workbench.config import settings
     from workbench.promotion import GateFailed, promote
 
+    gates = _gates_file(args.gates)
+    uri = _store(args, must_exist=True)
     try:
         done = promote(
-            args.run_id, name=args.name, alias=args.alias, gates=_gates_file(args.gates), override_reason=args.reason,
-            require_staging=False if args.no_require_staging else None, settings=settings(tracking_uri=args.tracking_uri),
+            args.run_id, name=args.name, alias=args.alias, gates=gates, override_reason=args.reason,
+            require_staging=False if args.no_require_staging else None, settings=settings(tracking_uri=uri),
         )
     except GateFailed as exc:
         print(exc.report.summary(), file=sys.stderr)
@@ -264,9 +324,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from workbench.config import settings
     from workbench.promotion import export
 
+    uri = _store(args, must_exist=True)
     result = export(
         args.name, args.alias, repo=args.repo, bundle_dir=args.bundle_dir, branch=args.branch, allow_dirty=args.allow_dirty,
-        checkout=args.checkout, settings=settings(tracking_uri=args.tracking_uri),
+        checkout=args.checkout, settings=settings(tracking_uri=uri),
     )
     print(result)
     return 0
@@ -276,63 +337,268 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     from workbench.config import settings
     from workbench.promotion import rollback
 
-    print(rollback(args.name, alias=args.alias, reason=args.reason, settings=settings(tracking_uri=args.tracking_uri)))
+    uri = _store(args, must_exist=True)
+    print(rollback(args.name, alias=args.alias, reason=args.reason, settings=settings(tracking_uri=uri)))
     return 0
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from workbench.config import settings
     from workbench.errors import DataError
+    from workbench.scoring import load_labels
     from workbench.tracking import calibrate_run, calibration_runs, run_kind
 
-    uri = settings(tracking_uri=args.tracking_uri).tracking_uri
+    _input_file(args.labels, "labels")
+    labels = load_labels(args.labels)
+    uri = _store(args, must_exist=True)
     is_sweep = run_kind(args.run_id, tracking_uri=uri) == "sweep"
-    done = 0
+    outcomes = []  # every run is read before anything is printed: an error is the only line
     for run in calibration_runs(args.run_id, tracking_uri=uri):
-        print(f"{run.name}  (run {run.run_id})")
         try:
-            report = calibrate_run(run.run_id, args.labels, threshold=args.threshold, tracking_uri=uri)
+            outcomes.append((run, calibrate_run(run.run_id, labels, threshold=args.threshold, tracking_uri=uri), ""))
         except DataError as exc:
             if not is_sweep:
                 raise
-            print(f"    skipped: {exc}")
+            outcomes.append((run, None, str(exc)))
+    if not any(report is not None for _, report, _ in outcomes):
+        first = next((why for _, _, why in outcomes), "it has no variants")
+        raise WorkbenchError(f"sweep '{args.run_id}': no variant could be calibrated against {args.labels} (first: {first}) — "
+                             "label the metrics its judge scored")
+    for run, report, skipped in outcomes:
+        print(f"{run.name}  (run {run.run_id})")
+        if report is None:
+            print(f"    skipped: {skipped}")
             continue
         _print_table(report.to_frame(), ("metric", "n", "accuracy", "kappa", "judge_pass", "human_pass", "both_pass",
                                          "judge_only", "human_only", "both_fail", "missing", "stale"))
         print()
-        done += 1
     print(f"threshold {args.threshold:g}: scores and labels at or above it count as a pass; kappa is NaN when judge and "
           "humans each gave a single verdict")
-    return 0 if done else 2
+    return 0
+
+
+# -- inputs checked before anything is computed or written ----------------------------------------------------------
+
+_FIXES = {
+    "experiment": ("save the file as UTF-8 YAML", "write the experiment (see experiments/quickstart.yaml)"),
+    "gates": ("save the file as UTF-8 YAML", _GATE_EXAMPLE),
+    "labels": ("save the file as UTF-8 (.csv or .jsonl)", "add one label per line: case_id, metric, label"),
+}
+
+
+def _input_file(path: str, what: str) -> str:
+    """The text of a file named on the command line; one line naming the file when it is missing, a folder, binary,
+    not UTF-8 or empty."""
+    from workbench.datasets import read_text
+
+    fix, fill = _FIXES[what]
+    file = Path(path)
+    if not file.exists():
+        where = "" if file.is_absolute() else f" (relative to {Path.cwd()})"
+        raise WorkbenchError(f"{path}: {what} file not found — check the path{where}")
+    if not file.is_file():
+        raise WorkbenchError(f"{path}: is a folder, not a file — give the path of the {what} file")
+    text = read_text(file, fix)
+    if not text.strip():
+        raise WorkbenchError(f"{path}: empty {what} file — {fill}")
+    return text
+
+
+def _shown_uri(uri: str) -> str:
+    """A store URI as it may be printed: never its password."""
+    return re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", uri)
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def _missing_sqlite_store(uri: str) -> bool:
+    path = _sqlite_path(uri)
+    return path is not None and not path.exists()
+
+
+_STORE_HINT = "point --tracking-uri or MLFLOW_TRACKING_URI at your store"
+
+
+def _store(args: argparse.Namespace, *, must_exist: bool) -> str:
+    """The tracking URI of this command, checked without writing anything: a sqlite store must exist (``must_exist``)
+    or be creatable, a server must answer. Returns the URI."""
+    from workbench.config import settings
+
+    uri = settings(tracking_uri=args.tracking_uri).tracking_uri
+    shown = _shown_uri(uri)
+    path = _sqlite_path(uri)
+    if path is not None:
+        if path.is_dir():
+            raise WorkbenchError(f"tracking store {shown}: {path} is a folder, not an MLflow sqlite file — {_STORE_HINT}")
+        if path.exists():
+            with path.open("rb") as fh:
+                head = fh.read(16)
+            if head and head != b"SQLite format 3\0":
+                raise WorkbenchError(f"tracking store {shown}: {path} is not an SQLite database — {_STORE_HINT}")
+            if must_exist and not _has_mlflow_tables(path):
+                raise WorkbenchError(f"tracking store {shown}: {path} holds no MLflow store (no runs table) — run a sweep first "
+                                     f"(workbench run EXPERIMENT.yaml), or {_STORE_HINT}")
+            if not must_exist and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+                raise WorkbenchError(f"tracking store {shown}: read-only (no write permission on {path} or its folder) — "
+                                     f"make it writable, or {_STORE_HINT}")
+        elif must_exist:
+            raise WorkbenchError(f"tracking store {shown}: no such file — run a sweep first (workbench run EXPERIMENT.yaml), or "
+                                 f"{_STORE_HINT}")
+        else:
+            ancestor = path.parent
+            while not ancestor.exists() and ancestor != ancestor.parent:
+                ancestor = ancestor.parent
+            if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+                why = "is a file, not a folder" if not ancestor.is_dir() else "is not writable"
+                raise WorkbenchError(f"tracking store {shown}: cannot be created ({ancestor} {why}) — {_STORE_HINT}")
+    elif uri.startswith(("http://", "https://")):
+        _probe_server(uri, shown)
+    return uri
+
+
+def _has_mlflow_tables(path: Path) -> bool:
+    """Whether a sqlite file holds an MLflow store (read without writing: an empty file stays empty)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+            return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone() is not None
+    except sqlite3.Error:
+        return False
+
+
+def _probe_server(uri: str, shown: str) -> None:
+    """A tracking server must answer (any HTTP status will do) within 10 s."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(uri)
+    netloc = parts.netloc.rsplit("@", 1)[-1]  # credentials go in MLFLOW_TRACKING_USERNAME/PASSWORD, not in a probe
+    try:
+        with urllib.request.urlopen(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", "")), timeout=10):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise WorkbenchError(f"tracking store {shown}: unreachable ({reason}) — start the server (workbench server), or "
+                             f"{_STORE_HINT}") from None
+
+
+# -- one line per failure ---------------------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside [0, 1]")
+    return value
+
+
+class _UsageError(Exception):
+    """The command line itself is wrong (argparse's errors, as one line)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message} — see '{self.prog} --help'")
+
+
+_STORE_MODULES = ("mlflow", "sqlalchemy", "sqlite3", "requests", "urllib3", "alembic")
+
+
+def _is_store_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if type(seen).__module__.split(".")[0] in _STORE_MODULES:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0][:300] if text else "") or type(exc).__name__
+
+
+def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
+    """The exit code and the one line (without ``error: ``) that ``workbench`` prints for an exception.
+
+    User errors (``WorkbenchError``: bad files, unknown names, refused promotions), an unreachable or unusable
+    tracking store and file-system refusals exit 2; anything else is a bug in workbench and exits 1.
+    """
+    if isinstance(exc, WorkbenchError):
+        code, line = 2, str(exc)
+    elif _is_store_failure(exc):
+        code, line = 2, (f"tracking store {tracking_uri}: {type(exc).__name__}: {_first_line(exc)} — check that it is reachable "
+                         f"and writable, or {_STORE_HINT}")
+    elif isinstance(exc, OSError) and exc.filename:
+        code, line = 2, f"{exc.filename}: {exc.strerror or _first_line(exc)} — check the path and its permissions"
+    else:
+        code, line = 1, f"internal error: {type(exc).__name__}: {_first_line(exc)} — rerun with --debug for the traceback, and report it"
+    return code, _redact(" / ".join(part.strip() for part in line.splitlines() if part.strip()))
+
+
+def _redact(line: str) -> str:
+    line = _shown_uri(line)
+    try:
+        from workbench.redaction import redact  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # the redaction module is not there yet: keys in the environment are still hidden
+        for name, value in os.environ.items():
+            if len(value) >= 8 and any(w in name.upper() for w in ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")):
+                line = line.replace(value, "[REDACTED]")
+        return line
+    return str(redact(line))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.")
+    parser = _Parser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.")
     parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error (it is one line without)")
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print the traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("run", help="run an experiment's sweep and print the leaderboard")
+    p = sub.add_parser("run", parents=[common], help="run an experiment's sweep and print the leaderboard")
     p.add_argument("experiment", help="experiment YAML file")
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
+    p.add_argument("--limit", type=_positive_int, default=None, help="evaluate only the first N questions")
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even when variants failed")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--fresh", action="store_true",
                    help="recompute everything: reuse no finished variant and read no cached answer (new answers are still cached)")
     p.set_defaults(handler=_cmd_run)
 
-    p = sub.add_parser("cache", help="the cache of model answers, judge replies and embeddings")
+    p = sub.add_parser("cache", parents=[common], help="the cache of model answers, judge replies and embeddings")
     actions = p.add_subparsers(dest="action", required=True)
     actions.add_parser("info", help="entries, size, hits and misses per kind")
     clear = actions.add_parser("clear", help="remove every entry, or those older than --older-than")
     clear.add_argument("--older-than", default=None, metavar="AGE", help="only entries stored more than AGE ago: 30d, 12h, 90m, 45s, 2w")
     p.set_defaults(handler=_cmd_cache)
 
-    p = sub.add_parser("ui", help="serve the MLflow UI over this project's store")
+    p = sub.add_parser("ui", parents=[common], help="serve the MLflow UI over this project's store")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(handler=_cmd_ui)
 
-    p = sub.add_parser("server", help="start a team MLflow tracking server with served artifacts (e.g. on PostgreSQL)")
+    p = sub.add_parser("server", parents=[common], help="start a team MLflow tracking server with served artifacts (e.g. on PostgreSQL)")
     p.add_argument("--backend-store-uri", default=None,
                    help="where runs are kept, e.g. postgresql://user:password@host:5432/mlflow "
                         "(default: $MLFLOW_BACKEND_STORE_URI, else this project's sqlite store)")
@@ -345,27 +611,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after --: more `mlflow server` options, e.g. -- --allowed-hosts mlflow.example.com:5000")
     p.set_defaults(handler=_cmd_server)
 
-    p = sub.add_parser("list", help="list experiments, or the sweeps and variants of one")
+    p = sub.add_parser("list", parents=[common], help="list experiments, or the sweeps and variants of one")
     p.add_argument("experiment", nargs="?")
     p.set_defaults(handler=_cmd_list)
 
-    p = sub.add_parser("compare", help="intervals and verdicts of a sweep's variants against a baseline")
+    p = sub.add_parser("compare", parents=[common], help="intervals and verdicts of a sweep's variants against a baseline")
     _comparison_arguments(p)
     p.add_argument("--metric", action="append", default=None, help="metric to compare (repeatable; default: all)")
     p.set_defaults(handler=_cmd_compare)
 
-    p = sub.add_parser("gate", help="exit 1 when a variant is below --min, above --max or worse than --baseline")
+    p = sub.add_parser("gate", parents=[common], help="exit 1 when a variant is below --min, above --max or worse than --baseline")
     _comparison_arguments(p)
     p.add_argument("--metric", action="append", required=True, help="metric to check (repeatable)")
     p.add_argument("--min", type=float, default=None, help="every variant's mean must be at least this")
     p.add_argument("--max", type=float, default=None, help="every variant's mean must be at most this")
     p.set_defaults(handler=_cmd_gate)
 
-    p = sub.add_parser("schema", help="write the experiment JSON schema")
+    p = sub.add_parser("schema", parents=[common], help="write the experiment JSON schema")
     p.add_argument("-o", "--output", default="-")
     p.set_defaults(handler=_cmd_schema)
 
-    p = sub.add_parser("promote", help="gate a variant run and point an environment alias at its configuration")
+    p = sub.add_parser("promote", parents=[common], help="gate a variant run and point an environment alias at its configuration")
     p.add_argument("run_id", help="the MLflow run id of a variant (see workbench list EXPERIMENT)")
     p.add_argument("--name", required=True, help="registered model name, e.g. python-docs-assistant")
     p.add_argument("--alias", required=True, choices=("staging", "production"))
@@ -374,7 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-require-staging", action="store_true", help="allow production without a staging promotion first")
     p.set_defaults(handler=_cmd_promote)
 
-    p = sub.add_parser("export", help="commit the bundle of NAME@ALIAS to a new branch of a deployment git repository")
+    p = sub.add_parser("export", parents=[common], help="commit the bundle of NAME@ALIAS to a new branch of a deployment git repository")
     p.add_argument("name", help="registered model name")
     p.add_argument("--alias", required=True, choices=("staging", "production"))
     p.add_argument("--repo", required=True, help="path of the deployment git repository")
@@ -384,31 +650,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkout", action="store_true", help="switch the repository to the new branch afterwards")
     p.set_defaults(handler=_cmd_export)
 
-    p = sub.add_parser("rollback", help="point an alias back at the version that held it before")
+    p = sub.add_parser("rollback", parents=[common], help="point an alias back at the version that held it before")
     p.add_argument("name", help="registered model name")
     p.add_argument("--alias", default="production", choices=("staging", "production"))
     p.add_argument("--reason", default=None, help="why (recorded)")
     p.set_defaults(handler=_cmd_rollback)
 
-    p = sub.add_parser("calibrate", help="agreement and Cohen's kappa between a run's judge scores and human labels")
+    p = sub.add_parser("calibrate", parents=[common], help="agreement and Cohen's kappa between a run's judge scores and human labels")
     p.add_argument("run_id", help="a variant run id, or a sweep run id (every variant is calibrated)")
     p.add_argument("--labels", required=True, help="labels file (.csv or .jsonl with case_id, metric, label[, answer])")
-    p.add_argument("--threshold", type=float, default=0.5, help="scores and labels at or above it count as a pass")
+    p.add_argument("--threshold", type=_unit_float, default=0.5, help="scores and labels at or above it count as a pass")
     p.set_defaults(handler=_cmd_calibrate)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one ``workbench`` command; every error is one line on stderr (a traceback too with ``--debug``).
+
+    Returns:
+        0 on success; 1 when the command's check failed (a failed variant, a failed gate) or on a bug; 2 for a user
+        error (bad input, unknown name, refused promotion, unusable tracking store); 130 when interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(f"error: {_redact(str(exc))}", file=sys.stderr)
+        return 2
     handler: Handler = args.handler
     try:
         return handler(args)
-    except WorkbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the one place where an error becomes the command's last line
+        from workbench.config import settings
+
+        code, line = _failure_line(exc, _shown_uri(settings(tracking_uri=args.tracking_uri).tracking_uri))
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"error: {line}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

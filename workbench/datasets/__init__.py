@@ -1,6 +1,6 @@
 """Evaluation data: cases, datasets, corpora and their loaders."""
 
-from workbench.datasets._loaders import PYTHON_REFERENCE, load_corpus, load_dataset, python_reference_corpus
+from workbench.datasets._loaders import PYTHON_REFERENCE, load_corpus, load_dataset, python_reference_corpus, read_text
 from workbench.datasets._models import REFUSAL_CATEGORIES, Corpus, Dataset, Document, EvalCase
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "load_corpus",
     "load_dataset",
     "python_reference_corpus",
+    "read_text",
 ]

@@ -44,9 +44,17 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def _read_text(path: Path, fix: str) -> str:
-    """The file as text: UTF-8 (an optional BOM is dropped), no NUL bytes; else a one-line DataError naming the
-    line and byte offset, ending with ``fix``."""
+def read_text(path: Path, fix: str) -> str:
+    """A text file's content: UTF-8 (an optional BOM is dropped), no NUL bytes.
+
+    Args:
+        path: the file.
+        fix: what the user should do, ending every error message (e.g. ``save the file as UTF-8``).
+
+    Raises:
+        DataError: one line naming the file, the line and the byte offset of the first bad byte, or why the file
+            cannot be read.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -142,7 +150,7 @@ def _check_unique(cases: Iterable[tuple[EvalCase, str]], source: str) -> tuple[E
 
 
 def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
-    text = _read_text(path, "save the file as UTF-8")
+    text = read_text(path, "save the file as UTF-8")
     if not text.strip():
         raise DataError(f"{path}: empty file — add one JSON object per line, e.g. {{\"question\": \"...\"}}")
     rows = []
@@ -188,7 +196,7 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
 
 
 def _read_csv(path: Path, caps: _Caps) -> Dataset:
-    text = _read_text(path, "save the file as UTF-8")
+    text = read_text(path, "save the file as UTF-8")
     if not text.strip():
         raise DataError(f"{path}: empty file — add a header line (e.g. id,question,reference,source_ids) and one row per case")
     quoting = 'close the quoted field, and write a quote inside a quoted field as ""'
@@ -308,7 +316,7 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     for path in sorted(folder.glob(glob)):
         if not path.is_file():
             continue
-        text = _read_text(path, "save it as UTF-8 text, or leave it out with the corpus 'glob'")
+        text = read_text(path, "save it as UTF-8 text, or leave it out with the corpus 'glob'")
         if not text.strip():
             raise DataError(f"{path}: empty document — add its text, or leave it out with the corpus 'glob'")
         doc_id = path.relative_to(folder).with_suffix("").as_posix()

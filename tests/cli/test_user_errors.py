@@ -1,0 +1,326 @@
+"""Every user error of ``compare``, ``gate``, ``promote``, ``export``, ``rollback``, ``calibrate`` and ``run`` is one
+line ``error: <where>: <what is wrong> — <what to do>`` on stderr, exit 2, no traceback (unless ``--debug``), and
+nothing is written: the tracking store, the deployment repository and the project folder are left as they were.
+
+The store is a real sqlite MLflow store holding one fake sweep (a good and a bad prompt, see tests/promotion).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.promotion.conftest import Swept, git, sweep
+from workbench.cli import main
+
+GATE_KINDS = "metric, min_questions, max_cost_per_answer, max_failed_rate, beats_holder"
+
+
+@dataclass(frozen=True)
+class Project:
+    """The shared store (one sweep, staging held by the good prompt's config) and a scratch folder per test."""
+
+    swept: Swept
+    db: Path
+    tmp: Path
+
+    @property
+    def uri(self) -> str:
+        return self.swept.settings.tracking_uri
+
+    def good(self) -> str:
+        return self.swept.run_id("good")
+
+    def parent(self) -> str:
+        return str(self.swept.result.parent_run_id)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swept]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORKBENCH_USER", "alice")
+        swept = sweep(tmp_path_factory.mktemp("cli-errors"), promotion={"gates": [{"kind": "min_questions", "n": 1}]})
+        assert main(["--tracking-uri", swept.settings.tracking_uri, "promote", swept.run_id("good"), "--name", "assist",
+                     "--alias", "staging"]) == 0
+        yield swept
+
+
+def store_digest(db: Path) -> str:
+    """Every row of every table of the sqlite store (a write of any kind changes it)."""
+    with sqlite3.connect(db) as conn:
+        return hashlib.sha256("\n".join(conn.iterdump()).encode()).hexdigest()
+
+
+def files_under(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file() and "-wal" not in p.name
+            and "-shm" not in p.name and "__pycache__" not in p.parts}
+
+
+@pytest.fixture
+def project(shared: Swept, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    db = shared.root / "mlruns" / "mlflow.db"
+    before = store_digest(db)
+    yield Project(shared, db, tmp_path)
+    assert store_digest(db) == before, "a failed command wrote to the tracking store"
+
+
+def one_line(capsys: pytest.CaptureFixture[str], code: int, *, expected_code: int = 2) -> str:
+    out, err = capsys.readouterr()
+    assert code == expected_code, err
+    assert "Traceback" not in err and out == "", (out, err)
+    assert err.startswith("error: ") and err.endswith("\n") and err.count("\n") == 1, err
+    return err.removeprefix("error: ").rstrip("\n")
+
+
+def cli(p: Project, *args: str) -> int:
+    return main(["--tracking-uri", p.uri, *args])
+
+
+# -- compare and gate --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["compare", "nosuch"], "'nosuch' is neither an experiment nor a run in {uri} — see 'workbench list'"),
+    (["compare", "promo", "--baseline", "nosuch"], "no variant 'nosuch' to compare (a variant id, name or run id) — variants: "),
+    (["compare", "promo", "--metric", "nosuch"], "metric 'nosuch' is not in the results — available: "),
+    (["compare", "promo", "--resamples", "0"], "workbench compare: argument --resamples: 0 is below 1 — see 'workbench compare --help'"),
+    (["compare", "promo", "--seed", "x"], "workbench compare: argument --seed: invalid int value: 'x' — see 'workbench compare --help'"),
+    (["gate", "promo", "--metric", "token_f1"],
+     "gate needs --min, --max or --baseline — e.g. workbench gate EXPERIMENT --metric token_f1 --min 0.5"),
+    (["gate", "promo", "--metric", "nosuch", "--min", "0.1"], "metric 'nosuch' is not in the results — available: "),
+    (["gate", "promo", "--metric", "token_f1", "--min", "high"],
+     "workbench gate: argument --min: invalid float value: 'high' — see 'workbench gate --help'"),
+    (["gate", "nosuch", "--metric", "token_f1", "--min", "0.1"], "'nosuch' is neither an experiment nor a run in {uri} — see 'workbench list'"),
+])
+def test_compare_and_gate(project: Project, capsys: pytest.CaptureFixture[str], args: list[str], expected: str) -> None:
+    line = one_line(capsys, cli(project, *args))
+    expected = expected.format(uri=project.uri)
+    assert line == expected if not expected.endswith(": ") else line.startswith(expected), line
+
+
+# -- promote --------------------------------------------------------------------------------------------------------
+
+
+def test_promote_unknown_run_and_sweep_and_bad_names(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    for run_id in ("0" * 32, "abc"):
+        line = one_line(capsys, cli(project, "promote", run_id, "--name", "assist", "--alias", "staging"))
+        assert line == f"run '{run_id}' not found in {project.uri} — check the run id (workbench list EXPERIMENT)"
+    line = one_line(capsys, cli(project, "promote", project.parent(), "--name", "assist", "--alias", "staging"))
+    assert line.startswith(f"run {project.parent()} is a sweep — promote one of its variant runs: ")
+    line = one_line(capsys, cli(project, "promote", project.good(), "--name", "bad name!", "--alias", "staging"))
+    assert line == "name 'bad name!': use letters, digits, '.', '_' and '-' only"
+    line = one_line(capsys, cli(project, "promote", project.good(), "--name", "assist", "--alias", "prod"))
+    assert line == ("workbench promote: argument --alias: invalid choice: 'prod' (choose from 'staging', 'production') — "
+                    "see 'workbench promote --help'")
+    line = one_line(capsys, cli(project, "promote", project.good(), "--name", "assist", "--alias", "staging", "--reason", " "))
+    assert line == "override reason must not be blank — say why"
+
+
+def _gates(name: str, content: bytes | None) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        path = folder / name
+        if content is not None:
+            path.write_bytes(content)
+        return path
+    return make
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    (_gates("missing.yaml", None), "{p}: gates file not found — check the path"),
+    (_gates("empty.yaml", b"\n  \n"), "{p}: empty gates file — e.g. gates: [{{kind: metric, metric: token_f1, min: 0.3}}, "
+                                      "{{kind: min_questions, n: 20}}]"),
+    (_gates("image.yaml", b"gates:\n\x89PNG\x00\x00"), "{p}:2: binary data (NUL byte at offset 11), not UTF-8 text — save the file as UTF-8 YAML"),
+    (_gates("latin1.yaml", b"gates:\n  - {kind: metric, metric: caf\xe9, min: 1}\n"),
+     "{p}:2: not UTF-8 (byte 0xe9 at offset 37) — save the file as UTF-8 YAML"),
+    (_gates("syntax.yaml", b"gates:\n  - {kind: metric, metric: token_f1\n"),
+     "{p}:3: not valid YAML (expected ',' or '}}', but got '<stream end>') — fix the syntax, e.g. gates: "
+     "[{{kind: metric, metric: token_f1, min: 0.3}}, {{kind: min_questions, n: 20}}]"),
+    (_gates("scalar.yaml", b"token_f1 >= 0.3\n"), "{p}:1: gates: expected a non-empty list of gates — e.g. gates: "
+                                                  "[{{kind: metric, metric: token_f1, min: 0.3}}, {{kind: min_questions, n: 20}}]"),
+    (_gates("kind.yaml", b"gates:\n  - {kind: metric, metric: token_f1, min: 0.3}\n  - kind: beats\n    metric: token_f1\n"),
+     "{p}:3: gates[1].kind: kind 'beats' is not a gate kind — use one of: " + GATE_KINDS),
+    (_gates("nokind.yaml", b"- {metric: token_f1, min: 0.3}\n"), "{p}:1: gates[0].kind: 'kind' is missing — use one of: " + GATE_KINDS),
+    (_gates("type.yaml", b"gates:\n  - kind: metric\n    metric: token_f1\n    min: high\n"),
+     "{p}:4: gates[0].min: Input should be a valid number, unable to parse string as a number — a metric gate takes metric, min, max"),
+    (_gates("field.yaml", b"gates:\n  - kind: min_questions\n    count: 5\n"),
+     "{p}:2: gates[0].n: required field is missing — a min_questions gate takes n"),
+    (_gates("extra.yaml", b"gates:\n  - kind: min_questions\n    n: 5\n    at_least: 5\n"),
+     "{p}:4: gates[0].at_least: unknown field — a min_questions gate takes n"),
+    (_gates("bounds.yaml", b"gates:\n  - {kind: metric, metric: token_f1}\n"),
+     "{p}:2: gates[0]: gate on 'token_f1' needs 'min' or 'max' — a metric gate takes metric, min, max"),
+    (_gates("section.yaml", b"name: x\npromotion:\n  gates:\n    - {kind: max_failed_rate, scorer: faithfulness, rate: 2}\n"),
+     "{p}:4: promotion.gates[0].rate: Input should be less than or equal to 1 — a max_failed_rate gate takes scorer, rate"),
+    (_gates("nogates.yaml", b"name: x\npromotion:\n  require_staging: false\n"),
+     "{p}:3: promotion: expected a non-empty list of gates — e.g. gates: [{{kind: metric, metric: token_f1, min: 0.3}}, "
+     "{{kind: min_questions, n: 20}}]"),
+])
+def test_promote_with_a_bad_gates_file(project: Project, capsys: pytest.CaptureFixture[str], make: Callable[[Path], Path],
+                                       expected: str) -> None:
+    path = make(project.tmp)
+    line = one_line(capsys, cli(project, "promote", project.good(), "--name", "assist", "--alias", "production", "--gates", str(path)))
+    assert line == expected.format(p=path)
+
+
+# -- export and rollback ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def deploy(project: Project) -> Iterator[Path]:
+    repo = project.tmp / "deploy"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README.md").write_text("deploy\n")
+    git(repo, "add", "README.md")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "init")
+    refs = git(repo, "show-ref")
+    yield repo
+    assert git(repo, "show-ref") == refs and git(repo, "status", "--porcelain") == ""  # nothing was written
+
+
+def test_export_errors(project: Project, deploy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plain = project.tmp / "plain"
+    plain.mkdir()
+    line = one_line(capsys, cli(project, "export", "assist", "--alias", "staging", "--repo", str(plain)))
+    assert line == f"{plain}: not a git repository — run 'git init' there or give another --repo"
+    line = one_line(capsys, cli(project, "export", "assist", "--alias", "staging", "--repo", str(project.tmp / "nowhere")))
+    assert line == f"{project.tmp / 'nowhere'}: folder not found — give the path of a git repository"
+    line = one_line(capsys, cli(project, "export", "nobody", "--alias", "staging", "--repo", str(deploy)))
+    assert line == f"no version of 'nobody' holds the alias 'staging' in {project.uri} — promote one first (workbench promote)"
+    line = one_line(capsys, cli(project, "export", "assist", "--alias", "production", "--repo", str(deploy)))
+    assert line == f"no version of 'assist' holds the alias 'production' in {project.uri} — promote one first (workbench promote)"
+    line = one_line(capsys, cli(project, "export", "assist", "--alias", "staging", "--repo", str(deploy), "--bundle-dir", "../up"))
+    assert line == "bundle_dir '../up': give a relative folder inside the repository"
+    line = one_line(capsys, cli(project, "export", "assist", "--alias", "staging", "--repo", str(deploy), "--branch", "a..b"))
+    assert line == "'a..b' is not a valid git branch name — pass another branch name"
+    assert not list(project.tmp.glob("**/assist/staging"))  # no partial bundle folder anywhere
+
+
+def test_rollback_errors(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    line = one_line(capsys, cli(project, "rollback", "nobody", "--alias", "production"))
+    assert line == f"'nobody' has no 'production' alias in {project.uri} — nothing to roll back"
+    line = one_line(capsys, cli(project, "rollback", "assist", "--alias", "staging"))
+    assert line == "assist@staging has had no other holder than v1 — nothing to roll back to"
+    line = one_line(capsys, cli(project, "rollback", "assist", "--alias", "staging", "--reason", ""))
+    assert line == "rollback reason must not be blank — say why"
+
+
+# -- calibrate ----------------------------------------------------------------------------------------------------------
+
+
+def test_calibrate_errors(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    labels = project.tmp / "labels.csv"
+    labels.write_text("case_id,metric,label\nq1,faithfulness,1\n", encoding="utf-8")
+    line = one_line(capsys, cli(project, "calibrate", "abc", "--labels", str(labels)))
+    assert line == f"no run 'abc' in {project.uri} — see 'workbench list EXPERIMENT'"
+    line = one_line(capsys, cli(project, "calibrate", project.good(), "--labels", str(project.tmp / "none.csv")))
+    assert line == f"{project.tmp / 'none.csv'}: labels file not found — check the path"
+    (project.tmp / "empty.csv").write_text("")
+    line = one_line(capsys, cli(project, "calibrate", project.good(), "--labels", str(project.tmp / "empty.csv")))
+    assert line == f"{project.tmp / 'empty.csv'}: empty labels file — add one label per line: case_id, metric, label"
+    (project.tmp / "bin.jsonl").write_bytes(b'{"case_id": "q1"}\n\x00\x01')
+    line = one_line(capsys, cli(project, "calibrate", project.good(), "--labels", str(project.tmp / "bin.jsonl")))
+    assert line == f"{project.tmp / 'bin.jsonl'}:2: binary data (NUL byte at offset 18), not UTF-8 text — save the file as UTF-8 (.csv or .jsonl)"
+    (project.tmp / "bad.csv").write_text("case_id,metric,label\nq1,faithfulness,maybe\n")
+    line = one_line(capsys, cli(project, "calibrate", project.good(), "--labels", str(project.tmp / "bad.csv")))
+    assert line == f"{project.tmp / 'bad.csv'}:2: field 'label': 'maybe' is not a label — use 0/1, a score in [0, 1], or pass/fail"
+    line = one_line(capsys, cli(project, "calibrate", project.good(), "--labels", str(labels)))
+    assert line == f"{project.good()}: none of the labelled metrics (faithfulness) was scored in this run — run with a judge configured"
+    line = one_line(capsys, cli(project, "calibrate", project.parent(), "--labels", str(labels)))
+    assert line == (f"sweep '{project.parent()}': no variant could be calibrated against {labels} (first: {project.swept.run_id('good')}: "
+                    "none of the labelled metrics (faithfulness) was scored in this run — run with a judge configured) — label the "
+                    "metrics its judge scored")
+    line = one_line(capsys, cli(project, "calibrate", project.good(), "--labels", str(labels), "--threshold", "2"))
+    assert line == "workbench calibrate: argument --threshold: 2 is outside [0, 1] — see 'workbench calibrate --help'"
+
+
+# -- run ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("content", "args", "expected"), [
+    (None, [], "{p}: experiment file not found — check the path"),
+    (b"", [], "{p}: empty experiment file — write the experiment (see experiments/quickstart.yaml)"),
+    (b"name: x\n\x00\x00", [], "{p}:2: binary data (NUL byte at offset 8), not UTF-8 text — save the file as UTF-8 YAML"),
+    (b"name: caf\xe9\n", [], "{p}:1: not UTF-8 (byte 0xe9 at offset 9) — save the file as UTF-8 YAML"),
+    (b"- a list\n", [], "{p}:1: an experiment file must be a YAML mapping with name, dataset, corpus, prompts, models, chunkers"),
+    (b"name: x\n", ["--limit", "0"], "workbench run: argument --limit: 0 is below 1 — see 'workbench run --help'"),
+    (b"name: x\n", ["--limit", "ten"], "workbench run: argument --limit: 'ten' is not a whole number — see 'workbench run --help'"),
+])
+def test_run_with_a_bad_experiment_file(project: Project, capsys: pytest.CaptureFixture[str], content: bytes | None,
+                                        args: list[str], expected: str) -> None:
+    path = project.tmp / "experiment.yaml"
+    if content is not None:
+        path.write_bytes(content)
+    before = files_under(project.tmp)
+    line = one_line(capsys, main(["--tracking-uri", f"sqlite:///{project.tmp / 'new.db'}", "run", str(path), *args]))
+    assert line == expected.format(p=path)
+    assert files_under(project.tmp) == before  # no store, no cache, no index
+
+
+# -- the store itself, the command line, --debug -----------------------------------------------------------------------
+
+
+def test_read_commands_never_create_a_store(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = project.tmp / "typo" / "mlflow.db"
+    uri = f"sqlite:///{missing}"
+    hint = "run a sweep first (workbench run EXPERIMENT.yaml), or point --tracking-uri or MLFLOW_TRACKING_URI at your store"
+    for args in (["compare", "promo"], ["gate", "promo", "--metric", "token_f1", "--min", "0"], ["list", "promo"],
+                 ["promote", project.good(), "--name", "a", "--alias", "staging"], ["rollback", "assist"],
+                 ["export", "assist", "--alias", "staging", "--repo", str(project.tmp)]):
+        line = one_line(capsys, main(["--tracking-uri", uri, *args]))
+        assert line == f"tracking store {uri}: no such file — {hint}", args
+    (project.tmp / "empty.db").write_bytes(b"")
+    line = one_line(capsys, main(["--tracking-uri", f"sqlite:///{project.tmp / 'empty.db'}", "rollback", "assist"]))
+    assert line == f"tracking store sqlite:///{project.tmp / 'empty.db'}: {project.tmp / 'empty.db'} holds no MLflow store (no runs table) — {hint}"
+    (project.tmp / "notes.db").write_text("not a database")
+    line = one_line(capsys, main(["--tracking-uri", f"sqlite:///{project.tmp / 'notes.db'}", "compare", "promo"]))
+    assert line == (f"tracking store sqlite:///{project.tmp / 'notes.db'}: {project.tmp / 'notes.db'} is not an SQLite database — "
+                    "point --tracking-uri or MLFLOW_TRACKING_URI at your store")
+    assert not missing.parent.exists() and (project.tmp / "empty.db").stat().st_size == 0
+    assert main(["--tracking-uri", uri, "list"]) == 0  # a fresh project lists nothing, and still creates no store
+    assert "no experiments yet" in capsys.readouterr().out and not missing.parent.exists()
+
+
+def test_command_line_mistakes_are_one_line(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    line = one_line(capsys, main(["deploy"]))
+    assert line.startswith("workbench: argument command: invalid choice: 'deploy' (choose from ") and line.endswith(
+        " — see 'workbench --help'")
+    line = one_line(capsys, main(["promote", project.good(), "--alias", "staging"]))
+    assert line == "workbench promote: the following arguments are required: --name — see 'workbench promote --help'"
+
+
+def test_debug_adds_the_traceback(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--debug", "--tracking-uri", project.uri, "rollback", "nobody"], ["--tracking-uri", project.uri, "rollback", "nobody", "--debug"]):
+        assert main(argv) == 2
+        out, err = capsys.readouterr()
+        assert err.startswith("Traceback (most recent call last):") and "PromotionError" in err
+        assert err.splitlines()[-1] == f"error: 'nobody' has no 'production' alias in {project.uri} — nothing to roll back"
+
+
+def test_a_password_in_the_store_uri_is_never_printed(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    line = one_line(capsys, main(["--tracking-uri", f"http://alice:hunter2-secret@127.0.0.1:{port}", "compare", "promo"]))
+    assert line == (f"tracking store http://alice:***@127.0.0.1:{port}: unreachable ([Errno 111] Connection refused) — start the "
+                    "server (workbench server), or point --tracking-uri or MLFLOW_TRACKING_URI at your store")
+
+
+def test_the_installed_command_prints_one_line(project: Project) -> None:
+    """The console script, as a user runs it: same line, same exit code, nothing on stdout."""
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "--tracking-uri", project.uri, "rollback", "nobody"],
+                          capture_output=True, text=True, timeout=120, cwd=project.tmp)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == f"error: 'nobody' has no 'production' alias in {project.uri} — nothing to roll back\n"
