@@ -13,7 +13,9 @@ from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.sandbox import Outcome
 from workbench.spec import ExperimentSpec
 
-__all__ = ["SweepResult", "VariantResult", "leaderboard_frame", "question_row", "reused_metrics"]
+__all__ = [
+    "ROUTING_COLUMNS", "SweepResult", "VariantResult", "leaderboard_frame", "question_row", "reused_metrics", "routing_columns",
+]
 
 @dataclass(frozen=True)
 class VariantResult:
@@ -40,7 +42,9 @@ class VariantResult:
 
     def records_frame(self) -> Any:
         """Per-question table: question, answer, retrieved ids, every score, tokens, latency, error (a retrieval-only
-        variant's table has no answer, tokens or cost columns)."""
+        variant's table has no answer, tokens or cost columns). A router's table also says which model answered,
+        whether it escalated and why, and lists its model calls (tokens and cost of each); its tokens and cost cover
+        every call."""
         import pandas as pd
 
         if not self.variant.generates:
@@ -50,10 +54,11 @@ class VariantResult:
                 r.case, r.hits, r.latency_s, r.scores,
                 reference=r.case.reference,
                 answer=r.answer,
-                input_tokens=r.generation.input_tokens if r.generation else 0,
-                output_tokens=r.generation.output_tokens if r.generation else 0,
+                input_tokens=r.input_tokens,
+                output_tokens=r.output_tokens,
                 cost_usd=r.cost_usd,
                 error=r.error,
+                **(routing_columns(r) if self.variant.router is not None else {}),
             )
             for r in self.records
         ])
@@ -72,6 +77,23 @@ def reused_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
         if spent in out:
             out[spent] = 0.0
     return out
+
+
+ROUTING_COLUMNS = ("answered_by", "escalated", "escalation_reasons", "model_calls")
+
+
+def routing_columns(record: QuestionRecord) -> dict[str, Any]:
+    """A routed question's columns: the model that answered, whether and why it escalated, and each model call."""
+    return {
+        "answered_by": record.answered_by,
+        "escalated": record.escalated,
+        "escalation_reasons": record.escalation.reason_text if record.escalation is not None else "",
+        "model_calls": [
+            {"model": c.model_id, "role": c.role, "input_tokens": c.input_tokens, "output_tokens": c.output_tokens,
+             "cost_usd": c.cost_usd, "cached": bool(c.generation is not None and c.generation.cached), "error": c.error}
+            for c in record.calls
+        ],
+    }
 
 
 def question_row(case: EvalCase, hits: Sequence[Hit], latency_s: float, scores: Mapping[str, Score], **extra: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from workbench.comparison._diff import diff_questions, question_diff
 from workbench.comparison._gates import GateFailure, gate_failures
 from workbench.comparison._metrics import COST_PER_SUCCESS, SUCCESS_METRIC, SUCCESS_THRESHOLD, direction
 from workbench.comparison._render import report_html, summary_text
+from workbench.comparison._routing import routing_table
 from workbench.comparison._stats import Interval, bootstrap_mean, bootstrap_ratio, paired_bootstrap, paired_bootstrap_ratio, verdict
 from workbench.comparison._tables import Loaded, Skipped, Source, VariantTable, find_table, load_run, load_tables
 from workbench.comparison._values import OPT_IN, available_metrics, by_case, numeric, success_parts
@@ -64,6 +65,10 @@ class ComparisonReport:
         metrics: the metrics compared, in table order.
         variants: the per-question tables, baseline first.
         skipped: variants left out because they have no per-question results (failed runs).
+        routing: one row per router and each of its models run alone in the same sweep (same prompt, chunker and
+            retrieval): both costs per successful answer with intervals, the paired difference router minus model
+            with its interval and verdict, and the router's escalation rate; None when the sweep has no such pair or
+            costs are unknown.
     """
 
     table: pd.DataFrame
@@ -77,6 +82,7 @@ class ComparisonReport:
     success_metric: str = SUCCESS_METRIC
     success_threshold: float = SUCCESS_THRESHOLD
     parent_run_id: str | None = None
+    routing: pd.DataFrame | None = None
 
     # -- reading ---------------------------------------------------------------------------------------------------
 
@@ -114,6 +120,8 @@ class ComparisonReport:
             "metrics": list(self.metrics),
             "skipped": [{"variant": s.name, "reason": s.reason} for s in self.skipped],
             "rows": rows,
+            **({"routing": [{k: _plain(v) for k, v in row.items()} for row in self.routing.to_dict(orient="records")]}
+               if self.routing is not None else {}),
         }
 
     # -- gates -----------------------------------------------------------------------------------------------------
@@ -204,7 +212,8 @@ def _with_baseline(loaded: Loaded, baseline: str | None) -> tuple[VariantTable, 
             raise
         # A run from another sweep (e.g. what is in production) compared against this sweep's variants.
         label = f"{outside.name} (run {baseline[:8]})" if any(t.name == outside.name for t in tables) else outside.name
-        return (VariantTable(label, outside.variant_id, outside.run_id, outside.frame, outside.chunker, outside.embedding, outside.retrieval), *tables)
+        return (VariantTable(label, outside.variant_id, outside.run_id, outside.frame, outside.chunker, outside.embedding,
+                             outside.retrieval, outside.params), *tables)
     return (base, *(t for t in tables if t is not base))
 
 
@@ -268,7 +277,9 @@ def compare(
     interval. An interval that excludes zero in the metric's good direction is "better" (or "worse"); one that
     straddles zero is "no detectable difference". Lower is better for latency, cost, tokens and false refusals.
     ``cost_per_success_usd`` (total cost / answers with ``success_metric >= success_threshold``) is compared when
-    costs are known. Deterministic given ``seed``.
+    costs are known. A router variant is also put next to each of its models run alone in the same sweep: both
+    costs per successful answer with intervals and the paired difference (``report.routing``). Deterministic given
+    ``seed``.
 
     Args:
         runs_or_result: a ``SweepResult`` (from ``wb.run``); an MLflow experiment name (its latest sweep); a sweep's
@@ -315,8 +326,13 @@ def compare(
             n_resamples=n_resamples, confidence=confidence, seed=seed,
         ))
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    routing = routing_table(
+        tables, success_metric=success_metric, success_threshold=success_threshold, n_resamples=n_resamples,
+        confidence=confidence, seed=seed,
+    )
     return ComparisonReport(
         table=table, baseline=tables[0].name, metrics=tuple(chosen), variants=tables, skipped=loaded.skipped,
         confidence=confidence, n_resamples=n_resamples, seed=seed, success_metric=success_metric,
         success_threshold=success_threshold, parent_run_id=loaded.parent_run_id,
+        routing=routing if len(routing) and routing["router_cost_per_success"].notna().any() else None,
     )

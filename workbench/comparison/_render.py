@@ -55,9 +55,27 @@ def summary_text(report: ComparisonView) -> str:
             else:
                 diff = interval_text(r.diff, r.diff_low, r.diff_high)
                 lines.append(f"  {r.variant:<{width}}  {mean:<30} n={r.n:<4} diff {diff:<30} n={r.n_paired:<4} {r.verdict}")
+    lines.extend(_routing_lines(report))
     for s in report.skipped:
         lines.append(f"skipped {s.name}: {s.reason}")
     return "\n".join(lines)
+
+
+def _routing_lines(report: ComparisonView) -> list[str]:
+    """The routing block: each router's cost per success next to each of its models alone, and the paired difference."""
+    if report.routing is None or report.routing.empty:
+        return []
+    lines = ["", f"routing: cost per successful answer (lower is better, success = {report.success_metric} >= "
+             f"{report.success_threshold:g}), router vs each model alone, paired by question"]
+    for r in report.routing.itertuples():
+        router = interval_text(r.router_cost_per_success, r.router_low, r.router_high)
+        model = interval_text(r.model_cost_per_success, r.model_low, r.model_high)
+        diff = interval_text(r.diff, r.diff_low, r.diff_high)
+        lines.append(
+            f"  {r.router} (escalated {number_text(r.escalation_rate)}) {router}  vs {r.role} alone {r.model} {model}  "
+            f"diff {diff} n={r.n_paired} {r.verdict}"
+        )
+    return lines
 
 
 _COLOURS = {"better": "#1a7f37", "worse": "#cf222e", "baseline": "#57606a"}

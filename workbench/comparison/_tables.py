@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
 from workbench.errors import DataError, WorkbenchError
@@ -22,7 +22,8 @@ Source = Union[SweepResult, Sequence[VariantResult], Mapping[str, "pd.DataFrame"
 
 @dataclass(frozen=True, eq=False)
 class VariantTable:
-    """One variant's per-question table (the ``eval_results.json`` columns) and what identifies it."""
+    """One variant's per-question table (the ``eval_results.json`` columns) and what identifies it; ``params`` are its
+    flattened configuration as logged (``model.id``, ``router.cheap.id``, ``chunker.size``...), when known."""
 
     name: str
     variant_id: str
@@ -31,6 +32,7 @@ class VariantTable:
     chunker: str = ""
     embedding: str = ""
     retrieval: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def retrieval_setup(self) -> str:
@@ -67,7 +69,9 @@ def _from_results(results: Sequence[VariantResult]) -> tuple[list[VariantTable],
             skipped.append(Skipped(v.name, f"{r.status}: {r.outcome.error or 'no per-question results'}"))
             continue
         tables.append(
-            VariantTable(v.name, v.id, r.run_id, r.records_frame(), v.chunker.label, v.retrieval.embedding, v.retrieval.label)
+            VariantTable(
+                v.name, v.id, r.run_id, r.records_frame(), v.chunker.label, v.retrieval.embedding, v.retrieval.label, v.params()
+            )
         )
     return tables, skipped
 
@@ -92,7 +96,7 @@ def _table_of_run(run: LoggedRun, tracking_uri: str | None) -> VariantTable | Sk
     p = run.params
     chunker = f"{p['chunker.strategy']}-{p['chunker.size']}/{p['chunker.overlap']}" if "chunker.strategy" in p else ""
     retrieval = f"k{p['retrieval.k']}-{p['retrieval.search']}" if "retrieval.k" in p else ""
-    return VariantTable(run.name, run.variant_id, run.run_id, frame, chunker, p.get("retrieval.embedding", ""), retrieval)
+    return VariantTable(run.name, run.variant_id, run.run_id, frame, chunker, p.get("retrieval.embedding", ""), retrieval, dict(p))
 
 
 def load_run(run_id: str, *, tracking_uri: str | None = None) -> VariantTable | None:

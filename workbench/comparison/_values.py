@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from workbench.comparison._metrics import COST_PER_SUCCESS
 from workbench.comparison._tables import VariantTable
+from workbench.results import ROUTING_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -15,7 +16,9 @@ if TYPE_CHECKING:
 __all__ = ["OPT_IN", "available_metrics", "by_case", "numeric", "success_parts"]
 
 # Per-question columns that are not measurements of the answer.
-_META = frozenset({"case_id", "category", "question", "reference", "answer", "relevant_ids", "retrieved_ids", "contexts", "error"})
+_META = frozenset({
+    "case_id", "category", "question", "reference", "answer", "relevant_ids", "retrieved_ids", "contexts", "error", *ROUTING_COLUMNS,
+})
 # Measurements compared by default, after the scores; ``input_tokens`` is comparable when asked for.
 _MEASUREMENTS = ("latency_s", "output_tokens", "cost_usd")
 OPT_IN = ("input_tokens",)

@@ -47,6 +47,9 @@ class ComparisonView(Protocol):
     @property
     def success_threshold(self) -> float: ...
 
+    @property
+    def routing(self) -> pd.DataFrame | None: ...
+
     def row(self, variant: str, metric: str) -> Mapping[str, Any]:
         """The table row of one variant (name, id or run id) and metric."""
         ...

@@ -2,9 +2,10 @@
 
 Per variant: flattened params, aggregate metrics (one ``log_batch``), provenance tags, artifacts (per-question table,
 prompt template, variant YAML, chunk statistics), the dataset as an input, and one trace per question (retrieve and
-generate spans with the recorded timings) carrying every score as a feedback assessment and the reference as an
-expectation — so the Evaluation runs page lists each question with its scores and compares variants question by
-question.
+generate spans with the recorded timings; a router's trace has one generate span per model it called and a route span
+with its decision, and is tagged with the model that answered and why it escalated) carrying every score as a
+feedback assessment and the reference as an expectation — so the Evaluation runs page lists each question with its
+scores and compares variants question by question.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ import yaml
 
 from workbench.datasets import Corpus, Dataset
 from workbench.grid import Variant
-from workbench.pipeline import QuestionRecord
+from workbench.pipeline import ModelCall, QuestionRecord
 from workbench.results import VariantResult, reused_metrics
-from workbench.spec import ExperimentSpec, PromptSpec
+from workbench.spec import ExperimentSpec, PromptSpec, RouterSpec
 from workbench.tracking._process import END_REASON_TAG, abandoned_reason, process_tags
 from workbench.tracking._read import RESULTS_TABLE
 from workbench.tracking._sqlite import tune_sqlite_store
@@ -348,6 +349,9 @@ class MlflowTracker:
         from mlflow.tracing.constant import AssessmentMetadataKey, SpanAttributeKey, TraceMetadataKey
 
         mlflow = self._mlflow
+        tags = {"workbench.variant_id": variant.id, "workbench.case_id": record.case.id, "workbench.category": record.case.category}
+        if record.escalation is not None:
+            tags.update(routing_tags(record))
         root = mlflow.start_span_no_context(
             name="rag_pipeline",
             span_type=SpanType.CHAIN,
@@ -355,7 +359,7 @@ class MlflowTracker:
             experiment_id=sweep.experiment_id,
             start_time_ns=record.started_ns,
             metadata={TraceMetadataKey.SOURCE_RUN: run_id},
-            tags={"workbench.variant_id": variant.id, "workbench.case_id": record.case.id, "workbench.category": record.case.category},
+            tags=tags,
             attributes={"variant": variant.name},
         )
         retrieve = mlflow.start_span_no_context(
@@ -369,7 +373,9 @@ class MlflowTracker:
         ])
         retrieve.set_attribute("retrieved_source_ids", list(record.retrieved_ids))
         retrieve.end(end_time_ns=record.retrieved_ns)
-        if variant.model is not None:
+        if isinstance(variant.model, RouterSpec):
+            self._route_spans(root, variant.model, record)
+        elif variant.model is not None:
             generate = mlflow.start_span_no_context(
                 name="generate", span_type=SpanType.LLM, parent_span=root,
                 inputs={"prompt": record.prompt, "model": variant.model.id}, start_time_ns=record.retrieved_ns,
@@ -403,6 +409,63 @@ class MlflowTracker:
         for assessment in assessments:
             mlflow.log_assessment(trace_id=trace_id, assessment=assessment)
         return trace_id
+
+    def _route_spans(self, root: Any, router: RouterSpec, record: QuestionRecord) -> None:
+        """A router's spans: ``generate (cheap)``, ``route`` (the decision, its signals and reasons), and
+        ``generate (strong)`` when it escalated."""
+        from mlflow.entities import SpanType
+
+        kinds = {"cheap": router.cheap.resolved_kind, "strong": router.strong.resolved_kind}
+        cheap = next((c for c in record.calls if c.role == "cheap"), None)
+        strong = next((c for c in record.calls if c.role == "strong"), None)
+        if cheap is not None:
+            self._call_span(root, cheap, kinds["cheap"])
+        decision = record.escalation
+        if decision is not None:
+            at = cheap.ended_ns if cheap is not None else record.retrieved_ns
+            signals = decision.signals
+            route = self._mlflow.start_span_no_context(
+                name="route", span_type=SpanType.CHAIN, parent_span=root, start_time_ns=at,
+                inputs={
+                    "best_retrieval_score": signals.best_retrieval_score, "refused_or_empty": signals.refused_or_empty,
+                    "grounding": signals.grounding, "cheap_error": signals.cheap_error,
+                },
+                attributes={"router": router.name, "escalate_when": router.escalate_when.model_dump(mode="json")},
+            )
+            route.set_outputs({"escalate": decision.escalate, "fired": list(decision.fired), "reasons": list(decision.reasons),
+                               "answered_by": record.answered_by})
+            route.end(end_time_ns=strong.started_ns if strong is not None else at)
+        if strong is not None:
+            self._call_span(root, strong, kinds["strong"])
+
+    def _call_span(self, root: Any, call: ModelCall, kind: str) -> None:
+        from mlflow.entities import SpanType
+        from mlflow.tracing.constant import SpanAttributeKey
+
+        span = self._mlflow.start_span_no_context(
+            name=f"generate ({call.role})", span_type=SpanType.LLM, parent_span=root,
+            inputs={"prompt": call.prompt, "model": call.model_id}, start_time_ns=call.started_ns,
+            attributes={"model": call.model_id, "kind": kind, "role": call.role, "cost_usd": call.cost_usd},
+        )
+        gen = call.generation
+        if gen is not None:
+            span.set_attribute(
+                SpanAttributeKey.CHAT_USAGE,
+                {"input_tokens": gen.input_tokens, "output_tokens": gen.output_tokens, "total_tokens": gen.input_tokens + gen.output_tokens},
+            )
+            span.set_outputs({"text": gen.text, "finish_reason": gen.finish_reason})
+            span.set_attribute("latency_s", gen.latency_s)
+        span.end(end_time_ns=call.ended_ns, status="ERROR" if call.error else "OK")
+
+
+def routing_tags(record: QuestionRecord) -> dict[str, str]:
+    """The trace tags of a routed question: which model answered, whether it escalated and why (searchable in MLflow)."""
+    decision = record.escalation
+    return {
+        "workbench.answered_by": record.answered_by,
+        "workbench.escalated": "true" if decision is not None and decision.escalate else "false",
+        "workbench.escalation_reasons": decision.reason_text if decision is not None else "",
+    }
 
 
 def _prompt_hash(prompt: PromptSpec) -> str:

@@ -1,0 +1,192 @@
+"""The routing decision (pure) and the router's call path over scripted models."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from workbench.datasets import EvalCase
+from workbench.models import Generation, Price
+from workbench.pipeline import Chunk, Hit, QuestionRecord, Router, Signals, decide, decide_before_answer, grounding, route_answer, routing_metrics
+from workbench.prompts import PromptTemplate
+from workbench.spec import EscalationSpec, RouterSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+
+ALL = EscalationSpec(retrieval_score_below=0.3, refusal_or_empty=True, grounding_below=0.5)
+
+
+# -- the decision ------------------------------------------------------------------------------------------------------
+
+
+def test_nothing_fires_the_cheap_answer_stands() -> None:
+    decision = decide(Signals(best_retrieval_score=0.8, refused_or_empty=False, grounding=0.9), ALL)
+    assert not decision.escalate
+    assert decision.fired == () and decision.reasons == () and decision.reason_text == ""
+
+
+@pytest.mark.parametrize(
+    ("signals", "fired"),
+    [
+        (Signals(best_retrieval_score=0.1, refused_or_empty=False, grounding=0.9), ("retrieval_score_below",)),
+        (Signals(best_retrieval_score=0.8, refused_or_empty=True, grounding=0.9), ("refusal_or_empty",)),
+        (Signals(best_retrieval_score=0.8, refused_or_empty=False, grounding=0.2), ("grounding_below",)),
+        (Signals(best_retrieval_score=0.1, refused_or_empty=True, grounding=0.2), ("retrieval_score_below", "refusal_or_empty", "grounding_below")),
+        (Signals(best_retrieval_score=None, refused_or_empty=False, grounding=0.9), ("retrieval_score_below",)),
+        (Signals(best_retrieval_score=0.8, cheap_error="TimeoutError: slow"), ("cheap_failed",)),
+    ],
+)
+def test_each_signal_that_fires_escalates_with_its_reason(signals: Signals, fired: tuple[str, ...]) -> None:
+    decision = decide(signals, ALL)
+    assert decision.escalate
+    assert decision.fired == fired
+    assert len(decision.reasons) == len(fired)
+    assert all(r.startswith(f"{name}:") for r, name in zip(decision.reasons, fired))
+
+
+def test_thresholds_are_strict_and_unset_signals_never_fire() -> None:
+    at_threshold = Signals(best_retrieval_score=0.3, refused_or_empty=False, grounding=0.5)
+    assert not decide(at_threshold, ALL).escalate
+    only_refusal = EscalationSpec(refusal_or_empty=True)
+    assert not decide(Signals(best_retrieval_score=0.0, refused_or_empty=False, grounding=0.0), only_refusal).escalate
+    no_refusal = EscalationSpec(grounding_below=0.5)
+    assert not decide(Signals(best_retrieval_score=0.9, refused_or_empty=True, grounding=0.9), no_refusal).escalate
+
+
+def test_the_retrieval_signal_is_decided_before_any_answer() -> None:
+    early = decide_before_answer(0.12, ALL)
+    assert early is not None and early.escalate and early.fired == ("retrieval_score_below",)
+    assert "0.120 < 0.3" in early.reasons[0]
+    assert decide_before_answer(0.9, ALL) is None
+    assert decide_before_answer(0.0, EscalationSpec(refusal_or_empty=True)) is None  # no retrieval threshold
+
+
+def test_grounding_is_the_closest_chunk() -> None:
+    assert grounding([1.0, 0.0], [[0.0, 1.0], [1.0, 0.0]]) == pytest.approx(1.0)
+    assert grounding([1.0, 0.0], [[0.0, 1.0]]) == pytest.approx(0.0)
+    assert grounding([1.0, 0.0], []) == 0.0
+
+
+# -- the call path -----------------------------------------------------------------------------------------------------
+
+CONTEXT = "The for statement iterates over the items of any sequence in the order they appear."
+TEMPLATE = PromptTemplate("t", "Context: {context}\nQuestion: {question}\nAnswer:")
+CHEAP_PRICE, STRONG_PRICE = Price(1.0, 2.0), Price(10.0, 20.0)
+
+
+def _found(question: str, score: float) -> QuestionRecord:
+    chunk = Chunk(id="c1", doc_id="doc", text=CONTEXT, start=0, end=len(CONTEXT))
+    case = EvalCase(id=question[:8], question=question, reference="it iterates")
+    return QuestionRecord(case=case, hits=(Hit(chunk, score),), prompt="", generation=None, started_ns=0, retrieved_ns=5, ended_ns=5)
+
+
+def _router(cheap_answer: str, rule: EscalationSpec = ALL) -> tuple[Router, ScriptedModel, ScriptedModel]:
+    spec = RouterSpec.model_validate({
+        "name": "r", "cheap": {"id": "local:smollm2-135m-instruct"}, "strong": {"id": "local:gemma3-270m"},
+        "escalate_when": rule.model_dump(),
+    })
+    cheap = ScriptedModel(lambda p: cheap_answer, model_id="local:smollm2-135m-instruct", kind="chat")
+    strong = ScriptedModel(lambda p: "The for statement iterates over the items of a sequence.", model_id="local:gemma3-270m")
+    by_id = {cheap.model_id: cheap, strong.model_id: strong}
+    prices = {cheap.model_id: CHEAP_PRICE, strong.model_id: STRONG_PRICE}
+    from workbench.models import GenerationParams
+
+    router = Router.from_spec(
+        spec, generator=lambda m: by_id[m.id], params=lambda m: GenerationParams(max_tokens=m.params.max_tokens),
+        price=prices.get, embedder=HashingEmbedder(),
+    )
+    return router, cheap, strong
+
+
+def test_a_grounded_cheap_answer_stands_and_only_the_cheap_model_is_called_and_paid() -> None:
+    router, cheap, strong = _router("The for statement iterates over the items of any sequence.")
+    record = route_answer(_found("What does the for statement do?", 0.9), template=TEMPLATE, router=router)
+    assert record.escalation is not None and not record.escalated
+    assert len(cheap.calls) == 1 and strong.calls == []
+    assert record.answered_by == "local:smollm2-135m-instruct"
+    assert [c.role for c in record.calls] == ["cheap"]
+    assert record.escalation.signals.grounding is not None and record.escalation.signals.grounding > 0.5
+    call = record.calls[0]
+    assert call.cost_usd == pytest.approx(CHEAP_PRICE.cost(call.input_tokens, call.output_tokens))
+    assert record.cost_usd == pytest.approx(call.cost_usd)
+    assert record.prompt.startswith("[human]")  # the chat model's view of the prompt
+
+
+def test_a_refusal_escalates_and_both_calls_are_paid() -> None:
+    router, cheap, strong = _router("I don't know.")
+    record = route_answer(_found("What does the for statement do?", 0.9), template=TEMPLATE, router=router)
+    assert record.escalated and "refusal_or_empty" in record.escalation.fired  # type: ignore[union-attr]
+    assert len(cheap.calls) == 1 and len(strong.calls) == 1
+    assert record.answered_by == "local:gemma3-270m" and record.answer.startswith("The for statement")
+    assert [c.role for c in record.calls] == ["cheap", "strong"]
+    assert record.cost_usd == pytest.approx(sum(c.cost_usd for c in record.calls))  # type: ignore[misc]
+    assert record.tokens == sum(c.input_tokens + c.output_tokens for c in record.calls)
+
+
+def test_low_retrieval_goes_straight_to_the_strong_model() -> None:
+    router, cheap, strong = _router("The for statement iterates over the items of any sequence.")
+    record = route_answer(_found("What does the for statement do?", 0.05), template=TEMPLATE, router=router)
+    assert record.escalated and record.escalation.fired == ("retrieval_score_below",)  # type: ignore[union-attr]
+    assert cheap.calls == [] and len(strong.calls) == 1
+    assert [c.role for c in record.calls] == ["strong"]
+
+
+def test_an_ungrounded_answer_escalates() -> None:
+    router, _, strong = _router("Bananas are yellow fruit grown in warm countries.")
+    record = route_answer(_found("What does the for statement do?", 0.9), template=TEMPLATE, router=router)
+    assert record.escalation is not None and record.escalation.fired == ("grounding_below",)
+    assert len(strong.calls) == 1
+
+
+def test_a_failing_cheap_model_escalates_and_the_record_has_no_error() -> None:
+    router, _, strong = _router("unused")
+
+    def boom(prompt: object) -> str:
+        raise TimeoutError("cheap model timed out")
+
+    router = Router(router.name, type(router.cheap)(router.cheap.spec, ScriptedModel(boom, kind="chat"), router.cheap.params, CHEAP_PRICE),
+                    router.strong, router.rule, router.embedder)
+    record = route_answer(_found("What does the for statement do?", 0.9), template=TEMPLATE, router=router)
+    assert record.error is None and record.escalation.fired == ("cheap_failed",)  # type: ignore[union-attr]
+    assert record.calls[0].error is not None and record.calls[0].cost_usd == 0.0
+    assert len(strong.calls) == 1
+
+
+def test_an_unknown_price_makes_the_cost_unknown() -> None:
+    router, _, _ = _router("I don't know.")
+    router = Router(router.name, router.cheap, type(router.strong)(router.strong.spec, router.strong.generator, router.strong.params, None),
+                    router.rule, router.embedder)
+    record = route_answer(_found("What does the for statement do?", 0.9), template=TEMPLATE, router=router)
+    assert record.cost_usd is None
+
+
+def test_routing_metrics_per_model() -> None:
+    records = []
+    for answer, score in (("The for statement iterates over the items of any sequence.", 0.9), ("I don't know.", 0.9), ("x", 0.01)):
+        router, _, _ = _router(answer)
+        records.append(route_answer(_found("What does the for statement do?", score), template=TEMPLATE, router=router))
+    m = routing_metrics(records)
+    assert m["escalation_rate"] == pytest.approx(2 / 3)
+    assert m["calls_smollm2-135m-instruct"] == 2 and m["calls_gemma3-270m"] == 2
+    cheap_calls = [c for r in records for c in r.calls if c.role == "cheap"]
+    assert m["tokens_smollm2-135m-instruct"] == sum(c.input_tokens + c.output_tokens for c in cheap_calls)
+    assert m["cost_usd"] == pytest.approx(sum(r.cost_usd for r in records))  # type: ignore[misc]
+    assert m["cost_usd"] == pytest.approx(m["cost_usd_smollm2-135m-instruct"] + m["cost_usd_gemma3-270m"])
+    assert m["generation_calls"] == 4 and m["cache_hits"] == 0
+    assert m["input_tokens"] + m["output_tokens"] == sum(r.tokens for r in records)
+    assert routing_metrics([_found("q", 0.5)]) == {}
+
+
+def test_a_cheap_answer_cut_off_by_the_deadline_is_not_escalated() -> None:
+    router, _, strong = _router("")
+
+    class Slow(ScriptedModel):
+        def generate(self, prompt, params, *, deadline=None, json_schema=None):  # type: ignore[no-untyped-def]
+            return Generation("", 3, 0, 0.0, finish_reason="deadline")
+
+    router = Router(router.name, type(router.cheap)(router.cheap.spec, Slow(["x"], kind="chat"), router.cheap.params, CHEAP_PRICE),
+                    router.strong, router.rule, router.embedder)
+    record = route_answer(_found("What does the for statement do?", 0.9), template=TEMPLATE, router=router)
+    assert not record.escalated and strong.calls == []
+    assert record.generation is not None and record.generation.finish_reason == "deadline"
+    assert math.isclose(record.cost_usd or 0.0, CHEAP_PRICE.cost(3, 0))

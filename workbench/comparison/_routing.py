@@ -1,0 +1,92 @@
+"""A router next to each of its models alone: cost per successful answer with intervals, and the paired difference.
+
+A router variant (params ``router.cheap.*`` / ``router.strong.*``) is matched with the variants of the same sweep that
+run its cheap or its strong model alone (params ``model.*`` equal to the router's model, and the same prompt, chunker
+and retrieval setting). For each such pair: the router's cost per success and the model's, each with a bootstrap
+interval over questions, and the paired bootstrap interval of router minus model (lower is better).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from workbench.comparison._stats import bootstrap_ratio, paired_bootstrap_ratio, verdict
+from workbench.comparison._tables import VariantTable
+from workbench.comparison._values import by_case, numeric, success_parts
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ROUTING_TABLE_COLUMNS", "routing_pairs", "routing_table"]
+
+ROUTING_TABLE_COLUMNS = (
+    "router", "role", "model", "n_paired", "escalation_rate", "router_cost_per_success", "router_low", "router_high",
+    "model_cost_per_success", "model_low", "model_high", "diff", "diff_low", "diff_high", "verdict",
+)
+_ANSWERING = ("model.", "router.")
+
+
+def _setup(params: Mapping[str, str]) -> dict[str, str]:
+    """What decides a variant's answers besides its model: prompt, chunker, retrieval."""
+    return {k: v for k, v in params.items() if not k.startswith(_ANSWERING)}
+
+
+def _model(params: Mapping[str, str], prefix: str) -> dict[str, str]:
+    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def routing_pairs(tables: Sequence[VariantTable]) -> list[tuple[VariantTable, str, VariantTable]]:
+    """(router, role, the variant running that role's model alone) for every router that has such a variant."""
+    pairs = []
+    for router in tables:
+        if "router.name" not in router.params:
+            continue
+        for role in ("cheap", "strong"):
+            wanted = _model(router.params, f"router.{role}.")
+            alone = next(
+                (t for t in tables if "model.id" in t.params and _model(t.params, "model.") == wanted
+                 and _setup(t.params) == _setup(router.params)),
+                None,
+            )
+            if alone is not None:
+                pairs.append((router, role, alone))
+    return pairs
+
+
+def routing_table(
+    tables: Sequence[VariantTable],
+    *,
+    success_metric: str,
+    success_threshold: float,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+) -> pd.DataFrame:
+    """One row per (router, its cheap or strong model alone): both costs per success with intervals, the paired
+    difference router minus model with its interval and verdict (lower cost is better), and the router's escalation
+    rate. Empty when no router has a model-alone variant to compare with."""
+    import pandas as pd
+
+    opts: dict[str, Any] = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
+    rows = []
+    for router, role, alone in routing_pairs(tables):
+        r_frame, m_frame = by_case(router), by_case(alone)
+        r_cost, r_ok = success_parts(r_frame, success_metric, success_threshold)
+        m_cost, m_ok = success_parts(m_frame, success_metric, success_threshold)
+        common = r_frame.index.intersection(m_frame.index, sort=False)
+        r_mean = bootstrap_ratio(r_cost.tolist(), r_ok.tolist(), **opts)
+        m_mean = bootstrap_ratio(m_cost.tolist(), m_ok.tolist(), **opts)
+        diff = paired_bootstrap_ratio(
+            (m_cost[common].tolist(), m_ok[common].tolist()), (r_cost[common].tolist(), r_ok[common].tolist()), **opts
+        )
+        escalated = numeric(r_frame, "escalated")
+        rows.append({
+            "router": router.name, "role": role, "model": alone.name, "n_paired": diff.n,
+            "escalation_rate": float(escalated.mean()) if escalated.notna().any() else float("nan"),
+            "router_cost_per_success": r_mean.estimate, "router_low": r_mean.low, "router_high": r_mean.high,
+            "model_cost_per_success": m_mean.estimate, "model_low": m_mean.low, "model_high": m_mean.high,
+            "diff": diff.estimate, "diff_low": diff.low, "diff_high": diff.high,
+            "verdict": verdict(diff, higher_is_better=False),
+        })
+    return pd.DataFrame(rows, columns=list(ROUTING_TABLE_COLUMNS))
