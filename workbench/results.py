@@ -87,10 +87,11 @@ def routing_columns(record: QuestionRecord) -> dict[str, Any]:
     return {
         "answered_by": record.answered_by,
         "escalated": record.escalated,
-        "escalation_reasons": record.escalation.reason_text if record.escalation is not None else "",
+        "escalation_reasons": list(record.escalation.reasons) if record.escalation is not None else [],
         "model_calls": [
-            {"model": c.model_id, "role": c.role, "input_tokens": c.input_tokens, "output_tokens": c.output_tokens,
-             "cost_usd": c.cost_usd, "cached": bool(c.generation is not None and c.generation.cached), "error": c.error}
+            {"model": c.model_id, "short_name": c.short_name, "role": c.role, "input_tokens": c.input_tokens,
+             "output_tokens": c.output_tokens, "cost_usd": c.cost_usd, "cached": bool(c.generation is not None and c.generation.cached),
+             "error": c.error}
             for c in record.calls
         ],
     }

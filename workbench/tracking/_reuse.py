@@ -13,7 +13,7 @@ from typing import Any
 from workbench.datasets import Dataset
 from workbench.metrics import Score, scorer_entries
 from workbench.models import Generation
-from workbench.pipeline import Chunk, Hit, QuestionRecord
+from workbench.pipeline import Chunk, Escalation, Hit, ModelCall, QuestionRecord
 
 __all__ = ["REUSE_KEY_TAG", "REUSED_FROM_TAG", "records_from_table"]
 
@@ -68,8 +68,33 @@ def records_from_table(rows: list[Mapping[str, Any]], dataset: Dataset, *, gener
                 output_tokens=int(_number(row.get("output_tokens")) or 0), latency_s=latency_ns / 1e9, cached=True,
             )
         scores = {name: Score(_number(value)) for name, value in row.items() if name in scorers}
+        calls, escalation = _routing(row, generation)
         out.append(QuestionRecord(
             case=case, hits=hits, prompt="", generation=generation, started_ns=0, retrieved_ns=0, ended_ns=latency_ns,
-            error=error, scores=scores, cost_usd=_number(row.get("cost_usd")),
+            error=error, scores=scores, cost_usd=_number(row.get("cost_usd")), calls=calls, escalation=escalation,
         ))
     return tuple(out)
+
+
+def _routing(row: Mapping[str, Any], answer: Generation | None) -> tuple[tuple[ModelCall, ...], Escalation | None]:
+    """A router's calls and decision from its table row (``model_calls``, ``escalated``, ``escalation_reasons``); the
+    last successful call carries the answer. Nothing for a row no router answered."""
+    listed = row.get("model_calls")
+    if not isinstance(listed, list) or not listed:
+        return (), None
+    calls = []
+    for i, c in enumerate(listed):
+        failed = _text(c.get("error")) or None
+        last = i == len(listed) - 1
+        generation = None if failed else Generation(
+            text=answer.text if (answer is not None and last) else "", input_tokens=int(_number(c.get("input_tokens")) or 0),
+            output_tokens=int(_number(c.get("output_tokens")) or 0), latency_s=0.0, cached=True,
+        )
+        model = _text(c.get("model"))
+        calls.append(ModelCall(
+            model_id=model, short_name=_text(c.get("short_name")) or model.split(":", 1)[-1], role=c.get("role", "cheap"),
+            generation=generation, error=failed, cost_usd=_number(c.get("cost_usd")),
+        ))
+    reasons = tuple(str(r) for r in (row.get("escalation_reasons") or []))
+    fired = tuple(r.split(":", 1)[0] for r in reasons)
+    return tuple(calls), Escalation(bool(row.get("escalated")), fired, reasons)  # type: ignore[arg-type]
