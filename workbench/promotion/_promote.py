@@ -276,13 +276,14 @@ def promote(
         gates: gate objects or dicts (``{"kind": "metric", "metric": "token_f1", "min": 0.3}``); default: the
             ``promotion.gates`` of the run's experiment.
         override_reason: promote even though gates failed; recorded in the audit.
-        require_staging: production needs the same configuration promoted to staging first (default: the
-            experiment's ``promotion.require_staging``, else True).
+        require_staging: production needs the same configuration to hold staging now: promoted there first, and
+            neither rolled back nor replaced since (default: the experiment's ``promotion.require_staging``, else True).
         settings: where the MLflow store is (default: ``workbench.config.settings()``).
 
     Raises:
         GateFailed: a gate failed and no override reason was given; lists every failed gate.
-        PromotionError: the run cannot be promoted (not a finished variant run, staging step missing...).
+        PromotionError: the run cannot be promoted (not a finished variant run, staging step missing, staging
+            rolled back or holding another configuration...).
     """
     _check_target(name, alias)
     reason = _check_reason(override_reason, "override reason")
@@ -318,6 +319,18 @@ def _promote(
             f"config {digest[:12]} (run {run_id}) has not been promoted to staging — first run: workbench promote {run_id} "
             f"--name {name} --alias staging   (or set promotion.require_staging: false)"
         )
+    if alias == "production" and need_staging and existing is not None:
+        staged = alias_holder(client, name, "staging")
+        if staged is None or str(staged.version) != str(existing.version):
+            # the event that took staging away from this version: a rollback, or another configuration's promotion
+            lost = next((e for e in reversed(alias_history(client, name, "staging")) if e.previous == str(existing.version)), None)
+            now = f"v{staged.version}" if staged is not None else "nothing"
+            why = (f"staging was rolled back from it to {now}" if lost is not None and lost.action == "rollback"
+                   else f"staging now holds {now}, another configuration")
+            raise PromotionError(
+                f"config {digest[:12]} (run {run_id}, {name} v{existing.version}) no longer holds staging: {why} — promote it to "
+                f"staging again first: workbench promote {run_id} --name {name} --alias staging   (or set promotion.require_staging: false)"
+            )
     if not report.passed and reason is None:
         failed = "; ".join(f"{r.label}: {r.detail}" for r in report.failed)
         raise GateFailed(

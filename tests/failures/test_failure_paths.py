@@ -1,0 +1,364 @@
+"""Failure paths against a real sqlite MLflow store in tmp_path (never the in-memory tracker).
+
+- an index build that fails: its variants are FAILED runs carrying the error, and the sweep goes on;
+- a generation that passes its deadline inside llama.cpp (the real local Gemma): FAILED, error kind ``timeout``;
+- ``workbench run`` exits 1 when a variant failed (0 with --allow-failures);
+- promoting a FAILED run is refused with one line, and writes nothing to the registry;
+- production is refused when the staging holder was rolled back or is another configuration;
+- an unreachable or unwritable tracking store is one line before any compute (no model call, no index built).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+import workbench as wb
+from tests.promotion.conftest import CASES, DOCS, Swept, sweep
+from workbench.cli import main
+from workbench.config import Settings, settings
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.promotion import PromotionError
+from workbench.spec import ExperimentSpec
+from workbench.testing import CountingIndexStore, HashingEmbedder, ScriptedModel
+
+BROKEN_ID = "openai:text-embedding-3-small"  # a hosted embedding model id, served here by a fake that raises
+BROKEN = "embedding service refused the batch (HTTP 503)"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_inputs(root: Path) -> None:
+    (root / "corpus").mkdir(parents=True, exist_ok=True)
+    for doc_id, text in DOCS.items():
+        (root / "corpus" / f"{doc_id}.md").write_text(text, encoding="utf-8")
+    (root / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CASES), encoding="utf-8")
+
+
+def spec_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": "failures",
+        "dataset": {"path": "cases.jsonl"},
+        "corpus": {"path": "corpus"},
+        "prompts": [{"name": "p", "template": "Context: {context}\nQuestion: {question}\nAnswer:"}],
+        "models": [{"id": GEMMA_ID, "params": {"max_tokens": 16}}],
+        "chunkers": [{"strategy": "recursive", "size": 200, "overlap": 20}],
+        "retrieval": [{"embedding": MINILM_ID, "k": 2}, {"embedding": BROKEN_ID, "k": 2}],
+    }
+    return {**data, **overrides}
+
+
+def store_of(root: Path) -> Settings:
+    return settings(root=root, tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+
+
+class BrokenEmbedder(HashingEmbedder):
+    """Embeds nothing: every batch fails the way a hosted embedding service does when it is down."""
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        raise RuntimeError(BROKEN)
+
+
+class CallLog:
+    """Model calls written to a file, so calls made in any process (a variant's worker too) are seen."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def record(self, what: str) -> None:
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(what + "\n")
+
+    def calls(self) -> list[str]:
+        return self.path.read_text(encoding="utf-8").splitlines() if self.path.exists() else []
+
+
+class RecordingEmbedder(HashingEmbedder):
+    def __init__(self, log: CallLog, model_id: str) -> None:
+        super().__init__(model_id=model_id)
+        self.log = log
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.log.record(f"embed {self.model_id} x{len(texts)}")
+        return super().embed(texts)
+
+
+def recording_answer(log: CallLog) -> Any:
+    def answer(prompt: Any) -> str:
+        log.record("generate")
+        return "an answer"
+    return answer
+
+
+def children(client: MlflowClient, parent_run_id: str) -> dict[str, Any]:
+    parent = client.get_run(parent_run_id)
+    runs = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}'")
+    return {r.data.tags["workbench.variant_id"]: r for r in runs}
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- an index build that fails --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def broken_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, wb.SweepResult]:
+    root = tmp_path_factory.mktemp("broken-index")
+    write_inputs(root)
+    cfg = store_of(root)
+    models = {GEMMA_ID: ScriptedModel(lambda p: "with def", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID),
+              BROKEN_ID: BrokenEmbedder(model_id=BROKEN_ID)}
+    result = wb.run(ExperimentSpec.from_dict(spec_data(), base_dir=root), settings=cfg, models=models, progress=False)
+    return cfg, result
+
+
+def test_a_failed_index_build_fails_its_variants_and_the_sweep_goes_on(broken_index: tuple[Settings, wb.SweepResult]) -> None:
+    cfg, result = broken_index
+    by_embedding = {v.variant.retrieval.embedding: v for v in result.variants}
+    assert set(by_embedding) == {MINILM_ID, BROKEN_ID}
+    broken, fine = by_embedding[BROKEN_ID], by_embedding[MINILM_ID]
+    assert broken.status == "FAILED" and broken.outcome.error == f"index build failed: RuntimeError: {BROKEN}"
+    assert broken.outcome.error_kind == "index"
+    assert fine.status == "FINISHED" and fine.metrics["questions"] == len(CASES)
+
+    client = MlflowClient(cfg.tracking_uri)  # what the store says, read back
+    runs = children(client, str(result.parent_run_id))
+    failed = runs[broken.variant.id]
+    assert failed.info.status == "FAILED"
+    assert failed.data.tags["workbench.status"] == "FAILED"
+    assert failed.data.tags["workbench.error"] == f"index build failed: RuntimeError: {BROKEN}"
+    assert failed.data.tags["workbench.error_kind"] == "index"
+    assert runs[fine.variant.id].info.status == "FINISHED" and runs[fine.variant.id].data.metrics["questions"] == len(CASES)
+    assert client.get_run(str(result.parent_run_id)).info.status == "FAILED"  # a sweep with a failed variant
+
+
+def test_promoting_a_failed_run_is_refused_with_one_line(broken_index: tuple[Settings, wb.SweepResult],
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    cfg, result = broken_index
+    failed = next(v for v in result.variants if v.status == "FAILED")
+    code = main(["--tracking-uri", cfg.tracking_uri, "promote", str(failed.run_id), "--name", "failed-one", "--alias", "staging"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == (f"error: run {failed.run_id} ended FAILED: index build failed: RuntimeError: {BROKEN} — only finished variants "
+                   "can be promoted\n")
+    assert MlflowClient(cfg.tracking_uri).search_registered_models() == []  # nothing registered
+
+
+# -- a deadline that passes inside llama.cpp --------------------------------------------------------------------------
+
+
+COUNTING = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10,"  # the base Gemma model goes on counting until it is stopped
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_the_local_model_stops_at_its_deadline_inside_llama_cpp() -> None:
+    """The real Gemma model: a stopping criterion checks the deadline at every token, so generation ends where the
+    deadline passes, with the tokens made so far, long before ``max_tokens``."""
+    from workbench.models import GenerationParams, load_generator
+    from workbench.prompts import RenderedPrompt
+
+    generator = load_generator(GEMMA_ID)
+    prompt = RenderedPrompt(text=COUNTING, messages=(("user", COUNTING),))
+    generator.generate(prompt, GenerationParams(max_tokens=1))  # load the weights outside the measured call
+    started = time.monotonic()
+    out = generator.generate(prompt, GenerationParams(temperature=0.0, max_tokens=1800), deadline=started + 1.5)
+    elapsed = time.monotonic() - started
+    assert out.finish_reason == "deadline"
+    assert 0 < out.output_tokens < 1800, out  # it was generating when the deadline passed
+    assert 1.5 <= elapsed < 5.0, elapsed
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_variant_past_its_wall_time_is_a_failed_timeout_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same model in a sweep with a 4 s wall-time limit and 1800 tokens to make: a FAILED run of kind timeout in
+    the store, and the sweep ends in seconds, not minutes."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    write_inputs(tmp_path)
+    (tmp_path / "one.jsonl").write_text(json.dumps({"id": "count", "question": COUNTING}) + "\n")
+    wall = 4.0
+    data = spec_data(
+        dataset={"path": "one.jsonl"}, prompts=[{"name": "count", "template": "{question}"}],
+        models=[{"id": GEMMA_ID, "params": {"temperature": 0, "max_tokens": 1800}, "cache": False}],
+        retrieval=[{"embedding": MINILM_ID, "k": 1}], limits={"wall_time_s": wall},
+    )
+    cfg = store_of(tmp_path)
+    started = time.monotonic()
+    result = wb.run(ExperimentSpec.from_dict(data, base_dir=tmp_path), settings=cfg, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)},
+                    progress=False, fresh=True)
+    assert time.monotonic() - started < 60  # 1800 tokens would take minutes on this machine
+    [variant] = result.variants
+    assert variant.status == "FAILED" and variant.outcome.error_kind == "timeout", variant.outcome
+    error = variant.outcome.error or ""
+    # "during question 1/1" when the deadline ends the generation in the variant's own loop; "worker process killed"
+    # when the worker running it is stopped from outside (process isolation)
+    assert error.startswith(f"wall-time limit of {wall:g}s exceeded") and error.endswith(" — raise limits.wall_time_s"), error
+    run = children(MlflowClient(cfg.tracking_uri), str(result.parent_run_id))[variant.variant.id]
+    assert run.info.status == "FAILED"
+    assert (run.data.tags["workbench.error_kind"], run.data.tags["workbench.error"]) == ("timeout", error)
+
+
+# -- workbench run exits 1 when a variant failed --------------------------------------------------------------------
+
+
+def test_run_exits_1_when_a_variant_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A hosted embedding model without its key: that index fails, its variant is FAILED, the command says so and
+    exits 1; --allow-failures exits 0. No model is needed: the index fails before any generation."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    write_inputs(tmp_path)
+    spec = tmp_path / "experiment.yaml"
+    spec.write_text(yaml.safe_dump(spec_data(retrieval=[{"embedding": BROKEN_ID, "k": 2}])), encoding="utf-8")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    assert main(["--tracking-uri", uri, "run", "--no-progress", str(spec)]) == 1
+    out, err = capsys.readouterr()
+    [failed_line] = [line for line in err.splitlines() if line.startswith("FAILED ")]
+    assert failed_line.endswith(f": index build failed: ModelError: model '{BROKEN_ID}' needs the environment variable "
+                                "OPENAI_API_KEY — set it (it is never logged)")
+    assert "Experiment 'failures': 1 variants on 5 questions" in out
+    assert main(["--tracking-uri", uri, "run", "--no-progress", "--allow-failures", str(spec)]) == 0
+    sweeps = wb.tracking.experiment_sweeps("failures", tracking_uri=uri)
+    assert [s.run.status for s in sweeps] == ["FAILED", "FAILED"]
+    assert [c.status for s in sweeps for c in s.variants] == ["FAILED", "FAILED"]
+
+
+# -- production after staging changed ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def promo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swept]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORKBENCH_USER", "alice")
+        yield sweep(tmp_path_factory.mktemp("promo-failures"), promotion={"gates": [{"kind": "min_questions", "n": 1}]})
+
+
+def production_line(promo: Swept, run_id: str, name: str, capsys: pytest.CaptureFixture[str]) -> str:
+    before = MlflowClient(promo.settings.tracking_uri).get_registered_model(name)
+    code = main(["--tracking-uri", promo.settings.tracking_uri, "promote", run_id, "--name", name, "--alias", "production"])
+    out, err = capsys.readouterr()
+    assert (code, out, err.count("\n")) == (2, "", 1), err
+    after = MlflowClient(promo.settings.tracking_uri).get_registered_model(name)
+    assert "production" not in after.aliases and after.tags == before.tags  # nothing written
+    return err.removeprefix("error: ").rstrip("\n")
+
+
+def test_production_is_refused_when_staging_holds_another_configuration(promo: Swept, capsys: pytest.CaptureFixture[str]) -> None:
+    good, bad = promo.run_id("good"), promo.run_id("bad")
+    first = wb.promote(good, name="assist-other", alias="staging", settings=promo.settings)
+    wb.promote(bad, name="assist-other", alias="staging", settings=promo.settings)  # another configuration takes staging
+    line = production_line(promo, good, "assist-other", capsys)
+    assert line == (f"config {first.config_hash[:12]} (run {good}, assist-other v1) no longer holds staging: staging now holds v2, "
+                    f"another configuration — promote it to staging again first: workbench promote {good} --name assist-other "
+                    "--alias staging   (or set promotion.require_staging: false)")
+    wb.promote(good, name="assist-other", alias="staging", settings=promo.settings)  # back in staging: now it may go on
+    assert wb.promote(good, name="assist-other", alias="production", settings=promo.settings).version == "1"
+
+
+def test_production_is_refused_when_staging_was_rolled_back(promo: Swept, capsys: pytest.CaptureFixture[str]) -> None:
+    good, bad = promo.run_id("good"), promo.run_id("bad")
+    wb.promote(bad, name="assist-rolled", alias="staging", settings=promo.settings)
+    second = wb.promote(good, name="assist-rolled", alias="staging", settings=promo.settings)
+    wb.rollback("assist-rolled", alias="staging", reason="regression in staging", settings=promo.settings)
+    line = production_line(promo, good, "assist-rolled", capsys)
+    assert line == (f"config {second.config_hash[:12]} (run {good}, assist-rolled v2) no longer holds staging: staging was rolled "
+                    f"back from it to v1 — promote it to staging again first: workbench promote {good} --name assist-rolled "
+                    "--alias staging   (or set promotion.require_staging: false)")
+    with pytest.raises(PromotionError, match="no longer holds staging: staging was rolled back from it to v1"):
+        wb.promote(good, name="assist-rolled", alias="production", settings=promo.settings)
+    # require_staging off is the explicit way round
+    assert wb.promote(good, name="assist-rolled", alias="production", require_staging=False, settings=promo.settings).version == "2"
+
+
+# -- the tracking store unreachable or unwritable: one line before any compute ----------------------------------------
+
+
+def unusable_stores(tmp_path: Path) -> list[tuple[str, str]]:
+    """(tracking URI, the expected line) for a server that is down and a sqlite store that cannot be written.
+
+    The tests may run as root, where a read-only mode (chmod) does not stop writes: the unwritable store is a sqlite
+    path whose folder is a regular file, which no user can create.
+    """
+    port = closed_port()
+    (tmp_path / "not-a-folder").write_text("a file where the store's folder should be")
+    hint = "point --tracking-uri or MLFLOW_TRACKING_URI at your store"
+    blocked = tmp_path / "not-a-folder" / "mlflow.db"
+    return [
+        (f"http://127.0.0.1:{port}",
+         f"tracking store http://127.0.0.1:{port}: unreachable ([Errno 111] Connection refused) — start the server (workbench server), "
+         f"or {hint}"),
+        (f"sqlite:///{blocked}", f"tracking store sqlite:///{blocked}: cannot be created ({tmp_path / 'not-a-folder'} is a file, not a "
+                                 f"folder) — {hint}"),
+    ]
+
+
+def test_an_unusable_store_stops_the_cli_before_any_compute(tmp_path: Path) -> None:
+    """`workbench run` in a fresh process: one line, exit 2, no model library even imported, nothing written."""
+    write_inputs(tmp_path)
+    spec = tmp_path / "experiment.yaml"
+    spec.write_text(yaml.safe_dump(spec_data()), encoding="utf-8")
+    script = ("import sys; from workbench.cli import main; code = main(sys.argv[1:]); "
+              "heavy = [m for m in ('llama_cpp', 'sentence_transformers', 'torch', 'chromadb') if m in sys.modules]; "
+              "print(code, heavy)")
+    env = {**os.environ, "WORKBENCH_HOME": str(tmp_path / "home"), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+           "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    for uri, expected in unusable_stores(tmp_path):
+        before = sorted(p.name for p in tmp_path.iterdir())
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-c", script, "--tracking-uri", uri, "run", "--no-progress", str(spec)],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+        assert time.monotonic() - started < 60
+        assert proc.stdout == "2 []\n", proc.stdout + proc.stderr  # exit 2, and no model, index or Chroma library loaded
+        assert proc.stderr == f"error: {expected}\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == before  # no store, no cache, no index folder
+
+
+def test_an_unusable_store_stops_a_sweep_before_any_compute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``wb.run`` itself: the first store call fails before any index is built or model called (fakes record calls)."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    write_inputs(tmp_path)
+    log = CallLog(tmp_path / "calls.log")
+    spec = ExperimentSpec.from_dict(spec_data(retrieval=[{"embedding": MINILM_ID, "k": 2}]), base_dir=tmp_path)
+    for uri, _ in unusable_stores(tmp_path):
+        models = {GEMMA_ID: ScriptedModel(recording_answer(log), model_id=GEMMA_ID), MINILM_ID: RecordingEmbedder(log, MINILM_ID)}
+        indexes = CountingIndexStore()
+        started = time.monotonic()
+        with pytest.raises(Exception) as info:  # noqa: PT011 - what it raises is asserted below
+            wb.run(spec, settings=settings(root=tmp_path, tracking_uri=uri), models=models, index_store=indexes, progress=False)
+        assert time.monotonic() - started < 60
+        assert log.calls() == [] and indexes.builds == [], (uri, log.calls())
+        assert str(info.value).strip(), info.value
+
+
+@pytest.mark.xfail(strict=True, reason="workbench.runner: wb.run reports an unusable store with the store client's own exception "
+                                       "(MlflowException 'Max retries exceeded...' for a server that is down, FileExistsError for a "
+                                       "sqlite folder that is a file), not a one-line WorkbenchError naming the store; the CLI "
+                                       "checks the store itself first (see the CLI test above)")
+def test_wb_run_names_an_unusable_store_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    write_inputs(tmp_path)
+    spec = ExperimentSpec.from_dict(spec_data(retrieval=[{"embedding": MINILM_ID, "k": 2}]), base_dir=tmp_path)
+    models = {GEMMA_ID: ScriptedModel(lambda p: "x", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    for uri, _ in unusable_stores(tmp_path):
+        with pytest.raises(wb.WorkbenchError) as info:
+            wb.run(spec, settings=settings(root=tmp_path, tracking_uri=uri), models=models, progress=False)
+        assert "\n" not in str(info.value) and uri in str(info.value)
