@@ -114,13 +114,21 @@ def test_prompts_and_models(project: Path, shared_home: Path) -> None:
 
 def test_promote_walkthrough(project: Path, shared_home: Path) -> None:
     book = execute(project, "04_promote.ipynb", shared_home)  # its reload cell asserts the bundle reproduces the run
-    assert stdout(cell(book, "skip-staging")).startswith("refused:")
+    assert re.match(r"refused: config [0-9a-f]{12} \(run [0-9a-f]{32}\) has not been promoted to staging — ", stdout(cell(book, "skip-staging")))
     assert re.search(r"handbook-assistant v1 is now 'staging'", stdout(cell(book, "staging")))
     assert re.search(r"handbook-assistant v1 is now 'production'", stdout(cell(book, "production")))
-    blocked = stdout(cell(book, "blocked"))
-    assert "FAIL" in blocked or "passed every gate" in blocked
+    # the runner-up is second on token_f1, so its paired difference to the holder (the best) cannot read "better":
+    # the beats-holder gate must block it (the cell would print "passed every gate" if it did not)
+    blocked = stdout(cell(book, "blocked")).splitlines()
+    assert any(re.match(r"\s*FAIL\s+token_f1 beats holder v1\b", line) for line in blocked), blocked
+    assert not any("passed every gate" in line for line in blocked)
     assert "on branch promote/handbook-assistant-production-v1" in stdout(cell(book, "export"))
     assert any(o.output_type in ("display_data", "execute_result") for o in cell(book, "reload").outputs)
     rollback = stdout(cell(book, "rollback"))
     assert "OVERRIDE: demo: try the runner-up in staging" in rollback
     assert "handbook-assistant@staging rolled back to v1 (was v2)" in rollback
+    import json
+
+    forced = json.loads(client(project).get_model_version("handbook-assistant", "2").tags["workbench.audit.staging"])
+    assert forced["gates_passed"] is False and forced["override_reason"] == "demo: try the runner-up in staging"
+    assert [g["passed"] for g in forced["gates"] if g["kind"] == "beats_holder"] == [False]
