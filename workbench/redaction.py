@@ -1,0 +1,359 @@
+"""Redaction at the boundary: a secret never leaves the process.
+
+One ``Redactor`` replaces, in any text, (a) the values of secret-like environment variables (names containing KEY,
+TOKEN, SECRET, PASSWORD or CREDENTIAL) and (b) the key shapes that detect-secrets' detectors know (OpenAI, AWS,
+GitHub, Slack, Stripe, JWTs, private keys, passwords in URLs, ``api_key = "..."`` assignments...) with a marker:
+``[REDACTED:OPENAI_API_KEY]``, ``[REDACTED:basic_auth_credentials]``. Everything the workbench writes outside the
+process (MLflow params, tags, metric names, artifacts, traces, exports, log lines, widget output) goes through it.
+
+detect-secrets' high-entropy detectors are deliberately not used: content hashes (64 hex digits), run ids and
+trace ids are high-entropy strings the workbench writes everywhere, and they are not secrets.
+
+Pure apart from ``redactor()``, which reads the environment each time it is called (tests and notebooks set keys
+late), and ``install_log_redaction()``, which installs the logging filter.
+
+    from workbench.redaction import redactor
+    redactor().redact("key sk-...T3BlbkFJ...")   # 'key [REDACTED:openai_token]'
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Finding",
+    "RedactingFilter",
+    "Redactor",
+    "find_secrets",
+    "install_log_redaction",
+    "is_secret_name",
+    "redact",
+    "redactor",
+    "secret_env_values",
+]
+
+SECRET_NAME_PARTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
+_MIN_SECRET = 8  # a shorter environment value ("1", "true", "en_US") would match everywhere
+_NOT_SECRET = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled", "default"})
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_CACHE_MAX_CHARS = 8192  # longer texts are scanned every time rather than kept in the cache
+_PRIVATE_KEY = "private_key"
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A secret found in a text: where, and what kind. It never carries the secret itself.
+
+    Attributes:
+        kind: the environment variable whose value it is (``OPENAI_API_KEY``) or the detector's label
+            (``openai_token``, ``aws_access_key``, ``basic_auth_credentials``, ``secret_keyword``...).
+        start: offset of the first character.
+        end: offset after the last character.
+        from_env: True when it is the value of a secret environment variable.
+    """
+
+    kind: str
+    start: int
+    end: int
+    from_env: bool = False
+
+    @property
+    def marker(self) -> str:
+        """What replaces the secret: ``[REDACTED:<kind>]``."""
+        return f"[REDACTED:{self.kind}]"
+
+    def describe(self) -> str:
+        """Words for a message: ``the value of $OPENAI_API_KEY`` or ``a OpenAI Token``-style label."""
+        return f"the value of ${self.kind}" if self.from_env else f"a secret ({self.kind})"
+
+
+def is_secret_name(name: str) -> bool:
+    """True when an environment variable's name says it holds a secret (KEY, TOKEN, SECRET, PASSWORD, CREDENTIAL)."""
+    upper = name.upper()
+    return any(part in upper for part in SECRET_NAME_PARTS)
+
+
+def _is_secret_value(value: str) -> bool:
+    value = value.strip()
+    return len(value) >= _MIN_SECRET and value.lower() not in _NOT_SECRET and not _NUMBER.fullmatch(value)
+
+
+def secret_env_values(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment variables that hold secrets by their name, name -> value (stripped).
+
+    Short, boolean-ish and numeric values (``TOKENIZERS_PARALLELISM=false``, ``MAX_TOKENS=4096``) are left out:
+    they are not secrets and would match ordinary text.
+    """
+    return {k: v.strip() for k, v in environ.items() if is_secret_name(k) and _is_secret_value(v)}
+
+
+def _label(secret_type: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", secret_type.lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class _Detector:
+    """One detect-secrets plugin; with ``gate``, it only sees the lines holding one of those words (lowercase)."""
+
+    label: str
+    plugin: Any
+    gate: tuple[str, ...] = ()
+
+    def admits(self, text: str) -> bool:
+        return not self.gate or any(word in text for word in self.gate)
+
+
+@functools.lru_cache(maxsize=1)
+def _detectors() -> tuple[_Detector, ...]:
+    """detect-secrets' pattern detectors, built once. No high-entropy detector, no public-IP one.
+
+    The keyword detector (``api_key = "..."``) and the assignment-shaped ones (Cloudant, IBM, SoftLayer) are slow
+    on long text, so they only see lines that hold one of the words their patterns require: every word of the
+    keyword detector's list (``detect_secrets.plugins.keyword.DENYLIST``) contains key, pass, pwd, secret or
+    contrase; the others need key/pw/pass/token or the service's name. tests/test_redaction.py checks each detector
+    still finds its own shape through these gates.
+    """
+    from detect_secrets.plugins.artifactory import ArtifactoryDetector
+    from detect_secrets.plugins.aws import AWSKeyDetector
+    from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
+    from detect_secrets.plugins.basic_auth import BasicAuthDetector
+    from detect_secrets.plugins.cloudant import CloudantDetector
+    from detect_secrets.plugins.discord import DiscordBotTokenDetector
+    from detect_secrets.plugins.github_token import GitHubTokenDetector
+    from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+    from detect_secrets.plugins.ibm_cloud_iam import IbmCloudIamDetector
+    from detect_secrets.plugins.ibm_cos_hmac import IbmCosHmacDetector
+    from detect_secrets.plugins.jwt import JwtTokenDetector
+    from detect_secrets.plugins.keyword import KeywordDetector
+    from detect_secrets.plugins.mailchimp import MailchimpDetector
+    from detect_secrets.plugins.npm import NpmDetector
+    from detect_secrets.plugins.openai import OpenAIDetector
+    from detect_secrets.plugins.private_key import PrivateKeyDetector
+    from detect_secrets.plugins.pypi_token import PypiTokenDetector
+    from detect_secrets.plugins.sendgrid import SendGridDetector
+    from detect_secrets.plugins.slack import SlackDetector
+    from detect_secrets.plugins.softlayer import SoftlayerDetector
+    from detect_secrets.plugins.square_oauth import SquareOAuthDetector
+    from detect_secrets.plugins.stripe import StripeDetector
+    from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
+    from detect_secrets.plugins.twilio import TwilioKeyDetector
+
+    assignment = ("key", "pw", "pass", "token", "cloudant", "softlayer")
+    plain = (
+        OpenAIDetector, AWSKeyDetector, GitHubTokenDetector, GitLabTokenDetector, SlackDetector, StripeDetector,
+        PrivateKeyDetector, BasicAuthDetector, JwtTokenDetector, PypiTokenDetector, NpmDetector, SendGridDetector,
+        TwilioKeyDetector, MailchimpDetector, DiscordBotTokenDetector, TelegramBotTokenDetector, SquareOAuthDetector,
+        AzureStorageKeyDetector, ArtifactoryDetector,
+    )
+    gated = (CloudantDetector, IbmCloudIamDetector, IbmCosHmacDetector, SoftlayerDetector)
+    return (
+        *(_Detector(_label(cls.secret_type), cls()) for cls in plain),
+        *(_Detector(_label(cls.secret_type), cls(), assignment) for cls in gated),
+        # last: a named shape wins over "a secret-sounding assignment"
+        _Detector(_label(KeywordDetector.secret_type), KeywordDetector(), ("key", "pass", "pwd", "secret", "contrase")),
+    )
+
+
+def _detect(detector: _Detector, text: str) -> Iterator[tuple[int, int]]:
+    """Where the values a detector yields occur, each run on to the end of its token: some detectors yield a
+    capture group rather than the whole key (the GitHub one yields ``ghp`` of ``ghp_<36 characters>``), a JWT's
+    signature follows the part the detector matches."""
+    for value in set(detector.plugin.analyze_string(text)):
+        if value and value.strip() and not value.startswith("[REDACTED:"):
+            for start, end in _occurrences(text, value):
+                while end < len(text) and text[end] in _TOKEN_CHARS:
+                    end += 1
+                yield start, end
+
+
+def _occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
+    """Where ``value`` occurs in ``text``; a short value (a URL's password "pw") only as a whole word."""
+    if len(value) >= _MIN_SECRET:
+        pattern = re.escape(value)
+    else:
+        pattern = r"(?<![A-Za-z0-9])" + re.escape(value) + r"(?![A-Za-z0-9])"
+    for m in re.finditer(pattern, text):
+        yield m.start(), m.end()
+
+
+def _private_key_end(text: str, end: int) -> int:
+    """A private key is redacted from its BEGIN line to its END line (the detector matches the header only)."""
+    stop = text.find("-----END", end)
+    if stop < 0:
+        return len(text)
+    close = text.find("-----", stop + 8)
+    return len(text) if close < 0 else close + 5
+
+
+def _merge(findings: list[Finding]) -> list[Finding]:
+    """Overlapping findings become one; its kind is the environment variable's when one is involved, else the
+    first detector's (the detector order ranks named shapes above keyword assignments)."""
+    merged: list[Finding] = []
+    for f in sorted(findings, key=lambda f: (f.start, -f.end)):
+        if merged and f.start < merged[-1].end:
+            last = merged[-1]
+            keep = f if (f.from_env and not last.from_env) else last
+            merged[-1] = Finding(keep.kind, last.start, max(last.end, f.end), keep.from_env)
+        else:
+            merged.append(f)
+    return merged
+
+
+class Redactor:
+    """Finds and replaces secrets in text: the values of secret environment variables and detect-secrets' key shapes.
+
+    Args:
+        environ: the environment whose secret-like variables are redacted by value (``os.environ``, or a mapping
+            in tests). It is read here, once; the redactor is immutable afterwards.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.env_secrets: Mapping[str, str] = dict(secret_env_values(environ or {}))
+        by_value: dict[str, str] = {}
+        for name, value in sorted(self.env_secrets.items()):
+            by_value.setdefault(value, name)
+        self._env_names = by_value
+        # longest first, so a value that contains another is matched whole
+        values = sorted(by_value, key=len, reverse=True)
+        self._env_pattern = re.compile("|".join(re.escape(v) for v in values)) if values else None
+        self._cached_redact = functools.lru_cache(maxsize=4096)(self._redact)
+
+    def find(self, text: str) -> list[Finding]:
+        """Every secret in ``text``, in order, overlapping findings merged."""
+        if len(text) < _MIN_SECRET:
+            return []
+        found: list[Finding] = []
+        if self._env_pattern is not None:
+            found.extend(Finding(self._env_names[m.group(0)], m.start(), m.end(), True) for m in self._env_pattern.finditer(text))
+        lower = text.lower()
+        lines: list[tuple[int, str, str]] | None = None
+        for detector in _detectors():
+            if not detector.gate:  # one pass over the whole text
+                spans = [(0, start, end) for start, end in _detect(detector, text)]
+            else:  # only the lines that hold a word the detector needs (detect-secrets scans line by line too)
+                if not detector.admits(lower):
+                    continue
+                if lines is None:
+                    lines, offset = [], 0
+                    for line in text.splitlines(keepends=True):
+                        lines.append((offset, line, line.lower()))
+                        offset += len(line)
+                spans = [(offset, s, e) for offset, line, low in lines if detector.admits(low) for s, e in _detect(detector, line)]
+            for offset, start, end in spans:
+                stop = _private_key_end(text, offset + end) if detector.label == _PRIVATE_KEY else offset + end
+                found.append(Finding(detector.label, offset + start, stop))
+        return _merge(found)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret replaced by ``[REDACTED:<kind>]`` (the same text when there is none)."""
+        if len(text) > _CACHE_MAX_CHARS:
+            return self._redact(text)
+        return self._cached_redact(text)
+
+    def _redact(self, text: str) -> str:
+        findings = self.find(text)
+        if not findings:
+            return text
+        out, pos = [], 0
+        for f in findings:
+            out.append(text[pos : f.start])
+            out.append(f.marker)
+            pos = f.end
+        out.append(text[pos:])
+        return "".join(out)
+
+    def redact_obj(self, obj: Any) -> Any:
+        """A copy of ``obj`` with every string redacted: dict keys and values, list/tuple/set items, nested.
+
+        Other values (numbers, None, objects) are returned as they are; the input is never changed.
+        """
+        if isinstance(obj, str):
+            return self.redact(obj)
+        if isinstance(obj, Mapping):
+            return {self.redact_obj(k): self.redact_obj(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self.redact_obj(v) for v in obj]
+        if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
+            return tuple(self.redact_obj(v) for v in obj)
+        if isinstance(obj, (set, frozenset)):
+            return type(obj)(self.redact_obj(v) for v in obj)
+        return obj
+
+
+@functools.lru_cache(maxsize=8)
+def _redactor_for(env_secrets: frozenset[tuple[str, str]]) -> Redactor:
+    return Redactor(dict(env_secrets))
+
+
+def redactor() -> Redactor:
+    """The process's redactor, for the environment as it is now (rebuilt only when a secret variable changed)."""
+    return _redactor_for(frozenset(secret_env_values(os.environ).items()))
+
+
+def redact(text: str) -> str:
+    """``redactor().redact(text)``: the text with every secret replaced by a marker."""
+    return redactor().redact(text)
+
+
+def find_secrets(text: str) -> list[Finding]:
+    """``redactor().find(text)``: the secrets in a text, for checks that refuse rather than redact."""
+    return redactor().find(text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts a record's message (arguments merged in) and its exception text.
+
+    Installed on the ``workbench`` logger by ``install_log_redaction``; add it to your own handlers to redact the
+    records of other libraries too.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        red = redactor()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed call: leave it to the handler to report
+            return True
+        clean = red.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = red.redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = red.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = red.redact(record.stack_info)
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def install_log_redaction(logger_name: str = "workbench") -> None:
+    """Redact every record of ``logger_name`` and its child loggers (idempotent).
+
+    The filter is added to the logger itself; because a logger's filters do not see the records of its children
+    (``workbench.tracking._mlflow``...), the log-record factory applies the same filter to those when they are made.
+    """
+    logger = logging.getLogger(logger_name)
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_workbench_redacts", None) == logger_name:
+        return
+    prefix = logger_name + "."
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if record.name.startswith(prefix):
+            _FILTER.filter(record)
+        return record
+
+    factory._workbench_redacts = logger_name  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
