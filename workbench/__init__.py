@@ -23,6 +23,10 @@ from workbench.spec import ExperimentSpec, experiment_json_schema, load_experime
 from workbench.tracking import calibrate_run as calibrate
 from workbench.tracking import MemoryTracker, MlflowTracker, Tracker
 
+from workbench import redaction as _redaction
+
+_redaction.install_log_redaction()  # no log line of the workbench carries a secret
+
 __version__ = "0.1.0"
 
 __all__ = [

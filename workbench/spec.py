@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -562,6 +563,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
         raise SpecError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}:1: an experiment file must be a YAML mapping with name, dataset, corpus, prompts, models, chunkers")
+    _refuse_literal_keys(data, node, str(path))
     base = path.parent.resolve()
     for i, prompt in enumerate(data.get("prompts") or []):
         if isinstance(prompt, dict) and prompt.get("file") and "template" not in prompt:
@@ -576,6 +578,46 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     except ValidationError as exc:
         raise SpecError(describe_validation_error(exc, str(path), node)) from None
     return spec.with_base_dir(base)
+
+
+def _refuse_literal_keys(data: Any, node: yaml.Node | None, source: str) -> None:
+    """Refuse an experiment whose YAML holds a literal key: a string value that detect-secrets recognises as a key
+    (also as the value of a secret-named field, ``api_key: sk-...``) or that equals a secret environment variable.
+
+    Raises:
+        SpecError: ``<file>:<line>: <field>: looks like a literal API key — put it in an environment variable
+            (e.g. OPENAI_API_KEY) instead`` (the variable it equals, when it is one).
+    """
+    from workbench.redaction import redactor
+
+    red = redactor()
+    for loc, value in _string_values(data, ()):
+        name = next((p for p in reversed(loc) if isinstance(p, str)), "")
+        found = red.find(value) or [  # a secret-named field's value: detect-secrets' keyword detector on `name: "value"`
+            f for f in red.find(f'{name}: "{value}"') if not _names_a_variable(value)
+        ]
+        if found:
+            var = next((f.kind for f in found if f.from_env), "OPENAI_API_KEY")
+            raise SpecError(
+                f"{source}:{_line_of(node, loc)}: {_loc_text(loc)}: looks like a literal API key — "
+                f"put it in an environment variable (e.g. {var}) instead"
+            )
+
+
+def _names_a_variable(value: str) -> bool:
+    """``OPENAI_API_KEY``: the name of an environment variable, which is what a spec should hold."""
+    return value.isupper() and value.replace("_", "").isalnum() and not value[0].isdigit()
+
+
+def _string_values(data: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    if isinstance(data, str):
+        yield loc, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _string_values(value, (*loc, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _string_values(value, (*loc, i))
 
 
 def _is_internal(part: Any) -> bool:

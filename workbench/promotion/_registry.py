@@ -24,6 +24,7 @@ from typing import Any
 from workbench.promotion._config import BundleConfig, Environment, to_mlflow_template
 from workbench.promotion._errors import PromotionError
 from workbench.prompts import PromptTemplate
+from workbench.tracking import redacting
 
 CONFIG_HASH_TAG = "workbench.config_hash"
 RUN_ID_TAG = "workbench.run_id"
@@ -63,9 +64,10 @@ def quiet_downloads() -> Iterator[None]:
 
 
 def client_for(tracking_uri: str) -> Any:
+    """The registry client; every write (prompt text, tags, descriptions) goes through the redactor."""
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri, registry_uri=tracking_uri)
+    return redacting(MlflowClient(tracking_uri, registry_uri=tracking_uri))
 
 
 def _not_found(exc: Exception) -> bool:

@@ -20,6 +20,7 @@ from workbench.tracking._links import evaluation_url, run_url, trace_url, ui_url
 from workbench.tracking._memory import MemoryRun, MemoryTracker
 from workbench.tracking._mlflow import EVAL_RUN_TYPE, MlflowTracker
 from workbench.tracking._protocol import COMPARISON_FILE, PLOTS_DIR, SweepComparison, SweepHandle, Tracker
+from workbench.tracking._redact import redacting
 from workbench.tracking._read import (
     RESULTS_TABLE,
     find_variant_table,
@@ -65,6 +66,7 @@ __all__ = [
     "load_question_reviews",
     "load_variant_table",
     "log_human_feedback",
+    "redacting",
     "resolve_runs",
     "run_kind",
     "run_url",

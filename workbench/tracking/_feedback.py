@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.tracking._redact import redacting
 
 HUMAN_FEEDBACK = "human_rating"  # assessment name: True = thumbs up, False = thumbs down
 
@@ -103,7 +104,7 @@ def log_human_feedback(
         source=AssessmentSource(source_type="HUMAN", source_id=who),
         metadata={AssessmentMetadataKey.SOURCE_RUN_ID: run_id} if run_id else None,
     )
-    client = TracingClient(uri)
+    client = redacting(TracingClient(uri))  # the comment is free text: a pasted key is redacted
     try:
         client.get_trace_info(trace_id)
         logged = client.log_assessment(trace_id, feedback)

@@ -30,10 +30,12 @@ from workbench.grid import Variant
 from workbench.pipeline import ModelCall, QuestionRecord
 from workbench.results import VariantResult, reused_metrics
 from workbench.spec import ExperimentSpec, PromptSpec, RouterSpec
+from workbench.redaction import redact
 from workbench.tracking._process import END_REASON_TAG, abandoned_reason, process_tags
 from workbench.tracking._read import RESULTS_TABLE
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import open_store_serialised
+from workbench.tracking._redact import redacting
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, records_from_table
 from workbench.tracking._protocol import COMPARISON_FILE, PLOTS_DIR, SweepComparison, SweepHandle
 
@@ -75,7 +77,8 @@ def _chunks(items: list[Any], n: int) -> list[list[Any]]:
 class MlflowTracker:
     """Logs to the MLflow store at ``tracking_uri`` (sqlite by default; a server URI works too).
 
-    Tracing writes through MLflow's global tracking URI, so this sets it for the process.
+    Tracing writes through MLflow's global tracking URI, so this sets it for the process. Every call to MLflow goes
+    through ``redacting``: no secret (a key from the environment or of a known shape) reaches the store.
     """
 
     def __init__(self, tracking_uri: str, *, artifact_root: Path | None = None) -> None:
@@ -90,8 +93,8 @@ class MlflowTracker:
         # a tracking server keeps artifacts itself (served artifacts), not on this machine's disk
         self.artifact_root = None if tracking_uri.startswith(("http://", "https://")) else artifact_root
         mlflow.set_tracking_uri(tracking_uri)
-        self._mlflow = mlflow
-        self.client = MlflowClient(tracking_uri)
+        self._mlflow = redacting(mlflow)
+        self.client = redacting(MlflowClient(tracking_uri))
 
     # -- sweep ---------------------------------------------------------------------------------------------------
 
@@ -185,7 +188,7 @@ class MlflowTracker:
             Metric("variants_failed", float(len(results) - len(finished)), now, 0),
             Metric("variants_reused", float(sum(1 for r in results if r.reused_from)), now, 0),
         ]
-        tags = [RunTag(END_REASON_TAG, error[:5000])] if error else []
+        tags = [RunTag(END_REASON_TAG, redact(error)[:5000])] if error else []  # redacted before a cut can split a key
         self.client.log_batch(sweep.run_id, metrics=metrics, tags=tags)
         if results:
             rows = []
@@ -312,13 +315,13 @@ class MlflowTracker:
                 tags[key] = parent[key]
         tags["workbench.seed"] = self.client.get_run(sweep.run_id).data.params.get("seed", "0")
         if result.outcome.error:
-            tags["workbench.error"] = result.outcome.error[:5000]
+            tags["workbench.error"] = redact(result.outcome.error)[:5000]  # redacted before a cut can split a key
             tags["workbench.error_kind"] = result.outcome.error_kind or ""
         if reuse_key is not None:
             tags[REUSE_KEY_TAG] = reuse_key
         run = self.client.create_run(sweep.experiment_id, start_time=result.started_ms, tags={"mlflow.runName": variant.name}, run_name=variant.name)
         run_id = run.info.run_id
-        params = [Param(k, v[:_MAX_PARAM]) for k, v in variant.params().items()]
+        params = [Param(k, redact(v)[:_MAX_PARAM]) for k, v in variant.params().items()]
         metrics = [Metric(k, float(v), result.ended_ms, 0) for k, v in result.metrics.items()]
         for batch in _chunks(params, 100):
             self.client.log_batch(run_id, params=batch)

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from workbench.redaction import redact
 from workbench.tracking import run_url
 
 STYLE = """<style>
@@ -30,7 +31,8 @@ STYLE = """<style>
 
 
 def esc(value: Any) -> str:
-    return html.escape(str(value))
+    """Text for HTML: secrets redacted (answers, errors and chunks can carry a key), then escaped."""
+    return html.escape(redact(str(value)))
 
 
 def fmt(value: Any) -> str:

@@ -1,0 +1,315 @@
+"""Redaction at the boundary: a key planted in the environment, a prompt template, a corpus document and a provider's
+error messages reaches neither the sqlite MLflow store (any table), nor an artifact, nor an export, nor a log line,
+nor a widget; a literal key in the experiment file is refused. Unit tests of the redactor itself come first."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import workbench as wb
+from workbench.config import Settings, settings
+from workbench.errors import SpecError
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.prompts import RenderedPrompt
+from workbench.redaction import Redactor, RedactingFilter, find_secrets, redact, redactor, secret_env_values
+from workbench.spec import load_experiment
+from workbench.testing import HashingEmbedder, ScriptedModel
+
+ROOT = Path(__file__).resolve().parents[1]
+# built from pieces so that this file itself is not a key to a scanner; the shape of a real OpenAI key
+KEY_BODY = "Xy7Qm2Lp9Rt4Vw8Zb3Nc"
+KEY = "sk-test-" + KEY_BODY + "T3BlbkFJ" + "Hd6Jf1Kg5Ls0Pq2Rs9Tu"
+PASSWORD = "hunter2" + "Hunter2"
+STORE_URI = f"postgresql://bob:{PASSWORD}@db.internal:5432/mlflow"
+ENV_MARKER = "[REDACTED:OPENAI_API_KEY]"
+URI_MARKER = "postgresql://bob:[REDACTED:basic_auth_credentials]@db.internal:5432/mlflow"
+
+
+# -- the redactor -------------------------------------------------------------------------------------------------
+
+
+def test_values_of_secret_environment_variables_are_replaced_by_their_name() -> None:
+    red = Redactor({"OPENAI_API_KEY": KEY, "MY_SERVICE_TOKEN": "zq8-opaque-value-77", "DB_PASSWORD": "correct horse battery",
+                    "PATH": "/usr/local/bin:/usr/bin", "TOKENIZERS_PARALLELISM": "false", "SHORT_KEY": "abc",
+                    "MAX_TOKENS": "100000000", "HF_HUB_DISABLE_TOKEN": "1"})
+    assert set(red.env_secrets) == {"OPENAI_API_KEY", "MY_SERVICE_TOKEN", "DB_PASSWORD"}
+    text = f"key={KEY}; token zq8-opaque-value-77 and 'correct horse battery' in /usr/local/bin false 100000000"
+    assert red.redact(text) == (f"key={ENV_MARKER}; token [REDACTED:MY_SERVICE_TOKEN] and '[REDACTED:DB_PASSWORD]' "
+                                "in /usr/local/bin false 100000000")
+
+
+@pytest.mark.parametrize(("secret", "label"), [
+    (KEY, "openai_token"),
+    ("AKIA" + "IOSFODNN7EXAMPLE", "aws_access_key"),
+    ("ghp_" + "wWPw5k4aXcaT4fNP0UcnZwJUVFk6LO0pINUx", "github_token"),
+    ("glpat-" + "abcdefghij0123456789", "gitlab_token"),
+    ("xoxb-" + "123456789012-abcdefghijkl", "slack_token"),
+    ("sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc", "stripe_access_key"),
+    ("eyJhbGciOiJIUzI1NiJ9" + ".eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "json_web_token"),
+    ("SG." + "ngeVfQFYQlKU0ufo8x5d1A.TwL2iGABf9DHoTf-09kqeF8tAmbihYzrnopKc-1s5cr", "sendgrid_api_key"),
+    ("pypi-AgEIcHlwaS5vcmc" + "x" * 70, "pypi_token"),
+])
+def test_known_key_shapes_are_found_by_detect_secrets(secret: str, label: str) -> None:
+    red = Redactor({})
+    assert red.redact(f"the key is {secret} — keep it safe") == f"the key is [REDACTED:{label}] — keep it safe"
+    assert [f.kind for f in red.find(secret)] == [label]
+
+
+@pytest.mark.parametrize(("line", "label"), [  # the detectors that only see lines holding the words they need
+    ('api_key = "' + "zz9opaquevalue77" + '"', "secret_keyword"),
+    ('password: "' + "correct-horse-battery" + '"', "secret_keyword"),
+    ("cloudant_password='" + "a" * 64 + "'", "cloudant_credentials"),
+    ("ibm_cloud_iam_key = '" + "A" * 44 + "'", "ibm_cloud_iam_key"),
+    ("cos_hmac_secret_access_key = '" + "f" * 48 + "'", "ibm_cos_hmac_credentials"),
+    ("softlayer_api_key = '" + "b" * 64 + "'", "softlayer_credentials"),
+])
+def test_gated_detectors_still_find_their_shapes(line: str, label: str) -> None:
+    assert [f.kind for f in Redactor({}).find(line)] == [label]
+
+
+def test_a_password_in_a_url_is_masked_and_the_rest_of_the_url_kept() -> None:
+    red = Redactor({})
+    assert red.redact(f"store {STORE_URI} is down") == f"store {URI_MARKER} is down"
+    assert red.redact("http://alice:pw@mlflow.example.com/") == "http://alice:[REDACTED:basic_auth_credentials]@mlflow.example.com/"
+    assert red.redact("http://mlflow.example.com/ and sqlite:////tmp/x/mlflow.db") == "http://mlflow.example.com/ and sqlite:////tmp/x/mlflow.db"
+
+
+def test_a_private_key_block_is_redacted_whole() -> None:
+    block = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nq8Xk2\n-----END RSA PRIVATE KEY-----"
+    assert Redactor({}).redact(f"before\n{block}\nafter") == "before\n-----[REDACTED:private_key]\nafter"
+
+
+def test_hashes_ids_and_ordinary_text_are_left_alone() -> None:
+    red = Redactor({"OPENAI_API_KEY": KEY})
+    samples = [
+        hashlib.sha256(b"dataset").hexdigest(), uuid.uuid4().hex, f"tr-{uuid.uuid4().hex}", str(uuid.uuid4()),
+        "skeleton task-based sk-short AKIA123 risk-management-framework-for-everyone",
+        "The asker-of-questions asks: what is the secret of a good API key policy? Rotate keys every 90 days.",
+        "models:\n  - id: openai:gpt-4o-mini\n    api_key_env: OPENAI_API_KEY\nchunker: recursive-800/80",
+        'password = os.environ["DB_PASSWORD"]',
+        "1.0 0.25 3.14159 2026-12-02T17:34:45Z 12345678901234567890",
+    ]
+    for text in samples:
+        assert red.redact(text) == text, text
+    for path in [*(ROOT / "datasets").rglob("*"), *(ROOT / "experiments").glob("*.yaml")]:  # corpora, cases, specs
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            assert red.find(text) == [], path
+
+
+def test_redaction_is_idempotent_and_redact_obj_copies() -> None:
+    red = Redactor({"OPENAI_API_KEY": KEY})
+    text = f"{KEY} at {STORE_URI} and ghp_" + "a" * 36
+    once = red.redact(text)
+    assert red.redact(once) == once and KEY not in once and PASSWORD not in once
+    data = {"params": {"api": KEY, KEY: [1, KEY, ("x", KEY)]}, "n": 3, "ok": None}
+    clean = red.redact_obj(data)
+    assert clean == {"params": {"api": ENV_MARKER, ENV_MARKER: [1, ENV_MARKER, ("x", ENV_MARKER)]}, "n": 3, "ok": None}
+    assert data["params"]["api"] == KEY  # the input is unchanged
+
+
+def test_the_process_redactor_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    plain = "zq8-opaque-value-77"
+    assert redact(plain) == plain
+    monkeypatch.setenv("MY_SERVICE_TOKEN", plain)
+    assert redact(plain) == "[REDACTED:MY_SERVICE_TOKEN]"
+    assert [f.kind for f in find_secrets(f"x {plain}")] == ["MY_SERVICE_TOKEN"]
+    assert secret_env_values({"X_CREDENTIALS": "/home/u/creds.json", "X_KEY": "true"}) == {"X_CREDENTIALS": "/home/u/creds.json"}
+
+
+def test_log_lines_of_every_workbench_logger_are_redacted(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    caplog.set_level(logging.INFO)
+    logging.getLogger("workbench.tracking._mlflow").warning("cannot log %s to %s", KEY, STORE_URI)
+    try:
+        raise RuntimeError(f"provider refused {KEY}")
+    except RuntimeError:
+        logging.getLogger("workbench").exception("variant failed")
+    assert KEY not in caplog.text and PASSWORD not in caplog.text
+    assert f"cannot log {ENV_MARKER} to {URI_MARKER}" in caplog.text
+    assert f"RuntimeError: provider refused {ENV_MARKER}" in caplog.text
+    assert any(isinstance(f, RedactingFilter) for f in logging.getLogger("workbench").filters)
+
+
+# -- the spec refuses literal keys ----------------------------------------------------------------------------------
+
+SPEC = """\
+name: leaky
+dataset: {{path: cases.jsonl}}
+corpus: {{builtin: python-reference}}
+prompts:
+  - {{name: p, template: "Context: {{context}} Question: {{question}}"}}
+models:
+  - id: openai:gpt-4o-mini
+    params:
+      {field}: {value}
+chunkers: [{{strategy: recursive}}]
+"""
+
+
+def test_a_literal_key_in_a_spec_field_is_refused_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    path = tmp_path / "leaky.yaml"
+    path.write_text(SPEC.format(field="api_key", value="sk-" + "abc123def456ghi789jkl"), encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        load_experiment(path)
+    assert str(info.value) == (f"{path}:9: models[0].params.api_key: looks like a literal API key — "
+                               "put it in an environment variable (e.g. OPENAI_API_KEY) instead")
+    path.write_text(SPEC.format(field="temperature", value=0) + f"description: {KEY}\n", encoding="utf-8")
+    with pytest.raises(SpecError, match=rf"^{path}:11: description: looks like a literal API key — "):
+        load_experiment(path)
+
+
+def test_a_spec_value_equal_to_a_secret_variable_names_that_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "opaque-value-without-shape-42")
+    path = tmp_path / "leaky.yaml"
+    path.write_text(SPEC.format(field="temperature", value=0).replace("name: leaky", "name: leaky\ndescription: opaque-value-without-shape-42"), encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        load_experiment(path)
+    assert str(info.value) == (f"{path}:2: description: looks like a literal API key — "
+                               "put it in an environment variable (e.g. ANTHROPIC_API_KEY) instead")
+    path.write_text(SPEC.format(field="temperature", value=0), encoding="utf-8")
+    assert load_experiment(path).name == "leaky"  # no key: loads
+
+
+# -- nothing leaks: a real sweep, promotion and export on a real sqlite store ------------------------------------
+
+DOC = ("# Deployments\n\nStaging deployments are approved by the on-call lead. The staging service authenticates with "
+       f"the deploy key {KEY} which is rotated every quarter. " + "Production changes need a second reviewer. " * 12)
+CASES = [
+    {"id": "q1", "question": "Who approves staging deployments?", "reference": "the on-call lead", "source_ids": ["deploy"]},
+    {"id": "q2", "question": "How often is the deploy key rotated?", "reference": "every quarter", "source_ids": ["deploy"]},
+    {"id": "q3", "question": "What do production changes need?", "reference": "a second reviewer", "source_ids": ["deploy"]},
+]
+TEMPLATE = f"Context: {{context}}\nService key: {KEY}\nQuestion: {{question}}\nAnswer:"
+
+
+def _answer(prompt: RenderedPrompt) -> str:
+    """q2: the provider refuses, quoting the key; q3: the provider cannot reach its store; else an answer quoting it."""
+    question = prompt.text.split("Question:")[-1]
+    if "rotated" in question:
+        raise RuntimeError(f"401 Unauthorized: Incorrect API key provided: {KEY}")
+    if "production changes" in question:
+        raise ConnectionError(f"could not reach {STORE_URI}")
+    return f"the on-call lead (key {KEY})"
+
+
+class _RefusingEmbedder(HashingEmbedder):
+    """Embeds short texts; a long chunk (the 800-character chunker's) fails with the key and a password in the text."""
+
+    def embed(self, texts: Any) -> list[list[float]]:
+        if any(len(t) > 400 for t in texts):
+            raise RuntimeError(f"embedding endpoint {STORE_URI} refused key {KEY}")
+        return super().embed(texts)
+
+
+def _project(root: Path) -> Path:
+    (root / "corpus").mkdir(parents=True)
+    (root / "corpus" / "deploy.md").write_text(DOC, encoding="utf-8")
+    (root / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CASES), encoding="utf-8")
+    (root / "prompts").mkdir()
+    (root / "prompts" / "keyed.txt").write_text(TEMPLATE, encoding="utf-8")
+    (root / "experiment.yaml").write_text(
+        "name: redaction\n"
+        "dataset: {path: cases.jsonl}\n"
+        "corpus: {path: corpus}\n"
+        "prompts: [{name: keyed, file: prompts/keyed.txt}]\n"
+        f"models: [{{id: '{GEMMA_ID}', params: {{max_tokens: 16}}}}]\n"
+        "chunkers: [{strategy: recursive, size: 200, overlap: 20}, {strategy: recursive, size: 800, overlap: 80}]\n"
+        "retrieval: [{k: 2}]\n",
+        encoding="utf-8",
+    )
+    return root / "experiment.yaml"
+
+
+def _store_text(db: Path) -> str:
+    """Every text and blob cell of every table of the sqlite store (the WAL included: read through sqlite)."""
+    con = sqlite3.connect(db)
+    try:
+        parts = []
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            for row in con.execute(f'SELECT * FROM "{table}"'):
+                parts.extend(c.decode("utf-8", "replace") if isinstance(c, bytes) else c for c in row if isinstance(c, (str, bytes)))
+        return "\n".join(parts)
+    finally:
+        con.close()
+
+
+def _files_text(folder: Path) -> str:
+    return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in sorted(folder.rglob("*")) if p.is_file() and ".git" not in p.parts)
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def _assert_clean(text: str, where: str) -> None:
+    assert KEY not in text and KEY_BODY not in text, f"the key leaked into {where}"
+    assert PASSWORD not in text, f"the store password leaked into {where}"
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Settings:
+    return settings(root=tmp_path / "home", tracking_uri=f"sqlite:///{tmp_path / 'home' / 'mlruns' / 'mlflow.db'}")
+
+
+def test_a_planted_key_reaches_no_table_artifact_export_log_or_widget(
+    tmp_path: Path, cfg: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("WORKBENCH_USER", "alice")
+    caplog.set_level(logging.INFO, logger="workbench")
+    spec = load_experiment(_project(tmp_path / "project"))
+    models = {GEMMA_ID: ScriptedModel(_answer, model_id=GEMMA_ID), MINILM_ID: _RefusingEmbedder(model_id=MINILM_ID)}
+    result = wb.run(spec, settings=cfg, models=models, index_store=MemoryIndexStore(), progress=False)
+
+    by_chunker = {v.variant.chunker.size: v for v in result.variants}
+    finished, failed = by_chunker[200], by_chunker[800]
+    assert finished.status == "FINISHED" and failed.status == "FAILED", [v.outcome.error for v in result.variants]
+    assert KEY in (failed.outcome.error or "")  # in the process the error is whole; only what leaves it is redacted
+    assert {r.case.id for r in finished.records if r.error} == {"q2", "q3"}
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(cfg.tracking_uri)
+    error_tag = client.get_run(failed.run_id).data.tags["workbench.error"]
+    assert f"embedding endpoint {URI_MARKER} refused key {ENV_MARKER}" in error_tag
+    for run in (client.get_run(result.parent_run_id), client.get_run(finished.run_id), client.get_run(failed.run_id)):
+        for value in [*run.data.tags.values(), *run.data.params.values()]:
+            _assert_clean(value, f"a tag or param of run {run.info.run_id}")
+
+    # a human's comment is free text too
+    from workbench.widgets import QuestionInspector
+
+    inspector = QuestionInspector(result, tracking_uri=cfg.tracking_uri, user="rita")
+    inspector.rate(finished.variant.name, False, comment=f"it printed the key {KEY}")
+    shown = "\n".join([inspector.header.value, *(card.body.value + card.status.value for card in inspector.cards.children)])
+    _assert_clean(shown, "the question inspector")
+
+    promotion = wb.promote(finished.run_id, name="redaction", alias="staging", gates=[{"kind": "min_questions", "n": 1}], settings=cfg)
+    repo = tmp_path / "deploy"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "config", "user.name", "Deploy Bot")
+    _git(repo, "config", "user.email", "deploy@example.invalid")
+    export = wb.export("redaction", "staging", repo=repo, settings=cfg, checkout=True)
+    assert promotion.version == "1" and "prompts/keyed.txt" in export.files
+
+    store, artifacts, exported = _store_text(Path(cfg.tracking_uri.removeprefix("sqlite:///"))), _files_text(cfg.artifact_root), _files_text(repo)
+    for text, where in ((store, "the sqlite store"), (artifacts, "the artifacts"), (exported, "the export"), (caplog.text, "the log")):
+        _assert_clean(text, where)
+    # the marker is there instead (so this test would see a leak): in traces, tables, tags, prompt files and the export
+    assert ENV_MARKER in store and URI_MARKER in store and ENV_MARKER in artifacts
+    assert ENV_MARKER in (repo / export.bundle_dir / "prompts" / "keyed.txt").read_text(encoding="utf-8")
+    assert "it printed the key [REDACTED:OPENAI_API_KEY]" in store  # the feedback's rationale
