@@ -324,3 +324,14 @@ def test_the_installed_command_prints_one_line(project: Project) -> None:
                           capture_output=True, text=True, timeout=120, cwd=project.tmp)
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr == f"error: 'nobody' has no 'production' alias in {project.uri} — nothing to roll back\n"
+
+
+def test_a_secret_in_an_error_line_is_redacted(project: Project, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "sk-test-" + "Zq8vN3kL0pW7xR2mT5yB9cD4"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    line = one_line(capsys, cli(project, "rollback", f"team-{key}"))  # a user pasted the key where a name goes
+    import re
+
+    assert key not in line
+    assert re.fullmatch(rf"'team-\[REDACTED[^\]]*\]' has no 'production' alias in {re.escape(project.uri)} — nothing to roll back", line), line
