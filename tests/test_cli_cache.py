@@ -6,6 +6,8 @@ run tests wrap the public ``workbench.run`` to hand it the fakes from ``workbenc
 
 from __future__ import annotations
 
+import os
+import signal
 import re
 import time
 from collections.abc import Callable
@@ -144,13 +146,15 @@ class Models:
 
     def __init__(self, interrupt_on_call: int | None = None) -> None:
         self.interrupt_on_call = interrupt_on_call
+        self.terminal = os.getpid()  # the process a Ctrl+C in the terminal interrupts (workers ignore it)
         self.generator = ScriptedModel(self.answer, model_id=GEMMA_ID)
         self.embedder = HashingEmbedder(model_id=MINILM_ID)
 
     def answer(self, prompt: Any) -> str:
         if self.interrupt_on_call is not None and len(self.generator.calls) == self.interrupt_on_call:
             self.interrupt_on_call = None  # Ctrl+C once
-            raise KeyboardInterrupt
+            os.kill(self.terminal, signal.SIGINT)
+            time.sleep(1)  # the interrupted sweep stops its workers after their current question
         return prompt.text.split("Question:")[-1].split("Q:")[-1].strip()[:40]
 
 
@@ -210,10 +214,11 @@ def test_ctrl_c_says_the_sweep_is_killed_and_how_to_resume(
     sweeps = experiment_sweeps("cli-cache", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert [s.run.status for s in sweeps] == ["KILLED"]
 
-    # the same command again: the finished variant is reused, the stopped one's first answer comes from the cache
+    # the same command again: the finished variant is reused; the stopped one's first answer, and the second (the one
+    # being answered at Ctrl+C, which its worker finishes before it stops), come from the cache
     assert run() == 0
     line = reuse_line(capsys.readouterr().out)
-    assert line == f"reused 1 of 2 variants; {QUESTIONS - 1} model calls, {QUESTIONS + 1} answers from the cache"
+    assert line == f"reused 1 of 2 variants; {QUESTIONS - 2} model calls, {QUESTIONS + 2} answers from the cache"
 
 
 @pytest.mark.parametrize(

@@ -138,19 +138,34 @@ def test_a_stopped_sweep_is_killed_and_running_it_again_finishes_without_repeati
     stop = threading.Event()
 
     def stop_mid_second_variant(event: wb.ProgressEvent) -> None:
-        if event.kind == "question_done" and models.calls == QUESTIONS + 2:
-            stop.set()
+        if event.kind == "question_done" and models.calls >= QUESTIONS + 1:
+            stop.set()  # the worker stops after the question it is answering when it hears of it
 
+    models.generator = ScriptedModel(slowly(answer), model_id=GEMMA_ID, identity="scripted:incremental")
     first = sweep(make_spec(), wb_settings, models, stop=stop, on_event=stop_mid_second_variant)
     client = MlflowClient(wb_settings.tracking_uri)
     assert client.get_run(first.parent_run_id).info.status == "KILLED"
     assert [v.status for v in first.variants] == ["FINISHED", "STOPPED"]
+    answered = len(first.variants[1].records)
+    assert 1 <= answered < QUESTIONS
+    assert models.calls == QUESTIONS + answered
     second = sweep(make_spec(), wb_settings, models)
-    assert models.calls == 4 * QUESTIONS  # the stopped variant's answers came from the cache
+    assert models.calls == 4 * QUESTIONS  # the stopped variant's answers came from the cache: no question twice
     assert [v.status for v in second.variants] == ["FINISHED"] * 4
     stopped = next(v for v in second.variants if v.variant.id == first.variants[1].variant.id)
-    assert stopped.reused_from is None and stopped.metrics["cache_hits"] == 2 and stopped.metrics["generation_calls"] == QUESTIONS - 2
+    assert stopped.reused_from is None and stopped.metrics["cache_hits"] == answered
+    assert stopped.metrics["generation_calls"] == QUESTIONS - answered
     assert len(children(wb_settings, second)) == 4
+
+
+def slowly(script):  # type: ignore[no-untyped-def]
+    """A script that takes a moment per answer, as a real model does (so a stop lands between two answers)."""
+
+    def answer_slowly(prompt):  # type: ignore[no-untyped-def]
+        __import__("time").sleep(0.3)
+        return script(prompt)
+
+    return answer_slowly
 
 
 def test_a_crash_inside_the_runner_fails_the_sweep_with_the_error(wb_settings: Settings, models: Models) -> None:

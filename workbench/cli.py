@@ -59,8 +59,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if event.kind == "sweep_started":
             started.append(True)
 
+    experiment = _with_execution(args.experiment, workers=args.workers, isolation=args.isolation)
     try:
-        result = wb.run(args.experiment, settings=cfg, limit=args.limit, progress=not args.no_progress, fresh=args.fresh,
+        result = wb.run(experiment, settings=cfg, limit=args.limit, progress=not args.no_progress, fresh=args.fresh,
                         on_event=on_event)
     except KeyboardInterrupt:
         print(_interrupted_line(started=bool(started), fresh=args.fresh), file=sys.stderr)
@@ -76,6 +77,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"Tracking store: {cfg.tracking_uri}")
     print("Open the runs in the MLflow UI:  workbench ui   (then browse http://127.0.0.1:5000)")
     return 1 if (result.failed and not args.allow_failures) else 0
+
+
+def _with_execution(path: str, *, workers: int | None, isolation: str | None) -> Any:
+    """The experiment, with ``--workers``/``--isolation`` in place of its ``execution`` settings (the path when none)."""
+    if workers is None and isolation is None:
+        return path
+    from workbench.spec import ExecutionSpec, load_experiment
+
+    spec = load_experiment(path)
+    given = {k: v for k, v in {"workers": workers, "isolation": isolation}.items() if v is not None}
+    return spec.model_copy(update={"execution": ExecutionSpec.model_validate({**spec.execution.model_dump(), **given})})
 
 
 def _interrupted_line(*, started: bool, fresh: bool) -> str:
@@ -584,6 +596,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--fresh", action="store_true",
                    help="recompute everything: reuse no finished variant and read no cached answer (new answers are still cached)")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="variants run at once, and hosted calls in flight per provider (default: the experiment's execution.workers)")
+    p.add_argument("--isolation", choices=("process", "none"), default=None,
+                   help="process: each variant in a worker process (default); none: in this process, for debugging")
     p.set_defaults(handler=_cmd_run)
 
     p = sub.add_parser("cache", parents=[common], help="the cache of model answers, judge replies and embeddings")

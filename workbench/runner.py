@@ -1,46 +1,34 @@
-"""Run an experiment: build each shared index once, run every variant in its sandbox, score, log to MLflow.
+"""Run an experiment: build each shared index once, retrieve, run every variant through an executor, log to MLflow.
 
 One engine for every kind of sweep: a variant with a prompt and a model retrieves and generates; a retrieval-only
 variant (an experiment without ``models:``, or ``run(..., generate=False)``) retrieves and is scored on the retrieval
 metrics. Both use the same indexes, the same tracker and the same leaderboard.
+
+The caller's process owns the indexes and the tracker (one writer); generation and scoring run where the
+experiment's ``execution`` section says (a worker process per variant by default, see ``workbench.execution``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from workbench.cache import CachedEmbedder, CachedGenerator, CacheStore, DiskCacheStore
+from workbench.cache import CacheStore, DiskCacheStore
 from workbench.comparison import sweep_comparison
 from workbench.config import Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, load_corpus, load_dataset
-from workbench.errors import BudgetExceeded, DataError, WorkbenchError
+from workbench.errors import DataError, SpecError, WorkbenchError
+from workbench.execution import ModelResolver, VariantJob, executor_for, failed_result, question_workers
 from workbench.grid import Variant, expand_grid, index_key
-from workbench.metrics import COST_PER_SUCCESS, RETRIEVAL_METRICS, SUCCESS_METRIC, cost_per_success, percentile
-from workbench.models import MINILM_ID, Embedder, GenerationParams, Generator, ModelKind, Price, default_kind, load_embedder, load_generator
-from workbench.pipeline import (
-    ChunkStats,
-    IndexStore,
-    QuestionRecord,
-    Retriever,
-    VectorIndex,
-    answer_question,
-    chunk_corpus,
-    chunk_stats,
-    index_store_for,
-    retrieve_question,
-)
-from workbench.prompts import PromptTemplate
+from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
+from workbench.models import MINILM_ID, Embedder, Generator
+from workbench.pipeline import IndexStore, Retriever, chunk_corpus, chunk_stats, index_store_for, retrieve_question
 from workbench.results import SweepResult, VariantResult
-from workbench.sandbox import Outcome, Sandbox, Stopped, run_sandboxed
-from workbench.scoring import Judge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_metrics, mean_scores, run_scorers, ModelJudge
+from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers
 from workbench.spec import ExperimentSpec, load_experiment
 from workbench.tracking import MlflowTracker, Tracker
 
@@ -91,174 +79,6 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None) -> tuple[Dataset
                 f"'{corpus.name}' — use the document ids of that corpus"
             )
     return dataset, corpus
-
-
-class _Models:
-    """Resolves model strings once per sweep and puts each model behind the cache (unless told not to).
-
-    ``overrides`` inject models (tests use the fakes from workbench.testing).
-    """
-
-    def __init__(self, overrides: Mapping[str, Generator | Embedder] | None, store: CacheStore, *, read: bool = True) -> None:
-        self._overrides = dict(overrides or {})
-        self._loaded: dict[tuple[str, str], Any] = {}
-        self._wrapped: dict[tuple[str, str, bool], Any] = {}
-        self.store = store
-        self._read = read
-
-    def _raw_generator(self, model_id: str, kind: ModelKind) -> Generator:
-        if model_id in self._overrides:
-            return self._overrides[model_id]  # type: ignore[return-value]
-        key = (model_id, kind)
-        if key not in self._loaded:
-            self._loaded[key] = load_generator(model_id, kind=kind)
-        return self._loaded[key]  # type: ignore[no-any-return]
-
-    def generator(self, model_id: str, kind: ModelKind, *, cache: bool = True) -> Generator:
-        key = (model_id, kind, cache)
-        if key not in self._wrapped:
-            raw = self._raw_generator(model_id, kind)
-            self._wrapped[key] = CachedGenerator(raw, self.store, identity=raw.identity, read=self._read) if cache else raw
-        return self._wrapped[key]  # type: ignore[no-any-return]
-
-    def embedder(self, model_id: str, *, cache: bool = True) -> Embedder:
-        if (model_id, "embedder") not in self._loaded:
-            found = self._overrides.get(model_id)
-            self._loaded[(model_id, "embedder")] = found if found is not None else load_embedder(model_id)
-        raw = self._loaded[(model_id, "embedder")]
-        if not cache:
-            return raw  # type: ignore[no-any-return]
-        key = (model_id, "embedder", True)
-        if key not in self._wrapped:
-            self._wrapped[key] = CachedEmbedder(raw, self.store, identity=raw.identity, read=self._read)
-        return self._wrapped[key]  # type: ignore[no-any-return]
-
-    def identities(self, variant: Variant) -> dict[str, str]:
-        """The identities of the models whose outputs make a variant's results."""
-        out = {"embedding": self.embedder(variant.retrieval.embedding, cache=False).identity}
-        if variant.model is not None:
-            out["generator"] = self._raw_generator(variant.model.id, variant.model.resolved_kind).identity
-        return out
-
-
-def _metrics(records: tuple[QuestionRecord, ...], generates: bool) -> dict[str, float]:
-    out = mean_scores(r.scores for r in records)
-    latencies = [r.latency_s for r in records if r.error is None]
-    if latencies:
-        out["latency_p50_s"] = percentile(latencies, 50)
-        out["latency_p95_s"] = percentile(latencies, 95)
-    out["questions"] = float(len(records))
-    if not generates:
-        return out
-    out["question_errors"] = float(sum(1 for r in records if r.error))
-    out["input_tokens"] = float(sum(r.generation.input_tokens for r in records if r.generation))
-    out["output_tokens"] = float(sum(r.generation.output_tokens for r in records if r.generation))
-    # calls that reached the model in this run (errors included) and answers read from the cache
-    out["generation_calls"] = float(sum(1 for r in records if r.generation is None or not r.generation.cached))
-    out["cache_hits"] = float(sum(1 for r in records if r.generation is not None and r.generation.cached))
-    costs = [r.cost_usd for r in records if r.generation]
-    if costs and all(c is not None for c in costs):
-        out["cost_usd"] = float(sum(c for c in costs if c is not None))
-        out["spent_usd"] = float(sum(r.cost_usd or 0.0 for r in records if r.generation and not r.generation.cached))
-        out["cost_per_question_usd"] = out["cost_usd"] / len(costs)
-        quality = [r.scores[SUCCESS_METRIC].value if SUCCESS_METRIC in r.scores else None for r in records if r.generation]
-        per_success = cost_per_success(costs, quality)
-        if per_success is not None and math.isfinite(per_success):
-            out[COST_PER_SUCCESS] = per_success
-    out.update(judge_metrics(r.scores for r in records))  # judge tokens and cost, apart from the answering model's
-    return out
-
-
-def _score(record: QuestionRecord, scorers: Mapping[str, ScoreFn], price: Price | None) -> QuestionRecord:
-    ctx = ScoreContext(
-        question=record.case.question,
-        answer=record.answer,
-        reference=record.case.reference,
-        contexts=tuple(h.chunk.text for h in record.hits),
-        retrieved_ids=record.retrieved_ids,
-        relevant_ids=frozenset(record.case.source_ids),
-        category=record.case.category,
-    )
-    scores = run_scorers(scorers, ctx) if record.error is None else {}
-    gen = record.generation
-    cost = price.cost(gen.input_tokens, gen.output_tokens) if (gen and price) else None
-    return replace(record, scores=scores, cost_usd=cost)
-
-
-def _run_variant(
-    variant: Variant,
-    *,
-    spec: ExperimentSpec,
-    dataset: Dataset,
-    index: VectorIndex,
-    embedder: Embedder,
-    models: _Models,
-    scorers: Mapping[str, ScoreFn],
-    stats: ChunkStats,
-    workdir: Path,
-    stop: threading.Event | None,
-    emit: Callable[[ProgressEvent], None],
-) -> VariantResult:
-    started_ms = int(time.time() * 1000)
-    records: list[QuestionRecord] = []
-    sandbox = Sandbox(workdir, wall_time_s=spec.limits.wall_time_s, max_tokens=spec.limits.max_tokens)
-    model, prompt = variant.model, variant.prompt
-    price = spec.price(model.id) if model is not None else None
-
-    def body(box: Sandbox) -> None:
-        retriever = Retriever(index=index, embedder=embedder, spec=variant.retrieval)
-        answer: Callable[[Any], QuestionRecord] = lambda case: retrieve_question(case, retriever)  # noqa: E731
-        if model is not None and prompt is not None:
-            generator = models.generator(model.id, model.resolved_kind, cache=model.cache)
-            template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
-            p = model.params
-            params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=spec.seed, timeout_s=p.timeout_s)
-            (box.workdir / "prompt.txt").write_text(template.text, encoding="utf-8")
-            answer = lambda case: answer_question(  # noqa: E731
-                case, retriever=retriever, template=template, generator=generator, params=params, deadline=box.deadline
-            )
-        total = len(dataset.cases)
-        for i, case in enumerate(dataset.cases):
-            if stop is not None and stop.is_set():
-                raise Stopped()
-            box.check_time(i, total)
-            record = answer(case)
-            records.append(record)
-            emit(ProgressEvent("question_done", i + 1, total, variant))
-            if record.generation and record.generation.finish_reason == "deadline":
-                raise BudgetExceeded(
-                    f"wall-time limit of {box.wall_time_s:g}s exceeded during question {i + 1}/{total} — raise limits.wall_time_s",
-                    kind="timeout",
-                )
-            box.charge(record.tokens)
-        if records and all(r.error for r in records):
-            raise RuntimeError(f"every question failed; first error: {records[0].error}")
-
-    outcome = run_sandboxed(body, sandbox)
-    scored_list: list[QuestionRecord] = []
-    for i, record in enumerate(records):
-        scored_list.append(_score(record, scorers, price))
-        emit(ProgressEvent("question_scored", i + 1, len(records), variant))
-    scored = tuple(scored_list)
-    return VariantResult(
-        variant=variant, outcome=outcome, records=scored, metrics=_metrics(scored, variant.generates), chunk_stats=stats,
-        started_ms=started_ms, ended_ms=int(time.time() * 1000), workdir=str(workdir),
-    )
-
-
-def _failed(variant: Variant, error: str, kind: str, stats: ChunkStats) -> VariantResult:
-    now = int(time.time() * 1000)
-    return VariantResult(variant, Outcome("FAILED", error, kind), (), {}, stats, now, now)
-
-
-def _load_judge(spec: ExperimentSpec, models: _Models) -> Judge | None:
-    j = spec.judge
-    if j is None:
-        return None
-    return ModelJudge(
-        models.generator(j.id, j.kind or default_kind(j.id), cache=j.cache), max_tokens=j.max_tokens, timeout_s=j.timeout_s,
-        temperature=j.temperature, seed=spec.seed, price=spec.price(j.id),
-    )
 
 
 def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping[str, ScoreFn], judge: Judge | None) -> dict[str, Any]:
@@ -356,10 +176,11 @@ def run(
     variants = expand_grid(spec, generate=generate)
     generating = any(v.generates for v in variants)
     store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cfg.cache_size_mb)
-    resolver = _Models(models, store, read=not fresh)
+    resolver = ModelResolver(models, store, read=not fresh)
     indexes = index_store  # the default store is opened when a variant needs an index (a reused one needs none)
     # everything that can be refused is checked before the first MLflow run exists
-    the_judge = (judge or _load_judge(spec, resolver)) if generating else None
+    _check_portable(spec, models, judge)
+    the_judge = (judge or resolver.judge(spec)) if generating else None
     answer_scorers: Mapping[str, ScoreFn] = {}
     if generating:
         env = ScorerEnv(embedder=resolver.embedder(MINILM_ID), judge=the_judge, judge_repeats=spec.judge.n if spec.judge else 1)
@@ -384,6 +205,12 @@ def run(
     sweep = track.start_sweep(spec, dataset, corpus, variants)
     bars = _Bars(progress, len(variants))
     results: list[VariantResult] = []
+    executor = executor_for(spec.execution, resolver=resolver)
+    aborted = threading.Event()
+    custom = tuple(e for e in scorer_entries().values() if callable(e.factory))
+
+    def stopping() -> bool:
+        return aborted.is_set() or (stop is not None and stop.is_set())
 
     def emit(event: ProgressEvent) -> None:
         bars.update(event)
@@ -399,6 +226,7 @@ def run(
         emit(ProgressEvent("sweep_started", 0, len(variants)))
         reusable = {} if fresh else track.reusable(sweep, keys)
         groups: dict[str, list[Variant]] = {}
+        jobs: list[VariantJob] = []
         for v in variants:
             groups.setdefault(v.index_key, []).append(v)
         for group_no, group in enumerate(groups.values()):
@@ -407,7 +235,7 @@ def run(
                     emit(ProgressEvent("variant_reused", len(results), len(variants), v, message=reusable[v.id]))
                     finish(track.reuse_variant(sweep, v, reusable[v.id], dataset))
             todo = [v for v in group if v.id not in reusable]
-            if not todo or (stop is not None and stop.is_set()):
+            if not todo or stopping():
                 continue
             chunker, embedding = group[0].chunker, group[0].retrieval.embedding
             emit(ProgressEvent("index_started", group_no, len(groups), message=f"{chunker.label} / {embedding}"))
@@ -424,18 +252,36 @@ def run(
             except Exception as exc:  # noqa: BLE001 - a broken index fails its variants, not the sweep
                 empty = chunk_stats([])
                 for v in todo:
-                    finish(track.log_variant(sweep, _failed(v, f"index build failed: {type(exc).__name__}: {exc}", "index", empty), dataset))
+                    finish(track.log_variant(sweep, failed_result(v, f"index build failed: {type(exc).__name__}: {exc}", "index", empty), dataset))
                 continue
             emit(ProgressEvent("index_built", stats.count, stats.count, message=f"{chunker.label}: {stats.count} chunks"))
             for v in todo:
-                if stop is not None and stop.is_set():
-                    break
-                emit(ProgressEvent("variant_started", len(results), len(variants), v))
-                result = _run_variant(
-                    v, spec=spec, dataset=dataset, index=index, embedder=queries, models=resolver, scorers=scorers_of(v),
-                    stats=stats, workdir=cfg.sandbox_dir / sweep.sweep_id / v.id, stop=stop, emit=emit,
-                )
-                finish(track.log_variant(sweep, result, dataset, reuse_key=keys.get(v.id)))
+                retriever = Retriever(index=index, embedder=queries, spec=v.retrieval)
+                try:
+                    retrieved = tuple(retrieve_question(case, retriever) for case in dataset.cases)
+                except Exception as exc:  # noqa: BLE001 - a failing retrieval fails its variant, not the sweep
+                    finish(track.log_variant(sweep, failed_result(v, f"retrieval failed: {type(exc).__name__}: {exc}", "retrieval", stats), dataset))
+                    continue
+                jobs.append(VariantJob(
+                    variant=v, spec=spec, retrieved=retrieved, stats=stats,
+                    workdir=str((cfg.sandbox_dir / sweep.sweep_id / v.id).absolute()), cache=store, read_cache=not fresh,
+                    overrides=dict(models or {}), judge=judge, scorer_names=tuple(scorers_of(v)), custom_scorers=custom,
+                    question_workers=question_workers(v.model.id if v.model else None, spec.execution),
+                ))
+        running = executor.run(
+            jobs,
+            on_start=lambda v: emit(ProgressEvent("variant_started", len(results), len(variants), v)),
+            on_question=lambda v, kind, done, total: emit(ProgressEvent(kind, done, total, v)),  # type: ignore[arg-type]
+            stop=stopping,
+        )
+        try:
+            for result in running:
+                finish(track.log_variant(sweep, result, dataset, reuse_key=keys.get(result.variant.id)))
+        except BaseException:
+            aborted.set()  # the workers stop after their current question
+            raise
+        finally:
+            running.close()
         if stop is not None and stop.is_set():
             status = "KILLED"
         elif any(r.status == "FAILED" for r in results):
@@ -452,6 +298,24 @@ def run(
         spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),
         parent_run_id=sweep.run_id, experiment_id=sweep.experiment_id, tracking_uri=sweep.tracking_uri,
     )
+
+
+def _check_portable(spec: ExperimentSpec, models: Mapping[str, Any] | None, judge: Judge | None) -> None:
+    """Injected models and judges go to the worker processes with the job: refuse, in one line, one that cannot."""
+    if spec.execution.isolation == "none" or (not models and judge is None):
+        return
+    import cloudpickle
+
+    for name, obj in [*(models or {}).items(), ("judge", judge)]:
+        if obj is None:
+            continue
+        try:
+            cloudpickle.dumps(obj)
+        except Exception as exc:  # noqa: BLE001 - whatever pickling raises, the answer is the same
+            raise SpecError(
+                f"execution.isolation: the injected model '{name}' cannot be sent to a worker process ({type(exc).__name__}: "
+                f"{str(exc)[:120]}) — use execution: {{isolation: none}} to run it in this process"
+            ) from None
 
 
 def _retrieval_scorer_names(names: Sequence[str] | None) -> list[str]:

@@ -39,6 +39,7 @@ __all__ = [
     "CorpusRef",
     "DatasetRef",
     "EscalationSpec",
+    "ExecutionSpec",
     "ExperimentSpec",
     "GateSpec",
     "IndexStoreSpec",
@@ -285,10 +286,46 @@ class IndexStoreSpec(_Spec):
 
 
 class Limits(_Spec):
-    """Per-variant sandbox limits."""
+    """Per-variant sandbox limits, enforced from outside the variant's worker process (``isolation: process``)."""
 
-    wall_time_s: float = Field(default=1800.0, gt=0, description="wall-time limit of one variant")
+    wall_time_s: float = Field(default=1800.0, gt=0, description="wall-time limit of one variant (its process is killed past it)")
     max_tokens: int | None = Field(default=None, ge=1, description="token budget (input + output) of one variant")
+    memory_mb: int | None = Field(default=None, ge=64, description="memory cap of one variant's worker process (its data segment)")
+
+
+class ExecutionSpec(_Spec):
+    """How the variants run: where (worker processes, or the caller's process), how many at once, on which engine."""
+
+    isolation: Literal["process", "none"] = Field(
+        default="process", description="process: each variant in its own worker process; none: in the caller's process (debugging)"
+    )
+    workers: int = Field(default=1, ge=1, le=256, description="variants run at once; also hosted calls in flight per provider")
+    backend: Literal["local", "ray"] = Field(default="local", description="local processes, or tasks on a Ray cluster")
+    address: str | None = Field(default=None, description="Ray address: auto, ray://host:10001 (default: a local Ray instance)")
+    concurrency: dict[str, int] = Field(
+        default={}, description="hosted calls in flight per provider across the sweep, e.g. {openai: 16} (default: workers)"
+    )
+    retries: int = Field(default=4, ge=0, le=20, description="retries of a hosted call on 429, 5xx and timeouts (exponential backoff)")
+
+    @field_validator("concurrency")
+    @classmethod
+    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
+        for provider, n in value.items():
+            if n < 1:
+                raise ValueError(f"concurrency for '{provider}' must be at least 1")
+        return value
+
+    @model_validator(mode="after")
+    def _address_needs_ray(self) -> ExecutionSpec:
+        if self.address is not None and self.backend != "ray":
+            raise ValueError("address is a Ray address — set backend: ray, or remove address")
+        if self.backend == "ray" and self.isolation == "none":
+            raise ValueError("backend ray runs variants in Ray's worker processes — use isolation: process")
+        return self
+
+    def provider_limit(self, provider: str) -> int:
+        """Hosted calls of one provider in flight at once, across the sweep."""
+        return self.concurrency.get(provider, self.workers)
 
 
 class PriceSpec(_Spec):
@@ -411,6 +448,7 @@ class ExperimentSpec(_Spec):
     judge: JudgeSpec | None = Field(default=None, description="judge model; when set, the LLM-judged scorers are on by default")
     scorers: tuple[str, ...] | None = Field(default=None, description="scorer names; default: all deterministic ones")
     limits: Limits = Limits()
+    execution: ExecutionSpec = Field(default=ExecutionSpec(), description="worker processes, workers, Ray; how, not what, is run")
     index_store: IndexStoreSpec | None = Field(default=None, description="a Chroma server for the indexes (default: local Chroma)")
     pricing: dict[str, PriceSpec] = {}
     seed: int = 0
@@ -470,7 +508,8 @@ class ExperimentSpec(_Spec):
 
     @property
     def hash(self) -> str:
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """What the experiment computes (how it is executed is not part of it)."""
+        payload = json.dumps(self.model_dump(mode="json", exclude={"execution"}), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def to_yaml(self) -> str:

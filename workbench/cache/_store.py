@@ -57,7 +57,9 @@ class CacheStore(Protocol):
 
 
 class MemoryCacheStore:
-    """A cache store in a dict (for unit tests; nothing is shared between processes)."""
+    """A cache store in a dict (for unit tests; nothing is shared between processes: a worker's writes are sent back)."""
+
+    persistent = False
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], dict[str, Any]] = {}
@@ -95,10 +97,13 @@ class DiskCacheStore:
         size_limit_mb: the size cap; past it the least recently stored entries are evicted.
     """
 
+    persistent = True  # shared by every process that opens the directory
+
     def __init__(self, directory: str | Path, *, size_limit_mb: int = DEFAULT_SIZE_LIMIT_MB) -> None:
         import diskcache
 
-        self.directory = Path(directory)
+        self.size_limit_mb = size_limit_mb
+        self.directory = Path(directory).absolute()
         self.directory.mkdir(parents=True, exist_ok=True)
         self._cache = diskcache.Cache(
             str(self.directory), size_limit=size_limit_mb * 2**20, eviction_policy="least-recently-stored", timeout=60
@@ -140,6 +145,13 @@ class DiskCacheStore:
 
     def close(self) -> None:
         self._cache.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:  # another process (a worker, a Ray task) opens the same directory
+        return (_reopen, (str(self.directory), self.size_limit_mb))
+
+
+def _reopen(directory: str, size_limit_mb: int) -> DiskCacheStore:
+    return DiskCacheStore(directory, size_limit_mb=size_limit_mb)
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

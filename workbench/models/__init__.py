@@ -2,7 +2,7 @@
 
 from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID, SMOLLM2_ID
 from workbench.models._pricing import DEFAULT_PRICES, Price, price_for
-from workbench.models._registry import check_model_id, default_kind, load_embedder, load_generator
+from workbench.models._registry import check_model_id, default_kind, load_embedder, load_generator, runs_locally
 from workbench.models._types import Embedder, Generation, GenerationParams, Generator, ModelKind
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "load_embedder",
     "load_generator",
     "price_for",
+    "runs_locally",
 ]

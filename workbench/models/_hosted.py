@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from workbench.models._retry import call_with_retries
 from workbench.models._types import Generation, GenerationParams, ModelKind
 from workbench.prompts import RenderedPrompt
 
@@ -18,14 +19,22 @@ class ChatModelFactory(Protocol):
     def __call__(self, *, temperature: float, max_tokens: int, timeout_s: float | None) -> Any: ...
 
 
+# Providers whose LangChain class takes ``max_retries``: their client's own retries are turned off, so every retry is
+# ours (counted, deadline-aware, Retry-After honoured).
+_CLIENT_RETRIES = frozenset({"openai", "azure_openai", "anthropic", "mistralai", "groq", "fireworks", "together", "deepseek", "xai"})
+
+
 def chat_model(model_id: str, *, temperature: float, max_tokens: int, timeout_s: float | None) -> Any:
     """A LangChain chat model for ``provider:model`` with these settings (the provider package must be installed)."""
     from langchain.chat_models import init_chat_model
 
-    if model_id.partition(":")[0] == "ollama":
+    provider = model_id.partition(":")[0]
+    if provider == "ollama":
         options: dict[str, Any] = {"num_predict": max_tokens, "client_kwargs": {"timeout": timeout_s}}
     else:
         options = {"max_tokens": max_tokens, "timeout": timeout_s}
+    if provider in _CLIENT_RETRIES:
+        options["max_retries"] = 0
     return init_chat_model(model_id, temperature=temperature, **options)
 
 
@@ -36,6 +45,7 @@ class LangChainChatGenerator:
     Asked for JSON, the model answers through ``with_structured_output(schema, include_raw=True)``; the JSON it
     parsed (else the raw tool-call arguments or text) is the answer's text. There the time limit is
     ``params.timeout_s``, set when the model is built: LangChain passes no per-call timeout through structured output.
+    A rate limit, server error or timeout is retried up to ``params.retries`` times (``Generation.retries`` counts them).
     """
 
     kind: ModelKind = "chat"
@@ -64,14 +74,18 @@ class LangChainChatGenerator:
     ) -> Generation:
         model = self._model(params)
         if json_schema is not None:
-            return self._structured(model, prompt, json_schema)
-        timeout = params.timeout_s
-        if deadline is not None:
-            remaining = max(deadline - time.monotonic(), 0.001)
-            timeout = min(timeout, remaining) if timeout else remaining
+            return self._structured(model, prompt, json_schema, params, deadline)
         bound = model.bind(stop=list(params.stop)) if params.stop else model
+
+        def call() -> Any:
+            timeout = params.timeout_s
+            if deadline is not None:
+                remaining = max(deadline - time.monotonic(), 0.001)
+                timeout = min(timeout, remaining) if timeout else remaining
+            return bound.invoke(list(prompt.messages), config={"callbacks": []}, timeout=timeout)
+
         start = time.perf_counter()
-        message = bound.invoke(list(prompt.messages), config={"callbacks": []}, timeout=timeout)
+        message, retries = call_with_retries(call, retries=params.retries, deadline=deadline)
         latency = time.perf_counter() - start
         usage = getattr(message, "usage_metadata", None) or {}
         return Generation(
@@ -80,12 +94,17 @@ class LangChainChatGenerator:
             output_tokens=int(usage.get("output_tokens", 0)),
             latency_s=latency,
             finish_reason=_finish_reason(message),
+            retries=retries,
         )
 
-    def _structured(self, model: Any, prompt: RenderedPrompt, json_schema: Mapping[str, Any]) -> Generation:
+    def _structured(
+        self, model: Any, prompt: RenderedPrompt, json_schema: Mapping[str, Any], params: GenerationParams, deadline: float | None
+    ) -> Generation:
         structured = model.with_structured_output(dict(json_schema), include_raw=True)
         start = time.perf_counter()
-        out = structured.invoke(list(prompt.messages), config={"callbacks": []})
+        out, retries = call_with_retries(
+            lambda: structured.invoke(list(prompt.messages), config={"callbacks": []}), retries=params.retries, deadline=deadline
+        )
         latency = time.perf_counter() - start
         message = out.get("raw")
         parsed = out.get("parsed")
@@ -103,6 +122,7 @@ class LangChainChatGenerator:
             output_tokens=int(usage.get("output_tokens", 0)),
             latency_s=latency,
             finish_reason=_finish_reason(message),
+            retries=retries,
         )
 
 

@@ -86,12 +86,17 @@ def check_model_id(model_id: str, *, role: str = "generator") -> None:
         raise ModelError(f"unknown model provider '{provider}' in '{model_id}' — use one of: {known}")
 
 
+def runs_locally(model_id: str) -> bool:
+    """A model served by llama.cpp on this machine's cores (``local:`` and ``llamacpp:``), not by a provider."""
+    return model_id.partition(":")[0] in ("local", "llamacpp")
+
+
 def default_kind(model_id: str) -> ModelKind:
     """Embedded models are served as what they are (Gemma 3 270M completion, SmolLM2 chat); other GGUF files are
     completion models by default; LangChain providers are chat models."""
     if model_id in LOCAL_GENERATORS:
         return LOCAL_GENERATORS[model_id].kind
-    return "completion" if model_id.split(":", 1)[0] in ("local", "llamacpp") else "chat"
+    return "completion" if runs_locally(model_id) else "chat"
 
 
 def _require_provider(model_id: str) -> str:

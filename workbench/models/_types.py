@@ -20,12 +20,13 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     seed: int = 0
     timeout_s: float | None = None
+    retries: int = 0  # hosted calls: retries on 429, 5xx and timeouts (not part of what decides the answer)
 
 
 @dataclass(frozen=True)
 class Generation:
     """One model answer with its accounting. ``cached``: read from the cache (its tokens and latency are those of the
-    call that computed it; no model was called for it now)."""
+    call that computed it; no model was called for it now, and ``retries`` is 0)."""
 
     text: str
     input_tokens: int
@@ -33,6 +34,7 @@ class Generation:
     latency_s: float
     finish_reason: str = "stop"
     cached: bool = False
+    retries: int = 0  # failed attempts retried before this answer (rate limits, server errors, timeouts)
 
 
 @runtime_checkable

@@ -12,7 +12,7 @@ from workbench.pipeline.chunk import (
     chunk_stats,
     length_histogram,
 )
-from workbench.pipeline.generate import QuestionRecord, answer_question, format_context, retrieve_question
+from workbench.pipeline.generate import QuestionRecord, answer_question, format_context, generate_answer, retrieve_question
 from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, Hit, IndexStore, MemoryIndexStore, VectorIndex
 from workbench.pipeline.retrieve import Retriever
 from workbench.pipeline.route import Escalation, ModelCall, Signals, decide, decide_before_answer, grounding
@@ -45,6 +45,7 @@ __all__ = [
     "decide",
     "decide_before_answer",
     "format_context",
+    "generate_answer",
     "grounding",
     "index_store_for",
     "length_histogram",

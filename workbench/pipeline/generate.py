@@ -14,7 +14,7 @@ from workbench.pipeline.retrieve import Retriever
 from workbench.pipeline.route import Escalation, ModelCall
 from workbench.prompts import PromptTemplate
 
-__all__ = ["QuestionRecord", "answer_question", "format_context", "retrieve_question"]
+__all__ = ["QuestionRecord", "answer_question", "format_context", "generate_answer", "retrieve_question"]
 
 
 def format_context(hits: tuple[Hit, ...] | list[Hit]) -> str:
@@ -107,11 +107,32 @@ def answer_question(
 ) -> QuestionRecord:
     """Run the pipeline for one case. A model error becomes the record's ``error``; retrieval errors propagate."""
     found = retrieve_question(case, retriever)
-    started, hits, retrieved = found.started_ns, found.hits, found.retrieved_ns
+    return generate_answer(found, template=template, generator=generator, params=params, deadline=deadline)
+
+
+def generate_answer(
+    found: QuestionRecord,
+    *,
+    template: PromptTemplate,
+    generator: Generator,
+    params: GenerationParams,
+    deadline: float | None = None,
+) -> QuestionRecord:
+    """Answer a retrieved question (``retrieve_question``'s record): render the prompt with its context, generate.
+
+    Retrieval may have run earlier or in another process: the record keeps its retrieval time, and its timeline is
+    moved to end now. A model error becomes the record's ``error``.
+    """
+    case, hits = found.case, found.hits
+    retrieval_ns = found.retrieved_ns - found.started_ns
+    retrieved = time.time_ns()
+    started = retrieved - retrieval_ns
     prompt = template.render(question=case.question, context=format_context(hits))
     try:
         generation: Generation | None = generator.generate(prompt, params, deadline=deadline)
         error = None
+    except MemoryError:
+        raise  # the variant's memory is exhausted: it fails, not this question
     except Exception as exc:  # noqa: BLE001 - one failed call is an error row, not a failed sweep
         generation, error = None, f"{type(exc).__name__}: {exc}"
     text = prompt.text if generator.kind == "completion" else "\n\n".join(f"[{r}] {c}" for r, c in prompt.messages)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import math
+import os
+import pickle
 import re
+import tempfile
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -14,11 +19,67 @@ from workbench.pipeline import Chunk, MemoryIndexStore, VectorIndex
 from workbench.prompts import RenderedPrompt
 from workbench.scoring import JudgeReply, ModelJudge
 
-__all__ = ["CountingIndexStore", "HashingEmbedder", "ScriptExhausted", "ScriptedJudge", "ScriptedModel"]
+__all__ = ["CallLog", "CountingIndexStore", "HashingEmbedder", "ScriptExhausted", "ScriptedJudge", "ScriptedModel"]
 
 
 class ScriptExhausted(AssertionError):
     """A ScriptedModel was called more often than its script allows."""
+
+
+class CallLog:
+    """Calls recorded in a file, so a fake's calls are seen wherever they were made: in this process, or in the
+    variant's worker process that called a copy of the fake. ``record`` returns the call's number (0-based), which
+    also orders a list script across processes."""
+
+    def __init__(self) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="workbench-calls-", suffix=".log")
+        os.close(fd)
+        self._finalizer = weakref.finalize(self, _remove_if_owner, self.path, os.getpid())
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path = state["path"]  # a copy in a worker: it writes to the same file and never removes it
+
+    def record(self, entry: Any) -> int:
+        data = pickle.dumps(entry)
+        with open(self.path, "ab+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                n = len(self._read(f))
+                f.write(len(data).to_bytes(8, "big") + data)
+                f.flush()
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+        return n
+
+    def entries(self) -> list[Any]:
+        with open(self.path, "rb") as f:
+            fcntl.flock(f, fcntl.LOCK_SH)
+            try:
+                return self._read(f)
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _read(f: Any) -> list[Any]:
+        f.seek(0)
+        out, blob = [], f.read()
+        i = 0
+        while i + 8 <= len(blob):
+            size = int.from_bytes(blob[i : i + 8], "big")
+            out.append(pickle.loads(blob[i + 8 : i + 8 + size]))
+            i += 8 + size
+        return out
+
+
+def _remove_if_owner(path: str, owner: int) -> None:
+    if os.getpid() == owner:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 class ScriptedModel:
@@ -26,8 +87,10 @@ class ScriptedModel:
 
     Raises ``ScriptExhausted`` when a list script runs out, so a test never passes on silently reused answers.
     Asked for JSON, it answers from its script all the same. ``calls`` records the prompts; ``requests`` records
-    each call's ``(params, json_schema)``. Its ``identity`` (what its answers are cached under) is unique to this
-    object unless given: two scripts never share cached answers by accident.
+    each call's ``(params, json_schema)``, wherever the call was made (a variant's worker process calls a copy of
+    this object; the record is shared, and a list script is used in order across all copies). Its ``identity``
+    (what its answers are cached under) is unique to this object unless given: two scripts never share cached
+    answers by accident.
     """
 
     def __init__(
@@ -43,8 +106,15 @@ class ScriptedModel:
         self.identity = identity or f"scripted:{model_id}:{uuid.uuid4().hex}"
         self._fn = script if callable(script) else None
         self._answers = None if callable(script) else list(script)
-        self.calls: list[RenderedPrompt] = []
-        self.requests: list[tuple[GenerationParams, Mapping[str, Any] | None]] = []
+        self._log = CallLog()
+
+    @property
+    def calls(self) -> list[RenderedPrompt]:
+        return [prompt for prompt, _, _ in self._log.entries()]
+
+    @property
+    def requests(self) -> list[tuple[GenerationParams, Mapping[str, Any] | None]]:
+        return [(params, schema) for _, params, schema in self._log.entries()]
 
     def generate(
         self,
@@ -54,15 +124,14 @@ class ScriptedModel:
         deadline: float | None = None,
         json_schema: Mapping[str, Any] | None = None,
     ) -> Generation:
-        self.calls.append(prompt)
-        self.requests.append((params, json_schema))
+        n = self._log.record((prompt, params, dict(json_schema) if json_schema is not None else None))
         if self._fn is not None:
             text = self._fn(prompt)
         else:
             assert self._answers is not None
-            if not self._answers:
-                raise ScriptExhausted(f"ScriptedModel '{self.model_id}' ran out of answers after {len(self.calls) - 1} calls")
-            text = self._answers.pop(0)
+            if n >= len(self._answers):
+                raise ScriptExhausted(f"ScriptedModel '{self.model_id}' ran out of answers after {n} calls")
+            text = self._answers[n]
         words_in = len(prompt.text.split())
         return Generation(text=text, input_tokens=words_in, output_tokens=len(text.split()), latency_s=0.0)
 
@@ -112,16 +181,21 @@ class ScriptedJudge(ModelJudge):
 
     It is a ``ModelJudge`` over a scripted model, so replies are checked against the schema like a real judge's
     (garbage becomes an error reply with the raw text). Raises ``ScriptExhausted`` when a list script runs out.
-    ``calls`` records ``(prompt, schema, repeat)``. Tokens are counted in words; ``price`` (default: free) prices them.
+    ``calls`` records ``(prompt, schema, repeat)`` wherever the judge was asked (like ``ScriptedModel.calls``).
+    Tokens are counted in words; ``price`` (default: free) prices them.
     """
 
     def __init__(self, script: Iterable[str] | Callable[[str, Mapping[str, Any]], str], *, model_id: str = "testing:judge",
                  price: Price | None = None) -> None:
         super().__init__(_JudgeScript(script, model_id), price=price)
-        self.calls: list[tuple[str, Mapping[str, Any], int]] = []
+        self._log = CallLog()
+
+    @property
+    def calls(self) -> list[tuple[str, Mapping[str, Any], int]]:
+        return self._log.entries()  # type: ignore[no-any-return]
 
     def ask(self, prompt: str, schema: Mapping[str, Any], *, repeat: int = 0) -> JudgeReply:
-        self.calls.append((prompt, schema, repeat))
+        self._log.record((prompt, dict(schema), repeat))
         return super().ask(prompt, schema, repeat=repeat)
 
 
@@ -135,7 +209,7 @@ class _JudgeScript:
         self.identity = f"scripted-judge:{model_id}:{uuid.uuid4().hex}"
         self._fn = script if callable(script) else None
         self._answers = None if callable(script) else list(script)
-        self._calls = 0
+        self._log = CallLog()
 
     def generate(
         self,
@@ -146,14 +220,14 @@ class _JudgeScript:
         json_schema: Mapping[str, Any] | None = None,
     ) -> Generation:
         schema = json_schema if json_schema is not None else {}
-        self._calls += 1
+        n = self._log.record(None)
         if self._fn is not None:
             raw = self._fn(prompt.text, schema)
         else:
             assert self._answers is not None
-            if not self._answers:
-                raise ScriptExhausted(f"ScriptedJudge '{self.model_id}' ran out of answers after {self._calls - 1} calls")
-            raw = self._answers.pop(0)
+            if n >= len(self._answers):
+                raise ScriptExhausted(f"ScriptedJudge '{self.model_id}' ran out of answers after {n} calls")
+            raw = self._answers[n]
         return Generation(text=raw, input_tokens=len(prompt.text.split()), output_tokens=len(raw.split()), latency_s=0.0)
 
 

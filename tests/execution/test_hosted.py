@@ -1,0 +1,105 @@
+"""Hosted calls through the real ``openai:`` provider against a real HTTP stub on loopback: retries on 429 (with
+Retry-After), a FAILED variant after the retry budget on 500s, timeouts, and concurrency across worker processes
+that changes nothing in the results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import workbench as wb
+from workbench.models import MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.spec import ExperimentSpec
+from workbench.testing import HashingEmbedder
+from workbench.testing.openai_stub import OpenAIStub
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def stub_env(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    def start(stub: OpenAIStub) -> OpenAIStub:
+        monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        return stub
+
+    return start
+
+
+def spec_of(*, questions: int = 3, models: tuple[str, ...] = ("openai:gpt-4o-mini",), prompts: int = 1, **extra: object) -> ExperimentSpec:
+    data = {
+        "name": "hosted",
+        "dataset": {"path": "datasets/python_docs.jsonl", "limit": questions},
+        "corpus": {"builtin": "python-reference"},
+        "prompts": [{"name": f"p{i}", "template": f"Context: {{context}}\nQuestion {i}: {{question}}"} for i in range(prompts)],
+        "models": [{"id": m, "params": {"max_tokens": 32, "timeout_s": 5}} for m in models],
+        "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+        "scorers": ["token_f1", "hit_at_k"],
+        **extra,
+    }
+    return ExperimentSpec.from_dict(data, base_dir=ROOT)
+
+
+def sweep(spec: ExperimentSpec, settings):  # type: ignore[no-untyped-def]
+    return wb.run(spec, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, index_store=MemoryIndexStore(), settings=settings, progress=False)
+
+
+def test_a_rate_limit_is_retried_after_retry_after_and_counted(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    script = lambda n: (429, {"Retry-After": "0.2"}, 0.0) if n == 0 else (200, {}, 0.0)  # noqa: E731
+    with stub_env(OpenAIStub(script=script)) as stub:
+        result = sweep(spec_of(), wb_settings)
+    (variant,) = result.variants
+    assert variant.status == "FINISHED"
+    assert stub.statuses == [429, 200, 200, 200]
+    assert variant.metrics["retries"] == 1
+    assert variant.metrics["question_errors"] == 0
+    assert all(r.answer for r in variant.records)
+
+
+def test_server_errors_past_the_retry_budget_fail_the_variant(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    with stub_env(OpenAIStub(script=lambda n: (500, {}, 0.0))) as stub:
+        result = sweep(spec_of(execution={"retries": 2}), wb_settings)
+    (variant,) = result.variants
+    assert variant.status == "FAILED"
+    assert "every question failed" in (variant.outcome.error or "")
+    assert "InternalServerError" in (variant.outcome.error or "")
+    assert stub.requests == 3 * (1 + 2)  # three questions, each tried once and retried twice
+
+
+def test_a_slow_provider_times_out_and_each_timeout_is_retried(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    spec = spec_of(questions=2, execution={"retries": 1})
+    spec = spec.model_copy(update={"models": tuple(m.model_copy(update={"params": m.params.model_copy(update={"timeout_s": 0.3})}) for m in spec.models)})
+    with stub_env(OpenAIStub(delay_s=2.0)) as stub:
+        result = sweep(spec, wb_settings)
+    (variant,) = result.variants
+    assert variant.status == "FAILED"
+    assert "Timeout" in (variant.outcome.error or "")
+    assert stub.requests == 2 * 2
+
+
+def test_workers_answer_concurrently_and_the_results_are_identical(wb_settings, stub_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    outcomes = {}
+    for workers in (1, 4):
+        with stub_env(OpenAIStub(delay_s=0.1)) as stub:
+            spec = spec_of(questions=4, prompts=2, models=("openai:gpt-4o-mini", "openai:gpt-4o"), execution={"workers": workers})
+            result = wb.run(spec, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, index_store=MemoryIndexStore(),
+                            settings=wb_settings, progress=False, fresh=True)
+        assert all(v.status == "FINISHED" for v in result.variants)
+        answers = {v.variant.id: [r.answer for r in v.records] for v in result.variants}
+        metrics = {v.variant.id: {k: v.metrics[k] for k in ("token_f1", "hit_at_k", "input_tokens", "output_tokens")} for v in result.variants}
+        outcomes[workers] = (answers, metrics, stub.max_in_flight, stub.requests)
+    assert outcomes[1][0] == outcomes[4][0]
+    assert outcomes[1][1] == outcomes[4][1]
+    assert outcomes[1][2] == 1  # one worker: one call at a time
+    assert 1 < outcomes[4][2] <= 4  # four workers: calls overlap, never more than the provider's limit (workers)
+    assert outcomes[1][3] == outcomes[4][3] == 4 * 4
+
+
+def test_a_provider_limit_caps_calls_in_flight_across_worker_processes(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    with stub_env(OpenAIStub(delay_s=0.15)) as stub:
+        spec = spec_of(questions=4, prompts=2, models=("openai:gpt-4o-mini", "openai:gpt-4o"), execution={"workers": 4, "concurrency": {"openai": 2}})
+        result = sweep(spec, wb_settings)
+    assert all(v.status == "FINISHED" for v in result.variants)
+    assert stub.max_in_flight == 2

@@ -1,0 +1,96 @@
+"""The Ray backend against a real local Ray instance started here: the same grid gives the same results as the
+local backend, through the same caches and the same MLflow logging. Under CI=true a Ray that cannot start fails."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+from workbench.cache import DiskCacheStore
+from workbench.models import MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.spec import ExperimentSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.testing.crashing import CrashingModel
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def ray_instance() -> Iterator[object]:
+    try:
+        import ray
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("ray is not installed (pip install 'workbench[ray]')")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a throwaway local instance
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def spec_of(backend: str, models: list[str], **extra: object) -> ExperimentSpec:
+    data = {
+        "name": f"ray-{backend}",
+        "dataset": {"path": "datasets/python_docs.jsonl", "limit": 4},
+        "corpus": {"builtin": "python-reference"},
+        "prompts": [
+            {"name": "p1", "template": "Context: {context}\nQuestion: {question}\nAnswer:"},
+            {"name": "p2", "template": "{context}\n\nQ: {question}\nA:"},
+        ],
+        "models": [{"id": m} for m in models],
+        "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+        "scorers": ["token_f1", "exact_match", "hit_at_k", "mrr"],
+        "execution": {"backend": backend, "workers": 2},
+        **extra,
+    }
+    return ExperimentSpec.from_dict(data, base_dir=ROOT)
+
+
+def first_sentence(prompt) -> str:  # type: ignore[no-untyped-def]
+    context = prompt.text.split("Context:", 1)[-1].split("Question:", 1)[0].strip()
+    return context.split(". ")[0][:120]
+
+
+def test_a_ray_sweep_gives_the_local_backends_results_and_logs_the_same(ray_instance, wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    outcomes = {}
+    for backend in ("local", "ray"):
+        model = ScriptedModel(lambda p: first_sentence(p), model_id="ollama:scripted", identity=f"scripted:{backend}")
+        models = {"ollama:scripted": model, MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+        cache = DiskCacheStore(tmp_path / f"cache-{backend}")
+        result = wb.run(spec_of(backend, ["ollama:scripted"]), models=models, index_store=MemoryIndexStore(), settings=wb_settings,
+                        progress=False, cache=cache)
+        assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
+        assert len(model.calls) == 2 * 4  # every call recorded, wherever it ran
+        assert cache.info().entries["generation"] == 2 * 4  # the workers' answers are in the caller's cache
+        metrics = {v.variant.name: {k: round(x, 9) for k, x in v.metrics.items() if not k.startswith("latency")} for v in result.variants}
+        answers = {v.variant.name: [r.answer for r in v.records] for v in result.variants}
+        runs = MlflowClient(wb_settings.tracking_uri).search_runs(
+            [result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'"
+        )
+        outcomes[backend] = (metrics, answers, len(runs))
+    assert outcomes["ray"] == outcomes["local"]
+    assert outcomes["ray"][2] == 2
+
+
+def test_a_ray_task_that_dies_is_a_failed_run_and_the_others_finish(ray_instance, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    models = {
+        "ollama:segfault": CrashingModel("segfault", model_id="ollama:segfault"),
+        "ollama:good": ScriptedModel(lambda p: "fine", model_id="ollama:good"),
+        MINILM_ID: HashingEmbedder(model_id=MINILM_ID),
+    }
+    spec = spec_of("ray", ["ollama:segfault", "ollama:good"], prompts=[{"name": "p", "template": "{context} {question}"}])
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    by_model = {v.variant.model.id: v for v in result.variants}  # type: ignore[union-attr]
+    assert by_model["ollama:good"].status == "FINISHED"
+    crashed = by_model["ollama:segfault"]
+    assert crashed.status == "FAILED" and crashed.outcome.error_kind == "ray"
+    assert crashed.outcome.error and crashed.outcome.error.startswith("Ray task failed:")

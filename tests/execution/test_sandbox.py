@@ -1,0 +1,116 @@
+"""Process sandboxes: a segfault, a memory blow-up and a hang in native code each end their variant FAILED, in time,
+while the other variants finish and this process (standing in for the notebook kernel) lives on."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+import workbench as wb
+from workbench.cache import DiskCacheStore
+from workbench.models import MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.spec import ExperimentSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.testing.crashing import CrashingModel
+
+ROOT = Path(__file__).resolve().parents[2]
+WALL_S = 6.0
+
+
+def spec_of(models: list[str], **extra: object) -> ExperimentSpec:
+    data = {
+        "name": "sandbox",
+        "dataset": {"path": "datasets/python_docs.jsonl", "limit": 3},
+        "corpus": {"builtin": "python-reference"},
+        "prompts": [{"name": "p", "template": "Context: {context}\nQuestion: {question}\nAnswer:"}],
+        "models": [{"id": m} for m in models],
+        "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+        "scorers": ["token_f1", "hit_at_k"],
+        **extra,
+    }
+    return ExperimentSpec.from_dict(data, base_dir=ROOT)
+
+
+def fakes(**models: object) -> dict[str, object]:
+    return {MINILM_ID: HashingEmbedder(model_id=MINILM_ID), **models}
+
+
+def test_segfault_memory_and_native_hang_fail_their_variants_and_the_sweep_goes_on(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    models = fakes(**{
+        "ollama:segfault": CrashingModel("segfault", model_id="ollama:segfault"),
+        "ollama:hog": CrashingModel("memory", model_id="ollama:hog"),
+        "ollama:hang": CrashingModel("hang", model_id="ollama:hang"),
+        "ollama:good": ScriptedModel(lambda p: "an answer", model_id="ollama:good"),
+    })
+    spec = spec_of(["ollama:segfault", "ollama:hog", "ollama:hang", "ollama:good"],
+                   limits={"wall_time_s": WALL_S, "memory_mb": 512}, execution={"workers": 2, "concurrency": {"ollama": 8}})
+    cache = DiskCacheStore(wb_settings.cache_dir)
+    started = time.monotonic()
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, cache=cache)
+    elapsed = time.monotonic() - started
+    by_model = {v.variant.model.id: v for v in result.variants}  # type: ignore[union-attr]
+
+    assert by_model["ollama:good"].status == "FINISHED", {m: (v.status, v.outcome.error) for m, v in by_model.items()}
+    assert by_model["ollama:good"].metrics["questions"] == 3
+    segfault = by_model["ollama:segfault"]
+    assert segfault.status == "FAILED" and segfault.outcome.error_kind == "signal"
+    assert "SIGSEGV" in (segfault.outcome.error or "")
+    hog = by_model["ollama:hog"]
+    assert hog.status == "FAILED" and hog.outcome.error_kind == "memory"
+    assert "memory limit of 512 MB exceeded" in (hog.outcome.error or "")
+    hang = by_model["ollama:hang"]
+    assert hang.status == "FAILED" and hang.outcome.error_kind == "timeout"
+    assert f"wall-time limit of {WALL_S:g}s exceeded" in (hang.outcome.error or "")
+    # two workers: the hang is the longest variant and still ends within its wall time + 10 s
+    assert elapsed < WALL_S + 10 + 15, elapsed
+    # the answers given before each failure stayed in the cache: one per crashing model, three for the good one
+    assert cache.info().entries.get("generation", 0) == 3 + 3
+    assert os.getpid() > 0  # we are still here: the "kernel" survived
+
+
+def test_a_worker_killed_by_a_signal_is_a_failed_run_in_the_store(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    from mlflow import MlflowClient
+
+    models = fakes(**{"ollama:abort": CrashingModel("abort", after=0, model_id="ollama:abort")})
+    result = wb.run(spec_of(["ollama:abort"]), models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    (variant,) = result.variants
+    assert variant.status == "FAILED" and "SIGABRT" in (variant.outcome.error or "")
+    run = MlflowClient(wb_settings.tracking_uri).get_run(variant.run_id)  # type: ignore[arg-type]
+    assert run.info.status == "FAILED"
+    assert "SIGABRT" in run.data.tags.get("workbench.error", "")
+
+
+def test_isolation_none_runs_in_this_process_and_sees_the_injected_objects(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    model = ScriptedModel(lambda p: "same", model_id="ollama:inproc")
+    spec = spec_of(["ollama:inproc"], execution={"isolation": "none"})
+    result = wb.run(spec, models=fakes(**{"ollama:inproc": model}), index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    assert result.variants[0].status == "FINISHED"
+    assert len(model.calls) == 3  # the very object was called: no copy in another process
+
+
+def test_process_isolation_runs_the_injected_model_in_a_worker_process(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    model = ScriptedModel(lambda p: str(os.getpid()), model_id="ollama:copied")
+    result = wb.run(spec_of(["ollama:copied"]), models=fakes(**{"ollama:copied": model}), index_store=MemoryIndexStore(),
+                    settings=wb_settings, progress=False)
+    pids = {r.answer for r in result.variants[0].records}
+    assert len(pids) == 1 and pids != {str(os.getpid())}  # one worker process, not this one
+    assert len(model.calls) == 3  # its calls are recorded all the same (the fake's call log is shared)
+
+
+def test_an_injected_model_that_cannot_reach_a_worker_is_refused_in_one_line_before_any_run(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    model = ScriptedModel(lambda p: "x", model_id="ollama:locked")
+    model.lock = threading.Lock()  # type: ignore[attr-defined]  # locks do not pickle
+    with pytest.raises(wb.SpecError) as err:
+        wb.run(spec_of(["ollama:locked"]), models=fakes(**{"ollama:locked": model}), index_store=MemoryIndexStore(),
+               settings=wb_settings, progress=False)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("execution.isolation: the injected model 'ollama:locked' cannot be sent to a worker process")
+    assert message.endswith("use execution: {isolation: none} to run it in this process")
+    assert not Path(wb_settings.tracking_uri.removeprefix("sqlite:///")).exists()

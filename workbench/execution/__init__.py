@@ -1,0 +1,25 @@
+"""Execution: where and how a sweep's variants run.
+
+A variant becomes a ``VariantJob`` (its questions already retrieved, its models named, its cache located). An
+executor runs jobs and yields results as they finish: ``LocalExecutor`` in worker processes on this machine (limits
+enforced from outside; a segfault, a hang or a memory blow-up is a FAILED run, never a dead notebook kernel), or in
+threads of the caller's process with ``isolation: none``; ``RayExecutor`` as tasks on a Ray cluster.
+"""
+
+from workbench.execution._executors import Executor, LocalExecutor, executor_for, llama_threads, question_workers
+from workbench.execution._process import run_in_process
+from workbench.execution._worker import ModelResolver, VariantJob, failed_result, run_job, variant_metrics
+
+__all__ = [
+    "Executor",
+    "LocalExecutor",
+    "ModelResolver",
+    "VariantJob",
+    "executor_for",
+    "failed_result",
+    "llama_threads",
+    "question_workers",
+    "run_in_process",
+    "run_job",
+    "variant_metrics",
+]

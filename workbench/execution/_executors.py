@@ -1,0 +1,145 @@
+"""Executors run a sweep's variant jobs and hand back results as they finish, in the caller's thread.
+
+``LocalExecutor`` runs up to ``workers`` variants at once, each in its own worker process (``isolation: process``) or
+in a thread of the caller's process (``isolation: none``). ``RayExecutor`` (workbench.execution._ray) runs them as
+Ray tasks. Either way the caller sees one stream: progress callbacks and finished results, all in its own thread, so
+the tracker has one writer.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any, Protocol
+
+from workbench.execution._process import run_in_process
+from workbench.execution._worker import ModelResolver, VariantJob, failed_result, run_job, with_slots
+from workbench.grid import Variant
+from workbench.models import MINILM_ID, runs_locally
+from workbench.results import VariantResult
+from workbench.spec import ExecutionSpec
+
+__all__ = ["Executor", "LocalExecutor", "executor_for", "llama_threads", "question_workers"]
+
+OnQuestion = Callable[[Variant, str, int, int], None]
+
+
+class Executor(Protocol):
+    """Runs variant jobs; yields each result as it finishes (callbacks and results come in the calling thread)."""
+
+    def run(
+        self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool]
+    ) -> Iterator[VariantResult]: ...
+
+
+def llama_threads(workers: int, cores: int | None = None) -> int:
+    """llama.cpp threads per worker: the cores split between the workers running local models at once."""
+    return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
+
+
+def question_workers(job_model: str | None, execution: ExecutionSpec) -> int:
+    """How many of a variant's questions are answered at once: one for a local model, else the provider's limit."""
+    if job_model is None or runs_locally(job_model):
+        return 1
+    return execution.provider_limit(job_model.partition(":")[0])
+
+
+class LocalExecutor:
+    """Variants in worker processes (or threads, ``isolation: none``) on this machine, ``workers`` at a time.
+
+    Args:
+        execution: the spec's ``execution`` section.
+        resolver: the caller's models (``isolation: none`` runs share them instead of loading their own).
+    """
+
+    def __init__(self, execution: ExecutionSpec, *, resolver: ModelResolver | None = None) -> None:
+        self.execution = execution
+        self.resolver = resolver
+
+    def run(
+        self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool]
+    ) -> Iterator[VariantResult]:
+        if not jobs:
+            return
+        folder = tempfile.mkdtemp(prefix="workbench-slots-")
+        jobs = with_slots(jobs, self.execution, folder)
+        local = sum(1 for j in jobs if j.variant.model is not None and runs_locally(j.variant.model.id))
+        threads = llama_threads(min(self.execution.workers, max(local, 1)))
+        preload = _preload(jobs)
+        inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
+        aborting = threading.Event()  # the caller stopped reading (Ctrl+C, an error): workers stop after their question
+
+        def halt() -> bool:
+            return aborting.is_set() or stop()
+
+        def work(job: VariantJob) -> None:
+            tell = lambda kind, done, total: inbox.put(("question", (job.variant, kind, done, total)))  # noqa: E731
+            try:
+                if self.execution.isolation == "process" and job.generates:
+                    result = run_in_process(job, on_question=tell, stop=halt, threads=threads, preload=preload)
+                else:
+                    result = run_job(job, on_question=tell, stop=halt, resolver=self.resolver)
+            except BaseException as exc:  # noqa: BLE001 - a supervisor's own failure fails its variant, not the sweep
+                result = failed_result(job.variant, f"{type(exc).__name__}: {exc}", type(exc).__name__, job.stats)
+            inbox.put(("result", result))
+
+        # a variant starts only from here, after the previous results were handed over: a stop asked for while the
+        # caller handled a result (or its progress events) starts nothing more
+        waiting = list(jobs)
+        running = 0
+        pool = ThreadPoolExecutor(max_workers=self.execution.workers, thread_name_prefix="variant")
+        try:
+            while waiting or running:
+                while waiting and running < self.execution.workers and not stop():
+                    job = waiting.pop(0)
+                    on_start(job.variant)
+                    pool.submit(work, job)
+                    running += 1
+                if not running:
+                    break  # stopped: the rest never start
+                try:
+                    kind, payload = inbox.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if kind == "question":
+                    on_question(*payload)
+                else:
+                    running -= 1
+                    yield payload
+        except BaseException:
+            aborting.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+_EMBEDDING_SCORERS = frozenset({"semantic_similarity", "answer_relevancy"})
+
+
+def _preload(jobs: Sequence[VariantJob]) -> tuple[str, ...]:
+    """The heavy libraries these jobs' workers will import (a forkserver imports them once for all its workers)."""
+    models = {j.variant.model.id.partition(":")[0] for j in jobs if j.variant.model is not None and j.variant.model.id not in j.overrides}
+    out = []
+    if models & {"local", "llamacpp"}:
+        out.append("llama_cpp")
+    if any(MINILM_ID not in j.overrides and (j.scorer_names is None or _EMBEDDING_SCORERS & set(j.scorer_names)) for j in jobs if j.generates):
+        out.append("sentence_transformers")
+    if models & {"openai", "azure_openai"}:
+        out.append("langchain_openai")
+    return tuple(out)
+
+
+def executor_for(execution: ExecutionSpec, *, resolver: ModelResolver | None = None) -> Executor:
+    """The executor an experiment's ``execution`` section asks for."""
+    if execution.backend == "ray":
+        from workbench.execution._ray import RayExecutor
+
+        return RayExecutor(execution)
+    return LocalExecutor(execution, resolver=resolver)

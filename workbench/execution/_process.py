@@ -1,0 +1,241 @@
+"""One variant in its own worker process: its limits are enforced from outside, and its death is a FAILED run.
+
+The worker is forked from a ``forkserver`` that has imported the workbench (and, when the first sweep needs them,
+llama.cpp and sentence-transformers) once, so a worker starts in milliseconds and never inherits the caller's
+threads, loaded models or open stores. It receives the job (cloudpickled), the caller's environment and working
+directory, and talks back over a pipe: ready, progress events, then the result. The caller kills it past its wall
+time (counted from ready: SIGTERM, then SIGKILL), and reads a death by signal (a segfault in native code, an abort)
+as the variant's error. The caller's ``__main__`` script is never re-run in a worker (as plain multiprocessing
+would), so a script that calls ``workbench.run`` needs no ``if __name__ == "__main__"`` guard.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from workbench.execution._worker import QuestionEvent, VariantJob, failed_result, run_job
+from workbench.results import VariantResult
+
+__all__ = ["KILL_GRACE_S", "run_in_process", "with_cache_journal", "worker_context"]
+
+KILL_GRACE_S = 3.0  # between SIGTERM and SIGKILL, and the head start the worker's own deadline check gets
+STARTUP_S = 120.0  # a worker that is not ready by then (the forkserver's first start imports heavy libraries) failed
+_context: Any = None
+_context_lock = threading.Lock()
+
+
+def worker_context(preload: tuple[str, ...] = ()) -> Any:
+    """The multiprocessing context of worker processes: a forkserver, started on first use with the workbench and
+    the ``preload`` modules imported (later calls cannot add modules: their workers import what they need)."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload([m for m in ("workbench.execution._process", *preload) if _importable(m)])
+            _context = ctx
+        return _context
+
+
+@contextmanager
+def _without_main_script() -> Iterator[None]:
+    """Hide the caller's ``__main__`` while a worker starts, so the worker does not import (run) the caller's script."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__file__", None) is None:
+        yield
+        return
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def _importable(module: str) -> bool:
+    from importlib.util import find_spec
+
+    try:
+        return find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class _Journal:
+    """A cache store that remembers what was stored (an in-memory cache's writes travel back with the result)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.writes: list[tuple[str, str, dict[str, Any]]] = []
+
+    def get(self, kind: str, key: str) -> Any:
+        return self.inner.get(kind, key)
+
+    def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        self.inner.put(kind, key, value)
+        self.writes.append((kind, key, value))
+
+    def info(self) -> Any:
+        return self.inner.info()
+
+    def clear(self, older_than_s: float | None = None) -> int:
+        return int(self.inner.clear(older_than_s))
+
+
+def with_cache_journal(job: VariantJob) -> tuple[VariantJob, list[tuple[str, str, dict[str, Any]]]]:
+    """The job, with its cache journaled when the cache lives in the caller's memory (a disk cache is shared as is)."""
+    if getattr(job.cache, "persistent", False):
+        return job, []
+    journal = _Journal(job.cache)
+    return replace(job, cache=journal), journal.writes
+
+
+def _child(
+    payload: bytes, conn: Any, stop: Any, env: Mapping[str, str], cwd: str, memory_mb: int | None, threads: int | None
+) -> None:
+    """The worker process: take on the caller's environment, set the memory cap, run the job, send the result."""
+    import cloudpickle
+
+    os.environ.clear()
+    os.environ.update(env)
+    if threads is not None and "WORKBENCH_LLAMA_THREADS" not in env:
+        os.environ["WORKBENCH_LLAMA_THREADS"] = str(threads)
+    os.chdir(cwd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the caller's: it stops this worker through `stop`
+    try:
+        job, journal = with_cache_journal(cloudpickle.loads(payload))
+        if memory_mb is not None:
+            _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+            resource.setrlimit(resource.RLIMIT_DATA, (memory_mb * 2**20, hard))
+        result = run_job(
+            job,
+            on_question=lambda kind, done, total: conn.send(("event", kind, done, total)),
+            stop=stop.is_set,
+            on_ready=lambda deadline: conn.send(("ready", deadline)),
+        )
+        message: tuple[Any, ...] = ("result", cloudpickle.dumps((result, journal)))
+    except BaseException as exc:  # noqa: BLE001 - whatever happens is reported, then the worker ends
+        message = ("error", f"{type(exc).__name__}: {exc}")
+    try:
+        conn.send(message)
+    finally:
+        conn.close()
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return f"{signal.Signals(-code).name} (signal {-code})"
+    except ValueError:
+        return f"signal {-code}"
+
+
+def run_in_process(
+    job: VariantJob,
+    *,
+    on_question: QuestionEvent | None = None,
+    stop: Callable[[], bool] | None = None,
+    threads: int | None = None,
+    preload: tuple[str, ...] = (),
+) -> VariantResult:
+    """Run a job in a new worker process and wait for it; never raises for anything the worker does.
+
+    Args:
+        job: the variant and its inputs.
+        on_question: told about the worker's progress (in the calling thread).
+        stop: polled; True asks the worker to stop after its current question.
+        threads: llama.cpp threads for the worker (unless ``WORKBENCH_LLAMA_THREADS`` is set).
+        preload: heavy modules the worker will import (imported once by the forkserver when it starts).
+
+    Returns:
+        The worker's result; or a FAILED result naming the signal that killed it, the limit it passed, or its error.
+    """
+    import cloudpickle
+
+    ctx = worker_context(preload)
+    limits = job.spec.limits
+    reader, writer = ctx.Pipe(duplex=False)
+    stop_event = ctx.Event()
+    process = ctx.Process(
+        target=_child,
+        args=(cloudpickle.dumps(job), writer, stop_event, dict(os.environ), os.getcwd(), limits.memory_mb, threads),
+        name=f"workbench-variant-{job.variant.id}",
+        daemon=True,
+    )
+    started_ms = int(time.time() * 1000)
+    with _without_main_script():
+        process.start()
+    writer.close()
+    message: tuple[Any, ...] | None = None
+    timed_out = False
+    deadline: float | None = None  # the worker's own (one monotonic clock for the machine); killed a grace period after
+    launched = time.monotonic()
+    try:
+        while message is None:
+            if reader.poll(0.2):
+                try:
+                    received = reader.recv()
+                except EOFError:  # the worker died without a word
+                    break
+                if received[0] == "ready":
+                    deadline = received[1]
+                elif received[0] == "event":
+                    if on_question is not None:
+                        on_question(*received[1:])
+                else:
+                    message = received
+                continue
+            if not process.is_alive():
+                if not reader.poll(0):
+                    break
+                continue
+            if stop is not None and stop():
+                stop_event.set()
+            now = time.monotonic()
+            if (deadline is not None and now > deadline + KILL_GRACE_S) or (deadline is None and now - launched > STARTUP_S):
+                timed_out = True
+                break
+    finally:
+        _end(process)
+        reader.close()
+    if message is not None and message[0] == "result":
+        result, journal = cloudpickle.loads(message[1])
+        for kind, key, value in journal:
+            job.cache.put(kind, key, value)
+        return result  # type: ignore[no-any-return]
+    if message is not None:
+        return failed_result(job.variant, f"worker process failed: {message[1]}", "worker", job.stats, started_ms=started_ms)
+    if timed_out and deadline is None:
+        return failed_result(job.variant, f"worker process not ready after {STARTUP_S:g}s", "startup", job.stats, started_ms=started_ms)
+    if timed_out:
+        return failed_result(
+            job.variant, f"wall-time limit of {limits.wall_time_s:g}s exceeded: worker process killed — raise limits.wall_time_s", "timeout",
+            job.stats, started_ms=started_ms,
+        )
+    code = process.exitcode if process.exitcode is not None else 0
+    if code < 0:
+        cause = _signal_name(code)
+        hint = ""
+        if limits.memory_mb is not None and -code in (signal.SIGABRT, signal.SIGKILL):
+            hint = f" — native code aborts like this when an allocation fails: if it needs more than limits.memory_mb = {limits.memory_mb}, raise it"
+        return failed_result(job.variant, f"worker process died: {cause}{hint}", "signal", job.stats, started_ms=started_ms)
+    return failed_result(job.variant, f"worker process exited with code {code} before reporting", "exit", job.stats, started_ms=started_ms)
+
+
+def _end(process: Any) -> None:
+    """Make sure the worker is gone: SIGTERM, then SIGKILL after a grace period."""
+    process.join(timeout=0.5 if process.is_alive() else None)
+    if process.is_alive():
+        process.terminate()
+        process.join(KILL_GRACE_S)
+    if process.is_alive():
+        process.kill()
+        process.join()

@@ -1,0 +1,132 @@
+"""Variants as Ray tasks: on an existing cluster (``address: auto`` or ``ray://host:10001``) or a local instance.
+
+Each variant is one task in a fresh Ray worker process (``max_calls=1``), with the same job, caches and results as a
+local worker; the caller keeps logging to MLflow (one writer). Limits: the memory cap is the worker's rlimit; past
+its wall time a task is cancelled with force, and a C-level watchdog (``faulthandler``) ends a worker hung in native
+code even if the cancellation cannot reach it. On a cluster the cache directory must be a path every node shares
+(NFS), or each node keeps its own cache; provider keys come from the workers' environment, not from the caller's.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from workbench.execution._process import KILL_GRACE_S, with_cache_journal
+from workbench.execution._worker import VariantJob, failed_result, run_job, with_slots
+from workbench.grid import Variant
+from workbench.results import VariantResult
+from workbench.spec import ExecutionSpec
+
+__all__ = ["RayExecutor"]
+
+
+def _ray_task(job: VariantJob, threads: int, share: int) -> tuple[VariantResult, list[tuple[str, str, dict[str, Any]]]]:
+    """Runs in a Ray worker: set the limits, run the job, return its result (and cache writes of an in-memory cache).
+
+    Calls in flight per provider are limited per task (``provider_limit // share``): Ray workers may be on other
+    machines, where the caller's lock files are out of reach.
+    """
+    import faulthandler
+    import resource
+    import shutil
+    import tempfile
+
+    limits = job.spec.limits
+    faulthandler.dump_traceback_later(limits.wall_time_s + 2 * KILL_GRACE_S, exit=True)
+    os.environ.setdefault("WORKBENCH_LLAMA_THREADS", str(threads))
+    if limits.memory_mb is not None:
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_mb * 2**20, hard))
+    folder = tempfile.mkdtemp(prefix="workbench-slots-")
+    (job,) = with_slots([job], job.spec.execution, folder, share=share)
+    job, journal = with_cache_journal(job)
+    try:
+        return run_job(job), journal
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class RayExecutor:
+    """Runs variants as Ray tasks, ``workers`` at a time (one CPU each).
+
+    Args:
+        execution: the spec's ``execution`` section (``address``: None starts a local instance).
+    """
+
+    def __init__(self, execution: ExecutionSpec) -> None:
+        self.execution = execution
+
+    def _connect(self) -> Any:
+        try:
+            import ray
+        except ImportError:
+            from workbench.errors import SpecError
+
+            raise SpecError("execution.backend: ray is not installed — pip install 'workbench[ray]'") from None
+        if not ray.is_initialized():
+            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+            if self.execution.address:
+                ray.init(address=self.execution.address, **options)
+            else:
+                ray.init(num_cpus=os.cpu_count() or 1, **options)
+        return ray
+
+    def run(
+        self,
+        jobs: Sequence[VariantJob],
+        *,
+        on_start: Callable[[Variant], None],
+        on_question: Callable[[Variant, str, int, int], None],
+        stop: Callable[[], bool],
+    ) -> Iterator[VariantResult]:
+        if not jobs:
+            return
+        ray = self._connect()
+        from ray.exceptions import GetTimeoutError, RayError
+
+        task = ray.remote(max_calls=1, max_retries=0)(_ray_task)
+        workers = self.execution.workers
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        pending = list(jobs)
+        running: dict[Any, tuple[VariantJob, float]] = {}
+        try:
+            while pending or running:
+                while pending and len(running) < workers and not stop():
+                    job = pending.pop(0)
+                    on_start(job.variant)
+                    ref = task.options(num_cpus=1, name=f"workbench-{job.variant.id}").remote(job, threads, workers)
+                    running[ref] = (job, time.monotonic())
+                if not running:
+                    break
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
+                for ref in ready:
+                    job, _started = running.pop(ref)
+                    try:
+                        result, journal = ray.get(ref)
+                        for kind, key, value in journal:
+                            job.cache.put(kind, key, value)  # type: ignore[arg-type]
+                    except (RayError, GetTimeoutError) as exc:
+                        result = failed_result(job.variant, f"Ray task failed: {_first_line(exc)}", "ray", job.stats)
+                    on_question(job.variant, "question_scored", len(result.records), len(job.retrieved))
+                    yield result
+                for ref, (job, started) in list(running.items()):
+                    if time.monotonic() - started > job.spec.limits.wall_time_s + KILL_GRACE_S:
+                        ray.cancel(ref, force=True)
+                        running.pop(ref)
+                        yield failed_result(
+                            job.variant,
+                            f"wall-time limit of {job.spec.limits.wall_time_s:g}s exceeded: Ray task cancelled — raise limits.wall_time_s",
+                            "timeout", job.stats,
+                        )
+        finally:
+            for ref in running:
+                ray.cancel(ref, force=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return next((line for line in text if line.strip()), type(exc).__name__)[:500]

@@ -1,0 +1,323 @@
+"""Run one variant's generation and scoring from a ``VariantJob``, wherever it is: a worker process, a Ray task, or
+the caller's process (``isolation: none``).
+
+A job carries everything the variant needs and nothing that lives only in the caller: the spec, the variant, each
+question with the chunks already retrieved for it, where the cache is, and the objects a caller injected (test fakes,
+a notebook's own generator). The worker resolves model strings itself, so a model is loaded where it runs.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from workbench.cache import CachedEmbedder, CachedGenerator, CacheStore
+from workbench.execution._slots import SlotPool
+from workbench.errors import BudgetExceeded
+from workbench.grid import Variant
+from workbench.metrics import COST_PER_SUCCESS, SUCCESS_METRIC, ScorerEntry, cost_per_success, percentile, scorer
+from workbench.models import MINILM_ID, Embedder, GenerationParams, Generator, ModelKind, Price, default_kind, load_embedder, load_generator, runs_locally
+from workbench.pipeline import ChunkStats, QuestionRecord, generate_answer
+from workbench.prompts import PromptTemplate
+from workbench.results import VariantResult
+from workbench.sandbox import Outcome, Sandbox, Stopped, run_sandboxed
+from workbench.scoring import Judge, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_metrics, mean_scores, run_scorers
+from workbench.spec import ExecutionSpec, ExperimentSpec
+
+__all__ = ["ModelResolver", "QuestionEvent", "VariantJob", "failed_result", "run_job", "variant_metrics", "with_slots"]
+
+
+class QuestionEvent(Protocol):
+    """Told as questions are answered (``question_done``) and scored (``question_scored``)."""
+
+    def __call__(self, kind: str, done: int, total: int) -> None: ...
+
+
+class ModelResolver:
+    """Resolves model strings once and puts each model behind the cache (unless told not to).
+
+    ``overrides`` inject ready models by model string (tests use the fakes from workbench.testing).
+    """
+
+    def __init__(self, overrides: Mapping[str, Generator | Embedder] | None, store: CacheStore, *, read: bool = True) -> None:
+        self.overrides = dict(overrides or {})
+        self._loaded: dict[tuple[str, str], Any] = {}
+        self._wrapped: dict[tuple[str, str, bool], Any] = {}
+        self.store = store
+        self.read = read
+
+    def _raw_generator(self, model_id: str, kind: ModelKind) -> Generator:
+        if model_id in self.overrides:
+            return self.overrides[model_id]  # type: ignore[return-value]
+        key = (model_id, kind)
+        if key not in self._loaded:
+            self._loaded[key] = load_generator(model_id, kind=kind)
+        return self._loaded[key]  # type: ignore[no-any-return]
+
+    def generator(self, model_id: str, kind: ModelKind, *, cache: bool = True) -> Generator:
+        key = (model_id, kind, cache)
+        if key not in self._wrapped:
+            raw = self._raw_generator(model_id, kind)
+            self._wrapped[key] = CachedGenerator(raw, self.store, identity=raw.identity, read=self.read) if cache else raw
+        return self._wrapped[key]  # type: ignore[no-any-return]
+
+    def embedder(self, model_id: str, *, cache: bool = True) -> Embedder:
+        if (model_id, "embedder") not in self._loaded:
+            found = self.overrides.get(model_id)
+            self._loaded[(model_id, "embedder")] = found if found is not None else load_embedder(model_id)
+        raw = self._loaded[(model_id, "embedder")]
+        if not cache:
+            return raw  # type: ignore[no-any-return]
+        key = (model_id, "embedder", True)
+        if key not in self._wrapped:
+            self._wrapped[key] = CachedEmbedder(raw, self.store, identity=raw.identity, read=self.read)
+        return self._wrapped[key]  # type: ignore[no-any-return]
+
+    def identities(self, variant: Variant) -> dict[str, str]:
+        """The identities of the models whose outputs make a variant's results."""
+        out = {"embedding": self.embedder(variant.retrieval.embedding, cache=False).identity}
+        if variant.model is not None:
+            out["generator"] = self._raw_generator(variant.model.id, variant.model.resolved_kind).identity
+        return out
+
+    def judge(self, spec: ExperimentSpec) -> Judge | None:
+        """The spec's judge model, or None without a ``judge:`` section."""
+        j = spec.judge
+        if j is None:
+            return None
+        return ModelJudge(
+            self.generator(j.id, j.kind or default_kind(j.id), cache=j.cache), max_tokens=j.max_tokens, timeout_s=j.timeout_s,
+            temperature=j.temperature, seed=spec.seed, price=spec.price(j.id),
+        )
+
+
+@dataclass(frozen=True)
+class VariantJob:
+    """Everything one variant needs to run anywhere; it pickles (with cloudpickle), so it crosses process boundaries.
+
+    Args:
+        variant: what runs.
+        spec: the experiment (limits, seed, pricing, judge, scorers).
+        retrieved: each question with the chunks retrieved for it (retrieval ran where the index is).
+        stats: the chunk statistics of the variant's index (reported with its run).
+        workdir: the variant's private working directory.
+        cache: the cache store (a disk store is reopened by path in another process).
+        read_cache: False for ``--fresh``: recompute, still storing.
+        overrides: injected models by model string.
+        judge: an injected judge (else the spec's judge is loaded where the job runs).
+        scorer_names: the scorers to run (None: the default set).
+        custom_scorers: scorers registered in the caller (``@scorer`` in a notebook), registered again where the job runs.
+        question_workers: questions answered at once (hosted models; 1 for local models).
+        slots: per provider, the sweep-wide pool of calls in flight (set by the executor).
+    """
+
+    variant: Variant
+    spec: ExperimentSpec
+    retrieved: tuple[QuestionRecord, ...]
+    stats: ChunkStats
+    workdir: str
+    cache: CacheStore
+    read_cache: bool = True
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    judge: Judge | None = None
+    scorer_names: tuple[str, ...] | None = None
+    custom_scorers: tuple[ScorerEntry, ...] = ()
+    question_workers: int = 1
+    slots: Mapping[str, SlotPool] = field(default_factory=dict)
+
+    @property
+    def generates(self) -> bool:
+        return self.variant.generates
+
+    def scorers(self, resolver: ModelResolver) -> dict[str, ScoreFn]:
+        """Build the job's scorers where it runs (the judge and embedder are loaded here, lazily)."""
+        for entry in self.custom_scorers:
+            scorer(entry.name, default=entry.default, judged=entry.judged)(entry.factory)  # type: ignore[arg-type]
+        if not self.generates:
+            return build_scorers(self.scorer_names, ScorerEnv())
+        judge = self.judge if self.judge is not None else resolver.judge(self.spec)
+        env = ScorerEnv(embedder=resolver.embedder(MINILM_ID), judge=judge, judge_repeats=self.spec.judge.n if self.spec.judge else 1)
+        return build_scorers(self.scorer_names, env)
+
+
+def variant_metrics(records: tuple[QuestionRecord, ...], generates: bool) -> dict[str, float]:
+    """A variant's metrics from its scored records (pure)."""
+    out = mean_scores(r.scores for r in records)
+    latencies = [r.latency_s for r in records if r.error is None]
+    if latencies:
+        out["latency_p50_s"] = percentile(latencies, 50)
+        out["latency_p95_s"] = percentile(latencies, 95)
+    out["questions"] = float(len(records))
+    if not generates:
+        return out
+    out["question_errors"] = float(sum(1 for r in records if r.error))
+    out["input_tokens"] = float(sum(r.generation.input_tokens for r in records if r.generation))
+    out["output_tokens"] = float(sum(r.generation.output_tokens for r in records if r.generation))
+    # calls that reached the model in this run (errors included) and answers read from the cache
+    out["generation_calls"] = float(sum(1 for r in records if r.generation is None or not r.generation.cached))
+    out["cache_hits"] = float(sum(1 for r in records if r.generation is not None and r.generation.cached))
+    out["retries"] = float(sum(r.generation.retries for r in records if r.generation is not None))
+    costs = [r.cost_usd for r in records if r.generation]
+    if costs and all(c is not None for c in costs):
+        out["cost_usd"] = float(sum(c for c in costs if c is not None))
+        out["spent_usd"] = float(sum(r.cost_usd or 0.0 for r in records if r.generation and not r.generation.cached))
+        out["cost_per_question_usd"] = out["cost_usd"] / len(costs)
+        quality = [r.scores[SUCCESS_METRIC].value if SUCCESS_METRIC in r.scores else None for r in records if r.generation]
+        per_success = cost_per_success(costs, quality)
+        if per_success is not None and math.isfinite(per_success):
+            out[COST_PER_SUCCESS] = per_success
+    out.update(judge_metrics(r.scores for r in records))  # judge tokens and cost, apart from the answering model's
+    return out
+
+
+def _score(record: QuestionRecord, scorers: Mapping[str, ScoreFn], price: Price | None) -> QuestionRecord:
+    ctx = ScoreContext(
+        question=record.case.question,
+        answer=record.answer,
+        reference=record.case.reference,
+        contexts=tuple(h.chunk.text for h in record.hits),
+        retrieved_ids=record.retrieved_ids,
+        relevant_ids=frozenset(record.case.source_ids),
+        category=record.case.category,
+    )
+    scores = run_scorers(scorers, ctx) if record.error is None else {}
+    gen = record.generation
+    cost = price.cost(gen.input_tokens, gen.output_tokens) if (gen and price) else None
+    return replace(record, scores=scores, cost_usd=cost)
+
+
+def failed_result(variant: Variant, error: str, kind: str, stats: ChunkStats, *, started_ms: int | None = None) -> VariantResult:
+    """A variant that failed before it produced records (index build, worker process died, limit)."""
+    now = int(time.time() * 1000)
+    return VariantResult(variant, Outcome("FAILED", error, kind), (), {}, stats, started_ms or now, now)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def run_job(
+    job: VariantJob,
+    *,
+    on_question: QuestionEvent | None = None,
+    stop: Callable[[], bool] | None = None,
+    resolver: ModelResolver | None = None,
+    on_ready: Callable[[float], None] | None = None,
+) -> VariantResult:
+    """Answer and score one variant's questions in this process; every way it can end is in the result's outcome.
+
+    Args:
+        job: the variant and its inputs.
+        on_question: told after each question is answered and after each is scored.
+        stop: polled between questions; True ends the variant STOPPED with the answers so far.
+        resolver: reuse loaded models (in-process runs share the caller's); default: a new one over ``job.cache``.
+        on_ready: told the variant's deadline (``time.monotonic()``) once its scorers are built and its wall time runs.
+    """
+    started_ms = int(time.time() * 1000)
+    tell = on_question or (lambda kind, done, total: None)
+    models = resolver or ModelResolver(job.overrides, job.cache, read=job.read_cache)
+    spec, variant = job.spec, job.variant
+    records: list[QuestionRecord | None] = [None] * len(job.retrieved)
+    model, prompt = variant.model, variant.prompt
+    price = spec.price(model.id) if model is not None else None
+    try:
+        scorers = job.scorers(models)
+    except Exception as exc:  # noqa: BLE001 - a scorer that cannot be built fails its variant
+        return failed_result(variant, f"scorers could not be built: {type(exc).__name__}: {exc}", "scorers", job.stats, started_ms=started_ms)
+    sandbox = Sandbox(Path(job.workdir), wall_time_s=spec.limits.wall_time_s, max_tokens=spec.limits.max_tokens)
+    if on_ready is not None:
+        on_ready(sandbox.deadline)
+
+    def body(box: Sandbox) -> None:
+        total = len(job.retrieved)
+        if model is None or prompt is None:
+            for i, found in enumerate(job.retrieved):
+                records[i] = found
+            return
+        generator = models.generator(model.id, model.resolved_kind, cache=model.cache)
+        template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
+        p = model.params
+        params = GenerationParams(
+            temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=spec.seed, timeout_s=p.timeout_s, retries=spec.execution.retries
+        )
+        (box.workdir / "prompt.txt").write_text(template.text, encoding="utf-8")
+        pool = job.slots.get(model.id.partition(":")[0])
+        held = pool.slot if pool is not None else _nothing
+        lock = threading.Lock()
+        done = [0]
+
+        def answer(i: int) -> QuestionRecord:
+            with held():
+                record = generate_answer(job.retrieved[i], template=template, generator=generator, params=params, deadline=box.deadline)
+            with lock:
+                records[i] = record
+                done[0] += 1
+                tell("question_done", done[0], total)
+                if record.generation and record.generation.finish_reason == "deadline":
+                    raise BudgetExceeded(
+                        f"wall-time limit of {box.wall_time_s:g}s exceeded during question {i + 1}/{total} — raise limits.wall_time_s",
+                        kind="timeout",
+                    )
+                box.charge(record.tokens)
+            return record
+
+        if job.question_workers <= 1:
+            for i in range(total):
+                if stop is not None and stop():
+                    raise Stopped()
+                box.check_time(i, total)
+                answer(i)
+        else:
+            _answer_concurrently(answer, total, job.question_workers, box, stop)
+        finished = [r for r in records if r is not None]
+        if finished and all(r.error for r in finished):
+            raise RuntimeError(f"every question failed; first error: {finished[0].error}")
+
+    outcome = run_sandboxed(body, sandbox)
+    if outcome.error_kind == "MemoryError" and spec.limits.memory_mb is not None:
+        outcome = Outcome("FAILED", f"memory limit of {spec.limits.memory_mb} MB exceeded — raise limits.memory_mb", "memory", outcome.traceback)
+    answered = [r for r in records if r is not None]
+    scored_list: list[QuestionRecord] = []
+    for i, record in enumerate(answered):
+        scored_list.append(_score(record, scorers, price) if scorers else record)
+        tell("question_scored", i + 1, len(answered))
+    scored = tuple(scored_list)
+    return VariantResult(
+        variant=variant, outcome=outcome, records=scored, metrics=variant_metrics(scored, variant.generates), chunk_stats=job.stats,
+        started_ms=started_ms, ended_ms=int(time.time() * 1000), workdir=job.workdir,
+    )
+
+
+def _answer_concurrently(answer: Callable[[int], QuestionRecord], total: int, workers: int, box: Sandbox, stop: Callable[[], bool] | None) -> None:
+    """Answer questions ``workers`` at a time, in order of submission; the first failure or a stop cancels the rest."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="question") as pool:
+        pending = []
+        try:
+            for i in range(total):
+                if stop is not None and stop():
+                    raise Stopped()
+                box.check_time(i, total)
+                pending.append(pool.submit(answer, i))
+                if len(pending) >= workers:
+                    pending.pop(0).result()
+            for future in pending:
+                future.result()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def with_slots(jobs: Sequence[VariantJob], execution: ExecutionSpec, folder: str, *, share: int = 1) -> list[VariantJob]:
+    """The jobs with a slot pool per hosted provider in ``folder``: ``provider_limit // share`` calls in flight."""
+    providers = {j.variant.model.id.partition(":")[0] for j in jobs if j.variant.model is not None and not runs_locally(j.variant.model.id)}
+    pools = {p: SlotPool(folder, p, max(1, execution.provider_limit(p) // share)) for p in sorted(providers)}
+    return [replace(j, slots=pools) for j in jobs]

@@ -1,0 +1,102 @@
+"""Retries of hosted model calls: which failures are worth another attempt, and how long to wait before it.
+
+Rate limits (429), server errors (5xx), request timeouts (408) and network timeouts are retried with exponential
+backoff and full jitter, honouring the provider's ``Retry-After``; everything else (a bad request, a refused key) is
+raised at once. The classification is pure and reads the exception's shape, not its provider, so it holds for the
+OpenAI and Anthropic clients, httpx and requests alike.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = ["call_with_retries", "is_retryable", "retry_after_s"]
+
+T = TypeVar("T")
+
+_RETRY_STATUS = frozenset({408, 409, 425, 429})
+_TIMEOUT_NAMES = ("Timeout", "TimedOut", "ConnectError", "ConnectionError", "APIConnectionError", "RemoteProtocolError")
+
+
+def _status(exc: BaseException) -> int | None:
+    for value in (getattr(exc, "status_code", None), getattr(getattr(exc, "response", None), "status_code", None), getattr(exc, "status", None)):
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for a rate limit, a server error, a request timeout or a network timeout/connection error."""
+    status = _status(exc)
+    if status is not None:
+        return status in _RETRY_STATUS or status >= 500
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        return True
+    names = [cls.__name__ for cls in type(exc).__mro__]
+    return any(marker in name for name in names for marker in _TIMEOUT_NAMES)
+
+
+def retry_after_s(exc: BaseException, *, now: float | None = None) -> float | None:
+    """The wait the provider asked for (``Retry-After`` in seconds or as an HTTP date, or ``retry-after-ms``)."""
+    headers: Any = getattr(getattr(exc, "response", None), "headers", None)
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(float(ms) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value) if value else None
+        if when is None:
+            return None
+        return max(when.timestamp() - (now if now is not None else time.time()), 0.0)
+
+
+def call_with_retries(
+    fn: Callable[[], T],
+    *,
+    retries: int,
+    deadline: float | None = None,
+    initial_s: float = 0.5,
+    max_wait_s: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[T, int]:
+    """Call ``fn`` until it succeeds, retrying retryable failures at most ``retries`` times.
+
+    Waits grow exponentially from ``initial_s`` (full jitter, at most ``max_wait_s``); a ``Retry-After`` from the
+    provider is waited for at least. No retry starts past ``deadline`` (``time.monotonic()``): the last error is raised.
+
+    Returns:
+        ``(result, retries used)``.
+    """
+    from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        backoff = random.uniform(0, min(max_wait_s, initial_s * 2 ** (state.attempt_number - 1)))
+        asked = retry_after_s(exc) if exc is not None else None
+        return min(max(backoff, asked or 0.0), max_wait_s if asked is None else max(asked, max_wait_s))
+
+    def past_deadline(state: RetryCallState) -> bool:
+        return deadline is not None and time.monotonic() + wait(state) >= deadline
+
+    retrying = Retrying(
+        retry=retry_if_exception(is_retryable),
+        stop=stop_after_attempt(retries + 1) | past_deadline,
+        wait=wait,
+        sleep=sleep,
+        reraise=True,
+    )
+    result = retrying(fn)
+    return result, retrying.statistics.get("attempt_number", 1) - 1

@@ -1,0 +1,108 @@
+"""A real OpenAI-compatible HTTP server on loopback, for tests and benchmarks of hosted-model paths without a key.
+
+It speaks ``POST /v1/chat/completions`` like the real API, so the real ``openai:`` LangChain provider (with
+``OPENAI_BASE_URL`` pointing here) goes through its real client, HTTP stack, timeouts and our retries. Its answer is
+a pure function of the request (the first line of the context after "Context:", else an echo of the question), so
+results are identical however many workers call it; ``delay_s`` makes every call take that long; ``script`` decides
+per request whether to fail (status, headers) first.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["OpenAIStub", "Reply"]
+
+# (status, headers, seconds to wait before answering) for one request; status 200 answers normally
+Reply = tuple[int, dict[str, str], float]
+
+
+def _answer(messages: list[dict[str, Any]]) -> str:
+    text = str(messages[-1].get("content", "")) if messages else ""
+    if "Context:" in text:
+        after = text.split("Context:", 1)[1].strip().splitlines()
+        if after and after[0].strip():
+            return after[0].strip()[:200]
+    return f"echo: {text.strip().splitlines()[-1][:200]}" if text.strip() else "echo:"
+
+
+class OpenAIStub:
+    """Start with ``with OpenAIStub(delay_s=0.3) as stub:``; ``stub.base_url`` is the ``OPENAI_BASE_URL`` to use.
+
+    Args:
+        delay_s: how long every answer takes.
+        script: ``script(n) -> Reply`` for the n-th request (0-based), e.g. ``lambda n: (429, {"Retry-After": "0"}, 0)
+            if n == 0 else (200, {}, 0)``. Default: always answer.
+    """
+
+    def __init__(self, *, delay_s: float = 0.0, script: Callable[[int], Reply] | None = None) -> None:
+        self.delay_s = delay_s
+        self.script = script
+        self.requests = 0
+        self.statuses: list[int] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests it was answering at once
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                with stub._lock:
+                    n = stub.requests
+                    stub.requests += 1
+                    stub.in_flight += 1
+                    stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
+                status, headers, wait = stub.script(n) if stub.script else (200, {}, 0.0)
+                time.sleep(stub.delay_s + wait)
+                with stub._lock:
+                    stub.statuses.append(status)
+                    stub.in_flight -= 1
+                if status != 200:
+                    payload = json.dumps({"error": {"message": f"stub status {status}", "type": "stub", "code": status}}).encode()
+                else:
+                    messages = body.get("messages", [])
+                    answer = _answer(messages)
+                    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+                    payload = json.dumps({
+                        "id": f"chatcmpl-stub-{n}", "object": "chat.completion", "created": int(time.time()), "model": body.get("model", "stub"),
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(answer.split()),
+                                  "total_tokens": prompt_tokens + len(answer.split())},
+                    }).encode()
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout)
+                    pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="openai-stub", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> OpenAIStub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
