@@ -88,7 +88,9 @@ def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping
         return out
     if judge is not None:
         out["judge"] = spec.judge.model_dump(mode="json") if spec.judge is not None else judge.model_id
-    for role, model_id in (("price", variant.model.id), ("judge_price", spec.judge.id if spec.judge else None)):
+    router = variant.router
+    answering = (("price", variant.model.id),) if router is None else (("price_cheap", router.cheap.id), ("price_strong", router.strong.id))
+    for role, model_id in (*answering, ("judge_price", spec.judge.id if spec.judge else None)):
         price = spec.price(model_id) if model_id else None
         out[role] = [price.input_per_m, price.output_per_m] if price is not None else None
     return out
@@ -192,7 +194,7 @@ def run(
 
     keys: dict[str, str] = {}
     for v in variants:
-        if v.model is not None and not v.model.cache:
+        if any(not m.cache for m in v.answering_models):
             continue
         try:
             identities = resolver.identities(v)
@@ -266,7 +268,7 @@ def run(
                     variant=v, spec=spec, retrieved=retrieved, stats=stats,
                     workdir=str((cfg.sandbox_dir / sweep.sweep_id / v.id).absolute()), cache=store, read_cache=not fresh,
                     overrides=dict(models or {}), judge=judge, scorer_names=tuple(scorers_of(v)), custom_scorers=custom,
-                    question_workers=question_workers(v.model.id if v.model else None, spec.execution),
+                    question_workers=question_workers([m.id for m in v.answering_models], spec.execution),
                 ))
         running = executor.run(
             jobs,

@@ -43,11 +43,12 @@ def llama_threads(workers: int, cores: int | None = None) -> int:
     return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
 
 
-def question_workers(job_model: str | None, execution: ExecutionSpec) -> int:
-    """How many of a variant's questions are answered at once: one for a local model, else the provider's limit."""
-    if job_model is None or runs_locally(job_model):
+def question_workers(job_models: Sequence[str], execution: ExecutionSpec) -> int:
+    """How many of a variant's questions are answered at once: one for a local model (or when any of a router's two
+    is local, or there is none), else the smallest of its providers' limits."""
+    if not job_models or any(runs_locally(m) for m in job_models):
         return 1
-    return execution.provider_limit(job_model.partition(":")[0])
+    return min(execution.provider_limit(m.partition(":")[0]) for m in job_models)
 
 
 class LocalExecutor:
@@ -69,7 +70,7 @@ class LocalExecutor:
             return
         folder = tempfile.mkdtemp(prefix="workbench-slots-")
         jobs = with_slots(jobs, self.execution, folder)
-        local = sum(1 for j in jobs if j.variant.model is not None and runs_locally(j.variant.model.id))
+        local = sum(1 for j in jobs if any(runs_locally(m.id) for m in j.variant.answering_models))
         threads = llama_threads(min(self.execution.workers, max(local, 1)))
         preload = _preload(jobs)
         inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -125,7 +126,7 @@ _EMBEDDING_SCORERS = frozenset({"semantic_similarity", "answer_relevancy"})
 
 def _preload(jobs: Sequence[VariantJob]) -> tuple[str, ...]:
     """The heavy libraries these jobs' workers will import (a forkserver imports them once for all its workers)."""
-    models = {j.variant.model.id.partition(":")[0] for j in jobs if j.variant.model is not None and j.variant.model.id not in j.overrides}
+    models = {m.id.partition(":")[0] for j in jobs for m in j.variant.answering_models if m.id not in j.overrides}
     out = []
     if models & {"local", "llamacpp"}:
         out.append("llama_cpp")

@@ -24,12 +24,12 @@ from workbench.errors import BudgetExceeded
 from workbench.grid import Variant
 from workbench.metrics import COST_PER_SUCCESS, SUCCESS_METRIC, ScorerEntry, cost_per_success, percentile, scorer
 from workbench.models import MINILM_ID, Embedder, GenerationParams, Generator, ModelKind, Price, default_kind, load_embedder, load_generator, runs_locally
-from workbench.pipeline import ChunkStats, QuestionRecord, generate_answer
+from workbench.pipeline import ChunkStats, QuestionRecord, Router, generate_answer, route_answer, routing_metrics
 from workbench.prompts import PromptTemplate
 from workbench.results import VariantResult
 from workbench.sandbox import Outcome, Sandbox, Stopped, run_sandboxed
 from workbench.scoring import Judge, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_metrics, mean_scores, run_scorers
-from workbench.spec import ExecutionSpec, ExperimentSpec
+from workbench.spec import ExecutionSpec, ExperimentSpec, ModelSpec, RouterSpec
 
 __all__ = ["ModelResolver", "QuestionEvent", "VariantJob", "failed_result", "run_job", "variant_metrics", "with_slots"]
 
@@ -83,7 +83,10 @@ class ModelResolver:
     def identities(self, variant: Variant) -> dict[str, str]:
         """The identities of the models whose outputs make a variant's results."""
         out = {"embedding": self.embedder(variant.retrieval.embedding, cache=False).identity}
-        if variant.model is not None:
+        if isinstance(variant.model, RouterSpec):
+            for role, m in (("cheap", variant.model.cheap), ("strong", variant.model.strong)):
+                out[role] = self._raw_generator(m.id, m.resolved_kind).identity
+        elif variant.model is not None:
             out["generator"] = self._raw_generator(variant.model.id, variant.model.resolved_kind).identity
         return out
 
@@ -174,6 +177,7 @@ def variant_metrics(records: tuple[QuestionRecord, ...], generates: bool) -> dic
         if per_success is not None and math.isfinite(per_success):
             out[COST_PER_SUCCESS] = per_success
     out.update(judge_metrics(r.scores for r in records))  # judge tokens and cost, apart from the answering model's
+    out.update(routing_metrics(records))  # a router: escalation rate, tokens and cost per model, every call counted
     return out
 
 
@@ -190,7 +194,7 @@ def _score(record: QuestionRecord, scorers: Mapping[str, ScoreFn], price: Price 
     scores = run_scorers(scorers, ctx) if record.error is None else {}
     gen = record.generation
     cost = price.cost(gen.input_tokens, gen.output_tokens) if (gen and price) else None
-    return replace(record, scores=scores, cost_usd=cost)
+    return replace(record, scores=scores, cost_usd=record.cost_usd if record.routed else cost)  # a router priced each call
 
 
 def failed_result(variant: Variant, error: str, kind: str, stats: ChunkStats, *, started_ms: int | None = None) -> VariantResult:
@@ -227,7 +231,7 @@ def run_job(
     spec, variant = job.spec, job.variant
     records: list[QuestionRecord | None] = [None] * len(job.retrieved)
     model, prompt = variant.model, variant.prompt
-    price = spec.price(model.id) if model is not None else None
+    price = spec.price(model.id) if isinstance(model, ModelSpec) else None
     try:
         scorers = job.scorers(models)
     except Exception as exc:  # noqa: BLE001 - a scorer that cannot be built fails its variant
@@ -242,21 +246,33 @@ def run_job(
             for i, found in enumerate(job.retrieved):
                 records[i] = found
             return
-        generator = models.generator(model.id, model.resolved_kind, cache=model.cache)
         template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
-        p = model.params
-        params = GenerationParams(
-            temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=spec.seed, timeout_s=p.timeout_s, retries=spec.execution.retries
-        )
+
+        def params_of(m: ModelSpec) -> GenerationParams:
+            p = m.params
+            return GenerationParams(
+                temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=spec.seed, timeout_s=p.timeout_s, retries=spec.execution.retries
+            )
+
+        respond: Callable[[QuestionRecord], QuestionRecord]
+        if isinstance(model, RouterSpec):  # cheap model first, the strong one when a signal fires
+            router = Router.from_spec(
+                model, generator=lambda m: models.generator(m.id, m.resolved_kind, cache=m.cache), params=params_of, price=spec.price,
+                embedder=models.embedder(variant.retrieval.embedding),
+            )
+            respond = lambda found: route_answer(found, template=template, router=router, deadline=box.deadline)  # noqa: E731
+        else:
+            generator, params = models.generator(model.id, model.resolved_kind, cache=model.cache), params_of(model)
+            respond = lambda found: generate_answer(found, template=template, generator=generator, params=params, deadline=box.deadline)  # noqa: E731
         (box.workdir / "prompt.txt").write_text(template.text, encoding="utf-8")
-        pool = job.slots.get(model.id.partition(":")[0])
+        pool = next((job.slots[m.id.partition(":")[0]] for m in variant.answering_models if m.id.partition(":")[0] in job.slots), None)
         held = pool.slot if pool is not None else _nothing
         lock = threading.Lock()
         done = [0]
 
         def answer(i: int) -> QuestionRecord:
             with held():
-                record = generate_answer(job.retrieved[i], template=template, generator=generator, params=params, deadline=box.deadline)
+                record = respond(job.retrieved[i])
             with lock:
                 records[i] = record
                 done[0] += 1
@@ -318,6 +334,6 @@ def _answer_concurrently(answer: Callable[[int], QuestionRecord], total: int, wo
 
 def with_slots(jobs: Sequence[VariantJob], execution: ExecutionSpec, folder: str, *, share: int = 1) -> list[VariantJob]:
     """The jobs with a slot pool per hosted provider in ``folder``: ``provider_limit // share`` calls in flight."""
-    providers = {j.variant.model.id.partition(":")[0] for j in jobs if j.variant.model is not None and not runs_locally(j.variant.model.id)}
+    providers = {m.id.partition(":")[0] for j in jobs for m in j.variant.answering_models if not runs_locally(m.id)}
     pools = {p: SlotPool(folder, p, max(1, execution.provider_limit(p) // share)) for p in sorted(providers)}
     return [replace(j, slots=pools) for j in jobs]

@@ -1,0 +1,172 @@
+"""A router variant in a real sweep (scripted models, real sqlite MLflow store): it escalates exactly the questions
+whose signal fires, traces say which model answered and why, metrics and ``wb.compare`` report cost per model and the
+router next to each model alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.spec import ExperimentSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+
+from .conftest import echo_context_answer
+
+DOCS = {
+    "loops": "The for statement iterates over the items of a sequence, such as a list or a string, in the order that they appear.",
+    "functions": "The def statement defines a function. A function definition binds the function name to a function object.",
+    "classes": "The class statement creates a class object. A class definition binds the class name to the new class object.",
+}
+CASES = [  # (id, question, source): the cheap model's answer to each is scripted below
+    ("q-grounded", "What does the for statement iterate over?", "loops"),
+    ("q-refused", "What does the def statement define?", "functions"),
+    ("q-ungrounded", "What does the class statement create?", "classes"),
+    ("q-offtopic", "Zebra xylophone quokka marmalade?", "loops"),
+]
+# which signal fires for which question, by construction: the cheap model refuses q-refused (in the context's words, so
+# it is grounded), talks about bananas for q-ungrounded; q-offtopic shares no word with any document (retrieval score
+# 0, so the cheap model is not asked); q-grounded fires nothing
+EXPECTED = {"q-refused": ("refusal_or_empty",), "q-ungrounded": ("grounding_below",), "q-offtopic": ("retrieval_score_below",)}
+ROUTER = "smol-then-gemma"
+
+
+def cheap_answer(prompt) -> str:  # type: ignore[no-untyped-def]
+    if "def statement" in prompt.text:
+        return "I cannot answer: the def statement defines a function, a function definition binds the function name."
+    if "class statement" in prompt.text:
+        return "Bananas are yellow fruit grown in warm countries."
+    return echo_context_answer(prompt)
+
+
+@pytest.fixture
+def routing_spec(tmp_path: Path) -> ExperimentSpec:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in DOCS.items():
+        (docs / f"{name}.md").write_text(text + "\n", encoding="utf-8")
+    rows = [
+        {"id": i, "question": q, "reference": DOCS[s].split(". ")[0], "source_ids": [s], "category": "answerable"}
+        for i, q, s in CASES
+    ]
+    (tmp_path / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    cheap = {"id": SMOLLM2_ID, "params": {"max_tokens": 32}}
+    strong = {"id": GEMMA_ID, "params": {"max_tokens": 32}}
+    return ExperimentSpec.from_dict({
+        "name": "routing-unit",
+        "dataset": {"path": "questions.jsonl"},
+        "corpus": {"path": "docs"},
+        "prompts": [{"name": "p", "template": "Context: {context}\nQuestion: {question}\nAnswer:"}],
+        "models": [cheap, strong, {"router": {
+            "name": ROUTER, "cheap": cheap, "strong": strong,
+            "escalate_when": {"retrieval_score_below": 0.1, "refusal_or_empty": True, "grounding_below": 0.3},
+        }}],
+        "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+        "retrieval": [{"k": 1}],
+        "pricing": {SMOLLM2_ID: {"input": 0.1, "output": 0.4}, GEMMA_ID: {"input": 2.5, "output": 10.0}},
+    }, base_dir=tmp_path)
+
+
+def _models() -> dict[str, object]:
+    return {
+        SMOLLM2_ID: ScriptedModel(cheap_answer, model_id=SMOLLM2_ID, kind="chat", identity="scripted-cheap"),
+        GEMMA_ID: ScriptedModel(echo_context_answer, model_id=GEMMA_ID, identity="scripted-strong"),
+        MINILM_ID: HashingEmbedder(model_id=MINILM_ID),
+    }
+
+
+def test_router_escalates_exactly_the_questions_whose_signal_fires(routing_spec, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    result = wb.run(routing_spec, models=_models(), index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    assert [v.status for v in result.variants] == ["FINISHED"] * 3
+    routed = next(v for v in result.variants if v.variant.router is not None)
+    assert routed.variant.name.split("|")[1] == ROUTER
+
+    # per record
+    for record in routed.records:
+        assert record.escalated == (record.case.id in EXPECTED), record.case.id
+        assert record.escalation is not None and record.escalation.fired == EXPECTED.get(record.case.id, ()), record.case.id
+        assert record.answered_by == (GEMMA_ID if record.case.id in EXPECTED else SMOLLM2_ID)
+
+    # per trace, as logged to the store
+    mlflow.set_tracking_uri(wb_settings.tracking_uri)
+    traces = mlflow.search_traces(locations=[result.experiment_id], run_id=routed.run_id, return_type="list")
+    assert len(traces) == len(CASES)
+    seen = set()
+    for trace in traces:
+        tags = trace.info.tags
+        case = tags["workbench.case_id"]
+        seen.add(case)
+        escalated = case in EXPECTED
+        assert tags["workbench.escalated"] == ("true" if escalated else "false"), case
+        assert tags["workbench.answered_by"] == (GEMMA_ID if escalated else SMOLLM2_ID), case
+        reasons = tags.get("workbench.escalation_reasons", "")
+        assert (reasons.split(":")[0] if reasons else None) == (EXPECTED[case][0] if escalated else None), case
+        spans = sorted(trace.data.spans, key=lambda s: s.start_time_ns)
+        names = [s.name for s in spans]
+        expected_spans = {
+            "q-grounded": ["rag_pipeline", "retrieve", "generate (cheap)", "route"],
+            "q-offtopic": ["rag_pipeline", "retrieve", "route", "generate (strong)"],
+        }.get(case, ["rag_pipeline", "retrieve", "generate (cheap)", "route", "generate (strong)"])
+        assert names == expected_spans, case
+        route = next(s for s in spans if s.name == "route")
+        assert route.outputs["escalate"] is escalated and route.outputs["fired"] == list(EXPECTED.get(case, ()))
+        for span in spans:
+            if span.name.startswith("generate"):
+                assert span.attributes["model"] == (SMOLLM2_ID if "cheap" in span.name else GEMMA_ID)
+    assert seen == {c[0] for c in CASES}
+
+    # metrics: escalation rate, per-model tokens and cost, on the result and in the store
+    m = routed.metrics
+    assert m["escalation_rate"] == pytest.approx(3 / 4)
+    calls = [c for r in routed.records for c in r.calls]
+    assert m["calls_smollm2-135m-instruct"] == 3 and m["calls_gemma3-270m"] == 3  # no cheap call for the off-topic one
+    assert m["tokens_gemma3-270m"] == sum(c.input_tokens + c.output_tokens for c in calls if c.model_id == GEMMA_ID)
+    cheap_price, strong_price = routing_spec.price(SMOLLM2_ID), routing_spec.price(GEMMA_ID)
+    assert m["cost_usd_gemma3-270m"] == pytest.approx(sum(strong_price.cost(c.input_tokens, c.output_tokens) for c in calls if c.model_id == GEMMA_ID))
+    assert m["cost_usd_smollm2-135m-instruct"] == pytest.approx(sum(cheap_price.cost(c.input_tokens, c.output_tokens) for c in calls if c.model_id == SMOLLM2_ID))
+    assert m["cost_usd"] == pytest.approx(m["cost_usd_gemma3-270m"] + m["cost_usd_smollm2-135m-instruct"])
+    assert m["input_tokens"] + m["output_tokens"] == sum(c.input_tokens + c.output_tokens for c in calls)
+    logged = MlflowClient(wb_settings.tracking_uri).get_run(routed.run_id).data
+    assert logged.metrics["escalation_rate"] == pytest.approx(0.75)
+    assert logged.params["router.cheap.id"] == SMOLLM2_ID and logged.params["router.escalate_when.grounding_below"] == "0.3"
+    table = routed.records_frame()
+    assert dict(zip(table["case_id"], table["escalated"])) == {c[0]: c[0] in EXPECTED for c in CASES}
+    assert [len(calls) for calls in table["model_calls"]] == [len(r.calls) for r in routed.records]
+
+    # the comparison: the router's cost per successful answer next to each model alone, with intervals
+    report = wb.compare(result)
+    assert report.routing is not None
+    rows = {r["role"]: r for r in report.routing.to_dict(orient="records")}
+    assert set(rows) == {"cheap", "strong"}
+    alone = {v.variant.model.id: v for v in result.variants if v.variant.router is None}  # type: ignore[union-attr]
+    assert rows["strong"]["model"] == alone[GEMMA_ID].variant.name and rows["cheap"]["model"] == alone[SMOLLM2_ID].variant.name
+    assert rows["strong"]["router_cost_per_success"] == pytest.approx(m["cost_per_success_usd"])
+    assert rows["strong"]["model_cost_per_success"] == pytest.approx(alone[GEMMA_ID].metrics["cost_per_success_usd"])
+    assert rows["strong"]["router_low"] <= rows["strong"]["router_cost_per_success"] <= rows["strong"]["router_high"]
+    assert rows["strong"]["n_paired"] == len(CASES) and rows["strong"]["escalation_rate"] == pytest.approx(0.75)
+    assert "routing: cost per successful answer" in report.summary()
+    assert report.to_dict()["routing"][0]["router"] == routed.variant.name
+
+
+def test_a_router_variant_is_reused_and_a_price_change_recomputes_it(routing_spec, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    first = wb.run(routing_spec, models=_models(), index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    again = wb.run(routing_spec, models=_models(), index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    routed = [v for v in again.variants if v.variant.router is not None][0]
+    assert routed.reused_from == [v for v in first.variants if v.variant.router is not None][0].run_id
+    assert routed.metrics["escalation_rate"] == pytest.approx(0.75)
+    # the reused run's records are read back with their routing: who answered, what fired, each call
+    for record in routed.records:
+        assert record.escalation is not None and record.escalation.fired == EXPECTED.get(record.case.id, ()), record.case.id
+        assert record.answered_by == (GEMMA_ID if record.case.id in EXPECTED else SMOLLM2_ID)
+    assert sum(len(r.calls) for r in routed.records) == 6
+    reused_rows = {r["role"]: r for r in wb.compare(again).routing.to_dict(orient="records")}  # type: ignore[union-attr]
+    assert reused_rows["strong"]["escalation_rate"] == pytest.approx(0.75)
+    dearer = routing_spec.model_copy(update={"pricing": {**routing_spec.pricing, GEMMA_ID: routing_spec.pricing[SMOLLM2_ID].model_copy(update={"input": 5.0})}})
+    third = wb.run(dearer.with_base_dir(routing_spec.base_dir), models=_models(), index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    assert [v for v in third.variants if v.variant.router is not None][0].reused_from is None
