@@ -14,7 +14,7 @@ from workbench.errors import WorkbenchError
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, check_model_id
 from workbench.prompts import check_template
 from workbench.runner import load_spec_dataset
-from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec, RetrievalSpec
+from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec, RetrievalSpec, RouterEntry
 from workbench.widgets._common import STYLE, error_html, esc
 
 _DEFAULT_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}\nAnswer:"
@@ -194,7 +194,9 @@ class GridBuilder(w.VBox):
         changed = self._refresh
         self.prompts = _Rows("prompt", lambda p: _PromptRow(p, changed), s.prompts,
                              lambda: PromptSpec(name=f"prompt{len(self.prompts.rows) + 1}", template=_DEFAULT_TEMPLATE), changed)
-        self.models = _Rows("model", lambda m: _ModelRow(m, changed), s.models, lambda: ModelSpec(id=GEMMA_ID), changed)
+        self._routers = tuple(m for m in s.models if isinstance(m, RouterEntry))  # kept as in the file (not edited here)
+        plain = [m for m in s.models if isinstance(m, ModelSpec)]
+        self.models = _Rows("model", lambda m: _ModelRow(m, changed), plain, lambda: ModelSpec(id=GEMMA_ID), changed)
         self.chunkers = _Rows("chunker", lambda c: _ChunkerRow(c, changed), s.chunkers, lambda: ChunkerSpec(strategy="recursive"), changed)
         self.retrieval = _Rows("retrieval", lambda r: _RetrievalRow(r, changed), s.retrieval, lambda: RetrievalSpec(), changed)
         self.summary = w.HTML()
@@ -232,7 +234,7 @@ class GridBuilder(w.VBox):
             dataset={"path": self.dataset.value.strip(), **({"limit": self.limit.value} if self.limit.value else {})},
             corpus={"builtin": corpus} if corpus == PYTHON_REFERENCE else {"path": corpus, "glob": self.glob.value.strip() or "**/*.md"},
             prompts=[r.value() for r in self.prompts.rows],
-            models=[r.value() for r in self.models.rows],
+            models=[*(r.value() for r in self.models.rows), *(e.model_dump(mode="json", exclude_none=True) for e in self._routers)],
             chunkers=[r.value() for r in self.chunkers.rows],
             retrieval=[r.value() for r in self.retrieval.rows],
         )
