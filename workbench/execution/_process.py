@@ -105,6 +105,7 @@ def _child(
     """The worker process: take on the caller's environment, set the memory cap, run the job, send the result."""
     import cloudpickle
 
+    _die_with_forkserver()
     os.environ.clear()
     os.environ.update(env)
     if threads is not None and "WORKBENCH_LLAMA_THREADS" not in env:
@@ -129,6 +130,19 @@ def _child(
         conn.send(message)
     finally:
         conn.close()
+
+
+def _die_with_forkserver() -> None:
+    """Be killed when the forkserver dies, which it does when the caller dies (``kill -9``, a dead kernel): an
+    orphaned worker would otherwise go on computing answers a resumed sweep computes again."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the worker ends when it next reports to its dead caller
+        return
+    if os.getppid() == 1:  # the forkserver died before the line above
+        os._exit(1)
 
 
 def _signal_name(code: int) -> str:
