@@ -55,6 +55,7 @@ __all__ = [
     "PriceSpec",
     "PromotionSpec",
     "PromptSpec",
+    "RacingSpec",
     "RetrievalSpec",
     "RouterEntry",
     "RouterSpec",
@@ -293,6 +294,28 @@ class Limits(_Spec):
     memory_mb: int | None = Field(default=None, ge=64, description="memory cap of one variant's worker process (its data segment)")
 
 
+class RacingSpec(_Spec):
+    """Racing: stop paying for variants that are already clearly worse than the leader.
+
+    Every live variant answers the next ``batch`` questions (the same ones, in the same order, so differences are
+    paired); once a variant has ``min_questions`` scored answers, it stops when the paired bootstrap interval (at
+    ``confidence``) of its ``metric`` minus the current leader's lies entirely on the worse side of zero.
+    """
+
+    metric: str = Field(default="token_f1", description="the per-question score variants race on (a scorer the sweep computes)")
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0, description="coverage of the paired interval that stops a variant")
+    min_questions: int = Field(default=8, ge=2, le=10_000, description="scored answers a variant gives before it can be stopped")
+    batch: int = Field(default=4, ge=1, le=10_000, description="questions every live variant answers between two decisions")
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        known = scorer_entries()
+        if value not in known:
+            raise ValueError(f"unknown metric '{value}' — racing compares a per-question score: {', '.join(sorted(known))}")
+        return value
+
+
 class ExecutionSpec(_Spec):
     """How the variants run: where (worker processes, or the caller's process), how many at once, on which engine."""
 
@@ -306,6 +329,9 @@ class ExecutionSpec(_Spec):
         default={}, description="hosted calls in flight per provider across the sweep, e.g. {openai: 16} (default: workers)"
     )
     retries: int = Field(default=4, ge=0, le=20, description="retries of a hosted call on 429, 5xx and timeouts (exponential backoff)")
+    racing: RacingSpec | None = Field(
+        default=None, description="answer in batches and stop variants clearly worse than the leader (paired bootstrap)"
+    )
 
     @field_validator("concurrency")
     @classmethod
@@ -486,6 +512,24 @@ class ExperimentSpec(_Spec):
         needy = [s for s in value or () if known[s].judged]
         if needy and info.data.get("judge") is None:
             raise ValueError(f"scorer '{needy[0]}' needs a judge model — add e.g. 'judge: local:gemma3-270m'")
+        return value
+
+    @field_validator("execution")
+    @classmethod
+    def _racing_metric_is_computed(cls, value: ExecutionSpec, info: ValidationInfo) -> ExecutionSpec:
+        racing = value.racing
+        if racing is None:
+            return value
+        entry = scorer_entries()[racing.metric]
+        chosen = info.data.get("scorers")
+        if chosen is not None and racing.metric not in chosen:
+            raise ValueError(f"racing.metric '{racing.metric}' is not among the experiment's scorers — add it to 'scorers:'")
+        if chosen is None and not (entry.default or (entry.judged and info.data.get("judge") is not None)):
+            raise ValueError(f"racing.metric '{racing.metric}' is not computed by default — add it to 'scorers:'")
+        if not info.data.get("models") and not entry.retrieval:
+            raise ValueError(
+                f"racing.metric '{racing.metric}' needs answers, and this sweep only retrieves — race on a retrieval metric (e.g. mrr)"
+            )
         return value
 
     @property
