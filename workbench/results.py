@@ -14,15 +14,45 @@ from workbench.sandbox import Outcome
 from workbench.spec import ExperimentSpec
 
 __all__ = [
-    "ROUTING_COLUMNS", "SweepResult", "VariantResult", "leaderboard_frame", "question_row", "reused_metrics", "routing_columns",
+    "ROUTING_COLUMNS", "EarlyStop", "SweepResult", "VariantResult", "leaderboard_frame", "question_row", "reused_metrics", "routing_columns",
 ]
+
+@dataclass(frozen=True)
+class EarlyStop:
+    """Why a racing sweep stopped a variant: after ``questions`` questions, the paired bootstrap interval of its
+    ``metric`` minus the leader's, ``[low, high]`` at ``confidence``, lay entirely on the worse side of zero.
+
+    Attributes:
+        metric: the per-question score the sweep raced on.
+        questions: the questions the variant had answered when it stopped.
+        leader: the leading variant it was compared with (its name).
+        estimate: the mean paired difference, variant minus leader.
+        low, high: the interval's bounds.
+        confidence: the interval's coverage.
+    """
+
+    metric: str
+    questions: int
+    leader: str
+    estimate: float
+    low: float
+    high: float
+    confidence: float = 0.95
+
+    @property
+    def label(self) -> str:
+        """One line: ``after 8 questions: token_f1 -0.412 [-0.530, -0.301] vs <leader>``."""
+        return (f"after {self.questions} questions: {self.metric} {self.estimate:+.3f} [{self.low:+.3f}, {self.high:+.3f}] "
+                f"vs {self.leader}")
+
 
 @dataclass(frozen=True)
 class VariantResult:
     """One variant's outcome: status, per-question records (with scores) and aggregate metrics.
 
     ``reused_from`` names the finished run this result was read from when the sweep reused it instead of computing it
-    (same variant, dataset, corpus, models, scorers and workbench version).
+    (same variant, dataset, corpus, models, scorers and workbench version). ``stopped_early`` says why a racing sweep
+    stopped this variant before the last question (its records are the questions it answered); None otherwise.
     """
 
     variant: Variant
@@ -35,6 +65,7 @@ class VariantResult:
     run_id: str | None = None
     workdir: str = ""
     reused_from: str | None = None
+    stopped_early: EarlyStop | None = None
 
     @property
     def status(self) -> str:
@@ -148,8 +179,9 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
     """The leaderboard of any variant results (a finished sweep, or the variants done so far while one runs).
 
     One row per variant: axes (prompt and model are None for a retrieval-only variant), status, question count,
-    chunk count and mean chunk length, the ``LEADERBOARD_METRICS`` it has, run id and error; sorted by ``sort_by``
-    (default token_f1, else mrr, else hit_at_k), missing values last.
+    chunk count and mean chunk length, the ``LEADERBOARD_METRICS`` it has, run id, the run it reused, why a racing
+    sweep stopped it early (``stopped_early``, None for a variant that answered every question) and error; sorted by ``sort_by``
+    (default token_f1, else mrr, else hit_at_k), missing values last, variants stopped early after the others.
     """
     import pandas as pd
 
@@ -170,10 +202,13 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
         row.update({m: v.metrics.get(m) for m in LEADERBOARD_METRICS if m in v.metrics})
         row["run_id"] = v.run_id
         row["reused_from"] = v.reused_from
+        row["stopped_early"] = v.stopped_early.label if v.stopped_early is not None else None
         row["error"] = v.outcome.error
         rows.append(row)
     frame = pd.DataFrame(rows)
     key = sort_by or next((m for m in ("token_f1", "mrr", "hit_at_k") if m in frame.columns), None)
     if key is not None and key in frame.columns and len(frame):
         frame = frame.sort_values(key, ascending=ascending, na_position="last", kind="stable")
+        # a variant stopped early was scored on fewer questions: its mean is not ranked against the full ones
+        frame = frame.sort_values("stopped_early", key=lambda col: col.notna(), kind="stable")
     return frame.reset_index(drop=True)

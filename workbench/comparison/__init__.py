@@ -23,6 +23,7 @@ from workbench.comparison._stats import (
     paired_bootstrap_ratio,
     verdict,
 )
+from workbench.comparison._racing import early_stops, race_leader
 from workbench.comparison._sweep import sweep_comparison
 from workbench.comparison._tables import Skipped, VariantTable, load_tables
 
@@ -45,11 +46,13 @@ __all__ = [
     "cost_per_success",
     "diff_questions",
     "direction",
+    "early_stops",
     "higher_is_better",
     "load_tables",
     "metric_vs_cost_figure",
     "paired_bootstrap",
     "paired_bootstrap_ratio",
+    "race_leader",
     "retrieval_at_k",
     "retrieval_curves",
     "retrieval_curves_figure",

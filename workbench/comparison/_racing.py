@@ -1,0 +1,81 @@
+"""Racing decisions (pure): which variants stop because they are already clearly worse than the leader.
+
+After each batch of questions the runner hands over every variant's per-question scores on the questions answered so
+far, aligned by question. The leader is the variant with the best mean; a variant stops when the paired bootstrap
+interval of its scores minus the leader's (``paired_bootstrap``, the comparison's own) lies entirely on the worse
+side of zero. Each look uses the interval at the stated confidence, with no correction for looking after every batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from workbench.comparison._stats import paired_bootstrap
+from workbench.metrics import direction
+from workbench.results import EarlyStop
+
+__all__ = ["early_stops", "race_leader"]
+
+
+def _mean(values: Sequence[float | None]) -> float:
+    xs = [float(v) for v in values if v is not None and not math.isnan(v)]
+    return sum(xs) / len(xs) if xs else math.nan
+
+
+def race_leader(scores: Mapping[str, Sequence[float | None]], metric: str) -> str | None:
+    """The variant with the best mean of ``metric`` (in its good direction); the first one listed wins a tie; None
+    when no variant has a scored question."""
+    sign = 1.0 if direction(metric) == "higher" else -1.0
+    best: tuple[float, str] | None = None
+    for key, values in scores.items():
+        mean = _mean(values)
+        if not math.isnan(mean) and (best is None or sign * mean > best[0]):
+            best = (sign * mean, key)
+    return best[1] if best is not None else None
+
+
+def early_stops(
+    scores: Mapping[str, Sequence[float | None]],
+    *,
+    metric: str,
+    confidence: float = 0.95,
+    min_questions: int = 8,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> dict[str, EarlyStop]:
+    """The variants that stop now, each with the interval that stops it.
+
+    Args:
+        scores: per variant, its ``metric`` on each question answered so far, aligned by question (None: not scored,
+            e.g. an errored answer; such questions are left out of that variant's pairs).
+        metric: the score's name (its direction says which side of zero is worse).
+        confidence: the coverage of the paired interval.
+        min_questions: the scored pairs a variant needs against the leader before it can stop.
+        n_resamples, seed: of the bootstrap.
+
+    Returns:
+        Variant -> ``EarlyStop`` (``leader`` holds the leader's key), for every variant whose interval of its score
+        minus the leader's lies entirely below zero (above zero for a lower-is-better metric). The leader never stops;
+        nor does a variant tied with it.
+
+    Raises:
+        ValueError: the variants were not scored on the same number of questions.
+    """
+    lengths = {len(v) for v in scores.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"racing compares variants on the same questions, got {sorted(lengths)} questions")
+    leader = race_leader(scores, metric)
+    if leader is None:
+        return {}
+    higher = direction(metric) == "higher"
+    out = {}
+    for key, values in scores.items():
+        if key == leader:
+            continue
+        diff = paired_bootstrap(scores[leader], values, n_resamples=n_resamples, confidence=confidence, seed=seed)
+        if diff.n < max(2, min_questions) or math.isnan(diff.low):
+            continue
+        if (diff.high < 0) if higher else (diff.low > 0):
+            out[key] = EarlyStop(metric, len(values), leader, diff.estimate, diff.low, diff.high, confidence)
+    return out
