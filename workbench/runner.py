@@ -15,14 +15,15 @@ import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from workbench.cache import CacheStore, DiskCacheStore
-from workbench.comparison import sweep_comparison
+from workbench.comparison import early_stops, sweep_comparison
 from workbench.config import Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, load_corpus, load_dataset
 from workbench.errors import DataError, SpecError, WorkbenchError
-from workbench.execution import ModelResolver, VariantJob, executor_for, failed_result, question_workers
+from workbench.execution import ModelResolver, RacingExecutor, VariantJob, executor_for, failed_result, question_workers
 from workbench.grid import Variant, expand_grid, index_key
 from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
 from workbench.models import MINILM_ID, Embedder, Generator
@@ -270,6 +271,10 @@ def run(
                     overrides=dict(models or {}), judge=judge, scorer_names=tuple(scorers_of(v)), custom_scorers=custom,
                     question_workers=question_workers([m.id for m in v.answering_models], spec.execution),
                 ))
+        race = spec.execution.racing
+        if race is not None:  # batches of questions; a variant clearly worse than the leader stops and is logged then
+            decide = partial(early_stops, metric=race.metric, confidence=race.confidence, min_questions=race.min_questions, seed=spec.seed)
+            executor = RacingExecutor(executor, race, decide=decide, finished=[r for r in results if r.status == "FINISHED"])
         running = executor.run(
             jobs,
             on_start=lambda v: emit(ProgressEvent("variant_started", len(results), len(variants), v)),

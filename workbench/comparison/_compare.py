@@ -31,7 +31,7 @@ __all__ = ["ComparisonReport", "GateFailure", "compare", "diff_questions"]
 
 TABLE_COLUMNS = (
     "metric", "direction", "variant", "variant_id", "run_id", "is_baseline", "n", "mean", "mean_low", "mean_high",
-    "diff", "diff_low", "diff_high", "n_paired", "verdict",
+    "diff", "diff_low", "diff_high", "n_paired", "verdict", "stopped_early",
 )
 
 
@@ -60,7 +60,8 @@ class ComparisonReport:
             variant's scored questions), ``diff`` with ``diff_low``/``diff_high`` (paired bootstrap interval of
             variant minus baseline over questions both scored, ``n_paired`` of them) and ``verdict``: better / worse
             / no detectable difference / not enough data (``baseline`` on the baseline's own rows). ``direction``
-            says whether higher or lower is better.
+            says whether higher or lower is better. ``stopped_early`` says why a racing sweep stopped a variant before
+            the last question (None for one that answered them all): its mean rests on fewer questions.
         baseline: the baseline variant's name.
         metrics: the metrics compared, in table order.
         variants: the per-question tables, baseline first.
@@ -213,7 +214,7 @@ def _with_baseline(loaded: Loaded, baseline: str | None) -> tuple[VariantTable, 
         # A run from another sweep (e.g. what is in production) compared against this sweep's variants.
         label = f"{outside.name} (run {baseline[:8]})" if any(t.name == outside.name for t in tables) else outside.name
         return (VariantTable(label, outside.variant_id, outside.run_id, outside.frame, outside.chunker, outside.embedding,
-                             outside.retrieval, outside.params), *tables)
+                             outside.retrieval, outside.params, outside.stopped_early), *tables)
     return (base, *(t for t in tables if t is not base))
 
 
@@ -254,6 +255,7 @@ def _metric_rows(
             "run_id": table.run_id, "is_baseline": is_base, "n": mean.n, "mean": mean.estimate, "mean_low": mean.low,
             "mean_high": mean.high, "diff": diff.estimate, "diff_low": diff.low, "diff_high": diff.high,
             "n_paired": diff.n, "verdict": "baseline" if is_base else verdict(diff, higher_is_better=better_high),
+            "stopped_early": table.stopped_early.label if table.stopped_early is not None else None,
         })
     return rows
 

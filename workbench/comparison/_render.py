@@ -50,11 +50,12 @@ def summary_text(report: ComparisonView) -> str:
         lines.append(f"{metric} ({rows.iloc[0]['direction']} is better{note})")
         for r in rows.itertuples():
             mean = interval_text(r.mean, r.mean_low, r.mean_high)
+            stopped = f"  (stopped early {r.stopped_early})" if isinstance(r.stopped_early, str) else ""
             if r.is_baseline:
-                lines.append(f"  {r.variant:<{width}}  {mean:<30} n={r.n:<4} baseline")
+                lines.append(f"  {r.variant:<{width}}  {mean:<30} n={r.n:<4} baseline{stopped}")
             else:
                 diff = interval_text(r.diff, r.diff_low, r.diff_high)
-                lines.append(f"  {r.variant:<{width}}  {mean:<30} n={r.n:<4} diff {diff:<30} n={r.n_paired:<4} {r.verdict}")
+                lines.append(f"  {r.variant:<{width}}  {mean:<30} n={r.n:<4} diff {diff:<30} n={r.n_paired:<4} {r.verdict}{stopped}")
     lines.extend(_routing_lines(report))
     for s in report.skipped:
         lines.append(f"skipped {s.name}: {s.reason}")
@@ -91,7 +92,8 @@ def report_html(report: ComparisonView) -> str:
         cells = (
             f"{html.escape(r.metric)} <small>({r.direction} better)</small>", html.escape(r.variant),
             interval_text(r.mean, r.mean_low, r.mean_high), str(r.n), diff, "" if r.is_baseline else str(r.n_paired),
-            f'<b style="color:{colour}">{html.escape(r.verdict)}</b>',
+            f'<b style="color:{colour}">{html.escape(r.verdict)}</b>'
+            + (f'<br><small title="{html.escape(r.stopped_early)}">stopped early</small>' if isinstance(r.stopped_early, str) else ""),
         )
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     skipped = "".join(f"<p>skipped {html.escape(s.name)}: {html.escape(s.reason)}</p>" for s in report.skipped)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
 from workbench.errors import DataError, WorkbenchError
-from workbench.results import SweepResult, VariantResult
+from workbench.results import EarlyStop, SweepResult, VariantResult
 from workbench.tracking import RESULTS_TABLE, LoggedRun, find_run, find_variant_table, resolve_runs
 
 if TYPE_CHECKING:
@@ -23,7 +23,8 @@ Source = Union[SweepResult, Sequence[VariantResult], Mapping[str, "pd.DataFrame"
 @dataclass(frozen=True, eq=False)
 class VariantTable:
     """One variant's per-question table (the ``eval_results.json`` columns) and what identifies it; ``params`` are its
-    flattened configuration as logged (``model.id``, ``router.cheap.id``, ``chunker.size``...), when known."""
+    flattened configuration as logged (``model.id``, ``router.cheap.id``, ``chunker.size``...), when known;
+    ``stopped_early`` says why a racing sweep stopped it before the last question."""
 
     name: str
     variant_id: str
@@ -33,6 +34,7 @@ class VariantTable:
     embedding: str = ""
     retrieval: str = ""
     params: Mapping[str, str] = field(default_factory=dict)
+    stopped_early: EarlyStop | None = None
 
     @property
     def retrieval_setup(self) -> str:
@@ -70,7 +72,8 @@ def _from_results(results: Sequence[VariantResult]) -> tuple[list[VariantTable],
             continue
         tables.append(
             VariantTable(
-                v.name, v.id, r.run_id, r.records_frame(), v.chunker.label, v.retrieval.embedding, v.retrieval.label, v.params()
+                v.name, v.id, r.run_id, r.records_frame(), v.chunker.label, v.retrieval.embedding, v.retrieval.label, v.params(),
+                r.stopped_early,
             )
         )
     return tables, skipped
@@ -96,7 +99,9 @@ def _table_of_run(run: LoggedRun, tracking_uri: str | None) -> VariantTable | Sk
     p = run.params
     chunker = f"{p['chunker.strategy']}-{p['chunker.size']}/{p['chunker.overlap']}" if "chunker.strategy" in p else ""
     retrieval = f"k{p['retrieval.k']}-{p['retrieval.search']}" if "retrieval.k" in p else ""
-    return VariantTable(run.name, run.variant_id, run.run_id, frame, chunker, p.get("retrieval.embedding", ""), retrieval, dict(p))
+    return VariantTable(
+        run.name, run.variant_id, run.run_id, frame, chunker, p.get("retrieval.embedding", ""), retrieval, dict(p), run.stopped_early
+    )
 
 
 def load_run(run_id: str, *, tracking_uri: str | None = None) -> VariantTable | None:

@@ -4,20 +4,24 @@ A variant becomes a ``VariantJob`` (its questions already retrieved, its models 
 executor runs jobs and yields results as they finish: ``LocalExecutor`` in worker processes on this machine (limits
 enforced from outside; a segfault, a hang or a memory blow-up is a FAILED run, never a dead notebook kernel), or in
 threads of the caller's process with ``isolation: none``; ``RayExecutor`` as tasks on a Ray cluster.
+``RacingExecutor`` wraps either to answer in batches of questions and stop the variants clearly worse than the leader.
 """
 
 from workbench.execution._executors import Executor, LocalExecutor, executor_for, llama_threads, question_workers
 from workbench.execution._process import run_in_process
+from workbench.execution._racing import RacingExecutor, merge_parts
 from workbench.execution._worker import ModelResolver, VariantJob, failed_result, run_job, variant_metrics
 
 __all__ = [
     "Executor",
     "LocalExecutor",
     "ModelResolver",
+    "RacingExecutor",
     "VariantJob",
     "executor_for",
     "failed_result",
     "llama_threads",
+    "merge_parts",
     "question_workers",
     "run_in_process",
     "run_job",

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from workbench.errors import WorkbenchError
+from workbench.results import EarlyStop
 from workbench.tracking._read import _client, _uri, latest_sweep, store_errors, sweep_variants
+from workbench.tracking._reuse import early_stop_from_tags
 
 __all__ = [
     "ExperimentSummary",
@@ -42,6 +44,8 @@ class LoggedRun:
         params: logged parameters (flattened variant configuration).
         metrics: logged aggregate metrics.
         error: the ``workbench.error`` tag of a failed variant, else None.
+        stopped_early: why a racing sweep stopped the variant before the last question (its ``workbench.racing.*``
+            tags), else None.
     """
 
     run_id: str
@@ -53,6 +57,7 @@ class LoggedRun:
     params: Mapping[str, str] = field(default_factory=dict, repr=False)
     metrics: Mapping[str, float] = field(default_factory=dict, repr=False)
     error: str | None = None
+    stopped_early: EarlyStop | None = None
 
     @classmethod
     def from_mlflow(cls, run: Any) -> LoggedRun:
@@ -68,6 +73,7 @@ class LoggedRun:
             params=dict(run.data.params),
             metrics=dict(run.data.metrics),
             error=tags.get("workbench.error"),
+            stopped_early=early_stop_from_tags(tags),
         )
 
 

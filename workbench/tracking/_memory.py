@@ -13,7 +13,7 @@ from workbench.results import VariantResult, reused_metrics
 from workbench.spec import ExperimentSpec
 from workbench.tracking._process import END_REASON_TAG
 from workbench.tracking._protocol import COMPARISON_FILE, SweepComparison, SweepHandle
-from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG
+from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags
 
 
 @dataclass
@@ -75,7 +75,9 @@ class MemoryTracker:
         run.params.update(result.variant.params())
         run.metrics.update(result.metrics)
         run.tags["workbench.variant_id"] = result.variant.id
-        if reuse_key is not None:
+        if result.stopped_early is not None:
+            run.tags.update(racing_tags(result.stopped_early))
+        elif reuse_key is not None:  # a run stopped early is never reused as a full one
             run.tags[REUSE_KEY_TAG] = reuse_key
         run.artifacts["eval_results"] = result.records_frame()
         run.status = result.status

@@ -36,7 +36,7 @@ from workbench.tracking._read import RESULTS_TABLE
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import open_store_serialised
 from workbench.tracking._redact import redacting
-from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, records_from_table
+from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags, records_from_table
 from workbench.tracking._protocol import COMPARISON_FILE, PLOTS_DIR, SweepComparison, SweepHandle
 
 RUN_TYPE_TAG = "mlflow.runType"
@@ -317,7 +317,9 @@ class MlflowTracker:
         if result.outcome.error:
             tags["workbench.error"] = redact(result.outcome.error)[:5000]  # redacted before a cut can split a key
             tags["workbench.error_kind"] = result.outcome.error_kind or ""
-        if reuse_key is not None:
+        if result.stopped_early is not None:
+            tags.update(racing_tags(result.stopped_early))
+        elif reuse_key is not None:  # a run stopped early answered only some questions: never reused as a full one
             tags[REUSE_KEY_TAG] = reuse_key
         run = self.client.create_run(sweep.experiment_id, start_time=result.started_ms, tags={"mlflow.runName": variant.name}, run_name=variant.name)
         run_id = run.info.run_id

@@ -14,11 +14,37 @@ from workbench.datasets import Dataset
 from workbench.metrics import Score, scorer_entries
 from workbench.models import Generation
 from workbench.pipeline import Chunk, Escalation, Hit, ModelCall, QuestionRecord
+from workbench.results import EarlyStop
 
-__all__ = ["REUSE_KEY_TAG", "REUSED_FROM_TAG", "records_from_table"]
+__all__ = ["RACING_TAG", "REUSE_KEY_TAG", "REUSED_FROM_TAG", "early_stop_from_tags", "racing_tags", "records_from_table"]
 
 REUSE_KEY_TAG = "workbench.reuse_key"
 REUSED_FROM_TAG = "workbench.reused_from"
+RACING_TAG = "workbench.racing"  # workbench.racing.stopped, .questions, .metric, .interval, .estimate, .confidence, .leader
+
+
+def racing_tags(stop: EarlyStop) -> dict[str, str]:
+    """The tags of a variant a racing sweep stopped early (``.interval`` is ``low,high`` of its metric minus the
+    leader's); a run with them answered only ``.questions`` questions and is never reused as a full run."""
+    return {
+        f"{RACING_TAG}.stopped": "true", f"{RACING_TAG}.questions": str(stop.questions), f"{RACING_TAG}.metric": stop.metric,
+        f"{RACING_TAG}.interval": f"{stop.low:.6g},{stop.high:.6g}", f"{RACING_TAG}.estimate": f"{stop.estimate:.6g}",
+        f"{RACING_TAG}.confidence": f"{stop.confidence:g}", f"{RACING_TAG}.leader": stop.leader,
+    }
+
+
+def early_stop_from_tags(tags: Mapping[str, str]) -> EarlyStop | None:
+    """Why a logged run was stopped early, read back from its ``racing_tags``; None for a run that was not."""
+    if tags.get(f"{RACING_TAG}.stopped") != "true":
+        return None
+    questions = tags.get(f"{RACING_TAG}.questions", "")
+    metric, leader = tags.get(f"{RACING_TAG}.metric", ""), tags.get(f"{RACING_TAG}.leader", "")
+    try:
+        low, high = (float(x) for x in tags[f"{RACING_TAG}.interval"].split(","))
+        estimate, confidence = float(tags[f"{RACING_TAG}.estimate"]), float(tags[f"{RACING_TAG}.confidence"])
+    except (KeyError, ValueError):  # tags edited by hand: still a run stopped early, the interval unknown
+        low = high = estimate = confidence = math.nan
+    return EarlyStop(metric, int(questions) if questions.isdigit() else 0, leader, estimate, low, high, confidence)
 
 
 def _number(value: Any) -> float | None:

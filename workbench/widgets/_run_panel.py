@@ -16,7 +16,7 @@ from workbench.results import leaderboard_frame
 from workbench.widgets._common import STYLE, error_html, esc, frame_table, run_link
 
 _COLUMNS = ("variant", "status", "questions", "hit_at_k", "mrr", "token_f1", "semantic_similarity", "refusal_correct",
-            "latency_p50_s", "output_tokens", "cost_usd", "cache_hits", "generation_calls", "reused_from", "error")
+            "latency_p50_s", "output_tokens", "cost_usd", "cache_hits", "generation_calls", "reused_from", "stopped_early", "error")
 
 
 class _Stage(w.HBox):
@@ -46,7 +46,9 @@ class RunPanel(w.VBox):
         models: model strings mapped to ready generators/embedders (as in ``wb.run``).
         limit: evaluate only the first ``limit`` questions.
 
-    Finished variants stay logged when the sweep is stopped. ``result`` holds the last ``SweepResult``.
+    Finished variants stay logged when the sweep is stopped. In a racing sweep (``execution: {racing: ...}``) the
+    variants that drop out are listed as they stop, with the interval that stopped them. ``result`` holds the last
+    ``SweepResult``.
     """
 
     def __init__(
@@ -79,6 +81,8 @@ class RunPanel(w.VBox):
         self.generation = _Stage("generation")
         self.scoring = _Stage("scoring")
         self.variants = _Stage("variants")
+        self.dropped = w.HTML()
+        self.dropped.add_class("wb-dropped-out")
         self.leaderboard = w.HTML()
         self.leaderboard.add_class("wb-live-leaderboard")
         super().__init__([
@@ -86,7 +90,7 @@ class RunPanel(w.VBox):
             w.HBox([self.run_button, self.stop_button]),
             self.status,
             self.indexes, self.generation, self.scoring, self.variants,
-            self.leaderboard,
+            self.dropped, self.leaderboard,
         ])
         self.add_class("wb-run-panel")
 
@@ -120,6 +124,7 @@ class RunPanel(w.VBox):
         for stage in (self.indexes, self.generation, self.scoring, self.variants):
             stage.reset()
         self.leaderboard.value = ""
+        self.dropped.value = ""
         self.run_button.disabled, self.stop_button.disabled = True, False
         self.status.value = f"Running <b>{esc(spec.name)}</b>…"
         self._thread = threading.Thread(target=self._work, args=(spec,), name="workbench-run", daemon=True)
@@ -172,10 +177,12 @@ class RunPanel(w.VBox):
             reused = sum(1 for v in result.variants if v.reused_from)
             hits = int(sum(v.metrics.get("cache_hits", 0) for v in result.variants if not v.reused_from))
             calls = int(sum(v.metrics.get("generation_calls", 0) for v in result.variants))
+            raced = sum(1 for v in result.variants if v.stopped_early is not None)
             self.status.value = (
                 f"{'Stopped' if stopped else 'Done'}: {len(result.variants)} variant(s) logged"
                 + (f", {failed} not finished" if failed else "")
                 + (f", {reused} reused from earlier runs" if reused else "")
+                + (f", {raced} stopped early by racing" if raced else "")
                 + f"; {calls} model call(s), {hits} answer(s) from the cache"
                 + f" — parent run <code>{esc(result.parent_run_id)}</code>"
                 + (" — press Run again to finish it: nothing done so far is recomputed" if stopped else "")
@@ -205,7 +212,12 @@ class RunPanel(w.VBox):
             with self._lock:
                 self._done.append(event.result)
                 frame = leaderboard_frame(self._done)
+                dropped = [v for v in self._done if v.stopped_early is not None]
             self.variants.set(event.done, event.total, name)
+            if dropped:
+                self.dropped.value = "<b>Dropped out</b> (clearly worse than the leader):<ul>" + "".join(
+                    f"<li>{esc(v.variant.name)}: {esc(v.stopped_early.label)}</li>" for v in dropped if v.stopped_early is not None
+                ) + "</ul>"
             self.leaderboard.value = frame_table(frame, _COLUMNS, links=run_link)
         elif kind == "sweep_done":
             self.variants.set(event.done, event.total)

@@ -1,0 +1,262 @@
+"""Racing sweeps: variants answer in batches of questions and the ones clearly worse than the leader stop early.
+
+The decision is tested pure; the sweep runs on a real sqlite MLflow store, real Chroma and worker processes, with
+scripted models (their calls are recorded across processes): two good models and one planted hopeless one that always
+answers "banana".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+import workbench as wb
+from workbench.comparison import early_stops, race_leader
+from workbench.config import Settings
+from workbench.errors import SpecError
+from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID
+from workbench.spec import ExperimentSpec, load_experiment
+from workbench.testing import HashingEmbedder, ScriptedModel
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTIONS = 16
+BANANA_ID = "llamacpp:/planted/banana.gguf"
+PROMPT = {"name": "p", "template": "Context: {context}\nQuestion: {question}\nAnswer:"}
+RACING = {"metric": "token_f1", "confidence": 0.95, "min_questions": 8, "batch": 4}
+
+# -- the decision (pure) -------------------------------------------------------------------------------------------
+
+
+def test_a_hopeless_variant_stops_once_it_has_min_questions_and_the_leader_never_does() -> None:
+    good = [1.0, 0.8, 0.9, 1.0, 0.7, 0.9, 1.0, 0.8]
+    bad = [0.0, 0.1, 0.0, 0.0, 0.2, 0.0, 0.1, 0.0]
+    assert early_stops({"good": good[:7], "bad": bad[:7]}, metric="token_f1", min_questions=8) == {}  # too few questions
+    stops = early_stops({"good": good, "bad": bad}, metric="token_f1", min_questions=8)
+    assert set(stops) == {"bad"}
+    why = stops["bad"]
+    assert why.leader == "good" and why.questions == 8 and why.metric == "token_f1"
+    assert why.low <= why.estimate <= why.high < 0
+    assert why.estimate == pytest.approx(sum(b - g for g, b in zip(good, bad)) / 8)
+
+
+def test_a_variant_as_good_as_the_leader_keeps_running() -> None:
+    a = [1.0, 0.5] * 6
+    b = [0.5, 1.0] * 6  # same mean, opposite on each question: the interval straddles zero
+    c = [1.0, 0.5] * 6  # a tie with the leader
+    assert early_stops({"a": a, "b": b, "c": c}, metric="token_f1", min_questions=4) == {}
+    assert race_leader({"a": a, "c": c}, "token_f1") == "a"  # a tie goes to the first listed
+    assert race_leader({"c": c, "a": a}, "token_f1") == "c"
+
+
+def test_for_a_lower_is_better_metric_the_higher_variant_stops() -> None:
+    careful = [0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0]
+    refuses = [1.0, 1.0, 0.9, 1.0, 1.0, 1.0, 0.8, 1.0, 1.0, 1.0]
+    assert race_leader({"refuses": refuses, "careful": careful}, "false_refusal") == "careful"
+    stops = early_stops({"refuses": refuses, "careful": careful}, metric="false_refusal", min_questions=8)
+    assert set(stops) == {"refuses"} and stops["refuses"].leader == "careful"
+    assert 0 < stops["refuses"].low <= stops["refuses"].high
+    # the same numbers on a higher-is-better metric: the other one stops
+    assert set(early_stops({"refuses": refuses, "careful": careful}, metric="token_f1", min_questions=8)) == {"careful"}
+
+
+def test_unscored_questions_do_not_count_towards_min_questions() -> None:
+    good = [1.0] * 10
+    errored = [0.0, None, 0.0, None, 0.0, None, 0.0, None, 0.0, 0.0]  # 6 scored answers
+    assert early_stops({"good": good, "bad": errored}, metric="token_f1", min_questions=8) == {}
+    assert set(early_stops({"good": good, "bad": errored}, metric="token_f1", min_questions=6)) == {"bad"}
+    assert early_stops({"a": [None] * 9, "b": [None] * 9}, metric="token_f1") == {}  # nothing scored: no leader
+    with pytest.raises(ValueError, match="same questions"):
+        early_stops({"a": [1.0] * 8, "b": [0.0] * 9}, metric="token_f1")
+
+
+# -- the spec --------------------------------------------------------------------------------------------------------
+
+
+def spec_data(**overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "name": "racing",
+        "dataset": {"path": "datasets/python_docs.jsonl", "limit": QUESTIONS},
+        "corpus": {"builtin": "python-reference"},
+        "prompts": [PROMPT],
+        "models": [{"id": GEMMA_ID, "params": {"max_tokens": 16}}, {"id": SMOLLM2_ID, "params": {"max_tokens": 16}}, {"id": BANANA_ID}],
+        "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+        "retrieval": [{"k": 3}],
+        "scorers": ["token_f1", "hit_at_k"],
+        "execution": {"racing": RACING},
+    }
+    data.update(overrides)
+    return data
+
+
+def test_racing_spec_round_trips_and_a_bad_metric_is_one_located_line(tmp_path: Path) -> None:
+    spec = ExperimentSpec.from_dict(spec_data(), base_dir=ROOT)
+    assert spec.execution.racing is not None and spec.execution.racing.batch == 4
+    path = spec.save(tmp_path / "ok.yaml")
+    again = load_experiment(path)
+    assert again.execution.racing == spec.execution.racing
+    assert again.hash == ExperimentSpec.from_dict(spec_data(execution={}), base_dir=ROOT).hash  # how it runs, not what
+
+    bad = tmp_path / "bad.yaml"
+    data = spec_data(execution={"racing": {**RACING, "metric": "token_f2"}})
+    data["dataset"] = {"path": str(ROOT / "datasets" / "python_docs.jsonl")}
+    bad.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"bad.yaml:\d+: execution.racing.metric: unknown metric 'token_f2' — ") as info:
+        load_experiment(bad)
+    assert "\n" not in str(info.value)
+    with pytest.raises(SpecError, match=r"execution: racing.metric 'rouge_l' is not among the experiment's scorers"):
+        ExperimentSpec.from_dict(spec_data(execution={"racing": {**RACING, "metric": "rouge_l"}}))
+    with pytest.raises(SpecError, match=r"racing.metric 'faithfulness' is not computed by default"):
+        ExperimentSpec.from_dict(spec_data(scorers=None, execution={"racing": {**RACING, "metric": "faithfulness"}}))
+    with pytest.raises(SpecError, match=r"execution.racing.min_questions"):
+        ExperimentSpec.from_dict(spec_data(execution={"racing": {**RACING, "min_questions": 1}}))
+
+
+# -- a racing sweep --------------------------------------------------------------------------------------------------
+
+
+def references() -> dict[str, tuple[int, str]]:
+    """Question -> (its position, its reference) for the first QUESTIONS cases of the dataset."""
+    lines = (ROOT / "datasets" / "python_docs.jsonl").read_text(encoding="utf-8").splitlines()[:QUESTIONS]
+    cases = [json.loads(line) for line in lines]
+    return {c["question"]: (i, c["reference"]) for i, c in enumerate(cases)}
+
+
+def stop_at() -> int:
+    """Where the hopeless variant stops: the first batch boundary with min_questions scored answers (token_f1 scores
+    answerable questions only)."""
+    lines = (ROOT / "datasets" / "python_docs.jsonl").read_text(encoding="utf-8").splitlines()[:QUESTIONS]
+    answerable = [json.loads(line)["category"] == "answerable" for line in lines]
+    return next(n for n in range(RACING["batch"], QUESTIONS + 1, RACING["batch"]) if sum(answerable[:n]) >= RACING["min_questions"])
+
+
+def good_answer(odd_half: bool):  # type: ignore[no-untyped-def]
+    """A good model: the reference, or its first half on every other question (the two good models alternate, so
+    neither is detectably better than the other)."""
+    refs = references()
+
+    def answer(prompt: object) -> str:
+        question = prompt.text.split("Question:")[-1].split("\nAnswer:")[0].strip()  # type: ignore[attr-defined]
+        i, reference = refs[question]
+        words = reference.split()
+        return " ".join(words[: max(1, len(words) // 2)]) if (i % 2 == 1) == odd_half else reference
+
+    return answer
+
+
+class Models:
+    """The same fakes across sweeps (same identities, so their answers are cached like a real model's)."""
+
+    def __init__(self) -> None:
+        self.a = ScriptedModel(good_answer(True), model_id=GEMMA_ID, identity="scripted:racing-a")
+        self.b = ScriptedModel(good_answer(False), model_id=SMOLLM2_ID, kind="chat", identity="scripted:racing-b")
+        self.banana = ScriptedModel(lambda prompt: "banana", model_id=BANANA_ID, identity="scripted:racing-banana")
+
+    def as_dict(self) -> dict[str, object]:
+        return {GEMMA_ID: self.a, SMOLLM2_ID: self.b, BANANA_ID: self.banana, MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+
+    def calls(self) -> tuple[int, int, int]:
+        return len(self.a.calls), len(self.b.calls), len(self.banana.calls)
+
+
+def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_computes_only_its_missing_questions(
+    wb_settings: Settings,
+) -> None:
+    models = Models()
+    events: list[wb.ProgressEvent] = []
+    spec = ExperimentSpec.from_dict(spec_data(), base_dir=ROOT)
+    raced = wb.run(spec, settings=wb_settings, models=models.as_dict(), progress=False, on_event=events.append)  # type: ignore[arg-type]
+
+    assert not raced.failed
+    by_model = {v.variant.model.id: v for v in raced.variants}  # type: ignore[union-attr]
+    banana, a, b = by_model[BANANA_ID], by_model[GEMMA_ID], by_model[SMOLLM2_ID]
+    n = stop_at()
+    assert n < QUESTIONS
+    assert models.calls() == (QUESTIONS, QUESTIONS, n)  # the hopeless one stopped at the first batch it could
+    assert banana.status == "FINISHED" and len(banana.records) == n and banana.metrics["generation_calls"] == n
+    assert banana.stopped_early is not None and banana.stopped_early.questions == n
+    assert banana.stopped_early.high < 0 and banana.stopped_early.leader in (a.variant.name, b.variant.name)
+    for good in (a, b):
+        assert good.stopped_early is None and len(good.records) == QUESTIONS and good.metrics["questions"] == QUESTIONS
+        assert [r.case.id for r in good.records] == [c.id for c in raced.dataset.cases]  # in order, each once
+    assert a.metrics["token_f1"] > 0.5 and banana.metrics["token_f1"] == 0.0
+
+    # the variants that drop out are reported as they stop, before the others finish
+    done = [e.variant.name for e in events if e.kind == "variant_done" and e.variant is not None]
+    assert done[0] == banana.variant.name and len(done) == 3
+    asked = [e for e in events if e.kind == "question_done" and e.variant is not None and e.variant.name == a.variant.name]
+    assert [e.done for e in asked] == list(range(1, QUESTIONS + 1)) and {e.total for e in asked} == {QUESTIONS}
+    assert sum(1 for e in events if e.kind == "variant_started") == 3
+
+    # MLflow: a FINISHED run tagged as stopped early with its questions and interval, never reusable as a full run
+    client = MlflowClient(wb_settings.tracking_uri)
+    run = client.get_run(banana.run_id)
+    tags = run.data.tags
+    assert run.info.status == "FINISHED" and tags["workbench.status"] == "FINISHED"
+    assert tags["workbench.racing.stopped"] == "true" and tags["workbench.racing.questions"] == str(n)
+    low, high = (float(x) for x in tags["workbench.racing.interval"].split(","))
+    assert low <= high < 0 and tags["workbench.racing.leader"] == banana.stopped_early.leader
+    assert "workbench.reuse_key" not in tags and "workbench.reuse_key" in client.get_run(a.run_id).data.tags
+    assert run.data.metrics["questions"] == n
+
+    # the leaderboard and the comparison say so (from the result and read back from the store)
+    board = raced.leaderboard()
+    assert board["stopped_early"].notna().tolist() == [False, False, True]  # ranked after the variants that finished
+    assert board.iloc[2]["variant"] == banana.variant.name and board.iloc[2]["questions"] == n
+    for report in (wb.compare(raced), wb.compare("racing", tracking_uri=wb_settings.tracking_uri)):
+        rows = report.table[report.table["metric"] == "token_f1"].set_index("variant")
+        assert rows.loc[banana.variant.name, "stopped_early"].startswith(f"after {n} questions: token_f1 ")
+        assert rows.loc[banana.variant.name, "n"] == sum(1 for r in banana.records if r.scores["token_f1"].value is not None)
+        assert rows.loc[[a.variant.name, b.variant.name], "stopped_early"].isna().all()
+        assert f"stopped early after {n} questions" in report.summary()
+
+    # finishing the stopped variant later costs only its missing questions
+    full = ExperimentSpec.from_dict(spec_data(execution={}), base_dir=ROOT)
+    finished = wb.run(full, settings=wb_settings, models=models.as_dict(), progress=False)  # type: ignore[arg-type]
+    assert models.calls() == (QUESTIONS, QUESTIONS, QUESTIONS)  # the missing banana answers, nothing else
+    again = {v.variant.model.id: v for v in finished.variants}  # type: ignore[union-attr]
+    assert again[GEMMA_ID].reused_from == a.run_id and again[SMOLLM2_ID].reused_from == b.run_id
+    rest = again[BANANA_ID]
+    assert rest.reused_from is None and rest.stopped_early is None and len(rest.records) == QUESTIONS
+    assert rest.metrics["generation_calls"] == QUESTIONS - n and rest.metrics["cache_hits"] == n
+
+
+def test_a_failed_batch_fails_its_variant_and_the_others_race_on(wb_settings: Settings) -> None:
+    models = Models()
+    refs = references()
+    broken_after = {q for q, (i, _) in refs.items() if i >= 4}  # the second batch fails on every question
+
+    def flaky(prompt: object) -> str:
+        question = prompt.text.split("Question:")[-1].split("\nAnswer:")[0].strip()  # type: ignore[attr-defined]
+        if question in broken_after:
+            raise RuntimeError("model crashed")
+        return refs[question][1]
+
+    models.b = ScriptedModel(flaky, model_id=SMOLLM2_ID, kind="chat", identity="scripted:racing-flaky")
+    spec = ExperimentSpec.from_dict(spec_data(), base_dir=ROOT)
+    result = wb.run(spec, settings=wb_settings, models=models.as_dict(), progress=False)  # type: ignore[arg-type]
+    by_model = {v.variant.model.id: v for v in result.variants}  # type: ignore[union-attr]
+    failed = by_model[SMOLLM2_ID]
+    assert failed.status == "FAILED" and "every question failed" in (failed.outcome.error or "")
+    assert len(failed.records) == 8 and failed.stopped_early is None  # what it had: the first batch and the failed one
+    assert len(by_model[GEMMA_ID].records) == QUESTIONS and by_model[BANANA_ID].stopped_early is not None
+    assert MlflowClient(wb_settings.tracking_uri).get_run(failed.run_id).info.status == "FAILED"
+    assert not math.isnan(by_model[GEMMA_ID].metrics["token_f1"])
+
+
+def test_the_run_panel_lists_the_variants_that_drop_out(wb_settings: Settings) -> None:
+    from workbench.widgets import RunPanel
+
+    models = Models()
+    panel = RunPanel(ExperimentSpec.from_dict(spec_data(), base_dir=ROOT), settings=wb_settings, models=models.as_dict())  # type: ignore[arg-type]
+    result = panel.run()
+    banana = next(v for v in result.variants if v.variant.model is not None and v.variant.model.id == BANANA_ID)
+    assert banana.stopped_early is not None
+    assert "Dropped out" in panel.dropped.value and banana.variant.name in panel.dropped.value
+    assert f"after {stop_at()} questions" in panel.dropped.value
+    assert "1 stopped early by racing" in panel.status.value
+    assert "stopped_early" in panel.leaderboard.value

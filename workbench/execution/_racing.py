@@ -1,0 +1,111 @@
+"""Racing: run a sweep's variants in batches of questions and stop the ones already clearly worse than the leader.
+
+``RacingExecutor`` wraps any executor. Every live variant answers the next ``batch`` questions (the same ones, in the
+same order, so differences stay paired): each batch is one ``VariantJob`` per live variant holding that batch's slice
+of its questions, run by the wrapped executor (worker processes, isolation, limits and caches as usual). After each
+batch the caller's decision (``workbench.comparison.early_stops``, handed in) names the variants that stop. A variant's
+result is handed back once: a stopped one as soon as it stops (FINISHED, with ``stopped_early`` and the records it
+has), one whose batch failed as FAILED with the records it has, the others after the last batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
+
+from workbench.execution._executors import Executor, OnQuestion
+from workbench.execution._worker import VariantJob, variant_metrics
+from workbench.grid import Variant
+from workbench.results import EarlyStop, VariantResult
+from workbench.sandbox import Outcome
+from workbench.spec import RacingSpec
+
+__all__ = ["Decide", "RacingExecutor", "merge_parts", "metric_values"]
+
+# per variant id, its metric on each question answered so far (aligned) -> the variants that stop, by id
+Decide = Callable[[Mapping[str, Sequence[float | None]]], Mapping[str, EarlyStop]]
+
+
+def merge_parts(parts: Sequence[VariantResult]) -> VariantResult:
+    """One variant's result from its batches' results, in order (pure): their records, metrics over all of them,
+    and the first outcome that is not FINISHED (else FINISHED)."""
+    records = tuple(r for part in parts for r in part.records)
+    first = parts[0]
+    outcome = next((p.outcome for p in parts if p.status != "FINISHED"), first.outcome)
+    return replace(
+        first, outcome=outcome, records=records, metrics=variant_metrics(records, first.variant.generates),
+        ended_ms=parts[-1].ended_ms,
+    )
+
+
+def metric_values(result: VariantResult, metric: str, case_ids: Sequence[str]) -> list[float | None]:
+    """A result's ``metric`` on each of ``case_ids`` (None where it has no such question or no such score)."""
+    by_case = {r.case.id: r for r in result.records}
+    out: list[float | None] = []
+    for case_id in case_ids:
+        record = by_case.get(case_id)
+        score = record.scores.get(metric) if record is not None else None
+        out.append(score.value if score is not None else None)
+    return out
+
+
+class RacingExecutor:
+    """Runs jobs through ``inner`` in batches of questions, stopping the variants ``decide`` names.
+
+    Args:
+        inner: the executor each batch runs on.
+        racing: the spec's ``execution.racing``.
+        decide: which variants stop, given every competitor's scores so far (see ``Decide``).
+        finished: results already complete (reused runs): they compete for the lead but never stop.
+    """
+
+    def __init__(self, inner: Executor, racing: RacingSpec, *, decide: Decide, finished: Sequence[VariantResult] = ()) -> None:
+        self.inner = inner
+        self.racing = racing
+        self.decide = decide
+        self.finished = tuple(finished)
+
+    def run(
+        self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool]
+    ) -> Iterator[VariantResult]:
+        live = {j.variant.id: j for j in jobs}
+        parts: dict[str, list[VariantResult]] = {key: [] for key in live}
+        names = {j.variant.id: j.variant.name for j in jobs} | {r.variant.id: r.variant.name for r in self.finished}
+        total = max((len(j.retrieved) for j in jobs), default=0)
+        started: set[str] = set()
+
+        def start(variant: Variant) -> None:
+            if variant.id not in started:  # once per variant, not once per batch
+                started.add(variant.id)
+                on_start(variant)
+
+        def question(variant: Variant, kind: str, done: int, _of: int) -> None:  # counted over the whole variant
+            on_question(variant, kind, sum(len(p.records) for p in parts[variant.id]) + done, total)
+
+        for first in range(0, total, self.racing.batch):
+            if not live or stop():
+                break
+            batch = [replace(j, retrieved=j.retrieved[first : first + self.racing.batch]) for j in live.values()]
+            for part in self.inner.run(batch, on_start=start, on_question=question, stop=stop):
+                parts[part.variant.id].append(part)
+            merged = {key: merge_parts(parts[key]) for key in live if parts[key]}
+            for key, result in merged.items():
+                if result.status != "FINISHED":  # a failed (or stopped) batch ends its variant
+                    del live[key]
+                    yield result
+            if stop():
+                break  # some variants did not answer this batch: nothing to decide on
+            answered = [r.case.id for r in jobs[0].retrieved[: first + self.racing.batch]]
+            competitors = {key: metric_values(merged[key], self.racing.metric, answered) for key in live if key in merged}
+            competitors |= {r.variant.id: metric_values(r, self.racing.metric, answered) for r in self.finished}
+            for key, why in self.decide(competitors).items():
+                if key in live:
+                    del live[key]
+                    yield replace(merged[key], stopped_early=replace(why, leader=names.get(why.leader, why.leader)))
+        for key in live:
+            if not parts[key]:
+                continue  # the sweep was stopped before this variant started: nothing to report for it
+            result = merge_parts(parts[key])
+            if len(result.records) < total and result.status == "FINISHED":  # the sweep was stopped between batches
+                result = replace(result, outcome=Outcome("STOPPED", "stopped by the user", "stopped"))
+            yield result
