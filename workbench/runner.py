@@ -31,7 +31,7 @@ from workbench.pipeline import IndexStore, Retriever, chunk_corpus, chunk_stats,
 from workbench.results import SweepResult, VariantResult
 from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers
 from workbench.spec import ExperimentSpec, load_experiment
-from workbench.tracking import MlflowTracker, Tracker
+from workbench.tracking import MlflowTracker, Tracker, TrackingUnavailable
 
 __all__ = ["ProgressEvent", "load_inputs", "load_spec_dataset", "reuse_key", "run"]
 
@@ -224,7 +224,7 @@ def run(
         results.append(result)
         emit(ProgressEvent("variant_done", len(results), len(variants), result.variant, result))
 
-    status, error = "FINISHED", None
+    status, error, raised = "FINISHED", None, None
     try:
         emit(ProgressEvent("sweep_started", 0, len(variants)))
         reusable = {} if fresh else track.reusable(sweep, keys)
@@ -294,12 +294,23 @@ def run(
         elif any(r.status == "FAILED" for r in results):
             status = "FAILED"
     except BaseException as exc:
+        raised = exc
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
         error = "interrupted (KeyboardInterrupt)" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        track.end_sweep(sweep, results, status, comparison=sweep_comparison(results, seed=spec.seed), error=error)
-        bars.close()
+        try:
+            track.end_sweep(sweep, results, status, comparison=sweep_comparison(results, seed=spec.seed), error=error)
+        except Exception as failure:  # the sweep's own error, when there is one, is what the user must see
+            down = raised if isinstance(raised, TrackingUnavailable) else failure
+            if isinstance(down, TrackingUnavailable):
+                down.parent_not_ended(sweep.run_id)
+            elif raised is not None:
+                raised.add_note(f"the sweep's parent run {sweep.run_id} could not be ended: {type(failure).__name__}: {failure}")
+            if raised is None:
+                raise
+        finally:
+            bars.close()
     emit(ProgressEvent("sweep_done", len(results), len(variants)))
     return SweepResult(
         spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),

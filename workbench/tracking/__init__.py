@@ -21,6 +21,7 @@ from workbench.tracking._memory import MemoryRun, MemoryTracker
 from workbench.tracking._mlflow import EVAL_RUN_TYPE, MlflowTracker
 from workbench.tracking._protocol import COMPARISON_FILE, PLOTS_DIR, SweepComparison, SweepHandle, Tracker
 from workbench.tracking._redact import redacting
+from workbench.tracking._unreachable import TrackingUnavailable
 from workbench.tracking._read import (
     RESULTS_TABLE,
     find_variant_table,
@@ -51,6 +52,7 @@ __all__ = [
     "SweepComparison",
     "SweepHandle",
     "Tracker",
+    "TrackingUnavailable",
     "VariantAnswer",
     "calibrate_run",
     "calibration_runs",

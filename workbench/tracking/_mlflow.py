@@ -35,6 +35,7 @@ from workbench.tracking._process import END_REASON_TAG, abandoned_reason, proces
 from workbench.tracking._read import RESULTS_TABLE
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import open_store_serialised
+from workbench.tracking._unreachable import TrackingUnavailable, quiet_retry_warnings, shown_uri, tracking_call
 from workbench.tracking._redact import redacting
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags, records_from_table
 from workbench.tracking._protocol import COMPARISON_FILE, PLOTS_DIR, SweepComparison, SweepHandle
@@ -43,6 +44,7 @@ RUN_TYPE_TAG = "mlflow.runType"
 EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
 _PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "llama-cpp-python", "sentence-transformers", "ragas", "pandas")
 _MAX_PARAM = 6000
+_UNENDED: set[tuple[str, str]] = set()  # (tracking URI, parent run id) of sweeps this process could not end
 _log = logging.getLogger(__name__)
 
 
@@ -78,7 +80,8 @@ class MlflowTracker:
     """Logs to the MLflow store at ``tracking_uri`` (sqlite by default; a server URI works too).
 
     Tracing writes through MLflow's global tracking URI, so this sets it for the process. Every call to MLflow goes
-    through ``redacting``: no secret (a key from the environment or of a known shape) reaches the store.
+    through ``redacting``: no secret (a key from the environment or of a known shape) reaches the store. A tracking
+    server that stops answering (after MLflow's retries) raises ``TrackingUnavailable``, a one-line error.
     """
 
     def __init__(self, tracking_uri: str, *, artifact_root: Path | None = None) -> None:
@@ -92,6 +95,9 @@ class MlflowTracker:
         self.tracking_uri = tracking_uri
         # a tracking server keeps artifacts itself (served artifacts), not on this machine's disk
         self.artifact_root = None if tracking_uri.startswith(("http://", "https://")) else artifact_root
+        self.unreachable = False  # set when a call found the tracking server down: ending the sweep asks once, quickly
+        if tracking_uri.startswith(("http://", "https://")):
+            quiet_retry_warnings()
         mlflow.set_tracking_uri(tracking_uri)
         self._mlflow = redacting(mlflow)
         self.client = redacting(MlflowClient(tracking_uri))
@@ -122,6 +128,7 @@ class MlflowTracker:
             _log.debug("experiment %s was created concurrently: %s", spec.name, exc)
             return str(again.experiment_id)
 
+    @tracking_call("starting the sweep")
     def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
         from mlflow.entities import Param, RunTag
 
@@ -152,8 +159,10 @@ class MlflowTracker:
         self._log_dataset(run.info.run_id, dataset)
         return SweepHandle(run.info.run_id, run.info.run_id, experiment_id, self.tracking_uri)
 
+    @tracking_call("closing abandoned sweeps")
     def close_abandoned(self, spec: ExperimentSpec) -> list[str]:
-        """End as KILLED the sweeps of this experiment left RUNNING by a process of this host that no longer exists."""
+        """End as KILLED the sweeps of this experiment left RUNNING by a process of this host that no longer exists, or
+        by this process when the tracking server was down as they ended."""
         found = self.client.get_experiment_by_name(spec.name)
         if found is None:
             return []
@@ -163,10 +172,13 @@ class MlflowTracker:
         ended = []
         for run in runs:
             reason = abandoned_reason(run.data.tags)
+            if (self.tracking_uri, run.info.run_id) in _UNENDED:  # this process could not end it: the server was down
+                reason = "the tracking server did not answer when the sweep ended"
             if reason is None:
                 continue
             self.client.set_tag(run.info.run_id, END_REASON_TAG, reason)
             self.client.set_terminated(run.info.run_id, status="KILLED")
+            _UNENDED.discard((self.tracking_uri, run.info.run_id))
             ended.append(run.info.run_id)
         return ended
 
@@ -178,6 +190,31 @@ class MlflowTracker:
         *,
         comparison: SweepComparison | None = None,
         error: str | None = None,
+    ) -> None:
+        """Log the sweep's totals, leaderboard and comparison and end its parent run.
+
+        Raises:
+            TrackingUnavailable: the tracking server does not answer; the parent run stays RUNNING until the next sweep
+                of this experiment (``close_abandoned``) ends it as KILLED.
+        """
+        try:
+            if self.unreachable and not self._server_answers():  # not another round of retries: it was down a moment ago
+                raise TrackingUnavailable(shown_uri(self.tracking_uri), "ending the sweep", "still down")
+            self._end_sweep(sweep, results, status, comparison=comparison, error=error)
+        except TrackingUnavailable as down:
+            _UNENDED.add((self.tracking_uri, sweep.run_id))
+            down.parent_not_ended(sweep.run_id)
+            raise
+
+    @tracking_call("ending the sweep")
+    def _end_sweep(
+        self,
+        sweep: SweepHandle,
+        results: Sequence[VariantResult],
+        status: str,
+        *,
+        comparison: SweepComparison | None,
+        error: str | None,
     ) -> None:
         from mlflow.entities import Metric, RunTag
 
@@ -200,6 +237,22 @@ class MlflowTracker:
         if comparison is not None:
             self._log_comparison(sweep.run_id, comparison)
         self.client.set_terminated(sweep.run_id, status=status, end_time=now)
+
+    def _server_answers(self) -> bool:
+        """Whether the tracking server answers its health check within 3 s (one try)."""
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        parts = urllib.parse.urlsplit(self.tracking_uri)
+        url = urllib.parse.urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path.rstrip("/") + "/health", "", ""))
+        try:
+            with urllib.request.urlopen(url, timeout=3):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answered
+        except (urllib.error.URLError, OSError):
+            return False
 
     def _log_comparison(self, run_id: str, comparison: SweepComparison) -> None:
         """``comparison.json`` and ``plots/`` on the parent run; a failure here is a warning, never a failed sweep."""
@@ -232,6 +285,7 @@ class MlflowTracker:
 
     # -- reuse ---------------------------------------------------------------------------------------------------
 
+    @tracking_call("looking for reusable runs")
     def reusable(self, sweep: SweepHandle, keys: Mapping[str, str]) -> dict[str, str]:
         """Variant id -> the newest FINISHED run of this experiment logged with that variant's reuse key."""
         out = {}
@@ -245,6 +299,7 @@ class MlflowTracker:
                 out[variant_id] = runs[0].info.run_id
         return out
 
+    @tracking_call("logging a reused variant")
     def reuse_variant(self, sweep: SweepHandle, variant: Variant, source_run_id: str, dataset: Dataset) -> VariantResult:
         """Log ``source_run_id`` again as a child of this sweep (params, metrics, tags, artifacts; its traces linked,
         not copied) with a tag naming where it came from, and return its result as read back."""
@@ -292,6 +347,7 @@ class MlflowTracker:
         traces = self._mlflow.search_traces(locations=[experiment_id], run_id=run_id, return_type="list", include_spans=False)
         return [t.info.trace_id for t in traces]
 
+    @tracking_call("logging a variant")
     def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None) -> VariantResult:
         from dataclasses import replace
 
