@@ -16,7 +16,7 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast ui lint clean browser-deps team-deps bench-speed
+.PHONY: install demo test test-fast ui lint clean browser-deps team-deps bench-speed bench-scaling
 
 # The browser test (tests/browser) drives JupyterLab in Debian's headless chromium with playwright-core from npm
 # (`npx playwright install` cannot download browsers here). Installed when missing; WORKBENCH_SKIP_BROWSER=1 skips
@@ -81,6 +81,14 @@ test-fast: install
 # resume), measured in one run: about 15-25 minutes on 2 quiet cores. BENCH_ARGS="--questions 3" for a quick check.
 bench-speed: install
 	$(BIN)/python bench/sweep_speed.py $(BENCH_ARGS)
+
+# How a sweep scales out (issue 10): a hosted model (a real OpenAI-compatible stub on loopback, 0.3 s per call, through
+# the real openai: provider) with workers = 1, 2, 4, 8 on 8 variants x 12 questions (results must be identical), the
+# same sweep on a local Ray instance vs local, and the local Gemma 3 270M with 1 vs 2 workers; prints a table, the
+# ratios against 1 worker and where the time goes. About 5 minutes on 2 quiet cores. BENCH_ARGS="--variants 4
+# --questions 4 --workers 1,4 --no-ray --no-local" for a quick check.
+bench-scaling: install
+	$(BIN)/python bench/scaling.py $(BENCH_ARGS)
 
 ui: install
 	$(BIN)/workbench ui
