@@ -101,5 +101,9 @@ def test_calibrate_cli_names_a_missing_run(wb_settings, capsys) -> None:  # type
     labels = wb_settings.root / "l.csv"
     labels.parent.mkdir(parents=True, exist_ok=True)
     labels.write_text("case_id,metric,label\na,faithfulness,1\n")
+    from mlflow import MlflowClient
+
+    Path(wb_settings.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    MlflowClient(wb_settings.tracking_uri).search_experiments()  # a real store, without that run
     code = cli.main(["--tracking-uri", wb_settings.tracking_uri, "calibrate", "0123456789abcdef", "--labels", str(labels)])
     assert code == 2 and "no run '0123456789abcdef'" in capsys.readouterr().err

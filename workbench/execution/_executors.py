@@ -121,19 +121,38 @@ class LocalExecutor:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-_EMBEDDING_SCORERS = frozenset({"semantic_similarity", "answer_relevancy"})
+# The libraries a scorer imports when it first runs: a forkserver imports them once for every worker, which would
+# otherwise each pay for them (ragas alone is seconds of imports; rouge_score imports nltk).
+_RAGAS = ("ragas.dataset_schema", "ragas.metrics", "ragas.metrics.collections")
+_SCORER_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "semantic_similarity": ("sentence_transformers",),
+    "answer_relevancy": ("sentence_transformers", *_RAGAS),
+    "rouge_l": ("rouge_score.rouge_scorer",),
+    **dict.fromkeys(
+        ("string_similarity", "bleu", "chrf", "non_llm_context_recall", "non_llm_context_precision", "faithfulness",
+         "context_precision", "context_recall"),
+        _RAGAS,
+    ),
+}
 
 
 def _preload(jobs: Sequence[VariantJob]) -> tuple[str, ...]:
     """The heavy libraries these jobs' workers will import (a forkserver imports them once for all its workers)."""
     models = {m.id.partition(":")[0] for j in jobs for m in j.variant.answering_models if m.id not in j.overrides}
-    out = []
+    out: list[str] = []
     if models & {"local", "llamacpp"}:
         out.append("llama_cpp")
-    if any(MINILM_ID not in j.overrides and (j.scorer_names is None or _EMBEDDING_SCORERS & set(j.scorer_names)) for j in jobs if j.generates):
-        out.append("sentence_transformers")
     if models & {"openai", "azure_openai"}:
         out.append("langchain_openai")
+    for job in jobs:
+        if not job.generates:
+            continue
+        for name in job.scorer_names or _SCORER_LIBRARIES:
+            for module in _SCORER_LIBRARIES.get(name, ()):
+                if module == "sentence_transformers" and MINILM_ID in job.overrides:
+                    continue  # a test's embedder stands in for the real one
+                if module not in out:
+                    out.append(module)
     return tuple(out)
 
 

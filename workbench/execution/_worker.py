@@ -223,7 +223,8 @@ def run_job(
         on_question: told after each question is answered and after each is scored.
         stop: polled between questions; True ends the variant STOPPED with the answers so far.
         resolver: reuse loaded models (in-process runs share the caller's); default: a new one over ``job.cache``.
-        on_ready: told the variant's deadline (``time.monotonic()``) once its scorers are built and its wall time runs.
+        on_ready: told the variant's deadline (``time.monotonic()``) once its scorers are built and its wall time runs,
+            and again when scoring starts (scoring gets a wall time of its own).
     """
     started_ms = int(time.time() * 1000)
     tell = on_question or (lambda kind, done, total: None)
@@ -298,6 +299,8 @@ def run_job(
             raise RuntimeError(f"every question failed; first error: {finished[0].error}")
 
     outcome = run_sandboxed(body, sandbox)
+    if on_ready is not None:
+        on_ready(time.monotonic() + spec.limits.wall_time_s)  # scoring has a wall time of its own
     if outcome.error_kind == "MemoryError" and spec.limits.memory_mb is not None:
         outcome = Outcome("FAILED", f"memory limit of {spec.limits.memory_mb} MB exceeded — raise limits.memory_mb", "memory", outcome.traceback)
     answered = [r for r in records if r is not None]
