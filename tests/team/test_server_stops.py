@@ -133,7 +133,8 @@ def test_a_server_stopping_mid_sweep_is_one_line_and_the_rerun_logs_everything_f
     assert "start the server again and re-run" in line and "cached answers are not recomputed" in line, line
     assert "parent run" in line and "could not be ended" in line, line
     assert gave_up_after < 60, f"gave up {gave_up_after:.0f} s after the server stopped"
-    print(f"gave up {gave_up_after:.1f} s after the server stopped: {line}")
+    with capfd.disabled():
+        print(f"\ngave up {gave_up_after:.1f} s after the server stopped: {line}")
     calls_first = len(model.calls)
     assert calls_first == 2 * QUESTIONS  # the logged variant and the one whose logging failed: their answers are cached
 
