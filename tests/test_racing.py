@@ -225,6 +225,17 @@ def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_comput
     assert rest.metrics["generation_calls"] == QUESTIONS - n and rest.metrics["cache_hits"] == n
 
 
+def test_nothing_stops_after_the_last_batch(wb_settings: Settings) -> None:
+    models = Models()  # after 4 questions the banana has too few scored answers; after 8 there is nothing left to save
+    spec = ExperimentSpec.from_dict(
+        spec_data(dataset={"path": "datasets/python_docs.jsonl", "limit": 8}, execution={"racing": {**RACING, "min_questions": 5}}),
+        base_dir=ROOT,
+    )
+    result = wb.run(spec, settings=wb_settings, models=models.as_dict(), progress=False)  # type: ignore[arg-type]
+    assert all(v.stopped_early is None and len(v.records) == 8 for v in result.variants)
+    assert models.calls() == (8, 8, 8)
+
+
 def test_a_failed_batch_fails_its_variant_and_the_others_race_on(wb_settings: Settings) -> None:
     models = Models()
     refs = references()

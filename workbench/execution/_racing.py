@@ -5,7 +5,8 @@ same order, so differences stay paired): each batch is one ``VariantJob`` per li
 of its questions, run by the wrapped executor (worker processes, isolation, limits and caches as usual). After each
 batch the caller's decision (``workbench.comparison.early_stops``, handed in) names the variants that stop. A variant's
 result is handed back once: a stopped one as soon as it stops (FINISHED, with ``stopped_early`` and the records it
-has), one whose batch failed as FAILED with the records it has, the others after the last batch.
+has), one whose batch failed as FAILED with the records it has, the others after the last batch (after which nothing
+is decided: stopping then would save nothing).
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ class RacingExecutor:
                     yield result
             if stop():
                 break  # some variants did not answer this batch: nothing to decide on
+            if first + self.racing.batch >= total:
+                break  # the last batch: stopping now saves nothing, every live variant has answered every question
             answered = [r.case.id for r in jobs[0].retrieved[: first + self.racing.batch]]
             competitors = {key: metric_values(merged[key], self.racing.metric, answered) for key in live if key in merged}
             competitors |= {r.variant.id: metric_values(r, self.racing.metric, answered) for r in self.finished}
