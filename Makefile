@@ -16,7 +16,7 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast ui lint clean browser-deps team-deps bench-speed bench-scaling
+.PHONY: install demo test test-fast ui lint clean browser-deps team-deps bench-speed bench-scaling bench-racing
 
 # The browser test (tests/browser) drives JupyterLab in Debian's headless chromium with playwright-core from npm
 # (`npx playwright install` cannot download browsers here). Installed when missing; WORKBENCH_SKIP_BROWSER=1 skips
@@ -89,6 +89,12 @@ bench-speed: install
 # --questions 4 --workers 1,4 --no-ray --no-local" for a quick check.
 bench-scaling: install
 	$(BIN)/python bench/scaling.py $(BENCH_ARGS)
+
+# What racing saves: 12 variants (3 prompts x 2 chunkers x k 3/1, weak ones on purpose) with the local Gemma 3 270M,
+# run in full and with racing, each from a cold cache; prints both sweeps' generation calls, their ratio and whether
+# both pick the same best variant. BENCH_ARGS="--questions 12" for a quick check.
+bench-racing: install
+	$(BIN)/python bench/racing.py $(BENCH_ARGS)
 
 ui: install
 	$(BIN)/workbench ui

@@ -1,0 +1,160 @@
+"""Benchmark: what racing saves on a grid of 12 variants, and whether it still finds the best one, measured in one run.
+
+The grid, on the first N questions of the Python language reference set (datasets/python_docs.jsonl, corpus builtin
+python-reference; default 32, ``--questions N``), answered by the real local model (local:gemma3-270m, max_tokens 48)
+with real MiniLM embeddings, real Chroma and a real sqlite MLflow store:
+
+  3 prompts   grounded, plain, and no_context (a prompt that ignores the retrieved context)
+  2 chunkers  recursive 1000/100, and tiny chunks (recursive 120/0)
+  2 k         3 and 1
+
+= 12 variants, some clearly weak on purpose (no context; k=1 over tiny chunks). Scored on token_f1, refusal_correct,
+hit_at_k and mrr. The four no_context variants send the model the same prompts (their chunks are not in them), so in
+either sweep the cache answers three of them: generation calls count the calls that reached the model. Two sweeps, each from a cold cache (no answer cached) with its own temporary cache and MLflow store:
+
+  full     every variant answers every question (it builds the indexes, in a temporary folder)
+  racing   execution: {racing: {metric: token_f1, confidence: 0.95, min_questions: 8, batch: 4}}; it opens the indexes
+           the full sweep built (indexes are no generation call, and building the tiny-chunk one takes minutes)
+
+Printed: each variant's token_f1 and generation calls in both, the questions a stopped variant used and the interval
+that stopped it, the total generation calls and their ratio, and whether both sweeps pick the same best variant
+(highest token_f1 over all questions; for racing, among the variants it did not stop). Target: the same best variant
+with at most 50% of the full sweep's generation calls.
+
+    .venv/bin/python bench/racing.py                 # the full benchmark (not timed yet: 384 calls + racing's)
+    .venv/bin/python bench/racing.py --questions 4 --min-questions 2 --batch 2   # a quick check that it works
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPTS = ROOT / "experiments" / "prompts"
+_LOCATION_VARS = ("WORKBENCH_ROOT", "WORKBENCH_HOME", "WORKBENCH_CACHE_DIR", "MLFLOW_TRACKING_URI")
+
+
+def grid(questions: int, *, racing: dict[str, Any] | None) -> Any:
+    """The benchmark's experiment (with ``racing`` or without; everything else equal)."""
+    from workbench.models import GEMMA_ID, MINILM_ID
+    from workbench.spec import ExperimentSpec
+
+    data = {
+        "name": "racing-bench",
+        "dataset": {"path": str(ROOT / "datasets" / "python_docs.jsonl"), "limit": questions},
+        "corpus": {"builtin": "python-reference"},
+        "prompts": [
+            {"name": "grounded", "template": (PROMPTS / "grounded.txt").read_text(encoding="utf-8")},
+            {"name": "plain", "template": (PROMPTS / "plain.txt").read_text(encoding="utf-8")},
+            {"name": "no_context", "template": "Question: {question}\nAnswer:"},
+        ],
+        "models": [{"id": GEMMA_ID, "params": {"temperature": 0.0, "max_tokens": 48}}],
+        "chunkers": [{"strategy": "recursive", "size": 1000, "overlap": 100}, {"strategy": "recursive", "size": 120, "overlap": 0}],
+        "retrieval": [{"embedding": MINILM_ID, "k": 3}, {"embedding": MINILM_ID, "k": 1}],
+        "scorers": ["token_f1", "refusal_correct", "hit_at_k", "mrr"],
+        "limits": {"wall_time_s": 3600},
+        "execution": {"racing": racing} if racing else {},
+    }
+    return ExperimentSpec.from_dict(data, base_dir=ROOT)
+
+
+def sweep(spec: Any, home: Path, indexes: Path) -> tuple[Any, float]:
+    """One ``wb.run`` with its own (empty) cache and sqlite store under ``home``; indexes and sandboxes in ``indexes``."""
+    import workbench as wb
+    from workbench.cache import DiskCacheStore
+
+    home.mkdir(parents=True)
+    cfg = wb.Settings(root=home, tracking_uri=f"sqlite:///{home / 'mlflow.db'}", artifact_root=home / "artifacts", home=indexes)
+    cache = DiskCacheStore(home / "cache")
+    start = time.perf_counter()
+    try:
+        result = wb.run(spec, settings=cfg, progress=False, cache=cache)
+    finally:
+        cache.close()
+    wall = time.perf_counter() - start
+    if result.failed:
+        raise SystemExit(f"{spec.name}: {len(result.failed)} variant(s) failed: {result.failed[0].outcome.error}")
+    return result, wall
+
+
+def calls(result: Any) -> int:
+    return int(sum(v.metrics.get("generation_calls", 0.0) for v in result.variants))
+
+
+def best(variants: Any) -> Any:
+    """The variant with the highest token_f1 (the first listed on a tie)."""
+    return max(variants, key=lambda v: v.metrics.get("token_f1", float("-inf")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--questions", type=int, default=32, help="questions per variant (default 32)")
+    parser.add_argument("--min-questions", type=int, default=8, help="racing: scored answers before a variant can stop (default 8)")
+    parser.add_argument("--batch", type=int, default=4, help="racing: questions between two decisions (default 4)")
+    parser.add_argument("--confidence", type=float, default=0.95, help="racing: coverage of the stopping interval (default 0.95)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (and print where it is)")
+    args = parser.parse_args()
+    racing = {"metric": "token_f1", "confidence": args.confidence, "min_questions": args.min_questions, "batch": args.batch}
+    q = args.questions
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that a terminated run still removes its folder
+    for var in _LOCATION_VARS:
+        os.environ.pop(var, None)
+    tmp = Path(tempfile.mkdtemp(prefix="wb-racing-bench-"))
+
+    import workbench as wb
+
+    full_spec, racing_spec = grid(q, racing=None), grid(q, racing=racing)
+    n_variants = len(wb.expand_grid(full_spec))
+    print(f"grid: {n_variants} variants x {q} questions; {full_spec.models[0].id} (max_tokens 48); racing {racing}; "
+          f"WORKBENCH_LLAMA_THREADS={os.environ.get('WORKBENCH_LLAMA_THREADS', 'unset')}")
+    print(f"temporary caches, indexes and MLflow stores under {tmp}", flush=True)
+    try:
+        full, full_wall = sweep(full_spec, tmp / "full", tmp / "indexes")
+        print(f"  full:   {full_wall:.1f}s, {calls(full)} generation calls", flush=True)
+        raced, raced_wall = sweep(racing_spec, tmp / "racing", tmp / "indexes")
+        print(f"  racing: {raced_wall:.1f}s, {calls(raced)} generation calls", flush=True)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    by_id = {v.variant.id: v for v in raced.variants}
+    width = max(len(v.variant.name) for v in full.variants)
+    print()
+    print(f"{'variant':{width}s} {'full f1':>8s} {'calls':>6s} {'racing f1':>10s} {'calls':>6s}  stopped early")
+    for v in sorted(full.variants, key=lambda v: -v.metrics.get("token_f1", 0.0)):
+        r = by_id[v.variant.id]
+        stopped = r.stopped_early.label if r.stopped_early is not None else "-"
+        print(f"{v.variant.name:{width}s} {v.metrics.get('token_f1', float('nan')):8.3f} {int(v.metrics['generation_calls']):6d} "
+              f"{r.metrics.get('token_f1', float('nan')):10.3f} {int(r.metrics['generation_calls']):6d}  {stopped}")
+
+    full_by_id = {v.variant.id: v for v in full.variants}
+    full_best = best(full.variants)
+    survivors = [v for v in raced.variants if v.stopped_early is None]
+    raced_best = best(survivors)
+    ratio = calls(raced) / max(1, calls(full))
+    same = raced_best.variant.id == full_best.variant.id
+    print()
+    print(f"generation calls: full {calls(full)}, racing {calls(raced)}; racing / full = {ratio:.3f}")
+    print(f"stopped early: {n_variants - len(survivors)} of {n_variants} variants")
+    print(f"best variant: full {full_best.variant.name} (token_f1 {full_best.metrics['token_f1']:.3f}); racing "
+          f"{raced_best.variant.name} (token_f1 {raced_best.metrics['token_f1']:.3f}); same: {'yes' if same else 'no'}")
+    print(f"wall: full {full_wall:.1f}s (with building the indexes), racing {raced_wall:.1f}s (opening them)")
+    print(f"target (same best variant with <= 50% of the generation calls): {'met' if same and ratio <= 0.5 else 'not met'}")
+    differ = [v.variant.name for v in survivors if abs(v.metrics.get("token_f1", 0.0) - full_by_id[v.variant.id].metrics.get("token_f1", 0.0)) > 1e-9]
+    if differ:
+        print(f"note: {len(differ)} variant(s) answered every question in both sweeps with a different token_f1 (the model's answers "
+              f"differ between the two runs): {', '.join(differ)}")
+
+
+if __name__ == "__main__":
+    main()
