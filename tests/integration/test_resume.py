@@ -69,8 +69,9 @@ def test_a_sweep_killed_mid_variant_resumes_without_repeating_a_question(tmp_pat
     assert second.returncode == 0, output[-3000:]
     info = cache.info()
     assert info.entries["generation"] == 2 * QUESTIONS
-    # every question was answered once across both processes: the only repeated call is one the kill interrupted
-    assert info.misses["generation"] == 2 * QUESTIONS + in_flight
+    # every question was answered once across both processes: the only call that can repeat is one the kill
+    # interrupted (a worker may still finish it into the cache before it dies with its sweep)
+    assert 2 * QUESTIONS <= info.misses["generation"] <= 2 * QUESTIONS + in_flight
 
     client = MlflowClient(env["MLFLOW_TRACKING_URI"])
     experiment_id = client.get_experiment_by_name("resume-it").experiment_id

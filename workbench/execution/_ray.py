@@ -17,10 +17,13 @@ from typing import Any
 from workbench.execution._process import KILL_GRACE_S, with_cache_journal
 from workbench.execution._worker import VariantJob, failed_result, run_job, with_slots
 from workbench.grid import Variant
+from workbench.models import runs_locally
 from workbench.results import VariantResult
 from workbench.spec import ExecutionSpec
 
-__all__ = ["RayExecutor"]
+__all__ = ["HOSTED_CPUS", "RayExecutor"]
+
+HOSTED_CPUS = 0.25  # the Ray CPUs a variant answered by a hosted model asks for (it mostly waits on the network)
 
 
 def _ray_task(job: VariantJob, threads: int, share: int) -> tuple[VariantResult, list[tuple[str, str, dict[str, Any]]]]:
@@ -51,7 +54,7 @@ def _ray_task(job: VariantJob, threads: int, share: int) -> tuple[VariantResult,
 
 
 class RayExecutor:
-    """Runs variants as Ray tasks, ``workers`` at a time (one CPU each).
+    """Runs variants as Ray tasks, ``workers`` at a time (one CPU each on local models, a quarter on hosted ones).
 
     Args:
         execution: the spec's ``execution`` section (``address``: None starts a local instance).
@@ -98,7 +101,9 @@ class RayExecutor:
                 while pending and len(running) < workers and not stop():
                     job = pending.pop(0)
                     on_start(job.variant)
-                    ref = task.options(num_cpus=1, name=f"workbench-{job.variant.id}").remote(job, threads, workers)
+                    # a variant on local models needs a core; one waiting on a provider hardly any
+                    cpus = 1.0 if any(runs_locally(m.id) for m in job.variant.answering_models) else HOSTED_CPUS
+                    ref = task.options(num_cpus=cpus, name=f"workbench-{job.variant.id}").remote(job, threads, workers)
                     running[ref] = (job, time.monotonic())
                 if not running:
                     break
