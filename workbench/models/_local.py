@@ -178,6 +178,9 @@ class LlamaCppGenerator:
 
         common: dict[str, Any] = dict(max_tokens=params.max_tokens, temperature=params.temperature, seed=params.seed)
         with lock:
+            # forget the previous prompt: llama.cpp would reuse its KV cache for a shared prefix, and the logits of a
+            # prefix evaluated apart differ in the last bits, so an answer would depend on what was asked before it
+            llama.reset()
             start = time.perf_counter()
             grammar: GrammarFilter | None = None
             if schema_json is not None:
