@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from workbench import _telemetry  # noqa: F401
 from workbench.errors import WorkbenchError
+from workbench.tracking import STORE_HINT, check_store, shown_uri, sqlite_path
 
 if TYPE_CHECKING:
     from workbench.results import SweepResult
@@ -163,7 +164,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
     extra = args.mlflow_args[1:] if args.mlflow_args[:1] == ["--"] else args.mlflow_args
     cmd = [sys.executable, "-m", "mlflow", "server", "--artifacts-destination", destination, "--serve-artifacts",
            "--host", args.host, "--port", str(args.port), *(["--workers", str(args.workers)] if args.workers else []), *extra]
-    shown = _shown_uri(store)  # never print the store's password
+    shown = shown_uri(store)  # never print the store's password
     print(f"MLflow server on {shown}, artifacts in {destination}. Point sweeps and notebooks at it with:\n"
           f"  MLFLOW_TRACKING_URI=http://{reachable}:{args.port}", flush=True)
     # the store URI goes through the environment, so its password is not in the server's command line (ps)
@@ -177,7 +178,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     uri = settings(tracking_uri=args.tracking_uri).tracking_uri
     if not args.experiment and _missing_sqlite_store(uri):  # a fresh project: nothing to list, and no store is created
-        print(f"no experiments yet: {_shown_uri(uri)} does not exist — run a sweep first: workbench run EXPERIMENT.yaml")
+        print(f"no experiments yet: {shown_uri(uri)} does not exist — run a sweep first: workbench run EXPERIMENT.yaml")
         return 0
     uri = _store(args, must_exist=True)
     if not args.experiment:
@@ -415,24 +416,9 @@ def _input_file(path: str, what: str) -> str:
     return text
 
 
-def _shown_uri(uri: str) -> str:
-    """A store URI as it may be printed: never its password."""
-    return re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", uri)
-
-
-def _sqlite_path(uri: str) -> Path | None:
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
-    return None if path in ("", ":memory:") else Path(path)
-
-
 def _missing_sqlite_store(uri: str) -> bool:
-    path = _sqlite_path(uri)
+    path = sqlite_path(uri)
     return path is not None and not path.exists()
-
-
-_STORE_HINT = "point --tracking-uri or MLFLOW_TRACKING_URI at your store"
 
 
 def _store(args: argparse.Namespace, *, must_exist: bool) -> str:
@@ -441,65 +427,8 @@ def _store(args: argparse.Namespace, *, must_exist: bool) -> str:
     from workbench.config import settings
 
     uri = settings(tracking_uri=args.tracking_uri).tracking_uri
-    shown = _shown_uri(uri)
-    path = _sqlite_path(uri)
-    if path is not None:
-        if path.is_dir():
-            raise WorkbenchError(f"tracking store {shown}: {path} is a folder, not an MLflow sqlite file — {_STORE_HINT}")
-        if path.exists():
-            with path.open("rb") as fh:
-                head = fh.read(16)
-            if head and head != b"SQLite format 3\0":
-                raise WorkbenchError(f"tracking store {shown}: {path} is not an SQLite database — {_STORE_HINT}")
-            if must_exist and not _has_mlflow_tables(path):
-                raise WorkbenchError(f"tracking store {shown}: {path} holds no MLflow store (no runs table) — run a sweep first "
-                                     f"(workbench run EXPERIMENT.yaml), or {_STORE_HINT}")
-            if not must_exist and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
-                raise WorkbenchError(f"tracking store {shown}: read-only (no write permission on {path} or its folder) — "
-                                     f"make it writable, or {_STORE_HINT}")
-        elif must_exist:
-            raise WorkbenchError(f"tracking store {shown}: no such file — run a sweep first (workbench run EXPERIMENT.yaml), or "
-                                 f"{_STORE_HINT}")
-        else:
-            ancestor = path.parent
-            while not ancestor.exists() and ancestor != ancestor.parent:
-                ancestor = ancestor.parent
-            if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
-                why = "is a file, not a folder" if not ancestor.is_dir() else "is not writable"
-                raise WorkbenchError(f"tracking store {shown}: cannot be created ({ancestor} {why}) — {_STORE_HINT}")
-    elif uri.startswith(("http://", "https://")):
-        _probe_server(uri, shown)
+    check_store(uri, must_exist=must_exist)
     return uri
-
-
-def _has_mlflow_tables(path: Path) -> bool:
-    """Whether a sqlite file holds an MLflow store (read without writing: an empty file stays empty)."""
-    import sqlite3
-
-    try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
-            return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone() is not None
-    except sqlite3.Error:
-        return False
-
-
-def _probe_server(uri: str, shown: str) -> None:
-    """A tracking server must answer (any HTTP status will do) within 10 s."""
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    parts = urllib.parse.urlsplit(uri)
-    netloc = parts.netloc.rsplit("@", 1)[-1]  # credentials go in MLFLOW_TRACKING_USERNAME/PASSWORD, not in a probe
-    try:
-        with urllib.request.urlopen(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", "")), timeout=10):
-            return
-    except urllib.error.HTTPError:
-        return  # it answered
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise WorkbenchError(f"tracking store {shown}: unreachable ({reason}) — start the server (workbench server), or "
-                             f"{_STORE_HINT}") from None
 
 
 # -- one line per failure ---------------------------------------------------------------------------------------------
@@ -561,7 +490,7 @@ def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
         code, line = 2, str(exc)
     elif _is_store_failure(exc):
         code, line = 2, (f"tracking store {tracking_uri}: {type(exc).__name__}: {_first_line(exc)} — check that it is reachable "
-                         f"and writable, or {_STORE_HINT}")
+                         f"and writable, or {STORE_HINT}")
     elif isinstance(exc, OSError) and exc.filename:
         code, line = 2, f"{exc.filename}: {exc.strerror or _first_line(exc)} — check the path and its permissions"
     else:
@@ -570,7 +499,7 @@ def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
 
 
 def _redact(line: str) -> str:
-    line = _shown_uri(line)
+    line = shown_uri(line)
     try:
         from workbench.redaction import redact  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # the redaction module is not there yet: keys in the environment are still hidden
@@ -702,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place where an error becomes the command's last line
         from workbench.config import settings
 
-        code, line = _failure_line(exc, _shown_uri(settings(tracking_uri=args.tracking_uri).tracking_uri))
+        code, line = _failure_line(exc, shown_uri(settings(tracking_uri=args.tracking_uri).tracking_uri))
         if args.debug:
             import traceback
 

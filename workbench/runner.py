@@ -178,11 +178,12 @@ def run(
     dataset, corpus = load_inputs(spec, limit)
     variants = expand_grid(spec, generate=generate)
     generating = any(v.generates for v in variants)
+    # everything that can be refused is checked before the first MLflow run exists, and the store before the cache
+    _check_portable(spec, models, judge)
+    track = tracker or MlflowTracker(cfg.tracking_uri, artifact_root=cfg.artifact_root)  # an unusable store: one line, now
     store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cfg.cache_size_mb)
     resolver = ModelResolver(models, store, read=not fresh)
     indexes = index_store  # the default store is opened when a variant needs an index (a reused one needs none)
-    # everything that can be refused is checked before the first MLflow run exists
-    _check_portable(spec, models, judge)
     the_judge = (judge or resolver.judge(spec)) if generating else None
     answer_scorers: Mapping[str, ScoreFn] = {}
     if generating:
@@ -203,7 +204,6 @@ def run(
             continue  # a model that cannot be loaded fails its variant when it runs, with this error
         keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
                                scoring=_scorer_fingerprint(spec, v, scorers_of(v), the_judge), seed=spec.seed)
-    track = tracker or MlflowTracker(cfg.tracking_uri, artifact_root=cfg.artifact_root)
     track.close_abandoned(spec)
     sweep = track.start_sweep(spec, dataset, corpus, variants)
     bars = _Bars(progress, len(variants))

@@ -347,10 +347,6 @@ def test_an_unusable_store_stops_a_sweep_before_any_compute(tmp_path: Path, monk
         assert str(info.value).strip(), info.value
 
 
-@pytest.mark.xfail(strict=True, reason="workbench.runner: wb.run reports an unusable store with the store client's own exception "
-                                       "(MlflowException 'Max retries exceeded...' for a server that is down, FileExistsError for a "
-                                       "sqlite folder that is a file), not a one-line WorkbenchError naming the store; the CLI "
-                                       "checks the store itself first (see the CLI test above)")
 def test_wb_run_names_an_unusable_store_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")

@@ -184,9 +184,9 @@ def run_in_process(
         name=f"workbench-variant-{job.variant.id}",
         daemon=True,
     )
-    started_ms = int(time.time() * 1000)
     with _without_main_script():
-        process.start()
+        process.start()  # the first start of a forkserver imports its preloads: not the variant's time
+    started_ms = int(time.time() * 1000)
     writer.close()
     message: tuple[Any, ...] | None = None
     timed_out = False

@@ -31,6 +31,7 @@ from workbench.pipeline import ModelCall, QuestionRecord
 from workbench.results import VariantResult, reused_metrics
 from workbench.spec import ExperimentSpec, PromptSpec, RouterSpec
 from workbench.redaction import redact
+from workbench.tracking._store_check import check_store
 from workbench.tracking._process import END_REASON_TAG, abandoned_reason, process_tags
 from workbench.tracking._read import RESULTS_TABLE
 from workbench.tracking._sqlite import tune_sqlite_store
@@ -88,6 +89,7 @@ class MlflowTracker:
         import mlflow
         from mlflow import MlflowClient
 
+        check_store(tracking_uri, must_exist=False)  # one line naming the store, before anything is computed or written
         if tracking_uri.startswith("sqlite:///"):
             Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         tune_sqlite_store(tracking_uri)

@@ -1,0 +1,93 @@
+"""Is a tracking store usable? Checked before anything is computed or written, without writing anything.
+
+A sqlite store must exist (when it is read) or be creatable (when a sweep writes it); a tracking server must answer.
+Each problem is one line naming the store (never its password) and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+
+__all__ = ["STORE_HINT", "check_store", "shown_uri", "sqlite_path"]
+
+STORE_HINT = "point --tracking-uri or MLFLOW_TRACKING_URI at your store"
+
+
+def shown_uri(uri: str) -> str:
+    """A store URI as it may be printed: never its password."""
+    return re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", uri)
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The file of a ``sqlite:///`` store (None for other stores and in-memory sqlite)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def check_store(uri: str, *, must_exist: bool) -> None:
+    """Raise a one-line ``WorkbenchError`` when the store cannot be used: ``must_exist`` for commands that read runs,
+    else it must be creatable and writable (a sweep)."""
+    shown = shown_uri(uri)
+    path = sqlite_path(uri)
+    if path is not None:
+        if path.is_dir():
+            raise WorkbenchError(f"tracking store {shown}: {path} is a folder, not an MLflow sqlite file — {STORE_HINT}")
+        if path.exists():
+            with path.open("rb") as fh:
+                head = fh.read(16)
+            if head and head != b"SQLite format 3\0":
+                raise WorkbenchError(f"tracking store {shown}: {path} is not an SQLite database — {STORE_HINT}")
+            if must_exist and not _has_mlflow_tables(path):
+                raise WorkbenchError(f"tracking store {shown}: {path} holds no MLflow store (no runs table) — run a sweep first "
+                                     f"(workbench run EXPERIMENT.yaml), or {STORE_HINT}")
+            if not must_exist and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+                raise WorkbenchError(f"tracking store {shown}: read-only (no write permission on {path} or its folder) — "
+                                     f"make it writable, or {STORE_HINT}")
+        elif must_exist:
+            raise WorkbenchError(f"tracking store {shown}: no such file — run a sweep first (workbench run EXPERIMENT.yaml), or "
+                                 f"{STORE_HINT}")
+        else:
+            ancestor = path.parent
+            while not ancestor.exists() and ancestor != ancestor.parent:
+                ancestor = ancestor.parent
+            if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+                why = "is a file, not a folder" if not ancestor.is_dir() else "is not writable"
+                raise WorkbenchError(f"tracking store {shown}: cannot be created ({ancestor} {why}) — {STORE_HINT}")
+    elif uri.startswith(("http://", "https://")):
+        _probe_server(uri, shown)
+
+
+def _has_mlflow_tables(path: Path) -> bool:
+    """Whether a sqlite file holds an MLflow store (read without writing: an empty file stays empty)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+            return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone() is not None
+    except sqlite3.Error:
+        return False
+
+
+def _probe_server(uri: str, shown: str) -> None:
+    """A tracking server must answer (any HTTP status will do) within 10 s."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(uri)
+    netloc = parts.netloc.rsplit("@", 1)[-1]  # credentials go in MLFLOW_TRACKING_USERNAME/PASSWORD, not in a probe
+    try:
+        with urllib.request.urlopen(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", "")), timeout=10):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise WorkbenchError(f"tracking store {shown}: unreachable ({reason}) — start the server (workbench server), or "
+                             f"{STORE_HINT}") from None
