@@ -82,7 +82,8 @@ def test_a_sweep_killed_mid_variant_resumes_without_repeating_a_question(tmp_pat
     variants = client.search_runs([experiment_id], f"tags.`mlflow.parentRunId` = '{sweeps[1].info.run_id}'")
     assert len(variants) == 2 and {v.info.status for v in variants} == {"FINISHED"}
     calls = {v.info.run_name.split("|")[0]: v.data.metrics["generation_calls"] for v in variants}
-    assert sum(calls.values()) == 2 * QUESTIONS - answered_before  # only what the killed run had not answered
+    # only what the killed run had not answered (less the in-flight answer its dying worker may still have cached)
+    assert 2 * QUESTIONS - answered_before - in_flight <= sum(calls.values()) <= 2 * QUESTIONS - answered_before
 
     third = workbench_run(experiment, env)
     output = third.communicate(timeout=600)[0]
