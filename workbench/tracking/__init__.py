@@ -21,7 +21,7 @@ from workbench.tracking._memory import MemoryRun, MemoryTracker
 from workbench.tracking._mlflow import EVAL_RUN_TYPE, MlflowTracker
 from workbench.tracking._protocol import COMPARISON_FILE, PLOTS_DIR, SweepComparison, SweepHandle, Tracker
 from workbench.tracking._redact import redacting
-from workbench.tracking._unreachable import TrackingUnavailable
+from workbench.tracking._unreachable import TrackingUnavailable, shown_uri
 from workbench.tracking._read import (
     RESULTS_TABLE,
     find_variant_table,
@@ -30,7 +30,7 @@ from workbench.tracking._read import (
     load_variant_table,
     sweep_variants,
 )
-from workbench.tracking._store_check import STORE_HINT, check_store, shown_uri, sqlite_path
+from workbench.tracking._store_check import STORE_HINT, check_store, sqlite_path
 from workbench.tracking._review import QuestionReview, RetrievedChunk, VariantAnswer, load_question_reviews
 
 __all__ = [

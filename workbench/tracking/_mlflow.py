@@ -27,6 +27,7 @@ import yaml
 
 from workbench.datasets import Corpus, Dataset
 from workbench.grid import Variant
+from workbench.models import Generation
 from workbench.pipeline import ModelCall, QuestionRecord
 from workbench.results import VariantResult, reused_metrics
 from workbench.spec import ExperimentSpec, PromptSpec, RouterSpec
@@ -409,7 +410,7 @@ class MlflowTracker:
 
     def _trace(self, sweep: SweepHandle, run_id: str, variant: Variant, record: QuestionRecord) -> str:
         from mlflow.entities import AssessmentError, AssessmentSource, Expectation, Feedback, SpanType
-        from mlflow.tracing.constant import AssessmentMetadataKey, SpanAttributeKey, TraceMetadataKey
+        from mlflow.tracing.constant import AssessmentMetadataKey, TraceMetadataKey
 
         mlflow = self._mlflow
         tags = {"workbench.variant_id": variant.id, "workbench.case_id": record.case.id, "workbench.category": record.case.category}
@@ -439,20 +440,11 @@ class MlflowTracker:
         if isinstance(variant.model, RouterSpec):
             self._route_spans(root, variant.model, record)
         elif variant.model is not None:
-            generate = mlflow.start_span_no_context(
-                name="generate", span_type=SpanType.LLM, parent_span=root,
-                inputs={"prompt": record.prompt, "model": variant.model.id}, start_time_ns=record.retrieved_ns,
-                attributes={"model": variant.model.id, "kind": variant.model.resolved_kind},
+            self._generate_span(
+                root, "generate", prompt=record.prompt, model_id=variant.model.id, generation=record.generation,
+                attributes={"kind": variant.model.resolved_kind}, started_ns=record.retrieved_ns, ended_ns=record.ended_ns,
+                failed=record.error is not None,
             )
-            gen = record.generation
-            if gen is not None:
-                generate.set_attribute(
-                    SpanAttributeKey.CHAT_USAGE,
-                    {"input_tokens": gen.input_tokens, "output_tokens": gen.output_tokens, "total_tokens": gen.input_tokens + gen.output_tokens},
-                )
-                generate.set_outputs({"text": gen.text, "finish_reason": gen.finish_reason})
-                generate.set_attribute("latency_s", gen.latency_s)
-            generate.end(end_time_ns=record.ended_ns, status="ERROR" if record.error else "OK")
         root.set_outputs({"answer": record.answer, "retrieved_source_ids": list(record.retrieved_ids)})
         root.end(end_time_ns=record.ended_ns, status="ERROR" if record.error else "OK")
         trace_id = root.trace_id
@@ -502,24 +494,33 @@ class MlflowTracker:
             self._call_span(root, strong, kinds["strong"])
 
     def _call_span(self, root: Any, call: ModelCall, kind: str) -> None:
+        self._generate_span(
+            root, f"generate ({call.role})", prompt=call.prompt, model_id=call.model_id, generation=call.generation,
+            attributes={"kind": kind, "role": call.role, "cost_usd": call.cost_usd}, started_ns=call.started_ns,
+            ended_ns=call.ended_ns, failed=call.error is not None,
+        )
+
+    def _generate_span(
+        self, root: Any, name: str, *, prompt: str, model_id: str, generation: Generation | None, attributes: dict[str, Any],
+        started_ns: int, ended_ns: int, failed: bool,
+    ) -> None:
+        """One model call as an LLM span: its prompt, answer, token usage and latency."""
         from mlflow.entities import SpanType
         from mlflow.tracing.constant import SpanAttributeKey
 
         span = self._mlflow.start_span_no_context(
-            name=f"generate ({call.role})", span_type=SpanType.LLM, parent_span=root,
-            inputs={"prompt": call.prompt, "model": call.model_id}, start_time_ns=call.started_ns,
-            attributes={"model": call.model_id, "kind": kind, "role": call.role, "cost_usd": call.cost_usd},
+            name=name, span_type=SpanType.LLM, parent_span=root, inputs={"prompt": prompt, "model": model_id},
+            start_time_ns=started_ns, attributes={"model": model_id, **attributes},
         )
-        gen = call.generation
-        if gen is not None:
+        if generation is not None:
             span.set_attribute(
                 SpanAttributeKey.CHAT_USAGE,
-                {"input_tokens": gen.input_tokens, "output_tokens": gen.output_tokens, "total_tokens": gen.input_tokens + gen.output_tokens},
+                {"input_tokens": generation.input_tokens, "output_tokens": generation.output_tokens,
+                 "total_tokens": generation.input_tokens + generation.output_tokens},
             )
-            span.set_outputs({"text": gen.text, "finish_reason": gen.finish_reason})
-            span.set_attribute("latency_s", gen.latency_s)
-        span.end(end_time_ns=call.ended_ns, status="ERROR" if call.error else "OK")
-
+            span.set_outputs({"text": generation.text, "finish_reason": generation.finish_reason})
+            span.set_attribute("latency_s", generation.latency_s)
+        span.end(end_time_ns=ended_ns, status="ERROR" if failed else "OK")
 
 def routing_tags(record: QuestionRecord) -> dict[str, str]:
     """The trace tags of a routed question: which model answered, whether it escalated and why (searchable in MLflow)."""

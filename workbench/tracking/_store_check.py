@@ -7,19 +7,14 @@ Each problem is one line naming the store (never its password) and what to do.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
+from workbench.tracking._unreachable import shown_uri
 
-__all__ = ["STORE_HINT", "check_store", "shown_uri", "sqlite_path"]
+__all__ = ["STORE_HINT", "check_store", "sqlite_path"]
 
 STORE_HINT = "point --tracking-uri or MLFLOW_TRACKING_URI at your store"
-
-
-def shown_uri(uri: str) -> str:
-    """A store URI as it may be printed: never its password."""
-    return re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", uri)
 
 
 def sqlite_path(uri: str) -> Path | None:
