@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -203,11 +203,6 @@ def failed_result(variant: Variant, error: str, kind: str, stats: ChunkStats, *,
     return VariantResult(variant, Outcome("FAILED", error, kind), (), {}, stats, started_ms or now, now)
 
 
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
-
-
 def run_job(
     job: VariantJob,
     *,
@@ -267,7 +262,7 @@ def run_job(
             respond = lambda found: generate_answer(found, template=template, generator=generator, params=params, deadline=box.deadline)  # noqa: E731
         (box.workdir / "prompt.txt").write_text(template.text, encoding="utf-8")
         pool = next((job.slots[m.id.partition(":")[0]] for m in variant.answering_models if m.id.partition(":")[0] in job.slots), None)
-        held = pool.slot if pool is not None else _nothing
+        held = pool.slot if pool is not None else nullcontext
         lock = threading.Lock()
         done = [0]
 
