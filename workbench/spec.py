@@ -291,7 +291,7 @@ class Limits(_Spec):
 
     wall_time_s: float = Field(default=1800.0, gt=0, description="wall-time limit of one variant (its process is killed past it)")
     max_tokens: int | None = Field(default=None, ge=1, description="token budget (input + output) of one variant")
-    memory_mb: int | None = Field(default=None, ge=64, description="memory cap of one variant's worker process (its data segment)")
+    memory_mb: int | None = Field(default=None, ge=64, description="memory one variant may allocate in its worker process, beyond what the worker held at its start (data segment)")
 
 
 class RacingSpec(_Spec):

@@ -27,7 +27,7 @@ from typing import Any
 from workbench.execution._worker import QuestionEvent, VariantJob, failed_result, run_job
 from workbench.results import VariantResult
 
-__all__ = ["KILL_GRACE_S", "run_in_process", "with_cache_journal", "worker_context"]
+__all__ = ["KILL_GRACE_S", "cap_memory", "run_in_process", "with_cache_journal", "worker_context"]
 
 KILL_GRACE_S = 3.0  # between SIGTERM and SIGKILL, and the head start the worker's own deadline check gets
 STARTUP_S = 120.0  # a worker that is not ready by then (the forkserver's first start imports heavy libraries) failed
@@ -115,8 +115,7 @@ def _child(
     try:
         job, journal = with_cache_journal(cloudpickle.loads(payload))
         if memory_mb is not None:
-            _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-            resource.setrlimit(resource.RLIMIT_DATA, (memory_mb * 2**20, hard))
+            cap_memory(memory_mb)
         result = run_job(
             job,
             on_question=lambda kind, done, total: conn.send(("event", kind, done, total)),
@@ -130,6 +129,29 @@ def _child(
         conn.send(message)
     finally:
         conn.close()
+
+
+def cap_memory(memory_mb: int) -> None:
+    """Let this process allocate at most ``memory_mb`` more of data segment (RLIMIT_DATA) than it holds now.
+
+    The cap counts from the worker's start, not from zero: a worker forked from a forkserver that preloaded torch,
+    ragas or llama.cpp already holds well over a gigabyte of (mostly untouched) data segment, which is not the variant's.
+    """
+    held = _data_segment_bytes()
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    limit = held + memory_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_DATA, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+
+
+def _data_segment_bytes() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0  # no /proc: the cap counts from zero
 
 
 def _die_with_forkserver() -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from workbench.execution._process import KILL_GRACE_S, with_cache_journal
+from workbench.execution._process import KILL_GRACE_S, cap_memory, with_cache_journal
 from workbench.execution._worker import VariantJob, failed_result, run_job, with_slots
 from workbench.grid import Variant
 from workbench.models import runs_locally
@@ -33,7 +33,6 @@ def _ray_task(job: VariantJob, threads: int, share: int) -> tuple[VariantResult,
     machines, where the caller's lock files are out of reach.
     """
     import faulthandler
-    import resource
     import shutil
     import tempfile
 
@@ -41,8 +40,7 @@ def _ray_task(job: VariantJob, threads: int, share: int) -> tuple[VariantResult,
     faulthandler.dump_traceback_later(limits.wall_time_s + 2 * KILL_GRACE_S, exit=True)
     os.environ.setdefault("WORKBENCH_LLAMA_THREADS", str(threads))
     if limits.memory_mb is not None:
-        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-        resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_mb * 2**20, hard))
+        cap_memory(limits.memory_mb)
     folder = tempfile.mkdtemp(prefix="workbench-slots-")
     (job,) = with_slots([job], job.spec.execution, folder, share=share)
     job, journal = with_cache_journal(job)
