@@ -83,6 +83,30 @@ def test_one_trace_per_question_with_spans_and_assessments(sweep) -> None:  # ty
     case_id = trace.info.tags["workbench.case_id"]
     record = next(r for r in child.records if r.case.id == case_id)
     assert names["token_f1"].value == pytest.approx(record.scores["token_f1"].value)
+    assert names["expected_response"].value == record.case.reference
+    assert trace.info.tags["workbench.case_index"] == str([c.id for c in sweep.dataset.cases].index(case_id))
+
+
+def test_traces_carry_the_recorded_timings_usage_and_previews(sweep) -> None:  # type: ignore[no-untyped-def]
+    """Traces are built after the fact (``tracking._traces``): what the store holds is what MLflow's live tracing
+    would have written for the same question."""
+    child = sweep.variants[0]
+    for trace in mlflow.search_traces(locations=[sweep.experiment_id], run_id=child.run_id, return_type="list"):
+        record = next(r for r in child.records if r.case.id == trace.info.tags["workbench.case_id"])
+        root, retrieve, generate = trace.data.spans
+        assert root.parent_id is None and retrieve.parent_id == root.span_id and generate.parent_id == root.span_id
+        assert len({s.trace_id for s in trace.data.spans}) == 1
+        assert (root.start_time_ns, root.end_time_ns) == (record.started_ns, record.ended_ns)
+        assert (retrieve.end_time_ns, generate.start_time_ns) == (record.retrieved_ns, record.retrieved_ns)
+        assert trace.info.request_time == record.started_ns // 1_000_000
+        assert trace.info.execution_duration == (record.ended_ns - record.started_ns) // 1_000_000
+        assert trace.info.state.value == "OK" and trace.info.trace_metadata["mlflow.sourceRun"] == child.run_id
+        assert root.outputs["answer"] == record.answer and record.case.question in trace.info.request_preview
+        assert [h["id"] for h in retrieve.outputs] == [h.chunk.id for h in record.hits]
+        usage = {"input_tokens": record.generation.input_tokens, "output_tokens": record.generation.output_tokens}
+        assert {k: trace.info.token_usage[k] for k in usage} == usage
+        assert generate.attributes["mlflow.chat.tokenUsage"]["output_tokens"] == record.generation.output_tokens
+        assert trace.info.tags["mlflow.traceName"] == "rag_pipeline" and "service.name" not in trace.info.tags
 
 
 def test_secrets_never_reach_the_store(sweep, store) -> None:  # type: ignore[no-untyped-def]

@@ -38,7 +38,8 @@ from workbench.tracking._read import RESULTS_TABLE
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import open_store_serialised
 from workbench.tracking._unreachable import TrackingUnavailable, quiet_retry_warnings, shown_uri, tracking_call
-from workbench.tracking._redact import redacting
+from workbench.tracking._redact import redacted, redacting
+from workbench.tracking._traces import TraceBuilder, write_traces
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags, records_from_table
 from workbench.tracking._protocol import COMPARISON_FILE, PLOTS_DIR, SweepComparison, SweepHandle
 
@@ -89,6 +90,7 @@ class MlflowTracker:
     def __init__(self, tracking_uri: str, *, artifact_root: Path | None = None) -> None:
         import mlflow
         from mlflow import MlflowClient
+        from mlflow.tracing.client import TracingClient
 
         check_store(tracking_uri, must_exist=False)  # one line naming the store, before anything is computed or written
         if tracking_uri.startswith("sqlite:///"):
@@ -104,6 +106,7 @@ class MlflowTracker:
         mlflow.set_tracking_uri(tracking_uri)
         self._mlflow = redacting(mlflow)
         self.client = redacting(MlflowClient(tracking_uri))
+        self.tracing = TracingClient(tracking_uri)  # what it writes was redacted when the traces were built
 
     # -- sweep ---------------------------------------------------------------------------------------------------
 
@@ -397,39 +400,37 @@ class MlflowTracker:
             self.client.log_text(run_id, (result.outcome.traceback or result.outcome.error) + "\n", "error.txt")
         if result.records:
             self.client.log_table(run_id, result.records_frame(), RESULTS_TABLE)
-            self._log_traces(sweep, run_id, result)
+            self._log_traces(sweep, run_id, result, dataset)
         self._log_dataset(run_id, dataset)
         status = "FINISHED" if result.status == "FINISHED" else ("KILLED" if result.status == "STOPPED" else "FAILED")
         self.client.set_terminated(run_id, status=status, end_time=result.ended_ms)
         return replace(result, run_id=run_id)
 
-    def _log_traces(self, sweep: SweepHandle, run_id: str, result: VariantResult) -> None:
-        trace_ids = [self._trace(sweep, run_id, result.variant, record) for record in result.records]
+    def _log_traces(self, sweep: SweepHandle, run_id: str, result: VariantResult, dataset: Dataset) -> None:
+        """One trace per question, written in bulk (``_traces``): one transaction per trace and one for all spans."""
+        positions = {case.id: i for i, case in enumerate(dataset.cases)}
+        traces = [self._trace(sweep, run_id, result.variant, record, positions.get(record.case.id)) for record in result.records]
+        trace_ids = write_traces(self.tracing, sweep.experiment_id, traces)
         for batch in _chunks(trace_ids, 100):
             self.client.link_traces_to_run(batch, run_id=run_id)
 
-    def _trace(self, sweep: SweepHandle, run_id: str, variant: Variant, record: QuestionRecord) -> str:
+    def _trace(self, sweep: SweepHandle, run_id: str, variant: Variant, record: QuestionRecord, position: int | None) -> TraceBuilder:
         from mlflow.entities import AssessmentError, AssessmentSource, Expectation, Feedback, SpanType
         from mlflow.tracing.constant import AssessmentMetadataKey, TraceMetadataKey
 
-        mlflow = self._mlflow
         tags = {"workbench.variant_id": variant.id, "workbench.case_id": record.case.id, "workbench.category": record.case.category}
+        if position is not None:
+            tags["workbench.case_index"] = str(position)
         if record.escalation is not None:
             tags.update(routing_tags(record))
-        root = mlflow.start_span_no_context(
-            name="rag_pipeline",
-            span_type=SpanType.CHAIN,
-            inputs={"question": record.case.question},
-            experiment_id=sweep.experiment_id,
-            start_time_ns=record.started_ns,
-            metadata={TraceMetadataKey.SOURCE_RUN: run_id},
-            tags=tags,
-            attributes={"variant": variant.name},
+        trace = TraceBuilder.start(
+            "rag_pipeline", SpanType.CHAIN, experiment_id=sweep.experiment_id, inputs={"question": record.case.question},
+            start_time_ns=record.started_ns, tags=redacted(tags), metadata={TraceMetadataKey.SOURCE_RUN: run_id},
+            attributes={"variant": variant.name}, wrap=redacting,
         )
-        retrieve = mlflow.start_span_no_context(
-            name="retrieve", span_type=SpanType.RETRIEVER, parent_span=root,
+        retrieve = trace.span(
+            "retrieve", SpanType.RETRIEVER, parent=trace.root, start_time_ns=record.started_ns,
             inputs={"query": record.case.question, "k": variant.retrieval.k, "search": variant.retrieval.search},
-            start_time_ns=record.started_ns,
         )
         retrieve.set_outputs([
             {"page_content": h.chunk.text, "metadata": {"doc_uri": h.chunk.doc_id, "chunk_id": h.chunk.id, "score": round(h.score, 4)}, "id": h.chunk.id}
@@ -438,34 +439,34 @@ class MlflowTracker:
         retrieve.set_attribute("retrieved_source_ids", list(record.retrieved_ids))
         retrieve.end(end_time_ns=record.retrieved_ns)
         if isinstance(variant.model, RouterSpec):
-            self._route_spans(root, variant.model, record)
+            self._route_spans(trace, variant.model, record)
         elif variant.model is not None:
-            self._generate_span(
-                root, "generate", prompt=record.prompt, model_id=variant.model.id, generation=record.generation,
+            _generate_span(
+                trace, "generate", prompt=record.prompt, model_id=variant.model.id, generation=record.generation,
                 attributes={"kind": variant.model.resolved_kind}, started_ns=record.retrieved_ns, ended_ns=record.ended_ns,
                 failed=record.error is not None,
             )
-        root.set_outputs({"answer": record.answer, "retrieved_source_ids": list(record.retrieved_ids)})
-        root.end(end_time_ns=record.ended_ns, status="ERROR" if record.error else "OK")
-        trace_id = root.trace_id
+        trace.root.set_outputs({"answer": record.answer, "retrieved_source_ids": list(record.retrieved_ids)})
+        trace.root.end(end_time_ns=record.ended_ns, status="ERROR" if record.error else "OK")
+        root_id = trace.root.span_id
         meta = {AssessmentMetadataKey.SOURCE_RUN_ID: run_id}
         code = lambda name: AssessmentSource(source_type="CODE", source_id=f"workbench.{name}")  # noqa: E731
+        dataset = AssessmentSource(source_type="HUMAN", source_id="dataset")
         assessments: list[Any] = [
-            Expectation(name="expected_response", value=record.case.reference or "", source=AssessmentSource(source_type="HUMAN", source_id="dataset"), metadata=meta, span_id=root.span_id),
-            Expectation(name="expected_source_ids", value=list(record.case.source_ids), source=AssessmentSource(source_type="HUMAN", source_id="dataset"), metadata=meta, span_id=root.span_id),
+            Expectation(name="expected_response", value=record.case.reference or "", source=dataset, metadata=meta, span_id=root_id),
+            Expectation(name="expected_source_ids", value=list(record.case.source_ids), source=dataset, metadata=meta, span_id=root_id),
         ]
         for name, score in record.scores.items():
             if score.error is not None:
-                assessments.append(Feedback(name=name, error=AssessmentError(error_code="SCORER_ERROR", error_message=score.error), source=code(name), metadata=meta, span_id=root.span_id))
+                assessments.append(Feedback(name=name, error=AssessmentError(error_code="SCORER_ERROR", error_message=score.error), source=code(name), metadata=meta, span_id=root_id))
             elif score.value is not None:
-                assessments.append(Feedback(name=name, value=score.value, rationale=score.explanation or None, source=code(name), metadata=meta, span_id=root.span_id))
+                assessments.append(Feedback(name=name, value=score.value, rationale=score.explanation or None, source=code(name), metadata=meta, span_id=root_id))
         if record.error:
-            assessments.append(Feedback(name="generation", error=AssessmentError(error_code="GENERATION_ERROR", error_message=record.error), source=code("pipeline"), metadata=meta, span_id=root.span_id))
-        for assessment in assessments:
-            mlflow.log_assessment(trace_id=trace_id, assessment=assessment)
-        return trace_id
+            assessments.append(Feedback(name="generation", error=AssessmentError(error_code="GENERATION_ERROR", error_message=record.error), source=code("pipeline"), metadata=meta, span_id=root_id))
+        trace.assessments.extend(redacted(assessments))
+        return trace
 
-    def _route_spans(self, root: Any, router: RouterSpec, record: QuestionRecord) -> None:
+    def _route_spans(self, trace: TraceBuilder, router: RouterSpec, record: QuestionRecord) -> None:
         """A router's spans: ``generate (cheap)``, ``route`` (the decision, its signals and reasons), and
         ``generate (strong)`` when it escalated."""
         from mlflow.entities import SpanType
@@ -474,13 +475,13 @@ class MlflowTracker:
         cheap = next((c for c in record.calls if c.role == "cheap"), None)
         strong = next((c for c in record.calls if c.role == "strong"), None)
         if cheap is not None:
-            self._call_span(root, cheap, kinds["cheap"])
+            _call_span(trace, cheap, kinds["cheap"])
         decision = record.escalation
         if decision is not None:
             at = cheap.ended_ns if cheap is not None else record.retrieved_ns
             signals = decision.signals
-            route = self._mlflow.start_span_no_context(
-                name="route", span_type=SpanType.CHAIN, parent_span=root, start_time_ns=at,
+            route = trace.span(
+                "route", SpanType.CHAIN, parent=trace.root, start_time_ns=at,
                 inputs={
                     "best_retrieval_score": signals.best_retrieval_score, "refused_or_empty": signals.refused_or_empty,
                     "grounding": signals.grounding, "cheap_error": signals.cheap_error,
@@ -491,36 +492,39 @@ class MlflowTracker:
                                "answered_by": record.answered_by})
             route.end(end_time_ns=strong.started_ns if strong is not None else at)
         if strong is not None:
-            self._call_span(root, strong, kinds["strong"])
+            _call_span(trace, strong, kinds["strong"])
 
-    def _call_span(self, root: Any, call: ModelCall, kind: str) -> None:
-        self._generate_span(
-            root, f"generate ({call.role})", prompt=call.prompt, model_id=call.model_id, generation=call.generation,
-            attributes={"kind": kind, "role": call.role, "cost_usd": call.cost_usd}, started_ns=call.started_ns,
-            ended_ns=call.ended_ns, failed=call.error is not None,
+
+def _call_span(trace: TraceBuilder, call: ModelCall, kind: str) -> None:
+    _generate_span(
+        trace, f"generate ({call.role})", prompt=call.prompt, model_id=call.model_id, generation=call.generation,
+        attributes={"kind": kind, "role": call.role, "cost_usd": call.cost_usd}, started_ns=call.started_ns,
+        ended_ns=call.ended_ns, failed=call.error is not None,
+    )
+
+
+def _generate_span(
+    trace: TraceBuilder, name: str, *, prompt: str, model_id: str, generation: Generation | None, attributes: dict[str, Any],
+    started_ns: int, ended_ns: int, failed: bool,
+) -> None:
+    """One model call as an LLM span: its prompt, answer, token usage and latency."""
+    from mlflow.entities import SpanType
+    from mlflow.tracing.constant import SpanAttributeKey
+
+    span = trace.span(
+        name, SpanType.LLM, parent=trace.root, inputs={"prompt": prompt, "model": model_id},
+        start_time_ns=started_ns, attributes={"model": model_id, **attributes},
+    )
+    if generation is not None:
+        span.set_attribute(
+            SpanAttributeKey.CHAT_USAGE,
+            {"input_tokens": generation.input_tokens, "output_tokens": generation.output_tokens,
+             "total_tokens": generation.input_tokens + generation.output_tokens},
         )
+        span.set_outputs({"text": generation.text, "finish_reason": generation.finish_reason})
+        span.set_attribute("latency_s", generation.latency_s)
+    span.end(end_time_ns=ended_ns, status="ERROR" if failed else "OK")
 
-    def _generate_span(
-        self, root: Any, name: str, *, prompt: str, model_id: str, generation: Generation | None, attributes: dict[str, Any],
-        started_ns: int, ended_ns: int, failed: bool,
-    ) -> None:
-        """One model call as an LLM span: its prompt, answer, token usage and latency."""
-        from mlflow.entities import SpanType
-        from mlflow.tracing.constant import SpanAttributeKey
-
-        span = self._mlflow.start_span_no_context(
-            name=name, span_type=SpanType.LLM, parent_span=root, inputs={"prompt": prompt, "model": model_id},
-            start_time_ns=started_ns, attributes={"model": model_id, **attributes},
-        )
-        if generation is not None:
-            span.set_attribute(
-                SpanAttributeKey.CHAT_USAGE,
-                {"input_tokens": generation.input_tokens, "output_tokens": generation.output_tokens,
-                 "total_tokens": generation.input_tokens + generation.output_tokens},
-            )
-            span.set_outputs({"text": generation.text, "finish_reason": generation.finish_reason})
-            span.set_attribute("latency_s", generation.latency_s)
-        span.end(end_time_ns=ended_ns, status="ERROR" if failed else "OK")
 
 def routing_tags(record: QuestionRecord) -> dict[str, str]:
     """The trace tags of a routed question: which model answered, whether it escalated and why (searchable in MLflow)."""

@@ -15,12 +15,17 @@ from typing import Any
 
 from workbench.redaction import Redactor, redactor
 
-__all__ = ["redacting"]
+__all__ = ["redacted", "redacting"]
 
 
 def redacting(target: Any) -> Any:
     """``target`` behind the redacting proxy (the same object when it already is)."""
     return target if isinstance(target, _Redacting) else _Redacting(target)
+
+
+def redacted(value: Any) -> Any:
+    """A redacted copy of a value handed to MLflow other than through a call (strings, containers, entities)."""
+    return _clean(value, redactor())
 
 
 class _Redacting:

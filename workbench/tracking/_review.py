@@ -135,6 +135,12 @@ def _read_trace(trace: Any, run: Any, questions: dict[str, _Question]) -> None:
     )
 
 
+def _dataset_position(trace: Any) -> int:
+    """The question's position in the dataset (``workbench.case_index``; traces logged before it was: their start)."""
+    index = trace.info.tags.get("workbench.case_index")
+    return int(index) if index is not None and index.isdigit() else trace.info.request_time
+
+
 def load_question_reviews(parent_run_id: str, *, tracking_uri: str | None = None) -> list[QuestionReview]:
     """Every question of a logged sweep with each variant's answer, retrieved chunks, scores and human feedback.
 
@@ -170,7 +176,7 @@ def load_question_reviews(parent_run_id: str, *, tracking_uri: str | None = None
             token = page.token
             if not token:
                 break
-        for trace in traces:
+        for trace in sorted(traces, key=_dataset_position):  # concurrent questions do not start in dataset order
             _read_trace(trace, run, questions)
     return [QuestionReview(q.case_id, q.question, q.reference, q.category, q.relevant_ids, tuple(q.answers)) for q in questions.values()]
 

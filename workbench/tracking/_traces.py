@@ -1,0 +1,150 @@
+"""A variant's traces, built in memory and written in bulk.
+
+MLflow's live tracing exports every span as it ends (one store transaction per span) and each assessment logged on a
+finished trace is another transaction: ~11 per question on sqlite, the one MLflow writer's main cost. The workbench
+logs traces after the fact, from recorded timings, so it builds them here instead: spans are MLflow ``LiveSpan``s on a
+private OpenTelemetry tracer (no exporter), a trace's assessments ride on its ``TraceInfo``, and ``write`` stores each
+trace with ``start_trace`` (info, tags, metadata, assessments: one transaction) and all spans of all traces with one
+``log_spans``. What lands in the store is what the live path writes: the same spans, previews and metadata (the store adds the
+token usage up from the spans).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["TraceBuilder", "write_traces"]
+
+_SPAN_BATCH = 50  # traces whose spans go in one log_spans call
+
+
+@dataclass
+class TraceBuilder:
+    """One trace: a root span, its children, its tags and assessments. Span setters go through ``wrap`` (redaction)."""
+
+    experiment_id: str
+    root: Any
+    wrap: Any
+    tags: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    assessments: list[Any] = field(default_factory=list)
+    _spans: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def start(
+        cls, name: str, span_type: str, *, experiment_id: str, inputs: Any, start_time_ns: int, tags: dict[str, str],
+        metadata: dict[str, str], attributes: dict[str, Any], wrap: Any,
+    ) -> "TraceBuilder":
+        from mlflow.entities.span import LiveSpan
+        from mlflow.tracing.utils import generate_trace_id_v3
+
+        otel = _tracer().start_span(name, start_time=start_time_ns, attributes=_start_attributes(start_time_ns, experiment_id))
+        root = LiveSpan(otel, generate_trace_id_v3(otel), span_type)
+        built = cls(experiment_id, wrap(root), wrap, dict(tags), dict(metadata))
+        built._spans.append(root)
+        built.root.set_inputs(inputs)
+        built.root.set_attributes(attributes)
+        return built
+
+    @property
+    def trace_id(self) -> str:
+        return self.root.trace_id
+
+    def span(self, name: str, span_type: str, *, parent: Any, inputs: Any, start_time_ns: int, attributes: dict[str, Any] | None = None) -> Any:
+        from mlflow.entities.span import LiveSpan
+        from opentelemetry import trace as otel_trace
+
+        parent_otel = getattr(parent, "_target", parent)._span
+        otel = _tracer().start_span(
+            name, context=otel_trace.set_span_in_context(parent_otel), start_time=start_time_ns, attributes=_start_attributes(start_time_ns)
+        )
+        live = LiveSpan(otel, self.trace_id, span_type)
+        self._spans.append(live)
+        span = self.wrap(live)
+        span.set_inputs(inputs)
+        if attributes:
+            span.set_attributes(attributes)
+        return span
+
+    def finish(self) -> tuple[Any, list[Any]]:
+        """The trace's ``TraceInfo`` (with its assessments) and its finished spans, once the root span has ended."""
+        from mlflow.entities import Trace, TraceData, TraceInfo, TraceLocation, TraceState
+        from mlflow.tracing.constant import TRACE_SCHEMA_VERSION, TRACE_SCHEMA_VERSION_KEY, SpanAttributeKey, TraceMetadataKey, TraceTagKey
+        from mlflow.tracing.utils import add_size_stats_to_trace_metadata
+        from mlflow.tracing.utils.environment import resolve_env_metadata
+
+        root = self._spans[0]
+        if root.end_time_ns is None:
+            raise RuntimeError(f"trace {self.trace_id}: its root span has not ended")
+        spans = [s.to_immutable_span() for s in self._spans]
+        metadata = {
+            **resolve_env_metadata(),
+            TRACE_SCHEMA_VERSION_KEY: str(TRACE_SCHEMA_VERSION),
+            **self.metadata,
+            TraceMetadataKey.INPUTS: _preview(root._span.attributes.get(SpanAttributeKey.INPUTS)),
+            TraceMetadataKey.OUTPUTS: _preview(root._span.attributes.get(SpanAttributeKey.OUTPUTS)),
+        }
+        for assessment in self.assessments:
+            assessment.trace_id = self.trace_id
+        info = TraceInfo(
+            trace_id=self.trace_id,
+            trace_location=TraceLocation.from_experiment_id(self.experiment_id),
+            request_time=root.start_time_ns // 1_000_000,
+            execution_duration=(root.end_time_ns - root.start_time_ns) // 1_000_000,
+            state=TraceState.ERROR if root.status.status_code == "ERROR" else TraceState.OK,
+            trace_metadata=metadata,
+            tags={**self.tags, TraceTagKey.TRACE_NAME: root.name},
+            assessments=list(self.assessments),
+        )
+        add_size_stats_to_trace_metadata(Trace(info, TraceData(spans)))
+        return info, spans
+
+
+def write_traces(client: Any, experiment_id: str, traces: Sequence[TraceBuilder]) -> list[str]:
+    """Store ``traces`` through a ``TracingClient``: one ``start_trace`` each, then every span in one ``log_spans``."""
+    finished = [t.finish() for t in traces]
+    for info, _ in finished:
+        client.start_trace(info)
+    for batch in range(0, len(finished), _SPAN_BATCH):  # a transaction's size stays bounded on a large dataset
+        client.log_spans(experiment_id, [span for _, spans in finished[batch : batch + _SPAN_BATCH] for span in spans])
+    return [info.trace_id for info, _ in finished]
+
+
+def _start_attributes(start_time_ns: int, experiment_id: str | None = None) -> dict[str, str]:
+    """What MLflow's ``start_span_no_context`` records on a span it starts at a given time (and on a root span)."""
+    from mlflow.tracing.constant import SpanAttributeKey
+
+    attributes = {SpanAttributeKey.START_TIME_NS: json.dumps(start_time_ns)}
+    if experiment_id is not None:
+        attributes[SpanAttributeKey.EXPERIMENT_ID] = json.dumps(experiment_id)
+    return attributes
+
+
+def _preview(value: str | None) -> str:
+    from mlflow.tracing.constant import MAX_CHARS_IN_TRACE_INFO_METADATA, TRUNCATION_SUFFIX
+
+    if not value:
+        return ""
+    if len(value) > MAX_CHARS_IN_TRACE_INFO_METADATA:
+        return value[: MAX_CHARS_IN_TRACE_INFO_METADATA - len(TRUNCATION_SUFFIX)] + TRUNCATION_SUFFIX
+    return value
+
+
+_TRACER: Any = None
+
+
+def _tracer() -> Any:
+    """An OpenTelemetry tracer of its own (no processors, no exporter): its spans reach the store only via ``write``."""
+    global _TRACER
+    if _TRACER is None:
+        import mlflow
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+
+        # the resource MLflow's own provider gives its spans (a default one would become service.* tags on the trace)
+        resource = Resource({"telemetry.sdk.language": "python", "telemetry.sdk.name": "mlflow", "telemetry.sdk.version": mlflow.__version__})
+        _TRACER = TracerProvider(resource=resource).get_tracer("workbench.tracking")
+    return _TRACER
