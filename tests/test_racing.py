@@ -16,6 +16,7 @@ import yaml
 from mlflow import MlflowClient
 
 import workbench as wb
+from workbench.cli import _racing_lines
 from workbench.comparison import early_stops, race_leader
 from workbench.config import Settings
 from workbench.errors import SpecError
@@ -213,6 +214,12 @@ def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_comput
         assert rows.loc[banana.variant.name, "n"] == sum(1 for r in banana.records if r.scores["token_f1"].value is not None)
         assert rows.loc[[a.variant.name, b.variant.name], "stopped_early"].isna().all()
         assert f"stopped early after {n} questions" in report.summary()
+    # and so does `workbench run`
+    assert _racing_lines(raced) == [
+        f"stopped early {banana.variant.name}: {banana.stopped_early.label}",
+        f"racing stopped 1 of 3 variants; {QUESTIONS - n} questions not asked (run without racing to finish them: "
+        "only their missing questions are computed)",
+    ]
 
     # finishing the stopped variant later costs only its missing questions
     full = ExperimentSpec.from_dict(spec_data(execution={}), base_dir=ROOT)
@@ -223,6 +230,7 @@ def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_comput
     rest = again[BANANA_ID]
     assert rest.reused_from is None and rest.stopped_early is None and len(rest.records) == QUESTIONS
     assert rest.metrics["generation_calls"] == QUESTIONS - n and rest.metrics["cache_hits"] == n
+    assert _racing_lines(finished) == []
 
 
 def test_nothing_stops_after_the_last_batch(wb_settings: Settings) -> None:

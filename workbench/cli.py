@@ -74,6 +74,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for failed in result.failed:
         print(f"FAILED {failed.variant.name}: {failed.outcome.error}", file=sys.stderr)
     print()
+    for line in _racing_lines(result):
+        print(line)
     print(_reuse_line(result))
     print(f"Tracking store: {cfg.tracking_uri}")
     print("Open the runs in the MLflow UI:  workbench ui   (then browse http://127.0.0.1:5000)")
@@ -97,6 +99,18 @@ def _interrupted_line(*, started: bool, fresh: bool) -> str:
     again = "run the same command again without --fresh" if fresh else "run the same command again"
     return (f"stopped: the sweep is logged as KILLED; {again} to resume it "
             "(finished variants are reused, cached answers are not recomputed)")
+
+
+def _racing_lines(result: SweepResult) -> list[str]:
+    """One line per variant a racing sweep stopped early, and how many questions racing saved (none: not racing)."""
+    stopped = [v for v in result.variants if v.stopped_early is not None]
+    if not stopped:
+        return []
+    skipped = sum(len(result.dataset) - len(v.records) for v in stopped)
+    lines = [f"stopped early {v.variant.name}: {v.stopped_early.label}" for v in stopped if v.stopped_early is not None]
+    lines.append(f"racing stopped {len(stopped)} of {len(result.variants)} variants; {skipped} questions not asked "
+                 "(run without racing to finish them: only their missing questions are computed)")
+    return lines
 
 
 def _reuse_line(result: SweepResult) -> str:
