@@ -170,3 +170,13 @@ def test_a_router_variant_is_reused_and_a_price_change_recomputes_it(routing_spe
     dearer = routing_spec.model_copy(update={"pricing": {**routing_spec.pricing, GEMMA_ID: routing_spec.pricing[SMOLLM2_ID].model_copy(update={"input": 5.0})}})
     third = wb.run(dearer.with_base_dir(routing_spec.base_dir), models=_models(), index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
     assert [v for v in third.variants if v.variant.router is not None][0].reused_from is None
+
+
+def test_promoting_a_router_variant_says_why_it_cannot_be_and_writes_nothing(routing_spec, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    from workbench.promotion import PromotionError, promote
+
+    result = wb.run(routing_spec, models=_models(), index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    routed = [v for v in result.variants if v.variant.router is not None][0]
+    with pytest.raises(PromotionError, match=rf"run {routed.run_id} is a router variant \({ROUTER}: {SMOLLM2_ID} escalating to {GEMMA_ID}\)"):
+        promote(routed.run_id, name="routed-assistant", alias="staging", settings=wb_settings)
+    assert not MlflowClient(wb_settings.tracking_uri).search_registered_models()

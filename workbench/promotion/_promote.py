@@ -126,6 +126,13 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         error = tags.get("workbench.error", "")
         raise PromotionError(f"run {run_id} ended {status}{': ' + error[:200] if error else ''} — only finished variants can be promoted")
     variant = yaml.safe_load(_artifact_text(client, run_id, "variant.yaml"))
+    if isinstance(variant, dict) and "router" in variant:
+        router = variant["router"] or {}
+        cheap, strong = ((router.get(role) or {}).get("id", "?") for role in ("cheap", "strong"))
+        raise PromotionError(
+            f"run {run_id} is a router variant ({router.get('name', '?')}: {cheap} escalating to {strong}) and a deployment "
+            "bundle holds one model, so it cannot be promoted yet — promote the variant of the model you deploy"
+        )
     parent_id = tags.get("mlflow.parentRunId")
     experiment: dict[str, Any] = {}
     parent_params: dict[str, str] = {}
