@@ -58,8 +58,12 @@ def test_values_of_secret_environment_variables_are_replaced_by_their_name() -> 
     ("eyJhbGciOiJIUzI1NiJ9" + ".eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "json_web_token"),
     ("SG." + "ngeVfQFYQlKU0ufo8x5d1A.TwL2iGABf9DHoTf-09kqeF8tAmbihYzrnopKc-1s5cr", "sendgrid_api_key"),
     ("pypi-AgEIcHlwaS5vcmc" + "x" * 70, "pypi_token"),
+    ("sk-ant-" + "api03-Zx8kq2WmP4vN7rT1yB5cH9jL3dF6gS0aQ", "anthropic_api_key"),
+    ("hf_" + "aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "huggingface_token"),
+    ("AIza" + "SyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", "google_api_key"),
+    ("github_pat_" + "11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "github_fine_grained_token"),
 ])
-def test_known_key_shapes_are_found_by_detect_secrets(secret: str, label: str) -> None:
+def test_known_key_shapes_are_found(secret: str, label: str) -> None:
     red = Redactor({})
     assert red.redact(f"the key is {secret} — keep it safe") == f"the key is [REDACTED:{label}] — keep it safe"
     assert [f.kind for f in red.find(secret)] == [label]

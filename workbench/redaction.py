@@ -2,7 +2,8 @@
 
 One ``Redactor`` replaces, in any text, (a) the values of secret-like environment variables (names containing KEY,
 TOKEN, SECRET, PASSWORD or CREDENTIAL) and (b) the key shapes that detect-secrets' detectors know (OpenAI, AWS,
-GitHub, Slack, Stripe, JWTs, private keys, passwords in URLs, ``api_key = "..."`` assignments...) with a marker:
+GitHub, Slack, Stripe, JWTs, private keys, passwords in URLs, ``api_key = "..."`` assignments...), plus Anthropic,
+Hugging Face, Google API and GitHub fine-grained keys, with a marker:
 ``[REDACTED:OPENAI_API_KEY]``, ``[REDACTED:basic_auth_credentials]``. Everything the workbench writes outside the
 process (MLflow params, tags, metric names, artifacts, traces, exports, log lines, widget output) goes through it.
 
@@ -110,9 +111,28 @@ class _Detector:
         return not self.gate or any(word in text for word in self.gate)
 
 
+# key shapes detect-secrets 1.5 has no detector for (provider documentation gives the prefixes)
+_SHAPES = (
+    ("anthropic_api_key", r"sk-ant-[A-Za-z0-9_-]{20,}"),
+    ("huggingface_token", r"\bhf_[A-Za-z0-9]{30,}"),
+    ("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}"),
+    ("github_fine_grained_token", r"\bgithub_pat_[A-Za-z0-9_]{22,}"),
+)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A detector of one key shape, with the ``analyze_string`` of a detect-secrets plugin."""
+
+    pattern: str
+
+    def analyze_string(self, text: str) -> Iterator[str]:
+        return (m.group(0) for m in re.finditer(self.pattern, text))
+
+
 @functools.lru_cache(maxsize=1)
 def _detectors() -> tuple[_Detector, ...]:
-    """detect-secrets' pattern detectors, built once. No high-entropy detector, no public-IP one.
+    """detect-secrets' pattern detectors and ``_SHAPES``, built once. No high-entropy detector, no public-IP one.
 
     The keyword detector (``api_key = "..."``) and the assignment-shaped ones (Cloudant, IBM, SoftLayer) are slow
     on long text, so they only see lines that hold one of the words their patterns require: every word of the
@@ -145,6 +165,7 @@ def _detectors() -> tuple[_Detector, ...]:
     from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
     from detect_secrets.plugins.twilio import TwilioKeyDetector
 
+    own = tuple(_Detector(label, _Shape(pattern)) for label, pattern in _SHAPES)
     assignment = ("key", "pw", "pass", "token", "cloudant", "softlayer")
     plain = (
         OpenAIDetector, AWSKeyDetector, GitHubTokenDetector, GitLabTokenDetector, SlackDetector, StripeDetector,
@@ -154,6 +175,7 @@ def _detectors() -> tuple[_Detector, ...]:
     )
     gated = (CloudantDetector, IbmCloudIamDetector, IbmCosHmacDetector, SoftlayerDetector)
     return (
+        *own,
         *(_Detector(_label(cls.secret_type), cls()) for cls in plain),
         *(_Detector(_label(cls.secret_type), cls(), assignment) for cls in gated),
         # last: a named shape wins over "a secret-sounding assignment"
