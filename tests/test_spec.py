@@ -94,6 +94,17 @@ def test_not_yaml_and_missing_prompt_file(tmp_path: Path) -> None:
         load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: nope.txt")))
 
 
+def test_a_file_that_is_not_utf8_is_one_line_naming_it_and_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_bytes(GOOD.replace("name: t", "name: caf\xe9").encode("latin-1"))
+    with pytest.raises(SpecError, match=r"exp.yaml:1: experiment file is not UTF-8 text \(byte 0xe9\) — save it as UTF-8") as info:
+        load_experiment(path)
+    assert "\n" not in str(info.value)
+    (tmp_path / "p.txt").write_bytes("line one\nQ: {question} \u2014 {context}\n".encode("cp1252"))
+    with pytest.raises(SpecError, match=r"p.txt:2: prompts\[0\].file is not UTF-8 text \(byte 0x97\)"):
+        load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))
+
+
 def test_duplicate_prompt_names_rejected(tmp_path: Path) -> None:
     doubled = GOOD.replace("models:", '  - name: a\n    template: "{question}"\nmodels:')
     with pytest.raises(SpecError, match="prompt name 'a' is used twice"):

@@ -627,6 +627,16 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
+def _read_utf8(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise SpecError(f"{path}:{line}: {what} is not UTF-8 text (byte {exc.object[exc.start]:#04x}) — save it as UTF-8") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+
+
 def load_experiment(path: str | Path) -> ExperimentSpec:
     """Read an experiment YAML file; prompt ``file`` entries are read into ``template``.
 
@@ -636,7 +646,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"{path}: experiment file not found")
-    text = path.read_text(encoding="utf-8")
+    text = _read_utf8(path, "experiment file")
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -654,7 +664,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
             if not prompt_path.is_file():
                 line = _line_of(node, ("prompts", i, "file"))
                 raise SpecError(f"{path}:{line}: prompts[{i}].file: {prompt['file']} not found (relative to {base})")
-            data["prompts"][i] = {**prompt, "template": prompt_path.read_text(encoding="utf-8"), "file": None}
+            data["prompts"][i] = {**prompt, "template": _read_utf8(prompt_path, f"prompts[{i}].file"), "file": None}
             data["prompts"][i].pop("file")
     try:
         spec = ExperimentSpec.model_validate(data)
