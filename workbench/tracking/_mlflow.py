@@ -326,11 +326,7 @@ class MlflowTracker:
         now = int(time.time() * 1000)
         params = [Param(k, v) for k, v in source.data.params.items()]
         metrics = [Metric(k, float(v), now, 0) for k, v in reused_metrics(source.data.metrics).items()]
-        for batch in _chunks(params, 100):
-            self.client.log_batch(run_id, params=batch)
-        for batch in _chunks(metrics, 900):
-            self.client.log_batch(run_id, metrics=batch)
-        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
         with tempfile.TemporaryDirectory(prefix="workbench-reuse-") as tmp:
             local = Path(self.client.download_artifacts(source_run_id, "", tmp))
             self.client.log_artifacts(run_id, str(local))
@@ -348,6 +344,19 @@ class MlflowTracker:
             metrics=reused_metrics(source.data.metrics), chunk_stats=chunk_stats, started_ms=source.info.start_time,
             ended_ms=source.info.end_time or now, run_id=run_id, reused_from=origin,
         )
+
+    def _log_batch(self, run_id: str, params: list[Any], metrics: list[Any], tags: list[Any]) -> None:
+        """Params, metrics and tags in as few ``log_batch`` calls as MLflow's limits allow (one, for a usual variant:
+        at most 100 params, 100 tags, 1000 entries in all)."""
+        if len(params) <= 100 and len(tags) <= 100 and len(params) + len(metrics) + len(tags) <= 1000:
+            self.client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+            return
+        for batch in _chunks(params, 100):
+            self.client.log_batch(run_id, params=batch)
+        for batch in _chunks(metrics, 900):
+            self.client.log_batch(run_id, metrics=batch)
+        for batch in _chunks(tags, 100):
+            self.client.log_batch(run_id, tags=batch)
 
     def _trace_ids(self, experiment_id: str, run_id: str) -> list[str]:
         traces = self._mlflow.search_traces(locations=[experiment_id], run_id=run_id, return_type="list", include_spans=False)
@@ -371,11 +380,11 @@ class MlflowTracker:
         }
         if variant.prompt is not None:
             tags["workbench.prompt_hash"] = _prompt_hash(variant.prompt)
-        parent = self.client.get_run(sweep.run_id).data.tags
+        parent = self.client.get_run(sweep.run_id).data
         for key in ("workbench.spec_hash", "workbench.dataset_hash", "workbench.corpus_hash", "workbench.git_commit", "workbench.versions", "mlflow.user"):
-            if key in parent:
-                tags[key] = parent[key]
-        tags["workbench.seed"] = self.client.get_run(sweep.run_id).data.params.get("seed", "0")
+            if key in parent.tags:
+                tags[key] = parent.tags[key]
+        tags["workbench.seed"] = parent.params.get("seed", "0")
         if result.outcome.error:
             tags["workbench.error"] = redact(result.outcome.error)[:5000]  # redacted before a cut can split a key
             tags["workbench.error_kind"] = result.outcome.error_kind or ""
@@ -387,11 +396,7 @@ class MlflowTracker:
         run_id = run.info.run_id
         params = [Param(k, redact(v)[:_MAX_PARAM]) for k, v in variant.params().items()]
         metrics = [Metric(k, float(v), result.ended_ms, 0) for k, v in result.metrics.items()]
-        for batch in _chunks(params, 100):
-            self.client.log_batch(run_id, params=batch)
-        for batch in _chunks(metrics, 900):
-            self.client.log_batch(run_id, metrics=batch)
-        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
         if variant.prompt is not None:
             self.client.log_text(run_id, variant.prompt.template or "", "prompt_template.txt")
         self.client.log_text(run_id, yaml.safe_dump(variant.to_dict(), sort_keys=False), "variant.yaml")
