@@ -53,7 +53,7 @@ lint: install
 	$(BIN)/lint-imports --no-cache
 
 test: install browser-deps team-deps lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 browser-deps:
 	@if [ "$$WORKBENCH_SKIP_BROWSER" = "1" ] && [ "$$CI" != "true" ]; then echo "WORKBENCH_SKIP_BROWSER=1: browser test dependencies not installed"; exit 0; fi; \
