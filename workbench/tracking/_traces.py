@@ -3,7 +3,7 @@
 MLflow's live tracing exports every span as it ends (one store transaction per span) and each assessment logged on a
 finished trace is another transaction: ~11 per question on sqlite, the one MLflow writer's main cost. The workbench
 logs traces after the fact, from recorded timings, so it builds them here instead: spans are MLflow ``LiveSpan``s on a
-private OpenTelemetry tracer (no exporter), a trace's assessments ride on its ``TraceInfo``, and ``write`` stores each
+private OpenTelemetry tracer (no exporter), a trace's assessments ride on its ``TraceInfo``, and ``write_traces`` stores each
 trace with ``start_trace`` (info, tags, metadata, assessments: one transaction) and all spans of all traces with one
 ``log_spans``. What lands in the store is what the live path writes: the same spans, previews and metadata (the store adds the
 token usage up from the spans).
@@ -137,7 +137,7 @@ _TRACER: Any = None
 
 
 def _tracer() -> Any:
-    """An OpenTelemetry tracer of its own (no processors, no exporter): its spans reach the store only via ``write``."""
+    """An OpenTelemetry tracer of its own (no processors, no exporter): its spans reach the store only via ``write_traces``."""
     global _TRACER
     if _TRACER is None:
         import mlflow
