@@ -322,7 +322,7 @@ class ExecutionSpec(_Spec):
     isolation: Literal["process", "none"] = Field(
         default="process", description="process: each variant in its own worker process; none: in the caller's process (debugging)"
     )
-    workers: int = Field(default=1, ge=1, le=256, description="variants run at once; also hosted calls in flight per provider")
+    workers: int = Field(default=1, ge=1, le=256, description="variants run at once (hosted ones: enough to fill the calls in flight); also hosted calls in flight per provider")
     backend: Literal["local", "ray"] = Field(default="local", description="local processes, or tasks on a Ray cluster")
     address: str | None = Field(default=None, description="Ray address: auto, ray://host:10001 (default: a local Ray instance)")
     concurrency: dict[str, int] = Field(

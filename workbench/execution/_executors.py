@@ -25,7 +25,7 @@ from workbench.models import MINILM_ID, runs_locally
 from workbench.results import VariantResult
 from workbench.spec import ExecutionSpec
 
-__all__ = ["Executor", "LocalExecutor", "executor_for", "llama_threads", "question_workers"]
+__all__ = ["Executor", "LocalExecutor", "executor_for", "llama_threads", "question_workers", "variants_at_once"]
 
 OnQuestion = Callable[[Variant, str, int, int], None]
 
@@ -49,6 +49,18 @@ def question_workers(job_models: Sequence[str], execution: ExecutionSpec) -> int
     if not job_models or any(runs_locally(m) for m in job_models):
         return 1
     return min(execution.provider_limit(m.partition(":")[0]) for m in job_models)
+
+
+def variants_at_once(workers: int, question_workers: int) -> int:
+    """How many variants run at once: ``workers``, or, for variants whose own questions already fill the calls in
+    flight (hosted models answer ``question_workers`` questions at once), enough to keep the calls filled plus two
+    starting up or finishing.
+
+    Eight hosted variants with ``workers: 8`` run three at a time, each with up to eight questions in flight (the
+    provider's slots are shared by the sweep): they finish one after another, so each one's logging, in the caller,
+    overlaps the next ones' calls instead of all eight queuing for the one writer at the end.
+    """
+    return max(1, min(workers, -(-workers // max(1, question_workers)) + 2))
 
 
 class LocalExecutor:
@@ -97,7 +109,7 @@ class LocalExecutor:
         pool = ThreadPoolExecutor(max_workers=self.execution.workers, thread_name_prefix="variant")
         try:
             while waiting or running:
-                while waiting and running < self.execution.workers and not stop():
+                while waiting and running < variants_at_once(self.execution.workers, waiting[0].question_workers) and not stop():
                     job = waiting.pop(0)
                     on_start(job.variant)
                     pool.submit(work, job)
