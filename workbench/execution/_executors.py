@@ -155,7 +155,8 @@ def _preload(jobs: Sequence[VariantJob]) -> tuple[str, ...]:
     if models & {"local", "llamacpp"}:
         out.append("llama_cpp")
     if models & {"openai", "azure_openai"}:
-        out.append("langchain_openai")
+        # the openai client imports its resources and HTTP transport when the first chat model is built (0.2 s)
+        out.extend(("langchain_openai", "openai.resources", "httpcore", "h11"))
     for job in jobs:
         if not job.generates:
             continue

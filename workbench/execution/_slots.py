@@ -33,21 +33,25 @@ class SlotPool:
 
     @contextmanager
     def slot(self, poll_s: float = 0.01) -> Iterator[int]:
-        """Hold one slot for the duration of the block (waits for a free one); yields the slot's number."""
-        paths = self._paths()
-        while True:
-            for i, path in enumerate(paths):
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    os.close(fd)
-                    continue
-                try:
-                    yield i
-                finally:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-                    os.close(fd)
-                return
-            time.sleep(poll_s)
+        """Hold one slot for the duration of the block (waits for a free one); yields the slot's number.
 
+        The files are opened once per wait and tried without blocking every ``poll_s``: a waiting call costs one
+        ``flock`` per slot per poll, not an open and a close as well.
+        """
+        fds = [os.open(path, os.O_RDWR | os.O_CREAT, 0o600) for path in self._paths()]
+        try:
+            while True:
+                for i, fd in enumerate(fds):
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue
+                    try:
+                        yield i
+                    finally:
+                        fcntl.flock(fd, fcntl.LOCK_UN)
+                    return
+                time.sleep(poll_s)
+        finally:
+            for fd in fds:
+                os.close(fd)

@@ -1,0 +1,52 @@
+"""The sweep-wide pool of hosted calls in flight: lock files, one held per call."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from workbench.execution._slots import SlotPool
+
+
+def test_no_more_calls_than_slots_are_in_flight_and_every_waiter_gets_one(tmp_path: Path) -> None:
+    pool = SlotPool(str(tmp_path), "openai", 2)
+    lock = threading.Lock()
+    in_flight, peak, held = 0, 0, []
+
+    def call() -> None:
+        nonlocal in_flight, peak
+        with pool.slot(poll_s=0.001) as number:
+            with lock:
+                in_flight += 1
+                peak = max(peak, in_flight)
+                held.append(number)
+            time.sleep(0.02)
+            with lock:
+                in_flight -= 1
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert peak == 2
+    assert len(held) == 8 and set(held) == {0, 1}
+
+
+def test_a_slot_is_free_again_after_its_block_even_when_the_block_raises(tmp_path: Path) -> None:
+    pool = SlotPool(str(tmp_path), "openai", 1)
+    try:
+        with pool.slot():
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    done = threading.Event()
+
+    def take() -> None:
+        with pool.slot():
+            done.set()
+
+    t = threading.Thread(target=take, daemon=True)
+    t.start()
+    assert done.wait(timeout=5)
