@@ -258,10 +258,14 @@ def run(
                     finish(track.log_variant(sweep, failed_result(v, f"index build failed: {type(exc).__name__}: {exc}", "index", empty), dataset))
                 continue
             emit(ProgressEvent("index_built", stats.count, stats.count, message=f"{chunker.label}: {stats.count} chunks"))
+            retrievals: dict[str, tuple[QuestionRecord, ...]] = {}  # the variants of one retrieval setting share it
             for v in todo:
-                retriever = Retriever(index=index, embedder=queries, spec=v.retrieval)
+                setting = v.retrieval.model_dump_json()
                 try:
-                    retrieved = tuple(retrieve_question(case, retriever) for case in dataset.cases)
+                    if setting not in retrievals:
+                        retriever = Retriever(index=index, embedder=queries, spec=v.retrieval)
+                        retrievals[setting] = tuple(retrieve_question(case, retriever) for case in dataset.cases)
+                    retrieved = retrievals[setting]
                 except Exception as exc:  # noqa: BLE001 - a failing retrieval fails its variant, not the sweep
                     finish(track.log_variant(sweep, failed_result(v, f"retrieval failed: {type(exc).__name__}: {exc}", "retrieval", stats), dataset))
                     continue
