@@ -129,6 +129,10 @@ def test_the_process_redactor_follows_the_environment(monkeypatch: pytest.Monkey
     monkeypatch.setenv("MY_SERVICE_TOKEN", plain)
     assert redact(plain) == "[REDACTED:MY_SERVICE_TOKEN]"
     assert [f.kind for f in find_secrets(f"x {plain}")] == ["MY_SERVICE_TOKEN"]
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "zq8-rotated-value-88")  # the same variable, a new value
+    assert redact(f"{plain} zq8-rotated-value-88") == f"{plain} [REDACTED:MY_SERVICE_TOKEN]"
+    monkeypatch.delenv("MY_SERVICE_TOKEN")
+    assert redact("zq8-rotated-value-88") == "zq8-rotated-value-88"
     assert secret_env_values({"X_CREDENTIALS": "/home/u/creds.json", "X_KEY": "true"}) == {"X_CREDENTIALS": "/home/u/creds.json"}
 
 

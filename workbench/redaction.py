@@ -314,9 +314,25 @@ def _redactor_for(env_secrets: frozenset[tuple[str, str]]) -> Redactor:
     return Redactor(dict(env_secrets))
 
 
+_last: tuple[dict[Any, Any], Redactor] | None = None  # the environment's raw data when ``redactor()`` last looked, and its redactor
+
+
 def redactor() -> Redactor:
-    """The process's redactor, for the environment as it is now (rebuilt only when a secret variable changed)."""
-    return _redactor_for(frozenset(secret_env_values(os.environ).items()))
+    """The process's redactor, for the environment as it is now (rebuilt only when a secret variable changed).
+
+    An unchanged environment is recognised by comparing ``os.environ``'s raw data with the last one seen (a dict
+    comparison in C): a sweep redacts thousands of strings, and decoding and classifying every variable for each one
+    was most of the cost of logging its traces.
+    """
+    global _last
+    data = getattr(os.environ, "_data", None)  # CPython's raw mapping behind os.environ
+    seen = _last
+    if data is not None and seen is not None and seen[0] == data:
+        return seen[1]
+    found = _redactor_for(frozenset(secret_env_values(os.environ).items()))
+    if data is not None:
+        _last = (dict(data), found)
+    return found
 
 
 def redact(text: str) -> str:
