@@ -6,7 +6,8 @@ folder (cache, indexes, store) and runs ``fresh``, so nothing is reused. Embeddi
 ``HashingEmbedder`` (the indexes are built once per sweep in the caller either way; a real MiniLM would add the same
 fixed cost to every row and say nothing about scaling). Scorers: deterministic ones only.
 
-  hosted   ``OpenAIStub(delay_s=0.3)`` (a real OpenAI-compatible HTTP server on loopback, started here) answers every
+  hosted   ``OpenAIStub(delay_s=0.3)`` (a real OpenAI-compatible HTTP server on loopback, started here in its own process, as
+           a hosted API is not in yours) answers every
            call after 0.3 s; the same grid (``--variants`` prompts x ``--questions`` questions) with workers = 1, 2, 4, 8.
            Results (answers and scores) must be identical for every worker count.
   ray      the same sweep on the Ray backend (a local Ray instance started here with RAY_AUTH_MODE=disabled) against
@@ -176,6 +177,36 @@ def one_sweep(name: str, spec: Any, *, models: dict[str, Any] | None = None) -> 
     )
 
 
+@dataclass
+class StubProcess:
+    base_url: str
+
+    def stats(self) -> dict[str, int]:
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.base_url}/stats", timeout=5) as reply:
+            return json.loads(reply.read())  # type: ignore[no-any-return]
+
+
+@contextmanager
+def stub_process(delay_s: float) -> Iterator[StubProcess]:
+    """The OpenAI stub in its own process (``python -m workbench.testing.openai_stub``), as a hosted API would be:
+    its answering never shares the measured process's interpreter."""
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.testing.openai_stub", "--delay", str(delay_s)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise SystemExit(f"the stub server did not start (exit {proc.poll()})")
+        yield StubProcess(url)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def embedders() -> dict[str, Any]:
     from workbench.models import MINILM_ID
     from workbench.testing import HashingEmbedder
@@ -250,7 +281,7 @@ def table(rows: Sequence[Row], baseline: Row | None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", type=int, default=8, help="prompts in the hosted grid (one variant each)")
-    parser.add_argument("--questions", type=int, default=12)
+    parser.add_argument("--questions", type=int, default=24, help="questions per variant (default 24: 192 calls, so that a sweep's fixed ~2 s of set-up and end does not hide its throughput)")
     parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8])
     parser.add_argument("--delay", type=float, default=0.3, help="the stub's answer time, seconds")
     parser.add_argument("--ray-workers", type=int, default=None, help="workers of the Ray comparison (default: the largest --workers)")
@@ -263,10 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in {"MLFLOW_DISABLE_TELEMETRY": "true", "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1",
                         "TRANSFORMERS_OFFLINE": "1", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}.items():
         os.environ.setdefault(name, value)
-    from workbench.testing.openai_stub import OpenAIStub
-
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start", file=sys.stderr)
-    with OpenAIStub(delay_s=args.delay) as stub:
+    with stub_process(args.delay) as stub:
         os.environ["OPENAI_BASE_URL"] = stub.base_url
         os.environ["OPENAI_API_KEY"] = "stub-key"
         # untimed: the first sweep of a process starts the worker forkserver (it imports the workbench, the openai
@@ -275,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = hosted(args, stub.base_url)
         baseline = next((r for r in rows if r.workers == 1), None)
         print(f"\nHosted (stub, {args.delay:g}s per call): {args.variants} variants x {args.questions} questions, "
-              f"{stub.requests} calls, at most {stub.max_in_flight} in flight")
+              f"{stub.stats()['requests']} calls, at most {stub.stats()['max_in_flight']} in flight")
         print(table(rows, baseline))
         same = all(r.signature == rows[0].signature for r in rows)
         print(f"results identical across worker counts: {'yes' if same else 'NO'}")

@@ -56,6 +56,20 @@ class OpenAIStub:
             def log_message(self, *args: Any) -> None:
                 return None
 
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                """``GET /stats``: the counters, for a stub running in another process (``python -m``)."""
+                if self.path.rstrip("/").endswith("/stats"):
+                    with stub._lock:
+                        payload = json.dumps({"requests": stub.requests, "max_in_flight": stub.max_in_flight}).encode()
+                    self.send_response(200)
+                else:
+                    payload = b"{}"
+                    self.send_response(404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with stub._lock:
@@ -106,3 +120,23 @@ class OpenAIStub:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m workbench.testing.openai_stub --delay 0.3``: serve until killed; prints the base URL first.
+
+    A benchmark runs the stub in its own process like this, so that answering does not share the measured process's
+    interpreter (a hosted provider never does); ``GET <base URL>/stats`` returns its counters.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description="An OpenAI-compatible stub server on loopback.")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds every answer takes")
+    args = parser.parse_args(argv)
+    with OpenAIStub(delay_s=args.delay) as stub:
+        print(stub.base_url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
