@@ -12,6 +12,8 @@ the quickstart's own limit) unless ``--questions N``; each scenario timed on the
   c) warm         the same sweep again, unchanged
   d) +1 prompt    a third prompt (a copy of grounded.txt with one word changed)
   e) +1 chunker   on top of d, a third chunker (sentence, 400 chars)
+  f0) cold CLI   the cold sweep as one ``workbench run`` in a fresh process with its own empty cache and store (it opens
+                  the indexes b) built): the like-for-like baseline of f)
   f) kill -9      ``workbench run`` in a subprocess with its own empty cache and store (it opens the indexes b) built),
                   SIGKILLed when about half the cold run's answers are cached, then the same command again to completion
 
@@ -157,6 +159,30 @@ def generation_entries(cache_dir: Path) -> int:
         store.close()
 
 
+def cli_command(experiment: Path, questions: int, home: Path, indexes_of: Path) -> tuple[list[str], dict[str, str]]:
+    """``workbench run`` in a fresh process with its own cache and store under ``home``, opening the indexes of the
+    home ``indexes_of``: the command line and its environment."""
+    env = {**location_env(home), "WORKBENCH_HOME": str(indexes_of / ".workbench"), "WORKBENCH_CACHE_DIR": str(home / "cache")}
+    return [sys.executable, "-m", "workbench.cli", "run", str(experiment), "--limit", str(questions), "--no-progress"], env
+
+
+def cli_cold(experiment: Path, questions: int, home: Path, indexes_of: Path, log: Path) -> Row:
+    """f0) The cold sweep as one ``workbench run`` process, as f) runs it but never killed: what f) is compared with."""
+    command, env = cli_command(experiment, questions, home, indexes_of)
+    with log.open("w") as out:
+        start = time.perf_counter()
+        done = subprocess.run(command, env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT, check=False)
+        wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"f0) the cold workbench run failed (exit {done.returncode}); see {log}")
+    from workbench.cache import DiskCacheStore
+
+    store = DiskCacheStore(home / "cache")
+    calls = store.info().misses.get("generation", 0)
+    store.close()
+    return Row("f0) cold, one process", wall, calls, 0.0, note="workbench run in a fresh process; opens b)'s indexes")
+
+
 def kill_and_resume(experiment: Path, questions: int, home: Path, indexes_of: Path, kill_at: int, log: Path) -> tuple[Row, Row, int]:
     """f) ``workbench run`` killed with SIGKILL once ``kill_at`` answers are cached, then run again to completion.
 
@@ -166,8 +192,7 @@ def kill_and_resume(experiment: Path, questions: int, home: Path, indexes_of: Pa
     from workbench.cache import DiskCacheStore
 
     cache_dir = home / "cache"
-    env = {**location_env(home), "WORKBENCH_HOME": str(indexes_of / ".workbench"), "WORKBENCH_CACHE_DIR": str(cache_dir)}
-    command = [sys.executable, "-m", "workbench.cli", "run", str(experiment), "--limit", str(questions), "--no-progress"]
+    command, env = cli_command(experiment, questions, home, indexes_of)
     with log.open("w") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(command, env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT)
@@ -250,6 +275,11 @@ def main() -> None:
             row, _ = sweep(name, experiments[key], q, note)
             rows.append(row)
             print(f"  {row.name}: {row.wall_s:.1f}s", flush=True)
+        cli_home = tmp / "cli-cold"
+        cli_home.mkdir()
+        one_process = cli_cold(experiments["base"], q, cli_home, main_home, tmp / "cli-cold.log")
+        rows.append(one_process)
+        print(f"  {one_process.name}: {one_process.wall_s:.1f}s", flush=True)
         kill_home = tmp / "kill"
         kill_home.mkdir()
         killed, resumed, total_calls = kill_and_resume(experiments["base"], q, kill_home, main_home, max(1, cold.calls // 2), tmp / "kill.log")
@@ -287,6 +317,8 @@ def main() -> None:
     print(f"  killed + resumed: wall / cold wall without index time {resumed_wall / (cold.wall_s - cold.index_s):6.2f}   "
           f"({resumed_wall:.1f}s vs {cold.wall_s - cold.index_s:.1f}s; f opens the cold run's indexes and includes two "
           "process start-ups and model loads)")
+    print(f"  killed + resumed: wall / the cold run as one workbench run process (f0) {resumed_wall / one_process.wall_s:6.2f}   "
+          f"({resumed_wall:.1f}s vs {one_process.wall_s:.1f}s; both open b)'s indexes and start fresh processes)")
     print(f"  cold sweep wall / model compute inside it {cold.wall_s / cold.compute_s:6.2f}   "
           f"({cold.wall_s:.1f}s = {cold.index_s:.1f}s indexes + {cold.compute_s:.1f}s generation + "
           f"{cold.wall_s - cold.index_s - cold.compute_s:.1f}s retrieval, scoring and tracking)")
