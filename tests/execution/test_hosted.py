@@ -103,3 +103,25 @@ def test_a_provider_limit_caps_calls_in_flight_across_worker_processes(wb_settin
         result = sweep(spec, wb_settings)
     assert all(v.status == "FINISHED" for v in result.variants)
     assert stub.max_in_flight == 2
+
+
+def test_the_stub_serves_from_its_own_process_and_reports_its_counters() -> None:
+    import json
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.testing.openai_stub", "--delay", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        base = proc.stdout.readline().strip()
+        assert base.startswith("http://127.0.0.1:") and base.endswith("/v1")
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "Context: the answer\nQuestion: q"}]}).encode()
+        request = urllib.request.Request(f"{base}/chat/completions", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            assert json.loads(reply.read())["choices"][0]["message"]["content"] == "the answer"
+        with urllib.request.urlopen(f"{base}/stats", timeout=10) as reply:
+            assert json.loads(reply.read()) == {"requests": 1, "max_in_flight": 1}
+    finally:
+        proc.kill()
+        proc.wait()
