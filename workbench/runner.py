@@ -27,7 +27,7 @@ from workbench.execution import ModelResolver, RacingExecutor, VariantJob, execu
 from workbench.grid import Variant, expand_grid, index_key
 from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
 from workbench.models import MINILM_ID, Embedder, Generator
-from workbench.pipeline import IndexStore, Retriever, chunk_corpus, chunk_stats, index_store_for, retrieve_question
+from workbench.pipeline import IndexStore, QuestionRecord, Retriever, chunk_corpus, chunk_stats, index_store_for, retrieve_question
 from workbench.results import SweepResult, VariantResult
 from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers
 from workbench.spec import ExperimentSpec, load_experiment
