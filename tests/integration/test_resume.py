@@ -32,6 +32,7 @@ def write_experiment(folder: Path) -> Path:
         "models": [{"id": "local:gemma3-270m", "params": {"max_tokens": 24}}],
         "chunkers": [{"strategy": "markdown", "size": 400, "overlap": 0}],
         "retrieval": [{"k": 2}],
+        "scorers": ["token_f1", "hit_at_k"],  # resume is the subject: no scorer that loads another model
     }
     path = folder / "resume.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
