@@ -83,7 +83,7 @@ bench-speed: install
 	$(BIN)/python bench/sweep_speed.py $(BENCH_ARGS)
 
 # How a sweep scales out (issue 10): a hosted model (a real OpenAI-compatible stub on loopback, 0.3 s per call, through
-# the real openai: provider) with workers = 1, 2, 4, 8 on 8 variants x 12 questions (results must be identical), the
+# the real openai: provider) with workers = 1, 2, 4, 8 on 8 variants x 24 questions (results must be identical), the
 # same sweep on a local Ray instance vs local, and the local Gemma 3 270M with 1 vs 2 workers; prints a table, the
 # ratios against 1 worker and where the time goes. About 5 minutes on 2 quiet cores. BENCH_ARGS="--variants 4
 # --questions 4 --workers 1,4 --no-ray --no-local" for a quick check.
