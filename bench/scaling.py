@@ -6,9 +6,9 @@ folder (cache, indexes, store) and runs ``fresh``, so nothing is reused. Embeddi
 ``HashingEmbedder`` (the indexes are built once per sweep in the caller either way; a real MiniLM would add the same
 fixed cost to every row and say nothing about scaling). Scorers: deterministic ones only.
 
-  hosted   ``OpenAIStub(delay_s=0.3)`` (a real OpenAI-compatible HTTP server on loopback, started here in its own process, as
-           a hosted API is not in yours) answers every
-           call after 0.3 s; the same grid (``--variants`` prompts x ``--questions`` questions) with workers = 1, 2, 4, 8.
+  hosted   ``OpenAIStub(delay_s=0.3)`` (a real OpenAI-compatible HTTP server on loopback, started here in its own
+           process, as a hosted API is not in yours) answers every call after 0.3 s; the same grid (``--variants``
+           prompts x ``--questions`` questions) with workers = 1, 2, 4, 8.
            Results (answers and scores) must be identical for every worker count.
   ray      the same sweep on the Ray backend (a local Ray instance started here with RAY_AUTH_MODE=disabled) against
            the local backend at the same worker count: overhead per variant.
@@ -303,8 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         one_sweep("warm-up", spec_of(variants=1, questions=1, model="openai:gpt-4o-mini", workers=1), models=embedders())
         rows = hosted(args, stub.base_url)
         baseline = next((r for r in rows if r.workers == 1), None)
+        served = stub.stats()
         print(f"\nHosted (stub, {args.delay:g}s per call): {args.variants} variants x {args.questions} questions, "
-              f"{stub.stats()['requests']} calls, at most {stub.stats()['max_in_flight']} in flight")
+              f"{served['requests']} calls, at most {served['max_in_flight']} in flight")
         print(table(rows, baseline))
         same = all(r.signature == rows[0].signature for r in rows)
         print(f"results identical across worker counts: {'yes' if same else 'NO'}")

@@ -147,16 +147,37 @@ def sweep(name: str, experiment: Path, questions: int, note: str = "") -> tuple[
     return Row(name, wall, calls, compute, index_s, len(result.variants), reused, note), result
 
 
-def generation_entries(cache_dir: Path) -> int:
+def cache_info(cache_dir: Path) -> Any:
+    """The cache's ``info()`` (entries, hits and misses by kind), read by opening it for a moment."""
     from workbench.cache import DiskCacheStore
 
-    if not cache_dir.is_dir():  # not created yet by the subprocess
-        return 0
     store = DiskCacheStore(cache_dir)
     try:
-        return store.info().entries.get("generation", 0)
+        return store.info()
     finally:
         store.close()
+
+
+def generation_entries(cache_dir: Path) -> int:
+    """The answers cached so far (0 before the subprocess has created the cache)."""
+    return int(cache_info(cache_dir).entries.get("generation", 0)) if cache_dir.is_dir() else 0
+
+
+def generation_calls(cache_dir: Path) -> int:
+    """The model calls a cache has recorded (its generation misses): the calls that reached the model."""
+    return int(cache_info(cache_dir).misses.get("generation", 0))
+
+
+def run_to_end(command: list[str], env: dict[str, str], home: Path, log: Path, *, mode: str, what: str) -> float:
+    """Run ``command`` in ``home`` to completion, its output appended (``mode`` "a") or written ("w") to ``log``;
+    returns its wall time. A non-zero exit ends the benchmark, naming ``what`` failed."""
+    with log.open(mode) as out:
+        start = time.perf_counter()
+        done = subprocess.run(command, env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT, check=False)
+        wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed (exit {done.returncode}); see {log}")
+    return wall
 
 
 def cli_command(experiment: Path, questions: int, home: Path, indexes_of: Path) -> tuple[list[str], dict[str, str]]:
@@ -169,17 +190,8 @@ def cli_command(experiment: Path, questions: int, home: Path, indexes_of: Path) 
 def cli_cold(experiment: Path, questions: int, home: Path, indexes_of: Path, log: Path) -> Row:
     """f0) The cold sweep as one ``workbench run`` process, as f) runs it but never killed: what f) is compared with."""
     command, env = cli_command(experiment, questions, home, indexes_of)
-    with log.open("w") as out:
-        start = time.perf_counter()
-        done = subprocess.run(command, env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT, check=False)
-        wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"f0) the cold workbench run failed (exit {done.returncode}); see {log}")
-    from workbench.cache import DiskCacheStore
-
-    store = DiskCacheStore(home / "cache")
-    calls = store.info().misses.get("generation", 0)
-    store.close()
+    wall = run_to_end(command, env, home, log, mode="w", what="f0) the cold workbench run")
+    calls = generation_calls(home / "cache")
     return Row("f0) cold, one process", wall, calls, 0.0, note="workbench run in a fresh process; opens b)'s indexes")
 
 
@@ -189,8 +201,6 @@ def kill_and_resume(experiment: Path, questions: int, home: Path, indexes_of: Pa
     Its cache and MLflow store are its own (empty at the start); it opens the Chroma indexes the cold run built (the
     home ``indexes_of``), so that f) measures answers and runs, and is compared with the cold run minus its index time.
     """
-    from workbench.cache import DiskCacheStore
-
     cache_dir = home / "cache"
     command, env = cli_command(experiment, questions, home, indexes_of)
     with log.open("w") as out:
@@ -210,19 +220,9 @@ def kill_and_resume(experiment: Path, questions: int, home: Path, indexes_of: Pa
         killed_wall = time.perf_counter() - start
     if code != -signal.SIGKILL:
         raise SystemExit(f"f) the first run ended by itself (exit {code}) before {kill_at} answers were cached; see {log}")
-    store = DiskCacheStore(cache_dir)
-    calls_killed = store.info().misses.get("generation", 0)
-    store.close()
-
-    with log.open("a") as out:
-        start = time.perf_counter()
-        done = subprocess.run(command, env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT, check=False)
-        resumed_wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"f) the resumed run failed (exit {done.returncode}); see {log}")
-    store = DiskCacheStore(cache_dir)
-    total_calls = store.info().misses.get("generation", 0)
-    store.close()
+    calls_killed = generation_calls(cache_dir)
+    resumed_wall = run_to_end(command, env, home, log, mode="a", what="f) the resumed run")
+    total_calls = generation_calls(cache_dir)
     reuse = next((line for line in log.read_text().splitlines() if line.startswith("reused ")), "")
     return (
         Row("f) killed at ~half", killed_wall, calls_killed, 0.0, note=f"SIGKILL with {cached} answers cached"),

@@ -56,19 +56,25 @@ class OpenAIStub:
             def log_message(self, *args: Any) -> None:
                 return None
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                """``GET /stats``: the counters, for a stub running in another process (``python -m``)."""
-                if self.path.rstrip("/").endswith("/stats"):
-                    with stub._lock:
-                        payload = json.dumps({"requests": stub.requests, "max_in_flight": stub.max_in_flight}).encode()
-                    self.send_response(200)
-                else:
-                    payload = b"{}"
-                    self.send_response(404)
-                self.send_header("Content-Type", "application/json")
+            def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout)
+                    pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                """``GET /stats``: the counters, for a stub running in another process (``python -m``)."""
+                if not self.path.rstrip("/").endswith("/stats"):
+                    self._send(404, b"{}")
+                    return
+                with stub._lock:
+                    payload = json.dumps({"requests": stub.requests, "max_in_flight": stub.max_in_flight}).encode()
+                self._send(200, payload)
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
@@ -94,15 +100,7 @@ class OpenAIStub:
                         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(answer.split()),
                                   "total_tokens": prompt_tokens + len(answer.split())},
                     }).encode()
-                self.send_response(status)
-                for name, value in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                try:
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout)
-                    pass
+                self._send(status, payload, headers)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
