@@ -228,6 +228,8 @@ def run(
     try:
         emit(ProgressEvent("sweep_started", 0, len(variants)))
         reusable = {} if fresh else track.reusable(sweep, keys)
+        # the workers' libraries load in their own process while this one builds (or opens) the indexes
+        executor.prepare([v for v in variants if v.id not in reusable], scorer_names=tuple(answer_scorers), overrides=dict(models or {}))
         groups: dict[str, list[Variant]] = {}
         jobs: list[VariantJob] = []
         for v in variants:

@@ -1,10 +1,20 @@
-"""How many variants an executor runs at once."""
+"""How many variants an executor runs at once, and what its worker processes import before the first one starts."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from workbench.execution._executors import variants_at_once
+from workbench.execution._executors import _preload, variants_at_once
+from workbench.grid import expand_grid
+from workbench.models import MINILM_ID
+from workbench.spec import load_experiment
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -13,3 +23,34 @@ from workbench.execution._executors import variants_at_once
 )
 def test_variants_at_once_keeps_the_calls_filled_without_a_process_per_variant(workers: int, question_workers: int, expected: int) -> None:
     assert variants_at_once(workers, question_workers) == expected
+
+
+def test_the_preload_names_the_libraries_of_the_variants_models_and_scorers() -> None:
+    variants = expand_grid(load_experiment(ROOT / "experiments" / "quickstart.yaml"))
+    assert _preload(variants, ("rouge_l", "semantic_similarity"), {}) == ("llama_cpp", "rouge_score.rouge_scorer", "sentence_transformers")
+    # models and embedders injected by the caller are not imported for them
+    injected = {m.id: object() for v in variants for m in v.answering_models} | {MINILM_ID: object()}
+    assert _preload(variants, ("rouge_l", "semantic_similarity"), injected) == ("rouge_score.rouge_scorer",)
+    assert _preload([], ("rouge_l",), {}) == ()
+
+
+_STARTED = """
+import json, multiprocessing.forkserver as fs, sys
+from workbench.execution import executor_for
+from workbench.grid import expand_grid
+from workbench.spec import ExecutionSpec, load_experiment
+variants = expand_grid(load_experiment(sys.argv[1]))
+executor_for(ExecutionSpec(isolation=sys.argv[2])).prepare(variants[: int(sys.argv[3])], scorer_names=("rouge_l",), overrides={})
+server = fs._forkserver
+print(json.dumps({"pid": server._forkserver_pid, "preload": server._preload_modules}))
+"""
+
+
+@pytest.mark.parametrize(("isolation", "variants", "started"), [("process", 2, True), ("none", 2, False), ("process", 0, False)])
+def test_prepare_starts_the_worker_server_with_its_preload_before_any_job(isolation: str, variants: int, started: bool) -> None:
+    experiment = str(ROOT / "experiments" / "quickstart.yaml")
+    out = subprocess.run([sys.executable, "-c", _STARTED, experiment, isolation, str(variants)], capture_output=True, text=True, timeout=120, check=True)
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (seen["pid"] is not None) is started
+    if started:
+        assert seen["preload"] == ["workbench.execution._process", "llama_cpp", "rouge_score.rouge_scorer"]

@@ -13,12 +13,12 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Protocol
 
-from workbench.execution._process import run_in_process
+from workbench.execution._process import run_in_process, start_worker_server
 from workbench.execution._worker import ModelResolver, VariantJob, failed_result, run_job, with_slots
 from workbench.grid import Variant
 from workbench.models import MINILM_ID, runs_locally
@@ -36,6 +36,11 @@ class Executor(Protocol):
     def run(
         self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool]
     ) -> Iterator[VariantResult]: ...
+
+    def prepare(self, variants: Sequence[Variant], *, scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> None:
+        """Start what running these variants will need, in the background, before their jobs are ready (the caller
+        builds indexes meanwhile). ``scorer_names`` are the generating variants' scorers; ``overrides`` the models
+        injected by the caller."""
 
 
 def llama_threads(workers: int, cores: int | None = None) -> int:
@@ -75,6 +80,13 @@ class LocalExecutor:
         self.execution = execution
         self.resolver = resolver
 
+    def prepare(self, variants: Sequence[Variant], *, scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> None:
+        """Start the worker processes' forkserver, which imports the libraries they need (about 13 s for llama.cpp,
+        torch and ragas on 2 cores), while the caller loads its own and builds the indexes."""
+        generating = [v for v in variants if v.generates]
+        if self.execution.isolation == "process" and generating:
+            start_worker_server(_preload(generating, scorer_names, overrides))
+
     def run(
         self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool]
     ) -> Iterator[VariantResult]:
@@ -84,7 +96,7 @@ class LocalExecutor:
         jobs = with_slots(jobs, self.execution, folder)
         local = sum(1 for j in jobs if any(runs_locally(m.id) for m in j.variant.answering_models))
         threads = llama_threads(min(self.execution.workers, max(local, 1)))
-        preload = _preload(jobs)
+        preload = _jobs_preload(jobs)
         inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         aborting = threading.Event()  # the caller stopped reading (Ctrl+C, an error): workers stop after their question
 
@@ -148,25 +160,31 @@ _SCORER_LIBRARIES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _preload(jobs: Sequence[VariantJob]) -> tuple[str, ...]:
-    """The heavy libraries these jobs' workers will import (a forkserver imports them once for all its workers)."""
-    models = {m.id.partition(":")[0] for j in jobs for m in j.variant.answering_models if m.id not in j.overrides}
+def _preload(variants: Sequence[Variant], scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> tuple[str, ...]:
+    """The heavy libraries the workers of these generating variants will import, scoring with ``scorer_names`` (all
+    of them when empty): a forkserver imports them once for all its workers."""
+    models = {m.id.partition(":")[0] for v in variants for m in v.answering_models if m.id not in overrides}
     out: list[str] = []
     if models & {"local", "llamacpp"}:
         out.append("llama_cpp")
     if models & {"openai", "azure_openai"}:
         # the openai client imports its resources and HTTP transport when the first chat model is built (0.2 s)
         out.extend(("langchain_openai", "openai.resources", "httpcore", "h11"))
-    for job in jobs:
-        if not job.generates:
-            continue
-        for name in job.scorer_names or _SCORER_LIBRARIES:
+    if variants:
+        for name in scorer_names or _SCORER_LIBRARIES:
             for module in _SCORER_LIBRARIES.get(name, ()):
-                if module == "sentence_transformers" and MINILM_ID in job.overrides:
+                if module == "sentence_transformers" and MINILM_ID in overrides:
                     continue  # a test's embedder stands in for the real one
                 if module not in out:
                     out.append(module)
     return tuple(out)
+
+
+def _jobs_preload(jobs: Sequence[VariantJob]) -> tuple[str, ...]:
+    """``_preload`` for the generating jobs among ``jobs`` (their scorers together)."""
+    generating = [j for j in jobs if j.generates]
+    names = tuple(dict.fromkeys(n for j in generating for n in (j.scorer_names or _SCORER_LIBRARIES)))
+    return _preload([j.variant for j in generating], names, generating[0].overrides if generating else {})
 
 
 def executor_for(execution: ExecutionSpec, *, resolver: ModelResolver | None = None) -> Executor:

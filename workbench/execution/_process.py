@@ -27,7 +27,7 @@ from typing import Any
 from workbench.execution._worker import QuestionEvent, VariantJob, failed_result, run_job
 from workbench.results import VariantResult
 
-__all__ = ["KILL_GRACE_S", "cap_memory", "run_in_process", "with_cache_journal", "worker_context"]
+__all__ = ["KILL_GRACE_S", "cap_memory", "run_in_process", "start_worker_server", "with_cache_journal", "worker_context"]
 
 KILL_GRACE_S = 3.0  # between SIGTERM and SIGKILL, and the head start the worker's own deadline check gets
 STARTUP_S = 120.0  # a worker that is not ready by then (the forkserver's first start imports heavy libraries) failed
@@ -45,6 +45,17 @@ def worker_context(preload: tuple[str, ...] = ()) -> Any:
             ctx.set_forkserver_preload([m for m in ("workbench.execution._process", *preload) if _importable(m)])
             _context = ctx
         return _context
+
+
+def start_worker_server(preload: tuple[str, ...] = ()) -> None:
+    """Start the forkserver now, importing ``preload`` in its own process while the caller goes on (loading its
+    store, building indexes), instead of when the first worker starts. It starts once per process; a started one is
+    left as it is."""
+    import multiprocessing.forkserver
+
+    worker_context(preload)
+    with _without_main_script():
+        multiprocessing.forkserver.ensure_running()
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from workbench.execution._process import KILL_GRACE_S, cap_memory, with_cache_journal
@@ -60,6 +60,9 @@ class RayExecutor:
 
     def __init__(self, execution: ExecutionSpec) -> None:
         self.execution = execution
+
+    def prepare(self, variants: Sequence[Variant], *, scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> None:
+        """Nothing: Ray starts (and keeps) its own worker processes."""
 
     def _connect(self) -> Any:
         try:
