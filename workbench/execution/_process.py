@@ -73,10 +73,12 @@ def _without_main_script() -> Iterator[None]:
 
 
 def _importable(module: str) -> bool:
+    """Whether ``module``'s package is installed, found without importing anything (``find_spec`` of a submodule
+    would import its packages here, in the caller; a missing submodule is skipped by the forkserver itself)."""
     from importlib.util import find_spec
 
     try:
-        return find_spec(module) is not None
+        return find_spec(module.partition(".")[0]) is not None
     except (ImportError, ValueError):
         return False
 

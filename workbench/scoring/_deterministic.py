@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
+from functools import lru_cache
+from typing import Any
 
 from workbench.metrics import cosine, is_refusal
 from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv
@@ -111,12 +113,17 @@ def exact_match(env: ScorerEnv) -> ScoreFn:
     return _answerable_only(lambda ctx: Score(float(normalize(ctx.answer) == normalize(ctx.reference))))
 
 
-def rouge_l(env: ScorerEnv) -> ScoreFn:
-    """ROUGE-L F-measure of answer against reference; answerable items only."""
+@lru_cache(maxsize=1)
+def _rouge_l_scorer() -> Any:
     from rouge_score import rouge_scorer
 
-    rs = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    return _answerable_only(lambda ctx: Score(rs.score(ctx.reference, ctx.answer)["rougeL"].fmeasure))
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def rouge_l(env: ScorerEnv) -> ScoreFn:
+    """ROUGE-L F-measure of answer against reference; answerable items only. rouge_score (and nltk) load at the first
+    answer scored: a sweep builds its scorers in the caller too, which scores no answer."""
+    return _answerable_only(lambda ctx: Score(_rouge_l_scorer().score(ctx.reference, ctx.answer)["rougeL"].fmeasure))
 
 
 def semantic_similarity(env: ScorerEnv) -> ScoreFn:
