@@ -54,3 +54,16 @@ def test_prepare_starts_the_worker_server_with_its_preload_before_any_job(isolat
     assert (seen["pid"] is not None) is started
     if started:
         assert seen["preload"] == ["workbench.execution._process", "llama_cpp", "rouge_score.rouge_scorer"]
+
+
+def test_a_worker_server_that_cannot_start_early_fails_no_sweep_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.execution import _executors, executor_for
+    from workbench.spec import ExecutionSpec
+
+    def refuse(preload: tuple[str, ...]) -> None:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(_executors, "start_worker_server", refuse)
+    variants = expand_grid(load_experiment(ROOT / "experiments" / "quickstart.yaml"))
+    # the first worker's start meets the same error and fails its variant, as it did before workers started early
+    assert executor_for(ExecutionSpec()).prepare(variants, scorer_names=(), overrides={}) is None

@@ -85,7 +85,10 @@ class LocalExecutor:
         torch and ragas on 2 cores), while the caller loads its own and builds the indexes."""
         generating = [v for v in variants if v.generates]
         if self.execution.isolation == "process" and generating:
-            start_worker_server(_preload(generating, scorer_names, overrides))
+            try:
+                start_worker_server(_preload(generating, scorer_names, overrides))
+            except Exception:  # noqa: BLE001 - it fails again when the first worker starts, and fails that variant
+                pass
 
     def run(
         self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool]
