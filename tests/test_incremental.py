@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -207,3 +209,24 @@ def test_question_embeddings_are_cached_across_sweeps(wb_settings: Settings, mod
     store = DiskCacheStore(wb_settings.cache_dir)
     entries = store.info().entries
     assert entries["generation"] == 4 * QUESTIONS and entries["embedding"] >= QUESTIONS
+
+
+class SlowModel(ScriptedModel):
+    """A scripted model that takes 50 ms per answer and reports it, as a real model reports its latency."""
+
+    def generate(self, prompt, params, *, deadline=None, json_schema=None):  # type: ignore[no-untyped-def]
+        time.sleep(0.05)
+        return replace(super().generate(prompt, params, deadline=deadline, json_schema=json_schema), latency_s=0.05)
+
+
+def test_answers_from_the_cache_keep_the_latency_of_the_calls_that_computed_them(wb_settings: Settings, tmp_path: Path) -> None:
+    slow = {GEMMA_ID: SlowModel(answer, model_id=GEMMA_ID, identity="scripted:slow"), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec([P1])
+    cold = wb.run(spec, settings=wb_settings, models=slow, progress=False)  # type: ignore[arg-type]
+    other_store = replace(wb_settings, tracking_uri=f"sqlite:///{tmp_path / 'other' / 'mlflow.db'}")  # nothing to reuse there
+    again = wb.run(spec, settings=other_store, models=slow, progress=False)  # type: ignore[arg-type]
+    before = {v.variant.id: v.metrics for v in cold.variants}
+    for v in again.variants:
+        assert not v.reused_from and v.metrics["generation_calls"] == 0 and v.metrics["cache_hits"] == QUESTIONS
+        assert v.metrics["latency_p50_s"] >= 0.05  # not the cache read's few milliseconds
+        assert v.metrics["latency_p50_s"] == pytest.approx(before[v.variant.id]["latency_p50_s"], abs=0.03)

@@ -80,7 +80,14 @@ class QuestionRecord:
 
     @property
     def latency_s(self) -> float:
-        return (self.ended_ns - self.started_ns) / 1e9
+        """Seconds from the question to its answer. A model call answered from the cache counts the latency of the
+        call that computed it, not the cache read, so latency metrics do not depend on what was cached."""
+        wall = (self.ended_ns - self.started_ns) / 1e9
+        if self.calls:
+            timed = [((c.ended_ns - c.started_ns) / 1e9, c.generation) for c in self.calls]
+        else:
+            timed = [((self.ended_ns - self.retrieved_ns) / 1e9, self.generation)]
+        return wall + sum(g.latency_s - read for read, g in timed if g is not None and g.cached)
 
     @property
     def tokens(self) -> int:
