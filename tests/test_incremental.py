@@ -37,6 +37,10 @@ def make_spec(prompts: list[dict[str, str]] | None = None, **overrides: object) 
         "models": [{"id": GEMMA_ID, "params": {"max_tokens": 16}}],
         "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}, {"strategy": "sentence", "size": 300, "overlap": 0}],
         "retrieval": [{"k": 3}],
+        # what is computed, reused and cached does not depend on where variants run (tests/integration/test_resume.py
+        # covers worker processes with the real model); the default scorers would only add scoring time here
+        "scorers": ["token_f1", "hit_at_k", "mrr"],
+        "execution": {"isolation": "none"},
     }
     data.update(overrides)
     return ExperimentSpec.from_dict(data, base_dir=ROOT)
@@ -144,14 +148,15 @@ def test_a_stopped_sweep_is_killed_and_running_it_again_finishes_without_repeati
             stop.set()  # the worker stops after the question it is answering when it hears of it
 
     models.generator = ScriptedModel(slowly(answer), model_id=GEMMA_ID, identity="scripted:incremental")
-    first = sweep(make_spec(), wb_settings, models, stop=stop, on_event=stop_mid_second_variant)
+    in_workers = make_spec(execution={"isolation": "process"})  # the stop reaches a worker process between two answers
+    first = sweep(in_workers, wb_settings, models, stop=stop, on_event=stop_mid_second_variant)
     client = MlflowClient(wb_settings.tracking_uri)
     assert client.get_run(first.parent_run_id).info.status == "KILLED"
     assert [v.status for v in first.variants] == ["FINISHED", "STOPPED"]
     answered = len(first.variants[1].records)
     assert 1 <= answered < QUESTIONS
     assert models.calls == QUESTIONS + answered
-    second = sweep(make_spec(), wb_settings, models)
+    second = sweep(in_workers, wb_settings, models)
     assert models.calls == 4 * QUESTIONS  # the stopped variant's answers came from the cache: no question twice
     assert [v.status for v in second.variants] == ["FINISHED"] * 4
     stopped = next(v for v in second.variants if v.variant.id == first.variants[1].variant.id)
@@ -221,7 +226,7 @@ class SlowModel(ScriptedModel):
 
 def test_answers_from_the_cache_keep_the_latency_of_the_calls_that_computed_them(wb_settings: Settings, tmp_path: Path) -> None:
     slow = {GEMMA_ID: SlowModel(answer, model_id=GEMMA_ID, identity="scripted:slow"), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
-    spec = make_spec([P1])
+    spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
     cold = wb.run(spec, settings=wb_settings, models=slow, progress=False)  # type: ignore[arg-type]
     other_store = replace(wb_settings, tracking_uri=f"sqlite:///{tmp_path / 'other' / 'mlflow.db'}")  # nothing to reuse there
     again = wb.run(spec, settings=other_store, models=slow, progress=False)  # type: ignore[arg-type]
