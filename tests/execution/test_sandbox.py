@@ -112,3 +112,38 @@ def test_an_injected_model_that_cannot_reach_a_worker_is_refused_in_one_line_bef
     assert message.startswith("execution.isolation: the injected model 'ollama:locked' cannot be sent to a worker process")
     assert message.endswith("use execution: {isolation: none} to run it in this process")
     assert not Path(wb_settings.tracking_uri.removeprefix("sqlite:///")).exists()
+
+
+def _segfault_on(question: str):  # type: ignore[no-untyped-def]
+    def answer(prompt: object) -> str:
+        if question in prompt.text:  # type: ignore[attr-defined]
+            import ctypes
+
+            ctypes.string_at(0)
+        return str(os.getpid())
+
+    return answer
+
+
+def test_racing_keeps_each_variants_worker_between_its_batches_and_a_kept_worker_that_dies_fails_only_its_variant(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    third = wb.load_dataset(ROOT / "datasets" / "python_docs.jsonl").cases[2].question  # the first question of batch 2
+    models = fakes(**{
+        "ollama:one": ScriptedModel(lambda p: str(os.getpid()), model_id="ollama:one"),
+        "ollama:two": ScriptedModel(lambda p: str(os.getpid()), model_id="ollama:two"),
+        "ollama:dies": ScriptedModel(_segfault_on(third), model_id="ollama:dies"),
+    })
+    spec = spec_of(["ollama:one", "ollama:two", "ollama:dies"], dataset={"path": "datasets/python_docs.jsonl", "limit": 6},
+                   execution={"racing": {"metric": "token_f1", "min_questions": 2, "batch": 2}})
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    by_model = {v.variant.model.id: v for v in result.variants}  # type: ignore[union-attr]
+
+    pids = {m: {r.answer for r in by_model[m].records} for m in ("ollama:one", "ollama:two")}
+    assert all(len(by_model[m].records) == 6 and by_model[m].stopped_early is None for m in pids)  # tied at 0: none stops
+    assert all(len(p) == 1 for p in pids.values()), pids  # one worker process through a variant's three batches
+    assert pids["ollama:one"] != pids["ollama:two"] and str(os.getpid()) not in pids["ollama:one"] | pids["ollama:two"]
+    dies = by_model["ollama:dies"]
+    assert dies.status == "FAILED" and "SIGSEGV" in (dies.outcome.error or "")  # its kept worker died in its second batch
+    assert [r.answer for r in dies.records[:2]] and len({r.answer for r in dies.records[:2]}) == 1
+    for pid in pids["ollama:one"] | pids["ollama:two"]:  # the kept workers ended with the sweep
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from workbench.config import settings
 from workbench.models import GEMMA_ID, GenerationParams, load_generator
 from workbench.models._grammar import bounded_schema, json_grammar
-from workbench.models._local import LlamaCppGenerator, _fit, _llama, gemma_path
+from workbench.models._local import LlamaCppGenerator, _fit, _llama, _load_llama, gemma_path
 from workbench.prompts import PromptTemplate
 
 pytestmark = pytest.mark.integration
@@ -70,7 +70,7 @@ def test_the_deadline_cuts_constrained_decoding_too() -> None:
 def test_seeds_are_per_call_and_share_one_loaded_model() -> None:
     gen = generator()
     gen.generate(PROMPT, GenerationParams(max_tokens=8, seed=1), json_schema=SCHEMA)
-    loaded = _llama.cache_info().currsize
+    loaded = _load_llama.cache_info().currsize
     sampled = [gen.generate(PROMPT, GenerationParams(max_tokens=40, temperature=1.0, seed=s), json_schema=SCHEMA).text for s in (7, 7, 8)]
-    assert _llama.cache_info().currsize == loaded  # a judge's repeats do not load the model again
+    assert _load_llama.cache_info().currsize == loaded  # a judge's repeats do not load the model again
     assert sampled[0] == sampled[1]  # the same seed samples the same answer

@@ -13,12 +13,12 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Protocol
 
-from workbench.execution._process import run_in_process, start_worker_server
+from workbench.execution._process import WorkerProcess, start_worker_server
 from workbench.execution._worker import ModelResolver, VariantJob, failed_result, run_job, with_slots
 from workbench.grid import Variant
 from workbench.models import MINILM_ID, runs_locally
@@ -41,6 +41,10 @@ class Executor(Protocol):
         """Start what running these variants will need, in the background, before their jobs are ready (the caller
         builds indexes meanwhile). ``scorer_names`` are the generating variants' scorers; ``overrides`` the models
         injected by the caller."""
+
+    def keep_workers(self, variant_ids: Collection[str]) -> None:
+        """Keep the worker processes of these variants up between their jobs (racing's batches: each loads its models
+        once), and end the others' (all of them, given none)."""
 
 
 def llama_threads(workers: int, cores: int | None = None) -> int:
@@ -79,6 +83,9 @@ class LocalExecutor:
     def __init__(self, execution: ExecutionSpec, *, resolver: ModelResolver | None = None) -> None:
         self.execution = execution
         self.resolver = resolver
+        self._keep: frozenset[str] = frozenset()
+        self._kept: dict[str, WorkerProcess] = {}  # idle workers, by variant id
+        self._kept_lock = threading.Lock()
 
     def prepare(self, variants: Sequence[Variant], *, scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> None:
         """Start the worker processes' forkserver, which imports the libraries they need (about 13 s for llama.cpp,
@@ -89,6 +96,35 @@ class LocalExecutor:
                 start_worker_server(_preload(generating, scorer_names, overrides))
             except Exception:  # noqa: BLE001 - it fails again when the first worker starts, and fails that variant
                 pass
+
+    def keep_workers(self, variant_ids: Collection[str]) -> None:
+        """Keep these variants' worker processes up between their jobs, while the machine has memory to spare (an idle
+        worker holds its models: a few hundred MB for a local one); end the others'."""
+        with self._kept_lock:
+            self._keep = frozenset(variant_ids)
+            ending = [self._kept.pop(key) for key in list(self._kept) if key not in self._keep]
+        for worker in ending:
+            worker.close()
+
+    def _in_process(self, job: VariantJob, *, on_question: Any, stop: Callable[[], bool], threads: int, preload: tuple[str, ...]) -> VariantResult:
+        """Run a job in its variant's kept worker, or a new one; keep the worker afterwards if asked to."""
+        key = job.variant.id
+        with self._kept_lock:
+            worker = self._kept.pop(key, None)
+        if worker is not None and not worker.process.is_alive():  # died while idle (the OOM killer): not the job's fault
+            worker.close()
+            worker = None
+        worker = worker or WorkerProcess(key, preload)
+        try:
+            result = worker.run(job, on_question=on_question, stop=stop, threads=threads)
+        finally:
+            with self._kept_lock:
+                keep = worker.usable and key in self._keep and not stop() and _memory_to_spare()
+                if keep:
+                    self._kept[key] = worker
+            if not keep:
+                worker.close()
+        return result
 
     def run(
         self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool]
@@ -110,7 +146,7 @@ class LocalExecutor:
             tell = lambda kind, done, total: inbox.put(("question", (job.variant, kind, done, total)))  # noqa: E731
             try:
                 if self.execution.isolation == "process" and job.generates:
-                    result = run_in_process(job, on_question=tell, stop=halt, threads=threads, preload=preload)
+                    result = self._in_process(job, on_question=tell, stop=halt, threads=threads, preload=preload)
                 else:
                     result = run_job(job, on_question=tell, stop=halt, resolver=self.resolver)
             except BaseException as exc:  # noqa: BLE001 - a supervisor's own failure fails its variant, not the sweep
@@ -146,6 +182,16 @@ class LocalExecutor:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _memory_to_spare(reserve: float = 0.25) -> bool:
+    """Whether more than ``reserve`` of the machine's memory is available (True where /proc/meminfo is not)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            kb = {name: int(rest.split()[0]) for name, _, rest in (line.partition(":") for line in meminfo)}
+        return kb["MemAvailable"] > reserve * kb["MemTotal"]
+    except (OSError, KeyError, ValueError, IndexError):
+        return True
 
 
 # The libraries a scorer imports when it first runs: a forkserver imports them once for every worker, which would

@@ -2,10 +2,11 @@
 
 The worker is forked from a ``forkserver`` that has imported the workbench (and, when the first sweep needs them,
 llama.cpp and sentence-transformers) once, so a worker starts in milliseconds and never inherits the caller's
-threads, loaded models or open stores. It receives the job (cloudpickled), the caller's environment and working
-directory, and talks back over a pipe: ready, progress events, then the result. The caller kills it past its wall
-time (counted from ready: SIGTERM, then SIGKILL), and reads a death by signal (a segfault in native code, an abort)
-as the variant's error. The caller's ``__main__`` script is never re-run in a worker (as plain multiprocessing
+threads, loaded models or open stores. Over a pipe it receives a job (cloudpickled) with the caller's environment and
+working directory, and talks back: ready, progress events, then the result. A worker serves one variant: it ends
+after its job, or (racing) stays up for the same variant's next batch and so loads its models once. The caller kills
+it past a job's wall time (counted from ready: SIGTERM, then SIGKILL), and reads a death by signal (a segfault in
+native code, an abort) as the variant's error. The caller's ``__main__`` script is never re-run in a worker (as plain multiprocessing
 would), so a script that calls ``workbench.run`` needs no ``if __name__ == "__main__"`` guard.
 """
 
@@ -27,7 +28,9 @@ from typing import Any
 from workbench.execution._worker import QuestionEvent, VariantJob, failed_result, run_job
 from workbench.results import VariantResult
 
-__all__ = ["KILL_GRACE_S", "cap_memory", "run_in_process", "start_worker_server", "with_cache_journal", "worker_context"]
+__all__ = [
+    "KILL_GRACE_S", "WorkerProcess", "cap_memory", "run_in_process", "start_worker_server", "with_cache_journal", "worker_context",
+]
 
 KILL_GRACE_S = 3.0  # between SIGTERM and SIGKILL, and the head start the worker's own deadline check gets
 STARTUP_S = 120.0  # a worker that is not ready by then (the forkserver's first start imports heavy libraries) failed
@@ -112,43 +115,47 @@ def with_cache_journal(job: VariantJob) -> tuple[VariantJob, list[tuple[str, str
     return replace(job, cache=journal), journal.writes
 
 
-def _child(
-    payload: bytes, conn: Any, stop: Any, env: Mapping[str, str], cwd: str, memory_mb: int | None, threads: int | None
-) -> None:
-    """The worker process: take on the caller's environment, set the memory cap, run the job, send the result."""
+def _serve(conn: Any, stop: Any) -> None:
+    """The worker process: run the jobs it is sent, one after another, until the caller closes the pipe. Each job
+    takes on the caller's environment and working directory and sets its memory cap (counted from where it starts)."""
     import cloudpickle
 
     _die_with_forkserver()
-    os.environ.clear()
-    os.environ.update(env)
-    if threads is not None and "WORKBENCH_LLAMA_THREADS" not in env:
-        os.environ["WORKBENCH_LLAMA_THREADS"] = str(threads)
-    os.chdir(cwd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the caller's: it stops this worker through `stop`
-    try:
-        job, journal = with_cache_journal(cloudpickle.loads(payload))
-        if memory_mb is not None:
-            cap_memory(memory_mb)
-        result = run_job(
-            job,
-            on_question=lambda kind, done, total: conn.send(("event", kind, done, total)),
-            stop=stop.is_set,
-            on_ready=lambda deadline: conn.send(("ready", deadline)),
-        )
-        message: tuple[Any, ...] = ("result", cloudpickle.dumps((result, journal)))
-    except BaseException as exc:  # noqa: BLE001 - whatever happens is reported, then the worker ends
-        message = ("error", f"{type(exc).__name__}: {exc}")
-    try:
+    while True:
+        try:
+            _, payload, env, cwd, memory_mb, threads = conn.recv()
+        except EOFError:
+            return
+        os.environ.clear()
+        os.environ.update(env)
+        if threads is not None and "WORKBENCH_LLAMA_THREADS" not in env:
+            os.environ["WORKBENCH_LLAMA_THREADS"] = str(threads)
+        os.chdir(cwd)
+        try:
+            job, journal = with_cache_journal(cloudpickle.loads(payload))
+            if memory_mb is not None:
+                cap_memory(memory_mb)
+            result = run_job(
+                job,
+                on_question=lambda kind, done, total: conn.send(("event", kind, done, total)),
+                stop=stop.is_set,
+                on_ready=lambda deadline: conn.send(("ready", deadline)),
+            )
+            message: tuple[Any, ...] = ("result", cloudpickle.dumps((result, journal)))
+        except BaseException as exc:  # noqa: BLE001 - whatever happens is reported, then the worker ends
+            message = ("error", f"{type(exc).__name__}: {exc}")
         conn.send(message)
-    finally:
-        conn.close()
+        if message[0] != "result":
+            return
 
 
 def cap_memory(memory_mb: int) -> None:
     """Let this process allocate at most ``memory_mb`` more of data segment (RLIMIT_DATA) than it holds now.
 
-    The cap counts from the worker's start, not from zero: a worker forked from a forkserver that preloaded torch,
-    ragas or llama.cpp already holds well over a gigabyte of (mostly untouched) data segment, which is not the variant's.
+    The cap counts from the job's start, not from zero: a worker forked from a forkserver that preloaded torch,
+    ragas or llama.cpp already holds well over a gigabyte of (mostly untouched) data segment, which is not the variant's,
+    and a worker kept between a variant's jobs holds the models its earlier jobs loaded.
     """
     held = _data_segment_bytes()
     _, hard = resource.getrlimit(resource.RLIMIT_DATA)
@@ -207,76 +214,113 @@ def run_in_process(
     Returns:
         The worker's result; or a FAILED result naming the signal that killed it, the limit it passed, or its error.
     """
-    import cloudpickle
-
-    ctx = worker_context(preload)
-    limits = job.spec.limits
-    reader, writer = ctx.Pipe(duplex=False)
-    stop_event = ctx.Event()
-    process = ctx.Process(
-        target=_child,
-        args=(cloudpickle.dumps(job), writer, stop_event, dict(os.environ), os.getcwd(), limits.memory_mb, threads),
-        name=f"workbench-variant-{job.variant.id}",
-        daemon=True,
-    )
-    with _without_main_script():
-        process.start()  # the first start of a forkserver imports its preloads: not the variant's time
-    started_ms = int(time.time() * 1000)
-    writer.close()
-    message: tuple[Any, ...] | None = None
-    timed_out = False
-    deadline: float | None = None  # the worker's own (one monotonic clock for the machine); killed a grace period after
-    launched = time.monotonic()
+    worker = WorkerProcess(job.variant.id, preload)
     try:
-        while message is None:
-            if reader.poll(0.2):
-                try:
-                    received = reader.recv()
-                except EOFError:  # the worker died without a word
-                    break
-                if received[0] == "ready":
-                    deadline = received[1]
-                elif received[0] == "event":
-                    if on_question is not None:
-                        on_question(*received[1:])
-                else:
-                    message = received
-                continue
-            if not process.is_alive():
-                if not reader.poll(0):
-                    break
-                continue
-            if stop is not None and stop():
-                stop_event.set()
-            now = time.monotonic()
-            if (deadline is not None and now > deadline + KILL_GRACE_S) or (deadline is None and now - launched > STARTUP_S):
-                timed_out = True
-                break
+        return worker.run(job, on_question=on_question, stop=stop, threads=threads)
     finally:
-        _end(process)
-        reader.close()
-    if message is not None and message[0] == "result":
-        result, journal = cloudpickle.loads(message[1])
-        for kind, key, value in journal:
-            job.cache.put(kind, key, value)
-        return result  # type: ignore[no-any-return]
-    if message is not None:
-        return failed_result(job.variant, f"worker process failed: {message[1]}", "worker", job.stats, started_ms=started_ms)
-    if timed_out and deadline is None:
-        return failed_result(job.variant, f"worker process not ready after {STARTUP_S:g}s", "startup", job.stats, started_ms=started_ms)
-    if timed_out:
-        return failed_result(
-            job.variant, f"wall-time limit of {limits.wall_time_s:g}s exceeded: worker process killed — raise limits.wall_time_s", "timeout",
-            job.stats, started_ms=started_ms,
-        )
-    code = process.exitcode if process.exitcode is not None else 0
-    if code < 0:
-        cause = _signal_name(code)
-        hint = ""
-        if limits.memory_mb is not None and -code in (signal.SIGABRT, signal.SIGKILL):
-            hint = f" — native code aborts like this when an allocation fails: if it needs more than limits.memory_mb = {limits.memory_mb}, raise it"
-        return failed_result(job.variant, f"worker process died: {cause}{hint}", "signal", job.stats, started_ms=started_ms)
-    return failed_result(job.variant, f"worker process exited with code {code} before reporting", "exit", job.stats, started_ms=started_ms)
+        worker.close()
+
+
+class WorkerProcess:
+    """A worker process that runs one variant's jobs one after another (racing keeps it between the variant's
+    batches, so it loads its models once). After a job it did not finish (killed past its wall time, dead, failed
+    outside the variant's questions) it is gone: ``usable`` is False.
+
+    Args:
+        variant_id: the variant it works for (its process is named after it).
+        preload: heavy modules its jobs will import (imported once by the forkserver when it starts).
+    """
+
+    def __init__(self, variant_id: str, preload: tuple[str, ...] = ()) -> None:
+        ctx = worker_context(preload)
+        self._conn, child = ctx.Pipe(duplex=True)
+        self._stop = ctx.Event()
+        self.process = ctx.Process(target=_serve, args=(child, self._stop), name=f"workbench-variant-{variant_id}", daemon=True)
+        with _without_main_script():
+            self.process.start()  # the first start of a forkserver imports its preloads: not the variant's time
+        child.close()
+        self.usable = True
+
+    def run(
+        self,
+        job: VariantJob,
+        *,
+        on_question: QuestionEvent | None = None,
+        stop: Callable[[], bool] | None = None,
+        threads: int | None = None,
+    ) -> VariantResult:
+        """Run ``job`` in this worker and wait for it; never raises for anything the worker does (see
+        ``run_in_process``)."""
+        import cloudpickle
+
+        started_ms = int(time.time() * 1000)
+        if not self.usable:
+            return failed_result(job.variant, "worker process gone before its job", "worker", job.stats, started_ms=started_ms)
+        limits = job.spec.limits
+        self._stop.clear()
+        message: tuple[Any, ...] | None = None
+        timed_out = False
+        deadline: float | None = None  # the worker's own (one monotonic clock for the machine); killed a grace period after
+        launched = time.monotonic()
+        try:
+            self._conn.send(("job", cloudpickle.dumps(job), dict(os.environ), os.getcwd(), limits.memory_mb, threads))
+            while message is None:
+                if self._conn.poll(0.2):
+                    try:
+                        received = self._conn.recv()
+                    except EOFError:  # the worker died without a word
+                        break
+                    if received[0] == "ready":
+                        deadline = received[1]
+                    elif received[0] == "event":
+                        if on_question is not None:
+                            on_question(*received[1:])
+                    else:
+                        message = received
+                    continue
+                if not self.process.is_alive():
+                    if not self._conn.poll(0):
+                        break
+                    continue
+                if stop is not None and stop():
+                    self._stop.set()
+                now = time.monotonic()
+                if (deadline is not None and now > deadline + KILL_GRACE_S) or (deadline is None and now - launched > STARTUP_S):
+                    timed_out = True
+                    break
+        except (OSError, ValueError):  # the pipe broke while sending: the worker is gone
+            pass
+        finally:
+            if message is None or message[0] != "result":
+                self.close()
+        if message is not None and message[0] == "result":
+            result, journal = cloudpickle.loads(message[1])
+            for kind, key, value in journal:
+                job.cache.put(kind, key, value)
+            return result  # type: ignore[no-any-return]
+        if message is not None:
+            return failed_result(job.variant, f"worker process failed: {message[1]}", "worker", job.stats, started_ms=started_ms)
+        if timed_out and deadline is None:
+            return failed_result(job.variant, f"worker process not ready after {STARTUP_S:g}s", "startup", job.stats, started_ms=started_ms)
+        if timed_out:
+            return failed_result(
+                job.variant, f"wall-time limit of {limits.wall_time_s:g}s exceeded: worker process killed — raise limits.wall_time_s", "timeout",
+                job.stats, started_ms=started_ms,
+            )
+        code = self.process.exitcode if self.process.exitcode is not None else 0
+        if code < 0:
+            cause = _signal_name(code)
+            hint = ""
+            if limits.memory_mb is not None and -code in (signal.SIGABRT, signal.SIGKILL):
+                hint = f" — native code aborts like this when an allocation fails: if it needs more than limits.memory_mb = {limits.memory_mb}, raise it"
+            return failed_result(job.variant, f"worker process died: {cause}{hint}", "signal", job.stats, started_ms=started_ms)
+        return failed_result(job.variant, f"worker process exited with code {code} before reporting", "exit", job.stats, started_ms=started_ms)
+
+    def close(self) -> None:
+        """End the worker: it leaves when its pipe closes (after its current job); else SIGTERM, then SIGKILL."""
+        self.usable = False
+        self._conn.close()
+        _end(self.process)
 
 
 def _end(process: Any) -> None:

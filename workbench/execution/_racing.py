@@ -2,7 +2,8 @@
 
 ``RacingExecutor`` wraps any executor. Every live variant answers the next ``batch`` questions (the same ones, in the
 same order, so differences stay paired): each batch is one ``VariantJob`` per live variant holding that batch's slice
-of its questions, run by the wrapped executor (worker processes, isolation, limits and caches as usual). After each
+of its questions, run by the wrapped executor (worker processes, isolation, limits and caches as usual; a live
+variant's worker process stays up between its batches, so it loads its models once). After each
 batch the caller's decision (``workbench.comparison.early_stops``, handed in) names the variants that stop. A variant's
 result is handed back once: a stopped one as soon as it stops (FINISHED, with ``stopped_early`` and the records it
 has), one whose batch failed as FAILED with the records it has, the others after the last batch (after which nothing
@@ -83,32 +84,36 @@ class RacingExecutor:
         def question(variant: Variant, kind: str, done: int, _of: int) -> None:  # counted over the whole variant
             on_question(variant, kind, sum(len(p.records) for p in parts[variant.id]) + done, total)
 
-        for first in range(0, total, self.racing.batch):
-            if not live or stop():
-                break
-            batch = [replace(j, retrieved=j.retrieved[first : first + self.racing.batch]) for j in live.values()]
-            for part in self.inner.run(batch, on_start=start, on_question=question, stop=stop):
-                parts[part.variant.id].append(part)
-            merged = {key: merge_parts(parts[key]) for key in live if parts[key]}
-            for key, result in merged.items():
-                if result.status != "FINISHED":  # a failed (or stopped) batch ends its variant
-                    del live[key]
-                    yield result
-            if stop():
-                break  # some variants did not answer this batch: nothing to decide on
-            if first + self.racing.batch >= total:
-                break  # the last batch: stopping now saves nothing, every live variant has answered every question
-            answered = [r.case.id for r in jobs[0].retrieved[: first + self.racing.batch]]
-            competitors = {key: metric_values(merged[key], self.racing.metric, answered) for key in live if key in merged}
-            competitors |= {r.variant.id: metric_values(r, self.racing.metric, answered) for r in self.finished}
-            for key, why in self.decide(competitors).items():
-                if key in live:
-                    del live[key]
-                    yield replace(merged[key], stopped_early=replace(why, leader=names.get(why.leader, why.leader)))
-        for key in live:
-            if not parts[key]:
-                continue  # the sweep was stopped before this variant started: nothing to report for it
-            result = merge_parts(parts[key])
-            if len(result.records) < total and result.status == "FINISHED":  # the sweep was stopped between batches
-                result = replace(result, outcome=Outcome("STOPPED", "stopped by the user", "stopped"))
-            yield result
+        try:
+            for first in range(0, total, self.racing.batch):
+                if not live or stop():
+                    break
+                self.inner.keep_workers(live.keys())  # a variant's worker process loads its models once
+                batch = [replace(j, retrieved=j.retrieved[first : first + self.racing.batch]) for j in live.values()]
+                for part in self.inner.run(batch, on_start=start, on_question=question, stop=stop):
+                    parts[part.variant.id].append(part)
+                merged = {key: merge_parts(parts[key]) for key in live if parts[key]}
+                for key, result in merged.items():
+                    if result.status != "FINISHED":  # a failed (or stopped) batch ends its variant
+                        del live[key]
+                        yield result
+                if stop():
+                    break  # some variants did not answer this batch: nothing to decide on
+                if first + self.racing.batch >= total:
+                    break  # the last batch: stopping now saves nothing, every live variant has answered every question
+                answered = [r.case.id for r in jobs[0].retrieved[: first + self.racing.batch]]
+                competitors = {key: metric_values(merged[key], self.racing.metric, answered) for key in live if key in merged}
+                competitors |= {r.variant.id: metric_values(r, self.racing.metric, answered) for r in self.finished}
+                for key, why in self.decide(competitors).items():
+                    if key in live:
+                        del live[key]
+                        yield replace(merged[key], stopped_early=replace(why, leader=names.get(why.leader, why.leader)))
+            for key in live:
+                if not parts[key]:
+                    continue  # the sweep was stopped before this variant started: nothing to report for it
+                result = merge_parts(parts[key])
+                if len(result.records) < total and result.status == "FINISHED":  # the sweep was stopped between batches
+                    result = replace(result, outcome=Outcome("STOPPED", "stopped by the user", "stopped"))
+                yield result
+        finally:
+            self.inner.keep_workers(())

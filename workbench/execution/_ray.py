@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from workbench.execution._process import KILL_GRACE_S, cap_memory, with_cache_journal
@@ -63,6 +63,9 @@ class RayExecutor:
 
     def prepare(self, variants: Sequence[Variant], *, scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> None:
         """Nothing: Ray starts (and keeps) its own worker processes."""
+
+    def keep_workers(self, variant_ids: Collection[str]) -> None:
+        """Nothing: each variant's task runs in a fresh Ray worker process (``max_calls=1``)."""
 
     def _connect(self) -> Any:
         try:

@@ -105,13 +105,17 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     return sha
 
 
-@lru_cache(maxsize=4)
 def _llama(path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
+    # Two threads suit an otherwise idle 2-core machine; on a busy one WORKBENCH_LLAMA_THREADS=1 is much faster. A
+    # worker kept between jobs may be told another thread count for its next one.
+    return _load_llama(path, n_ctx, int(os.environ.get("WORKBENCH_LLAMA_THREADS", "2")))
+
+
+@lru_cache(maxsize=4)
+def _load_llama(path: str, n_ctx: int, threads: int) -> tuple[Any, threading.Lock]:
     from llama_cpp import Llama
 
-    # Two threads suit an otherwise idle 2-core machine; on a busy one WORKBENCH_LLAMA_THREADS=1 is much faster.
     # No seed here: every call passes its own (llama-cpp-python reseeds its sampler per call).
-    threads = int(os.environ.get("WORKBENCH_LLAMA_THREADS", "2"))
     return Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False, logits_all=False), threading.Lock()
 
 
