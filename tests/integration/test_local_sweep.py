@@ -89,6 +89,9 @@ def test_cli_run_and_list_against_the_same_store(result, root: Path) -> None:  #
     assert run.returncode == 0, run.stderr[-2000:]
     assert "grounded|gemma3-270m|markdown-600/0|k3-mmr" in run.stdout
     assert "workbench ui" in run.stdout
+    # neither llama.cpp's warnings ("using full-size SWA cache" for every Gemma loaded) nor transformers' weight-loading
+    # bar reach the output, from this process or its workers
+    assert "llama_" not in run.stdout + run.stderr and "Loading weights" not in run.stdout + run.stderr, run.stderr[-2000:]
     listing = subprocess.run([sys.executable, "-m", "workbench.cli", "list", "handbook-it"], capture_output=True, text=True, env=env, timeout=120)
     assert listing.returncode == 0, listing.stderr[-2000:]
     assert listing.stdout.count("handbook-it-") == 2  # two sweeps
