@@ -107,7 +107,9 @@ class LocalExecutor:
         for worker in ending:
             worker.close()
 
-    def _in_process(self, job: VariantJob, *, on_question: Any, stop: Callable[[], bool], threads: int, preload: tuple[str, ...]) -> VariantResult:
+    def _in_process(
+        self, job: VariantJob, *, on_question: Any, stop: Callable[[], bool], threads: int, preload: tuple[str, ...]
+    ) -> VariantResult:
         """Run a job in its variant's kept worker, or a new one; keep the worker afterwards if asked to."""
         key = job.variant.id
         with self._kept_lock:

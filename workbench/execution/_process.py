@@ -6,8 +6,8 @@ threads, loaded models or open stores. Over a pipe it receives a job (cloudpickl
 working directory, and talks back: ready, progress events, then the result. A worker serves one variant: it ends
 after its job, or (racing) stays up for the same variant's next batch and so loads its models once. The caller kills
 it past a job's wall time (counted from ready: SIGTERM, then SIGKILL), and reads a death by signal (a segfault in
-native code, an abort) as the variant's error. The caller's ``__main__`` script is never re-run in a worker (as plain multiprocessing
-would), so a script that calls ``workbench.run`` needs no ``if __name__ == "__main__"`` guard.
+native code, an abort) as the variant's error. The caller's ``__main__`` script is never re-run in a worker (as
+plain multiprocessing would), so a script that calls ``workbench.run`` needs no ``if __name__ == "__main__"`` guard.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -29,7 +29,8 @@ from workbench.execution._worker import QuestionEvent, VariantJob, failed_result
 from workbench.results import VariantResult
 
 __all__ = [
-    "KILL_GRACE_S", "WorkerProcess", "cap_memory", "run_in_process", "start_worker_server", "with_cache_journal", "worker_context",
+    "KILL_GRACE_S", "WorkerProcess", "cap_memory", "run_in_process", "start_worker_server", "with_cache_journal",
+    "worker_context",
 ]
 
 KILL_GRACE_S = 3.0  # between SIGTERM and SIGKILL, and the head start the worker's own deadline check gets
@@ -51,8 +52,8 @@ def worker_context(preload: tuple[str, ...] = ()) -> Any:
 
 
 def start_worker_server(preload: tuple[str, ...] = ()) -> None:
-    """Start the forkserver now, importing ``preload`` in its own process while the caller goes on (loading its
-    store, building indexes), instead of when the first worker starts. It starts once per process; a started one is
+    """Start the forkserver now, importing ``preload`` in its own process while the caller goes on (building or
+    opening the indexes), instead of when the first worker starts. It starts once per process; a started one is
     left as it is."""
     import multiprocessing.forkserver
 
