@@ -1,4 +1,5 @@
-"""How many variants an executor runs at once, and what its worker processes import before the first one starts."""
+"""How many variants an executor runs at once, what its worker processes import before the first one starts, and when
+an idle worker may be kept."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.execution._executors import _preload, variants_at_once
+from workbench.execution._executors import _memory_to_spare, _preload, variants_at_once
 from workbench.grid import expand_grid
 from workbench.models import MINILM_ID
 from workbench.spec import load_experiment
@@ -67,3 +68,8 @@ def test_a_worker_server_that_cannot_start_early_fails_no_sweep_there(monkeypatc
     variants = expand_grid(load_experiment(ROOT / "experiments" / "quickstart.yaml"))
     # the first worker's start meets the same error and fails its variant, as it did before workers started early
     assert executor_for(ExecutionSpec()).prepare(variants, scorer_names=(), overrides={}) is None
+
+
+def test_a_worker_is_kept_only_while_the_memory_it_reads_allows() -> None:
+    assert _memory_to_spare(reserve=0.0)  # something is available
+    assert not _memory_to_spare(reserve=1.0)  # never all of it: so /proc/meminfo was read, not guessed
