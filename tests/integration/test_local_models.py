@@ -86,4 +86,3 @@ def test_each_gguf_has_its_own_stable_identity() -> None:
     assert smol.identity == load_generator(SMOLLM2_ID).identity
     assert smol.identity.startswith(f"gguf:{hashlib.sha256(smol.path.read_bytes()).hexdigest()}:")
     assert smol.identity != gemma.identity
-

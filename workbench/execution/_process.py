@@ -255,8 +255,6 @@ class WorkerProcess:
         import cloudpickle
 
         started_ms = int(time.time() * 1000)
-        if not self.usable:
-            return failed_result(job.variant, "worker process gone before its job", "worker", job.stats, started_ms=started_ms)
         limits = job.spec.limits
         self._stop.clear()
         message: tuple[Any, ...] | None = None
