@@ -10,18 +10,21 @@ with real MiniLM embeddings, real Chroma and a real sqlite MLflow store:
 
 = 12 variants, some clearly weak on purpose (no context; k=1 over tiny chunks). Scored on token_f1, refusal_correct,
 hit_at_k and mrr. The four no_context variants send the model the same prompts (their chunks are not in them), so in
-either sweep the cache answers three of them: generation calls count the calls that reached the model. Two sweeps, each from a cold cache (no answer cached) with its own temporary cache and MLflow store:
+any sweep the cache answers three of them: generation calls count the calls that reached the model. Three sweeps, each
+from a cold cache (no answer cached) with its own temporary cache and MLflow store:
 
-  full     every variant answers every question (it builds the indexes, in a temporary folder)
-  racing   execution: {racing: {metric: token_f1, confidence: 0.95, min_questions: 8, batch: 4}}; it opens the indexes
-           the full sweep built (indexes are no generation call, and building the tiny-chunk one takes minutes)
+  full       every variant answers every question (it builds the indexes, in a temporary folder)
+  racing     execution: {racing: {metric: token_f1, confidence: 0.95, min_questions: 8, batch: 4}}; it opens the
+             indexes the full sweep built (indexes are no generation call, and building the tiny-chunk one takes minutes)
+  racing, tolerance t   the same with racing's tolerance t (``--tolerance``, default 0.05; 0 leaves this sweep out): a
+             variant also stops once its interval rules out that it beats the leader by t or more
 
-Printed: each variant's token_f1 and generation calls in both, the questions a stopped variant used and the interval
-that stopped it, the total generation calls and their ratio, and whether both sweeps pick the same best variant
-(highest token_f1 over all questions; for racing, among the variants it did not stop). Target: the same best variant
-with at most 50% of the full sweep's generation calls.
+Printed: each variant's token_f1 and generation calls in each sweep, the questions a stopped variant used and the
+interval that stopped it, the total generation calls and their ratio to the full sweep's, and whether each racing sweep
+picks the same best variant as the full one (highest token_f1 over all questions; for racing, among the variants it did
+not stop). Target: the same best variant with at most 50% of the full sweep's generation calls.
 
-    .venv/bin/python bench/racing.py                 # the full benchmark (18 minutes on 2 cores)
+    .venv/bin/python bench/racing.py                 # the full benchmark (22 minutes on 2 cores)
     .venv/bin/python bench/racing.py --questions 4 --min-questions 2 --batch 2   # a quick check that it works
 """
 
@@ -100,9 +103,11 @@ def main() -> None:
     parser.add_argument("--min-questions", type=int, default=8, help="racing: scored answers before a variant can stop (default 8)")
     parser.add_argument("--batch", type=int, default=4, help="racing: questions between two decisions (default 4)")
     parser.add_argument("--confidence", type=float, default=0.95, help="racing: coverage of the stopping interval (default 0.95)")
+    parser.add_argument("--tolerance", type=float, default=0.05, help="the third sweep's racing tolerance (default 0.05; 0: no third sweep)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (and print where it is)")
     args = parser.parse_args()
     racing = {"metric": "token_f1", "confidence": args.confidence, "min_questions": args.min_questions, "batch": args.batch}
+    races = {"racing": racing} | ({f"racing, tolerance {args.tolerance:g}": racing | {"tolerance": args.tolerance}} if args.tolerance else {})
     q = args.questions
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that a terminated run still removes its folder
     for var in _LOCATION_VARS:
@@ -111,49 +116,58 @@ def main() -> None:
 
     import workbench as wb
 
-    full_spec, racing_spec = grid(q, racing=None), grid(q, racing=racing)
+    full_spec = grid(q, racing=None)
     n_variants = len(wb.expand_grid(full_spec))
-    print(f"grid: {n_variants} variants x {q} questions; {full_spec.models[0].id} (max_tokens 48); racing {racing}; "
+    print(f"grid: {n_variants} variants x {q} questions; {full_spec.models[0].id} (max_tokens 48); racing {racing}"
+          f"{f', tolerance {args.tolerance:g} in the third sweep' if args.tolerance else ''}; "
           f"WORKBENCH_LLAMA_THREADS={os.environ.get('WORKBENCH_LLAMA_THREADS', 'unset')}")
     print(f"temporary caches, indexes and MLflow stores under {tmp}", flush=True)
+    raced: dict[str, tuple[Any, float]] = {}
     try:
         full, full_wall = sweep(full_spec, tmp / "full", tmp / "indexes")
-        print(f"  full:   {full_wall:.1f}s, {calls(full)} generation calls", flush=True)
-        raced, raced_wall = sweep(racing_spec, tmp / "racing", tmp / "indexes")
-        print(f"  racing: {raced_wall:.1f}s, {calls(raced)} generation calls", flush=True)
+        print(f"  full: {full_wall:.1f}s, {calls(full)} generation calls", flush=True)
+        for i, (label, settings) in enumerate(races.items()):
+            raced[label] = sweep(grid(q, racing=settings), tmp / f"racing-{i}", tmp / "indexes")
+            print(f"  {label}: {raced[label][1]:.1f}s, {calls(raced[label][0])} generation calls", flush=True)
     finally:
         if args.keep:
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    by_id = {v.variant.id: v for v in raced.variants}
+    by_id = {label: {v.variant.id: v for v in result.variants} for label, (result, _) in raced.items()}
     width = max(len(v.variant.name) for v in full.variants)
     print()
-    print(f"{'variant':{width}s} {'full f1':>8s} {'calls':>6s} {'racing f1':>10s} {'calls':>6s}  stopped early")
+    print(f"stopped early: after how many questions, and the interval of token_f1 minus the leader's that stopped it")
+    print(f"{'variant':{width}s} {'full f1':>8s} {'calls':>6s}" + "".join(f" | {label:>6s}: calls, stopped early" for label in raced))
     for v in sorted(full.variants, key=lambda v: -v.metrics.get("token_f1", 0.0)):
-        r = by_id[v.variant.id]
-        stopped = r.stopped_early.label if r.stopped_early is not None else "-"
-        print(f"{v.variant.name:{width}s} {v.metrics.get('token_f1', float('nan')):8.3f} {int(v.metrics['generation_calls']):6d} "
-              f"{r.metrics.get('token_f1', float('nan')):10.3f} {int(r.metrics['generation_calls']):6d}  {stopped}")
+        line = f"{v.variant.name:{width}s} {v.metrics.get('token_f1', float('nan')):8.3f} {int(v.metrics['generation_calls']):6d}"
+        for label in raced:
+            r = by_id[label][v.variant.id]
+            why = r.stopped_early
+            stop = f"after {why.questions}: {why.estimate:+.3f} [{why.low:+.3f}, {why.high:+.3f}]" if why is not None else "-"
+            line += f" | {int(r.metrics['generation_calls']):6d} {stop:36s}"
+        print(line.rstrip())
 
     full_by_id = {v.variant.id: v for v in full.variants}
     full_best = best(full.variants)
-    survivors = [v for v in raced.variants if v.stopped_early is None]
-    raced_best = best(survivors)
-    ratio = calls(raced) / max(1, calls(full))
-    same = raced_best.variant.id == full_best.variant.id
     print()
-    print(f"generation calls: full {calls(full)}, racing {calls(raced)}; racing / full = {ratio:.3f}")
-    print(f"stopped early: {n_variants - len(survivors)} of {n_variants} variants")
-    print(f"best variant: full {full_best.variant.name} (token_f1 {full_best.metrics['token_f1']:.3f}); racing "
-          f"{raced_best.variant.name} (token_f1 {raced_best.metrics['token_f1']:.3f}); same: {'yes' if same else 'no'}")
-    print(f"wall: full {full_wall:.1f}s (with building the indexes), racing {raced_wall:.1f}s (opening them)")
-    print(f"target (same best variant with <= 50% of the generation calls): {'met' if same and ratio <= 0.5 else 'not met'}")
-    differ = [v.variant.name for v in survivors if abs(v.metrics.get("token_f1", 0.0) - full_by_id[v.variant.id].metrics.get("token_f1", 0.0)) > 1e-9]
-    if differ:
-        print(f"note: {len(differ)} variant(s) answered every question in both sweeps with a different token_f1 (the model's answers "
-              f"differ between the two runs): {', '.join(differ)}")
+    print(f"full: {calls(full)} generation calls, {full_wall:.1f}s (with building the indexes); best variant {full_best.variant.name} "
+          f"(token_f1 {full_best.metrics['token_f1']:.3f})")
+    for label, (result, wall) in raced.items():
+        survivors = [v for v in result.variants if v.stopped_early is None]
+        pick = best(survivors)
+        ratio = calls(result) / max(1, calls(full))
+        same = pick.variant.id == full_best.variant.id
+        behind = full_best.metrics["token_f1"] - full_by_id[pick.variant.id].metrics["token_f1"]
+        print(f"{label}: {calls(result)} generation calls, {wall:.1f}s (opening the indexes); racing / full = {ratio:.3f}; "
+              f"stopped early {n_variants - len(survivors)} of {n_variants}; best variant {pick.variant.name} "
+              f"(token_f1 {pick.metrics['token_f1']:.3f}; {behind:.3f} below the full sweep's best over all questions); "
+              f"same: {'yes' if same else 'no'}; target {'met' if same and ratio <= 0.5 else 'not met'}")
+        differ = [v.variant.name for v in survivors if abs(v.metrics.get("token_f1", 0.0) - full_by_id[v.variant.id].metrics.get("token_f1", 0.0)) > 1e-9]
+        if differ:
+            print(f"  note: {len(differ)} variant(s) answered every question in both sweeps with a different token_f1 (the model's "
+                  f"answers differ between the two runs): {', '.join(differ)}")
 
 
 if __name__ == "__main__":

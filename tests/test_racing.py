@@ -75,6 +75,38 @@ def test_unscored_questions_do_not_count_towards_min_questions() -> None:
         early_stops({"a": [1.0] * 8, "b": [0.0] * 9}, metric="token_f1")
 
 
+def test_a_tolerance_also_stops_a_variant_that_cannot_beat_the_leader_by_that_much() -> None:
+    leader = [0.6, 0.5, 0.7, 0.6, 0.5, 0.6, 0.7, 0.5, 0.6, 0.6, 0.5, 0.7]
+    close = [x - d for x, d in zip(leader, [0.02, -0.03, 0.03, -0.02, 0.01, 0.02, -0.02, 0.01, -0.01, 0.03, 0.01, -0.02])]
+    open_ = [x - d for x, d in zip(leader, [0.4, -0.4, 0.3, -0.3, 0.4, -0.4, 0.3, -0.3, 0.4, -0.4, 0.3, -0.2])]
+    race = {"leader": leader, "close": close, "open": open_}
+    assert early_stops(race, metric="token_f1", min_questions=8) == {}  # neither is detectably worse
+    stops = early_stops(race, metric="token_f1", min_questions=8, tolerance=0.05)
+    assert set(stops) == {"close"}  # "open" may still be better than the leader by 0.05 or more
+    why = stops["close"]
+    assert why.low < 0 < why.high < 0.05 and why.tolerance == 0.05 and why.leader == "leader"
+    assert why.label.endswith("vs leader (tolerance 0.05)")
+    assert early_stops({"a": leader, "same": list(leader)}, metric="token_f1", min_questions=8, tolerance=0.01).keys() == {"same"}
+    # a lower-is-better metric: the interval has to rule out being lower than the leader by the tolerance
+    low = {"leader": [1 - x for x in leader], "close": [1 - x for x in close]}
+    assert race_leader(low, "false_refusal") == "leader"
+    assert set(early_stops(low, metric="false_refusal", min_questions=8, tolerance=0.05)) == {"close"}
+    assert early_stops(low, metric="false_refusal", min_questions=8) == {}
+    with pytest.raises(ValueError, match="tolerance must be >= 0"):
+        early_stops(race, metric="token_f1", tolerance=-0.1)
+
+
+def test_why_a_variant_stopped_reads_back_from_its_tags() -> None:
+    from workbench.results import EarlyStop
+    from workbench.tracking._reuse import early_stop_from_tags, racing_tags
+
+    for stop in (EarlyStop("token_f1", 12, "plain", -0.01, -0.04, 0.03, 0.9, 0.05), EarlyStop("mrr", 8, "k3", -0.4, -0.5, -0.3)):
+        assert early_stop_from_tags(racing_tags(stop)) == stop
+    before = {k: v for k, v in racing_tags(EarlyStop("mrr", 8, "k3", -0.4, -0.5, -0.3)).items() if not k.endswith(".tolerance")}
+    assert early_stop_from_tags(before) == EarlyStop("mrr", 8, "k3", -0.4, -0.5, -0.3)  # logged before tolerances existed
+    assert early_stop_from_tags({}) is None
+
+
 # -- the spec --------------------------------------------------------------------------------------------------------
 
 
@@ -115,6 +147,9 @@ def test_racing_spec_round_trips_and_a_bad_metric_is_one_located_line(tmp_path: 
         ExperimentSpec.from_dict(spec_data(scorers=None, execution={"racing": {**RACING, "metric": "faithfulness"}}))
     with pytest.raises(SpecError, match=r"execution.racing.min_questions"):
         ExperimentSpec.from_dict(spec_data(execution={"racing": {**RACING, "min_questions": 1}}))
+    for tolerance in (-0.01, ".inf"):
+        with pytest.raises(SpecError, match=r"execution.racing.tolerance"):
+            ExperimentSpec.from_dict(spec_data(execution={"racing": {**RACING, "tolerance": tolerance}}))
 
 
 # -- a racing sweep --------------------------------------------------------------------------------------------------
@@ -231,6 +266,21 @@ def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_comput
     assert rest.reused_from is None and rest.stopped_early is None and len(rest.records) == QUESTIONS
     assert rest.metrics["generation_calls"] == QUESTIONS - n and rest.metrics["cache_hits"] == n
     assert _racing_lines(finished) == []
+
+
+def test_with_a_tolerance_racing_keeps_one_of_two_equally_good_variants(wb_settings: Settings) -> None:
+    models = Models()  # the two good models alternate question by question: no interval separates them
+    spec = ExperimentSpec.from_dict(spec_data(execution={"racing": {**RACING, "tolerance": 0.5}}), base_dir=ROOT)
+    result = wb.run(spec, settings=wb_settings, models=models.as_dict(), progress=False)  # type: ignore[arg-type]
+    by_model = {v.variant.model.id: v for v in result.variants}  # type: ignore[union-attr]
+    stopped = [by_model[m] for m in (GEMMA_ID, SMOLLM2_ID) if by_model[m].stopped_early is not None]
+    kept = [by_model[m] for m in (GEMMA_ID, SMOLLM2_ID) if by_model[m].stopped_early is None]
+    assert len(stopped) == 1 and len(kept) == 1 and by_model[BANANA_ID].stopped_early is not None
+    why = stopped[0].stopped_early
+    assert why is not None and why.low < 0 < why.high < 0.5 and why.leader == kept[0].variant.name  # not worse: not better by 0.5
+    assert len(kept[0].records) == QUESTIONS and len(stopped[0].records) == why.questions < QUESTIONS
+    assert sum(models.calls()) == QUESTIONS + 2 * stop_at() == sum(v.metrics["generation_calls"] for v in result.variants)
+    assert MlflowClient(wb_settings.tracking_uri).get_run(stopped[0].run_id).data.tags["workbench.racing.tolerance"] == "0.5"
 
 
 def test_nothing_stops_after_the_last_batch(wb_settings: Settings) -> None:

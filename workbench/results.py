@@ -20,7 +20,8 @@ __all__ = [
 @dataclass(frozen=True)
 class EarlyStop:
     """Why a racing sweep stopped a variant: after ``questions`` questions, the paired bootstrap interval of its
-    ``metric`` minus the leader's, ``[low, high]`` at ``confidence``, lay entirely on the worse side of zero.
+    ``metric`` minus the leader's, ``[low, high]`` at ``confidence``, lay entirely on the worse side of zero, or of
+    ``tolerance`` when the race had one (the variant could not beat the leader by that much).
 
     Attributes:
         metric: the per-question score the sweep raced on.
@@ -29,6 +30,7 @@ class EarlyStop:
         estimate: the mean paired difference, variant minus leader.
         low, high: the interval's bounds.
         confidence: the interval's coverage.
+        tolerance: the race's indifference zone (0: none).
     """
 
     metric: str
@@ -38,12 +40,15 @@ class EarlyStop:
     low: float
     high: float
     confidence: float = 0.95
+    tolerance: float = 0.0
 
     @property
     def label(self) -> str:
-        """One line: ``after 8 questions: token_f1 -0.412 [-0.530, -0.301] vs <leader>``."""
+        """One line: ``after 8 questions: token_f1 -0.412 [-0.530, -0.301] vs <leader>``, ending in ``(tolerance
+        0.05)`` when the race had one."""
+        within = f" (tolerance {self.tolerance:g})" if self.tolerance else ""
         return (f"after {self.questions} questions: {self.metric} {self.estimate:+.3f} [{self.low:+.3f}, {self.high:+.3f}] "
-                f"vs {self.leader}")
+                f"vs {self.leader}{within}")
 
 
 @dataclass(frozen=True)

@@ -279,7 +279,10 @@ def run(
                 ))
         race = spec.execution.racing
         if race is not None:  # batches of questions; a variant clearly worse than the leader stops and is logged then
-            decide = partial(early_stops, metric=race.metric, confidence=race.confidence, min_questions=race.min_questions, seed=spec.seed)
+            decide = partial(
+                early_stops, metric=race.metric, confidence=race.confidence, min_questions=race.min_questions,
+                tolerance=race.tolerance, seed=spec.seed,
+            )
             executor = RacingExecutor(executor, race, decide=decide, finished=[r for r in results if r.status == "FINISHED"])
         running = executor.run(
             jobs,

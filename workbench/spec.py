@@ -299,13 +299,17 @@ class RacingSpec(_Spec):
 
     Every live variant answers the next ``batch`` questions (the same ones, in the same order, so differences are
     paired); once a variant has ``min_questions`` scored answers, it stops when the paired bootstrap interval (at
-    ``confidence``) of its ``metric`` minus the current leader's lies entirely on the worse side of zero.
+    ``confidence``) of its ``metric`` minus the current leader's lies entirely on the worse side of zero, or, with a
+    ``tolerance``, when it rules out that the variant beats the leader by ``tolerance`` or more.
     """
 
     metric: str = Field(default="token_f1", description="the per-question score variants race on (a scorer the sweep computes)")
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0, description="coverage of the paired interval that stops a variant")
     min_questions: int = Field(default=8, ge=2, le=10_000, description="scored answers a variant gives before it can be stopped")
     batch: int = Field(default=4, ge=1, le=10_000, description="questions every live variant answers between two decisions")
+    tolerance: float = Field(
+        default=0.0, ge=0.0, allow_inf_nan=False, description="smallest difference in metric that matters to you: a variant that cannot beat the leader by this much stops too (0: stop only the ones that are worse)"
+    )
 
     @field_validator("metric")
     @classmethod

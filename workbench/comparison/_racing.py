@@ -3,7 +3,9 @@
 After each batch of questions the runner hands over every variant's per-question scores on the questions answered so
 far, aligned by question. The leader is the variant with the best mean; a variant stops when the paired bootstrap
 interval of its scores minus the leader's (``paired_bootstrap``, the comparison's own) lies entirely on the worse
-side of zero. Each look uses the interval at the stated confidence, with no correction for looking after every batch.
+side of zero, or, given a tolerance (an indifference zone), when it rules out that the variant beats the leader by
+the tolerance or more. Each look uses the interval at the stated confidence, with no correction for looking after
+every batch.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def early_stops(
     metric: str,
     confidence: float = 0.95,
     min_questions: int = 8,
+    tolerance: float = 0.0,
     n_resamples: int = 2000,
     seed: int = 0,
 ) -> dict[str, EarlyStop]:
@@ -52,16 +55,21 @@ def early_stops(
         metric: the score's name (its direction says which side of zero is worse).
         confidence: the coverage of the paired interval.
         min_questions: the scored pairs a variant needs against the leader before it can stop.
+        tolerance: the smallest difference that matters (in the metric's units). 0: a variant stops only when it is
+            worse than the leader; t > 0: it also stops when the interval rules out that it is better than the
+            leader by t or more, so the variant racing keeps is within t of the best with the interval's confidence.
         n_resamples, seed: of the bootstrap.
 
     Returns:
         Variant -> ``EarlyStop`` (``leader`` holds the leader's key), for every variant whose interval of its score
-        minus the leader's lies entirely below zero (above zero for a lower-is-better metric). The leader never stops;
-        nor does a variant tied with it.
+        minus the leader's lies entirely below ``tolerance`` (above ``-tolerance`` for a lower-is-better metric). The
+        leader never stops; with no tolerance, nor does a variant tied with it.
 
     Raises:
-        ValueError: the variants were not scored on the same number of questions.
+        ValueError: the variants were not scored on the same number of questions, or ``tolerance`` is negative.
     """
+    if not tolerance >= 0:
+        raise ValueError(f"racing tolerance must be >= 0, got {tolerance}")
     lengths = {len(v) for v in scores.values()}
     if len(lengths) > 1:
         raise ValueError(f"racing compares variants on the same questions, got {sorted(lengths)} questions")
@@ -76,6 +84,6 @@ def early_stops(
         diff = paired_bootstrap(scores[leader], values, n_resamples=n_resamples, confidence=confidence, seed=seed)
         if diff.n < max(2, min_questions) or math.isnan(diff.low):
             continue
-        if (diff.high < 0) if higher else (diff.low > 0):
-            out[key] = EarlyStop(metric, len(values), leader, diff.estimate, diff.low, diff.high, confidence)
+        if (diff.high < tolerance) if higher else (diff.low > -tolerance):
+            out[key] = EarlyStop(metric, len(values), leader, diff.estimate, diff.low, diff.high, confidence, tolerance)
     return out

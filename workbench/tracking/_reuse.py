@@ -20,7 +20,7 @@ __all__ = ["RACING_TAG", "REUSE_KEY_TAG", "REUSED_FROM_TAG", "early_stop_from_ta
 
 REUSE_KEY_TAG = "workbench.reuse_key"
 REUSED_FROM_TAG = "workbench.reused_from"
-RACING_TAG = "workbench.racing"  # workbench.racing.stopped, .questions, .metric, .interval, .estimate, .confidence, .leader
+RACING_TAG = "workbench.racing"  # .stopped, .questions, .metric, .interval, .estimate, .confidence, .tolerance, .leader
 
 
 def racing_tags(stop: EarlyStop) -> dict[str, str]:
@@ -29,7 +29,8 @@ def racing_tags(stop: EarlyStop) -> dict[str, str]:
     return {
         f"{RACING_TAG}.stopped": "true", f"{RACING_TAG}.questions": str(stop.questions), f"{RACING_TAG}.metric": stop.metric,
         f"{RACING_TAG}.interval": f"{stop.low:.6g},{stop.high:.6g}", f"{RACING_TAG}.estimate": f"{stop.estimate:.6g}",
-        f"{RACING_TAG}.confidence": f"{stop.confidence:g}", f"{RACING_TAG}.leader": stop.leader,
+        f"{RACING_TAG}.confidence": f"{stop.confidence:g}", f"{RACING_TAG}.tolerance": f"{stop.tolerance:g}",
+        f"{RACING_TAG}.leader": stop.leader,
     }
 
 
@@ -44,7 +45,11 @@ def early_stop_from_tags(tags: Mapping[str, str]) -> EarlyStop | None:
         estimate, confidence = float(tags[f"{RACING_TAG}.estimate"]), float(tags[f"{RACING_TAG}.confidence"])
     except (KeyError, ValueError):  # tags edited by hand: still a run stopped early, the interval unknown
         low = high = estimate = confidence = math.nan
-    return EarlyStop(metric, int(questions) if questions.isdigit() else 0, leader, estimate, low, high, confidence)
+    try:
+        tolerance = float(tags.get(f"{RACING_TAG}.tolerance", "0"))  # runs logged before the tolerance existed: none
+    except ValueError:
+        tolerance = math.nan
+    return EarlyStop(metric, int(questions) if questions.isdigit() else 0, leader, estimate, low, high, confidence, tolerance)
 
 
 def _number(value: Any) -> float | None:
