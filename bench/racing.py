@@ -24,7 +24,7 @@ interval that stopped it, the total generation calls and their ratio to the full
 picks the same best variant as the full one (highest token_f1 over all questions; for racing, among the variants it did
 not stop). Target: the same best variant with at most 50% of the full sweep's generation calls.
 
-    .venv/bin/python bench/racing.py                 # the full benchmark (22 minutes on 2 cores)
+    .venv/bin/python bench/racing.py                 # the full benchmark (16 minutes on 2 cores)
     .venv/bin/python bench/racing.py --questions 4 --min-questions 2 --batch 2   # a quick check that it works
 """
 
