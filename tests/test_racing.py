@@ -270,7 +270,7 @@ def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_comput
 
 def test_with_a_tolerance_racing_keeps_one_of_two_equally_good_variants(wb_settings: Settings) -> None:
     models = Models()  # the two good models alternate question by question: no interval separates them
-    spec = ExperimentSpec.from_dict(spec_data(execution={"racing": {**RACING, "tolerance": 0.5}}), base_dir=ROOT)
+    spec = ExperimentSpec.from_dict(spec_data(execution={"isolation": "none", "racing": {**RACING, "tolerance": 0.5}}), base_dir=ROOT)
     result = wb.run(spec, settings=wb_settings, models=models.as_dict(), progress=False)  # type: ignore[arg-type]
     by_model = {v.variant.model.id: v for v in result.variants}  # type: ignore[union-attr]
     stopped = [by_model[m] for m in (GEMMA_ID, SMOLLM2_ID) if by_model[m].stopped_early is not None]
