@@ -92,7 +92,8 @@ bench-scaling: install
 
 # What racing saves: 12 variants (3 prompts x 2 chunkers x k 3/1, weak ones on purpose) with the local Gemma 3 270M,
 # run in full, with racing and with racing at tolerance 0.05, each from a cold cache; prints each sweep's generation
-# calls, their ratio to the full sweep's and whether racing picks the same best variant (16 minutes on 2 cores). BENCH_ARGS="--questions 4 --min-questions 2 --batch 2" for a quick check (about 5 min).
+# calls, their ratio to the full sweep's and whether racing picks the same best variant (16 minutes on 2 cores).
+# BENCH_ARGS="--questions 4 --min-questions 2 --batch 2" for a quick check (about 5 min).
 bench-racing: install
 	$(BIN)/python bench/racing.py $(BENCH_ARGS)
 

@@ -138,7 +138,7 @@ def main() -> None:
     by_id = {label: {v.variant.id: v for v in result.variants} for label, (result, _) in raced.items()}
     width = max(len(v.variant.name) for v in full.variants)
     print()
-    print(f"stopped early: after how many questions, and the interval of token_f1 minus the leader's that stopped it")
+    print("stopped early: after how many questions, and the interval of token_f1 minus the leader's that stopped it")
     print(f"{'variant':{width}s} {'full f1':>8s} {'calls':>6s}" + "".join(f" | {label:>6s}: calls, stopped early" for label in raced))
     for v in sorted(full.variants, key=lambda v: -v.metrics.get("token_f1", 0.0)):
         line = f"{v.variant.name:{width}s} {v.metrics.get('token_f1', float('nan')):8.3f} {int(v.metrics['generation_calls']):6d}"

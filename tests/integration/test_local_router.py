@@ -7,7 +7,6 @@ retrieved chunks), per record and per logged trace.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import mlflow
@@ -15,7 +14,7 @@ import pytest
 
 import workbench as wb
 from workbench.config import Settings
-from workbench.metrics import is_refusal
+from workbench.metrics import cosine, is_refusal
 from workbench.models import GEMMA_ID, SMOLLM2_ID
 from workbench.models._local import MiniLMEmbedder
 from workbench.spec import ExperimentSpec
@@ -24,10 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 RETRIEVAL_BELOW, GROUNDING_BELOW = 0.35, 0.5
-
-
-def cosine(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b)) / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
 
 
 def test_the_router_escalates_exactly_the_questions_whose_signal_fires(real_settings: Settings, tmp_path: Path,

@@ -45,11 +45,9 @@ def early_stop_from_tags(tags: Mapping[str, str]) -> EarlyStop | None:
         estimate, confidence = float(tags[f"{RACING_TAG}.estimate"]), float(tags[f"{RACING_TAG}.confidence"])
     except (KeyError, ValueError):  # tags edited by hand: still a run stopped early, the interval unknown
         low = high = estimate = confidence = math.nan
-    try:
-        tolerance = float(tags.get(f"{RACING_TAG}.tolerance", "0"))  # runs logged before the tolerance existed: none
-    except ValueError:
-        tolerance = math.nan
-    return EarlyStop(metric, int(questions) if questions.isdigit() else 0, leader, estimate, low, high, confidence, tolerance)
+    tolerance = _number(tags.get(f"{RACING_TAG}.tolerance", 0.0))  # runs logged before the tolerance existed: none
+    return EarlyStop(metric, int(questions) if questions.isdigit() else 0, leader, estimate, low, high, confidence,
+                     math.nan if tolerance is None else tolerance)
 
 
 def _number(value: Any) -> float | None:
