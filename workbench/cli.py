@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -448,6 +449,16 @@ def _store(args: argparse.Namespace, *, must_exist: bool) -> str:
 # -- one line per failure ---------------------------------------------------------------------------------------------
 
 
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -582,8 +593,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gate", parents=[common], help="exit 1 when a variant is below --min, above --max or worse than --baseline")
     _comparison_arguments(p)
     p.add_argument("--metric", action="append", required=True, help="metric to check (repeatable)")
-    p.add_argument("--min", type=float, default=None, help="every variant's mean must be at least this")
-    p.add_argument("--max", type=float, default=None, help="every variant's mean must be at most this")
+    p.add_argument("--min", type=_finite_float, default=None, help="every variant's mean must be at least this")
+    p.add_argument("--max", type=_finite_float, default=None, help="every variant's mean must be at most this")
     p.set_defaults(handler=_cmd_gate)
 
     p = sub.add_parser("schema", parents=[common], help="write the experiment JSON schema")

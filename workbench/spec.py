@@ -75,7 +75,8 @@ def _known_model(value: str, role: str) -> str:
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no spec number may be NaN or infinite: a NaN threshold compares false both ways and would pass every gate
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatasetRef(_Spec):
@@ -308,7 +309,7 @@ class RacingSpec(_Spec):
     min_questions: int = Field(default=8, ge=2, le=10_000, description="scored answers a variant gives before it can be stopped")
     batch: int = Field(default=4, ge=1, le=10_000, description="questions every live variant answers between two decisions")
     tolerance: float = Field(
-        default=0.0, ge=0.0, allow_inf_nan=False, description="smallest difference in metric that matters to you: a variant that cannot beat the leader by this much stops too (0: stop only the ones that are worse)"
+        default=0.0, ge=0.0, description="smallest difference in metric that matters to you: a variant that cannot beat the leader by this much stops too (0: stop only the ones that are worse)"
     )
 
     @field_validator("metric")

@@ -98,7 +98,9 @@ def cli(p: Project, *args: str) -> int:
      "gate needs --min, --max or --baseline — e.g. workbench gate EXPERIMENT --metric token_f1 --min 0.5"),
     (["gate", "promo", "--metric", "nosuch", "--min", "0.1"], "metric 'nosuch' is not in the results — available: "),
     (["gate", "promo", "--metric", "token_f1", "--min", "high"],
-     "workbench gate: argument --min: invalid float value: 'high' — see 'workbench gate --help'"),
+     "workbench gate: argument --min: 'high' is not a number — see 'workbench gate --help'"),
+    (["gate", "promo", "--metric", "token_f1", "--max", "nan"],
+     "workbench gate: argument --max: 'nan' is not a finite number — see 'workbench gate --help'"),
     (["gate", "nosuch", "--metric", "token_f1", "--min", "0.1"], "'nosuch' is neither an experiment nor a run in {uri} — see 'workbench list'"),
 ])
 def test_compare_and_gate(project: Project, capsys: pytest.CaptureFixture[str], args: list[str], expected: str) -> None:

@@ -152,6 +152,8 @@ def test_gate_reports_every_failure(tables) -> None:  # type: ignore[no-untyped-
     assert [f.variant for f in slow] == ["better"]
     with pytest.raises(WorkbenchError, match="faithfulness"):
         report.gate(["faithfulness"], minimum=0.5)
+    with pytest.raises(WorkbenchError, match="gate minimum nan is not a finite number"):
+        report.gate(["token_f1"], minimum=float("nan"))  # NaN compares false both ways: it would pass every variant
 
 
 

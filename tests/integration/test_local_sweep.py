@@ -80,11 +80,11 @@ def test_chunkers_retrieve_differently(result) -> None:  # type: ignore[no-untyp
 
 def test_cli_run_and_list_against_the_same_store(result, root: Path) -> None:  # type: ignore[no-untyped-def]
     exp = root / "exp.yaml"
-    exp.write_text((ROOT / "experiments" / "handbook.yaml").read_text()
-                   .replace("../datasets", str(ROOT / "datasets")).replace("prompts/", str(ROOT / "experiments" / "prompts") + "/")
-                   .replace("name: handbook", "name: handbook-it").replace("max_tokens: 64", "max_tokens: 12")
-                   # one chunker: the CLI is the subject here, two variants are enough
-                   .replace("  - strategy: recursive\n    size: 600\n    overlap: 60\n", ""))
+    exp.write_text(_edited((ROOT / "experiments" / "handbook.yaml").read_text(),
+                           ("../datasets", str(ROOT / "datasets")), ("prompts/", str(ROOT / "experiments" / "prompts") + "/"),
+                           ("name: handbook", "name: handbook-it"), ("max_tokens: 64", "max_tokens: 12"),
+                           # one chunker: the CLI is the subject here, two variants are enough
+                           ("  - strategy: recursive\n    size: 600\n    overlap: 60\n", "")))
     env = {**os.environ, "WORKBENCH_ROOT": str(root), "MLFLOW_TRACKING_URI": result.tracking_uri}
     run = subprocess.run([sys.executable, "-m", "workbench.cli", "run", str(exp), "--limit", "1", "--no-progress"],
                          capture_output=True, text=True, env=env, timeout=600)
@@ -97,3 +97,12 @@ def test_cli_run_and_list_against_the_same_store(result, root: Path) -> None:  #
     listing = subprocess.run([sys.executable, "-m", "workbench.cli", "list", "handbook-it"], capture_output=True, text=True, env=env, timeout=120)
     assert listing.returncode == 0, listing.stderr[-2000:]
     assert listing.stdout.count("handbook-it-") == 2  # two sweeps
+
+
+def _edited(text: str, *replacements: tuple[str, str]) -> str:
+    """``text`` with each replacement made; one that no longer matches fails here rather than silently keeping the
+    handbook's original setting."""
+    for old, new in replacements:
+        assert old in text, f"experiments/handbook.yaml no longer contains {old!r}"
+        text = text.replace(old, new)
+    return text

@@ -103,6 +103,22 @@ def test_beats_holder_passes_without_a_holder_and_for_the_holders_own_config() -
     assert evaluate_gates([gate], cand, same).passed
 
 
+def test_beats_holder_with_a_misspelt_metric_fails_before_the_alias_has_a_holder() -> None:
+    result = evaluate_gates([BeatsHolderGate(metric="tokn_f1")], evidence({}, scores([0.5, 0.5]))).results[0]
+    assert not result.passed
+    assert "no per-question 'tokn_f1'" in result.detail
+
+
+@pytest.mark.parametrize("bound", [float("nan"), float("inf"), float("-inf")])
+def test_a_gate_threshold_must_be_a_finite_number(bound: float) -> None:
+    # NaN compares false both ways, so a NaN minimum would pass every run
+    for kwargs in ({"min": bound}, {"max": bound}):
+        with pytest.raises(ValueError, match="finite number"):
+            MetricGate(metric="token_f1", **kwargs)
+    with pytest.raises(ValueError, match="finite number"):
+        BeatsHolderGate(metric="token_f1", margin=bound)
+
+
 def test_beats_holder_needs_the_interval_above_zero() -> None:
     gate = BeatsHolderGate(metric="token_f1")
     holder = Holder("1", evidence({}, scores([0.2, 0.3, 0.25, 0.2, 0.3, 0.1]), config="old"))

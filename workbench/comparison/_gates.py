@@ -82,6 +82,9 @@ def gate_failures(
 ) -> tuple[GateFailure, ...]:
     """``check_metric`` on every variant's mean of each metric; a variant without results fails too (see
     ``ComparisonReport.gate``)."""
+    for name, bound in (("minimum", minimum), ("maximum", maximum)):
+        if bound is not None and not math.isfinite(bound):
+            raise WorkbenchError(f"gate {name} {bound} is not a finite number — give a number such as 0.5")
     unknown = [m for m in metrics if m not in report.metrics]
     if unknown:
         raise WorkbenchError(f"metric '{unknown[0]}' is not in the results — available: {', '.join(report.metrics)}")

@@ -207,7 +207,11 @@ def paired_values(
 def _beats_holder(gate: BeatsHolderGate, ev: Evidence, holder: Holder | None, seed: int) -> GateResult:
     margin = f", margin {_fmt(gate.margin)}" if gate.margin else ""
     if holder is None:
-        return GateResult(f"{gate.metric} beats the current holder{margin}", gate.kind, True, None, "the alias has no holder yet")
+        label = f"{gate.metric} beats the current holder{margin}"
+        if gate.metric not in ev.per_question:  # a misspelt metric would pass unnoticed until the alias has a holder
+            return GateResult(label, gate.kind, False, None, f"no per-question '{gate.metric}' for run {ev.run_id} — "
+                              "name a metric the experiment scores")
+        return GateResult(label, gate.kind, True, None, "the alias has no holder yet")
     label = f"{gate.metric} beats holder v{holder.version}{margin}"
     if holder.evidence.config_hash == ev.config_hash:
         return GateResult(label, gate.kind, True, None, "the candidate is the holder's configuration")
