@@ -129,6 +129,11 @@ _REGISTRY: dict[str, ScorerEntry] = {
 }
 
 
+# MLflow caps metric names at 250 characters; the sweep logs derived ones such as <scorer>_errors and <scorer>_spread
+_SCORER_NAME_MAX = 200
+_SCORER_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{_SCORER_NAME_MAX}}}")
+
+
 def scorer(name: str, *, default: bool = True, judged: bool = False) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     """Register a scorer factory under ``name`` (a factory takes a ``ScorerEnv`` and returns ``ScoreContext -> Score``).
 
@@ -139,6 +144,10 @@ def scorer(name: str, *, default: bool = True, judged: bool = False) -> Callable
         ... def answer_length(env):
         ...     return lambda ctx: Score(float(len(ctx.answer.split())))
     """
+
+    if not isinstance(name, str) or not _SCORER_NAME.fullmatch(name):
+        raise ValueError(f"scorer name {str(name)[:60]!r} is not usable as an MLflow metric name — use 1 to {_SCORER_NAME_MAX} "
+                         "letters, digits, '_', '-' or '.' (e.g. answer_length)")
 
     def register(factory: Callable[[Any], Any]) -> Callable[[Any], Any]:
         _REGISTRY[name] = ScorerEntry(name, factory, default, judged)

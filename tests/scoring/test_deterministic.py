@@ -1,6 +1,6 @@
 import pytest
 
-from workbench.scoring import ScoreContext, ScorerEnv, build_scorers, is_refusal, registered_scorers, run_scorers, scorer, token_f1_value
+from workbench.scoring import Score, ScoreContext, ScorerEnv, build_scorers, is_refusal, registered_scorers, run_scorers, scorer, token_f1_value
 from workbench.testing import HashingEmbedder
 
 
@@ -72,3 +72,24 @@ def test_custom_scorer_registration_and_errors_are_data() -> None:
     assert out["test_broken"].value is None and out["test_broken"].error == "ValueError: boom"
     with pytest.raises(KeyError, match="unknown scorer 'nope'"):
         build_scorers(["nope"], ScorerEnv())
+
+
+@pytest.mark.parametrize(("returned", "error"), [
+    (0.5, "TypeError: the scorer returned float '0.5', not a Score"),
+    (None, "TypeError: the scorer returned NoneType 'None', not a Score"),
+    (Score("0.5"), "TypeError: the scorer's Score.value is str '0.5' — give a number, or None"),
+    (Score(float("nan")), "ValueError: the scorer's Score.value is nan — give a finite number"),
+    (Score(float("inf")), "ValueError: the scorer's Score.value is inf — give a finite number"),
+])
+def test_a_scorer_that_returns_no_usable_score_is_a_scorer_error(returned: object, error: str) -> None:
+    # an infinity would pass every gate and a NaN is logged as a metric no comparison can use
+    out = run_scorers({"custom": lambda c: returned, "token_f1": lambda c: Score(0.25)}, ctx())  # type: ignore[dict-item]
+    assert out["custom"].value is None and out["custom"].error is not None and out["custom"].error.startswith(error)
+    assert out["token_f1"].value == 0.25  # the other scorers still count
+    assert run_scorers({"flag": lambda c: Score(True)}, ctx())["flag"].value is True  # a bool is a number (1/0)
+
+
+@pytest.mark.parametrize("name", ["", "m" * 201, "has space", "semi;colon", "ünïcode"])
+def test_a_scorer_name_must_be_a_usable_metric_name(name: str) -> None:
+    with pytest.raises(ValueError, match="is not usable as an MLflow metric name"):
+        scorer(name)

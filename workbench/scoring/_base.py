@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -118,7 +120,21 @@ def run_scorers(scorers: Mapping[str, ScoreFn], ctx: ScoreContext) -> dict[str, 
     out: dict[str, Score] = {}
     for name, fn in scorers.items():
         try:
-            out[name] = fn(ctx)
+            out[name] = _checked(fn(ctx))
         except Exception as exc:  # noqa: BLE001 - errors are data at this edge (one bad scorer must not end a sweep)
             out[name] = Score(None, error=f"{type(exc).__name__}: {exc}")
     return out
+
+
+def _checked(score: object) -> Score:
+    """``score`` when it is a usable ``Score``; otherwise raises what a scorer's author needs to mend it (a NaN would be
+    logged as a metric nothing can compare, an infinity would pass every gate)."""
+    if not isinstance(score, Score):
+        raise TypeError(f"the scorer returned {type(score).__name__} {str(score)[:40]!r}, not a Score — return "
+                        "workbench.Score(value), or Score(None) for a question it does not apply to")
+    value = score.value
+    if value is not None and not isinstance(value, numbers.Real):
+        raise TypeError(f"the scorer's Score.value is {type(value).__name__} {str(value)[:40]!r} — give a number, or None")
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"the scorer's Score.value is {value} — give a finite number, or None for a question it does not apply to")
+    return score
