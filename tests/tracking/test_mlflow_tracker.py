@@ -129,3 +129,26 @@ def test_failed_variant_is_a_failed_run_with_the_error(wb_settings) -> None:  # 
     assert run.info.status == "FAILED"
     assert "boom" in run.data.tags["workbench.error"]
     assert MlflowClient().get_run(result.parent_run_id).info.status == "FAILED"
+
+
+@pytest.mark.parametrize("failing_artifact", ["experiment.yaml", "variant.yaml"])
+def test_a_run_whose_logging_fails_half_way_ends_failed_not_running(wb_settings, monkeypatch, failing_artifact) -> None:  # type: ignore[no-untyped-def]
+    # a full disk (or a name over a limit of the store) while the sweep's or a variant's run is half logged
+    real_log_text = MlflowClient.log_text
+
+    def log_text(self, run_id, text, artifact_file):  # type: ignore[no-untyped-def]
+        if artifact_file == failing_artifact:
+            raise OSError(28, "No space left on device")
+        return real_log_text(self, run_id, text, artifact_file)
+
+    monkeypatch.setattr(MlflowClient, "log_text", log_text)
+    models = {GEMMA_ID: ScriptedModel(lambda p: "an answer", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    with pytest.raises(OSError, match="No space left on device"):
+        wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+    runs = MlflowClient(wb_settings.tracking_uri).search_runs([e.experiment_id for e in MlflowClient(wb_settings.tracking_uri).search_experiments()])
+    kinds = sorted(r.data.tags["workbench.kind"] for r in runs)
+    assert kinds == (["sweep"] if failing_artifact == "experiment.yaml" else ["sweep", "variant"])
+    assert {r.info.status for r in runs} == {"FAILED"}
+    half_logged = next(r for r in runs if r.data.tags["workbench.kind"] == ("sweep" if failing_artifact == "experiment.yaml" else "variant"))
+    assert "logging this run failed: OSError: [Errno 28] No space left on device" in half_logged.data.tags["workbench.error"]

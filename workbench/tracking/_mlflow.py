@@ -10,6 +10,7 @@ scores and compares variants question by question.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -17,7 +18,7 @@ import os
 import subprocess
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -136,8 +137,6 @@ class MlflowTracker:
 
     @tracking_call("starting the sweep")
     def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
-        from mlflow.entities import Param, RunTag
-
         experiment_id = self._experiment_id(spec)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         tags = {
@@ -152,6 +151,13 @@ class MlflowTracker:
             **process_tags(),
         }
         run = self.client.create_run(experiment_id, tags=tags, run_name=tags["mlflow.runName"])
+        with self._ended_if_logging_fails(run.info.run_id):
+            self._log_sweep_inputs(run.info.run_id, spec, dataset, corpus, variants)
+        return SweepHandle(run.info.run_id, run.info.run_id, experiment_id, self.tracking_uri)
+
+    def _log_sweep_inputs(self, run_id: str, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> None:
+        from mlflow.entities import Param, RunTag
+
         params = {
             "dataset": spec.dataset.path,
             "dataset.cases": str(len(dataset)),
@@ -160,10 +166,22 @@ class MlflowTracker:
             "variants": str(len(variants)),
             "seed": str(spec.seed),
         }
-        self.client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in params.items()], tags=[RunTag("workbench.sweep_id", run.info.run_id)])
-        self.client.log_text(run.info.run_id, spec.to_yaml(), "experiment.yaml")
-        self._log_dataset(run.info.run_id, dataset)
-        return SweepHandle(run.info.run_id, run.info.run_id, experiment_id, self.tracking_uri)
+        self.client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()], tags=[RunTag("workbench.sweep_id", run_id)])
+        self.client.log_text(run_id, spec.to_yaml(), "experiment.yaml")
+        self._log_dataset(run_id, dataset)
+
+    @contextlib.contextmanager
+    def _ended_if_logging_fails(self, run_id: str) -> Iterator[None]:
+        """A run whose logging fails half way (a name over MLflow's limits, a full disk) ends FAILED with the error
+        tagged, or KILLED on Ctrl+C, instead of staying RUNNING for good; the error goes on to the caller."""
+        try:
+            yield
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                self.client.set_tag(run_id, "workbench.error", redact(f"logging this run failed: {type(exc).__name__}: {exc}")[:5000])
+            with contextlib.suppress(Exception):
+                self.client.set_terminated(run_id, status="FAILED" if isinstance(exc, Exception) else "KILLED")
+            raise
 
     @tracking_call("closing abandoned sweeps")
     def close_abandoned(self, spec: ExperimentSpec) -> list[str]:
@@ -309,20 +327,25 @@ class MlflowTracker:
     def reuse_variant(self, sweep: SweepHandle, variant: Variant, source_run_id: str, dataset: Dataset) -> VariantResult:
         """Log ``source_run_id`` again as a child of this sweep (params, metrics, tags, artifacts; its traces linked,
         not copied) with a tag naming where it came from, and return its result as read back."""
+        source = self.client.get_run(source_run_id)
+        tags = {k: v for k, v in source.data.tags.items() if k not in ("mlflow.parentRunId", "mlflow.runName")}
+        origin = tags.get(REUSED_FROM_TAG) or source_run_id
+        tags.update({"mlflow.parentRunId": sweep.run_id, REUSED_FROM_TAG: origin})
+        run = self.client.create_run(sweep.experiment_id, start_time=source.info.start_time, tags={"mlflow.runName": variant.name}, run_name=variant.name)
+        with self._ended_if_logging_fails(run.info.run_id):
+            return self._copy_reused(sweep, run.info.run_id, variant, source, origin, tags, dataset)
+
+    def _copy_reused(
+        self, sweep: SweepHandle, run_id: str, variant: Variant, source: Any, origin: str, tags: dict[str, str], dataset: Dataset
+    ) -> VariantResult:
         import tempfile
-        from dataclasses import replace
 
         from mlflow.entities import Metric, Param, RunTag
 
         from workbench.pipeline import ChunkStats, chunk_stats as empty_chunk_stats
         from workbench.sandbox import Outcome
 
-        source = self.client.get_run(source_run_id)
-        tags = {k: v for k, v in source.data.tags.items() if k not in ("mlflow.parentRunId", "mlflow.runName")}
-        origin = tags.get(REUSED_FROM_TAG) or source_run_id
-        tags.update({"mlflow.parentRunId": sweep.run_id, REUSED_FROM_TAG: origin})
-        run = self.client.create_run(sweep.experiment_id, start_time=source.info.start_time, tags={"mlflow.runName": variant.name}, run_name=variant.name)
-        run_id = run.info.run_id
+        source_run_id = source.info.run_id
         now = int(time.time() * 1000)
         params = [Param(k, v) for k, v in source.data.params.items()]
         metrics = [Metric(k, float(v), now, 0) for k, v in reused_metrics(source.data.metrics).items()]
@@ -366,8 +389,6 @@ class MlflowTracker:
     def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None) -> VariantResult:
         from dataclasses import replace
 
-        from mlflow.entities import Metric, Param, RunTag
-
         variant = result.variant
         tags = {
             "mlflow.parentRunId": sweep.run_id,
@@ -393,7 +414,14 @@ class MlflowTracker:
         elif reuse_key is not None:  # a run stopped early answered only some questions: never reused as a full one
             tags[REUSE_KEY_TAG] = reuse_key
         run = self.client.create_run(sweep.experiment_id, start_time=result.started_ms, tags={"mlflow.runName": variant.name}, run_name=variant.name)
-        run_id = run.info.run_id
+        with self._ended_if_logging_fails(run.info.run_id):
+            self._log_variant_run(sweep, run.info.run_id, result, dataset, tags)
+        return replace(result, run_id=run.info.run_id)
+
+    def _log_variant_run(self, sweep: SweepHandle, run_id: str, result: VariantResult, dataset: Dataset, tags: dict[str, str]) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        variant = result.variant
         params = [Param(k, redact(v)[:_MAX_PARAM]) for k, v in variant.params().items()]
         metrics = [Metric(k, float(v), result.ended_ms, 0) for k, v in result.metrics.items()]
         self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
@@ -409,7 +437,6 @@ class MlflowTracker:
         self._log_dataset(run_id, dataset)
         status = "FINISHED" if result.status == "FINISHED" else ("KILLED" if result.status == "STOPPED" else "FAILED")
         self.client.set_terminated(run_id, status=status, end_time=result.ended_ms)
-        return replace(result, run_id=run_id)
 
     def _log_traces(self, sweep: SweepHandle, run_id: str, result: VariantResult, dataset: Dataset) -> None:
         """One trace per question, written in bulk (``_traces``): one transaction per trace and one for all spans."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.metrics import Score
-from workbench.tracking._feedback import HUMAN_FEEDBACK, HumanFeedback, _tracking_uri, latest_human_feedback
+from workbench.tracking._feedback import HumanFeedback, _tracking_uri, latest_human_feedback
 from workbench.tracking._read import sweep_variants
 
 _GENERATION_ERROR = "generation"
