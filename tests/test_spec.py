@@ -109,3 +109,15 @@ def test_duplicate_prompt_names_rejected(tmp_path: Path) -> None:
     doubled = GOOD.replace("models:", '  - name: a\n    template: "{question}"\nmodels:')
     with pytest.raises(SpecError, match="prompt name 'a' is used twice"):
         load_experiment(write(tmp_path, doubled))
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("name: t\n", "name: ..\n", r"exp.yaml:1: name: '\.\.' is not a usable name \(it is a path to another folder\)"),
+    ("name: t\n", "name: " + "e" * 101 + "\n", r"exp.yaml:1: name: .*at most 100 characters"),
+    ("  - name: a\n", "  - name: " + "p" * 101 + "\n", r"exp.yaml:7: prompts\[0\].name: .*at most 100 characters"),
+])
+def test_names_that_cannot_name_a_folder_or_a_run_are_refused(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    # an experiment's name is its artifact folder (".." would put it beside the others, 300 characters is too long for
+    # a file name) and a prompt's name is part of every variant's run name
+    with pytest.raises(SpecError, match=expected):
+        load_experiment(write(tmp_path, GOOD.replace(old, new)))

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -74,6 +75,21 @@ def _known_model(value: str, role: str) -> str:
     return value
 
 
+def _not_only_dots(value: str) -> str:
+    if set(value) == {"."}:
+        raise ValueError(f"'{value}' is not a usable name (it is a path to another folder) — use letters or digits too")
+    return value
+
+
+# An experiment's name is also its artifact folder's name, a prompt's is a bundle's file name and part of every
+# variant's run name (PostgreSQL-backed stores keep run names in 250 characters)
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$", description="letters, digits, '_', '-' and '.'"),
+    AfterValidator(_not_only_dots),
+]
+
+
 class _Spec(BaseModel):
     # no spec number may be NaN or infinite: a NaN threshold compares false both ways and would pass every gate
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -105,7 +121,7 @@ class CorpusRef(_Spec):
 class PromptSpec(_Spec):
     """A prompt template, inline (``template``) or from a file (``file``, relative to the experiment file)."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: Name
     template: str | None = None
     file: str | None = None
     system: str = ""
@@ -175,7 +191,7 @@ class EscalationSpec(_Spec):
 class RouterSpec(_Spec):
     """A cost-aware router: answers with ``cheap`` and escalates a question to ``strong`` when a signal fires."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="the router's name (its variants' model name)")
+    name: Annotated[Name, Field(description="the router's name (its variants' model name)")]
     cheap: ModelSpec = Field(description="the model that answers first")
     strong: ModelSpec = Field(description="the model that answers the escalated questions")
     escalate_when: EscalationSpec
@@ -466,7 +482,7 @@ class PromotionSpec(_Spec):
 class ExperimentSpec(_Spec):
     """A whole experiment: what to evaluate on and the grid of variants to compare."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: Name
     description: str = ""
     dataset: DatasetRef
     corpus: CorpusRef

@@ -118,8 +118,9 @@ def test_promote_unknown_run_and_sweep_and_bad_names(project: Project, capsys: p
         assert line == f"run '{run_id}' not found in {project.uri} — check the run id (workbench list EXPERIMENT)"
     line = one_line(capsys, cli(project, "promote", project.parent(), "--name", "assist", "--alias", "staging"))
     assert line.startswith(f"run {project.parent()} is a sweep — promote one of its variant runs: ")
-    line = one_line(capsys, cli(project, "promote", project.good(), "--name", "bad name!", "--alias", "staging"))
-    assert line == "name 'bad name!': use letters, digits, '.', '_' and '-' only"
+    for name in ("bad name!", "..", "n" * 101):
+        line = one_line(capsys, cli(project, "promote", project.good(), "--name", name, "--alias", "staging"))
+        assert line == f"name '{name[:100]}': use 1 to 100 letters, digits, '.', '_' and '-', not only dots"
     line = one_line(capsys, cli(project, "promote", project.good(), "--name", "assist", "--alias", "prod"))
     assert line == ("workbench promote: argument --alias: invalid choice: 'prod' (choose from 'staging', 'production') — "
                     "see 'workbench promote --help'")

@@ -216,8 +216,8 @@ def _run_id(run: Any) -> str:
 
 
 def _check_target(name: str, alias: str) -> None:
-    if not _NAME.match(name or ""):
-        raise PromotionError(f"name '{name}': use letters, digits, '.', '_' and '-' only")
+    if not _NAME.match(name or "") or set(name) == {"."} or len(name) > 100:
+        raise PromotionError(f"name '{name[:100]}': use 1 to 100 letters, digits, '.', '_' and '-', not only dots")
     if alias not in ENVIRONMENTS:
         raise PromotionError(f"alias '{alias}': use one of {', '.join(ENVIRONMENTS)}")
 
