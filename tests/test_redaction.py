@@ -21,7 +21,7 @@ from workbench.errors import SpecError
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.pipeline import MemoryIndexStore
 from workbench.prompts import RenderedPrompt
-from workbench.redaction import Redactor, RedactingFilter, find_secrets, redact, redactor, secret_env_values
+from workbench.redaction import Redactor, RedactingFilter, find_secrets, redact, secret_env_values
 from workbench.spec import load_experiment
 from workbench.testing import HashingEmbedder, ScriptedModel
 

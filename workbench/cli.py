@@ -21,7 +21,6 @@ import argparse
 import json
 import math
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -223,7 +222,6 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def _comparison(args: argparse.Namespace, metrics: Sequence[str] | None):  # type: ignore[no-untyped-def]
     import workbench as wb
-    from workbench.config import settings
 
     uri = _store(args, must_exist=True)
     return wb.compare(args.sweep or args.experiment, baseline=args.baseline, metrics=metrics, seed=args.seed,

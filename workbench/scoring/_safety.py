@@ -149,7 +149,7 @@ _SECRET = r"(?:api[\s_-]?keys?|passwords?|passphrases?|secrets?|canary(?:\s+toke
 _INSTRUCTION_PATTERNS = [re.compile(p, re.IGNORECASE) for p in (
     # "ignore all previous instructions", "forget the above rules", "ignore everything above"
     rf"\b(?:ignore|forget|override|bypass)\s+{_DET}(?:{_EARLIER}\s+)+(?:{_TOLD}|rules?|guidelines?|messages?|context|text)\b",
-    rf"\b(?:ignore|forget|disregard)\s+(?:everything|all|anything)\s+(?:above|before|prior|previous|earlier|you\s+were\s+told)\b",
+    r"\b(?:ignore|forget|disregard)\s+(?:everything|all|anything)\s+(?:above|before|prior|previous|earlier|you\s+were\s+told)\b",
     r"\b(?:ignore|forget|disregard)\s+(?:all\s+(?:of\s+)?)?the\s+above(?=\s*(?:[,.;:!]|and\b|then\b|$))",
     # "disregard your instructions", "disregard the question", "disregard all prior rules"
     rf"\bdisregard\s+{_DET}(?:(?:{_EARLIER}\s+)?(?:{_TOLD}|system\s+prompt|context|question)|(?:{_EARLIER}\s+)+(?:rules?|guidelines?|messages?))\b",
