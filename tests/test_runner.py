@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
+import mlflow
 import pytest
 
 import workbench as wb
@@ -138,3 +140,36 @@ def test_hosted_model_without_package_fails_its_variant_with_a_hint(wb_settings,
     hosted = status["anthropic:claude-3-5-haiku-latest"]
     assert hosted.status == "FAILED"
     assert expected in (hosted.outcome.error or ""), hosted.outcome.error
+
+
+def test_two_sweeps_started_at_once_in_one_process_run_one_after_the_other(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # two RunPanels, or two threads: concurrent sweeps in one process built the same Chroma index and logged the same
+    # MLflow dataset at once (both libraries fail at that), leaving runs RUNNING
+    spec = make_spec(prompts=[{"name": "p1", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    events: list[list[str]] = [[], []]
+    results: list[Any] = [None, None]
+    errors: list[BaseException] = []
+    started = threading.Barrier(2)
+
+    def sweep(i: int) -> None:
+        try:
+            started.wait()
+            results[i] = wb.run(spec, models=fake_models, settings=wb_settings, progress=False, fresh=True,
+                                on_event=lambda e: events[i].append(e.kind))
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sweep, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(r.variants[0].status == "FINISHED" for r in results)
+    waited = [e for e in events if e[0] == "sweep_waiting"]
+    assert len(waited) == 1 and waited[0][1] == "sweep_started"  # the second one waited, then ran
+    first = events[0] if events[1] is waited[0] else events[1]
+    assert first[0] == "sweep_started" and first[-1] == "sweep_done"
+    client = mlflow.MlflowClient(wb_settings.tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name("unit").experiment_id])
+    assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}

@@ -10,10 +10,12 @@ experiment's ``execution`` section says (a worker process per variant by default
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -37,7 +39,7 @@ from workbench.tracking import MlflowTracker, Tracker, TrackingUnavailable
 __all__ = ["ProgressEvent", "load_inputs", "load_spec_dataset", "reuse_key", "run"]
 
 EventKind = Literal[
-    "sweep_started", "index_started", "index_built", "variant_started", "variant_reused", "question_done", "question_scored",
+    "sweep_waiting", "sweep_started", "index_started", "index_built", "variant_started", "variant_reused", "question_done", "question_scored",
     "variant_done", "sweep_done",
 ]
 
@@ -49,7 +51,8 @@ class ProgressEvent:
     ``done``/``total`` count indexes for ``index_started``, questions of the current variant for ``question_done``
     (generation) and ``question_scored`` (scoring), and variants for ``variant_started``/``variant_reused``/
     ``variant_done``. ``variant_reused`` (its ``message`` is the run reused) comes instead of ``variant_started`` for a
-    variant whose finished run is reused rather than recomputed.
+    variant whose finished run is reused rather than recomputed. ``sweep_waiting`` (first, when at all) says that the
+    sweep waits for another sweep of the same process to end.
     """
 
     kind: EventKind
@@ -205,127 +208,149 @@ def run(
             continue  # a model that cannot be loaded fails its variant when it runs, with this error
         keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
                                scoring=_scorer_fingerprint(spec, v, scorers_of(v), the_judge), seed=spec.seed)
-    track.close_abandoned(spec)
-    sweep = track.start_sweep(spec, dataset, corpus, variants)
-    bars = _Bars(progress, len(variants))
-    results: list[VariantResult] = []
-    executor = executor_for(spec.execution, resolver=resolver)
-    aborted = threading.Event()
-    custom = tuple(e for e in scorer_entries().values() if callable(e.factory))
+    with _one_sweep_at_a_time(spec.name, progress=progress, on_event=on_event):  # see _one_sweep_at_a_time
+        track.close_abandoned(spec)
+        sweep = track.start_sweep(spec, dataset, corpus, variants)
+        bars = _Bars(progress, len(variants))
+        results: list[VariantResult] = []
+        executor = executor_for(spec.execution, resolver=resolver)
+        aborted = threading.Event()
+        custom = tuple(e for e in scorer_entries().values() if callable(e.factory))
 
-    def stopping() -> bool:
-        return aborted.is_set() or (stop is not None and stop.is_set())
+        def stopping() -> bool:
+            return aborted.is_set() or (stop is not None and stop.is_set())
 
-    def emit(event: ProgressEvent) -> None:
-        bars.update(event)
-        if on_event is not None:
-            on_event(event)
+        def emit(event: ProgressEvent) -> None:
+            bars.update(event)
+            if on_event is not None:
+                on_event(event)
 
-    def finish(result: VariantResult) -> None:
-        results.append(result)
-        emit(ProgressEvent("variant_done", len(results), len(variants), result.variant, result))
+        def finish(result: VariantResult) -> None:
+            results.append(result)
+            emit(ProgressEvent("variant_done", len(results), len(variants), result.variant, result))
 
-    status, error, raised = "FINISHED", None, None
-    try:
-        emit(ProgressEvent("sweep_started", 0, len(variants)))
-        reusable = {} if fresh else track.reusable(sweep, keys)
-        # the workers' libraries load in their own process while this one builds (or opens) the indexes
-        executor.prepare([v for v in variants if v.id not in reusable], scorer_names=tuple(answer_scorers), overrides=dict(models or {}))
-        groups: dict[str, list[Variant]] = {}
-        jobs: list[VariantJob] = []
-        for v in variants:
-            groups.setdefault(v.index_key, []).append(v)
-        for group_no, group in enumerate(groups.values()):
-            for v in group:
-                if v.id in reusable:
-                    emit(ProgressEvent("variant_reused", len(results), len(variants), v, message=reusable[v.id]))
-                    finish(track.reuse_variant(sweep, v, reusable[v.id], dataset))
-            todo = [v for v in group if v.id not in reusable]
-            if not todo or stopping():
-                continue
-            chunker, embedding = group[0].chunker, group[0].retrieval.embedding
-            emit(ProgressEvent("index_started", group_no, len(groups), message=f"{chunker.label} / {embedding}"))
-            try:
-                embedder = resolver.embedder(embedding, cache=False)
-                chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)
-                stats = chunk_stats(chunks)
-                # the implementation's name is part of the key, so an injected fake never shares a real model's index
-                key = index_key(chunker, embedding, f"{corpus.hash}:{type(embedder).__qualname__}")
-                indexes = indexes or index_store_for(spec, cfg)
-                index = indexes.open(key) or indexes.build(key, chunks, embedder.embed([c.text for c in chunks]))
-                queries = resolver.embedder(embedding)
-                queries.embed([c.question for c in dataset.cases])  # one batch for every variant of the index
-            except Exception as exc:  # noqa: BLE001 - a broken index fails its variants, not the sweep
-                empty = chunk_stats([])
-                for v in todo:
-                    finish(track.log_variant(sweep, failed_result(v, f"index build failed: {type(exc).__name__}: {exc}", "index", empty), dataset))
-                continue
-            emit(ProgressEvent("index_built", stats.count, stats.count, message=f"{chunker.label}: {stats.count} chunks"))
-            retrievals: dict[str, tuple[QuestionRecord, ...]] = {}  # the variants of one retrieval setting share it
-            for v in todo:
-                setting = v.retrieval.model_dump_json()
-                try:
-                    if setting not in retrievals:
-                        retriever = Retriever(index=index, embedder=queries, spec=v.retrieval)
-                        retrievals[setting] = tuple(retrieve_question(case, retriever) for case in dataset.cases)
-                    retrieved = retrievals[setting]
-                except Exception as exc:  # noqa: BLE001 - a failing retrieval fails its variant, not the sweep
-                    finish(track.log_variant(sweep, failed_result(v, f"retrieval failed: {type(exc).__name__}: {exc}", "retrieval", stats), dataset))
-                    continue
-                jobs.append(VariantJob(
-                    variant=v, spec=spec, retrieved=retrieved, stats=stats,
-                    workdir=str((cfg.sandbox_dir / sweep.sweep_id / v.id).absolute()), cache=store, read_cache=not fresh,
-                    overrides=dict(models or {}), judge=judge, scorer_names=tuple(scorers_of(v)), custom_scorers=custom,
-                    question_workers=question_workers([m.id for m in v.answering_models], spec.execution),
-                ))
-        race = spec.execution.racing
-        if race is not None:  # batches of questions; a variant clearly worse than the leader stops and is logged then
-            decide = partial(
-                early_stops, metric=race.metric, confidence=race.confidence, min_questions=race.min_questions,
-                tolerance=race.tolerance, seed=spec.seed,
-            )
-            executor = RacingExecutor(executor, race, decide=decide, finished=[r for r in results if r.status == "FINISHED"])
-        running = executor.run(
-            jobs,
-            on_start=lambda v: emit(ProgressEvent("variant_started", len(results), len(variants), v)),
-            on_question=lambda v, kind, done, total: emit(ProgressEvent(kind, done, total, v)),  # type: ignore[arg-type]
-            stop=stopping,
-        )
+        status, error, raised = "FINISHED", None, None
         try:
-            for result in running:
-                finish(track.log_variant(sweep, result, dataset, reuse_key=keys.get(result.variant.id)))
-        except BaseException:
-            aborted.set()  # the workers stop after their current question
+            emit(ProgressEvent("sweep_started", 0, len(variants)))
+            reusable = {} if fresh else track.reusable(sweep, keys)
+            # the workers' libraries load in their own process while this one builds (or opens) the indexes
+            executor.prepare([v for v in variants if v.id not in reusable], scorer_names=tuple(answer_scorers), overrides=dict(models or {}))
+            groups: dict[str, list[Variant]] = {}
+            jobs: list[VariantJob] = []
+            for v in variants:
+                groups.setdefault(v.index_key, []).append(v)
+            for group_no, group in enumerate(groups.values()):
+                for v in group:
+                    if v.id in reusable:
+                        emit(ProgressEvent("variant_reused", len(results), len(variants), v, message=reusable[v.id]))
+                        finish(track.reuse_variant(sweep, v, reusable[v.id], dataset))
+                todo = [v for v in group if v.id not in reusable]
+                if not todo or stopping():
+                    continue
+                chunker, embedding = group[0].chunker, group[0].retrieval.embedding
+                emit(ProgressEvent("index_started", group_no, len(groups), message=f"{chunker.label} / {embedding}"))
+                try:
+                    embedder = resolver.embedder(embedding, cache=False)
+                    chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)
+                    stats = chunk_stats(chunks)
+                    # the implementation's name is part of the key, so an injected fake never shares a real model's index
+                    key = index_key(chunker, embedding, f"{corpus.hash}:{type(embedder).__qualname__}")
+                    indexes = indexes or index_store_for(spec, cfg)
+                    index = indexes.open(key) or indexes.build(key, chunks, embedder.embed([c.text for c in chunks]))
+                    queries = resolver.embedder(embedding)
+                    queries.embed([c.question for c in dataset.cases])  # one batch for every variant of the index
+                except Exception as exc:  # noqa: BLE001 - a broken index fails its variants, not the sweep
+                    empty = chunk_stats([])
+                    for v in todo:
+                        finish(track.log_variant(sweep, failed_result(v, f"index build failed: {type(exc).__name__}: {exc}", "index", empty), dataset))
+                    continue
+                emit(ProgressEvent("index_built", stats.count, stats.count, message=f"{chunker.label}: {stats.count} chunks"))
+                retrievals: dict[str, tuple[QuestionRecord, ...]] = {}  # the variants of one retrieval setting share it
+                for v in todo:
+                    setting = v.retrieval.model_dump_json()
+                    try:
+                        if setting not in retrievals:
+                            retriever = Retriever(index=index, embedder=queries, spec=v.retrieval)
+                            retrievals[setting] = tuple(retrieve_question(case, retriever) for case in dataset.cases)
+                        retrieved = retrievals[setting]
+                    except Exception as exc:  # noqa: BLE001 - a failing retrieval fails its variant, not the sweep
+                        finish(track.log_variant(sweep, failed_result(v, f"retrieval failed: {type(exc).__name__}: {exc}", "retrieval", stats), dataset))
+                        continue
+                    jobs.append(VariantJob(
+                        variant=v, spec=spec, retrieved=retrieved, stats=stats,
+                        workdir=str((cfg.sandbox_dir / sweep.sweep_id / v.id).absolute()), cache=store, read_cache=not fresh,
+                        overrides=dict(models or {}), judge=judge, scorer_names=tuple(scorers_of(v)), custom_scorers=custom,
+                        question_workers=question_workers([m.id for m in v.answering_models], spec.execution),
+                    ))
+            race = spec.execution.racing
+            if race is not None:  # batches of questions; a variant clearly worse than the leader stops and is logged then
+                decide = partial(
+                    early_stops, metric=race.metric, confidence=race.confidence, min_questions=race.min_questions,
+                    tolerance=race.tolerance, seed=spec.seed,
+                )
+                executor = RacingExecutor(executor, race, decide=decide, finished=[r for r in results if r.status == "FINISHED"])
+            running = executor.run(
+                jobs,
+                on_start=lambda v: emit(ProgressEvent("variant_started", len(results), len(variants), v)),
+                on_question=lambda v, kind, done, total: emit(ProgressEvent(kind, done, total, v)),  # type: ignore[arg-type]
+                stop=stopping,
+            )
+            try:
+                for result in running:
+                    finish(track.log_variant(sweep, result, dataset, reuse_key=keys.get(result.variant.id)))
+            except BaseException:
+                aborted.set()  # the workers stop after their current question
+                raise
+            finally:
+                running.close()
+            if stop is not None and stop.is_set():
+                status = "KILLED"
+            elif any(r.status == "FAILED" for r in results):
+                status = "FAILED"
+        except BaseException as exc:
+            raised = exc
+            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            error = "interrupted (KeyboardInterrupt)" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            running.close()
-        if stop is not None and stop.is_set():
-            status = "KILLED"
-        elif any(r.status == "FAILED" for r in results):
-            status = "FAILED"
-    except BaseException as exc:
-        raised = exc
-        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        error = "interrupted (KeyboardInterrupt)" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
-        raise
+            try:
+                track.end_sweep(sweep, results, status, comparison=sweep_comparison(results, seed=spec.seed), error=error)
+            except Exception as failure:  # the sweep's own error, when there is one, is what the user must see
+                down = raised if isinstance(raised, TrackingUnavailable) else failure
+                if isinstance(down, TrackingUnavailable):
+                    down.parent_not_ended(sweep.run_id)
+                elif raised is not None:
+                    raised.add_note(f"the sweep's parent run {sweep.run_id} could not be ended: {type(failure).__name__}: {failure}")
+                if raised is None:
+                    raise
+            finally:
+                bars.close()
+        emit(ProgressEvent("sweep_done", len(results), len(variants)))
+        return SweepResult(
+            spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),
+            parent_run_id=sweep.run_id, experiment_id=sweep.experiment_id, tracking_uri=sweep.tracking_uri,
+        )
+
+
+_SWEEP_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_sweep_at_a_time(name: str, *, progress: bool, on_event: Callable[[ProgressEvent], None] | None) -> Iterator[None]:
+    """Sweeps started in one process (two RunPanels, or threads) run one after the other: several at once would build
+    the same Chroma index and log the same MLflow dataset concurrently, which neither library supports within a
+    process. A sweep that has to wait says so and starts when the other one ends."""
+    if not _SWEEP_LOCK.acquire(blocking=False):
+        message = f"another sweep is running in this process: '{name}' starts when it ends"
+        if on_event is not None:
+            on_event(ProgressEvent("sweep_waiting", message=message))
+        if progress:
+            print(message, file=sys.stderr, flush=True)
+        _SWEEP_LOCK.acquire()
+    try:
+        yield
     finally:
-        try:
-            track.end_sweep(sweep, results, status, comparison=sweep_comparison(results, seed=spec.seed), error=error)
-        except Exception as failure:  # the sweep's own error, when there is one, is what the user must see
-            down = raised if isinstance(raised, TrackingUnavailable) else failure
-            if isinstance(down, TrackingUnavailable):
-                down.parent_not_ended(sweep.run_id)
-            elif raised is not None:
-                raised.add_note(f"the sweep's parent run {sweep.run_id} could not be ended: {type(failure).__name__}: {failure}")
-            if raised is None:
-                raise
-        finally:
-            bars.close()
-    emit(ProgressEvent("sweep_done", len(results), len(variants)))
-    return SweepResult(
-        spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),
-        parent_run_id=sweep.run_id, experiment_id=sweep.experiment_id, tracking_uri=sweep.tracking_uri,
-    )
+        _SWEEP_LOCK.release()
 
 
 def _check_portable(spec: ExperimentSpec, models: Mapping[str, Any] | None, judge: Judge | None) -> None:

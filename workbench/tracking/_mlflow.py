@@ -305,7 +305,15 @@ class MlflowTracker:
         with warnings.catch_warnings():  # a file URI matches two equivalent local source types; MLflow warns
             warnings.simplefilter("ignore", UserWarning)
             ds = self._mlflow.data.from_pandas(frame, source=source, name=dataset.name, digest=dataset.hash[:20])
-        self.client.log_inputs(run_id, [DatasetInput(ds._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "evaluation")])])
+        inputs = [DatasetInput(ds._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "evaluation")])]
+        try:
+            self.client.log_inputs(run_id, inputs)
+        except Exception as exc:
+            # MLflow looks the dataset up, then inserts it: another process logging the same dataset in between makes
+            # the insert a duplicate. It exists now, so the second try links it.
+            if not any(s in str(exc) for s in ("UNIQUE constraint failed", "UniqueViolation", "Duplicate entry", "duplicate key")):
+                raise
+            self.client.log_inputs(run_id, inputs)
 
     # -- reuse ---------------------------------------------------------------------------------------------------
 

@@ -193,7 +193,9 @@ class RunPanel(w.VBox):
     def _on_event(self, event: wb.ProgressEvent) -> None:
         kind = event.kind
         name = event.variant.name if event.variant is not None else ""
-        if kind == "sweep_started":
+        if kind == "sweep_waiting":
+            self.variants.set(0, 0, event.message)
+        elif kind == "sweep_started":
             self.variants.set(0, event.total)
         elif kind == "index_started":
             self.indexes.set(event.done, event.total, f"building {event.message}")
