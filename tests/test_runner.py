@@ -173,3 +173,24 @@ def test_two_sweeps_started_at_once_in_one_process_run_one_after_the_other(wb_se
     client = mlflow.MlflowClient(wb_settings.tracking_uri)
     runs = client.search_runs([client.get_experiment_by_name("unit").experiment_id])
     assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}
+
+
+def test_leaderboard_refuses_an_unknown_sort_column_and_redacts_errors(wb_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    secret = "corp-secret-value-0123456789abcdef"
+    monkeypatch.setenv("MYCORP_API_KEY", secret)
+
+    def crash(prompt):  # type: ignore[no-untyped-def]
+        raise RuntimeError(f"401 Unauthorized: key {secret} is not valid")
+
+    models = {GEMMA_ID: ScriptedModel(crash, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False, limit=2)
+    board = result.leaderboard()
+    # a notebook's output is saved with it: the provider's error must not carry the key there either
+    assert "401 Unauthorized" in board["error"][0] and secret not in board["error"][0]
+    errors = result.variants[0].records_frame()["error"]
+    assert all("401 Unauthorized" in e and secret not in e for e in errors)
+    with pytest.raises(wb.WorkbenchError, match=r"cannot sort the leaderboard by 'token_f1': no variant has it \(every variant failed\) — columns: variant, "):
+        result.leaderboard(sort_by="token_f1")  # board["run_id"][0] would otherwise be a failed run
+    with pytest.raises(wb.WorkbenchError, match="cannot sort the leaderboard by 'token-f1'"):
+        result.leaderboard(sort_by="token-f1")

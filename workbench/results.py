@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.datasets import Corpus, Dataset, EvalCase
+from workbench.errors import WorkbenchError
 from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
+from workbench.redaction import redact
 from workbench.sandbox import Outcome
 from workbench.spec import ExperimentSpec
 
@@ -93,11 +95,16 @@ class VariantResult:
                 input_tokens=r.input_tokens,
                 output_tokens=r.output_tokens,
                 cost_usd=r.cost_usd,
-                error=r.error,
+                error=_redacted(r.error),
                 **(routing_columns(r) if self.variant.router is not None else {}),
             )
             for r in self.records
         ])
+
+
+def _redacted(error: str | None) -> str | None:
+    """An error as shown in a notebook (its output is saved with it): a provider's error can quote the API key."""
+    return redact(error) if error else error
 
 
 def reused_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
@@ -127,7 +134,7 @@ def routing_columns(record: QuestionRecord) -> dict[str, Any]:
         "model_calls": [
             {"model": c.model_id, "short_name": c.short_name, "role": c.role, "input_tokens": c.input_tokens,
              "output_tokens": c.output_tokens, "cost_usd": c.cost_usd, "cached": bool(c.generation is not None and c.generation.cached),
-             "error": c.error}
+             "error": _redacted(c.error)}
             for c in record.calls
         ],
     }
@@ -208,9 +215,13 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
         row["run_id"] = v.run_id
         row["reused_from"] = v.reused_from
         row["stopped_early"] = v.stopped_early.label if v.stopped_early is not None else None
-        row["error"] = v.outcome.error
+        row["error"] = _redacted(v.outcome.error)
         rows.append(row)
     frame = pd.DataFrame(rows)
+    if sort_by is not None and sort_by not in frame.columns and len(frame):
+        raise WorkbenchError(f"cannot sort the leaderboard by '{sort_by}': no variant has it"
+                             f"{' (every variant failed)' if all(v.status == 'FAILED' for v in variants) else ''} — columns: "
+                             f"{', '.join(frame.columns)}")
     key = sort_by or next((m for m in ("token_f1", "mrr", "hit_at_k") if m in frame.columns), None)
     if key is not None and key in frame.columns and len(frame):
         frame = frame.sort_values(key, ascending=ascending, na_position="last", kind="stable")
