@@ -11,7 +11,7 @@ import pytest
 
 import workbench as wb
 from workbench.comparison import COST_PER_SUCCESS
-from workbench.errors import WorkbenchError
+from workbench.errors import DataError, WorkbenchError
 
 
 def table(n: int, f1: list[float], *, cost: float | None = 0.001, latency: float = 0.5, retrieved=None, relevant=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -93,6 +93,18 @@ def test_pairing_uses_only_questions_both_variants_scored(tables) -> None:  # ty
     shuffled = tables["better"].sample(frac=1.0, random_state=1)  # row order does not matter: pairs are by case_id
     again = wb.compare({"base": tables["base"], "better": shuffled}, metrics=["token_f1"])
     assert again.row("better", "token_f1")["diff"] == pytest.approx(np.mean([min(1.0, v + 0.2) - v for v in BASE_F1]))
+
+
+def test_tables_pair_by_case_id_whatever_its_type_and_refuse_a_question_twice(tables) -> None:  # type: ignore[no-untyped-def]
+    numbered = {name: t.assign(case_id=range(30)) for name, t in tables.items()}
+    numbered["better"] = numbered["better"].assign(case_id=[str(i) for i in range(30)])  # 7 and "7" are one question
+    row = wb.compare(numbered, metrics="token_f1").row("better", "token_f1")  # one name is one metric
+    assert row["n_paired"] == 30 and row["verdict"] == "better"
+    doubled = pd.concat([tables["worse"], tables["worse"].iloc[[3]]])
+    with pytest.raises(DataError, match=r"table 'worse': case_id 'q03' is on 2 rows — one row per question"):
+        wb.compare({"base": tables["base"], "worse": doubled})
+    with pytest.raises(WorkbenchError, match="metrics is empty — name at least one, or leave it out for all: token_f1"):
+        wb.compare(tables, metrics=[])
 
 
 def test_baseline_choice_and_determinism(tables) -> None:  # type: ignore[no-untyped-def]

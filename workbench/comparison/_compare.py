@@ -263,7 +263,7 @@ def _metric_rows(
 def compare(
     runs_or_result: Source,
     baseline: str | None = None,
-    metrics: Sequence[str] | None = None,
+    metrics: str | Sequence[str] | None = None,
     seed: int = 0,
     n_resamples: int = 2000,
     *,
@@ -316,7 +316,9 @@ def compare(
     if metrics is None:
         chosen = available
     else:
-        chosen = list(dict.fromkeys(metrics))
+        chosen = list(dict.fromkeys([metrics] if isinstance(metrics, str) else metrics))  # one name is one metric
+        if not chosen:
+            raise WorkbenchError(f"metrics is empty — name at least one, or leave it out for all: {', '.join(available)}")
         unknown = [m for m in chosen if m not in available and m not in OPT_IN]
         if unknown:
             raise WorkbenchError(f"metric '{unknown[0]}' is not in the results — available: {', '.join(available)}")

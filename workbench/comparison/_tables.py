@@ -88,6 +88,11 @@ def _from_frames(frames: Mapping[str, pd.DataFrame]) -> list[VariantTable]:
             raise DataError(f"table '{name}': expected a pandas DataFrame, got {type(frame).__name__}")
         if "case_id" not in frame.columns:
             raise DataError(f"table '{name}': column 'case_id' is missing — one row per question, keyed by case_id")
+        frame = frame.assign(case_id=frame["case_id"].astype(str))  # 7 and "7" are one question in every table
+        doubled = frame["case_id"][frame["case_id"].duplicated()]
+        if len(doubled):
+            raise DataError(f"table '{name}': case_id '{doubled.iloc[0]}' is on {int((frame['case_id'] == doubled.iloc[0]).sum())} rows "
+                            "— one row per question (average repeats first, e.g. frame.groupby('case_id').mean())")
         tables.append(VariantTable(str(name), str(name), None, frame))
     return tables
 
