@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,46 @@ def test_clear_errors_for_bad_targets(promoted: Swept, deploy_repo: Path, tmp_pa
     wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings)
     with pytest.raises(ExportError, match="already exists"):
         wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings)
+
+
+@pytest.mark.parametrize(("bundle_dir", "problem"), [
+    ("/etc", "give a relative folder inside the repository"),
+    (".", "give a relative folder inside the repository"),
+    (".git/hooks", "give a relative folder inside the repository"),
+    ("a/../../b", "give a relative folder inside the repository"),
+    ("README.md/bundle", "'README.md' is a file in"),
+])
+def test_a_bundle_folder_outside_the_repository_or_under_a_file_is_refused(
+    promoted: Swept, deploy_repo: Path, bundle_dir: str, problem: str
+) -> None:
+    before, refs = state(deploy_repo), git(deploy_repo, "for-each-ref")
+    with pytest.raises(ExportError, match=re.escape(problem)):
+        wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, bundle_dir=bundle_dir)
+    assert state(deploy_repo) == before and git(deploy_repo, "for-each-ref") == refs
+    # a folder written untidily is the folder it means
+    result = wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, bundle_dir="deploy//./assist/")
+    assert result.bundle_dir == "deploy/assist"
+
+
+def test_a_branch_that_blocks_the_new_branch_name_is_named(promoted: Swept, deploy_repo: Path) -> None:
+    git(deploy_repo, "branch", "promote")  # git cannot have both 'promote' and 'promote/...'
+    with pytest.raises(ExportError, match="branch 'promote' in .* makes a branch named 'promote/assist-x-production-v1' impossible"):
+        wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings)
+
+
+def test_a_checkout_blocked_by_local_changes_leaves_no_branch_behind(promoted: Swept, deploy_repo: Path) -> None:
+    notes = deploy_repo / "assist" / "notes.txt"  # committed in the bundle's folder, which the export replaces
+    notes.parent.mkdir()
+    notes.write_text("old notes\n")
+    git(deploy_repo, "add", "assist/notes.txt")
+    git(deploy_repo, "commit", "-q", "-m", "notes")
+    notes.write_text("my local edit\n")
+    refs = git(deploy_repo, "for-each-ref")
+    with pytest.raises(ExportError, match="nothing was exported .* commit or stash your local changes"):
+        wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, bundle_dir="assist", allow_dirty=True,
+                  checkout=True)
+    assert git(deploy_repo, "for-each-ref") == refs  # the branch made for the export is gone again
+    assert notes.read_text() == "my local edit\n" and git(deploy_repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
 
 
 def test_export_into_an_empty_repository(promoted: Swept, tmp_path: Path) -> None:

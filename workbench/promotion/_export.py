@@ -221,6 +221,15 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     return files, config, str(mv.version), _commit_message(config, alias, str(mv.version), metrics, gates, audit, run_id)
 
 
+def _bundle_folder(raw: str) -> str:
+    """``raw`` as a clean relative folder (``a//b/./c`` is ``a/b/c``); an absolute path, ``..``, the repository itself
+    or git's own folder is refused."""
+    parts = [p for p in raw.replace("\\", "/").split("/") if p not in ("", ".")]
+    if raw.startswith("/") or not parts or ".." in parts or parts[0].lower() == ".git":
+        raise ExportError(f"bundle_dir '{raw}': give a relative folder inside the repository (not its root, not .git, no '..')")
+    return "/".join(parts)
+
+
 def export(
     name: str,
     alias: Environment = "production",
@@ -257,20 +266,27 @@ def export(
     root = git.toplevel()
     if not allow_dirty and git.status().strip():
         raise ExportError(f"{root} has uncommitted changes — commit or stash them, or pass allow_dirty=True (--allow-dirty)")
-    folder = (bundle_dir or f"{name}/{alias}").strip("/")
-    if not folder or ".." in Path(folder).parts or Path(folder).is_absolute():
-        raise ExportError(f"bundle_dir '{bundle_dir}': give a relative folder inside the repository")
+    folder = _bundle_folder(bundle_dir or f"{name}/{alias}")
 
     files, config, version, message = build_bundle(name, alias, settings=settings)
     branch = branch or f"promote/{name}-{alias}-v{version}"
     git.check_branch_name(branch)
     if git.branch_exists(branch):
         raise ExportError(f"branch '{branch}' already exists in {root} — delete it or pass another branch name")
+    blocking = git.branch_in_the_way(branch)
+    if blocking:
+        raise ExportError(f"branch '{blocking}' in {root} makes a branch named '{branch}' impossible in git — rename or delete "
+                          "it, or pass another branch name")
     hits = scan_files(files, secret_env_values(os.environ))
     if hits:
         raise SecretFound(f"refusing to export {name}@{alias}: {describe(hits)} — remove the secret from its source and promote again")
 
     parent = git.head()
+    if parent is not None:
+        parts = folder.split("/")
+        for i in range(1, len(parts) + 1):
+            if git.object_type(parent, "/".join(parts[:i])) == "blob":
+                raise ExportError(f"bundle_dir '{folder}': '{'/'.join(parts[:i])}' is a file in {root} — choose another folder")
     env = git.identity_env(current_user())
     with tempfile.TemporaryDirectory(prefix="wb-export-") as tmp:
         staging = Path(tmp) / "bundle"
@@ -287,5 +303,10 @@ def export(
         commit = git.commit_tree(tree, parent, message, env)
         git.create_branch(branch, commit)
     if checkout:
-        git.checkout(branch)
+        try:
+            git.checkout(branch)
+        except ExportError as exc:  # e.g. local changes the new branch would overwrite: leave no half-done export
+            git.delete_branch(branch, commit)
+            raise ExportError(f"{exc} — nothing was exported (the branch was removed again); commit or stash your local "
+                              "changes, or export without checkout") from None
     return ExportResult(root, branch, commit, folder, tuple(sorted(files)), version, checkout)

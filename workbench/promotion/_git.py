@@ -59,6 +59,21 @@ class GitRepo:
     def branch_exists(self, branch: str) -> bool:
         return self._run("show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode == 0
 
+    def branch_in_the_way(self, branch: str) -> str | None:
+        """A branch whose name makes ``branch`` impossible to create: ``promote`` blocks ``promote/x``, and ``promote/x/y``
+        blocks ``promote/x`` (git keeps branches as files and folders)."""
+        parts = branch.split("/")
+        for i in range(1, len(parts)):
+            if self.branch_exists("/".join(parts[:i])):
+                return "/".join(parts[:i])
+        below = self._run("for-each-ref", "--count=1", "--format=%(refname:short)", f"refs/heads/{branch}/", check=False).stdout.strip()
+        return below or None
+
+    def object_type(self, commit: str, path: str) -> str | None:
+        """``blob`` or ``tree`` for ``path`` in ``commit``, None when it is not there."""
+        proc = self._run("cat-file", "-t", f"{commit}:{path}", check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
     def check_branch_name(self, branch: str) -> None:
         if self._run("check-ref-format", "--branch", branch, check=False).returncode != 0:
             raise ExportError(f"'{branch}' is not a valid git branch name — pass another branch name")
@@ -102,3 +117,7 @@ class GitRepo:
 
     def checkout(self, branch: str) -> None:
         self._run("checkout", "-q", branch)
+
+    def delete_branch(self, branch: str, commit: str) -> None:
+        """Delete ``branch`` if it still points at ``commit``."""
+        self._run("update-ref", "-d", f"refs/heads/{branch}", commit)
