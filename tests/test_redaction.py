@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import workbench as wb
 from workbench.config import Settings, settings
@@ -22,7 +23,7 @@ from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.pipeline import MemoryIndexStore
 from workbench.prompts import RenderedPrompt
 from workbench.redaction import Redactor, RedactingFilter, find_secrets, redact, secret_env_values
-from workbench.spec import load_experiment
+from workbench.spec import ExperimentSpec, load_experiment
 from workbench.testing import HashingEmbedder, ScriptedModel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,6 +178,17 @@ def test_a_literal_key_in_a_spec_field_is_refused_with_one_line(tmp_path: Path, 
     path.write_text(SPEC.format(field="temperature", value=0) + f"description: {KEY}\n", encoding="utf-8")
     with pytest.raises(SpecError, match=rf"^{path}:11: description: looks like a literal API key — "):
         load_experiment(path)
+
+
+def test_a_spec_built_in_python_refuses_a_literal_key_without_quoting_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    data = yaml.safe_load(SPEC.format(field="temperature", value=0))
+    data["models"] = [{"id": KEY}]  # pasted where the model string goes: the unknown-model error would quote it
+    with pytest.raises(SpecError) as info:
+        ExperimentSpec.from_dict(data, source="notebook")
+    assert str(info.value) == ("notebook: models[0].id: looks like a literal API key — "
+                               "put it in an environment variable (e.g. OPENAI_API_KEY) instead")
+    assert KEY not in str(info.value)
 
 
 def test_a_spec_value_equal_to_a_secret_variable_names_that_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -591,6 +591,7 @@ class ExperimentSpec(_Spec):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, base_dir: Path | None = None, source: str = "<spec>") -> ExperimentSpec:
+        _refuse_literal_keys(data, None, source)  # the error would otherwise quote the key (a model id, a field's value)
         try:
             spec = cls.model_validate(data)
         except ValidationError as exc:
@@ -712,8 +713,9 @@ def _refuse_literal_keys(data: Any, node: yaml.Node | None, source: str) -> None
         ]
         if found:
             var = next((f.kind for f in found if f.from_env), "OPENAI_API_KEY")
+            line = _line_of(node, loc)
             raise SpecError(
-                f"{source}:{_line_of(node, loc)}: {_loc_text(loc)}: looks like a literal API key — "
+                f"{source}{f':{line}' if line is not None else ''}: {_loc_text(loc)}: looks like a literal API key — "
                 f"put it in an environment variable (e.g. {var}) instead"
             )
 
@@ -729,7 +731,7 @@ def _string_values(data: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any,
     elif isinstance(data, dict):
         for key, value in data.items():
             yield from _string_values(value, (*loc, key))
-    elif isinstance(data, list):
+    elif isinstance(data, (list, tuple)):
         for i, value in enumerate(data):
             yield from _string_values(value, (*loc, i))
 
