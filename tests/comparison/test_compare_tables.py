@@ -208,3 +208,13 @@ def test_input_errors_are_one_line(tables) -> None:  # type: ignore[no-untyped-d
     with pytest.raises(WorkbenchError, match="nothing to compare"):
         wb.compare({})
     assert math.isnan(wb.compare({"a": tables["base"]}).row("a", "token_f1")["diff"])
+
+
+def test_a_report_with_nothing_scored_says_why(tables) -> None:  # type: ignore[no-untyped-def]
+    failed = {name: t.assign(error="RuntimeError: boom")[["case_id", "question", "error"]] for name, t in list(tables.items())[:2]}
+    report = wb.compare(failed)
+    assert report.table.empty
+    expected = "Nothing to compare: no variant has a value for any metric: 60 of 60 answers failed (see the leaderboard's error column)"
+    assert report.summary().endswith(expected)
+    assert expected.replace("'", "&#x27;") in report._repr_html_()
+    assert "Nothing to compare" not in wb.compare(tables).summary()

@@ -56,10 +56,23 @@ def summary_text(report: ComparisonView) -> str:
             else:
                 diff = interval_text(r.diff, r.diff_low, r.diff_high)
                 lines.append(f"  {r.variant:<{width}}  {mean:<30} n={r.n:<4} diff {diff:<30} n={r.n_paired:<4} {r.verdict}{stopped}")
+    empty = _nothing_scored(report)
+    if empty:
+        lines.extend(["", empty])
     lines.extend(_routing_lines(report))
     for s in report.skipped:
         lines.append(f"skipped {s.name}: {s.reason}")
     return "\n".join(lines)
+
+
+def _nothing_scored(report: ComparisonView) -> str | None:
+    """Why a report has no rows (every question of every variant failed, say), or None when it has some."""
+    if not report.table.empty:
+        return None
+    total = sum(len(v.frame) for v in report.variants)
+    failed = sum(int(v.frame["error"].notna().sum()) for v in report.variants if "error" in v.frame.columns)
+    why = f": {failed} of {total} answers failed (see the leaderboard's error column)" if failed else ""
+    return f"Nothing to compare: no variant has a value for {', '.join(report.metrics) or 'any metric'}{why}"
 
 
 def _routing_lines(report: ComparisonView) -> list[str]:
@@ -97,6 +110,8 @@ def report_html(report: ComparisonView) -> str:
         )
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     skipped = "".join(f"<p>skipped {html.escape(s.name)}: {html.escape(s.reason)}</p>" for s in report.skipped)
+    empty = _nothing_scored(report)
+    skipped = (f"<p><b>{html.escape(empty)}</b></p>" if empty else "") + skipped
     return (
         f"<div><p>Baseline: <b>{html.escape(report.baseline)}</b> — {report.confidence:.0%} bootstrap intervals over "
         f"questions ({report.n_resamples} resamples, seed {report.seed}), differences paired by question.</p>"
