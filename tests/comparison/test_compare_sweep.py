@@ -218,3 +218,16 @@ def test_cli_gate_exit_codes(sweep: wb.SweepResult, store: Settings, capsys: pyt
     err = capsys.readouterr().err
     assert "gate needs --min, --max or --baseline" in err and "metric 'faithfulness' is not in the results" in err
     assert "'no-such-experiment' is neither an experiment nor a run" in err
+
+
+def test_the_same_variant_from_two_experiments_gets_two_labels(sweep: wb.SweepResult, store: Settings) -> None:
+    models = {GEMMA_ID: ScriptedModel(_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    other = wb.run(_spec("compare-copy"), settings=store, models=models, index_store=MemoryIndexStore(), progress=False)
+    a, b = sweep.variants[0], other.variants[0]
+    assert a.variant.name == b.variant.name
+    report = wb.compare([a.run_id, b.run_id], metrics=["token_f1"], tracking_uri=store.tracking_uri)
+    labels = [t.name for t in report.variants]
+    assert labels == [f"{a.variant.name} ({a.run_id[:8]})", f"{b.variant.name} ({b.run_id[:8]})"]
+    assert report.baseline == labels[0]
+    assert report.verdict(labels[1], "token_f1") == "no detectable difference"  # the same answers: not the baseline's own row
+    assert not report.row(labels[1], "token_f1")["is_baseline"]

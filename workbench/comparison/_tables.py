@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Union
 
 from workbench.errors import DataError, WorkbenchError
@@ -176,4 +176,22 @@ def load_tables(source: Source, *, tracking_uri: str | None = None) -> Loaded:
     if not loaded.variants:
         why = "; ".join(f"{s.name}: {s.reason}" for s in loaded.skipped) or "no variants given"
         raise WorkbenchError(f"nothing to compare: no variant has per-question results ({why})")
-    return loaded
+    return replace(loaded, variants=_distinct_names(loaded.variants))
+
+
+def _distinct_names(tables: Sequence[VariantTable]) -> tuple[VariantTable, ...]:
+    """The same variant from two sweeps (runs of two experiments, a rerun) is told apart by its run id, so every label
+    in the report, and every ``report.row(name, ...)``, names one variant."""
+    counts: dict[str, int] = {}
+    for t in tables:
+        counts[t.name] = counts.get(t.name, 0) + 1
+    out, seen = [], set()
+    for t in tables:
+        name = t.name
+        if counts[name] > 1:
+            name = f"{t.name} ({t.run_id[:8]})" if t.run_id else t.name
+            while name in seen:
+                name += "'"
+        seen.add(name)
+        out.append(replace(t, name=name) if name != t.name else t)
+    return tuple(out)
