@@ -315,6 +315,9 @@ def run(
         finally:
             try:
                 track.end_sweep(sweep, results, status, comparison=sweep_comparison(results, seed=spec.seed), error=error)
+            except KeyboardInterrupt:  # Ctrl+C while the sweep was being closed (its comparison, plots): end it anyway
+                track.end_sweep(sweep, results, "KILLED", error="interrupted (KeyboardInterrupt) while the sweep was being ended")
+                raise
             except Exception as failure:  # the sweep's own error, when there is one, is what the user must see
                 down = raised if isinstance(raised, TrackingUnavailable) else failure
                 if isinstance(down, TrackingUnavailable):

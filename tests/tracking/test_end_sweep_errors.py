@@ -71,3 +71,21 @@ def test_a_server_found_down_is_one_error_naming_the_unended_parent_run(wb_setti
     assert line.startswith("tracking server http://mlflow.example:5000 stopped answering while logging a variant (connection refused)")
     assert "start the server again and re-run" in line
     assert f"the sweep's parent run {tracker.sweep.run_id} could not be ended" in line
+
+
+class InterruptedWhileEnding(MemoryTracker):
+    """Ctrl+C arrives while the sweep is being ended with its comparison (the slow part: plots, the comparison file)."""
+
+    def end_sweep(self, sweep: Any, results: Any, status: str, *, comparison: Any = None, error: str | None = None) -> None:
+        if comparison is not None:
+            raise KeyboardInterrupt
+        super().end_sweep(sweep, results, status, comparison=comparison, error=error)
+
+
+def test_ctrl_c_while_the_sweep_is_being_ended_still_ends_it_killed(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    tracker = InterruptedWhileEnding()
+    with pytest.raises(KeyboardInterrupt):
+        sweep(tracker, wb_settings)
+    (parent,) = [r for r in tracker.runs.values() if r.parent_id is None]
+    assert parent.status == "KILLED"  # not RUNNING until the next sweep of the experiment finds it abandoned
+    assert "interrupted (KeyboardInterrupt) while the sweep was being ended" in parent.tags.values()
