@@ -58,22 +58,28 @@ def start_worker_server(preload: tuple[str, ...] = ()) -> None:
     import multiprocessing.forkserver
 
     worker_context(preload)
-    with _without_main_script():
+    with _starting_workers():
         multiprocessing.forkserver.ensure_running()
 
 
 @contextmanager
-def _without_main_script() -> Iterator[None]:
-    """Hide the caller's ``__main__`` while a worker starts, so the worker does not import (run) the caller's script."""
+def _starting_workers() -> Iterator[None]:
+    """Start the forkserver (or a worker) with the caller's ``__main__`` hidden, so it does not import (run) the
+    caller's script, and with Ctrl+C ignored: the forkserver inherits that while it imports its preloads (Python's
+    forkserver ignores it only afterwards, so a Ctrl+C then printed its import traceback). Ctrl+C is the caller's."""
     main = sys.modules.get("__main__")
-    if main is None or getattr(main, "__file__", None) is None:
-        yield
-        return
-    sys.modules["__main__"] = types.ModuleType("__main__")
+    hide = main is not None and getattr(main, "__file__", None) is not None
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main_thread else None
+    if hide:
+        sys.modules["__main__"] = types.ModuleType("__main__")
     try:
         yield
     finally:
-        sys.modules["__main__"] = main
+        if hide:
+            sys.modules["__main__"] = main  # type: ignore[assignment]
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _importable(module: str) -> bool:
@@ -237,7 +243,7 @@ class WorkerProcess:
         self._conn, child = ctx.Pipe(duplex=True)
         self._stop = ctx.Event()
         self.process = ctx.Process(target=_serve, args=(child, self._stop), name=f"workbench-variant-{variant_id}", daemon=True)
-        with _without_main_script():
+        with _starting_workers():
             self.process.start()  # the first start of a forkserver imports its preloads: not the variant's time
         child.close()
         self.usable = True
