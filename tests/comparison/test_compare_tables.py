@@ -218,3 +218,15 @@ def test_a_report_with_nothing_scored_says_why(tables) -> None:  # type: ignore[
     assert report.summary().endswith(expected)
     assert expected.replace("'", "&#x27;") in report._repr_html_()
     assert "Nothing to compare" not in wb.compare(tables).summary()
+
+
+def test_a_gate_on_a_comparison_with_nothing_scored_fails_every_variant(tables) -> None:  # type: ignore[no-untyped-def]
+    failed = {name: t.assign(error="APIConnectionError")[["case_id", "question", "error"]] for name, t in list(tables.items())[:2]}
+    report = wb.compare(failed, metrics=["token_f1"])  # not "metric 'token_f1' is not in the results — available: " (none)
+    assert report.summary().endswith("Nothing to compare: no variant has a value for token_f1: 60 of 60 answers failed "
+                                      "(see the leaderboard's error column)")
+    failures = report.gate(["token_f1"], minimum=0.3)
+    assert [(f.variant, f.metric) for f in failures] == [("base", "token_f1"), ("same", "token_f1")]
+    assert all("has no scored question" in str(f) for f in failures)
+    every = wb.compare(failed).gate(["token_f1"], minimum=0.3)  # all metrics: none at all, and still no free pass
+    assert [str(f).endswith("has no scored question (every answer failed)") for f in every] == [True, True]

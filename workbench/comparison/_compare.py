@@ -320,7 +320,7 @@ def compare(
         if not chosen:
             raise WorkbenchError(f"metrics is empty — name at least one, or leave it out for all: {', '.join(available)}")
         unknown = [m for m in chosen if m not in available and m not in OPT_IN]
-        if unknown:
+        if unknown and available:  # with nothing scored at all the report says so (and a gate on it fails)
             raise WorkbenchError(f"metric '{unknown[0]}' is not in the results — available: {', '.join(available)}")
     frames = [by_case(t) for t in tables]
     rows: list[dict[str, Any]] = []

@@ -85,10 +85,12 @@ def gate_failures(
     for name, bound in (("minimum", minimum), ("maximum", maximum)):
         if bound is not None and not math.isfinite(bound):
             raise WorkbenchError(f"gate {name} {bound} is not a finite number — give a number such as 0.5")
+    failures = [GateFailure(s.name, "", f"no results ({s.reason})") for s in report.skipped]
+    if report.table.empty:  # every answer of every variant failed: nothing meets any threshold
+        return (*failures, *(GateFailure(v.name, m, "has no scored question (every answer failed)") for v in report.variants for m in metrics))
     unknown = [m for m in metrics if m not in report.metrics]
     if unknown:
         raise WorkbenchError(f"metric '{unknown[0]}' is not in the results — available: {', '.join(report.metrics)}")
-    failures = [GateFailure(s.name, "", f"no results ({s.reason})") for s in report.skipped]
     for metric in metrics:
         for r in report.table[report.table["metric"] == metric].itertuples():
             for breach in check_metric(r.mean, minimum=minimum, maximum=maximum, verdict=r.verdict if no_worse else None):

@@ -67,7 +67,7 @@ def summary_text(report: ComparisonView) -> str:
 
 def _nothing_scored(report: ComparisonView) -> str | None:
     """Why a report has no rows (every question of every variant failed, say), or None when it has some."""
-    if not report.table.empty:
+    if not report.table.empty and (report.table["n"] > 0).any():
         return None
     total = sum(len(v.frame) for v in report.variants)
     failed = sum(int(v.frame["error"].notna().sum()) for v in report.variants if "error" in v.frame.columns)
