@@ -121,3 +121,22 @@ def test_names_that_cannot_name_a_folder_or_a_run_are_refused(tmp_path: Path, ol
     # a file name) and a prompt's name is part of every variant's run name
     with pytest.raises(SpecError, match=expected):
         load_experiment(write(tmp_path, GOOD.replace(old, new)))
+
+
+def test_a_key_given_twice_is_refused_not_silently_overridden(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"exp.yaml:17: 'name' is given twice in one mapping \(also on line 1\) — keep one"):
+        load_experiment(write(tmp_path, GOOD + "name: other\n"))  # the sweep went to 'other'
+    nested = GOOD.replace("    size: 400\n", "    size: 400\n    size: 300\n")
+    with pytest.raises(SpecError, match=r"exp.yaml:\d+: 'size' is given twice in one mapping"):
+        load_experiment(write(tmp_path, nested))
+
+
+def test_aliases_that_expand_to_a_huge_document_are_refused_at_once(tmp_path: Path) -> None:
+    # "billion laughs": nine levels of ten aliases; walking the expanded data took minutes at 100% CPU
+    lines = ["x-anchors:", "  a0: &a0 [" + ", ".join(["x"] * 10) + "]"]
+    lines += [f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    with pytest.raises(SpecError, match=r"exp.yaml:\d+: this value expands to more than 100000 values through YAML aliases"):
+        load_experiment(write(tmp_path, GOOD + "\n".join(lines) + "\n"))
+    # a few aliases are fine (an anchor reused for two chunkers, say)
+    shared = GOOD.replace("  - strategy: recursive\n", "  - &rec\n    strategy: recursive\n") + "  - *rec\n"
+    assert load_experiment(write(tmp_path, shared)).chunkers[0].size == 400

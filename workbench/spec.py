@@ -678,6 +678,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
         raise SpecError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}:1: an experiment file must be a YAML mapping with name, dataset, corpus, prompts, models, chunkers")
+    _check_yaml_shape(node, str(path))
     _refuse_literal_keys(data, node, str(path))
     base = path.parent.resolve()
     for i, prompt in enumerate(data.get("prompts") or []):
@@ -693,6 +694,44 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     except ValidationError as exc:
         raise SpecError(describe_validation_error(exc, str(path), node)) from None
     return spec.with_base_dir(base)
+
+
+_MAX_YAML_VALUES = 100_000
+
+
+def _check_yaml_shape(node: yaml.Node, source: str) -> None:
+    """Refuse a key given twice in one mapping (YAML keeps the last one silently: ``name:`` twice logged the sweep under
+    the second name) and aliases that expand to more than ``_MAX_YAML_VALUES`` values (ten nested lists of ten aliases
+    are a billion values, which any walk over the data would take forever on).
+
+    Raises:
+        SpecError: ``file:line: ...`` for the duplicate key, or for the first alias that makes the file too large.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:  # values once every alias is expanded; each node is counted once
+        if id(n) not in sizes:
+            sizes[id(n)] = 0  # a recursive alias counts as nothing more than itself
+            if isinstance(n, yaml.MappingNode):
+                seen: dict[str, int] = {}
+                for key, value in n.value:
+                    if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                        if key.value in seen:
+                            raise SpecError(f"{source}:{key.start_mark.line + 1}: '{key.value}' is given twice in one mapping "
+                                            f"(also on line {seen[key.value]}) — keep one")
+                        seen[key.value] = key.start_mark.line + 1
+                total = 1 + sum(size(k) + size(v) for k, v in n.value)
+            elif isinstance(n, yaml.SequenceNode):
+                total = 1 + sum(size(v) for v in n.value)
+            else:
+                total = 1
+            if total > _MAX_YAML_VALUES:
+                raise SpecError(f"{source}:{n.start_mark.line + 1}: this value expands to more than {_MAX_YAML_VALUES} values "
+                                "through YAML aliases (*name) — write the values out, or use fewer nested aliases")
+            sizes[id(n)] = total
+        return sizes[id(n)]
+
+    size(node)
 
 
 def _refuse_literal_keys(data: Any, node: yaml.Node | None, source: str) -> None:
