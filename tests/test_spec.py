@@ -140,3 +140,22 @@ def test_aliases_that_expand_to_a_huge_document_are_refused_at_once(tmp_path: Pa
     # a few aliases are fine (an anchor reused for two chunkers, say)
     shared = GOOD.replace("  - strategy: recursive\n", "  - &rec\n    strategy: recursive\n") + "  - *rec\n"
     assert load_experiment(write(tmp_path, shared)).chunkers[0].size == 400
+
+
+def test_a_relative_gguf_path_is_relative_to_the_experiment_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = GOOD.replace("  - id: local:gemma3-270m\n", "  - id: llamacpp:models/m.gguf\n") + "pricing:\n  llamacpp:models/m.gguf: {input: 1, output: 2}\n"
+    path = write(tmp_path, text)
+    monkeypatch.chdir("/")  # run from another folder, as `workbench run ../exp.yaml` does
+    spec = load_experiment(path)
+    assert spec.models[0].id == f"llamacpp:{tmp_path / 'models' / 'm.gguf'}"
+    assert spec.price(spec.models[0].id) is not None  # its price entry moved with it
+    assert spec.models[0].short_name == "m"
+
+
+def test_two_model_entries_that_would_share_a_variant_name_need_a_name(tmp_path: Path) -> None:
+    hot = "  - id: local:gemma3-270m\n    params:\n      temperature: 0.7\n"
+    with pytest.raises(SpecError, match=r"models\[0\] and models\[1\] would both be named 'gemma3-270m' in variant names — give one of them a name:"):
+        load_experiment(write(tmp_path, GOOD.replace("chunkers:", hot + "chunkers:")))
+    spec = load_experiment(write(tmp_path, GOOD.replace("chunkers:", hot + "    name: gemma-hot\nchunkers:")))
+    assert [m.short_name for m in spec.models] == ["gemma3-270m", "gemma-hot"]
+    assert "name" not in spec.models[0].model_dump()  # no name given: the dump (and so every variant id) is unchanged

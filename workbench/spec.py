@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -149,11 +150,23 @@ class ModelSpec(_Spec):
     kind: ModelKind | None = None
     params: ModelParams = ModelParams()
     cache: bool = Field(default=True, description="reuse cached answers and finished runs; false: always call the model")
+    name: Name | None = Field(
+        default=None, description="its name in variant names (default: from the model string); needed when two entries "
+        "would share one, e.g. one model at two temperatures",
+    )
 
     @field_validator("id")
     @classmethod
     def _known(cls, value: str) -> str:
         return _known_model(value, "generator")
+
+    @model_serializer(mode="wrap")
+    def _no_default_name(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # left out when not given, so a model's dump (and every variant id built from it) is what it was before names
+        data = handler(self)
+        if isinstance(data, dict) and data.get("name") is None:
+            data.pop("name", None)
+        return data
 
     @property
     def resolved_kind(self) -> ModelKind:
@@ -161,6 +174,8 @@ class ModelSpec(_Spec):
 
     @property
     def short_name(self) -> str:
+        if self.name is not None:
+            return self.name
         return Path(self.id.split(":", 1)[1]).stem if self.id.startswith("llamacpp:") else self.id.split(":", 1)[1]
 
 
@@ -521,6 +536,13 @@ class ExperimentSpec(_Spec):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"router name '{dupes[0]}' is used twice — router names must be unique")
+        named: dict[str, tuple[int, Any]] = {}
+        for i, entry in enumerate(value):
+            short = entry.router.short_name if isinstance(entry, RouterEntry) else entry.short_name
+            if short in named and named[short][1] != entry:  # identical entries are one variant; different ones need two names
+                raise ValueError(f"models[{named[short][0]}] and models[{i}] would both be named '{short}' in variant names — "
+                                 "give one of them a name: (e.g. name: " + f"{short}-2)")
+            named.setdefault(short, (i, entry))
         return value
 
     @field_validator("scorers")
@@ -681,6 +703,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     _check_yaml_shape(node, str(path))
     _refuse_literal_keys(data, node, str(path))
     base = path.parent.resolve()
+    data = _absolute_model_paths(data, base)
     for i, prompt in enumerate(data.get("prompts") or []):
         if isinstance(prompt, dict) and prompt.get("file") and "template" not in prompt:
             prompt_path = base / prompt["file"]
@@ -694,6 +717,21 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     except ValidationError as exc:
         raise SpecError(describe_validation_error(exc, str(path), node)) from None
     return spec.with_base_dir(base)
+
+
+def _absolute_model_paths(data: Any, base: Path) -> Any:
+    """``data`` with every relative ``llamacpp:<path>`` model string (a value, or a ``pricing:`` key) made relative to
+    the experiment file's folder, like its dataset, corpus and prompt paths, rather than to the working directory."""
+    if isinstance(data, str):
+        provider, _, rest = data.partition(":")
+        if provider == "llamacpp" and rest and not rest.startswith(("/", "~")):
+            return f"llamacpp:{os.path.normpath(base / rest)}"
+        return data
+    if isinstance(data, dict):
+        return {(_absolute_model_paths(k, base) if isinstance(k, str) else k): _absolute_model_paths(v, base) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_absolute_model_paths(v, base) for v in data]
+    return data
 
 
 _MAX_YAML_VALUES = 100_000
