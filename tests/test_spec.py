@@ -159,3 +159,9 @@ def test_two_model_entries_that_would_share_a_variant_name_need_a_name(tmp_path:
     spec = load_experiment(write(tmp_path, GOOD.replace("chunkers:", hot + "    name: gemma-hot\nchunkers:")))
     assert [m.short_name for m in spec.models] == ["gemma3-270m", "gemma-hot"]
     assert "name" not in spec.models[0].model_dump()  # no name given: the dump (and so every variant id) is unchanged
+
+
+def test_a_byte_order_mark_is_not_part_of_a_prompt_file(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_bytes("\ufeffContext: {context}\nQuestion: {question}\n".encode("utf-8"))
+    spec = load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))
+    assert spec.prompts[0].template == "Context: {context}\nQuestion: {question}\n"  # the model never sees U+FEFF

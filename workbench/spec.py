@@ -110,7 +110,14 @@ class CorpusRef(_Spec):
 
     builtin: Literal["python-reference"] | None = None
     path: str | None = None
-    glob: str = "**/*.md"
+    glob: str = Field(default="**/*.md", description="which files of the folder are documents, relative to it (no '..')")
+
+    @field_validator("glob")
+    @classmethod
+    def _relative_glob(cls, value: str) -> str:
+        if not value.strip() or Path(value).is_absolute() or ".." in Path(value).parts:
+            raise ValueError(f"'{value}' is not a pattern inside the corpus folder — give one relative to it, e.g. '**/*.md' or 'docs/*.txt'")
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> CorpusRef:
@@ -673,7 +680,7 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 def _read_utf8(path: Path, what: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the text (nor of a prompt)
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise SpecError(f"{path}:{line}: {what} is not UTF-8 text (byte {exc.object[exc.start]:#04x}) — save it as UTF-8") from None

@@ -284,6 +284,23 @@ def test_corpus_errors_are_data_errors_naming_the_file(tmp_path: Path) -> None:
     assert [d.id for d in load_corpus(tmp_path, glob="*.txt").documents] == ["ok"]
 
 
+def test_two_files_with_one_document_id_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("markdown notes", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("text notes", encoding="utf-8")
+    with pytest.raises(DataError, match=r"a.txt: its document id 'a' is also a.md's — rename one, or leave one out with the corpus 'glob'"):
+        load_corpus(tmp_path, glob="*")
+    assert [d.id for d in load_corpus(tmp_path, glob="*.md").documents] == ["a"]
+
+
+@pytest.mark.parametrize("glob", ["", "   ", "/etc/*.md", "../*.md", "docs/../../*.md"])
+def test_a_corpus_glob_outside_the_folder_is_refused(tmp_path: Path, glob: str) -> None:
+    (tmp_path / "a.md").write_text("notes", encoding="utf-8")
+    with pytest.raises(DataError, match="give a pattern relative to the corpus folder"):
+        load_corpus(tmp_path, glob=glob)  # '' and absolute patterns were internal errors, '../' gave ids like '../corp/a'
+    with pytest.raises(ValueError, match="is not a pattern inside the corpus folder"):
+        ExperimentSpec.from_dict({"name": "x", "dataset": {"path": "d.jsonl"}, "corpus": {"path": "c", "glob": glob}})
+
+
 def test_injection_category_is_answered_not_refused(tmp_path: Path) -> None:
     p = tmp_path / "d.jsonl"
     p.write_text('{"id": "a", "question": "Q?", "reference": "R", "source_ids": ["x"], "category": "injection"}\n', encoding="utf-8")

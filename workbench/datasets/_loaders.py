@@ -312,7 +312,11 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     folder = Path(source)
     if not folder.is_dir():
         raise DataError(f"{folder}: corpus folder not found — give a folder of .md/.txt files or '{PYTHON_REFERENCE}'")
-    docs = []
+    parts = Path(glob).parts
+    if not glob.strip() or Path(glob).is_absolute() or ".." in parts:
+        raise DataError(f"corpus glob '{glob}': give a pattern relative to the corpus folder {folder}, e.g. '**/*.md' (no '..')")
+    docs: list[Document] = []
+    files: dict[str, Path] = {}
     for path in sorted(folder.glob(glob)):
         if not path.is_file():
             continue
@@ -320,6 +324,10 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
         if not text.strip():
             raise DataError(f"{path}: empty document — add its text, or leave it out with the corpus 'glob'")
         doc_id = path.relative_to(folder).with_suffix("").as_posix()
+        if doc_id in files:  # a.md and a.txt: labelled source ids (and retrieval metrics) could not tell them apart
+            raise DataError(f"{path}: its document id '{doc_id}' is also {files[doc_id].name}'s — rename one, or leave one out "
+                            "with the corpus 'glob'")
+        files[doc_id] = path
         docs.append(Document(id=doc_id, text=text, metadata={"path": str(path.relative_to(folder))}))
     if not docs:
         raise DataError(f"{folder}: no files match '{glob}' — check the folder or the corpus 'glob'")
