@@ -165,3 +165,9 @@ def test_a_byte_order_mark_is_not_part_of_a_prompt_file(tmp_path: Path) -> None:
     (tmp_path / "p.txt").write_bytes("\ufeffContext: {context}\nQuestion: {question}\n".encode("utf-8"))
     spec = load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))
     assert spec.prompts[0].template == "Context: {context}\nQuestion: {question}\n"  # the model never sees U+FEFF
+
+
+def test_a_pricing_key_must_be_a_model_string(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"exp.yaml:\d+: pricing: 'gpt4o' is not a model string: model 'gpt4o' is not a 'provider:model' string"):
+        load_experiment(write(tmp_path, GOOD + "pricing:\n  gpt4o: {input: 1, output: 2}\n"))  # its cost stayed unknown
+    assert load_experiment(write(tmp_path, GOOD + "pricing:\n  local:gemma3-270m: {input: 1, output: 2}\n")).pricing

@@ -552,6 +552,16 @@ class ExperimentSpec(_Spec):
             named.setdefault(short, (i, entry))
         return value
 
+    @field_validator("pricing")
+    @classmethod
+    def _priced_models_are_model_strings(cls, value: dict[str, PriceSpec]) -> dict[str, PriceSpec]:
+        for model_id in value:
+            try:
+                check_model_id(model_id, role="generator")
+            except ModelError as exc:  # a typo here would leave the model's cost unknown, silently
+                raise ValueError(f"'{model_id}' is not a model string: {exc}") from None
+        return value
+
     @field_validator("scorers")
     @classmethod
     def _scorers_known_and_judged(cls, value: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
