@@ -119,7 +119,7 @@ def test_cache_clear_older_than_keeps_newer_entries(cache_dir: Path, capsys: pyt
     assert lines(capsys.readouterr().out) == [f"removed 3 cache entries older than 0s from {cache_dir}"]
 
 
-@pytest.mark.parametrize("age", ["30x", "d", "-1d", "soon"])
+@pytest.mark.parametrize("age", ["30x", "d", "-1d", "soon", "nand", "infd", "1e400d"])
 def test_a_bad_age_is_one_line_and_exit_2(cache_dir: Path, capsys: pytest.CaptureFixture[str], age: str) -> None:
     fill(cache_dir)
     assert main(["cache", "clear", f"--older-than={age}"]) == 2
@@ -130,6 +130,32 @@ def test_a_bad_age_is_one_line_and_exit_2(cache_dir: Path, capsys: pytest.Captur
     store = DiskCacheStore(cache_dir)
     assert sum(store.info().entries.values()) == 3  # nothing removed
     store.close()
+
+
+@pytest.mark.parametrize("size", ["abc", "-1", "0", "1.5"])
+def test_a_bad_cache_size_is_one_line_and_exit_2(cache_dir: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch, size: str) -> None:
+    fill(cache_dir)
+    monkeypatch.setenv("WORKBENCH_CACHE_SIZE_MB", size)
+    for action in ("info", "clear"):
+        assert main(["cache", action]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and lines(captured.err) == [
+            f"error: WORKBENCH_CACHE_SIZE_MB={size!r}: the cache's size cap must be a whole number of MiB, at least 1 — fix it, "
+            "or unset it for the default 4096"
+        ], captured.err
+    store = DiskCacheStore(cache_dir)
+    assert sum(store.info().entries.values()) == 3  # nothing removed
+    store.close()
+
+
+def test_the_cache_size_comes_from_the_environment(cache_dir: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(cache_dir)
+    for size, shown in (("64", 64), ("", 4096)):  # empty: the default
+        monkeypatch.setenv("WORKBENCH_CACHE_SIZE_MB", size)
+        assert main(["cache", "info"]) == 0
+        assert lines(capsys.readouterr().out)[0].endswith(f" of {shown} MiB")
 
 
 # -- run --------------------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -31,6 +32,7 @@ from workbench.errors import WorkbenchError
 from workbench.tracking import STORE_HINT, check_store, shown_uri, sqlite_path
 
 if TYPE_CHECKING:
+    from workbench.comparison import ComparisonReport
     from workbench.results import SweepResult
     from workbench.spec import GateSpec
 
@@ -220,17 +222,55 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _comparison(args: argparse.Namespace, metrics: Sequence[str] | None):  # type: ignore[no-untyped-def]
+def _comparison(args: argparse.Namespace, metrics: Sequence[str] | None) -> tuple[ComparisonReport, str]:
+    """The comparison of ``compare`` and ``gate``, and the store it read."""
     import workbench as wb
 
     uri = _store(args, must_exist=True)
-    return wb.compare(args.sweep or args.experiment, baseline=args.baseline, metrics=metrics, seed=args.seed,
-                      n_resamples=args.resamples, tracking_uri=uri)
+    if args.sweep is not None:
+        _check_sweep(args.experiment, args.sweep, uri)
+    report = wb.compare(args.sweep or args.experiment, baseline=args.baseline, metrics=metrics, seed=args.seed,
+                        n_resamples=args.resamples, tracking_uri=uri)
+    return report, uri
+
+
+def _check_sweep(experiment: str, sweep: str, uri: str) -> None:
+    """``--sweep`` must be a sweep of EXPERIMENT: another experiment's sweep would be checked under EXPERIMENT's name."""
+    from workbench.tracking import find_run
+
+    run = find_run(sweep, tracking_uri=uri)
+    if run is None:
+        raise WorkbenchError(f"--sweep: no run '{sweep}' in {uri} — give a sweep's run id (see 'workbench list {experiment}')")
+    if run.kind != "sweep":
+        raise WorkbenchError(f"--sweep: run {sweep} ('{run.name}') is not a sweep — give a sweep's parent run id "
+                             f"(see 'workbench list {experiment}')")
+    owner = _experiment_name(run.experiment_id, uri)
+    if owner != experiment:
+        raise WorkbenchError(f"--sweep: sweep {sweep} belongs to experiment '{owner}', not '{experiment}' — give a sweep of "
+                             f"'{experiment}' (see 'workbench list {experiment}'), or compare '{owner}'")
+
+
+def _experiment_name(experiment_id: str, uri: str) -> str:
+    from mlflow import MlflowClient
+
+    return str(MlflowClient(uri).get_experiment(experiment_id).name)
+
+
+def _runs(report: ComparisonReport) -> str:
+    """``run <id>`` or ``runs <id>, <id>``: what a comparison of variant runs (no sweep) read."""
+    ids = [t.run_id or t.name for t in report.variants]
+    return f"run{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    report = _comparison(args, args.metric)
-    print(f"Experiment '{args.experiment}', sweep {report.parent_run_id or args.sweep}")
+    from workbench.tracking import find_run
+
+    report, uri = _comparison(args, args.metric)
+    sweep = find_run(report.parent_run_id, tracking_uri=uri) if report.parent_run_id else None
+    if sweep is None:
+        print(f"Comparing {_runs(report)} (no sweep)")
+    else:  # EXPERIMENT may be the sweep's run id: name the experiment it belongs to
+        print(f"Experiment '{_experiment_name(sweep.experiment_id, uri)}', sweep {sweep.run_id}")
     print(report.summary())
     return 0
 
@@ -238,11 +278,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_gate(args: argparse.Namespace) -> int:
     if args.min is None and args.max is None and args.baseline is None:
         raise WorkbenchError("gate needs --min, --max or --baseline — e.g. workbench gate EXPERIMENT --metric token_f1 --min 0.5")
-    report = _comparison(args, args.metric)
+    if args.min is not None and args.max is not None and args.min > args.max:
+        raise WorkbenchError(f"--min {args.min:g} is above --max {args.max:g}: no variant could pass — swap them, or drop one")
+    report, _ = _comparison(args, args.metric)
     failures = report.gate(args.metric, minimum=args.min, maximum=args.max, no_worse=args.baseline is not None)
     for failure in failures:
         print(failure)
-    checked = f"{len(report.variants)} variants of sweep {report.parent_run_id or args.sweep} on {', '.join(args.metric)}"
+    scope = f"sweep {report.parent_run_id}" if report.parent_run_id else _runs(report)
+    checked = f"{len(report.variants)} variants of {scope} on {', '.join(args.metric)}"
     if failures:
         print(f"gate failed: {len(failures)} failure(s) across {checked}", file=sys.stderr)
         return 1
@@ -254,7 +297,7 @@ def _comparison_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("experiment", help="experiment name (its latest sweep is compared)")
     p.add_argument("--sweep", default=None, help="a sweep's parent run id, instead of the latest sweep")
     p.add_argument("--baseline", default=None, help="variant id, name or run id (a run of another sweep works too); default: the first variant")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--resamples", type=_positive_int, default=2000, help="bootstrap resamples (default 2000)")
 
 
@@ -467,6 +510,34 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0")
+    return value
+
+
+def _workers(text: str) -> int:
+    """``--workers``: within the bounds of the experiment's ``execution.workers`` (read from the spec, not repeated)."""
+    from annotated_types import Ge, Le
+
+    from workbench.spec import ExecutionSpec
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    bounds = ExecutionSpec.model_fields["workers"].metadata
+    low = next(b.ge for b in bounds if isinstance(b, Ge))
+    high = next(b.le for b in bounds if isinstance(b, Le))
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{value} is outside [{low}, {high}]")
+    return value
+
+
 def _unit_float(text: str) -> float:
     try:
         value = float(text)
@@ -533,6 +604,20 @@ def _redact(line: str) -> str:
     return str(redact(line))
 
 
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``workbench list EXP | head -1``): stop quietly, as ``yes | head -1`` does.
+
+    Later writes, and the interpreter's flush at exit, go to devnull (see "Note on SIGPIPE" in the ``signal`` docs);
+    the exit code is 141 (128 + SIGPIPE), what a shell reports for a command a closed pipe stopped, which ``set -o
+    pipefail`` scripts recognise — 1 would read as a failed gate or a bug.
+    """
+    with contextlib.suppress(OSError, ValueError):  # stdout may be no file at all (captured)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 141
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.")
     parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
@@ -548,7 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--fresh", action="store_true",
                    help="recompute everything: reuse no finished variant and read no cached answer (new answers are still cached)")
-    p.add_argument("--workers", type=_positive_int, default=None,
+    p.add_argument("--workers", type=_workers, default=None,
                    help="variants run at once, and hosted calls in flight per provider (default: the experiment's execution.workers)")
     p.add_argument("--isolation", choices=("process", "none"), default=None,
                    help="process: each variant in a worker process (default); none: in this process, for debugging")
@@ -647,7 +732,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler: Handler = args.handler
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # output to a pipe is buffered: a reader that went away shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

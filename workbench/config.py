@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.errors import WorkbenchError
+
 __all__ = ["Settings", "settings"]
 
 
@@ -44,8 +46,20 @@ class Settings:
 
     @property
     def cache_size_mb(self) -> int:
-        """The cache's size cap in MiB (``WORKBENCH_CACHE_SIZE_MB``, default 4096); past it the oldest entries go."""
-        return int(os.environ.get("WORKBENCH_CACHE_SIZE_MB", "4096"))
+        """The cache's size cap in MiB (``WORKBENCH_CACHE_SIZE_MB``, default 4096); past it the oldest entries go.
+
+        Raises:
+            WorkbenchError: ``WORKBENCH_CACHE_SIZE_MB`` is not a whole number of at least 1.
+        """
+        text = os.environ.get("WORKBENCH_CACHE_SIZE_MB") or "4096"  # empty is unset, as for the other variables
+        try:
+            size = int(text)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise WorkbenchError(f"WORKBENCH_CACHE_SIZE_MB={text!r}: the cache's size cap must be a whole number of MiB, at least 1 "
+                                 "— fix it, or unset it for the default 4096")
+        return size
 
 
 def settings(root: str | Path | None = None, tracking_uri: str | None = None) -> Settings:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 
 from tests.promotion.conftest import Swept, git, sweep
 from workbench.cli import main
@@ -40,12 +41,16 @@ class Project:
     def parent(self) -> str:
         return str(self.swept.result.parent_run_id)
 
+    def name(self, run_id: str) -> str:
+        return next(v.variant.name for v in self.swept.result.variants if v.run_id == run_id)
+
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swept]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WORKBENCH_USER", "alice")
         swept = sweep(tmp_path_factory.mktemp("cli-errors"), promotion={"gates": [{"kind": "min_questions", "n": 1}]})
+        MlflowClient(swept.settings.tracking_uri).create_experiment("other")  # a second experiment, for --sweep mix-ups
         assert main(["--tracking-uri", swept.settings.tracking_uri, "promote", swept.run_id("good"), "--name", "assist",
                      "--alias", "staging"]) == 0
         yield swept
@@ -93,7 +98,12 @@ def cli(p: Project, *args: str) -> int:
     (["compare", "promo", "--baseline", "nosuch"], "no variant 'nosuch' to compare (a variant id, name or run id) — variants: "),
     (["compare", "promo", "--metric", "nosuch"], "metric 'nosuch' is not in the results — available: "),
     (["compare", "promo", "--resamples", "0"], "workbench compare: argument --resamples: 0 is below 1 — see 'workbench compare --help'"),
-    (["compare", "promo", "--seed", "x"], "workbench compare: argument --seed: invalid int value: 'x' — see 'workbench compare --help'"),
+    (["compare", "promo", "--seed", "x"], "workbench compare: argument --seed: 'x' is not a whole number — see 'workbench compare --help'"),
+    (["compare", "promo", "--seed", "-1"], "workbench compare: argument --seed: -1 is below 0 — see 'workbench compare --help'"),
+    (["gate", "promo", "--metric", "token_f1", "--min", "0", "--seed", "-1"],
+     "workbench gate: argument --seed: -1 is below 0 — see 'workbench gate --help'"),
+    (["gate", "promo", "--metric", "token_f1", "--min", "2", "--max", "1"],
+     "--min 2 is above --max 1: no variant could pass — swap them, or drop one"),
     (["gate", "promo", "--metric", "token_f1"],
      "gate needs --min, --max or --baseline — e.g. workbench gate EXPERIMENT --metric token_f1 --min 0.5"),
     (["gate", "promo", "--metric", "nosuch", "--min", "0.1"], "metric 'nosuch' is not in the results — available: "),
@@ -107,6 +117,31 @@ def test_compare_and_gate(project: Project, capsys: pytest.CaptureFixture[str], 
     line = one_line(capsys, cli(project, *args))
     expected = expected.format(uri=project.uri)
     assert line == expected if not expected.endswith(": ") else line.startswith(expected), line
+
+
+def test_a_sweep_must_belong_to_the_experiment_named(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    parent, good = project.parent(), project.good()
+    for args in (["compare", "other", "--sweep", parent], ["gate", "other", "--sweep", parent, "--metric", "token_f1", "--min", "0"]):
+        line = one_line(capsys, cli(project, *args))
+        assert line == (f"--sweep: sweep {parent} belongs to experiment 'promo', not 'other' — give a sweep of 'other' "
+                        "(see 'workbench list other'), or compare 'promo'"), args
+    line = one_line(capsys, cli(project, "compare", "promo", "--sweep", good))
+    assert line == f"--sweep: run {good} ('{project.name(good)}') is not a sweep — give a sweep's parent run id (see 'workbench list promo')"
+    line = one_line(capsys, cli(project, "gate", "promo", "--sweep", "nosuch", "--metric", "token_f1", "--min", "0"))
+    assert line == f"--sweep: no run 'nosuch' in {project.uri} — give a sweep's run id (see 'workbench list promo')"
+
+
+def test_compare_and_gate_say_what_they_compared(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    parent, good = project.parent(), project.good()
+    for args in (["compare", "promo", "--sweep", parent], ["compare", parent]):  # a sweep's run id names its experiment
+        assert cli(project, *args, "--metric", "token_f1") == 0
+        assert capsys.readouterr().out.splitlines()[0] == f"Experiment 'promo', sweep {parent}", args
+    assert cli(project, "compare", good, "--metric", "token_f1") == 0  # a variant run: no sweep to name
+    assert capsys.readouterr().out.splitlines()[0] == f"Comparing run {good} (no sweep)"
+    assert cli(project, "gate", good, "--metric", "token_f1", "--min", "0") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"gate passed: 1 variants of run {good} on token_f1"
+    assert cli(project, "gate", "promo", "--sweep", parent, "--metric", "token_f1", "--min", "0") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"gate passed: 2 variants of sweep {parent} on token_f1"
 
 
 # -- promote --------------------------------------------------------------------------------------------------------
@@ -201,7 +236,7 @@ def test_export_errors(project: Project, deploy: Path, capsys: pytest.CaptureFix
     line = one_line(capsys, cli(project, "export", "assist", "--alias", "production", "--repo", str(deploy)))
     assert line == f"no version of 'assist' holds the alias 'production' in {project.uri} — promote one first (workbench promote)"
     line = one_line(capsys, cli(project, "export", "assist", "--alias", "staging", "--repo", str(deploy), "--bundle-dir", "../up"))
-    assert line == "bundle_dir '../up': give a relative folder inside the repository"
+    assert line == "bundle_dir '../up': give a relative folder inside the repository (not its root, not .git, no '..')"
     line = one_line(capsys, cli(project, "export", "assist", "--alias", "staging", "--repo", str(deploy), "--branch", "a..b"))
     assert line == "'a..b' is not a valid git branch name — pass another branch name"
     assert not list(project.tmp.glob("**/assist/staging"))  # no partial bundle folder anywhere
@@ -256,6 +291,8 @@ def test_calibrate_errors(project: Project, capsys: pytest.CaptureFixture[str]) 
     (b"- a list\n", [], "{p}:1: an experiment file must be a YAML mapping with name, dataset, corpus, prompts, models, chunkers"),
     (b"name: x\n", ["--limit", "0"], "workbench run: argument --limit: 0 is below 1 — see 'workbench run --help'"),
     (b"name: x\n", ["--limit", "ten"], "workbench run: argument --limit: 'ten' is not a whole number — see 'workbench run --help'"),
+    (b"name: x\n", ["--workers", "100000"], "workbench run: argument --workers: 100000 is outside [1, 256] — see 'workbench run --help'"),
+    (b"name: x\n", ["--workers", "0"], "workbench run: argument --workers: 0 is outside [1, 256] — see 'workbench run --help'"),
 ])
 def test_run_with_a_bad_experiment_file(project: Project, capsys: pytest.CaptureFixture[str], content: bytes | None,
                                         args: list[str], expected: str) -> None:
@@ -327,6 +364,35 @@ def test_the_installed_command_prints_one_line(project: Project) -> None:
                           capture_output=True, text=True, timeout=120, cwd=project.tmp)
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr == f"error: 'nobody' has no 'production' alias in {project.uri} — nothing to roll back\n"
+
+
+def test_a_closed_stdout_ends_quietly(project: Project) -> None:
+    """``workbench list promo | head -1``: the reader is gone before the output is flushed — no error, exit 141."""
+    import os
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "workbench.cli", "--tracking-uri", project.uri, "list", "promo"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120, cwd=project.tmp)
+    finally:
+        os.close(write)
+    assert (proc.returncode, proc.stderr) == (141, "")
+
+
+def test_a_closed_stdout_during_output_ends_quietly(project: Project, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader goes away while a command is still printing (unbuffered output): the same quiet exit 141."""
+    import os
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    with open(write, "w", buffering=1) as closed, monkeypatch.context() as mp:  # line buffered: the first print meets the pipe
+        mp.setattr(sys, "stdout", closed)
+        assert cli(project, "list", "promo") == 141
+    assert capsys.readouterr().err == ""
 
 
 def test_a_secret_in_an_error_line_is_redacted(project: Project, capsys: pytest.CaptureFixture[str],

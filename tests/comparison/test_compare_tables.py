@@ -166,6 +166,8 @@ def test_gate_reports_every_failure(tables) -> None:  # type: ignore[no-untyped-
         report.gate(["faithfulness"], minimum=0.5)
     with pytest.raises(WorkbenchError, match="gate minimum nan is not a finite number"):
         report.gate(["token_f1"], minimum=float("nan"))  # NaN compares false both ways: it would pass every variant
+    with pytest.raises(WorkbenchError, match="gate minimum 0.6 is above maximum 0.4: no variant could pass"):
+        report.gate(["token_f1"], minimum=0.6, maximum=0.4)
 
 
 

@@ -6,6 +6,7 @@ hits and misses are counted per kind in the store itself, so every process that 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -168,6 +169,6 @@ def parse_age(text: str) -> float:
         number = float(value)
     except ValueError:
         number = -1.0
-    if unit not in _UNITS or number < 0:
+    if unit not in _UNITS or not (math.isfinite(number) and number >= 0):  # float() also reads nan and inf
         raise ValueError(f"'{text}' is not an age — use a number and a unit: 30d, 12h, 90m, 45s or 2w")
     return number * _UNITS[unit]

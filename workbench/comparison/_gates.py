@@ -85,6 +85,8 @@ def gate_failures(
     for name, bound in (("minimum", minimum), ("maximum", maximum)):
         if bound is not None and not math.isfinite(bound):
             raise WorkbenchError(f"gate {name} {bound} is not a finite number — give a number such as 0.5")
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise WorkbenchError(f"gate minimum {minimum:g} is above maximum {maximum:g}: no variant could pass — swap them, or drop one")
     failures = [GateFailure(s.name, "", f"no results ({s.reason})") for s in report.skipped]
     if report.table.empty:  # every answer of every variant failed: nothing meets any threshold
         return (*failures, *(GateFailure(v.name, m, "has no scored question (every answer failed)") for v in report.variants for m in metrics))
