@@ -329,6 +329,21 @@ def test_read_commands_never_create_a_store(project: Project, capsys: pytest.Cap
     assert "no experiments yet" in capsys.readouterr().out and not missing.parent.exists()
 
 
+def test_another_applications_database_is_not_turned_into_a_store(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    other = project.tmp / "app.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    before = other.read_bytes()
+    quickstart = Path(__file__).resolve().parents[2] / "experiments" / "quickstart.yaml"
+    for args in (["run", str(quickstart)], ["list"], ["compare", "promo"]):
+        line = one_line(capsys, main(["--tracking-uri", f"sqlite:///{other}", *args]))
+        assert line == (f"tracking store sqlite:///{other}: {other} is another database (tables users), not an MLflow store — "
+                        "point --tracking-uri or MLFLOW_TRACKING_URI at your store"), args
+    assert other.read_bytes() == before  # MLflow added its tables and indexes to it
+
+
 def test_command_line_mistakes_are_one_line(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     line = one_line(capsys, main(["deploy"]))
     assert line.startswith("workbench: argument command: invalid choice: 'deploy' (choose from ") and line.endswith(

@@ -38,7 +38,12 @@ def check_store(uri: str, *, must_exist: bool) -> None:
                 head = fh.read(16)
             if head and head != b"SQLite format 3\0":
                 raise WorkbenchError(f"tracking store {shown}: {path} is not an SQLite database — {STORE_HINT}")
-            if must_exist and not _has_mlflow_tables(path):
+            tables = _tables(path)
+            foreign = {t for t in tables if not t.startswith(("alembic_", "sqlite_"))}
+            if foreign and not foreign & _MLFLOW_TABLES:  # another application's database: MLflow would add ~30 tables to it
+                raise WorkbenchError(f"tracking store {shown}: {path} is another database (tables {', '.join(sorted(foreign)[:3])}"
+                                     f"{', ...' if len(foreign) > 3 else ''}), not an MLflow store — {STORE_HINT}")
+            if must_exist and "runs" not in tables:
                 raise WorkbenchError(f"tracking store {shown}: {path} holds no MLflow store (no runs table) — run a sweep first "
                                      f"(workbench run EXPERIMENT.yaml), or {STORE_HINT}")
             if not must_exist and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
@@ -58,15 +63,18 @@ def check_store(uri: str, *, must_exist: bool) -> None:
         _probe_server(uri, shown)
 
 
-def _has_mlflow_tables(path: Path) -> bool:
-    """Whether a sqlite file holds an MLflow store (read without writing: an empty file stays empty)."""
+_MLFLOW_TABLES = frozenset({"experiments", "runs", "metrics", "params", "tags"})  # any of them: an MLflow store, maybe half made
+
+
+def _tables(path: Path) -> set[str]:
+    """The tables of a sqlite file, read without writing (an empty file stays empty); an MLflow store has ``runs``."""
     import sqlite3
 
     try:
         with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
-            return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone() is not None
+            return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.Error:
-        return False
+        return set()
 
 
 def _probe_server(uri: str, shown: str) -> None:
