@@ -194,3 +194,12 @@ def test_leaderboard_refuses_an_unknown_sort_column_and_redacts_errors(wb_settin
         result.leaderboard(sort_by="token_f1")  # board["run_id"][0] would otherwise be a failed run
     with pytest.raises(wb.WorkbenchError, match="cannot sort the leaderboard by 'token-f1'"):
         result.leaderboard(sort_by="token-f1")
+
+
+@pytest.mark.parametrize("threads", ["abc", "0", "-2", "1.5", "999"])
+def test_a_bad_llama_thread_count_is_one_error_before_any_run(wb_settings, fake_models, monkeypatch, threads: str) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WORKBENCH_LLAMA_THREADS", threads)
+    tracker = MemoryTracker()
+    with pytest.raises(wb.ModelError, match=rf"WORKBENCH_LLAMA_THREADS='{threads}': llama.cpp threads must be a whole number from 1 to 256"):
+        wb.run(make_spec(), models=fake_models, tracker=tracker, settings=wb_settings, progress=False)
+    assert tracker.runs == {}  # not a failed variant per model load: nothing was started

@@ -29,7 +29,7 @@ from workbench.errors import DataError, SpecError, WorkbenchError
 from workbench.execution import ModelResolver, RacingExecutor, VariantJob, executor_for, failed_result, question_workers
 from workbench.grid import Variant, expand_grid, index_key
 from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
-from workbench.models import MINILM_ID, Embedder, Generator
+from workbench.models import MINILM_ID, Embedder, Generator, llama_threads, runs_locally
 from workbench.pipeline import IndexStore, QuestionRecord, Retriever, chunk_corpus, chunk_stats, index_store_for, retrieve_question
 from workbench.results import SweepResult, VariantResult
 from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers
@@ -184,8 +184,11 @@ def run(
     generating = any(v.generates for v in variants)
     # everything that can be refused is checked before the first MLflow run exists, and the store before the cache
     _check_portable(spec, models, judge)
+    if any(runs_locally(m.id) for v in variants for m in v.answering_models):
+        llama_threads()  # a bad WORKBENCH_LLAMA_THREADS: one line now, not every variant failing on it
+    cap_mb = cfg.cache_size_mb  # likewise a bad WORKBENCH_CACHE_SIZE_MB, before the store is opened
     track = tracker or MlflowTracker(cfg.tracking_uri, artifact_root=cfg.artifact_root)  # an unusable store: one line, now
-    store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cfg.cache_size_mb)
+    store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cap_mb)
     resolver = ModelResolver(models, store, read=not fresh)
     indexes = index_store  # the default store is opened when a variant needs an index (a reused one needs none)
     the_judge = (judge or resolver.judge(spec)) if generating else None

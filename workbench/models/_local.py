@@ -108,7 +108,20 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
 def _llama(path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
     # Two threads suit an otherwise idle 2-core machine; on a busy one WORKBENCH_LLAMA_THREADS=1 is much faster. A
     # worker kept between jobs may be told another thread count for its next one.
-    return _load_llama(path, n_ctx, int(os.environ.get("WORKBENCH_LLAMA_THREADS", "2")))
+    return _load_llama(path, n_ctx, llama_threads())
+
+
+def llama_threads() -> int:
+    """``WORKBENCH_LLAMA_THREADS`` (default 2).
+
+    Raises:
+        ModelError: it is set to something other than a whole number from 1 to 256.
+    """
+    text = os.environ.get("WORKBENCH_LLAMA_THREADS", "").strip() or "2"
+    if not text.isdigit() or not 1 <= int(text) <= 256:
+        raise ModelError(f"WORKBENCH_LLAMA_THREADS={text!r}: llama.cpp threads must be a whole number from 1 to 256 — fix it, "
+                         "or unset it for the default 2")
+    return int(text)
 
 
 @lru_cache(maxsize=4)
