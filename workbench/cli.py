@@ -500,24 +500,25 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is below 1")
-    return value
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``low`` (and at most ``high``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if high is None and value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}")
+        if high is not None and not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside [{low}, {high}]")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is below 0")
-    return value
+_positive_int = _whole_number(1)
+_non_negative_int = _whole_number(0)
 
 
 def _workers(text: str) -> int:
@@ -526,16 +527,10 @@ def _workers(text: str) -> int:
 
     from workbench.spec import ExecutionSpec
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
     bounds = ExecutionSpec.model_fields["workers"].metadata
     low = next(b.ge for b in bounds if isinstance(b, Ge))
     high = next(b.le for b in bounds if isinstance(b, Le))
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"{value} is outside [{low}, {high}]")
-    return value
+    return _whole_number(low, high)(text)
 
 
 def _unit_float(text: str) -> float:
@@ -648,7 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ui", parents=[common], help="serve the MLflow UI over this project's store")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--port", type=_whole_number(1, 65535), default=5000)
     p.set_defaults(handler=_cmd_ui)
 
     p = sub.add_parser("server", parents=[common], help="start a team MLflow tracking server with served artifacts (e.g. on PostgreSQL)")
@@ -658,8 +653,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifacts-destination", default=None,
                    help="where the server keeps artifacts: a folder or s3://... (default: this project's mlruns/artifacts)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0: reachable from other machines)")
-    p.add_argument("--port", type=int, default=5000)
-    p.add_argument("--workers", type=int, default=None, help="server worker processes (default: MLflow's, 4)")
+    p.add_argument("--port", type=_whole_number(1, 65535), default=5000)
+    p.add_argument("--workers", type=_positive_int, default=None, help="server worker processes (default: MLflow's, 4)")
     p.add_argument("mlflow_args", nargs=argparse.REMAINDER,
                    help="after --: more `mlflow server` options, e.g. -- --allowed-hosts mlflow.example.com:5000")
     p.set_defaults(handler=_cmd_server)

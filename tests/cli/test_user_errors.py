@@ -345,6 +345,11 @@ def test_another_applications_database_is_not_turned_into_a_store(project: Proje
 
 
 def test_command_line_mistakes_are_one_line(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    for command, flag, value, problem in (("ui", "--port", "99999", "99999 is outside [1, 65535]"),
+                                          ("server", "--port", "0", "0 is outside [1, 65535]"),
+                                          ("server", "--workers", "-3", "-3 is below 1")):
+        line = one_line(capsys, main([command, flag, value]))
+        assert line == f"workbench {command}: argument {flag}: {problem} — see 'workbench {command} --help'"
     line = one_line(capsys, main(["deploy"]))
     assert line.startswith("workbench: argument command: invalid choice: 'deploy' (choose from ") and line.endswith(
         " — see 'workbench --help'")
