@@ -56,7 +56,7 @@ def test_an_experiment_without_models_is_a_retrieval_sweep_and_models_need_promp
                                      "models": [{"id": GEMMA_ID}], "chunkers": [{"strategy": "recursive"}]})
 
 
-def test_runs_retrieval_without_calling_a_generator_and_logs_a_sweep_in_mlflow(wb_settings) -> None:  # type: ignore[no-untyped-def]
+def test_runs_retrieval_without_calling_a_generator_and_logs_a_sweep_in_mlflow(wb_settings, capsys) -> None:  # type: ignore[no-untyped-def]
     generator = ScriptedModel([], model_id=GEMMA_ID)  # an empty script: any generation call would raise
     store = CountingIndexStore()
     events: list[wb.ProgressEvent] = []
@@ -95,6 +95,11 @@ def test_runs_retrieval_without_calling_a_generator_and_logs_a_sweep_in_mlflow(w
     assert {"comparison.json", "leaderboard.json"} <= artifacts
     report = wb.compare([k1.run_id, k4.run_id], baseline=k1.run_id, metrics=["recall_at_k"], tracking_uri=wb_settings.tracking_uri)
     assert report.row(k4.run_id, "recall_at_k")["n"] == k4.metrics["questions"] - sum(1 for r in k4.records if not r.case.source_ids)
+    from workbench.cli import main
+
+    assert main(["--tracking-uri", wb_settings.tracking_uri, "list", "retrieval-lab"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if "k4-similarity" in line]
+    assert listed and all("token_f1" not in line and "hit_at_k=" in line for line in listed)  # not token_f1=nan
 
 
 def test_a_retrieval_sweep_reuses_the_indexes_a_full_sweep_built(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]

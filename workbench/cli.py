@@ -204,9 +204,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for sweep in experiment_sweeps(args.experiment, tracking_uri=uri):
         print(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={len(sweep.variants)}")
         for child in sweep.variants:
-            m = child.metrics
-            print(f"    {child.status:9s} {child.name:60s} token_f1={m.get('token_f1', float('nan')):.3f} "
-                  f"hit_at_k={m.get('hit_at_k', float('nan')):.3f}")
+            shown = " ".join(f"{k}={child.metrics[k]:.3f}" for k in ("token_f1", "hit_at_k") if k in child.metrics)
+            print(f"    {child.status:9s} {child.name:60s} {shown}".rstrip())  # a retrieval-only variant has no token_f1
     return 0
 
 
