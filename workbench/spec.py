@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from workbench.datasets import pattern_inside_folder
 from workbench.errors import ModelError, SpecError
 from workbench.metrics import scorer_entries
 from workbench.models import MINILM_ID, ModelKind, Price, check_model_id, default_kind, price_for
@@ -54,6 +55,7 @@ __all__ = [
     "ModelEntry",
     "ModelParams",
     "ModelSpec",
+    "Name",
     "PriceSpec",
     "PromotionSpec",
     "PromptSpec",
@@ -115,7 +117,7 @@ class CorpusRef(_Spec):
     @field_validator("glob")
     @classmethod
     def _relative_glob(cls, value: str) -> str:
-        if not value.strip() or Path(value).is_absolute() or ".." in Path(value).parts:
+        if not pattern_inside_folder(value):
             raise ValueError(f"'{value}' is not a pattern inside the corpus folder — give one relative to it, e.g. '**/*.md' or 'docs/*.txt'")
         return value
 
@@ -548,7 +550,7 @@ class ExperimentSpec(_Spec):
             short = entry.router.short_name if isinstance(entry, RouterEntry) else entry.short_name
             if short in named and named[short][1] != entry:  # identical entries are one variant; different ones need two names
                 raise ValueError(f"models[{named[short][0]}] and models[{i}] would both be named '{short}' in variant names — "
-                                 "give one of them a name: (e.g. name: " + f"{short}-2)")
+                                 f"give one of them a name: (e.g. name: {short}-2)")
             named.setdefault(short, (i, entry))
         return value
 

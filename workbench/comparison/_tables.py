@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Union
@@ -182,9 +183,7 @@ def load_tables(source: Source, *, tracking_uri: str | None = None) -> Loaded:
 def _distinct_names(tables: Sequence[VariantTable]) -> tuple[VariantTable, ...]:
     """The same variant from two sweeps (runs of two experiments, a rerun) is told apart by its run id, so every label
     in the report, and every ``report.row(name, ...)``, names one variant."""
-    counts: dict[str, int] = {}
-    for t in tables:
-        counts[t.name] = counts.get(t.name, 0) + 1
+    counts = Counter(t.name for t in tables)
     out, seen = [], set()
     for t in tables:
         name = t.name

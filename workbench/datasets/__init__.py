@@ -1,6 +1,13 @@
 """Evaluation data: cases, datasets, corpora and their loaders."""
 
-from workbench.datasets._loaders import PYTHON_REFERENCE, load_corpus, load_dataset, python_reference_corpus, read_text
+from workbench.datasets._loaders import (
+    PYTHON_REFERENCE,
+    load_corpus,
+    load_dataset,
+    pattern_inside_folder,
+    python_reference_corpus,
+    read_text,
+)
 from workbench.datasets._models import REFUSAL_CATEGORIES, Corpus, Dataset, Document, EvalCase
 
 __all__ = [
@@ -12,6 +19,7 @@ __all__ = [
     "EvalCase",
     "load_corpus",
     "load_dataset",
+    "pattern_inside_folder",
     "python_reference_corpus",
     "read_text",
 ]

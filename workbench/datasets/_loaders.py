@@ -302,6 +302,11 @@ def python_reference_corpus() -> Corpus:
     return Corpus(name=PYTHON_REFERENCE, documents=docs, source="pydoc_data.topics")
 
 
+def pattern_inside_folder(glob: str) -> bool:
+    """Whether a corpus glob picks files inside its folder: not empty, not absolute, no ``..``."""
+    return bool(glob.strip()) and not Path(glob).is_absolute() and ".." not in Path(glob).parts
+
+
 def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     """Load a corpus: the built-in ``python-reference``, or a folder of text/markdown files.
 
@@ -312,8 +317,7 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     folder = Path(source)
     if not folder.is_dir():
         raise DataError(f"{folder}: corpus folder not found — give a folder of .md/.txt files or '{PYTHON_REFERENCE}'")
-    parts = Path(glob).parts
-    if not glob.strip() or Path(glob).is_absolute() or ".." in parts:
+    if not pattern_inside_folder(glob):
         raise DataError(f"corpus glob '{glob}': give a pattern relative to the corpus folder {folder}, e.g. '**/*.md' (no '..')")
     docs: list[Document] = []
     files: dict[str, Path] = {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,9 +52,9 @@ from workbench.promotion._registry import (
 )
 from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
-from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, PromotionSpec, PromptSpec, RetrievalSpec
+from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec
 
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_NAME = TypeAdapter(Name)  # the experiment's own rule for names
 _GATES = TypeAdapter(tuple[GateSpec, ...])
 
 
@@ -216,8 +215,10 @@ def _run_id(run: Any) -> str:
 
 
 def _check_target(name: str, alias: str) -> None:
-    if not _NAME.match(name or "") or set(name) == {"."} or len(name) > 100:
-        raise PromotionError(f"name '{name[:100]}': use 1 to 100 letters, digits, '.', '_' and '-', not only dots")
+    try:
+        _NAME.validate_python(name)
+    except ValidationError:
+        raise PromotionError(f"name '{str(name)[:100]}': use 1 to 100 letters, digits, '.', '_' and '-', not only dots") from None
     if alias not in ENVIRONMENTS:
         raise PromotionError(f"alias '{alias}': use one of {', '.join(ENVIRONMENTS)}")
 
