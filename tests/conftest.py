@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -29,10 +31,31 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
 
 
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new MLflow sqlite store, made once by MLflow itself; tests get copies (``copy_store``). Creating a store runs
+    MLflow's migrations, 1-3 s each time; a copy takes milliseconds. Tests about creating a store make their own."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    where = tmp_path_factory.mktemp("empty-store")
+    store = SqlAlchemyStore(f"sqlite:///{where / 'mlflow.db'}", str(where / "artifacts"))
+    store.engine.dispose()
+    return where / "mlflow.db"
+
+
+def copy_store(empty: Path, root: Path) -> str:
+    """A copy of ``empty`` at ``root/mlruns/mlflow.db`` (where ``settings(root=root)`` keeps its store); its URI."""
+    db = root / "mlruns" / "mlflow.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(empty)) as source, closing(sqlite3.connect(db)) as copy:
+        source.backup(copy)
+    return f"sqlite:///{db}"
+
+
 @pytest.fixture
-def wb_settings(tmp_path: Path) -> Settings:
+def wb_settings(tmp_path: Path, empty_store: Path) -> Settings:
     """Settings rooted in a temp dir: sqlite MLflow store, Chroma indexes and sandboxes all under ``tmp_path``."""
-    return settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    return settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
 
 
 @pytest.fixture(scope="session")
@@ -42,10 +65,10 @@ def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def real_settings(tmp_path: Path, shared_home: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def real_settings(tmp_path: Path, shared_home: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings for integration tests: a fresh sqlite store per test, indexes shared across the session."""
     monkeypatch.setenv("WORKBENCH_HOME", str(shared_home))
-    return settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    return settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
 
 
 def echo_context_answer(prompt) -> str:  # type: ignore[no-untyped-def]

@@ -32,3 +32,16 @@ def test_importing_workbench_loads_no_heavy_library(statement: str) -> None:
 def test_the_cli_parser_loads_no_heavy_library() -> None:
     statement = "from workbench.cli import build_parser; build_parser().parse_args(['run', 'x.yaml', '--fresh'])"
     assert heavy_modules_after(statement) == []
+
+
+def test_opening_an_index_does_not_compile_the_iri_grammars_and_iri_formats_still_validate() -> None:
+    """Chroma imports jsonschema, which imports rfc3987_syntax: 2-3 s of parser compiling per process, deferred."""
+    code = (
+        "import sys, json; import workbench, chromadb; deferred = type(sys.modules['rfc3987_syntax']).__name__;"
+        " from jsonschema import Draft202012Validator as V;"
+        " v = V({'format': 'iri-reference'}, format_checker=V.FORMAT_CHECKER);"
+        " print(json.dumps([deferred, v.is_valid('http://example.com/a b'), v.is_valid('../a?b#c'),"
+        " type(sys.modules['rfc3987_syntax']).__name__]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["_Deferred", False, True, "module"]

@@ -6,7 +6,7 @@
     result.leaderboard()
 """
 
-from workbench import _telemetry  # noqa: F401  (must run before any tracked library is imported)
+from workbench import _imports, _telemetry  # noqa: F401  (both act on import, before any library we use is imported)
 from workbench.comparison import ComparisonReport, compare, diff_questions
 from workbench.config import Settings, settings
 from workbench.datasets import Corpus, Dataset, Document, EvalCase, load_corpus, load_dataset

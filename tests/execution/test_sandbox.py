@@ -99,8 +99,10 @@ def test_process_isolation_runs_the_injected_model_in_a_worker_process(wb_settin
     assert len(model.calls) == 3  # its calls are recorded all the same (the fake's call log is shared)
 
 
-def test_an_injected_model_that_cannot_reach_a_worker_is_refused_in_one_line_before_any_run(wb_settings) -> None:  # type: ignore[no-untyped-def]
+def test_an_injected_model_that_cannot_reach_a_worker_is_refused_in_one_line_before_any_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import threading
+
+    wb_settings = wb.settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")  # not made yet
 
     model = ScriptedModel(lambda p: "x", model_id="ollama:locked")
     model.lock = threading.Lock()  # type: ignore[attr-defined]  # locks do not pickle
