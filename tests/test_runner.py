@@ -175,6 +175,44 @@ def test_two_sweeps_started_at_once_in_one_process_run_one_after_the_other(wb_se
     assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}
 
 
+def test_a_sweep_stopped_while_it_waits_for_another_never_starts(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # the RunPanel's Stop used to wait for the other sweep to end, then start this one only to end it KILLED
+    release, answering = threading.Event(), threading.Event()
+
+    def slow(prompt):  # type: ignore[no-untyped-def]
+        answering.set()
+        assert release.wait(60)
+        return "an answer"
+
+    models = {GEMMA_ID: ScriptedModel(slow, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    one = {"prompts": [{"name": "p1", "template": "{context} {question}"}], "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+           "execution": {"isolation": "none"}, "dataset": {"path": "datasets/python_docs.jsonl", "limit": 1}}
+    first: list[Any] = []
+    runner = threading.Thread(target=lambda: first.append(wb.run(make_spec(**one), models=models, index_store=MemoryIndexStore(),
+                                                                 tracker=MemoryTracker(), settings=wb_settings, progress=False)))
+    runner.start()
+    try:
+        assert answering.wait(60)
+        stop, events = threading.Event(), []
+
+        def on_event(e):  # type: ignore[no-untyped-def]
+            events.append(e.kind)
+            if e.kind == "sweep_waiting":
+                stop.set()  # Stop pressed while it waits
+
+        tracker = MemoryTracker()
+        with pytest.raises(wb.WorkbenchError, match=r"^'other' was stopped while it waited for another sweep in this process; "
+                                                    r"nothing was logged$"):
+            wb.run(make_spec(**one, name="other"), models=models, index_store=MemoryIndexStore(), tracker=tracker,
+                   settings=wb_settings, progress=False, stop=stop, on_event=on_event)
+        assert events == ["sweep_waiting"] and not tracker.runs
+        assert runner.is_alive()  # it did not wait for the first sweep to end
+    finally:
+        release.set()
+        runner.join(60)
+    assert first[0].variants[0].status == "FINISHED"
+
+
 def test_leaderboard_refuses_an_unknown_sort_column_and_redacts_errors(wb_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     secret = "corp-secret-value-0123456789abcdef"
     monkeypatch.setenv("MYCORP_API_KEY", secret)

@@ -314,6 +314,8 @@ def _gates_file(path: str | None) -> tuple[GateSpec, ...] | None:
         return None
     import yaml
 
+    from workbench.spec import check_yaml_shape
+
     text = _input_file(path, "gates")
     try:
         node = yaml.compose(text)
@@ -322,6 +324,8 @@ def _gates_file(path: str | None) -> tuple[GateSpec, ...] | None:
         mark = getattr(exc, "problem_mark", None)
         raise WorkbenchError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML ({getattr(exc, 'problem', exc)}) — fix the "
                              f"syntax, {_GATE_EXAMPLE}") from None
+    if node is not None:
+        check_yaml_shape(node, path)  # a gate's `min:` given twice kept the last one
     where = ""
     for key in ("promotion", "gates"):
         if isinstance(data, dict) and key in data:

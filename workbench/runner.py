@@ -176,6 +176,7 @@ def run(
     Raises:
         Whatever stops the sweep itself (not a variant): the parent run is then ended FAILED with the error, or KILLED
         for KeyboardInterrupt, before it propagates.
+        WorkbenchError: ``stop`` was set while the sweep waited for another sweep of this process (nothing logged).
     """
     spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
     cfg = settings or default_settings()
@@ -211,7 +212,7 @@ def run(
             continue  # a model that cannot be loaded fails its variant when it runs, with this error
         keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
                                scoring=_scorer_fingerprint(spec, v, scorers_of(v), the_judge), seed=spec.seed)
-    with _one_sweep_at_a_time(spec.name, progress=progress, on_event=on_event):  # see _one_sweep_at_a_time
+    with _one_sweep_at_a_time(spec.name, progress=progress, on_event=on_event, stop=stop):  # see _one_sweep_at_a_time
         track.close_abandoned(spec)
         sweep = track.start_sweep(spec, dataset, corpus, variants)
         bars = _Bars(progress, len(variants))
@@ -342,17 +343,26 @@ _SWEEP_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _one_sweep_at_a_time(name: str, *, progress: bool, on_event: Callable[[ProgressEvent], None] | None) -> Iterator[None]:
+def _one_sweep_at_a_time(
+    name: str, *, progress: bool, on_event: Callable[[ProgressEvent], None] | None, stop: threading.Event | None
+) -> Iterator[None]:
     """Sweeps started in one process (two RunPanels, or threads) run one after the other: several at once would build
     the same Chroma index and log the same MLflow dataset concurrently, which neither library supports within a
-    process. A sweep that has to wait says so and starts when the other one ends."""
+    process. A sweep that has to wait says so and starts when the other one ends; stopped while it waits, it never
+    starts.
+
+    Raises:
+        WorkbenchError: ``stop`` was set while the sweep waited (nothing was logged).
+    """
     if not _SWEEP_LOCK.acquire(blocking=False):
         message = f"another sweep is running in this process: '{name}' starts when it ends"
         if on_event is not None:
             on_event(ProgressEvent("sweep_waiting", message=message))
         if progress:
             print(message, file=sys.stderr, flush=True)
-        _SWEEP_LOCK.acquire()
+        while not _SWEEP_LOCK.acquire(timeout=0.2):
+            if stop is not None and stop.is_set():
+                raise WorkbenchError(f"'{name}' was stopped while it waited for another sweep in this process; nothing was logged")
     try:
         yield
     finally:

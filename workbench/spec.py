@@ -63,6 +63,7 @@ __all__ = [
     "RetrievalSpec",
     "RouterEntry",
     "RouterSpec",
+    "check_yaml_shape",
     "describe_validation_error",
     "experiment_json_schema",
     "load_experiment",
@@ -719,7 +720,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
         raise SpecError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}:1: an experiment file must be a YAML mapping with name, dataset, corpus, prompts, models, chunkers")
-    _check_yaml_shape(node, str(path))
+    check_yaml_shape(node, str(path))
     _refuse_literal_keys(data, node, str(path))
     base = path.parent.resolve()
     data = _absolute_model_paths(data, base)
@@ -756,7 +757,7 @@ def _absolute_model_paths(data: Any, base: Path) -> Any:
 _MAX_YAML_VALUES = 100_000
 
 
-def _check_yaml_shape(node: yaml.Node, source: str) -> None:
+def check_yaml_shape(node: yaml.Node, source: str) -> None:
     """Refuse a key given twice in one mapping (YAML keeps the last one silently: ``name:`` twice logged the sweep under
     the second name) and aliases that expand to more than ``_MAX_YAML_VALUES`` values (ten nested lists of ten aliases
     are a billion values, which any walk over the data would take forever on).

@@ -197,6 +197,13 @@ def _gates(name: str, content: bytes | None) -> Callable[[Path], Path]:
      "{p}:2: gates[0]: gate on 'token_f1' needs 'min' or 'max' — a metric gate takes metric, min, max"),
     (_gates("section.yaml", b"name: x\npromotion:\n  gates:\n    - {kind: max_failed_rate, scorer: faithfulness, rate: 2}\n"),
      "{p}:4: promotion.gates[0].rate: Input should be less than or equal to 1 — a max_failed_rate gate takes scorer, rate"),
+    (_gates("twice.yaml", b"gates:\n  - kind: metric\n    metric: token_f1\n    min: 0.9\n    min: 0.1\n"),
+     "{p}:5: 'min' is given twice in one mapping (also on line 4) — keep one"),
+    (_gates("bomb.yaml", b"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                         b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                         b"e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\ngates: [*e]\n"),
+     "{p}:5: this value expands to more than 100000 values through YAML aliases (*name) — write the values out, or use "
+     "fewer nested aliases"),
     (_gates("nogates.yaml", b"name: x\npromotion:\n  require_staging: false\n"),
      "{p}:3: promotion: expected a non-empty list of gates — e.g. gates: [{{kind: metric, metric: token_f1, min: 0.3}}, "
      "{{kind: min_questions, n: 20}}]"),

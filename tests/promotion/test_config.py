@@ -60,3 +60,6 @@ def test_yaml_round_trip_and_line_numbered_errors() -> None:
     line = next(i for i, l in enumerate(typo.splitlines(), start=1) if l.startswith("  kk:"))
     with pytest.raises(ValueError, match=rf"config\.yaml:{line}: retrieval\.kk: unknown field"):
         BundleConfig.from_yaml(typo)
+    twice = text.replace("  k: 3", "  k: 3\n  k: 5")
+    with pytest.raises(ValueError, match=rf"config\.yaml:{line + 1}: 'k' is given twice in one mapping \(also on line {line}\)"):
+        BundleConfig.from_yaml(twice)  # YAML would keep k: 5 silently

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from workbench.prompts import PromptTemplate
-from workbench.spec import ChunkerSpec, ModelSpec, RetrievalSpec, describe_validation_error
+from workbench.spec import ChunkerSpec, ModelSpec, RetrievalSpec, check_yaml_shape, describe_validation_error
 
 SCHEMA_VERSION: Literal[1] = 1
 CONFIG_FILE = "config.yaml"
@@ -120,6 +120,7 @@ class BundleConfig(_Model):
             raise ValueError(f"{source}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
         if not isinstance(data, dict):
             raise ValueError(f"{source}:1: expected a mapping")
+        check_yaml_shape(node, source)  # a SpecError is a ValueError
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
