@@ -12,10 +12,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 import types
 from typing import Any
 
 _SLOW = "rfc3987_syntax"
+_LOCK = threading.Lock()
 
 
 class _Deferred(types.ModuleType):
@@ -31,9 +33,10 @@ class _Deferred(types.ModuleType):
 
 
 def _real() -> types.ModuleType:
-    if isinstance(sys.modules.get(_SLOW), _Deferred):
-        del sys.modules[_SLOW]
-    return importlib.import_module(_SLOW)
+    with _LOCK:  # two threads validating at once import it once
+        if isinstance(sys.modules.get(_SLOW), _Deferred):
+            del sys.modules[_SLOW]
+        return importlib.import_module(_SLOW)
 
 
 def defer_slow_imports() -> None:
