@@ -4,6 +4,8 @@ while the other variants finish and this process (standing in for the notebook k
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -149,3 +151,42 @@ def test_racing_keeps_each_variants_worker_between_its_batches_and_a_kept_worker
     for pid in pids["ollama:one"] | pids["ollama:two"]:  # the kept workers ended with the sweep
         with pytest.raises(ProcessLookupError):
             os.kill(int(pid), 0)
+
+
+DEEP_TMPDIR_SWEEP = """
+import os, sys
+import workbench as wb
+from workbench.config import settings
+from workbench.models import MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.spec import ExperimentSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.tracking import MemoryTracker
+
+spec = ExperimentSpec.from_dict({
+    "name": "deep-tmpdir", "dataset": {"path": "datasets/python_docs.jsonl", "limit": 2},
+    "corpus": {"builtin": "python-reference"},
+    "prompts": [{"name": "p", "template": "Context: {context}\\nQuestion: {question}\\nAnswer:"}],
+    "models": [{"id": "ollama:pid"}], "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+    "scorers": ["token_f1"],
+}, base_dir=sys.argv[1])
+models = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID), "ollama:pid": ScriptedModel(lambda p: str(os.getpid()), model_id="ollama:pid")}
+result = wb.run(spec, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=settings(root=sys.argv[2]),
+                progress=False)
+variant = result.variants[0]
+print(variant.status, variant.outcome.error, {r.answer for r in variant.records} - {str(os.getpid())})
+"""
+
+
+def test_workers_start_under_a_tmpdir_too_deep_for_a_unix_socket(tmp_path: Path) -> None:
+    # Python 3.11 puts the forkserver's socket in $TMPDIR/pymp-*/listener-*: past 107 bytes every variant failed
+    deep = tmp_path / ("d" * max(1, 100 - len(str(tmp_path))))
+    deep.mkdir()
+    assert len(str(deep)) + len("/pymp-12345678/listener-12345678") > 107
+    out = subprocess.run([sys.executable, "-c", DEEP_TMPDIR_SWEEP, str(ROOT), str(tmp_path)], capture_output=True, text=True,
+                         env={**os.environ, "TMPDIR": str(deep)}, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    status, error, answers = out.stdout.strip().splitlines()[-1].split(" ", 2)
+    assert (status, error) == ("FINISHED", "None"), out.stdout[-2000:]
+    assert answers not in ("set()", "{}"), "answered in the worker, whose pid differs from the caller's"
+    assert not list(deep.iterdir()), "the temp folder multiprocessing made first is removed at exit"

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+from workbench.errors import WorkbenchError
 from workbench.execution._worker import QuestionEvent, VariantJob, failed_result, run_job
 from workbench.results import VariantResult
 
@@ -45,10 +46,43 @@ def worker_context(preload: tuple[str, ...] = ()) -> Any:
     global _context
     with _context_lock:
         if _context is None:
+            _fit_socket_dir()
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload([m for m in ("workbench.execution._process", *preload) if _importable(m)])
             _context = ctx
         return _context
+
+
+SUN_PATH_MAX = 107  # bytes in an AF_UNIX socket path (108 with the NUL; 104 on macOS, whose TMPDIR is short)
+_LISTENER = len("/listener-12345678")  # the forkserver's socket name inside multiprocessing's temp folder
+
+
+def _fit_socket_dir() -> None:
+    """Give multiprocessing a temp folder short enough for the forkserver's socket.
+
+    Python before 3.14 puts that socket in ``$TMPDIR/pymp-*/`` (gh-132124); under a deep TMPDIR (a batch job's own
+    scratch folder, a nested test folder) every worker failed with "AF_UNIX path too long". Then the folder goes under
+    /tmp or /var/tmp instead, as Python 3.14 does, removed at exit like the one it replaces.
+
+    Raises:
+        WorkbenchError: no such folder is writable.
+    """
+    import shutil
+    import tempfile
+    from multiprocessing import process, util
+
+    current = util.get_temp_dir()
+    if len(os.fsencode(current)) + _LISTENER <= SUN_PATH_MAX:
+        return
+    for base in ("/tmp", "/var/tmp"):
+        if os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
+            short = tempfile.mkdtemp(prefix="pymp-", dir=base)
+            util.Finalize(None, shutil.rmtree, args=(short, True), exitpriority=-100)
+            process.current_process()._config["tempdir"] = short
+            return
+    raise WorkbenchError(f"TMPDIR {tempfile.gettempdir()!r} is too long for the worker processes' socket path "
+                         f"({SUN_PATH_MAX} bytes at most) and neither /tmp nor /var/tmp is writable — set TMPDIR to a "
+                         "shorter folder")
 
 
 def start_worker_server(preload: tuple[str, ...] = ()) -> None:
