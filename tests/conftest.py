@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    # several pytest workers share the cores: one thread each for llama.cpp and torch, instead of each oversubscribing
+    # them (llama.cpp on a busy core is several times slower); answers do not depend on the thread count
+    os.environ.setdefault("WORKBENCH_LLAMA_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import workbench  # noqa: F401  (telemetry off before anything else is imported)
 from workbench.config import Settings, settings
@@ -60,8 +67,20 @@ def wb_settings(tmp_path: Path, empty_store: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One index/sandbox home for the whole session, so integration tests build each real index once."""
+    """One index/sandbox home for the whole session, so integration tests build each real index once. Under
+    pytest-xdist every worker process uses the same home, as two notebooks on one machine would."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        home = tmp_path_factory.getbasetemp().parent / "workbench-home"
+        home.mkdir(exist_ok=True)
+        return home
     return tmp_path_factory.mktemp("workbench-home")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow tests first (in their usual order), so that the workers of ``pytest -n 2 --dist loadfile``
+    start on the long files together instead of one of them finishing the suite alone."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
 
 
 @pytest.fixture
