@@ -52,11 +52,12 @@ demo: install
 lint: install
 	$(BIN)/lint-imports --no-cache
 
-# Two pytest workers, a test file each at a time (module fixtures are built once), files with slow tests first; each
+# Two pytest workers, a test file each at a time (module fixtures are built once), in the order tests/conftest.py
+# gives (files of slow tests first; xdist would otherwise start the files with most tests first); each
 # worker runs llama.cpp and torch on one thread (tests/conftest.py). PYTEST_WORKERS=0 runs the suite in one process.
 PYTEST_WORKERS ?= 2
 test: install browser-deps team-deps lint
-	$(BIN)/python -m pytest -q --durations=25 -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q --durations=25 -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 browser-deps:
 	@if [ "$$WORKBENCH_SKIP_BROWSER" = "1" ] && [ "$$CI" != "true" ]; then echo "WORKBENCH_SKIP_BROWSER=1: browser test dependencies not installed"; exit 0; fi; \

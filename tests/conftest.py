@@ -77,10 +77,13 @@ def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files with slow tests first (in their usual order), so that the workers of ``pytest -n 2 --dist loadfile``
-    start on the long files together instead of one of them finishing the suite alone."""
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)
+    """Files of slow tests only first, then files with some slow tests (each group in its usual order), so that the
+    workers of ``pytest -n 2 --dist loadfile`` start on the long files together instead of one of them finishing the
+    suite alone."""
+    slow: dict[Path, list[bool]] = {}
+    for item in items:
+        slow.setdefault(item.path, []).append(item.get_closest_marker("slow") is not None)
+    items.sort(key=lambda item: 0 if all(slow[item.path]) else 1 if any(slow[item.path]) else 2)
 
 
 @pytest.fixture

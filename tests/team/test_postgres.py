@@ -20,7 +20,7 @@ from workbench.config import Settings, settings
 from workbench.pipeline import MemoryIndexStore
 from workbench.tracking import HUMAN_FEEDBACK, load_human_feedback, load_question_reviews, log_human_feedback
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # each trace, span batch and assessment is a request to the server: a few questions and scorers are enough here
 SCORERS = ("token_f1", "hit_at_k")

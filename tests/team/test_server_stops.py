@@ -29,7 +29,7 @@ from workbench.cli import main
 from workbench.models import GEMMA_ID
 from workbench.pipeline import MemoryIndexStore
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 QUESTIONS = 3
 PROMPTS = ("good", "good-again", "good-once-more")  # three variants, run one after the other (workers: 1)
