@@ -55,13 +55,13 @@ def one_at_a_time(texts: list[str], max_tokens: int) -> tuple[list[str], float]:
 def batched(texts: list[str], batch_size: int, max_tokens: int) -> tuple[list[str], float]:
     import llama_cpp
 
-    from workbench.models._local import _trim
+    from workbench.models._local import _trim, llama_threads
 
     path = str(load_generator(GEMMA_ID).path).encode()  # type: ignore[attr-defined]
     model = llama_cpp.llama_model_load_from_file(path, llama_cpp.llama_model_default_params())
     params = llama_cpp.llama_context_default_params()
     params.n_ctx, params.n_batch, params.n_ubatch = 2048 * batch_size, 2048, 512
-    params.n_seq_max, params.n_threads, params.n_threads_batch = batch_size, 2, 2
+    params.n_seq_max, params.n_threads, params.n_threads_batch = batch_size, llama_threads(), llama_threads()  # as the generator
     ctx = llama_cpp.llama_init_from_model(model, params)
     vocab = llama_cpp.llama_model_get_vocab(model)
     n_vocab, eos = llama_cpp.llama_vocab_n_tokens(vocab), llama_cpp.llama_vocab_eos(vocab)
