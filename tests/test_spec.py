@@ -65,6 +65,20 @@ def test_prompt_file_is_read_relative_to_the_spec(tmp_path: Path) -> None:
     assert spec.prompts[0].template == "Q: {question}\nC: {context}\nA:"
 
 
+
+def test_from_dict_reads_a_prompt_file_relative_to_its_base_dir(tmp_path: Path) -> None:
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "p.txt").write_text("Q: {question}\nC: {context}\nA:")
+    data = yaml.safe_load(GOOD)
+    data["prompts"] = [{"name": "a", "file": "prompts/p.txt"}]
+    spec = ExperimentSpec.from_dict(data, base_dir=tmp_path)
+    assert spec.prompts[0].template == "Q: {question}\nC: {context}\nA:"
+    assert spec.prompts[0].file is None
+    data["prompts"] = [{"name": "a", "file": "prompts/none.txt"}]
+    with pytest.raises(SpecError, match=r"^<spec>: prompts\[0\].file: prompts/none.txt not found"):
+        ExperimentSpec.from_dict(data, base_dir=tmp_path)
+
+
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [

@@ -634,11 +634,14 @@ class ExperimentSpec(_Spec):
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, base_dir: Path | None = None, source: str = "<spec>") -> ExperimentSpec:
         _refuse_literal_keys(data, None, source)  # the error would otherwise quote the key (a model id, a field's value)
+        base = Path(base_dir) if base_dir is not None else Path.cwd()
+        if isinstance(data, dict):
+            data = _read_prompt_files(data, base, source)
         try:
             spec = cls.model_validate(data)
         except ValidationError as exc:
             raise SpecError(describe_validation_error(exc, source)) from None
-        return spec.with_base_dir(base_dir or Path.cwd())
+        return spec.with_base_dir(base)
 
 
 def _loc_text(loc: tuple[Any, ...]) -> str:
@@ -724,19 +727,30 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     _refuse_literal_keys(data, node, str(path))
     base = path.parent.resolve()
     data = _absolute_model_paths(data, base)
-    for i, prompt in enumerate(data.get("prompts") or []):
-        if isinstance(prompt, dict) and prompt.get("file") and "template" not in prompt:
-            prompt_path = base / prompt["file"]
-            if not prompt_path.is_file():
-                line = _line_of(node, ("prompts", i, "file"))
-                raise SpecError(f"{path}:{line}: prompts[{i}].file: {prompt['file']} not found (relative to {base})")
-            data["prompts"][i] = {**prompt, "template": _read_utf8(prompt_path, f"prompts[{i}].file"), "file": None}
-            data["prompts"][i].pop("file")
+    data = _read_prompt_files(data, base, str(path), node)
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(describe_validation_error(exc, str(path), node)) from None
     return spec.with_base_dir(base)
+
+
+def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml.Node | None = None) -> dict[str, Any]:
+    """``data`` with each prompt's ``file`` (relative to ``base``) read into its ``template``."""
+    prompts = data.get("prompts")
+    if not isinstance(prompts, list):
+        return data
+    read = []
+    for i, prompt in enumerate(prompts):
+        if isinstance(prompt, dict) and isinstance(prompt.get("file"), str) and prompt["file"] and "template" not in prompt:
+            prompt_path = base / prompt["file"]
+            if not prompt_path.is_file():
+                where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
+                raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} not found (relative to {base})")
+            prompt = {k: v for k, v in prompt.items() if k != "file"} | {
+                "template": _read_utf8(prompt_path, f"prompts[{i}].file")}
+        read.append(prompt)
+    return {**data, "prompts": read}
 
 
 def _absolute_model_paths(data: Any, base: Path) -> Any:
