@@ -21,6 +21,7 @@ from workbench.comparison import early_stops, race_leader
 from workbench.config import Settings
 from workbench.errors import SpecError
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID
+from workbench.promotion import PromotionError
 from workbench.spec import ExperimentSpec, load_experiment
 from workbench.testing import HashingEmbedder, ScriptedModel
 
@@ -238,6 +239,8 @@ def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_comput
     assert low <= high < 0 and tags["workbench.racing.leader"] == banana.stopped_early.leader
     assert "workbench.reuse_key" not in tags and "workbench.reuse_key" in client.get_run(a.run_id).data.tags
     assert run.data.metrics["questions"] == n
+    with pytest.raises(PromotionError, match=rf"stopped early by racing \(after {n} questions: token_f1 .*run the experiment again without racing"):
+        wb.promote(banana.run_id, name="racing-banana", alias="staging", settings=wb_settings)  # type: ignore[arg-type]
 
     # the leaderboard and the comparison say so (from the result and read back from the store)
     board = raced.leaderboard()

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[[argparse.Namespace], int]
 
-LEADERBOARD_COLUMNS = ("variant", "status", "questions", "hit_at_k", "recall_at_k", "mrr", "token_f1", "rouge_l",
+LEADERBOARD_COLUMNS = ("variant", "status", "questions", "question_errors", "hit_at_k", "recall_at_k", "mrr", "token_f1", "rouge_l",
                        "semantic_similarity", "refusal_correct", "latency_p50_s", "output_tokens", "cost_usd")
 
 
@@ -74,7 +74,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"(parent run {result.parent_run_id})")
     _print_table(result.leaderboard(), LEADERBOARD_COLUMNS)
     for failed in result.failed:
-        print(f"FAILED {failed.variant.name}: {failed.outcome.error}", file=sys.stderr)
+        print(f"FAILED {failed.variant.name}: {_redact(failed.outcome.error or '')}", file=sys.stderr)
+    for v in result.variants:
+        if v.status == "FINISHED" and v.question_errors:
+            first = next(r.error for r in v.records if r.error) or ""
+            print(f"{v.variant.name}: {v.question_errors} of {len(v.records)} questions failed (first: {_redact(_first_line(first))[:200]}) "
+                  "— their scores are missing; run again to retry only them", file=sys.stderr)
     print()
     for line in _racing_lines(result):
         print(line)

@@ -78,6 +78,18 @@ class VariantResult:
     def status(self) -> str:
         return self.outcome.status
 
+    @property
+    def question_errors(self) -> int:
+        """Questions whose answer failed (a model error, a timeout): their scores are missing, not zero."""
+        return sum(1 for r in self.records if r.error)
+
+    @property
+    def complete(self) -> bool:
+        """Every question answered: not stopped early by racing, no question errors. Only a complete run is reused
+        by a later sweep (an incomplete one is computed again, its answered questions read from the cache) and only
+        a complete run is ranked with the others."""
+        return self.stopped_early is None and not self.question_errors
+
     def records_frame(self) -> Any:
         """Per-question table: question, answer, retrieved ids, every score, tokens, latency, error (a retrieval-only
         variant's table has no answer, tokens or cost columns). A router's table also says which model answered,
@@ -193,7 +205,8 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
     One row per variant: axes (prompt and model are None for a retrieval-only variant), status, question count,
     chunk count and mean chunk length, the ``LEADERBOARD_METRICS`` it has, run id, the run it reused, why a racing
     sweep stopped it early (``stopped_early``, None for a variant that answered every question) and error; sorted by ``sort_by``
-    (default token_f1, else mrr, else hit_at_k), missing values last, variants stopped early after the others.
+    (default token_f1, else mrr, else hit_at_k), missing values last, variants stopped early or with question errors
+    (``question_errors``: their means leave those questions out) after the others.
     """
     import pandas as pd
 
@@ -208,6 +221,7 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
             "retrieval": v.variant.retrieval.label,
             "status": v.status,
             "questions": len(v.records),
+            "question_errors": v.question_errors,
             "chunks": v.chunk_stats.count,
             "mean_chunk_chars": round(v.chunk_stats.mean_chars, 1),
         }
@@ -225,6 +239,8 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
     key = sort_by or next((m for m in ("token_f1", "mrr", "hit_at_k") if m in frame.columns), None)
     if key is not None and key in frame.columns and len(frame):
         frame = frame.sort_values(key, ascending=ascending, na_position="last", kind="stable")
-        # a variant stopped early was scored on fewer questions: its mean is not ranked against the full ones
-        frame = frame.sort_values("stopped_early", key=lambda col: col.notna(), kind="stable")
+        # a variant stopped early, or with questions that errored, was scored on fewer questions: its mean is not
+        # ranked against the complete ones
+        incomplete = frame["stopped_early"].notna() | (frame["question_errors"] > 0)
+        frame = frame.iloc[incomplete.argsort(kind="stable")]
     return frame.reset_index(drop=True)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from tests.promotion.conftest import GATES, Swept, fake_models, write_project
+from tests.promotion.conftest import GATES, Swept, fake_models, scripted_answer, write_project
+from workbench.config import settings
+from workbench.models import GEMMA_ID
 from workbench.promotion import GateFailed, PromotionError, SecretFound, alias_history, prompt_registry_name
+from workbench.prompts import RenderedPrompt
+from workbench.testing import ScriptedModel
 
 
 
@@ -169,3 +174,31 @@ def registry_state(swept: Swept) -> dict[str, Any]:
         state[model.name] = (dict(model.tags), dict(model.aliases),
                              {v.version: (dict(v.tags), sorted(v.aliases)) for v in versions})
     return state
+
+
+def test_questions_that_failed_rank_last_block_promotion_and_are_retried_alone(tmp_path: Path) -> None:
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    spec = write_project(tmp_path, promotion={"gates": [{"kind": "metric", "metric": "token_f1", "min": 0.9}]})
+
+    def flaky(prompt: RenderedPrompt) -> str:  # the GOOD prompt's answers are right, but two of its five calls fail
+        if prompt.text.startswith("GOOD") and ("function" in prompt.text.split("Question:", 1)[1]):
+            raise TimeoutError("the model timed out")
+        return scripted_answer(prompt)
+
+    first = wb.run(spec, settings=cfg, models={**fake_models(), GEMMA_ID: ScriptedModel(flaky, model_id=GEMMA_ID, identity="m")},
+                   progress=False)
+    good = next(v for v in first.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
+    assert (good.status, good.question_errors, good.complete) == ("FINISHED", 2, False)
+    board = first.leaderboard()
+    assert board.loc[board["variant"] == good.variant.name, "token_f1"].item() > board["token_f1"].min()
+    assert list(board["question_errors"]) == [0, 2]  # its mean leaves two questions out: ranked after the complete one
+    with pytest.raises(PromotionError, match=r"2 of 5 questions failed, so its scores leave them out"):
+        wb.promote(good.run_id, name="assist-flaky", alias="staging", settings=cfg)  # type: ignore[arg-type]
+
+    steady = ScriptedModel(scripted_answer, model_id=GEMMA_ID, identity="m")  # the same model, answering this time
+    second = wb.run(spec, settings=cfg, models={**fake_models(), GEMMA_ID: steady}, progress=False)
+    again = {v.variant.prompt.name: v for v in second.variants}  # type: ignore[union-attr]
+    assert again["bad"].reused_from is not None and again["good"].reused_from is None
+    assert len(steady.calls) == 2  # only the questions that failed; the other three answers come from the cache
+    assert (again["good"].question_errors, again["good"].metrics["token_f1"]) == (0, 1.0)
+    wb.promote(again["good"].run_id, name="assist-flaky", alias="staging", settings=cfg)  # type: ignore[arg-type]

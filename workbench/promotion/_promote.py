@@ -53,6 +53,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
 from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec
+from workbench.tracking import early_stop_from_tags
 
 _NAME = TypeAdapter(Name)  # the experiment's own rule for names
 _GATES = TypeAdapter(tuple[GateSpec, ...])
@@ -124,6 +125,14 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     if run.info.status != "FINISHED" or status != "FINISHED":
         error = tags.get("workbench.error", "")
         raise PromotionError(f"run {run_id} ended {status}{': ' + error[:200] if error else ''} — only finished variants can be promoted")
+    stop = early_stop_from_tags(tags)
+    if stop is not None:
+        raise PromotionError(f"run {run_id} was stopped early by racing ({stop.label}): it answered only some questions — run the "
+                             "experiment again without racing (its answered questions come from the cache) and promote that run")
+    errors = int(run.data.metrics.get("question_errors", 0.0))
+    if errors:
+        raise PromotionError(f"run {run_id}: {errors} of {int(run.data.metrics.get('questions', 0))} questions failed, so its scores "
+                             "leave them out — run the experiment again (only those questions are retried) and promote the new run")
     variant = yaml.safe_load(_artifact_text(client, run_id, "variant.yaml"))
     if isinstance(variant, dict) and "router" in variant:
         router = variant["router"] or {}

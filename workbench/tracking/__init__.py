@@ -32,6 +32,7 @@ from workbench.tracking._read import (
 )
 from workbench.tracking._store_check import STORE_HINT, check_store, sqlite_path
 from workbench.tracking._review import QuestionReview, RetrievedChunk, VariantAnswer, load_question_reviews
+from workbench.tracking._reuse import early_stop_from_tags
 
 __all__ = [
     "COMPARISON_FILE",
@@ -60,6 +61,7 @@ __all__ = [
     "calibration_runs",
     "check_store",
     "default_user",
+    "early_stop_from_tags",
     "evaluation_url",
     "experiment_sweeps",
     "find_run",

@@ -77,7 +77,7 @@ class MemoryTracker:
         run.tags["workbench.variant_id"] = result.variant.id
         if result.stopped_early is not None:
             run.tags.update(racing_tags(result.stopped_early))
-        elif reuse_key is not None:  # a run stopped early is never reused as a full one
+        elif reuse_key is not None and result.complete:  # a run stopped early or with question errors is never reused
             run.tags[REUSE_KEY_TAG] = reuse_key
         run.artifacts["eval_results"] = result.records_frame()
         run.status = result.status

@@ -419,7 +419,7 @@ class MlflowTracker:
             tags["workbench.error_kind"] = result.outcome.error_kind or ""
         if result.stopped_early is not None:
             tags.update(racing_tags(result.stopped_early))
-        elif reuse_key is not None:  # a run stopped early answered only some questions: never reused as a full one
+        elif reuse_key is not None and result.complete:  # a run stopped early or with question errors is never reused
             tags[REUSE_KEY_TAG] = reuse_key
         run = self.client.create_run(sweep.experiment_id, start_time=result.started_ms, tags={"mlflow.runName": variant.name}, run_name=variant.name)
         with self._ended_if_logging_fails(run.info.run_id):

@@ -15,7 +15,7 @@ from workbench.models import Embedder, Generator
 from workbench.results import leaderboard_frame
 from workbench.widgets._common import STYLE, error_html, esc, frame_table, run_link
 
-_COLUMNS = ("variant", "status", "questions", "hit_at_k", "mrr", "token_f1", "semantic_similarity", "refusal_correct",
+_COLUMNS = ("variant", "status", "questions", "question_errors", "hit_at_k", "mrr", "token_f1", "semantic_similarity", "refusal_correct",
             "latency_p50_s", "output_tokens", "cost_usd", "cache_hits", "generation_calls", "reused_from", "stopped_early", "error")
 
 
