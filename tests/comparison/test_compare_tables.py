@@ -95,6 +95,15 @@ def test_pairing_uses_only_questions_both_variants_scored(tables) -> None:  # ty
     assert again.row("better", "token_f1")["diff"] == pytest.approx(np.mean([min(1.0, v + 0.2) - v for v in BASE_F1]))
 
 
+def test_a_case_id_pairs_two_answers_only_when_they_answer_the_same_question(tables) -> None:  # type: ignore[no-untyped-def]
+    # another dataset: the same ids (numbered by line), its first ten questions in another order
+    moved = tables["better"].copy()
+    moved.loc[moved.index[:10], "question"] = moved["question"].iloc[:10].iloc[::-1].to_numpy()
+    row = wb.compare({"base": tables["base"], "moved": moved}, metrics=["token_f1"]).row("moved", "token_f1")
+    assert row["n"] == 30 and row["n_paired"] == 20
+    assert row["diff"] == pytest.approx(np.mean([min(1.0, v + 0.2) - v for v in BASE_F1[10:]]))
+
+
 def test_tables_pair_by_case_id_whatever_its_type_and_refuse_a_question_twice(tables) -> None:  # type: ignore[no-untyped-def]
     numbered = {name: t.assign(case_id=range(30)) for name, t in tables.items()}
     numbered["better"] = numbered["better"].assign(case_id=[str(i) for i in range(30)])  # 7 and "7" are one question

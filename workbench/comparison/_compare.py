@@ -20,7 +20,7 @@ from workbench.comparison._render import report_html, summary_text
 from workbench.comparison._routing import routing_table
 from workbench.comparison._stats import Interval, bootstrap_mean, bootstrap_ratio, paired_bootstrap, paired_bootstrap_ratio, verdict
 from workbench.comparison._tables import Loaded, Skipped, Source, VariantTable, find_table, load_run, load_tables
-from workbench.comparison._values import OPT_IN, available_metrics, by_case, numeric, success_parts
+from workbench.comparison._values import OPT_IN, available_metrics, by_case, numeric, paired_cases, success_parts
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ def _metric_rows(
     rows = []
     for table, frame in zip(tables, frames):
         is_base = table is tables[0]
-        common = base_frame.index.intersection(frame.index, sort=False)
+        common = paired_cases(base_frame, frame)
         if metric == COST_PER_SUCCESS:
             cost, ok = success_parts(frame, success_metric, success_threshold)
             mean = bootstrap_ratio(cost.tolist(), ok.tolist(), **opts)

@@ -13,7 +13,7 @@ from workbench.results import ROUTING_COLUMNS
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["OPT_IN", "available_metrics", "by_case", "numeric", "success_parts"]
+__all__ = ["OPT_IN", "available_metrics", "by_case", "numeric", "paired_cases", "success_parts"]
 
 # Per-question columns that are not measurements of the answer.
 _META = frozenset({
@@ -29,6 +29,16 @@ _ERROR_MASKED = ("latency_s", "input_tokens", "output_tokens")
 def by_case(table: VariantTable) -> pd.DataFrame:
     """The variant's table indexed by ``case_id`` (one row per question)."""
     return table.frame.drop_duplicates("case_id").set_index("case_id", drop=False)
+
+
+def paired_cases(base: pd.DataFrame, other: pd.DataFrame) -> pd.Index:
+    """The case ids two ``by_case`` tables can be paired on: in both, with the same question text when both tables
+    have it (two datasets can give different questions the same id, e.g. ids numbered by line)."""
+    common = base.index.intersection(other.index, sort=False)
+    if "question" not in base.columns or "question" not in other.columns:
+        return common
+    same = base.loc[common, "question"].astype(str).to_numpy() == other.loc[common, "question"].astype(str).to_numpy()
+    return common[same]
 
 
 def numeric(frame: pd.DataFrame, column: str) -> pd.Series:
