@@ -40,6 +40,32 @@ def test_answer_overlap(scorers) -> None:  # type: ignore[no-untyped-def]
     assert token_f1_value("nothing shared", "completely other") == 0.0
 
 
+
+@pytest.mark.parametrize("answer", ["二十五天", "خمسة وعشرين يومًا", "Привет мир", "二十五天です", "ที่นี่มีอะไร", "स्वागत है"])
+def test_overlap_scorers_read_every_script(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    s = run_scorers(scorers, ctx(answer=f"{answer}。", reference=answer))  # an ideographic full stop is punctuation too
+    assert (s["exact_match"].value, s["token_f1"].value) == (1.0, 1.0)
+    assert s["rouge_l"].value == pytest.approx(1.0)
+
+
+def test_overlap_scorers_count_characters_of_scripts_without_spaces(scorers) -> None:  # type: ignore[no-untyped-def]
+    assert token_f1_value("二十五天", "二十天") == pytest.approx(6 / 7)  # 3 of 4 and 3 of 3 characters shared
+    assert run_scorers(scorers, ctx(answer="二十天", reference="二十五天"))["rouge_l"].value == pytest.approx(6 / 7)
+    assert token_f1_value("25天", "25 天") == 1.0  # spacing between the words of such a script does not matter
+    assert token_f1_value("Привет, мир!", "привет мир") == 1.0
+
+
+def test_rouge_l_is_unchanged_on_ascii_text() -> None:
+    from rouge_score import rouge_scorer
+
+    from workbench.scoring._deterministic import _rouge_l_scorer
+
+    ascii_only = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)  # rouge_score's own [a-z0-9] tokenizer
+    texts = ["The runners were running quickly!", "A runner runs: quick_ly, x-ray e-mail 3.14", "Employees get 25 days (pro-rated).", ""]
+    for a in texts:
+        for b in texts:
+            assert _rouge_l_scorer().score(a, b) == ascii_only.score(a, b)
+
 def test_refusals(scorers) -> None:  # type: ignore[no-untyped-def]
     assert is_refusal("I don't know based on the provided context.")
     assert is_refusal("I can't help with that request.")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -13,12 +16,45 @@ from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, Hiragana, Katakana, Han (CJK ideographs).
+_UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+                       "\uf900-\ufaff\U00020000-\U0003ffff]")
+
+
+def _strip_punctuation(text: str) -> str:
+    """Drop ASCII punctuation and symbols (``string.punctuation``) and any Unicode punctuation (category P*)."""
+    text = text.translate(_PUNCT)
+    return text if text.isascii() else "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
 
 
 def normalize(text: str) -> str:
-    """SQuAD-style normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = text.lower().translate(_PUNCT)
+    """SQuAD-style normalisation: lower case, no punctuation (in any script), no articles, single spaces."""
+    text = _strip_punctuation(text.lower())
     return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def _split_word(word: str) -> list[str]:
+    pieces: list[str] = []
+    joins = False  # whether the next character of a spaced script continues the last piece
+    for ch in word:
+        if pieces and unicodedata.category(ch).startswith("M"):
+            pieces[-1] += ch  # a combining mark (vowel sign, tone mark) stays with its character
+        elif _UNSPACED.match(ch):
+            pieces.append(ch)
+            joins = False
+        elif joins:
+            pieces[-1] += ch
+        else:
+            pieces.append(ch)
+            joins = True
+    return pieces
+
+
+def words(text: str) -> list[str]:
+    """The whitespace-separated words of a text, with each character of a script written without spaces (Chinese,
+    Japanese, Thai, ...) a word of its own, so overlap counts per character there. The one tokenizer of the overlap
+    scorers (token_f1, exact_match, rouge_l)."""
+    return [piece for word in text.split() for piece in ([word] if word.isascii() else _split_word(word))]
 
 
 def _dedupe(ids: tuple[str, ...]) -> list[str]:
@@ -82,7 +118,8 @@ def precision_at_k(env: ScorerEnv) -> ScoreFn:
 
 
 def token_f1_value(answer: str, reference: str) -> float:
-    pred, gold = normalize(answer).split(), normalize(reference).split()
+    """Token-overlap F1 of the normalised answer and reference (see ``normalize`` and ``words``)."""
+    pred, gold = words(normalize(answer)), words(normalize(reference))
     if not pred or not gold:
         return float(pred == gold)
     common = sum((Counter(pred) & Counter(gold)).values())
@@ -109,15 +146,35 @@ def token_f1(env: ScorerEnv) -> ScoreFn:
 
 
 def exact_match(env: ScorerEnv) -> ScoreFn:
-    """1 when the normalised answer equals the normalised reference; answerable items only."""
-    return _answerable_only(lambda ctx: Score(float(normalize(ctx.answer) == normalize(ctx.reference))))
+    """1 when the normalised answer has the same words as the normalised reference; answerable items only."""
+    return _answerable_only(lambda ctx: Score(float(words(normalize(ctx.answer)) == words(normalize(ctx.reference)))))
+
+
+def _letters_and_digits(text: str) -> str:
+    """``text`` with everything but letters, digits and combining marks (categories L*, N*, M*) turned into spaces."""
+    if text.isascii():
+        return re.sub(r"[^A-Za-z0-9]+", " ", text)
+    return "".join(ch if unicodedata.category(ch)[0] in "LNM" else " " for ch in text)
+
+
+@dataclass(frozen=True)
+class _RougeTokenizer:
+    """rouge_score's default tokenizer for every script: lower case, letters and digits only, ASCII words of more
+    than 3 characters stemmed. rouge_score's own keeps only ``[a-z0-9]``, so an answer in Chinese, Arabic or Russian
+    had no tokens at all (ROUGE-L 0 even against itself)."""
+
+    stem: Callable[[str], str]
+
+    def tokenize(self, text: str) -> list[str]:
+        return [self.stem(w) if len(w) > 3 and w.isascii() else w for w in words(_letters_and_digits(text.lower()))]
 
 
 @lru_cache(maxsize=1)
 def _rouge_l_scorer() -> Any:
+    from nltk.stem import porter
     from rouge_score import rouge_scorer
 
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return rouge_scorer.RougeScorer(["rougeL"], tokenizer=_RougeTokenizer(porter.PorterStemmer().stem))
 
 
 def rouge_l(env: ScorerEnv) -> ScoreFn:
