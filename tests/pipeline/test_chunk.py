@@ -1,11 +1,16 @@
+import re
+from pathlib import Path
+
 import pytest
 
-from workbench.datasets import Corpus, Document
+from workbench.datasets import Corpus, Document, load_corpus
+from workbench.pipeline import chunk as chunk_module
 from workbench.pipeline import chunk_corpus, chunk_document, chunk_stats
 from workbench.pipeline.chunk import split_sentences
 from workbench.spec import ChunkerSpec
 from workbench.testing import HashingEmbedder
 
+ROOT = Path(__file__).resolve().parents[2]
 PROSE = " ".join(f"Sentence number {i} talks about topic {i % 7}." for i in range(60))
 MARKDOWN = "# Handbook\nIntro line.\n\n## Travel\nBook trains early. Keep receipts.\n\n### Hotels\nMax 150 EUR per night.\n\n## Leave\n25 days per year.\n"
 
@@ -52,3 +57,47 @@ def test_sentence_splitter_and_stats() -> None:
     stats = chunk_stats(chunks)
     assert stats.count == len(chunks) and stats.documents == 2
     assert stats.min_chars <= stats.median_chars <= stats.max_chars <= 200
+
+
+TRICKY_MARKDOWN = (
+    "Preamble before any header.\n\n# Guide\nIntro.\n\n#### Too deep to count\nStill the guide.\n\n```\n# not a section\n```\n"
+    "#\nA bare hash opens a header on the next line.\n\n## Travel\n" + "Book trains early and keep every receipt. " * 30
+    + "\n\n### Hotels\n" + "Max 150 EUR per night. " * 20 + "\n\n#nospace is no header\n\n## Travel\nBook trains early.\n"
+)
+
+
+def _header_by_rescanning(text: str, start: int) -> str:
+    """The header lookup as it was: scan the whole document for headers at every chunk."""
+    if start < 0:
+        return ""
+    headers = [m for m in re.finditer(r"^(#{1,3})\s+(.*)$", text, flags=re.M) if m.start() <= start]
+    return headers[-1].group(2).strip() if headers else ""
+
+
+@pytest.mark.parametrize(("size", "overlap"), [(60, 0), (300, 30), (800, 80)])
+def test_markdown_headers_are_those_of_a_scan_per_chunk(size: int, overlap: int) -> None:
+    docs = [Document("tricky", TRICKY_MARKDOWN), Document("hb", MARKDOWN), *load_corpus(ROOT / "datasets" / "handbook").documents]
+    for doc in docs:
+        chunks = chunk_document(doc, ChunkerSpec(strategy="markdown", size=size, overlap=overlap))
+        assert [c.header for c in chunks] == [_header_by_rescanning(doc.text, c.start) for c in chunks], doc.id
+    assert {c.header for c in chunk_document(docs[0], ChunkerSpec(strategy="markdown", size=60, overlap=0))} >= {"", "Guide", "Travel", "Hotels"}
+
+
+def test_markdown_chunker_scans_the_document_for_headers_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a scan per chunk made a 1 MB document take a minute; count scans rather than time them
+    text = "".join(f"## Part {i}\n" + f"Paragraph {i} says something worth a chunk. " * 8 + "\n\n" for i in range(60))
+    scans = []
+
+    class CountingRe:
+        def __getattr__(self, name: str) -> object:
+            return getattr(re, name)
+
+        def finditer(self, pattern, string, flags=0):  # type: ignore[no-untyped-def]
+            if string == text:
+                scans.append(pattern)
+            return re.finditer(pattern, string, flags)
+
+    monkeypatch.setattr(chunk_module, "re", CountingRe())
+    chunks = chunk_document(Document("d", text), ChunkerSpec(strategy="markdown", size=300, overlap=30))
+    assert len(chunks) >= 60 and chunks[-1].header == "Part 59"
+    assert len(scans) == 1

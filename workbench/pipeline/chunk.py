@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -157,16 +158,23 @@ _STRATEGIES: dict[str, Callable[[ChunkerSpec, Tokenizer | None], Callable[[str],
 }
 
 
-def _header_at(doc: Document, start: int) -> str:
-    if start < 0:
-        return ""
-    headers = [m for m in re.finditer(r"^(#{1,3})\s+(.*)$", doc.text, flags=re.M) if m.start() <= start]
-    return headers[-1].group(2).strip() if headers else ""
+def _header_lookup(text: str) -> Callable[[int], str]:
+    """A lookup from a character offset of ``text`` to the title of the last markdown header (#..###) starting at or
+    before it ("" when there is none, or for offset -1). The text is scanned once, not once per chunk."""
+    found = list(re.finditer(r"^(#{1,3})\s+(.*)$", text, flags=re.M))
+    starts, titles = [m.start() for m in found], [m.group(2).strip() for m in found]
+
+    def header_at(start: int) -> str:
+        before = bisect_right(starts, start) if start >= 0 else 0
+        return titles[before - 1] if before else ""
+
+    return header_at
 
 
 def chunk_document(doc: Document, spec: ChunkerSpec, tokenizer: Tokenizer | None = None) -> list[Chunk]:
     """Cut one document into chunks with stable ids (``doc_id#n-hash``) and character offsets."""
     split = _STRATEGIES[spec.strategy](spec, tokenizer)
+    header_at = _header_lookup(doc.text) if spec.strategy == "markdown" else lambda start: ""
     chunks = []
     cursor = 0
     for n, piece in enumerate(p for p in split(doc.text) if p.strip()):
@@ -177,8 +185,7 @@ def chunk_document(doc: Document, spec: ChunkerSpec, tokenizer: Tokenizer | None
         if start >= 0:
             cursor = end
         digest = hashlib.sha1(piece.encode()).hexdigest()[:8]
-        header = _header_at(doc, start) if spec.strategy == "markdown" else ""
-        chunks.append(Chunk(id=f"{doc.id}#{n}-{digest}", doc_id=doc.id, text=piece, start=start, end=end, header=header))
+        chunks.append(Chunk(id=f"{doc.id}#{n}-{digest}", doc_id=doc.id, text=piece, start=start, end=end, header=header_at(start)))
     return chunks
 
 
