@@ -101,3 +101,21 @@ def test_markdown_chunker_scans_the_document_for_headers_once(monkeypatch: pytes
     chunks = chunk_document(Document("d", text), ChunkerSpec(strategy="markdown", size=300, overlap=30))
     assert len(chunks) >= 60 and chunks[-1].header == "Part 59"
     assert len(scans) == 1
+
+
+PACKING = "\n\n".join(f"Item {i} on the packing list: socks and a towel" for i in range(12))  # paragraphs, no full stops
+
+
+@pytest.mark.parametrize("line_end", ["\r\n", "\r"])
+@pytest.mark.parametrize("strategy", ["recursive", "sentence", "markdown"])
+def test_windows_and_old_mac_line_ends_chunk_like_unix_ones(strategy: str, line_end: str) -> None:
+    unix = MARKDOWN + "\n## Packing\n" + PACKING + "\n"
+    doc = Document("d", unix.replace("\n", line_end))
+    spec = ChunkerSpec(strategy=strategy, size=120, overlap=0)
+    chunks, expected = chunk_document(doc, spec), chunk_document(Document("d", unix), spec)
+    for c in chunks:
+        assert c.start >= 0 and doc.text[c.start : c.end] == c.text
+    assert [c.text.replace(line_end, "\n") for c in chunks] == [c.text for c in expected]
+    assert [c.header for c in chunks] == [c.header for c in expected]
+    if strategy == "markdown":
+        assert {c.header for c in chunks} == {"Handbook", "Travel", "Hotels", "Leave", "Packing"}

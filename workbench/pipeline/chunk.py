@@ -43,10 +43,15 @@ class Chunk:
     header: str = ""
 
 
+# The splitter's default separators (paragraphs, lines, words, characters) in Windows (\r\n) and old Mac (\r) line
+# endings too; the splitter cuts at the first one a text contains, so a text with only "\n" splits as with the defaults.
+_SEPARATORS = ("\r\n\r\n", "\n\n", "\r\r", "\r\n", "\n", "\r", " ", "")
+
+
 def _recursive(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap)
+    splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap, separators=list(_SEPARATORS))
     return splitter.split_text
 
 
@@ -59,11 +64,12 @@ def _token(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], li
     def count(text: str) -> int:
         return len(tokenizer.encode(text, add_special_tokens=False))
 
-    splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap, length_function=count)
+    splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap, length_function=count,
+                                              separators=list(_SEPARATORS))
     return splitter.split_text
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[`*])|\n{2,}")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[`*])|(?:\r?\n|\r(?!\n)){2,}")  # a paragraph: 2+ line ends, any kind
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -113,21 +119,25 @@ def _sentence(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str],
 
 
 def _markdown_sections(text: str) -> list[tuple[str, str]]:
-    """Split on markdown headers (#..###), keeping each header with its section; returns (header path, text)."""
+    """Split on markdown headers (#..###), keeping each header with its section; returns (header path, text).
+
+    Each section is a stretch of ``text`` as it is (line endings kept), so it can be found in it.
+    """
     sections: list[tuple[str, str]] = []
     path: list[str] = []
     current: list[str] = []
     in_code = False
 
     def flush() -> None:
-        body = "\n".join(current).strip()
+        body = "".join(current).strip()
         if body:
             sections.append((" > ".join(path), body))
 
-    for line in text.splitlines():
-        if line.lstrip().startswith("```"):
+    for line in text.splitlines(keepends=True):
+        bare = line.splitlines()[0]  # without its line end
+        if bare.lstrip().startswith("```"):
             in_code = not in_code
-        match = None if in_code else re.match(r"^(#{1,3})\s+(.*)$", line)
+        match = None if in_code else re.match(r"^(#{1,3})\s+(.*)$", bare)
         if match:
             flush()
             current = []
@@ -160,8 +170,11 @@ _STRATEGIES: dict[str, Callable[[ChunkerSpec, Tokenizer | None], Callable[[str],
 
 def _header_lookup(text: str) -> Callable[[int], str]:
     """A lookup from a character offset of ``text`` to the title of the last markdown header (#..###) starting at or
-    before it ("" when there is none, or for offset -1). The text is scanned once, not once per chunk."""
-    found = list(re.finditer(r"^(#{1,3})\s+(.*)$", text, flags=re.M))
+    before it ("" when there is none, or for offset -1). The text is scanned once, not once per chunk.
+
+    Every "\r" is read as "\n" (the same length, so the same offsets): a header line ends at any line end.
+    """
+    found = list(re.finditer(r"^(#{1,3})\s+(.*)$", text.replace("\r", "\n"), flags=re.M))
     starts, titles = [m.start() for m in found], [m.group(2).strip() for m in found]
 
     def header_at(start: int) -> str:
