@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from tests.promotion.conftest import Swept, git
+from tests.promotion.conftest import Swept, fake_models, git
 from workbench.promotion import BundleConfig, ExportError, GitRepo, SecretFound
 
 EASY = [{"kind": "min_questions", "n": 1}, {"kind": "metric", "metric": "hit_at_k", "min": 0.0}]
@@ -44,7 +45,8 @@ def test_export_commits_a_complete_bundle_on_a_new_branch(promoted: Swept, deplo
     assert git(deploy_repo, "branch", "--list", result.branch).strip()
     listed = git(deploy_repo, "ls-tree", "-r", "--name-only", result.branch).split()
     bundle = {name.removeprefix("assist-x/production/") for name in listed if name.startswith("assist-x/production/")}
-    core = {"config.yaml", "config.schema.json", "prompts/good.txt", "EVALUATION.md", "manifest.json", "plots/score.png"}
+    core = {"config.yaml", "config.schema.json", "prompts/good.txt", "EVALUATION.md", "manifest.json", "plots/score.png",
+            ".gitattributes"}
     assert core <= bundle and all(f.startswith("plots/") and f.endswith(".png") for f in bundle - core)  # the sweep's own plots
     assert "README.md" in listed  # built on top of HEAD
     assert git(deploy_repo, "rev-parse", f"{result.branch}~1").strip() == before[0].strip()
@@ -81,6 +83,22 @@ def test_checkout_puts_the_bundle_on_disk(promoted: Swept, deploy_repo: Path) ->
     assert git(deploy_repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == result.branch
     assert (result.path / "config.yaml").is_file() and (result.path / "manifest.json").is_file()
     assert git(deploy_repo, "status", "--porcelain") == ""
+
+
+def test_a_clone_that_converts_line_ends_still_loads_the_bundle(promoted: Swept, deploy_repo: Path, tmp_path: Path) -> None:
+    # Git for Windows clones with core.autocrlf=true: the bundle's text files came out with CRLF, their sha256 changed
+    (deploy_repo / ".gitattributes").write_text("*.md text eol=crlf\n")  # the repository's own rules are left alone
+    git(deploy_repo, "add", ".gitattributes")
+    git(deploy_repo, "commit", "-q", "-m", "attributes")
+    result = wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, bundle_dir="bundles/assist")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "-c", "core.autocrlf=true", "clone", "-q", "-b", result.branch, str(deploy_repo), str(clone)],
+                   capture_output=True, check=True)
+    assert (clone / "README.md").read_bytes() == b"deployment repo\r\n"  # the clone does convert
+    assert git(clone, "show", "HEAD:.gitattributes") == "*.md text eol=crlf\n"
+    bundle = wb.load_bundle(clone / result.bundle_dir, corpus_path=promoted.root / "corpus", index_dir=tmp_path / "index",
+                            models=fake_models())
+    assert bundle.template.text.startswith("GOOD") and b"\r\n" not in (clone / result.bundle_dir / "EVALUATION.md").read_bytes()
 
 
 class Interrupted(GitRepo):

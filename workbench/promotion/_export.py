@@ -1,7 +1,8 @@
 """Export the configuration holding an alias into a deployment git repository, as one commit on a new branch.
 
 The bundle folder (``<name>/<alias>/`` by default) holds ``config.yaml`` (+ its JSON schema), the prompt files,
-``EVALUATION.md``, any plots of the sweep, and ``manifest.json`` with the sha256 of every other file. Everything is
+``EVALUATION.md``, any plots of the sweep, a ``.gitattributes`` that has git check the folder out byte for byte, and
+``manifest.json`` with the sha256 of every other file. Everything is
 built in a temporary folder and scanned for secrets before git is touched; the commit is made with a private index
 and the branch is created last, in one step (see ``_git.py``).
 """
@@ -50,6 +51,14 @@ from workbench.promotion._report import render_report
 from workbench.promotion._secrets import describe, scan_files, secret_env_values
 
 _SUMMARY_METRICS = ("token_f1", "hit_at_k", "recall_at_k", "mrr", "rouge_l", "semantic_similarity", "faithfulness")
+
+# In the bundle folder, so it covers the bundle alone and overrides the repository's own rules there: no line-end
+# conversion (core.autocrlf=true, Git for Windows' default, would check the text files out with CRLF), no filter, no
+# $Id$ expansion, no re-encoding; every file is checked out as hashed in manifest.json. Diffs still show.
+_GITATTRIBUTES = (
+    b"# Written by workbench export: check this bundle out byte for byte, as manifest.json hashes it.\n"
+    b"* -text -filter -ident -working-tree-encoding\n"
+)
 
 
 @dataclass(frozen=True)
@@ -199,6 +208,7 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     parent = run.data.tags.get("mlflow.parentRunId")
     plots = _plots(client, parent)
     files.update(plots)
+    files[".gitattributes"] = _GITATTRIBUTES
     gates = audit.gates if audit is not None else ()
     registry = RegistryRecord(
         tracking_uri=_redact(cfg.tracking_uri), experiment_id=run.info.experiment_id, run_id=run_id, parent_run_id=parent,
