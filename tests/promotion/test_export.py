@@ -101,6 +101,16 @@ def test_a_clone_that_converts_line_ends_still_loads_the_bundle(promoted: Swept,
     assert bundle.template.text.startswith("GOOD") and b"\r\n" not in (clone / result.bundle_dir / "EVALUATION.md").read_bytes()
 
 
+
+def test_files_are_stored_as_they_are_whatever_the_repository_converts(deploy_repo: Path, tmp_path: Path) -> None:
+    git(deploy_repo, "config", "core.autocrlf", "true")  # an export made on Windows: git would store CRLF text as LF
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_bytes(b"Context: {context}\r\nQuestion: {question}\r\n")
+    blob = GitRepo(deploy_repo).hash_object(prompt)
+    stored = subprocess.run(["git", "-C", str(deploy_repo), "cat-file", "blob", blob], capture_output=True, check=True).stdout
+    assert stored == prompt.read_bytes()
+
+
 class Interrupted(GitRepo):
     """A repository whose export is interrupted at one step."""
 

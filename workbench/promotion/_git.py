@@ -90,8 +90,8 @@ class GitRepo:
     # -- building a commit with a private index ------------------------------------------------------------------
 
     def hash_object(self, file: Path) -> str:
-        """Store a file as a blob; returns its id."""
-        return self._run("hash-object", "-w", "--", str(file)).stdout.strip()
+        """Store a file as a blob, byte for byte (no core.autocrlf or attribute conversion); returns its id."""
+        return self._run("hash-object", "-w", "--no-filters", "--", str(file)).stdout.strip()
 
     def read_tree(self, index: Path, commit: str | None) -> None:
         """Fill the private index with ``commit``'s tree (or leave it empty)."""
