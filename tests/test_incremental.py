@@ -235,3 +235,26 @@ def test_answers_from_the_cache_keep_the_latency_of_the_calls_that_computed_them
         assert not v.reused_from and v.metrics["generation_calls"] == 0 and v.metrics["cache_hits"] == QUESTIONS
         assert v.metrics["latency_p50_s"] >= 0.05  # not the cache read's few milliseconds
         assert v.metrics["latency_p50_s"] == pytest.approx(before[v.variant.id]["latency_p50_s"], abs=0.03)
+
+
+def test_a_custom_scorer_fixed_after_a_sweep_scores_it_again_from_the_cached_answers(wb_settings: Settings, models: Models) -> None:
+    @wb.scorer("test_answer_chars", default=False)
+    def buggy(env):  # type: ignore[no-untyped-def]
+        return lambda ctx: wb.Score(0.0)
+
+    spec = make_spec([P1], scorers=["token_f1", "test_answer_chars"])
+    first = sweep(spec, wb_settings, models)
+    assert {v.metrics["test_answer_chars"] for v in first.variants} == {0.0}
+    calls = models.calls
+
+    @wb.scorer("test_answer_chars", default=False)
+    def fixed(env):  # type: ignore[no-untyped-def]  # the notebook cell, edited and run again
+        return lambda ctx: wb.Score(float(len(ctx.answer)))
+
+    second = sweep(spec, wb_settings, models)
+    assert models.calls == calls and not any(v.reused_from for v in second.variants)  # scored again, no answer again
+    for v in second.variants:
+        chars = sum(len(r.answer) for r in v.records) / len(v.records)
+        assert chars > 0 and v.metrics["test_answer_chars"] == pytest.approx(chars)
+    third = sweep(spec, wb_settings, models)  # the same code again: reused
+    assert all(v.reused_from for v in third.variants)

@@ -86,9 +86,43 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None) -> tuple[Dataset
     return dataset, corpus
 
 
+def code_digest(fn: Callable[..., Any]) -> str:
+    """A digest of a function's code: its source where Python can find it (a module, a notebook cell), else its
+    bytecode, constants and names, nested functions (the scorer a factory returns) included. The values of globals
+    and closures it reads are not part of it."""
+    import inspect
+
+    try:
+        return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()
+    except (OSError, TypeError):
+        pass
+    digest = hashlib.sha256()
+
+    def add(code: Any) -> None:
+        digest.update(code.co_code)
+        digest.update(repr(code.co_names).encode())
+        for const in code.co_consts:
+            if inspect.iscode(const):
+                add(const)
+            else:
+                digest.update(repr(const).encode())
+
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a callable object: its class's __call__
+        code = getattr(getattr(type(fn), "__call__", None), "__code__", None)
+    if code is not None:
+        add(code)
+    else:
+        digest.update(f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(type(fn)))}".encode())
+    return digest.hexdigest()
+
+
 def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping[str, ScoreFn], judge: Judge | None) -> dict[str, Any]:
     """What the scores of a variant depend on besides its answers: the scorers, the judge, the prices."""
     out: dict[str, Any] = {"scorers": sorted(scorers)}
+    custom = {name: code_digest(e.factory) for name, e in scorer_entries().items() if name in scorers and callable(e.factory)}
+    if custom:  # a scorer registered with @wb.scorer and then fixed in its notebook cell scores differently
+        out["scorer_code"] = custom
     if variant.model is None:
         return out
     if judge is not None:
