@@ -101,7 +101,7 @@ class _ModelRow(w.HBox):
             self.check.value = error_html(str(exc))
 
     def value(self) -> dict[str, Any]:
-        data = self.original.model_dump(mode="json", exclude_none=True)
+        data = self.original.model_dump(mode="json")  # with its None values: ``timeout_s: null`` means no time limit
         data["id"] = self.model_field.value.strip()
         data["params"] = {**data.get("params", {}), "max_tokens": self.max_tokens.value}
         return data
@@ -194,7 +194,8 @@ class GridBuilder(w.VBox):
         changed = self._refresh
         self.prompts = _Rows("prompt", lambda p: _PromptRow(p, changed), s.prompts,
                              lambda: PromptSpec(name=f"prompt{len(self.prompts.rows) + 1}", template=_DEFAULT_TEMPLATE), changed)
-        self._routers = tuple(m for m in s.models if isinstance(m, RouterEntry))  # kept as in the file (not edited here)
+        # routers are kept as in the file (not edited here), at their place among the models
+        self._routers = tuple((i, m) for i, m in enumerate(s.models) if isinstance(m, RouterEntry))
         plain = [m for m in s.models if isinstance(m, ModelSpec)]
         self.models = _Rows("model", lambda m: _ModelRow(m, changed), plain, lambda: ModelSpec(id=GEMMA_ID), changed)
         self.chunkers = _Rows("chunker", lambda c: _ChunkerRow(c, changed), s.chunkers, lambda: ChunkerSpec(strategy="recursive"), changed)
@@ -227,18 +228,29 @@ class GridBuilder(w.VBox):
     # -- reading the form ------------------------------------------------------------------------------------------
 
     def _data(self) -> dict[str, Any]:
-        data = self._start.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
-        corpus = self.corpus.value.strip()
+        """The spec's fields with the form's values over them: a field the form has no control for is kept as it was."""
+        data = self._start.model_dump(mode="json")
         data.update(
             name=self.name.value.strip(),
-            dataset={"path": self.dataset.value.strip(), **({"limit": self.limit.value} if self.limit.value else {})},
-            corpus={"builtin": corpus} if corpus == PYTHON_REFERENCE else {"path": corpus, "glob": self.glob.value.strip() or "**/*.md"},
+            dataset={**data["dataset"], "path": self.dataset.value.strip(), "limit": self.limit.value or None},
+            corpus=self._corpus(),
             prompts=[r.value() for r in self.prompts.rows],
-            models=[*(r.value() for r in self.models.rows), *(e.model_dump(mode="json", exclude_none=True) for e in self._routers)],
+            models=self._models(),
             chunkers=[r.value() for r in self.chunkers.rows],
             retrieval=[r.value() for r in self.retrieval.rows],
         )
         return data
+
+    def _corpus(self) -> dict[str, Any]:
+        corpus, glob = self.corpus.value.strip(), self.glob.value.strip() or "**/*.md"
+        return {"builtin": corpus, "glob": glob} if corpus == PYTHON_REFERENCE else {"path": corpus, "glob": glob}
+
+    def _models(self) -> list[dict[str, Any]]:
+        """The model rows, with each router back at its place in the spec's list (the order of the variants)."""
+        models = [r.value() for r in self.models.rows]
+        for i, entry in self._routers:
+            models.insert(min(i, len(models)), entry.model_dump(mode="json"))
+        return models
 
     def spec(self) -> wb.ExperimentSpec:
         """The experiment as edited.

@@ -1,0 +1,87 @@
+"""The GridBuilder hands back the spec it was given when nothing was edited: every field it has no control for is kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import workbench as wb
+from workbench.models import GEMMA_ID, SMOLLM2_ID
+from workbench.widgets import GridBuilder
+
+PROMPT = "Context: {context}\nQuestion: {question}\nAnswer:"
+ROUTER = {
+    "router": {
+        "name": "cheap-then-strong",
+        "cheap": {"id": SMOLLM2_ID, "params": {"timeout_s": None}},
+        "strong": {"id": GEMMA_ID},
+        "escalate_when": {"refusal_or_empty": True},
+    }
+}
+
+
+def write_dataset(folder: Path, question_chars: int) -> None:
+    case = {"id": "long", "question": "Why " + "x" * (question_chars - 5) + "?", "reference": "Because.", "source_ids": []}
+    short = {"id": "short", "question": "Why?", "reference": "Because.", "source_ids": []}
+    (folder / "ds_long.jsonl").write_text("\n".join(json.dumps(c) for c in (case, short)) + "\n", encoding="utf-8")
+
+
+def rich_spec(folder: Path) -> wb.ExperimentSpec:
+    """A spec that sets most optional fields to something other than their default."""
+    write_dataset(folder, 4886)
+    (folder / "docs").mkdir()
+    return wb.ExperimentSpec.from_dict(
+        {
+            "name": "rich",
+            "description": "every optional field set",
+            "dataset": {"path": "ds_long.jsonl", "limit": 2, "max_question_chars": 10000, "max_reference_chars": 500},
+            "corpus": {"path": "docs", "glob": "*.txt"},
+            "prompts": [{"name": "grounded", "template": PROMPT, "system": "Be brief."}],
+            "models": [
+                ROUTER,
+                {"id": GEMMA_ID, "kind": "chat", "cache": False, "name": "gemma-hot",
+                 "params": {"temperature": 0.7, "max_tokens": 512, "stop": ["\n\n"], "timeout_s": None}},
+                {"id": GEMMA_ID, "params": {"max_tokens": 16}},
+            ],
+            "chunkers": [{"strategy": "token", "size": 6000, "overlap": 1200}],
+            "retrieval": [{"k": 30, "search": "mmr", "fetch_k": 60, "mmr_lambda": 0.3}],
+            "judge": {"id": SMOLLM2_ID, "n": 3, "max_tokens": 128, "temperature": 0.2, "cache": False},
+            "scorers": ["token_f1", "mrr", "faithfulness"],
+            "limits": {"wall_time_s": 60, "max_tokens": 50000, "memory_mb": 512},
+            "execution": {"isolation": "none", "workers": 3, "concurrency": {"openai": 5}, "retries": 1,
+                          "racing": {"metric": "token_f1", "batch": 2, "min_questions": 4, "tolerance": 0.05}},
+            "index_store": {"url": "http://127.0.0.1:8000"},
+            "pricing": {GEMMA_ID: {"input": 1.0, "output": 2.0}},
+            "seed": 7,
+            "promotion": {"gates": [{"kind": "metric", "metric": "token_f1", "min": 0.5}, {"kind": "min_questions", "n": 2}],
+                          "require_staging": False},
+        },
+        base_dir=folder,
+    )
+
+
+def test_an_untouched_grid_builder_returns_the_spec_it_was_given(tmp_path: Path) -> None:
+    spec = rich_spec(tmp_path)
+    edited = GridBuilder(spec).spec()
+    assert edited.model_dump(mode="json") == spec.model_dump(mode="json")
+    assert edited.hash == spec.hash
+
+
+def test_the_dataset_length_caps_the_user_raised_are_kept(tmp_path: Path) -> None:
+    write_dataset(tmp_path, 4886)
+    spec = wb.ExperimentSpec.from_dict(
+        {
+            "name": "long",
+            "dataset": {"path": "ds_long.jsonl", "max_question_chars": 10000},
+            "corpus": {"builtin": "python-reference"},
+            "prompts": [{"name": "p", "template": PROMPT}],
+            "models": [{"id": GEMMA_ID}],
+            "chunkers": [{"strategy": "recursive"}],
+        },
+        base_dir=tmp_path,
+    )
+    builder = GridBuilder(spec)
+    assert builder.spec().dataset.max_question_chars == 10000
+    assert builder.questions() == 2 and "wb-error" not in builder.summary.value
+    builder.limit.value = 1
+    assert builder.spec().dataset == spec.dataset.model_copy(update={"limit": 1})
