@@ -85,3 +85,29 @@ def test_the_dataset_length_caps_the_user_raised_are_kept(tmp_path: Path) -> Non
     assert builder.questions() == 2 and "wb-error" not in builder.summary.value
     builder.limit.value = 1
     assert builder.spec().dataset == spec.dataset.model_copy(update={"limit": 1})
+
+
+def test_untouched_sliders_keep_values_outside_their_usual_range(tmp_path: Path) -> None:
+    write_dataset(tmp_path, 10)
+    spec = wb.ExperimentSpec.from_dict(
+        {
+            "name": "extremes",
+            "dataset": {"path": "ds_long.jsonl", "limit": 5_000_000},
+            "corpus": {"builtin": "python-reference"},
+            "prompts": [{"name": "p", "template": PROMPT}],
+            "models": [{"id": GEMMA_ID, "params": {"max_tokens": 2048}}, {"id": SMOLLM2_ID, "params": {"max_tokens": 4}},
+                       {"id": GEMMA_ID, "name": "longest", "params": {"max_tokens": 8192}},
+                       {"id": SMOLLM2_ID, "name": "shortest", "params": {"max_tokens": 1}}],
+            "chunkers": [{"strategy": "recursive", "size": 100_000, "overlap": 99_999}, {"strategy": "sentence", "size": 16, "overlap": 0}],
+            "retrieval": [{"k": 100, "search": "mmr", "fetch_k": 1000}, {"k": 1}],
+        },
+        base_dir=tmp_path,
+    )
+    builder = GridBuilder(spec)
+    edited = builder.spec()
+    assert [m.params.max_tokens for m in edited.models] == [2048, 4, 8192, 1]  # type: ignore[union-attr]
+    assert edited.dataset.limit == 5_000_000 and [c.size for c in edited.chunkers] == [100_000, 16]
+    assert [r.k for r in edited.retrieval] == [100, 1]
+    assert edited.hash == spec.hash
+    builder.models.rows[1].max_tokens.value = 64  # the slider still moves
+    assert builder.spec().models[1].params.max_tokens == 64  # type: ignore[union-attr]

@@ -86,7 +86,8 @@ class _ModelRow(w.HBox):
         self.original = model
         self.model_field = w.Combobox(value=model.id, options=[GEMMA_ID, SMOLLM2_ID, "openai:gpt-4o-mini", "anthropic:claude-3-5-haiku-latest", "ollama:llama3.2"],
                                    description="model", ensure_option=False, layout=w.Layout(width="360px"))
-        self.max_tokens = w.IntSlider(value=model.params.max_tokens, min=8, max=1024, step=8, description="max tokens", continuous_update=False)
+        tokens = model.params.max_tokens  # the range takes in the spec's value: a slider clamps one outside it
+        self.max_tokens = w.IntSlider(value=tokens, min=min(8, tokens), max=max(1024, tokens), step=8, description="max tokens", continuous_update=False)
         self.check = w.HTML()
         for widget in (self.model_field, self.max_tokens):
             widget.observe(lambda _c: (self._validate(), on_change()), names="value")
@@ -185,7 +186,8 @@ class GridBuilder(w.VBox):
         self.name = w.Text(value=s.name, description="name")
         self.dataset = w.Combobox(value=s.dataset.path, options=_candidates(base, ["*.jsonl", "*.csv"]), description="dataset",
                                   ensure_option=False, layout=w.Layout(width="460px"))
-        self.limit = w.BoundedIntText(value=s.dataset.limit or 0, min=0, max=1_000_000, description="limit", tooltip="0 = all questions",
+        limit = s.dataset.limit or 0
+        self.limit = w.BoundedIntText(value=limit, min=0, max=max(1_000_000, limit), description="limit", tooltip="0 = all questions",
                                       layout=w.Layout(width="180px"))
         corpus_value = s.corpus.builtin or s.corpus.path or ""
         self.corpus = w.Combobox(value=corpus_value, options=[PYTHON_REFERENCE, *_candidates(base, [], dirs=True)], description="corpus",
