@@ -10,8 +10,10 @@ import mlflow
 import pytest
 
 import workbench as wb
+from workbench.grid import expand_grid
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.pipeline import MemoryIndexStore
+from workbench.runner import _Bars
 from workbench.spec import ExperimentSpec
 from workbench.testing import CountingIndexStore, HashingEmbedder, ScriptedModel
 from workbench.tracking import MemoryTracker
@@ -241,3 +243,70 @@ def test_a_bad_llama_thread_count_is_one_error_before_any_run(wb_settings, fake_
     with pytest.raises(wb.ModelError, match=rf"WORKBENCH_LLAMA_THREADS='{threads}': llama.cpp threads must be a whole number from 1 to 256"):
         wb.run(make_spec(), models=fake_models, tracker=tracker, settings=wb_settings, progress=False)
     assert tracker.runs == {}  # not a failed variant per model load: nothing was started
+
+
+class FakeBar:
+    """Records what ``_Bars`` tells a tqdm bar."""
+
+    made: list[FakeBar] = []
+
+    def __init__(self, total: int | None = None, desc: str = "", **_: Any) -> None:
+        self.total, self.desc, self.n, self.postfix, self.closed = total, desc, 0, "", False
+        FakeBar.made.append(self)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def reset(self, total: int | None = None) -> None:
+        self.n, self.total = 0, total
+
+    def set_postfix_str(self, text: str) -> None:
+        self.postfix = text
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def drive_bars(events: list[wb.ProgressEvent], variants: int) -> list[tuple[int, int | None, str]]:
+    """Feed ``events`` to the CLI's bars; after each question, what the open questions bar shows (done, total, variant)."""
+    FakeBar.made = []
+    bars = _Bars(True, variants, make_bar=FakeBar)
+    outer = FakeBar.made[0]
+    shown = []
+    for event in events:
+        bars.update(event)
+        if event.kind == "question_done":
+            inner = [b for b in FakeBar.made if b.desc == "questions" and not b.closed]
+            assert len(inner) == 1
+            shown.append((inner[0].n, inner[0].total, outer.postfix))
+    bars.close()
+    assert all(b.closed for b in FakeBar.made)
+    return shown
+
+
+def test_the_questions_bar_follows_each_racing_variant_and_never_runs_past_its_total() -> None:
+    a, b, c = expand_grid(make_spec())[:3]
+    events = []
+    for first in (0, 2):  # two batches of two questions out of four; c stops after the first batch
+        for v in ((a, b, c) if first == 0 else (a, b)):
+            if first == 0:
+                events.append(wb.ProgressEvent("variant_started", 0, 4, v))
+            events += [wb.ProgressEvent("question_done", first + i, 4, v) for i in (1, 2)]
+            events += [wb.ProgressEvent("question_scored", first + i, 4, v) for i in (1, 2)]
+        if first == 0:
+            events.append(wb.ProgressEvent("variant_done", 1, 4, c))
+    events += [wb.ProgressEvent("variant_done", 2, 4, a), wb.ProgressEvent("variant_done", 3, 4, b)]
+    expected = [(first + i, 4, v.name) for first in (0, 2) for v in ((a, b, c) if first == 0 else (a, b)) for i in (1, 2)]
+    assert drive_bars(events, 4) == expected
+
+
+def test_the_questions_bar_of_a_plain_sweep_counts_each_variant_in_turn() -> None:
+    variants = expand_grid(make_spec())
+    events = []
+    for n, v in enumerate(variants):
+        events += [wb.ProgressEvent("variant_started", n, len(variants), v)]
+        events += [wb.ProgressEvent("question_done", i, 3, v) for i in (1, 2, 3)]
+        events += [wb.ProgressEvent("variant_done", n + 1, len(variants), v)]
+    assert drive_bars(events, len(variants)) == [(i, 3, v.name) for v in variants for i in (1, 2, 3)]
+    assert len([b for b in FakeBar.made if b.desc == "questions"]) == len(variants)  # one bar per variant, as ever
+    assert FakeBar.made[0].n == len(variants)

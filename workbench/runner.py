@@ -428,17 +428,27 @@ def _retrieval_scorer_names(names: Sequence[str] | None) -> list[str]:
 
 
 class _Bars:
-    """tqdm.auto progress: variants outer, questions inner (widgets in notebooks, text in terminals)."""
+    """tqdm.auto progress: variants outer, questions inner (widgets in notebooks, text in terminals).
 
-    def __init__(self, enabled: bool, total: int) -> None:
+    The questions bar shows the variant of the latest ``question_done`` at that variant's own count: with racing (or
+    several workers) the live variants' questions interleave, and counting them all on one variant's bar ran past it.
+
+    Args:
+        enabled: False draws nothing.
+        total: the sweep's variants.
+        make_bar: makes a bar (default: ``tqdm.auto.tqdm``).
+    """
+
+    def __init__(self, enabled: bool, total: int, make_bar: Callable[..., Any] | None = None) -> None:
         self.enabled = enabled
         self._outer: Any = None
         self._inner: Any = None
+        self._inner_variant: str | None = None  # the id of the variant the questions bar shows
         if enabled:
-            from tqdm.auto import tqdm
-
-            self._tqdm = tqdm
-            self._outer = tqdm(total=total, desc="variants", unit="variant")
+            if make_bar is None:
+                from tqdm.auto import tqdm as make_bar
+            self._tqdm = make_bar
+            self._outer = make_bar(total=total, desc="variants", unit="variant")
 
     def update(self, event: ProgressEvent) -> None:
         if not self.enabled:
@@ -447,15 +457,24 @@ class _Bars:
             self._outer.set_postfix_str(f"index {event.message}")
         elif event.kind == "variant_started" and event.variant is not None:
             self._outer.set_postfix_str(event.variant.name)
-        elif event.kind == "question_done":
-            if self._inner is None:
-                self._inner = self._tqdm(total=event.total, desc="questions", unit="q", leave=False)
-            self._inner.update(1)
+        elif event.kind == "question_done" and event.variant is not None:
+            self._question(event.variant, event.done, event.total)
         elif event.kind == "variant_done":
-            if self._inner is not None:
+            if self._inner is not None and (event.variant is None or event.variant.id == self._inner_variant):
                 self._inner.close()
-                self._inner = None
+                self._inner, self._inner_variant = None, None
             self._outer.update(1)
+
+    def _question(self, variant: Variant, done: int, total: int) -> None:
+        """Show ``done``/``total`` of ``variant`` (the bar is reset when the variant differs from the one it showed)."""
+        if self._inner is None:
+            self._inner = self._tqdm(total=total, desc="questions", unit="q", leave=False)
+        elif variant.id != self._inner_variant:
+            self._inner.reset(total=total)
+        if variant.id != self._inner_variant:
+            self._inner_variant = variant.id
+            self._outer.set_postfix_str(variant.name)
+        self._inner.update(done - self._inner.n)
 
     def close(self) -> None:
         for bar in (self._inner, self._outer):
