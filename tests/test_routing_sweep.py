@@ -180,3 +180,24 @@ def test_promoting_a_router_variant_says_why_it_cannot_be_and_writes_nothing(rou
     with pytest.raises(PromotionError, match=rf"run {routed.run_id} is a router variant \({ROUTER}: {SMOLLM2_ID} escalating to {GEMMA_ID}\)"):
         promote(routed.run_id, name="routed-assistant", alias="staging", settings=wb_settings)
     assert not MlflowClient(wb_settings.tracking_uri).search_registered_models()
+
+
+def test_a_model_file_name_mlflow_refuses_in_a_metric_name_is_cleaned(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    gguf = f"llamacpp:{tmp_path / 'smol+q4 (1).gguf'}"
+    cheap, strong = {"id": gguf, "kind": "chat", "params": {"max_tokens": 8}}, {"id": GEMMA_ID, "params": {"max_tokens": 8}}
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "loops.md").write_text(DOCS["loops"] + "\n", encoding="utf-8")
+    (tmp_path / "q.jsonl").write_text(json.dumps({"question": CASES[0][1], "reference": "items", "source_ids": ["loops"]}) + "\n")
+    spec = ExperimentSpec.from_dict({
+        "name": "routing-names", "dataset": {"path": "q.jsonl"}, "corpus": {"path": "docs"},
+        "prompts": [{"name": "p", "template": "Context: {context}\nQuestion: {question}\nAnswer:"}],
+        "models": [{"router": {"name": "r", "cheap": cheap, "strong": strong, "escalate_when": {"refusal_or_empty": True}}}],
+        "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+    }, base_dir=tmp_path)
+    models = {gguf: ScriptedModel(lambda p: "", model_id=gguf, kind="chat"), GEMMA_ID: ScriptedModel(echo_context_answer, model_id=GEMMA_ID),
+              MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    routed = result.variants[0]
+    assert routed.status == "FINISHED" and routed.run_id is not None
+    logged = MlflowClient(wb_settings.tracking_uri).get_run(routed.run_id).data.metrics
+    assert logged["calls_smol_q4 _1_"] == 1 and logged["calls_gemma3-270m"] == 1  # the empty cheap answer escalated

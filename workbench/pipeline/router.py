@@ -10,6 +10,7 @@ decision with its reasons; ``routing_metrics`` sums them per model.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -145,6 +146,12 @@ def route_answer(
     )
 
 
+def metric_suffix(name: str) -> str:
+    """A model's short name as part of an MLflow metric name: a GGUF file stem may hold characters MLflow refuses
+    (``model (1)``, ``smol+q4``), each becomes ``_``; cut to 200 characters (MLflow's names hold 250)."""
+    return re.sub(r"[^A-Za-z0-9_.\- ]", "_", name)[:200] or "_"
+
+
 def routing_metrics(records: Sequence[QuestionRecord]) -> dict[str, float]:
     """A router variant's own metrics, from its question records (empty for records no router answered).
 
@@ -165,8 +172,9 @@ def routing_metrics(records: Sequence[QuestionRecord]) -> dict[str, float]:
         "generation_calls": float(sum(1 for c in calls if c.generation is None or not c.generation.cached)),
         "cache_hits": float(sum(1 for c in calls if c.generation is not None and c.generation.cached)),
     }
-    for short in dict.fromkeys(c.short_name for c in calls):
-        mine = [c for c in calls if c.short_name == short]
+    for name in dict.fromkeys(c.short_name for c in calls):
+        mine = [c for c in calls if c.short_name == name]
+        short = metric_suffix(name)
         out[f"tokens_{short}"] = float(sum(c.input_tokens + c.output_tokens for c in mine))
         out[f"calls_{short}"] = float(len(mine))
         costs = [c.cost_usd for c in mine]
