@@ -83,6 +83,18 @@ def test_cache_info_prints_the_stores_summary(cache_dir: Path, capsys: pytest.Ca
     assert re.search(r"embedding\s+1 entries", out)
 
 
+def test_a_cache_that_is_not_a_database_is_named_not_blamed_on_the_tracking_store(
+    cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache_dir.mkdir(parents=True)
+    (cache_dir / "cache.db").write_bytes(bytes(range(256)) * 20)
+    for command in (["cache", "info"], ["cache", "clear"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: {cache_dir / 'cache.db'}: the answer cache cannot be read") and "tracking store" not in err
+        assert f"delete the folder {cache_dir}" in err and "\n" not in err
+
+
 def test_cache_info_and_clear_do_not_create_a_missing_cache(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["cache", "info"]) == 0
     assert main(["cache", "clear"]) == 0

@@ -7,11 +7,14 @@ hits and misses are counted per kind in the store itself, so every process that 
 from __future__ import annotations
 
 import math
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from workbench.errors import WorkbenchError
 
 __all__ = ["KINDS", "CacheInfo", "CacheStore", "DiskCacheStore", "Kind", "MemoryCacheStore", "parse_age"]
 
@@ -106,9 +109,15 @@ class DiskCacheStore:
         self.size_limit_mb = size_limit_mb
         self.directory = Path(directory).absolute()
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._cache = diskcache.Cache(
-            str(self.directory), size_limit=size_limit_mb * 2**20, eviction_policy="least-recently-stored", timeout=60
-        )
+        try:
+            self._cache = diskcache.Cache(
+                str(self.directory), size_limit=size_limit_mb * 2**20, eviction_policy="least-recently-stored", timeout=60
+            )
+        except sqlite3.DatabaseError as exc:  # a truncated or overwritten cache.db
+            raise WorkbenchError(
+                f"{self.directory / 'cache.db'}: the answer cache cannot be read ({exc}) — delete the folder {self.directory} "
+                "(it holds only cached answers, judge calls and embeddings; the next sweep computes them again)"
+            ) from None
 
     def get(self, kind: Kind, key: str) -> dict[str, Any] | None:
         value = self._cache.get(f"{kind}:{key}", default=None, retry=True)
