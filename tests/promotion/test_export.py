@@ -12,7 +12,7 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from tests.promotion.conftest import Swept, fake_models, git
+from tests.promotion.conftest import Swept, fake_models, git, write_project
 from workbench.promotion import BundleConfig, ExportError, GitRepo, SecretFound
 
 EASY = [{"kind": "min_questions", "n": 1}, {"kind": "metric", "metric": "hit_at_k", "min": 0.0}]
@@ -229,3 +229,22 @@ def test_export_into_an_empty_repository(promoted: Swept, tmp_path: Path) -> Non
     result = wb.export("assist-x", "production", repo=repo, settings=promoted.settings, bundle_dir="bundles/assist")
     assert git(repo, "rev-list", "--count", result.branch).strip() == "1"
     assert "bundles/assist/config.yaml" in git(repo, "ls-tree", "-r", "--name-only", result.branch)
+
+
+def test_a_later_run_of_a_registered_configuration_exports_its_own_evaluation(swept: Swept, deploy_repo: Path) -> None:
+    wb.promote(swept.run_id("good"), name="assist-later", alias="staging", gates=EASY, settings=swept.settings)
+    later = wb.run(write_project(swept.root), settings=swept.settings, models=fake_models(), limit=3, progress=False)
+    run_id = next(v.run_id for v in later.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
+    assert run_id != swept.run_id("good")
+    promotion = wb.promote(run_id, name="assist-later", alias="staging", gates=EASY, settings=swept.settings)  # type: ignore[arg-type]
+    assert promotion.version == "1"  # the same configuration: the same registered version
+    result = wb.export("assist-later", "staging", repo=deploy_repo, settings=swept.settings)
+    bundle = deploy_repo / "bundle"
+    git(deploy_repo, "worktree", "add", "-q", str(bundle), result.branch)
+    folder = bundle / result.bundle_dir
+    config = BundleConfig.from_yaml((folder / "config.yaml").read_text())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert config.source.run_id == run_id and config.dataset.cases == 3  # not the first run's source and 5 questions
+    assert manifest["mlflow"]["run_id"] == run_id and manifest["metrics"]["questions"]["value"] == 3
+    assert "(3 questions" in (folder / "EVALUATION.md").read_text()
+    wb.load_bundle(folder, corpus_path=swept.root / "corpus")  # its hashes hold

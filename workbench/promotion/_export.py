@@ -35,7 +35,7 @@ from workbench.promotion._config import (
 from workbench.promotion._errors import ExportError, SecretFound
 from workbench.promotion._gates import Evidence
 from workbench.promotion._git import GitRepo
-from workbench.promotion._promote import _check_target, current_user, get_run
+from workbench.promotion._promote import _check_target, current_user, get_run, read_candidate
 from workbench.promotion._registry import (
     LOGGED_MODEL_TAG,
     PROMPT_NAME_TAG,
@@ -197,6 +197,12 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
         config = BundleConfig.from_yaml(files[CONFIG_FILE].decode(), source=f"models:/{model_id}/{CONFIG_FILE}")
     except ValueError as exc:
         raise ExportError(str(exc)) from None
+    if run_id != config.source.run_id:
+        # the version was registered from an earlier run of the same configuration: the bundle describes the run that
+        # was promoted to this alias (its dataset and source), with the registered prompt
+        promoted = read_candidate(client, run_id, name).config
+        config = promoted.model_copy(update={"prompt": config.prompt})
+        files[CONFIG_FILE] = config.to_yaml().encode()
 
     run = get_run(client, run_id)
     try:
