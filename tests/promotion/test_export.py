@@ -231,7 +231,7 @@ def test_export_into_an_empty_repository(promoted: Swept, tmp_path: Path) -> Non
     assert "bundles/assist/config.yaml" in git(repo, "ls-tree", "-r", "--name-only", result.branch)
 
 
-def test_a_later_run_of_a_registered_configuration_exports_its_own_evaluation(swept: Swept, deploy_repo: Path) -> None:
+def test_a_later_run_of_a_registered_configuration_exports_its_own_evaluation(swept: Swept, deploy_repo: Path, tmp_path: Path) -> None:
     wb.promote(swept.run_id("good"), name="assist-later", alias="staging", gates=EASY, settings=swept.settings)
     later = wb.run(write_project(swept.root), settings=swept.settings, models=fake_models(), limit=3, progress=False)
     run_id = next(v.run_id for v in later.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
@@ -247,4 +247,4 @@ def test_a_later_run_of_a_registered_configuration_exports_its_own_evaluation(sw
     assert config.source.run_id == run_id and config.dataset.cases == 3  # not the first run's source and 5 questions
     assert manifest["mlflow"]["run_id"] == run_id and manifest["metrics"]["questions"]["value"] == 3
     assert "(3 questions" in (folder / "EVALUATION.md").read_text()
-    wb.load_bundle(folder, corpus_path=swept.root / "corpus")  # its hashes hold
+    wb.load_bundle(folder, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())  # its hashes hold
