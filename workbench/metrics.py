@@ -112,6 +112,7 @@ class ScorerEntry:
     default: bool = True
     judged: bool = False
     retrieval: bool = False
+    lower_is_better: bool = False
 
 
 def _builtin(module: str, names: str, **flags: bool) -> dict[str, ScorerEntry]:
@@ -134,10 +135,16 @@ _SCORER_NAME_MAX = 200
 _SCORER_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{_SCORER_NAME_MAX}}}")
 
 
-def scorer(name: str, *, default: bool = True, judged: bool = False) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+def scorer(
+    name: str, *, default: bool = True, judged: bool = False, lower_is_better: bool = False
+) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     """Register a scorer factory under ``name`` (a factory takes a ``ScorerEnv`` and returns ``ScoreContext -> Score``).
 
     ``judged`` marks a scorer that needs a judge model: it is on by default exactly when a judge is configured.
+    ``lower_is_better`` marks a score where less is better (a hallucination rate, a toxicity): comparisons, gates
+    and racing then call the lower variant better. It holds in the process that registered the scorer, so a
+    ``workbench compare`` in another process needs the scorer's module imported first (or the metric named so
+    that ``direction`` knows it: ``*_errors``, ``*_leak``, ``latency*``, ``cost*``...).
 
     Example:
         >>> @scorer("answer_length", default=False)
@@ -150,7 +157,7 @@ def scorer(name: str, *, default: bool = True, judged: bool = False) -> Callable
                          "letters, digits, '_', '-' or '.' (e.g. answer_length)")
 
     def register(factory: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        _REGISTRY[name] = ScorerEntry(name, factory, default, judged)
+        _REGISTRY[name] = ScorerEntry(name, factory, default, judged, lower_is_better=lower_is_better)
         return factory
 
     return register
@@ -188,8 +195,12 @@ def direction(metric: str) -> Direction:
     """Whether a larger value of ``metric`` is better ("higher") or worse ("lower").
 
     Lower is better for latency, cost, token counts, error counts, false refusals, leaks and injected context, and
-    for a router's escalation rate and its per-model ``tokens_<model>`` and ``calls_<model>``; higher for the rest.
+    for a router's escalation rate and its per-model ``tokens_<model>`` and ``calls_<model>``, and for a scorer
+    registered with ``lower_is_better=True``; higher for the rest.
     """
+    entry = _REGISTRY.get(metric)
+    if entry is not None and entry.lower_is_better:
+        return "lower"
     name = metric.lower()
     lower = name in _LOWER_EXACT or name.startswith(_LOWER_PREFIXES) or name.endswith(_LOWER_SUFFIXES)
     return "lower" if lower else "higher"

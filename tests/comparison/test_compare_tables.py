@@ -241,3 +241,24 @@ def test_a_gate_on_a_comparison_with_nothing_scored_fails_every_variant(tables) 
     assert all("has no scored question" in str(f) for f in failures)
     every = wb.compare(failed).gate(["token_f1"], minimum=0.3)  # all metrics: none at all, and still no free pass
     assert [str(f).endswith("has no scored question (every answer failed)") for f in every] == [True, True]
+
+
+def test_a_custom_scorer_registered_lower_is_better_is_compared_that_way(tables) -> None:  # type: ignore[no-untyped-def]
+    from workbench.metrics import direction
+
+    @wb.scorer("test_made_up_claims", default=False, lower_is_better=True)
+    def made_up_claims(env):  # type: ignore[no-untyped-def]
+        return lambda ctx: wb.Score(0.0)
+
+    fewer = {name: t.assign(test_made_up_claims=t["token_f1"]) for name, t in tables.items()}  # "worse" has the fewest
+    report = wb.compare(fewer, metrics=["test_made_up_claims"])
+    assert direction("test_made_up_claims") == "lower"
+    assert report.row("worse", "test_made_up_claims")["verdict"] == "better"
+    assert report.row("better", "test_made_up_claims")["verdict"] == "worse"
+    assert report.gate(["test_made_up_claims"], maximum=0.6) and not report.gate(["test_made_up_claims"], maximum=0.9)
+
+    @wb.scorer("test_made_up_claims", default=False)  # registered again without the flag: higher is better again
+    def made_up_claims_again(env):  # type: ignore[no-untyped-def]
+        return lambda ctx: wb.Score(0.0)
+
+    assert direction("test_made_up_claims") == "higher"

@@ -142,7 +142,7 @@ class VariantJob:
     def scorers(self, resolver: ModelResolver) -> dict[str, ScoreFn]:
         """Build the job's scorers where it runs (the judge and embedder are loaded here, lazily)."""
         for entry in self.custom_scorers:
-            scorer(entry.name, default=entry.default, judged=entry.judged)(entry.factory)  # type: ignore[arg-type]
+            scorer(entry.name, default=entry.default, judged=entry.judged, lower_is_better=entry.lower_is_better)(entry.factory)  # type: ignore[arg-type]
         if not self.generates:
             return build_scorers(self.scorer_names, ScorerEnv())
         judge = self.judge if self.judge is not None else resolver.judge(self.spec)
