@@ -201,3 +201,20 @@ def test_a_model_file_name_mlflow_refuses_in_a_metric_name_is_cleaned(tmp_path: 
     assert routed.status == "FINISHED" and routed.run_id is not None
     logged = MlflowClient(wb_settings.tracking_uri).get_run(routed.run_id).data.metrics
     assert logged["calls_smol_q4 _1_"] == 1 and logged["calls_gemma3-270m"] == 1  # the empty cheap answer escalated
+def test_when_the_strong_model_fails_the_cheap_answer_stands(routing_spec, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    def down(prompt) -> str:  # type: ignore[no-untyped-def]
+        raise ConnectionError("the strong model's server is down")
+
+    models = {**_models(), GEMMA_ID: ScriptedModel(down, model_id=GEMMA_ID, identity="scripted-down")}
+    result = wb.run(routing_spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    routed = next(v for v in result.variants if v.variant.router is not None)
+    assert routed.status == "FINISHED"
+    by_case = {r.case.id: r for r in routed.records}
+    for case in ("q-refused", "q-ungrounded"):  # escalated after a cheap answer: that answer stands, the failure is on record
+        record = by_case[case]
+        assert record.escalated and record.error is None and record.answered_by == SMOLLM2_ID
+        assert record.calls[0].generation is not None and record.answer == record.calls[0].generation.text
+        assert [c.role for c in record.calls] == ["cheap", "strong"] and "server is down" in (record.calls[1].error or "")
+    # the off-topic question goes straight to the strong model (no cheap answer to fall back to): it failed
+    assert by_case["q-offtopic"].error is not None and routed.question_errors == 1
+    assert by_case["q-grounded"].error is None and not by_case["q-grounded"].escalated

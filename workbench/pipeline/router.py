@@ -115,8 +115,9 @@ def route_answer(
 
     When the best retrieval score is below the router's threshold the strong model answers at once (the cheap one is
     not called: its answer could not change the decision). Otherwise the cheap model answers, its signals are
-    measured, and the strong model answers again when any fires. A cheap answer cut off by the deadline is kept as it
-    is (the caller stops the variant). The record's ``generation``/``error`` are those of the answer that stands;
+    measured, and the strong model answers again when any fires; when that call fails the cheap answer stands. A cheap
+    answer cut off by the deadline is kept as it is (the caller stops the variant). The record's ``generation``/``error``
+    are those of the answer that stands;
     ``calls``, ``escalation`` and ``cost_usd`` (every call, priced per model; None when a price is unknown) say the rest.
     """
     case, hits = found.case, found.hits
@@ -136,7 +137,8 @@ def route_answer(
             escalation = decide(router.signals(cheap, hits, best), router.rule)
     if escalation.escalate:
         calls.append(router.strong.call("strong", prompt, deadline))
-    final = calls[-1]
+    # a strong call that failed leaves the cheap answer standing, as a deployed router would fall back to it
+    final = next((c for c in reversed(calls) if c.generation is not None), calls[-1])
     costs = [c.cost_usd for c in calls]
     return QuestionRecord(
         case=case, hits=hits, prompt=final.prompt, generation=final.generation, started_ns=started,
