@@ -201,6 +201,8 @@ def test_a_model_file_name_mlflow_refuses_in_a_metric_name_is_cleaned(tmp_path: 
     assert routed.status == "FINISHED" and routed.run_id is not None
     logged = MlflowClient(wb_settings.tracking_uri).get_run(routed.run_id).data.metrics
     assert logged["calls_smol_q4 _1_"] == 1 and logged["calls_gemma3-270m"] == 1  # the empty cheap answer escalated
+
+
 def test_when_the_strong_model_fails_the_cheap_answer_stands(routing_spec, wb_settings) -> None:  # type: ignore[no-untyped-def]
     def down(prompt) -> str:  # type: ignore[no-untyped-def]
         raise ConnectionError("the strong model's server is down")
