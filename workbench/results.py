@@ -92,7 +92,8 @@ class VariantResult:
 
     def records_frame(self) -> Any:
         """Per-question table: question, answer, retrieved ids, every score, tokens, latency, error (a retrieval-only
-        variant's table has no answer, tokens or cost columns). A router's table also says which model answered,
+        variant's table has no answer, tokens or cost columns). Texts are redacted as in MLflow: a notebook saves the
+        table with its output. A router's table also says which model answered,
         whether it escalated and why, and lists its model calls (tokens and cost of each); its tokens and cost cover
         every call."""
         import pandas as pd
@@ -102,8 +103,8 @@ class VariantResult:
         return pd.DataFrame([
             question_row(
                 r.case, r.hits, r.latency_s, r.scores,
-                reference=r.case.reference,
-                answer=r.answer,
+                reference=redact(r.case.reference) if r.case.reference else r.case.reference,
+                answer=redact(r.answer) if r.answer else r.answer,
                 input_tokens=r.input_tokens,
                 output_tokens=r.output_tokens,
                 cost_usd=r.cost_usd,
@@ -157,13 +158,13 @@ def question_row(case: EvalCase, hits: Sequence[Hit], latency_s: float, scores: 
     row: dict[str, Any] = {
         "case_id": case.id,
         "category": case.category,
-        "question": case.question,
+        "question": redact(case.question),
         **extra,
         "relevant_ids": list(case.source_ids),
         "retrieved_ids": [h.chunk.doc_id for h in hits],
         "chunk_ids": [h.chunk.id for h in hits],
         "retrieval_scores": [round(h.score, 4) for h in hits],
-        "contexts": [h.chunk.text for h in hits],
+        "contexts": [redact(h.chunk.text) for h in hits],
         "latency_s": round(latency_s, 4),
     }
     row.update({name: score.value for name, score in scores.items()})

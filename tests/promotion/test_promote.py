@@ -192,7 +192,7 @@ def test_questions_that_failed_rank_last_block_promotion_and_are_retried_alone(t
     board = first.leaderboard()
     assert board.loc[board["variant"] == good.variant.name, "token_f1"].item() > board["token_f1"].min()
     assert list(board["question_errors"]) == [0, 2]  # its mean leaves two questions out: ranked after the complete one
-    with pytest.raises(PromotionError, match=r"2 of 5 questions failed, so its scores leave them out"):
+    with pytest.raises(GateFailed, match=r"every question answered: 2 of 5 questions failed, so its scores leave them out"):
         wb.promote(good.run_id, name="assist-flaky", alias="staging", settings=cfg)  # type: ignore[arg-type]
 
     steady = ScriptedModel(scripted_answer, model_id=GEMMA_ID, identity="m")  # the same model, answering this time

@@ -240,7 +240,8 @@ def _beats_holder(gate: BeatsHolderGate, ev: Evidence, holder: Holder | None, se
 
 
 def evaluate_gates(gates: Sequence[GateSpec], candidate: Evidence, holder: Holder | None = None, *, seed: int = 0) -> GateReport:
-    """Evaluate every gate. No gates at all is itself a failure: a promotion must rest on some evidence.
+    """Evaluate every gate. No gates at all is itself a failure: a promotion must rest on some evidence. A run with
+    questions that failed (``question_errors``) fails one more gate, "every question answered", whatever the gates.
 
     Args:
         gates: the gates, from the experiment's ``promotion:`` section or the call.
@@ -263,4 +264,10 @@ def evaluate_gates(gates: Sequence[GateSpec], candidate: Evidence, holder: Holde
             results.append(_max_failed_rate(gate, candidate))
         else:
             results.append(_beats_holder(gate, candidate, holder, seed))
+    errors = candidate.metrics.get("question_errors", 0.0)
+    if errors:  # always checked: the run's scores leave its failed questions out
+        total = candidate.metrics.get("questions", 0.0)
+        results.append(GateResult("every question answered", "answered", False, errors,
+                                  f"{int(errors)} of {int(total)} questions failed, so its scores leave them out — run the "
+                                  "experiment again (only those questions are retried) and promote the new run"))
     return GateReport(tuple(results))

@@ -129,10 +129,6 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     if stop is not None:
         raise PromotionError(f"run {run_id} was stopped early by racing ({stop.label}): it answered only some questions — run the "
                              "experiment again without racing (its answered questions come from the cache) and promote that run")
-    errors = int(run.data.metrics.get("question_errors", 0.0))
-    if errors:
-        raise PromotionError(f"run {run_id}: {errors} of {int(run.data.metrics.get('questions', 0))} questions failed, so its scores "
-                             "leave them out — run the experiment again (only those questions are retried) and promote the new run")
     variant = yaml.safe_load(_artifact_text(client, run_id, "variant.yaml"))
     if isinstance(variant, dict) and "router" in variant:
         router = variant["router"] or {}
