@@ -299,6 +299,9 @@ def test_a_planted_key_reaches_no_table_artifact_export_log_or_widget(
     assert finished.status == "FINISHED" and failed.status == "FAILED", [v.outcome.error for v in result.variants]
     assert KEY in (failed.outcome.error or "")  # in the process the error is whole; only what leaves it is redacted
     assert {r.case.id for r in finished.records if r.error} == {"q2", "q3"}
+    assert any(KEY in r.answer for r in finished.records)  # the answers quote it; the table a notebook shows does not
+    _assert_clean(finished.records_frame().to_json(), "records_frame()")
+    assert ENV_MARKER in finished.records_frame().to_json()
 
     from mlflow import MlflowClient
 
