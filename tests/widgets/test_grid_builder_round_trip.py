@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import workbench as wb
 from workbench.models import GEMMA_ID, SMOLLM2_ID
@@ -60,6 +61,15 @@ def rich_spec(folder: Path) -> wb.ExperimentSpec:
     )
 
 
+def small_spec(tmp_path: Path, **fields: Any) -> wb.ExperimentSpec:
+    """A one-prompt, one-model, one-chunker spec over ``tmp_path``, with ``fields`` replacing its own."""
+    data: dict[str, Any] = {
+        "name": "small", "dataset": {"path": "ds_long.jsonl"}, "corpus": {"builtin": "python-reference"},
+        "prompts": [{"name": "p", "template": PROMPT}], "models": [{"id": GEMMA_ID}], "chunkers": [{"strategy": "recursive"}],
+    }
+    return wb.ExperimentSpec.from_dict({**data, **fields}, base_dir=tmp_path)
+
+
 def test_an_untouched_grid_builder_returns_the_spec_it_was_given(tmp_path: Path) -> None:
     spec = rich_spec(tmp_path)
     edited = GridBuilder(spec).spec()
@@ -69,17 +79,7 @@ def test_an_untouched_grid_builder_returns_the_spec_it_was_given(tmp_path: Path)
 
 def test_the_dataset_length_caps_the_user_raised_are_kept(tmp_path: Path) -> None:
     write_dataset(tmp_path, 4886)
-    spec = wb.ExperimentSpec.from_dict(
-        {
-            "name": "long",
-            "dataset": {"path": "ds_long.jsonl", "max_question_chars": 10000},
-            "corpus": {"builtin": "python-reference"},
-            "prompts": [{"name": "p", "template": PROMPT}],
-            "models": [{"id": GEMMA_ID}],
-            "chunkers": [{"strategy": "recursive"}],
-        },
-        base_dir=tmp_path,
-    )
+    spec = small_spec(tmp_path, name="long", dataset={"path": "ds_long.jsonl", "max_question_chars": 10000})
     builder = GridBuilder(spec)
     assert builder.spec().dataset.max_question_chars == 10000
     assert builder.questions() == 2 and "wb-error" not in builder.summary.value
@@ -89,19 +89,15 @@ def test_the_dataset_length_caps_the_user_raised_are_kept(tmp_path: Path) -> Non
 
 def test_untouched_sliders_keep_values_outside_their_usual_range(tmp_path: Path) -> None:
     write_dataset(tmp_path, 10)
-    spec = wb.ExperimentSpec.from_dict(
-        {
-            "name": "extremes",
-            "dataset": {"path": "ds_long.jsonl", "limit": 5_000_000},
-            "corpus": {"builtin": "python-reference"},
-            "prompts": [{"name": "p", "template": PROMPT}],
-            "models": [{"id": GEMMA_ID, "params": {"max_tokens": 2048}}, {"id": SMOLLM2_ID, "params": {"max_tokens": 4}},
-                       {"id": GEMMA_ID, "name": "longest", "params": {"max_tokens": 8192}},
-                       {"id": SMOLLM2_ID, "name": "shortest", "params": {"max_tokens": 1}}],
-            "chunkers": [{"strategy": "recursive", "size": 100_000, "overlap": 99_999}, {"strategy": "sentence", "size": 16, "overlap": 0}],
-            "retrieval": [{"k": 100, "search": "mmr", "fetch_k": 1000}, {"k": 1}],
-        },
-        base_dir=tmp_path,
+    spec = small_spec(
+        tmp_path,
+        name="extremes",
+        dataset={"path": "ds_long.jsonl", "limit": 5_000_000},
+        models=[{"id": GEMMA_ID, "params": {"max_tokens": 2048}}, {"id": SMOLLM2_ID, "params": {"max_tokens": 4}},
+                {"id": GEMMA_ID, "name": "longest", "params": {"max_tokens": 8192}},
+                {"id": SMOLLM2_ID, "name": "shortest", "params": {"max_tokens": 1}}],
+        chunkers=[{"strategy": "recursive", "size": 100_000, "overlap": 99_999}, {"strategy": "sentence", "size": 16, "overlap": 0}],
+        retrieval=[{"k": 100, "search": "mmr", "fetch_k": 1000}, {"k": 1}],
     )
     builder = GridBuilder(spec)
     edited = builder.spec()
