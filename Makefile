@@ -5,8 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # llama-cpp-python is built without GGML_NATIVE: the native build turns on AMX, which this machine's CPU reports to the
 # compiler but its kernel does not enable, and segfaults at the first decode. Instead it is built for the x86 vector
-# extensions the kernel lists in /proc/cpuinfo: AVX-512 where listed (about 1.35x faster answers than the AVX2 build on
-# these machines), otherwise llama.cpp's portable AVX2 build; never AMX. pip's wheel cache ignores CMAKE_ARGS, so we build the wheel
+# extensions the kernel lists in /proc/cpuinfo: AVX-512 where listed (prompts evaluate about 1.4x faster than with the
+# AVX2 build on these machines; decoding is no faster), otherwise llama.cpp's portable AVX2 build; never AMX. pip's wheel cache ignores CMAKE_ARGS, so we build the wheel
 # ourselves, without the cache, into a wheelhouse whose name says how it was built, and install from there.
 # LLAMA_SIMD=portable forces the AVX2 build.
 LLAMA_VERSION := 0.3.36
