@@ -91,6 +91,7 @@ def test_from_dict_reads_a_prompt_file_relative_to_its_base_dir(tmp_path: Path) 
         ("      max_tokens: 32", "      max_tokns: 3", r"exp.yaml:12: models\[0\].params.max_tokns: unknown field"),
         ("name: t\n", "", r"exp.yaml:\d+: name: required field is missing"),
         ("{question}", "{query}", r"exp.yaml:7: prompts\[0\]: .*missing variable \{question\}"),
+        ("{question}", "{question.upper}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question.upper\} reads an attribute or item"),
         ("  builtin: python-reference", "  builtin: python-reference\n  path: x", r"corpus: .*exactly one of 'builtin' or 'path'"),
     ],
 )

@@ -25,6 +25,10 @@ def check_template(text: str) -> None:
         found = template_variables(text)
     except ValueError as exc:
         raise ValueError(f"malformed placeholder ({exc}) — write literal braces as {{{{ and }}}}") from None
+    accessed = sorted(f for f in found if f and not f.isidentifier())
+    if accessed:
+        raise ValueError(f"placeholder {{{accessed[0]}}} reads an attribute or item — write {{question}} or {{context}} alone "
+                         "(or literal braces as {{ and }})")
     missing = REQUIRED_VARIABLES - found
     if missing:
         raise ValueError(f"missing variable {{{sorted(missing)[0]}}} — a template must use {{question}} (and usually {{context}})")
