@@ -186,3 +186,9 @@ def test_a_pricing_key_must_be_a_model_string(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"exp.yaml:\d+: pricing: 'gpt4o' is not a model string: model 'gpt4o' is not a 'provider:model' string"):
         load_experiment(write(tmp_path, GOOD + "pricing:\n  gpt4o: {input: 1, output: 2}\n"))  # its cost stayed unknown
     assert load_experiment(write(tmp_path, GOOD + "pricing:\n  local:gemma3-270m: {input: 1, output: 2}\n")).pricing
+
+
+def test_a_gate_threshold_given_as_yes_or_no_is_refused(tmp_path: Path) -> None:
+    for gate, field in (("{kind: metric, metric: token_f1, min: yes}", "min"), ("{kind: min_questions, n: true}", "n")):
+        with pytest.raises(SpecError, match=rf"exp.yaml:\d+: promotion.gates\[0\](\.\w+)?: {field}: true is a yes/no value — give a number"):
+            load_experiment(write(tmp_path, GOOD + f"promotion:\n  gates:\n    - {gate}\n"))

@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -435,6 +435,17 @@ class JudgeSpec(_Spec):
 
 
 class _Gate(_Spec):
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans(cls, data: Any) -> Any:
+        # YAML's `min: yes` or `n: true` would otherwise pass as 1
+        if isinstance(data, dict):
+            for key, value in data.items():
+                field = cls.model_fields.get(key) if isinstance(key, str) else None
+                if isinstance(value, bool) and field is not None and bool not in (field.annotation, *get_args(field.annotation)):
+                    raise ValueError(f"{key}: {str(value).lower()} is a yes/no value — give a number")
+        return data
+
     @model_serializer(mode="wrap")
     def _keep_kind(self, handler: SerializerFunctionWrapHandler) -> Any:
         # ``kind`` has a default (for Python callers) but is the YAML discriminator: never drop it from the output
