@@ -119,3 +119,6 @@ def test_ages_parse_and_bad_ones_say_what_is_expected() -> None:
     for bad in ("30", "d", "-1d", "30y", ""):
         with pytest.raises(ValueError, match="use a number and a unit"):
             parse_age(bad)
+    with pytest.raises(ValueError, match="'6M' is ambiguous — 'm' means minutes; for months give days"):
+        parse_age("6M")
+    assert parse_age("2D") == 2 * 86400  # other units read either case

@@ -173,6 +173,8 @@ def parse_age(text: str) -> float:
     Raises:
         ValueError: one line saying what form is expected.
     """
+    if text.endswith("M"):  # months or minutes? clearing a cache on a guess could remove months of answers
+        raise ValueError(f"'{text}' is ambiguous — 'm' means minutes; for months give days (e.g. 180d)")
     value, unit = text[:-1], text[-1:].lower()
     try:
         number = float(value)
