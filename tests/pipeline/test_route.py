@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -175,6 +176,20 @@ def test_routing_metrics_per_model() -> None:
     assert m["generation_calls"] == 4 and m["cache_hits"] == 0
     assert m["input_tokens"] + m["output_tokens"] == sum(r.tokens for r in records)
     assert routing_metrics([_found("q", 0.5)]) == {}
+
+
+def test_routing_metrics_keep_the_same_model_in_two_roles_apart() -> None:
+    # a router between one model at two settings (say a short and a long answer budget) has one short name twice
+    records = []
+    for answer, score in (("I don't know.", 0.9), ("The for statement iterates over the items of any sequence.", 0.9)):
+        router, _, _ = _router(answer)
+        record = route_answer(_found("What does the for statement do?", score), template=TEMPLATE, router=router)
+        records.append(replace(record, calls=tuple(replace(c, short_name="smol") for c in record.calls)))
+    m = routing_metrics(records)
+    assert m["calls_smol_cheap"] == 2 and m["calls_smol_strong"] == 1 and "calls_smol" not in m
+    strong = [c for r in records for c in r.calls if c.role == "strong"]
+    assert m["tokens_smol_strong"] == sum(c.input_tokens + c.output_tokens for c in strong)
+    assert m["cost_usd"] == pytest.approx(m["cost_usd_smol_cheap"] + m["cost_usd_smol_strong"])
 
 
 def test_a_cheap_answer_cut_off_by_the_deadline_is_not_escalated() -> None:

@@ -154,6 +154,15 @@ def metric_suffix(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\- ]", "_", name)[:200] or "_"
 
 
+def _per_model_name(calls: Sequence[ModelCall]) -> Callable[[ModelCall], str]:
+    """Names a call's model in the per-model metrics: its short name, followed by its role when the cheap and the strong
+    model share one (the same model with other parameters), so their figures are not added together."""
+    roles: dict[str, set[str]] = {}
+    for c in calls:
+        roles.setdefault(c.short_name, set()).add(c.role)
+    return lambda c: f"{c.short_name}_{c.role}" if len(roles[c.short_name]) > 1 else c.short_name
+
+
 def routing_metrics(records: Sequence[QuestionRecord]) -> dict[str, float]:
     """A router variant's own metrics, from its question records (empty for records no router answered).
 
@@ -174,8 +183,9 @@ def routing_metrics(records: Sequence[QuestionRecord]) -> dict[str, float]:
         "generation_calls": float(sum(1 for c in calls if c.generation is None or not c.generation.cached)),
         "cache_hits": float(sum(1 for c in calls if c.generation is not None and c.generation.cached)),
     }
-    for name in dict.fromkeys(c.short_name for c in calls):
-        mine = [c for c in calls if c.short_name == name]
+    name_of = _per_model_name(calls)
+    for name in dict.fromkeys(map(name_of, calls)):
+        mine = [c for c in calls if name_of(c) == name]
         short = metric_suffix(name)
         out[f"tokens_{short}"] = float(sum(c.input_tokens + c.output_tokens for c in mine))
         out[f"calls_{short}"] = float(len(mine))
