@@ -160,3 +160,18 @@ def test_degenerate_samples_keep_their_point_intervals() -> None:
         same = paired_bootstrap([0.1, 0.2, 0.3], [0.1, 0.2, 0.3])
         assert (same.estimate, same.low, same.high) == (0.0, 0.0, 0.0)
     assert math.isnan(bootstrap_mean([None, float("nan")]).low)
+
+
+def test_undefined_resamples_of_a_paired_ratio_count_against_the_claim() -> None:
+    costs = [0.002] * 8
+    baseline = [1.0, 1.0] + [0.0] * 6  # two successes: about one resample in ten has none
+    hopeless = [0.0] * 8
+    undefined = np.mean([(np.asarray(baseline)[i] == 0).all() for i in np.random.default_rng(0).integers(0, 8, (2000, 8))])
+    assert undefined > 0.025  # more than the 95% interval's tail: no certainty is left
+    diff = paired_bootstrap_ratio((costs, baseline), (costs, hopeless))
+    assert diff.estimate == math.inf
+    assert diff.low == -math.inf and diff.high == math.inf
+    assert verdict(diff, higher_is_better=False) == "no detectable difference"
+    many = [1.0] * 6 + [0.0] * 2  # a resample without a success is rare: still clearly worse
+    clear = paired_bootstrap_ratio((costs, many), (costs, hopeless))
+    assert clear.low == math.inf and verdict(clear, higher_is_better=False) == "worse"

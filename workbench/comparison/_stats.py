@@ -113,15 +113,21 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return num.sum(axis=-1) / den.sum(axis=-1)  # type: ignore[no-any-return]
 
 
-def _ratio_interval(point: float, samples: np.ndarray, n: int, confidence: float) -> Interval:
+def _ratio_interval(point: float, samples: np.ndarray, n: int, confidence: float, *, undefined_widens: bool = False) -> Interval:
+    """Percentile interval of the defined resamples; with ``undefined_widens`` an undefined (NaN) resample counts as
+    below every value for the low bound and above every value for the high bound instead of being left out."""
     import numpy as np
 
-    samples = samples[~np.isnan(samples)]
-    if np.isnan(point) or len(samples) == 0:
+    undefined = np.isnan(samples)
+    if np.isnan(point) or undefined.all():
         return Interval(point, float("nan"), float("nan"), n, confidence)
     alpha = (1 - confidence) / 2
+    kept = samples[~undefined]
+    lows = np.where(undefined, -np.inf, samples) if undefined_widens else kept
+    highs = np.where(undefined, np.inf, samples) if undefined_widens else kept
     # "nearest": interpolating between infinite resamples would give NaN
-    low, high = (float(q) for q in np.quantile(samples, [alpha, 1 - alpha], method="nearest"))
+    low = float(np.quantile(lows, alpha, method="nearest"))
+    high = float(np.quantile(highs, 1 - alpha, method="nearest"))
     return Interval(point, low, high, n, confidence)
 
 
@@ -168,6 +174,10 @@ def paired_bootstrap_ratio(
 ) -> Interval:
     """Interval of ratio(candidate) - ratio(baseline), resampling questions in pairs (see ``bootstrap_ratio``).
 
+    A resample where the difference is undefined (no success on either side: inf - inf) counts against every claim:
+    it is below the low bound's and above the high bound's quantile, so a difference resting on one or two successes
+    is not called certain.
+
     Args:
         baseline, candidate: (numerators, denominators), all four aligned by question; a question missing any of
             its four values is dropped.
@@ -192,7 +202,9 @@ def paired_bootstrap_ratio(
     s = rows[idx]
     with np.errstate(invalid="ignore"):  # inf - inf (no success on either side) is NaN: an undefined resample
         samples = _ratio(s[..., 2], s[..., 3]) - _ratio(s[..., 0], s[..., 1])
-    return _ratio_interval(point, samples, n, confidence)
+    # An undefined resample says nothing about which side is cheaper: leaving it out would keep only the resamples
+    # where the baseline had a success, and one success against none would read as certainly worse.
+    return _ratio_interval(point, samples, n, confidence, undefined_widens=True)
 
 
 def verdict(diff: Interval, *, higher_is_better: bool = True, margin: float = 0.0) -> Verdict:
