@@ -48,6 +48,11 @@ def test_sweep_builds_each_shared_index_once_and_scores_every_variant(wb_setting
     board = result.leaderboard()
     assert list(board["questions"]) == [4, 4, 4, 4]
     assert board["hit_at_k"].between(0, 1).all()
+    # lower is better for tokens, latency and cost: sorted by one, the leaderboard puts the cheapest variant first
+    tokens = list(result.leaderboard(sort_by="input_tokens")["input_tokens"])
+    assert tokens == sorted(tokens) and tokens[0] < tokens[-1]
+    assert list(result.leaderboard(sort_by="input_tokens", ascending=False)["input_tokens"]) == sorted(tokens, reverse=True)
+    assert list(result.leaderboard(sort_by="hit_at_k")["hit_at_k"]) == sorted(board["hit_at_k"], reverse=True)
     assert fake_models[GEMMA_ID].calls and len(fake_models[GEMMA_ID].calls) == 16
     # the echo model answers from the retrieved context, so answers differ between chunkers
     frame = result.variants[0].records_frame()

@@ -9,7 +9,7 @@ from typing import Any
 from workbench.datasets import Corpus, Dataset, EvalCase
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant
-from workbench.metrics import LEADERBOARD_METRICS, Score
+from workbench.metrics import LEADERBOARD_METRICS, Score, direction
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.redaction import redact
 from workbench.sandbox import Outcome
@@ -195,19 +195,21 @@ class SweepResult:
                 return v
         raise KeyError(f"no variant '{key}' in this sweep")
 
-    def leaderboard(self, sort_by: str | None = None, ascending: bool = False) -> Any:
-        """One row per variant: axes, status, metrics; sorted by ``sort_by`` (default token_f1, else mrr)."""
+    def leaderboard(self, sort_by: str | None = None, ascending: bool | None = None) -> Any:
+        """One row per variant: axes, status, metrics; sorted by ``sort_by`` (default token_f1, else mrr), best first
+        unless ``ascending`` says otherwise (lowest first for latency, cost, tokens, false refusals)."""
         return leaderboard_frame(self.variants, sort_by, ascending)
 
 
-def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = None, ascending: bool = False) -> Any:
+def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = None, ascending: bool | None = None) -> Any:
     """The leaderboard of any variant results (a finished sweep, or the variants done so far while one runs).
 
     One row per variant: axes (prompt and model are None for a retrieval-only variant), status, question count,
     chunk count and mean chunk length, the ``LEADERBOARD_METRICS`` it has, run id, the run it reused, why a racing
     sweep stopped it early (``stopped_early``, None for a variant that answered every question) and error; sorted by ``sort_by``
-    (default token_f1, else mrr, else hit_at_k), missing values last, variants stopped early or with question errors
-    (``question_errors``: their means leave those questions out) after the others.
+    (default token_f1, else mrr, else hit_at_k), best first in the metric's direction unless ``ascending`` is given (a
+    lower-is-better metric such as ``latency_p50_s`` or ``cost_usd`` ascending), missing values last, variants stopped
+    early or with question errors (``question_errors``: their means leave those questions out) after the others.
     """
     import pandas as pd
 
@@ -239,7 +241,8 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
                              f"{', '.join(frame.columns)}")
     key = sort_by or next((m for m in ("token_f1", "mrr", "hit_at_k") if m in frame.columns), None)
     if key is not None and key in frame.columns and len(frame):
-        frame = frame.sort_values(key, ascending=ascending, na_position="last", kind="stable")
+        low_first = direction(key) == "lower" if ascending is None else ascending
+        frame = frame.sort_values(key, ascending=low_first, na_position="last", kind="stable")
         # a variant stopped early, or with questions that errored, was scored on fewer questions: its mean is not
         # ranked against the complete ones
         incomplete = frame["stopped_early"].notna() | (frame["question_errors"] > 0)

@@ -10,6 +10,8 @@ import workbench as wb
 from workbench.widgets._common import STYLE, error_html, esc, frame_table, run_link
 
 _HIDDEN = ("variant_id", "run_id")
+# "best first" is descending for a score, ascending for latency, cost or tokens (the leaderboard's default)
+_ORDERS = {"best first": None, "descending": False, "ascending": True}
 
 
 class Leaderboard(w.VBox):
@@ -26,7 +28,7 @@ class Leaderboard(w.VBox):
         numeric = [c for c in frame.columns if c not in _HIDDEN and frame[c].dtype.kind in "fi"]
         names = list(frame["variant"]) if len(frame) else []
         self.sort_by = w.Dropdown(options=["(default)", "variant", *numeric], value=sort_by or "(default)", description="sort by")
-        self.order = w.ToggleButtons(options=["descending", "ascending"], value="descending")
+        self.order = w.ToggleButtons(options=list(_ORDERS), value="best first")
         self.table = w.HTML()
         self.table.add_class("wb-leaderboard-table")
         self.variant_a = w.Dropdown(options=names, value=names[0] if names else None, description="baseline", layout=w.Layout(width="520px"))
@@ -56,7 +58,7 @@ class Leaderboard(w.VBox):
     def frame(self) -> Any:
         """The table as shown (sorted as selected)."""
         key = None if self.sort_by.value == "(default)" else self.sort_by.value
-        return self.result.leaderboard(sort_by=key, ascending=self.order.value == "ascending")
+        return self.result.leaderboard(sort_by=key, ascending=_ORDERS[self.order.value])
 
     def _render(self) -> None:
         frame = self.frame()
