@@ -200,3 +200,14 @@ promotion:
     (tmp_path / "bad2.yaml").write_text(text.replace("kind: metric,", "kind: metrik,"))
     with pytest.raises(SpecError, match=r"bad2\.yaml:\d+: promotion\.gates\[0\]"):
         load_experiment(tmp_path / "bad2.yaml")
+
+
+def test_gate_details_show_costs_too_small_for_three_decimals() -> None:
+    holder = Holder("1", evidence({}, scores([3.1e-4, 3.0e-4, 3.2e-4, 3.0e-4], "cost_usd"), config="old"))
+    cheaper = evaluate_gates([BeatsHolderGate(metric="cost_usd")], evidence({}, scores([2.1e-4, 2.0e-4, 2.2e-4, 2.0e-4], "cost_usd")),
+                             holder).results[0]
+    assert cheaper.passed and "difference -1.00e-04 [-1.00e-04, -1.00e-04] over 4" in cheaper.detail  # was -0.000 [-0.000, -0.000]
+    assert "0.000" not in cheaper.detail
+    tiny = evaluate_gates([MaxCostGate(usd=1e-9)], evidence({"cost_per_question_usd": 3e-8})).results[0]
+    assert not tiny.passed and tiny.detail == "$3e-08 per answer is above $1e-09"  # was $0.000000 per answer
+    assert evaluate_gates([MaxCostGate(usd=0.01)], evidence({"cost_per_question_usd": 0.002})).results[0].detail == "$0.002 per answer"

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from workbench.comparison._render import interval_text
+
 if TYPE_CHECKING:  # numpy is imported where it is used, so importing workbench stays light
     import numpy as np
 
@@ -35,7 +37,7 @@ class Interval:
         return self.n > 1 and (self.low > 0 or self.high < 0)
 
     def __str__(self) -> str:
-        return f"{self.estimate:.3f} [{self.low:.3f}, {self.high:.3f}]"
+        return interval_text(self.estimate, self.low, self.high)
 
 
 def bootstrap_mean(values: Sequence[float], *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> Interval:

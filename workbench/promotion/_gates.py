@@ -171,8 +171,8 @@ def _max_cost(gate: MaxCostGate, ev: Evidence) -> GateResult:
         return GateResult(label, gate.kind, False, None,
                           "cost per answer is unknown (the model has no price) — add it under 'pricing:' in the experiment and re-run")
     if value > gate.usd:
-        return GateResult(label, gate.kind, False, value, f"${value:.6f} per answer is above ${gate.usd:g}")
-    return GateResult(label, gate.kind, True, value, f"${value:.6f} per answer")
+        return GateResult(label, gate.kind, False, value, f"${_fmt(value)} per answer is above ${gate.usd:g}")
+    return GateResult(label, gate.kind, True, value, f"${_fmt(value)} per answer")
 
 
 def _max_failed_rate(gate: MaxFailedRateGate, ev: Evidence) -> GateResult:
