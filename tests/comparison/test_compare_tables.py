@@ -145,6 +145,13 @@ def test_summary_html_and_json_are_readable(tables) -> None:  # type: ignore[no-
     assert {r["verdict"] for r in payload["rows"] if r["variant"] == "base"} == {"baseline"}
 
 
+@pytest.mark.parametrize(("confidence", "shown"), [(0.995, "99.5%"), (0.999, "99.9%"), (0.975, "97.5%"), (0.9, "90%")])
+def test_the_report_states_the_confidence_it_used(tables, confidence: float, shown: str) -> None:  # type: ignore[no-untyped-def]
+    report = wb.compare(tables, metrics="token_f1", confidence=confidence)
+    assert f"{shown} bootstrap intervals" in report.summary()  # 0.995 read '100%': an interval claiming certainty
+    assert f"{shown} bootstrap intervals" in report._repr_html_()
+
+
 def test_question_diff_lists_flips_side_by_side(tables) -> None:  # type: ignore[no-untyped-def]
     flips = wb.diff_questions(tables, "base", "better", metric="token_f1", threshold=0.5)
     crossed = [i for i, v in enumerate(BASE_F1) if v < 0.5 <= min(1.0, v + 0.2)]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.comparison._metrics import direction, retrieval_at_k
+from workbench.comparison._render import confidence_text
 from workbench.comparison._tables import VariantTable
 from workbench.errors import WorkbenchError
 
@@ -110,7 +111,7 @@ def metric_vs_cost_figure(report: ComparisonView, metrics: Sequence[str] | None 
         ax.set_title(f"{metric} vs {x_metric}")
         ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.grid(alpha=0.3)
-    fig.suptitle(f"Quality vs cost, {report.confidence:.0%} bootstrap intervals (★ baseline)", fontsize="medium")
+    fig.suptitle(f"Quality vs cost, {confidence_text(report.confidence)} bootstrap intervals (★ baseline)", fontsize="medium")
     fig.legend(loc="outside lower center", fontsize="small", ncols=1 if len(names) > 4 else 2, frameon=False)
     return fig
 

@@ -11,7 +11,7 @@ from workbench.comparison._metrics import COST_PER_SUCCESS
 if TYPE_CHECKING:
     from workbench.comparison._view import ComparisonView
 
-__all__ = ["interval_text", "number_text", "report_html", "summary_text"]
+__all__ = ["confidence_text", "interval_text", "number_text", "report_html", "summary_text"]
 
 
 def number_text(x: float | None, small: bool = False) -> str:
@@ -21,6 +21,11 @@ def number_text(x: float | None, small: bool = False) -> str:
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     return f"{x:.2e}" if (small or (x != 0 and abs(x) < 0.001)) else f"{x:.3f}"
+
+
+def confidence_text(confidence: float) -> str:
+    """An interval's coverage as a percentage with the digits it has: 95%, 97.5%, 99.9% (never a rounded 100%)."""
+    return f"{confidence * 100:.6g}%"
 
 
 def interval_text(estimate: float | None, low: float, high: float) -> str:
@@ -34,7 +39,7 @@ def interval_text(estimate: float | None, low: float, high: float) -> str:
 
 def summary_text(report: ComparisonView) -> str:
     """Plain-text report: one block per metric, one line per variant with its interval, difference and verdict."""
-    pct = f"{report.confidence:.0%}"
+    pct = confidence_text(report.confidence)
     lines = [
         f"Baseline: {report.baseline}",
         f"{pct} bootstrap intervals over questions ({report.n_resamples} resamples, seed {report.seed}); differences "
@@ -113,7 +118,7 @@ def report_html(report: ComparisonView) -> str:
     empty = _nothing_scored(report)
     skipped = (f"<p><b>{html.escape(empty)}</b></p>" if empty else "") + skipped
     return (
-        f"<div><p>Baseline: <b>{html.escape(report.baseline)}</b> — {report.confidence:.0%} bootstrap intervals over "
+        f"<div><p>Baseline: <b>{html.escape(report.baseline)}</b> — {confidence_text(report.confidence)} bootstrap intervals over "
         f"questions ({report.n_resamples} resamples, seed {report.seed}), differences paired by question.</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{skipped}</div>"
     )
