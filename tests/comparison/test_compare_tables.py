@@ -102,6 +102,9 @@ def test_a_case_id_pairs_two_answers_only_when_they_answer_the_same_question(tab
     row = wb.compare({"base": tables["base"], "moved": moved}, metrics=["token_f1"]).row("moved", "token_f1")
     assert row["n"] == 30 and row["n_paired"] == 20
     assert row["diff"] == pytest.approx(np.mean([min(1.0, v + 0.2) - v for v in BASE_F1[10:]]))
+    every = wb.diff_questions({"base": tables["base"], "moved": moved}, "base", "moved", only_flips=False)
+    assert list(every["case_id"]) == [f"q{i:02d}" for i in range(10, 30)]  # unrelated answers are not shown as flips
+    assert (every["question"] == moved["question"].iloc[10:].to_numpy()).all()
 
 
 def test_tables_pair_by_case_id_whatever_its_type_and_refuse_a_question_twice(tables) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from workbench.comparison._metrics import SUCCESS_METRIC, SUCCESS_THRESHOLD, passes
 from workbench.comparison._tables import Source, VariantTable, find_table, load_tables
-from workbench.comparison._values import available_metrics, by_case, numeric
+from workbench.comparison._values import available_metrics, by_case, numeric, paired_cases
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def question_diff(a: VariantTable, b: VariantTable, metric: str, threshold: floa
     fa, fb = by_case(a), by_case(b)
     if metric not in fa.columns and metric not in fb.columns:
         raise WorkbenchError(f"metric '{metric}' is in neither '{a.name}' nor '{b.name}' — available: {', '.join(available_metrics([a, b]))}")
-    common = fa.index.intersection(fb.index, sort=False)
+    common = paired_cases(fa, fb)
     va, vb = numeric(fa, metric)[common], numeric(fb, metric)[common]
     rows = []
     for case_id in common:
@@ -70,7 +70,8 @@ def diff_questions(
 
     A question passes when its value clears ``threshold`` in the metric's good direction (``>=`` for scores,
     ``<=`` for lower-is-better metrics such as false_refusal). "gained": ``b`` passes where ``a`` did not; "lost":
-    the reverse. Only questions both variants answered are compared.
+    the reverse. Only questions both variants answered are compared (a case id on both sides with two different
+    question texts, as in two datasets numbered by line, is two questions, not a flip).
 
     Args:
         runs_or_result: anything ``wb.compare`` accepts.
