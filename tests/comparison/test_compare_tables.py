@@ -231,6 +231,15 @@ def test_input_errors_are_one_line(tables) -> None:  # type: ignore[no-untyped-d
     assert math.isnan(wb.compare({"a": tables["base"]}).row("a", "token_f1")["diff"])
 
 
+@pytest.mark.parametrize(("column", "value"), [("token_f1", math.inf), ("latency_s", "-inf"), ("cost_usd", math.inf)])
+def test_an_infinite_value_in_a_table_is_one_line_naming_it(tables, column: str, value: object) -> None:  # type: ignore[no-untyped-def]
+    odd = tables["worse"].astype({column: object})
+    odd.loc[4, column] = value  # e.g. a ratio metric with a zero denominator, from another tool
+    # the mean was inf and the diff -inf with 'no detectable difference', whatever the other 29 questions said
+    with pytest.raises(DataError, match=rf"^table 'worse': {column} is -?inf on case_id 'q04' — per-question values must be finite"):
+        wb.compare({"base": tables["base"], "worse": odd}, metrics=[column, COST_PER_SUCCESS] if column == "cost_usd" else column)
+
+
 def test_a_report_with_nothing_scored_says_why(tables) -> None:  # type: ignore[no-untyped-def]
     failed = {name: t.assign(error="RuntimeError: boom")[["case_id", "question", "error"]] for name, t in list(tables.items())[:2]}
     report = wb.compare(failed)

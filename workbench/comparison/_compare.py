@@ -20,7 +20,7 @@ from workbench.comparison._render import report_html, summary_text
 from workbench.comparison._routing import routing_table
 from workbench.comparison._stats import Interval, bootstrap_mean, bootstrap_ratio, paired_bootstrap, paired_bootstrap_ratio, verdict
 from workbench.comparison._tables import Loaded, Skipped, Source, VariantTable, find_table, load_run, load_tables
-from workbench.comparison._values import OPT_IN, available_metrics, by_case, numeric, paired_cases, success_parts
+from workbench.comparison._values import OPT_IN, available_metrics, by_case, finite, numeric, paired_cases, success_parts
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -238,14 +238,15 @@ def _metric_rows(
         common = paired_cases(base_frame, frame)
         if metric == COST_PER_SUCCESS:
             cost, ok = success_parts(frame, success_metric, success_threshold)
+            cost = finite(cost, table.name, "cost_usd")
             mean = bootstrap_ratio(cost.tolist(), ok.tolist(), **opts)
             b_cost, b_ok = success_parts(base_frame, success_metric, success_threshold)
             diff = paired_bootstrap_ratio(
                 (b_cost[common].tolist(), b_ok[common].tolist()), (cost[common].tolist(), ok[common].tolist()), **opts
             )
         else:
-            values = numeric(frame, metric)
-            base_values = numeric(base_frame, metric)
+            values = finite(numeric(frame, metric), table.name, metric)
+            base_values = numeric(base_frame, metric)  # checked on the baseline's own row, the first
             mean = bootstrap_mean(values.tolist(), **opts)
             diff = paired_bootstrap(base_values[common].tolist(), values[common].tolist(), **opts)
         if is_base:

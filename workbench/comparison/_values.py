@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 
 from workbench.comparison._metrics import COST_PER_SUCCESS
 from workbench.comparison._tables import VariantTable
+from workbench.errors import DataError
 from workbench.results import ROUTING_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["OPT_IN", "available_metrics", "by_case", "numeric", "paired_cases", "success_parts"]
+__all__ = ["OPT_IN", "available_metrics", "by_case", "finite", "numeric", "paired_cases", "success_parts"]
 
 # Per-question columns that are not measurements of the answer.
 _META = frozenset({
@@ -50,6 +51,23 @@ def numeric(frame: pd.DataFrame, column: str) -> pd.Series:
     values = pd.to_numeric(frame[column], errors="coerce").astype(float)
     if column in _ERROR_MASKED and "error" in frame.columns:
         values = values.where(frame["error"].isna())
+    return values
+
+
+def finite(values: pd.Series, table: str, column: str) -> pd.Series:
+    """``values`` (a ``numeric`` column indexed by case id) when none is infinite.
+
+    Raises:
+        DataError: an infinite value, naming the table, the column and the question (a mean, an interval and a verdict
+            over it would be inf or NaN whatever the other questions say).
+    """
+    import numpy as np
+
+    infinite = np.isinf(values.to_numpy(dtype=float))
+    if infinite.any():
+        first = int(infinite.argmax())
+        raise DataError(f"table '{table}': {column} is {values.iloc[first]} on case_id '{values.index[first]}' — per-question "
+                        "values must be finite numbers (None or NaN for a question that was not scored)")
     return values
 
 
