@@ -175,3 +175,22 @@ def test_undefined_resamples_of_a_paired_ratio_count_against_the_claim() -> None
     many = [1.0] * 6 + [0.0] * 2  # a resample without a success is rare: still clearly worse
     clear = paired_bootstrap_ratio((costs, many), (costs, hopeless))
     assert clear.low == math.inf and verdict(clear, higher_is_better=False) == "worse"
+
+
+@pytest.mark.parametrize("confidence", [95, 1.0, 0.0, -0.2, float("nan")])
+def test_a_confidence_outside_zero_and_one_is_refused_by_every_interval(confidence: float) -> None:
+    from workbench.comparison import early_stops
+
+    xs, ys = [0.1, 0.5, 0.3, 0.9, 0.2], [0.2, 0.6, 0.2, 0.8, 0.4]
+    calls = [  # 95 gave NaN intervals, 0 or -0.2 inverted ones that stopped racing variants, 1.0 the whole range
+        lambda: bootstrap_mean(xs, confidence=confidence),
+        lambda: paired_bootstrap(xs, ys, confidence=confidence),
+        lambda: bootstrap_ratio(xs, ys, confidence=confidence),
+        lambda: paired_bootstrap_ratio((xs, ys), (ys, xs), confidence=confidence),
+        lambda: early_stops({"a": xs * 2, "b": ys * 2}, metric="token_f1", confidence=confidence),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"^confidence must be between 0 and 1, got .* — e\.g\. 0\.95 for 95% intervals$"):
+            call()
+    with pytest.raises(ValueError, match="n_resamples must be at least 1, got 0"):
+        bootstrap_ratio(xs, ys, n_resamples=0)

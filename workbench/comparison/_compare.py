@@ -18,7 +18,9 @@ from workbench.comparison._gates import GateFailure, gate_failures
 from workbench.comparison._metrics import COST_PER_SUCCESS, SUCCESS_METRIC, SUCCESS_THRESHOLD, direction
 from workbench.comparison._render import report_html, summary_text
 from workbench.comparison._routing import routing_table
-from workbench.comparison._stats import Interval, bootstrap_mean, bootstrap_ratio, paired_bootstrap, paired_bootstrap_ratio, verdict
+from workbench.comparison._stats import (
+    Interval, bootstrap_mean, bootstrap_ratio, check_options, paired_bootstrap, paired_bootstrap_ratio, verdict,
+)
 from workbench.comparison._tables import Loaded, Skipped, Source, VariantTable, find_table, load_run, load_tables
 from workbench.comparison._values import OPT_IN, available_metrics, by_case, finite, numeric, paired_cases, success_parts
 from workbench.errors import WorkbenchError
@@ -307,10 +309,10 @@ def compare(
     """
     import pandas as pd
 
-    if n_resamples < 1:
-        raise WorkbenchError(f"n_resamples must be at least 1, got {n_resamples}")
-    if not 0 < confidence < 1:
-        raise WorkbenchError(f"confidence must be between 0 and 1, got {confidence}")
+    try:
+        check_options(confidence=confidence, n_resamples=n_resamples)
+    except ValueError as exc:
+        raise WorkbenchError(str(exc)) from None
     loaded = load_tables(runs_or_result, tracking_uri=tracking_uri)
     tables = _with_baseline(loaded, baseline)
     available = available_metrics(tables)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from workbench.comparison._stats import paired_bootstrap
+from workbench.comparison._stats import check_options, paired_bootstrap
 from workbench.metrics import direction
 from workbench.results import EarlyStop
 
@@ -66,10 +66,12 @@ def early_stops(
         leader never stops; with no tolerance, nor does a variant tied with it.
 
     Raises:
-        ValueError: the variants were not scored on the same number of questions, or ``tolerance`` is negative.
+        ValueError: the variants were not scored on the same number of questions, ``tolerance`` is negative, or
+            ``confidence`` is not between 0 and 1.
     """
     if not tolerance >= 0:
         raise ValueError(f"racing tolerance must be >= 0, got {tolerance}")
+    check_options(confidence=confidence, n_resamples=n_resamples)
     lengths = {len(v) for v in scores.values()}
     if len(lengths) > 1:
         raise ValueError(f"racing compares variants on the same questions, got {sorted(lengths)} questions")

@@ -17,7 +17,9 @@ from workbench.comparison._render import interval_text
 if TYPE_CHECKING:  # numpy is imported where it is used, so importing workbench stays light
     import numpy as np
 
-__all__ = ["Interval", "Verdict", "bootstrap_mean", "bootstrap_ratio", "paired_bootstrap", "paired_bootstrap_ratio", "verdict"]
+__all__ = [
+    "Interval", "Verdict", "bootstrap_mean", "bootstrap_ratio", "check_options", "paired_bootstrap", "paired_bootstrap_ratio", "verdict",
+]
 
 Verdict = Literal["better", "worse", "no detectable difference", "not enough data"]
 
@@ -40,6 +42,19 @@ class Interval:
         return interval_text(self.estimate, self.low, self.high)
 
 
+def check_options(*, confidence: float, n_resamples: int) -> None:
+    """Refuse a coverage outside (0, 1) or fewer than one resample.
+
+    Raises:
+        ValueError: one line saying which and what to give (95 for 95% gave NaN intervals, 0 or a negative coverage
+            inverted ones, 1 the resamples' whole range).
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence} — e.g. 0.95 for 95% intervals")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+
+
 def bootstrap_mean(values: Sequence[float], *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> Interval:
     """Mean with a percentile-bootstrap interval (``scipy.stats.bootstrap``, ``method="percentile"``).
 
@@ -48,6 +63,7 @@ def bootstrap_mean(values: Sequence[float], *, n_resamples: int = 2000, confiden
     import numpy as np
     from scipy import stats
 
+    check_options(confidence=confidence, n_resamples=n_resamples)
     xs = np.asarray([v for v in values if v is not None and not np.isnan(v)], dtype=float)
     if len(xs) == 0:
         return Interval(float("nan"), float("nan"), float("nan"), 0, confidence)
@@ -80,6 +96,7 @@ def paired_bootstrap(
     """
     import numpy as np
 
+    check_options(confidence=confidence, n_resamples=n_resamples)
     if len(baseline) != len(candidate):
         raise ValueError(f"paired values need equal lengths, got {len(baseline)} and {len(candidate)}")
     pairs = [
@@ -155,6 +172,7 @@ def bootstrap_ratio(
     """
     import numpy as np
 
+    check_options(confidence=confidence, n_resamples=n_resamples)
     num, den = _ratio_pairs(numerators, denominators)
     n = len(num)
     if n == 0:
@@ -186,6 +204,7 @@ def paired_bootstrap_ratio(
     """
     import numpy as np
 
+    check_options(confidence=confidence, n_resamples=n_resamples)
     columns = [*baseline, *candidate]
     if len({len(c) for c in columns}) != 1:
         raise ValueError(f"paired ratio values need equal lengths, got {[len(c) for c in columns]}")
