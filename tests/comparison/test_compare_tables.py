@@ -281,3 +281,22 @@ def test_a_custom_scorer_registered_lower_is_better_is_compared_that_way(tables)
         return lambda ctx: wb.Score(0.0)
 
     assert direction("test_made_up_claims") == "higher"
+
+
+def test_a_router_is_paired_with_a_model_alone_only_on_the_same_questions() -> None:
+    from workbench.comparison import VariantTable
+    from workbench.comparison._routing import routing_table
+
+    def frame(questions: list[str], f1: list[float], cost: float) -> pd.DataFrame:
+        return pd.DataFrame({"case_id": [str(i) for i in range(len(questions))], "question": questions, "cost_usd": [cost] * len(f1),
+                             "token_f1": f1, "error": [None] * len(f1)})
+
+    setup = {"prompt.name": "p", "chunker.size": "400"}
+    router = VariantTable("router", "r", None, frame([f"q{i}" for i in range(12)], [0.9] * 12, 0.001),
+                          params={**setup, "router.name": "rt", "router.cheap.id": "small", "router.strong.id": "big"})
+    # the model alone ran on another dataset numbered by line: its ids 0-11 are other questions
+    alone = VariantTable("alone", "m", None, frame([f"other {i}" for i in range(12)], [0.0] * 12, 0.001),
+                         params={**setup, "model.id": "small"})
+    row = routing_table([router, alone], success_metric="token_f1", success_threshold=0.5, n_resamples=200, confidence=0.95,
+                        seed=0).iloc[0]
+    assert row["n_paired"] == 0 and row["verdict"] == "not enough data"  # it was 12 pairs of unrelated answers, 'better'

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.comparison._stats import bootstrap_ratio, paired_bootstrap_ratio, verdict
 from workbench.comparison._tables import VariantTable
-from workbench.comparison._values import by_case, numeric, success_parts
+from workbench.comparison._values import by_case, numeric, paired_cases, success_parts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,7 +74,7 @@ def routing_table(
         r_frame, m_frame = by_case(router), by_case(alone)
         r_cost, r_ok = success_parts(r_frame, success_metric, success_threshold)
         m_cost, m_ok = success_parts(m_frame, success_metric, success_threshold)
-        common = r_frame.index.intersection(m_frame.index, sort=False)
+        common = paired_cases(r_frame, m_frame)
         r_mean = bootstrap_ratio(r_cost.tolist(), r_ok.tolist(), **opts)
         m_mean = bootstrap_ratio(m_cost.tolist(), m_ok.tolist(), **opts)
         diff = paired_bootstrap_ratio(
