@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
+
+import workbench as wb
 
 from workbench.comparison import (
     bootstrap_mean,
@@ -194,3 +197,28 @@ def test_a_confidence_outside_zero_and_one_is_refused_by_every_interval(confiden
             call()
     with pytest.raises(ValueError, match="n_resamples must be at least 1, got 0"):
         bootstrap_ratio(xs, ys, n_resamples=0)
+
+
+@pytest.mark.parametrize("diffs", [[0.3, 0.5], [0.01, 0.9], [0.1, 0.2, 0.3], [0.05, 0.05, 0.05]])
+def test_two_or_three_questions_are_not_enough_for_a_verdict(diffs: list[float]) -> None:
+    from workbench.comparison import early_stops
+
+    base = [0.2] * len(diffs)
+    cand = [0.2 + d for d in diffs]
+    diff = paired_bootstrap(base, cand)
+    # at 95% the interval of 2 or 3 questions is the range of their differences (one question drawn every time is
+    # at least 1/27 of the resamples): 'better' whenever each question improved, by any amount
+    assert (diff.low, diff.high) == pytest.approx((min(diffs), max(diffs)))
+    assert not diff.conclusive and not diff.excludes_zero
+    assert verdict(diff) == "not enough data" and verdict(diff, higher_is_better=False) == "not enough data"
+    assert early_stops({"good": cand, "bad": base}, metric="token_f1", min_questions=2) == {}
+    report = wb.compare({"a": pd.DataFrame({"case_id": range(len(diffs)), "token_f1": base}),
+                         "b": pd.DataFrame({"case_id": range(len(diffs)), "token_f1": cand})})
+    assert report.verdict("b", "token_f1") == "not enough data"
+
+
+def test_four_questions_can_carry_a_verdict_at_95_but_not_at_99_9() -> None:
+    base, cand = [0.2] * 4, [0.5, 0.6, 0.55, 0.7]
+    assert verdict(paired_bootstrap(base, cand)) == "better"
+    assert verdict(paired_bootstrap(base, cand, confidence=0.999)) == "not enough data"  # 4**-4 > 0.0005
+    assert verdict(paired_bootstrap(base * 2, cand * 2, confidence=0.999)) == "better"

@@ -211,3 +211,10 @@ def test_gate_details_show_costs_too_small_for_three_decimals() -> None:
     tiny = evaluate_gates([MaxCostGate(usd=1e-9)], evidence({"cost_per_question_usd": 3e-8})).results[0]
     assert not tiny.passed and tiny.detail == "$3e-08 per answer is above $1e-09"  # was $0.000000 per answer
     assert evaluate_gates([MaxCostGate(usd=0.01)], evidence({"cost_per_question_usd": 0.002})).results[0].detail == "$0.002 per answer"
+
+
+def test_beats_holder_on_three_questions_is_not_enough_even_with_a_margin() -> None:
+    holder = Holder("1", evidence({}, scores([0.2, 0.3, 0.25]), config="old"))
+    for gate in (BeatsHolderGate(metric="token_f1"), BeatsHolderGate(metric="token_f1", margin=0.05)):
+        result = evaluate_gates([gate], evidence({}, scores([0.8, 0.9, 0.85])), holder).results[0]
+        assert not result.passed and result.detail == "only 3 questions scored by both runs — not enough to compare at 0.95 confidence"

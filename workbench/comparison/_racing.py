@@ -84,7 +84,7 @@ def early_stops(
         if key == leader:
             continue
         diff = paired_bootstrap(scores[leader], values, n_resamples=n_resamples, confidence=confidence, seed=seed)
-        if diff.n < max(2, min_questions) or math.isnan(diff.low):
+        if diff.n < min_questions or not diff.conclusive:
             continue
         if (diff.high < tolerance) if higher else (diff.low > -tolerance):
             out[key] = EarlyStop(metric, len(values), leader, diff.estimate, diff.low, diff.high, confidence, tolerance)

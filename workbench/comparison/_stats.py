@@ -35,8 +35,16 @@ class Interval:
     confidence: float = 0.95
 
     @property
+    def conclusive(self) -> bool:
+        """Whether the interval can support a verdict: it has bounds, and enough questions that it is narrower than the
+        range of the values. With n questions, a resample that draws one question n times has probability n**-n; when
+        that reaches a tail (2, or 3 questions at 95%) the percentile interval is just [min, max] of the values, so
+        every question improving by any amount would read as a real difference."""
+        return self.n >= 2 and not math.isnan(self.low) and self.n ** -self.n < (1 - self.confidence) / 2
+
+    @property
     def excludes_zero(self) -> bool:
-        return self.n > 1 and (self.low > 0 or self.high < 0)
+        return self.conclusive and (self.low > 0 or self.high < 0)
 
     def __str__(self) -> str:
         return interval_text(self.estimate, self.low, self.high)
@@ -231,9 +239,10 @@ def paired_bootstrap_ratio(
 def verdict(diff: Interval, *, higher_is_better: bool = True, margin: float = 0.0) -> Verdict:
     """Read a paired difference interval: better / worse / no detectable difference.
 
-    ``margin`` (>= 0) is a non-inferiority/superiority margin: the interval must clear it to count.
+    ``margin`` (>= 0) is a non-inferiority/superiority margin: the interval must clear it to count. An interval that is
+    not ``conclusive`` (too few questions: 3 or fewer at 95%) is "not enough data".
     """
-    if diff.n < 2 or math.isnan(diff.low):
+    if not diff.conclusive:
         return "not enough data"
     low, high = (diff.low, diff.high) if higher_is_better else (-diff.high, -diff.low)
     if low > margin:

@@ -227,8 +227,9 @@ def _beats_holder(gate: BeatsHolderGate, ev: Evidence, holder: Holder | None, se
         return GateResult(label, gate.kind, False, None, f"no per-question '{gate.metric}' for the holder's run {holder.evidence.run_id}")
     base, cand = paired_values(holder.evidence, ev, gate.metric)
     diff = paired_bootstrap(base, cand, confidence=gate.confidence, seed=seed)
-    if diff.n < 2 or math.isnan(diff.low):
-        return GateResult(label, gate.kind, False, None, f"only {diff.n} questions scored by both runs — not enough to compare")
+    if not diff.conclusive:
+        return GateResult(label, gate.kind, False, None, f"only {diff.n} questions scored by both runs — not enough to compare "
+                          f"at {gate.confidence:g} confidence")
     higher = gate.higher_is_better if gate.higher_is_better is not None else higher_is_better(gate.metric)
     reading = verdict(diff, higher_is_better=higher)
     # lower bound of the improvement, in the metric's "better" direction
