@@ -218,3 +218,12 @@ def test_beats_holder_on_three_questions_is_not_enough_even_with_a_margin() -> N
     for gate in (BeatsHolderGate(metric="token_f1"), BeatsHolderGate(metric="token_f1", margin=0.05)):
         result = evaluate_gates([gate], evidence({}, scores([0.8, 0.9, 0.85])), holder).results[0]
         assert not result.passed and result.detail == "only 3 questions scored by both runs — not enough to compare at 0.95 confidence"
+
+
+def test_a_cost_per_success_gate_on_a_run_where_nothing_succeeded_says_so() -> None:
+    gate = MetricGate(metric="cost_per_success_usd", max=0.01)
+    # the sweep logs cost_per_success_usd only when it is finite: the gate asked to add a scorer the run already has
+    nothing = evaluate_gates([gate], evidence({"questions": 8.0, "cost_usd": 0.004, "token_f1": 0.1})).results[0]
+    assert not nothing.passed and nothing.detail == "no answer of run run reached token_f1 >= 0.5, so its cost per successful answer is infinite"
+    unpriced = evaluate_gates([gate], evidence({"questions": 8.0, "token_f1": 0.1})).results[0]
+    assert not unpriced.passed and "was not logged" in unpriced.detail

@@ -12,7 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.comparison import Interval, check_metric, higher_is_better, paired_bootstrap, verdict
+from workbench.comparison import (
+    COST_PER_SUCCESS,
+    SUCCESS_METRIC,
+    SUCCESS_THRESHOLD,
+    Interval,
+    check_metric,
+    higher_is_better,
+    paired_bootstrap,
+    verdict,
+)
 from workbench.spec import (
     BeatsHolderGate,
     GateSpec,
@@ -137,6 +146,9 @@ def _metric_gate(gate: MetricGate, ev: Evidence) -> GateResult:
     label = f"{gate.metric} {' and '.join(parts)}"
     value = ev.metrics.get(gate.metric)
     breaches = check_metric(value, minimum=gate.min, maximum=gate.max)
+    if value is None and gate.metric == COST_PER_SUCCESS and ev.metrics.get("cost_usd", 0.0) > 0:  # logged only when finite
+        return GateResult(label, gate.kind, False, None, f"no answer of run {ev.run_id} reached {SUCCESS_METRIC} >= "
+                          f"{SUCCESS_THRESHOLD:g}, so its cost per successful answer is infinite")
     if value is None or any(b.kind == "unscored" for b in breaches):
         return GateResult(label, gate.kind, False, None,
                           f"metric '{gate.metric}' was not logged for run {ev.run_id} — add its scorer to the experiment and re-run")
