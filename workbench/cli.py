@@ -45,8 +45,10 @@ LEADERBOARD_COLUMNS = ("variant", "status", "questions", "question_errors", "hit
 def _print_table(frame, columns: Sequence[str]) -> None:  # type: ignore[no-untyped-def]
     import pandas as pd
 
+    from workbench.comparison import number_text  # a cost of $0.0004 is 4.00e-04, not 0.000
+
     cols = [c for c in columns if c in frame.columns]
-    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60, "display.float_format", "{:.3f}".format):
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60, "display.float_format", number_text):
         print(frame[cols].to_string(index=False))
 
 

@@ -24,6 +24,7 @@ from workbench.comparison._stats import (
     verdict,
 )
 from workbench.comparison._racing import early_stops, race_leader
+from workbench.comparison._render import number_text
 from workbench.comparison._sweep import sweep_comparison
 from workbench.comparison._tables import Skipped, VariantTable, load_tables
 
@@ -50,6 +51,7 @@ __all__ = [
     "higher_is_better",
     "load_tables",
     "metric_vs_cost_figure",
+    "number_text",
     "paired_bootstrap",
     "paired_bootstrap_ratio",
     "race_leader",

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from workbench.comparison import number_text
 from workbench.redaction import redact
 from workbench.tracking import run_url
 
@@ -36,13 +37,12 @@ def esc(value: Any) -> str:
 
 
 def fmt(value: Any) -> str:
-    """A cell value for display: floats to 3 decimals, missing values as a dash."""
+    """A cell value for display: floats as the comparison shows them (3 decimals, scientific below 0.001, so a cost of
+    $0.0004 is not 0.000), thousands grouped, missing values as a dash."""
     if value is None:
         return "—"
     if isinstance(value, float):
-        if math.isnan(value):
-            return "—"
-        return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+        return f"{value:,.0f}" if math.isfinite(value) and abs(value) >= 1000 else number_text(value)
     return str(value)
 
 
