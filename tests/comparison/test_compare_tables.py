@@ -300,3 +300,14 @@ def test_a_router_is_paired_with_a_model_alone_only_on_the_same_questions() -> N
     row = routing_table([router, alone], success_metric="token_f1", success_threshold=0.5, n_resamples=200, confidence=0.95,
                         seed=0).iloc[0]
     assert row["n_paired"] == 0 and row["verdict"] == "not enough data"  # it was 12 pairs of unrelated answers, 'better'
+
+
+def test_a_success_metric_that_is_not_scored_is_an_error_not_an_infinite_cost(tables) -> None:  # type: ignore[no-untyped-def]
+    # every answer counted as failed: cost per success was inf for every variant, 'not enough data' everywhere
+    with pytest.raises(WorkbenchError, match=r"^success_metric 'token_f1s' is not a score in the results — available: token_f1, hit_at_k$"):
+        wb.compare(tables, success_metric="token_f1s")
+    with pytest.raises(WorkbenchError, match="success_metric 'token_f1' is not a score"):
+        wb.compare({k: t.drop(columns=["token_f1"]) for k, t in tables.items()}, metrics=[COST_PER_SUCCESS])
+    unscored = wb.compare({k: t.drop(columns=["token_f1"]) for k, t in tables.items()})  # a sweep without token_f1
+    assert COST_PER_SUCCESS not in unscored.metrics and "cost_usd" in unscored.metrics
+    assert wb.compare(tables, success_metric="hit_at_k", success_threshold=1.0).row("base", COST_PER_SUCCESS)["mean"] == pytest.approx(0.001)

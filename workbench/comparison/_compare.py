@@ -22,7 +22,7 @@ from workbench.comparison._stats import (
     Interval, bootstrap_mean, bootstrap_ratio, check_options, paired_bootstrap, paired_bootstrap_ratio, verdict,
 )
 from workbench.comparison._tables import Loaded, Skipped, Source, VariantTable, find_table, load_run, load_tables
-from workbench.comparison._values import OPT_IN, available_metrics, by_case, finite, numeric, paired_cases, success_parts
+from workbench.comparison._values import MEASUREMENTS, OPT_IN, available_metrics, by_case, finite, numeric, paired_cases, success_parts
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -263,6 +263,30 @@ def _metric_rows(
     return rows
 
 
+def _chosen_metrics(metrics: str | Sequence[str] | None, available: list[str], success_metric: str) -> list[str]:
+    """The metrics to compare: ``metrics`` (one name is one metric), or every available one.
+
+    Raises:
+        WorkbenchError: no metric named, a metric not in the results, or a success metric that is not a score while
+            cost per success is asked for (every answer would count as failed: infinite for every variant).
+    """
+    if metrics is None:
+        chosen = list(available)
+    else:
+        chosen = list(dict.fromkeys([metrics] if isinstance(metrics, str) else metrics))
+        if not chosen:
+            raise WorkbenchError(f"metrics is empty — name at least one, or leave it out for all: {', '.join(available)}")
+        unknown = [m for m in chosen if m not in available and m not in OPT_IN]
+        if unknown and available:  # with nothing scored at all the report says so (and a gate on it fails)
+            raise WorkbenchError(f"metric '{unknown[0]}' is not in the results — available: {', '.join(available)}")
+    if COST_PER_SUCCESS in chosen and available and success_metric not in available:
+        if metrics is None and success_metric == SUCCESS_METRIC:  # a sweep that does not score token_f1: left out
+            return [m for m in chosen if m != COST_PER_SUCCESS]
+        scores = [m for m in available if m not in (COST_PER_SUCCESS, *MEASUREMENTS)]
+        raise WorkbenchError(f"success_metric '{success_metric}' is not a score in the results — available: {', '.join(scores)}")
+    return chosen
+
+
 def compare(
     runs_or_result: Source,
     baseline: str | None = None,
@@ -315,16 +339,7 @@ def compare(
         raise WorkbenchError(str(exc)) from None
     loaded = load_tables(runs_or_result, tracking_uri=tracking_uri)
     tables = _with_baseline(loaded, baseline)
-    available = available_metrics(tables)
-    if metrics is None:
-        chosen = available
-    else:
-        chosen = list(dict.fromkeys([metrics] if isinstance(metrics, str) else metrics))  # one name is one metric
-        if not chosen:
-            raise WorkbenchError(f"metrics is empty — name at least one, or leave it out for all: {', '.join(available)}")
-        unknown = [m for m in chosen if m not in available and m not in OPT_IN]
-        if unknown and available:  # with nothing scored at all the report says so (and a gate on it fails)
-            raise WorkbenchError(f"metric '{unknown[0]}' is not in the results — available: {', '.join(available)}")
+    chosen = _chosen_metrics(metrics, available_metrics(tables), success_metric)
     frames = [by_case(t) for t in tables]
     rows: list[dict[str, Any]] = []
     for metric in chosen:

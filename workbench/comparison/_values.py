@@ -14,14 +14,14 @@ from workbench.results import ROUTING_COLUMNS
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["OPT_IN", "available_metrics", "by_case", "finite", "numeric", "paired_cases", "success_parts"]
+__all__ = ["MEASUREMENTS", "OPT_IN", "available_metrics", "by_case", "finite", "numeric", "paired_cases", "success_parts"]
 
 # Per-question columns that are not measurements of the answer.
 _META = frozenset({
     "case_id", "category", "question", "reference", "answer", "relevant_ids", "retrieved_ids", "contexts", "error", *ROUTING_COLUMNS,
 })
 # Measurements compared by default, after the scores; ``input_tokens`` is comparable when asked for.
-_MEASUREMENTS = ("latency_s", "output_tokens", "cost_usd")
+MEASUREMENTS = ("latency_s", "output_tokens", "cost_usd")
 OPT_IN = ("input_tokens",)
 # Measurements of a question that failed mean nothing (its latency is the time to fail).
 _ERROR_MASKED = ("latency_s", "input_tokens", "output_tokens")
@@ -94,7 +94,7 @@ def _score_columns(frame: pd.DataFrame) -> list[str]:
 
     out = []
     for column in frame.columns:
-        if column in _META or column in _MEASUREMENTS or column in OPT_IN:
+        if column in _META or column in MEASUREMENTS or column in OPT_IN:
             continue
         values = pd.to_numeric(frame[column], errors="coerce")
         if values.notna().any() and (frame[column].isna() | values.notna()).all():
@@ -108,7 +108,7 @@ def available_metrics(tables: Sequence[VariantTable]) -> list[str]:
     scores: list[str] = []
     for t in tables:
         scores.extend(c for c in _score_columns(t.frame) if c not in scores)
-    measured = [m for m in _MEASUREMENTS if any(m in t.frame.columns and numeric(t.frame, m).notna().any() for t in tables)]
+    measured = [m for m in MEASUREMENTS if any(m in t.frame.columns and numeric(t.frame, m).notna().any() for t in tables)]
     if "cost_usd" in measured and not any(_cost_known(t.frame) for t in tables):
         measured.remove("cost_usd")
     extra = [COST_PER_SUCCESS] if "cost_usd" in measured else []
