@@ -311,3 +311,15 @@ def test_a_success_metric_that_is_not_scored_is_an_error_not_an_infinite_cost(ta
     unscored = wb.compare({k: t.drop(columns=["token_f1"]) for k, t in tables.items()})  # a sweep without token_f1
     assert COST_PER_SUCCESS not in unscored.metrics and "cost_usd" in unscored.metrics
     assert wb.compare(tables, success_metric="hit_at_k", success_threshold=1.0).row("base", COST_PER_SUCCESS)["mean"] == pytest.approx(0.001)
+
+
+def test_a_lower_is_better_success_metric_counts_answers_at_or_below_the_threshold(tables) -> None:  # type: ignore[no-untyped-def]
+    careful = tables["base"].assign(false_refusal=[0.0] * 15 + [1.0] * 15)
+    refuses = tables["base"].assign(false_refusal=[1.0] * 30)
+    report = wb.compare({"careful": careful, "refuses": refuses}, metrics=[COST_PER_SUCCESS], success_metric="false_refusal",
+                        success_threshold=0.0)
+    # success was false_refusal >= 0: every answer, so the variant refusing everything was as cheap per success
+    assert report.row("careful", COST_PER_SUCCESS)["mean"] == pytest.approx(0.001 * 30 / 15)
+    assert report.row("refuses", COST_PER_SUCCESS)["mean"] == math.inf
+    assert report.verdict("refuses", COST_PER_SUCCESS) == "worse"
+    assert "success = false_refusal <= 0)" in report.summary()

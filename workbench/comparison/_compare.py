@@ -305,10 +305,10 @@ def compare(
     paired difference to the baseline (resampling the questions both scored, paired by ``case_id``) with its
     interval. An interval that excludes zero in the metric's good direction is "better" (or "worse"); one that
     straddles zero is "no detectable difference". Lower is better for latency, cost, tokens and false refusals.
-    ``cost_per_success_usd`` (total cost / answers with ``success_metric >= success_threshold``) is compared when
-    costs are known. A router variant is also put next to each of its models run alone in the same sweep: both
-    costs per successful answer with intervals and the paired difference (``report.routing``). Deterministic given
-    ``seed``.
+    ``cost_per_success_usd`` (total cost / answers with ``success_metric >= success_threshold``, ``<=`` for a
+    lower-is-better one) is compared when costs are known. A router variant is also put next to each of its models
+    run alone in the same sweep: both costs per successful answer with intervals and the paired difference
+    (``report.routing``). Deterministic given ``seed``.
 
     Args:
         runs_or_result: a ``SweepResult`` (from ``wb.run``); an MLflow experiment name (its latest sweep); a sweep's

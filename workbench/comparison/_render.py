@@ -6,12 +6,12 @@ import html
 import math
 from typing import TYPE_CHECKING
 
-from workbench.comparison._metrics import COST_PER_SUCCESS
+from workbench.comparison._metrics import COST_PER_SUCCESS, higher_is_better
 
 if TYPE_CHECKING:
     from workbench.comparison._view import ComparisonView
 
-__all__ = ["confidence_text", "interval_text", "number_text", "report_html", "summary_text"]
+__all__ = ["confidence_text", "interval_text", "number_text", "report_html", "success_text", "summary_text"]
 
 
 def number_text(x: float | None, small: bool = False) -> str:
@@ -26,6 +26,11 @@ def number_text(x: float | None, small: bool = False) -> str:
 def confidence_text(confidence: float) -> str:
     """An interval's coverage as a percentage with the digits it has: 95%, 97.5%, 99.9% (never a rounded 100%)."""
     return f"{confidence * 100:.6g}%"
+
+
+def success_text(metric: str, threshold: float) -> str:
+    """What makes an answer successful: ``token_f1 >= 0.5``, ``hallucination <= 0`` for a lower-is-better score."""
+    return f"{metric} {'>=' if higher_is_better(metric) else '<='} {threshold:g}"
 
 
 def interval_text(estimate: float | None, low: float, high: float) -> str:
@@ -50,7 +55,7 @@ def summary_text(report: ComparisonView) -> str:
         rows = report.table[report.table["metric"] == metric]
         if rows.empty:
             continue
-        note = f", success = {report.success_metric} >= {report.success_threshold:g}" if metric == COST_PER_SUCCESS else ""
+        note = f", success = {success_text(report.success_metric, report.success_threshold)}" if metric == COST_PER_SUCCESS else ""
         lines.append("")
         lines.append(f"{metric} ({rows.iloc[0]['direction']} is better{note})")
         for r in rows.itertuples():
@@ -84,8 +89,8 @@ def _routing_lines(report: ComparisonView) -> list[str]:
     """The routing block: each router's cost per success next to each of its models alone, and the paired difference."""
     if report.routing is None or report.routing.empty:
         return []
-    lines = ["", f"routing: cost per successful answer (lower is better, success = {report.success_metric} >= "
-             f"{report.success_threshold:g}), router vs each model alone, paired by question"]
+    lines = ["", f"routing: cost per successful answer (lower is better, success = "
+             f"{success_text(report.success_metric, report.success_threshold)}), router vs each model alone, paired by question"]
     for r in report.routing.itertuples():
         router = interval_text(r.router_cost_per_success, r.router_low, r.router_high)
         model = interval_text(r.model_cost_per_success, r.model_low, r.model_high)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from workbench.comparison._metrics import COST_PER_SUCCESS
+from workbench.comparison._metrics import COST_PER_SUCCESS, higher_is_better
 from workbench.comparison._tables import VariantTable
 from workbench.errors import DataError
 from workbench.results import ROUTING_COLUMNS
@@ -80,12 +80,14 @@ def _cost_known(frame: pd.DataFrame) -> bool:
 
 
 def success_parts(frame: pd.DataFrame, success_metric: str, threshold: float) -> tuple[pd.Series, pd.Series]:
-    """(cost, 1.0 if the answer succeeded else 0.0) per question; every cost NaN when costs are unknown."""
+    """(cost, 1.0 if the answer succeeded else 0.0) per question; every cost NaN when costs are unknown. An answer
+    succeeds when ``success_metric`` reaches ``threshold`` in its good direction (at most it, for a lower-is-better one)."""
     cost = numeric(frame, "cost_usd")
     if not _cost_known(frame):
         cost = cost * float("nan")
     quality = numeric(frame, success_metric)
-    success = (quality >= threshold).astype(float)
+    passed = quality >= threshold if higher_is_better(success_metric) else quality <= threshold  # as ``passes``
+    success = passed.astype(float)
     return cost, success
 
 
