@@ -323,3 +323,15 @@ def test_a_lower_is_better_success_metric_counts_answers_at_or_below_the_thresho
     assert report.row("refuses", COST_PER_SUCCESS)["mean"] == math.inf
     assert report.verdict("refuses", COST_PER_SUCCESS) == "worse"
     assert "success = false_refusal <= 0)" in report.summary()
+
+
+@pytest.mark.parametrize("metrics", [None, ["token_f1"], ["latency_s"]])
+def test_a_note_in_a_score_column_is_one_line_naming_it(tables, metrics) -> None:  # type: ignore[no-untyped-def]
+    noted = tables["worse"].astype({"token_f1": object, "latency_s": object})
+    noted.loc[7, "token_f1"] = "judge failed"  # e.g. read from a spreadsheet
+    noted.loc[9, "latency_s"] = "timeout"
+    column, value, case = ("latency_s", "timeout", "q09") if metrics == ["latency_s"] else ("token_f1", "judge failed", "q07")
+    # the column was no score at all: left out of the report unnoticed, or 'not in the results' when asked for
+    with pytest.raises(DataError, match=rf"^table 'worse': {column} is '{value}' on case_id '{case}' — per-question values must be numbers"):
+        wb.compare({"base": tables["base"], "worse": noted}, metrics=metrics)
+    assert "token_f1" in wb.compare({"base": tables["base"], "worse": tables["worse"].astype({"token_f1": object})}).metrics

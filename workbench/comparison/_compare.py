@@ -22,8 +22,11 @@ from workbench.comparison._stats import (
     Interval, bootstrap_mean, bootstrap_ratio, check_options, paired_bootstrap, paired_bootstrap_ratio, verdict,
 )
 from workbench.comparison._tables import Loaded, Skipped, Source, VariantTable, find_table, load_run, load_tables
-from workbench.comparison._values import MEASUREMENTS, OPT_IN, available_metrics, by_case, finite, numeric, paired_cases, success_parts
-from workbench.errors import WorkbenchError
+from workbench.comparison._values import (
+    MEASUREMENTS, OPT_IN, available_metrics, by_case, finite, numeric, paired_cases, success_parts, text_in,
+)
+from workbench.errors import DataError, WorkbenchError
+from workbench.metrics import scorer_entries
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -339,6 +342,10 @@ def compare(
         raise WorkbenchError(str(exc)) from None
     loaded = load_tables(runs_or_result, tracking_uri=tracking_uri)
     tables = _with_baseline(loaded, baseline)
+    named = [metrics] if isinstance(metrics, str) else list(metrics or (*scorer_entries(), *MEASUREMENTS, *OPT_IN))
+    where = text_in(tables, named)
+    if where:
+        raise DataError(f"{where} — per-question values must be numbers (None or NaN for a question that was not scored)")
     chosen = _chosen_metrics(metrics, available_metrics(tables), success_metric)
     frames = [by_case(t) for t in tables]
     rows: list[dict[str, Any]] = []

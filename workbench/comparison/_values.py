@@ -14,7 +14,7 @@ from workbench.results import ROUTING_COLUMNS
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MEASUREMENTS", "OPT_IN", "available_metrics", "by_case", "finite", "numeric", "paired_cases", "success_parts"]
+__all__ = ["MEASUREMENTS", "OPT_IN", "available_metrics", "by_case", "finite", "numeric", "paired_cases", "success_parts", "text_in"]
 
 # Per-question columns that are not measurements of the answer.
 _META = frozenset({
@@ -89,6 +89,24 @@ def success_parts(frame: pd.DataFrame, success_metric: str, threshold: float) ->
     passed = quality >= threshold if higher_is_better(success_metric) else quality <= threshold  # as ``passes``
     success = passed.astype(float)
     return cost, success
+
+
+def text_in(tables: Sequence[VariantTable], columns: Sequence[str]) -> str | None:
+    """Where one of ``columns`` holds text rather than a number ("table 'a': token_f1 is 'judge failed' on case_id
+    'q2'"), or None. Such a column is not a score at all (``available_metrics`` leaves it out), so one note in a
+    spreadsheet's column would drop the metric from a comparison unnoticed."""
+    import pandas as pd
+
+    for t in tables:
+        for column in columns:
+            if column not in t.frame.columns:
+                continue
+            raw = t.frame[column]
+            text = (raw.notna() & pd.to_numeric(raw, errors="coerce").isna()).to_numpy()
+            if text.any():
+                i = int(text.argmax())
+                return f"table '{t.name}': {column} is {raw.iloc[i]!r} on case_id '{t.frame['case_id'].iloc[i]}'"
+    return None
 
 
 def _score_columns(frame: pd.DataFrame) -> list[str]:
