@@ -181,6 +181,7 @@ def test_gate_reports_every_failure(tables) -> None:  # type: ignore[no-untyped-
     assert not any(m.startswith("FAIL better") and "token_f1" in m for m in messages)
     slow = report.gate(["latency_s"], maximum=0.6)
     assert [f.variant for f in slow] == ["better"]
+    assert report.gate("latency_s", maximum=0.6) == slow  # one name is one metric ('metric 'l' is not in the results')
     with pytest.raises(WorkbenchError, match="faithfulness"):
         report.gate(["faithfulness"], minimum=0.5)
     with pytest.raises(WorkbenchError, match="gate minimum nan is not a finite number"):

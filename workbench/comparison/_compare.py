@@ -134,7 +134,7 @@ class ComparisonReport:
 
     def gate(
         self,
-        metrics: Sequence[str],
+        metrics: str | Sequence[str],
         *,
         minimum: float | None = None,
         maximum: float | None = None,
@@ -146,10 +146,14 @@ class ComparisonReport:
         question for the metric, when (with ``no_worse``) its verdict against the baseline is "worse", or when it
         has no results at all (a failed run).
 
+        Args:
+            metrics: the metrics to check; one name is one metric.
+
         Raises:
             WorkbenchError: a metric is not part of this comparison.
         """
-        return gate_failures(self, metrics, minimum=minimum, maximum=maximum, no_worse=no_worse)
+        named = [metrics] if isinstance(metrics, str) else list(metrics)  # not its letters
+        return gate_failures(self, named, minimum=minimum, maximum=maximum, no_worse=no_worse)
 
     # -- per question, retrieval, plots ----------------------------------------------------------------------------
 
