@@ -248,3 +248,15 @@ def test_a_later_run_of_a_registered_configuration_exports_its_own_evaluation(sw
     assert manifest["mlflow"]["run_id"] == run_id and manifest["metrics"]["questions"]["value"] == 3
     assert "(3 questions" in (folder / "EVALUATION.md").read_text()
     wb.load_bundle(folder, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())  # its hashes hold
+
+
+def test_evaluation_report_shows_costs_below_a_thousandth() -> None:
+    from workbench.promotion._config import GateRecord, IntervalRecord, MetricRecord
+    from workbench.promotion._report import _gate_rows, _metric_rows, _table
+
+    metrics = {"cost_per_question_usd": MetricRecord(value=4.5e-4, interval=IntervalRecord(estimate=4.5e-4, low=3.1e-4, high=6.2e-4, n=8)),
+               "token_f1": MetricRecord(value=0.6125)}
+    table = _table(["metric", "value", "interval"], _metric_rows(metrics))  # EVALUATION.md read 0.000 [0.000, 0.001]
+    assert "| cost_per_question_usd | 4.50e-04 | [3.10e-04, 6.20e-04] (n=8) |" in table and "| token_f1 | 0.613 |" in table
+    gate = GateRecord(gate="cost per answer <= $0.001", kind="max_cost_per_answer", passed=True, value=4.5e-4, detail="$0.00045 per answer")
+    assert "| PASS | cost per answer <= $0.001 | 4.50e-04 |" in _table(["", "gate", "value", "detail"], _gate_rows([gate]))

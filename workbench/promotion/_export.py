@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from workbench.comparison import bootstrap_mean
+from workbench.comparison import bootstrap_mean, number_text
 from workbench.config import Settings, settings as default_settings
 from workbench.promotion._config import (
     CONFIG_FILE,
@@ -145,8 +145,8 @@ def _commit_message(config: BundleConfig, alias: str, version: str, metrics: dic
     for name in _SUMMARY_METRICS:
         m = metrics.get(name)
         if m is not None and m.value is not None:
-            ci = f" [{m.interval.low:.3f}, {m.interval.high:.3f}]" if m.interval and m.interval.low is not None else ""
-            shown.append(f"{name} {m.value:.3f}{ci}")
+            ci = f" [{number_text(m.interval.low)}, {number_text(m.interval.high)}]" if m.interval and m.interval.low is not None else ""
+            shown.append(f"{name} {number_text(m.value)}{ci}")
     passed = sum(1 for g in gates if g.passed)
     lines = [
         f"Promote {config.name} v{version} to {alias}",

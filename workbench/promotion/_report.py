@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from workbench.comparison import number_text
 from workbench.promotion._config import AuditRecord, BundleConfig, GateRecord, MetricRecord, RegistryRecord
 
 _MAX_ROWS = 50
@@ -15,7 +16,7 @@ def _cell(value: Any, limit: int = _MAX_TEXT) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return number_text(value)  # a cost of $0.00045 is 4.50e-04, not 0.000
     if isinstance(value, (list, tuple)):
         value = ", ".join(str(v) for v in value)
     text = " ".join(str(value).split())
@@ -33,7 +34,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def _metric_rows(metrics: Mapping[str, MetricRecord]) -> list[list[Any]]:
     rows = []
     for name, m in metrics.items():
-        interval = f"[{m.interval.low:.3f}, {m.interval.high:.3f}] (n={m.interval.n})" if m.interval and m.interval.low is not None and m.interval.high is not None else ""
+        interval = (f"[{number_text(m.interval.low)}, {number_text(m.interval.high)}] (n={m.interval.n})"
+                    if m.interval and m.interval.low is not None and m.interval.high is not None else "")
         rows.append([name, m.value, interval])
     return rows
 
