@@ -217,7 +217,8 @@ class RunPanel(w.VBox):
                 dropped = [v for v in self._done if v.stopped_early is not None]
             self.variants.set(event.done, event.total, name)
             if dropped:
-                self.dropped.value = "<b>Dropped out</b> (clearly worse than the leader):<ul>" + "".join(
+                # with a tolerance a variant also stops when it cannot beat the leader by that much: not "worse"
+                self.dropped.value = "<b>Dropped out</b> (racing ruled out that they beat the leader):<ul>" + "".join(
                     f"<li>{esc(v.variant.name)}: {esc(v.stopped_early.label)}</li>" for v in dropped if v.stopped_early is not None
                 ) + "</ul>"
             self.leaderboard.value = frame_table(frame, _COLUMNS, links=run_link)
