@@ -113,7 +113,7 @@ class CorpusRef(_Spec):
 
     builtin: Literal["python-reference"] | None = None
     path: str | None = None
-    glob: str = Field(default="**/*.md", description="which files of the folder are documents, relative to it (no '..')")
+    glob: str = Field(default="**/*.md", description="which files of the folder are documents, relative to it (no '..'); hidden files and folders only when it names them")
 
     @field_validator("glob")
     @classmethod

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -110,3 +111,16 @@ def test_shipped_datasets_are_valid_against_their_corpus(dataset: str, corpus: s
         assert set(case.source_ids) <= docs.ids, case.id
         assert bool(case.source_ids) == (case.category in ("answerable", "injection")), case.id
         assert case.expects_refusal == (case.category in ("unanswerable", "policy")), case.id
+
+
+def test_hidden_files_and_folders_are_not_documents_unless_the_glob_names_them(tmp_path: Path) -> None:
+    write(tmp_path / "leave.md", "# Leave\n\n27 days.\n")
+    write(tmp_path / ".ipynb_checkpoints" / "leave-checkpoint.md", "# Leave\n\n25 days (an old draft).\n")
+    write(tmp_path / "policies" / ".git" / "notes.md", "# not a document\n")
+    write(tmp_path / "policies" / ".draft.md", "# not a document either\n")
+    write(tmp_path / "policies" / "travel.md", "# Travel\n")
+    write(tmp_path / ".archive" / "old.md", "# Old\n")
+    assert [d.id for d in load_corpus(tmp_path).documents] == ["leave", "policies/travel"]
+    assert [d.id for d in load_corpus(tmp_path, glob="*").documents] == ["leave"]
+    assert [d.id for d in load_corpus(tmp_path, glob=".archive/*.md").documents] == [".archive/old"]
+    assert [d.id for d in load_corpus(tmp_path, glob=".*/*.md").documents] == [".archive/old", ".ipynb_checkpoints/leave-checkpoint"]

@@ -13,6 +13,7 @@ import json
 import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -307,10 +308,21 @@ def pattern_inside_folder(glob: str) -> bool:
     return bool(glob.strip()) and not Path(glob).is_absolute() and ".." not in Path(glob).parts
 
 
+def _hidden(relative: Path, glob: str) -> bool:
+    """Whether a file lies in a hidden file or folder (``.git/``, ``.ipynb_checkpoints/``) that the glob does not name.
+
+    Like a shell's glob, ``*`` and ``**`` do not match a leading dot: Jupyter's checkpoint copies and version control
+    files are not documents. A pattern that spells a dot-name out (``.notes/*.md``) still picks it.
+    """
+    named = [part for part in Path(glob).parts if part.startswith(".") and part not in (".", "..")]
+    return any(part.startswith(".") and not any(fnmatchcase(part, n) for n in named) for part in relative.parts)
+
+
 def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     """Load a corpus: the built-in ``python-reference``, or a folder of text/markdown files.
 
-    A file's document id is its path relative to the folder, without the suffix (``policies/travel``).
+    A file's document id is its path relative to the folder, without the suffix (``policies/travel``). Hidden files
+    and folders (``.ipynb_checkpoints/``, ``.git/``) are left out unless the glob names them.
     """
     if str(source) == PYTHON_REFERENCE:
         return python_reference_corpus()
@@ -322,7 +334,7 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     docs: list[Document] = []
     files: dict[str, Path] = {}
     for path in sorted(folder.glob(glob)):
-        if not path.is_file():
+        if not path.is_file() or _hidden(path.relative_to(folder), glob):
             continue
         text = read_text(path, "save it as UTF-8 text, or leave it out with the corpus 'glob'")
         if not text.strip():
