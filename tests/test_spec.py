@@ -192,3 +192,21 @@ def test_a_gate_threshold_given_as_yes_or_no_is_refused(tmp_path: Path) -> None:
     for gate, field in (("{kind: metric, metric: token_f1, min: yes}", "min"), ("{kind: min_questions, n: true}", "n")):
         with pytest.raises(SpecError, match=rf"exp.yaml:\d+: promotion.gates\[0\](\.\w+)?: {field}: true is a yes/no value — give a number"):
             load_experiment(write(tmp_path, GOOD + f"promotion:\n  gates:\n    - {gate}\n"))
+
+
+
+@pytest.mark.parametrize(
+    "axis, axes, line",
+    [
+        ("chunkers", "chunkers: []\nretrieval:\n  - k: 3\n", 13),
+        ("retrieval", "chunkers:\n  - strategy: recursive\nretrieval: []\n", 15),
+    ],
+)
+def test_an_empty_grid_axis_is_refused_in_one_line(tmp_path: Path, axis: str, axes: str, line: int) -> None:
+    # retrieval: [] used to load, expand to no variants and log an empty FINISHED sweep
+    text = GOOD[: GOOD.index("chunkers:")] + axes
+    with pytest.raises(SpecError) as info:
+        load_experiment(write(tmp_path, text))
+    assert str(info.value) == f"{tmp_path / 'exp.yaml'}:{line}: {axis}: the list is empty, so the grid would have no variants — give at least one entry"
+    with pytest.raises(SpecError, match=rf"^<spec>: {axis}: the list is empty"):
+        ExperimentSpec.from_dict(yaml.safe_load(text))

@@ -527,7 +527,9 @@ class ExperimentSpec(_Spec):
         default=(), description="answering models and routers (router: {...}); none: a retrieval-only sweep"
     )
     chunkers: tuple[ChunkerSpec, ...] = Field(min_length=1)
-    retrieval: tuple[RetrievalSpec, ...] = (RetrievalSpec(),)
+    retrieval: tuple[RetrievalSpec, ...] = Field(
+        default=(RetrievalSpec(),), min_length=1, description="retrieval settings (default: one, with the defaults)"
+    )
     judge: JudgeSpec | None = Field(default=None, description="judge model; when set, the LLM-judged scorers are on by default")
     scorers: tuple[str, ...] | None = Field(default=None, description="scorer names; default: all deterministic ones")
     limits: Limits = Limits()
@@ -670,6 +672,8 @@ def _first_error(exc: ValidationError) -> str:
         msg = "required field is missing — add it"
     elif err["type"] == "extra_forbidden":
         msg = "unknown field — check its spelling (see the JSON schema: workbench schema)"
+    elif err["type"] == "too_short" and isinstance(err.get("input"), (list, tuple)):
+        msg = "the list is empty, so the grid would have no variants — give at least one entry"
     return f"{_loc_text(loc)}: {msg}"
 
 
