@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,22 @@ def test_an_empty_grid_axis_is_refused_in_one_line(tmp_path: Path, axis: str, ax
     assert str(info.value) == f"{tmp_path / 'exp.yaml'}:{line}: {axis}: the list is empty, so the grid would have no variants — give at least one entry"
     with pytest.raises(SpecError, match=rf"^<spec>: {axis}: the list is empty"):
         ExperimentSpec.from_dict(yaml.safe_load(text))
+
+
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        (GOOD + "retrieval:\n  - {k: yes}\n", "retrieval[0]: k: true"),
+        (GOOD.replace("  path: d.jsonl\n", "  path: d.jsonl\n  limit: on\n"), "dataset: limit: true"),
+        (GOOD + "limits: {wall_time_s: no}\n", "limits: wall_time_s: false"),
+        (GOOD + "execution: {workers: true}\n", "execution: workers: true"),
+    ],
+)
+def test_a_number_given_as_yes_or_no_is_refused_anywhere_in_the_spec(tmp_path: Path, text: str, where: str) -> None:
+    # pydantic took `k: yes` as k=1 and `limit: on` as limit=1: a sweep over one retrieved chunk or one question
+    with pytest.raises(SpecError, match=rf"exp.yaml:\d+: {re.escape(where)} is a yes/no value — give a number$"):
+        load_experiment(write(tmp_path, text))
+    params = yaml.safe_load(GOOD)
+    params["models"][0]["params"]["temperature"] = False
+    with pytest.raises(SpecError, match=r"^<spec>: models\[0\]\.params: temperature: false is a yes/no value — give a number$"):
+        ExperimentSpec.from_dict(params)

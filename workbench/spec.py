@@ -11,7 +11,8 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -94,9 +95,26 @@ Name = Annotated[
 ]
 
 
+def _is_number_field(annotation: Any) -> bool:
+    """Whether a field holds a number (``int``, ``float``, optionally None), not a yes/no value."""
+    kinds = set(get_args(annotation)) if get_origin(annotation) in (Union, UnionType) else {annotation}
+    return bool(kinds & {int, float}) and bool not in kinds
+
+
 class _Spec(BaseModel):
     # no spec number may be NaN or infinite: a NaN threshold compares false both ways and would pass every gate
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_yes_no_numbers(cls, data: Any) -> Any:
+        # pydantic reads YAML's `k: yes`, `limit: true` or `temperature: no` as 1 or 0: a typo run as a real setting
+        if isinstance(data, dict):
+            for key, value in data.items():
+                field = cls.model_fields.get(key) if isinstance(key, str) else None
+                if isinstance(value, bool) and field is not None and _is_number_field(field.annotation):
+                    raise ValueError(f"{key}: {str(value).lower()} is a yes/no value — give a number")
+        return data
 
 
 class DatasetRef(_Spec):
@@ -435,17 +453,6 @@ class JudgeSpec(_Spec):
 
 
 class _Gate(_Spec):
-    @model_validator(mode="before")
-    @classmethod
-    def _no_booleans(cls, data: Any) -> Any:
-        # YAML's `min: yes` or `n: true` would otherwise pass as 1
-        if isinstance(data, dict):
-            for key, value in data.items():
-                field = cls.model_fields.get(key) if isinstance(key, str) else None
-                if isinstance(value, bool) and field is not None and bool not in (field.annotation, *get_args(field.annotation)):
-                    raise ValueError(f"{key}: {str(value).lower()} is a yes/no value — give a number")
-        return data
-
     @model_serializer(mode="wrap")
     def _keep_kind(self, handler: SerializerFunctionWrapHandler) -> Any:
         # ``kind`` has a default (for Python callers) but is the YAML discriminator: never drop it from the output
