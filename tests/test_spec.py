@@ -230,3 +230,22 @@ def test_a_number_given_as_yes_or_no_is_refused_anywhere_in_the_spec(tmp_path: P
     params["models"][0]["params"]["temperature"] = False
     with pytest.raises(SpecError, match=r"^<spec>: models\[0\]\.params: temperature: false is a yes/no value — give a number$"):
         ExperimentSpec.from_dict(params)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (GOOD.replace("models:\n  - id: local:gemma3-270m\n    params:\n      max_tokens: 32\n", "models: local:gemma3-270m\n"),
+         "9: models: expected a list, got the text 'local:gemma3-270m' — write one '- item' per line, or [a, b] (even for one item)"),
+        (GOOD + "retrieval:\n", "17: retrieval: expected a list, got nothing (an empty value) — write one '- item' per line, or [a, b] (even for one item)"),
+        (GOOD.replace("dataset:\n  path: d.jsonl\n", "dataset: d.jsonl\n"),
+         "2: dataset: expected a mapping, got the text 'd.jsonl' — write its fields as 'key: value' lines under it"),
+        (GOOD + "pricing: [1, 2]\n", "17: pricing: expected a mapping, got a list — write its fields as 'key: value' lines under it"),
+        (GOOD.replace("name: t\n", "name: 2024\n"), "1: name: expected text, got a number — write it as one string, in quotes"),
+    ],
+)
+def test_a_value_of_the_wrong_shape_is_named_in_yaml_words(tmp_path: Path, text: str, expected: str) -> None:
+    # these were pydantic's 'Input should be a valid tuple' / 'a valid dictionary or instance of DatasetRef'
+    with pytest.raises(SpecError) as info:
+        load_experiment(write(tmp_path, text))
+    assert str(info.value) == f"{tmp_path / 'exp.yaml'}:{expected}"

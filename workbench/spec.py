@@ -671,6 +671,21 @@ def _loc_text(loc: tuple[Any, ...]) -> str:
     return out or "spec"
 
 
+def _kind_of(value: Any) -> str:
+    """What a YAML value is, in the words of the file: nothing, text, a number, a mapping..."""
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return "a yes/no value"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return f"the text {value!r}" if len(value) <= 40 else "a text"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "a mapping (key: value)" if isinstance(value, dict) else type(value).__name__
+
+
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = tuple(p for p in err["loc"] if not _is_internal(p))
@@ -679,6 +694,12 @@ def _first_error(exc: ValidationError) -> str:
         msg = "required field is missing — add it"
     elif err["type"] == "extra_forbidden":
         msg = "unknown field — check its spelling (see the JSON schema: workbench schema)"
+    elif err["type"] in ("tuple_type", "list_type"):
+        msg = f"expected a list, got {_kind_of(err.get('input'))} — write one '- item' per line, or [a, b] (even for one item)"
+    elif err["type"] in ("dict_type", "model_type", "model_attributes_type"):
+        msg = f"expected a mapping, got {_kind_of(err.get('input'))} — write its fields as 'key: value' lines under it"
+    elif err["type"] == "string_type":
+        msg = f"expected text, got {_kind_of(err.get('input'))} — write it as one string, in quotes"
     elif err["type"] == "too_short" and isinstance(err.get("input"), (list, tuple)):
         msg = "the list is empty, so the grid would have no variants — give at least one entry"
     return f"{_loc_text(loc)}: {msg}"
