@@ -124,3 +124,15 @@ def test_hidden_files_and_folders_are_not_documents_unless_the_glob_names_them(t
     assert [d.id for d in load_corpus(tmp_path, glob="*").documents] == ["leave"]
     assert [d.id for d in load_corpus(tmp_path, glob=".archive/*.md").documents] == [".archive/old"]
     assert [d.id for d in load_corpus(tmp_path, glob=".*/*.md").documents] == [".archive/old", ".ipynb_checkpoints/leave-checkpoint"]
+
+
+def test_a_dataset_without_ids_keeps_its_ids_and_hash_when_the_file_is_renamed_moved_or_respaced(tmp_path: Path) -> None:
+    rows = ['{"question": "How far ahead are flights booked?", "reference": "14 days"}', '{"question": "Who approves trips?"}']
+    first = load_dataset(write(tmp_path / "questions.jsonl", "\n".join(rows) + "\n"))
+    assert [c.id for c in first.cases] == ["case-1", "case-2"]
+    renamed = load_dataset(write(tmp_path / "v2" / "questions-final.jsonl", "\n\n".join(rows) + "\n\n"))
+    as_csv = load_dataset(write(tmp_path / "sheet.csv", "question,reference\nHow far ahead are flights booked?,14 days\nWho approves trips?,\n"))
+    as_frame = load_dataset(pd.DataFrame([json.loads(r) for r in rows]), name="frame")
+    assert renamed.hash == as_csv.hash == as_frame.hash == first.hash  # the ids were questions-1, questions-final-3, sheet-1...
+    changed = load_dataset(write(tmp_path / "questions.jsonl", "\n".join(rows).replace("14 days", "21 days") + "\n"))
+    assert changed.hash != first.hash

@@ -150,6 +150,13 @@ def _check_unique(cases: Iterable[tuple[EvalCase, str]], source: str) -> tuple[E
 # -- formats ---------------------------------------------------------------------------------------------------------
 
 
+def _default_id(n: int) -> str:
+    """The id of the ``n``-th case (1-based) of a dataset that gives it none: its position, never the file's name or
+    line number, so renaming, moving or re-spacing the file leaves the dataset (and its hash) as it was."""
+    return f"case-{n}"
+
+
+
 def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
     text = read_text(path, "save the file as UTF-8")
     if not text.strip():
@@ -166,7 +173,7 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__} — one JSON object per line")
         if "id" not in row:
-            row = {"id": f"{path.stem}-{lineno}", **row}
+            row = {"id": _default_id(len(rows) + 1), **row}
         rows.append((_case(row, where, caps), where))
     return Dataset(name=path.stem, cases=_check_unique(rows, str(path)), source=str(path))
 
@@ -190,7 +197,7 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
                     row[key] = _split_list(row[key])
                 except json.JSONDecodeError:
                     raise DataError(f"{where}: field '{key}': not a list — use 'a|b' or a JSON list") from None
-        row.setdefault("id", f"{name}-{n}")
+        row.setdefault("id", _default_id(n))
         row["id"] = str(row["id"])
         cases.append((_case(row, where, caps), where))
     return Dataset(name=name, cases=_check_unique(cases, source), source=source)
@@ -257,7 +264,7 @@ def load_dataset(
 ) -> Dataset:
     """Load evaluation cases from a ``.jsonl``/``.csv`` file or a pandas DataFrame.
 
-    Columns/fields: ``question`` (required), ``id``, ``reference``, ``source_ids`` (list; in CSV ``a|b``),
+    Columns/fields: ``question`` (required), ``id`` (default: ``case-1``, ``case-2``... by position), ``reference``, ``source_ids`` (list; in CSV ``a|b``),
     ``category`` (answerable | unanswerable | policy | injection), ``tags``. Files are UTF-8; CSV is parsed strictly
     (an unbalanced quote is an error, not a silently different row).
 
