@@ -136,3 +136,15 @@ def test_a_dataset_without_ids_keeps_its_ids_and_hash_when_the_file_is_renamed_m
     assert renamed.hash == as_csv.hash == as_frame.hash == first.hash  # the ids were questions-1, questions-final-3, sheet-1...
     changed = load_dataset(write(tmp_path / "questions.jsonl", "\n".join(rows).replace("14 days", "21 days") + "\n"))
     assert changed.hash != first.hash
+
+
+def test_a_decomposed_unicode_file_name_is_the_document_id_a_dataset_types(tmp_path: Path) -> None:
+    import unicodedata
+
+    # macOS and zip archives often write file names decomposed (e + U+0301); a dataset typed by hand is composed
+    write(tmp_path / "corpus" / unicodedata.normalize("NFD", "Café Rückerstattung.md"), "# Café\n\nRefunds take 5 days.\n")
+    corpus = load_corpus(tmp_path / "corpus")
+    cases = load_dataset(write(tmp_path / "d.jsonl", json.dumps({"question": "Refunds?", "source_ids": ["Café Rückerstattung"]}) + "\n"))
+    assert set(cases.cases[0].source_ids) <= corpus.ids
+    typed_decomposed = load_dataset(pd.DataFrame([{"question": "Refunds?", "source_ids": [unicodedata.normalize("NFD", "Café Rückerstattung")]}]))
+    assert typed_decomposed.cases[0].source_ids == cases.cases[0].source_ids

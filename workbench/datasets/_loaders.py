@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.datasets._models import CATEGORIES, Corpus, Dataset, Document, EvalCase
+from workbench.datasets._models import CATEGORIES, Corpus, Dataset, Document, EvalCase, document_id
 from workbench.errors import DataError
 
 PYTHON_REFERENCE = "python-reference"
@@ -328,8 +328,8 @@ def _hidden(relative: Path, glob: str) -> bool:
 def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     """Load a corpus: the built-in ``python-reference``, or a folder of text/markdown files.
 
-    A file's document id is its path relative to the folder, without the suffix (``policies/travel``). Hidden files
-    and folders (``.ipynb_checkpoints/``, ``.git/``) are left out unless the glob names them.
+    A file's document id is its path relative to the folder, without the suffix (``policies/travel``), in Unicode NFC.
+    Hidden files and folders (``.ipynb_checkpoints/``, ``.git/``) are left out unless the glob names them.
     """
     if str(source) == PYTHON_REFERENCE:
         return python_reference_corpus()
@@ -346,7 +346,7 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
         text = read_text(path, "save it as UTF-8 text, or leave it out with the corpus 'glob'")
         if not text.strip():
             raise DataError(f"{path}: empty document — add its text, or leave it out with the corpus 'glob'")
-        doc_id = path.relative_to(folder).with_suffix("").as_posix()
+        doc_id = document_id(path.relative_to(folder).with_suffix("").as_posix())
         if doc_id in files:  # a.md and a.txt: labelled source ids (and retrieval metrics) could not tell them apart
             raise DataError(f"{path}: its document id '{doc_id}' is also {files[doc_id].name}'s — rename one, or leave one out "
                             "with the corpus 'glob'")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -12,6 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 Category = Literal["answerable", "unanswerable", "policy", "injection"]
 CATEGORIES: tuple[str, ...] = get_args(Category)
 REFUSAL_CATEGORIES = frozenset({"unanswerable", "policy"})
+
+
+def document_id(text: str) -> str:
+    """A document id in one Unicode form (NFC): "café" typed in a dataset and "café" in a file name that macOS or a
+    zip archive wrote decomposed (e + combining accent) are the same id."""
+    return unicodedata.normalize("NFC", text)
 
 
 class EvalCase(BaseModel):
@@ -44,6 +51,11 @@ class EvalCase(BaseModel):
         if not value.strip():
             raise ValueError("must not be blank")
         return value
+
+    @field_validator("source_ids")
+    @classmethod
+    def _composed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(document_id(v) for v in value)
 
     @property
     def expects_refusal(self) -> bool:
