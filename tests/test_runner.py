@@ -315,3 +315,15 @@ def test_the_questions_bar_of_a_plain_sweep_counts_each_variant_in_turn() -> Non
     assert drive_bars(events, len(variants)) == [(i, 3, v.name) for v in variants for i in (1, 2, 3)]
     assert len([b for b in FakeBar.made if b.desc == "questions"]) == len(variants)  # one bar per variant, as ever
     assert FakeBar.made[0].n == len(variants)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 2.5, True])
+def test_a_limit_that_is_not_a_positive_whole_number_is_one_error_before_any_run(wb_settings, fake_models, limit: Any) -> None:  # type: ignore[no-untyped-def]
+    # limit=0 evaluated every question (it read as "no limit") and limit=-1 all but the last (a slice)
+    tracker = MemoryTracker()
+    with pytest.raises(wb.DataError, match=rf"^limit={limit!r}: give a whole number of cases, at least 1 — or None for every case$"):
+        wb.run(make_spec(), models=fake_models, index_store=MemoryIndexStore(), tracker=tracker, settings=wb_settings, progress=False, limit=limit)
+    assert not tracker.runs
+    with pytest.raises(wb.DataError, match=r"^limit="):
+        wb.load_dataset(ROOT / "datasets" / "python_docs.jsonl", limit=limit)
+    assert len(wb.load_dataset(ROOT / "datasets" / "python_docs.jsonl", limit=2)) == 2

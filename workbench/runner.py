@@ -64,10 +64,10 @@ class ProgressEvent:
 
 
 def load_spec_dataset(spec: ExperimentSpec, limit: int | None = None) -> Dataset:
-    """The spec's dataset, with its ``limit`` (or ``limit``) and its length caps on questions and references."""
+    """The spec's dataset, with ``limit`` (default: the spec's) and its length caps on questions and references."""
     ref = spec.dataset
     return load_dataset(
-        spec.resolve(ref.path), limit=limit or ref.limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars
+        spec.resolve(ref.path), limit=ref.limit if limit is None else limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars
     )
 
 

@@ -271,13 +271,16 @@ def load_dataset(
     Args:
         source: a ``.jsonl``/``.csv`` path or a DataFrame.
         name: the dataset's name (default: the file's stem).
-        limit: keep only the first ``limit`` cases (every row is still checked).
+        limit: keep only the first ``limit`` cases, at least 1 (every row is still checked); None keeps every case.
         max_question_chars: a longer question is refused (the experiment's ``dataset.max_question_chars``).
         max_reference_chars: a longer reference answer is refused (``dataset.max_reference_chars``).
 
     Raises:
         DataError: one line naming the file, line and field of the first bad row, and what to do.
     """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1):
+        # limit=0 kept no case and limit=-1 every case but the last, as a slice does; neither is what was meant
+        raise DataError(f"limit={limit!r}: give a whole number of cases, at least 1 — or None for every case")
     caps = _Caps(max_question_chars, max_reference_chars)
     if not isinstance(source, (str, Path)):
         import pandas as pd
