@@ -148,3 +148,16 @@ def test_a_decomposed_unicode_file_name_is_the_document_id_a_dataset_types(tmp_p
     assert set(cases.cases[0].source_ids) <= corpus.ids
     typed_decomposed = load_dataset(pd.DataFrame([{"question": "Refunds?", "source_ids": [unicodedata.normalize("NFD", "Café Rückerstattung")]}]))
     assert typed_decomposed.cases[0].source_ids == cases.cases[0].source_ids
+
+
+def test_null_in_jsonl_is_a_field_left_out_as_in_a_dataframe(tmp_path: Path) -> None:
+    frame = pd.DataFrame([
+        {"id": "a", "question": "Q1?", "reference": "R1", "category": "answerable"},
+        {"id": "b", "question": "Q2?", "reference": None, "category": None},
+    ])
+    frame.to_json(tmp_path / "d.jsonl", orient="records", lines=True)  # writes "reference":null for the missing one
+    assert load_dataset(tmp_path / "d.jsonl").hash == load_dataset(frame).hash
+    assert load_dataset(tmp_path / "d.jsonl").cases[1].reference == ""
+    write(tmp_path / "e.jsonl", '{"id": "a", "question": null}\n')
+    with pytest.raises(DataError, match=r"e.jsonl:1: field 'question' is missing — add it$"):
+        load_dataset(tmp_path / "e.jsonl")

@@ -172,8 +172,8 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
             raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}) — one JSON object per line") from None
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__} — one JSON object per line")
-        if "id" not in row:
-            row = {"id": _default_id(len(rows) + 1), **row}
+        row = {k: v for k, v in row.items() if v is not None}  # null is a field left out (pandas' to_json writes it so)
+        row.setdefault("id", _default_id(len(rows) + 1))
         rows.append((_case(row, where, caps), where))
     return Dataset(name=path.stem, cases=_check_unique(rows, str(path)), source=str(path))
 
