@@ -161,3 +161,16 @@ def test_null_in_jsonl_is_a_field_left_out_as_in_a_dataframe(tmp_path: Path) -> 
     write(tmp_path / "e.jsonl", '{"id": "a", "question": null}\n')
     with pytest.raises(DataError, match=r"e.jsonl:1: field 'question' is missing — add it$"):
         load_dataset(tmp_path / "e.jsonl")
+
+
+def test_whole_number_ids_are_the_same_text_in_jsonl_csv_and_a_dataframe(tmp_path: Path) -> None:
+    as_csv = load_dataset(write(tmp_path / "d.csv", "id,question\n1,Q1?\n,Q2?\n3,Q3?\n"))
+    assert [c.id for c in as_csv.cases] == ["1", "case-2", "3"]
+    # pandas holds this id column as floats (1.0, NaN, 3.0): the ids were '1.0' and '3.0'
+    frame = pd.DataFrame([{"id": 1, "question": "Q1?"}, {"question": "Q2?"}, {"id": 3, "question": "Q3?"}])
+    assert load_dataset(frame).hash == as_csv.hash
+    frame.to_json(tmp_path / "d.jsonl", orient="records", lines=True)  # {"id":1.0,...}; a JSONL "id": 1 was refused
+    assert load_dataset(tmp_path / "d.jsonl").hash == as_csv.hash
+    assert load_dataset(write(tmp_path / "e.jsonl", '{"id": 7, "question": "Q?"}\n')).cases[0].id == "7"
+    with pytest.raises(DataError, match=r"f.jsonl:1: field 'id': expected text, got 7.5 \(a number\)"):
+        load_dataset(write(tmp_path / "f.jsonl", '{"id": 7.5, "question": "Q?"}\n'))

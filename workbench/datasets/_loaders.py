@@ -173,9 +173,19 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__} — one JSON object per line")
         row = {k: v for k, v in row.items() if v is not None}  # null is a field left out (pandas' to_json writes it so)
-        row.setdefault("id", _default_id(len(rows) + 1))
+        row["id"] = _id_text(row["id"]) if "id" in row else _default_id(len(rows) + 1)
         rows.append((_case(row, where, caps), where))
     return Dataset(name=path.stem, cases=_check_unique(rows, str(path)), source=str(path))
+
+
+def _id_text(value: Any) -> Any:
+    """A whole-number id as text: 7, and 7.0 (pandas makes an id column float when one id is missing), are '7', as in
+    a CSV file. Any other value is returned as it is (a JSONL string, or a value validation refuses)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value
 
 
 def _split_list(value: str) -> list[str]:
@@ -197,8 +207,7 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
                     row[key] = _split_list(row[key])
                 except json.JSONDecodeError:
                     raise DataError(f"{where}: field '{key}': not a list — use 'a|b' or a JSON list") from None
-        row.setdefault("id", _default_id(n))
-        row["id"] = str(row["id"])
+        row["id"] = str(_id_text(row["id"])) if "id" in row else _default_id(n)
         cases.append((_case(row, where, caps), where))
     return Dataset(name=name, cases=_check_unique(cases, source), source=source)
 
