@@ -249,3 +249,12 @@ def test_a_value_of_the_wrong_shape_is_named_in_yaml_words(tmp_path: Path, text:
     with pytest.raises(SpecError) as info:
         load_experiment(write(tmp_path, text))
     assert str(info.value) == f"{tmp_path / 'exp.yaml'}:{expected}"
+
+
+def test_a_name_with_spaces_or_accents_says_which_characters_are_allowed_and_offers_one(tmp_path: Path) -> None:
+    # was pydantic's "String should match pattern '^[A-Za-z0-9_.-]+$'"
+    with pytest.raises(SpecError) as info:
+        load_experiment(write(tmp_path, GOOD.replace("name: t\n", "name: RAG eval (v2)\n")))
+    assert str(info.value) == f"{tmp_path / 'exp.yaml'}:1: name: 'RAG eval (v2)' may hold only letters, digits, '_', '-' and '.' — e.g. 'RAG-eval-v2'"
+    with pytest.raises(SpecError, match=r"prompts\[0\]\.name: 'grounded ünïcode' may hold only letters, digits, '_', '-' and '.' — e.g. 'grounded-n-code'$"):
+        load_experiment(write(tmp_path, GOOD.replace("  - name: a\n", "  - name: grounded ünïcode\n")))

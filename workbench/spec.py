@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import UnionType
@@ -38,6 +39,7 @@ from workbench.models import MINILM_ID, ModelKind, Price, check_model_id, defaul
 from workbench.prompts import check_template
 
 __all__ = [
+    "NAME_PATTERN",
     "BeatsHolderGate",
     "ChunkerSpec",
     "CorpusRef",
@@ -88,9 +90,10 @@ def _not_only_dots(value: str) -> str:
 
 # An experiment's name is also its artifact folder's name, a prompt's is a bundle's file name and part of every
 # variant's run name (PostgreSQL-backed stores keep run names in 250 characters)
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 Name = Annotated[
     str,
-    Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$", description="letters, digits, '_', '-' and '.'"),
+    Field(min_length=1, max_length=100, pattern=NAME_PATTERN, description="letters, digits, '_', '-' and '.'"),
     AfterValidator(_not_only_dots),
 ]
 
@@ -700,6 +703,10 @@ def _first_error(exc: ValidationError) -> str:
         msg = f"expected a mapping, got {_kind_of(err.get('input'))} — write its fields as 'key: value' lines under it"
     elif err["type"] == "string_type":
         msg = f"expected text, got {_kind_of(err.get('input'))} — write it as one string, in quotes"
+    elif err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == NAME_PATTERN:
+        value = str(err.get("input"))
+        usable = re.sub(r"[^A-Za-z0-9_.-]+", "-", value).strip("-") or "my-name"
+        msg = f"{value!r} may hold only letters, digits, '_', '-' and '.' — e.g. {usable!r}"
     elif err["type"] == "too_short" and isinstance(err.get("input"), (list, tuple)):
         msg = "the list is empty, so the grid would have no variants — give at least one entry"
     return f"{_loc_text(loc)}: {msg}"

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from workbench.prompts import PromptTemplate
-from workbench.spec import ChunkerSpec, ModelSpec, RetrievalSpec, check_yaml_shape, describe_validation_error
+from workbench.spec import NAME_PATTERN, ChunkerSpec, ModelSpec, RetrievalSpec, check_yaml_shape, describe_validation_error
 
 SCHEMA_VERSION: Literal[1] = 1
 CONFIG_FILE = "config.yaml"
@@ -83,7 +83,7 @@ class BundleConfig(_Model):
     """``config.yaml``: the deployable configuration, validated on load."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="registered model name")
+    name: str = Field(min_length=1, pattern=NAME_PATTERN, description="registered model name")
     config_hash: str
     prompt: PromptRef
     model: ModelSpec
