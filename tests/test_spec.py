@@ -258,3 +258,13 @@ def test_a_name_with_spaces_or_accents_says_which_characters_are_allowed_and_off
     assert str(info.value) == f"{tmp_path / 'exp.yaml'}:1: name: 'RAG eval (v2)' may hold only letters, digits, '_', '-' and '.' — e.g. 'RAG-eval-v2'"
     with pytest.raises(SpecError, match=r"prompts\[0\]\.name: 'grounded ünïcode' may hold only letters, digits, '_', '-' and '.' — e.g. 'grounded-n-code'$"):
         load_experiment(write(tmp_path, GOOD.replace("  - name: a\n", "  - name: grounded ünïcode\n")))
+
+
+def test_a_prompt_file_under_home_is_found_like_the_dataset_and_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "prompts").mkdir(parents=True)
+    (tmp_path / "home" / "prompts" / "g.txt").write_text("{context}\n{question}", encoding="utf-8")
+    text = GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"\n', "    file: ~/prompts/g.txt\n")
+    assert load_experiment(write(tmp_path, text)).prompts[0].template == "{context}\n{question}"  # was 'not found'
+    with pytest.raises(SpecError, match=r"exp.yaml:8: prompts\[0\]\.file: \$PROMPTS/g.txt not found — write the path out: '\$PROMPTS' is not expanded"):
+        load_experiment(write(tmp_path, text.replace("~/prompts", "$PROMPTS")))

@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from workbench.datasets import pattern_inside_folder
+from workbench.datasets import missing_path_fix, pattern_inside_folder
 from workbench.errors import ModelError, SpecError
 from workbench.metrics import scorer_entries
 from workbench.models import MINILM_ID, ModelKind, Price, check_model_id, default_kind, price_for
@@ -793,10 +793,11 @@ def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml
     read = []
     for i, prompt in enumerate(prompts):
         if isinstance(prompt, dict) and isinstance(prompt.get("file"), str) and prompt["file"] and "template" not in prompt:
-            prompt_path = base / prompt["file"]
+            prompt_path = base / Path(prompt["file"]).expanduser()  # like the dataset and corpus paths
             if not prompt_path.is_file():
                 where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
-                raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} not found (relative to {base})")
+                fix = missing_path_fix(prompt["file"], f"check the path (relative paths are from {base})")
+                raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} not found — {fix}")
             prompt = {k: v for k, v in prompt.items() if k != "file"} | {
                 "template": _read_utf8(prompt_path, f"prompts[{i}].file")}
         read.append(prompt)

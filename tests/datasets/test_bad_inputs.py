@@ -306,3 +306,17 @@ def test_injection_category_is_answered_not_refused(tmp_path: Path) -> None:
     p.write_text('{"id": "a", "question": "Q?", "reference": "R", "source_ids": ["x"], "category": "injection"}\n', encoding="utf-8")
     case = load_dataset(p).cases[0]
     assert case.category == "injection" and not case.expects_refusal
+
+
+def test_a_corpus_file_or_a_path_with_a_variable_says_what_to_write(tmp_path: Path) -> None:
+    (tmp_path / "handbook").mkdir()
+    (tmp_path / "handbook" / "travel.md").write_text("# Travel\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"travel.md: the corpus is a file, not a folder — give its folder, with glob: 'travel.md' to use only it$"):
+        load_corpus(tmp_path / "handbook" / "travel.md")  # was 'corpus folder not found'
+    assert [d.id for d in load_corpus(tmp_path / "handbook", glob="travel.md").documents] == ["travel"]
+    with pytest.raises(DataError, match=r"corpus folder not found — write the path out: '\$DOCS' is not expanded"):
+        load_corpus(tmp_path / "$DOCS" / "handbook")
+    with pytest.raises(DataError, match=r"dataset file not found — write the path out: '\$\{DATA_DIR\}' is not expanded"):
+        load_dataset(tmp_path / "${DATA_DIR}" / "q.jsonl")
+    with pytest.raises(DataError, match=r"dataset file not found — check the path \(relative paths are from the experiment file\)$"):
+        load_dataset(tmp_path / "q.jsonl")

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import numbers
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -301,7 +302,8 @@ def load_dataset(
         return _from_records(records, label, label, caps).head(limit)
     path = Path(source)
     if not path.is_file():
-        raise DataError(f"{path}: dataset file not found — check the path (relative paths are from the experiment file)")
+        fix = missing_path_fix(path, "check the path (relative paths are from the experiment file)")
+        raise DataError(f"{path}: dataset file not found — {fix}")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         dataset = _read_jsonl(path, caps)
@@ -320,6 +322,13 @@ def python_reference_corpus() -> Corpus:
 
     docs = tuple(Document(id=key, text=topics[key], metadata={"source": "pydoc_data.topics"}) for key in sorted(topics))
     return Corpus(name=PYTHON_REFERENCE, documents=docs, source="pydoc_data.topics")
+
+
+def missing_path_fix(path: str | Path, fix: str) -> str:
+    """What to do about a path that does not exist: ``fix``, unless the path holds what was meant as an environment
+    variable (``$DATA_DIR``, ``${HOME}``): paths are taken as written, so say that instead."""
+    var = re.search(r"\$\{?[A-Za-z_]\w*\}?", str(path))
+    return f"write the path out: '{var.group()}' is not expanded (paths are taken as written, relative to the experiment file)" if var else fix
 
 
 def pattern_inside_folder(glob: str) -> bool:
@@ -346,8 +355,11 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     if str(source) == PYTHON_REFERENCE:
         return python_reference_corpus()
     folder = Path(source)
+    if folder.is_file():
+        raise DataError(f"{folder}: the corpus is a file, not a folder — give its folder, with glob: '{folder.name}' to use only it")
     if not folder.is_dir():
-        raise DataError(f"{folder}: corpus folder not found — give a folder of .md/.txt files or '{PYTHON_REFERENCE}'")
+        fix = missing_path_fix(folder, f"give a folder of .md/.txt files or '{PYTHON_REFERENCE}'")
+        raise DataError(f"{folder}: corpus folder not found — {fix}")
     if not pattern_inside_folder(glob):
         raise DataError(f"corpus glob '{glob}': give a pattern relative to the corpus folder {folder}, e.g. '**/*.md' (no '..')")
     docs: list[Document] = []
