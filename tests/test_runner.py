@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -327,3 +328,27 @@ def test_a_limit_that_is_not_a_positive_whole_number_is_one_error_before_any_run
     with pytest.raises(wb.DataError, match=r"^limit="):
         wb.load_dataset(ROOT / "datasets" / "python_docs.jsonl", limit=limit)
     assert len(wb.load_dataset(ROOT / "datasets" / "python_docs.jsonl", limit=2)) == 2
+
+
+@pytest.mark.parametrize(
+    "written, fix",
+    [
+        ("travel.md", "did you mean 'travel'? (a file's document id is its path in the corpus folder, without the suffix)"),
+        ("policies\\Leave.txt", "did you mean 'policies/leave'? (a file's document id is its path in the corpus folder, without the suffix)"),
+        ("Travel", "did you mean 'travel'?"),
+        ("travle", "did you mean 'travel'?"),
+        ("travel, policies/leave", "separate several ids with '|' (travel|policies/leave) or give a JSON list, not commas"),
+        ("expenses", "use the document ids of that corpus"),
+    ],
+)
+def test_a_source_id_the_corpus_lacks_names_the_document_it_likely_means(tmp_path: Path, wb_settings, written: str, fix: str) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "docs" / "policies").mkdir(parents=True)
+    (tmp_path / "docs" / "travel.md").write_text("# Travel\n\nBook flights 14 days ahead.\n", encoding="utf-8")
+    (tmp_path / "docs" / "policies" / "leave.md").write_text("# Leave\n\n27 days.\n", encoding="utf-8")
+    (tmp_path / "d.jsonl").write_text(json.dumps({"id": "q1", "question": "When?", "source_ids": [written]}) + "\n", encoding="utf-8")
+    spec = make_spec(dataset={"path": str(tmp_path / "d.jsonl")}, corpus={"path": str(tmp_path / "docs")})
+    tracker = MemoryTracker()
+    with pytest.raises(wb.DataError) as info:
+        wb.run(spec, tracker=tracker, settings=wb_settings, progress=False)
+    assert str(info.value) == f"{tmp_path / 'd.jsonl'}: case 'q1': field 'source_ids': '{written}' is not a document of corpus 'docs' — {fix}"
+    assert not tracker.runs

@@ -11,6 +11,7 @@ experiment's ``execution`` section says (a worker process per variant by default
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import json
 import sys
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from workbench.cache import CacheStore, DiskCacheStore
@@ -81,9 +82,29 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None) -> tuple[Dataset
         if missing:
             raise DataError(
                 f"{dataset.source}: case '{case.id}': field 'source_ids': '{missing[0]}' is not a document of corpus "
-                f"'{corpus.name}' — use the document ids of that corpus"
+                f"'{corpus.name}' — {_source_id_fix(missing[0], ids)}"
             )
     return dataset, corpus
+
+
+def _source_id_fix(name: str, ids: frozenset[str]) -> str:
+    """What to write instead of a source id the corpus does not have (pure): the document it most likely names (the
+    id without its file suffix, with '/' for '\\', in another case, or a close spelling), or several ids joined with
+    commas, or else the general rule."""
+    parts = [p.strip() for p in name.split(",")]
+    if len(parts) > 1 and all(p in ids for p in parts):
+        return f"separate several ids with '|' ({'|'.join(parts)}) or give a JSON list, not commas"
+    path = PurePosixPath(name.strip().replace("\\", "/"))
+    lowered = {i.lower(): i for i in ids}
+    for candidate in dict.fromkeys((path.as_posix(), path.with_suffix("").as_posix() if path.suffix else path.as_posix())):
+        found = candidate if candidate in ids else lowered.get(candidate.lower())
+        if found:
+            why = " (a file's document id is its path in the corpus folder, without the suffix)" if candidate != path.as_posix() else ""
+            return f"did you mean '{found}'?{why}"
+    close = difflib.get_close_matches(name, list(ids), n=1, cutoff=0.8)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return "use the document ids of that corpus"
 
 
 def code_digest(fn: Callable[..., Any]) -> str:
