@@ -213,6 +213,15 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
     return Dataset(name=name, cases=_check_unique(cases, source), source=source)
 
 
+def _other_separator(column: str) -> str | None:
+    """How a header read as one column is really separated ("';'", "tabs"), when that splits it into known columns."""
+    for separator, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+        parts = [p.strip() for p in column.split(separator)]
+        if len(parts) > 1 and "question" in parts and all(p in _FIELDS for p in parts if p):
+            return name
+    return None
+
+
 def _read_csv(path: Path, caps: _Caps) -> Dataset:
     text = read_text(path, "save the file as UTF-8")
     if not text.strip():
@@ -225,6 +234,10 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
         raise DataError(f"{path}:1: CSV quoting in the header: {exc} — {quoting}") from None
     for column in header:
         if column and column not in _FIELDS:
+            separator = _other_separator(column)
+            if separator:  # Excel saves "CSV" with ';' where the decimal mark is a comma; a TSV renamed .csv has tabs
+                raise DataError(f"{path}:1: the columns are separated by {separator}, not commas — save the file as "
+                                "comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")
             raise DataError(f"{path}:1: column '{_name(column)}' is not known — allowed: {', '.join(_FIELDS)}")
         if column and header.count(column) > 1:
             raise DataError(f"{path}:1: column '{column}' appears twice — keep one")
