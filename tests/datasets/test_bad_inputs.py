@@ -124,7 +124,7 @@ def _binary_file(d: Path) -> tuple[str, str]:
 
 def _utf16_file(d: Path) -> tuple[str, str]:
     (d / "wide.csv").write_bytes("question\nWhat?\n".encode("utf-16"))
-    return "wide.csv", f"{d / 'wide.csv'}:1: binary data (NUL byte at offset 3), not UTF-8 text — save the file as UTF-8"
+    return "wide.csv", f"{d / 'wide.csv'}:1: UTF-16 text (byte-order mark 0xfffe), not UTF-8 — save the file as UTF-8"
 
 
 def _empty_file(d: Path) -> tuple[str, str]:
@@ -326,3 +326,12 @@ def test_a_corpus_file_or_a_path_with_a_variable_says_what_to_write(tmp_path: Pa
         load_dataset(tmp_path / "${DATA_DIR}" / "q.jsonl")
     with pytest.raises(DataError, match=r"dataset file not found — check the path \(relative paths are from the experiment file\)$"):
         load_dataset(tmp_path / "q.jsonl")
+
+
+def test_a_utf16_corpus_document_is_named_as_utf16_not_as_binary_data(tmp_path: Path) -> None:
+    # PowerShell's '>' and Excel's "Unicode Text" write UTF-16 with a byte-order mark: it was "binary data (NUL byte...)"
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# Notes\n", encoding="utf-16-be")
+    (tmp_path / "docs" / "a.md").write_bytes(b"\xfe\xff" + (tmp_path / "docs" / "a.md").read_bytes())
+    with pytest.raises(DataError, match=r"a.md:1: UTF-16 text \(byte-order mark 0xfeff\), not UTF-8 — save it as UTF-8 text"):
+        load_corpus(tmp_path / "docs")

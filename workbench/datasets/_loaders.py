@@ -46,6 +46,17 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
+def _is_utf16(data: bytes) -> bool:
+    """Whether bytes are UTF-16 text: a byte-order mark, and they decode as UTF-16."""
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    try:
+        data.decode("utf-16")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def read_text(path: Path, fix: str) -> str:
     """A text file's content: UTF-8 (an optional BOM is dropped), no NUL bytes.
 
@@ -61,6 +72,8 @@ def read_text(path: Path, fix: str) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read the file ({exc.strerror or exc}) — check that it exists and is readable") from None
+    if _is_utf16(data):  # Excel's "Unicode Text", PowerShell's '>' and Out-File: not binary, only another encoding
+        raise DataError(f"{path}:1: UTF-16 text (byte-order mark 0x{data[0]:02x}{data[1]:02x}), not UTF-8 — {fix}")
     nul = data.find(b"\0")
     if nul >= 0:
         raise DataError(f"{path}:{_line_of(data, nul)}: binary data (NUL byte at offset {nul}), not UTF-8 text — {fix}")
