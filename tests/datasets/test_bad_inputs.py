@@ -314,7 +314,7 @@ def test_injection_category_is_answered_not_refused(tmp_path: Path) -> None:
     assert case.category == "injection" and not case.expects_refusal
 
 
-def test_a_corpus_file_or_a_path_with_a_variable_says_what_to_write(tmp_path: Path) -> None:
+def test_a_corpus_file_a_dataset_folder_or_a_path_with_a_variable_says_what_to_write(tmp_path: Path) -> None:
     (tmp_path / "handbook").mkdir()
     (tmp_path / "handbook" / "travel.md").write_text("# Travel\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"travel.md: the corpus is a file, not a folder — give its folder, with glob: 'travel.md' to use only it$"):
@@ -326,6 +326,10 @@ def test_a_corpus_file_or_a_path_with_a_variable_says_what_to_write(tmp_path: Pa
         load_dataset(tmp_path / "${DATA_DIR}" / "q.jsonl")
     with pytest.raises(DataError, match=r"dataset file not found — check the path \(relative paths are from the experiment file\)$"):
         load_dataset(tmp_path / "q.jsonl")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "questions.jsonl").write_text('{"question": "Q?"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"data: the dataset is a folder, not a file — give the .jsonl or .csv file \(it holds questions.jsonl\)$"):
+        load_dataset(tmp_path / "data")  # was 'dataset file not found'
 
 
 def test_a_utf16_corpus_document_is_named_as_utf16_not_as_binary_data(tmp_path: Path) -> None:

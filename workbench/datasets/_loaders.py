@@ -327,6 +327,10 @@ def load_dataset(
         records = [(row, f"{label}: row {i}") for i, row in enumerate(source.to_dict(orient="records"))]
         return _from_records(records, label, label, caps).head(limit)
     path = Path(source)
+    if path.is_dir():
+        found = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".jsonl", ".ndjson", ".csv"))[:3]
+        hint = f" (it holds {', '.join(found)})" if found else ""
+        raise DataError(f"{path}: the dataset is a folder, not a file — give the .jsonl or .csv file{hint}")
     if not path.is_file():
         fix = missing_path_fix(path, "check the path (relative paths are from the experiment file)")
         raise DataError(f"{path}: dataset file not found — {fix}")
