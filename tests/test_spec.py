@@ -268,3 +268,15 @@ def test_a_prompt_file_under_home_is_found_like_the_dataset_and_corpus(tmp_path:
     assert load_experiment(write(tmp_path, text)).prompts[0].template == "{context}\n{question}"  # was 'not found'
     with pytest.raises(SpecError, match=r"exp.yaml:8: prompts\[0\]\.file: \$PROMPTS/g.txt not found — write the path out: '\$PROMPTS' is not expanded"):
         load_experiment(write(tmp_path, text.replace("~/prompts", "$PROMPTS")))
+
+
+def test_paths_given_as_pathlib_paths_from_python_are_taken_like_strings(tmp_path: Path) -> None:
+    (tmp_path / "g.txt").write_text("{context}\n{question}", encoding="utf-8")
+    data = yaml.safe_load(GOOD)
+    data["dataset"] = {"path": tmp_path / "d.jsonl"}  # was "dataset.path: expected text, got PosixPath"
+    data["corpus"] = {"path": tmp_path / "docs"}
+    data["prompts"] = [{"name": "a", "file": Path("g.txt")}]
+    spec = ExperimentSpec.from_dict(data, base_dir=tmp_path)
+    assert (spec.dataset.path, spec.corpus.path) == (str(tmp_path / "d.jsonl"), str(tmp_path / "docs"))
+    assert spec.prompts[0].template == "{context}\n{question}"
+    assert spec.hash == ExperimentSpec.from_dict(yaml.safe_load(spec.to_yaml()), base_dir=tmp_path).hash

@@ -19,6 +19,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -59,6 +60,7 @@ __all__ = [
     "ModelParams",
     "ModelSpec",
     "Name",
+    "PathText",
     "PriceSpec",
     "PromotionSpec",
     "PromptSpec",
@@ -90,6 +92,13 @@ def _not_only_dots(value: str) -> str:
 
 # An experiment's name is also its artifact folder's name, a prompt's is a bundle's file name and part of every
 # variant's run name (PostgreSQL-backed stores keep run names in 250 characters)
+def _path_text(value: Any) -> Any:
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+# a file or folder: written as text in YAML, given as a pathlib.Path as often as a string from Python
+PathText = Annotated[str, BeforeValidator(_path_text)]
+
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 Name = Annotated[
     str,
@@ -123,7 +132,7 @@ class _Spec(BaseModel):
 class DatasetRef(_Spec):
     """Where the evaluation cases come from; ``path`` is relative to the experiment file."""
 
-    path: str
+    path: PathText
     limit: int | None = Field(default=None, ge=1, description="use only the first N cases")
     max_question_chars: int = Field(default=4000, ge=1, description="a longer question is refused (one line naming it)")
     max_reference_chars: int = Field(default=20000, ge=1, description="a longer reference answer is refused")
@@ -133,7 +142,7 @@ class CorpusRef(_Spec):
     """The documents to retrieve from: ``builtin: python-reference`` or a ``path`` to a folder of .md/.txt files."""
 
     builtin: Literal["python-reference"] | None = None
-    path: str | None = None
+    path: PathText | None = None
     glob: str = Field(default="**/*.md", description="which files of the folder are documents, relative to it (no '..'); hidden files and folders only when it names them")
 
     @field_validator("glob")
@@ -155,7 +164,7 @@ class PromptSpec(_Spec):
 
     name: Name
     template: str | None = None
-    file: str | None = None
+    file: PathText | None = None
     system: str = ""
 
     @model_validator(mode="after")
@@ -792,7 +801,7 @@ def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml
         return data
     read = []
     for i, prompt in enumerate(prompts):
-        if isinstance(prompt, dict) and isinstance(prompt.get("file"), str) and prompt["file"] and "template" not in prompt:
+        if isinstance(prompt, dict) and isinstance(prompt.get("file"), (str, os.PathLike)) and prompt["file"] and "template" not in prompt:
             prompt_path = base / Path(prompt["file"]).expanduser()  # like the dataset and corpus paths
             if not prompt_path.is_file():
                 where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
