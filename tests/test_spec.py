@@ -47,8 +47,21 @@ def test_yaml_round_trip_is_lossless(tmp_path: Path) -> None:
     again = ExperimentSpec.model_validate(yaml.safe_load(spec.to_yaml()))
     assert again.model_dump() == spec.model_dump()
     assert again.hash == spec.hash
-    saved = spec.save(tmp_path / "out" / "copy.yaml")
+    saved = spec.save(tmp_path / "copy.yaml")
     assert load_experiment(saved).hash == spec.hash
+
+
+def test_a_spec_saved_into_another_folder_still_names_the_same_dataset_and_corpus(tmp_path: Path) -> None:
+    (tmp_path / "exp").mkdir()
+    text = GOOD.replace("  path: d.jsonl\n", "  path: ../data/d.jsonl\n").replace("  builtin: python-reference\n", "  path: ../data/docs\n")
+    spec = load_experiment(write(tmp_path / "exp", text))
+    # the copy said 'path: ../data/d.jsonl' again, read from out/nested/: tmp/out/data/d.jsonl, not found
+    copy = load_experiment(spec.save(tmp_path / "out" / "nested" / "copy.yaml"))
+    assert copy.resolve(copy.dataset.path).resolve() == (tmp_path / "data" / "d.jsonl")
+    assert copy.resolve(copy.corpus.path or "").resolve() == (tmp_path / "data" / "docs")
+    assert copy.dataset.path == "../../data/d.jsonl"  # still relative: the project folder can move as a whole
+    home = yaml.safe_load(text) | {"dataset": {"path": "~/d.jsonl"}}
+    assert ExperimentSpec.from_dict(home, base_dir=tmp_path / "exp")._rebased(tmp_path).dataset.path == "~/d.jsonl"
 
 
 def test_shipped_experiments_load_and_schema_file_is_current() -> None:

@@ -655,13 +655,29 @@ class ExperimentSpec(_Spec):
         return yaml.safe_dump(self.model_dump(mode="json", exclude_defaults=True), sort_keys=False, allow_unicode=True)
 
     def save(self, path: str | Path) -> Path:
-        """Write the spec as YAML (atomically) and return the path."""
+        """Write the spec as YAML (atomically) and return the path.
+
+        Relative dataset and corpus paths are written relative to the new file's folder, which is what they are read
+        from when it is loaded, so a copy saved into another folder names the same files.
+        """
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(self.to_yaml(), encoding="utf-8")
+        tmp.write_text(self._rebased(target.parent.resolve()).to_yaml(), encoding="utf-8")
         tmp.replace(target)
         return target
+
+    def _rebased(self, folder: Path) -> ExperimentSpec:
+        """This spec read from ``folder``: its relative dataset and corpus paths rewritten to name the same files."""
+
+        def rebase(path: str) -> str:
+            if Path(path).expanduser().is_absolute():
+                return path
+            return Path(os.path.relpath(self.resolve(path), folder)).as_posix()
+
+        corpus = self.corpus if self.corpus.path is None else self.corpus.model_copy(update={"path": rebase(self.corpus.path)})
+        moved = self.model_copy(update={"dataset": self.dataset.model_copy(update={"path": rebase(self.dataset.path)}), "corpus": corpus})
+        return moved.with_base_dir(folder)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, base_dir: Path | None = None, source: str = "<spec>") -> ExperimentSpec:
