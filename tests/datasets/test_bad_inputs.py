@@ -339,3 +339,28 @@ def test_a_utf16_corpus_document_is_named_as_utf16_not_as_binary_data(tmp_path: 
     (tmp_path / "docs" / "a.md").write_bytes(b"\xfe\xff" + (tmp_path / "docs" / "a.md").read_bytes())
     with pytest.raises(DataError, match=r"a.md:1: UTF-16 text \(byte-order mark 0xfeff\), not UTF-8 — save it as UTF-8 text"):
         load_corpus(tmp_path / "docs")
+
+
+@pytest.mark.parametrize(
+    "glob, fix",
+    [
+        ("*.md", "'*.md' looks only at the top of the folder; its files are in subfolders — use glob: '**/*.md'"),
+        ("**/*.{md,txt}", "'{a,b}' is not glob syntax here — give one pattern, e.g. '**/*.md', or '**/*' for every file"),
+        ("**/*.rst", "check the folder or the corpus 'glob'"),
+    ],
+)
+def test_a_corpus_glob_that_picks_nothing_says_which_would(tmp_path: Path, glob: str, fix: str) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "travel.md").write_text("# Travel\n", encoding="utf-8")
+    (tmp_path / "policies" / "leave.txt").write_text("Leave\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_corpus(tmp_path, glob=glob)  # each was "no files match ... — check the folder or the corpus 'glob'"
+    assert str(info.value) == f"{tmp_path}: no files match '{glob}' — {fix}"
+
+
+def test_a_corpus_whose_only_matches_are_hidden_says_so(tmp_path: Path) -> None:
+    (tmp_path / ".docs").mkdir()
+    (tmp_path / ".docs" / "travel.md").write_text("# Travel\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"no files match '\*\*/\*\.md' — every matching file is hidden"):
+        load_corpus(tmp_path)
+    assert [d.id for d in load_corpus(tmp_path, glob=".docs/*.md").documents] == [".docs/travel"]

@@ -376,6 +376,18 @@ def _hidden(relative: Path, glob: str) -> bool:
     return any(part.startswith(".") and not any(fnmatchcase(part, n) for n in named) for part in relative.parts)
 
 
+def _no_match_fix(folder: Path, glob: str) -> str:
+    """What to do when a corpus glob picks no file: the pattern that would, or the general advice."""
+    if "{" in glob and "}" in glob:
+        return "'{a,b}' is not glob syntax here — give one pattern, e.g. '**/*.md', or '**/*' for every file"
+    deeper = f"**/{glob}"
+    if not glob.startswith("**") and any(p.is_file() and not _hidden(p.relative_to(folder), deeper) for p in folder.glob(deeper)):
+        return f"'{glob}' looks only at the top of the folder; its files are in subfolders — use glob: '{deeper}'"
+    if any(p.is_file() for p in folder.glob(glob)):
+        return "every matching file is hidden (its name or a folder's starts with '.') — name the hidden folder in the glob"
+    return "check the folder or the corpus 'glob'"
+
+
 def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     """Load a corpus: the built-in ``python-reference``, or a folder of text/markdown files.
 
@@ -407,5 +419,5 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
         files[doc_id] = path
         docs.append(Document(id=doc_id, text=text, metadata={"path": str(path.relative_to(folder))}))
     if not docs:
-        raise DataError(f"{folder}: no files match '{glob}' — check the folder or the corpus 'glob'")
+        raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob)}")
     return Corpus(name=folder.name, documents=tuple(docs), source=str(folder))
