@@ -293,3 +293,12 @@ def test_paths_given_as_pathlib_paths_from_python_are_taken_like_strings(tmp_pat
     assert (spec.dataset.path, spec.corpus.path) == (str(tmp_path / "d.jsonl"), str(tmp_path / "docs"))
     assert spec.prompts[0].template == "{context}\n{question}"
     assert spec.hash == ExperimentSpec.from_dict(yaml.safe_load(spec.to_yaml()), base_dir=tmp_path).hash
+
+
+def test_load_experiment_on_a_folder_or_a_variable_path_says_what_to_give(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"^.+: is a folder, not a file — give the path of the experiment file$"):
+        load_experiment(tmp_path)  # was 'experiment file not found'
+    with pytest.raises(SpecError, match=r"exp.yaml: experiment file not found — write the path out: '\$EXP' is not expanded"):
+        load_experiment("$EXP/exp.yaml")
+    with pytest.raises(SpecError, match=r"nope.yaml: experiment file not found — check the path$"):
+        load_experiment(tmp_path / "nope.yaml")

@@ -786,8 +786,10 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
         SpecError: one line naming file, line and field.
     """
     path = Path(path)
+    if path.is_dir():  # worded as workbench run's check of the same path
+        raise SpecError(f"{path}: is a folder, not a file — give the path of the experiment file")
     if not path.is_file():
-        raise SpecError(f"{path}: experiment file not found")
+        raise SpecError(f"{path}: experiment file not found — {missing_path_fix(path, 'check the path')}")
     text = _read_utf8(path, "experiment file")
     try:
         node = yaml.compose(text)
