@@ -364,3 +364,14 @@ def test_a_corpus_whose_only_matches_are_hidden_says_so(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"no files match '\*\*/\*\.md' — every matching file is hidden"):
         load_corpus(tmp_path)
     assert [d.id for d in load_corpus(tmp_path, glob=".docs/*.md").documents] == [".docs/travel"]
+
+
+def test_a_csv_written_with_a_space_after_each_comma_reads_its_quoted_fields(tmp_path: Path) -> None:
+    # the quote after ", " did not open a quoted field: '5 fields, the header has 3 — quote a field that contains a comma'
+    p = tmp_path / "d.csv"
+    p.write_text('id, question, reference\nq1, "What, exactly?", "Yes, really"\nq2, Why?, Because\n', encoding="utf-8")
+    assert [(c.id, c.question, c.reference) for c in load_dataset(p).cases] == [
+        ("q1", "What, exactly?", "Yes, really"), ("q2", "Why?", "Because")]
+    p.write_text("id, question, reference\nq1, What, exactly?, Yes\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"d.csv:2: 4 fields, the header has 3 — quote a field that contains a comma"):
+        load_dataset(p)

@@ -240,7 +240,8 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
     if not text.strip():
         raise DataError(f"{path}: empty file — add a header line (e.g. id,question,reference,source_ids) and one row per case")
     quoting = 'close the quoted field, and write a quote inside a quoted field as ""'
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    # skipinitialspace: in `q1, "What, exactly?"` the quote after ", " opens a quoted field, as the writer meant
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, skipinitialspace=True)
     try:
         header = [h.strip() for h in next(reader)]
     except csv.Error as exc:
