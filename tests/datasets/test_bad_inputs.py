@@ -346,7 +346,7 @@ def test_a_utf16_corpus_document_is_named_as_utf16_not_as_binary_data(tmp_path: 
     [
         ("*.md", "'*.md' looks only at the top of the folder; its files are in subfolders — use glob: '**/*.md'"),
         ("**/*.{md,txt}", "'{a,b}' is not glob syntax here — give one pattern, e.g. '**/*.md', or '**/*' for every file"),
-        ("**/*.rst", "check the folder or the corpus 'glob'"),
+        ("**/*.rst", "its files are mostly .md — use glob: '**/*.md'"),
     ],
 )
 def test_a_corpus_glob_that_picks_nothing_says_which_would(tmp_path: Path, glob: str, fix: str) -> None:
@@ -356,6 +356,20 @@ def test_a_corpus_glob_that_picks_nothing_says_which_would(tmp_path: Path, glob:
     with pytest.raises(DataError) as info:
         load_corpus(tmp_path, glob=glob)  # each was "no files match ... — check the folder or the corpus 'glob'"
     assert str(info.value) == f"{tmp_path}: no files match '{glob}' — {fix}"
+
+
+def test_a_folder_of_text_files_under_the_default_glob_is_told_the_glob_that_reads_them(tmp_path: Path) -> None:
+    for name in ("travel.txt", "leave.txt", "README"):
+        (tmp_path / name).write_text("notes\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_corpus(tmp_path)  # the default '**/*.md'; was "no files match '**/*.md' — check the folder or the corpus 'glob'"
+    assert str(info.value) == f"{tmp_path}: no files match '**/*.md' — its files are mostly .txt — use glob: '**/*.txt'"
+    (tmp_path / "README").unlink()
+    (tmp_path / "travel.txt").unlink()
+    (tmp_path / "leave.txt").unlink()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"no files match '\*\*/\*\.md' — check the folder or the corpus 'glob'$"):
+        load_corpus(tmp_path)
 
 
 def test_a_corpus_whose_only_matches_are_hidden_says_so(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import io
 import json
 import numbers
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -386,6 +387,10 @@ def _no_match_fix(folder: Path, glob: str) -> str:
         return f"'{glob}' looks only at the top of the folder; its files are in subfolders — use glob: '{deeper}'"
     if any(p.is_file() for p in folder.glob(glob)):
         return "every matching file is hidden (its name or a folder's starts with '.') — name the hidden folder in the glob"
+    suffixes = Counter(p.suffix.lower() for p in folder.glob("**/*") if p.is_file() and p.suffix and not _hidden(p.relative_to(folder), ""))
+    if suffixes:  # e.g. a folder of .txt files under the default '**/*.md'
+        suffix = min(suffixes, key=lambda s: (-suffixes[s], s))  # the most common; a tie goes to the first by name
+        return f"its files are mostly {suffix} — use glob: '**/*{suffix}'"
     return "check the folder or the corpus 'glob'"
 
 
