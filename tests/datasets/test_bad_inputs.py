@@ -389,3 +389,19 @@ def test_a_csv_written_with_a_space_after_each_comma_reads_its_quoted_fields(tmp
     p.write_text("id, question, reference\nq1, What, exactly?, Yes\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"d.csv:2: 4 fields, the header has 3 — quote a field that contains a comma"):
         load_dataset(p)
+
+
+@pytest.mark.parametrize(
+    "column, meant",
+    [("Question", "question"), ("answer", "reference"), ("ground_truth", "reference"), ("refrence", "reference"), ("source ids", "source_ids")],
+)
+def test_a_column_named_as_other_evaluation_sets_name_it_is_told_its_name_here(tmp_path: Path, column: str, meant: str) -> None:
+    # a ragas or spreadsheet dataset: was "column 'ground_truth' is not known — allowed: id, question, ..."
+    allowed = "allowed: id, question, reference, source_ids, category, tags"
+    (tmp_path / "d.csv").write_text(f"id,{column}\n1,x\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(tmp_path / "d.csv")
+    assert str(info.value) == f"{tmp_path / 'd.csv'}:1: column '{column}' is not known — call it '{meant}' ({allowed})"
+    (tmp_path / "d.jsonl").write_text(json.dumps({"question": "Q?", column: "x"}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"d.jsonl:1: field '{column}' is not known — call it '{meant}' \({allowed}\)$"):
+        load_dataset(tmp_path / "d.jsonl")

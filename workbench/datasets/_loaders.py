@@ -8,6 +8,7 @@ questions or references over the length caps.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import numbers
@@ -94,6 +95,26 @@ def _name(key: Any) -> str:
     return json.dumps(str(key), ensure_ascii=False)[1:-1]
 
 
+# what other evaluation sets (ragas, Hugging Face datasets, spreadsheets) call the fields
+_OTHER_NAMES = {
+    "question": ("query", "input", "prompt", "user_input"),
+    "reference": ("answer", "answers", "ground_truth", "expected", "expected_answer", "expected_output", "gold", "target"),
+    "source_ids": ("sources", "source", "source_id", "doc_id", "doc_ids", "document_ids", "relevant_ids"),
+    "id": ("case_id", "question_id", "qid"),
+}
+
+
+def _unknown_field_fix(name: str) -> str:
+    """What to do about a field or column the dataset format does not have: the known one it most likely is, and
+    the allowed names."""
+    allowed = f"allowed: {', '.join(_FIELDS)}"
+    key = name.strip().lower().replace(" ", "_").replace("-", "_")
+    meant = key if key in _FIELDS else next((f for f, others in _OTHER_NAMES.items() if key in others), None)
+    if meant is None:
+        meant = next(iter(difflib.get_close_matches(key, _FIELDS, n=1, cutoff=0.8)), None)
+    return f"call it '{meant}' ({allowed})" if meant else allowed
+
+
 def _shown(value: Any) -> str:
     """A short description of a bad value: what it is and (briefly) what it says."""
     if value is None:
@@ -118,7 +139,7 @@ def _describe(error: ValidationError) -> str:
     if kind == "missing":
         return f"field '{where}' is missing — add it"
     if kind == "extra_forbidden":
-        return f"field '{where}' is not known — allowed: {', '.join(_FIELDS)}"
+        return f"field '{where}' is not known — {_unknown_field_fix(str(loc[0]))}"
     if where in _LIST_FIELDS:
         if len(loc) > 1:  # one item of the list is not a string
             return f"field '{where}': item {loc[1]} is {_shown(value)}, not text — give a list of strings, e.g. [\"travel\"]"
@@ -253,7 +274,7 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
             if separator:  # Excel saves "CSV" with ';' where the decimal mark is a comma; a TSV renamed .csv has tabs
                 raise DataError(f"{path}:1: the columns are separated by {separator}, not commas — save the file as "
                                 "comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")
-            raise DataError(f"{path}:1: column '{_name(column)}' is not known — allowed: {', '.join(_FIELDS)}")
+            raise DataError(f"{path}:1: column '{_name(column)}' is not known — {_unknown_field_fix(column)}")
         if column and header.count(column) > 1:
             raise DataError(f"{path}:1: column '{column}' appears twice — keep one")
     if "question" not in header:
