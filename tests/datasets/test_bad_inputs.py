@@ -405,3 +405,11 @@ def test_a_column_named_as_other_evaluation_sets_name_it_is_told_its_name_here(t
     (tmp_path / "d.jsonl").write_text(json.dumps({"question": "Q?", column: "x"}) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=rf"d.jsonl:1: field '{column}' is not known — call it '{meant}' \({allowed}\)$"):
         load_dataset(tmp_path / "d.jsonl")
+
+
+def test_a_jsonl_field_given_twice_in_one_object_is_refused(tmp_path: Path) -> None:
+    # json.loads kept the second reference silently (the experiment YAML already refuses a key given twice)
+    (tmp_path / "d.jsonl").write_text('{"question": "Q?", "reference": "14 days"}\n{"question": "Q2?", "reference": "14 days", '
+                                      '"reference": "21 days"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"d.jsonl:2: field 'reference' is given twice in one object — keep one$"):
+        load_dataset(tmp_path / "d.jsonl")

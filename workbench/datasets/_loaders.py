@@ -193,6 +193,22 @@ def _default_id(n: int) -> str:
 
 
 
+class _KeyTwice(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's fields, refusing a key given twice (``json`` would keep the last value)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _KeyTwice(key)
+        out[key] = value
+    return out
+
+
 def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
     text = read_text(path, "save the file as UTF-8")
     if not text.strip():
@@ -203,9 +219,11 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
             continue
         where = f"{path}:{lineno}"
         try:
-            row = json.loads(line)
+            row = json.loads(line, object_pairs_hook=_once_each)
         except json.JSONDecodeError as exc:
             raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}) — one JSON object per line") from None
+        except _KeyTwice as exc:  # json keeps the last value silently: which reference was meant?
+            raise DataError(f"{where}: field '{_name(exc.key)}' is given twice in one object — keep one") from None
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__} — one JSON object per line")
         row = {k: v for k, v in row.items() if v is not None}  # null is a field left out (pandas' to_json writes it so)
