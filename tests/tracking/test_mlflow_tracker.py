@@ -152,3 +152,18 @@ def test_a_run_whose_logging_fails_half_way_ends_failed_not_running(wb_settings,
     assert {r.info.status for r in runs} == {"FAILED"}
     half_logged = next(r for r in runs if r.data.tags["workbench.kind"] == ("sweep" if failing_artifact == "experiment.yaml" else "variant"))
     assert "logging this run failed: OSError: [Errno 28] No space left on device" in half_logged.data.tags["workbench.error"]
+
+
+def test_an_answer_with_lone_surrogates_is_logged_with_replacement_characters(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # a JSON reply cut inside an emoji ("\ud83d") decodes to a lone surrogate, which no UTF-8 writer accepts
+    answers = {0: "half an emoji \ud83d", 1: "a whole one \ud83d\ude00 and a stray \udc80"}
+    models = {GEMMA_ID: ScriptedModel(lambda p: answers[len(p.text) % 2], model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=4)
+    client = MlflowClient(wb_settings.tracking_uri)
+    assert client.get_run(result.parent_run_id).info.status == "FINISHED"
+    child = result.variants[0]
+    assert client.get_run(child.run_id).info.status == "FINISHED"
+    mlflow.set_tracking_uri(wb_settings.tracking_uri)
+    logged = set(load_variant_table(child.run_id)["answer"])
+    assert logged and logged <= {"half an emoji \ufffd", "a whole one \U0001f600 and a stray \ufffd"}

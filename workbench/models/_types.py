@@ -23,10 +23,24 @@ class GenerationParams:
     retries: int = 0  # hosted calls: retries on 429, 5xx and timeouts (not part of what decides the answer)
 
 
+def valid_unicode(text: str) -> str:
+    """``text`` with each lone UTF-16 surrogate replaced by U+FFFD (a split pair joined): text that UTF-8 can encode.
+
+    A JSON reply may carry ``"\\ud83d"`` (half an emoji, cut at the token limit), which decodes to a lone surrogate
+    that no UTF-8 writer (MLflow's store, pandas/pyarrow, a JSON artifact) accepts.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 @dataclass(frozen=True)
 class Generation:
     """One model answer with its accounting. ``cached``: read from the cache (its tokens and latency are those of the
-    call that computed it; no model was called for it now, and ``retries`` is 0)."""
+    call that computed it; no model was called for it now, and ``retries`` is 0). ``text`` is always valid Unicode:
+    lone surrogates in what the model returned become U+FFFD, so one odd answer never stops a variant being logged."""
 
     text: str
     input_tokens: int
@@ -35,6 +49,9 @@ class Generation:
     finish_reason: str = "stop"
     cached: bool = False
     retries: int = 0  # failed attempts retried before this answer (rate limits, server errors, timeouts)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", valid_unicode(self.text))
 
 
 @runtime_checkable
