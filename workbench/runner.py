@@ -14,6 +14,7 @@ import contextlib
 import difflib
 import hashlib
 import json
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -267,7 +268,7 @@ def run(
             continue  # a model that cannot be loaded fails its variant when it runs, with this error
         keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
                                scoring=_scorer_fingerprint(spec, v, scorers_of(v), the_judge), seed=spec.seed)
-    with _one_sweep_at_a_time(spec.name, progress=progress, on_event=on_event, stop=stop):  # see _one_sweep_at_a_time
+    with _one_sweep_at_a_time(spec.name, progress=progress, on_event=on_event, stop=stop), _terminate_interrupts():
         track.close_abandoned(spec)
         sweep = track.start_sweep(spec, dataset, corpus, variants)
         bars = _Bars(progress, len(variants))
@@ -369,7 +370,7 @@ def run(
         except BaseException as exc:
             raised = exc
             status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-            error = "interrupted (KeyboardInterrupt)" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+            error = f"interrupted ({exc or 'KeyboardInterrupt'})" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
             raise
         finally:
             try:
@@ -422,6 +423,25 @@ def _one_sweep_at_a_time(
         yield
     finally:
         _SWEEP_LOCK.release()
+
+
+@contextlib.contextmanager
+def _terminate_interrupts() -> Iterator[None]:
+    """While a sweep runs in the main thread, SIGTERM (``kill``, ``timeout``, a CI job cancelled, ``docker stop``)
+    stops it the way Ctrl+C does: the sweep and its running variant are ended KILLED instead of staying RUNNING in
+    MLflow. A handler the caller installed is left alone."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _check_portable(spec: ExperimentSpec, models: Mapping[str, Any] | None, judge: Judge | None) -> None:

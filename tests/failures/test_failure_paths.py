@@ -358,3 +358,47 @@ def test_wb_run_names_an_unusable_store_in_one_line(tmp_path: Path, monkeypatch:
         with pytest.raises(wb.WorkbenchError) as info:
             wb.run(spec, settings=settings(root=tmp_path, tracking_uri=uri), models=models, progress=False)
         assert "\n" not in str(info.value) and uri in str(info.value)
+
+
+SIGTERMED_SWEEP = """
+import os, signal, sys
+from pathlib import Path
+import workbench as wb
+from workbench.config import settings
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.spec import ExperimentSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+
+root = Path(sys.argv[1])
+calls = []
+
+def answer(prompt):
+    calls.append(prompt)
+    if len(calls) == 2:  # `kill PID` while the sweep is in its first variant
+        os.kill(os.getpid(), signal.SIGTERM)
+    return "an answer"
+
+spec = ExperimentSpec.from_dict({
+    "name": "terminated", "dataset": {"path": "cases.jsonl"}, "corpus": {"path": "corpus"},
+    "prompts": [{"name": "a", "template": "A {context} {question}"}, {"name": "b", "template": "B {context} {question}"}],
+    "models": [{"id": GEMMA_ID}], "chunkers": [{"strategy": "recursive", "size": 200, "overlap": 20}],
+    "retrieval": [{"k": 2}], "execution": {"isolation": "none"},
+}, base_dir=root)
+models = {GEMMA_ID: ScriptedModel(answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+wb.run(spec, models=models, settings=settings(root=root, tracking_uri=sys.argv[2]), progress=False)
+"""
+
+
+def test_a_sweep_sent_sigterm_is_ended_killed_not_left_running(tmp_path: Path) -> None:
+    # `kill`, `timeout`, a cancelled CI job or `docker stop` send SIGTERM: the sweep must not stay RUNNING in MLflow
+    write_inputs(tmp_path)
+    uri = store_of(tmp_path).tracking_uri
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", SIGTERMED_SWEEP, str(tmp_path), uri], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode != 0
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("terminated").experiment_id])
+    sweeps = [r for r in runs if r.data.tags["workbench.kind"] == "sweep"]
+    assert len(sweeps) == 1 and sweeps[0].info.status == "KILLED", proc.stderr[-2000:]
+    assert sweeps[0].data.tags["workbench.end_reason"] == "interrupted (SIGTERM)"
+    assert all(r.info.status != "RUNNING" for r in runs)
