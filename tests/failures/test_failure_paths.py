@@ -289,7 +289,8 @@ def test_production_is_refused_when_staging_was_rolled_back(promo: Swept, capsys
 
 
 def unusable_stores(tmp_path: Path) -> list[tuple[str, str]]:
-    """(tracking URI, the expected line) for a server that is down and a sqlite store that cannot be written.
+    """(tracking URI, the expected line) for a server that is down, a sqlite store that cannot be written, and paths
+    given without sqlite:/// (a file or folder).
 
     The tests may run as root, where a read-only mode (chmod) does not stop writes: the unwritable store is a sqlite
     path whose folder is a regular file, which no user can create.
@@ -304,6 +305,11 @@ def unusable_stores(tmp_path: Path) -> list[tuple[str, str]]:
          f"or {hint}"),
         (f"sqlite:///{blocked}", f"tracking store sqlite:///{blocked}: cannot be created ({tmp_path / 'not-a-folder'} is a file, not a "
                                  f"folder) — {hint}"),
+        # a path without sqlite:/// is MLflow's retired file store, which MLflow refuses with a paragraph
+        *((uri, f"tracking store {uri}: a plain path means MLflow's retired file store, which MLflow refuses — use "
+                f"sqlite:///{meant} (or set MLFLOW_ALLOW_FILE_STORE=true to open an old file store)")
+          for uri, meant in [(str(tmp_path / "runs.db"), tmp_path / "runs.db"), (str(tmp_path / "runs"), tmp_path / "runs" / "mlflow.db"),
+                             ((tmp_path / "runs").as_uri(), tmp_path / "runs" / "mlflow.db")]),
     ]
 
 

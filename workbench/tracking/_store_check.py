@@ -34,9 +34,8 @@ def check_store(uri: str, *, must_exist: bool) -> None:
         if path.is_dir():
             raise WorkbenchError(f"tracking store {shown}: {path} is a folder, not an MLflow sqlite file — {STORE_HINT}")
         if path.exists():
-            with path.open("rb") as fh:
-                head = fh.read(16)
-            if head and head != b"SQLite format 3\0":
+            head = _head(path)
+            if head and head != _SQLITE_HEADER:
                 raise WorkbenchError(f"tracking store {shown}: {path} is not an SQLite database — {STORE_HINT}")
             tables = _tables(path)
             foreign = {t for t in tables if not t.startswith(("alembic_", "sqlite_"))}
@@ -61,6 +60,8 @@ def check_store(uri: str, *, must_exist: bool) -> None:
                 raise WorkbenchError(f"tracking store {shown}: cannot be created ({ancestor} {why}) — {STORE_HINT}")
     elif uri.startswith(("http://", "https://")):
         _probe_server(uri, shown)
+    else:
+        _refuse_file_store(uri, shown)
 
 
 _MLFLOW_TABLES = frozenset({"experiments", "runs", "metrics", "params", "tags"})  # any of them: an MLflow store, maybe half made
@@ -75,6 +76,45 @@ def _tables(path: Path) -> set[str]:
             return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.Error:
         return set()
+
+
+_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def _file_store_path(uri: str) -> Path | None:
+    """The folder (or file) of a store MLflow reads as its file store: a plain path or a ``file:`` URI (None for
+    any other store)."""
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    parts = urlsplit(uri)
+    if parts.scheme == "file":
+        return Path(url2pathname(parts.path))
+    return Path(uri) if parts.scheme == "" else None
+
+
+def _refuse_file_store(uri: str, shown: str) -> None:
+    """A path given as the store (``/data/mlflow.db``, ``./mlruns``) is MLflow's file store, which MLflow refuses
+    with a paragraph unless ``MLFLOW_ALLOW_FILE_STORE`` is set: say in one line which sqlite URI was meant."""
+    from mlflow.environment_variables import MLFLOW_ALLOW_FILE_STORE
+
+    path = _file_store_path(uri)
+    if path is None or MLFLOW_ALLOW_FILE_STORE.get():
+        return
+    path = path.absolute()
+    sqlite_file = path.suffix.lower() in _SQLITE_SUFFIXES or (path.is_file() and _head(path) == _SQLITE_HEADER)
+    meant = path if sqlite_file else path / "mlflow.db"
+    raise WorkbenchError(f"tracking store {shown}: a plain path means MLflow's retired file store, which MLflow refuses — use "
+                         f"sqlite:///{meant} (or set MLFLOW_ALLOW_FILE_STORE=true to open an old file store)")
+
+
+_SQLITE_HEADER = b"SQLite format 3\0"
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of a file: an SQLite database starts with ``_SQLITE_HEADER``."""
+    with path.open("rb") as fh:
+        return fh.read(len(_SQLITE_HEADER))
 
 
 def _probe_server(uri: str, shown: str) -> None:
