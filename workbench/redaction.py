@@ -37,7 +37,23 @@ __all__ = [
     "redact",
     "redactor",
     "secret_env_values",
+    "valid_unicode",
 ]
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` with each lone UTF-16 surrogate replaced by U+FFFD (a split pair joined): text that UTF-8 can encode.
+
+    A model's JSON reply may carry ``"\\ud83d"`` (half an emoji, cut at the token limit), which decodes to a lone
+    surrogate that no UTF-8 writer (MLflow's store, pandas/pyarrow, a JSON artifact) accepts; so may an error message
+    quoting it, or a file name read with Python's surrogateescape.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
 
 SECRET_NAME_PARTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
 _MIN_SECRET = 8  # a shorter environment value ("1", "true", "en_US") would match everywhere
@@ -274,7 +290,9 @@ class Redactor:
         return _merge(found)
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret replaced by ``[REDACTED:<kind>]`` (the same text when there is none)."""
+        """``text`` with every secret replaced by ``[REDACTED:<kind>]`` (the same text when there is none), as valid
+        Unicode (``valid_unicode``): what is redacted leaves the process (MLflow, tables, logs), and must encode."""
+        text = valid_unicode(text)
         if len(text) > _CACHE_MAX_CHARS:
             return self._redact(text)
         return self._cached_redact(text)

@@ -167,3 +167,27 @@ def test_an_answer_with_lone_surrogates_is_logged_with_replacement_characters(wb
     mlflow.set_tracking_uri(wb_settings.tracking_uri)
     logged = set(load_variant_table(child.run_id)["answer"])
     assert logged and logged <= {"half an emoji \ufffd", "a whole one \U0001f600 and a stray \ufffd"}
+
+
+@pytest.mark.parametrize("error", [RuntimeError, MemoryError])  # a question's error row; the variant's own error
+def test_an_error_with_a_lone_surrogate_is_logged_with_replacement_characters(wb_settings, error) -> None:  # type: ignore[no-untyped-def]
+    # a provider error quoting a cut reply, or a file name read with surrogateescape ('caf\udce9.gguf')
+    spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    first = wb.load_dataset(spec.dataset.path).cases[0].question
+
+    def fail(prompt):  # type: ignore[no-untyped-def]
+        if first in prompt.text or error is MemoryError:
+            raise error("cannot open caf\udce9.gguf")
+        return "an answer"
+
+    models = {GEMMA_ID: ScriptedModel(fail, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+    client = MlflowClient(wb_settings.tracking_uri)
+    run = client.get_run(result.variants[0].run_id)
+    if error is MemoryError:
+        assert run.info.status == "FAILED"
+        assert run.data.tags["workbench.error"] == "MemoryError: cannot open caf\ufffd.gguf"
+    else:
+        assert run.info.status == "FINISHED"
+        mlflow.set_tracking_uri(wb_settings.tracking_uri)
+        assert list(load_variant_table(run.info.run_id)["error"].dropna()) == ["RuntimeError: cannot open caf\ufffd.gguf"]

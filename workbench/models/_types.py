@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from workbench.prompts import RenderedPrompt
+from workbench.redaction import valid_unicode
 
 ModelKind = Literal["completion", "chat"]
 
@@ -21,19 +22,6 @@ class GenerationParams:
     seed: int = 0
     timeout_s: float | None = None
     retries: int = 0  # hosted calls: retries on 429, 5xx and timeouts (not part of what decides the answer)
-
-
-def valid_unicode(text: str) -> str:
-    """``text`` with each lone UTF-16 surrogate replaced by U+FFFD (a split pair joined): text that UTF-8 can encode.
-
-    A JSON reply may carry ``"\\ud83d"`` (half an emoji, cut at the token limit), which decodes to a lone surrogate
-    that no UTF-8 writer (MLflow's store, pandas/pyarrow, a JSON artifact) accepts.
-    """
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
 
 
 @dataclass(frozen=True)
