@@ -126,6 +126,25 @@ def test_hidden_files_and_folders_are_not_documents_unless_the_glob_names_them(t
     assert [d.id for d in load_corpus(tmp_path, glob=".*/*.md").documents] == [".archive/old", ".ipynb_checkpoints/leave-checkpoint"]
 
 
+def test_a_linked_folder_is_part_of_the_corpus_once_and_a_broken_link_is_named(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    write(shared / "travel.md", "# Travel\n\nBook 14 days ahead.\n")
+    write(shared / "deep" / "leave.md", "# Leave\n\n27 days.\n")
+    corpus = tmp_path / "corpus"
+    write(corpus / "intro.md", "# Intro\n")
+    (corpus / "handbook").symlink_to(shared, target_is_directory=True)  # a shared folder linked into the corpus
+    (shared / "loop").symlink_to(shared, target_is_directory=True)  # leads back: walked once
+    (corpus / "faq.md").symlink_to(shared / "travel.md")
+    expected = ["faq", "handbook/deep/leave", "handbook/travel", "intro"]
+    assert [d.id for d in load_corpus(corpus).documents] == expected  # '**' entered no linked folder before
+    assert [d.id for d in load_corpus(corpus, glob="*/*.md").documents] == ["handbook/travel"]
+    assert [d.id for d in load_corpus(corpus, glob="handbook/**/*.md").documents] == ["handbook/deep/leave", "handbook/travel"]
+    (corpus / "gone.md").symlink_to(tmp_path / "moved.md")
+    with pytest.raises(DataError, match=r"gone\.md: a broken link \(to .*moved\.md\) — point it at the file, or remove it"):
+        load_corpus(corpus)
+    assert [d.id for d in load_corpus(corpus, glob="intro.md").documents] == ["intro"]  # a glob that leaves it out
+
+
 def test_a_dataset_without_ids_keeps_its_ids_and_hash_when_the_file_is_renamed_moved_or_respaced(tmp_path: Path) -> None:
     rows = ['{"question": "How far ahead are flights booked?", "reference": "14 days"}', '{"question": "Who approves trips?"}']
     first = load_dataset(write(tmp_path / "questions.jsonl", "\n".join(rows) + "\n"))

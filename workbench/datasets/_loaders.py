@@ -12,6 +12,7 @@ import difflib
 import io
 import json
 import numbers
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -417,16 +418,47 @@ def _hidden(relative: Path, glob: str) -> bool:
     return any(part.startswith(".") and not any(fnmatchcase(part, n) for n in named) for part in relative.parts)
 
 
+def _glob_parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Whether a relative path's parts match a glob's: ``*`` within one name, ``**`` any number of folders."""
+    if not pattern:
+        return not parts
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(_glob_parts_match(parts[i:], rest) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatchcase(parts[0], head) and _glob_parts_match(parts[1:], rest)
+
+
+def corpus_files(folder: Path, glob: str) -> list[Path]:
+    """The files (and broken links) under ``folder`` that ``glob`` picks, sorted, entering linked folders.
+
+    Python's own ``**`` (before 3.13) does not enter a linked folder, while ``*/`` does: a corpus with a shared folder
+    linked into it lost those documents silently. A linked folder is entered once: one that leads back to a folder
+    already walked (a loop, or a second link to it) is not walked again.
+    """
+    pattern = Path(glob).parts
+    depth = None if "**" in pattern else len(pattern) - 1  # how deep a pattern without '**' can reach
+    seen: set[str] = set()
+    found: list[Path] = []
+    for top, dirs, names in os.walk(folder, followlinks=True):
+        here = Path(top)
+        seen.add(os.path.realpath(top))
+        level = len(here.relative_to(folder).parts)
+        dirs[:] = [] if depth is not None and level >= depth else [
+            d for d in sorted(dirs) if os.path.realpath(here / d) not in seen]
+        found += [here / n for n in names if _glob_parts_match((here / n).relative_to(folder).parts, pattern)]
+    return sorted(found)
+
+
 def _no_match_fix(folder: Path, glob: str) -> str:
     """What to do when a corpus glob picks no file: the pattern that would, or the general advice."""
     if "{" in glob and "}" in glob:
         return "'{a,b}' is not glob syntax here — give one pattern, e.g. '**/*.md', or '**/*' for every file"
     deeper = f"**/{glob}"
-    if not glob.startswith("**") and any(p.is_file() and not _hidden(p.relative_to(folder), deeper) for p in folder.glob(deeper)):
+    if not glob.startswith("**") and any(p.is_file() and not _hidden(p.relative_to(folder), deeper) for p in corpus_files(folder, deeper)):
         return f"'{glob}' looks only at the top of the folder; its files are in subfolders — use glob: '{deeper}'"
-    if any(p.is_file() for p in folder.glob(glob)):
+    if any(p.is_file() for p in corpus_files(folder, glob)):
         return "every matching file is hidden (its name or a folder's starts with '.') — name the hidden folder in the glob"
-    suffixes = Counter(p.suffix.lower() for p in folder.glob("**/*") if p.is_file() and p.suffix and not _hidden(p.relative_to(folder), ""))
+    suffixes = Counter(p.suffix.lower() for p in corpus_files(folder, "**/*") if p.is_file() and p.suffix and not _hidden(p.relative_to(folder), ""))
     if suffixes:  # e.g. a folder of .txt files under the default '**/*.md'
         suffix = min(suffixes, key=lambda s: (-suffixes[s], s))  # the most common; a tie goes to the first by name
         return f"its files are mostly {suffix} — use glob: '**/*{suffix}'"
@@ -437,7 +469,8 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     """Load a corpus: the built-in ``python-reference``, or a folder of text/markdown files.
 
     A file's document id is its path relative to the folder, without the suffix (``policies/travel``), in Unicode NFC.
-    Hidden files and folders (``.ipynb_checkpoints/``, ``.git/``) are left out unless the glob names them.
+    Hidden files and folders (``.ipynb_checkpoints/``, ``.git/``) are left out unless the glob names them; linked
+    files and folders are followed (see ``corpus_files``).
     """
     if str(source) == PYTHON_REFERENCE:
         return python_reference_corpus()
@@ -451,8 +484,12 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
         raise DataError(f"corpus glob '{glob}': give a pattern relative to the corpus folder {folder}, e.g. '**/*.md' (no '..')")
     docs: list[Document] = []
     files: dict[str, Path] = {}
-    for path in sorted(folder.glob(glob)):
-        if not path.is_file() or _hidden(path.relative_to(folder), glob):
+    for path in corpus_files(folder, glob):
+        if _hidden(path.relative_to(folder), glob):
+            continue
+        if not path.exists():
+            raise DataError(f"{path}: a broken link (to {os.readlink(path)}) — point it at the file, or remove it")
+        if not path.is_file():  # a pipe or a socket: never a document
             continue
         text = read_text(path, "save it as UTF-8 text, or leave it out with the corpus 'glob'")
         if not text.strip():
