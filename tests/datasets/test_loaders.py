@@ -193,3 +193,12 @@ def test_whole_number_ids_are_the_same_text_in_jsonl_csv_and_a_dataframe(tmp_pat
     assert load_dataset(write(tmp_path / "e.jsonl", '{"id": 7, "question": "Q?"}\n')).cases[0].id == "7"
     with pytest.raises(DataError, match=r"f.jsonl:1: field 'id': expected text, got 7.5 \(a number\)"):
         load_dataset(write(tmp_path / "f.jsonl", '{"id": 7.5, "question": "Q?"}\n'))
+
+
+def test_tags_in_a_csv_cell_may_be_separated_by_commas_but_source_ids_keep_theirs(tmp_path: Path) -> None:
+    csv_text = ('id,question,source_ids,tags\n'
+                'q1,How far ahead?,travel,"travel, booking"\n'
+                'q2,Who approves?,"reports, 2024|travel",approvals|travel\n')
+    cases = load_dataset(write(tmp_path / "d.csv", csv_text)).cases
+    assert [c.tags for c in cases] == [("travel", "booking"), ("approvals", "travel")]
+    assert cases[1].source_ids == ("reports, 2024", "travel")  # a document named with a comma stays one id

@@ -243,13 +243,14 @@ def _id_text(value: Any) -> Any:
     return value
 
 
-def _split_list(value: str) -> list[str]:
+def _split_list(value: str, *, commas: bool = False) -> list[str]:
+    """A list written in one text cell: a JSON list, or items separated by ``|`` or ``;`` (and ``,`` when ``commas``)."""
     value = value.strip()
     if not value:
         return []
     if value.startswith("["):
         return [str(v) for v in json.loads(value)]
-    return [part.strip() for part in value.replace(";", "|").split("|") if part.strip()]
+    return [part.strip() for part in re.split(r"[|;,]" if commas else r"[|;]", value) if part.strip()]
 
 
 def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, source: str, caps: _Caps) -> Dataset:
@@ -259,7 +260,8 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
         for key in _LIST_FIELDS:
             if isinstance(row.get(key), str):
                 try:
-                    row[key] = _split_list(row[key])
+                    # tags are labels, written 'travel, leave' as often as 'travel|leave'; a document id may hold a comma
+                    row[key] = _split_list(row[key], commas=key == "tags")
                 except json.JSONDecodeError:
                     raise DataError(f"{where}: field '{key}': not a list — use 'a|b' or a JSON list") from None
         row["id"] = str(_id_text(row["id"])) if "id" in row else _default_id(n)
@@ -342,9 +344,10 @@ def load_dataset(
 ) -> Dataset:
     """Load evaluation cases from a ``.jsonl``/``.csv`` file or a pandas DataFrame.
 
-    Columns/fields: ``question`` (required), ``id`` (default: ``case-1``, ``case-2``... by position), ``reference``, ``source_ids`` (list; in CSV ``a|b``),
-    ``category`` (answerable | unanswerable | policy | injection), ``tags``. Files are UTF-8; CSV is parsed strictly
-    (an unbalanced quote is an error, not a silently different row).
+    Columns/fields: ``question`` (required), ``id`` (default: ``case-1``, ``case-2``... by position), ``reference``,
+    ``source_ids`` (list; in CSV ``a|b``), ``category`` (answerable | unanswerable | policy | injection), ``tags`` (list;
+    in CSV ``a|b`` or ``a, b``). Files are UTF-8; CSV is parsed strictly (an unbalanced quote is an error, not a
+    silently different row).
 
     Args:
         source: a ``.jsonl``/``.csv`` path or a DataFrame.
