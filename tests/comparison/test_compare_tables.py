@@ -230,6 +230,9 @@ def test_input_errors_are_one_line(tables) -> None:  # type: ignore[no-untyped-d
     with pytest.raises(WorkbenchError, match="nothing to compare"):
         wb.compare({})
     assert math.isnan(wb.compare({"a": tables["base"]}).row("a", "token_f1")["diff"])
+    for seed in (-1, 1.5, "7"):  # numpy's own error before, or a float seed taken silently
+        with pytest.raises(WorkbenchError, match=rf"^seed must be a whole number >= 0, got {seed!r}$"):
+            wb.compare(tables, seed=seed)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("column", "value"), [("token_f1", math.inf), ("latency_s", "-inf"), ("cost_usd", math.inf)])

@@ -341,7 +341,7 @@ def compare(
     import pandas as pd
 
     try:
-        check_options(confidence=confidence, n_resamples=n_resamples)
+        check_options(confidence=confidence, n_resamples=n_resamples, seed=seed)
     except ValueError as exc:
         raise WorkbenchError(str(exc)) from None
     loaded = load_tables(runs_or_result, tracking_uri=tracking_uri)

@@ -71,7 +71,7 @@ def early_stops(
     """
     if not tolerance >= 0:
         raise ValueError(f"racing tolerance must be >= 0, got {tolerance}")
-    check_options(confidence=confidence, n_resamples=n_resamples)
+    check_options(confidence=confidence, n_resamples=n_resamples, seed=seed)
     lengths = {len(v) for v in scores.values()}
     if len(lengths) > 1:
         raise ValueError(f"racing compares variants on the same questions, got {sorted(lengths)} questions")

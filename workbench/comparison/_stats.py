@@ -50,17 +50,19 @@ class Interval:
         return interval_text(self.estimate, self.low, self.high)
 
 
-def check_options(*, confidence: float, n_resamples: int) -> None:
-    """Refuse a coverage outside (0, 1) or fewer than one resample.
+def check_options(*, confidence: float, n_resamples: int, seed: int = 0) -> None:
+    """Refuse a coverage outside (0, 1), fewer than one resample or a seed numpy cannot take.
 
     Raises:
         ValueError: one line saying which and what to give (95 for 95% gave NaN intervals, 0 or a negative coverage
-            inverted ones, 1 the resamples' whole range).
+            inverted ones, 1 the resamples' whole range; a negative seed numpy's own error).
     """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence} — e.g. 0.95 for 95% intervals")
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
 
 
 def bootstrap_mean(values: Sequence[float], *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> Interval:
@@ -71,7 +73,7 @@ def bootstrap_mean(values: Sequence[float], *, n_resamples: int = 2000, confiden
     import numpy as np
     from scipy import stats
 
-    check_options(confidence=confidence, n_resamples=n_resamples)
+    check_options(confidence=confidence, n_resamples=n_resamples, seed=seed)
     xs = np.asarray([v for v in values if v is not None and not np.isnan(v)], dtype=float)
     if len(xs) == 0:
         return Interval(float("nan"), float("nan"), float("nan"), 0, confidence)
@@ -104,7 +106,7 @@ def paired_bootstrap(
     """
     import numpy as np
 
-    check_options(confidence=confidence, n_resamples=n_resamples)
+    check_options(confidence=confidence, n_resamples=n_resamples, seed=seed)
     if len(baseline) != len(candidate):
         raise ValueError(f"paired values need equal lengths, got {len(baseline)} and {len(candidate)}")
     pairs = [
@@ -180,7 +182,7 @@ def bootstrap_ratio(
     """
     import numpy as np
 
-    check_options(confidence=confidence, n_resamples=n_resamples)
+    check_options(confidence=confidence, n_resamples=n_resamples, seed=seed)
     num, den = _ratio_pairs(numerators, denominators)
     n = len(num)
     if n == 0:
@@ -212,7 +214,7 @@ def paired_bootstrap_ratio(
     """
     import numpy as np
 
-    check_options(confidence=confidence, n_resamples=n_resamples)
+    check_options(confidence=confidence, n_resamples=n_resamples, seed=seed)
     columns = [*baseline, *candidate]
     if len({len(c) for c in columns}) != 1:
         raise ValueError(f"paired ratio values need equal lengths, got {[len(c) for c in columns]}")
