@@ -125,3 +125,14 @@ def test_the_stub_serves_from_its_own_process_and_reports_its_counters() -> None
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_another_server_behind_the_same_model_string_is_asked_not_answered_from_the_first_ones_cache(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    # OPENAI_BASE_URL moved from one server to another (a proxy, vLLM): same model string, different answerer
+    with stub_env(OpenAIStub()) as first:
+        assert sweep(spec_of(questions=2), wb_settings).variants[0].status == "FINISHED"
+    with stub_env(OpenAIStub()) as second:
+        (variant,) = sweep(spec_of(questions=2), wb_settings).variants
+    assert first.requests == 2
+    assert variant.status == "FINISHED" and variant.reused_from is None
+    assert second.requests == 2  # neither the run nor its answers were reused from the other server

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from workbench.models._local import LlamaCppGenerator, file_sha256
 from workbench.testing import HashingEmbedder, ScriptedModel
 
@@ -42,3 +44,28 @@ def test_fakes_have_their_own_identities() -> None:
     assert ScriptedModel(["a"], identity="fixed").identity == "fixed"
     assert HashingEmbedder(dim=8).identity != HashingEmbedder(dim=16).identity
     assert HashingEmbedder(dim=8).identity == HashingEmbedder(dim=8).identity  # deterministic vectors may be shared
+
+
+def test_a_hosted_identity_names_the_server_when_the_environment_points_elsewhere_without_its_credentials() -> None:
+    from workbench.models._registry import hosted_identity
+
+    assert hosted_identity("openai:gpt-4o-mini", {}) == "openai:gpt-4o-mini"  # the provider's own server
+    assert hosted_identity("openai:gpt-4o-mini", {"OPENAI_BASE_URL": "  "}) == "openai:gpt-4o-mini"
+    proxy = {"OPENAI_BASE_URL": "https://bob:pw-s3cret@proxy.example:8443/v1/?key=q-s3cret#frag"}
+    assert hosted_identity("openai:gpt-4o-mini", proxy) == "openai:gpt-4o-mini@https://proxy.example:8443/v1"
+    assert hosted_identity("openai:gpt-4o-mini", {**proxy, "OPENAI_API_BASE": "http://127.0.0.1:8000/v1"}) == (
+        "openai:gpt-4o-mini@http://127.0.0.1:8000/v1"  # langchain-openai reads OPENAI_API_BASE first
+    )
+    assert hosted_identity("ollama:llama3.2", {"OLLAMA_HOST": "gpu-box:11434"}) == "ollama:llama3.2@http://gpu-box:11434"
+    assert hosted_identity("anthropic:claude-sonnet-4-5", {"OPENAI_BASE_URL": "http://x/v1"}) == "anthropic:claude-sonnet-4-5"
+
+
+def test_a_loaded_hosted_model_is_cached_under_its_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.models import load_generator
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8001/v1")
+    first = load_generator("openai:gpt-4o-mini").identity
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8002/v1")
+    assert load_generator("openai:gpt-4o-mini").identity != first

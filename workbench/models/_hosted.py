@@ -50,9 +50,9 @@ class LangChainChatGenerator:
 
     kind: ModelKind = "chat"
 
-    def __init__(self, model_id: str, chat_model: ChatModelFactory) -> None:
+    def __init__(self, model_id: str, chat_model: ChatModelFactory, *, identity: str | None = None) -> None:
         self.model_id = model_id
-        self.identity = model_id  # the provider's model name is all we know of what answers
+        self.identity = identity or model_id  # the provider's model name (and server, when not the default) answers
         self._factory = chat_model
         self._models: dict[tuple[float, int, float | None], Any] = {}
         self._lock = threading.Lock()
@@ -140,9 +140,9 @@ def _finish_reason(message: Any) -> str:
 class LangChainEmbedder:
     """Any LangChain embeddings model. Token counts (for the token chunker) use the local MiniLM tokenizer."""
 
-    def __init__(self, model_id: str, embeddings: Any) -> None:
+    def __init__(self, model_id: str, embeddings: Any, *, identity: str | None = None) -> None:
         self.model_id = model_id
-        self.identity = model_id
+        self.identity = identity or model_id
         self._embeddings = embeddings
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,15 @@ PROVIDERS: Mapping[str, tuple[str, str, str | None]] = {
     "deepseek": ("langchain-deepseek", "langchain_deepseek", "DEEPSEEK_API_KEY"),
     "bedrock_converse": ("langchain-aws", "langchain_aws", None),
     "huggingface": ("langchain-huggingface", "langchain_huggingface", None),
+}
+
+# provider -> the environment variables that point its client at another server, in the order the client reads them
+# (langchain-openai prefers OPENAI_API_BASE to the openai client's OPENAI_BASE_URL)
+ENDPOINT_VARIABLES: Mapping[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_BASE", "OPENAI_BASE_URL"),
+    "azure_openai": ("AZURE_OPENAI_ENDPOINT",),
+    "anthropic": ("ANTHROPIC_API_URL", "ANTHROPIC_BASE_URL"),
+    "ollama": ("OLLAMA_HOST",),
 }
 
 
@@ -99,6 +109,30 @@ def default_kind(model_id: str) -> ModelKind:
     return "completion" if runs_locally(model_id) else "chat"
 
 
+def _endpoint(url: str) -> str:
+    """A server's address without what may be a secret: no user or password, no query string or fragment."""
+    parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:  # not a number: keep the address as far as it is one
+        port = None
+    return urllib.parse.urlunsplit((parts.scheme, f"{netloc}:{port}" if port else netloc, parts.path.rstrip("/"), "", ""))
+
+
+def hosted_identity(model_id: str, environ: Mapping[str, str]) -> str:
+    """What answers a hosted model string (pure): the string itself, and the server it is sent to when the
+    environment points the provider's client away from its default (``OPENAI_BASE_URL``, ``OLLAMA_HOST``...).
+
+    Two servers serving one model name (a proxy, vLLM, a second Ollama machine) answer differently, so their answers
+    are cached, and their runs reused, apart. The address keeps no credentials or query string (it is logged).
+    """
+    provider = model_id.partition(":")[0]
+    url = next((environ[v].strip() for v in ENDPOINT_VARIABLES.get(provider, ()) if environ.get(v, "").strip()), "")
+    return f"{model_id}@{_endpoint(url)}" if url else model_id
+
+
 def _require_provider(model_id: str) -> str:
     provider, _ = _split(model_id)
     pip_name, module, key = PROVIDERS[provider]
@@ -134,7 +168,7 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None) -> Generator
     _require_provider(model_id)
     from workbench.models._hosted import LangChainChatGenerator, chat_model
 
-    return LangChainChatGenerator(model_id, functools.partial(chat_model, model_id))
+    return LangChainChatGenerator(model_id, functools.partial(chat_model, model_id), identity=hosted_identity(model_id, os.environ))
 
 
 def load_embedder(model_id: str) -> Embedder:
@@ -147,4 +181,4 @@ def load_embedder(model_id: str) -> Embedder:
 
     from workbench.models._hosted import LangChainEmbedder
 
-    return LangChainEmbedder(model_id, init_embeddings(model_id))
+    return LangChainEmbedder(model_id, init_embeddings(model_id), identity=hosted_identity(model_id, os.environ))
