@@ -89,6 +89,20 @@ def test_a_password_in_a_url_is_masked_and_the_rest_of_the_url_kept() -> None:
     assert red.redact("http://mlflow.example.com/ and sqlite:////tmp/x/mlflow.db") == "http://mlflow.example.com/ and sqlite:////tmp/x/mlflow.db"
 
 
+def test_a_key_in_a_url_query_or_an_echoed_bearer_header_is_masked_and_the_rest_kept() -> None:
+    # a proxy's base URL carrying its key, echoed back by a server's error message; no environment variable holds it
+    red = Redactor({})
+    error = "Error code: 404 - {'message': 'no route /v1?api-key=q7Zs3cr3tv&api-version=2024-06-01/chat/completions'}"
+    assert red.redact(error) == "Error code: 404 - {'message': 'no route /v1?api-key=[REDACTED:url_query_secret]&api-version=2024-06-01/chat/completions'}"
+    assert red.redact("GET https://gw.example/v1?alt=json&key=AbC123xyz&sig=0f9e8d") == (
+        "GET https://gw.example/v1?alt=json&key=[REDACTED:url_query_secret]&sig=[REDACTED:url_query_secret]"
+    )
+    assert red.redact("https://f.azurewebsites.net/api/chat?code=Zm9vYmFy0==") == "https://f.azurewebsites.net/api/chat?code=[REDACTED:url_query_secret]"
+    assert red.redact("invalid header 'Authorization: Bearer tok_9a8b7c6d5e'") == "invalid header 'Authorization: Bearer [REDACTED:bearer_token]'"
+    for text in ("https://docs.example/search?q=what+is+a+key&page=2", "Bearer bonds and bearer instruments", "?api-version=2024-06-01"):
+        assert red.redact(text) == text
+
+
 def test_a_private_key_block_is_redacted_whole() -> None:
     block = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nq8Xk2\n-----END RSA PRIVATE KEY-----"
     assert Redactor({}).redact(f"before\n{block}\nafter") == "before\n-----[REDACTED:private_key]\nafter"

@@ -2,7 +2,8 @@
 
 One ``Redactor`` replaces, in any text, (a) the values of secret-like environment variables (names containing KEY,
 TOKEN, SECRET, PASSWORD or CREDENTIAL) and (b) the key shapes that detect-secrets' detectors know (OpenAI, AWS,
-GitHub, Slack, Stripe, JWTs, private keys, passwords in URLs, ``api_key = "..."`` assignments...), plus Anthropic,
+GitHub, Slack, Stripe, JWTs, private keys, passwords in URLs, ``api_key = "..."`` assignments...), plus keys in a URL's
+query string (``?key=``, ``&api-key=``), echoed ``Bearer`` tokens, and Anthropic,
 Hugging Face, Google API and GitHub fine-grained keys, with a marker:
 ``[REDACTED:OPENAI_API_KEY]``, ``[REDACTED:basic_auth_credentials]``. Everything the workbench writes outside the
 process (MLflow params, tags, metric names, artifacts, traces, exports, log lines, widget output) goes through it.
@@ -133,17 +134,23 @@ _SHAPES = (
     ("huggingface_token", r"\bhf_[A-Za-z0-9]{30,}"),
     ("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}"),
     ("github_fine_grained_token", r"\bgithub_pat_[A-Za-z0-9_]{22,}"),
+    # a key handed over in a URL's query (``OPENAI_BASE_URL=https://proxy/v1?api-key=...``, Google's ``?key=``,
+    # Azure Functions' ``?code=``, signed URLs' ``&sig=``), as error messages and proxies echo URLs: the value only
+    ("url_query_secret", r"(?i)[?&](?:[\w.-]*(?:key|token|secret|passw|pwd|sig|auth|credential)[\w.-]*|code)=(?P<value>[^&\s#'\"<>]+)"),
+    # an Authorization header echoed in an error (``Bearer <token>``): the token, when it holds a digit (not prose)
+    ("bearer_token", r"\bBearer\s+(?P<value>(?=[A-Za-z._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,})"),
 )
 
 
 @dataclass(frozen=True)
 class _Shape:
-    """A detector of one key shape, with the ``analyze_string`` of a detect-secrets plugin."""
+    """A detector of one key shape, with the ``analyze_string`` of a detect-secrets plugin; a pattern with a group
+    named ``value`` yields that group (the secret in its context), else the whole match."""
 
     pattern: str
 
     def analyze_string(self, text: str) -> Iterator[str]:
-        return (m.group(0) for m in re.finditer(self.pattern, text))
+        return (m.groupdict().get("value") or m.group(0) for m in re.finditer(self.pattern, text))
 
 
 @functools.lru_cache(maxsize=1)
