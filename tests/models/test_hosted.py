@@ -119,3 +119,45 @@ def test_a_real_provider_model_is_built_with_the_settings(monkeypatch: pytest.Mo
     model = chat_model("openai:gpt-4o-mini", temperature=0.0, max_tokens=77, timeout_s=12.0)
     assert (model.temperature, model.max_tokens, model.request_timeout) == (0.0, 77, 12.0)
     assert isinstance(load_generator("openai:gpt-4o-mini"), LangChainChatGenerator)
+
+
+@pytest.mark.parametrize(("metadata", "reason"), [
+    ({"stop_reason": "max_tokens"}, "length"),  # Anthropic
+    ({"done_reason": "length"}, "length"),  # Ollama
+    ({"finish_reason": "MAX_TOKENS"}, "length"),  # Gemini
+    ({"stop_reason": "end_turn"}, "stop"),
+    ({"finish_reason": "SAFETY"}, "content_filter"),
+    ({}, "stop"),
+])
+def test_every_providers_word_for_why_an_answer_ended_is_read(metadata: dict[str, Any], reason: str) -> None:
+    from langchain_core.messages import AIMessage
+
+    chat = StubChat(reply=AIMessage(content="{\"verdict\": 1", response_metadata=metadata))
+    out = LangChainChatGenerator("anthropic:claude-sonnet-4-5", Factory(chat)).generate(PROMPT, GenerationParams())
+    assert out.finish_reason == reason
+
+
+def test_a_judge_cut_off_by_a_non_openai_provider_is_told_to_raise_max_tokens() -> None:
+    from langchain_core.messages import AIMessage
+
+    from workbench.scoring import ModelJudge
+
+    raw = AIMessage(content="{\"verdict\": 1", response_metadata={"stop_reason": "max_tokens"})
+    chat = StubChat(structured={"raw": raw, "parsed": None, "parsing_error": "bad"})
+    reply = ModelJudge(LangChainChatGenerator("anthropic:claude-sonnet-4-5", Factory(chat))).ask("Judge.", SCHEMA)
+    assert reply.error == "judge output is incomplete JSON (cut off at max_tokens — raise judge.max_tokens)"
+
+
+def test_a_refusal_is_the_answer_and_a_refusing_judge_says_it_declined() -> None:
+    from langchain_core.messages import AIMessage
+
+    from workbench.scoring import ModelJudge
+
+    refused = AIMessage(content="", additional_kwargs={"refusal": "I can't help with that."}, response_metadata={"finish_reason": "stop"})
+    out = LangChainChatGenerator("openai:gpt-4o-mini", Factory(StubChat(reply=refused))).generate(PROMPT, GenerationParams())
+    assert (out.text, out.finish_reason) == ("I can't help with that.", "refusal")
+    chat = StubChat(structured={"raw": refused, "parsed": None, "parsing_error": "OpenAIRefusalError"})
+    reply = ModelJudge(LangChainChatGenerator("openai:gpt-4o-mini", Factory(chat))).ask("Judge.", SCHEMA)
+    assert reply.error == "judge declined (refusal): I can't help with that."
+    blocks = AIMessage(content=[{"type": "refusal", "refusal": "No."}])  # the Responses API's content blocks
+    assert LangChainChatGenerator("openai:gpt-4o-mini", Factory(StubChat(reply=blocks))).generate(PROMPT, GenerationParams()).text == "No."

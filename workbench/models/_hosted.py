@@ -126,15 +126,42 @@ class LangChainChatGenerator:
         )
 
 
+def _block_text(block: Any) -> str:
+    if not isinstance(block, dict):
+        return str(block)
+    return str(block.get("refusal", "")) if block.get("type") == "refusal" else str(block.get("text", ""))
+
+
+def _refusal(message: Any) -> str:
+    """What the provider said when it declined (OpenAI's ``refusal``), or ""."""
+    return str((getattr(message, "additional_kwargs", None) or {}).get("refusal") or "")
+
+
 def _message_text(message: Any) -> str:
+    """The answer's text; a refusal (OpenAI puts it beside an empty content) is what the model said."""
     if message is None:
         return ""
     content = getattr(message, "content", "")
-    return content if isinstance(content, str) else "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    text = content if isinstance(content, str) else "".join(_block_text(b) for b in content)
+    return text or _refusal(message)
+
+
+# the providers' words for why an answer ended, in the workbench's (length: cut off at max_tokens)
+_REASONS = {
+    "stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "eos": "stop",
+    "length": "length", "max_tokens": "length",
+    "refusal": "refusal", "content_filter": "content_filter", "safety": "content_filter",
+}
 
 
 def _finish_reason(message: Any) -> str:
-    return str((getattr(message, "response_metadata", None) or {}).get("finish_reason", "stop"))
+    """Why the answer ended, whichever provider answered: OpenAI's ``finish_reason``, Anthropic's ``stop_reason``,
+    Ollama's ``done_reason``, Gemini's upper-case reasons; ``refusal`` when the provider declined."""
+    if _refusal(message):
+        return "refusal"
+    meta = getattr(message, "response_metadata", None) or {}
+    reason = str(next((meta[k] for k in ("finish_reason", "stop_reason", "done_reason") if meta.get(k)), "stop")).lower()
+    return _REASONS.get(reason, reason)
 
 
 class LangChainEmbedder:

@@ -115,6 +115,9 @@ def check_reply(raw: str, schema: Mapping[str, Any], *, finish_reason: str = "st
     Returns:
         ``(value, None)`` for a conforming output, else ``(None, reason)`` with a one-line reason.
     """
+    if finish_reason in ("refusal", "content_filter"):
+        said = " ".join(raw.split())[:200]
+        return None, f"judge declined ({finish_reason}){f': {said}' if said else ''}"
     cut = {"length": "cut off at max_tokens — raise judge.max_tokens", "deadline": "cut off by the timeout — raise judge.timeout_s"}
     if finish_reason in cut:
         try:
