@@ -202,6 +202,20 @@ def test_a_pricing_key_must_be_a_model_string(tmp_path: Path) -> None:
     assert load_experiment(write(tmp_path, GOOD + "pricing:\n  local:gemma3-270m: {input: 1, output: 2}\n")).pricing
 
 
+def test_a_kind_the_model_cannot_be_served_as_is_refused_when_the_spec_is_read(tmp_path: Path) -> None:
+    # it used to load, build the indexes, then fail every variant of that model
+    hosted = GOOD.replace("  - id: local:gemma3-270m\n", "  - id: openai:gpt-4o-mini\n    kind: completion\n")
+    with pytest.raises(SpecError, match=r"exp.yaml:10: models\[0\]: model 'openai:gpt-4o-mini': hosted providers are served as chat "
+                                        r"models; set kind: chat or leave kind out$"):
+        load_experiment(write(tmp_path, hosted))
+    with pytest.raises(SpecError, match=r"exp.yaml:10: models\[0\]: model 'local:gemma3-270m' is a completion model; it cannot be run as "
+                                        r"'chat' — set kind: completion or leave kind out$"):
+        load_experiment(write(tmp_path, GOOD.replace("  - id: local:gemma3-270m\n", "  - id: local:gemma3-270m\n    kind: chat\n")))
+    with pytest.raises(SpecError, match=r"exp.yaml:\d+: judge: model 'openai:gpt-4o-mini': hosted providers are served as chat models"):
+        load_experiment(write(tmp_path, GOOD + "judge: {id: openai:gpt-4o-mini, kind: completion}\n"))
+    assert load_experiment(write(tmp_path, GOOD + "judge: {id: openai:gpt-4o-mini, kind: chat}\n")).judge is not None
+
+
 def test_a_gate_threshold_given_as_yes_or_no_is_refused(tmp_path: Path) -> None:
     for gate, field in (("{kind: metric, metric: token_f1, min: yes}", "min"), ("{kind: min_questions, n: true}", "n")):
         with pytest.raises(SpecError, match=rf"exp.yaml:\d+: promotion.gates\[0\](\.\w+)?: {field}: true is a yes/no value — give a number"):

@@ -67,7 +67,7 @@ def test_a_router_id_covers_both_models_and_the_thresholds(tmp_path: Path) -> No
     base = expand_grid(load_experiment(write(tmp_path, GOOD)))[1].id
     for old, new in (("retrieval_score_below: 0.3", "retrieval_score_below: 0.4"),
                      ("params: {max_tokens: 32}}", "params: {max_tokens: 33}}"),
-                     ("        id: local:gemma3-270m\n", "        id: local:gemma3-270m\n        kind: chat\n")):
+                     ("        id: local:gemma3-270m\n", "        id: local:gemma3-270m\n        kind: completion\n")):
         assert old in GOOD
         changed = expand_grid(load_experiment(write(tmp_path, GOOD.replace(old, new))))[1].id
         assert changed != base, new

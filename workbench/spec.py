@@ -36,7 +36,7 @@ from pydantic import (
 from workbench.datasets import missing_path_fix, pattern_inside_folder
 from workbench.errors import ModelError, SpecError
 from workbench.metrics import scorer_entries
-from workbench.models import MINILM_ID, ModelKind, Price, check_model_id, default_kind, price_for
+from workbench.models import MINILM_ID, ModelKind, Price, check_kind, check_model_id, default_kind, price_for
 from workbench.prompts import check_template
 
 __all__ = [
@@ -82,6 +82,14 @@ def _known_model(value: str, role: str) -> str:
     except ModelError as exc:
         raise ValueError(str(exc)) from None
     return value
+
+
+def _servable_as(model_id: str, kind: ModelKind | None) -> None:
+    """Check a spec entry's ``kind`` against its model (pydantic turns the ValueError into a located error)."""
+    try:
+        check_kind(model_id, kind)
+    except ModelError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _not_only_dots(value: str) -> str:
@@ -199,6 +207,11 @@ class ModelSpec(_Spec):
     @classmethod
     def _known(cls, value: str) -> str:
         return _known_model(value, "generator")
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> ModelSpec:
+        _servable_as(self.id, self.kind)
+        return self
 
     @model_serializer(mode="wrap")
     def _no_default_name(self, handler: SerializerFunctionWrapHandler) -> Any:
@@ -459,6 +472,11 @@ class JudgeSpec(_Spec):
     @classmethod
     def _known(cls, value: str) -> str:
         return _known_model(value, "generator")
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> JudgeSpec:
+        _servable_as(self.id, self.kind)
+        return self
 
 
 # -- promotion gates (evaluated by workbench.promotion; defined here because they are part of the experiment file) --

@@ -40,7 +40,7 @@ def rich_spec(folder: Path) -> wb.ExperimentSpec:
             "prompts": [{"name": "grounded", "template": PROMPT, "system": "Be brief."}],
             "models": [
                 ROUTER,
-                {"id": GEMMA_ID, "kind": "chat", "cache": False, "name": "gemma-hot",
+                {"id": GEMMA_ID, "kind": "completion", "cache": False, "name": "gemma-hot",
                  "params": {"temperature": 0.7, "max_tokens": 512, "stop": ["\n\n"], "timeout_s": None}},
                 {"id": GEMMA_ID, "params": {"max_tokens": 16}},
             ],

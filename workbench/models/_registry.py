@@ -96,6 +96,22 @@ def check_model_id(model_id: str, *, role: str = "generator") -> None:
         raise ModelError(f"unknown model provider '{provider}' in '{model_id}' — use one of: {known}")
 
 
+def check_kind(model_id: str, kind: ModelKind | None) -> None:
+    """Check that a (valid) generator string can be served as ``kind`` without loading anything: an embedded model
+    only as what it is, a hosted one only as a chat model, any GGUF file either way.
+
+    Raises:
+        ModelError: one line naming the model, its kind and the fix.
+    """
+    if kind is None:
+        return
+    local = LOCAL_GENERATORS.get(model_id)
+    if local is not None and kind != local.kind:
+        raise ModelError(f"model '{model_id}' is a {local.kind} model; it cannot be run as '{kind}' — set kind: {local.kind} or leave kind out")
+    if kind == "completion" and not runs_locally(model_id):
+        raise ModelError(f"model '{model_id}': hosted providers are served as chat models; set kind: chat or leave kind out")
+
+
 def runs_locally(model_id: str) -> bool:
     """A model served by llama.cpp on this machine's cores (``local:`` and ``llamacpp:``), not by a provider."""
     return model_id.partition(":")[0] in ("local", "llamacpp")
@@ -152,19 +168,16 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None) -> Generator
             provider package or API key is missing.
     """
     check_model_id(model_id)
+    check_kind(model_id, kind)
     provider, name = _split(model_id)
     if provider == "local":
         local = LOCAL_GENERATORS[model_id]
-        if kind and kind != local.kind:
-            raise ModelError(f"model '{model_id}' is a {local.kind} model; it cannot be run as '{kind}'")
         return LlamaCppGenerator(model_id, local.path(), kind=local.kind)
     if provider == "llamacpp":
         path = Path(name).expanduser()
         if not path.is_file():
             raise ModelError(f"model '{model_id}': no such file {path}")
         return LlamaCppGenerator(model_id, path, kind=kind or "completion")
-    if kind == "completion":
-        raise ModelError(f"model '{model_id}': hosted providers are served as chat models; set kind: chat")
     _require_provider(model_id)
     from workbench.models._hosted import LangChainChatGenerator, chat_model
 
