@@ -103,6 +103,15 @@ def test_a_key_in_a_url_query_or_an_echoed_bearer_header_is_masked_and_the_rest_
         assert red.redact(text) == text
 
 
+def test_a_url_is_written_down_without_its_credentials_query_or_fragment() -> None:
+    from workbench.redaction import without_credentials
+
+    assert without_credentials(STORE_URI) == "postgresql://db.internal:5432/mlflow"
+    assert without_credentials("https://proxy.example:8443/v1/?api-key=q7Zs3cr3tv#x") == "https://proxy.example:8443/v1/"
+    for uri in ("sqlite:////tmp/x/mlflow.db", "http://[::1]:5000/api", "file:///tmp/mlruns"):
+        assert without_credentials(uri) == uri  # nothing to take out: the same text
+
+
 def test_a_private_key_block_is_redacted_whole() -> None:
     block = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nq8Xk2\n-----END RSA PRIVATE KEY-----"
     assert Redactor({}).redact(f"before\n{block}\nafter") == "before\n-----[REDACTED:private_key]\nafter"

@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "Finding",
@@ -39,6 +40,7 @@ __all__ = [
     "redactor",
     "secret_env_values",
     "valid_unicode",
+    "without_credentials",
 ]
 
 
@@ -110,6 +112,15 @@ def secret_env_values(environ: Mapping[str, str]) -> dict[str, str]:
     they are not secrets and would match ordinary text.
     """
     return {k: v.strip() for k, v in environ.items() if is_secret_name(k) and _is_secret_value(v)}
+
+
+def without_credentials(uri: str) -> str:
+    """A URL without the parts that may hold a secret: user and password, query string and fragment (the same text
+    when it has none of them), for writing a server's address down."""
+    parts = urlsplit(uri)
+    if not (parts.username or parts.password or parts.query or parts.fragment):
+        return uri
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def _label(secret_type: str) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from workbench.models._local import (
     smollm2_path,
 )
 from workbench.models._types import Embedder, Generator, ModelKind
+from workbench.redaction import without_credentials
 
 # provider -> (LangChain integration package (pip name, import name), API key variable or None)
 PROVIDERS: Mapping[str, tuple[str, str, str | None]] = {
@@ -125,18 +125,6 @@ def default_kind(model_id: str) -> ModelKind:
     return "completion" if runs_locally(model_id) else "chat"
 
 
-def _endpoint(url: str) -> str:
-    """A server's address without what may be a secret: no user or password, no query string or fragment."""
-    parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    try:
-        port = parts.port
-    except ValueError:  # not a number: keep the address as far as it is one
-        port = None
-    return urllib.parse.urlunsplit((parts.scheme, f"{netloc}:{port}" if port else netloc, parts.path.rstrip("/"), "", ""))
-
-
 def hosted_identity(model_id: str, environ: Mapping[str, str]) -> str:
     """What answers a hosted model string (pure): the string itself, and the server it is sent to when the
     environment points the provider's client away from its default (``OPENAI_BASE_URL``, ``OLLAMA_HOST``...).
@@ -146,7 +134,7 @@ def hosted_identity(model_id: str, environ: Mapping[str, str]) -> str:
     """
     provider = model_id.partition(":")[0]
     url = next((environ[v].strip() for v in ENDPOINT_VARIABLES.get(provider, ()) if environ.get(v, "").strip()), "")
-    return f"{model_id}@{_endpoint(url)}" if url else model_id
+    return f"{model_id}@{without_credentials(url if '://' in url else f'http://{url}').rstrip('/')}" if url else model_id
 
 
 def _require_provider(model_id: str) -> str:

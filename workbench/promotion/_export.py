@@ -14,7 +14,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from workbench.comparison import bootstrap_mean, number_text
 from workbench.config import Settings, settings as default_settings
@@ -49,6 +48,7 @@ from workbench.promotion._registry import (
 )
 from workbench.promotion._report import render_report
 from workbench.promotion._secrets import describe, scan_files, secret_env_values
+from workbench.redaction import without_credentials
 
 _SUMMARY_METRICS = ("token_f1", "hit_at_k", "recall_at_k", "mrr", "rouge_l", "semantic_similarity", "faithfulness")
 
@@ -80,15 +80,6 @@ class ExportResult:
 
     def __str__(self) -> str:
         return f"committed {len(self.files)} files to {self.bundle_dir}/ on branch {self.branch} ({self.commit[:10]}) in {self.repo}"
-
-
-def _redact(uri: str) -> str:
-    parts = urlsplit(uri)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        netloc = host + (f":{parts.port}" if parts.port else "")
-        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) if parts.query else uri
 
 
 def _download_dir(uri: str, tracking_uri: str) -> dict[str, bytes]:
@@ -217,7 +208,7 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     files[".gitattributes"] = _GITATTRIBUTES
     gates = audit.gates if audit is not None else ()
     registry = RegistryRecord(
-        tracking_uri=_redact(cfg.tracking_uri), experiment_id=run.info.experiment_id, run_id=run_id, parent_run_id=parent,
+        tracking_uri=without_credentials(cfg.tracking_uri), experiment_id=run.info.experiment_id, run_id=run_id, parent_run_id=parent,
         registered_model=name, version=str(mv.version), logged_model_id=model_id, prompt_name=mv.tags.get(PROMPT_NAME_TAG),
         prompt_version=int(mv.tags[PROMPT_VERSION_TAG]) if mv.tags.get(PROMPT_VERSION_TAG) else None,
     )
