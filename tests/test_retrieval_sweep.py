@@ -112,6 +112,20 @@ def test_a_retrieval_sweep_reuses_the_indexes_a_full_sweep_built(wb_settings, fa
     assert {v.status for v in retrieval.variants} == {"FINISHED"} and not any(v.variant.generates for v in retrieval.variants)
 
 
+def test_an_embedder_of_another_identity_builds_its_own_index(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # one model string, other vectors (a hosted embedding model behind another OPENAI_BASE_URL): its queries must not
+    # search an index of the first one's vectors
+    store = CountingIndexStore()
+    for dim in (64, 32):
+        result = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=store, progress=False,
+                        models={MINILM_ID: HashingEmbedder(dim=dim, model_id=MINILM_ID)})
+        assert {v.status for v in result.variants} == {"FINISHED"}
+    assert len(set(store.builds)) == 2
+    again = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=store, progress=False,
+                   models={MINILM_ID: HashingEmbedder(dim=32, model_id=MINILM_ID)}, fresh=True)
+    assert {v.status for v in again.variants} == {"FINISHED"} and len(store.builds) == 2  # the same vectors: opened
+
+
 def test_a_broken_index_fails_its_variants_not_the_sweep(wb_settings) -> None:  # type: ignore[no-untyped-def]
     class Broken(MemoryIndexStore):
         def build(self, key, chunks, vectors):  # type: ignore[no-untyped-def]

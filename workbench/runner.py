@@ -313,8 +313,9 @@ def run(
                     embedder = resolver.embedder(embedding, cache=False)
                     chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)
                     stats = chunk_stats(chunks)
-                    # the implementation's name is part of the key, so an injected fake never shares a real model's index
-                    key = index_key(chunker, embedding, f"{corpus.hash}:{type(embedder).__qualname__}")
+                    # the embedder's identity is part of the key: an injected fake, or the same model string served by
+                    # another server (OPENAI_BASE_URL), never opens an index of vectors it did not make
+                    key = index_key(chunker, embedding, f"{corpus.hash}:{embedder.identity}")
                     indexes = indexes or index_store_for(spec, cfg)
                     index = indexes.open(key) or indexes.build(key, chunks, embedder.embed([c.text for c in chunks]))
                     queries = resolver.embedder(embedding)
