@@ -76,7 +76,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"(parent run {result.parent_run_id})")
     _print_table(result.leaderboard(), LEADERBOARD_COLUMNS)
     for failed in result.failed:
-        print(f"FAILED {failed.variant.name}: {_redact(failed.outcome.error or '')}", file=sys.stderr)
+        print(f"FAILED {failed.variant.name}: {_redact(_one_line(failed.outcome.error or ''))}", file=sys.stderr)
     for v in result.variants:
         if v.status == "FINISHED" and v.question_errors:
             first = next(r.error for r in v.records if r.error) or ""
@@ -591,7 +591,12 @@ def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
         code, line = 2, f"{exc.filename}: {exc.strerror or _first_line(exc)} — check the path and its permissions"
     else:
         code, line = 1, f"internal error: {type(exc).__name__}: {_first_line(exc)} — rerun with --debug for the traceback, and report it"
-    return code, _redact(" / ".join(part.strip() for part in line.splitlines() if part.strip()))
+    return code, _redact(_one_line(line))
+
+
+def _one_line(text: str) -> str:
+    """A message on one line: its lines joined by " / " (a provider's HTML error page, a multi-line exception)."""
+    return " / ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _redact(line: str) -> str:

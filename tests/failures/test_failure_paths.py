@@ -408,3 +408,42 @@ def test_a_sweep_sent_sigterm_is_ended_killed_not_left_running(tmp_path: Path) -
     assert len(sweeps) == 1 and sweeps[0].info.status == "KILLED", proc.stderr[-2000:]
     assert sweeps[0].data.tags["workbench.end_reason"] == "interrupted (SIGTERM)"
     assert all(r.info.status != "RUNNING" for r in runs)
+
+
+def test_a_provider_error_page_is_one_failed_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A proxy in front of the provider answers 502 with an HTML page over several lines: the FAILED line is still one."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class BadGateway(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            page = b"<html><body>\n<h1>502 Bad Gateway</h1>\n<hr><center>nginx</center>\n</body></html>\n"
+            self.send_response(502)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BadGateway)
+    Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_address[1]}/v1")
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    write_inputs(tmp_path)
+    spec = tmp_path / "experiment.yaml"
+    data = spec_data(models=[{"id": "openai:gpt-4o-mini", "params": {"max_tokens": 16}}], retrieval=[{"embedding": MINILM_ID, "k": 2}],
+                     dataset={"path": "cases.jsonl", "limit": 1}, execution={"retries": 0, "isolation": "none"})
+    spec.write_text(yaml.safe_dump(data), encoding="utf-8")
+    try:
+        assert main(["--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "run", "--no-progress", str(spec)]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    lines = capsys.readouterr().err.splitlines()
+    [failed] = [i for i, line in enumerate(lines) if line.startswith("FAILED ")]
+    assert lines[failed].endswith("every question failed; first error: InternalServerError: <html><body> / <h1>502 Bad Gateway</h1> / "
+                                  "<hr><center>nginx</center> / </body></html>"), lines[failed]
