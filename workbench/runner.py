@@ -263,7 +263,7 @@ def run(
         if any(not m.cache for m in v.answering_models):
             continue
         try:
-            identities = resolver.identities(v)
+            identities = resolver.identities(v, spec.judge if judge is None else None)
         except WorkbenchError:
             continue  # a model that cannot be loaded fails its variant when it runs, with this error
         keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,

@@ -136,3 +136,18 @@ def test_another_server_behind_the_same_model_string_is_asked_not_answered_from_
     assert first.requests == 2
     assert variant.status == "FINISHED" and variant.reused_from is None
     assert second.requests == 2  # neither the run nor its answers were reused from the other server
+
+
+def test_a_judge_behind_another_server_scores_again_instead_of_reusing_the_run(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    from workbench.models import SMOLLM2_ID
+    from workbench.testing import ScriptedModel
+
+    spec = spec_of(questions=1, models=(SMOLLM2_ID,), judge="openai:gpt-4o-mini", scorers=["token_f1", "faithfulness"])
+    models = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID), SMOLLM2_ID: ScriptedModel(lambda p: "An answer.", model_id=SMOLLM2_ID, kind="chat",
+                                                                                        identity="scripted:same-answers")}
+    with stub_env(OpenAIStub()) as first:
+        wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    with stub_env(OpenAIStub()) as second:
+        (variant,) = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False).variants
+    assert first.requests > 0
+    assert variant.reused_from is None and second.requests == first.requests  # judged by the server it names now

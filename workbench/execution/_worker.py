@@ -29,7 +29,7 @@ from workbench.prompts import PromptTemplate
 from workbench.results import VariantResult
 from workbench.sandbox import Outcome, Sandbox, Stopped, run_sandboxed
 from workbench.scoring import Judge, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_metrics, mean_scores, run_scorers
-from workbench.spec import ExecutionSpec, ExperimentSpec, ModelSpec, RouterSpec
+from workbench.spec import ExecutionSpec, ExperimentSpec, JudgeSpec, ModelSpec, RouterSpec
 
 __all__ = ["ModelResolver", "QuestionEvent", "VariantJob", "failed_result", "run_job", "variant_metrics", "with_slots"]
 
@@ -80,14 +80,17 @@ class ModelResolver:
             self._wrapped[key] = CachedEmbedder(raw, self.store, identity=raw.identity, read=self.read)
         return self._wrapped[key]  # type: ignore[no-any-return]
 
-    def identities(self, variant: Variant) -> dict[str, str]:
-        """The identities of the models whose outputs make a variant's results."""
+    def identities(self, variant: Variant, judge: JudgeSpec | None = None) -> dict[str, str]:
+        """The identities of the models whose outputs make a variant's results (with ``judge``, the judge's too: a
+        judge served by another server or from another file scores differently)."""
         out = {"embedding": self.embedder(variant.retrieval.embedding, cache=False).identity}
         if isinstance(variant.model, RouterSpec):
             for role, m in (("cheap", variant.model.cheap), ("strong", variant.model.strong)):
                 out[role] = self._raw_generator(m.id, m.resolved_kind).identity
         elif variant.model is not None:
             out["generator"] = self._raw_generator(variant.model.id, variant.model.resolved_kind).identity
+        if judge is not None and variant.model is not None:
+            out["judge"] = self._raw_generator(judge.id, judge.kind or default_kind(judge.id)).identity
         return out
 
     def judge(self, spec: ExperimentSpec) -> Judge | None:
