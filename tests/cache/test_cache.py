@@ -76,6 +76,23 @@ def test_answers_cut_by_the_deadline_are_not_cached() -> None:
     assert not cached.generate(prompt(), GenerationParams()).cached and slow.calls == 2
 
 
+@pytest.mark.parametrize("where", ["memory", "disk"])
+def test_an_answer_without_token_counts_stays_unpriced_when_read_from_the_cache(where: str, tmp_path: Path) -> None:
+    from workbench.models import Generation, Price, cost_of
+
+    class Uncounted:
+        model_id, kind = "openai:gpt-4o-mini", "chat"
+
+        def generate(self, prompt, params, *, deadline=None, json_schema=None):  # type: ignore[no-untyped-def]
+            return Generation("an answer", 0, 0, 0.5, usage_reported=False)
+
+    store = MemoryCacheStore() if where == "memory" else DiskCacheStore(tmp_path / "cache")
+    cached = CachedGenerator(Uncounted(), store, identity="uncounted")  # type: ignore[arg-type]
+    first, again = (cached.generate(prompt(), GenerationParams()) for _ in range(2))
+    assert again.cached and not again.usage_reported
+    assert cost_of(first, Price(0.15, 0.6)) is None and cost_of(again, Price(0.15, 0.6)) is None
+
+
 def test_judge_replies_are_kept_apart_from_answers() -> None:
     store = MemoryCacheStore()
     cached = CachedGenerator(ScriptedModel(['{"score": 1}', "an answer"], model_id="testing:m"), store, identity="m")

@@ -151,3 +151,12 @@ def test_a_judge_behind_another_server_scores_again_instead_of_reusing_the_run(w
         (variant,) = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False).variants
     assert first.requests > 0
     assert variant.reused_from is None and second.requests == first.requests  # judged by the server it names now
+
+
+def test_a_provider_that_sends_no_token_counts_leaves_the_cost_unknown_not_zero(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    # gpt-4o-mini has a price: with no token counts, what its answers cost is unknown, and the run must not say $0
+    with stub_env(OpenAIStub(usage=False)):
+        (variant,) = sweep(spec_of(questions=2), wb_settings).variants
+    assert variant.status == "FINISHED" and all(r.answer for r in variant.records)
+    assert [r.cost_usd for r in variant.records] == [None, None]
+    assert "cost_usd" not in variant.metrics and "spent_usd" not in variant.metrics

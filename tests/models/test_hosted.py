@@ -161,3 +161,20 @@ def test_a_refusal_is_the_answer_and_a_refusing_judge_says_it_declined() -> None
     assert reply.error == "judge declined (refusal): I can't help with that."
     blocks = AIMessage(content=[{"type": "refusal", "refusal": "No."}])  # the Responses API's content blocks
     assert LangChainChatGenerator("openai:gpt-4o-mini", Factory(StubChat(reply=blocks))).generate(PROMPT, GenerationParams()).text == "No."
+
+
+def test_an_answer_without_token_counts_has_an_unknown_cost() -> None:
+    from langchain_core.messages import AIMessage
+
+    from workbench.models import Price, cost_of
+    from workbench.scoring import ModelJudge
+
+    uncounted = AIMessage(content="It is so.", response_metadata={"finish_reason": "stop"})  # no usage_metadata
+    out = LangChainChatGenerator("openai:gpt-4o-mini", Factory(StubChat(reply=uncounted))).generate(PROMPT, GenerationParams())
+    assert (out.text, out.usage_reported) == ("It is so.", False)
+    assert cost_of(out, Price(0.15, 0.6)) is None
+    counted = LangChainChatGenerator("openai:gpt-4o-mini", Factory(StubChat(reply=message("ok")))).generate(PROMPT, GenerationParams())
+    assert counted.usage_reported and cost_of(counted, Price(0.15, 0.6)) == (30 * 0.15 + 7 * 0.6) / 1e6
+    chat = StubChat(structured={"raw": AIMessage(content=""), "parsed": {"verdict": 1}, "parsing_error": None})
+    reply = ModelJudge(LangChainChatGenerator("openai:gpt-4o-mini", Factory(chat)), price=Price(0.15, 0.6)).ask("Judge.", SCHEMA)
+    assert reply.value == {"verdict": 1} and reply.cost_usd is None

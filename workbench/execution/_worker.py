@@ -23,7 +23,7 @@ from workbench.execution._slots import SlotPool
 from workbench.errors import BudgetExceeded
 from workbench.grid import Variant
 from workbench.metrics import COST_PER_SUCCESS, SUCCESS_METRIC, ScorerEntry, cost_per_success, percentile, scorer
-from workbench.models import MINILM_ID, Embedder, GenerationParams, Generator, ModelKind, Price, default_kind, load_embedder, load_generator, runs_locally
+from workbench.models import MINILM_ID, Embedder, GenerationParams, Generator, ModelKind, Price, cost_of, default_kind, load_embedder, load_generator, runs_locally
 from workbench.pipeline import ChunkStats, QuestionRecord, Router, generate_answer, route_answer, routing_metrics
 from workbench.prompts import PromptTemplate
 from workbench.results import VariantResult
@@ -196,7 +196,7 @@ def _score(record: QuestionRecord, scorers: Mapping[str, ScoreFn], price: Price 
     )
     scores = run_scorers(scorers, ctx) if record.error is None else {}
     gen = record.generation
-    cost = price.cost(gen.input_tokens, gen.output_tokens) if (gen and price) else None
+    cost = cost_of(gen, price) if gen else None
     return replace(record, scores=scores, cost_usd=record.cost_usd if record.routed else cost)  # a router priced each call
 
 

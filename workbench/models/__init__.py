@@ -1,7 +1,7 @@
 """Models: generation and embedding behind small protocols, resolved from ``provider:model`` strings."""
 
 from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID, SMOLLM2_ID, llama_threads
-from workbench.models._pricing import DEFAULT_PRICES, Price, price_for
+from workbench.models._pricing import DEFAULT_PRICES, Price, cost_of, price_for
 from workbench.models._registry import check_kind, check_model_id, default_kind, load_embedder, load_generator, runs_locally
 from workbench.models._types import Embedder, Generation, GenerationParams, Generator, ModelKind
 
@@ -19,6 +19,7 @@ __all__ = [
     "Price",
     "check_kind",
     "check_model_id",
+    "cost_of",
     "default_kind",
     "llama_threads",
     "load_embedder",

@@ -95,6 +95,7 @@ class LangChainChatGenerator:
             latency_s=latency,
             finish_reason=_finish_reason(message),
             retries=retries,
+            usage_reported=bool(usage),
         )
 
     def _structured(
@@ -123,6 +124,7 @@ class LangChainChatGenerator:
             latency_s=latency,
             finish_reason=_finish_reason(message),
             retries=retries,
+            usage_reported=bool(usage),
         )
 
 

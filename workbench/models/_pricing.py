@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from workbench.models._types import Generation
+
 
 @dataclass(frozen=True)
 class Price:
@@ -16,6 +18,13 @@ class Price:
 
 
 FREE = Price(0.0, 0.0)
+
+
+def cost_of(generation: Generation, price: Price | None) -> float | None:
+    """What an answer cost, or None when the price is unknown or the provider reported no token counts (never 0)."""
+    if price is None or not generation.usage_reported:
+        return None
+    return price.cost(generation.input_tokens, generation.output_tokens)
 
 # List prices (USD / 1M tokens) of common hosted models as of late 2026; override in the spec when they change.
 DEFAULT_PRICES: Mapping[str, Price] = {

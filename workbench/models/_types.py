@@ -28,7 +28,9 @@ class GenerationParams:
 class Generation:
     """One model answer with its accounting. ``cached``: read from the cache (its tokens and latency are those of the
     call that computed it; no model was called for it now, and ``retries`` is 0). ``text`` is always valid Unicode:
-    lone surrogates in what the model returned become U+FFFD, so one odd answer never stops a variant being logged."""
+    lone surrogates in what the model returned become U+FFFD, so one odd answer never stops a variant being logged.
+    ``usage_reported``: False when the provider's response carried no token counts (some OpenAI-compatible servers and
+    proxies): its cost is unknown."""
 
     text: str
     input_tokens: int
@@ -37,6 +39,7 @@ class Generation:
     finish_reason: str = "stop"
     cached: bool = False
     retries: int = 0  # failed attempts retried before this answer (rate limits, server errors, timeouts)
+    usage_reported: bool = True  # False: the provider sent no token counts (the tokens are 0 and the cost is unknown)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", valid_unicode(self.text))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from workbench.metrics import is_refusal
-from workbench.models import Embedder, GenerationParams, Generator, Price
+from workbench.models import Embedder, GenerationParams, Generator, Price, cost_of
 from workbench.pipeline.generate import QuestionRecord, format_context
 from workbench.pipeline.index import Hit
 from workbench.pipeline.route import Escalation, ModelCall, Role, Signals, decide, decide_before_answer, grounding
@@ -48,7 +48,7 @@ class RoutedModel:
         if generation is None:
             cost = 0.0
         else:
-            cost = self.price.cost(generation.input_tokens, generation.output_tokens) if self.price is not None else None
+            cost = cost_of(generation, self.price)
         text = prompt.text if self.generator.kind == "completion" else "\n\n".join(f"[{r}] {c}" for r, c in prompt.messages)
         return ModelCall(
             model_id=self.spec.id, short_name=self.spec.short_name, role=role, generation=generation, prompt=text,

@@ -204,7 +204,7 @@ class ModelJudge:
                               finish_reason="error", cost_usd=0.0 if self.price is not None else None)
         return _reply(
             out.text, schema, input_tokens=out.input_tokens, output_tokens=out.output_tokens, latency_s=out.latency_s,
-            finish_reason=out.finish_reason, price=self.price, cached=out.cached,
+            finish_reason=out.finish_reason, price=self.price if out.usage_reported else None, cached=out.cached,  # no counts: cost unknown
         )
 
 

@@ -38,11 +38,14 @@ class OpenAIStub:
         delay_s: how long every answer takes.
         script: ``script(n) -> Reply`` for the n-th request (0-based), e.g. ``lambda n: (429, {"Retry-After": "0"}, 0)
             if n == 0 else (200, {}, 0)``. Default: always answer.
+        usage: send token counts (``usage``) with each answer; False answers without, as some OpenAI-compatible
+            servers and proxies do.
     """
 
-    def __init__(self, *, delay_s: float = 0.0, script: Callable[[int], Reply] | None = None) -> None:
+    def __init__(self, *, delay_s: float = 0.0, script: Callable[[int], Reply] | None = None, usage: bool = True) -> None:
         self.delay_s = delay_s
         self.script = script
+        self.usage = usage
         self.requests = 0
         self.statuses: list[int] = []
         self.in_flight = 0
@@ -94,12 +97,14 @@ class OpenAIStub:
                     messages = body.get("messages", [])
                     answer = _answer(messages)
                     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
-                    payload = json.dumps({
+                    reply: dict[str, Any] = {
                         "id": f"chatcmpl-stub-{n}", "object": "chat.completion", "created": int(time.time()), "model": body.get("model", "stub"),
                         "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
-                        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(answer.split()),
-                                  "total_tokens": prompt_tokens + len(answer.split())},
-                    }).encode()
+                    }
+                    if stub.usage:
+                        reply["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": len(answer.split()),
+                                          "total_tokens": prompt_tokens + len(answer.split())}
+                    payload = json.dumps(reply).encode()
                 self._send(status, payload, headers)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
