@@ -202,6 +202,21 @@ def test_a_pricing_key_must_be_a_model_string(tmp_path: Path) -> None:
     assert load_experiment(write(tmp_path, GOOD + "pricing:\n  local:gemma3-270m: {input: 1, output: 2}\n")).pricing
 
 
+def test_a_pricing_key_that_misspells_a_model_of_the_grid_is_refused(tmp_path: Path) -> None:
+    grid = GOOD.replace("  - id: local:gemma3-270m\n", "  - id: local:gemma3-270m\n  - id: openai:gpt-4o-mini\n")
+    typo = grid + "pricing:\n  openai:gpt4o-mini: {input: 1, output: 2}\n"  # gpt-4o-mini kept its built-in price
+    with pytest.raises(SpecError, match=r"exp.yaml:\d+: pricing: 'openai:gpt4o-mini' prices no model of this experiment; "
+                       r"did you mean 'openai:gpt-4o-mini'\? — write the model string exactly as in 'models:' or 'judge:'"):
+        load_experiment(write(tmp_path, typo))
+    judged = grid + "judge: openai:gpt-4o\npricing:\n  openai:gpt4o: {input: 3, output: 4}\n"
+    with pytest.raises(SpecError, match=r"did you mean 'openai:gpt-4o'\?"):
+        load_experiment(write(tmp_path, judged))
+    # a price for a model the grid does not use (a shared table, a model switched off) or one priced already is kept
+    shared = grid + "pricing:\n  openai:gpt-4o-mini: {input: 1, output: 2}\n  openai:gpt-4o-mini-2024: {input: 1, output: 2}\n"
+    assert load_experiment(write(tmp_path, shared)).price("openai:gpt-4o-mini").input_per_m == 1  # type: ignore[union-attr]
+    assert load_experiment(write(tmp_path, grid + "pricing:\n  anthropic:claude-x: {input: 1, output: 2}\n")).pricing
+
+
 def test_a_kind_the_model_cannot_be_served_as_is_refused_when_the_spec_is_read(tmp_path: Path) -> None:
     # it used to load, build the indexes, then fail every variant of that model
     hosted = GOOD.replace("  - id: local:gemma3-270m\n", "  - id: openai:gpt-4o-mini\n    kind: completion\n")

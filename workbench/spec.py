@@ -6,11 +6,12 @@ one line with the file, line and field: ``experiments/x.yaml:14: models[0].id: u
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -552,6 +553,12 @@ class PromotionSpec(_Spec):
     require_staging: bool = Field(default=True, description="production needs the same config promoted to staging first")
 
 
+def _model_ids(models: Sequence[ModelEntry], judge: JudgeSpec | None) -> set[str]:
+    """Every model string an experiment calls: its models, both models of each router, and its judge."""
+    ids = {m.id for entry in models for m in (entry.router.models if isinstance(entry, RouterEntry) else (entry,))}
+    return ids | ({judge.id} if judge is not None else set())
+
+
 class ExperimentSpec(_Spec):
     """A whole experiment: what to evaluate on and the grid of variants to compare."""
 
@@ -607,12 +614,20 @@ class ExperimentSpec(_Spec):
 
     @field_validator("pricing")
     @classmethod
-    def _priced_models_are_model_strings(cls, value: dict[str, PriceSpec]) -> dict[str, PriceSpec]:
+    def _priced_models_are_model_strings(cls, value: dict[str, PriceSpec], info: ValidationInfo) -> dict[str, PriceSpec]:
         for model_id in value:
             try:
                 check_model_id(model_id, role="generator")
             except ModelError as exc:  # a typo here would leave the model's cost unknown, silently
                 raise ValueError(f"'{model_id}' is not a model string: {exc}") from None
+        used = _model_ids(info.data.get("models", ()), info.data.get("judge"))
+        for model_id in value.keys() - used:
+            # a key for a model not in the grid is kept (a shared price table, a model switched off in the GridBuilder);
+            # one that misspells a model of the grid priced nowhere else would leave that model at the built-in price
+            meant = difflib.get_close_matches(model_id, sorted(used - value.keys()), n=1, cutoff=0.9)
+            if meant:
+                raise ValueError(f"'{model_id}' prices no model of this experiment; did you mean '{meant[0]}'? — "
+                                 "write the model string exactly as in 'models:' or 'judge:'")
         return value
 
     @field_validator("scorers")
