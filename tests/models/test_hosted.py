@@ -178,3 +178,48 @@ def test_an_answer_without_token_counts_has_an_unknown_cost() -> None:
     chat = StubChat(structured={"raw": AIMessage(content=""), "parsed": {"verdict": 1}, "parsing_error": None})
     reply = ModelJudge(LangChainChatGenerator("openai:gpt-4o-mini", Factory(chat)), price=Price(0.15, 0.6)).ask("Judge.", SCHEMA)
     assert reply.value == {"verdict": 1} and reply.cost_usd is None
+
+
+@pytest.mark.parametrize(("body", "client_error"), [
+    (b'{"choices": []}', "IndexError"),  # no choice at all
+    (b"<html><body>Bad gateway</body></html>", "JSONDecodeError"),  # a proxy's page with status 200
+    (b'{"id": "x"}', "TypeError"),  # JSON, but not a chat completion
+    (b'{"choices": [{"index": 0}]}', "AttributeError"),  # a choice without a message
+])
+def test_a_reply_the_client_cannot_read_is_one_error_naming_the_server(
+    monkeypatch: pytest.MonkeyPatch, body: bytes, client_error: str
+) -> None:
+    """The real openai provider against a loopback server that answers 200 with something that is not a completion."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from workbench.errors import ModelError
+
+    class NotACompletion(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotACompletion)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
+    try:
+        generator = load_generator("openai:gpt-4o-mini")
+        for schema in (None, {**SCHEMA, "title": "verdict"}):
+            with pytest.raises(ModelError) as info:
+                generator.generate(PROMPT, GenerationParams(max_tokens=8, retries=0), json_schema=schema)
+            text = str(info.value)
+            assert text.startswith(f"openai:gpt-4o-mini: the provider's reply could not be read ({client_error}: "), text
+            assert text.endswith("check that the server it calls (its base URL) speaks this provider's API") and "\n" not in text
+    finally:
+        server.shutdown()

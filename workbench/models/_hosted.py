@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from workbench.errors import ModelError
 from workbench.models._retry import call_with_retries
 from workbench.models._types import Generation, GenerationParams, ModelKind
 from workbench.prompts import RenderedPrompt
@@ -82,7 +83,7 @@ class LangChainChatGenerator:
             if deadline is not None:
                 remaining = max(deadline - time.monotonic(), 0.001)
                 timeout = min(timeout, remaining) if timeout else remaining
-            return bound.invoke(list(prompt.messages), config={"callbacks": []}, timeout=timeout)
+            return self._invoke(bound, prompt, timeout=timeout)
 
         start = time.perf_counter()
         message, retries = call_with_retries(call, retries=params.retries, deadline=deadline)
@@ -98,13 +99,23 @@ class LangChainChatGenerator:
             usage_reported=bool(usage),
         )
 
+    def _invoke(self, runnable: Any, prompt: RenderedPrompt, **options: Any) -> Any:
+        """``runnable.invoke`` on the prompt's messages; a reply the provider's client could not read (not JSON, no
+        ``choices``, an empty choice: a proxy's page, a server that is not this provider's API) is one ModelError
+        saying so, instead of the client's bare IndexError or JSONDecodeError."""
+        try:
+            return runnable.invoke(list(prompt.messages), config={"callbacks": []}, **options)
+        except (json.JSONDecodeError, LookupError, TypeError, AttributeError) as exc:
+            raise ModelError(f"{self.model_id}: the provider's reply could not be read ({type(exc).__name__}: {exc}) — "
+                             "check that the server it calls (its base URL) speaks this provider's API") from exc
+
     def _structured(
         self, model: Any, prompt: RenderedPrompt, json_schema: Mapping[str, Any], params: GenerationParams, deadline: float | None
     ) -> Generation:
         structured = model.with_structured_output(dict(json_schema), include_raw=True)
         start = time.perf_counter()
         out, retries = call_with_retries(
-            lambda: structured.invoke(list(prompt.messages), config={"callbacks": []}), retries=params.retries, deadline=deadline
+            lambda: self._invoke(structured, prompt), retries=params.retries, deadline=deadline
         )
         latency = time.perf_counter() - start
         message = out.get("raw")
