@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -169,6 +170,23 @@ def test_leaderboard_sorts_and_compares_two_variants(finished: tuple[RunPanel, w
     board.compare_button.click()
     assert board.report is not None and {t.name for t in board.report.variants} == {a, b}
     assert "every variant versus baseline" in board.comparison.value
+
+
+def test_leaderboard_sorts_by_any_leaderboard_column_and_names_an_unknown_one(finished: tuple[RunPanel, wb.SweepResult]) -> None:
+    _, result = finished
+    board = Leaderboard(result, sort_by="chunker")  # a text column the leaderboard sorts by, not only a metric
+    assert board.sort_by.value == "chunker" and list(board.frame()["chunker"]) == sorted(result.leaderboard()["chunker"], reverse=True)
+    with pytest.raises(wb.WorkbenchError, match="cannot sort the leaderboard by 'latency'.*columns: variant"):
+        Leaderboard(result, sort_by="latency")
+
+
+def test_leaderboard_of_a_sweep_stopped_before_any_variant_says_so_when_asked_to_compare(finished: tuple[RunPanel, wb.SweepResult]) -> None:
+    empty = dataclasses.replace(finished[1], variants=())
+    board = Leaderboard(empty, sort_by="token_f1")
+    assert "0 variants" in board.children[0].value and board.compare_button.disabled
+    assert board.compare() is None and "pick two different variants" in board.comparison.value
+    board.every_variant.value = True
+    assert board.compare() is None and "pick two different variants" in board.comparison.value
 
 
 # -- question inspector ----------------------------------------------------------------------------------------------

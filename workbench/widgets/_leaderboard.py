@@ -24,10 +24,13 @@ class Leaderboard(w.VBox):
 
     def __init__(self, result: wb.SweepResult, *, sort_by: str | None = None) -> None:
         self.result = result
+        result.leaderboard(sort_by=sort_by)  # a column no variant has: one WorkbenchError line naming the columns
         frame = result.leaderboard()
         numeric = [c for c in frame.columns if c not in _HIDDEN and frame[c].dtype.kind in "fi"]
         names = list(frame["variant"]) if len(frame) else []
-        self.sort_by = w.Dropdown(options=["(default)", "variant", *numeric], value=sort_by or "(default)", description="sort by")
+        # any column the leaderboard sorts by is offered (model, status...), also one a sweep of no variant lacks
+        columns = list(dict.fromkeys(["(default)", "variant", *numeric, *([sort_by] if sort_by else [])]))
+        self.sort_by = w.Dropdown(options=columns, value=sort_by or "(default)", description="sort by")
         self.order = w.ToggleButtons(options=list(_ORDERS), value="best first")
         self.table = w.HTML()
         self.table.add_class("wb-leaderboard-table")
@@ -74,13 +77,14 @@ class Leaderboard(w.VBox):
         With ``every_variant`` ticked, every logged variant is compared against the baseline.
         """
         a, b = self.variant_a.value, self.variant_b.value
-        frame = self.result.leaderboard()
-        runs = dict(zip(frame["variant"], frame["run_id"]))
-        others = [r for r in frame["run_id"] if r] if self.every_variant.value else [runs.get(a), runs.get(b)]
         self.report = None
         if a is None or b is None or (a == b and not self.every_variant.value):
             self.comparison.value = error_html("pick two different variants")
-        elif not runs.get(a) or not all(others):
+            return None
+        frame = self.result.leaderboard()
+        runs = dict(zip(frame["variant"], frame["run_id"]))
+        others = [r for r in frame["run_id"] if r] if self.every_variant.value else [runs.get(a), runs.get(b)]
+        if not runs.get(a) or not all(others):
             self.comparison.value = error_html("these variants were not logged to MLflow, so there is nothing to compare")
         else:
             self.comparison.value = "<span class='wb-muted'>comparing…</span>"
