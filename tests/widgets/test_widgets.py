@@ -13,7 +13,7 @@ import workbench as wb
 from workbench.config import Settings, settings
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.pipeline import chunk_corpus
-from workbench.spec import ChunkerSpec, PromptSpec
+from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import load_question_reviews
 from workbench.widgets import ChunkExplorer, GridBuilder, Leaderboard, QuestionInspector, RunPanel
@@ -76,6 +76,16 @@ def test_grid_builder_counts_variants_and_model_calls_as_the_grid_changes() -> N
     assert "✓" in bad.check.value and "<b>20</b> model calls" in builder.summary.value
     builder.limit.value = 0  # 0 means every question
     assert builder.questions() == 24
+
+
+def test_grid_builder_counts_no_model_calls_for_a_grid_left_with_no_models() -> None:
+    builder = GridBuilder(handbook_spec())
+    for box in list(builder.models._list.children):
+        box.children[-1].click()  # every model removed: a retrieval-only sweep
+    assert (builder.variant_count(), builder.questions(), builder.model_calls()) == (2, 2, 0)
+    assert "<b>0</b> model calls (2 retrieval-only variants with no models make none)" in builder.summary.value
+    builder.models.add(ModelSpec(id=GEMMA_ID))
+    assert builder.model_calls() == 4 and "= <b>4</b> model calls" in builder.summary.value
 
 
 def test_grid_builder_saves_yaml_that_loads_back_to_the_same_spec(tmp_path: Path) -> None:

@@ -274,21 +274,28 @@ class GridBuilder(w.VBox):
         """How many variants the grid expands to."""
         return len(wb.expand_grid(self.spec()))
 
+    def _answering_variant_count(self) -> int:
+        """How many of the variants answer questions (a retrieval-only variant, with no models, makes no model calls)."""
+        return sum(1 for v in wb.expand_grid(self.spec()) if v.generates)
+
     def model_calls(self) -> int:
-        """Generation calls a run makes: variants x questions."""
-        return self.variant_count() * self.questions()
+        """Generation calls a run makes: answering variants x questions."""
+        return self._answering_variant_count() * self.questions()
 
     # -- actions ---------------------------------------------------------------------------------------------------
 
     def _refresh(self) -> None:
         try:
-            variants, questions = self.variant_count(), self.questions()
+            variants, answering, questions = self.variant_count(), self._answering_variant_count(), self.questions()
         except (WorkbenchError, ValueError) as exc:
             self.summary.value = error_html(str(exc))
             return
-        self.summary.value = (
-            f"<b>{variants}</b> variant{'s' if variants != 1 else ''} × <b>{questions}</b> question{'s' if questions != 1 else ''}"
-            f" = <b>{variants * questions}</b> model calls"
+        grid = f"<b>{variants}</b> variant{'s' if variants != 1 else ''} × <b>{questions}</b> question{'s' if questions != 1 else ''}"
+        retrieval_only = variants - answering
+        self.summary.value = grid + (
+            f" = <b>{answering * questions}</b> model calls" if not retrieval_only
+            else f" — <b>{answering * questions}</b> model calls ({retrieval_only} retrieval-only variant{'s' if retrieval_only != 1 else ''}"
+                 " with no models make none)"
         )
 
     def save(self, path: str | Path | None = None) -> Path:
