@@ -232,6 +232,19 @@ def test_inspector_shows_chunks_answers_scores_and_logs_feedback_that_reads_back
     assert "choose good or bad first" in empty.status.value
 
 
+def test_saving_feedback_on_one_answer_keeps_what_was_typed_on_the_others(finished: tuple[RunPanel, wb.SweepResult]) -> None:
+    inspector = QuestionInspector(finished[1], user="rita")
+    inspector.next_button.click()  # the second question: the test above rates the first
+    draft, rated = inspector.cards.children
+    draft.thumbs.value, draft.comment.value = "bad", "not saved yet"
+    rated.thumbs.value, rated.comment.value = "good", "right policy"
+    rated.save.click()
+    assert "saved thumbs up by rita" in rated.status.value and rated.comment.value == "right policy"
+    assert (draft.thumbs.value, draft.comment.value) == ("bad", "not saved yet") and "no feedback yet" in draft.status.value
+    inspector.rate(draft.answer.variant, thumbs_up=False, comment=draft.comment.value)
+    assert "saved thumbs down by rita: “not saved yet”" in draft.status.value and "saved thumbs up" in rated.status.value
+
+
 # -- chunk explorer --------------------------------------------------------------------------------------------------
 
 

@@ -178,7 +178,9 @@ class QuestionInspector(w.VBox):
         saved = log_human_feedback(answer.trace_id, thumbs_up=thumbs_up, comment=comment, user=self.user,
                                    run_id=answer.run_id, tracking_uri=self.tracking_uri)
         self._feedback[answer.trace_id] = saved
-        self._render()
+        for card in self.cards.children:  # only the rated card: the others keep a verdict or comment not saved yet
+            if isinstance(card, _AnswerCard) and card.answer is not None and card.answer.trace_id == answer.trace_id:
+                card.show(question, answer, saved)
         return saved
 
     def _render(self) -> None:
