@@ -276,6 +276,15 @@ def test_chunk_explorer_counts_chunks_draws_a_histogram_and_marks_boundaries() -
     assert "could not be placed" not in explorer.boundaries.value
 
 
+def test_chunk_explorer_shows_an_embedder_the_token_strategy_cannot_load_and_stays_usable() -> None:
+    explorer = ChunkExplorer(ROOT / "datasets" / "handbook", glob="*.md", embedding="local:no-such-embedder")
+    before = explorer.stats
+    explorer.strategy.value = "token"  # counts tokens with the embedder's tokenizer: this one does not exist
+    assert "wb-error" in explorer.summary.value and "unknown local embedder &#x27;local:no-such-embedder&#x27;" in explorer.summary.value
+    explorer.strategy.value = "sentence"
+    assert "chunks from 9 documents" in explorer.summary.value and explorer.stats is not before
+
+
 def test_chunk_explorer_scores_the_chunker_as_set_with_a_retrieval_only_sweep(cfg: Settings) -> None:
     from mlflow import MlflowClient
 

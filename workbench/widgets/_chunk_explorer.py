@@ -132,10 +132,11 @@ class ChunkExplorer(w.VBox):
     def _rechunk(self) -> None:
         try:
             spec = self.spec()
-        except wb.SpecError as exc:
+            tokenizer = self._tokenizer_for(spec)
+        except wb.WorkbenchError as exc:  # a bad config, or the embedder the token strategy counts with cannot load
             self.summary.value = error_html(str(exc))
             return
-        self.chunks = chunk_corpus(self.corpus, spec, self._tokenizer_for(spec))
+        self.chunks = chunk_corpus(self.corpus, spec, tokenizer)
         self.stats = chunk_stats(self.chunks)
         self.histogram = length_histogram(self.chunks, bins=24)
         s = self.stats
