@@ -285,6 +285,11 @@ def test_chunk_explorer_shows_an_embedder_the_token_strategy_cannot_load_and_sta
     assert "chunks from 9 documents" in explorer.summary.value and explorer.stats is not before
 
 
+def test_chunk_explorer_names_a_document_the_corpus_does_not_have() -> None:
+    with pytest.raises(wb.WorkbenchError, match="document 'benefit' is not in the corpus 'handbook' — its documents: .*benefits"):
+        ChunkExplorer(ROOT / "datasets" / "handbook", glob="*.md", document="benefit")
+
+
 def test_chunk_explorer_scores_the_chunker_as_set_with_a_retrieval_only_sweep(cfg: Settings) -> None:
     from mlflow import MlflowClient
 

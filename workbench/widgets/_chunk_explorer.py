@@ -56,7 +56,10 @@ class ChunkExplorer(w.VBox):
         self.size = w.IntSlider(value=start.size, min=16, max=max(4000, start.size), step=16, description="size", continuous_update=False)
         self.overlap = w.IntSlider(value=start.overlap, min=0, max=max(1000, start.overlap), step=8, description="overlap", continuous_update=False)
         ids = [d.id for d in self.corpus.documents]
-        self.document = w.Dropdown(options=ids, value=document if document in ids else ids[0], description="document", layout=w.Layout(width="420px"))
+        if document is not None and document not in ids:  # not another document shown under the name asked for
+            raise wb.WorkbenchError(f"document '{document}' is not in the corpus '{self.corpus.name}' — its documents: "
+                                    f"{', '.join(ids[:10])}{', …' if len(ids) > 10 else ''}")
+        self.document = w.Dropdown(options=ids, value=document or ids[0], description="document", layout=w.Layout(width="420px"))
         self.summary = w.HTML()
         self.summary.add_class("wb-chunk-summary")
         self.hist = w.HTML()
