@@ -107,6 +107,8 @@ def test_from_dict_reads_a_prompt_file_relative_to_its_base_dir(tmp_path: Path) 
         ("{question}", "{query}", r"exp.yaml:7: prompts\[0\]: .*missing variable \{question\}"),
         ("{question}", "{question.upper}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question.upper\} reads an attribute or item"),
         ("  builtin: python-reference", "  builtin: python-reference\n  path: x", r"corpus: .*exactly one of 'builtin' or 'path'"),
+        ("  builtin: python-reference", '  path: ""', r"exp.yaml:\d: corpus.path: the path is empty — give a file or folder"),
+        ("  path: d.jsonl", "  path: ' '", r"exp.yaml:\d: dataset.path: the path is empty — give a file or folder"),
     ],
 )
 def test_bad_fields_get_one_line_with_file_line_and_field(tmp_path: Path, old: str, new: str, expected: str) -> None:

@@ -102,7 +102,10 @@ def _not_only_dots(value: str) -> str:
 # An experiment's name is also its artifact folder's name, a prompt's is a bundle's file name and part of every
 # variant's run name (PostgreSQL-backed stores keep run names in 250 characters)
 def _path_text(value: Any) -> Any:
-    return os.fspath(value) if isinstance(value, os.PathLike) else value
+    value = os.fspath(value) if isinstance(value, os.PathLike) else value
+    if isinstance(value, str) and not value.strip():  # "" would resolve to the experiment's own folder
+        raise ValueError("the path is empty — give a file or folder (relative paths are from the experiment file)")
+    return value
 
 
 # a file or folder: written as text in YAML, given as a pathlib.Path as often as a string from Python

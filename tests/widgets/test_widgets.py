@@ -88,6 +88,18 @@ def test_grid_builder_counts_no_model_calls_for_a_grid_left_with_no_models() -> 
     assert builder.model_calls() == 4 and "= <b>4</b> model calls" in builder.summary.value
 
 
+def test_grid_builder_refuses_a_cleared_corpus_or_dataset_field_instead_of_using_the_experiment_folder() -> None:
+    builder = GridBuilder(handbook_spec())
+    for field in (builder.corpus, builder.dataset):
+        before = field.value
+        field.value = "  "
+        assert "wb-error" in builder.summary.value and "path is empty — give a file or folder" in builder.summary.value
+        with pytest.raises(wb.SpecError, match=r"grid builder: (corpus|dataset)\.path: the path is empty"):
+            builder.spec()
+        field.value = before
+        assert "<b>4</b> model calls" in builder.summary.value
+
+
 def test_grid_builder_saves_yaml_that_loads_back_to_the_same_spec(tmp_path: Path) -> None:
     (tmp_path / "experiments").mkdir()
     builder = GridBuilder(handbook_spec(), base_dir=ROOT / "experiments", save_path=tmp_path / "experiments" / "edited.yaml")
