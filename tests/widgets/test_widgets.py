@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 from pathlib import Path
@@ -200,6 +201,11 @@ def test_leaderboard_sorts_by_any_leaderboard_column_and_names_an_unknown_one(fi
     assert board.sort_by.value == "chunker" and list(board.frame()["chunker"]) == sorted(result.leaderboard()["chunker"], reverse=True)
     with pytest.raises(wb.WorkbenchError, match="cannot sort the leaderboard by 'latency'.*columns: variant"):
         Leaderboard(result, sort_by="latency")
+    a, b = (v.variant.name for v in result.variants)
+    with pytest.raises(wb.WorkbenchError, match=f"no variant 'grounded' in this leaderboard — its variants: {re.escape(a)}, {re.escape(b)}"):
+        board.select(a, "grounded")
+    board.select(b, a)
+    assert (board.variant_a.value, board.variant_b.value) == (b, a)
 
 
 def test_leaderboard_of_a_sweep_stopped_before_any_variant_says_so_when_asked_to_compare(finished: tuple[RunPanel, wb.SweepResult]) -> None:

@@ -68,7 +68,15 @@ class Leaderboard(w.VBox):
         self.table.value = frame_table(frame, [c for c in frame.columns if c not in _HIDDEN], links=run_link)
 
     def select(self, a: str, b: str) -> None:
-        """Choose the two variants to compare (names as in the table)."""
+        """Choose the two variants to compare (names as in the table).
+
+        Raises:
+            WorkbenchError: a name that is not one of the table's variants.
+        """
+        names = self.variant_a.options
+        for name in (a, b):
+            if name not in names:
+                raise wb.WorkbenchError(f"no variant '{name}' in this leaderboard — its variants: {', '.join(names) or 'none'}")
         self.variant_a.value, self.variant_b.value = a, b
 
     def compare(self) -> wb.ComparisonReport | None:
