@@ -101,6 +101,21 @@ def test_grid_builder_refuses_a_cleared_corpus_or_dataset_field_instead_of_using
         assert "<b>4</b> model calls" in builder.summary.value
 
 
+def test_a_renamed_grid_is_saved_under_its_new_name_not_over_the_file_of_its_old_one(tmp_path: Path) -> None:
+    builder = GridBuilder(handbook_spec(), base_dir=tmp_path)
+    assert builder.save_path.value == str(tmp_path / "widgets.yaml")
+    builder.name.value = "widgets-v2"
+    assert builder.save_path.value == str(tmp_path / "widgets-v2.yaml")
+    builder.save_button.click()
+    assert wb.load_experiment(tmp_path / "widgets-v2.yaml").name == "widgets-v2" and not (tmp_path / "widgets.yaml").exists()
+    builder.save_path.value = str(tmp_path / "mine.yaml")  # a path the user typed stays
+    builder.name.value = "widgets-v3"
+    assert builder.save_path.value == str(tmp_path / "mine.yaml")
+    chosen = GridBuilder(handbook_spec(), save_path=tmp_path / "chosen.yaml")
+    chosen.name.value = "other"
+    assert chosen.save_path.value == str(tmp_path / "chosen.yaml")
+
+
 def test_grid_builder_saves_yaml_that_loads_back_to_the_same_spec(tmp_path: Path) -> None:
     (tmp_path / "experiments").mkdir()
     builder = GridBuilder(handbook_spec(), base_dir=ROOT / "experiments", save_path=tmp_path / "experiments" / "edited.yaml")

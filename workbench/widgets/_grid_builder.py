@@ -172,7 +172,7 @@ class GridBuilder(w.VBox):
         spec: the experiment to start from (e.g. ``wb.load_experiment(...)``); default: a one-variant grid.
         base_dir: the folder relative paths are resolved from (default: the spec's folder).
         save_path: where ``Save`` writes the YAML (default: ``<name>.yaml`` next to the experiment, so its relative
-            dataset and corpus paths stay right).
+            dataset and corpus paths stay right; it follows a rename of the experiment).
 
     ``spec()`` returns the edited ``ExperimentSpec`` (hand ``builder.spec`` to a ``RunPanel``).
     """
@@ -211,6 +211,8 @@ class GridBuilder(w.VBox):
         self.save_button.on_click(lambda _b: self._save_clicked())
         for widget in (self.name, self.dataset, self.limit, self.corpus, self.glob):
             widget.observe(lambda _c: changed(), names="value")
+        if save_path is None:
+            self.name.observe(self._follow_name, names="value")
         sections = w.Accordion(children=[self.prompts, self.models, self.chunkers, self.retrieval], selected_index=None)
         for i, title in enumerate(["Prompt templates", "Models", "Chunkers", "Retrieval"]):
             sections.set_title(i, title)
@@ -283,6 +285,12 @@ class GridBuilder(w.VBox):
         return self._answering_variant_count() * self.questions()
 
     # -- actions ---------------------------------------------------------------------------------------------------
+
+    def _follow_name(self, change: dict[str, Any]) -> None:
+        """A renamed experiment is saved as ``<new name>.yaml``, not over the file of the name it had (the file of
+        another experiment), unless the user typed a path of their own into ``save as``."""
+        if self.save_path.value == str(self._base / f"{str(change['old']).strip()}.yaml"):
+            self.save_path.value = str(self._base / f"{str(change['new']).strip()}.yaml")
 
     def _refresh(self) -> None:
         try:
