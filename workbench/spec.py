@@ -697,10 +697,17 @@ class ExperimentSpec(_Spec):
         from when it is loaded, so a copy saved into another folder names the same files.
         """
         target = Path(path)
+        if not str(path).strip() or target.is_dir():
+            where = f"{target}: is a folder, not a file" if str(path).strip() else "no file name given"
+            raise SpecError(f"{where} — give the path of the experiment file to write, e.g. {target / f'{self.name}.yaml'}")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(self._rebased(target.parent.resolve()).to_yaml(), encoding="utf-8")
-        tmp.replace(target)
+        try:
+            tmp.write_text(self._rebased(target.parent.resolve()).to_yaml(), encoding="utf-8")
+            tmp.replace(target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # no half-written file left beside the experiment
+            raise
         return target
 
     def _rebased(self, folder: Path) -> ExperimentSpec:

@@ -116,6 +116,18 @@ def test_a_renamed_grid_is_saved_under_its_new_name_not_over_the_file_of_its_old
     assert chosen.save_path.value == str(tmp_path / "chosen.yaml")
 
 
+def test_saving_to_a_folder_or_an_empty_path_says_so_and_leaves_no_file_behind(tmp_path: Path) -> None:
+    builder = GridBuilder(handbook_spec(), base_dir=tmp_path)
+    (tmp_path / "out").mkdir()
+    builder.save_path.value = str(tmp_path / "out")
+    builder.save_button.click()
+    assert f"{tmp_path / 'out'}: is a folder, not a file — give the path of the experiment file to write" in builder.save_status.value
+    builder.save_path.value = " "
+    builder.save_button.click()
+    assert "no file name given — give the path of the experiment file to write" in builder.save_status.value
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any((tmp_path / "out").iterdir())
+
+
 def test_grid_builder_saves_yaml_that_loads_back_to_the_same_spec(tmp_path: Path) -> None:
     (tmp_path / "experiments").mkdir()
     builder = GridBuilder(handbook_spec(), base_dir=ROOT / "experiments", save_path=tmp_path / "experiments" / "edited.yaml")
