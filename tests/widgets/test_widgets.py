@@ -128,6 +128,21 @@ def test_saving_to_a_folder_or_an_empty_path_says_so_and_leaves_no_file_behind(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any((tmp_path / "out").iterdir())
 
 
+def test_grid_builder_counts_the_questions_of_a_dataset_file_edited_since_it_was_counted(tmp_path: Path) -> None:
+    lines = (ROOT / "datasets" / "handbook.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    data = tmp_path / "eval.jsonl"
+    data.write_text("".join(lines[:3]), encoding="utf-8")
+    builder = GridBuilder(handbook_spec(dataset={"path": str(data)}))
+    assert builder.questions() == 3
+    data.write_text("".join(lines[:5]), encoding="utf-8")  # questions added in an editor while the builder is open
+    builder.limit.value = 0  # any edit recounts
+    builder.name.value = "widgets-more"
+    assert builder.questions() == 5 and "× <b>5</b> questions" in builder.summary.value
+    data.write_text('{"question": "unfinished\n', encoding="utf-8")
+    builder.name.value = "widgets"
+    assert "wb-error" in builder.summary.value and "eval.jsonl:1" in builder.summary.value
+
+
 def test_grid_builder_saves_yaml_that_loads_back_to_the_same_spec(tmp_path: Path) -> None:
     (tmp_path / "experiments").mkdir()
     builder = GridBuilder(handbook_spec(), base_dir=ROOT / "experiments", save_path=tmp_path / "experiments" / "edited.yaml")

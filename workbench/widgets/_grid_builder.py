@@ -165,6 +165,15 @@ def _candidates(base: Path, patterns: Sequence[str], dirs: bool = False) -> list
     return list(dict.fromkeys(found))
 
 
+def _file_version(path: Path) -> tuple[int, int] | None:
+    """The file's modification time and size (None when it cannot be read: loading it then says why)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 class GridBuilder(w.VBox):
     """Build an experiment in a notebook: see how many variants and model calls it means, then save it as YAML.
 
@@ -182,7 +191,7 @@ class GridBuilder(w.VBox):
         self._base = base
         self._start = spec or _default_spec(base)
         s = self._start
-        self._dataset_cache: dict[tuple[str, int | None], int] = {}
+        self._dataset_cache: dict[tuple[str, int | None, tuple[int, int] | None], int] = {}
         self.name = w.Text(value=s.name, description="name")
         self.dataset = w.Combobox(value=s.dataset.path, options=_candidates(base, ["*.jsonl", "*.csv"]), description="dataset",
                                   ensure_option=False, layout=w.Layout(width="460px"))
@@ -267,7 +276,8 @@ class GridBuilder(w.VBox):
     def questions(self) -> int:
         """How many questions a run evaluates (the dataset's cases, up to ``limit``)."""
         spec = self.spec()
-        key = (str(spec.resolve(spec.dataset.path)), spec.dataset.limit)
+        path = spec.resolve(spec.dataset.path)
+        key = (str(path), spec.dataset.limit, _file_version(path))  # a file edited since is counted again
         if key not in self._dataset_cache:
             self._dataset_cache[key] = len(load_spec_dataset(spec))
         return self._dataset_cache[key]
