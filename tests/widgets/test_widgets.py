@@ -259,6 +259,13 @@ def test_leaderboard_of_a_sweep_stopped_before_any_variant_says_so_when_asked_to
     assert board.compare() is None and "pick two different variants" in board.comparison.value
 
 
+@pytest.mark.parametrize("widget", [Leaderboard, QuestionInspector])
+def test_a_run_panel_result_read_before_the_sweep_ended_is_one_line_saying_to_wait(widget: type) -> None:
+    panel = RunPanel(handbook_spec())  # not started: panel.result is None, as while its sweep runs
+    with pytest.raises(wb.WorkbenchError, match=r"needs a sweep's result .* got None — .* use result = panel.run\(\), which waits for it"):
+        widget(panel.result)
+
+
 # -- question inspector ----------------------------------------------------------------------------------------------
 
 

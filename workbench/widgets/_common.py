@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from workbench.comparison import number_text
+from workbench.errors import WorkbenchError
 from workbench.redaction import redact
 from workbench.tracking import run_url
 
@@ -77,3 +78,11 @@ def run_link(row: Any) -> str:
 
 def error_html(message: str) -> str:
     return f'<span class="wb-error">{esc(message)}</span>'
+
+
+def not_a_sweep(widget: str, value: Any) -> WorkbenchError:
+    """The one-line error for a widget given something that is not a sweep, most often ``panel.result`` read before
+    the RunPanel's sweep ended (it is None until then)."""
+    got = "None" if value is None else type(value).__name__
+    return WorkbenchError(f"{widget} needs a sweep's result (what wb.run or RunPanel.run() returns), got {got} — a RunPanel's "
+                          "result is None until its sweep ends: use result = panel.run(), which waits for it")

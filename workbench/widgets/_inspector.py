@@ -8,7 +8,7 @@ import ipywidgets as w
 import workbench as wb
 from workbench.scoring import find_instructions
 from workbench.tracking import HumanFeedback, QuestionReview, VariantAnswer, evaluation_url, load_question_reviews, log_human_feedback, trace_url
-from workbench.widgets._common import STYLE, error_html, esc, fmt
+from workbench.widgets._common import STYLE, error_html, esc, fmt, not_a_sweep
 
 _UP, _DOWN = "good", "bad"
 
@@ -114,8 +114,10 @@ class QuestionInspector(w.VBox):
             if sweep.parent_run_id is None:
                 raise wb.WorkbenchError("this sweep was not logged to MLflow — run it with the default tracker to inspect it")
             parent, uri = sweep.parent_run_id, tracking_uri or sweep.tracking_uri
-        else:
+        elif isinstance(sweep, str):
             parent, uri = sweep, tracking_uri
+        else:
+            raise not_a_sweep("QuestionInspector", sweep)
         self.parent_run_id = parent
         self.tracking_uri = uri
         self.user = user

@@ -7,7 +7,7 @@ from typing import Any
 import ipywidgets as w
 
 import workbench as wb
-from workbench.widgets._common import STYLE, error_html, esc, frame_table, run_link
+from workbench.widgets._common import STYLE, error_html, esc, frame_table, not_a_sweep, run_link
 
 _HIDDEN = ("variant_id", "run_id")
 # "best first" is descending for a score, ascending for latency, cost or tokens (the leaderboard's default)
@@ -23,6 +23,8 @@ class Leaderboard(w.VBox):
     """
 
     def __init__(self, result: wb.SweepResult, *, sort_by: str | None = None) -> None:
+        if not isinstance(result, wb.SweepResult):
+            raise not_a_sweep("Leaderboard", result)
         self.result = result
         result.leaderboard(sort_by=sort_by)  # a column no variant has: one WorkbenchError line naming the columns
         frame = result.leaderboard()
