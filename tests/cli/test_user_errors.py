@@ -393,6 +393,14 @@ def test_the_installed_command_prints_one_line(project: Project) -> None:
     assert proc.stderr == f"error: 'nobody' has no 'production' alias in {project.uri} — nothing to roll back\n"
 
 
+def test_list_names_each_variant_run_id_that_promote_takes(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    """``promote RUN_ID`` and ``calibrate RUN_ID`` send the lead to ``workbench list EXPERIMENT`` for a variant's run id."""
+    assert cli(project, "list", "promo") == 0
+    lines = capsys.readouterr().out.splitlines()
+    for variant in project.swept.result.variants:
+        assert [line for line in lines if f"run={variant.run_id}" in line and variant.variant.name in line], (variant, lines)
+
+
 def test_a_closed_stdout_ends_quietly(project: Project) -> None:
     """``workbench list promo | head -1``: the reader is gone before the output is flushed — no error, exit 141."""
     import os

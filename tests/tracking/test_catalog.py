@@ -143,7 +143,8 @@ def test_cli_list_prints_the_catalogue_unchanged(sweeps: list[wb.SweepResult], s
     assert lines[0].endswith(f"  run={newest.parent_run_id}  status=FINISHED  variants=2")
     v = newest.variants[-1]  # variants are listed newest first
     m = v.metrics
-    assert lines[1] == f"    {'FINISHED':9s} {v.variant.name:60s} token_f1={m['token_f1']:.3f} hit_at_k={m['hit_at_k']:.3f}"
+    assert lines[1] == (f"    {'FINISHED':9s} run={v.run_id}  {v.variant.name:60s} "
+                        f"token_f1={m['token_f1']:.3f} hit_at_k={m['hit_at_k']:.3f}")
     assert len(lines) == 6 and lines[3].endswith(f"  run={sweeps[0].parent_run_id}  status=FINISHED  variants=2")
     assert main([*uri, "list", "nope"]) == 2
     assert "error: no experiment named 'nope'" in capsys.readouterr().err
