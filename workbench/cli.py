@@ -165,11 +165,10 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
     cfg = settings(tracking_uri=args.tracking_uri)
     cfg.artifact_root.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", cfg.tracking_uri,
-           "--default-artifact-root", cfg.artifact_root.as_uri(), "--host", args.host, "--port", str(args.port)]
-    print(f"MLflow UI for {cfg.tracking_uri} on http://{args.host}:{args.port}  (Ctrl+C to stop)", flush=True)
-    os.execv(sys.executable, cmd)
-    return 0  # pragma: no cover - execv does not return
+    print(f"MLflow UI for {shown_uri(cfg.tracking_uri)} on http://{args.host}:{args.port}  (Ctrl+C to stop)", flush=True)
+    _exec_mlflow(["ui", "--default-artifact-root", cfg.artifact_root.as_uri(), "--host", args.host, "--port", str(args.port)],
+                 store=cfg.tracking_uri)
+    return 0  # pragma: no cover - execve does not return
 
 
 def _cmd_server(args: argparse.Namespace) -> int:
@@ -185,14 +184,22 @@ def _cmd_server(args: argparse.Namespace) -> int:
     # what users set: a wildcard bind address is not an address they can reach, the machine's name is
     reachable = socket.getfqdn() if args.host in ("0.0.0.0", "::", "") else args.host
     extra = args.mlflow_args[1:] if args.mlflow_args[:1] == ["--"] else args.mlflow_args
-    cmd = [sys.executable, "-m", "mlflow", "server", "--artifacts-destination", destination, "--serve-artifacts",
-           "--host", args.host, "--port", str(args.port), *(["--workers", str(args.workers)] if args.workers else []), *extra]
+    options = ["server", "--artifacts-destination", destination, "--serve-artifacts", "--host", args.host, "--port", str(args.port),
+               *(["--workers", str(args.workers)] if args.workers else []), *extra]
     shown = shown_uri(store)  # never print the store's password
     print(f"MLflow server on {shown}, artifacts in {destination}. Point sweeps and notebooks at it with:\n"
           f"  MLFLOW_TRACKING_URI=http://{reachable}:{args.port}", flush=True)
-    # the store URI goes through the environment, so its password is not in the server's command line (ps)
-    os.execve(sys.executable, cmd, {**os.environ, "MLFLOW_BACKEND_STORE_URI": store})
+    _exec_mlflow(options, store=store)
     return 0  # pragma: no cover - execve does not return
+
+
+def _exec_mlflow(options: list[str], *, store: str) -> None:
+    """Become ``python -m mlflow OPTIONS`` over the tracking store ``store``.
+
+    The store URI goes through the environment (``mlflow ui`` and ``mlflow server`` read MLFLOW_BACKEND_STORE_URI), so
+    its password is not in the process's command line, where ``ps`` shows it to every user of the machine.
+    """
+    os.execve(sys.executable, [sys.executable, "-m", "mlflow", *options], {**os.environ, "MLFLOW_BACKEND_STORE_URI": store})
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -383,6 +383,27 @@ def test_a_password_in_the_store_uri_is_never_printed(project: Project, capsys: 
                     "server (workbench server), or point --tracking-uri or MLFLOW_TRACKING_URI at your store")
 
 
+@pytest.mark.parametrize("command", ["ui", "server"])
+def test_a_password_in_the_store_uri_is_neither_printed_nor_on_the_mlflow_command_line(
+        command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ps`` shows every user a process's command line: the store's password reaches mlflow through its environment."""
+    import os
+
+    store = "postgresql://alice:hunter2-secret@db.example.com:5432/mlflow"
+    execs: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append((list(argv), dict(env))))
+    monkeypatch.setattr(os, "execv", lambda path, argv: execs.append((list(argv), dict(os.environ))))
+    argv = ["--tracking-uri", store, "ui"] if command == "ui" else ["server", "--backend-store-uri", store]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "hunter2-secret" not in out and "alice:***@db.example.com" in out, out
+    [(mlflow_argv, env)] = execs
+    assert mlflow_argv[1:4] == ["-m", "mlflow", command] and not any("hunter2-secret" in a for a in mlflow_argv), mlflow_argv
+    assert env["MLFLOW_BACKEND_STORE_URI"] == store
+
+
 def test_the_installed_command_prints_one_line(project: Project) -> None:
     """The console script, as a user runs it: same line, same exit code, nothing on stdout."""
     import sys
