@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import re
 import time
 from collections.abc import Callable
@@ -203,7 +204,8 @@ def spec_file(tmp_path: Path) -> Path:
     return path
 
 
-def cli_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, spec_file: Path, models: Models) -> Callable[..., int]:
+def cli_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, spec_file: Path, models: Models, *,
+               no_progress: bool = True) -> Callable[..., int]:
     real_run = wb.run
 
     def run_with_fakes(experiment: Any, **options: Any) -> wb.SweepResult:
@@ -211,7 +213,19 @@ def cli_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, spec_file: Path,
 
     monkeypatch.setattr(wb, "run", run_with_fakes)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    return lambda *extra: main(["--tracking-uri", uri, "run", str(spec_file), "--no-progress", *extra])
+    flags = ["--no-progress"] if no_progress else []
+    return lambda *extra: main(["--tracking-uri", uri, "run", str(spec_file), *flags, *extra])
+
+
+def test_run_into_a_pipe_draws_no_progress_bars(
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``workbench run exp.yaml 2>&1 | tee run.log`` (or a CI log): stderr is no terminal, so no bar is drawn in it."""
+    assert not sys.stderr.isatty()
+    assert cli_runner(monkeypatch, tmp_path, spec_file, Models(), no_progress=False)() == 0
+    out, err = capsys.readouterr()
+    assert "\r" not in err and "variant/s" not in err, err
+    assert reuse_line(out).startswith("reused 0 of 2 variants")
 
 
 def reuse_line(out: str) -> str:

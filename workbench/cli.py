@@ -66,7 +66,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     experiment = _with_execution(args.experiment, workers=args.workers, isolation=args.isolation)
     try:
-        result = wb.run(experiment, settings=cfg, limit=args.limit, progress=not args.no_progress, fresh=args.fresh,
+        result = wb.run(experiment, settings=cfg, limit=args.limit, progress=_shows_progress(args.no_progress), fresh=args.fresh,
                         on_event=on_event)
     except KeyboardInterrupt:
         print(_interrupted_line(started=bool(started), fresh=args.fresh), file=sys.stderr)
@@ -89,6 +89,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"Tracking store: {cfg.tracking_uri}")
     print("Open the runs in the MLflow UI:  workbench ui   (then browse http://127.0.0.1:5000)")
     return 1 if (result.failed and not args.allow_failures) else 0
+
+
+def _shows_progress(no_progress: bool) -> bool:
+    """Progress bars go to stderr, and only to a terminal: in a pipe or a CI log each redraw would be one more line."""
+    return not no_progress and sys.stderr.isatty()
 
 
 def _with_execution(path: str, *, workers: int | None, isolation: str | None) -> Any:
@@ -645,7 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("experiment", help="experiment YAML file")
     p.add_argument("--limit", type=_positive_int, default=None, help="evaluate only the first N questions")
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even when variants failed")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (there are none when stderr is not a terminal)")
     p.add_argument("--fresh", action="store_true",
                    help="recompute everything: reuse no finished variant and read no cached answer (new answers are still cached)")
     p.add_argument("--workers", type=_workers, default=None,
