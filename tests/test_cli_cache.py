@@ -228,6 +228,22 @@ def test_run_into_a_pipe_draws_no_progress_bars(
     assert reuse_line(out).startswith("reused 0 of 2 variants")
 
 
+def test_run_tells_how_to_open_the_store_it_wrote(
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sweep logged to --tracking-uri: plain ``workbench ui`` would open the project's default store, not this one."""
+    assert cli_runner(monkeypatch, tmp_path, spec_file, Models())() == 0
+    hint = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Open the runs in the MLflow UI:"))
+    assert f"workbench --tracking-uri sqlite:///{tmp_path / 'mlflow.db'} ui" in hint, hint
+
+
+def test_the_ui_hint_of_a_tracking_server_shows_no_password() -> None:
+    from workbench.cli import _ui_hint
+
+    hint = _ui_hint("https://alice:hunter2-secret@mlflow.example.com", given=True)
+    assert hint == "browse https://alice:***@mlflow.example.com"
+
+
 def reuse_line(out: str) -> str:
     return next(line for line in out.splitlines() if line.startswith("reused "))
 

@@ -86,9 +86,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for line in _racing_lines(result):
         print(line)
     print(_reuse_line(result))
-    print(f"Tracking store: {cfg.tracking_uri}")
-    print("Open the runs in the MLflow UI:  workbench ui   (then browse http://127.0.0.1:5000)")
+    print(f"Tracking store: {shown_uri(cfg.tracking_uri)}")
+    print(f"Open the runs in the MLflow UI:  {_ui_hint(cfg.tracking_uri, given=args.tracking_uri is not None)}")
     return 1 if (result.failed and not args.allow_failures) else 0
+
+
+def _ui_hint(uri: str, *, given: bool) -> str:
+    """How to open the store ``uri`` in the MLflow UI (``given``: it came from --tracking-uri, which ``ui`` needs too)."""
+    if uri.startswith(("http://", "https://")):  # a tracking server is its own UI
+        return f"browse {shown_uri(uri)}"
+    option = f"--tracking-uri {shown_uri(uri)} " if given else ""
+    return f"workbench {option}ui   (then browse http://127.0.0.1:5000)"
 
 
 def _shows_progress(no_progress: bool) -> bool:
