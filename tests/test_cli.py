@@ -56,3 +56,20 @@ def test_schema_command_writes_the_schema(tmp_path: Path) -> None:
     assert main(["schema", "-o", str(tmp_path / "s.json")]) == 0
     schema = json.loads((tmp_path / "s.json").read_text())
     assert schema["title"] == "ExperimentSpec" and "chunkers" in schema["properties"]
+
+
+@pytest.mark.parametrize("command", [["list", "gone"], ["compare", "gone"], ["gate", "gone", "--metric", "token_f1", "--min", "0"]])
+def test_a_deleted_experiment_is_named_as_deleted(tmp_path: Path, capsys, command: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Its sweeps were deleted with it: "no sweeps, run one first" (or an empty list) sent the lead the wrong way."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment("gone")
+    client.set_terminated(client.create_run(experiment_id, tags={"workbench.kind": "sweep"}).info.run_id)
+    client.delete_experiment(experiment_id)
+    capsys.readouterr()
+    assert main(["--tracking-uri", uri, *command]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == (f"error: experiment 'gone' is deleted in {uri} — restore it with 'mlflow experiments restore "
+                                 f"--experiment-id {experiment_id}' (MLFLOW_TRACKING_URI set to this store), or run its sweep again\n")
