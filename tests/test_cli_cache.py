@@ -220,12 +220,20 @@ def cli_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, spec_file: Path,
 def test_run_into_a_pipe_draws_no_progress_bars(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``workbench run exp.yaml 2>&1 | tee run.log`` (or a CI log): stderr is no terminal, so no bar is drawn in it."""
+    """``workbench run exp.yaml 2>&1 | tee run.log`` (or a CI log): stderr is no terminal, so no bar is drawn in it;
+    each index and each finished variant is one plain line instead, so a long sweep does not look hung."""
     assert not sys.stderr.isatty()
-    assert cli_runner(monkeypatch, tmp_path, spec_file, Models(), no_progress=False)() == 0
+    run = cli_runner(monkeypatch, tmp_path, spec_file, Models(), no_progress=False)
+    assert run() == 0
     out, err = capsys.readouterr()
     assert "\r" not in err and "variant/s" not in err, err
     assert reuse_line(out).startswith("reused 0 of 2 variants")
+    lines = err.splitlines()
+    assert [line.split(": ")[0] for line in lines if line.startswith("variant ")] == ["variant 1/2", "variant 2/2"], err
+    assert all(line.split(": ", 1)[1].startswith("FINISHED ") for line in lines if line.startswith("variant ")), err
+    assert any(line.startswith("index 1/") for line in lines), err
+    assert run("--no-progress") == 0  # no bars and no lines: the reused variants print nothing either
+    assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith(("variant ", "index "))]
 
 
 def test_run_tells_how_to_open_the_store_it_wrote(

@@ -60,9 +60,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cfg = settings(tracking_uri=_store(args, must_exist=False))
     started: list[bool] = []
 
+    plain = not args.no_progress and not _shows_progress(args.no_progress)  # a pipe or a CI log: one line per step
+
     def on_event(event: wb.ProgressEvent) -> None:
         if event.kind == "sweep_started":
             started.append(True)
+        if plain:
+            _plain_progress(event)
 
     experiment = _with_execution(args.experiment, workers=args.workers, isolation=args.isolation)
     try:
@@ -102,6 +106,14 @@ def _ui_hint(uri: str, *, given: bool) -> str:
 def _shows_progress(no_progress: bool) -> bool:
     """Progress bars go to stderr, and only to a terminal: in a pipe or a CI log each redraw would be one more line."""
     return not no_progress and sys.stderr.isatty()
+
+
+def _plain_progress(event: Any) -> None:
+    """Progress as whole lines on stderr, for a log that cannot redraw a bar: each index and each finished variant."""
+    if event.kind == "index_started":
+        print(f"index {event.done + 1}/{event.total}: {event.message}", file=sys.stderr, flush=True)
+    elif event.kind == "variant_done" and event.result is not None:
+        print(f"variant {event.done}/{event.total}: {event.result.status} {event.result.variant.name}", file=sys.stderr, flush=True)
 
 
 def _with_execution(path: str, *, workers: int | None, isolation: str | None) -> Any:
