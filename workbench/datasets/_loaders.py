@@ -193,7 +193,6 @@ def _default_id(n: int) -> str:
     return f"case-{n}"
 
 
-
 class _KeyTwice(Exception):
     def __init__(self, key: str) -> None:
         super().__init__(key)
