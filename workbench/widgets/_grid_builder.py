@@ -165,6 +165,11 @@ def _candidates(base: Path, patterns: Sequence[str], dirs: bool = False) -> list
     return list(dict.fromkeys(found))
 
 
+def _answering(variants: Sequence[Any]) -> int:
+    """How many of the variants answer questions (a retrieval-only variant, with no models, makes no model calls)."""
+    return sum(1 for v in variants if v.generates)
+
+
 def _file_version(path: Path) -> tuple[int, int] | None:
     """The file's modification time and size (None when it cannot be read: loading it then says why)."""
     try:
@@ -286,13 +291,10 @@ class GridBuilder(w.VBox):
         """How many variants the grid expands to."""
         return len(wb.expand_grid(self.spec()))
 
-    def _answering_variant_count(self) -> int:
-        """How many of the variants answer questions (a retrieval-only variant, with no models, makes no model calls)."""
-        return sum(1 for v in wb.expand_grid(self.spec()) if v.generates)
 
     def model_calls(self) -> int:
         """Generation calls a run makes: answering variants x questions."""
-        return self._answering_variant_count() * self.questions()
+        return _answering(wb.expand_grid(self.spec())) * self.questions()
 
     # -- actions ---------------------------------------------------------------------------------------------------
 
@@ -304,7 +306,8 @@ class GridBuilder(w.VBox):
 
     def _refresh(self) -> None:
         try:
-            variants, answering, questions = self.variant_count(), self._answering_variant_count(), self.questions()
+            expanded = wb.expand_grid(self.spec())  # once: the spec is validated and the grid expanded per edit
+            variants, answering, questions = len(expanded), _answering(expanded), self.questions()
         except (WorkbenchError, ValueError) as exc:
             self.summary.value = error_html(str(exc))
             return
