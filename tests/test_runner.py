@@ -150,6 +150,16 @@ def test_hosted_model_without_package_fails_its_variant_with_a_hint(wb_settings,
     assert expected in (hosted.outcome.error or ""), hosted.outcome.error
 
 
+def test_a_grid_none_of_whose_models_can_be_served_is_one_error_before_any_run(wb_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    spec = make_spec(models=[{"id": "openai:gpt-4o-mini"}, {"id": "anthropic:claude-3-5-haiku-latest"}])
+    store, tracker = CountingIndexStore(), MemoryTracker()
+    with pytest.raises(wb.ModelError, match=r"^model 'openai:gpt-4o-mini' needs the (package|environment variable)"):
+        wb.run(spec, models={MINILM_ID: HashingEmbedder()}, index_store=store, tracker=tracker, settings=wb_settings, progress=False, limit=1)
+    assert tracker.runs == {} and store.builds == []
+
+
 def test_two_sweeps_started_at_once_in_one_process_run_one_after_the_other(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     # two RunPanels, or two threads: concurrent sweeps in one process built the same Chroma index and logged the same
     # MLflow dataset at once (both libraries fail at that), leaving runs RUNNING

@@ -259,15 +259,20 @@ def run(
         return answer_scorers if v.generates else retrieval_scorers
 
     keys: dict[str, str] = {}
+    unservable: dict[str, WorkbenchError] = {}  # a provider package or API key missing: known before anything runs
     for v in variants:
-        if any(not m.cache for m in v.answering_models):
-            continue
         try:
             identities = resolver.identities(v, spec.judge if judge is None else None)
-        except WorkbenchError:
-            continue  # a model that cannot be loaded fails its variant when it runs, with this error
-        keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
-                               scoring=_scorer_fingerprint(spec, v, scorers_of(v), the_judge), seed=spec.seed)
+        except WorkbenchError as exc:
+            unservable[v.id] = exc
+            continue
+        if all(m.cache for m in v.answering_models):
+            keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
+                                   scoring=_scorer_fingerprint(spec, v, scorers_of(v), the_judge), seed=spec.seed)
+    if spec.execution.backend == "ray":
+        unservable = {}  # Ray's workers bring their own packages and provider keys: the tasks find out
+    elif unservable and len(unservable) == len(variants):
+        raise next(iter(unservable.values()))  # nothing could run: one line, before any run or index exists
     with _one_sweep_at_a_time(spec.name, progress=progress, on_event=on_event, stop=stop), _terminate_interrupts():
         track.close_abandoned(spec)
         sweep = track.start_sweep(spec, dataset, corpus, variants)
@@ -304,7 +309,11 @@ def run(
                     if v.id in reusable:
                         emit(ProgressEvent("variant_reused", len(results), len(variants), v, message=reusable[v.id]))
                         finish(track.reuse_variant(sweep, v, reusable[v.id], dataset))
-                todo = [v for v in group if v.id not in reusable]
+                for v in group:
+                    if v.id in unservable:  # failed now, without building an index for it
+                        exc = unservable[v.id]
+                        finish(track.log_variant(sweep, failed_result(v, f"{type(exc).__name__}: {exc}", type(exc).__name__, chunk_stats([])), dataset))
+                todo = [v for v in group if v.id not in reusable and v.id not in unservable]
                 if not todo or stopping():
                     continue
                 chunker, embedding = group[0].chunker, group[0].retrieval.embedding

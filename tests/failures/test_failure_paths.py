@@ -223,25 +223,35 @@ def test_a_variant_past_its_wall_time_is_a_failed_timeout_run(tmp_path: Path, mo
 
 
 def test_run_exits_1_when_a_variant_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """A hosted embedding model without its key: that index fails, its variant is FAILED, the command says so and
-    exits 1; --allow-failures exits 0. No model is needed: the index fails before any generation."""
+    """A retrieval-only sweep over the local embedder and a hosted one without its key: that variant is FAILED at
+    once (no index is built for it), the other finishes, the command says so and exits 1; --allow-failures exits 0.
+    When no variant could run at all, the same missing key is one error line (exit 2) before any run exists."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     write_inputs(tmp_path)
+    data = spec_data()
+    del data["prompts"], data["models"]
     spec = tmp_path / "experiment.yaml"
-    spec.write_text(yaml.safe_dump(spec_data(retrieval=[{"embedding": BROKEN_ID, "k": 2}])), encoding="utf-8")
+    spec.write_text(yaml.safe_dump(data), encoding="utf-8")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    missing_key = f"ModelError: model '{BROKEN_ID}' needs the environment variable OPENAI_API_KEY — set it (it is never logged)"
 
     assert main(["--tracking-uri", uri, "run", "--no-progress", str(spec)]) == 1
     out, err = capsys.readouterr()
     [failed_line] = [line for line in err.splitlines() if line.startswith("FAILED ")]
-    assert failed_line.endswith(f": index build failed: ModelError: model '{BROKEN_ID}' needs the environment variable "
-                                "OPENAI_API_KEY — set it (it is never logged)")
-    assert "Experiment 'failures': 1 variants on 5 questions" in out
+    assert failed_line.endswith(f": {missing_key}")
+    assert "Experiment 'failures': 2 variants on 5 questions" in out
     assert main(["--tracking-uri", uri, "run", "--no-progress", "--allow-failures", str(spec)]) == 0
     sweeps = wb.tracking.experiment_sweeps("failures", tracking_uri=uri)
     assert [s.run.status for s in sweeps] == ["FAILED", "FAILED"]
-    assert [c.status for s in sweeps for c in s.variants] == ["FAILED", "FAILED"]
+    assert sorted(c.status for s in sweeps for c in s.variants) == ["FAILED", "FAILED", "FINISHED", "FINISHED"]
+
+    capsys.readouterr()
+    spec.write_text(yaml.safe_dump({**data, "retrieval": [{"embedding": BROKEN_ID, "k": 2}]}), encoding="utf-8")
+    assert main(["--tracking-uri", uri, "run", "--no-progress", str(spec)]) == 2  # bad input, not a failed variant
+    out, err = capsys.readouterr()
+    assert err.strip() == f"error: {missing_key.removeprefix('ModelError: ')}"
+    assert len(wb.tracking.experiment_sweeps("failures", tracking_uri=uri)) == 2
 
 
 # -- production after staging changed ---------------------------------------------------------------------------------
