@@ -68,6 +68,17 @@ def test_server_errors_past_the_retry_budget_fail_the_variant(wb_settings, stub_
     assert stub.requests == 3 * (1 + 2)  # three questions, each tried once and retried twice
 
 
+def test_a_429_saying_the_quota_is_used_up_is_not_retried(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    """OpenAI answers 429 with code insufficient_quota when the account has no credit: no wait mends it."""
+    with stub_env(OpenAIStub(script=lambda n: (429, {"Retry-After": "0"}, 0.0), error_code="insufficient_quota")) as stub:
+        result = sweep(spec_of(execution={"retries": 3}), wb_settings)
+    (variant,) = result.variants
+    assert variant.status == "FAILED"
+    assert "insufficient_quota" in (variant.outcome.error or "")
+    assert stub.requests == 3  # each question asked once
+    assert variant.metrics["retries"] == 0
+
+
 def test_a_slow_provider_times_out_and_each_timeout_is_retried(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
     spec = spec_of(questions=2, execution={"retries": 1})
     spec = spec.model_copy(update={"models": tuple(m.model_copy(update={"params": m.params.model_copy(update={"timeout_s": 0.3})}) for m in spec.models)})

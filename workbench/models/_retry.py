@@ -1,8 +1,8 @@
 """Retries of hosted model calls: which failures are worth another attempt, and how long to wait before it.
 
 Rate limits (429), server errors (5xx), request timeouts (408) and network timeouts are retried with exponential
-backoff and full jitter, honouring the provider's ``Retry-After``; everything else (a bad request, a refused key) is
-raised at once. The classification is pure and reads the exception's shape, not its provider, so it holds for the
+backoff and full jitter, honouring the provider's ``Retry-After``; everything else (a bad request, a refused key, a
+429 that says the account's quota or credit is used up, which no wait mends) is raised at once. The classification is pure and reads the exception's shape, not its provider, so it holds for the
 OpenAI and Anthropic clients, httpx and requests alike.
 """
 
@@ -19,6 +19,8 @@ __all__ = ["call_with_retries", "is_retryable", "retry_after_s"]
 T = TypeVar("T")
 
 _RETRY_STATUS = frozenset({408, 409, 425, 429})
+# error codes a provider sends with a 429 when waiting will not help: the account has no quota or credit left
+_EXHAUSTED_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"})
 _TIMEOUT_NAMES = ("Timeout", "TimedOut", "ConnectError", "ConnectionError", "APIConnectionError", "RemoteProtocolError")
 
 
@@ -29,9 +31,22 @@ def _status(exc: BaseException) -> int | None:
     return None
 
 
+def _error_codes(exc: BaseException) -> set[str]:
+    """The provider's error code and type, from the exception (``code``) or its JSON body (``{"error": {...}}``)."""
+    body: Any = getattr(exc, "body", None)
+    error = body.get("error", body) if isinstance(body, dict) else None
+    found = [getattr(exc, "code", None), getattr(exc, "type", None)]
+    if isinstance(error, dict):
+        found += [error.get("code"), error.get("type")]
+    return {value for value in found if isinstance(value, str)}
+
+
 def is_retryable(exc: BaseException) -> bool:
-    """True for a rate limit, a server error, a request timeout or a network timeout/connection error."""
+    """True for a rate limit, a server error, a request timeout or a network timeout/connection error; not for a
+    429 saying the quota or credit is used up."""
     status = _status(exc)
+    if status == 429 and _error_codes(exc) & _EXHAUSTED_CODES:
+        return False
     if status is not None:
         return status in _RETRY_STATUS or status >= 500
     if isinstance(exc, (TimeoutError, ConnectionError)):

@@ -40,10 +40,15 @@ class OpenAIStub:
             if n == 0 else (200, {}, 0)``. Default: always answer.
         usage: send token counts (``usage``) with each answer; False answers without, as some OpenAI-compatible
             servers and proxies do.
+        error_code: the ``code`` and ``type`` of every error reply's body (default: its status), e.g.
+            ``"insufficient_quota"`` as OpenAI sends with a 429 when the account has no credit left.
     """
 
-    def __init__(self, *, delay_s: float = 0.0, script: Callable[[int], Reply] | None = None, usage: bool = True) -> None:
+    def __init__(
+        self, *, delay_s: float = 0.0, script: Callable[[int], Reply] | None = None, usage: bool = True, error_code: str | None = None,
+    ) -> None:
         self.delay_s = delay_s
+        self.error_code = error_code
         self.script = script
         self.usage = usage
         self.requests = 0
@@ -92,7 +97,7 @@ class OpenAIStub:
                     stub.statuses.append(status)
                     stub.in_flight -= 1
                 if status != 200:
-                    payload = json.dumps({"error": {"message": f"stub status {status}", "type": "stub", "code": status}}).encode()
+                    payload = json.dumps({"error": {"message": f"stub status {status}", "type": stub.error_code or "stub", "code": stub.error_code or status}}).encode()
                 else:
                     messages = body.get("messages", [])
                     answer = _answer(messages)
