@@ -171,3 +171,17 @@ def test_a_provider_that_sends_no_token_counts_leaves_the_cost_unknown_not_zero(
     assert variant.status == "FINISHED" and all(r.answer for r in variant.records)
     assert [r.cost_usd for r in variant.records] == [None, None]
     assert "cost_usd" not in variant.metrics and "spent_usd" not in variant.metrics
+
+
+def test_a_hosted_embedder_sends_its_texts_and_downloads_no_tokenizer(stub_env, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """langchain-openai's default counts tokens with tiktoken, whose encoding is downloaded at first use, and sends
+    token ids, which OpenAI-compatible servers (vLLM, proxies) refuse; the texts go as they are."""
+    from workbench.models import load_embedder
+
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tiktoken"))  # empty: a download would be needed
+    texts = ["The sky is blue.", "Rayleigh scattering, explained"]
+    with stub_env(OpenAIStub()) as stub:
+        vectors = load_embedder("openai:text-embedding-3-small").embed(texts)
+    assert stub.embedding_inputs == texts
+    assert len(vectors) == 2 and vectors[0] != vectors[1]
+    assert not (tmp_path / "tiktoken").exists()

@@ -50,6 +50,14 @@ ENDPOINT_VARIABLES: Mapping[str, tuple[str, ...]] = {
     "ollama": ("OLLAMA_HOST",),
 }
 
+# provider -> options of its LangChain embeddings class: langchain-openai counts tokens with tiktoken (whose encoding
+# is downloaded from the internet at first use) and then sends token ids, which OpenAI-compatible servers refuse;
+# chunks are far below the models' input limit, so the texts are sent as they are
+EMBEDDING_OPTIONS: Mapping[str, Mapping[str, object]] = {
+    "openai": {"check_embedding_ctx_length": False},
+    "azure_openai": {"check_embedding_ctx_length": False},
+}
+
 
 @dataclass(frozen=True)
 class LocalGenerator:
@@ -177,9 +185,10 @@ def load_embedder(model_id: str) -> Embedder:
     check_model_id(model_id, role="embedder")
     if model_id in LOCAL_EMBEDDERS:
         return LOCAL_EMBEDDERS[model_id]()
-    _require_provider(model_id)
+    provider = _require_provider(model_id)
     from langchain.embeddings import init_embeddings
 
     from workbench.models._hosted import LangChainEmbedder
 
-    return LangChainEmbedder(model_id, init_embeddings(model_id), identity=hosted_identity(model_id, os.environ))
+    client = init_embeddings(model_id, **EMBEDDING_OPTIONS.get(provider, {}))
+    return LangChainEmbedder(model_id, client, identity=hosted_identity(model_id, os.environ))

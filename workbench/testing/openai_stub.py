@@ -1,10 +1,11 @@
 """A real OpenAI-compatible HTTP server on loopback, for tests and benchmarks of hosted-model paths without a key.
 
-It speaks ``POST /v1/chat/completions`` like the real API, so the real ``openai:`` LangChain provider (with
+It speaks ``POST /v1/chat/completions`` and ``POST /v1/embeddings`` like the real API, so the real ``openai:`` LangChain provider (with
 ``OPENAI_BASE_URL`` pointing here) goes through its real client, HTTP stack, timeouts and our retries. Its answer is
 a pure function of the request (the first line of the context after "Context:", else an echo of the question), so
 results are identical however many workers call it; ``delay_s`` makes every call take that long; ``script`` decides
-per request whether to fail (status, headers) first.
+per request whether to fail (status, headers) first. Embeddings are feature-hashed words of each input as sent
+(``embedding_inputs`` keeps them: texts, or token ids when a client sends those).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class OpenAIStub:
         self.script = script
         self.usage = usage
         self.requests = 0
+        self.embedding_inputs: list[Any] = []
         self.statuses: list[int] = []
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests it was answering at once
@@ -98,6 +100,8 @@ class OpenAIStub:
                     stub.in_flight -= 1
                 if status != 200:
                     payload = json.dumps({"error": {"message": f"stub status {status}", "type": stub.error_code or "stub", "code": stub.error_code or status}}).encode()
+                elif self.path.rstrip("/").endswith("/embeddings"):
+                    payload = json.dumps(stub._embeddings(body)).encode()
                 else:
                     messages = body.get("messages", [])
                     answer = _answer(messages)
@@ -115,6 +119,20 @@ class OpenAIStub:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="openai-stub", daemon=True)
+
+    def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        from workbench.testing import HashingEmbedder
+
+        inputs = body.get("input", [])
+        inputs = inputs if isinstance(inputs, list) else [inputs]
+        with self._lock:
+            self.embedding_inputs.extend(inputs)
+        vectors = HashingEmbedder(dim=64).embed([x if isinstance(x, str) else json.dumps(x) for x in inputs])
+        return {
+            "object": "list", "model": body.get("model", "stub"),
+            "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+            "usage": {"prompt_tokens": 0, "total_tokens": 0},
+        }
 
     @property
     def base_url(self) -> str:
