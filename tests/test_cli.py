@@ -73,3 +73,15 @@ def test_a_deleted_experiment_is_named_as_deleted(tmp_path: Path, capsys, comman
     out, err = capsys.readouterr()
     assert out == "" and err == (f"error: experiment 'gone' is deleted in {uri} — restore it with 'mlflow experiments restore "
                                  f"--experiment-id {experiment_id}' (MLFLOW_TRACKING_URI set to this store), or run its sweep again\n")
+
+
+def test_listing_an_experiment_with_no_sweeps_says_so(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """An experiment made in MLflow by hand (or whose sweeps were deleted) printed nothing at all."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    MlflowClient(uri).create_experiment("by-hand")
+    capsys.readouterr()
+    assert main(["--tracking-uri", uri, "list", "by-hand"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "experiment 'by-hand' has no sweeps yet — run one: workbench run EXPERIMENT.yaml\n" and err == ""

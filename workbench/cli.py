@@ -240,7 +240,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for exp in list_experiments(tracking_uri=uri):
             print(f"{exp.name:30s} id={exp.experiment_id:>4s}  sweeps={exp.sweeps}")
         return 0
-    for sweep in experiment_sweeps(args.experiment, tracking_uri=uri):
+    sweeps = experiment_sweeps(args.experiment, tracking_uri=uri)
+    if not sweeps:  # an experiment made in MLflow by hand, or whose sweep runs were deleted
+        print(f"experiment '{args.experiment}' has no sweeps yet — run one: workbench run EXPERIMENT.yaml")
+    for sweep in sweeps:
         print(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={len(sweep.variants)}")
         for child in sweep.variants:
             shown = " ".join(f"{k}={child.metrics[k]:.3f}" for k in ("token_f1", "hit_at_k") if k in child.metrics)
