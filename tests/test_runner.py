@@ -124,6 +124,29 @@ def test_stop_event_ends_cleanly_and_keeps_finished_variants(wb_settings, fake_m
     assert len(result.variants) == 1 and result.variants[0].status == "FINISHED"
 
 
+def test_stop_during_an_index_build_is_seen_within_one_batch_and_keeps_no_index(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    """The RunPanel's Stop during the build of a large corpus's index waited for the whole corpus to be embedded."""
+    from workbench.runner import EMBED_BATCH
+
+    stop = threading.Event()
+    batches: list[int] = []
+
+    class StoppedWhileEmbedding(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            batches.append(len(texts))
+            stop.set()  # the user presses Stop while the first batch is embedded
+            return super().embed(texts)
+
+    store, tracker = CountingIndexStore(), MemoryTracker()
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 200, "overlap": 0}], execution={"isolation": "none"})
+    result = wb.run(spec, models={**fake_models, MINILM_ID: StoppedWhileEmbedding(model_id=MINILM_ID)}, index_store=store,
+                    tracker=tracker, settings=wb_settings, progress=False, stop=stop)
+    assert batches == [EMBED_BATCH]  # the corpus has more chunks than one batch; no second batch was embedded
+    assert store.builds == [] and result.variants == ()
+    (sweep,) = [r for r in tracker.runs.values() if r.parent_id is None]
+    assert sweep.status == "KILLED"
+
+
 def test_unknown_source_id_in_dataset_is_a_clear_error(tmp_path: Path, wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "d.jsonl").write_text('{"id": "x1", "question": "q?", "source_ids": ["not-a-topic"]}\n')
     spec = make_spec(dataset={"path": str(tmp_path / "d.jsonl")})

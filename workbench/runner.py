@@ -216,8 +216,8 @@ def run(
         settings: where things are kept (default: ``workbench.settings()``).
         limit: evaluate only the first ``limit`` cases.
         progress: show tqdm progress bars.
-        stop: set this event to stop after the current question; finished variants stay logged and the sweep ends
-            KILLED (run it again to finish it).
+        stop: set this event to stop after the current question (or the current batch of an index build, which is
+            then not kept); finished variants stay logged and the sweep ends KILLED (run it again to finish it).
         on_event: called with each ``ProgressEvent``.
         judge: a ready judge used instead of the spec's ``judge`` model (tests pass a ScriptedJudge); it turns the
             LLM-judged scorers on like a ``judge:`` section does.
@@ -326,7 +326,12 @@ def run(
                     # another server (OPENAI_BASE_URL), never opens an index of vectors it did not make
                     key = index_key(chunker, embedding, f"{corpus.hash}:{embedder.identity}")
                     indexes = indexes or index_store_for(spec, cfg)
-                    index = indexes.open(key) or indexes.build(key, chunks, embedder.embed([c.text for c in chunks]))
+                    index = indexes.open(key)
+                    if index is None:
+                        vectors = _embed_unless_stopped(embedder, [c.text for c in chunks], stopping)
+                        if vectors is None:  # Stop pressed during the build: no index is kept, nothing of it runs
+                            continue
+                        index = indexes.build(key, chunks, vectors)
                     queries = resolver.embedder(embedding)
                     queries.embed([c.question for c in dataset.cases])  # one batch for every variant of the index
                 except Exception as exc:  # noqa: BLE001 - a broken index fails its variants, not the sweep
@@ -470,6 +475,20 @@ def _check_portable(spec: ExperimentSpec, models: Mapping[str, Any] | None, judg
                 f"execution.isolation: the injected model '{name}' cannot be sent to a worker process ({type(exc).__name__}: "
                 f"{str(exc)[:120]}) — use execution: {{isolation: none}} to run it in this process"
             ) from None
+
+
+EMBED_BATCH = 256  # chunks embedded between two looks at the stop event while an index is built
+
+
+def _embed_unless_stopped(embedder: Embedder, texts: Sequence[str], stopping: Callable[[], bool]) -> list[list[float]] | None:
+    """The texts' vectors, embedded a batch at a time so that a stop (the RunPanel's Stop) is seen within one batch
+    instead of after the whole corpus; None when stopped."""
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        if stopping():
+            return None
+        vectors += embedder.embed(texts[start:start + EMBED_BATCH])
+    return vectors
 
 
 def _retrieval_scorer_names(names: Sequence[str] | None) -> list[str]:
