@@ -118,6 +118,20 @@ def test_bad_fields_get_one_line_with_file_line_and_field(tmp_path: Path, old: s
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("retrieval", ["", "retrieval:\n  - {k: 2}\n  - {k: 3, embedding: local:all-minilm-l6-v2}\n"])
+def test_a_token_chunker_longer_than_minilm_reads_is_one_line_at_load(tmp_path: Path, retrieval: str) -> None:
+    # MiniLM embeds the first 254 tokens of a text: a longer token chunk's tail could never be retrieved
+    chunkers = "  - strategy: recursive\n    size: 400\n    overlap: 40\n  - {strategy: token, size: 255, overlap: 16}\n"
+    with pytest.raises(SpecError, match=r"exp.yaml:\d+: retrieval: chunkers\[1\] cuts chunks of up to 255 tokens, .* "
+                                        r"local:all-minilm-l6-v2 reads only the first 254 tokens .* size to 254 or less") as info:
+        load_experiment(write(tmp_path, GOOD.replace("  - strategy: recursive\n    size: 400\n    overlap: 40\n", chunkers) + retrieval))
+    assert "\n" not in str(info.value)
+    with pytest.raises(SpecError, match=r"chunkers\[0\] cuts chunks of up to 800 tokens"):  # the default size
+        load_experiment(write(tmp_path, GOOD.replace("strategy: recursive", "strategy: token").replace("    size: 400\n    overlap: 40\n", "")))
+    fits = load_experiment(write(tmp_path, GOOD.replace("strategy: recursive\n    size: 400", "strategy: token\n    size: 254") + retrieval))
+    assert fits.chunkers[0].size == 254
+
+
 def test_not_yaml_and_missing_prompt_file(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"exp.yaml:\d+: not valid YAML"):
         load_experiment(write(tmp_path, "name: [unclosed\n"))

@@ -37,7 +37,7 @@ from pydantic import (
 from workbench.datasets import missing_path_fix, pattern_inside_folder
 from workbench.errors import ModelError, SpecError
 from workbench.metrics import scorer_entries
-from workbench.models import MINILM_ID, ModelKind, Price, check_kind, check_model_id, default_kind, price_for
+from workbench.models import MINILM_ID, ModelKind, Price, check_kind, check_model_id, default_kind, embedder_input_tokens, price_for
 from workbench.prompts import check_template
 
 __all__ = [
@@ -575,7 +575,8 @@ class ExperimentSpec(_Spec):
     )
     chunkers: tuple[ChunkerSpec, ...] = Field(min_length=1)
     retrieval: tuple[RetrievalSpec, ...] = Field(
-        default=(RetrievalSpec(),), min_length=1, description="retrieval settings (default: one, with the defaults)"
+        default=(RetrievalSpec(),), min_length=1, validate_default=True,  # the default embedder reads token chunks too
+        description="retrieval settings (default: one, with the defaults)",
     )
     judge: JudgeSpec | None = Field(default=None, description="judge model; when set, the LLM-judged scorers are on by default")
     scorers: tuple[str, ...] | None = Field(default=None, description="scorer names; default: all deterministic ones")
@@ -613,6 +614,22 @@ class ExperimentSpec(_Spec):
                 raise ValueError(f"models[{named[short][0]}] and models[{i}] would both be named '{short}' in variant names — "
                                  f"give one of them a name: (e.g. name: {short}-2)")
             named.setdefault(short, (i, entry))
+        return value
+
+    @field_validator("retrieval")
+    @classmethod
+    def _token_chunks_fit_the_embedder(cls, value: tuple[RetrievalSpec, ...], info: ValidationInfo) -> tuple[RetrievalSpec, ...]:
+        # every chunker is paired with every embedding model: a token chunk longer than a model reads would be
+        # embedded (and found) by its first tokens only, the rest of its text never retrieved
+        for i, chunker in enumerate(info.data.get("chunkers", ())):
+            for j, retrieval in enumerate(value):
+                limit = embedder_input_tokens(retrieval.embedding)
+                if chunker.strategy == "token" and limit is not None and chunker.size > limit:
+                    raise ValueError(
+                        f"chunkers[{i}] cuts chunks of up to {chunker.size} tokens, but retrieval[{j}]'s embedding model "
+                        f"{retrieval.embedding} reads only the first {limit} tokens of a chunk (the rest would never be "
+                        f"retrieved) — set that chunker's size to {limit} or less"
+                    )
         return value
 
     @field_validator("pricing")

@@ -44,7 +44,7 @@ def rich_spec(folder: Path) -> wb.ExperimentSpec:
                  "params": {"temperature": 0.7, "max_tokens": 512, "stop": ["\n\n"], "timeout_s": None}},
                 {"id": GEMMA_ID, "params": {"max_tokens": 16}},
             ],
-            "chunkers": [{"strategy": "token", "size": 6000, "overlap": 1200}],
+            "chunkers": [{"strategy": "token", "size": 240, "overlap": 48}],
             "retrieval": [{"k": 30, "search": "mmr", "fetch_k": 60, "mmr_lambda": 0.3}],
             "judge": {"id": SMOLLM2_ID, "n": 3, "max_tokens": 128, "temperature": 0.2, "cache": False},
             "scorers": ["token_f1", "mrr", "faithfulness"],

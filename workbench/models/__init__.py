@@ -2,7 +2,15 @@
 
 from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID, SMOLLM2_ID, llama_threads
 from workbench.models._pricing import DEFAULT_PRICES, Price, cost_of, price_for
-from workbench.models._registry import check_kind, check_model_id, default_kind, load_embedder, load_generator, runs_locally
+from workbench.models._registry import (
+    check_kind,
+    check_model_id,
+    default_kind,
+    embedder_input_tokens,
+    load_embedder,
+    load_generator,
+    runs_locally,
+)
 from workbench.models._types import Embedder, Generation, GenerationParams, Generator, ModelKind
 
 __all__ = [
@@ -21,6 +29,7 @@ __all__ = [
     "check_model_id",
     "cost_of",
     "default_kind",
+    "embedder_input_tokens",
     "llama_threads",
     "load_embedder",
     "load_generator",

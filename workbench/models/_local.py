@@ -27,6 +27,9 @@ from workbench.prompts import RenderedPrompt
 GEMMA_ID = "local:gemma3-270m"
 SMOLLM2_ID = "local:smollm2-135m-instruct"
 MINILM_ID = "local:all-minilm-l6-v2"
+# all-MiniLM-L6-v2 reads 256 positions, two of them [CLS] and [SEP]: the tokens of a text after the 254th are cut off
+# before it is embedded (sentence-transformers truncates without a word)
+MINILM_INPUT_TOKENS = 254
 
 # A base model run as a completion model copies the context and then runs on into a new "Question:" line.
 COMPLETION_STOPS = ("\nQuestion:", "Question:", "\nContext:")

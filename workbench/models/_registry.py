@@ -16,6 +16,7 @@ from workbench.errors import ModelError
 from workbench.models._local import (
     GEMMA_ID,
     MINILM_ID,
+    MINILM_INPUT_TOKENS,
     SMOLLM2_ID,
     LlamaCppGenerator,
     MiniLMEmbedder,
@@ -74,6 +75,14 @@ LOCAL_GENERATORS: Mapping[str, LocalGenerator] = {
     SMOLLM2_ID: LocalGenerator("chat", smollm2_path),
 }
 LOCAL_EMBEDDERS: Mapping[str, Callable[[], Embedder]] = {MINILM_ID: MiniLMEmbedder}
+# embedding model -> the tokens of a text it reads (the rest is cut off unseen); only where that is known and small
+EMBEDDER_INPUT_TOKENS: Mapping[str, int] = {MINILM_ID: MINILM_INPUT_TOKENS}
+
+
+def embedder_input_tokens(model_id: str) -> int | None:
+    """How many tokens of a text the embedding model reads (None when unknown or large), counted as the token
+    chunker counts them."""
+    return EMBEDDER_INPUT_TOKENS.get(model_id)
 
 
 def _split(model_id: str) -> tuple[str, str]:
