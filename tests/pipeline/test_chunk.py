@@ -119,3 +119,30 @@ def test_windows_and_old_mac_line_ends_chunk_like_unix_ones(strategy: str, line_
     assert [c.header for c in chunks] == [c.header for c in expected]
     if strategy == "markdown":
         assert {c.header for c in chunks} == {"Handbook", "Travel", "Hotels", "Leave", "Packing"}
+
+
+# texts that repeat: one long word, a log's identical lines, a changelog's identical sections, a table's identical rows
+REPEATING = {
+    "word": "x" * 500,
+    "log": "Checking the queue. Nothing to do.\r\nRetrying in five seconds.\r\n\r\n" * 30,
+    "changelog": "## v2.0\n### Fixed\n- Minor bug fixes.\n" * 12 + "## v1.0\n### Added\n- First release.\n",
+    "table": "| id | status |\n|----|--------|\n" + "| 7 | ok |\n" * 80,
+}
+
+
+@pytest.mark.parametrize(("name", "strategy", "size", "overlap"), [
+    ("word", "recursive", 16, 0), ("word", "sentence", 50, 10), ("log", "recursive", 100, 99), ("log", "markdown", 100, 99),
+    ("log", "token", 16, 0), ("changelog", "markdown", 100, 60), ("table", "recursive", 64, 0), ("table", "token", 20, 4),
+])
+def test_chunks_of_a_repeating_text_are_placed_where_they_were_cut(name: str, strategy: str, size: int, overlap: int) -> None:
+    # a chunk is found in its document by its text: a copy of that text earlier on is not where it was cut, and
+    # placing it there showed the chunk explorer text "not in any chunk" and overlaps that are not there
+    from workbench.models import MINILM_ID, load_embedder
+
+    text = REPEATING[name]
+    chunks = chunk_document(Document("d", text), ChunkerSpec(strategy=strategy, size=size, overlap=overlap),
+                            load_embedder(MINILM_ID).tokenizer)
+    assert all(c.start >= 0 and text[c.start : c.end] == c.text for c in chunks)
+    assert all(a.start < b.start and a.end < b.end for a, b in zip(chunks, chunks[1:]))
+    covered = set().union(*(range(c.start, c.end) for c in chunks))
+    assert [i for i, ch in enumerate(text) if i not in covered and not ch.isspace()] == []

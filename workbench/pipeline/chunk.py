@@ -55,17 +55,20 @@ def _recursive(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str]
     return splitter.split_text
 
 
+def _length(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], int]:
+    """The length a chunker's ``size`` and ``overlap`` count: characters, or the embedding model's tokens."""
+    if spec.strategy != "token":
+        return len
+    if tokenizer is None:
+        raise ValueError("the token chunker needs the embedding model's tokenizer")
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
+
+
 def _token(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    if tokenizer is None:
-        raise ValueError("the token chunker needs the embedding model's tokenizer")
-
-    def count(text: str) -> int:
-        return len(tokenizer.encode(text, add_special_tokens=False))
-
-    splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap, length_function=count,
-                                              separators=list(_SEPARATORS))
+    splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap,
+                                              length_function=_length(spec, tokenizer), separators=list(_SEPARATORS))
     return splitter.split_text
 
 
@@ -184,19 +187,45 @@ def _header_lookup(text: str) -> Callable[[int], str]:
     return header_at
 
 
+def _first_fitting(text: str, low: int, end: int, overlap: int, length: Callable[[str], int]) -> int:
+    """The first position from ``low`` on from which ``text`` up to ``end`` is at most ``overlap`` long (a binary
+    search: the length of ``text[p:end]`` does not grow with ``p``)."""
+    high = end
+    while low < high:
+        middle = (low + high) // 2
+        if length(text[middle:end]) > overlap:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def _place(text: str, piece: str, previous: tuple[int, int], overlap: int, length: Callable[[str], int]) -> int:
+    """Where a chunk's text starts in its document (-1: not found as it is), given the last placed chunk's span.
+
+    A chunk starts after the previous one starts, ends after it ends and shares at most ``overlap`` (in the chunker's
+    ``length``) with it, so a text that repeats (a log's lines, a table's rows, one long word) is not placed over an
+    earlier copy.
+    """
+    before, end = previous
+    start = text.find(piece, max(before + 1, end - len(piece) + 1))
+    if 0 <= start < end and length(text[start:end]) > overlap:
+        start = text.find(piece, _first_fitting(text, start + 1, end, overlap, length))
+    return start if start >= 0 else text.find(piece)
+
+
 def chunk_document(doc: Document, spec: ChunkerSpec, tokenizer: Tokenizer | None = None) -> list[Chunk]:
     """Cut one document into chunks with stable ids (``doc_id#n-hash``) and character offsets."""
     split = _STRATEGIES[spec.strategy](spec, tokenizer)
+    length = _length(spec, tokenizer)
     header_at = _header_lookup(doc.text) if spec.strategy == "markdown" else lambda start: ""
     chunks = []
-    cursor = 0
+    previous = (-1, 0)  # the last placed chunk's start and end
     for n, piece in enumerate(p for p in split(doc.text) if p.strip()):
-        start = doc.text.find(piece, max(cursor - spec.overlap - 1, 0))
-        if start < 0:
-            start = doc.text.find(piece)
+        start = _place(doc.text, piece, previous, spec.overlap, length)
         end = start + len(piece) if start >= 0 else -1
         if start >= 0:
-            cursor = end
+            previous = (start, end)
         digest = hashlib.sha1(piece.encode()).hexdigest()[:8]
         chunks.append(Chunk(id=f"{doc.id}#{n}-{digest}", doc_id=doc.id, text=piece, start=start, end=end, header=header_at(start)))
     return chunks
