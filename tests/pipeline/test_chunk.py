@@ -1,4 +1,5 @@
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,27 @@ def test_chunks_of_a_repeating_text_are_placed_where_they_were_cut(name: str, st
     assert all(a.start < b.start and a.end < b.end for a, b in zip(chunks, chunks[1:]))
     covered = set().union(*(range(c.start, c.end) for c in chunks))
     assert [i for i, ch in enumerate(text) if i not in covered and not ch.isspace()] == []
+
+
+# a sentence longer than the chunk size: English with no punctuation, Hindi (its danda is not a sentence end here),
+# one word of accented letters, one word of family emoji (each four people joined by zero-width joiners)
+LONG_SENTENCES = {
+    "english": "the employee shall notify the manager in writing before taking any leave and the manager shall confirm " * 4,
+    "hindi": "यह एक परीक्षण दस्तावेज़ है। हमें यह जांचना है कि कोई पाठ खो न जाए। " * 6,
+    "accents": "ve\u0301rite" * 40,
+    "emoji": "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466" * 40,
+}
+
+
+@pytest.mark.parametrize("name", sorted(LONG_SENTENCES))
+@pytest.mark.parametrize("overlap", [0, 12])
+def test_the_sentence_chunker_cuts_a_long_sentence_between_words_never_inside_a_character(name: str, overlap: int) -> None:
+    text = LONG_SENTENCES[name]
+    chunks = chunk_document(Document("d", text), ChunkerSpec(strategy="sentence", size=60, overlap=overlap))
+    assert all(c.start >= 0 and text[c.start : c.end] == c.text and len(c.text) <= 60 for c in chunks)
+    covered = set().union(*(range(c.start, c.end) for c in chunks))
+    assert [i for i, ch in enumerate(text) if i not in covered and not ch.isspace()] == []
+    cuts = sorted({c.start for c in chunks} | {c.end for c in chunks} - {0, len(text)})
+    assert [cut for cut in cuts if unicodedata.category(text[cut])[0] == "M" or "\u200d" in text[cut - 1 : cut + 1]] == []
+    if " " in text:  # a text of words is cut between them
+        assert [cut for cut in cuts if not text[cut - 1].isspace() and not text[cut].isspace()] == []

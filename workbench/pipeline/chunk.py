@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -94,16 +95,51 @@ def split_sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in sentence_spans(text)]
 
 
-def _pack(spans: Sequence[tuple[int, int]], size: int, overlap: int) -> list[tuple[int, int]]:
-    """Greedily pack sentence spans into chunk spans of at most ``size`` characters.
+def _splits_a_character(text: str, i: int) -> bool:
+    """Whether cutting ``text`` at ``i`` splits what a reader sees as one character: before a combining mark (an
+    accent, a Devanagari vowel sign or virama), a variation selector or a skin-tone modifier, or at a zero-width joiner
+    (one emoji of several)."""
+    if not 0 < i < len(text):
+        return False
+    return unicodedata.category(text[i])[0] == "M" or "\U0001f3fb" <= text[i] <= "\U0001f3ff" or "\u200d" in text[i - 1 : i + 1]
 
-    A chunk carries its last whole sentences (up to ``overlap`` characters) into the next one; a sentence longer
-    than ``size`` is cut into ``size`` pieces.
-    """
+
+def _cut_word(text: str, a: int, b: int, size: int, overlap: int) -> list[tuple[int, int]]:
+    """Cut the word ``text[a:b]`` into pieces of at most ``size`` characters overlapping by at most ``overlap``, never
+    inside a character (unless one character is longer than ``size``)."""
+    pieces = []
+    start = a
+    while True:
+        end = min(start + size, b)
+        while end > start + 1 and _splits_a_character(text, end):
+            end -= 1
+        pieces.append((start, end))
+        if end >= b:
+            return pieces
+        following = end - overlap
+        while following < end and _splits_a_character(text, following):
+            following += 1
+        start = max(following, start + 1)
+
+
+def _units(text: str, spans: Sequence[tuple[int, int]], size: int, overlap: int) -> list[tuple[int, int]]:
+    """What chunks are packed from: the sentences; a sentence longer than ``size`` as its words; a word longer than
+    ``size`` cut into pieces (see ``_cut_word``)."""
     units: list[tuple[int, int]] = []
     for a, b in spans:
-        step = max(size - overlap, 1)
-        units.extend((i, min(i + size, b)) for i in range(a, b, step)) if b - a > size else units.append((a, b))
+        if b - a <= size:
+            units.append((a, b))
+            continue
+        for word in re.finditer(r"\S+", text[a:b]):
+            units.extend(_cut_word(text, a + word.start(), a + word.end(), size, overlap))
+    return units
+
+
+def _pack(units: Sequence[tuple[int, int]], size: int, overlap: int) -> list[tuple[int, int]]:
+    """Greedily pack unit spans (see ``_units``) into chunk spans of at most ``size`` characters.
+
+    A chunk carries its last whole units (up to ``overlap`` characters) into the next one.
+    """
     chunks: list[tuple[int, int]] = []
     current: list[tuple[int, int]] = []
     for unit in units:
@@ -118,7 +154,7 @@ def _pack(spans: Sequence[tuple[int, int]], size: int, overlap: int) -> list[tup
 
 
 def _sentence(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
-    return lambda text: [text[a:b] for a, b in _pack(sentence_spans(text), spec.size, spec.overlap)]
+    return lambda text: [text[a:b] for a, b in _pack(_units(text, sentence_spans(text), spec.size, spec.overlap), spec.size, spec.overlap)]
 
 
 def _markdown_sections(text: str) -> list[tuple[str, str]]:
