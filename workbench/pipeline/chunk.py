@@ -157,6 +157,33 @@ def _sentence(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str],
     return lambda text: [text[a:b] for a, b in _pack(_units(text, sentence_spans(text), spec.size, spec.overlap), spec.size, spec.overlap)]
 
 
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")  # a code fence opens with 3+ backticks or tildes, up to 3 spaces in
+_HEADER = re.compile(r"(#{1,3})\s+(.*)")
+
+
+def _headers(text: str) -> dict[int, tuple[int, str]]:
+    """The markdown headers (#..###) of a text outside its code fences: line offset -> (level, title).
+
+    A fence (``` or ~~~, 3 or more) is closed only by a line of at least as many of the same character, so a
+    ``# comment`` in a bash or Python block, or a ``` line inside a ```` block, is code, not a header.
+    """
+    headers: dict[int, tuple[int, str]] = {}
+    fence = ""
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        bare = line.splitlines()[0]  # without its line end
+        opening = _FENCE.match(bare)
+        if fence:
+            if opening and set(bare.strip()) == {fence[0]} and len(bare.strip()) >= len(fence):
+                fence = ""
+        elif opening:
+            fence = opening.group(1)
+        elif match := _HEADER.fullmatch(bare):
+            headers[offset] = (len(match.group(1)), match.group(2).strip())
+        offset += len(line)
+    return headers
+
+
 def _markdown_sections(text: str) -> list[tuple[str, str]]:
     """Split on markdown headers (#..###), keeping each header with its section; returns (header path, text).
 
@@ -164,26 +191,14 @@ def _markdown_sections(text: str) -> list[tuple[str, str]]:
     """
     sections: list[tuple[str, str]] = []
     path: list[str] = []
-    current: list[str] = []
-    in_code = False
-
-    def flush() -> None:
-        body = "".join(current).strip()
+    headers = _headers(text)
+    start = 0
+    for offset, (level, title) in [*headers.items(), (len(text), (0, ""))]:
+        body = text[start:offset].strip()
         if body:
             sections.append((" > ".join(path), body))
-
-    for line in text.splitlines(keepends=True):
-        bare = line.splitlines()[0]  # without its line end
-        if bare.lstrip().startswith("```"):
-            in_code = not in_code
-        match = None if in_code else re.match(r"^(#{1,3})\s+(.*)$", bare)
-        if match:
-            flush()
-            current = []
-            level = len(match.group(1))
-            path = path[: level - 1] + [match.group(2).strip()]
-        current.append(line)
-    flush()
+        path = path[: level - 1] + [title]
+        start = offset
     return sections
 
 
@@ -208,13 +223,11 @@ _STRATEGIES: dict[str, Callable[[ChunkerSpec, Tokenizer | None], Callable[[str],
 
 
 def _header_lookup(text: str) -> Callable[[int], str]:
-    """A lookup from a character offset of ``text`` to the title of the last markdown header (#..###) starting at or
-    before it ("" when there is none, or for offset -1). The text is scanned once, not once per chunk.
-
-    Every "\r" is read as "\n" (the same length, so the same offsets): a header line ends at any line end.
-    """
-    found = list(re.finditer(r"^(#{1,3})\s+(.*)$", text.replace("\r", "\n"), flags=re.M))
-    starts, titles = [m.start() for m in found], [m.group(2).strip() for m in found]
+    """A lookup from a character offset of ``text`` to the title of the last markdown header (#..###, outside code
+    fences) starting at or before it ("" when there is none, or for offset -1). The text is scanned once, not once
+    per chunk."""
+    headers = _headers(text)
+    starts, titles = list(headers), [title for _, title in headers.values()]
 
     def header_at(start: int) -> str:
         before = bisect_right(starts, start) if start >= 0 else 0
