@@ -374,6 +374,8 @@ def test_chunk_explorer_scores_the_chunker_as_set_with_a_retrieval_only_sweep(cf
     assert client.get_run(sweep.parent_run_id).info.status == "FINISHED"
     explorer.overlap.value = 500  # not smaller than the size: one line, no sweep
     assert explorer.score_retrieval() is None and "must be smaller than size" in explorer.scores.value
+    explorer.strategy.value, explorer.overlap.value = "token", 0  # 400 tokens: MiniLM would embed the first 254 only
+    assert explorer.score_retrieval() is None and "chunk explorer: retrieval: chunkers[0] cuts chunks of up to 400 tokens" in explorer.scores.value
     assert ChunkExplorer(wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md")).score_button.disabled
 
 

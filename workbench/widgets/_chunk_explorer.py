@@ -18,6 +18,16 @@ from workbench.widgets._common import STYLE, error_html, esc
 _MAX_DOC_CHARS = 30_000
 
 
+def _with_chunker(experiment: wb.ExperimentSpec, chunker: ChunkerSpec) -> wb.ExperimentSpec:
+    """The experiment with this chunker alone, validated as a whole (a token chunker must fit its embedding models).
+
+    Raises:
+        SpecError: one line naming what does not fit.
+    """
+    data = {**experiment.model_dump(mode="json"), "chunkers": [chunker.model_dump(mode="json")]}
+    return wb.ExperimentSpec.from_dict(data, base_dir=experiment.base_dir, source="chunk explorer")
+
+
 class ChunkExplorer(w.VBox):
     """See what a chunker does to a corpus before indexing it.
 
@@ -108,7 +118,7 @@ class ChunkExplorer(w.VBox):
             self.scores.value = error_html("no experiment: pass experiment=... to score retrieval")
             return None
         try:
-            spec = self.experiment.model_copy(update={"chunkers": (self.spec(),)})
+            spec = _with_chunker(self.experiment, self.spec())
             self.scores.value = "<span class='wb-muted'>retrieving…</span>"
             self.sweep = wb.run(spec, generate=False, progress=False, **self._run_options)
         except wb.WorkbenchError as exc:
