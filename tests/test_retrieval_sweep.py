@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 import workbench as wb
 from workbench.metrics import RETRIEVAL_METRICS
 from workbench.models import GEMMA_ID, MINILM_ID
-from workbench.pipeline import MemoryIndexStore
+from workbench.pipeline import Chunk, MemoryIndexStore
 from workbench.spec import ChunkerSpec, RetrievalSpec
 from workbench.testing import CountingIndexStore, HashingEmbedder, ScriptedModel
 
@@ -149,3 +149,22 @@ def test_progress_events_count_indexes_and_scoring(wb_settings, fake_models) -> 
     assert [(d, t) for d, t, _ in scored] == [(1, 2), (2, 2), (1, 2), (2, 2)]
     kinds = [e.kind for e in events]
     assert kinds.index("question_scored") > kinds.index("question_done") and kinds.index("question_scored") < kinds.index("variant_done")
+
+
+def test_an_index_an_older_workbench_built_is_not_opened_after_the_chunkers_changed(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # indexes outlive upgrades (.workbench/indexes): one kept under the key the previous chunkers gave it holds chunks
+    # these chunkers no longer make, and a sweep that opened it would retrieve them
+    import hashlib
+    import json
+
+    embedder = HashingEmbedder(model_id=MINILM_ID)
+    spec = make_spec(chunkers=(ChunkerSpec(strategy="sentence", size=300, overlap=0),), retrieval=(RetrievalSpec(k=1),))
+    corpus = wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md")
+    before = {"chunker": spec.chunkers[0].model_dump(mode="json"), "embedding": MINILM_ID, "corpus": f"{corpus.hash}:{embedder.identity}"}
+    old_key = hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]  # the key without a chunking revision
+    store = MemoryIndexStore()
+    stale = Chunk(id="benefits#0-stale", doc_id="benefits", text="a chunk cut the old way", start=0, end=23)
+    store.build(old_key, [stale], embedder.embed([stale.text]))
+    result = wb.run(spec, generate=False, settings=wb_settings, index_store=store, progress=False, models={MINILM_ID: embedder})
+    hits = [h.chunk.id for r in result.variants[0].records for h in r.hits]
+    assert hits and stale.id not in hits

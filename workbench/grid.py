@@ -10,7 +10,13 @@ from typing import Any
 
 from workbench.spec import ChunkerSpec, ExperimentSpec, ModelSpec, PromptSpec, RetrievalSpec, RouterEntry, RouterSpec
 
-__all__ = ["Variant", "expand_grid", "index_key"]
+__all__ = ["CHUNKING_REVISION", "Variant", "expand_grid", "index_key"]
+
+# How the chunkers cut text (workbench/pipeline/chunk.py), raised whenever they cut the same text into other chunks or
+# place them elsewhere: indexes are kept across upgrades (.workbench/indexes, a Chroma server), and one built by an
+# older workbench would otherwise be opened by its key and searched for chunks this one no longer makes.
+# 2: the sentence chunker cuts long sentences between words; chunks of repeating text are placed where they were cut.
+CHUNKING_REVISION = 2
 
 
 def _digest(payload: Any, n: int = 12) -> str:
@@ -18,8 +24,9 @@ def _digest(payload: Any, n: int = 12) -> str:
 
 
 def index_key(chunker: ChunkerSpec, embedding: str, corpus_hash: str = "") -> str:
-    """Variants with the same chunker, embedding model (and corpus) share one index."""
-    return _digest({"chunker": chunker.model_dump(mode="json"), "embedding": embedding, "corpus": corpus_hash}, 16)
+    """Variants with the same chunker, embedding model (and corpus) share one index, made by this ``CHUNKING_REVISION``."""
+    payload = {"chunker": chunker.model_dump(mode="json"), "chunking": CHUNKING_REVISION, "embedding": embedding, "corpus": corpus_hash}
+    return _digest(payload, 16)
 
 
 @dataclass(frozen=True)
