@@ -15,7 +15,8 @@ __all__ = ["CHUNKING_REVISION", "Variant", "expand_grid", "index_key"]
 # How the chunkers cut text (workbench/pipeline/chunk.py), raised whenever they cut the same text into other chunks or
 # place them elsewhere: indexes are kept across upgrades (.workbench/indexes, a Chroma server), and one built by an
 # older workbench would otherwise be opened by its key and searched for chunks this one no longer makes.
-# 2: the sentence chunker cuts long sentences between words; chunks of repeating text are placed where they were cut.
+# 2: the sentence chunker cuts long sentences between words, the markdown one keeps ~~~ and nested code fences whole,
+# chunks of repeating text are placed where they were cut.
 CHUNKING_REVISION = 2
 
 
