@@ -173,11 +173,11 @@ def test_the_sentence_chunker_cuts_a_long_sentence_between_words_never_inside_a_
 FENCED_MARKDOWN = (
     "# Setup\n\nInstall the tools first.\n\n~~~bash\n# install the dependencies\npip install -r requirements.txt\n"
     "# run the tests\npytest -q\n~~~\n\n## Usage\n\nWrite a fence in a fence:\n\n````markdown\n```python\n# a comment\n```\n"
-    "# still in the outer fence\n````\n\nDone.\n"
+    "# still in the outer fence\n````\n\nDone.\n\n## Steps\n\n1. Build:\n  ```bash\n# clean first\nmake\n    ```\n\n## Last\n"
 )
 
 
 def test_comments_in_tilde_and_nested_code_fences_are_code_not_headers() -> None:
     chunks = chunk_document(Document("d", FENCED_MARKDOWN), ChunkerSpec(strategy="markdown", size=2000, overlap=0))
     assert [(c.header, c.text.splitlines()[0], c.text.splitlines()[-1]) for c in chunks] == [
-        ("Setup", "# Setup", "~~~"), ("Usage", "## Usage", "Done.")]
+        ("Setup", "# Setup", "~~~"), ("Usage", "## Usage", "Done."), ("Steps", "## Steps", "    ```"), ("Last", "## Last", "## Last")]

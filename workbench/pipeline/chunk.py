@@ -157,7 +157,7 @@ def _sentence(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str],
     return lambda text: [text[a:b] for a, b in _pack(_units(text, sentence_spans(text), spec.size, spec.overlap), spec.size, spec.overlap)]
 
 
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")  # a code fence opens with 3+ backticks or tildes, up to 3 spaces in
+_FENCE = re.compile(r"\s*(`{3,}|~{3,})")  # a code fence: 3+ backticks or tildes (indented too, as in a list item)
 _HEADER = re.compile(r"(#{1,3})\s+(.*)")
 
 
