@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 import workbench as wb
 from workbench.cache import DiskCacheStore
 from workbench.config import Settings
-from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import MlflowTracker
@@ -138,6 +138,18 @@ def test_cache_false_on_a_model_always_calls_it(wb_settings: Settings, models: M
     again = sweep(spec, wb_settings, models)
     assert models.calls == 8 * QUESTIONS and not any(v.reused_from for v in again.variants)
     assert {v.metrics["cache_hits"] for v in again.variants} == {0}
+
+
+def test_cache_false_on_the_judge_always_calls_it(wb_settings: Settings, models: Models) -> None:
+    verdicts = ScriptedModel(lambda _: '{"reason": "r", "verdict": 1}', model_id=SMOLLM2_ID, kind="chat")
+    spec = make_spec(judge={"id": SMOLLM2_ID, "cache": False}, scorers=["token_f1", "context_precision"])
+    with_judge = {**models.as_dict(), SMOLLM2_ID: verdicts}
+    wb.run(spec, settings=wb_settings, models=with_judge, progress=False)  # type: ignore[arg-type]
+    judged = len(verdicts.calls)
+    again = wb.run(spec, settings=wb_settings, models=with_judge, progress=False)  # type: ignore[arg-type]
+    assert judged > 0 and len(verdicts.calls) == 2 * judged  # every answer judged again, none reused from the first sweep
+    assert not any(v.reused_from for v in again.variants) and {v.metrics["judge_calls"] for v in again.variants} == {judged / 4}
+    assert models.calls == 4 * QUESTIONS  # the answers themselves still come from the cache
 
 
 def test_a_stopped_sweep_is_killed_and_running_it_again_finishes_without_repeating_a_question(wb_settings: Settings, models: Models) -> None:

@@ -35,7 +35,7 @@ from workbench.models import MINILM_ID, Embedder, Generator, llama_threads, runs
 from workbench.pipeline import IndexStore, QuestionRecord, Retriever, chunk_corpus, chunk_stats, index_store_for, retrieve_question
 from workbench.results import SweepResult, VariantResult
 from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers
-from workbench.spec import ExperimentSpec, load_experiment
+from workbench.spec import ExperimentSpec, JudgeSpec, load_experiment
 from workbench.tracking import MlflowTracker, Tracker, TrackingUnavailable
 
 __all__ = ["ProgressEvent", "load_inputs", "load_spec_dataset", "reuse_key", "run"]
@@ -157,6 +157,13 @@ def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping
     return out
 
 
+def _always_called(variant: Variant, judge: JudgeSpec | None) -> bool:
+    """Whether a variant calls a model marked ``cache: false`` (one of its answering models, or the judge that scores
+    its answers): such a variant is computed in every sweep, never reused from a finished run."""
+    uncached_judge = judge is not None and not judge.cache and variant.generates
+    return uncached_judge or any(not m.cache for m in variant.answering_models)
+
+
 def reuse_key(variant: Variant, *, dataset: Dataset, corpus: Corpus, models: Mapping[str, str], scoring: Mapping[str, Any], seed: int) -> str:
     """The content address of a variant's finished run (pure): the same key means the same result.
 
@@ -266,7 +273,7 @@ def run(
         except WorkbenchError as exc:
             unservable[v.id] = exc
             continue
-        if all(m.cache for m in v.answering_models):
+        if not _always_called(v, spec.judge if judge is None else None):
             keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
                                    scoring=_scorer_fingerprint(spec, v, scorers_of(v), the_judge), seed=spec.seed)
     if spec.execution.backend == "ray":
