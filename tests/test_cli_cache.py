@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import sys
 import re
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,31 @@ def test_a_cache_that_is_not_a_database_is_named_not_blamed_on_the_tracking_stor
         assert main(command) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"error: {cache_dir / 'cache.db'}: the answer cache cannot be read") and "tracking store" not in err
+        assert f"delete the folder {cache_dir}" in err and "\n" not in err
+
+
+def test_a_cache_with_damaged_entries_is_named_not_blamed_on_the_tracking_store(
+    cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = DiskCacheStore(cache_dir)
+    for i in range(200):
+        store.put("generation", f"k{i}", {"text": f"answer {i} " * 20})
+    store.close()
+    db = cache_dir / "cache.db"
+    with closing(sqlite3.connect(db)) as connection:  # the entries' pages, not the root or the settings read on opening
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        roots = {n for (n,) in connection.execute("SELECT rootpage FROM sqlite_schema")}
+        pages = [n for (n,) in connection.execute("SELECT pageno FROM dbstat WHERE name LIKE 'Cache%'") if n not in roots]
+        size = connection.execute("PRAGMA page_size").fetchone()[0]
+    assert pages
+    with db.open("r+b") as f:
+        for n in pages:
+            f.seek((n - 1) * size)
+            f.write(b"\xff" * size)
+    for command in (["cache", "info"], ["cache", "clear"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: {db}: the answer cache cannot be read") and "tracking store" not in err
         assert f"delete the folder {cache_dir}" in err and "\n" not in err
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -129,6 +131,36 @@ def test_the_store_is_shared_between_processes_and_clears_by_age(tmp_path: Path)
     time.sleep(0.05)
     assert store.clear(older_than_s=0.01) == 2 and store.info().entries == {}
     assert store.info().hits["generation"] == 2  # one hit in each process; counters survive a clear of the entries
+
+
+def damage_after_opening(directory: Path) -> DiskCacheStore:
+    """A cache whose cache.db is damaged (every page but the first overwritten) after a store opened it: sqlite sees
+    the damage only when a query reaches a damaged page."""
+    filled = DiskCacheStore(directory)
+    for i in range(200):
+        filled.put("generation", f"k{i}", {"text": f"answer {i} " * 20})
+    filled.close()
+    db = directory / "cache.db"
+    with closing(sqlite3.connect(db)) as connection:  # every entry into cache.db, none left in the write-ahead log
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store = DiskCacheStore(directory)
+    data = db.read_bytes()
+    page = int.from_bytes(data[16:18], "big")
+    db.write_bytes(data[:page] + b"\xff" * (len(data) - page))
+    return store
+
+
+def test_a_cache_damaged_after_it_was_opened_is_named_with_what_to_do(tmp_path: Path) -> None:
+    from workbench.errors import WorkbenchError
+
+    store = damage_after_opening(tmp_path / "cache")
+    db = tmp_path / "cache" / "cache.db"
+    for use in (store.info, store.clear, lambda: store.get("generation", "k1"), lambda: store.put("generation", "new", {"text": "x"})):
+        with pytest.raises(WorkbenchError) as caught:
+            use()
+        message = str(caught.value)
+        assert message.startswith(f"{db}: the answer cache cannot be read") and f"delete the folder {tmp_path / 'cache'}" in message
+        assert "\n" not in message
 
 
 def test_ages_parse_and_bad_ones_say_what_is_expected() -> None:

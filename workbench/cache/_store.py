@@ -6,6 +6,7 @@ hits and misses are counted per kind in the store itself, so every process that 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sqlite3
 import time
@@ -114,18 +115,35 @@ class DiskCacheStore:
                 str(self.directory), size_limit=size_limit_mb * 2**20, eviction_policy="least-recently-stored", timeout=60
             )
         except sqlite3.DatabaseError as exc:  # a truncated or overwritten cache.db
-            raise WorkbenchError(
-                f"{self.directory / 'cache.db'}: the answer cache cannot be read ({exc}) — delete the folder {self.directory} "
-                "(it holds only cached answers, judge calls and embeddings; the next sweep computes them again)"
-            ) from None
+            raise self._unreadable(exc) from None
+
+    def _unreadable(self, exc: sqlite3.DatabaseError) -> WorkbenchError:
+        return WorkbenchError(
+            f"{self.directory / 'cache.db'}: the answer cache cannot be read ({exc}) — delete the folder {self.directory} "
+            "(it holds only cached answers, judge calls and embeddings; the next sweep computes them again)"
+        )
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A page of cache.db damaged after the store was opened surfaces only when a query reaches it: say so, naming
+        the cache, instead of a bare sqlite error (which reads as a broken index or tracking store). A locked or
+        unwritable database (``OperationalError``) is not damage and passes through."""
+        try:
+            yield
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(exc) from None
 
     def get(self, kind: Kind, key: str) -> dict[str, Any] | None:
-        value = self._cache.get(f"{kind}:{key}", default=None, retry=True)
-        self._cache.incr(f"{_STATS}:{kind}:{'hits' if value is not None else 'misses'}", retry=True)
+        with self._reading():
+            value = self._cache.get(f"{kind}:{key}", default=None, retry=True)
+            self._cache.incr(f"{_STATS}:{kind}:{'hits' if value is not None else 'misses'}", retry=True)
         return value if isinstance(value, dict) else None
 
     def put(self, kind: Kind, key: str, value: dict[str, Any]) -> None:
-        self._cache.set(f"{kind}:{key}", {**value, "created": time.time()}, retry=True)
+        with self._reading():
+            self._cache.set(f"{kind}:{key}", {**value, "created": time.time()}, retry=True)
 
     def _keys(self) -> Iterator[str]:
         for key in self._cache.iterkeys():
@@ -133,24 +151,26 @@ class DiskCacheStore:
                 yield key
 
     def info(self) -> CacheInfo:
-        entries: dict[str, int] = {}
-        for key in self._keys():
-            kind = key.partition(":")[0]
-            entries[kind] = entries.get(kind, 0) + 1
-        hits = {k: int(self._cache.get(f"{_STATS}:{k}:hits", 0)) for k in KINDS}
-        misses = {k: int(self._cache.get(f"{_STATS}:{k}:misses", 0)) for k in KINDS}
-        return CacheInfo(str(self.directory), entries, int(self._cache.volume()), int(self._cache.size_limit), hits, misses)
+        with self._reading():
+            entries: dict[str, int] = {}
+            for key in self._keys():
+                kind = key.partition(":")[0]
+                entries[kind] = entries.get(kind, 0) + 1
+            hits = {k: int(self._cache.get(f"{_STATS}:{k}:hits", 0)) for k in KINDS}
+            misses = {k: int(self._cache.get(f"{_STATS}:{k}:misses", 0)) for k in KINDS}
+            return CacheInfo(str(self.directory), entries, int(self._cache.volume()), int(self._cache.size_limit), hits, misses)
 
     def clear(self, older_than_s: float | None = None) -> int:
         cutoff = time.time() - older_than_s if older_than_s is not None else None
         removed = 0
-        for key in list(self._keys()):  # the hit and miss counters stay: they count since the cache was created
-            if cutoff is not None:
-                value = self._cache.get(key, default=None, retry=True)
-                if isinstance(value, dict) and value.get("created", 0.0) >= cutoff:
-                    continue
-            if self._cache.delete(key, retry=True):
-                removed += 1
+        with self._reading():
+            for key in list(self._keys()):  # the hit and miss counters stay: they count since the cache was created
+                if cutoff is not None:
+                    value = self._cache.get(key, default=None, retry=True)
+                    if isinstance(value, dict) and value.get("created", 0.0) >= cutoff:
+                        continue
+                if self._cache.delete(key, retry=True):
+                    removed += 1
         return removed
 
     def close(self) -> None:
