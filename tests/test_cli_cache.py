@@ -198,6 +198,21 @@ def test_the_cache_size_comes_from_the_environment(cache_dir: Path, capsys: pyte
         assert lines(capsys.readouterr().out)[0].endswith(f" of {shown} MiB")
 
 
+@pytest.mark.parametrize("variable", ["WORKBENCH_CACHE_DIR", "WORKBENCH_HOME"])
+def test_a_cache_folder_given_with_a_tilde_is_under_the_home_folder(
+    variable: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))  # as %env in a notebook or a quoted value in a .env file passes it
+    monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    monkeypatch.setenv(variable, "~/wb")
+    monkeypatch.chdir(tmp_path)
+    expected = tmp_path / "me" / "wb" / ("cache" if variable == "WORKBENCH_HOME" else "")
+    fill(expected)
+    assert main(["cache", "info"]) == 0
+    assert lines(capsys.readouterr().out)[0].startswith(f"cache {expected.absolute()}: ")
+    assert not (tmp_path / "~").exists()
+
+
 # -- run --------------------------------------------------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ class Settings:
 
     @property
     def model_dir(self) -> Path:
-        return Path(os.environ.get("WORKBENCH_MODEL_DIR", Path.home() / ".cache" / "workbench" / "models"))
+        return _env_path("WORKBENCH_MODEL_DIR") or Path.home() / ".cache" / "workbench" / "models"
 
     @property
     def sandbox_dir(self) -> Path:
@@ -42,7 +42,7 @@ class Settings:
     @property
     def cache_dir(self) -> Path:
         """Model answers, judge replies and embeddings (``WORKBENCH_CACHE_DIR`` wins; default ``<home>/cache``)."""
-        return Path(os.environ.get("WORKBENCH_CACHE_DIR") or self.home / "cache")
+        return _env_path("WORKBENCH_CACHE_DIR") or self.home / "cache"
 
     @property
     def cache_size_mb(self) -> int:
@@ -64,8 +64,16 @@ class Settings:
 
 def settings(root: str | Path | None = None, tracking_uri: str | None = None) -> Settings:
     """Resolve settings; explicit arguments win over environment variables, which win over defaults."""
-    base = Path(root or os.environ.get("WORKBENCH_ROOT") or Path.cwd()).resolve()
+    base = (Path(root) if root else _env_path("WORKBENCH_ROOT") or Path.cwd()).resolve()
     mlruns = base / "mlruns"
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{mlruns / 'mlflow.db'}"
-    home = Path(os.environ.get("WORKBENCH_HOME") or base / ".workbench")
+    home = _env_path("WORKBENCH_HOME") or base / ".workbench"
     return Settings(root=base, tracking_uri=uri, artifact_root=mlruns / "artifacts", home=home)
+
+
+def _env_path(name: str) -> Path | None:
+    """A folder named by an environment variable, ``~`` expanded (None when unset or empty): ``%env`` in a notebook,
+    a ``.env`` file or a quoted shell value pass ``~/wb-cache`` as it is, which would otherwise be a folder named ``~``
+    in the current directory."""
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else None
