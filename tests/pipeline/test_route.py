@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import pytest
 
@@ -81,22 +80,29 @@ def _found(question: str, score: float) -> QuestionRecord:
     return QuestionRecord(case=case, hits=(Hit(chunk, score),), prompt="", generation=None, started_ns=0, retrieved_ns=5, ended_ns=5)
 
 
-def _router(cheap_answer: str, rule: EscalationSpec = ALL) -> tuple[Router, ScriptedModel, ScriptedModel]:
+def _router(cheap_answer: str, rule: EscalationSpec = ALL, *, one_model: bool = False) -> tuple[Router, ScriptedModel, ScriptedModel]:
+    """A router between SmolLM2 and Gemma, or (``one_model``) between SmolLM2 and itself with a longer answer budget."""
+    smol, gemma = "local:smollm2-135m-instruct", "local:gemma3-270m"
     spec = RouterSpec.model_validate({
-        "name": "r", "cheap": {"id": "local:smollm2-135m-instruct"}, "strong": {"id": "local:gemma3-270m"},
+        "name": "r", "cheap": {"id": smol},
+        "strong": {"id": smol, "params": {"max_tokens": 256}} if one_model else {"id": gemma},
         "escalate_when": rule.model_dump(),
     })
-    cheap = ScriptedModel(lambda p: cheap_answer, model_id="local:smollm2-135m-instruct", kind="chat")
-    strong = ScriptedModel(lambda p: "The for statement iterates over the items of a sequence.", model_id="local:gemma3-270m")
-    by_id = {cheap.model_id: cheap, strong.model_id: strong}
-    prices = {cheap.model_id: CHEAP_PRICE, strong.model_id: STRONG_PRICE}
+    cheap = ScriptedModel(lambda p: cheap_answer, model_id=smol, kind="chat")
+    strong = ScriptedModel(lambda p: "The for statement iterates over the items of a sequence.", model_id=spec.strong.id,
+                           kind="chat" if one_model else "completion")
+    prices = {smol: CHEAP_PRICE, gemma: STRONG_PRICE}
     from workbench.models import GenerationParams
 
     router = Router.from_spec(
-        spec, generator=lambda m: by_id[m.id], params=lambda m: GenerationParams(max_tokens=m.params.max_tokens),
-        price=prices.get, embedder=HashingEmbedder(),
+        spec, generator=lambda m: cheap if m is spec.cheap else strong,
+        params=lambda m: GenerationParams(max_tokens=m.params.max_tokens), price=prices.get, embedder=HashingEmbedder(),
     )
     return router, cheap, strong
+
+
+def _spec(router: Router) -> RouterSpec:
+    return RouterSpec(name=router.name, cheap=router.cheap.spec, strong=router.strong.spec, escalate_when=router.rule)
 
 
 def test_a_grounded_cheap_answer_stands_and_only_the_cheap_model_is_called_and_paid() -> None:
@@ -166,7 +172,7 @@ def test_routing_metrics_per_model() -> None:
     for answer, score in (("The for statement iterates over the items of any sequence.", 0.9), ("I don't know.", 0.9), ("x", 0.01)):
         router, _, _ = _router(answer)
         records.append(route_answer(_found("What does the for statement do?", score), template=TEMPLATE, router=router))
-    m = routing_metrics(records)
+    m = routing_metrics(records, _spec(router))
     assert m["escalation_rate"] == pytest.approx(2 / 3)
     assert m["calls_smollm2-135m-instruct"] == 2 and m["calls_gemma3-270m"] == 2
     cheap_calls = [c for r in records for c in r.calls if c.role == "cheap"]
@@ -175,21 +181,39 @@ def test_routing_metrics_per_model() -> None:
     assert m["cost_usd"] == pytest.approx(m["cost_usd_smollm2-135m-instruct"] + m["cost_usd_gemma3-270m"])
     assert m["generation_calls"] == 4 and m["cache_hits"] == 0
     assert m["input_tokens"] + m["output_tokens"] == sum(r.tokens for r in records)
-    assert routing_metrics([_found("q", 0.5)]) == {}
+    assert routing_metrics([_found("q", 0.5)], _spec(router)) == {}
 
 
 def test_routing_metrics_keep_the_same_model_in_two_roles_apart() -> None:
     # a router between one model at two settings (say a short and a long answer budget) has one short name twice
     records = []
     for answer, score in (("I don't know.", 0.9), ("The for statement iterates over the items of any sequence.", 0.9)):
-        router, _, _ = _router(answer)
-        record = route_answer(_found("What does the for statement do?", score), template=TEMPLATE, router=router)
-        records.append(replace(record, calls=tuple(replace(c, short_name="smol") for c in record.calls)))
-    m = routing_metrics(records)
-    assert m["calls_smol_cheap"] == 2 and m["calls_smol_strong"] == 1 and "calls_smol" not in m
+        router, _, _ = _router(answer, one_model=True)
+        records.append(route_answer(_found("What does the for statement do?", score), template=TEMPLATE, router=router))
+    m = routing_metrics(records, _spec(router))
+    smol = "smollm2-135m-instruct"
+    assert m[f"calls_{smol}_cheap"] == 2 and m[f"calls_{smol}_strong"] == 1 and f"calls_{smol}" not in m
     strong = [c for r in records for c in r.calls if c.role == "strong"]
-    assert m["tokens_smol_strong"] == sum(c.input_tokens + c.output_tokens for c in strong)
-    assert m["cost_usd"] == pytest.approx(m["cost_usd_smol_cheap"] + m["cost_usd_smol_strong"])
+    assert m[f"tokens_{smol}_strong"] == sum(c.input_tokens + c.output_tokens for c in strong)
+    assert m["cost_usd"] == pytest.approx(m[f"cost_usd_{smol}_cheap"] + m[f"cost_usd_{smol}_strong"])
+
+
+@pytest.mark.parametrize("one_model", [False, True])
+def test_routing_metrics_have_the_same_names_when_one_model_was_never_called(one_model: bool) -> None:
+    # a sweep in which nothing escalated (or everything went straight to the strong model) is compared with the
+    # sweeps in which both models answered: the same metrics, named the same way
+    names: list[set[str]] = []
+    for answer, score in (("The for statement iterates over the items of any sequence.", 0.9), ("I don't know.", 0.9), ("x", 0.01)):
+        router, _, _ = _router(answer, one_model=one_model)
+        record = route_answer(_found("What does the for statement do?", score), template=TEMPLATE, router=router)
+        m = routing_metrics([record], _spec(router))
+        names.append(set(m) - {"cost_usd", "spent_usd"})
+        for role in ("cheap", "strong"):
+            mine = [c for c in record.calls if c.role == role]
+            model = router.cheap.spec if role == "cheap" else router.strong.spec
+            suffix = model.short_name + (f"_{role}" if one_model else "")
+            assert m[f"calls_{suffix}"] == len(mine) and m[f"cost_usd_{suffix}"] == pytest.approx(sum(c.cost_usd or 0.0 for c in mine))
+    assert names[0] == names[1] == names[2]
 
 
 def test_a_cheap_answer_cut_off_by_the_deadline_is_not_escalated() -> None:

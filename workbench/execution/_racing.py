@@ -35,7 +35,7 @@ def merge_parts(parts: Sequence[VariantResult]) -> VariantResult:
     first = parts[0]
     outcome = next((p.outcome for p in parts if p.status != "FINISHED"), first.outcome)
     return replace(
-        first, outcome=outcome, records=records, metrics=variant_metrics(records, first.variant.generates),
+        first, outcome=outcome, records=records, metrics=variant_metrics(records, first.variant),
         ended_ms=parts[-1].ended_ms,
     )
 

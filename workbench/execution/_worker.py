@@ -153,8 +153,9 @@ class VariantJob:
         return build_scorers(self.scorer_names, env)
 
 
-def variant_metrics(records: tuple[QuestionRecord, ...], generates: bool) -> dict[str, float]:
+def variant_metrics(records: tuple[QuestionRecord, ...], variant: Variant) -> dict[str, float]:
     """A variant's metrics from its scored records (pure)."""
+    generates = variant.generates
     out = mean_scores(r.scores for r in records)
     latencies = [r.latency_s for r in records if r.error is None]
     if latencies:
@@ -180,7 +181,8 @@ def variant_metrics(records: tuple[QuestionRecord, ...], generates: bool) -> dic
         if per_success is not None and math.isfinite(per_success):
             out[COST_PER_SUCCESS] = per_success
     out.update(judge_metrics(r.scores for r in records))  # judge tokens and cost, apart from the answering model's
-    out.update(routing_metrics(records))  # a router: escalation rate, tokens and cost per model, every call counted
+    if variant.router is not None:  # escalation rate, tokens and cost per model, every call counted
+        out.update(routing_metrics(records, variant.router))
     return out
 
 
@@ -308,7 +310,7 @@ def run_job(
         tell("question_scored", i + 1, len(answered))
     scored = tuple(scored_list)
     return VariantResult(
-        variant=variant, outcome=outcome, records=scored, metrics=variant_metrics(scored, variant.generates), chunk_stats=job.stats,
+        variant=variant, outcome=outcome, records=scored, metrics=variant_metrics(scored, variant), chunk_stats=job.stats,
         started_ms=started_ms, ended_ms=int(time.time() * 1000), workdir=job.workdir,
     )
 

@@ -154,20 +154,20 @@ def metric_suffix(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\- ]", "_", name)[:200] or "_"
 
 
-def _per_model_name(calls: Sequence[ModelCall]) -> Callable[[ModelCall], str]:
-    """Names a call's model in the per-model metrics: its short name, followed by its role when the cheap and the strong
-    model share one (the same model with other parameters), so their figures are not added together."""
-    roles: dict[str, set[str]] = {}
-    for c in calls:
-        roles.setdefault(c.short_name, set()).add(c.role)
-    return lambda c: f"{c.short_name}_{c.role}" if len(roles[c.short_name]) > 1 else c.short_name
+def _per_model_names(router: RouterSpec) -> dict[Role, str]:
+    """Names each role's model in the per-model metrics: its short name, followed by its role when the cheap and the
+    strong model share one (the same model with other parameters), so their figures are not added together. Taken from
+    the spec, not from the calls made, so a sweep in which one role was never called names its metrics the same way."""
+    shared = router.cheap.short_name == router.strong.short_name
+    return {role: f"{m.short_name}_{role}" if shared else m.short_name for role, m in (("cheap", router.cheap), ("strong", router.strong))}
 
 
-def routing_metrics(records: Sequence[QuestionRecord]) -> dict[str, float]:
+def routing_metrics(records: Sequence[QuestionRecord], router: RouterSpec) -> dict[str, float]:
     """A router variant's own metrics, from its question records (empty for records no router answered).
 
     ``escalation_rate`` (share of questions the strong model answered), per model ``tokens_<short name>``,
-    ``calls_<short name>`` and (when every price is known) ``cost_usd_<short name>``; and the sweep-wide accounting
+    ``calls_<short name>`` and (when every price is known) ``cost_usd_<short name>``, for both models (0 for one that
+    was not called); and the sweep-wide accounting
     summed over every call rather than one answer per question: ``input_tokens``, ``output_tokens``,
     ``generation_calls`` (calls that reached a model now), ``cache_hits`` and (prices known) ``cost_usd`` and
     ``spent_usd`` — these replace the one-model figures for a router.
@@ -183,9 +183,8 @@ def routing_metrics(records: Sequence[QuestionRecord]) -> dict[str, float]:
         "generation_calls": float(sum(1 for c in calls if c.generation is None or not c.generation.cached)),
         "cache_hits": float(sum(1 for c in calls if c.generation is not None and c.generation.cached)),
     }
-    name_of = _per_model_name(calls)
-    for name in dict.fromkeys(map(name_of, calls)):
-        mine = [c for c in calls if name_of(c) == name]
+    for role, name in _per_model_names(router).items():
+        mine = [c for c in calls if c.role == role]
         short = metric_suffix(name)
         out[f"tokens_{short}"] = float(sum(c.input_tokens + c.output_tokens for c in mine))
         out[f"calls_{short}"] = float(len(mine))
