@@ -123,6 +123,21 @@ def test_a_cache_with_damaged_entries_is_named_not_blamed_on_the_tracking_store(
         assert f"delete the folder {cache_dir}" in err and "\n" not in err
 
 
+def test_a_cache_folder_that_is_a_file_is_one_line_not_an_empty_cache(
+    cache_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(cache_dir)
+    for path, hint in ((cache_dir / "cache.db", f"the folder that holds it, {cache_dir}"), (cache_dir.parent / "notes.txt", "a folder")):
+        path.touch()
+        monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(path))  # the file instead of its folder
+        for command in (["cache", "info"], ["cache", "clear"]):
+            assert main(command) == 2
+            captured = capsys.readouterr()
+            assert captured.err.strip() == f"error: {path} is a file, not a cache folder — point WORKBENCH_CACHE_DIR at {hint}"
+            assert captured.out == ""
+    assert DiskCacheStore(cache_dir).info().entries["generation"] == 2  # nothing cleared
+
+
 def test_cache_info_and_clear_do_not_create_a_missing_cache(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["cache", "info"]) == 0
     assert main(["cache", "clear"]) == 0

@@ -169,7 +169,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise WorkbenchError(f"--older-than: {exc}") from None
     cfg = settings()
-    if not cfg.cache_dir.is_dir():  # do not create a cache just to say it is empty
+    if not cfg.cache_dir.exists():  # do not create a cache just to say it is empty
         print(f"cache {cfg.cache_dir}: empty (nothing cached yet)" if args.action == "info" else "removed 0 cache entries")
         return 0
     store = DiskCacheStore(cfg.cache_dir, size_limit_mb=cfg.cache_size_mb)

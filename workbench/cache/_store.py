@@ -109,6 +109,9 @@ class DiskCacheStore:
 
         self.size_limit_mb = size_limit_mb
         self.directory = Path(directory).absolute()
+        if self.directory.exists() and not self.directory.is_dir():  # e.g. WORKBENCH_CACHE_DIR set to the cache.db file
+            folder = f"the folder that holds it, {self.directory.parent}" if self.directory.name == "cache.db" else "a folder"
+            raise WorkbenchError(f"{self.directory} is a file, not a cache folder — point WORKBENCH_CACHE_DIR at {folder}")
         self.directory.mkdir(parents=True, exist_ok=True)
         try:
             self._cache = diskcache.Cache(
