@@ -4,6 +4,7 @@ variants are reused, answers come from the cache, a stopped or crashed sweep is 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import threading
 import time
@@ -150,6 +151,23 @@ def test_cache_false_on_the_judge_always_calls_it(wb_settings: Settings, models:
     assert judged > 0 and len(verdicts.calls) == 2 * judged  # every answer judged again, none reused from the first sweep
     assert not any(v.reused_from for v in again.variants) and {v.metrics["judge_calls"] for v in again.variants} == {judged / 4}
     assert models.calls == 4 * QUESTIONS  # the answers themselves still come from the cache
+
+
+def test_a_finished_run_whose_artifacts_were_deleted_is_computed_again_from_the_cache(wb_settings: Settings, models: Models) -> None:
+    cold = sweep(make_spec(), wb_settings, models)
+    lost = cold.variants[0]
+    client = MlflowClient(wb_settings.tracking_uri)
+    shutil.rmtree(client.get_run(lost.run_id).info.artifact_uri.removeprefix("file://"))  # disk cleaned up by hand
+    warm = sweep(make_spec(), wb_settings, models)
+    by_id = {v.variant.id: v for v in warm.variants}
+    again = by_id[lost.variant.id]
+    assert again.reused_from is None and len(again.records) == QUESTIONS  # not metrics without questions
+    assert again.metrics["generation_calls"] == 0 and again.metrics["cache_hits"] == QUESTIONS and models.calls == 4 * QUESTIONS
+    assert sum(1 for v in warm.variants if v.reused_from) == 3
+    report = wb.compare(warm)
+    assert set(report.table["variant"]) == {v.variant.name for v in warm.variants}
+    later = sweep(make_spec(), wb_settings, models)
+    assert all(v.reused_from for v in later.variants) and models.calls == 4 * QUESTIONS  # the new run is reused from now on
 
 
 def test_a_stopped_sweep_is_killed_and_running_it_again_finishes_without_repeating_a_question(wb_settings: Settings, models: Models) -> None:

@@ -48,6 +48,7 @@ RUN_TYPE_TAG = "mlflow.runType"
 EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
 _PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "llama-cpp-python", "sentence-transformers", "ragas", "pandas")
 _MAX_PARAM = 6000
+_REUSE_CANDIDATES = 10  # runs of one reuse key looked at, newest first, for one whose table is intact
 _UNENDED: set[tuple[str, str]] = set()  # (tracking URI, parent run id) of sweeps this process could not end
 _log = logging.getLogger(__name__)
 
@@ -319,17 +320,23 @@ class MlflowTracker:
 
     @tracking_call("looking for reusable runs")
     def reusable(self, sweep: SweepHandle, keys: Mapping[str, str]) -> dict[str, str]:
-        """Variant id -> the newest FINISHED run of this experiment logged with that variant's reuse key."""
+        """Variant id -> the newest FINISHED run of this experiment logged with that variant's reuse key whose
+        per-question table is still there: a run whose artifacts were deleted (to save disk, by an artifact store's
+        expiry) would be reused as metrics without questions, and left out of every comparison."""
         out = {}
         for variant_id, key in keys.items():
             runs = self.client.search_runs(
                 [sweep.experiment_id],
                 f"tags.`{REUSE_KEY_TAG}` = '{key}' and tags.`workbench.status` = 'FINISHED' and attributes.status = 'FINISHED'",
-                order_by=["attributes.start_time DESC"], max_results=1,
+                order_by=["attributes.start_time DESC"], max_results=_REUSE_CANDIDATES,
             )
-            if runs:
-                out[variant_id] = runs[0].info.run_id
+            found = next((r.info.run_id for r in runs if self._has_results_table(r.info.run_id)), None)
+            if found is not None:
+                out[variant_id] = found
         return out
+
+    def _has_results_table(self, run_id: str) -> bool:
+        return any(f.path == RESULTS_TABLE for f in self.client.list_artifacts(run_id))
 
     @tracking_call("logging a reused variant")
     def reuse_variant(self, sweep: SweepHandle, variant: Variant, source_run_id: str, dataset: Dataset) -> VariantResult:
