@@ -88,6 +88,12 @@ def test_a_router_id_covers_both_models_and_the_thresholds(tmp_path: Path) -> No
         ("      name: r1\n", "      name: r1\n      cheep: 1\n", r"exp.yaml:13: models\[1\]\.router\.cheep: unknown field"),
         ("        id: local:gemma3-270m\n        params: {max_tokens: 32}", "        id: local:smollm2-135m-instruct\n        params: {max_tokens: 32}",
          r"exp.yaml:11: models\[1\]\.router: cheap and strong are the same model \(local:smollm2-135m-instruct\)"),
+        *(  # the same model under another name, with its default kind spelled out, or with another time limit only
+            ("        id: local:gemma3-270m\n        params: {max_tokens: 32}", f"        id: local:smollm2-135m-instruct\n        {extra}",
+             r"exp.yaml:11: models\[1\]\.router: cheap and strong are the same model \(local:smollm2-135m-instruct\)")
+            for extra in ("params: {max_tokens: 32}\n        name: big", "params: {max_tokens: 32}\n        kind: chat",
+                          "params: {max_tokens: 32, timeout_s: 300}")
+        ),
         ("        retrieval_score_below: 0.3", "        retrieval_score_below: 3",
          r"exp.yaml:18: models\[1\]\.router\.escalate_when\.retrieval_score_below: Input should be less than or equal to 1"),
         ("  - id: local:gemma3-270m\n",

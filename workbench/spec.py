@@ -270,7 +270,12 @@ class RouterSpec(_Spec):
 
     @model_validator(mode="after")
     def _two_models(self) -> RouterSpec:
-        if self.cheap.model_dump(exclude={"cache"}) == self.strong.model_dump(exclude={"cache"}):
+        # what decides an answer: a name, the cache flag, a kind left to its default or a time limit do not, so two
+        # entries differing only in those would answer every escalated question with the cheap answer again
+        def answering(m: ModelSpec) -> tuple[Any, ...]:
+            return (m.id, m.resolved_kind, m.params.temperature, m.params.max_tokens, m.params.stop)
+
+        if answering(self.cheap) == answering(self.strong):
             raise ValueError(f"cheap and strong are the same model ({self.cheap.id}) — route between two different models")
         return self
 
