@@ -470,7 +470,7 @@ class JudgeSpec(_Spec):
     max_tokens: int = Field(default=256, ge=16, le=8192, description="bound on each judge answer")
     timeout_s: float = Field(default=60.0, gt=0, description="time limit of one judge call")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0: deterministic (repeats then agree)")
-    cache: bool = Field(default=True, description="reuse cached judge replies; false: always call the judge")
+    cache: bool = Field(default=True, description="reuse cached judge replies and finished runs; false: always call the judge")
 
     @model_validator(mode="before")
     @classmethod
