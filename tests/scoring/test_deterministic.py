@@ -55,6 +55,24 @@ def test_overlap_scorers_count_characters_of_scripts_without_spaces(scorers) -> 
     assert token_f1_value("Привет, мир!", "привет мир") == 1.0
 
 
+@pytest.mark.parametrize(("answer", "reference"), [
+    ("１，０００ ｙｅｎ", "1,000 yen"),  # full-width digits, comma and letters (Japanese input methods)
+    ("Cafe\u0301 au lait", "café au lait"),  # a decomposed accent (macOS, copied from a PDF) against a composed one
+    ("STRASSE", "straße"),  # case folding, not just lower case
+])
+def test_overlap_scorers_match_text_that_reads_the_same(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    s = run_scorers(scorers, ctx(answer=answer, reference=reference))
+    assert (s["exact_match"].value, s["token_f1"].value) == (1.0, 1.0)
+    assert s["rouge_l"].value == pytest.approx(1.0)
+
+
+def test_overlap_scorers_keep_decimal_points_and_drop_thousands_separators(scorers) -> None:  # type: ignore[no-untyped-def]
+    assert run_scorers(scorers, ctx(answer="3.5", reference="35"))["exact_match"].value == 0.0
+    assert token_f1_value("Python 3.11", "python 311") == pytest.approx(0.5)
+    assert token_f1_value("It costs 1,000.50 dollars.", "1000.50 dollars") == pytest.approx(2 / 3)  # 2 of 4, 2 of 2
+    assert token_f1_value("version 3.11.", "Version 3.11") == 1.0  # a full stop after a number is still punctuation
+
+
 def test_rouge_l_is_unchanged_on_ascii_text() -> None:
     from rouge_score import rouge_scorer
 

@@ -21,15 +21,36 @@ _UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3
                        "\uf900-\ufaff\U00020000-\U0003ffff]")
 
 
+# A number with its separators: "1,000.5", "3.11", "2.4.1"
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)+")
+
+
 def _strip_punctuation(text: str) -> str:
     """Drop ASCII punctuation and symbols (``string.punctuation``) and any Unicode punctuation (category P*)."""
     text = text.translate(_PUNCT)
     return text if text.isascii() else "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
 
 
+def _strip_punctuation_keeping_numbers(text: str) -> str:
+    """``_strip_punctuation`` outside numbers; in a number, thousands separators go ("1,000" is 1000) and decimal
+    points stay ("3.5" is not 35, "3.11" is not 311)."""
+    pieces, end = [], 0
+    for number in _NUMBER.finditer(text):
+        pieces += [_strip_punctuation(text[end:number.start()]), number.group().replace(",", "")]
+        end = number.end()
+    return "".join([*pieces, _strip_punctuation(text[end:])])
+
+
+def _folded(text: str) -> str:
+    """One form for text that reads the same: NFKC (full-width "１０" is "10", a decomposed "é" is "é") and Unicode
+    case folding ("STRASSE" matches "straße")."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def normalize(text: str) -> str:
-    """SQuAD-style normalisation: lower case, no punctuation (in any script), no articles, single spaces."""
-    text = _strip_punctuation(text.lower())
+    """SQuAD-style normalisation: Unicode-folded case and width, no punctuation (in any script; numbers keep their
+    decimal points), no articles, single spaces."""
+    text = _strip_punctuation_keeping_numbers(_folded(text))
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
@@ -159,14 +180,14 @@ def _letters_and_digits(text: str) -> str:
 
 @dataclass(frozen=True)
 class _RougeTokenizer:
-    """rouge_score's default tokenizer for every script: lower case, letters and digits only, ASCII words of more
-    than 3 characters stemmed. rouge_score's own keeps only ``[a-z0-9]``, so an answer in Chinese, Arabic or Russian
-    had no tokens at all (ROUGE-L 0 even against itself)."""
+    """rouge_score's default tokenizer for every script: folded case and width (``_folded``), letters and digits
+    only, ASCII words of more than 3 characters stemmed. rouge_score's own keeps only ``[a-z0-9]``, so an answer in
+    Chinese, Arabic or Russian had no tokens at all (ROUGE-L 0 even against itself)."""
 
     stem: Callable[[str], str]
 
     def tokenize(self, text: str) -> list[str]:
-        return [self.stem(w) if len(w) > 3 and w.isascii() else w for w in words(_letters_and_digits(text.lower()))]
+        return [self.stem(w) if len(w) > 3 and w.isascii() else w for w in words(_letters_and_digits(_folded(text)))]
 
 
 @lru_cache(maxsize=1)
