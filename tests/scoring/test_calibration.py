@@ -107,6 +107,17 @@ def test_calibrate_a_run_table_skips_missing_and_stale_labels() -> None:
         calibrate(table[["case_id", "answer"]], labels)
 
 
+def test_labels_on_a_metric_the_run_did_not_score_are_reported_missing_not_dropped() -> None:
+    table = pd.DataFrame({"case_id": ["c1", "c2"], "faithfulness": [0.9, 0.1]})
+    labels = pd.DataFrame({"case_id": ["c1", "c2", "c1", "c2"], "metric": ["faithfulness", "faithfulness", "Faithfulness", "context_recall"],
+                           "label": [1, 0, 1, 1]})
+    report = calibrate(table, labels)
+    assert list(report.to_frame()["metric"]) == ["faithfulness", "Faithfulness", "context_recall"]
+    typo = report.agreement("Faithfulness")
+    assert (typo.n, typo.missing, typo.confusion) == (0, 1, (0, 0, 0, 0)) and math.isnan(typo.kappa)
+    assert report.agreement("context_recall").missing == 1 and report.agreement("faithfulness").n == 2
+
+
 def test_calibrate_takes_data_and_names_its_source() -> None:
     table = pd.DataFrame({"case_id": ["c1", "c2"], "faithfulness": [0.9, 0.1]})
     labels = pd.DataFrame({"case_id": ["c1", "c2"], "metric": ["faithfulness"] * 2, "label": [1, 0]})

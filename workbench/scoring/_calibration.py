@@ -40,7 +40,8 @@ class Agreement:
         judge_positive: share the judge passed.
         human_positive: share the humans passed.
         confusion: (both pass, judge only, human only, both fail).
-        missing: labels with no judge score in the run (not applicable, judge error, or case not in the run).
+        missing: labels with no judge score in the run (not applicable, judge error, case not in the run, or the
+            metric not scored by the run: then every label of it).
         stale: labels on a different answer than the run's.
     """
 
@@ -228,7 +229,8 @@ def calibrate(scores: Any, labels: Any, *, threshold: float = 0.5, source: str =
         source: what the scores are (a run id, a variant name), for the report and error messages.
 
     Returns:
-        A ``CalibrationReport``; metrics are in the order they first appear in the labels.
+        A ``CalibrationReport`` with every labelled metric, in the order they first appear in the labels (a metric
+        the run did not score has n 0, and all its labels missing).
 
     Raises:
         DataError: bad labels (file, line and field named), or no label matches a scored metric.
@@ -246,10 +248,17 @@ def calibrate(scores: Any, labels: Any, *, threshold: float = 0.5, source: str =
     label_frame = load_labels(labels)
     if "case_id" not in scores.columns:
         raise DataError(f"{source}: the results table has no case_id column")
+    labelled = list(dict.fromkeys(label_frame["metric"]))
+    if not any(metric in scores.columns for metric in labelled):
+        raise DataError(
+            f"{source}: none of the labelled metrics ({', '.join(labelled)}) was scored in this run — run with a judge configured"
+        )
     by_case = {str(row["case_id"]): row for row in scores.to_dict("records")}
     results = []
-    for metric in dict.fromkeys(label_frame["metric"]):
-        if metric not in scores.columns:
+    for metric in labelled:
+        if metric not in scores.columns:  # a misspelt metric, or one this run did not score: every label is missing
+            count = int((label_frame["metric"] == metric).sum())
+            results.append(agreement(metric, [], [], threshold=threshold, missing=count))
             continue
         judge: list[float] = []
         human: list[float] = []
@@ -266,7 +275,4 @@ def calibrate(scores: Any, labels: Any, *, threshold: float = 0.5, source: str =
             judge.append(float(value))
             human.append(float(lab["label"]))
         results.append(agreement(metric, judge, human, threshold=threshold, missing=missing, stale=stale))
-    if not results:
-        labelled = ", ".join(dict.fromkeys(label_frame["metric"]))
-        raise DataError(f"{source}: none of the labelled metrics ({labelled}) was scored in this run — run with a judge configured")
     return CalibrationReport(source, tuple(results))
