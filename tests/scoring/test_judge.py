@@ -33,6 +33,23 @@ def test_json_wrapped_in_prose_or_a_code_fence_is_found() -> None:
     assert error is None and value["verdict"] == 0
 
 
+
+@pytest.mark.parametrize("raw", [
+    'Based on [1] and [2]: {"reason": "r", "verdict": 1}',  # a citation before the answer
+    '[Verdict] {"reason": "r", "verdict": 1}',  # a bracketed heading that is not JSON
+    '{"step": "think first"} then {"reason": "r", "verdict": 1}',  # a value of another shape before the answer
+])
+def test_the_conforming_json_is_found_after_other_brackets_in_the_prose(raw: str) -> None:
+    value, error = check_reply(raw, SCHEMA)
+    assert error is None and value == {"reason": "r", "verdict": 1}
+
+
+def test_when_no_value_conforms_the_mismatch_of_the_first_of_the_right_type_is_reported() -> None:
+    value, error = check_reply('See [1]. {"reason": "r", "verdict": 7}', SCHEMA)
+    assert value is None and error == "judge output does not match the schema at verdict: 7 is not one of [0, 1]"
+    value, error = check_reply('See [1].', SCHEMA)
+    assert value is None and error == "judge output does not match the schema at (root): [1] is not of type 'object'"
+
 def test_a_bare_newline_inside_a_string_is_tolerated() -> None:
     # llama-cpp-python's JSON grammar allows raw control characters in strings; the content is still unambiguous
     value, error = check_reply('{"reason": "useful for the\n" ,"verdict": 0}', SCHEMA)

@@ -9,8 +9,9 @@ backend: an unusable output is a reply with ``error`` set and the raw text kept,
 from __future__ import annotations
 
 import json
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
@@ -30,6 +31,7 @@ __all__ = [
 
 # Where a base model running unconstrained tends to continue after its answer to a ragas-style prompt.
 _UNCONSTRAINED_STOPS = ("\n-----", "\nNow perform", "\nExample", "\ninput:", "\nInput:")
+_OPENERS = re.compile(r"[{[]")
 
 
 @dataclass(frozen=True)
@@ -82,24 +84,27 @@ class Judge(Protocol):
 # -- checking replies (pure) -----------------------------------------------------------------------------------------
 
 
-def _first_json(raw: str) -> Any:
-    """The JSON value in ``raw``: the whole text, else the value starting at its first ``{`` (or ``[``) — a model
-    may wrap JSON in prose or a code fence. Objects nested in a broken outer one are not tried. Raw control
-    characters inside strings are accepted (llama-cpp-python's JSON grammar lets a model write a bare newline there)."""
+def _json_values(raw: str) -> Iterator[Any]:
+    """The JSON values in ``raw``, in order: the whole text, else every value starting at a ``{`` or ``[`` that is
+    not inside one found before — a model may wrap JSON in prose or a code fence, or write a ``[1]`` before it.
+    Raw control characters inside strings are accepted (llama-cpp-python's JSON grammar lets a model write a bare
+    newline there)."""
     text = raw.strip()
     try:
-        return json.loads(text, strict=False)
+        yield json.loads(text, strict=False)
+        return
     except json.JSONDecodeError:
         pass
     decoder = json.JSONDecoder(strict=False)
-    starts = sorted(i for i in (text.find("{"), text.find("[")) if i >= 0)
-    for start in starts:
+    end = 0
+    for opener in _OPENERS.finditer(text):
+        if opener.start() < end:
+            continue
         try:
-            value, _ = decoder.raw_decode(text, start)
+            value, end = decoder.raw_decode(text, opener.start())
         except json.JSONDecodeError:
             continue
-        return value
-    raise ValueError("no JSON value in the output")
+        yield value
 
 
 @lru_cache(maxsize=64)
@@ -124,16 +129,19 @@ def check_reply(raw: str, schema: Mapping[str, Any], *, finish_reason: str = "st
             json.loads(raw, strict=False)
         except json.JSONDecodeError:
             return None, f"judge output is incomplete JSON ({cut[finish_reason]})"
-    try:
-        value = _first_json(raw)
-    except ValueError:
-        return None, "judge output is not JSON"
-    errors = sorted(_validator(json.dumps(schema, sort_keys=True)).iter_errors(value), key=lambda e: list(e.absolute_path))
-    if errors:
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    mismatches = []  # (whether the value is of another type altogether, why it does not conform)
+    for value in _json_values(raw):  # the first that conforms (an object nested in a cut-off one has another shape)
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+        if not errors:
+            return value, None
         err = errors[0]
         where = "/".join(str(p) for p in err.absolute_path) or "(root)"
-        return None, f"judge output does not match the schema at {where}: {err.message[:200]}"
-    return value, None
+        other_type = err.validator == "type" and not err.absolute_path
+        mismatches.append((other_type, f"judge output does not match the schema at {where}: {err.message[:200]}"))
+    if not mismatches:
+        return None, "judge output is not JSON"
+    return None, min(mismatches, key=lambda m: m[0])[1]  # the first value of the right type says most
 
 
 def _reply(raw: str, schema: Mapping[str, Any], *, input_tokens: int, output_tokens: int, latency_s: float,
