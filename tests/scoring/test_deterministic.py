@@ -30,6 +30,19 @@ def test_retrieval_metrics_not_applicable_without_labels(scorers) -> None:  # ty
     assert s["hit_at_k"].value is None and s["mrr"].value is None
 
 
+
+@pytest.mark.parametrize("reference", [" ", "\n", "-", "...", "—"])
+def test_a_reference_with_no_words_is_no_reference(reference: str) -> None:  # a blank or "-" spreadsheet cell
+    from workbench.scoring._ragas import JUDGED_METRICS
+
+    names = [n for n in registered_scorers() if n not in JUDGED_METRICS]
+    env = ScorerEnv(embedder=HashingEmbedder())
+    for answer in ("", "Paris"):
+        s = run_scorers(build_scorers(names, env), ctx(answer=answer, reference=reference, contexts=("Paris is the capital.",)))
+        for name in ("token_f1", "exact_match", "rouge_l", "semantic_similarity", "string_similarity", "bleu", "chrf",
+                     "non_llm_context_recall", "non_llm_context_precision"):
+            assert (s[name].value, s[name].error, s[name].explanation) == (None, None, "no reference answer"), (name, answer)
+
 def test_answer_overlap(scorers) -> None:  # type: ignore[no-untyped-def]
     s = run_scorers(scorers, ctx())
     assert s["exact_match"].value == 1.0

@@ -209,6 +209,13 @@ def test_answer_metrics_rank_a_copy_above_an_unrelated_answer(offline) -> None: 
     assert all(s.value is None for s in refusal.values())
 
 
+
+def test_a_one_character_reference_is_scored_by_the_non_llm_context_metrics(offline) -> None:  # type: ignore[no-untyped-def]
+    for reference in ("5", "是"):
+        out = run_scorers(offline, ScoreContext("q", answer="a", reference=reference, contexts=(f"Answer: {reference}", "Other text.")))
+        for name in ("non_llm_context_recall", "non_llm_context_precision"):
+            assert out[name].error is None and out[name].value == pytest.approx(1.0, abs=1e-6), (reference, name, out[name])
+
 def test_non_llm_context_metrics_find_the_reference_sentences(offline) -> None:  # type: ignore[no-untyped-def]
     hit = CTX.contexts[0]
     miss = "Functions created with lambda expressions cannot contain statements or annotations."

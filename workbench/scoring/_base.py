@@ -50,6 +50,12 @@ class ScoreContext:
     def expects_refusal(self) -> bool:
         return self.category in REFUSAL_CATEGORIES
 
+    @property
+    def has_reference(self) -> bool:
+        """Whether there is a reference answer to compare with: some letter or digit (a blank cell, or one holding
+        "-" or "...", is none)."""
+        return any(ch.isalnum() for ch in self.reference)
+
 
 class ScoreFn(Protocol):
     def __call__(self, ctx: ScoreContext) -> Score: ...

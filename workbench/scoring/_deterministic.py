@@ -154,7 +154,7 @@ def _answerable_only(fn):  # type: ignore[no-untyped-def]
     def score(ctx: ScoreContext) -> Score:
         if ctx.expects_refusal:
             return _not_applicable("refusal item: see refusal_correct")
-        if not ctx.reference:
+        if not ctx.has_reference:
             return _not_applicable("no reference answer")
         return fn(ctx)
 

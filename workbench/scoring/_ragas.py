@@ -46,7 +46,7 @@ def _needs_answer_and_contexts(ctx: ScoreContext) -> str | None:
 def _answerable_with_reference_and_contexts(ctx: ScoreContext) -> str | None:
     if ctx.expects_refusal:
         return "refusal item: see refusal_correct"
-    if not ctx.reference:
+    if not ctx.has_reference:
         return "no reference answer"
     if not ctx.contexts:
         return "no retrieved contexts"
@@ -199,7 +199,7 @@ def _answer_vs_reference(metric_class: str, name: str) -> ScoreFn:
         nonlocal metric
         if ctx.expects_refusal:
             return Score(None, "refusal item: see refusal_correct")
-        if not ctx.reference:
+        if not ctx.has_reference:
             return Score(None, "no reference answer")
         if not ctx.answer.strip():
             return Score(0.0, "empty answer")

@@ -132,9 +132,10 @@ _QUOTES = str.maketrans({c: "" for c in "\"'`“”‘’*"})
 
 
 def sentences(text: str) -> list[str]:
-    """Split text into sentences (also at ``;`` and ``:``), whitespace collapsed, quotes dropped, lower case."""
+    """Split text into sentences (also at ``;`` and ``:``), whitespace collapsed, quotes dropped, lower case; a piece
+    with no letter or digit (a stray "-") is none, a one-character answer ("5", "是") is one."""
     parts = (" ".join(p.split()).translate(_QUOTES).lower().strip() for p in _SENTENCE_END.split(text))
-    return [p for p in parts if len(p) > 1]
+    return [p for p in parts if any(ch.isalnum() for ch in p)]
 
 
 @dataclass
