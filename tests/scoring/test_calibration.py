@@ -66,6 +66,25 @@ def test_labels_from_csv_jsonl_and_dataframe(tmp_path: Path) -> None:
     assert list(frame["label"]) == [0.0]
 
 
+
+def test_labels_saved_by_excel_with_a_byte_order_mark_load(tmp_path: Path) -> None:
+    for name, text in (("l.csv", "case_id,metric,label\r\npy-001,faithfulness,yes\r\n"),
+                       ("l.jsonl", '{"case_id": "py-001", "metric": "faithfulness", "label": "yes"}\n')):
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        assert load_labels(path).to_dict("records") == [{"case_id": "py-001", "metric": "faithfulness", "label": 1.0, "answer": None}]
+
+
+def test_labels_not_in_utf8_are_one_line_errors(tmp_path: Path) -> None:
+    latin1 = tmp_path / "l.csv"
+    latin1.write_bytes("case_id,metric,label\ncafé,faithfulness,1\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"l.csv:2: not UTF-8 \(byte 0xe9 at offset 24\) — save the file as UTF-8"):
+        load_labels(latin1)
+    utf16 = tmp_path / "l16.csv"
+    utf16.write_bytes("case_id,metric,label\n".encode("utf-16"))
+    with pytest.raises(DataError, match="l16.csv:1: UTF-16 text"):
+        load_labels(utf16)
+
 @pytest.mark.parametrize(
     ("name", "text", "fragment"),
     [

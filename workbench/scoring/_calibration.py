@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.datasets import read_text
 from workbench.errors import DataError
 
 __all__ = ["Agreement", "CalibrationReport", "agreement", "calibrate", "cohen_kappa", "load_labels"]
@@ -181,7 +182,7 @@ def load_labels(source: str | Path | Any) -> Any:
     path = Path(source)
     if not path.is_file():
         raise DataError(f"{path}: labels file not found")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "save the file as UTF-8 (.csv or .jsonl)")
     if path.suffix.lower() == ".jsonl":
         parsed: list[tuple[int, dict[str, Any]]] = []
         for i, line in enumerate(text.splitlines(), start=1):
