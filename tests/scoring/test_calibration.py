@@ -75,6 +75,19 @@ def test_labels_saved_by_excel_with_a_byte_order_mark_load(tmp_path: Path) -> No
         assert load_labels(path).to_dict("records") == [{"case_id": "py-001", "metric": "faithfulness", "label": 1.0, "answer": None}]
 
 
+
+def test_a_csv_written_with_spaces_after_the_commas_loads(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", 'case_id, metric, label, answer\npy-001, faithfulness, "yes", "It ends, then runs else."\n')
+    assert load_labels(path).to_dict("records") == [
+        {"case_id": "py-001", "metric": "faithfulness", "label": 1.0, "answer": "It ends, then runs else."}
+    ]
+
+
+def test_a_bad_label_after_a_multi_line_answer_names_its_own_line(tmp_path: Path) -> None:
+    text = 'case_id,metric,label,answer\npy-001,faithfulness,1,"line one\nline two\nline three"\npy-002,faithfulness,maybe,"x"\n'
+    with pytest.raises(DataError, match=r"l.csv:5: field 'label': 'maybe'"):
+        load_labels(write(tmp_path / "l.csv", text))
+
 def test_labels_not_in_utf8_are_one_line_errors(tmp_path: Path) -> None:
     latin1 = tmp_path / "l.csv"
     latin1.write_bytes("case_id,metric,label\ncafé,faithfulness,1\n".encode("latin-1"))

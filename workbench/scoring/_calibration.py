@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,14 @@ def _label_rows(rows: Iterable[tuple[int, dict[str, Any]]], source: str) -> list
     return out
 
 
+def _csv_rows(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each row of a CSV file with the line it starts on (a quoted answer may span several lines)."""
+    start = reader.line_num + 1
+    for row in reader:
+        yield start, row
+        start = reader.line_num + 1
+
+
 def load_labels(source: str | Path | Any) -> Any:
     """Human labels as a DataFrame (case_id, metric, label in [0, 1], answer or None).
 
@@ -197,11 +205,13 @@ def load_labels(source: str | Path | Any) -> Any:
             parsed.append((i, obj))
         rows = _label_rows(parsed, str(path))
     elif path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        missing = [c for c in LABEL_COLUMNS if c not in (reader.fieldnames or [])]
+        # skipinitialspace: `py-001, faithfulness, "yes"` as well as `py-001,faithfulness,yes`
+        reader = csv.DictReader(io.StringIO(text, newline=""), skipinitialspace=True)
+        reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+        missing = [c for c in LABEL_COLUMNS if c not in reader.fieldnames]
         if missing:
             raise DataError(f"{path}:1: column '{missing[0]}' is missing — the header needs case_id, metric, label")
-        rows = _label_rows(((i, r) for i, r in enumerate(reader, start=2)), str(path))
+        rows = _label_rows(_csv_rows(reader), str(path))
     else:
         raise DataError(f"{path}: labels must be a .csv or .jsonl file")
     if not rows:
