@@ -254,12 +254,17 @@ _REFUSAL_PATTERNS = re.compile(
 )
 
 
+# Apostrophes a model writes instead of ': typographic (don’t), modifier letter (donʼt), grave and acute accents
+_APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u0060\u00b4\u2032", "'"))
+
+
 def is_refusal(answer: str) -> bool:
-    """Whether an answer declines (says it does not know or cannot help). Empty answers count as refusals.
+    """Whether an answer declines (says it does not know or cannot help), whichever apostrophe it writes ("I don’t
+    know"). Empty answers count as refusals.
 
     Used by the refusal scorers and by a router deciding to escalate a question (``refusal_or_empty``).
     """
-    return not answer.strip() or bool(_REFUSAL_PATTERNS.search(answer))
+    return not answer.strip() or bool(_REFUSAL_PATTERNS.search(answer.translate(_APOSTROPHES)))
 
 
 # -- small statistics --------------------------------------------------------------------------------------------------

@@ -111,6 +111,14 @@ def test_refusals(scorers) -> None:  # type: ignore[no-untyped-def]
     assert over["false_refusal"].value == 1.0 and over["refusal_correct"].value is None
 
 
+
+@pytest.mark.parametrize("answer", ["I don\u2019t know.", "I can\u2019t help with that.", "I won\u2019t provide that.",
+                                    "I don\u02bct know", "I don`t know", "I don\u00b4t know"])
+def test_a_refusal_is_one_whichever_apostrophe_the_model_writes(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    assert is_refusal(answer)
+    assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
+    assert run_scorers(scorers, ctx(answer=answer))["false_refusal"].value == 1.0
+
 def test_custom_scorer_registration_and_errors_are_data() -> None:
     @scorer("test_answer_words", default=False)
     def answer_words(env: ScorerEnv):  # type: ignore[no-untyped-def]
