@@ -231,6 +231,14 @@ def test_a_cut_off_answer_is_an_error_reply_that_says_why(reason: str, hint: str
     assert reply.cost_usd == pytest.approx(Price(0.15, 0.60).cost(50, 8))  # a failed call still costs
 
 
+
+@pytest.mark.parametrize("reason", ["length", "deadline"])
+def test_a_complete_verdict_before_prose_cut_off_is_taken(reason: str) -> None:
+    raw = '{"reason": "stated in the context", "verdict": 1}\nExplanation: the second chunk says that the loop'
+    assert check_reply(raw, SCHEMA, finish_reason=reason) == ({"reason": "stated in the context", "verdict": 1}, None)
+    value, error = check_reply('{"reason": "r", "verdict": 7}', SCHEMA, finish_reason=reason)  # complete but wrong
+    assert value is None and error == "judge output does not match the schema at verdict: 7 is not one of [0, 1]"
+
 def test_a_provider_error_is_an_error_reply_and_an_unknown_price_stays_unknown() -> None:
     class Unpriced(Replying):
         model_id = "openai:some-new-model"

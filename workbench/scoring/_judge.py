@@ -123,15 +123,27 @@ def check_reply(raw: str, schema: Mapping[str, Any], *, finish_reason: str = "st
     if finish_reason in ("refusal", "content_filter"):
         said = " ".join(raw.split())[:200]
         return None, f"judge declined ({finish_reason}){f': {said}' if said else ''}"
+    value, error = _conforming(raw, schema)
     cut = {"length": "cut off at max_tokens — raise judge.max_tokens", "deadline": "cut off by the timeout — raise judge.timeout_s"}
-    if finish_reason in cut:
-        try:
-            json.loads(raw, strict=False)
-        except json.JSONDecodeError:
-            return None, f"judge output is incomplete JSON ({cut[finish_reason]})"
+    if error is not None and finish_reason in cut and not _parses(raw):
+        return None, f"judge output is incomplete JSON ({cut[finish_reason]})"
+    return value, error
+
+
+def _parses(raw: str) -> bool:
+    try:
+        json.loads(raw, strict=False)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _conforming(raw: str, schema: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """The first JSON value in ``raw`` that conforms to ``schema`` (an object nested in a cut-off one has another
+    shape), else why none does: the mismatch of the first value of the schema's type, or that there is no JSON."""
     validator = _validator(json.dumps(schema, sort_keys=True))
     mismatches = []  # (whether the value is of another type altogether, why it does not conform)
-    for value in _json_values(raw):  # the first that conforms (an object nested in a cut-off one has another shape)
+    for value in _json_values(raw):
         errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
         if not errors:
             return value, None
@@ -141,7 +153,7 @@ def check_reply(raw: str, schema: Mapping[str, Any], *, finish_reason: str = "st
         mismatches.append((other_type, f"judge output does not match the schema at {where}: {err.message[:200]}"))
     if not mismatches:
         return None, "judge output is not JSON"
-    return None, min(mismatches, key=lambda m: m[0])[1]  # the first value of the right type says most
+    return None, min(mismatches, key=lambda m: m[0])[1]
 
 
 def _reply(raw: str, schema: Mapping[str, Any], *, input_tokens: int, output_tokens: int, latency_s: float,
