@@ -210,6 +210,17 @@ def test_answer_metrics_rank_a_copy_above_an_unrelated_answer(offline) -> None: 
 
 
 
+
+def test_bleu_scores_the_whole_answer_not_its_first_sentence(offline) -> None:  # type: ignore[no-untyped-def]
+    two = "The loop ends. Then the else clause runs."
+    bleu = lambda answer, reference: run_scorers(offline, ScoreContext("q", answer=answer, reference=reference))["bleu"].value  # noqa: E731
+    assert bleu(two, two) == pytest.approx(1.0)  # an exact copy of a two-sentence reference
+    assert bleu("Ends.", "Ends.") == pytest.approx(1.0)  # shorter than a 4-gram
+    # the first sentence alone against the two: its 4 unigrams ... its one 4-gram all match,
+    # so BLEU is the brevity penalty exp(1 - 10/4): 4 tokens ("The loop ends .") against 10
+    assert bleu("The loop ends.", two) == pytest.approx(math.exp(1 - 10 / 4))
+    assert bleu(two, "Nothing alike here at all.") < 0.1
+
 def test_a_one_character_reference_is_scored_by_the_non_llm_context_metrics(offline) -> None:  # type: ignore[no-untyped-def]
     for reference in ("5", "是"):
         out = run_scorers(offline, ScoreContext("q", answer="a", reference=reference, contexts=(f"Answer: {reference}", "Other text.")))

@@ -6,8 +6,9 @@ answering under a bounded JSON schema. Each value is checked against ragas's ran
 or an out-of-range value is an error score carrying the raw judge text, never NaN. With ``judge.n`` repeats the value
 is their mean and ``spread`` their standard deviation.
 
-Offline (on by default, no model calls): ``string_similarity``, ``bleu``, ``chrf`` (answer against reference) and
-``non_llm_context_recall`` / ``non_llm_context_precision`` (retrieved chunks against the reference answer's sentences).
+Offline (on by default, no model calls): ``string_similarity``, ``bleu`` (sacrebleu's over the whole answer: ragas's
+scores its first sentence only), ``chrf`` (answer against reference) and ``non_llm_context_recall`` /
+``non_llm_context_precision`` (retrieved chunks against the reference answer's sentences).
 """
 
 from __future__ import annotations
@@ -190,44 +191,62 @@ def context_recall(env: ScorerEnv) -> ScoreFn:
 # -- offline ragas metrics -----------------------------------------------------------------------------------------------
 
 
-def _answer_vs_reference(metric_class: str, name: str) -> ScoreFn:
-    """A scorer over one of ragas's offline collection metrics, built at its first use: ``import ragas`` takes seconds,
-    and a sweep whose variants are all reused scores nothing."""
-    metric: Any = None
+def _answer_vs_reference(value: Callable[[str, str], float]) -> ScoreFn:
+    """A scorer of the answer against the reference by ``value(reference, answer)``, clipped to [0, 1]; answerable
+    items with a reference only, and 0 for an empty answer."""
 
     def score(ctx: ScoreContext) -> Score:
-        nonlocal metric
         if ctx.expects_refusal:
             return Score(None, "refusal item: see refusal_correct")
         if not ctx.has_reference:
             return Score(None, "no reference answer")
         if not ctx.answer.strip():
             return Score(0.0, "empty answer")
+        return Score(min(1.0, max(0.0, value(ctx.reference, ctx.answer))))
+
+    return score
+
+
+def _collection_metric(metric_class: str, name: str) -> Callable[[str, str], float]:
+    """One of ragas's offline collection metrics as ``(reference, answer) -> value``, built at its first use: ``import
+    ragas`` takes seconds, and a sweep whose variants are all reused scores nothing."""
+    metric: Any = None
+
+    def value(reference: str, answer: str) -> float:
+        nonlocal metric
         from workbench.scoring._ragas_bridge import run_sync
 
         if metric is None:
             from ragas.metrics import collections
 
             metric = getattr(collections, metric_class)(name=name)
-        value = float(run_sync(metric.ascore(reference=ctx.reference, response=ctx.answer)).value)
-        return Score(min(1.0, max(0.0, value)))
+        return float(run_sync(metric.ascore(reference=reference, response=answer)).value)
 
-    return score
+    return value
+
+
+def _bleu_value(reference: str, answer: str) -> float:
+    """sacrebleu's BLEU of the whole answer against the whole reference, as one segment, in [0, 1] (effective order:
+    a short answer equal to its reference is 1). ragas's BleuScore splits both at ". " and pairs the pieces as a
+    corpus, so it scored the answer's first sentence only (and an exact copy of a two-sentence reference 0)."""
+    from sacrebleu import sentence_bleu
+
+    return float(sentence_bleu(answer, [reference]).score) / 100
 
 
 def string_similarity(env: ScorerEnv) -> ScoreFn:
     """ragas non-LLM string similarity (1 - normalised Levenshtein distance) of answer and reference; answerable only."""
-    return _answer_vs_reference("NonLLMStringSimilarity", "string_similarity")
+    return _answer_vs_reference(_collection_metric("NonLLMStringSimilarity", "string_similarity"))
 
 
 def bleu(env: ScorerEnv) -> ScoreFn:
-    """ragas BLEU (sacrebleu, scaled to [0, 1]) of answer against reference; answerable items only."""
-    return _answer_vs_reference("BleuScore", "bleu")
+    """BLEU of answer against reference (sacrebleu, the whole answer as one segment, in [0, 1]); answerable only."""
+    return _answer_vs_reference(_bleu_value)
 
 
 def chrf(env: ScorerEnv) -> ScoreFn:
     """ragas chrF (sacrebleu character n-gram F-score, scaled to [0, 1]) of answer against reference; answerable only."""
-    return _answer_vs_reference("CHRFScore", "chrf")
+    return _answer_vs_reference(_collection_metric("CHRFScore", "chrf"))
 
 
 def _context_text_metric(which: str) -> ScoreFn:
