@@ -186,17 +186,19 @@ LEADERBOARD_METRICS = (
 )
 
 # The one place that says which metrics are better low. Everything else (scores in [0, 1]) is better high.
-_LOWER_EXACT = frozenset({"false_refusal", "tokens", "context_injection", "escalation_rate"})
+_LOWER_EXACT = frozenset({"false_refusal", "tokens", "context_injection", "escalation_rate", "spent_usd", "retries",
+                          "generation_calls", "judge_calls"})
 _LOWER_PREFIXES = ("latency", "cost", "judge_cost", "tokens_", "calls_")
-_LOWER_SUFFIXES = ("_tokens", "_errors", "_cost_usd", "_latency_s", "_leak", "_leaks")
+_LOWER_SUFFIXES = ("_tokens", "_errors", "_cost_usd", "_spent_usd", "_latency_s", "_leak", "_leaks", "_std")
 
 
 def direction(metric: str) -> Direction:
     """Whether a larger value of ``metric`` is better ("higher") or worse ("lower").
 
-    Lower is better for latency, cost, token counts, error counts, false refusals, leaks and injected context, and
-    for a router's escalation rate and its per-model ``tokens_<model>`` and ``calls_<model>``, and for a scorer
-    registered with ``lower_is_better=True``; higher for the rest.
+    Lower is better for latency, cost and money spent, token and call counts, retries, error counts, false refusals,
+    leaks and injected context, the spread of a judge's repeats (``<scorer>_std``), a router's escalation rate and
+    its per-model ``tokens_<model>`` and ``calls_<model>``, and for a scorer registered with
+    ``lower_is_better=True``; higher for the rest.
     """
     entry = _REGISTRY.get(metric)
     if entry is not None and entry.lower_is_better:
