@@ -579,10 +579,11 @@ def _workers(text: str) -> int:
     return _whole_number(low, high)(text)
 
 
-def _unit_float(text: str) -> float:
+def _pass_threshold(text: str) -> float:
+    """An argparse type: a pass threshold in (0, 1] (at 0 every score would pass)."""
     value = _finite_float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value:g} is outside [0, 1]")
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside (0, 1]")
     return value
 
 
@@ -755,7 +756,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate", parents=[common], help="agreement and Cohen's kappa between a run's judge scores and human labels")
     p.add_argument("run_id", help="a variant run id, or a sweep run id (every variant is calibrated)")
     p.add_argument("--labels", required=True, help="labels file (.csv or .jsonl with case_id, metric, label[, answer])")
-    p.add_argument("--threshold", type=_unit_float, default=0.5, help="scores and labels at or above it count as a pass")
+    p.add_argument("--threshold", type=_pass_threshold, default=0.5, help="scores and labels at or above it count as a pass")
     p.set_defaults(handler=_cmd_calibrate)
     return parser
 
