@@ -86,6 +86,12 @@ def test_overlap_scorers_keep_decimal_points_and_drop_thousands_separators(score
     assert token_f1_value("version 3.11.", "Version 3.11") == 1.0  # a full stop after a number is still punctuation
 
 
+def test_overlap_scorers_keep_the_sign_of_a_number(scorers) -> None:  # type: ignore[no-untyped-def]
+    assert run_scorers(scorers, ctx(answer="Growth was -3.2%.", reference="growth was 3.2%"))["exact_match"].value == 0.0
+    assert token_f1_value("It fell to \u22125 degrees", "it fell to -5 degrees") == 1.0  # a Unicode minus sign is one
+    assert token_f1_value("pages 10-20", "pages 1020") == 1.0  # the dash of a range is still punctuation
+
+
 def test_rouge_l_is_unchanged_on_ascii_text() -> None:
     from rouge_score import rouge_scorer
 

@@ -21,8 +21,8 @@ _UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3
                        "\uf900-\ufaff\U00020000-\U0003ffff]")
 
 
-# A number with its separators: "1,000.5", "3.11", "2.4.1"
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)+")
+# A number with its sign and separators: "-5", "1,000.5", "3.11", "2.4.1" (not the "-" of a range such as "10-20")
+_NUMBER = re.compile(r"(?:(?<!\w)[-\u2212])?\d+(?:[.,]\d+)*")
 
 
 def _strip_punctuation(text: str) -> str:
@@ -32,11 +32,11 @@ def _strip_punctuation(text: str) -> str:
 
 
 def _strip_punctuation_keeping_numbers(text: str) -> str:
-    """``_strip_punctuation`` outside numbers; in a number, thousands separators go ("1,000" is 1000) and decimal
-    points stay ("3.5" is not 35, "3.11" is not 311)."""
+    """``_strip_punctuation`` outside numbers; in a number, thousands separators go ("1,000" is 1000), decimal
+    points stay ("3.5" is not 35, "3.11" is not 311), and so does a minus sign ("-5" is not 5; "−5" is "-5")."""
     pieces, end = [], 0
     for number in _NUMBER.finditer(text):
-        pieces += [_strip_punctuation(text[end:number.start()]), number.group().replace(",", "")]
+        pieces += [_strip_punctuation(text[end:number.start()]), number.group().replace(",", "").replace("\u2212", "-")]
         end = number.end()
     return "".join([*pieces, _strip_punctuation(text[end:])])
 
