@@ -15,7 +15,7 @@ import numbers
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -268,11 +268,12 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
     return Dataset(name=name, cases=_check_unique(cases, source), source=source)
 
 
-def _other_separator(column: str) -> str | None:
-    """How a header read as one column is really separated ("';'", "tabs"), when that splits it into known columns."""
+def other_separator(column: str, fields: Collection[str] = _FIELDS, required: str = "question") -> str | None:
+    """How a CSV header read as one column is really separated ("';'", "tabs"), when that splits it into known
+    ``fields`` among them ``required`` (a dataset's by default)."""
     for separator, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
         parts = [p.strip() for p in column.split(separator)]
-        if len(parts) > 1 and "question" in parts and all(p in _FIELDS for p in parts if p):
+        if len(parts) > 1 and required in parts and all(p in fields for p in parts if p):
             return name
     return None
 
@@ -290,7 +291,7 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
         raise DataError(f"{path}:1: CSV quoting in the header: {exc} — {quoting}") from None
     for column in header:
         if column and column not in _FIELDS:
-            separator = _other_separator(column)
+            separator = other_separator(column)
             if separator:  # Excel saves "CSV" with ';' where the decimal mark is a comma; a TSV renamed .csv has tabs
                 raise DataError(f"{path}:1: the columns are separated by {separator}, not commas — save the file as "
                                 "comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")

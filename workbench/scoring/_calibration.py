@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.datasets import read_text
+from workbench.datasets import other_separator, read_text
 from workbench.errors import DataError
 
 __all__ = ["Agreement", "CalibrationReport", "agreement", "calibrate", "cohen_kappa", "load_labels"]
@@ -209,6 +209,11 @@ def load_labels(source: str | Path | Any) -> Any:
         reader = csv.DictReader(io.StringIO(text, newline=""), skipinitialspace=True)
         reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
         missing = [c for c in LABEL_COLUMNS if c not in reader.fieldnames]
+        one_column = missing and len(reader.fieldnames) == 1
+        separator = other_separator(reader.fieldnames[0], (*LABEL_COLUMNS, "answer"), "case_id") if one_column else None
+        if separator:  # Excel saves "CSV" with ';' where the decimal mark is a comma
+            raise DataError(f"{path}:1: the columns are separated by {separator}, not commas — save the file as "
+                            "comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")
         if missing:
             raise DataError(f"{path}:1: column '{missing[0]}' is missing — the header needs case_id, metric, label")
         rows = _label_rows(_csv_rows(reader), str(path))
