@@ -49,7 +49,7 @@ def _folded(text: str) -> str:
 
 def normalize(text: str) -> str:
     """SQuAD-style normalisation: Unicode-folded case and width, no punctuation (in any script; numbers keep their
-    decimal points), no articles, single spaces."""
+    decimal points and minus signs), no articles, single spaces."""
     text = _strip_punctuation_keeping_numbers(_folded(text))
     return " ".join(_ARTICLES.sub(" ", text).split())
 
