@@ -385,3 +385,23 @@ def test_a_source_id_the_corpus_lacks_names_the_document_it_likely_means(tmp_pat
         wb.run(spec, tracker=tracker, settings=wb_settings, progress=False)
     assert str(info.value) == f"{tmp_path / 'd.jsonl'}: case 'q1': field 'source_ids': '{written}' is not a document of corpus 'docs' — {fix}"
     assert not tracker.runs
+
+
+def test_chunks_longer_than_the_embedding_model_reads_are_counted_and_named(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    """MiniLM reads 254 tokens: the rest of a longer chunk is never embedded, so retrieval cannot find it. Character
+    chunkers cannot be checked when the spec is read; the sweep counts such chunks and `workbench run` names them."""
+    from workbench.models import embedder_input_tokens
+    from workbench.pipeline import chunk_corpus
+
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 4000, "overlap": 0}, {"strategy": "recursive", "size": 300, "overlap": 0}])
+    result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings,
+                    progress=False, generate=False)
+    embedder, limit = fake_models[MINILM_ID], embedder_input_tokens(MINILM_ID)
+    by_size = {v.variant.chunker.size: v.chunk_stats for v in result.variants}
+    long_chunks = chunk_corpus(result.corpus, result.variants[0].variant.chunker.model_copy(update={"size": 4000}))
+    expected = sum(1 for c in long_chunks if embedder.count_tokens(c.text) > limit)
+    assert expected > 0 and by_size[4000].truncated == expected
+    assert by_size[300].truncated == 0
+    (line,) = result.truncation_notes
+    assert line.startswith(f"recursive-4000/0 / {MINILM_ID}: {expected} of {by_size[4000].count} chunks are longer than the {limit} tokens")
+    assert wb.pipeline.ChunkStats.from_dict(by_size[4000].as_dict()) == by_size[4000]

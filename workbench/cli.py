@@ -86,6 +86,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             first = next(r.error for r in v.records if r.error) or ""
             print(f"{v.variant.name}: {v.question_errors} of {len(v.records)} questions failed (first: {_redact(_first_line(first))[:200]}) "
                   "— their scores are missing; run again to retry only them", file=sys.stderr)
+    for line in result.truncation_notes:
+        print(line, file=sys.stderr)
     print()
     for line in _racing_lines(result):
         print(line)

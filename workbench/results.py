@@ -10,6 +10,7 @@ from workbench.datasets import Corpus, Dataset, EvalCase
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score, direction
+from workbench.models import embedder_input_tokens
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.redaction import redact
 from workbench.sandbox import Outcome
@@ -187,6 +188,20 @@ class SweepResult:
     @property
     def failed(self) -> tuple[VariantResult, ...]:
         return tuple(v for v in self.variants if v.status != "FINISHED")
+
+    @property
+    def truncation_notes(self) -> tuple[str, ...]:
+        """One line per index whose chunks are longer than its embedding model reads: their ends are never embedded,
+        so retrieval cannot find what they say (shown by ``workbench run`` and the RunPanel)."""
+        notes: dict[str, str] = {}
+        for v in self.variants:
+            stats, embedding = v.chunk_stats, v.variant.retrieval.embedding
+            label = f"{v.variant.chunker.label} / {embedding}"
+            if stats.truncated and label not in notes:
+                notes[label] = (f"{label}: {stats.truncated} of {stats.count} chunks are longer than the {embedder_input_tokens(embedding)} "
+                                "tokens the embedding model reads; only their beginning is embedded, so retrieval cannot find the rest "
+                                "— use a smaller chunk size")
+        return tuple(notes.values())
 
     def variant(self, key: str) -> VariantResult:
         """A variant by id, name or MLflow run id."""

@@ -31,8 +31,8 @@ from workbench.errors import DataError, SpecError, WorkbenchError
 from workbench.execution import ModelResolver, RacingExecutor, VariantJob, executor_for, failed_result, question_workers
 from workbench.grid import Variant, expand_grid, index_key
 from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
-from workbench.models import MINILM_ID, Embedder, Generator, llama_threads, runs_locally
-from workbench.pipeline import IndexStore, QuestionRecord, Retriever, chunk_corpus, chunk_stats, index_store_for, retrieve_question
+from workbench.models import MINILM_ID, Embedder, Generator, embedder_input_tokens, llama_threads, runs_locally
+from workbench.pipeline import IndexStore, QuestionRecord, Retriever, chunk_corpus, chunk_stats, count_truncated, index_store_for, retrieve_question
 from workbench.results import SweepResult, VariantResult
 from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers
 from workbench.spec import ExperimentSpec, JudgeSpec, load_experiment
@@ -328,7 +328,7 @@ def run(
                 try:
                     embedder = resolver.embedder(embedding, cache=False)
                     chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)
-                    stats = chunk_stats(chunks)
+                    stats = chunk_stats(chunks, truncated=count_truncated(chunks, embedder.count_tokens, embedder_input_tokens(embedding)))
                     # the embedder's identity is part of the key: an injected fake, or the same model string served by
                     # another server (OPENAI_BASE_URL), never opens an index of vectors it did not make
                     key = index_key(chunker, embedding, f"{corpus.hash}:{embedder.identity}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 import threading
 import time
@@ -200,6 +201,15 @@ def test_stop_ends_the_sweep_after_the_current_question_and_keeps_finished_varia
     runs = wb.tracking.sweep_variants(result.parent_run_id, tracking_uri=cfg.tracking_uri)
     assert runs[0].info.status == "FINISHED" and len(runs) == len(result.variants)
     assert MlflowClient(cfg.tracking_uri).get_run(result.parent_run_id).info.status == "KILLED"
+
+
+def test_run_panel_names_an_index_whose_chunks_the_embedding_model_truncates(cfg: Settings) -> None:
+    """Whole handbook pages (400-500 words) as chunks: MiniLM reads their first 254 tokens only."""
+    panel = RunPanel(handbook_spec(chunkers=[{"strategy": "recursive", "size": 6000, "overlap": 0}]), settings=cfg, models=fakes())
+    result = panel.run()
+    (note,) = result.truncation_notes
+    assert note.startswith(f"recursive-6000/0 / {MINILM_ID}: ") and "longer than the 254 tokens" in note
+    assert html.escape(note, quote=False) in panel.status.value
 
 
 def test_run_panel_reports_a_bad_spec_in_its_status_line(cfg: Settings) -> None:

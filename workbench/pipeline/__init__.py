@@ -10,6 +10,7 @@ from workbench.pipeline.chunk import (
     chunk_document,
     chunk_segments,
     chunk_stats,
+    count_truncated,
     length_histogram,
 )
 from workbench.pipeline.generate import QuestionRecord, answer_question, format_context, generate_answer, retrieve_question
@@ -42,6 +43,7 @@ __all__ = [
     "chunk_document",
     "chunk_segments",
     "chunk_stats",
+    "count_truncated",
     "decide",
     "decide_before_answer",
     "format_context",

@@ -287,6 +287,9 @@ def chunk_corpus(corpus: Corpus, spec: ChunkerSpec, tokenizer: Tokenizer | None 
 
 @dataclass(frozen=True)
 class ChunkStats:
+    """Chunk lengths in characters; ``truncated``: the chunks longer than the embedding model reads, of which only the
+    beginning is embedded (None when the model's input limit is unknown, e.g. a hosted model, or a run logged before)."""
+
     count: int
     documents: int
     mean_chars: float
@@ -294,22 +297,23 @@ class ChunkStats:
     min_chars: int
     max_chars: int
     p95_chars: float
+    truncated: int | None = None
 
     def as_dict(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.__dict__.items()}
+        return {k: float(v) for k, v in self.__dict__.items() if v is not None}
 
     @classmethod
     def from_dict(cls, data: dict[str, float]) -> ChunkStats:
         """The inverse of ``as_dict`` (counts come back as ints)."""
-        counts = ("count", "documents", "min_chars", "max_chars")
+        counts = ("count", "documents", "min_chars", "max_chars", "truncated")
         return cls(**{k: int(v) if k in counts else float(v) for k, v in data.items()})  # type: ignore[arg-type]
 
 
-def chunk_stats(chunks: Sequence[Chunk]) -> ChunkStats:
-    """Summary statistics of chunk lengths (characters)."""
+def chunk_stats(chunks: Sequence[Chunk], *, truncated: int | None = None) -> ChunkStats:
+    """Summary statistics of chunk lengths (characters), with the count of chunks the embedding model truncates."""
     lengths = sorted(len(c.text) for c in chunks)
     if not lengths:
-        return ChunkStats(0, 0, 0.0, 0.0, 0, 0, 0.0)
+        return ChunkStats(0, 0, 0.0, 0.0, 0, 0, 0.0, truncated)
     n = len(lengths)
     return ChunkStats(
         count=n,
@@ -319,7 +323,16 @@ def chunk_stats(chunks: Sequence[Chunk]) -> ChunkStats:
         min_chars=lengths[0],
         max_chars=lengths[-1],
         p95_chars=percentile(lengths, 95),
+        truncated=truncated,
     )
+
+
+def count_truncated(chunks: Sequence[Chunk], count_tokens: Callable[[str], int], input_tokens: int | None) -> int | None:
+    """How many chunks are longer than ``input_tokens`` (the embedding model reads only that many; the rest of such a
+    chunk is never embedded, so retrieval cannot find it); None when the limit is unknown."""
+    if input_tokens is None:
+        return None
+    return sum(1 for c in chunks if count_tokens(c.text) > input_tokens)
 
 
 # -- exploring a chunker (what the chunk explorer shows) ------------------------------------------------------------
