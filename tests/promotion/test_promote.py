@@ -40,6 +40,24 @@ def aliases(swept: Swept) -> dict[str, dict[str, str]]:
     return out
 
 
+def test_promote_writes_to_its_own_store_whatever_the_process_global_one_is(swept: Swept, tmp_path: Path) -> None:
+    """A fresh process (workbench promote, a new kernel) has MLflow's global tracking URI at its default: MLflow's
+    registry looked the new logged model up there (models:/ sources, prompt links) and the promotion failed."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    try:
+        done = wb.promote(swept.run_id("good"), name="own-store", alias="staging", settings=swept.settings)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    c = client(swept)
+    mv = c.get_model_version_by_alias("own-store", "staging")
+    assert str(mv.version) == done.version == "1"
+    logged = c.get_logged_model(mv.tags["workbench.logged_model_id"])
+    assert json.loads(logged.tags["mlflow.linkedPrompts"]) == [{"name": "own-store-prompt", "version": "1"}]
+
+
 def test_promote_to_staging_registers_prompt_config_and_audit(swept: Swept) -> None:
     run_id = swept.run_id("good")
     done = wb.promote(run_id, name="assist-a", alias="staging", settings=swept.settings)  # gates from the spec

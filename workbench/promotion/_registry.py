@@ -176,16 +176,29 @@ def register_config(client: Any, config: BundleConfig, files: Mapping[str, bytes
     except Exception:
         client.finalize_logged_model(logged.model_id, "FAILED")
         raise
+    # the artifact location, not models:/<id>: MLflow's sqlite/SQL registry resolves that URI through the process's
+    # global tracking URI (a fresh `workbench promote` or notebook kernel has none set), not this client's store
     mv = client.create_model_version(
-        name=config.name, source=f"models:/{logged.model_id}", run_id=source.run_id, model_id=logged.model_id,
+        name=config.name, source=logged.artifact_location, run_id=source.run_id, model_id=logged.model_id,
         tags={**tags, LOGGED_MODEL_TAG: logged.model_id},
         description=(f"prompt {config.prompt.name}, {config.model.id}, chunker {config.chunker.label}, "
                      f"retrieval {config.retrieval.label} ({config.retrieval.embedding}); config {config.config_hash[:12]}"),
     )
-    client.set_logged_model_tags(logged.model_id, {"mlflow.modelVersions": json.dumps([{"name": config.name, "version": mv.version}])})
+    links = {"mlflow.modelVersions": json.dumps([{"name": config.name, "version": mv.version}])}
     if config.prompt.registry_name and config.prompt.registry_version is not None:
-        client.link_prompt_version_to_model(config.prompt.registry_name, str(config.prompt.registry_version), logged.model_id)
+        links.update(_prompt_link(client, config.prompt.registry_name, config.prompt.registry_version))
+    client.set_logged_model_tags(logged.model_id, links)
     return client.get_model_version(config.name, mv.version)
+
+
+def _prompt_link(client: Any, prompt_name: str, prompt_version: int) -> dict[str, str]:
+    """The tag linking a new logged model to its prompt version, as MLflow writes it. Not through
+    ``client.link_prompt_version_to_model``: MLflow's stores look the logged model up in the process's global tracking
+    store there, not this client's, so a fresh process (``workbench promote``, a new kernel) failed to promote."""
+    from mlflow.tracing.constant import TraceTagKey
+    from mlflow.tracing.utils.prompt import update_linked_prompts_tag
+
+    return {TraceTagKey.LINKED_PROMPTS: update_linked_prompts_tag(None, [client.get_prompt_version(prompt_name, prompt_version)])}
 
 
 # -- aliases and their history -----------------------------------------------------------------------------------
