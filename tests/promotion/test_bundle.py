@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,3 +67,26 @@ def test_a_modified_file_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Pa
     (copy / "config.yaml").unlink()
     with pytest.raises(BundleError, match="no config.yaml"):
         wb.load_bundle(copy)
+
+
+def _other_config(manifest: dict[str, Any]) -> dict[str, Any]:
+    return {**manifest, "config_hash": "0" * 64}
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    (lambda m: {**m, "files": sorted(m["files"])}, r"not a workbench manifest \(files: Input should be a valid dictionary\)"),
+    (lambda m: {**m, "files": None}, r"not a workbench manifest \(files: Input should be a valid dictionary\)"),
+    (lambda m: {**m, "files": {rel: 1 for rel in m["files"]}}, r"not a workbench manifest \(files\..*: Input should be a valid string\)"),
+    (lambda m: [m], r"not a workbench manifest \(top level: "),
+    (lambda m: {**m, "files": {**m["files"], "../../outside.txt": "0" * 64}}, "lists '../../outside.txt', outside the bundle folder"),
+    (_other_config, "describes assist-z config 000000000000 but config.yaml holds assist-z config"),
+], ids=["files-list", "files-null", "hash-not-text", "not-a-mapping", "path-outside", "other-config"])
+def test_a_malformed_or_foreign_manifest_is_refused_in_one_line(swept: Swept, bundle_dir: Path, tmp_path: Path,
+                                                                 edit: Callable[[Any], Any], says: str) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    manifest = copy / "manifest.json"
+    manifest.write_text(json.dumps(edit(json.loads(manifest.read_text()))))
+    with pytest.raises(BundleError, match=says) as caught:
+        wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    assert str(caught.value).startswith(str(manifest)) and "\n" not in str(caught.value)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import cast
+
+from pydantic import ValidationError
 
 from workbench.config import settings as default_settings
 from workbench.datasets import Corpus, EvalCase, load_corpus
@@ -14,7 +16,7 @@ from workbench.errors import DataError
 from workbench.grid import index_key
 from workbench.models import Embedder, GenerationParams, Generator, load_embedder, load_generator
 from workbench.pipeline import ChromaIndexStore, IndexStore, Retriever, answer_question, chunk_corpus
-from workbench.promotion._config import CONFIG_FILE, MANIFEST_FILE, BundleConfig, sha256
+from workbench.promotion._config import CONFIG_FILE, MANIFEST_FILE, BundleConfig, Manifest, sha256
 from workbench.promotion._errors import BundleError
 from workbench.prompts import PromptTemplate
 
@@ -59,20 +61,38 @@ class Bundle:
         )
 
 
-def _verify(folder: Path) -> None:
+def _manifest(path: Path) -> Manifest:
+    """``manifest.json`` validated as the export wrote it (a file list that is not path -> sha256 is no manifest)."""
+    restore = "restore it from the bundle's commit"
+    try:
+        data = json.loads(path.read_bytes())
+    except ValueError:  # not JSON, not UTF-8
+        raise BundleError(f"{path}: not a workbench manifest (not JSON) — {restore}") from None
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "top level"
+        raise BundleError(f"{path}: not a workbench manifest ({where}: {err['msg']}) — {restore}") from None
+    outside = next((rel for rel in manifest.files if PurePosixPath(rel).is_absolute() or ".." in PurePosixPath(rel).parts), None)
+    if outside is not None:
+        raise BundleError(f"{path}: lists '{outside}', outside the bundle folder — {restore}")
+    return manifest
+
+
+def _verify(folder: Path) -> Manifest | None:
+    """The bundle's manifest after checking every file it lists; None for a bare config bundle (no manifest)."""
     manifest_path = folder / MANIFEST_FILE
     if not manifest_path.is_file():
-        return  # a bare config bundle (e.g. the registered model's artifacts) has no manifest
-    try:
-        listed = json.loads(manifest_path.read_text(encoding="utf-8"))["files"]
-    except (ValueError, KeyError, TypeError):
-        raise BundleError(f"{manifest_path}: not a workbench manifest (no 'files')") from None
-    for rel, digest in listed.items():
+        return None  # a bare config bundle (e.g. the registered model's artifacts) has no manifest
+    manifest = _manifest(manifest_path)
+    for rel, digest in manifest.files.items():
         file = folder / rel
         if not file.is_file():
             raise BundleError(f"{file}: listed in {MANIFEST_FILE} but missing — restore the bundle from its commit")
         if sha256(file.read_bytes()) != digest:
             raise BundleError(f"{file}: sha256 differs from {MANIFEST_FILE} — the file was modified after export")
+    return manifest
 
 
 def _read(folder: Path, rel: str) -> str:
@@ -134,11 +154,15 @@ def load_bundle(
     folder = Path(path).expanduser().resolve()
     if not (folder / CONFIG_FILE).is_file():
         raise BundleError(f"{folder}: no {CONFIG_FILE} — give the bundle folder of an export")
-    _verify(folder)
+    manifest = _verify(folder)
     try:
         config = BundleConfig.from_yaml(_read(folder, CONFIG_FILE), source=str(folder / CONFIG_FILE))
     except ValueError as exc:
         raise BundleError(str(exc)) from None
+    if manifest is not None and (manifest.config_hash, manifest.name) != (config.config_hash, config.name):
+        raise BundleError(f"{folder / MANIFEST_FILE}: describes {manifest.name} config {manifest.config_hash[:12]} but {CONFIG_FILE} "
+                          f"holds {config.name} config {config.config_hash[:12]} — the manifest was edited or comes from another "
+                          "bundle; restore the bundle from its commit")
     system = _read(folder, config.prompt.system_file) if config.prompt.system_file else ""
     try:
         template = PromptTemplate(config.prompt.name, _read(folder, config.prompt.file), system)
