@@ -43,6 +43,9 @@ class GitRepo:
         if not self.path.is_dir():
             raise ExportError(f"{self.path}: folder not found — give the path of a git repository")
         proc = self._run("rev-parse", "--show-toplevel", check=False)
+        if proc.returncode != 0 and self._run("rev-parse", "--git-dir", check=False).returncode == 0:
+            raise ExportError(f"{self.path}: a git repository without a working tree (bare, or a .git folder) — export into "
+                              "a clone's working tree (git clone), then push the new branch from there")
         if proc.returncode != 0:
             raise ExportError(f"{self.path}: not a git repository — run 'git init' there or give another --repo")
         return Path(proc.stdout.strip())
