@@ -169,6 +169,23 @@ def test_only_variant_runs_that_finished_can_be_promoted(swept: Swept) -> None:
         wb.promote(retrieval.variants[0].run_id, name="assist-h", alias="staging", settings=swept.settings)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(("mlflow_status", "tags", "says"), [
+    ("KILLED", {"workbench.status": "FINISHED"}, "ended KILLED — only finished variants can be promoted"),
+    ("FINISHED", {"workbench.status": "FAILED", "workbench.error": "boom"}, "ended FAILED: boom — only finished"),
+    ("RUNNING", {}, r"is still RUNNING in MLflow: it never finished \(or its sweep was killed\)"),
+], ids=["killed-in-mlflow", "failed-in-workbench", "left-running"])
+def test_an_unfinished_run_says_how_it_ended(swept: Swept, mlflow_status: str, tags: dict[str, str], says: str) -> None:
+    """MLflow's status and workbench's can disagree (a run killed in MLflow after workbench ended it, a sweep killed
+    mid-variant): the message named the wrong one ('ended FINISHED — only finished variants can be promoted')."""
+    c = client(swept)
+    run = c.create_run(str(swept.result.experiment_id), tags={"workbench.kind": "variant", **tags})
+    if mlflow_status != "RUNNING":
+        c.set_terminated(run.info.run_id, mlflow_status)
+    with pytest.raises(PromotionError, match=says) as caught:
+        wb.promote(run.info.run_id, name="assist-k", alias="staging", settings=swept.settings)
+    assert "FINISHED" not in str(caught.value)
+
+
 def test_a_sweep_never_writes_aliases(swept: Swept) -> None:
     wb.promote(swept.run_id("good"), name="assist-i", alias="staging", settings=swept.settings)
     before = aliases(swept)

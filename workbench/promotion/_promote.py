@@ -103,6 +103,20 @@ def get_run(client: Any, run_id: str) -> Any:
         raise PromotionError(f"run '{run_id}' not found in {client.tracking_uri} — check the run id (workbench list EXPERIMENT)") from None
 
 
+def _unfinished(run_id: str, mlflow_status: str, workbench_status: str, error: str) -> str | None:
+    """Why a run cannot be promoted as unfinished, from MLflow's status and the one workbench recorded (None: finished).
+
+    Either can be the one that did not finish: a run killed in MLflow after workbench ended it, or a run whose sweep
+    was killed before it could end it (left RUNNING in MLflow, no workbench status)."""
+    status = next((s for s in (mlflow_status, workbench_status) if s != "FINISHED"), None)
+    if status is None:
+        return None
+    if status in ("RUNNING", "SCHEDULED"):
+        return (f"run {run_id} is still {status} in MLflow: it never finished (or its sweep was killed) — promote a finished "
+                "variant run (run the experiment again to finish it)")
+    return f"run {run_id} ended {status}{': ' + error[:200] if error else ''} — only finished variants can be promoted"
+
+
 def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     """Read a variant run: its configuration (variant.yaml, tags, the sweep's experiment.yaml) and metrics.
 
@@ -121,10 +135,9 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     if tags.get("workbench.generates") == "false":
         raise PromotionError(f"run {run_id} is a retrieval-only variant (no prompt, no model) — promote a variant of a full sweep "
                              "that uses its chunker and retrieval setting")
-    status = tags.get("workbench.status", run.info.status)
-    if run.info.status != "FINISHED" or status != "FINISHED":
-        error = tags.get("workbench.error", "")
-        raise PromotionError(f"run {run_id} ended {status}{': ' + error[:200] if error else ''} — only finished variants can be promoted")
+    unfinished = _unfinished(run_id, run.info.status, tags.get("workbench.status", run.info.status), tags.get("workbench.error", ""))
+    if unfinished:
+        raise PromotionError(unfinished)
     stop = early_stop_from_tags(tags)
     if stop is not None:
         raise PromotionError(f"run {run_id} was stopped early by racing ({stop.label}): it answered only some questions — run the "
