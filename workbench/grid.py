@@ -10,7 +10,7 @@ from typing import Any
 
 from workbench.spec import ChunkerSpec, ExperimentSpec, ModelSpec, PromptSpec, RetrievalSpec, RouterEntry, RouterSpec
 
-__all__ = ["CHUNKING_REVISION", "Variant", "expand_grid", "index_key"]
+__all__ = ["CHUNKING_REVISION", "Variant", "embedded_index_key", "expand_grid", "index_key"]
 
 # How the chunkers cut text (workbench/pipeline/chunk.py), raised whenever they cut the same text into other chunks or
 # place them elsewhere: indexes are kept across upgrades (.workbench/indexes, a Chroma server), and one built by an
@@ -28,6 +28,12 @@ def index_key(chunker: ChunkerSpec, embedding: str, corpus_hash: str = "") -> st
     """Variants with the same chunker, embedding model (and corpus) share one index, made by this ``CHUNKING_REVISION``."""
     payload = {"chunker": chunker.model_dump(mode="json"), "chunking": CHUNKING_REVISION, "embedding": embedding, "corpus": corpus_hash}
     return _digest(payload, 16)
+
+
+def embedded_index_key(chunker: ChunkerSpec, embedding: str, corpus_hash: str, embedder_identity: str) -> str:
+    """The key of a built index: its chunks and the identity of the embedder that made its vectors, so an injected
+    fake or the same model string served by another server (OPENAI_BASE_URL) never opens vectors it did not make."""
+    return index_key(chunker, embedding, f"{corpus_hash}:{embedder_identity}")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from workbench.config import Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, load_corpus, load_dataset
 from workbench.errors import DataError, SpecError, WorkbenchError
 from workbench.execution import ModelResolver, RacingExecutor, VariantJob, executor_for, failed_result, question_workers
-from workbench.grid import Variant, expand_grid, index_key
+from workbench.grid import Variant, embedded_index_key, expand_grid
 from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
 from workbench.models import MINILM_ID, Embedder, Generator, embedder_input_tokens, llama_threads, runs_locally
 from workbench.pipeline import IndexStore, QuestionRecord, Retriever, chunk_corpus, chunk_stats, count_truncated, index_store_for, retrieve_question
@@ -329,9 +329,7 @@ def run(
                     embedder = resolver.embedder(embedding, cache=False)
                     chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)
                     stats = chunk_stats(chunks, truncated=count_truncated(chunks, embedder.count_tokens, embedder_input_tokens(embedding)))
-                    # the embedder's identity is part of the key: an injected fake, or the same model string served by
-                    # another server (OPENAI_BASE_URL), never opens an index of vectors it did not make
-                    key = index_key(chunker, embedding, f"{corpus.hash}:{embedder.identity}")
+                    key = embedded_index_key(chunker, embedding, corpus.hash, embedder.identity)
                     indexes = indexes or index_store_for(spec, cfg)
                     index = indexes.open(key)
                     if index is None:

@@ -13,7 +13,9 @@ import pytest
 
 import workbench as wb
 from tests.promotion.conftest import CASES, Swept, fake_models
+from workbench.models import MINILM_ID
 from workbench.promotion import BundleError
+from workbench.testing import HashingEmbedder
 from workbench.tracking import load_variant_table
 
 EASY = [{"kind": "min_questions", "n": 1}]
@@ -90,3 +92,15 @@ def test_a_malformed_or_foreign_manifest_is_refused_in_one_line(swept: Swept, bu
     with pytest.raises(BundleError, match=says) as caught:
         wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
     assert str(caught.value).startswith(str(manifest)) and "\n" not in str(caught.value)
+
+
+def test_an_index_is_reused_only_by_the_embedder_that_made_it(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    """The bundle keyed its index by chunker, model string and corpus alone: another embedder behind the same model
+    string (a fake, another OPENAI_BASE_URL) opened the first one's vectors and searched them with its own."""
+    shared, corpus = tmp_path / "shared-index", swept.root / "corpus"
+    wb.load_bundle(bundle_dir, corpus_path=corpus, index_dir=shared, models=fake_models())
+    other = {**fake_models(), MINILM_ID: HashingEmbedder(dim=16, model_id=MINILM_ID)}
+    reopened = wb.load_bundle(bundle_dir, corpus_path=corpus, index_dir=shared, models=other)
+    fresh = wb.load_bundle(bundle_dir, corpus_path=corpus, index_dir=tmp_path / "fresh-index", models=other)
+    for case in CASES:
+        assert reopened.answer(case["question"]).chunk_ids == fresh.answer(case["question"]).chunk_ids

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from workbench.config import settings as default_settings
 from workbench.datasets import Corpus, EvalCase, load_corpus
 from workbench.errors import DataError
-from workbench.grid import index_key
+from workbench.grid import embedded_index_key
 from workbench.models import Embedder, GenerationParams, Generator, load_embedder, load_generator
 from workbench.pipeline import ChromaIndexStore, IndexStore, Retriever, answer_question, chunk_corpus
 from workbench.promotion._config import CONFIG_FILE, MANIFEST_FILE, BundleConfig, Manifest, sha256
@@ -176,7 +176,7 @@ def load_bundle(
     embedding = config.retrieval.embedding
     embedder = cast(Embedder, overrides[embedding]) if embedding in overrides else load_embedder(embedding)
     store = index_store or ChromaIndexStore(Path(index_dir) if index_dir is not None else default_settings().index_dir)
-    key = index_key(config.chunker, embedding, corpus.hash)
+    key = embedded_index_key(config.chunker, embedding, corpus.hash, embedder.identity)
     index = store.open(key)
     if index is None:
         chunks = chunk_corpus(corpus, config.chunker, embedder.tokenizer)
