@@ -237,3 +237,14 @@ def test_questions_that_failed_rank_last_block_promotion_and_are_retried_alone(t
     assert len(steady.calls) == 2  # only the questions that failed; the other three answers come from the cache
     assert (again["good"].question_errors, again["good"].metrics["token_f1"]) == (0, 1.0)
     wb.promote(again["good"].run_id, name="assist-flaky", alias="staging", settings=cfg)  # type: ignore[arg-type]
+
+
+def test_rollback_to_a_deleted_version_is_refused_in_one_line(swept: Swept) -> None:
+    easy = [{"kind": "min_questions", "n": 1}]
+    wb.promote(swept.run_id("good"), name="assist-del", alias="staging", gates=easy, settings=swept.settings)
+    wb.promote(swept.run_id("bad"), name="assist-del", alias="staging", gates=easy, settings=swept.settings)
+    client(swept).delete_model_version("assist-del", "1")  # cleaned up in the MLflow UI
+    with pytest.raises(PromotionError, match=r"v1, the holder of assist-del@staging before v2, was deleted from the registry — "
+                                             "nothing to roll back to"):
+        wb.rollback("assist-del", alias="staging", settings=swept.settings)
+    assert aliases(swept)["assist-del"] == {"staging": "2"}

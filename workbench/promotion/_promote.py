@@ -41,6 +41,7 @@ from workbench.promotion._registry import (
     client_for,
     ensure_registered_model,
     find_version,
+    get_version,
     holder_stack,
     now_utc,
     point_alias,
@@ -425,7 +426,10 @@ def rollback(name: str, *, alias: Environment = "production", reason: str | None
     stack = holder_stack(alias_history(client, name, alias), str(current.version))
     if len(stack) < 2:
         raise PromotionError(f"{name}@{alias} has had no other holder than v{current.version} — nothing to roll back to")
-    restored = client.get_model_version(name, stack[-2])
+    restored = get_version(client, name, stack[-2])
+    if restored is None:
+        raise PromotionError(f"v{stack[-2]}, the holder of {name}@{alias} before v{current.version}, was deleted from the registry — "
+                             f"nothing to roll back to; promote the run you want instead (workbench promote RUN_ID --name {name} --alias {alias})")
     user, at = current_user(), now_utc().isoformat()
     point_alias(client, name, alias, restored)
     record_event(client, name, alias, AliasEvent("rollback", str(restored.version), user, at, previous=str(current.version), reason=reason))

@@ -115,6 +115,18 @@ def alias_holder(client: Any, name: str, alias: str) -> Any | None:
         raise
 
 
+def get_version(client: Any, name: str, version: str) -> Any | None:
+    """A version of a registered model, or None when it was deleted."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version(name, version)
+    except MlflowException as exc:
+        if _not_found(exc):
+            return None
+        raise
+
+
 def versions(client: Any, name: str) -> list[Any]:
     """Every version of a registered model, oldest first."""
     if get_registered_model(client, name) is None:
