@@ -264,3 +264,17 @@ def test_evaluation_report_shows_costs_below_a_thousandth() -> None:
     assert "| cost_per_question_usd | 4.50e-04 | [3.10e-04, 6.20e-04] (n=8) |" in table and "| token_f1 | 0.613 |" in table
     gate = GateRecord(gate="cost per answer <= $0.001", kind="max_cost_per_answer", passed=True, value=4.5e-4, detail="$0.00045 per answer")
     assert "| PASS | cost per answer <= $0.001 | 4.50e-04 |" in _table(["", "gate", "value", "detail"], _gate_rows([gate]))
+
+
+def test_a_version_whose_logged_model_was_deleted_says_so(swept: Swept, deploy_repo: Path) -> None:
+    from mlflow import MlflowClient
+
+    done = wb.promote(swept.run_id("good"), name="assist-gone", alias="staging", gates=EASY, settings=swept.settings)
+    c = MlflowClient(swept.settings.tracking_uri)
+    model_id = c.get_model_version("assist-gone", done.version).tags["workbench.logged_model_id"]
+    c.delete_logged_model(model_id)  # cleaned up in the MLflow UI; promoting again reuses the version
+    before = state(deploy_repo)
+    with pytest.raises(ExportError, match=rf"assist-gone v1: its logged model {model_id} \(config.yaml and the prompt files\) was "
+                                          "deleted from MLflow — delete version 1 of assist-gone in the registry and promote its run again"):
+        wb.export("assist-gone", "staging", repo=deploy_repo, settings=swept.settings)
+    assert state(deploy_repo) == before

@@ -43,6 +43,7 @@ from workbench.promotion._registry import (
     alias_holder,
     audit_tag,
     client_for,
+    get_logged_model,
     now_utc,
     quiet_downloads,
 )
@@ -180,7 +181,10 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     model_id = mv.tags.get(LOGGED_MODEL_TAG) or getattr(mv, "model_id", None)
     if not model_id:
         raise ExportError(f"{name} v{mv.version} has no logged model with its configuration — it was not registered by workbench")
-    logged = client.get_logged_model(model_id)
+    logged = get_logged_model(client, model_id)
+    if logged is None:
+        raise ExportError(f"{name} v{mv.version}: its logged model {model_id} (config.yaml and the prompt files) was deleted from "
+                          f"MLflow — delete version {mv.version} of {name} in the registry and promote its run again")
     files = _download_dir(logged.artifact_location, cfg.tracking_uri)
     if CONFIG_FILE not in files:
         raise ExportError(f"{name} v{mv.version}: the logged model {model_id} has no {CONFIG_FILE}")

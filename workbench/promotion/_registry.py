@@ -127,6 +127,18 @@ def get_version(client: Any, name: str, version: str) -> Any | None:
         raise
 
 
+def get_logged_model(client: Any, model_id: str) -> Any | None:
+    """A logged model (a registered configuration's artifacts), or None when it was deleted."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_logged_model(model_id)
+    except MlflowException as exc:
+        if _not_found(exc):
+            return None
+        raise
+
+
 def versions(client: Any, name: str) -> list[Any]:
     """Every version of a registered model, oldest first."""
     if get_registered_model(client, name) is None:
