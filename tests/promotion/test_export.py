@@ -278,3 +278,19 @@ def test_a_version_whose_logged_model_was_deleted_says_so(swept: Swept, deploy_r
                                           "deleted from MLflow — delete version 1 of assist-gone in the registry and promote its run again"):
         wb.export("assist-gone", "staging", repo=deploy_repo, settings=swept.settings)
     assert state(deploy_repo) == before
+
+
+def test_a_repository_given_by_a_subfolder_gets_the_old_bundle_replaced(promoted: Swept, deploy_repo: Path) -> None:
+    """The bundle folder is relative to the repository root, but git rm ran relative to the folder given: the files of
+    the previous bundle stayed in the new commit beside the new ones."""
+    stale = deploy_repo / "assist-x" / "production" / "prompts" / "old.txt"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("the previous bundle's prompt\n")
+    (deploy_repo / "ops").mkdir()
+    (deploy_repo / "ops" / "deploy.sh").write_text("echo deploy\n")
+    git(deploy_repo, "add", ".")
+    git(deploy_repo, "commit", "-q", "-m", "a bundle and an ops folder")
+    result = wb.export("assist-x", "production", repo=deploy_repo / "ops", settings=promoted.settings)
+    tree = set(git(deploy_repo, "ls-tree", "-r", "--name-only", result.branch).split())
+    assert "assist-x/production/prompts/old.txt" not in tree
+    assert {"assist-x/production/prompts/good.txt", "ops/deploy.sh", "README.md"} <= tree

@@ -102,7 +102,8 @@ class GitRepo:
             self._run("read-tree", commit, env={"GIT_INDEX_FILE": str(index)})
 
     def remove_from_index(self, index: Path, folder: str) -> None:
-        self._run("rm", "--cached", "-r", "-q", "--ignore-unmatch", "--", folder, env={"GIT_INDEX_FILE": str(index)})
+        """Remove ``folder`` (relative to the repository root, whatever folder ``path`` is) from the private index."""
+        self._run("rm", "--cached", "-r", "-q", "--ignore-unmatch", "--", f":(top,literal){folder}", env={"GIT_INDEX_FILE": str(index)})
 
     def add_to_index(self, index: Path, blob: str, path: str) -> None:
         self._run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env={"GIT_INDEX_FILE": str(index)})
