@@ -248,3 +248,17 @@ def test_rollback_to_a_deleted_version_is_refused_in_one_line(swept: Swept) -> N
                                              "nothing to roll back to"):
         wb.rollback("assist-del", alias="staging", settings=swept.settings)
     assert aliases(swept)["assist-del"] == {"staging": "2"}
+
+
+def test_a_run_of_a_deleted_experiment_is_refused_before_anything_is_registered(tmp_path: Path) -> None:
+    from tests.promotion.conftest import sweep
+
+    deleted = sweep(tmp_path)  # its own store: the shared sweep's experiment stays active
+    c = client(deleted)
+    experiment_id = c.get_run(deleted.run_id("good")).info.experiment_id
+    c.delete_experiment(experiment_id)
+    with pytest.raises(PromotionError, match=rf"run {deleted.run_id('good')}: experiment 'promo' is deleted in .* — restore it with "
+                                             rf"'mlflow experiments restore --experiment-id {experiment_id}'"):
+        wb.promote(deleted.run_id("good"), name="assist-deleted", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
+                   settings=deleted.settings)
+    assert c.search_registered_models() == [] and c.search_prompts() == []

@@ -13,6 +13,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from workbench.config import Settings, settings as default_settings
+from workbench.errors import WorkbenchError
 from workbench.promotion._config import (
     ENVIRONMENTS,
     AuditRecord,
@@ -54,7 +55,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
 from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec
-from workbench.tracking import early_stop_from_tags
+from workbench.tracking import early_stop_from_tags, require_active
 
 _NAME = TypeAdapter(Name)  # the experiment's own rule for names
 _GATES = TypeAdapter(tuple[GateSpec, ...])
@@ -125,6 +126,10 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         PromotionError: the run is missing, is a sweep, is not a workbench variant or did not finish.
     """
     run = get_run(client, run_id)
+    try:  # registering a configuration in a deleted experiment fails half-way (the model and prompt already written)
+        require_active(client.get_experiment(run.info.experiment_id), client.tracking_uri)
+    except WorkbenchError as exc:
+        raise PromotionError(f"run {run_id}: {exc}") from None
     tags = run.data.tags
     kind = tags.get("workbench.kind")
     if kind == "sweep":

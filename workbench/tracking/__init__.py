@@ -12,6 +12,7 @@ from workbench.tracking._catalog import (
     experiment_sweeps,
     find_run,
     list_experiments,
+    require_active,
     resolve_runs,
     run_kind,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "load_variant_table",
     "log_human_feedback",
     "redacting",
+    "require_active",
     "resolve_runs",
     "run_kind",
     "run_url",

@@ -22,6 +22,7 @@ __all__ = [
     "experiment_sweeps",
     "find_run",
     "list_experiments",
+    "require_active",
     "resolve_runs",
     "run_kind",
 ]
@@ -137,14 +138,14 @@ def experiment_sweeps(name: str, *, tracking_uri: str | None = None) -> tuple[Lo
         exp = client.get_experiment_by_name(name)
         if exp is None:
             raise WorkbenchError(f"no experiment named '{name}' in {uri} — see 'workbench list'")
-        _require_active(exp, uri)
+        require_active(exp, uri)
         sweeps = client.search_runs([exp.experiment_id], _SWEEPS, order_by=["attributes.start_time DESC"], max_results=1000)
         return tuple(
             LoggedSweep(LoggedRun.from_mlflow(s), _children(client, exp.experiment_id, s.info.run_id, "DESC")) for s in sweeps
         )
 
 
-def _require_active(exp: Any, uri: str) -> None:
+def require_active(exp: Any, uri: str) -> None:
     """A deleted experiment's runs are deleted with it: say so, rather than that it has no sweeps."""
     if exp.lifecycle_stage == "deleted":
         raise WorkbenchError(f"experiment '{exp.name}' is deleted in {uri} — restore it with 'mlflow experiments restore "
@@ -213,7 +214,7 @@ def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> Res
         for key in keys:
             exp = client.get_experiment_by_name(key)
             if exp is not None:
-                _require_active(exp, uri)
+                require_active(exp, uri)
                 found = latest_sweep(key, tracking_uri=uri)
                 if found is None:
                     raise WorkbenchError(f"experiment '{key}' has no sweeps in {uri} — run one first: workbench run <experiment.yaml>")
