@@ -262,3 +262,18 @@ def test_a_run_of_a_deleted_experiment_is_refused_before_anything_is_registered(
         wb.promote(deleted.run_id("good"), name="assist-deleted", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
                    settings=deleted.settings)
     assert c.search_registered_models() == [] and c.search_prompts() == []
+
+
+def test_a_name_that_clashes_with_a_prompt_is_refused_before_anything_is_registered(swept: Swept) -> None:
+    """MLflow keeps prompts and models in one namespace and refused a clash half-way (the model or prompt written
+    before), with its own error, which the CLI blamed on the store."""
+    easy = [{"kind": "min_questions", "n": 1}]
+    wb.promote(swept.run_id("good"), name="assist-ns", alias="staging", gates=easy, settings=swept.settings)  # and assist-ns-prompt
+    wb.promote(swept.run_id("good"), name="assist-nt-prompt", alias="staging", gates=easy, settings=swept.settings)  # a model
+    before = aliases(swept)
+    with pytest.raises(PromotionError, match="'assist-ns-prompt' is a prompt in the MLflow Prompt Registry, not a model"):
+        wb.promote(swept.run_id("good"), name="assist-ns-prompt", alias="staging", gates=easy, settings=swept.settings)
+    with pytest.raises(PromotionError, match="'assist-nt-prompt', the name of assist-nt's prompt in the Prompt Registry, is a "
+                                             "registered model"):
+        wb.promote(swept.run_id("good"), name="assist-nt", alias="staging", gates=easy, settings=swept.settings)
+    assert aliases(swept) == before  # no model, prompt or alias was added

@@ -88,7 +88,17 @@ def get_registered_model(client: Any, name: str) -> Any | None:
 
 
 def ensure_registered_model(client: Any, name: str) -> Any:
-    """The registered model ``name``, created when missing; refuses a name that belongs to a prompt."""
+    """The registered model ``name``, created when missing.
+
+    Prompts and models share one namespace in MLflow, which refuses a clash only when the model or the prompt is
+    created: so ``name`` taken by a prompt, or its prompt's name taken by a model, is refused here, before any write.
+    """
+    if client.get_prompt(name) is not None:
+        raise PromotionError(f"'{name}' is a prompt in the MLflow Prompt Registry, not a model — choose another --name")
+    prompt_name = prompt_registry_name(name)
+    if get_registered_model(client, prompt_name) is not None:
+        raise PromotionError(f"'{prompt_name}', the name of {name}'s prompt in the Prompt Registry, is a registered model (prompts "
+                             "and models share one namespace in MLflow) — choose another --name")
     model = get_registered_model(client, name)
     if model is None:
         client.create_registered_model(
@@ -96,8 +106,6 @@ def ensure_registered_model(client: Any, name: str) -> Any:
             description="RAG configurations promoted by workbench (prompt, model + params, chunker, retrieval, corpus).",
         )
         return client.get_registered_model(name)
-    if model.tags.get("mlflow.prompt.is_prompt") == "true":
-        raise PromotionError(f"'{name}' is a prompt in the MLflow Prompt Registry, not a model — choose another --name")
     return model
 
 
