@@ -59,6 +59,7 @@ from workbench.tracking import early_stop_from_tags, require_active
 
 _NAME = TypeAdapter(Name)  # the experiment's own rule for names
 _GATES = TypeAdapter(tuple[GateSpec, ...])
+_REASON_MAX = 2000  # a reason is kept in tags MLflow caps at 100,000 characters, with the alias's other events
 
 
 def current_user() -> str:
@@ -252,6 +253,9 @@ def _check_reason(reason: str | None, what: str) -> str | None:
         return None
     if not reason.strip():
         raise PromotionError(f"{what} must not be blank — say why")
+    if len(reason.strip()) > _REASON_MAX:
+        raise PromotionError(f"{what} is {len(reason.strip())} characters — keep it to {_REASON_MAX} (it is stored in the audit "
+                             "record and the alias history); link to a longer write-up")
     hits = find_secrets(what, reason, secret_env_values(os.environ))
     if hits:
         raise SecretFound(f"{what} looks like it contains a secret ({hits[0].kind}) — it would be stored in MLflow; remove it")

@@ -34,6 +34,7 @@ PROMPT_HASH_TAG = "workbench.prompt_hash"
 LOGGED_MODEL_TAG = "workbench.logged_model_id"
 KIND_TAG = "workbench.kind"
 _HISTORY_KEEP = 200
+_TAG_VALUE_MAX = 100_000  # MLflow's longest registry tag value (mlflow.utils.validation.MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH)
 
 
 def audit_tag(alias: str) -> str:
@@ -278,8 +279,18 @@ def holder_stack(events: list[AliasEvent], current: str | None) -> list[str]:
 
 
 def record_event(client: Any, name: str, alias: str, event: AliasEvent) -> None:
-    events = [*alias_history(client, name, alias), event][-_HISTORY_KEEP:]
-    client.set_registered_model_tag(name, history_tag(alias), json.dumps([e.as_dict() for e in events]))
+    client.set_registered_model_tag(name, history_tag(alias), history_value([*alias_history(client, name, alias), event]))
+
+
+def history_value(events: list[AliasEvent]) -> str:
+    """The history tag's JSON: the latest events, at most ``_HISTORY_KEEP`` of them and as many as fit in one MLflow tag
+    (long reasons add up; a history past the limit made every later promotion fail after moving the alias)."""
+    kept = events[-_HISTORY_KEEP:]
+    text = json.dumps([e.as_dict() for e in kept])
+    while len(text) > _TAG_VALUE_MAX and len(kept) > 1:
+        kept = kept[1:]
+        text = json.dumps([e.as_dict() for e in kept])
+    return text
 
 
 def point_alias(client: Any, name: str, alias: Environment, mv: Any) -> None:
