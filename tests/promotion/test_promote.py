@@ -295,3 +295,13 @@ def test_a_long_alias_history_keeps_the_latest_events_that_fit_in_one_tag(swept:
     assert len(c.get_registered_model("assist-long").tags["workbench.alias_history.staging"]) <= 100_000
     with pytest.raises(PromotionError, match="override reason is 2001 characters — keep it to 2000"):
         wb.promote(swept.run_id("bad"), name="assist-long", alias="staging", override_reason="y" * 2001, settings=swept.settings)
+
+
+def test_a_name_with_dots_is_promoted(swept: Swept) -> None:
+    """Registered model names may hold '.', MLflow's logged model names may not: the promotion failed half-way (model
+    and prompt registered) with MLflow's 'Invalid model name', which the CLI blamed on the store."""
+    done = wb.promote(swept.run_id("good"), name="assist.v2", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
+                      settings=swept.settings)
+    mv = client(swept).get_model_version_by_alias("assist.v2", "staging")
+    assert str(mv.version) == done.version == "1"
+    assert client(swept).get_logged_model(mv.tags["workbench.logged_model_id"]).name == "assist-v2"

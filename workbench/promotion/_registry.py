@@ -194,7 +194,8 @@ def register_config(client: Any, config: BundleConfig, files: Mapping[str, bytes
     """Register a configuration: a LoggedModel (params + bundle config artifacts) and a registered model version."""
     source = config.source
     logged = client.create_logged_model(
-        experiment_id=source.experiment_id, name=config.name, source_run_id=source.run_id,
+        # a logged model's name may not hold '.', which registered model names (and ours) may
+        experiment_id=source.experiment_id, name=config.name.replace(".", "-"), source_run_id=source.run_id,
         tags={KIND_TAG: "rag-config", CONFIG_HASH_TAG: config.config_hash},
         params=config.params(), model_type="rag-config",
     )
