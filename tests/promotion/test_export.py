@@ -294,3 +294,11 @@ def test_a_repository_given_by_a_subfolder_gets_the_old_bundle_replaced(promoted
     tree = set(git(deploy_repo, "ls-tree", "-r", "--name-only", result.branch).split())
     assert "assist-x/production/prompts/old.txt" not in tree
     assert {"assist-x/production/prompts/good.txt", "ops/deploy.sh", "README.md"} <= tree
+
+
+def test_the_default_branch_of_a_name_with_dots_is_a_valid_branch(swept: Swept, deploy_repo: Path) -> None:
+    """'assist..v3' and '.assist' are registered model names but made 'promote/assist..v3-staging-v1', which git refuses."""
+    for name, branch in (("assist..v3", "promote/assist.v3-staging-v1"), (".assist", "promote/assist-staging-v1")):
+        wb.promote(swept.run_id("good"), name=name, alias="staging", gates=EASY, settings=swept.settings)
+        result = wb.export(name, "staging", repo=deploy_repo, settings=swept.settings)
+        assert result.branch == branch and result.bundle_dir == f"{name}/staging"

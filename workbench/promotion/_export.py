@@ -10,6 +10,7 @@ and the branch is created last, in one step (see ``_git.py``).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,6 +242,12 @@ def _bundle_folder(raw: str) -> str:
     return "/".join(parts)
 
 
+def default_branch(name: str, alias: str, version: str) -> str:
+    """``promote/<name>-<alias>-v<version>``, without the dots git refuses in a branch name that a registered model name
+    may hold (two in a row, a leading one)."""
+    return f"promote/{re.sub(r'[.]{2,}', '.', name).lstrip('.')}-{alias}-v{version}"
+
+
 def export(
     name: str,
     alias: Environment = "production",
@@ -280,7 +287,7 @@ def export(
     folder = _bundle_folder(bundle_dir or f"{name}/{alias}")
 
     files, config, version, message = build_bundle(name, alias, settings=settings)
-    branch = branch or f"promote/{name}-{alias}-v{version}"
+    branch = branch or default_branch(name, alias, version)
     git.check_branch_name(branch)
     if git.branch_exists(branch):
         raise ExportError(f"branch '{branch}' already exists in {root} — delete it or pass another branch name")
