@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -77,15 +77,20 @@ def _not_found(exc: Exception) -> bool:
     return isinstance(exc, MlflowException) and exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE")
 
 
-def get_registered_model(client: Any, name: str) -> Any | None:
+def _found(fetch: Callable[..., Any], *args: str) -> Any | None:
+    """``fetch(*args)``, or None when MLflow says it does not exist (never created, or deleted)."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return client.get_registered_model(name)
+        return fetch(*args)
     except MlflowException as exc:
         if _not_found(exc):
             return None
         raise
+
+
+def get_registered_model(client: Any, name: str) -> Any | None:
+    return _found(client.get_registered_model, name)
 
 
 def ensure_registered_model(client: Any, name: str) -> Any:
@@ -112,40 +117,19 @@ def ensure_registered_model(client: Any, name: str) -> Any:
 
 def alias_holder(client: Any, name: str, alias: str) -> Any | None:
     """The model version holding ``alias``, or None (also when the model does not exist)."""
-    from mlflow.exceptions import MlflowException
-
     if get_registered_model(client, name) is None:
         return None
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException as exc:
-        if _not_found(exc):
-            return None
-        raise
+    return _found(client.get_model_version_by_alias, name, alias)
 
 
 def get_version(client: Any, name: str, version: str) -> Any | None:
     """A version of a registered model, or None when it was deleted."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_model_version(name, version)
-    except MlflowException as exc:
-        if _not_found(exc):
-            return None
-        raise
+    return _found(client.get_model_version, name, version)
 
 
 def get_logged_model(client: Any, model_id: str) -> Any | None:
     """A logged model (a registered configuration's artifacts), or None when it was deleted."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_logged_model(model_id)
-    except MlflowException as exc:
-        if _not_found(exc):
-            return None
-        raise
+    return _found(client.get_logged_model, model_id)
 
 
 def versions(client: Any, name: str) -> list[Any]:
