@@ -86,16 +86,21 @@ def test_cache_info_prints_the_stores_summary(cache_dir: Path, capsys: pytest.Ca
     assert re.search(r"embedding\s+1 entries", out)
 
 
-def test_a_cache_that_is_not_a_database_is_named_not_blamed_on_the_tracking_store(
-    cache_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    cache_dir.mkdir(parents=True)
-    (cache_dir / "cache.db").write_bytes(bytes(range(256)) * 20)
+def assert_unreadable_in_one_line(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`cache info` and `cache clear` each say in one line that the cache file cannot be read and to delete the folder."""
     for command in (["cache", "info"], ["cache", "clear"]):
         assert main(command) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"error: {cache_dir / 'cache.db'}: the answer cache cannot be read") and "tracking store" not in err
         assert f"delete the folder {cache_dir}" in err and "\n" not in err
+
+
+def test_a_cache_that_is_not_a_database_is_named_not_blamed_on_the_tracking_store(
+    cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache_dir.mkdir(parents=True)
+    (cache_dir / "cache.db").write_bytes(bytes(range(256)) * 20)
+    assert_unreadable_in_one_line(cache_dir, capsys)
 
 
 def test_a_cache_with_damaged_entries_is_named_not_blamed_on_the_tracking_store(
@@ -116,11 +121,7 @@ def test_a_cache_with_damaged_entries_is_named_not_blamed_on_the_tracking_store(
         for n in pages:
             f.seek((n - 1) * size)
             f.write(b"\xff" * size)
-    for command in (["cache", "info"], ["cache", "clear"]):
-        assert main(command) == 2
-        err = capsys.readouterr().err.strip()
-        assert err.startswith(f"error: {db}: the answer cache cannot be read") and "tracking store" not in err
-        assert f"delete the folder {cache_dir}" in err and "\n" not in err
+    assert_unreadable_in_one_line(cache_dir, capsys)
 
 
 def test_a_cache_folder_that_is_a_file_is_one_line_not_an_empty_cache(
