@@ -53,3 +53,19 @@ def test_segments_of_a_real_chunker_follow_its_overlap() -> None:
     assert all(len(s.chunks) <= 1 for s in chunk_segments(doc.text, without))
     unlocated = [Chunk("d#x", "d", "zz", -1, -1)]
     assert [(s.start, s.end, s.chunks) for s in chunk_segments("abc", unlocated)] == [(0, 3, ())]
+
+
+def test_segments_mark_every_chunk_over_them_whatever_the_spans() -> None:
+    """Nested, identical, touching, empty and unordered spans: each segment lists exactly the chunks that contain it."""
+    import random
+
+    rng = random.Random(7)
+    text = "x" * 60
+    for _ in range(200):
+        spans = [sorted(rng.sample(range(61), 2)) for _ in range(rng.randint(0, 8))]
+        spans += [[s, s] for s, _ in spans[:1]]  # an empty span covers nothing
+        chunks = [_chunk(s, e, text) for s, e in spans]
+        segs = chunk_segments(text, chunks)
+        assert "".join(text[s.start : s.end] for s in segs) == text
+        for seg in segs:
+            assert seg.chunks == tuple(i for i, c in enumerate(chunks) if c.start <= seg.start and seg.end <= c.end and c.start < c.end)

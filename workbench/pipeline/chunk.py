@@ -391,12 +391,17 @@ def chunk_segments(text: str, chunks: Sequence[Chunk]) -> list[Segment]:
     Returns:
         Consecutive segments covering the whole text, each with the indexes of the chunks that contain it.
     """
-    spans = [(i, c.start, c.end) for i, c in enumerate(chunks) if c.start >= 0]
+    spans = [(i, c.start, c.end) for i, c in enumerate(chunks) if 0 <= c.start < c.end]
     cuts = sorted({0, len(text), *(s for _, s, _ in spans), *(e for _, _, e in spans)})
+    starting: dict[int, list[int]] = {}
+    ending: dict[int, list[int]] = {}
+    for i, s, e in spans:
+        starting.setdefault(s, []).append(i)
+        ending.setdefault(e, []).append(i)
+    covering: set[int] = set()  # the chunks over the segment that starts at the current cut (one pass, not one per cut)
     segments = []
     for a, b in zip(cuts, cuts[1:]):
-        if b <= a:
-            continue
-        inside = tuple(i for i, s, e in spans if s <= a and b <= e)
-        segments.append(Segment(a, b, inside))
+        covering.difference_update(ending.get(a, ()))
+        covering.update(starting.get(a, ()))
+        segments.append(Segment(a, b, tuple(sorted(covering))))
     return segments
