@@ -347,3 +347,18 @@ def test_load_experiment_on_a_folder_or_a_variable_path_says_what_to_give(tmp_pa
         load_experiment("$EXP/exp.yaml")
     with pytest.raises(SpecError, match=r"nope.yaml: experiment file not found — check the path$"):
         load_experiment(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("address", ["http://127.0.0.1:8265", "head.example.internal", "ray://head:port", "ray://head:10001/x", "head:0"])
+def test_an_execution_address_that_is_not_a_ray_address_is_refused_at_load(tmp_path: Path, address: str) -> None:
+    # was accepted, and the sweep then waited on Ray (minutes for host:port forms) before a multi-line ValueError
+    text = GOOD + f"execution: {{backend: ray, address: '{address}'}}\n"
+    with pytest.raises(SpecError, match=rf"exp.yaml:\d+: execution.address: '{re.escape(address)}' is not a Ray address — use auto"):
+        load_experiment(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("address, endpoint", [("auto", None), ("local", None), ("ray://head:10001", ("head", 10001)),
+                                               ("10.0.0.5:6379", ("10.0.0.5", 6379)), ("ray://[::1]:10001", ("::1", 10001))])
+def test_a_ray_address_names_the_host_and_port_to_reach(tmp_path: Path, address: str, endpoint: object) -> None:
+    spec = load_experiment(write(tmp_path, GOOD + f"execution: {{backend: ray, address: '{address}'}}\n"))
+    assert spec.execution.ray_endpoint() == endpoint

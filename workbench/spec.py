@@ -431,6 +431,13 @@ class ExecutionSpec(_Spec):
         default=None, description="answer in batches and stop variants clearly worse than the leader (paired bootstrap)"
     )
 
+    @field_validator("address")
+    @classmethod
+    def _ray_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            _ray_endpoint(value)
+        return value
+
     @field_validator("concurrency")
     @classmethod
     def _positive(cls, value: dict[str, int]) -> dict[str, int]:
@@ -450,6 +457,22 @@ class ExecutionSpec(_Spec):
     def provider_limit(self, provider: str) -> int:
         """Hosted calls of one provider in flight at once, across the sweep."""
         return self.concurrency.get(provider, self.workers)
+
+    def ray_endpoint(self) -> tuple[str, int] | None:
+        """The host and port ``address`` connects to; None for a local instance or ``auto`` (found by Ray itself)."""
+        return None if self.address is None else _ray_endpoint(self.address)
+
+
+def _ray_endpoint(address: str) -> tuple[str, int] | None:
+    """``ray://host:port`` or ``host:port`` -> (host, port); ``auto``, ``local`` -> None. ValueError on anything else."""
+    if address in ("auto", "local"):
+        return None
+    where = address.removeprefix("ray://")
+    host, _, port = where.rpartition(":")
+    if "/" in where or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"'{address}' is not a Ray address — use auto (on a cluster node), host:6379 (the head's GCS port) "
+                         "or ray://host:10001 (Ray Client)")
+    return host.strip("[]"), int(port)
 
 
 class PriceSpec(_Spec):

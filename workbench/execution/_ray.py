@@ -10,6 +10,7 @@ code even if the cancellation cannot reach it. On a cluster the cache directory 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
@@ -24,6 +25,8 @@ from workbench.spec import ExecutionSpec
 __all__ = ["HOSTED_CPUS", "RayExecutor"]
 
 HOSTED_CPUS = 0.25  # the Ray CPUs a variant answered by a hosted model asks for (it mostly waits on the network)
+REACH_TIMEOUT_S = 5.0  # how long the cluster's port may take to accept a connection (Ray itself waits minutes)
+_START_HINT = "start it (ray start --head --port 6379 --ray-client-server-port 10001) or fix execution.address"
 
 
 def _ray_task(job: VariantJob, threads: int, share: int) -> tuple[VariantResult, list[tuple[str, str, dict[str, Any]]]]:
@@ -77,7 +80,7 @@ class RayExecutor:
         if not ray.is_initialized():
             options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
             if self.execution.address:
-                ray.init(address=self.execution.address, **options)
+                _join(ray, self.execution, options)
             else:
                 ray.init(num_cpus=os.cpu_count() or 1, **options)
         return ray
@@ -134,6 +137,30 @@ class RayExecutor:
         finally:
             for ref in running:
                 ray.cancel(ref, force=True)
+
+
+def _join(ray: Any, execution: ExecutionSpec, options: Mapping[str, Any]) -> None:
+    """Connect to the cluster at ``execution.address``, or raise one line naming it (Ray alone waits minutes on a wrong
+    port, then raises its own multi-line or bare errors).
+
+    Raises:
+        WorkbenchError: nothing listens at the address, or Ray cannot connect to it.
+    """
+    from workbench.errors import WorkbenchError
+
+    address = str(execution.address)
+    endpoint = execution.ray_endpoint()
+    if endpoint is not None:
+        try:
+            socket.create_connection(endpoint, timeout=REACH_TIMEOUT_S).close()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise WorkbenchError(f"execution.address '{address}': no Ray cluster answers there ({reason}) — {_START_HINT}") from None
+    try:
+        ray.init(address=address, **options)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise WorkbenchError(f"execution.address '{address}': cannot connect to the Ray cluster ({_first_line(exc)}) — "
+                             f"{_START_HINT}") from None
 
 
 def _first_line(exc: BaseException) -> str:
