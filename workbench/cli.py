@@ -205,6 +205,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
 
     cfg = settings()
     store = args.backend_store_uri or os.environ.get("MLFLOW_BACKEND_STORE_URI") or f"sqlite:///{cfg.root / 'mlruns' / 'mlflow.db'}"
+    check_store(store, must_exist=False)  # a refused login: one line now, not MLflow's 2 minutes of retries and a traceback
     destination = args.artifacts_destination or str(cfg.artifact_root)
     if "://" not in destination:
         Path(destination).mkdir(parents=True, exist_ok=True)

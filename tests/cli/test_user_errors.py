@@ -396,6 +396,7 @@ def test_a_password_in_the_store_uri_is_neither_printed_nor_on_the_mlflow_comman
     monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
     monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append((list(argv), dict(env))))
     monkeypatch.setattr(os, "execv", lambda path, argv: execs.append((list(argv), dict(os.environ))))
+    monkeypatch.setattr("workbench.cli.check_store", lambda uri, must_exist: None)  # db.example.com is not there
     argv = ["--tracking-uri", store, "ui"] if command == "ui" else ["server", "--backend-store-uri", store]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -403,6 +404,34 @@ def test_a_password_in_the_store_uri_is_neither_printed_nor_on_the_mlflow_comman
     [(mlflow_argv, env)] = execs
     assert mlflow_argv[1:4] == ["-m", "mlflow", command] and not any("hunter2-secret" in a for a in mlflow_argv), mlflow_argv
     assert env["MLFLOW_BACKEND_STORE_URI"] == store
+
+
+@pytest.mark.parametrize("scheme, problem", [
+    ("postgresql", "the database refused the connection (connection failed: connection to server at \"127.0.0.1\", port {port} "
+                   "failed: Connection refused) — check the host, port, user, password and database name in the URI, and that "
+                   "the server is running"),
+    ("postgres", "MLflow knows no 'postgres://' store — write postgresql://..."),
+    ("postgresql+nosuchdriver", "SQLAlchemy cannot open it (Can't load plugin: sqlalchemy.dialects:postgresql.nosuchdriver) — check "
+                                "the scheme and driver, e.g. postgresql:// or postgresql+psycopg://"),
+])
+def test_a_database_store_that_refuses_is_one_line_before_the_server_starts(
+        scheme: str, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow retried a refused login for 2 minutes, a warning per try, then a traceback (one quoting the password for
+    postgres://): the store is tried once, before mlflow starts."""
+    import os
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    execs: list[list[str]] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(list(argv)))
+    store = f"{scheme}://alice:hunter2-secret@127.0.0.1:{port}/mlflow"
+    line = one_line(capsys, main(["server", "--backend-store-uri", store]))
+    assert line == f"tracking store {scheme}://alice:***@127.0.0.1:{port}/mlflow: {problem.format(port=port)}"
+    assert execs == []
 
 
 def test_the_installed_command_prints_one_line(project: Project) -> None:

@@ -1,7 +1,7 @@
 """Is a tracking store usable? Checked before anything is computed or written, without writing anything.
 
-A sqlite store must exist (when it is read) or be creatable (when a sweep writes it); a tracking server must answer.
-Each problem is one line naming the store (never its password) and what to do.
+A sqlite store must exist (when it is read) or be creatable (when a sweep writes it); a tracking server must answer; a
+database server (PostgreSQL, MySQL, SQL Server) must accept the URI's login. Each problem is one line naming the store (never its password) and what to do.
 """
 
 from __future__ import annotations
@@ -60,6 +60,10 @@ def check_store(uri: str, *, must_exist: bool) -> None:
                 raise WorkbenchError(f"tracking store {shown}: cannot be created ({ancestor} {why}) — {STORE_HINT}")
     elif uri.startswith(("http://", "https://")):
         _probe_server(uri, shown)
+    elif _scheme(uri) in _DATABASE_SCHEMES:
+        _probe_database(uri, shown)
+    elif (meant := _meant_scheme(uri)) is not None:  # MLflow's error for it is a traceback quoting the whole URI, password too
+        raise WorkbenchError(f"tracking store {shown}: MLflow knows no '{_scheme(uri)}://' store — write {meant}://...")
     else:
         _refuse_file_store(uri, shown)
 
@@ -134,3 +138,64 @@ def _probe_server(uri: str, shown: str) -> None:
         reason = getattr(exc, "reason", exc)
         raise WorkbenchError(f"tracking store {shown}: unreachable ({reason}) — start the server (workbench server), or "
                              f"{STORE_HINT}") from None
+
+
+_DATABASE_SCHEMES = frozenset({"postgresql", "mysql", "mssql"})  # MLflow's SQL stores besides sqlite
+_CONNECT_TIMEOUT = {"postgresql": {"connect_timeout": 10}, "mysql": {"connect_timeout": 10}, "mssql": {"timeout": 10}}
+
+
+_KNOWN_SCHEMES = (*sorted(_DATABASE_SCHEMES), "sqlite", "http", "https", "file")
+
+
+def _scheme(uri: str) -> str:
+    """The store kind of a URI: ``postgresql`` for ``postgresql+psycopg2://...``, '' for a path."""
+    head, sep, _ = uri.partition("://")
+    return head.split("+", 1)[0].lower() if sep else ""
+
+
+def _meant_scheme(uri: str) -> str | None:
+    """The store scheme a misspelt one means (``postgres`` -> ``postgresql``); None when it is known or unlike any."""
+    import difflib
+
+    scheme = _scheme(uri)
+    if not scheme or scheme in _KNOWN_SCHEMES:
+        return None
+    close = difflib.get_close_matches(scheme, _KNOWN_SCHEMES, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _probe_database(uri: str, shown: str) -> None:
+    """One login to a database store, no retries: MLflow retries a refused login for up to 2 minutes, printing a
+    warning and the driver's message at each try, then a traceback."""
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    try:
+        url = sqlalchemy.engine.make_url(uri)
+        engine = sqlalchemy.create_engine(url, poolclass=NullPool, connect_args=_CONNECT_TIMEOUT[url.get_backend_name()])
+    except ImportError as exc:
+        raise WorkbenchError(f"tracking store {shown}: its database driver is not installed ({exc.name or exc}) — install it "
+                             "(for postgresql://: pip install 'workbench[team]', which installs psycopg 3)") from None
+    except (sqlalchemy.exc.ArgumentError, ValueError) as exc:
+        raise WorkbenchError(f"tracking store {shown}: SQLAlchemy cannot open it ({_hidden(str(exc), uri)}) — check the scheme "
+                             "and driver, e.g. postgresql:// or postgresql+psycopg://") from None
+    try:
+        engine.connect().close()
+    except sqlalchemy.exc.DBAPIError as exc:
+        reason = _hidden(str(exc.orig or exc), uri)
+        raise WorkbenchError(f"tracking store {shown}: the database refused the connection ({reason}) — check the host, port, "
+                             "user, password and database name in the URI, and that the server is running") from None
+    finally:
+        engine.dispose()
+
+
+def _hidden(message: str, uri: str) -> str:
+    """The first line of a driver's message, with the URI's password (if the driver echoed it) starred out."""
+    import sqlalchemy
+
+    first = next((line.strip() for line in message.splitlines() if line.strip()), message)
+    try:
+        password = sqlalchemy.engine.make_url(uri).password
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        password = None
+    return first.replace(str(password), "***") if password else first
