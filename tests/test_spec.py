@@ -362,3 +362,15 @@ def test_an_execution_address_that_is_not_a_ray_address_is_refused_at_load(tmp_p
 def test_a_ray_address_names_the_host_and_port_to_reach(tmp_path: Path, address: str, endpoint: object) -> None:
     spec = load_experiment(write(tmp_path, GOOD + f"execution: {{backend: ray, address: '{address}'}}\n"))
     assert spec.execution.ray_endpoint() == endpoint
+
+
+@pytest.mark.parametrize("provider, hint", [("opnai", "did you mean 'openai'? — "), ("OpenAI", "did you mean 'openai'? — "),
+                                            ("local", ""), ("openai:gpt-4o", "did you mean 'openai'? — ")])
+def test_a_concurrency_limit_for_no_hosted_provider_is_refused(tmp_path: Path, provider: str, hint: str) -> None:
+    # was accepted: the limit applied to nothing and the provider meant ran `workers` calls at once (429s)
+    text = GOOD + f"execution: {{workers: 8, concurrency: {{'{provider}': 2}}}}\n"
+    with pytest.raises(SpecError, match=rf"exp.yaml:\d+: execution.concurrency: '{re.escape(provider)}' is not a hosted model "
+                                        rf"provider; {re.escape(hint)}limits are per provider, the part before ':' in a model string: "
+                                        r"anthropic, .*openai"):
+        load_experiment(write(tmp_path, text))
+    assert load_experiment(write(tmp_path, GOOD + "execution: {concurrency: {openai: 2}}\n")).execution.provider_limit("openai") == 2

@@ -37,7 +37,7 @@ from pydantic import (
 from workbench.datasets import missing_path_fix, pattern_inside_folder
 from workbench.errors import ModelError, SpecError
 from workbench.metrics import scorer_entries
-from workbench.models import MINILM_ID, ModelKind, Price, check_kind, check_model_id, default_kind, embedder_input_tokens, price_for
+from workbench.models import MINILM_ID, PROVIDERS, ModelKind, Price, check_kind, check_model_id, default_kind, embedder_input_tokens, price_for
 from workbench.prompts import check_template
 
 __all__ = [
@@ -442,6 +442,11 @@ class ExecutionSpec(_Spec):
     @classmethod
     def _positive(cls, value: dict[str, int]) -> dict[str, int]:
         for provider, n in value.items():
+            if provider not in PROVIDERS:  # its limit would apply to nothing: the provider meant would run unlimited
+                meant = difflib.get_close_matches(provider.lower(), sorted(PROVIDERS), n=1, cutoff=0.6)
+                hint = f"did you mean '{meant[0]}'? — " if meant else ""
+                raise ValueError(f"'{provider}' is not a hosted model provider; {hint}limits are per provider, the part before "
+                                 f"':' in a model string: {', '.join(sorted(PROVIDERS))}")
             if n < 1:
                 raise ValueError(f"concurrency for '{provider}' must be at least 1")
         return value

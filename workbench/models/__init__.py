@@ -3,6 +3,7 @@
 from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID, SMOLLM2_ID, llama_threads
 from workbench.models._pricing import DEFAULT_PRICES, Price, cost_of, price_for
 from workbench.models._registry import (
+    PROVIDERS,
     check_kind,
     check_model_id,
     default_kind,
@@ -18,6 +19,7 @@ __all__ = [
     "DEFAULT_PRICES",
     "GEMMA_ID",
     "MINILM_ID",
+    "PROVIDERS",
     "SMOLLM2_ID",
     "Embedder",
     "Generation",
