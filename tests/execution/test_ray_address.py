@@ -6,11 +6,17 @@ the CLI reported as an internal error. No Ray instance is started here (Ray must
 
 from __future__ import annotations
 
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 import workbench as wb
-from tests.execution.test_ray import spec_of
-from tests.team.conftest import free_port
+from tests.execution.test_ray import first_sentence, spec_of
+from tests.team.conftest import free_port, start_server, stop_server
 from workbench.errors import WorkbenchError
 from workbench.models import MINILM_ID
 from workbench.pipeline import MemoryIndexStore
@@ -34,3 +40,54 @@ def test_no_ray_cluster_at_the_address_is_one_line_naming_it(wb_settings, scheme
     assert "\n" not in message
     assert message.startswith(f"execution.address '{address}': no Ray cluster answers there (Connection refused) — start it"), message
     assert not ray.is_initialized()
+
+
+@pytest.fixture
+def ray_client_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A one-node Ray cluster started as the README says (``ray start --head``), in its own process group; its
+    workers import nothing from this repository (as on a node where a module is not installed)."""
+    import sys
+    import tempfile
+
+    temp = tempfile.mkdtemp(prefix="wbr-")  # short: Ray's socket paths must fit in 107 bytes
+    client = free_port()
+    ray_cli = Path(sys.executable).parent / "ray"
+    cmd = [str(ray_cli), "start", "--head", "--block", "--port", str(free_port()), "--ray-client-server-port", str(client),
+           "--num-cpus", "1", "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", temp,
+           "--dashboard-agent-listen-port", str(free_port()), "--node-ip-address", "127.0.0.1"]
+    log = tmp_path_factory.mktemp("ray-cluster") / "ray.log"
+    proc = start_server(cmd, log, RAY_AUTH_MODE="disabled", PYTHONPATH="")
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"ray start exited with {proc.returncode}:\n{log.read_text(errors='replace')[-2000:]}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", client)) == 0:
+                    break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the Ray Client port {client} did not open within 120 s")
+        yield f"ray://127.0.0.1:{client}"
+    finally:
+        import ray
+
+        ray.shutdown()
+        stop_server(proc)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_task_the_cluster_cannot_load_is_one_line_naming_the_missing_module(wb_settings, ray_client_cluster: str) -> None:  # type: ignore[no-untyped-def]
+    # was 'internal error: ConnectionError: Failed during this or a previous request. Exception that broke the connection:
+    # <_MultiThreadedRendezvous of RPC that terminated with:' — the reason (No module named ...) only under --debug
+    # a function of a module (tests.*) the cluster cannot import: pickled by reference, unlike a lambda
+    models = {"ollama:scripted": ScriptedModel(first_sentence, model_id="ollama:scripted"),
+              MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = spec_of("ray", ["ollama:scripted"], execution={"backend": "ray", "address": ray_client_cluster})
+    with pytest.raises(WorkbenchError) as info:
+        wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"execution.address '{ray_client_cluster}': the Ray cluster broke the connection (No module named "
+                              "'tests') — install workbench and every module your models and scorers import on each node"), message

@@ -10,6 +10,7 @@ code even if the cancellation cannot reach it. On a cluster the cache directory 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -134,6 +135,9 @@ class RayExecutor:
                             f"wall-time limit of {job.spec.limits.wall_time_s:g}s exceeded: Ray task cancelled — raise limits.wall_time_s",
                             "timeout", job.stats,
                         )
+        except ConnectionError as exc:  # Ray Client: the cluster dropped the connection, or refused a task it cannot load
+            running.clear()  # their refs live in the broken connection: nothing left to cancel
+            raise _broken(self.execution, exc) from None
         finally:
             for ref in running:
                 ray.cancel(ref, force=True)
@@ -161,6 +165,18 @@ def _join(ray: Any, execution: ExecutionSpec, options: Mapping[str, Any]) -> Non
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise WorkbenchError(f"execution.address '{address}': cannot connect to the Ray cluster ({_first_line(exc)}) — "
                              f"{_START_HINT}") from None
+
+
+def _broken(execution: ExecutionSpec, exc: ConnectionError) -> Exception:
+    """One line for a Ray Client connection that broke mid-sweep, with the server's reason (``details = "..."`` of the
+    gRPC error, e.g. ``No module named 'mymodels'`` when a node cannot load a task's code)."""
+    from workbench.errors import WorkbenchError
+
+    found = re.search(r'details = "([^"]*)"', str(exc))
+    reason = found.group(1) if found else _first_line(exc)
+    return WorkbenchError(f"execution.address '{execution.address}': the Ray cluster broke the connection ({reason[:300]}) — "
+                          "install workbench and every module your models and scorers import on each node (pip install "
+                          "'workbench[ray]'), check the cluster is up (ray status), then re-run: cached answers are not recomputed")
 
 
 def _first_line(exc: BaseException) -> str:
