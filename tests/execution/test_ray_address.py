@@ -10,6 +10,7 @@ import shutil
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,17 +43,23 @@ def test_no_ray_cluster_at_the_address_is_one_line_naming_it(wb_settings, scheme
     assert not ray.is_initialized()
 
 
+@dataclass(frozen=True)
+class Cluster:
+    client: str  # ray://127.0.0.1:PORT (Ray Client)
+    gcs: str  # 127.0.0.1:PORT (what RAY_ADDRESS holds on a cluster node)
+
+
 @pytest.fixture
-def ray_client_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A one-node Ray cluster started as the README says (``ray start --head``), in its own process group; its
     workers import nothing from this repository (as on a node where a module is not installed)."""
     import sys
     import tempfile
 
     temp = tempfile.mkdtemp(prefix="wbr-")  # short: Ray's socket paths must fit in 107 bytes
-    client = free_port()
+    client, gcs = free_port(), free_port()
     ray_cli = Path(sys.executable).parent / "ray"
-    cmd = [str(ray_cli), "start", "--head", "--block", "--port", str(free_port()), "--ray-client-server-port", str(client),
+    cmd = [str(ray_cli), "start", "--head", "--block", "--port", str(gcs), "--ray-client-server-port", str(client),
            "--num-cpus", "1", "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", temp,
            "--dashboard-agent-listen-port", str(free_port()), "--node-ip-address", "127.0.0.1"]
     log = tmp_path_factory.mktemp("ray-cluster") / "ray.log"
@@ -68,7 +75,7 @@ def ray_client_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
             time.sleep(0.5)
         else:
             pytest.fail(f"the Ray Client port {client} did not open within 120 s")
-        yield f"ray://127.0.0.1:{client}"
+        yield Cluster(f"ray://127.0.0.1:{client}", f"127.0.0.1:{gcs}")
     finally:
         import ray
 
@@ -78,16 +85,30 @@ def ray_client_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 
 
 @pytest.mark.slow
-def test_a_task_the_cluster_cannot_load_is_one_line_naming_the_missing_module(wb_settings, ray_client_cluster: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_task_the_cluster_cannot_load_is_one_line_naming_the_missing_module(wb_settings, ray_cluster: Cluster) -> None:  # type: ignore[no-untyped-def]
     # was 'internal error: ConnectionError: Failed during this or a previous request. Exception that broke the connection:
     # <_MultiThreadedRendezvous of RPC that terminated with:' — the reason (No module named ...) only under --debug
     # a function of a module (tests.*) the cluster cannot import: pickled by reference, unlike a lambda
     models = {"ollama:scripted": ScriptedModel(first_sentence, model_id="ollama:scripted"),
               MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
-    spec = spec_of("ray", ["ollama:scripted"], execution={"backend": "ray", "address": ray_client_cluster})
+    spec = spec_of("ray", ["ollama:scripted"], execution={"backend": "ray", "address": ray_cluster.client})
     with pytest.raises(WorkbenchError) as info:
         wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
     message = str(info.value)
     assert "\n" not in message
-    assert message.startswith(f"execution.address '{ray_client_cluster}': the Ray cluster broke the connection (No module named "
+    assert message.startswith(f"execution.address '{ray_cluster.client}': the Ray cluster broke the connection (No module named "
                               "'tests') — install workbench and every module your models and scorers import on each node"), message
+
+
+@pytest.mark.slow
+def test_without_an_address_a_local_instance_runs_even_beside_a_cluster(wb_settings, ray_cluster: Cluster,  # type: ignore[no-untyped-def]
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # on a node of a cluster (RAY_ADDRESS set, or `ray start` run there) ray.init(num_cpus=...) joined the cluster and
+    # raised "When connecting to an existing cluster, num_cpus and num_gpus must not be provided": an internal error
+    monkeypatch.setenv("RAY_ADDRESS", ray_cluster.gcs)
+    models = {"ollama:scripted": ScriptedModel(lambda p: "fine", model_id="ollama:scripted"),
+              MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = spec_of("ray", ["ollama:scripted"], execution={"backend": "ray", "workers": 1})
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
+    assert len(models["ollama:scripted"].calls) == 2 * 4

@@ -83,7 +83,9 @@ class RayExecutor:
             if self.execution.address:
                 _join(ray, self.execution, options)
             else:
-                ray.init(num_cpus=os.cpu_count() or 1, **options)
+                # "local": a new instance even when RAY_ADDRESS or a `ray start` on this machine names a cluster (Ray
+                # would join it, and refuse num_cpus there)
+                ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
         return ray
 
     def run(
