@@ -126,8 +126,9 @@ def test_a_token_chunker_longer_than_minilm_reads_is_one_line_at_load(tmp_path: 
                                         r"local:all-minilm-l6-v2 reads only the first 254 tokens .* size to 254 or less") as info:
         load_experiment(write(tmp_path, GOOD.replace("  - strategy: recursive\n    size: 400\n    overlap: 40\n", chunkers) + retrieval))
     assert "\n" not in str(info.value)
-    with pytest.raises(SpecError, match=r"chunkers\[0\] cuts chunks of up to 800 tokens"):  # the default size
-        load_experiment(write(tmp_path, GOOD.replace("strategy: recursive", "strategy: token").replace("    size: 400\n    overlap: 40\n", "")))
+    # a token chunker's default size is 200 tokens (overlap 20), not the character chunkers' 800, which MiniLM cuts
+    default = load_experiment(write(tmp_path, GOOD.replace("strategy: recursive", "strategy: token").replace("    size: 400\n    overlap: 40\n", "")))
+    assert (default.chunkers[0].size, default.chunkers[0].overlap) == (200, 20)
     fits = load_experiment(write(tmp_path, GOOD.replace("strategy: recursive\n    size: 400", "strategy: token\n    size: 254") + retrieval))
     assert fits.chunkers[0].size == 254
 

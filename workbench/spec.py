@@ -314,11 +314,19 @@ ModelEntry = Annotated[
 
 
 class ChunkerSpec(_Spec):
-    """How documents are cut. ``size``/``overlap`` are characters, except for ``token`` (embedding-model tokens)."""
+    """How documents are cut. ``size``/``overlap`` are characters (default 800/80), except for ``token``: tokens of the
+    embedding model (default 200/20, within the 254 MiniLM reads)."""
 
     strategy: Literal["recursive", "token", "markdown", "sentence"]
     size: int = Field(default=800, ge=16, le=100_000)
     overlap: int = Field(default=80, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _token_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("strategy") == "token" and "size" not in data:
+            return {"size": 200, "overlap": 20, **data}  # 800 tokens: two thirds of each chunk would go unread
+        return data
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> ChunkerSpec:
