@@ -375,3 +375,29 @@ def test_a_concurrency_limit_for_no_hosted_provider_is_refused(tmp_path: Path, p
                                         r"anthropic, .*openai"):
         load_experiment(write(tmp_path, text))
     assert load_experiment(write(tmp_path, GOOD + "execution: {concurrency: {openai: 2}}\n")).execution.provider_limit("openai") == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("execution: {worker: 2}\n", "execution.worker: unknown field — did you mean 'workers'?"),
+        ("execution: {racing: {metrc: token_f1}}\n", "execution.racing.metrc: unknown field — did you mean 'metric'?"),
+        ("retrival: [{k: 2}]\n", "retrival: unknown field — did you mean 'retrieval'?"),
+        ("limits: {wall_time: 9}\n", "limits.wall_time: unknown field — did you mean 'wall_time_s'?"),
+        ('pricing: {"local:gemma3-270m": {input: 0, output: 0, ouptut: 0}}\n',
+         "pricing.local:gemma3-270m.ouptut: unknown field — did you mean 'output'?"),
+        ("zzz: 1\n", "zzz: unknown field — check its spelling"),
+    ],
+)
+def test_a_misspelt_field_is_answered_with_the_field_meant(tmp_path: Path, extra: str, expected: str) -> None:
+    """Through nested sections, lists and mappings keyed by model: the field of that very section it most likely means."""
+    with pytest.raises(SpecError) as info:
+        load_experiment(write(tmp_path, GOOD + extra))
+    assert str(info.value) == f"{tmp_path / 'exp.yaml'}:{GOOD.count(chr(10)) + 1}: {expected} (see the JSON schema: workbench schema)"
+
+
+def test_a_misspelt_field_of_a_list_entry_is_answered_with_the_field_meant(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"exp.yaml:15: chunkers\[0\].sise: unknown field — did you mean 'size'\?"):
+        load_experiment(write(tmp_path, GOOD.replace("    size: 400", "    sise: 400")))
+    with pytest.raises(SpecError, match=r"models\[0\].params.max_tokns: unknown field — did you mean 'max_tokens'\?"):
+        load_experiment(write(tmp_path, GOOD.replace("      max_tokens: 32", "      max_tokns: 32")))

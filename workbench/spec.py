@@ -789,7 +789,7 @@ class ExperimentSpec(_Spec):
         try:
             spec = cls.model_validate(data)
         except ValidationError as exc:
-            raise SpecError(describe_validation_error(exc, source)) from None
+            raise SpecError(describe_validation_error(exc, source, model=cls)) from None
         return spec.with_base_dir(base)
 
 
@@ -815,14 +815,34 @@ def _kind_of(value: Any) -> str:
     return "a mapping (key: value)" if isinstance(value, dict) else type(value).__name__
 
 
-def _first_error(exc: ValidationError) -> str:
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models a field's annotation can hold (through Optional, unions, lists, tuples and dict values)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _fields_beside(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> set[str]:
+    """The field names allowed where ``loc``'s last part was written (a list index or a dict key is walked through)."""
+    models = [model] if model is not None else []
+    for part in loc[:-1]:
+        inner = [m for current in models if isinstance(part, str) and part in current.model_fields
+                 for m in _models_in(current.model_fields[part].annotation)]
+        if inner or isinstance(part, str) and not any(part in m.model_fields for m in models):
+            models = inner or models  # a key of a mapping (pricing: {model: ...}) keeps the models of its values
+    return {name for m in models for name in m.model_fields}
+
+
+def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
     err = exc.errors()[0]
     loc = tuple(p for p in err["loc"] if not _is_internal(p))
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "missing":
         msg = "required field is missing — add it"
     elif err["type"] == "extra_forbidden":
-        msg = "unknown field — check its spelling (see the JSON schema: workbench schema)"
+        meant = difflib.get_close_matches(str(loc[-1]), sorted(_fields_beside(model, loc)), n=1, cutoff=0.6) if loc else []
+        msg = (f"unknown field — did you mean '{meant[0]}'?" if meant else "unknown field — check its spelling") + \
+            " (see the JSON schema: workbench schema)"
     elif err["type"] in ("tuple_type", "list_type"):
         msg = f"expected a list, got {_kind_of(err.get('input'))} — write one '- item' per line, or [a, b] (even for one item)"
     elif err["type"] in ("dict_type", "model_type", "model_attributes_type"):
@@ -838,18 +858,21 @@ def _first_error(exc: ValidationError) -> str:
     return f"{_loc_text(loc)}: {msg}"
 
 
-def describe_validation_error(exc: ValidationError, source: str, node: yaml.Node | None = None) -> str:
+def describe_validation_error(
+    exc: ValidationError, source: str, node: yaml.Node | None = None, model: type[BaseModel] | None = None,
+) -> str:
     """One line for the first error of a validation: ``source:line: field: what is wrong — what to do``.
 
     Args:
         exc: the pydantic error.
         source: the file (or other source) that was validated.
         node: the YAML document (``yaml.compose``) the data came from, to find the line; without it no line is given.
+        model: the model that was validated, to suggest the field a misspelt one means.
     """
     if node is None:
-        return f"{source}: {_first_error(exc)}"
+        return f"{source}: {_first_error(exc, model)}"
     loc = tuple(p for p in exc.errors()[0]["loc"] if not _is_internal(p))
-    return f"{source}:{_line_of(node, loc)}: {_first_error(exc)}"
+    return f"{source}:{_line_of(node, loc)}: {_first_error(exc, model)}"
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
@@ -909,7 +932,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(describe_validation_error(exc, str(path), node)) from None
+        raise SpecError(describe_validation_error(exc, str(path), node, ExperimentSpec)) from None
     return spec.with_base_dir(base)
 
 

@@ -124,7 +124,7 @@ class BundleConfig(_Model):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise ValueError(describe_validation_error(exc, source, node)) from None
+            raise ValueError(describe_validation_error(exc, source, node, cls)) from None
 
     def template(self, text: str, system: str = "") -> PromptTemplate:
         return PromptTemplate(self.prompt.name, text, system)
