@@ -153,6 +153,34 @@ def test_cache_false_on_the_judge_always_calls_it(wb_settings: Settings, models:
     assert models.calls == 4 * QUESTIONS  # the answers themselves still come from the cache
 
 
+def test_judge_calls_that_failed_are_asked_again_by_the_next_sweep_and_only_they(wb_settings: Settings, models: Models) -> None:
+    """A rate limit or a network error while judging left scores missing, and the run was reused as it was by every
+    later sweep: running again never judged those answers."""
+    asked: list[object] = []
+
+    def rate_limited_at_first(prompt: object) -> str:
+        asked.append(prompt)
+        if len(asked) <= 3:
+            raise RuntimeError("Error code: 429 - rate limit reached")
+        return '{"reason": "r", "verdict": 1}'
+
+    verdicts = ScriptedModel(rate_limited_at_first, model_id=SMOLLM2_ID, kind="chat")
+    spec = make_spec(judge={"id": SMOLLM2_ID}, scorers=["token_f1", "context_precision"], execution={"isolation": "none"})
+    with_judge = {**models.as_dict(), SMOLLM2_ID: verdicts}
+    first = wb.run(spec, settings=wb_settings, models=with_judge, progress=False)  # type: ignore[arg-type]
+    assert sum(v.metrics["judge_call_errors"] for v in first.variants) == 3
+    judged = len(asked)
+    again = wb.run(spec, settings=wb_settings, models=with_judge, progress=False)  # type: ignore[arg-type]
+    # only the failed calls are asked again (or read from the cache, when another variant judged the same answer since)
+    assert len(asked) - judged <= 3 and sum(v.metrics["judge_call_errors"] for v in again.variants) == 0
+    failed_before = {v.variant.id for v in first.variants if v.metrics["judge_call_errors"]}
+    assert {v.variant.id for v in again.variants if not v.reused_from} == failed_before  # the others were complete
+    asked_again = len(asked)
+    third = wb.run(spec, settings=wb_settings, models=with_judge, progress=False)  # type: ignore[arg-type]
+    assert len(asked) == asked_again and all(v.reused_from for v in third.variants)
+    assert models.calls == 4 * QUESTIONS
+
+
 def test_a_finished_run_whose_artifacts_were_deleted_is_computed_again_from_the_cache(wb_settings: Settings, models: Models) -> None:
     cold = sweep(make_spec(), wb_settings, models)
     lost = cold.variants[0]

@@ -86,6 +86,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             first = next(r.error for r in v.records if r.error) or ""
             print(f"{v.variant.name}: {v.question_errors} of {len(v.records)} questions failed (first: {_redact(_first_line(first))[:200]}) "
                   "— their scores are missing; run again to retry only them", file=sys.stderr)
+        if v.status == "FINISHED" and v.metrics.get("judge_call_errors"):
+            print(f"{v.variant.name}: {int(v.metrics['judge_call_errors'])} judge calls failed — those scores are missing; "
+                  "run again to retry only them", file=sys.stderr)
     for line in result.truncation_notes:
         print(line, file=sys.stderr)
     print()

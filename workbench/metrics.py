@@ -43,7 +43,9 @@ __all__ = [
 @dataclass(frozen=True)
 class JudgeUsage:
     """What judging one item cost: calls, unusable outputs, tokens, time and money (None: price unknown); of those
-    calls, ``cache_hits`` were read from the cache and ``spent_usd`` is what the others cost now."""
+    calls, ``cache_hits`` were read from the cache and ``spent_usd`` is what the others cost now; of the unusable
+    outputs, ``call_errors`` are calls that failed (a rate limit, the network): nothing was cached, so asking again may
+    answer them."""
 
     calls: int = 0
     failures: int = 0
@@ -53,6 +55,7 @@ class JudgeUsage:
     cost_usd: float | None = 0.0
     cache_hits: int = 0
     spent_usd: float | None = 0.0
+    call_errors: int = 0
 
     @classmethod
     def of(cls, replies: Iterable[Any], *, extra_failures: int = 0) -> JudgeUsage:
@@ -61,7 +64,8 @@ class JudgeUsage:
         usage = cls(failures=extra_failures)
         for r in replies:
             spent = 0.0 if r.cached else r.cost_usd
-            usage = usage + cls(1, 0 if r.ok else 1, r.input_tokens, r.output_tokens, r.latency_s, r.cost_usd, int(r.cached), spent)
+            failed_call = int(r.finish_reason == "error")
+            usage = usage + cls(1, 0 if r.ok else 1, r.input_tokens, r.output_tokens, r.latency_s, r.cost_usd, int(r.cached), spent, failed_call)
         return usage
 
     def __add__(self, other: JudgeUsage) -> JudgeUsage:
@@ -77,6 +81,7 @@ class JudgeUsage:
             total(self.cost_usd, other.cost_usd),
             self.cache_hits + other.cache_hits,
             total(self.spent_usd, other.spent_usd),
+            self.call_errors + other.call_errors,
         )
 
 

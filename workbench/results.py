@@ -86,10 +86,10 @@ class VariantResult:
 
     @property
     def complete(self) -> bool:
-        """Every question answered: not stopped early by racing, no question errors. Only a complete run is reused
-        by a later sweep (an incomplete one is computed again, its answered questions read from the cache) and only
-        a complete run is ranked with the others."""
-        return self.stopped_early is None and not self.question_errors
+        """Every question answered and judged: not stopped early by racing, no question errors, no judge call that
+        failed (a rate limit, the network). Only a complete run is reused by a later sweep: an incomplete one is
+        computed again, its answers and judge replies read from the cache, so only what failed is asked again."""
+        return self.stopped_early is None and not self.question_errors and not self.metrics.get("judge_call_errors")
 
     def records_frame(self) -> Any:
         """Per-question table: question, answer, retrieved ids, every score, tokens, latency, error (a retrieval-only
