@@ -272,6 +272,15 @@ def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_comput
     assert _racing_lines(finished) == []
 
 
+def test_racing_over_fewer_questions_than_it_needs_to_stop_a_variant_says_so(wb_settings: Settings) -> None:
+    """The planted hopeless variant cannot stop on 6 questions when 8 are needed: the user was told nothing."""
+    spec = ExperimentSpec.from_dict(spec_data(execution={"isolation": "none", "racing": RACING}), base_dir=ROOT)
+    result = wb.run(spec, settings=wb_settings, models=Models().as_dict(), progress=False, limit=6)  # type: ignore[arg-type]
+    assert not any(v.stopped_early for v in result.variants)
+    assert _racing_lines(result) == ["racing could stop no variant: min_questions is 8 and only 6 questions were evaluated "
+                                     "— lower execution.racing.min_questions, or evaluate more questions"]
+
+
 def test_with_a_tolerance_racing_keeps_one_of_two_equally_good_variants(wb_settings: Settings) -> None:
     models = Models()  # the two good models alternate question by question: no interval separates them
     spec = ExperimentSpec.from_dict(spec_data(execution={"isolation": "none", "racing": {**RACING, "tolerance": 0.5}}), base_dir=ROOT)

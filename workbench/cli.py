@@ -141,8 +141,13 @@ def _interrupted_line(*, started: bool, fresh: bool) -> str:
 
 
 def _racing_lines(result: SweepResult) -> list[str]:
-    """One line per variant a racing sweep stopped early, and how many questions racing saved (none: not racing)."""
+    """One line per variant a racing sweep stopped early, and how many questions racing saved (none: not racing), or
+    why racing could stop nothing (fewer questions than ``min_questions``)."""
     stopped = [v for v in result.variants if v.stopped_early is not None]
+    race = result.spec.execution.racing
+    if not stopped and race is not None and len(result.dataset) < race.min_questions:
+        return [f"racing could stop no variant: min_questions is {race.min_questions} and only {len(result.dataset)} questions "
+                "were evaluated — lower execution.racing.min_questions, or evaluate more questions"]
     if not stopped:
         return []
     skipped = sum(len(result.dataset) - len(v.records) for v in stopped)
