@@ -36,6 +36,12 @@ _ROUNDING = 1e-9
 Applies = Callable[[ScoreContext], str | None]  # None when the scorer applies, else why not
 
 
+def _snapped(value: float) -> float:
+    """0 or 1 for a value within floating-point noise of it (a cosine of 1.0000000000000002; ragas adds 1e-10 to a
+    precision's denominator, so a perfect ranking scored 0.9999999999 and failed a gate of >= 1), else the value."""
+    return float(round(value)) if abs(value - 1.0) <= _ROUNDING or abs(value) <= _ROUNDING else value
+
+
 def _needs_answer_and_contexts(ctx: ScoreContext) -> str | None:
     if not ctx.contexts:
         return "no retrieved contexts"
@@ -110,8 +116,7 @@ def _judged(
             value = float(result.value) if isinstance(result.value, (int, float)) else math.nan
             if clip_negative and -1.0 <= value < 0.0:
                 value = 0.0  # a negative cosine similarity: the judge's questions are unrelated to the asked one
-            if 1.0 < value <= 1.0 + _ROUNDING or -_ROUNDING <= value < 0.0:
-                value = min(1.0, max(0.0, value))  # floating-point noise (a cosine of 1.0000000000000002), not a bad judge
+            value = _snapped(value)
             invalid = metric.validate_result_value(value) if math.isfinite(value) else f"{name} came out as {value} (the judge gave nothing to score)"
             if invalid:
                 rejected += 1
@@ -202,7 +207,7 @@ def _answer_vs_reference(value: Callable[[str, str], float]) -> ScoreFn:
             return Score(None, "no reference answer")
         if not ctx.answer.strip():
             return Score(0.0, "empty answer")
-        return Score(min(1.0, max(0.0, value(ctx.reference, ctx.answer))))
+        return Score(min(1.0, max(0.0, _snapped(value(ctx.reference, ctx.answer)))))
 
     return score
 
@@ -259,7 +264,7 @@ def _context_text_metric(which: str) -> ScoreFn:
         value = non_llm_context_scores(ctx.contexts, ctx.reference)[which]
         if not math.isfinite(value):
             return Score(None, "the reference answer has no sentences")
-        return Score(min(1.0, max(0.0, value)))
+        return Score(min(1.0, max(0.0, _snapped(value))))
 
     return score
 
