@@ -49,10 +49,11 @@ class Cluster:
     gcs: str  # 127.0.0.1:PORT (what RAY_ADDRESS holds on a cluster node)
 
 
-@pytest.fixture
-def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """A one-node Ray cluster started as the README says (``ray start --head``), in its own process group; its
-    workers import nothing from this repository (as on a node where a module is not installed)."""
+@pytest.fixture(scope="module")
+def cluster_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A one-node Ray cluster started as the README says (``ray start --head``), in its own process group, once for
+    this module (it takes about 20 s); its workers import nothing from this repository (as on a node where a module is
+    not installed)."""
     import sys
     import tempfile
 
@@ -77,11 +78,19 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             pytest.fail(f"the Ray Client port {client} did not open within 120 s")
         yield Cluster(f"ray://127.0.0.1:{client}", f"127.0.0.1:{gcs}")
     finally:
-        import ray
-
-        ray.shutdown()
         stop_server(proc)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture
+def ray_cluster(cluster_node: Cluster) -> Iterator[Cluster]:
+    """The module's cluster, with this process's Ray connection (a client, or a local instance) closed after each test."""
+    import ray
+
+    try:
+        yield cluster_node
+    finally:
+        ray.shutdown()
 
 
 @pytest.mark.slow
