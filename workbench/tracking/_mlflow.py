@@ -52,6 +52,10 @@ _REUSE_CANDIDATES = 10  # runs of one reuse key looked at, newest first, for one
 _UNENDED: set[tuple[str, str]] = set()  # (tracking URI, parent run id) of sweeps this process could not end
 _log = logging.getLogger(__name__)
 
+# MLflow's INFO lines in the middle of a sweep's output on a new sqlite store ("Creating initial MLflow database
+# tables...", "Updating database tables"); the CLI names the store and how to open it once, at the end
+_MLFLOW_CHATTER = ("mlflow.store.db.utils",)
+
 
 @functools.lru_cache(maxsize=8)
 def git_commit(folder: str) -> str:
@@ -95,6 +99,10 @@ class MlflowTracker:
         from mlflow.tracing.client import TracingClient
 
         check_store(tracking_uri, must_exist=False)  # one line naming the store, before anything is computed or written
+        for chatter in _MLFLOW_CHATTER:
+            logging.getLogger(chatter).setLevel(logging.WARNING)
+        # and two lines on stdout ("View run ... at: http://...") for every run a tracking server ends, unless asked for
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         if tracking_uri.startswith("sqlite:///"):
             Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         tune_sqlite_store(tracking_uri)
