@@ -348,8 +348,9 @@ def _cmd_gate(args: argparse.Namespace) -> int:
 
 def _comparison_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("experiment", help="experiment name (its latest sweep is compared)")
-    p.add_argument("--sweep", default=None, help="a sweep's parent run id, instead of the latest sweep")
-    p.add_argument("--baseline", default=None, help="variant id, name or run id (a run of another sweep works too); default: the first variant")
+    p.add_argument("--sweep", default=None, type=str.strip, help="a sweep's parent run id, instead of the latest sweep")
+    p.add_argument("--baseline", default=None, type=str.strip,
+                   help="variant id, name or run id (a run of another sweep works too); default: the first variant")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--resamples", type=_positive_int, default=2000, help="bootstrap resamples (default 2000)")
 
@@ -740,7 +741,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_schema)
 
     p = sub.add_parser("promote", parents=[common], help="gate a variant run and point an environment alias at its configuration")
-    p.add_argument("run_id", help="the MLflow run id of a variant (see workbench list EXPERIMENT)")
+    p.add_argument("run_id", type=str.strip, help="the MLflow run id of a variant (see workbench list EXPERIMENT)")
     p.add_argument("--name", required=True, help="registered model name, e.g. python-docs-assistant")
     p.add_argument("--alias", required=True, choices=("staging", "production"))
     p.add_argument("--reason", default=None, help="override failed gates, with this reason (recorded in the audit)")
@@ -765,7 +766,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_rollback)
 
     p = sub.add_parser("calibrate", parents=[common], help="agreement and Cohen's kappa between a run's judge scores and human labels")
-    p.add_argument("run_id", help="a variant run id, or a sweep run id (every variant is calibrated)")
+    p.add_argument("run_id", type=str.strip, help="a variant run id, or a sweep run id (every variant is calibrated)")
     p.add_argument("--labels", required=True, help="labels file (.csv or .jsonl with case_id, metric, label[, answer])")
     p.add_argument("--threshold", type=_pass_threshold, default=0.5, help="scores and labels at or above it count as a pass")
     p.set_defaults(handler=_cmd_calibrate)

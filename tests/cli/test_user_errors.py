@@ -452,6 +452,13 @@ def test_list_names_each_variant_run_id_that_promote_takes(project: Project, cap
         assert [line for line in lines if f"run={variant.run_id}" in line and variant.variant.name in line], (variant, lines)
 
 
+def test_a_run_id_pasted_with_spaces_around_it_is_found(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    """Copied from the MLflow UI or a log with a space or newline: "no variant ' 1a2b '" sent the lead looking."""
+    good = project.good()
+    assert cli(project, "compare", "promo", "--baseline", f" {good}\n", "--sweep", f"{project.parent()} ") == 0
+    assert f"Baseline: {project.name(good)}" in capsys.readouterr().out
+
+
 def test_a_closed_stdout_ends_quietly(project: Project) -> None:
     """``workbench list promo | head -1``: the reader is gone before the output is flushed — no error, exit 141."""
     import os
