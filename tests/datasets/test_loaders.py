@@ -126,6 +126,21 @@ def test_hidden_files_and_folders_are_not_documents_unless_the_glob_names_them(t
     assert [d.id for d in load_corpus(tmp_path, glob=".*/*.md").documents] == [".archive/old", ".ipynb_checkpoints/leave-checkpoint"]
 
 
+def test_a_corpus_at_the_project_root_leaves_out_the_runs_mlflow_keeps_there(tmp_path: Path) -> None:
+    """`corpus: {path: ., glob: '**/*.txt'}` read every run's prompt_template.txt under mlruns/ as a document, and the
+    corpus changed (so every index was rebuilt) with each sweep."""
+    write(tmp_path / "docs" / "leave.txt", "27 days of leave.\n")
+    write(tmp_path / "mlruns" / "1" / "abc" / "artifacts" / "prompt_template.txt", "Context: {context}\n")
+    write(tmp_path / "mlruns" / "mlflow.db", "not text")
+    before = load_corpus(tmp_path, glob="**/*.txt")
+    assert [d.id for d in before.documents] == ["docs/leave"]
+    write(tmp_path / "mlruns" / "1" / "def" / "artifacts" / "prompt_template.txt", "Another sweep\n")
+    assert load_corpus(tmp_path, glob="**/*.txt").hash == before.hash
+    assert [d.id for d in load_corpus(tmp_path, glob="**/*").documents] == ["docs/leave"]  # mlflow.db is not read
+    named = load_corpus(tmp_path, glob="mlruns/**/*.txt")
+    assert [d.id for d in named.documents] == ["mlruns/1/abc/artifacts/prompt_template", "mlruns/1/def/artifacts/prompt_template"]
+
+
 def test_a_linked_folder_is_part_of_the_corpus_once_and_a_broken_link_is_named(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     write(shared / "travel.md", "# Travel\n\nBook 14 days ahead.\n")

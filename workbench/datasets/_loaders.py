@@ -411,14 +411,25 @@ def pattern_inside_folder(glob: str) -> bool:
     return bool(glob.strip()) and not Path(glob).is_absolute() and ".." not in Path(glob).parts
 
 
+# folders of the project's own runs: a corpus at the project's root (path: .) read MLflow's artifacts (each run's
+# prompt_template.txt, variant.yaml...) as documents, and its hash changed with every sweep, rebuilding every index
+_NOT_DOCUMENTS = frozenset({"mlruns"})
+
+
+def _set_aside(part: str) -> bool:
+    return part.startswith(".") and part not in (".", "..") or part in _NOT_DOCUMENTS
+
+
 def _hidden(relative: Path, glob: str) -> bool:
-    """Whether a file lies in a hidden file or folder (``.git/``, ``.ipynb_checkpoints/``) that the glob does not name.
+    """Whether a file lies in a hidden file or folder (``.git/``, ``.ipynb_checkpoints/``), or in ``mlruns/`` (MLflow's
+    store and artifacts), that the glob does not name.
 
     Like a shell's glob, ``*`` and ``**`` do not match a leading dot: Jupyter's checkpoint copies and version control
-    files are not documents. A pattern that spells a dot-name out (``.notes/*.md``) still picks it.
+    files are not documents, nor are the runs a sweep logs next to the corpus. A pattern that spells such a name out
+    (``.notes/*.md``, ``mlruns/**/*.txt``) still picks it.
     """
-    named = [part for part in Path(glob).parts if part.startswith(".") and part not in (".", "..")]
-    return any(part.startswith(".") and not any(fnmatchcase(part, n) for n in named) for part in relative.parts)
+    named = [part for part in Path(glob).parts if _set_aside(part)]
+    return any(_set_aside(part) and not any(fnmatchcase(part, n) for n in named) for part in relative.parts)
 
 
 def _glob_parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
@@ -460,7 +471,7 @@ def _no_match_fix(folder: Path, glob: str) -> str:
     if not glob.startswith("**") and any(p.is_file() and not _hidden(p.relative_to(folder), deeper) for p in corpus_files(folder, deeper)):
         return f"'{glob}' looks only at the top of the folder; its files are in subfolders — use glob: '{deeper}'"
     if any(p.is_file() for p in corpus_files(folder, glob)):
-        return "every matching file is hidden (its name or a folder's starts with '.') — name the hidden folder in the glob"
+        return "every matching file is hidden (its name or a folder's starts with '.', or it is under mlruns/) — name that folder in the glob"
     suffixes = Counter(p.suffix.lower() for p in corpus_files(folder, "**/*") if p.is_file() and p.suffix and not _hidden(p.relative_to(folder), ""))
     if suffixes:  # e.g. a folder of .txt files under the default '**/*.md'
         suffix = min(suffixes, key=lambda s: (-suffixes[s], s))  # the most common; a tie goes to the first by name
@@ -472,7 +483,7 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     """Load a corpus: the built-in ``python-reference``, or a folder of text/markdown files.
 
     A file's document id is its path relative to the folder, without the suffix (``policies/travel``), in Unicode NFC.
-    Hidden files and folders (``.ipynb_checkpoints/``, ``.git/``) are left out unless the glob names them; linked
+    Hidden files and folders (``.ipynb_checkpoints/``, ``.git/``) and ``mlruns/`` are left out unless the glob names them; linked
     files and folders are followed (see ``corpus_files``).
     """
     if str(source) == PYTHON_REFERENCE:
