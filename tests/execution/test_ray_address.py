@@ -43,6 +43,45 @@ def test_no_ray_cluster_at_the_address_is_one_line_naming_it(wb_settings, scheme
     assert not ray.is_initialized()
 
 
+class FlakyRay:
+    """``ray`` as seen by the join: Ray Client's server misses its start-up deadline ``failures`` times, then connects."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.inits, self.shutdowns = failures, 0, 0
+
+    def init(self, **options: object) -> None:
+        self.inits += 1
+        if self.inits <= self.failures:
+            raise ConnectionError("Initialization failure from server:\nTraceback (most recent call last): ...")
+
+    def shutdown(self) -> None:
+        self.shutdowns += 1
+
+
+@pytest.mark.parametrize(("failures", "joined"), [(1, True), (2, True), (3, False)])
+def test_a_cluster_whose_client_server_starts_late_is_joined_on_a_later_attempt(
+        failures: int, joined: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a busy head node the first connection after `ray start` can fail with 'Initialization failure from server:'
+    (it failed the suite once); connecting again works, so the join tries three times before giving one line."""
+    from workbench.execution import _ray
+    from workbench.spec import ExecutionSpec
+
+    monkeypatch.setattr(_ray, "JOIN_RETRY_S", 0.0)
+    with socket.socket() as listening:  # the port answers, as a cluster's does
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        address = f"ray://127.0.0.1:{listening.getsockname()[1]}"
+        ray = FlakyRay(failures)
+        execution = ExecutionSpec(backend="ray", address=address)
+        if joined:
+            _ray._join(ray, execution, {})
+        else:
+            with pytest.raises(WorkbenchError, match=rf"^execution.address '{address}': cannot connect to the Ray cluster "
+                                                     r"\(Initialization failure from server:\) — start it"):
+                _ray._join(ray, execution, {})
+    assert ray.inits == min(failures + 1, 3) and ray.shutdowns == min(failures, 2)
+
+
 @dataclass(frozen=True)
 class Cluster:
     client: str  # ray://127.0.0.1:PORT (Ray Client)

@@ -28,6 +28,11 @@ __all__ = ["HOSTED_CPUS", "RayExecutor"]
 HOSTED_CPUS = 0.25  # the Ray CPUs a variant answered by a hosted model asks for (it mostly waits on the network)
 REACH_TIMEOUT_S = 5.0  # how long the cluster's port may take to accept a connection (Ray itself waits minutes)
 _START_HINT = "start it (ray start --head --port 6379 --ray-client-server-port 10001) or fix execution.address"
+# Ray Client starts a server process for each new connection; on a busy head node it can miss its start-up deadline
+# ("Initialization failure from server:"), and connecting again works
+_SERVER_NOT_READY = "Initialization failure from server"
+JOIN_ATTEMPTS = 3
+JOIN_RETRY_S = 2.0
 
 
 def _ray_task(job: VariantJob, threads: int, share: int) -> tuple[VariantResult, list[tuple[str, str, dict[str, Any]]]]:
@@ -162,11 +167,17 @@ def _join(ray: Any, execution: ExecutionSpec, options: Mapping[str, Any]) -> Non
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise WorkbenchError(f"execution.address '{address}': no Ray cluster answers there ({reason}) — {_START_HINT}") from None
-    try:
-        ray.init(address=address, **options)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise WorkbenchError(f"execution.address '{address}': cannot connect to the Ray cluster ({_first_line(exc)}) — "
-                             f"{_START_HINT}") from None
+    for attempt in range(1, JOIN_ATTEMPTS + 1):
+        try:
+            ray.init(address=address, **options)
+            return
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            if attempt < JOIN_ATTEMPTS and _SERVER_NOT_READY in str(exc):
+                ray.shutdown()
+                time.sleep(JOIN_RETRY_S)
+                continue
+            raise WorkbenchError(f"execution.address '{address}': cannot connect to the Ray cluster ({_first_line(exc)}) — "
+                                 f"{_START_HINT}") from None
 
 
 def _broken(execution: ExecutionSpec, exc: ConnectionError) -> Exception:
