@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mlflow import MlflowClient
@@ -21,14 +22,20 @@ from workbench.testing.crashing import CrashingModel
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def ray_instance() -> Iterator[object]:
+def require_ray() -> Any:
+    """The ray module; without it a skip on a developer's machine, a failure under CI=true (where it must be there)."""
     try:
         import ray
     except ImportError:
         if os.environ.get("CI") == "true":
             raise
-        pytest.skip("ray is not installed (pip install 'workbench[ray]')")
+        pytest.skip("ray is not installed (pip install 'workbench[ray]')", allow_module_level=True)
+    return ray
+
+
+@pytest.fixture(scope="module")
+def ray_instance() -> Iterator[object]:
+    ray = require_ray()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a throwaway local instance
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 import workbench as wb
-from tests.execution.test_ray import first_sentence, spec_of
+from tests.execution.test_ray import first_sentence, require_ray, spec_of
 from tests.team.conftest import free_port, start_server, stop_server
 from workbench.errors import WorkbenchError
 from workbench.models import MINILM_ID
 from workbench.pipeline import MemoryIndexStore
 from workbench.testing import HashingEmbedder, ScriptedModel
 
-pytest.importorskip("ray")
+require_ray()
 
 
 @pytest.mark.parametrize("scheme", ["ray://", ""])
