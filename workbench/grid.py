@@ -17,7 +17,9 @@ __all__ = ["CHUNKING_REVISION", "Variant", "embedded_index_key", "expand_grid", 
 # older workbench would otherwise be opened by its key and searched for chunks this one no longer makes.
 # 2: the sentence chunker cuts long sentences between words, the markdown one keeps ~~~ and nested code fences whole,
 # chunks of repeating text are placed where they were cut.
-CHUNKING_REVISION = 2
+# 3: sentences also end before capitals outside ASCII and letters of caseless scripts, after closing quotes and
+# brackets, at the danda, Arabic and Urdu full stops, and at Chinese and Japanese full stops with no space after them.
+CHUNKING_REVISION = 3
 
 
 def _digest(payload: Any, n: int = 12) -> str:

@@ -146,11 +146,34 @@ def test_chunks_of_a_repeating_text_are_placed_where_they_were_cut(name: str, st
     assert [i for i, ch in enumerate(text) if i not in covered and not ch.isspace()] == []
 
 
-# a sentence longer than the chunk size: English with no punctuation, Hindi (its danda is not a sentence end here),
+# where sentences end in other scripts and punctuation: capitals with accents, caseless scripts, full stops with no
+# space after them (Chinese, Japanese), the danda, closing quotes and brackets after the full stop
+SENTENCES = {
+    "accented capital": ("Le train part à huit heures. Élodie arrive en retard.", ["Le train part à huit heures.", "Élodie arrive en retard."]),
+    "cyrillic": ("Поезд ушёл. Мы опоздали.", ["Поезд ушёл.", "Мы опоздали."]),
+    "chinese": ("员工每年有二十五天假期。请提前申请！可以吗？好的", ["员工每年有二十五天假期。", "请提前申请！", "可以吗？", "好的"]),
+    "japanese": ("休暇は二十五日です。「申請は早めに。」次へ", ["休暇は二十五日です。", "「申請は早めに。」", "次へ"]),
+    "hindi": ("यह एक दस्तावेज़ है। हमें यह जांचना है।", ["यह एक दस्तावेज़ है।", "हमें यह जांचना है।"]),
+    "arabic": ("هل لديك سؤال؟ نعم لدي سؤال.", ["هل لديك سؤال؟", "نعم لدي سؤال."]),
+    "closing quote": ('He said "stop." Then he left. (See below.) Next.', ['He said "stop."', "Then he left.", "(See below.)", "Next."]),
+    "spanish": ("Es tarde. ¿Vienes? ¡Vamos!", ["Es tarde.", "¿Vienes?", "¡Vamos!"]),
+    "ellipsis": ("Wait… Then go.", ["Wait…", "Then go."]),
+    "abbreviation and decimal": ("Use e.g. the 3.5 release. Done", ["Use e.g. the 3.5 release.", "Done"]),
+    "paragraph after lower case": ("see fig.\n\nnext part", ["see fig.", "next part"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SENTENCES))
+def test_sentences_end_where_a_reader_of_the_script_sees_them_end(name: str) -> None:
+    text, expected = SENTENCES[name]
+    assert split_sentences(text) == expected
+
+
+# a sentence longer than the chunk size: English with no punctuation, Hindi with commas only,
 # one word of accented letters, one word of family emoji (each four people joined by zero-width joiners)
 LONG_SENTENCES = {
     "english": "the employee shall notify the manager in writing before taking any leave and the manager shall confirm " * 4,
-    "hindi": "यह एक परीक्षण दस्तावेज़ है। हमें यह जांचना है कि कोई पाठ खो न जाए। " * 6,
+    "hindi": "यह एक परीक्षण दस्तावेज़ है, हमें यह जांचना है कि कोई पाठ खो न जाए, " * 6,
     "accents": "ve\u0301rite" * 40,
     "emoji": "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466" * 40,
 }

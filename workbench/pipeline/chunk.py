@@ -9,7 +9,7 @@ import hashlib
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,20 +73,51 @@ def _token(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], li
     return splitter.split_text
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[`*])|(?:\r?\n|\r(?!\n)){2,}")  # a paragraph: 2+ line ends, any kind
+_CLOSERS = "\"'”’»)\\]」』）"  # what may follow a full stop inside its sentence: quotes, brackets
+_BREAK = re.compile(
+    rf"(?P<spaced>[.!?…।॥؟۔][{_CLOSERS}]*)\s+"  # . ! ? … Devanagari dandas, Arabic ? and Urdu full stop, then space
+    rf"|(?P<unspaced>[。！？｡][{_CLOSERS}]*)\s*"  # Chinese and Japanese 。！？: no space follows them
+    r"|(?:\r?\n|\r(?!\n)){2,}"  # a paragraph: 2+ line ends, any kind
+)
+_PARAGRAPH = re.compile(r"(?:\r?\n|\r(?!\n)){2,}")
+_OPENERS = "\"'([`*“‘«¿¡「『（"
+
+
+def _starts_sentence(char: str) -> bool:
+    """Whether a sentence can start with ``char`` after a full stop and a space: a capital or a letter of a script
+    without case (Devanagari, Arabic, Hebrew, CJK ...), a digit, an opening quote or bracket; not a lower-case letter
+    (``e.g. this`` goes on)."""
+    return char.isupper() or char.isdigit() or char in _OPENERS or (char.isalpha() and not char.islower())
+
+
+def _breaks(text: str) -> Iterator[tuple[int, int]]:
+    """``(end of a sentence, start of the next)`` for each sentence or paragraph break of ``text``."""
+    for m in _BREAK.finditer(text):
+        following = text[m.end() : m.end() + 1]
+        if m["spaced"] is not None:
+            if following and (_starts_sentence(following) or _PARAGRAPH.search(m[0])):
+                yield m.end("spaced"), m.end()
+        elif m["unspaced"] is not None:
+            if following:
+                yield m.end("unspaced"), m.end()
+        else:
+            yield m.start(), m.end()
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences (and paragraphs) of a text, whitespace trimmed; no model or download."""
+    """Character spans of the sentences (and paragraphs) of a text, whitespace trimmed; no model or download.
+
+    A sentence ends at ``. ! ? …`` (with its closing quotes or brackets) followed by a space and a sentence start (see
+    ``_starts_sentence``), at the Devanagari, Arabic and Urdu full stops likewise, at Chinese and Japanese ``。！？``
+    with or without a space, and at a paragraph break."""
     spans = []
     cursor = 0
-    for boundary in [*_SENTENCE_END.finditer(text), None]:
-        stop = boundary.start() if boundary else len(text)
+    for stop, after in [*_breaks(text), (len(text), len(text))]:
         piece = text[cursor:stop]
         if piece.strip():
             lead = len(piece) - len(piece.lstrip())
             spans.append((cursor + lead, cursor + len(piece.rstrip())))
-        cursor = boundary.end() if boundary else len(text)
+        cursor = after
     return spans
 
 
