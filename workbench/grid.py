@@ -18,7 +18,9 @@ __all__ = ["CHUNKING_REVISION", "Variant", "embedded_index_key", "expand_grid", 
 # 2: the sentence chunker cuts long sentences between words, the markdown one keeps ~~~ and nested code fences whole,
 # chunks of repeating text are placed where they were cut.
 # 3: sentences also end before capitals outside ASCII and letters of caseless scripts, after closing quotes and
-# brackets, at the danda, Arabic and Urdu full stops, and at Chinese and Japanese full stops with no space after them.
+# brackets, at the danda, Arabic and Urdu full stops, and at Chinese and Japanese full stops with no space after them;
+# the recursive and token chunkers cut Chinese and Japanese text after its full stops, and keep a separator at the end
+# of the piece it closes.
 CHUNKING_REVISION = 3
 
 

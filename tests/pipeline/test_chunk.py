@@ -169,6 +169,17 @@ def test_sentences_end_where_a_reader_of_the_script_sees_them_end(name: str) -> 
     assert split_sentences(text) == expected
 
 
+@pytest.mark.parametrize("strategy", ["recursive", "token"])
+def test_chinese_text_is_cut_after_its_full_stops_not_inside_a_sentence(strategy: str) -> None:
+    from workbench.models import MINILM_ID, load_embedder
+
+    text = "员工每年有二十五天假期。请提前两周申请！可以带薪吗？可以。" * 12
+    size = 60 if strategy == "token" else 40
+    chunks = chunk_document(Document("d", text), ChunkerSpec(strategy=strategy, size=size, overlap=0), load_embedder(MINILM_ID).tokenizer)
+    assert len(chunks) > 3 and all(text[c.start : c.end] == c.text for c in chunks)
+    assert [c.text for c in chunks if c.text[-1] not in "。！？"] == []
+
+
 # a sentence longer than the chunk size: English with no punctuation, Hindi with commas only,
 # one word of accented letters, one word of family emoji (each four people joined by zero-width joiners)
 LONG_SENTENCES = {

@@ -45,14 +45,17 @@ class Chunk:
 
 
 # The splitter's default separators (paragraphs, lines, words, characters) in Windows (\r\n) and old Mac (\r) line
-# endings too; the splitter cuts at the first one a text contains, so a text with only "\n" splits as with the defaults.
-_SEPARATORS = ("\r\n\r\n", "\n\n", "\r\r", "\r\n", "\n", "\r", " ", "")
+# endings too, and Chinese and Japanese full stops (no space follows them, nor separates words) before words; the
+# splitter cuts at the first one a text contains, so a text with only "\n" splits as with the defaults. A separator stays
+# at the end of the piece it closes, so a chunk ends with its full stop rather than the next one starting with it.
+_SEPARATORS = ("\r\n\r\n", "\n\n", "\r\r", "\r\n", "\n", "\r", "\u3002", "\uff01", "\uff1f", " ", "")
 
 
 def _recursive(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap, separators=list(_SEPARATORS))
+    splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap, separators=list(_SEPARATORS),
+                                              keep_separator="end")
     return splitter.split_text
 
 
@@ -69,7 +72,8 @@ def _token(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], li
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap,
-                                              length_function=_length(spec, tokenizer), separators=list(_SEPARATORS))
+                                              length_function=_length(spec, tokenizer), separators=list(_SEPARATORS),
+                                              keep_separator="end")
     return splitter.split_text
 
 
