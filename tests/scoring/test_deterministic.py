@@ -84,6 +84,14 @@ def test_overlap_scorers_keep_decimal_points_and_drop_thousands_separators(score
     assert token_f1_value("Python 3.11", "python 311") == pytest.approx(0.5)
     assert token_f1_value("It costs 1,000.50 dollars.", "1000.50 dollars") == pytest.approx(2 / 3)  # 2 of 4, 2 of 2
     assert token_f1_value("version 3.11.", "Version 3.11") == 1.0  # a full stop after a number is still punctuation
+    assert token_f1_value("10,00,000 rupees", "1000000 rupees") == 1.0  # India's grouping: ten lakh
+    assert token_f1_value("-1,250", "-1250") == 1.0
+
+
+@pytest.mark.parametrize(("answer", "reference"), [("3,5", "35"), ("1,2,3", "123"), ("12,5 kg", "125 kg"), ("1,0000", "10000")])
+def test_a_comma_that_groups_no_thousands_is_not_dropped_from_a_number(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    assert run_scorers(scorers, ctx(answer=answer, reference=reference))["exact_match"].value == 0.0
+    assert run_scorers(scorers, ctx(answer=answer, reference=answer))["exact_match"].value == 1.0
 
 
 def test_overlap_scorers_keep_the_sign_of_a_number(scorers) -> None:  # type: ignore[no-untyped-def]

@@ -31,12 +31,25 @@ def _strip_punctuation(text: str) -> str:
     return text if text.isascii() else "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
 
 
+# A whole number grouped by thousands separators: 1,000,000, and India's 10,00,000 (lakhs and crores)
+_GROUPED = re.compile(r"-?\d{1,3}(?:,\d{3})+|-?\d{1,2}(?:,\d{2})+,\d{3}")
+
+
+def _number(text: str) -> str:
+    """A number as the overlap scorers compare it: thousands separators go ("1,000" is 1000), a comma that groups no
+    thousands separates ("3,5" is 3 and 5, not 35), decimal points stay ("3.5" is not 35, "3.11" is not 311), and so
+    does a minus sign ("-5" is not 5; "−5" is "-5")."""
+    whole, point, fraction = text.replace("\u2212", "-").partition(".")
+    if _GROUPED.fullmatch(whole):
+        whole = whole.replace(",", "")
+    return (whole + point + fraction).replace(",", " ")
+
+
 def _strip_punctuation_keeping_numbers(text: str) -> str:
-    """``_strip_punctuation`` outside numbers; in a number, thousands separators go ("1,000" is 1000), decimal
-    points stay ("3.5" is not 35, "3.11" is not 311), and so does a minus sign ("-5" is not 5; "−5" is "-5")."""
+    """``_strip_punctuation`` outside numbers; numbers as ``_number`` writes them."""
     pieces, end = [], 0
     for number in _NUMBER.finditer(text):
-        pieces += [_strip_punctuation(text[end:number.start()]), number.group().replace(",", "").replace("\u2212", "-")]
+        pieces += [_strip_punctuation(text[end:number.start()]), _number(number.group())]
         end = number.end()
     return "".join([*pieces, _strip_punctuation(text[end:])])
 
