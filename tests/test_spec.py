@@ -93,6 +93,23 @@ def test_from_dict_reads_a_prompt_file_relative_to_its_base_dir(tmp_path: Path) 
         ExperimentSpec.from_dict(data, base_dir=tmp_path)
 
 
+def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ExperimentSpec(...) in a notebook, or `template:` left empty beside `file:`, kept the file unread: the sweep built
+    # its indexes, then ended in "internal error: missing variable {question}"
+    from workbench.spec import PromptSpec
+
+    (tmp_path / "p.txt").write_text("Q: {question}\nC: {context}\nA:")
+    monkeypatch.chdir(tmp_path)
+    data = yaml.safe_load(GOOD)
+    spec = load_experiment(write(tmp_path, GOOD.replace('template: "Context: {context}\\nQuestion: {question}\\nAnswer:"',
+                                                        "file: p.txt\n    template:")))
+    built = [spec, ExperimentSpec(**{**data, "prompts": [{"name": "a", "file": "p.txt"}]}),
+             ExperimentSpec.model_validate({**data, "prompts": [PromptSpec(name="a", file="p.txt")]}),
+             ExperimentSpec.from_dict({**data, "prompts": [{"name": "a", "file": "p.txt", "template": None}]})]
+    assert [s.prompts[0].template for s in built] == ["Q: {question}\nC: {context}\nA:"] * 4
+    assert all(s.prompts[0].file is None for s in built)
+
+
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [

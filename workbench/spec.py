@@ -630,6 +630,14 @@ class ExperimentSpec(_Spec):
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _prompt_files_read(cls, data: Any) -> Any:
+        # built in Python (ExperimentSpec(...), model_validate) a prompt's file was never read: the sweep built its
+        # indexes and then ended in "internal error: missing variable {question}"; read from the working directory,
+        # which is where relative paths of such a spec are resolved from
+        return _read_prompt_files(data, Path.cwd(), "<spec>") if isinstance(data, dict) else data
+
     @field_validator("prompts")
     @classmethod
     def _unique_prompt_names(cls, value: tuple[PromptSpec, ...]) -> tuple[PromptSpec, ...]:
@@ -939,17 +947,20 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
 def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml.Node | None = None) -> dict[str, Any]:
     """``data`` with each prompt's ``file`` (relative to ``base``) read into its ``template``."""
     prompts = data.get("prompts")
-    if not isinstance(prompts, list):
+    if not isinstance(prompts, (list, tuple)):
         return data
     read = []
     for i, prompt in enumerate(prompts):
-        if isinstance(prompt, dict) and isinstance(prompt.get("file"), (str, os.PathLike)) and prompt["file"] and "template" not in prompt:
+        if isinstance(prompt, PromptSpec) and prompt.template is None:
+            prompt = prompt.model_dump(exclude_defaults=True)
+        # `template:` left empty beside `file:` is no template (YAML reads it as null): the file is the prompt
+        if isinstance(prompt, dict) and isinstance(prompt.get("file"), (str, os.PathLike)) and prompt["file"] and prompt.get("template") is None:
             prompt_path = base / Path(prompt["file"]).expanduser()  # like the dataset and corpus paths
             if not prompt_path.is_file():
                 where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
                 fix = missing_path_fix(prompt["file"], f"check the path (relative paths are from {base})")
                 raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} not found — {fix}")
-            prompt = {k: v for k, v in prompt.items() if k != "file"} | {
+            prompt = {k: v for k, v in prompt.items() if k not in ("file", "template")} | {
                 "template": _read_utf8(prompt_path, f"prompts[{i}].file")}
         read.append(prompt)
     return {**data, "prompts": read}
