@@ -123,6 +123,11 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         ("name: t\n", "", r"exp.yaml:\d+: name: required field is missing"),
         ("{question}", "{query}", r"exp.yaml:7: prompts\[0\]: .*missing variable \{question\}"),
         ("{question}", "{question.upper}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question.upper\} reads an attribute or item"),
+        # accepted, they failed every question of the sweep, after its indexes were built and its runs logged
+        ("{question}", "{question:d}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question:d\} cannot be filled in with text"),
+        ("{question}", "{question!x}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question!x\} cannot be filled in with text"),
+        ("{question}", "{question:>{context}}", r"exp.yaml:7: prompts\[0\]: .*\{question:>\{context\}\} has a placeholder in its format"),
+        ("{question}", "{ question }", r"exp.yaml:7: prompts\[0\]: .*placeholder \{ question \} has spaces inside its braces — write \{question\}"),
         ("  builtin: python-reference", "  builtin: python-reference\n  path: x", r"corpus: .*exactly one of 'builtin' or 'path'"),
         ("  builtin: python-reference", '  path: ""', r"exp.yaml:\d: corpus.path: the path is empty — give a file or folder"),
         ("  path: d.jsonl", "  path: ' '", r"exp.yaml:\d: dataset.path: the path is empty — give a file or folder"),

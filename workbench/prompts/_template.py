@@ -25,16 +25,37 @@ def check_template(text: str) -> None:
         found = template_variables(text)
     except ValueError as exc:
         raise ValueError(f"malformed placeholder ({exc}) — write literal braces as {{{{ and }}}}") from None
-    accessed = sorted(f for f in found if f and not f.isidentifier())
+    accessed = sorted(f for f in found if f and not f.isidentifier() and f.strip() not in KNOWN_VARIABLES)
     if accessed:
         raise ValueError(f"placeholder {{{accessed[0]}}} reads an attribute or item — write {{question}} or {{context}} alone "
                          "(or literal braces as {{ and }})")
+    spaced = sorted(f for f in found if f != f.strip() and f.strip() in KNOWN_VARIABLES)
+    if spaced:
+        raise ValueError(f"placeholder {{{spaced[0]}}} has spaces inside its braces — write {{{spaced[0].strip()}}}")
     missing = REQUIRED_VARIABLES - found
     if missing:
         raise ValueError(f"missing variable {{{sorted(missing)[0]}}} — a template must use {{question}} (and usually {{context}})")
     unknown = found - KNOWN_VARIABLES
     if unknown:
         raise ValueError(f"unknown variable {{{sorted(unknown)[0]}}} — templates may use only {{question}} and {{context}}")
+    _check_renders(text)
+
+
+def _check_renders(text: str) -> None:
+    """Refuse a conversion or format spec that fails on text (``{question!x}``, ``{question:d}``), or one that holds a
+    placeholder (``{question:>{context}}``: the retrieved text would be read as a format spec), which passed the checks
+    above and failed every question of the sweep."""
+    for _, field, spec, conversion in string.Formatter().parse(text):
+        if field is None:
+            continue
+        how = (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+        written = "{" + field + how + "}"
+        if "{" in how:
+            raise ValueError(f"placeholder {written} has a placeholder in its format spec — write {{{field}}}")
+        try:
+            ("{0" + how + "}").format("text")
+        except ValueError as exc:
+            raise ValueError(f"placeholder {written} cannot be filled in with text ({exc}) — write {{{field}}}") from None
 
 
 @dataclass(frozen=True)
