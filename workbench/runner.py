@@ -90,14 +90,17 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None) -> tuple[Dataset
 
 def _source_id_fix(name: str, ids: frozenset[str]) -> str:
     """What to write instead of a source id the corpus does not have (pure): the document it most likely names (the
-    id without its file suffix, with '/' for '\\', in another case, or a close spelling), or several ids joined with
-    commas, or else the general rule."""
+    id without its file suffix, with '/' for '\\', without the folders above the corpus, in another case, or a close
+    spelling), or several ids joined with commas, or else the general rule."""
     parts = [p.strip() for p in name.split(",")]
     if len(parts) > 1 and all(p in ids for p in parts):
         return f"separate several ids with '|' ({'|'.join(parts)}) or give a JSON list, not commas"
     path = PurePosixPath(name.strip().replace("\\", "/"))
     lowered = {i.lower(): i for i in ids}
-    for candidate in dict.fromkeys((path.as_posix(), path.with_suffix("").as_posix() if path.suffix else path.as_posix())):
+    # the longest tail first: 'datasets/handbook/benefits.md', written from the project's root, is 'benefits' of the
+    # corpus datasets/handbook
+    tails = [PurePosixPath(*path.parts[i:]) for i in range(len(path.parts)) if path.parts[i] != "/"]
+    for candidate in dict.fromkeys(c for tail in tails for c in (tail.as_posix(), tail.with_suffix("").as_posix() if tail.suffix else tail.as_posix())):
         found = candidate if candidate in ids else lowered.get(candidate.lower())
         if found:
             why = " (a file's document id is its path in the corpus folder, without the suffix)" if candidate != path.as_posix() else ""
