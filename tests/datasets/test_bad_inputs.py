@@ -372,6 +372,20 @@ def test_a_folder_of_text_files_under_the_default_glob_is_told_the_glob_that_rea
         load_corpus(tmp_path)
 
 
+def test_a_folder_of_upper_case_file_names_is_told_a_glob_that_matches_them(tmp_path: Path) -> None:
+    # globs are case-sensitive: this was "its files are mostly .md — use glob: '**/*.md'", the glob that had just failed
+    for name in ("TRAVEL.MD", "LEAVE.MD"):
+        (tmp_path / name).write_text("# Notes\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_corpus(tmp_path)
+    assert str(info.value) == f"{tmp_path}: no files match '**/*.md' — its files are mostly .MD — use glob: '**/*.MD'"
+    (tmp_path / "expenses.Md").write_text("# Notes\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_corpus(tmp_path)
+    assert str(info.value).endswith("— its files are mostly .md — use glob: '**/*.[mM][dD]'")
+    assert [d.id for d in load_corpus(tmp_path, glob="**/*.[mM][dD]").documents] == ["LEAVE", "TRAVEL", "expenses"]
+
+
 def test_a_corpus_whose_only_matches_are_hidden_says_so(tmp_path: Path) -> None:
     (tmp_path / ".docs").mkdir()
     (tmp_path / ".docs" / "travel.md").write_text("# Travel\n", encoding="utf-8")

@@ -478,11 +478,22 @@ def _no_match_fix(folder: Path, glob: str) -> str:
     if any(p.is_file() for p in corpus_files(folder, glob, hidden=True)):
         return ("every matching file is hidden (its name or a folder's starts with '.', or it is under mlruns/, __pycache__/ or "
                 "node_modules/) — name that folder in the glob")
-    suffixes = Counter(p.suffix.lower() for p in corpus_files(folder, "**/*") if p.is_file() and p.suffix)
+    files = [p for p in corpus_files(folder, "**/*") if p.is_file() and p.suffix]
+    suffixes = Counter(p.suffix.lower() for p in files)
     if suffixes:  # e.g. a folder of .txt files under the default '**/*.md'
         suffix = min(suffixes, key=lambda s: (-suffixes[s], s))  # the most common; a tie goes to the first by name
-        return f"its files are mostly {suffix} — use glob: '**/*{suffix}'"
+        ending = _suffix_pattern(suffix, {p.suffix for p in files})
+        return f"its files are mostly {suffix if '[' in ending else ending} — use glob: '**/*{ending}'"
     return "check the folder or the corpus 'glob'"
+
+
+def _suffix_pattern(suffix: str, spellings: Collection[str]) -> str:
+    """A glob ending that matches ``suffix`` as the files spell it (pure): ``.MD`` for files all named ``.MD``, and
+    ``.[mM][dD]`` for a mix (globs are case-sensitive: '**/*.md' picks no ``A.MD``)."""
+    spelt = {s for s in spellings if s.lower() == suffix}
+    if len(spelt) == 1:
+        return next(iter(spelt))
+    return "." + "".join(f"[{c.lower()}{c.upper()}]" if c.lower() != c.upper() else c for c in suffix[1:])
 
 
 def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
