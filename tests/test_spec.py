@@ -127,6 +127,9 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         ("{question}", "{question:d}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question:d\} cannot be filled in with text"),
         ("{question}", "{question!x}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question!x\} cannot be filled in with text"),
         ("{question}", "{question:>{context}}", r"exp.yaml:7: prompts\[0\]: .*\{question:>\{context\}\} has a placeholder in its format"),
+        # the system message is sent as written: the model read the text '{context}'
+        ('    template: "', '    system: "Answer from {context} only."\n    template: "',
+         r"exp.yaml:7: prompts\[0\]: .*system: \{context\} is not filled in in the system message, only in the template"),
         ("{question}", "{ question }", r"exp.yaml:7: prompts\[0\]: .*placeholder \{ question \} has spaces inside its braces — write \{question\}"),
         ("  builtin: python-reference", "  builtin: python-reference\n  path: x", r"corpus: .*exactly one of 'builtin' or 'path'"),
         ("  builtin: python-reference", '  path: ""', r"exp.yaml:\d: corpus.path: the path is empty — give a file or folder"),

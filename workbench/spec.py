@@ -172,7 +172,8 @@ class CorpusRef(_Spec):
 
 
 class PromptSpec(_Spec):
-    """A prompt template, inline (``template``) or from a file (``file``, relative to the experiment file)."""
+    """A prompt template, inline (``template``) or from a file (``file``, relative to the experiment file), and an
+    optional ``system`` message, sent as written (placeholders are filled in the template only)."""
 
     name: Name
     template: str | None = None
@@ -185,6 +186,11 @@ class PromptSpec(_Spec):
             raise ValueError("give exactly one of 'template' or 'file'")
         if self.template is not None:
             check_template(self.template)
+        # the system message is sent as written: a placeholder in it reached the model as the text '{context}'
+        placeholder = next((f"{{{v}}}" for v in ("question", "context") if f"{{{v}}}" in self.system), None)
+        if placeholder:
+            raise ValueError(f"system: {placeholder} is not filled in in the system message, only in the template — move it "
+                             "into 'template'")
         return self
 
 
