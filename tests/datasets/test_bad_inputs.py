@@ -290,6 +290,23 @@ def test_corpus_errors_are_data_errors_naming_the_file(tmp_path: Path) -> None:
     assert [d.id for d in load_corpus(tmp_path, glob="*.txt").documents] == ["ok"]
 
 
+def test_a_file_name_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path) -> None:
+    # a Latin-1 name from an old zip archive: the corpus loaded, then the sweep ended in "internal error:
+    # UnicodeEncodeError: ... surrogates not allowed" when it hashed the document ids
+    import os
+
+    try:
+        (Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.md"))).write_text("# Menu\n", encoding="utf-8")
+    except OSError:
+        pytest.skip("the file system refuses a name that is not UTF-8")
+    (tmp_path / "ok.md").write_text("# Fine\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_corpus(tmp_path)
+    assert str(info.value) == (f"{tmp_path}/caf\\xe9.md: the file name is not UTF-8 (byte 0xe9) — rename it in UTF-8 "
+                               "(e.g. convmv -f latin1 -t utf8), or leave it out with the corpus 'glob'")
+    assert [d.id for d in load_corpus(tmp_path, glob="ok.md").documents] == ["ok"]
+
+
 def test_two_files_with_one_document_id_are_refused(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("markdown notes", encoding="utf-8")
     (tmp_path / "a.txt").write_text("text notes", encoding="utf-8")

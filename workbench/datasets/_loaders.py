@@ -496,6 +496,17 @@ def _suffix_pattern(suffix: str, spellings: Collection[str]) -> str:
     return "." + "".join(f"[{c.lower()}{c.upper()}]" if c.lower() != c.upper() else c for c in suffix[1:])
 
 
+def _check_utf8_name(relative: Path, folder: Path) -> None:
+    """Refuse a file whose name (or a folder's) is not UTF-8, e.g. Latin-1 names from an old zip archive: Python reads
+    each such byte as a lone surrogate, and the corpus's hash, its index and MLflow cannot encode the document id."""
+    name = str(relative)
+    bad = next((ch for ch in name if "\udc80" <= ch <= "\udcff"), None)
+    if bad is not None:
+        shown = os.fsencode(folder / relative).decode("utf-8", "backslashreplace")
+        raise DataError(f"{shown}: the file name is not UTF-8 (byte 0x{ord(bad) - 0xDC00:02x}) — rename it in UTF-8 "
+                        "(e.g. convmv -f latin1 -t utf8), or leave it out with the corpus 'glob'")
+
+
 def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     """Load a corpus: the built-in ``python-reference``, or a folder of text/markdown files.
 
@@ -521,6 +532,7 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
             raise DataError(f"{path}: a broken link (to {os.readlink(path)}) — point it at the file, or remove it")
         if not path.is_file():  # a pipe or a socket: never a document
             continue
+        _check_utf8_name(path.relative_to(folder), folder)
         text = read_text(path, "save it as UTF-8 text, or leave it out with the corpus 'glob'")
         if not text.strip():
             raise DataError(f"{path}: empty document — add its text, or leave it out with the corpus 'glob'")
