@@ -143,6 +143,21 @@ def test_bad_fields_get_one_line_with_file_line_and_field(tmp_path: Path, old: s
     assert "\n" not in str(info.value)
 
 
+def test_a_token_chunker_given_only_its_size_overlaps_by_the_token_default(tmp_path: Path) -> None:
+    # {strategy: token, size: 100} overlapped by the characters' default, 80 tokens of each 100-token chunk
+    spec = load_experiment(write(tmp_path, GOOD.replace("    size: 400\n    overlap: 40\n", "    size: 100\n").replace("recursive", "token")))
+    assert (spec.chunkers[0].size, spec.chunkers[0].overlap) == (100, 20)
+    # a default overlap that does not fit a small size was "overlap 80 must be smaller than size 50 — lower the overlap"
+    with pytest.raises(SpecError, match=r"exp.yaml:1[3-5]: chunkers\[0\]: overlap 80 \(the default\) must be smaller than size 50 — "
+                                        r"give an overlap, e.g. overlap: 5$"):
+        load_experiment(write(tmp_path, GOOD.replace("    size: 400\n    overlap: 40\n", "    size: 50\n")))
+    # saved and read back: a token chunker of 800/80 (an embedding model that reads 8191 tokens) came back as 200/20
+    text = GOOD.replace("    size: 400\n    overlap: 40\n", "    size: 800\n    overlap: 80\n").replace("recursive", "token") + \
+        "retrieval:\n  - embedding: openai:text-embedding-3-small\n"
+    spec = load_experiment(write(tmp_path, text))
+    assert load_experiment(spec.save(tmp_path / "copy.yaml")).chunkers == spec.chunkers
+
+
 @pytest.mark.parametrize("retrieval", ["", "retrieval:\n  - {k: 2}\n  - {k: 3, embedding: local:all-minilm-l6-v2}\n"])
 def test_a_token_chunker_longer_than_minilm_reads_is_one_line_at_load(tmp_path: Path, retrieval: str) -> None:
     # MiniLM embeds the first 254 tokens of a text: a longer token chunk's tail could never be retrieved

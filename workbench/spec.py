@@ -330,8 +330,23 @@ class ChunkerSpec(_Spec):
     @model_validator(mode="before")
     @classmethod
     def _token_defaults(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("strategy") == "token" and "size" not in data:
-            return {"size": 200, "overlap": 20, **data}  # 800 tokens: two thirds of each chunk would go unread
+        if not isinstance(data, dict):
+            return data
+        # tokens: 800 would leave two thirds of each chunk unread; and with its size given, the overlap was the
+        # characters' 80 (80 tokens of a 100-token chunk repeated in the next one)
+        defaults = {"size": 200, "overlap": 20} if data.get("strategy") == "token" else {}
+        size, overlap = data.get("size"), defaults.get("overlap", cls.model_fields["overlap"].default)
+        if "overlap" not in data and isinstance(size, int) and not isinstance(size, bool) and size <= overlap:
+            raise ValueError(f"overlap {overlap} (the default) must be smaller than size {size} — give an overlap, e.g. "
+                             f"overlap: {size // 10}")
+        return {**defaults, **data}
+
+    @model_serializer(mode="wrap")
+    def _token_sizes_written(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a token chunker's defaults are not the fields' (800/80): left out as defaults, a saved 800/80 read back as 200/20
+        data = handler(self)
+        if isinstance(data, dict) and self.strategy == "token":
+            return {"strategy": self.strategy, "size": self.size, "overlap": self.overlap, **data}
         return data
 
     @model_validator(mode="after")
