@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -386,8 +387,18 @@ def test_a_source_id_the_corpus_lacks_names_the_document_it_likely_means(tmp_pat
     tracker = MemoryTracker()
     with pytest.raises(wb.DataError) as info:
         wb.run(spec, tracker=tracker, settings=wb_settings, progress=False)
-    assert str(info.value) == f"{tmp_path / 'd.jsonl'}: case 'q1': field 'source_ids': '{written}' is not a document of corpus 'docs' — {fix}"
+    assert str(info.value) == f"{tmp_path / 'd.jsonl'}:1: case 'q1': field 'source_ids': '{written}' is not a document of corpus 'docs' — {fix}"
     assert not tracker.runs
+
+
+def test_a_source_id_the_corpus_lacks_is_named_with_its_line(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # it named the file and the case only: 'case-2' of a CSV without ids is its second row, here on line 4
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "travel.md").write_text("# Travel\n\nBook flights 14 days ahead.\n", encoding="utf-8")
+    (tmp_path / "d.csv").write_text('question,source_ids\n"When, and\nhow?",travel\nHow long?,leave\n', encoding="utf-8")
+    spec = make_spec(dataset={"path": str(tmp_path / "d.csv")}, corpus={"path": str(tmp_path / "docs")})
+    with pytest.raises(wb.DataError, match=rf"^{re.escape(str(tmp_path / 'd.csv'))}:4: case 'case-2': field 'source_ids': 'leave' is not a document"):
+        wb.run(spec, tracker=MemoryTracker(), settings=wb_settings, progress=False)
 
 
 def test_chunks_longer_than_the_embedding_model_reads_are_counted_and_named(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]

@@ -78,11 +78,11 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None) -> tuple[Dataset
     dataset = load_spec_dataset(spec, limit)
     corpus = load_corpus(spec.corpus.builtin or spec.resolve(spec.corpus.path or ""), glob=spec.corpus.glob)
     ids = corpus.ids
-    for case in dataset.cases:
+    for i, case in enumerate(dataset.cases):
         missing = [s for s in case.source_ids if s not in ids]
         if missing:
             raise DataError(
-                f"{dataset.source}: case '{case.id}': field 'source_ids': '{missing[0]}' is not a document of corpus "
+                f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{missing[0]}' is not a document of corpus "
                 f"'{corpus.name}' — {_source_id_fix(missing[0], ids)}"
             )
     return dataset, corpus

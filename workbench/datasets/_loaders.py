@@ -229,7 +229,7 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
         row = {k: v for k, v in row.items() if v is not None}  # null is a field left out (pandas' to_json writes it so)
         row["id"] = _id_text(row["id"]) if "id" in row else _default_id(len(rows) + 1)
         rows.append((_case(row, where, caps), where))
-    return Dataset(name=path.stem, cases=_check_unique(rows, str(path)), source=str(path))
+    return Dataset(name=path.stem, cases=_check_unique(rows, str(path)), source=str(path), lines=tuple(where for _, where in rows))
 
 
 def _id_text(value: Any) -> Any:
@@ -265,7 +265,7 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
                     raise DataError(f"{where}: field '{key}': not a list — use 'a|b' or a JSON list") from None
         row["id"] = str(_id_text(row["id"])) if "id" in row else _default_id(n)
         cases.append((_case(row, where, caps), where))
-    return Dataset(name=name, cases=_check_unique(cases, source), source=source)
+    return Dataset(name=name, cases=_check_unique(cases, source), source=source, lines=tuple(where for _, where in cases))
 
 
 def other_separator(column: str, fields: Collection[str] = _FIELDS, required: str = "question") -> str | None:
@@ -387,7 +387,7 @@ def load_dataset(
     else:
         raise DataError(f"{path}: unsupported dataset format '{suffix}' — use .jsonl, .csv or a pandas DataFrame")
     if name:
-        dataset = Dataset(name, dataset.cases, dataset.source)
+        dataset = Dataset(name, dataset.cases, dataset.source, dataset.lines)
     return dataset.head(limit)
 
 

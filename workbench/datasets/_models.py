@@ -70,9 +70,15 @@ class Dataset:
     name: str
     cases: tuple[EvalCase, ...]
     source: str = ""
+    # where each case was read (``file:line``, ``dataframe: row 3``), for the errors found after loading; () if unknown
+    lines: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.cases)
+
+    def where(self, index: int) -> str:
+        """Where the ``index``-th case was read: ``file:line`` when known, else the dataset's source."""
+        return self.lines[index] if index < len(self.lines) else self.source
 
     @property
     def hash(self) -> str:
@@ -82,7 +88,7 @@ class Dataset:
 
     def head(self, n: int | None) -> Dataset:
         """The first ``n`` cases (all when ``n`` is None)."""
-        return self if n is None else Dataset(self.name, self.cases[:n], self.source)
+        return self if n is None else Dataset(self.name, self.cases[:n], self.source, self.lines[:n])
 
     def to_pandas(self):  # -> pandas.DataFrame (imported lazily: pandas is slow to import)
         import pandas as pd
