@@ -280,6 +280,12 @@ def test_dataframe_wrong_type_and_cap_name_the_row() -> None:
     assert str(info.value) == "frame: row 1: field 'question': expected text, got 3.5 (a number) — write it as a string, in quotes"
     with pytest.raises(DataError, match=r"^frame: row 0: field 'question' is 11 characters long, over the cap of 10 — "):
         load_dataset(pd.DataFrame([{"question": "q" * 11}]), name="frame", max_question_chars=10)
+    # a filtered frame's rows keep their index labels, which df.loc finds: this one was "row 1", df.loc[1] another row
+    frame = pd.DataFrame([{"question": "ok?"}, {"question": "skip"}, {"question": None}])
+    with pytest.raises(DataError, match=r"^frame: row 2: field 'question' is missing"):
+        load_dataset(frame[frame["question"] != "skip"], name="frame")
+    with pytest.raises(DataError, match=r"^frame: row 'q2': field 'question' is missing"):
+        load_dataset(frame.set_index(pd.Index(["q0", "q1", "q2"])), name="frame")
 
 
 def test_corpus_errors_are_data_errors_naming_the_file(tmp_path: Path) -> None:

@@ -369,7 +369,8 @@ def load_dataset(
         if not isinstance(source, pd.DataFrame):
             raise DataError(f"cannot load a dataset from {type(source).__name__} — give a .jsonl/.csv path or a DataFrame")
         label = name or "dataframe"
-        records = [(row, f"{label}: row {i}") for i, row in enumerate(source.to_dict(orient="records"))]
+        # the row's index label, which df.loc finds: a filtered frame's second row may be row 5
+        records = [(row, f"{label}: row {index!r}") for index, row in zip(source.index.tolist(), source.to_dict(orient="records"))]
         return _from_records(records, label, label, caps).head(limit)
     path = Path(source)
     if path.is_dir():
