@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import UnionType
@@ -880,7 +881,9 @@ def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> 
         msg = f"expected text, got {_kind_of(err.get('input'))} — write it as one string, in quotes"
     elif err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == NAME_PATTERN:
         value = str(err.get("input"))
-        usable = re.sub(r"[^A-Za-z0-9_.-]+", "-", value).strip("-") or "my-name"
+        # accents dropped, not the letters that carry them: 'ünïcode' is 'unicode', not '-n-code'
+        ascii_value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+        usable = re.sub(r"[^A-Za-z0-9_.-]+", "-", ascii_value).strip("-") or "my-name"
         msg = f"{value!r} may hold only letters, digits, '_', '-' and '.' — e.g. {usable!r}"
     elif err["type"] == "too_short" and isinstance(err.get("input"), (list, tuple)):
         msg = "the list is empty, so the grid would have no variants — give at least one entry"
