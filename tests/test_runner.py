@@ -372,6 +372,7 @@ def test_a_limit_that_is_not_a_positive_whole_number_is_one_error_before_any_run
         # written from the project's root, or with the corpus folder's name: it was "use the document ids of that corpus"
         ("docs/policies/leave.md", "did you mean 'policies/leave'? (a file's document id is its path in the corpus folder, without the suffix)"),
         ("project\\docs\\travel", "did you mean 'travel'? (a file's document id is its path in the corpus folder, without the suffix)"),
+        ("leave.md", "did you mean 'policies/leave'? (a file's document id is its path in the corpus folder, without the suffix)"),
         ("Travel", "did you mean 'travel'?"),
         ("travle", "did you mean 'travel'?"),
         ("travel, policies/leave", "separate several ids with '|' (travel|policies/leave) or give a JSON list, not commas"),

@@ -90,8 +90,8 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None) -> tuple[Dataset
 
 def _source_id_fix(name: str, ids: frozenset[str]) -> str:
     """What to write instead of a source id the corpus does not have (pure): the document it most likely names (the
-    id without its file suffix, with '/' for '\\', without the folders above the corpus, in another case, or a close
-    spelling), or several ids joined with commas, or else the general rule."""
+    id without its file suffix, with '/' for '\\', without the folders above the corpus or with those inside it, in
+    another case, or a close spelling), or several ids joined with commas, or else the general rule."""
     parts = [p.strip() for p in name.split(",")]
     if len(parts) > 1 and all(p in ids for p in parts):
         return f"separate several ids with '|' ({'|'.join(parts)}) or give a JSON list, not commas"
@@ -105,6 +105,10 @@ def _source_id_fix(name: str, ids: frozenset[str]) -> str:
         if found:
             why = " (a file's document id is its path in the corpus folder, without the suffix)" if candidate != path.as_posix() else ""
             return f"did you mean '{found}'?{why}"
+    # written inside a subfolder of the corpus: 'leave' of a corpus at the project's root is 'docs/leave'
+    inside = sorted(i for i in ids if i.endswith("/" + path.with_suffix("").as_posix()))
+    if len(inside) == 1:
+        return f"did you mean '{inside[0]}'? (a file's document id is its path in the corpus folder, without the suffix)"
     close = difflib.get_close_matches(name, list(ids), n=1, cutoff=0.8)
     if close:
         return f"did you mean '{close[0]}'?"
