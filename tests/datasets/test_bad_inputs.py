@@ -272,6 +272,19 @@ def test_bad_csv_header_is_one_line(tmp_path: Path, header: str, expected: str) 
     assert str(info.value) == f"{tmp_path}/{expected}"
 
 
+def test_a_value_under_a_column_with_no_name_is_refused_not_dropped(tmp_path: Path) -> None:
+    # a header ending in ',' (an empty column Excel kept) left room for the tail of an unquoted comma: the reference
+    # was read as "27 days" and ", with approval" was dropped silently
+    p = tmp_path / "d.csv"
+    p.write_text("id,question,reference,\nq1,How many days?,27 days, with approval\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(p)
+    assert str(info.value) == (f"{p}:2: field 4, \"with approval\", is under a column with no name in the header — quote a field "
+                               "that contains a comma (\"a, b\"), or name the column")
+    p.write_text("id,question,reference,\nq1,How many days?,\"27 days, with approval\",\n", encoding="utf-8")
+    assert load_dataset(p).cases[0].reference == "27 days, with approval"
+
+
 def test_dataframe_wrong_type_and_cap_name_the_row() -> None:
     import pandas as pd
 

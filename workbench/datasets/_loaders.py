@@ -326,6 +326,12 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
                 f"{where}: {len(row)} fields, the header has {len(header)} — quote a field that contains a comma "
                 f"(\"a, b\"), and keep one field per column (empty is fine: a,,c)"
             )
+        unnamed = next((i for i, (k, v) in enumerate(zip(header, row)) if not k and v.strip()), None)
+        if unnamed is not None:  # a header ending in ',' has room for the tail of an unquoted "a, b": it was dropped
+            raise DataError(
+                f"{where}: field {unnamed + 1}, {json.dumps(row[unnamed].strip()[:40], ensure_ascii=False)}, is under a column with no name in the header — quote "
+                f"a field that contains a comma (\"a, b\"), or name the column"
+            )
         if row:
             records.append(({k: (v if v != "" else None) for k, v in zip(header, row) if k}, where))
         start = end + 1
