@@ -73,6 +73,20 @@ def test_shipped_experiments_load_and_schema_file_is_current() -> None:
     assert committed == experiment_json_schema(), "run: workbench schema -o experiments/experiment.schema.json"
 
 
+def test_what_the_spec_reads_the_json_schema_accepts() -> None:
+    # the schema refused `judge: local:gemma3-270m`, the README's own shorthand: editors marked it as an error
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(experiment_json_schema())
+    for path in (ROOT / "experiments").glob("*.yaml"):
+        assert not list(validator.iter_errors(yaml.safe_load(path.read_text()))), path
+    for judge in ("local:gemma3-270m", {"id": "local:gemma3-270m", "n": 3}):
+        data = yaml.safe_load(GOOD) | {"judge": judge}
+        ExperimentSpec.from_dict(data)
+        assert not [e.message for e in validator.iter_errors(data)]
+    assert list(validator.iter_errors(yaml.safe_load(GOOD) | {"judge": 3}))
+
+
 def test_prompt_file_is_read_relative_to_the_spec(tmp_path: Path) -> None:
     (tmp_path / "p.txt").write_text("Q: {question}\nC: {context}\nA:")
     spec = load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))

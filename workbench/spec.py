@@ -619,6 +619,12 @@ class PromotionSpec(_Spec):
     require_staging: bool = Field(default=True, description="production needs the same config promoted to staging first")
 
 
+def _judge_shorthand_schema(schema: dict[str, Any]) -> None:
+    """Let the JSON schema take ``judge: local:gemma3-270m`` (short for ``{id: ...}``): editors flagged the README's own
+    example as invalid."""
+    schema["anyOf"].insert(0, {"type": "string", "description": "a model string, short for {id: <it>}"})
+
+
 def _model_ids(models: Sequence[ModelEntry], judge: JudgeSpec | None) -> set[str]:
     """Every model string an experiment calls: its models, both models of each router, and its judge."""
     ids = {m.id for entry in models for m in (entry.router.models if isinstance(entry, RouterEntry) else (entry,))}
@@ -641,7 +647,10 @@ class ExperimentSpec(_Spec):
         default=(RetrievalSpec(),), min_length=1, validate_default=True,  # the default embedder reads token chunks too
         description="retrieval settings (default: one, with the defaults)",
     )
-    judge: JudgeSpec | None = Field(default=None, description="judge model; when set, the LLM-judged scorers are on by default")
+    judge: JudgeSpec | None = Field(
+        default=None, description="judge model; when set, the LLM-judged scorers are on by default",
+        json_schema_extra=_judge_shorthand_schema,
+    )
     scorers: tuple[str, ...] | None = Field(default=None, description="scorer names; default: all deterministic ones")
     limits: Limits = Limits()
     execution: ExecutionSpec = Field(default=ExecutionSpec(), description="worker processes, workers, Ray; how, not what, is run")
