@@ -119,6 +119,15 @@ def test_compare_and_gate(project: Project, capsys: pytest.CaptureFixture[str], 
     assert line == expected if not expected.endswith(": ") else line.startswith(expected), line
 
 
+def test_an_experiment_file_or_a_misspelt_name_is_told_the_name_to_give(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    # each was "... — see 'workbench list'": the experiment's file given for its name, and the name in another case
+    (project.tmp / "promo.yaml").write_text("name: promo\ndataset: {path: d.jsonl}\n", encoding="utf-8")
+    fix = "give the experiment's name (its file's 'name:', here 'promo'), not the file"
+    assert one_line(capsys, cli(project, "list", "promo.yaml")) == f"no experiment named 'promo.yaml' in {project.uri} — {fix}"
+    assert one_line(capsys, cli(project, "compare", "promo.yaml")) == f"'promo.yaml' is neither an experiment nor a run in {project.uri} — {fix}"
+    assert one_line(capsys, cli(project, "list", "Promo")) == f"no experiment named 'Promo' in {project.uri} — did you mean 'promo'? (see 'workbench list')"
+
+
 def test_a_sweep_must_belong_to_the_experiment_named(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     parent, good = project.parent(), project.good()
     for args in (["compare", "other", "--sweep", parent], ["gate", "other", "--sweep", parent, "--metric", "token_f1", "--min", "0"]):

@@ -126,6 +126,26 @@ def _children(client: Any, experiment_id: str, parent_run_id: str, order: str) -
     return tuple(LoggedRun.from_mlflow(r) for r in runs)
 
 
+def _unknown_name_fix(client: Any, key: str) -> str:
+    """What to give instead of an experiment name the store does not have: the name inside an experiment file given
+    in its place (``workbench list experiments/quickstart.yaml``), the experiment it likely means, or the listing."""
+    import difflib
+    from pathlib import Path
+
+    import yaml
+
+    if Path(key).suffix.lower() in (".yaml", ".yml"):
+        try:
+            name = yaml.safe_load(Path(key).read_text(encoding="utf-8")).get("name")
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+            name = None
+        named = f", here '{name}'" if isinstance(name, str) else ""
+        return f"give the experiment's name (its file's 'name:'{named}), not the file"
+    names = [exp.name for exp in client.search_experiments()]
+    meant = next((n for n in names if n.lower() == key.lower()), None) or next(iter(difflib.get_close_matches(key, names, n=1, cutoff=0.75)), None)
+    return f"did you mean '{meant}'? (see 'workbench list')" if meant else "see 'workbench list'"
+
+
 def experiment_sweeps(name: str, *, tracking_uri: str | None = None) -> tuple[LoggedSweep, ...]:
     """The sweeps of an experiment, newest first, each with its variant runs (newest first).
 
@@ -137,7 +157,7 @@ def experiment_sweeps(name: str, *, tracking_uri: str | None = None) -> tuple[Lo
     with store_errors(f"could not read experiment '{name}' from {uri}"):
         exp = client.get_experiment_by_name(name)
         if exp is None:
-            raise WorkbenchError(f"no experiment named '{name}' in {uri} — see 'workbench list'")
+            raise WorkbenchError(f"no experiment named '{name}' in {uri} — {_unknown_name_fix(client, name)}")
         require_active(exp, uri)
         sweeps = client.search_runs([exp.experiment_id], _SWEEPS, order_by=["attributes.start_time DESC"], max_results=1000)
         return tuple(
@@ -221,7 +241,7 @@ def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> Res
             else:
                 found = _get_run(client, key)
             if found is None:
-                raise WorkbenchError(f"'{key}' is neither an experiment nor a run in {uri} — see 'workbench list'")
+                raise WorkbenchError(f"'{key}' is neither an experiment nor a run in {uri} — {_unknown_name_fix(client, key)}")
             run = LoggedRun.from_mlflow(found)
             if run.kind == "sweep":
                 parent = parent or run.run_id
