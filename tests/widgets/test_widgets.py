@@ -322,6 +322,30 @@ def test_saving_feedback_on_one_answer_keeps_what_was_typed_on_the_others(finish
     assert "saved thumbs down by rita: “not saved yet”" in draft.status.value and "saved thumbs up" in rated.status.value
 
 
+
+def test_inspector_opened_on_a_variant_run_names_its_sweep_and_finds_an_id_pasted_with_spaces(finished: tuple[RunPanel, wb.SweepResult],
+                                                                                               cfg: Settings) -> None:
+    """The leaderboard's run_id column holds variant runs: one of them opened an inspector that said 'no questions'."""
+    _, result = finished
+    variant = result.variants[0]
+    with pytest.raises(wb.WorkbenchError, match=rf"^run {variant.run_id} \({re.escape(variant.variant.name)}\) is not a sweep — "
+                                                rf"it is a variant of sweep {result.parent_run_id}: pass that id$"):
+        QuestionInspector(variant.run_id, tracking_uri=cfg.tracking_uri)
+    pasted = QuestionInspector(f" {result.parent_run_id}\n", tracking_uri=cfg.tracking_uri)  # copied from the MLflow UI
+    assert pasted.parent_run_id == result.parent_run_id and len(pasted.reviews) == 2
+
+
+def test_inspector_names_the_questions_and_variants_it_has_when_asked_for_another(finished: tuple[RunPanel, wb.SweepResult]) -> None:
+    _, result = finished
+    inspector = QuestionInspector(result, user="rita")
+    ids = ", ".join(c.id for c in result.dataset.cases)
+    with pytest.raises(wb.WorkbenchError, match=rf"^no question 'hb-999' in this sweep — its questions: {ids}$"):
+        inspector.show("hb-999")
+    names = ", ".join(re.escape(v.variant.name) for v in result.variants)
+    with pytest.raises(wb.WorkbenchError, match=rf"^no variant 'grounded' answered question '{result.dataset.cases[0].id}' — "
+                                                rf"the variants that did: {names}$"):
+        inspector.rate("grounded", thumbs_up=True)
+
 # -- chunk explorer --------------------------------------------------------------------------------------------------
 
 

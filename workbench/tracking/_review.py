@@ -57,11 +57,16 @@ class QuestionReview:
     answers: tuple[VariantAnswer, ...]
 
     def answer(self, key: str) -> VariantAnswer:
-        """A variant's answer by variant name, variant id or run id."""
+        """A variant's answer by variant name, variant id or run id.
+
+        Raises:
+            WorkbenchError: no variant of that name or id answered this question (one line naming those that did).
+        """
         for a in self.answers:
             if key in (a.variant, a.variant_id, a.run_id):
                 return a
-        raise KeyError(f"no variant '{key}' answered question '{self.case_id}'")
+        answered = ", ".join(a.variant for a in self.answers) or "none"
+        raise WorkbenchError(f"no variant '{key}' answered question '{self.case_id}' — the variants that did: {answered}")
 
 
 def _span(trace: Any, name: str) -> Any | None:
@@ -153,17 +158,23 @@ def load_question_reviews(parent_run_id: str, *, tracking_uri: str | None = None
         answering) are absent.
 
     Raises:
-        WorkbenchError: the run does not exist in that store.
+        WorkbenchError: the run does not exist in that store, or is not a sweep (a variant's run names its sweep).
     """
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     uri = _tracking_uri(tracking_uri)
     client = MlflowClient(uri)
+    parent_run_id = parent_run_id.strip()  # pasted from the MLflow UI or a log with a space or newline around it
     try:
         parent = client.get_run(parent_run_id)
     except MlflowException:
         raise WorkbenchError(f"run {parent_run_id} not found in {uri} — pass a sweep's parent run id (workbench list)") from None
+    tags = parent.data.tags
+    if tags.get("workbench.kind") != "sweep":  # a variant has no variants of its own: it would read as a sweep with no questions
+        sweep = tags.get("mlflow.parentRunId") if tags.get("workbench.kind") == "variant" else None
+        fix = f"it is a variant of sweep {sweep}: pass that id" if sweep else "pass a sweep's parent run id (workbench list)"
+        raise WorkbenchError(f"run {parent_run_id} ({parent.info.run_name}) is not a sweep — {fix}")
     experiment_id = parent.info.experiment_id
     questions: dict[str, _Question] = {}
     for run in sweep_variants(parent_run_id, tracking_uri=uri):

@@ -115,7 +115,7 @@ class QuestionInspector(w.VBox):
                 raise wb.WorkbenchError("this sweep was not logged to MLflow — run it with the default tracker to inspect it")
             parent, uri = sweep.parent_run_id, tracking_uri or sweep.tracking_uri
         elif isinstance(sweep, str):
-            parent, uri = sweep, tracking_uri
+            parent, uri = sweep.strip(), tracking_uri  # pasted from the MLflow UI with a space or newline around it
         else:
             raise not_a_sweep("QuestionInspector", sweep)
         self.parent_run_id = parent
@@ -150,12 +150,18 @@ class QuestionInspector(w.VBox):
         return self.reviews[self.question.value] if self.question.value is not None else None
 
     def show(self, case_id: str) -> None:
-        """Go to a question by its case id."""
+        """Go to a question by its case id.
+
+        Raises:
+            WorkbenchError: the sweep has no question of that id (one line naming its questions).
+        """
         for i, q in enumerate(self.reviews):
             if q.case_id == case_id:
                 self.question.value = i
                 return
-        raise KeyError(f"no question '{case_id}' in this sweep")
+        ids = [q.case_id for q in self.reviews]
+        raise wb.WorkbenchError(f"no question '{case_id}' in this sweep — its questions: "
+                                f"{', '.join(ids[:10]) or 'none'}{', …' if len(ids) > 10 else ''}")
 
     def _step(self, delta: int) -> None:
         if self.reviews:
@@ -172,6 +178,9 @@ class QuestionInspector(w.VBox):
             variant: the variant's name, id or run id.
             thumbs_up: True for a good answer.
             comment: why.
+
+        Raises:
+            WorkbenchError: no such variant answered the question, or the store refused the feedback.
         """
         question = self.current
         if question is None:
