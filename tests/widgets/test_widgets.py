@@ -413,9 +413,33 @@ def test_chunk_explorer_scores_the_chunker_as_set_with_a_retrieval_only_sweep(cf
     assert ChunkExplorer(wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md")).score_button.disabled
 
 
+def test_score_retrieval_runs_in_the_background_so_a_run_panel_sweep_ahead_of_it_can_still_be_stopped(cfg: Settings) -> None:
+    """The button ran the sweep in the kernel: behind a RunPanel's sweep (one sweep at a time per process) the kernel
+    hung until that sweep ended, and the RunPanel's Stop, which the kernel handles, could not be pressed."""
+    spec = handbook_spec(chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}], retrieval=[{"k": 1}, {"k": 2}, {"k": 3}])
+    panel = RunPanel(spec, settings=cfg, models=fakes(delay=0.3))
+    explorer = ChunkExplorer(wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md"), ChunkerSpec(strategy="markdown", size=400, overlap=0),
+                             experiment=handbook_spec(retrieval=[{"k": 2}]), run_options={"settings": cfg, "models": fakes()})
+    panel.start()
+    deadline = time.monotonic() + 60
+    while panel.running and not panel.finished_variants and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    explorer.score_button.click()
+    assert time.monotonic() - started < 2 and explorer.scoring and explorer.score_button.disabled
+    while "another sweep is running in this process" not in explorer.scores.value and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "another sweep is running in this process: &#x27;widgets&#x27; starts when it ends" in explorer.scores.value
+    panel.stop_button.click()  # the kernel is free: the panel's Stop works
+    assert panel.join(timeout=60) is not None and "Stopped" in panel.status.value
+    sweep = explorer.join(timeout=60)
+    assert sweep is not None and not explorer.scoring and not explorer.score_button.disabled
+    assert [v.variant.name for v in sweep.variants] == ["markdown-400/0|k2-similarity"] and "hit_at_k <b>" in explorer.scores.value
+
+
 def test_widgets_hold_no_state_threads_after_a_run(finished: tuple[RunPanel, wb.SweepResult]) -> None:
     panel, _ = finished
-    assert not any(t.name == "workbench-run" and t.is_alive() for t in threading.enumerate())
+    assert not any(t.name in ("workbench-run", "workbench-score-retrieval") and t.is_alive() for t in threading.enumerate())
     assert not panel.running
 
 

@@ -3,6 +3,7 @@ with an experiment, the retrieval metrics of the chunker as set (a retrieval-onl
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,8 @@ class ChunkExplorer(w.VBox):
         embedding: the embedding model whose tokenizer the ``token`` strategy counts with.
         glob: which files of a folder corpus to read.
         experiment: an experiment whose questions score the chunker as set: "Score retrieval" runs a retrieval-only
-            sweep (``wb.run(..., generate=False)``) of this chunker with the experiment's retrieval settings, logged
-            to MLflow like any sweep and sharing its indexes with full sweeps.
+            sweep (``wb.run(..., generate=False)``) of this chunker with the experiment's retrieval settings in the
+            background, logged to MLflow like any sweep and sharing its indexes with full sweeps.
         run_options: extra keyword arguments for ``wb.run`` (e.g. ``settings``, or ``models`` in tests).
     """
 
@@ -79,12 +80,13 @@ class ChunkExplorer(w.VBox):
         self.experiment = experiment
         self._run_options = dict(run_options or {})
         self.sweep: wb.SweepResult | None = None
+        self._thread: threading.Thread | None = None
         self.score_button = w.Button(description="Score retrieval", icon="bullseye", disabled=experiment is None,
                                      tooltip="a retrieval-only sweep of this chunker on the experiment's questions")
         self.score_button.add_class("wb-score-retrieval")
         self.scores = w.HTML()
         self.scores.add_class("wb-chunk-scores")
-        self.score_button.on_click(lambda _b: self.score_retrieval())
+        self.score_button.on_click(lambda _b: self.start_scoring())
         for widget in (self.strategy, self.size, self.overlap):
             widget.observe(lambda _c: self._rechunk(), names="value")
         self.document.observe(lambda _c: self._render_document(), names="value")
@@ -112,28 +114,68 @@ class ChunkExplorer(w.VBox):
         except ValidationError as exc:
             raise wb.SpecError(f"chunker: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
 
-    def score_retrieval(self) -> wb.SweepResult | None:
-        """Run a retrieval-only sweep of the chunker as set on the experiment's questions and show its metrics."""
+    @property
+    def scoring(self) -> bool:
+        """True while a "Score retrieval" sweep runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start_scoring(self) -> None:
+        """Start a retrieval-only sweep of the chunker as set in a background thread (what "Score retrieval" does), so
+        the kernel stays free meanwhile: an index build takes minutes on a large corpus, and a sweep of another widget
+        (a RunPanel's) runs first, whose Stop button must still work. Does nothing while one runs."""
+        if self.scoring:
+            return
+        self.sweep = None
         if self.experiment is None:
             self.scores.value = error_html("no experiment: pass experiment=... to score retrieval")
-            return None
+            return
         try:
-            spec = _with_chunker(self.experiment, self.spec())
-            self.scores.value = "<span class='wb-muted'>retrieving…</span>"
-            self.sweep = wb.run(spec, generate=False, progress=False, **self._run_options)
+            spec = _with_chunker(self.experiment, self.spec())  # the chunker as set now, not when the thread gets to it
         except wb.WorkbenchError as exc:
             self.scores.value = error_html(str(exc))
-            return None
+            return
+        self.scores.value = "<span class='wb-muted'>retrieving…</span>"
+        self.score_button.disabled = True
+        self._thread = threading.Thread(target=self._score, args=(spec,), name="workbench-score-retrieval", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> wb.SweepResult | None:
+        """Wait for the "Score retrieval" sweep; its result (None if it failed, or still runs after ``timeout``)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return None if self.scoring else self.sweep
+
+    def score_retrieval(self) -> wb.SweepResult | None:
+        """Run a retrieval-only sweep of the chunker as set on the experiment's questions, show its metrics and return
+        it (None when it could not run: the reason is shown)."""
+        self.start_scoring()
+        return self.join()
+
+    def _score(self, spec: wb.ExperimentSpec) -> None:
+        def progress(event: wb.ProgressEvent) -> None:
+            if event.kind in ("sweep_waiting", "sweep_started"):  # waits for a sweep of this process (a RunPanel's), then runs
+                self.scores.value = f"<span class='wb-muted'>{esc(event.message or 'retrieving…')}</span>"
+
+        try:
+            self.sweep = wb.run(spec, generate=False, progress=False, on_event=progress, **self._run_options)
+        except Exception as exc:  # noqa: BLE001 - shown in the widget, not lost in the thread
+            self.scores.value = error_html(str(exc) if isinstance(exc, wb.WorkbenchError) else f"{type(exc).__name__}: {exc}")
+        else:
+            self.scores.value = self._scores_html(self.sweep)
+        finally:
+            self.score_button.disabled = False
+
+    @staticmethod
+    def _scores_html(sweep: wb.SweepResult) -> str:
         rows = []
-        for v in self.sweep.variants:
+        for v in sweep.variants:
             if v.status != "FINISHED":
                 rows.append(f"{esc(v.variant.retrieval.label)}: {esc(v.status)} — {esc(v.outcome.error or '')}")
                 continue
             m = v.metrics
             rows.append(f"{esc(v.variant.retrieval.label)}: " + ", ".join(
                 f"{name} <b>{m[name]:.3f}</b>" for name in ("hit_at_k", "recall_at_k", "mrr") if name in m))
-        self.scores.value = "<br>".join(rows) + f"<div class='wb-muted'>{len(self.sweep.dataset)} questions · sweep {esc(self.sweep.parent_run_id or '')}</div>"
-        return self.sweep
+        return "<br>".join(rows) + f"<div class='wb-muted'>{len(sweep.dataset)} questions · sweep {esc(sweep.parent_run_id or '')}</div>"
 
     def _tokenizer_for(self, spec: ChunkerSpec) -> Any:
         if spec.strategy != "token":
