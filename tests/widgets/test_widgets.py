@@ -269,6 +269,23 @@ def test_leaderboard_of_a_sweep_stopped_before_any_variant_says_so_when_asked_to
     assert board.compare() is None and "pick two different variants" in board.comparison.value
 
 
+def test_comparing_against_a_variant_that_failed_says_it_has_no_answers_to_compare(cfg: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Picked as the baseline, a variant that failed before answering read "no variant '<its run id>' to compare", as if
+    it were not in the table."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # the hosted model cannot run: FAILED before any question
+    spec = handbook_spec(models=[{"id": GEMMA_ID, "params": {"max_tokens": 32}}, {"id": "openai:gpt-4o-mini"}],
+                         chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}])
+    result = wb.run(spec, settings=cfg, models=fakes(), progress=False)
+    answered, failed = (next(v.variant.name for v in result.variants if v.status == status) for status in ("FINISHED", "FAILED"))
+    board = Leaderboard(result)
+    board.select(failed, answered)
+    assert board.compare() is None
+    assert f"baseline &#x27;{html.escape(failed)}&#x27; has no per-question results to compare (FAILED: ModelError: " in board.comparison.value
+    assert board.comparison.value.endswith(") — pick a variant that answered questions</span>")
+    board.select(answered, failed)  # the other way round it is left out of the report, as before
+    assert board.compare() is not None and failed in board.comparison.value
+
+
 @pytest.mark.parametrize("widget", [Leaderboard, QuestionInspector])
 def test_a_run_panel_result_read_before_the_sweep_ended_is_one_line_saying_to_wait(widget: type) -> None:
     panel = RunPanel(handbook_spec())  # not started: panel.result is None, as while its sweep runs

@@ -216,6 +216,10 @@ def _with_baseline(loaded: Loaded, baseline: str | None) -> tuple[VariantTable, 
     try:
         base = find_table(tables, baseline)
     except WorkbenchError:
+        left_out = next((s for s in loaded.skipped if s.matches(baseline)), None)
+        if left_out is not None:  # not "no variant '<its run id>'": it is there, with nothing to compare against
+            raise WorkbenchError(f"baseline '{left_out.name}' has no per-question results to compare ({left_out.reason.splitlines()[0]}) "
+                                 "— pick a variant that answered questions") from None
         uri = loaded.tracking_uri
         outside = load_run(baseline, tracking_uri=uri) if uri and not uri.startswith("memory:") else None
         if outside is None:

@@ -54,6 +54,10 @@ class Skipped:
 
     name: str
     reason: str
+    keys: tuple[str, ...] = ()  # its variant id and run id, by which it can be named as well as by its name
+
+    def matches(self, key: str) -> bool:
+        return key == self.name or key in self.keys
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +73,7 @@ def _from_results(results: Sequence[VariantResult]) -> tuple[list[VariantTable],
     for r in results:
         v = r.variant
         if not r.records:
-            skipped.append(Skipped(v.name, f"{r.status}: {r.outcome.error or 'no per-question results'}"))
+            skipped.append(Skipped(v.name, f"{r.status}: {r.outcome.error or 'no per-question results'}", (v.id, *([r.run_id] if r.run_id else []))))
             continue
         tables.append(
             VariantTable(
@@ -101,7 +105,7 @@ def _from_frames(frames: Mapping[str, pd.DataFrame]) -> list[VariantTable]:
 def _table_of_run(run: LoggedRun, tracking_uri: str | None) -> VariantTable | Skipped:
     frame = find_variant_table(run.run_id, tracking_uri=tracking_uri)
     if frame is None:
-        return Skipped(run.name, f"{run.status}: {run.error or f'run {run.run_id} has no {RESULTS_TABLE}'}")
+        return Skipped(run.name, f"{run.status}: {run.error or f'run {run.run_id} has no {RESULTS_TABLE}'}", (run.variant_id, run.run_id))
     p = run.params
     chunker = f"{p['chunker.strategy']}-{p['chunker.size']}/{p['chunker.overlap']}" if "chunker.strategy" in p else ""
     retrieval = f"k{p['retrieval.k']}-{p['retrieval.search']}" if "retrieval.k" in p else ""
