@@ -38,7 +38,7 @@ from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers
 from workbench.spec import ExperimentSpec, JudgeSpec, load_experiment
 from workbench.tracking import MlflowTracker, Tracker, TrackingUnavailable
 
-__all__ = ["ProgressEvent", "load_inputs", "load_spec_dataset", "reuse_key", "run"]
+__all__ = ["ProgressEvent", "load_inputs", "load_spec_corpus", "load_spec_dataset", "reuse_key", "run"]
 
 EventKind = Literal[
     "sweep_waiting", "sweep_started", "index_started", "index_built", "variant_started", "variant_reused", "question_done", "question_scored",
@@ -73,10 +73,15 @@ def load_spec_dataset(spec: ExperimentSpec, limit: int | None = None) -> Dataset
     )
 
 
+def load_spec_corpus(spec: ExperimentSpec) -> Corpus:
+    """The spec's corpus: its built-in one, or its folder (relative to the experiment file) read with its glob."""
+    return load_corpus(spec.corpus.builtin or spec.resolve(spec.corpus.path or ""), glob=spec.corpus.glob)
+
+
 def load_inputs(spec: ExperimentSpec, limit: int | None = None) -> tuple[Dataset, Corpus]:
     """Load the spec's dataset and corpus, and check that every labelled source id exists in the corpus."""
     dataset = load_spec_dataset(spec, limit)
-    corpus = load_corpus(spec.corpus.builtin or spec.resolve(spec.corpus.path or ""), glob=spec.corpus.glob)
+    corpus = load_spec_corpus(spec)
     ids = corpus.ids
     for i, case in enumerate(dataset.cases):
         missing = [s for s in case.source_ids if s not in ids]

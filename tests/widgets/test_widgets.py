@@ -430,6 +430,20 @@ def test_chunk_explorer_scores_the_chunker_as_set_with_a_retrieval_only_sweep(cf
     assert ChunkExplorer(wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md")).score_button.disabled
 
 
+def test_chunk_explorer_refuses_an_experiment_that_retrieves_from_another_corpus_than_the_one_shown(tmp_path: Path) -> None:
+    """Chunks of one corpus on screen, and 'Score retrieval' silently scored the experiment's other corpus."""
+    with pytest.raises(wb.WorkbenchError, match=r"^experiment 'widgets' retrieves from corpus 'handbook' \(9 documents\), not from the "
+                                                r"'python-reference' shown here \(\d+ documents\), so 'Score retrieval' would score chunks "
+                                                r"you do not see — pass the experiment's corpus: \S+/datasets/handbook with glob='\*\.md'$"):
+        ChunkExplorer("python-reference", experiment=handbook_spec())
+    (tmp_path / "notes.txt").write_text("Travel is booked through the portal.\n", encoding="utf-8")
+    (tmp_path / "travel.md").write_text("# Travel\n\nBook flights 14 days ahead.\n", encoding="utf-8")
+    spec = handbook_spec(corpus={"path": str(tmp_path), "glob": "*.*"})
+    with pytest.raises(wb.WorkbenchError, match=r"retrieves from corpus '.+' \(2 documents\), not from the '.+' shown here \(1 documents\)"):
+        ChunkExplorer(tmp_path, experiment=spec)  # the same folder, read with the explorer's default glob '**/*.md'
+    assert ChunkExplorer(tmp_path, glob="*.*", experiment=spec).experiment is spec
+
+
 def test_score_retrieval_runs_in_the_background_so_a_run_panel_sweep_ahead_of_it_can_still_be_stopped(cfg: Settings) -> None:
     """The button ran the sweep in the kernel: behind a RunPanel's sweep (one sweep at a time per process) the kernel
     hung until that sweep ended, and the RunPanel's Stop, which the kernel handles, could not be pressed."""

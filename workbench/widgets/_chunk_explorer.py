@@ -13,6 +13,7 @@ from pydantic import ValidationError
 import workbench as wb
 from workbench.models import MINILM_ID, load_embedder
 from workbench.pipeline import Chunk, ChunkStats, LengthBin, Segment, chunk_corpus, chunk_segments, chunk_stats, length_histogram
+from workbench.runner import load_spec_corpus
 from workbench.spec import ChunkerSpec
 from workbench.widgets._common import STYLE, error_html, esc
 
@@ -27,6 +28,24 @@ def _with_chunker(experiment: wb.ExperimentSpec, chunker: ChunkerSpec) -> wb.Exp
     """
     data = {**experiment.model_dump(mode="json"), "chunkers": [chunker.model_dump(mode="json")]}
     return wb.ExperimentSpec.from_dict(data, base_dir=experiment.base_dir, source="chunk explorer")
+
+
+def _check_same_corpus(shown: wb.Corpus, experiment: wb.ExperimentSpec) -> None:
+    """Scores are only worth showing beside the chunks when they were retrieved from the corpus on screen.
+
+    Raises:
+        WorkbenchError: the experiment retrieves from another corpus (another folder, or the same folder read with
+            another glob).
+    """
+    scored = load_spec_corpus(experiment)
+    if scored.hash != shown.hash:
+        ref = experiment.corpus
+        source = ref.builtin or f"{experiment.resolve(ref.path or '')} with glob='{ref.glob}'"
+        raise wb.WorkbenchError(
+            f"experiment '{experiment.name}' retrieves from corpus '{scored.name}' ({len(scored)} documents), not from the "
+            f"'{shown.name}' shown here ({len(shown)} documents), so 'Score retrieval' would score chunks you do not see "
+            f"— pass the experiment's corpus: {source}"
+        )
 
 
 class ChunkExplorer(w.VBox):
@@ -56,6 +75,8 @@ class ChunkExplorer(w.VBox):
         run_options: dict[str, Any] | None = None,
     ) -> None:
         self.corpus = corpus if isinstance(corpus, wb.Corpus) else wb.load_corpus(corpus, glob=glob)
+        if experiment is not None:
+            _check_same_corpus(self.corpus, experiment)
         self._embedding = embedding
         self._tokenizer: Any = None
         start = chunker or ChunkerSpec(strategy="recursive")
