@@ -406,6 +406,10 @@ def test_chunk_explorer_shows_an_embedder_the_token_strategy_cannot_load_and_sta
 def test_chunk_explorer_names_a_document_the_corpus_does_not_have() -> None:
     with pytest.raises(wb.WorkbenchError, match="document 'benefit' is not in the corpus 'handbook' — its documents: .*benefits"):
         ChunkExplorer(ROOT / "datasets" / "handbook", glob="*.md", document="benefit")
+    handbook = wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md")
+    filtered = dataclasses.replace(handbook, documents=tuple(d for d in handbook.documents if "pension" in d.id))  # none: IndexError
+    with pytest.raises(wb.WorkbenchError, match="^corpus 'handbook' has no documents — give the explorer a corpus with some$"):
+        ChunkExplorer(filtered)
 
 
 def test_chunk_explorer_scores_the_chunker_as_set_with_a_retrieval_only_sweep(cfg: Settings) -> None:

@@ -88,6 +88,8 @@ class ChunkExplorer(w.VBox):
         self.size = w.IntSlider(value=start.size, min=16, max=max(4000, start.size), step=16, description="size", continuous_update=False)
         self.overlap = w.IntSlider(value=start.overlap, min=0, max=max(1000, start.overlap), step=8, description="overlap", continuous_update=False)
         ids = [d.id for d in self.corpus.documents]
+        if not ids:  # a Corpus built in code (e.g. filtered down to nothing): there is nothing to chunk or show
+            raise wb.WorkbenchError(f"corpus '{self.corpus.name}' has no documents — give the explorer a corpus with some")
         if document is not None and document not in ids:  # not another document shown under the name asked for
             raise wb.WorkbenchError(f"document '{document}' is not in the corpus '{self.corpus.name}' — its documents: "
                                     f"{', '.join(ids[:10])}{', …' if len(ids) > 10 else ''}")
