@@ -13,7 +13,7 @@ import pytest
 
 import workbench as wb
 from workbench.config import Settings, settings
-from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID
 from workbench.pipeline import chunk_corpus
 from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
@@ -324,6 +324,25 @@ def test_inspector_shows_chunks_answers_scores_and_logs_feedback_that_reads_back
     empty = reopened.cards.children[1]
     empty.save.click()
     assert "choose good or bad first" in empty.status.value
+
+
+def test_inspector_says_which_model_answered_a_router_variant_and_why_it_escalated(cfg: Settings) -> None:
+    """Reviewing a router variant, nothing said whether the cheap or the strong model wrote the answer being rated."""
+    def cheap(prompt: object) -> str:
+        return "I cannot answer that." if "flights" in prompt.text else "New staff get 25 days of annual leave."  # type: ignore[attr-defined]
+
+    router = {"name": "smol-then-gemma", "cheap": {"id": SMOLLM2_ID, "params": {"max_tokens": 32}},
+              "strong": {"id": GEMMA_ID, "params": {"max_tokens": 32}}, "escalate_when": {"refusal_or_empty": True}}
+    spec = handbook_spec(models=[{"router": router}], chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}])
+    models = {**fakes(), SMOLLM2_ID: ScriptedModel(cheap, model_id=SMOLLM2_ID, kind="chat")}
+    inspector = QuestionInspector(wb.run(spec, settings=cfg, models=models, progress=False))
+    assert "flights" in inspector.current.question
+    (card,) = inspector.cards.children
+    assert f"answered by <b>{GEMMA_ID}</b> — escalated: refusal_or_empty: " in card.body.value
+    assert "Book flights at least 14 days before departure." in card.body.value
+    inspector.next_button.click()
+    (card,) = inspector.cards.children
+    assert f"answered by <b>{SMOLLM2_ID}</b> — not escalated" in card.body.value and "25 days of annual leave" in card.body.value
 
 
 def test_saving_feedback_on_one_answer_keeps_what_was_typed_on_the_others(finished: tuple[RunPanel, wb.SweepResult]) -> None:

@@ -31,7 +31,8 @@ class RetrievedChunk:
 
 @dataclass(frozen=True)
 class VariantAnswer:
-    """What one variant did for one question."""
+    """What one variant did for one question. For a router variant: ``answered_by``, the model whose answer stands,
+    and ``escalation``, why the question went to the strong model ("" when it did not; both "" for other variants)."""
 
     variant: str
     variant_id: str
@@ -43,6 +44,8 @@ class VariantAnswer:
     error: str | None = None
     feedback: HumanFeedback | None = None
     experiment_id: str = ""
+    answered_by: str = ""
+    escalation: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,8 @@ def _read_trace(trace: Any, run: Any, questions: dict[str, _Question]) -> None:
             error=error,
             feedback=latest_human_feedback(trace.info.trace_id, assessments),
             experiment_id=str(run.info.experiment_id),
+            answered_by=tags.get("workbench.answered_by", ""),
+            escalation=tags.get("workbench.escalation_reasons", "") if tags.get("workbench.escalated") == "true" else "",
         )
     )
 

@@ -74,8 +74,12 @@ class _AnswerCard(w.VBox):
         flagged = sum(1 for c in answer.chunks if find_instructions(c.text))
         warning = f" · <span class='wb-error'>⚠ {flagged} with instruction-like text</span>" if flagged else ""
         error = f"<div>{error_html(answer.error)}</div>" if answer.error else ""
+        routed = ""
+        if answer.answered_by:  # a router variant: whose answer this is, and why it went to the strong model
+            why = f" — escalated: {esc(answer.escalation)}" if answer.escalation else " — not escalated"
+            routed = f"<div class='wb-muted wb-routed'>answered by <b>{esc(answer.answered_by)}</b>{why}</div>"
         self.body.value = (
-            f"<div><b>{esc(answer.variant)}</b>{link}</div>"
+            f"<div><b>{esc(answer.variant)}</b>{link}</div>{routed}"
             f"<div class='wb-answer'>{esc(answer.answer) or '<i>(empty answer)</i>'}</div>{error}"
             f"<div style='font-size:12px;margin:3px 0'>{scores}</div>"
             f"<details><summary>{len(answer.chunks)} retrieved chunks{warning}</summary>{chunks}</details>"
