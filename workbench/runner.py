@@ -50,7 +50,7 @@ EventKind = Literal[
 class ProgressEvent:
     """What the runner reports as it goes (widgets and the CLI render these; the runner prints nothing itself).
 
-    ``done``/``total`` count indexes for ``index_started``, questions of the current variant for ``question_done``
+    ``done``/``total`` count the indexes the sweep needs for ``index_started`` (none for variants it reuses), questions of the current variant for ``question_done``
     (generation) and ``question_scored`` (scoring), and variants for ``variant_started``/``variant_reused``/
     ``variant_done``. ``variant_reused`` (its ``message`` is the run reused) comes instead of ``variant_started`` for a
     variant whose finished run is reused rather than recomputed. ``sweep_waiting`` (first, when at all) says that the
@@ -323,7 +323,9 @@ def run(
             jobs: list[VariantJob] = []
             for v in variants:
                 groups.setdefault(v.index_key, []).append(v)
-            for group_no, group in enumerate(groups.values()):
+            # the indexes this sweep opens or builds: a group whose variants are all reused (or cannot run) needs none
+            indexed = [k for k, group in groups.items() if any(v.id not in reusable and v.id not in unservable for v in group)]
+            for group_key, group in groups.items():
                 for v in group:
                     if v.id in reusable:
                         emit(ProgressEvent("variant_reused", len(results), len(variants), v, message=reusable[v.id]))
@@ -336,7 +338,7 @@ def run(
                 if not todo or stopping():
                     continue
                 chunker, embedding = group[0].chunker, group[0].retrieval.embedding
-                emit(ProgressEvent("index_started", group_no, len(groups), message=f"{chunker.label} / {embedding}"))
+                emit(ProgressEvent("index_started", indexed.index(group_key), len(indexed), message=f"{chunker.label} / {embedding}"))
                 try:
                     embedder = resolver.embedder(embedding, cache=False)
                     chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)

@@ -203,6 +203,18 @@ def test_stop_ends_the_sweep_after_the_current_question_and_keeps_finished_varia
     assert MlflowClient(cfg.tracking_uri).get_run(result.parent_run_id).info.status == "KILLED"
 
 
+def test_run_panel_counts_only_the_indexes_a_sweep_needs_so_its_bar_completes_when_a_chunker_is_reused(cfg: Settings) -> None:
+    """A chunker added before one whose variants were reused: the bar stopped at 1/2, as if an index were still pending."""
+    models = fakes()
+    markdown, recursive = {"strategy": "markdown", "size": 600, "overlap": 0}, {"strategy": "recursive", "size": 400, "overlap": 40}
+    RunPanel(handbook_spec(name="widgets-indexes", chunkers=[markdown]), settings=cfg, models=models).run()
+    panel = RunPanel(handbook_spec(name="widgets-indexes", chunkers=[recursive, markdown]), settings=cfg, models=models)
+    result = panel.run()
+    assert [v.reused_from is not None for v in result.variants] == [True, False]  # the markdown variant is reused
+    assert (panel.indexes.bar.value, panel.indexes.bar.max, panel.indexes.bar.bar_style) == (1, 1, "success")
+    assert panel.indexes.label.value.startswith("1/1 recursive-400/40: ")
+
+
 def test_run_panel_names_an_index_whose_chunks_the_embedding_model_truncates(cfg: Settings) -> None:
     """Whole handbook pages (400-500 words) as chunks: MiniLM reads their first 254 tokens only."""
     panel = RunPanel(handbook_spec(chunkers=[{"strategy": "recursive", "size": 6000, "overlap": 0}]), settings=cfg, models=fakes())
