@@ -393,7 +393,7 @@ def run(
                 for result in running:
                     finish(track.log_variant(sweep, result, dataset, reuse_key=keys.get(result.variant.id)))
             except BaseException:
-                aborted.set()  # the workers stop after their current question
+                aborted.set()  # nothing more starts; the executor ends its workers
                 raise
             finally:
                 running.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,44 @@ def test_racing_keeps_each_variants_worker_between_its_batches_and_a_kept_worker
     for pid in pids["ollama:one"] | pids["ollama:two"]:  # the kept workers ended with the sweep
         with pytest.raises(ProcessLookupError):
             os.kill(int(pid), 0)
+
+
+def _hang_after_one_answer(pid_file: Path):  # type: ignore[no-untyped-def]
+    answered: list[int] = []
+
+    def answer(prompt: object) -> str:
+        if answered:  # the second question: sleep in libc, where no Python check reaches
+            import ctypes
+
+            ctypes.CDLL(None).sleep(3600)
+        answered.append(1)
+        pid_file.write_text(str(os.getpid()))
+        return "an answer"
+
+    return answer
+
+
+def test_ctrl_c_ends_the_sweep_killed_at_once_instead_of_waiting_for_a_question_that_hangs(wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mlflow import MlflowClient
+
+    pid_file = tmp_path / "worker.pid"
+    models = fakes(**{"ollama:hang": ScriptedModel(_hang_after_one_answer(pid_file), model_id="ollama:hang")})
+
+    def ctrl_c_after_the_first_answer(event: wb.ProgressEvent) -> None:
+        if event.kind == "question_done":
+            raise KeyboardInterrupt
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        wb.run(spec_of(["ollama:hang"], limits={"wall_time_s": 60}), models=models, index_store=MemoryIndexStore(), settings=wb_settings,
+               progress=False, on_event=ctrl_c_after_the_first_answer)
+    assert time.monotonic() - started < 15  # not when the wall-time limit kills the worker
+    worker = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):  # the worker is gone, not left hanging
+        os.kill(worker, 0)
+    client = MlflowClient(wb_settings.tracking_uri)
+    (sweep,) = client.search_runs([client.get_experiment_by_name("sandbox").experiment_id])
+    assert sweep.info.status == "KILLED"
 
 
 DEEP_TMPDIR_SWEEP = """

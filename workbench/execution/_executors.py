@@ -107,9 +107,11 @@ class LocalExecutor:
             worker.close()
 
     def _in_process(
-        self, job: VariantJob, *, on_question: Any, stop: Callable[[], bool], threads: int, preload: tuple[str, ...]
+        self, job: VariantJob, *, on_question: Any, stop: Callable[[], bool], abandon: Callable[[], bool], threads: int,
+        preload: tuple[str, ...],
     ) -> VariantResult:
-        """Run a job in its variant's kept worker, or a new one; keep the worker afterwards if asked to."""
+        """Run a job in its variant's kept worker, or a new one; keep the worker afterwards if asked to. ``abandon``:
+        end the worker now (see ``WorkerProcess.run``)."""
         key = job.variant.id
         with self._kept_lock:
             worker = self._kept.pop(key, None)
@@ -118,7 +120,7 @@ class LocalExecutor:
             worker = None
         worker = worker or WorkerProcess(key, preload)
         try:
-            result = worker.run(job, on_question=on_question, stop=stop, threads=threads)
+            result = worker.run(job, on_question=on_question, stop=stop, threads=threads, abandon=abandon)
         finally:
             with self._kept_lock:
                 keep = worker.usable and key in self._keep and not stop() and _memory_to_spare()
@@ -139,7 +141,9 @@ class LocalExecutor:
         threads = llama_threads(min(self.execution.workers, max(local, 1)))
         preload = _jobs_preload(jobs)
         inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
-        aborting = threading.Event()  # the caller stopped reading (Ctrl+C, an error): workers stop after their question
+        # the caller stopped reading (Ctrl+C, SIGTERM, an error): worker processes are ended at once (a question in
+        # flight can take minutes, or never end), threads (isolation: none) stop after their question
+        aborting = threading.Event()
 
         def halt() -> bool:
             return aborting.is_set() or stop()
@@ -148,7 +152,7 @@ class LocalExecutor:
             tell = lambda kind, done, total: inbox.put(("question", (job.variant, kind, done, total)))  # noqa: E731
             try:
                 if self.execution.isolation == "process" and job.generates:
-                    result = self._in_process(job, on_question=tell, stop=halt, threads=threads, preload=preload)
+                    result = self._in_process(job, on_question=tell, stop=halt, abandon=aborting.is_set, threads=threads, preload=preload)
                 else:
                     result = run_job(job, on_question=tell, stop=halt, resolver=self.resolver)
             except BaseException as exc:  # noqa: BLE001 - a supervisor's own failure fails its variant, not the sweep

@@ -28,6 +28,7 @@ from typing import Any
 from workbench.errors import WorkbenchError
 from workbench.execution._worker import QuestionEvent, VariantJob, failed_result, run_job
 from workbench.results import VariantResult
+from workbench.sandbox import Outcome
 
 __all__ = [
     "KILL_GRACE_S", "WorkerProcess", "cap_memory", "run_in_process", "start_worker_server", "with_cache_journal",
@@ -289,16 +290,21 @@ class WorkerProcess:
         on_question: QuestionEvent | None = None,
         stop: Callable[[], bool] | None = None,
         threads: int | None = None,
+        abandon: Callable[[], bool] | None = None,
     ) -> VariantResult:
         """Run ``job`` in this worker and wait for it; never raises for anything the worker does (see
-        ``run_in_process``)."""
+        ``run_in_process``).
+
+        ``abandon`` is polled like ``stop``; True means the caller is going away (Ctrl+C, SIGTERM, an error that ends
+        the sweep): the worker is ended now instead of after its question (which a hanging model never finishes), and
+        the job ends STOPPED. Its finished answers are in the cache; the one in flight is asked again on resume."""
         import cloudpickle
 
         started_ms = int(time.time() * 1000)
         limits = job.spec.limits
         self._stop.clear()
         message: tuple[Any, ...] | None = None
-        timed_out = False
+        timed_out = abandoned = False
         deadline: float | None = None  # the worker's own (one monotonic clock for the machine); killed a grace period after
         launched = time.monotonic()
         try:
@@ -323,6 +329,9 @@ class WorkerProcess:
                     continue
                 if stop is not None and stop():
                     self._stop.set()
+                if abandon is not None and abandon():
+                    abandoned = True
+                    break
                 now = time.monotonic()
                 if (deadline is not None and now > deadline + KILL_GRACE_S) or (deadline is None and now - launched > STARTUP_S):
                     timed_out = True
@@ -337,6 +346,9 @@ class WorkerProcess:
             for kind, key, value in journal:
                 job.cache.put(kind, key, value)
             return result  # type: ignore[no-any-return]
+        if abandoned:
+            stopped = Outcome("STOPPED", "stopped by the user: its worker process was ended", "stopped")
+            return VariantResult(job.variant, stopped, (), {}, job.stats, started_ms, int(time.time() * 1000))
         if message is not None:
             return failed_result(job.variant, f"worker process failed: {message[1]}", "worker", job.stats, started_ms=started_ms)
         if timed_out and deadline is None:
