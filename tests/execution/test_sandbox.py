@@ -192,6 +192,28 @@ def test_ctrl_c_ends_the_sweep_killed_at_once_instead_of_waiting_for_a_question_
     assert sweep.info.status == "KILLED"
 
 
+def test_stop_reaches_a_worker_whose_hosted_answers_keep_coming(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    """Eight questions at once answer every few milliseconds: the Stop pressed meanwhile was never passed on to the
+    worker process, and the variant answered all 55 questions."""
+    import threading
+
+    def slow(prompt: object) -> str:
+        time.sleep(0.05)
+        return "an answer"
+
+    stop = threading.Event()
+
+    def stop_after_the_first_answer(event: wb.ProgressEvent) -> None:
+        if event.kind == "question_done":
+            stop.set()
+
+    spec = spec_of(["ollama:fast"], dataset={"path": "datasets/python_docs.jsonl"}, execution={"concurrency": {"ollama": 8}})
+    result = wb.run(spec, models=fakes(**{"ollama:fast": ScriptedModel(slow, model_id="ollama:fast")}), index_store=MemoryIndexStore(),
+                    settings=wb_settings, progress=False, stop=stop, on_event=stop_after_the_first_answer)
+    (variant,) = result.variants
+    assert variant.status == "STOPPED" and len(variant.records) < len(result.dataset) // 2, (variant.status, len(variant.records))
+
+
 DEEP_TMPDIR_SWEEP = """
 import os, sys
 import workbench as wb

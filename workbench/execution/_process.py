@@ -310,6 +310,8 @@ class WorkerProcess:
         try:
             self._conn.send(("job", cloudpickle.dumps(job), dict(os.environ), os.getcwd(), limits.memory_mb, threads))
             while message is None:
+                # a stop, an abandon and the wall time are looked at after every message too: a variant whose answers
+                # keep coming (hosted questions, many at once) would otherwise never see them
                 if self._conn.poll(0.2):
                     try:
                         received = self._conn.recv()
@@ -322,8 +324,8 @@ class WorkerProcess:
                             on_question(*received[1:])
                     else:
                         message = received
-                    continue
-                if not self.process.is_alive():
+                        break
+                elif not self.process.is_alive():
                     if not self._conn.poll(0):
                         break
                     continue
