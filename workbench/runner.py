@@ -404,7 +404,7 @@ def run(
         except BaseException as exc:
             raised = exc
             status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-            error = f"interrupted ({exc or 'KeyboardInterrupt'})" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+            error = f"interrupted ({str(exc) or 'KeyboardInterrupt'})" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
             raise
         finally:
             try:

@@ -190,6 +190,7 @@ def test_ctrl_c_ends_the_sweep_killed_at_once_instead_of_waiting_for_a_question_
     client = MlflowClient(wb_settings.tracking_uri)
     (sweep,) = client.search_runs([client.get_experiment_by_name("sandbox").experiment_id])
     assert sweep.info.status == "KILLED"
+    assert sweep.data.tags["workbench.end_reason"] == "interrupted (KeyboardInterrupt)"  # it read "interrupted ()"
 
 
 def test_stop_reaches_a_worker_whose_hosted_answers_keep_coming(wb_settings) -> None:  # type: ignore[no-untyped-def]
