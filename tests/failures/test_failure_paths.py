@@ -426,6 +426,58 @@ def test_a_sweep_sent_sigterm_is_ended_killed_not_left_running(tmp_path: Path) -
     assert all(r.info.status != "RUNNING" for r in runs)
 
 
+KILLED_WHILE_LOGGING = """
+import os, signal, sys
+from pathlib import Path
+import workbench as wb
+from workbench.config import settings
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.spec import ExperimentSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.tracking import MlflowTracker
+
+root, uri, kill = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "kill"
+if kill:  # `kill -9` while the sweep logs its second variant (after its run was created)
+    logged = []
+    log_run = MlflowTracker._log_variant_run
+
+    def dies_while_logging(self, *args, **kwargs):
+        logged.append(1)
+        if len(logged) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return log_run(self, *args, **kwargs)
+
+    MlflowTracker._log_variant_run = dies_while_logging
+spec = ExperimentSpec.from_dict({
+    "name": "killed-logging", "dataset": {"path": "cases.jsonl"}, "corpus": {"path": "corpus"},
+    "prompts": [{"name": "a", "template": "A {context} {question}"}, {"name": "b", "template": "B {context} {question}"}],
+    "models": [{"id": GEMMA_ID}], "chunkers": [{"strategy": "recursive", "size": 200, "overlap": 20}],
+    "retrieval": [{"k": 2}], "execution": {"isolation": "none"},
+}, base_dir=root)
+models = {GEMMA_ID: ScriptedModel(lambda p: "an answer", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+wb.run(spec, models=models, settings=settings(root=root, tracking_uri=uri), progress=False)
+"""
+
+
+def test_a_variant_run_left_running_by_a_sweep_killed_while_logging_it_is_ended_by_the_next_sweep(tmp_path: Path) -> None:
+    write_inputs(tmp_path)
+    uri = store_of(tmp_path).tracking_uri
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_LOGGING, str(tmp_path), uri, "kill"], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    client = MlflowClient(uri)
+    experiment_id = client.get_experiment_by_name("killed-logging").experiment_id
+    assert len(client.search_runs([experiment_id], "attributes.status = 'RUNNING'")) == 2  # the sweep and the variant being logged
+
+    again = subprocess.run([sys.executable, "-c", KILLED_WHILE_LOGGING, str(tmp_path), uri, "-"], capture_output=True, text=True,
+                           timeout=300, env=env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert not client.search_runs([experiment_id], "attributes.status = 'RUNNING'")
+    (orphan,) = [r for r in client.search_runs([experiment_id], "attributes.status = 'KILLED'") if r.data.tags.get("workbench.kind") == "variant"]
+    assert "ended while this run was being logged" in orphan.data.tags["workbench.end_reason"]
+
+
 def test_a_provider_error_page_is_one_failed_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A proxy in front of the provider answers 502 with an HTML page over several lines: the FAILED line is still one."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -81,6 +81,12 @@ def package_versions() -> str:
     return json.dumps(versions, sort_keys=True)
 
 
+def _child_tags(sweep: SweepHandle, variant: Variant) -> dict[str, str]:
+    """The tags a variant's run is created with, before anything else is logged to it: enough for the next sweep to
+    find and end it should this process die while logging it."""
+    return {"mlflow.runName": variant.name, "mlflow.parentRunId": sweep.run_id, "workbench.kind": "variant"}
+
+
 def _chunks(items: list[Any], n: int) -> list[list[Any]]:
     return [items[i : i + n] for i in range(0, len(items), n)]
 
@@ -212,6 +218,36 @@ class MlflowTracker:
             self.client.set_tag(run.info.run_id, END_REASON_TAG, reason)
             self.client.set_terminated(run.info.run_id, status="KILLED")
             _UNENDED.discard((self.tracking_uri, run.info.run_id))
+            ended.append(run.info.run_id)
+        return ended + self._close_orphaned_variants(found.experiment_id)
+
+    def _status(self, run_id: str) -> str | None:
+        """A run's status, or None when the run is gone (deleted for good)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.client.get_run(run_id).info.status)
+        except MlflowException:
+            return None
+
+    def _close_orphaned_variants(self, experiment_id: str) -> list[str]:
+        """End as KILLED the variant runs left RUNNING under a sweep that is no longer running: its process was killed
+        while it logged them (a sweep logs each of its variants in full before it ends)."""
+        runs = self.client.search_runs(
+            [experiment_id], "tags.`workbench.kind` = 'variant' and attributes.status = 'RUNNING'", max_results=1000
+        )
+        sweeps: dict[str, str] = {}
+        ended = []
+        for run in runs:
+            parent = run.data.tags.get("mlflow.parentRunId")
+            if parent is None:
+                continue
+            if parent not in sweeps:  # read after the variant: a sweep that is still running is RUNNING now
+                sweeps[parent] = self._status(parent)
+            if sweeps[parent] == "RUNNING":
+                continue
+            self.client.set_tag(run.info.run_id, END_REASON_TAG, f"abandoned: its sweep {parent} ended while this run was being logged (killed or crashed) — run the experiment again to log the variant in full")
+            self.client.set_terminated(run.info.run_id, status="KILLED")
             ended.append(run.info.run_id)
         return ended
 
@@ -354,7 +390,7 @@ class MlflowTracker:
         tags = {k: v for k, v in source.data.tags.items() if k not in ("mlflow.parentRunId", "mlflow.runName")}
         origin = tags.get(REUSED_FROM_TAG) or source_run_id
         tags.update({"mlflow.parentRunId": sweep.run_id, REUSED_FROM_TAG: origin})
-        run = self.client.create_run(sweep.experiment_id, start_time=source.info.start_time, tags={"mlflow.runName": variant.name}, run_name=variant.name)
+        run = self.client.create_run(sweep.experiment_id, start_time=source.info.start_time, tags=_child_tags(sweep, variant), run_name=variant.name)
         with self._ended_if_logging_fails(run.info.run_id):
             return self._copy_reused(sweep, run.info.run_id, variant, source, origin, tags, dataset)
 
@@ -436,7 +472,7 @@ class MlflowTracker:
             tags.update(racing_tags(result.stopped_early))
         elif reuse_key is not None and result.complete:  # a run stopped early or with question errors is never reused
             tags[REUSE_KEY_TAG] = reuse_key
-        run = self.client.create_run(sweep.experiment_id, start_time=result.started_ms, tags={"mlflow.runName": variant.name}, run_name=variant.name)
+        run = self.client.create_run(sweep.experiment_id, start_time=result.started_ms, tags=_child_tags(sweep, variant), run_name=variant.name)
         with self._ended_if_logging_fails(run.info.run_id):
             self._log_variant_run(sweep, run.info.run_id, result, dataset, tags)
         return replace(result, run_id=run.info.run_id)
