@@ -24,6 +24,16 @@ def test_completion_answers_are_trimmed_and_counted() -> None:
     assert out.input_tokens > 10 and 0 < out.output_tokens <= 32
 
 
+@pytest.mark.parametrize("max_tokens", [2040, 4096])
+def test_a_max_tokens_near_or_past_the_context_window_keeps_the_prompt(max_tokens: int) -> None:
+    # room for the answer was taken from the prompt: 2040 of Gemma's 2048 left its last 8 tokens, 4096 left nothing,
+    # and the model answered a prompt it never saw
+    gen = load_generator(GEMMA_ID)
+    short = gen.generate(PROMPT, GenerationParams(max_tokens=8))
+    out = gen.generate(PROMPT, GenerationParams(max_tokens=max_tokens), deadline=time.monotonic() + 3)
+    assert out.input_tokens == short.input_tokens > 10
+
+
 @pytest.mark.parametrize("kind", ["completion", "chat"])
 def test_both_serving_kinds_stop_at_the_deadline(kind: str) -> None:
     gen = LlamaCppGenerator(f"llamacpp:{kind}.gguf", gemma_path(settings().model_dir), kind=kind)

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from workbench.config import settings
 from workbench.models import GEMMA_ID, GenerationParams, load_generator
 from workbench.models._grammar import bounded_schema, json_grammar
-from workbench.models._local import LlamaCppGenerator, _fit, _llama, _load_llama, gemma_path
+from workbench.models._local import LlamaCppGenerator, _fit, _llama, _load_llama, gemma_path, prompt_budget
 from workbench.prompts import PromptTemplate
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ def test_the_filter_picks_the_tokens_llama_cpp_grammar_picks() -> None:
     bounded = bounded_schema(SCHEMA, max_items=gen.json_max_items, max_length=gen.json_max_length)
     with lock:
         ref = llama.create_completion(
-            _fit(llama, PROMPT.text, gen.n_ctx - params.max_tokens), grammar=json_grammar(json.dumps(bounded, sort_keys=True)),
+            _fit(llama, PROMPT.text, prompt_budget(gen.n_ctx, params.max_tokens)), grammar=json_grammar(json.dumps(bounded, sort_keys=True)),
             max_tokens=params.max_tokens, temperature=0.0, seed=0,
         )
     assert out.text == ref["choices"][0]["text"]

@@ -208,7 +208,7 @@ class LlamaCppGenerator:
                 grammar = GrammarFilter(llama, json_grammar(schema_json), temperature=params.temperature, seed=params.seed)
             try:
                 if self.kind == "completion":
-                    text_in = _fit(llama, prompt.text, self.n_ctx - params.max_tokens)
+                    text_in = _fit(llama, prompt.text, prompt_budget(self.n_ctx, params.max_tokens))
                     # stop strings would cut JSON short; the grammar ends the answer instead
                     stop = None if grammar is not None else list(COMPLETION_STOPS + params.stop)
                     processors = LogitsProcessorList([grammar]) if grammar is not None else None
@@ -259,6 +259,13 @@ def _quiet_llama_log() -> Any:
 
     llama_cpp.llama_log_set(log, ctypes.c_void_p(0))
     return log
+
+
+def prompt_budget(n_ctx: int, max_tokens: int) -> int:
+    """How many tokens of a completion prompt the context window keeps: room is left for ``max_tokens`` of answer, but
+    never more than half the window, so a ``max_tokens`` near or past the window (4096 in a 2048 context) does not cut
+    the prompt to its last few tokens (or to nothing); llama.cpp itself ends an answer where the window ends."""
+    return n_ctx - min(max_tokens, n_ctx // 2)
 
 
 def _fit(llama: Any, text: str, budget: int) -> str:
