@@ -185,3 +185,16 @@ def test_a_hosted_embedder_sends_its_texts_and_downloads_no_tokenizer(stub_env, 
     assert stub.embedding_inputs == texts
     assert len(vectors) == 2 and vectors[0] != vectors[1]
     assert not (tmp_path / "tiktoken").exists()
+
+
+def test_a_hosted_judge_is_retried_on_a_rate_limit_like_the_answering_model(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    from workbench.models import SMOLLM2_ID
+    from workbench.testing import ScriptedModel
+
+    spec = spec_of(questions=1, models=(SMOLLM2_ID,), judge="openai:gpt-4o-mini", scorers=["token_f1", "faithfulness"])
+    models = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID), SMOLLM2_ID: ScriptedModel(lambda p: "An answer.", model_id=SMOLLM2_ID, kind="chat")}
+    script = lambda n: (429, {"Retry-After": "0.1"}, 0.0) if n == 0 else (200, {}, 0.0)  # noqa: E731
+    with stub_env(OpenAIStub(script=script)) as stub:
+        (variant,) = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False).variants
+    assert stub.statuses[:2] == [429, 200]
+    assert variant.metrics["judge_call_errors"] == 0  # the judge's first call was rate limited, then answered

@@ -100,7 +100,7 @@ class ModelResolver:
             return None
         return ModelJudge(
             self.generator(j.id, j.kind or default_kind(j.id), cache=j.cache), max_tokens=j.max_tokens, timeout_s=j.timeout_s,
-            temperature=j.temperature, seed=spec.seed, price=spec.price(j.id),
+            temperature=j.temperature, seed=spec.seed, price=spec.price(j.id), retries=spec.execution.retries,
         )
 
 

@@ -182,6 +182,8 @@ class ModelJudge:
         constrained: ask for JSON under the schema. False lets the model answer freely, stopped where a base model
             runs on past its answer, and takes the JSON from its text (only to measure what constraining buys).
         price: overrides the price list (cost is None when the price is unknown).
+        retries: retries of a hosted call on a rate limit, server error or timeout, within ``timeout_s`` (the
+            sweep's ``execution.retries``, as for the answering model).
     """
 
     def __init__(
@@ -194,6 +196,7 @@ class ModelJudge:
         seed: int = 0,
         constrained: bool = True,
         price: Price | None = None,
+        retries: int = 0,
     ) -> None:
         self.generator = generator
         self.model_id = generator.model_id
@@ -203,6 +206,7 @@ class ModelJudge:
         self.seed = seed
         self.constrained = constrained
         self.price = price if price is not None else price_for(generator.model_id)
+        self.retries = retries
 
     def ask(self, prompt: str, schema: Mapping[str, Any], *, repeat: int = 0) -> JudgeReply:
         params = GenerationParams(
@@ -211,6 +215,7 @@ class ModelJudge:
             stop=() if self.constrained else _UNCONSTRAINED_STOPS,
             seed=self.seed + repeat,
             timeout_s=self.timeout_s,
+            retries=self.retries,
         )
         rendered = RenderedPrompt(text=prompt, messages=(("human", prompt),))
         start = time.perf_counter()
@@ -238,6 +243,7 @@ def load_judge(
     seed: int = 0,
     constrained: bool = True,
     price: Price | None = None,
+    retries: int = 0,
 ) -> Judge:
     """Build the judge for a model string (``local:gemma3-270m``, ``llamacpp:/m.gguf``, ``openai:gpt-4o-mini``...).
 
@@ -250,6 +256,7 @@ def load_judge(
         seed: base seed; repeat ``i`` uses ``seed + i``.
         constrained: ask the model for JSON under the schema (turn off only to measure what it buys).
         price: overrides the price list (cost is None when the price is unknown).
+        retries: retries of a hosted call on a rate limit, server error or timeout.
 
     Raises:
         ModelError: the model string is malformed, the GGUF file is missing, or a provider package or API key is.
@@ -257,4 +264,5 @@ def load_judge(
     generator = load_generator(model_id, kind=kind)
     return ModelJudge(
         generator, max_tokens=max_tokens, timeout_s=timeout_s, temperature=temperature, seed=seed, constrained=constrained, price=price,
+        retries=retries,
     )
