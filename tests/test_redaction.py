@@ -103,6 +103,21 @@ def test_a_key_in_a_url_query_or_an_echoed_bearer_header_is_masked_and_the_rest_
         assert red.redact(text) == text
 
 
+def test_echoed_basic_credentials_are_masked_and_prose_is_kept() -> None:
+    # OPENAI_BASE_URL=https://wbuser:<password>@proxy/v1: httpx sends the pair as Basic auth, a proxy echoes it back in
+    # its error (or a reply), and no environment variable holds the encoded form
+    import base64
+
+    encoded = base64.b64encode(b"wbuser:Pa55w0rdVerySecret99").decode()
+    red = Redactor({"OPENAI_BASE_URL": "https://wbuser:Pa55w0rdVerySecret99@proxy.example/v1"})
+    assert red.redact(f"Error code: 401 - invalid credentials: Basic {encoded}") == (
+        "Error code: 401 - invalid credentials: Basic [REDACTED:basic_auth_header]"
+    )
+    assert red.redact("Authorization: Basic dXNlcjpwYXNz") == "Authorization: Basic [REDACTED:basic_auth_header]"
+    for text in ("Basic information about lists", "Basic usage: Basic Tutorials", "Basic QWxhZGRpbg== (no colon inside)"):
+        assert red.redact(text) == text
+
+
 def test_a_url_is_written_down_without_its_credentials_query_or_fragment() -> None:
     from workbench.redaction import without_credentials
 

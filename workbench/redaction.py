@@ -3,7 +3,7 @@
 One ``Redactor`` replaces, in any text, (a) the values of secret-like environment variables (names containing KEY,
 TOKEN, SECRET, PASSWORD or CREDENTIAL) and (b) the key shapes that detect-secrets' detectors know (OpenAI, AWS,
 GitHub, Slack, Stripe, JWTs, private keys, passwords in URLs, ``api_key = "..."`` assignments...), plus keys in a URL's
-query string (``?key=``, ``&api-key=``), echoed ``Bearer`` tokens, and Anthropic,
+query string (``?key=``, ``&api-key=``), echoed ``Bearer`` tokens and ``Basic`` credentials, and Anthropic,
 Hugging Face, Google API and GitHub fine-grained keys, with a marker:
 ``[REDACTED:OPENAI_API_KEY]``, ``[REDACTED:basic_auth_credentials]``. Everything the workbench writes outside the
 process (MLflow params, tags, metric names, artifacts, traces, exports, log lines, widget output) goes through it.
@@ -20,6 +20,8 @@ late), and ``install_log_redaction()``, which installs the logging filter.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import logging
 import os
@@ -164,6 +166,23 @@ class _Shape:
         return (m.groupdict().get("value") or m.group(0) for m in re.finditer(self.pattern, text))
 
 
+class _BasicHeader:
+    """An ``Authorization: Basic <base64 of user:password>`` header echoed in an error or a reply: what httpx sends
+    for a base URL with credentials in it (``https://user:key@proxy/v1``), the password readable to anyone who decodes
+    it. Only a value that decodes to ``user:password`` is yielded, not prose such as "Basic information"."""
+
+    pattern = re.compile(r"\bBasic\s+(?P<value>[A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])")
+
+    def analyze_string(self, text: str) -> Iterator[str]:
+        for m in self.pattern.finditer(text):
+            try:
+                decoded = base64.b64decode(m.group("value"), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+            if ":" in decoded:
+                yield m.group("value")
+
+
 @functools.lru_cache(maxsize=1)
 def _detectors() -> tuple[_Detector, ...]:
     """detect-secrets' pattern detectors and ``_SHAPES``, built once. No high-entropy detector, no public-IP one.
@@ -199,7 +218,7 @@ def _detectors() -> tuple[_Detector, ...]:
     from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
     from detect_secrets.plugins.twilio import TwilioKeyDetector
 
-    own = tuple(_Detector(label, _Shape(pattern)) for label, pattern in _SHAPES)
+    own = (*(_Detector(label, _Shape(pattern)) for label, pattern in _SHAPES), _Detector("basic_auth_header", _BasicHeader()))
     assignment = ("key", "pw", "pass", "token", "cloudant", "softlayer")
     plain = (
         OpenAIDetector, AWSKeyDetector, GitHubTokenDetector, GitLabTokenDetector, SlackDetector, StripeDetector,
