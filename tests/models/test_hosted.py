@@ -223,3 +223,21 @@ def test_a_reply_the_client_cannot_read_is_one_error_naming_the_server(
             assert text.endswith("check that the server it calls (its base URL) speaks this provider's API") and "\n" not in text
     finally:
         server.shutdown()
+
+
+def test_an_azure_model_without_its_endpoint_or_api_version_is_refused_before_any_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    # AzureChatOpenAI cannot be built without them: every question of the variant failed with a multi-line pydantic
+    # ValidationError, after its index was built
+    from workbench.errors import ModelError
+
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "not-a-real-azure-key-0123456789")
+    for name in ("AZURE_OPENAI_ENDPOINT", "OPENAI_API_BASE", "OPENAI_API_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ModelError, match=r"^model 'azure_openai:gpt-4o' needs the environment variable AZURE_OPENAI_ENDPOINT — set it to"):
+        load_generator("azure_openai:gpt-4o")
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://example-resource.openai.azure.com")
+    with pytest.raises(ModelError, match=r"needs the environment variable OPENAI_API_VERSION — set it to the API version"):
+        load_generator("azure_openai:gpt-4o")
+    monkeypatch.setenv("OPENAI_API_VERSION", "2024-10-21")
+    out = load_generator("azure_openai:gpt-4o")
+    assert out.identity == "azure_openai:gpt-4o@https://example-resource.openai.azure.com"

@@ -42,6 +42,15 @@ PROVIDERS: Mapping[str, tuple[str, str, str | None]] = {
     "huggingface": ("langchain-huggingface", "langchain_huggingface", None),
 }
 
+# provider -> the settings its client cannot be built without besides the key: (the environment variables, any one of
+# which will do; what to set), checked with the key, before anything runs
+REQUIRED_SETTINGS: Mapping[str, tuple[tuple[tuple[str, ...], str], ...]] = {
+    "azure_openai": (
+        (("AZURE_OPENAI_ENDPOINT", "OPENAI_API_BASE"), "your Azure OpenAI resource's endpoint, e.g. https://NAME.openai.azure.com"),
+        (("OPENAI_API_VERSION",), "the API version to call, e.g. 2024-10-21"),
+    ),
+}
+
 # provider -> the environment variables that point its client at another server, in the order the client reads them
 # (langchain-openai prefers OPENAI_API_BASE to the openai client's OPENAI_BASE_URL)
 ENDPOINT_VARIABLES: Mapping[str, tuple[str, ...]] = {
@@ -161,6 +170,9 @@ def _require_provider(model_id: str) -> str:
         raise ModelError(f"model '{model_id}' needs the package {pip_name} — pip install {pip_name}")
     if key and not os.environ.get(key):
         raise ModelError(f"model '{model_id}' needs the environment variable {key} — set it (it is never logged)")
+    for variables, what in REQUIRED_SETTINGS.get(provider, ()):
+        if not any(os.environ.get(v, "").strip() for v in variables):
+            raise ModelError(f"model '{model_id}' needs the environment variable {variables[0]} — set it to {what}")
     return provider
 
 
