@@ -265,7 +265,7 @@ def run(
     cap_mb = cfg.cache_size_mb  # likewise a bad WORKBENCH_CACHE_SIZE_MB, before the store is opened
     track = tracker or MlflowTracker(cfg.tracking_uri, artifact_root=cfg.artifact_root)  # an unusable store: one line, now
     store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cap_mb)
-    resolver = ModelResolver(models, store, read=not fresh)
+    resolver = ModelResolver(models, store, read=not fresh, retries=spec.execution.retries)
     indexes = index_store  # the default store is opened when a variant needs an index (a reused one needs none)
     the_judge = (judge or resolver.judge(spec)) if generating else None
     answer_scorers: Mapping[str, ScoreFn] = {}

@@ -198,3 +198,13 @@ def test_a_hosted_judge_is_retried_on_a_rate_limit_like_the_answering_model(wb_s
         (variant,) = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False).variants
     assert stub.statuses[:2] == [429, 200]
     assert variant.metrics["judge_call_errors"] == 0  # the judge's first call was rate limited, then answered
+
+
+def test_a_hosted_embedding_model_is_retried_on_rate_limits_like_the_chat_model(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    # the openai client's own two retries were all an embedding call had: three 429s in a row failed the index build
+    script = lambda n: (429, {"Retry-After": "0.05"}, 0.0) if n < 3 else (200, {}, 0.0)  # noqa: E731
+    spec = spec_of(questions=2, retrieval=[{"embedding": "openai:text-embedding-3-small", "k": 2}])
+    with stub_env(OpenAIStub(script=script)) as stub:
+        (variant,) = sweep(spec, wb_settings).variants
+    assert stub.statuses[:4] == [429, 429, 429, 200]
+    assert variant.status == "FINISHED", variant.outcome.error

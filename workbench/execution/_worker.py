@@ -43,11 +43,15 @@ class QuestionEvent(Protocol):
 class ModelResolver:
     """Resolves model strings once and puts each model behind the cache (unless told not to).
 
-    ``overrides`` inject ready models by model string (tests use the fakes from workbench.testing).
+    ``overrides`` inject ready models by model string (tests use the fakes from workbench.testing). ``retries``: of a
+    hosted embedding call (the sweep's ``execution.retries``; generation params carry their own).
     """
 
-    def __init__(self, overrides: Mapping[str, Generator | Embedder] | None, store: CacheStore, *, read: bool = True) -> None:
+    def __init__(
+        self, overrides: Mapping[str, Generator | Embedder] | None, store: CacheStore, *, read: bool = True, retries: int = 2,
+    ) -> None:
         self.overrides = dict(overrides or {})
+        self.retries = retries
         self._loaded: dict[tuple[str, str], Any] = {}
         self._wrapped: dict[tuple[str, str, bool], Any] = {}
         self.store = store
@@ -71,7 +75,7 @@ class ModelResolver:
     def embedder(self, model_id: str, *, cache: bool = True) -> Embedder:
         if (model_id, "embedder") not in self._loaded:
             found = self.overrides.get(model_id)
-            self._loaded[(model_id, "embedder")] = found if found is not None else load_embedder(model_id)
+            self._loaded[(model_id, "embedder")] = found if found is not None else load_embedder(model_id, retries=self.retries)
         raw = self._loaded[(model_id, "embedder")]
         if not cache:
             return raw  # type: ignore[no-any-return]
@@ -228,7 +232,7 @@ def run_job(
     """
     started_ms = int(time.time() * 1000)
     tell = on_question or (lambda kind, done, total: None)
-    models = resolver or ModelResolver(job.overrides, job.cache, read=job.read_cache)
+    models = resolver or ModelResolver(job.overrides, job.cache, read=job.read_cache, retries=job.spec.execution.retries)
     spec, variant = job.spec, job.variant
     records: list[QuestionRecord | None] = [None] * len(job.retrieved)
     model, prompt = variant.model, variant.prompt

@@ -178,15 +178,20 @@ def _finish_reason(message: Any) -> str:
 
 
 class LangChainEmbedder:
-    """Any LangChain embeddings model. Token counts (for the token chunker) use the local MiniLM tokenizer."""
+    """Any LangChain embeddings model. Token counts (for the token chunker) use the local MiniLM tokenizer. A rate
+    limit, server error or timeout is retried up to ``retries`` times."""
 
-    def __init__(self, model_id: str, embeddings: Any, *, identity: str | None = None) -> None:
+    def __init__(self, model_id: str, embeddings: Any, *, identity: str | None = None, retries: int = 0) -> None:
         self.model_id = model_id
         self.identity = identity or model_id
+        self.retries = retries
         self._embeddings = embeddings
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return self._embeddings.embed_documents(list(texts)) if texts else []
+        if not texts:
+            return []
+        vectors, _ = call_with_retries(lambda: self._embeddings.embed_documents(list(texts)), retries=self.retries)
+        return vectors  # type: ignore[no-any-return]
 
     @property
     def tokenizer(self) -> Any:

@@ -63,9 +63,10 @@ ENDPOINT_VARIABLES: Mapping[str, tuple[str, ...]] = {
 # provider -> options of its LangChain embeddings class: langchain-openai counts tokens with tiktoken (whose encoding
 # is downloaded from the internet at first use) and then sends token ids, which OpenAI-compatible servers refuse;
 # chunks are far below the models' input limit, so the texts are sent as they are
+# (their client's own retries are off: every retry is ours, with Retry-After honoured, as for chat models)
 EMBEDDING_OPTIONS: Mapping[str, Mapping[str, object]] = {
-    "openai": {"check_embedding_ctx_length": False},
-    "azure_openai": {"check_embedding_ctx_length": False},
+    "openai": {"check_embedding_ctx_length": False, "max_retries": 0},
+    "azure_openai": {"check_embedding_ctx_length": False, "max_retries": 0},
 }
 
 
@@ -201,8 +202,9 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None) -> Generator
     return LangChainChatGenerator(model_id, functools.partial(chat_model, model_id), identity=hosted_identity(model_id, os.environ))
 
 
-def load_embedder(model_id: str) -> Embedder:
-    """Build the embedder for a model string."""
+def load_embedder(model_id: str, *, retries: int = 2) -> Embedder:
+    """Build the embedder for a model string; a hosted one retries a call ``retries`` times on a rate limit, server
+    error or timeout (a sweep's ``execution.retries``; 2, the openai client's own default, elsewhere)."""
     check_model_id(model_id, role="embedder")
     if model_id in LOCAL_EMBEDDERS:
         return LOCAL_EMBEDDERS[model_id]()
@@ -212,4 +214,4 @@ def load_embedder(model_id: str) -> Embedder:
     from workbench.models._hosted import LangChainEmbedder
 
     client = init_embeddings(model_id, **EMBEDDING_OPTIONS.get(provider, {}))
-    return LangChainEmbedder(model_id, client, identity=hosted_identity(model_id, os.environ))
+    return LangChainEmbedder(model_id, client, identity=hosted_identity(model_id, os.environ), retries=retries)
