@@ -60,6 +60,39 @@ def test_a_hosted_identity_names_the_server_when_the_environment_points_elsewher
     assert hosted_identity("anthropic:claude-sonnet-4-5", {"OPENAI_BASE_URL": "http://x/v1"}) == "anthropic:claude-sonnet-4-5"
 
 
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("OPENAI_BASE_URL", "localhost:8000/v1", r"^OPENAI_BASE_URL='localhost:8000/v1' is not an http\(s\) URL — write the server's address with its scheme"),
+    ("OPENAI_BASE_URL", "127.0.0.1:8000", r"is not an http\(s\) URL"),
+    ("OPENAI_API_BASE", "http://[::1:8000/v1", r"^OPENAI_API_BASE='http://\[::1:8000/v1' is not a valid URL \(Invalid IPv6 URL\) — fix it or unset it"),
+    ("OPENAI_BASE_URL", "http://127.0.0.1:99999/v1", r"is not a valid URL \(Port out of range"),
+])
+def test_a_server_address_the_client_cannot_use_is_refused_before_any_call(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    # without a scheme or with a bad port every call failed with the client's bare "Connection error."; a bad IPv6
+    # address crashed the sweep ("internal error: ValueError")
+    from workbench.errors import ModelError
+    from workbench.models import load_embedder, load_generator
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ModelError, match=message):
+        load_generator("openai:gpt-4o-mini")
+    with pytest.raises(ModelError, match=message):
+        load_embedder("openai:text-embedding-3-small")
+
+
+def test_usable_server_addresses_are_accepted() -> None:
+    from workbench.models._registry import check_endpoint
+
+    check_endpoint("openai", {})
+    check_endpoint("openai", {"OPENAI_BASE_URL": "https://bob:pw@proxy.example:8443/v1/?key=q#x"})
+    check_endpoint("ollama", {"OLLAMA_HOST": "gpu-box:11434"})  # the Ollama client takes host:port
+    check_endpoint("ollama", {"OLLAMA_HOST": "http://[::1]:11434"})
+    check_endpoint("anthropic", {"OPENAI_BASE_URL": "not a url"})  # another provider's variable
+
+
 def test_a_loaded_hosted_model_is_cached_under_its_server(monkeypatch: pytest.MonkeyPatch) -> None:
     from workbench.models import load_generator
 

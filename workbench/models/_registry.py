@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from workbench.config import settings as _settings
 from workbench.errors import ModelError
@@ -159,9 +160,38 @@ def hosted_identity(model_id: str, environ: Mapping[str, str]) -> str:
     Two servers serving one model name (a proxy, vLLM, a second Ollama machine) answer differently, so their answers
     are cached, and their runs reused, apart. The address keeps no credentials or query string (it is logged).
     """
-    provider = model_id.partition(":")[0]
-    url = next((environ[v].strip() for v in ENDPOINT_VARIABLES.get(provider, ()) if environ.get(v, "").strip()), "")
-    return f"{model_id}@{without_credentials(url if '://' in url else f'http://{url}').rstrip('/')}" if url else model_id
+    found = _endpoint(model_id.partition(":")[0], environ)
+    if found is None:
+        return model_id
+    url = found[1]
+    return f"{model_id}@{without_credentials(url if '://' in url else f'http://{url}').rstrip('/')}"
+
+
+def _endpoint(provider: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """The variable that points the provider's client at another server, and its value (None when none is set)."""
+    return next(((v, environ[v].strip()) for v in ENDPOINT_VARIABLES.get(provider, ()) if environ.get(v, "").strip()), None)
+
+
+def check_endpoint(provider: str, environ: Mapping[str, str]) -> None:
+    """Check the server address the environment gives a provider's client (pure): a URL that does not parse, or one
+    without ``http://`` or ``https://`` where the client needs a URL (all but ``OLLAMA_HOST``, which may be
+    ``host:port``), failed every call with the client's bare "Connection error." (or crashed the sweep).
+
+    Raises:
+        ModelError: one line naming the variable and the fix.
+    """
+    found = _endpoint(provider, environ)
+    if found is None:
+        return
+    name, url = found
+    try:
+        parts = urlsplit(url if "://" in url or name != "OLLAMA_HOST" else f"http://{url}")
+        parts.port  # noqa: B018 - reading it checks the port
+    except ValueError as exc:
+        raise ModelError(f"{name}={url!r} is not a valid URL ({exc}) — fix it or unset it") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ModelError(f"{name}={url!r} is not an http(s) URL — write the server's address with its scheme, "
+                         f"e.g. http://localhost:8000/v1")
 
 
 def _require_provider(model_id: str) -> str:
@@ -174,6 +204,7 @@ def _require_provider(model_id: str) -> str:
     for variables, what in REQUIRED_SETTINGS.get(provider, ()):
         if not any(os.environ.get(v, "").strip() for v in variables):
             raise ModelError(f"model '{model_id}' needs the environment variable {variables[0]} — set it to {what}")
+    check_endpoint(provider, os.environ)
     return provider
 
 
