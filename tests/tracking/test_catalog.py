@@ -98,6 +98,22 @@ def test_resolve_runs_from_names_and_ids(sweeps: list[wb.SweepResult], store: Se
         resolve_runs(["nothing"], tracking_uri=uri)
 
 
+def test_a_deleted_run_is_refused_with_how_to_restore_it(sweeps: list[wb.SweepResult], store: Settings) -> None:
+    uri = store.tracking_uri
+    sweep = sweeps[1]
+    gone = sweep.variants[1].run_id or ""
+    client = MlflowClient(uri)
+    client.delete_run(gone)
+    try:  # MLflow still returns a deleted run: it was compared, as a baseline too, as if nothing had happened
+        for read in (lambda: find_run(gone, tracking_uri=uri), lambda: resolve_runs([gone], tracking_uri=uri),
+                     lambda: wb.compare(EXPERIMENT, baseline=gone, tracking_uri=uri)):
+            with pytest.raises(wb.WorkbenchError, match=f"run {gone} .* is deleted in sqlite.* 'mlflow runs restore --run-id {gone}'"):
+                read()
+    finally:
+        client.restore_run(gone)
+    assert find_run(gone, tracking_uri=uri) is not None
+
+
 def test_variant_tables_and_judge_scores(sweeps: list[wb.SweepResult], store: Settings) -> None:
     uri = store.tracking_uri
     variant = sweeps[0].variants[0]

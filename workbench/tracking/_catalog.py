@@ -172,18 +172,33 @@ def require_active(exp: Any, uri: str) -> None:
                              f"--experiment-id {exp.experiment_id}' (MLFLOW_TRACKING_URI set to this store), or run its sweep again")
 
 
-def _get_run(client: Any, run_id: str) -> Any | None:
+def _get_run(client: Any, run_id: str, uri: str) -> Any | None:
+    """The run with this id, or None when the store has none.
+
+    Raises:
+        WorkbenchError: the run is deleted (MLflow still returns it): comparing against it, or listing it among a
+            sweep's variants, would use a run its owner threw away, with no word about it.
+    """
     from mlflow.exceptions import MlflowException
 
     try:
-        return client.get_run(run_id)
+        run = client.get_run(run_id)
     except MlflowException:
         return None
+    if run.info.lifecycle_stage == "deleted":
+        raise WorkbenchError(f"run {run_id} ('{run.info.run_name}') is deleted in {uri} — restore it with 'mlflow runs restore "
+                             f"--run-id {run_id}' (MLFLOW_TRACKING_URI set to this store), or give another run")
+    return run
 
 
 def find_run(run_id: str, *, tracking_uri: str | None = None) -> LoggedRun | None:
-    """The run with this id, or None when the store has no such run."""
-    run = _get_run(_client(tracking_uri), run_id)
+    """The run with this id, or None when the store has no such run.
+
+    Raises:
+        WorkbenchError: the run is deleted.
+    """
+    uri = _uri(tracking_uri)
+    run = _get_run(_client(uri), run_id, uri)
     return None if run is None else LoggedRun.from_mlflow(run)
 
 
@@ -239,7 +254,7 @@ def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> Res
                 if found is None:
                     raise WorkbenchError(f"experiment '{key}' has no sweeps in {uri} — run one first: workbench run <experiment.yaml>")
             else:
-                found = _get_run(client, key)
+                found = _get_run(client, key, uri)
             if found is None:
                 raise WorkbenchError(f"'{key}' is neither an experiment nor a run in {uri} — {_unknown_name_fix(client, key)}")
             run = LoggedRun.from_mlflow(found)
