@@ -231,3 +231,15 @@ def test_the_same_variant_from_two_experiments_gets_two_labels(sweep: wb.SweepRe
     assert report.baseline == labels[0]
     assert report.verdict(labels[1], "token_f1") == "no detectable difference"  # the same answers: not the baseline's own row
     assert not report.row(labels[1], "token_f1")["is_baseline"]
+
+
+def test_a_run_table_without_case_ids_is_one_line(sweep: wb.SweepResult, store: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    client = MlflowClient(store.tracking_uri)
+    other = client.create_run(client.create_experiment("compare-handmade"), run_name="handmade")
+    client.log_table(other.info.run_id, pd.DataFrame({"question": ["a", "b"], "token_f1": [0.1, 0.2]}), "eval_results.json")
+    client.set_terminated(other.info.run_id)
+    runs = [sweep.variants[0].run_id or "", other.info.run_id]
+    with pytest.raises(wb.WorkbenchError, match=f"run {other.info.run_id} \\('handmade'\\): eval_results.json: column 'case_id' is missing"):
+        wb.compare(runs, tracking_uri=store.tracking_uri)  # was a KeyError from pandas
+    assert main(["--tracking-uri", store.tracking_uri, "compare", other.info.run_id]) == 2  # a user error, not "internal error"
+    assert "column 'case_id' is missing" in capsys.readouterr().err

@@ -91,15 +91,25 @@ def _from_frames(frames: Mapping[str, pd.DataFrame]) -> list[VariantTable]:
     for name, frame in frames.items():
         if not isinstance(frame, pd.DataFrame):
             raise DataError(f"table '{name}': expected a pandas DataFrame, got {type(frame).__name__}")
-        if "case_id" not in frame.columns:
-            raise DataError(f"table '{name}': column 'case_id' is missing — one row per question, keyed by case_id")
-        frame = frame.assign(case_id=frame["case_id"].astype(str))  # 7 and "7" are one question in every table
-        doubled = frame["case_id"][frame["case_id"].duplicated()]
-        if len(doubled):
-            raise DataError(f"table '{name}': case_id '{doubled.iloc[0]}' is on {int((frame['case_id'] == doubled.iloc[0]).sum())} rows "
-                            "— one row per question (average repeats first, e.g. frame.groupby('case_id').mean())")
-        tables.append(VariantTable(str(name), str(name), None, frame))
+        tables.append(VariantTable(str(name), str(name), None, _keyed(frame, f"table '{name}'")))
     return tables
+
+
+def _keyed(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """``frame`` with its ``case_id`` as text, checked to key one row per question.
+
+    Raises:
+        DataError: no ``case_id`` column (a table written by hand, or by another tool under ``eval_results.json``), or a
+            case id on several rows; ``where`` names the table.
+    """
+    if "case_id" not in frame.columns:
+        raise DataError(f"{where}: column 'case_id' is missing — one row per question, keyed by case_id")
+    frame = frame.assign(case_id=frame["case_id"].astype(str))  # 7 and "7" are one question in every table
+    doubled = frame["case_id"][frame["case_id"].duplicated()]
+    if len(doubled):
+        raise DataError(f"{where}: case_id '{doubled.iloc[0]}' is on {int((frame['case_id'] == doubled.iloc[0]).sum())} rows "
+                        "— one row per question (average repeats first, e.g. frame.groupby('case_id').mean())")
+    return frame
 
 
 def _table_of_run(run: LoggedRun, tracking_uri: str | None) -> VariantTable | Skipped:
@@ -109,6 +119,7 @@ def _table_of_run(run: LoggedRun, tracking_uri: str | None) -> VariantTable | Sk
     p = run.params
     chunker = f"{p['chunker.strategy']}-{p['chunker.size']}/{p['chunker.overlap']}" if "chunker.strategy" in p else ""
     retrieval = f"k{p['retrieval.k']}-{p['retrieval.search']}" if "retrieval.k" in p else ""
+    frame = _keyed(frame, f"run {run.run_id} ('{run.name}'): {RESULTS_TABLE}")
     return VariantTable(
         run.name, run.variant_id, run.run_id, frame, chunker, p.get("retrieval.embedding", ""), retrieval, dict(p), run.stopped_early
     )
