@@ -74,6 +74,9 @@ def test_cost_per_success_is_compared_when_costs_are_known(tables) -> None:  # t
     assert base["mean"] == pytest.approx(0.001 * 30 / successes)
     assert report.row("worse", COST_PER_SUCCESS)["mean"] == math.inf  # no answer reaches 0.5
     assert report.verdict("worse", COST_PER_SUCCESS) == "worse"
+    logged = {r["variant"]: r for r in json.loads(json.dumps(report.to_dict(), allow_nan=False))["rows"]}
+    assert logged["worse"]["mean"] == "Infinity" and float(logged["worse"]["mean"]) == math.inf  # was null: no value at all
+    assert logged["base"]["diff"] is None and logged["base"]["mean"] == pytest.approx(base["mean"])  # the baseline has no diff
     stricter = wb.compare(tables, metrics=[COST_PER_SUCCESS], success_threshold=0.3)
     assert stricter.row("base", COST_PER_SUCCESS)["mean"] == pytest.approx(0.001)
     unpriced = {k: v.assign(cost_usd=None) for k, v in tables.items()}

@@ -44,15 +44,19 @@ TABLE_COLUMNS = (
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-safe scalar: NaN and infinities become None, numpy scalars plain Python."""
+    """A JSON-safe scalar: NaN (no value) becomes None, an infinity the string "Infinity" or "-Infinity" (as protobuf's
+    JSON mapping writes it; ``float()`` reads it back), numpy scalars plain Python. An infinite cost per success (no
+    answer succeeded) written as null read like a variant with no value at all."""
     import numpy as np
 
     if value is None:
         return None
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, float) and math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
     return value
 
 
@@ -115,7 +119,8 @@ class ComparisonReport:
         return report_html(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (logged as ``comparison.json`` on a sweep's parent run); NaN and infinities become null."""
+        """JSON-safe form (logged as ``comparison.json`` on a sweep's parent run); NaN (no value) becomes null and an
+        infinity (a cost per success with no successful answer) the string "Infinity" or "-Infinity"."""
         rows = [{k: _plain(v) for k, v in row.items()} for row in self.table.to_dict(orient="records")]
         return {
             "baseline": self.baseline,
