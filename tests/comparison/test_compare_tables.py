@@ -193,6 +193,17 @@ def test_gate_reports_every_failure(tables) -> None:  # type: ignore[no-untyped-
         report.gate(["token_f1"], minimum=0.6, maximum=0.4)
 
 
+def test_a_no_worse_gate_fails_a_variant_that_shares_no_question_with_the_baseline(tables) -> None:  # type: ignore[no-untyped-def]
+    elsewhere = table(30, [0.0] * 30).assign(case_id=[f"other-{i}" for i in range(30)])  # another dataset's questions
+    report = wb.compare({"base": tables["base"], "same": tables["same"], "elsewhere": elsewhere}, metrics="token_f1")
+    assert report.row("elsewhere", "token_f1")["n_paired"] == 0
+    failures = report.gate("token_f1", no_worse=True)  # it passed: nothing said it was worse, since nothing was compared
+    assert [str(f) for f in failures] == [
+        "FAIL elsewhere: token_f1 shares no scored question with baseline 'base', so it cannot be compared — give a baseline "
+        "evaluated on the same dataset"
+    ]
+    assert report.gate("token_f1", minimum=0.0) == ()  # a threshold alone needs no baseline
+
 
 def test_check_metric_is_the_one_gate_rule() -> None:
     from workbench.comparison import Breach, check_metric

@@ -149,7 +149,8 @@ class ComparisonReport:
 
         A variant fails when its mean on a metric is below ``minimum`` or above ``maximum``, when it has no scored
         question for the metric, when (with ``no_worse``) its verdict against the baseline is "worse", or when it
-        has no results at all (a failed run).
+        has no results at all (a failed run). With ``no_worse`` a variant that shares no scored question with the
+        baseline (a baseline run evaluated on another dataset) fails too: nothing says it is no worse.
 
         Args:
             metrics: the metrics to check; one name is one metric.

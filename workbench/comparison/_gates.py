@@ -80,8 +80,8 @@ def gate_failures(
     maximum: float | None = None,
     no_worse: bool = False,
 ) -> tuple[GateFailure, ...]:
-    """``check_metric`` on every variant's mean of each metric; a variant without results fails too (see
-    ``ComparisonReport.gate``)."""
+    """``check_metric`` on every variant's mean of each metric; a variant without results fails too, and with
+    ``no_worse`` one that shares no scored question with the baseline (see ``ComparisonReport.gate``)."""
     for name, bound in (("minimum", minimum), ("maximum", maximum)):
         if bound is not None and not math.isfinite(bound):
             raise WorkbenchError(f"gate {name} {bound} is not a finite number — give a number such as 0.5")
@@ -94,7 +94,13 @@ def gate_failures(
     if unknown:
         raise WorkbenchError(f"metric '{unknown[0]}' is not in the results — available: {', '.join(report.metrics)}")
     for metric in metrics:
-        for r in report.table[report.table["metric"] == metric].itertuples():
+        rows = report.table[report.table["metric"] == metric]
+        base_scored = bool((rows["is_baseline"] & (rows["n"] > 0)).any())
+        for r in rows.itertuples():
+            if no_worse and base_scored and not r.is_baseline and r.n > 0 and r.n_paired == 0:
+                # no question scored by both (another dataset's baseline): "no worse" was never checked
+                failures.append(GateFailure(r.variant, metric, f"shares no scored question with baseline '{report.baseline}', so it "
+                                            "cannot be compared — give a baseline evaluated on the same dataset"))
             for breach in check_metric(r.mean, minimum=minimum, maximum=maximum, verdict=r.verdict if no_worse else None):
                 if breach.kind == "unscored":
                     message = "has no scored question"
