@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -243,3 +244,25 @@ def test_a_run_table_without_case_ids_is_one_line(sweep: wb.SweepResult, store: 
         wb.compare(runs, tracking_uri=store.tracking_uri)  # was a KeyError from pandas
     assert main(["--tracking-uri", store.tracking_uri, "compare", other.info.run_id]) == 2  # a user error, not "internal error"
     assert "column 'case_id' is missing" in capsys.readouterr().err
+
+
+def test_a_gate_over_an_interrupted_sweep_fails_for_the_variants_it_never_ran(
+    store: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stop = threading.Event()
+
+    def on_event(event: wb.ProgressEvent) -> None:
+        if event.kind == "variant_done":
+            stop.set()  # Stop pressed (Ctrl+C, a cancelled job) after the first variant
+
+    models = {GEMMA_ID: ScriptedModel(_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    killed = wb.run(_spec("compare-killed"), settings=store, models=models, index_store=MemoryIndexStore(), progress=False,
+                    stop=stop, on_event=on_event)
+    assert len(killed.variants) == 1
+    report = wb.compare("compare-killed", tracking_uri=store.tracking_uri, metrics="token_f1")
+    reason = "never logged: the sweep ended KILLED — run the experiment again to finish it"
+    assert [(s.name, s.reason) for s in report.skipped] == [(f"3 of 4 variants of sweep {killed.parent_run_id}", reason)]
+    assert f"skipped 3 of 4 variants of sweep {killed.parent_run_id}: {reason}" in report.summary()
+    # the gate passed on the one variant that ran: "gate passed: 1 variants of sweep ..."
+    assert main(["--tracking-uri", store.tracking_uri, "gate", "compare-killed", "--metric", "hit_at_k", "--min", "0"]) == 1
+    assert f"FAIL 3 of 4 variants of sweep {killed.parent_run_id}: no results ({reason})" in capsys.readouterr().out

@@ -141,6 +141,11 @@ def _from_store(keys: Sequence[str], tracking_uri: str | None) -> Loaded:
     for run in resolved.runs:
         item = _table_of_run(run, resolved.tracking_uri)
         (tables if isinstance(item, VariantTable) else skipped).append(item)  # type: ignore[arg-type]
+    for short in resolved.unlogged:  # variants that never ran: a gate must not pass the sweep on the ones that did
+        sweep = short.sweep
+        why = "is still RUNNING, or its process died" if sweep.status == "RUNNING" else f"ended {sweep.status}"
+        skipped.append(Skipped(f"{short.planned - short.logged} of {short.planned} variants of sweep {sweep.run_id}",
+                               f"never logged: the sweep {why} — run the experiment again to finish it"))
     return Loaded(tuple(tables), tuple(skipped), resolved.parent_run_id, resolved.tracking_uri)
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "LoggedSweep",
     "ResolvedRuns",
     "RunKind",
+    "Unlogged",
     "calibration_runs",
     "experiment_sweeps",
     "find_run",
@@ -96,12 +97,32 @@ class LoggedSweep:
 
 
 @dataclass(frozen=True)
+class Unlogged:
+    """A sweep that did not finish and logged fewer variant runs than its grid has (``variants``, a param of the sweep):
+    interrupted, crashed, or still running."""
+
+    sweep: LoggedRun
+    planned: int
+    logged: int
+
+
+@dataclass(frozen=True)
 class ResolvedRuns:
-    """What ``resolve_runs`` found: the variant runs, the sweep they came from (if one sweep was named) and the store."""
+    """What ``resolve_runs`` found: the variant runs, the sweep they came from (if one sweep was named), the store, and
+    the sweeps named whose variants are not all there (``unlogged``)."""
 
     runs: tuple[LoggedRun, ...]
     parent_run_id: str | None
     tracking_uri: str
+    unlogged: tuple[Unlogged, ...] = ()
+
+
+def _unlogged(sweep: LoggedRun, logged: int) -> Unlogged | None:
+    """The shortfall of a sweep that did not finish; None for a finished one (a variant missing there was deleted)."""
+    planned = sweep.params.get("variants", "")
+    if sweep.status == "FINISHED" or not planned.isdigit() or int(planned) <= logged:
+        return None
+    return Unlogged(sweep, int(planned), logged)
 
 
 def list_experiments(*, tracking_uri: str | None = None) -> tuple[ExperimentSummary, ...]:
@@ -236,6 +257,8 @@ def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> Res
     """The variant runs that experiment names, sweep run ids and variant run ids refer to, in the order given.
 
     An experiment name stands for its latest sweep; a sweep for its variants (oldest first); a variant run for itself.
+    A sweep that did not finish (killed, crashed, still running) with fewer variant runs than its grid is listed in
+    ``unlogged``: its missing variants are in no comparison, and nothing else would say so.
 
     Raises:
         WorkbenchError: a key is neither an experiment nor a run, an experiment has no sweep, or the store could not
@@ -245,6 +268,7 @@ def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> Res
     client = _client(uri)
     runs: list[LoggedRun] = []
     parent: str | None = None
+    unlogged: list[Unlogged] = []
     with store_errors(f"could not read runs from {uri}"):
         for key in keys:
             exp = client.get_experiment_by_name(key)
@@ -260,7 +284,11 @@ def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> Res
             run = LoggedRun.from_mlflow(found)
             if run.kind == "sweep":
                 parent = parent or run.run_id
-                runs.extend(LoggedRun.from_mlflow(r) for r in sweep_variants(run.run_id, tracking_uri=uri))
+                children = [LoggedRun.from_mlflow(r) for r in sweep_variants(run.run_id, tracking_uri=uri)]
+                runs.extend(children)
+                short = _unlogged(run, len(children))
+                if short is not None:
+                    unlogged.append(short)
             else:
                 runs.append(run)
-    return ResolvedRuns(tuple(runs), parent, uri)
+    return ResolvedRuns(tuple(runs), parent, uri, tuple(unlogged))
