@@ -16,7 +16,7 @@ import yaml
 from mlflow import MlflowClient
 
 import workbench as wb
-from workbench.cli import _racing_lines
+from workbench.cli import _racing_lines, main
 from workbench.comparison import early_stops, race_leader
 from workbench.config import Settings
 from workbench.errors import SpecError
@@ -202,7 +202,7 @@ class Models:
 
 
 def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_computes_only_its_missing_questions(
-    wb_settings: Settings,
+    wb_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     models = Models()
     events: list[wb.ProgressEvent] = []
@@ -270,6 +270,13 @@ def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_comput
     assert rest.reused_from is None and rest.stopped_early is None and len(rest.records) == QUESTIONS
     assert rest.metrics["generation_calls"] == QUESTIONS - n and rest.metrics["cache_hits"] == n
     assert _racing_lines(finished) == []
+
+    # `workbench list` says which run stopped early and which were reused (a mean over n questions read like the others)
+    assert main(["--tracking-uri", wb_settings.tracking_uri, "list", "racing"]) == 0
+    listed = {line.split("run=")[1].split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("    ")}
+    assert listed[banana.run_id].endswith(f"  (stopped early after {n} questions)")
+    assert listed[again[GEMMA_ID].run_id or ""].endswith(f"  (reused from run {a.run_id})")
+    assert "(" not in listed[a.run_id] and "(" not in listed[rest.run_id or ""]
 
 
 def test_racing_over_fewer_questions_than_it_needs_to_stop_a_variant_says_so(wb_settings: Settings) -> None:

@@ -258,6 +258,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={len(sweep.variants)}")
         for child in sweep.variants:
             shown = " ".join(f"{k}={child.metrics[k]:.3f}" for k in ("token_f1", "hit_at_k") if k in child.metrics)
+            # its means rest on fewer questions than the others'; a reused one's results come from an earlier run
+            if child.stopped_early is not None:
+                shown += f"  (stopped early after {child.stopped_early.questions} questions)"
+            if child.reused_from:
+                shown += f"  (reused from run {child.reused_from})"
             # the run id is what promote and calibrate take; a retrieval-only variant has no token_f1
             print(f"    {child.status:9s} run={child.run_id}  {child.name:60s} {shown}".rstrip())
     return 0

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from workbench.errors import WorkbenchError
 from workbench.results import EarlyStop
 from workbench.tracking._read import _client, _uri, latest_sweep, store_errors, sweep_variants
-from workbench.tracking._reuse import early_stop_from_tags
+from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags
 
 __all__ = [
     "ExperimentSummary",
@@ -48,6 +48,7 @@ class LoggedRun:
         error: the ``workbench.error`` tag of a failed variant, else None.
         stopped_early: why a racing sweep stopped the variant before the last question (its ``workbench.racing.*``
             tags), else None.
+        reused_from: the run whose results a sweep reused for this variant (its ``workbench.reused_from`` tag), else None.
     """
 
     run_id: str
@@ -60,6 +61,7 @@ class LoggedRun:
     metrics: Mapping[str, float] = field(default_factory=dict, repr=False)
     error: str | None = None
     stopped_early: EarlyStop | None = None
+    reused_from: str | None = None
 
     @classmethod
     def from_mlflow(cls, run: Any) -> LoggedRun:
@@ -76,6 +78,7 @@ class LoggedRun:
             metrics=dict(run.data.metrics),
             error=tags.get("workbench.error"),
             stopped_early=early_stop_from_tags(tags),
+            reused_from=tags.get(REUSED_FROM_TAG),
         )
 
 
