@@ -191,3 +191,15 @@ def test_an_error_with_a_lone_surrogate_is_logged_with_replacement_characters(wb
         assert run.info.status == "FINISHED"
         mlflow.set_tracking_uri(wb_settings.tracking_uri)
         assert list(load_variant_table(run.info.run_id)["error"].dropna()) == ["RuntimeError: cannot open caf\ufffd.gguf"]
+
+
+def test_a_description_longer_than_mlflow_takes_is_cut_in_the_experiment_note(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # pasted design notes: creating the experiment failed the first sweep ("'value' exceeds the maximum length of 20000")
+    models = {GEMMA_ID: ScriptedModel(lambda p: "an answer", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(description="é" * 25000, prompts=[{"name": "p", "template": "{context} {question}"}],
+                     chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=1)
+    client = MlflowClient(wb_settings.tracking_uri)
+    note = client.get_experiment(result.experiment_id).tags["mlflow.note.content"]
+    assert len(note) == 20000 and note.startswith("é" * 100) and note.endswith("the whole description is in each sweep's experiment.yaml)")
+    assert client.get_run(result.parent_run_id).info.status == "FINISHED"

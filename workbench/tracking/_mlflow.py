@@ -48,6 +48,7 @@ RUN_TYPE_TAG = "mlflow.runType"
 EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
 _PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "llama-cpp-python", "sentence-transformers", "ragas", "pandas")
 _MAX_PARAM = 6000
+_MAX_NOTE = 20000  # MLflow's limit on an experiment tag's value; the whole description is in each sweep's experiment.yaml
 _REUSE_CANDIDATES = 10  # runs of one reuse key looked at, newest first, for one whose table is intact
 _UNENDED: set[tuple[str, str]] = set()  # (tracking URI, parent run id) of sweeps this process could not end
 _log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class MlflowTracker:
         try:
             return str(
                 self.client.create_experiment(
-                    spec.name, artifact_location=location, tags={"mlflow.note.content": spec.description or spec.name}
+                    spec.name, artifact_location=location, tags={"mlflow.note.content": _note(spec.description or spec.name)}
                 )
             )
         except MlflowException as exc:  # another process created it first (two notebooks starting the same experiment)
@@ -625,6 +626,15 @@ def routing_tags(record: QuestionRecord) -> dict[str, str]:
         "workbench.escalated": "true" if decision is not None and decision.escalate else "false",
         "workbench.escalation_reasons": decision.reason_text if decision is not None else "",
     }
+
+
+def _note(text: str) -> str:
+    """An experiment's description as its MLflow note: a longer one, cut, failed the first sweep when it created the
+    experiment ("'value' exceeds the maximum length of 20000 characters")."""
+    if len(text) <= _MAX_NOTE:
+        return text
+    cut = "\n\n… (cut: the whole description is in each sweep's experiment.yaml)"
+    return text[: _MAX_NOTE - len(cut)] + cut
 
 
 def _prompt_hash(prompt: PromptSpec) -> str:
