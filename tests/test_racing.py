@@ -240,6 +240,10 @@ def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_comput
     assert low <= high < 0 and tags["workbench.racing.leader"] == banana.stopped_early.leader
     assert "workbench.reuse_key" not in tags and "workbench.reuse_key" in client.get_run(a.run_id).data.tags
     assert run.data.metrics["questions"] == n
+    board_json = json.loads(Path(client.download_artifacts(raced.parent_run_id, "leaderboard.json", str(wb_settings.root))).read_text())
+    logged_rows = {row["run_id"]: row for row in board_json}  # the parent's summary says so too, not only 'questions'
+    assert logged_rows[banana.run_id]["stopped_early"] == banana.stopped_early.label
+    assert logged_rows[a.run_id]["stopped_early"] is None and logged_rows[a.run_id]["reused_from"] is None
     with pytest.raises(PromotionError, match=rf"stopped early by racing \(after {n} questions: token_f1 .*run the experiment again without racing"):
         wb.promote(banana.run_id, name="racing-banana", alias="staging", settings=wb_settings)  # type: ignore[arg-type]
 
@@ -266,6 +270,8 @@ def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_comput
     assert models.calls() == (QUESTIONS, QUESTIONS, QUESTIONS)  # the missing banana answers, nothing else
     again = {v.variant.model.id: v for v in finished.variants}  # type: ignore[union-attr]
     assert again[GEMMA_ID].reused_from == a.run_id and again[SMOLLM2_ID].reused_from == b.run_id
+    board_json = json.loads(Path(client.download_artifacts(finished.parent_run_id, "leaderboard.json", str(wb_settings.root / "again"))).read_text())
+    assert {row["run_id"]: row["reused_from"] for row in board_json} == {v.run_id: v.reused_from for v in finished.variants}
     rest = again[BANANA_ID]
     assert rest.reused_from is None and rest.stopped_early is None and len(rest.records) == QUESTIONS
     assert rest.metrics["generation_calls"] == QUESTIONS - n and rest.metrics["cache_hits"] == n

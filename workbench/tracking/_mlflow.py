@@ -302,6 +302,8 @@ class MlflowTracker:
             for r in results:
                 row: dict[str, Any] = {"variant": r.variant.name, "variant_id": r.variant.id, "run_id": r.run_id, "status": r.status}
                 row.update(r.metrics)
+                # as the leaderboard says: a mean over the questions a racing variant answered; results of an earlier run
+                row.update({"stopped_early": r.stopped_early.label if r.stopped_early is not None else None, "reused_from": r.reused_from})
                 rows.append(row)
             self.client.log_dict(sweep.run_id, rows, "leaderboard.json")
         if comparison is not None:
