@@ -12,8 +12,11 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from tests.promotion.conftest import Swept, fake_models, git, write_project
+from tests.promotion.conftest import Swept, fake_models, git, scripted_answer, write_project
+from workbench.config import settings
+from workbench.models import GEMMA_ID
 from workbench.promotion import BundleConfig, ExportError, GitRepo, SecretFound
+from workbench.testing import ScriptedModel
 
 EASY = [{"kind": "min_questions", "n": 1}, {"kind": "metric", "metric": "hit_at_k", "min": 0.0}]
 
@@ -302,3 +305,18 @@ def test_the_default_branch_of_a_name_with_dots_is_a_valid_branch(swept: Swept, 
         wb.promote(swept.run_id("good"), name=name, alias="staging", gates=EASY, settings=swept.settings)
         result = wb.export(name, "staging", repo=deploy_repo, settings=swept.settings)
         assert result.branch == branch and result.bundle_dir == f"{name}/staging"
+
+
+def test_the_report_of_a_reused_run_names_the_run_that_computed_it(tmp_path: Path, deploy_repo: Path) -> None:
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    spec = write_project(tmp_path)
+    models = {**fake_models(), GEMMA_ID: ScriptedModel(scripted_answer, model_id=GEMMA_ID, identity="m")}
+    first, again = (wb.run(spec, settings=cfg, models=models, progress=False) for _ in range(2))
+    computed, reused = (next(v for v in r.variants if v.variant.prompt.name == "good") for r in (first, again))  # type: ignore[union-attr]
+    assert reused.reused_from == computed.run_id and reused.run_id != computed.run_id
+    wb.promote(reused.run_id or "", name="assist-reused", alias="staging", gates=EASY, settings=cfg)
+    result = wb.export("assist-reused", "staging", repo=deploy_repo, settings=cfg)
+    report = git(deploy_repo, "show", f"{result.branch}:{result.bundle_dir}/EVALUATION.md")
+    # it named only the copy, whose answers, traces and latencies are the other run's
+    assert f"promoted from MLflow run `{reused.run_id}`" in report
+    assert f"Its sweep reused the results of run `{computed.run_id}`, which computed them" in report

@@ -170,7 +170,7 @@ def build_bundle(name: str, alias: Environment, *, settings: Settings | None = N
 
 
 def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[str, bytes], BundleConfig, str, str]:
-    from workbench.tracking import load_variant_table
+    from workbench.tracking import REUSED_FROM_TAG, load_variant_table
 
     client = client_for(cfg.tracking_uri)
     mv = alias_holder(client, name, alias)
@@ -222,7 +222,7 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     files[REPORT_FILE] = render_report(
         config=config, alias=alias, registry=registry, metrics=metrics, gates=gates, audit=audit, rows=rows,
         score_columns=[c for c in score_columns if c not in ("latency_s", "input_tokens", "output_tokens", "cost_usd")][:6],
-        plots=sorted(plots),
+        plots=sorted(plots), reused_from=run.data.tags.get(REUSED_FROM_TAG),
     ).encode()
     manifest = Manifest(
         name=name, alias=alias, config_hash=config.config_hash, exported_at=now_utc(), exported_by=current_user(),

@@ -55,15 +55,21 @@ def render_report(
     rows: Sequence[Mapping[str, Any]],
     score_columns: Sequence[str],
     plots: Sequence[str],
+    reused_from: str | None = None,
 ) -> str:
-    """The report: configuration, provenance, metrics with intervals, gates, audit, plots, per-question results."""
+    """The report: configuration, provenance, metrics with intervals, gates, audit, plots, per-question results.
+
+    ``reused_from`` is the run that computed the promoted run's results, when its sweep reused them (the promoted run
+    holds a copy; the answers, their traces and their timing are that run's)."""
     m = config.model
+    reused = (f" Its sweep reused the results of run `{reused_from}`, which computed them (the same configuration, "
+              "dataset and corpus): the answers, traces and latencies are that run's." if reused_from else "")
     out = [
         f"# {config.name} @ {alias} — v{registry.version}",
         "",
         f"Configuration `{config.config_hash[:12]}` promoted from MLflow run `{registry.run_id}` "
         f"(experiment {registry.experiment_id}), evaluated on dataset **{config.dataset.name}** "
-        f"({config.dataset.cases} questions, hash `{config.dataset.hash[:12]}`).",
+        f"({config.dataset.cases} questions, hash `{config.dataset.hash[:12]}`).{reused}",
         "",
         "## Configuration",
         "",

@@ -33,7 +33,7 @@ from workbench.tracking._read import (
 )
 from workbench.tracking._store_check import STORE_HINT, check_store, sqlite_path
 from workbench.tracking._review import QuestionReview, RetrievedChunk, VariantAnswer, load_question_reviews
-from workbench.tracking._reuse import early_stop_from_tags
+from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags
 
 __all__ = [
     "COMPARISON_FILE",
@@ -49,6 +49,7 @@ __all__ = [
     "PLOTS_DIR",
     "QuestionReview",
     "RESULTS_TABLE",
+    "REUSED_FROM_TAG",
     "ResolvedRuns",
     "RetrievedChunk",
     "RunKind",
