@@ -186,6 +186,17 @@ def test_the_sweep_comparison_is_none_when_it_cannot_be_computed(
     assert "statistics exploded" in caplog.text
 
 
+def test_the_sweep_comparison_is_not_against_a_variant_whose_every_question_failed(sweep: wb.SweepResult) -> None:
+    first, *rest = sweep.variants
+    failed = replace(first, records=tuple(replace(r, error="TimeoutError: the model timed out", scores={}) for r in first.records),
+                     outcome=replace(first.outcome, status="FAILED", error="every question failed"))
+    report = sweep_comparison([failed, *rest], seed=0)
+    assert report is not None
+    assert report.baseline == rest[0].variant.name  # was the failed one: every verdict 'not enough data', n_paired 0
+    assert report.verdict(rest[1].variant.name, "token_f1") != "not enough data"
+    assert report.row(failed.variant.name, "token_f1")["n"] == 0
+
+
 def test_cli_compare_prints_intervals_and_verdicts(sweep: wb.SweepResult, store: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--tracking-uri", store.tracking_uri, "compare", EXPERIMENT, "--metric", "token_f1", "--metric", "false_refusal"])
     out = capsys.readouterr().out
