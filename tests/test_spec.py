@@ -146,6 +146,9 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
          r"exp.yaml:7: prompts\[0\]: .*system: \{context\} is not filled in in the system message, only in the template"),
         ("{question}", "{ question }", r"exp.yaml:7: prompts\[0\]: .*placeholder \{ question \} has spaces inside its braces — write \{question\}"),
         ("  builtin: python-reference", "  builtin: python-reference\n  path: x", r"corpus: .*exactly one of 'builtin' or 'path'"),
+        # the glob was ignored: every topic of the built-in corpus was read
+        ("  builtin: python-reference", "  builtin: python-reference\n  glob: 'assert*'",
+         r"exp.yaml:4: corpus: glob picks files of a corpus folder; the built-in 'python-reference' corpus has none — remove glob"),
         ("  builtin: python-reference", '  path: ""', r"exp.yaml:\d: corpus.path: the path is empty — give a file or folder"),
         ("  path: d.jsonl", "  path: ' '", r"exp.yaml:\d: dataset.path: the path is empty — give a file or folder"),
     ],

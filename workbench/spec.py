@@ -169,6 +169,8 @@ class CorpusRef(_Spec):
     def _one_source(self) -> CorpusRef:
         if (self.builtin is None) == (self.path is None):
             raise ValueError("give exactly one of 'builtin' or 'path'")
+        if self.builtin is not None and self.glob != type(self).model_fields["glob"].default:  # it was ignored: every topic was read
+            raise ValueError(f"glob picks files of a corpus folder; the built-in '{self.builtin}' corpus has none — remove glob")
         return self
 
 
