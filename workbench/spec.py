@@ -887,7 +887,15 @@ def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> 
     elif err["type"] in ("tuple_type", "list_type"):
         msg = f"expected a list, got {_kind_of(err.get('input'))} — write one '- item' per line, or [a, b] (even for one item)"
     elif err["type"] in ("dict_type", "model_type", "model_attributes_type"):
-        msg = f"expected a mapping, got {_kind_of(err.get('input'))} — write its fields as 'key: value' lines under it"
+        value, fields = err.get("input"), _fields_beside(model, (*loc, "id"))
+        # models: [local:gemma3-270m], retrieval: [local:all-minilm-l6-v2], chunkers: [recursive], dataset: d.jsonl,
+        # corpus: python-reference: the text is the value of the entry's main field
+        mains = ("builtin",) if value == "python-reference" else ("id", "embedding", "strategy", "path")
+        main = next((f for f in mains if f in fields), None) if isinstance(value, str) else None
+        if main is not None:
+            msg = f"expected a mapping, got the text {value!r} — write it as {{{main}: {value}}}"
+        else:
+            msg = f"expected a mapping, got {_kind_of(value)} — write its fields as 'key: value' lines under it"
     elif err["type"] == "string_type":
         msg = f"expected text, got {_kind_of(err.get('input'))} — write it as one string, in quotes"
     elif err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == NAME_PATTERN:
