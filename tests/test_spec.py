@@ -253,6 +253,9 @@ def test_a_relative_gguf_path_is_relative_to_the_experiment_file(tmp_path: Path,
     assert spec.models[0].id == f"llamacpp:{tmp_path / 'models' / 'm.gguf'}"
     assert spec.price(spec.models[0].id) is not None  # its price entry moved with it
     assert spec.models[0].short_name == "m"
+    # from a notebook, with the folder its paths are relative to: the model was looked for in the working directory
+    built = ExperimentSpec.from_dict(yaml.safe_load(text), base_dir=tmp_path)
+    assert built.models[0].id == spec.models[0].id and built.price(built.models[0].id) is not None
 
 
 def test_two_model_entries_that_would_share_a_variant_name_need_a_name(tmp_path: Path) -> None:

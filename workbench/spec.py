@@ -826,6 +826,8 @@ class ExperimentSpec(_Spec):
         _refuse_literal_keys(data, None, source)  # the error would otherwise quote the key (a model id, a field's value)
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         if isinstance(data, dict):
+            if base_dir is not None:  # like the dataset, corpus and prompt paths: it was read from the working directory
+                data = _absolute_model_paths(data, base.resolve())
             data = _read_prompt_files(data, base, source)
         try:
             spec = cls.model_validate(data)
