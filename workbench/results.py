@@ -174,7 +174,8 @@ def question_row(case: EvalCase, hits: Sequence[Hit], latency_s: float, scores: 
 
 @dataclass(frozen=True)
 class SweepResult:
-    """A finished sweep. ``leaderboard()`` ranks the variants; MLflow ids point at the logged runs."""
+    """A finished sweep. ``leaderboard()`` ranks the variants; MLflow ids point at the logged runs. ``status`` is its
+    parent run's: FINISHED, FAILED (a variant failed) or KILLED (stopped before every variant was done)."""
 
     spec: ExperimentSpec
     dataset: Dataset
@@ -184,6 +185,7 @@ class SweepResult:
     experiment_id: str | None = None
     tracking_uri: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    status: str = "FINISHED"
 
     @property
     def failed(self) -> tuple[VariantResult, ...]:

@@ -397,7 +397,8 @@ def run(
                 raise
             finally:
                 running.close()
-            if stop is not None and stop.is_set():
+            cut_short = len(results) < len(variants) or any(r.status == "STOPPED" for r in results)
+            if stop is not None and stop.is_set() and cut_short:  # a stop as the last question was answered cut nothing short
                 status = "KILLED"
             elif any(r.status == "FAILED" for r in results):
                 status = "FAILED"
@@ -425,7 +426,7 @@ def run(
         emit(ProgressEvent("sweep_done", len(results), len(variants)))
         return SweepResult(
             spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),
-            parent_run_id=sweep.run_id, experiment_id=sweep.experiment_id, tracking_uri=sweep.tracking_uri,
+            parent_run_id=sweep.run_id, experiment_id=sweep.experiment_id, tracking_uri=sweep.tracking_uri, status=status,
         )
 
 

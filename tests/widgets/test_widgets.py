@@ -203,6 +203,25 @@ def test_stop_ends_the_sweep_after_the_current_question_and_keeps_finished_varia
     assert MlflowClient(cfg.tracking_uri).get_run(result.parent_run_id).info.status == "KILLED"
 
 
+def test_stop_pressed_as_the_last_question_is_answered_leaves_a_finished_sweep_not_one_to_run_again(cfg: Settings) -> None:
+    """Nothing was left to do, yet the panel said "Stopped ... press Run again to finish it" and the sweep was KILLED."""
+    from mlflow import MlflowClient
+
+    spec = handbook_spec(chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}], execution={"isolation": "none"})
+    last = wb.load_dataset(ROOT / "datasets" / "handbook.jsonl", limit=2).cases[-1].question
+
+    def answer(prompt: object) -> str:
+        if last in prompt.text:  # type: ignore[attr-defined]
+            panel.stop_button.click()  # while the last question is answered (in this process: isolation none)
+        return "Book flights at least 14 days before departure."
+
+    panel = RunPanel(spec, settings=cfg, models={**fakes(), GEMMA_ID: ScriptedModel(answer, model_id=GEMMA_ID)})
+    result = panel.run()
+    assert [(v.status, len(v.records)) for v in result.variants] == [("FINISHED", 2)] and result.status == "FINISHED"
+    assert panel.status.value.startswith("Done: 1 variant(s) logged") and "press Run again" not in panel.status.value
+    assert MlflowClient(cfg.tracking_uri).get_run(result.parent_run_id).info.status == "FINISHED"
+
+
 def test_run_panel_counts_only_the_indexes_a_sweep_needs_so_its_bar_completes_when_a_chunker_is_reused(cfg: Settings) -> None:
     """A chunker added before one whose variants were reused: the bar stopped at 1/2, as if an index were still pending."""
     models = fakes()

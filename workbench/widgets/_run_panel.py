@@ -172,7 +172,7 @@ class RunPanel(w.VBox):
             self.status.value = error_html(f"{type(exc).__name__}: {exc}")
         else:
             self.result = result
-            stopped = self._stop.is_set()
+            stopped = result.status == "KILLED"  # Stop pressed as the last question was answered left nothing to finish
             failed = len(result.failed)
             reused = sum(1 for v in result.variants if v.reused_from)
             hits = int(sum(v.metrics.get("cache_hits", 0) for v in result.variants if not v.reused_from))
