@@ -444,6 +444,22 @@ def test_chunk_explorer_counts_chunks_draws_a_histogram_and_marks_boundaries() -
     assert "could not be placed" not in explorer.boundaries.value
 
 
+def test_chunk_explorer_hides_a_key_in_a_document_even_where_chunk_boundaries_cut_it_in_pieces(tmp_path: Path) -> None:
+    """Each piece between two boundaries was redacted alone: halves of a key are too short to look like one, and the
+    pieces, drawn side by side, showed the key whole."""
+    from workbench.redaction import redact
+
+    key = "sk-test-" + "Xy7Qm2Lp9Rt4Vw8Zb3Nc" + "T3BlbkFJ" + "Hd6Jf1Kg5Ls0Pq2Rs9Tu"  # an OpenAI key's shape, built from pieces
+    text = "# Ops\n\nThe deploy script used the key " + key + " until it was rotated. " + "More text here. " * 40
+    (tmp_path / "ops.md").write_text(text, encoding="utf-8")
+    for chunker in (ChunkerSpec(strategy="sentence", size=32, overlap=0), ChunkerSpec(strategy="recursive", size=48, overlap=16)):
+        explorer = ChunkExplorer(tmp_path, chunker)
+        assert any(text.index(key) < s.start < text.index(key) + len(key) for s in explorer.segments)  # a boundary cuts the key
+        shown = html.unescape(re.sub(r"<[^>]+>", "", explorer.boundaries.value.split("<div class='wb-doc'>", 1)[1]))
+        assert shown.startswith(redact(text)) and "[REDACTED:openai_token]" in shown
+        assert not any(piece in shown for piece in ("Xy7Qm2Lp9Rt4", "T3BlbkFJ", "Hd6Jf1Kg5Ls0Pq2Rs9Tu"))
+
+
 def test_chunk_explorer_shows_an_embedder_the_token_strategy_cannot_load_and_stays_usable() -> None:
     explorer = ChunkExplorer(ROOT / "datasets" / "handbook", glob="*.md", embedding="local:no-such-embedder")
     before = explorer.stats

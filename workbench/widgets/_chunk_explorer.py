@@ -4,6 +4,7 @@ with an experiment, the retrieval metrics of the chunker as set (a retrieval-onl
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 import workbench as wb
 from workbench.models import MINILM_ID, load_embedder
 from workbench.pipeline import Chunk, ChunkStats, LengthBin, Segment, chunk_corpus, chunk_segments, chunk_stats, length_histogram
+from workbench.redaction import Finding, find_secrets
 from workbench.runner import load_spec_corpus
 from workbench.spec import ChunkerSpec
 from workbench.widgets._common import STYLE, error_html, esc
@@ -28,6 +30,22 @@ def _with_chunker(experiment: wb.ExperimentSpec, chunker: ChunkerSpec) -> wb.Exp
     """
     data = {**experiment.model_dump(mode="json"), "chunkers": [chunker.model_dump(mode="json")]}
     return wb.ExperimentSpec.from_dict(data, base_dir=experiment.base_dir, source="chunk explorer")
+
+
+def _shown(text: str, start: int, end: int, secrets: Sequence[Finding]) -> str:
+    """``text[start:end]`` with the secrets found in the whole text replaced by their marker, the marker at the piece
+    where a secret begins: redacting each piece alone missed a key that a chunk boundary cuts in two (each half too
+    short to look like a key), while the pieces, drawn side by side, showed it whole."""
+    out, pos = [], start
+    for secret in secrets:  # in order, not overlapping
+        if secret.end <= start or secret.start >= end:
+            continue
+        out.append(text[pos : max(pos, secret.start)])
+        if secret.start >= start:
+            out.append(secret.marker)
+        pos = min(secret.end, end)
+    out.append(text[pos:end])
+    return "".join(out)
 
 
 def _check_same_corpus(shown: wb.Corpus, experiment: wb.ExperimentSpec) -> None:
@@ -79,6 +97,7 @@ class ChunkExplorer(w.VBox):
             _check_same_corpus(self.corpus, experiment)
         self._embedding = embedding
         self._tokenizer: Any = None
+        self._secrets: dict[str, tuple[Finding, ...]] = {}
         start = chunker or ChunkerSpec(strategy="recursive")
         self.chunks: list[Chunk] = []
         self.stats: ChunkStats | None = None
@@ -239,10 +258,12 @@ class ChunkExplorer(w.VBox):
         mine = [c for c in self.chunks if c.doc_id == doc.id]
         self.segments = chunk_segments(doc.text, mine)
         parts = []
+        if doc.id not in self._secrets:
+            self._secrets[doc.id] = tuple(find_secrets(doc.text))  # once per document, not per piece (see _shown)
         for seg in self.segments:
             if seg.start >= _MAX_DOC_CHARS:
                 break
-            text = esc(doc.text[seg.start : min(seg.end, _MAX_DOC_CHARS)])
+            text = esc(_shown(doc.text, seg.start, min(seg.end, _MAX_DOC_CHARS), self._secrets[doc.id]))
             klass = "gap" if not seg.chunks else ("ov" if len(seg.chunks) > 1 else f"c{seg.chunks[0] % 2}")
             title = "not in any chunk" if not seg.chunks else ("overlap of chunks " if len(seg.chunks) > 1 else "chunk ") + ", ".join(f"#{i}" for i in seg.chunks)
             cut = " cut" if any(mine[i].start == seg.start for i in seg.chunks) else ""
