@@ -402,6 +402,15 @@ def test_inspector_opened_on_a_variant_run_names_its_sweep_and_finds_an_id_paste
     assert pasted.parent_run_id == result.parent_run_id and len(pasted.reviews) == 2
 
 
+def test_inspector_of_a_sweep_kept_in_memory_says_it_was_not_logged(cfg: Settings) -> None:
+    """A sweep run with tracker=MemoryTracker() raised MLflow's UnsupportedModelRegistryStoreURIException, a paragraph
+    about registry URI schemes."""
+    result = wb.run(handbook_spec(chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}]), settings=cfg, models=fakes(),
+                    tracker=wb.tracking.MemoryTracker(), progress=False)
+    with pytest.raises(wb.WorkbenchError, match="^this sweep was not logged to MLflow — run it with the default tracker to inspect it$"):
+        QuestionInspector(result)
+
+
 def test_inspector_names_the_questions_and_variants_it_has_when_asked_for_another(finished: tuple[RunPanel, wb.SweepResult]) -> None:
     _, result = finished
     inspector = QuestionInspector(result, user="rita")

@@ -115,7 +115,7 @@ class QuestionInspector(w.VBox):
 
     def __init__(self, sweep: wb.SweepResult | str, *, tracking_uri: str | None = None, user: str | None = None, max_chunk_chars: int = 600) -> None:
         if isinstance(sweep, wb.SweepResult):
-            if sweep.parent_run_id is None:
+            if sweep.parent_run_id is None or (sweep.tracking_uri or "").startswith("memory:"):  # MemoryTracker: no traces
                 raise wb.WorkbenchError("this sweep was not logged to MLflow — run it with the default tracker to inspect it")
             parent, uri = sweep.parent_run_id, tracking_uri or sweep.tracking_uri
         elif isinstance(sweep, str):
