@@ -402,13 +402,26 @@ def test_inspector_opened_on_a_variant_run_names_its_sweep_and_finds_an_id_paste
     assert pasted.parent_run_id == result.parent_run_id and len(pasted.reviews) == 2
 
 
-def test_inspector_of_a_sweep_kept_in_memory_says_it_was_not_logged(cfg: Settings) -> None:
-    """A sweep run with tracker=MemoryTracker() raised MLflow's UnsupportedModelRegistryStoreURIException, a paragraph
-    about registry URI schemes."""
-    result = wb.run(handbook_spec(chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}]), settings=cfg, models=fakes(),
-                    tracker=wb.tracking.MemoryTracker(), progress=False)
+@pytest.fixture(scope="module")
+def in_memory(cfg: Settings) -> wb.SweepResult:
+    """A sweep run with tracker=MemoryTracker(): nothing is logged to MLflow."""
+    return wb.run(handbook_spec(), settings=cfg, models=fakes(), tracker=wb.tracking.MemoryTracker(), progress=False)
+
+
+def test_inspector_of_a_sweep_kept_in_memory_says_it_was_not_logged(in_memory: wb.SweepResult) -> None:
+    """It raised MLflow's UnsupportedModelRegistryStoreURIException, a paragraph about registry URI schemes."""
     with pytest.raises(wb.WorkbenchError, match="^this sweep was not logged to MLflow — run it with the default tracker to inspect it$"):
-        QuestionInspector(result)
+        QuestionInspector(in_memory)
+
+
+def test_leaderboard_of_a_sweep_kept_in_memory_compares_its_answers(in_memory: wb.SweepResult) -> None:
+    """Compare looked its run ids up in MLflow and raised MLflow's UnsupportedModelRegistryStoreURIException."""
+    board = Leaderboard(in_memory)
+    a, b = (v.variant.name for v in in_memory.variants)
+    board.select(a, b)
+    report = board.compare()
+    assert report is not None and report.baseline == a and {t.name for t in report.variants} == {a, b}
+    assert f"<b>{b}</b> versus baseline <b>{a}</b>" in board.comparison.value and "mrr" in board.comparison.value
 
 
 def test_inspector_names_the_questions_and_variants_it_has_when_asked_for_another(finished: tuple[RunPanel, wb.SweepResult]) -> None:

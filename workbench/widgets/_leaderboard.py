@@ -93,16 +93,17 @@ class Leaderboard(w.VBox):
             return None
         frame = self.result.leaderboard()
         runs = dict(zip(frame["variant"], frame["run_id"]))
-        others = [r for r in frame["run_id"] if r] if self.every_variant.value else [runs.get(a), runs.get(b)]
-        if not runs.get(a) or not all(others):
-            self.comparison.value = error_html("these variants were not logged to MLflow, so there is nothing to compare")
+        chosen = list(dict.fromkeys([a, *(frame["variant"] if self.every_variant.value else [b])]))
+        uri = self.result.tracking_uri
+        self.comparison.value = "<span class='wb-muted'>comparing…</span>"
+        try:
+            if uri and not uri.startswith("memory:") and all(runs.get(name) for name in chosen):
+                self.report = wb.compare([runs[name] for name in chosen], baseline=runs[a], tracking_uri=uri)
+            else:  # not logged to MLflow (tracker=MemoryTracker()): the answers are in the result
+                self.report = wb.compare([v for v in self.result.variants if v.variant.name in chosen], baseline=a)
+        except wb.WorkbenchError as exc:  # the store's failures reach us as WorkbenchError too
+            self.comparison.value = error_html(str(exc))
         else:
-            self.comparison.value = "<span class='wb-muted'>comparing…</span>"
-            try:
-                self.report = wb.compare(list(dict.fromkeys([runs[a], *others])), baseline=runs[a], tracking_uri=self.result.tracking_uri)
-            except wb.WorkbenchError as exc:  # the store's failures reach us as WorkbenchError too
-                self.comparison.value = error_html(str(exc))
-            else:
-                versus = "every variant" if self.every_variant.value else f"<b>{esc(b)}</b>"
-                self.comparison.value = f"{versus} versus baseline <b>{esc(a)}</b>" + self.report._repr_html_()
+            versus = "every variant" if self.every_variant.value else f"<b>{esc(b)}</b>"
+            self.comparison.value = f"{versus} versus baseline <b>{esc(a)}</b>" + self.report._repr_html_()
         return self.report
