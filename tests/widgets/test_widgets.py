@@ -203,6 +203,31 @@ def test_stop_ends_the_sweep_after_the_current_question_and_keeps_finished_varia
     assert MlflowClient(cfg.tracking_uri).get_run(result.parent_run_id).info.status == "KILLED"
 
 
+def test_interrupting_the_kernel_while_run_waits_stops_the_sweep(cfg: Settings) -> None:
+    """The interrupt ended the waiting cell, and the sweep went on in its thread, answering question after question."""
+    import os
+    import signal
+
+    spec = handbook_spec(chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}], retrieval=[{"k": 1}, {"k": 2}, {"k": 3}])
+    panel = RunPanel(spec, settings=cfg, models=fakes(delay=0.3))
+
+    def interrupt() -> None:  # the kernel's interrupt button, pressed while run() waits for the second variant
+        deadline = time.monotonic() + 60
+        while not panel.finished_variants and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    presser = threading.Thread(target=interrupt)
+    presser.start()
+    with pytest.raises(KeyboardInterrupt):
+        panel.run()
+    presser.join()
+    result = panel.join(timeout=60)
+    assert result is not None, (panel.exception, panel.status.value)
+    assert not panel.running and len(result.variants) < 3 and result.status == "KILLED"
+    assert "Stopped" in panel.status.value
+
+
 def test_stop_pressed_as_the_last_question_is_answered_leaves_a_finished_sweep_not_one_to_run_again(cfg: Settings) -> None:
     """Nothing was left to do, yet the panel said "Stopped ... press Run again to finish it" and the sweep was KILLED."""
     from mlflow import MlflowClient

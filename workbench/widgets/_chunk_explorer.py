@@ -122,7 +122,8 @@ class ChunkExplorer(w.VBox):
         self.experiment = experiment
         self._run_options = dict(run_options or {})
         self.sweep: wb.SweepResult | None = None
-        self._thread: threading.Thread | None = None
+        self._ended = threading.Event()  # set when no "Score retrieval" sweep runs (see RunPanel.join)
+        self._ended.set()
         self.score_button = w.Button(description="Score retrieval", icon="bullseye", disabled=experiment is None,
                                      tooltip="a retrieval-only sweep of this chunker on the experiment's questions")
         self.score_button.add_class("wb-score-retrieval")
@@ -159,7 +160,7 @@ class ChunkExplorer(w.VBox):
     @property
     def scoring(self) -> bool:
         """True while a "Score retrieval" sweep runs."""
-        return self._thread is not None and self._thread.is_alive()
+        return not self._ended.is_set()
 
     def start_scoring(self) -> None:
         """Start a retrieval-only sweep of the chunker as set in a background thread (what "Score retrieval" does), so
@@ -178,13 +179,12 @@ class ChunkExplorer(w.VBox):
             return
         self.scores.value = "<span class='wb-muted'>retrieving…</span>"
         self.score_button.disabled = True
-        self._thread = threading.Thread(target=self._score, args=(spec,), name="workbench-score-retrieval", daemon=True)
-        self._thread.start()
+        self._ended = threading.Event()
+        threading.Thread(target=self._score, args=(spec,), name="workbench-score-retrieval", daemon=True).start()
 
     def join(self, timeout: float | None = None) -> wb.SweepResult | None:
         """Wait for the "Score retrieval" sweep; its result (None if it failed, or still runs after ``timeout``)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._ended.wait(timeout)
         return None if self.scoring else self.sweep
 
     def score_retrieval(self) -> wb.SweepResult | None:
@@ -206,6 +206,7 @@ class ChunkExplorer(w.VBox):
             self.scores.value = self._scores_html(self.sweep)
         finally:
             self.score_button.disabled = False
+            self._ended.set()
 
     @staticmethod
     def _scores_html(sweep: wb.SweepResult) -> str:

@@ -65,6 +65,8 @@ class RunPanel(w.VBox):
         self._limit = limit
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._ended = threading.Event()  # set when the sweep's thread is done (see join)
+        self._ended.set()
         self._done: list[wb.VariantResult] = []
         self._lock = threading.Lock()
         self.result: wb.SweepResult | None = None
@@ -98,7 +100,7 @@ class RunPanel(w.VBox):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return not self._ended.is_set()
 
     def _spec(self) -> wb.ExperimentSpec:
         exp = self._experiment
@@ -127,6 +129,7 @@ class RunPanel(w.VBox):
         self.dropped.value = ""
         self.run_button.disabled, self.stop_button.disabled = True, False
         self.status.value = f"Running <b>{esc(spec.name)}</b>…"
+        self._ended = threading.Event()
         self._thread = threading.Thread(target=self._work, args=(spec,), name="workbench-run", daemon=True)
         self._thread.start()
 
@@ -139,12 +142,16 @@ class RunPanel(w.VBox):
 
     def join(self, timeout: float | None = None) -> wb.SweepResult | None:
         """Wait for the running sweep; returns its result (None if it is still running after ``timeout``)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        # not Thread.join: interrupted by the kernel's interrupt, Python 3.11's join marks a thread that still runs as
+        # stopped (is_alive() False), and the panel would take a running sweep for a finished one
+        self._ended.wait(timeout)
         return None if self.running else self.result
 
     def run(self, *, rerun: bool = False) -> wb.SweepResult:
         """The sweep's result: waits for the sweep started with Run, reuses a finished one, or runs one now.
+
+        Interrupting the kernel while it waits stops the sweep after the current question, as Ctrl+C stops ``wb.run``
+        (the sweep runs in a thread of its own, which the interrupt does not reach).
 
         Args:
             rerun: start a new sweep even when one has finished.
@@ -154,7 +161,11 @@ class RunPanel(w.VBox):
         """
         if rerun or self._thread is None:
             self.start()
-        self.join()
+        try:
+            self.join()
+        except KeyboardInterrupt:
+            self.stop()
+            raise
         if self.exception is not None:
             raise self.exception
         if self.result is None:
@@ -190,6 +201,7 @@ class RunPanel(w.VBox):
             )
         finally:
             self.run_button.disabled, self.stop_button.disabled = False, True
+            self._ended.set()
 
     def _on_event(self, event: wb.ProgressEvent) -> None:
         kind = event.kind
