@@ -401,6 +401,15 @@ def test_inspector_says_which_model_answered_a_router_variant_and_why_it_escalat
     assert f"answered by <b>{SMOLLM2_ID}</b> — not escalated" in card.body.value and "25 days of annual leave" in card.body.value
 
 
+def test_inspector_of_a_retrieval_only_sweep_does_not_call_its_answers_empty(cfg: Settings) -> None:
+    """Every card of a retrieval-only sweep (the chunking lab's) read "(empty answer)", as if the model had said nothing."""
+    inspector = QuestionInspector(wb.run(handbook_spec(), settings=cfg, models=fakes(), generate=False, progress=False))
+    assert len(inspector.cards.children) == 2
+    for card in inspector.cards.children:
+        assert "(retrieval only: no answer is generated — rate the retrieved chunks)" in card.body.value
+        assert "(empty answer)" not in card.body.value and "2 retrieved chunks" in card.body.value
+
+
 def test_saving_feedback_on_one_answer_keeps_what_was_typed_on_the_others(finished: tuple[RunPanel, wb.SweepResult]) -> None:
     inspector = QuestionInspector(finished[1], user="rita")
     inspector.next_button.click()  # the second question: the test above rates the first

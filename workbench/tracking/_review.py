@@ -32,7 +32,8 @@ class RetrievedChunk:
 @dataclass(frozen=True)
 class VariantAnswer:
     """What one variant did for one question. For a router variant: ``answered_by``, the model whose answer stands,
-    and ``escalation``, why the question went to the strong model ("" when it did not; both "" for other variants)."""
+    and ``escalation``, why the question went to the strong model ("" when it did not; both "" for other variants).
+    ``generated`` is False for a variant of a retrieval-only sweep, which answers nothing."""
 
     variant: str
     variant_id: str
@@ -46,6 +47,7 @@ class VariantAnswer:
     experiment_id: str = ""
     answered_by: str = ""
     escalation: str = ""
+    generated: bool = True
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ def _read_trace(trace: Any, run: Any, questions: dict[str, _Question]) -> None:
             experiment_id=str(run.info.experiment_id),
             answered_by=tags.get("workbench.answered_by", ""),
             escalation=tags.get("workbench.escalation_reasons", "") if tags.get("workbench.escalated") == "true" else "",
+            generated=run.data.tags.get("workbench.generates") != "false",
         )
     )
 

@@ -11,6 +11,8 @@ from workbench.tracking import HumanFeedback, QuestionReview, VariantAnswer, eva
 from workbench.widgets._common import STYLE, error_html, esc, fmt, not_a_sweep
 
 _UP, _DOWN = "good", "bad"
+_EMPTY = "<i>(empty answer)</i>"
+_RETRIEVAL_ONLY = "<i>(retrieval only: no answer is generated — rate the retrieved chunks)</i>"
 
 
 def _injection_badge(text: str) -> str:
@@ -80,7 +82,7 @@ class _AnswerCard(w.VBox):
             routed = f"<div class='wb-muted wb-routed'>answered by <b>{esc(answer.answered_by)}</b>{why}</div>"
         self.body.value = (
             f"<div><b>{esc(answer.variant)}</b>{link}</div>{routed}"
-            f"<div class='wb-answer'>{esc(answer.answer) or '<i>(empty answer)</i>'}</div>{error}"
+            f"<div class='wb-answer'>{esc(answer.answer) or (_EMPTY if answer.generated else _RETRIEVAL_ONLY)}</div>{error}"
             f"<div style='font-size:12px;margin:3px 0'>{scores}</div>"
             f"<details><summary>{len(answer.chunks)} retrieved chunks{warning}</summary>{chunks}</details>"
         )
