@@ -4,6 +4,7 @@ while the other variants finish and this process (standing in for the notebook k
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -213,6 +214,53 @@ def test_stop_reaches_a_worker_whose_hosted_answers_keep_coming(wb_settings) -> 
                     settings=wb_settings, progress=False, stop=stop, on_event=stop_after_the_first_answer)
     (variant,) = result.variants
     assert variant.status == "STOPPED" and len(variant.records) < len(result.dataset) // 2, (variant.status, len(variant.records))
+
+
+KILLED_CALLER_SWEEP = """
+import os, signal, sys
+from pathlib import Path
+import workbench as wb
+from workbench.config import settings
+from workbench.models import MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.tracking import MemoryTracker
+from tests.execution.test_sandbox import _hang_after_one_answer, spec_of
+
+def killed_after_the_first_answer(event):
+    if event.kind == "question_done":  # `kill -9` of the notebook kernel or `workbench run`
+        os.kill(os.getpid(), signal.SIGKILL)
+
+models = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID), "ollama:hang": ScriptedModel(_hang_after_one_answer(Path(sys.argv[1])), model_id="ollama:hang")}
+wb.run(spec_of(["ollama:hang"]), models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=settings(root=sys.argv[2]),
+       progress=False, on_event=killed_after_the_first_answer)
+"""
+
+
+def test_a_worker_dies_with_its_caller_killed_by_sigkill_even_while_it_hangs(tmp_path: Path) -> None:
+    pid_file = tmp_path / "worker.pid"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    log = tmp_path / "output.txt"
+    with log.open("w") as output:  # not a pipe: a surviving worker would hold it open
+        code = subprocess.run([sys.executable, "-c", KILLED_CALLER_SWEEP, str(pid_file), str(tmp_path)], stdout=output, stderr=output,
+                              env=env, cwd=ROOT, timeout=300).returncode
+    assert code == -9, log.read_text()[-3000:]
+    worker = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _running(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survived = _running(worker)
+    if survived:
+        os.kill(worker, signal.SIGKILL)  # and the forkserver with it, whose lifeline it held
+    assert not survived, "the worker (and the forkserver) outlived the caller"
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for its parent to read its exit is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 DEEP_TMPDIR_SWEEP = """

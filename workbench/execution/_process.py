@@ -227,6 +227,15 @@ def _die_with_forkserver() -> None:
         return
     if os.getppid() == 1:  # the forkserver died before the line above
         os._exit(1)
+    # multiprocessing hands every process the forkserver starts the write end of the forkserver's lifeline, so that
+    # the forkserver outlives them: holding it, a worker kept the forkserver alive after the caller died, and so
+    # itself (it went on answering, or hung for good in native code). A worker starts no processes of its own.
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    if getattr(server, "_forkserver_alive_fd", None) is not None:
+        os.close(server._forkserver_alive_fd)
+        server._forkserver_alive_fd = None
 
 
 def _signal_name(code: int) -> str:
