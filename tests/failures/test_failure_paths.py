@@ -219,6 +219,22 @@ def test_a_variant_past_its_wall_time_is_a_failed_timeout_run(tmp_path: Path, mo
     assert (run.data.tags["workbench.error_kind"], run.data.tags["workbench.error"]) == ("timeout", error)
 
 
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_local_model_that_cannot_load_under_the_memory_limit_fails_its_variant_naming_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama.cpp cannot allocate its context under 64 MB: every question failed with "ValueError: Failed to create
+    llama_context", the model loaded again for each, and nothing said that limits.memory_mb was the cause."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    write_inputs(tmp_path)
+    data = spec_data(retrieval=[{"embedding": MINILM_ID, "k": 1}], limits={"memory_mb": 64})
+    result = wb.run(ExperimentSpec.from_dict(data, base_dir=tmp_path), settings=store_of(tmp_path),
+                    models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, progress=False, fresh=True)
+    [variant] = result.variants
+    assert variant.status == "FAILED" and variant.outcome.error_kind == "memory", variant.outcome
+    assert variant.outcome.error == "memory limit of 64 MB exceeded — raise limits.memory_mb"
+    assert variant.records == ()  # failed at the first question, not once per question
+
+
 # -- workbench run exits 1 when a variant failed --------------------------------------------------------------------
 
 

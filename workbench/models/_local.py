@@ -133,7 +133,22 @@ def _load_llama(path: str, n_ctx: int, threads: int) -> tuple[Any, threading.Loc
 
     _quiet_llama_log()
     # No seed here: every call passes its own (llama-cpp-python reseeds its sampler per call).
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False, logits_all=False), threading.Lock()
+    try:
+        llama = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False, logits_all=False)
+    except ValueError as exc:  # llama.cpp says only "Failed to create llama_context" when its buffers cannot be allocated
+        if _memory_capped():  # a worker under limits.memory_mb: the variant's memory ran out, every question would fail
+            raise MemoryError(f"llama.cpp could not allocate {Path(path).name} under this process's memory cap ({exc})") from None
+        raise
+    return llama, threading.Lock()
+
+
+def _memory_capped() -> bool:
+    """Whether this process's data segment is capped (RLIMIT_DATA, set by ``limits.memory_mb`` in a worker)."""
+    try:
+        import resource
+    except ImportError:  # not POSIX: nothing caps it
+        return False
+    return resource.getrlimit(resource.RLIMIT_DATA)[0] != resource.RLIM_INFINITY
 
 
 class LlamaCppGenerator:
