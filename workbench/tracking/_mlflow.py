@@ -202,7 +202,8 @@ class MlflowTracker:
     @tracking_call("closing abandoned sweeps")
     def close_abandoned(self, spec: ExperimentSpec) -> list[str]:
         """End as KILLED the sweeps of this experiment left RUNNING by a process of this host that no longer exists, or
-        by this process when the tracking server was down as they ended."""
+        by this process when the tracking server was down as they ended, then the variant runs left RUNNING under a
+        sweep that is no longer running."""
         found = self.client.get_experiment_by_name(spec.name)
         if found is None:
             return []

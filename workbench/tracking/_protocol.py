@@ -40,7 +40,8 @@ class Tracker(Protocol):
     """Where sweeps are recorded: a parent run per sweep, a child run per variant (MLflow, or memory in tests)."""
 
     def close_abandoned(self, spec: ExperimentSpec) -> list[str]:
-        """End as KILLED the experiment's sweeps left RUNNING by a dead process of this host; returns their run ids."""
+        """End as KILLED the experiment's sweeps left RUNNING by a dead process of this host, and the variant runs a
+        killed sweep was logging; returns their run ids."""
         ...
 
     def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
