@@ -64,8 +64,8 @@ class Factory:
         self.chat = chat
         self.built: list[dict[str, Any]] = []
 
-    def __call__(self, *, temperature: float, max_tokens: int, timeout_s: float | None) -> StubChat:
-        self.built.append({"temperature": temperature, "max_tokens": max_tokens, "timeout_s": timeout_s})
+    def __call__(self, *, temperature: float, max_tokens: int, timeout_s: float | None, seed: int) -> StubChat:
+        self.built.append({"temperature": temperature, "max_tokens": max_tokens, "timeout_s": timeout_s, "seed": seed})
         return self.chat
 
 
@@ -108,16 +108,20 @@ def test_decoding_settings_build_one_chat_model_each() -> None:
     chat = StubChat(reply=message("ok"))
     factory = Factory(chat)
     gen = LangChainChatGenerator("openai:gpt-4o-mini", factory)
-    for params in (GenerationParams(temperature=0.0, max_tokens=50, seed=1), GenerationParams(temperature=0.0, max_tokens=50, seed=2),
-                   GenerationParams(temperature=0.9, max_tokens=50, timeout_s=5.0)):
+    for params in (GenerationParams(temperature=0.7, max_tokens=50, seed=1), GenerationParams(temperature=0.7, max_tokens=50, seed=1),
+                   GenerationParams(temperature=0.7, max_tokens=50, seed=2), GenerationParams(temperature=0.9, max_tokens=50, timeout_s=5.0)):
         gen.generate(PROMPT, params)
-    assert factory.built == [{"temperature": 0.0, "max_tokens": 50, "timeout_s": None}, {"temperature": 0.9, "max_tokens": 50, "timeout_s": 5.0}]
+    assert factory.built == [  # the seed samples too: a judge's repeats (seed + i) are built apart and each reproducible
+        {"temperature": 0.7, "max_tokens": 50, "timeout_s": None, "seed": 1}, {"temperature": 0.7, "max_tokens": 50, "timeout_s": None, "seed": 2},
+        {"temperature": 0.9, "max_tokens": 50, "timeout_s": 5.0, "seed": 0},
+    ]
 
 
 def test_a_real_provider_model_is_built_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
-    model = chat_model("openai:gpt-4o-mini", temperature=0.0, max_tokens=77, timeout_s=12.0)
-    assert (model.temperature, model.max_tokens, model.request_timeout) == (0.0, 77, 12.0)
+    model = chat_model("openai:gpt-4o-mini", temperature=0.7, max_tokens=77, timeout_s=12.0, seed=42)
+    # the experiment's seed reaches the provider: it was dropped, so sampled answers changed from run to run
+    assert (model.temperature, model.max_tokens, model.request_timeout, model.seed) == (0.7, 77, 12.0, 42)
     assert isinstance(load_generator("openai:gpt-4o-mini"), LangChainChatGenerator)
 
 

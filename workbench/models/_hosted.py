@@ -17,16 +17,19 @@ from workbench.prompts import RenderedPrompt
 class ChatModelFactory(Protocol):
     """Builds a LangChain chat model for one set of decoding settings."""
 
-    def __call__(self, *, temperature: float, max_tokens: int, timeout_s: float | None) -> Any: ...
+    def __call__(self, *, temperature: float, max_tokens: int, timeout_s: float | None, seed: int) -> Any: ...
 
 
 # Providers whose LangChain class takes ``max_retries``: their client's own retries are turned off, so every retry is
 # ours (counted, deadline-aware, Retry-After honoured).
 _CLIENT_RETRIES = frozenset({"openai", "azure_openai", "anthropic", "mistralai", "groq", "fireworks", "together", "deepseek", "xai"})
+# Providers whose LangChain class sends a sampling ``seed`` (OpenAI's and Ollama's APIs take one; Anthropic's does not).
+_SEEDED = frozenset({"openai", "azure_openai", "ollama"})
 
 
-def chat_model(model_id: str, *, temperature: float, max_tokens: int, timeout_s: float | None) -> Any:
-    """A LangChain chat model for ``provider:model`` with these settings (the provider package must be installed)."""
+def chat_model(model_id: str, *, temperature: float, max_tokens: int, timeout_s: float | None, seed: int = 0) -> Any:
+    """A LangChain chat model for ``provider:model`` with these settings (the provider package must be installed);
+    ``seed`` goes to the providers whose API samples with one."""
     from langchain.chat_models import init_chat_model
 
     provider = model_id.partition(":")[0]
@@ -36,13 +39,15 @@ def chat_model(model_id: str, *, temperature: float, max_tokens: int, timeout_s:
         options = {"max_tokens": max_tokens, "timeout": timeout_s}
     if provider in _CLIENT_RETRIES:
         options["max_retries"] = 0
+    if provider in _SEEDED:
+        options["seed"] = seed
     return init_chat_model(model_id, temperature=temperature, **options)
 
 
 class LangChainChatGenerator:
     """Any LangChain chat model; tokens come from the response's ``usage_metadata``.
 
-    ``chat_model`` builds the model for a call's temperature, max_tokens and timeout (one model per setting, kept).
+    ``chat_model`` builds the model for a call's temperature, max_tokens, timeout and seed (one model per setting, kept).
     Asked for JSON, the model answers through ``with_structured_output(schema, include_raw=True)``; the JSON it
     parsed (else the raw tool-call arguments or text) is the answer's text. There the time limit is
     ``params.timeout_s``, set when the model is built: LangChain passes no per-call timeout through structured output.
@@ -55,14 +60,16 @@ class LangChainChatGenerator:
         self.model_id = model_id
         self.identity = identity or model_id  # the provider's model name (and server, when not the default) answers
         self._factory = chat_model
-        self._models: dict[tuple[float, int, float | None], Any] = {}
+        self._models: dict[tuple[float, int, float | None, int], Any] = {}
         self._lock = threading.Lock()
 
     def _model(self, params: GenerationParams) -> Any:
-        key = (params.temperature, params.max_tokens, params.timeout_s)
+        key = (params.temperature, params.max_tokens, params.timeout_s, params.seed)
         with self._lock:
             if key not in self._models:
-                self._models[key] = self._factory(temperature=params.temperature, max_tokens=params.max_tokens, timeout_s=params.timeout_s)
+                self._models[key] = self._factory(
+                    temperature=params.temperature, max_tokens=params.max_tokens, timeout_s=params.timeout_s, seed=params.seed
+                )
             return self._models[key]
 
     def generate(
