@@ -208,3 +208,12 @@ def test_a_hosted_embedding_model_is_retried_on_rate_limits_like_the_chat_model(
         (variant,) = sweep(spec, wb_settings).variants
     assert stub.statuses[:4] == [429, 429, 429, 200]
     assert variant.status == "FINISHED", variant.outcome.error
+
+
+def test_an_answer_cut_at_max_tokens_says_so_in_the_per_question_table_and_its_reuse(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    # a cut-off or filtered answer looked like a complete one everywhere but in its trace's span
+    with stub_env(OpenAIStub(finish_reason="length")):
+        (first,) = sweep(spec_of(questions=2), wb_settings).variants
+        (again,) = sweep(spec_of(questions=2), wb_settings).variants
+    assert list(first.records_frame()["finish_reason"]) == ["length", "length"]
+    assert again.reused_from is not None and list(again.records_frame()["finish_reason"]) == ["length", "length"]

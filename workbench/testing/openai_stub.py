@@ -43,12 +43,15 @@ class OpenAIStub:
             servers and proxies do.
         error_code: the ``code`` and ``type`` of every error reply's body (default: its status), e.g.
             ``"insufficient_quota"`` as OpenAI sends with a 429 when the account has no credit left.
+        finish_reason: why every answer ended (``length``: cut at max_tokens; ``content_filter``...).
     """
 
     def __init__(
         self, *, delay_s: float = 0.0, script: Callable[[int], Reply] | None = None, usage: bool = True, error_code: str | None = None,
+        finish_reason: str = "stop",
     ) -> None:
         self.delay_s = delay_s
+        self.finish_reason = finish_reason
         self.error_code = error_code
         self.script = script
         self.usage = usage
@@ -108,7 +111,7 @@ class OpenAIStub:
                     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
                     reply: dict[str, Any] = {
                         "id": f"chatcmpl-stub-{n}", "object": "chat.completion", "created": int(time.time()), "model": body.get("model", "stub"),
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": stub.finish_reason}],
                     }
                     if stub.usage:
                         reply["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": len(answer.split()),
