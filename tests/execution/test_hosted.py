@@ -217,3 +217,14 @@ def test_an_answer_cut_at_max_tokens_says_so_in_the_per_question_table_and_its_r
         (again,) = sweep(spec_of(questions=2), wb_settings).variants
     assert list(first.records_frame()["finish_reason"]) == ["length", "length"]
     assert again.reused_from is not None and list(again.records_frame()["finish_reason"]) == ["length", "length"]
+
+
+def test_retries_of_questions_that_failed_in_the_end_are_counted_and_said(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    # the retries metric counted only the retries of answers: a run whose calls all failed after retrying said 0
+    script = lambda n: (500, {}, 0.0) if n < 3 else (429, {"Retry-After": "0"}, 0.0) if n == 3 else (200, {}, 0.0)  # noqa: E731
+    with stub_env(OpenAIStub(script=script)):
+        (variant,) = sweep(spec_of(questions=2, execution={"retries": 2}), wb_settings).variants
+    first, second = variant.records
+    assert first.error is not None and first.error.endswith("(after 2 retries)") and "InternalServerError" in first.error
+    assert second.error is None and second.generation is not None and second.generation.retries == 1
+    assert variant.metrics["retries"] == 3

@@ -229,3 +229,15 @@ def test_a_cheap_answer_cut_off_by_the_deadline_is_not_escalated() -> None:
     assert not record.escalated and strong.calls == []
     assert record.generation is not None and record.generation.finish_reason == "deadline"
     assert math.isclose(record.cost_usd or 0.0, CHEAP_PRICE.cost(3, 0))
+
+
+def test_a_routed_question_counts_the_retries_of_every_call() -> None:
+    from dataclasses import replace
+
+    from workbench.pipeline import ModelCall
+
+    record = _found("How does the for statement work?", 0.9)
+    cheap = ModelCall("local:smollm2-135m-instruct", "smollm2", "cheap", None, error="RetriesExhausted: ...", failed_retries=2)
+    strong = ModelCall("local:gemma3-270m", "gemma3", "strong", Generation("it iterates", 5, 2, 0.1, retries=1))
+    assert replace(record, generation=strong.generation, calls=(cheap, strong)).retries == 3  # the escalated cheap call's too
+    assert replace(record, failed_retries=4).retries == 4  # a question that failed in the end

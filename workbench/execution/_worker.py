@@ -174,7 +174,7 @@ def variant_metrics(records: tuple[QuestionRecord, ...], variant: Variant) -> di
     # calls that reached the model in this run (errors included) and answers read from the cache
     out["generation_calls"] = float(sum(1 for r in records if r.generation is None or not r.generation.cached))
     out["cache_hits"] = float(sum(1 for r in records if r.generation is not None and r.generation.cached))
-    out["retries"] = float(sum(r.generation.retries for r in records if r.generation is not None))
+    out["retries"] = float(sum(r.retries for r in records))  # a question that failed in the end retried too
     costs = [r.cost_usd for r in records if r.generation]
     if costs and all(c is not None for c in costs):
         out["cost_usd"] = float(sum(c for c in costs if c is not None))

@@ -2,6 +2,7 @@
 
 from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID, SMOLLM2_ID, llama_threads
 from workbench.models._pricing import DEFAULT_PRICES, Price, cost_of, price_for
+from workbench.models._retry import RetriesExhausted
 from workbench.models._registry import (
     PROVIDERS,
     check_kind,
@@ -27,6 +28,7 @@ __all__ = [
     "Generator",
     "ModelKind",
     "Price",
+    "RetriesExhausted",
     "check_kind",
     "check_model_id",
     "cost_of",

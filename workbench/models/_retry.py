@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["call_with_retries", "is_retryable", "retry_after_s"]
+from workbench.errors import ModelError
+
+__all__ = ["RetriesExhausted", "call_with_retries", "is_retryable", "retry_after_s"]
 
 T = TypeVar("T")
 
@@ -78,6 +80,15 @@ def retry_after_s(exc: BaseException, *, now: float | None = None) -> float | No
         return max(when.timestamp() - (now if now is not None else time.time()), 0.0)
 
 
+class RetriesExhausted(ModelError):
+    """A call that still failed after ``retries`` retries: the last failure's type and text, and the count (a run's
+    ``retries`` metric counts them as well as those of calls that succeeded in the end)."""
+
+    def __init__(self, last: BaseException, retries: int) -> None:
+        super().__init__(f"{type(last).__name__}: {last} (after {retries} {'retry' if retries == 1 else 'retries'})")
+        self.retries = retries
+
+
 def call_with_retries(
     fn: Callable[[], T],
     *,
@@ -94,6 +105,10 @@ def call_with_retries(
 
     Returns:
         ``(result, retries used)``.
+
+    Raises:
+        RetriesExhausted: the last attempt failed after at least one retry (the failure is its ``__cause__``); a
+            failure with no retry made is raised as it is.
     """
     from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
@@ -113,5 +128,11 @@ def call_with_retries(
         sleep=sleep,
         reraise=True,
     )
-    result = retrying(fn)
+    try:
+        result = retrying(fn)
+    except Exception as exc:
+        used = retrying.statistics.get("attempt_number", 1) - 1
+        if used:
+            raise RetriesExhausted(exc, used) from exc
+        raise
     return result, retrying.statistics.get("attempt_number", 1) - 1

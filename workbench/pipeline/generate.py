@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from workbench.datasets import EvalCase
 from workbench.metrics import Score
-from workbench.models import Generation, GenerationParams, Generator
+from workbench.models import Generation, GenerationParams, Generator, RetriesExhausted
 from workbench.pipeline.index import Hit
 from workbench.pipeline.retrieve import Retriever
 from workbench.pipeline.route import Escalation, ModelCall
@@ -28,7 +28,8 @@ class QuestionRecord:
 
     A router's record also lists every model call it made (``calls``: the cheap one, then the strong one when it
     escalated) and its decision (``escalation``); ``generation`` is then the answer that stands, and tokens and cost
-    cover every call.
+    cover every call. ``failed_retries``: the retries of a call that failed in the end (those of an answer are its
+    generation's).
     """
 
     case: EvalCase
@@ -43,6 +44,7 @@ class QuestionRecord:
     cost_usd: float | None = None
     calls: tuple[ModelCall, ...] = ()
     escalation: Escalation | None = None
+    failed_retries: int = 0
 
     @property
     def answer(self) -> str:
@@ -73,6 +75,13 @@ class QuestionRecord:
         if self.calls:
             return sum(c.output_tokens for c in self.calls)
         return self.generation.output_tokens if self.generation else 0
+
+    @property
+    def retries(self) -> int:
+        """Retries made for this question (rate limits, server errors, timeouts), by calls that answered or failed."""
+        if self.calls:
+            return sum(c.retries for c in self.calls)
+        return self.generation.retries if self.generation else self.failed_retries
 
     @property
     def retrieved_ids(self) -> tuple[str, ...]:
@@ -135,6 +144,7 @@ def generate_answer(
     retrieved = time.time_ns()
     started = retrieved - retrieval_ns
     prompt = template.render(question=case.question, context=format_context(hits))
+    retries = 0
     try:
         generation: Generation | None = generator.generate(prompt, params, deadline=deadline)
         error = None
@@ -142,8 +152,10 @@ def generate_answer(
         raise  # the variant's memory is exhausted: it fails, not this question
     except Exception as exc:  # noqa: BLE001 - one failed call is an error row, not a failed sweep
         generation, error = None, f"{type(exc).__name__}: {exc}"
+        retries = exc.retries if isinstance(exc, RetriesExhausted) else 0
     text = prompt.text if generator.kind == "completion" else "\n\n".join(f"[{r}] {c}" for r, c in prompt.messages)
     return QuestionRecord(
         case=case, hits=hits, prompt=text, generation=generation,
         started_ns=started, retrieved_ns=retrieved, ended_ns=time.time_ns(), error=error,
+        failed_retries=retries,
     )

@@ -26,7 +26,8 @@ Role = Literal["cheap", "strong"]
 @dataclass(frozen=True)
 class ModelCall:
     """One model call made for a question: which model (the spec's id and short name), in which role, what came back,
-    when, and what it cost (None: price unknown). ``prompt`` is the input as that model read it."""
+    when, and what it cost (None: price unknown). ``prompt`` is the input as that model read it; ``failed_retries``:
+    the retries a call that failed in the end made (those of an answer are its generation's)."""
 
     model_id: str
     short_name: str
@@ -37,6 +38,11 @@ class ModelCall:
     started_ns: int = 0
     ended_ns: int = 0
     cost_usd: float | None = None
+    failed_retries: int = 0
+
+    @property
+    def retries(self) -> int:
+        return self.generation.retries if self.generation else self.failed_retries
 
     @property
     def input_tokens(self) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from workbench.metrics import is_refusal
-from workbench.models import Embedder, GenerationParams, Generator, Price, cost_of
+from workbench.models import Embedder, GenerationParams, Generator, Price, RetriesExhausted, cost_of
 from workbench.pipeline.generate import QuestionRecord, format_context
 from workbench.pipeline.index import Hit
 from workbench.pipeline.route import Escalation, ModelCall, Role, Signals, decide, decide_before_answer, grounding
@@ -39,11 +39,13 @@ class RoutedModel:
     def call(self, role: Role, prompt: RenderedPrompt, deadline: float | None) -> ModelCall:
         """Ask the model; a failed call is a ``ModelCall`` with its error (and no cost), not an exception."""
         started = time.time_ns()
+        retries = 0
         try:
             generation = self.generator.generate(prompt, self.params, deadline=deadline)
             error = None
         except Exception as exc:  # noqa: BLE001 - a failed call is recorded; the router may still escalate
             generation, error = None, f"{type(exc).__name__}: {exc}"
+            retries = exc.retries if isinstance(exc, RetriesExhausted) else 0
         cost: float | None
         if generation is None:
             cost = 0.0
@@ -52,7 +54,7 @@ class RoutedModel:
         text = prompt.text if self.generator.kind == "completion" else "\n\n".join(f"[{r}] {c}" for r, c in prompt.messages)
         return ModelCall(
             model_id=self.spec.id, short_name=self.spec.short_name, role=role, generation=generation, prompt=text,
-            error=error, started_ns=started, ended_ns=time.time_ns(), cost_usd=cost,
+            error=error, started_ns=started, ended_ns=time.time_ns(), cost_usd=cost, failed_retries=retries,
         )
 
 
