@@ -245,3 +245,20 @@ def test_an_azure_model_without_its_endpoint_or_api_version_is_refused_before_an
     monkeypatch.setenv("OPENAI_API_VERSION", "2024-10-21")
     out = load_generator("azure_openai:gpt-4o")
     assert out.identity == "azure_openai:gpt-4o@https://example-resource.openai.azure.com"
+
+
+def test_a_server_that_cannot_be_reached_says_why_after_the_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the openai client says only "Connection error.": the refused connection (or unknown host) was its __cause__
+    import socket
+
+    from workbench.models import RetriesExhausted
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    with pytest.raises(RetriesExhausted, match=r"^APIConnectionError: Connection error\. \(ConnectError: .*refused\) \(after 1 retry\)$") as caught:
+        load_generator("openai:gpt-4o-mini").generate(PROMPT, GenerationParams(max_tokens=8, timeout_s=5, retries=1))
+    assert caught.value.retries == 1

@@ -81,11 +81,14 @@ def retry_after_s(exc: BaseException, *, now: float | None = None) -> float | No
 
 
 class RetriesExhausted(ModelError):
-    """A call that still failed after ``retries`` retries: the last failure's type and text, and the count (a run's
-    ``retries`` metric counts them as well as those of calls that succeeded in the end)."""
+    """A call that still failed after ``retries`` retries: the last failure's type and text, with what caused it when
+    the text does not say (the openai client's "Connection error." hides "Connection refused" or a name that does not
+    resolve), and the count (a run's ``retries`` metric counts them as well as those of calls that succeeded)."""
 
     def __init__(self, last: BaseException, retries: int) -> None:
-        super().__init__(f"{type(last).__name__}: {last} (after {retries} {'retry' if retries == 1 else 'retries'})")
+        cause = last.__cause__
+        why = f" ({type(cause).__name__}: {cause})" if cause is not None and str(cause) and str(cause) not in str(last) else ""
+        super().__init__(f"{type(last).__name__}: {last}{why} (after {retries} {'retry' if retries == 1 else 'retries'})")
         self.retries = retries
 
 
