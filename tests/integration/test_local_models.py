@@ -34,6 +34,17 @@ def test_a_max_tokens_near_or_past_the_context_window_keeps_the_prompt(max_token
     assert out.input_tokens == short.input_tokens > 10
 
 
+def test_a_chat_prompt_longer_than_the_context_window_is_one_error_saying_what_to_change() -> None:
+    from workbench.errors import ModelError
+
+    long = PromptTemplate("p", "Context: {context}\n\nQuestion: {question}").render(
+        question="Which item is blue?", context=" ".join(f"Item {i} is red." for i in range(800))
+    )
+    with pytest.raises(ModelError, match=r"^local:smollm2-135m-instruct: Requested tokens \(\d+\) exceed context window of 2048 — "
+                                         r"retrieve fewer or smaller chunks"):
+        load_generator(SMOLLM2_ID).generate(long, GenerationParams(max_tokens=8))
+
+
 @pytest.mark.parametrize("kind", ["completion", "chat"])
 def test_both_serving_kinds_stop_at_the_deadline(kind: str) -> None:
     gen = LlamaCppGenerator(f"llamacpp:{kind}.gguf", gemma_path(settings().model_dir), kind=kind)

@@ -236,7 +236,7 @@ class LlamaCppGenerator:
                     # the grammar picks the token first; past the deadline, end-of-sequence replaces it
                     chain = LogitsProcessorList([*([grammar] if grammar is not None else []), end_past_deadline])
                     stop = None if grammar is not None else (list(params.stop) or None)
-                    out = llama.create_chat_completion(messages, stop=stop, logits_processor=chain, **common)
+                    out = _chat_completion(self.model_id, llama, messages, stop=stop, logits_processor=chain, **common)
                     text = out["choices"][0]["message"]["content"] or ""
             finally:
                 if grammar is not None:
@@ -274,6 +274,19 @@ def _quiet_llama_log() -> Any:
 
     llama_cpp.llama_log_set(log, ctypes.c_void_p(0))
     return log
+
+
+def _chat_completion(model_id: str, llama: Any, messages: list[dict[str, str]], **options: Any) -> Any:
+    """``llama.create_chat_completion``; a conversation longer than the context window (a chat template's messages
+    cannot be cut like a completion prompt) is one ModelError saying what to change, not llama.cpp's bare ValueError.
+    """
+    try:
+        return llama.create_chat_completion(messages, **options)
+    except ValueError as exc:
+        if "exceed context window" not in str(exc):
+            raise
+        raise ModelError(f"{model_id}: {exc} — retrieve fewer or smaller chunks (the retrieval's k, the chunker's size) "
+                         "or shorten the prompt") from None
 
 
 def prompt_budget(n_ctx: int, max_tokens: int) -> int:
