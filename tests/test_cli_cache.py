@@ -378,3 +378,19 @@ def test_ctrl_c_message_before_the_sweep_and_with_fresh(
     assert main(["--tracking-uri", uri, "run", str(spec_file), "--no-progress", *(["--fresh"] if fresh else [])]) == 130
     captured = capsys.readouterr()
     assert lines(captured.err) == [expected] and captured.out == ""
+
+
+class FailingModels(Models):
+    def answer(self, prompt: Any) -> str:
+        raise RuntimeError("502 Bad Gateway: " + "<p>an nginx error page</p>\n" * 5000)
+
+
+def test_a_variant_failing_with_a_huge_error_page_is_one_short_line(
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a proxy's HTML error page quoted in every failed variant's line: 140 KB of markup per line on the terminal
+    run = cli_runner(monkeypatch, tmp_path, spec_file, FailingModels())
+    assert run() == 1
+    failed = [line for line in capsys.readouterr().err.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 2 and all(len(line) < 700 for line in failed), [len(line) for line in failed]
+    assert all("RuntimeError: 502 Bad Gateway: <p>an nginx error page</p>" in line and line.endswith(" characters in all)") for line in failed)

@@ -80,7 +80,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"(parent run {result.parent_run_id})")
     _print_table(result.leaderboard(), LEADERBOARD_COLUMNS)
     for failed in result.failed:
-        print(f"FAILED {failed.variant.name}: {_redact(_one_line(failed.outcome.error or ''))}", file=sys.stderr)
+        print(f"FAILED {failed.variant.name}: {_shortened(_redact(_one_line(failed.outcome.error or '')))}", file=sys.stderr)
     for v in result.variants:
         if v.status == "FINISHED" and v.question_errors:
             first = next(r.error for r in v.records if r.error) or ""
@@ -646,6 +646,12 @@ def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
     else:
         code, line = 1, f"internal error: {type(exc).__name__}: {_first_line(exc)} — rerun with --debug for the traceback, and report it"
     return code, _redact(_one_line(line))
+
+
+def _shortened(text: str, limit: int = 500) -> str:
+    """An error cut to fit a terminal line (after redaction, so no key is cut in half and let through): a proxy's
+    HTML error page quoted in a provider's error is hundreds of kilobytes."""
+    return text if len(text) <= limit else f"{text[:limit]}… (cut: {len(text)} characters in all)"
 
 
 def _one_line(text: str) -> str:
