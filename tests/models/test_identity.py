@@ -65,6 +65,8 @@ def test_a_hosted_identity_names_the_server_when_the_environment_points_elsewher
     ("OPENAI_BASE_URL", "127.0.0.1:8000", r"is not an http\(s\) URL"),
     ("OPENAI_API_BASE", "http://[::1:8000/v1", r"^OPENAI_API_BASE='http://\[::1:8000/v1' is not a valid URL \(Invalid IPv6 URL\) — fix it or unset it"),
     ("OPENAI_BASE_URL", "http://127.0.0.1:99999/v1", r"is not a valid URL \(Port out of range"),
+    ("OPENAI_BASE_URL", "http://tok3n-s3cret-value@127.0.0.1:99999/v1", r"^OPENAI_BASE_URL='http://…@127.0.0.1:99999/v1' is not"),
+    ("OPENAI_BASE_URL", "bob:pw-s3cret@proxy.example/v1", r"^OPENAI_BASE_URL='…@proxy.example/v1' is not an http"),
 ])
 def test_a_server_address_the_client_cannot_use_is_refused_before_any_call(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str

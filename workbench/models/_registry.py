@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,13 +185,14 @@ def check_endpoint(provider: str, environ: Mapping[str, str]) -> None:
     if found is None:
         return
     name, url = found
+    shown = re.sub(r"^([^/@]*//)?[^/@]*@", lambda m: f"{m.group(1) or ''}…@", url)  # no credentials in the message
     try:
         parts = urlsplit(url if "://" in url or name != "OLLAMA_HOST" else f"http://{url}")
         parts.port  # noqa: B018 - reading it checks the port
     except ValueError as exc:
-        raise ModelError(f"{name}={url!r} is not a valid URL ({exc}) — fix it or unset it") from None
+        raise ModelError(f"{name}={shown!r} is not a valid URL ({exc}) — fix it or unset it") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ModelError(f"{name}={url!r} is not an http(s) URL — write the server's address with its scheme, "
+        raise ModelError(f"{name}={shown!r} is not an http(s) URL — write the server's address with its scheme, "
                          f"e.g. http://localhost:8000/v1")
 
 
