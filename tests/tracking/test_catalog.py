@@ -112,6 +112,13 @@ def test_a_deleted_run_is_refused_with_how_to_restore_it(sweeps: list[wb.SweepRe
     finally:
         client.restore_run(gone)
     assert find_run(gone, tracking_uri=uri) is not None
+    client.delete_experiment(sweep.experiment_id or "")  # deleted with its experiment: restoring the run alone is not enough
+    try:
+        with pytest.raises(wb.WorkbenchError, match=f"experiment '{EXPERIMENT}' is deleted in sqlite.* 'mlflow experiments restore"):
+            find_run(gone, tracking_uri=uri)
+    finally:
+        client.restore_experiment(sweep.experiment_id or "")
+    assert find_run(gone, tracking_uri=uri) is not None
 
 
 def test_variant_tables_and_judge_scores(sweeps: list[wb.SweepResult], store: Settings) -> None:

@@ -210,6 +210,7 @@ def _get_run(client: Any, run_id: str, uri: str) -> Any | None:
     except MlflowException:
         return None
     if run.info.lifecycle_stage == "deleted":
+        require_active(client.get_experiment(run.info.experiment_id), uri)  # its experiment was deleted, and the run with it
         raise WorkbenchError(f"run {run_id} ('{run.info.run_name}') is deleted in {uri} — restore it with 'mlflow runs restore "
                              f"--run-id {run_id}' (MLFLOW_TRACKING_URI set to this store), or give another run")
     return run
