@@ -277,3 +277,16 @@ def test_a_gate_over_an_interrupted_sweep_fails_for_the_variants_it_never_ran(
     # the gate passed on the one variant that ran: "gate passed: 1 variants of sweep ..."
     assert main(["--tracking-uri", store.tracking_uri, "gate", "compare-killed", "--metric", "hit_at_k", "--min", "0"]) == 1
     assert f"FAIL 3 of 4 variants of sweep {killed.parent_run_id}: no results ({reason})" in capsys.readouterr().out
+
+
+def test_a_baseline_run_without_results_says_why(sweep: wb.SweepResult, store: Settings) -> None:
+    client = MlflowClient(store.tracking_uri)
+    failed = client.create_run(sweep.experiment_id or "", run_name="crashed", tags={"workbench.kind": "variant",
+                                                                                    "workbench.error": "TimeoutError: wall time"})
+    client.set_terminated(failed.info.run_id, status="FAILED")
+    # it said "no variant '<id>' to compare", as for a typo, though the run is there
+    with pytest.raises(wb.WorkbenchError, match=rf"^baseline run {failed.info.run_id} \('crashed'\) has no per-question results to "
+                                                r"compare against \(FAILED: TimeoutError: wall time\)"):
+        wb.compare(sweep.parent_run_id, baseline=failed.info.run_id, tracking_uri=store.tracking_uri)
+    with pytest.raises(wb.WorkbenchError, match=rf"baseline run {sweep.parent_run_id} .* has no eval_results.json"):
+        wb.compare(sweep.parent_run_id, baseline=sweep.parent_run_id, tracking_uri=store.tracking_uri)  # the sweep itself

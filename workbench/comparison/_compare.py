@@ -230,6 +230,9 @@ def _with_baseline(loaded: Loaded, baseline: str | None) -> tuple[VariantTable, 
         outside = load_run(baseline, tracking_uri=uri) if uri and not uri.startswith("memory:") else None
         if outside is None:
             raise
+        if isinstance(outside, Skipped):  # it exists: "no variant" would send the user looking for a typo
+            raise WorkbenchError(f"baseline run {baseline} ('{outside.name}') has no per-question results to compare against "
+                                 f"({outside.reason}) — give a variant run that answered questions") from None
         # A run from another sweep (e.g. what is in production) compared against this sweep's variants.
         label = f"{outside.name} (run {baseline[:8]})" if any(t.name == outside.name for t in tables) else outside.name
         return (VariantTable(label, outside.variant_id, outside.run_id, outside.frame, outside.chunker, outside.embedding,

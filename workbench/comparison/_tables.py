@@ -125,13 +125,13 @@ def _table_of_run(run: LoggedRun, tracking_uri: str | None) -> VariantTable | Sk
     )
 
 
-def load_run(run_id: str, *, tracking_uri: str | None = None) -> VariantTable | None:
-    """One variant run's table, or None when ``run_id`` is not a run (or has no per-question results)."""
+def load_run(run_id: str, *, tracking_uri: str | None = None) -> VariantTable | Skipped | None:
+    """One variant run's table; why it has none (a run that failed before answering, one still running, a sweep's
+    parent run); or None when ``run_id`` is not a run."""
     run = find_run(run_id, tracking_uri=tracking_uri)
     if run is None:
         return None
-    table = _table_of_run(run, tracking_uri)
-    return table if isinstance(table, VariantTable) else None
+    return _table_of_run(run, tracking_uri)
 
 
 def _from_store(keys: Sequence[str], tracking_uri: str | None) -> Loaded:
