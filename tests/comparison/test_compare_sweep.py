@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 from dataclasses import replace
@@ -290,3 +291,12 @@ def test_a_baseline_run_without_results_says_why(sweep: wb.SweepResult, store: S
         wb.compare(sweep.parent_run_id, baseline=failed.info.run_id, tracking_uri=store.tracking_uri)
     with pytest.raises(wb.WorkbenchError, match=rf"baseline run {sweep.parent_run_id} .* has no eval_results.json"):
         wb.compare(sweep.parent_run_id, baseline=sweep.parent_run_id, tracking_uri=store.tracking_uri)  # the sweep itself
+
+
+def test_a_baseline_variant_that_failed_before_answering_says_why(sweep: wb.SweepResult) -> None:
+    first, *rest = sweep.variants
+    failed = replace(first, records=(), outcome=replace(first.outcome, status="FAILED", error="ImportError: no llama_cpp"))
+    # it said "no variant '<name>' to compare", listing the other variants, as if the name were mistyped
+    with pytest.raises(wb.WorkbenchError, match=rf"^baseline '{re.escape(first.variant.name)}' has no per-question results to compare "
+                                                r"\(FAILED: ImportError: no llama_cpp\)"):
+        wb.compare([failed, *rest], baseline=first.variant.name)
