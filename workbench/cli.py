@@ -356,7 +356,8 @@ def _comparison_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sweep", default=None, type=str.strip, help="a sweep's parent run id, instead of the latest sweep")
     p.add_argument("--baseline", default=None, type=str.strip,
                    help="variant id, name or run id (a run of another sweep works too); default: the first variant")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--seed", type=_non_negative_int, default=None,
+                   help="bootstrap seed (default: the sweep's seed, which its comparison.json used)")
     p.add_argument("--resamples", type=_positive_int, default=2000, help="bootstrap resamples (default 2000)")
 
 

@@ -300,3 +300,23 @@ def test_a_baseline_variant_that_failed_before_answering_says_why(sweep: wb.Swee
     with pytest.raises(wb.WorkbenchError, match=rf"^baseline '{re.escape(first.variant.name)}' has no per-question results to compare "
                                                 r"\(FAILED: ImportError: no llama_cpp\)"):
         wb.compare([failed, *rest], baseline=first.variant.name)
+
+
+def test_compare_over_a_sweep_uses_its_seed_as_its_comparison_json_did(
+    store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = {GEMMA_ID: ScriptedModel(_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = ExperimentSpec.from_dict({**_spec("compare-seeded").model_dump(mode="json", exclude_none=True), "seed": 7}, base_dir=ROOT)
+    seeded = wb.run(spec, settings=store, models=models, index_store=MemoryIndexStore(), progress=False)
+    logged = json.loads(Path(MlflowClient(store.tracking_uri).download_artifacts(seeded.parent_run_id, "comparison.json",
+                                                                                   str(tmp_path))).read_text())
+    assert logged["seed"] == 7
+    for report in (wb.compare(seeded), wb.compare("compare-seeded", tracking_uri=store.tracking_uri)):
+        # read with seed 0, every interval differed from the sweep's own comparison.json
+        assert report.seed == 7
+        lows = [r[k] for r in report.to_dict()["rows"] if r["metric"] == "token_f1" for k in ("mean_low", "mean_high")]
+        assert lows == pytest.approx([r[k] for r in logged["rows"] if r["metric"] == "token_f1" for k in ("mean_low", "mean_high")], rel=1e-9)
+    assert wb.compare("compare-seeded", tracking_uri=store.tracking_uri, seed=0).seed == 0  # a seed given wins
+    assert wb.compare([v.run_id or "" for v in seeded.variants], tracking_uri=store.tracking_uri).seed == 0  # no sweep named
+    assert main(["--tracking-uri", store.tracking_uri, "compare", "compare-seeded", "--metric", "token_f1"]) == 0
+    assert "(2000 resamples, seed 7)" in capsys.readouterr().out

@@ -311,7 +311,7 @@ def compare(
     runs_or_result: Source,
     baseline: str | None = None,
     metrics: str | Sequence[str] | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     n_resamples: int = 2000,
     *,
     confidence: float = 0.95,
@@ -337,7 +337,8 @@ def compare(
             too, e.g. the production variant); default: the first variant.
         metrics: metrics to compare (default: every score present, then latency_s, output_tokens, cost_usd and
             cost_per_success_usd when costs are known).
-        seed: seed of the bootstrap resampling.
+        seed: seed of the bootstrap resampling (default: the sweep's own seed when one sweep is compared, the one its
+            ``comparison.json`` used, so both give the same intervals; else 0).
         n_resamples: bootstrap resamples per interval.
         confidence: the intervals' coverage.
         success_metric: what makes an answer successful for ``cost_per_success_usd``.
@@ -354,10 +355,12 @@ def compare(
     import pandas as pd
 
     try:
-        check_options(confidence=confidence, n_resamples=n_resamples, seed=seed)
+        check_options(confidence=confidence, n_resamples=n_resamples, seed=0 if seed is None else seed)
     except ValueError as exc:
         raise WorkbenchError(str(exc)) from None
     loaded = load_tables(runs_or_result, tracking_uri=tracking_uri)
+    if seed is None:
+        seed = loaded.seed if loaded.seed is not None else 0
     tables = _with_baseline(loaded, baseline)
     named = [metrics] if isinstance(metrics, str) else list(metrics or (*scorer_entries(), *MEASUREMENTS, *OPT_IN))
     where = text_in(tables, named)

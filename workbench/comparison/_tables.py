@@ -66,6 +66,7 @@ class Loaded:
     skipped: tuple[Skipped, ...]
     parent_run_id: str | None
     tracking_uri: str | None
+    seed: int | None = None  # the sweep's own seed, when one sweep was given: its comparison.json's
 
 
 def _from_results(results: Sequence[VariantResult]) -> tuple[list[VariantTable], list[Skipped]]:
@@ -146,7 +147,7 @@ def _from_store(keys: Sequence[str], tracking_uri: str | None) -> Loaded:
         why = "is still RUNNING, or its process died" if sweep.status == "RUNNING" else f"ended {sweep.status}"
         skipped.append(Skipped(f"{short.planned - short.logged} of {short.planned} variants of sweep {sweep.run_id}",
                                f"never logged: the sweep {why} — run the experiment again to finish it"))
-    return Loaded(tuple(tables), tuple(skipped), resolved.parent_run_id, resolved.tracking_uri)
+    return Loaded(tuple(tables), tuple(skipped), resolved.parent_run_id, resolved.tracking_uri, resolved.seed)
 
 
 def find_table(tables: Sequence[VariantTable], key: str) -> VariantTable:
@@ -179,7 +180,7 @@ def load_tables(source: Source, *, tracking_uri: str | None = None) -> Loaded:
     """
     if isinstance(source, SweepResult):
         tables, skipped = _from_results(source.variants)
-        loaded = Loaded(tuple(tables), tuple(skipped), source.parent_run_id, tracking_uri or source.tracking_uri)
+        loaded = Loaded(tuple(tables), tuple(skipped), source.parent_run_id, tracking_uri or source.tracking_uri, source.spec.seed)
     elif isinstance(source, Mapping):
         loaded = Loaded(tuple(_from_frames(source)), (), None, tracking_uri)
     elif isinstance(source, str):

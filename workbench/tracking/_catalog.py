@@ -111,13 +111,14 @@ class Unlogged:
 
 @dataclass(frozen=True)
 class ResolvedRuns:
-    """What ``resolve_runs`` found: the variant runs, the sweep they came from (if one sweep was named), the store, and
-    the sweeps named whose variants are not all there (``unlogged``)."""
+    """What ``resolve_runs`` found: the variant runs, the sweep they came from (if one sweep was named) and its seed,
+    the store, and the sweeps named whose variants are not all there (``unlogged``)."""
 
     runs: tuple[LoggedRun, ...]
     parent_run_id: str | None
     tracking_uri: str
     unlogged: tuple[Unlogged, ...] = ()
+    seed: int | None = None  # the seed of the sweep ``parent_run_id`` (its ``seed`` param), which its comparison.json used
 
 
 def _unlogged(sweep: LoggedRun, logged: int) -> Unlogged | None:
@@ -272,6 +273,7 @@ def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> Res
     client = _client(uri)
     runs: list[LoggedRun] = []
     parent: str | None = None
+    seed: int | None = None
     unlogged: list[Unlogged] = []
     with store_errors(f"could not read runs from {uri}"):
         for key in keys:
@@ -287,7 +289,9 @@ def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> Res
                 raise WorkbenchError(f"'{key}' is neither an experiment nor a run in {uri} — {_unknown_name_fix(client, key)}")
             run = LoggedRun.from_mlflow(found)
             if run.kind == "sweep":
-                parent = parent or run.run_id
+                if parent is None:
+                    parent = run.run_id
+                    seed = int(run.params["seed"]) if run.params.get("seed", "").isdigit() else None
                 children = [LoggedRun.from_mlflow(r) for r in sweep_variants(run.run_id, tracking_uri=uri)]
                 runs.extend(children)
                 short = _unlogged(run, len(children))
@@ -295,4 +299,4 @@ def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> Res
                     unlogged.append(short)
             else:
                 runs.append(run)
-    return ResolvedRuns(tuple(runs), parent, uri, tuple(unlogged))
+    return ResolvedRuns(tuple(runs), parent, uri, tuple(unlogged), seed)
