@@ -320,3 +320,17 @@ def test_compare_over_a_sweep_uses_its_seed_as_its_comparison_json_did(
     assert wb.compare([v.run_id or "" for v in seeded.variants], tracking_uri=store.tracking_uri).seed == 0  # no sweep named
     assert main(["--tracking-uri", store.tracking_uri, "compare", "compare-seeded", "--metric", "token_f1"]) == 0
     assert "(2000 resamples, seed 7)" in capsys.readouterr().out
+
+
+def test_a_sweep_still_running_says_its_other_variants_are_not_logged_yet(sweep: wb.SweepResult, store: Settings) -> None:
+    spec = _spec("compare-running")
+    dataset, corpus = load_inputs(spec)
+    tracker = MlflowTracker(store.tracking_uri)
+    handle = tracker.start_sweep(spec, dataset, corpus, expand_grid(spec))
+    tracker.log_variant(handle, sweep.variants[0], dataset)  # one variant done, three to go
+    report = wb.compare(handle.run_id, tracking_uri=store.tracking_uri, metrics="token_f1")
+    assert [(s.name, s.reason) for s in report.skipped] == [(
+        f"3 of 4 variants of sweep {handle.run_id}",
+        "not logged yet: the sweep is still RUNNING — wait for it to end (if its process died, run the experiment again)",
+    )]
+    tracker.end_sweep(handle, sweep.variants[:1], "KILLED")

@@ -144,9 +144,9 @@ def _from_store(keys: Sequence[str], tracking_uri: str | None) -> Loaded:
         (tables if isinstance(item, VariantTable) else skipped).append(item)  # type: ignore[arg-type]
     for short in resolved.unlogged:  # variants that never ran: a gate must not pass the sweep on the ones that did
         sweep = short.sweep
-        why = "is still RUNNING, or its process died" if sweep.status == "RUNNING" else f"ended {sweep.status}"
-        skipped.append(Skipped(f"{short.planned - short.logged} of {short.planned} variants of sweep {sweep.run_id}",
-                               f"never logged: the sweep {why} — run the experiment again to finish it"))
+        why = ("not logged yet: the sweep is still RUNNING — wait for it to end (if its process died, run the experiment again)"
+               if sweep.status == "RUNNING" else f"never logged: the sweep ended {sweep.status} — run the experiment again to finish it")
+        skipped.append(Skipped(f"{short.planned - short.logged} of {short.planned} variants of sweep {sweep.run_id}", why))
     return Loaded(tuple(tables), tuple(skipped), resolved.parent_run_id, resolved.tracking_uri, resolved.seed)
 
 
