@@ -255,7 +255,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if not sweeps:  # an experiment made in MLflow by hand, or whose sweep runs were deleted
         print(f"experiment '{args.experiment}' has no sweeps yet — run one: workbench run EXPERIMENT.yaml")
     for sweep in sweeps:
-        print(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={len(sweep.variants)}")
+        planned = sweep.run.params.get("variants", "")  # a sweep interrupted, crashed or running logged fewer
+        count = f"{len(sweep.variants)} of {planned}" if planned.isdigit() and int(planned) != len(sweep.variants) else len(sweep.variants)
+        print(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={count}")
         for child in sweep.variants:
             shown = " ".join(f"{k}={child.metrics[k]:.3f}" for k in ("token_f1", "hit_at_k") if k in child.metrics)
             # its means rest on fewer questions than the others'; a reused one's results come from an earlier run

@@ -278,6 +278,8 @@ def test_a_gate_over_an_interrupted_sweep_fails_for_the_variants_it_never_ran(
     # the gate passed on the one variant that ran: "gate passed: 1 variants of sweep ..."
     assert main(["--tracking-uri", store.tracking_uri, "gate", "compare-killed", "--metric", "hit_at_k", "--min", "0"]) == 1
     assert f"FAIL 3 of 4 variants of sweep {killed.parent_run_id}: no results ({reason})" in capsys.readouterr().out
+    assert main(["--tracking-uri", store.tracking_uri, "list", "compare-killed"]) == 0
+    assert f"run={killed.parent_run_id}  status=KILLED  variants=1 of 4" in capsys.readouterr().out  # was 'variants=1'
 
 
 def test_a_baseline_run_without_results_says_why(sweep: wb.SweepResult, store: Settings) -> None:
