@@ -60,6 +60,9 @@ def test_values_of_secret_environment_variables_are_replaced_by_their_name() -> 
     ("SG." + "ngeVfQFYQlKU0ufo8x5d1A.TwL2iGABf9DHoTf-09kqeF8tAmbihYzrnopKc-1s5cr", "sendgrid_api_key"),
     ("pypi-AgEIcHlwaS5vcmc" + "x" * 70, "pypi_token"),
     ("sk-ant-" + "api03-Zx8kq2WmP4vN7rT1yB5cH9jL3dF6gS0aQ", "anthropic_api_key"),
+    ("sk-proj-" + "Zx8kq2WmP4vN7rT1yB5cH9jL3dF6gS0aQ_n4Rt-Yb7Wc2Xe9", "openai_token"),  # no T3BlbkFJ in it
+    ("sk-svcacct-" + "Q2w9Er7Ty4Ui1Op6As3Df8Gh5Jk0Lz", "openai_token"),
+    ("sk-" + "3f9c0a7be21d4c6f8a9b0c1d2e3f4a5b", "openai_token"),  # an OpenAI-compatible provider's (DeepSeek's shape)
     ("hf_" + "aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "huggingface_token"),
     ("AIza" + "SyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", "google_api_key"),
     ("github_pat_" + "11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "github_fine_grained_token"),
@@ -137,6 +140,7 @@ def test_hashes_ids_and_ordinary_text_are_left_alone() -> None:
     samples = [
         hashlib.sha256(b"dataset").hexdigest(), uuid.uuid4().hex, f"tr-{uuid.uuid4().hex}", str(uuid.uuid4()),
         "skeleton task-based sk-short AKIA123 risk-management-framework-for-everyone",
+        "sk-learn-style-names-of-packages-and-long-slugs the task-9 desk-11 list",
         "The asker-of-questions asks: what is the secret of a good API key policy? Rotate keys every 90 days.",
         "models:\n  - id: openai:gpt-4o-mini\n    api_key_env: OPENAI_API_KEY\nchunker: recursive-800/80",
         'password = os.environ["DB_PASSWORD"]',

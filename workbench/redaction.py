@@ -144,6 +144,9 @@ class _Detector:
 # key shapes detect-secrets 1.5 has no detector for (provider documentation gives the prefixes)
 _SHAPES = (
     ("anthropic_api_key", r"sk-ant-[A-Za-z0-9_-]{20,}"),
+    # OpenAI's keys without the "T3BlbkFJ" detect-secrets looks for (project, service-account and admin keys), and the
+    # sk- keys of OpenAI-compatible providers (DeepSeek, Moonshot, ...): 30+ characters after sk-, a digit among them
+    ("openai_token", r"\bsk-(?!ant-)(?=[A-Za-z_-]*\d)[A-Za-z0-9][A-Za-z0-9_-]{29,}"),
     ("huggingface_token", r"\bhf_[A-Za-z0-9]{30,}"),
     ("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}"),
     ("github_fine_grained_token", r"\bgithub_pat_[A-Za-z0-9_]{22,}"),
