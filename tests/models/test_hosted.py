@@ -262,3 +262,22 @@ def test_a_server_that_cannot_be_reached_says_why_after_the_retries(monkeypatch:
     with pytest.raises(RetriesExhausted, match=r"^APIConnectionError: Connection error\. \(ConnectError: .*refused\) \(after 1 retry\)$") as caught:
         load_generator("openai:gpt-4o-mini").generate(PROMPT, GenerationParams(max_tokens=8, timeout_s=5, retries=1))
     assert caught.value.retries == 1
+
+
+@pytest.mark.parametrize("value", ["   ", "\n"])
+def test_a_blank_api_key_is_a_missing_one(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from workbench.errors import ModelError
+
+    monkeypatch.setenv("OPENAI_API_KEY", value)
+    with pytest.raises(ModelError, match=r"^model 'openai:gpt-4o-mini' needs the environment variable OPENAI_API_KEY — set it"):
+        load_generator("openai:gpt-4o-mini")
+
+
+def test_an_api_key_with_a_line_end_or_spaces_around_it_is_refused_without_showing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # read from a .env file or `export KEY="$(cat key.txt)\n"`: every call failed with a 401 or an invalid header
+    from workbench.errors import ModelError
+
+    monkeypatch.setenv("OPENAI_API_KEY", "not-a-real-key-0123456789\n")
+    with pytest.raises(ModelError, match=r"OPENAI_API_KEY has spaces or a line end around its value — set it without them$") as info:
+        load_generator("openai:gpt-4o-mini")
+    assert "0123456789" not in str(info.value)

@@ -201,8 +201,11 @@ def _require_provider(model_id: str) -> str:
     pip_name, module, key = PROVIDERS[provider]
     if importlib.util.find_spec(module) is None:
         raise ModelError(f"model '{model_id}' needs the package {pip_name} — pip install {pip_name}")
-    if key and not os.environ.get(key):
+    if key and not os.environ.get(key, "").strip():
         raise ModelError(f"model '{model_id}' needs the environment variable {key} — set it (it is never logged)")
+    if key and os.environ[key] != os.environ[key].strip():  # sent as it is: a key the provider refuses, or a bad header
+        raise ModelError(f"model '{model_id}': the environment variable {key} has spaces or a line end around its value "
+                         "— set it without them")
     for variables, what in REQUIRED_SETTINGS.get(provider, ()):
         if not any(os.environ.get(v, "").strip() for v in variables):
             raise ModelError(f"model '{model_id}' needs the environment variable {variables[0]} — set it to {what}")
