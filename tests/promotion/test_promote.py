@@ -264,6 +264,19 @@ def test_a_run_of_a_deleted_experiment_is_refused_before_anything_is_registered(
     assert c.search_registered_models() == [] and c.search_prompts() == []
 
 
+def test_a_deleted_run_is_refused_before_anything_is_registered(tmp_path: Path) -> None:
+    from tests.promotion.conftest import sweep
+
+    deleted = sweep(tmp_path)  # its own store: the shared sweep's runs stay active
+    c = client(deleted)
+    c.delete_run(deleted.run_id("good"))  # thrown away in the MLflow UI; MLflow still returns it
+    with pytest.raises(PromotionError, match=rf"^run {deleted.run_id('good')} \('[^']+'\) is deleted in .* — restore it with "
+                                             rf"'mlflow runs restore --run-id {deleted.run_id('good')}'"):
+        wb.promote(deleted.run_id("good"), name="assist-deleted-run", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
+                   settings=deleted.settings)
+    assert c.search_registered_models() == [] and c.search_prompts() == []
+
+
 def test_a_name_that_clashes_with_a_prompt_is_refused_before_anything_is_registered(swept: Swept) -> None:
     """MLflow keeps prompts and models in one namespace and refused a clash half-way (the model or prompt written
     before), with its own error, which the CLI blamed on the store."""

@@ -131,6 +131,9 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         require_active(client.get_experiment(run.info.experiment_id), client.tracking_uri)
     except WorkbenchError as exc:
         raise PromotionError(f"run {run_id}: {exc}") from None
+    if run.info.lifecycle_stage == "deleted":  # MLflow still returns a run in the trash
+        raise PromotionError(f"run {run_id} ('{run.info.run_name}') is deleted in {client.tracking_uri} — restore it with "
+                             f"'mlflow runs restore --run-id {run_id}' (MLFLOW_TRACKING_URI set to this store), or promote another run")
     tags = run.data.tags
     kind = tags.get("workbench.kind")
     if kind == "sweep":
