@@ -420,3 +420,20 @@ def test_chunks_longer_than_the_embedding_model_reads_are_counted_and_named(wb_s
     (line,) = result.truncation_notes
     assert line.startswith(f"recursive-4000/0 / {MINILM_ID}: {expected} of {by_size[4000].count} chunks are longer than the {limit} tokens")
     assert wb.pipeline.ChunkStats.from_dict(by_size[4000].as_dict()) == by_size[4000]
+
+
+def test_a_model_whose_price_is_unknown_is_named_with_how_to_price_it(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """cost_usd and spent_usd of a hosted model missing from the price table are missing, with no word about why."""
+    monkeypatch.setenv("OPENAI_API_KEY", "not-a-real-key-0123456789")
+    models = {**fake_models, **{m: ScriptedModel(lambda prompt: "42", model_id=m) for m in ("openai:gpt-made-up", "openai:gpt-4o-mini")}}
+    spec = make_spec(models=[{"id": GEMMA_ID}, {"id": "openai:gpt-made-up"}, {"id": "openai:gpt-4o-mini"}],
+                     prompts=[{"name": "p1", "template": "{context}\nQ: {question}\nA:"}], chunkers=[{"strategy": "recursive"}],
+                     dataset={"path": "datasets/python_docs.jsonl", "limit": 1})
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
+    (note,) = result.price_notes  # the local model is free, gpt-4o-mini is in the table
+    assert note.startswith("openai:gpt-made-up: no price known, so what it cost is missing (cost_usd, spent_usd) — give its price under 'pricing:'")
+    assert note in result.notes
+    priced = spec.model_copy(update={"pricing": {"openai:gpt-made-up": {"input": 1.0, "output": 2.0}}})
+    priced = ExperimentSpec.model_validate(priced.model_dump())
+    result = wb.run(priced, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
+    assert result.price_notes == ()

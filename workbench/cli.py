@@ -89,7 +89,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if v.status == "FINISHED" and v.metrics.get("judge_call_errors"):
             print(f"{v.variant.name}: {int(v.metrics['judge_call_errors'])} judge calls failed — those scores are missing; "
                   "run again to retry only them", file=sys.stderr)
-    for line in result.truncation_notes:
+    for line in result.notes:
         print(line, file=sys.stderr)
     print()
     for line in _racing_lines(result):

@@ -14,7 +14,7 @@ from workbench.models import embedder_input_tokens
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.redaction import redact
 from workbench.sandbox import Outcome
-from workbench.spec import ExperimentSpec
+from workbench.spec import ExperimentSpec, RouterSpec
 
 __all__ = [
     "ROUTING_COLUMNS", "EarlyStop", "SweepResult", "VariantResult", "leaderboard_frame", "question_row", "reused_metrics", "routing_columns",
@@ -206,6 +206,26 @@ class SweepResult:
                                 "tokens the embedding model reads; only their beginning is embedded, so retrieval cannot find the rest "
                                 "— use a smaller chunk size")
         return tuple(notes.values())
+
+    @property
+    def price_notes(self) -> tuple[str, ...]:
+        """One line per model of the sweep (answering, router or judge model) whose price is unknown: what it cost is
+        missing from ``cost_usd`` and ``spent_usd``, which say nothing about why (shown by ``workbench run`` and the
+        RunPanel)."""
+        ids: list[str] = []
+        for v in self.variants:
+            model = v.variant.model
+            ids += [m.id for m in ((model.cheap, model.strong) if isinstance(model, RouterSpec) else (model,) if model else ())]
+        if self.spec.judge is not None:
+            ids.append(self.spec.judge.id)
+        return tuple(f"{model_id}: no price known, so what it cost is missing (cost_usd, spent_usd) — give its price under 'pricing:' "
+                     f"in the experiment, e.g. pricing: {{{model_id}: {{input: 0.5, output: 1.5}}}} (USD per 1M tokens)"
+                     for model_id in dict.fromkeys(ids) if self.spec.price(model_id) is None)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the sweep's numbers do not say by themselves: ``truncation_notes`` and ``price_notes``."""
+        return (*self.truncation_notes, *self.price_notes)
 
     def variant(self, key: str) -> VariantResult:
         """A variant by id, name or MLflow run id."""

@@ -197,7 +197,7 @@ class RunPanel(w.VBox):
                 + f"; {calls} model call(s), {hits} answer(s) from the cache"
                 + f" — parent run <code>{esc(result.parent_run_id)}</code>"
                 + (" — press Run again to finish it: nothing done so far is recomputed" if stopped else "")
-                + "".join(f"<div class='wb-muted'>{esc(note)}</div>" for note in result.truncation_notes)
+                + "".join(f"<div class='wb-muted'>{esc(note)}</div>" for note in result.notes)
             )
         finally:
             self.run_button.disabled, self.stop_button.disabled = False, True
