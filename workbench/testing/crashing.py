@@ -9,6 +9,8 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -18,6 +20,7 @@ from workbench.prompts import RenderedPrompt
 __all__ = ["CrashingModel"]
 
 Failure = Literal["segfault", "abort", "memory", "hang"]
+FAILURE_DELAY_S = 0.5
 
 
 class CrashingModel:
@@ -37,14 +40,32 @@ class CrashingModel:
         self.identity = f"{model_id}:{failure}"
         self.memory_gb = memory_gb
         self._calls = 0
+        self._returned = 0
+        self._answered = threading.Condition()
+
+    def __getstate__(self) -> dict[str, Any]:  # sent to a worker process: a condition does not pickle
+        return {k: v for k, v in self.__dict__.items() if k != "_answered"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _answered=threading.Condition())
 
     def generate(
         self, prompt: RenderedPrompt, params: GenerationParams, *, deadline: float | None = None, json_schema: Mapping[str, Any] | None = None
     ) -> Generation:
-        self._calls += 1
-        if self._calls <= self.after:
-            text = f"answer {self._calls}: {prompt.messages[-1][1][:40] if prompt.messages else prompt.text[:40]}"
+        with self._answered:
+            self._calls += 1
+            call = self._calls
+        if call <= self.after:
+            text = f"answer {call}: {prompt.messages[-1][1][:40] if prompt.messages else prompt.text[:40]}"
+            with self._answered:
+                self._returned += 1
+                self._answered.notify_all()
             return Generation(text=text, input_tokens=10, output_tokens=5, latency_s=0.001)
+        # asked several questions at once, fail only once the answers before this one are back and their caller had a
+        # moment to cache them, as a model crashing on its next question would
+        with self._answered:
+            self._answered.wait_for(lambda: self._returned >= self.after)
+        time.sleep(FAILURE_DELAY_S)
         if self.failure == "segfault":
             ctypes.string_at(0)
         elif self.failure == "abort":
