@@ -694,6 +694,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="print the traceback of an error (it is one line without)")
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print the traceback of an error")
+    common.add_argument("--tracking-uri", default=argparse.SUPPRESS, help="MLflow tracking URI, as before the command")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("run", parents=[common], help="run an experiment's sweep and print the leaderboard")

@@ -18,7 +18,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.promotion.conftest import Swept, git, sweep
-from workbench.cli import main
+from workbench.cli import build_parser, main
 
 GATE_KINDS = "metric, min_questions, max_cost_per_answer, max_failed_rate, beats_holder"
 
@@ -506,3 +506,12 @@ def test_a_secret_in_an_error_line_is_redacted(project: Project, capsys: pytest.
 
     assert key not in line
     assert re.fullmatch(rf"'team-\[REDACTED[^\]]*\]' has no 'production' alias in {re.escape(project.uri)} — nothing to roll back", line), line
+
+
+def test_tracking_uri_after_the_command(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    # the notebooks and hints write `workbench ui --tracking-uri URI`, as they would write --debug
+    line = one_line(capsys, main(["rollback", "nobody", "--tracking-uri", project.uri]))
+    assert line == f"'nobody' has no 'production' alias in {project.uri} — nothing to roll back"
+    parsed = build_parser().parse_args(["ui", "--tracking-uri", project.uri, "--port", "5001"])
+    assert (parsed.tracking_uri, parsed.port) == (project.uri, 5001)
+    assert build_parser().parse_args(["--tracking-uri", project.uri, "ui"]).tracking_uri == project.uri
