@@ -153,6 +153,29 @@ def test_custom_scorer_registration_and_errors_are_data() -> None:
         build_scorers(["nope"], ScorerEnv())
 
 
+def test_a_scorer_written_as_the_function_of_the_question_is_told_the_factory_shape() -> None:
+    # `@wb.scorer` decorates a factory (env -> (ctx -> Score)); a scorer written as ctx -> Score raised a bare
+    # AttributeError out of wb.run, or scored every question as "'Score' object is not callable"
+    from workbench.errors import SpecError
+
+    @scorer("test_reads_the_answer", default=False)
+    def reads_the_answer(ctx):  # type: ignore[no-untyped-def]
+        return Score(float(len(ctx.answer)))
+
+    @scorer("test_constant", default=False)
+    def constant(ctx):  # type: ignore[no-untyped-def]
+        return Score(1.0)
+
+    shape = "@scorer decorates a factory taking a ScorerEnv, e.g. def {}(env): return lambda ctx: Score(...)"
+    with pytest.raises(SpecError) as raised:
+        build_scorers(["test_reads_the_answer"], ScorerEnv())
+    assert str(raised.value) == ("scorer 'test_reads_the_answer' could not be built: AttributeError: 'ScorerEnv' object has no "
+                                 f"attribute 'answer' — {shape.format('test_reads_the_answer')}")
+    with pytest.raises(SpecError) as raised:
+        build_scorers(["test_constant"], ScorerEnv())
+    assert str(raised.value) == f"scorer 'test_constant' returned Score, not a function of the question — {shape.format('test_constant')}"
+
+
 @pytest.mark.parametrize(("returned", "error"), [
     (0.5, "TypeError: the scorer returned float '0.5', not a Score"),
     (None, "TypeError: the scorer returned NoneType 'None', not a Score"),

@@ -108,7 +108,8 @@ def build_scorers(names: Iterable[str] | None, env: ScorerEnv) -> dict[str, Scor
 
     Raises:
         KeyError: an unknown scorer name (the message lists the known ones).
-        SpecError: an LLM-judged scorer is asked for but ``env`` has no judge.
+        SpecError: an LLM-judged scorer is asked for but ``env`` has no judge, or a factory is not one (it fails on
+            ``env`` or returns no function).
     """
     chosen = list(names) if names is not None else default_scorers(with_judge=env.judge is not None)
     entries = scorer_entries()
@@ -118,7 +119,20 @@ def build_scorers(names: Iterable[str] | None, env: ScorerEnv) -> dict[str, Scor
     unjudged = [n for n in chosen if entries[n].judged and env.judge is None]
     if unjudged:
         raise SpecError(f"scorer '{unjudged[0]}' needs a judge model — add a 'judge:' section to the experiment (e.g. judge: local:gemma3-270m)")
-    return {name: _factory(entries[name])(env) for name in chosen}
+    return {name: _built(name, _factory(entries[name]), env) for name in chosen}
+
+
+def _built(name: str, factory: Factory, env: ScorerEnv) -> ScoreFn:
+    """The scorer function ``factory`` makes. A function written as the scorer itself (``def f(ctx)``) fails here on
+    the ``ScorerEnv`` it is handed, or returns a ``Score``: its author is told the shape ``@scorer`` expects."""
+    shape = f"@scorer decorates a factory taking a ScorerEnv, e.g. def {name}(env): return lambda ctx: Score(...)"
+    try:
+        fn = factory(env)
+    except (AttributeError, TypeError) as exc:
+        raise SpecError(f"scorer '{name}' could not be built: {type(exc).__name__}: {exc} — {shape}") from exc
+    if not callable(fn):
+        raise SpecError(f"scorer '{name}' returned {type(fn).__name__}, not a function of the question — {shape}")
+    return fn
 
 
 def run_scorers(scorers: Mapping[str, ScoreFn], ctx: ScoreContext) -> dict[str, Score]:
