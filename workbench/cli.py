@@ -199,6 +199,9 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     from workbench.config import settings
 
     cfg = settings(tracking_uri=args.tracking_uri)
+    if cfg.tracking_uri.startswith(("http://", "https://")):  # `mlflow ui` cannot read a server: it ended in a traceback
+        raise WorkbenchError(f"{shown_uri(cfg.tracking_uri)} is a tracking server, which is its own UI — browse it; "
+                             "workbench ui serves a store on disk or in a database (--tracking-uri sqlite:///...)")
     cfg.artifact_root.mkdir(parents=True, exist_ok=True)
     print(f"MLflow UI for {shown_uri(cfg.tracking_uri)} on http://{args.host}:{args.port}  (Ctrl+C to stop)", flush=True)
     _exec_mlflow(["ui", "--default-artifact-root", cfg.artifact_root.as_uri(), "--host", args.host, "--port", str(args.port)],

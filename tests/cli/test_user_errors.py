@@ -415,6 +415,22 @@ def test_a_password_in_the_store_uri_is_neither_printed_nor_on_the_mlflow_comman
     assert env["MLFLOW_BACKEND_STORE_URI"] == store
 
 
+def test_ui_over_a_tracking_server_says_to_browse_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # with MLFLOW_TRACKING_URI pointing at the team server (README, Scaling out), `mlflow ui` ended in a traceback
+    import os
+
+    execs: list[list[str]] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://alice:hunter2-secret@mlflow.example.internal:5000")
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(list(argv)))
+    line = one_line(capsys, main(["ui"]))
+    assert line == ("http://alice:***@mlflow.example.internal:5000 is a tracking server, which is its own UI — browse it; "
+                    "workbench ui serves a store on disk or in a database (--tracking-uri sqlite:///...)")
+    assert execs == [] and not (tmp_path / "mlruns").exists()
+
+
 @pytest.mark.parametrize("scheme, problem", [
     ("postgresql", "the database refused the connection (connection failed: connection to server at \"127.0.0.1\", port {port} "
                    "failed: Connection refused) — check the host, port, user, password and database name in the URI, and that "
