@@ -356,11 +356,13 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _comparison_arguments(p: argparse.ArgumentParser) -> None:
+_BASELINE = "variant id, name or run id (a run of another sweep works too)"
+
+
+def _comparison_arguments(p: argparse.ArgumentParser, *, baseline_help: str = f"{_BASELINE}; default: the first variant") -> None:
     p.add_argument("experiment", help="experiment name (its latest sweep is compared)")
     p.add_argument("--sweep", default=None, type=str.strip, help="a sweep's parent run id, instead of the latest sweep")
-    p.add_argument("--baseline", default=None, type=str.strip,
-                   help="variant id, name or run id (a run of another sweep works too); default: the first variant")
+    p.add_argument("--baseline", default=None, type=str.strip, help=baseline_help)
     p.add_argument("--seed", type=_non_negative_int, default=None,
                    help="bootstrap seed (default: the sweep's seed, which its comparison.json used)")
     p.add_argument("--resamples", type=_positive_int, default=2000, help="bootstrap resamples (default 2000)")
@@ -693,11 +695,12 @@ def _stdout_closed() -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.")
-    parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
+    store_help = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)"
+    parser.add_argument("--tracking-uri", default=None, help=store_help)
     parser.add_argument("--debug", action="store_true", help="print the traceback of an error (it is one line without)")
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print the traceback of an error")
-    common.add_argument("--tracking-uri", default=argparse.SUPPRESS, help="MLflow tracking URI, as before the command")
+    common.add_argument("--tracking-uri", default=argparse.SUPPRESS, help=store_help)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("run", parents=[common], help="run an experiment's sweep and print the leaderboard")
@@ -748,7 +751,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_compare)
 
     p = sub.add_parser("gate", parents=[common], help="exit 1 when a variant is below --min, above --max or worse than --baseline")
-    _comparison_arguments(p)
+    _comparison_arguments(p, baseline_help=f"fail the variants worse than this one by a paired interval: {_BASELINE}; default: none")
     p.add_argument("--metric", action="append", required=True, help="metric to check (repeatable)")
     p.add_argument("--min", type=_finite_float, default=None, help="every variant's mean must be at least this")
     p.add_argument("--max", type=_finite_float, default=None, help="every variant's mean must be at most this")

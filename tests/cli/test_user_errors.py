@@ -374,6 +374,19 @@ def test_command_line_mistakes_are_one_line(project: Project, capsys: pytest.Cap
     assert line == "workbench promote: the following arguments are required: --name — see 'workbench promote --help'"
 
 
+def test_gate_help_says_baseline_is_off_unless_given(capsys: pytest.CaptureFixture[str]) -> None:
+    # gate compares with --baseline only when it is given ("gate needs --min, --max or --baseline"): its help said
+    # "default: the first variant", as compare's does
+    def help_of(command: str) -> str:
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        return " ".join(capsys.readouterr().out.split())
+
+    assert ("--baseline BASELINE fail the variants worse than this one by a paired interval: variant id, name or run id "
+            "(a run of another sweep works too); default: none") in help_of("gate")
+    assert "--baseline BASELINE variant id, name or run id (a run of another sweep works too); default: the first variant" in help_of("compare")
+
+
 def test_debug_adds_the_traceback(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     for argv in (["--debug", "--tracking-uri", project.uri, "rollback", "nobody"], ["--tracking-uri", project.uri, "rollback", "nobody", "--debug"]):
         assert main(argv) == 2
