@@ -245,6 +245,12 @@ def test_an_azure_model_without_its_endpoint_or_api_version_is_refused_before_an
     monkeypatch.setenv("OPENAI_API_VERSION", "2024-10-21")
     out = load_generator("azure_openai:gpt-4o")
     assert out.identity == "azure_openai:gpt-4o@https://example-resource.openai.azure.com"
+    # AzureChatOpenAI does not read OPENAI_API_BASE: with it alone the check passed and every question then failed
+    # ("Must provide one of the `base_url` or `azure_endpoint` arguments")
+    monkeypatch.delenv("AZURE_OPENAI_ENDPOINT")
+    monkeypatch.setenv("OPENAI_API_BASE", "https://example-resource.openai.azure.com")
+    with pytest.raises(ModelError, match=r"^model 'azure_openai:gpt-4o' needs the environment variable AZURE_OPENAI_ENDPOINT — set it to"):
+        load_generator("azure_openai:gpt-4o")
 
 
 def test_a_server_that_cannot_be_reached_says_why_after_the_retries(monkeypatch: pytest.MonkeyPatch) -> None:

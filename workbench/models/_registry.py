@@ -48,7 +48,8 @@ PROVIDERS: Mapping[str, tuple[str, str, str | None]] = {
 # which will do; what to set), checked with the key, before anything runs
 REQUIRED_SETTINGS: Mapping[str, tuple[tuple[tuple[str, ...], str], ...]] = {
     "azure_openai": (
-        (("AZURE_OPENAI_ENDPOINT", "OPENAI_API_BASE"), "your Azure OpenAI resource's endpoint, e.g. https://NAME.openai.azure.com"),
+        # AzureChatOpenAI reads no OPENAI_API_BASE: with it alone, every call failed for want of an endpoint
+        (("AZURE_OPENAI_ENDPOINT",), "your Azure OpenAI resource's endpoint, e.g. https://NAME.openai.azure.com"),
         (("OPENAI_API_VERSION",), "the API version to call, e.g. 2024-10-21"),
     ),
 }
