@@ -398,6 +398,16 @@ def test_wb_run_names_an_unusable_store_in_one_line(tmp_path: Path, monkeypatch:
         assert "\n" not in str(info.value) and uri in str(info.value)
 
 
+# the sweep of the scripts below: two prompts over one small corpus, in the script's own process
+TWO_PROMPTS_IN_PROCESS_PRELUDE = """
+TWO_PROMPTS_IN_PROCESS = {
+    "dataset": {"path": "cases.jsonl"}, "corpus": {"path": "corpus"},
+    "prompts": [{"name": "a", "template": "A {context} {question}"}, {"name": "b", "template": "B {context} {question}"}],
+    "models": [{"id": GEMMA_ID}], "chunkers": [{"strategy": "recursive", "size": 200, "overlap": 20}],
+    "retrieval": [{"k": 2}], "execution": {"isolation": "none"},
+}
+"""
+
 SIGTERMED_SWEEP = """
 import os, signal, sys
 from pathlib import Path
@@ -406,7 +416,7 @@ from workbench.config import settings
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
-
+""" + TWO_PROMPTS_IN_PROCESS_PRELUDE + """
 root = Path(sys.argv[1])
 calls = []
 
@@ -416,12 +426,7 @@ def answer(prompt):
         os.kill(os.getpid(), signal.SIGTERM)
     return "an answer"
 
-spec = ExperimentSpec.from_dict({
-    "name": "terminated", "dataset": {"path": "cases.jsonl"}, "corpus": {"path": "corpus"},
-    "prompts": [{"name": "a", "template": "A {context} {question}"}, {"name": "b", "template": "B {context} {question}"}],
-    "models": [{"id": GEMMA_ID}], "chunkers": [{"strategy": "recursive", "size": 200, "overlap": 20}],
-    "retrieval": [{"k": 2}], "execution": {"isolation": "none"},
-}, base_dir=root)
+spec = ExperimentSpec.from_dict({"name": "terminated", **TWO_PROMPTS_IN_PROCESS}, base_dir=root)
 models = {GEMMA_ID: ScriptedModel(answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
 wb.run(spec, models=models, settings=settings(root=root, tracking_uri=sys.argv[2]), progress=False)
 """
@@ -451,7 +456,7 @@ from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import MlflowTracker
-
+""" + TWO_PROMPTS_IN_PROCESS_PRELUDE + """
 root, uri, kill = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "kill"
 if kill:  # `kill -9` while the sweep logs its second variant (after its run was created)
     logged = []
@@ -464,12 +469,7 @@ if kill:  # `kill -9` while the sweep logs its second variant (after its run was
         return log_run(self, *args, **kwargs)
 
     MlflowTracker._log_variant_run = dies_while_logging
-spec = ExperimentSpec.from_dict({
-    "name": "killed-logging", "dataset": {"path": "cases.jsonl"}, "corpus": {"path": "corpus"},
-    "prompts": [{"name": "a", "template": "A {context} {question}"}, {"name": "b", "template": "B {context} {question}"}],
-    "models": [{"id": GEMMA_ID}], "chunkers": [{"strategy": "recursive", "size": 200, "overlap": 20}],
-    "retrieval": [{"k": 2}], "execution": {"isolation": "none"},
-}, base_dir=root)
+spec = ExperimentSpec.from_dict({"name": "killed-logging", **TWO_PROMPTS_IN_PROCESS}, base_dir=root)
 models = {GEMMA_ID: ScriptedModel(lambda p: "an answer", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
 wb.run(spec, models=models, settings=settings(root=root, tracking_uri=uri), progress=False)
 """
