@@ -433,7 +433,7 @@ def test_a_model_whose_price_is_unknown_is_named_with_how_to_price_it(wb_setting
     (note,) = result.price_notes  # the local model is free, gpt-4o-mini is in the table
     assert note.startswith("openai:gpt-made-up: no price known, so what it cost is missing (cost_usd, spent_usd) — give its price under 'pricing:'")
     assert note in result.notes
-    priced = spec.model_copy(update={"pricing": {"openai:gpt-made-up": {"input": 1.0, "output": 2.0}}})
-    priced = ExperimentSpec.model_validate(priced.model_dump())
+    priced = make_spec(**{**spec.model_dump(mode="json", include={"models", "prompts", "chunkers", "dataset"}),
+                          "pricing": {"openai:gpt-made-up": {"input": 1.0, "output": 2.0}}})
     result = wb.run(priced, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
     assert result.price_notes == ()
