@@ -353,3 +353,14 @@ def test_a_note_in_a_score_column_is_one_line_naming_it(tables, metrics) -> None
     with pytest.raises(DataError, match=rf"^table 'worse': {column} is '{value}' on case_id '{case}' — per-question values must be numbers"):
         wb.compare({"base": tables["base"], "worse": noted}, metrics=metrics)
     assert "token_f1" in wb.compare({"base": tables["base"], "worse": tables["worse"].astype({"token_f1": object})}).metrics
+
+
+def test_a_difference_that_is_float_noise_reads_as_zero() -> None:
+    """The same latencies in another order differ by 1.85e-17 on average: printed as such, a lead read a difference."""
+    from workbench.comparison._render import interval_text, number_text
+
+    a, b = np.array([0.1, 0.7, 0.3]), np.array([0.3, 0.1, 0.7])
+    noise = float((a - b).mean())
+    assert noise != 0.0 and number_text(noise) == "0.000"
+    assert interval_text(noise, -0.2, 0.2) == "0.000 [-0.200, 0.200]"
+    assert number_text(2e-7) == "2.00e-07" and interval_text(3e-6, 1e-6, 5e-6) == "3.00e-06 [1.00e-06, 5.00e-06]"  # costs

@@ -14,12 +14,19 @@ if TYPE_CHECKING:
 __all__ = ["confidence_text", "interval_text", "number_text", "report_html", "success_text", "summary_text"]
 
 
+# Below this a number is the rounding of float sums, not a measurement: the mean difference of two variants with the
+# same latencies in another order is 1.85e-17, not a latency nor a cost (a cheap model's answer costs about 1e-6 USD)
+_NOISE = 1e-12
+
+
 def number_text(x: float | None, small: bool = False) -> str:
-    """Three decimals; scientific when ``small`` or below 0.001; "—" for missing, "inf"/"-inf" for infinities."""
+    """Three decimals; scientific when ``small`` or below 0.001; "—" for missing, "inf"/"-inf" for infinities; 0 for
+    float noise (below 1e-12)."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
+    x = 0.0 if abs(x) < _NOISE else x
     return f"{x:.2e}" if (small or (x != 0 and abs(x) < 0.001)) else f"{x:.3f}"
 
 
