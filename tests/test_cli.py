@@ -86,16 +86,3 @@ def test_listing_an_experiment_with_no_sweeps_says_so(tmp_path: Path, capsys) ->
     out, err = capsys.readouterr()
     assert out == "experiment 'by-hand' has no sweeps yet — run one: workbench run EXPERIMENT.yaml\n" and err == ""
 
-
-def test_the_run_table_prints_counts_as_whole_numbers(capsys: pytest.CaptureFixture[str]) -> None:
-    """307 output tokens read as '307.000', 8 questions beside them as '8'; rates keep their three decimals."""
-    import pandas as pd
-
-    from workbench.cli import LEADERBOARD_COLUMNS, _print_table
-
-    frame = pd.DataFrame({"variant": ["a", "b"], "questions": [8, 8], "question_errors": [0.0, 1.0], "hit_at_k": [1.0, 0.0],
-                          "output_tokens": [307.0, float("nan")], "cost_usd": [0.0, 4e-4]})
-    _print_table(frame, LEADERBOARD_COLUMNS)
-    header, first, second = capsys.readouterr().out.splitlines()
-    assert first.split() == ["a", "8", "0", "1.000", "307", "0.000"]
-    assert second.split() == ["b", "8", "1", "0.000", "—", "4.00e-04"]

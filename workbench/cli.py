@@ -46,20 +46,15 @@ def _print_table(frame, columns: Sequence[str]) -> None:  # type: ignore[no-unty
     import pandas as pd
 
     from workbench.comparison import number_text  # a cost of $0.0004 is 4.00e-04, not 0.000
+    from workbench.metrics import is_count
 
     cols = [c for c in columns if c in frame.columns]
     shown = frame[cols].copy()
     for c in cols:  # counts read as counts: 307 output tokens, not 307.000
-        if _is_count(c) and pd.api.types.is_float_dtype(shown[c]) and shown[c].dropna().map(float.is_integer).all():
+        if is_count(c) and pd.api.types.is_float_dtype(shown[c]) and shown[c].dropna().map(float.is_integer).all():
             shown[c] = shown[c].map(lambda v: "—" if pd.isna(v) else str(int(v)))
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60, "display.float_format", number_text):
         print(shown.to_string(index=False))
-
-
-def _is_count(column: str) -> bool:
-    """Whether a table column counts things (questions, tokens, calls, errors, cache hits, retries)."""
-    return (column in ("questions", "n", "retries", "cache_hits", "tokens") or column.endswith(("_tokens", "_calls", "_errors"))
-            or column.startswith(("tokens_", "calls_")))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ __all__ = [
     "cost_per_success",
     "direction",
     "higher_is_better",
+    "is_count",
     "is_refusal",
     "passes",
     "percentile",
@@ -211,6 +212,14 @@ def direction(metric: str) -> Direction:
     name = metric.lower()
     lower = name in _LOWER_EXACT or name.startswith(_LOWER_PREFIXES) or name.endswith(_LOWER_SUFFIXES)
     return "lower" if lower else "higher"
+
+
+def is_count(metric: str) -> bool:
+    """Whether a metric or table column counts things (questions, tokens, calls, errors, cache hits, retries): shown as
+    a whole number."""
+    name = metric.lower()
+    return (name in ("questions", "n", "retries", "cache_hits", "tokens") or name.endswith(("_tokens", "_calls", "_errors"))
+            or name.startswith(("tokens_", "calls_")))
 
 
 def higher_is_better(metric: str) -> bool:

@@ -600,17 +600,20 @@ def test_widgets_hold_no_state_threads_after_a_run(finished: tuple[RunPanel, wb.
     assert not panel.running
 
 
-def test_tables_show_costs_below_a_thousandth_instead_of_zero(capsys: pytest.CaptureFixture[str]) -> None:
+def test_tables_show_costs_below_a_thousandth_instead_of_zero_and_counts_as_whole_numbers(capsys: pytest.CaptureFixture[str]) -> None:
     import pandas as pd
 
     from workbench.cli import _print_table
     from workbench.widgets._common import frame_table
 
     board = pd.DataFrame({"variant": ["cheap", "cheaper"], "token_f1": [0.512, 0.498], "cost_usd": [4.5e-4, 3.5e-4],
-                          "output_tokens": [1234.0, 98.0]})
+                          "output_tokens": [1234.0, 98.0], "generation_calls": [4.0, float("nan")], "hit_at_k": [1.0, 0.5]})
     html = frame_table(board)  # the Leaderboard widget's and the run panel's table
     assert "4.50e-04" in html and "3.50e-04" in html and "0.000" not in html  # both read 0.000: free and equal
     assert "0.512" in html and "1,234" in html
-    _print_table(board, ["variant", "token_f1", "cost_usd"])  # workbench run's leaderboard
-    printed = capsys.readouterr().out
-    assert "4.50e-04" in printed and "3.50e-04" in printed and "0.000" not in printed and "0.512" in printed
+    assert '<td class="num">1,234</td><td class="num">4</td><td class="num">1.000</td>' in html  # counts as counts, rates as rates
+    assert '<td class="num">98</td><td>—</td><td class="num">0.500</td>' in html
+    _print_table(board, ["variant", "token_f1", "cost_usd", "output_tokens", "generation_calls", "hit_at_k"])  # workbench run's
+    header, cheap, cheaper = capsys.readouterr().out.splitlines()
+    assert cheap.split() == ["cheap", "0.512", "4.50e-04", "1234", "4", "1.000"]
+    assert cheaper.split() == ["cheaper", "0.498", "3.50e-04", "98", "—", "0.500"]

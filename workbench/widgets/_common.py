@@ -9,6 +9,7 @@ from typing import Any
 
 from workbench.comparison import number_text
 from workbench.errors import WorkbenchError
+from workbench.metrics import is_count
 from workbench.redaction import redact
 from workbench.tracking import run_url
 
@@ -37,13 +38,15 @@ def esc(value: Any) -> str:
     return html.escape(redact(str(value)))
 
 
-def fmt(value: Any) -> str:
+def fmt(value: Any, *, count: bool = False) -> str:
     """A cell value for display: floats as the comparison shows them (3 decimals, scientific below 0.001, so a cost of
-    $0.0004 is not 0.000), thousands grouped, missing values as a dash."""
+    $0.0004 is not 0.000), a ``count`` that is a whole number as one (4 calls, not 4.000), thousands grouped, missing
+    values as a dash."""
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:,.0f}" if math.isfinite(value) and abs(value) >= 1000 else number_text(value)
+        whole = math.isfinite(value) and (abs(value) >= 1000 or (count and value.is_integer()))
+        return f"{value:,.0f}" if whole else number_text(value)
     return str(value)
 
 
@@ -62,7 +65,7 @@ def frame_table(frame: Any, columns: Sequence[str] | None = None, *, links: Call
             value = row[c]
             value = None if (isinstance(value, float) and math.isnan(value)) else value
             klass = ' class="num"' if _is_number(value) else ""
-            cells.append(f"<td{klass}>{esc(fmt(value))}</td>")
+            cells.append(f"<td{klass}>{esc(fmt(value, count=is_count(c)))}</td>")
         if links:
             href = links(row)
             cells.append(f'<td><a href="{esc(href)}" target="_blank" rel="noopener">run</a></td>' if href else "<td></td>")
