@@ -74,6 +74,9 @@ def test_runs_retrieval_without_calling_a_generator_and_logs_a_sweep_in_mlflow(w
     assert board["model"].isna().all() and (board["chunks"] > 0).all()
     k1 = result.variant("markdown-600/0|k1-similarity")
     k4 = result.variant("markdown-600/0|k4-similarity")
+    with pytest.raises(KeyError, match=r"no variant 'markdown-600/0\|k2' in this sweep — give a variant's name, id or run id: "
+                                       r"markdown-600/0\|k1-similarity, "):
+        result.variant("markdown-600/0|k2")
     assert all(len(r.hits) == 1 for r in k1.records) and all(len(r.hits) == 4 for r in k4.records)
     assert all(r.generation is None for r in k4.records)
     assert k4.metrics["recall_at_k"] >= k1.metrics["recall_at_k"]  # more chunks can only find more sources

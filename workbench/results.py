@@ -232,7 +232,8 @@ class SweepResult:
         for v in self.variants:
             if key in (v.variant.id, v.variant.name, v.run_id):
                 return v
-        raise KeyError(f"no variant '{key}' in this sweep")
+        names = ", ".join(v.variant.name for v in self.variants) or "none"
+        raise KeyError(f"no variant '{key}' in this sweep — give a variant's name, id or run id: {names}")
 
     def leaderboard(self, sort_by: str | None = None, ascending: bool | None = None) -> Any:
         """One row per variant: axes, status, metrics; sorted by ``sort_by`` (default token_f1, else mrr), best first
