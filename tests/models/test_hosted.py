@@ -251,6 +251,16 @@ def test_an_azure_model_without_its_endpoint_or_api_version_is_refused_before_an
     monkeypatch.setenv("OPENAI_API_BASE", "https://example-resource.openai.azure.com")
     with pytest.raises(ModelError, match=r"^model 'azure_openai:gpt-4o' needs the environment variable AZURE_OPENAI_ENDPOINT — set it to"):
         load_generator("azure_openai:gpt-4o")
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://example-resource.openai.azure.com")
+    # AzureChatOpenAI also takes its key from OPENAI_API_KEY, or a Microsoft Entra ID token instead: both were refused
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ModelError, match=r"^model 'azure_openai:gpt-4o' needs the environment variable AZURE_OPENAI_API_KEY — set it"):
+        load_generator("azure_openai:gpt-4o")
+    for variable in ("OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN"):
+        with monkeypatch.context() as only:
+            only.setenv(variable, "not-a-real-credential-0123456789")
+            assert load_generator("azure_openai:gpt-4o").identity == "azure_openai:gpt-4o@https://example-resource.openai.azure.com"
 
 
 def test_a_server_that_cannot_be_reached_says_why_after_the_retries(monkeypatch: pytest.MonkeyPatch) -> None:

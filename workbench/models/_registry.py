@@ -46,6 +46,12 @@ PROVIDERS: Mapping[str, tuple[str, str, str | None]] = {
 
 # provider -> the settings its client cannot be built without besides the key: (the environment variables, any one of
 # which will do; what to set), checked with the key, before anything runs
+# provider -> every variable its client takes the credential from, in the order it reads them, where PROVIDERS' one is
+# not the only one: AzureChatOpenAI reads OPENAI_API_KEY too, or a Microsoft Entra ID token instead of a key
+KEY_VARIABLES: Mapping[str, tuple[str, ...]] = {
+    "azure_openai": ("AZURE_OPENAI_API_KEY", "OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN"),
+}
+
 REQUIRED_SETTINGS: Mapping[str, tuple[tuple[tuple[str, ...], str], ...]] = {
     "azure_openai": (
         # AzureChatOpenAI reads no OPENAI_API_BASE: with it alone, every call failed for want of an endpoint
@@ -202,10 +208,11 @@ def _require_provider(model_id: str) -> str:
     pip_name, module, key = PROVIDERS[provider]
     if importlib.util.find_spec(module) is None:
         raise ModelError(f"model '{model_id}' needs the package {pip_name} — pip install {pip_name}")
-    if key and not os.environ.get(key, "").strip():
+    given = next((name for name in KEY_VARIABLES.get(provider, (key,)) if name and os.environ.get(name, "").strip()), None)
+    if key and given is None:
         raise ModelError(f"model '{model_id}' needs the environment variable {key} — set it (it is never logged)")
-    if key and os.environ[key] != os.environ[key].strip():  # sent as it is: a key the provider refuses, or a bad header
-        raise ModelError(f"model '{model_id}': the environment variable {key} has spaces or a line end around its value "
+    if given and os.environ[given] != os.environ[given].strip():  # sent as it is: a key the provider refuses, or a bad header
+        raise ModelError(f"model '{model_id}': the environment variable {given} has spaces or a line end around its value "
                          "— set it without them")
     for variables, what in REQUIRED_SETTINGS.get(provider, ()):
         if not any(os.environ.get(v, "").strip() for v in variables):
