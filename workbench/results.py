@@ -14,7 +14,7 @@ from workbench.models import embedder_input_tokens
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.redaction import redact
 from workbench.sandbox import Outcome
-from workbench.spec import ExperimentSpec, RouterSpec
+from workbench.spec import ExperimentSpec
 
 __all__ = [
     "ROUTING_COLUMNS", "EarlyStop", "SweepResult", "VariantResult", "leaderboard_frame", "question_row", "reused_metrics", "routing_columns",
@@ -212,10 +212,7 @@ class SweepResult:
         """One line per model of the sweep (answering, router or judge model) whose price is unknown: what it cost is
         missing from ``cost_usd`` and ``spent_usd``, which say nothing about why (shown by ``workbench run`` and the
         RunPanel)."""
-        ids: list[str] = []
-        for v in self.variants:
-            model = v.variant.model
-            ids += [m.id for m in ((model.cheap, model.strong) if isinstance(model, RouterSpec) else (model,) if model else ())]
+        ids = [m.id for v in self.variants for m in v.variant.answering_models]
         if self.spec.judge is not None:
             ids.append(self.spec.judge.id)
         return tuple(f"{model_id}: no price known, so what it cost is missing (cost_usd, spent_usd) — give its price under 'pricing:' "

@@ -44,14 +44,14 @@ PROVIDERS: Mapping[str, tuple[str, str, str | None]] = {
     "huggingface": ("langchain-huggingface", "langchain_huggingface", None),
 }
 
-# provider -> the settings its client cannot be built without besides the key: (the environment variables, any one of
-# which will do; what to set), checked with the key, before anything runs
 # provider -> every variable its client takes the credential from, in the order it reads them, where PROVIDERS' one is
 # not the only one: AzureChatOpenAI reads OPENAI_API_KEY too, or a Microsoft Entra ID token instead of a key
 KEY_VARIABLES: Mapping[str, tuple[str, ...]] = {
     "azure_openai": ("AZURE_OPENAI_API_KEY", "OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN"),
 }
 
+# provider -> the settings its client cannot be built without besides the key: (the environment variables, any one of
+# which will do; what to set), checked with the key, before anything runs
 REQUIRED_SETTINGS: Mapping[str, tuple[tuple[tuple[str, ...], str], ...]] = {
     "azure_openai": (
         # AzureChatOpenAI reads no OPENAI_API_BASE: with it alone, every call failed for want of an endpoint
