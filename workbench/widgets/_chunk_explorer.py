@@ -3,7 +3,6 @@ with an experiment, the retrieval metrics of the chunker as set (a retrieval-onl
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from workbench.pipeline import Chunk, ChunkStats, LengthBin, Segment, chunk_corp
 from workbench.redaction import Finding, find_secrets
 from workbench.runner import load_spec_corpus
 from workbench.spec import ChunkerSpec
-from workbench.widgets._common import STYLE, error_html, esc
+from workbench.widgets._common import STYLE, BackgroundJob, error_html, esc
 
 _MAX_DOC_CHARS = 30_000
 
@@ -122,8 +121,7 @@ class ChunkExplorer(w.VBox):
         self.experiment = experiment
         self._run_options = dict(run_options or {})
         self.sweep: wb.SweepResult | None = None
-        self._ended = threading.Event()  # set when no "Score retrieval" sweep runs (see RunPanel.join)
-        self._ended.set()
+        self._job = BackgroundJob("workbench-score-retrieval")
         self.score_button = w.Button(description="Score retrieval", icon="bullseye", disabled=experiment is None,
                                      tooltip="a retrieval-only sweep of this chunker on the experiment's questions")
         self.score_button.add_class("wb-score-retrieval")
@@ -160,7 +158,7 @@ class ChunkExplorer(w.VBox):
     @property
     def scoring(self) -> bool:
         """True while a "Score retrieval" sweep runs."""
-        return not self._ended.is_set()
+        return self._job.running
 
     def start_scoring(self) -> None:
         """Start a retrieval-only sweep of the chunker as set in a background thread (what "Score retrieval" does), so
@@ -179,13 +177,11 @@ class ChunkExplorer(w.VBox):
             return
         self.scores.value = "<span class='wb-muted'>retrieving…</span>"
         self.score_button.disabled = True
-        self._ended = threading.Event()
-        threading.Thread(target=self._score, args=(spec,), name="workbench-score-retrieval", daemon=True).start()
+        self._job.start(self._score, spec)
 
     def join(self, timeout: float | None = None) -> wb.SweepResult | None:
         """Wait for the "Score retrieval" sweep; its result (None if it failed, or still runs after ``timeout``)."""
-        self._ended.wait(timeout)
-        return None if self.scoring else self.sweep
+        return self.sweep if self._job.wait(timeout) else None
 
     def score_retrieval(self) -> wb.SweepResult | None:
         """Run a retrieval-only sweep of the chunker as set on the experiment's questions, show its metrics and return
@@ -206,7 +202,6 @@ class ChunkExplorer(w.VBox):
             self.scores.value = self._scores_html(self.sweep)
         finally:
             self.score_button.disabled = False
-            self._ended.set()
 
     @staticmethod
     def _scores_html(sweep: wb.SweepResult) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +32,41 @@ STYLE = """<style>
 .wb-hist {display: flex; align-items: flex-end; height: 110px; gap: 2px; margin: 4px 0;}
 .wb-hist div {background: #5b8def; min-width: 14px; flex: 1;}
 </style>"""
+
+
+class BackgroundJob:
+    """One job at a time in a daemon thread of its own, so the kernel stays free (and a Stop button pressable) while a
+    sweep runs: ``start(target, *args)``, ``running``, ``wait(timeout)``."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._ended = threading.Event()  # set when no job runs
+        self._ended.set()
+        self.started = False  # a job was started once
+
+    @property
+    def running(self) -> bool:
+        return not self._ended.is_set()
+
+    def start(self, target: Callable[..., None], *args: Any) -> None:
+        """Run ``target(*args)`` in the background (the caller checks ``running`` first)."""
+        self._ended = ended = threading.Event()
+        self.started = True
+
+        def body() -> None:
+            try:
+                target(*args)
+            finally:
+                ended.set()
+
+        threading.Thread(target=body, name=self._name, daemon=True).start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the job to end; True when none runs."""
+        # not Thread.join: interrupted by the kernel's interrupt, Python 3.11's join marks a thread that still runs as
+        # stopped (is_alive() False), and a widget would take a running sweep for a finished one
+        self._ended.wait(timeout)
+        return not self.running
 
 
 def esc(value: Any) -> str:

@@ -13,7 +13,7 @@ import workbench as wb
 from workbench.config import Settings
 from workbench.models import Embedder, Generator
 from workbench.results import leaderboard_frame
-from workbench.widgets._common import STYLE, error_html, esc, frame_table, run_link
+from workbench.widgets._common import STYLE, BackgroundJob, error_html, esc, frame_table, run_link
 
 _COLUMNS = ("variant", "status", "questions", "question_errors", "hit_at_k", "mrr", "token_f1", "semantic_similarity", "refusal_correct",
             "latency_p50_s", "output_tokens", "cost_usd", "cache_hits", "generation_calls", "reused_from", "stopped_early", "error")
@@ -64,9 +64,7 @@ class RunPanel(w.VBox):
         self._models = models
         self._limit = limit
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._ended = threading.Event()  # set when the sweep's thread is done (see join)
-        self._ended.set()
+        self._job = BackgroundJob("workbench-run")
         self._done: list[wb.VariantResult] = []
         self._lock = threading.Lock()
         self.result: wb.SweepResult | None = None
@@ -100,7 +98,7 @@ class RunPanel(w.VBox):
 
     @property
     def running(self) -> bool:
-        return not self._ended.is_set()
+        return self._job.running
 
     def _spec(self) -> wb.ExperimentSpec:
         exp = self._experiment
@@ -129,9 +127,7 @@ class RunPanel(w.VBox):
         self.dropped.value = ""
         self.run_button.disabled, self.stop_button.disabled = True, False
         self.status.value = f"Running <b>{esc(spec.name)}</b>…"
-        self._ended = threading.Event()
-        self._thread = threading.Thread(target=self._work, args=(spec,), name="workbench-run", daemon=True)
-        self._thread.start()
+        self._job.start(self._work, spec)
 
     def stop(self) -> None:
         """Stop after the current question (what the Stop button does); finished variants stay logged."""
@@ -142,10 +138,7 @@ class RunPanel(w.VBox):
 
     def join(self, timeout: float | None = None) -> wb.SweepResult | None:
         """Wait for the running sweep; returns its result (None if it is still running after ``timeout``)."""
-        # not Thread.join: interrupted by the kernel's interrupt, Python 3.11's join marks a thread that still runs as
-        # stopped (is_alive() False), and the panel would take a running sweep for a finished one
-        self._ended.wait(timeout)
-        return None if self.running else self.result
+        return self.result if self._job.wait(timeout) else None
 
     def run(self, *, rerun: bool = False) -> wb.SweepResult:
         """The sweep's result: waits for the sweep started with Run, reuses a finished one, or runs one now.
@@ -159,7 +152,7 @@ class RunPanel(w.VBox):
         Raises:
             WorkbenchError: whatever stopped the sweep from running (bad spec, data or model).
         """
-        if rerun or self._thread is None:
+        if rerun or not self._job.started:
             self.start()
         try:
             self.join()
@@ -201,7 +194,6 @@ class RunPanel(w.VBox):
             )
         finally:
             self.run_button.disabled, self.stop_button.disabled = False, True
-            self._ended.set()
 
     def _on_event(self, event: wb.ProgressEvent) -> None:
         kind = event.kind
