@@ -394,3 +394,21 @@ def test_a_variant_failing_with_a_huge_error_page_is_one_short_line(
     failed = [line for line in capsys.readouterr().err.splitlines() if line.startswith("FAILED ")]
     assert len(failed) == 2 and all(len(line) < 700 for line in failed), [len(line) for line in failed]
     assert all("RuntimeError: 502 Bad Gateway: <p>an nginx error page</p>" in line and line.endswith(" characters in all)") for line in failed)
+
+
+class OneQuestionFails(Models):
+    def answer(self, prompt: Any) -> str:
+        if "iterator in a for loop" in prompt.text:
+            raise RuntimeError("503 Service Unavailable: " + "<p>upstream connect error</p>" * 200)
+        return super().answer(prompt)
+
+
+def test_a_failed_question_quotes_its_error_cut_short_and_says_so(
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = cli_runner(monkeypatch, tmp_path, spec_file, OneQuestionFails())
+    assert run() == 0
+    failed = [line for line in capsys.readouterr().err.splitlines() if " questions failed (first: " in line]
+    assert len(failed) == 2 and all(line.startswith(("a", "b")) and f"1 of {QUESTIONS} questions failed" in line for line in failed)
+    assert all("RuntimeError: 503 Service Unavailable: <p>upstream" in line and " characters in all)) — their scores are missing"
+               in line and len(line) < 400 for line in failed), failed

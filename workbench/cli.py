@@ -89,7 +89,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for v in result.variants:
         if v.status == "FINISHED" and v.question_errors:
             first = next(r.error for r in v.records if r.error) or ""
-            print(f"{v.variant.name}: {v.question_errors} of {len(v.records)} questions failed (first: {_redact(_first_line(first))[:200]}) "
+            print(f"{v.variant.name}: {v.question_errors} of {len(v.records)} questions failed (first: {_shortened(_redact(_first_line(first)), 200)}) "
                   "— their scores are missing; run again to retry only them", file=sys.stderr)
         if v.status == "FINISHED" and v.metrics.get("judge_call_errors"):
             print(f"{v.variant.name}: {int(v.metrics['judge_call_errors'])} judge calls failed — those scores are missing; "
