@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,16 @@ def test_opening_an_index_does_not_compile_the_iri_grammars_and_iri_formats_stil
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["_Deferred", False, True, "module"]
+
+
+def test_the_workbench_command_is_main_then_its_exit_code_without_the_last_garbage_collection(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # the interpreter's last collection walked every object of MLflow, Chroma and torch: 2-3 s after the output
+    import tomllib
+
+    scripts = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["workbench"] == "workbench.cli:console"
+    code = ("import gc, sys; from workbench.cli import console; sys.argv = ['workbench', 'list', 'nope', '--tracking-uri', "
+            f"{'sqlite:///' + str(tmp_path / 'none.db')!r}]\n"
+            "try:\n    console()\nexcept SystemExit as exc:\n    print(exc.code, gc.get_freeze_count() > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["2", "True"], out.stderr
