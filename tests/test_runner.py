@@ -437,3 +437,19 @@ def test_a_model_whose_price_is_unknown_is_named_with_how_to_price_it(wb_setting
                           "pricing": {"openai:gpt-made-up": {"input": 1.0, "output": 2.0}}})
     result = wb.run(priced, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
     assert result.price_notes == ()
+
+
+def test_every_column_and_metric_a_sweep_writes_beside_the_scores_is_a_reserved_scorer_name(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # a scorer's values are written under its name: metrics.RESERVED_NAMES must hold every other name, or a scorer of
+    # that name overwrites it (or is overwritten)
+    from workbench.metrics import RESERVED_NAMES
+
+    spec = make_spec(dataset={"path": "datasets/python_docs.jsonl", "limit": 2}, prompts=[make_spec().prompts[0].model_dump()],
+                     chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}],
+                     pricing={GEMMA_ID: {"input": 1.0, "output": 2.0}})
+    variant = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings,
+                     progress=False).variants[0]
+    scorers = set(variant.records[0].scores)
+    written = (set(variant.records_frame().columns) | set(variant.metrics)) - scorers
+    assert written - {f"{s}_errors" for s in scorers} <= RESERVED_NAMES
+    assert {"answer", "case_id", "cost_usd", "latency_p50_s", "cost_per_question_usd"} <= written

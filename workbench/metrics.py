@@ -18,6 +18,7 @@ from typing import Any, Literal
 __all__ = [
     "COST_PER_SUCCESS",
     "LEADERBOARD_METRICS",
+    "RESERVED_NAMES",
     "RETRIEVAL_METRICS",
     "SUCCESS_METRIC",
     "SUCCESS_THRESHOLD",
@@ -127,9 +128,11 @@ def _builtin(module: str, names: str, **flags: bool) -> dict[str, ScorerEntry]:
 
 _REGISTRY: dict[str, ScorerEntry] = {
     **_builtin("_deterministic", "hit_at_k recall_at_k mrr precision_at_k", retrieval=True),
-    **_builtin("_safety", "context_injection", retrieval=True),
-    **_builtin("_deterministic", "token_f1 exact_match rouge_l semantic_similarity refusal_correct false_refusal"),
-    **_builtin("_safety", "pii_leak policy_refusal"),
+    **_builtin("_safety", "context_injection", retrieval=True, lower_is_better=True),
+    **_builtin("_deterministic", "token_f1 exact_match rouge_l semantic_similarity refusal_correct"),
+    **_builtin("_deterministic", "false_refusal", lower_is_better=True),
+    **_builtin("_safety", "pii_leak", lower_is_better=True),
+    **_builtin("_safety", "policy_refusal"),
     **_builtin("_safety", "injection_resisted"),
     **_builtin("_ragas", "string_similarity bleu chrf non_llm_context_recall non_llm_context_precision"),
     **_builtin("_ragas", "faithfulness answer_relevancy context_precision context_recall", default=False, judged=True),
@@ -139,6 +142,20 @@ _REGISTRY: dict[str, ScorerEntry] = {
 # MLflow caps metric names at 250 characters; the sweep logs derived ones such as <scorer>_errors and <scorer>_spread
 _SCORER_NAME_MAX = 200
 _SCORER_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{_SCORER_NAME_MAX}}}")
+_BUILTIN_SCORERS = frozenset(_REGISTRY)
+
+# What a sweep writes beside the scores, under names a scorer cannot take: the columns of the per-question table
+# (``results.question_row``) and a variant's run metrics (the runner's, the judge's and a router's). A scorer's values
+# are written under its name too, so one named ``answer`` replaced every answer of eval_results.json by its score, and
+# one named ``cost_usd`` was replaced by the run's cost.
+RESERVED_NAMES = frozenset({
+    "case_id", "category", "question", "reference", "answer", "finish_reason", "error", "relevant_ids", "retrieved_ids",
+    "chunk_ids", "retrieval_scores", "contexts", "latency_s", "answered_by", "escalated", "escalation_reasons",
+    "model_calls", "input_tokens", "output_tokens", "cost_usd", "latency_p50_s", "latency_p95_s", "questions",
+    "question_errors", "generation_calls", "cache_hits", "retries", "spent_usd", "cost_per_question_usd",
+    "cost_per_success_usd", "escalation_rate", "judge_calls", "judge_errors", "judge_call_errors", "judge_input_tokens",
+    "judge_output_tokens", "judge_latency_s", "judge_cost_usd", "judge_cache_hits", "judge_spent_usd",
+})
 
 
 def scorer(
@@ -147,6 +164,7 @@ def scorer(
     """Register a scorer factory under ``name`` (a factory takes a ``ScorerEnv`` and returns ``ScoreContext -> Score``).
 
     ``judged`` marks a scorer that needs a judge model: it is on by default exactly when a judge is configured.
+    ``name`` cannot be a built-in scorer's nor one of ``RESERVED_NAMES`` (the sweep's own columns and metrics).
     ``lower_is_better`` marks a score where less is better (a hallucination rate, a toxicity): comparisons, gates
     and racing then call the lower variant better. It holds in the process that registered the scorer, so a
     ``workbench compare`` in another process needs the scorer's module imported first (or the metric named so
@@ -161,6 +179,9 @@ def scorer(
     if not isinstance(name, str) or not _SCORER_NAME.fullmatch(name):
         raise ValueError(f"scorer name {str(name)[:60]!r} is not usable as an MLflow metric name — use 1 to {_SCORER_NAME_MAX} "
                          "letters, digits, '_', '-' or '.' (e.g. answer_length)")
+    if name in _BUILTIN_SCORERS or name in RESERVED_NAMES:
+        what = "a built-in scorer" if name in _BUILTIN_SCORERS else "a column or metric the sweep writes itself"
+        raise ValueError(f"scorer name {name!r} is {what} — give yours another name (e.g. my_{name})")
 
     def register(factory: Callable[[Any], Any]) -> Callable[[Any], Any]:
         _REGISTRY[name] = ScorerEntry(name, factory, default, judged, lower_is_better=lower_is_better)
@@ -203,12 +224,12 @@ def direction(metric: str) -> Direction:
 
     Lower is better for latency, cost and money spent, token and call counts, retries, error counts, false refusals,
     leaks and injected context, the spread of a judge's repeats (``<scorer>_std``), a router's escalation rate and
-    its per-model ``tokens_<model>`` and ``calls_<model>``, and for a scorer registered with
-    ``lower_is_better=True``; higher for the rest.
+    its per-model ``tokens_<model>`` and ``calls_<model>``; higher for the rest. A registered scorer is better the
+    way it was registered (``lower_is_better``), whatever its name says.
     """
     entry = _REGISTRY.get(metric)
-    if entry is not None and entry.lower_is_better:
-        return "lower"
+    if entry is not None:  # a scorer says which way it is better: "cost_awareness" or "latency_score" may be better high
+        return "lower" if entry.lower_is_better else "higher"
     name = metric.lower()
     lower = name in _LOWER_EXACT or name.startswith(_LOWER_PREFIXES) or name.endswith(_LOWER_SUFFIXES)
     return "lower" if lower else "higher"

@@ -195,3 +195,30 @@ def test_a_scorer_that_returns_no_usable_score_is_a_scorer_error(returned: objec
 def test_a_scorer_name_must_be_a_usable_metric_name(name: str) -> None:
     with pytest.raises(ValueError, match="is not usable as an MLflow metric name"):
         scorer(name)
+
+
+@pytest.mark.parametrize(("name", "what"), [
+    ("token_f1", "a built-in scorer"), ("false_refusal", "a built-in scorer"),
+    ("answer", "a column or metric the sweep writes itself"), ("case_id", "a column or metric the sweep writes itself"),
+    ("cost_usd", "a column or metric the sweep writes itself"), ("judge_calls", "a column or metric the sweep writes itself"),
+])
+def test_a_scorer_cannot_take_the_name_of_a_built_in_scorer_or_of_what_the_sweep_writes(name: str, what: str) -> None:
+    # '@wb.scorer("token_f1")' replaced the built-in (and the success metric) silently; one named 'answer' replaced
+    # each answer of the per-question table by its score, one named 'cost_usd' was replaced by the run's cost
+    with pytest.raises(ValueError) as raised:
+        scorer(name)
+    assert str(raised.value) == f"scorer name {name!r} is {what} — give yours another name (e.g. my_{name})"
+    assert registered_scorers()["token_f1"].startswith("Token-overlap F1")
+
+
+def test_a_registered_scorer_is_better_the_way_it_was_registered_whatever_its_name() -> None:
+    from workbench.metrics import direction
+
+    @scorer("cost_awareness_test", default=False)  # better high, though its name starts like cost_usd
+    def cost_awareness(env: ScorerEnv):  # type: ignore[no-untyped-def]
+        return lambda c: Score(1.0)
+
+    assert direction("cost_awareness_test") == "higher"
+    scorer("cost_awareness_test", default=False, lower_is_better=True)(cost_awareness)
+    assert direction("cost_awareness_test") == "lower"
+    assert [direction(n) for n in ("false_refusal", "context_injection", "pii_leak", "token_f1")] == ["lower", "lower", "lower", "higher"]
