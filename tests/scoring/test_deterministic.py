@@ -222,3 +222,11 @@ def test_a_registered_scorer_is_better_the_way_it_was_registered_whatever_its_na
     scorer("cost_awareness_test", default=False, lower_is_better=True)(cost_awareness)
     assert direction("cost_awareness_test") == "lower"
     assert [direction(n) for n in ("false_refusal", "context_injection", "pii_leak", "token_f1")] == ["lower", "lower", "lower", "higher"]
+
+
+@pytest.mark.parametrize(("answer", "f1", "em"), [("", 0.0, 0.0), ("B", 0.0, 0.0), ("The", 0.0, 0.0), ("A", 1.0, 1.0),
+                                                  ("(a)", 1.0, 1.0)])
+def test_a_reference_of_articles_only_is_matched_by_those_words_not_by_an_empty_answer(scorers, answer: str, f1: float, em: float) -> None:
+    # a multiple-choice reference "A" normalised to nothing, like an empty answer: "" scored token_f1 and exact_match 1
+    out = run_scorers(scorers, ctx(answer=answer, reference="A"))
+    assert (out["token_f1"].value, out["exact_match"].value) == (f1, em)

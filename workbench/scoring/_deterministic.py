@@ -62,9 +62,10 @@ def _folded(text: str) -> str:
 
 def normalize(text: str) -> str:
     """SQuAD-style normalisation: Unicode-folded case and width, no punctuation (in any script; numbers keep their
-    decimal points and minus signs), no articles, single spaces."""
+    decimal points and minus signs), no articles, single spaces. A text of articles only keeps them: the reference "A"
+    (a multiple-choice option) is "a", not empty, so an empty answer does not match it."""
     text = _strip_punctuation_keeping_numbers(_folded(text))
-    return " ".join(_ARTICLES.sub(" ", text).split())
+    return " ".join(_ARTICLES.sub(" ", text).split()) or " ".join(text.split())
 
 
 def _split_word(word: str) -> list[str]:
