@@ -283,10 +283,29 @@ def cost_per_success(
 
 # -- refusals ---------------------------------------------------------------------------------------------------------
 
+# Phrases in which the answerer declines. "cannot answer", "unable to help" and "not able to help" need the answerer
+# as their subject (I, we, or none at the start of a sentence): "Employees cannot answer emails after 6pm" and "if the
+# agent is unable to help, escalate" are answers.
 _REFUSAL_PATTERNS = re.compile(
-    r"(i\s+(do\s+not|don'?t)\s+know|i\s+(cannot|can'?t|won'?t|will\s+not)\s+(help|assist|answer|provide|do\s+that)"
+    r"(\bi\s+(do\s+not|don'?t)\s+know|\bi\s+(cannot|can'?t|won'?t|will\s+not)\s+(help|assist|answer|provide|do\s+that)"
+    r"|\bi\s+(do\s+not|don'?t)\s+have\s+(enough\s+)?information"
     r"|not\s+(in|covered\s+by|mentioned\s+in)\s+the\s+(provided\s+)?context|no\s+information\s+(about|on)"
-    r"|(cannot|can'?t)\s+(be\s+)?answer(ed)?|unable\s+to\s+(answer|help)|i\s+refuse|not\s+able\s+to\s+help)",
+    r"|context\s+(does\s+not|doesn'?t)\s+(contain|mention|provide|say)"
+    r"|\b(this|that|it|question)\s+(cannot|can'?t)\s+be\s+answered|\bwe\s+(cannot|can'?t)\s+(help|answer)"
+    r"|(\bi\s+am|\bi'?m|\bwe\s+are|^\W*|[.!?,;:]\s*)\s*(unable|not\s+able)\s+to\s+(answer|help)|\bi\s+refuse)",
+    re.IGNORECASE,
+)
+# The same in the languages a model most often answers in: "I don't know", "I cannot answer / help".
+_OTHER_LANGUAGE_REFUSALS = re.compile(
+    r"(je\s+ne\s+sais\s+pas|je\s+ne\s+peux\s+pas\s+(vous\s+)?(aider|répondre)"  # French
+    r"|\bno\s+(lo\s+)?sé\b|no\s+puedo\s+(ayudar|responder)"  # Spanish
+    r"|não\s+sei\b|não\s+posso\s+(ajudar|responder)"  # Portuguese
+    r"|non\s+lo\s+so\b|non\s+(posso|sono\s+in\s+grado\s+di)\s+(aiutare|rispondere)"  # Italian
+    r"|ich\s+weiß\s+(es\s+|das\s+)?nicht|ich\s+kann\s+(\w+\s+){0,3}nicht\s+(helfen|beantworten)"  # German
+    r"|я\s+не\s+знаю|не\s+могу\s+(ответить|помочь)"  # Russian
+    r"|لا\s+أعرف|لا\s+أستطيع\s+(الإجابة|المساعدة)"  # Arabic
+    r"|我不知道|无法回答|不能回答|无法提供帮助"  # Chinese
+    r"|わかりません|分かりません|お答えできません|回答できません)",  # Japanese
     re.IGNORECASE,
 )
 
@@ -297,11 +316,13 @@ _APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u0060\u00b4\u2032
 
 def is_refusal(answer: str) -> bool:
     """Whether an answer declines (says it does not know or cannot help), whichever apostrophe it writes ("I don’t
-    know"). Empty answers count as refusals.
+    know"), in English or in the common phrases of French, Spanish, Portuguese, Italian, German, Russian, Arabic,
+    Chinese and Japanese ("Je ne sais pas", "我不知道"). Empty answers count as refusals.
 
     Used by the refusal scorers and by a router deciding to escalate a question (``refusal_or_empty``).
     """
-    return not answer.strip() or bool(_REFUSAL_PATTERNS.search(answer.translate(_APOSTROPHES)))
+    text = answer.translate(_APOSTROPHES)
+    return not answer.strip() or bool(_REFUSAL_PATTERNS.search(text) or _OTHER_LANGUAGE_REFUSALS.search(text))
 
 
 # -- small statistics --------------------------------------------------------------------------------------------------

@@ -230,3 +230,28 @@ def test_a_reference_of_articles_only_is_matched_by_those_words_not_by_an_empty_
     # a multiple-choice reference "A" normalised to nothing, like an empty answer: "" scored token_f1 and exact_match 1
     out = run_scorers(scorers, ctx(answer=answer, reference="A"))
     assert (out["token_f1"].value, out["exact_match"].value) == (f1, em)
+
+
+@pytest.mark.parametrize("answer", [
+    "Employees cannot answer customer emails after 6pm.", "If the agent is unable to help, escalate to tier 2.",
+    "Support staff can't answer billing questions; they forward them to finance.",
+    "A manager who is not able to help should refer you to HR.", "I can't believe how simple it is: use list.sort().",
+])
+def test_an_answer_that_says_someone_else_cannot_answer_or_help_is_no_refusal(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # "cannot answer" / "unable to help" matched with any subject: such answers of a policy corpus were false refusals
+    assert not is_refusal(answer)
+    assert run_scorers(scorers, ctx(answer=answer))["false_refusal"].value == 0.0
+
+
+@pytest.mark.parametrize("answer", [
+    "This cannot be answered from the context.", "Unable to answer: the context does not say.", "Sorry, unable to help.",
+    "I'm unable to help with that.", "I am not able to help with that.", "I don't have enough information to answer.",
+    "The provided context does not mention it.", "Je ne sais pas.", "Désolé, je ne peux pas répondre à cette question.",
+    "No lo sé.", "Lo siento, no puedo ayudar con eso.", "Não sei.", "Non lo so.", "Ich weiß es nicht.",
+    "Ich kann diese Frage nicht beantworten.", "Я не знаю.", "لا أعرف", "我不知道。", "抱歉，我无法回答这个问题。", "わかりません。",
+])
+def test_a_refusal_in_the_first_person_or_in_another_common_language_is_one(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # refusals were read in a few English phrases only: "Je ne sais pas" or "我不知道" on an unanswerable item scored
+    # refusal_correct 0
+    assert is_refusal(answer)
+    assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
