@@ -297,3 +297,16 @@ def test_an_api_key_with_a_line_end_or_spaces_around_it_is_refused_without_showi
     with pytest.raises(ModelError, match=r"OPENAI_API_KEY has spaces or a line end around its value — set it without them$") as info:
         load_generator("openai:gpt-4o-mini")
     assert "0123456789" not in str(info.value)
+
+
+@pytest.mark.parametrize("usage", [{"input_tokens": -1, "output_tokens": 7}, {"input_tokens": 30, "output_tokens": -5}])
+def test_negative_token_counts_are_no_counts_and_make_no_negative_cost(usage: dict[str, int]) -> None:
+    # a proxy that reports -1 for a count it does not know: the answer was priced at a negative cost (cost_usd < 0)
+    from langchain_core.messages import AIMessage
+
+    from workbench.models import Price, cost_of
+
+    reply = AIMessage(content="It is so.", usage_metadata={**usage, "total_tokens": sum(usage.values())})  # type: ignore[typeddict-item]
+    out = LangChainChatGenerator("openai:gpt-4o-mini", Factory(StubChat(reply=reply))).generate(PROMPT, GenerationParams())
+    assert (out.input_tokens, out.output_tokens, out.usage_reported) == (0, 0, False)
+    assert cost_of(out, Price(0.15, 0.6)) is None

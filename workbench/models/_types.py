@@ -30,7 +30,7 @@ class Generation:
     call that computed it; no model was called for it now, and ``retries`` is 0). ``text`` is always valid Unicode:
     lone surrogates in what the model returned become U+FFFD, so one odd answer never stops a variant being logged.
     ``usage_reported``: False when the provider's response carried no token counts (some OpenAI-compatible servers and
-    proxies): its cost is unknown."""
+    proxies) or counts that are none (a negative number, from a broken proxy or server): its cost is unknown."""
 
     text: str
     input_tokens: int
@@ -43,6 +43,9 @@ class Generation:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", valid_unicode(self.text))
+        if self.input_tokens < 0 or self.output_tokens < 0:  # priced as they are, they made a negative cost
+            for name, value in (("input_tokens", 0), ("output_tokens", 0), ("usage_reported", False)):
+                object.__setattr__(self, name, value)
 
 
 @runtime_checkable
