@@ -97,7 +97,7 @@ def test_a_comma_that_groups_no_thousands_is_not_dropped_from_a_number(scorers, 
 def test_overlap_scorers_keep_the_sign_of_a_number(scorers) -> None:  # type: ignore[no-untyped-def]
     assert run_scorers(scorers, ctx(answer="Growth was -3.2%.", reference="growth was 3.2%"))["exact_match"].value == 0.0
     assert token_f1_value("It fell to \u22125 degrees", "it fell to -5 degrees") == 1.0  # a Unicode minus sign is one
-    assert token_f1_value("pages 10-20", "pages 1020") == 1.0  # the dash of a range is still punctuation
+    assert token_f1_value("pages 10-20", "pages 10 20") == 1.0  # the dash of a range is punctuation, not a sign of 20
 
 
 def test_rouge_l_is_unchanged_on_ascii_text() -> None:
@@ -255,3 +255,12 @@ def test_a_refusal_in_the_first_person_or_in_another_common_language_is_one(scor
     # refusal_correct 0
     assert is_refusal(answer)
     assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
+
+
+@pytest.mark.parametrize(("answer", "reference"), [("34", "3/4"), ("1020 days", "10-20 days"), ("1020", "10–20"),
+                                                   ("20240115", "2024-01-15"), ("330", "3:30")])
+def test_numbers_joined_by_punctuation_stay_apart(answer: str, reference: str) -> None:
+    # the punctuation between them was dropped: "34" matched "3/4" exactly, "1020" matched the range "10-20"
+    assert token_f1_value(answer, reference) < 0.5
+    assert token_f1_value(reference.replace("-", "–"), reference) == 1.0
+    assert token_f1_value(reference.replace("/", " / ").replace("-", " - ").replace(":", " : "), reference) == 1.0

@@ -46,10 +46,14 @@ def _number(text: str) -> str:
 
 
 def _strip_punctuation_keeping_numbers(text: str) -> str:
-    """``_strip_punctuation`` outside numbers; numbers as ``_number`` writes them."""
+    """``_strip_punctuation`` outside numbers; numbers as ``_number`` writes them. Punctuation alone between two
+    numbers separates them: "10-20", "3/4", "2024-01-15" and "3:30" are two or three numbers, not 1020, 34, 20240115
+    and 330."""
     pieces, end = [], 0
     for number in _NUMBER.finditer(text):
-        pieces += [_strip_punctuation(text[end:number.start()]), _number(number.group())]
+        between = text[end:number.start()]
+        gap = _strip_punctuation(between)
+        pieces += [" " if pieces and between and not gap else gap, _number(number.group())]
         end = number.end()
     return "".join([*pieces, _strip_punctuation(text[end:])])
 
