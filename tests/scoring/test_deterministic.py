@@ -264,3 +264,10 @@ def test_numbers_joined_by_punctuation_stay_apart(answer: str, reference: str) -
     assert token_f1_value(answer, reference) < 0.5
     assert token_f1_value(reference.replace("-", "–"), reference) == 1.0
     assert token_f1_value(reference.replace("/", " / ").replace("-", " - ").replace(":", " : "), reference) == 1.0
+
+
+@pytest.mark.parametrize("written", ["١٢٣", "۱۲۳", "१२३", "১২৩", "๑๒๓"])
+def test_digits_of_any_script_are_the_number_they_write(scorers, written: str) -> None:  # type: ignore[no-untyped-def]
+    # an Arabic answer giving "١٢٣ يوما" for the reference "123 يوما" scored token_f1 0.5 and exact_match 0
+    out = run_scorers(scorers, ctx(answer=f"{written} يوما", reference="123 يوما"))
+    assert (out["token_f1"].value, out["exact_match"].value, out["rouge_l"].value) == (1.0, 1.0, 1.0)

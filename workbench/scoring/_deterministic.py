@@ -58,10 +58,17 @@ def _strip_punctuation_keeping_numbers(text: str) -> str:
     return "".join([*pieces, _strip_punctuation(text[end:])])
 
 
+def _ascii_digit(ch: str) -> str:
+    digit = unicodedata.decimal(ch, None)
+    return ch if digit is None else str(digit)
+
+
 def _folded(text: str) -> str:
-    """One form for text that reads the same: NFKC (full-width "１０" is "10", a decomposed "é" is "é") and Unicode
-    case folding ("STRASSE" matches "straße")."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    """One form for text that reads the same: NFKC (full-width "１０" is "10", a decomposed "é" is "é"), Unicode
+    case folding ("STRASSE" matches "straße") and ASCII digits for the decimal digits of every script (Arabic-Indic
+    "١٢٣", Devanagari "१२३" and Bengali "১২৩" are 123)."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return text if text.isascii() else "".join(_ascii_digit(ch) for ch in text)
 
 
 def normalize(text: str) -> str:
