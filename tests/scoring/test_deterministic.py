@@ -271,3 +271,11 @@ def test_digits_of_any_script_are_the_number_they_write(scorers, written: str) -
     # an Arabic answer giving "١٢٣ يوما" for the reference "123 يوما" scored token_f1 0.5 and exact_match 0
     out = run_scorers(scorers, ctx(answer=f"{written} يوما", reference="123 يوما"))
     assert (out["token_f1"].value, out["exact_match"].value, out["rouge_l"].value) == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize(("answer", "reference"), [("€40", "$40"), ("¥1,000", "1000"), ("≥ 18", ">= 18"), ("£5", "5"),
+                                                   ("✅ Yes", "yes")])
+def test_unicode_symbols_are_dropped_like_their_ascii_kin(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    # "$40" matched "40" and ">= 18" matched "18", but "€40", "¥1,000" and "≥ 18" did not (token_f1 0 or 0.67)
+    out = run_scorers(scorers, ctx(answer=answer, reference=reference))
+    assert (out["token_f1"].value, out["exact_match"].value) == (1.0, 1.0)

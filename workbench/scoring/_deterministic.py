@@ -26,9 +26,10 @@ _NUMBER = re.compile(r"(?:(?<!\w)[-\u2212])?\d+(?:[.,]\d+)*")
 
 
 def _strip_punctuation(text: str) -> str:
-    """Drop ASCII punctuation and symbols (``string.punctuation``) and any Unicode punctuation (category P*)."""
+    """Drop ASCII punctuation and symbols (``string.punctuation``) and their Unicode kin: punctuation and symbols of any
+    script (categories P* and S*), so "€40" reads as "40" like "$40" does, and "≥ 18" as "18" like ">= 18"."""
     text = text.translate(_PUNCT)
-    return text if text.isascii() else "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
+    return text if text.isascii() else "".join(ch for ch in text if unicodedata.category(ch)[0] not in "PS")
 
 
 # A whole number grouped by thousands separators: 1,000,000, and India's 10,00,000 (lakhs and crores)
@@ -72,9 +73,9 @@ def _folded(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """SQuAD-style normalisation: Unicode-folded case and width, no punctuation (in any script; numbers keep their
-    decimal points and minus signs), no articles, single spaces. A text of articles only keeps them: the reference "A"
-    (a multiple-choice option) is "a", not empty, so an empty answer does not match it."""
+    """SQuAD-style normalisation: Unicode-folded case and width, no punctuation or symbols (in any script; numbers
+    keep their decimal points and minus signs), no articles, single spaces. A text of articles only keeps them: the
+    reference "A" (a multiple-choice option) is "a", not empty, so an empty answer does not match it."""
     text = _strip_punctuation_keeping_numbers(_folded(text))
     return " ".join(_ARTICLES.sub(" ", text).split()) or " ".join(text.split())
 
