@@ -279,3 +279,14 @@ def test_unicode_symbols_are_dropped_like_their_ascii_kin(scorers, answer: str, 
     # "$40" matched "40" and ">= 18" matched "18", but "€40", "¥1,000" and "≥ 18" did not (token_f1 0 or 0.67)
     out = run_scorers(scorers, ctx(answer=answer, reference=reference))
     assert (out["token_f1"].value, out["exact_match"].value) == (1.0, 1.0)
+
+
+def test_a_score_of_any_real_number_type_is_a_plain_float() -> None:
+    # a Fraction passed the number check, then the sweep crashed writing eval_results.json ("not JSON serializable")
+    from fractions import Fraction
+
+    import numpy as np
+
+    out = run_scorers({"frac": lambda c: Score(Fraction(1, 3)), "np": lambda c: Score(np.float32(0.5)),
+                       "count": lambda c: Score(np.int64(3))}, ctx())
+    assert [(type(s.value), s.value) for s in out.values()] == [(float, 1 / 3), (float, 0.5), (float, 3.0)]

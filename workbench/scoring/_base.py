@@ -6,7 +6,7 @@ import importlib
 import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from workbench.datasets import REFUSAL_CATEGORIES
@@ -157,4 +157,7 @@ def _checked(score: object) -> Score:
         raise TypeError(f"the scorer's Score.value is {type(value).__name__} {str(value)[:40]!r} — give a number, or None")
     if value is not None and not math.isfinite(value):
         raise ValueError(f"the scorer's Score.value is {value} — give a finite number, or None for a question it does not apply to")
+    if value is not None and type(value) not in (float, int, bool):
+        # a Fraction or a numpy number: the per-question table is written as JSON, which knows only Python's numbers
+        return replace(score, value=float(value))
     return score
