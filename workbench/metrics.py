@@ -304,7 +304,7 @@ _OTHER_LANGUAGE_REFUSALS = re.compile(
     r"|ich\s+weiß\s+(es\s+|das\s+)?nicht|ich\s+kann\s+(\w+\s+){0,3}nicht\s+(helfen|beantworten)"  # German
     r"|я\s+не\s+знаю|не\s+могу\s+(ответить|помочь)"  # Russian
     r"|لا\s+أعرف|لا\s+أستطيع\s+(الإجابة|المساعدة)"  # Arabic
-    r"|我不知道|无法回答|不能回答|无法提供帮助"  # Chinese
+    r"|我不知道|我(无法|不能)(回答|提供帮助)|(无法|不能)回答(这个|该|此|您的|你的)?问题"  # Chinese
     r"|わかりません|分かりません|お答えできません|回答できません)",  # Japanese
     re.IGNORECASE,
 )

@@ -236,6 +236,7 @@ def test_a_reference_of_articles_only_is_matched_by_those_words_not_by_an_empty_
     "Employees cannot answer customer emails after 6pm.", "If the agent is unable to help, escalate to tier 2.",
     "Support staff can't answer billing questions; they forward them to finance.",
     "A manager who is not able to help should refer you to HR.", "I can't believe how simple it is: use list.sort().",
+    "员工在下午6点后无法回答客户邮件。",
 ])
 def test_an_answer_that_says_someone_else_cannot_answer_or_help_is_no_refusal(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
     # "cannot answer" / "unable to help" matched with any subject: such answers of a policy corpus were false refusals
@@ -248,7 +249,7 @@ def test_an_answer_that_says_someone_else_cannot_answer_or_help_is_no_refusal(sc
     "I'm unable to help with that.", "I am not able to help with that.", "I don't have enough information to answer.",
     "The provided context does not mention it.", "Je ne sais pas.", "Désolé, je ne peux pas répondre à cette question.",
     "No lo sé.", "Lo siento, no puedo ayudar con eso.", "Não sei.", "Non lo so.", "Ich weiß es nicht.",
-    "Ich kann diese Frage nicht beantworten.", "Я не знаю.", "لا أعرف", "我不知道。", "抱歉，我无法回答这个问题。", "わかりません。",
+    "Ich kann diese Frage nicht beantworten.", "Я не знаю.", "لا أعرف", "我不知道。", "抱歉，我无法回答这个问题。", "无法回答该问题。", "わかりません。",
 ])
 def test_a_refusal_in_the_first_person_or_in_another_common_language_is_one(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
     # refusals were read in a few English phrases only: "Je ne sais pas" or "我不知道" on an unanswerable item scored
