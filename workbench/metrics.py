@@ -46,8 +46,8 @@ __all__ = [
 class JudgeUsage:
     """What judging one item cost: calls, unusable outputs, tokens, time and money (None: price unknown); of those
     calls, ``cache_hits`` were read from the cache and ``spent_usd`` is what the others cost now; of the unusable
-    outputs, ``call_errors`` are calls that failed (a rate limit, the network): nothing was cached, so asking again may
-    answer them."""
+    outputs, ``call_errors`` are calls that failed (a rate limit, the network) or were cut off by the judge's time
+    limit (a busy machine): nothing was cached, so asking again may answer them."""
 
     calls: int = 0
     failures: int = 0
@@ -66,7 +66,7 @@ class JudgeUsage:
         usage = cls(failures=extra_failures)
         for r in replies:
             spent = 0.0 if r.cached else r.cost_usd
-            failed_call = int(r.finish_reason == "error")
+            failed_call = int(not r.ok and r.finish_reason in ("error", "deadline"))
             usage = usage + cls(1, 0 if r.ok else 1, r.input_tokens, r.output_tokens, r.latency_s, r.cost_usd, int(r.cached), spent, failed_call)
         return usage
 

@@ -251,3 +251,13 @@ def test_a_provider_error_is_an_error_reply_and_an_unknown_price_stays_unknown()
 def test_a_scripted_model_out_of_script_stays_loud_inside_a_judge() -> None:
     with pytest.raises(ScriptExhausted):
         ModelJudge(ScriptedModel([])).ask("p", SCHEMA)
+
+
+def test_a_judge_reply_cut_off_by_its_time_limit_is_a_call_error_asked_again() -> None:
+    # such a reply is not cached (a busy machine may answer in time next sweep), but it counted as an unusable output
+    # only: the run was complete, so every later sweep reused it with those scores missing for good
+    late = JudgeReply(None, '{"statements": [', error="judge output is incomplete JSON (cut off by the timeout)", finish_reason="deadline")
+    in_time = JudgeReply({"verdict": 1}, '{"verdict": 1} and th', finish_reason="deadline")  # its verdict came before the cut
+    cut_at_length = JudgeReply(None, '{"a": ', error="cut off at max_tokens", finish_reason="length")
+    usage = JudgeUsage.of([late, in_time, cut_at_length])
+    assert (usage.calls, usage.failures, usage.call_errors) == (3, 2, 1)

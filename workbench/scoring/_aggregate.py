@@ -30,7 +30,7 @@ def mean_scores(rows: Iterable[Mapping[str, Score]]) -> dict[str, float]:
 
 def judge_metrics(rows: Iterable[Mapping[str, Score]]) -> dict[str, float]:
     """The judge's accounting over a variant, apart from the answering model's: ``judge_calls``, ``judge_errors``
-    (unusable judge outputs), ``judge_call_errors`` (of those, calls that failed), ``judge_input_tokens``, ``judge_output_tokens``, ``judge_latency_s``,
+    (unusable judge outputs), ``judge_call_errors`` (of those, calls that failed or ran out of time), ``judge_input_tokens``, ``judge_output_tokens``, ``judge_latency_s``,
     ``judge_cost_usd`` (left out when the judge's price is unknown), ``judge_cache_hits`` (replies read from the cache)
     and ``judge_spent_usd`` (what the other calls cost now), and ``<scorer>_std``: the mean over items of the
     standard deviation of the judge's repeats (only with repeats). Empty when no scorer used a judge."""
