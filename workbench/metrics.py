@@ -317,12 +317,14 @@ _APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u0060\u00b4\u2032
 def is_refusal(answer: str) -> bool:
     """Whether an answer declines (says it does not know or cannot help), whichever apostrophe it writes ("I don’t
     know"), in English or in the common phrases of French, Spanish, Portuguese, Italian, German, Russian, Arabic,
-    Chinese and Japanese ("Je ne sais pas", "我不知道"). Empty answers count as refusals.
+    Chinese and Japanese ("Je ne sais pas", "我不知道"). Empty answers count as refusals, and so does an answer with no
+    letter or digit ("...", "-"): it says nothing.
 
     Used by the refusal scorers and by a router deciding to escalate a question (``refusal_or_empty``).
     """
     text = answer.translate(_APOSTROPHES)
-    return not answer.strip() or bool(_REFUSAL_PATTERNS.search(text) or _OTHER_LANGUAGE_REFUSALS.search(text))
+    empty = not any(ch.isalnum() for ch in answer)
+    return empty or bool(_REFUSAL_PATTERNS.search(text) or _OTHER_LANGUAGE_REFUSALS.search(text))
 
 
 # -- small statistics --------------------------------------------------------------------------------------------------

@@ -291,3 +291,12 @@ def test_a_score_of_any_real_number_type_is_a_plain_float() -> None:
     out = run_scorers({"frac": lambda c: Score(Fraction(1, 3)), "np": lambda c: Score(np.float32(0.5)),
                        "count": lambda c: Score(np.int64(3))}, ctx())
     assert [(type(s.value), s.value) for s in out.values()] == [(float, 1 / 3), (float, 0.5), (float, 3.0)]
+
+
+@pytest.mark.parametrize("answer", ["...", " - ", "\n---\n", "?"])
+def test_an_answer_with_no_letter_or_digit_answers_nothing(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # an empty answer counted as declining, but "..." did not: false_refusal missed it, refusal_correct scored 0 and
+    # a router did not escalate it
+    assert is_refusal(answer)
+    assert run_scorers(scorers, ctx(answer=answer))["false_refusal"].value == 1.0
+    assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
