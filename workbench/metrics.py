@@ -292,7 +292,7 @@ _REFUSAL_PATTERNS = re.compile(
     r"|not\s+(in|covered\s+by|mentioned\s+in)\s+the\s+(provided\s+)?context|no\s+information\s+(about|on)"
     r"|context\s+(does\s+not|doesn'?t)\s+(contain|mention|provide|say)"
     r"|\b(this|that|it|question)\s+(cannot|can'?t)\s+be\s+answered|\bwe\s+(cannot|can'?t)\s+(help|answer)"
-    r"|(\bi\s+am|\bi'?m|\bwe\s+are|^\W*|[.!?,;:]\s*)\s*(unable|not\s+able)\s+to\s+(answer|help)|\bi\s+refuse)",
+    r"|(\bi\s+am\s+|\bi'?m\s+|\bwe\s+are\s+|^\W*|[.!?,;:]\s*)(unable|not\s+able)\s+to\s+(answer|help)|\bi\s+refuse)",
     re.IGNORECASE,
 )
 # The same in the languages a model most often answers in: "I don't know", "I cannot answer / help".

@@ -300,3 +300,13 @@ def test_an_answer_with_no_letter_or_digit_answers_nothing(scorers, answer: str)
     assert is_refusal(answer)
     assert run_scorers(scorers, ctx(answer=answer))["false_refusal"].value == 1.0
     assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
+
+
+def test_refusal_detection_takes_linear_time_on_a_long_run_of_spaces() -> None:
+    # a degenerate answer ('.' then thousands of spaces) made the refusal pattern backtrack quadratically: 20 s for
+    # 20,000 spaces, in every refusal scorer and in a router's escalation check
+    import time
+
+    started = time.perf_counter()
+    assert not is_refusal("." + " " * 8000 + "x")
+    assert time.perf_counter() - started < 1.0
