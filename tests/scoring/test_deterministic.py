@@ -310,3 +310,14 @@ def test_refusal_detection_takes_linear_time_on_a_long_run_of_spaces() -> None:
     started = time.perf_counter()
     assert not is_refusal("." + " " * 8000 + "x")
     assert time.perf_counter() - started < 1.0
+
+
+def test_a_score_with_an_error_has_no_value_in_the_table_or_the_mean() -> None:
+    # Score(0.7, error=...) showed 0.7 in the per-question table (and in wb.compare, which reads it) while the run's
+    # mean left it out as a failed score
+    from workbench.scoring import mean_scores
+
+    rows = [run_scorers({"custom": lambda c: Score(0.7, error="judge timed out")}, ctx()),
+            run_scorers({"custom": lambda c: Score(0.1)}, ctx())]
+    assert (rows[0]["custom"].value, rows[0]["custom"].error) == (None, "judge timed out")
+    assert mean_scores(rows) == {"custom": 0.1, "custom_errors": 1.0}

@@ -153,6 +153,9 @@ def _checked(score: object) -> Score:
         raise TypeError(f"the scorer returned {type(score).__name__} {str(score)[:40]!r}, not a Score — return "
                         "workbench.Score(value), or Score(None) for a question it does not apply to")
     value = score.value
+    if score.error is not None and value is not None:
+        # a failed score has no value: the run's mean leaves it out, so the per-question table must not show it
+        return replace(score, value=None)
     if value is not None and not isinstance(value, numbers.Real):
         raise TypeError(f"the scorer's Score.value is {type(value).__name__} {str(value)[:40]!r} — give a number, or None")
     if value is not None and not math.isfinite(value):
