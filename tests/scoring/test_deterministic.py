@@ -182,6 +182,9 @@ def test_a_scorer_written_as_the_function_of_the_question_is_told_the_factory_sh
     (Score("0.5"), "TypeError: the scorer's Score.value is str '0.5' — give a number, or None"),
     (Score(float("nan")), "ValueError: the scorer's Score.value is nan — give a finite number"),
     (Score(float("inf")), "ValueError: the scorer's Score.value is inf — give a finite number"),
+    # a dict or number as the explanation crashed wb.run after every question, in MLflow ("type 'dict' is not supported")
+    (Score(0.5, {"why": "because"}), "TypeError: the scorer's Score.explanation is dict \"{'why': 'because'}\" — give text"),
+    (Score(0.5, 1.0), "TypeError: the scorer's Score.explanation is float '1.0' — give text"),
 ])
 def test_a_scorer_that_returns_no_usable_score_is_a_scorer_error(returned: object, error: str) -> None:
     # an infinity would pass every gate and a NaN is logged as a metric no comparison can use

@@ -153,6 +153,10 @@ def _checked(score: object) -> Score:
         raise TypeError(f"the scorer returned {type(score).__name__} {str(score)[:40]!r}, not a Score — return "
                         "workbench.Score(value), or Score(None) for a question it does not apply to")
     value = score.value
+    for field, text in (("explanation", score.explanation), ("error", score.error)):
+        if text is not None and not isinstance(text, str):  # MLflow stores it as the assessment's text
+            raise TypeError(f"the scorer's Score.{field} is {type(text).__name__} {str(text)[:40]!r} — give text, "
+                            "e.g. Score(0.5, 'why'); the value comes first")
     if score.error is not None and value is not None:
         # a failed score has no value: the run's mean leaves it out, so the per-question table must not show it
         return replace(score, value=None)
