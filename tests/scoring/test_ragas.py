@@ -240,3 +240,15 @@ def test_non_llm_context_metrics_find_the_reference_sentences(offline) -> None: 
     two_sentences = "pass is a null operation; when it is executed, nothing happens."
     half = run_scorers(offline, ScoreContext("q", answer="a", reference=two_sentences, contexts=("pass is a null operation.",)))
     assert half["non_llm_context_recall"].value == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(("chunk", "reference"), [
+    ("员工每年有25天带薪假。未使用的假期在3月31日失效，除非经理批准最多结转五天。", "员工每年有25天带薪假。"),
+    ("従業員は年間25日の有給休暇を取得できます。未使用の日数は3月31日に失効しますが、上司が承認すれば最大5日まで繰り越せます。",
+     "従業員は年間25日の有給休暇を取得できます。"),
+])
+def test_non_llm_context_metrics_split_chinese_and_japanese_sentences(offline, chunk: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    # "。" has no space after it, so a chunk was one sentence: a reference sentence copied from it scored recall and
+    # precision 0 (1 in English)
+    out = run_scorers(offline, ScoreContext("q", answer="a", reference=reference, contexts=(chunk,)))
+    assert out["non_llm_context_recall"].value == 1.0 and out["non_llm_context_precision"].value == 1.0

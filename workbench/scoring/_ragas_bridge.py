@@ -127,13 +127,16 @@ class RagasEmbeddings(BaseRagasEmbedding):
         return self.embed_texts(texts)
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n\s*\n")
+# A sentence ends at . ! ? ; : (and Arabic ؟, Devanagari ।) before a space, at a Chinese or Japanese full stop, mark
+# or colon (written with no space after it: 。．！？；：), or at a blank line.
+_SENTENCE_END = re.compile(r"(?<=[.!?;:\u061f\u0964])\s+|(?<=[\u3002\uff0e\uff01\uff1f\uff1b\uff1a])\s*|\n\s*\n")
 _QUOTES = str.maketrans({c: "" for c in "\"'`“”‘’*"})
 
 
 def sentences(text: str) -> list[str]:
-    """Split text into sentences (also at ``;`` and ``:``), whitespace collapsed, quotes dropped, lower case; a piece
-    with no letter or digit (a stray "-") is none, a one-character answer ("5", "是") is one."""
+    """Split text into sentences (also at ``;`` and ``:``, and at "。" with no space after it), whitespace collapsed,
+    quotes dropped, lower case; a piece with no letter or digit (a stray "-") is none, a one-character answer ("5",
+    "是") is one."""
     parts = (" ".join(p.split()).translate(_QUOTES).lower().strip() for p in _SENTENCE_END.split(text))
     return [p for p in parts if any(ch.isalnum() for ch in p)]
 
