@@ -252,3 +252,12 @@ def test_non_llm_context_metrics_split_chinese_and_japanese_sentences(offline, c
     # precision 0 (1 in English)
     out = run_scorers(offline, ScoreContext("q", answer="a", reference=reference, contexts=(chunk,)))
     assert out["non_llm_context_recall"].value == 1.0 and out["non_llm_context_precision"].value == 1.0
+
+
+def test_bleu_counts_chinese_and_japanese_per_character(offline) -> None:  # type: ignore[no-untyped-def]
+    # sacrebleu split only at spaces: an answer one character off its Chinese reference was one wrong word, BLEU 0
+    bleu = lambda answer, reference: run_scorers(offline, ScoreContext("q", answer=answer, reference=reference))["bleu"].value  # noqa: E731
+    assert bleu("员工每年有25天的带薪假。", "员工每年有25天带薪假。") > 0.5
+    assert bleu("年間25日の有給休暇です。", "年間25日の有給休暇があります。") > 0.3
+    assert bleu("员工每年有25天带薪假。", "员工每年有25天带薪假。") == pytest.approx(1.0)
+    assert bleu("The loop ends. Then it runs!", "The loop ends. Then it runs.") == pytest.approx(0.8408964, abs=1e-6)  # as before

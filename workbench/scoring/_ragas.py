@@ -21,7 +21,7 @@ from typing import Any
 
 from workbench.errors import SpecError
 from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv
-from workbench.scoring._deterministic import is_refusal
+from workbench.scoring._deterministic import is_refusal, words
 from workbench.metrics import JudgeUsage
 from workbench.scoring._judge import JudgeReply
 
@@ -233,10 +233,13 @@ def _collection_metric(metric_class: str, name: str) -> Callable[[str, str], flo
 def _bleu_value(reference: str, answer: str) -> float:
     """sacrebleu's BLEU of the whole answer against the whole reference, as one segment, in [0, 1] (effective order:
     a short answer equal to its reference is 1). ragas's BleuScore splits both at ". " and pairs the pieces as a
-    corpus, so it scored the answer's first sentence only (and an exact copy of a two-sentence reference 0)."""
+    corpus, so it scored the answer's first sentence only (and an exact copy of a two-sentence reference 0). Chinese,
+    Japanese and Thai count per character, as in token_f1: sacrebleu's tokenizer splits at spaces only, so a Chinese
+    answer one character off its reference was one wrong word (BLEU 0)."""
     from sacrebleu import sentence_bleu
 
-    return float(sentence_bleu(answer, [reference]).score) / 100
+    spaced = lambda text: " ".join(words(text))  # noqa: E731
+    return float(sentence_bleu(spaced(answer), [spaced(reference)]).score) / 100
 
 
 def string_similarity(env: ScorerEnv) -> ScoreFn:
