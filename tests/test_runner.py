@@ -453,3 +453,26 @@ def test_every_column_and_metric_a_sweep_writes_beside_the_scores_is_a_reserved_
     written = (set(variant.records_frame().columns) | set(variant.metrics)) - scorers
     assert written - {f"{s}_errors" for s in scorers} <= RESERVED_NAMES
     assert {"answer", "case_id", "cost_usd", "latency_p50_s", "cost_per_question_usd"} <= written
+
+
+def test_a_scorer_that_failed_on_some_questions_is_named_in_the_notes(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # its mean left the failed questions out and workbench run said nothing: a scorer that failed on 3 of 4 questions
+    # showed the mean of the fourth as the variant's score
+    @wb.scorer("test_fails_on_long_answers", default=False)
+    def fails_on_long_answers(env):  # type: ignore[no-untyped-def]
+        def score(ctx):  # type: ignore[no-untyped-def]
+            if ctx.question != first_question:
+                raise RuntimeError("no verdict\nsecond line")
+            return wb.Score(1.0)
+        return score
+
+    spec = make_spec(prompts=[make_spec().prompts[0].model_dump()], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}],
+                     scorers=["token_f1", "test_fails_on_long_answers"])
+    first_question = wb.load_dataset(ROOT / "datasets/python_docs.jsonl").cases[0].question
+    result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings,
+                    progress=False)
+    (variant,) = result.variants
+    assert variant.metrics["test_fails_on_long_answers"] == 1.0 and variant.metrics["test_fails_on_long_answers_errors"] == 3
+    assert result.scorer_notes == (f"{variant.variant.name}: test_fails_on_long_answers failed on 3 of 4 questions "
+                                   "(first: RuntimeError: no verdict) — its mean leaves them out",)
+    assert result.scorer_notes[0] in result.notes

@@ -220,9 +220,28 @@ class SweepResult:
                      for model_id in dict.fromkeys(ids) if self.spec.price(model_id) is None)
 
     @property
+    def scorer_notes(self) -> tuple[str, ...]:
+        """One line per variant and scorer that failed on some of its questions (an unusable judge reply, a scorer of
+        your own that raised): the scorer's mean leaves those questions out, which the mean does not say (shown by
+        ``workbench run`` and the RunPanel)."""
+        notes = []
+        for v in self.variants:
+            failed: dict[str, list[str]] = {}
+            for r in v.records:
+                for name, score in r.scores.items():
+                    if score.error is not None:
+                        failed.setdefault(name, []).append(score.error)
+            for name, errors in failed.items():
+                first = next(iter(redact(errors[0]).strip().splitlines()), "")[:200]
+                notes.append(f"{v.variant.name}: {name} failed on {len(errors)} of {len(v.records)} questions (first: {first}) "
+                             "— its mean leaves them out")
+        return tuple(notes)
+
+    @property
     def notes(self) -> tuple[str, ...]:
-        """What the sweep's numbers do not say by themselves: ``truncation_notes`` and ``price_notes``."""
-        return (*self.truncation_notes, *self.price_notes)
+        """What the sweep's numbers do not say by themselves: ``truncation_notes``, ``price_notes`` and
+        ``scorer_notes``."""
+        return (*self.truncation_notes, *self.price_notes, *self.scorer_notes)
 
     def variant(self, key: str) -> VariantResult:
         """A variant by id, name or MLflow run id."""
