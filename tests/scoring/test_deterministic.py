@@ -324,3 +324,11 @@ def test_a_score_with_an_error_has_no_value_in_the_table_or_the_mean() -> None:
             run_scorers({"custom": lambda c: Score(0.1)}, ctx())]
     assert (rows[0]["custom"].value, rows[0]["custom"].error) == (None, "judge timed out")
     assert mean_scores(rows) == {"custom": 0.1, "custom_errors": 1.0}
+
+
+def test_a_number_written_without_its_leading_zero_is_that_number() -> None:
+    # ".5" lost its point with the punctuation: the answer "5" matched the reference ".5" (a half) exactly, and
+    # "p < .05" did not match "p < 0.05"
+    assert token_f1_value("5", ".5") == 0.0
+    assert token_f1_value(".5", "0.5") == 1.0 and token_f1_value("-.5", "\u22120.5") == 1.0
+    assert token_f1_value("p < .05", "p < 0.05") == 1.0

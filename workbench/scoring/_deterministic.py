@@ -21,8 +21,8 @@ _UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3
                        "\uf900-\ufaff\U00020000-\U0003ffff]")
 
 
-# A number with its sign and separators: "-5", "1,000.5", "3.11", "2.4.1" (not the "-" of a range such as "10-20")
-_NUMBER = re.compile(r"(?:(?<!\w)[-\u2212])?\d+(?:[.,]\d+)*")
+# A number with its sign and separators: "-5", "1,000.5", "3.11", "2.4.1", ".5" (not the "-" of a range such as "10-20")
+_NUMBER = re.compile(r"(?:(?<!\w)[-\u2212])?(?:\d+(?:[.,]\d+)*|(?<![\w.])\.\d+)")
 
 
 def _strip_punctuation(text: str) -> str:
@@ -38,9 +38,11 @@ _GROUPED = re.compile(r"-?\d{1,3}(?:,\d{3})+|-?\d{1,2}(?:,\d{2})+,\d{3}")
 
 def _number(text: str) -> str:
     """A number as the overlap scorers compare it: thousands separators go ("1,000" is 1000), a comma that groups no
-    thousands separates ("3,5" is 3 and 5, not 35), decimal points stay ("3.5" is not 35, "3.11" is not 311), and so
-    does a minus sign ("-5" is not 5; "−5" is "-5")."""
+    thousands separates ("3,5" is 3 and 5, not 35), decimal points stay ("3.5" is not 35, "3.11" is not 311; ".5" is
+    0.5, not 5), and so does a minus sign ("-5" is not 5; "−5" is "-5")."""
     whole, point, fraction = text.replace("\u2212", "-").partition(".")
+    if whole in ("", "-"):  # ".5" is 0.5 (not 5), "-.5" is -0.5
+        whole += "0"
     if _GROUPED.fullmatch(whole):
         whole = whole.replace(",", "")
     return (whole + point + fraction).replace(",", " ")
