@@ -215,18 +215,33 @@ def test_a_branch_that_blocks_the_new_branch_name_is_named(promoted: Swept, depl
 
 
 def test_a_checkout_blocked_by_local_changes_leaves_no_branch_behind(promoted: Swept, deploy_repo: Path) -> None:
-    notes = deploy_repo / "assist" / "notes.txt"  # committed in the bundle's folder, which the export replaces
-    notes.parent.mkdir()
-    notes.write_text("old notes\n")
-    git(deploy_repo, "add", "assist/notes.txt")
-    git(deploy_repo, "commit", "-q", "-m", "notes")
-    notes.write_text("my local edit\n")
+    wb.export("assist-x", "staging", repo=deploy_repo, settings=promoted.settings, bundle_dir="assist", checkout=True)
+    report = deploy_repo / "assist" / "EVALUATION.md"  # a file of the bundle in the folder, which the next export replaces
+    report.write_text("my local edit\n")
+    branch = git(deploy_repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
     refs = git(deploy_repo, "for-each-ref")
     with pytest.raises(ExportError, match="nothing was exported .* commit or stash your local changes"):
         wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, bundle_dir="assist", allow_dirty=True,
                   checkout=True)
     assert git(deploy_repo, "for-each-ref") == refs  # the branch made for the export is gone again
-    assert notes.read_text() == "my local edit\n" and git(deploy_repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+    assert report.read_text() == "my local edit\n" and git(deploy_repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == branch
+
+
+def test_files_an_export_did_not_write_are_not_deleted_by_the_next(promoted: Swept, deploy_repo: Path) -> None:
+    for rel in ("svc/README.md", "svc/k8s/deployment.yaml"):  # the team's own files where the bundle would go
+        (deploy_repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (deploy_repo / rel).write_text("kind: Deployment\n")
+    git(deploy_repo, "add", "svc")
+    git(deploy_repo, "commit", "-q", "-m", "service")
+    before, refs = state(deploy_repo), git(deploy_repo, "for-each-ref")
+    with pytest.raises(ExportError, match=r"bundle_dir 'svc' in .* holds files no export of a bundle wrote \(README.md, "
+                                          r"k8s/deployment.yaml\) — the export replaces the whole folder"):
+        wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, bundle_dir="svc")
+    assert state(deploy_repo) == before and git(deploy_repo, "for-each-ref") == refs
+    # a folder holding an earlier export is replaced, as before
+    wb.export("assist-x", "staging", repo=deploy_repo, settings=promoted.settings, bundle_dir="svc/bundle", checkout=True)
+    result = wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, bundle_dir="svc/bundle")
+    assert "svc/k8s/deployment.yaml" in git(deploy_repo, "ls-tree", "-r", "--name-only", result.branch)
 
 
 def test_export_into_an_empty_repository(promoted: Swept, tmp_path: Path) -> None:

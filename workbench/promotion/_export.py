@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from workbench.comparison import bootstrap_mean, number_text
 from workbench.config import Settings, settings as default_settings
 from workbench.promotion._config import (
@@ -242,6 +244,18 @@ def _bundle_folder(raw: str) -> str:
     return "/".join(parts)
 
 
+def foreign_files(existing: list[str], manifest_text: str | None) -> list[str]:
+    """The files of a bundle folder that the bundle exported there before did not write (its ``manifest.json`` lists
+    them): an export replaces the whole folder, and would delete them."""
+    listed: set[str] = set()
+    if manifest_text is not None:
+        try:
+            listed = {MANIFEST_FILE, *Manifest.model_validate_json(manifest_text).files}
+        except ValidationError:  # not a manifest of ours: nothing in the folder is known to be a bundle's
+            pass
+    return [f for f in existing if f not in listed]
+
+
 def default_branch(name: str, alias: str, version: str) -> str:
     """``promote/<name>-<alias>-v<version>``, without the dots git refuses in a branch name that a registered model name
     may hold (two in a row, a leading one)."""
@@ -262,7 +276,8 @@ def export(
     """Commit the bundle of ``name@alias`` to a new branch of a deployment git repository.
 
     The commit adds (or replaces) the folder ``bundle_dir`` (default ``<name>/<alias>``) on top of the repository's
-    HEAD, on the branch ``promote/<name>-<alias>-v<version>``. The working tree, index and HEAD are not touched
+    HEAD, on the branch ``promote/<name>-<alias>-v<version>``; a folder holding files that no earlier export wrote there
+    (its ``manifest.json`` lists what it wrote) is refused rather than emptied. The working tree, index and HEAD are not touched
     unless ``checkout`` is set; an export interrupted before the branch exists leaves the repository as it was.
 
     Args:
@@ -276,7 +291,8 @@ def export(
         settings: where the MLflow store is.
 
     Raises:
-        ExportError: not a git repository, dirty repository, existing branch, nothing holds the alias.
+        ExportError: not a git repository, dirty repository, existing branch, nothing holds the alias, a bundle folder
+            holding other files.
         SecretFound: a file of the bundle contains something that looks like a secret (nothing is written).
     """
     _check_target(name, alias)
@@ -305,6 +321,11 @@ def export(
         for i in range(1, len(parts) + 1):
             if git.object_type(parent, "/".join(parts[:i])) == "blob":
                 raise ExportError(f"bundle_dir '{folder}': '{'/'.join(parts[:i])}' is a file in {root} — choose another folder")
+        foreign = foreign_files(git.files_in(parent, folder), git.read_text(parent, f"{folder}/{MANIFEST_FILE}"))
+        if foreign:
+            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            raise ExportError(f"bundle_dir '{folder}' in {root} holds files no export of a bundle wrote ({', '.join(foreign[:3])}{more}) "
+                              "— the export replaces the whole folder: choose another folder (--bundle-dir), or move them out")
     env = git.identity_env(current_user())
     with tempfile.TemporaryDirectory(prefix="wb-export-") as tmp:
         staging = Path(tmp) / "bundle"

@@ -77,6 +77,18 @@ class GitRepo:
         proc = self._run("cat-file", "-t", f"{commit}:{path}", check=False)
         return proc.stdout.strip() if proc.returncode == 0 else None
 
+    def files_in(self, commit: str, folder: str) -> list[str]:
+        """The files under ``folder`` in ``commit``, relative to it (none when the folder is not there)."""
+        if self.object_type(commit, folder) != "tree":
+            return []
+        return [f for f in self._run("ls-tree", "-r", "-z", "--name-only", f"{commit}:{folder}").stdout.split("\0") if f]
+
+    def read_text(self, commit: str, path: str) -> str | None:
+        """The text of the file ``path`` in ``commit``, None when it is not there."""
+        if self.object_type(commit, path) != "blob":
+            return None
+        return self._run("cat-file", "blob", f"{commit}:{path}").stdout
+
     def check_branch_name(self, branch: str) -> None:
         if self._run("check-ref-format", "--branch", branch, check=False).returncode != 0:
             raise ExportError(f"'{branch}' is not a valid git branch name — pass another branch name")
