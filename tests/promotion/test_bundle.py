@@ -71,6 +71,17 @@ def test_a_modified_file_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Pa
         wb.load_bundle(copy)
 
 
+def test_an_exported_bundle_without_its_manifest_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    """A copy that lost manifest.json (a .dockerignore of *.json, a hand-picked copy) loaded with no file checked."""
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    (copy / "manifest.json").unlink()
+    with pytest.raises(BundleError, match=r"manifest\.json: missing, so no file of this exported bundle can be checked"):
+        wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    (copy / "EVALUATION.md").unlink()  # the registered model's artifacts: config and prompts alone, no manifest
+    assert wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models()).config.name
+
+
 def _other_config(manifest: dict[str, Any]) -> dict[str, Any]:
     return {**manifest, "config_hash": "0" * 64}
 

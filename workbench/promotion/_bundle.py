@@ -16,7 +16,7 @@ from workbench.errors import DataError
 from workbench.grid import embedded_index_key
 from workbench.models import Embedder, GenerationParams, Generator, load_embedder, load_generator
 from workbench.pipeline import ChromaIndexStore, IndexStore, Retriever, answer_question, chunk_corpus
-from workbench.promotion._config import CONFIG_FILE, MANIFEST_FILE, BundleConfig, Manifest, sha256
+from workbench.promotion._config import CONFIG_FILE, MANIFEST_FILE, REPORT_FILE, BundleConfig, Manifest, sha256
 from workbench.promotion._errors import BundleError
 from workbench.prompts import PromptTemplate
 
@@ -83,6 +83,9 @@ def _manifest(path: Path) -> Manifest:
 def _verify(folder: Path) -> Manifest | None:
     """The bundle's manifest after checking every file it lists; None for a bare config bundle (no manifest)."""
     manifest_path = folder / MANIFEST_FILE
+    if not manifest_path.is_file() and (folder / REPORT_FILE).is_file():  # an export writes both: its files are unchecked
+        raise BundleError(f"{manifest_path}: missing, so no file of this exported bundle can be checked (it holds "
+                          f"{REPORT_FILE}) — restore the bundle from its commit, with {MANIFEST_FILE}")
     if not manifest_path.is_file():
         return None  # a bare config bundle (e.g. the registered model's artifacts) has no manifest
     manifest = _manifest(manifest_path)
@@ -138,8 +141,9 @@ def load_bundle(
 ) -> Bundle:
     """Rebuild the exact pipeline of an exported bundle, without MLflow.
 
-    Checks every file against ``manifest.json``, validates ``config.yaml``, loads the corpus and checks its hash,
-    chunks and embeds it into a Chroma index (reused when one with the same content key exists), and loads the model.
+    Checks every file against ``manifest.json`` (an exported bundle without it is refused), validates ``config.yaml``,
+    loads the corpus and checks its hash, chunks and embeds it into a Chroma index (reused when one with the same
+    content key exists), and loads the model.
 
     Args:
         path: the bundle folder (holding ``config.yaml``).
