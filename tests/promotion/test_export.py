@@ -284,6 +284,19 @@ def test_evaluation_report_shows_costs_below_a_thousandth() -> None:
     assert "| PASS | cost per answer <= $0.001 | 4.50e-04 |" in _table(["", "gate", "value", "detail"], _gate_rows([gate]))
 
 
+def test_evaluation_report_shows_counts_as_whole_numbers() -> None:
+    from workbench.promotion._config import GateRecord, MetricRecord
+    from workbench.promotion._report import _gate_rows, _metric_rows, _table
+
+    metrics = {"questions": MetricRecord(value=5.0), "output_tokens": MetricRecord(value=307.0), "question_errors": MetricRecord(value=0.0),
+               "generation_calls": MetricRecord(value=5.0), "token_f1": MetricRecord(value=1.0)}
+    table = _table(["metric", "value", "interval"], _metric_rows(metrics))  # read 5.000 questions, 307.000 output tokens
+    for row in ("| questions | 5 |", "| output_tokens | 307 |", "| question_errors | 0 |", "| generation_calls | 5 |", "| token_f1 | 1.000 |"):
+        assert row in table, table
+    gate = GateRecord(gate="at least 5 questions", kind="min_questions", passed=True, value=5.0, detail="5 questions")
+    assert "| PASS | at least 5 questions | 5 | 5 questions |" in _table(["", "gate", "value", "detail"], _gate_rows([gate]))
+
+
 def test_a_version_whose_logged_model_was_deleted_says_so(swept: Swept, deploy_repo: Path) -> None:
     from mlflow import MlflowClient
 

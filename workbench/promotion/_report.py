@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from workbench.comparison import number_text
+from workbench.metrics import is_count
 from workbench.promotion._config import AuditRecord, BundleConfig, GateRecord, MetricRecord, RegistryRecord
 
 _MAX_ROWS = 50
@@ -36,12 +37,17 @@ def _metric_rows(metrics: Mapping[str, MetricRecord]) -> list[list[Any]]:
     for name, m in metrics.items():
         interval = (f"[{number_text(m.interval.low)}, {number_text(m.interval.high)}] (n={m.interval.n})"
                     if m.interval and m.interval.low is not None and m.interval.high is not None else "")
-        rows.append([name, m.value, interval])
+        rows.append([name, _count(m.value) if is_count(name) else m.value, interval])
     return rows
 
 
+def _count(value: float | None) -> float | int | None:
+    """A count as a whole number (5 questions, 307 output tokens: not 5.000), as the CLI and the widgets show it."""
+    return int(value) if value is not None and float(value).is_integer() else value
+
+
 def _gate_rows(gates: Sequence[GateRecord]) -> list[list[Any]]:
-    return [["PASS" if g.passed else "FAIL", g.gate, g.value, g.detail] for g in gates]
+    return [["PASS" if g.passed else "FAIL", g.gate, _count(g.value) if g.kind == "min_questions" else g.value, g.detail] for g in gates]
 
 
 def render_report(
