@@ -278,6 +278,7 @@ def run(
         return answer_scorers if v.generates else retrieval_scorers
 
     keys: dict[str, str] = {}
+    models_of: dict[str, dict[str, str]] = {}  # variant id -> the identities of its models, logged with its run
     unservable: dict[str, WorkbenchError] = {}  # a provider package or API key missing: known before anything runs
     for v in variants:
         try:
@@ -285,6 +286,7 @@ def run(
         except WorkbenchError as exc:
             unservable[v.id] = exc
             continue
+        models_of[v.id] = identities
         if not _always_called(v, spec.judge if judge is None else None):
             keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
                                    scoring=_scorer_fingerprint(spec, v, scorers_of(v), the_judge), seed=spec.seed)
@@ -391,7 +393,8 @@ def run(
             )
             try:
                 for result in running:
-                    finish(track.log_variant(sweep, result, dataset, reuse_key=keys.get(result.variant.id)))
+                    finish(track.log_variant(sweep, result, dataset, reuse_key=keys.get(result.variant.id),
+                                             models=models_of.get(result.variant.id)))
             except BaseException:
                 aborted.set()  # nothing more starts; the executor ends its workers
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -115,3 +116,43 @@ def test_an_index_is_reused_only_by_the_embedder_that_made_it(swept: Swept, bund
     fresh = wb.load_bundle(bundle_dir, corpus_path=corpus, index_dir=tmp_path / "fresh-index", models=other)
     for case in CASES:
         assert reopened.answer(case["question"]).chunk_ids == fresh.answer(case["question"]).chunk_ids
+
+
+def test_a_bundle_evaluated_on_another_server_needs_that_server(tmp_path: Path, empty_store: Path) -> None:
+    """A sweep that sent its model to a vLLM server (OPENAI_BASE_URL) was promoted and rebuilt with no record of it: the
+    bundle sent the same model string to the provider's default server, silently another model."""
+    from tests.conftest import copy_store
+    from tests.promotion.conftest import scripted_answer, write_project
+    from workbench.config import settings
+    from workbench.models import GEMMA_ID
+    from workbench.promotion import build_bundle
+    from workbench.testing import ScriptedModel
+
+    server = "http://vllm.internal:8000/v1"
+    served = {**fake_models(), GEMMA_ID: ScriptedModel(scripted_answer, model_id=GEMMA_ID, identity=f"{GEMMA_ID}@{server}")}
+    cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
+    result = wb.run(write_project(tmp_path), settings=cfg, models=served, progress=False)
+    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
+    wb.promote(run_id, name="assist-vllm", alias="staging", gates=EASY, settings=cfg)
+    files, config, _, _ = build_bundle("assist-vllm", "staging", settings=cfg)
+    assert config.servers == {GEMMA_ID: server} and f"{GEMMA_ID}: {server}" in files["config.yaml"].decode()
+    assert f"| server of {GEMMA_ID} | {server} |" in files["EVALUATION.md"].decode()
+    folder = tmp_path / "bundle"
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    load = dict(corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index")
+    with pytest.raises(BundleError, match=re.escape(f"{GEMMA_ID} was evaluated on {server}, but this environment sends it to its "
+                                                    "provider's default server — point")):
+        wb.load_bundle(folder, models=fake_models(), **load)
+    assert wb.load_bundle(folder, models=served, **load).answer(CASES[0]["question"]).answer == CASES[0]["reference"]
+
+
+def test_a_bundle_evaluated_on_the_default_server_refuses_another(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    from workbench.models import GEMMA_ID
+    from workbench.testing import ScriptedModel
+
+    proxy = {**fake_models(), GEMMA_ID: ScriptedModel(lambda p: "", model_id=GEMMA_ID, identity=f"{GEMMA_ID}@http://proxy:9000")}
+    with pytest.raises(BundleError, match=re.escape(f"{GEMMA_ID} was evaluated on its provider's default server, but this "
+                                                    "environment sends it to http://proxy:9000 — unset")):
+        wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=proxy)

@@ -175,6 +175,18 @@ def hosted_identity(model_id: str, environ: Mapping[str, str]) -> str:
     return f"{model_id}@{without_credentials(url if '://' in url else f'http://{url}').rstrip('/')}"
 
 
+def hosted_server(model_id: str, identity: str) -> str | None:
+    """The server named in a model's identity (``hosted_identity`` adds it after ``@`` when the environment points
+    the provider's client at one); None for the provider's default server, a local model or a fake."""
+    prefix = f"{model_id}@"
+    return identity[len(prefix):] if identity.startswith(prefix) else None
+
+
+def endpoint_variables(model_id: str) -> tuple[str, ...]:
+    """The environment variables that point a hosted model's client at another server (none for local models)."""
+    return tuple(ENDPOINT_VARIABLES.get(model_id.partition(":")[0], ()))
+
+
 def _endpoint(provider: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
     """The variable that points the provider's client at another server, and its value (None when none is set)."""
     return next(((v, environ[v].strip()) for v in ENDPOINT_VARIABLES.get(provider, ()) if environ.get(v, "").strip()), None)

@@ -14,7 +14,15 @@ from workbench.config import settings as default_settings
 from workbench.datasets import Corpus, EvalCase, load_corpus
 from workbench.errors import DataError
 from workbench.grid import embedded_index_key
-from workbench.models import Embedder, GenerationParams, Generator, load_embedder, load_generator
+from workbench.models import (
+    Embedder,
+    GenerationParams,
+    Generator,
+    endpoint_variables,
+    hosted_server,
+    load_embedder,
+    load_generator,
+)
 from workbench.pipeline import ChromaIndexStore, IndexStore, Retriever, answer_question, chunk_corpus
 from workbench.promotion._config import CONFIG_FILE, MANIFEST_FILE, REPORT_FILE, BundleConfig, Manifest, sha256
 from workbench.promotion._errors import BundleError
@@ -131,6 +139,18 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
     return corpus
 
 
+def _check_server(config: BundleConfig, folder: Path, model_id: str, identity: str) -> None:
+    """Refuse a model that this environment sends to another server than the one the bundle was evaluated on."""
+    evaluated, here = config.servers.get(model_id), hosted_server(model_id, identity)
+    if evaluated == here:
+        return
+    default = "its provider's default server"
+    names = " or ".join(endpoint_variables(model_id)) or "the provider's server setting"
+    fix = f"point {names} at {evaluated}" if evaluated else f"unset {names}"
+    raise BundleError(f"{folder / CONFIG_FILE}: {model_id} was evaluated on {evaluated or default}, but this environment sends it "
+                      f"to {here or default} — {fix} (the answers would differ), or promote a configuration evaluated there")
+
+
 def load_bundle(
     path: str | Path,
     *,
@@ -179,6 +199,7 @@ def load_bundle(
     corpus = _corpus(config, folder, corpus_path)
     embedding = config.retrieval.embedding
     embedder = cast(Embedder, overrides[embedding]) if embedding in overrides else load_embedder(embedding)
+    _check_server(config, folder, embedding, embedder.identity)
     store = index_store or ChromaIndexStore(Path(index_dir) if index_dir is not None else default_settings().index_dir)
     key = embedded_index_key(config.chunker, embedding, corpus.hash, embedder.identity)
     index = store.open(key)
@@ -187,6 +208,7 @@ def load_bundle(
         index = store.build(key, chunks, embedder.embed([c.text for c in chunks]))
     model = config.model
     generator = cast(Generator, overrides[model.id]) if model.id in overrides else load_generator(model.id, kind=model.resolved_kind)
+    _check_server(config, folder, model.id, generator.identity)
     p = model.params
     params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=config.seed, timeout_s=p.timeout_s)
     return Bundle(folder, config, template, Retriever(index=index, embedder=embedder, spec=config.retrieval), generator, params)

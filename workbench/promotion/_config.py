@@ -11,6 +11,7 @@ import hashlib
 import json
 import string
 from datetime import datetime
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import yaml
@@ -87,6 +88,11 @@ class BundleConfig(_Model):
     config_hash: str
     prompt: PromptRef
     model: ModelSpec
+    servers: dict[str, str] = Field(
+        default_factory=dict, description="model id -> the server it was evaluated on, for a hosted model that the "
+        "environment sent to another server than its provider's default (OPENAI_BASE_URL, OLLAMA_HOST...): the "
+        "deployment must send it there too",
+    )
     seed: int = 0
     chunker: ChunkerSpec
     retrieval: RetrievalSpec
@@ -96,7 +102,7 @@ class BundleConfig(_Model):
 
     @model_validator(mode="after")
     def _hash_matches(self) -> BundleConfig:
-        expected = config_hash(self.prompt.sha256, self.model, self.seed, self.chunker, self.retrieval, self.corpus.hash)
+        expected = config_hash(self.prompt.sha256, self.model, self.seed, self.chunker, self.retrieval, self.corpus.hash, self.servers)
         if expected != self.config_hash:
             raise ValueError(f"config_hash {self.config_hash[:12]} does not match the configuration ({expected[:12]}) — the file was edited")
         return self
@@ -145,8 +151,12 @@ class BundleConfig(_Model):
         return flat
 
 
-def config_hash(prompt_sha256: str, model: ModelSpec, seed: int, chunker: ChunkerSpec, retrieval: RetrievalSpec, corpus_hash: str) -> str:
-    """Hash of what changes answers. The same configuration has the same hash whatever run or alias it came from."""
+def config_hash(
+    prompt_sha256: str, model: ModelSpec, seed: int, chunker: ChunkerSpec, retrieval: RetrievalSpec, corpus_hash: str,
+    servers: Mapping[str, str] | None = None,
+) -> str:
+    """Hash of what changes answers. The same configuration has the same hash whatever run or alias it came from;
+    one evaluated on another server than its models' default ones (``servers``) is another configuration."""
     payload = {
         "prompt": prompt_sha256,
         "model": {**model.model_dump(mode="json"), "kind": model.resolved_kind},
@@ -155,6 +165,8 @@ def config_hash(prompt_sha256: str, model: ModelSpec, seed: int, chunker: Chunke
         "retrieval": retrieval.model_dump(mode="json"),
         "corpus": corpus_hash,
     }
+    if servers:  # left out when empty, so the hash of every configuration on default servers is what it was
+        payload["servers"] = dict(servers)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

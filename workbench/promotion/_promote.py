@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from workbench.config import Settings, settings as default_settings
 from workbench.errors import WorkbenchError
+from workbench.models import hosted_server
 from workbench.promotion._config import (
     ENVIRONMENTS,
     AuditRecord,
@@ -55,7 +56,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
 from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec
-from workbench.tracking import early_stop_from_tags, require_active
+from workbench.tracking import MODELS_TAG, early_stop_from_tags, require_active
 
 _NAME = TypeAdapter(Name)  # the experiment's own rule for names
 _GATES = TypeAdapter(tuple[GateSpec, ...])
@@ -197,16 +198,25 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         name=dataset_name, path=str((experiment.get("dataset") or {}).get("path", "")), hash=dataset_hash,
         cases=int(metrics.get("questions", parent_params.get("dataset.cases", 0) or 0)),
     )
-    digest = config_hash(template.hash, model, seed, chunker, retrieval, corpus_hash)
+    servers = _servers(tags.get(MODELS_TAG), {"generator": model.id, "embedding": retrieval.embedding})
+    digest = config_hash(template.hash, model, seed, chunker, retrieval, corpus_hash, servers)
     config = BundleConfig(
         name=name, config_hash=digest,
         prompt=PromptRef(name=template.name, file=f"prompts/{template.name}.txt",
                          system_file=f"prompts/{template.name}.system.txt" if template.system else None, sha256=template.hash),
-        model=model, seed=seed, chunker=chunker, retrieval=retrieval, corpus=corpus, dataset=dataset,
+        model=model, servers=servers, seed=seed, chunker=chunker, retrieval=retrieval, corpus=corpus, dataset=dataset,
         source=SourceInfo(run_id=run_id, experiment_id=run.info.experiment_id, parent_run_id=parent_id,
                           variant_id=tags.get("workbench.variant_id", ""), variant_name=run.info.run_name or ""),
     )
     return Candidate(run_id, run.info.experiment_id, parent_id, config, template, metrics, promotion)
+
+
+def _servers(logged: str | None, roles: Mapping[str, str]) -> dict[str, str]:
+    """Model id -> the server the sweep sent it to, for the hosted models of ``roles`` (role -> model id) whose
+    identity in the run's ``workbench.models`` tag names one (a run logged before that tag records none)."""
+    identities = json.loads(logged) if logged else {}
+    found = {model_id: hosted_server(model_id, identities.get(role, "")) for role, model_id in roles.items()}
+    return {model_id: server for model_id, server in found.items() if server}
 
 
 def run_evidence(client: Any, tracking_uri: str, run_id: str, *, dataset_hash: str, digest: str) -> Evidence:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -12,7 +13,7 @@ from workbench.grid import Variant
 from workbench.results import VariantResult, reused_metrics
 from workbench.spec import ExperimentSpec
 from workbench.tracking._process import END_REASON_TAG
-from workbench.tracking._protocol import COMPARISON_FILE, SweepComparison, SweepHandle
+from workbench.tracking._protocol import COMPARISON_FILE, MODELS_TAG, SweepComparison, SweepHandle
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags
 
 
@@ -70,11 +71,16 @@ class MemoryTracker:
         run.tags.update({"workbench.spec_hash": spec.hash, "workbench.dataset_hash": dataset.hash})
         return SweepHandle(sweep_id=run.run_id, run_id=run.run_id, experiment_id="memory", tracking_uri="memory:")
 
-    def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None) -> VariantResult:
+    def log_variant(
+        self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None,
+        models: Mapping[str, str] | None = None,
+    ) -> VariantResult:
         run = self._new(result.variant.name, sweep.run_id)
         run.params.update(result.variant.params())
         run.metrics.update(result.metrics)
         run.tags["workbench.variant_id"] = result.variant.id
+        if models:
+            run.tags[MODELS_TAG] = json.dumps(dict(models), sort_keys=True)
         if result.stopped_early is not None:
             run.tags.update(racing_tags(result.stopped_early))
         elif reuse_key is not None and result.complete:  # a run stopped early or with question errors is never reused

@@ -42,7 +42,7 @@ from workbench.tracking._unreachable import TrackingUnavailable, quiet_retry_war
 from workbench.tracking._redact import redacted, redacting
 from workbench.tracking._traces import TraceBuilder, write_traces
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags, records_from_table
-from workbench.tracking._protocol import COMPARISON_FILE, PLOTS_DIR, SweepComparison, SweepHandle
+from workbench.tracking._protocol import COMPARISON_FILE, MODELS_TAG, PLOTS_DIR, SweepComparison, SweepHandle
 
 RUN_TYPE_TAG = "mlflow.runType"
 EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
@@ -449,7 +449,10 @@ class MlflowTracker:
         return [t.info.trace_id for t in traces]
 
     @tracking_call("logging a variant")
-    def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None) -> VariantResult:
+    def log_variant(
+        self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None,
+        models: Mapping[str, str] | None = None,
+    ) -> VariantResult:
         from dataclasses import replace
 
         variant = result.variant
@@ -469,6 +472,8 @@ class MlflowTracker:
             if key in parent.tags:
                 tags[key] = parent.tags[key]
         tags["workbench.seed"] = parent.params.get("seed", "0")
+        if models:
+            tags[MODELS_TAG] = json.dumps(dict(models), sort_keys=True)
         if result.outcome.error:
             tags["workbench.error"] = redact(result.outcome.error)[:5000]  # redacted before a cut can split a key
             tags["workbench.error_kind"] = result.outcome.error_kind or ""

@@ -12,6 +12,7 @@ from workbench.results import VariantResult
 from workbench.spec import ExperimentSpec
 
 
+MODELS_TAG = "workbench.models"  # on a variant run: the identities of its models by role (JSON), hosted ones with their server
 COMPARISON_FILE = "comparison.json"  # on a sweep's parent run, with the figures under PLOTS_DIR
 PLOTS_DIR = "plots"
 
@@ -56,8 +57,14 @@ class Tracker(Protocol):
         """Record a finished run again as a child of this sweep, tagged with where it came from; returns its result."""
         ...
 
-    def log_variant(self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None) -> VariantResult:
-        """Record one finished (or failed) variant as a child run; returns the result with its ``run_id``."""
+    def log_variant(
+        self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None,
+        models: Mapping[str, str] | None = None,
+    ) -> VariantResult:
+        """Record one finished (or failed) variant as a child run; returns the result with its ``run_id``.
+
+        ``models`` are the identities of the models that made its results, by role (``generator``, ``embedding``...):
+        a hosted model's names the server it was sent to, which a promotion records for the deployment."""
         ...
 
     def end_sweep(
