@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -318,3 +319,18 @@ def test_a_name_with_dots_is_promoted(swept: Swept) -> None:
     mv = client(swept).get_model_version_by_alias("assist.v2", "staging")
     assert str(mv.version) == done.version == "1"
     assert client(swept).get_logged_model(mv.tags["workbench.logged_model_id"]).name == "assist-v2"
+
+
+def test_promote_and_export_leave_no_copy_of_the_results_in_the_temp_folder(swept: Swept, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow downloads an artifact into a new temporary folder it never removes: each promotion and export left the
+    variant.yaml, the sweep's plots and eval_results.json (every question and answer) behind, in /tmp."""
+    from tests.promotion.conftest import git
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    wb.promote(swept.run_id("good"), name="assist-tmp", alias="staging", gates=[{"kind": "min_questions", "n": 1}], settings=swept.settings)
+    (tmp_path / "deploy").mkdir()
+    git(tmp_path / "deploy", "init", "-q")
+    wb.export("assist-tmp", "staging", repo=tmp_path / "deploy", settings=swept.settings)
+    assert sorted(str(p.relative_to(tmp_path / "tmp")) for p in (tmp_path / "tmp").rglob("*")) == []

@@ -96,6 +96,8 @@ def _download_dir(uri: str, tracking_uri: str) -> dict[str, bytes]:
 
 def _plots(client: Any, parent_run_id: str | None) -> dict[str, bytes]:
     """PNG files under ``plots/`` of the sweep's parent run (none when there are none)."""
+    from workbench.tracking import artifact_bytes
+
     if not parent_run_id:
         return {}
     out: dict[str, bytes] = {}
@@ -106,7 +108,7 @@ def _plots(client: Any, parent_run_id: str | None) -> dict[str, bytes]:
             if item.is_dir:
                 pending.append(item.path)
             elif item.path.lower().endswith(".png"):
-                out[item.path] = Path(client.download_artifacts(parent_run_id, item.path)).read_bytes()
+                out[item.path] = artifact_bytes(client, parent_run_id, item.path)
     return out
 
 

@@ -56,7 +56,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
 from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec
-from workbench.tracking import MODELS_TAG, early_stop_from_tags, require_active
+from workbench.tracking import MODELS_TAG, artifact_bytes, early_stop_from_tags, require_active
 
 _NAME = TypeAdapter(Name)  # the experiment's own rule for names
 _GATES = TypeAdapter(tuple[GateSpec, ...])
@@ -91,11 +91,9 @@ def _artifact_text(client: Any, run_id: str, path: str) -> str:
     from mlflow.exceptions import MlflowException
 
     try:
-        local = client.download_artifacts(run_id, path)
+        return artifact_bytes(client, run_id, path).decode("utf-8")
     except (MlflowException, OSError) as exc:
         raise PromotionError(f"run {run_id} has no artifact '{path}' ({type(exc).__name__}) — was it logged by workbench?") from None
-    with open(local, encoding="utf-8") as fh:
-        return fh.read()
 
 
 def get_run(client: Any, run_id: str) -> Any:

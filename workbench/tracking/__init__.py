@@ -25,6 +25,7 @@ from workbench.tracking._redact import redacting
 from workbench.tracking._unreachable import TrackingUnavailable, shown_uri
 from workbench.tracking._read import (
     RESULTS_TABLE,
+    artifact_bytes,
     find_variant_table,
     latest_sweep,
     load_judge_scores,
@@ -60,6 +61,7 @@ __all__ = [
     "Tracker",
     "TrackingUnavailable",
     "VariantAnswer",
+    "artifact_bytes",
     "calibrate_run",
     "calibration_runs",
     "check_store",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
@@ -34,16 +36,20 @@ def store_errors(what: str) -> Iterator[None]:
         raise WorkbenchError(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
 
 
+def artifact_bytes(client: Any, run_id: str, path: str) -> bytes:
+    """The content of one artifact file of a run. MLflow downloads it into a new temporary folder that it never
+    removes when not given one: each read left a copy (every question and answer of a results table) in /tmp."""
+    with tempfile.TemporaryDirectory(prefix="wb-artifact-") as tmp:
+        return Path(client.download_artifacts(run_id, path, tmp)).read_bytes()
+
+
 def load_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any:
     """The per-question results table (``eval_results.json``) of one variant run, as a DataFrame."""
     import json
 
     import pandas as pd
 
-    client = _client(tracking_uri)
-    path = client.download_artifacts(run_id, RESULTS_TABLE)
-    with open(path, encoding="utf-8") as fh:
-        payload = json.load(fh)
+    payload = json.loads(artifact_bytes(_client(tracking_uri), run_id, RESULTS_TABLE))
     return pd.DataFrame(payload["data"], columns=payload["columns"])
 
 
