@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,7 @@ def test_files_are_stored_as_they_are_whatever_the_repository_converts(deploy_re
     git(deploy_repo, "config", "core.autocrlf", "true")  # an export made on Windows: git would store CRLF text as LF
     prompt = tmp_path / "prompt.txt"
     prompt.write_bytes(b"Context: {context}\r\nQuestion: {question}\r\n")
-    blob = GitRepo(deploy_repo).hash_object(prompt)
+    blob = GitRepo(deploy_repo).hash_object(prompt.read_bytes())
     stored = subprocess.run(["git", "-C", str(deploy_repo), "cat-file", "blob", blob], capture_output=True, check=True).stdout
     assert stored == prompt.read_bytes()
 
@@ -125,8 +126,8 @@ class Interrupted(GitRepo):
         if step == self.step:
             raise KeyboardInterrupt(f"interrupted at {step}")
 
-    def hash_object(self, file: Path) -> str:
-        blob = super().hash_object(file)
+    def hash_object(self, data: bytes) -> str:
+        blob = super().hash_object(data)
         self._boom("hash_object")
         return blob
 
@@ -152,6 +153,22 @@ def test_an_interrupted_export_leaves_the_repo_as_it_was(promoted: Swept, deploy
     assert git(deploy_repo, "for-each-ref") == refs
     # and a retry succeeds
     assert wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings).commit
+
+
+def test_an_export_killed_midway_leaves_no_copy_of_the_bundle_behind(promoted: Swept, deploy_repo: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """kill -9 skips every clean-up: what the temporary folder holds while git stores the files is what stays there."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    seen: list[list[str]] = []
+
+    class Watched(GitRepo):
+        def hash_object(self, data: bytes) -> str:
+            seen.append(sorted(p.name for p in (tmp_path / "tmp").rglob("*") if p.is_file()))
+            return super().hash_object(data)
+
+    wb.export("assist-x", "production", repo=Watched(deploy_repo), settings=promoted.settings)
+    assert seen and all(files in ([], ["index"]) for files in seen), seen  # the private index, no EVALUATION.md or prompt
 
 
 def test_refuses_a_dirty_repo_unless_allowed(promoted: Swept, deploy_repo: Path) -> None:

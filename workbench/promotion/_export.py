@@ -3,8 +3,8 @@
 The bundle folder (``<name>/<alias>/`` by default) holds ``config.yaml`` (+ its JSON schema), the prompt files,
 ``EVALUATION.md``, any plots of the sweep, a ``.gitattributes`` that has git check the folder out byte for byte, and
 ``manifest.json`` with the sha256 of every other file. Everything is
-built in a temporary folder and scanned for secrets before git is touched; the commit is made with a private index
-and the branch is created last, in one step (see ``_git.py``).
+built in memory and scanned for secrets before git is touched; the commit is made with a private index (in a
+temporary folder, with no copy of the files) and the branch is created last, in one step (see ``_git.py``).
 """
 
 from __future__ import annotations
@@ -329,17 +329,12 @@ def export(
             raise ExportError(f"bundle_dir '{folder}' in {root} holds files no export of a bundle wrote ({', '.join(foreign[:3])}{more}) "
                               "— the export replaces the whole folder: choose another folder (--bundle-dir), or move them out")
     env = git.identity_env(current_user())
-    with tempfile.TemporaryDirectory(prefix="wb-export-") as tmp:
-        staging = Path(tmp) / "bundle"
-        for rel, data in files.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+    with tempfile.TemporaryDirectory(prefix="wb-export-") as tmp:  # the private index alone: paths and blob ids
         index = Path(tmp) / "index"
         git.read_tree(index, parent)
         git.remove_from_index(index, folder)
         for rel in sorted(files):
-            git.add_to_index(index, git.hash_object(staging / rel), f"{folder}/{rel}")
+            git.add_to_index(index, git.hash_object(files[rel]), f"{folder}/{rel}")
         tree = git.write_tree(index)
         commit = git.commit_tree(tree, parent, message, env)
         git.create_branch(branch, commit)

@@ -26,13 +26,16 @@ class GitRepo:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser().resolve()
 
-    def _run(self, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, *args: str, env: Mapping[str, str] | None = None, check: bool = True, stdin: bytes | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         try:
-            proc = subprocess.run(
-                ["git", *args], cwd=self.path, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=120
+            raw = subprocess.run(
+                ["git", *args], cwd=self.path, env={**os.environ, **(env or {})}, input=stdin, capture_output=True, timeout=120
             )
         except FileNotFoundError:
             raise ExportError("git is not installed — install git to export bundles") from None
+        proc = subprocess.CompletedProcess(raw.args, raw.returncode, raw.stdout.decode(errors="replace"), raw.stderr.decode(errors="replace"))
         if check and proc.returncode != 0:
             lines = (proc.stderr or proc.stdout).strip().splitlines()
             raise ExportError(f"git {args[0]} failed in {self.path}: {lines[-1] if lines else f'exit {proc.returncode}'}")
@@ -104,9 +107,10 @@ class GitRepo:
 
     # -- building a commit with a private index ------------------------------------------------------------------
 
-    def hash_object(self, file: Path) -> str:
-        """Store a file as a blob, byte for byte (no core.autocrlf or attribute conversion); returns its id."""
-        return self._run("hash-object", "-w", "--no-filters", "--", str(file)).stdout.strip()
+    def hash_object(self, data: bytes) -> str:
+        """Store ``data`` as a blob, byte for byte (no core.autocrlf or attribute conversion); returns its id. From
+        memory: a copy on disk would outlive an export killed meanwhile (kill -9 skips every clean-up)."""
+        return self._run("hash-object", "-w", "--no-filters", "--stdin", stdin=data).stdout.strip()
 
     def read_tree(self, index: Path, commit: str | None) -> None:
         """Fill the private index with ``commit``'s tree (or leave it empty)."""
