@@ -195,6 +195,8 @@ def test_refuses_to_write_secrets(promoted: Swept, deploy_repo: Path, monkeypatc
 def test_clear_errors_for_bad_targets(promoted: Swept, deploy_repo: Path, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="not a git repository"):
         wb.export("assist-x", "production", repo=tmp_path, settings=promoted.settings)
+    with pytest.raises(ExportError, match=r"README\.md: a file, not a folder — give the folder of a git repository"):
+        wb.export("assist-x", "production", repo=deploy_repo / "README.md", settings=promoted.settings)
     git(tmp_path, "init", "-q", "--bare", "central.git")  # git init there would not help: it is a repository already
     for no_work_tree in (tmp_path / "central.git", deploy_repo / ".git"):
         with pytest.raises(ExportError, match=r"a git repository without a working tree \(bare, or a \.git folder\) — export into a clone"):

@@ -43,6 +43,8 @@ class GitRepo:
 
     def toplevel(self) -> Path:
         """The repository root; raises when ``path`` is not inside a git repository."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ExportError(f"{self.path}: a file, not a folder — give the folder of a git repository")
         if not self.path.is_dir():
             raise ExportError(f"{self.path}: folder not found — give the path of a git repository")
         proc = self._run("rev-parse", "--show-toplevel", check=False)
