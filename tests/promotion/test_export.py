@@ -316,6 +316,29 @@ def test_evaluation_report_shows_counts_as_whole_numbers() -> None:
     assert "| PASS | at least 5 questions | 5 | 5 questions |" in _table(["", "gate", "value", "detail"], _gate_rows([gate]))
 
 
+def test_the_report_of_a_run_with_failed_questions_shows_their_errors_first(tmp_path: Path, deploy_repo: Path) -> None:
+    """A promotion that overrode 'every question answered' exported a report whose failed questions had an empty answer
+    and no error, somewhere in the table (past the first 50 rows, not at all)."""
+    from workbench.prompts import RenderedPrompt
+    from workbench.promotion import build_bundle
+
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+    def flaky(prompt: RenderedPrompt) -> str:
+        if "instances" in prompt.text.split("Question:", 1)[1]:
+            raise TimeoutError("the model timed out")
+        return scripted_answer(prompt)
+
+    models = {**fake_models(), GEMMA_ID: ScriptedModel(flaky, model_id=GEMMA_ID)}
+    result = wb.run(write_project(tmp_path), settings=cfg, models=models, progress=False)
+    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
+    wb.promote(run_id, name="assist-flaky", alias="staging", gates=EASY, override_reason="q3 times out; fixed upstream", settings=cfg)
+    report = build_bundle("assist-flaky", "staging", settings=cfg)[0]["EVALUATION.md"].decode()
+    table = report.split("## Per-question results", 1)[1].strip().splitlines()
+    assert table[0].endswith("| error |") and table[2].startswith("| q3 | How are instances created? |"), table[:3]
+    assert "TimeoutError: the model timed out |" in table[2] and table[3].startswith("| q1 |")
+
+
 def test_a_version_whose_logged_model_was_deleted_says_so(swept: Swept, deploy_repo: Path) -> None:
     from mlflow import MlflowClient
 

@@ -46,6 +46,12 @@ def _count(value: float | None) -> float | int | None:
     return int(value) if value is not None and float(value).is_integer() else value
 
 
+def _error(row: Mapping[str, Any]) -> str | None:
+    """The error of a question that failed (the table holds NaN or None for the others)."""
+    error = row.get("error")
+    return error if isinstance(error, str) and error.strip() else None
+
+
 def _gate_rows(gates: Sequence[GateRecord]) -> list[list[Any]]:
     return [["PASS" if g.passed else "FAIL", g.gate, _count(g.value) if g.kind == "min_questions" else g.value, g.detail] for g in gates]
 
@@ -113,11 +119,13 @@ def render_report(
     if plots:
         out += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
     if rows:
-        cols = ["case_id", "question", "answer", "retrieved_ids", *score_columns]
-        shown = rows[:_MAX_ROWS]
+        # a question that failed (a gate overridden) shows its error, and comes first: the reviewer's first question
+        failed = [r for r in rows if _error(r)]
+        cols = ["case_id", "question", "answer", "retrieved_ids", *score_columns, *(["error"] if failed else [])]
+        shown = (failed + [r for r in rows if not _error(r)])[:_MAX_ROWS]
         out += ["## Per-question results", ""]
         if len(rows) > len(shown):
             out += [f"First {len(shown)} of {len(rows)} questions.", ""]
-        out.append(_table(cols, [[r.get(c) for c in cols] for r in shown]))
+        out.append(_table(cols, [[_error(r) if c == "error" else r.get(c) for c in cols] for r in shown]))
         out.append("")
     return "\n".join(out)
