@@ -156,3 +156,10 @@ def test_a_bundle_evaluated_on_the_default_server_refuses_another(swept: Swept, 
     with pytest.raises(BundleError, match=re.escape(f"{GEMMA_ID} was evaluated on its provider's default server, but this "
                                                     "environment sends it to http://proxy:9000 — unset")):
         wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=proxy)
+    # the config of a run logged before workbench recorded servers (servers: null) cannot tell: it loads as it did
+    old = tmp_path / "old"
+    for rel in ("config.yaml", "prompts/good.txt"):
+        (old / rel).parent.mkdir(parents=True, exist_ok=True)
+        (old / rel).write_text((bundle_dir / rel).read_text().replace("servers: {}", "servers: null"))
+    assert "servers: null" in (old / "config.yaml").read_text()
+    assert wb.load_bundle(old, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=proxy).config.servers is None

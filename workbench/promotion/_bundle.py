@@ -141,6 +141,8 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
 
 def _check_server(config: BundleConfig, folder: Path, model_id: str, identity: str) -> None:
     """Refuse a model that this environment sends to another server than the one the bundle was evaluated on."""
+    if config.servers is None:  # not recorded: a bundle of a run logged before workbench recorded servers
+        return
     evaluated, here = config.servers.get(model_id), hosted_server(model_id, identity)
     if evaluated == here:
         return

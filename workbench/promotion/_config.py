@@ -88,10 +88,11 @@ class BundleConfig(_Model):
     config_hash: str
     prompt: PromptRef
     model: ModelSpec
-    servers: dict[str, str] = Field(
-        default_factory=dict, description="model id -> the server it was evaluated on, for a hosted model that the "
+    servers: dict[str, str] | None = Field(
+        default=None, description="model id -> the server it was evaluated on, for a hosted model that the "
         "environment sent to another server than its provider's default (OPENAI_BASE_URL, OLLAMA_HOST...): the "
-        "deployment must send it there too",
+        "deployment must send it there too; {} when every model used its default, null when not recorded (a run "
+        "logged before workbench recorded it)",
     )
     seed: int = 0
     chunker: ChunkerSpec

@@ -209,10 +209,12 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     return Candidate(run_id, run.info.experiment_id, parent_id, config, template, metrics, promotion)
 
 
-def _servers(logged: str | None, roles: Mapping[str, str]) -> dict[str, str]:
+def _servers(logged: str | None, roles: Mapping[str, str]) -> dict[str, str] | None:
     """Model id -> the server the sweep sent it to, for the hosted models of ``roles`` (role -> model id) whose
-    identity in the run's ``workbench.models`` tag names one (a run logged before that tag records none)."""
-    identities = json.loads(logged) if logged else {}
+    identity in the run's ``workbench.models`` tag names one; None for a run logged before that tag (not known)."""
+    if not logged:
+        return None
+    identities = json.loads(logged)
     found = {model_id: hosted_server(model_id, identities.get(role, "")) for role, model_id in roles.items()}
     return {model_id: server for model_id, server in found.items() if server}
 

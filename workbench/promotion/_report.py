@@ -92,7 +92,7 @@ def render_report(
             ["chunker", config.chunker.label],
             ["retrieval", f"{config.retrieval.label} with {config.retrieval.embedding}"],
             ["corpus", f"{config.corpus.builtin or config.corpus.path} (hash {config.corpus.hash[:12]})"],
-            *([f"server of {model_id}", server] for model_id, server in config.servers.items()),
+            *([f"server of {model_id}", server] for model_id, server in (config.servers or {}).items()),
         ]),
         "",
         "## Metrics",
