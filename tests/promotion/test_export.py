@@ -257,8 +257,11 @@ def test_files_an_export_did_not_write_are_not_deleted_by_the_next(promoted: Swe
                                           r"k8s/deployment.yaml\) — the export replaces the whole folder"):
         wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, bundle_dir="svc")
     assert state(deploy_repo) == before and git(deploy_repo, "for-each-ref") == refs
-    # a folder holding an earlier export is replaced, as before
+    # a folder holding an earlier export is replaced, as before, even when an older workbench wrote its manifest
     wb.export("assist-x", "staging", repo=deploy_repo, settings=promoted.settings, bundle_dir="svc/bundle", checkout=True)
+    manifest = deploy_repo / "svc" / "bundle" / "manifest.json"
+    manifest.write_text(json.dumps({"files": json.loads(manifest.read_text())["files"], "schema_version": 0}))
+    git(deploy_repo, "commit", "-q", "-am", "an older manifest")
     result = wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, bundle_dir="svc/bundle")
     assert "svc/k8s/deployment.yaml" in git(deploy_repo, "ls-tree", "-r", "--name-only", result.branch)
 

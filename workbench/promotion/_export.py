@@ -9,14 +9,13 @@ temporary folder, with no copy of the files) and the branch is created last, in 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from workbench.comparison import bootstrap_mean, number_text
 from workbench.config import Settings, settings as default_settings
@@ -249,12 +248,12 @@ def _bundle_folder(raw: str) -> str:
 def foreign_files(existing: list[str], manifest_text: str | None) -> list[str]:
     """The files of a bundle folder that the bundle exported there before did not write (its ``manifest.json`` lists
     them): an export replaces the whole folder, and would delete them."""
-    listed: set[str] = set()
-    if manifest_text is not None:
-        try:
-            listed = {MANIFEST_FILE, *Manifest.model_validate_json(manifest_text).files}
-        except ValidationError:  # not a manifest of ours: nothing in the folder is known to be a bundle's
-            pass
+    try:  # only its file list: a manifest of an older workbench, with other fields, lists what it wrote all the same
+        data = json.loads(manifest_text) if manifest_text is not None else None
+    except ValueError:
+        data = None
+    files = data.get("files") if isinstance(data, dict) else None
+    listed = {MANIFEST_FILE, *files} if isinstance(files, dict) else set()
     return [f for f in existing if f not in listed]
 
 
