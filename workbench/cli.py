@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import gc
 import json
 import math
@@ -440,9 +441,13 @@ def _gate(item: object, node: Any, path: str, where: str) -> GateSpec:
     try:
         return cls.model_validate(item)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # a misspelt field (max_usd for usd) is both unknown and a required one missing: the misspelling is the cause
+        err = next((e for e in exc.errors() if e["type"] == "extra_forbidden"), exc.errors()[0])
         field = err["loc"][0] if err["loc"] else None
         msg = {"missing": "required field is missing", "extra_forbidden": "unknown field"}.get(err["type"], err["msg"].removeprefix("Value error, "))
+        meant = difflib.get_close_matches(str(field), [f for f in cls.model_fields if f not in item], n=1, cutoff=0.5)
+        if err["type"] == "extra_forbidden" and meant:
+            msg = f"unknown field — did you mean '{meant[0]}'?"
         shown = f"{where}.{field}" if field is not None else where
         raise WorkbenchError(f"{path}:{line_of(field)}: {shown}: {msg} — a {kind} gate takes {takes}") from None
 

@@ -198,7 +198,11 @@ def _gates(name: str, content: bytes | None) -> Callable[[Path], Path]:
     (_gates("nokind.yaml", b"- {metric: token_f1, min: 0.3}\n"), "{p}:1: gates[0].kind: 'kind' is missing — use one of: " + GATE_KINDS),
     (_gates("type.yaml", b"gates:\n  - kind: metric\n    metric: token_f1\n    min: high\n"),
      "{p}:4: gates[0].min: Input should be a valid number, unable to parse string as a number — a metric gate takes metric, min, max"),
-    (_gates("field.yaml", b"gates:\n  - kind: min_questions\n    count: 5\n"),
+    (_gates("field.yaml", b"gates:\n  - kind: min_questions\n    count: 5\n"),  # the field written is the cause, not n missing
+     "{p}:3: gates[0].count: unknown field — a min_questions gate takes n"),
+    (_gates("misspelt.yaml", b"gates:\n  - kind: max_cost_per_answer\n    max_usd: 0.01\n"),
+     "{p}:3: gates[0].max_usd: unknown field — did you mean 'usd'? — a max_cost_per_answer gate takes usd"),
+    (_gates("missing-field.yaml", b"gates:\n  - kind: min_questions\n"),
      "{p}:2: gates[0].n: required field is missing — a min_questions gate takes n"),
     (_gates("extra.yaml", b"gates:\n  - kind: min_questions\n    n: 5\n    at_least: 5\n"),
      "{p}:4: gates[0].at_least: unknown field — a min_questions gate takes n"),
