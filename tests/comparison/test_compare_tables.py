@@ -364,3 +364,22 @@ def test_a_difference_that_is_float_noise_reads_as_zero() -> None:
     assert noise != 0.0 and number_text(noise) == "0.000"
     assert interval_text(noise, -0.2, 0.2) == "0.000 [-0.200, 0.200]"
     assert number_text(2e-7) == "2.00e-07" and interval_text(3e-6, 1e-6, 5e-6) == "3.00e-06 [1.00e-06, 5.00e-06]"  # costs
+
+
+def test_a_router_is_paired_with_its_model_alone_whatever_either_is_named() -> None:
+    from workbench.comparison import VariantTable
+    from workbench.comparison._routing import routing_table
+
+    frame = pd.DataFrame({"case_id": ["0", "1"], "question": ["q0", "q1"], "cost_usd": [0.001] * 2, "token_f1": [0.9] * 2,
+                          "error": [None] * 2})
+    setup = {"prompt.name": "p", "chunker.size": "400"}
+    router = VariantTable("router", "r", None, frame, params={
+        **setup, "router.name": "rt", "router.cheap.id": "small", "router.cheap.params.temperature": "0.0",
+        "router.strong.id": "big", "router.strong.name": "big-t0", "router.strong.params.temperature": "0.0",
+    })
+    # the cheap model alone is named (next to it, say, the same model at another temperature): still the router's cheap one
+    alone = [VariantTable("small", "m", None, frame, params={**setup, "model.id": "small", "model.params.temperature": "0.0", "model.name": "small-t0"}),
+             VariantTable("big", "m", None, frame, params={**setup, "model.id": "big", "model.params.temperature": "0.0"}),
+             VariantTable("small-hot", "m", None, frame, params={**setup, "model.id": "small", "model.params.temperature": "0.7", "model.name": "hot"})]
+    table = routing_table([router, *alone], success_metric="token_f1", success_threshold=0.5, n_resamples=200, confidence=0.95, seed=0)
+    assert dict(zip(table["role"], table["model"])) == {"cheap": "small", "strong": "big"}

@@ -1,8 +1,8 @@
 """A router next to each of its models alone: cost per successful answer with intervals, and the paired difference.
 
 A router variant (params ``router.cheap.*`` / ``router.strong.*``) is matched with the variants of the same sweep that
-run its cheap or its strong model alone (params ``model.*`` equal to the router's model, and the same prompt, chunker
-and retrieval setting). For each such pair: the router's cost per success and the model's, each with a bootstrap
+run its cheap or its strong model alone (params ``model.*`` equal to the router's model, a ``name`` aside, and the same
+prompt, chunker and retrieval setting). For each such pair: the router's cost per success and the model's, each with a bootstrap
 interval over questions, and the paired bootstrap interval of router minus model (lower is better).
 """
 
@@ -33,7 +33,10 @@ def _setup(params: Mapping[str, str]) -> dict[str, str]:
 
 
 def _model(params: Mapping[str, str], prefix: str) -> dict[str, str]:
-    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+    """A model's params under ``prefix``, without its ``name``: a name only labels variants (the model alone often
+    needs one, e.g. next to the same model at another temperature), it does not change an answer."""
+    fields = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+    return {k: v for k, v in fields.items() if k != "name"}
 
 
 def routing_pairs(tables: Sequence[VariantTable]) -> list[tuple[VariantTable, str, VariantTable]]:
