@@ -294,6 +294,22 @@ def test_racing_over_fewer_questions_than_it_needs_to_stop_a_variant_says_so(wb_
                                      "— lower execution.racing.min_questions, or evaluate more questions"]
 
 
+def test_racing_on_a_metric_that_scores_few_of_the_questions_says_why_nothing_stopped(wb_settings: Settings) -> None:
+    """refusal_correct scores the unanswerable and policy questions only (3 of the first 16): 16 questions were asked,
+    yet no variant could reach min_questions scored answers, and the user was told nothing."""
+    race = {**RACING, "metric": "refusal_correct"}
+    spec = ExperimentSpec.from_dict(spec_data(scorers=["token_f1", "refusal_correct"], execution={"isolation": "none", "racing": race}),
+                                    base_dir=ROOT)
+    result = wb.run(spec, settings=wb_settings, models=Models().as_dict(), progress=False)  # type: ignore[arg-type]
+    scored = sum(1 for r in result.variants[0].records if r.scores["refusal_correct"].value is not None)
+    assert not any(v.stopped_early for v in result.variants) and scored < RACING["min_questions"]
+    assert _racing_lines(result) == [
+        f"racing could stop no variant: min_questions is 8 and at most {scored} of the {QUESTIONS} questions have a "
+        "refusal_correct score — lower execution.racing.min_questions, race on a metric that scores more of them, or "
+        "evaluate more questions"
+    ]
+
+
 def test_with_a_tolerance_racing_keeps_one_of_two_equally_good_variants(wb_settings: Settings) -> None:
     models = Models()  # the two good models alternate question by question: no interval separates them
     spec = ExperimentSpec.from_dict(spec_data(execution={"isolation": "none", "racing": {**RACING, "tolerance": 0.5}}), base_dir=ROOT)

@@ -35,6 +35,7 @@ from workbench.tracking import STORE_HINT, check_store, shown_uri, sqlite_path
 
 if TYPE_CHECKING:
     from workbench.comparison import ComparisonReport
+    from workbench.pipeline import QuestionRecord
     from workbench.results import SweepResult
     from workbench.spec import GateSpec
 
@@ -155,6 +156,11 @@ def _racing_lines(result: SweepResult) -> list[str]:
     if not stopped and race is not None and len(result.dataset) < race.min_questions:
         return [f"racing could stop no variant: min_questions is {race.min_questions} and only {len(result.dataset)} questions "
                 "were evaluated — lower execution.racing.min_questions, or evaluate more questions"]
+    scored = max((sum(1 for r in v.records if _scored(r, race.metric)) for v in result.variants), default=0) if race else 0
+    if not stopped and race is not None and scored < race.min_questions:  # e.g. refusal_correct scores a few questions only
+        return [f"racing could stop no variant: min_questions is {race.min_questions} and at most {scored} of the "
+                f"{len(result.dataset)} questions have a {race.metric} score — lower execution.racing.min_questions, "
+                "race on a metric that scores more of them, or evaluate more questions"]
     if not stopped:
         return []
     skipped = sum(len(result.dataset) - len(v.records) for v in stopped)
@@ -162,6 +168,11 @@ def _racing_lines(result: SweepResult) -> list[str]:
     lines.append(f"racing stopped {len(stopped)} of {len(result.variants)} variants; {skipped} questions not asked "
                  "(run without racing to finish them: only their missing questions are computed)")
     return lines
+
+
+def _scored(record: QuestionRecord, metric: str) -> bool:
+    score = record.scores.get(metric)
+    return score is not None and score.value is not None
 
 
 def _reuse_line(result: SweepResult) -> str:
