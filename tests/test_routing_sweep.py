@@ -5,6 +5,8 @@ router next to each model alone."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import mlflow
@@ -220,3 +222,36 @@ def test_when_the_strong_model_fails_the_cheap_answer_stands(routing_spec, wb_se
     # the off-topic question goes straight to the strong model (no cheap answer to fall back to): it failed
     assert by_case["q-offtopic"].error is not None and routed.question_errors == 1
     assert by_case["q-grounded"].error is None and not by_case["q-grounded"].escalated
+
+
+def test_a_router_holds_its_strong_models_provider_limit_too(routing_spec, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    """A router from one hosted provider to another took a slot of its cheap model's provider only: its strong calls
+    went past the strong provider's limit while a variant of that provider alone held it (2 calls in flight for 1)."""
+    cheap, strong = "openai:gpt-4o-mini", "anthropic:claude-3-5-haiku-latest"
+    in_flight = {cheap: 0, strong: 0}
+    most = dict(in_flight)
+    lock = threading.Lock()
+
+    def slow(model_id: str):  # type: ignore[no-untyped-def]
+        def answer(prompt) -> str:  # type: ignore[no-untyped-def]
+            with lock:
+                in_flight[model_id] += 1
+                most[model_id] = max(most[model_id], in_flight[model_id])
+            time.sleep(0.05)
+            with lock:
+                in_flight[model_id] -= 1
+            return echo_context_answer(prompt)
+
+        return answer
+
+    router = {"name": "mini-then-haiku", "cheap": {"id": cheap}, "strong": {"id": strong, "cache": False},
+              "escalate_when": {"retrieval_score_below": 1.0}}  # every question goes to the strong model, never its cache
+    spec = ExperimentSpec.from_dict({
+        **routing_spec.model_dump(mode="json", exclude_none=True), "models": [{"id": strong, "cache": False}, {"router": router}],
+        "execution": {"isolation": "none", "workers": 2, "concurrency": {"openai": 1, "anthropic": 1}},
+    }, base_dir=routing_spec.base_dir)
+    models = {cheap: ScriptedModel(slow(cheap), model_id=cheap, kind="chat"), strong: ScriptedModel(slow(strong), model_id=strong, kind="chat"),
+              MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    assert [v.status for v in result.variants] == ["FINISHED"] * 2
+    assert len(models[strong].calls) == 2 * len(CASES) and most[strong] == 1

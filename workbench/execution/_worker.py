@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -270,8 +270,15 @@ def run_job(
             generator, params = models.generator(model.id, model.resolved_kind, cache=model.cache), params_of(model)
             respond = lambda found: generate_answer(found, template=template, generator=generator, params=params, deadline=box.deadline)  # noqa: E731
         (box.workdir / "prompt.txt").write_text(template.text, encoding="utf-8")
-        pool = next((job.slots[m.id.partition(":")[0]] for m in variant.answering_models if m.id.partition(":")[0] in job.slots), None)
-        held = pool.slot if pool is not None else nullcontext
+        # a slot of every hosted provider the question may call (a router's two), taken in one order by every variant
+        providers = sorted({m.id.partition(":")[0] for m in variant.answering_models} & set(job.slots))
+
+        @contextmanager
+        def held() -> Iterator[None]:
+            with ExitStack() as slots:
+                for provider in providers:
+                    slots.enter_context(job.slots[provider].slot())
+                yield
         lock = threading.Lock()
         done = [0]
 
