@@ -89,7 +89,11 @@ class RacingExecutor:
                 if not live or stop():
                     break
                 self.inner.keep_workers(live.keys())  # a variant's worker process loads its models once
-                batch = [replace(j, retrieved=j.retrieved[first : first + self.racing.batch]) for j in live.values()]
+                batch = [
+                    replace(j, retrieved=j.retrieved[first : first + self.racing.batch],
+                            answered_before=sum(1 for p in parts[key] for r in p.records if not r.error))
+                    for key, j in live.items()
+                ]
                 for part in self.inner.run(batch, on_start=start, on_question=question, stop=stop):
                     parts[part.variant.id].append(part)
                 merged = {key: merge_parts(parts[key]) for key in live if parts[key]}

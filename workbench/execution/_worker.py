@@ -126,6 +126,7 @@ class VariantJob:
         custom_scorers: scorers registered in the caller (``@scorer`` in a notebook), registered again where the job runs.
         question_workers: questions answered at once (hosted models; 1 for local models).
         slots: per provider, the sweep-wide pool of calls in flight (set by the executor).
+        answered_before: questions of this variant answered without error by its earlier jobs (racing batches).
     """
 
     variant: Variant
@@ -141,6 +142,7 @@ class VariantJob:
     custom_scorers: tuple[ScorerEntry, ...] = ()
     question_workers: int = 1
     slots: Mapping[str, SlotPool] = field(default_factory=dict)
+    answered_before: int = 0
 
     @property
     def generates(self) -> bool:
@@ -307,6 +309,11 @@ def run_job(
             _answer_concurrently(answer, total, job.question_workers, box, stop)
         finished = [r for r in records if r is not None]
         if finished and all(r.error for r in finished):
+            if job.answered_before:  # a racing batch: the variant's earlier questions were answered
+                raise RuntimeError(
+                    f"every question of a racing batch failed ({len(finished)} in the batch; {job.answered_before} answered "
+                    f"before it) — a larger execution.racing.batch rides out a passing error; first error: {finished[0].error}"
+                )
             raise RuntimeError(f"every question failed; first error: {finished[0].error}")
 
     outcome = run_sandboxed(body, sandbox)
