@@ -149,6 +149,8 @@ def test_racing_spec_round_trips_and_a_bad_metric_is_one_located_line(tmp_path: 
         ExperimentSpec.from_dict(spec_data(scorers=None, execution={"racing": {**RACING, "metric": "faithfulness"}}))
     with pytest.raises(SpecError, match=r"execution.racing.min_questions"):
         ExperimentSpec.from_dict(spec_data(execution={"racing": {**RACING, "min_questions": 1}}))
+    with pytest.raises(SpecError, match=r"execution.racing.confidence: 95 reads as a percentage — write it as a fraction, e\.g\. 0\.95$"):
+        ExperimentSpec.from_dict(spec_data(execution={"racing": {**RACING, "confidence": 95}}))
     for tolerance in (-0.01, ".inf"):
         with pytest.raises(SpecError, match=r"execution.racing.tolerance"):
             ExperimentSpec.from_dict(spec_data(execution={"racing": {**RACING, "tolerance": tolerance}}))

@@ -420,6 +420,13 @@ class Limits(_Spec):
     memory_mb: int | None = Field(default=None, ge=64, description="memory one variant may allocate in its worker process, beyond what the worker held at its start (data segment)")
 
 
+def _fraction_not_percent(value: Any) -> Any:
+    """An interval's coverage written as a percentage (``confidence: 95``) is refused saying so; "less than 1" did not."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 50 < value < 100:
+        raise ValueError(f"{value:g} reads as a percentage — write it as a fraction, e.g. {value / 100:g}")
+    return value
+
+
 class RacingSpec(_Spec):
     """Racing: stop paying for variants that are already clearly worse than the leader.
 
@@ -444,6 +451,11 @@ class RacingSpec(_Spec):
         if value not in known:
             raise ValueError(f"unknown metric '{value}' — racing compares a per-question score: {', '.join(sorted(known))}")
         return value
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _confidence_is_a_fraction(cls, value: Any) -> Any:
+        return _fraction_not_percent(value)
 
 
 class ExecutionSpec(_Spec):
@@ -607,6 +619,11 @@ class BeatsHolderGate(_Gate):
     margin: float = Field(default=0.0, ge=0.0, description="non-inferiority margin (0: must be better)")
     higher_is_better: bool | None = Field(default=None, description="default: from the metric's name (latency, cost: lower)")
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _confidence_is_a_fraction(cls, value: Any) -> Any:
+        return _fraction_not_percent(value)
 
 
 GateSpec = Annotated[
