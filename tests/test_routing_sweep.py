@@ -255,3 +255,22 @@ def test_a_router_holds_its_strong_models_provider_limit_too(routing_spec, wb_se
     result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
     assert [v.status for v in result.variants] == ["FINISHED"] * 2
     assert len(models[strong].calls) == 2 * len(CASES) and most[strong] == 1
+
+
+def test_a_cheap_model_failing_on_every_question_is_said_not_hidden_in_the_escalation_rate(routing_spec, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    """A misspelt cheap model (404 on every call) escalated every question: the router was the strong model at the
+    strong model's price, FINISHED with no question error, and nothing said why."""
+    def missing(prompt) -> str:  # type: ignore[no-untyped-def]
+        raise LookupError("404 model 'gpt-4o-mni' not found")
+
+    models = {**_models(), SMOLLM2_ID: ScriptedModel(missing, model_id=SMOLLM2_ID, kind="chat", identity="scripted-missing")}
+    spec = ExperimentSpec.from_dict({**routing_spec.model_dump(mode="json", exclude_none=True), "models": routing_spec.model_dump(mode="json", exclude_none=True)["models"][2:]},
+                                    base_dir=routing_spec.base_dir)
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    (routed,) = result.variants
+    assert routed.status == "FINISHED" and routed.question_errors == 0 and routed.metrics["escalation_rate"] == 1.0
+    assert result.routing_notes == (
+        f"{routed.variant.name}: the cheap model {SMOLLM2_ID} failed on 3 of 4 questions, which went to {GEMMA_ID} instead "
+        "(first error: LookupError: 404 model 'gpt-4o-mni' not found) — fix the cheap model, or its cost per answer is the strong model's",
+    )  # the off-topic question went to the strong model without asking the cheap one
+    assert result.routing_notes[0] in result.notes

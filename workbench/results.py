@@ -238,10 +238,26 @@ class SweepResult:
         return tuple(notes)
 
     @property
+    def routing_notes(self) -> tuple[str, ...]:
+        """One line per router variant whose cheap model failed on some questions: each escalated to the strong model
+        (at its price) and stands as answered, so no error column or count shows it (shown by ``workbench run`` and
+        the RunPanel)."""
+        notes = []
+        for v in self.variants:
+            router = v.variant.router
+            failed = [c for r in v.records for c in r.calls if c.role == "cheap" and c.error]
+            if router is not None and failed:
+                first = (_redacted(failed[0].error) or "").splitlines()[0][:200]
+                notes.append(f"{v.variant.name}: the cheap model {router.cheap.id} failed on {len(failed)} of {len(v.records)} questions, "
+                             f"which went to {router.strong.id} instead (first error: {first}) — fix the cheap model, or its "
+                             "cost per answer is the strong model's")
+        return tuple(notes)
+
+    @property
     def notes(self) -> tuple[str, ...]:
-        """What the sweep's numbers do not say by themselves: ``truncation_notes``, ``price_notes`` and
-        ``scorer_notes``."""
-        return (*self.truncation_notes, *self.price_notes, *self.scorer_notes)
+        """What the sweep's numbers do not say by themselves: ``truncation_notes``, ``price_notes``, ``scorer_notes``
+        and ``routing_notes``."""
+        return (*self.truncation_notes, *self.price_notes, *self.scorer_notes, *self.routing_notes)
 
     def variant(self, key: str) -> VariantResult:
         """A variant by id, name or MLflow run id."""
