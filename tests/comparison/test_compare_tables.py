@@ -366,7 +366,7 @@ def test_a_difference_that_is_float_noise_reads_as_zero() -> None:
     assert number_text(2e-7) == "2.00e-07" and interval_text(3e-6, 1e-6, 5e-6) == "3.00e-06 [1.00e-06, 5.00e-06]"  # costs
 
 
-def test_a_router_is_paired_with_its_model_alone_whatever_either_is_named() -> None:
+def test_a_router_is_paired_with_its_model_alone_whatever_either_is_named_or_its_time_limit() -> None:
     from workbench.comparison import VariantTable
     from workbench.comparison._routing import routing_table
 
@@ -376,10 +376,11 @@ def test_a_router_is_paired_with_its_model_alone_whatever_either_is_named() -> N
     router = VariantTable("router", "r", None, frame, params={
         **setup, "router.name": "rt", "router.cheap.id": "small", "router.cheap.params.temperature": "0.0",
         "router.strong.id": "big", "router.strong.name": "big-t0", "router.strong.params.temperature": "0.0",
+        "router.strong.params.timeout_s": "120.0",  # given longer inside the router: the same answers
     })
     # the cheap model alone is named (next to it, say, the same model at another temperature): still the router's cheap one
     alone = [VariantTable("small", "m", None, frame, params={**setup, "model.id": "small", "model.params.temperature": "0.0", "model.name": "small-t0"}),
-             VariantTable("big", "m", None, frame, params={**setup, "model.id": "big", "model.params.temperature": "0.0"}),
+             VariantTable("big", "m", None, frame, params={**setup, "model.id": "big", "model.params.temperature": "0.0", "model.params.timeout_s": "60.0"}),
              VariantTable("small-hot", "m", None, frame, params={**setup, "model.id": "small", "model.params.temperature": "0.7", "model.name": "hot"})]
     table = routing_table([router, *alone], success_metric="token_f1", success_threshold=0.5, n_resamples=200, confidence=0.95, seed=0)
     assert dict(zip(table["role"], table["model"])) == {"cheap": "small", "strong": "big"}

@@ -1,9 +1,10 @@
 """A router next to each of its models alone: cost per successful answer with intervals, and the paired difference.
 
 A router variant (params ``router.cheap.*`` / ``router.strong.*``) is matched with the variants of the same sweep that
-run its cheap or its strong model alone (params ``model.*`` equal to the router's model, a ``name`` aside, and the same
-prompt, chunker and retrieval setting). For each such pair: the router's cost per success and the model's, each with a bootstrap
-interval over questions, and the paired bootstrap interval of router minus model (lower is better).
+run its cheap or its strong model alone (params ``model.*`` equal to the router's model, its ``name`` and time limit
+aside, and the same prompt, chunker and retrieval setting). For each such pair: the router's cost per success and the
+model's, each with a bootstrap interval over questions, and the paired bootstrap interval of router minus model (lower
+is better).
 """
 
 from __future__ import annotations
@@ -32,11 +33,15 @@ def _setup(params: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in params.items() if not k.startswith(_ANSWERING)}
 
 
+_NOT_ANSWERING = ("name", "params.timeout_s")
+
+
 def _model(params: Mapping[str, str], prefix: str) -> dict[str, str]:
-    """A model's params under ``prefix``, without its ``name``: a name only labels variants (the model alone often
-    needs one, e.g. next to the same model at another temperature), it does not change an answer."""
+    """A model's params under ``prefix``, without what does not change an answer (as ``RouterSpec`` and the answer
+    cache see it): its ``name`` only labels variants (the model alone often needs one, e.g. next to the same model at
+    another temperature), and a time limit (a strong model given longer inside the router) only bounds the wait."""
     fields = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
-    return {k: v for k, v in fields.items() if k != "name"}
+    return {k: v for k, v in fields.items() if k not in _NOT_ANSWERING}
 
 
 def routing_pairs(tables: Sequence[VariantTable]) -> list[tuple[VariantTable, str, VariantTable]]:
