@@ -274,3 +274,26 @@ def test_a_cheap_model_failing_on_every_question_is_said_not_hidden_in_the_escal
         "(first error: LookupError: 404 model 'gpt-4o-mni' not found) — fix the cheap model, or its cost per answer is the strong model's",
     )  # the off-topic question went to the strong model without asking the cheap one
     assert result.routing_notes[0] in result.notes
+
+
+def test_a_router_run_with_a_failed_call_is_not_reused_and_the_next_sweep_asks_that_call_again(routing_spec, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    """A passing error on a cheap call escalated its question; the run had no question error, so every later sweep
+    reused it: the router's cost and escalation rate kept that error for good, and the cheap call was never retried."""
+    def flaky(prompt) -> str:  # type: ignore[no-untyped-def]
+        if "for statement" in prompt.text:
+            raise ConnectionError("connection reset")
+        return cheap_answer(prompt)
+
+    spec = ExperimentSpec.from_dict({**routing_spec.model_dump(mode="json", exclude_none=True), "models": routing_spec.model_dump(mode="json", exclude_none=True)["models"][2:]},
+                                    base_dir=routing_spec.base_dir)
+    flaky_models = {**_models(), SMOLLM2_ID: ScriptedModel(flaky, model_id=SMOLLM2_ID, kind="chat", identity="scripted-cheap")}
+    (first,) = wb.run(spec, models=flaky_models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False).variants
+    assert first.status == "FINISHED" and first.question_errors == 0
+    assert {r.case.id: r.escalation.fired for r in first.records if r.escalation}["q-grounded"] == ("cheap_failed",)
+
+    models = _models()  # the same cheap model (same identity), its server back
+    (again,) = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False).variants
+    assert again.reused_from is None and len(models[SMOLLM2_ID].calls) == 1  # only the failed call: the others from the cache
+    grounded = next(r for r in again.records if r.case.id == "q-grounded")
+    assert not grounded.escalated and grounded.answered_by == SMOLLM2_ID
+    assert first.metrics["escalation_rate"] == 1.0 and again.metrics["escalation_rate"] == pytest.approx(3 / 4)

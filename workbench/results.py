@@ -87,9 +87,11 @@ class VariantResult:
     @property
     def complete(self) -> bool:
         """Every question answered and judged: not stopped early by racing, no question errors, no judge call that
-        failed (a rate limit, the network). Only a complete run is reused by a later sweep: an incomplete one is
-        computed again, its answers and judge replies read from the cache, so only what failed is asked again."""
-        return self.stopped_early is None and not self.question_errors and not self.metrics.get("judge_call_errors")
+        failed (a rate limit, the network), no router call that failed (a cheap call that escalated for it, a strong
+        call whose cheap answer stood). Only a complete run is reused by a later sweep: an incomplete one is computed
+        again, its answers and judge replies read from the cache, so only what failed is asked again."""
+        failed_calls = any(c.error for r in self.records for c in r.calls)
+        return self.stopped_early is None and not self.question_errors and not self.metrics.get("judge_call_errors") and not failed_calls
 
     def records_frame(self) -> Any:
         """Per-question table: question, answer, why it ended (``finish_reason``: ``stop``, ``length`` when cut at
