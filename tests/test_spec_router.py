@@ -101,6 +101,10 @@ def test_a_router_id_covers_both_models_and_the_thresholds(tmp_path: Path) -> No
          "escalate_when: {refusal_or_empty: true}}\n",
          r"exp.yaml:9: models: router name 'r1' is used twice"),
         ("  - id: local:gemma3-270m\n", "  - id: local:gemma3-27\n", r"exp.yaml:10: models\[0\]\.id: unknown local generator"),
+        ("      cheap: {id: local:smollm2-135m-instruct, params: {max_tokens: 32}}",  # was "cheap.id: required field is missing"
+         "      cheap: {router: {name: r0, cheap: {id: local:smollm2-135m-instruct}, strong: {id: local:gemma3-270m}, "
+         "escalate_when: {refusal_or_empty: true}}}",
+         r"exp.yaml:11: models\[1\]\.router: cheap is a router — routers do not nest: give cheap a model \(\{id: \.\.\., params: \.\.\.\}\)"),
     ],
 )
 def test_bad_router_entries_are_one_located_line(tmp_path: Path, old: str, new: str, expected: str) -> None:

@@ -277,6 +277,16 @@ class RouterSpec(_Spec):
     strong: ModelSpec = Field(description="the model that answers the escalated questions")
     escalate_when: EscalationSpec
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nested_router(cls, data: Any) -> Any:
+        # a router as cheap or strong was refused as "cheap.id: required field is missing — add it"
+        for role in ("cheap", "strong"):
+            if isinstance(data, dict) and isinstance(data.get(role), dict) and "router" in data[role]:
+                raise ValueError(f"{role} is a router — routers do not nest: give {role} a model ({{id: ..., params: ...}}), "
+                                 "and put a second router beside this one in models: if you want both")
+        return data
+
     @model_validator(mode="after")
     def _two_models(self) -> RouterSpec:
         # what decides an answer: a name, the cache flag, a kind left to its default or a time limit do not, so two
