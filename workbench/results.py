@@ -241,18 +241,24 @@ class SweepResult:
 
     @property
     def routing_notes(self) -> tuple[str, ...]:
-        """One line per router variant whose cheap model failed on some questions: each escalated to the strong model
-        (at its price) and stands as answered, so no error column or count shows it (shown by ``workbench run`` and
-        the RunPanel)."""
+        """One line per router variant and model whose calls failed on some questions: a failed cheap call escalated
+        to the strong model (at its price), a failed strong call left the cheap answer standing; either way the
+        question stands as answered, so no error column or count shows it (shown by ``workbench run`` and the
+        RunPanel)."""
         notes = []
         for v in self.variants:
             router = v.variant.router
-            failed = [c for r in v.records for c in r.calls if c.role == "cheap" and c.error]
-            if router is not None and failed:
-                first = (_redacted(failed[0].error) or "").splitlines()[0][:200]
-                notes.append(f"{v.variant.name}: the cheap model {router.cheap.id} failed on {len(failed)} of {len(v.records)} questions, "
-                             f"which went to {router.strong.id} instead (first error: {first}) — fix the cheap model, or its "
-                             "cost per answer is the strong model's")
+            if router is None:
+                continue
+            for role, model, then in (("cheap", router.cheap, f"which went to {router.strong.id} instead"),
+                                      ("strong", router.strong, "whose cheap answers stood")):
+                failed = [c for r in v.records for c in r.calls if c.role == role and c.error]
+                asked = sum(1 for r in v.records for c in r.calls if c.role == role)
+                if failed:
+                    first = (_redacted(failed[0].error) or "").splitlines()[0][:200]
+                    notes.append(f"{v.variant.name}: the {role} model {model.id} failed on {len(failed)} of the {asked} questions "
+                                 f"it was asked, {then} (first error: {first}) — fix it and run again (only those calls are "
+                                 "asked again)")
         return tuple(notes)
 
     @property
