@@ -476,6 +476,19 @@ def test_a_database_store_that_refuses_is_one_line_before_the_server_starts(
     assert execs == []
 
 
+@pytest.mark.parametrize("password", ["hunter2@secret", "hunter2:se@cret/x", "hunter2:secret/x#y%z"])
+def test_a_password_written_without_percent_encoding_is_never_printed(
+        password: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An '@' in the password ended the masking early (``alice:***@secret@host``), and the driver quoted the rest of
+    it as a host name it could not resolve, or SQLAlchemy a piece of it as the port."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
+    line = one_line(capsys, main(["--tracking-uri", f"postgresql://alice:{password}@127.0.0.1:1/mlflow", "list"]))
+    assert line.startswith("tracking store postgresql://alice:***@127.0.0.1:1/mlflow: "), line
+    assert not any(piece in line for piece in ("secret", "hunter2", "cret", "'x'", "'y'")), line
+    assert "percent-encoded" in line or "refused the connection" in line, line
+
+
 def test_the_installed_command_prints_one_line(project: Project) -> None:
     """The console script, as a user runs it: same line, same exit code, nothing on stdout."""
     import sys

@@ -170,15 +170,19 @@ def _probe_database(uri: str, shown: str) -> None:
     import sqlalchemy
     from sqlalchemy.pool import NullPool
 
+    if uri.partition("://")[2].split("?", 1)[0].count("@") > 1:  # the driver would quote the rest as the host name
+        raise WorkbenchError(f"tracking store {shown}: {_ENCODE_PASSWORD}") from None
     try:
         url = sqlalchemy.engine.make_url(uri)
         engine = sqlalchemy.create_engine(url, poolclass=NullPool, connect_args=_CONNECT_TIMEOUT[url.get_backend_name()])
     except ImportError as exc:
         raise WorkbenchError(f"tracking store {shown}: its database driver is not installed ({exc.name or exc}) — install it "
                              "(for postgresql://: pip install 'workbench[team]', which installs psycopg 3)") from None
-    except (sqlalchemy.exc.ArgumentError, ValueError) as exc:
+    except sqlalchemy.exc.ArgumentError as exc:
         raise WorkbenchError(f"tracking store {shown}: SQLAlchemy cannot open it ({_hidden(str(exc), uri)}) — check the scheme "
                              "and driver, e.g. postgresql:// or postgresql+psycopg://") from None
+    except ValueError:  # a port that is not a number, often a piece of the password after an unencoded ':' or '/'
+        raise WorkbenchError(f"tracking store {shown}: its port is not a number, or {_ENCODE_PASSWORD}") from None
     try:
         engine.connect().close()
     except sqlalchemy.exc.DBAPIError as exc:
@@ -187,6 +191,10 @@ def _probe_database(uri: str, shown: str) -> None:
                              "user, password and database name in the URI, and that the server is running") from None
     finally:
         engine.dispose()
+
+
+_ENCODE_PASSWORD = ("the password holds a character that must be percent-encoded in a URI — write @ as %40, : as %3A, "
+                    "/ as %2F, # as %23 and % as %25")
 
 
 def _hidden(message: str, uri: str) -> str:

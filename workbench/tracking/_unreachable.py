@@ -56,8 +56,9 @@ class TrackingUnavailable(WorkbenchError):
 
 
 def shown_uri(uri: str) -> str:
-    """The URI without a password (``http://user:***@host``)."""
-    return re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", uri)
+    """The URI without a password (``http://user:***@host``), also one written without percent-encoding its ``@``,
+    ``:`` or ``/`` (everything up to the URI's last ``@`` is hidden)."""
+    return re.sub(r"(://[^:/@\s]+):\S*@", r"\1:***@", uri)
 
 
 def is_unreachable(exc: BaseException) -> bool:
