@@ -101,3 +101,35 @@ def test_a_ray_task_that_dies_is_a_failed_run_and_the_others_finish(ray_instance
     crashed = by_model["ollama:segfault"]
     assert crashed.status == "FAILED" and crashed.outcome.error_kind == "ray"
     assert crashed.outcome.error and crashed.outcome.error.startswith("Ray task failed:")
+
+
+def sleepy(prompt) -> str:  # type: ignore[no-untyped-def]
+    import time
+
+    time.sleep(30)
+    return "late"
+
+
+def test_stop_cancels_a_running_ray_task_and_ends_the_sweep_killed(ray_instance, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    """The RunPanel's Stop left a Ray task answering every question of its variant (or until its wall time), and the
+    sweep ended FINISHED or FAILED long after the user stopped it."""
+    import threading
+    import time
+
+    models = {"ollama:sleepy": ScriptedModel(sleepy, model_id="ollama:sleepy"), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = spec_of("ray", ["ollama:sleepy"], prompts=[{"name": "p", "template": "{context} {question}"}],
+                   limits={"wall_time_s": 20})
+    stop = threading.Event()
+    started: list[float] = []
+
+    def on_event(event: wb.ProgressEvent) -> None:
+        if event.kind == "variant_started":
+            started.append(time.monotonic())
+            threading.Timer(1.0, stop.set).start()
+
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, stop=stop,
+                    on_event=on_event)
+    assert time.monotonic() - started[0] < 15
+    [variant] = result.variants
+    assert (variant.status, variant.outcome.error_kind) == ("STOPPED", "stopped"), variant.outcome.error
+    assert MlflowClient(wb_settings.tracking_uri).get_run(result.parent_run_id).info.status == "KILLED"

@@ -21,6 +21,7 @@ from workbench.execution._worker import VariantJob, failed_result, run_job, with
 from workbench.grid import Variant
 from workbench.models import runs_locally
 from workbench.results import VariantResult
+from workbench.sandbox import Outcome
 from workbench.spec import ExecutionSpec
 
 __all__ = ["HOSTED_CPUS", "RayExecutor"]
@@ -133,6 +134,11 @@ class RayExecutor:
                         result = failed_result(job.variant, f"Ray task failed: {_first_line(exc)}", "ray", job.stats)
                     on_question(job.variant, "question_scored", len(result.records), len(job.retrieved))
                     yield result
+                if stop():  # the Stop button: a task would answer all its questions first (its answers so far are cached)
+                    for ref, (job, started) in list(running.items()):
+                        ray.cancel(ref, force=True)
+                        running.pop(ref)
+                        yield _stopped(job, started)
                 for ref, (job, started) in list(running.items()):
                     if time.monotonic() - started > job.spec.limits.wall_time_s + KILL_GRACE_S:
                         ray.cancel(ref, force=True)
@@ -148,6 +154,13 @@ class RayExecutor:
         finally:
             for ref in running:
                 ray.cancel(ref, force=True)
+
+
+def _stopped(job: VariantJob, started: float) -> VariantResult:
+    """A variant whose Ray task was cancelled by a stop: STOPPED, its finished answers in the cache for a re-run."""
+    now = int(time.time() * 1000)
+    outcome = Outcome("STOPPED", "stopped by the user: its Ray task was cancelled", "stopped")
+    return VariantResult(job.variant, outcome, (), {}, job.stats, now - int((time.monotonic() - started) * 1000), now)
 
 
 def _join(ray: Any, execution: ExecutionSpec, options: Mapping[str, Any]) -> None:
