@@ -137,3 +137,22 @@ def test_promote_export_and_rollback_through_the_server(team: Team, deploy_repo:
     back = wb.rollback("team-assist", alias="staging", reason="the bad prompt slipped through", settings=cfg)
     assert (back.replaced_version, back.version) == ("2", "1")
     assert str(client.get_model_version_by_alias("team-assist", "staging").version) == "1"
+
+
+def test_no_message_shows_the_store_password(team: Team, postgres: Postgres, deploy_repo: Path) -> None:  # noqa: F811
+    """The CLI masked the password of a store URI, but the Python API's errors quoted the URI whole: a notebook printed
+    ``postgresql://user:password@host/db`` into its saved output. (The throwaway cluster trusts any password.)"""
+    from workbench.errors import WorkbenchError
+
+    uri = postgres.uri("mlflow").replace(f"//{postgres.user}@", f"//{postgres.user}:hunter2-secret@")
+    cfg = settings(root=team.settings.root, tracking_uri=uri)
+    calls = {
+        "compare": lambda: wb.compare("no-such-experiment", tracking_uri=uri),
+        "reviews": lambda: load_question_reviews("0" * 32, tracking_uri=uri),
+        "rollback": lambda: wb.rollback("nobody", alias="production", settings=cfg),
+        "export": lambda: wb.export("nobody", "production", repo=deploy_repo, settings=cfg),
+    }
+    for what, call in calls.items():
+        with pytest.raises(WorkbenchError) as raised:
+            call()
+        assert "hunter2-secret" not in str(raised.value) and f"{postgres.user}:***@" in str(raised.value), (what, str(raised.value))

@@ -52,6 +52,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._report import render_report
 from workbench.promotion._secrets import describe, scan_files, secret_env_values
 from workbench.redaction import without_credentials
+from workbench.tracking import shown_uri
 
 _SUMMARY_METRICS = ("token_f1", "hit_at_k", "recall_at_k", "mrr", "rouge_l", "semantic_similarity", "faithfulness")
 
@@ -178,7 +179,7 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     client = client_for(cfg.tracking_uri)
     mv = alias_holder(client, name, alias)
     if mv is None:
-        raise ExportError(f"no version of '{name}' holds the alias '{alias}' in {cfg.tracking_uri} — promote one first (workbench promote)")
+        raise ExportError(f"no version of '{name}' holds the alias '{alias}' in {shown_uri(cfg.tracking_uri)} — promote one first (workbench promote)")
     raw_audit = mv.tags.get(audit_tag(alias))
     audit = AuditRecord.model_validate_json(raw_audit) if raw_audit else None
     run_id = audit.run_id if audit is not None else mv.tags.get(RUN_ID_TAG, mv.run_id)

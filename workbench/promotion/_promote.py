@@ -56,7 +56,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
 from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec
-from workbench.tracking import MODELS_TAG, artifact_bytes, early_stop_from_tags, require_active
+from workbench.tracking import MODELS_TAG, artifact_bytes, early_stop_from_tags, require_active, shown_uri
 
 _NAME = TypeAdapter(Name)  # the experiment's own rule for names
 _GATES = TypeAdapter(tuple[GateSpec, ...])
@@ -102,7 +102,7 @@ def get_run(client: Any, run_id: str) -> Any:
     try:
         return client.get_run(run_id)
     except MlflowException:
-        raise PromotionError(f"run '{run_id}' not found in {client.tracking_uri} — check the run id (workbench list EXPERIMENT)") from None
+        raise PromotionError(f"run '{run_id}' not found in {shown_uri(client.tracking_uri)} — check the run id (workbench list EXPERIMENT)") from None
 
 
 def _unfinished(run_id: str, mlflow_status: str, workbench_status: str, error: str) -> str | None:
@@ -131,7 +131,7 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     except WorkbenchError as exc:
         raise PromotionError(f"run {run_id}: {exc}") from None
     if run.info.lifecycle_stage == "deleted":  # MLflow still returns a run in the trash
-        raise PromotionError(f"run {run_id} ('{run.info.run_name}') is deleted in {client.tracking_uri} — restore it with "
+        raise PromotionError(f"run {run_id} ('{run.info.run_name}') is deleted in {shown_uri(client.tracking_uri)} — restore it with "
                              f"'mlflow runs restore --run-id {run_id}' (MLFLOW_TRACKING_URI set to this store), or promote another run")
     tags = run.data.tags
     kind = tags.get("workbench.kind")
@@ -444,7 +444,7 @@ def rollback(name: str, *, alias: Environment = "production", reason: str | None
     client = client_for(cfg.tracking_uri)
     current = alias_holder(client, name, alias)
     if current is None:
-        raise PromotionError(f"'{name}' has no '{alias}' alias in {cfg.tracking_uri} — nothing to roll back")
+        raise PromotionError(f"'{name}' has no '{alias}' alias in {shown_uri(cfg.tracking_uri)} — nothing to roll back")
     stack = holder_stack(alias_history(client, name, alias), str(current.version))
     if len(stack) < 2:
         raise PromotionError(f"{name}@{alias} has had no other holder than v{current.version} — nothing to roll back to")

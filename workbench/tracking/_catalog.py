@@ -11,6 +11,7 @@ from workbench.errors import WorkbenchError
 from workbench.results import EarlyStop
 from workbench.tracking._read import _client, _uri, latest_sweep, store_errors, sweep_variants
 from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags
+from workbench.tracking._unreachable import shown_uri
 
 __all__ = [
     "ExperimentSummary",
@@ -182,7 +183,7 @@ def experiment_sweeps(name: str, *, tracking_uri: str | None = None) -> tuple[Lo
     with store_errors(f"could not read experiment '{name}' from {uri}"):
         exp = client.get_experiment_by_name(name)
         if exp is None:
-            raise WorkbenchError(f"no experiment named '{name}' in {uri} — {_unknown_name_fix(client, name)}")
+            raise WorkbenchError(f"no experiment named '{name}' in {shown_uri(uri)} — {_unknown_name_fix(client, name)}")
         require_active(exp, uri)
         sweeps = client.search_runs([exp.experiment_id], _SWEEPS, order_by=["attributes.start_time DESC"], max_results=1000)
         return tuple(
@@ -193,7 +194,7 @@ def experiment_sweeps(name: str, *, tracking_uri: str | None = None) -> tuple[Lo
 def require_active(exp: Any, uri: str) -> None:
     """A deleted experiment's runs are deleted with it: say so, rather than that it has no sweeps."""
     if exp.lifecycle_stage == "deleted":
-        raise WorkbenchError(f"experiment '{exp.name}' is deleted in {uri} — restore it with 'mlflow experiments restore "
+        raise WorkbenchError(f"experiment '{exp.name}' is deleted in {shown_uri(uri)} — restore it with 'mlflow experiments restore "
                              f"--experiment-id {exp.experiment_id}' (MLFLOW_TRACKING_URI set to this store), or run its sweep again")
 
 
@@ -212,7 +213,7 @@ def _get_run(client: Any, run_id: str, uri: str) -> Any | None:
         return None
     if run.info.lifecycle_stage == "deleted":
         require_active(client.get_experiment(run.info.experiment_id), uri)  # its experiment was deleted, and the run with it
-        raise WorkbenchError(f"run {run_id} ('{run.info.run_name}') is deleted in {uri} — restore it with 'mlflow runs restore "
+        raise WorkbenchError(f"run {run_id} ('{run.info.run_name}') is deleted in {shown_uri(uri)} — restore it with 'mlflow runs restore "
                              f"--run-id {run_id}' (MLFLOW_TRACKING_URI set to this store), or give another run")
     return run
 
@@ -231,7 +232,7 @@ def find_run(run_id: str, *, tracking_uri: str | None = None) -> LoggedRun | Non
 def _require_run(run_id: str, uri: str) -> LoggedRun:
     run = find_run(run_id, tracking_uri=uri)
     if run is None:
-        raise WorkbenchError(f"no run '{run_id}' in {uri} — see 'workbench list EXPERIMENT'")
+        raise WorkbenchError(f"no run '{run_id}' in {shown_uri(uri)} — see 'workbench list EXPERIMENT'")
     return run
 
 
@@ -282,11 +283,11 @@ def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> Res
                 require_active(exp, uri)
                 found = latest_sweep(key, tracking_uri=uri)
                 if found is None:
-                    raise WorkbenchError(f"experiment '{key}' has no sweeps in {uri} — run one first: workbench run <experiment.yaml>")
+                    raise WorkbenchError(f"experiment '{key}' has no sweeps in {shown_uri(uri)} — run one first: workbench run <experiment.yaml>")
             else:
                 found = _get_run(client, key, uri)
             if found is None:
-                raise WorkbenchError(f"'{key}' is neither an experiment nor a run in {uri} — {_unknown_name_fix(client, key)}")
+                raise WorkbenchError(f"'{key}' is neither an experiment nor a run in {shown_uri(uri)} — {_unknown_name_fix(client, key)}")
             run = LoggedRun.from_mlflow(found)
             if run.kind == "sweep":
                 if parent is None:

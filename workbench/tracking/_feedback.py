@@ -15,6 +15,7 @@ from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.tracking._redact import redacting
+from workbench.tracking._unreachable import shown_uri
 
 HUMAN_FEEDBACK = "human_rating"  # assessment name: True = thumbs up, False = thumbs down
 
@@ -109,7 +110,7 @@ def log_human_feedback(
         client.get_trace_info(trace_id)
         logged = client.log_assessment(trace_id, feedback)
     except MlflowException as exc:
-        raise WorkbenchError(f"trace {trace_id}: cannot record feedback in {uri} ({exc.message.splitlines()[0]}) — is it the sweep's store?") from None
+        raise WorkbenchError(f"trace {trace_id}: cannot record feedback in {shown_uri(uri)} ({exc.message.splitlines()[0]}) — is it the sweep's store?") from None
     return HumanFeedback(trace_id, bool(thumbs_up), comment.strip(), who, int(logged.create_time_ms or 0))
 
 

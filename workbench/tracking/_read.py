@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.tracking._unreachable import shown_uri
 
 RESULTS_TABLE = "eval_results.json"
 
@@ -27,13 +28,14 @@ def _uri(tracking_uri: str | None) -> str:
 
 @contextmanager
 def store_errors(what: str) -> Iterator[None]:
-    """Turn an MLflow or file-system failure while reading ``what`` into a one-line ``WorkbenchError``."""
+    """Turn an MLflow or file-system failure while reading ``what`` into a one-line ``WorkbenchError`` (no password)."""
     from mlflow.exceptions import MlflowException
 
     try:
         yield
     except (MlflowException, OSError) as exc:
-        raise WorkbenchError(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+        message = f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        raise WorkbenchError(shown_uri(message)) from None  # the store's URI, in ``what`` or quoted by MLflow, has its password
 
 
 def artifact_bytes(client: Any, run_id: str, path: str) -> bytes:

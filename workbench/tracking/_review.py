@@ -15,6 +15,7 @@ from workbench.errors import WorkbenchError
 from workbench.metrics import Score
 from workbench.tracking._feedback import HumanFeedback, _tracking_uri, latest_human_feedback
 from workbench.tracking._read import sweep_variants
+from workbench.tracking._unreachable import shown_uri
 
 _GENERATION_ERROR = "generation"
 
@@ -177,7 +178,7 @@ def load_question_reviews(parent_run_id: str, *, tracking_uri: str | None = None
     try:
         parent = client.get_run(parent_run_id)
     except MlflowException:
-        raise WorkbenchError(f"run {parent_run_id} not found in {uri} — pass a sweep's parent run id (workbench list)") from None
+        raise WorkbenchError(f"run {parent_run_id} not found in {shown_uri(uri)} — pass a sweep's parent run id (workbench list)") from None
     tags = parent.data.tags
     if tags.get("workbench.kind") != "sweep":  # a variant has no variants of its own: it would read as a sweep with no questions
         sweep = tags.get("mlflow.parentRunId") if tags.get("workbench.kind") == "variant" else None
