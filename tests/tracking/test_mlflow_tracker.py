@@ -203,3 +203,22 @@ def test_a_description_longer_than_mlflow_takes_is_cut_in_the_experiment_note(wb
     note = client.get_experiment(result.experiment_id).tags["mlflow.note.content"]
     assert len(note) == 20000 and note.startswith("é" * 100) and note.endswith("the whole description is in each sweep's experiment.yaml)")
     assert client.get_run(result.parent_run_id).info.status == "FINISHED"
+
+
+def test_an_experiment_whose_artifacts_a_server_serves_is_refused_from_its_database(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    """Pointed at the team server's database instead of the server, a sweep created its run, then failed on MLflow's
+    paragraph "When an mlflow-artifacts URI was supplied ... use either of the following methods:" (cut there), and
+    compare said the same about every variant. One line now names what to point at, and no run is created."""
+    from workbench.errors import WorkbenchError
+    from workbench.tracking import find_variant_table
+
+    spec = make_spec()
+    client = MlflowClient(wb_settings.tracking_uri)
+    experiment_id = client.create_experiment(spec.name, artifact_location="mlflow-artifacts:/7")  # as the server made it
+    earlier = client.create_run(experiment_id).info.run_id
+    with pytest.raises(WorkbenchError, match=r"^experiment 'unit' keeps its artifacts on a tracking server \(mlflow-artifacts:/7\)"
+                       r", which only that server reads and writes — point --tracking-uri or MLFLOW_TRACKING_URI at the server"):
+        wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+    assert [r.info.run_id for r in client.search_runs([experiment_id])] == [earlier]
+    with pytest.raises(WorkbenchError, match=rf"^run {earlier} keeps its artifacts on a tracking server"):
+        find_variant_table(earlier, tracking_uri=wb_settings.tracking_uri)

@@ -33,7 +33,7 @@ from workbench.pipeline import ModelCall, QuestionRecord
 from workbench.results import VariantResult, reused_metrics
 from workbench.spec import ExperimentSpec, PromptSpec, RouterSpec
 from workbench.redaction import redact
-from workbench.tracking._store_check import check_store
+from workbench.tracking._store_check import check_served_artifacts, check_store
 from workbench.tracking._process import END_REASON_TAG, abandoned_reason, process_tags
 from workbench.tracking._read import RESULTS_TABLE
 from workbench.tracking._sqlite import tune_sqlite_store
@@ -130,6 +130,7 @@ class MlflowTracker:
     def _experiment_id(self, spec: ExperimentSpec) -> str:
         found = self.client.get_experiment_by_name(spec.name)
         if found is not None:
+            check_served_artifacts(found.artifact_location, self.tracking_uri, f"experiment '{spec.name}'")
             if found.lifecycle_stage == "deleted":
                 self.client.restore_experiment(found.experiment_id)
             return str(found.experiment_id)

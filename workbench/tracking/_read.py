@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.tracking._store_check import check_served_artifacts
 from workbench.tracking._unreachable import shown_uri
 
 RESULTS_TABLE = "eval_results.json"
@@ -61,9 +62,17 @@ def find_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any |
     Raises:
         WorkbenchError: the store could not be read.
     """
+    from mlflow.exceptions import MlflowException
+
     uri = _uri(tracking_uri)
     with store_errors(f"run {run_id}: could not read {RESULTS_TABLE} from {uri}"):
-        if RESULTS_TABLE not in {a.path for a in _client(uri).list_artifacts(run_id)}:
+        client = _client(uri)
+        try:
+            listed = {a.path for a in client.list_artifacts(run_id)}
+        except MlflowException:
+            check_served_artifacts(client.get_run(run_id).info.artifact_uri, uri, f"run {run_id}")
+            raise
+        if RESULTS_TABLE not in listed:
             return None
         return load_variant_table(run_id, tracking_uri=uri)
 

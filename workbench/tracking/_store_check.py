@@ -12,7 +12,7 @@ from pathlib import Path
 from workbench.errors import WorkbenchError
 from workbench.tracking._unreachable import shown_uri
 
-__all__ = ["STORE_HINT", "check_store", "sqlite_path"]
+__all__ = ["STORE_HINT", "check_served_artifacts", "check_store", "sqlite_path"]
 
 STORE_HINT = "point --tracking-uri or MLFLOW_TRACKING_URI at your store"
 
@@ -66,6 +66,16 @@ def check_store(uri: str, *, must_exist: bool) -> None:
         raise WorkbenchError(f"tracking store {shown}: MLflow knows no '{_scheme(uri)}://' store — write {meant}://...")
     else:
         _refuse_file_store(uri, shown)
+
+
+def check_served_artifacts(artifact_uri: str, uri: str, owner: str) -> None:
+    """Artifacts a tracking server serves (``mlflow-artifacts:/...``) are read and written only through that server:
+    a client pointed at the server's database (``postgresql://...``, its sqlite file) cannot reach them, and MLflow
+    says so in a paragraph after the sweep's run exists. Raise one line naming the server to point at instead."""
+    if artifact_uri.startswith("mlflow-artifacts:") and not uri.startswith(("http://", "https://")):
+        raise WorkbenchError(f"{owner} keeps its artifacts on a tracking server ({artifact_uri}), which only that server reads "
+                             f"and writes — point --tracking-uri or MLFLOW_TRACKING_URI at the server (http://HOST:PORT), "
+                             f"not at its store {shown_uri(uri)}")
 
 
 _MLFLOW_TABLES = frozenset({"experiments", "runs", "metrics", "params", "tags"})  # any of them: an MLflow store, maybe half made
