@@ -239,15 +239,29 @@ def _cmd_server(args: argparse.Namespace) -> int:
     if "://" not in destination:
         Path(destination).mkdir(parents=True, exist_ok=True)
     # what users set: a wildcard bind address is not an address they can reach, the machine's name is
-    reachable = socket.getfqdn() if args.host in ("0.0.0.0", "::", "") else args.host
+    wildcard = args.host in ("0.0.0.0", "::", "")
+    reachable = _machine_name(socket.getfqdn(), socket.gethostname()) if wildcard else args.host
     extra = args.mlflow_args[1:] if args.mlflow_args[:1] == ["--"] else args.mlflow_args
     options = ["server", "--artifacts-destination", destination, "--serve-artifacts", "--host", args.host, "--port", str(args.port),
                *(["--workers", str(args.workers)] if args.workers else []), *extra]
+    if wildcard and "--allowed-hosts" not in extra and not os.environ.get("MLFLOW_SERVER_ALLOWED_HOSTS"):
+        # MLflow answers only requests addressed to localhost or a private IP by default ("Invalid Host header"): the
+        # name printed below must be one it answers
+        from mlflow.server.security_utils import get_default_allowed_hosts
+
+        options += ["--allowed-hosts", ",".join([*get_default_allowed_hosts(), reachable, f"{reachable}:{args.port}"])]
     shown = shown_uri(store)  # never print the store's password
     print(f"MLflow server on {shown}, artifacts in {destination}. Point sweeps and notebooks at it with:\n"
           f"  MLFLOW_TRACKING_URI=http://{reachable}:{args.port}", flush=True)
     _exec_mlflow(options, store=store)
     return 0  # pragma: no cover - execve does not return
+
+
+def _machine_name(fqdn: str, hostname: str) -> str:
+    """The name other machines reach this one by: its fully qualified name, or its host name where the fully
+    qualified one is only a loopback name (``/etc/hosts`` maps the host name to 127.0.0.1 on many machines)."""
+    loopback = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+    return hostname if fqdn in loopback or fqdn.startswith("localhost.") else fqdn
 
 
 def _exec_mlflow(options: list[str], *, store: str) -> None:

@@ -432,6 +432,32 @@ def test_a_password_in_the_store_uri_is_neither_printed_nor_on_the_mlflow_comman
     assert env["MLFLOW_BACKEND_STORE_URI"] == store
 
 
+@pytest.mark.parametrize("given", [[], ["--", "--allowed-hosts", "mlflow.example.internal:5000"]])
+def test_a_server_for_other_machines_answers_the_address_it_prints(
+        given: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--host 0.0.0.0`` printed ``MLFLOW_TRACKING_URI=http://localhost:5000`` where /etc/hosts maps the machine's name
+    to 127.0.0.1, and MLflow refused every request addressed to the machine's name ("Invalid Host header", 403)."""
+    import os
+    import socket
+
+    execs: list[list[str]] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_SERVER_ALLOWED_HOSTS", raising=False)
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(list(argv)))
+    monkeypatch.setattr(socket, "getfqdn", lambda *a: "localhost")
+    monkeypatch.setattr(socket, "gethostname", lambda: "gpu-box-3")
+    assert main(["server", "--host", "0.0.0.0", "--port", "5000", *given]) == 0
+    assert "MLFLOW_TRACKING_URI=http://gpu-box-3:5000" in capsys.readouterr().out
+    [argv] = execs
+    allowed = [argv[i + 1] for i, a in enumerate(argv) if a == "--allowed-hosts"]
+    if given:
+        assert allowed == ["mlflow.example.internal:5000"]  # the user's own list, alone
+    else:
+        [hosts] = allowed
+        assert {"gpu-box-3:5000", "localhost:*", "127.0.0.1:*", "10.*"} <= set(hosts.split(",")), hosts
+
+
 def test_ui_over_a_tracking_server_says_to_browse_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # with MLFLOW_TRACKING_URI pointing at the team server (README, Scaling out), `mlflow ui` ended in a traceback
