@@ -222,3 +222,18 @@ def test_an_experiment_whose_artifacts_a_server_serves_is_refused_from_its_datab
     assert [r.info.run_id for r in client.search_runs([experiment_id])] == [earlier]
     with pytest.raises(WorkbenchError, match=rf"^run {earlier} keeps its artifacts on a tracking server"):
         find_variant_table(earlier, tracking_uri=wb_settings.tracking_uri)
+
+
+def test_a_run_whose_artifacts_are_on_another_machines_disk_says_so(wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Swept straight into a shared database, a run keeps its artifacts on the sweeping machine's disk; the lead
+    comparing it elsewhere read "run ... has no eval_results.json", as if the sweep had logged nothing."""
+    from workbench.errors import WorkbenchError
+
+    elsewhere = tmp_path / "alices-laptop" / "mlruns" / "artifacts" / "unit"
+    client = MlflowClient(wb_settings.tracking_uri)
+    experiment_id = client.create_experiment("unit", artifact_location=elsewhere.as_uri())
+    run_id = client.create_run(experiment_id, tags={"workbench.kind": "variant"}).info.run_id
+    client.set_terminated(run_id, "FINISHED")
+    with pytest.raises(WorkbenchError, match=rf"run {run_id} keeps its artifacts in {elsewhere / run_id / 'artifacts'}, a folder "
+                                             r"this machine does not have .* share a tracking server that serves artifacts"):
+        wb.compare([run_id], tracking_uri=wb_settings.tracking_uri)

@@ -26,6 +26,7 @@ from workbench.tracking._unreachable import TrackingUnavailable, shown_uri
 from workbench.tracking._read import (
     RESULTS_TABLE,
     artifact_bytes,
+    artifacts_elsewhere,
     find_variant_table,
     latest_sweep,
     load_judge_scores,
@@ -62,6 +63,7 @@ __all__ = [
     "TrackingUnavailable",
     "VariantAnswer",
     "artifact_bytes",
+    "artifacts_elsewhere",
     "calibrate_run",
     "calibration_runs",
     "check_store",

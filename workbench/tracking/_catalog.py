@@ -50,6 +50,7 @@ class LoggedRun:
         stopped_early: why a racing sweep stopped the variant before the last question (its ``workbench.racing.*``
             tags), else None.
         reused_from: the run whose results a sweep reused for this variant (its ``workbench.reused_from`` tag), else None.
+        artifact_uri: where the run's artifacts are (``mlflow-artifacts:/...`` on a server, ``file:///...`` on a disk).
     """
 
     run_id: str
@@ -63,6 +64,7 @@ class LoggedRun:
     error: str | None = None
     stopped_early: EarlyStop | None = None
     reused_from: str | None = None
+    artifact_uri: str = ""
 
     @classmethod
     def from_mlflow(cls, run: Any) -> LoggedRun:
@@ -80,6 +82,7 @@ class LoggedRun:
             error=tags.get("workbench.error"),
             stopped_early=early_stop_from_tags(tags),
             reused_from=tags.get(REUSED_FROM_TAG),
+            artifact_uri=run.info.artifact_uri or "",
         )
 
 

@@ -77,6 +77,19 @@ def find_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any |
         return load_variant_table(run_id, tracking_uri=uri)
 
 
+def artifacts_elsewhere(artifact_uri: str) -> str | None:
+    """The folder of a run's artifacts when it is on a local disk (``file:`` URI or path) that this machine does not
+    have: a sweep that logged straight into a shared database from another machine keeps them on that machine."""
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    parts = urlsplit(artifact_uri)
+    if parts.scheme not in ("file", "") or not artifact_uri:
+        return None
+    folder = Path(url2pathname(parts.path))
+    return None if folder.exists() else str(folder)
+
+
 def load_judge_scores(run_id: str, *, tracking_uri: str | None = None) -> Any:
     """A variant run's judge scores per question, for ``workbench.scoring.calibrate``.
 
