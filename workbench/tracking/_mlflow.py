@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from workbench.datasets import Corpus, Dataset
+from workbench.errors import WorkbenchError
 from workbench.grid import Variant
 from workbench.models import Generation
 from workbench.pipeline import ModelCall, QuestionRecord
@@ -118,8 +119,7 @@ class MlflowTracker:
         # a tracking server keeps artifacts itself (served artifacts), not on this machine's disk
         self.artifact_root = None if tracking_uri.startswith(("http://", "https://")) else artifact_root
         self.unreachable = False  # set when a call found the tracking server down: ending the sweep asks once, quickly
-        if tracking_uri.startswith(("http://", "https://")):
-            quiet_retry_warnings()
+        quiet_retry_warnings()
         mlflow.set_tracking_uri(tracking_uri)
         self._mlflow = redacting(mlflow)
         self.client = redacting(MlflowClient(tracking_uri))
@@ -313,11 +313,17 @@ class MlflowTracker:
         self.client.set_terminated(sweep.run_id, status=status, end_time=now)
 
     def _server_answers(self) -> bool:
-        """Whether the tracking server answers its health check within 3 s (one try)."""
+        """Whether the tracking server answers its health check within 3 s (one try); a database server, one login."""
         import urllib.error
         import urllib.parse
         import urllib.request
 
+        if not self.tracking_uri.startswith(("http://", "https://")):
+            try:
+                check_store(self.tracking_uri, must_exist=False)
+            except WorkbenchError:
+                return False
+            return True
         parts = urllib.parse.urlsplit(self.tracking_uri)
         url = urllib.parse.urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path.rstrip("/") + "/health", "", ""))
         try:

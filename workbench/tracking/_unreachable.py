@@ -7,7 +7,8 @@ server restarting for a few seconds is waited for (about 15-20 s of retries), a 
 within about 20 s. The retry warnings of MLflow's own
 requests are silenced; when the retries are spent the tracker raises ``TrackingUnavailable``, whose message is the
 line the user reads: which server, what was being logged, that nothing computed is lost (answers are cached) and
-what to do (start the server again and re-run; finished variants are reused).
+what to do (start the server again and re-run; finished variants are reused). A database store (``postgresql://``,
+``mysql://``) whose server goes away is the same line, without MLflow's traceback of the driver's error.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ __all__ = ["TrackingUnavailable", "is_unreachable", "quiet_retry_warnings", "sho
 
 _T = TypeVar("_T")
 _NETWORK_MODULES = ("requests", "urllib3", "http", "socket")
+_DATABASE_DRIVERS = ("psycopg", "psycopg2", "pymysql", "MySQLdb", "pyodbc")  # their OperationalError: the server is gone
+_SERVED = ("http", "https", "postgresql", "mysql", "mssql")  # stores behind a server that can stop answering
 
 
 class TrackingUnavailable(WorkbenchError):
@@ -73,6 +76,8 @@ def is_unreachable(exc: BaseException) -> bool:
             return True  # requests' ConnectionError/Timeout, urllib3's MaxRetryError/NewConnectionError
         if type(seen).__module__.split(".")[0] == "urllib3":
             return True
+        if type(seen).__module__.split(".")[0] in _DATABASE_DRIVERS and type(seen).__name__ == "OperationalError":
+            return True
         seen = seen.__cause__ or seen.__context__
     return False
 
@@ -101,7 +106,7 @@ def tracking_call(doing: str) -> Callable[[Callable[..., _T]], Callable[..., _T]
                 raise
             except Exception as exc:
                 uri = str(getattr(self, "tracking_uri", ""))
-                if not uri.startswith(("http://", "https://")) or not is_unreachable(exc):
+                if uri.partition("://")[0].split("+", 1)[0].lower() not in _SERVED or not is_unreachable(exc):
                     raise
                 self.unreachable = True
                 raise TrackingUnavailable(shown_uri(uri), doing, _reason(exc)) from exc
@@ -120,11 +125,21 @@ class _DropRetries(logging.Filter):
         return "mlflow" not in " ".join(str(a) for a in (record.args or ()))
 
 
+class _DropCaught(logging.Filter):
+    """Drops MLflow's "SQLAlchemy database error" log (a traceback of ~100 lines) of an error it raises again."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("SQLAlchemy database error")
+
+
 _FILTER = _DropRetries()
+_CAUGHT = _DropCaught()
 
 
 def quiet_retry_warnings() -> None:
-    """Silence urllib3's per-retry warnings for MLflow's requests (a failure that outlasts them is one line)."""
-    logger = logging.getLogger("urllib3.connectionpool")
-    if _FILTER not in logger.filters:
-        logger.addFilter(_FILTER)
+    """Silence urllib3's per-retry warnings for MLflow's requests and MLflow's traceback of a database error it raises
+    again (a failure that outlasts the retries is one line)."""
+    for name, drop in (("urllib3.connectionpool", _FILTER), ("mlflow.store.db.utils", _CAUGHT)):
+        logger = logging.getLogger(name)
+        if drop not in logger.filters:
+            logger.addFilter(drop)
