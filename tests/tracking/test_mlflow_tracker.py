@@ -237,3 +237,17 @@ def test_a_run_whose_artifacts_are_on_another_machines_disk_says_so(wb_settings,
     with pytest.raises(WorkbenchError, match=rf"run {run_id} keeps its artifacts in {elsewhere / run_id / 'artifacts'}, a folder "
                                              r"this machine does not have .* share a tracking server that serves artifacts"):
         wb.compare([run_id], tracking_uri=wb_settings.tracking_uri)
+
+
+def test_sweeps_are_recorded_under_the_user_feedback_and_promotions_name(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On a team server the runs' User was $USER (or 'workbench' where it is unset, as in many containers), while
+    feedback and promotions were recorded under $WORKBENCH_USER: a lead could not find a colleague's sweeps."""
+    from workbench.tracking import default_user
+
+    monkeypatch.setenv("WORKBENCH_USER", "alice")
+    monkeypatch.delenv("USER", raising=False)
+    result = wb.run(make_spec(), models=fake_models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+    client = MlflowClient(wb_settings.tracking_uri)
+    assert default_user() == "alice"
+    for run_id in (result.parent_run_id, *(v.run_id for v in result.variants)):
+        assert client.get_run(run_id).data.tags["mlflow.user"] == "alice", run_id

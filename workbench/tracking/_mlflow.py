@@ -34,6 +34,7 @@ from workbench.pipeline import ModelCall, QuestionRecord
 from workbench.results import VariantResult, reused_metrics
 from workbench.spec import ExperimentSpec, PromptSpec, RouterSpec
 from workbench.redaction import redact
+from workbench.tracking._feedback import default_user
 from workbench.tracking._store_check import check_served_artifacts, check_store
 from workbench.tracking._process import END_REASON_TAG, abandoned_reason, process_tags
 from workbench.tracking._read import RESULTS_TABLE
@@ -164,7 +165,7 @@ class MlflowTracker:
             "workbench.corpus_hash": corpus.hash,
             "workbench.git_commit": git_commit(str(spec.base_dir)),
             "workbench.versions": package_versions(),
-            "mlflow.user": os.environ.get("USER", "workbench"),
+            "mlflow.user": default_user(),  # as feedback and promotions record it: $WORKBENCH_USER, else the login name
             **process_tags(),
         }
         run = self.client.create_run(experiment_id, tags=tags, run_name=tags["mlflow.runName"])
