@@ -268,6 +268,18 @@ def test_run_panel_names_an_index_whose_chunks_the_embedding_model_truncates(cfg
     assert html.escape(note, quote=False) in panel.status.value
 
 
+def test_running_the_result_cell_again_after_editing_the_grid_runs_the_edited_grid_not_the_last_sweep(cfg: Settings) -> None:
+    """The notebook's ``result = panel.run()`` cell, run again after the limit was raised in the GridBuilder, returned
+    the earlier 2-question sweep as if it were the edited grid's."""
+    builder = GridBuilder(handbook_spec(name="widgets-edited", chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}]))
+    panel = RunPanel(builder.spec, settings=cfg, models=fakes())
+    first = panel.run()
+    assert panel.run() is first  # the same grid: the finished sweep is reused
+    builder.limit.value = 3
+    edited = panel.run()
+    assert edited is not first and len(edited.dataset) == 3 and edited.variants[0].metrics["questions"] == 3
+
+
 def test_run_panel_reports_a_bad_spec_in_its_status_line(cfg: Settings) -> None:
     def broken() -> wb.ExperimentSpec:
         raise wb.SpecError("grid builder: chunkers[0]: overlap 900 must be smaller than size 400")

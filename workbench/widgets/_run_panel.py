@@ -69,6 +69,7 @@ class RunPanel(w.VBox):
         self._lock = threading.Lock()
         self.result: wb.SweepResult | None = None
         self.exception: BaseException | None = None
+        self._ran: wb.ExperimentSpec | None = None  # the experiment of the last sweep started
         self.run_button = w.Button(description="Run", icon="play", button_style="primary")
         self.run_button.add_class("wb-run-button")
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
@@ -120,6 +121,7 @@ class RunPanel(w.VBox):
             return
         self._stop = threading.Event()
         self._done = []
+        self._ran = spec
         self.result, self.exception = None, None
         for stage in (self.indexes, self.generation, self.scoring, self.variants):
             stage.reset()
@@ -143,6 +145,9 @@ class RunPanel(w.VBox):
     def run(self, *, rerun: bool = False) -> wb.SweepResult:
         """The sweep's result: waits for the sweep started with Run, reuses a finished one, or runs one now.
 
+        A finished sweep is reused only while the experiment is the one it ran: after an edit (the GridBuilder's form,
+        the YAML file) or a sweep that failed, a new sweep runs, which reuses whatever the earlier one finished.
+
         Interrupting the kernel while it waits stops the sweep after the current question, as Ctrl+C stops ``wb.run``
         (the sweep runs in a thread of its own, which the interrupt does not reach).
 
@@ -152,7 +157,7 @@ class RunPanel(w.VBox):
         Raises:
             WorkbenchError: whatever stopped the sweep from running (bad spec, data or model).
         """
-        if rerun or not self._job.started:
+        if rerun or not self._job.started or (not self.running and self._outdated()):
             self.start()
         try:
             self.join()
@@ -164,6 +169,15 @@ class RunPanel(w.VBox):
         if self.result is None:
             raise wb.WorkbenchError("the sweep did not start — see the panel's status line")
         return self.result
+
+    def _outdated(self) -> bool:
+        """The last sweep failed, or ran another experiment than the one read now."""
+        if self.exception is not None:
+            return True
+        try:
+            return self._spec() != self._ran
+        except (wb.WorkbenchError, ValueError):
+            return True  # start() shows what is wrong
 
     # -- the background thread -------------------------------------------------------------------------------------
 
