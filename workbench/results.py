@@ -281,6 +281,10 @@ class SweepResult:
         return leaderboard_frame(self.variants, sort_by, ascending)
 
 
+_EMPTY_LEADERBOARD_COLUMNS = ("variant", "variant_id", "prompt", "model", "chunker", "retrieval", "status", "questions", "question_errors",
+                              "chunks", "mean_chunk_chars", *LEADERBOARD_METRICS, "run_id", "reused_from", "stopped_early", "error")
+
+
 def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = None, ascending: bool | None = None) -> Any:
     """The leaderboard of any variant results (a finished sweep, or the variants done so far while one runs).
 
@@ -314,7 +318,8 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
         row["stopped_early"] = v.stopped_early.label if v.stopped_early is not None else None
         row["error"] = _redacted(v.outcome.error)
         rows.append(row)
-    frame = pd.DataFrame(rows)
+    # no variant (a sweep stopped before its first finished): the columns still exist, so selecting them finds none
+    frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=_EMPTY_LEADERBOARD_COLUMNS)
     if sort_by is not None and sort_by not in frame.columns and len(frame):
         raise WorkbenchError(f"cannot sort the leaderboard by '{sort_by}': no variant has it"
                              f"{' (every variant failed)' if all(v.status == 'FAILED' for v in variants) else ''} — columns: "

@@ -337,6 +337,15 @@ def test_leaderboard_of_a_sweep_stopped_before_any_variant_says_so_when_asked_to
     assert board.compare() is None and "pick two different variants" in board.comparison.value
 
 
+def test_the_notebooks_table_of_a_sweep_stopped_before_any_variant_is_empty_not_a_key_error(finished: tuple[RunPanel, wb.SweepResult]) -> None:
+    """Stop pressed during the first variant: the quickstart's ``table[["variant", "status", "hit_at_k", ...]]`` cell
+    raised KeyError, as the leaderboard of no variants had no columns at all."""
+    empty = dataclasses.replace(finished[1], variants=())
+    table = empty.leaderboard()
+    shown = table[["variant", "status", "hit_at_k", "mrr", "token_f1", "semantic_similarity", "latency_p50_s"]]
+    assert len(shown) == 0 and list(table.columns[:11]) == list(finished[1].leaderboard().columns[:11])  # the axes, as ever
+
+
 def test_comparing_against_a_variant_that_failed_says_it_has_no_answers_to_compare(cfg: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Picked as the baseline, a variant that failed before answering read "no variant '<its run id>' to compare", as if
     it were not in the table."""
