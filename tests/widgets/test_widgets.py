@@ -102,6 +102,18 @@ def test_grid_builder_refuses_a_cleared_corpus_or_dataset_field_instead_of_using
         assert "<b>4</b> model calls" in builder.summary.value
 
 
+def test_grid_builder_says_under_the_form_when_the_corpus_folder_or_its_glob_picks_no_file(tmp_path: Path) -> None:
+    """A corpus typed as the dataset's file, or a glob matching nothing, read "4 model calls" until Run failed on it."""
+    builder = GridBuilder(handbook_spec())
+    builder.corpus.value = "../datasets/handbook.jsonl"
+    assert "the corpus is a file, not a folder" in builder.summary.value
+    builder.corpus.value = "../datasets/handbook"
+    builder.glob.value = "*.txt"
+    assert "wb-error" in builder.summary.value and "no files match &#x27;*.txt&#x27;" in builder.summary.value
+    builder.glob.value = "*.md"
+    assert "<b>4</b> model calls" in builder.summary.value
+
+
 def test_a_renamed_grid_is_saved_under_its_new_name_not_over_the_file_of_its_old_one(tmp_path: Path) -> None:
     builder = GridBuilder(handbook_spec(), base_dir=tmp_path)
     assert builder.save_path.value == str(tmp_path / "widgets.yaml")

@@ -2,6 +2,7 @@
 
 from workbench.datasets._loaders import (
     PYTHON_REFERENCE,
+    check_corpus_folder,
     load_corpus,
     load_dataset,
     missing_path_fix,
@@ -19,6 +20,7 @@ __all__ = [
     "Dataset",
     "Document",
     "EvalCase",
+    "check_corpus_folder",
     "load_corpus",
     "load_dataset",
     "missing_path_fix",

@@ -514,6 +514,25 @@ def _check_utf8_name(relative: Path, folder: Path) -> None:
                         "(e.g. convmv -f latin1 -t utf8), or leave it out with the corpus 'glob'")
 
 
+def check_corpus_folder(folder: Path, glob: str) -> list[Path]:
+    """The files of a corpus folder that ``glob`` picks, without reading them (a form checks a corpus as it is typed).
+
+    Raises:
+        DataError: the folder is a file or missing, the glob leaves it, or picks no file.
+    """
+    if folder.is_file():
+        raise DataError(f"{folder}: the corpus is a file, not a folder — give its folder, with glob: '{folder.name}' to use only it")
+    if not folder.is_dir():
+        fix = missing_path_fix(folder, f"give a folder of .md/.txt files or '{PYTHON_REFERENCE}'")
+        raise DataError(f"{folder}: corpus folder not found — {fix}")
+    if not pattern_inside_folder(glob):
+        raise DataError(f"corpus glob '{glob}': give a pattern relative to the corpus folder {folder}, e.g. '**/*.md' (no '..')")
+    found = corpus_files(folder, glob)
+    if not found:
+        raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob)}")
+    return found
+
+
 def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     """Load a corpus: the built-in ``python-reference``, or a folder of text/markdown files.
 
@@ -525,16 +544,9 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
     if str(source) == PYTHON_REFERENCE:
         return python_reference_corpus()
     folder = Path(source)
-    if folder.is_file():
-        raise DataError(f"{folder}: the corpus is a file, not a folder — give its folder, with glob: '{folder.name}' to use only it")
-    if not folder.is_dir():
-        fix = missing_path_fix(folder, f"give a folder of .md/.txt files or '{PYTHON_REFERENCE}'")
-        raise DataError(f"{folder}: corpus folder not found — {fix}")
-    if not pattern_inside_folder(glob):
-        raise DataError(f"corpus glob '{glob}': give a pattern relative to the corpus folder {folder}, e.g. '**/*.md' (no '..')")
     docs: list[Document] = []
     files: dict[str, Path] = {}
-    for path in corpus_files(folder, glob):
+    for path in check_corpus_folder(folder, glob):
         if not path.exists():
             raise DataError(f"{path}: a broken link (to {os.readlink(path)}) — point it at the file, or remove it")
         if not path.is_file():  # a pipe or a socket: never a document

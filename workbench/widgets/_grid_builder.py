@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as w
 
 import workbench as wb
-from workbench.datasets import PYTHON_REFERENCE
+from workbench.datasets import PYTHON_REFERENCE, check_corpus_folder
 from workbench.errors import WorkbenchError
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, check_model_id
 from workbench.prompts import check_template
@@ -197,6 +197,7 @@ class GridBuilder(w.VBox):
         self._start = spec or _default_spec(base)
         s = self._start
         self._dataset_cache: dict[tuple[str, int | None, tuple[int, int] | None], int] = {}
+        self._corpus_checked: set[tuple[str, str]] = set()
         self.name = w.Text(value=s.name, description="name")
         self.dataset = w.Combobox(value=s.dataset.path, options=_candidates(base, ["*.jsonl", "*.csv"]), description="dataset",
                                   ensure_option=False, layout=w.Layout(width="460px"))
@@ -287,6 +288,16 @@ class GridBuilder(w.VBox):
             self._dataset_cache[key] = len(load_spec_dataset(spec))
         return self._dataset_cache[key]
 
+    def _check_corpus(self, spec: wb.ExperimentSpec) -> None:
+        """A corpus folder that is missing, or that the glob picks no file of, is said under the form, not first when
+        Run is pressed (its files are listed, not read: once per folder and glob)."""
+        if spec.corpus.path is None:
+            return
+        key = (str(spec.resolve(spec.corpus.path)), spec.corpus.glob)
+        if key not in self._corpus_checked:
+            check_corpus_folder(Path(key[0]), key[1])
+            self._corpus_checked.add(key)
+
     def variant_count(self) -> int:
         """How many variants the grid expands to."""
         return len(wb.expand_grid(self.spec()))
@@ -306,8 +317,10 @@ class GridBuilder(w.VBox):
 
     def _refresh(self) -> None:
         try:
-            expanded = wb.expand_grid(self.spec())  # once: the spec is validated and the grid expanded per edit
+            spec = self.spec()
+            expanded = wb.expand_grid(spec)  # once: the spec is validated and the grid expanded per edit
             variants, answering, questions = len(expanded), _answering(expanded), self.questions()
+            self._check_corpus(spec)
         except (WorkbenchError, ValueError) as exc:
             self.summary.value = error_html(str(exc))
             return
