@@ -83,6 +83,24 @@ def test_feedback_lands_on_the_questions_trace_as_a_human_assessment_and_reads_b
     assert again.answers[1].feedback is None
 
 
+def test_a_user_rating_an_answer_again_replaces_their_verdict_and_keeps_other_users(sweep: wb.SweepResult) -> None:
+    """Re-running a notebook's feedback cell (or changing one's mind) left two valid verdicts of one user on the trace:
+    MLflow's views showed and counted both."""
+    uri = sweep.tracking_uri
+    answer = load_question_reviews(sweep.parent_run_id, tracking_uri=uri)[0].answers[1]
+    first = log_human_feedback(answer.trace_id, thumbs_up=True, user="ana", run_id=answer.run_id, tracking_uri=uri)
+    log_human_feedback(answer.trace_id, thumbs_up=False, user="bo", run_id=answer.run_id, tracking_uri=uri)
+    log_human_feedback(answer.trace_id, thumbs_up=False, comment="on second thought", user="ana", run_id=answer.run_id, tracking_uri=uri)
+
+    from mlflow import MlflowClient
+
+    human = [a for a in MlflowClient(uri).get_trace(answer.trace_id).info.assessments if a.name == HUMAN_FEEDBACK]
+    valid = sorted((a.source.source_id, a.value, a.rationale) for a in human if a.valid is not False)
+    assert valid == [("ana", False, "on second thought"), ("bo", False, None)]
+    (replaced,) = [a for a in human if a.valid is False]
+    assert replaced.source.source_id == "ana" and replaced.value is True and replaced.create_time_ms == first.created_ms
+
+
 def test_feedback_on_an_unknown_trace_is_a_one_line_error(sweep: wb.SweepResult) -> None:
     with pytest.raises(wb.WorkbenchError, match="tr-nope: cannot record feedback"):
         log_human_feedback("tr-nope", thumbs_up=True, tracking_uri=sweep.tracking_uri)

@@ -63,6 +63,13 @@ def latest_human_feedback(trace_id: str, assessments: Iterable[Any]) -> HumanFee
     return found
 
 
+def _own_verdict(assessments: Iterable[Any], user: str) -> str | None:
+    """The id of ``user``'s valid human verdict on a trace, which their new one replaces (None when they gave none)."""
+    mine = [a for a in assessments if a.name == HUMAN_FEEDBACK and a.valid is not False and getattr(a, "source", None) is not None
+            and str(a.source.source_type) == "HUMAN" and a.source.source_id == user]
+    return max(mine, key=lambda a: int(a.create_time_ms or 0)).assessment_id if mine else None
+
+
 def _tracking_uri(tracking_uri: str | None) -> str:
     from workbench.config import settings
 
@@ -98,16 +105,17 @@ def log_human_feedback(
 
     uri = _tracking_uri(tracking_uri)
     who = user or default_user()
-    feedback = Feedback(
-        name=HUMAN_FEEDBACK,
-        value=bool(thumbs_up),
-        rationale=comment.strip() or None,
-        source=AssessmentSource(source_type="HUMAN", source_id=who),
-        metadata={AssessmentMetadataKey.SOURCE_RUN_ID: run_id} if run_id else None,
-    )
     client = redacting(TracingClient(uri))  # the comment is free text: a pasted key is redacted
     try:
-        client.get_trace_info(trace_id)
+        info = client.get_trace_info(trace_id)
+        feedback = Feedback(
+            name=HUMAN_FEEDBACK,
+            value=bool(thumbs_up),
+            rationale=comment.strip() or None,
+            source=AssessmentSource(source_type="HUMAN", source_id=who),
+            metadata={AssessmentMetadataKey.SOURCE_RUN_ID: run_id} if run_id else None,
+            overrides=_own_verdict(info.assessments or [], who),  # a user changing their mind is one verdict, not two
+        )
         logged = client.log_assessment(trace_id, feedback)
     except MlflowException as exc:
         raise WorkbenchError(f"trace {trace_id}: cannot record feedback in {shown_uri(uri)} ({exc.message.splitlines()[0]}) — is it the sweep's store?") from None
