@@ -316,3 +316,27 @@ def test_a_custom_scorer_fixed_after_a_sweep_scores_it_again_from_the_cached_ans
         assert chars > 0 and v.metrics["test_answer_chars"] == pytest.approx(chars)
     third = sweep(spec, wb_settings, models)  # the same code again: reused
     assert all(v.reused_from for v in third.variants)
+
+
+def test_a_custom_scorer_whose_helper_or_constant_is_edited_scores_again(wb_settings: Settings, models: Models) -> None:
+    weight = 0.0
+
+    def chars(ctx):  # type: ignore[no-untyped-def]  # a helper in its own notebook cell
+        return wb.Score(weight * len(ctx.answer))
+
+    @wb.scorer("test_helper_chars", default=False)
+    def factory(env):  # type: ignore[no-untyped-def]  # never edited: the helper and the constant are
+        return chars
+
+    spec = make_spec([P1], scorers=["token_f1", "test_helper_chars"])
+    assert {v.metrics["test_helper_chars"] for v in sweep(spec, wb_settings, models).variants} == {0.0}
+    weight = 1.0  # the constant's cell, edited and run again
+    second = sweep(spec, wb_settings, models)
+    assert not any(v.reused_from for v in second.variants) and min(v.metrics["test_helper_chars"] for v in second.variants) > 0
+
+    def chars(ctx):  # type: ignore[no-redef,no-untyped-def]  # noqa: F811 - the helper's cell, edited and run again
+        return wb.Score(-1.0)
+
+    third = sweep(spec, wb_settings, models)
+    assert not any(v.reused_from for v in third.variants) and {v.metrics["test_helper_chars"] for v in third.variants} == {-1.0}
+    assert all(v.reused_from for v in sweep(spec, wb_settings, models).variants)  # nothing edited: reused
