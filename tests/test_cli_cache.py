@@ -22,6 +22,7 @@ import pytest
 import workbench as wb
 from workbench.cache import DiskCacheStore
 from workbench.cli import build_parser, main
+from workbench.errors import WorkbenchError
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import experiment_sweeps
@@ -137,6 +138,25 @@ def test_a_cache_folder_that_is_a_file_is_one_line_not_an_empty_cache(
             assert captured.err.strip() == f"error: {path} is a file, not a cache folder — point WORKBENCH_CACHE_DIR at {hint}"
             assert captured.out == ""
     assert DiskCacheStore(cache_dir).info().entries["generation"] == 2  # nothing cleared
+
+
+def test_a_cache_that_cannot_be_written_is_not_called_damaged(
+    cache_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only folder (a shared cache mounted read-only, another user's folder) stops sqlite opening cache.db, as a
+    folder in its place does (root writes anywhere): nothing is damaged, so the user is not told to delete it."""
+    (cache_dir / "cache.db").mkdir(parents=True)
+    blocked = cache_dir.parent / "notes.txt"
+    blocked.touch()
+    for folder in (cache_dir, blocked / "cache"):  # the second cannot even be made
+        monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(folder))
+        with pytest.raises(WorkbenchError, match="the answer cache cannot be opened") as caught:
+            DiskCacheStore(folder)
+        assert str(caught.value).startswith(f"{folder}:") and "WORKBENCH_CACHE_DIR at another folder" in str(caught.value)
+        assert "delete" not in str(caught.value)
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(cache_dir))
+    assert main(["cache", "clear"]) == 2
+    assert capsys.readouterr().err.strip().startswith(f"error: {cache_dir}: the answer cache cannot be opened")
 
 
 def test_cache_info_and_clear_do_not_create_a_missing_cache(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

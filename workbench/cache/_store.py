@@ -112,13 +112,23 @@ class DiskCacheStore:
         if self.directory.exists() and not self.directory.is_dir():  # e.g. WORKBENCH_CACHE_DIR set to the cache.db file
             folder = f"the folder that holds it, {self.directory.parent}" if self.directory.name == "cache.db" else "a folder"
             raise WorkbenchError(f"{self.directory} is a file, not a cache folder — point WORKBENCH_CACHE_DIR at {folder}")
-        self.directory.mkdir(parents=True, exist_ok=True)
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
             self._cache = diskcache.Cache(
                 str(self.directory), size_limit=size_limit_mb * 2**20, eviction_policy="least-recently-stored", timeout=60
             )
+        except sqlite3.OperationalError as exc:  # a read-only folder or disk, a locked database: the cache is not damaged
+            raise self._unwritable(exc) from None
         except sqlite3.DatabaseError as exc:  # a truncated or overwritten cache.db
             raise self._unreadable(exc) from None
+        except OSError as exc:  # the folder cannot be made (a read-only file system, no permission)
+            raise self._unwritable(exc.strerror or exc) from None
+
+    def _unwritable(self, reason: object) -> WorkbenchError:
+        return WorkbenchError(
+            f"{self.directory}: the answer cache cannot be opened ({reason}) — it needs a folder this user can write to: "
+            "make it writable, or point WORKBENCH_CACHE_DIR at another folder"
+        )
 
     def _unreadable(self, exc: sqlite3.DatabaseError) -> WorkbenchError:
         return WorkbenchError(
