@@ -295,6 +295,27 @@ def test_answers_from_the_cache_keep_the_latency_of_the_calls_that_computed_them
         assert v.metrics["latency_p50_s"] == pytest.approx(before[v.variant.id]["latency_p50_s"], abs=0.03)
 
 
+class RetriedModel(ScriptedModel):
+    """A scripted model whose every answer came after two retries (a rate-limited provider)."""
+
+    def generate(self, prompt, params, *, deadline=None, json_schema=None):  # type: ignore[no-untyped-def]
+        return replace(super().generate(prompt, params, deadline=deadline, json_schema=json_schema), retries=2)
+
+
+def test_a_reused_run_made_no_retries_now_as_one_computed_from_the_cache(wb_settings: Settings, tmp_path: Path) -> None:
+    retried = {GEMMA_ID: RetriedModel(answer, model_id=GEMMA_ID, identity="scripted:retried"), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    cold = wb.run(spec, settings=wb_settings, models=retried, progress=False)  # type: ignore[arg-type]
+    assert cold.variants[0].metrics["retries"] == 2 * QUESTIONS
+    other_store = replace(wb_settings, tracking_uri=f"sqlite:///{tmp_path / 'other' / 'mlflow.db'}")
+    from_cache = wb.run(spec, settings=other_store, models=retried, progress=False)  # type: ignore[arg-type]
+    reused = wb.run(spec, settings=wb_settings, models=retried, progress=False)  # type: ignore[arg-type]
+    assert not from_cache.variants[0].reused_from and reused.variants[0].reused_from
+    assert from_cache.variants[0].metrics["retries"] == reused.variants[0].metrics["retries"] == 0
+    logged = children(wb_settings, reused)[0].data.metrics
+    assert logged["retries"] == 0 and logged["generation_calls"] == 0
+
+
 def test_a_custom_scorer_fixed_after_a_sweep_scores_it_again_from_the_cached_answers(wb_settings: Settings, models: Models) -> None:
     @wb.scorer("test_answer_chars", default=False)
     def buggy(env):  # type: ignore[no-untyped-def]

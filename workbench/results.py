@@ -126,12 +126,14 @@ def _redacted(error: str | None) -> str | None:
 
 
 def reused_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
-    """The metrics of a finished run as a sweep that reuses it logs them: the same results, with no call made and no
-    money spent in that sweep."""
+    """The metrics of a finished run as a sweep that reuses it logs them: the same results, with no call made, no
+    call retried and no money spent in that sweep (as when its answers are read from the cache)."""
     out = dict(metrics)
     if "generation_calls" in out or "cache_hits" in out:
         out["cache_hits"] = out.get("cache_hits", 0.0) + out.get("generation_calls", 0.0)
         out["generation_calls"] = 0.0
+    if "retries" in out:
+        out["retries"] = 0.0
     if "judge_calls" in out:
         out["judge_cache_hits"] = out["judge_calls"]
     for spent in ("spent_usd", "judge_spent_usd"):
