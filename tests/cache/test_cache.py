@@ -133,6 +133,17 @@ def test_the_store_is_shared_between_processes_and_clears_by_age(tmp_path: Path)
     assert store.info().hits["generation"] == 2  # one hit in each process; counters survive a clear of the entries
 
 
+def test_hits_and_misses_outlive_the_entries_the_size_cap_evicts(tmp_path: Path) -> None:
+    store = DiskCacheStore(tmp_path / "cache", size_limit_mb=1)
+    store.put("judge", "kept", {"text": "a judge reply"})
+    assert store.get("judge", "kept") is not None and store.get("judge", "gone") is None
+    for i in range(2000):  # 3 MB of answers through a 1 MB cache: the oldest entries go
+        store.put("generation", f"k{i}", {"text": "a" * 1500})
+    info = store.info()
+    assert info.entries.get("judge", 0) == 0 and info.size_bytes <= 1.2 * 2**20  # the cap did evict
+    assert info.hits["judge"] == 1 and info.misses["judge"] == 1  # the counters were not evicted with the entries
+
+
 def damage_after_opening(directory: Path) -> DiskCacheStore:
     """A cache whose cache.db is damaged (every page but the first overwritten) after a store opened it: sqlite sees
     the damage only when a query reaches a damaged page."""

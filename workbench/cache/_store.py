@@ -1,7 +1,8 @@
 """The cache store: one embedded, process-safe key-value store (diskcache, on sqlite) under ``.workbench/cache/``.
 
 Entries are grouped by kind (model answers, judge replies, embeddings) so that ``workbench cache info`` can count them;
-hits and misses are counted per kind in the store itself, so every process that shares it adds to the same totals.
+hits and misses are counted per kind beside the entries (``counts/``, never evicted by the size cap), so every process
+that shares the store adds to the same totals.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = ["KINDS", "CacheInfo", "CacheStore", "DiskCacheStore", "Kind", "Memory
 
 Kind = Literal["generation", "judge", "embedding"]
 KINDS: tuple[Kind, ...] = ("generation", "judge", "embedding")
-_STATS = "stats"
+_STATS = "stats"  # the prefix of the counters that caches made before ``counts/`` kept them inside the entries
 DEFAULT_SIZE_LIMIT_MB = 4096
 
 
@@ -117,6 +118,8 @@ class DiskCacheStore:
             self._cache = diskcache.Cache(
                 str(self.directory), size_limit=size_limit_mb * 2**20, eviction_policy="least-recently-stored", timeout=60
             )
+            # apart from the entries: the size cap evicts the least recently stored entries, and would take the counters
+            self._counts = diskcache.Cache(str(self.directory / "counts"), eviction_policy="none", timeout=60)
         except sqlite3.OperationalError as exc:  # a read-only folder or disk, a locked database: the cache is not damaged
             raise self._unwritable(exc) from None
         except sqlite3.DatabaseError as exc:  # a truncated or overwritten cache.db
@@ -151,7 +154,7 @@ class DiskCacheStore:
     def get(self, kind: Kind, key: str) -> dict[str, Any] | None:
         with self._reading():
             value = self._cache.get(f"{kind}:{key}", default=None, retry=True)
-            self._cache.incr(f"{_STATS}:{kind}:{'hits' if value is not None else 'misses'}", retry=True)
+            self._counts.incr(f"{kind}:{'hits' if value is not None else 'misses'}", retry=True)
         return value if isinstance(value, dict) else None
 
     def put(self, kind: Kind, key: str, value: dict[str, Any]) -> None:
@@ -169,9 +172,12 @@ class DiskCacheStore:
             for key in self._keys():
                 kind = key.partition(":")[0]
                 entries[kind] = entries.get(kind, 0) + 1
-            hits = {k: int(self._cache.get(f"{_STATS}:{k}:hits", 0)) for k in KINDS}
-            misses = {k: int(self._cache.get(f"{_STATS}:{k}:misses", 0)) for k in KINDS}
+            hits = {k: self._count(k, "hits") for k in KINDS}
+            misses = {k: self._count(k, "misses") for k in KINDS}
             return CacheInfo(str(self.directory), entries, int(self._cache.volume()), int(self._cache.size_limit), hits, misses)
+
+    def _count(self, kind: str, outcome: str) -> int:
+        return int(self._counts.get(f"{kind}:{outcome}", 0)) + int(self._cache.get(f"{_STATS}:{kind}:{outcome}", 0))
 
     def clear(self, older_than_s: float | None = None) -> int:
         cutoff = time.time() - older_than_s if older_than_s is not None else None
@@ -188,6 +194,7 @@ class DiskCacheStore:
 
     def close(self) -> None:
         self._cache.close()
+        self._counts.close()
 
     def __reduce__(self) -> tuple[Any, ...]:  # another process (a worker, a Ray task) opens the same directory
         return (_reopen, (str(self.directory), self.size_limit_mb))
