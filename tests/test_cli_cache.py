@@ -208,7 +208,7 @@ def test_a_bad_age_is_one_line_and_exit_2(cache_dir: Path, capsys: pytest.Captur
     store.close()
 
 
-@pytest.mark.parametrize("size", ["abc", "-1", "0", "1.5"])
+@pytest.mark.parametrize("size", ["abc", "-1", "0", "1.5", "100000000000000"])  # the last: 'no limit', past sqlite's integers
 def test_a_bad_cache_size_is_one_line_and_exit_2(cache_dir: Path, capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch, size: str) -> None:
     fill(cache_dir)
@@ -217,8 +217,8 @@ def test_a_bad_cache_size_is_one_line_and_exit_2(cache_dir: Path, capsys: pytest
         assert main(["cache", action]) == 2
         captured = capsys.readouterr()
         assert captured.out == "" and lines(captured.err) == [
-            f"error: WORKBENCH_CACHE_SIZE_MB={size!r}: the cache's size cap must be a whole number of MiB, at least 1 — fix it, "
-            "or unset it for the default 4096"
+            f"error: WORKBENCH_CACHE_SIZE_MB={size!r}: the cache's size cap must be a whole number of MiB, at least 1 and at most "
+            "8796093022207 — fix it, or unset it for the default 4096"
         ], captured.err
     store = DiskCacheStore(cache_dir)
     assert sum(store.info().entries.values()) == 3  # nothing removed

@@ -10,6 +10,8 @@ from workbench.errors import WorkbenchError
 
 __all__ = ["Settings", "settings"]
 
+_MAX_CACHE_MB = (2**63 - 1) // 2**20  # the largest cap whose size in bytes sqlite (diskcache's settings) can hold
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -49,16 +51,16 @@ class Settings:
         """The cache's size cap in MiB (``WORKBENCH_CACHE_SIZE_MB``, default 4096); past it the oldest entries go.
 
         Raises:
-            WorkbenchError: ``WORKBENCH_CACHE_SIZE_MB`` is not a whole number of at least 1.
+            WorkbenchError: ``WORKBENCH_CACHE_SIZE_MB`` is not a whole number from 1 to ``_MAX_CACHE_MB``.
         """
         text = os.environ.get("WORKBENCH_CACHE_SIZE_MB") or "4096"  # empty is unset, as for the other variables
         try:
             size = int(text)
         except ValueError:
             size = 0
-        if size < 1:
+        if not 1 <= size <= _MAX_CACHE_MB:  # in bytes the cap is a sqlite integer: a 'no limit' of 10**15 overflows it
             raise WorkbenchError(f"WORKBENCH_CACHE_SIZE_MB={text!r}: the cache's size cap must be a whole number of MiB, at least 1 "
-                                 "— fix it, or unset it for the default 4096")
+                                 f"and at most {_MAX_CACHE_MB} — fix it, or unset it for the default 4096")
         return size
 
 
