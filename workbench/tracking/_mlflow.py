@@ -377,8 +377,9 @@ class MlflowTracker:
     @tracking_call("looking for reusable runs")
     def reusable(self, sweep: SweepHandle, keys: Mapping[str, str]) -> dict[str, str]:
         """Variant id -> the newest FINISHED run of this experiment logged with that variant's reuse key whose
-        per-question table is still there: a run whose artifacts were deleted (to save disk, by an artifact store's
-        expiry) would be reused as metrics without questions, and left out of every comparison."""
+        per-question table is still there and readable: a run whose artifacts were deleted (to save disk, by an
+        artifact store's expiry) would be reused as metrics without questions, and left out of every comparison; one
+        whose table was cut short (a full disk, a killed sync) would fail every sweep that tried to reuse it."""
         out = {}
         for variant_id, key in keys.items():
             runs = self.client.search_runs(
@@ -392,7 +393,17 @@ class MlflowTracker:
         return out
 
     def _has_results_table(self, run_id: str) -> bool:
-        return any(f.path == RESULTS_TABLE for f in self.client.list_artifacts(run_id))
+        import tempfile
+
+        if not any(f.path == RESULTS_TABLE for f in self.client.list_artifacts(run_id)):
+            return False
+        with tempfile.TemporaryDirectory(prefix="workbench-reuse-") as tmp:
+            local = Path(self.client.download_artifacts(run_id, RESULTS_TABLE, tmp))
+            try:
+                table = json.loads(local.read_text(encoding="utf-8"))
+            except ValueError:  # not JSON (cut short, overwritten) or not UTF-8
+                return False
+        return isinstance(table, dict) and isinstance(table.get("columns"), list) and isinstance(table.get("data"), list)
 
     @tracking_call("logging a reused variant")
     def reuse_variant(self, sweep: SweepHandle, variant: Variant, source_run_id: str, dataset: Dataset) -> VariantResult:
