@@ -476,3 +476,31 @@ def test_a_scorer_that_failed_on_some_questions_is_named_in_the_notes(wb_setting
     assert result.scorer_notes == (f"{variant.variant.name}: test_fails_on_long_answers failed on 3 of 4 questions "
                                    "(first: RuntimeError: no verdict) — its mean leaves them out",)
     assert result.scorer_notes[0] in result.notes
+
+
+SCORER_MODULE = """
+text = {text!r}
+WEIGHTS = {{word: 1.0 for word in {{"alpha", "beta", "gamma", "delta", "epsilon"}}}}
+
+
+def score(ctx):
+    return sum(WEIGHTS.get(w, 0.0) for w in ctx.text.split())
+"""
+
+
+def test_a_scorers_code_digest_is_the_same_in_every_process_and_ignores_attribute_names(tmp_path: Path) -> None:
+    """A later sweep (after a kernel restart) reuses runs only if the digest is the same in its process: a dict built
+    from a set has another order under another hash seed. ``ctx.text`` reads no global ``text``."""
+    import os
+    import subprocess
+    import sys
+
+    def digest(text: str, seed: str) -> str:
+        (tmp_path / "my_scorer.py").write_text(SCORER_MODULE.format(text=text), encoding="utf-8")
+        code = "import my_scorer; from workbench.runner import code_digest; print(code_digest(my_scorer.score))"
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert digest("a", "1") == digest("a", "2") == digest("b", "3")

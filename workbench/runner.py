@@ -170,10 +170,13 @@ def _add_bytecode(code: Any, digest: Any) -> None:
 
 
 def _names(code: Any) -> set[str]:
-    """The global and free variable names a code object and the functions nested in it read."""
+    """The global and free variable names a code object and the functions nested in it read (not the attribute
+    names in ``co_names``: ``ctx.text`` does not read a global ``text``)."""
+    import dis
     import inspect
 
-    names = set(code.co_names) | set(code.co_freevars)
+    names = {str(i.argval) for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    names |= set(code.co_freevars)
     for const in code.co_consts:
         if inspect.iscode(const):
             names |= _names(const)
@@ -209,7 +212,7 @@ def _plain_repr(value: Any) -> str | None:
         pairs = [(_plain_repr(k), _plain_repr(v)) for k, v in value.items()]
         if any(k is None or v is None for k, v in pairs):
             return None
-        return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+        return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(pairs)) + "}"  # type: ignore[type-var]  # built from a set, its order differs by process
     return None
 
 
