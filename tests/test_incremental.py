@@ -198,11 +198,14 @@ def test_a_finished_run_whose_artifacts_were_deleted_is_computed_again_from_the_
     assert all(v.reused_from for v in later.variants) and models.calls == 4 * QUESTIONS  # the new run is reused from now on
 
 
-def test_a_finished_run_whose_table_was_cut_short_is_computed_again_not_a_failed_sweep(wb_settings: Settings, models: Models) -> None:
+@pytest.mark.parametrize("artifact", ["eval_results.json", "chunk_stats.json"])
+def test_a_finished_run_whose_table_was_cut_short_is_computed_again_not_a_failed_sweep(
+    wb_settings: Settings, models: Models, artifact: str
+) -> None:
     spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
     cold = sweep(spec, wb_settings, models)
     table = Path(MlflowClient(wb_settings.tracking_uri).get_run(cold.variants[0].run_id).info.artifact_uri.removeprefix("file://"))
-    table /= "eval_results.json"
+    table /= artifact
     table.write_text(table.read_text(encoding="utf-8")[:100], encoding="utf-8")  # a full disk, a sync killed mid-copy
     warm = sweep(spec, wb_settings, models)  # raised JSONDecodeError: every later sweep failed on the damaged run
     assert warm.status == "FINISHED" and warm.variants[0].reused_from is None and len(warm.variants[0].records) == QUESTIONS

@@ -52,6 +52,7 @@ _PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "llama-cpp-pyt
 _MAX_PARAM = 6000
 _MAX_NOTE = 20000  # MLflow's limit on an experiment tag's value; the whole description is in each sweep's experiment.yaml
 _REUSE_CANDIDATES = 10  # runs of one reuse key looked at, newest first, for one whose table is intact
+_CHUNK_STATS = "chunk_stats.json"  # a variant run's chunk statistics (count, lengths, chunks cut by the embedding model)
 _UNENDED: set[tuple[str, str]] = set()  # (tracking URI, parent run id) of sweeps this process could not end
 _log = logging.getLogger(__name__)
 
@@ -393,17 +394,23 @@ class MlflowTracker:
         return out
 
     def _has_results_table(self, run_id: str) -> bool:
+        """Whether the run has its per-question table, and it and its chunk statistics (when logged) read as JSON."""
         import tempfile
 
-        if not any(f.path == RESULTS_TABLE for f in self.client.list_artifacts(run_id)):
+        logged = {f.path for f in self.client.list_artifacts(run_id)}
+        if RESULTS_TABLE not in logged:
             return False
+        read: dict[str, Any] = {}
         with tempfile.TemporaryDirectory(prefix="workbench-reuse-") as tmp:
-            local = Path(self.client.download_artifacts(run_id, RESULTS_TABLE, tmp))
-            try:
-                table = json.loads(local.read_text(encoding="utf-8"))
-            except ValueError:  # not JSON (cut short, overwritten) or not UTF-8
-                return False
-        return isinstance(table, dict) and isinstance(table.get("columns"), list) and isinstance(table.get("data"), list)
+            for name in (RESULTS_TABLE, _CHUNK_STATS):
+                if name in logged:
+                    try:
+                        read[name] = json.loads(Path(self.client.download_artifacts(run_id, name, tmp)).read_text(encoding="utf-8"))
+                    except ValueError:  # not JSON (cut short, overwritten) or not UTF-8
+                        return False
+        table = read[RESULTS_TABLE]
+        return (isinstance(table, dict) and isinstance(table.get("columns"), list) and isinstance(table.get("data"), list)
+                and isinstance(read.get(_CHUNK_STATS, {}), dict))
 
     @tracking_call("logging a reused variant")
     def reuse_variant(self, sweep: SweepHandle, variant: Variant, source_run_id: str, dataset: Dataset) -> VariantResult:
@@ -436,7 +443,7 @@ class MlflowTracker:
             local = Path(self.client.download_artifacts(source_run_id, "", tmp))
             self.client.log_artifacts(run_id, str(local))
             table = json.loads((local / RESULTS_TABLE).read_text(encoding="utf-8")) if (local / RESULTS_TABLE).is_file() else None
-            stats = json.loads((local / "chunk_stats.json").read_text(encoding="utf-8")) if (local / "chunk_stats.json").is_file() else {}
+            stats = json.loads((local / _CHUNK_STATS).read_text(encoding="utf-8")) if (local / _CHUNK_STATS).is_file() else {}
         rows = [dict(zip(table["columns"], values)) for values in table["data"]] if table else []
         trace_ids = self._trace_ids(sweep.experiment_id, origin)
         for batch in _chunks(trace_ids, 100):
@@ -515,7 +522,7 @@ class MlflowTracker:
         if variant.prompt is not None:
             self.client.log_text(run_id, variant.prompt.template or "", "prompt_template.txt")
         self.client.log_text(run_id, yaml.safe_dump(variant.to_dict(), sort_keys=False), "variant.yaml")
-        self.client.log_dict(run_id, result.chunk_stats.as_dict(), "chunk_stats.json")
+        self.client.log_dict(run_id, result.chunk_stats.as_dict(), _CHUNK_STATS)
         if result.outcome.error:
             self.client.log_text(run_id, (result.outcome.traceback or result.outcome.error) + "\n", "error.txt")
         if result.records:
