@@ -376,3 +376,20 @@ def test_a_custom_scorer_whose_helper_or_constant_is_edited_scores_again(wb_sett
     third = sweep(spec, wb_settings, models)
     assert not any(v.reused_from for v in third.variants) and {v.metrics["test_helper_chars"] for v in third.variants} == {-1.0}
     assert all(v.reused_from for v in sweep(spec, wb_settings, models).variants)  # nothing edited: reused
+
+
+def test_a_built_in_scorer_whose_rules_changed_scores_again(wb_settings: Settings, models: Models, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a new workbench that reads answers differently (refusal phrases, number rules) reused the runs an older one had
+    # scored: one comparison mixed both versions' token_f1. Here a normalisation constant stands for such a change.
+    import re
+
+    from workbench.scoring import _deterministic
+
+    spec = make_spec([P1], scorers=["token_f1"])
+    first = sweep(spec, wb_settings, models)
+    assert all(v.reused_from for v in sweep(spec, wb_settings, models).variants)
+    monkeypatch.setattr(_deterministic, "_ARTICLES", re.compile(r"\b(a|an|the|of)\b"))
+    changed = sweep(spec, wb_settings, models)
+    assert not any(v.reused_from for v in changed.variants)
+    assert sum(v.metrics["generation_calls"] for v in changed.variants) == 0  # scored again from the cached answers
+    assert [v.variant.id for v in changed.variants] == [v.variant.id for v in first.variants]

@@ -497,7 +497,7 @@ def test_a_scorers_code_digest_is_the_same_in_every_process_and_ignores_attribut
 
     def digest(text: str, seed: str) -> str:
         (tmp_path / "my_scorer.py").write_text(SCORER_MODULE.format(text=text), encoding="utf-8")
-        code = "import my_scorer; from workbench.runner import code_digest; print(code_digest(my_scorer.score))"
+        code = "import my_scorer; from workbench.scoring import code_digest; print(code_digest(my_scorer.score))"
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
         assert done.returncode == 0, done.stderr

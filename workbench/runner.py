@@ -14,7 +14,6 @@ import contextlib
 import difflib
 import hashlib
 import json
-import re
 import signal
 import sys
 import threading
@@ -35,7 +34,7 @@ from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
 from workbench.models import MINILM_ID, Embedder, Generator, embedder_input_tokens, llama_threads, runs_locally
 from workbench.pipeline import IndexStore, QuestionRecord, Retriever, chunk_corpus, chunk_stats, count_truncated, index_store_for, retrieve_question
 from workbench.results import SweepResult, VariantResult
-from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers
+from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers, code_digest
 from workbench.spec import ExperimentSpec, JudgeSpec, load_experiment
 from workbench.tracking import MlflowTracker, Tracker, TrackingUnavailable
 
@@ -121,112 +120,15 @@ def _source_id_fix(name: str, ids: frozenset[str]) -> str:
     return "use the document ids of that corpus"
 
 
-def code_digest(fn: Callable[..., Any]) -> str:
-    """A digest of a function's code: its source where Python can find it (a module, a notebook cell), else its
-    bytecode, constants and names, nested functions (the scorer a factory returns) included; then what the code reads
-    that a notebook user edits next to it: the plain values (numbers, strings, containers of them, regexes) of the
-    globals and closure variables it names, and the code of the functions of its own module that it calls."""
-    digest = hashlib.sha256()
-    _add_code(fn, digest, set())
-    return digest.hexdigest()
-
-
-def _add_code(fn: Any, digest: Any, seen: set[int]) -> None:
-    import inspect
-
-    seen.add(id(fn))
-    code = getattr(fn, "__code__", None)
-    if code is None:  # a callable object: its class's __call__
-        code = getattr(getattr(type(fn), "__call__", None), "__code__", None)
-    try:
-        digest.update(inspect.getsource(fn).encode())
-    except (OSError, TypeError):
-        if code is None:
-            digest.update(f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(type(fn)))}".encode())
-        else:
-            _add_bytecode(code, digest)
-    if code is None:
-        return
-    scope = getattr(fn, "__globals__", {})
-    cells = dict(zip(code.co_freevars, getattr(fn, "__closure__", None) or ()))
-    for name in sorted(_names(code)):
-        if name in cells:
-            with contextlib.suppress(ValueError):  # a cell not filled yet
-                _add_value(name, cells[name].cell_contents, fn, digest, seen)
-        elif name in scope:
-            _add_value(name, scope[name], fn, digest, seen)
-
-
-def _add_bytecode(code: Any, digest: Any) -> None:
-    import inspect
-
-    digest.update(code.co_code)
-    digest.update(repr(code.co_names).encode())
-    for const in code.co_consts:
-        if inspect.iscode(const):
-            _add_bytecode(const, digest)
-        else:
-            digest.update(repr(const).encode())
-
-
-def _names(code: Any) -> set[str]:
-    """The global and free variable names a code object and the functions nested in it read (not the attribute
-    names in ``co_names``: ``ctx.text`` does not read a global ``text``)."""
-    import dis
-    import inspect
-
-    names = {str(i.argval) for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
-    names |= set(code.co_freevars)
-    for const in code.co_consts:
-        if inspect.iscode(const):
-            names |= _names(const)
-    return names
-
-
-def _add_value(name: str, value: Any, owner: Any, digest: Any, seen: set[int]) -> None:
-    import inspect
-
-    if inspect.isfunction(value) and value.__module__ == owner.__module__:  # a helper defined beside the scorer
-        if id(value) not in seen:
-            digest.update(f"\0{name}=".encode())
-            _add_code(value, digest, seen)
-        return
-    text = _plain_repr(value)
-    if text is not None:
-        digest.update(f"\0{name}={text}".encode())
-
-
-def _plain_repr(value: Any) -> str | None:
-    """A canonical text of a constant-like value (the same in every process), or None for anything else."""
-    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
-        return repr(value)
-    if isinstance(value, re.Pattern):
-        return f"re({value.pattern!r}, {value.flags})"
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_plain_repr(v) for v in value]
-        if any(i is None for i in items):
-            return None
-        ordered = sorted(items) if isinstance(value, (set, frozenset)) else items  # a set's order differs by process
-        return f"{type(value).__name__}({', '.join(ordered)})"  # type: ignore[arg-type]
-    if isinstance(value, dict):
-        pairs = [(_plain_repr(k), _plain_repr(v)) for k, v in value.items()]
-        if any(k is None or v is None for k, v in pairs):
-            return None
-        return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(pairs)) + "}"  # type: ignore[type-var]  # built from a set, its order differs by process
-    return None
-
-
 def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping[str, ScoreFn], judge: Judge | None) -> dict[str, Any]:
     """What the scores of a variant depend on besides its answers: the scorers, the judge, the prices."""
-    out: dict[str, Any] = {"scorers": sorted(scorers)}
-    # a scorer registered with @wb.scorer and then fixed in its notebook cell scores differently: its factory, and the
-    # function the factory returned (a helper defined in another cell)
-    custom = {
-        name: [code_digest(e.factory), code_digest(scorers[name])]
-        for name, e in scorer_entries().items() if name in scorers and callable(e.factory)
-    }
-    if custom:
-        out["scorer_code"] = custom
+    # a scorer fixed in its notebook cell (or in a new workbench) scores differently: the code of the function that
+    # scores, and of the factory of a scorer registered with @wb.scorer (it may return a helper of another cell)
+    code = {name: [code_digest(fn)] for name, fn in scorers.items()}
+    for name, entry in scorer_entries().items():
+        if name in code and callable(entry.factory):
+            code[name].insert(0, code_digest(entry.factory))
+    out: dict[str, Any] = {"scorers": sorted(scorers), "scorer_code": code}
     if variant.model is None:
         return out
     if judge is not None:

@@ -1,4 +1,5 @@
-"""Scoring: the scorer registry, deterministic, ragas and safety scorers, judges, judge calibration, aggregation."""
+"""Scoring: the scorer registry, deterministic, ragas and safety scorers, judges, judge calibration, aggregation, and
+the digest of a scorer's code that decides whether a finished run is reused."""
 
 from workbench.metrics import JudgeUsage
 from workbench.scoring._aggregate import judge_metrics, mean_scores
@@ -16,6 +17,7 @@ from workbench.scoring._base import (
 )
 from workbench.scoring._calibration import Agreement, CalibrationReport, agreement, calibrate, cohen_kappa, load_labels
 from workbench.scoring._deterministic import is_refusal, normalize, token_f1_value
+from workbench.scoring._fingerprint import code_digest
 from workbench.scoring._judge import Judge, JudgeReply, ModelJudge, check_reply, load_judge
 from workbench.scoring._ragas import JUDGED_METRICS, NON_LLM_METRICS
 from workbench.scoring._safety import PiiMatch, find_canaries, find_instructions, find_pii, iban_valid, luhn_valid
@@ -38,6 +40,7 @@ __all__ = [
     "build_scorers",
     "calibrate",
     "check_reply",
+    "code_digest",
     "cohen_kappa",
     "default_scorers",
     "find_canaries",

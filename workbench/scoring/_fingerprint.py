@@ -1,0 +1,99 @@
+"""The digest of a scorer's code, part of what a later sweep checks before reusing a finished run (pure logic)."""
+
+from __future__ import annotations
+
+import contextlib
+import dis
+import hashlib
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["code_digest"]
+
+
+def code_digest(fn: Callable[..., Any]) -> str:
+    """A digest of a function's code: its source where Python can find it (a module, a notebook cell), else its
+    bytecode, constants and names, nested functions (the scorer a factory returns) included; then what the code reads
+    that a notebook user edits next to it: the plain values (numbers, strings, containers of them, regexes) of the
+    globals and closure variables it names, and the code of the functions of its own module that it calls."""
+    digest = hashlib.sha256()
+    _add_code(fn, digest, set())
+    return digest.hexdigest()
+
+
+def _add_code(fn: Any, digest: Any, seen: set[int]) -> None:
+    seen.add(id(fn))
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a callable object: its class's __call__
+        code = getattr(getattr(type(fn), "__call__", None), "__code__", None)
+    try:
+        digest.update(inspect.getsource(fn).encode())
+    except (OSError, TypeError):
+        if code is None:
+            digest.update(f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(type(fn)))}".encode())
+        else:
+            _add_bytecode(code, digest)
+    if code is None:
+        return
+    scope = getattr(fn, "__globals__", {})
+    cells = dict(zip(code.co_freevars, getattr(fn, "__closure__", None) or ()))
+    for name in sorted(_names(code)):
+        if name in cells:
+            with contextlib.suppress(ValueError):  # a cell not filled yet
+                _add_value(name, cells[name].cell_contents, fn, digest, seen)
+        elif name in scope:
+            _add_value(name, scope[name], fn, digest, seen)
+
+
+def _add_bytecode(code: Any, digest: Any) -> None:
+    digest.update(code.co_code)
+    digest.update(repr(code.co_names).encode())
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            _add_bytecode(const, digest)
+        else:
+            digest.update(repr(const).encode())
+
+
+def _names(code: Any) -> set[str]:
+    """The global and free variable names a code object and the functions nested in it read (not the attribute
+    names in ``co_names``: ``ctx.text`` does not read a global ``text``)."""
+    names = {str(i.argval) for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    names |= set(code.co_freevars)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _names(const)
+    return names
+
+
+def _add_value(name: str, value: Any, owner: Any, digest: Any, seen: set[int]) -> None:
+    if inspect.isfunction(value) and value.__module__ == owner.__module__:  # a helper defined beside the scorer
+        if id(value) not in seen:
+            digest.update(f"\0{name}=".encode())
+            _add_code(value, digest, seen)
+        return
+    text = _plain_repr(value)
+    if text is not None:
+        digest.update(f"\0{name}={text}".encode())
+
+
+def _plain_repr(value: Any) -> str | None:
+    """A canonical text of a constant-like value (the same in every process), or None for anything else."""
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return repr(value)
+    if isinstance(value, re.Pattern):
+        return f"re({value.pattern!r}, {value.flags})"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_plain_repr(v) for v in value]
+        if any(i is None for i in items):
+            return None
+        ordered = sorted(items) if isinstance(value, (set, frozenset)) else items  # a set's order differs by process
+        return f"{type(value).__name__}({', '.join(ordered)})"  # type: ignore[arg-type]
+    if isinstance(value, dict):
+        pairs = [(_plain_repr(k), _plain_repr(v)) for k, v in value.items()]
+        if any(k is None or v is None for k, v in pairs):
+            return None
+        return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(pairs)) + "}"  # type: ignore[type-var]  # built from a set, its order differs by process
+    return None
