@@ -334,3 +334,18 @@ def test_promote_and_export_leave_no_copy_of_the_results_in_the_temp_folder(swep
     git(tmp_path / "deploy", "init", "-q")
     wb.export("assist-tmp", "staging", repo=tmp_path / "deploy", settings=swept.settings)
     assert sorted(str(p.relative_to(tmp_path / "tmp")) for p in (tmp_path / "tmp").rglob("*")) == []
+
+
+@pytest.mark.parametrize("system", ['Reply as JSON: {"answer": "...", "sources": [1]}', "Close every { you open with }}",
+                                    "A lone } brace", "Greet {name} politely"])
+def test_a_system_message_is_registered_as_it_is_sent(swept: Swept, system: str) -> None:
+    # the system message is sent as written (no placeholders), but it was converted as a template: a JSON example came
+    # out as '{{"answer"}}', '}}' was halved, '{name}' became a registry variable and a lone brace crashed the promotion
+    from workbench.promotion._registry import register_prompt
+    from workbench.prompts import PromptTemplate
+
+    template = PromptTemplate("sys", "Context: {context}\nQuestion: {question}", system=system)
+    version = register_prompt(client(swept), "system-message-prompt", template, run_id=swept.run_id("good"))
+    registered = client(swept).get_prompt_version("system-message-prompt", version).template
+    assert registered == [{"role": "system", "content": system},
+                          {"role": "user", "content": "Context: {{context}}\nQuestion: {{question}}"}]

@@ -162,8 +162,9 @@ def register_prompt(client: Any, prompt_name: str, template: PromptTemplate, *, 
         if pv.tags.get(PROMPT_HASH_TAG) == template.hash:
             return int(pv.version)
     body = to_mlflow_template(template.text)
+    # the system message is sent as written (it has no placeholders): it is registered as written, not converted
     content: str | list[dict[str, str]] = (
-        [{"role": "system", "content": to_mlflow_template(template.system)}, {"role": "user", "content": body}]
+        [{"role": "system", "content": template.system}, {"role": "user", "content": body}]
         if template.system else body
     )
     pv = client.register_prompt(
