@@ -34,6 +34,17 @@ def test_a_max_tokens_near_or_past_the_context_window_keeps_the_prompt(max_token
     assert out.input_tokens == short.input_tokens > 10
 
 
+@pytest.mark.parametrize("max_tokens", [1, 16])
+def test_a_completion_prompt_longer_than_the_context_window_keeps_its_end_and_room_for_the_answer(max_tokens: int) -> None:
+    # the cut left room for max_tokens but not for the beginning-of-sequence token llama.cpp adds: with max_tokens 1
+    # every such question failed ('Requested tokens (2048) exceed context window of 2048'), with 16 the answer got 15
+    long = PromptTemplate("p", "Context: {context}\n\nQuestion: {question}\nAnswer:").render(
+        question="Which item is blue?", context=" ".join(f"Item {i} is red." for i in range(900))
+    )
+    out = load_generator(GEMMA_ID).generate(long, GenerationParams(max_tokens=max_tokens))
+    assert out.input_tokens + max_tokens == 2048 and out.output_tokens == max_tokens
+
+
 def test_a_chat_prompt_longer_than_the_context_window_is_one_error_saying_what_to_change() -> None:
     from workbench.errors import ModelError
 

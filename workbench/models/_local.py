@@ -296,12 +296,19 @@ def prompt_budget(n_ctx: int, max_tokens: int) -> int:
     return n_ctx - min(max_tokens, n_ctx // 2)
 
 
-def _fit(llama: Any, text: str, budget: int) -> str:
-    """Keep the end of a prompt that is longer than the context window (the question sits at the end)."""
-    tokens = llama.tokenize(text.encode(), add_bos=False)
+def _fit(llama: Any, text: str, budget: int) -> str | list[int]:
+    """Keep the end of a prompt that is longer than the context window (the question sits at the end).
+
+    Counted as ``create_completion`` counts it: with the beginning-of-sequence token it adds and special tokens read
+    as such. A cut prompt is handed over as those tokens (its beginning-of-sequence token first), so that it cannot
+    tokenize to more than the budget once its start is cut mid-word.
+    """
+    tokens = llama.tokenize(text.encode(), add_bos=True, special=True)
     if len(tokens) <= budget:
         return text
-    return llama.detokenize(tokens[-budget:]).decode(errors="ignore")
+    body = llama.tokenize(text.encode(), add_bos=False, special=True)
+    bos = tokens[: len(tokens) - len(body)]
+    return bos + body[len(body) - (budget - len(bos)):]
 
 
 def _trim(text: str) -> str:
