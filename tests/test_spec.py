@@ -135,6 +135,10 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         ("      max_tokens: 32", "      max_tokens: -1", r"exp.yaml:12: models\[0\].params.max_tokens:"),
         ("      max_tokens: 32", "      max_tokns: 3", r"exp.yaml:12: models\[0\].params.max_tokns: unknown field"),
         ("name: t\n", "", r"exp.yaml:\d+: name: required field is missing"),
+        # an empty stop string is found at once: every answer was '' (llama.cpp) and scored as a wrong answer
+        ("      max_tokens: 32", "      max_tokens: 32\n      stop: ['\\n\\n', '']",
+         r"exp.yaml:13: models\[0\].params.stop: stop\[1\] is empty: the model would stop before its first word, so every "
+         r"answer would be '' — remove it"),
         ("{question}", "{query}", r"exp.yaml:7: prompts\[0\]: .*missing variable \{question\}"),
         ("{question}", "{question.upper}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question.upper\} reads an attribute or item"),
         # accepted, they failed every question of the sweep, after its indexes were built and its runs logged

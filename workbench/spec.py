@@ -203,6 +203,16 @@ class ModelParams(_Spec):
     stop: tuple[str, ...] = ()
     timeout_s: float | None = Field(default=60.0, gt=0)
 
+    @field_validator("stop")
+    @classmethod
+    def _no_empty_stop(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # an empty string is found at the start of any answer: llama.cpp stopped every answer before its first word
+        empty = next((i for i, s in enumerate(value) if s == ""), None)
+        if empty is not None:
+            raise ValueError(f"stop[{empty}] is empty: the model would stop before its first word, so every answer would be '' "
+                             "— remove it")
+        return value
+
 
 class ModelSpec(_Spec):
     """A model by provider string; ``kind`` says whether it is served as a completion or chat model."""
