@@ -194,6 +194,20 @@ def test_a_token_chunker_longer_than_minilm_reads_is_one_line_at_load(tmp_path: 
     assert fits.chunkers[0].size == 254
 
 
+@pytest.mark.parametrize(("body", "expected"), [
+    ("Answer briefly.\nContext: {context}\nQuestion: {question:d}\n", r"p.txt:3: prompts\[0\].file: placeholder \{question:d\} cannot"),
+    ("Context: {context}\n\nQuestion: {question} }\n", r"p.txt:3: prompts\[0\].file: malformed placeholder"),
+    ("Context: {contxt}\nQuestion: {question}\n", r"p.txt:1: prompts\[0\].file: unknown variable \{contxt\}"),
+    ("Context: {context}\n", r"p.txt: prompts\[0\].file: missing variable \{question\}"),
+])
+def test_a_bad_placeholder_in_a_prompt_file_is_named_at_its_line_in_that_file(tmp_path: Path, body: str, expected: str) -> None:
+    # the error named the experiment file's 'file:' line, not the prompt file nor where in it the placeholder is
+    (tmp_path / "p.txt").write_text(body, encoding="utf-8")
+    with pytest.raises(SpecError, match=rf"^{re.escape(str(tmp_path))}/{expected}") as info:
+        load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))
+    assert "\n" not in str(info.value)
+
+
 def test_not_yaml_and_missing_prompt_file(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"exp.yaml:\d+: not valid YAML"):
         load_experiment(write(tmp_path, "name: [unclosed\n"))

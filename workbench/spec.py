@@ -39,7 +39,7 @@ from workbench.datasets import missing_path_fix, pattern_inside_folder
 from workbench.errors import ModelError, SpecError
 from workbench.metrics import scorer_entries
 from workbench.models import MINILM_ID, PROVIDERS, ModelKind, Price, check_kind, check_model_id, default_kind, embedder_input_tokens, price_for
-from workbench.prompts import check_template
+from workbench.prompts import check_template, problem_line
 
 __all__ = [
     "NAME_PATTERN",
@@ -1042,8 +1042,13 @@ def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml
                 where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
                 fix = missing_path_fix(prompt["file"], f"check the path (relative paths are from {base})")
                 raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} not found — {fix}")
-            prompt = {k: v for k, v in prompt.items() if k not in ("file", "template")} | {
-                "template": _read_utf8(prompt_path, f"prompts[{i}].file")}
+            template = _read_utf8(prompt_path, f"prompts[{i}].file")
+            try:
+                check_template(template)
+            except ValueError as exc:  # named where it is written: in the prompt file, at its line
+                line = problem_line(template)
+                raise SpecError(f"{prompt_path}{f':{line}' if line else ''}: prompts[{i}].file: {exc}") from None
+            prompt = {k: v for k, v in prompt.items() if k not in ("file", "template")} | {"template": template}
         read.append(prompt)
     return {**data, "prompts": read}
 

@@ -21,10 +21,37 @@ def template_variables(text: str) -> frozenset[str]:
 
 def check_template(text: str) -> None:
     """Raise ``ValueError`` with a one-line reason when a template cannot be rendered by the pipeline."""
+    found = _placeholders(text)
+    _check_written(found)
+    missing = REQUIRED_VARIABLES - found
+    if missing:
+        raise ValueError(f"missing variable {{{sorted(missing)[0]}}} — a template must use {{question}} (and usually {{context}})")
+    _check_known(found)
+    _check_renders(text)
+
+
+def problem_line(text: str) -> int | None:
+    """The line (from 1) of the first placeholder that ``check_template`` refuses, or None when no single line holds
+    the problem (a missing ``{question}``, a placeholder across lines)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            found = _placeholders(line)
+            _check_written(found)
+            _check_known(found)
+            _check_renders(line)
+        except ValueError:
+            return number
+    return None
+
+
+def _placeholders(text: str) -> frozenset[str]:
     try:
-        found = template_variables(text)
+        return template_variables(text)
     except ValueError as exc:
         raise ValueError(f"malformed placeholder ({exc}) — write literal braces as {{{{ and }}}}") from None
+
+
+def _check_written(found: frozenset[str]) -> None:
     accessed = sorted(f for f in found if f and not f.isidentifier() and f.strip() not in KNOWN_VARIABLES)
     if accessed:
         raise ValueError(f"placeholder {{{accessed[0]}}} reads an attribute or item — write {{question}} or {{context}} alone "
@@ -32,13 +59,12 @@ def check_template(text: str) -> None:
     spaced = sorted(f for f in found if f != f.strip() and f.strip() in KNOWN_VARIABLES)
     if spaced:
         raise ValueError(f"placeholder {{{spaced[0]}}} has spaces inside its braces — write {{{spaced[0].strip()}}}")
-    missing = REQUIRED_VARIABLES - found
-    if missing:
-        raise ValueError(f"missing variable {{{sorted(missing)[0]}}} — a template must use {{question}} (and usually {{context}})")
+
+
+def _check_known(found: frozenset[str]) -> None:
     unknown = found - KNOWN_VARIABLES
     if unknown:
         raise ValueError(f"unknown variable {{{sorted(unknown)[0]}}} — templates may use only {{question}} and {{context}}")
-    _check_renders(text)
 
 
 def _check_renders(text: str) -> None:
