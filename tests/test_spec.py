@@ -141,6 +141,10 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
          r"answer would be '' — remove it"),
         ("{question}", "{query}", r"exp.yaml:7: prompts\[0\]: .*missing variable \{question\}"),
         ("{question}", "{question.upper}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question.upper\} reads an attribute or item"),
+        # a JSON example was said to 'read an attribute or item' of a placeholder called {'answer'}
+        ("{question}", "{question} Reply as {'answer': 1}",
+         r"exp.yaml:7: prompts\[0\]: .*\{'answer': 1\} is not a placeholder — write its braces doubled: \{\{'answer': 1\}\}"),
+        ("{question}", "{question} {0}", r"exp.yaml:7: prompts\[0\]: .*\{0\} is not a placeholder — write its braces doubled: \{\{0\}\}"),
         # accepted, they failed every question of the sweep, after its indexes were built and its runs logged
         ("{question}", "{question:d}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question:d\} cannot be filled in with text"),
         ("{question}", "{question!x}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question!x\} cannot be filled in with text"),

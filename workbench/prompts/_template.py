@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import string
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ def template_variables(text: str) -> frozenset[str]:
 def check_template(text: str) -> None:
     """Raise ``ValueError`` with a one-line reason when a template cannot be rendered by the pipeline."""
     found = _placeholders(text)
-    _check_written(found)
+    _check_written(text)
     missing = REQUIRED_VARIABLES - found
     if missing:
         raise ValueError(f"missing variable {{{sorted(missing)[0]}}} — a template must use {{question}} (and usually {{context}})")
@@ -36,7 +37,7 @@ def problem_line(text: str) -> int | None:
     for number, line in enumerate(text.splitlines(), 1):
         try:
             found = _placeholders(line)
-            _check_written(found)
+            _check_written(line)
             _check_known(found)
             _check_renders(line)
         except ValueError:
@@ -51,12 +52,17 @@ def _placeholders(text: str) -> frozenset[str]:
         raise ValueError(f"malformed placeholder ({exc}) — write literal braces as {{{{ and }}}}") from None
 
 
-def _check_written(found: frozenset[str]) -> None:
-    accessed = sorted(f for f in found if f and not f.isidentifier() and f.strip() not in KNOWN_VARIABLES)
-    if accessed:
-        raise ValueError(f"placeholder {{{accessed[0]}}} reads an attribute or item — write {{question}} or {{context}} alone "
-                         "(or literal braces as {{ and }})")
-    spaced = sorted(f for f in found if f != f.strip() and f.strip() in KNOWN_VARIABLES)
+def _check_written(text: str) -> None:
+    for _, field, spec, conversion in string.Formatter().parse(text):
+        if field is None or field.isidentifier() or field.strip() in KNOWN_VARIABLES:
+            continue
+        if re.split(r"[.\[]", field, maxsplit=1)[0] in KNOWN_VARIABLES:
+            raise ValueError(f"placeholder {{{field}}} reads an attribute or item — write {{question}} or {{context}} alone "
+                             "(or literal braces as {{ and }})")
+        # not a variable at all: literal braces written single, e.g. a JSON example {"answer": "..."}
+        written = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        raise ValueError(f"{written} is not a placeholder — write its braces doubled: {written.replace('{', '{{').replace('}', '}}')}")
+    spaced = sorted(f for f in template_variables(text) if f != f.strip() and f.strip() in KNOWN_VARIABLES)
     if spaced:
         raise ValueError(f"placeholder {{{spaced[0]}}} has spaces inside its braces — write {{{spaced[0].strip()}}}")
 
