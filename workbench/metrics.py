@@ -149,7 +149,7 @@ _BUILTIN_SCORERS = frozenset(_REGISTRY)
 # are written under its name too, so one named ``answer`` replaced every answer of eval_results.json by its score, and
 # one named ``cost_usd`` was replaced by the run's cost.
 RESERVED_NAMES = frozenset({
-    "case_id", "category", "question", "reference", "answer", "finish_reason", "error", "relevant_ids", "retrieved_ids",
+    "case_id", "category", "question", "reference", "answer", "finish_reason", "prompt_tokens_cut", "error", "relevant_ids", "retrieved_ids",
     "chunk_ids", "retrieval_scores", "contexts", "latency_s", "answered_by", "escalated", "escalation_reasons",
     "model_calls", "input_tokens", "output_tokens", "cost_usd", "latency_p50_s", "latency_p95_s", "questions",
     "question_errors", "generation_calls", "cache_hits", "retries", "spent_usd", "cost_per_question_usd",

@@ -95,7 +95,8 @@ class VariantResult:
 
     def records_frame(self) -> Any:
         """Per-question table: question, answer, why it ended (``finish_reason``: ``stop``, ``length`` when cut at
-        max_tokens, ``content_filter``...), retrieved ids, every score, tokens, latency, error (a retrieval-only
+        max_tokens, ``content_filter``...), the tokens cut from the start of a prompt longer than the model's context
+        window (``prompt_tokens_cut``), retrieved ids, every score, tokens, latency, error (a retrieval-only
         variant's table has no answer, tokens or cost columns). Texts are redacted as in MLflow: a notebook saves the
         table with its output. A router's table also says which model answered,
         whether it escalated and why, and lists its model calls (tokens and cost of each); its tokens and cost cover
@@ -113,6 +114,7 @@ class VariantResult:
                 output_tokens=r.output_tokens,
                 cost_usd=r.cost_usd,
                 finish_reason=r.generation.finish_reason if r.generation else None,
+                prompt_tokens_cut=r.generation.prompt_tokens_cut if r.generation else None,
                 error=_redacted(r.error),
                 **(routing_columns(r) if self.variant.router is not None else {}),
             )

@@ -95,6 +95,20 @@ def test_an_answer_without_token_counts_stays_unpriced_when_read_from_the_cache(
     assert cost_of(first, Price(0.15, 0.6)) is None and cost_of(again, Price(0.15, 0.6)) is None
 
 
+def test_an_answer_to_a_cut_prompt_says_so_when_read_from_the_cache() -> None:
+    from workbench.models import Generation
+
+    class Cutting:
+        model_id, kind = "llamacpp:m.gguf", "completion"
+
+        def generate(self, prompt, params, *, deadline=None, json_schema=None):  # type: ignore[no-untyped-def]
+            return Generation("an answer", 2040, 8, 0.5, prompt_tokens_cut=312)
+
+    cached = CachedGenerator(Cutting(), MemoryCacheStore(), identity="cutting")  # type: ignore[arg-type]
+    first, again = (cached.generate(prompt(), GenerationParams()) for _ in range(2))
+    assert again.cached and first.prompt_tokens_cut == again.prompt_tokens_cut == 312
+
+
 def test_judge_replies_are_kept_apart_from_answers() -> None:
     store = MemoryCacheStore()
     cached = CachedGenerator(ScriptedModel(['{"score": 1}', "an answer"], model_id="testing:m"), store, identity="m")

@@ -43,6 +43,8 @@ def test_a_completion_prompt_longer_than_the_context_window_keeps_its_end_and_ro
     )
     out = load_generator(GEMMA_ID).generate(long, GenerationParams(max_tokens=max_tokens))
     assert out.input_tokens + max_tokens == 2048 and out.output_tokens == max_tokens
+    # what the model never read is said, not only cut: the prompt's start, by the prompt's own token count
+    assert out.prompt_tokens_cut > 0 and load_generator(GEMMA_ID).generate(PROMPT, GenerationParams(max_tokens=1)).prompt_tokens_cut == 0
 
 
 def test_a_chat_prompt_longer_than_the_context_window_is_one_error_saying_what_to_change() -> None:

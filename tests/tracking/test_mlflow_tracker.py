@@ -70,6 +70,7 @@ def test_results_table_reads_back(sweep) -> None:  # type: ignore[no-untyped-def
     assert list(table["case_id"]) == ["py-001", "py-002", "py-003"]
     variant = sweep.variant(children[0].info.run_id)
     assert list(table["answer"]) == [r.answer for r in variant.records]
+    assert list(table["prompt_tokens_cut"]) == [0, 0, 0]  # every prompt fitted the (scripted) model's window
 
 
 def test_one_trace_per_question_with_spans_and_assessments(sweep) -> None:  # type: ignore[no-untyped-def]

@@ -93,7 +93,7 @@ class CachedGenerator:
                 return Generation(
                     text=hit["text"], input_tokens=int(hit["input_tokens"]), output_tokens=int(hit["output_tokens"]),
                     latency_s=float(hit["latency_s"]), finish_reason=str(hit["finish_reason"]), cached=True,
-                    usage_reported=bool(hit.get("usage_reported", True)),
+                    usage_reported=bool(hit.get("usage_reported", True)), prompt_tokens_cut=int(hit.get("prompt_tokens_cut", 0)),
                 )
         self.calls += 1
         generation = self.inner.generate(prompt, params, deadline=deadline, json_schema=json_schema)

@@ -219,11 +219,12 @@ class LlamaCppGenerator:
             llama.reset()
             start = time.perf_counter()
             grammar: GrammarFilter | None = None
+            cut = 0
             if schema_json is not None:
                 grammar = GrammarFilter(llama, json_grammar(schema_json), temperature=params.temperature, seed=params.seed)
             try:
                 if self.kind == "completion":
-                    text_in = _fit(llama, prompt.text, prompt_budget(self.n_ctx, params.max_tokens))
+                    text_in, cut = _fit(llama, prompt.text, prompt_budget(self.n_ctx, params.max_tokens))
                     # stop strings would cut JSON short; the grammar ends the answer instead
                     stop = None if grammar is not None else list(COMPLETION_STOPS + params.stop)
                     processors = LogitsProcessorList([grammar]) if grammar is not None else None
@@ -250,6 +251,7 @@ class LlamaCppGenerator:
             output_tokens=int(usage.get("completion_tokens", 0)),
             latency_s=latency,
             finish_reason=reason,
+            prompt_tokens_cut=cut,
         )
 
 
@@ -296,19 +298,20 @@ def prompt_budget(n_ctx: int, max_tokens: int) -> int:
     return n_ctx - min(max_tokens, n_ctx // 2)
 
 
-def _fit(llama: Any, text: str, budget: int) -> str | list[int]:
+def _fit(llama: Any, text: str, budget: int) -> tuple[str | list[int], int]:
     """Keep the end of a prompt that is longer than the context window (the question sits at the end).
 
     Counted as ``create_completion`` counts it: with the beginning-of-sequence token it adds and special tokens read
     as such. A cut prompt is handed over as those tokens (its beginning-of-sequence token first), so that it cannot
-    tokenize to more than the budget once its start is cut mid-word.
+    tokenize to more than the budget once its start is cut mid-word. Returns the prompt to hand over and how many of
+    its tokens were cut.
     """
     tokens = llama.tokenize(text.encode(), add_bos=True, special=True)
     if len(tokens) <= budget:
-        return text
+        return text, 0
     body = llama.tokenize(text.encode(), add_bos=False, special=True)
     bos = tokens[: len(tokens) - len(body)]
-    return bos + body[len(body) - (budget - len(bos)):]
+    return bos + body[len(body) - (budget - len(bos)):], len(tokens) - budget
 
 
 def _trim(text: str) -> str:

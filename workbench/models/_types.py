@@ -30,7 +30,9 @@ class Generation:
     call that computed it; no model was called for it now, and ``retries`` is 0). ``text`` is always valid Unicode:
     lone surrogates in what the model returned become U+FFFD, so one odd answer never stops a variant being logged.
     ``usage_reported``: False when the provider's response carried no token counts (some OpenAI-compatible servers and
-    proxies) or counts that are none (a negative number, from a broken proxy or server): its cost is unknown."""
+    proxies) or counts that are none (a negative number, from a broken proxy or server): its cost is unknown.
+    ``prompt_tokens_cut``: a completion prompt longer than the model's context window loses its start (the question
+    sits at the end); this many of its tokens were never read by the model."""
 
     text: str
     input_tokens: int
@@ -40,6 +42,7 @@ class Generation:
     cached: bool = False
     retries: int = 0  # failed attempts retried before this answer (rate limits, server errors, timeouts)
     usage_reported: bool = True  # False: the provider sent no token counts (the tokens are 0 and the cost is unknown)
+    prompt_tokens_cut: int = 0  # tokens cut from the start of a completion prompt longer than the context window
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", valid_unicode(self.text))

@@ -649,6 +649,8 @@ def _generate_span(
         )
         span.set_outputs({"text": generation.text, "finish_reason": generation.finish_reason})
         span.set_attribute("latency_s", generation.latency_s)
+        if generation.prompt_tokens_cut:  # the model read the prompt above without its first tokens
+            span.set_attribute("prompt_tokens_cut", generation.prompt_tokens_cut)
     span.end(end_time_ns=ended_ns, status="ERROR" if failed else "OK")
 
 

@@ -96,6 +96,7 @@ def records_from_table(rows: list[Mapping[str, Any]], dataset: Dataset, *, gener
                 text=_text(row.get("answer")), input_tokens=int(_number(row.get("input_tokens")) or 0),
                 output_tokens=int(_number(row.get("output_tokens")) or 0), latency_s=latency_ns / 1e9, cached=True,
                 finish_reason=_text(row.get("finish_reason")) or "stop",
+                prompt_tokens_cut=int(_number(row.get("prompt_tokens_cut")) or 0),
             )
         scores = {name: Score(_number(value)) for name, value in row.items() if name in scorers}
         calls, escalation = _routing(row, generation)
