@@ -252,3 +252,24 @@ def test_sweeps_are_recorded_under_the_user_feedback_and_promotions_name(wb_sett
     assert default_user() == "alice"
     for run_id in (result.parent_run_id, *(v.run_id for v in result.variants)):
         assert client.get_run(run_id).data.tags["mlflow.user"] == "alice", run_id
+
+
+def test_a_prompts_system_message_is_an_artifact_beside_its_template(tmp_path, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # prompt_template.txt held the template alone: two prompts that differ in their system message logged the same text
+    from ..conftest import echo_context_answer
+
+    cfg = wb_settings
+    models = {GEMMA_ID: ScriptedModel(echo_context_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    system = 'Reply as JSON: {"answer": "..."}'
+    spec = make_spec(prompts=[{"name": "s", "template": "Context: {context}\nQuestion: {question}", "system": system}],
+                     chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    previous = mlflow.get_tracking_uri()  # the module's sweep is read through the global store
+    try:
+        result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=cfg, progress=False, limit=1)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    run_id = result.variants[0].run_id
+    client = MlflowClient(cfg.tracking_uri)
+    where = client.download_artifacts(run_id, "", str(tmp_path / "artifacts"))
+    assert open(f"{where}/prompt_template.txt", encoding="utf-8").read() == "Context: {context}\nQuestion: {question}"
+    assert open(f"{where}/prompt_system.txt", encoding="utf-8").read() == system

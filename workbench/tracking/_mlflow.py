@@ -1,11 +1,11 @@
 """MLflow tracking: one parent run per sweep, one child run per variant that MLflow shows as an evaluation run.
 
 Per variant: flattened params, aggregate metrics (one ``log_batch``), provenance tags, artifacts (per-question table,
-prompt template, variant YAML, chunk statistics), the dataset as an input, and one trace per question (retrieve and
-generate spans with the recorded timings; a router's trace has one generate span per model it called and a route span
-with its decision, and is tagged with the model that answered and why it escalated) carrying every score as a
-feedback assessment and the reference as an expectation — so the Evaluation runs page lists each question with its
-scores and compares variants question by question.
+prompt template and system message, variant YAML, chunk statistics), the dataset as an input, and one trace per
+question (retrieve and generate spans with the recorded timings; a router's trace has one generate span per model it
+called and a route span with its decision, and is tagged with the model that answered and why it escalated) carrying
+every score as a feedback assessment and the reference as an expectation — so the Evaluation runs page lists each
+question with its scores and compares variants question by question.
 """
 
 from __future__ import annotations
@@ -521,6 +521,8 @@ class MlflowTracker:
         self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
         if variant.prompt is not None:
             self.client.log_text(run_id, variant.prompt.template or "", "prompt_template.txt")
+            if variant.prompt.system:  # sent before the template: part of the prompt the answers came from
+                self.client.log_text(run_id, variant.prompt.system, "prompt_system.txt")
         self.client.log_text(run_id, yaml.safe_dump(variant.to_dict(), sort_keys=False), "variant.yaml")
         self.client.log_dict(run_id, result.chunk_stats.as_dict(), _CHUNK_STATS)
         if result.outcome.error:
