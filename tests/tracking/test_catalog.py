@@ -69,6 +69,29 @@ def test_experiment_sweeps_newest_first_with_their_variants(sweeps: list[wb.Swee
         experiment_sweeps("nope", tracking_uri=store.tracking_uri)
 
 
+def test_experiment_sweeps_reads_the_store_once_not_once_per_sweep(wb_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `workbench list EXPERIMENT` searched the variant runs of each sweep in turn: 201 queries for a team's experiment
+    # of 200 sweeps (each a round trip to a tracking server)
+    client = MlflowClient(wb_settings.tracking_uri)
+    experiment_id = client.create_experiment("many")
+    made = {}
+    for _ in range(3):
+        sweep = client.create_run(experiment_id, tags={"workbench.kind": "sweep"}).info.run_id
+        made[sweep] = {client.create_run(experiment_id, tags={"workbench.kind": "variant", "mlflow.parentRunId": sweep}).info.run_id
+                       for _ in range(2)}
+    real_search_runs, searches = MlflowClient.search_runs, []
+
+    def search_runs(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        searches.append(args)
+        return real_search_runs(self, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "search_runs", search_runs)
+    listed = experiment_sweeps("many", tracking_uri=wb_settings.tracking_uri)
+    assert [s.run.run_id for s in listed] == list(reversed(made))  # newest first
+    assert {s.run.run_id: {v.run_id for v in s.variants} for s in listed} == made
+    assert len(searches) == 1
+
+
 def test_run_kind_and_calibration_runs(sweeps: list[wb.SweepResult], store: Settings) -> None:
     uri = store.tracking_uri
     sweep = sweeps[0]

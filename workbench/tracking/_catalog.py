@@ -143,16 +143,21 @@ def list_experiments(*, tracking_uri: str | None = None) -> tuple[ExperimentSumm
     client = _client(uri)
     with store_errors(f"could not list the experiments of {uri}"):
         return tuple(
-            ExperimentSummary(exp.name, exp.experiment_id, len(client.search_runs([exp.experiment_id], _SWEEPS, max_results=1000)))
+            ExperimentSummary(exp.name, exp.experiment_id, len(_all_runs(client, exp.experiment_id, _SWEEPS)))
             for exp in client.search_experiments()
         )
 
 
-def _children(client: Any, experiment_id: str, parent_run_id: str, order: str) -> tuple[LoggedRun, ...]:
-    runs = client.search_runs(
-        [experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}'", order_by=[f"attributes.start_time {order}"], max_results=1000
-    )
-    return tuple(LoggedRun.from_mlflow(r) for r in runs)
+def _all_runs(client: Any, experiment_id: str, filter_string: str = "") -> list[Any]:
+    """Every run of an experiment matching ``filter_string``, newest first, read page by page (a page holds 1,000)."""
+    runs: list[Any] = []
+    token = None
+    while True:
+        page = client.search_runs([experiment_id], filter_string, order_by=["attributes.start_time DESC"], max_results=1000, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
 
 
 def _unknown_name_fix(client: Any, key: str) -> str:
@@ -188,9 +193,15 @@ def experiment_sweeps(name: str, *, tracking_uri: str | None = None) -> tuple[Lo
         if exp is None:
             raise WorkbenchError(f"no experiment named '{name}' in {shown_uri(uri)} — {_unknown_name_fix(client, name)}")
         require_active(exp, uri)
-        sweeps = client.search_runs([exp.experiment_id], _SWEEPS, order_by=["attributes.start_time DESC"], max_results=1000)
+        # one read of the experiment's runs, not one more per sweep (a team's experiment holds hundreds of sweeps)
+        runs = _all_runs(client, exp.experiment_id)
+        children: dict[str, list[LoggedRun]] = {}
+        for run in runs:
+            if "mlflow.parentRunId" in run.data.tags:
+                children.setdefault(run.data.tags["mlflow.parentRunId"], []).append(LoggedRun.from_mlflow(run))
         return tuple(
-            LoggedSweep(LoggedRun.from_mlflow(s), _children(client, exp.experiment_id, s.info.run_id, "DESC")) for s in sweeps
+            LoggedSweep(LoggedRun.from_mlflow(s), tuple(children.get(s.info.run_id, ())))
+            for s in runs if s.data.tags.get("workbench.kind") == "sweep"
         )
 
 
