@@ -26,10 +26,13 @@ import functools
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import cachetools
 
 __all__ = [
     "Finding",
@@ -65,6 +68,10 @@ _MIN_SECRET = 8  # a shorter environment value ("1", "true", "en_US") would matc
 _NOT_SECRET = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled", "default"})
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _CACHE_MAX_CHARS = 8192  # longer texts are scanned every time rather than kept in the cache
+# the cache holds texts up to this many characters in all, not a number of texts: a sweep redacts each question's
+# retrieved chunks again for every variant, and 4,096 texts thrashed past a few hundred questions (1,000 questions x 5
+# chunks cycle through 5,000+ texts: each variant found none of the previous one's)
+_CACHE_CHARS = 32 * 2**20
 _PRIVATE_KEY = "private_key"
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
@@ -301,7 +308,7 @@ class Redactor:
         # longest first, so a value that contains another is matched whole
         values = sorted(by_value, key=len, reverse=True)
         self._env_pattern = re.compile("|".join(re.escape(v) for v in values)) if values else None
-        self._cached_redact = functools.lru_cache(maxsize=4096)(self._redact)
+        self._cached_redact = cachetools.cached(cachetools.LRUCache(_CACHE_CHARS, getsizeof=len), lock=threading.Lock(), info=True)(self._redact)
 
     def find(self, text: str) -> list[Finding]:
         """Every secret in ``text``, in order, overlapping findings merged."""
