@@ -92,6 +92,26 @@ def test_experiment_sweeps_reads_the_store_once_not_once_per_sweep(wb_settings: 
     assert len(searches) == 1
 
 
+def test_list_experiments_counts_every_experiments_sweeps_in_one_search(wb_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `workbench list` searched each experiment's sweeps in turn: a query (a server round trip) per experiment
+    client = MlflowClient(wb_settings.tracking_uri)
+    for name, sweeps in (("none", 0), ("one", 1), ("two", 2)):
+        experiment_id = client.create_experiment(name)
+        for _ in range(sweeps):
+            sweep = client.create_run(experiment_id, tags={"workbench.kind": "sweep"}).info.run_id
+            client.create_run(experiment_id, tags={"workbench.kind": "variant", "mlflow.parentRunId": sweep})
+    real_search_runs, searches = MlflowClient.search_runs, []
+
+    def search_runs(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        searches.append(args)
+        return real_search_runs(self, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "search_runs", search_runs)
+    found = {e.name: e.sweeps for e in list_experiments(tracking_uri=wb_settings.tracking_uri)}
+    assert found == {"none": 0, "one": 1, "two": 2, "Default": 0}
+    assert len(searches) == 1
+
+
 def test_run_kind_and_calibration_runs(sweeps: list[wb.SweepResult], store: Settings) -> None:
     uri = store.tracking_uri
     sweep = sweeps[0]
