@@ -127,6 +127,11 @@ def _redacted(error: str | None) -> str | None:
     return redact(error) if error else error
 
 
+def _quoted(error: str) -> str:
+    """An error's first line, redacted and cut short, as a note quotes it."""
+    return next(iter(redact(error).strip().splitlines()), "")[:200]
+
+
 def reused_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
     """The metrics of a finished run as a sweep that reuses it logs them: the same results, with no call made, no
     call retried and no money spent in that sweep (as when its answers are read from the cache)."""
@@ -238,8 +243,7 @@ class SweepResult:
                     if score.error is not None:
                         failed.setdefault(name, []).append(score.error)
             for name, errors in failed.items():
-                first = next(iter(redact(errors[0]).strip().splitlines()), "")[:200]
-                notes.append(f"{v.variant.name}: {name} failed on {len(errors)} of {len(v.records)} questions (first: {first}) "
+                notes.append(f"{v.variant.name}: {name} failed on {len(errors)} of {len(v.records)} questions (first: {_quoted(errors[0])}) "
                              "— its mean leaves them out")
         return tuple(notes)
 
@@ -259,9 +263,8 @@ class SweepResult:
                 failed = [c for r in v.records for c in r.calls if c.role == role and c.error]
                 asked = sum(1 for r in v.records for c in r.calls if c.role == role)
                 if failed:
-                    first = (_redacted(failed[0].error) or "").splitlines()[0][:200]
                     notes.append(f"{v.variant.name}: the {role} model {model.id} failed on {len(failed)} of the {asked} questions "
-                                 f"it was asked, {then} (first error: {first}) — fix it and run again (only those calls are "
+                                 f"it was asked, {then} (first error: {_quoted(failed[0].error or '')}) — fix it and run again (only those calls are "
                                  "asked again)")
         return tuple(notes)
 
