@@ -37,7 +37,7 @@ from workbench.redaction import redact
 from workbench.tracking._feedback import default_user
 from workbench.tracking._store_check import check_served_artifacts, check_store
 from workbench.tracking._process import END_REASON_TAG, abandoned_reason, process_tags
-from workbench.tracking._read import RESULTS_TABLE
+from workbench.tracking._read import RESULTS_TABLE, artifact_bytes
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import open_store_serialised
 from workbench.tracking._unreachable import TrackingUnavailable, quiet_retry_warnings, shown_uri, tracking_call
@@ -404,19 +404,16 @@ class MlflowTracker:
 
     def _has_results_table(self, run_id: str) -> bool:
         """Whether the run has its per-question table, and it and its chunk statistics (when logged) read as JSON."""
-        import tempfile
-
         logged = {f.path for f in self.client.list_artifacts(run_id)}
         if RESULTS_TABLE not in logged:
             return False
         read: dict[str, Any] = {}
-        with tempfile.TemporaryDirectory(prefix="workbench-reuse-") as tmp:
-            for name in (RESULTS_TABLE, _CHUNK_STATS):
-                if name in logged:
-                    try:
-                        read[name] = json.loads(Path(self.client.download_artifacts(run_id, name, tmp)).read_text(encoding="utf-8"))
-                    except ValueError:  # not JSON (cut short, overwritten) or not UTF-8
-                        return False
+        for name in (RESULTS_TABLE, _CHUNK_STATS):
+            if name in logged:
+                try:
+                    read[name] = json.loads(artifact_bytes(self.client, run_id, name))
+                except ValueError:  # not JSON (cut short, overwritten) or not UTF-8
+                    return False
         table = read[RESULTS_TABLE]
         return (isinstance(table, dict) and isinstance(table.get("columns"), list) and isinstance(table.get("data"), list)
                 and isinstance(read.get(_CHUNK_STATS, {}), dict))
