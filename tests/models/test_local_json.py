@@ -55,7 +55,7 @@ def test_the_filter_picks_the_tokens_llama_cpp_grammar_picks() -> None:
     bounded = bounded_schema(SCHEMA, max_items=gen.json_max_items, max_length=gen.json_max_length)
     with lock:
         ref = llama.create_completion(
-            _fit(llama, PROMPT.text, prompt_budget(gen.n_ctx, params.max_tokens)), grammar=json_grammar(json.dumps(bounded, sort_keys=True)),
+            _fit(llama, PROMPT.text, prompt_budget(gen.n_ctx, params.max_tokens))[0], grammar=json_grammar(json.dumps(bounded, sort_keys=True)),
             max_tokens=params.max_tokens, temperature=0.0, seed=0,
         )
     assert out.text == ref["choices"][0]["text"]
