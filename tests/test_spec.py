@@ -135,6 +135,10 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         ("      max_tokens: 32", "      max_tokens: -1", r"exp.yaml:12: models\[0\].params.max_tokens:"),
         ("      max_tokens: 32", "      max_tokns: 3", r"exp.yaml:12: models\[0\].params.max_tokns: unknown field"),
         ("name: t\n", "", r"exp.yaml:\d+: name: required field is missing"),
+        # a misspelt required field was reported as the right one missing, never naming what was written
+        ("  - id: local:gemma3-270m", "  - idd: local:gemma3-270m", r"exp.yaml:10: models\[0\].idd: unknown field — did you mean 'id'\?"),
+        ("name: t\n", "nme: t\n", r"exp.yaml:1: nme: unknown field — did you mean 'name'\?"),
+        ("  - strategy: recursive", "  - strategy: recursive\n    sise: 400", r"exp.yaml:1[4-6]: chunkers\[0\].sise: unknown field — did you mean 'size'\?"),
         # an empty stop string is found at once: every answer was '' (llama.cpp) and scored as a wrong answer
         ("      max_tokens: 32", "      max_tokens: 32\n      stop: ['\\n\\n', '']",
          r"exp.yaml:13: models\[0\].params.stop: stop\[1\] is empty: the model would stop before its first word, so every "

@@ -913,8 +913,20 @@ def _fields_beside(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> set[s
     return {name for m in models for name in m.model_fields}
 
 
+def _reported_error(exc: ValidationError) -> Any:
+    """The error a line reports: the first, except that a misspelt field (``idd`` for ``id``) is both a required field
+    missing and an unknown one beside it, and the unknown one is what the user wrote and must fix."""
+    errors = exc.errors()
+    first = errors[0]
+    if first["type"] != "missing":
+        return first
+    parent = tuple(p for p in first["loc"] if not _is_internal(p))[:-1]
+    return next((e for e in errors if e["type"] == "extra_forbidden"
+                 and tuple(p for p in e["loc"] if not _is_internal(p))[:-1] == parent), first)
+
+
 def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
-    err = exc.errors()[0]
+    err = _reported_error(exc)
     loc = tuple(p for p in err["loc"] if not _is_internal(p))
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "missing":
@@ -961,7 +973,7 @@ def describe_validation_error(
     """
     if node is None:
         return f"{source}: {_first_error(exc, model)}"
-    loc = tuple(p for p in exc.errors()[0]["loc"] if not _is_internal(p))
+    loc = tuple(p for p in _reported_error(exc)["loc"] if not _is_internal(p))
     return f"{source}:{_line_of(node, loc)}: {_first_error(exc, model)}"
 
 
