@@ -954,7 +954,7 @@ def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> 
         # accents dropped, not the letters that carry them: 'ünïcode' is 'unicode', not '-n-code'
         ascii_value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
         usable = re.sub(r"[^A-Za-z0-9_.-]+", "-", ascii_value).strip("-") or "my-name"
-        msg = f"{value!r} may hold only letters, digits, '_', '-' and '.' — e.g. {usable!r}"
+        msg = f"{value!r} may hold only the letters A-Z and a-z, digits, '_', '-' and '.' — e.g. {usable!r}"
     elif err["type"] == "too_short" and isinstance(err.get("input"), (list, tuple)):
         msg = "the list is empty, so the grid would have no variants — give at least one entry"
     return f"{_loc_text(loc)}: {msg}"
