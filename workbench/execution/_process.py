@@ -26,9 +26,8 @@ from dataclasses import replace
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.execution._worker import QuestionEvent, VariantJob, failed_result, run_job
+from workbench.execution._worker import QuestionEvent, VariantJob, failed_result, run_job, stopped_result
 from workbench.results import VariantResult
-from workbench.sandbox import Outcome
 
 __all__ = [
     "KILL_GRACE_S", "WorkerProcess", "cap_memory", "run_in_process", "start_worker_server", "with_cache_journal",
@@ -358,8 +357,7 @@ class WorkerProcess:
                 job.cache.put(kind, key, value)
             return result  # type: ignore[no-any-return]
         if abandoned:
-            stopped = Outcome("STOPPED", "stopped by the user: its worker process was ended", "stopped")
-            return VariantResult(job.variant, stopped, (), {}, job.stats, started_ms, int(time.time() * 1000))
+            return stopped_result(job.variant, "stopped by the user: its worker process was ended", job.stats, started_ms=started_ms)
         if message is not None:
             return failed_result(job.variant, f"worker process failed: {message[1]}", "worker", job.stats, started_ms=started_ms)
         if timed_out and deadline is None:

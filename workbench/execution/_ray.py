@@ -17,11 +17,10 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from workbench.execution._process import KILL_GRACE_S, cap_memory, with_cache_journal
-from workbench.execution._worker import VariantJob, failed_result, run_job, with_slots
+from workbench.execution._worker import VariantJob, failed_result, run_job, stopped_result, with_slots
 from workbench.grid import Variant
 from workbench.models import runs_locally
 from workbench.results import VariantResult
-from workbench.sandbox import Outcome
 from workbench.spec import ExecutionSpec
 
 __all__ = ["HOSTED_CPUS", "RayExecutor"]
@@ -138,7 +137,8 @@ class RayExecutor:
                     for ref, (job, started) in list(running.items()):
                         ray.cancel(ref, force=True)
                         running.pop(ref)
-                        yield _stopped(job, started)
+                        started_ms = int((time.time() - (time.monotonic() - started)) * 1000)
+                        yield stopped_result(job.variant, "stopped by the user: its Ray task was cancelled", job.stats, started_ms=started_ms)
                 for ref, (job, started) in list(running.items()):
                     if time.monotonic() - started > job.spec.limits.wall_time_s + KILL_GRACE_S:
                         ray.cancel(ref, force=True)
@@ -154,13 +154,6 @@ class RayExecutor:
         finally:
             for ref in running:
                 ray.cancel(ref, force=True)
-
-
-def _stopped(job: VariantJob, started: float) -> VariantResult:
-    """A variant whose Ray task was cancelled by a stop: STOPPED, its finished answers in the cache for a re-run."""
-    now = int(time.time() * 1000)
-    outcome = Outcome("STOPPED", "stopped by the user: its Ray task was cancelled", "stopped")
-    return VariantResult(job.variant, outcome, (), {}, job.stats, now - int((time.monotonic() - started) * 1000), now)
 
 
 def _join(ray: Any, execution: ExecutionSpec, options: Mapping[str, Any]) -> None:

@@ -214,6 +214,12 @@ def failed_result(variant: Variant, error: str, kind: str, stats: ChunkStats, *,
     return VariantResult(variant, Outcome("FAILED", error, kind), (), {}, stats, started_ms or now, now)
 
 
+def stopped_result(variant: Variant, why: str, stats: ChunkStats, *, started_ms: int) -> VariantResult:
+    """A variant stopped by the user whose worker (process or Ray task) was ended before it sent its records; the
+    answers it had are in the cache for the next sweep."""
+    return VariantResult(variant, Outcome("STOPPED", why, "stopped"), (), {}, stats, started_ms, int(time.time() * 1000))
+
+
 def run_job(
     job: VariantJob,
     *,
