@@ -42,7 +42,6 @@ class BackgroundJob:
         self._name = name
         self._ended = threading.Event()  # set when no job runs
         self._ended.set()
-        self.started = False  # a job was started once
 
     @property
     def running(self) -> bool:
@@ -51,7 +50,6 @@ class BackgroundJob:
     def start(self, target: Callable[..., None], *args: Any) -> None:
         """Run ``target(*args)`` in the background (the caller checks ``running`` first)."""
         self._ended = ended = threading.Event()
-        self.started = True
 
         def body() -> None:
             try:

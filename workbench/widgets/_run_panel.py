@@ -157,7 +157,7 @@ class RunPanel(w.VBox):
         Raises:
             WorkbenchError: whatever stopped the sweep from running (bad spec, data or model).
         """
-        if rerun or not self._job.started or (not self.running and self._outdated()):
+        if rerun or (not self.running and self._outdated()):  # never started: nothing ran yet, so outdated
             self.start()
         try:
             self.join()
@@ -171,8 +171,8 @@ class RunPanel(w.VBox):
         return self.result
 
     def _outdated(self) -> bool:
-        """The last sweep failed, or ran another experiment than the one read now."""
-        if self.exception is not None:
+        """No sweep started yet, the last one failed, or it ran another experiment than the one read now."""
+        if self._ran is None or self.exception is not None:
             return True
         try:
             return self._spec() != self._ran
