@@ -1,4 +1,5 @@
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -282,6 +283,23 @@ def test_a_relative_gguf_path_is_relative_to_the_experiment_file(tmp_path: Path,
     # from a notebook, with the folder its paths are relative to: the model was looked for in the working directory
     built = ExperimentSpec.from_dict(yaml.safe_load(text), base_dir=tmp_path)
     assert built.models[0].id == spec.models[0].id and built.price(built.models[0].id) is not None
+
+
+def test_a_relative_gguf_path_is_saved_relative_so_the_file_runs_in_another_clone(tmp_path: Path) -> None:
+    text = GOOD.replace("  - id: local:gemma3-270m\n", "  - id: llamacpp:models/m.gguf\n  - id: llamacpp:/opt/shared.gguf\n")
+    text += "pricing:\n  llamacpp:models/m.gguf: {input: 1, output: 2}\n"
+    spec = load_experiment(write(tmp_path, text))
+    saved = yaml.safe_load(spec.save(tmp_path / "sub" / "copy.yaml").read_text())
+    # the copy named /home/alice/project/models/m.gguf, which is nowhere in bob's clone of the project
+    assert [m["id"] for m in saved["models"]] == ["llamacpp:../models/m.gguf", "llamacpp:/opt/shared.gguf"]
+    assert list(saved["pricing"]) == ["llamacpp:../models/m.gguf"]
+    clone = tmp_path.parent / (tmp_path.name + "-clone")  # the whole project copied elsewhere
+    shutil.copytree(tmp_path, clone)
+    moved = load_experiment(clone / "sub" / "copy.yaml")
+    assert moved.models[0].id == f"llamacpp:{clone / 'models' / 'm.gguf'}" and moved.price(moved.models[0].id) is not None
+    # and again, saved from a notebook's spec built with the folder its paths are relative to
+    built = ExperimentSpec.from_dict(yaml.safe_load(text), base_dir=tmp_path)
+    assert yaml.safe_load(built.save(tmp_path / "again.yaml").read_text())["models"][0]["id"] == "llamacpp:models/m.gguf"
 
 
 def test_two_model_entries_that_would_share_a_variant_name_need_a_name(tmp_path: Path) -> None:

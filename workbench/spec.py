@@ -12,7 +12,7 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -699,6 +699,8 @@ class ExperimentSpec(_Spec):
     promotion: PromotionSpec | None = Field(default=None, description="gates for workbench promote")
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    # the ``llamacpp:`` models (made absolute when read) that were written relative to the experiment's folder
+    _relative_models: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     @model_validator(mode="before")
     @classmethod
@@ -826,11 +828,28 @@ class ExperimentSpec(_Spec):
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json", exclude_defaults=True), sort_keys=False, allow_unicode=True)
 
+    def to_dict(self, folder: str | Path | None = None, *, exclude_defaults: bool = False) -> dict[str, Any]:
+        """The experiment's fields as its file in ``folder`` (default: ``base_dir``) holds them.
+
+        The dataset and corpus paths, and the ``llamacpp:`` models written relative to the experiment's folder, are
+        written relative to ``folder``, so ``from_dict(spec.to_dict(folder), base_dir=folder)`` names the same files,
+        in any clone of the project.
+        """
+        where = Path(folder).resolve() if folder is not None else self._base_dir
+
+        def relative(model: str) -> str:
+            if model not in self._relative_models:
+                return model
+            return f"llamacpp:{Path(os.path.relpath(model.partition(':')[2], where)).as_posix()}"
+
+        return _map_model_strings(self._rebased(where).model_dump(mode="json", exclude_defaults=exclude_defaults), relative)
+
     def save(self, path: str | Path) -> Path:
         """Write the spec as YAML (atomically) and return the path.
 
-        Relative dataset and corpus paths are written relative to the new file's folder, which is what they are read
-        from when it is loaded, so a copy saved into another folder names the same files.
+        Relative dataset, corpus and ``llamacpp:`` model paths are written relative to the new file's folder, which is
+        what they are read from when it is loaded, so a copy saved into another folder (or a colleague's clone) names
+        the same files.
         """
         target = Path(path)
         if not str(path).strip() or target.is_dir():
@@ -839,7 +858,8 @@ class ExperimentSpec(_Spec):
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(target.suffix + ".tmp")
         try:
-            tmp.write_text(self._rebased(target.parent.resolve()).to_yaml(), encoding="utf-8")
+            data = self.to_dict(target.parent, exclude_defaults=True)
+            tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
             tmp.replace(target)
         except BaseException:
             tmp.unlink(missing_ok=True)  # no half-written file left beside the experiment
@@ -862,15 +882,22 @@ class ExperimentSpec(_Spec):
     def from_dict(cls, data: dict[str, Any], *, base_dir: Path | None = None, source: str = "<spec>") -> ExperimentSpec:
         _refuse_literal_keys(data, None, source)  # the error would otherwise quote the key (a model id, a field's value)
         base = Path(base_dir) if base_dir is not None else Path.cwd()
+        relative: frozenset[str] = frozenset()
         if isinstance(data, dict):
             if base_dir is not None:  # like the dataset, corpus and prompt paths: it was read from the working directory
+                relative = _relative_model_paths(data, base.resolve())
                 data = _absolute_model_paths(data, base.resolve())
             data = _read_prompt_files(data, base, source)
         try:
             spec = cls.model_validate(data)
         except ValidationError as exc:
             raise SpecError(describe_validation_error(exc, source, model=cls)) from None
-        return spec.with_base_dir(base)
+        return spec.with_base_dir(base)._with_relative_models(relative)
+
+    def _with_relative_models(self, models: frozenset[str]) -> ExperimentSpec:
+        spec = self.model_copy()
+        spec._relative_models = models
+        return spec
 
 
 def _loc_text(loc: tuple[Any, ...]) -> str:
@@ -1029,13 +1056,14 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     check_yaml_shape(node, str(path))
     _refuse_literal_keys(data, node, str(path))
     base = path.parent.resolve()
+    relative = _relative_model_paths(data, base)
     data = _absolute_model_paths(data, base)
     data = _read_prompt_files(data, base, str(path), node)
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(describe_validation_error(exc, str(path), node, ExperimentSpec)) from None
-    return spec.with_base_dir(base)
+    return spec.with_base_dir(base)._with_relative_models(relative)
 
 
 def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml.Node | None = None) -> dict[str, Any]:
@@ -1065,19 +1093,40 @@ def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml
     return {**data, "prompts": read}
 
 
+def _map_model_strings(data: Any, change: Callable[[str], str]) -> Any:
+    """``data`` with ``change`` applied to every ``llamacpp:<path>`` model string in it (a value, or a ``pricing:`` key)."""
+    if isinstance(data, str):
+        return change(data) if data.partition(":")[0] == "llamacpp" and data.partition(":")[2] else data
+    if isinstance(data, dict):
+        return {(_map_model_strings(k, change) if isinstance(k, str) else k): _map_model_strings(v, change) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_map_model_strings(v, change) for v in data]
+    return data
+
+
+def _absolute_model(model: str, base: Path) -> str:
+    """A relative ``llamacpp:<path>`` made relative to ``base`` (the experiment file's folder); others as they are."""
+    path = model.partition(":")[2]
+    return model if path.startswith(("/", "~")) else f"llamacpp:{os.path.normpath(base / path)}"
+
+
 def _absolute_model_paths(data: Any, base: Path) -> Any:
     """``data`` with every relative ``llamacpp:<path>`` model string (a value, or a ``pricing:`` key) made relative to
     the experiment file's folder, like its dataset, corpus and prompt paths, rather than to the working directory."""
-    if isinstance(data, str):
-        provider, _, rest = data.partition(":")
-        if provider == "llamacpp" and rest and not rest.startswith(("/", "~")):
-            return f"llamacpp:{os.path.normpath(base / rest)}"
-        return data
-    if isinstance(data, dict):
-        return {(_absolute_model_paths(k, base) if isinstance(k, str) else k): _absolute_model_paths(v, base) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_absolute_model_paths(v, base) for v in data]
-    return data
+    return _map_model_strings(data, lambda model: _absolute_model(model, base))
+
+
+def _relative_model_paths(data: Any, base: Path) -> frozenset[str]:
+    """The absolute forms of the ``llamacpp:`` models ``data`` writes relative to ``base`` (written so again on save)."""
+    found: set[str] = set()
+
+    def note(model: str) -> str:
+        if _absolute_model(model, base) != model:
+            found.add(_absolute_model(model, base))
+        return model
+
+    _map_model_strings(data, note)
+    return frozenset(found)
 
 
 _MAX_YAML_VALUES = 100_000

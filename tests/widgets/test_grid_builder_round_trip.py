@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 import workbench as wb
 from workbench.models import GEMMA_ID, SMOLLM2_ID
+from workbench.spec import ModelSpec
 from workbench.widgets import GridBuilder
 
 PROMPT = "Context: {context}\nQuestion: {question}\nAnswer:"
@@ -107,3 +110,20 @@ def test_untouched_sliders_keep_values_outside_their_usual_range(tmp_path: Path)
     assert edited.hash == spec.hash
     builder.models.rows[1].max_tokens.value = 64  # the slider still moves
     assert builder.spec().models[1].params.max_tokens == 64  # type: ignore[union-attr]
+
+
+def test_a_relative_gguf_path_is_shown_and_saved_relative(tmp_path: Path) -> None:
+    write_dataset(tmp_path, 10)
+    (tmp_path / "experiments").mkdir()
+    router = {"router": {**ROUTER["router"], "cheap": {"id": "llamacpp:../models/cheap.gguf"}}}
+    spec = small_spec(tmp_path / "experiments", dataset={"path": "../ds_long.jsonl"},
+                      models=[{"id": "llamacpp:../models/m.gguf"}, router], pricing={"llamacpp:../models/m.gguf": {"input": 1, "output": 2}})
+    builder = GridBuilder(spec)
+    assert builder.models.rows[0].model_field.value == "llamacpp:../models/m.gguf"
+    assert builder.spec().hash == spec.hash
+    # the file named /home/alice/project/models/m.gguf, which a colleague's clone of the project does not have
+    saved = yaml.safe_load(builder.save().read_text())
+    assert [m.get("id") or m["router"]["cheap"]["id"] for m in saved["models"]] == ["llamacpp:../models/m.gguf", "llamacpp:../models/cheap.gguf"]
+    assert list(saved["pricing"]) == ["llamacpp:../models/m.gguf"]
+    builder.models.add(ModelSpec(id="llamacpp:../models/typed.gguf"))  # typed into the form, relative to the experiment
+    assert yaml.safe_load(builder.save().read_text())["models"][2]["id"] == "llamacpp:../models/typed.gguf"

@@ -14,7 +14,7 @@ from workbench.errors import WorkbenchError
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, check_model_id
 from workbench.prompts import check_template
 from workbench.runner import load_spec_dataset
-from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec, RetrievalSpec, RouterEntry
+from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec, RetrievalSpec
 from workbench.widgets._common import STYLE, error_html, esc
 
 _DEFAULT_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}\nAnswer:"
@@ -211,9 +211,11 @@ class GridBuilder(w.VBox):
         changed = self._refresh
         self.prompts = _Rows("prompt", lambda p: _PromptRow(p, changed), s.prompts,
                              lambda: PromptSpec(name=f"prompt{len(self.prompts.rows) + 1}", template=_DEFAULT_TEMPLATE), changed)
+        # as the file holds them: a llamacpp model written relative to the experiment's folder is shown, and saved, so
+        models = s.to_dict(base)["models"]
         # routers are kept as in the file (not edited here), at their place among the models
-        self._routers = tuple((i, m) for i, m in enumerate(s.models) if isinstance(m, RouterEntry))
-        plain = [m for m in s.models if isinstance(m, ModelSpec)]
+        self._routers = tuple((i, m) for i, m in enumerate(models) if "router" in m)
+        plain = [ModelSpec.model_validate(m) for m in models if "router" not in m]
         self.models = _Rows("model", lambda m: _ModelRow(m, changed), plain, lambda: ModelSpec(id=GEMMA_ID), changed)
         self.chunkers = _Rows("chunker", lambda c: _ChunkerRow(c, changed), s.chunkers, lambda: ChunkerSpec(strategy="recursive"), changed)
         self.retrieval = _Rows("retrieval", lambda r: _RetrievalRow(r, changed), s.retrieval, lambda: RetrievalSpec(), changed)
@@ -248,7 +250,7 @@ class GridBuilder(w.VBox):
 
     def _data(self) -> dict[str, Any]:
         """The spec's fields with the form's values over them: a field the form has no control for is kept as it was."""
-        data = self._start.model_dump(mode="json")
+        data = self._start.to_dict(self._base)
         data.update(
             name=self.name.value.strip(),
             dataset={**data["dataset"], "path": self.dataset.value.strip(), "limit": self.limit.value or None},
@@ -268,7 +270,7 @@ class GridBuilder(w.VBox):
         """The model rows, with each router back at its place in the spec's list (the order of the variants)."""
         models = [r.value() for r in self.models.rows]
         for i, entry in self._routers:
-            models.insert(min(i, len(models)), entry.model_dump(mode="json"))
+            models.insert(min(i, len(models)), entry)
         return models
 
     def spec(self) -> wb.ExperimentSpec:
