@@ -171,6 +171,20 @@ def test_clearing_a_large_cache_commits_in_batches_not_once_per_entry(tmp_path: 
     assert store.info().entries == {}
 
 
+def test_cache_info_counts_the_entries_without_walking_every_key(tmp_path: Path) -> None:
+    # `workbench cache info` on 100,000 entries took 15 s: the keys were read 100 at a time; 0.2 s with one count query
+    store = DiskCacheStore(tmp_path / "cache")
+    with store._cache.transact():
+        for i in range(2500):
+            store.put(("generation", "judge", "embedding")[i % 3], f"k{i}", {"text": "an answer"})
+    store._cache.set("stats:generation:hits", 4)  # a counter kept by older caches among the entries: not an entry
+    read: list[str] = []
+    store._cache._con.set_trace_callback(lambda sql: read.append(sql) if sql.startswith("SELECT") else None)  # diskcache's connection
+    info = store.info()
+    assert info.entries == {"generation": 834, "judge": 833, "embedding": 833} and info.hits["generation"] == 4
+    assert len(read) <= 12
+
+
 def damage_after_opening(directory: Path) -> DiskCacheStore:
     """A cache whose cache.db is damaged (every page but the first overwritten) after a store opened it: sqlite sees
     the damage only when a query reaches a damaged page."""

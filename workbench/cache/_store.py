@@ -167,12 +167,18 @@ class DiskCacheStore:
             if isinstance(key, str) and not key.startswith(_STATS + ":"):
                 yield key
 
+    def _entries(self) -> dict[str, int]:
+        """Entries per kind, counted by one query: walking the keys took 15 s on 100,000 entries."""
+        query = (
+            "SELECT substr(key, 1, instr(key, ':') - 1), count(*) FROM Cache"
+            " WHERE raw AND typeof(key) = 'text' AND instr(key, ':') > 0 GROUP BY 1"
+        )
+        with contextlib.closing(sqlite3.connect(self.directory / "cache.db", timeout=60)) as connection:
+            return {kind: n for kind, n in connection.execute(query) if kind != _STATS}
+
     def info(self) -> CacheInfo:
         with self._reading():
-            entries: dict[str, int] = {}
-            for key in self._keys():
-                kind = key.partition(":")[0]
-                entries[kind] = entries.get(kind, 0) + 1
+            entries = self._entries()
             hits = {k: self._count(k, "hits") for k in KINDS}
             misses = {k: self._count(k, "misses") for k in KINDS}
             return CacheInfo(str(self.directory), entries, int(self._cache.volume()), int(self._cache.size_limit), hits, misses)
