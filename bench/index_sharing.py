@@ -44,8 +44,8 @@ class PerVariantStore(ChromaIndexStore):
     def open(self, key):  # type: ignore[no-untyped-def]
         return None
 
-    def build(self, key, chunks, vectors):  # type: ignore[no-untyped-def]
-        return super().build(f"{key}-{time.monotonic_ns()}", chunks, vectors)
+    def build(self, key, chunks, vectors, *, stats=None):  # type: ignore[no-untyped-def]
+        return super().build(f"{key}-{time.monotonic_ns()}", chunks, vectors, stats=stats)
 
 
 def timed(exp: wb.ExperimentSpec, store, home: Path, models) -> float:  # type: ignore[no-untyped-def]

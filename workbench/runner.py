@@ -315,16 +315,18 @@ def run(
                 emit(ProgressEvent("index_started", indexed.index(group_key), len(indexed), message=f"{chunker.label} / {embedding}"))
                 try:
                     embedder = resolver.embedder(embedding, cache=False)
-                    chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)
-                    stats = chunk_stats(chunks, truncated=count_truncated(chunks, embedder.count_tokens, embedder_input_tokens(embedding)))
                     key = embedded_index_key(chunker, embedding, corpus.hash, embedder.identity)
                     indexes = indexes or index_store_for(spec, cfg)
                     index = indexes.open(key)
-                    if index is None:
-                        vectors = _embed_unless_stopped(embedder, [c.text for c in chunks], stopping)
-                        if vectors is None:  # Stop pressed during the build: no index is kept, nothing of it runs
-                            continue
-                        index = indexes.build(key, chunks, vectors)
+                    stats = index.stats if index is not None else None  # kept with the index: it is not chunked again
+                    if index is None or stats is None:
+                        chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)
+                        stats = chunk_stats(chunks, truncated=count_truncated(chunks, embedder.count_tokens, embedder_input_tokens(embedding)))
+                        if index is None:
+                            vectors = _embed_unless_stopped(embedder, [c.text for c in chunks], stopping)
+                            if vectors is None:  # Stop pressed during the build: no index is kept, nothing of it runs
+                                continue
+                            index = indexes.build(key, chunks, vectors, stats=stats)
                     queries = resolver.embedder(embedding)
                     queries.embed([c.question for c in dataset.cases])  # one batch for every variant of the index
                 except Exception as exc:  # noqa: BLE001 - a broken index fails its variants, not the sweep

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from workbench.datasets import Document
-from workbench.pipeline import ChromaIndexStore, MemoryIndexStore, Retriever, chunk_document
+from workbench.pipeline import ChromaIndexStore, MemoryIndexStore, Retriever, chunk_document, chunk_stats
 from workbench.spec import ChunkerSpec, RetrievalSpec
 from workbench.testing import HashingEmbedder
 
@@ -40,6 +40,18 @@ def test_chroma_index_persists_and_half_built_index_is_not_reused(tmp_path: Path
     store = ChromaIndexStore(tmp_path / "c")
     store._client.create_collection("wb-k2", embedding_function=None, metadata={"workbench_complete": False})
     assert store.open("k2") is None
+
+
+@pytest.mark.parametrize("kind", ["memory", "chroma"])
+def test_an_index_keeps_the_statistics_of_the_chunks_it_was_built_from(kind: str, tmp_path: Path) -> None:
+    store = MemoryIndexStore() if kind == "memory" else ChromaIndexStore(tmp_path / "chroma")
+    chunks = [c for k, t in TEXTS.items() for c in chunk_document(Document(k, t), ChunkerSpec(strategy="sentence", size=100, overlap=0))]
+    stats = chunk_stats(chunks, truncated=2)
+    store.build("k1", chunks, HashingEmbedder().embed([c.text for c in chunks]), stats=stats)
+    reopened = (store if kind == "memory" else ChromaIndexStore(tmp_path / "chroma")).open("k1")
+    assert reopened is not None and reopened.stats == stats
+    store.build("k2", chunks, HashingEmbedder().embed([c.text for c in chunks]))  # built without them: none to report
+    assert (opened := store.open("k2")) is not None and opened.stats is None
 
 
 def test_mmr_diversifies_results() -> None:

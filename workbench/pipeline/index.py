@@ -8,6 +8,7 @@ last add.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Sequence
@@ -18,11 +19,12 @@ from urllib.parse import urlsplit
 
 from workbench.errors import WorkbenchError
 from workbench.metrics import cosine
-from workbench.pipeline.chunk import Chunk
+from workbench.pipeline.chunk import Chunk, ChunkStats
 
 __all__ = ["ChromaIndexStore", "ChromaServerIndexStore", "Hit", "IndexStore", "MemoryIndexStore", "VectorIndex"]
 
 _COMPLETE, _KEY, _STARTED = "workbench_complete", "workbench_key", "workbench_build_started"
+_STATS = "workbench_chunk_stats"  # the chunk statistics of the build, as JSON
 _BUILDING = "-building-"
 _STALE_BUILD_S = 6 * 3600  # a build's collection older than this belongs to a build that died
 
@@ -40,6 +42,9 @@ class VectorIndex(Protocol):
     """A read-only view of a built index (what a variant receives: it cannot write to it)."""
 
     key: str
+    # the statistics of the chunks it was built from (None: built before they were kept), so that a sweep opening it
+    # need not chunk the corpus again to report them
+    stats: ChunkStats | None
 
     def __len__(self) -> int: ...
 
@@ -53,15 +58,18 @@ class IndexStore(Protocol):
         """The complete index with this key, or None."""
         ...
 
-    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> VectorIndex: ...
+    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], *, stats: ChunkStats | None = None) -> VectorIndex:
+        """Build and publish the index of ``chunks``, keeping their ``stats`` with it."""
+        ...
 
 
 # -- in memory ---------------------------------------------------------------------------------------------------
 
 
 class _MemoryIndex:
-    def __init__(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+    def __init__(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], stats: ChunkStats | None) -> None:
         self.key = key
+        self.stats = stats
         self._items = list(zip(chunks, [tuple(v) for v in vectors]))
 
     def __len__(self) -> int:
@@ -83,8 +91,8 @@ class MemoryIndexStore:
     def open(self, key: str) -> VectorIndex | None:
         return self._indexes.get(key)
 
-    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> VectorIndex:
-        index = _MemoryIndex(key, chunks, vectors)
+    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], *, stats: ChunkStats | None = None) -> VectorIndex:
+        index = _MemoryIndex(key, chunks, vectors, stats)
         self._indexes[key] = index
         return index
 
@@ -97,6 +105,8 @@ class _ChromaIndex:
         self.key = key
         self._collection = collection
         self._count: int | None = None
+        kept = (collection.metadata or {}).get(_STATS)
+        self.stats = ChunkStats.from_dict(json.loads(kept)) if isinstance(kept, str) else None
 
     def __len__(self) -> int:
         if self._count is None:  # a published index never changes: count it once (one request to a server)
@@ -151,7 +161,7 @@ class _ChromaStore:
             return None  # half-built by an older workbench that built in place
         return _ChromaIndex(key, collection)
 
-    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> VectorIndex:
+    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], *, stats: ChunkStats | None = None) -> VectorIndex:
         from chromadb.errors import ChromaError
 
         if len(chunks) != len(vectors):
@@ -174,7 +184,8 @@ class _ChromaStore:
             )
         for _ in range(3):
             try:
-                staging.modify(name=self._name(key), metadata={_COMPLETE: True, _KEY: key})
+                kept = {_STATS: json.dumps(stats.as_dict())} if stats is not None else {}
+                staging.modify(name=self._name(key), metadata={_COMPLETE: True, _KEY: key, **kept})
                 return _ChromaIndex(key, staging)
             except ChromaError:  # the name is taken: another builder published first, or an old half-built index
                 published = self.open(key)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from workbench.models import Generation, GenerationParams, ModelKind, Price
-from workbench.pipeline import Chunk, MemoryIndexStore, VectorIndex
+from workbench.pipeline import Chunk, ChunkStats, MemoryIndexStore, VectorIndex
 from workbench.prompts import RenderedPrompt
 from workbench.scoring import JudgeReply, ModelJudge
 
@@ -238,6 +238,6 @@ class CountingIndexStore(MemoryIndexStore):
         super().__init__()
         self.builds: list[str] = []
 
-    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> VectorIndex:
+    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], *, stats: ChunkStats | None = None) -> VectorIndex:
         self.builds.append(key)
-        return super().build(key, chunks, vectors)
+        return super().build(key, chunks, vectors, stats=stats)
