@@ -124,7 +124,7 @@ def batched(texts: list[str], batch_size: int, max_tokens: int) -> tuple[list[st
         for raw in out:
             text = raw.decode("utf-8", errors="replace")
             cut = min([text.index(s) for s in COMPLETION_STOPS if s in text], default=len(text))
-            answers.append(_trim(text[:cut]))
+            answers.append(_trim(text[:cut], "completion"))
     wall = time.perf_counter() - start
     llama_cpp.llama_batch_free(batch)
     llama_cpp.llama_free(ctx)

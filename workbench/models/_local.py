@@ -246,7 +246,7 @@ class LlamaCppGenerator:
         usage = out.get("usage") or {}
         reason = "deadline" if hit_deadline else (out["choices"][0].get("finish_reason") or "stop")
         return Generation(
-            text=text if grammar is not None else _trim(text),
+            text=text if grammar is not None else _trim(text, self.kind),
             input_tokens=int(usage.get("prompt_tokens", 0)),
             output_tokens=int(usage.get("completion_tokens", 0)),
             latency_s=latency,
@@ -314,10 +314,15 @@ def _fit(llama: Any, text: str, budget: int) -> tuple[str | list[int], int]:
     return bos + body[len(body) - (budget - len(bos)):], len(tokens) - budget
 
 
-def _trim(text: str) -> str:
-    """Strip the leading newline a base model emits and anything after a run-on ``Question:``."""
-    for stop in COMPLETION_STOPS:
-        text = text.split(stop, 1)[0]
+def _trim(text: str, kind: ModelKind) -> str:
+    """Strip the whitespace around an answer, and a completion model's run-on into a new ``Question:`` or ``Context:``.
+
+    A chat model ends its answer itself (its end-of-turn token): a ``Question:`` it writes is part of the answer (a quiz
+    item it was asked for was cut to nothing).
+    """
+    if kind == "completion":
+        for stop in COMPLETION_STOPS:
+            text = text.split(stop, 1)[0]
     return text.strip()
 
 
