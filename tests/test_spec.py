@@ -153,6 +153,10 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         # accepted, they failed every question of the sweep, after its indexes were built and its runs logged
         ("{question}", "{question:d}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question:d\} cannot be filled in with text"),
         ("{question}", "{question!x}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question!x\} cannot be filled in with text"),
+        # the retrieved text was cut to its first 500 characters, silently: hit@k counted chunks the model never read
+        ("{context}", "{context:.500}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{context:\.500\} cuts the context short, and the model "
+         r"never reads the rest — write \{context\} and retrieve less to shorten the prompt \(the retrieval's k, the chunker's size\)"),
+        ("{question}", "{question:^.20}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question:\^\.20\} cuts the question short"),
         ("{question}", "{question:>{context}}", r"exp.yaml:7: prompts\[0\]: .*\{question:>\{context\}\} has a placeholder in its format"),
         # the system message is sent as written: the model read the text '{context}'
         ('    template: "', '    system: "Answer from {context} only."\n    template: "',

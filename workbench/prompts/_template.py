@@ -88,6 +88,12 @@ def _check_renders(text: str) -> None:
             ("{0" + how + "}").format("text")
         except ValueError as exc:
             raise ValueError(f"placeholder {written} cannot be filled in with text ({exc}) — write {{{field}}}") from None
+        # a precision cuts the text: {context:.500} kept the first 500 characters of the retrieved chunks, and the
+        # retrieval scores counted the chunks after them as read
+        longer = "x" * (max((int(n) for n in re.findall(r"\d+", spec or "")), default=0) + 1)
+        if longer not in ("{0" + how + "}").format(longer):
+            raise ValueError(f"placeholder {written} cuts the {field} short, and the model never reads the rest — write {{{field}}}"
+                             + (" and retrieve less to shorten the prompt (the retrieval's k, the chunker's size)" if field == "context" else ""))
 
 
 @dataclass(frozen=True)
