@@ -502,6 +502,18 @@ def test_inspector_names_the_questions_and_variants_it_has_when_asked_for_anothe
                                                 rf"the variants that did: {names}$"):
         inspector.rate("grounded", thumbs_up=True)
 
+def test_inspector_reads_a_question_from_mlflow_only_when_it_is_shown(finished: tuple[RunPanel, wb.SweepResult]) -> None:
+    # opening a sweep read every trace with its spans first: 1.2 s for 200 questions of one variant (about 25 s for
+    # 1,000 questions x 4 variants); the questions are listed from the traces' info (0.3 s) and read when shown
+    _, result = finished
+    inspector = QuestionInspector(result)
+    assert inspector.reviews.case_ids == tuple(c.id for c in result.dataset.cases)
+    assert [label.split(" · ", 1)[1] for label, _ in inspector.question.options] == [c.question[:80] for c in result.dataset.cases]
+    assert list(inspector.reviews._read) == [0]  # the question on screen only
+    inspector.show(result.dataset.cases[1].id)
+    assert list(inspector.reviews) == load_question_reviews(result.parent_run_id, tracking_uri=result.tracking_uri)
+
+
 # -- chunk explorer --------------------------------------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ from workbench.tracking._read import (
     sweep_variants,
 )
 from workbench.tracking._store_check import STORE_HINT, check_store, sqlite_path
-from workbench.tracking._review import QuestionReview, RetrievedChunk, VariantAnswer, load_question_reviews
+from workbench.tracking._review import QuestionReview, QuestionReviews, RetrievedChunk, VariantAnswer, load_question_reviews
 from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "MlflowTracker",
     "PLOTS_DIR",
     "QuestionReview",
+    "QuestionReviews",
     "RESULTS_TABLE",
     "REUSED_FROM_TAG",
     "ResolvedRuns",

@@ -7,7 +7,7 @@ import ipywidgets as w
 
 import workbench as wb
 from workbench.scoring import find_instructions
-from workbench.tracking import HumanFeedback, QuestionReview, VariantAnswer, evaluation_url, load_question_reviews, log_human_feedback, trace_url
+from workbench.tracking import HumanFeedback, QuestionReview, QuestionReviews, VariantAnswer, evaluation_url, log_human_feedback, trace_url
 from workbench.widgets._common import STYLE, error_html, esc, fmt, not_a_sweep
 
 _UP, _DOWN = "good", "bad"
@@ -128,9 +128,9 @@ class QuestionInspector(w.VBox):
         self.tracking_uri = uri
         self.user = user
         self.max_chunk_chars = max_chunk_chars
-        self.reviews: list[QuestionReview] = load_question_reviews(parent, tracking_uri=uri)
+        self.reviews = QuestionReviews(parent, tracking_uri=uri)  # each question read from MLflow when it is shown
         self._feedback: dict[str, HumanFeedback] = {}
-        options = [(f"{q.case_id} · {q.question[:80]}", i) for i, q in enumerate(self.reviews)]
+        options = [(f"{case_id} · {question[:80]}", i) for i, (case_id, question) in enumerate(zip(self.reviews.case_ids, self.reviews.questions))]
         self.question = w.Dropdown(options=options, value=0 if options else None, layout=w.Layout(width="640px"))
         self.question.add_class("wb-question-picker")
         self.prev_button = w.Button(description="◀", layout=w.Layout(width="40px"))
@@ -161,11 +161,10 @@ class QuestionInspector(w.VBox):
         Raises:
             WorkbenchError: the sweep has no question of that id (one line naming its questions).
         """
-        for i, q in enumerate(self.reviews):
-            if q.case_id == case_id:
-                self.question.value = i
-                return
-        ids = [q.case_id for q in self.reviews]
+        if case_id in self.reviews.case_ids:
+            self.question.value = self.reviews.case_ids.index(case_id)
+            return
+        ids = self.reviews.case_ids
         raise wb.WorkbenchError(f"no question '{case_id}' in this sweep — its questions: "
                                 f"{', '.join(ids[:10]) or 'none'}{', …' if len(ids) > 10 else ''}")
 
