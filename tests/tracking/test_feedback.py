@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,6 +15,7 @@ from workbench.pipeline import MemoryIndexStore
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import (
     HUMAN_FEEDBACK,
+    QuestionReviews,
     load_human_feedback,
     load_question_reviews,
     log_human_feedback,
@@ -118,3 +120,24 @@ def test_latest_human_feedback_ignores_code_scores_overridden_and_non_boolean_va
     found = latest_human_feedback("tr-1", items)
     assert found is not None and (found.thumbs_up, found.created_ms, found.comment) == (True, 1, "")
     assert latest_human_feedback("tr-1", []) is None
+
+
+def test_questions_are_listed_from_the_traces_info_and_read_when_asked_for(tmp_path: Path) -> None:
+    # the question inspector lists a sweep's questions from the traces' request previews, which MLflow cuts at 1,000
+    # characters: a long question was listed as '{"question": "Über ...' (the preview's JSON, cut short)
+    long = "Über die Urlaubstage: " + "wie viele Tage gibt es\n" * 60 + "?"
+    cases = [{"id": "long", "question": long, "reference": "25", "source_ids": []}, {"id": "short", "question": "How many days?", "reference": "25", "source_ids": []}]
+    (tmp_path / "q.jsonl").write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in cases) + "\n", encoding="utf-8")
+    spec = wb.ExperimentSpec.from_dict(
+        {"name": "listed", "dataset": {"path": str(tmp_path / "q.jsonl")}, "corpus": {"path": "datasets/handbook", "glob": "*.md"},
+         "prompts": [{"name": "a", "template": "{context}\nQ: {question}\nA:"}], "models": [{"id": GEMMA_ID}],
+         "chunkers": [{"strategy": "markdown", "size": 600, "overlap": 0}], "scorers": ["token_f1"]},
+        base_dir=ROOT,
+    )
+    models = {GEMMA_ID: ScriptedModel(lambda _p: "25 days", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    result = wb.run(spec, settings=settings(root=tmp_path), models=models, index_store=MemoryIndexStore(), progress=False)
+    listed = QuestionReviews(result.parent_run_id, tracking_uri=result.tracking_uri)
+    assert listed.case_ids == ("long", "short") and listed.questions[1] == "How many days?"
+    assert long.startswith(listed.questions[0]) and len(listed.questions[0]) > 900
+    assert list(listed) == load_question_reviews(result.parent_run_id, tracking_uri=result.tracking_uri)
+    assert listed[0].question == long

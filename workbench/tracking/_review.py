@@ -214,12 +214,19 @@ def _sweep_traces(parent_run_id: str, tracking_uri: str | None, *, with_spans: b
 
 
 def _previewed_question(trace: Any) -> str:
-    """The question as the trace's request preview holds it (cut short when long): enough to list the question."""
+    """The question as the trace's request preview holds it, enough to list the question: the preview of a question
+    longer than MLflow's 1,000 characters is its JSON cut short, of which the question's beginning is read."""
     preview = trace.info.request_preview or ""
     try:
         request = json.loads(preview)
     except ValueError:
-        return preview
+        body = preview.removeprefix('{"question": "').removesuffix("...")
+        for end in range(len(body), max(len(body) - 6, 0) - 1, -1):  # not inside an escape the cut split (\n, \u00e9)
+            try:
+                return str(json.loads(f'"{body[:end]}"'))
+            except ValueError:
+                continue
+        return body
     return str(request.get("question", "")) if isinstance(request, dict) else preview
 
 
