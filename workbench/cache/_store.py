@@ -162,19 +162,22 @@ class DiskCacheStore:
         with self._reading():
             self._cache.set(f"{kind}:{key}", {**value, "created": time.time()}, retry=True)
 
-    def _keys(self) -> Iterator[str]:
-        for key in self._cache.iterkeys():
-            if isinstance(key, str) and not key.startswith(_STATS + ":"):
-                yield key
+    def _query(self, query: str, *args: Any) -> list[Any]:
+        """The rows of one query on cache.db's entries (diskcache's ``Cache`` table): walking the keys, 100 at a time,
+        took 15 s on 100,000 entries."""
+        with contextlib.closing(sqlite3.connect(self.directory / "cache.db", timeout=60)) as connection:
+            return connection.execute(query, args).fetchall()
+
+    def _keys(self, stored_before: float | None = None) -> list[str]:
+        """The entries' keys (those stored before ``stored_before``, a time, when given)."""
+        query = "SELECT key FROM Cache WHERE raw AND typeof(key) = 'text' AND instr(key, ':') > 0"
+        rows = self._query(query + " AND store_time < ?", stored_before) if stored_before is not None else self._query(query)
+        return [key for (key,) in rows if not key.startswith(_STATS + ":")]
 
     def _entries(self) -> dict[str, int]:
-        """Entries per kind, counted by one query: walking the keys took 15 s on 100,000 entries."""
-        query = (
-            "SELECT substr(key, 1, instr(key, ':') - 1), count(*) FROM Cache"
-            " WHERE raw AND typeof(key) = 'text' AND instr(key, ':') > 0 GROUP BY 1"
-        )
-        with contextlib.closing(sqlite3.connect(self.directory / "cache.db", timeout=60)) as connection:
-            return {kind: n for kind, n in connection.execute(query) if kind != _STATS}
+        """Entries per kind, counted by one query."""
+        query = "SELECT substr(key, 1, instr(key, ':') - 1), count(*) FROM Cache WHERE raw AND typeof(key) = 'text' AND instr(key, ':') > 0 GROUP BY 1"
+        return {kind: n for kind, n in self._query(query) if kind != _STATS}
 
     def info(self) -> CacheInfo:
         with self._reading():
@@ -190,7 +193,9 @@ class DiskCacheStore:
         cutoff = time.time() - older_than_s if older_than_s is not None else None
         removed = 0
         with self._reading():
-            keys = list(self._keys())  # the hit and miss counters stay: they count since the cache was created
+            # the hit and miss counters stay: they count since the cache was created; with an age, only the entries stored
+            # before it are read (22 s to find none older on 100,000 entries, reading every one)
+            keys = self._keys(cutoff)
             # a transaction per batch, not per entry: clearing 100,000 entries took 18 s one commit each, 1.8 s so
             for batch in range(0, len(keys), _CLEAR_BATCH):
                 with self._cache.transact(retry=True):
