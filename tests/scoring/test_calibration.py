@@ -171,3 +171,24 @@ def test_the_python_docs_labels_file_loads() -> None:
     cases = {line.split('"id": "')[1].split('"')[0] for line in (ROOT / "datasets" / "python_docs.jsonl").read_text().splitlines() if line}
     assert len(labels) >= 10 and set(labels["case_id"]) <= cases
     assert set(labels["label"]) == {0.0, 1.0}  # both verdicts occur, so kappa is defined
+
+
+def test_a_case_labelled_twice_on_one_metric_is_an_error_naming_both_lines(tmp_path: Path) -> None:
+    """Counted twice, one question weighed double in n, accuracy and kappa."""
+    text = "case_id,metric,label\npy-001,faithfulness,1\npy-002,faithfulness,0\npy-001,faithfulness,0\n"
+    with pytest.raises(DataError, match=r"l.csv:4: case 'py-001' is labelled again on 'faithfulness' \(first at line 2\)"):
+        load_labels(write(tmp_path / "l.csv", text))
+    same_answer = pd.DataFrame({"case_id": ["a", "a"], "metric": ["m", "m"], "label": [1, 1], "answer": ["It is.", "It  is."]})
+    with pytest.raises(DataError, match=r"row:2: case 'a' is labelled again on 'm' for the same answer \(first at row 1\)"):
+        load_labels(same_answer)
+    two_answers = pd.DataFrame({"case_id": ["a", "a", "a"], "metric": ["m", "m", "other"], "label": [1, 0, 1], "answer": ["Yes.", "No.", "Yes."]})
+    assert len(load_labels(two_answers)) == 3  # labels of two variants' answers: the run's answer picks one
+
+
+def test_an_empty_case_id_or_metric_cell_of_a_labels_dataframe_is_missing_not_a_case_called_nan() -> None:
+    labels = pd.DataFrame({"case_id": [1, None], "metric": ["faithfulness", "faithfulness"], "label": [1, 0]})
+    with pytest.raises(DataError, match="labels DataFrame row:2: field 'case_id' is missing"):
+        load_labels(labels)
+    labels = pd.DataFrame({"case_id": ["a", "b"], "metric": ["faithfulness", float("nan")], "label": [1, 0]})
+    with pytest.raises(DataError, match="labels DataFrame row:2: field 'metric' is missing"):
+        load_labels(labels)

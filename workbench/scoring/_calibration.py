@@ -145,20 +145,29 @@ def _label_value(raw: Any, where: str) -> float:
     return _label_value(number, where)
 
 
-def _label_rows(rows: Iterable[tuple[int, dict[str, Any]]], source: str) -> list[dict[str, Any]]:
+def _blank(value: Any) -> bool:
+    """Whether a cell holds nothing: None, empty or spaces, or NaN (a DataFrame's empty cell)."""
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == ""
+
+
+def _label_rows(rows: Iterable[tuple[int, dict[str, Any]]], source: str, unit: str = "line") -> list[dict[str, Any]]:
     out = []
+    first_line: dict[tuple[str, str, str | None], int] = {}  # (case_id, metric, answer) -> the line that labelled it
     for line, row in rows:
         where = f"{source}:{line}"
-        for col in LABEL_COLUMNS:
-            if row.get(col) is None or str(row.get(col)).strip() == "":
+        for col in ("case_id", "metric"):  # a missing label says so in _label_value, which also reads the label
+            if _blank(row.get(col)):
                 raise DataError(f"{where}: field '{col}' is missing — every label needs case_id, metric and label")
-        answer = row.get("answer")
-        out.append({
-            "case_id": str(row["case_id"]).strip(),
-            "metric": str(row["metric"]).strip(),
-            "label": _label_value(row["label"], where),
-            "answer": None if answer is None or (isinstance(answer, float) and math.isnan(answer)) or str(answer) == "" else str(answer),
-        })
+        if row.get("label") is None or str(row.get("label")).strip() == "":
+            raise DataError(f"{where}: field 'label' is missing — every label needs case_id, metric and label")
+        answer = None if _blank(row.get("answer")) else str(row["answer"])
+        case_id, metric = str(row["case_id"]).strip(), str(row["metric"]).strip()
+        key = (case_id, metric, None if answer is None else " ".join(answer.split()))
+        if key in first_line:  # counted twice, one question would weigh double in n, accuracy and kappa
+            raise DataError(f"{where}: case '{case_id}' is labelled again on '{metric}'{' for the same answer' if answer else ''} "
+                            f"(first at {unit} {first_line[key]}) — keep one label per case and metric")
+        first_line[key] = line
+        out.append({"case_id": case_id, "metric": metric, "label": _label_value(row["label"], where), "answer": answer})
     return out
 
 
@@ -177,7 +186,7 @@ def load_labels(source: str | Path | Any) -> Any:
         source: a ``.csv`` or ``.jsonl`` file, or a DataFrame with columns case_id, metric, label (answer optional).
 
     Raises:
-        DataError: one line naming the file, line and field.
+        DataError: one line naming the file, line and field; or a case labelled twice on one metric (for one answer).
     """
     import pandas as pd
 
@@ -185,7 +194,7 @@ def load_labels(source: str | Path | Any) -> Any:
         missing = [c for c in LABEL_COLUMNS if c not in source.columns]
         if missing:
             raise DataError(f"labels DataFrame: column '{missing[0]}' is missing — labels need case_id, metric and label")
-        rows = _label_rows(((i + 1, r) for i, r in enumerate(source.to_dict("records"))), "labels DataFrame row")
+        rows = _label_rows(((i + 1, r) for i, r in enumerate(source.to_dict("records"))), "labels DataFrame row", unit="row")
         return pd.DataFrame(rows, columns=[*LABEL_COLUMNS, "answer"])
     path = Path(source)
     if not path.is_file():
