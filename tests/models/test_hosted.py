@@ -73,7 +73,7 @@ def test_json_schema_goes_through_structured_output() -> None:
     chat = StubChat(structured={"raw": message(finish_reason="stop"), "parsed": {"verdict": 1}, "parsing_error": None})
     gen = LangChainChatGenerator("openai:gpt-4o-mini", Factory(chat))
     out = gen.generate(PROMPT, GenerationParams(max_tokens=64, stop=("\n",)), json_schema=SCHEMA)
-    assert chat.schemas == [SCHEMA]
+    assert chat.schemas == [{"title": "output", **SCHEMA}]  # LangChain names the provider's function after the title
     assert json.loads(out.text) == {"verdict": 1}
     assert (out.input_tokens, out.output_tokens, out.finish_reason) == (30, 7, "stop")
     assert chat.invocations[0][0] == [("system", "Be brief."), ("human", "Context: Because.\nQuestion: Why?")]

@@ -163,7 +163,7 @@ def hosted_judge(model_id: str, chat: StubChat) -> ModelJudge:
 def test_a_hosted_judge_reply_is_checked_and_priced() -> None:
     chat = StubChat({"raw": message(), "parsed": {"reason": "r", "verdict": 1}, "parsing_error": None})
     reply = hosted_judge("openai:gpt-4o-mini", chat).ask("prompt", SCHEMA)
-    assert chat.schemas == [SCHEMA]  # the judge's schema reached the provider's structured output
+    assert chat.schemas == [{"title": "output", **SCHEMA}]  # the judge's schema reached the provider's structured output
     assert reply.ok and reply.value == {"reason": "r", "verdict": 1}
     assert (reply.input_tokens, reply.output_tokens) == (100, 20)
     assert reply.cost_usd == pytest.approx(Price(0.15, 0.60).cost(100, 20))  # the list price of gpt-4o-mini
@@ -174,6 +174,19 @@ def test_a_hosted_judge_reply_is_checked_and_priced() -> None:
     reply = down.ask("prompt", SCHEMA)
     assert not reply.ok and "ConnectionError" in (reply.error or "") and reply.cost_usd == 0.0
     assert reply.finish_reason == "error" and reply.raw == ""
+
+
+def test_a_hosted_judge_takes_a_schema_without_a_title(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A custom scorer's hand-written schema has no title: LangChain refused it, so every hosted judge call failed."""
+    from workbench.testing.openai_stub import OpenAIStub
+
+    with OpenAIStub() as stub:  # it answers with the first line after "Context:"
+        monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        reply = load_judge("openai:gpt-4o-mini").ask('Context: {"reason": "blue", "verdict": 1}', SCHEMA)
+    assert "title" not in SCHEMA
+    assert reply.error is None and reply.value == {"reason": "blue", "verdict": 1}
+    assert stub.requests == 1
 
 
 # -- a generator as a judge --------------------------------------------------------------------------------------------

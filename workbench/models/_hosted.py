@@ -119,7 +119,9 @@ class LangChainChatGenerator:
     def _structured(
         self, model: Any, prompt: RenderedPrompt, json_schema: Mapping[str, Any], params: GenerationParams, deadline: float | None
     ) -> Generation:
-        structured = model.with_structured_output(dict(json_schema), include_raw=True)
+        # LangChain names the provider's function or response format after the schema's title, and refuses a schema
+        # without one: a custom scorer's hand-written schema failed every hosted judge call (a llama.cpp judge took it)
+        structured = model.with_structured_output({"title": "output", **json_schema}, include_raw=True)
         start = time.perf_counter()
         out, retries = call_with_retries(
             lambda: self._invoke(structured, prompt), retries=params.retries, deadline=deadline
