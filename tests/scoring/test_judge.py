@@ -189,6 +189,25 @@ def test_a_hosted_judge_takes_a_schema_without_a_title(monkeypatch: pytest.Monke
     assert stub.requests == 1
 
 
+def test_a_hosted_judge_cut_off_at_max_tokens_is_an_incomplete_reply_counted_and_priced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The openai client raises on a structured answer that ended at max_tokens: the judge saw a failed call (asked and
+    paid again in every sweep, its tokens uncounted) instead of an answer cut off, with the hint to raise max_tokens."""
+    from workbench.testing.openai_stub import OpenAIStub
+
+    monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
+    with OpenAIStub(finish_reason="length") as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        reply = load_judge("openai:gpt-4o-mini").ask('Context: {"reason": "the sky is', SCHEMA)
+    assert reply.error == "judge output is incomplete JSON (cut off at max_tokens — raise judge.max_tokens)"
+    assert reply.raw == '{"reason": "the sky is' and reply.finish_reason == "length"
+    assert reply.input_tokens > 0 and reply.output_tokens > 0 and reply.cost_usd is not None and reply.cost_usd > 0
+    assert JudgeUsage.of([reply]).call_errors == 0  # not a call to ask again: the same limit cuts it again
+    with OpenAIStub(finish_reason="content_filter") as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        reply = load_judge("openai:gpt-4o-mini").ask("Context: anything", SCHEMA)
+    assert reply.error == "judge declined (content_filter)" and JudgeUsage.of([reply]).call_errors == 0
+
+
 # -- a generator as a judge --------------------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from workbench.errors import ModelError
-from workbench.models._retry import call_with_retries
+from workbench.models._retry import RetriesExhausted, call_with_retries
 from workbench.models._types import Generation, GenerationParams, ModelKind
 from workbench.prompts import RenderedPrompt
 
@@ -123,9 +123,13 @@ class LangChainChatGenerator:
         # without one: a custom scorer's hand-written schema failed every hosted judge call (a llama.cpp judge took it)
         structured = model.with_structured_output({"title": "output", **json_schema}, include_raw=True)
         start = time.perf_counter()
-        out, retries = call_with_retries(
-            lambda: self._invoke(structured, prompt), retries=params.retries, deadline=deadline
-        )
+        try:
+            out, retries = call_with_retries(lambda: self._invoke(structured, prompt), retries=params.retries, deadline=deadline)
+        except Exception as exc:
+            early = _ended_early(exc)
+            if early is None:
+                raise
+            out, retries = early, exc.retries if isinstance(exc, RetriesExhausted) else 0
         latency = time.perf_counter() - start
         message = out.get("raw")
         parsed = out.get("parsed")
@@ -146,6 +150,31 @@ class LangChainChatGenerator:
             retries=retries,
             usage_reported=bool(usage),
         )
+
+
+def _ended_early(exc: BaseException) -> dict[str, Any] | None:
+    """What an OpenAI structured call answered when its client refused to parse the answer because it ended early (cut
+    at max_tokens, or stopped by the content filter), shaped as ``with_structured_output`` returns an unparsed answer;
+    None for any other failure. The client raises for both, so a judge cut off at max_tokens was a failed call: its
+    tokens uncounted, never cached, asked and paid for again in every sweep, and never told to raise max_tokens."""
+    try:
+        from openai import ContentFilterFinishReasonError, LengthFinishReasonError
+    except ImportError:  # another provider's package
+        return None
+    from langchain_core.messages import AIMessage
+
+    found = exc.__cause__ if isinstance(exc, RetriesExhausted) else exc
+    if isinstance(found, ContentFilterFinishReasonError):
+        return {"raw": AIMessage(content="", response_metadata={"finish_reason": "content_filter"}), "parsed": None}
+    if not isinstance(found, LengthFinishReasonError):
+        return None
+    completion = found.completion
+    text = (completion.choices[0].message.content or "") if completion.choices else ""
+    usage = completion.usage
+    counts = None if usage is None else {
+        "input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens, "total_tokens": usage.total_tokens,
+    }
+    return {"raw": AIMessage(content=text, usage_metadata=counts, response_metadata={"finish_reason": "length"}), "parsed": None}
 
 
 def _block_text(block: Any) -> str:
