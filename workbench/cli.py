@@ -537,8 +537,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             outcomes.append((run, None, str(exc)))
     if not any(report is not None for _, report, _ in outcomes):
         first = next((why for _, _, why in outcomes), "it has no variants")
-        raise WorkbenchError(f"sweep '{args.run_id}': no variant could be calibrated against {args.labels} (first: {first}) — "
-                             "label the metrics its judge scored")
+        # the first reason ends with what to do: label the metrics the judge scored, or the run's case ids
+        raise WorkbenchError(f"sweep '{args.run_id}': no variant could be calibrated against {args.labels} (first: {first})")
     for run, report, skipped in outcomes:
         print(f"{run.name}  (run {run.run_id})")
         if report is None:

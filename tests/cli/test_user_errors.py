@@ -294,8 +294,7 @@ def test_calibrate_errors(project: Project, capsys: pytest.CaptureFixture[str]) 
     assert line == f"{project.good()}: none of the labelled metrics (faithfulness) was scored in this run — run with a judge configured"
     line = one_line(capsys, cli(project, "calibrate", project.parent(), "--labels", str(labels)))
     assert line == (f"sweep '{project.parent()}': no variant could be calibrated against {labels} (first: {project.swept.run_id('good')}: "
-                    "none of the labelled metrics (faithfulness) was scored in this run — run with a judge configured) — label the "
-                    "metrics its judge scored")
+                    "none of the labelled metrics (faithfulness) was scored in this run — run with a judge configured)")
     for threshold in ("2", "0", "-0.5"):  # at 0 every score would pass: that is no calibration, not an internal error
         line = one_line(capsys, cli(project, "calibrate", project.good(), "--labels", str(labels), "--threshold", threshold))
         assert line == f"workbench calibrate: argument --threshold: {float(threshold):g} is outside (0, 1] — see 'workbench calibrate --help'"

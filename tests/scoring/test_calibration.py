@@ -192,3 +192,14 @@ def test_an_empty_case_id_or_metric_cell_of_a_labels_dataframe_is_missing_not_a_
     labels = pd.DataFrame({"case_id": ["a", "b"], "metric": ["faithfulness", float("nan")], "label": [1, 0]})
     with pytest.raises(DataError, match="labels DataFrame row:2: field 'metric' is missing"):
         load_labels(labels)
+
+
+def test_labels_none_of_whose_cases_is_in_the_run_are_an_error_not_a_report_of_zeros() -> None:
+    """Labels keyed by another id scheme (row numbers for py-001...) gave n 0 on every metric, every label 'missing'."""
+    table = pd.DataFrame({"case_id": ["py-001", "py-002", "py-003", "py-004"], "faithfulness": [0.9, 0.1, 1.0, 0.0]})
+    labels = pd.DataFrame({"case_id": ["1", "2"], "metric": ["faithfulness"] * 2, "label": [1, 0]})
+    with pytest.raises(DataError, match=r"^run x: none of the labelled cases \(1, 2\) is in this run — label the run's case ids "
+                                        r"\(py-001, py-002, py-003, \.\.\. 4 in all\)$"):
+        calibrate(table, labels, source="run x")
+    one_known = pd.DataFrame({"case_id": ["1", "py-002"], "metric": ["faithfulness"] * 2, "label": [1, 0]})
+    assert calibrate(table, one_known).agreement("faithfulness").missing == 1

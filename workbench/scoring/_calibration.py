@@ -236,6 +236,11 @@ def load_labels(source: str | Path | Any) -> Any:
 # -- calibration ------------------------------------------------------------------------------------------------------------
 
 
+def _some(ids: Iterable[str], shown: int = 3) -> str:
+    distinct = list(dict.fromkeys(ids))
+    return ", ".join(distinct[:shown]) + (f", ... {len(distinct)} in all" if len(distinct) > shown else "")
+
+
 def _same_answer(a: str, b: Any) -> bool:
     return " ".join(a.split()) == " ".join(str(b or "").split())
 
@@ -258,7 +263,7 @@ def calibrate(scores: Any, labels: Any, *, threshold: float = 0.5, source: str =
         the run did not score has n 0, and all its labels missing).
 
     Raises:
-        DataError: bad labels (file, line and field named), or no label matches a scored metric.
+        DataError: bad labels (file, line and field named), or no label matches a scored metric or a case of the run.
         TypeError: ``scores`` is not a DataFrame.
     """
     import pandas as pd
@@ -279,6 +284,11 @@ def calibrate(scores: Any, labels: Any, *, threshold: float = 0.5, source: str =
             f"{source}: none of the labelled metrics ({', '.join(labelled)}) was scored in this run — run with a judge configured"
         )
     by_case = {str(row["case_id"]): row for row in scores.to_dict("records")}
+    if by_case and not set(label_frame["case_id"]) & set(by_case):  # else every metric had n 0, all labels "missing"
+        raise DataError(
+            f"{source}: none of the labelled cases ({_some(label_frame['case_id'])}) is in this run — label the run's "
+            f"case ids ({_some(by_case)})"
+        )
     results = []
     for metric in labelled:
         if metric not in scores.columns:  # a misspelt metric, or one this run did not score: every label is missing

@@ -28,7 +28,7 @@ def calibrate_run(
         A ``CalibrationReport``; metrics are in the order they first appear in the labels.
 
     Raises:
-        DataError: bad labels (file, line and field named), or no label matches a scored metric of the run.
+        DataError: bad labels (file, line and field named), or no label matches a scored metric or a case of the run.
         WorkbenchError: the run has no per-question table.
         TypeError: ``verdicts`` is none of the above.
     """
