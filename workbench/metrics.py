@@ -47,7 +47,8 @@ class JudgeUsage:
     """What judging one item cost: calls, unusable outputs, tokens, time and money (None: price unknown); of those
     calls, ``cache_hits`` were read from the cache and ``spent_usd`` is what the others cost now; of the unusable
     outputs, ``call_errors`` are calls that failed (a rate limit, the network) or were cut off by the judge's time
-    limit (a busy machine): nothing was cached, so asking again may answer them."""
+    limit (a busy machine): nothing was cached, so asking again may answer them. ``retries``: attempts of hosted
+    calls retried (rate limits, server errors, timeouts)."""
 
     calls: int = 0
     failures: int = 0
@@ -58,6 +59,7 @@ class JudgeUsage:
     cache_hits: int = 0
     spent_usd: float | None = 0.0
     call_errors: int = 0
+    retries: int = 0
 
     @classmethod
     def of(cls, replies: Iterable[Any], *, extra_failures: int = 0) -> JudgeUsage:
@@ -67,7 +69,8 @@ class JudgeUsage:
         for r in replies:
             spent = 0.0 if r.cached else r.cost_usd
             failed_call = int(not r.ok and r.finish_reason in ("error", "deadline"))
-            usage = usage + cls(1, 0 if r.ok else 1, r.input_tokens, r.output_tokens, r.latency_s, r.cost_usd, int(r.cached), spent, failed_call)
+            usage = usage + cls(1, 0 if r.ok else 1, r.input_tokens, r.output_tokens, r.latency_s, r.cost_usd, int(r.cached), spent, failed_call,
+                                r.retries)
         return usage
 
     def __add__(self, other: JudgeUsage) -> JudgeUsage:
@@ -84,6 +87,7 @@ class JudgeUsage:
             self.cache_hits + other.cache_hits,
             total(self.spent_usd, other.spent_usd),
             self.call_errors + other.call_errors,
+            self.retries + other.retries,
         )
 
 
@@ -154,7 +158,7 @@ RESERVED_NAMES = frozenset({
     "model_calls", "input_tokens", "output_tokens", "cost_usd", "latency_p50_s", "latency_p95_s", "questions",
     "question_errors", "generation_calls", "cache_hits", "retries", "spent_usd", "cost_per_question_usd",
     "cost_per_success_usd", "escalation_rate", "judge_calls", "judge_errors", "judge_call_errors", "judge_input_tokens",
-    "judge_output_tokens", "judge_latency_s", "judge_cost_usd", "judge_cache_hits", "judge_spent_usd",
+    "judge_output_tokens", "judge_latency_s", "judge_cost_usd", "judge_cache_hits", "judge_spent_usd", "judge_retries",
 })
 
 
@@ -214,7 +218,7 @@ LEADERBOARD_METRICS = (
 
 # The one place that says which metrics are better low. Everything else (scores in [0, 1]) is better high.
 _LOWER_EXACT = frozenset({"false_refusal", "tokens", "context_injection", "escalation_rate", "spent_usd", "retries",
-                          "generation_calls", "judge_calls"})
+                          "generation_calls", "judge_calls", "judge_retries"})
 _LOWER_PREFIXES = ("latency", "cost", "judge_cost", "tokens_", "calls_")
 _LOWER_SUFFIXES = ("_tokens", "_errors", "_cost_usd", "_spent_usd", "_latency_s", "_leak", "_leaks", "_std")
 
@@ -239,7 +243,8 @@ def is_count(metric: str) -> bool:
     """Whether a metric or table column counts things (questions, tokens, calls, errors, cache hits, retries): shown as
     a whole number."""
     name = metric.lower()
-    return (name in ("questions", "n", "retries", "cache_hits", "tokens") or name.endswith(("_tokens", "_calls", "_errors"))
+    return (name in ("questions", "n", "retries", "cache_hits", "tokens", "judge_retries", "judge_cache_hits")
+            or name.endswith(("_tokens", "_calls", "_errors"))
             or name.startswith(("tokens_", "calls_")))
 
 

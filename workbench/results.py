@@ -139,8 +139,9 @@ def reused_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
     if "generation_calls" in out or "cache_hits" in out:
         out["cache_hits"] = out.get("cache_hits", 0.0) + out.get("generation_calls", 0.0)
         out["generation_calls"] = 0.0
-    if "retries" in out:
-        out["retries"] = 0.0
+    for retried in ("retries", "judge_retries"):
+        if retried in out:
+            out[retried] = 0.0
     if "judge_calls" in out:
         out["judge_cache_hits"] = out["judge_calls"]
     for spent in ("spent_usd", "judge_spent_usd"):

@@ -208,6 +208,50 @@ def test_a_hosted_judge_cut_off_at_max_tokens_is_an_incomplete_reply_counted_and
     assert reply.error == "judge declined (content_filter)" and JudgeUsage.of([reply]).call_errors == 0
 
 
+def test_a_hosted_judge_s_retries_are_counted_apart_from_the_answering_model_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README says judge calls are retried on 429 too; their retries reached no metric (the run's ``retries`` counts
+    the answers' only), so a judge throttled all sweep looked like one that was never refused."""
+    from workbench.metrics import Score
+    from workbench.scoring._aggregate import judge_metrics
+    from workbench.testing.openai_stub import OpenAIStub
+
+    monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
+    throttled_once = lambda n: (429, {"Retry-After": "0"}, 0.0) if n in (0, 2, 3) else (200, {}, 0.0)  # noqa: E731
+    with OpenAIStub(script=throttled_once) as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        judge = load_judge("openai:gpt-4o-mini", retries=1)
+        answered = judge.ask('Context: {"reason": "r", "verdict": 1}', SCHEMA)  # 429, then the answer
+        failed = judge.ask('Context: {"reason": "r", "verdict": 1}', SCHEMA)  # 429, 429: out of retries
+    assert stub.statuses == [429, 200, 429, 429]
+    assert answered.ok and answered.retries == 1
+    assert not failed.ok and failed.retries == 1 and "(after 1 retry)" in (failed.error or "")
+    assert JudgeUsage.of([answered, failed]).retries == 2
+    assert judge_metrics([{"faithfulness": Score(1.0, judge=JudgeUsage.of([answered, failed]))}])["judge_retries"] == 2.0
+
+
+
+def test_a_reply_that_does_not_fit_ragas_s_model_keeps_its_accounting() -> None:
+    """Rebuilt as an error reply, it lost ``cached``: a cached reply counted as money spent now, not a cache hit."""
+    from pydantic import BaseModel
+
+    from workbench.scoring._ragas_bridge import JudgeLLM, UnusableOutput
+
+    class Other(BaseModel):
+        other: int
+
+    class CachedJudge:
+        model_id = "testing:cached"
+
+        def ask(self, prompt: str, schema: Any, *, repeat: int = 0) -> JudgeReply:
+            return JudgeReply({"verdict": 1}, '{"verdict": 1}', 10, 2, cost_usd=0.5, cached=True, retries=3)
+
+    llm = JudgeLLM(CachedJudge())
+    with pytest.raises(UnusableOutput, match="does not fit Other"):
+        llm.generate("p", Other)
+    usage = JudgeUsage.of(llm.replies)
+    assert (usage.failures, usage.cache_hits, usage.spent_usd, usage.retries) == (1, 1, 0.0, 3)
+
+
 # -- a generator as a judge --------------------------------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ def judge_metrics(rows: Iterable[Mapping[str, Score]]) -> dict[str, float]:
     """The judge's accounting over a variant, apart from the answering model's: ``judge_calls``, ``judge_errors``
     (unusable judge outputs), ``judge_call_errors`` (of those, calls that failed or ran out of time), ``judge_input_tokens``, ``judge_output_tokens``, ``judge_latency_s``,
     ``judge_cost_usd`` (left out when the judge's price is unknown), ``judge_cache_hits`` (replies read from the cache)
-    and ``judge_spent_usd`` (what the other calls cost now), and ``<scorer>_std``: the mean over items of the
+    and ``judge_spent_usd`` (what the other calls cost now), ``judge_retries`` (hosted calls retried), and ``<scorer>_std``: the mean over items of the
     standard deviation of the judge's repeats (only with repeats). Empty when no scorer used a judge."""
     usage: JudgeUsage | None = None
     spreads: dict[str, list[float]] = {}
@@ -52,6 +52,7 @@ def judge_metrics(rows: Iterable[Mapping[str, Score]]) -> dict[str, float]:
         "judge_output_tokens": float(usage.output_tokens),
         "judge_latency_s": usage.latency_s,
         "judge_cache_hits": float(usage.cache_hits),
+        "judge_retries": float(usage.retries),
     }
     if usage.cost_usd is not None:
         out["judge_cost_usd"] = usage.cost_usd

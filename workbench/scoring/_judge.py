@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 from workbench.metrics import JudgeUsage
-from workbench.models import GenerationParams, Generator, ModelKind, Price, load_generator, price_for
+from workbench.models import GenerationParams, Generator, ModelKind, Price, RetriesExhausted, load_generator, price_for
 from workbench.prompts import RenderedPrompt
 
 __all__ = [
@@ -48,6 +48,8 @@ class JudgeReply:
         finish_reason: ``stop``, ``length`` (max_tokens reached), ``deadline`` (timeout) or the provider's reason.
         cost_usd: the call's cost, None when the judge's price is unknown.
         cached: the reply was read from the cache (nothing was spent on it now).
+        retries: failed attempts of a hosted call retried before this reply (rate limits, server errors, timeouts),
+            those of a call that failed in the end included.
     """
 
     value: Any
@@ -59,6 +61,7 @@ class JudgeReply:
     finish_reason: str = "stop"
     cost_usd: float | None = 0.0
     cached: bool = False
+    retries: int = 0
 
     @property
     def ok(self) -> bool:
@@ -157,10 +160,10 @@ def _conforming(raw: str, schema: Mapping[str, Any]) -> tuple[Any, str | None]:
 
 
 def _reply(raw: str, schema: Mapping[str, Any], *, input_tokens: int, output_tokens: int, latency_s: float,
-           finish_reason: str, price: Price | None, cached: bool = False) -> JudgeReply:
+           finish_reason: str, price: Price | None, cached: bool = False, retries: int = 0) -> JudgeReply:
     value, error = check_reply(raw, schema, finish_reason=finish_reason)
     cost = price.cost(input_tokens, output_tokens) if price is not None else None
-    return JudgeReply(value, raw, input_tokens, output_tokens, latency_s, error, finish_reason, cost, cached)
+    return JudgeReply(value, raw, input_tokens, output_tokens, latency_s, error, finish_reason, cost, cached, retries)
 
 
 # -- any generator as a judge -----------------------------------------------------------------------------------------
@@ -226,10 +229,12 @@ class ModelJudge:
             raise  # a test fake out of script (ScriptExhausted) stays loud
         except Exception as exc:  # noqa: BLE001 - a provider error (network, rate limit, refusal) is an error reply at this edge
             return JudgeReply(None, "", latency_s=time.perf_counter() - start, error=f"judge call failed: {type(exc).__name__}: {exc}"[:500],
-                              finish_reason="error", cost_usd=0.0 if self.price is not None else None)
+                              finish_reason="error", cost_usd=0.0 if self.price is not None else None,
+                              retries=exc.retries if isinstance(exc, RetriesExhausted) else 0)
         return _reply(
             out.text, schema, input_tokens=out.input_tokens, output_tokens=out.output_tokens, latency_s=out.latency_s,
             finish_reason=out.finish_reason, price=self.price if out.usage_reported else None, cached=out.cached,  # no counts: cost unknown
+            retries=out.retries,
         )
 
 

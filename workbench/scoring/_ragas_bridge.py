@@ -15,7 +15,7 @@ import re
 import typing as t
 from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -96,8 +96,7 @@ class JudgeLLM(InstructorBaseRagasLLM):
         try:
             parsed = response_model.model_validate(reply.value)
         except ValidationError as exc:
-            reply = JudgeReply(None, reply.raw, reply.input_tokens, reply.output_tokens, reply.latency_s,
-                               f"judge output does not fit {response_model.__name__}: {exc.errors()[0]['msg']}", reply.finish_reason, reply.cost_usd)
+            reply = replace(reply, value=None, error=f"judge output does not fit {response_model.__name__}: {exc.errors()[0]['msg']}")
             self.replies.append(reply)
             raise UnusableOutput(reply.error or "", reply) from None
         self.replies.append(reply)
