@@ -71,6 +71,15 @@ def test_unusable_replies_are_errors_not_guesses(raw: str, fragment: str) -> Non
     assert error is not None and fragment in error
 
 
+@pytest.mark.parametrize("raw", ['{"score": NaN}', '{"score": -Infinity}', 'Score: {"score": NaN}.'])
+def test_nan_or_infinity_from_the_judge_is_an_error_not_a_number_that_passes_every_bound(raw: str) -> None:
+    """Python's json reads NaN, which compares false with any bound: a {"score": NaN} conformed to 0 <= score <= 1."""
+    scored = {"type": "object", "properties": {"score": {"type": "number", "minimum": 0, "maximum": 1}}, "required": ["score"]}
+    value, error = check_reply(raw, scored)
+    assert value is None and error is not None and error.startswith("judge output is not JSON (") and "is not a JSON number)" in error
+    assert check_reply('{"score": 0.5, "why": "not NaN"}', {**scored, "properties": {**scored["properties"], "why": {"type": "string"}}})[1] is None
+
+
 def test_output_cut_off_by_max_tokens_says_so_and_nested_objects_are_not_taken() -> None:
     schema = strict_schema_of_classifications()
     raw = '{"classifications": [{"statement": "s", "reason": "r", "attributed": 1}, {"statement": "t", "rea'

@@ -32,6 +32,13 @@ __all__ = [
 # Where a base model running unconstrained tends to continue after its answer to a ragas-style prompt.
 _UNCONSTRAINED_STOPS = ("\n-----", "\nNow perform", "\nExample", "\ninput:", "\nInput:")
 _OPENERS = re.compile(r"[{[]")
+_NON_FINITE = re.compile(r"(?<![\w\"])-?(?:NaN|Infinity)(?![\w\"])")
+
+
+def _not_a_number(name: str) -> Any:
+    """Python's json reads NaN and Infinity, which JSON has not: a {"score": NaN} passed every range check of a schema
+    (NaN compares false with any bound) and reached the scorer as a number."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 @dataclass(frozen=True)
@@ -91,21 +98,21 @@ def _json_values(raw: str) -> Iterator[Any]:
     """The JSON values in ``raw``, in order: the whole text, else every value starting at a ``{`` or ``[`` that is
     not inside one found before — a model may wrap JSON in prose or a code fence, or write a ``[1]`` before it.
     Raw control characters inside strings are accepted (llama-cpp-python's JSON grammar lets a model write a bare
-    newline there)."""
+    newline there); NaN and Infinity are not (no JSON value holds them)."""
     text = raw.strip()
     try:
-        yield json.loads(text, strict=False)
+        yield json.loads(text, strict=False, parse_constant=_not_a_number)
         return
-    except json.JSONDecodeError:
+    except ValueError:  # json.JSONDecodeError, or NaN / Infinity
         pass
-    decoder = json.JSONDecoder(strict=False)
+    decoder = json.JSONDecoder(strict=False, parse_constant=_not_a_number)
     end = 0
     for opener in _OPENERS.finditer(text):
         if opener.start() < end:
             continue
         try:
             value, end = decoder.raw_decode(text, opener.start())
-        except json.JSONDecodeError:
+        except ValueError:
             continue
         yield value
 
@@ -155,7 +162,8 @@ def _conforming(raw: str, schema: Mapping[str, Any]) -> tuple[Any, str | None]:
         other_type = err.validator == "type" and not err.absolute_path
         mismatches.append((other_type, f"judge output does not match the schema at {where}: {err.message[:200]}"))
     if not mismatches:
-        return None, "judge output is not JSON"
+        constant = _NON_FINITE.search(raw)
+        return None, "judge output is not JSON" + (f" ({constant.group()} is not a JSON number)" if constant else "")
     return None, min(mismatches, key=lambda m: m[0])[1]
 
 
