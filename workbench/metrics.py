@@ -209,11 +209,11 @@ SUCCESS_METRIC = "token_f1"
 SUCCESS_THRESHOLD = 0.5
 COST_PER_SUCCESS = "cost_per_success_usd"
 
-# Leaderboard columns, in order, when present.
+# Leaderboard columns, in order, when present (the judged scores and the judge's cost only in a sweep with a judge).
 LEADERBOARD_METRICS = (
     *RETRIEVAL_METRICS, "token_f1", "rouge_l", "semantic_similarity", "exact_match", "refusal_correct", "false_refusal",
-    "latency_p50_s", "latency_p95_s", "input_tokens", "output_tokens", "cost_usd", "escalation_rate", "generation_calls",
-    "cache_hits",
+    *(n for n, e in _REGISTRY.items() if e.judged), "latency_p50_s", "latency_p95_s", "input_tokens", "output_tokens", "cost_usd",
+    "judge_cost_usd", "escalation_rate", "generation_calls", "cache_hits",
 )
 
 # The one place that says which metrics are better low. Everything else (scores in [0, 1]) is better high.

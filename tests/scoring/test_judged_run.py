@@ -107,3 +107,17 @@ def test_calibrate_cli_names_a_missing_run(wb_settings, capsys) -> None:  # type
     MlflowClient(wb_settings.tracking_uri).search_experiments()  # a real store, without that run
     code = cli.main(["--tracking-uri", wb_settings.tracking_uri, "calibrate", "0123456789abcdef", "--labels", str(labels)])
     assert code == 2 and "no run '0123456789abcdef'" in capsys.readouterr().err
+
+
+def test_the_leaderboard_of_a_judged_sweep_shows_and_sorts_by_the_judged_scores(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    """They were left out: ``leaderboard(sort_by="faithfulness")`` said no variant had it, and the Leaderboard widget
+    offered no judged column to sort by."""
+    judge = ScriptedJudge(answers, price=Price(input_per_m=1.0, output_per_m=2.0))
+    two_prompts = [{"name": "p", "template": "Context: {context}\nQuestion: {question}\nAnswer:"},
+                   {"name": "q", "template": "Question: {question}\nContext: {context}\nAnswer:"}]
+    result = wb.run(spec(dataset={"path": "datasets/python_docs.jsonl", "limit": 2}, judge={"id": GEMMA_ID}, prompts=two_prompts),
+                    models=fake_models, judge=judge, settings=wb_settings, progress=False)
+    board = result.leaderboard(sort_by="context_recall")
+    assert {"context_recall", "context_precision", "answer_relevancy", "judge_cost_usd"} <= set(board.columns)
+    assert list(board["context_recall"]) == sorted(v.metrics["context_recall"] for v in result.variants)[::-1]
+    assert "faithfulness" not in board.columns  # every faithfulness verdict failed: no mean, no column
