@@ -384,3 +384,13 @@ def test_a_router_is_paired_with_its_model_alone_whatever_either_is_named_or_its
              VariantTable("small-hot", "m", None, frame, params={**setup, "model.id": "small", "model.params.temperature": "0.7", "model.name": "hot"})]
     table = routing_table([router, *alone], success_metric="token_f1", success_threshold=0.5, n_resamples=200, confidence=0.95, seed=0)
     assert dict(zip(table["role"], table["model"])) == {"cheap": "small", "strong": "big"}
+
+
+def test_the_tokens_cut_from_a_prompt_are_not_compared_as_a_score(tables) -> None:  # type: ignore[no-untyped-def]
+    """Every results table has ``prompt_tokens_cut``: compare listed it as a score, higher is better (a variant whose
+    prompts were cut more was 'better')."""
+    cut = {name: frame.assign(prompt_tokens_cut=[0] * len(frame), finish_reason=["stop"] * len(frame)) for name, frame in tables.items()}
+    cut["worse"]["prompt_tokens_cut"] = 300
+    report = wb.compare(cut, baseline="base")
+    assert "prompt_tokens_cut" not in report.metrics and "finish_reason" not in report.metrics
+    assert "token_f1" in report.metrics

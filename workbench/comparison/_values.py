@@ -16,9 +16,11 @@ if TYPE_CHECKING:
 
 __all__ = ["MEASUREMENTS", "OPT_IN", "available_metrics", "by_case", "finite", "numeric", "paired_cases", "success_parts", "text_in"]
 
-# Per-question columns that are not measurements of the answer.
+# Per-question columns that are not measurements of the answer (``prompt_tokens_cut``, the tokens cut from a prompt
+# longer than the model's context window, says why an answer may be poor: it was compared as a score, higher better).
 _META = frozenset({
-    "case_id", "category", "question", "reference", "answer", "relevant_ids", "retrieved_ids", "contexts", "error", *ROUTING_COLUMNS,
+    "case_id", "category", "question", "reference", "answer", "relevant_ids", "retrieved_ids", "contexts", "error", "finish_reason",
+    "prompt_tokens_cut", *ROUTING_COLUMNS,
 })
 # Measurements compared by default, after the scores; ``input_tokens`` is comparable when asked for.
 MEASUREMENTS = ("latency_s", "output_tokens", "cost_usd")
