@@ -71,7 +71,7 @@ def test_lower_is_better_flips_the_verdict() -> None:
 
 def test_money_spent_calls_retries_and_judge_spread_are_better_low() -> None:
     # the sweep logs these per variant: a leaderboard sorted by one, or a gate on one, must rank the cheaper first
-    for metric in ("spent_usd", "judge_spent_usd", "judge_calls", "generation_calls", "retries", "faithfulness_std"):
+    for metric in ("spent_usd", "judge_spent_usd", "judge_calls", "generation_calls", "retries", "judge_retries", "faithfulness_std"):
         assert direction(metric) == "lower" and not higher_is_better(metric), metric
     for metric in ("judge_cache_hits", "cache_hits", "answer_relevancy"):
         assert direction(metric) == "higher", metric
