@@ -531,10 +531,14 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     for run in calibration_runs(args.run_id, tracking_uri=uri):
         try:
             outcomes.append((run, calibrate_run(run.run_id, labels, threshold=args.threshold, tracking_uri=uri), ""))
-        except DataError as exc:
+        except WorkbenchError as exc:  # DataError: labels that do not fit this variant; else it failed before any table
             if not is_sweep:
                 raise
-            outcomes.append((run, None, str(exc)))
+            if run.status == "FAILED" and not isinstance(exc, DataError):
+                why = next(iter((run.error or "").strip().splitlines()), "") or str(exc)
+                outcomes.append((run, None, f"the variant FAILED, so it has no judge scores ({_shortened(_redact(why), 200)})"))
+            else:
+                outcomes.append((run, None, str(exc)))
     if not any(report is not None for _, report, _ in outcomes):
         first = next((why for _, _, why in outcomes), "it has no variants")
         # the first reason ends with what to do: label the metrics the judge scored, or the run's case ids

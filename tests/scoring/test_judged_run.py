@@ -121,3 +121,21 @@ def test_the_leaderboard_of_a_judged_sweep_shows_and_sorts_by_the_judged_scores(
     assert {"context_recall", "context_precision", "answer_relevancy", "judge_cost_usd"} <= set(board.columns)
     assert list(board["context_recall"]) == sorted(v.metrics["context_recall"] for v in result.variants)[::-1]
     assert "faithfulness" not in board.columns  # every faithfulness verdict failed: no mean, no column
+
+
+def test_calibrating_a_sweep_skips_a_variant_that_failed_and_calibrates_the_others(wb_settings, fake_models, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A variant that failed before answering has no per-question table: calibrating its sweep ended with 'no
+    per-question results table — pass a variant run id', though the other variants had judge scores."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    models = [{"id": GEMMA_ID, "params": {"max_tokens": 16}}, {"id": "openai:gpt-4o-mini"}]
+    result = wb.run(spec(dataset={"path": "datasets/python_docs.jsonl", "limit": 2}, judge={"id": GEMMA_ID}, models=models),
+                    models=fake_models, judge=ScriptedJudge(answers), settings=wb_settings, progress=False)
+    failed, judged = sorted(result.variants, key=lambda v: v.status)
+    assert (failed.status, judged.status) == ("FAILED", "FINISHED")
+    labels = wb_settings.root / "labels.csv"
+    labels.write_text("case_id,metric,label\npy-001,context_recall,1\npy-002,context_recall,0\n")
+    code = cli.main(["--tracking-uri", wb_settings.tracking_uri, "calibrate", result.parent_run_id, "--labels", str(labels)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"{failed.variant.name}  (run {failed.run_id})\n    skipped: the variant FAILED, so it has no judge scores (ModelError: " in out
+    assert f"{judged.variant.name}  (run {judged.run_id})\n        metric  n" in out and "context_recall  2" in out
