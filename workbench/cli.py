@@ -551,8 +551,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         _print_table(report.to_frame(), ("metric", "n", "accuracy", "kappa", "judge_pass", "human_pass", "both_pass",
                                          "judge_only", "human_only", "both_fail", "missing", "stale"))
         print()
+    # kappa is 0, not NaN, when only one side gave a single verdict (the judge passed everything, the humans did not)
     print(f"threshold {args.threshold:g}: scores and labels at or above it count as a pass; kappa is NaN when judge and "
-          "humans each gave a single verdict")
+          "humans gave one and the same verdict throughout")
     return 0
 
 

@@ -139,3 +139,5 @@ def test_calibrating_a_sweep_skips_a_variant_that_failed_and_calibrates_the_othe
     assert code == 0, out
     assert f"{failed.variant.name}  (run {failed.run_id})\n    skipped: the variant FAILED, so it has no judge scores (ModelError: " in out
     assert f"{judged.variant.name}  (run {judged.run_id})\n        metric  n" in out and "context_recall  2" in out
+    # the judge passed both, the humans one: kappa 0, which the note must not call NaN
+    assert "0.500  0.000" in out and "kappa is NaN when judge and humans gave one and the same verdict throughout" in out
