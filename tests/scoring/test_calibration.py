@@ -203,3 +203,11 @@ def test_labels_none_of_whose_cases_is_in_the_run_are_an_error_not_a_report_of_z
         calibrate(table, labels, source="run x")
     one_known = pd.DataFrame({"case_id": ["1", "py-002"], "metric": ["faithfulness"] * 2, "label": [1, 0]})
     assert calibrate(table, one_known).agreement("faithfulness").missing == 1
+
+
+def test_a_csv_line_of_spaces_or_bare_commas_is_skipped_like_a_blank_line(tmp_path: Path) -> None:
+    """A blank line was skipped but a line holding spaces (or ',,' from a spreadsheet) was 'case_id is missing'."""
+    text = "case_id,metric,label\npy-001,faithfulness,1\n   \n,,\npy-002,faithfulness,0\n  ,  ,\n"
+    assert list(load_labels(write(tmp_path / "l.csv", text))["case_id"]) == ["py-001", "py-002"]
+    with pytest.raises(DataError, match=r"l.csv:3: field 'label' is missing"):
+        load_labels(write(tmp_path / "l.csv", "case_id,metric,label\npy-001,faithfulness,1\npy-002,faithfulness,\n"))

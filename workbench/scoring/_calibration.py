@@ -175,7 +175,8 @@ def _csv_rows(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, Any]
     """Each row of a CSV file with the line it starts on (a quoted answer may span several lines)."""
     start = reader.line_num + 1
     for row in reader:
-        yield start, row
+        if any(not _blank(value) for value in row.values()):  # a line of spaces, or of commas only, is no label
+            yield start, row
         start = reader.line_num + 1
 
 
