@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import difflib
 import gc
+import io
 import json
 import math
 import os
@@ -734,6 +735,24 @@ def _stdout_closed() -> int:
     return 141
 
 
+def _usable_output_streams() -> None:
+    """Make stdout and stderr take whatever the command prints.
+
+    A stream started closed (``workbench gate ... >&-``, ``2>&-``, a daemon) is None in Python: flushing it was an
+    internal error (a passed gate exited 1), and ``print(file=None)`` writes to stdout, so error lines went into the
+    output; it writes to devnull instead, as the shell meant. Text the stream's encoding cannot hold (an em dash, an
+    accented variant name on an ASCII or Latin-1 terminal or log) is written as ``\\u2014`` escapes, as Python does on
+    stderr, instead of ending a finished sweep in a UnicodeEncodeError.
+    """
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - the process's stdout, open until it exits
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.")
     store_help = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)"
@@ -842,6 +861,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success; 1 when the command's check failed (a failed variant, a failed gate) or on a bug; 2 for a user
         error (bad input, unknown name, refused promotion, unusable tracking store); 130 when interrupted.
     """
+    _usable_output_streams()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

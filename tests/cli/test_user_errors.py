@@ -586,3 +586,37 @@ def test_tracking_uri_after_the_command(project: Project, capsys: pytest.Capture
     parsed = build_parser().parse_args(["ui", "--tracking-uri", project.uri, "--port", "5001"])
     assert (parsed.tracking_uri, parsed.port) == (project.uri, 5001)
     assert build_parser().parse_args(["--tracking-uri", project.uri, "ui"]).tracking_uri == project.uri
+
+
+def test_a_gate_that_passes_with_stdout_closed_exits_0(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``workbench gate ... >&-`` (a CI step or daemon with no stdout): Python starts with ``sys.stdout`` None; flushing it
+    was an internal error, exit 1 — a passed gate read as a failed one."""
+    import sys
+
+    monkeypatch.setattr(sys, "stdout", None)
+    assert cli(project, "gate", "promo", "--metric", "token_f1", "--min", "0") == 0
+
+
+def test_errors_with_stderr_closed_do_not_land_on_stdout(project: Project, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``workbench schema > schema.json 2>&-``: ``print(file=None)`` writes to stdout, so an error line went into the output
+    file, and ``run`` ended in an internal error on ``sys.stderr.isatty()``."""
+    import sys
+
+    monkeypatch.setattr(sys, "stderr", None)
+    assert cli(project, "rollback", "nobody") == 2
+    (project.tmp / "bad.yaml").write_text("name: bad\n")  # read, then refused: progress is decided before that
+    assert cli(project, "run", str(project.tmp / "bad.yaml")) == 2
+    assert capsys.readouterr().out == ""
+
+
+def test_output_the_terminal_cannot_encode_is_escaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A terminal or log in ASCII or Latin-1 (``PYTHONIOENCODING=ascii``, a non-UTF-8 locale): printing an em dash or a
+    variant's accented name ended the command in an internal error (exit 1), after a sweep's work was done."""
+    import io
+    import sys
+
+    ascii_out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", ascii_out)
+    assert main(["--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}", "list"]) == 0  # "... does not exist — run a sweep first"
+    assert "does not exist \\u2014 run a sweep first" in ascii_out.buffer.getvalue().decode("ascii")
