@@ -86,3 +86,23 @@ def test_listing_an_experiment_with_no_sweeps_says_so(tmp_path: Path, capsys) ->
     out, err = capsys.readouterr()
     assert out == "experiment 'by-hand' has no sweeps yet — run one: workbench run EXPERIMENT.yaml\n" and err == ""
 
+
+
+def test_a_store_uri_or_folder_set_with_a_line_end_is_the_store_or_folder_meant(tmp_path: Path, capsys,  # type: ignore[no-untyped-def]
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CI secret, a ConfigMap or ``echo URI > .env`` often carries a newline: ``run`` made a second store named
+    ``mlflow.db\\n`` beside the real one (and a WORKBENCH_HOME folder ``wb\\n``, with none of the indexes or cache), and
+    ``list`` said "no experiments yet" of the real one."""
+    from mlflow import MlflowClient
+
+    from workbench.config import settings
+
+    uri = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    MlflowClient(uri).create_experiment("by-hand")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"{uri}\n")
+    monkeypatch.setenv("WORKBENCH_HOME", f"{tmp_path / 'wb'} \n")
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", f"\t{tmp_path / 'cache'}\n")
+    assert main(["list"]) == 0
+    assert "by-hand" in capsys.readouterr().out
+    assert settings().tracking_uri == uri and settings(tracking_uri=f" {uri} ").tracking_uri == uri
+    assert (settings().home, settings().cache_dir) == (tmp_path / "wb", tmp_path / "cache")

@@ -68,14 +68,15 @@ def settings(root: str | Path | None = None, tracking_uri: str | None = None) ->
     """Resolve settings; explicit arguments win over environment variables, which win over defaults."""
     base = (Path(root) if root else _env_path("WORKBENCH_ROOT") or Path.cwd()).resolve()
     mlruns = base / "mlruns"
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{mlruns / 'mlflow.db'}"
+    # a value set with a line end (a CI secret, a ConfigMap, `echo URI > .env`) named a second store, `mlflow.db\n`
+    uri = (tracking_uri or "").strip() or os.environ.get("MLFLOW_TRACKING_URI", "").strip() or f"sqlite:///{mlruns / 'mlflow.db'}"
     home = _env_path("WORKBENCH_HOME") or base / ".workbench"
     return Settings(root=base, tracking_uri=uri, artifact_root=mlruns / "artifacts", home=home)
 
 
 def _env_path(name: str) -> Path | None:
-    """A folder named by an environment variable, ``~`` expanded (None when unset or empty): ``%env`` in a notebook,
-    a ``.env`` file or a quoted shell value pass ``~/wb-cache`` as it is, which would otherwise be a folder named ``~``
-    in the current directory."""
-    value = os.environ.get(name)
+    """A folder named by an environment variable, ``~`` expanded and spaces or line ends around it dropped (None when
+    unset or empty): ``%env`` in a notebook, a ``.env`` file or a quoted shell value pass ``~/wb-cache`` as it is, which
+    would otherwise be a folder named ``~`` in the current directory."""
+    value = os.environ.get(name, "").strip()  # with a line end it was another folder, without the indexes or cache
     return Path(value).expanduser() if value else None
