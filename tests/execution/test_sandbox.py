@@ -263,6 +263,46 @@ def _running(pid: int) -> bool:
         return False
 
 
+INTERRUPTED_SWEEP = """
+import sys, time
+from pathlib import Path
+import workbench as wb
+from workbench.config import settings
+from workbench.models import MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.tracking import MemoryTracker
+from tests.execution.test_sandbox import spec_of
+
+def ctrl_c_after_the_first_answer(event):
+    if event.kind == "question_done":
+        raise KeyboardInterrupt
+
+def slow(prompt):
+    time.sleep(0.1)
+    return "an answer"
+
+models = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID), "ollama:slow": ScriptedModel(slow, model_id="ollama:slow")}
+try:
+    wb.run(spec_of(["ollama:slow"]), models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(),
+           settings=settings(root=sys.argv[1]), progress=False, on_event=ctrl_c_after_the_first_answer)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+time.sleep(1)  # the worker's last words, if any, arrive meanwhile
+"""
+
+
+def test_a_worker_whose_caller_was_interrupted_ends_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl+C (or ``kill -INT``) of ``workbench run`` while a worker answers: the worker's next report met the pipe its
+    caller had closed, and multiprocessing printed "Process workbench-variant-...: Traceback ... BrokenPipeError" into
+    the terminal or CI log, above the line saying how to resume."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", INTERRUPTED_SWEEP, str(tmp_path)], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=300)
+    assert (proc.returncode, proc.stdout) == (0, "interrupted\n"), proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr[-3000:]
+
+
 DEEP_TMPDIR_SWEEP = """
 import os, sys
 import workbench as wb

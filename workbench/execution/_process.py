@@ -186,7 +186,10 @@ def _serve(conn: Any, stop: Any) -> None:
             message: tuple[Any, ...] = ("result", cloudpickle.dumps((result, journal)))
         except BaseException as exc:  # noqa: BLE001 - whatever happens is reported, then the worker ends
             message = ("error", f"{type(exc).__name__}: {exc}")
-        conn.send(message)
+        try:
+            conn.send(message)
+        except (BrokenPipeError, ConnectionResetError):  # the caller went away (Ctrl+C, a stop): no one to tell
+            return
         if message[0] != "result":
             return
 
