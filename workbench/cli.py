@@ -376,12 +376,13 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         raise WorkbenchError("gate needs --min, --max or --baseline — e.g. workbench gate EXPERIMENT --metric token_f1 --min 0.5")
     if args.min is not None and args.max is not None and args.min > args.max:
         raise WorkbenchError(f"--min {args.min:g} is above --max {args.max:g}: no variant could pass — swap them, or drop one")
-    report, _ = _comparison(args, args.metric)
-    failures = report.gate(args.metric, minimum=args.min, maximum=args.max, no_worse=args.baseline is not None)
+    metrics = list(dict.fromkeys(args.metric))  # `--metric token_f1 --metric $METRIC` checks token_f1 once
+    report, _ = _comparison(args, metrics)
+    failures = report.gate(metrics, minimum=args.min, maximum=args.max, no_worse=args.baseline is not None)
     for failure in failures:
         print(failure)
     scope = f"sweep {report.parent_run_id}" if report.parent_run_id else _runs(report)
-    checked = f"{len(report.variants)} variants of {scope} on {', '.join(args.metric)}"
+    checked = f"{len(report.variants)} variants of {scope} on {', '.join(metrics)}"
     if failures:
         print(f"gate failed: {len(failures)} failure(s) across {checked}", file=sys.stderr)
         return 1

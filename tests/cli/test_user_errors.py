@@ -153,6 +153,21 @@ def test_compare_and_gate_say_what_they_compared(project: Project, capsys: pytes
     assert capsys.readouterr().out.splitlines()[-1] == f"gate passed: 2 variants of sweep {parent} on token_f1"
 
 
+
+def test_a_metric_named_twice_is_gated_once(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--metric token_f1 --metric $METRIC`` in a CI script with METRIC=token_f1: each failure was counted and listed
+    twice ("gate failed: 4 failure(s) ... on token_f1, token_f1")."""
+    assert cli(project, "gate", "promo", "--metric", "token_f1", "--min", "1.1") == 1
+    once = capsys.readouterr()
+    assert cli(project, "gate", "promo", "--metric", "token_f1", "--metric", "token_f1", "--min", "1.1") == 1
+    assert capsys.readouterr() == once
+    assert once.err.endswith(" on token_f1\n"), once.err
+    import workbench as wb
+
+    report = wb.compare(project.swept.result, metrics=["token_f1"])
+    assert report.gate(["token_f1", "token_f1"], minimum=1.1) == report.gate("token_f1", minimum=1.1)
+
+
 # -- promote --------------------------------------------------------------------------------------------------------
 
 

@@ -158,7 +158,7 @@ class ComparisonReport:
         Raises:
             WorkbenchError: a metric is not part of this comparison.
         """
-        named = [metrics] if isinstance(metrics, str) else list(metrics)  # not its letters
+        named = [metrics] if isinstance(metrics, str) else list(dict.fromkeys(metrics))  # not its letters; each once
         return gate_failures(self, named, minimum=minimum, maximum=maximum, no_worse=no_worse)
 
     # -- per question, retrieval, plots ----------------------------------------------------------------------------
