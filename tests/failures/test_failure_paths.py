@@ -297,7 +297,7 @@ def test_production_is_refused_when_staging_holds_another_configuration(promo: S
     line = production_line(promo, good, "assist-other", capsys)
     assert line == (f"config {first.config_hash[:12]} (run {good}, assist-other v1) no longer holds staging: staging now holds v2, "
                     f"another configuration — promote it to staging again first: workbench promote {good} --name assist-other "
-                    "--alias staging   (or set promotion.require_staging: false)")
+                    "--alias staging   (or set promotion.require_staging: false, or pass --no-require-staging)")
     wb.promote(good, name="assist-other", alias="staging", settings=promo.settings)  # back in staging: now it may go on
     assert wb.promote(good, name="assist-other", alias="production", settings=promo.settings).version == "1"
 
@@ -310,7 +310,7 @@ def test_production_is_refused_when_staging_was_rolled_back(promo: Swept, capsys
     line = production_line(promo, good, "assist-rolled", capsys)
     assert line == (f"config {second.config_hash[:12]} (run {good}, assist-rolled v2) no longer holds staging: staging was rolled "
                     f"back from it to v1 — promote it to staging again first: workbench promote {good} --name assist-rolled "
-                    "--alias staging   (or set promotion.require_staging: false)")
+                    "--alias staging   (or set promotion.require_staging: false, or pass --no-require-staging)")
     with pytest.raises(PromotionError, match="no longer holds staging: staging was rolled back from it to v1"):
         wb.promote(good, name="assist-rolled", alias="production", settings=promo.settings)
     # require_staging off is the explicit way round

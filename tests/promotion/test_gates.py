@@ -93,6 +93,8 @@ def test_no_gates_is_a_failure_not_a_free_pass() -> None:
     report = evaluate_gates([], evidence({"token_f1": 1.0}))
     assert not report.passed
     assert "no gates are configured" in report.summary()
+    # `workbench promote` has no gates=... to pass: it was told to, and had to find --gates in the help
+    assert "workbench promote --gates FILE" in report.summary()
 
 
 def test_beats_holder_passes_without_a_holder_and_for_the_holders_own_config() -> None:

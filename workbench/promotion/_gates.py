@@ -264,7 +264,8 @@ def evaluate_gates(gates: Sequence[GateSpec], candidate: Evidence, holder: Holde
     """
     if not gates:
         return GateReport((GateResult("gates configured", "configured", False, None,
-                                      "no gates are configured — add 'promotion: gates:' to the experiment or pass gates=..."),))
+                                      "no gates are configured — add 'promotion: gates:' to the experiment or pass gates=... "
+                                      "(workbench promote --gates FILE)"),))
     results: list[GateResult] = []
     for gate in gates:
         if isinstance(gate, MetricGate):

@@ -366,7 +366,7 @@ def _promote(
     if alias == "production" and need_staging and (existing is None or audit_tag("staging") not in existing.tags):
         raise PromotionError(
             f"config {digest[:12]} (run {run_id}) has not been promoted to staging — first run: workbench promote {run_id} "
-            f"--name {name} --alias staging   (or set promotion.require_staging: false)"
+            f"--name {name} --alias staging   (or set promotion.require_staging: false, or pass --no-require-staging)"
         )
     if alias == "production" and need_staging and existing is not None:
         staged = alias_holder(client, name, "staging")
@@ -378,7 +378,7 @@ def _promote(
                    else f"staging now holds {now}, another configuration")
             raise PromotionError(
                 f"config {digest[:12]} (run {run_id}, {name} v{existing.version}) no longer holds staging: {why} — promote it to "
-                f"staging again first: workbench promote {run_id} --name {name} --alias staging   (or set promotion.require_staging: false)"
+                f"staging again first: workbench promote {run_id} --name {name} --alias staging   (or set promotion.require_staging: false, or pass --no-require-staging)"
             )
     if not report.passed and reason is None:
         failed = "; ".join(f"{r.label}: {r.detail}" for r in report.failed)
