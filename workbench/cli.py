@@ -234,7 +234,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
     from workbench.config import settings
 
     cfg = settings()
-    store = args.backend_store_uri or os.environ.get("MLFLOW_BACKEND_STORE_URI") or f"sqlite:///{cfg.root / 'mlruns' / 'mlflow.db'}"
+    store = _server_store(args.backend_store_uri, args.tracking_uri) or f"sqlite:///{cfg.root / 'mlruns' / 'mlflow.db'}"
     check_store(store, must_exist=False)  # a refused login: one line now, not MLflow's 2 minutes of retries and a traceback
     destination = args.artifacts_destination or str(cfg.artifact_root)
     if "://" not in destination:
@@ -256,6 +256,25 @@ def _cmd_server(args: argparse.Namespace) -> int:
           f"  MLFLOW_TRACKING_URI=http://{reachable}:{args.port}", flush=True)
     _exec_mlflow(options, store=store)
     return 0  # pragma: no cover - execve does not return
+
+
+def _server_store(backend_store_uri: str | None, tracking_uri: str | None) -> str | None:
+    """The store ``workbench server`` keeps its runs in: ``--backend-store-uri``, else ``--tracking-uri`` (the store
+    ``ui`` would serve; $MLFLOW_TRACKING_URI is not read, on a server machine it is often the server's own address),
+    else $MLFLOW_BACKEND_STORE_URI; None for the project's sqlite store.
+
+    Raises:
+        WorkbenchError: both options name different stores, or ``--tracking-uri`` is a tracking server's address.
+    """
+    given = (tracking_uri or "").strip()  # it was ignored: the server created and served the project's own store
+    if given and backend_store_uri and given != backend_store_uri:
+        raise WorkbenchError(f"--tracking-uri {shown_uri(given)} and --backend-store-uri {shown_uri(backend_store_uri)} name two "
+                             "stores — give the server's store once, with --backend-store-uri")
+    if given.startswith(("http://", "https://")) and not backend_store_uri:
+        raise WorkbenchError(f"--tracking-uri {shown_uri(given)} is a tracking server, not a store another server can keep its "
+                             "runs in — give a database with --backend-store-uri, e.g. postgresql://user@host:5432/mlflow or "
+                             "sqlite:///mlflow.db")
+    return backend_store_uri or given or os.environ.get("MLFLOW_BACKEND_STORE_URI")
 
 
 def _machine_name(fqdn: str, hostname: str) -> str:
@@ -792,7 +811,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("server", parents=[common], help="start a team MLflow tracking server with served artifacts (e.g. on PostgreSQL)")
     p.add_argument("--backend-store-uri", default=None,
                    help="where runs are kept, e.g. postgresql://user:password@host:5432/mlflow "
-                        "(default: $MLFLOW_BACKEND_STORE_URI, else this project's sqlite store)")
+                        "(default: --tracking-uri, else $MLFLOW_BACKEND_STORE_URI, else this project's sqlite store)")
     p.add_argument("--artifacts-destination", default=None,
                    help="where the server keeps artifacts: a folder or s3://... (default: this project's mlruns/artifacts)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0: reachable from other machines)")

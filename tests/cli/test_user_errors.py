@@ -446,6 +446,30 @@ def test_a_password_in_the_store_uri_is_neither_printed_nor_on_the_mlflow_comman
     assert env["MLFLOW_BACKEND_STORE_URI"] == store
 
 
+def test_server_serves_the_store_its_tracking_uri_names(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``workbench --tracking-uri sqlite:///team.db server`` (as ``ui`` takes it) served, and created, the project's
+    own mlruns/mlflow.db instead: the team's runs went to another store, silently."""
+    import os
+
+    execs: list[dict[str, str]] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_BACKEND_STORE_URI", raising=False)
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(dict(env)))
+    team = f"sqlite:///{tmp_path / 'team.db'}"
+    assert main(["--tracking-uri", team, "server", "--port", "5000"]) == 0
+    assert execs[-1]["MLFLOW_BACKEND_STORE_URI"] == team and f"MLflow server on {team}," in capsys.readouterr().out
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists()
+    line = one_line(capsys, main(["--tracking-uri", team, "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'other.db'}"]))
+    assert line == (f"--tracking-uri {team} and --backend-store-uri sqlite:///{tmp_path / 'other.db'} name two stores — "
+                    "give the server's store once, with --backend-store-uri")
+    line = one_line(capsys, main(["--tracking-uri", "http://127.0.0.1:5000", "server"]))
+    assert line == ("--tracking-uri http://127.0.0.1:5000 is a tracking server, not a store another server can keep its runs "
+                    "in — give a database with --backend-store-uri, e.g. postgresql://user@host:5432/mlflow or sqlite:///mlflow.db")
+    assert len(execs) == 1
+
+
 @pytest.mark.parametrize("given", [[], ["--", "--allowed-hosts", "mlflow.example.internal:5000"]])
 def test_a_server_for_other_machines_answers_the_address_it_prints(
         given: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
