@@ -393,3 +393,20 @@ def test_a_built_in_scorer_whose_rules_changed_scores_again(wb_settings: Setting
     assert not any(v.reused_from for v in changed.variants)
     assert sum(v.metrics["generation_calls"] for v in changed.variants) == 0  # scored again from the cached answers
     assert [v.variant.id for v in changed.variants] == [v.variant.id for v in first.variants]
+
+
+def test_a_run_made_before_the_chunkers_cut_text_differently_is_computed_again(
+    wb_settings: Settings, models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a new workbench whose chunkers cut text into other chunks (a raised CHUNKING_REVISION) builds a new index, but
+    # reused the runs the older one had made: their retrieval scores and answers came from the old chunks
+    from workbench import grid
+
+    spec = make_spec([P1])
+    first = sweep(spec, wb_settings, models)
+    assert all(v.reused_from for v in sweep(spec, wb_settings, models).variants)
+    monkeypatch.setattr(grid, "CHUNKING_REVISION", grid.CHUNKING_REVISION + 1)
+    upgraded = sweep(spec, wb_settings, models)
+    assert not any(v.reused_from for v in upgraded.variants)
+    assert [v.variant.id for v in upgraded.variants] == [v.variant.id for v in first.variants]
+    assert all(v.reused_from for v in sweep(spec, wb_settings, models).variants)  # nothing changed since: reused

@@ -152,7 +152,9 @@ def reuse_key(variant: Variant, *, dataset: Dataset, corpus: Corpus, models: Map
     """The content address of a variant's finished run (pure): the same key means the same result.
 
     Args:
-        variant: the variant (its id covers prompt, model and decoding parameters, chunker and retrieval setting).
+        variant: the variant (its id covers prompt, model and decoding parameters, chunker and retrieval setting; its
+            index key also the revision of the chunking code, so a run retrieved from chunks an older workbench cut
+            differently is not reused).
         dataset: the questions (their hash).
         corpus: the documents (their hash).
         models: the identities of the models that make its results (answering model, embedding model).
@@ -160,7 +162,7 @@ def reuse_key(variant: Variant, *, dataset: Dataset, corpus: Corpus, models: Map
         seed: the sweep's seed.
     """
     payload = {
-        "variant": variant.id, "dataset": dataset.hash, "corpus": corpus.hash, "models": dict(models), "scoring": dict(scoring),
+        "variant": variant.id, "index": variant.index_key, "dataset": dataset.hash, "corpus": corpus.hash, "models": dict(models), "scoring": dict(scoring),
         "seed": seed, "workbench": _version(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
