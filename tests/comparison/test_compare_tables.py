@@ -110,6 +110,21 @@ def test_a_case_id_pairs_two_answers_only_when_they_answer_the_same_question(tab
     assert (every["question"] == moved["question"].iloc[10:].to_numpy()).all()
 
 
+def test_runs_of_one_dataset_logged_before_its_default_ids_changed_pair_by_question(tables) -> None:  # type: ignore[no-untyped-def]
+    # a dataset without ids got 'questions-1', 'questions-2'... from an older workbench, and 'case-1'... now: the
+    # team's production run, given as the baseline, paired on no question ("not enough data", n=0)
+    old = tables["base"].assign(case_id=[f"questions-{i + 1}" for i in range(30)])
+    new = tables["better"].assign(case_id=[f"case-{i + 1}" for i in range(30)]).sample(frac=1.0, random_state=2)
+    row = wb.compare({"old": old, "new": new}, metrics=["token_f1"]).row("new", "token_f1")
+    assert row["n_paired"] == 30 and row["verdict"] == "better"
+    assert row["diff"] == pytest.approx(np.mean([min(1.0, v + 0.2) - v for v in BASE_F1]))
+    flips = wb.diff_questions({"old": old, "new": new}, "old", "new", only_flips=False)
+    assert len(flips) == 30 and (flips["question"] == flips["case_id"].map(dict(zip(old["case_id"], old["question"])))).all()
+    asked_twice = new.assign(question=new["question"].where(new["case_id"] != "case-2", "question 0?"))
+    row = wb.compare({"old": old, "new": asked_twice}, metrics=["token_f1"]).row("new", "token_f1")
+    assert row["n_paired"] == 28  # 'question 0?' twice is ambiguous, and 'question 1?' is no longer asked
+
+
 def test_tables_pair_by_case_id_whatever_its_type_and_refuse_a_question_twice(tables) -> None:  # type: ignore[no-untyped-def]
     numbered = {name: t.assign(case_id=range(30)) for name, t in tables.items()}
     numbered["better"] = numbered["better"].assign(case_id=[str(i) for i in range(30)])  # 7 and "7" are one question
@@ -194,7 +209,9 @@ def test_gate_reports_every_failure(tables) -> None:  # type: ignore[no-untyped-
 
 
 def test_a_no_worse_gate_fails_a_variant_that_shares_no_question_with_the_baseline(tables) -> None:  # type: ignore[no-untyped-def]
-    elsewhere = table(30, [0.0] * 30).assign(case_id=[f"other-{i}" for i in range(30)])  # another dataset's questions
+    elsewhere = table(30, [0.0] * 30).assign(  # another dataset's questions
+        case_id=[f"other-{i}" for i in range(30)], question=[f"another question {i}?" for i in range(30)]
+    )
     report = wb.compare({"base": tables["base"], "same": tables["same"], "elsewhere": elsewhere}, metrics="token_f1")
     assert report.row("elsewhere", "token_f1")["n_paired"] == 0
     failures = report.gate("token_f1", no_worse=True)  # it passed: nothing said it was worse, since nothing was compared

@@ -23,7 +23,7 @@ from workbench.comparison._stats import (
 )
 from workbench.comparison._tables import Loaded, Skipped, Source, VariantTable, find_table, load_run, load_tables
 from workbench.comparison._values import (
-    MEASUREMENTS, OPT_IN, available_metrics, by_case, finite, numeric, paired_cases, success_parts, text_in,
+    MEASUREMENTS, OPT_IN, available_metrics, by_case, finite, keyed_like, numeric, paired_cases, success_parts, text_in,
 )
 from workbench.errors import DataError, WorkbenchError
 from workbench.metrics import scorer_entries
@@ -368,6 +368,7 @@ def compare(
         raise DataError(f"{where} — per-question values must be numbers (None or NaN for a question that was not scored)")
     chosen = _chosen_metrics(metrics, available_metrics(tables), success_metric)
     frames = [by_case(t) for t in tables]
+    frames = [frames[0], *(keyed_like(frames[0], f) for f in frames[1:])]
     rows: list[dict[str, Any]] = []
     for metric in chosen:
         rows.extend(_metric_rows(

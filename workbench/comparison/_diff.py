@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from workbench.comparison._metrics import SUCCESS_METRIC, SUCCESS_THRESHOLD, passes
 from workbench.comparison._tables import Source, VariantTable, find_table, load_tables
-from workbench.comparison._values import available_metrics, by_case, numeric, paired_cases
+from workbench.comparison._values import available_metrics, by_case, keyed_like, numeric, paired_cases
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -22,7 +22,8 @@ def question_diff(a: VariantTable, b: VariantTable, metric: str, threshold: floa
     """The per-question diff of two variant tables (see ``diff_questions``)."""
     import pandas as pd
 
-    fa, fb = by_case(a), by_case(b)
+    fa = by_case(a)
+    fb = keyed_like(fa, by_case(b))
     if metric not in fa.columns and metric not in fb.columns:
         raise WorkbenchError(f"metric '{metric}' is in neither '{a.name}' nor '{b.name}' — available: {', '.join(available_metrics([a, b]))}")
     common = paired_cases(fa, fb)

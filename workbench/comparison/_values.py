@@ -4,7 +4,7 @@ cost and success parts of cost per success."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.comparison._metrics import COST_PER_SUCCESS, higher_is_better
 from workbench.comparison._tables import VariantTable
@@ -14,7 +14,7 @@ from workbench.results import ROUTING_COLUMNS
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MEASUREMENTS", "OPT_IN", "available_metrics", "by_case", "finite", "numeric", "paired_cases", "success_parts", "text_in"]
+__all__ = ["MEASUREMENTS", "OPT_IN", "available_metrics", "by_case", "finite", "keyed_like", "numeric", "paired_cases", "success_parts", "text_in"]
 
 # Per-question columns that are not measurements of the answer (``prompt_tokens_cut``, the tokens cut from a prompt
 # longer than the model's context window, says why an answer may be poor: it was compared as a score, higher better).
@@ -42,6 +42,29 @@ def paired_cases(base: pd.DataFrame, other: pd.DataFrame) -> pd.Index:
         return common
     same = base.loc[common, "question"].astype(str).to_numpy() == other.loc[common, "question"].astype(str).to_numpy()
     return common[same]
+
+
+def keyed_like(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """``other`` (a ``by_case`` table) under ``base``'s case ids, matched by question text, when the two share no case
+    id at all: one dataset's runs logged before and after its default ids changed (``questions-1``... became
+    ``case-1``...) answer the same questions under other ids, and would pair on none. A question asked twice in either
+    table is left unmatched; ``other`` is returned as it is when any id is shared or a table has no question text."""
+    if "question" not in base.columns or "question" not in other.columns or len(base.index.intersection(other.index)):
+        return other
+    base_ids = _unique_questions(base)
+    other_ids = _unique_questions(other)
+    renamed = {other_ids[q]: base_ids[q] for q in other_ids.keys() & base_ids.keys()}
+    if not renamed:
+        return other
+    out = other.rename(index=renamed)
+    return out.assign(case_id=out.index)
+
+
+def _unique_questions(frame: pd.DataFrame) -> dict[str, Any]:
+    """Question text -> case id, for the questions asked once in the table."""
+    questions = frame["question"].astype(str)
+    once = questions[~questions.duplicated(keep=False)]
+    return dict(zip(once.to_numpy(), once.index))
 
 
 def numeric(frame: pd.DataFrame, column: str) -> pd.Series:
