@@ -27,6 +27,16 @@ def test_a_gguf_identity_is_its_content_hash_computed_once_and_again_when_the_fi
     assert LlamaCppGenerator("llamacpp:" + str(copy), copy, n_ctx=4096).identity != first  # another context window
 
 
+def test_answers_cached_before_llama_cpp_forgot_the_previous_prompt_are_not_served(tmp_path: Path) -> None:
+    # until 9e4ad74 (2026-12-02) a reused KV-cache prefix made an answer depend on the question asked before it; those
+    # answers stayed in teams' caches under this very identity, so every later sweep (and the run a bundle was promoted
+    # on) reported them, while the bundle, answering afresh, said something else
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"weights v1")
+    before = f"gguf:{file_sha256(model)}:ctx2048:json4x160"  # the identity those answers were cached under
+    assert LlamaCppGenerator("llamacpp:" + str(model), model).identity != before
+
+
 def test_the_sidecar_is_trusted_only_for_the_size_and_time_it_records(tmp_path: Path) -> None:
     model = tmp_path / "m.gguf"
     model.write_bytes(b"abc")

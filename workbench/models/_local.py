@@ -151,6 +151,12 @@ def _memory_capped() -> bool:
     return resource.getrlimit(resource.RLIMIT_DATA)[0] != resource.RLIM_INFINITY
 
 
+# How llama.cpp is run to answer, raised whenever the same file, prompt and parameters give other answers: answers are
+# cached under the identity across upgrades. 2: the previous prompt is forgotten before each answer (until 2026-12-02
+# a reused KV-cache prefix made an answer depend on the question asked before it).
+_ANSWERING_REVISION = 2
+
+
 class LlamaCppGenerator:
     """A GGUF model run in-process by llama.cpp, as a completion model (default) or through its chat template.
 
@@ -179,8 +185,9 @@ class LlamaCppGenerator:
 
     @property
     def identity(self) -> str:
-        """The GGUF file's sha256 (computed once per file), the context size and the JSON caps."""
-        return f"gguf:{file_sha256(self.path)}:ctx{self.n_ctx}:json{self.json_max_items}x{self.json_max_length}"
+        """The GGUF file's sha256 (computed once per file), the context size, the JSON caps and how llama.cpp is run."""
+        return (f"gguf:{file_sha256(self.path)}:ctx{self.n_ctx}:json{self.json_max_items}x{self.json_max_length}"
+                f":r{_ANSWERING_REVISION}")
 
     def generate(
         self,
