@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from tests.promotion.conftest import GATES, Swept, fake_models, scripted_answer, write_project
+from tests.promotion.conftest import GATES, Swept, fake_models, scripted_answer, sweep, write_project
 from workbench.config import settings
 from workbench.models import GEMMA_ID
 from workbench.promotion import GateFailed, PromotionError, SecretFound, alias_history, prompt_registry_name
@@ -168,6 +168,22 @@ def test_only_variant_runs_that_finished_can_be_promoted(swept: Swept) -> None:
     assert retrieval.variants[0].status == "FINISHED"
     with pytest.raises(PromotionError, match="is a retrieval-only variant .no prompt, no model."):
         wb.promote(retrieval.variants[0].run_id, name="assist-h", alias="staging", settings=swept.settings)  # type: ignore[arg-type]
+
+
+def test_a_run_retrieved_from_chunks_an_older_workbench_cut_differently_is_refused(tmp_path: Path) -> None:
+    # promoted on the evidence of the old chunks, its bundle rebuilt the pipeline with this workbench's chunkers: not
+    # the pipeline that was evaluated, and nothing said so
+    from workbench import grid
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(grid, "CHUNKING_REVISION", grid.CHUNKING_REVISION - 1)  # the sweep of an older workbench
+        old = sweep(tmp_path / "old")
+    with pytest.raises(PromotionError, match=r"retrieved from chunks an older workbench cut differently .* run the experiment again"):
+        wb.promote(old.run_id("good"), name="assist-old", alias="staging", settings=old.settings, override_reason="tiny")
+    assert not client(old).search_registered_models()
+    again = wb.run(write_project(old.root), settings=old.settings, models=fake_models(), progress=False)
+    wb.promote(next(v.run_id for v in again.variants if v.variant.prompt.name == "good"), name="assist-old",  # type: ignore[arg-type, union-attr]
+               alias="staging", settings=old.settings, override_reason="tiny")
 
 
 @pytest.mark.parametrize(("mlflow_status", "tags", "says"), [

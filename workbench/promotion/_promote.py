@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from workbench.config import Settings, settings as default_settings
 from workbench.errors import WorkbenchError
+from workbench.grid import index_key
 from workbench.models import hosted_server
 from workbench.promotion._config import (
     ENVIRONMENTS,
@@ -177,6 +178,13 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise PromotionError(f"run {run_id}: variant.yaml / the sweep's experiment.yaml: {exc.title}.{where}: {err['msg']}") from None
+    logged_index, index_now = tags.get("workbench.index_key"), index_key(chunker, retrieval.embedding)
+    if logged_index is not None and logged_index != index_now:  # the bundle would rebuild other chunks than it was scored on
+        raise PromotionError(
+            f"run {run_id} retrieved from chunks an older workbench cut differently (its index {logged_index}, this "
+            f"workbench's {index_now}), so its bundle would not answer as evaluated — run the experiment again (answers "
+            "whose context is unchanged come from the cache) and promote the new run"
+        )
     model = model.model_copy(update={"kind": model.resolved_kind})
     template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
     seed = int(tags.get("workbench.seed", parent_params.get("seed", "0")))
