@@ -393,3 +393,20 @@ def test_the_report_of_a_reused_run_names_the_run_that_computed_it(tmp_path: Pat
     # it named only the copy, whose answers, traces and latencies are the other run's
     assert f"promoted from MLflow run `{reused.run_id}`" in report
     assert f"Its sweep reused the results of run `{computed.run_id}`, which computed them" in report
+
+
+def test_a_version_evaluated_on_chunks_an_older_workbench_cut_differently_is_not_exported(tmp_path: Path, deploy_repo: Path) -> None:
+    # the team's production version, promoted before an upgrade changed the chunkers: its bundle rebuilt this
+    # workbench's chunks, answering otherwise than its EVALUATION.md says
+    from tests.promotion.conftest import sweep
+    from workbench import grid
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(grid, "CHUNKING_REVISION", grid.CHUNKING_REVISION - 1)  # the older workbench sweeps and promotes
+        old = sweep(tmp_path / "old")
+        wb.promote(old.run_id("good"), name="assist-old", alias="staging", settings=old.settings, override_reason="tiny")
+    before = state(deploy_repo)
+    with pytest.raises(ExportError, match=r"assist-old v1: run .* retrieved from chunks an older workbench cut differently .* "
+                                          r"promote the new run to 'staging' and export that"):
+        wb.export("assist-old", "staging", repo=deploy_repo, settings=old.settings)
+    assert state(deploy_repo) == before

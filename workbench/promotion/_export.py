@@ -36,7 +36,7 @@ from workbench.promotion._config import (
 from workbench.promotion._errors import ExportError, SecretFound
 from workbench.promotion._gates import Evidence
 from workbench.promotion._git import GitRepo
-from workbench.promotion._promote import _check_target, current_user, get_run, read_candidate
+from workbench.promotion._promote import _check_target, current_user, get_run, read_candidate, stale_chunks
 from workbench.promotion._registry import (
     LOGGED_MODEL_TAG,
     PROMPT_NAME_TAG,
@@ -205,6 +205,10 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
         files[CONFIG_FILE] = config.to_yaml().encode()
 
     run = get_run(client, run_id)
+    stale = stale_chunks(run_id, run.data.tags, config.chunker, config.retrieval.embedding)
+    if stale is not None:
+        raise ExportError(f"{name} v{mv.version}: {stale} — run its experiment again with this workbench, promote the new run "
+                          f"to '{alias}' and export that")
     try:
         table = load_variant_table(run_id, tracking_uri=cfg.tracking_uri)
     except Exception:  # noqa: BLE001 - a run without its table still exports, without intervals

@@ -178,13 +178,10 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise PromotionError(f"run {run_id}: variant.yaml / the sweep's experiment.yaml: {exc.title}.{where}: {err['msg']}") from None
-    logged_index, index_now = tags.get("workbench.index_key"), index_key(chunker, retrieval.embedding)
-    if logged_index is not None and logged_index != index_now:  # the bundle would rebuild other chunks than it was scored on
-        raise PromotionError(
-            f"run {run_id} retrieved from chunks an older workbench cut differently (its index {logged_index}, this "
-            f"workbench's {index_now}), so its bundle would not answer as evaluated — run the experiment again (answers "
-            "whose context is unchanged come from the cache) and promote the new run"
-        )
+    stale = stale_chunks(run_id, tags, chunker, retrieval.embedding)
+    if stale is not None:
+        raise PromotionError(f"{stale} — run the experiment again (answers whose context is unchanged come from the cache) "
+                             "and promote the new run")
     model = model.model_copy(update={"kind": model.resolved_kind})
     template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
     seed = int(tags.get("workbench.seed", parent_params.get("seed", "0")))
@@ -215,6 +212,17 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
                           variant_id=tags.get("workbench.variant_id", ""), variant_name=run.info.run_name or ""),
     )
     return Candidate(run_id, run.info.experiment_id, parent_id, config, template, metrics, promotion)
+
+
+def stale_chunks(run_id: str, tags: Mapping[str, str], chunker: ChunkerSpec, embedding: str) -> str | None:
+    """Why a bundle of this run would not answer as evaluated, or None: the run's logged index key is not the one this
+    workbench builds for its chunker (an older workbench cut the text into other chunks, ``CHUNKING_REVISION``), so
+    the bundle would rebuild other chunks than the ones it was scored on. None when the run logged no index key."""
+    logged, now = tags.get("workbench.index_key"), index_key(chunker, embedding)
+    if logged is None or logged == now:
+        return None
+    return (f"run {run_id} retrieved from chunks an older workbench cut differently (its index {logged}, this workbench's "
+            f"{now}), so its bundle would not answer as evaluated")
 
 
 def _servers(logged: str | None, roles: Mapping[str, str]) -> dict[str, str] | None:
