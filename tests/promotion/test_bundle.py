@@ -60,6 +60,19 @@ def test_a_different_corpus_is_refused(swept: Swept, bundle_dir: Path, tmp_path:
         wb.load_bundle(bundle_dir, corpus_path=other, index_dir=tmp_path / "index", models=fake_models())
 
 
+def test_a_bundle_is_refused_by_a_workbench_whose_chunkers_cut_text_differently(swept: Swept, bundle_dir: Path, tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # a bundle exported before an upgrade changed the chunkers rebuilt the new chunks, and answered otherwise than
+    # the run it was promoted on, without a word
+    from workbench import grid
+
+    assert wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    monkeypatch.setattr(grid, "CHUNKING_REVISION", grid.CHUNKING_REVISION + 1)  # the deployment's newer workbench
+    with pytest.raises(BundleError, match=rf"config\.yaml: evaluated on chunks cut by chunking revision {grid.CHUNKING_REVISION - 1}, "
+                                          rf"but this workbench cuts revision {grid.CHUNKING_REVISION}, .* promote and export it again"):
+        wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index2", models=fake_models())
+
+
 def test_a_modified_file_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "bundle"
     shutil.copytree(bundle_dir, copy)

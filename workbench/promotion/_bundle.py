@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from workbench.config import settings as default_settings
 from workbench.datasets import Corpus, EvalCase, load_corpus
 from workbench.errors import DataError
+from workbench import grid
 from workbench.grid import embedded_index_key
 from workbench.models import (
     Embedder,
@@ -197,6 +198,11 @@ def load_bundle(
     if template.hash != config.prompt.sha256:
         raise BundleError(f"{folder / config.prompt.file}: prompt differs from the promoted one (sha256 mismatch)")
 
+    revision = config.chunking_revision
+    if revision is not None and revision != grid.CHUNKING_REVISION:  # it would rebuild other chunks than were evaluated
+        raise BundleError(f"{folder / CONFIG_FILE}: evaluated on chunks cut by chunking revision {revision}, but this workbench "
+                          f"cuts revision {grid.CHUNKING_REVISION}, so the answers would differ — load it with the workbench "
+                          "that exported it, or evaluate the configuration again with this one, promote and export it again")
     overrides = dict(models or {})
     corpus = _corpus(config, folder, corpus_path)
     embedding = config.retrieval.embedding

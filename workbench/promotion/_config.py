@@ -96,6 +96,11 @@ class BundleConfig(_Model):
     )
     seed: int = 0
     chunker: ChunkerSpec
+    chunking_revision: int | None = Field(
+        default=None, description="how the chunkers cut text when the configuration was evaluated (workbench.grid."
+        "CHUNKING_REVISION): a workbench that cuts it otherwise refuses the bundle; null when not recorded (a bundle "
+        "exported before workbench recorded it)",
+    )
     retrieval: RetrievalSpec
     corpus: CorpusInfo
     dataset: DatasetInfo

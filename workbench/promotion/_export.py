@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench import grid
 from workbench.comparison import bootstrap_mean, number_text
 from workbench.config import Settings, settings as default_settings
 from workbench.promotion._config import (
     CONFIG_FILE,
+    CONFIG_SCHEMA_FILE,
     MANIFEST_FILE,
     REPORT_FILE,
     AuditRecord,
@@ -209,6 +211,10 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     if stale is not None:
         raise ExportError(f"{name} v{mv.version}: {stale} — run its experiment again with this workbench, promote the new run "
                           f"to '{alias}' and export that")
+    if config.chunking_revision is None and "workbench.index_key" in run.data.tags:  # registered before it was recorded
+        config = config.model_copy(update={"chunking_revision": grid.CHUNKING_REVISION})
+        files[CONFIG_FILE] = config.to_yaml().encode()
+        files[CONFIG_SCHEMA_FILE] = (json.dumps(BundleConfig.model_json_schema(), indent=2) + "\n").encode()
     try:
         table = load_variant_table(run_id, tracking_uri=cfg.tracking_uri)
     except Exception:  # noqa: BLE001 - a run without its table still exports, without intervals

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from workbench.config import Settings, settings as default_settings
 from workbench.errors import WorkbenchError
+from workbench import grid
 from workbench.grid import index_key
 from workbench.models import hosted_server
 from workbench.promotion._config import (
@@ -208,6 +209,7 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         prompt=PromptRef(name=template.name, file=f"prompts/{template.name}.txt",
                          system_file=f"prompts/{template.name}.system.txt" if template.system else None, sha256=template.hash),
         model=model, servers=servers, seed=seed, chunker=chunker, retrieval=retrieval, corpus=corpus, dataset=dataset,
+        chunking_revision=grid.CHUNKING_REVISION if "workbench.index_key" in tags else None,  # not stale: checked above
         source=SourceInfo(run_id=run_id, experiment_id=run.info.experiment_id, parent_run_id=parent_id,
                           variant_id=tags.get("workbench.variant_id", ""), variant_name=run.info.run_name or ""),
     )
