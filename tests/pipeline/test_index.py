@@ -1,8 +1,11 @@
 from pathlib import Path
 
+import shutil
+
 import pytest
 
 from workbench.datasets import Document
+from workbench.errors import WorkbenchError
 from workbench.pipeline import ChromaIndexStore, MemoryIndexStore, Retriever, chunk_document, chunk_stats
 from workbench.spec import ChunkerSpec, RetrievalSpec
 from workbench.testing import HashingEmbedder
@@ -52,6 +55,29 @@ def test_an_index_keeps_the_statistics_of_the_chunks_it_was_built_from(kind: str
     assert reopened is not None and reopened.stats == stats
     store.build("k2", chunks, HashingEmbedder().embed([c.text for c in chunks]))  # built without them: none to report
     assert (opened := store.open("k2")) is not None and opened.stats is None
+
+
+def test_an_index_folder_deleted_while_the_process_runs_is_made_again(tmp_path: Path) -> None:
+    # a notebook deletes .workbench/indexes between two sweeps: Chroma served the deleted database, read-only, and
+    # every later build failed with "attempt to write a readonly database" until the kernel was restarted
+    embedder = HashingEmbedder()
+    build(ChromaIndexStore(tmp_path / "c"), embedder)
+    shutil.rmtree(tmp_path / "c")
+    store = ChromaIndexStore(tmp_path / "c")
+    assert store.open("k1") is None
+    index, chunks = build(store, embedder)
+    assert len(index) == len(chunks) and (tmp_path / "c" / "chroma.sqlite3").exists()
+
+
+def test_a_corrupted_index_folder_is_named_with_what_to_do_every_time(tmp_path: Path) -> None:
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "chroma.sqlite3").write_text("not a database")
+    for _ in range(2):  # the second attempt was Chroma's AttributeError: 'RustBindingsAPI' object has no attribute 'bindings'
+        with pytest.raises(WorkbenchError, match=rf"the index store {tmp_path / 'c'} cannot be opened \(InternalError: .*file is not "
+                                                 r"a database\) — .* delete that folder and run again"):
+            ChromaIndexStore(tmp_path / "c")
+    shutil.rmtree(tmp_path / "c")
+    assert ChromaIndexStore(tmp_path / "c").open("k1") is None
 
 
 def test_mmr_diversifies_results() -> None:

@@ -26,6 +26,7 @@ __all__ = ["ChromaIndexStore", "ChromaServerIndexStore", "Hit", "IndexStore", "M
 _COMPLETE, _KEY, _STARTED = "workbench_complete", "workbench_key", "workbench_build_started"
 _STATS = "workbench_chunk_stats"  # the chunk statistics of the build, as JSON
 _BUILDING = "-building-"
+_DATABASE = "chroma.sqlite3"  # the database of a local Chroma folder
 _STALE_BUILD_S = 6 * 3600  # a build's collection older than this belongs to a build that died
 
 
@@ -211,18 +212,40 @@ class _ChromaStore:
                 self._delete(collection.name)
 
 
+def _forget_chroma_client(path: Path) -> None:
+    """Drop the Chroma system this process keeps for ``path``, so the next client opens the folder afresh. Chroma keeps
+    one per folder for the life of the process, and keeps it after the folder is deleted (serving the deleted database,
+    read-only) or after it failed to start (every later client then fails with an AttributeError)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(path), None)
+
+
 class ChromaIndexStore(_ChromaStore):
-    """Persistent Chroma collections under ``path`` (the default: one machine), telemetry off."""
+    """Persistent Chroma collections under ``path`` (the default: one machine), telemetry off.
+
+    Raises:
+        WorkbenchError: the folder holds a Chroma database that cannot be opened (corrupted, or not Chroma's).
+    """
 
     def __init__(self, path: str | Path) -> None:
         import chromadb
         from chromadb.config import Settings
+        from chromadb.errors import ChromaError
 
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        super().__init__(
-            chromadb.PersistentClient(path=str(self.path), settings=Settings(anonymized_telemetry=False, allow_reset=False))
-        )
+        if not (self.path / _DATABASE).exists():  # deleted since this process opened it, or never opened
+            _forget_chroma_client(self.path)
+        try:
+            client = chromadb.PersistentClient(path=str(self.path), settings=Settings(anonymized_telemetry=False, allow_reset=False))
+        except (ChromaError, ValueError) as exc:
+            _forget_chroma_client(self.path)
+            raise WorkbenchError(
+                f"the index store {self.path} cannot be opened ({type(exc).__name__}: {exc}) — it holds only indexes, "
+                "which are built again: delete that folder and run again"
+            ) from None
+        super().__init__(client)
 
 
 class ChromaServerIndexStore(_ChromaStore):
