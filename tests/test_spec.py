@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from workbench.errors import SpecError
+from workbench.grid import expand_grid
 from workbench.spec import ExperimentSpec, experiment_json_schema, load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -313,6 +314,20 @@ def test_two_model_entries_that_would_share_a_variant_name_need_a_name(tmp_path:
     spec = load_experiment(write(tmp_path, GOOD.replace("chunkers:", hot + "    name: gemma-hot\nchunkers:")))
     assert [m.short_name for m in spec.models] == ["gemma3-270m", "gemma-hot"]
     assert "name" not in spec.models[0].model_dump()  # no name given: the dump (and so every variant id) is unchanged
+
+
+def test_two_retrieval_entries_that_would_share_a_variant_name_need_a_name(tmp_path: Path) -> None:
+    # two mmr_lambda (or two embedding models) at one k were two variants named alike: the leaderboard showed two
+    # 'recursive-400/40|k3-mmr' rows, and the sweep's retrieval curves drew only the first of them
+    mmr = "retrieval:\n  - {k: 3, search: mmr, mmr_lambda: 0.2}\n  - {k: 3, search: mmr, mmr_lambda: 0.8%s}\n"
+    with pytest.raises(SpecError, match=r"retrieval\[0\] and retrieval\[1\] would both be named 'k3-mmr' in variant names — "
+                                        r"give one of them a name: \(e.g. name: k3-mmr-2\)"):
+        load_experiment(write(tmp_path, GOOD + mmr % ""))
+    spec = load_experiment(write(tmp_path, GOOD + mmr % ", name: k3-mmr-diverse"))
+    assert [v.name.split("|")[-1] for v in expand_grid(spec)] == ["k3-mmr", "k3-mmr-diverse"]
+    assert "name" not in spec.retrieval[0].model_dump()  # no name given: the dump (and so every variant id) is unchanged
+    twice = load_experiment(write(tmp_path, GOOD + "retrieval:\n  - {k: 3}\n  - {k: 3}\n"))  # one setting, written twice
+    assert len(expand_grid(twice)) == 1
 
 
 def test_a_byte_order_mark_is_not_part_of_a_prompt_file(tmp_path: Path) -> None:

@@ -391,6 +391,10 @@ class RetrievalSpec(_Spec):
     search: Literal["similarity", "mmr"] = "similarity"
     fetch_k: int = Field(default=20, ge=1, le=1000, description="candidates considered by MMR")
     mmr_lambda: float = Field(default=0.5, ge=0.0, le=1.0)
+    name: Name | None = Field(
+        default=None, description="its name in variant names (default: k and search, e.g. k4-similarity); needed when two "
+        "entries would share one, e.g. two embedding models at one k",
+    )
 
     @field_validator("embedding")
     @classmethod
@@ -403,9 +407,17 @@ class RetrievalSpec(_Spec):
             raise ValueError(f"fetch_k {self.fetch_k} must be at least k {self.k} for mmr")
         return self
 
+    @model_serializer(mode="wrap")
+    def _no_default_name(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # left out when not given, so a setting's dump (and every variant id built from it) is what it was before names
+        data = handler(self)
+        if isinstance(data, dict) and data.get("name") is None:
+            data.pop("name", None)
+        return data
+
     @property
     def label(self) -> str:
-        return f"k{self.k}-{self.search}"
+        return self.name if self.name is not None else f"k{self.k}-{self.search}"
 
 
 class IndexStoreSpec(_Spec):
@@ -735,6 +747,19 @@ class ExperimentSpec(_Spec):
                 raise ValueError(f"models[{named[short][0]}] and models[{i}] would both be named '{short}' in variant names — "
                                  f"give one of them a name: (e.g. name: {short}-2)")
             named.setdefault(short, (i, entry))
+        return value
+
+    @field_validator("retrieval")
+    @classmethod
+    def _unique_retrieval_names(cls, value: tuple[RetrievalSpec, ...]) -> tuple[RetrievalSpec, ...]:
+        # two embedding models (or two mmr_lambda) at one k were two variants of one name: the leaderboard, the
+        # RunPanel and the chunk explorer showed them alike, and the sweep's retrieval curves drew only the first
+        named: dict[str, tuple[int, RetrievalSpec]] = {}
+        for i, entry in enumerate(value):
+            if entry.label in named and named[entry.label][1] != entry:  # identical entries are one variant
+                raise ValueError(f"retrieval[{named[entry.label][0]}] and retrieval[{i}] would both be named '{entry.label}' in "
+                                 f"variant names — give one of them a name: (e.g. name: {entry.label}-2)")
+            named.setdefault(entry.label, (i, entry))
         return value
 
     @field_validator("retrieval")
