@@ -377,12 +377,16 @@ def test_a_limit_that_is_not_a_positive_whole_number_is_one_error_before_any_run
         ("travle", "did you mean 'travel'?"),
         ("travel, policies/leave", "separate several ids with '|' (travel|policies/leave) or give a JSON list, not commas"),
         ("expenses", "use the document ids of that corpus"),
+        # a file the corpus glob leaves out: it was "did you mean 'travel'?", another document, whose label would score
+        # retrieval against the wrong text
+        ("travel-2025", "its file travel-2025.txt is not read with the corpus glob '**/*.md': widen the glob, or drop the label"),
     ],
 )
 def test_a_source_id_the_corpus_lacks_names_the_document_it_likely_means(tmp_path: Path, wb_settings, written: str, fix: str) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "docs" / "policies").mkdir(parents=True)
     (tmp_path / "docs" / "travel.md").write_text("# Travel\n\nBook flights 14 days ahead.\n", encoding="utf-8")
     (tmp_path / "docs" / "policies" / "leave.md").write_text("# Leave\n\n27 days.\n", encoding="utf-8")
+    (tmp_path / "docs" / "travel-2025.txt").write_text("Book trains.\n", encoding="utf-8")
     (tmp_path / "d.jsonl").write_text(json.dumps({"id": "q1", "question": "When?", "source_ids": [written]}) + "\n", encoding="utf-8")
     spec = make_spec(dataset={"path": str(tmp_path / "d.jsonl")}, corpus={"path": str(tmp_path / "docs")})
     tracker = MemoryTracker()

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from workbench.cache import CacheStore, DiskCacheStore
 from workbench.comparison import early_stops, sweep_comparison
 from workbench.config import Settings, settings as default_settings
-from workbench.datasets import Corpus, Dataset, load_corpus, load_dataset
+from workbench.datasets import Corpus, Dataset, document_id, load_corpus, load_dataset
 from workbench.errors import DataError, SpecError, WorkbenchError
 from workbench.execution import ModelResolver, RacingExecutor, VariantJob, executor_for, failed_result, question_workers
 from workbench.grid import Variant, embedded_index_key, expand_grid
@@ -86,11 +86,24 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None) -> tuple[Dataset
     for i, case in enumerate(dataset.cases):
         missing = [s for s in case.source_ids if s not in ids]
         if missing:
+            left_out = _file_left_out(spec, missing[0])
+            fix = (f"its file {left_out} is not read with the corpus glob '{spec.corpus.glob}': widen the glob, or drop the label"
+                   if left_out else _source_id_fix(missing[0], ids))
             raise DataError(
                 f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{missing[0]}' is not a document of corpus "
-                f"'{corpus.name}' — {_source_id_fix(missing[0], ids)}"
+                f"'{corpus.name}' — {fix}"
             )
     return dataset, corpus
+
+
+def _file_left_out(spec: ExperimentSpec, doc_id: str) -> str | None:
+    """The file of the spec's corpus folder (relative to it) whose document id is ``doc_id`` (one the corpus glob leaves
+    out, as the corpus has no such document), or None. A close spelling of another document is then not what was meant."""
+    if spec.corpus.path is None:
+        return None
+    folder = spec.resolve(spec.corpus.path)
+    files = (p.relative_to(folder) for p in sorted(folder.rglob("*")) if p.is_file())
+    return next((f.as_posix() for f in files if document_id(f.with_suffix("").as_posix()) == doc_id), None)
 
 
 def _source_id_fix(name: str, ids: frozenset[str]) -> str:

@@ -11,7 +11,7 @@ from workbench.datasets._loaders import (
     python_reference_corpus,
     read_text,
 )
-from workbench.datasets._models import REFUSAL_CATEGORIES, Corpus, Dataset, Document, EvalCase
+from workbench.datasets._models import REFUSAL_CATEGORIES, Corpus, Dataset, Document, EvalCase, document_id
 
 __all__ = [
     "PYTHON_REFERENCE",
@@ -21,6 +21,7 @@ __all__ = [
     "Document",
     "EvalCase",
     "check_corpus_folder",
+    "document_id",
     "load_corpus",
     "load_dataset",
     "missing_path_fix",
