@@ -161,6 +161,22 @@ def test_a_broken_index_fails_its_variants_not_the_sweep(wb_settings) -> None:  
     assert tracker.runs[result.parent_run_id].status == "FAILED"
 
 
+def test_a_retrieval_sweep_over_questions_without_labelled_sources_says_it_scored_nothing(wb_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # every variant FINISHED with no hit_at_k, recall_at_k, precision_at_k or mrr at all, and nothing said why
+    (tmp_path / "d.jsonl").write_text('{"id": "q1", "question": "How many days of leave?"}\n', encoding="utf-8")
+    spec = make_spec()
+    spec = spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"path": str(tmp_path / "d.jsonl")})})
+    result = wb.run(spec, generate=False, settings=wb_settings, index_store=MemoryIndexStore(), tracker=wb.tracking.MemoryTracker(),
+                    progress=False, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+    assert result.variants[0].status == "FINISHED" and not set(RETRIEVAL_METRICS) & set(result.variants[0].metrics) - {"context_injection"}
+    assert result.notes == (f"no question of {tmp_path / 'd.jsonl'} has labelled source_ids, so no retrieval metric was computed "
+                            "(hit_at_k, recall_at_k, precision_at_k and mrr compare the retrieved chunks with them) — give each question "
+                            "the ids of the corpus documents that answer it",)
+    labelled = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=MemoryIndexStore(), tracker=wb.tracking.MemoryTracker(),
+                      progress=False, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, limit=2)
+    assert labelled.label_notes == ()
+
+
 def test_progress_events_count_indexes_and_scoring(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     spec = make_spec(chunkers=(ChunkerSpec(strategy="markdown", size=600, overlap=0), ChunkerSpec(strategy="sentence", size=400, overlap=0)))
     events: list[wb.ProgressEvent] = []

@@ -270,10 +270,22 @@ class SweepResult:
         return tuple(notes)
 
     @property
+    def label_notes(self) -> tuple[str, ...]:
+        """One line when a sweep that only retrieves has a dataset without a labelled source on any question:
+        hit@k, recall@k, precision@k and MRR compare the retrieved chunks with those labels, so none was computed and
+        its variants finished with no retrieval metric at all (shown by ``workbench run``, the RunPanel and the
+        chunk explorer)."""
+        if any(v.variant.generates for v in self.variants) or any(c.source_ids for c in self.dataset.cases):
+            return ()
+        return (f"no question of {self.dataset.source or self.dataset.name} has labelled source_ids, so no retrieval metric was "
+                "computed (hit_at_k, recall_at_k, precision_at_k and mrr compare the retrieved chunks with them) — give each "
+                "question the ids of the corpus documents that answer it",)
+
+    @property
     def notes(self) -> tuple[str, ...]:
-        """What the sweep's numbers do not say by themselves: ``truncation_notes``, ``price_notes``, ``scorer_notes``
-        and ``routing_notes``."""
-        return (*self.truncation_notes, *self.price_notes, *self.scorer_notes, *self.routing_notes)
+        """What the sweep's numbers do not say by themselves: ``label_notes``, ``truncation_notes``, ``price_notes``,
+        ``scorer_notes`` and ``routing_notes``."""
+        return (*self.label_notes, *self.truncation_notes, *self.price_notes, *self.scorer_notes, *self.routing_notes)
 
     def variant(self, key: str) -> VariantResult:
         """A variant by id, name or MLflow run id."""

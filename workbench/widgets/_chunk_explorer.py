@@ -213,7 +213,8 @@ class ChunkExplorer(w.VBox):
             m = v.metrics
             rows.append(f"{esc(v.variant.retrieval.label)}: " + ", ".join(
                 f"{name} <b>{m[name]:.3f}</b>" for name in ("hit_at_k", "recall_at_k", "mrr") if name in m))
-        return "<br>".join(rows) + f"<div class='wb-muted'>{len(sweep.dataset)} questions · sweep {esc(sweep.parent_run_id or '')}</div>"
+        notes = "".join(f"<div class='wb-muted'>{esc(note)}</div>" for note in sweep.notes)
+        return "<br>".join(rows) + f"<div class='wb-muted'>{len(sweep.dataset)} questions · sweep {esc(sweep.parent_run_id or '')}</div>{notes}"
 
     def _tokenizer_for(self, spec: ChunkerSpec) -> Any:
         if spec.strategy != "token":
