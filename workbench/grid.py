@@ -21,7 +21,9 @@ __all__ = ["CHUNKING_REVISION", "Variant", "embedded_index_key", "expand_grid", 
 # brackets, at the danda, Arabic and Urdu full stops, and at Chinese and Japanese full stops with no space after them;
 # the recursive and token chunkers cut Chinese and Japanese text after its full stops, and keep a separator at the end
 # of the piece it closes.
-CHUNKING_REVISION = 3
+# 4: the last characters of a long unbroken run, which the splitter repeats as a chunk within the overlap, are placed at
+# the end of that run, not at the next copy of them (which put the chunks after it out of place).
+CHUNKING_REVISION = 4
 
 
 def _digest(payload: Any, n: int = 12) -> str:

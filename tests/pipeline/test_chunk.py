@@ -146,6 +146,19 @@ def test_chunks_of_a_repeating_text_are_placed_where_they_were_cut(name: str, st
     assert [i for i, ch in enumerate(text) if i not in covered and not ch.isspace()] == []
 
 
+@pytest.mark.parametrize("strategy", ["recursive", "markdown"])
+def test_the_end_of_a_long_run_repeated_within_the_overlap_is_placed_at_that_end(strategy: str) -> None:
+    # the splitter cuts a run longer than the size (a rule of '=', a base64 line) character by character and repeats its
+    # last characters as a chunk of their own; that chunk was placed at the next rule, and the text after it (here the
+    # heading) was then placed before its predecessor: the explorer showed it out of place, a markdown chunk got the
+    # wrong header
+    text = "# Intro\n\n" + "=" * 30 + "\nSection two\n" + "=" * 30
+    chunks = chunk_document(Document("d", text), ChunkerSpec(strategy=strategy, size=20, overlap=18))
+    assert all(c.start >= 0 and text[c.start : c.end] == c.text for c in chunks)
+    assert all(a.start < b.start and a.end <= b.end for a, b in zip(chunks, chunks[1:]))
+    assert [(c.start, c.end) for c in chunks if c.text == "=" * 18] == [(21, 39)]
+
+
 # where sentences end in other scripts and punctuation: capitals with accents, caseless scripts, full stops with no
 # space after them (Chinese, Japanese), the danda, closing quotes and brackets after the full stop
 SENTENCES = {

@@ -292,7 +292,13 @@ def _place(text: str, piece: str, previous: tuple[int, int], overlap: int, lengt
     earlier copy.
     """
     before, end = previous
-    start = text.find(piece, max(before + 1, end - len(piece) + 1))
+    start = text.find(piece, max(before + 1, end - len(piece)))
+    if start >= 0 and start + len(piece) == end:
+        # the previous chunk's last characters again: the splitter repeats them when they fit in the overlap (the end of
+        # a long unbroken run), unless the same text follows across whitespace (two lines alike, e.g. ``` and ```)
+        after = text.find(piece, end)
+        if after >= 0 and not text[end:after].strip():
+            start = after
     if 0 <= start < end and length(text[start:end]) > overlap:
         start = text.find(piece, _first_fitting(text, start + 1, end, overlap, length))
     return start if start >= 0 else text.find(piece)
