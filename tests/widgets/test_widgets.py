@@ -615,6 +615,20 @@ def test_chunk_explorer_refuses_an_experiment_that_retrieves_from_another_corpus
     assert ChunkExplorer(tmp_path, glob="*.*", experiment=spec).experiment is spec
 
 
+def test_chunk_explorer_refuses_to_score_a_corpus_edited_since_it_read_it(tmp_path: Path, cfg: Settings) -> None:
+    """A document edited in another tab after the explorer was made: 'Score retrieval' read the folder again and scored
+    chunks of the new text beside the old chunks on screen."""
+    (tmp_path / "travel.md").write_text("# Travel\n\nBook flights 14 days ahead.\n", encoding="utf-8")
+    (tmp_path / "leave.md").write_text("# Leave\n\n27 days a year.\n", encoding="utf-8")
+    (tmp_path / "d.jsonl").write_text('{"id": "q1", "question": "When do I book flights?", "source_ids": ["travel"]}\n', encoding="utf-8")
+    spec = handbook_spec(corpus={"path": str(tmp_path), "glob": "*.md"}, dataset={"path": str(tmp_path / "d.jsonl")})
+    explorer = ChunkExplorer(tmp_path, glob="*.md", experiment=spec, run_options={"settings": cfg, "models": fakes()})
+    (tmp_path / "travel.md").write_text("# Travel\n\nBook flights 21 days ahead.\n", encoding="utf-8")
+    assert explorer.score_retrieval() is None and explorer.sweep is None
+    assert (f"corpus &#x27;{tmp_path.name}&#x27; changed since the explorer read it (travel), so &#x27;Score retrieval&#x27; would "
+            "score chunks you do not see — create the ChunkExplorer again") in explorer.scores.value
+
+
 def test_score_retrieval_runs_in_the_background_so_a_run_panel_sweep_ahead_of_it_can_still_be_stopped(cfg: Settings) -> None:
     """The button ran the sweep in the kernel: behind a RunPanel's sweep (one sweep at a time per process) the kernel
     hung until that sweep ended, and the RunPanel's Stop, which the kernel handles, could not be pressed."""

@@ -55,6 +55,12 @@ def _check_same_corpus(shown: wb.Corpus, experiment: wb.ExperimentSpec) -> None:
             another glob).
     """
     scored = load_spec_corpus(experiment)
+    if scored.hash != shown.hash and scored.ids == shown.ids:  # its files were edited since the explorer read them
+        changed = [d.id for d in scored.documents if d.text != shown.get(d.id).text]
+        raise wb.WorkbenchError(
+            f"corpus '{scored.name}' changed since the explorer read it ({', '.join(changed[:3])}{', …' if len(changed) > 3 else ''}), so "
+            "'Score retrieval' would score chunks you do not see — create the ChunkExplorer again to chunk what it holds now"
+        )
     if scored.hash != shown.hash:
         ref = experiment.corpus
         source = ref.builtin or f"{experiment.resolve(ref.path or '')} with glob='{ref.glob}'"
@@ -172,6 +178,7 @@ class ChunkExplorer(w.VBox):
             return
         try:
             spec = _with_chunker(self.experiment, self.spec())  # the chunker as set now, not when the thread gets to it
+            _check_same_corpus(self.corpus, spec)  # read again: its files may have been edited since
         except wb.WorkbenchError as exc:
             self.scores.value = error_html(str(exc))
             return
