@@ -89,3 +89,14 @@ def test_mmr_diversifies_results() -> None:
     mmr = Retriever(index, embedder, RetrievalSpec(k=2, search="mmr", fetch_k=3, mmr_lambda=0.3)).retrieve("exception handling try except")
     assert [h.chunk.doc_id for h in sim] == ["a", "a"]
     assert {h.chunk.doc_id for h in mmr} == {"a", "b"}
+
+
+def test_mmr_answers_a_question_whose_vector_has_no_direction_as_similarity_search_does() -> None:
+    # the hashing embedder reads ASCII words only: a question in Japanese is the zero vector, and MMR's relevance was
+    # NaN ("ValueError: NaN values found"), which failed the whole variant over one question
+    embedder = HashingEmbedder()
+    index, chunks = build(MemoryIndexStore(), embedder)
+    assert embedder.embed(["東京は?"]) == [[0.0] * embedder.dim]
+    mmr = Retriever(index, embedder, RetrievalSpec(k=2, search="mmr", fetch_k=4)).retrieve("東京は?")
+    similar = Retriever(index, embedder, RetrievalSpec(k=2)).retrieve("東京は?")
+    assert [h.chunk.id for h in mmr] == [h.chunk.id for h in similar] and len(mmr) == 2

@@ -17,6 +17,8 @@ def _mmr(query: list[float], hits: list[Hit], k: int, lambda_mult: float) -> lis
 
     if not hits:
         return []
+    if not any(query):  # nothing to be relevant to (the fake embedder has no words for "東京"): the similarity order, as search gives
+        return [Hit(h.chunk, h.score) for h in hits[:k]]
     picked = maximal_marginal_relevance(
         np.array(query), [list(h.vector or ()) for h in hits], lambda_mult=lambda_mult, k=min(k, len(hits))
     )
