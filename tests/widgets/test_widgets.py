@@ -15,7 +15,7 @@ import workbench as wb
 from workbench.config import Settings, settings
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID
 from workbench.pipeline import chunk_corpus
-from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec
+from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec, RetrievalSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import load_question_reviews
 from workbench.widgets import ChunkExplorer, GridBuilder, Leaderboard, QuestionInspector, RunPanel
@@ -78,6 +78,16 @@ def test_grid_builder_counts_variants_and_model_calls_as_the_grid_changes() -> N
     assert "✓" in bad.check.value and "<b>20</b> model calls" in builder.summary.value
     builder.limit.value = 0  # 0 means every question
     assert builder.questions() == 24
+
+
+def test_grid_builder_names_a_retrieval_setting_so_two_embedding_models_can_be_compared() -> None:
+    builder = GridBuilder(handbook_spec())
+    builder.retrieval.add(RetrievalSpec(k=2, embedding="openai:text-embedding-3-small"))
+    assert "retrieval[0] and retrieval[1] would both be named &#x27;k2-similarity&#x27;" in builder.summary.value
+    builder.retrieval.rows[1].name.value = "k2-openai"
+    assert [r.label for r in builder.spec().retrieval] == ["k2-similarity", "k2-openai"]
+    builder.retrieval.rows[1].k.value, builder.retrieval.rows[1].name.value = 3, " "  # cleared: the default name again
+    assert "name" not in builder.spec().retrieval[1].model_dump() and builder.spec().retrieval[1].label == "k3-similarity"
 
 
 def test_grid_builder_counts_no_model_calls_for_a_grid_left_with_no_models() -> None:

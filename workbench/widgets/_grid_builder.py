@@ -127,14 +127,17 @@ class _RetrievalRow(w.HBox):
         self.k = w.IntSlider(value=retrieval.k, min=1, max=max(20, retrieval.k), description="top k", continuous_update=False)
         self.search = w.Dropdown(options=["similarity", "mmr"], value=retrieval.search, description="search", layout=w.Layout(width="220px"))
         self.embedding = w.Combobox(value=retrieval.embedding, options=[MINILM_ID], description="embedding", ensure_option=False, layout=w.Layout(width="320px"))
-        for widget in (self.k, self.search, self.embedding):
+        # two settings that differ in what the row does not show (the embedding model, mmr_lambda) need names of their own
+        self.name = w.Text(value=retrieval.name or "", placeholder=retrieval.label, description="name", layout=w.Layout(width="220px"))
+        for widget in (self.k, self.search, self.embedding, self.name):
             widget.observe(lambda _c: on_change(), names="value")
-        super().__init__([self.k, self.search, self.embedding])
+        super().__init__([self.k, self.search, self.embedding, self.name])
 
     def value(self) -> dict[str, Any]:
         data = self.original.model_dump(mode="json")
         data.update(k=self.k.value, search=self.search.value, embedding=self.embedding.value.strip())
-        return data
+        name = self.name.value.strip()
+        return {**data, "name": name} if name else {k: v for k, v in data.items() if k != "name"}
 
 
 def _default_spec(base_dir: Path) -> wb.ExperimentSpec:
