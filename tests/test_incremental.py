@@ -410,3 +410,25 @@ def test_a_run_made_before_the_chunkers_cut_text_differently_is_computed_again(
     assert not any(v.reused_from for v in upgraded.variants)
     assert [v.variant.id for v in upgraded.variants] == [v.variant.id for v in first.variants]
     assert all(v.reused_from for v in sweep(spec, wb_settings, models).variants)  # nothing changed since: reused
+
+
+def test_a_run_reused_from_a_run_deleted_since_is_computed_again_with_its_scores_on_its_traces(
+    wb_settings: Settings, models: Models
+) -> None:
+    """A lead who deleted an old sweep's runs in the MLflow UI deleted their traces' scores with them (MLflow removes a
+    run's assessments): a later copy of such a run linked traces with no scores and named a deleted run as its origin."""
+    spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    cold = sweep(spec, wb_settings, models)
+    warm = sweep(spec, wb_settings, models)
+    client = MlflowClient(wb_settings.tracking_uri)
+    client.delete_run(cold.variants[0].run_id)  # the first sweep's runs, cleaned up in the UI
+    client.delete_run(cold.parent_run_id)
+    third = sweep(spec, wb_settings, models)
+    again = third.variants[0]
+    assert again.reused_from is None and len(again.records) == QUESTIONS
+    assert again.metrics["cache_hits"] == QUESTIONS and models.calls == QUESTIONS  # computed again from the cache
+    traces = client.search_traces(locations=[third.experiment_id], run_id=again.run_id)
+    assert len(traces) == QUESTIONS
+    assert all({a.name for a in t.info.assessments} >= {"token_f1", "hit_at_k"} for t in traces)
+    assert sweep(spec, wb_settings, models).variants[0].reused_from == again.run_id
+    assert warm.variants[0].reused_from == cold.variants[0].run_id

@@ -389,7 +389,8 @@ class MlflowTracker:
         """Variant id -> the newest FINISHED run of this experiment logged with that variant's reuse key whose
         per-question table is still there and readable: a run whose artifacts were deleted (to save disk, by an
         artifact store's expiry) would be reused as metrics without questions, and left out of every comparison; one
-        whose table was cut short (a full disk, a killed sync) would fail every sweep that tried to reuse it."""
+        whose table was cut short (a full disk, a killed sync) would fail every sweep that tried to reuse it. A copy of a
+        run deleted since is not reused either: the traces it links lost their scores with that run."""
         out = {}
         for variant_id, key in keys.items():
             runs = self.client.search_runs(
@@ -397,10 +398,23 @@ class MlflowTracker:
                 f"tags.`{REUSE_KEY_TAG}` = '{key}' and tags.`workbench.status` = 'FINISHED' and attributes.status = 'FINISHED'",
                 order_by=["attributes.start_time DESC"], max_results=_REUSE_CANDIDATES,
             )
-            found = next((r.info.run_id for r in runs if self._has_results_table(r.info.run_id)), None)
+            found = next((r.info.run_id for r in runs if self._origin_kept(r) and self._has_results_table(r.info.run_id)), None)
             if found is not None:
                 out[variant_id] = found
         return out
+
+    def _origin_kept(self, run: Any) -> bool:
+        """Whether the run that computed ``run`` (itself, or the one it was reused from) is still there: deleting a run
+        (the MLflow UI's Delete) deletes the scores on its traces, which every copy of it links instead of holding."""
+        from mlflow.exceptions import MlflowException
+
+        origin = run.data.tags.get(REUSED_FROM_TAG)
+        if origin is None:
+            return True
+        try:
+            return str(self.client.get_run(origin).info.lifecycle_stage) == "active"
+        except MlflowException:  # deleted for good (mlflow gc)
+            return False
 
     def _has_results_table(self, run_id: str) -> bool:
         """Whether the run has its per-question table, and it and its chunk statistics (when logged) read as JSON."""
