@@ -61,6 +61,11 @@ def test_a_router_entry_loads_round_trips_and_is_one_variant(tmp_path: Path) -> 
     assert params["router.cheap.id"] == "local:smollm2-135m-instruct" and params["router.cheap.kind"] == "chat"
     assert params["router.strong.kind"] == "completion"
     assert params["router.escalate_when.retrieval_score_below"] == "0.3"
+    # as the MLflow UI shows and filters them: JSON's true, not Python's repr 'True'; a signal left unset is no param
+    # (it was 'None', a string that sorts and filters as a value)
+    assert params["router.escalate_when.refusal_or_empty"] == "true"
+    assert "router.escalate_when.grounding_below" not in params
+    assert not {v for v in params.values() if v in ("None", "True", "False")}
 
 
 def test_a_router_id_covers_both_models_and_the_thresholds(tmp_path: Path) -> None:

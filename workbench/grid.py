@@ -105,15 +105,16 @@ class Variant:
         return index_key(self.chunker, self.retrieval.embedding)
 
     def params(self) -> dict[str, str]:
-        """Flattened parameters, as logged to MLflow (``chunker.size``, ``model.params.max_tokens``...)."""
+        """Flattened parameters, as logged to MLflow (``chunker.size``, ``model.params.max_tokens``...): lists and
+        booleans as JSON (``["\\n"]``, ``true``), a setting left unset (a router signal that is off) not at all."""
         flat: dict[str, str] = {}
 
         def walk(prefix: str, value: Any) -> None:
             if isinstance(value, dict):
                 for k, v in value.items():
                     walk(f"{prefix}.{k}" if prefix else k, v)
-            else:
-                flat[prefix] = json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
+            elif value is not None:
+                flat[prefix] = json.dumps(value) if isinstance(value, (list, tuple, bool)) else str(value)
 
         data = self.to_dict()
         if self.prompt is not None and self.model is not None:
