@@ -130,6 +130,15 @@ def test_failed_variant_is_a_failed_run_with_the_error(wb_settings) -> None:  # 
     assert run.info.status == "FAILED"
     assert "boom" in run.data.tags["workbench.error"]
     assert MlflowClient().get_run(result.parent_run_id).info.status == "FAILED"
+    # the trace's red generate span says why (it held no error at all: only the trace's 'generation' assessment did)
+    traces = mlflow.search_traces(locations=[result.experiment_id], run_id=run.info.run_id, return_type="list")
+    assert len(traces) == 2
+    for trace in traces:
+        generate = next(s for s in trace.data.spans if s.name == "generate")
+        assert generate.status.status_code == "ERROR" and generate.status.description == "RuntimeError: boom"
+        assert [(e.name, e.attributes) for e in generate.events] == [
+            ("exception", {"exception.type": "RuntimeError", "exception.message": "RuntimeError: boom"})
+        ]
 
 
 @pytest.mark.parametrize("failing_artifact", ["experiment.yaml", "variant.yaml"])

@@ -592,7 +592,7 @@ class MlflowTracker:
             _generate_span(
                 trace, "generate", prompt=record.prompt, model_id=variant.model.id, generation=record.generation,
                 attributes={"kind": variant.model.resolved_kind}, started_ns=record.retrieved_ns, ended_ns=record.ended_ns,
-                failed=record.error is not None,
+                error=record.error,
             )
         trace.root.set_outputs({"answer": record.answer, "retrieved_source_ids": list(record.retrieved_ids)})
         trace.root.end(end_time_ns=record.ended_ns, status="ERROR" if record.error else "OK")
@@ -647,16 +647,17 @@ def _call_span(trace: TraceBuilder, call: ModelCall, kind: str) -> None:
     _generate_span(
         trace, f"generate ({call.role})", prompt=call.prompt, model_id=call.model_id, generation=call.generation,
         attributes={"kind": kind, "role": call.role, "cost_usd": call.cost_usd}, started_ns=call.started_ns,
-        ended_ns=call.ended_ns, failed=call.error is not None,
+        ended_ns=call.ended_ns, error=call.error,
     )
 
 
 def _generate_span(
     trace: TraceBuilder, name: str, *, prompt: str, model_id: str, generation: Generation | None, attributes: dict[str, Any],
-    started_ns: int, ended_ns: int, failed: bool,
+    started_ns: int, ended_ns: int, error: str | None,
 ) -> None:
-    """One model call as an LLM span: its prompt, answer, token usage and latency."""
-    from mlflow.entities import SpanType
+    """One model call as an LLM span: its prompt, answer, token usage and latency, or the error it failed with (the
+    span's status and an ``exception`` event, which the trace view shows on the red span)."""
+    from mlflow.entities import SpanEvent, SpanStatus, SpanStatusCode, SpanType
     from mlflow.tracing.constant import SpanAttributeKey
 
     span = trace.span(
@@ -673,7 +674,13 @@ def _generate_span(
         span.set_attribute("latency_s", generation.latency_s)
         if generation.prompt_tokens_cut:  # the model read the prompt above without its first tokens
             span.set_attribute("prompt_tokens_cut", generation.prompt_tokens_cut)
-    span.end(end_time_ns=ended_ns, status="ERROR" if failed else "OK")
+    if error is None:
+        span.end(end_time_ns=ended_ns, status="OK")
+        return
+    error = redact(error)  # neither the event nor the status is an argument the redacting span reads
+    kind = error.split(":", 1)[0]  # errors read "RuntimeError: ..."
+    span.add_event(SpanEvent("exception", ended_ns, {"exception.type": kind if kind.isidentifier() else "Error", "exception.message": error}))
+    span.end(end_time_ns=ended_ns, status=SpanStatus(SpanStatusCode.ERROR, error))
 
 
 def routing_tags(record: QuestionRecord) -> dict[str, str]:
