@@ -241,6 +241,8 @@ def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_comput
     low, high = (float(x) for x in tags["workbench.racing.interval"].split(","))
     assert low <= high < 0 and tags["workbench.racing.leader"] == banana.stopped_early.leader
     assert "workbench.reuse_key" not in tags and "workbench.reuse_key" in client.get_run(a.run_id).data.tags
+    assert tags["mlflow.note.content"].startswith(f"Stopped early by racing {banana.stopped_early.label}:")  # the run page
+    assert "mlflow.note.content" not in client.get_run(a.run_id).data.tags  # a run that finished needs no explaining
     assert run.data.metrics["questions"] == n
     board_json = json.loads(Path(client.download_artifacts(raced.parent_run_id, "leaderboard.json", str(wb_settings.root))).read_text())
     logged_rows = {row["run_id"]: row for row in board_json}  # the parent's summary says so too, not only 'questions'

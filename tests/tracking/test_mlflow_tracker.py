@@ -129,6 +129,8 @@ def test_failed_variant_is_a_failed_run_with_the_error(wb_settings) -> None:  # 
     run = MlflowClient().get_run(result.variants[0].run_id)
     assert run.info.status == "FAILED"
     assert "boom" in run.data.tags["workbench.error"]
+    # the run page's description says why, where a lead reads first (it was empty: the error was one tag of many)
+    assert run.data.tags["mlflow.note.content"] == f"FAILED: {run.data.tags['workbench.error']}"
     assert MlflowClient().get_run(result.parent_run_id).info.status == "FAILED"
     # the trace's red generate span says why (it held no error at all: only the trace's 'generation' assessment did)
     traces = mlflow.search_traces(locations=[result.experiment_id], run_id=run.info.run_id, return_type="list")

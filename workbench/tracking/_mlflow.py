@@ -47,6 +47,7 @@ from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tag
 from workbench.tracking._protocol import COMPARISON_FILE, MODELS_TAG, PLOTS_DIR, SweepComparison, SweepHandle
 
 RUN_TYPE_TAG = "mlflow.runType"
+NOTE_TAG = "mlflow.note.content"  # a run's (or an experiment's) description in the MLflow UI
 EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
 _PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "llama-cpp-python", "sentence-transformers", "ragas", "pandas")
 _MAX_PARAM = 6000
@@ -145,7 +146,7 @@ class MlflowTracker:
         try:
             return str(
                 self.client.create_experiment(
-                    spec.name, artifact_location=location, tags={"mlflow.note.content": _note(spec.description or spec.name)}
+                    spec.name, artifact_location=location, tags={NOTE_TAG: _note(spec.description or spec.name)}
                 )
             )
         except MlflowException as exc:  # another process created it first (two notebooks starting the same experiment)
@@ -439,7 +440,9 @@ class MlflowTracker:
         source = self.client.get_run(source_run_id)
         tags = {k: v for k, v in source.data.tags.items() if k not in ("mlflow.parentRunId", "mlflow.runName")}
         origin = tags.get(REUSED_FROM_TAG) or source_run_id
-        tags.update({"mlflow.parentRunId": sweep.run_id, REUSED_FROM_TAG: origin})
+        tags.update({"mlflow.parentRunId": sweep.run_id, REUSED_FROM_TAG: origin,
+                     NOTE_TAG: f"Reused from run {origin} (an earlier sweep's results for this variant, its traces linked): "
+                               "nothing was computed again"})
         run = self.client.create_run(sweep.experiment_id, start_time=source.info.start_time, tags=_child_tags(sweep, variant), run_name=variant.name)
         with self._ended_if_logging_fails(run.info.run_id):
             return self._copy_reused(sweep, run.info.run_id, variant, source, origin, tags, dataset)
@@ -523,6 +526,9 @@ class MlflowTracker:
         if result.outcome.error:
             tags["workbench.error"] = redact(result.outcome.error)[:5000]  # redacted before a cut can split a key
             tags["workbench.error_kind"] = result.outcome.error_kind or ""
+        note = _variant_note(result)
+        if note is not None:
+            tags[NOTE_TAG] = note
         if result.stopped_early is not None:
             tags.update(racing_tags(result.stopped_early))
         elif reuse_key is not None and result.complete:  # a run stopped early or with question errors is never reused
@@ -691,6 +697,16 @@ def routing_tags(record: QuestionRecord) -> dict[str, str]:
         "workbench.escalated": "true" if decision is not None and decision.escalate else "false",
         "workbench.escalation_reasons": decision.reason_text if decision is not None else "",
     }
+
+
+def _variant_note(result: VariantResult) -> str | None:
+    """The run page's description of a variant run that did not simply finish: why it failed, or why racing stopped it."""
+    if result.stopped_early is not None:
+        return (f"Stopped early by racing {result.stopped_early.label}: its metrics are over the questions it answered; "
+                "run the experiment again without racing to finish it")
+    if result.outcome.error:
+        return _note(f"{result.status}: {redact(result.outcome.error)[:5000]}")  # as its workbench.error tag
+    return None
 
 
 def _note(text: str) -> str:
