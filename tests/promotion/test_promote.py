@@ -77,6 +77,8 @@ def test_promote_to_staging_registers_prompt_config_and_audit(swept: Swept) -> N
     # the configuration is a LoggedModel whose artifacts hold config.yaml and the prompt file
     logged = c.get_logged_model(mv.tags["workbench.logged_model_id"])
     assert logged.source_run_id == run_id and logged.params["chunker.size"] == "200"
+    # as the evaluation run's params read: no Python reprs ('None' for a kind left to its default, 'True')
+    assert not {k: v for k, v in logged.params.items() if v in ("None", "True", "False")}
     assert {"config.yaml", "config.schema.json", "prompts"} <= {a.path for a in c.list_logged_model_artifacts(logged.model_id)}
 
 

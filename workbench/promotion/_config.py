@@ -149,11 +149,9 @@ class BundleConfig(_Model):
             flat["prompt.registry"] = f"{self.prompt.registry_name}/{self.prompt.registry_version}"
         for prefix, model in (("model", self.model), ("chunker", self.chunker), ("retrieval", self.retrieval)):
             for key, value in model.model_dump(mode="json").items():
-                if isinstance(value, dict):
-                    for k2, v2 in value.items():
-                        flat[f"{prefix}.{key}.{k2}"] = json.dumps(v2) if isinstance(v2, list) else str(v2)
-                else:
-                    flat[f"{prefix}.{key}"] = str(value)
+                for name, v in (value.items() if isinstance(value, dict) else [(None, value)]):
+                    if v is not None:  # lists and booleans as JSON, as a variant run's params are (Variant.params)
+                        flat[".".join(p for p in (prefix, key, name) if p)] = json.dumps(v) if isinstance(v, (list, bool)) else str(v)
         return flat
 
 
