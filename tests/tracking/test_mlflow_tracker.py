@@ -138,6 +138,8 @@ def test_failed_variant_is_a_failed_run_with_the_error(wb_settings) -> None:  # 
     for trace in traces:
         generate = next(s for s in trace.data.spans if s.name == "generate")
         assert generate.status.status_code == "ERROR" and generate.status.description == "RuntimeError: boom"
+        root = next(s for s in trace.data.spans if s.parent_id is None)  # the trace list's red row says why too
+        assert root.status.status_code == "ERROR" and root.status.description == "RuntimeError: boom"
         assert [(e.name, e.attributes) for e in generate.events] == [
             ("exception", {"exception.type": "RuntimeError", "exception.message": "RuntimeError: boom"})
         ]

@@ -601,7 +601,7 @@ class MlflowTracker:
                 error=record.error,
             )
         trace.root.set_outputs({"answer": record.answer, "retrieved_source_ids": list(record.retrieved_ids)})
-        trace.root.end(end_time_ns=record.ended_ns, status="ERROR" if record.error else "OK")
+        trace.root.end(end_time_ns=record.ended_ns, status=_status(record.error))
         root_id = trace.root.span_id
         meta = {AssessmentMetadataKey.SOURCE_RUN_ID: run_id}
         code = lambda name: AssessmentSource(source_type="CODE", source_id=f"workbench.{name}")  # noqa: E731
@@ -663,7 +663,7 @@ def _generate_span(
 ) -> None:
     """One model call as an LLM span: its prompt, answer, token usage and latency, or the error it failed with (the
     span's status and an ``exception`` event, which the trace view shows on the red span)."""
-    from mlflow.entities import SpanEvent, SpanStatus, SpanStatusCode, SpanType
+    from mlflow.entities import SpanEvent, SpanType
     from mlflow.tracing.constant import SpanAttributeKey
 
     span = trace.span(
@@ -680,13 +680,18 @@ def _generate_span(
         span.set_attribute("latency_s", generation.latency_s)
         if generation.prompt_tokens_cut:  # the model read the prompt above without its first tokens
             span.set_attribute("prompt_tokens_cut", generation.prompt_tokens_cut)
-    if error is None:
-        span.end(end_time_ns=ended_ns, status="OK")
-        return
-    error = redact(error)  # neither the event nor the status is an argument the redacting span reads
-    kind = error.split(":", 1)[0]  # errors read "RuntimeError: ..."
-    span.add_event(SpanEvent("exception", ended_ns, {"exception.type": kind if kind.isidentifier() else "Error", "exception.message": error}))
-    span.end(end_time_ns=ended_ns, status=SpanStatus(SpanStatusCode.ERROR, error))
+    if error is not None:
+        error = redact(error)  # the event is not an argument the redacting span reads
+        kind = error.split(":", 1)[0]  # errors read "RuntimeError: ..."
+        span.add_event(SpanEvent("exception", ended_ns, {"exception.type": kind if kind.isidentifier() else "Error", "exception.message": error}))
+    span.end(end_time_ns=ended_ns, status=_status(error))
+
+
+def _status(error: str | None) -> Any:
+    """A span's status: OK, or ERROR with the (redacted) error as its description, which the trace view shows."""
+    from mlflow.entities import SpanStatus, SpanStatusCode
+
+    return SpanStatus(SpanStatusCode.OK) if error is None else SpanStatus(SpanStatusCode.ERROR, redact(error))
 
 
 def routing_tags(record: QuestionRecord) -> dict[str, str]:
