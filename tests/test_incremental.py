@@ -263,6 +263,7 @@ def test_a_crash_inside_the_runner_fails_the_sweep_with_the_error(wb_settings: S
     (parent,) = client.search_runs([experiment.experiment_id], "tags.`workbench.kind` = 'sweep'")
     assert parent.info.status == "FAILED"
     assert parent.data.tags["workbench.end_reason"] == "OSError: disk full while logging"
+    assert parent.data.tags["mlflow.note.content"] == "FAILED: OSError: disk full while logging"  # the run page's description
 
 
 def test_sweeps_left_running_by_a_dead_process_are_ended_killed(wb_settings: Settings, models: Models) -> None:
@@ -280,6 +281,7 @@ def test_sweeps_left_running_by_a_dead_process_are_ended_killed(wb_settings: Set
     sweep(make_spec(), wb_settings, models)
     assert client.get_run(dead).info.status == "KILLED"
     assert "ended without closing the sweep" in client.get_run(dead).data.tags["workbench.end_reason"]
+    assert client.get_run(dead).data.tags["mlflow.note.content"] == f"KILLED: {client.get_run(dead).data.tags['workbench.end_reason']}"
     assert client.get_run(alive).info.status == "RUNNING"  # its process lives: never touched
     assert client.get_run(elsewhere).info.status == "RUNNING"  # cannot be decided from here
 

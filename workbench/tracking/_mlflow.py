@@ -222,7 +222,7 @@ class MlflowTracker:
                 reason = "the tracking server did not answer when the sweep ended"
             if reason is None:
                 continue
-            self.client.set_tag(run.info.run_id, END_REASON_TAG, reason)
+            self.client.log_batch(run.info.run_id, tags=_end_reason_tags(reason, "KILLED"))
             self.client.set_terminated(run.info.run_id, status="KILLED")
             _UNENDED.discard((self.tracking_uri, run.info.run_id))
             ended.append(run.info.run_id)
@@ -253,7 +253,9 @@ class MlflowTracker:
                 sweeps[parent] = self._status(parent)
             if sweeps[parent] == "RUNNING":
                 continue
-            self.client.set_tag(run.info.run_id, END_REASON_TAG, f"abandoned: its sweep {parent} ended while this run was being logged (killed or crashed) — run the experiment again to log the variant in full")
+            reason = (f"abandoned: its sweep {parent} ended while this run was being logged (killed or crashed) — run the "
+                      "experiment again to log the variant in full")
+            self.client.log_batch(run.info.run_id, tags=_end_reason_tags(reason, "KILLED"))
             self.client.set_terminated(run.info.run_id, status="KILLED")
             ended.append(run.info.run_id)
         return ended
@@ -292,7 +294,7 @@ class MlflowTracker:
         comparison: SweepComparison | None,
         error: str | None,
     ) -> None:
-        from mlflow.entities import Metric, RunTag
+        from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
         finished = [r for r in results if r.status == "FINISHED"]
@@ -301,7 +303,7 @@ class MlflowTracker:
             Metric("variants_failed", float(len(results) - len(finished)), now, 0),
             Metric("variants_reused", float(sum(1 for r in results if r.reused_from)), now, 0),
         ]
-        tags = [RunTag(END_REASON_TAG, redact(error)[:5000])] if error else []  # redacted before a cut can split a key
+        tags = _end_reason_tags(redact(error)[:5000], status) if error else []  # redacted before a cut can split a key
         self.client.log_batch(sweep.run_id, metrics=metrics, tags=tags)
         if results:
             rows = []
@@ -702,6 +704,13 @@ def routing_tags(record: QuestionRecord) -> dict[str, str]:
         "workbench.escalated": "true" if decision is not None and decision.escalate else "false",
         "workbench.escalation_reasons": decision.reason_text if decision is not None else "",
     }
+
+
+def _end_reason_tags(reason: str, status: str) -> list[Any]:
+    """Why a run ended as it did: its ``END_REASON_TAG``, and its description on the run page (``KILLED: ...``)."""
+    from mlflow.entities import RunTag
+
+    return [RunTag(END_REASON_TAG, reason), RunTag(NOTE_TAG, _note(f"{status}: {reason}"))]
 
 
 def _variant_note(result: VariantResult) -> str | None:
