@@ -205,6 +205,9 @@ def test_an_error_with_a_lone_surrogate_is_logged_with_replacement_characters(wb
         assert run.info.status == "FINISHED"
         mlflow.set_tracking_uri(wb_settings.tracking_uri)
         assert list(load_variant_table(run.info.run_id)["error"].dropna()) == ["RuntimeError: cannot open caf\ufffd.gguf"]
+        # a FINISHED run with a failed question says so on its run page, not only in its question_errors metric
+        assert run.data.tags["mlflow.note.content"] == ("1 of 2 questions failed (the first: RuntimeError: cannot open "
+                                                        "caf\ufffd.gguf) — run the experiment again to ask them again")
 
 
 def test_a_description_longer_than_mlflow_takes_is_cut_in_the_experiment_note(wb_settings) -> None:  # type: ignore[no-untyped-def]

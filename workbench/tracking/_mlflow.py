@@ -714,12 +714,17 @@ def _end_reason_tags(reason: str, status: str) -> list[Any]:
 
 
 def _variant_note(result: VariantResult) -> str | None:
-    """The run page's description of a variant run that did not simply finish: why it failed, or why racing stopped it."""
+    """The run page's description of a variant run that did not simply finish: why it failed, why racing stopped it, or
+    which of its questions failed."""
     if result.stopped_early is not None:
         return (f"Stopped early by racing {result.stopped_early.label}: its metrics are over the questions it answered; "
                 "run the experiment again without racing to finish it")
     if result.outcome.error:
         return _note(f"{result.status}: {redact(result.outcome.error)[:5000]}")  # as its workbench.error tag
+    failed = [r.error for r in result.records if r.error]
+    if failed:
+        return _note(f"{len(failed)} of {len(result.records)} questions failed (the first: {redact(failed[0])[:5000]}) — run "
+                     "the experiment again to ask them again")
     return None
 
 
