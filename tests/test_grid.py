@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from workbench.grid import expand_grid
-from workbench.spec import RetrievalSpec, load_experiment
+from workbench.spec import load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,19 +33,3 @@ def test_params_are_flat_strings_without_the_template_text() -> None:
     assert params["prompt.name"] == "grounded"
     assert all(isinstance(v, str) for v in params.values())
     assert not any("template" in k for k in params)
-
-
-def test_retrieval_settings_that_differ_only_in_embedding_or_mmr_settings_have_their_own_run_names() -> None:
-    """Two embedding models (or two MMR settings) at one k gave two runs of one sweep the same name in the MLflow runs
-    table, so a lead could not tell which run was which embedding model."""
-    spec = load_experiment(ROOT / "experiments" / "quickstart.yaml")
-    retrieval = (
-        RetrievalSpec(k=3), RetrievalSpec(k=3, embedding="openai:text-embedding-3-small"),
-        RetrievalSpec(k=3, search="mmr"), RetrievalSpec(k=3, search="mmr", fetch_k=10), RetrievalSpec(k=3, search="mmr", mmr_lambda=0.8),
-    )
-    grid = expand_grid(spec.model_copy(update={"retrieval": retrieval, "chunkers": spec.chunkers[:1], "prompts": spec.prompts[:1], "models": spec.models[:1]}))
-    names = [v.name for v in grid]
-    assert len(set(names)) == len(grid) == 5
-    assert names[0] == "grounded|gemma3-270m|recursive-1000/100|k3-similarity"  # the defaults add nothing
-    assert names[1] == "grounded|gemma3-270m|recursive-1000/100|k3-similarity-openai:text-embedding-3-small"
-    assert names[3:] == ["grounded|gemma3-270m|recursive-1000/100|k3-mmr-fetch10", "grounded|gemma3-270m|recursive-1000/100|k3-mmr-lambda0.8"]

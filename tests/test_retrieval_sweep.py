@@ -39,7 +39,7 @@ def test_grid_without_generation_is_chunkers_times_retrieval() -> None:
     c1, c2 = CHUNKERS
     r1, r2 = RetrievalSpec(k=1), RetrievalSpec(k=3, search="mmr", fetch_k=12)
     grid = wb.expand_grid(make_spec(chunkers=(c1, c2, c1), retrieval=(r1, r2)), generate=False)
-    assert [v.name for v in grid] == ["markdown-600/0|k1-similarity", "markdown-600/0|k3-mmr-fetch12", "recursive-300/30|k1-similarity", "recursive-300/30|k3-mmr-fetch12"]
+    assert [v.name for v in grid] == ["markdown-600/0|k1-similarity", "markdown-600/0|k3-mmr", "recursive-300/30|k1-similarity", "recursive-300/30|k3-mmr"]
     assert all(not v.generates and v.prompt is None and v.model is None for v in grid)
     assert grid[0].index_key == grid[1].index_key != grid[2].index_key
     assert grid[3].params()["retrieval.fetch_k"] == "12" and grid[3].params()["chunker.strategy"] == "recursive"

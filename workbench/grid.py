@@ -95,7 +95,7 @@ class Variant:
     @property
     def name(self) -> str:
         """Readable name: ``prompt|model|chunker|retrieval`` (``chunker|retrieval`` for a retrieval-only variant)."""
-        axes = [self.chunker.label, self.retrieval.name]
+        axes = [self.chunker.label, self.retrieval.label]
         if self.prompt is not None and self.model is not None:
             axes = [self.prompt.name, self.model.short_name, *axes]
         return "|".join(axes)

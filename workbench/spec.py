@@ -419,15 +419,6 @@ class RetrievalSpec(_Spec):
     def label(self) -> str:
         return self.name if self.name is not None else f"k{self.k}-{self.search}"
 
-    @property
-    def name(self) -> str:
-        """The label and whatever else differs from the defaults (``k3-mmr-fetch10``,
-        ``k3-similarity-openai:text-embedding-3-small``): two settings of one grid never share a name in variant names."""
-        extra = [self.embedding] if self.embedding != MINILM_ID else []
-        extra += [f"fetch{self.fetch_k}"] if self.fetch_k != type(self).model_fields["fetch_k"].default else []
-        extra += [f"lambda{self.mmr_lambda:g}"] if self.mmr_lambda != type(self).model_fields["mmr_lambda"].default else []
-        return "-".join([self.label, *extra])
-
 
 class IndexStoreSpec(_Spec):
     """Where the sweep's vector indexes live: a Chroma server (``chroma run``) that every worker and machine shares.
