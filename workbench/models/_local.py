@@ -153,7 +153,8 @@ def _memory_capped() -> bool:
 
 # How llama.cpp is run to answer, raised whenever the same file, prompt and parameters give other answers: answers are
 # cached under the identity across upgrades. 2: the previous prompt is forgotten before each answer (until 2026-12-02
-# a reused KV-cache prefix made an answer depend on the question asked before it).
+# a reused KV-cache prefix made an answer depend on the question asked before it), and a chat model's answer is no
+# longer cut at a 'Question:' it writes (until 2026-12-04 a quiz item it was asked for was cached cut to nothing).
 _ANSWERING_REVISION = 2
 
 
