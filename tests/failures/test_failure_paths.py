@@ -53,7 +53,7 @@ def spec_data(**overrides: Any) -> dict[str, Any]:
         "prompts": [{"name": "p", "template": "Context: {context}\nQuestion: {question}\nAnswer:"}],
         "models": [{"id": GEMMA_ID, "params": {"max_tokens": 16}}],
         "chunkers": [{"strategy": "recursive", "size": 200, "overlap": 20}],
-        "retrieval": [{"embedding": MINILM_ID, "k": 2}, {"embedding": BROKEN_ID, "k": 2}],
+        "retrieval": [{"embedding": MINILM_ID, "k": 2}, {"embedding": BROKEN_ID, "k": 2, "name": "k2-openai"}],
     }
     return {**data, **overrides}
 
