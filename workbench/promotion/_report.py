@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,6 +12,18 @@ from workbench.promotion._config import AuditRecord, BundleConfig, GateRecord, M
 
 _MAX_ROWS = 50
 _MAX_TEXT = 160
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # where markdown reads HTML, a comment or an autolink; '<= 0.3' stays
+
+
+def _inert(text: str) -> str:
+    """Text that a markdown viewer shows as written (pure): answers, questions and corpus text are the model's and the
+    data's, and ``<!--`` hid the rest of the report, ``<img onerror=...>`` ran where the viewer renders HTML, and
+    ``![x](https://...?q=...)`` loaded that address (a prompt injection's way out) when the report was opened. A ``<``
+    that starts a tag is escaped, links and images are broken at ``](`` and ``][``, and control characters (terminal
+    escapes) are shown as ``\\x1b``."""
+    text = _TAG_START.sub("&lt;", text).replace("](", "\\](").replace("][", "\\][")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _cell(value: Any, limit: int = _MAX_TEXT) -> str:
@@ -23,7 +36,7 @@ def _cell(value: Any, limit: int = _MAX_TEXT) -> str:
     text = " ".join(str(value).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return text.replace("|", "\\|")
+    return _inert(text).replace("|", "\\|")
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -80,7 +93,7 @@ def render_report(
         f"# {config.name} @ {alias} — v{registry.version}",
         "",
         f"Configuration `{config.config_hash[:12]}` promoted from MLflow run `{registry.run_id}` "
-        f"(experiment {registry.experiment_id}), evaluated on dataset **{config.dataset.name}** "
+        f"(experiment {registry.experiment_id}), evaluated on dataset **{_inert(config.dataset.name)}** "
         f"({config.dataset.cases} questions, hash `{config.dataset.hash[:12]}`).{reused}",
         "",
         "## Configuration",
