@@ -432,3 +432,28 @@ def test_a_failed_question_quotes_its_error_cut_short_and_says_so(
     assert len(failed) == 2 and all(line.startswith(("a", "b")) and f"1 of {QUESTIONS} questions failed" in line for line in failed)
     assert all("RuntimeError: 503 Service Unavailable: <p>upstream" in line and " characters in all)) — their scores are missing"
                in line and len(line) < 400 for line in failed), failed
+
+
+class EscapingModels(Models):
+    """A provider (or a proxy in front of it) whose errors carry terminal escapes: clear the screen, retitle the
+    window, write the clipboard (OSC 52), move the cursor back over the line."""
+
+    HOSTILE = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;ZWNobyBwd25lZA==\x07\r\x1b[1A"
+
+    def answer(self, prompt: Any) -> str:
+        if prompt.text.startswith("Context:") or "iterator in a for loop" in prompt.text:  # prompt a always, b once
+            raise RuntimeError(f"502 Bad Gateway {self.HOSTILE}from the proxy")
+        return super().answer(prompt)
+
+
+def test_terminal_escapes_in_errors_are_shown_not_obeyed(
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = cli_runner(monkeypatch, tmp_path, spec_file, EscapingModels())
+    assert run() == 1
+    captured = capsys.readouterr()
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", captured.err), captured.err
+    shown = r"502 Bad Gateway \x1b[2J\x1b]0;pwned\x07\x1b]52;c;ZWNobyBwd25lZA==\x07"
+    failed = [line for line in captured.err.splitlines() if line.startswith("FAILED a")]
+    assert len(failed) == 1 and shown in failed[0], failed
+    assert any(line.startswith("b|") and "1 of 3 questions failed" in line and shown in line for line in captured.err.splitlines()), captured.err

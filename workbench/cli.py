@@ -25,6 +25,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -93,13 +94,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for v in result.variants:
         if v.status == "FINISHED" and v.question_errors:
             first = next(r.error for r in v.records if r.error) or ""
-            print(f"{v.variant.name}: {v.question_errors} of {len(v.records)} questions failed (first: {_shortened(_redact(_first_line(first)), 200)}) "
+            print(f"{v.variant.name}: {v.question_errors} of {len(v.records)} questions failed (first: {_shortened(_redact(_printable(_first_line(first))), 200)}) "
                   "— their scores are missing; run again to retry only them", file=sys.stderr)
         if v.status == "FINISHED" and v.metrics.get("judge_call_errors"):
             print(f"{v.variant.name}: {int(v.metrics['judge_call_errors'])} judge calls failed — those scores are missing; "
                   "run again to retry only them", file=sys.stderr)
-    for line in result.notes:
-        print(line, file=sys.stderr)
+    for line in result.notes:  # a router's note quotes its models' first failed call
+        print(_printable(line), file=sys.stderr)
     print()
     for line in _racing_lines(result):
         print(line)
@@ -386,7 +387,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(f"Comparing {_runs(report)} (no sweep)")
     else:  # EXPERIMENT may be the sweep's run id: name the experiment it belongs to
         print(f"Experiment '{_experiment_name(sweep.experiment_id, uri)}', sweep {sweep.run_id}")
-    print(report.summary())
+    print(_printable(report.summary()))  # a skipped variant's error is a provider's text
     return 0
 
 
@@ -510,7 +511,7 @@ def _cmd_promote(args: argparse.Namespace) -> int:
             require_staging=False if args.no_require_staging else None, settings=settings(tracking_uri=uri),
         )
     except GateFailed as exc:
-        print(exc.report.summary(), file=sys.stderr)
+        print(_printable(exc.report.summary()), file=sys.stderr)
         print(f"blocked: {len(exc.report.failed)} gate(s) failed — fix them, or pass --reason '...' to override (recorded)", file=sys.stderr)
         return 1
     print(done)
@@ -725,8 +726,19 @@ def _shortened(text: str, limit: int = 500) -> str:
 
 
 def _one_line(text: str) -> str:
-    """A message on one line: its lines joined by " / " (a provider's HTML error page, a multi-line exception)."""
-    return " / ".join(part.strip() for part in text.splitlines() if part.strip())
+    """A message on one line: its lines joined by " / " (a provider's HTML error page, a multi-line exception), its
+    control characters shown."""
+    return _printable(" / ".join(part.strip() for part in text.splitlines() if part.strip()))
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+
+
+def _printable(text: str) -> str:
+    """``text`` with its control characters shown as ``\\x1b``, not obeyed: an error quoted from a provider, a proxy or
+    a data file may carry terminal escapes that clear the screen, retitle the window or write the clipboard (OSC 52),
+    or a carriage return that writes over the line."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _redact(line: str) -> str:
