@@ -169,6 +169,12 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
          r"exp.yaml:4: corpus: glob picks files of a corpus folder; the built-in 'python-reference' corpus has none — remove glob"),
         ("  builtin: python-reference", '  path: ""', r"exp.yaml:\d: corpus.path: the path is empty — give a file or folder"),
         ("  path: d.jsonl", "  path: ' '", r"exp.yaml:\d: dataset.path: the path is empty — give a file or folder"),
+        # llama.cpp read -1 (0xFFFFFFFF) as 'a random seed': other answers on every call, cached as the seed's; and the
+        # sweep's comparison refused a negative seed after every variant had run
+        ("name: t\n", "name: t\nseed: -1\n", r"exp.yaml:2: seed: Input should be greater than or equal to 0"),
+        ("name: t\n", "name: t\nseed: 4294967295\n", r"exp.yaml:2: seed: Input should be less than or equal to 2147483647"),
+        # setrlimit overflowed in the worker: a FAILED run saying 'Python int too large to convert to C long'
+        ("name: t\n", "name: t\nlimits: {memory_mb: 1000000000000000}\n", r"exp.yaml:2: limits.memory_mb: Input should be less than or equal to"),
     ],
 )
 def test_bad_fields_get_one_line_with_file_line_and_field(tmp_path: Path, old: str, new: str, expected: str) -> None:

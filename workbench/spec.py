@@ -449,7 +449,8 @@ class Limits(_Spec):
 
     wall_time_s: float = Field(default=1800.0, gt=0, description="wall-time limit of one variant (its process is killed past it)")
     max_tokens: int | None = Field(default=None, ge=1, description="token budget (input + output) of one variant")
-    memory_mb: int | None = Field(default=None, ge=64, description="memory one variant may allocate in its worker process, beyond what the worker held at its start (data segment)")
+    # at most 2**40 MB (an exbibyte): a larger cap overflowed setrlimit in the worker, a FAILED run instead of a spec line
+    memory_mb: int | None = Field(default=None, ge=64, le=2**40, description="memory one variant may allocate in its worker process, beyond what the worker held at its start (data segment)")
 
 
 def _fraction_not_percent(value: Any) -> Any:
@@ -707,7 +708,10 @@ class ExperimentSpec(_Spec):
     execution: ExecutionSpec = Field(default=ExecutionSpec(), description="worker processes, workers, Ray; how, not what, is run")
     index_store: IndexStoreSpec | None = Field(default=None, description="a Chroma server for the indexes (default: local Chroma)")
     pricing: dict[str, PriceSpec] = {}
-    seed: int = 0
+    # llama.cpp takes the seed as a 32-bit number and samples at random with 0xFFFFFFFF (what -1 becomes), and the
+    # judge's repeat i uses seed + i: a seed outside 0..2**31-1 gave other answers on every call, under a cache key
+    # that reuses them as the seed's
+    seed: int = Field(default=0, ge=0, le=2**31 - 1, description="samples llama.cpp's answers and goes to the providers that take one")
     promotion: PromotionSpec | None = Field(default=None, description="gates for workbench promote")
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
