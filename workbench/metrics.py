@@ -180,9 +180,10 @@ def scorer(
         ...     return lambda ctx: Score(float(len(ctx.answer.split())))
     """
 
-    if not isinstance(name, str) or not _SCORER_NAME.fullmatch(name):
+    # MLflow refuses a name that reads as a path leaving its folder ('.', '..', '..x'): the sweep crashed logging it
+    if not isinstance(name, str) or not _SCORER_NAME.fullmatch(name) or name == "." or name.startswith(".."):
         raise ValueError(f"scorer name {str(name)[:60]!r} is not usable as an MLflow metric name — use 1 to {_SCORER_NAME_MAX} "
-                         "letters, digits, '_', '-' or '.' (e.g. answer_length)")
+                         "letters, digits, '_', '-' or '.', not '.' alone nor starting with '..' (e.g. answer_length)")
     if name in _BUILTIN_SCORERS or name in RESERVED_NAMES:
         what = "a built-in scorer" if name in _BUILTIN_SCORERS else "a column or metric the sweep writes itself"
         raise ValueError(f"scorer name {name!r} is {what} — give yours another name (e.g. my_{name})")
