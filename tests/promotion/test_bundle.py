@@ -176,3 +176,19 @@ def test_a_bundle_evaluated_on_the_default_server_refuses_another(swept: Swept, 
         (old / rel).write_text((bundle_dir / rel).read_text().replace("servers: {}", "servers: null"))
     assert "servers: null" in (old / "config.yaml").read_text()
     assert wb.load_bundle(old, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=proxy).config.servers is None
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../secret.json", "prompts/../../secret.json"])
+def test_a_config_naming_a_prompt_file_outside_the_bundle_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Path, path: str) -> None:
+    """config.yaml's prompt file was read wherever it pointed, and the template check quoted that file's braces in its
+    error ('{"auths": ...} is not a placeholder'): a config from a pull request could read the deployer's secrets."""
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    (tmp_path / "secret.json").write_text('{"auths": {"registry": "s3cr3t"}}\n{question}\n')
+    for name in ("manifest.json", "EVALUATION.md"):  # a bare config bundle: no file is checked against a manifest
+        (copy / name).unlink()
+    config = copy / "config.yaml"
+    config.write_text(config.read_text().replace("file: prompts/good.txt", f"file: {path}"))
+    with pytest.raises(BundleError, match=rf"config\.yaml:\d+: prompt\.file: '{re.escape(path)}' is not a file of the bundle") as caught:
+        wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    assert "s3cr3t" not in str(caught.value)

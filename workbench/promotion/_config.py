@@ -11,11 +11,12 @@ import hashlib
 import json
 import string
 from datetime import datetime
+from pathlib import PurePosixPath
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.prompts import PromptTemplate
 from workbench.spec import NAME_PATTERN, ChunkerSpec, ModelSpec, RetrievalSpec, check_yaml_shape, describe_validation_error
@@ -43,6 +44,15 @@ class PromptRef(_Model):
     sha256: str = Field(description="hash of system + template (workbench.prompts.PromptTemplate.hash)")
     registry_name: str | None = Field(default=None, description="MLflow Prompt Registry name")
     registry_version: int | None = None
+
+    @field_validator("file", "system_file")
+    @classmethod
+    def _inside_the_bundle(cls, value: str | None) -> str | None:
+        """A prompt file is one of the bundle's: ``/etc/passwd`` or ``../../.docker/config.json`` was read by
+        ``load_bundle``, and a check of the template quoted its braces in the error."""
+        if value is not None and (PurePosixPath(value).is_absolute() or ".." in PurePosixPath(value).parts):
+            raise ValueError(f"'{value}' is not a file of the bundle — give a path relative to the bundle folder, e.g. prompts/<name>.txt")
+        return value
 
 
 class CorpusInfo(_Model):
