@@ -264,6 +264,14 @@ def test_names_that_cannot_name_a_folder_or_a_run_are_refused(tmp_path: Path, ol
         load_experiment(write(tmp_path, GOOD.replace(old, new)))
 
 
+@pytest.mark.parametrize("levels", [500, 100_000])
+def test_lists_nested_hundreds_of_levels_deep_are_one_line(tmp_path: Path, levels: int) -> None:
+    # PyYAML's composer recursed until RecursionError: 'internal error ... report it' from workbench run
+    text = GOOD.replace("name: t\n", "name: t\ndescription: " + "[" * levels + "]" * levels + "\n")
+    with pytest.raises(SpecError, match=r"exp.yaml: not valid YAML \(lists or mappings nested hundreds of levels deep — write"):
+        load_experiment(write(tmp_path, text))
+
+
 def test_a_key_given_twice_is_refused_not_silently_overridden(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"exp.yaml:17: 'name' is given twice in one mapping \(also on line 1\) — keep one"):
         load_experiment(write(tmp_path, GOOD + "name: other\n"))  # the sweep went to 'other'

@@ -436,12 +436,11 @@ def _gates_file(path: str | None) -> tuple[GateSpec, ...] | None:
         return None
     import yaml
 
-    from workbench.spec import check_yaml_shape
+    from workbench.spec import check_yaml_shape, read_yaml
 
     text = _input_file(path, "gates")
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node, data = read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise WorkbenchError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML ({getattr(exc, 'problem', exc)}) — fix the "

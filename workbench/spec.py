@@ -1074,8 +1074,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
         raise SpecError(f"{path}: experiment file not found — {missing_path_fix(path, 'check the path')}")
     text = _read_utf8(path, "experiment file")
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node, data = read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -1159,6 +1158,19 @@ def _relative_model_paths(data: Any, base: Path) -> frozenset[str]:
 
 
 _MAX_YAML_VALUES = 100_000
+
+
+def read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """The YAML document ``text`` as nodes (for lines) and as data; safe tags only.
+
+    Raises:
+        yaml.YAMLError: not YAML, or nested deeper than the parser can follow (``[[[[...]]]]`` a few hundred levels
+            deep made PyYAML's recursive composer raise RecursionError, reported as an internal error of workbench).
+    """
+    try:
+        return yaml.compose(text), yaml.safe_load(text)
+    except RecursionError:
+        raise yaml.YAMLError("lists or mappings nested hundreds of levels deep — write the values out flatter") from None
 
 
 def check_yaml_shape(node: yaml.Node, source: str) -> None:

@@ -164,8 +164,15 @@ def _duplicate_ids(d: Path) -> tuple[str, str]:
     return "t.csv", f"{d / 't.csv'}:4: field 'id': duplicate id 'q1' (first at {d / 't.csv'}:2) — ids must be unique: rename one"
 
 
+def _nested_too_deep(d: Path) -> tuple[str, str]:
+    # Python's JSON decoder recursed until RecursionError: 'internal error ... report it'
+    (d / "deep.jsonl").write_text(GOOD + '{"id": "b", "question": "Q?", "source_ids": ' + "[" * 100_000 + "]" * 100_000 + "}\n", encoding="utf-8")
+    return "deep.jsonl", (f"{d / 'deep.jsonl'}:2: lists or objects nested hundreds of levels deep — one JSON object per line, with "
+                          "text and lists of ids")
+
+
 @pytest.mark.parametrize("make", [
-    _not_utf8, _csv_unterminated_quote, _csv_quote_swallows_a_row, _csv_text_after_closing_quote, _csv_too_many_fields,
+    _nested_too_deep, _not_utf8, _csv_unterminated_quote, _csv_quote_swallows_a_row, _csv_text_after_closing_quote, _csv_too_many_fields,
     _oversized_question, _oversized_reference, _binary_file, _utf16_file, _empty_file, _empty_csv, _question_is_a_number,
     _source_ids_not_a_list, _source_ids_not_strings, _unknown_category, _duplicate_ids,
 ])

@@ -192,3 +192,12 @@ def test_a_config_naming_a_prompt_file_outside_the_bundle_is_refused(swept: Swep
     with pytest.raises(BundleError, match=rf"config\.yaml:\d+: prompt\.file: '{re.escape(path)}' is not a file of the bundle") as caught:
         wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
     assert "s3cr3t" not in str(caught.value)
+
+
+def test_a_manifest_nested_too_deep_is_refused_in_one_line(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    # Python's JSON decoder recursed until RecursionError, out of load_bundle
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    (copy / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(BundleError, match=r"manifest\.json: not a workbench manifest \(not JSON\)"):
+        wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())

@@ -109,6 +109,7 @@ def test_labels_not_in_utf8_are_one_line_errors(tmp_path: Path) -> None:
         ("empty.csv", "\n", "column 'case_id' is missing"),
         ("gap.jsonl", '{"case_id": "a", "metric": "m", "label": 1}\n{"case_id": "b", "label": 1}\n', "gap.jsonl:2: field 'metric' is missing"),
         ("broken.jsonl", "{not json\n", "broken.jsonl:1: not valid JSON"),
+        ("deep.jsonl", "[" * 100_000 + "]" * 100_000 + "\n", "deep.jsonl:1: lists or objects nested hundreds of levels deep"),
         ("labels.txt", "x", "must be a .csv or .jsonl"),
     ],
 )

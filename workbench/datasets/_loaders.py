@@ -209,6 +209,9 @@ def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_TOO_DEEP = "lists or objects nested hundreds of levels deep — one JSON object per line, with text and lists of ids"
+
+
 def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
     text = read_text(path, "save the file as UTF-8")
     if not text.strip():
@@ -224,6 +227,8 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
             raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}) — one JSON object per line") from None
         except _KeyTwice as exc:  # json keeps the last value silently: which reference was meant?
             raise DataError(f"{where}: field '{_name(exc.key)}' is given twice in one object — keep one") from None
+        except RecursionError:  # [[[[...]]]] a thousand levels deep: Python's JSON decoder recurses
+            raise DataError(f"{where}: {_TOO_DEEP}") from None
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__} — one JSON object per line")
         row = {k: v for k, v in row.items() if v is not None}  # null is a field left out (pandas' to_json writes it so)

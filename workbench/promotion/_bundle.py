@@ -75,7 +75,7 @@ def _manifest(path: Path) -> Manifest:
     restore = "restore it from the bundle's commit"
     try:
         data = json.loads(path.read_bytes())
-    except ValueError:  # not JSON, not UTF-8
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, nested deeper than the decoder follows
         raise BundleError(f"{path}: not a workbench manifest (not JSON) — {restore}") from None
     try:
         manifest = Manifest.model_validate(data)

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.prompts import PromptTemplate
-from workbench.spec import NAME_PATTERN, ChunkerSpec, ModelSpec, RetrievalSpec, check_yaml_shape, describe_validation_error
+from workbench.spec import NAME_PATTERN, ChunkerSpec, ModelSpec, RetrievalSpec, check_yaml_shape, describe_validation_error, read_yaml
 
 SCHEMA_VERSION: Literal[1] = 1
 CONFIG_FILE = "config.yaml"
@@ -136,8 +136,7 @@ class BundleConfig(_Model):
             ValueError: one line, ``config.yaml:12: model.params.max_tokens: ...``.
         """
         try:
-            node = yaml.compose(text)
-            data = yaml.safe_load(text)
+            node, data = read_yaml(text)
         except yaml.YAMLError as exc:
             raise ValueError(f"{source}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
         if not isinstance(data, dict):

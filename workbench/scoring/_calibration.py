@@ -210,6 +210,9 @@ def load_labels(source: str | Path | Any) -> Any:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}:{i}: not valid JSON ({exc.msg})") from None
+            except RecursionError:  # [[[[...]]]] a thousand levels deep: Python's JSON decoder recurses
+                raise DataError(f"{path}:{i}: lists or objects nested hundreds of levels deep — each line must be a JSON "
+                                "object with case_id, metric, label") from None
             if not isinstance(obj, dict):
                 raise DataError(f"{path}:{i}: each line must be a JSON object with case_id, metric, label")
             parsed.append((i, obj))
