@@ -304,8 +304,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 0
     uri = _store(args, must_exist=True)
     if not args.experiment:
-        for exp in list_experiments(tracking_uri=uri):
-            print(f"{exp.name:30s} id={exp.experiment_id:>4s}  sweeps={exp.sweeps}")
+        for exp in list_experiments(tracking_uri=uri):  # names are the store's: anyone can rename a run in the MLflow UI
+            print(_printable(f"{exp.name:30s} id={exp.experiment_id:>4s}  sweeps={exp.sweeps}"))
         return 0
     sweeps = experiment_sweeps(args.experiment, tracking_uri=uri)
     if not sweeps:  # an experiment made in MLflow by hand, or whose sweep runs were deleted
@@ -313,7 +313,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for sweep in sweeps:
         planned = sweep.run.params.get("variants", "")  # a sweep interrupted, crashed or running logged fewer
         count = f"{len(sweep.variants)} of {planned}" if planned.isdigit() and int(planned) != len(sweep.variants) else len(sweep.variants)
-        print(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={count}")
+        print(_printable(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={count}"))
         for child in sweep.variants:
             shown = " ".join(f"{k}={child.metrics[k]:.3f}" for k in ("token_f1", "hit_at_k") if k in child.metrics)
             # its means rest on fewer questions than the others'; a reused one's results come from an earlier run
@@ -322,7 +322,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
             if child.reused_from:
                 shown += f"  (reused from run {child.reused_from})"
             # the run id is what promote and calibrate take; a retrieval-only variant has no token_f1
-            print(f"    {child.status:9s} run={child.run_id}  {child.name:60s} {shown}".rstrip())
+            print(_printable(f"    {child.status:9s} run={child.run_id}  {child.name:60s} {shown}".rstrip()))
     return 0
 
 
