@@ -399,8 +399,8 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     metrics = list(dict.fromkeys(args.metric))  # `--metric token_f1 --metric $METRIC` checks token_f1 once
     report, _ = _comparison(args, metrics)
     failures = report.gate(metrics, minimum=args.min, maximum=args.max, no_worse=args.baseline is not None)
-    for failure in failures:
-        print(failure)
+    for failure in failures:  # it names the variant by its run's name, which the MLflow UI can rename
+        print(_printable(str(failure)))
     scope = f"sweep {report.parent_run_id}" if report.parent_run_id else _runs(report)
     checked = f"{len(report.variants)} variants of {scope} on {', '.join(metrics)}"
     if failures:

@@ -571,18 +571,21 @@ def test_list_names_each_variant_run_id_that_promote_takes(project: Project, cap
         assert [line for line in lines if f"run={variant.run_id}" in line and variant.variant.name in line], (variant, lines)
 
 
-def test_list_shows_terminal_escapes_in_run_names_as_text(shared: Swept, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_and_gate_show_terminal_escapes_in_run_names_as_text(shared: Swept, capsys: pytest.CaptureFixture[str]) -> None:
     """Run names are the store's: anyone on a shared server can rename a run in the MLflow UI, and ``workbench list``
-    sent the name's escapes to the terminal of whoever listed the experiment (clear the screen, write the clipboard)."""
+    and ``workbench gate`` sent the name's escapes to the terminal of whoever ran them (clear the screen, write the
+    clipboard)."""
     client, run_id = MlflowClient(shared.settings.tracking_uri), shared.run_id("good")
     name = client.get_run(run_id).info.run_name
     client.set_tag(run_id, "mlflow.runName", "good\x1b[2J\x1b]52;c;ZWNobyBwd25lZA==\x07")
     try:
         assert main(["--tracking-uri", shared.settings.tracking_uri, "list", "promo"]) == 0
+        assert main(["--tracking-uri", shared.settings.tracking_uri, "gate", "promo", "--metric", "token_f1", "--min", "2"]) == 1
     finally:
         client.set_tag(run_id, "mlflow.runName", name)
     out = capsys.readouterr().out
-    assert "\x1b" not in out and "\x07" not in out and "good\\x1b[2J\\x1b]52;c;ZWNobyBwd25lZA==\\x07" in out, out
+    assert "\x1b" not in out and "\x07" not in out, out
+    assert len([line for line in out.splitlines() if "good\\x1b[2J\\x1b]52;c;ZWNobyBwd25lZA==\\x07" in line]) == 2, out
 
 
 def test_a_run_id_pasted_with_spaces_around_it_is_found(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
