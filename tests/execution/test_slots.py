@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -50,3 +51,26 @@ def test_a_slot_is_free_again_after_its_block_even_when_the_block_raises(tmp_pat
     t = threading.Thread(target=take, daemon=True)
     t.start()
     assert done.wait(timeout=5)
+
+
+def test_calls_of_one_process_share_the_pools_files(tmp_path: Path) -> None:
+    """Each call opened every file of the pool for itself: 8 calls in flight in a worker with a provider limit of 200
+    held 1,600 files, past the usual limit of 1,024 open files ('Too many open files' on every hosted call)."""
+    pool = SlotPool(str(tmp_path), "openai", 200)
+    before = len(os.listdir("/proc/self/fd"))
+    lock, started, peak = threading.Lock(), threading.Barrier(8), 0
+
+    def call() -> None:
+        nonlocal peak
+        with pool.slot(poll_s=0.001):
+            started.wait(timeout=10)  # all 8 in flight at once
+            with lock:
+                peak = max(peak, len(os.listdir("/proc/self/fd")) - before)
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert 200 <= peak <= 210, peak
+    assert len(os.listdir("/proc/self/fd")) == before  # closed when the last call ends: a sweep's pool leaves no file open
