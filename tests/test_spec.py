@@ -175,6 +175,9 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         ("name: t\n", "name: t\nseed: 4294967295\n", r"exp.yaml:2: seed: Input should be less than or equal to 2147483647"),
         # setrlimit overflowed in the worker: a FAILED run saying 'Python int too large to convert to C long'
         ("name: t\n", "name: t\nlimits: {memory_mb: 1000000000000000}\n", r"exp.yaml:2: limits.memory_mb: Input should be less than or equal to"),
+        # a lock file per slot: the first hosted call of 10**20 slots would never finish naming them, 2,000 run out of open files
+        ("name: t\n", "name: t\nexecution: {concurrency: {openai: 100000000000000000000}}\n",
+         r"exp.yaml:2: execution.concurrency: .*concurrency for 'openai' is 100000000000000000000, over 512 — each call in flight"),
     ],
 )
 def test_bad_fields_get_one_line_with_file_line_and_field(tmp_path: Path, old: str, new: str, expected: str) -> None:

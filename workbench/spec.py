@@ -491,6 +491,10 @@ class RacingSpec(_Spec):
         return _fraction_not_percent(value)
 
 
+# calls in flight per provider: a worker process keeps one lock file open per slot, within the usual 1,024 open files
+_MAX_CONCURRENCY = 512
+
+
 class ExecutionSpec(_Spec):
     """How the variants run: where (worker processes, or the caller's process), how many at once, on which engine."""
 
@@ -526,6 +530,9 @@ class ExecutionSpec(_Spec):
                                  f"':' in a model string: {', '.join(sorted(PROVIDERS))}")
             if n < 1:
                 raise ValueError(f"concurrency for '{provider}' must be at least 1")
+            if n > _MAX_CONCURRENCY:  # a lock file per slot, held open by each worker: 10**20 would never finish naming them
+                raise ValueError(f"concurrency for '{provider}' is {n}, over {_MAX_CONCURRENCY} — each call in flight holds "
+                                 f"one of that many lock files, kept open by every worker process: give at most {_MAX_CONCURRENCY}")
         return value
 
     @model_validator(mode="after")
