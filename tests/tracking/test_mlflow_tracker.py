@@ -64,8 +64,8 @@ def test_parent_and_child_runs_with_params_metrics_tags(sweep) -> None:  # type:
 
 
 def test_results_table_reads_back(sweep) -> None:  # type: ignore[no-untyped-def]
-    children = sweep_variants(sweep.parent_run_id)
-    table = load_variant_table(children[0].info.run_id)
+    children = sweep_variants(sweep.parent_run_id, tracking_uri=sweep.tracking_uri)
+    table = load_variant_table(children[0].info.run_id, tracking_uri=sweep.tracking_uri)
     assert len(table) == 3
     assert list(table["case_id"]) == ["py-001", "py-002", "py-003"]
     variant = sweep.variant(children[0].info.run_id)
@@ -178,8 +178,7 @@ def test_an_answer_with_lone_surrogates_is_logged_with_replacement_characters(wb
     assert client.get_run(result.parent_run_id).info.status == "FINISHED"
     child = result.variants[0]
     assert client.get_run(child.run_id).info.status == "FINISHED"
-    mlflow.set_tracking_uri(wb_settings.tracking_uri)
-    logged = set(load_variant_table(child.run_id)["answer"])
+    logged = set(load_variant_table(child.run_id, tracking_uri=wb_settings.tracking_uri)["answer"])
     assert logged and logged <= {"half an emoji \ufffd", "a whole one \U0001f600 and a stray \ufffd"}
 
 
@@ -203,8 +202,7 @@ def test_an_error_with_a_lone_surrogate_is_logged_with_replacement_characters(wb
         assert run.data.tags["workbench.error"] == "MemoryError: cannot open caf\ufffd.gguf"
     else:
         assert run.info.status == "FINISHED"
-        mlflow.set_tracking_uri(wb_settings.tracking_uri)
-        assert list(load_variant_table(run.info.run_id)["error"].dropna()) == ["RuntimeError: cannot open caf\ufffd.gguf"]
+        assert list(load_variant_table(run.info.run_id, tracking_uri=wb_settings.tracking_uri)["error"].dropna()) == ["RuntimeError: cannot open caf\ufffd.gguf"]
         # a FINISHED run with a failed question says so on its run page, not only in its question_errors metric
         assert run.data.tags["mlflow.note.content"] == ("1 of 2 questions failed (the first: RuntimeError: cannot open "
                                                         "caf\ufffd.gguf) — run the experiment again to ask them again")
@@ -308,3 +306,18 @@ def test_the_dataset_is_profiled_once_per_sweep_not_once_per_variant(wb_settings
     for run_id in [result.parent_run_id] + [v.run_id for v in result.variants]:
         (logged,) = client.get_run(run_id).inputs.dataset_inputs
         assert logged.dataset.name == "python_docs" and logged.dataset.digest == result.dataset.hash[:20]
+
+
+def test_the_tracker_leaves_mlflow_tracking_uri_as_the_user_had_it(wb_settings, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # MLflow's set_tracking_uri also writes MLFLOW_TRACKING_URI; read back by settings() as the user's choice, it sent
+    # the next sweep of the process (a notebook rooted elsewhere) into the first sweep's store
+    from workbench.config import settings
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    wb.MlflowTracker(wb_settings.tracking_uri)
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    elsewhere = tmp_path / "elsewhere"
+    assert settings(root=elsewhere).tracking_uri == f"sqlite:///{elsewhere.resolve() / 'mlruns' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///yours.db")
+    wb.MlflowTracker(f"sqlite:///{tmp_path / 'other.db'}")
+    assert os.environ["MLFLOW_TRACKING_URI"] == "sqlite:///yours.db"

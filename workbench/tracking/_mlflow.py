@@ -96,6 +96,14 @@ def _chunks(items: list[Any], n: int) -> list[list[Any]]:
     return [items[i : i + n] for i in range(0, len(items), n)]
 
 
+def _restore_env(name: str, value: str | None) -> None:
+    """Put back an environment variable as it was (unset when ``value`` is None)."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
 class MlflowTracker:
     """Logs to the MLflow store at ``tracking_uri`` (sqlite by default; a server URI works too).
 
@@ -123,7 +131,11 @@ class MlflowTracker:
         self.artifact_root = None if tracking_uri.startswith(("http://", "https://")) else artifact_root
         self.unreachable = False  # set when a call found the tracking server down: ending the sweep asks once, quickly
         quiet_retry_warnings()
+        yours = os.environ.get("MLFLOW_TRACKING_URI")
         mlflow.set_tracking_uri(tracking_uri)
+        # MLflow also writes the URI into MLFLOW_TRACKING_URI, where the next ``workbench.settings()`` of this process
+        # would read it as the user's choice: a second sweep of a notebook rooted elsewhere would log into this store
+        _restore_env("MLFLOW_TRACKING_URI", yours)
         self._mlflow = redacting(mlflow)
         self.client = redacting(MlflowClient(tracking_uri))
         self.tracing = TracingClient(tracking_uri)  # what it writes was redacted when the traces were built
