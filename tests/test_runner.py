@@ -508,3 +508,14 @@ def test_a_scorers_code_digest_is_the_same_in_every_process_and_ignores_attribut
         return done.stdout.strip()
 
     assert digest("a", "1") == digest("a", "2") == digest("b", "3")
+
+
+def test_a_sweep_result_shows_a_summary_not_its_corpus_and_records(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # the default repr held the whole corpus, every prompt and chunk: a notebook cell ending in wb.run(...) showed pages
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": "none"})
+    result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings,
+                    progress=False, limit=2)
+    assert repr(result) == (f"SweepResult(experiment='unit', status='FINISHED', variants=2 (2 FINISHED), questions=2, "
+                            f"parent_run_id='{result.parent_run_id}', tracking_uri={result.tracking_uri!r})")
+    first = result.variants[0]
+    assert repr(first) == f"VariantResult(variant='{first.variant.name}', status='FINISHED', questions=2, run_id='{first.run_id}')"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,12 @@ class VariantResult:
     workdir: str = ""
     reused_from: str | None = None
     stopped_early: EarlyStop | None = None
+
+    def __repr__(self) -> str:
+        # the default repr holds every record with its prompt and retrieved chunks: pages of text in a notebook
+        error = f", error={_quoted(self.outcome.error)!r}" if self.outcome.error else ""
+        return (f"VariantResult(variant={self.variant.name!r}, status={self.status!r}, questions={len(self.records)}, "
+                f"run_id={self.run_id!r}{error})")
 
     @property
     def status(self) -> str:
@@ -200,6 +207,13 @@ class SweepResult:
     tracking_uri: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     status: str = "FINISHED"
+
+    def __repr__(self) -> str:
+        # the default repr holds the whole corpus and every record: a notebook cell ending in wb.run(...) showed megabytes
+        counts = ", ".join(f"{n} {status}" for status, n in Counter(v.status for v in self.variants).items())
+        return (f"SweepResult(experiment={self.spec.name!r}, status={self.status!r}, variants={len(self.variants)}"
+                f"{f' ({counts})' if counts else ''}, questions={len(self.dataset)}, parent_run_id={self.parent_run_id!r}, "
+                f"tracking_uri={self.tracking_uri!r})")
 
     @property
     def failed(self) -> tuple[VariantResult, ...]:

@@ -249,3 +249,11 @@ def test_tags_in_a_csv_cell_may_be_separated_by_commas_but_source_ids_keep_their
     cases = load_dataset(write(tmp_path / "d.csv", csv_text)).cases
     assert [c.tags for c in cases] == [("travel", "booking"), ("approvals", "travel")]
     assert cases[1].source_ids == ("reports, 2024", "travel")  # a document named with a comma stays one id
+
+
+def test_a_corpus_and_a_dataset_show_their_size_not_their_text() -> None:
+    # the default reprs printed every document's text and every case: a notebook cell ending in load_corpus(...)
+    corpus = python_reference_corpus()
+    assert repr(corpus) == f"Corpus(name='python-reference', documents={len(corpus)}, source='pydoc_data.topics')"
+    dataset = load_dataset(ROOT / "datasets" / "python_docs.jsonl")
+    assert repr(dataset) == f"Dataset(name='python_docs', cases={len(dataset)}, source='{ROOT / 'datasets' / 'python_docs.jsonl'}')"

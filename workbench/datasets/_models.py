@@ -73,6 +73,9 @@ class Dataset:
     # where each case was read (``file:line``, ``dataframe: row 3``), for the errors found after loading; () if unknown
     lines: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
+    def __repr__(self) -> str:  # not every case: a notebook shows this
+        return f"Dataset(name={self.name!r}, cases={len(self.cases)}, source={self.source!r})"
+
     def __len__(self) -> int:
         return len(self.cases)
 
@@ -112,6 +115,9 @@ class Corpus:
     name: str
     documents: tuple[Document, ...]
     source: str = ""
+
+    def __repr__(self) -> str:  # not every document's text: a notebook shows this
+        return f"Corpus(name={self.name!r}, documents={len(self.documents)}, source={self.source!r})"
 
     def __len__(self) -> int:
         return len(self.documents)
