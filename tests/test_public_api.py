@@ -1,4 +1,5 @@
 import importlib
+import re
 
 import pytest
 
@@ -39,3 +40,21 @@ def test_telemetry_is_off_after_import() -> None:
     assert os.environ["RAGAS_DO_NOT_TRACK"] == "true"
     assert os.environ["ANONYMIZED_TELEMETRY"] == "False"
     assert os.environ["LANGCHAIN_TRACING_V2"] == "false"
+
+
+EXPERIMENT = {"name": "x", "dataset": {"path": "datasets/python_docs.jsonl"}, "corpus": {"builtin": "python-reference"},
+              "chunkers": [{"strategy": "recursive"}], "retrieval": [{"k": 3}]}
+
+
+@pytest.mark.parametrize(("call", "says"), [
+    (lambda: workbench.run(EXPERIMENT), "not from a dict — for a dict, use wb.ExperimentSpec.from_dict"),
+    (lambda: workbench.load_experiment(EXPERIMENT), "not from a dict — for a dict, use wb.ExperimentSpec.from_dict"),
+    (lambda: workbench.expand_grid(EXPERIMENT), "expand_grid takes an ExperimentSpec, not a dict — read it with wb.load_experiment"),
+    (lambda: workbench.expand_grid("experiments/quickstart.yaml"), "expand_grid takes an ExperimentSpec, not a str"),
+    (lambda: workbench.run("experiments/quickstart.yaml", settings="/tmp/project"), "settings: expected a workbench Settings, not a str"),  # type: ignore[arg-type]
+    (lambda: workbench.run("experiments/quickstart.yaml", models=[object()]), "models: expected a mapping of model string to model, not a list"),  # type: ignore[arg-type]
+])
+def test_a_wrong_argument_type_is_one_line_saying_what_to_pass(call, says) -> None:  # type: ignore[no-untyped-def]
+    # they raised "expected str, bytes or os.PathLike object, not dict" or an AttributeError from inside the sweep
+    with pytest.raises(workbench.WorkbenchError, match=re.escape(says)):
+        call()

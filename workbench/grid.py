@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.errors import SpecError
 from workbench.spec import ChunkerSpec, ExperimentSpec, ModelSpec, PromptSpec, RetrievalSpec, RouterEntry, RouterSpec
 
 __all__ = ["CHUNKING_REVISION", "Variant", "embedded_index_key", "expand_grid", "index_key"]
@@ -134,7 +135,14 @@ def expand_grid(spec: ExperimentSpec, *, generate: bool = True) -> list[Variant]
     A router entry of the models axis is one model of the grid (one variant per prompt, chunker and retrieval setting).
     Without generation (``generate=False``, or a spec without ``models:``) the grid is chunkers x retrieval settings:
     retrieval-only variants.
+
+    Raises:
+        SpecError: ``spec`` is not an ``ExperimentSpec`` (a path or a dict is read with ``load_experiment`` or
+            ``ExperimentSpec.from_dict`` first).
     """
+    if not isinstance(spec, ExperimentSpec):
+        raise SpecError(f"expand_grid takes an ExperimentSpec, not a {type(spec).__name__} — read it with wb.load_experiment(path) "
+                        "or wb.ExperimentSpec.from_dict(data) first")
     models = [m.router if isinstance(m, RouterEntry) else m for m in spec.models]
     answering: list[tuple[PromptSpec | None, ModelSpec | RouterSpec | None]] = (
         [(p, m) for m, p in itertools.product(models, spec.prompts)] if generate and models else [(None, None)]

@@ -240,6 +240,7 @@ def run(
         for KeyboardInterrupt, before it propagates.
         WorkbenchError: ``stop`` was set while the sweep waited for another sweep of this process (nothing logged).
     """
+    _check_arguments(settings, models)
     spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
     cfg = settings or default_settings()
     dataset, corpus = load_inputs(spec, limit)
@@ -420,6 +421,20 @@ def run(
             spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),
             parent_run_id=sweep.run_id, experiment_id=sweep.experiment_id, tracking_uri=sweep.tracking_uri, status=status,
         )
+
+
+def _check_arguments(settings: object, models: object) -> None:
+    """One line for a notebook's wrong argument, instead of an AttributeError from deep inside the sweep.
+
+    Raises:
+        WorkbenchError: ``settings`` is not a ``Settings`` or ``models`` is not a mapping.
+    """
+    if settings is not None and not isinstance(settings, Settings):
+        raise WorkbenchError(f"settings: expected a workbench Settings, not a {type(settings).__name__} — "
+                             "use wb.settings(root=..., tracking_uri=...)")
+    if models is not None and not isinstance(models, Mapping):
+        raise WorkbenchError(f"models: expected a mapping of model string to model, not a {type(models).__name__} — "
+                             "e.g. models={'local:gemma3-270m': my_generator}")
 
 
 _SWEEP_LOCK = threading.Lock()

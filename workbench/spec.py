@@ -1074,6 +1074,9 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     Raises:
         SpecError: one line naming file, line and field.
     """
+    if not isinstance(path, (str, os.PathLike)):  # a dict spec, an already loaded one: Path() said only "expected str"
+        raise SpecError(f"an experiment is read from the path of its YAML file, not from a {type(path).__name__} — "
+                        "for a dict, use wb.ExperimentSpec.from_dict(data, base_dir=...)")
     path = Path(path)
     if path.is_dir():  # worded as workbench run's check of the same path
         raise SpecError(f"{path}: is a folder, not a file — give the path of the experiment file")
