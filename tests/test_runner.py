@@ -72,13 +72,15 @@ def test_index_is_reused_across_sweeps(wb_settings, fake_models) -> None:  # typ
     assert len(store.builds) == 2  # second sweep opens the finished indexes
 
 
-def test_a_failing_variant_is_captured_and_the_sweep_goes_on(wb_settings) -> None:  # type: ignore[no-untyped-def]
-    def flaky(prompt):  # type: ignore[no-untyped-def]
-        if prompt.text.startswith("Context:"):
-            raise RuntimeError("model crashed")
-        return "an answer"
+def flaky_first_prompt(prompt):  # type: ignore[no-untyped-def]
+    """A scripted answer that fails for make_spec's first prompt (p1, the grid's first variant) and answers p2."""
+    if prompt.text.startswith("Context:"):
+        raise RuntimeError("model crashed")
+    return "an answer"
 
-    models = {GEMMA_ID: ScriptedModel(flaky, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+
+def test_a_failing_variant_is_captured_and_the_sweep_goes_on(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    models = {GEMMA_ID: ScriptedModel(flaky_first_prompt, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     result = wb.run(make_spec(), models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
     by_prompt = {v.variant.prompt.name: v for v in result.variants}
     failed = [v for v in result.variants if v.status == "FAILED"]
@@ -86,6 +88,20 @@ def test_a_failing_variant_is_captured_and_the_sweep_goes_on(wb_settings) -> Non
     assert "every question failed" in failed[0].outcome.error and "model crashed" in failed[0].outcome.error
     assert by_prompt["p2"].status == "FINISHED"
     assert all(r.error for r in failed[0].records)
+
+
+def test_the_leaderboard_keeps_its_column_order_when_the_first_variant_failed(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # a failed first variant has no scores: its row came first and pandas put every metric after run_id and error
+    models = {GEMMA_ID: ScriptedModel(flaky_first_prompt, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": "none"})
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False, limit=2)
+    assert result.variants[0].status == "FAILED"
+    columns = list(result.leaderboard().columns)
+    finished = list(wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings,
+                           progress=False, limit=2).leaderboard().columns)
+    assert columns == finished
+    assert columns[-4:] == ["run_id", "reused_from", "stopped_early", "error"]
+    assert columns.index("token_f1") < columns.index("latency_p50_s") < columns.index("input_tokens") < columns.index("run_id")
 
 
 def test_token_budget_and_wall_time_fail_the_variant_only(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]

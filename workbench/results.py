@@ -352,8 +352,11 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
         row["stopped_early"] = v.stopped_early.label if v.stopped_early is not None else None
         row["error"] = _redacted(v.outcome.error)
         rows.append(row)
-    # no variant (a sweep stopped before its first finished): the columns still exist, so selecting them finds none
-    frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=_EMPTY_LEADERBOARD_COLUMNS)
+    # no variant (a sweep stopped before its first finished): the columns still exist, so selecting them finds none.
+    # The columns in one order whichever variant comes first: a failed first variant has no scores, and pandas would
+    # put the metrics only its successors have after run_id and error
+    columns = [c for c in _EMPTY_LEADERBOARD_COLUMNS if any(c in row for row in rows)] if rows else list(_EMPTY_LEADERBOARD_COLUMNS)
+    frame = pd.DataFrame(rows, columns=columns)
     if sort_by is not None and sort_by not in frame.columns and len(frame):
         raise WorkbenchError(f"cannot sort the leaderboard by '{sort_by}': no variant has it"
                              f"{' (every variant failed)' if all(v.status == 'FAILED' for v in variants) else ''} — columns: "
