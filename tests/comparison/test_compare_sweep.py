@@ -198,6 +198,18 @@ def test_the_sweep_comparison_is_not_against_a_variant_whose_every_question_fail
     assert report.row(failed.variant.name, "token_f1")["n"] == 0
 
 
+
+def test_wb_compare_gives_the_sweep_comparison_when_the_first_variant_failed(sweep: wb.SweepResult) -> None:
+    # the README: wb.compare gives the intervals of the sweep's comparison.json; with a failed first variant it took that
+    # one as its baseline (every verdict 'not enough data') while comparison.json took the first that answered
+    first, *rest = sweep.variants
+    failed = replace(first, records=tuple(replace(r, error="TimeoutError: the model timed out", scores={}) for r in first.records),
+                     outcome=replace(first.outcome, status="FAILED", error="every question failed"))
+    report = wb.compare([failed, *rest], seed=0)
+    assert report.baseline == rest[0].variant.name
+    logged = sweep_comparison([failed, *rest], seed=0)
+    assert logged is not None and report.to_dict() == logged.to_dict()
+
 def test_cli_compare_prints_intervals_and_verdicts(sweep: wb.SweepResult, store: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--tracking-uri", store.tracking_uri, "compare", EXPERIMENT, "--metric", "token_f1", "--metric", "false_refusal"])
     out = capsys.readouterr().out

@@ -217,8 +217,9 @@ class ComparisonReport:
 
 def _with_baseline(loaded: Loaded, baseline: str | None) -> tuple[VariantTable, ...]:
     tables = loaded.variants
-    if baseline is None:
-        return tables
+    if baseline is None:  # the first variant that answered: against one whose every question failed, no verdict is possible
+        first = next((t for t in tables if t.answered), tables[0])
+        return (first, *(t for t in tables if t is not first))
     try:
         base = find_table(tables, baseline)
     except WorkbenchError:
@@ -334,7 +335,8 @@ def compare(
         runs_or_result: a ``SweepResult`` (from ``wb.run``); an MLflow experiment name (its latest sweep); a sweep's
             parent run id; variant run ids; or a mapping of variant name to per-question DataFrame.
         baseline: the variant to compare against — a variant id, name or run id (a run outside the sweep works
-            too, e.g. the production variant); default: the first variant.
+            too, e.g. the production variant); default: the first variant that answered a question (against one
+            whose every question failed, every verdict would read "not enough data").
         metrics: metrics to compare (default: every score present, then latency_s, output_tokens, cost_usd and
             cost_per_success_usd when costs are known).
         seed: seed of the bootstrap resampling (default: the sweep's own seed when one sweep is compared, the one its

@@ -31,9 +31,8 @@ def sweep_comparison(results: Sequence[VariantResult], *, seed: int = 0) -> Comp
     """
     if not any(r.records for r in results):
         return None
-    answered = next((r for r in results if any(q.error is None for q in r.records)), None)
     try:
-        return compare(list(results), baseline=answered.variant.id if answered is not None else None, seed=seed)
+        return compare(list(results), seed=seed)  # its default baseline is the first variant that answered
     except Exception as exc:  # noqa: BLE001 - derived data: the variants are logged either way
         _log.warning("could not compare the sweep's variants: %s: %s", type(exc).__name__, exc)
         return None

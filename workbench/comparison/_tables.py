@@ -47,6 +47,11 @@ class VariantTable:
     def matches(self, key: str) -> bool:
         return key in (self.name, self.variant_id, self.run_id)
 
+    @property
+    def answered(self) -> bool:
+        """Whether some question has no error (a retrieval-only table, or one given by hand, has no error column)."""
+        return "error" not in self.frame.columns or bool(self.frame["error"].isna().any())
+
 
 @dataclass(frozen=True)
 class Skipped:
