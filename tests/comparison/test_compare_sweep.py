@@ -78,6 +78,7 @@ def test_compare_over_a_sweep_result_finds_the_declining_prompt_worse(sweep: wb.
     names = _names(sweep)
     report = wb.compare(sweep)
     assert report.baseline == names["grounded-600"]
+    assert "prompt_tokens_cut" not in report.metrics  # a count of tokens cut from a prompt, not a score "higher is better"
     assert report.verdict(names["plain-600"], "token_f1") == "worse"
     assert report.verdict(names["plain-600"], "false_refusal") == "worse"  # lower is better, and it went up
     assert report.verdict(names["plain-600"], "output_tokens") == "better"  # "I don't know." is short
