@@ -65,8 +65,9 @@ class Settings:
 
 
 def settings(root: str | Path | None = None, tracking_uri: str | None = None) -> Settings:
-    """Resolve settings; explicit arguments win over environment variables, which win over defaults."""
-    base = (Path(root) if root else _env_path("WORKBENCH_ROOT") or Path.cwd()).resolve()
+    """Resolve settings; explicit arguments win over environment variables, which win over defaults. A ``root`` of
+    ``~/project`` is under the home folder, as in ``WORKBENCH_ROOT`` (not a folder named ``~`` in the current one)."""
+    base = (Path(root).expanduser() if root else _env_path("WORKBENCH_ROOT") or Path.cwd()).resolve()
     mlruns = base / "mlruns"
     # a value set with a line end (a CI secret, a ConfigMap, `echo URI > .env`) named a second store, `mlflow.db\n`
     uri = (tracking_uri or "").strip() or os.environ.get("MLFLOW_TRACKING_URI", "").strip() or f"sqlite:///{mlruns / 'mlflow.db'}"
