@@ -1,4 +1,5 @@
 import importlib
+import inspect
 import re
 
 import pytest
@@ -58,3 +59,32 @@ def test_a_wrong_argument_type_is_one_line_saying_what_to_pass(call, says) -> No
     # they raised "expected str, bytes or os.PathLike object, not dict" or an AttributeError from inside the sweep
     with pytest.raises(workbench.WorkbenchError, match=re.escape(says)):
         call()
+
+
+def _public_functions() -> list[tuple[str, object]]:
+    """The top-level functions and the public methods of the top-level classes defined in workbench."""
+    found: list[tuple[str, object]] = []
+    for name in workbench.__all__:
+        obj = getattr(workbench, name)
+        if inspect.isfunction(obj):
+            found.append((name, obj))
+        elif inspect.isclass(obj) and obj.__module__.startswith("workbench"):
+            for attr, member in vars(obj).items():
+                member = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+                member = member.fget if isinstance(member, property) else member
+                if not attr.startswith("_") and inspect.isfunction(member):
+                    found.append((f"{name}.{attr}", member))
+    return found
+
+
+def test_the_public_api_is_annotated() -> None:
+    # the package ships py.typed: an unannotated public function (Dataset.to_pandas) is an error under mypy --strict
+    # in the user's own code ("call to untyped function in typed context")
+    unannotated = []
+    for name, fn in _public_functions():
+        signature = inspect.signature(fn)  # type: ignore[arg-type]
+        if signature.return_annotation is inspect.Signature.empty:
+            unannotated.append(f"{name} (return)")
+        unannotated.extend(f"{name} ({p.name})" for p in signature.parameters.values()
+                           if p.name not in ("self", "cls") and p.annotation is inspect.Parameter.empty)
+    assert unannotated == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.datasets import Corpus, Dataset, EvalCase
 from workbench.errors import WorkbenchError
@@ -16,6 +16,9 @@ from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.redaction import redact
 from workbench.sandbox import Outcome
 from workbench.spec import ExperimentSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ROUTING_COLUMNS", "EarlyStop", "SweepResult", "VariantResult", "leaderboard_frame", "question_row", "reused_metrics", "routing_columns",
@@ -100,7 +103,7 @@ class VariantResult:
         failed_calls = any(c.error for r in self.records for c in r.calls)
         return self.stopped_early is None and not self.question_errors and not self.metrics.get("judge_call_errors") and not failed_calls
 
-    def records_frame(self) -> Any:
+    def records_frame(self) -> pd.DataFrame:
         """Per-question table: question, answer, why it ended (``finish_reason``: ``stop``, ``length`` when cut at
         max_tokens, ``content_filter``...), the tokens cut from the start of a prompt longer than the model's context
         window (``prompt_tokens_cut``), retrieved ids, every score, tokens, latency, error (a retrieval-only
@@ -309,7 +312,7 @@ class SweepResult:
         names = ", ".join(v.variant.name for v in self.variants) or "none"
         raise KeyError(f"no variant '{key}' in this sweep — give a variant's name, id or run id: {names}")
 
-    def leaderboard(self, sort_by: str | None = None, ascending: bool | None = None) -> Any:
+    def leaderboard(self, sort_by: str | None = None, ascending: bool | None = None) -> pd.DataFrame:
         """One row per variant: axes, status, metrics; sorted by ``sort_by`` (default token_f1, else mrr), best first
         unless ``ascending`` says otherwise (lowest first for latency, cost, tokens, false refusals)."""
         return leaderboard_frame(self.variants, sort_by, ascending)
@@ -319,7 +322,7 @@ _EMPTY_LEADERBOARD_COLUMNS = ("variant", "variant_id", "prompt", "model", "chunk
                               "chunks", "mean_chunk_chars", *LEADERBOARD_METRICS, "run_id", "reused_from", "stopped_early", "error")
 
 
-def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = None, ascending: bool | None = None) -> Any:
+def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = None, ascending: bool | None = None) -> pd.DataFrame:
     """The leaderboard of any variant results (a finished sweep, or the variants done so far while one runs).
 
     One row per variant: axes (prompt and model are None for a retrieval-only variant), status, question count,

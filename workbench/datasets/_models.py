@@ -6,9 +6,12 @@ import hashlib
 import json
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Category = Literal["answerable", "unanswerable", "policy", "injection"]
 CATEGORIES: tuple[str, ...] = get_args(Category)
@@ -93,8 +96,9 @@ class Dataset:
         """The first ``n`` cases (all when ``n`` is None)."""
         return self if n is None else Dataset(self.name, self.cases[:n], self.source, self.lines[:n])
 
-    def to_pandas(self):  # -> pandas.DataFrame (imported lazily: pandas is slow to import)
-        import pandas as pd
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per case, with the fields of ``EvalCase`` as columns."""
+        import pandas as pd  # imported lazily: pandas is slow to import
 
         return pd.DataFrame([c.model_dump(mode="json") for c in self.cases])
 
