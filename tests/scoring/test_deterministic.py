@@ -295,6 +295,9 @@ def test_a_score_of_any_real_number_type_is_a_plain_float() -> None:
     out = run_scorers({"frac": lambda c: Score(Fraction(1, 3)), "np": lambda c: Score(np.float32(0.5)),
                        "count": lambda c: Score(np.int64(3))}, ctx())
     assert [(type(s.value), s.value) for s in out.values()] == [(float, 1 / 3), (float, 0.5), (float, 3.0)]
+    # numpy's bool is no numbers.Real: it was refused ("Score.value is bool_ — give a number") where Python's bool counts 1/0
+    flag = run_scorers({"flag": lambda c: Score(np.array([0.2, 0.9]).max() > 0.5)}, ctx())["flag"]
+    assert (flag.value, type(flag.value), flag.error) == (True, bool, None)
 
 
 @pytest.mark.parametrize("answer", ["...", " - ", "\n---\n", "?"])

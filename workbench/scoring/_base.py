@@ -146,6 +146,12 @@ def run_scorers(scorers: Mapping[str, ScoreFn], ctx: ScoreContext) -> dict[str, 
     return out
 
 
+def _numpy_bool(value: object) -> bool:
+    import numpy as np  # imported with pandas by every sweep already
+
+    return isinstance(value, np.bool_)
+
+
 def _checked(score: object) -> Score:
     """``score`` when it is a usable ``Score``; otherwise raises what a scorer's author needs to mend it (a NaN would be
     logged as a metric nothing can compare, an infinity would pass every gate)."""
@@ -160,6 +166,9 @@ def _checked(score: object) -> Score:
     if score.error is not None and value is not None:
         # a failed score has no value: the run's mean leaves it out, so the per-question table must not show it
         return replace(score, value=None)
+    if value is not None and not isinstance(value, numbers.Real) and _numpy_bool(value):
+        # (answer_vec @ ref_vec > 0.5) is numpy's bool, not a numbers.Real: a bool is a number (1/0) as Python's is
+        return replace(score, value=bool(value))
     if value is not None and not isinstance(value, numbers.Real):
         raise TypeError(f"the scorer's Score.value is {type(value).__name__} {str(value)[:40]!r} — give a number, or None")
     if value is not None and not math.isfinite(value):
