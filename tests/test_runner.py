@@ -535,3 +535,19 @@ def test_a_sweep_result_shows_a_summary_not_its_corpus_and_records(wb_settings, 
                             f"parent_run_id='{result.parent_run_id}', tracking_uri={result.tracking_uri!r})")
     first = result.variants[0]
     assert repr(first) == f"VariantResult(variant='{first.variant.name}', status='FINISHED', questions=2, run_id='{first.run_id}')"
+
+
+def test_a_model_handed_over_under_a_misspelt_id_is_refused_not_replaced_by_the_real_one(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # the override was never used: the real Gemma was loaded and answered (a hosted model would have been paid for)
+    tracker = MemoryTracker()
+    models = {"local:gemma3-270M": ScriptedModel(lambda p: "an answer", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    with pytest.raises(wb.SpecError, match=re.escape("models: 'local:gemma3-270M' is not a model of experiment 'unit', so it would "
+                                                      f"never be called and '{GEMMA_ID}' would answer instead — did you mean '{GEMMA_ID}'? (or leave 'local:gemma3-270M' out of models=)")):
+        wb.run(make_spec(), models=models, tracker=tracker, settings=wb_settings, progress=False)
+    assert tracker.runs == {}
+    # a dict of every model of a notebook, some of them not in this experiment, is fine
+    spare = {"openai:gpt-4o-mini": ScriptedModel(lambda p: "unused", model_id="openai:gpt-4o-mini")}
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": "none"})
+    result = wb.run(spec, models={GEMMA_ID: models["local:gemma3-270M"], MINILM_ID: models[MINILM_ID], **spare}, index_store=MemoryIndexStore(),
+                    tracker=MemoryTracker(), settings=wb_settings, progress=False, limit=1)
+    assert {v.status for v in result.variants} == {"FINISHED"}

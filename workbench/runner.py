@@ -247,6 +247,7 @@ def run(
     variants = expand_grid(spec, generate=generate)
     generating = any(v.generates for v in variants)
     # everything that can be refused is checked before the first MLflow run exists, and the store before the cache
+    _check_overrides(spec, models)
     _check_portable(spec, models, judge)
     if any(runs_locally(m.id) for v in variants for m in v.answering_models):
         llama_threads()  # a bad WORKBENCH_LLAMA_THREADS: one line now, not every variant failing on it
@@ -484,6 +485,29 @@ def _terminate_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _check_overrides(spec: ExperimentSpec, models: Mapping[str, Any] | None) -> None:
+    """Refuse a model handed to the sweep under a misspelt id (``local:gemma3-270M``): it would never be called, and the
+    experiment's own model would answer in its place (loaded, or called at the provider's price), with nothing said.
+    A key that is no near miss of one of the experiment's models is left alone (a notebook's dict of all its models).
+
+    Raises:
+        SpecError: a key is close to a model of the experiment that no key overrides.
+    """
+    if not models:
+        return
+    used = {m.id for v in expand_grid(spec) for m in v.answering_models} | {r.embedding for r in spec.retrieval} | {MINILM_ID}
+    if spec.judge is not None:
+        used.add(spec.judge.id)
+    not_given = sorted(used - set(models))
+    for key in models:
+        if key in used:
+            continue
+        near = difflib.get_close_matches(key, not_given, n=1, cutoff=0.8) or [m for m in not_given if m.lower() == key.lower()]
+        if near:
+            raise SpecError(f"models: '{key}' is not a model of experiment '{spec.name}', so it would never be called and "
+                            f"'{near[0]}' would answer instead — did you mean '{near[0]}'? (or leave '{key}' out of models=)")
 
 
 def _check_portable(spec: ExperimentSpec, models: Mapping[str, Any] | None, judge: Judge | None) -> None:
