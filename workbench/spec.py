@@ -142,6 +142,18 @@ class _Spec(BaseModel):
         return data
 
 
+class _NamedSpec(_Spec):
+    """An axis entry with an optional ``name:`` for variant names (models, retrieval settings)."""
+
+    @model_serializer(mode="wrap")
+    def _no_default_name(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # left out when not given, so an entry's dump (and every variant id built from it) is what it was before names
+        data = handler(self)
+        if isinstance(data, dict) and data.get("name") is None:
+            data.pop("name", None)
+        return data
+
+
 class DatasetRef(_Spec):
     """Where the evaluation cases come from; ``path`` is relative to the experiment file."""
 
@@ -214,7 +226,7 @@ class ModelParams(_Spec):
         return value
 
 
-class ModelSpec(_Spec):
+class ModelSpec(_NamedSpec):
     """A model by provider string; ``kind`` says whether it is served as a completion or chat model."""
 
     id: str
@@ -235,14 +247,6 @@ class ModelSpec(_Spec):
     def _kind_fits(self) -> ModelSpec:
         _servable_as(self.id, self.kind)
         return self
-
-    @model_serializer(mode="wrap")
-    def _no_default_name(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # left out when not given, so a model's dump (and every variant id built from it) is what it was before names
-        data = handler(self)
-        if isinstance(data, dict) and data.get("name") is None:
-            data.pop("name", None)
-        return data
 
     @property
     def resolved_kind(self) -> ModelKind:
@@ -383,7 +387,7 @@ class ChunkerSpec(_Spec):
         return f"{self.strategy}-{self.size}/{self.overlap}"
 
 
-class RetrievalSpec(_Spec):
+class RetrievalSpec(_NamedSpec):
     """How chunks are found: embedding model, top ``k``, plain similarity or maximal marginal relevance."""
 
     embedding: str = MINILM_ID
@@ -406,14 +410,6 @@ class RetrievalSpec(_Spec):
         if self.search == "mmr" and self.fetch_k < self.k:
             raise ValueError(f"fetch_k {self.fetch_k} must be at least k {self.k} for mmr")
         return self
-
-    @model_serializer(mode="wrap")
-    def _no_default_name(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # left out when not given, so a setting's dump (and every variant id built from it) is what it was before names
-        data = handler(self)
-        if isinstance(data, dict) and data.get("name") is None:
-            data.pop("name", None)
-        return data
 
     @property
     def label(self) -> str:
