@@ -261,8 +261,9 @@ def test_fresh_is_a_run_option() -> None:
 class Models:
     """The fakes every CLI run in a test gets (the same objects, as one real model would be across runs)."""
 
-    def __init__(self, interrupt_on_call: int | None = None) -> None:
+    def __init__(self, interrupt_on_call: int | None = None, signum: int = signal.SIGINT) -> None:
         self.interrupt_on_call = interrupt_on_call
+        self.signum = signum
         self.terminal = os.getpid()  # the process a Ctrl+C in the terminal interrupts (workers ignore it)
         self.generator = ScriptedModel(self.answer, model_id=GEMMA_ID)
         self.embedder = HashingEmbedder(model_id=MINILM_ID)
@@ -270,7 +271,7 @@ class Models:
     def answer(self, prompt: Any) -> str:
         if self.interrupt_on_call is not None and len(self.generator.calls) == self.interrupt_on_call:
             self.interrupt_on_call = None  # Ctrl+C once
-            os.kill(self.terminal, signal.SIGINT)
+            os.kill(self.terminal, self.signum)
             time.sleep(1)  # the interrupted sweep ends its worker processes without waiting for this answer
         return prompt.text.split("Question:")[-1].split("Q:")[-1].strip()[:40]
 
@@ -373,6 +374,17 @@ def test_ctrl_c_says_the_sweep_is_killed_and_how_to_resume(
     assert run() == 0
     line = reuse_line(capsys.readouterr().out)
     assert line == f"reused 1 of 2 variants; {QUESTIONS - 1} model calls, {QUESTIONS + 1} answers from the cache"
+
+
+def test_sigterm_exits_143_not_ctrl_cs_130(
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # systemd, Kubernetes and CI tell a termination (128 + 15) from a Ctrl+C (128 + 2) by the exit code
+    run = cli_runner(monkeypatch, tmp_path, spec_file, Models(interrupt_on_call=QUESTIONS + 2, signum=signal.SIGTERM))
+    assert run() == 143
+    assert any(line.startswith("stopped: the sweep is logged as KILLED") for line in lines(capsys.readouterr().err))
+    sweeps = experiment_sweeps("cli-cache", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert [s.run.status for s in sweeps] == ["KILLED"]
 
 
 @pytest.mark.parametrize(

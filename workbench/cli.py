@@ -26,13 +26,14 @@ import json
 import math
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from workbench import _telemetry  # noqa: F401
-from workbench.errors import WorkbenchError
+from workbench.errors import Terminated, WorkbenchError
 from workbench.tracking import STORE_HINT, check_store, shown_uri, sqlite_path
 
 if TYPE_CHECKING:
@@ -82,9 +83,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         result = wb.run(experiment, settings=cfg, limit=args.limit, progress=_shows_progress(args.no_progress), fresh=args.fresh,
                         on_event=on_event)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(_interrupted_line(started=bool(started), fresh=args.fresh), file=sys.stderr)
-        return 130
+        return _interrupted_code(exc)
     print()
     print(f"Experiment '{result.spec.name}': {len(result.variants)} variants on {len(result.dataset)} questions "
           f"(parent run {result.parent_run_id})")
@@ -733,6 +734,11 @@ def _one_line(text: str) -> str:
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
 
 
+def _interrupted_code(exc: KeyboardInterrupt) -> int:
+    """128 + the signal, as shells report it: a supervisor (systemd, Kubernetes, CI) tells SIGTERM from Ctrl+C."""
+    return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+
+
 def _printable(text: str) -> str:
     """``text`` with its control characters shown as ``\\x1b``, not obeyed: an error quoted from a provider, a proxy or
     a data file may carry terminal escapes that clear the screen, retitle the window or write the clipboard (OSC 52),
@@ -890,7 +896,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         0 on success; 1 when the command's check failed (a failed variant, a failed gate) or on a bug; 2 for a user
-        error (bad input, unknown name, refused promotion, unusable tracking store); 130 when interrupted.
+        error (bad input, unknown name, refused promotion, unusable tracking store); 130 when interrupted (Ctrl+C), 143 when a sweep was
+        terminated (SIGTERM).
     """
     _usable_output_streams()
     parser = build_parser()
@@ -906,9 +913,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _stdout_closed()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
-        return 130
+        return _interrupted_code(exc)
     except Exception as exc:  # noqa: BLE001 - the one place where an error becomes the command's last line
         from workbench.config import settings
 

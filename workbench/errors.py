@@ -8,6 +8,7 @@ __all__ = [
     "DataError",
     "ModelError",
     "BudgetExceeded",
+    "Terminated",
 ]
 
 
@@ -33,3 +34,8 @@ class BudgetExceeded(WorkbenchError):
     def __init__(self, message: str, *, kind: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a cancelled CI job, ``docker stop``) stopped a sweep. It ends the sweep the way
+    Ctrl+C does, and ``workbench run`` exits 143 (128 + SIGTERM) instead of 130, so a supervisor can tell the two apart."""

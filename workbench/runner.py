@@ -27,7 +27,7 @@ from workbench.cache import CacheStore, DiskCacheStore
 from workbench.comparison import early_stops, sweep_comparison
 from workbench.config import Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, document_id, load_corpus, load_dataset
-from workbench.errors import DataError, SpecError, WorkbenchError
+from workbench.errors import DataError, SpecError, Terminated, WorkbenchError
 from workbench.execution import ModelResolver, RacingExecutor, VariantJob, executor_for, failed_result, question_workers
 from workbench.grid import Variant, embedded_index_key, expand_grid
 from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
@@ -478,7 +478,7 @@ def _terminate_interrupts() -> Iterator[None]:
         return
 
     def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt("SIGTERM")
+        raise Terminated("SIGTERM")
 
     signal.signal(signal.SIGTERM, interrupt)
     try:
