@@ -60,7 +60,7 @@ def _print_table(frame, columns: Sequence[str]) -> None:  # type: ignore[no-unty
         if is_count(c) and pd.api.types.is_float_dtype(shown[c]) and shown[c].dropna().map(float.is_integer).all():
             shown[c] = shown[c].map(lambda v: "—" if pd.isna(v) else str(int(v)))
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60, "display.float_format", number_text):
-        print(shown.to_string(index=False))
+        print(_printable(shown.to_string(index=False)))  # a metric named in a labels file from the annotators
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -566,9 +566,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         # the first reason ends with what to do: label the metrics the judge scored, or the run's case ids
         raise WorkbenchError(f"sweep '{args.run_id}': no variant could be calibrated against {args.labels} (first: {first})")
     for run, report, skipped in outcomes:
-        print(f"{run.name}  (run {run.run_id})")
+        print(_printable(f"{run.name}  (run {run.run_id})"))  # a run name is the store's: anyone can rename it in the UI
         if report is None:
-            print(f"    skipped: {skipped}")
+            print(_printable(f"    skipped: {skipped}"))
             continue
         _print_table(report.to_frame(), ("metric", "n", "accuracy", "kappa", "judge_pass", "human_pass", "both_pass",
                                          "judge_only", "human_only", "both_fail", "missing", "stale"))

@@ -141,3 +141,22 @@ def test_calibrating_a_sweep_skips_a_variant_that_failed_and_calibrates_the_othe
     assert f"{judged.variant.name}  (run {judged.run_id})\n        metric  n" in out and "context_recall  2" in out
     # the judge passed both, the humans one: kappa 0, which the note must not call NaN
     assert "0.500  0.000" in out and "kappa is NaN when judge and humans gave one and the same verdict throughout" in out
+
+
+def test_calibrate_shows_terminal_escapes_in_run_names_and_labels_as_text(wb_settings, fake_models, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Run names are the store's (anyone on a shared server can rename a run in the MLflow UI) and metric names come
+    from the annotators' labels file: ``workbench calibrate`` sent their escapes to the terminal (clear the screen,
+    write the clipboard), as ``list`` and ``gate`` no longer do."""
+    from mlflow import MlflowClient
+
+    result = wb.run(spec(dataset={"path": "datasets/python_docs.jsonl", "limit": 2}, judge={"id": GEMMA_ID}),
+                    models=fake_models, judge=ScriptedJudge(answers), settings=wb_settings, progress=False)
+    hostile = "\x1b[2J\x1b]52;c;ZWNobyBwd25lZA==\x07"
+    MlflowClient(wb_settings.tracking_uri).set_tag(result.variants[0].run_id, "mlflow.runName", f"good{hostile}")
+    labels = wb_settings.root / "labels.csv"
+    labels.write_text(f"case_id,metric,label\npy-001,context_recall,1\npy-002,recall{hostile},0\n")
+    code = cli.main(["--tracking-uri", wb_settings.tracking_uri, "calibrate", result.parent_run_id, "--labels", str(labels)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "\x1b" not in out and "\x07" not in out, out
+    assert "good\\x1b[2J\\x1b]52;c;ZWNobyBwd25lZA==\\x07  (run " in out and "recall\\x1b[2J" in out, out
