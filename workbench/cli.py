@@ -403,7 +403,9 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     for failure in failures:  # it names the variant by its run's name, which the MLflow UI can rename
         print(_printable(str(failure)))
     scope = f"sweep {report.parent_run_id}" if report.parent_run_id else _runs(report)
-    checked = f"{len(report.variants)} variants of {scope} on {', '.join(metrics)}"
+    # a FAILED variant, or one the sweep never logged, fails the gate: it is one of the variants checked
+    total = len(report.variants) + sum(s.count for s in report.skipped)
+    checked = f"{total} variants of {scope} on {', '.join(metrics)}"
     if failures:
         print(f"gate failed: {len(failures)} failure(s) across {checked}", file=sys.stderr)
         return 1

@@ -290,9 +290,28 @@ def test_a_gate_over_an_interrupted_sweep_fails_for_the_variants_it_never_ran(
     assert f"skipped 3 of 4 variants of sweep {killed.parent_run_id}: {reason}" in report.summary()
     # the gate passed on the one variant that ran: "gate passed: 1 variants of sweep ..."
     assert main(["--tracking-uri", store.tracking_uri, "gate", "compare-killed", "--metric", "hit_at_k", "--min", "0"]) == 1
-    assert f"FAIL 3 of 4 variants of sweep {killed.parent_run_id}: no results ({reason})" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert f"FAIL 3 of 4 variants of sweep {killed.parent_run_id}: no results ({reason})" in out
+    assert err.splitlines()[-1] == f"gate failed: 1 failure(s) across 4 variants of sweep {killed.parent_run_id} on hit_at_k"
     assert main(["--tracking-uri", store.tracking_uri, "list", "compare-killed"]) == 0
     assert f"run={killed.parent_run_id}  status=KILLED  variants=1 of 4" in capsys.readouterr().out  # was 'variants=1'
+
+
+def test_a_gate_failed_by_a_failed_variant_counts_it_among_the_variants_checked(
+    store: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the failure was the FAILED variant's, yet the line said "1 failure(s) across 1 variants": the one that passed
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    data = _spec("compare-failed").model_dump(mode="json", exclude_defaults=True)
+    data.update(prompts=data["prompts"][:1], chunkers=data["chunkers"][:1], models=[{"id": GEMMA_ID}, {"id": "openai:gpt-4o-mini"}])
+    models = {GEMMA_ID: ScriptedModel(_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    result = wb.run(ExperimentSpec.from_dict(data, base_dir=ROOT), settings=store, models=models, index_store=MemoryIndexStore(),
+                    progress=False)
+    assert sorted(v.status for v in result.variants) == ["FAILED", "FINISHED"]
+    assert main(["--tracking-uri", store.tracking_uri, "gate", "compare-failed", "--metric", "hit_at_k", "--min", "0"]) == 1
+    out, err = capsys.readouterr()
+    assert len([line for line in out.splitlines() if line.startswith("FAIL ")]) == 1, out
+    assert err.splitlines()[-1] == f"gate failed: 1 failure(s) across 2 variants of sweep {result.parent_run_id} on hit_at_k"
 
 
 def test_a_baseline_run_without_results_says_why(sweep: wb.SweepResult, store: Settings) -> None:

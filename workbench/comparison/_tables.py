@@ -60,6 +60,7 @@ class Skipped:
     name: str
     reason: str
     keys: tuple[str, ...] = ()  # its variant id and run id, by which it can be named as well as by its name
+    count: int = 1  # the variants it stands for: "3 of 4 variants of sweep ..." that were never logged are 3
 
     def matches(self, key: str) -> bool:
         return key == self.name or key in self.keys
@@ -156,7 +157,8 @@ def _from_store(keys: Sequence[str], tracking_uri: str | None) -> Loaded:
         sweep = short.sweep
         why = ("not logged yet: the sweep is still RUNNING — wait for it to end (if its process died, run the experiment again)"
                if sweep.status == "RUNNING" else f"never logged: the sweep ended {sweep.status} — run the experiment again to finish it")
-        skipped.append(Skipped(f"{short.planned - short.logged} of {short.planned} variants of sweep {sweep.run_id}", why))
+        missing = short.planned - short.logged
+        skipped.append(Skipped(f"{missing} of {short.planned} variants of sweep {sweep.run_id}", why, count=missing))
     return Loaded(tuple(tables), tuple(skipped), resolved.parent_run_id, resolved.tracking_uri, resolved.seed)
 
 
