@@ -17,6 +17,7 @@ from mlflow import MlflowClient
 import workbench as wb
 from workbench.cache import DiskCacheStore
 from workbench.config import Settings
+from workbench.grid import Variant, expand_grid
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
@@ -436,3 +437,51 @@ def test_a_run_reused_from_a_run_deleted_since_is_computed_again_with_its_scores
     assert all({a.name for a in t.info.assessments} >= {"token_f1", "hit_at_k"} for t in traces)
     assert sweep(spec, wb_settings, models).variants[0].reused_from == again.run_id
     assert warm.variants[0].reused_from == cold.variants[0].run_id
+
+
+def test_two_clones_of_a_project_reuse_each_others_runs_of_a_gguf_model(wb_settings: Settings, tmp_path: Path) -> None:
+    """A ``llamacpp:`` model (and judge) is written relative to the experiment file, which makes it absolute: the
+    variant id and reuse key held /home/alice/project/models/m.gguf, so bob's clone of the project, run against the
+    same tracking server, never reused alice's finished runs of the same file."""
+    text = f"""\
+name: clones
+dataset: {{path: {ROOT / 'datasets' / 'python_docs.jsonl'}, limit: 2}}
+corpus: {{builtin: python-reference}}
+prompts: [{{name: p1, template: "Context: {{context}}\\nQuestion: {{question}}\\nAnswer:"}}]
+models: [{{id: llamacpp:models/m.gguf, params: {{max_tokens: 16}}}}]
+chunkers: [{{strategy: recursive, size: 800, overlap: 80}}]
+judge: {{id: llamacpp:models/judge.gguf, kind: chat}}
+scorers: [token_f1, context_precision]
+execution: {{isolation: none}}
+"""
+    results, calls = [], []
+    for clone in (tmp_path / "alice" / "project", tmp_path / "bob" / "project"):
+        clone.mkdir(parents=True)
+        (clone / "exp.yaml").write_text(text, encoding="utf-8")
+        spec = wb.load_experiment(clone / "exp.yaml")
+        # the same GGUF files in both clones: the same identities (their sha256)
+        generator = ScriptedModel(answer, model_id=f"llamacpp:{clone / 'models' / 'm.gguf'}", identity="gguf:m")
+        judge = ScriptedModel(lambda _: '{"reason": "r", "verdict": 1}', model_id=f"llamacpp:{clone / 'models' / 'judge.gguf'}",
+                              kind="chat", identity="gguf:judge")
+        models = {generator.model_id: generator, judge.model_id: judge, MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+        results.append(wb.run(spec, settings=wb_settings, models=models, progress=False))  # type: ignore[arg-type]
+        calls.append(len(generator.calls) + len(judge.calls))
+    alice, bob = results
+    assert [v.status for v in alice.variants + bob.variants] == ["FINISHED"] * 2
+    assert bob.variants[0].variant.id == alice.variants[0].variant.id
+    assert bob.variants[0].reused_from == alice.variants[0].run_id and calls[0] > 0 and calls[1] == 0
+    # another file is another variant, and a model given by its absolute path keeps the id it had
+    other = wb.load_experiment(_written(tmp_path / "bob" / "project" / "other.yaml", text.replace("models/m.gguf", "models/m2.gguf")))
+    assert expand_grid(other)[0].id != alice.variants[0].variant.id
+    absolute = text.replace("llamacpp:models/m.gguf", f"llamacpp:{tmp_path / 'alice' / 'project' / 'models' / 'm.gguf'}")
+    spec = wb.load_experiment(_written(tmp_path / "abs.yaml", absolute))
+    assert expand_grid(spec)[0].id == Variant(*_axes(expand_grid(spec)[0])).id
+
+
+def _written(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _axes(v: Variant) -> tuple:  # type: ignore[type-arg]
+    return (v.prompt, v.model, v.chunker, v.retrieval)

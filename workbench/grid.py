@@ -58,6 +58,9 @@ class Variant:
     model: ModelSpec | RouterSpec | None
     chunker: ChunkerSpec
     retrieval: RetrievalSpec
+    # (absolute, as written) for the ``llamacpp:`` models its experiment file writes relative to its folder: the id
+    # holds them as written, so the same file in two clones of a project gives one id (see ExperimentSpec.as_written)
+    written: tuple[tuple[str, str], ...] = ()
 
     @property
     def generates(self) -> bool:
@@ -90,8 +93,13 @@ class Variant:
 
     @property
     def id(self) -> str:
-        """Stable id: a hash of the variant's content (same content, same id, in any grid)."""
-        return _digest(self.to_dict())
+        """Stable id: a hash of the variant's content (same content, same id, in any grid or clone of the project)."""
+        data = self.to_dict()
+        written = dict(self.written)
+        for model in (data.get("model"), *(data["router"][role] for role in ("cheap", "strong") if "router" in data)):
+            if model is not None:
+                model["id"] = written.get(model["id"], model["id"])
+        return _digest(data)
 
     @property
     def name(self) -> str:
@@ -147,8 +155,10 @@ def expand_grid(spec: ExperimentSpec, *, generate: bool = True) -> list[Variant]
     answering: list[tuple[PromptSpec | None, ModelSpec | RouterSpec | None]] = (
         [(p, m) for m, p in itertools.product(models, spec.prompts)] if generate and models else [(None, None)]
     )
+    answering_ids = {a.id for m in models for a in (m.models if isinstance(m, RouterSpec) else (m,))}
+    written = tuple(sorted((i, spec.as_written(i)) for i in answering_ids if spec.as_written(i) != i))
     variants = [
-        Variant(prompt=p, model=m, chunker=c, retrieval=r)
+        Variant(prompt=p, model=m, chunker=c, retrieval=r, written=written)
         for c, r, (p, m) in itertools.product(spec.chunkers, spec.retrieval, answering)
     ]
     seen: set[str] = set()

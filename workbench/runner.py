@@ -145,7 +145,8 @@ def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping
     if variant.model is None:
         return out
     if judge is not None:
-        out["judge"] = spec.judge.model_dump(mode="json") if spec.judge is not None else judge.model_id
+        # a GGUF judge as its experiment file writes it: two clones of the project reuse each other's runs
+        out["judge"] = spec.as_written(spec.judge.model_dump(mode="json")) if spec.judge is not None else judge.model_id
     router = variant.router
     answering = (("price", variant.model.id),) if router is None else (("price_cheap", router.cheap.id), ("price_strong", router.strong.id))
     for role, model_id in (*answering, ("judge_price", spec.judge.id if spec.judge else None)):

@@ -868,13 +868,23 @@ class ExperimentSpec(_Spec):
         in any clone of the project.
         """
         where = Path(folder).resolve() if folder is not None else self._base_dir
+        return _map_model_strings(self._rebased(where).model_dump(mode="json", exclude_defaults=exclude_defaults),
+                                  lambda model: self._written(model, where))
 
-        def relative(model: str) -> str:
-            if model not in self._relative_models:
-                return model
-            return f"llamacpp:{Path(os.path.relpath(model.partition(':')[2], where)).as_posix()}"
+    def as_written(self, data: Any) -> Any:
+        """``data`` (a model string, or a dump holding some) with each ``llamacpp:`` model the experiment file writes
+        relative to its folder written so again (``llamacpp:models/m.gguf``), the same in every clone of the project.
 
-        return _map_model_strings(self._rebased(where).model_dump(mode="json", exclude_defaults=exclude_defaults), relative)
+        A variant's id and reuse key hold this form, not where this clone is: two colleagues running one experiment
+        from their own clones against a shared tracking server reuse each other's runs of the same file (whose
+        content is in the model's identity, its sha256).
+        """
+        return _map_model_strings(data, lambda model: self._written(model, self._base_dir))
+
+    def _written(self, model: str, folder: Path) -> str:
+        if model not in self._relative_models:
+            return model
+        return f"llamacpp:{Path(os.path.relpath(model.partition(':')[2], folder)).as_posix()}"
 
     def save(self, path: str | Path) -> Path:
         """Write the spec as YAML (atomically) and return the path.
