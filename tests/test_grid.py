@@ -33,3 +33,19 @@ def test_params_are_flat_strings_without_the_template_text() -> None:
     assert params["prompt.name"] == "grounded"
     assert all(isinstance(v, str) for v in params.values())
     assert not any("template" in k for k in params)
+
+
+def test_a_router_of_gguf_files_relative_to_the_experiment_has_one_id_in_every_clone(tmp_path: Path) -> None:
+    from workbench.models import GEMMA_ID
+    from workbench.spec import ExperimentSpec
+
+    router = {"router": {"name": "r", "cheap": {"id": "llamacpp:models/cheap.gguf"}, "strong": {"id": GEMMA_ID},
+                         "escalate_when": {"refusal_or_empty": True}}}
+    data = {"name": "clones", "dataset": {"path": "q.jsonl"}, "corpus": {"path": "docs"},
+            "prompts": [{"name": "p", "template": "{context} {question}"}], "models": [router],
+            "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}]}
+    alice, bob = (expand_grid(ExperimentSpec.from_dict(data, base_dir=tmp_path / who))[0] for who in ("alice", "bob"))
+    assert alice.router is not None and alice.router.cheap.id == f"llamacpp:{tmp_path / 'alice' / 'models' / 'cheap.gguf'}"
+    assert alice.id == bob.id
+    data["models"][0]["router"]["cheap"]["id"] = "llamacpp:models/other.gguf"  # type: ignore[index]
+    assert expand_grid(ExperimentSpec.from_dict(data, base_dir=tmp_path / "alice"))[0].id != alice.id
