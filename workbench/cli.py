@@ -387,7 +387,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if sweep is None:
         print(f"Comparing {_runs(report)} (no sweep)")
     else:  # EXPERIMENT may be the sweep's run id: name the experiment it belongs to
-        print(f"Experiment '{_experiment_name(sweep.experiment_id, uri)}', sweep {sweep.run_id}")
+        print(_printable(f"Experiment '{_experiment_name(sweep.experiment_id, uri)}', sweep {sweep.run_id}"))  # renamable in the UI
     print(_printable(report.summary()))  # a skipped variant's error is a provider's text
     return 0
 

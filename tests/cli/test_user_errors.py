@@ -588,6 +588,20 @@ def test_list_and_gate_show_terminal_escapes_in_run_names_as_text(shared: Swept,
     assert len([line for line in out.splitlines() if "good\\x1b[2J\\x1b]52;c;ZWNobyBwd25lZA==\\x07" in line]) == 2, out
 
 
+def test_compare_shows_terminal_escapes_in_the_experiment_name_as_text(shared: Swept, capsys: pytest.CaptureFixture[str]) -> None:
+    """``workbench compare SWEEP_RUN_ID`` names the experiment as the store has it: anyone on a shared server can rename
+    it in the MLflow UI, and its escapes went to the terminal of whoever compared."""
+    client = MlflowClient(shared.settings.tracking_uri)
+    experiment_id = client.get_experiment_by_name("promo").experiment_id
+    client.rename_experiment(experiment_id, "promo\x1b]52;c;ZWNobyBwd25lZA==\x07")
+    try:
+        assert main(["--tracking-uri", shared.settings.tracking_uri, "compare", str(shared.result.parent_run_id), "--metric", "token_f1"]) == 0
+    finally:
+        client.rename_experiment(experiment_id, "promo")
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"Experiment 'promo\\x1b]52;c;ZWNobyBwd25lZA==\\x07', sweep {shared.result.parent_run_id}"
+
+
 def test_a_run_id_pasted_with_spaces_around_it_is_found(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     """Copied from the MLflow UI or a log with a space or newline: "no variant ' 1a2b '" sent the lead looking."""
     good = project.good()
