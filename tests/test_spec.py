@@ -322,6 +322,9 @@ def test_a_relative_gguf_path_is_saved_relative_so_the_file_runs_in_another_clon
     # and again, saved from a notebook's spec built with the folder its paths are relative to
     built = ExperimentSpec.from_dict(yaml.safe_load(text), base_dir=tmp_path)
     assert yaml.safe_load(built.save(tmp_path / "again.yaml").read_text())["models"][0]["id"] == "llamacpp:models/m.gguf"
+    # the sweep's workbench.spec_hash tag is the same for both clones (it held /home/alice/... before)
+    assert ExperimentSpec.from_dict(yaml.safe_load(text), base_dir=clone).hash == built.hash
+    assert ExperimentSpec.from_dict(yaml.safe_load(text.replace("models/m.gguf", "models/m2.gguf")), base_dir=clone).hash != built.hash
 
 
 def test_two_model_entries_that_would_share_a_variant_name_need_a_name(tmp_path: Path) -> None:

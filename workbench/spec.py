@@ -853,8 +853,8 @@ class ExperimentSpec(_Spec):
 
     @property
     def hash(self) -> str:
-        """What the experiment computes (how it is executed is not part of it)."""
-        payload = json.dumps(self.model_dump(mode="json", exclude={"execution"}), sort_keys=True)
+        """What the experiment computes (how it is executed is not part of it), the same in every clone of the project."""
+        payload = json.dumps(self.as_written(self.model_dump(mode="json", exclude={"execution"})), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def to_yaml(self) -> str:
