@@ -19,3 +19,19 @@ def test_a_root_given_with_a_tilde_is_under_the_home_folder(tmp_path: Path, monk
     assert cfg.root == tmp_path / "me" / "project"
     assert cfg.tracking_uri == f"sqlite:///{tmp_path / 'me' / 'project' / 'mlruns' / 'mlflow.db'}"
     assert cfg.home == tmp_path / "me" / "project" / ".workbench"
+
+
+def test_a_sqlite_store_elsewhere_keeps_its_artifacts_beside_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a CI job's store outside its checkout got artifacts under <checkout>/mlruns: deleted with the checkout while the
+    # store kept pointing at them
+    monkeypatch.delenv("WORKBENCH_HOME", raising=False)
+    checkout, elsewhere = tmp_path / "checkout", tmp_path / "elsewhere"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{elsewhere / 'mlflow.db'}")
+    assert wb.settings(root=checkout).artifact_root == elsewhere / "artifacts"
+    cfg = wb.settings(root=checkout, tracking_uri=f"sqlite:///{elsewhere / 'other.db'}?timeout=30")
+    assert cfg.artifact_root == elsewhere / "artifacts"
+    monkeypatch.chdir(elsewhere.parent)  # a relative sqlite path is relative to the current directory, as for MLflow
+    assert wb.settings(root=checkout, tracking_uri="sqlite:///elsewhere/mlflow.db").artifact_root == elsewhere / "artifacts"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert wb.settings(root=checkout).artifact_root == checkout / "mlruns" / "artifacts"  # the default store: as before
+    assert wb.settings(root=checkout, tracking_uri="postgresql://u@h/db").artifact_root == checkout / "mlruns" / "artifacts"

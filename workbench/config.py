@@ -20,7 +20,8 @@ class Settings:
     Attributes:
         root: the project folder (the current directory unless ``WORKBENCH_ROOT`` is set).
         tracking_uri: MLflow tracking URI; ``MLFLOW_TRACKING_URI`` wins, else ``sqlite:///<root>/mlruns/mlflow.db``.
-        artifact_root: where new MLflow experiments keep their artifacts (``<root>/mlruns/artifacts``).
+        artifact_root: where new MLflow experiments keep their artifacts: ``artifacts`` beside a sqlite store's file
+            (``<root>/mlruns/artifacts`` for the default store), else ``<root>/mlruns/artifacts``.
         home: caches (built indexes, model answers, embeddings) and per-variant sandboxes (``<root>/.workbench``).
     """
 
@@ -72,7 +73,15 @@ def settings(root: str | Path | None = None, tracking_uri: str | None = None) ->
     # a value set with a line end (a CI secret, a ConfigMap, `echo URI > .env`) named a second store, `mlflow.db\n`
     uri = (tracking_uri or "").strip() or os.environ.get("MLFLOW_TRACKING_URI", "").strip() or f"sqlite:///{mlruns / 'mlflow.db'}"
     home = _env_path("WORKBENCH_HOME") or base / ".workbench"
-    return Settings(root=base, tracking_uri=uri, artifact_root=mlruns / "artifacts", home=home)
+    return Settings(root=base, tracking_uri=uri, artifact_root=_artifact_root(uri, mlruns), home=home)
+
+
+def _artifact_root(uri: str, mlruns: Path) -> Path:
+    """``artifacts`` beside a sqlite store's file, so that the store and its artifacts move and go together: with the
+    store elsewhere (a CI job's ``sqlite:////cache/mlflow.db``), artifacts under the checkout were gone with it while
+    the store kept pointing at them. Other stores (a database server, in-memory sqlite) keep ``<root>/mlruns``."""
+    database = uri.removeprefix("sqlite:///").split("?", 1)[0] if uri.startswith("sqlite:///") else ""
+    return (Path(database).expanduser().parent / "artifacts").resolve() if database else mlruns / "artifacts"
 
 
 def _env_path(name: str) -> Path | None:

@@ -321,3 +321,24 @@ def test_the_tracker_leaves_mlflow_tracking_uri_as_the_user_had_it(wb_settings, 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///yours.db")
     wb.MlflowTracker(f"sqlite:///{tmp_path / 'other.db'}")
     assert os.environ["MLFLOW_TRACKING_URI"] == "sqlite:///yours.db"
+
+
+def test_a_store_outside_the_project_keeps_new_experiments_artifacts_beside_it(tmp_path, empty_store, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # a CI job's store outside its checkout: artifacts went to <checkout>/mlruns/artifacts, deleted with the checkout
+    from workbench.config import settings
+
+    from ..conftest import copy_store
+
+    checkout, elsewhere = tmp_path / "checkout", tmp_path / "elsewhere"
+    uri = copy_store(empty_store, elsewhere)
+    old = MlflowClient(uri).create_experiment("older", artifact_location=(checkout / "kept").as_uri())
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    cfg = settings(root=checkout)
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    for name in ("unit", "older"):
+        wb.run(spec.model_copy(update={"name": name}), models=fake_models, index_store=MemoryIndexStore(), settings=cfg, progress=False, limit=1)
+    new = MlflowClient(uri).get_experiment_by_name("unit")
+    assert new.artifact_location == (elsewhere / "mlruns" / "artifacts" / "unit").as_uri()
+    assert any((elsewhere / "mlruns" / "artifacts" / "unit").rglob("eval_results.json"))
+    assert MlflowClient(uri).get_experiment(old).artifact_location == (checkout / "kept").as_uri()  # MLflow keeps it per experiment
+    assert any((checkout / "kept").rglob("eval_results.json")) and not (checkout / "mlruns").exists()
