@@ -380,3 +380,23 @@ def test_the_run_panel_lists_the_variants_that_drop_out(wb_settings: Settings) -
     assert f"after {stop_at()} questions" in panel.dropped.value
     assert "1 stopped early by racing" in panel.status.value
     assert "stopped_early" in panel.leaderboard.value
+
+
+def test_a_variant_whose_later_batch_failed_keeps_that_batchs_sandbox() -> None:
+    # a racing variant's result took its first batch's workdir: '' (removed, finished) although a later batch failed
+    from dataclasses import replace
+
+    from workbench.execution import failed_result
+    from workbench.execution._racing import merge_parts
+    from workbench.grid import expand_grid
+    from workbench.pipeline import ChunkStats
+    from workbench.sandbox import Outcome
+
+    from .test_runner import make_spec
+
+    variant = expand_grid(make_spec())[0]
+    stats = ChunkStats(count=1, documents=1, mean_chars=1, median_chars=1, min_chars=1, max_chars=1, p95_chars=1)
+    finished = replace(failed_result(variant, "", "", stats), outcome=Outcome("FINISHED"), workdir="")
+    failed = replace(failed_result(variant, "boom", "RuntimeError", stats), workdir="/sandboxes/s/v")
+    assert merge_parts([finished, failed]).workdir == "/sandboxes/s/v"
+    assert merge_parts([finished, finished]).workdir == ""

@@ -120,13 +120,28 @@ def test_token_budget_and_wall_time_fail_the_variant_only(wb_settings, fake_mode
     assert 1 <= len(v.records) < 4, v.outcome  # partial results are kept
 
 
-def test_variants_get_private_sandboxes(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
-    result = wb.run(make_spec(), models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False, limit=1)
-    dirs = {v.workdir for v in result.variants}
-    assert len(dirs) == 4
-    for v in result.variants:
+def test_variants_get_private_sandboxes_kept_only_when_they_did_not_finish(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # every sweep left a folder per variant under .workbench/sandboxes, read by nothing: thousands after months
+    def fails_on_b(prompt):  # type: ignore[no-untyped-def]
+        if prompt.text.startswith("B:"):
+            raise RuntimeError("boom")
+        return "an answer"
+
+    models = {**fake_models, GEMMA_ID: ScriptedModel(fails_on_b, model_id=GEMMA_ID)}
+    spec = make_spec(prompts=[{"name": "a", "template": "A: {context} {question}"}, {"name": "b", "template": "B: {context} {question}"}])
+    tracker = MemoryTracker()
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), tracker=tracker, settings=wb_settings, progress=False, limit=1)
+    failed = [v for v in result.variants if v.status == "FAILED"]
+    assert len(failed) == 2 and len({v.workdir for v in failed}) == 2
+    for v in failed:  # kept to look into
         assert Path(v.workdir).is_dir() and str(wb_settings.sandbox_dir) in v.workdir
         assert (Path(v.workdir) / "prompt.txt").read_text() == v.variant.prompt.template
+    assert all(v.workdir == "" for v in result.variants if v.status == "FINISHED")
+    assert sorted(wb_settings.sandbox_dir.rglob("*")) == sorted({Path(v.workdir).parent for v in failed} | {Path(v.workdir) for v in failed}
+                                                             | {Path(v.workdir) / "prompt.txt" for v in failed})
+    wb.run(make_spec(prompts=[{"name": "c", "template": "{context} {question}"}]), models=fake_models, index_store=MemoryIndexStore(),
+           tracker=tracker, settings=wb_settings, progress=False, limit=1)
+    assert len(list(wb_settings.sandbox_dir.iterdir())) == 1  # a sweep whose variants all finished leaves no folder
 
 
 def test_stop_event_ends_cleanly_and_keeps_finished_variants(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]

@@ -65,6 +65,8 @@ class VariantResult:
     ``reused_from`` names the finished run this result was read from when the sweep reused it instead of computing it
     (same variant, dataset, corpus, models, scorers and workbench version). ``stopped_early`` says why a racing sweep
     stopped this variant before the last question (its records are the questions it answered); None otherwise.
+    ``workdir`` is the variant's sandbox folder, kept when it did not finish (FAILED, STOPPED) to look into; ``""``
+    for a variant that finished (its folder is removed) or was reused.
     """
 
     variant: Variant

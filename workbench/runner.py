@@ -418,6 +418,8 @@ def run(
                     raise
             finally:
                 bars.close()
+                with contextlib.suppress(OSError):  # the sweep's sandbox folder, unless a variant's was kept in it
+                    (cfg.sandbox_dir / sweep.sweep_id).rmdir()
         emit(ProgressEvent("sweep_done", len(results), len(variants)))
         return SweepResult(
             spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),

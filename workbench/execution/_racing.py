@@ -30,13 +30,13 @@ Decide = Callable[[Mapping[str, Sequence[float | None]]], Mapping[str, EarlyStop
 
 def merge_parts(parts: Sequence[VariantResult]) -> VariantResult:
     """One variant's result from its batches' results, in order (pure): their records, metrics over all of them,
-    and the first outcome that is not FINISHED (else FINISHED)."""
+    and the first outcome that is not FINISHED (else FINISHED), with that batch's kept sandbox."""
     records = tuple(r for part in parts for r in part.records)
     first = parts[0]
-    outcome = next((p.outcome for p in parts if p.status != "FINISHED"), first.outcome)
+    unfinished = next((p for p in parts if p.status != "FINISHED"), first)
     return replace(
-        first, outcome=outcome, records=records, metrics=variant_metrics(records, first.variant),
-        ended_ms=parts[-1].ended_ms,
+        first, outcome=unfinished.outcome, records=records, metrics=variant_metrics(records, first.variant),
+        ended_ms=parts[-1].ended_ms, workdir=unfinished.workdir,
     )
 
 

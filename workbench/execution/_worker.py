@@ -335,7 +335,7 @@ def run_job(
     scored = tuple(scored_list)
     return VariantResult(
         variant=variant, outcome=outcome, records=scored, metrics=variant_metrics(scored, variant), chunk_stats=job.stats,
-        started_ms=started_ms, ended_ms=int(time.time() * 1000), workdir=job.workdir,
+        started_ms=started_ms, ended_ms=int(time.time() * 1000), workdir=sandbox.release(outcome),
     )
 
 

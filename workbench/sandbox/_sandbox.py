@@ -33,7 +33,7 @@ class Sandbox:
     """What one variant may use. The variant gets its own ``workdir``; other variants' state is out of reach.
 
     Args:
-        workdir: created empty for this variant.
+        workdir: created empty for this variant; removed by ``release`` once the variant finished.
         wall_time_s: the variant fails once this much time has passed (checked between questions and, for
             llama.cpp models, at every generated token).
         max_tokens: the variant fails once its input + output tokens pass this budget.
@@ -49,6 +49,18 @@ class Sandbox:
         self.started = time.monotonic()
         self.deadline = self.started + wall_time_s
         self.tokens_used = 0
+
+    def release(self, outcome: Outcome) -> str:
+        """Remove the workdir of a variant that finished, and keep that of one that did not (FAILED, STOPPED) to look
+        into: nothing reads a finished variant's workdir later, and every sweep left a folder per variant computed.
+
+        Returns:
+            the workdir's path when kept, else ``""``.
+        """
+        if outcome.status != "FINISHED":
+            return str(self.workdir)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        return ""
 
     def check_time(self, done: int, total: int) -> None:
         if time.monotonic() > self.deadline:
