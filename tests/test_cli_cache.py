@@ -87,6 +87,34 @@ def test_cache_info_prints_the_stores_summary(cache_dir: Path, capsys: pytest.Ca
     assert re.search(r"embedding\s+1 entries", out)
 
 
+def test_cache_info_counts_the_indexes_and_clear_indexes_removes_old_ones(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # indexes of older chunkings and corpora stayed under .workbench/indexes forever, unseen by `cache info`
+    from workbench.pipeline import ChromaIndexStore, Chunk
+
+    index_dir = cache_dir.parent / "indexes"
+    assert main(["cache", "info"]) == 0 and main(["cache", "clear", "--indexes"]) == 0
+    assert "removed 0 indexes" in capsys.readouterr().out and not index_dir.exists()  # nothing created to say so
+    fill(cache_dir)
+    store = ChromaIndexStore(index_dir)
+    chunks = [Chunk(id=f"c{i}", doc_id="d", text=f"text {i}", start=0, end=6) for i in range(3)]
+    for key in ("old", "new"):
+        store.build(key, chunks, [[1.0, float(i), 0.5] for i in range(3)])
+    old = store._client.get_collection("wb-old")
+    old.modify(metadata={**old.metadata, "workbench_built": int(time.time()) - 40 * 86400})  # built 40 days ago
+
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"indexes {re.escape(str(index_dir))}: 2 indexes, [0-9.]+ MiB on disk, the oldest built 40 days ago", out)
+    assert main(["cache", "clear", "--indexes", "--older-than", "30d"]) == 0
+    assert f"removed 1 indexes older than 30d from {index_dir}" in capsys.readouterr().out
+    assert ChromaIndexStore(index_dir).open("old") is None and len(ChromaIndexStore(index_dir).open("new")) == 3
+    assert main(["cache", "clear", "--indexes"]) == 0
+    assert "removed 1 indexes from" in capsys.readouterr().out and ChromaIndexStore(index_dir).indexes() == []
+    kept = DiskCacheStore(cache_dir)
+    assert (kept.get("generation", "a") or {}).get("text") == "x"  # the answer cache is left alone
+    kept.close()
+
+
 def assert_unreadable_in_one_line(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`cache info` and `cache clear` each say in one line that the cache file cannot be read and to delete the folder."""
     for command in (["cache", "info"], ["cache", "clear"]):

@@ -11,8 +11,9 @@
     workbench export NAME --alias A --repo PATH   commit the alias's bundle to a deployment git repo
     workbench rollback NAME --alias production    point the alias back at its previous holder
     workbench calibrate RUN_ID --labels FILE      agreement and Cohen's kappa of a run's judge with human labels
-    workbench cache info                          entries, size, hits and misses of the answer/embedding cache
+    workbench cache info                          entries, size, hits and misses of the answer/embedding cache; indexes
     workbench cache clear [--older-than 30d]      empty the cache (or drop entries older than an age)
+    workbench cache clear --indexes [--older-than 30d]   remove the local indexes (or those built longer ago)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import os
 import re
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -38,7 +40,7 @@ from workbench.tracking import STORE_HINT, check_store, shown_uri, sqlite_path
 
 if TYPE_CHECKING:
     from workbench.comparison import ComparisonReport
-    from workbench.pipeline import QuestionRecord
+    from workbench.pipeline import ChromaIndexStore, QuestionRecord
     from workbench.results import SweepResult
     from workbench.spec import GateSpec
 
@@ -200,20 +202,43 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise WorkbenchError(f"--older-than: {exc}") from None
     cfg = settings()
+    scope = f" older than {args.older_than}" if older_than is not None else ""
+    if args.action == "clear" and args.indexes:
+        removed = _indexes(cfg.index_dir).remove(older_than) if (cfg.index_dir / "chroma.sqlite3").exists() else []
+        print(f"removed {len(removed)} indexes{scope} from {cfg.index_dir} (a sweep that needs one builds it again)")
+        return 0
     if not cfg.cache_dir.exists():  # do not create a cache just to say it is empty
         print(f"cache {cfg.cache_dir}: empty (nothing cached yet)" if args.action == "info" else "removed 0 cache entries")
-        return 0
-    store = DiskCacheStore(cfg.cache_dir, size_limit_mb=cfg.cache_size_mb)
-    try:
-        if args.action == "info":
+    else:
+        store = DiskCacheStore(cfg.cache_dir, size_limit_mb=cfg.cache_size_mb)
+        try:
+            if args.action == "clear":
+                print(f"removed {store.clear(older_than_s=older_than)} cache entries{scope} from {cfg.cache_dir}")
+                return 0
             print(store.info().summary())
-            return 0
-        removed = store.clear(older_than_s=older_than)
-    finally:
-        store.close()
-    scope = f" older than {args.older_than}" if older_than is not None else ""
-    print(f"removed {removed} cache entries{scope} from {cfg.cache_dir}")
+        finally:
+            store.close()
+    if args.action == "info" and (cfg.index_dir / "chroma.sqlite3").exists():  # do not create an index store either
+        found = _indexes(cfg.index_dir).indexes()
+        size = sum(f.stat().st_size for f in cfg.index_dir.rglob("*") if f.is_file())
+        age = f", the oldest built {_age(found[0].built_at)}" if found else ""
+        print(f"indexes {cfg.index_dir}: {len(found)} indexes, {size / 2**20:.1f} MiB on disk{age}"
+              " (workbench cache clear --indexes [--older-than AGE] removes them)")
     return 0
+
+
+def _indexes(path: Path) -> ChromaIndexStore:
+    from workbench.pipeline import ChromaIndexStore
+
+    return ChromaIndexStore(path)
+
+
+def _age(built_at: float | None) -> str:
+    """``3 days ago`` (``by an older workbench`` when unknown)."""
+    if built_at is None:
+        return "by an older workbench"
+    days = (time.time() - built_at) / 86400
+    return f"{days:.0f} days ago" if days >= 1 else f"{days * 24:.0f} hours ago"
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
@@ -820,6 +845,9 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("info", help="entries, size, hits and misses per kind")
     clear = actions.add_parser("clear", help="remove every entry, or those older than --older-than")
     clear.add_argument("--older-than", default=None, metavar="AGE", help="only entries stored more than AGE ago: 30d, 12h, 90m, 45s, 2w")
+    clear.add_argument("--indexes", action="store_true",
+                       help="remove the local indexes (.workbench/indexes) instead, all or those built more than --older-than ago; "
+                            "not while a sweep runs")
     p.set_defaults(handler=_cmd_cache)
 
     p = sub.add_parser("ui", parents=[common], help="serve the MLflow UI over this project's store")

@@ -14,7 +14,7 @@ from workbench.pipeline.chunk import (
     length_histogram,
 )
 from workbench.pipeline.generate import QuestionRecord, answer_question, format_context, generate_answer, retrieve_question
-from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, Hit, IndexStore, MemoryIndexStore, VectorIndex
+from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, Hit, IndexInfo, IndexStore, MemoryIndexStore, VectorIndex
 from workbench.pipeline.retrieve import Retriever
 from workbench.pipeline.route import Escalation, ModelCall, Signals, decide, decide_before_answer, grounding
 from workbench.pipeline.router import RoutedModel, Router, route_answer, routing_metrics
@@ -27,6 +27,7 @@ __all__ = [
     "ChunkStats",
     "Escalation",
     "Hit",
+    "IndexInfo",
     "IndexStore",
     "LengthBin",
     "MemoryIndexStore",

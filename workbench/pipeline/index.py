@@ -21,9 +21,10 @@ from workbench.errors import WorkbenchError
 from workbench.metrics import cosine
 from workbench.pipeline.chunk import Chunk, ChunkStats
 
-__all__ = ["ChromaIndexStore", "ChromaServerIndexStore", "Hit", "IndexStore", "MemoryIndexStore", "VectorIndex"]
+__all__ = ["ChromaIndexStore", "ChromaServerIndexStore", "Hit", "IndexInfo", "IndexStore", "MemoryIndexStore", "VectorIndex"]
 
 _COMPLETE, _KEY, _STARTED = "workbench_complete", "workbench_key", "workbench_build_started"
+_BUILT = "workbench_built"  # when the index was published, in seconds since the epoch
 _STATS = "workbench_chunk_stats"  # the chunk statistics of the build, as JSON
 _BUILDING = "-building-"
 _DATABASE = "chroma.sqlite3"  # the database of a local Chroma folder
@@ -37,6 +38,15 @@ class Hit:
     chunk: Chunk
     score: float
     vector: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """A published index: its key, its chunks and when it was built (None: by a workbench that did not record it)."""
+
+    key: str
+    chunks: int
+    built_at: float | None
 
 
 class VectorIndex(Protocol):
@@ -186,7 +196,7 @@ class _ChromaStore:
         for _ in range(3):
             try:
                 kept = {_STATS: json.dumps(stats.as_dict())} if stats is not None else {}
-                staging.modify(name=self._name(key), metadata={_COMPLETE: True, _KEY: key, **kept})
+                staging.modify(name=self._name(key), metadata={_COMPLETE: True, _KEY: key, _BUILT: int(time.time()), **kept})
                 return _ChromaIndex(key, staging)
             except ChromaError:  # the name is taken: another builder published first, or an old half-built index
                 published = self.open(key)
@@ -195,6 +205,26 @@ class _ChromaStore:
                     return published
                 self._delete(self._name(key))
         raise RuntimeError(f"index {key}: could not publish {staging.name} as {self._name(key)}")
+
+    def indexes(self) -> list[IndexInfo]:
+        """The published indexes, oldest first (those of unknown age before them); builds under way are left out."""
+        found = []
+        for collection in self._client.list_collections():
+            meta = collection.metadata or {}
+            if meta.get(_COMPLETE) and collection.name == self._name(str(meta.get(_KEY))):
+                built = meta.get(_BUILT)
+                found.append(IndexInfo(str(meta[_KEY]), int(collection.count()), float(built) if built is not None else None))
+        return sorted(found, key=lambda i: (i.built_at is not None, i.built_at or 0.0))
+
+    def remove(self, older_than_s: float | None = None) -> list[IndexInfo]:
+        """Delete the indexes (through Chroma, as another process may have it open) built more than ``older_than_s``
+        seconds ago, or all of them; one of unknown age was built by an older workbench and counts as older than any.
+        A later sweep that needs one builds it again. Returns what was removed."""
+        now = time.time()
+        gone = [i for i in self.indexes() if older_than_s is None or i.built_at is None or now - i.built_at > older_than_s]
+        for info in gone:
+            self._delete(self._name(info.key))
+        return gone
 
     def _delete(self, name: str) -> None:
         from chromadb.errors import NotFoundError
