@@ -115,6 +115,19 @@ def test_cache_info_counts_the_indexes_and_clear_indexes_removes_old_ones(cache_
     kept.close()
 
 
+def test_clear_indexes_removes_what_interrupted_builds_left_and_not_a_build_under_way(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a build stopped by Ctrl+C left its half-built collection, removed only by a later build of the same key: never,
+    # for a chunking given up, and `cache clear --indexes` did not see it either
+    from workbench.pipeline import ChromaIndexStore
+
+    store = ChromaIndexStore(cache_dir.parent / "indexes")
+    for name, started in (("wb-k1-building-dead", time.time() - 7 * 3600), ("wb-k2-building-live", time.time())):
+        store._client.create_collection(name, metadata={"workbench_complete": False, "workbench_key": name[3:5], "workbench_build_started": int(started)})
+    assert main(["cache", "clear", "--indexes"]) == 0
+    assert "removed 0 indexes" in capsys.readouterr().out
+    assert [c.name for c in ChromaIndexStore(cache_dir.parent / "indexes")._client.list_collections()] == ["wb-k2-building-live"]
+
+
 def assert_unreadable_in_one_line(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`cache info` and `cache clear` each say in one line that the cache file cannot be read and to delete the folder."""
     for command in (["cache", "info"], ["cache", "clear"]):

@@ -219,11 +219,12 @@ class _ChromaStore:
     def remove(self, older_than_s: float | None = None) -> list[IndexInfo]:
         """Delete the indexes (through Chroma, as another process may have it open) built more than ``older_than_s``
         seconds ago, or all of them; one of unknown age was built by an older workbench and counts as older than any.
-        A later sweep that needs one builds it again. Returns what was removed."""
+        Builds that died (Ctrl+C while an index was built) go too; builds under way are left alone. A later sweep that needs one builds it again. Returns what was removed."""
         now = time.time()
         gone = [i for i in self.indexes() if older_than_s is None or i.built_at is None or now - i.built_at > older_than_s]
         for info in gone:
             self._delete(self._name(info.key))
+        self._drop_stale_builds()  # and what interrupted builds left, of keys no later sweep may build again
         return gone
 
     def _delete(self, name: str) -> None:
@@ -234,11 +235,13 @@ class _ChromaStore:
         except NotFoundError:
             pass
 
-    def _drop_stale_builds(self, key: str) -> None:
-        prefix, now = self._name(key) + _BUILDING, time.time()
+    def _drop_stale_builds(self, key: str | None = None) -> None:
+        """Delete the building collections of ``key`` (of every key when None) whose build died."""
+        now = time.time()
         for collection in self._client.list_collections():
             started = (collection.metadata or {}).get(_STARTED, 0)
-            if collection.name.startswith(prefix) and now - float(started) > _STALE_BUILD_S:
+            building = collection.name.startswith(self._name(key) + _BUILDING) if key else _BUILDING in collection.name
+            if building and collection.name.startswith(self._name("")) and now - float(started) > _STALE_BUILD_S:
                 self._delete(collection.name)
 
 
