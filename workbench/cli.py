@@ -263,7 +263,8 @@ def _cmd_server(args: argparse.Namespace) -> int:
     cfg = settings()
     store = _server_store(args.backend_store_uri, args.tracking_uri) or f"sqlite:///{cfg.root / 'mlruns' / 'mlflow.db'}"
     check_store(store, must_exist=False)  # a refused login: one line now, not MLflow's 2 minutes of retries and a traceback
-    destination = args.artifacts_destination or str(cfg.artifact_root)
+    # beside the server's sqlite store, where sweeps logged straight into that file keep theirs; not from the environment
+    destination = args.artifacts_destination or str(settings(tracking_uri=store).artifact_root)
     if "://" not in destination:
         Path(destination).mkdir(parents=True, exist_ok=True)
     # what users set: a wildcard bind address is not an address they can reach, the machine's name is
@@ -860,7 +861,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where runs are kept, e.g. postgresql://user:password@host:5432/mlflow "
                         "(default: --tracking-uri, else $MLFLOW_BACKEND_STORE_URI, else this project's sqlite store)")
     p.add_argument("--artifacts-destination", default=None,
-                   help="where the server keeps artifacts: a folder or s3://... (default: this project's mlruns/artifacts)")
+                   help="where the server keeps artifacts: a folder or s3://... (default: artifacts/ beside a sqlite store, else this project's mlruns/artifacts)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0: reachable from other machines)")
     p.add_argument("--port", type=_whole_number(1, 65535), default=5000)
     p.add_argument("--workers", type=_positive_int, default=None, help="server worker processes (default: MLflow's, 4)")

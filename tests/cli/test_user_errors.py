@@ -458,9 +458,12 @@ def test_server_serves_the_store_its_tracking_uri_names(tmp_path: Path, capsys: 
     monkeypatch.delenv("MLFLOW_BACKEND_STORE_URI", raising=False)
     monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(dict(env)))
     team = f"sqlite:///{tmp_path / 'team.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mine' / 'mlflow.db'}")  # not the server's store
     assert main(["--tracking-uri", team, "server", "--port", "5000"]) == 0
-    assert execs[-1]["MLFLOW_BACKEND_STORE_URI"] == team and f"MLflow server on {team}," in capsys.readouterr().out
-    assert not (tmp_path / "mlruns" / "mlflow.db").exists()
+    assert execs[-1]["MLFLOW_BACKEND_STORE_URI"] == team
+    # its artifacts beside it, as those of sweeps logged straight into team.db
+    assert f"MLflow server on {team}, artifacts in {tmp_path / 'artifacts'}." in capsys.readouterr().out
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists() and not (tmp_path / "mine").exists()
     line = one_line(capsys, main(["--tracking-uri", team, "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'other.db'}"]))
     assert line == (f"--tracking-uri {team} and --backend-store-uri sqlite:///{tmp_path / 'other.db'} name two stores — "
                     "give the server's store once, with --backend-store-uri")
