@@ -128,6 +128,25 @@ def test_clear_indexes_removes_what_interrupted_builds_left_and_not_a_build_unde
     assert [c.name for c in ChromaIndexStore(cache_dir.parent / "indexes")._client.list_collections()] == ["wb-k2-building-live"]
 
 
+def test_cache_info_counts_kept_sandboxes_and_clear_sandboxes_removes_them(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the sandbox folders of failed variants (and of every variant, before finished ones were removed) piled up unseen
+    sandboxes = cache_dir.parent / "sandboxes"
+    for sweep, variant, age_days in (("s1", "v1", 40), ("s1", "v2", 1), ("s2", "v1", 40)):
+        (sandboxes / sweep / variant).mkdir(parents=True)
+        (sandboxes / sweep / variant / "prompt.txt").write_text("{context} {question}")
+        stamp = time.time() - age_days * 86400
+        os.utime(sandboxes / sweep / variant, (stamp, stamp))
+    assert main(["cache", "info"]) == 0
+    assert f"sandboxes {sandboxes}: 3 folders kept of variants that did not finish, 0.0 MiB" in capsys.readouterr().out
+    assert main(["cache", "clear", "--sandboxes", "--older-than", "30d"]) == 0
+    assert f"removed 2 sandbox folders older than 30d from {sandboxes}" in capsys.readouterr().out
+    assert sorted(p.relative_to(sandboxes).as_posix() for p in sandboxes.rglob("*")) == ["s1", "s1/v2", "s1/v2/prompt.txt"]
+    assert main(["cache", "clear", "--sandboxes"]) == 0 and list(sandboxes.iterdir()) == []
+    assert "removed 1 sandbox folders from" in capsys.readouterr().out
+    assert main(["cache", "info"]) == 0 and f"sandboxes {sandboxes}" not in capsys.readouterr().out
+    assert main(["cache", "clear", "--sandboxes", "--indexes"]) == 2  # one kind at a time, never the first silently
+
+
 def assert_unreadable_in_one_line(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`cache info` and `cache clear` each say in one line that the cache file cannot be read and to delete the folder."""
     for command in (["cache", "info"], ["cache", "clear"]):

@@ -14,6 +14,7 @@
     workbench cache info                          entries, size, hits and misses of the answer/embedding cache; indexes
     workbench cache clear [--older-than 30d]      empty the cache (or drop entries older than an age)
     workbench cache clear --indexes [--older-than 30d]   remove the local indexes (or those built longer ago)
+    workbench cache clear --sandboxes [--older-than 30d] remove the sandbox folders kept of variants that did not finish
 """
 
 from __future__ import annotations
@@ -194,6 +195,7 @@ def _reuse_line(result: SweepResult) -> str:
 def _cmd_cache(args: argparse.Namespace) -> int:
     from workbench.cache import DiskCacheStore, parse_age
     from workbench.config import settings
+    from workbench.sandbox import kept_sandboxes, remove_sandboxes
 
     older_than = None
     if args.action == "clear" and args.older_than is not None:
@@ -203,6 +205,10 @@ def _cmd_cache(args: argparse.Namespace) -> int:
             raise WorkbenchError(f"--older-than: {exc}") from None
     cfg = settings()
     scope = f" older than {args.older_than}" if older_than is not None else ""
+    if args.action == "clear" and args.sandboxes:
+        removed_dirs = remove_sandboxes(cfg.sandbox_dir, older_than)
+        print(f"removed {removed_dirs} sandbox folders{scope} from {cfg.sandbox_dir}")
+        return 0
     if args.action == "clear" and args.indexes:
         removed = _indexes(cfg.index_dir).remove(older_than) if (cfg.index_dir / "chroma.sqlite3").exists() else []
         print(f"removed {len(removed)} indexes{scope} from {cfg.index_dir} (a sweep that needs one builds it again)")
@@ -224,6 +230,11 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         age = f", the oldest built {_age(found[0].built_at)}" if found else ""
         print(f"indexes {cfg.index_dir}: {len(found)} indexes, {size / 2**20:.1f} MiB on disk{age}"
               " (workbench cache clear --indexes [--older-than AGE] removes them)")
+    kept = kept_sandboxes(cfg.sandbox_dir) if args.action == "info" else []
+    if kept:
+        size = sum(f.stat().st_size for d in kept for f in d.rglob("*") if f.is_file())
+        print(f"sandboxes {cfg.sandbox_dir}: {len(kept)} folders kept of variants that did not finish, {size / 2**20:.1f} MiB"
+              " (workbench cache clear --sandboxes [--older-than AGE] removes them)")
     return 0
 
 
@@ -846,9 +857,13 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("info", help="entries, size, hits and misses per kind")
     clear = actions.add_parser("clear", help="remove every entry, or those older than --older-than")
     clear.add_argument("--older-than", default=None, metavar="AGE", help="only entries stored more than AGE ago: 30d, 12h, 90m, 45s, 2w")
-    clear.add_argument("--indexes", action="store_true",
+    which = clear.add_mutually_exclusive_group()
+    which.add_argument("--indexes", action="store_true",
                        help="remove the local indexes (.workbench/indexes) instead, all or those built more than --older-than ago; "
                             "not while a sweep runs")
+    which.add_argument("--sandboxes", action="store_true",
+                       help="remove the sandbox folders (.workbench/sandboxes) kept of variants that did not finish instead, "
+                            "all or those made more than --older-than ago; not while a sweep runs")
     p.set_defaults(handler=_cmd_cache)
 
     p = sub.add_parser("ui", parents=[common], help="serve the MLflow UI over this project's store")

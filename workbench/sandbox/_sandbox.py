@@ -78,6 +78,26 @@ class Sandbox:
             )
 
 
+def kept_sandboxes(root: Path) -> list[Path]:
+    """The variants' folders kept under ``root`` (``<sweep>/<variant>``: variants that did not finish, and every
+    variant of sweeps run before finished ones were removed)."""
+    return sorted(p for sweep in root.iterdir() if sweep.is_dir() for p in sweep.iterdir()) if root.is_dir() else []
+
+
+def remove_sandboxes(root: Path, older_than_s: float | None = None) -> int:
+    """Remove the kept variant folders under ``root`` created more than ``older_than_s`` seconds ago (all when None),
+    and the sweep folders left empty; returns how many variant folders went."""
+    now, removed = time.time(), 0
+    for workdir in kept_sandboxes(root):
+        if older_than_s is None or now - workdir.stat().st_mtime > older_than_s:
+            shutil.rmtree(workdir, ignore_errors=True)
+            removed += 1
+    for sweep in root.iterdir() if root.is_dir() else ():
+        if sweep.is_dir() and not any(sweep.iterdir()):
+            sweep.rmdir()
+    return removed
+
+
 def run_sandboxed(fn: Callable[[Sandbox], None], sandbox: Sandbox) -> Outcome:
     """Run ``fn`` and turn every way it can end into an ``Outcome``; never raises (except KeyboardInterrupt)."""
     try:
