@@ -32,6 +32,7 @@ def test_a_sqlite_store_elsewhere_keeps_its_artifacts_beside_it(tmp_path: Path, 
     assert cfg.artifact_root == elsewhere / "artifacts"
     monkeypatch.chdir(elsewhere.parent)  # a relative sqlite path is relative to the current directory, as for MLflow
     assert wb.settings(root=checkout, tracking_uri="sqlite:///elsewhere/mlflow.db").artifact_root == elsewhere / "artifacts"
+    assert wb.settings(tracking_uri="sqlite:///~/mlflow.db").artifact_root == tmp_path / "~" / "artifacts"  # as MLflow reads it
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     assert wb.settings(root=checkout).artifact_root == checkout / "mlruns" / "artifacts"  # the default store: as before
     assert wb.settings(root=checkout, tracking_uri="postgresql://u@h/db").artifact_root == checkout / "mlruns" / "artifacts"
