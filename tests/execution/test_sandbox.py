@@ -81,6 +81,7 @@ def test_a_worker_killed_by_a_signal_is_a_failed_run_in_the_store(wb_settings) -
     result = wb.run(spec_of(["ollama:abort"]), models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
     (variant,) = result.variants
     assert variant.status == "FAILED" and "SIGABRT" in (variant.outcome.error or "")
+    assert (Path(variant.workdir) / "prompt.txt").is_file()  # its sandbox is kept, and named, to look into
     run = MlflowClient(wb_settings.tracking_uri).get_run(variant.run_id)  # type: ignore[arg-type]
     assert run.info.status == "FAILED"
     assert "SIGABRT" in run.data.tags.get("workbench.error", "")

@@ -309,6 +309,20 @@ class WorkerProcess:
         ``abandon`` is polled like ``stop``; True means the caller is going away (Ctrl+C, SIGTERM, an error that ends
         the sweep): the worker is ended now instead of after its question (which a hanging model never finishes), and
         the job ends STOPPED. Its finished answers are in the cache; the one in flight is asked again on resume."""
+        result = self._run(job, on_question=on_question, stop=stop, threads=threads, abandon=abandon)
+        if result.status != "FINISHED" and not result.workdir and os.path.isdir(job.workdir):
+            result = replace(result, workdir=job.workdir)  # a worker killed or dead in its variant left it to look into
+        return result
+
+    def _run(
+        self,
+        job: VariantJob,
+        *,
+        on_question: QuestionEvent | None,
+        stop: Callable[[], bool] | None,
+        threads: int | None,
+        abandon: Callable[[], bool] | None,
+    ) -> VariantResult:
         import cloudpickle
 
         started_ms = int(time.time() * 1000)
