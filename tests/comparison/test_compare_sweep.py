@@ -368,3 +368,17 @@ def test_a_sweep_still_running_says_its_other_variants_are_not_logged_yet(sweep:
         "not logged yet: the sweep is still RUNNING — wait for it to end (if its process died, run the experiment again)",
     )]
     tracker.end_sweep(handle, sweep.variants[:1], "KILLED")
+
+
+def test_a_gate_on_an_answer_metric_over_a_retrieval_only_sweep_says_so(
+    store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the ChunkExplorer's "Score retrieval" (or wb.run(generate=False)) logs the experiment's latest sweep: a CI gate on
+    # token_f1 then read it, and said only that token_f1 "is not in the results"
+    name = "compare-sweep-retrieval-only"
+    models = {GEMMA_ID: ScriptedModel(_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    wb.run(_spec(name), settings=store, models=models, index_store=MemoryIndexStore(), progress=False, generate=False)
+    assert main(["--tracking-uri", store.tracking_uri, "gate", name, "--metric", "token_f1", "--min", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "metric 'token_f1' is not in the results" in err
+    assert "retrieval-only sweep" in err and "--sweep" in err

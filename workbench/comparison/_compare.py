@@ -21,7 +21,9 @@ from workbench.comparison._routing import routing_table
 from workbench.comparison._stats import (
     Interval, bootstrap_mean, bootstrap_ratio, check_options, paired_bootstrap, paired_bootstrap_ratio, verdict,
 )
-from workbench.comparison._tables import Loaded, Skipped, Source, VariantTable, find_table, load_run, load_tables
+from workbench.comparison._tables import (
+    Loaded, Skipped, Source, VariantTable, find_table, load_run, load_tables, retrieval_only_note,
+)
 from workbench.comparison._values import (
     MEASUREMENTS, OPT_IN, available_metrics, by_case, finite, keyed_like, numeric, paired_cases, success_parts, text_in,
 )
@@ -284,7 +286,7 @@ def _metric_rows(
     return rows
 
 
-def _chosen_metrics(metrics: str | Sequence[str] | None, available: list[str], success_metric: str) -> list[str]:
+def _chosen_metrics(metrics: str | Sequence[str] | None, available: list[str], success_metric: str, note: str = "") -> list[str]:
     """The metrics to compare: ``metrics`` (one name is one metric), or every available one.
 
     Raises:
@@ -299,7 +301,7 @@ def _chosen_metrics(metrics: str | Sequence[str] | None, available: list[str], s
             raise WorkbenchError(f"metrics is empty — name at least one, or leave it out for all: {', '.join(available)}")
         unknown = [m for m in chosen if m not in available and m not in OPT_IN]
         if unknown and available:  # with nothing scored at all the report says so (and a gate on it fails)
-            raise WorkbenchError(f"metric '{unknown[0]}' is not in the results — available: {', '.join(available)}")
+            raise WorkbenchError(f"metric '{unknown[0]}' is not in the results{note} — available: {', '.join(available)}")
     if COST_PER_SUCCESS in chosen and available and success_metric not in available:
         if metrics is None and success_metric == SUCCESS_METRIC:  # a sweep that does not score token_f1: left out
             return [m for m in chosen if m != COST_PER_SUCCESS]
@@ -368,7 +370,7 @@ def compare(
     where = text_in(tables, named)
     if where:
         raise DataError(f"{where} — per-question values must be numbers (None or NaN for a question that was not scored)")
-    chosen = _chosen_metrics(metrics, available_metrics(tables), success_metric)
+    chosen = _chosen_metrics(metrics, available_metrics(tables), success_metric, retrieval_only_note(tables))
     frames = [by_case(t) for t in tables]
     frames = [frames[0], *(keyed_like(frames[0], f) for f in frames[1:])]
     rows: list[dict[str, Any]] = []

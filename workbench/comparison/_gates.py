@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from workbench.comparison._render import interval_text, number_text
+from workbench.comparison._tables import retrieval_only_note
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def gate_failures(
         return (*failures, *(GateFailure(v.name, m, "has no scored question (every answer failed)") for v in report.variants for m in metrics))
     unknown = [m for m in metrics if m not in report.metrics]
     if unknown:
-        raise WorkbenchError(f"metric '{unknown[0]}' is not in the results — available: {', '.join(report.metrics)}")
+        raise WorkbenchError(f"metric '{unknown[0]}' is not in the results{retrieval_only_note(report.variants)} — available: {', '.join(report.metrics)}")
     for metric in metrics:
         rows = report.table[report.table["metric"] == metric]
         base_scored = bool((rows["is_baseline"] & (rows["n"] > 0)).any())

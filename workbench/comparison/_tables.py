@@ -227,3 +227,12 @@ def _distinct_names(tables: Sequence[VariantTable]) -> tuple[VariantTable, ...]:
         seen.add(name)
         out.append(replace(t, name=name) if name != t.name else t)
     return tuple(out)
+
+
+def retrieval_only_note(tables: Sequence[VariantTable]) -> str:
+    """Why a sweep lacks every answer metric, to follow "metric 'token_f1' is not in the results": it generated no
+    answers (its per-question tables have no ``answer`` column); empty for a sweep that did."""
+    if not tables or any("answer" in t.frame.columns for t in tables):
+        return ""
+    return (" of this retrieval-only sweep (it generated no answers: a ChunkExplorer's 'Score retrieval' or "
+            "wb.run(generate=False) logs one) — compare or gate a sweep that did: --sweep PARENT_RUN_ID (workbench list EXPERIMENT)")
