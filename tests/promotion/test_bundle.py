@@ -201,3 +201,23 @@ def test_a_manifest_nested_too_deep_is_refused_in_one_line(swept: Swept, bundle_
     (copy / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(BundleError, match=r"manifest\.json: not a workbench manifest \(not JSON\)"):
         wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+
+
+def test_loading_a_bundle_in_its_deployment_repository_leaves_the_repository_clean(
+    swept: Swept, bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a smoke test in the deploy repo (load the bundle, ask a question) built its index in ./.workbench, so the next
+    # 'workbench export' into that repository was refused: "has uncommitted changes"
+    from tests.promotion.conftest import git
+
+    repo = tmp_path / "deploy"
+    shutil.copytree(bundle_dir, repo / "bot")
+    git(repo, "init", "-q")  # a fresh repository holding the exported bundle
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "bundle")
+    for name in ("WORKBENCH_HOME", "WORKBENCH_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(repo)
+    wb.load_bundle("bot", corpus_path=swept.root / "corpus", models=fake_models())
+    assert (repo / ".workbench" / "indexes").is_dir()
+    assert git(repo, "status", "--porcelain") == ""

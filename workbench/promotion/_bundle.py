@@ -154,6 +154,17 @@ def _check_server(config: BundleConfig, folder: Path, model_id: str, identity: s
                       f"to {here or default} — {fix} (the answers would differ), or promote a configuration evaluated there")
 
 
+def _default_index_dir() -> Path:
+    """The project's index folder, its workbench home ignored by git: a bundle is often loaded in its deployment
+    repository (a smoke test), whose next export would otherwise be refused as holding uncommitted changes."""
+    here = default_settings()
+    here.home.mkdir(parents=True, exist_ok=True)
+    ignore = here.home / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# indexes and caches of the workbench: never committed\n*\n", encoding="utf-8")
+    return here.index_dir
+
+
 def load_bundle(
     path: str | Path,
     *,
@@ -208,7 +219,7 @@ def load_bundle(
     embedding = config.retrieval.embedding
     embedder = cast(Embedder, overrides[embedding]) if embedding in overrides else load_embedder(embedding)
     _check_server(config, folder, embedding, embedder.identity)
-    store = index_store or ChromaIndexStore(Path(index_dir) if index_dir is not None else default_settings().index_dir)
+    store = index_store or ChromaIndexStore(Path(index_dir) if index_dir is not None else _default_index_dir())
     key = embedded_index_key(config.chunker, embedding, corpus.hash, embedder.identity)
     index = store.open(key)
     if index is None:
