@@ -367,3 +367,20 @@ def test_a_system_message_is_registered_as_it_is_sent(swept: Swept, system: str)
     registered = client(swept).get_prompt_version("system-message-prompt", version).template
     assert registered == [{"role": "system", "content": system},
                           {"role": "user", "content": "Context: {{context}}\nQuestion: {{question}}"}]
+
+
+def test_beats_holder_compares_with_the_holders_configuration_in_the_candidates_own_sweep(tmp_path: Path) -> None:
+    # the holder was promoted from a sweep over an earlier dataset; a later sweep over the grown dataset holds both
+    # configurations, yet the gate read only the holder's promoted run: "evaluated on a different dataset — evaluate both
+    # configurations on the same dataset", which the sweep had just done
+    first = sweep(tmp_path)
+    wb.promote(first.run_id("bad"), name="assist-sweep", alias="staging", gates=[{"kind": "min_questions", "n": 1}], settings=first.settings)
+    spec = write_project(tmp_path)
+    cases = (tmp_path / "cases.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (tmp_path / "cases.jsonl").write_text("".join(cases[:4]), encoding="utf-8")  # another dataset: 4 of the 5 cases
+    second = wb.run(spec, settings=first.settings, models=fake_models(), progress=False)
+    good = next(v.run_id for v in second.variants if v.variant.prompt.name == "good")
+    done = wb.promote(good, name="assist-sweep", alias="staging", gates=[{"kind": "beats_holder", "metric": "token_f1"}],
+                      settings=first.settings)
+    result = done.report.results[0]
+    assert result.passed and result.interval is not None and result.interval.n == 4 and result.interval.low > 0

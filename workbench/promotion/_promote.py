@@ -359,6 +359,26 @@ def promote(
         return _promote(_run_id(run), name, alias, gates, reason, require_staging, cfg)
 
 
+def _in_same_sweep(client: Any, holder_run: str, digest: str, cand: Candidate, name: str) -> str | None:
+    """A finished run of the holder's configuration (``digest``) in the candidate's own sweep, or None: a sweep that put
+    both configurations in its grid evaluated them on the same questions, as a paired comparison needs."""
+    source = cand.config.source
+    variant = get_run(client, holder_run).data.tags.get("workbench.variant_id", "")
+    if not source.parent_run_id or not variant:
+        return None
+    found = client.search_runs(
+        [source.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{source.parent_run_id}' and "
+        f"tags.`workbench.variant_id` = '{variant}' and attributes.status = 'FINISHED'",
+    )
+    for run in found:
+        try:
+            if read_candidate(client, run.info.run_id, name).config.config_hash == digest:
+                return str(run.info.run_id)
+        except PromotionError:  # not a run a configuration can be read from (racing stopped it, ...): not the holder's
+            continue
+    return None
+
+
 def _promote(
     run_id: str, name: str, alias: Environment, gates: Sequence[GateSpec | Mapping[str, Any]] | None,
     reason: str | None, require_staging: bool | None, cfg: Settings,
@@ -376,6 +396,9 @@ def _promote(
         holder_audit = json.loads(current.tags.get(audit_tag(alias), "{}"))
         holder_run = holder_audit.get("run_id") or current.tags.get(RUN_ID_TAG) or current.run_id
         holder_dataset = get_run(client, holder_run).data.tags.get("workbench.dataset_hash", "")
+        if holder_dataset != cand.config.dataset.hash:  # compared on the candidate's dataset when its sweep ran the holder too
+            holder_run = _in_same_sweep(client, holder_run, current.tags.get(CONFIG_HASH_TAG, ""), cand, name) or holder_run
+            holder_dataset = get_run(client, holder_run).data.tags.get("workbench.dataset_hash", "")
         holder = Holder(str(current.version), run_evidence(client, cfg.tracking_uri, holder_run, dataset_hash=holder_dataset,
                                                            digest=current.tags.get(CONFIG_HASH_TAG, "")))
     report = evaluate_gates(gate_specs, evidence, holder)
