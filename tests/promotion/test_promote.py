@@ -384,3 +384,17 @@ def test_beats_holder_compares_with_the_holders_configuration_in_the_candidates_
                       settings=first.settings)
     result = done.report.results[0]
     assert result.passed and result.interval is not None and result.interval.n == 4 and result.interval.low > 0
+
+
+def test_a_second_rollback_does_not_say_the_alias_never_had_another_holder(swept: Swept) -> None:
+    # v2 held production until the first rollback; the second one said "has had no other holder than v1"
+    easy = [{"kind": "min_questions", "n": 1}]
+    for prompt in ("good", "bad"):
+        wb.promote(swept.run_id(prompt), name="assist-twice", alias="staging", gates=easy, settings=swept.settings)
+        wb.promote(swept.run_id(prompt), name="assist-twice", alias="production", gates=easy, settings=swept.settings)
+    assert wb.rollback("assist-twice", alias="production", settings=swept.settings).version == "1"
+    with pytest.raises(PromotionError) as info:
+        wb.rollback("assist-twice", alias="production", settings=swept.settings)
+    message = str(info.value)
+    assert "no other holder" not in message
+    assert "v1 is the earliest holder left" in message and "v2" in message and "promote its run again" in message

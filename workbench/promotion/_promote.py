@@ -486,9 +486,16 @@ def rollback(name: str, *, alias: Environment = "production", reason: str | None
     current = alias_holder(client, name, alias)
     if current is None:
         raise PromotionError(f"'{name}' has no '{alias}' alias in {shown_uri(cfg.tracking_uri)} — nothing to roll back")
-    stack = holder_stack(alias_history(client, name, alias), str(current.version))
+    history = alias_history(client, name, alias)
+    stack = holder_stack(history, str(current.version))
     if len(stack) < 2:
-        raise PromotionError(f"{name}@{alias} has had no other holder than v{current.version} — nothing to roll back to")
+        undone = sorted({e.version for e in history} - {str(current.version)}, key=lambda v: (len(v), v))
+        if not undone:
+            raise PromotionError(f"{name}@{alias} has had no other holder than v{current.version} — nothing to roll back to")
+        # the later holders were rolled back from already: a rollback only goes back, never forward again
+        raise PromotionError(f"{name}@{alias}: v{current.version} is the earliest holder left (rollbacks already undid "
+                             f"{', '.join('v' + v for v in undone)}) — nothing to roll back to; to restore a later one, promote its run "
+                             f"again (workbench promote RUN_ID --name {name} --alias {alias})")
     restored = get_version(client, name, stack[-2])
     if restored is None:
         raise PromotionError(f"v{stack[-2]}, the holder of {name}@{alias} before v{current.version}, was deleted from the registry — "
