@@ -424,3 +424,15 @@ def test_a_version_evaluated_on_chunks_an_older_workbench_cut_differently_is_not
                                           r"promote the new run to 'staging' and export that"):
         wb.export("assist-old", "staging", repo=deploy_repo, settings=old.settings)
     assert state(deploy_repo) == before
+
+
+def test_exporting_a_version_again_says_its_branch_holds_the_earlier_export_and_names_the_option(
+    promoted: Swept, deploy_repo: Path,
+) -> None:
+    # after a rollback, exporting production again met the branch of the version's earlier export, and the error said
+    # only "pass another branch name", naming no option
+    done = wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings)
+    with pytest.raises(ExportError) as info:
+        wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings)
+    message = str(info.value)
+    assert f"an earlier export of v{done.version}" in message and "--branch" in message

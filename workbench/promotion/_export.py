@@ -315,10 +315,12 @@ def export(
     folder = _bundle_folder(bundle_dir or f"{name}/{alias}")
 
     files, config, version, message = build_bundle(name, alias, settings=settings)
+    earlier = "" if branch else f" (an earlier export of v{version} to {alias}: after a rollback, deploy that branch again)"
     branch = branch or default_branch(name, alias, version)
     git.check_branch_name(branch)
     if git.branch_exists(branch):
-        raise ExportError(f"branch '{branch}' already exists in {root} — delete it or pass another branch name")
+        raise ExportError(f"branch '{branch}' already exists in {root}{earlier} — delete it, or pass another branch name "
+                          "(branch=..., --branch NAME)")
     blocking = git.branch_in_the_way(branch)
     if blocking:
         raise ExportError(f"branch '{blocking}' in {root} makes a branch named '{branch}' impossible in git — rename or delete "
