@@ -36,3 +36,4 @@ def test_a_sqlite_store_elsewhere_keeps_its_artifacts_beside_it(tmp_path: Path, 
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     assert wb.settings(root=checkout).artifact_root == checkout / "mlruns" / "artifacts"  # the default store: as before
     assert wb.settings(root=checkout, tracking_uri="postgresql://u@h/db").artifact_root == checkout / "mlruns" / "artifacts"
+    assert wb.settings(root=checkout, tracking_uri="sqlite:///:memory:").artifact_root == checkout / "mlruns" / "artifacts"

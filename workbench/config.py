@@ -81,7 +81,7 @@ def _artifact_root(uri: str, mlruns: Path) -> Path:
     store elsewhere (a CI job's ``sqlite:////cache/mlflow.db``), artifacts under the checkout were gone with it while
     the store kept pointing at them. Other stores (a database server, in-memory sqlite) keep ``<root>/mlruns``."""
     database = uri.removeprefix("sqlite:///").split("?", 1)[0] if uri.startswith("sqlite:///") else ""
-    return (Path(database).parent / "artifacts").resolve() if database else mlruns / "artifacts"
+    return (Path(database).parent / "artifacts").resolve() if database not in ("", ":memory:") else mlruns / "artifacts"
 
 
 def _env_path(name: str) -> Path | None:
