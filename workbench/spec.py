@@ -927,8 +927,7 @@ class ExperimentSpec(_Spec):
         relative: frozenset[str] = frozenset()
         if isinstance(data, dict):
             if base_dir is not None:  # like the dataset, corpus and prompt paths: it was read from the working directory
-                relative = _relative_model_paths(data, base.resolve())
-                data = _absolute_model_paths(data, base.resolve())
+                data, relative = _absolute_model_paths(data, base.resolve())
             data = _read_prompt_files(data, base, source)
         try:
             spec = cls.model_validate(data)
@@ -1100,8 +1099,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     check_yaml_shape(node, str(path))
     _refuse_literal_keys(data, node, str(path))
     base = path.parent.resolve()
-    relative = _relative_model_paths(data, base)
-    data = _absolute_model_paths(data, base)
+    data, relative = _absolute_model_paths(data, base)
     data = _read_prompt_files(data, base, str(path), node)
     try:
         spec = ExperimentSpec.model_validate(data)
@@ -1148,29 +1146,20 @@ def _map_model_strings(data: Any, change: Callable[[str], str]) -> Any:
     return data
 
 
-def _absolute_model(model: str, base: Path) -> str:
-    """A relative ``llamacpp:<path>`` made relative to ``base`` (the experiment file's folder); others as they are."""
-    path = model.partition(":")[2]
-    return model if path.startswith(("/", "~")) else f"llamacpp:{os.path.normpath(base / path)}"
-
-
-def _absolute_model_paths(data: Any, base: Path) -> Any:
+def _absolute_model_paths(data: Any, base: Path) -> tuple[Any, frozenset[str]]:
     """``data`` with every relative ``llamacpp:<path>`` model string (a value, or a ``pricing:`` key) made relative to
-    the experiment file's folder, like its dataset, corpus and prompt paths, rather than to the working directory."""
-    return _map_model_strings(data, lambda model: _absolute_model(model, base))
+    the experiment file's folder, like its dataset, corpus and prompt paths, rather than to the working directory; and
+    the absolute forms of those models (written relative again on save)."""
+    relative: set[str] = set()
 
+    def absolute(model: str) -> str:
+        path = model.partition(":")[2]
+        if path.startswith(("/", "~")):
+            return model
+        relative.add(made := f"llamacpp:{os.path.normpath(base / path)}")
+        return made
 
-def _relative_model_paths(data: Any, base: Path) -> frozenset[str]:
-    """The absolute forms of the ``llamacpp:`` models ``data`` writes relative to ``base`` (written so again on save)."""
-    found: set[str] = set()
-
-    def note(model: str) -> str:
-        if _absolute_model(model, base) != model:
-            found.add(_absolute_model(model, base))
-        return model
-
-    _map_model_strings(data, note)
-    return frozenset(found)
+    return _map_model_strings(data, absolute), frozenset(relative)
 
 
 _MAX_YAML_VALUES = 100_000
