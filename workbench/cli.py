@@ -210,7 +210,8 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         print(f"removed {removed_dirs} sandbox folders{scope} from {cfg.sandbox_dir}")
         return 0
     if args.action == "clear" and args.indexes:
-        removed = _indexes(cfg.index_dir).remove(older_than) if (cfg.index_dir / "chroma.sqlite3").exists() else []
+        indexes = _indexes(cfg.index_dir)
+        removed = indexes.remove(older_than) if indexes is not None else []
         print(f"removed {len(removed)} indexes{scope} from {cfg.index_dir} (a sweep that needs one builds it again)")
         return 0
     if not cfg.cache_dir.exists():  # do not create a cache just to say it is empty
@@ -224,24 +225,28 @@ def _cmd_cache(args: argparse.Namespace) -> int:
             print(store.info().summary())
         finally:
             store.close()
-    if args.action == "info" and (cfg.index_dir / "chroma.sqlite3").exists():  # do not create an index store either
-        found = _indexes(cfg.index_dir).indexes()
-        size = sum(f.stat().st_size for f in cfg.index_dir.rglob("*") if f.is_file())
+    indexes = _indexes(cfg.index_dir) if args.action == "info" else None  # do not create an index store either
+    if indexes is not None:
+        found = indexes.indexes()
         age = f", the oldest built {_age(found[0].built_at)}" if found else ""
-        print(f"indexes {cfg.index_dir}: {len(found)} indexes, {size / 2**20:.1f} MiB on disk{age}"
+        print(f"indexes {cfg.index_dir}: {len(found)} indexes, {_mib([cfg.index_dir]):.1f} MiB on disk{age}"
               " (workbench cache clear --indexes [--older-than AGE] removes them)")
     kept = kept_sandboxes(cfg.sandbox_dir) if args.action == "info" else []
     if kept:
-        size = sum(f.stat().st_size for d in kept for f in d.rglob("*") if f.is_file())
-        print(f"sandboxes {cfg.sandbox_dir}: {len(kept)} folders kept of variants that did not finish, {size / 2**20:.1f} MiB"
+        print(f"sandboxes {cfg.sandbox_dir}: {len(kept)} folders kept of variants that did not finish, {_mib(kept):.1f} MiB"
               " (workbench cache clear --sandboxes [--older-than AGE] removes them)")
     return 0
 
 
-def _indexes(path: Path) -> ChromaIndexStore:
+def _indexes(path: Path) -> ChromaIndexStore | None:
     from workbench.pipeline import ChromaIndexStore
 
-    return ChromaIndexStore(path)
+    return ChromaIndexStore.existing(path)
+
+
+def _mib(folders: Sequence[Path]) -> float:
+    """The size of the files in ``folders``, in MiB."""
+    return sum(f.stat().st_size for d in folders for f in d.rglob("*") if f.is_file()) / 2**20
 
 
 def _age(built_at: float | None) -> str:

@@ -280,6 +280,11 @@ class ChromaIndexStore(_ChromaStore):
             ) from None
         super().__init__(client)
 
+    @classmethod
+    def existing(cls, path: str | Path) -> ChromaIndexStore | None:
+        """The store under ``path`` when an index was ever built there, else None (none is made just to be read)."""
+        return cls(path) if (Path(path) / _DATABASE).exists() else None
+
 
 class ChromaServerIndexStore(_ChromaStore):
     """Collections on a Chroma server (``chroma run``), shared by every worker and machine of a team.
