@@ -23,6 +23,8 @@ __all__ = ["KINDS", "CacheInfo", "CacheStore", "DiskCacheStore", "Kind", "Memory
 Kind = Literal["generation", "judge", "embedding"]
 KINDS: tuple[Kind, ...] = ("generation", "judge", "embedding")
 _STATS = "stats"  # the prefix of the counters that caches made before ``counts/`` kept them inside the entries
+# the rows of diskcache's Cache table that are entries: text keys '<kind>:<key>' stored as they are
+_ENTRY_KEYS = "raw AND typeof(key) = 'text' AND instr(key, ':') > 0"
 _CLEAR_BATCH = 1000  # entries removed per transaction by clear: short enough that other processes are not held up
 DEFAULT_SIZE_LIMIT_MB = 4096
 
@@ -170,13 +172,13 @@ class DiskCacheStore:
 
     def _keys(self, stored_before: float | None = None) -> list[str]:
         """The entries' keys (those stored before ``stored_before``, a time, when given)."""
-        query = "SELECT key FROM Cache WHERE raw AND typeof(key) = 'text' AND instr(key, ':') > 0"
+        query = f"SELECT key FROM Cache WHERE {_ENTRY_KEYS}"
         rows = self._query(query + " AND store_time < ?", stored_before) if stored_before is not None else self._query(query)
         return [key for (key,) in rows if not key.startswith(_STATS + ":")]
 
     def _entries(self) -> dict[str, int]:
         """Entries per kind, counted by one query."""
-        query = "SELECT substr(key, 1, instr(key, ':') - 1), count(*) FROM Cache WHERE raw AND typeof(key) = 'text' AND instr(key, ':') > 0 GROUP BY 1"
+        query = f"SELECT substr(key, 1, instr(key, ':') - 1), count(*) FROM Cache WHERE {_ENTRY_KEYS} GROUP BY 1"
         return {kind: n for kind, n in self._query(query) if kind != _STATS}
 
     def info(self) -> CacheInfo:
