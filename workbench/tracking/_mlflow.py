@@ -694,11 +694,12 @@ def _generate_span(
         span.set_attribute("latency_s", generation.latency_s)
         if generation.prompt_tokens_cut:  # the model read the prompt above without its first tokens
             span.set_attribute("prompt_tokens_cut", generation.prompt_tokens_cut)
+    status = _status(error)
     if error is not None:
-        error = redact(error)  # the event is not an argument the redacting span reads
-        kind = error.split(":", 1)[0]  # errors read "RuntimeError: ..."
-        span.add_event(SpanEvent("exception", ended_ns, {"exception.type": kind if kind.isidentifier() else "Error", "exception.message": error}))
-    span.end(end_time_ns=ended_ns, status=_status(error))
+        shown = status.description  # redacted: the event is not an argument the redacting span reads
+        kind = shown.split(":", 1)[0]  # errors read "RuntimeError: ..."
+        span.add_event(SpanEvent("exception", ended_ns, {"exception.type": kind if kind.isidentifier() else "Error", "exception.message": shown}))
+    span.end(end_time_ns=ended_ns, status=status)
 
 
 def _status(error: str | None) -> Any:
