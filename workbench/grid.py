@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from workbench.errors import SpecError
 from workbench.spec import ChunkerSpec, ExperimentSpec, ModelSpec, PromptSpec, RetrievalSpec, RouterEntry, RouterSpec
 
-__all__ = ["CHUNKING_REVISION", "Variant", "embedded_index_key", "expand_grid", "index_key"]
+__all__ = ["CHUNKING_REVISION", "Variant", "embedded_index_key", "expand_grid", "flat_params", "index_key"]
 
 # How the chunkers cut text (workbench/pipeline/chunk.py), raised whenever they cut the same text into other chunks or
 # place them elsewhere: indexes are kept across upgrades (.workbench/indexes, a Chroma server), and one built by an
@@ -116,15 +117,6 @@ class Variant:
     def params(self) -> dict[str, str]:
         """Flattened parameters, as logged to MLflow (``chunker.size``, ``model.params.max_tokens``...): lists and
         booleans as JSON (``["\\n"]``, ``true``), a setting left unset (a router signal that is off) not at all."""
-        flat: dict[str, str] = {}
-
-        def walk(prefix: str, value: Any) -> None:
-            if isinstance(value, dict):
-                for k, v in value.items():
-                    walk(f"{prefix}.{k}" if prefix else k, v)
-            elif value is not None:
-                flat[prefix] = json.dumps(value) if isinstance(value, (list, tuple, bool)) else str(value)
-
         data = self.to_dict()
         if self.prompt is not None and self.model is not None:
             data["prompt"] = {"name": self.prompt.name}  # the template text is an artifact, not a param
@@ -133,8 +125,23 @@ class Variant:
                     data["router"][role]["kind"] = m.resolved_kind
             else:
                 data["model"]["kind"] = self.model.resolved_kind
-        walk("", data)
-        return flat
+        return flat_params(data)
+
+
+def flat_params(data: Mapping[str, Any]) -> dict[str, str]:
+    """``data`` as MLflow params (pure): nested keys joined by dots (``model.params.max_tokens``), lists and booleans
+    as JSON (``["\\n"]``, ``true``), others as text, a setting left unset (None) not at all."""
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        elif value is not None:
+            flat[prefix] = json.dumps(value) if isinstance(value, (list, tuple, bool)) else str(value)
+
+    walk("", data)
+    return flat
 
 
 def expand_grid(spec: ExperimentSpec, *, generate: bool = True) -> list[Variant]:

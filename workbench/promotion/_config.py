@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from workbench.grid import flat_params
 from workbench.prompts import PromptTemplate
 from workbench.spec import NAME_PATTERN, ChunkerSpec, ModelSpec, RetrievalSpec, check_yaml_shape, describe_validation_error, read_yaml
 
@@ -156,11 +157,8 @@ class BundleConfig(_Model):
                                 "dataset_hash": self.dataset.hash, "config_hash": self.config_hash}
         if self.prompt.registry_name:
             flat["prompt.registry"] = f"{self.prompt.registry_name}/{self.prompt.registry_version}"
-        for prefix, model in (("model", self.model), ("chunker", self.chunker), ("retrieval", self.retrieval)):
-            for key, value in model.model_dump(mode="json").items():
-                for name, v in (value.items() if isinstance(value, dict) else [(None, value)]):
-                    if v is not None:  # lists and booleans as JSON, as a variant run's params are (Variant.params)
-                        flat[".".join(p for p in (prefix, key, name) if p)] = json.dumps(v) if isinstance(v, (list, bool)) else str(v)
+        # as a variant run's params are (Variant.params)
+        flat.update(flat_params({part: getattr(self, part).model_dump(mode="json") for part in ("model", "chunker", "retrieval")}))
         return flat
 
 
