@@ -7,7 +7,9 @@ the CLI reported as an internal error. No Ray instance is started here (Ray must
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,6 +84,42 @@ def test_a_cluster_whose_client_server_starts_late_is_joined_on_a_later_attempt(
     assert ray.inits == min(failures + 1, 3) and ray.shutdowns == min(failures, 2)
 
 
+class HandlerSettingRay:
+    """``ray`` as its init behaves: it sets a SIGTERM handler of its own (``sys.exit``) for the rest of the process."""
+
+    def __init__(self) -> None:
+        self.inits = 0
+
+    def is_initialized(self) -> bool:
+        return self.inits > 0
+
+    def init(self, **options: object) -> None:
+        self.inits += 1
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+
+
+@pytest.mark.parametrize("address", [None, "ray://127.0.0.1:10001"])
+def test_starting_or_joining_ray_keeps_the_processs_sigterm_handler(address: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray's handler stayed after ``ray.init``: a SIGTERM to that sweep, or to any later sweep of the notebook, raised
+    SystemExit (a traceback, the sweep not ended KILLED) instead of stopping it as SIGTERM does without Ray."""
+    from workbench.execution import _ray
+    from workbench.spec import ExecutionSpec
+
+    def ours(signum: int, frame: object) -> None:
+        raise AssertionError("not called")
+
+    monkeypatch.setattr(_ray.socket, "create_connection", lambda *a, **k: socket.socket())  # the address answers
+    fake = HandlerSettingRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    found = signal.signal(signal.SIGTERM, ours)
+    try:
+        assert _ray.RayExecutor(ExecutionSpec(backend="ray", address=address))._connect() is fake
+        assert fake.inits == 1
+        assert signal.getsignal(signal.SIGTERM) is ours
+    finally:
+        signal.signal(signal.SIGTERM, found)
+
+
 @dataclass(frozen=True)
 class Cluster:
     client: str  # ray://127.0.0.1:PORT (Ray Client)
@@ -93,7 +131,6 @@ def cluster_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A one-node Ray cluster started as the README says (``ray start --head``), in its own process group, once for
     this module (it takes about 20 s); its workers import nothing from this repository (as on a node where a module is
     not installed)."""
-    import sys
     import tempfile
 
     temp = tempfile.mkdtemp(prefix="wbr-")  # short: Ray's socket paths must fit in 107 bytes

@@ -9,9 +9,12 @@ code even if the cancellation cannot reach it. On a cluster the cache directory 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
@@ -85,12 +88,13 @@ class RayExecutor:
             raise SpecError("execution.backend: ray is not installed — pip install 'workbench[ray]'") from None
         if not ray.is_initialized():
             options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-            if self.execution.address:
-                _join(ray, self.execution, options)
-            else:
-                # "local": a new instance even when RAY_ADDRESS or a `ray start` on this machine names a cluster (Ray
-                # would join it, and refuse num_cpus there)
-                ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
+            with _keeping_sigterm():
+                if self.execution.address:
+                    _join(ray, self.execution, options)
+                else:
+                    # "local": a new instance even when RAY_ADDRESS or a `ray start` on this machine names a cluster
+                    # (Ray would join it, and refuse num_cpus there)
+                    ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
         return ray
 
     def run(
@@ -154,6 +158,22 @@ class RayExecutor:
         finally:
             for ref in running:
                 ray.cancel(ref, force=True)
+
+
+@contextlib.contextmanager
+def _keeping_sigterm() -> Iterator[None]:
+    """Put back the SIGTERM handler ``ray.init`` replaces: Ray's (``sys.exit``) stayed for the rest of the process, so a
+    SIGTERM to a sweep on Ray, and to every later sweep of the notebook or process, raised SystemExit instead of
+    ending the sweep KILLED (exit 143); the driver's Ray processes are still ended by Ray's exit hook."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    found = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if found is not None:  # None: a handler not installed from Python, which cannot be put back
+            signal.signal(signal.SIGTERM, found)
 
 
 def _join(ray: Any, execution: ExecutionSpec, options: Mapping[str, Any]) -> None:
