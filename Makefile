@@ -69,9 +69,11 @@ lint: install
 # Two pytest workers, a test file each at a time (module fixtures are built once), in the order tests/conftest.py
 # gives (files of slow tests first; xdist would otherwise start the files with most tests first); each
 # worker runs llama.cpp and torch on one thread (tests/conftest.py). PYTEST_WORKERS=0 runs the suite in one process.
+# A worker that dies is not restarted: xdist then names the test it was running and the suite ends (a restarted
+# worker left `--dist loadfile` waiting forever, until CI's time limit).
 PYTEST_WORKERS ?= 2
 test: install browser-deps team-deps lint
-	$(BIN)/python -m pytest -q --durations=25 -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -q --durations=25 -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart=0
 
 browser-deps:
 	@if [ "$$WORKBENCH_SKIP_BROWSER" = "1" ] && [ "$$CI" != "true" ]; then echo "WORKBENCH_SKIP_BROWSER=1: browser test dependencies not installed"; exit 0; fi; \

@@ -12,7 +12,7 @@ import sqlite3
 import sys
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -436,8 +436,20 @@ def test_ctrl_c_says_the_sweep_is_killed_and_how_to_resume(
     assert line == f"reused 1 of 2 variants; {QUESTIONS - 1} model calls, {QUESTIONS + 1} answers from the cache"
 
 
+@pytest.fixture
+def default_sigterm() -> Iterator[None]:
+    """SIGTERM as a fresh `workbench run` process has it (the default: end the process), whatever a library loaded earlier
+    in this pytest worker left (ray.init leaves a sys.exit handler)."""
+    found = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, found)
+
+
 def test_sigterm_exits_143_not_ctrl_cs_130(
-    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    default_sigterm: None,
 ) -> None:
     # systemd, Kubernetes and CI tell a termination (128 + 15) from a Ctrl+C (128 + 2) by the exit code
     run = cli_runner(monkeypatch, tmp_path, spec_file, Models(interrupt_on_call=QUESTIONS + 2, signum=signal.SIGTERM))

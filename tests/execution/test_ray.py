@@ -4,6 +4,7 @@ local backend, through the same caches and the same MLflow logging. Under CI=tru
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,15 @@ def require_ray() -> Any:
 def ray_instance() -> Iterator[object]:
     ray = require_ray()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a throwaway local instance
+    found = signal.getsignal(signal.SIGTERM)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         yield ray
     finally:
         ray.shutdown()
+        # ray.init's own SIGTERM handler (sys.exit) outlives the shutdown: a later SIGTERM test in this pytest worker
+        # ended the worker (CI: "node down: Not properly terminated")
+        signal.signal(signal.SIGTERM, found)
 
 
 def spec_of(backend: str, models: list[str], **extra: object) -> ExperimentSpec:
