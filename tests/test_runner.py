@@ -566,3 +566,56 @@ def test_a_model_handed_over_under_a_misspelt_id_is_refused_not_replaced_by_the_
     result = wb.run(spec, models={GEMMA_ID: models["local:gemma3-270M"], MINILM_ID: models[MINILM_ID], **spare}, index_store=MemoryIndexStore(),
                     tracker=MemoryTracker(), settings=wb_settings, progress=False, limit=1)
     assert {v.status for v in result.variants} == {"FINISHED"}
+
+
+def in_memory_spec(**overrides) -> ExperimentSpec:  # type: ignore[no-untyped-def]
+    """make_spec's grid cut to one variant, run in this process, with no dataset or corpus of its own."""
+    data = make_spec(prompts=make_spec().prompts[:1], chunkers=make_spec().chunkers[:1], execution={"isolation": "none"}, **overrides)
+    return data.model_copy(update={"dataset": None, "corpus": None})
+
+
+HANDBOOK = [{"id": "travel", "text": "Book economy class for flights under six hours."},
+            {"id": "leave", "text": "Managers approve leave requests. Leave is 25 days a year."}]
+
+
+def test_a_dataframe_and_documents_in_memory_are_swept_tracked_and_reused_by_content(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    frame = pd.DataFrame({"id": [1, 2], "question": ["Which class do I book?", "Who approves leave?"],
+                          "reference": ["Economy.", None], "source_ids": [["travel"], ["leave"]]})
+    result = wb.run(in_memory_spec(), dataset=frame, corpus=HANDBOOK, models=fake_models, settings=wb_settings, progress=False)
+    assert [v.status for v in result.variants] == ["FINISHED"] and len(result.dataset) == 2
+    assert result.leaderboard()["hit_at_k"].iloc[0] == 1.0
+    client = mlflow.MlflowClient(wb_settings.tracking_uri)
+    parent = client.get_run(result.parent_run_id)
+    assert parent.data.params["dataset"] == "dataframe (in memory)" and parent.data.params["corpus"] == "documents (in memory)"
+    assert parent.inputs.dataset_inputs[0].dataset.digest == result.dataset.hash[:20]
+    again = wb.run(in_memory_spec(), dataset=frame.copy(), corpus=list(HANDBOOK), models=fake_models, settings=wb_settings, progress=False)
+    assert again.variants[0].reused_from == result.variants[0].run_id  # the same content: the same dataset and corpus
+    changed = frame.copy()
+    changed.loc[1, "reference"] = "Your manager."
+    third = wb.run(in_memory_spec(), dataset=changed, corpus=HANDBOOK, models=fake_models, settings=wb_settings, progress=False)
+    assert third.variants[0].reused_from is None and third.dataset.hash != result.dataset.hash
+
+
+def test_data_given_in_memory_replaces_the_specs_own_in_the_logged_experiment(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    dataset = wb.load_dataset(ROOT / "datasets/python_docs.jsonl", limit=2)
+    spec = make_spec(prompts=make_spec().prompts[:1], chunkers=make_spec().chunkers[:1], execution={"isolation": "none"})
+    tracker = MemoryTracker()
+    result = wb.run(spec, dataset=dataset, models=fake_models, tracker=tracker, settings=wb_settings, progress=False, limit=1)
+    assert len(result.dataset) == 1 and result.dataset.cases[0] == dataset.cases[0]
+    assert result.spec.dataset is None and result.spec.corpus == spec.corpus  # the file it did not read is not named
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ({"corpus": HANDBOOK}, "experiment 'unit' names no dataset — add dataset: {path: ...}, or pass the cases: wb.run(exp, dataset=df)"),
+    ({"dataset": "frame"}, "experiment 'unit' names no corpus — add corpus:"),
+    ({"dataset": "frame", "corpus": HANDBOOK, "limit": 0}, "limit=0: give a whole number of cases, at least 1"),
+])
+def test_a_spec_without_data_and_none_given_is_one_line_before_any_run(wb_settings, fake_models, given, expected) -> None:  # type: ignore[no-untyped-def]
+    if given.get("dataset") == "frame":
+        given = {**given, "dataset": wb.load_dataset(ROOT / "datasets/python_docs.jsonl", limit=2)}
+    tracker = MemoryTracker()
+    with pytest.raises(wb.WorkbenchError) as err:
+        wb.run(in_memory_spec(), models=fake_models, tracker=tracker, settings=wb_settings, progress=False, **given)
+    assert str(err.value).startswith(expected) and not tracker.runs

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from workbench.cache import CacheStore, DiskCacheStore
 from workbench.comparison import early_stops, sweep_comparison
 from workbench.config import Settings, settings as default_settings
-from workbench.datasets import Corpus, Dataset, document_id, load_corpus, load_dataset
+from workbench.datasets import Corpus, Dataset, check_limit, document_id, load_corpus, load_dataset
 from workbench.errors import DataError, SpecError, Terminated, WorkbenchError
 from workbench.execution import ModelResolver, RacingExecutor, VariantJob, executor_for, failed_result, question_workers
 from workbench.grid import Variant, embedded_index_key, expand_grid
@@ -66,22 +66,56 @@ class ProgressEvent:
 
 
 def load_spec_dataset(spec: ExperimentSpec, limit: int | None = None) -> Dataset:
-    """The spec's dataset, with ``limit`` (default: the spec's) and its length caps on questions and references."""
+    """The spec's dataset, with ``limit`` (default: the spec's) and its length caps on questions and references.
+
+    Raises:
+        SpecError: the spec names no dataset (it is given to ``run`` in memory).
+    """
     ref = spec.dataset
+    if ref is None:
+        raise SpecError(f"experiment '{spec.name}' names no dataset — add dataset: {{path: ...}}, or pass the cases: "
+                        "wb.run(exp, dataset=df)")
     return load_dataset(
         spec.resolve(ref.path), limit=ref.limit if limit is None else limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars
     )
 
 
 def load_spec_corpus(spec: ExperimentSpec) -> Corpus:
-    """The spec's corpus: its built-in one, or its folder (relative to the experiment file) read with its glob."""
+    """The spec's corpus: its built-in one, or its folder (relative to the experiment file) read with its glob.
+
+    Raises:
+        SpecError: the spec names no corpus (it is given to ``run`` in memory).
+    """
+    if spec.corpus is None:
+        raise SpecError(f"experiment '{spec.name}' names no corpus — add corpus: {{path: ...}} or {{builtin: python-reference}}, "
+                        "or pass the documents: wb.run(exp, corpus=docs)")
     return load_corpus(spec.corpus.builtin or spec.resolve(spec.corpus.path or ""), glob=spec.corpus.glob)
 
 
-def load_inputs(spec: ExperimentSpec, limit: int | None = None) -> tuple[Dataset, Corpus]:
-    """Load the spec's dataset and corpus, and check that every labelled source id exists in the corpus."""
-    dataset = load_spec_dataset(spec, limit)
-    corpus = load_spec_corpus(spec)
+def _in_memory_spec(spec: ExperimentSpec, dataset: Any = None, corpus: Any = None) -> ExperimentSpec:
+    """The spec a sweep over in-memory data runs and logs (pure): without the file dataset or corpus it replaces, so
+    its logged experiment.yaml never names a file the sweep did not read."""
+    return spec.model_copy(update={k: None for k, v in (("dataset", dataset), ("corpus", corpus)) if v is not None})
+
+
+def _given_dataset(value: Any, limit: int | None) -> Dataset:
+    """A dataset handed to ``run``: a ``Dataset`` or a DataFrame (checked row by row, like a file)."""
+    if isinstance(value, Dataset):
+        return value.head(check_limit(limit))
+    return load_dataset(value, limit=limit)
+
+
+def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any = None, corpus: Any = None) -> tuple[Dataset, Corpus]:
+    """Load the spec's dataset and corpus, and check that every labelled source id exists in the corpus.
+
+    Args:
+        spec: the experiment.
+        limit: evaluate only the first ``limit`` cases (default: the spec's).
+        dataset: cases in memory instead of the spec's: a ``Dataset`` or a DataFrame.
+        corpus: documents in memory instead of the spec's: a ``Corpus``, or anything ``load_corpus`` reads in memory.
+    """
+    dataset = load_spec_dataset(spec, limit) if dataset is None else _given_dataset(dataset, limit)
+    corpus = load_spec_corpus(spec) if corpus is None else corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
     ids = corpus.ids
     for i, case in enumerate(dataset.cases):
         missing = [s for s in case.source_ids if s not in ids]
@@ -99,7 +133,7 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None) -> tuple[Dataset
 def _file_left_out(spec: ExperimentSpec, doc_id: str) -> str | None:
     """The file of the spec's corpus folder (relative to it) whose document id is ``doc_id`` (one the corpus glob leaves
     out, as the corpus has no such document), or None. A close spelling of another document is then not what was meant."""
-    if spec.corpus.path is None:
+    if spec.corpus is None or spec.corpus.path is None:
         return None
     folder = spec.resolve(spec.corpus.path)
     files = (p.relative_to(folder) for p in sorted(folder.rglob("*")) if p.is_file())
@@ -206,6 +240,8 @@ def run(
     generate: bool = True,
     fresh: bool = False,
     cache: CacheStore | None = None,
+    dataset: Dataset | Any = None,
+    corpus: Corpus | Any = None,
 ) -> SweepResult:
     """Run every variant of an experiment and log it (one parent run, one child run per variant).
 
@@ -232,6 +268,10 @@ def run(
             (the spec's prompts, models and judge are not used). An experiment without ``models:`` is always one.
         fresh: recompute everything: reuse no finished run and read no cached answer (new answers are still cached).
         cache: the cache store (default: ``DiskCacheStore(settings.cache_dir)``).
+        dataset: the cases in memory, in place of the spec's ``dataset``: a ``Dataset`` or a pandas DataFrame (columns
+            as in a dataset file). Its content hash identifies it, as a file's does.
+        corpus: the documents in memory, in place of the spec's ``corpus``: a ``Corpus``, a list of strings, dicts
+            (``text``, ``id``), LangChain Documents, or a DataFrame with a ``text`` column (see ``load_corpus``).
 
     Returns:
         The ``SweepResult``; failed variants are in it (and logged as FAILED runs), not raised.
@@ -242,9 +282,9 @@ def run(
         WorkbenchError: ``stop`` was set while the sweep waited for another sweep of this process (nothing logged).
     """
     _check_arguments(settings, models)
-    spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
+    spec = _in_memory_spec(experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment), dataset, corpus)
     cfg = settings or default_settings()
-    dataset, corpus = load_inputs(spec, limit)
+    dataset, corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus)
     variants = expand_grid(spec, generate=generate)
     generating = any(v.generates for v in variants)
     # everything that can be refused is checked before the first MLflow run exists, and the store before the cache

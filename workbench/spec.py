@@ -691,8 +691,8 @@ class ExperimentSpec(_Spec):
 
     name: Name
     description: str = ""
-    dataset: DatasetRef
-    corpus: CorpusRef
+    dataset: DatasetRef | None = Field(default=None, description="the evaluation cases; none: pass them to wb.run(dataset=...)")
+    corpus: CorpusRef | None = Field(default=None, description="the documents; none: pass them to wb.run(corpus=...)")
     prompts: tuple[PromptSpec, ...] = Field(default=(), description="prompt templates (needed when models are set)")
     models: tuple[ModelEntry, ...] = Field(
         default=(), description="answering models and routers (router: {...}); none: a retrieval-only sweep"
@@ -916,8 +916,9 @@ class ExperimentSpec(_Spec):
                 return path
             return Path(os.path.relpath(self.resolve(path), folder)).as_posix()
 
-        corpus = self.corpus if self.corpus.path is None else self.corpus.model_copy(update={"path": rebase(self.corpus.path)})
-        moved = self.model_copy(update={"dataset": self.dataset.model_copy(update={"path": rebase(self.dataset.path)}), "corpus": corpus})
+        corpus = self.corpus if self.corpus is None or self.corpus.path is None else self.corpus.model_copy(update={"path": rebase(self.corpus.path)})
+        dataset = self.dataset if self.dataset is None else self.dataset.model_copy(update={"path": rebase(self.dataset.path)})
+        moved = self.model_copy(update={"dataset": dataset, "corpus": corpus})
         return moved.with_base_dir(folder)
 
     @classmethod

@@ -257,3 +257,35 @@ def test_a_corpus_and_a_dataset_show_their_size_not_their_text() -> None:
     assert repr(corpus) == f"Corpus(name='python-reference', documents={len(corpus)}, source='pydoc_data.topics')"
     dataset = load_dataset(ROOT / "datasets" / "python_docs.jsonl")
     assert repr(dataset) == f"Dataset(name='python_docs', cases={len(dataset)}, source='{ROOT / 'datasets' / 'python_docs.jsonl'}')"
+
+
+def test_a_corpus_in_memory_is_read_from_strings_dicts_langchain_documents_or_a_dataframe() -> None:
+    from langchain_core.documents import Document as LangChainDocument
+
+    texts = load_corpus(["Book economy.", "Leave is 25 days."])
+    assert [(d.id, d.text) for d in texts.documents] == [("doc-1", "Book economy."), ("doc-2", "Leave is 25 days.")]
+    assert texts.name == "documents" and texts.source == "documents"
+    dicts = load_corpus([{"id": "travel", "text": "Book economy.", "metadata": {"page": 3}}, {"id": 7, "text": "Leave."}], name="handbook")
+    assert [d.id for d in dicts.documents] == ["travel", "7"] and dicts.documents[0].metadata == {"page": "3"}
+    assert dicts.name == "handbook"
+    lc = load_corpus([LangChainDocument(page_content="Book economy.", id="travel", metadata={"source": "a.md"}),
+                      LangChainDocument(page_content="Leave.")])
+    assert [(d.id, d.metadata) for d in lc.documents] == [("travel", {"source": "a.md"}), ("doc-2", {})]
+    frame = load_corpus(pd.DataFrame({"id": ["travel", "leave"], "text": ["Book economy.", "Leave."]}))
+    assert frame.hash == load_corpus([{"id": "travel", "text": "Book economy."}, {"id": "leave", "text": "Leave."}]).hash
+
+
+@pytest.mark.parametrize(("documents", "expected"), [
+    ([], "documents: the corpus has no documents — give at least one"),
+    (["a", "   "], "documents: document 1: empty document ('doc-2') — add its text, or leave it out"),
+    ([{"id": "a", "text": "x"}, {"id": "a", "text": "y"}], "documents: document 1: duplicate id 'a' (first at document 0)"),
+    ([{"id": "a"}], "documents: document 0: field 'text' is missing"),
+    ([{"text": "x", "source": "a.md"}], "documents: document 0: field 'source' is not known — allowed: id, text, metadata"),
+    ([{"text": 3.5}], "documents: document 0: field 'text': expected text, got 3.5 (a number)"),
+    ([b"bytes"], "documents: document 0: a bytes is not a document"),
+    ({"id": "a", "text": "x"}, "cannot load a corpus from dict"),
+])
+def test_a_bad_corpus_in_memory_is_one_line_naming_the_document(documents: object, expected: str) -> None:
+    with pytest.raises(DataError) as err:
+        load_corpus(documents)
+    assert str(err.value).startswith(expected) and "\n" not in str(err.value)

@@ -3,6 +3,7 @@
 from workbench.datasets._loaders import (
     PYTHON_REFERENCE,
     check_corpus_folder,
+    check_limit,
     load_corpus,
     load_dataset,
     missing_path_fix,
@@ -21,6 +22,7 @@ __all__ = [
     "Document",
     "EvalCase",
     "check_corpus_folder",
+    "check_limit",
     "document_id",
     "load_corpus",
     "load_dataset",

@@ -345,6 +345,18 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
     return _from_records(records, path.stem, str(path), caps)
 
 
+def check_limit(limit: int | None) -> int | None:
+    """``limit``, a number of cases to keep: a whole number, at least 1, or None for every case.
+
+    Raises:
+        DataError: any other value.
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1):
+        # limit=0 kept no case and limit=-1 every case but the last, as a slice does; neither is what was meant
+        raise DataError(f"limit={limit!r}: give a whole number of cases, at least 1 — or None for every case")
+    return limit
+
+
 def load_dataset(
     source: str | Path | Any,
     *,
@@ -370,9 +382,7 @@ def load_dataset(
     Raises:
         DataError: one line naming the file, line and field of the first bad row, and what to do.
     """
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1):
-        # limit=0 kept no case and limit=-1 every case but the last, as a slice does; neither is what was meant
-        raise DataError(f"limit={limit!r}: give a whole number of cases, at least 1 — or None for every case")
+    check_limit(limit)
     caps = _Caps(max_question_chars, max_reference_chars)
     if not isinstance(source, (str, Path)):
         import pandas as pd
@@ -538,14 +548,89 @@ def check_corpus_folder(folder: Path, glob: str) -> list[Path]:
     return found
 
 
-def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
-    """Load a corpus: the built-in ``python-reference``, or a folder of text/markdown files.
+def _document(item: Any, n: int, label: str) -> Document:
+    """The ``n``-th (1-based) in-memory document: a string, a dict with ``text`` (and ``id``, string ``metadata``), a
+    ``Document``, or a LangChain ``Document`` (its ``id``, else its position; its metadata as text)."""
+    from langchain_core.documents import Document as LangChainDocument
+
+    where = f"{label}: document {n - 1}"
+    if isinstance(item, Document):
+        return item
+    if isinstance(item, str):
+        doc_id, text, metadata = _default_document_id(n), item, {}
+    elif isinstance(item, LangChainDocument):
+        doc_id, text, metadata = item.id or _default_document_id(n), item.page_content, item.metadata
+    elif isinstance(item, Mapping):
+        unknown = sorted(str(k) for k in item if k not in ("id", "text", "metadata"))
+        if unknown:
+            raise DataError(f"{where}: field '{_name(unknown[0])}' is not known — allowed: id, text, metadata")
+        if "text" not in item:
+            raise DataError(f"{where}: field 'text' is missing — give each document its text, e.g. {{\"id\": \"travel\", \"text\": \"...\"}}")
+        doc_id, text, metadata = item.get("id"), item["text"], item.get("metadata") or {}
+        doc_id = _default_document_id(n) if doc_id is None or (isinstance(doc_id, float) and doc_id != doc_id) else _id_text(doc_id)
+    else:
+        raise DataError(f"{where}: a {type(item).__name__} is not a document — give text, a dict with 'text' (and 'id'), or a LangChain Document")
+    if not isinstance(doc_id, str) or not doc_id.strip():
+        raise DataError(f"{where}: field 'id': expected text, got {_shown(doc_id)} — give each document a non-empty id")
+    if not isinstance(text, str):
+        raise DataError(f"{where}: field 'text': expected text, got {_shown(text)} — give the document's text as a string")
+    if not text.strip():
+        raise DataError(f"{where}: empty document ('{doc_id}') — add its text, or leave it out")
+    if not isinstance(metadata, Mapping):
+        raise DataError(f"{where}: field 'metadata': expected an object, got {_shown(metadata)} — give a dict, or leave it out")
+    return Document(id=document_id(doc_id), text=text, metadata={str(k): str(v) for k, v in metadata.items()})
+
+
+def _default_document_id(n: int) -> str:
+    """The id of the ``n``-th document (1-based) given without one: its position, like a case's."""
+    return f"doc-{n}"
+
+
+def _corpus_from_documents(source: Any, name: str) -> Corpus:
+    """A corpus of in-memory documents: a list (see ``_document``), or a DataFrame with a ``text`` (and ``id``) column."""
+    import pandas as pd
+
+    if isinstance(source, pd.DataFrame):
+        items: list[Any] = source.to_dict(orient="records")
+    elif isinstance(source, Iterable) and not isinstance(source, (str, bytes, Mapping)):
+        items = list(source)
+    else:
+        raise DataError(f"cannot load a corpus from {type(source).__name__} — give a folder, '{PYTHON_REFERENCE}', a list of "
+                        "documents (text, dicts with 'text' and 'id', LangChain Documents) or a DataFrame with a 'text' column")
+    docs = [_document(item, n, name) for n, item in enumerate(items, start=1)]
+    if not docs:
+        raise DataError(f"{name}: the corpus has no documents — give at least one")
+    first: dict[str, int] = {}
+    for i, doc in enumerate(docs):
+        if doc.id in first:  # labelled source ids (and retrieval metrics) could not tell them apart
+            raise DataError(f"{name}: document {i}: duplicate id '{doc.id}' (first at document {first[doc.id]}) — ids must be "
+                            "unique: rename one")
+        first[doc.id] = i
+    return Corpus(name=name, documents=tuple(docs), source=name)
+
+
+def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | None = None) -> Corpus:
+    """Load a corpus: the built-in ``python-reference``, a folder of text/markdown files, or documents in memory.
 
     A file's document id is its path relative to the folder, without the suffix (``policies/travel``), in Unicode NFC.
     Hidden files and folders (``.ipynb_checkpoints/``, ``.git/``), ``mlruns/``, ``__pycache__/`` and ``node_modules/`` are
     left out unless the glob names them; linked
     files and folders are followed (see ``corpus_files``).
+
+    In memory, ``source`` is a list of strings (ids ``doc-1``, ``doc-2``... by position), of dicts with ``text`` and
+    optionally ``id`` and ``metadata``, of ``Document``s or of LangChain ``Document``s (their ``id``, else their
+    position), or a DataFrame with a ``text`` column (and optionally ``id`` and ``metadata``).
+
+    Args:
+        source: the built-in corpus's name, a folder, or the documents.
+        glob: which files of a folder are documents.
+        name: the corpus's name (default: the folder's; ``documents`` for documents in memory).
+
+    Raises:
+        DataError: one line naming the folder's file, or the in-memory document by position, and what to do.
     """
+    if not isinstance(source, (str, Path)):
+        return _corpus_from_documents(source, name or "documents")
     if str(source) == PYTHON_REFERENCE:
         return python_reference_corpus()
     folder = Path(source)
@@ -568,4 +653,4 @@ def load_corpus(source: str | Path, *, glob: str = "**/*.md") -> Corpus:
         docs.append(Document(id=doc_id, text=text, metadata={"path": str(path.relative_to(folder))}))
     if not docs:
         raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob)}")
-    return Corpus(name=folder.name, documents=tuple(docs), source=str(folder))
+    return Corpus(name=name or folder.name, documents=tuple(docs), source=str(folder))

@@ -186,6 +186,10 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     model = model.model_copy(update={"kind": model.resolved_kind})
     template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
     seed = int(tags.get("workbench.seed", parent_params.get("seed", "0")))
+    if experiment and not experiment.get("corpus"):  # a bundle rebuilds its index from a folder or the built-in corpus
+        raise PromotionError(f"run {run_id} was evaluated on documents given in memory (wb.run(corpus=...)), which a bundle "
+                             "cannot rebuild — save them as a folder of .md/.txt files, run the experiment with corpus: "
+                             "{path: ...}, and promote that run")
     corpus_ref = experiment.get("corpus") or {"builtin": "python-reference"}
     corpus_hash, dataset_hash = tags.get("workbench.corpus_hash", ""), tags.get("workbench.dataset_hash", "")
     if not corpus_hash or not dataset_hash:

@@ -192,9 +192,10 @@ class MlflowTracker:
         from mlflow.entities import Param, RunTag
 
         params = {
-            "dataset": spec.dataset.path,
+            # a dataset or corpus given in memory has no file: its name ("dataframe", "documents"), said to be in memory
+            "dataset": spec.dataset.path if spec.dataset is not None else f"{dataset.name} (in memory)",
             "dataset.cases": str(len(dataset)),
-            "corpus": spec.corpus.builtin or spec.corpus.path or "",
+            "corpus": spec.corpus.builtin or spec.corpus.path or "" if spec.corpus is not None else f"{corpus.name} (in memory)",
             "corpus.documents": str(len(corpus)),
             "variants": str(len(variants)),
             "seed": str(spec.seed),
