@@ -221,3 +221,24 @@ def test_loading_a_bundle_in_its_deployment_repository_leaves_the_repository_cle
     wb.load_bundle("bot", corpus_path=swept.root / "corpus", models=fake_models())
     assert (repo / ".workbench" / "indexes").is_dir()
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_run_over_documents_given_in_memory_is_bundled_with_them_and_answers_from_the_bundle_alone(
+        swept: Swept, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # its bundle said "builtin: python-reference" with the in-memory corpus's hash: a bundle no one could load
+    from tests.promotion.conftest import DOCS, git, write_project
+
+    docs = [{"id": doc_id, "text": text} for doc_id, text in DOCS.items()]
+    result = wb.run(write_project(swept.root).model_copy(update={"corpus": None}), corpus=docs, settings=swept.settings,
+                    models=fake_models(), progress=False)
+    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")
+    wb.promote(run_id, name="assist-memory", alias="staging", gates=EASY, settings=swept.settings)  # type: ignore[arg-type]
+    git(tmp_path, "init", "-q")
+    folder = wb.export("assist-memory", "staging", repo=tmp_path, settings=swept.settings, checkout=True).path
+    table = load_variant_table(run_id, tracking_uri=swept.settings.tracking_uri).set_index("case_id")  # type: ignore[arg-type]
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    monkeypatch.chdir(tmp_path)  # no corpus folder anywhere: the documents come from the bundle
+    bundle = wb.load_bundle(folder, index_dir=tmp_path / "index", models=fake_models())
+    assert bundle.config.corpus.file == "corpus.jsonl" and bundle.config.corpus.builtin is None
+    got = bundle.answer(CASES[0]["question"])
+    assert got.answer == table.loc[CASES[0]["id"], "answer"] and list(got.source_ids) == list(table.loc[CASES[0]["id"], "retrieved_ids"])

@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from tests.promotion.conftest import DOCS, GATES, Swept, fake_models, scripted_answer, sweep, write_project
+from tests.promotion.conftest import GATES, Swept, fake_models, scripted_answer, sweep, write_project
 from workbench.config import settings
 from workbench.models import GEMMA_ID
 from workbench.promotion import GateFailed, PromotionError, SecretFound, alias_history, prompt_registry_name
@@ -399,13 +399,3 @@ def test_a_second_rollback_does_not_say_the_alias_never_had_another_holder(swept
     assert "no other holder" not in message
     assert "v1 is the earliest holder left" in message and "v2" in message and "promote its run again" in message
 
-
-def test_a_run_over_documents_given_in_memory_is_refused_not_promoted_as_the_builtin_corpus(swept: Swept) -> None:
-    # its bundle said "builtin: python-reference" with the in-memory corpus's hash: a bundle no one could load
-    spec = write_project(swept.root).model_copy(update={"corpus": None})
-    docs = [{"id": doc_id, "text": text} for doc_id, text in DOCS.items()]
-    result = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
-    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")
-    with pytest.raises(PromotionError, match=r"was evaluated on documents given in memory .* cannot rebuild — save them as a folder"):
-        wb.promote(run_id, name="assist-memory", alias="staging", settings=swept.settings, override_reason="tiny")  # type: ignore[arg-type]
-    assert not [m for m in client(swept).search_registered_models() if m.name == "assist-memory"]

@@ -140,6 +140,11 @@ class Corpus:
             h.update(b"\0")
         return h.hexdigest()
 
+    def to_jsonl(self) -> str:
+        """One JSON object per document (``id``, ``text``, ``metadata``), in order: what ``load_corpus`` reads back, as a
+        list of dicts, into a corpus with the same hash (a corpus given in memory is logged and bundled so)."""
+        return "".join(json.dumps({"id": d.id, "text": d.text, "metadata": d.metadata}, ensure_ascii=False) + "\n" for d in self.documents)
+
     def get(self, doc_id: str) -> Document:
         for doc in self.documents:
             if doc.id == doc_id:

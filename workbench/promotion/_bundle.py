@@ -114,12 +114,29 @@ def _read(folder: Path, rel: str) -> str:
     return file.read_text(encoding="utf-8")
 
 
+def _documents(file: Path) -> Corpus:
+    """The corpus a bundle holds as a JSONL file (``Corpus.to_jsonl``)."""
+    records = []
+    for lineno, line in enumerate(_read(file.parent, file.name).splitlines(), start=1):
+        try:
+            records += [json.loads(line)] if line.strip() else []
+        except json.JSONDecodeError as exc:
+            raise BundleError(f"{file}:{lineno}: not valid JSON ({exc.msg}) — the bundle is damaged: export it again") from None
+    try:
+        return load_corpus(records, name=file.stem)
+    except DataError as exc:
+        raise BundleError(f"{file}: {exc} — the bundle is damaged: export it again") from None
+
+
 def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) -> Corpus:
     info = config.corpus
     where: str
     if info.builtin is not None:
         corpus = load_corpus(info.builtin)
         where = info.builtin
+    elif info.file is not None:  # documents given in memory to the sweep, in the bundle
+        corpus = _documents(folder / info.file)
+        where = str(folder / info.file)
     else:
         candidates = [Path(corpus_path)] if corpus_path is not None else []
         raw = Path(info.path or "").expanduser()

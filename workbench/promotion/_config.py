@@ -27,6 +27,7 @@ CONFIG_FILE = "config.yaml"
 CONFIG_SCHEMA_FILE = "config.schema.json"
 MANIFEST_FILE = "manifest.json"
 REPORT_FILE = "EVALUATION.md"
+CORPUS_FILE = "corpus.jsonl"  # the documents of a corpus given in memory (wb.run(corpus=...)), in the bundle
 
 Environment = Literal["staging", "production"]
 ENVIRONMENTS: tuple[Environment, ...] = ("staging", "production")
@@ -57,18 +58,27 @@ class PromptRef(_Model):
 
 
 class CorpusInfo(_Model):
-    """The retrieval corpus: the built-in one or a folder, and the hash the loaded corpus must match."""
+    """The retrieval corpus: the built-in one, a folder, or the documents themselves in a bundle file (a corpus given
+    in memory), and the hash the loaded corpus must match."""
 
     builtin: Literal["python-reference"] | None = None
     path: str | None = None
+    file: str | None = Field(default=None, description="the documents (JSONL: id, text, metadata), relative to the bundle folder")
     glob: str = "**/*.md"
     hash: str
     documents: int | None = None
 
+    @field_validator("file")
+    @classmethod
+    def _inside_the_bundle(cls, value: str | None) -> str | None:
+        if value is not None and (PurePosixPath(value).is_absolute() or ".." in PurePosixPath(value).parts):
+            raise ValueError(f"'{value}' is not a file of the bundle — give a path relative to the bundle folder, e.g. {CORPUS_FILE}")
+        return value
+
     @model_validator(mode="after")
     def _one_source(self) -> CorpusInfo:
-        if (self.builtin is None) == (self.path is None):
-            raise ValueError("give exactly one of 'builtin' or 'path'")
+        if sum(source is not None for source in (self.builtin, self.path, self.file)) != 1:
+            raise ValueError("give exactly one of 'builtin', 'path' or 'file'")
         return self
 
 
@@ -199,9 +209,12 @@ def prompt_files(template: PromptTemplate) -> dict[str, str]:
     return files
 
 
-def config_files(config: BundleConfig, template: PromptTemplate) -> dict[str, bytes]:
-    """``config.yaml``, its JSON schema and the prompt files: what is registered as the model's artifacts."""
+def config_files(config: BundleConfig, template: PromptTemplate, documents: str | None = None) -> dict[str, bytes]:
+    """``config.yaml``, its JSON schema, the prompt files and, for a corpus given in memory, its ``documents`` (JSONL):
+    what is registered as the model's artifacts."""
     files = {name: text.encode() for name, text in prompt_files(template).items()}
+    if config.corpus.file is not None and documents is not None:
+        files[config.corpus.file] = documents.encode()
     files[CONFIG_FILE] = config.to_yaml().encode()
     files[CONFIG_SCHEMA_FILE] = (json.dumps(BundleConfig.model_json_schema(), indent=2) + "\n").encode()
     return files

@@ -18,6 +18,7 @@ from workbench import grid
 from workbench.grid import index_key
 from workbench.models import hosted_server
 from workbench.promotion._config import (
+    CORPUS_FILE,
     ENVIRONMENTS,
     AuditRecord,
     BundleConfig,
@@ -58,7 +59,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
 from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec
-from workbench.tracking import MODELS_TAG, artifact_bytes, early_stop_from_tags, require_active, shown_uri
+from workbench.tracking import CORPUS_ARTIFACT, MODELS_TAG, artifact_bytes, early_stop_from_tags, require_active, shown_uri
 
 _NAME = TypeAdapter(Name)  # the experiment's own rule for names
 _GATES = TypeAdapter(tuple[GateSpec, ...])
@@ -87,6 +88,7 @@ class Candidate:
     template: PromptTemplate
     metrics: Mapping[str, float]
     promotion: PromotionSpec | None
+    documents: str | None = None  # the corpus's documents (JSONL) when they were given in memory: bundled with the config
 
 
 def _artifact_text(client: Any, run_id: str, path: str) -> str:
@@ -186,17 +188,16 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     model = model.model_copy(update={"kind": model.resolved_kind})
     template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
     seed = int(tags.get("workbench.seed", parent_params.get("seed", "0")))
-    if experiment and not experiment.get("corpus"):  # a bundle rebuilds its index from a folder or the built-in corpus
-        raise PromotionError(f"run {run_id} was evaluated on documents given in memory (wb.run(corpus=...)), which a bundle "
-                             "cannot rebuild — save them as a folder of .md/.txt files, run the experiment with corpus: "
-                             "{path: ...}, and promote that run")
-    corpus_ref = experiment.get("corpus") or {"builtin": "python-reference"}
+    documents = None
+    if experiment and not experiment.get("corpus"):  # given in memory: the sweep logged the documents, the bundle holds them
+        documents = _artifact_text(client, parent_id, CORPUS_ARTIFACT) if parent_id else None
+    corpus_ref = {"file": CORPUS_FILE} if documents is not None else experiment.get("corpus") or {"builtin": "python-reference"}
     corpus_hash, dataset_hash = tags.get("workbench.corpus_hash", ""), tags.get("workbench.dataset_hash", "")
     if not corpus_hash or not dataset_hash:
         raise PromotionError(f"run {run_id} has no workbench.corpus_hash/dataset_hash tags — it was not logged by workbench")
     docs = parent_params.get("corpus.documents")
     corpus = CorpusInfo(
-        builtin=corpus_ref.get("builtin"), path=corpus_ref.get("path"), glob=corpus_ref.get("glob", "**/*.md"),
+        builtin=corpus_ref.get("builtin"), path=corpus_ref.get("path"), file=corpus_ref.get("file"), glob=corpus_ref.get("glob", "**/*.md"),
         hash=corpus_hash, documents=int(docs) if docs else None,
     )
     inputs = getattr(getattr(run, "inputs", None), "dataset_inputs", None) or []
@@ -217,7 +218,7 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         source=SourceInfo(run_id=run_id, experiment_id=run.info.experiment_id, parent_run_id=parent_id,
                           variant_id=tags.get("workbench.variant_id", ""), variant_name=run.info.run_name or ""),
     )
-    return Candidate(run_id, run.info.experiment_id, parent_id, config, template, metrics, promotion)
+    return Candidate(run_id, run.info.experiment_id, parent_id, config, template, metrics, promotion, documents)
 
 
 def stale_chunks(run_id: str, tags: Mapping[str, str], chunker: ChunkerSpec, embedding: str) -> str | None:
@@ -441,7 +442,7 @@ def _promote(
         tags = {CONFIG_HASH_TAG: digest, RUN_ID_TAG: run_id, PROMPT_NAME_TAG: prompt_name,
                 PROMPT_VERSION_TAG: str(prompt_version), PROMPT_HASH_TAG: cand.template.hash,
                 "workbench.variant": cand.config.source.variant_name}
-        mv = register_config(client, config, config_files(config, cand.template), tags=tags)
+        mv = register_config(client, config, config_files(config, cand.template, cand.documents), tags=tags)
     else:
         mv = existing
     user, at = current_user(), now_utc()

@@ -44,7 +44,7 @@ from workbench.tracking._unreachable import TrackingUnavailable, quiet_retry_war
 from workbench.tracking._redact import redacted, redacting
 from workbench.tracking._traces import TraceBuilder, write_traces
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags, records_from_table
-from workbench.tracking._protocol import COMPARISON_FILE, MODELS_TAG, PLOTS_DIR, SweepComparison, SweepHandle
+from workbench.tracking._protocol import COMPARISON_FILE, CORPUS_ARTIFACT, MODELS_TAG, PLOTS_DIR, SweepComparison, SweepHandle
 
 RUN_TYPE_TAG = "mlflow.runType"
 NOTE_TAG = "mlflow.note.content"  # a run's (or an experiment's) description in the MLflow UI
@@ -202,6 +202,8 @@ class MlflowTracker:
         }
         self.client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()], tags=[RunTag("workbench.sweep_id", run_id)])
         self.client.log_text(run_id, spec.to_yaml(), "experiment.yaml")
+        if spec.corpus is None:  # given in memory: the documents themselves, for a bundle to rebuild its index from
+            self.client.log_text(run_id, corpus.to_jsonl(), CORPUS_ARTIFACT)
         self._log_dataset(run_id, dataset)
 
     @contextlib.contextmanager

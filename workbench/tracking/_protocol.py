@@ -14,6 +14,7 @@ from workbench.spec import ExperimentSpec
 
 MODELS_TAG = "workbench.models"  # on a variant run: the identities of its models by role (JSON), hosted ones with their server
 COMPARISON_FILE = "comparison.json"  # on a sweep's parent run, with the figures under PLOTS_DIR
+CORPUS_ARTIFACT = "corpus.jsonl"  # a sweep's documents, logged when they were given in memory (Corpus.to_jsonl)
 PLOTS_DIR = "plots"
 
 
