@@ -686,3 +686,18 @@ def test_tables_show_costs_below_a_thousandth_instead_of_zero_and_counts_as_whol
     header, cheap, cheaper = capsys.readouterr().out.splitlines()
     assert cheap.split() == ["cheap", "0.512", "4.50e-04", "1234", "4", "1.000"]
     assert cheaper.split() == ["cheaper", "0.498", "3.50e-04", "98", "—", "0.500"]
+
+
+def test_chunk_explorer_scores_an_experiment_without_a_corpus_on_the_documents_it_shows(cfg: Settings) -> None:
+    """A notebook's documents and questions in memory: the explorer refused the experiment (it named no corpus)."""
+    import pandas as pd
+
+    docs = [{"id": "travel", "text": "# Travel\n\nBook flights 14 days ahead through the portal."},
+            {"id": "leave", "text": "# Leave\n\nManagers approve leave requests; leave is 25 days a year."}]
+    frame = pd.DataFrame({"question": ["How early are flights booked?", "Who approves leave?"], "source_ids": [["travel"], ["leave"]]})
+    spec = handbook_spec().model_copy(update={"dataset": None, "corpus": None})
+    explorer = ChunkExplorer(docs, ChunkerSpec(strategy="markdown", size=600, overlap=0), experiment=spec,
+                             run_options={"dataset": frame, "settings": cfg, "models": fakes()})
+    sweep = explorer.score_retrieval()
+    assert sweep is not None, explorer.scores.value
+    assert sweep.corpus.ids == {"travel", "leave"} and len(sweep.dataset) == 2

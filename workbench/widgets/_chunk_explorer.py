@@ -54,6 +54,8 @@ def _check_same_corpus(shown: wb.Corpus, experiment: wb.ExperimentSpec) -> None:
         WorkbenchError: the experiment retrieves from another corpus (another folder, or the same folder read with
             another glob).
     """
+    if experiment.corpus is None:  # its documents are given in memory: it retrieves from the ones shown
+        return
     scored = load_spec_corpus(experiment)
     if scored.hash != shown.hash and scored.ids == shown.ids:  # its files were edited since the explorer read them
         changed = [d.id for d in scored.documents if d.text != shown.get(d.id).text]
@@ -82,7 +84,8 @@ class ChunkExplorer(w.VBox):
         glob: which files of a folder corpus to read.
         experiment: an experiment whose questions score the chunker as set: "Score retrieval" runs a retrieval-only
             sweep (``wb.run(..., generate=False)``) of this chunker with the experiment's retrieval settings in the
-            background, logged to MLflow like any sweep and sharing its indexes with full sweeps.
+            background, logged to MLflow like any sweep and sharing its indexes with full sweeps. One without a
+            corpus retrieves from the corpus shown (its questions in memory go in ``run_options={"dataset": df}``).
         run_options: extra keyword arguments for ``wb.run`` (e.g. ``settings``, or ``models`` in tests).
     """
 
@@ -202,7 +205,8 @@ class ChunkExplorer(w.VBox):
                 self.scores.value = f"<span class='wb-muted'>{esc(event.message or 'retrieving…')}</span>"
 
         try:
-            self.sweep = wb.run(spec, generate=False, progress=False, on_event=progress, **self._run_options)
+            shown = {"corpus": self.corpus} if spec.corpus is None else {}  # an experiment given its documents in memory
+            self.sweep = wb.run(spec, generate=False, progress=False, on_event=progress, **{**shown, **self._run_options})
         except Exception as exc:  # noqa: BLE001 - shown in the widget, not lost in the thread
             self.scores.value = error_html(str(exc) if isinstance(exc, wb.WorkbenchError) else f"{type(exc).__name__}: {exc}")
         else:
