@@ -688,16 +688,38 @@ def test_tables_show_costs_below_a_thousandth_instead_of_zero_and_counts_as_whol
     assert cheaper.split() == ["cheaper", "0.498", "3.50e-04", "98", "—", "0.500"]
 
 
-def test_chunk_explorer_scores_an_experiment_without_a_corpus_on_the_documents_it_shows(cfg: Settings) -> None:
-    """A notebook's documents and questions in memory: the explorer refused the experiment (it named no corpus)."""
+MEMORY_DOCS = [{"id": "travel", "text": "# Travel\n\nBook flights 14 days ahead through the portal."},
+               {"id": "leave", "text": "# Leave\n\nManagers approve leave requests; leave is 25 days a year."}]
+
+
+def memory_questions():  # type: ignore[no-untyped-def]
+    """A notebook's questions over MEMORY_DOCS, as a DataFrame."""
     import pandas as pd
 
-    docs = [{"id": "travel", "text": "# Travel\n\nBook flights 14 days ahead through the portal."},
-            {"id": "leave", "text": "# Leave\n\nManagers approve leave requests; leave is 25 days a year."}]
-    frame = pd.DataFrame({"question": ["How early are flights booked?", "Who approves leave?"], "source_ids": [["travel"], ["leave"]]})
+    return pd.DataFrame({"question": ["How early are flights booked?", "Who approves leave?"], "source_ids": [["travel"], ["leave"]]})
+
+
+def test_chunk_explorer_scores_an_experiment_without_a_corpus_on_the_documents_it_shows(cfg: Settings) -> None:
+    """A notebook's documents and questions in memory: the explorer refused the experiment (it named no corpus)."""
+    docs, frame = MEMORY_DOCS, memory_questions()
     spec = handbook_spec().model_copy(update={"dataset": None, "corpus": None})
     explorer = ChunkExplorer(docs, ChunkerSpec(strategy="markdown", size=600, overlap=0), experiment=spec,
                              run_options={"dataset": frame, "settings": cfg, "models": fakes()})
     sweep = explorer.score_retrieval()
     assert sweep is not None, explorer.scores.value
     assert sweep.corpus.ids == {"travel", "leave"} and len(sweep.dataset) == 2
+
+
+def test_grid_builder_and_run_panel_build_and_run_an_experiment_over_data_in_memory(cfg: Settings) -> None:
+    """An experiment with no dataset or corpus file: the GridBuilder failed on it (AttributeError) and the RunPanel
+    could not hand its data to the sweep."""
+    spec = handbook_spec(name="widgets-memory").model_copy(update={"dataset": None, "corpus": None})
+    builder = GridBuilder(spec, dataset=memory_questions())
+    assert "<b>2</b> variants × <b>2</b> questions = <b>4</b> model calls" in builder.summary.value
+    assert builder.spec().dataset is None and builder.spec().corpus is None
+    assert "names no dataset" in GridBuilder(spec).summary.value  # nothing to count: one line under the form
+    panel = RunPanel(builder.spec, settings=cfg, models=fakes(), dataset=memory_questions(), corpus=MEMORY_DOCS)
+    result = panel.run()
+    assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"] and result.corpus.ids == {"travel", "leave"}
+    inspector = QuestionInspector(result)
+    assert any("Who approves leave?" in label for label, _ in inspector.question.options)

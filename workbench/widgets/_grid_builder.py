@@ -190,11 +190,15 @@ class GridBuilder(w.VBox):
         base_dir: the folder relative paths are resolved from (default: the spec's folder).
         save_path: where ``Save`` writes the YAML (default: ``<name>.yaml`` next to the experiment, so its relative
             dataset and corpus paths stay right; it follows a rename of the experiment).
+        dataset: the questions in memory (a DataFrame or ``Dataset``), counted while the dataset field is empty, for a
+            spec without a dataset file (hand the same to the ``RunPanel``).
 
     ``spec()`` returns the edited ``ExperimentSpec`` (hand ``builder.spec`` to a ``RunPanel``).
     """
 
-    def __init__(self, spec: wb.ExperimentSpec | None = None, *, base_dir: str | Path | None = None, save_path: str | Path | None = None) -> None:
+    def __init__(self, spec: wb.ExperimentSpec | None = None, *, base_dir: str | Path | None = None, save_path: str | Path | None = None,
+                 dataset: Any = None) -> None:
+        self._given = None if dataset is None else len(dataset if isinstance(dataset, wb.Dataset) else wb.load_dataset(dataset))
         base = Path(base_dir).resolve() if base_dir else (spec.base_dir if spec is not None else Path.cwd())
         self._base = base
         self._start = spec or _default_spec(base)
@@ -202,15 +206,16 @@ class GridBuilder(w.VBox):
         self._dataset_cache: dict[tuple[str, int | None, tuple[int, int] | None], int] = {}
         self._corpus_checked: set[tuple[str, str]] = set()
         self.name = w.Text(value=s.name, description="name")
-        self.dataset = w.Combobox(value=s.dataset.path, options=_candidates(base, ["*.jsonl", "*.csv"]), description="dataset",
+        # an experiment without a dataset or corpus file (given to wb.run in memory) starts with the field empty
+        self.dataset = w.Combobox(value=s.dataset.path if s.dataset else "", options=_candidates(base, ["*.jsonl", "*.csv"]), description="dataset",
                                   ensure_option=False, layout=w.Layout(width="460px"))
-        limit = s.dataset.limit or 0
+        limit = s.dataset.limit or 0 if s.dataset else 0
         self.limit = w.BoundedIntText(value=limit, min=0, max=max(1_000_000, limit), description="limit", tooltip="0 = all questions",
                                       layout=w.Layout(width="180px"))
-        corpus_value = s.corpus.builtin or s.corpus.path or ""
+        corpus_value = s.corpus.builtin or s.corpus.path or "" if s.corpus else ""
         self.corpus = w.Combobox(value=corpus_value, options=[PYTHON_REFERENCE, *_candidates(base, [], dirs=True)], description="corpus",
                                  ensure_option=False, layout=w.Layout(width="460px"))
-        self.glob = w.Text(value=s.corpus.glob, description="files", layout=w.Layout(width="220px"))
+        self.glob = w.Text(value=s.corpus.glob if s.corpus else "**/*.md", description="files", layout=w.Layout(width="220px"))
         changed = self._refresh
         self.prompts = _Rows("prompt", lambda p: _PromptRow(p, changed), s.prompts,
                              lambda: PromptSpec(name=f"prompt{len(self.prompts.rows) + 1}", template=_DEFAULT_TEMPLATE), changed)
@@ -256,7 +261,7 @@ class GridBuilder(w.VBox):
         data = self._start.to_dict(self._base)
         data.update(
             name=self.name.value.strip(),
-            dataset={**data["dataset"], "path": self.dataset.value.strip(), "limit": self.limit.value or None},
+            dataset=self._dataset(data.get("dataset")),
             corpus=self._corpus(),
             prompts=[r.value() for r in self.prompts.rows],
             models=self._models(),
@@ -265,8 +270,17 @@ class GridBuilder(w.VBox):
         )
         return data
 
-    def _corpus(self) -> dict[str, Any]:
+    def _dataset(self, start: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The dataset as the form has it: none when the field is empty and the experiment had none (it is in memory)."""
+        path = self.dataset.value.strip()
+        if not path and start is None:
+            return None
+        return {**(start or {}), "path": path, "limit": self.limit.value or None}
+
+    def _corpus(self) -> dict[str, Any] | None:
         corpus, glob = self.corpus.value.strip(), self.glob.value.strip() or "**/*.md"
+        if not corpus and self._start.corpus is None:  # in memory, as the experiment started
+            return None
         return {"builtin": corpus, "glob": glob} if corpus == PYTHON_REFERENCE else {"path": corpus, "glob": glob}
 
     def _models(self) -> list[dict[str, Any]]:
@@ -287,6 +301,10 @@ class GridBuilder(w.VBox):
     def questions(self) -> int:
         """How many questions a run evaluates (the dataset's cases, up to ``limit``)."""
         spec = self.spec()
+        if spec.dataset is None and self._given is not None:
+            return self._given
+        if spec.dataset is None:
+            return len(load_spec_dataset(spec))  # one line: it names no dataset
         path = spec.resolve(spec.dataset.path)
         key = (str(path), spec.dataset.limit, _file_version(path))  # a file edited since is counted again
         if key not in self._dataset_cache:
@@ -296,7 +314,7 @@ class GridBuilder(w.VBox):
     def _check_corpus(self, spec: wb.ExperimentSpec) -> None:
         """A corpus folder that is missing, or that the glob picks no file of, is said under the form, not first when
         Run is pressed (its files are listed, not read: once per folder and glob)."""
-        if spec.corpus.path is None:
+        if spec.corpus is None or spec.corpus.path is None:
             return
         key = (str(spec.resolve(spec.corpus.path)), spec.corpus.glob)
         if key not in self._corpus_checked:

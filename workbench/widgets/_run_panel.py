@@ -45,6 +45,8 @@ class RunPanel(w.VBox):
         settings: where runs are logged (default: the project's settings).
         models: model strings mapped to ready generators/embedders (as in ``wb.run``).
         limit: evaluate only the first ``limit`` questions.
+        dataset: the questions in memory, for an experiment without a dataset of its own (as in ``wb.run``).
+        corpus: the documents in memory, for an experiment without a corpus of its own (as in ``wb.run``).
 
     Finished variants stay logged when the sweep is stopped. In a racing sweep (``execution: {racing: ...}``) the
     variants that drop out are listed as they stop, with the interval that stopped them. ``result`` holds the last
@@ -58,8 +60,11 @@ class RunPanel(w.VBox):
         settings: Settings | None = None,
         models: Mapping[str, Generator | Embedder] | None = None,
         limit: int | None = None,
+        dataset: Any = None,
+        corpus: Any = None,
     ) -> None:
         self._experiment = experiment
+        self._inputs = {k: v for k, v in (("dataset", dataset), ("corpus", corpus)) if v is not None}
         self._settings = settings
         self._models = models
         self._limit = limit
@@ -184,7 +189,7 @@ class RunPanel(w.VBox):
     def _work(self, spec: wb.ExperimentSpec) -> None:
         try:
             result = wb.run(spec, settings=self._settings, models=self._models, limit=self._limit, progress=False,
-                            stop=self._stop, on_event=self._on_event)
+                            stop=self._stop, on_event=self._on_event, **self._inputs)
         except Exception as exc:  # noqa: BLE001 - shown in the panel and re-raised by run()
             self.exception = exc
             self.status.value = error_html(f"{type(exc).__name__}: {exc}")
