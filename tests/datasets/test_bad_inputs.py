@@ -470,3 +470,17 @@ def test_a_jsonl_field_given_twice_in_one_object_is_refused(tmp_path: Path) -> N
                                       '"reference": "21 days"}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"d.jsonl:2: field 'reference' is given twice in one object — keep one$"):
         load_dataset(tmp_path / "d.jsonl")
+
+
+def test_a_dataset_or_corpus_built_in_code_refuses_two_items_under_one_id() -> None:
+    # a case run and logged as one question twice, which comparisons pair by id; two documents retrieved as one, either
+    # a hit for a labelled source id: a file or DataFrame was refused, a Dataset or Corpus built in code not
+    from workbench.datasets import Corpus, Dataset, Document, EvalCase
+
+    cases = (EvalCase(id="a", question="Which class?"), EvalCase(id="a", question="Who approves leave?"))
+    with pytest.raises(DataError, match=r"^dataset 'mine': case 1: duplicate id 'a' \(first at case 0\) — ids must be unique: rename one$"):
+        Dataset("mine", cases)
+    with pytest.raises(DataError, match=r"^dataset 'mine' has no cases — add at least one$"):
+        Dataset("mine", ())
+    with pytest.raises(DataError, match=r"^corpus 'mine': document 1: duplicate id 'a' \(first at document 0\) — ids must be unique"):
+        Corpus("mine", (Document("a", "Book economy."), Document("a", "Managers approve leave.")))

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from workbench.errors import DataError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -76,6 +78,18 @@ class Dataset:
     # where each case was read (``file:line``, ``dataframe: row 3``), for the errors found after loading; () if unknown
     lines: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        # the loaders say where in the file; a Dataset built in a notebook is checked here: two cases under one id
+        # were run and logged as one question twice, which comparisons pair by id
+        if not self.cases:
+            raise DataError(f"dataset '{self.name}' has no cases — add at least one")
+        first: dict[str, int] = {}
+        for i, case in enumerate(self.cases):
+            if case.id in first:
+                raise DataError(f"dataset '{self.name}': case {i}: duplicate id '{case.id}' (first at case {first[case.id]}) — "
+                                "ids must be unique: rename one")
+            first[case.id] = i
+
     def __repr__(self) -> str:  # not every case: a notebook shows this
         return f"Dataset(name={self.name!r}, cases={len(self.cases)}, source={self.source!r})"
 
@@ -119,6 +133,16 @@ class Corpus:
     name: str
     documents: tuple[Document, ...]
     source: str = ""
+
+    def __post_init__(self) -> None:
+        # the loaders say which file or document; a Corpus built in a notebook is checked here: two documents under one
+        # id were retrieved as one, and a labelled source id scored a hit on either
+        first: dict[str, int] = {}
+        for i, doc in enumerate(self.documents):
+            if doc.id in first:
+                raise DataError(f"corpus '{self.name}': document {i}: duplicate id '{doc.id}' (first at document {first[doc.id]}) — "
+                                "ids must be unique: rename one")
+            first[doc.id] = i
 
     def __repr__(self) -> str:  # not every document's text: a notebook shows this
         return f"Corpus(name={self.name!r}, documents={len(self.documents)}, source={self.source!r})"
