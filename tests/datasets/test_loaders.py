@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -289,3 +290,25 @@ def test_a_bad_corpus_in_memory_is_one_line_naming_the_document(documents: objec
     with pytest.raises(DataError) as err:
         load_corpus(documents)
     assert str(err.value).startswith(expected) and "\n" not in str(err.value)
+
+
+def test_a_list_column_written_by_pandas_to_csv_and_read_back_is_a_list(tmp_path: Path) -> None:
+    # pandas writes a list cell as ['a', 'b']: a DataFrame saved with to_csv and read back with read_csv was refused
+    frame = pd.DataFrame({"question": ["Which class?", "Who approves?"], "source_ids": [["travel", "o'hare"], []], "tags": [["x"], ["y", "z"]]})
+    frame.to_csv(tmp_path / "eval.csv", index=False)
+    expected = load_dataset(frame)
+    assert load_dataset(pd.read_csv(tmp_path / "eval.csv")).hash == expected.hash
+    assert load_dataset(tmp_path / "eval.csv").cases == expected.cases
+    with pytest.raises(DataError, match=r"^dataframe: row 0: field 'source_ids': not a list — use 'a\|b' or a JSON list$"):
+        load_dataset(pd.DataFrame({"question": ["q?"], "source_ids": ["['a', 3]"]}))
+
+
+def test_whole_number_source_ids_of_a_dataframe_are_the_ids_a_corpus_of_integer_ids_has() -> None:
+    # a SQL table's integer document ids: '[7, 12]' in a text cell was read as ids, a real list [7, 12] (or one 7) was refused
+    frame = pd.DataFrame({"question": ["q1?", "q2?", "q3?"], "source_ids": [[7, 12], np.array([12]), 7], "tags": [[2024], [], []]})
+    cases = load_dataset(frame).cases
+    assert [c.source_ids for c in cases] == [("7", "12"), ("12",), ("7",)] and cases[0].tags == ("2024",)
+    corpus = load_corpus(pd.DataFrame({"id": [7, 12], "text": ["Book economy.", "Leave."]}))
+    assert {s for c in cases for s in c.source_ids} <= corpus.ids
+    with pytest.raises(DataError, match=r"^dataframe: row 0: field 'source_ids': item 0 is 7.5 \(a number\), not text"):
+        load_dataset(pd.DataFrame({"question": ["q?"], "source_ids": [[7.5]]}))

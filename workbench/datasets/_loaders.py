@@ -7,6 +7,7 @@ questions or references over the length caps.
 
 from __future__ import annotations
 
+import ast
 import csv
 import difflib
 import io
@@ -253,8 +254,27 @@ def _split_list(value: str, *, commas: bool = False) -> list[str]:
     if not value:
         return []
     if value.startswith("["):
-        return [str(v) for v in json.loads(value)]
+        try:
+            return [str(v) for v in json.loads(value)]
+        except json.JSONDecodeError:
+            return _python_list(value)
     return [part.strip() for part in re.split(r"[|;,]" if commas else r"[|;]", value) if part.strip()]
+
+
+def _python_list(value: str) -> list[str]:
+    """A list of strings written as Python writes it, ``['a', 'b']``: what pandas' ``to_csv`` makes of a list column,
+    read back by ``read_csv`` as text.
+
+    Raises:
+        ValueError: the text is no such list.
+    """
+    try:
+        items = ast.literal_eval(value)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        raise ValueError(value) from None
+    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+        raise ValueError(value)
+    return items
 
 
 def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, source: str, caps: _Caps) -> Dataset:
@@ -266,8 +286,13 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
                 try:
                     # tags are labels, written 'travel, leave' as often as 'travel|leave'; a document id may hold a comma
                     row[key] = _split_list(row[key], commas=key == "tags")
-                except json.JSONDecodeError:
+                except ValueError:  # json's JSONDecodeError too
                     raise DataError(f"{where}: field '{key}': not a list — use 'a|b' or a JSON list") from None
+            elif isinstance(_id_text(row.get(key)), str):  # one whole-number id, from an integer column: '7', as in CSV
+                row[key] = [_id_text(row[key])]
+            elif isinstance(row.get(key), Iterable) and not isinstance(row[key], Mapping):  # a list, tuple, numpy array
+                # whole-number ids are text, as written in a CSV cell or as a case's id: [7, 12] is ['7', '12']
+                row[key] = [_id_text(v) for v in row[key]]
         row["id"] = str(_id_text(row["id"])) if "id" in row else _default_id(n)
         cases.append((_case(row, where, caps), where))
     return Dataset(name=name, cases=_check_unique(cases, source), source=source, lines=tuple(where for _, where in cases))
@@ -368,7 +393,7 @@ def load_dataset(
     """Load evaluation cases from a ``.jsonl``/``.csv`` file or a pandas DataFrame.
 
     Columns/fields: ``question`` (required), ``id`` (default: ``case-1``, ``case-2``... by position), ``reference``,
-    ``source_ids`` (list; in CSV ``a|b``), ``category`` (answerable | unanswerable | policy | injection), ``tags`` (list;
+    ``source_ids`` (list; in CSV ``a|b``, or a JSON or Python list as text), ``category`` (answerable | unanswerable | policy | injection), ``tags`` (list;
     in CSV ``a|b`` or ``a, b``). Files are UTF-8; CSV is parsed strictly (an unbalanced quote is an error, not a
     silently different row).
 
