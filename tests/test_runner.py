@@ -619,3 +619,16 @@ def test_a_spec_without_data_and_none_given_is_one_line_before_any_run(wb_settin
     with pytest.raises(wb.WorkbenchError) as err:
         wb.run(in_memory_spec(), models=fake_models, tracker=tracker, settings=wb_settings, progress=False, **given)
     assert str(err.value).startswith(expected) and not tracker.runs
+
+
+def test_an_experiment_file_without_a_dataset_or_corpus_names_the_file_as_before(tmp_path, wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # the fields became optional for data given in memory; the file's error lost its file (and workbench run can give none)
+    path = tmp_path / "exp.yaml"
+    in_memory_spec().save(path)
+    tracker = MemoryTracker()
+    with pytest.raises(wb.SpecError, match=rf"^{re.escape(str(path))}:1: dataset: required field is missing — add dataset: \{{path: \.\.\.\}}$"):
+        wb.run(path, models=fake_models, tracker=tracker, settings=wb_settings, progress=False)
+    with pytest.raises(wb.SpecError, match=rf"^{re.escape(str(path))}:1: corpus: required field is missing"):
+        wb.run(path, dataset=wb.load_dataset(ROOT / "datasets/python_docs.jsonl", limit=1), models=fake_models, tracker=tracker,
+               settings=wb_settings, progress=False)
+    assert not tracker.runs

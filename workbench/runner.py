@@ -73,8 +73,7 @@ def load_spec_dataset(spec: ExperimentSpec, limit: int | None = None) -> Dataset
     """
     ref = spec.dataset
     if ref is None:
-        raise SpecError(f"experiment '{spec.name}' names no dataset — add dataset: {{path: ...}}, or pass the cases: "
-                        "wb.run(exp, dataset=df)")
+        raise SpecError(_no_data(spec, "dataset", "add dataset: {path: ...}", "the cases: wb.run(exp, dataset=df)"))
     return load_dataset(
         spec.resolve(ref.path), limit=ref.limit if limit is None else limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars
     )
@@ -87,9 +86,15 @@ def load_spec_corpus(spec: ExperimentSpec) -> Corpus:
         SpecError: the spec names no corpus (it is given to ``run`` in memory).
     """
     if spec.corpus is None:
-        raise SpecError(f"experiment '{spec.name}' names no corpus — add corpus: {{path: ...}} or {{builtin: python-reference}}, "
-                        "or pass the documents: wb.run(exp, corpus=docs)")
+        raise SpecError(_no_data(spec, "corpus", "add corpus: {path: ...} or {builtin: python-reference}", "the documents: wb.run(exp, corpus=docs)"))
     return load_corpus(spec.corpus.builtin or spec.resolve(spec.corpus.path or ""), glob=spec.corpus.glob)
+
+
+def _no_data(spec: ExperimentSpec, field: str, add: str, given: str) -> str:
+    """Why a spec without a dataset or corpus cannot run (pure): its file's missing field, as any other would be named."""
+    if spec.source_file is not None:
+        return f"{spec.source_file}:1: {field}: required field is missing — {add}"
+    return f"experiment '{spec.name}' names no {field} — {add}, or pass {given}"
 
 
 def _in_memory_spec(spec: ExperimentSpec, dataset: Any = None, corpus: Any = None) -> ExperimentSpec:

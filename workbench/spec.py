@@ -720,6 +720,7 @@ class ExperimentSpec(_Spec):
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     # the ``llamacpp:`` models (made absolute when read) that were written relative to the experiment's folder
     _relative_models: frozenset[str] = PrivateAttr(default_factory=frozenset)
+    _file: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -941,6 +942,17 @@ class ExperimentSpec(_Spec):
         spec._relative_models = models
         return spec
 
+    @property
+    def source_file(self) -> str | None:
+        """The experiment file this spec was read from (``load_experiment``), for errors found later; None when it was
+        built in code."""
+        return self._file
+
+    def _read_from(self, path: Path) -> ExperimentSpec:
+        spec = self.model_copy()
+        spec._file = str(path)
+        return spec
+
 
 def _loc_text(loc: tuple[Any, ...]) -> str:
     out = ""
@@ -1106,7 +1118,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(describe_validation_error(exc, str(path), node, ExperimentSpec)) from None
-    return spec.with_base_dir(base)._with_relative_models(relative)
+    return spec.with_base_dir(base)._with_relative_models(relative)._read_from(path)
 
 
 def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml.Node | None = None) -> dict[str, Any]:
