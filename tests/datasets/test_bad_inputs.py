@@ -484,3 +484,13 @@ def test_a_dataset_or_corpus_built_in_code_refuses_two_items_under_one_id() -> N
         Dataset("mine", ())
     with pytest.raises(DataError, match=r"^corpus 'mine': document 1: duplicate id 'a' \(first at document 0\) — ids must be unique"):
         Corpus("mine", (Document("a", "Book economy."), Document("a", "Managers approve leave.")))
+
+
+def test_a_dataset_built_in_code_is_named_by_its_name_and_the_cases_position_in_an_error() -> None:
+    # the error began ": case 'a': ..." (no file, no line: the dataset's empty source)
+    from workbench.datasets import Dataset, EvalCase
+
+    dataset = Dataset("mine", (EvalCase(id="q", question="Which class?"), EvalCase(id="a", question="Q?", source_ids=("nope",))))
+    spec = ExperimentSpec.from_dict({"name": "x", "chunkers": [{"strategy": "recursive"}]})
+    with pytest.raises(DataError, match=r"^dataset 'mine': case 1: case 'a': field 'source_ids': 'nope' is not a document of corpus 'documents'"):
+        load_inputs(spec, dataset=dataset, corpus=["Book economy."])

@@ -97,8 +97,11 @@ class Dataset:
         return len(self.cases)
 
     def where(self, index: int) -> str:
-        """Where the ``index``-th case was read: ``file:line`` when known, else the dataset's source."""
-        return self.lines[index] if index < len(self.lines) else self.source
+        """Where the ``index``-th case was read: ``file:line`` when known, else the dataset's source, else (a dataset
+        built in code) its name and the case's position."""
+        if index < len(self.lines):
+            return self.lines[index]
+        return self.source or f"dataset '{self.name}': case {index}"
 
     @property
     def hash(self) -> str:
