@@ -284,7 +284,8 @@ def test_a_corpus_in_memory_is_read_from_strings_dicts_langchain_documents_or_a_
     ([{"text": "x", "source": "a.md"}], "documents: document 0: field 'source' is not known — allowed: id, text, metadata"),
     ([{"text": 3.5}], "documents: document 0: field 'text': expected text, got 3.5 (a number)"),
     ([b"bytes"], "documents: document 0: a bytes is not a document"),
-    ({"id": "a", "text": "x"}, "cannot load a corpus from dict"),
+    ({"id": "a", "text": "x"}, "cannot load a corpus from a dict — give a list: [{'id': ..., 'text': ...}] for one document, "
+                               "[{'id': k, 'text': v} for k, v in docs.items()] for a dict of id -> text"),
 ])
 def test_a_bad_corpus_in_memory_is_one_line_naming_the_document(documents: object, expected: str) -> None:
     with pytest.raises(DataError) as err:

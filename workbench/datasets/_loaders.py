@@ -615,6 +615,9 @@ def _corpus_from_documents(source: Any, name: str) -> Corpus:
     """A corpus of in-memory documents: a list (see ``_document``), or a DataFrame with a ``text`` (and ``id``) column."""
     import pandas as pd
 
+    if isinstance(source, Mapping):  # one document, or {id: text}: which one is not for us to guess
+        raise DataError("cannot load a corpus from a dict — give a list: [{'id': ..., 'text': ...}] for one document, "
+                        "[{'id': k, 'text': v} for k, v in docs.items()] for a dict of id -> text")
     if isinstance(source, pd.DataFrame):
         items: list[Any] = source.to_dict(orient="records")
     elif isinstance(source, Iterable) and not isinstance(source, (str, bytes, Mapping)):
