@@ -632,3 +632,14 @@ def test_an_experiment_file_without_a_dataset_or_corpus_names_the_file_as_before
         wb.run(path, dataset=wb.load_dataset(ROOT / "datasets/python_docs.jsonl", limit=1), models=fake_models, tracker=tracker,
                settings=wb_settings, progress=False)
     assert not tracker.runs
+
+
+def test_a_dataframe_named_like_a_folder_is_not_logged_as_read_from_that_folder(tmp_path, wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    (tmp_path / "handbook").mkdir()  # the notebook's folder holds a folder of the dataset's name: MLflow's source was it
+    monkeypatch.chdir(tmp_path)
+    dataset = wb.load_dataset(pd.DataFrame({"question": ["Who approves leave?"], "source_ids": [["leave"]]}), name="handbook")
+    result = wb.run(in_memory_spec(), dataset=dataset, corpus=HANDBOOK, models=fake_models, settings=wb_settings, progress=False)
+    logged = mlflow.MlflowClient(wb_settings.tracking_uri).get_run(result.parent_run_id).inputs.dataset_inputs[0].dataset
+    assert logged.name == "handbook" and "handbook" not in logged.source and logged.source_type != "local"

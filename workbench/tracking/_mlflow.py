@@ -393,7 +393,8 @@ class MlflowTracker:
             frame = dataset.to_pandas()
             frame["source_ids"] = frame["source_ids"].map(list)
             frame["tags"] = frame["tags"].map(list)
-            source = Path(dataset.source).resolve().as_uri() if dataset.source and Path(dataset.source).exists() else None
+            # a dataset file; a DataFrame's source is its name, which may also be a folder's (or nothing's) here
+            source = Path(dataset.source).resolve().as_uri() if dataset.source and Path(dataset.source).is_file() else None
             with warnings.catch_warnings():  # a file URI matches two equivalent local source types; MLflow warns
                 warnings.simplefilter("ignore", UserWarning)
                 ds = self._mlflow.data.from_pandas(frame, source=source, name=dataset.name, digest=dataset.hash[:20])
