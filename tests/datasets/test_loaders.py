@@ -313,3 +313,11 @@ def test_whole_number_source_ids_of_a_dataframe_are_the_ids_a_corpus_of_integer_
     assert {s for c in cases for s in c.source_ids} <= corpus.ids
     with pytest.raises(DataError, match=r"^dataframe: row 0: field 'source_ids': item 0 is 7.5 \(a number\), not text"):
         load_dataset(pd.DataFrame({"question": ["q?"], "source_ids": [[7.5]]}))
+
+
+def test_a_dataframe_with_a_column_given_twice_is_refused_not_read_as_its_last() -> None:
+    # a join's two 'reference' columns: pandas kept the second one's values for every row, with only a warning
+    with pytest.raises(DataError, match=r"^dataframe: column 'reference' appears twice — keep one"):
+        load_dataset(pd.DataFrame([["q1?", "ref A", "ref B"]], columns=["question", "reference", "reference"]))
+    with pytest.raises(DataError, match=r"^documents: column 'text' appears twice — keep one"):
+        load_corpus(pd.DataFrame([["t1", "x", "y"]], columns=["id", "text", "text"]))

@@ -370,6 +370,16 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
     return _from_records(records, path.stem, str(path), caps)
 
 
+def _check_columns(frame: Any, label: str) -> None:
+    """Refuse a DataFrame with a column name given twice (a join's two 'id' columns): pandas keeps the last one's
+    values for each row, silently, as a CSV header's repeated column would be."""
+    seen: set[Any] = set()
+    for column in frame.columns:
+        if column in seen:
+            raise DataError(f"{label}: column '{_name(column)}' appears twice — keep one (e.g. df.loc[:, ~df.columns.duplicated()])")
+        seen.add(column)
+
+
 def check_limit(limit: int | None) -> int | None:
     """``limit``, a number of cases to keep: a whole number, at least 1, or None for every case.
 
@@ -415,6 +425,7 @@ def load_dataset(
         if not isinstance(source, pd.DataFrame):
             raise DataError(f"cannot load a dataset from {type(source).__name__} — give a .jsonl/.csv path or a DataFrame")
         label = name or "dataframe"
+        _check_columns(source, label)
         # the row's index label, which df.loc finds: a filtered frame's second row may be row 5
         records = [(row, f"{label}: row {index!r}") for index, row in zip(source.index.tolist(), source.to_dict(orient="records"))]
         return _from_records(records, label, label, caps).head(limit)
@@ -619,6 +630,7 @@ def _corpus_from_documents(source: Any, name: str) -> Corpus:
         raise DataError("cannot load a corpus from a dict — give a list: [{'id': ..., 'text': ...}] for one document, "
                         "[{'id': k, 'text': v} for k, v in docs.items()] for a dict of id -> text")
     if isinstance(source, pd.DataFrame):
+        _check_columns(source, name)
         items: list[Any] = source.to_dict(orient="records")
     elif isinstance(source, Iterable) and not isinstance(source, (str, bytes, Mapping)):
         items = list(source)
