@@ -116,6 +116,22 @@ def test_a_provider_limit_caps_calls_in_flight_across_worker_processes(wb_settin
     assert stub.max_in_flight == 2
 
 
+def test_a_hosted_judge_keeps_to_its_providers_limit_across_worker_processes(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    # judge calls held no slot: with concurrency {openai: 1}, four variants scoring at once sent four calls together
+    from workbench.models import SMOLLM2_ID
+    from workbench.testing import ScriptedModel
+
+    spec = spec_of(questions=2, prompts=4, models=(SMOLLM2_ID,), judge="openai:gpt-4o-mini", scorers=["faithfulness"],
+                   execution={"workers": 4, "concurrency": {"openai": 1}})
+    answers = ScriptedModel(lambda p: p.text.splitlines()[-1], model_id=SMOLLM2_ID, kind="chat")  # one per prompt
+    with stub_env(OpenAIStub(delay_s=0.2)) as stub:
+        result = wb.run(spec, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID), SMOLLM2_ID: answers},
+                        index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    assert all(v.status == "FINISHED" for v in result.variants), [v.outcome.error for v in result.variants]
+    assert stub.requests >= 8  # every variant's questions were judged
+    assert stub.max_in_flight == 1
+
+
 def test_the_stub_serves_from_its_own_process_and_reports_its_counters() -> None:
     import json
     import subprocess

@@ -23,9 +23,9 @@ from workbench.execution._slots import SlotPool
 from workbench.errors import BudgetExceeded
 from workbench.grid import Variant
 from workbench.metrics import COST_PER_SUCCESS, SUCCESS_METRIC, ScorerEntry, cost_per_success, percentile, scorer
-from workbench.models import MINILM_ID, Embedder, GenerationParams, Generator, ModelKind, Price, cost_of, default_kind, load_embedder, load_generator, runs_locally
+from workbench.models import MINILM_ID, Embedder, Generation, GenerationParams, Generator, ModelKind, Price, cost_of, default_kind, load_embedder, load_generator, runs_locally
 from workbench.pipeline import ChunkStats, QuestionRecord, Router, generate_answer, route_answer, routing_metrics
-from workbench.prompts import PromptTemplate
+from workbench.prompts import PromptTemplate, RenderedPrompt
 from workbench.results import VariantResult
 from workbench.sandbox import Outcome, Sandbox, Stopped, run_sandboxed
 from workbench.scoring import Judge, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_metrics, mean_scores, run_scorers
@@ -97,15 +97,40 @@ class ModelResolver:
             out["judge"] = self._raw_generator(judge.id, judge.kind or default_kind(judge.id)).identity
         return out
 
-    def judge(self, spec: ExperimentSpec) -> Judge | None:
-        """The spec's judge model, or None without a ``judge:`` section."""
+    def judge(self, spec: ExperimentSpec, slots: Mapping[str, SlotPool] | None = None) -> Judge | None:
+        """The spec's judge model, or None without a ``judge:`` section; with ``slots``, each judge call holds a slot
+        of its provider's pool, as an answer's call does."""
         j = spec.judge
         if j is None:
             return None
+        generator = self.generator(j.id, j.kind or default_kind(j.id), cache=j.cache)
+        pool = (slots or {}).get(j.id.partition(":")[0])
         return ModelJudge(
-            self.generator(j.id, j.kind or default_kind(j.id), cache=j.cache), max_tokens=j.max_tokens, timeout_s=j.timeout_s,
+            generator if pool is None else _Slotted(generator, pool), max_tokens=j.max_tokens, timeout_s=j.timeout_s,
             temperature=j.temperature, seed=spec.seed, price=spec.price(j.id), retries=spec.execution.retries,
         )
+
+
+class _Slotted:
+    """A generator whose every call holds a slot of its provider's pool: a hosted judge's calls count toward
+    ``concurrency:`` like the answers' (they held none, so four variants scoring at once sent four calls past a limit
+    of one)."""
+
+    def __init__(self, inner: Generator, pool: SlotPool) -> None:
+        self.inner = inner
+        self.pool = pool
+        self.model_id = inner.model_id
+        self.kind: ModelKind = inner.kind
+
+    @property
+    def identity(self) -> str:
+        return self.inner.identity
+
+    def generate(
+        self, prompt: RenderedPrompt, params: GenerationParams, *, deadline: float | None = None, json_schema: Mapping[str, Any] | None = None,
+    ) -> Generation:
+        with self.pool.slot():
+            return self.inner.generate(prompt, params, deadline=deadline, json_schema=json_schema)
 
 
 @dataclass(frozen=True)
@@ -154,7 +179,7 @@ class VariantJob:
             scorer(entry.name, default=entry.default, judged=entry.judged, lower_is_better=entry.lower_is_better)(entry.factory)  # type: ignore[arg-type]
         if not self.generates:
             return build_scorers(self.scorer_names, ScorerEnv())
-        judge = self.judge if self.judge is not None else resolver.judge(self.spec)
+        judge = self.judge if self.judge is not None else resolver.judge(self.spec, self.slots)
         env = ScorerEnv(embedder=resolver.embedder(MINILM_ID), judge=judge, judge_repeats=self.spec.judge.n if self.spec.judge else 1)
         return build_scorers(self.scorer_names, env)
 
@@ -360,7 +385,9 @@ def _answer_concurrently(answer: Callable[[int], QuestionRecord], total: int, wo
 
 
 def with_slots(jobs: Sequence[VariantJob], execution: ExecutionSpec, folder: str, *, share: int = 1) -> list[VariantJob]:
-    """The jobs with a slot pool per hosted provider in ``folder``: ``provider_limit // share`` calls in flight."""
-    providers = {m.id.partition(":")[0] for j in jobs for m in j.variant.answering_models if not runs_locally(m.id)}
+    """The jobs with a slot pool per hosted provider in ``folder`` (answering models and the judge):
+    ``provider_limit // share`` calls in flight."""
+    called = [m.id for j in jobs for m in j.variant.answering_models] + [j.spec.judge.id for j in jobs if j.spec.judge and j.generates]
+    providers = {model_id.partition(":")[0] for model_id in called if not runs_locally(model_id)}
     pools = {p: SlotPool(folder, p, max(1, execution.provider_limit(p) // share)) for p in sorted(providers)}
     return [replace(j, slots=pools) for j in jobs]
