@@ -310,3 +310,32 @@ def test_negative_token_counts_are_no_counts_and_make_no_negative_cost(usage: di
     out = LangChainChatGenerator("openai:gpt-4o-mini", Factory(StubChat(reply=reply))).generate(PROMPT, GenerationParams())
     assert (out.input_tokens, out.output_tokens, out.usage_reported) == (0, 0, False)
     assert cost_of(out, Price(0.15, 0.6)) is None
+
+
+@pytest.mark.parametrize(("status", "says"), [
+    (401, "refused the API key (AuthenticationError: Error code: 401 - {'error': {'message': 'stub status 401'"),
+    (403, "refused access to 'my-model' (PermissionDeniedError: "),
+    (404, "knows no model 'my-model' (or no such API path) (NotFoundError: "),
+])
+def test_a_refused_key_or_an_unknown_model_names_the_server_and_what_to_check(monkeypatch: pytest.MonkeyPatch, status: int, says: str) -> None:
+    # the client said only "AuthenticationError: Error code: 401 - ..." or "NotFoundError: 404 page not found", naming
+    # neither the variable to fix nor the server (a vLLM address without /v1 is a 404 on every question)
+    from workbench.errors import ModelError
+    from workbench.models import load_embedder
+    from workbench.testing.openai_stub import OpenAIStub
+
+    fixes = {401: "check that OPENAI_API_KEY holds a key of that server", 403: "check that the key in OPENAI_API_KEY may use it",
+             404: "check the model name after 'openai:', and that OPENAI_BASE_URL is the server's API base URL, e.g. http://localhost:8000/v1"}
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    with OpenAIStub(script=lambda n: (status, {}, 0.0)) as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        with pytest.raises(ModelError) as answering:
+            load_generator("openai:my-model").generate(PROMPT, GenerationParams(max_tokens=8, timeout_s=5, retries=2))
+        with pytest.raises(ModelError) as embedding:
+            load_embedder("openai:my-model", retries=2).embed(["a text"])
+    assert stub.statuses == [status, status]  # asked once each: no retry mends it
+    for info in (answering, embedding):
+        text = str(info.value)
+        assert text.startswith(f"openai:my-model: the server at {stub.base_url} {says}"), text
+        assert text.endswith(f" — {fixes[status]}") and "\n" not in text

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from workbench.errors import ModelError
-from workbench.models._retry import RetriesExhausted, call_with_retries
+from workbench.models._registry import refusal_advice
+from workbench.models._retry import RetriesExhausted, call_with_retries, http_status
 from workbench.models._types import Generation, GenerationParams, ModelKind
 from workbench.prompts import RenderedPrompt
 
@@ -109,12 +111,18 @@ class LangChainChatGenerator:
     def _invoke(self, runnable: Any, prompt: RenderedPrompt, **options: Any) -> Any:
         """``runnable.invoke`` on the prompt's messages; a reply the provider's client could not read (not JSON, no
         ``choices``, an empty choice: a proxy's page, a server that is not this provider's API) is one ModelError
-        saying so, instead of the client's bare IndexError or JSONDecodeError."""
+        saying so, instead of the client's bare IndexError or JSONDecodeError; so is a refused key or an unknown model
+        (``_refused``)."""
         try:
             return runnable.invoke(list(prompt.messages), config={"callbacks": []}, **options)
         except (json.JSONDecodeError, LookupError, TypeError, AttributeError) as exc:
             raise ModelError(f"{self.model_id}: the provider's reply could not be read ({type(exc).__name__}: {exc}) — "
                              "check that the server it calls (its base URL) speaks this provider's API") from exc
+        except Exception as exc:
+            refused = _refused(exc, self.model_id)
+            if refused is None:
+                raise
+            raise refused from exc
 
     def _structured(
         self, model: Any, prompt: RenderedPrompt, json_schema: Mapping[str, Any], params: GenerationParams, deadline: float | None
@@ -150,6 +158,16 @@ class LangChainChatGenerator:
             retries=retries,
             usage_reported=bool(usage),
         )
+
+
+def _refused(exc: Exception, model_id: str) -> ModelError | None:
+    """A call's failure as one ModelError naming the server and what to check when the server refused the key, the
+    model or the path for good (401, 403, 404: ``refusal_advice``); None for any other failure."""
+    advice = refusal_advice(model_id, http_status(exc), os.environ)
+    if advice is None:
+        return None
+    what, fix = advice
+    return ModelError(f"{model_id}: {what} ({type(exc).__name__}: {exc}) — {fix}")
 
 
 def _ended_early(exc: BaseException) -> dict[str, Any] | None:
@@ -228,8 +246,17 @@ class LangChainEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        vectors, _ = call_with_retries(lambda: self._embeddings.embed_documents(list(texts)), retries=self.retries)
-        return vectors  # type: ignore[no-any-return]
+        def call() -> list[list[float]]:
+            try:
+                return self._embeddings.embed_documents(list(texts))  # type: ignore[no-any-return]
+            except Exception as exc:
+                refused = _refused(exc, self.model_id)
+                if refused is None:
+                    raise
+                raise refused from exc
+
+        vectors, _ = call_with_retries(call, retries=self.retries)
+        return vectors
 
     @property
     def tokenizer(self) -> Any:

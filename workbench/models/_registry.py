@@ -182,6 +182,27 @@ def hosted_server(model_id: str, identity: str) -> str | None:
     return identity[len(prefix):] if identity.startswith(prefix) else None
 
 
+def refusal_advice(model_id: str, status: int | None, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """What a hosted model's server said by refusing a call for good, and what to check (pure): 401 the API key, 403
+    the key's access to the model, 404 the model name or the server's address; None for any other status.
+
+    The client's own text ("Error code: 401", "404 page not found") named neither the variable to fix nor the server
+    that refused it.
+    """
+    if status not in (401, 403, 404):
+        return None
+    provider, name = _split(model_id)
+    key = next((v for v in KEY_VARIABLES.get(provider, ()) if environ.get(v, "").strip()), PROVIDERS.get(provider, ("", "", None))[2])
+    found = _endpoint(provider, environ)
+    server = f"the server at {hosted_server(model_id, hosted_identity(model_id, environ))}" if found else f"{provider}'s server"
+    if status == 401:
+        return f"{server} refused the API key", f"check that {key} holds a key of that server" if key else "check the server's access settings"
+    if status == 403:
+        return f"{server} refused access to '{name}'", f"check that the key in {key} may use it" if key else "check the server's access settings"
+    where = f", and that {found[0]} is the server's API base URL, e.g. http://localhost:8000/v1" if found else ""
+    return f"{server} knows no model '{name}' (or no such API path)", f"check the model name after '{provider}:'{where}"
+
+
 def endpoint_variables(model_id: str) -> tuple[str, ...]:
     """The environment variables that point a hosted model's client at another server (none for local models)."""
     return tuple(ENDPOINT_VARIABLES.get(model_id.partition(":")[0], ()))

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from workbench.errors import ModelError
 
-__all__ = ["RetriesExhausted", "call_with_retries", "is_retryable", "retry_after_s"]
+__all__ = ["RetriesExhausted", "call_with_retries", "http_status", "is_retryable", "retry_after_s"]
 
 T = TypeVar("T")
 
@@ -26,7 +26,8 @@ _EXHAUSTED_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"
 _TIMEOUT_NAMES = ("Timeout", "TimedOut", "ConnectError", "ConnectionError", "APIConnectionError", "RemoteProtocolError")
 
 
-def _status(exc: BaseException) -> int | None:
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status of a failed call's reply, whichever client raised it (None when no reply came)."""
     for value in (getattr(exc, "status_code", None), getattr(getattr(exc, "response", None), "status_code", None), getattr(exc, "status", None)):
         if isinstance(value, int):
             return value
@@ -46,7 +47,7 @@ def _error_codes(exc: BaseException) -> set[str]:
 def is_retryable(exc: BaseException) -> bool:
     """True for a rate limit, a server error, a request timeout or a network timeout/connection error; not for a
     429 saying the quota or credit is used up."""
-    status = _status(exc)
+    status = http_status(exc)
     if status == 429 and _error_codes(exc) & _EXHAUSTED_CODES:
         return False
     if status is not None:
