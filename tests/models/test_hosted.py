@@ -339,3 +339,25 @@ def test_a_refused_key_or_an_unknown_model_names_the_server_and_what_to_check(mo
         text = str(info.value)
         assert text.startswith(f"openai:my-model: the server at {stub.base_url} {says}"), text
         assert text.endswith(f" — {fixes[status]}") and "\n" not in text
+
+
+@pytest.mark.parametrize("usage", [
+    {"prompt_tokens": None, "completion_tokens": None, "total_tokens": None},  # a server that did not count
+    {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},  # a proxy's zeros for 'unknown'
+    {"prompt_tokens": 12, "total_tokens": 12},  # the prompt counted, the answer not
+])
+def test_token_counts_a_server_did_not_give_leave_the_cost_unknown_not_zero(monkeypatch: pytest.MonkeyPatch, usage: dict[str, Any]) -> None:
+    # LangChain reads a null or missing count as 0: each answer was priced at $0 (or its prompt alone), shown as real
+    from workbench.models import Price, cost_of
+    from workbench.scoring import ModelJudge
+    from workbench.testing.openai_stub import OpenAIStub
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    with OpenAIStub(usage=usage) as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        generator = load_generator("openai:my-model")
+        out = generator.generate(PROMPT, GenerationParams(max_tokens=8, timeout_s=5))
+        reply = ModelJudge(generator, price=Price(0.15, 0.6)).ask("Judge.", SCHEMA)
+    assert out.text and not out.usage_reported and cost_of(out, Price(0.15, 0.6)) is None
+    assert reply.cost_usd is None

@@ -97,15 +97,16 @@ class LangChainChatGenerator:
         start = time.perf_counter()
         message, retries = call_with_retries(call, retries=params.retries, deadline=deadline)
         latency = time.perf_counter() - start
-        usage = getattr(message, "usage_metadata", None) or {}
+        text = _message_text(message).strip()
+        input_tokens, output_tokens, reported = _token_counts(message, text)
         return Generation(
-            text=_message_text(message).strip(),
-            input_tokens=int(usage.get("input_tokens", 0)),
-            output_tokens=int(usage.get("output_tokens", 0)),
+            text=text,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
             latency_s=latency,
             finish_reason=_finish_reason(message),
             retries=retries,
-            usage_reported=bool(usage),
+            usage_reported=reported,
         )
 
     def _invoke(self, runnable: Any, prompt: RenderedPrompt, **options: Any) -> Any:
@@ -141,7 +142,6 @@ class LangChainChatGenerator:
         latency = time.perf_counter() - start
         message = out.get("raw")
         parsed = out.get("parsed")
-        usage = getattr(message, "usage_metadata", None) or {}
         calls = getattr(message, "tool_calls", None) or []
         if parsed is not None:
             text = json.dumps(parsed)
@@ -149,15 +149,25 @@ class LangChainChatGenerator:
             text = json.dumps(calls[0].get("args", {}))
         else:
             text = _message_text(message)
+        input_tokens, output_tokens, reported = _token_counts(message, text)
         return Generation(
             text=text,
-            input_tokens=int(usage.get("input_tokens", 0)),
-            output_tokens=int(usage.get("output_tokens", 0)),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
             latency_s=latency,
             finish_reason=_finish_reason(message),
             retries=retries,
-            usage_reported=bool(usage),
+            usage_reported=reported,
         )
+
+
+def _token_counts(message: Any, text: str) -> tuple[int, int, bool]:
+    """The reply's input and output tokens, and whether the provider counted them: not without usage, nor with counts
+    that cannot be true, no input token for a prompt or no output token for a text (LangChain reads the null or
+    missing count of a server or proxy that did not count as 0, which priced such answers at $0)."""
+    usage = getattr(message, "usage_metadata", None) or {}
+    input_tokens, output_tokens = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+    return input_tokens, output_tokens, bool(usage) and input_tokens > 0 and (output_tokens > 0 or not text)
 
 
 def _refused(exc: Exception, model_id: str) -> ModelError | None:

@@ -30,7 +30,8 @@ class Generation:
     call that computed it; no model was called for it now, and ``retries`` is 0). ``text`` is always valid Unicode:
     lone surrogates in what the model returned become U+FFFD, so one odd answer never stops a variant being logged.
     ``usage_reported``: False when the provider's response carried no token counts (some OpenAI-compatible servers and
-    proxies) or counts that are none (a negative number, from a broken proxy or server): its cost is unknown.
+    proxies), counts that are none (a negative number, from a broken proxy or server) or counts that cannot be true (no
+    input token, or no output token for a text: a server's null or 0 for what it did not count): its cost is unknown.
     ``prompt_tokens_cut``: a completion prompt longer than the model's context window loses its start (the question
     sits at the end); this many of its tokens were never read by the model."""
 

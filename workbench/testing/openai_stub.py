@@ -40,14 +40,15 @@ class OpenAIStub:
         script: ``script(n) -> Reply`` for the n-th request (0-based), e.g. ``lambda n: (429, {"Retry-After": "0"}, 0)
             if n == 0 else (200, {}, 0)``. Default: always answer.
         usage: send token counts (``usage``) with each answer; False answers without, as some OpenAI-compatible
-            servers and proxies do.
+            servers and proxies do; a dict is sent as the ``usage`` of every answer, as it is (``{"prompt_tokens":
+            None, ...}``, as a server that did not count sends).
         error_code: the ``code`` and ``type`` of every error reply's body (default: its status), e.g.
             ``"insufficient_quota"`` as OpenAI sends with a 429 when the account has no credit left.
         finish_reason: why every answer ended (``length``: cut at max_tokens; ``content_filter``...).
     """
 
     def __init__(
-        self, *, delay_s: float = 0.0, script: Callable[[int], Reply] | None = None, usage: bool = True, error_code: str | None = None,
+        self, *, delay_s: float = 0.0, script: Callable[[int], Reply] | None = None, usage: bool | dict[str, Any] = True, error_code: str | None = None,
         finish_reason: str = "stop",
     ) -> None:
         self.delay_s = delay_s
@@ -113,7 +114,9 @@ class OpenAIStub:
                         "id": f"chatcmpl-stub-{n}", "object": "chat.completion", "created": int(time.time()), "model": body.get("model", "stub"),
                         "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": stub.finish_reason}],
                     }
-                    if stub.usage:
+                    if isinstance(stub.usage, dict):
+                        reply["usage"] = stub.usage
+                    elif stub.usage:
                         reply["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": len(answer.split()),
                                           "total_tokens": prompt_tokens + len(answer.split())}
                     payload = json.dumps(reply).encode()
