@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,11 +11,11 @@ from workbench.datasets import Corpus, Dataset, EvalCase
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score, direction
-from workbench.models import embedder_input_tokens
+from workbench.models import Generation, embedder_input_tokens
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.redaction import redact
 from workbench.sandbox import Outcome
-from workbench.spec import ExperimentSpec
+from workbench.spec import ExperimentSpec, ModelSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,6 +139,15 @@ def _redacted(error: str | None) -> str | None:
     return redact(error) if error else error
 
 
+def _answers(v: VariantResult) -> Iterator[tuple[str, Generation]]:
+    """Every answer a variant's questions got, with the model string that gave it (each call of a router)."""
+    for r in v.records:
+        if r.calls:
+            yield from ((c.model_id, c.generation) for c in r.calls if c.generation is not None)
+        elif r.generation is not None and isinstance(v.variant.model, ModelSpec):
+            yield v.variant.model.id, r.generation
+
+
 def _quoted(error: str) -> str:
     """An error's first line, redacted and cut short, as a note quotes it."""
     return next(iter(redact(error).strip().splitlines()), "")[:200]
@@ -246,9 +255,17 @@ class SweepResult:
         ids = [m.id for v in self.variants for m in v.variant.answering_models]
         if self.spec.judge is not None:
             ids.append(self.spec.judge.id)
-        return tuple(f"{model_id}: no price known, so what it cost is missing (cost_usd, spent_usd) — give its price under 'pricing:' "
-                     f"in the experiment, e.g. pricing: {{{model_id}: {{input: 0.5, output: 1.5}}}} (USD per 1M tokens)"
-                     for model_id in dict.fromkeys(ids) if self.spec.price(model_id) is None)
+        unpriced = tuple(f"{model_id}: no price known, so what it cost is missing (cost_usd, spent_usd) — give its price under 'pricing:' "
+                         f"in the experiment, e.g. pricing: {{{model_id}: {{input: 0.5, output: 1.5}}}} (USD per 1M tokens)"
+                         for model_id in dict.fromkeys(ids) if self.spec.price(model_id) is None)
+        # a priced model whose server sent no token counts: its cost is missing just the same, and nothing said why
+        answers = Counter(model_id for v in self.variants for model_id, _ in _answers(v))
+        uncounted = Counter(model_id for v in self.variants for model_id, g in _answers(v) if not g.usage_reported)
+        return unpriced + tuple(
+            f"{model_id}: its server sent no token counts with {n} of {answers[model_id]} answers, so what they cost is missing "
+            "(cost_usd, spent_usd) — have the server (or the proxy in front of it) send usage with each reply"
+            for model_id, n in uncounted.items() if self.spec.price(model_id) is not None
+        )
 
     @property
     def scorer_notes(self) -> tuple[str, ...]:

@@ -183,10 +183,15 @@ def test_a_judge_behind_another_server_scores_again_instead_of_reusing_the_run(w
 def test_a_provider_that_sends_no_token_counts_leaves_the_cost_unknown_not_zero(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
     # gpt-4o-mini has a price: with no token counts, what its answers cost is unknown, and the run must not say $0
     with stub_env(OpenAIStub(usage=False)):
-        (variant,) = sweep(spec_of(questions=2), wb_settings).variants
+        result = sweep(spec_of(questions=2), wb_settings)
+    (variant,) = result.variants
     assert variant.status == "FINISHED" and all(r.answer for r in variant.records)
     assert [r.cost_usd for r in variant.records] == [None, None]
     assert "cost_usd" not in variant.metrics and "spent_usd" not in variant.metrics
+    # and the run says why: the model has a price, so no note said anything (cost_usd was just missing)
+    (note,) = result.price_notes
+    assert note.startswith("openai:gpt-4o-mini: its server sent no token counts with 2 of 2 answers, so what they cost is missing")
+    assert note in result.notes
 
 
 def test_a_hosted_embedder_sends_its_texts_and_downloads_no_tokenizer(stub_env, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
