@@ -361,3 +361,15 @@ def test_token_counts_a_server_did_not_give_leave_the_cost_unknown_not_zero(monk
         reply = ModelJudge(generator, price=Price(0.15, 0.6)).ask("Judge.", SCHEMA)
     assert out.text and not out.usage_reported and cost_of(out, Price(0.15, 0.6)) is None
     assert reply.cost_usd is None
+
+
+def test_an_unknown_model_names_the_address_form_of_the_providers_own_variable() -> None:
+    # an Ollama user was told to check that OLLAMA_HOST looks like http://localhost:8000/v1, the OpenAI form
+    from workbench.models._registry import refusal_advice
+
+    assert refusal_advice("ollama:llama3.3", 404, {"OLLAMA_HOST": "gpu-box:11434"}) == (
+        "the server at http://gpu-box:11434 knows no model 'llama3.3' (or no such API path)",
+        "check the model name after 'ollama:', and that OLLAMA_HOST is the server's API base URL, e.g. http://localhost:11434",
+    )
+    assert refusal_advice("ollama:llama3.3", 401, {}) == ("ollama's server refused the API key", "check the server's access settings")
+    assert refusal_advice("ollama:llama3.3", 500, {}) is None

@@ -69,6 +69,14 @@ ENDPOINT_VARIABLES: Mapping[str, tuple[str, ...]] = {
     "ollama": ("OLLAMA_HOST",),
 }
 
+# what the variables that point a client at another server look like (the openai ones end in the API's /v1)
+_BASE_URL_EXAMPLES: Mapping[str, str] = {
+    "OLLAMA_HOST": "http://localhost:11434",
+    "AZURE_OPENAI_ENDPOINT": "https://NAME.openai.azure.com",
+    "ANTHROPIC_API_URL": "http://localhost:4000 (the client adds /v1/messages)",
+    "ANTHROPIC_BASE_URL": "http://localhost:4000 (the client adds /v1/messages)",
+}
+
 # provider -> options of its LangChain embeddings class: langchain-openai counts tokens with tiktoken (whose encoding
 # is downloaded from the internet at first use) and then sends token ids, which OpenAI-compatible servers refuse;
 # chunks are far below the models' input limit, so the texts are sent as they are
@@ -199,7 +207,7 @@ def refusal_advice(model_id: str, status: int | None, environ: Mapping[str, str]
         return f"{server} refused the API key", f"check that {key} holds a key of that server" if key else "check the server's access settings"
     if status == 403:
         return f"{server} refused access to '{name}'", f"check that the key in {key} may use it" if key else "check the server's access settings"
-    where = f", and that {found[0]} is the server's API base URL, e.g. http://localhost:8000/v1" if found else ""
+    where = f", and that {found[0]} is the server's API base URL, e.g. {_BASE_URL_EXAMPLES.get(found[0], 'http://localhost:8000/v1')}" if found else ""
     return f"{server} knows no model '{name}' (or no such API path)", f"check the model name after '{provider}:'{where}"
 
 
