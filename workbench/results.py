@@ -139,13 +139,14 @@ def _redacted(error: str | None) -> str | None:
     return redact(error) if error else error
 
 
-def _answers(v: VariantResult) -> Iterator[tuple[str, Generation]]:
-    """Every answer a variant's questions got, with the model string that gave it (each call of a router)."""
+def _answers(v: VariantResult) -> Iterator[tuple[ModelSpec, Generation]]:
+    """Every answer a variant's questions got, with the model that gave it (each call of a router)."""
+    model, router = v.variant.model, v.variant.router
     for r in v.records:
-        if r.calls:
-            yield from ((c.model_id, c.generation) for c in r.calls if c.generation is not None)
-        elif r.generation is not None and isinstance(v.variant.model, ModelSpec):
-            yield v.variant.model.id, r.generation
+        if r.calls and router is not None:
+            yield from ((router.cheap if c.role == "cheap" else router.strong, c.generation) for c in r.calls if c.generation is not None)
+        elif r.generation is not None and isinstance(model, ModelSpec):
+            yield model, r.generation
 
 
 def _quoted(error: str) -> str:
@@ -259,13 +260,30 @@ class SweepResult:
                          f"in the experiment, e.g. pricing: {{{model_id}: {{input: 0.5, output: 1.5}}}} (USD per 1M tokens)"
                          for model_id in dict.fromkeys(ids) if self.spec.price(model_id) is None)
         # a priced model whose server sent no token counts: its cost is missing just the same, and nothing said why
-        answers = Counter(model_id for v in self.variants for model_id, _ in _answers(v))
-        uncounted = Counter(model_id for v in self.variants for model_id, g in _answers(v) if not g.usage_reported)
+        answers = Counter(m.id for v in self.variants for m, _ in _answers(v))
+        uncounted = Counter(m.id for v in self.variants for m, g in _answers(v) if not g.usage_reported)
         return unpriced + tuple(
             f"{model_id}: its server sent no token counts with {n} of {answers[model_id]} answers, so what they cost is missing "
             "(cost_usd, spent_usd) — have the server (or the proxy in front of it) send usage with each reply"
             for model_id, n in uncounted.items() if self.spec.price(model_id) is not None
         )
+
+    @property
+    def cap_notes(self) -> tuple[str, ...]:
+        """One line per ``openai:`` model whose server answered with more tokens than its ``max_tokens``: LangChain sends
+        the cap as ``max_completion_tokens``, which older OpenAI-compatible servers (llama.cpp's before 2026,
+        llama-cpp-python's) do not read, so they answered unbounded, slower and longer, while the variant's name and
+        params said max_tokens (shown by ``workbench run`` and the RunPanel)."""
+        over: dict[str, list[int]] = {}
+        answers = Counter(m.id for v in self.variants for m, _ in _answers(v))
+        for v in self.variants:
+            for m, g in _answers(v):
+                if m.id.startswith("openai:") and g.usage_reported and g.output_tokens > m.params.max_tokens:
+                    over.setdefault(m.id, []).append(g.output_tokens - m.params.max_tokens)
+        return tuple(f"{model_id}: {len(extra)} of {answers[model_id]} answers are longer than its max_tokens (by up to {max(extra)} tokens): "
+                     "its server did not apply the cap, which LangChain sends as max_completion_tokens — update the server (older "
+                     "llama.cpp and llama-cpp-python servers read only max_tokens), or cap answers on the server's side"
+                     for model_id, extra in over.items())
 
     @property
     def scorer_notes(self) -> tuple[str, ...]:
@@ -320,8 +338,8 @@ class SweepResult:
     @property
     def notes(self) -> tuple[str, ...]:
         """What the sweep's numbers do not say by themselves: ``label_notes``, ``truncation_notes``, ``price_notes``,
-        ``scorer_notes`` and ``routing_notes``."""
-        return (*self.label_notes, *self.truncation_notes, *self.price_notes, *self.scorer_notes, *self.routing_notes)
+        ``cap_notes``, ``scorer_notes`` and ``routing_notes``."""
+        return (*self.label_notes, *self.truncation_notes, *self.price_notes, *self.cap_notes, *self.scorer_notes, *self.routing_notes)
 
     def variant(self, key: str) -> VariantResult:
         """A variant by id, name or MLflow run id."""

@@ -194,6 +194,20 @@ def test_a_provider_that_sends_no_token_counts_leaves_the_cost_unknown_not_zero(
     assert note in result.notes
 
 
+def test_a_server_that_ignores_max_tokens_is_named(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    # LangChain sends the cap as max_completion_tokens, which older llama.cpp servers do not read (nor does the stub):
+    # they answered unbounded while the run's params said max_tokens 2, and nothing said so
+    data = spec_of(questions=2).model_dump(mode="json")
+    data["models"][0]["params"]["max_tokens"] = 2
+    with stub_env(OpenAIStub()):
+        result = sweep(ExperimentSpec.from_dict(data, base_dir=ROOT), wb_settings)
+    (variant,) = result.variants
+    assert variant.status == "FINISHED" and all(r.generation and r.generation.output_tokens > 2 for r in variant.records)
+    (note,) = result.cap_notes
+    assert note.startswith("openai:gpt-4o-mini: 2 of 2 answers are longer than its max_tokens (by up to ")
+    assert "max_completion_tokens" in note and note in result.notes
+
+
 def test_a_hosted_embedder_sends_its_texts_and_downloads_no_tokenizer(stub_env, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """langchain-openai's default counts tokens with tiktoken, whose encoding is downloaded at first use, and sends
     token ids, which OpenAI-compatible servers (vLLM, proxies) refuse; the texts go as they are."""
