@@ -262,10 +262,17 @@ class SweepResult:
         # a priced model whose server sent no token counts: its cost is missing just the same, and nothing said why
         answers = Counter(m.id for v in self.variants for m, _ in _answers(v))
         uncounted = Counter(m.id for v in self.variants for m, g in _answers(v) if not g.usage_reported)
+        # and the token budget counted none of their tokens: a spending cap that could never be reached
+        budget = self.spec.limits.max_tokens
+
+        def missing(model_id: str) -> str:
+            return " and ".join(([] if self.spec.price(model_id) is None else ["what they cost is missing (cost_usd, spent_usd)"])
+                                + ([] if budget is None else [f"the token budget (limits.max_tokens: {budget}) counted none of their tokens"]))
+
         return unpriced + tuple(
-            f"{model_id}: its server sent no token counts with {n} of {answers[model_id]} answers, so what they cost is missing "
-            "(cost_usd, spent_usd) — have the server (or the proxy in front of it) send usage with each reply"
-            for model_id, n in uncounted.items() if self.spec.price(model_id) is not None
+            f"{model_id}: its server sent no token counts with {n} of {answers[model_id]} answers, so {missing(model_id)} "
+            "— have the server (or the proxy in front of it) send usage with each reply"
+            for model_id, n in uncounted.items() if missing(model_id)
         )
 
     @property

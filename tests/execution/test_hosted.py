@@ -194,6 +194,17 @@ def test_a_provider_that_sends_no_token_counts_leaves_the_cost_unknown_not_zero(
     assert note in result.notes
 
 
+def test_a_token_budget_that_counted_no_tokens_says_so(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    # limits.max_tokens as a spending cap: with no token counts it could never be reached, and nothing said so
+    with stub_env(OpenAIStub(usage=False)):
+        result = sweep(spec_of(questions=2, models=("openai:my-served-model",), limits={"max_tokens": 10}), wb_settings)
+    assert result.variants[0].status == "FINISHED"
+    unpriced, uncounted = result.price_notes
+    assert unpriced.startswith("openai:my-served-model: no price known")
+    assert uncounted.startswith("openai:my-served-model: its server sent no token counts with 2 of 2 answers, so the token budget "
+                                "(limits.max_tokens: 10) counted none of their tokens — have the server")
+
+
 def test_a_server_that_ignores_max_tokens_is_named(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
     # LangChain sends the cap as max_completion_tokens, which older llama.cpp servers do not read (nor does the stub):
     # they answered unbounded while the run's params said max_tokens 2, and nothing said so
