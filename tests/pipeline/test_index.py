@@ -100,3 +100,21 @@ def test_mmr_answers_a_question_whose_vector_has_no_direction_as_similarity_sear
     mmr = Retriever(index, embedder, RetrievalSpec(k=2, search="mmr", fetch_k=4)).retrieve("東京は?")
     similar = Retriever(index, embedder, RetrievalSpec(k=2)).retrieve("東京は?")
     assert [h.chunk.id for h in mmr] == [h.chunk.id for h in similar] and len(mmr) == 2
+
+
+@pytest.mark.parametrize("kind", ["memory", "chroma"])
+def test_chunks_tied_in_similarity_come_back_in_the_same_order_from_every_build(kind: str, tmp_path: Path) -> None:
+    # the same paragraph in five documents (a duplicated page, a shared disclaimer): Chroma returned the ties in the
+    # order they were added, and which of them made the k-th place differed between two builds of one index
+    embedder = HashingEmbedder()
+    docs = {f"copy-{n}": "Refunds are accepted for thirty days after delivery." for n in "ecadb"}
+    docs["other"] = "Our office in Lyon opens at nine."
+    chunks = [c for k, t in docs.items() for c in chunk_document(Document(k, t), ChunkerSpec(strategy="sentence", size=100, overlap=0))]
+    found = []
+    for n, order in enumerate([chunks, chunks[::-1]]):
+        store = MemoryIndexStore() if kind == "memory" else ChromaIndexStore(tmp_path / f"chroma{n}")
+        index = store.build("k", order, embedder.embed([c.text for c in order]))
+        found.append([h.chunk.doc_id for h in Retriever(index, embedder, RetrievalSpec(k=3)).retrieve("how long are refunds accepted")])
+        found.append([h.chunk.doc_id for h in Retriever(index, embedder, RetrievalSpec(k=3, search="mmr", fetch_k=3)).retrieve("refunds")])
+    assert found[0] == found[2] == ["copy-a", "copy-b", "copy-c"]
+    assert found[1] == found[3]

@@ -49,6 +49,14 @@ class IndexInfo:
     built_at: float | None
 
 
+def ranked(hits: Sequence[Hit], k: int) -> list[Hit]:
+    """The ``k`` closest of ``hits``, closest first; chunks at the same similarity (the same text in two documents, a
+    duplicated document) in the order of their ids, so that every build of an index returns the same chunks in the same
+    order whatever order its chunks were added in (Chroma returns ties in the order of its graph, which differs between
+    builds)."""
+    return sorted(hits, key=lambda h: (-h.score, h.chunk.id))[:k]
+
+
 class VectorIndex(Protocol):
     """A read-only view of a built index (what a variant receives: it cannot write to it)."""
 
@@ -87,10 +95,7 @@ class _MemoryIndex:
         return len(self._items)
 
     def search(self, vector: Sequence[float], k: int, *, with_vectors: bool = False) -> list[Hit]:
-        scored = sorted(((cosine(vector, v), i) for i, (_, v) in enumerate(self._items)), key=lambda t: (-t[0], t[1]))
-        return [
-            Hit(self._items[i][0], score, self._items[i][1] if with_vectors else None) for score, i in scored[:k]
-        ]
+        return ranked([Hit(chunk, cosine(vector, v), v if with_vectors else None) for chunk, v in self._items], k)
 
 
 class MemoryIndexStore:
@@ -125,8 +130,17 @@ class _ChromaIndex:
         return self._count
 
     def search(self, vector: Sequence[float], k: int, *, with_vectors: bool = False) -> list[Hit]:
+        # one more than asked shows whether chunks tied with the k-th lie beyond it: fetch until none can, then rank
+        fetch = k + 1
+        while True:
+            hits = self._query(vector, min(fetch, len(self)), with_vectors)
+            if len(hits) <= k or fetch >= len(self) or hits[-1].score < ranked(hits, k)[-1].score:
+                return ranked(hits, k)
+            fetch *= 2
+
+    def _query(self, vector: Sequence[float], n: int, with_vectors: bool) -> list[Hit]:
         include = ["documents", "metadatas", "distances"] + (["embeddings"] if with_vectors else [])
-        res = self._collection.query(query_embeddings=[list(vector)], n_results=min(k, len(self)), include=include)
+        res = self._collection.query(query_embeddings=[list(vector)], n_results=n, include=include)
         hits = []
         for j, chunk_id in enumerate(res["ids"][0]):
             meta = res["metadatas"][0][j] or {}
