@@ -321,3 +321,16 @@ def test_a_dataframe_with_a_column_given_twice_is_refused_not_read_as_its_last()
         load_dataset(pd.DataFrame([["q1?", "ref A", "ref B"]], columns=["question", "reference", "reference"]))
     with pytest.raises(DataError, match=r"^documents: column 'text' appears twice — keep one"):
         load_corpus(pd.DataFrame([["t1", "x", "y"]], columns=["id", "text", "text"]))
+
+
+def test_a_corpus_copied_with_decomposed_file_names_has_the_same_documents_in_the_same_order(tmp_path: Path) -> None:
+    import unicodedata
+
+    # "été" decomposed (e + U+0301) sorted before "f", composed after it: the copy of a corpus that macOS or a zip archive
+    # wrote had another hash (a bundle evaluated on the original refused it) and chunks in another order
+    for form in ("NFC", "NFD"):
+        write(tmp_path / form / unicodedata.normalize(form, "été.md"), "Summer opening hours are nine to five.\n")
+        write(tmp_path / form / "f.md", "Fall opening hours are ten to four.\n")
+    composed, decomposed = load_corpus(tmp_path / "NFC"), load_corpus(tmp_path / "NFD")
+    assert [d.id for d in decomposed.documents] == [d.id for d in composed.documents] == ["f", "été"]
+    assert decomposed.hash == composed.hash

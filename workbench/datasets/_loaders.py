@@ -505,6 +505,10 @@ def _glob_parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
 def corpus_files(folder: Path, glob: str, *, hidden: bool = False) -> list[Path]:
     """The files (and broken links) under ``folder`` that ``glob`` picks, sorted, entering linked folders.
 
+    Sorted by their names in Unicode NFC, as their document ids are: a copy of the corpus whose names macOS or a zip
+    archive wrote decomposed (``e`` + U+0301 sorts before ``f``, ``é`` after it) holds its documents in the same order,
+    so it has the same hash, chunks and indexes, and a bundle evaluated on the one loads on the other.
+
     Python's own ``**`` (before 3.13) does not enter a linked folder, while ``*/`` does: a corpus with a shared folder
     linked into it lost those documents silently. A linked folder is entered once: one that leads back to a folder
     already walked (a loop, or a second link to it) is not walked again. Hidden files and folders (see ``_hidden``) are
@@ -523,7 +527,7 @@ def corpus_files(folder: Path, glob: str, *, hidden: bool = False) -> list[Path]
             d for d in sorted(dirs) if os.path.realpath(here / d) not in seen and (hidden or not _hidden((here / d).relative_to(folder), glob))]
         found += [here / n for n in names if _glob_parts_match((here / n).relative_to(folder).parts, pattern)
                   and (hidden or not _hidden((here / n).relative_to(folder), glob))]
-    return sorted(found)
+    return sorted(found, key=lambda p: [document_id(part) for part in p.parts])
 
 
 def _no_match_fix(folder: Path, glob: str) -> str:
