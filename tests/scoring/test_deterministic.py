@@ -336,3 +336,26 @@ def test_a_number_written_without_its_leading_zero_is_that_number() -> None:
     assert token_f1_value("5", ".5") == 0.0
     assert token_f1_value(".5", "0.5") == 1.0 and token_f1_value("-.5", "\u22120.5") == 1.0
     assert token_f1_value("p < .05", "p < 0.05") == 1.0
+
+
+class _PaddingEmbedder(HashingEmbedder):
+    """Vectors that move in their last bits with the longest text of their batch, as a real model's padded batch does."""
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        longest = max(len(t) for t in texts)
+        return [[x + longest * 1e-9 for x in v] for v in super().embed(texts)]
+
+
+def test_semantic_similarity_does_not_depend_on_which_answer_embedded_the_reference_first() -> None:
+    # two variants answering one question share the reference's cached vector: with workers, or another grid order,
+    # another variant embedded it first, and the same answer scored differently in the seventh digit
+    from workbench.cache import CachedEmbedder, MemoryCacheStore
+
+    answer, other, reference = "The loop ends.", "A much longer answer about how the loop ends.", "the loop ends"
+    scores = []
+    for first in (answer, other):
+        embedder = CachedEmbedder(_PaddingEmbedder(), MemoryCacheStore(), identity="padding")
+        similarity = build_scorers(["semantic_similarity"], ScorerEnv(embedder=embedder))
+        found = {a: run_scorers(similarity, ctx(answer=a, reference=reference))["semantic_similarity"].value for a in (first, answer)}
+        scores.append(found[answer])
+    assert scores[0] == scores[1]

@@ -243,7 +243,9 @@ def semantic_similarity(env: ScorerEnv) -> ScoreFn:
     def score(ctx: ScoreContext) -> Score:
         if not ctx.answer.strip():
             return Score(0.0, "empty answer")
-        a, b = embedder.embed([ctx.answer, ctx.reference])
+        # each text alone: a batch pads its texts to the longest, which moves a vector in its last bits, and the
+        # reference's vector, cached and shared by every variant, was that of whichever answer embedded it first
+        a, b = (embedder.embed([text])[0] for text in (ctx.answer, ctx.reference))
         return Score(max(0.0, min(1.0, cosine(a, b))))
 
     return _answerable_only(score)
