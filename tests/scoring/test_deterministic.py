@@ -1,7 +1,7 @@
 import pytest
 
 from workbench.scoring import Score, ScoreContext, ScorerEnv, build_scorers, is_refusal, registered_scorers, run_scorers, scorer, token_f1_value
-from workbench.testing import HashingEmbedder
+from workbench.testing import HashingEmbedder, PaddingEmbedder
 
 
 def ctx(**kw) -> ScoreContext:  # type: ignore[no-untyped-def]
@@ -338,14 +338,6 @@ def test_a_number_written_without_its_leading_zero_is_that_number() -> None:
     assert token_f1_value("p < .05", "p < 0.05") == 1.0
 
 
-class _PaddingEmbedder(HashingEmbedder):
-    """Vectors that move in their last bits with the longest text of their batch, as a real model's padded batch does."""
-
-    def embed(self, texts):  # type: ignore[no-untyped-def]
-        longest = max(len(t) for t in texts)
-        return [[x + longest * 1e-9 for x in v] for v in super().embed(texts)]
-
-
 def test_semantic_similarity_does_not_depend_on_which_answer_embedded_the_reference_first() -> None:
     # two variants answering one question share the reference's cached vector: with workers, or another grid order,
     # another variant embedded it first, and the same answer scored differently in the seventh digit
@@ -354,7 +346,7 @@ def test_semantic_similarity_does_not_depend_on_which_answer_embedded_the_refere
     answer, other, reference = "The loop ends.", "A much longer answer about how the loop ends.", "the loop ends"
     scores = []
     for first in (answer, other):
-        embedder = CachedEmbedder(_PaddingEmbedder(), MemoryCacheStore(), identity="padding")
+        embedder = CachedEmbedder(PaddingEmbedder(), MemoryCacheStore(), identity="padding")
         similarity = build_scorers(["semantic_similarity"], ScorerEnv(embedder=embedder))
         found = {a: run_scorers(similarity, ctx(answer=a, reference=reference))["semantic_similarity"].value for a in (first, answer)}
         scores.append(found[answer])

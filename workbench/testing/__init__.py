@@ -19,7 +19,7 @@ from workbench.pipeline import Chunk, ChunkStats, MemoryIndexStore, VectorIndex
 from workbench.prompts import RenderedPrompt
 from workbench.scoring import JudgeReply, ModelJudge
 
-__all__ = ["CallLog", "CountingIndexStore", "HashingEmbedder", "ScriptExhausted", "ScriptedJudge", "ScriptedModel"]
+__all__ = ["CallLog", "CountingIndexStore", "HashingEmbedder", "PaddingEmbedder", "ScriptExhausted", "ScriptedJudge", "ScriptedModel"]
 
 
 class ScriptExhausted(AssertionError):
@@ -174,6 +174,15 @@ class HashingEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
+
+
+class PaddingEmbedder(HashingEmbedder):
+    """A HashingEmbedder whose vectors move in their last bits with the longest text of their batch, as a real model's
+    do (a batch is padded to its longest text): for tests that a text's vector never depends on what it was batched with."""
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        longest = max((len(t) for t in texts), default=0)
+        return [[x + longest * 1e-9 for x in v] for v in super().embed(texts)]
 
 
 class ScriptedJudge(ModelJudge):
