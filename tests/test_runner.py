@@ -643,3 +643,24 @@ def test_a_dataframe_named_like_a_folder_is_not_logged_as_read_from_that_folder(
     result = wb.run(in_memory_spec(), dataset=dataset, corpus=HANDBOOK, models=fake_models, settings=wb_settings, progress=False)
     logged = mlflow.MlflowClient(wb_settings.tracking_uri).get_run(result.parent_run_id).inputs.dataset_inputs[0].dataset
     assert logged.name == "handbook" and "handbook" not in logged.source and logged.source_type != "local"
+
+
+def test_a_question_is_retrieved_for_as_a_bundle_retrieves_for_it_whatever_questions_came_before(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # the questions were embedded as one batch, which moves a real model's vectors in their last bits with the longest
+    # question: a sweep of 4 questions, the same sweep after one of 2 (their vectors cached), and a bundle asking each
+    # question alone got different similarities, so near-ties could retrieve other chunks
+    from workbench.pipeline import Retriever
+    from workbench.testing import PaddingEmbedder
+
+    embedder = PaddingEmbedder(model_id=MINILM_ID)
+    store = CountingIndexStore()
+    spec = make_spec(prompts=[{"name": "p1", "template": "Context: {context}\nQuestion: {question}\nAnswer:"}],
+                     chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    result = wb.run(spec, models={**fake_models, MINILM_ID: embedder}, index_store=store, settings=wb_settings, progress=False)
+    (variant,) = result.variants
+    (index_key,) = store.builds
+    index = store.open(index_key)
+    assert index is not None
+    alone = Retriever(index, embedder, spec.retrieval[0])
+    for record in variant.records:
+        assert [h.score for h in record.hits] == [h.score for h in alone.retrieve(record.case.question)], record.case.id
