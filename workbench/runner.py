@@ -391,8 +391,12 @@ def run(
                                 continue
                             index = indexes.build(key, chunks, vectors, stats=stats)
                     queries = resolver.embedder(embedding)
-                    for case in dataset.cases:  # once for every variant of the index; each alone, as a bundle asks it
-                        queries.embed([case.question])  # (a batch moves a vector in its last bits with its longest text)
+                    questions = [c.question for c in dataset.cases]  # once for every variant of the index
+                    if runs_locally(embedding):  # each alone, as a bundle asks it: a local model's padded batch moves
+                        for question in questions:  # a vector in its last bits with its longest text
+                            queries.embed([question])
+                    else:  # one request to a provider
+                        queries.embed(questions)
                 except Exception as exc:  # noqa: BLE001 - a broken index fails its variants, not the sweep
                     empty = chunk_stats([])
                     for v in todo:
