@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from workbench.errors import ModelError
-from workbench.models._registry import refusal_advice
 from workbench.models._retry import RetriesExhausted, call_with_retries, http_status
 from workbench.models._types import Generation, GenerationParams, ModelKind
 from workbench.prompts import RenderedPrompt
+
+
+# What a server meant by refusing a call for good (its HTTP status): what it refused and what to check, or None for any
+# other status; the registry builds it from the provider's key and address variables (``refusal_advice``).
+RefusalAdvice = Callable[[int | None], "tuple[str, str] | None"]
 
 
 class ChatModelFactory(Protocol):
@@ -58,9 +61,11 @@ class LangChainChatGenerator:
 
     kind: ModelKind = "chat"
 
-    def __init__(self, model_id: str, chat_model: ChatModelFactory, *, identity: str | None = None) -> None:
+    def __init__(self, model_id: str, chat_model: ChatModelFactory, *, identity: str | None = None,
+                 refusal: RefusalAdvice | None = None) -> None:
         self.model_id = model_id
         self.identity = identity or model_id  # the provider's model name (and server, when not the default) answers
+        self._refusal = refusal
         self._factory = chat_model
         self._models: dict[tuple[float, int, float | None, int], Any] = {}
         self._lock = threading.Lock()
@@ -120,7 +125,7 @@ class LangChainChatGenerator:
             raise ModelError(f"{self.model_id}: the provider's reply could not be read ({type(exc).__name__}: {exc}) — "
                              "check that the server it calls (its base URL) speaks this provider's API") from exc
         except Exception as exc:
-            refused = _refused(exc, self.model_id)
+            refused = _refused(exc, self.model_id, self._refusal)
             if refused is None:
                 raise
             raise refused from exc
@@ -170,10 +175,10 @@ def _token_counts(message: Any, text: str) -> tuple[int, int, bool]:
     return input_tokens, output_tokens, bool(usage) and input_tokens > 0 and (output_tokens > 0 or not text)
 
 
-def _refused(exc: Exception, model_id: str) -> ModelError | None:
+def _refused(exc: Exception, model_id: str, refusal: RefusalAdvice | None) -> ModelError | None:
     """A call's failure as one ModelError naming the server and what to check when the server refused the key, the
-    model or the path for good (401, 403, 404: ``refusal_advice``); None for any other failure."""
-    advice = refusal_advice(model_id, http_status(exc), os.environ)
+    model or the path for good (401, 403, 404: ``refusal``); None for any other failure."""
+    advice = refusal(http_status(exc)) if refusal is not None else None
     if advice is None:
         return None
     what, fix = advice
@@ -247,9 +252,11 @@ class LangChainEmbedder:
     """Any LangChain embeddings model. Token counts (for the token chunker) use the local MiniLM tokenizer. A rate
     limit, server error or timeout is retried up to ``retries`` times."""
 
-    def __init__(self, model_id: str, embeddings: Any, *, identity: str | None = None, retries: int = 0) -> None:
+    def __init__(self, model_id: str, embeddings: Any, *, identity: str | None = None, retries: int = 0,
+                 refusal: RefusalAdvice | None = None) -> None:
         self.model_id = model_id
         self.identity = identity or model_id
+        self._refusal = refusal
         self.retries = retries
         self._embeddings = embeddings
 
@@ -260,7 +267,7 @@ class LangChainEmbedder:
             try:
                 return self._embeddings.embed_documents(list(texts))  # type: ignore[no-any-return]
             except Exception as exc:
-                refused = _refused(exc, self.model_id)
+                refused = _refused(exc, self.model_id, self._refusal)
                 if refused is None:
                     raise
                 raise refused from exc

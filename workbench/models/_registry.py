@@ -285,7 +285,8 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None) -> Generator
     _require_provider(model_id)
     from workbench.models._hosted import LangChainChatGenerator, chat_model
 
-    return LangChainChatGenerator(model_id, functools.partial(chat_model, model_id), identity=hosted_identity(model_id, os.environ))
+    return LangChainChatGenerator(model_id, functools.partial(chat_model, model_id), identity=hosted_identity(model_id, os.environ),
+                                  refusal=functools.partial(refusal_advice, model_id, environ=os.environ))
 
 
 def _check_gguf(model_id: str, path: Path) -> None:
@@ -313,4 +314,5 @@ def load_embedder(model_id: str, *, retries: int = 2) -> Embedder:
     from workbench.models._hosted import LangChainEmbedder
 
     client = init_embeddings(model_id, **EMBEDDING_OPTIONS.get(provider, {}))
-    return LangChainEmbedder(model_id, client, identity=hosted_identity(model_id, os.environ), retries=retries)
+    return LangChainEmbedder(model_id, client, identity=hosted_identity(model_id, os.environ), retries=retries,
+                             refusal=functools.partial(refusal_advice, model_id, environ=os.environ))
