@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,24 @@ def copy_store(empty: Path, root: Path) -> str:
     with closing(sqlite3.connect(empty)) as source, closing(sqlite3.connect(db)) as copy:
         source.backup(copy)
     return f"sqlite:///{db}"
+
+
+@contextmanager
+def global_tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's process-global tracking URI set to ``uri`` for a block, then put back as it was. ``set_tracking_uri``
+    also writes MLFLOW_TRACKING_URI, which ``workbench.settings()`` reads as the user's store: left behind, it sent a
+    later test's sweep (in the same pytest worker) into this test's store."""
+    import mlflow
+    from mlflow.tracking._tracking_service import utils
+
+    previous, env = utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]  (None: back to MLflow's default)
+        if env is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = env
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import threading
 import time
 from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 
@@ -96,8 +95,7 @@ def test_router_escalates_exactly_the_questions_whose_signal_fires(routing_spec,
         assert record.answered_by == (GEMMA_ID if record.case.id in EXPECTED else SMOLLM2_ID)
 
     # per trace, as logged to the store
-    mlflow.set_tracking_uri(wb_settings.tracking_uri)
-    traces = mlflow.search_traces(locations=[result.experiment_id], run_id=routed.run_id, return_type="list")
+    traces = MlflowClient(wb_settings.tracking_uri).search_traces(locations=[result.experiment_id], run_id=routed.run_id)
     assert len(traces) == len(CASES)
     seen = set()
     for trace in traces:

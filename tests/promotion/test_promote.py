@@ -44,14 +44,10 @@ def aliases(swept: Swept) -> dict[str, dict[str, str]]:
 def test_promote_writes_to_its_own_store_whatever_the_process_global_one_is(swept: Swept, tmp_path: Path) -> None:
     """A fresh process (workbench promote, a new kernel) has MLflow's global tracking URI at its default: MLflow's
     registry looked the new logged model up there (models:/ sources, prompt links) and the promotion failed."""
-    import mlflow
+    from ..conftest import global_tracking_uri
 
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'elsewhere.db'}")
-    try:
+    with global_tracking_uri(f"sqlite:///{tmp_path / 'elsewhere.db'}"):
         done = wb.promote(swept.run_id("good"), name="own-store", alias="staging", settings=swept.settings)
-    finally:
-        mlflow.set_tracking_uri(previous)
     c = client(swept)
     mv = c.get_model_version_by_alias("own-store", "staging")
     assert str(mv.version) == done.version == "1"

@@ -36,12 +36,11 @@ def sweep(store):  # type: ignore[no-untyped-def]
         result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=store, progress=False, limit=3)
     finally:
         del os.environ["OPENAI_API_KEY"]
-    mlflow.set_tracking_uri(store.tracking_uri)
     return result
 
 
 def test_parent_and_child_runs_with_params_metrics_tags(sweep) -> None:  # type: ignore[no-untyped-def]
-    runs = mlflow.search_runs(experiment_names=["unit"], output_format="list")
+    runs = MlflowClient(sweep.tracking_uri).search_runs([sweep.experiment_id])
     parents = [r for r in runs if r.data.tags.get("workbench.kind") == "sweep"]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == sweep.parent_run_id]
     assert len(parents) == 1 and parents[0].info.run_id == sweep.parent_run_id
@@ -58,7 +57,7 @@ def test_parent_and_child_runs_with_params_metrics_tags(sweep) -> None:  # type:
         assert child.data.metrics["questions"] == 3
         variant = sweep.variant(child.data.tags["workbench.variant_id"])
         assert child.data.metrics["token_f1"] == pytest.approx(variant.metrics["token_f1"])
-        artifacts = {a.path for a in MlflowClient().list_artifacts(child.info.run_id)}
+        artifacts = {a.path for a in MlflowClient(sweep.tracking_uri).list_artifacts(child.info.run_id)}
         assert {"eval_results.json", "prompt_template.txt", "variant.yaml", "chunk_stats.json"} <= artifacts
         assert child.inputs.dataset_inputs and child.inputs.dataset_inputs[0].dataset.name == "python_docs"
 
@@ -75,7 +74,7 @@ def test_results_table_reads_back(sweep) -> None:  # type: ignore[no-untyped-def
 
 def test_one_trace_per_question_with_spans_and_assessments(sweep) -> None:  # type: ignore[no-untyped-def]
     child = sweep.variants[0]
-    traces = mlflow.search_traces(locations=[sweep.experiment_id], run_id=child.run_id, return_type="list")
+    traces = MlflowClient(sweep.tracking_uri).search_traces(locations=[sweep.experiment_id], run_id=child.run_id)
     assert len(traces) == 3
     trace = traces[0]
     assert [s.name for s in trace.data.spans] == ["rag_pipeline", "retrieve", "generate"]
@@ -92,7 +91,7 @@ def test_traces_carry_the_recorded_timings_usage_and_previews(sweep) -> None:  #
     """Traces are built after the fact (``tracking._traces``): what the store holds is what MLflow's live tracing
     would have written for the same question."""
     child = sweep.variants[0]
-    for trace in mlflow.search_traces(locations=[sweep.experiment_id], run_id=child.run_id, return_type="list"):
+    for trace in MlflowClient(sweep.tracking_uri).search_traces(locations=[sweep.experiment_id], run_id=child.run_id):
         record = next(r for r in child.records if r.case.id == trace.info.tags["workbench.case_id"])
         root, retrieve, generate = trace.data.spans
         assert root.parent_id is None and retrieve.parent_id == root.span_id and generate.parent_id == root.span_id
@@ -126,14 +125,15 @@ def test_failed_variant_is_a_failed_run_with_the_error(wb_settings) -> None:  # 
     models = {GEMMA_ID: ScriptedModel(crash, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
     result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
-    run = MlflowClient().get_run(result.variants[0].run_id)
+    client = MlflowClient(wb_settings.tracking_uri)
+    run = client.get_run(result.variants[0].run_id)
     assert run.info.status == "FAILED"
     assert "boom" in run.data.tags["workbench.error"]
     # the run page's description says why, where a lead reads first (it was empty: the error was one tag of many)
     assert run.data.tags["mlflow.note.content"] == f"FAILED: {run.data.tags['workbench.error']}"
-    assert MlflowClient().get_run(result.parent_run_id).info.status == "FAILED"
+    assert client.get_run(result.parent_run_id).info.status == "FAILED"
     # the trace's red generate span says why (it held no error at all: only the trace's 'generation' assessment did)
-    traces = mlflow.search_traces(locations=[result.experiment_id], run_id=run.info.run_id, return_type="list")
+    traces = client.search_traces(locations=[result.experiment_id], run_id=run.info.run_id)
     assert len(traces) == 2
     for trace in traces:
         generate = next(s for s in trace.data.spans if s.name == "generate")
@@ -277,11 +277,7 @@ def test_a_prompts_system_message_is_an_artifact_beside_its_template(tmp_path, w
     system = 'Reply as JSON: {"answer": "..."}'
     spec = make_spec(prompts=[{"name": "s", "template": "Context: {context}\nQuestion: {question}", "system": system}],
                      chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
-    previous = mlflow.get_tracking_uri()  # the module's sweep is read through the global store
-    try:
-        result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=cfg, progress=False, limit=1)
-    finally:
-        mlflow.set_tracking_uri(previous)
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=cfg, progress=False, limit=1)
     run_id = result.variants[0].run_id
     client = MlflowClient(cfg.tracking_uri)
     where = client.download_artifacts(run_id, "", str(tmp_path / "artifacts"))
@@ -321,6 +317,23 @@ def test_the_tracker_leaves_mlflow_tracking_uri_as_the_user_had_it(wb_settings, 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///yours.db")
     wb.MlflowTracker(f"sqlite:///{tmp_path / 'other.db'}")
     assert os.environ["MLFLOW_TRACKING_URI"] == "sqlite:///yours.db"
+
+
+def test_a_sweep_leaves_mlflow_global_store_and_the_users_open_run_alone(wb_settings, fake_models, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # a notebook logging to its own store (mlflow.set_tracking_uri, a run open) ran a sweep into the project's store:
+    # MLflow's global URI was left on the project's store, so the notebook's next log_metric and end_run failed
+    # ("Run ... not found") and its later runs went into the project's store
+    from ..conftest import global_tracking_uri
+
+    mine = f"sqlite:///{tmp_path / 'mine.db'}"
+    with global_tracking_uri(mine):
+        mlflow.set_experiment("my-notebook")
+        with mlflow.start_run() as run:
+            spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive"}])
+            wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=1)
+            assert mlflow.get_tracking_uri() == mine
+            mlflow.log_metric("after_the_sweep", 1.0)
+        assert MlflowClient(mine).get_run(run.info.run_id).data.metrics == {"after_the_sweep": 1.0}
 
 
 def test_a_store_outside_the_project_keeps_new_experiments_artifacts_beside_it(tmp_path, empty_store, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -96,18 +96,11 @@ def _chunks(items: list[Any], n: int) -> list[list[Any]]:
     return [items[i : i + n] for i in range(0, len(items), n)]
 
 
-def _restore_env(name: str, value: str | None) -> None:
-    """Put back an environment variable as it was (unset when ``value`` is None)."""
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
-
-
 class MlflowTracker:
     """Logs to the MLflow store at ``tracking_uri`` (sqlite by default; a server URI works too).
 
-    Tracing writes through MLflow's global tracking URI, so this sets it for the process. Every call to MLflow goes
+    MLflow's global tracking URI is left as it was: a run the user has open, and what they log after a sweep, stay in
+    their store. Every call to MLflow goes
     through ``redacting``: no secret (a key from the environment or of a known shape) reaches the store. A tracking
     server that stops answering (after MLflow's retries) raises ``TrackingUnavailable``, a one-line error.
     """
@@ -131,11 +124,8 @@ class MlflowTracker:
         self.artifact_root = None if tracking_uri.startswith(("http://", "https://")) else artifact_root
         self.unreachable = False  # set when a call found the tracking server down: ending the sweep asks once, quickly
         quiet_retry_warnings()
-        yours = os.environ.get("MLFLOW_TRACKING_URI")
-        mlflow.set_tracking_uri(tracking_uri)
-        # MLflow also writes the URI into MLFLOW_TRACKING_URI, where the next ``workbench.settings()`` of this process
-        # would read it as the user's choice: a second sweep of a notebook rooted elsewhere would log into this store
-        _restore_env("MLFLOW_TRACKING_URI", yours)
+        # MLflow's global tracking URI (and MLFLOW_TRACKING_URI, which settings() reads) stay the user's: every call
+        # here names this store
         self._mlflow = redacting(mlflow)
         self.client = redacting(MlflowClient(tracking_uri))
         self.tracing = TracingClient(tracking_uri)  # what it writes was redacted when the traces were built
@@ -512,8 +502,13 @@ class MlflowTracker:
             self.client.log_batch(run_id, tags=batch)
 
     def _trace_ids(self, experiment_id: str, run_id: str) -> list[str]:
-        traces = self._mlflow.search_traces(locations=[experiment_id], run_id=run_id, return_type="list", include_spans=False)
-        return [t.info.trace_id for t in traces]
+        found, token = [], None
+        while True:
+            page = self.client.search_traces(locations=[experiment_id], run_id=run_id, include_spans=False, page_token=token)
+            found.extend(t.info.trace_id for t in page)
+            token = page.token
+            if not token:
+                return found
 
     @tracking_call("logging a variant")
     def log_variant(
