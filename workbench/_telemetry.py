@@ -22,6 +22,8 @@ _DEFAULTS = {
     # Traces are written synchronously so assessments can be attached right after (see stack FACTS).
     "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # reading a results table back is not a download to watch
+    # two lines on stdout ("View run ... at: http://...") for every run a tracking server ends, in a sweep's output
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
     # MLflow's HTTP client retries a request to a tracking server for about 4 minutes by default (7 retries, backoff
     # factor 2, 120 s timeout). Here: 4 retries 0, 2, 4 and 8 s apart (plus jitter) outlast a server restart, and a
     # server that is gone ends the sweep with one line within about 20 s (workbench.tracking's TrackingUnavailable).

@@ -14,7 +14,6 @@ import contextlib
 import functools
 import json
 import logging
-import os
 import subprocess
 import time
 import warnings
@@ -111,10 +110,9 @@ class MlflowTracker:
         from mlflow.tracing.client import TracingClient
 
         check_store(tracking_uri, must_exist=False)  # one line naming the store, before anything is computed or written
-        for chatter in _MLFLOW_CHATTER:
-            logging.getLogger(chatter).setLevel(logging.WARNING)
-        # and two lines on stdout ("View run ... at: http://...") for every run a tracking server ends, unless asked for
-        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        for chatter in map(logging.getLogger, _MLFLOW_CHATTER):
+            if chatter.level == logging.NOTSET:  # a level the user chose (DEBUG, to see the migrations) stays
+                chatter.setLevel(logging.WARNING)
         if tracking_uri.startswith("sqlite:///"):
             Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         tune_sqlite_store(tracking_uri)
