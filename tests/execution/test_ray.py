@@ -37,16 +37,18 @@ def require_ray() -> Any:
 @pytest.fixture(scope="module")
 def ray_instance() -> Iterator[object]:
     ray = require_ray()
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a throwaway local instance
     found = signal.getsignal(signal.SIGTERM)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-        # ray.init's own SIGTERM handler (sys.exit) outlives the shutdown: a later SIGTERM test in this pytest worker
-        # ended the worker (CI: "node down: Not properly terminated")
-        signal.signal(signal.SIGTERM, found)
+    with pytest.MonkeyPatch.context() as mp:  # the rest of this pytest worker keeps its environment
+        if "RAY_AUTH_MODE" not in os.environ:
+            mp.setenv("RAY_AUTH_MODE", "disabled")  # a throwaway local instance
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
+            # ray.init's own SIGTERM handler (sys.exit) outlives the shutdown: a later SIGTERM test in this pytest worker
+            # ended the worker (CI: "node down: Not properly terminated")
+            signal.signal(signal.SIGTERM, found)
 
 
 def spec_of(backend: str, models: list[str], **extra: object) -> ExperimentSpec:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import mlflow
 import pytest
+from mlflow import MlflowClient
 
 import workbench as wb
 from workbench.config import Settings
@@ -74,8 +74,7 @@ def test_the_router_escalates_exactly_the_questions_whose_signal_fires(real_sett
     assert 0 < sum(1 for f in expected.values() if f) < len(expected), expected  # both outcomes occur on these questions
     assert expected["off-topic"] == ("retrieval_score_below",)  # nothing in the handbook is about tungsten
 
-    mlflow.set_tracking_uri(real_settings.tracking_uri)
-    traces = mlflow.search_traces(locations=[result.experiment_id], run_id=routed.run_id, return_type="list")
+    traces = MlflowClient(real_settings.tracking_uri).search_traces(locations=[result.experiment_id], run_id=routed.run_id)
     assert {t.info.tags["workbench.case_id"] for t in traces} == set(expected)
     for trace in traces:
         tags, fired = trace.info.tags, expected[trace.info.tags["workbench.case_id"]]

@@ -13,11 +13,14 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from mlflow import MlflowClient
 
 import workbench as wb
 from workbench.config import settings
 from workbench.spec import ExperimentSpec
 from workbench.tracking import load_variant_table
+
+from ..conftest import global_tracking_uri
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -48,15 +51,15 @@ def result(root: Path):  # type: ignore[no-untyped-def]
 
 def test_real_sweep_logs_four_finished_variants(result) -> None:  # type: ignore[no-untyped-def]
     assert [v.status for v in result.variants] == ["FINISHED"] * 4, [v.outcome.error for v in result.variants]
-    mlflow.set_tracking_uri(result.tracking_uri)
-    runs = mlflow.search_runs(experiment_ids=[result.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
+    with global_tracking_uri(result.tracking_uri):
+        runs = mlflow.search_runs(experiment_ids=[result.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
     assert len(runs) == 4
     assert set(runs["params.chunker.strategy"]) == {"markdown", "token"}
     assert (runs["metrics.output_tokens"] > 0).all()
     assert (runs["metrics.cost_usd"] == 0).all()
     assert runs["metrics.hit_at_k"].between(0, 1).all()
     assert (runs["tags.workbench.versions"].str.contains("llama-cpp-python")).all()
-    traces = mlflow.search_traces(locations=[result.experiment_id], run_id=result.variants[0].run_id, return_type="list")
+    traces = MlflowClient(result.tracking_uri).search_traces(locations=[result.experiment_id], run_id=result.variants[0].run_id)
     assert len(traces) == 3 and all(t.info.assessments for t in traces)
 
 

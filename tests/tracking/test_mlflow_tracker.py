@@ -30,13 +30,10 @@ def sweep(store):  # type: ignore[no-untyped-def]
     from ..conftest import echo_context_answer
 
     models = {GEMMA_ID: ScriptedModel(echo_context_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
-    os.environ["OPENAI_API_KEY"] = "sk-test-secret-never-logged-1234567890"
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # a key the environment already had is put back, not deleted
+        mp.setenv("OPENAI_API_KEY", "sk-test-secret-never-logged-1234567890")
         spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
-        result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=store, progress=False, limit=3)
-    finally:
-        del os.environ["OPENAI_API_KEY"]
-    return result
+        return wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=store, progress=False, limit=3)
 
 
 def test_parent_and_child_runs_with_params_metrics_tags(sweep) -> None:  # type: ignore[no-untyped-def]
