@@ -41,6 +41,7 @@ def ray_instance() -> Iterator[object]:
     with pytest.MonkeyPatch.context() as mp:  # the rest of this pytest worker keeps its environment
         if "RAY_AUTH_MODE" not in os.environ:
             mp.setenv("RAY_AUTH_MODE", "disabled")  # a throwaway local instance
+        mp.setenv("PYTHONBREAKPOINT", os.environ.get("PYTHONBREAKPOINT", ""))  # ray.init points it at Ray's debugger
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
         try:
             yield ray

@@ -6,6 +6,7 @@ the CLI reported as an internal error. No Ray instance is started here (Ray must
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -85,7 +86,8 @@ def test_a_cluster_whose_client_server_starts_late_is_joined_on_a_later_attempt(
 
 
 class HandlerSettingRay:
-    """``ray`` as its init behaves: it sets a SIGTERM handler of its own (``sys.exit``) for the rest of the process."""
+    """``ray`` as its init behaves: it sets a SIGTERM handler of its own (``sys.exit``) and points PYTHONBREAKPOINT at
+    its debugger hook, for the rest of the process."""
 
     def __init__(self) -> None:
         self.inits = 0
@@ -96,6 +98,7 @@ class HandlerSettingRay:
     def init(self, **options: object) -> None:
         self.inits += 1
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+        os.environ["PYTHONBREAKPOINT"] = "ray.util.rpdb._driver_set_trace"
 
 
 @pytest.mark.parametrize("address", [None, "ray://127.0.0.1:10001"])
@@ -118,6 +121,23 @@ def test_starting_or_joining_ray_keeps_the_processs_sigterm_handler(address: str
         assert signal.getsignal(signal.SIGTERM) is ours
     finally:
         signal.signal(signal.SIGTERM, found)
+
+
+@pytest.mark.parametrize("hook", [None, "0", "ipdb.set_trace"])
+def test_starting_ray_keeps_the_users_breakpoint_hook(hook: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ray.init points PYTHONBREAKPOINT at Ray's debugger hook for the rest of the process: after a sweep on Ray a
+    notebook's breakpoint() went through Ray, and breakpoints turned off (=0) or sent to ipdb were on pdb again."""
+    from workbench.execution import _ray
+    from workbench.spec import ExecutionSpec
+
+    if hook is None:
+        monkeypatch.delenv("PYTHONBREAKPOINT", raising=False)
+    else:
+        monkeypatch.setenv("PYTHONBREAKPOINT", hook)
+    monkeypatch.setitem(sys.modules, "ray", HandlerSettingRay())
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: None)  # the SIGTERM handler is the test above's
+    _ray.RayExecutor(ExecutionSpec(backend="ray"))._connect()
+    assert os.environ.get("PYTHONBREAKPOINT") == hook
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ class RayExecutor:
             raise SpecError("execution.backend: ray is not installed — pip install 'workbench[ray]'") from None
         if not ray.is_initialized():
             options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-            with _keeping_sigterm():
+            with _keeping_the_process():
                 if self.execution.address:
                     _join(ray, self.execution, options)
                 else:
@@ -161,19 +161,24 @@ class RayExecutor:
 
 
 @contextlib.contextmanager
-def _keeping_sigterm() -> Iterator[None]:
-    """Put back the SIGTERM handler ``ray.init`` replaces: Ray's (``sys.exit``) stayed for the rest of the process, so a
-    SIGTERM to a sweep on Ray, and to every later sweep of the notebook or process, raised SystemExit instead of
-    ending the sweep KILLED (exit 143); the driver's Ray processes are still ended by Ray's exit hook."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    found = signal.getsignal(signal.SIGTERM)
+def _keeping_the_process() -> Iterator[None]:
+    """Put back what ``ray.init`` changes in the driver's process for good. Its SIGTERM handler (``sys.exit``): a
+    SIGTERM to a sweep on Ray, and to every later sweep of the notebook or process, raised SystemExit instead of ending
+    the sweep KILLED (exit 143); the driver's Ray processes are still ended by Ray's exit hook. And PYTHONBREAKPOINT,
+    which it points at Ray's debugger hook: a notebook's ``breakpoint()`` after a sweep on Ray went through Ray, and a
+    user's ``PYTHONBREAKPOINT=0`` (breakpoints off) or ``=ipdb.set_trace`` was lost for the rest of the kernel."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    found = signal.getsignal(signal.SIGTERM) if in_main_thread else None
+    hook = os.environ.get("PYTHONBREAKPOINT")
     try:
         yield
     finally:
-        if found is not None:  # None: a handler not installed from Python, which cannot be put back
+        if found is not None:  # None: another thread, or a handler not installed from Python, which cannot be put back
             signal.signal(signal.SIGTERM, found)
+        if hook is None:
+            os.environ.pop("PYTHONBREAKPOINT", None)
+        else:
+            os.environ["PYTHONBREAKPOINT"] = hook
 
 
 def _join(ray: Any, execution: ExecutionSpec, options: Mapping[str, Any]) -> None:
