@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import mlflow
 import pytest
@@ -351,3 +352,25 @@ def test_a_store_outside_the_project_keeps_new_experiments_artifacts_beside_it(t
     assert any((elsewhere / "mlruns" / "artifacts" / "unit").rglob("eval_results.json"))
     assert MlflowClient(uri).get_experiment(old).artifact_location == (checkout / "kept").as_uri()  # MLflow keeps it per experiment
     assert any((checkout / "kept").rglob("eval_results.json")) and not (checkout / "mlruns").exists()
+
+
+def test_each_sweep_records_the_commit_its_folder_is_at_now(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # the commit was looked up once per folder for the life of the process: in a notebook kept open all day, the sweeps
+    # after an edit of the prompts, or a commit, were tagged with the first sweep's commit, clean
+    from workbench.tracking._mlflow import git_commit
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=tmp_path,
+                             check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "prompt.txt").write_text("v1", encoding="utf-8")
+    git("add", ".")
+    git("commit", "-qm", "v1")
+    first = git("rev-parse", "HEAD")
+    assert git_commit(str(tmp_path)) == first
+    (tmp_path / "prompt.txt").write_text("v2", encoding="utf-8")
+    assert git_commit(str(tmp_path)) == f"{first}-dirty"
+    git("commit", "-qam", "v2")
+    assert git_commit(str(tmp_path)) == git("rev-parse", "HEAD") != first

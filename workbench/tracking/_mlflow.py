@@ -61,8 +61,9 @@ _log = logging.getLogger(__name__)
 _MLFLOW_CHATTER = ("mlflow.store.db.utils",)
 
 
-@functools.lru_cache(maxsize=8)
 def git_commit(folder: str) -> str:
+    """The commit ``folder`` is at, ``-dirty`` when it has changes, looked up for each sweep: a notebook kernel lives all
+    day, through commits and edits of its prompts."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5)
         commit = out.stdout.strip()
