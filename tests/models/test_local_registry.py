@@ -83,3 +83,30 @@ def test_a_gguf_path_that_is_no_gguf_file_is_one_error_before_anything_loads(tmp
     with pytest.raises(ModelError, match=rf"^model 'llamacpp:{path}': {path} is not a GGUF model file \(it does not start with "
                                          r"'GGUF'\) — give the path of a \.gguf model file, or download it again$"):
         load_generator(f"llamacpp:{path}")
+
+
+def test_a_gguf_file_replaced_at_the_same_path_is_loaded_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loaded llama.cpp model was kept by path for the life of the process: in a notebook (isolation: none), a GGUF
+    file replaced at the same path (a new quantisation) kept being answered by the model loaded from the old one, while
+    the answers were cached under the new file's sha256."""
+    import os
+
+    import llama_cpp
+
+    from workbench.models import _local
+
+    class FakeLlama:
+        def __init__(self, model_path: str, **options: object) -> None:
+            self.weights = Path(model_path).read_text(encoding="utf-8")
+
+    monkeypatch.setattr(llama_cpp, "Llama", FakeLlama)
+    gguf = tmp_path / "model.gguf"
+    gguf.write_text("q4", encoding="utf-8")
+    try:
+        assert _local._llama(str(gguf), 512)[0].weights == "q4"
+        assert _local._llama(str(gguf), 512)[0].weights == "q4"  # loaded once while the file is unchanged
+        gguf.write_text("q8", encoding="utf-8")
+        os.utime(gguf, ns=(gguf.stat().st_atime_ns, gguf.stat().st_mtime_ns + 1_000_000_000))
+        assert _local._llama(str(gguf), 512)[0].weights == "q8"
+    finally:
+        _local._load_llama.cache_clear()  # no fake model stays loaded for a later test

@@ -110,8 +110,11 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
 
 def _llama(path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
     # Two threads suit an otherwise idle 2-core machine; on a busy one WORKBENCH_LLAMA_THREADS=1 is much faster. A
-    # worker kept between jobs may be told another thread count for its next one.
-    return _load_llama(path, n_ctx, llama_threads())
+    # worker kept between jobs may be told another thread count for its next one. A file replaced at the same path (a
+    # new quantisation) is loaded again: its answers are cached under the new file's sha256, so in a process that lives
+    # all day (a notebook, isolation: none) the model loaded earlier answered under the new file's name, for good.
+    stat = os.stat(path)
+    return _load_llama(path, n_ctx, llama_threads(), (stat.st_size, stat.st_mtime_ns))
 
 
 def llama_threads() -> int:
@@ -128,7 +131,8 @@ def llama_threads() -> int:
 
 
 @lru_cache(maxsize=4)
-def _load_llama(path: str, n_ctx: int, threads: int) -> tuple[Any, threading.Lock]:
+def _load_llama(path: str, n_ctx: int, threads: int, version: tuple[int, int]) -> tuple[Any, threading.Lock]:
+    """The llama.cpp model at ``path``; ``version`` (the file's size and modification time) keys the cache."""
     from llama_cpp import Llama
 
     _quiet_llama_log()
