@@ -37,8 +37,8 @@ def _guarded_connect(self: socket.socket, address: object) -> object:
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # pytest's own, and what libraries set when first imported (scikit-learn the KMP_ pair, torch's compiler its cache
-# folder): the first test to import them is not to blame
-_NOT_THE_TESTS = frozenset({"PYTEST_CURRENT_TEST", "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK", "TORCHINDUCTOR_CACHE_DIR"})
+# folder, ray RAY_CLIENT_MODE): the first test to import them is not to blame
+_NOT_THE_TESTS = frozenset({"PYTEST_CURRENT_TEST", "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK", "TORCHINDUCTOR_CACHE_DIR", "RAY_CLIENT_MODE"})
 
 
 def _environment() -> dict[bytes, bytes]:
