@@ -374,3 +374,22 @@ def test_each_sweep_records_the_commit_its_folder_is_at_now(tmp_path) -> None:  
     assert git_commit(str(tmp_path)) == f"{first}-dirty"
     git("commit", "-qam", "v2")
     assert git_commit(str(tmp_path)) == git("rev-parse", "HEAD") != first
+
+
+def test_a_tracker_made_by_hand_keeps_artifacts_beside_its_sqlite_store(tmp_path, empty_store, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # wb.MlflowTracker(uri) without artifact_root left new experiments on MLflow's default, mlruns/ under the current
+    # folder: a notebook's artifacts went wherever it had cd'ed to (and the suite's into the checkout), not beside the store
+    from workbench.config import settings
+
+    from ..conftest import copy_store
+
+    uri = copy_store(empty_store, tmp_path / "store")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive"}])
+    result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=wb.MlflowTracker(uri),
+                    settings=settings(root=tmp_path / "store", tracking_uri=uri), progress=False, limit=1)
+    assert not (elsewhere / "mlruns").exists()
+    location = MlflowClient(uri).get_experiment(result.experiment_id).artifact_location
+    assert location == (tmp_path / "store" / "mlruns" / "artifacts" / "unit").resolve().as_uri()

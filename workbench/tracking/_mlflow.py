@@ -103,12 +103,23 @@ class MlflowTracker:
     their store. Every call to MLflow goes
     through ``redacting``: no secret (a key from the environment or of a known shape) reaches the store. A tracking
     server that stops answering (after MLflow's retries) raises ``TrackingUnavailable``, a one-line error.
+
+    Args:
+        tracking_uri: the store.
+        artifact_root: where new experiments keep their artifacts (default: ``artifacts`` beside a sqlite store's
+            file, as ``workbench.settings()`` says; MLflow's own default was ``mlruns/`` under whatever folder the
+            process was in, so a notebook's sweeps scattered their artifacts, away from the store they belong to).
     """
 
     def __init__(self, tracking_uri: str, *, artifact_root: Path | None = None) -> None:
         import mlflow
         from mlflow import MlflowClient
         from mlflow.tracing.client import TracingClient
+
+        from workbench.config import settings
+
+        if artifact_root is None and tracking_uri.startswith("sqlite:///"):
+            artifact_root = settings(tracking_uri=tracking_uri).artifact_root
 
         check_store(tracking_uri, must_exist=False)  # one line naming the store, before anything is computed or written
         for chatter in map(logging.getLogger, _MLFLOW_CHATTER):
