@@ -325,7 +325,8 @@ def test_a_sweep_leaves_mlflow_global_store_and_the_users_open_run_alone(wb_sett
 
     mine = f"sqlite:///{tmp_path / 'mine.db'}"
     with global_tracking_uri(mine):
-        with mlflow.start_run(experiment_id=MlflowClient(mine).create_experiment("my-notebook")) as run:
+        mine_id = MlflowClient(mine).create_experiment("my-notebook", artifact_location=(tmp_path / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=mine_id) as run:
             spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive"}])
             wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=1)
             assert mlflow.get_tracking_uri() == mine
