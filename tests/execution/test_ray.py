@@ -42,6 +42,7 @@ def ray_instance() -> Iterator[object]:
         if "RAY_AUTH_MODE" not in os.environ:
             mp.setenv("RAY_AUTH_MODE", "disabled")  # a throwaway local instance
         mp.setenv("PYTHONBREAKPOINT", os.environ.get("PYTHONBREAKPOINT", ""))  # ray.init points it at Ray's debugger
+        mp.setenv("RAY_USAGE_STATS_ENABLED", os.environ.get("RAY_USAGE_STATS_ENABLED", "0"))  # and turns usage stats off
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
         try:
             yield ray

@@ -180,13 +180,20 @@ def cluster_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture
 def ray_cluster(cluster_node: Cluster) -> Iterator[Cluster]:
-    """The module's cluster, with this process's Ray connection (a client, or a local instance) closed after each test."""
+    """The module's cluster, with this process's Ray connection (a client, or a local instance) closed after each test,
+    and the variables ray.init set for the process (token authentication, no usage stats) put back with it."""
     import ray
 
+    found = {name: os.environ.get(name) for name in ("RAY_AUTH_MODE", "RAY_USAGE_STATS_ENABLED")}
     try:
         yield cluster_node
     finally:
         ray.shutdown()
+        for name, value in found.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.mark.slow
