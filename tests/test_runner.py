@@ -158,7 +158,7 @@ def test_stop_event_ends_cleanly_and_keeps_finished_variants(wb_settings, fake_m
 
 def test_stop_during_an_index_build_is_seen_within_one_batch_and_keeps_no_index(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     """The RunPanel's Stop during the build of a large corpus's index waited for the whole corpus to be embedded."""
-    from workbench.runner import EMBED_BATCH
+    from workbench.pipeline import EMBED_BATCH
 
     stop = threading.Event()
     batches: list[int] = []

@@ -32,7 +32,17 @@ from workbench.execution import ModelResolver, RacingExecutor, VariantJob, execu
 from workbench.grid import Variant, embedded_index_key, expand_grid
 from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
 from workbench.models import MINILM_ID, Embedder, Generator, embedder_input_tokens, llama_threads, runs_locally
-from workbench.pipeline import IndexStore, QuestionRecord, Retriever, chunk_corpus, chunk_stats, count_truncated, index_store_for, retrieve_question
+from workbench.pipeline import (
+    IndexStore,
+    QuestionRecord,
+    Retriever,
+    chunk_corpus,
+    chunk_stats,
+    count_truncated,
+    embed_chunks,
+    index_store_for,
+    retrieve_question,
+)
 from workbench.results import SweepResult, VariantResult
 from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers, code_digest
 from workbench.spec import ExperimentSpec, JudgeSpec, load_experiment
@@ -386,7 +396,7 @@ def run(
                         chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)
                         stats = chunk_stats(chunks, truncated=count_truncated(chunks, embedder.count_tokens, embedder_input_tokens(embedding)))
                         if index is None:
-                            vectors = _embed_unless_stopped(embedder, [c.text for c in chunks], stopping)
+                            vectors = embed_chunks(embedder, chunks, stopping)
                             if vectors is None:  # Stop pressed during the build: no index is kept, nothing of it runs
                                 continue
                             index = indexes.build(key, chunks, vectors, stats=stats)
@@ -579,20 +589,6 @@ def _check_portable(spec: ExperimentSpec, models: Mapping[str, Any] | None, judg
                 f"execution.isolation: the injected model '{name}' cannot be sent to a worker process ({type(exc).__name__}: "
                 f"{str(exc)[:120]}) — use execution: {{isolation: none}} to run it in this process"
             ) from None
-
-
-EMBED_BATCH = 256  # chunks embedded between two looks at the stop event while an index is built
-
-
-def _embed_unless_stopped(embedder: Embedder, texts: Sequence[str], stopping: Callable[[], bool]) -> list[list[float]] | None:
-    """The texts' vectors, embedded a batch at a time so that a stop (the RunPanel's Stop) is seen within one batch
-    instead of after the whole corpus; None when stopped."""
-    vectors: list[list[float]] = []
-    for start in range(0, len(texts), EMBED_BATCH):
-        if stopping():
-            return None
-        vectors += embedder.embed(texts[start:start + EMBED_BATCH])
-    return vectors
 
 
 def _retrieval_scorer_names(names: Sequence[str] | None) -> list[str]:

@@ -242,3 +242,22 @@ def test_a_run_over_documents_given_in_memory_is_bundled_with_them_and_answers_f
     assert bundle.config.corpus.file == "corpus.jsonl" and bundle.config.corpus.builtin is None
     got = bundle.answer(CASES[0]["question"])
     assert got.answer == table.loc[CASES[0]["id"], "answer"] and list(got.source_ids) == list(table.loc[CASES[0]["id"], "retrieved_ids"])
+
+
+def test_a_bundle_embeds_its_index_in_the_batches_a_sweep_does(swept: Swept, bundle_dir: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundle embedded its whole corpus in one call, the sweep 256 chunks at a time: a local model pads a batch to
+    its longest text, so the rebuilt index's vectors were not the evaluated ones (near-tied chunks could swap)."""
+    from workbench.pipeline import index
+
+    batches: list[int] = []
+
+    class Recording(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            batches.append(len(texts))
+            return super().embed(texts)
+
+    monkeypatch.setattr(index, "EMBED_BATCH", 2)
+    wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index",
+                   models={**fake_models(), MINILM_ID: Recording(model_id=MINILM_ID)})
+    assert sum(batches) > 2 and max(batches) == 2, batches

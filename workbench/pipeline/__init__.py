@@ -14,13 +14,24 @@ from workbench.pipeline.chunk import (
     length_histogram,
 )
 from workbench.pipeline.generate import QuestionRecord, answer_question, format_context, generate_answer, retrieve_question
-from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, Hit, IndexInfo, IndexStore, MemoryIndexStore, VectorIndex
+from workbench.pipeline.index import (
+    EMBED_BATCH,
+    ChromaIndexStore,
+    ChromaServerIndexStore,
+    Hit,
+    IndexInfo,
+    IndexStore,
+    MemoryIndexStore,
+    VectorIndex,
+    embed_chunks,
+)
 from workbench.pipeline.retrieve import Retriever
 from workbench.pipeline.route import Escalation, ModelCall, Signals, decide, decide_before_answer, grounding
 from workbench.pipeline.router import RoutedModel, Router, route_answer, routing_metrics
 from workbench.pipeline.stores import index_store_for
 
 __all__ = [
+    "EMBED_BATCH",
     "ChromaIndexStore",
     "ChromaServerIndexStore",
     "Chunk",
@@ -47,6 +58,7 @@ __all__ = [
     "count_truncated",
     "decide",
     "decide_before_answer",
+    "embed_chunks",
     "format_context",
     "generate_answer",
     "grounding",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from workbench.errors import WorkbenchError
 from workbench.metrics import cosine
+from workbench.models import Embedder
 from workbench.pipeline.chunk import Chunk, ChunkStats
 
 __all__ = ["ChromaIndexStore", "ChromaServerIndexStore", "Hit", "IndexInfo", "IndexStore", "MemoryIndexStore", "VectorIndex"]
@@ -55,6 +56,23 @@ def ranked(hits: Sequence[Hit], k: int) -> list[Hit]:
     order whatever order its chunks were added in (Chroma returns ties in the order of its graph, which differs between
     builds)."""
     return sorted(hits, key=lambda h: (-h.score, h.chunk.id))[:k]
+
+
+EMBED_BATCH = 256  # chunks embedded in one call while an index is built
+
+
+def embed_chunks(embedder: Embedder, chunks: Sequence[Chunk], stopping: Callable[[], bool] = lambda: False) -> list[list[float]] | None:
+    """The chunks' vectors for an index, ``EMBED_BATCH`` at a time; None when ``stopping`` turned true between two
+    batches (the RunPanel's Stop is seen within one batch, not after the whole corpus). A sweep's index and a bundle's
+    rebuild of it are embedded in the same batches: a local model pads a batch to its longest text, which moves the
+    vectors in their last bits, so a bundle that embedded its corpus in one call could order near-tied chunks otherwise."""
+    texts = [c.text for c in chunks]
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        if stopping():
+            return None
+        vectors += embedder.embed(texts[start:start + EMBED_BATCH])
+    return vectors
 
 
 class VectorIndex(Protocol):

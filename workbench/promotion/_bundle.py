@@ -24,7 +24,7 @@ from workbench.models import (
     load_embedder,
     load_generator,
 )
-from workbench.pipeline import ChromaIndexStore, IndexStore, Retriever, answer_question, chunk_corpus
+from workbench.pipeline import ChromaIndexStore, IndexStore, Retriever, answer_question, chunk_corpus, embed_chunks
 from workbench.promotion._config import CONFIG_FILE, MANIFEST_FILE, REPORT_FILE, BundleConfig, Manifest, sha256
 from workbench.promotion._errors import BundleError
 from workbench.prompts import PromptTemplate
@@ -241,7 +241,7 @@ def load_bundle(
     index = store.open(key)
     if index is None:
         chunks = chunk_corpus(corpus, config.chunker, embedder.tokenizer)
-        index = store.build(key, chunks, embedder.embed([c.text for c in chunks]))
+        index = store.build(key, chunks, embed_chunks(embedder, chunks) or [])  # in a sweep's batches
     model = config.model
     generator = cast(Generator, overrides[model.id]) if model.id in overrides else load_generator(model.id, kind=model.resolved_kind)
     _check_server(config, folder, model.id, generator.identity)
