@@ -261,3 +261,14 @@ def test_a_bundle_embeds_its_index_in_the_batches_a_sweep_does(swept: Swept, bun
     wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index",
                    models={**fake_models(), MINILM_ID: Recording(model_id=MINILM_ID)})
     assert sum(batches) > 2 and max(batches) == 2, batches
+
+
+def test_a_bundle_reads_back_documents_whose_text_holds_unicode_line_separators(tmp_path: Path) -> None:
+    # text pasted from a web page or a PDF holds U+2028; JSON writes it as it is, and the bundle read it as a line end:
+    # the bundle of such a run was 'damaged: export it again', whatever was exported
+    from workbench.promotion._bundle import _documents
+
+    corpus = wb.load_corpus([{"id": "travel", "text": "Book economy.\u2028Ask first."}, {"id": "leave", "text": "25 days\x85a year\u2029."}])
+    file = tmp_path / "corpus.jsonl"
+    file.write_text(corpus.to_jsonl(), encoding="utf-8")
+    assert _documents(file).hash == corpus.hash

@@ -117,7 +117,9 @@ def _read(folder: Path, rel: str) -> str:
 def _documents(file: Path) -> Corpus:
     """The corpus a bundle holds as a JSONL file (``Corpus.to_jsonl``)."""
     records = []
-    for lineno, line in enumerate(_read(file.parent, file.name).splitlines(), start=1):
+    # lines end at "\n" only: JSON leaves U+2028, U+2029 and U+0085 of a document's text unescaped, and splitlines()
+    # would cut its line there
+    for lineno, line in enumerate(_read(file.parent, file.name).split("\n"), start=1):
         try:
             records += [json.loads(line)] if line.strip() else []
         except json.JSONDecodeError as exc:
