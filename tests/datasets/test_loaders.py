@@ -334,3 +334,13 @@ def test_a_corpus_copied_with_decomposed_file_names_has_the_same_documents_in_th
     composed, decomposed = load_corpus(tmp_path / "NFC"), load_corpus(tmp_path / "NFD")
     assert [d.id for d in decomposed.documents] == [d.id for d in composed.documents] == ["f", "été"]
     assert decomposed.hash == composed.hash
+
+
+def test_a_document_built_in_code_has_its_id_in_one_unicode_form_as_its_bundle_reads_it_back() -> None:
+    # a decomposed id ('e' + U+0301) was kept as given, and the bundle's corpus.jsonl was read back composed: another
+    # corpus hash, so the bundle of such a run refused its own documents
+    from workbench.datasets import Document
+
+    corpus = load_corpus([Document("e\u0301te\u0301", "Summer leave.")])
+    again = load_corpus([json.loads(line) for line in corpus.to_jsonl().splitlines()])
+    assert corpus.documents[0].id == "\u00e9t\u00e9" and again.hash == corpus.hash
