@@ -308,6 +308,16 @@ def test_dataframe_wrong_type_and_cap_name_the_row() -> None:
         load_dataset(frame.set_index(pd.Index(["q0", "q1", "q2"])), name="frame")
 
 
+def test_a_dataframe_whose_index_repeats_names_the_rows_position_too() -> None:
+    # pd.concat of two frames has two rows 1: "row 1" sent the user to df.loc[1], two rows, the good one first
+    import pandas as pd
+
+    frame = pd.concat([pd.DataFrame({"question": ["a?", "b?"]}), pd.DataFrame({"question": ["c?", ""]})])
+    with pytest.raises(DataError) as info:
+        load_dataset(frame, name="frame")
+    assert str(info.value).startswith("frame: row 1 (position 3): field 'question' is empty")
+
+
 def test_corpus_errors_are_data_errors_naming_the_file(tmp_path: Path) -> None:
     (tmp_path / "doc.md").write_bytes(b"\xff\xfe# Notes")
     with pytest.raises(DataError, match=r"doc.md:1: not UTF-8 \(byte 0xff at offset 0\)"):

@@ -426,8 +426,11 @@ def load_dataset(
             raise DataError(f"cannot load a dataset from {type(source).__name__} — give a .jsonl/.csv path or a DataFrame")
         label = name or "dataframe"
         _check_columns(source, label)
-        # the row's index label, which df.loc finds: a filtered frame's second row may be row 5
-        records = [(row, f"{label}: row {index!r}") for index, row in zip(source.index.tolist(), source.to_dict(orient="records"))]
+        # the row's index label, which df.loc finds: a filtered frame's second row may be row 5; with its position too
+        # when the label repeats (pd.concat of two frames has two rows 0), where df.loc finds several rows
+        unique = source.index.is_unique
+        records = [(row, f"{label}: row {index!r}" if unique else f"{label}: row {index!r} (position {n})")
+                   for n, (index, row) in enumerate(zip(source.index.tolist(), source.to_dict(orient="records")))]
         return _from_records(records, label, label, caps).head(limit)
     path = Path(source)
     if path.is_dir():
