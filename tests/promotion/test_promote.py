@@ -395,3 +395,19 @@ def test_a_second_rollback_does_not_say_the_alias_never_had_another_holder(swept
     assert "no other holder" not in message
     assert "v1 is the earliest holder left" in message and "v2" in message and "promote its run again" in message
 
+
+
+def test_a_run_whose_documents_were_logged_redacted_is_refused_in_one_line(swept: Swept) -> None:
+    # the tracker redacts what it logs: a document showing AWS's example key reached corpus.jsonl redacted, and the
+    # bundle built from it refused its own corpus as another one ('has hash ... but the bundle was evaluated on ...')
+    from tests.promotion.conftest import DOCS
+
+    docs = [{"id": doc_id, "text": text} for doc_id, text in DOCS.items()]
+    docs.append({"id": "setup", "text": "# Setup\n\nSet AWS_ACCESS_KEY_ID, e.g. AKIAIOSFODNN7EXAMPLE, before the first upload."})
+    spec = write_project(swept.root).model_copy(update={"corpus": None})
+    spec = spec.model_copy(update={"prompts": spec.prompts[:1]})
+    result = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
+    run_id = result.variants[0].run_id
+    with pytest.raises(PromotionError) as err:
+        wb.promote(run_id, name="assist-redacted", alias="staging", gates=[{"kind": "min_questions", "n": 1}], settings=swept.settings)  # type: ignore[arg-type]
+    assert str(err.value).startswith(f"run {run_id}: the documents it logged (corpus.jsonl) are not the corpus it was evaluated on")

@@ -116,18 +116,27 @@ def _read(folder: Path, rel: str) -> str:
 
 def _documents(file: Path) -> Corpus:
     """The corpus a bundle holds as a JSONL file (``Corpus.to_jsonl``)."""
+    return documents_corpus(_read(file.parent, file.name), str(file), name=file.stem)
+
+
+def documents_corpus(text: str, where: str, *, name: str) -> Corpus:
+    """The corpus of documents written by ``Corpus.to_jsonl`` (a bundle's file, or the ones a sweep logged).
+
+    Raises:
+        BundleError: a line is not JSON or not a document, naming ``where`` and the line.
+    """
     records = []
     # lines end at "\n" only: JSON leaves U+2028, U+2029 and U+0085 of a document's text unescaped, and splitlines()
     # would cut its line there
-    for lineno, line in enumerate(_read(file.parent, file.name).split("\n"), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):
         try:
             records += [json.loads(line)] if line.strip() else []
         except json.JSONDecodeError as exc:
-            raise BundleError(f"{file}:{lineno}: not valid JSON ({exc.msg}) — the bundle is damaged: export it again") from None
+            raise BundleError(f"{where}:{lineno}: not valid JSON ({exc.msg}) — the bundle is damaged: export it again") from None
     try:
-        return load_corpus(records, name=file.stem)
+        return load_corpus(records, name=name)
     except DataError as exc:
-        raise BundleError(f"{file}: {exc} — the bundle is damaged: export it again") from None
+        raise BundleError(f"{where}: {exc} — the bundle is damaged: export it again") from None
 
 
 def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) -> Corpus:

@@ -31,7 +31,8 @@ from workbench.promotion._config import (
     config_hash,
     gate_records,
 )
-from workbench.promotion._errors import GateFailed, PromotionError, SecretFound
+from workbench.promotion._bundle import documents_corpus
+from workbench.promotion._errors import BundleError, GateFailed, PromotionError, SecretFound
 from workbench.promotion._gates import Evidence, GateReport, Holder, evaluate_gates
 from workbench.promotion._registry import (
     CONFIG_HASH_TAG,
@@ -195,6 +196,12 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     corpus_hash, dataset_hash = tags.get("workbench.corpus_hash", ""), tags.get("workbench.dataset_hash", "")
     if not corpus_hash or not dataset_hash:
         raise PromotionError(f"run {run_id} has no workbench.corpus_hash/dataset_hash tags — it was not logged by workbench")
+    if documents is not None and _logged_corpus_hash(documents, run_id) != corpus_hash:
+        # the tracker redacts what it logs: a document holding a key's shape (AWS's documented example) was logged redacted,
+        # and a bundle rebuilt from it would refuse it as another corpus than the one the run was evaluated on
+        raise PromotionError(f"run {run_id}: the documents it logged ({CORPUS_ARTIFACT}) are not the corpus it was evaluated on "
+                             "(secret-looking text is redacted when logged), so a bundle could not rebuild its index — remove the secrets from the documents, or save them "
+                             "as a folder and run with corpus: {path: ...}, then promote the new run")
     docs = parent_params.get("corpus.documents")
     corpus = CorpusInfo(
         builtin=corpus_ref.get("builtin"), path=corpus_ref.get("path"), file=corpus_ref.get("file"), glob=corpus_ref.get("glob", "**/*.md"),
@@ -219,6 +226,14 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
                           variant_id=tags.get("workbench.variant_id", ""), variant_name=run.info.run_name or ""),
     )
     return Candidate(run_id, run.info.experiment_id, parent_id, config, template, metrics, promotion, documents)
+
+
+def _logged_corpus_hash(documents: str, run_id: str) -> str:
+    """The hash of the corpus a sweep logged (``CORPUS_ARTIFACT``), or "" when it is unreadable."""
+    try:
+        return documents_corpus(documents, f"run {run_id}: {CORPUS_ARTIFACT}", name="documents").hash
+    except BundleError:
+        return ""
 
 
 def stale_chunks(run_id: str, tags: Mapping[str, str], chunker: ChunkerSpec, embedding: str) -> str | None:
