@@ -344,3 +344,11 @@ def test_a_document_built_in_code_has_its_id_in_one_unicode_form_as_its_bundle_r
     corpus = load_corpus([Document("e\u0301te\u0301", "Summer leave.")])
     again = load_corpus([json.loads(line) for line in corpus.to_jsonl().splitlines()])
     assert corpus.documents[0].id == "\u00e9t\u00e9" and again.hash == corpus.hash
+
+
+def test_a_document_decoded_with_surrogateescape_is_refused_in_one_line_naming_it() -> None:
+    # bytes decoded in a notebook with errors='surrogateescape' keep lone surrogates: load_corpus took them, and the
+    # sweep failed with a bare UnicodeEncodeError when it hashed the corpus (a case's text is refused by its model)
+    with pytest.raises(DataError) as err:
+        load_corpus(["Book economy.", {"id": "menu", "text": "Caf\udce9 menu"}])
+    assert str(err.value).startswith("documents: document 1: field 'text': not valid Unicode ('\\udce9' at character 3")

@@ -157,6 +157,19 @@ def _describe(error: ValidationError) -> str:
     return f"field '{where}': {first['msg']}"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_unicode(text: str, where: str, field: str) -> None:
+    """Refuse a document's text holding a lone surrogate, which a file read as UTF-8 never does but text decoded in a
+    notebook with ``errors='surrogateescape'`` may: the corpus hash, the index and MLflow cannot encode it (a bare
+    UnicodeEncodeError from the sweep). A case's text is refused so by its pydantic model."""
+    found = _SURROGATE.search(text)
+    if found:
+        raise DataError(f"{where}: field '{field}': not valid Unicode ({found.group()!r} at character {found.start()}, an undecodable "
+                        "byte kept by errors='surrogateescape') — decode the text as UTF-8, or with errors='replace'")
+
+
 def _case(row: Mapping[str, Any], where: str, caps: _Caps) -> EvalCase:
     try:
         case = EvalCase.model_validate(dict(row))
@@ -621,6 +634,8 @@ def _document(item: Any, n: int, label: str) -> Document:
         raise DataError(f"{where}: empty document ('{doc_id}') — add its text, or leave it out")
     if not isinstance(metadata, Mapping):
         raise DataError(f"{where}: field 'metadata': expected an object, got {_shown(metadata)} — give a dict, or leave it out")
+    for field_name, value in (("id", doc_id), ("text", text), *(("metadata", str(v)) for v in metadata.values())):
+        _check_unicode(value, where, field_name)
     return Document(id=document_id(doc_id), text=text, metadata={str(k): str(v) for k, v in metadata.items()})
 
 
