@@ -482,6 +482,14 @@ def test_a_jsonl_field_given_twice_in_one_object_is_refused(tmp_path: Path) -> N
         load_dataset(tmp_path / "d.jsonl")
 
 
+def test_a_corpus_built_in_code_refuses_an_empty_document() -> None:
+    # it was swept (no chunk), logged in corpus.jsonl, and its bundle refused the file as damaged: 'export it again'
+    from workbench.datasets import Corpus, Document
+
+    with pytest.raises(DataError, match=r"^corpus 'mine': document 1: empty document \('leave'\) — add its text, or leave it out$"):
+        Corpus("mine", (Document("travel", "Book economy."), Document("leave", " \n")))
+
+
 def test_a_dataset_or_corpus_built_in_code_refuses_two_items_under_one_id() -> None:
     # a case run and logged as one question twice, which comparisons pair by id; two documents retrieved as one, either
     # a hit for a labelled source id: a file or DataFrame was refused, a Dataset or Corpus built in code not

@@ -150,6 +150,8 @@ class Corpus:
             if doc.id in first:
                 raise DataError(f"corpus '{self.name}': document {i}: duplicate id '{doc.id}' (first at document {first[doc.id]}) — "
                                 "ids must be unique: rename one")
+            if not doc.text.strip():  # its logged corpus.jsonl, which load_corpus refuses so, made its bundle "damaged"
+                raise DataError(f"corpus '{self.name}': document {i}: empty document ('{doc.id}') — add its text, or leave it out")
             first[doc.id] = i
 
     def __repr__(self) -> str:  # not every document's text: a notebook shows this
