@@ -816,8 +816,9 @@ def _stdout_closed() -> int:
     return 141
 
 
-def _usable_output_streams() -> None:
-    """Make stdout and stderr take whatever the command prints.
+def _usable_output_streams() -> list[tuple[io.TextIOWrapper, str | None]]:
+    """Make stdout and stderr take whatever the command prints; returns each changed stream with its own error handling,
+    for ``main`` to put back when it returns (called in a notebook or a test, the process goes on).
 
     A stream started closed (``workbench gate ... >&-``, ``2>&-``, a daemon) is None in Python: flushing it was an
     internal error (a passed gate exited 1), and ``print(file=None)`` writes to stdout, so error lines went into the
@@ -829,9 +830,16 @@ def _usable_output_streams() -> None:
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - the process's stdout, open until it exits
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="backslashreplace")
+    found = [(stream, stream.errors) for stream in (sys.stdout, sys.stderr) if isinstance(stream, io.TextIOWrapper)]
+    for stream, _errors in found:
+        stream.reconfigure(errors="backslashreplace")
+    return found
+
+
+def _restore_output_streams(found: list[tuple[io.TextIOWrapper, str | None]]) -> None:
+    for stream, errors in found:
+        with contextlib.suppress(OSError, ValueError):  # reconfigure flushes: a closed stream, a reader gone away
+            stream.reconfigure(errors=errors)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -950,7 +958,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         error (bad input, unknown name, refused promotion, unusable tracking store); 130 when interrupted (Ctrl+C), 143 when a sweep was
         terminated (SIGTERM).
     """
-    _usable_output_streams()
+    found = _usable_output_streams()
+    try:
+        return _main(argv)
+    finally:
+        _restore_output_streams(found)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -693,3 +693,17 @@ def test_output_the_terminal_cannot_encode_is_escaped(tmp_path: Path, monkeypatc
     monkeypatch.setattr(sys, "stdout", ascii_out)
     assert main(["--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}", "list"]) == 0  # "... does not exist — run a sweep first"
     assert "does not exist \\u2014 run a sweep first" in ascii_out.buffer.getvalue().decode("ascii")
+
+
+def test_main_called_in_process_puts_the_streams_error_handling_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``main`` called from a notebook or a test escapes what the stream cannot encode while it runs: it left stdout and
+    stderr escaping for the rest of the process, so the caller's own unencodable output no longer raised."""
+    import io
+    import sys
+
+    out, err = io.TextIOWrapper(io.BytesIO(), encoding="ascii"), io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="replace")
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(["--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}", "list"]) == 0
+    assert main(["no-such-command"]) == 2
+    assert (out.errors, err.errors) == ("strict", "replace")
