@@ -733,3 +733,14 @@ def test_a_limit_typed_in_the_grid_builder_over_questions_in_memory_is_refused_n
     assert "limit 1: a limit needs a dataset file" in builder.summary.value and "RunPanel(..., limit=1)" in builder.summary.value
     with pytest.raises(wb.SpecError):
         builder.spec()
+
+
+def test_grid_builder_disables_the_limit_when_the_questions_are_in_memory() -> None:
+    """Questions handed in memory: the builder's limit field took a number and dropped it (the spec has no dataset to
+    hold it), so the summary and the run still used every question; the field is now off, its tooltip naming
+    RunPanel(limit=), and on again once a dataset file is typed in."""
+    spec = handbook_spec(name="widgets-memory-limit").model_copy(update={"dataset": None, "corpus": None})
+    builder = GridBuilder(spec, dataset=memory_questions())
+    assert builder.limit.disabled and "RunPanel(limit=" in builder.limit.tooltip
+    builder.dataset.value = "questions.jsonl"
+    assert not builder.limit.disabled and builder.limit.tooltip == "0 = all questions"

@@ -19,6 +19,8 @@ from workbench.widgets._common import STYLE, error_html, esc
 
 _DEFAULT_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}\nAnswer:"
 _STRATEGIES = ["recursive", "token", "markdown", "sentence"]
+_LIMIT_TIP = "0 = all questions"
+_MEMORY_LIMIT_TIP = "questions given in memory: set the limit with RunPanel(limit=...)"
 
 
 def _row_box(children: Sequence[w.Widget]) -> w.HBox:
@@ -210,7 +212,7 @@ class GridBuilder(w.VBox):
         self.dataset = w.Combobox(value=s.dataset.path if s.dataset else "", options=_candidates(base, ["*.jsonl", "*.csv"]), description="dataset",
                                   ensure_option=False, layout=w.Layout(width="460px"))
         limit = s.dataset.limit or 0 if s.dataset else 0
-        self.limit = w.BoundedIntText(value=limit, min=0, max=max(1_000_000, limit), description="limit", tooltip="0 = all questions",
+        self.limit = w.BoundedIntText(value=limit, min=0, max=max(1_000_000, limit), description="limit", tooltip=_LIMIT_TIP,
                                       layout=w.Layout(width="180px"))
         corpus_value = s.corpus.builtin or s.corpus.path or "" if s.corpus else ""
         self.corpus = w.Combobox(value=corpus_value, options=[PYTHON_REFERENCE, *_candidates(base, [], dirs=True)], description="corpus",
@@ -342,6 +344,9 @@ class GridBuilder(w.VBox):
             self.save_path.value = str(self._base / f"{str(change['new']).strip()}.yaml")
 
     def _refresh(self) -> None:
+        # questions in memory (no dataset file): the spec has no dataset to hold a limit, RunPanel(limit=) takes it
+        self.limit.disabled = not self.dataset.value.strip()
+        self.limit.tooltip = _MEMORY_LIMIT_TIP if self.limit.disabled else _LIMIT_TIP
         try:
             spec = self.spec()
             expanded = wb.expand_grid(spec)  # once: the spec is validated and the grid expanded per edit
