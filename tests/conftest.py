@@ -128,6 +128,14 @@ def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("workbench-home")
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remove the fakes' call logs left in the temp folder by processes that no longer run: a pytest worker killed by a
+    timeout or a crash (with pytest-xdist, the controller ends after its workers) never removes its own."""
+    from workbench.testing import CallLog
+
+    CallLog.remove_orphans()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files of slow tests only first, then files with some slow tests (each group in its usual order), so that the
     workers of ``pytest -n 2 --dist loadfile`` start on the long files together instead of one of them finishing the

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import glob
 import hashlib
 import math
 import os
@@ -22,6 +24,9 @@ from workbench.scoring import JudgeReply, ModelJudge
 __all__ = ["CallLog", "CountingIndexStore", "HashingEmbedder", "PaddingEmbedder", "ScriptExhausted", "ScriptedJudge", "ScriptedModel"]
 
 
+_CALL_LOG_PREFIX = "workbench-calls-"
+
+
 class ScriptExhausted(AssertionError):
     """A ScriptedModel was called more often than its script allows."""
 
@@ -32,9 +37,24 @@ class CallLog:
     also orders a list script across processes."""
 
     def __init__(self) -> None:
-        fd, self.path = tempfile.mkstemp(prefix="workbench-calls-", suffix=".log")
+        # named after the owner process, so the log of one that was killed (no finalizer ran) is known as left behind
+        fd, self.path = tempfile.mkstemp(prefix=f"{_CALL_LOG_PREFIX}{os.getpid()}-", suffix=".log")
         os.close(fd)
         self._finalizer = weakref.finalize(self, _remove_if_owner, self.path, os.getpid())
+
+    @staticmethod
+    def remove_orphans(folder: str | None = None) -> list[str]:
+        """Remove the call logs in ``folder`` (default: the temp folder) whose owner process no longer runs (a test
+        worker killed by a timeout or a crash never removes its logs), and return their paths. A live process's logs,
+        another test session's too, are kept."""
+        removed = []
+        for path in glob.glob(os.path.join(folder or tempfile.gettempdir(), f"{_CALL_LOG_PREFIX}*-*.log")):
+            owner = os.path.basename(path)[len(_CALL_LOG_PREFIX):].split("-", 1)[0]
+            if owner.isdigit() and not _running(int(owner)):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                    removed.append(path)
+        return removed
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path}
@@ -72,6 +92,16 @@ class CallLog:
             out.append(pickle.loads(blob[i + 8 : i + 8 + size]))
             i += 8 + size
         return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _remove_if_owner(path: str, owner: int) -> None:
