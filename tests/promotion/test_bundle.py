@@ -244,6 +244,44 @@ def test_a_run_over_documents_given_in_memory_is_bundled_with_them_and_answers_f
     assert got.answer == table.loc[CASES[0]["id"], "answer"] and list(got.source_ids) == list(table.loc[CASES[0]["id"], "retrieved_ids"])
 
 
+def test_documents_given_in_memory_are_logged_once_per_experiment_and_bundled_from_the_sweep_that_holds_them(
+        swept: Swept, tmp_path: Path) -> None:
+    """A notebook re-running its sweep over documents in memory logged the whole corpus again each time (20 MB of
+    documents: 20 MB a sweep), even when every variant was reused; it is logged once, and a later sweep's run is
+    promoted and exported with the documents of the sweep that holds them. Other documents (metadata too) are logged."""
+    import mlflow
+
+    from tests.promotion.conftest import DOCS, git, write_project
+    from workbench.tracking import CORPUS_ARTIFACT, CORPUS_RUN_TAG
+
+    docs = [{"id": doc_id, "text": text} for doc_id, text in DOCS.items()]
+    spec = write_project(swept.root).model_copy(update={"corpus": None, "name": "assist-memory-once"})
+    client = mlflow.MlflowClient(swept.settings.tracking_uri)
+
+    def sweep(documents: list[dict[str, Any]]) -> tuple[wb.SweepResult, set[str]]:
+        result = wb.run(spec, corpus=documents, settings=swept.settings, models=fake_models(), progress=False)
+        return result, {f.path for f in client.list_artifacts(result.parent_run_id)}
+
+    first, logged = sweep(docs)
+    second, again = sweep(docs)
+    assert CORPUS_ARTIFACT in logged and CORPUS_ARTIFACT not in again
+    assert client.get_run(str(second.parent_run_id)).data.tags[CORPUS_RUN_TAG] == first.parent_run_id
+    run_id = next(v.run_id for v in second.variants if v.variant.prompt.name == "good")
+    wb.promote(run_id, name="assist-memory-once", alias="staging", gates=EASY, settings=swept.settings)  # type: ignore[arg-type]
+    git(tmp_path, "init", "-q")
+    folder = wb.export("assist-memory-once", "staging", repo=tmp_path, settings=swept.settings, checkout=True).path
+    assert (folder / "corpus.jsonl").read_text(encoding="utf-8") == wb.load_corpus(docs).to_jsonl()
+    _third, other = sweep([{**doc, "metadata": {"team": "docs"}} for doc in docs])
+    assert CORPUS_ARTIFACT in other
+    # the holder deleted and garbage-collected: one line saying so, and the next sweep logs the documents again
+    client.delete_run(str(first.parent_run_id))
+    Path(client.get_run(str(first.parent_run_id)).info.artifact_uri.removeprefix("file://"), CORPUS_ARTIFACT).unlink()
+    with pytest.raises(wb.WorkbenchError, match=rf"logged with the earlier sweep {first.parent_run_id}, which no longer holds them"):
+        wb.promote(run_id, name="assist-memory-once", alias="staging", gates=EASY, settings=swept.settings)  # type: ignore[arg-type]
+    _fourth, renewed = sweep(docs)
+    assert CORPUS_ARTIFACT in renewed
+
+
 def test_a_bundle_embeds_its_index_in_the_batches_a_sweep_does(swept: Swept, bundle_dir: Path, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The bundle embedded its whole corpus in one call, the sweep 256 chunks at a time: a local model pads a batch to

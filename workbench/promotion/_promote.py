@@ -60,7 +60,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
 from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec
-from workbench.tracking import CORPUS_ARTIFACT, MODELS_TAG, artifact_bytes, early_stop_from_tags, require_active, shown_uri
+from workbench.tracking import CORPUS_ARTIFACT, CORPUS_RUN_TAG, MODELS_TAG, artifact_bytes, early_stop_from_tags, require_active, shown_uri
 
 _NAME = TypeAdapter(Name)  # the experiment's own rule for names
 _GATES = TypeAdapter(tuple[GateSpec, ...])
@@ -99,6 +99,19 @@ def _artifact_text(client: Any, run_id: str, path: str) -> str:
         return artifact_bytes(client, run_id, path).decode("utf-8")
     except (MlflowException, OSError) as exc:
         raise PromotionError(f"run {run_id} has no artifact '{path}' ({type(exc).__name__}) — was it logged by workbench?") from None
+
+
+def _documents(client: Any, holder: str, sweep_id: str | None) -> str:
+    """The documents a sweep was given in memory, from the run holding them: the sweep, or an earlier one of its
+    experiment over the same documents (deleted and garbage-collected since, they are gone)."""
+    try:
+        return _artifact_text(client, holder, CORPUS_ARTIFACT)
+    except PromotionError:
+        if holder == sweep_id:
+            raise
+        raise PromotionError(f"sweep {sweep_id}'s documents were logged with the earlier sweep {holder}, which no longer "
+                             "holds them (deleted?) — run the experiment again (it logs them with its sweep) and promote "
+                             "the new run") from None
 
 
 def get_run(client: Any, run_id: str) -> Any:
@@ -167,9 +180,13 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     parent_id = tags.get("mlflow.parentRunId")
     experiment: dict[str, Any] = {}
     parent_params: dict[str, str] = {}
+    documents_run = parent_id  # where the sweep's documents given in memory are logged
     if parent_id:
         experiment = yaml.safe_load(_artifact_text(client, parent_id, "experiment.yaml")) or {}
-        parent_params = dict(get_run(client, parent_id).data.params)
+        parent = get_run(client, parent_id)
+        parent_params = dict(parent.data.params)
+        # the sweep, or the experiment's earlier sweep over the very same documents, which its tag names
+        documents_run = parent.data.tags.get(CORPUS_RUN_TAG, parent_id)
     try:
         prompt = PromptSpec.model_validate(variant["prompt"])
         model = ModelSpec.model_validate(variant["model"])
@@ -191,7 +208,7 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     seed = int(tags.get("workbench.seed", parent_params.get("seed", "0")))
     documents = None
     if experiment and not experiment.get("corpus"):  # given in memory: the sweep logged the documents, the bundle holds them
-        documents = _artifact_text(client, parent_id, CORPUS_ARTIFACT) if parent_id else None
+        documents = _documents(client, documents_run, parent_id) if documents_run else None
     corpus_ref = {"file": CORPUS_FILE} if documents is not None else experiment.get("corpus") or {"builtin": "python-reference"}
     corpus_hash, dataset_hash = tags.get("workbench.corpus_hash", ""), tags.get("workbench.dataset_hash", "")
     if not corpus_hash or not dataset_hash:

@@ -20,7 +20,7 @@ from workbench.tracking._feedback import HUMAN_FEEDBACK, HumanFeedback, default_
 from workbench.tracking._links import evaluation_url, run_url, trace_url, ui_url
 from workbench.tracking._memory import MemoryRun, MemoryTracker
 from workbench.tracking._mlflow import EVAL_RUN_TYPE, MlflowTracker
-from workbench.tracking._protocol import COMPARISON_FILE, CORPUS_ARTIFACT, MODELS_TAG, PLOTS_DIR, SweepComparison, SweepHandle, Tracker
+from workbench.tracking._protocol import COMPARISON_FILE, CORPUS_ARTIFACT, CORPUS_RUN_TAG, MODELS_TAG, PLOTS_DIR, SweepComparison, SweepHandle, Tracker
 from workbench.tracking._redact import redacting
 from workbench.tracking._unreachable import TrackingUnavailable, shown_uri
 from workbench.tracking._read import (
@@ -40,6 +40,7 @@ from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags
 __all__ = [
     "COMPARISON_FILE",
     "CORPUS_ARTIFACT",
+    "CORPUS_RUN_TAG",
     "EVAL_RUN_TYPE",
     "ExperimentSummary",
     "HUMAN_FEEDBACK",

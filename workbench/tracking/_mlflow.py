@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import subprocess
@@ -43,7 +44,7 @@ from workbench.tracking._unreachable import TrackingUnavailable, quiet_retry_war
 from workbench.tracking._redact import redacted, redacting
 from workbench.tracking._traces import TraceBuilder, write_traces
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags, records_from_table
-from workbench.tracking._protocol import COMPARISON_FILE, CORPUS_ARTIFACT, MODELS_TAG, PLOTS_DIR, SweepComparison, SweepHandle
+from workbench.tracking._protocol import COMPARISON_FILE, CORPUS_ARTIFACT, CORPUS_FILE_TAG, CORPUS_RUN_TAG, MODELS_TAG, PLOTS_DIR, SweepComparison, SweepHandle
 
 RUN_TYPE_TAG = "mlflow.runType"
 NOTE_TAG = "mlflow.note.content"  # a run's (or an experiment's) description in the MLflow UI
@@ -186,6 +187,8 @@ class MlflowTracker:
         run = self.client.create_run(experiment_id, tags=tags, run_name=tags["mlflow.runName"])
         with self._ended_if_logging_fails(run.info.run_id):
             self._log_sweep_inputs(run.info.run_id, spec, dataset, corpus, variants)
+            if spec.corpus is None:  # given in memory: the documents themselves, for a bundle to rebuild its index from
+                self._log_documents(experiment_id, run.info.run_id, corpus)
         return SweepHandle(run.info.run_id, run.info.run_id, experiment_id, self.tracking_uri)
 
     def _log_sweep_inputs(self, run_id: str, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> None:
@@ -202,9 +205,23 @@ class MlflowTracker:
         }
         self.client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()], tags=[RunTag("workbench.sweep_id", run_id)])
         self.client.log_text(run_id, spec.to_yaml(), "experiment.yaml")
-        if spec.corpus is None:  # given in memory: the documents themselves, for a bundle to rebuild its index from
-            self.client.log_text(run_id, corpus.to_jsonl(), CORPUS_ARTIFACT)
         self._log_dataset(run_id, dataset)
+
+    def _log_documents(self, experiment_id: str, run_id: str, corpus: Corpus) -> None:
+        """Log the documents given in memory, unless an earlier sweep of the experiment holds the very same file: a
+        notebook re-running its sweep logged its whole corpus (20 MB of documents: 20 MB) again each time. The sweep
+        is tagged with the run that holds them, where promotion reads them."""
+        from mlflow.entities import RunTag
+
+        text = corpus.to_jsonl()
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        earlier = self.client.search_runs(
+            [experiment_id], f"tags.`workbench.kind` = 'sweep' and tags.`{CORPUS_FILE_TAG}` = '{digest}'", max_results=100,
+        )
+        holder = next((r.info.run_id for r in earlier if r.data.tags.get(CORPUS_RUN_TAG) == r.info.run_id), None)
+        if holder is None:
+            self.client.log_text(run_id, text, CORPUS_ARTIFACT)
+        self.client.log_batch(run_id, tags=[RunTag(CORPUS_FILE_TAG, digest), RunTag(CORPUS_RUN_TAG, holder or run_id)])
 
     @contextlib.contextmanager
     def _ended_if_logging_fails(self, run_id: str) -> Iterator[None]:

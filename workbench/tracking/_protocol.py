@@ -15,6 +15,10 @@ from workbench.spec import ExperimentSpec
 MODELS_TAG = "workbench.models"  # on a variant run: the identities of its models by role (JSON), hosted ones with their server
 COMPARISON_FILE = "comparison.json"  # on a sweep's parent run, with the figures under PLOTS_DIR
 CORPUS_ARTIFACT = "corpus.jsonl"  # a sweep's documents, logged when they were given in memory (Corpus.to_jsonl)
+# on a sweep over documents given in memory: the run holding them as CORPUS_ARTIFACT (itself, or the experiment's first
+# sweep over the very same file, which is not logged again), and that file's sha256
+CORPUS_RUN_TAG = "workbench.corpus_run"
+CORPUS_FILE_TAG = "workbench.corpus_file_sha256"
 PLOTS_DIR = "plots"
 
 
