@@ -725,16 +725,6 @@ def test_grid_builder_and_run_panel_build_and_run_an_experiment_over_data_in_mem
     assert any("Who approves leave?" in label for label, _ in inspector.question.options)
 
 
-def test_a_limit_typed_in_the_grid_builder_over_questions_in_memory_is_refused_not_dropped() -> None:
-    """The spec had nowhere to keep it: the form said 2 questions (all of them) and the sweep evaluated every question."""
-    spec = handbook_spec(name="widgets-memory").model_copy(update={"dataset": None, "corpus": None})
-    builder = GridBuilder(spec, dataset=memory_questions())
-    builder.limit.value = 1
-    assert "limit 1: a limit needs a dataset file" in builder.summary.value and "RunPanel(..., limit=1)" in builder.summary.value
-    with pytest.raises(wb.SpecError):
-        builder.spec()
-
-
 def test_grid_builder_disables_the_limit_when_the_questions_are_in_memory() -> None:
     """Questions handed in memory: the builder's limit field took a number and dropped it (the spec has no dataset to
     hold it), so the summary and the run still used every question; the field is now off, its tooltip naming

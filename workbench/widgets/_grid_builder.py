@@ -10,7 +10,7 @@ import ipywidgets as w
 
 import workbench as wb
 from workbench.datasets import PYTHON_REFERENCE, check_corpus_folder
-from workbench.errors import SpecError, WorkbenchError
+from workbench.errors import WorkbenchError
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, check_model_id
 from workbench.prompts import check_template
 from workbench.runner import load_spec_dataset
@@ -276,9 +276,6 @@ class GridBuilder(w.VBox):
         """The dataset as the form has it: none when the field is empty and the experiment had none (it is in memory)."""
         path = self.dataset.value.strip()
         if not path and start is None:
-            if self.limit.value:  # the spec has nowhere to keep it: the sweep would evaluate every question in memory
-                raise SpecError(f"limit {self.limit.value}: a limit needs a dataset file — for questions held in memory, set it "
-                                f"0 here and give RunPanel(..., limit={self.limit.value})")
             return None
         return {**(start or {}), "path": path, "limit": self.limit.value or None}
 
