@@ -140,6 +140,46 @@ def test_starting_ray_keeps_the_users_breakpoint_hook(hook: str | None, monkeypa
     assert os.environ.get("PYTHONBREAKPOINT") == hook
 
 
+class ConnectingRay:
+    """``ray`` as a process sees it: connected to one address at a time until shut down."""
+
+    def __init__(self) -> None:
+        self.address: str | None = None
+        self.connections: list[str] = []
+
+    def is_initialized(self) -> bool:
+        return self.address is not None
+
+    def init(self, *, address: str, **options: object) -> None:
+        self.address = address
+        self.connections.append(address)
+
+    def shutdown(self) -> None:
+        self.address = None
+
+
+def test_a_sweep_runs_on_its_own_address_after_a_sweep_on_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A notebook's sweep on a cluster after one on a local instance ran on the local instance: Ray was initialised,
+    so the connection was kept whatever the experiment's address said. A connection the user made stays theirs."""
+    from workbench.execution import _ray
+    from workbench.spec import ExecutionSpec
+
+    monkeypatch.setattr(_ray.socket, "create_connection", lambda *a, **k: socket.socket())  # the cluster answers
+    monkeypatch.setattr(_ray, "_CONNECTED_FOR", {})
+    fake = ConnectingRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    cluster = "ray://127.0.0.1:10001"
+    for address in (None, None, cluster, cluster, None):
+        _ray.RayExecutor(ExecutionSpec(backend="ray", address=address))._connect()
+    assert fake.connections == ["local", cluster, "local"]
+
+    fake.shutdown()
+    monkeypatch.setattr(_ray, "_CONNECTED_FOR", {})
+    fake.init(address="ray://the-users-own:10001")  # ray.init in the notebook itself
+    _ray.RayExecutor(ExecutionSpec(backend="ray", address=None))._connect()
+    assert fake.address == "ray://the-users-own:10001"
+
+
 @dataclass(frozen=True)
 class Cluster:
     client: str  # ray://127.0.0.1:PORT (Ray Client)

@@ -36,6 +36,9 @@ _START_HINT = "start it (ray start --head --port 6379 --ray-client-server-port 1
 _SERVER_NOT_READY = "Initialization failure from server"
 JOIN_ATTEMPTS = 3
 JOIN_RETRY_S = 2.0
+# The address this process's Ray connection was made for by a sweep ("local" for an instance of its own); a connection
+# the user made themselves (ray.init in the notebook) is theirs and is used as it is.
+_CONNECTED_FOR: dict[str, str] = {}
 
 
 def _ray_task(job: VariantJob, threads: int, share: int) -> tuple[VariantResult, list[tuple[str, str, dict[str, Any]]]]:
@@ -86,6 +89,13 @@ class RayExecutor:
             from workbench.errors import SpecError
 
             raise SpecError("execution.backend: ray is not installed — pip install 'workbench[ray]'") from None
+        wanted = str(self.execution.address or "local")
+        if not ray.is_initialized():
+            _CONNECTED_FOR.clear()  # shut down since (ray.shutdown()): whatever is initialised next is not ours
+        elif _CONNECTED_FOR.get("address") not in (None, wanted):
+            # a connection an earlier sweep of this process made for another address (a local instance, another cluster):
+            # this sweep's tasks would run there instead of where its experiment says
+            ray.shutdown()
         if not ray.is_initialized():
             options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
             with _keeping_the_process():
@@ -95,6 +105,7 @@ class RayExecutor:
                     # "local": a new instance even when RAY_ADDRESS or a `ray start` on this machine names a cluster
                     # (Ray would join it, and refuse num_cpus there)
                     ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
+            _CONNECTED_FOR["address"] = wanted
         return ray
 
     def run(
