@@ -45,9 +45,9 @@ PROMPTS = ROOT / "experiments" / "prompts"
 _LOCATION_VARS = ("WORKBENCH_ROOT", "WORKBENCH_HOME", "WORKBENCH_CACHE_DIR", "MLFLOW_TRACKING_URI")
 
 
-def grid(questions: int, *, racing: dict[str, Any] | None) -> Any:
-    """The benchmark's experiment (with ``racing`` or without; everything else equal)."""
-    from workbench.models import GEMMA_ID, MINILM_ID
+def grid(questions: int, *, racing: dict[str, Any] | None, models: str = "gemma") -> Any:
+    """The benchmark's experiment (with ``racing`` or without; everything else equal); ``models="both"`` adds SmolLM2."""
+    from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID
     from workbench.spec import ExperimentSpec
 
     data = {
@@ -59,7 +59,8 @@ def grid(questions: int, *, racing: dict[str, Any] | None) -> Any:
             {"name": "plain", "template": (PROMPTS / "plain.txt").read_text(encoding="utf-8")},
             {"name": "no_context", "template": "Question: {question}\nAnswer:"},
         ],
-        "models": [{"id": GEMMA_ID, "params": {"temperature": 0.0, "max_tokens": 48}}],
+        "models": [{"id": model, "params": {"temperature": 0.0, "max_tokens": 48}}
+                   for model in ([GEMMA_ID, SMOLLM2_ID] if models == "both" else [GEMMA_ID])],
         "chunkers": [{"strategy": "recursive", "size": 1000, "overlap": 100}, {"strategy": "recursive", "size": 120, "overlap": 0}],
         "retrieval": [{"embedding": MINILM_ID, "k": 3}, {"embedding": MINILM_ID, "k": 1}],
         "scorers": ["token_f1", "refusal_correct", "hit_at_k", "mrr"],
@@ -104,6 +105,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4, help="racing: questions between two decisions (default 4)")
     parser.add_argument("--confidence", type=float, default=0.95, help="racing: coverage of the stopping interval (default 0.95)")
     parser.add_argument("--tolerance", type=float, default=0.05, help="the third sweep's racing tolerance (default 0.05; 0: no third sweep)")
+    parser.add_argument("--models", choices=("gemma", "both"), default="gemma",
+                        help="gemma: Gemma 3 270M alone (default, 12 variants); both: also SmolLM2-135M-Instruct (24 variants)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (and print where it is)")
     args = parser.parse_args()
     racing = {"metric": "token_f1", "confidence": args.confidence, "min_questions": args.min_questions, "batch": args.batch}
@@ -116,9 +119,9 @@ def main() -> None:
 
     import workbench as wb
 
-    full_spec = grid(q, racing=None)
+    full_spec = grid(q, racing=None, models=args.models)
     n_variants = len(wb.expand_grid(full_spec))
-    print(f"grid: {n_variants} variants x {q} questions; {full_spec.models[0].id} (max_tokens 48); racing {racing}"
+    print(f"grid: {n_variants} variants x {q} questions; {', '.join(m.id for m in full_spec.models)} (max_tokens 48); racing {racing}"
           f"{f', tolerance {args.tolerance:g} in the third sweep' if args.tolerance else ''}; "
           f"WORKBENCH_LLAMA_THREADS={os.environ.get('WORKBENCH_LLAMA_THREADS', 'unset')}")
     print(f"temporary caches, indexes and MLflow stores under {tmp}", flush=True)
@@ -127,7 +130,7 @@ def main() -> None:
         full, full_wall = sweep(full_spec, tmp / "full", tmp / "indexes")
         print(f"  full: {full_wall:.1f}s, {calls(full)} generation calls", flush=True)
         for i, (label, settings) in enumerate(races.items()):
-            raced[label] = sweep(grid(q, racing=settings), tmp / f"racing-{i}", tmp / "indexes")
+            raced[label] = sweep(grid(q, racing=settings, models=args.models), tmp / f"racing-{i}", tmp / "indexes")
             print(f"  {label}: {raced[label][1]:.1f}s, {calls(raced[label][0])} generation calls", flush=True)
     finally:
         if args.keep:
