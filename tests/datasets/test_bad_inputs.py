@@ -253,6 +253,21 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
         load_dataset(bad)
 
 
+def test_a_spreadsheets_emptied_rows_are_skipped_like_blank_lines(tmp_path: Path) -> None:
+    # Excel and Google Sheets save rows that were cleared as bare commas (and a stray space as a field of spaces): the
+    # dataset was refused at the first one with "field 'question' is missing", as if a question had been lost
+    p = tmp_path / "export.csv"
+    p.write_bytes(b"\xef\xbb\xbfid,question,reference,,\r\nq1,How many days?,25,,\r\n,,,,\r\n  , ,,,\r\nq2,Who approves?,HR,,\r\n,,,,\r\n,,\r\n")
+    ds = load_dataset(p)
+    assert [c.id for c in ds.cases] == ["q1", "q2"] and ds.lines == (f"{p}:2", f"{p}:5")
+    p.write_text("id,question,reference\nq1,How many days?,25\nq2,,HR\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"export.csv:3: field 'question' is missing"):  # a row with data still needs its question
+        load_dataset(p)
+    p.write_text("id,question,reference\n,,\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"export.csv: no rows under the header"):
+        load_dataset(p)
+
+
 def test_multi_line_quoted_fields_stay_legal(tmp_path: Path) -> None:
     p = tmp_path / "d.csv"
     p.write_text('id,question,reference\n1,"What is\nthe rate?","45p, then 25p"\n2,Why?,\n', encoding="utf-8")

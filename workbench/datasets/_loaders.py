@@ -359,7 +359,10 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
             # strict parsing: an unbalanced quote is an error, not a different row (non-strict csv reads on silently)
             raise DataError(f"{path}:{start}: CSV quoting: {exc} (in the row starting on line {start}) — {quoting}") from None
         end, where = reader.line_num, f"{path}:{start}"
-        if row and len(row) != len(header):
+        if not any(field.strip() for field in row):  # a blank line, or spaces and bare commas: a spreadsheet's emptied row
+            start = end + 1
+            continue
+        if len(row) != len(header):
             if end > start:
                 raise DataError(
                     f"{where}: unbalanced quote: the quoted field opened on line {start} runs on to line {end} and swallows "
@@ -375,8 +378,7 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
                 f"{where}: field {unnamed + 1}, {json.dumps(row[unnamed].strip()[:40], ensure_ascii=False)}, is under a column with no name in the header — quote "
                 f"a field that contains a comma (\"a, b\"), or name the column"
             )
-        if row:
-            records.append(({k: (v if v != "" else None) for k, v in zip(header, row) if k}, where))
+        records.append(({k: (v if v != "" else None) for k, v in zip(header, row) if k}, where))
         start = end + 1
     if not records:
         raise DataError(f"{path}: no rows under the header — add one row per case")
