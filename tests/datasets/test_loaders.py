@@ -243,6 +243,21 @@ def test_whole_number_ids_are_the_same_text_in_jsonl_csv_and_a_dataframe(tmp_pat
         load_dataset(write(tmp_path / "f.jsonl", '{"id": 7.5, "question": "Q?"}\n'))
 
 
+def test_numbers_as_reference_answers_are_the_text_a_csv_cell_holds(tmp_path: Path) -> None:
+    # a spreadsheet of numeric answers read with pd.read_csv (or read_excel) was refused row 0 "expected text, got 25
+    # (a number) — write it as a string, in quotes", and its to_json as JSONL likewise; the same file loads as text
+    path = write(tmp_path / "d.csv", "id,question,reference\nq1,How many days?,25\nq2,Which rate?,2.5\nq3,Why?,\n")
+    as_csv = load_dataset(path)
+    assert [c.reference for c in as_csv.cases] == ["25", "2.5", ""]
+    frame = pd.read_csv(path)  # 25.0, 2.5, NaN: a column with an empty cell is float
+    assert load_dataset(frame).hash == as_csv.hash
+    frame.to_json(tmp_path / "d.jsonl", orient="records", lines=True)
+    assert load_dataset(tmp_path / "d.jsonl").hash == as_csv.hash
+    assert load_dataset(pd.DataFrame({"question": ["How many?"], "reference": [np.int64(42)]})).cases[0].reference == "42"
+    with pytest.raises(DataError, match=r"^dataframe: row 0: field 'reference': expected text, got true \(true/false\)"):
+        load_dataset(pd.DataFrame({"question": ["Is it?"], "reference": [True]}))
+
+
 def test_tags_in_a_csv_cell_may_be_separated_by_commas_but_source_ids_keep_theirs(tmp_path: Path) -> None:
     csv_text = ('id,question,source_ids,tags\n'
                 'q1,How far ahead?,travel,"travel, booking"\n'

@@ -12,6 +12,7 @@ import csv
 import difflib
 import io
 import json
+import math
 import numbers
 import os
 import re
@@ -247,6 +248,8 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__} — one JSON object per line")
         row = {k: v for k, v in row.items() if v is not None}  # null is a field left out (pandas' to_json writes it so)
         row["id"] = _id_text(row["id"]) if "id" in row else _default_id(len(rows) + 1)
+        if "reference" in row:
+            row["reference"] = _reference_text(row["reference"])
         rows.append((_case(row, where, caps), where))
     return Dataset(name=path.stem, cases=_check_unique(rows, str(path)), source=str(path), lines=tuple(where for _, where in rows))
 
@@ -259,6 +262,14 @@ def _id_text(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return value
+
+
+def _reference_text(value: Any) -> Any:
+    """A number given as the reference answer, as text: 42 is '42', 2.5 '2.5', and 25.0 '25' (pandas makes a column of
+    whole numbers float when a cell is empty; a CSV cell is '25' too). Any other value is returned as it is."""
+    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        return str(value)
+    return _id_text(value)
 
 
 def _split_list(value: str, *, commas: bool = False) -> list[str]:
@@ -307,6 +318,8 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
                 # whole-number ids are text, as written in a CSV cell or as a case's id: [7, 12] is ['7', '12']
                 row[key] = [_id_text(v) for v in row[key]]
         row["id"] = str(_id_text(row["id"])) if "id" in row else _default_id(n)
+        if "reference" in row:  # answers read by pd.read_csv or read_excel: 42, or 42.0 in a column with an empty cell
+            row["reference"] = _reference_text(row["reference"])
         cases.append((_case(row, where, caps), where))
     return Dataset(name=name, cases=_check_unique(cases, source), source=source, lines=tuple(where for _, where in cases))
 
@@ -417,7 +430,8 @@ def load_dataset(
 ) -> Dataset:
     """Load evaluation cases from a ``.jsonl``/``.csv`` file or a pandas DataFrame.
 
-    Columns/fields: ``question`` (required), ``id`` (default: ``case-1``, ``case-2``... by position), ``reference``,
+    Columns/fields: ``question`` (required), ``id`` (default: ``case-1``, ``case-2``... by position), ``reference`` (a
+    number is its text: 42 is '42', and 25.0 from a column pandas made float is '25'),
     ``source_ids`` (list; in CSV ``a|b``, or a JSON or Python list as text), ``category`` (answerable | unanswerable | policy | injection), ``tags`` (list;
     in CSV ``a|b`` or ``a, b``). Files are UTF-8; CSV is parsed strictly (an unbalanced quote is an error, not a
     silently different row).
