@@ -268,6 +268,23 @@ def test_a_spreadsheets_emptied_rows_are_skipped_like_blank_lines(tmp_path: Path
         load_dataset(p)
 
 
+def test_a_spreadsheets_emptied_rows_read_by_pandas_are_skipped_as_in_the_file(tmp_path: Path) -> None:
+    import pandas as pd
+
+    # pd.read_csv keeps a row of bare commas as NaN in every column: 'dataframe: row 1: field 'question' is missing'
+    p = tmp_path / "export.csv"
+    p.write_text("id,question,reference,source_ids\n,,,\nq1,How many days?,25,leave\n,,,\nq2,Who approves?,HR,\n,,,\n", encoding="utf-8")
+    frame = pd.read_csv(p)
+    ds = load_dataset(frame)
+    assert [c.id for c in ds.cases] == ["q1", "q2"] and ds.lines == ("dataframe: row 1", "dataframe: row 3")
+    assert ds.hash == load_dataset(p).hash
+    no_ids = load_dataset(frame.drop(columns="id"))  # default ids count the questions, not the emptied rows
+    frame.drop(columns="id").to_csv(p, index=False)
+    assert [c.id for c in no_ids.cases] == ["case-1", "case-2"] and no_ids.hash == load_dataset(p).hash
+    with pytest.raises(DataError, match=r"^dataframe: no rows|dataset has no rows"):
+        load_dataset(frame.iloc[[0, 2]])
+
+
 def test_multi_line_quoted_fields_stay_legal(tmp_path: Path) -> None:
     p = tmp_path / "d.csv"
     p.write_text('id,question,reference\n1,"What is\nthe rate?","45p, then 25p"\n2,Why?,\n', encoding="utf-8")
@@ -316,7 +333,7 @@ def test_dataframe_wrong_type_and_cap_name_the_row() -> None:
     with pytest.raises(DataError, match=r"^frame: row 0: field 'question' is 11 characters long, over the cap of 10 — "):
         load_dataset(pd.DataFrame([{"question": "q" * 11}]), name="frame", max_question_chars=10)
     # a filtered frame's rows keep their index labels, which df.loc finds: this one was "row 1", df.loc[1] another row
-    frame = pd.DataFrame([{"question": "ok?"}, {"question": "skip"}, {"question": None}])
+    frame = pd.DataFrame([{"question": "ok?"}, {"question": "skip"}, {"question": None, "reference": "25"}])
     with pytest.raises(DataError, match=r"^frame: row 2: field 'question' is missing"):
         load_dataset(frame[frame["question"] != "skip"], name="frame")
     with pytest.raises(DataError, match=r"^frame: row 'q2': field 'question' is missing"):

@@ -303,8 +303,11 @@ def _python_list(value: str) -> list[str]:
 
 def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, source: str, caps: _Caps) -> Dataset:
     cases = []
-    for n, (record, where) in enumerate(records, start=1):
+    for record, where in records:
         row = {k: v for k, v in record.items() if v is not None and not (isinstance(v, float) and v != v)}
+        if not row:  # a row of empty cells: a spreadsheet's emptied row, which pd.read_csv reads as NaN in every column
+            continue
+        n = len(cases) + 1
         for key in _LIST_FIELDS:
             if isinstance(row.get(key), str):
                 try:
@@ -434,7 +437,7 @@ def load_dataset(
     number is its text: 42 is '42', and 25.0 from a column pandas made float is '25'),
     ``source_ids`` (list; in CSV ``a|b``, or a JSON or Python list as text), ``category`` (answerable | unanswerable | policy | injection), ``tags`` (list;
     in CSV ``a|b`` or ``a, b``). Files are UTF-8; CSV is parsed strictly (an unbalanced quote is an error, not a
-    silently different row).
+    silently different row). A row whose every cell is empty (a spreadsheet's emptied row) is skipped like a blank line.
 
     Args:
         source: a ``.jsonl``/``.csv`` path or a DataFrame.
