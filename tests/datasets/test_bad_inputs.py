@@ -506,6 +506,16 @@ def test_a_column_named_as_other_evaluation_sets_name_it_is_told_its_name_here(t
         load_dataset(tmp_path / "d.jsonl")
 
 
+def test_several_reference_answers_are_refused_without_advice_to_quote_them(tmp_path: Path) -> None:
+    # "expected text, got a list — write it as a string, in quotes": followed, '["25 days", "25"]' became the reference
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"question": "How many days?", "reference": ["25 days", "twenty-five days"]}\n', encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(p)
+    assert str(info.value) == (f"{p}:1: field 'reference': a list (2 items), and a question has one reference answer, as text "
+                               "— keep the one to score against")
+
+
 def test_a_jsonl_field_given_twice_in_one_object_is_refused(tmp_path: Path) -> None:
     # json.loads kept the second reference silently (the experiment YAML already refuses a key given twice)
     (tmp_path / "d.jsonl").write_text('{"question": "Q?", "reference": "14 days"}\n{"question": "Q2?", "reference": "14 days", '

@@ -150,6 +150,10 @@ def _describe(error: ValidationError) -> str:
     if kind == "literal_error":
         shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (str, int, float)) else _shown(value)
         return f"field '{where}': {shown} is not a category — use one of: {', '.join(CATEGORIES)}"
+    if kind == "string_type" and where == "reference" and isinstance(value, (list, tuple)):
+        # 'write it as a string' made '["25 days", "twenty-five"]' one reference, scored against as written
+        items = f"{len(value)} item{'' if len(value) == 1 else 's'}"
+        return f"field 'reference': a list ({items}), and a question has one reference answer, as text — keep the one to score against"
     if kind == "string_type":
         return f"field '{where}': expected text, got {_shown(value)} — write it as a string, in quotes"
     if kind == "string_too_short" or (kind == "value_error" and where == "question"):
