@@ -516,6 +516,17 @@ def test_several_reference_answers_are_refused_without_advice_to_quote_them(tmp_
                                "— keep the one to score against")
 
 
+def test_half_an_emoji_in_a_jsonl_question_is_named_with_what_to_do(tmp_path: Path) -> None:
+    # a labelling tool that cut a question at a length in UTF-16 units wrote "\ud83d" (half of an emoji): the line was
+    # pydantic's "Input should be a valid string, unable to parse raw data as a unicode string", with nothing to do
+    p = tmp_path / "d.jsonl"
+    p.write_text(GOOD + '{"id": "b", "question": "Which \\ud83d?"}\n', encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(p)
+    assert str(info.value) == (f"{p}:2: field 'question': not valid Unicode ('\\ud83d' at character 6, a lone surrogate: half of an "
+                               "emoji cut in two, or a byte kept by errors='surrogateescape') — remove it, or write the whole character")
+
+
 def test_a_jsonl_field_given_twice_in_one_object_is_refused(tmp_path: Path) -> None:
     # json.loads kept the second reference silently (the experiment YAML already refuses a key given twice)
     (tmp_path / "d.jsonl").write_text('{"question": "Q?", "reference": "14 days"}\n{"question": "Q2?", "reference": "14 days", '

@@ -143,6 +143,11 @@ def _describe(error: ValidationError) -> str:
         return f"field '{where}' is missing — add it"
     if kind == "extra_forbidden":
         return f"field '{where}' is not known — {_unknown_field_fix(str(loc[0]))}"
+    if kind == "string_unicode" and isinstance(value, str) and (found := _SURROGATE.search(value)):
+        # JSON's "\ud83d" escape: a tool that cut text at a length in UTF-16 units halved an emoji
+        item = f" item {loc[1]}" if len(loc) > 1 else ""
+        return (f"field '{where}'{item}: not valid Unicode ({found.group()!r} at character {found.start()}, a lone surrogate: half "
+                "of an emoji cut in two, or a byte kept by errors='surrogateescape') — remove it, or write the whole character")
     if where in _LIST_FIELDS:
         if len(loc) > 1:  # one item of the list is not a string
             return f"field '{where}': item {loc[1]} is {_shown(value)}, not text — give a list of strings, e.g. [\"travel\"]"
