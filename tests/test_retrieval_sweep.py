@@ -177,6 +177,27 @@ def test_a_retrieval_sweep_over_questions_without_labelled_sources_says_it_score
     assert labelled.label_notes == ()
 
 
+def test_a_labelled_document_with_a_copy_under_another_id_is_said_to_skew_retrieval_metrics(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    # a wiki export holding one page twice ('leave' and 'Old/leave (1)', CRLF in one): the copies are retrieved alike, so the
+    # question labelled 'leave' scored hit 0 when the copy came first, and nothing said why
+    docs = [{"id": "leave", "text": "# Leave\n\nYou get 25 days of annual leave."},
+            {"id": "Old/leave (1)", "text": "# Leave\r\n\r\nYou get 25 days of annual leave.\r\n"},
+            {"id": "travel", "text": "Book economy flights two weeks ahead."}]
+    questions = pd.DataFrame({"question": ["How many days of leave?", "How early to book?"], "source_ids": [["leave"], ["travel"]]})
+
+    def sweep(dataset: pd.DataFrame) -> wb.SweepResult:
+        return wb.run(make_spec(), dataset=dataset, corpus=docs, generate=False, settings=wb_settings, index_store=MemoryIndexStore(),
+                      tracker=wb.tracking.MemoryTracker(), progress=False, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+
+    assert sweep(questions).notes == ("corpus 'documents': labelled documents have copies under other ids ('leave' = 'Old/leave (1)'): a "
+                                      "question labelled with one copy scores no hit, or a lower rank, when retrieval finds another — "
+                                      "remove the copies, or label every copy",)
+    both = questions.assign(source_ids=[["leave", "Old/leave (1)"], ["travel"]])  # every copy labelled: the metrics are right
+    assert sweep(both).notes == ()
+
+
 def test_progress_events_count_indexes_and_scoring(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     spec = make_spec(chunkers=(ChunkerSpec(strategy="markdown", size=600, overlap=0), ChunkerSpec(strategy="sentence", size=400, overlap=0)))
     events: list[wb.ProgressEvent] = []

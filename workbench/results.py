@@ -343,10 +343,25 @@ class SweepResult:
                 "question the ids of the corpus documents that answer it",)
 
     @property
+    def copy_notes(self) -> tuple[str, ...]:
+        """One line when a labelled source document has a copy under another id (a page a wiki export holds twice) that
+        some question labelling the one does not label: retrieval ranks the copies alike, so such a question scores no
+        hit, or a lower rank, whenever the copy comes first (shown by ``workbench run`` and the RunPanel)."""
+        skewed = [ids for ids in _document_copies(self.corpus)
+                  if any(set(ids) & set(c.source_ids) and not set(ids) <= set(c.source_ids) for c in self.dataset.cases)]
+        if not skewed:
+            return ()
+        shown = ", ".join(" = ".join(f"'{i}'" for i in ids) for ids in skewed[:3])
+        more = f" and {len(skewed) - 3} more" if len(skewed) > 3 else ""
+        return (f"corpus '{self.corpus.name}': labelled documents have copies under other ids ({shown}{more}): a question labelled "
+                "with one copy scores no hit, or a lower rank, when retrieval finds another — remove the copies, or label every copy",)
+
+    @property
     def notes(self) -> tuple[str, ...]:
-        """What the sweep's numbers do not say by themselves: ``label_notes``, ``truncation_notes``, ``price_notes``,
-        ``cap_notes``, ``scorer_notes`` and ``routing_notes``."""
-        return (*self.label_notes, *self.truncation_notes, *self.price_notes, *self.cap_notes, *self.scorer_notes, *self.routing_notes)
+        """What the sweep's numbers do not say by themselves: ``label_notes``, ``copy_notes``, ``truncation_notes``,
+        ``price_notes``, ``cap_notes``, ``scorer_notes`` and ``routing_notes``."""
+        return (*self.label_notes, *self.copy_notes, *self.truncation_notes, *self.price_notes, *self.cap_notes, *self.scorer_notes,
+                *self.routing_notes)
 
     def variant(self, key: str) -> VariantResult:
         """A variant by id, name or MLflow run id."""
@@ -360,6 +375,15 @@ class SweepResult:
         """One row per variant: axes, status, metrics; sorted by ``sort_by`` (default token_f1, else mrr), best first
         unless ``ascending`` says otherwise (lowest first for latency, cost, tokens, false refusals)."""
         return leaderboard_frame(self.variants, sort_by, ascending)
+
+
+def _document_copies(corpus: Corpus) -> list[tuple[str, ...]]:
+    """The ids of documents holding the same text, whitespace and line endings aside (pure), one tuple per text held
+    more than once, in corpus order."""
+    by_text: dict[str, list[str]] = {}
+    for doc in corpus.documents:
+        by_text.setdefault(" ".join(doc.text.split()), []).append(doc.id)
+    return [tuple(ids) for ids in by_text.values() if len(ids) > 1]
 
 
 _EMPTY_LEADERBOARD_COLUMNS = ("variant", "variant_id", "prompt", "model", "chunker", "retrieval", "status", "questions", "question_errors",
