@@ -311,6 +311,19 @@ def test_bad_csv_header_is_one_line(tmp_path: Path, header: str, expected: str) 
     assert str(info.value) == f"{tmp_path}/{expected}"
 
 
+def test_excels_separator_hint_on_the_first_line_is_read_as_such(tmp_path: Path) -> None:
+    # a CSV saved "for Excel" begins with 'sep=,' (or 'sep=;'): it was "column 'sep=' is not known — allowed: ..."
+    p = tmp_path / "d.csv"
+    p.write_text("sep=,\r\nid,question,reference\r\nq1,How many days?,25\r\nq2,Who,\r\n", encoding="utf-8")
+    ds = load_dataset(p)
+    assert [c.reference for c in ds.cases] == ["25", ""] and ds.lines == (f"{p}:3", f"{p}:4")
+    p.write_text("sep=;\nid;question;reference\nq1;How many days?;25\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(p)
+    assert str(info.value) == (f"{p}:1: 'sep=;' says the columns are separated by another character, not commas — save the file as "
+                               "comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")
+
+
 def test_a_value_under_a_column_with_no_name_is_refused_not_dropped(tmp_path: Path) -> None:
     # a header ending in ',' (an empty column Excel kept) left room for the tail of an unquoted comma: the reference
     # was read as "27 days" and ", with approval" was dropped silently

@@ -355,8 +355,13 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True, skipinitialspace=True)
     try:
         header = [h.strip() for h in next(reader)]
+        if ",".join(header).startswith("sep="):  # Excel's separator hint, the first line of a file saved "for Excel"
+            if ",".join(header) != "sep=,":
+                raise DataError(f"{path}:1: '{_name(','.join(header))}' says the columns are separated by another character, not "
+                                "commas — save the file as comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")
+            header = [h.strip() for h in next(reader, [])]
     except csv.Error as exc:
-        raise DataError(f"{path}:1: CSV quoting in the header: {exc} — {quoting}") from None
+        raise DataError(f"{path}:{reader.line_num}: CSV quoting in the header: {exc} — {quoting}") from None
     for column in header:
         if column and column not in _FIELDS:
             separator = other_separator(column)
