@@ -371,6 +371,27 @@ def test_corpus_errors_are_data_errors_naming_the_file(tmp_path: Path) -> None:
     assert [d.id for d in load_corpus(tmp_path, glob="*.txt").documents] == ["ok"]
 
 
+def test_a_corpus_with_many_unreadable_files_names_them_all_at_once(tmp_path: Path) -> None:
+    # a wiki export's empty pages and cp1252 files were refused one per run: fix one, run again, meet the next
+    (tmp_path / "Team Space").mkdir()
+    (tmp_path / "Team Space" / "a.md").write_text("# Leave\n\n25 days.", encoding="utf-8")
+    (tmp_path / "Team Space" / "b empty.md").write_bytes(b"")
+    (tmp_path / "Team Space" / "c.md").write_bytes("Caf\u00e9 \u201cpolicy\u201d".encode("cp1252"))
+    for n in range(6):
+        (tmp_path / f"z{n}.md").write_bytes(b"  \r\n")
+    with pytest.raises(DataError) as info:
+        load_corpus(tmp_path, glob="**/*.md")
+    assert str(info.value) == (f"{tmp_path}/Team Space/b empty.md: empty document — add its text, or leave it out with the corpus 'glob' "
+                               "(and 7 more files refused: Team Space/c.md, z0.md, z1.md, z2.md, z3.md, ...)")
+    for n in range(6):
+        (tmp_path / f"z{n}.md").unlink()
+    (tmp_path / "Team Space" / "b empty.md").unlink()
+    with pytest.raises(DataError) as info:
+        load_corpus(tmp_path, glob="**/*.md")
+    assert str(info.value) == (f"{tmp_path}/Team Space/c.md:1: not UTF-8 (byte 0xe9 at offset 3) — save it as UTF-8 text, or leave it "
+                               "out with the corpus 'glob'")
+
+
 def test_a_file_name_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path) -> None:
     # a Latin-1 name from an old zip archive: the corpus loaded, then the sweep ended in "internal error:
     # UnicodeEncodeError: ... surrogates not allowed" when it hashed the document ids

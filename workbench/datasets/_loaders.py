@@ -731,21 +731,48 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | 
     folder = Path(source)
     docs: list[Document] = []
     files: dict[str, Path] = {}
+    refused: list[tuple[Path, DataError]] = []
     for path in check_corpus_folder(folder, glob):
-        if not path.exists():
-            raise DataError(f"{path}: a broken link (to {os.readlink(path)}) — point it at the file, or remove it")
-        if not path.is_file():  # a pipe or a socket: never a document
+        try:
+            doc = _folder_document(path, folder)
+        except DataError as exc:  # read on: an export with many such files is named at once, not one file per run
+            refused.append((path, exc))
             continue
-        _check_utf8_name(path.relative_to(folder), folder)
-        text = read_text(path, "save it as UTF-8 text, or leave it out with the corpus 'glob'")
-        if not text.strip():
-            raise DataError(f"{path}: empty document — add its text, or leave it out with the corpus 'glob'")
-        doc_id = document_id(path.relative_to(folder).with_suffix("").as_posix())
-        if doc_id in files:  # a.md and a.txt: labelled source ids (and retrieval metrics) could not tell them apart
-            raise DataError(f"{path}: its document id '{doc_id}' is also {files[doc_id].name}'s — rename one, or leave one out "
+        if doc is None:
+            continue
+        if doc.id in files:  # a.md and a.txt: labelled source ids (and retrieval metrics) could not tell them apart
+            raise DataError(f"{path}: its document id '{doc.id}' is also {files[doc.id].name}'s — rename one, or leave one out "
                             "with the corpus 'glob'")
-        files[doc_id] = path
-        docs.append(Document(id=doc_id, text=text, metadata={"path": str(path.relative_to(folder))}))
+        files[doc.id] = path
+        docs.append(doc)
+    if refused:
+        raise DataError(f"{refused[0][1]}{_others_refused([p.relative_to(folder) for p, _ in refused[1:]])}")
     if not docs:
         raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob)}")
     return Corpus(name=name or folder.name, documents=tuple(docs), source=str(folder))
+
+
+def _folder_document(path: Path, folder: Path) -> Document | None:
+    """The document a corpus folder's file holds (None for a pipe or a socket, never a document).
+
+    Raises:
+        DataError: a broken link, a name that is not UTF-8, a file that is not UTF-8 text, or an empty one.
+    """
+    if not path.exists():
+        raise DataError(f"{path}: a broken link (to {os.readlink(path)}) — point it at the file, or remove it")
+    if not path.is_file():
+        return None
+    _check_utf8_name(path.relative_to(folder), folder)
+    text = read_text(path, "save it as UTF-8 text, or leave it out with the corpus 'glob'")
+    if not text.strip():
+        raise DataError(f"{path}: empty document — add its text, or leave it out with the corpus 'glob'")
+    doc_id = document_id(path.relative_to(folder).with_suffix("").as_posix())
+    return Document(id=doc_id, text=text, metadata={"path": str(path.relative_to(folder))})
+
+
+def _others_refused(others: list[Path]) -> str:
+    """The end of the line refusing a corpus's first unreadable file: how many more there are, and the first few (pure)."""
+    if not others:
+        return ""
+    shown = ", ".join(os.fsencode(p).decode("utf-8", "backslashreplace") for p in others[:5])
+    return f" (and {len(others)} more file{'' if len(others) == 1 else 's'} refused: {shown}{', ...' if len(others) > 5 else ''})"
