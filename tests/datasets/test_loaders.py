@@ -308,6 +308,20 @@ def test_a_bad_corpus_in_memory_is_one_line_naming_the_document(documents: objec
     assert str(err.value).startswith(expected) and "\n" not in str(err.value)
 
 
+def test_documents_read_from_a_spreadsheet_skip_its_emptied_rows_and_name_an_empty_text(tmp_path: Path) -> None:
+    # pd.read_csv keeps a row of bare commas as NaN in every column, and an empty text cell as NaN: both were "field
+    # 'text': expected text, got nan (a number) — give the document's text as a string"
+    path = write(tmp_path / "docs.csv", "id,text\ntravel,Book economy.\n,\nleave,25 days.\n,\n")
+    corpus = load_corpus(pd.read_csv(path))
+    assert [d.id for d in corpus.documents] == ["travel", "leave"]
+    no_ids = load_corpus(pd.read_csv(path).drop(columns="id"))  # default ids stay the documents' positions
+    assert [d.id for d in no_ids.documents] == ["doc-1", "doc-3"]
+    with pytest.raises(DataError, match=r"^documents: document 2: duplicate id 'travel' \(first at document 0\)"):
+        load_corpus(pd.read_csv(write(tmp_path / "d.csv", "id,text\ntravel,A\n,\ntravel,B\n")))
+    with pytest.raises(DataError, match=r"^documents: document 1: empty document \('2'\) — add its text, or leave it out$"):
+        load_corpus(pd.read_csv(write(tmp_path / "e.csv", "id,text\n1,Book economy.\n2,\n")))
+
+
 def test_a_list_column_written_by_pandas_to_csv_and_read_back_is_a_list(tmp_path: Path) -> None:
     # pandas writes a list cell as ['a', 'b']: a DataFrame saved with to_csv and read back with read_csv was refused
     frame = pd.DataFrame({"question": ["Which class?", "Who approves?"], "source_ids": [["travel", "o'hare"], []], "tags": [["x"], ["y", "z"]]})

@@ -310,10 +310,15 @@ def _python_list(value: str) -> list[str]:
     return items
 
 
+def _missing(value: Any) -> bool:
+    """Whether a cell holds no value: None, or NaN (pandas' empty cell)."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, source: str, caps: _Caps) -> Dataset:
     cases = []
     for record, where in records:
-        row = {k: v for k, v in record.items() if v is not None and not (isinstance(v, float) and v != v)}
+        row = {k: v for k, v in record.items() if not _missing(v)}
         if not row:  # a row of empty cells: a spreadsheet's emptied row, which pd.read_csv reads as NaN in every column
             continue
         n = len(cases) + 1
@@ -656,7 +661,8 @@ def _document(item: Any, n: int, label: str) -> Document:
         if "text" not in item:
             raise DataError(f"{where}: field 'text' is missing — give each document its text, e.g. {{\"id\": \"travel\", \"text\": \"...\"}}")
         doc_id, text, metadata = item.get("id"), item["text"], item.get("metadata") or {}
-        doc_id = _default_document_id(n) if doc_id is None or (isinstance(doc_id, float) and doc_id != doc_id) else _id_text(doc_id)
+        doc_id = _default_document_id(n) if _missing(doc_id) else _id_text(doc_id)
+        text = "" if _missing(text) else text  # an empty cell of a DataFrame's text column (NaN): an empty document
     else:
         raise DataError(f"{where}: a {type(item).__name__} is not a document — give text, a dict with 'text' (and 'id'), or a LangChain Document")
     if not isinstance(doc_id, str) or not doc_id.strip():
@@ -686,22 +692,25 @@ def _corpus_from_documents(source: Any, name: str) -> Corpus:
                         "[{'id': k, 'text': v} for k, v in docs.items()] for a dict of id -> text")
     if isinstance(source, pd.DataFrame):
         _check_columns(source, name)
-        items: list[Any] = source.to_dict(orient="records")
+        # a row of empty cells (a spreadsheet's emptied row, NaN in every column) is no document; the others keep their
+        # positions, which errors and default ids name
+        items: list[tuple[int, Any]] = [(n, row) for n, row in enumerate(source.to_dict(orient="records"), start=1)
+                                        if not all(_missing(v) for v in row.values())]
     elif isinstance(source, Iterable) and not isinstance(source, (str, bytes, Mapping)):
-        items = list(source)
+        items = list(enumerate(source, start=1))
     else:
         raise DataError(f"cannot load a corpus from {type(source).__name__} — give a folder, '{PYTHON_REFERENCE}', a list of "
                         "documents (text, dicts with 'text' and 'id', LangChain Documents) or a DataFrame with a 'text' column")
-    docs = [_document(item, n, name) for n, item in enumerate(items, start=1)]
+    docs = [(n - 1, _document(item, n, name)) for n, item in items]
     if not docs:
         raise DataError(f"{name}: the corpus has no documents — give at least one")
     first: dict[str, int] = {}
-    for i, doc in enumerate(docs):
+    for i, doc in docs:
         if doc.id in first:  # labelled source ids (and retrieval metrics) could not tell them apart
             raise DataError(f"{name}: document {i}: duplicate id '{doc.id}' (first at document {first[doc.id]}) — ids must be "
                             "unique: rename one")
         first[doc.id] = i
-    return Corpus(name=name, documents=tuple(docs), source=name)
+    return Corpus(name=name, documents=tuple(doc for _, doc in docs), source=name)
 
 
 def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | None = None) -> Corpus:
