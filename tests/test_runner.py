@@ -15,7 +15,7 @@ import workbench as wb
 from workbench.grid import expand_grid
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.pipeline import MemoryIndexStore
-from workbench.runner import _Bars
+from workbench.runner import _Bars, load_inputs
 from workbench.spec import ExperimentSpec
 from workbench.testing import CountingIndexStore, HashingEmbedder, ScriptedModel
 from workbench.tracking import MemoryTracker
@@ -435,6 +435,24 @@ def test_a_source_id_the_corpus_lacks_is_named_with_its_line(tmp_path: Path, wb_
     spec = make_spec(dataset={"path": str(tmp_path / "d.csv")}, corpus={"path": str(tmp_path / "docs")})
     with pytest.raises(wb.DataError, match=rf"^{re.escape(str(tmp_path / 'd.csv'))}:4: case 'case-2': field 'source_ids': 'leave' is not a document"):
         wb.run(spec, tracker=MemoryTracker(), settings=wb_settings, progress=False)
+
+
+def test_a_dataset_labelled_in_another_scheme_is_told_how_many_source_ids_the_corpus_lacks(tmp_path: Path) -> None:
+    # a labelling tool's file names ('travel.md'): the first was refused, fixed, and the next refused, one run each
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "travel.md").write_text("# Travel\n\nBook flights 14 days ahead.\n", encoding="utf-8")
+    (tmp_path / "docs" / "leave.md").write_text("# Leave\n\n27 days.\n", encoding="utf-8")
+    (tmp_path / "d.csv").write_text("question,source_ids\nWhen?,travel.md\nHow long?,leave.md|travel\nWho?,faq.md\n"
+                                    "Where?,hr.md\nWhy?,x.md\n", encoding="utf-8")
+    spec = make_spec(dataset={"path": str(tmp_path / "d.csv")}, corpus={"path": str(tmp_path / "docs")})
+    with pytest.raises(wb.DataError) as info:
+        load_inputs(spec)
+    assert str(info.value) == (f"{tmp_path / 'd.csv'}:2: case 'case-1': field 'source_ids': 'travel.md' is not a document of corpus 'docs' — "
+                               "did you mean 'travel'? (a file's document id is its path in the corpus folder, without the suffix) "
+                               "(and 4 more source ids the corpus lacks: 'leave.md', 'faq.md', 'hr.md', ...)")
+    (tmp_path / "d.csv").write_text("question,source_ids\nWhen?,travel\nHow long?,leave.md\n", encoding="utf-8")
+    with pytest.raises(wb.DataError, match=r"'leave.md' is not a document of corpus 'docs' — did you mean 'leave'\? \(a file's [^(]*\)$"):
+        load_inputs(spec)
 
 
 def test_chunks_longer_than_the_embedding_model_reads_are_counted_and_named(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]

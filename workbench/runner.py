@@ -132,17 +132,26 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any 
     dataset = load_spec_dataset(spec, limit) if dataset is None else _given_dataset(dataset, limit)
     corpus = load_spec_corpus(spec) if corpus is None else corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
     ids = corpus.ids
-    for i, case in enumerate(dataset.cases):
-        missing = [s for s in case.source_ids if s not in ids]
-        if missing:
-            left_out = _file_left_out(spec, missing[0])
-            fix = (f"its file {left_out} is not read with the corpus glob '{spec.corpus.glob}': widen the glob, or drop the label"
-                   if left_out else _source_id_fix(missing[0], ids))
-            raise DataError(
-                f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{missing[0]}' is not a document of corpus "
-                f"'{corpus.name}' — {fix}"
-            )
+    missing = [(i, case, s) for i, case in enumerate(dataset.cases) for s in case.source_ids if s not in ids]
+    if missing:
+        i, case, first = missing[0]
+        left_out = _file_left_out(spec, first)
+        fix = (f"its file {left_out} is not read with the corpus glob '{spec.corpus.glob}': widen the glob, or drop the label"
+               if left_out else _source_id_fix(first, ids))
+        raise DataError(
+            f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{first}' is not a document of corpus "
+            f"'{corpus.name}' — {fix}{_other_missing_ids([s for _, _, s in missing[1:]])}"
+        )
     return dataset, corpus
+
+
+def _other_missing_ids(others: list[str]) -> str:
+    """The end of the line refusing a dataset's first source id the corpus lacks: the others, a few of them shown
+    (pure), so a dataset labelled in another scheme (file names, another corpus) is seen as such in one run."""
+    if not others:
+        return ""
+    shown = ", ".join(f"'{s}'" for s in list(dict.fromkeys(others))[:3])
+    return f" (and {len(others)} more source id{'' if len(others) == 1 else 's'} the corpus lacks: {shown}{', ...' if len(set(others)) > 3 else ''})"
 
 
 def _file_left_out(spec: ExperimentSpec, doc_id: str) -> str | None:
