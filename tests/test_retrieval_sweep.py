@@ -11,7 +11,7 @@ import workbench as wb
 from workbench.metrics import RETRIEVAL_METRICS
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.pipeline import Chunk, MemoryIndexStore
-from workbench.spec import ChunkerSpec, RetrievalSpec
+from workbench.spec import ChunkerSpec, CorpusRef, RetrievalSpec
 from workbench.testing import CountingIndexStore, HashingEmbedder, ScriptedModel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,6 +196,32 @@ def test_a_labelled_document_with_a_copy_under_another_id_is_said_to_skew_retrie
                                       "remove the copies, or label every copy",)
     both = questions.assign(source_ids=[["leave", "Old/leave (1)"], ["travel"]])  # every copy labelled: the metrics are right
     assert sweep(both).notes == ()
+
+
+def test_html_pages_in_the_corpus_are_said_to_be_indexed_with_their_markup(wb_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # a Confluence export's pages were chunked with their <nav>, <script> and <style> and embedded as text, silently
+    (tmp_path / "wiki" / "Team Space").mkdir(parents=True)
+    (tmp_path / "wiki" / "Team Space" / "Expenses.html").write_text(
+        "<div><nav>Home | Spaces</nav><h1>Expenses</h1><p>Submit receipts within 30 days.</p><script>track()</script></div>", encoding="utf-8")
+    (tmp_path / "wiki" / "leave.htm").write_text("<!-- saved -->\n<!DOCTYPE html>\n<html><body><p>27 days of leave.</p></body></html>",
+                                                 encoding="utf-8")
+    (tmp_path / "wiki" / "widgets.md").write_text("# Widgets\n\n```html\n<html><script>x()</script></html>\n```\n", encoding="utf-8")
+    spec = make_spec(corpus=CorpusRef(path=str(tmp_path / "wiki"), glob="**/*"))
+    questions = [{"question": "When are receipts due?", "source_ids": ["Team Space/Expenses"]}]
+
+    def notes(corpus: object) -> tuple[str, ...]:
+        import pandas as pd
+
+        return wb.run(spec, dataset=pd.DataFrame(questions), corpus=corpus, generate=False, settings=wb_settings,
+                      index_store=MemoryIndexStore(), tracker=wb.tracking.MemoryTracker(), progress=False,
+                      models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}).notes
+
+    assert notes(None) == ("corpus 'wiki': 2 of 3 documents are HTML pages ('Team Space/Expenses', 'leave'): their tags, scripts and "
+                           "styles are chunked and embedded as text — export the pages as markdown or text (or convert them) for "
+                           "retrieval to read what they say",)
+    in_memory = [{"id": "Team Space/Expenses", "text": "<HTML lang='en'><p>Receipts within 30 days.</p></HTML>"}, {"id": "w", "text": "Widgets."}]
+    assert notes(in_memory)[0].startswith("corpus 'documents': 1 of 2 documents are HTML pages ('Team Space/Expenses'):")
+    assert notes([{"id": "Team Space/Expenses", "text": "Receipts: <b>30 days</b>."}]) == ()
 
 
 def test_progress_events_count_indexes_and_scoring(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]

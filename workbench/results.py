@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from workbench.datasets import Corpus, Dataset, EvalCase
+from workbench.datasets import Corpus, Dataset, Document, EvalCase
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score, direction
@@ -357,11 +358,24 @@ class SweepResult:
                 "with one copy scores no hit, or a lower rank, when retrieval finds another — remove the copies, or label every copy",)
 
     @property
+    def markup_notes(self) -> tuple[str, ...]:
+        """One line when documents of the corpus are HTML pages (a wiki's or Confluence's export): a document is read as
+        it is written, so their tags, navigation, scripts and styles are chunked, embedded and retrieved as text (shown
+        by ``workbench run`` and the RunPanel)."""
+        pages = [doc.id for doc in self.corpus.documents if _is_html(doc)]
+        if not pages:
+            return ()
+        shown = ", ".join(f"'{i}'" for i in pages[:3]) + (", ..." if len(pages) > 3 else "")
+        return (f"corpus '{self.corpus.name}': {len(pages)} of {len(self.corpus)} documents are HTML pages ({shown}): their tags, scripts "
+                "and styles are chunked and embedded as text — export the pages as markdown or text (or convert them) for retrieval "
+                "to read what they say",)
+
+    @property
     def notes(self) -> tuple[str, ...]:
-        """What the sweep's numbers do not say by themselves: ``label_notes``, ``copy_notes``, ``truncation_notes``,
-        ``price_notes``, ``cap_notes``, ``scorer_notes`` and ``routing_notes``."""
-        return (*self.label_notes, *self.copy_notes, *self.truncation_notes, *self.price_notes, *self.cap_notes, *self.scorer_notes,
-                *self.routing_notes)
+        """What the sweep's numbers do not say by themselves: ``label_notes``, ``copy_notes``, ``markup_notes``,
+        ``truncation_notes``, ``price_notes``, ``cap_notes``, ``scorer_notes`` and ``routing_notes``."""
+        return (*self.label_notes, *self.copy_notes, *self.markup_notes, *self.truncation_notes, *self.price_notes, *self.cap_notes,
+                *self.scorer_notes, *self.routing_notes)
 
     def variant(self, key: str) -> VariantResult:
         """A variant by id, name or MLflow run id."""
@@ -375,6 +389,14 @@ class SweepResult:
         """One row per variant: axes, status, metrics; sorted by ``sort_by`` (default token_f1, else mrr), best first
         unless ``ascending`` says otherwise (lowest first for latency, cost, tokens, false refusals)."""
         return leaderboard_frame(self.variants, sort_by, ascending)
+
+
+_HTML_PAGE = re.compile(r"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL)
+
+
+def _is_html(doc: Document) -> bool:
+    """Whether a document is an HTML page (pure): a file named .html or .htm, or a text that opens as a page does."""
+    return doc.metadata.get("path", "").lower().endswith((".html", ".htm")) or bool(_HTML_PAGE.match(doc.text[:4096]))
 
 
 def _document_copies(corpus: Corpus) -> list[tuple[str, ...]]:
