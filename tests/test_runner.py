@@ -411,6 +411,13 @@ def test_a_limit_that_is_not_a_positive_whole_number_is_one_error_before_any_run
         # a file the corpus glob leaves out: it was "did you mean 'travel'?", another document, whose label would score
         # retrieval against the wrong text
         ("travel-2025", "its file travel-2025.txt is not read with the corpus glob '**/*.md': widen the glob, or drop the label"),
+        # "widen the glob" of a file no glob can make a document, or one left out for being hidden, which it already matched
+        ("diagram", "its file diagram.png is binary (an image, a PDF), which no corpus reads: drop the label"),
+        ("old", "its file old.txt is not UTF-8 text: save it as UTF-8 and widen the corpus glob '**/*.md' to read it, or drop the label"),
+        (".drafts/faq", "its file .drafts/faq.md is left out as hidden (under '.drafts'), which the corpus reads only when its glob names "
+                        "it: move it out of '.drafts', or drop the label"),
+        (".faq", "its file .faq.md is left out as hidden (its name starts with '.'), which the corpus reads only when its glob names it: "
+                 "rename it, or drop the label"),
     ],
 )
 def test_a_source_id_the_corpus_lacks_names_the_document_it_likely_means(tmp_path: Path, wb_settings, written: str, fix: str) -> None:  # type: ignore[no-untyped-def]
@@ -418,6 +425,11 @@ def test_a_source_id_the_corpus_lacks_names_the_document_it_likely_means(tmp_pat
     (tmp_path / "docs" / "travel.md").write_text("# Travel\n\nBook flights 14 days ahead.\n", encoding="utf-8")
     (tmp_path / "docs" / "policies" / "leave.md").write_text("# Leave\n\n27 days.\n", encoding="utf-8")
     (tmp_path / "docs" / "travel-2025.txt").write_text("Book trains.\n", encoding="utf-8")
+    (tmp_path / "docs" / "diagram.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
+    (tmp_path / "docs" / "old.txt").write_bytes("Caf\u00e9 rules".encode("cp1252"))
+    (tmp_path / "docs" / ".drafts").mkdir()
+    (tmp_path / "docs" / ".drafts" / "faq.md").write_text("# FAQ\n", encoding="utf-8")
+    (tmp_path / "docs" / ".faq.md").write_text("# FAQ\n", encoding="utf-8")
     (tmp_path / "d.jsonl").write_text(json.dumps({"id": "q1", "question": "When?", "source_ids": [written]}) + "\n", encoding="utf-8")
     spec = make_spec(dataset={"path": str(tmp_path / "d.jsonl")}, corpus={"path": str(tmp_path / "docs")})
     tracker = MemoryTracker()

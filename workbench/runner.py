@@ -26,7 +26,7 @@ from typing import Any, Literal
 from workbench.cache import CacheStore, DiskCacheStore
 from workbench.comparison import early_stops, sweep_comparison
 from workbench.config import Settings, settings as default_settings
-from workbench.datasets import Corpus, Dataset, check_limit, document_id, load_corpus, load_dataset
+from workbench.datasets import Corpus, Dataset, check_limit, document_id, left_out_fix, load_corpus, load_dataset
 from workbench.errors import DataError, SpecError, Terminated, WorkbenchError
 from workbench.execution import ModelResolver, RacingExecutor, VariantJob, executor_for, failed_result, question_workers
 from workbench.grid import Variant, embedded_index_key, expand_grid
@@ -136,8 +136,7 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any 
     if missing:
         i, case, first = missing[0]
         left_out = _file_left_out(spec, first)
-        fix = (f"its file {left_out} is not read with the corpus glob '{spec.corpus.glob}': widen the glob, or drop the label"
-               if left_out else _source_id_fix(first, ids))
+        fix = left_out_fix(spec.resolve(spec.corpus.path), spec.corpus.glob, left_out) if left_out and spec.corpus and spec.corpus.path else _source_id_fix(first, ids)
         raise DataError(
             f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{first}' is not a document of corpus "
             f"'{corpus.name}' — {fix}{_other_missing_ids([s for _, _, s in missing[1:]])}"

@@ -584,6 +584,22 @@ def corpus_files(folder: Path, glob: str, *, hidden: bool = False) -> list[Path]
     return sorted(found, key=lambda p: [document_id(part) for part in p.parts])
 
 
+def left_out_fix(folder: Path, glob: str, relative: str) -> str:
+    """What to do about a labelled source whose file (``relative`` to the corpus folder) the corpus does not read: widen
+    the glob, name the hidden folder in it, or, for a file that is no UTF-8 text (an image, a PDF), drop the label."""
+    try:
+        read_text(folder / relative, "")
+    except DataError as exc:
+        if "binary data" in str(exc):
+            return f"its file {relative} is binary (an image, a PDF), which no corpus reads: drop the label"
+        return f"its file {relative} is not UTF-8 text: save it as UTF-8 and widen the corpus glob '{glob}' to read it, or drop the label"
+    hidden = next((part for part in Path(relative).parts if _set_aside(part)), None)
+    if hidden is not None and any(p.relative_to(folder).as_posix() == relative for p in corpus_files(folder, glob, hidden=True)):
+        where, fix = ("its name starts with '.'", "rename it") if hidden == Path(relative).name else (f"under '{hidden}'", f"move it out of '{hidden}'")
+        return f"its file {relative} is left out as hidden ({where}), which the corpus reads only when its glob names it: {fix}, or drop the label"
+    return f"its file {relative} is not read with the corpus glob '{glob}': widen the glob, or drop the label"
+
+
 def _no_match_fix(folder: Path, glob: str) -> str:
     """What to do when a corpus glob picks no file: the pattern that would, or the general advice."""
     if "{" in glob and "}" in glob:
