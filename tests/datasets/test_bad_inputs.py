@@ -353,6 +353,22 @@ def test_dataframe_wrong_type_and_cap_name_the_row() -> None:
         load_dataset(frame.set_index(pd.Index(["q0", "q1", "q2"])), name="frame")
 
 
+def test_a_question_over_the_cap_in_a_dataframe_is_told_the_cap_it_can_raise(tmp_path: Path) -> None:
+    import pandas as pd
+
+    # "raise the cap in the experiment: 'dataset: {max_question_chars: 4500}'": wb.run(exp, dataset=df) reads no cap
+    # from the experiment (whose dataset the frame replaces), so the question could not be evaluated at all
+    frame = pd.DataFrame({"question": ["Why? " * 900], "source_ids": [["travel-and-expenses"]]})
+    spec = ExperimentSpec.from_dict({"name": "caps", "corpus": {"path": str(HANDBOOK), "glob": "*.md"},
+                                     "chunkers": [{"strategy": "markdown", "size": 600, "overlap": 0}]})
+    with pytest.raises(DataError) as info:
+        load_inputs(spec, dataset=frame)
+    assert str(info.value) == ("dataframe: row 0: field 'question' is 4,500 characters long, over the cap of 4,000 — shorten it, or "
+                               "raise the cap with wb.load_dataset(df, max_question_chars=4500) and pass that dataset to wb.run")
+    dataset, _ = load_inputs(spec, dataset=load_dataset(frame, max_question_chars=4500))
+    assert len(dataset.cases[0].question) == 4500
+
+
 def test_a_dataframe_whose_index_repeats_names_the_rows_position_too() -> None:
     # pd.concat of two frames has two rows 1: "row 1" sent the user to df.loc[1], two rows, the good one first
     import pandas as pd

@@ -42,6 +42,7 @@ class _Caps:
 
     question: int = MAX_QUESTION_CHARS
     reference: int = MAX_REFERENCE_CHARS
+    in_memory: bool = False  # a DataFrame's caps are load_dataset's keywords: no experiment field reaches them
 
 
 # -- reading bytes as text -----------------------------------------------------------------------------------------
@@ -188,10 +189,10 @@ def _case(row: Mapping[str, Any], where: str, caps: _Caps) -> EvalCase:
     for name, cap in (("question", caps.question), ("reference", caps.reference)):
         size = len(getattr(case, name))
         if size > cap:
-            raise DataError(
-                f"{where}: field '{name}' is {size:,} characters long, over the cap of {cap:,} — shorten it, or raise "
-                f"the cap in the experiment: 'dataset: {{max_{name}_chars: {size}}}'"
-            )
+            raise_cap = (f"with wb.load_dataset(df, max_{name}_chars={size}) and pass that dataset to wb.run" if caps.in_memory
+                         else f"in the experiment: 'dataset: {{max_{name}_chars: {size}}}'")
+            raise DataError(f"{where}: field '{name}' is {size:,} characters long, over the cap of {cap:,} — shorten it, or raise the cap "
+                            f"{raise_cap}")
     return case
 
 
@@ -476,6 +477,7 @@ def load_dataset(
         if not isinstance(source, pd.DataFrame):
             raise DataError(f"cannot load a dataset from {type(source).__name__} — give a .jsonl/.csv path or a DataFrame")
         label = name or "dataframe"
+        caps = _Caps(max_question_chars, max_reference_chars, in_memory=True)
         _check_columns(source, label)
         # the row's index label, which df.loc finds: a filtered frame's second row may be row 5; with its position too
         # when the label repeats (pd.concat of two frames has two rows 0), where df.loc finds several rows
