@@ -217,6 +217,17 @@ def test_a_decomposed_unicode_file_name_is_the_document_id_a_dataset_types(tmp_p
     assert typed_decomposed.cases[0].source_ids == cases.cases[0].source_ids
 
 
+def test_a_glob_naming_a_folder_with_accents_picks_it_when_its_name_was_written_decomposed(tmp_path: Path) -> None:
+    import unicodedata
+
+    # an export unzipped from macOS holds 'Ünïcødé' decomposed: the glob typed in the experiment picked nothing ("no files
+    # match 'Ünïcødé/*.md' — use glob: '**/*.md'"), though the documents' ids are the composed names typed
+    write(tmp_path / "corpus" / unicodedata.normalize("NFD", "Équipe RH") / unicodedata.normalize("NFD", "congés.md"), "# Congés\n\n25 jours.\n")
+    write(tmp_path / "corpus" / "travel.md", "# Travel\n\nEconomy.\n")
+    for glob in ("Équipe RH/*.md", "**/congés.md", unicodedata.normalize("NFD", "Équipe RH/*.md")):
+        assert [d.id for d in load_corpus(tmp_path / "corpus", glob=glob).documents] == ["Équipe RH/congés"]
+
+
 def test_null_in_jsonl_is_a_field_left_out_as_in_a_dataframe(tmp_path: Path) -> None:
     frame = pd.DataFrame([
         {"id": "a", "question": "Q1?", "reference": "R1", "category": "answerable"},

@@ -571,7 +571,9 @@ def corpus_files(folder: Path, glob: str, *, hidden: bool = False) -> list[Path]
     left out, and never walked, unless ``hidden``: a corpus at a project's root walked every file of its ``.venv`` and
     ``.git`` (87,000 files, 6 s) to keep none of them.
     """
-    pattern = Path(glob).parts
+    # names compared in NFC, as document ids are: 'Ünïcødé/*.md' typed in an experiment picks the folder macOS or a zip
+    # archive wrote decomposed
+    pattern = tuple(document_id(part) for part in Path(glob).parts)
     depth = None if "**" in pattern else len(pattern) - 1  # how deep a pattern without '**' can reach
     seen: set[str] = set()
     found: list[Path] = []
@@ -581,7 +583,7 @@ def corpus_files(folder: Path, glob: str, *, hidden: bool = False) -> list[Path]
         level = len(here.relative_to(folder).parts)
         dirs[:] = [] if depth is not None and level >= depth else [
             d for d in sorted(dirs) if os.path.realpath(here / d) not in seen and (hidden or not _hidden((here / d).relative_to(folder), glob))]
-        found += [here / n for n in names if _glob_parts_match((here / n).relative_to(folder).parts, pattern)
+        found += [here / n for n in names if _glob_parts_match(tuple(map(document_id, (here / n).relative_to(folder).parts)), pattern)
                   and (hidden or not _hidden((here / n).relative_to(folder), glob))]
     return sorted(found, key=lambda p: [document_id(part) for part in p.parts])
 
