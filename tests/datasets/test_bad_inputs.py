@@ -482,6 +482,8 @@ def test_a_utf16_corpus_document_is_named_as_utf16_not_as_binary_data(tmp_path: 
         ("*.md", "'*.md' looks only at the top of the folder; its files are in subfolders — use glob: '**/*.md'"),
         ("**/*.{md,txt}", "'{a,b}' is not glob syntax here — give one pattern, e.g. '**/*.md', or '**/*' for every file"),
         ("**/*.rst", "its files are mostly .md — use glob: '**/*.md'"),
+        # a glob written with Windows' separator: it was told '**/*.md', which reads every folder, not the one named
+        ("policies\\*.md", "a glob separates folders with '/', as on every system (Windows too) — use glob: 'policies/*.md'"),
     ],
 )
 def test_a_corpus_glob_that_picks_nothing_says_which_would(tmp_path: Path, glob: str, fix: str) -> None:

@@ -608,6 +608,9 @@ def _no_match_fix(folder: Path, glob: str) -> str:
     """What to do when a corpus glob picks no file: the pattern that would, or the general advice."""
     if "{" in glob and "}" in glob:
         return "'{a,b}' is not glob syntax here — give one pattern, e.g. '**/*.md', or '**/*' for every file"
+    slashed = glob.replace("\\", "/")
+    if slashed != glob and pattern_inside_folder(slashed) and any(p.is_file() for p in corpus_files(folder, slashed)):
+        return f"a glob separates folders with '/', as on every system (Windows too) — use glob: '{slashed}'"
     deeper = f"**/{glob}"
     if not glob.startswith("**") and any(p.is_file() for p in corpus_files(folder, deeper)):
         return f"'{glob}' looks only at the top of the folder; its files are in subfolders — use glob: '{deeper}'"
