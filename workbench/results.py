@@ -366,7 +366,7 @@ class SweepResult:
         if not pages:
             return ()
         shown = ", ".join(f"'{i}'" for i in pages[:3]) + (", ..." if len(pages) > 3 else "")
-        return (f"corpus '{self.corpus.name}': {len(pages)} of {len(self.corpus)} documents are HTML pages ({shown}): their tags, scripts "
+        return (f"corpus '{self.corpus.name}': HTML pages, {len(pages)} of {len(self.corpus)} documents ({shown}): their tags, scripts "
                 "and styles are chunked and embedded as text — export the pages as markdown or text (or convert them) for retrieval "
                 "to read what they say",)
 
