@@ -8,6 +8,7 @@ questions or references over the length caps.
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import difflib
 import io
@@ -590,12 +591,15 @@ def corpus_files(folder: Path, glob: str, *, hidden: bool = False) -> list[Path]
 
 def left_out_fix(folder: Path, glob: str, relative: str) -> str:
     """What to do about a labelled source whose file (``relative`` to the corpus folder) the corpus does not read: widen
-    the glob, name the hidden folder in it, or, for a file that is no UTF-8 text (an image, a PDF), drop the label."""
+    the glob, save it as UTF-8, move it out of the hidden folder holding it, or, for a binary file (an image, a PDF), drop
+    the label."""
     try:
         read_text(folder / relative, "")
-    except DataError as exc:
-        if "binary data" in str(exc):
-            return f"its file {relative} is binary (an image, a PDF), which no corpus reads: drop the label"
+    except DataError:  # not UTF-8 text, or not readable at all
+        with contextlib.suppress(OSError):
+            data = (folder / relative).read_bytes()
+            if b"\0" in data and not _is_utf16(data):
+                return f"its file {relative} is binary (an image, a PDF), which no corpus reads: drop the label"
         return f"its file {relative} is not UTF-8 text: save it as UTF-8 and widen the corpus glob '{glob}' to read it, or drop the label"
     hidden = next((part for part in Path(relative).parts if _set_aside(part)), None)
     if hidden is not None and any(p.relative_to(folder).as_posix() == relative for p in corpus_files(folder, glob, hidden=True)):
