@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
+from tests.conftest import ROOT
 from tests.promotion.conftest import GATES, Swept, fake_models, scripted_answer, sweep, write_project
 from workbench.config import settings
 from workbench.models import GEMMA_ID
@@ -411,3 +415,39 @@ def test_a_run_whose_documents_were_logged_redacted_is_refused_in_one_line(swept
     with pytest.raises(PromotionError) as err:
         wb.promote(run_id, name="assist-redacted", alias="staging", gates=[{"kind": "min_questions", "n": 1}], settings=swept.settings)  # type: ignore[arg-type]
     assert str(err.value).startswith(f"run {run_id}: the documents it logged (corpus.jsonl) are not the corpus it was evaluated on")
+
+
+PROMOTE = """
+import sys, time
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+import workbench as wb
+from workbench.config import settings
+
+root, uri, run, name, go = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], Path(sys.argv[5])
+MlflowClient(uri, registry_uri=uri).search_registered_models(max_results=1)  # the store and registry open before the start
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.002)
+print(wb.promote(run, name=name, alias="staging", settings=settings(root=root, tracking_uri=uri)).version)
+"""
+
+
+def test_two_teammates_promoting_the_same_run_at_once_register_it_once(swept: Swept, tmp_path: Path) -> None:
+    """Three processes promoting one run to a new name at the same moment (two terminals, CI jobs): each found no
+    registered model and no version of the configuration, so one died creating the model ('already exists') and the
+    others registered the same configuration as two versions. Changes of the registry are made one at a time."""
+    go, uri = tmp_path / "go", swept.settings.tracking_uri
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", PROMOTE, str(swept.root), uri, swept.run_id("good"), "at-once", str(go)],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    assert [p.stdout.readline().strip() for p in procs] == ["ready"] * 3  # everything imported: start them together
+    go.touch()
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err[-2000:] for _, err in outputs]
+    assert [out.split()[-1] for out, _ in outputs] == ["1", "1", "1"]
+    c = client(swept)
+    assert [str(v.version) for v in c.search_model_versions("name = 'at-once'")] == ["1"]
+    assert [e.version for e in alias_history(c, "at-once", "staging")] == ["1", "1", "1"]

@@ -60,7 +60,16 @@ from workbench.promotion._registry import (
 from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
 from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec
-from workbench.tracking import CORPUS_ARTIFACT, CORPUS_RUN_TAG, MODELS_TAG, artifact_bytes, early_stop_from_tags, require_active, shown_uri
+from workbench.tracking import (
+    CORPUS_ARTIFACT,
+    CORPUS_RUN_TAG,
+    MODELS_TAG,
+    artifact_bytes,
+    early_stop_from_tags,
+    registry_changes_serialised,
+    require_active,
+    shown_uri,
+)
 
 _NAME = TypeAdapter(Name)  # the experiment's own rule for names
 _GATES = TypeAdapter(tuple[GateSpec, ...])
@@ -392,7 +401,7 @@ def promote(
     _check_target(name, alias)
     reason = _check_reason(override_reason, "override reason")
     cfg = settings or default_settings()
-    with quiet_downloads():
+    with quiet_downloads(), registry_changes_serialised(cfg.tracking_uri):  # the holder read and the alias moved as one step
         return _promote(_run_id(run), name, alias, gates, reason, require_staging, cfg)
 
 
@@ -519,6 +528,11 @@ def rollback(name: str, *, alias: Environment = "production", reason: str | None
     _check_target(name, alias)
     reason = _check_reason(reason, "rollback reason")
     cfg = settings or default_settings()
+    with registry_changes_serialised(cfg.tracking_uri):  # another promotion or rollback cannot move the alias meanwhile
+        return _rollback(name, alias, reason, cfg)
+
+
+def _rollback(name: str, alias: Environment, reason: str | None, cfg: Settings) -> Rollback:
     client = client_for(cfg.tracking_uri)
     current = alias_holder(client, name, alias)
     if current is None:

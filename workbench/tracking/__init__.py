@@ -34,6 +34,7 @@ from workbench.tracking._read import (
     sweep_variants,
 )
 from workbench.tracking._store_check import STORE_HINT, check_store, sqlite_path
+from workbench.tracking._store_lock import registry_changes_serialised
 from workbench.tracking._review import QuestionReview, QuestionReviews, RetrievedChunk, VariantAnswer, load_question_reviews
 from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags
 
@@ -84,6 +85,7 @@ __all__ = [
     "load_variant_table",
     "log_human_feedback",
     "redacting",
+    "registry_changes_serialised",
     "require_active",
     "resolve_runs",
     "run_kind",

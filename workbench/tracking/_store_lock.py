@@ -1,20 +1,49 @@
-"""Serialise the creation of a sqlite tracking store between processes.
+"""Serialise what two processes must not do at once on a sqlite tracking store.
 
 The first process that opens a brand-new ``sqlite:///`` store creates MLflow's tables and runs its schema migrations
 (alembic). Two sweeps started together on the same new file (two notebooks) both find an empty database, both
 migrate, and one dies with an alembic ``CommandError``. So a process opens the store the first time under an
 inter-process lock (``<db>.lock``): the second one waits, then finds the tables made and only checks the schema.
+
+A change of the model registry (a promotion, a rollback) reads the alias holder and the registered versions, then
+registers and moves the alias. Two at once (two terminals, two CI jobs) each read the registry as it was before the
+other: both created the registered model (one died on "already exists") or registered one configuration as two
+versions. So such changes are made one at a time, under ``<db>.registry.lock``.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
 
-__all__ = ["open_store_serialised"]
+__all__ = ["open_store_serialised", "registry_changes_serialised"]
 
 _WAIT_S = 600.0  # migrating a store takes seconds; an old store being upgraded by another process may take minutes
+
+
+@contextlib.contextmanager
+def _held(tracking_uri: str, suffix: str, what: str) -> Iterator[None]:
+    """Hold the file lock ``<db><suffix>`` of a ``sqlite:///`` store for a block; other URIs take no lock."""
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    from filelock import FileLock, Timeout
+
+    db = Path(tracking_uri.removeprefix("sqlite:///"))
+    lock = FileLock(str(db) + suffix, timeout=_WAIT_S)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise WorkbenchError(
+            f"waited {_WAIT_S:.0f} s for another process to {what} {db} (lock {lock.lock_file}) — is a process stuck on it?"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def open_store_serialised(tracking_uri: str) -> None:
@@ -27,16 +56,17 @@ def open_store_serialised(tracking_uri: str) -> None:
     """
     if not tracking_uri.startswith("sqlite:///"):
         return
-    from filelock import FileLock, Timeout
     from mlflow import MlflowClient
 
-    db = Path(tracking_uri.removeprefix("sqlite:///"))
-    lock = FileLock(str(db) + ".lock", timeout=_WAIT_S)
-    try:
-        with lock:
-            MlflowClient(tracking_uri).search_experiments(max_results=1)  # creates the store: tables and migrations
-    except Timeout:
-        raise WorkbenchError(
-            f"waited {_WAIT_S:.0f} s for another process to create the MLflow store {db} (lock {lock.lock_file}) — "
-            "is a process stuck on it?"
-        ) from None
+    with _held(tracking_uri, ".lock", "create the MLflow store"):
+        MlflowClient(tracking_uri).search_experiments(max_results=1)  # creates the store: tables and migrations
+
+
+def registry_changes_serialised(tracking_uri: str) -> contextlib.AbstractContextManager[None]:
+    """A block in which this process alone changes the model registry of a ``sqlite:///`` store (other processes'
+    promotions and rollbacks wait for it); other stores take no lock.
+
+    Raises:
+        WorkbenchError: another process held the lock for longer than ten minutes.
+    """
+    return _held(tracking_uri, ".registry.lock", "finish changing the model registry of")
