@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import sys
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -145,6 +146,47 @@ def test_cache_info_counts_kept_sandboxes_and_clear_sandboxes_removes_them(cache
     assert "removed 1 sandbox folders from" in capsys.readouterr().out
     assert main(["cache", "info"]) == 0 and f"sandboxes {sandboxes}" not in capsys.readouterr().out
     assert main(["cache", "clear", "--sandboxes", "--indexes"]) == 2  # one kind at a time, never the first silently
+
+
+def test_sandbox_commands_leave_a_running_sweeps_folders_alone(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a teammate's `workbench cache clear --sandboxes` removed the folder of a variant still running (a variant between
+    # making it and writing its prompt there failed), and `cache info` counted it as kept of a variant that did not finish
+    from workbench.cache import MemoryCacheStore
+    from workbench.pipeline import MemoryIndexStore
+    from workbench.spec import ExperimentSpec
+    from workbench.tracking import MemoryTracker
+
+    answering, cleared = threading.Event(), threading.Event()
+
+    def answer(prompt: object) -> str:
+        answering.set()
+        assert cleared.wait(60)
+        return "an answer"
+
+    spec = ExperimentSpec.from_dict({
+        "name": "live", "dataset": {"path": str(ROOT / "datasets" / "python_docs.jsonl"), "limit": 1}, "corpus": {"builtin": "python-reference"},
+        "prompts": [{"name": "a", "template": "{context} {question}"}], "models": [{"id": GEMMA_ID}], "chunkers": [{"strategy": "recursive"}], "scorers": ["token_f1"],
+        "execution": {"isolation": "none"},
+    })
+    models = {GEMMA_ID: ScriptedModel(answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    found: list[wb.SweepResult] = []
+    sweep = threading.Thread(target=lambda: found.append(wb.run(spec, models=models, tracker=MemoryTracker(), index_store=MemoryIndexStore(),
+                                                                cache=MemoryCacheStore(), progress=False)))
+    sweep.start()
+    try:
+        assert answering.wait(60)
+        sandboxes = cache_dir.parent / "sandboxes"
+        (live,) = [p for p in sandboxes.glob("*/*")]
+        assert main(["cache", "info"]) == 0 and "sandboxes" not in capsys.readouterr().out
+        assert main(["cache", "clear", "--sandboxes"]) == 0
+        assert "removed 0 sandbox folders" in capsys.readouterr().out and (live / "prompt.txt").is_file()
+    finally:
+        cleared.set()
+        sweep.join(60)
+    assert [v.status for v in found[0].variants] == ["FINISHED"] and list(sandboxes.iterdir()) == []
+    (sandboxes / "killed" / "v1").mkdir(parents=True)  # a sweep killed with its folder marked: nothing holds the mark
+    (sandboxes / "killed.running").touch()
+    assert main(["cache", "clear", "--sandboxes"]) == 0 and list(sandboxes.iterdir()) == []
 
 
 def assert_unreadable_in_one_line(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

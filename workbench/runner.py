@@ -44,6 +44,7 @@ from workbench.pipeline import (
     retrieve_question,
 )
 from workbench.results import SweepResult, VariantResult
+from workbench.sandbox import SweepSandboxes
 from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers, code_digest
 from workbench.spec import ExperimentSpec, JudgeSpec, load_experiment
 from workbench.tracking import MlflowTracker, Tracker, TrackingUnavailable
@@ -350,6 +351,7 @@ def run(
     with _one_sweep_at_a_time(spec.name, progress=progress, on_event=on_event, stop=stop), _terminate_interrupts():
         track.close_abandoned(spec)
         sweep = track.start_sweep(spec, dataset, corpus, variants)
+        sandboxes = SweepSandboxes(cfg.sandbox_dir, sweep.sweep_id)  # in use while the sweep runs: another terminal leaves it alone
         bars = _Bars(progress, len(variants))
         results: list[VariantResult] = []
         executor = executor_for(spec.execution, resolver=resolver)
@@ -370,6 +372,7 @@ def run(
 
         status, error, raised = "FINISHED", None, None
         try:
+            sandboxes.hold()
             emit(ProgressEvent("sweep_started", 0, len(variants)))
             reusable = {} if fresh else track.reusable(sweep, keys)
             # the workers' libraries load in their own process while this one builds (or opens) the indexes
@@ -434,7 +437,7 @@ def run(
                         continue
                     jobs.append(VariantJob(
                         variant=v, spec=spec, retrieved=retrieved, stats=stats,
-                        workdir=str((cfg.sandbox_dir / sweep.sweep_id / v.id).absolute()), cache=store, read_cache=not fresh,
+                        workdir=str((sandboxes.folder / v.id).absolute()), cache=store, read_cache=not fresh,
                         overrides=dict(models or {}), judge=judge, scorer_names=tuple(scorers_of(v)), custom_scorers=custom,
                         question_workers=question_workers([m.id for m in v.answering_models], spec.execution),
                     ))
@@ -486,8 +489,7 @@ def run(
                     raise
             finally:
                 bars.close()
-                with contextlib.suppress(OSError):  # the sweep's sandbox folder, unless a variant's was kept in it
-                    (cfg.sandbox_dir / sweep.sweep_id).rmdir()
+                sandboxes.release()
         emit(ProgressEvent("sweep_done", len(results), len(variants)))
         return SweepResult(
             spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import time
 import traceback
@@ -78,15 +80,66 @@ class Sandbox:
             )
 
 
+_IN_USE = ".running"  # beside a running sweep's folder, ``<sweep>.running``: a file lock the sweep holds until it ends
+
+
+class SweepSandboxes:
+    """The folder of a running sweep's sandboxes (``root/<sweep_id>``), marked in use from ``hold`` to ``release``.
+
+    The mark is a file lock (filelock) the sweep's process holds, released by the kernel when that process dies, so
+    ``workbench cache info`` / ``cache clear --sandboxes`` in another terminal neither count a live variant's folder as
+    kept nor remove it under the variant (which then failed writing its prompt), while a killed sweep's folders go.
+    """
+
+    def __init__(self, root: Path, sweep_id: str) -> None:
+        from filelock import FileLock
+
+        self.folder = root / sweep_id
+        self._lock = FileLock(str(self.folder) + _IN_USE, timeout=0)
+
+    def hold(self) -> None:
+        with contextlib.suppress(OSError):  # a home this user cannot write to: its workers say so, for their variants
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            self._lock.acquire()
+
+    def release(self) -> None:
+        """Remove the folder unless a variant's was kept in it, then the mark."""
+        with contextlib.suppress(OSError):
+            self.folder.rmdir()
+        if self._lock.is_locked:
+            self._lock.release()
+            with contextlib.suppress(OSError):
+                os.unlink(self._lock.lock_file)
+
+
+def _running(sweep: Path) -> bool:
+    """Whether the sweep of this folder is running (its process holds the mark); a mark left by a killed sweep goes."""
+    from filelock import FileLock, Timeout
+
+    mark = Path(str(sweep) + _IN_USE)
+    if not mark.exists():
+        return False
+    lock = FileLock(str(mark), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return True
+    lock.release()
+    with contextlib.suppress(OSError):
+        mark.unlink()
+    return False
+
+
 def kept_sandboxes(root: Path) -> list[Path]:
     """The variants' folders kept under ``root`` (``<sweep>/<variant>``: variants that did not finish, and every
-    variant of sweeps run before finished ones were removed)."""
-    return sorted(p for sweep in root.iterdir() if sweep.is_dir() for p in sweep.iterdir()) if root.is_dir() else []
+    variant of sweeps run before finished ones were removed); those of sweeps still running are not kept, but in use."""
+    sweeps = [sweep for sweep in root.iterdir() if sweep.is_dir() and not _running(sweep)] if root.is_dir() else []
+    return sorted(p for sweep in sweeps for p in sweep.iterdir())
 
 
 def remove_sandboxes(root: Path, older_than_s: float | None = None) -> int:
     """Remove the kept variant folders under ``root`` created more than ``older_than_s`` seconds ago (all when None),
-    and the sweep folders left empty; returns how many variant folders went."""
+    and the sweep folders left empty; returns how many variant folders went. Running sweeps' folders are left alone."""
     now, removed = time.time(), 0
     for workdir in kept_sandboxes(root):
         if older_than_s is None or now - workdir.stat().st_mtime > older_than_s:
@@ -94,7 +147,8 @@ def remove_sandboxes(root: Path, older_than_s: float | None = None) -> int:
             removed += 1
     for sweep in root.iterdir() if root.is_dir() else ():
         if sweep.is_dir() and not any(sweep.iterdir()):
-            sweep.rmdir()
+            with contextlib.suppress(OSError):  # a sweep that started meanwhile
+                sweep.rmdir()
     return removed
 
 
