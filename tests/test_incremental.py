@@ -287,6 +287,44 @@ def test_sweeps_left_running_by_a_dead_process_are_ended_killed(wb_settings: Set
     assert client.get_run(elsewhere).info.status == "RUNNING"  # cannot be decided from here
 
 
+class EndsAfterTheSearch:
+    """A tracking client on which the runs of another sweep end (and its process exits) right after each search for
+    RUNNING runs of a kind: ``ending`` maps ``'sweep'`` / ``'variant'`` to the run ids ended then, in that order."""
+
+    def __init__(self, client: object, ending: dict[str, list[str]]) -> None:
+        self._client, self._ending = client, ending
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+    def search_runs(self, *args: object, **kwargs: object) -> object:
+        found = self._client.search_runs(*args, **kwargs)  # type: ignore[attr-defined]
+        for kind, runs in self._ending.items():
+            if f"'{kind}'" in str(args[1] if len(args) > 1 else kwargs.get("filter_string", "")):
+                for run_id in runs:
+                    self._client.set_terminated(run_id, status="FINISHED")  # type: ignore[attr-defined]
+        return found
+
+
+def test_a_sweep_that_ends_as_abandoned_runs_are_searched_is_not_ended_killed(wb_settings: Settings, models: Models) -> None:
+    # the next sweep ended as KILLED the runs it had read RUNNING: a teammate's sweep that finished (and whose process
+    # exited) a moment after that read was marked KILLED over FINISHED, and so was a variant run logged in full meanwhile
+    client = MlflowClient(wb_settings.tracking_uri)
+    done = sweep(make_spec(), wb_settings, models)
+    here = socket.gethostname()
+
+    def running(kind: str, **tags: str) -> str:
+        return str(client.create_run(done.experiment_id, tags={"workbench.kind": kind, **tags}).info.run_id)
+
+    finishing = running("sweep", **{"workbench.host": here, "workbench.pid": str(2**22 + 12345)})  # exits once finished
+    live = running("sweep", **{"workbench.host": here, "workbench.pid": str(os.getpid())})
+    logged = running("variant", **{"mlflow.parentRunId": live})
+    tracker = MlflowTracker(wb_settings.tracking_uri)
+    tracker.client = EndsAfterTheSearch(tracker.client, {"sweep": [finishing], "variant": [logged, live]})
+    assert tracker.close_abandoned(make_spec()) == []
+    assert [client.get_run(r).info.status for r in (finishing, logged, live)] == ["FINISHED"] * 3
+
+
 def test_question_embeddings_are_cached_across_sweeps(wb_settings: Settings, models: Models) -> None:
     sweep(make_spec(), wb_settings, models)
     store = DiskCacheStore(wb_settings.cache_dir)

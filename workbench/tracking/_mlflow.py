@@ -252,7 +252,8 @@ class MlflowTracker:
             reason = abandoned_reason(run.data.tags)
             if (self.tracking_uri, run.info.run_id) in _UNENDED:  # this process could not end it: the server was down
                 reason = "the tracking server did not answer when the sweep ended"
-            if reason is None:
+            # read again now that its process is known gone: a sweep that ended as it was searched is not abandoned
+            if reason is None or self._status(run.info.run_id) != "RUNNING":
                 continue
             self.client.log_batch(run.info.run_id, tags=_end_reason_tags(reason, "KILLED"))
             self.client.set_terminated(run.info.run_id, status="KILLED")
@@ -283,7 +284,9 @@ class MlflowTracker:
                 continue
             if parent not in sweeps:  # read after the variant: a sweep that is still running is RUNNING now
                 sweeps[parent] = self._status(parent)
-            if sweeps[parent] == "RUNNING":
+            # read again after its sweep: a live sweep ends each variant run before itself, so one still RUNNING now is
+            # abandoned, while one read RUNNING before its sweep ended may have been logged in full since
+            if sweeps[parent] == "RUNNING" or self._status(run.info.run_id) != "RUNNING":
                 continue
             reason = (f"abandoned: its sweep {parent} ended while this run was being logged (killed or crashed) — run the "
                       "experiment again to log the variant in full")
