@@ -451,3 +451,25 @@ def test_two_teammates_promoting_the_same_run_at_once_register_it_once(swept: Sw
     c = client(swept)
     assert [str(v.version) for v in c.search_model_versions("name = 'at-once'")] == ["1"]
     assert [e.version for e in alias_history(c, "at-once", "staging")] == ["1", "1", "1"]
+
+
+class CreatedMeanwhile:
+    """A registry client on which another process creates each registered model just before this one does."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def create_registered_model(self, name: str, **kwargs: Any) -> Any:
+        self._client.create_registered_model(name)
+        return self._client.create_registered_model(name, **kwargs)
+
+
+def test_a_registered_model_another_process_created_meanwhile_is_used(swept: Swept) -> None:
+    """Through a tracking server no file lock serialises promotions: two teammates' first promotions of one name both
+    found no registered model, and the second died on MLflow's 'already exists' instead of using the model made."""
+    from workbench.promotion._registry import ensure_registered_model
+
+    assert ensure_registered_model(CreatedMeanwhile(client(swept)), "made-meanwhile").name == "made-meanwhile"

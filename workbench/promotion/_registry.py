@@ -105,12 +105,18 @@ def ensure_registered_model(client: Any, name: str) -> Any:
     if get_registered_model(client, prompt_name) is not None:
         raise PromotionError(f"'{prompt_name}', the name of {name}'s prompt in the Prompt Registry, is a registered model (prompts "
                              "and models share one namespace in MLflow) — choose another --name")
+    from mlflow.exceptions import MlflowException
+
     model = get_registered_model(client, name)
     if model is None:
-        client.create_registered_model(
-            name, tags={KIND_TAG: "rag-config"},
-            description="RAG configurations promoted by workbench (prompt, model + params, chunker, retrieval, corpus).",
-        )
+        try:
+            client.create_registered_model(
+                name, tags={KIND_TAG: "rag-config"},
+                description="RAG configurations promoted by workbench (prompt, model + params, chunker, retrieval, corpus).",
+            )
+        except MlflowException as exc:  # a teammate's first promotion of the name created it meanwhile (a tracking server)
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
         return client.get_registered_model(name)
     return model
 
