@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
@@ -580,6 +581,18 @@ def test_a_sweep_result_shows_a_summary_not_its_corpus_and_records(wb_settings, 
                             f"parent_run_id='{result.parent_run_id}', tracking_uri={result.tracking_uri!r})")
     first = result.variants[0]
     assert repr(first) == f"VariantResult(variant='{first.variant.name}', status='FINISHED', questions=2, run_id='{first.run_id}')"
+
+
+def test_a_sweep_results_summary_never_shows_the_tracking_servers_password(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # a team server's URI with credentials in it (http://user:pass@host) was shown whole by a cell ending in wb.run(...)
+    # and saved with the notebook
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": "none"})
+    result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings,
+                    progress=False, limit=1)
+    served = dataclasses.replace(result, tracking_uri="http://alice:S3cret-pa55@mlflow.example.internal:5000")
+    assert "S3cret-pa55" not in repr(served)
+    assert "tracking_uri='http://mlflow.example.internal:5000'" in repr(served)
+    assert served.tracking_uri == "http://alice:S3cret-pa55@mlflow.example.internal:5000"  # still what later calls use
 
 
 def test_a_model_handed_over_under_a_misspelt_id_is_refused_not_replaced_by_the_real_one(wb_settings) -> None:  # type: ignore[no-untyped-def]

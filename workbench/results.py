@@ -14,7 +14,7 @@ from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score, direction
 from workbench.models import Generation, embedder_input_tokens
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
-from workbench.redaction import redact
+from workbench.redaction import redact, without_credentials
 from workbench.sandbox import Outcome
 from workbench.spec import ExperimentSpec, ModelSpec
 
@@ -229,7 +229,12 @@ class SweepResult:
         counts = ", ".join(f"{n} {status}" for status, n in Counter(v.status for v in self.variants).items())
         return (f"SweepResult(experiment={self.spec.name!r}, status={self.status!r}, variants={len(self.variants)}"
                 f"{f' ({counts})' if counts else ''}, questions={len(self.dataset)}, parent_run_id={self.parent_run_id!r}, "
-                f"tracking_uri={self.tracking_uri!r})")
+                f"tracking_uri={self._shown_uri!r})")
+
+    @property
+    def _shown_uri(self) -> str | None:
+        """The tracking URI without its password: a notebook saves the cell's output (``http://user:pass@host``)."""
+        return without_credentials(self.tracking_uri) if self.tracking_uri else self.tracking_uri
 
     @property
     def failed(self) -> tuple[VariantResult, ...]:
