@@ -42,8 +42,13 @@ class TrackingUnavailable(WorkbenchError):
         super().__init__(self._line())
 
     def _line(self) -> str:
-        line = (f"tracking server {self.uri} stopped answering while {self.doing} ({self.reason}) — start the server again "
-                "and re-run the same command: variants already logged are reused and cached answers are not recomputed")
+        # a server that answers every try with an error (a 502 from the gateway in front of it) is up: restarting is
+        # not what it needs
+        failing = self.reason.startswith("HTTP ")
+        what, todo = (("answered with errors", "check its log, or the proxy in front of it, then re-run") if failing
+                      else ("stopped answering", "start the server again and re-run"))
+        line = (f"tracking server {self.uri} {what} while {self.doing} ({self.reason}) — {todo} the same command: variants "
+                "already logged are reused and cached answers are not recomputed")
         if self.unended_run is not None:
             line += (f"; the sweep's parent run {self.unended_run} could not be ended and stays RUNNING (the next sweep of "
                      "this experiment from this machine ends it as KILLED)")
@@ -84,6 +89,9 @@ def is_unreachable(exc: BaseException) -> bool:
 
 def _reason(exc: BaseException) -> str:
     text = str(exc)
+    status = re.search(r"too many (\d{3}) error responses", text)  # urllib3's retries spent on 5xx answers (or 429)
+    if status is not None:  # it answers, with errors: a gateway in front of it, or the server itself, is failing
+        return f"HTTP {status.group(1)} to every try"
     for pattern in (r"Connection refused", r"Connection reset", r"Read timed out", r"timed out", r"Name or service not known",
                     r"Remote end closed connection", r"Connection aborted"):
         if re.search(pattern, text, re.IGNORECASE):
