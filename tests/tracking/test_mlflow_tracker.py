@@ -8,6 +8,7 @@ import subprocess
 import mlflow
 import pytest
 from mlflow import MlflowClient
+from mlflow.entities import ViewType
 
 import workbench as wb
 from workbench.models import GEMMA_ID, MINILM_ID
@@ -394,3 +395,43 @@ def test_a_tracker_made_by_hand_keeps_artifacts_beside_its_sqlite_store(tmp_path
     assert not (elsewhere / "mlruns").exists()
     location = MlflowClient(uri).get_experiment(result.experiment_id).artifact_location
     assert location == (tmp_path / "store" / "mlruns" / "artifacts" / "unit").resolve().as_uri()
+
+
+class _CreatesTwice:
+    """A tracking client whose every ``create_run`` reaches the store twice, as when MLflow's HTTP client sends the
+    request again after the server made the run but its answer was lost (a gateway's 503) or came after the timeout."""
+
+    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
+        self._client = client
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._client, name)
+
+    def create_run(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._client.create_run(*args, **kwargs)  # the request whose answer never arrived
+        return self._client.create_run(*args, **kwargs)
+
+
+def test_runs_a_retried_create_made_twice_are_deleted_and_the_experiment_reads_as_one_finished_sweep(
+    wb_settings, fake_models
+) -> None:  # type: ignore[no-untyped-def]
+    # a sweep that finished left a twin sweep RUNNING with no variants, which `compare` and `gate` read as the last sweep
+    # ("nothing to compare"), and a RUNNING twin of each variant under the finished one ("variants=5 of 3")
+    from workbench.tracking import experiment_sweeps
+
+    tracker = wb.MlflowTracker(wb_settings.tracking_uri)
+    tracker.client = _CreatesTwice(tracker.client)
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=tracker, settings=wb_settings,
+                    progress=False, limit=2)
+    client = MlflowClient(wb_settings.tracking_uri)
+    runs = client.search_runs([result.experiment_id])
+    assert sorted(r.info.run_id for r in runs) == sorted([result.parent_run_id, *(v.run_id for v in result.variants)])
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    (only,) = experiment_sweeps("unit", tracking_uri=wb_settings.tracking_uri)
+    assert only.run.run_id == result.parent_run_id and len(only.variants) == len(result.variants)
+    twins = client.search_runs([result.experiment_id], run_view_type=ViewType.DELETED_ONLY)
+    assert len(twins) == 1 + len(result.variants)
+    assert {r.info.status for r in twins} == {"KILLED"}  # restored from the bin, one is not taken for a running sweep
+    assert len(wb.compare("unit", tracking_uri=wb_settings.tracking_uri).variants) == len(result.variants)
+

@@ -17,6 +17,7 @@ import json
 import logging
 import subprocess
 import time
+import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -53,6 +54,11 @@ _PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "llama-cpp-pyt
 _MAX_PARAM = 6000
 _MAX_NOTE = 20000  # MLflow's limit on an experiment tag's value; the whole description is in each sweep's experiment.yaml
 _REUSE_CANDIDATES = 10  # runs of one reuse key looked at, newest first, for one whose table is intact
+# each run this workbench creates holds a value of its own under this tag: a request MLflow's HTTP client retried after
+# the server had made the run (its answer lost to a gateway, or later than the timeout) made a second, empty run, left
+# RUNNING under the sweep (a "variant" that `workbench list` showed and the UI compared) or beside it (a newer sweep
+# with no variants, which `compare` and `gate` read as the experiment's last); the sweep deletes such twins as it ends
+CREATE_TAG = "workbench.create_id"
 _CHUNK_STATS = "chunk_stats.json"  # a variant run's chunk statistics (count, lengths, chunks cut by the embedding model)
 _UNENDED: set[tuple[str, str]] = set()  # (tracking URI, parent run id) of sweeps this process could not end
 _log = logging.getLogger(__name__)
@@ -141,6 +147,8 @@ class MlflowTracker:
         self.client = redacting(MlflowClient(tracking_uri))
         self.tracing = TracingClient(tracking_uri)  # what it writes was redacted when the traces were built
         self._dataset_inputs: dict[tuple[str, str, str], Any] = {}  # each dataset's MLflow entity, profiled once
+        self._session = uuid.uuid4().hex  # CREATE_TAG values are "<session>-<n>"
+        self._created: dict[str, str] = {}  # CREATE_TAG value -> the run id the store answered with
 
     # -- sweep ---------------------------------------------------------------------------------------------------
 
@@ -169,6 +177,33 @@ class MlflowTracker:
             _log.debug("experiment %s was created concurrently: %s", spec.name, exc)
             return str(again.experiment_id)
 
+    def _create_run(self, experiment_id: str, *, tags: dict[str, str], run_name: str, start_time: int | None = None) -> Any:
+        """``create_run`` with a ``CREATE_TAG`` value of its own, remembered to tell a twin made by a retry apart."""
+        create_id = f"{self._session}-{len(self._created)}"
+        run = self.client.create_run(experiment_id, start_time=start_time, tags={**tags, CREATE_TAG: create_id}, run_name=run_name)
+        self._created[create_id] = run.info.run_id
+        return run
+
+    def _delete_twins(self, experiment_id: str) -> list[str]:
+        """Delete the runs a retried create request made a second time (``CREATE_TAG``): never logged to, they stay
+        RUNNING, and the run the store answered with holds everything."""
+        from mlflow.entities import RunTag
+
+        twins = self.client.search_runs(
+            [experiment_id], f"tags.`{CREATE_TAG}` LIKE '{self._session}-%' and attributes.status = 'RUNNING'", max_results=1000,
+        )
+        deleted = []
+        for twin in twins:
+            kept = self._created.get(twin.data.tags.get(CREATE_TAG, ""))
+            if kept is None or kept == twin.info.run_id:
+                continue
+            note = f"A twin of run {kept}, made when a request to create it was sent again: deleted, that run holds the results"
+            self.client.log_batch(twin.info.run_id, tags=[RunTag(NOTE_TAG, note)])
+            self.client.set_terminated(twin.info.run_id, status="KILLED")
+            self.client.delete_run(twin.info.run_id)
+            deleted.append(twin.info.run_id)
+        return deleted
+
     @tracking_call("starting the sweep")
     def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
         experiment_id = self._experiment_id(spec)
@@ -184,7 +219,7 @@ class MlflowTracker:
             "mlflow.user": default_user(),  # as feedback and promotions record it: $WORKBENCH_USER, else the login name
             **process_tags(),
         }
-        run = self.client.create_run(experiment_id, tags=tags, run_name=tags["mlflow.runName"])
+        run = self._create_run(experiment_id, tags=tags, run_name=tags["mlflow.runName"])
         with self._ended_if_logging_fails(run.info.run_id):
             self._log_sweep_inputs(run.info.run_id, spec, dataset, corpus, variants)
             if spec.corpus is None:  # given in memory: the documents themselves, for a bundle to rebuild its index from
@@ -339,6 +374,7 @@ class MlflowTracker:
             Metric("variants_reused", float(sum(1 for r in results if r.reused_from)), now, 0),
         ]
         tags = _end_reason_tags(redact(error)[:5000], status) if error else []  # redacted before a cut can split a key
+        self._delete_twins(sweep.experiment_id)
         self.client.log_batch(sweep.run_id, metrics=metrics, tags=tags)
         if results:
             rows = []
@@ -476,12 +512,12 @@ class MlflowTracker:
         """Log ``source_run_id`` again as a child of this sweep (params, metrics, tags, artifacts; its traces linked,
         not copied) with a tag naming where it came from, and return its result as read back."""
         source = self.client.get_run(source_run_id)
-        tags = {k: v for k, v in source.data.tags.items() if k not in ("mlflow.parentRunId", "mlflow.runName")}
+        tags = {k: v for k, v in source.data.tags.items() if k not in ("mlflow.parentRunId", "mlflow.runName", CREATE_TAG)}
         origin = tags.get(REUSED_FROM_TAG) or source_run_id
         tags.update({"mlflow.parentRunId": sweep.run_id, REUSED_FROM_TAG: origin,
                      NOTE_TAG: f"Reused from run {origin} (an earlier sweep's results for this variant, its traces linked): "
                                "nothing was computed again"})
-        run = self.client.create_run(sweep.experiment_id, start_time=source.info.start_time, tags=_child_tags(sweep, variant), run_name=variant.name)
+        run = self._create_run(sweep.experiment_id, start_time=source.info.start_time, tags=_child_tags(sweep, variant), run_name=variant.name)
         with self._ended_if_logging_fails(run.info.run_id):
             return self._copy_reused(sweep, run.info.run_id, variant, source, origin, tags, dataset)
 
@@ -576,7 +612,7 @@ class MlflowTracker:
             tags.update(racing_tags(result.stopped_early))
         elif reuse_key is not None and result.complete:  # a run stopped early or with question errors is never reused
             tags[REUSE_KEY_TAG] = reuse_key
-        run = self.client.create_run(sweep.experiment_id, start_time=result.started_ms, tags=_child_tags(sweep, variant), run_name=variant.name)
+        run = self._create_run(sweep.experiment_id, start_time=result.started_ms, tags=_child_tags(sweep, variant), run_name=variant.name)
         with self._ended_if_logging_fails(run.info.run_id):
             self._log_variant_run(sweep, run.info.run_id, result, dataset, tags)
         return replace(result, run_id=run.info.run_id)
