@@ -435,3 +435,19 @@ def test_runs_a_retried_create_made_twice_are_deleted_and_the_experiment_reads_a
     assert {r.info.status for r in twins} == {"KILLED"}  # restored from the bin, one is not taken for a running sweep
     assert len(wb.compare("unit", tracking_uri=wb_settings.tracking_uri).variants) == len(result.variants)
 
+
+def test_an_artifact_store_this_machine_cannot_write_is_one_line_before_anything_is_computed(wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # an experiment whose artifacts live where this machine cannot write (a path of a tracking server started with
+    # --no-serve-artifacts, a bucket whose library is not installed here) failed with "error: /srv/...: Not a directory"
+    # or, for s3://, "internal error: ModuleNotFoundError: No module named 'boto3' ... report it"
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    location = tmp_path / "a-file" / "artifacts"
+    MlflowClient(wb_settings.tracking_uri).create_experiment("unit", artifact_location=location.as_uri())
+    model = ScriptedModel(lambda p: "an answer", model_id=GEMMA_ID)
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    with pytest.raises(wb.WorkbenchError) as info:
+        wb.run(spec, models={GEMMA_ID: model, MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, index_store=MemoryIndexStore(),
+               settings=wb_settings, progress=False, limit=1)
+    assert str(info.value) == (f"experiment 'unit' keeps its artifacts in {location.as_uri()}, which this machine writes itself and "
+                               f"cannot (Not a directory: {location}) — make that path writable from this machine")
+    assert not model.calls

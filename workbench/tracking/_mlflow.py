@@ -221,7 +221,10 @@ class MlflowTracker:
         }
         run = self._create_run(experiment_id, tags=tags, run_name=tags["mlflow.runName"])
         with self._ended_if_logging_fails(run.info.run_id):
-            self._log_sweep_inputs(run.info.run_id, spec, dataset, corpus, variants)
+            try:
+                self._log_sweep_inputs(run.info.run_id, spec, dataset, corpus, variants)
+            except _OUT_OF_REACH as exc:  # its first artifact: where the experiment keeps them is not this machine's
+                raise _unwritable_artifacts(spec.name, run.info.artifact_uri, self.tracking_uri, exc) from None
             if spec.corpus is None:  # given in memory: the documents themselves, for a bundle to rebuild its index from
                 self._log_documents(experiment_id, run.info.run_id, corpus)
         return SweepHandle(run.info.run_id, run.info.run_id, experiment_id, self.tracking_uri)
@@ -782,6 +785,26 @@ def routing_tags(record: QuestionRecord) -> dict[str, str]:
         "workbench.escalated": "true" if decision is not None and decision.escalate else "false",
         "workbench.escalation_reasons": decision.reason_text if decision is not None else "",
     }
+
+
+# what writing to an artifact location raises when it is a path of another machine or a bucket of a missing library
+# (not a full disk: that is the error it is)
+_OUT_OF_REACH = (ImportError, NotADirectoryError, PermissionError, FileNotFoundError)
+
+
+def _unwritable_artifacts(experiment: str, artifact_uri: str, tracking_uri: str, exc: BaseException) -> WorkbenchError:
+    """One line for an experiment whose artifact store this machine writes itself (the tracking server does not serve
+    it: ``mlflow server --no-serve-artifacts``, or a location given when the experiment was made) and cannot: a path of
+    the server's machine, or a bucket whose client library is not installed here."""
+    location = artifact_uri.removesuffix("/artifacts").rsplit("/", 1)[0]  # the experiment's, not this run's folder
+    if isinstance(exc, ImportError):
+        reason, todo = f"{type(exc).__name__}: {exc}", f"install {exc.name or 'its client library'} here"
+    else:
+        reason, todo = f"{exc.strerror or type(exc).__name__}: {exc.filename or exc}", "make that path writable from this machine"
+    served = (", or serve artifacts through the tracking server (mlflow server --serve-artifacts, as workbench server does; "
+              "experiments made after that keep them there)") if tracking_uri.startswith(("http://", "https://")) else ""
+    return WorkbenchError(f"experiment '{experiment}' keeps its artifacts in {location}, which this machine writes itself and "
+                          f"cannot ({reason}) — {todo}{served}")
 
 
 def _end_reason_tags(reason: str, status: str) -> list[Any]:
