@@ -132,7 +132,7 @@ def _head(path: Path) -> bytes:
 
 
 def _probe_server(uri: str, shown: str) -> None:
-    """A tracking server must answer (any HTTP status will do) within 10 s."""
+    """A tracking server must answer (any HTTP status will do) within 10 s, and take the login MLflow sends."""
     import urllib.error
     import urllib.parse
     import urllib.request
@@ -141,13 +141,44 @@ def _probe_server(uri: str, shown: str) -> None:
     netloc = parts.netloc.rsplit("@", 1)[-1]  # credentials go in MLFLOW_TRACKING_USERNAME/PASSWORD, not in a probe
     try:
         with urllib.request.urlopen(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", "")), timeout=10):
-            return
+            pass
     except urllib.error.HTTPError:
-        return  # it answered
+        pass  # it answered
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise WorkbenchError(f"tracking store {shown}: unreachable ({reason}) — start the server (workbench server), or "
                              f"{STORE_HINT}") from None
+    _check_login(uri, shown)
+
+
+def _check_login(uri: str, shown: str) -> None:
+    """A server that wants a login (MLflow's basic-auth app, a proxy in front of it) must accept the one MLflow would send
+    (``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``, ``MLFLOW_TRACKING_TOKEN``, or the URI's): one read, no retries. Its
+    refusal came only from the sweep's first request, as "check that it is reachable and writable"."""
+    import urllib.parse
+
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+
+    creds = get_default_host_creds(uri)
+    try:
+        response = http_request(creds, "/api/2.0/mlflow/experiments/search", "GET", max_retries=0, timeout=10,
+                                raise_on_status=False, params={"max_results": 1})
+    except MlflowException:
+        return  # no answer now: the first real request says what went wrong
+    if response.status_code not in (401, 403):
+        return
+    user = creds.username or urllib.parse.urlsplit(uri).username
+    if user is None and creds.token is None:
+        raise WorkbenchError(f"tracking store {shown}: the server wants a login (HTTP {response.status_code}) — set "
+                             "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)")
+    if user is None:
+        who, where = "the token in MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN"
+    else:
+        where = "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD" if creds.username else "the user and password in the URI"
+        who = f"the login of user '{user}'"
+    raise WorkbenchError(f"tracking store {shown}: the server refused {who} (HTTP {response.status_code}) — check {where}")
 
 
 _DATABASE_SCHEMES = frozenset({"postgresql", "mysql", "mssql"})  # MLflow's SQL stores besides sqlite
