@@ -451,3 +451,41 @@ def test_an_artifact_store_this_machine_cannot_write_is_one_line_before_anything
     assert str(info.value) == (f"experiment 'unit' keeps its artifacts in {location.as_uri()}, which this machine writes itself and "
                                f"cannot (Not a directory: {location}) — make that path writable from this machine")
     assert not model.calls
+
+
+class _GoesAway:
+    """A tracking client whose server stops answering as a variant's traces are linked: that call and every later one
+    fail as MLflow's do once its retries are spent on a refused connection. ``after`` records them."""
+
+    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
+        self._client, self.gone, self.after = client, False, []
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        import requests
+
+        real = getattr(self._client, name)
+
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.gone = self.gone or name == "link_traces_to_run"
+            if self.gone:
+                self.after.append((name, args[0] if args else None))
+                raise requests.exceptions.ConnectionError("('Connection aborted.', ConnectionRefusedError(111, 'Connection refused'))")
+            return real(*args, **kwargs)
+
+        return call if callable(real) else real
+
+
+def test_a_variant_run_whose_server_went_away_is_left_to_the_next_sweep_not_ended_against_it(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # tagging and ending the half-logged run waited out two more rounds of MLflow's retries (53 s, not ~20 s, before
+    # the error line) against a server that was gone; the next sweep ends it KILLED (tests/team/test_server_stops.py)
+    import requests
+
+    tracker = wb.MlflowTracker(wb_settings.tracking_uri)
+    tracker.client = gone = _GoesAway(tracker.client)
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    with pytest.raises(requests.exceptions.ConnectionError):
+        wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=tracker, settings=wb_settings, progress=False, limit=1)
+    client = MlflowClient(wb_settings.tracking_uri)
+    (half_logged,) = client.search_runs([e.experiment_id for e in client.search_experiments()], "tags.`workbench.kind` = 'variant'")
+    assert half_logged.info.status == "RUNNING"
+    assert [name for name, run_id in gone.after if run_id == half_logged.info.run_id] == []  # no call waited on it

@@ -41,7 +41,7 @@ from workbench.tracking._process import END_REASON_TAG, abandoned_reason, proces
 from workbench.tracking._read import RESULTS_TABLE, artifact_bytes
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import open_store_serialised
-from workbench.tracking._unreachable import TrackingUnavailable, quiet_retry_warnings, shown_uri, tracking_call
+from workbench.tracking._unreachable import TrackingUnavailable, is_unreachable, quiet_retry_warnings, shown_uri, tracking_call
 from workbench.tracking._redact import redacted, redacting
 from workbench.tracking._traces import TraceBuilder, write_traces
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags, records_from_table
@@ -264,10 +264,13 @@ class MlflowTracker:
     @contextlib.contextmanager
     def _ended_if_logging_fails(self, run_id: str) -> Iterator[None]:
         """A run whose logging fails half way (a name over MLflow's limits, a full disk) ends FAILED with the error
-        tagged, or KILLED on Ctrl+C, instead of staying RUNNING for good; the error goes on to the caller."""
+        tagged, or KILLED on Ctrl+C, instead of staying RUNNING for good; the error goes on to the caller. A run whose
+        server stopped answering is left to the next sweep (``close_abandoned``)."""
         try:
             yield
         except BaseException as exc:
+            if is_unreachable(exc):  # the server is gone: two more rounds of retries (tag, end) doubled the wait for the
+                raise  # error line; the next sweep ends the run KILLED, as a run its sweep left behind
             with contextlib.suppress(Exception):
                 self.client.set_tag(run_id, "workbench.error", redact(f"logging this run failed: {type(exc).__name__}: {exc}")[:5000])
             with contextlib.suppress(Exception):
