@@ -119,10 +119,13 @@ def test_compare_reads_the_sweep_back_from_the_server(team: Team) -> None:
     assert report.verdict(good, "token_f1") == "better", report.summary()
 
 
-def test_promote_export_and_rollback_through_the_server(team: Team, deploy_repo: Path) -> None:  # noqa: F811
+def test_promote_export_and_rollback_through_the_server(team: Team, deploy_repo: Path, capfd: pytest.CaptureFixture[str]) -> None:  # noqa: F811
     cfg = team.settings
+    capfd.readouterr()
     first = wb.promote(team.run_id("good"), name="team-assist", alias="staging", gates=EASY, settings=cfg)
     assert first.version == "1" and first.report.passed
+    # the server's registry logged "Waiting up to 300 seconds for prompt version to finish creation" (and model version)
+    assert "Waiting up to" not in capfd.readouterr().err
     second = wb.promote(team.run_id("bad"), name="team-assist", alias="staging", gates=EASY, settings=cfg)
     assert second.version == "2" and second.previous_version == "1"
     client = MlflowClient(team.server.url, registry_uri=team.server.url)

@@ -64,10 +64,20 @@ def quiet_downloads() -> Iterator[None]:
         os.environ.pop(key, None)
 
 
+# a tracking server's registry logs "Waiting up to 300 seconds for model version to finish creation ..." for each
+# prompt and model version a promotion registers: two timestamped INFO lines in `workbench promote`'s output
+_REGISTRY_CHATTER = "mlflow.store.model_registry.abstract_store"
+
+
 def client_for(tracking_uri: str) -> Any:
     """The registry client; every write (prompt text, tags, descriptions) goes through the redactor."""
+    import logging
+
     from mlflow import MlflowClient
 
+    chatter = logging.getLogger(_REGISTRY_CHATTER)
+    if chatter.level == logging.NOTSET:  # a level the user chose stays
+        chatter.setLevel(logging.WARNING)
     return redacting(MlflowClient(tracking_uri, registry_uri=tracking_uri))
 
 
