@@ -37,3 +37,11 @@ def test_a_sqlite_store_elsewhere_keeps_its_artifacts_beside_it(tmp_path: Path, 
     assert wb.settings(root=checkout).artifact_root == checkout / "mlruns" / "artifacts"  # the default store: as before
     assert wb.settings(root=checkout, tracking_uri="postgresql://u@h/db").artifact_root == checkout / "mlruns" / "artifacts"
     assert wb.settings(root=checkout, tracking_uri="sqlite:///:memory:").artifact_root == checkout / "mlruns" / "artifacts"
+
+
+def test_settings_shown_in_a_notebook_hide_the_tracking_servers_password(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # wb.settings() in a cell showed (and saved with the notebook) http://alice:S3cret-pa55@host whole
+    cfg = wb.settings(root=tmp_path, tracking_uri="http://alice:S3cret-pa55@mlflow.example.internal:5000")
+    assert "S3cret-pa55" not in repr(cfg)
+    assert "tracking_uri='http://alice:***@mlflow.example.internal:5000'" in repr(cfg)
+    assert cfg.tracking_uri == "http://alice:S3cret-pa55@mlflow.example.internal:5000"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
 
-__all__ = ["Settings", "settings"]
+__all__ = ["Settings", "settings", "shown_uri"]
 
 _MAX_CACHE_MB = (2**63 - 1) // 2**20  # the largest cap whose size in bytes sqlite (diskcache's settings) can hold
 
@@ -29,6 +30,11 @@ class Settings:
     tracking_uri: str
     artifact_root: Path
     home: Path
+
+    def __repr__(self) -> str:
+        # a notebook cell showing wb.settings() saves its output: a team server's URI is shown without its password
+        return (f"Settings(root={self.root!r}, tracking_uri={shown_uri(self.tracking_uri)!r}, artifact_root={self.artifact_root!r}, "
+                f"home={self.home!r})")
 
     @property
     def index_dir(self) -> Path:
@@ -63,6 +69,12 @@ class Settings:
             raise WorkbenchError(f"WORKBENCH_CACHE_SIZE_MB={text!r}: the cache's size cap must be a whole number of MiB, at least 1 "
                                  f"and at most {_MAX_CACHE_MB} — fix it, or unset it for the default 4096")
         return size
+
+
+def shown_uri(uri: str) -> str:
+    """The URI without a password (``http://user:***@host``), also one written without percent-encoding its ``@``,
+    ``:`` or ``/`` (everything up to the URI's last ``@`` is hidden)."""
+    return re.sub(r"(://[^:/@\s]+):\S*@", r"\1:***@", uri)
 
 
 def settings(root: str | Path | None = None, tracking_uri: str | None = None) -> Settings:

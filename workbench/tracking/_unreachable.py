@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from workbench.config import shown_uri
 from workbench.errors import WorkbenchError
 
 __all__ = ["TrackingUnavailable", "is_unreachable", "quiet_retry_warnings", "shown_uri", "tracking_call"]
@@ -61,12 +62,6 @@ class TrackingUnavailable(WorkbenchError):
 
     def __str__(self) -> str:
         return self._line()
-
-
-def shown_uri(uri: str) -> str:
-    """The URI without a password (``http://user:***@host``), also one written without percent-encoding its ``@``,
-    ``:`` or ``/`` (everything up to the URI's last ``@`` is hidden)."""
-    return re.sub(r"(://[^:/@\s]+):\S*@", r"\1:***@", uri)
 
 
 def is_unreachable(exc: BaseException) -> bool:
