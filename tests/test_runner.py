@@ -591,7 +591,7 @@ def test_a_sweep_results_summary_never_shows_the_tracking_servers_password(wb_se
                     progress=False, limit=1)
     served = dataclasses.replace(result, tracking_uri="http://alice:S3cret-pa55@mlflow.example.internal:5000")
     assert "S3cret-pa55" not in repr(served)
-    assert "tracking_uri='http://mlflow.example.internal:5000'" in repr(served)
+    assert "tracking_uri='http://alice:***@mlflow.example.internal:5000'" in repr(served)  # as workbench run names it
     assert served.tracking_uri == "http://alice:S3cret-pa55@mlflow.example.internal:5000"  # still what later calls use
 
 

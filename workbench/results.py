@@ -8,13 +8,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from workbench.config import shown_uri
 from workbench.datasets import Corpus, Dataset, Document, EvalCase
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score, direction
 from workbench.models import Generation, embedder_input_tokens
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
-from workbench.redaction import redact, without_credentials
+from workbench.redaction import redact
 from workbench.sandbox import Outcome
 from workbench.spec import ExperimentSpec, ModelSpec
 
@@ -234,7 +235,7 @@ class SweepResult:
     @property
     def _shown_uri(self) -> str | None:
         """The tracking URI without its password: a notebook saves the cell's output (``http://user:pass@host``)."""
-        return without_credentials(self.tracking_uri) if self.tracking_uri else self.tracking_uri
+        return shown_uri(self.tracking_uri) if self.tracking_uri else self.tracking_uri
 
     @property
     def failed(self) -> tuple[VariantResult, ...]:
