@@ -707,3 +707,34 @@ def test_a_question_is_retrieved_for_as_a_bundle_retrieves_for_it_whatever_quest
     alone = Retriever(index, embedder, spec.retrieval[0])
     for record in variant.records:
         assert [h.score for h in record.hits] == [h.score for h in alone.retrieve(record.case.question)], record.case.id
+
+
+def test_a_question_whose_answer_failed_keeps_its_retrieval_scores(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # retrieval ran before the model failed: its chunks are known, so hit@k, recall@k and MRR score them. They were
+    # dropped with the answer's scores, so two variants retrieving alike showed different MRR in the leaderboard
+    import pandas as pd
+
+    corpus = [{"id": "travel", "text": "Book economy class for flights."}, {"id": "leave", "text": "Managers approve leave."},
+              {"id": "pay", "text": "Salaries are paid monthly."}]
+    frame = pd.DataFrame({"id": ["q1", "q2", "q3"], "question": ["Which class do I book?", "Who approves leave?", "When is pay?"],
+                          "reference": ["economy", "managers", "monthly"], "source_ids": [["travel"], ["leave"], ["pay"]]})
+
+    def fails_on_leave(prompt):  # type: ignore[no-untyped-def]
+        if "Who approves leave?" in prompt.text:
+            raise RuntimeError("model crashed")
+        return "economy"
+
+    spec = in_memory_spec(retrieval=[{"k": 2}])
+    models = {GEMMA_ID: ScriptedModel(fails_on_leave, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    (failing,) = wb.run(spec, dataset=frame, corpus=corpus, models=models, settings=wb_settings, progress=False).variants
+    answering = {GEMMA_ID: ScriptedModel(lambda p: "economy", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    (answered,) = wb.run(spec, dataset=frame, corpus=corpus, models=answering, settings=wb_settings, progress=False).variants
+    assert failing.question_errors == 1 and not answered.question_errors
+    rows = failing.records_frame().set_index("case_id")
+    assert rows.loc["q2", "error"] and pd.isna(rows.loc["q2", "token_f1"])  # no answer: no answer score
+    # MRR from the logged ranking, by its textbook definition: 1/rank of the first relevant chunk, 0 when none
+    ranks = [next((1 / i for i, d in enumerate(r.retrieved_ids, 1) if d in r.case.source_ids), 0.0) for r in failing.records]
+    assert rows["mrr"].tolist() == ranks
+    for metric in ("hit_at_k", "recall_at_k", "precision_at_k", "mrr"):
+        assert failing.metrics[metric] == answered.metrics[metric], metric
+    assert failing.metrics["mrr"] == pytest.approx(sum(ranks) / 3)

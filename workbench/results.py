@@ -95,7 +95,8 @@ class VariantResult:
 
     @property
     def question_errors(self) -> int:
-        """Questions whose answer failed (a model error, a timeout): their scores are missing, not zero."""
+        """Questions whose answer failed (a model error, a timeout): their answer scores are missing, not zero (their
+        retrieval scores stand: the chunks were retrieved before the model failed)."""
         return sum(1 for r in self.records if r.error)
 
     @property

@@ -22,7 +22,7 @@ from workbench.cache import CachedEmbedder, CachedGenerator, CacheStore
 from workbench.execution._slots import SlotPool
 from workbench.errors import BudgetExceeded
 from workbench.grid import Variant
-from workbench.metrics import COST_PER_SUCCESS, SUCCESS_METRIC, ScorerEntry, cost_per_success, percentile, scorer
+from workbench.metrics import COST_PER_SUCCESS, RETRIEVAL_METRICS, SUCCESS_METRIC, ScorerEntry, cost_per_success, percentile, scorer
 from workbench.models import MINILM_ID, Embedder, Generation, GenerationParams, Generator, ModelKind, Price, cost_of, default_kind, load_embedder, load_generator, runs_locally
 from workbench.pipeline import ChunkStats, QuestionRecord, Router, generate_answer, route_answer, routing_metrics
 from workbench.prompts import PromptTemplate, RenderedPrompt
@@ -227,7 +227,9 @@ def _score(record: QuestionRecord, scorers: Mapping[str, ScoreFn], price: Price 
         relevant_ids=frozenset(record.case.source_ids),
         category=record.case.category,
     )
-    scores = run_scorers(scorers, ctx) if record.error is None else {}
+    # a question whose answer failed has no answer to score, but it was retrieved for: hit@k, recall@k, precision@k
+    # and MRR score its chunks, so variants that retrieve alike report the same retrieval metrics
+    scores = run_scorers(scorers if record.error is None else {n: f for n, f in scorers.items() if n in RETRIEVAL_METRICS}, ctx)
     gen = record.generation
     cost = cost_of(gen, price) if gen else None
     return replace(record, scores=scores, cost_usd=record.cost_usd if record.routed else cost)  # a router priced each call
