@@ -47,7 +47,15 @@ def fake_models() -> dict[str, Any]:
     return {GEMMA_ID: ScriptedModel(scripted_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
 
 
-def write_project(root: Path, *, promotion: dict[str, Any] | None = None) -> ExperimentSpec:
+def partly_right_answer(prompt: RenderedPrompt) -> str:
+    """Scores that vary from question to question (so do their bootstrap intervals): the GOOD prompt gets all but the
+    last word of the reference, the BAD one its first two words."""
+    question = prompt.text.split("Question:", 1)[1].split("\n", 1)[0].strip()
+    words = REFERENCES[question].split()
+    return " ".join(words[:-1] if prompt.text.startswith("GOOD") else words[:2])
+
+
+def write_project(root: Path, *, promotion: dict[str, Any] | None = None, seed: int = 0) -> ExperimentSpec:
     corpus = root / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     for doc_id, text in DOCS.items():
@@ -61,6 +69,7 @@ def write_project(root: Path, *, promotion: dict[str, Any] | None = None) -> Exp
         "models": [{"id": GEMMA_ID, "params": {"max_tokens": 16}}],
         "chunkers": [{"strategy": "recursive", "size": 200, "overlap": 20}],
         "retrieval": [{"k": 2}],
+        "seed": seed,
     }
     if promotion is not None:
         data["promotion"] = promotion
@@ -79,9 +88,9 @@ class Swept:
         return next(v.run_id for v in self.result.variants if v.variant.prompt.name == prompt)  # type: ignore[return-value]
 
 
-def sweep(root: Path, *, promotion: dict[str, Any] | None = None) -> Swept:
+def sweep(root: Path, *, promotion: dict[str, Any] | None = None, seed: int = 0, models: dict[str, Any] | None = None) -> Swept:
     cfg = settings(root=root, tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
-    result = wb.run(write_project(root, promotion=promotion), settings=cfg, models=fake_models(), progress=False)
+    result = wb.run(write_project(root, promotion=promotion, seed=seed), settings=cfg, models=models or fake_models(), progress=False)
     assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
     return Swept(root, cfg, result)
 
@@ -97,6 +106,14 @@ GATES = [
 def swept(tmp_path_factory: pytest.TempPathFactory, _user: None) -> Swept:
     """One fake sweep shared by every test of this package (each test uses its own registered model names)."""
     return sweep(tmp_path_factory.mktemp("promo"), promotion={"gates": GATES})
+
+
+@pytest.fixture(scope="package")
+def seeded(tmp_path_factory: pytest.TempPathFactory, _user: None) -> Swept:
+    """A sweep with seed 7 whose answers are partly right, each question to its own degree: its intervals depend on the
+    seed they are resampled with."""
+    models = {GEMMA_ID: ScriptedModel(partly_right_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    return sweep(tmp_path_factory.mktemp("seeded"), seed=7, models=models)
 
 
 @pytest.fixture(scope="package", autouse=True)

@@ -139,6 +139,25 @@ def test_beats_holder_compares_with_the_current_alias_holder(swept: Swept) -> No
     assert done.previous_version == "1" and done.version == "2"
 
 
+
+def test_beats_holder_reads_the_same_interval_as_compare_on_the_same_sweep(seeded: Swept) -> None:
+    # the gate resampled with seed 0 while wb.compare and the sweep's comparison.json use the sweep's seed: the same two
+    # runs got two intervals, and the gate could block what the comparison called better (or the reverse)
+    wb.promote(seeded.run_id("bad"), name="assist-seeded", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
+               settings=seeded.settings)
+    done = wb.promote(seeded.run_id("good"), name="assist-seeded", alias="staging", gates=[{"kind": "beats_holder", "metric": "token_f1"}],
+                      settings=seeded.settings)
+    gate = done.report.results[0].interval
+
+    def diff(**seed: int) -> tuple[float, float, float]:
+        row = wb.compare(seeded.result, baseline=seeded.run_id("bad"), metrics="token_f1", **seed).row(seeded.run_id("good"), "token_f1")
+        assert row["n_paired"] == 5
+        return row["diff"], row["diff_low"], row["diff_high"]
+
+    assert gate is not None and gate.n == 5
+    assert (gate.estimate, gate.low, gate.high) == pytest.approx(diff())  # the sweep's seed, 7
+    assert (gate.low, gate.high) != pytest.approx(diff(seed=0)[1:])  # another seed gives another interval here
+
 def test_rollback_restores_the_previous_holder_of_model_and_prompt(swept: Swept) -> None:
     easy = [{"kind": "min_questions", "n": 1}]
     for prompt in ("bad", "good"):

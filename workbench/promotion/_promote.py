@@ -447,7 +447,7 @@ def _promote(
             holder_dataset = get_run(client, holder_run).data.tags.get("workbench.dataset_hash", "")
         holder = Holder(str(current.version), run_evidence(client, cfg.tracking_uri, holder_run, dataset_hash=holder_dataset,
                                                            digest=current.tags.get(CONFIG_HASH_TAG, "")))
-    report = evaluate_gates(gate_specs, evidence, holder)
+    report = evaluate_gates(gate_specs, evidence, holder, seed=cand.config.seed)  # resampled as wb.compare does the sweep
 
     existing = find_version(client, name, digest)
     if alias == "production" and need_staging and (existing is None or audit_tag("staging") not in existing.tags):
