@@ -82,6 +82,20 @@ def test_export_commits_a_complete_bundle_on_a_new_branch(promoted: Swept, deplo
     assert "token_f1 1.000" in message and "Gates: 2 of 2 passed" in message and promoted.run_id("good") in message
 
 
+
+def test_the_bundles_intervals_are_the_comparisons_of_the_same_sweep(seeded: Swept, deploy_repo: Path) -> None:
+    # EVALUATION.md and manifest.json resampled with seed 0, the sweep's comparison.json and wb.compare with its seed
+    # (7 here): one run's token_f1 read [0.356, 0.584] in the bundle and [0.356, 0.581] in the comparison
+    wb.promote(seeded.run_id("bad"), name="assist-seeded-export", alias="staging", gates=EASY, settings=seeded.settings)
+    result = wb.export("assist-seeded-export", "staging", repo=deploy_repo, settings=seeded.settings, checkout=True)
+    logged = wb.compare(seeded.result, metrics="token_f1").row(seeded.run_id("bad"), "token_f1")
+    interval = json.loads((result.path / "manifest.json").read_text())["metrics"]["token_f1"]["interval"]
+    assert interval["n"] == logged["n"] == 5
+    assert (interval["estimate"], interval["low"], interval["high"]) == pytest.approx((logged["mean"], logged["mean_low"], logged["mean_high"]))
+    other = wb.compare(seeded.result, metrics="token_f1", seed=0).row(seeded.run_id("bad"), "token_f1")
+    assert (interval["low"], interval["high"]) != pytest.approx((other["mean_low"], other["mean_high"]))  # the seed shows here
+    assert "resampled with seed 7" in (result.path / "EVALUATION.md").read_text()
+
 def test_checkout_puts_the_bundle_on_disk(promoted: Swept, deploy_repo: Path) -> None:
     result = wb.export("assist-x", "staging", repo=deploy_repo, settings=promoted.settings, checkout=True)
     assert git(deploy_repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == result.branch

@@ -114,16 +114,17 @@ def _plots(client: Any, parent_run_id: str | None) -> dict[str, bytes]:
     return out
 
 
-def _interval(values: list[float | None]) -> IntervalRecord | None:
+def _interval(values: list[float | None], seed: int) -> IntervalRecord | None:
     present = [v for v in values if v is not None]
     if len(present) < 2:
         return None
-    i = bootstrap_mean(present)
+    i = bootstrap_mean(present, seed=seed)
     return IntervalRecord(estimate=i.estimate, low=i.low, high=i.high, n=i.n, confidence=i.confidence)
 
 
-def metric_records(evidence: Evidence) -> dict[str, MetricRecord]:
-    """Every logged metric; a metric that is the mean of a per-question column also gets a bootstrap interval.
+def metric_records(evidence: Evidence, *, seed: int = 0) -> dict[str, MetricRecord]:
+    """Every logged metric; a metric that is the mean of a per-question column also gets a bootstrap interval,
+    resampled with ``seed`` (the sweep's, as its ``comparison.json`` and ``wb.compare`` are: the same interval there).
 
     Totals (``input_tokens``, ``cost_usd``) share their column's name but are sums: they get no interval.
     """
@@ -131,7 +132,7 @@ def metric_records(evidence: Evidence) -> dict[str, MetricRecord]:
     for name in sorted(evidence.metrics, key=lambda n: (n not in _SUMMARY_METRICS, n)):
         value = evidence.metrics[name]
         per_q = evidence.per_question.get(name)
-        interval = _interval(list(per_q.values())) if per_q else None
+        interval = _interval(list(per_q.values()), seed) if per_q else None
         if interval is not None and interval.estimate is not None and abs(interval.estimate - value) > 1e-6 * max(1.0, abs(value)):
             interval = None
         out[name] = MetricRecord(value=value, interval=interval)
@@ -220,7 +221,7 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     except Exception:  # noqa: BLE001 - a run without its table still exports, without intervals
         table = None
     evidence = Evidence.from_table(run_id, run.data.metrics, table, dataset_hash=config.dataset.hash, config_hash=config.config_hash)
-    metrics = metric_records(evidence)
+    metrics = metric_records(evidence, seed=config.seed)
     parent = run.data.tags.get("mlflow.parentRunId")
     plots = _plots(client, parent)
     files.update(plots)

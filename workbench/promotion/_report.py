@@ -110,7 +110,8 @@ def render_report(
         "",
         "## Metrics",
         "",
-        "Means over questions; intervals are 95% percentile-bootstrap intervals over questions.",
+        f"Means over questions; intervals are 95% percentile-bootstrap intervals over questions (resampled with seed {config.seed}, "
+        "as the sweep's comparison.json).",
         "",
         _table(["metric", "value", "95% interval"], _metric_rows(metrics)),
         "",
