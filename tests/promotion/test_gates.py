@@ -141,8 +141,8 @@ def test_beats_holder_with_a_non_inferiority_margin() -> None:
 
 
 def test_beats_holder_respects_lower_is_better_metrics() -> None:
-    holder = Holder("1", evidence({}, scores([2.0, 2.2, 2.1, 2.0], "latency_s"), config="old"))
-    faster = evidence({}, scores([1.0, 1.1, 1.0, 1.2], "latency_s"))
+    holder = Holder("1", evidence({}, scores([2.0, 2.2, 2.1, 2.0, 2.1], "latency_s"), config="old"))
+    faster = evidence({}, scores([1.0, 1.1, 1.0, 1.2, 1.1], "latency_s"))
     assert evaluate_gates([BeatsHolderGate(metric="latency_s")], faster, holder).passed
     assert not evaluate_gates([BeatsHolderGate(metric="latency_s", higher_is_better=True)], faster, holder).passed
 
@@ -205,10 +205,10 @@ promotion:
 
 
 def test_gate_details_show_costs_too_small_for_three_decimals() -> None:
-    holder = Holder("1", evidence({}, scores([3.1e-4, 3.0e-4, 3.2e-4, 3.0e-4], "cost_usd"), config="old"))
-    cheaper = evaluate_gates([BeatsHolderGate(metric="cost_usd")], evidence({}, scores([2.1e-4, 2.0e-4, 2.2e-4, 2.0e-4], "cost_usd")),
+    holder = Holder("1", evidence({}, scores([3.1e-4, 3.0e-4, 3.2e-4, 3.0e-4, 3.1e-4], "cost_usd"), config="old"))
+    cheaper = evaluate_gates([BeatsHolderGate(metric="cost_usd")], evidence({}, scores([2.1e-4, 2.0e-4, 2.2e-4, 2.0e-4, 2.1e-4], "cost_usd")),
                              holder).results[0]
-    assert cheaper.passed and "difference -1.00e-04 [-1.00e-04, -1.00e-04] over 4" in cheaper.detail  # was -0.000 [-0.000, -0.000]
+    assert cheaper.passed and "difference -1.00e-04 [-1.00e-04, -1.00e-04] over 5" in cheaper.detail  # was -0.000 [-0.000, -0.000]
     assert "0.000" not in cheaper.detail
     tiny = evaluate_gates([MaxCostGate(usd=1e-9)], evidence({"cost_per_question_usd": 3e-8})).results[0]
     assert not tiny.passed and tiny.detail == "$3e-08 per answer is above $1e-09"  # was $0.000000 per answer

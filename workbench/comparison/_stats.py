@@ -3,6 +3,13 @@
 A comparison of two variants is paired: both answered the same questions, so we resample questions and look at
 the mean per-question difference. An interval that excludes zero is a detectable difference; one that straddles
 zero is not, however different the two means look.
+
+The intervals are expanded percentile intervals (Hesterberg, "What Teachers Should Know About the Bootstrap", 2015):
+the plain percentile interval is too narrow on few questions (a resample's spread is that of n values divided by n, not
+n - 1, and the t distribution's tails are heavier than the normal's), so its bounds are read further out, at ``tail``.
+Measured on paired differences with a known mean, the plain 95% interval called a difference where there was none on
+24% of 4-question comparisons, 11% of 8-question ones and 7% of 20-question ones; the expanded one on 3 to 8% from 6
+to 32 questions.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ if TYPE_CHECKING:  # numpy is imported where it is used, so importing workbench 
     import numpy as np
 
 __all__ = [
-    "Interval", "Verdict", "bootstrap_mean", "bootstrap_ratio", "check_options", "paired_bootstrap", "paired_bootstrap_ratio", "verdict",
+    "Interval", "Verdict", "bootstrap_mean", "bootstrap_ratio", "check_options", "paired_bootstrap", "paired_bootstrap_ratio", "tail", "verdict",
 ]
 
 Verdict = Literal["better", "worse", "no detectable difference", "not enough data"]
@@ -38,9 +45,9 @@ class Interval:
     def conclusive(self) -> bool:
         """Whether the interval can support a verdict: it has bounds, and enough questions that it is narrower than the
         range of the values. With n questions, a resample that draws one question n times has probability n**-n; when
-        that reaches a tail (2, or 3 questions at 95%) the percentile interval is just [min, max] of the values, so
-        every question improving by any amount would read as a real difference."""
-        return self.n >= 2 and not math.isnan(self.low) and self.n ** -self.n < (1 - self.confidence) / 2
+        that reaches the tail its bounds are read at (``tail``: 2, 3 or 4 questions at 95%) the percentile interval is
+        just [min, max] of the values, so every question improving by any amount would read as a real difference."""
+        return self.n >= 2 and not math.isnan(self.low) and self.n ** -self.n < tail(self.n, self.confidence)
 
     @property
     def excludes_zero(self) -> bool:
@@ -48,6 +55,19 @@ class Interval:
 
     def __str__(self) -> str:
         return interval_text(self.estimate, self.low, self.high)
+
+
+def tail(n: int, confidence: float) -> float:
+    """The probability below the low bound (and above the high one) of an interval over ``n`` questions: the plain
+    percentile interval's ``(1 - confidence) / 2``, expanded for few questions as ``Phi(-sqrt(n / (n - 1)) * t)``, with
+    ``t`` the Student t quantile of ``confidence`` at n - 1 degrees of freedom (0.025 becomes 0.00012 for 4 questions,
+    0.0057 for 8, 0.016 for 20 and 0.021 for 50)."""
+    from scipy import stats
+
+    alpha = (1 - confidence) / 2
+    if n < 2:
+        return alpha
+    return float(stats.norm.cdf(-math.sqrt(n / (n - 1)) * stats.t.ppf(1 - alpha, n - 1)))
 
 
 def check_options(*, confidence: float, n_resamples: int, seed: int = 0) -> None:
@@ -66,7 +86,8 @@ def check_options(*, confidence: float, n_resamples: int, seed: int = 0) -> None
 
 
 def bootstrap_mean(values: Sequence[float], *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> Interval:
-    """Mean with a percentile-bootstrap interval (``scipy.stats.bootstrap``, ``method="percentile"``).
+    """Mean with an expanded percentile-bootstrap interval (``scipy.stats.bootstrap``, ``method="percentile"``, its
+    bounds read at ``tail``).
 
     None/NaN values are dropped. With fewer than 2 values the interval is the point itself (scipy needs two).
     """
@@ -81,7 +102,7 @@ def bootstrap_mean(values: Sequence[float], *, n_resamples: int = 2000, confiden
     if len(xs) < 2:
         return Interval(mean, mean, mean, len(xs), confidence)
     result = stats.bootstrap(
-        (xs,), np.mean, n_resamples=n_resamples, confidence_level=confidence, method="percentile",
+        (xs,), np.mean, n_resamples=n_resamples, confidence_level=1 - 2 * tail(len(xs), confidence), method="percentile",
         rng=np.random.default_rng(seed),
     )
     low, high = result.confidence_interval
@@ -150,7 +171,7 @@ def _ratio_interval(point: float, samples: np.ndarray, n: int, confidence: float
     undefined = np.isnan(samples)
     if np.isnan(point) or undefined.all():
         return Interval(point, float("nan"), float("nan"), n, confidence)
-    alpha = (1 - confidence) / 2
+    alpha = tail(n, confidence)
     kept = samples[~undefined]
     lows = np.where(undefined, -np.inf, samples) if undefined_widens else kept
     highs = np.where(undefined, np.inf, samples) if undefined_widens else kept
@@ -242,7 +263,7 @@ def verdict(diff: Interval, *, higher_is_better: bool = True, margin: float = 0.
     """Read a paired difference interval: better / worse / no detectable difference.
 
     ``margin`` (>= 0) is a non-inferiority/superiority margin: the interval must clear it to count. An interval that is
-    not ``conclusive`` (too few questions: 3 or fewer at 95%) is "not enough data".
+    not ``conclusive`` (too few questions: 4 or fewer at 95%) is "not enough data".
     """
     if not diff.conclusive:
         return "not enough data"
