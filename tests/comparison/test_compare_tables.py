@@ -222,6 +222,22 @@ def test_a_no_worse_gate_fails_a_variant_that_shares_no_question_with_the_baseli
     assert report.gate("token_f1", minimum=0.0) == ()  # a threshold alone needs no baseline
 
 
+
+def test_a_gate_fails_a_variant_whose_questions_failed_as_promotion_does(tables) -> None:  # type: ignore[no-untyped-def]
+    # its mean leaves the failed questions out: a model that errors on the hard questions scored higher and passed
+    # `workbench gate` in CI, while promotion refused the very same run ("every question answered")
+    flaky = tables["base"].copy()
+    hard = flaky["token_f1"].nsmallest(3).index
+    flaky.loc[hard, "error"] = "APITimeoutError: timed out"
+    flaky.loc[hard, "token_f1"] = None
+    report = wb.compare({"base": tables["base"], "flaky": flaky}, metrics="token_f1")
+    mean = sorted(BASE_F1)[3:]
+    assert report.row("flaky", "token_f1")["mean"] == pytest.approx(sum(mean) / 27)
+    assert report.row("flaky", "token_f1")["mean"] > report.row("base", "token_f1")["mean"]
+    failures = [str(f) for f in report.gate("token_f1", minimum=0.0)]
+    assert failures == ["FAIL flaky: 3 of 30 questions failed, so its scores leave them out — run the experiment again (only "
+                        "those questions are retried)"]
+
 def test_check_metric_is_the_one_gate_rule() -> None:
     from workbench.comparison import Breach, check_metric
 

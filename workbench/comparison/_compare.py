@@ -150,8 +150,9 @@ class ComparisonReport:
         """Check every variant against thresholds; an empty result means the gate passes.
 
         A variant fails when its mean on a metric is below ``minimum`` or above ``maximum``, when it has no scored
-        question for the metric, when (with ``no_worse``) its verdict against the baseline is "worse", or when it
-        has no results at all (a failed run). With ``no_worse`` a variant that shares no scored question with the
+        question for the metric, when (with ``no_worse``) its verdict against the baseline is "worse", when some of its
+        questions failed (its means leave them out, as promotion's "every question answered" says), or when it has no
+        results at all (a failed run). With ``no_worse`` a variant that shares no scored question with the
         baseline (a baseline run evaluated on another dataset) fails too: nothing says it is no worse.
 
         Args:

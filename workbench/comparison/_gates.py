@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from workbench.comparison._render import interval_text, number_text
-from workbench.comparison._tables import retrieval_only_note
+from workbench.comparison._tables import VariantTable, retrieval_only_note
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -73,6 +73,11 @@ class GateFailure:
         return f"FAIL {self.variant}: {self.metric} {self.message}" if self.metric else f"FAIL {self.variant}: {self.message}"
 
 
+def _question_errors(table: VariantTable) -> int:
+    """The questions of a variant whose answer failed (the ``error`` column; none in a table without one)."""
+    return int(table.frame["error"].notna().sum()) if "error" in table.frame.columns else 0
+
+
 def gate_failures(
     report: ComparisonView,
     metrics: Sequence[str],
@@ -81,14 +86,18 @@ def gate_failures(
     maximum: float | None = None,
     no_worse: bool = False,
 ) -> tuple[GateFailure, ...]:
-    """``check_metric`` on every variant's mean of each metric; a variant without results fails too, and with
-    ``no_worse`` one that shares no scored question with the baseline (see ``ComparisonReport.gate``)."""
+    """``check_metric`` on every variant's mean of each metric; a variant without results fails too, so does one with
+    questions that failed (its means leave them out), and with ``no_worse`` one that shares no scored question with the
+    baseline (see ``ComparisonReport.gate``)."""
     for name, bound in (("minimum", minimum), ("maximum", maximum)):
         if bound is not None and not math.isfinite(bound):
             raise WorkbenchError(f"gate {name} {bound} is not a finite number — give a number such as 0.5")
     if minimum is not None and maximum is not None and minimum > maximum:
         raise WorkbenchError(f"gate minimum {minimum:g} is above maximum {maximum:g}: no variant could pass — swap them, or drop one")
     failures = [GateFailure(s.name, "", f"no results ({s.reason})") for s in report.skipped]
+    failures += [GateFailure(v.name, "", f"{errors} of {len(v.frame)} questions failed, so its scores leave them out — run the experiment "
+                             "again (only those questions are retried)")
+                 for v in report.variants if v.answered and (errors := _question_errors(v))]  # as promotion's "every question answered"
     if report.table.empty:  # every answer of every variant failed: nothing meets any threshold
         return (*failures, *(GateFailure(v.name, m, "has no scored question (every answer failed)") for v in report.variants for m in metrics))
     unknown = [m for m in metrics if m not in report.metrics]
