@@ -164,6 +164,27 @@ def test_a_deleted_run_is_refused_with_how_to_restore_it(sweeps: list[wb.SweepRe
     assert find_run(gone, tracking_uri=uri) is not None
 
 
+def test_runs_other_tools_nested_under_a_sweep_are_not_its_variants(sweeps: list[wb.SweepResult], store: Settings) -> None:
+    """A run logged under a sweep by another tool (``mlflow.start_run(parent_run_id=..., nested=True)``, an evaluation
+    script) was listed as a variant ("variants=3 of 2"), compared (skipped as "logged from another machine") and failed
+    every gate with "no results"."""
+    uri = store.tracking_uri
+    sweep = sweeps[1]
+    client = MlflowClient(uri)
+    foreign = client.create_run(sweep.experiment_id or "", run_name="notes", tags={"mlflow.parentRunId": sweep.parent_run_id})
+    client.log_metric(foreign.info.run_id, "token_f1", 0.9)
+    client.set_terminated(foreign.info.run_id)
+    variants = [v.run_id for v in sweep.variants]
+    try:
+        assert {r.run_id for r in experiment_sweeps(EXPERIMENT, tracking_uri=uri)[0].variants} == set(variants)
+        assert [r.run_id for r in resolve_runs([EXPERIMENT], tracking_uri=uri).runs] == variants
+        assert [r.run_id for r in calibration_runs(sweep.parent_run_id, tracking_uri=uri)] == variants
+        report = wb.compare(EXPERIMENT, tracking_uri=uri)
+        assert report.skipped == () and {v.run_id for v in report.variants} == set(variants)
+    finally:
+        client.delete_run(foreign.info.run_id)
+
+
 def test_variant_tables_and_judge_scores(sweeps: list[wb.SweepResult], store: Settings) -> None:
     uri = store.tracking_uri
     variant = sweeps[0].variants[0]

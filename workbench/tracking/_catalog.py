@@ -199,7 +199,7 @@ def experiment_sweeps(name: str, *, tracking_uri: str | None = None) -> tuple[Lo
         runs = _all_runs(client, [exp.experiment_id])
         children: dict[str, list[LoggedRun]] = {}
         for run in runs:
-            if "mlflow.parentRunId" in run.data.tags:
+            if "mlflow.parentRunId" in run.data.tags and run.data.tags.get("workbench.kind") == "variant":  # not another tool's
                 children.setdefault(run.data.tags["mlflow.parentRunId"], []).append(LoggedRun.from_mlflow(run))
         return tuple(
             LoggedSweep(LoggedRun.from_mlflow(s), tuple(children.get(s.info.run_id, ())))

@@ -122,13 +122,14 @@ def latest_sweep(experiment_name: str, *, tracking_uri: str | None = None) -> An
 
 
 def sweep_variants(parent_run_id: str, *, tracking_uri: str | None = None) -> list[Any]:
-    """The variant (child) runs of a sweep, oldest first."""
+    """The variant (child) runs of a sweep, oldest first. A run another tool nested under the sweep (``mlflow.start_run(
+    parent_run_id=..., nested=True)``) is not one of its variants: it was listed, compared and gated as one."""
     client = _client(tracking_uri)
     parent = client.get_run(parent_run_id)
     return list(
         client.search_runs(
             [parent.info.experiment_id],
-            f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
+            f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`workbench.kind` = 'variant'",
             order_by=["attributes.start_time ASC"],
             max_results=1000,
         )
