@@ -290,6 +290,28 @@ def test_rollback_to_a_deleted_version_is_refused_in_one_line(swept: Swept) -> N
     assert aliases(swept)["assist-del"] == {"staging": "2"}
 
 
+def test_a_prompt_deleted_from_the_prompt_registry_is_registered_again_when_its_run_is_promoted(swept: Swept) -> None:
+    """The prompt deleted from the Prompt Registry (cleaned up in the MLflow UI): promoting a configuration registered
+    before, and rolling back to one, failed with "tracking store ...: Prompt 'x-prompt' version 1 does not exist —
+    check that it is reachable", and the configuration could never be promoted again."""
+    easy = [{"kind": "min_questions", "n": 1}]
+    good = swept.run_id("good")
+    wb.promote(good, name="assist-pgone", alias="staging", gates=easy, settings=swept.settings)
+    wb.promote(swept.run_id("bad"), name="assist-pgone", alias="staging", gates=easy, settings=swept.settings)
+    c = client(swept)
+    for version in ("1", "2"):
+        c.delete_prompt_version("assist-pgone-prompt", version)
+    c.delete_prompt("assist-pgone-prompt")
+    with pytest.raises(PromotionError, match=rf"v1, the holder of assist-pgone@staging before v2, lost its prompt assist-pgone-prompt v1: "
+                                             rf"it was deleted from the Prompt Registry — promote v1's run again, .* \(workbench promote {good} "):
+        wb.rollback("assist-pgone", alias="staging", settings=swept.settings)
+    assert aliases(swept)["assist-pgone"] == {"staging": "2"}  # nothing moved
+    again = wb.promote(good, name="assist-pgone", alias="staging", gates=easy, settings=swept.settings)
+    assert (again.version, again.previous_version) == ("1", "2")
+    assert c.get_prompt_version_by_alias("assist-pgone-prompt", "staging").template.startswith("GOOD")
+    assert aliases(swept)["prompt:assist-pgone-prompt"] == {"staging": str(again.prompt_version)}
+
+
 def test_a_run_of_a_deleted_experiment_is_refused_before_anything_is_registered(tmp_path: Path) -> None:
     from tests.promotion.conftest import sweep
 

@@ -51,6 +51,7 @@ from workbench.promotion._registry import (
     holder_stack,
     now_utc,
     point_alias,
+    prompt_kept,
     prompt_registry_name,
     quiet_downloads,
     record_event,
@@ -484,6 +485,10 @@ def _promote(
                 PROMPT_VERSION_TAG: str(prompt_version), PROMPT_HASH_TAG: cand.template.hash,
                 "workbench.variant": cand.config.source.variant_name}
         mv = register_config(client, config, config_files(config, cand.template, cand.documents), tags=tags)
+    elif not prompt_kept(client, existing):  # deleted from the Prompt Registry by hand: registered again, from this run
+        prompt_version = register_prompt(client, existing.tags[PROMPT_NAME_TAG], cand.template, run_id=run_id)
+        client.set_model_version_tag(name, existing.version, PROMPT_VERSION_TAG, str(prompt_version))
+        mv = client.get_model_version(name, existing.version)
     else:
         mv = existing
     user, at = current_user(), now_utc()
@@ -551,6 +556,12 @@ def _rollback(name: str, alias: Environment, reason: str | None, cfg: Settings) 
     if restored is None:
         raise PromotionError(f"v{stack[-2]}, the holder of {name}@{alias} before v{current.version}, was deleted from the registry — "
                              f"nothing to roll back to; promote the run you want instead (workbench promote RUN_ID --name {name} --alias {alias})")
+    if not prompt_kept(client, restored):
+        run_id = restored.tags.get(RUN_ID_TAG, restored.run_id)
+        raise PromotionError(f"v{restored.version}, the holder of {name}@{alias} before v{current.version}, lost its prompt "
+                             f"{restored.tags[PROMPT_NAME_TAG]} v{restored.tags[PROMPT_VERSION_TAG]}: it was deleted from the Prompt Registry "
+                             f"— promote v{restored.version}'s run again, which registers its prompt again (workbench promote {run_id} "
+                             f"--name {name} --alias {alias})")
     user, at = current_user(), now_utc().isoformat()
     point_alias(client, name, alias, restored)
     record_event(client, name, alias, AliasEvent("rollback", str(restored.version), user, at, previous=str(current.version), reason=reason))

@@ -295,6 +295,13 @@ def history_value(events: list[AliasEvent]) -> str:
     return text
 
 
+def prompt_kept(client: Any, mv: Any) -> bool:
+    """Whether the Prompt Registry still has the prompt version a configuration version was registered with (it can be
+    deleted by hand, in the MLflow UI or with ``MlflowClient.delete_prompt``); True for a version registered without one."""
+    prompt_name, prompt_version = mv.tags.get(PROMPT_NAME_TAG), mv.tags.get(PROMPT_VERSION_TAG)
+    return not (prompt_name and prompt_version) or _found(client.get_prompt_version, prompt_name, prompt_version) is not None
+
+
 def point_alias(client: Any, name: str, alias: Environment, mv: Any) -> None:
     """Point the model alias, and the prompt alias, at a version (prompt first: the model alias is the switch)."""
     prompt_name, prompt_version = mv.tags.get(PROMPT_NAME_TAG), mv.tags.get(PROMPT_VERSION_TAG)
