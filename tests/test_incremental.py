@@ -477,6 +477,28 @@ def test_a_run_reused_from_a_run_deleted_since_is_computed_again_with_its_scores
     assert warm.variants[0].reused_from == cold.variants[0].run_id
 
 
+@pytest.mark.parametrize("restored", ["run", "experiment"])
+def test_a_run_deleted_and_restored_is_computed_again_with_its_scores_on_its_traces(
+    wb_settings: Settings, models: Models, restored: str
+) -> None:
+    """MLflow deletes the scores on a run's traces when the run is deleted (alone in the UI, or with its experiment) and
+    does not bring them back when it is restored (by hand, or by the next sweep of a deleted experiment): the run was
+    reused, and the new sweep's variant linked traces without a single score."""
+    spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    cold = sweep(spec, wb_settings, models)
+    client = MlflowClient(wb_settings.tracking_uri)
+    if restored == "run":
+        client.delete_run(cold.variants[0].run_id)
+        client.restore_run(cold.variants[0].run_id)
+    else:
+        client.delete_experiment(cold.experiment_id)  # the next sweep restores it, with its runs
+    again = sweep(spec, wb_settings, models).variants[0]
+    assert again.reused_from is None and again.metrics["cache_hits"] == QUESTIONS  # computed again from the cache
+    traces = client.search_traces(locations=[cold.experiment_id], run_id=again.run_id)
+    assert len(traces) == QUESTIONS and all({a.name for a in t.info.assessments} >= {"token_f1", "hit_at_k"} for t in traces)
+    assert sweep(spec, wb_settings, models).variants[0].reused_from == again.run_id
+
+
 def test_two_clones_of_a_project_reuse_each_others_runs_of_a_gguf_model(wb_settings: Settings, tmp_path: Path) -> None:
     """A ``llamacpp:`` model (and judge) is written relative to the experiment file, which makes it absolute: the
     variant id and reuse key held /home/alice/project/models/m.gguf, so bob's clone of the project, run against the

@@ -470,8 +470,8 @@ class MlflowTracker:
         """Variant id -> the newest FINISHED run of this experiment logged with that variant's reuse key whose
         per-question table is still there and readable: a run whose artifacts were deleted (to save disk, by an
         artifact store's expiry) would be reused as metrics without questions, and left out of every comparison; one
-        whose table was cut short (a full disk, a killed sync) would fail every sweep that tried to reuse it. A copy of a
-        run deleted since is not reused either: the traces it links lost their scores with that run."""
+        whose table was cut short (a full disk, a killed sync) would fail every sweep that tried to reuse it. A run whose
+        traces lost their scores is not reused either: a copy of a run deleted since, or a run deleted and restored."""
         out = {}
         for variant_id, key in keys.items():
             runs = self.client.search_runs(
@@ -479,23 +479,27 @@ class MlflowTracker:
                 f"tags.`{REUSE_KEY_TAG}` = '{key}' and tags.`workbench.status` = 'FINISHED' and attributes.status = 'FINISHED'",
                 order_by=["attributes.start_time DESC"], max_results=_REUSE_CANDIDATES,
             )
-            found = next((r.info.run_id for r in runs if self._origin_kept(r) and self._has_results_table(r.info.run_id)), None)
+            found = next((r.info.run_id for r in runs if self._scores_kept(sweep, r) and self._has_results_table(r.info.run_id)), None)
             if found is not None:
                 out[variant_id] = found
         return out
 
-    def _origin_kept(self, run: Any) -> bool:
-        """Whether the run that computed ``run`` (itself, or the one it was reused from) is still there: deleting a run
-        (the MLflow UI's Delete) deletes the scores on its traces, which every copy of it links instead of holding."""
+    def _scores_kept(self, sweep: SweepHandle, run: Any) -> bool:
+        """Whether the traces of the run that computed ``run`` (itself, or the one it was reused from) still carry their
+        scores. Deleting a run (the MLflow UI's Delete, or deleting its experiment) deletes the assessments on its traces,
+        which every copy of it links instead of holding, and restoring it (or the next sweep restoring its experiment)
+        does not bring them back."""
         from mlflow.exceptions import MlflowException
 
-        origin = run.data.tags.get(REUSED_FROM_TAG)
-        if origin is None:
-            return True
-        try:
-            return str(self.client.get_run(origin).info.lifecycle_stage) == "active"
-        except MlflowException:  # deleted for good (mlflow gc)
-            return False
+        origin = run.data.tags.get(REUSED_FROM_TAG, run.info.run_id)
+        if origin != run.info.run_id:  # the search returned ``run`` itself only because it is active
+            try:
+                if str(self.client.get_run(origin).info.lifecycle_stage) != "active":
+                    return False
+            except MlflowException:  # deleted for good (mlflow gc)
+                return False
+        traces = self.client.search_traces(locations=[sweep.experiment_id], run_id=origin, max_results=1, include_spans=False)
+        return bool(traces) and bool(traces[0].info.assessments)
 
     def _has_results_table(self, run_id: str) -> bool:
         """Whether the run has its per-question table, and it and its chunk statistics (when logged) read as JSON."""
