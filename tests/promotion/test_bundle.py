@@ -282,6 +282,27 @@ def test_documents_given_in_memory_are_logged_once_per_experiment_and_bundled_fr
     assert CORPUS_ARTIFACT in renewed
 
 
+def test_documents_whose_holder_lost_its_file_are_logged_again_by_the_next_sweep(swept: Swept, tmp_path: Path) -> None:
+    """The sweep holding the documents lost its corpus.jsonl (its artifacts deleted or moved away, the run kept): every
+    later sweep still named it as the holder, so no run of theirs could be promoted, and the one-line refusal's advice
+    (run the experiment again) logged nothing either."""
+    import mlflow
+
+    from tests.promotion.conftest import DOCS, write_project
+    from workbench.tracking import CORPUS_ARTIFACT, CORPUS_RUN_TAG
+
+    docs = [{"id": doc_id, "text": text} for doc_id, text in DOCS.items()]
+    spec = write_project(swept.root).model_copy(update={"corpus": None, "name": "assist-memory-lost"})
+    client = mlflow.MlflowClient(swept.settings.tracking_uri)
+    first = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
+    Path(client.get_run(str(first.parent_run_id)).info.artifact_uri.removeprefix("file://"), CORPUS_ARTIFACT).unlink()
+    second = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
+    assert CORPUS_ARTIFACT in {f.path for f in client.list_artifacts(second.parent_run_id)}
+    assert client.get_run(str(second.parent_run_id)).data.tags[CORPUS_RUN_TAG] == second.parent_run_id
+    run_id = next(v.run_id for v in second.variants if v.variant.prompt.name == "good")
+    wb.promote(run_id, name="assist-memory-lost", alias="staging", gates=EASY, settings=swept.settings)  # type: ignore[arg-type]
+
+
 def test_a_bundle_embeds_its_index_in_the_batches_a_sweep_does(swept: Swept, bundle_dir: Path, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The bundle embedded its whole corpus in one call, the sweep 256 chunks at a time: a local model pads a batch to

@@ -248,7 +248,8 @@ class MlflowTracker:
     def _log_documents(self, experiment_id: str, run_id: str, corpus: Corpus) -> None:
         """Log the documents given in memory, unless an earlier sweep of the experiment holds the very same file: a
         notebook re-running its sweep logged its whole corpus (20 MB of documents: 20 MB) again each time. The sweep
-        is tagged with the run that holds them, where promotion reads them."""
+        is tagged with the run that holds them, where promotion reads them. A holder whose file is gone (its artifacts
+        deleted or moved away) holds them no more: every later sweep named it, and no sweep's run could be promoted."""
         from mlflow.entities import RunTag
 
         text = corpus.to_jsonl()
@@ -256,7 +257,8 @@ class MlflowTracker:
         earlier = self.client.search_runs(
             [experiment_id], f"tags.`workbench.kind` = 'sweep' and tags.`{CORPUS_FILE_TAG}` = '{digest}'", max_results=100,
         )
-        holder = next((r.info.run_id for r in earlier if r.data.tags.get(CORPUS_RUN_TAG) == r.info.run_id), None)
+        holder = next((r.info.run_id for r in earlier if r.data.tags.get(CORPUS_RUN_TAG) == r.info.run_id
+                       and CORPUS_ARTIFACT in {f.path for f in self.client.list_artifacts(r.info.run_id)}), None)
         if holder is None:
             self.client.log_text(run_id, text, CORPUS_ARTIFACT)
         self.client.log_batch(run_id, tags=[RunTag(CORPUS_FILE_TAG, digest), RunTag(CORPUS_RUN_TAG, holder or run_id)])
