@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import mlflow
@@ -251,6 +252,28 @@ def test_a_run_whose_artifacts_are_on_another_machines_disk_says_so(wb_settings,
     with pytest.raises(WorkbenchError, match=rf"run {run_id} keeps its artifacts in {elsewhere / run_id / 'artifacts'}, a folder "
                                              r"this machine does not have .* share a tracking server that serves artifacts"):
         wb.compare([run_id], tracking_uri=wb_settings.tracking_uri)
+
+
+def test_a_run_whose_artifacts_folder_was_moved_away_says_so(sweep, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A run's artifacts folder deleted or moved away (disk clean-up) beside its experiment's other runs: compare said it
+    was "logged into the shared database from another machine — read it there", and promote "was it logged by
+    workbench?", neither of which was so or helped."""
+    from pathlib import Path
+
+    from workbench.errors import WorkbenchError
+
+    variant = sweep.variants[-1]
+    folder = Path(MlflowClient(sweep.tracking_uri).get_run(variant.run_id).info.artifact_uri.removeprefix("file://"))
+    folder.rename(tmp_path / "moved")
+    says = rf"run {variant.run_id}'s artifacts folder {folder} is gone \(deleted or moved away\) — put it back, or run the experiment again"
+    try:
+        report = wb.compare(sweep.parent_run_id, tracking_uri=sweep.tracking_uri)
+        assert [s.name for s in report.skipped] == [variant.variant.name]
+        assert re.search(says, report.skipped[0].reason)
+        with pytest.raises(WorkbenchError, match=f"^{says}"):
+            wb.promote(variant.run_id, name="moved-away", alias="staging", settings=wb.settings(tracking_uri=sweep.tracking_uri))
+    finally:
+        (tmp_path / "moved").rename(folder)
 
 
 def test_sweeps_are_recorded_under_the_user_feedback_and_promotions_name(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Union
 
 from workbench.errors import DataError, WorkbenchError
 from workbench.results import EarlyStop, SweepResult, VariantResult
-from workbench.tracking import RESULTS_TABLE, LoggedRun, artifacts_elsewhere, find_run, find_variant_table, resolve_runs
+from workbench.tracking import RESULTS_TABLE, LoggedRun, find_run, find_variant_table, missing_artifacts, resolve_runs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,11 +122,7 @@ def _keyed(frame: pd.DataFrame, where: str) -> pd.DataFrame:
 def _table_of_run(run: LoggedRun, tracking_uri: str | None) -> VariantTable | Skipped:
     frame = find_variant_table(run.run_id, tracking_uri=tracking_uri)
     if frame is None:
-        why = f"run {run.run_id} has no {RESULTS_TABLE}"
-        if (elsewhere := artifacts_elsewhere(run.artifact_uri)) is not None:
-            why = (f"run {run.run_id} keeps its artifacts in {elsewhere}, a folder this machine does not have (it was logged "
-                   "into the shared database from another machine) — read it there, or share a tracking server that serves "
-                   "artifacts (workbench server)")
+        why = missing_artifacts(run.run_id, run.artifact_uri) or f"run {run.run_id} has no {RESULTS_TABLE}"
         return Skipped(run.name, f"{run.status}: {run.error or why}", (run.variant_id, run.run_id))
     p = run.params
     chunker = f"{p['chunker.strategy']}-{p['chunker.size']}/{p['chunker.overlap']}" if "chunker.strategy" in p else ""

@@ -67,6 +67,7 @@ from workbench.tracking import (
     MODELS_TAG,
     artifact_bytes,
     early_stop_from_tags,
+    missing_artifacts,
     registry_changes_serialised,
     require_active,
     shown_uri,
@@ -108,7 +109,8 @@ def _artifact_text(client: Any, run_id: str, path: str) -> str:
     try:
         return artifact_bytes(client, run_id, path).decode("utf-8")
     except (MlflowException, OSError) as exc:
-        raise PromotionError(f"run {run_id} has no artifact '{path}' ({type(exc).__name__}) — was it logged by workbench?") from None
+        gone = missing_artifacts(run_id, get_run(client, run_id).info.artifact_uri or "")
+        raise PromotionError(gone or f"run {run_id} has no artifact '{path}' ({type(exc).__name__}) — was it logged by workbench?") from None
 
 
 def _documents(client: Any, holder: str, sweep_id: str | None) -> str:

@@ -31,6 +31,7 @@ from workbench.tracking._read import (
     latest_sweep,
     load_judge_scores,
     load_variant_table,
+    missing_artifacts,
     sweep_variants,
 )
 from workbench.tracking._store_check import STORE_HINT, check_store, sqlite_path
@@ -84,6 +85,7 @@ __all__ = [
     "load_question_reviews",
     "load_variant_table",
     "log_human_feedback",
+    "missing_artifacts",
     "redacting",
     "registry_changes_serialised",
     "require_active",

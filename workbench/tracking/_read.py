@@ -90,6 +90,20 @@ def artifacts_elsewhere(artifact_uri: str) -> str | None:
     return None if folder.exists() else str(folder)
 
 
+def missing_artifacts(run_id: str, artifact_uri: str) -> str | None:
+    """Why a run's artifacts cannot be read from this machine's disk, and what to do, or None when they are not on a
+    local disk or are there. Beside its experiment's other runs (``<experiment folder>/<run id>/artifacts``), its folder
+    was deleted or moved away; with no experiment folder here at all, it was logged from another machine."""
+    folder = artifacts_elsewhere(artifact_uri)
+    if folder is None:
+        return None
+    if Path(folder).parent.parent.is_dir():
+        return (f"run {run_id}'s artifacts folder {folder} is gone (deleted or moved away) — put it back, or run the "
+                "experiment again (its answers come from the cache)")
+    return (f"run {run_id} keeps its artifacts in {folder}, a folder this machine does not have (it was logged into the "
+            "shared database from another machine) — read it there, or share a tracking server that serves artifacts (workbench server)")
+
+
 def load_judge_scores(run_id: str, *, tracking_uri: str | None = None) -> Any:
     """A variant run's judge scores per question, for ``workbench.scoring.calibrate``.
 
