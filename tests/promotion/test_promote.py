@@ -312,6 +312,22 @@ def test_a_prompt_deleted_from_the_prompt_registry_is_registered_again_when_its_
     assert aliases(swept)["prompt:assist-pgone-prompt"] == {"staging": str(again.prompt_version)}
 
 
+@pytest.mark.parametrize("edited", ["edited by hand", '{"1": "staging"}', '[{"version": "1"}]'])
+def test_an_alias_history_edited_by_hand_is_refused_in_one_line_before_the_alias_moves(swept: Swept, edited: str) -> None:
+    """The registered model's history tag edited in the MLflow UI: promote moved the alias, then failed with "internal
+    error: JSONDecodeError" before recording the event, and rollback failed the same way."""
+    easy = [{"kind": "min_questions", "n": 1}]
+    name = f"assist-hist-{len(edited)}"
+    wb.promote(swept.run_id("good"), name=name, alias="staging", gates=easy, settings=swept.settings)
+    client(swept).set_registered_model_tag(name, "workbench.alias_history.staging", edited)
+    says = rf"registered model '{name}': its tag workbench.alias_history.staging is not the alias history workbench wrote .* delete the tag"
+    with pytest.raises(PromotionError, match=says):
+        wb.promote(swept.run_id("bad"), name=name, alias="staging", gates=easy, settings=swept.settings)
+    assert aliases(swept)[name] == {"staging": "1"} and len(client(swept).search_model_versions(f"name = '{name}'")) == 1
+    with pytest.raises(PromotionError, match=says):
+        wb.rollback(name, alias="staging", settings=swept.settings)
+
+
 def test_a_run_of_a_deleted_experiment_is_refused_before_anything_is_registered(tmp_path: Path) -> None:
     from tests.promotion.conftest import sweep
 

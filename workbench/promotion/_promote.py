@@ -453,6 +453,7 @@ def _promote(
     report = evaluate_gates(gate_specs, evidence, holder, seed=cand.config.seed)  # resampled as wb.compare does the sweep
 
     existing = find_version(client, name, digest)
+    alias_history(client, name, alias)  # one that cannot be read is refused before anything is written, not after the alias moved
     if alias == "production" and need_staging and (existing is None or audit_tag("staging") not in existing.tags):
         raise PromotionError(
             f"config {digest[:12]} (run {run_id}) has not been promoted to staging — first run: workbench promote {run_id} "

@@ -255,12 +255,21 @@ class AliasEvent:
 
 
 def alias_history(client: Any, name: str, alias: str) -> list[AliasEvent]:
-    """The alias's events, oldest first."""
+    """The alias's events, oldest first.
+
+    Raises:
+        PromotionError: the history tag is not one workbench wrote (edited by hand in the MLflow UI).
+    """
     model = get_registered_model(client, name)
     raw = (model.tags if model is not None else {}).get(history_tag(alias))
     if not raw:
         return []
-    return [AliasEvent(**e) for e in json.loads(raw)]
+    try:
+        return [AliasEvent(**e) for e in json.loads(raw)]
+    except (ValueError, TypeError) as exc:  # not JSON, not a list of events, or an event with other fields
+        raise PromotionError(f"registered model '{name}': its tag {history_tag(alias)} is not the alias history workbench wrote "
+                             f"({type(exc).__name__}: {str(exc)[:100]}) — put back the value it had, or delete the tag to start "
+                             f"the history afresh (a rollback then goes back only to versions promoted after)") from None
 
 
 def holder_stack(events: list[AliasEvent], current: str | None) -> list[str]:
