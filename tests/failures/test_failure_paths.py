@@ -317,6 +317,17 @@ def test_production_is_refused_when_staging_was_rolled_back(promo: Swept, capsys
     assert wb.promote(good, name="assist-rolled", alias="production", require_staging=False, settings=promo.settings).version == "2"
 
 
+def test_production_is_refused_when_the_staging_alias_was_deleted_by_hand(promo: Swept, capsys: pytest.CaptureFixture[str]) -> None:
+    """The staging alias deleted in the MLflow UI: the refusal said "staging now holds nothing, another configuration"."""
+    good = promo.run_id("good")
+    first = wb.promote(good, name="assist-unaliased", alias="staging", settings=promo.settings)
+    MlflowClient(promo.settings.tracking_uri).delete_registered_model_alias("assist-unaliased", "staging")
+    line = production_line(promo, good, "assist-unaliased", capsys)
+    assert line == (f"config {first.config_hash[:12]} (run {good}, assist-unaliased v1) no longer holds staging: no version holds "
+                    f"staging now (its alias was deleted) — promote it to staging again first: workbench promote {good} --name "
+                    "assist-unaliased --alias staging   (or set promotion.require_staging: false, or pass --no-require-staging)")
+
+
 # -- the tracking store unreachable or unwritable: one line before any compute ----------------------------------------
 
 

@@ -466,7 +466,8 @@ def _promote(
             lost = next((e for e in reversed(alias_history(client, name, "staging")) if e.previous == str(existing.version)), None)
             now = f"v{staged.version}" if staged is not None else "nothing"
             why = (f"staging was rolled back from it to {now}" if lost is not None and lost.action == "rollback"
-                   else f"staging now holds {now}, another configuration")
+                   else f"staging now holds {now}, another configuration" if staged is not None
+                   else "no version holds staging now (its alias was deleted)")
             raise PromotionError(
                 f"config {digest[:12]} (run {run_id}, {name} v{existing.version}) no longer holds staging: {why} — promote it to "
                 f"staging again first: workbench promote {run_id} --name {name} --alias staging   (or set promotion.require_staging: false, or pass --no-require-staging)"
