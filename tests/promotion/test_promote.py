@@ -328,6 +328,27 @@ def test_an_alias_history_edited_by_hand_is_refused_in_one_line_before_the_alias
         wb.rollback(name, alias="staging", settings=swept.settings)
 
 
+def test_a_holder_whose_run_was_deleted_for_good_is_named_as_such(tmp_path: Path, deploy_repo: Path) -> None:
+    """The run a version was promoted from, deleted and garbage-collected (mlflow gc): promote's beats_holder gate and
+    export said "run 'X' not found — check the run id", of a run id the user never gave."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    swept = sweep(tmp_path / "project")
+    easy = [{"kind": "min_questions", "n": 1}]
+    bad = swept.run_id("bad")
+    wb.promote(bad, name="assist-gc", alias="staging", gates=easy, settings=swept.settings)
+    client(swept).delete_run(bad)
+    store = SqlAlchemyStore(swept.settings.tracking_uri, str(tmp_path / "unused"))
+    store._hard_delete_run(bad)  # what mlflow gc does
+    store.engine.dispose()
+    says = rf"^assist-gc v1, the holder of staging, was promoted from run {bad}, which is no longer in sqlite:///\S+ \(deleted for good\) — "
+    with pytest.raises(PromotionError, match=says + "the beats_holder gate has nothing to compare with"):
+        wb.promote(swept.run_id("good"), name="assist-gc", alias="staging", settings=swept.settings,
+                   gates=[*easy, {"kind": "beats_holder", "metric": "token_f1"}])
+    with pytest.raises(wb.WorkbenchError, match=says + "its evaluation cannot be bundled: run its experiment again"):
+        wb.export("assist-gc", "staging", repo=deploy_repo, settings=swept.settings)
+
+
 def test_a_run_of_a_deleted_experiment_is_refused_before_anything_is_registered(tmp_path: Path) -> None:
     from tests.promotion.conftest import sweep
 

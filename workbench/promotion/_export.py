@@ -38,7 +38,7 @@ from workbench.promotion._config import (
 from workbench.promotion._errors import ExportError, SecretFound
 from workbench.promotion._gates import Evidence
 from workbench.promotion._git import GitRepo
-from workbench.promotion._promote import _check_target, current_user, get_run, read_candidate, stale_chunks
+from workbench.promotion._promote import _check_target, current_user, promoted_run, read_candidate, stale_chunks
 from workbench.promotion._registry import (
     LOGGED_MODEL_TAG,
     PROMPT_NAME_TAG,
@@ -200,6 +200,8 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
         config = BundleConfig.from_yaml(files[CONFIG_FILE].decode(), source=f"models:/{model_id}/{CONFIG_FILE}")
     except ValueError as exc:
         raise ExportError(str(exc)) from None
+    run = promoted_run(client, run_id, f"{name} v{mv.version}, the holder of {alias}", "its evaluation cannot be bundled: "
+                       f"run its experiment again (answers come from the cache), promote the new run to {alias} and export that")
     if run_id != config.source.run_id:
         # the version was registered from an earlier run of the same configuration: the bundle describes the run that
         # was promoted to this alias (its dataset and source), with the registered prompt
@@ -207,7 +209,6 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
         config = promoted.model_copy(update={"prompt": config.prompt})
         files[CONFIG_FILE] = config.to_yaml().encode()
 
-    run = get_run(client, run_id)
     stale = stale_chunks(run_id, run.data.tags, config.chunker, config.retrieval.embedding)
     if stale is not None:
         raise ExportError(f"{name} v{mv.version}: {stale} — run its experiment again with this workbench, promote the new run "

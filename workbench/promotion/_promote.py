@@ -135,6 +135,19 @@ def get_run(client: Any, run_id: str) -> Any:
         raise PromotionError(f"run '{run_id}' not found in {shown_uri(client.tracking_uri)} — check the run id (workbench list EXPERIMENT)") from None
 
 
+def promoted_run(client: Any, run_id: str, version: str, fix: str) -> Any:
+    """The run a registered version (``version``: "NAME vN, the holder of ALIAS") was promoted from, or one line saying
+    it is gone (deleted for good: ``mlflow gc``) and ``fix``: "run 'X' not found — check the run id" named a run the user
+    never gave."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id)
+    except MlflowException:
+        raise PromotionError(f"{version}, was promoted from run {run_id}, which is no longer in {shown_uri(client.tracking_uri)} "
+                             f"(deleted for good) — {fix}") from None
+
+
 def _unfinished(run_id: str, mlflow_status: str, workbench_status: str, error: str) -> str | None:
     """Why a run cannot be promoted as unfinished, from MLflow's status and the one workbench recorded (None: finished).
 
@@ -444,7 +457,9 @@ def _promote(
     if current is not None and any(isinstance(g, BeatsHolderGate) for g in gate_specs):
         holder_audit = json.loads(current.tags.get(audit_tag(alias), "{}"))
         holder_run = holder_audit.get("run_id") or current.tags.get(RUN_ID_TAG) or current.run_id
-        holder_dataset = get_run(client, holder_run).data.tags.get("workbench.dataset_hash", "")
+        holder_dataset = promoted_run(client, holder_run, f"{name} v{current.version}, the holder of {alias}", "the beats_holder "
+                                      "gate has nothing to compare with: promote with gates that leave it out (--gates FILE)"
+                                      ).data.tags.get("workbench.dataset_hash", "")
         if holder_dataset != cand.config.dataset.hash:  # compared on the candidate's dataset when its sweep ran the holder too
             holder_run = _in_same_sweep(client, holder_run, current.tags.get(CONFIG_HASH_TAG, ""), cand, name) or holder_run
             holder_dataset = get_run(client, holder_run).data.tags.get("workbench.dataset_hash", "")
