@@ -185,6 +185,24 @@ def test_runs_other_tools_nested_under_a_sweep_are_not_its_variants(sweeps: list
         client.delete_run(foreign.info.run_id)
 
 
+def test_a_sweep_whose_variant_runs_were_all_deleted_says_so(sweeps: list[wb.SweepResult], store: Settings) -> None:
+    """Every variant run of the latest sweep deleted in the MLflow UI: compare and gate said "nothing to compare: no
+    variant has per-question results (no variants given)" of an experiment name the user did give."""
+    uri = store.tracking_uri
+    sweep = sweeps[1]
+    client = MlflowClient(uri)
+    for variant in sweep.variants:
+        client.delete_run(variant.run_id or "")
+    try:
+        for key in (EXPERIMENT, sweep.parent_run_id):
+            with pytest.raises(wb.WorkbenchError, match=rf"^nothing to compare: sweep {sweep.parent_run_id} has no variant runs left "
+                                                        r"\(deleted\?\) — restore them \('mlflow runs restore"):
+                wb.compare(key, tracking_uri=uri)
+    finally:
+        for variant in sweep.variants:
+            client.restore_run(variant.run_id or "")
+
+
 def test_variant_tables_and_judge_scores(sweeps: list[wb.SweepResult], store: Settings) -> None:
     uri = store.tracking_uri
     variant = sweeps[0].variants[0]

@@ -144,6 +144,9 @@ def load_run(run_id: str, *, tracking_uri: str | None = None) -> VariantTable | 
 
 def _from_store(keys: Sequence[str], tracking_uri: str | None) -> Loaded:
     resolved = resolve_runs(keys, tracking_uri=tracking_uri)
+    if not resolved.runs and not resolved.unlogged and resolved.parent_run_id is not None:  # a finished sweep, emptied by hand
+        raise WorkbenchError(f"nothing to compare: sweep {resolved.parent_run_id} has no variant runs left (deleted?) — restore them "
+                             "('mlflow runs restore --run-id RUN_ID', MLFLOW_TRACKING_URI set to this store) or run the experiment again")
     tables: list[VariantTable] = []
     skipped: list[Skipped] = []
     for run in resolved.runs:
