@@ -276,6 +276,26 @@ def test_a_run_whose_artifacts_folder_was_moved_away_says_so(sweep, tmp_path) ->
         (tmp_path / "moved").rename(folder)
 
 
+def test_an_experiment_deleted_while_its_sweep_runs_is_one_line(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    """The lead deleted the experiment in the MLflow UI while a colleague's sweep ran: the sweep ended with MLflow's
+    "MlflowException: The experiment 1 must be in the 'active' state. Current state is deleted"."""
+    from workbench.errors import WorkbenchError
+
+    client = MlflowClient(wb_settings.tracking_uri)
+
+    def answer(prompt) -> str:  # type: ignore[no-untyped-def]
+        found = client.get_experiment_by_name("unit")
+        if found.lifecycle_stage == "active":
+            client.delete_experiment(found.experiment_id)
+        return "an answer"
+
+    models = {GEMMA_ID: ScriptedModel(answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": "none"})
+    with pytest.raises(WorkbenchError, match=r"^experiment 'unit' was deleted in sqlite:///\S+ while this sweep ran — restore it "
+                                             r"\('mlflow experiments restore --experiment-id \d+'.* or run the experiment again"):
+        wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+
+
 def test_sweeps_are_recorded_under_the_user_feedback_and_promotions_name(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """On a team server the runs' User was $USER (or 'workbench' where it is unset, as in many containers), while
     feedback and promotions were recorded under $WORKBENCH_USER: a lead could not find a colleague's sweeps."""

@@ -529,7 +529,7 @@ class MlflowTracker:
         tags.update({"mlflow.parentRunId": sweep.run_id, REUSED_FROM_TAG: origin,
                      NOTE_TAG: f"Reused from run {origin} (an earlier sweep's results for this variant, its traces linked): "
                                "nothing was computed again"})
-        run = self._create_run(sweep.experiment_id, start_time=source.info.start_time, tags=_child_tags(sweep, variant), run_name=variant.name)
+        run = self._create_child(sweep, variant, source.info.start_time)
         with self._ended_if_logging_fails(run.info.run_id):
             return self._copy_reused(sweep, run.info.run_id, variant, source, origin, tags, dataset)
 
@@ -624,10 +624,25 @@ class MlflowTracker:
             tags.update(racing_tags(result.stopped_early))
         elif reuse_key is not None and result.complete:  # a run stopped early or with question errors is never reused
             tags[REUSE_KEY_TAG] = reuse_key
-        run = self._create_run(sweep.experiment_id, start_time=result.started_ms, tags=_child_tags(sweep, variant), run_name=variant.name)
+        run = self._create_child(sweep, variant, result.started_ms)
         with self._ended_if_logging_fails(run.info.run_id):
             self._log_variant_run(sweep, run.info.run_id, result, dataset, tags)
         return replace(result, run_id=run.info.run_id)
+
+    def _create_child(self, sweep: SweepHandle, variant: Variant, start_time: int | None) -> Any:
+        """A variant's run under the sweep. An experiment deleted while its sweep ran (in the MLflow UI) is one line
+        saying so, not MLflow's "The experiment 1 must be in the 'active' state. Current state is deleted"."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self._create_run(sweep.experiment_id, start_time=start_time, tags=_child_tags(sweep, variant), run_name=variant.name)
+        except MlflowException:
+            found = self.client.get_experiment(sweep.experiment_id)
+            if found.lifecycle_stage != "deleted":
+                raise
+            raise WorkbenchError(f"experiment '{found.name}' was deleted in {shown_uri(self.tracking_uri)} while this sweep ran — restore "
+                                 f"it ('mlflow experiments restore --experiment-id {found.experiment_id}', MLFLOW_TRACKING_URI set to this "
+                                 "store), or run the experiment again, which restores it (what this sweep computed comes from the cache)") from None
 
     def _log_variant_run(self, sweep: SweepHandle, run_id: str, result: VariantResult, dataset: Dataset, tags: dict[str, str]) -> None:
         from mlflow.entities import Metric, Param, RunTag
