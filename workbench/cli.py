@@ -633,8 +633,8 @@ _FIXES = {
 
 
 def _input_file(path: str, what: str) -> str:
-    """The text of a file named on the command line; one line naming the file when it is missing, a folder, binary,
-    not UTF-8 or empty."""
+    """The text of a file named on the command line; one line naming the file when it is missing, a folder, a device
+    or pipe, binary, not UTF-8 or empty."""
     from workbench.datasets import read_text
 
     fix, fill = _FIXES[what]
@@ -642,8 +642,11 @@ def _input_file(path: str, what: str) -> str:
     if not file.exists():
         where = "" if file.is_absolute() else f" (relative to {Path.cwd()})"
         raise WorkbenchError(f"{path}: {what} file not found — check the path{where}")
-    if not file.is_file():
+    if file.is_dir():
         raise WorkbenchError(f"{path}: is a folder, not a file — give the path of the {what} file")
+    if not file.is_file():  # /dev/null, a named pipe (reading one with no writer would wait forever)
+        kind = "a named pipe (FIFO)" if file.is_fifo() else "a socket" if file.is_socket() else "a device"
+        raise WorkbenchError(f"{path}: is {kind}, not a file — give the path of the {what} file")
     text = read_text(file, fix)
     if not text.strip():
         raise WorkbenchError(f"{path}: empty {what} file — {fill}")

@@ -8,6 +8,7 @@ The store is a real sqlite MLflow store holding one fake sweep (a good and a bad
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
@@ -313,6 +314,20 @@ def test_calibrate_errors(project: Project, capsys: pytest.CaptureFixture[str]) 
     for threshold in ("2", "0", "-0.5"):  # at 0 every score would pass: that is no calibration, not an internal error
         line = one_line(capsys, cli(project, "calibrate", project.good(), "--labels", str(labels), "--threshold", threshold))
         assert line == f"workbench calibrate: argument --threshold: {float(threshold):g} is outside (0, 1] — see 'workbench calibrate --help'"
+
+
+
+@pytest.mark.parametrize(("command", "what"), [(["calibrate", "abc", "--labels"], "labels"), (["run"], "experiment")])
+def test_a_device_or_a_pipe_is_not_called_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str],
+                                                   what: str) -> None:
+    fifo = tmp_path / "labels.csv"
+    os.mkfifo(fifo)  # read with no writer, it would wait forever
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    line = one_line(capsys, main(["--tracking-uri", uri, *command, "/dev/null"]))
+    assert line == f"/dev/null: is a device, not a file — give the path of the {what} file"
+    line = one_line(capsys, main(["--tracking-uri", uri, *command, str(fifo)]))
+    assert line == f"{fifo}: is a named pipe (FIFO), not a file — give the path of the {what} file"
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 # -- run ---------------------------------------------------------------------------------------------------------------
