@@ -76,6 +76,17 @@ def test_labels_saved_by_excel_with_a_byte_order_mark_load(tmp_path: Path) -> No
 
 
 
+def test_labels_saved_for_excel_skip_its_separator_line_as_a_dataset_does(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "sep=,\r\ncase_id,metric,label\r\npy-001,faithfulness,yes\r\npy-002,faithfulness,maybe\r\n")
+    with pytest.raises(DataError, match=r"l.csv:4: field 'label': 'maybe'"):  # its lines are the file's lines
+        load_labels(path)
+    path.write_text("sep=,\ncase_id,metric,label\npy-001,faithfulness,yes\n", encoding="utf-8")
+    assert load_labels(path).to_dict("records") == [{"case_id": "py-001", "metric": "faithfulness", "label": 1.0, "answer": None}]
+    path.write_text("sep=;\ncase_id;metric;label\npy-001;faithfulness;yes\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"l.csv:1: 'sep=;' says the columns are separated by another character, not commas"):
+        load_labels(path)
+
+
 def test_a_csv_written_with_spaces_after_the_commas_loads(tmp_path: Path) -> None:
     path = write(tmp_path / "l.csv", 'case_id, metric, label, answer\npy-001, faithfulness, "yes", "It ends, then runs else."\n')
     assert load_labels(path).to_dict("records") == [

@@ -18,7 +18,7 @@ import numbers
 import os
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -353,6 +353,22 @@ def other_separator(column: str, fields: Collection[str] = _FIELDS, required: st
     return None
 
 
+def csv_header(rows: Iterator[list[str]], path: Path) -> list[str]:
+    """The column names of a CSV file read by ``rows`` (a ``csv.reader``): its first line, or its second after the
+    ``sep=,`` line Excel writes first in a file saved "for Excel".
+
+    Raises:
+        DataError: the ``sep=`` line says the columns are separated by another character than commas.
+    """
+    header = [h.strip() for h in next(rows, [])]
+    if ",".join(header).startswith("sep="):  # Excel's separator hint, the first line of a file saved "for Excel"
+        if ",".join(header) != "sep=,":
+            raise DataError(f"{path}:1: '{_name(','.join(header))}' says the columns are separated by another character, not "
+                            "commas — save the file as comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")
+        header = [h.strip() for h in next(rows, [])]
+    return header
+
+
 def _read_csv(path: Path, caps: _Caps) -> Dataset:
     text = read_text(path, "save the file as UTF-8")
     if not text.strip():
@@ -361,12 +377,7 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
     # skipinitialspace: in `q1, "What, exactly?"` the quote after ", " opens a quoted field, as the writer meant
     reader = csv.reader(io.StringIO(text, newline=""), strict=True, skipinitialspace=True)
     try:
-        header = [h.strip() for h in next(reader)]
-        if ",".join(header).startswith("sep="):  # Excel's separator hint, the first line of a file saved "for Excel"
-            if ",".join(header) != "sep=,":
-                raise DataError(f"{path}:1: '{_name(','.join(header))}' says the columns are separated by another character, not "
-                                "commas — save the file as comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")
-            header = [h.strip() for h in next(reader, [])]
+        header = csv_header(reader, path)
     except csv.Error as exc:
         raise DataError(f"{path}:{reader.line_num}: CSV quoting in the header: {exc} — {quoting}") from None
     for column in header:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.datasets import other_separator, read_text
+from workbench.datasets import csv_header, other_separator, read_text
 from workbench.errors import DataError
 
 __all__ = ["Agreement", "CalibrationReport", "agreement", "calibrate", "cohen_kappa", "load_labels"]
@@ -220,7 +220,7 @@ def load_labels(source: str | Path | Any) -> Any:
     elif path.suffix.lower() == ".csv":
         # skipinitialspace: `py-001, faithfulness, "yes"` as well as `py-001,faithfulness,yes`
         reader = csv.DictReader(io.StringIO(text, newline=""), skipinitialspace=True)
-        reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+        reader.fieldnames = csv_header(reader.reader, path)  # after Excel's `sep=,` line, as a dataset's CSV
         missing = [c for c in LABEL_COLUMNS if c not in reader.fieldnames]
         one_column = missing and len(reader.fieldnames) == 1
         separator = other_separator(reader.fieldnames[0], (*LABEL_COLUMNS, "answer"), "case_id") if one_column else None
