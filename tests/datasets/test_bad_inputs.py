@@ -579,6 +579,18 @@ def test_half_an_emoji_in_a_jsonl_question_is_named_with_what_to_do(tmp_path: Pa
                                "emoji cut in two, or a byte kept by errors='surrogateescape') — remove it, or write the whole character")
 
 
+@pytest.mark.parametrize("field", ["source_ids", "tags"])
+def test_half_an_emoji_in_a_list_item_is_named_as_in_a_question(tmp_path: Path, field: str) -> None:
+    # an item of source_ids or tags passed pydantic (it checks text fields, not a list's items) and the sweep failed
+    # later, when MLflow or the index could not encode it
+    p = tmp_path / "d.jsonl"
+    p.write_text(GOOD + f'{{"id": "b", "question": "Which?", "{field}": ["ok", "x\\ud83d"]}}\n', encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(p)
+    assert str(info.value) == (f"{p}:2: field '{field}' item 1: not valid Unicode ('\\ud83d' at character 1, a lone surrogate: half "
+                               "of an emoji cut in two, or a byte kept by errors='surrogateescape') — remove it, or write the whole character")
+
+
 def test_a_jsonl_field_given_twice_in_one_object_is_refused(tmp_path: Path) -> None:
     # json.loads kept the second reference silently (the experiment YAML already refuses a key given twice)
     (tmp_path / "d.jsonl").write_text('{"question": "Q?", "reference": "14 days"}\n{"question": "Q2?", "reference": "14 days", '

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.datasets._models import CATEGORIES, Corpus, Dataset, Document, EvalCase, document_id
+from workbench.datasets._models import CATEGORIES, SURROGATE, Corpus, Dataset, Document, EvalCase, document_id
 from workbench.errors import DataError
 
 PYTHON_REFERENCE = "python-reference"
@@ -145,7 +145,7 @@ def _describe(error: ValidationError) -> str:
         return f"field '{where}' is missing — add it"
     if kind == "extra_forbidden":
         return f"field '{where}' is not known — {_unknown_field_fix(str(loc[0]))}"
-    if kind == "string_unicode" and isinstance(value, str) and (found := _SURROGATE.search(value)):
+    if kind == "string_unicode" and isinstance(value, str) and (found := SURROGATE.search(value)):
         # JSON's "\ud83d" escape: a tool that cut text at a length in UTF-16 units halved an emoji
         item = f" item {loc[1]}" if len(loc) > 1 else ""
         return (f"field '{where}'{item}: not valid Unicode ({found.group()!r} at character {found.start()}, a lone surrogate: half "
@@ -169,14 +169,11 @@ def _describe(error: ValidationError) -> str:
     return f"field '{where}': {first['msg']}"
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _check_unicode(text: str, where: str, field: str) -> None:
     """Refuse a document's text holding a lone surrogate, which a file read as UTF-8 never does but text decoded in a
     notebook with ``errors='surrogateescape'`` may: the corpus hash, the index and MLflow cannot encode it (a bare
     UnicodeEncodeError from the sweep). A case's text is refused so by its pydantic model."""
-    found = _SURROGATE.search(text)
+    found = SURROGATE.search(text)
     if found:
         raise DataError(f"{where}: field '{field}': not valid Unicode ({found.group()!r} at character {found.start()}, an undecodable "
                         "byte kept by errors='surrogateescape') — decode the text as UTF-8, or with errors='replace'")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from workbench.errors import DataError
 
@@ -24,6 +26,19 @@ def document_id(text: str) -> str:
     """A document id in one Unicode form (NFC): "café" typed in a dataset and "café" in a file name that macOS or a
     zip archive wrote decomposed (e + combining accent) are the same id."""
     return unicodedata.normalize("NFC", text)
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unicode_item(value: str) -> str:
+    """Refuse a lone surrogate in a list item as pydantic refuses one in a text field (it checks no item of a list)."""
+    if SURROGATE.search(value):
+        raise PydanticCustomError("string_unicode", "Input should be a valid string, unable to parse raw data as a unicode string")
+    return value
+
+
+_Item = Annotated[str, AfterValidator(_unicode_item)]
 
 
 class EvalCase(BaseModel):
@@ -46,9 +61,9 @@ class EvalCase(BaseModel):
     id: str = Field(min_length=1)
     question: str = Field(min_length=1)
     reference: str = ""
-    source_ids: tuple[str, ...] = ()
+    source_ids: tuple[_Item, ...] = ()
     category: Category = "answerable"
-    tags: tuple[str, ...] = ()
+    tags: tuple[_Item, ...] = ()
 
     @field_validator("question")
     @classmethod
