@@ -25,7 +25,9 @@ __all__ = ["CHUNKING_REVISION", "Variant", "embedded_index_key", "expand_grid", 
 # of the piece it closes.
 # 4: the last characters of a long unbroken run, which the splitter repeats as a chunk within the overlap, are placed at
 # the end of that run, not at the next copy of them (which put the chunks after it out of place).
-CHUNKING_REVISION = 4
+# 5: the markdown chunker also splits at setext headers (a title over === or ---), reads no header in YAML front matter
+# (its "# comments"), and leaves the closing hashes of "## Title ##" out of the title.
+CHUNKING_REVISION = 5
 
 
 def _digest(payload: Any, n: int = 12) -> str:

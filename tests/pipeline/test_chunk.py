@@ -43,6 +43,21 @@ def test_markdown_chunks_follow_headers() -> None:
     assert [c.header for c in chunks] == ["Handbook", "Travel", "Hotels", "Leave"]
 
 
+SETEXT_MARKDOWN = (
+    "---\ntitle: Handbook\n# shown as the page title\nlayout: page\n---\n\nHandbook\n========\n\nIntro line.\n\nTravel\n------\n"
+    "Book trains early.\n\n### Hotels ###\nMax 150 EUR per night.\n\n- a list item\n---\n\nLeave\n-----\n25 days per year.\n"
+)
+
+
+def test_markdown_chunks_follow_setext_headers_and_not_front_matter_comments() -> None:
+    # "Title\n=====" split nothing (a README's headers gave one chunk), the YAML comment of the front matter was taken
+    # for a header, and "### Hotels ###" was titled "Hotels ###"
+    chunks = chunk_document(Document("hb", SETEXT_MARKDOWN), ChunkerSpec(strategy="markdown", size=500, overlap=0))
+    assert [(c.header, c.text.splitlines()[0]) for c in chunks] == [
+        ("", "---"), ("Handbook", "Handbook"), ("Travel", "Travel"), ("Hotels", "### Hotels ###"), ("Leave", "Leave")]
+    assert chunks[0].text.endswith("layout: page\n---") and chunks[3].text.endswith("- a list item\n---")  # a rule, not a title
+
+
 def test_token_chunker_counts_with_the_embedding_tokenizer() -> None:
     from workbench.models import MINILM_ID, load_embedder
 

@@ -194,33 +194,51 @@ def _sentence(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str],
 
 _FENCE = re.compile(r"\s*(`{3,}|~{3,})")  # a code fence: 3+ backticks or tildes (indented too, as in a list item)
 _HEADER = re.compile(r"(#{1,3})\s+(.*)")
+_CLOSING_HASHES = re.compile(r"(?:^|\s+)#+\s*$")  # "## Travel ##": the closing hashes are no part of the title
+_SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*")  # the line under a setext header: "Title\n=====" (level 1), "-----" (2)
+# a line that cannot be a setext title: a list item, a quote, a table row, indented code
+_NOT_A_TITLE = re.compile(r"[ \t]*(?:[-*+][ \t]|\d+[.)][ \t]|>|\|)| {4}|\t")
+# YAML front matter (Jekyll, Hugo, MkDocs): a first line "---", closed by "---" or "..."; its "# comments" are no headers
+_FRONT_MATTER = re.compile(r"---[ \t]*\r?\n(?:.*?(?:\r\n|\n|\r))??(?:---|\.\.\.)[ \t]*(?:\r\n|\n|\r|$)", re.DOTALL)
 
 
 def _headers(text: str) -> dict[int, tuple[int, str]]:
-    """The markdown headers (#..###) of a text outside its code fences: line offset -> (level, title).
+    """The markdown headers (#..###, and setext ``Title`` over ``===`` or ``---``) of a text outside its code fences and
+    YAML front matter: line offset -> (level, title).
 
     A fence (``` or ~~~, 3 or more) is closed only by a line of at least as many of the same character, so a
-    ``# comment`` in a bash or Python block, or a ``` line inside a ```` block, is code, not a header.
+    ``# comment`` in a bash or Python block, or a ``` line inside a ```` block, is code, not a header. A setext title is
+    one line after a blank one (a longer paragraph over ``---`` is taken as text and a rule).
     """
     headers: dict[int, tuple[int, str]] = {}
     fence = ""
-    offset = 0
-    for line in text.splitlines(keepends=True):
+    front = _FRONT_MATTER.match(text)
+    offset = front.end() if front else 0
+    title: tuple[int, str] | None = None  # a one-line paragraph: a setext header's title if an underline follows
+    after_break = True  # at the start, or after a blank line, a header or a fence
+    for line in text[offset:].splitlines(keepends=True):
         bare = line.splitlines()[0]  # without its line end
         opening = _FENCE.match(bare)
+        paragraph = None
         if fence:
             if opening and set(bare.strip()) == {fence[0]} and len(bare.strip()) >= len(fence):
                 fence = ""
         elif opening:
             fence = opening.group(1)
         elif match := _HEADER.fullmatch(bare):
-            headers[offset] = (len(match.group(1)), match.group(2).strip())
+            headers[offset] = (len(match.group(1)), _CLOSING_HASHES.sub("", match.group(2).strip()))
+        elif title and (underline := _SETEXT.fullmatch(bare)):
+            headers[title[0]] = (1 if underline.group(1)[0] == "=" else 2, title[1])
+        elif bare.strip():
+            paragraph = bare
+        title = (offset, bare.strip()) if paragraph and after_break and not _NOT_A_TITLE.match(paragraph) else None
+        after_break = paragraph is None
         offset += len(line)
     return headers
 
 
 def _markdown_sections(text: str) -> list[tuple[str, str]]:
-    """Split on markdown headers (#..###), keeping each header with its section; returns (header path, text).
+    """Split on markdown headers (#..###, setext), keeping each header with its section; returns (header path, text).
 
     Each section is a stretch of ``text`` as it is (line endings kept), so it can be found in it.
     """
@@ -258,8 +276,8 @@ _STRATEGIES: dict[str, Callable[[ChunkerSpec, Tokenizer | None], Callable[[str],
 
 
 def _header_lookup(text: str) -> Callable[[int], str]:
-    """A lookup from a character offset of ``text`` to the title of the last markdown header (#..###, outside code
-    fences) starting at or before it ("" when there is none, or for offset -1). The text is scanned once, not once
+    """A lookup from a character offset of ``text`` to the title of the last markdown header (#..###, setext, outside
+    code fences and front matter) starting at or before it ("" when there is none, or for offset -1). The text is scanned once, not once
     per chunk."""
     headers = _headers(text)
     starts, titles = list(headers), [title for _, title in headers.values()]
