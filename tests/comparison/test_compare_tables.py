@@ -189,6 +189,25 @@ def test_question_diff_lists_flips_side_by_side(tables) -> None:  # type: ignore
         wb.diff_questions(tables, "base", "better", metric="faithfulness")
 
 
+def test_a_question_that_errored_in_one_variant_is_a_flip(tables) -> None:  # type: ignore[no-untyped-def]
+    # a question answered well by base and failing with an error in the other variant was "not scored", so
+    # only_flips left out the very questions a model broke on
+    def erring(frame: pd.DataFrame, cases: list[int]) -> pd.DataFrame:
+        error = frame["error"].astype(object).copy()
+        error.iloc[cases] = "TimeoutError: the model did not answer in 60 s"
+        return frame.assign(error=error, token_f1=frame["token_f1"].where(error.isna()))
+
+    passed = [i for i, v in enumerate(BASE_F1) if v >= 0.5][:2]
+    failed = [i for i, v in enumerate(BASE_F1) if v < 0.5][0]
+    broken = erring(tables["same"], [*passed, failed])
+    lost = wb.diff_questions({"base": tables["base"], "broken": broken}, "base", "broken", threshold=0.5)
+    assert list(lost["case_id"]) == [f"q{i:02d}" for i in sorted(passed)] and set(lost["change"]) == {"lost"}
+    gained = wb.diff_questions({"broken": broken, "base": tables["base"]}, "broken", "base", threshold=0.5)
+    assert set(gained["change"]) == {"gained"} and len(gained) == 2
+    both = wb.diff_questions({"broken": broken, "again": broken}, "broken", "again", threshold=0.5, only_flips=False)
+    assert set(both.set_index("case_id").loc[[f"q{i:02d}" for i in passed], "change"]) == {"not scored"}
+
+
 def test_gate_reports_every_failure(tables) -> None:  # type: ignore[no-untyped-def]
     report = wb.compare(tables, metrics=["token_f1", "latency_s"])
     assert report.gate(["token_f1"], minimum=0.0) == ()

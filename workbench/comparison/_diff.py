@@ -18,6 +18,19 @@ __all__ = ["Change", "diff_questions", "question_diff"]
 Change = Literal["gained", "lost", "unchanged", "not scored"]
 
 
+def _errored(frame: pd.DataFrame) -> set[str]:
+    """The case ids of the questions that failed with an error."""
+    return set(frame.index[frame["error"].notna()]) if "error" in frame.columns else set()
+
+
+def _passed(value: float, errored: bool, metric: str, threshold: float) -> bool | None:
+    """Whether a question passed; None when it was not scored. A question that failed with an error did not pass: it
+    has no answer to score."""
+    if math.isnan(value):
+        return False if errored else None
+    return passes(value, metric, threshold)
+
+
 def question_diff(a: VariantTable, b: VariantTable, metric: str, threshold: float, only_flips: bool) -> pd.DataFrame:
     """The per-question diff of two variant tables (see ``diff_questions``)."""
     import pandas as pd
@@ -28,14 +41,15 @@ def question_diff(a: VariantTable, b: VariantTable, metric: str, threshold: floa
         raise WorkbenchError(f"metric '{metric}' is in neither '{a.name}' nor '{b.name}' — available: {', '.join(available_metrics([a, b]))}")
     common = paired_cases(fa, fb)
     va, vb = numeric(fa, metric)[common], numeric(fb, metric)[common]
+    errors_a, errors_b = _errored(fa), _errored(fb)
     rows = []
     for case_id in common:
         x, y = va[case_id], vb[case_id]
+        pa, pb = _passed(x, case_id in errors_a, metric, threshold), _passed(y, case_id in errors_b, metric, threshold)
         change: Change
-        if math.isnan(x) or math.isnan(y):
+        if pa is None or pb is None or (math.isnan(x) and math.isnan(y)):
             change = "not scored"
         else:
-            pa, pb = passes(x, metric, threshold), passes(y, metric, threshold)
             change = "gained" if (pb and not pa) else ("lost" if (pa and not pb) else "unchanged")
         if only_flips and change not in ("gained", "lost"):
             continue
@@ -71,8 +85,9 @@ def diff_questions(
 
     A question passes when its value clears ``threshold`` in the metric's good direction (``>=`` for scores,
     ``<=`` for lower-is-better metrics such as false_refusal). "gained": ``b`` passes where ``a`` did not; "lost":
-    the reverse. Only questions both variants answered are compared (a case id on both sides with two different
-    question texts, as in two datasets numbered by line, is two questions, not a flip).
+    the reverse; a question that failed with an error in one variant did not pass there, so one passed in ``a`` and
+    errored in ``b`` is lost. Only questions both variants asked are compared (a case id on both sides with two
+    different question texts, as in two datasets numbered by line, is two questions, not a flip).
 
     Args:
         runs_or_result: anything ``wb.compare`` accepts.
