@@ -438,6 +438,23 @@ def test_a_router_is_paired_with_its_model_alone_whatever_either_is_named_or_its
     assert dict(zip(table["role"], table["model"])) == {"cheap": "small", "strong": "big"}
 
 
+def test_a_routers_escalation_rate_counts_the_questions_it_routed_as_its_run_metric_does() -> None:
+    from workbench.comparison import VariantTable
+    from workbench.comparison._routing import routing_table
+
+    # 4 questions routed (1 escalated), 1 failed at retrieval before any model was asked: the run's metric is 1/4,
+    # compare said 1/5
+    calls = [[{"role": "cheap"}], [{"role": "cheap"}, {"role": "strong"}], [{"role": "cheap"}], [{"role": "cheap"}], []]
+    frame = pd.DataFrame({"case_id": [str(i) for i in range(5)], "question": [f"q{i}" for i in range(5)], "cost_usd": [0.001] * 5,
+                          "token_f1": [0.9] * 4 + [None], "error": [None] * 4 + ["retrieval failed"],
+                          "escalated": [False, True, False, False, False], "model_calls": calls})
+    setup = {"prompt.name": "p", "chunker.size": "400"}
+    router = VariantTable("router", "r", None, frame, params={**setup, "router.name": "rt", "router.cheap.id": "small", "router.strong.id": "big"})
+    alone = VariantTable("small", "m", None, frame.drop(columns=["escalated", "model_calls"]), params={**setup, "model.id": "small"})
+    table = routing_table([router, alone], success_metric="token_f1", success_threshold=0.5, n_resamples=200, confidence=0.95, seed=0)
+    assert table["escalation_rate"].tolist() == [0.25]
+
+
 def test_the_tokens_cut_from_a_prompt_are_not_compared_as_a_score(tables) -> None:  # type: ignore[no-untyped-def]
     """Every results table has ``prompt_tokens_cut``: compare listed it as a score, higher is better (a variant whose
     prompts were cut more was 'better')."""

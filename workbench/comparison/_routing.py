@@ -62,6 +62,17 @@ def routing_pairs(tables: Sequence[VariantTable]) -> list[tuple[VariantTable, st
     return pairs
 
 
+def escalation_rate(frame: pd.DataFrame) -> float:
+    """The share of a router's questions that escalated, over the questions it routed (those with model calls: one
+    that failed before any model was asked, e.g. at retrieval, was never routed), as the run's ``escalation_rate``
+    metric counts them; NaN when the table says nothing of escalations."""
+    routed = frame
+    if "model_calls" in frame.columns:
+        routed = frame[frame["model_calls"].map(lambda calls: isinstance(calls, (list, tuple)) and len(calls) > 0)]
+    escalated = numeric(routed, "escalated")
+    return float(escalated.mean()) if escalated.notna().any() else float("nan")
+
+
 def routing_table(
     tables: Sequence[VariantTable],
     *,
@@ -88,10 +99,9 @@ def routing_table(
         diff = paired_bootstrap_ratio(
             (m_cost[common].tolist(), m_ok[common].tolist()), (r_cost[common].tolist(), r_ok[common].tolist()), **opts
         )
-        escalated = numeric(r_frame, "escalated")
         rows.append({
             "router": router.name, "role": role, "model": alone.name, "n_paired": diff.n,
-            "escalation_rate": float(escalated.mean()) if escalated.notna().any() else float("nan"),
+            "escalation_rate": escalation_rate(r_frame),
             "router_cost_per_success": r_mean.estimate, "router_low": r_mean.low, "router_high": r_mean.high,
             "model_cost_per_success": m_mean.estimate, "model_low": m_mean.low, "model_high": m_mean.high,
             "diff": diff.estimate, "diff_low": diff.low, "diff_high": diff.high,
