@@ -532,3 +532,34 @@ def test_a_variant_run_whose_server_went_away_is_left_to_the_next_sweep_not_ende
     (half_logged,) = client.search_runs([e.experiment_id for e in client.search_experiments()], "tags.`workbench.kind` = 'variant'")
     assert half_logged.info.status == "RUNNING"
     assert [name for name, run_id in gone.after if run_id == half_logged.info.run_id] == []  # no call waited on it
+
+
+def test_runs_whose_artifacts_are_in_a_bucket_this_machine_cannot_read_are_one_line(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # the sweep refuses to write to s3:// without boto3 (above); compare and promote of runs logged there by a colleague
+    # who has it failed with "internal error: ModuleNotFoundError: No module named 'botocore' ... report it"
+    import importlib.util
+
+    if importlib.util.find_spec("boto3") is not None:
+        pytest.skip("boto3 is installed here: it would try to reach the bucket")
+    client = MlflowClient(wb_settings.tracking_uri)
+    experiment_id = client.create_experiment("unit", artifact_location="s3://team-bucket/workbench")
+    run_id = client.create_run(experiment_id, tags={"workbench.kind": "variant"}).info.run_id
+    client.set_terminated(run_id, "FINISHED")
+    says = (rf"^run {run_id} keeps its artifacts in s3://team-bucket/workbench/{run_id}/artifacts, which this machine reads itself "
+            r"and cannot \(ModuleNotFoundError: No module named '\w+'\) — install boto3 here$")
+    with pytest.raises(wb.WorkbenchError, match=says):
+        wb.compare([run_id], tracking_uri=wb_settings.tracking_uri)
+    with pytest.raises(wb.WorkbenchError, match=says):
+        wb.promote(run_id, name="from-the-bucket", alias="staging", settings=wb_settings)
+    # a version promoted there: export read its configuration from the bucket with the same internal error
+    from workbench.promotion._registry import LOGGED_MODEL_TAG
+
+    model_id = client.create_logged_model(experiment_id).model_id
+    client.create_registered_model("from-the-bucket")
+    source = client.get_logged_model(model_id).artifact_location
+    version = client.create_model_version("from-the-bucket", source, run_id, tags={LOGGED_MODEL_TAG: model_id}).version
+    client.set_registered_model_alias("from-the-bucket", "production", version)
+    subprocess.run(["git", "init", "-q", str(wb_settings.root / "deploy")], check=True)
+    with pytest.raises(wb.WorkbenchError, match=rf"^from-the-bucket v{version} keeps its artifacts in s3://team-bucket/workbench/\S+, "
+                                               r"which this machine reads itself and cannot \(.*\) — install boto3 here$"):
+        wb.export("from-the-bucket", alias="production", repo=wb_settings.root / "deploy", settings=wb_settings)

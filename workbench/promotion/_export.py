@@ -54,7 +54,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._report import render_report
 from workbench.promotion._secrets import describe, scan_files, secret_env_values
 from workbench.redaction import without_credentials
-from workbench.tracking import shown_uri
+from workbench.tracking import out_of_reach, reading_artifacts, shown_uri
 
 _SUMMARY_METRICS = ("token_f1", "hit_at_k", "recall_at_k", "mrr", "rouge_l", "semantic_similarity", "faithfulness")
 
@@ -106,7 +106,9 @@ def _plots(client: Any, parent_run_id: str | None) -> dict[str, bytes]:
     pending = ["plots"]
     while pending:
         folder = pending.pop()
-        for item in client.list_artifacts(parent_run_id, folder):
+        with reading_artifacts(client, parent_run_id):
+            listed = client.list_artifacts(parent_run_id, folder)
+        for item in listed:
             if item.is_dir:
                 pending.append(item.path)
             elif item.path.lower().endswith(".png"):
@@ -193,7 +195,10 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     if logged is None:
         raise ExportError(f"{name} v{mv.version}: its logged model {model_id} (config.yaml and the prompt files) was deleted from "
                           f"MLflow — delete version {mv.version} of {name} in the registry and promote its run again")
-    files = _download_dir(logged.artifact_location, cfg.tracking_uri)
+    try:
+        files = _download_dir(logged.artifact_location, cfg.tracking_uri)
+    except ImportError as exc:  # an experiment keeping its artifacts in s3:// on a machine without boto3
+        raise out_of_reach(f"{name} v{mv.version}", logged.artifact_location, cfg.tracking_uri, exc, verb="reads") from None
     if CONFIG_FILE not in files:
         raise ExportError(f"{name} v{mv.version}: the logged model {model_id} has no {CONFIG_FILE}")
     try:

@@ -32,6 +32,8 @@ from workbench.tracking._read import (
     load_judge_scores,
     load_variant_table,
     missing_artifacts,
+    out_of_reach,
+    reading_artifacts,
     sweep_variants,
 )
 from workbench.tracking._store_check import STORE_HINT, check_store, sqlite_path
@@ -86,6 +88,8 @@ __all__ = [
     "load_variant_table",
     "log_human_feedback",
     "missing_artifacts",
+    "out_of_reach",
+    "reading_artifacts",
     "redacting",
     "registry_changes_serialised",
     "require_active",

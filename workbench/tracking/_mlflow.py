@@ -38,7 +38,7 @@ from workbench.redaction import redact
 from workbench.tracking._feedback import default_user
 from workbench.tracking._store_check import check_served_artifacts, check_store
 from workbench.tracking._process import END_REASON_TAG, abandoned_reason, process_tags
-from workbench.tracking._read import RESULTS_TABLE, artifact_bytes
+from workbench.tracking._read import RESULTS_TABLE, artifact_bytes, out_of_reach
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import open_store_serialised
 from workbench.tracking._unreachable import TrackingUnavailable, is_unreachable, quiet_retry_warnings, shown_uri, tracking_call
@@ -224,7 +224,8 @@ class MlflowTracker:
             try:
                 self._log_sweep_inputs(run.info.run_id, spec, dataset, corpus, variants)
             except _OUT_OF_REACH as exc:  # its first artifact: where the experiment keeps them is not this machine's
-                raise _unwritable_artifacts(spec.name, run.info.artifact_uri, self.tracking_uri, exc) from None
+                location = run.info.artifact_uri.removesuffix("/artifacts").rsplit("/", 1)[0]  # the experiment's, not the run's
+                raise out_of_reach(f"experiment '{spec.name}'", location, self.tracking_uri, exc) from None
             if spec.corpus is None:  # given in memory: the documents themselves, for a bundle to rebuild its index from
                 self._log_documents(experiment_id, run.info.run_id, corpus)
         return SweepHandle(run.info.run_id, run.info.run_id, experiment_id, self.tracking_uri)
@@ -814,21 +815,6 @@ def routing_tags(record: QuestionRecord) -> dict[str, str]:
 # what writing to an artifact location raises when it is a path of another machine or a bucket of a missing library
 # (not a full disk: that is the error it is)
 _OUT_OF_REACH = (ImportError, NotADirectoryError, PermissionError, FileNotFoundError)
-
-
-def _unwritable_artifacts(experiment: str, artifact_uri: str, tracking_uri: str, exc: BaseException) -> WorkbenchError:
-    """One line for an experiment whose artifact store this machine writes itself (the tracking server does not serve
-    it: ``mlflow server --no-serve-artifacts``, or a location given when the experiment was made) and cannot: a path of
-    the server's machine, or a bucket whose client library is not installed here."""
-    location = artifact_uri.removesuffix("/artifacts").rsplit("/", 1)[0]  # the experiment's, not this run's folder
-    if isinstance(exc, ImportError):
-        reason, todo = f"{type(exc).__name__}: {exc}", f"install {exc.name or 'its client library'} here"
-    else:
-        reason, todo = f"{exc.strerror or type(exc).__name__}: {exc.filename or exc}", "make that path writable from this machine"
-    served = (", or serve artifacts through the tracking server (mlflow server --serve-artifacts, as workbench server does; "
-              "experiments made after that keep them there)") if tracking_uri.startswith(("http://", "https://")) else ""
-    return WorkbenchError(f"experiment '{experiment}' keeps its artifacts in {location}, which this machine writes itself and "
-                          f"cannot ({reason}) — {todo}{served}")
 
 
 def _end_reason_tags(reason: str, status: str) -> list[Any]:

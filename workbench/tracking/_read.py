@@ -39,11 +39,48 @@ def store_errors(what: str) -> Iterator[None]:
         raise WorkbenchError(shown_uri(message)) from None  # the store's URI, in ``what`` or quoted by MLflow, has its password
 
 
+_CLIENT_LIBRARIES = {"botocore": "boto3"}  # what to install for a missing module: MLflow reads s3:// with boto3, on botocore
+
+
+def out_of_reach(owner: str, location: str, tracking_uri: str, exc: ImportError | OSError, *, verb: str = "writes") -> WorkbenchError:
+    """One line for artifacts this machine reads or writes itself (the tracking server does not serve them:
+    ``mlflow server --no-serve-artifacts``, or a location given when the experiment was made) and cannot: a path of the
+    server's machine, or a bucket whose client library is not installed here."""
+    if isinstance(exc, ImportError):
+        library = _CLIENT_LIBRARIES.get(exc.name or "", exc.name or "its client library")
+        reason, todo = f"{type(exc).__name__}: {exc}", f"install {library} here"
+    else:
+        reason, todo = (f"{exc.strerror or type(exc).__name__}: {exc.filename or exc}",
+                        f"make that path {'readable' if verb == 'reads' else 'writable'} from this machine")
+    served = (", or serve artifacts through the tracking server (mlflow server --serve-artifacts, as workbench server does; "
+              "experiments made after that keep them there)") if tracking_uri.startswith(("http://", "https://")) else ""
+    return WorkbenchError(f"{owner} keeps its artifacts in {location}, which this machine {verb} itself and cannot ({reason}) "
+                          f"— {todo}{served}")
+
+
+@contextmanager
+def reading_artifacts(client: Any, run_id: str) -> Iterator[None]:
+    """Turn the ImportError of reading a run's artifacts from a bucket whose client library is not installed here
+    (``s3://`` without boto3) into one line naming the run, where its artifacts are and what to install."""
+    try:
+        yield
+    except ImportError as exc:
+        location = client.get_run(run_id).info.artifact_uri
+        raise out_of_reach(f"run {run_id}", location, client.tracking_uri, exc, verb="reads") from None
+
+
 def artifact_bytes(client: Any, run_id: str, path: str) -> bytes:
     """The content of one artifact file of a run. MLflow downloads it into a new temporary folder that it never
     removes when not given one: each read left a copy (every question and answer of a results table) in /tmp."""
+    from mlflow.exceptions import MlflowException
+
     with tempfile.TemporaryDirectory(prefix="wb-artifact-") as tmp:
-        return Path(client.download_artifacts(run_id, path, tmp)).read_bytes()
+        try:
+            return Path(client.download_artifacts(run_id, path, tmp)).read_bytes()
+        except MlflowException:  # MLflow says only "Failed to download" when it lacks the bucket's client library
+            with reading_artifacts(client, run_id):
+                client.list_artifacts(run_id)
+            raise
 
 
 def load_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any:
@@ -68,7 +105,8 @@ def find_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any |
     with store_errors(f"run {run_id}: could not read {RESULTS_TABLE} from {uri}"):
         client = _client(uri)
         try:
-            listed = {a.path for a in client.list_artifacts(run_id)}
+            with reading_artifacts(client, run_id):
+                listed = {a.path for a in client.list_artifacts(run_id)}
         except MlflowException:
             check_served_artifacts(client.get_run(run_id).info.artifact_uri, uri, f"run {run_id}")
             raise
