@@ -287,6 +287,28 @@ def test_sweeps_left_running_by_a_dead_process_are_ended_killed(wb_settings: Set
     assert client.get_run(elsewhere).info.status == "RUNNING"  # cannot be decided from here
 
 
+def test_variant_runs_of_a_killed_sweep_deleted_in_the_ui_are_ended_killed(wb_settings: Settings, models: Models) -> None:
+    # the sweep was killed, then its parent run deleted in the MLflow UI while still RUNNING: the next sweep searches
+    # only runs not deleted, so the parent stayed RUNNING, and its variant runs, read as under a running sweep, too
+    client = MlflowClient(wb_settings.tracking_uri)
+    done = sweep(make_spec(), wb_settings, models)
+    here = socket.gethostname()
+
+    def running(kind: str, **tags: str) -> str:
+        return str(client.create_run(done.experiment_id, tags={"workbench.kind": kind, **tags}).info.run_id)
+
+    killed = running("sweep", **{"workbench.host": here, "workbench.pid": str(2**22 + 12345)})  # above pid_max: no such process
+    orphaned = running("variant", **{"mlflow.parentRunId": killed})
+    live = running("sweep", **{"workbench.host": here, "workbench.pid": str(os.getpid())})
+    logging = running("variant", **{"mlflow.parentRunId": live})
+    client.delete_run(killed)
+    client.delete_run(live)  # deleted while its (live) process still logs: left alone
+    sweep(make_spec(), wb_settings, models)
+    assert client.get_run(orphaned).info.status == "KILLED"
+    assert f"its sweep {killed} ended while this run was being logged" in client.get_run(orphaned).data.tags["workbench.end_reason"]
+    assert client.get_run(logging).info.status == "RUNNING"
+
+
 class EndsAfterTheSearch:
     """A tracking client on which the runs of another sweep end (and its process exits) right after each search for
     RUNNING runs of a kind: ``ending`` maps ``'sweep'`` / ``'variant'`` to the run ids ended then, in that order."""

@@ -314,23 +314,36 @@ class MlflowTracker:
         except MlflowException:
             return None
 
+    def _sweep_live(self, run_id: str) -> bool:
+        """Whether a sweep may still be logging its variant runs: RUNNING, and not known abandoned. Its process decides,
+        not only its status: a sweep deleted in the MLflow UI while RUNNING stays so (``close_abandoned`` ends the
+        runs it finds, which leave out deleted ones), and its variant runs were left RUNNING for good."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException:  # deleted for good
+            return False
+        unended = (self.tracking_uri, run_id) in _UNENDED
+        return run.info.status == "RUNNING" and not unended and abandoned_reason(run.data.tags) is None
+
     def _close_orphaned_variants(self, experiment_id: str) -> list[str]:
         """End as KILLED the variant runs left RUNNING under a sweep that is no longer running: its process was killed
         while it logged them (a sweep logs each of its variants in full before it ends)."""
         runs = self.client.search_runs(
             [experiment_id], "tags.`workbench.kind` = 'variant' and attributes.status = 'RUNNING'", max_results=1000
         )
-        sweeps: dict[str, str] = {}
+        sweeps: dict[str, bool] = {}
         ended = []
         for run in runs:
             parent = run.data.tags.get("mlflow.parentRunId")
             if parent is None:
                 continue
             if parent not in sweeps:  # read after the variant: a sweep that is still running is RUNNING now
-                sweeps[parent] = self._status(parent)
+                sweeps[parent] = self._sweep_live(parent)
             # read again after its sweep: a live sweep ends each variant run before itself, so one still RUNNING now is
             # abandoned, while one read RUNNING before its sweep ended may have been logged in full since
-            if sweeps[parent] == "RUNNING" or self._status(run.info.run_id) != "RUNNING":
+            if sweeps[parent] or self._status(run.info.run_id) != "RUNNING":
                 continue
             reason = (f"abandoned: its sweep {parent} ended while this run was being logged (killed or crashed) — run the "
                       "experiment again to log the variant in full")
