@@ -328,6 +328,22 @@ def test_an_alias_history_edited_by_hand_is_refused_in_one_line_before_the_alias
         wb.rollback(name, alias="staging", settings=swept.settings)
 
 
+def test_a_holder_whose_run_is_in_mlflows_trash_is_named_in_the_gate(swept: Swept) -> None:
+    # the holder's run deleted in the MLflow UI: the gate read it silently, until mlflow gc left it nothing to compare with
+    bad = swept.run_id("bad")
+    wb.promote(bad, name="assist-trash", alias="staging", gates=[{"kind": "min_questions", "n": 1}], settings=swept.settings)
+    client(swept).delete_run(bad)
+    try:
+        done = wb.promote(swept.run_id("good"), name="assist-trash", alias="staging", settings=swept.settings,
+                          gates=[{"kind": "beats_holder", "metric": "token_f1"}])
+    finally:
+        client(swept).restore_run(bad)
+    (result,) = done.report.results
+    assert result.passed and result.detail.endswith(
+        f"(read from run {bad}, which is deleted in MLflow — restore it with 'mlflow runs restore --run-id {bad}' before mlflow "
+        "gc removes it, or this gate will have nothing to compare with)")
+
+
 def test_a_holder_whose_run_was_deleted_for_good_is_named_as_such(tmp_path: Path, deploy_repo: Path) -> None:
     """The run a version was promoted from, deleted and garbage-collected (mlflow gc): promote's beats_holder gate and
     export said "run 'X' not found — check the run id", of a run id the user never gave."""

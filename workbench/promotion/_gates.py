@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from workbench.comparison import (
@@ -83,10 +83,12 @@ def _number(value: Any) -> float | None:
 
 @dataclass(frozen=True)
 class Holder:
-    """The version that currently holds the alias, with the evidence of the run it was promoted from."""
+    """The version that currently holds the alias, with the evidence of the run it was promoted from; ``note`` is said
+    with the gate's outcome (e.g. that run is in MLflow's trash)."""
 
     version: str
     evidence: Evidence
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -277,7 +279,8 @@ def evaluate_gates(gates: Sequence[GateSpec], candidate: Evidence, holder: Holde
         elif isinstance(gate, MaxFailedRateGate):
             results.append(_max_failed_rate(gate, candidate))
         else:
-            results.append(_beats_holder(gate, candidate, holder, seed))
+            result = _beats_holder(gate, candidate, holder, seed)
+            results.append(replace(result, detail=f"{result.detail} ({holder.note})") if holder and holder.note else result)
     errors = candidate.metrics.get("question_errors", 0.0)
     if errors:  # always checked: the run's scores leave its failed questions out
         total = candidate.metrics.get("questions", 0.0)

@@ -463,8 +463,11 @@ def _promote(
         if holder_dataset != cand.config.dataset.hash:  # compared on the candidate's dataset when its sweep ran the holder too
             holder_run = _in_same_sweep(client, holder_run, current.tags.get(CONFIG_HASH_TAG, ""), cand, name) or holder_run
             holder_dataset = get_run(client, holder_run).data.tags.get("workbench.dataset_hash", "")
+        trashed = get_run(client, holder_run).info.lifecycle_stage == "deleted"  # its evidence is intact until mlflow gc
+        note = (f"read from run {holder_run}, which is deleted in MLflow — restore it with 'mlflow runs restore --run-id "
+                f"{holder_run}' before mlflow gc removes it, or this gate will have nothing to compare with") if trashed else ""
         holder = Holder(str(current.version), run_evidence(client, cfg.tracking_uri, holder_run, dataset_hash=holder_dataset,
-                                                           digest=current.tags.get(CONFIG_HASH_TAG, "")))
+                                                           digest=current.tags.get(CONFIG_HASH_TAG, "")), note)
     report = evaluate_gates(gate_specs, evidence, holder, seed=cand.config.seed)  # resampled as wb.compare does the sweep
 
     existing = find_version(client, name, digest)
