@@ -32,9 +32,16 @@ CASES = [
     {"id": "q4", "question": "How are exceptions handled?", "reference": "with try and except clauses", "source_ids": ["errors"]},
     {"id": "q5", "question": "What does the return statement do in a function?", "reference": "it leaves the function and gives back a value", "source_ids": ["functions"]},
 ]
+# three more questions for a sweep whose intervals must depend on their seed: on 5 questions the 95% interval's bounds
+# are the extremes of the resampled means, which every seed draws alike
+MORE_CASES = [
+    {"id": "q6", "question": "What does a for loop iterate over?", "reference": "the items of a sequence", "source_ids": ["loops"]},
+    {"id": "q7", "question": "How is a class defined?", "reference": "a class is defined with class", "source_ids": ["classes"]},
+    {"id": "q8", "question": "How are exceptions raised?", "reference": "exceptions are raised with raise", "source_ids": ["errors"]},
+]
 GOOD = "GOOD. Context: {context}\nQuestion: {question}\nAnswer:"
 BAD = "BAD. Context: {context}\nQuestion: {question}\nAnswer:"
-REFERENCES = {c["question"]: c["reference"] for c in CASES}
+REFERENCES = {c["question"]: c["reference"] for c in CASES + MORE_CASES}
 
 
 def scripted_answer(prompt: RenderedPrompt) -> str:
@@ -55,12 +62,12 @@ def partly_right_answer(prompt: RenderedPrompt) -> str:
     return " ".join(words[:-1] if prompt.text.startswith("GOOD") else words[:2])
 
 
-def write_project(root: Path, *, promotion: dict[str, Any] | None = None, seed: int = 0) -> ExperimentSpec:
+def write_project(root: Path, *, promotion: dict[str, Any] | None = None, seed: int = 0, cases: list[dict[str, Any]] = CASES) -> ExperimentSpec:
     corpus = root / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     for doc_id, text in DOCS.items():
         (corpus / f"{doc_id}.md").write_text(text, encoding="utf-8")
-    (root / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CASES), encoding="utf-8")
+    (root / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
     data: dict[str, Any] = {
         "name": "promo",
         "dataset": {"path": "cases.jsonl"},
@@ -88,9 +95,10 @@ class Swept:
         return next(v.run_id for v in self.result.variants if v.variant.prompt.name == prompt)  # type: ignore[return-value]
 
 
-def sweep(root: Path, *, promotion: dict[str, Any] | None = None, seed: int = 0, models: dict[str, Any] | None = None) -> Swept:
+def sweep(root: Path, *, promotion: dict[str, Any] | None = None, seed: int = 0, models: dict[str, Any] | None = None,
+          cases: list[dict[str, Any]] = CASES) -> Swept:
     cfg = settings(root=root, tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
-    result = wb.run(write_project(root, promotion=promotion, seed=seed), settings=cfg, models=models or fake_models(), progress=False)
+    result = wb.run(write_project(root, promotion=promotion, seed=seed, cases=cases), settings=cfg, models=models or fake_models(), progress=False)
     assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
     return Swept(root, cfg, result)
 
@@ -110,10 +118,10 @@ def swept(tmp_path_factory: pytest.TempPathFactory, _user: None) -> Swept:
 
 @pytest.fixture(scope="package")
 def seeded(tmp_path_factory: pytest.TempPathFactory, _user: None) -> Swept:
-    """A sweep with seed 7 whose answers are partly right, each question to its own degree: its intervals depend on the
-    seed they are resampled with."""
+    """A sweep with seed 7 over 8 questions whose answers are partly right, each question to its own degree: its
+    intervals depend on the seed they are resampled with."""
     models = {GEMMA_ID: ScriptedModel(partly_right_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
-    return sweep(tmp_path_factory.mktemp("seeded"), seed=7, models=models)
+    return sweep(tmp_path_factory.mktemp("seeded"), seed=7, models=models, cases=CASES + MORE_CASES)
 
 
 @pytest.fixture(scope="package", autouse=True)

@@ -90,7 +90,7 @@ def test_the_bundles_intervals_are_the_comparisons_of_the_same_sweep(seeded: Swe
     result = wb.export("assist-seeded-export", "staging", repo=deploy_repo, settings=seeded.settings, checkout=True)
     logged = wb.compare(seeded.result, metrics="token_f1").row(seeded.run_id("bad"), "token_f1")
     interval = json.loads((result.path / "manifest.json").read_text())["metrics"]["token_f1"]["interval"]
-    assert interval["n"] == logged["n"] == 5
+    assert interval["n"] == logged["n"] == 8
     assert (interval["estimate"], interval["low"], interval["high"]) == pytest.approx((logged["mean"], logged["mean_low"], logged["mean_high"]))
     other = wb.compare(seeded.result, metrics="token_f1", seed=0).row(seeded.run_id("bad"), "token_f1")
     assert (interval["low"], interval["high"]) != pytest.approx((other["mean_low"], other["mean_high"]))  # the seed shows here
