@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # each trace, span batch and assessment is a request to the server: a few questions and scorers are enough here
 SCORERS = ("token_f1", "hit_at_k")
-QUESTIONS = 4  # a verdict needs 4 paired questions at 95% (3 give the range of their differences)
+QUESTIONS = 5  # a verdict needs 5 paired questions at 95% (4 give the range of their differences)
 CASE_IDS = [c["id"] for c in CASES[:QUESTIONS]]
 EASY = [{"kind": "min_questions", "n": 1}, {"kind": "metric", "metric": "hit_at_k", "min": 0.0}]
 
