@@ -224,6 +224,21 @@ def test_html_pages_in_the_corpus_are_said_to_be_indexed_with_their_markup(wb_se
     assert notes([{"id": "Team Space/Expenses", "text": "Receipts: <b>30 days</b>."}]) == ()
 
 
+@pytest.mark.timeout(60)
+def test_a_page_opening_with_many_comments_is_read_in_one_pass(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # a markdown page opening with 40 comment lines (lint switches, a licence header): telling whether it is an HTML page
+    # tried 2**40 ways to read its comments, and the notes after the sweep never came
+    comments = "".join(f"<!-- markdownlint-disable MD{n:03} -->\n" for n in range(40))
+    docs = [{"id": "leave", "text": comments + "# Leave\n\nYou get 25 days."}, {"id": "page", "text": comments + "<html><p>Hi</p></html>"}]
+    import pandas as pd
+
+    questions = pd.DataFrame({"question": ["How many days?"], "source_ids": [["leave"]]})
+    result = wb.run(make_spec(), dataset=questions, corpus=docs,
+                    generate=False, settings=wb_settings, index_store=MemoryIndexStore(), tracker=wb.tracking.MemoryTracker(),
+                    progress=False, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+    assert result.markup_notes[0].startswith("corpus 'documents': HTML pages, 1 of 2 documents ('page'):")
+
+
 def test_progress_events_count_indexes_and_scoring(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     spec = make_spec(chunkers=(ChunkerSpec(strategy="markdown", size=600, overlap=0), ChunkerSpec(strategy="sentence", size=400, overlap=0)))
     events: list[wb.ProgressEvent] = []

@@ -398,7 +398,10 @@ class SweepResult:
         return leaderboard_frame(self.variants, sort_by, ascending)
 
 
-_HTML_PAGE = re.compile(r"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL)
+# a comment's body never runs past its "-->": one reading of the leading comments (".*?" inside a repeated group tried
+# every way of splitting N comments among the repeats, 2**N, so a markdown page opening with 30 comment
+# lines hung `workbench run` and the RunPanel once the sweep had ended)
+_HTML_PAGE = re.compile(r"\s*(?:<!--(?:(?!-->).)*-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL)
 
 
 def _is_html(doc: Document) -> bool:
