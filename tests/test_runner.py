@@ -468,6 +468,20 @@ def test_a_dataset_labelled_in_another_scheme_is_told_how_many_source_ids_the_co
         load_inputs(spec)
 
 
+def test_a_source_id_many_questions_label_is_counted_once(tmp_path: Path) -> None:
+    # four questions labelled 'faq.md' and one 'hr.md' read '(and 4 more source ids the corpus lacks: 'faq.md', 'hr.md')':
+    # the first id again, and four where one more was to fix
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "travel.md").write_text("# Travel\n\nBook flights 14 days ahead.\n", encoding="utf-8")
+    (tmp_path / "d.csv").write_text("question,source_ids\nA?,faq.md\nB?,faq.md\nC?,faq.md|hr.md\nD?,hr.md\n", encoding="utf-8")
+    spec = make_spec(dataset={"path": str(tmp_path / "d.csv")}, corpus={"path": str(tmp_path / "docs")})
+    with pytest.raises(wb.DataError, match=r"'faq.md' is not a document of corpus 'docs' — .* \(and 1 more source id the corpus lacks: 'hr.md'\)$"):
+        load_inputs(spec)
+    (tmp_path / "d.csv").write_text("question,source_ids\nA?,faq.md\nB?,faq.md\n", encoding="utf-8")
+    with pytest.raises(wb.DataError, match=r"'faq.md' is not a document of corpus 'docs' — use the document ids of that corpus$"):
+        load_inputs(spec)
+
+
 def test_chunks_longer_than_the_embedding_model_reads_are_counted_and_named(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     """MiniLM reads 254 tokens: the rest of a longer chunk is never embedded, so retrieval cannot find it. Character
     chunkers cannot be checked when the spec is read; the sweep counts such chunks and `workbench run` names them."""

@@ -140,18 +140,20 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any 
         fix = left_out_fix(spec.resolve(spec.corpus.path), spec.corpus.glob, left_out) if left_out and spec.corpus and spec.corpus.path else _source_id_fix(first, ids)
         raise DataError(
             f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{first}' is not a document of corpus "
-            f"'{corpus.name}' — {fix}{_other_missing_ids([s for _, _, s in missing[1:]])}"
+            f"'{corpus.name}' — {fix}{_other_missing_ids(first, [s for _, _, s in missing])}"
         )
     return dataset, corpus
 
 
-def _other_missing_ids(others: list[str]) -> str:
-    """The end of the line refusing a dataset's first source id the corpus lacks: the others, a few of them shown
-    (pure), so a dataset labelled in another scheme (file names, another corpus) is seen as such in one run."""
+def _other_missing_ids(first: str, missing: list[str]) -> str:
+    """The end of the line refusing a dataset's first source id the corpus lacks: the other ids it lacks, each counted
+    once and a few of them shown (pure), so a dataset labelled in another scheme (file names, another corpus) is seen as
+    such in one run. An id many questions label is one id to fix, not one per question."""
+    others = [s for s in dict.fromkeys(missing) if s != first]
     if not others:
         return ""
-    shown = ", ".join(f"'{s}'" for s in list(dict.fromkeys(others))[:3])
-    return f" (and {len(others)} more source id{'' if len(others) == 1 else 's'} the corpus lacks: {shown}{', ...' if len(set(others)) > 3 else ''})"
+    shown = ", ".join(f"'{s}'" for s in others[:3])
+    return f" (and {len(others)} more source id{'' if len(others) == 1 else 's'} the corpus lacks: {shown}{', ...' if len(others) > 3 else ''})"
 
 
 def _file_left_out(spec: ExperimentSpec, doc_id: str) -> str | None:
