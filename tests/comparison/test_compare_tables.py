@@ -257,6 +257,16 @@ def test_a_gate_fails_a_variant_whose_questions_failed_as_promotion_does(tables)
     assert failures == ["FAIL flaky: 3 of 30 questions failed, so its scores leave them out — run the experiment again (only "
                         "those questions are retried)"]
 
+
+def test_a_gate_on_retrieval_fails_a_variant_whose_every_answer_failed(tables) -> None:  # type: ignore[no-untyped-def]
+    # its retrieval scores stand (the chunks were retrieved before the model failed): `workbench gate --metric hit_at_k`
+    # passed a run whose model answered nothing, as it has no answered question to be counted among the failed ones
+    dead = tables["base"].assign(error="APIConnectionError: connection refused", token_f1=None, answer=None)
+    report = wb.compare({"base": tables["base"], "dead": dead}, metrics="hit_at_k")
+    assert report.row("dead", "hit_at_k")["mean"] == 1.0
+    assert [str(f) for f in report.gate("hit_at_k", minimum=0.5)] == [
+        "FAIL dead: 30 of 30 questions failed, so its scores leave them out — run the experiment again (only those questions are retried)"]
+
 def test_check_metric_is_the_one_gate_rule() -> None:
     from workbench.comparison import Breach, check_metric
 
@@ -326,8 +336,9 @@ def test_a_gate_on_a_comparison_with_nothing_scored_fails_every_variant(tables) 
     assert report.summary().endswith("Nothing to compare: no variant has a value for token_f1: 60 of 60 answers failed "
                                       "(see the leaderboard's error column)")
     failures = report.gate(["token_f1"], minimum=0.3)
-    assert [(f.variant, f.metric) for f in failures] == [("base", "token_f1"), ("same", "token_f1")]
-    assert all("has no scored question" in str(f) for f in failures)
+    assert [(f.variant, f.metric) for f in failures] == [("base", ""), ("same", ""), ("base", "token_f1"), ("same", "token_f1")]
+    assert all("30 of 30 questions failed" in str(f) for f in failures[:2])
+    assert all("has no scored question" in str(f) for f in failures[2:])
     every = wb.compare(failed).gate(["token_f1"], minimum=0.3)  # all metrics: none at all, and still no free pass
     assert [str(f).endswith("has no scored question (every answer failed)") for f in every] == [True, True]
 

@@ -95,11 +95,13 @@ def gate_failures(
     if minimum is not None and maximum is not None and minimum > maximum:
         raise WorkbenchError(f"gate minimum {minimum:g} is above maximum {maximum:g}: no variant could pass — swap them, or drop one")
     failures = [GateFailure(s.name, "", f"no results ({s.reason})") for s in report.skipped]
-    failures += [GateFailure(v.name, "", f"{errors} of {len(v.frame)} questions failed, so its scores leave them out — run the experiment "
-                             "again (only those questions are retried)")
-                 for v in report.variants if v.answered and (errors := _question_errors(v))]  # as promotion's "every question answered"
     if report.table.empty:  # every answer of every variant failed: nothing meets any threshold
         return (*failures, *(GateFailure(v.name, m, "has no scored question (every answer failed)") for v in report.variants for m in metrics))
+    # as promotion's "every question answered", also for a variant whose every answer failed: its retrieval scores stand
+    # (the chunks were retrieved before the model failed), so a gate on hit_at_k alone passed it
+    failures += [GateFailure(v.name, "", f"{errors} of {len(v.frame)} questions failed, so its scores leave them out — run the experiment "
+                             "again (only those questions are retried)")
+                 for v in report.variants if (errors := _question_errors(v))]
     unknown = [m for m in metrics if m not in report.metrics]
     if unknown:
         raise WorkbenchError(f"metric '{unknown[0]}' is not in the results{retrieval_only_note(report.variants)} — available: {', '.join(report.metrics)}")
