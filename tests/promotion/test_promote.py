@@ -180,6 +180,20 @@ def test_rollback_restores_the_previous_holder_of_model_and_prompt(swept: Swept)
         wb.rollback("assist-g", alias="production", settings=swept.settings)
 
 
+def test_a_sweep_given_to_promote_is_answered_with_its_variant_runs_only(swept: Swept) -> None:
+    # an evaluation script's run nested under the sweep (mlflow.start_run(parent_run_id=..., nested=True)) was offered as
+    # one of its variant runs to promote, which promote then refused as 'not a workbench variant run'
+    client = MlflowClient(swept.settings.tracking_uri)
+    foreign = client.create_run(swept.result.experiment_id or "", run_name="notes", tags={"mlflow.parentRunId": swept.result.parent_run_id})
+    try:
+        with pytest.raises(PromotionError) as info:
+            wb.promote(swept.result.parent_run_id, name="assist-n", alias="staging", settings=swept.settings)
+        assert foreign.info.run_id not in str(info.value)
+        assert all(v.run_id in str(info.value) for v in swept.result.variants)
+    finally:
+        client.delete_run(foreign.info.run_id)
+
+
 def test_only_variant_runs_that_finished_can_be_promoted(swept: Swept) -> None:
     with pytest.raises(PromotionError, match="is a sweep — promote one of its variant runs"):
         wb.promote(swept.result.parent_run_id, name="assist-h", alias="staging", settings=swept.settings)

@@ -179,7 +179,9 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     tags = run.data.tags
     kind = tags.get("workbench.kind")
     if kind == "sweep":
-        children = client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}'", max_results=20)
+        children = client.search_runs(  # its variants, not a run another tool nested under it
+            [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}' and tags.`workbench.kind` = 'variant'", max_results=20,
+        )
         names = ", ".join(f"{c.info.run_id} ({c.info.run_name})" for c in children[:5])
         raise PromotionError(f"run {run_id} is a sweep — promote one of its variant runs: {names}")
     if kind != "variant":
