@@ -94,7 +94,10 @@ def test_the_bundles_intervals_are_the_comparisons_of_the_same_sweep(seeded: Swe
     assert (interval["estimate"], interval["low"], interval["high"]) == pytest.approx((logged["mean"], logged["mean_low"], logged["mean_high"]))
     other = wb.compare(seeded.result, metrics="token_f1", seed=0).row(seeded.run_id("bad"), "token_f1")
     assert (interval["low"], interval["high"]) != pytest.approx((other["mean_low"], other["mean_high"]))  # the seed shows here
-    assert "resampled with seed 7" in (result.path / "EVALUATION.md").read_text()
+    report = (result.path / "EVALUATION.md").read_text()
+    assert "resampled with seed 7" in report
+    # it said "95% percentile-bootstrap intervals": a reviewer recomputing them that way got narrower ones
+    assert "95% expanded percentile-bootstrap intervals over questions (Hesterberg 2015" in report
 
 def test_checkout_puts_the_bundle_on_disk(promoted: Swept, deploy_repo: Path) -> None:
     result = wb.export("assist-x", "staging", repo=deploy_repo, settings=promoted.settings, checkout=True)

@@ -189,7 +189,7 @@ def bootstrap_ratio(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> Interval:
-    """Ratio of sums, sum(numerators) / sum(denominators), with a percentile-bootstrap interval over questions.
+    """Ratio of sums, sum(numerators) / sum(denominators), with an expanded percentile-bootstrap interval over questions.
 
     This is the shape of "cost per successful answer" (per-question cost over per-question 0/1 success). Questions
     where either value is None/NaN are dropped. When the denominators sum to zero the ratio is infinite (cost spent,

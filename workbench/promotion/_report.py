@@ -110,8 +110,8 @@ def render_report(
         "",
         "## Metrics",
         "",
-        f"Means over questions; intervals are 95% percentile-bootstrap intervals over questions (resampled with seed {config.seed}, "
-        "as the sweep's comparison.json).",
+        f"Means over questions; intervals are 95% expanded percentile-bootstrap intervals over questions (Hesterberg 2015: wider "
+        f"than the plain percentile interval on few questions), resampled with seed {config.seed}, as the sweep's comparison.json.",
         "",
         _table(["metric", "value", "95% interval"], _metric_rows(metrics)),
         "",
