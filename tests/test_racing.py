@@ -298,6 +298,18 @@ def test_racing_over_fewer_questions_than_it_needs_to_stop_a_variant_says_so(wb_
                                      "— lower execution.racing.min_questions, or evaluate more questions"]
 
 
+def test_racing_over_fewer_questions_than_its_confidence_needs_says_so(wb_settings: Settings) -> None:
+    """At 99% an interval needs 7 paired questions to stop a variant (on fewer it is only the range of the differences):
+    on 6 questions with min_questions 4 the planted hopeless variant ran to the end, and nothing said why."""
+    race = {**RACING, "confidence": 0.99, "min_questions": 4}
+    spec = ExperimentSpec.from_dict(spec_data(execution={"isolation": "none", "racing": race}), base_dir=ROOT)
+    result = wb.run(spec, settings=wb_settings, models=Models().as_dict(), progress=False, limit=6)  # type: ignore[arg-type]
+    assert not any(v.stopped_early for v in result.variants)
+    assert _racing_lines(result) == ["racing could stop no variant: at 0.99 confidence it needs 7 paired questions to stop one "
+                                     "(min_questions is 4) and only 6 questions were evaluated — evaluate more questions, or "
+                                     "lower execution.racing.confidence"]
+
+
 def test_racing_on_a_metric_that_scores_few_of_the_questions_says_why_nothing_stopped(wb_settings: Settings) -> None:
     """refusal_correct scores the unanswerable and policy questions only (3 of the first 16): 16 questions were asked,
     yet no variant could reach min_questions scored answers, and the user was told nothing."""

@@ -156,12 +156,19 @@ def _interrupted_line(*, started: bool, fresh: bool) -> str:
 
 def _racing_lines(result: SweepResult) -> list[str]:
     """One line per variant a racing sweep stopped early, and how many questions racing saved (none: not racing), or
-    why racing could stop nothing (fewer questions than ``min_questions``)."""
+    why racing could stop nothing (fewer questions than ``min_questions``, or than an interval at its confidence needs)."""
+    from workbench.comparison import fewest_questions
+
     stopped = [v for v in result.variants if v.stopped_early is not None]
     race = result.spec.execution.racing
     if not stopped and race is not None and len(result.dataset) < race.min_questions:
         return [f"racing could stop no variant: min_questions is {race.min_questions} and only {len(result.dataset)} questions "
                 "were evaluated — lower execution.racing.min_questions, or evaluate more questions"]
+    needed = fewest_questions(race.confidence) if race is not None else 0
+    if not stopped and race is not None and len(result.dataset) < needed:  # an interval on fewer is only their range
+        return [f"racing could stop no variant: at {race.confidence:g} confidence it needs {needed} paired questions to stop one "
+                f"(min_questions is {race.min_questions}) and only {len(result.dataset)} questions were evaluated — evaluate more "
+                "questions, or lower execution.racing.confidence"]
     scored = max((sum(1 for r in v.records if _scored(r, race.metric)) for v in result.variants), default=0) if race else 0
     if not stopped and race is not None and scored < race.min_questions:  # e.g. refusal_correct scores a few questions only
         return [f"racing could stop no variant: min_questions is {race.min_questions} and at most {scored} of the "

@@ -261,3 +261,11 @@ def test_four_questions_are_not_enough_for_a_verdict_at_95_percent() -> None:
     # at 4 questions the interval's bounds lie beyond every resample but the most extreme: only the range of the values
     assert verdict(paired_bootstrap([0.1, 0.2, 0.3, 0.4], [0.5, 0.7, 0.6, 0.9])) == "not enough data"
     assert verdict(paired_bootstrap([0.1, 0.2, 0.3, 0.4, 0.2], [0.5, 0.7, 0.6, 0.9, 0.8])) == "better"
+
+
+def test_fewest_questions_is_where_an_interval_becomes_conclusive() -> None:
+    from workbench.comparison import Interval, fewest_questions
+
+    for confidence, fewest in ((0.8, 4), (0.95, 5), (0.99, 7)):
+        assert fewest_questions(confidence) == fewest
+        assert not Interval(0.1, 0.0, 0.2, fewest - 1, confidence).conclusive and Interval(0.1, 0.0, 0.2, fewest, confidence).conclusive

@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # numpy is imported where it is used, so importing workbench 
     import numpy as np
 
 __all__ = [
-    "Interval", "Verdict", "bootstrap_mean", "bootstrap_ratio", "check_options", "paired_bootstrap", "paired_bootstrap_ratio", "tail", "verdict",
+    "Interval", "Verdict", "bootstrap_mean", "bootstrap_ratio", "check_options", "fewest_questions", "paired_bootstrap", "paired_bootstrap_ratio", "tail",
+    "verdict",
 ]
 
 Verdict = Literal["better", "worse", "no detectable difference", "not enough data"]
@@ -68,6 +69,15 @@ def tail(n: int, confidence: float) -> float:
     if n < 2:
         return alpha
     return float(stats.norm.cdf(-math.sqrt(n / (n - 1)) * stats.t.ppf(1 - alpha, n - 1)))
+
+
+def fewest_questions(confidence: float) -> int:
+    """The fewest questions whose interval at ``confidence`` can support a verdict or stop a racing variant
+    (``Interval.conclusive``): 5 at 95%, 7 at 99%. Fewer, and the interval is only the range of the values."""
+    n = 2
+    while n ** -n >= tail(n, confidence):
+        n += 1
+    return n
 
 
 def check_options(*, confidence: float, n_resamples: int, seed: int = 0) -> None:
