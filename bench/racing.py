@@ -26,6 +26,7 @@ not stop). Target: the same best variant with at most 50% of the full sweep's ge
 
     .venv/bin/python bench/racing.py                 # the full benchmark (16 minutes on 2 cores)
     .venv/bin/python bench/racing.py --questions 4 --min-questions 2 --batch 2   # a quick check that it works
+    .venv/bin/python bench/racing.py --models both   # the same 12 settings over both local models: 24 variants
 """
 
 from __future__ import annotations
