@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from workbench.comparison._metrics import SUCCESS_METRIC, SUCCESS_THRESHOLD, passes
 from workbench.comparison._tables import Source, VariantTable, find_table, load_tables
-from workbench.comparison._values import available_metrics, by_case, keyed_like, numeric, paired_cases
+from workbench.comparison._values import available_metrics, by_case, failed, keyed_like, numeric, paired_cases
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -16,11 +16,6 @@ if TYPE_CHECKING:
 __all__ = ["Change", "diff_questions", "question_diff"]
 
 Change = Literal["gained", "lost", "unchanged", "not scored"]
-
-
-def _errored(frame: pd.DataFrame) -> set[str]:
-    """The case ids of the questions that failed with an error."""
-    return set(frame.index[frame["error"].notna()]) if "error" in frame.columns else set()
 
 
 def _passed(value: float, errored: bool, metric: str, threshold: float) -> bool | None:
@@ -41,7 +36,7 @@ def question_diff(a: VariantTable, b: VariantTable, metric: str, threshold: floa
         raise WorkbenchError(f"metric '{metric}' is in neither '{a.name}' nor '{b.name}' — available: {', '.join(available_metrics([a, b]))}")
     common = paired_cases(fa, fb)
     va, vb = numeric(fa, metric)[common], numeric(fb, metric)[common]
-    errors_a, errors_b = _errored(fa), _errored(fb)
+    errors_a, errors_b = set(fa.index[failed(fa)]), set(fb.index[failed(fb)])
     rows = []
     for case_id in common:
         x, y = va[case_id], vb[case_id]

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from workbench.comparison._render import interval_text, number_text
-from workbench.comparison._tables import VariantTable, retrieval_only_note
+from workbench.comparison._tables import retrieval_only_note
+from workbench.comparison._values import failed
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -73,11 +74,6 @@ class GateFailure:
         return f"FAIL {self.variant}: {self.metric} {self.message}" if self.metric else f"FAIL {self.variant}: {self.message}"
 
 
-def _question_errors(table: VariantTable) -> int:
-    """The questions of a variant whose answer failed (the ``error`` column; none in a table without one)."""
-    return int(table.frame["error"].notna().sum()) if "error" in table.frame.columns else 0
-
-
 def gate_failures(
     report: ComparisonView,
     metrics: Sequence[str],
@@ -101,7 +97,7 @@ def gate_failures(
     # (the chunks were retrieved before the model failed), so a gate on hit_at_k alone passed it
     failures += [GateFailure(v.name, "", f"{errors} of {len(v.frame)} questions failed, so its scores leave them out — run the experiment "
                              "again (only those questions are retried)")
-                 for v in report.variants if (errors := _question_errors(v))]
+                 for v in report.variants if (errors := int(failed(v.frame).sum()))]
     unknown = [m for m in metrics if m not in report.metrics]
     if unknown:
         raise WorkbenchError(f"metric '{unknown[0]}' is not in the results{retrieval_only_note(report.variants)} — available: {', '.join(report.metrics)}")

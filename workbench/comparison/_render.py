@@ -7,6 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from workbench.comparison._metrics import COST_PER_SUCCESS, higher_is_better
+from workbench.comparison._values import failed
 
 if TYPE_CHECKING:
     from workbench.comparison._view import ComparisonView
@@ -87,8 +88,8 @@ def _nothing_scored(report: ComparisonView) -> str | None:
     if not report.table.empty and (report.table["n"] > 0).any():
         return None
     total = sum(len(v.frame) for v in report.variants)
-    failed = sum(int(v.frame["error"].notna().sum()) for v in report.variants if "error" in v.frame.columns)
-    why = f": {failed} of {total} answers failed (see the leaderboard's error column)" if failed else ""
+    errors = sum(int(failed(v.frame).sum()) for v in report.variants)
+    why = f": {errors} of {total} answers failed (see the leaderboard's error column)" if errors else ""
     return f"Nothing to compare: no variant has a value for {', '.join(report.metrics) or 'any metric'}{why}"
 
 

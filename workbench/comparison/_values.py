@@ -14,7 +14,7 @@ from workbench.results import ROUTING_COLUMNS
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MEASUREMENTS", "OPT_IN", "available_metrics", "by_case", "finite", "keyed_like", "numeric", "paired_cases", "success_parts", "text_in"]
+__all__ = ["MEASUREMENTS", "OPT_IN", "available_metrics", "by_case", "failed", "finite", "keyed_like", "numeric", "paired_cases", "success_parts", "text_in"]
 
 # Per-question columns that are not measurements of the answer (``prompt_tokens_cut``, the tokens cut from a prompt
 # longer than the model's context window, says why an answer may be poor: it was compared as a score, higher better).
@@ -67,6 +67,14 @@ def _unique_questions(frame: pd.DataFrame) -> dict[str, Any]:
     return dict(zip(once.to_numpy(), once.index))
 
 
+def failed(frame: pd.DataFrame) -> pd.Series:
+    """Per row, whether the question's answer failed with an error (all False in a table without an ``error`` column: a
+    retrieval-only table, or one given by hand)."""
+    import pandas as pd
+
+    return frame["error"].notna() if "error" in frame.columns else pd.Series(False, index=frame.index, dtype=bool)
+
+
 def numeric(frame: pd.DataFrame, column: str) -> pd.Series:
     """A column as floats (NaN where missing or not a number; measurements of failed questions masked)."""
     import pandas as pd
@@ -74,8 +82,8 @@ def numeric(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame.columns:
         return pd.Series(float("nan"), index=frame.index, dtype=float)
     values = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    if column in _ERROR_MASKED and "error" in frame.columns:
-        values = values.where(frame["error"].isna())
+    if column in _ERROR_MASKED:
+        values = values.where(~failed(frame))
     return values
 
 
@@ -100,7 +108,7 @@ def _cost_known(frame: pd.DataFrame) -> bool:
     """Every question that was answered has a cost (a model with no price leaves it missing, never zero)."""
     if "cost_usd" not in frame.columns:
         return False
-    costs = frame["cost_usd"][frame["error"].isna()] if "error" in frame.columns else frame["cost_usd"]
+    costs = frame["cost_usd"][~failed(frame)]
     return len(costs) > 0 and bool(costs.notna().all())
 
 
