@@ -459,13 +459,15 @@ def _promote(
     if current is not None and any(isinstance(g, BeatsHolderGate) for g in gate_specs):
         holder_audit = json.loads(current.tags.get(audit_tag(alias), "{}"))
         holder_run = holder_audit.get("run_id") or current.tags.get(RUN_ID_TAG) or current.run_id
-        holder_dataset = promoted_run(client, holder_run, f"{name} v{current.version}, the holder of {alias}", "the beats_holder "
-                                      "gate has nothing to compare with: promote with gates that leave it out (--gates FILE)"
-                                      ).data.tags.get("workbench.dataset_hash", "")
-        if holder_dataset != cand.config.dataset.hash:  # compared on the candidate's dataset when its sweep ran the holder too
-            holder_run = _in_same_sweep(client, holder_run, current.tags.get(CONFIG_HASH_TAG, ""), cand, name) or holder_run
-            holder_dataset = get_run(client, holder_run).data.tags.get("workbench.dataset_hash", "")
-        trashed = get_run(client, holder_run).info.lifecycle_stage == "deleted"  # its evidence is intact until mlflow gc
+        read = promoted_run(client, holder_run, f"{name} v{current.version}, the holder of {alias}", "the beats_holder "
+                            "gate has nothing to compare with: promote with gates that leave it out (--gates FILE)")
+        if read.data.tags.get("workbench.dataset_hash", "") != cand.config.dataset.hash:
+            # compared on the candidate's dataset when its sweep ran the holder too
+            same_sweep = _in_same_sweep(client, holder_run, current.tags.get(CONFIG_HASH_TAG, ""), cand, name)
+            if same_sweep is not None:
+                holder_run, read = same_sweep, get_run(client, same_sweep)
+        holder_dataset = read.data.tags.get("workbench.dataset_hash", "")
+        trashed = read.info.lifecycle_stage == "deleted"  # its evidence is intact until mlflow gc
         note = (f"read from run {holder_run}, which is deleted in MLflow — restore it with 'mlflow runs restore --run-id "
                 f"{holder_run}' before mlflow gc removes it, or this gate will have nothing to compare with") if trashed else ""
         holder = Holder(str(current.version), run_evidence(client, cfg.tracking_uri, holder_run, dataset_hash=holder_dataset,
