@@ -20,6 +20,7 @@ from workbench.models import Generation, GenerationParams, ModelKind, Price
 from workbench.pipeline import Chunk, ChunkStats, MemoryIndexStore, VectorIndex
 from workbench.prompts import RenderedPrompt
 from workbench.scoring import JudgeReply, ModelJudge
+from workbench.tracking import process_alive
 
 __all__ = ["CallLog", "CountingIndexStore", "HashingEmbedder", "PaddingEmbedder", "ScriptExhausted", "ScriptedJudge", "ScriptedModel"]
 
@@ -50,7 +51,7 @@ class CallLog:
         removed = []
         for path in glob.glob(os.path.join(folder or tempfile.gettempdir(), f"{_CALL_LOG_PREFIX}*-*.log")):
             owner = os.path.basename(path)[len(_CALL_LOG_PREFIX):].split("-", 1)[0]
-            if owner.isdigit() and not _running(int(owner)):
+            if owner.isdigit() and not process_alive(int(owner)):
                 with contextlib.suppress(OSError):
                     os.unlink(path)
                     removed.append(path)
@@ -92,16 +93,6 @@ class CallLog:
             out.append(pickle.loads(blob[i + 8 : i + 8 + size]))
             i += 8 + size
         return out
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _remove_if_owner(path: str, owner: int) -> None:

@@ -20,6 +20,7 @@ from workbench.tracking._feedback import HUMAN_FEEDBACK, HumanFeedback, default_
 from workbench.tracking._links import evaluation_url, run_url, trace_url, ui_url
 from workbench.tracking._memory import MemoryRun, MemoryTracker
 from workbench.tracking._mlflow import EVAL_RUN_TYPE, MlflowTracker
+from workbench.tracking._process import process_alive
 from workbench.tracking._protocol import COMPARISON_FILE, CORPUS_ARTIFACT, CORPUS_RUN_TAG, MODELS_TAG, PLOTS_DIR, SweepComparison, SweepHandle, Tracker
 from workbench.tracking._redact import redacting
 from workbench.tracking._unreachable import TrackingUnavailable, shown_uri
@@ -88,6 +89,7 @@ __all__ = [
     "load_variant_table",
     "log_human_feedback",
     "missing_artifacts",
+    "process_alive",
     "out_of_reach",
     "reading_artifacts",
     "redacting",

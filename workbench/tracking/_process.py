@@ -8,7 +8,7 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["END_REASON_TAG", "abandoned_reason", "process_tags"]
+__all__ = ["END_REASON_TAG", "abandoned_reason", "process_alive", "process_tags"]
 
 HOST_TAG = "workbench.host"
 PID_TAG = "workbench.pid"
@@ -35,7 +35,9 @@ def process_tags() -> dict[str, str]:
     return tags
 
 
-def _alive(pid: int, start: str | None) -> bool:
+def process_alive(pid: int, start: str | None = None) -> bool:
+    """Whether process ``pid`` runs (another user's too), and, given its ``start`` (ticks since boot), is the process
+    that started then, not a later one given the same pid."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -51,6 +53,6 @@ def abandoned_reason(tags: Mapping[str, str]) -> str | None:
     if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
         return None
     pid = int(tags[PID_TAG])
-    if _alive(pid, tags.get(PID_START_TAG)):
+    if process_alive(pid, tags.get(PID_START_TAG)):
         return None
     return f"abandoned: its process (pid {pid} on {tags[HOST_TAG]}) ended without closing the sweep (killed or crashed)"
