@@ -534,13 +534,24 @@ def test_a_variant_run_whose_server_went_away_is_left_to_the_next_sweep_not_ende
     assert [name for name, run_id in gone.after if run_id == half_logged.info.run_id] == []  # no call waited on it
 
 
-def test_runs_whose_artifacts_are_in_a_bucket_this_machine_cannot_read_are_one_line(wb_settings) -> None:  # type: ignore[no-untyped-def]
+class _WithoutBucketLibraries:
+    """An import finder for which boto3 and botocore are not installed (as on a machine without them), so a test of
+    their absence runs, and can fail, wherever they are installed too."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name.split(".")[0] in ("boto3", "botocore"):
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+        return None
+
+
+def test_runs_whose_artifacts_are_in_a_bucket_this_machine_cannot_read_are_one_line(wb_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # the sweep refuses to write to s3:// without boto3 (above); compare and promote of runs logged there by a colleague
     # who has it failed with "internal error: ModuleNotFoundError: No module named 'botocore' ... report it"
-    import importlib.util
+    import sys
 
-    if importlib.util.find_spec("boto3") is not None:
-        pytest.skip("boto3 is installed here: it would try to reach the bucket")
+    for module in [m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setattr(sys, "meta_path", [_WithoutBucketLibraries(), *sys.meta_path])
     client = MlflowClient(wb_settings.tracking_uri)
     experiment_id = client.create_experiment("unit", artifact_location="s3://team-bucket/workbench")
     run_id = client.create_run(experiment_id, tags={"workbench.kind": "variant"}).info.run_id
