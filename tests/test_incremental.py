@@ -3,6 +3,7 @@ variants are reused, answers come from the cache, a stopped or crashed sweep is 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -287,16 +288,18 @@ def test_sweeps_left_running_by_a_dead_process_are_ended_killed(wb_settings: Set
     assert client.get_run(elsewhere).info.status == "RUNNING"  # cannot be decided from here
 
 
+def running_run(client: MlflowClient, experiment_id: str, kind: str, **tags: str) -> str:
+    """A RUNNING run of ``kind`` (sweep, variant) with ``tags``, as a sweep's process leaves it: its id."""
+    return str(client.create_run(experiment_id, tags={"workbench.kind": kind, **tags}).info.run_id)
+
+
 def test_variant_runs_of_a_killed_sweep_deleted_in_the_ui_are_ended_killed(wb_settings: Settings, models: Models) -> None:
     # the sweep was killed, then its parent run deleted in the MLflow UI while still RUNNING: the next sweep searches
     # only runs not deleted, so the parent stayed RUNNING, and its variant runs, read as under a running sweep, too
     client = MlflowClient(wb_settings.tracking_uri)
     done = sweep(make_spec(), wb_settings, models)
     here = socket.gethostname()
-
-    def running(kind: str, **tags: str) -> str:
-        return str(client.create_run(done.experiment_id, tags={"workbench.kind": kind, **tags}).info.run_id)
-
+    running = functools.partial(running_run, client, done.experiment_id)
     killed = running("sweep", **{"workbench.host": here, "workbench.pid": str(2**22 + 12345)})  # above pid_max: no such process
     orphaned = running("variant", **{"mlflow.parentRunId": killed})
     live = running("sweep", **{"workbench.host": here, "workbench.pid": str(os.getpid())})
@@ -334,10 +337,7 @@ def test_a_sweep_that_ends_as_abandoned_runs_are_searched_is_not_ended_killed(wb
     client = MlflowClient(wb_settings.tracking_uri)
     done = sweep(make_spec(), wb_settings, models)
     here = socket.gethostname()
-
-    def running(kind: str, **tags: str) -> str:
-        return str(client.create_run(done.experiment_id, tags={"workbench.kind": kind, **tags}).info.run_id)
-
+    running = functools.partial(running_run, client, done.experiment_id)
     finishing = running("sweep", **{"workbench.host": here, "workbench.pid": str(2**22 + 12345)})  # exits once finished
     live = running("sweep", **{"workbench.host": here, "workbench.pid": str(os.getpid())})
     logged = running("variant", **{"mlflow.parentRunId": live})
