@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -629,3 +630,26 @@ def test_a_dataset_built_in_code_is_named_by_its_name_and_the_cases_position_in_
     spec = ExperimentSpec.from_dict({"name": "x", "chunkers": [{"strategy": "recursive"}]})
     with pytest.raises(DataError, match=r"^dataset 'mine': case 1: case 'a': field 'source_ids': 'nope' is not a document of corpus 'documents'"):
         load_inputs(spec, dataset=dataset, corpus=["Book economy."])
+
+
+def test_a_question_asked_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    # the same question twice (here with two references) was evaluated as two independent questions: its answer came
+    # from the cache the second time, counted twice in every mean and bootstrap interval, and a comparison pairing
+    # questions by text took one for the other
+    import pandas as pd
+
+    from workbench.datasets import Dataset, EvalCase
+
+    rows = [{"question": "How far in advance should flights be booked?", "reference": "Two weeks."},
+            {"question": "Who approves leave?"},
+            {"question": "How far in advance  should flights be booked? ", "reference": "14 days."}]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    said = "field 'question': the same question as {} — keep one (a question asked twice counts twice in every mean and interval)"
+    with pytest.raises(DataError, match="^" + re.escape(f"{path}:3: " + said.format(f"{path}:1")) + "$"):
+        load_dataset(path, limit=1)
+    with pytest.raises(DataError, match="^" + re.escape("dataframe: row 2: " + said.format("dataframe: row 0")) + "$"):
+        load_dataset(pd.DataFrame(rows))
+    with pytest.raises(DataError, match="^" + re.escape("dataset 'mine': case 1: " + said.format("dataset 'mine': case 0")) + "$"):
+        Dataset("mine", (EvalCase(id="a", question="Which class?"), EvalCase(id="b", question="Which class?")))
+    assert len(Dataset("mine", (EvalCase(id="a", question="Which class?"), EvalCase(id="b", question="Which classes?")))) == 2

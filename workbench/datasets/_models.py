@@ -99,11 +99,18 @@ class Dataset:
         if not self.cases:
             raise DataError(f"dataset '{self.name}' has no cases — add at least one")
         first: dict[str, int] = {}
+        asked: dict[str, int] = {}  # a question asked twice is one sample counted twice: comparisons, racing and the
+        # promotion gates' paired intervals take each question as an independent one, and pair by text across datasets
         for i, case in enumerate(self.cases):
             if case.id in first:
                 raise DataError(f"dataset '{self.name}': case {i}: duplicate id '{case.id}' (first at case {first[case.id]}) — "
                                 "ids must be unique: rename one")
             first[case.id] = i
+            question = " ".join(case.question.split())
+            if question in asked:
+                raise DataError(f"{self.where(i)}: field 'question': the same question as {self.where(asked[question])} — keep one "
+                                "(a question asked twice counts twice in every mean and interval)")
+            asked[question] = i
 
     def __repr__(self) -> str:  # not every case: a notebook shows this
         return f"Dataset(name={self.name!r}, cases={len(self.cases)}, source={self.source!r})"
