@@ -114,11 +114,17 @@ def _in_memory_spec(spec: ExperimentSpec, dataset: Any = None, corpus: Any = Non
     return spec.model_copy(update={k: None for k, v in (("dataset", dataset), ("corpus", corpus)) if v is not None})
 
 
-def _given_dataset(value: Any, limit: int | None) -> Dataset:
-    """A dataset handed to ``run``: a ``Dataset`` or a DataFrame (checked row by row, like a file)."""
+def _given_dataset(spec: ExperimentSpec, value: Any, limit: int | None) -> Dataset:
+    """A dataset handed to ``run``: a ``Dataset`` or a DataFrame (checked row by row, like a file). It replaces the
+    spec's dataset file, not the spec's ``limit`` and length caps, which apply to it as they would to the file: an
+    experiment saying ``limit: 8`` evaluated every row of the frame instead (hosted models billed for each)."""
+    ref = spec.dataset
+    limit = ref.limit if limit is None and ref is not None else limit
     if isinstance(value, Dataset):
         return value.head(check_limit(limit))
-    return load_dataset(value, limit=limit)
+    if ref is None:
+        return load_dataset(value, limit=limit)
+    return load_dataset(value, limit=limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars)
 
 
 def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any = None, corpus: Any = None) -> tuple[Dataset, Corpus]:
@@ -130,7 +136,7 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any 
         dataset: cases in memory instead of the spec's: a ``Dataset`` or a DataFrame.
         corpus: documents in memory instead of the spec's: a ``Corpus``, or anything ``load_corpus`` reads in memory.
     """
-    dataset = load_spec_dataset(spec, limit) if dataset is None else _given_dataset(dataset, limit)
+    dataset = load_spec_dataset(spec, limit) if dataset is None else _given_dataset(spec, dataset, limit)
     corpus = load_spec_corpus(spec) if corpus is None else corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
     ids = corpus.ids
     missing = [(i, case, s) for i, case in enumerate(dataset.cases) for s in case.source_ids if s not in ids]

@@ -370,6 +370,19 @@ def test_a_question_over_the_cap_in_a_dataframe_is_told_the_cap_it_can_raise(tmp
     assert len(dataset.cases[0].question) == 4500
 
 
+def test_a_dataframe_given_to_an_experiment_with_a_dataset_file_takes_its_limit_and_caps(tmp_path: Path) -> None:
+    # wb.run(exp, dataset=df) over an experiment saying dataset: {limit: 2, max_question_chars: 5000} evaluated every row
+    # of the frame (hosted models billed for each) and refused a 4,500-character question the experiment allowed
+    import pandas as pd
+
+    frame = pd.DataFrame({"question": ["Why? " * 900, "Who approves leave?", "How far ahead?"]})
+    spec = ExperimentSpec.from_dict({"name": "caps", "dataset": {"path": "eval.jsonl", "limit": 2, "max_question_chars": 5000},
+                                     "corpus": {"path": str(HANDBOOK), "glob": "*.md"}, "chunkers": [{"strategy": "markdown"}]})
+    assert [len(c.question) for c in load_inputs(spec, dataset=frame)[0].cases] == [4500, 19]
+    assert len(load_inputs(spec, 3, dataset=frame)[0]) == 3  # run(limit=) wins, as over the file
+    assert len(load_inputs(spec, dataset=load_dataset(frame, max_question_chars=4500))[0]) == 2
+
+
 def test_a_dataframe_whose_index_repeats_names_the_rows_position_too() -> None:
     # pd.concat of two frames has two rows 1: "row 1" sent the user to df.loc[1], two rows, the good one first
     import pandas as pd
