@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,30 @@ def test_stop_during_an_index_build_is_seen_within_one_batch_and_keeps_no_index(
     assert store.builds == [] and result.variants == ()
     (sweep,) = [r for r in tracker.runs.values() if r.parent_id is None]
     assert sweep.status == "KILLED"
+
+
+def test_an_embedding_model_that_never_answers_fails_its_index_at_the_wall_time_limit(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    """A hosted embeddings endpoint that took the request and never answered held the index build, in the sweep's own
+    process where no sandbox limit reaches, forever; a Stop pressed meanwhile was never seen either."""
+    class Hung(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            time.sleep(20)  # the call left behind ends in its daemon thread
+            return super().embed(texts)
+
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], limits={"wall_time_s": 0.5})
+    models = {**fake_models, MINILM_ID: Hung(model_id=MINILM_ID)}
+    start = time.monotonic()
+    result = wb.run(spec, models=models, index_store=CountingIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
+    assert time.monotonic() - start < 15
+    assert [v.status for v in result.variants] == ["FAILED", "FAILED"]
+    assert result.variants[0].outcome.error == (f"index build failed: TimeoutError: the embedding model {MINILM_ID} did not answer 256 texts "
+                                               "within 0.5 s (limits.wall_time_s) — check that its server answers, or raise limits.wall_time_s")
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    start = time.monotonic()
+    stopped = wb.run(spec.model_copy(update={"limits": spec.limits.model_copy(update={"wall_time_s": 600.0})}), models=models,
+                     index_store=CountingIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False, stop=stop)
+    assert time.monotonic() - start < 15 and stopped.variants == ()
 
 
 def test_unknown_source_id_in_dataset_is_a_clear_error(tmp_path: Path, wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]

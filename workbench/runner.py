@@ -40,6 +40,7 @@ from workbench.pipeline import (
     chunk_stats,
     count_truncated,
     embed_chunks,
+    embed_within,
     index_store_for,
     retrieve_question,
 )
@@ -415,7 +416,7 @@ def run(
                         chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)
                         stats = chunk_stats(chunks, truncated=count_truncated(chunks, embedder.count_tokens, embedder_input_tokens(embedding)))
                         if index is None:
-                            vectors = embed_chunks(embedder, chunks, stopping)
+                            vectors = embed_chunks(embedder, chunks, stopping, timeout_s=spec.limits.wall_time_s)
                             if vectors is None:  # Stop pressed during the build: no index is kept, nothing of it runs
                                 continue
                             index = indexes.build(key, chunks, vectors, stats=stats)
@@ -424,8 +425,8 @@ def run(
                     if runs_locally(embedding):  # each alone, as a bundle asks it: a local model's padded batch moves
                         for question in questions:  # a vector in its last bits with its longest text
                             queries.embed([question])
-                    else:  # one request to a provider
-                        queries.embed(questions)
+                    elif embed_within(queries, questions, spec.limits.wall_time_s, stopping) is None:  # one request to a provider
+                        continue
                 except Exception as exc:  # noqa: BLE001 - a broken index fails its variants, not the sweep
                     empty = chunk_stats([])
                     for v in todo:

@@ -24,6 +24,7 @@ from workbench.pipeline.index import (
     MemoryIndexStore,
     VectorIndex,
     embed_chunks,
+    embed_within,
 )
 from workbench.pipeline.retrieve import Retriever
 from workbench.pipeline.route import Escalation, ModelCall, Signals, decide, decide_before_answer, grounding
@@ -59,6 +60,7 @@ __all__ = [
     "decide",
     "decide_before_answer",
     "embed_chunks",
+    "embed_within",
     "format_context",
     "generate_answer",
     "grounding",

@@ -9,6 +9,7 @@ last add.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -61,18 +62,65 @@ def ranked(hits: Sequence[Hit], k: int) -> list[Hit]:
 EMBED_BATCH = 256  # chunks embedded in one call while an index is built
 
 
-def embed_chunks(embedder: Embedder, chunks: Sequence[Chunk], stopping: Callable[[], bool] = lambda: False) -> list[list[float]] | None:
-    """The chunks' vectors for an index, ``EMBED_BATCH`` at a time; None when ``stopping`` turned true between two
-    batches (the RunPanel's Stop is seen within one batch, not after the whole corpus). A sweep's index and a bundle's
-    rebuild of it are embedded in the same batches: a local model pads a batch to its longest text, which moves the
-    vectors in their last bits, so a bundle that embedded its corpus in one call could order near-tied chunks otherwise."""
+def embed_chunks(
+    embedder: Embedder, chunks: Sequence[Chunk], stopping: Callable[[], bool] = lambda: False, *, timeout_s: float | None = None,
+) -> list[list[float]] | None:
+    """The chunks' vectors for an index, ``EMBED_BATCH`` at a time; None when ``stopping`` turned true (the RunPanel's
+    Stop is seen within one batch, not after the whole corpus). A sweep's index and a bundle's rebuild of it are
+    embedded in the same batches: a local model pads a batch to its longest text, which moves the vectors in their
+    last bits, so a bundle that embedded its corpus in one call could order near-tied chunks otherwise.
+
+    Raises:
+        TimeoutError: a batch took longer than ``timeout_s`` (see ``embed_within``).
+    """
     texts = [c.text for c in chunks]
     vectors: list[list[float]] = []
     for start in range(0, len(texts), EMBED_BATCH):
+        batch = embed_within(embedder, texts[start:start + EMBED_BATCH], timeout_s, stopping)
+        if batch is None:
+            return None
+        vectors += batch
+    return vectors
+
+
+def embed_within(
+    embedder: Embedder, texts: Sequence[str], timeout_s: float | None, stopping: Callable[[], bool] = lambda: False,
+) -> list[list[float]] | None:
+    """``embedder.embed(texts)``, given up after ``timeout_s`` seconds (None: no limit), or None once ``stopping``
+    turns true: a hosted embeddings endpoint that takes the request and never answers (the provider's client may have
+    no timeout at all) held an index build, in the sweep's own process where no sandbox limit reaches, forever. The
+    call runs in a daemon thread, left behind when it is given up.
+
+    Raises:
+        TimeoutError: no answer within ``timeout_s``.
+    """
+    if stopping():
+        return None
+    if timeout_s is None:
+        return embedder.embed(texts)
+    answer: list[list[list[float]]] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def call() -> None:
+        try:
+            answer.append(embedder.embed(texts))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, which raises it
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=call, name="workbench-embed", daemon=True).start()
+    deadline = time.monotonic() + timeout_s
+    while not done.wait(min(0.5, max(deadline - time.monotonic(), 0.0))):
         if stopping():
             return None
-        vectors += embedder.embed(texts[start:start + EMBED_BATCH])
-    return vectors
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"the embedding model {embedder.model_id} did not answer {len(texts)} texts within {timeout_s:g} s "
+                               "(limits.wall_time_s) — check that its server answers, or raise limits.wall_time_s")
+    if failure:
+        raise failure[0]
+    return answer[0]
 
 
 class VectorIndex(Protocol):
