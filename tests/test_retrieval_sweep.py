@@ -133,18 +133,19 @@ def test_a_sweep_that_opens_an_index_does_not_chunk_the_corpus_again(wb_settings
     # its chunk statistics were computed by chunking the corpus again and counting every chunk's tokens: 1.3 s for the
     # Python reference at recursive 1000/100 and 3.5 s at token 128/16, on every sweep that opened the index
     class Counting(HashingEmbedder):
-        counted = 0
+        counted: list[str] = []
 
         def count_tokens(self, text: str) -> int:
-            Counting.counted += 1
+            Counting.counted.append(text)
             return super().count_tokens(text)
 
     store = MemoryIndexStore()
     embedder = Counting(model_id=MINILM_ID)
     first = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=store, progress=False, models={MINILM_ID: embedder})
-    built = Counting.counted
+    built = len(Counting.counted)
     again = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=store, progress=False, models={MINILM_ID: embedder}, fresh=True)
-    assert built > 0 and Counting.counted == built
+    questions = [c.question for c in again.dataset.cases]  # each sweep counts its questions' tokens (question_notes)
+    assert built > len(questions) and Counting.counted[built:] == questions
     assert again.variants[0].chunk_stats == first.variants[0].chunk_stats and first.variants[0].chunk_stats.count > 0
 
 
@@ -196,6 +197,23 @@ def test_a_labelled_document_with_a_copy_under_another_id_is_said_to_skew_retrie
                                       "remove the copies, or label every copy",)
     both = questions.assign(source_ids=[["leave", "Old/leave (1)"], ["travel"]])  # every copy labelled: the metrics are right
     assert sweep(both).notes == ()
+
+
+def test_questions_longer_than_the_embedding_model_reads_are_named(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    # a question pasting a 300-word error log was embedded by its first 254 tokens only, so what it asked at its end never
+    # chose a chunk, and nothing said so (chunks that long are counted in chunk_stats.json and named)
+    long = " ".join(["The build log says:"] + ["frame"] * 300 + ["How many days of leave?"])
+    questions = pd.DataFrame({"question": ["How early to book?", long], "source_ids": [["travel"], ["leave"]]})
+    docs = [{"id": "leave", "text": "You get 25 days of annual leave."}, {"id": "travel", "text": "Book economy flights two weeks ahead."}]
+    result = wb.run(make_spec(), dataset=questions, corpus=docs, generate=False, settings=wb_settings, index_store=MemoryIndexStore(),
+                    tracker=wb.tracking.MemoryTracker(), progress=False, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+    assert result.notes == (f"{MINILM_ID}: 1 of 2 questions are longer than the 254 tokens the embedding model reads (the first at "
+                            "dataframe: row 1); retrieval searched with their beginning only — shorten them, or put what they ask first",)
+    short = wb.run(make_spec(), dataset=questions.head(1), corpus=docs, generate=False, settings=wb_settings, index_store=MemoryIndexStore(),
+                   tracker=wb.tracking.MemoryTracker(), progress=False, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+    assert short.notes == ()
 
 
 def test_html_pages_in_the_corpus_are_said_to_be_indexed_with_their_markup(wb_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -225,6 +225,8 @@ class SweepResult:
     tracking_uri: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     status: str = "FINISHED"
+    # embedding model -> the positions of the questions longer than it reads (only models whose input limit is known)
+    long_questions: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         # the default repr holds the whole corpus and every record: a notebook cell ending in wb.run(...) showed megabytes
@@ -255,6 +257,16 @@ class SweepResult:
                                 "tokens the embedding model reads; only their beginning is embedded, so retrieval cannot find the rest "
                                 "— use a smaller chunk size")
         return tuple(notes.values())
+
+    @property
+    def question_notes(self) -> tuple[str, ...]:
+        """One line per embedding model that reads only the beginning of some questions: retrieval searched with what
+        the question says first, so what it asks after that never chose a chunk (shown by ``workbench run`` and the
+        RunPanel)."""
+        return tuple(f"{embedding}: {len(long)} of {len(self.dataset)} questions are longer than the {embedder_input_tokens(embedding)} tokens "
+                     f"the embedding model reads (the first at {self.dataset.where(long[0])}); retrieval searched with their beginning only "
+                     "— shorten them, or put what they ask first"
+                     for embedding, long in self.long_questions.items() if long)
 
     @property
     def price_notes(self) -> tuple[str, ...]:
@@ -380,9 +392,9 @@ class SweepResult:
     @property
     def notes(self) -> tuple[str, ...]:
         """What the sweep's numbers do not say by themselves: ``label_notes``, ``copy_notes``, ``markup_notes``,
-        ``truncation_notes``, ``price_notes``, ``cap_notes``, ``scorer_notes`` and ``routing_notes``."""
-        return (*self.label_notes, *self.copy_notes, *self.markup_notes, *self.truncation_notes, *self.price_notes, *self.cap_notes,
-                *self.scorer_notes, *self.routing_notes)
+        ``truncation_notes``, ``question_notes``, ``price_notes``, ``cap_notes``, ``scorer_notes`` and ``routing_notes``."""
+        return (*self.label_notes, *self.copy_notes, *self.markup_notes, *self.truncation_notes, *self.question_notes, *self.price_notes,
+                *self.cap_notes, *self.scorer_notes, *self.routing_notes)
 
     def variant(self, key: str) -> VariantResult:
         """A variant by id, name or MLflow run id."""

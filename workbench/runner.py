@@ -503,7 +503,20 @@ def run(
         return SweepResult(
             spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),
             parent_run_id=sweep.run_id, experiment_id=sweep.experiment_id, tracking_uri=sweep.tracking_uri, status=status,
+            long_questions=_long_questions(dataset, {v.retrieval.embedding for v in variants}, resolver),
         )
+
+
+def _long_questions(dataset: Dataset, embeddings: set[str], resolver: ModelResolver) -> dict[str, tuple[int, ...]]:
+    """Per embedding model whose input limit is known, the positions of the questions longer than it reads (counted
+    with its tokenizer, as chunks are): only their beginning is embedded, so retrieval never searched with the rest."""
+    out = {}
+    for embedding in sorted(embeddings):
+        limit = embedder_input_tokens(embedding)
+        if limit is not None:
+            count = resolver.embedder(embedding, cache=False).count_tokens
+            out[embedding] = tuple(i for i, case in enumerate(dataset.cases) if count(case.question) > limit)
+    return out
 
 
 def _check_arguments(settings: object, models: object) -> None:
