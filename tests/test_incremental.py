@@ -111,6 +111,29 @@ def test_an_unchanged_sweep_reuses_every_variant_and_calls_no_model(wb_settings:
     assert MlflowClient(wb_settings.tracking_uri).get_run(warm.parent_run_id).data.metrics["variants_reused"] == 4
 
 
+def test_a_warm_sweep_lists_each_reused_runs_traces_once(wb_settings: Settings, models: Models) -> None:
+    # the reuse check searched a candidate's traces for their scores, and copying the run listed the same traces again
+    class Counting:
+        def __init__(self, client: object) -> None:
+            self.inner, self.searches = client, 0
+
+        def search_traces(self, *args: object, **kwargs: object) -> object:
+            self.searches += 1
+            return self.inner.search_traces(*args, **kwargs)  # type: ignore[attr-defined]
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+    cold = sweep(make_spec(), wb_settings, models)
+    tracker = MlflowTracker(wb_settings.tracking_uri, artifact_root=wb_settings.artifact_root)
+    tracker.client = counting = Counting(tracker.client)  # type: ignore[assignment]
+    warm = sweep(make_spec(), wb_settings, models, tracker=tracker)
+    assert [v.reused_from for v in warm.variants] == [v.run_id for v in cold.variants]
+    assert counting.searches == len(warm.variants)
+    traces = MlflowClient(wb_settings.tracking_uri).search_traces(locations=[warm.experiment_id], run_id=warm.variants[-1].run_id)
+    assert len(traces) == QUESTIONS  # every trace linked to the copy
+
+
 def test_one_more_prompt_computes_only_the_new_variants(wb_settings: Settings, models: Models) -> None:
     sweep(make_spec(), wb_settings, models)
     calls = models.calls

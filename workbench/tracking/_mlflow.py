@@ -149,6 +149,7 @@ class MlflowTracker:
         self._dataset_inputs: dict[tuple[str, str, str], Any] = {}  # each dataset's MLflow entity, profiled once
         self._session = uuid.uuid4().hex  # CREATE_TAG values are "<session>-<n>"
         self._created: dict[str, str] = {}  # CREATE_TAG value -> the run id the store answered with
+        self._traces_of: dict[str, list[str]] = {}  # run id -> its trace ids, as the reuse check listed them for the copy
 
     # -- sweep ---------------------------------------------------------------------------------------------------
 
@@ -489,6 +490,7 @@ class MlflowTracker:
         whose table was cut short (a full disk, a killed sync) would fail every sweep that tried to reuse it. A run whose
         traces lost their scores is not reused either: a copy of a run deleted since, or a run deleted and restored."""
         out = {}
+        self._traces_of = {}
         for variant_id, key in keys.items():
             runs = self.client.search_runs(
                 [sweep.experiment_id],
@@ -514,8 +516,9 @@ class MlflowTracker:
                     return False
             except MlflowException:  # deleted for good (mlflow gc)
                 return False
-        traces = self.client.search_traces(locations=[sweep.experiment_id], run_id=origin, max_results=1, include_spans=False)
-        return bool(traces) and bool(traces[0].info.assessments)
+        traces = self._trace_infos(sweep.experiment_id, origin)
+        self._traces_of[origin] = [t.trace_id for t in traces]  # what the copy links, should this run be reused: not listed twice
+        return bool(traces) and bool(traces[0].assessments)
 
     def _has_results_table(self, run_id: str) -> bool:
         """Whether the run has its per-question table, and it and its chunk statistics (when logged) read as JSON."""
@@ -568,7 +571,7 @@ class MlflowTracker:
             table = json.loads((local / RESULTS_TABLE).read_text(encoding="utf-8")) if (local / RESULTS_TABLE).is_file() else None
             stats = json.loads((local / _CHUNK_STATS).read_text(encoding="utf-8")) if (local / _CHUNK_STATS).is_file() else {}
         rows = [dict(zip(table["columns"], values)) for values in table["data"]] if table else []
-        trace_ids = self._trace_ids(sweep.experiment_id, origin)
+        trace_ids = self._traces_of.pop(origin, None) or [t.trace_id for t in self._trace_infos(sweep.experiment_id, origin)]
         for batch in _chunks(trace_ids, 100):
             self.client.link_traces_to_run(batch, run_id=run_id)
         self._log_dataset(run_id, dataset)
@@ -593,11 +596,12 @@ class MlflowTracker:
         for batch in _chunks(tags, 100):
             self.client.log_batch(run_id, tags=batch)
 
-    def _trace_ids(self, experiment_id: str, run_id: str) -> list[str]:
+    def _trace_infos(self, experiment_id: str, run_id: str) -> list[Any]:
+        """The run's traces (their infos, with their assessments; no spans), every page."""
         found, token = [], None
         while True:
             page = self.client.search_traces(locations=[experiment_id], run_id=run_id, include_spans=False, page_token=token)
-            found.extend(t.info.trace_id for t in page)
+            found.extend(t.info for t in page)
             token = page.token
             if not token:
                 return found
