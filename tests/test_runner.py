@@ -205,6 +205,29 @@ def test_an_embedding_model_that_never_answers_fails_its_index_at_the_wall_time_
     assert time.monotonic() - start < 15 and stopped.variants == ()
 
 
+def test_a_hosted_embedding_model_that_never_answers_the_questions_fails_its_variants(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # the questions of a hosted embedding model are embedded in one request, after its index is built: it hung the same way
+    hosted = "openai:text-embedding-3-small"
+    questions = {c.question for c in load_inputs(make_spec())[0].cases}
+
+    class HungOnQuestions(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            if questions & set(texts):
+                time.sleep(20)  # the call left behind ends in its daemon thread
+            return super().embed(texts)
+
+    spec = make_spec(chunkers=[{"strategy": "sentence", "size": 300, "overlap": 0}], retrieval=[{"k": 3, "embedding": hosted}],
+                     limits={"wall_time_s": 0.5})
+    start = time.monotonic()
+    result = wb.run(spec, generate=False, models={hosted: HungOnQuestions(model_id=hosted)}, index_store=CountingIndexStore(),
+                    tracker=MemoryTracker(), settings=wb_settings, progress=False)
+    assert time.monotonic() - start < 15
+    (variant,) = result.variants
+    assert variant.status == "FAILED" and variant.outcome.error == (
+        f"index build failed: TimeoutError: the embedding model {hosted} did not answer 4 texts within 0.5 s (limits.wall_time_s) — "
+        "check that its server answers, or raise limits.wall_time_s")
+
+
 def test_unknown_source_id_in_dataset_is_a_clear_error(tmp_path: Path, wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "d.jsonl").write_text('{"id": "x1", "question": "q?", "source_ids": ["not-a-topic"]}\n')
     spec = make_spec(dataset={"path": str(tmp_path / "d.jsonl")})
