@@ -510,7 +510,7 @@ def run(
 def _long_questions(dataset: Dataset, embeddings: set[str], resolver: ModelResolver) -> dict[str, tuple[int, ...]]:
     """Per embedding model whose input limit is known, the positions of the questions longer than it reads (counted
     with its tokenizer, as chunks are): only their beginning is embedded, so retrieval never searched with the rest."""
-    out = {}
+    out: dict[str, tuple[int, ...]] = {}
     for embedding in sorted(embeddings):
         limit = embedder_input_tokens(embedding)
         if limit is not None:
