@@ -193,7 +193,7 @@ def test_an_embedding_model_that_never_answers_fails_its_index_at_the_wall_time_
     models = {**fake_models, MINILM_ID: Hung(model_id=MINILM_ID)}
     start = time.monotonic()
     result = wb.run(spec, models=models, index_store=CountingIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
-    assert time.monotonic() - start < 15
+    assert time.monotonic() - start < 60  # without a limit: 20 s for each of its batches
     assert [v.status for v in result.variants] == ["FAILED", "FAILED"]
     assert result.variants[0].outcome.error == (f"index build failed: TimeoutError: the embedding model {MINILM_ID} did not answer 256 texts "
                                                "within 0.5 s (limits.wall_time_s) — check that its server answers, or raise limits.wall_time_s")
