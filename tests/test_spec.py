@@ -371,6 +371,9 @@ def test_a_pricing_key_that_misspells_a_model_of_the_grid_is_refused(tmp_path: P
     judged = grid + "judge: openai:gpt-4o\npricing:\n  openai:gpt4o: {input: 3, output: 4}\n"
     with pytest.raises(SpecError, match=r"did you mean 'openai:gpt-4o'\?"):
         load_experiment(write(tmp_path, judged))
+    # a key that differs only in case priced nothing: gpt-4o-mini kept the built-in $0.15, not the $7 written for it
+    with pytest.raises(SpecError, match=r"'openai:GPT-4o-mini' prices no model of this experiment; did you mean 'openai:gpt-4o-mini'\?"):
+        load_experiment(write(tmp_path, grid + "pricing:\n  openai:GPT-4o-mini: {input: 7, output: 9}\n"))
     # a price for a model the grid does not use (a shared table, a model switched off) or one priced already is kept
     shared = grid + "pricing:\n  openai:gpt-4o-mini: {input: 1, output: 2}\n  openai:gpt-4o-mini-2024: {input: 1, output: 2}\n"
     assert load_experiment(write(tmp_path, shared)).price("openai:gpt-4o-mini").input_per_m == 1  # type: ignore[union-attr]

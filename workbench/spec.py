@@ -797,8 +797,10 @@ class ExperimentSpec(_Spec):
         used = _model_ids(info.data.get("models", ()), info.data.get("judge"))
         for model_id in value.keys() - used:
             # a key for a model not in the grid is kept (a shared price table, a model switched off in the GridBuilder);
-            # one that misspells a model of the grid priced nowhere else would leave that model at the built-in price
-            meant = difflib.get_close_matches(model_id, sorted(used - value.keys()), n=1, cutoff=0.9)
+            # one that misspells a model of the grid priced nowhere else would leave that model at the built-in price;
+            # so would one that differs from it only in case (openai:GPT-4o-mini), which difflib's ratio misses
+            unpriced = sorted(used - value.keys())
+            meant = [m for m in unpriced if m.casefold() == model_id.casefold()] or difflib.get_close_matches(model_id, unpriced, n=1, cutoff=0.9)
             if meant:
                 raise ValueError(f"'{model_id}' prices no model of this experiment; did you mean '{meant[0]}'? — "
                                  "write the model string exactly as in 'models:' or 'judge:'")
