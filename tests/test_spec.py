@@ -362,6 +362,16 @@ def test_a_pricing_key_must_be_a_model_string(tmp_path: Path) -> None:
     assert load_experiment(write(tmp_path, GOOD + "pricing:\n  local:gemma3-270m: {input: 1, output: 2}\n")).pricing
 
 
+def test_a_price_can_say_what_input_read_from_the_prompt_cache_costs(tmp_path: Path) -> None:
+    from workbench.models import Price
+
+    priced = load_experiment(write(tmp_path, GOOD + "pricing:\n  local:gemma3-270m: {input: 1, output: 2, cached_input: 0.25}\n"))
+    assert priced.price("local:gemma3-270m") == Price(1.0, 2.0, 0.25)
+    assert load_experiment(write(tmp_path, GOOD + "pricing:\n  local:gemma3-270m: {input: 1, output: 2}\n")).price("local:gemma3-270m") == Price(1.0, 2.0)
+    with pytest.raises(SpecError, match=r"pricing.local:gemma3-270m.cached_input: Input should be greater than or equal to 0"):
+        load_experiment(write(tmp_path, GOOD + "pricing:\n  local:gemma3-270m: {input: 1, output: 2, cached_input: -1}\n"))
+
+
 def test_a_pricing_key_that_misspells_a_model_of_the_grid_is_refused(tmp_path: Path) -> None:
     grid = GOOD.replace("  - id: local:gemma3-270m\n", "  - id: local:gemma3-270m\n  - id: openai:gpt-4o-mini\n")
     typo = grid + "pricing:\n  openai:gpt4o-mini: {input: 1, output: 2}\n"  # gpt-4o-mini kept its built-in price

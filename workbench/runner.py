@@ -218,7 +218,9 @@ def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping
     answering = (("price", variant.model.id),) if router is None else (("price_cheap", router.cheap.id), ("price_strong", router.strong.id))
     for role, model_id in (*answering, ("judge_price", spec.judge.id if spec.judge else None)):
         price = spec.price(model_id) if model_id else None
-        out[role] = [price.input_per_m, price.output_per_m] if price is not None else None
+        # a cached-input price only when there is one, so the runs of a model priced without it are reused as before
+        cached = [] if price is None or price.cached_input_per_m is None else [price.cached_input_per_m]
+        out[role] = [price.input_per_m, price.output_per_m, *cached] if price is not None else None
     return out
 
 

@@ -563,6 +563,9 @@ def _ray_endpoint(address: str) -> tuple[str, int] | None:
 class PriceSpec(_Spec):
     input: float = Field(ge=0, description="USD per 1M input tokens")
     output: float = Field(ge=0, description="USD per 1M output tokens")
+    cached_input: float | None = Field(
+        default=None, ge=0, description="USD per 1M input tokens read from the provider's prompt cache (default: the input price)"
+    )
 
 
 class JudgeSpec(_Spec):
@@ -852,7 +855,7 @@ class ExperimentSpec(_Spec):
 
     def price(self, model_id: str) -> Price | None:
         """The price of a model: the spec's ``pricing`` entry, else the built-in table (None when unknown)."""
-        return price_for(model_id, {k: Price(v.input, v.output) for k, v in self.pricing.items()})
+        return price_for(model_id, {k: Price(v.input, v.output, v.cached_input) for k, v in self.pricing.items()})
 
     @property
     def hash(self) -> str:

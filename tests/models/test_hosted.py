@@ -184,6 +184,33 @@ def test_an_answer_without_token_counts_has_an_unknown_cost() -> None:
     assert reply.value == {"verdict": 1} and reply.cost_usd is None
 
 
+def test_input_tokens_read_from_the_prompt_cache_are_priced_at_the_cached_input_price(tmp_path: Any) -> None:
+    # LangChain counts them in input_tokens and says how many in input_token_details: priced as input tokens, a RAG
+    # prompt whose instructions OpenAI cached cost twice (gpt-4o-mini) what the provider billed
+    from langchain_core.messages import AIMessage
+
+    from workbench.cache import CachedGenerator, DiskCacheStore
+    from workbench.models import DEFAULT_PRICES, Price, cost_of
+    from workbench.scoring import ModelJudge
+
+    usage = {"input_tokens": 2000, "output_tokens": 100, "total_tokens": 2100, "input_token_details": {"cache_read": 1536},
+             "output_token_details": {"reasoning": 60}}  # reasoning tokens are part of output_tokens
+    reply = AIMessage(content="It is so.", response_metadata={"finish_reason": "stop"}, usage_metadata=usage)
+    generator = LangChainChatGenerator("openai:gpt-4o-mini", Factory(StubChat(reply=reply)))
+    out = generator.generate(PROMPT, GenerationParams())
+    assert (out.input_tokens, out.output_tokens, out.cached_input_tokens) == (2000, 100, 1536)
+    billed = (464 * 0.15 + 1536 * 0.075 + 100 * 0.60) / 1e6
+    assert cost_of(out, DEFAULT_PRICES["openai:gpt-4o-mini"]) == pytest.approx(billed)
+    assert cost_of(out, Price(0.15, 0.60)) == pytest.approx((2000 * 0.15 + 100 * 0.60) / 1e6)  # no cached price: the input price
+    again = CachedGenerator(generator, DiskCacheStore(tmp_path / "cache"), identity="gpt")
+    assert cost_of(again.generate(PROMPT, GenerationParams()), DEFAULT_PRICES["openai:gpt-4o-mini"]) == pytest.approx(billed)
+    assert cost_of(again.generate(PROMPT, GenerationParams()), DEFAULT_PRICES["openai:gpt-4o-mini"]) == pytest.approx(billed)  # a hit
+    judged = AIMessage(content="", usage_metadata=usage)
+    chat = StubChat(structured={"raw": judged, "parsed": {"verdict": 1}, "parsing_error": None})
+    judge = ModelJudge(LangChainChatGenerator("openai:gpt-4o-mini", Factory(chat)), price=DEFAULT_PRICES["openai:gpt-4o-mini"])
+    assert judge.ask("Judge.", SCHEMA).cost_usd == pytest.approx(billed)
+
+
 @pytest.mark.parametrize(("body", "client_error"), [
     (b'{"choices": []}', "IndexError"),  # no choice at all
     (b"<html><body>Bad gateway</body></html>", "JSONDecodeError"),  # a proxy's page with status 200

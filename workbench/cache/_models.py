@@ -94,6 +94,7 @@ class CachedGenerator:
                     text=hit["text"], input_tokens=int(hit["input_tokens"]), output_tokens=int(hit["output_tokens"]),
                     latency_s=float(hit["latency_s"]), finish_reason=str(hit["finish_reason"]), cached=True,
                     usage_reported=bool(hit.get("usage_reported", True)), prompt_tokens_cut=int(hit.get("prompt_tokens_cut", 0)),
+                    cached_input_tokens=int(hit.get("cached_input_tokens", 0)),
                 )
         self.calls += 1
         generation = self.inner.generate(prompt, params, deadline=deadline, json_schema=json_schema)

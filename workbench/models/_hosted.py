@@ -104,6 +104,7 @@ class LangChainChatGenerator:
         latency = time.perf_counter() - start
         text = _message_text(message).strip()
         input_tokens, output_tokens, reported = _token_counts(message, text)
+        cached_input_tokens = _cache_reads(message)
         return Generation(
             text=text,
             input_tokens=input_tokens,
@@ -112,6 +113,7 @@ class LangChainChatGenerator:
             finish_reason=_finish_reason(message),
             retries=retries,
             usage_reported=reported,
+            cached_input_tokens=cached_input_tokens,
         )
 
     def _invoke(self, runnable: Any, prompt: RenderedPrompt, **options: Any) -> Any:
@@ -155,6 +157,7 @@ class LangChainChatGenerator:
         else:
             text = _message_text(message)
         input_tokens, output_tokens, reported = _token_counts(message, text)
+        cached_input_tokens = _cache_reads(message)
         return Generation(
             text=text,
             input_tokens=input_tokens,
@@ -163,6 +166,7 @@ class LangChainChatGenerator:
             finish_reason=_finish_reason(message),
             retries=retries,
             usage_reported=reported,
+            cached_input_tokens=cached_input_tokens,
         )
 
 
@@ -173,6 +177,15 @@ def _token_counts(message: Any, text: str) -> tuple[int, int, bool]:
     usage = getattr(message, "usage_metadata", None) or {}
     input_tokens, output_tokens = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
     return input_tokens, output_tokens, bool(usage) and input_tokens > 0 and (output_tokens > 0 or not text)
+
+
+def _cache_reads(message: Any) -> int:
+    """Of the reply's input tokens, those the provider read from its prompt cache (``input_token_details.cache_read``
+    in LangChain's usage: OpenAI's cached tokens, Anthropic's cache reads), billed at the cheaper cached-input price;
+    priced as input tokens, they made a RAG prompt's shared instructions cost up to ten times what was billed."""
+    usage = getattr(message, "usage_metadata", None) or {}
+    details = usage.get("input_token_details") or {}
+    return int(details.get("cache_read") or 0)
 
 
 def _refused(exc: Exception, model_id: str, refusal: RefusalAdvice | None) -> ModelError | None:

@@ -33,7 +33,9 @@ class Generation:
     proxies), counts that are none (a negative number, from a broken proxy or server) or counts that cannot be true (no
     input token, or no output token for a text: a server's null or 0 for what it did not count): its cost is unknown.
     ``prompt_tokens_cut``: a completion prompt longer than the model's context window loses its start (the question
-    sits at the end); this many of its tokens were never read by the model."""
+    sits at the end); this many of its tokens were never read by the model. ``cached_input_tokens``: of
+    ``input_tokens``, those the provider read from its prompt cache (LangChain's ``input_token_details.cache_read``),
+    which it bills at its cached-input price."""
 
     text: str
     input_tokens: int
@@ -44,12 +46,14 @@ class Generation:
     retries: int = 0  # failed attempts retried before this answer (rate limits, server errors, timeouts)
     usage_reported: bool = True  # False: the provider sent no token counts (the tokens are 0 and the cost is unknown)
     prompt_tokens_cut: int = 0  # tokens cut from the start of a completion prompt longer than the context window
+    cached_input_tokens: int = 0  # of input_tokens, those read from the provider's prompt cache (a cheaper price)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", valid_unicode(self.text))
         if self.input_tokens < 0 or self.output_tokens < 0:  # priced as they are, they made a negative cost
             for name, value in (("input_tokens", 0), ("output_tokens", 0), ("usage_reported", False)):
                 object.__setattr__(self, name, value)
+        object.__setattr__(self, "cached_input_tokens", min(max(self.cached_input_tokens, 0), self.input_tokens))
 
 
 @runtime_checkable

@@ -168,9 +168,9 @@ def _conforming(raw: str, schema: Mapping[str, Any]) -> tuple[Any, str | None]:
 
 
 def _reply(raw: str, schema: Mapping[str, Any], *, input_tokens: int, output_tokens: int, latency_s: float,
-           finish_reason: str, price: Price | None, cached: bool = False, retries: int = 0) -> JudgeReply:
+           finish_reason: str, price: Price | None, cached: bool = False, retries: int = 0, cached_input_tokens: int = 0) -> JudgeReply:
     value, error = check_reply(raw, schema, finish_reason=finish_reason)
-    cost = price.cost(input_tokens, output_tokens) if price is not None else None
+    cost = price.cost(input_tokens, output_tokens, cached_input_tokens) if price is not None else None
     return JudgeReply(value, raw, input_tokens, output_tokens, latency_s, error, finish_reason, cost, cached, retries)
 
 
@@ -242,7 +242,7 @@ class ModelJudge:
         return _reply(
             out.text, schema, input_tokens=out.input_tokens, output_tokens=out.output_tokens, latency_s=out.latency_s,
             finish_reason=out.finish_reason, price=self.price if out.usage_reported else None, cached=out.cached,  # no counts: cost unknown
-            retries=out.retries,
+            retries=out.retries, cached_input_tokens=out.cached_input_tokens,
         )
 
 
