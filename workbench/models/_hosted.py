@@ -185,7 +185,8 @@ def _cache_reads(message: Any) -> int:
     priced as input tokens, they made a RAG prompt's shared instructions cost up to ten times what was billed."""
     usage = getattr(message, "usage_metadata", None) or {}
     details = usage.get("input_token_details") or {}
-    return int(details.get("cache_read") or 0)
+    # langchain-openai names them flex_cache_read or priority_cache_read for a call in those service tiers
+    return sum(int(n or 0) for k, n in details.items() if k == "cache_read" or k.endswith("_cache_read"))
 
 
 def _refused(exc: Exception, model_id: str, refusal: RefusalAdvice | None) -> ModelError | None:
