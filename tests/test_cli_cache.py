@@ -454,6 +454,27 @@ def test_run_prints_what_was_reused_and_fresh_recomputes(
     assert len(models.generator.calls) == 2 * n
 
 
+def test_run_says_what_the_sweep_spent_and_its_parent_run_logs_the_totals(
+    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The team lead's question, what did this sweep cost us: nothing said it, and the parent run in MLflow held no
+    total (each child's spent_usd had to be summed by hand). A reused sweep spends nothing."""
+    priced = tmp_path / "priced.yaml"
+    priced.write_text(SPEC + f"pricing: {{{GEMMA_ID}: {{input: 1000, output: 2000}}}}\n", encoding="utf-8")
+    run = cli_runner(monkeypatch, tmp_path, priced, Models())
+    assert run() == 0
+    spent = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("spent "))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (first,) = experiment_sweeps("cli-cache", tracking_uri=uri)
+    total = sum(v.metrics["spent_usd"] for v in first.variants)
+    assert total > 0 and spent == f"spent now: answers ${total:.4g}"
+    assert first.run.metrics["spent_usd"] == pytest.approx(total) and first.run.metrics["generation_calls"] == 2 * QUESTIONS
+    assert run() == 0
+    assert not [line for line in capsys.readouterr().out.splitlines() if line.startswith("spent ")]
+    second, _ = experiment_sweeps("cli-cache", tracking_uri=uri)  # newest first
+    assert second.run.metrics["spent_usd"] == 0 and second.run.metrics["cache_hits"] == 2 * QUESTIONS
+
+
 def test_ctrl_c_says_the_sweep_is_killed_and_how_to_resume(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -17,6 +17,7 @@ import workbench as wb
 from workbench.grid import expand_grid
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.pipeline import MemoryIndexStore
+from workbench.results import sweep_totals
 from workbench.runner import _Bars, load_inputs
 from workbench.spec import ExperimentSpec
 from workbench.testing import CountingIndexStore, HashingEmbedder, ScriptedModel
@@ -561,10 +562,12 @@ def test_a_model_whose_price_is_unknown_is_named_with_how_to_price_it(wb_setting
     (note,) = result.price_notes  # the local model is free, gpt-4o-mini is in the table
     assert note.startswith("openai:gpt-made-up: no price known, so what it cost is missing (cost_usd, spent_usd) — give its price under 'pricing:'")
     assert note in result.notes
+    assert "spent_usd" not in sweep_totals(result.variants)  # a sweep total missing a model's spending is no total
     priced = make_spec(**{**spec.model_dump(mode="json", include={"models", "prompts", "chunkers", "dataset"}),
                           "pricing": {"openai:gpt-made-up": {"input": 1.0, "output": 2.0}}})
     result = wb.run(priced, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
     assert result.price_notes == ()
+    assert sweep_totals(result.variants)["spent_usd"] == 0  # known now, and every answer came from the cache
 
 
 def test_every_column_and_metric_a_sweep_writes_beside_the_scores_is_a_reserved_scorer_name(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]

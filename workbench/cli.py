@@ -109,6 +109,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for line in _racing_lines(result):
         print(line)
     print(_reuse_line(result))
+    if result.spent_line is not None:
+        print(result.spent_line)
     print(f"Tracking store: {shown_uri(cfg.tracking_uri)}")
     print(f"Open the runs in the MLflow UI:  {_ui_hint(cfg.tracking_uri, given=args.tracking_uri is not None)}")
     return 1 if (result.failed and not args.allow_failures) else 0

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ROUTING_COLUMNS", "EarlyStop", "SweepResult", "VariantResult", "leaderboard_frame", "question_row", "reused_metrics", "routing_columns",
+    "sweep_totals",
 ]
 
 @dataclass(frozen=True)
@@ -175,6 +176,24 @@ def reused_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
+def sweep_totals(variants: Sequence[VariantResult]) -> dict[str, float]:
+    """A sweep's accounting, summed over its variants (its parent run's metrics, and what ``workbench run`` says it
+    spent): ``generation_calls`` and ``cache_hits``, ``spent_usd`` (what the answering models' calls cost now, a
+    router's every call) and ``judge_spent_usd`` (the judge's). A reused variant and an answer read from the cache
+    spend nothing. A total is left out when a variant's is unknown (a model without a price, a server that sent no
+    token counts) rather than shown smaller than it was (pure)."""
+    answering = [v.metrics for v in variants if "generation_calls" in v.metrics]
+    judged = [v.metrics for v in variants if "judge_calls" in v.metrics]
+    out: dict[str, float] = {}
+    if answering:
+        out["generation_calls"] = sum(m["generation_calls"] for m in answering)
+        out["cache_hits"] = sum(m.get("cache_hits", 0.0) for m in answering)
+    for total, known in (("spent_usd", answering), ("judge_spent_usd", judged)):
+        if known and all(total in m for m in known):
+            out[total] = sum(m[total] for m in known)
+    return out
+
+
 ROUTING_COLUMNS = ("answered_by", "escalated", "escalation_reasons", "model_calls")
 
 
@@ -294,6 +313,18 @@ class SweepResult:
             "— have the server (or the proxy in front of it) send usage with each reply"
             for model_id, n in uncounted.items() if missing(model_id)
         )
+
+    @property
+    def spent_line(self) -> str | None:
+        """``spent now: answers $0.0105, judge $0.0018 ($0.0123 in all)``: what the sweep's model calls cost (shown by
+        ``workbench run`` and the RunPanel; None when nothing was spent, and an unknown cost is named by the price notes)."""
+        totals = sweep_totals(self.variants)
+        spent = [("answers", totals.get("spent_usd"))] + ([("judge", totals.get("judge_spent_usd"))] if self.spec.judge is not None else [])
+        if not any(value for _, value in spent):
+            return None
+        text = ", ".join(f"{what} {'unknown' if value is None else f'${value:.4g}'}" for what, value in spent)
+        known = [value for _, value in spent if value is not None]
+        return f"spent now: {text}" + (f" (${sum(known):.4g} in all)" if len(known) > 1 else "")
 
     @property
     def cap_notes(self) -> tuple[str, ...]:

@@ -67,6 +67,10 @@ def test_a_judged_sweep_scores_every_item_and_accounts_for_the_judge_apart(wb_se
     judge_in, judge_out = m["judge_input_tokens"], m["judge_output_tokens"]
     assert m["judge_cost_usd"] == pytest.approx((judge_in * 1.0 + judge_out * 2.0) / 1e6)
     assert m["cost_usd"] == pytest.approx(sum(r.cost_usd for r in variant.records))
+    # what the sweep spent, the judge's calls included, as workbench run and the RunPanel say it
+    spent, judged = m["spent_usd"], m["judge_spent_usd"]
+    assert spent == m["cost_usd"] > 0 and judged == m["judge_cost_usd"] > 0
+    assert result.spent_line == f"spent now: answers ${spent:.4g}, judge ${judged:.4g} (${spent + judged:.4g} in all)"
     for record in variant.records:
         for name in judged_scorers():
             score = record.scores[name]

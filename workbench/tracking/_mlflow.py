@@ -32,7 +32,7 @@ from workbench.errors import WorkbenchError
 from workbench.grid import Variant
 from workbench.models import Generation
 from workbench.pipeline import ModelCall, QuestionRecord
-from workbench.results import VariantResult, reused_metrics
+from workbench.results import VariantResult, reused_metrics, sweep_totals
 from workbench.spec import ExperimentSpec, PromptSpec, RouterSpec
 from workbench.redaction import redact
 from workbench.tracking._feedback import default_user
@@ -395,6 +395,7 @@ class MlflowTracker:
             Metric("variants_finished", float(len(finished)), now, 0),
             Metric("variants_failed", float(len(results) - len(finished)), now, 0),
             Metric("variants_reused", float(sum(1 for r in results if r.reused_from)), now, 0),
+            *(Metric(name, value, now, 0) for name, value in sweep_totals(results).items()),  # what the sweep spent
         ]
         tags = _end_reason_tags(redact(error)[:5000], status) if error else []  # redacted before a cut can split a key
         self._delete_twins(sweep.experiment_id)

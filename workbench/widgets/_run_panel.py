@@ -207,6 +207,7 @@ class RunPanel(w.VBox):
                 + (f", {reused} reused from earlier runs" if reused else "")
                 + (f", {raced} stopped early by racing" if raced else "")
                 + f"; {calls} model call(s), {hits} answer(s) from the cache"
+                + (f", {result.spent_line}" if result.spent_line else "")
                 + f" — parent run <code>{esc(result.parent_run_id)}</code>"
                 + (" — press Run again to finish it: nothing done so far is recomputed" if stopped else "")
                 + "".join(f"<div class='wb-muted'>{esc(note)}</div>" for note in result.notes)
