@@ -258,6 +258,18 @@ def test_a_gate_fails_a_variant_whose_questions_failed_as_promotion_does(tables)
                         "those questions are retried)"]
 
 
+def test_the_mean_cost_per_question_leaves_out_the_questions_that_failed(tables) -> None:  # type: ignore[no-untyped-def]
+    # a router writes cost 0 for a question both of whose calls failed (a failed call is not billed), where one model's
+    # failed question has no cost: the router's mean cost per question counted its failures as free answers, so a router
+    # whose calls failed read cheaper than its model alone, unlike its run's cost_per_question_usd, which leaves them out
+    routed = tables["base"].copy()
+    routed.loc[:2, "error"] = "RuntimeError: both calls failed"
+    routed.loc[:2, ["token_f1", "cost_usd"]] = [None, 0.0]
+    report = wb.compare({"base": tables["base"], "routed": routed}, metrics=["cost_usd", COST_PER_SUCCESS])
+    assert report.row("routed", "cost_usd")["mean"] == pytest.approx(0.001) and report.row("routed", "cost_usd")["n"] == 27
+    assert report.row("routed", "cost_usd")["verdict"] == "no detectable difference"
+
+
 def test_a_gate_on_retrieval_fails_a_variant_whose_every_answer_failed(tables) -> None:  # type: ignore[no-untyped-def]
     # its retrieval scores stand (the chunks were retrieved before the model failed): `workbench gate --metric hit_at_k`
     # passed a run whose model answered nothing, as it has no answered question to be counted among the failed ones

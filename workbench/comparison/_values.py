@@ -25,8 +25,9 @@ _META = frozenset({
 # Measurements compared by default, after the scores; ``input_tokens`` is comparable when asked for.
 MEASUREMENTS = ("latency_s", "output_tokens", "cost_usd")
 OPT_IN = ("input_tokens",)
-# Measurements of a question that failed mean nothing (its latency is the time to fail).
-_ERROR_MASKED = ("latency_s", "input_tokens", "output_tokens")
+# Measurements of a question that failed mean nothing (its latency is the time to fail; a router writes cost 0 for one
+# whose calls failed, which made a router whose calls failed read cheaper per question than its model alone).
+_ERROR_MASKED = ("latency_s", "input_tokens", "output_tokens", "cost_usd")
 
 
 def by_case(table: VariantTable) -> pd.DataFrame:
