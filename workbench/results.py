@@ -289,15 +289,27 @@ class SweepResult:
 
     @property
     def price_notes(self) -> tuple[str, ...]:
-        """One line per model of the sweep (answering, router or judge model) whose price is unknown: what it cost is
-        missing from ``cost_usd`` and ``spent_usd``, which say nothing about why (shown by ``workbench run`` and the
+        """One line per model of the sweep (answering, router or judge model) whose price is unknown, or whose server
+        sent no token counts: what it cost is missing from ``cost_usd`` and ``spent_usd`` (the judge's from
+        ``judge_cost_usd`` and ``judge_spent_usd``), which say nothing about why (shown by ``workbench run`` and the
         RunPanel)."""
-        ids = [m.id for v in self.variants for m in v.variant.answering_models]
-        if self.spec.judge is not None:
-            ids.append(self.spec.judge.id)
-        unpriced = tuple(f"{model_id}: no price known, so what it cost is missing (cost_usd, spent_usd) — give its price under 'pricing:' "
+        answering = dict.fromkeys(m.id for v in self.variants for m in v.variant.answering_models)
+        judge = self.spec.judge.id if self.spec.judge is not None else None
+
+        def costs_of(model_id: str) -> str:  # the metrics that hold what a model cost: an unpriced judge's are judge_*
+            return ", ".join((["cost_usd", "spent_usd"] if model_id in answering else [])
+                             + (["judge_cost_usd", "judge_spent_usd"] if model_id == judge else []))
+
+        unpriced = tuple(f"{model_id}: no price known, so what it cost is missing ({costs_of(model_id)}) — give its price under 'pricing:' "
                          f"in the experiment, e.g. pricing: {{{model_id}: {{input: 0.5, output: 1.5}}}} (USD per 1M tokens)"
-                         for model_id in dict.fromkeys(ids) if self.spec.price(model_id) is None)
+                         for model_id in dict.fromkeys([*answering, *([judge] if judge else [])]) if self.spec.price(model_id) is None)
+        # a priced judge whose server sent no token counts: its variants' judge_cost_usd is missing, and nothing said why
+        judged = [v for v in self.variants if "judge_calls" in v.metrics]
+        unreported = [v for v in judged if "judge_cost_usd" not in v.metrics]
+        if judge is not None and self.spec.price(judge) is not None and unreported:
+            unpriced += (f"{judge}: its server sent no token counts with some judge replies ({len(unreported)} of {len(judged)} judged "
+                         "variants), so what the judge cost is missing (judge_cost_usd, judge_spent_usd) — have the server (or the "
+                         "proxy in front of it) send usage with each reply",)
         # a priced model whose server sent no token counts: its cost is missing just the same, and nothing said why
         answers = Counter(m.id for v in self.variants for m, _ in _answers(v))
         uncounted = Counter(m.id for v in self.variants for m, g in _answers(v) if not g.usage_reported)

@@ -194,6 +194,32 @@ def test_a_provider_that_sends_no_token_counts_leaves_the_cost_unknown_not_zero(
     assert note in result.notes
 
 
+def test_a_judge_whose_server_sends_no_token_counts_is_named_and_an_unpriced_judge_names_the_judge_metrics(  # type: ignore[no-untyped-def]
+    wb_settings, stub_env
+) -> None:
+    # the judge's cost went missing from judge_cost_usd and judge_spent_usd with no word, and a judge without a price was
+    # said to leave cost_usd and spent_usd missing: those are the answering model's, and were there
+    from workbench.models import SMOLLM2_ID
+    from workbench.testing import ScriptedModel
+
+    models = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID),
+              SMOLLM2_ID: ScriptedModel(lambda p: "An answer.", model_id=SMOLLM2_ID, kind="chat")}
+    spec = spec_of(questions=1, models=(SMOLLM2_ID,), judge="openai:gpt-4o-mini", scorers=["token_f1", "faithfulness"])
+    with stub_env(OpenAIStub(usage=False)):
+        result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    (variant,) = result.variants
+    assert variant.metrics["judge_calls"] > 0 and "judge_cost_usd" not in variant.metrics and "cost_usd" in variant.metrics
+    (note,) = result.price_notes
+    assert note == ("openai:gpt-4o-mini: its server sent no token counts with some judge replies (1 of 1 judged variants), so what "
+                    "the judge cost is missing (judge_cost_usd, judge_spent_usd) — have the server (or the proxy in front of it) send "
+                    "usage with each reply")
+    unpriced = spec_of(questions=1, models=(SMOLLM2_ID,), judge="openai:my-served-judge", scorers=["token_f1", "faithfulness"])
+    with stub_env(OpenAIStub()):
+        result = wb.run(unpriced, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    (note,) = result.price_notes
+    assert note.startswith("openai:my-served-judge: no price known, so what it cost is missing (judge_cost_usd, judge_spent_usd) — ")
+
+
 def test_a_token_budget_that_counted_no_tokens_says_so(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
     # limits.max_tokens as a spending cap: with no token counts it could never be reached, and nothing said so
     with stub_env(OpenAIStub(usage=False)):
