@@ -290,6 +290,15 @@ def test_run_panel_names_an_index_whose_chunks_the_embedding_model_truncates(cfg
     assert html.escape(note, quote=False) in panel.status.value
 
 
+def test_run_panel_says_what_the_sweep_spent(cfg: Settings) -> None:
+    spec = handbook_spec(name="widgets-spent", chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}], execution={"isolation": "none"},
+                         pricing={GEMMA_ID: {"input": 1000, "output": 2000}})
+    panel = RunPanel(spec, settings=cfg, models=fakes())
+    result = panel.run()
+    assert result.spent_line == f"spent now: answers ${result.variants[0].metrics['spent_usd']:.4g}"
+    assert result.variants[0].metrics["spent_usd"] > 0 and html.escape(result.spent_line) in panel.status.value
+
+
 def test_running_the_result_cell_again_after_editing_the_grid_runs_the_edited_grid_not_the_last_sweep(cfg: Settings) -> None:
     """The notebook's ``result = panel.run()`` cell, run again after the limit was raised in the GridBuilder, returned
     the earlier 2-question sweep as if it were the edited grid's."""
