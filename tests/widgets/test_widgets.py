@@ -61,6 +61,17 @@ def finished(cfg: Settings) -> tuple[RunPanel, wb.SweepResult]:
 # -- grid builder ----------------------------------------------------------------------------------------------------
 
 
+def test_grid_builder_counts_a_routers_strong_calls_and_says_the_judge_calls_too() -> None:
+    # "2 variants x 2 questions = 4 model calls" for a router next to its cheap model alone: the router's strong model
+    # answers every question it escalates, and a judge calls for every answer, which the count left out unsaid
+    router = {"name": "r", "cheap": {"id": SMOLLM2_ID}, "strong": {"id": GEMMA_ID}, "escalate_when": {"refusal_or_empty": True}}
+    builder = GridBuilder(handbook_spec(models=[{"id": SMOLLM2_ID}, {"router": router}], chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}]))
+    assert (builder.variant_count(), builder.questions(), builder.model_calls()) == (2, 2, 6)
+    assert "<b>2</b> variants × <b>2</b> questions = up to <b>6</b> model calls" in builder.summary.value
+    judged = GridBuilder(handbook_spec(judge=GEMMA_ID))
+    assert judged.model_calls() == 4 and "= <b>4</b> model calls and the judge's" in judged.summary.value
+
+
 def test_grid_builder_counts_variants_and_model_calls_as_the_grid_changes() -> None:
     builder = GridBuilder(handbook_spec())
     assert (builder.variant_count(), builder.questions(), builder.model_calls()) == (2, 2, 4)

@@ -175,6 +175,12 @@ def _answering(variants: Sequence[Any]) -> int:
     return sum(1 for v in variants if v.generates)
 
 
+def _calls_per_question(variants: Sequence[Any]) -> int:
+    """The answering model calls the variants make for one question, at most: one per variant, two for a router (its
+    cheap model, and its strong one when it escalates)."""
+    return sum(2 if v.router is not None else 1 for v in variants if v.generates)
+
+
 def _file_version(path: Path) -> tuple[int, int] | None:
     """The file's modification time and size (None when it cannot be read: loading it then says why)."""
     try:
@@ -329,8 +335,9 @@ class GridBuilder(w.VBox):
 
 
     def model_calls(self) -> int:
-        """Generation calls a run makes: answering variants x questions."""
-        return _answering(wb.expand_grid(self.spec())) * self.questions()
+        """Generation calls a run makes, at most: answering variants x questions, twice for a router (the judge's
+        calls aside)."""
+        return _calls_per_question(wb.expand_grid(self.spec())) * self.questions()
 
     # -- actions ---------------------------------------------------------------------------------------------------
 
@@ -348,15 +355,19 @@ class GridBuilder(w.VBox):
             spec = self.spec()
             expanded = wb.expand_grid(spec)  # once: the spec is validated and the grid expanded per edit
             variants, answering, questions = len(expanded), _answering(expanded), self.questions()
+            calls = _calls_per_question(expanded) * questions
             self._check_corpus(spec)
         except (WorkbenchError, ValueError) as exc:
             self.summary.value = error_html(str(exc))
             return
         grid = f"<b>{variants}</b> variant{'s' if variants != 1 else ''} × <b>{questions}</b> question{'s' if questions != 1 else ''}"
         retrieval_only = variants - answering
+        # a router's strong model answers the questions it escalates too, and a judge adds calls of its own: both cost
+        routed = "up to " if any(v.router is not None for v in expanded) else ""
+        judged = " and the judge's" if spec.judge is not None and answering else ""
         self.summary.value = grid + (
-            f" = <b>{answering * questions}</b> model calls" if not retrieval_only
-            else f" — <b>{answering * questions}</b> model calls ({retrieval_only} retrieval-only variant{'s' if retrieval_only != 1 else ''}"
+            f" = {routed}<b>{calls}</b> model calls{judged}" if not retrieval_only
+            else f" — {routed}<b>{calls}</b> model calls{judged} ({retrieval_only} retrieval-only variant{'s' if retrieval_only != 1 else ''}"
                  " with no models make none)"
         )
 
