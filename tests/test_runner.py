@@ -563,11 +563,31 @@ def test_a_model_whose_price_is_unknown_is_named_with_how_to_price_it(wb_setting
     assert note.startswith("openai:gpt-made-up: no price known, so what it cost is missing (cost_usd, spent_usd) — give its price under 'pricing:'")
     assert note in result.notes
     assert "spent_usd" not in sweep_totals(result.variants)  # a sweep total missing a model's spending is no total
+    assert result.spent_line == "spent now: answers unknown"
     priced = make_spec(**{**spec.model_dump(mode="json", include={"models", "prompts", "chunkers", "dataset"}),
                           "pricing": {"openai:gpt-made-up": {"input": 1.0, "output": 2.0}}})
     result = wb.run(priced, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
     assert result.price_notes == ()
     assert sweep_totals(result.variants)["spent_usd"] == 0  # known now, and every answer came from the cache
+
+
+def test_a_variant_whose_every_call_failed_spent_nothing_and_leaves_the_sweeps_total_known(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # it logs no spent_usd (no answer, no cost to sum), which made the whole sweep's spending unknown: workbench run
+    # said nothing of the money the other variants spent, and the parent run held no total
+    monkeypatch.setenv("OPENAI_API_KEY", "not-a-real-key-0123456789")
+
+    def not_found(prompt: object) -> str:
+        raise RuntimeError("The model `gpt-4o-mni` does not exist")
+
+    models = {**fake_models, "openai:gpt-4o-mini": ScriptedModel(not_found, model_id="openai:gpt-4o-mini")}
+    spec = make_spec(models=[{"id": GEMMA_ID}, {"id": "openai:gpt-4o-mini"}], prompts=[make_spec().prompts[0].model_dump()],
+                     chunkers=[{"strategy": "recursive"}], dataset={"path": "datasets/python_docs.jsonl", "limit": 2},
+                     pricing={GEMMA_ID: {"input": 1000.0, "output": 2000.0}})
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
+    answered, failed = sorted(result.variants, key=lambda v: v.status, reverse=True)
+    assert failed.status == "FAILED" and "spent_usd" not in failed.metrics and answered.metrics["spent_usd"] > 0
+    assert sweep_totals(result.variants)["spent_usd"] == answered.metrics["spent_usd"]
+    assert result.spent_line == f"spent now: answers ${answered.metrics['spent_usd']:.4g}"
 
 
 def test_every_column_and_metric_a_sweep_writes_beside_the_scores_is_a_reserved_scorer_name(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]

@@ -180,17 +180,20 @@ def sweep_totals(variants: Sequence[VariantResult]) -> dict[str, float]:
     """A sweep's accounting, summed over its variants (its parent run's metrics, and what ``workbench run`` says it
     spent): ``generation_calls`` and ``cache_hits``, ``spent_usd`` (what the answering models' calls cost now, a
     router's every call) and ``judge_spent_usd`` (the judge's). A reused variant and an answer read from the cache
-    spend nothing. A total is left out when a variant's is unknown (a model without a price, a server that sent no
-    token counts) rather than shown smaller than it was (pure)."""
+    spend nothing, nor does one whose every question failed (a failed call is not billed). A total is left out when a
+    variant's is unknown (a model without a price, a server that sent no token counts) rather than shown smaller than
+    it was (pure)."""
     answering = [v.metrics for v in variants if "generation_calls" in v.metrics]
     judged = [v.metrics for v in variants if "judge_calls" in v.metrics]
     out: dict[str, float] = {}
     if answering:
         out["generation_calls"] = sum(m["generation_calls"] for m in answering)
         out["cache_hits"] = sum(m.get("cache_hits", 0.0) for m in answering)
-    for total, known in (("spent_usd", answering), ("judge_spent_usd", judged)):
-        if known and all(total in m for m in known):
-            out[total] = sum(m[total] for m in known)
+    # a variant with no answer logs no spent_usd (there is no cost to sum), which left the whole sweep's total unknown
+    spent = [m.get("spent_usd", 0.0 if m.get("question_errors") == m.get("questions") else None) for m in answering]
+    for total, values in (("spent_usd", spent), ("judge_spent_usd", [m.get("judge_spent_usd") for m in judged])):
+        if values and all(v is not None for v in values):
+            out[total] = sum(v for v in values if v is not None)
     return out
 
 
@@ -332,7 +335,7 @@ class SweepResult:
         ``workbench run`` and the RunPanel; None when nothing was spent, and an unknown cost is named by the price notes)."""
         totals = sweep_totals(self.variants)
         spent = [("answers", totals.get("spent_usd"))] + ([("judge", totals.get("judge_spent_usd"))] if self.spec.judge is not None else [])
-        if not any(value for _, value in spent):
+        if all(value == 0 for _, value in spent):  # nothing spent (an unknown cost is named by the price notes, and here)
             return None
         text = ", ".join(f"{what} {'unknown' if value is None else f'${value:.4g}'}" for what, value in spent)
         known = [value for _, value in spent if value is not None]
