@@ -444,7 +444,7 @@ class Limits(_Spec):
     """Per-variant sandbox limits, enforced from outside the variant's worker process (``isolation: process``)."""
 
     wall_time_s: float = Field(default=1800.0, gt=0, description="wall-time limit of one variant (its process is killed past it)")
-    max_tokens: int | None = Field(default=None, ge=1, description="token budget (input + output) of one variant")
+    max_tokens: int | None = Field(default=None, ge=1, description="token budget (input + output) of one variant's answering model calls, the judge's not counted")
     # at most 2**40 MB (an exbibyte): a larger cap overflowed setrlimit in the worker, a FAILED run instead of a spec line
     memory_mb: int | None = Field(default=None, ge=64, le=2**40, description="memory one variant may allocate in its worker process, beyond what the worker held at its start (data segment)")
 
