@@ -475,7 +475,7 @@ def test_run_says_what_the_sweep_spent_and_its_parent_run_logs_the_totals(
     assert second.run.metrics["spent_usd"] == 0 and second.run.metrics["cache_hits"] == 2 * QUESTIONS
     assert main(["--tracking-uri", uri, "list", "cli-cache"]) == 0
     listed = [line for line in capsys.readouterr().out.splitlines() if " run=" in line and not line.startswith(" ")]
-    assert [line.split("  ")[-1] for line in listed] == ["spent_usd=$0", f"spent_usd=${total:.4g}"]
+    assert [line.split("  ")[-1] for line in listed] == ["variants=2", f"spent_usd=${total:.4g}"]  # the reused sweep spent nothing
 
 
 def test_ctrl_c_says_the_sweep_is_killed_and_how_to_resume(

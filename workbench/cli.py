@@ -365,8 +365,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for sweep in sweeps:
         planned = sweep.run.params.get("variants", "")  # a sweep interrupted, crashed or running logged fewer
         count = f"{len(sweep.variants)} of {planned}" if planned.isdigit() and int(planned) != len(sweep.variants) else len(sweep.variants)
-        # what it spent on model calls (logged by sweeps since they keep their totals, and only when every price is known)
-        spent = "".join(f"  {k}=${sweep.run.metrics[k]:.4g}" for k in ("spent_usd", "judge_spent_usd") if k in sweep.run.metrics)
+        # what it spent on model calls, when it did (logged by sweeps since they keep their totals, and only when every
+        # price is known)
+        spent = "".join(f"  {k}=${sweep.run.metrics[k]:.4g}" for k in ("spent_usd", "judge_spent_usd") if sweep.run.metrics.get(k))
         print(_printable(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={count}{spent}"))
         for child in sweep.variants:
             shown = " ".join(f"{k}={child.metrics[k]:.3f}" for k in ("token_f1", "hit_at_k") if k in child.metrics)
