@@ -400,3 +400,20 @@ def test_an_unknown_model_names_the_address_form_of_the_providers_own_variable()
     )
     assert refusal_advice("ollama:llama3.3", 401, {}) == ("ollama's server refused the API key", "check the server's access settings")
     assert refusal_advice("ollama:llama3.3", 500, {}) is None
+
+
+def test_the_real_openai_client_reports_the_prompt_tokens_its_server_read_from_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the chain the answers take: the server's prompt_tokens_details.cached_tokens, read by langchain-openai into
+    # usage_metadata, priced at gpt-4o-mini's cached-input price (they were priced as input tokens, at twice that)
+    from workbench.models import DEFAULT_PRICES, cost_of
+    from workbench.testing.openai_stub import OpenAIStub
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    usage = {"prompt_tokens": 2000, "completion_tokens": 10, "total_tokens": 2010, "prompt_tokens_details": {"cached_tokens": 1536},
+             "completion_tokens_details": {"reasoning_tokens": 4}}
+    with OpenAIStub(usage=usage) as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        out = load_generator("openai:gpt-4o-mini").generate(PROMPT, GenerationParams(max_tokens=8, timeout_s=5))
+    assert (out.input_tokens, out.cached_input_tokens, out.output_tokens) == (2000, 1536, 10)  # reasoning is in the output
+    assert cost_of(out, DEFAULT_PRICES["openai:gpt-4o-mini"]) == pytest.approx((464 * 0.15 + 1536 * 0.075 + 10 * 0.60) / 1e6)
