@@ -211,6 +211,11 @@ def test_a_hosted_judge_cut_off_at_max_tokens_is_an_incomplete_reply_counted_and
     assert reply.raw == '{"reason": "the sky is' and reply.finish_reason == "length"
     assert reply.input_tokens > 0 and reply.output_tokens > 0 and reply.cost_usd is not None and reply.cost_usd > 0
     assert JudgeUsage.of([reply]).call_errors == 0  # not a call to ask again: the same limit cuts it again
+    usage = {"prompt_tokens": 2000, "completion_tokens": 10, "total_tokens": 2010, "prompt_tokens_details": {"cached_tokens": 1536}}
+    with OpenAIStub(finish_reason="length", usage=usage) as stub:  # its cached prompt tokens at the cached-input price
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        reply = load_judge("openai:gpt-4o-mini").ask('Context: {"reason": "the sky is', SCHEMA)
+    assert reply.cost_usd == pytest.approx((464 * 0.15 + 1536 * 0.075 + 10 * 0.60) / 1e6)
     with OpenAIStub(finish_reason="content_filter") as stub:
         monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
         reply = load_judge("openai:gpt-4o-mini").ask("Context: anything", SCHEMA)

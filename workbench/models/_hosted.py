@@ -218,8 +218,10 @@ def _ended_early(exc: BaseException) -> dict[str, Any] | None:
     completion = found.completion
     text = (completion.choices[0].message.content or "") if completion.choices else ""
     usage = completion.usage
+    cached = getattr(usage.prompt_tokens_details, "cached_tokens", None) if usage is not None else None  # as langchain-openai reads it
     counts = None if usage is None else {
         "input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens, "total_tokens": usage.total_tokens,
+        "input_token_details": {"cache_read": cached or 0},
     }
     return {"raw": AIMessage(content=text, usage_metadata=counts, response_metadata={"finish_reason": "length"}), "parsed": None}
 
