@@ -549,6 +549,7 @@ def test_chunks_longer_than_the_embedding_model_reads_are_counted_and_named(wb_s
     (line,) = result.truncation_notes
     assert line.startswith(f"recursive-4000/0 / {MINILM_ID}: {expected} of {by_size[4000].count} chunks are longer than the {limit} tokens")
     assert wb.pipeline.ChunkStats.from_dict(by_size[4000].as_dict()) == by_size[4000]
+    assert result.spent_line is None  # a retrieval-only sweep calls no model: no 'answers unknown'
 
 
 def test_a_model_whose_price_is_unknown_is_named_with_how_to_price_it(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -334,6 +334,8 @@ class SweepResult:
         """``spent now: answers $0.0105, judge $0.0018 ($0.0123 in all)``: what the sweep's model calls cost (shown by
         ``workbench run`` and the RunPanel; None when nothing was spent, and an unknown cost is named by the price notes)."""
         totals = sweep_totals(self.variants)
+        if "generation_calls" not in totals:  # no variant answered (a retrieval-only sweep, indexes that failed)
+            return None
         spent = [("answers", totals.get("spent_usd"))] + ([("judge", totals.get("judge_spent_usd"))] if self.spec.judge is not None else [])
         if all(value == 0 for _, value in spent):  # nothing spent (an unknown cost is named by the price notes, and here)
             return None
