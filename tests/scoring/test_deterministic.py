@@ -351,3 +351,15 @@ def test_semantic_similarity_does_not_depend_on_which_answer_embedded_the_refere
         found = {a: run_scorers(similarity, ctx(answer=a, reference=reference))["semantic_similarity"].value for a in (first, answer)}
         scores.append(found[answer])
     assert scores[0] == scores[1]
+
+
+@pytest.mark.parametrize(("answer", "reference"), [
+    ("باريس", "\u200fباريس\u200f"),  # right-to-left marks around an Arabic word pasted from a document
+    ("Tel Aviv", "\u200eTel Aviv\u200e"), ("東京タワー", "東京\u200bタワー"),  # a zero-width space between words
+    ("Berlin", "\ufeffBerlin"), ("Donaudampfschiff", "Donau\u00addampf\u00adschiff"),  # a byte-order mark, soft hyphens
+    ("میخواهم", "می\u200cخواهم"),  # Persian's zero-width non-joiner, written or left out
+])
+def test_invisible_format_characters_do_not_change_the_words(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    # a reference carrying a right-to-left mark or a zero-width space scored token_f1 0 against the same word typed
+    out = run_scorers(scorers, ctx(answer=answer, reference=reference))
+    assert (out["token_f1"].value, out["exact_match"].value, out["rouge_l"].value) == (1.0, 1.0, 1.0)

@@ -68,10 +68,12 @@ def _ascii_digit(ch: str) -> str:
 
 def _folded(text: str) -> str:
     """One form for text that reads the same: NFKC (full-width "１０" is "10", a decomposed "é" is "é"), Unicode
-    case folding ("STRASSE" matches "straße") and ASCII digits for the decimal digits of every script (Arabic-Indic
-    "١٢٣", Devanagari "१२३" and Bengali "১২৩" are 123)."""
+    case folding ("STRASSE" matches "straße"), ASCII digits for the decimal digits of every script (Arabic-Indic
+    "١٢٣", Devanagari "१२३" and Bengali "১২৩" are 123), and no invisible format characters (category Cf: the
+    right-to-left and left-to-right marks of Arabic and Hebrew text, zero-width spaces and joiners, a byte-order mark,
+    soft hyphens), which a reference pasted from a document carries and an answer does not."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    return text if text.isascii() else "".join(_ascii_digit(ch) for ch in text)
+    return text if text.isascii() else "".join(_ascii_digit(ch) for ch in text if unicodedata.category(ch) != "Cf")
 
 
 def normalize(text: str) -> str:
