@@ -363,3 +363,10 @@ def test_invisible_format_characters_do_not_change_the_words(scorers, answer: st
     # a reference carrying a right-to-left mark or a zero-width space scored token_f1 0 against the same word typed
     out = run_scorers(scorers, ctx(answer=answer, reference=reference))
     assert (out["token_f1"].value, out["exact_match"].value, out["rouge_l"].value) == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize(("answer", "reference"), [("İstanbul", "istanbul"), ("İZMİR'de", "izmir'de"), ("İstanbul", "ISTANBUL")])
+def test_turkish_capital_dotted_i_matches_its_lower_case(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    # case folding turns "İ" into "i" and a combining dot: "İstanbul" scored token_f1 0 against "istanbul"
+    out = run_scorers(scorers, ctx(answer=answer, reference=reference))
+    assert (out["token_f1"].value, out["exact_match"].value, out["rouge_l"].value) == (1.0, 1.0, 1.0)

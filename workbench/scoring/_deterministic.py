@@ -71,8 +71,10 @@ def _folded(text: str) -> str:
     case folding ("STRASSE" matches "straße"), ASCII digits for the decimal digits of every script (Arabic-Indic
     "١٢٣", Devanagari "१२३" and Bengali "১২৩" are 123), and no invisible format characters (category Cf: the
     right-to-left and left-to-right marks of Arabic and Hebrew text, zero-width spaces and joiners, a byte-order mark,
-    soft hyphens), which a reference pasted from a document carries and an answer does not."""
-    text = unicodedata.normalize("NFKC", text).casefold()
+    soft hyphens), which a reference pasted from a document carries and an answer does not. Turkish capital "İ" folds
+    to "i" as its lower case is written ("İstanbul" matches "istanbul"; case folding alone gives "i" and a combining dot
+    above)."""
+    text = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i")
     return text if text.isascii() else "".join(_ascii_digit(ch) for ch in text if unicodedata.category(ch) != "Cf")
 
 
