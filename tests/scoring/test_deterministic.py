@@ -370,3 +370,15 @@ def test_turkish_capital_dotted_i_matches_its_lower_case(scorers, answer: str, r
     # case folding turns "İ" into "i" and a combining dot: "İstanbul" scored token_f1 0 against "istanbul"
     out = run_scorers(scorers, ctx(answer=answer, reference=reference))
     assert (out["token_f1"].value, out["exact_match"].value, out["rouge_l"].value) == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize(("answer", "reference"), [
+    ("محمد", "مُحَمَّد"), ("مدرسة", "مَدْرَسَةٌ"),  # Arabic written with and without its short vowels (tashkeel)
+    ("عربـــي", "عربي"),  # a word stretched with tatweel
+    ("שלום", "שָׁלוֹם"),  # Hebrew with and without vowel points (niqqud)
+])
+def test_arabic_and_hebrew_match_with_or_without_optional_vowel_marks(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    # a reference written with its vowels (a textbook, a religious text) scored token_f1 0 against the same word bare
+    out = run_scorers(scorers, ctx(answer=answer, reference=reference))
+    assert (out["token_f1"].value, out["exact_match"].value, out["rouge_l"].value) == (1.0, 1.0, 1.0)
+    assert token_f1_value("नमस्ते", "नमस्त") == 0.0  # a Devanagari vowel sign is part of the word

@@ -66,6 +66,11 @@ def _ascii_digit(ch: str) -> str:
     return ch if digit is None else str(digit)
 
 
+# Marks a reader may leave out without changing the word: Arabic short vowels, tanween, shadda, sukun and dagger alef
+# (tashkeel) and the tatweel that stretches a word; Hebrew vowel points and cantillation (niqqud)
+_OPTIONAL_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u0640\u064b-\u065f\u0670]")
+
+
 def _folded(text: str) -> str:
     """One form for text that reads the same: NFKC (full-width "１０" is "10", a decomposed "é" is "é"), Unicode
     case folding ("STRASSE" matches "straße"), ASCII digits for the decimal digits of every script (Arabic-Indic
@@ -73,9 +78,12 @@ def _folded(text: str) -> str:
     right-to-left and left-to-right marks of Arabic and Hebrew text, zero-width spaces and joiners, a byte-order mark,
     soft hyphens), which a reference pasted from a document carries and an answer does not. Turkish capital "İ" folds
     to "i" as its lower case is written ("İstanbul" matches "istanbul"; case folding alone gives "i" and a combining dot
-    above)."""
+    above). Arabic and Hebrew words read the same with or without their optional vowel marks (``_OPTIONAL_MARKS``):
+    "مُحَمَّد" is "محمد", "שָׁלוֹם" is "שלום" (the marks other scripts need, Devanagari vowel signs, stay)."""
     text = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i")
-    return text if text.isascii() else "".join(_ascii_digit(ch) for ch in text if unicodedata.category(ch) != "Cf")
+    if text.isascii():
+        return text
+    return "".join(_ascii_digit(ch) for ch in _OPTIONAL_MARKS.sub("", text) if unicodedata.category(ch) != "Cf")
 
 
 def normalize(text: str) -> str:
