@@ -261,3 +261,17 @@ def test_bleu_counts_chinese_and_japanese_per_character(offline) -> None:  # typ
     assert bleu("年間25日の有給休暇です。", "年間25日の有給休暇があります。") > 0.3
     assert bleu("员工每年有25天带薪假。", "员工每年有25天带薪假。") == pytest.approx(1.0)
     assert bleu("The loop ends. Then it runs!", "The loop ends. Then it runs.") == pytest.approx(0.8408964, abs=1e-6)  # as before
+
+
+def test_offline_metrics_read_a_decomposed_accent_as_the_composed_one(offline) -> None:  # type: ignore[no-untyped-def]
+    # a reference or chunk pasted from macOS or a PDF writes its accents decomposed (e + U+0301): BLEU scored a
+    # German sentence 0.12 against itself, chrF 0.59, and a Vietnamese chunk no longer held the reference's sentence
+    import unicodedata
+
+    german = "Die Straße führt über die Brücke nach Köln."
+    same = run_scorers(offline, ScoreContext("q", answer=german, reference=unicodedata.normalize("NFD", german)))
+    for name in ("string_similarity", "bleu", "chrf"):
+        assert same[name].value == pytest.approx(1.0, abs=1e-6), name
+    chunk = unicodedata.normalize("NFD", "Nhân viên được nghỉ phép 25 ngày mỗi năm.")  # the chunk holds the reference
+    out = run_scorers(offline, ScoreContext("q", answer="a", reference="Nhân viên được nghỉ 25 ngày.", contexts=(chunk,)))
+    assert out["non_llm_context_recall"].value == 1.0 and out["non_llm_context_precision"].value == pytest.approx(1.0)
