@@ -382,3 +382,14 @@ def test_arabic_and_hebrew_match_with_or_without_optional_vowel_marks(scorers, a
     out = run_scorers(scorers, ctx(answer=answer, reference=reference))
     assert (out["token_f1"].value, out["exact_match"].value, out["rouge_l"].value) == (1.0, 1.0, 1.0)
     assert token_f1_value("नमस्ते", "नमस्त") == 0.0  # a Devanagari vowel sign is part of the word
+
+
+@pytest.mark.parametrize(("answer", "reference"), [("٣٫٥ كم", "3.5 كم"), ("١٬٠٠٠ ريال", "1000 ريال"), ("١٬٢٥٠٫٥", "1,250.5")])
+def test_arabic_decimal_and_thousands_separators_are_read_as_such(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    # "٣٫٥" was read as the two numbers 3 and 5, and "١٬٠٠٠" as 1 and 000: an Arabic answer giving the reference's
+    # number in Arabic-Indic digits scored token_f1 0.4 and exact_match 0
+    out = run_scorers(scorers, ctx(answer=answer, reference=reference))
+    assert (out["token_f1"].value, out["exact_match"].value) == (1.0, 1.0)
+    written = answer.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩٫٬", "0123456789.,"))  # rouge_l reads it as it reads this
+    assert out["rouge_l"].value == run_scorers(scorers, ctx(answer=written, reference=reference))["rouge_l"].value
+    assert run_scorers(scorers, ctx(answer="٣٥ كم", reference="3.5 كم"))["exact_match"].value == 0.0

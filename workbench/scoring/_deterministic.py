@@ -61,9 +61,13 @@ def _strip_punctuation_keeping_numbers(text: str) -> str:
     return "".join([*pieces, _strip_punctuation(text[end:])])
 
 
+# Arabic's decimal separator "٫" and thousands separator "٬", written between Arabic-Indic digits: "٣٫٥" is 3.5
+_ARABIC_SEPARATORS = {"\u066b": ".", "\u066c": ","}
+
+
 def _ascii_digit(ch: str) -> str:
     digit = unicodedata.decimal(ch, None)
-    return ch if digit is None else str(digit)
+    return _ARABIC_SEPARATORS.get(ch, ch) if digit is None else str(digit)
 
 
 # Marks a reader may leave out without changing the word: Arabic short vowels, tanween, shadda, sukun and dagger alef
@@ -74,9 +78,10 @@ _OPTIONAL_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7
 def _folded(text: str) -> str:
     """One form for text that reads the same: NFKC (full-width "１０" is "10", a decomposed "é" is "é"), Unicode
     case folding ("STRASSE" matches "straße"), ASCII digits for the decimal digits of every script (Arabic-Indic
-    "١٢٣", Devanagari "१२३" and Bengali "১২৩" are 123), and no invisible format characters (category Cf: the
-    right-to-left and left-to-right marks of Arabic and Hebrew text, zero-width spaces and joiners, a byte-order mark,
-    soft hyphens), which a reference pasted from a document carries and an answer does not. Turkish capital "İ" folds
+    "١٢٣", Devanagari "१२३" and Bengali "১২৩" are 123; Arabic "٣٫٥" is 3.5 and "١٬٠٠٠" 1,000), and no invisible
+    format characters (category Cf: the right-to-left and left-to-right marks of Arabic and Hebrew text, zero-width
+    spaces and joiners, a byte-order mark, soft hyphens), which a reference pasted from a document carries and an
+    answer does not. Turkish capital "İ" folds
     to "i" as its lower case is written ("İstanbul" matches "istanbul"; case folding alone gives "i" and a combining dot
     above). Arabic and Hebrew words read the same with or without their optional vowel marks (``_OPTIONAL_MARKS``):
     "مُحَمَّد" is "محمد", "שָׁלוֹם" is "שלום" (the marks other scripts need, Devanagari vowel signs, stay)."""
