@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -307,7 +308,7 @@ _OTHER_LANGUAGE_REFUSALS = re.compile(
     r"|\bno\s+(lo\s+)?sé\b|no\s+puedo\s+(ayudar|responder)"  # Spanish
     r"|não\s+sei\b|não\s+posso\s+(ajudar|responder)"  # Portuguese
     r"|non\s+lo\s+so\b|non\s+(posso|sono\s+in\s+grado\s+di)\s+(aiutare|rispondere)"  # Italian
-    r"|ich\s+weiß\s+(es\s+|das\s+)?nicht|ich\s+kann\s+(\w+\s+){0,3}nicht\s+(helfen|beantworten)"  # German
+    r"|ich\s+weiss\s+(es\s+|das\s+)?nicht|ich\s+kann\s+(\w+\s+){0,3}nicht\s+(helfen|beantworten)"  # German (ß read as ss)
     r"|я\s+не\s+знаю|не\s+могу\s+(ответить|помочь)"  # Russian
     r"|لا\s+أعرف|لا\s+أستطيع\s+(الإجابة|المساعدة)"  # Arabic
     r"|我不知道|我(无法|不能)(回答|提供帮助)|(无法|不能)回答(这个|该|此|您的|你的)?问题"  # Chinese
@@ -324,11 +325,13 @@ def is_refusal(answer: str) -> bool:
     """Whether an answer declines (says it does not know or cannot help), whichever apostrophe it writes ("I don’t
     know"), in English or in the common phrases of French, Spanish, Portuguese, Italian, German, Russian, Arabic,
     Chinese and Japanese ("Je ne sais pas", "我不知道"). Empty answers count as refusals, and so does an answer with no
-    letter or digit ("...", "-"): it says nothing.
+    letter or digit ("...", "-"): it says nothing. The answer is read in one Unicode form, case folded (NFKC and
+    ``casefold``): decomposed accents ("não" as a + combining tilde), full-width letters, "ICH WEISS" and the Swiss
+    "ich weiss" for "ich weiß".
 
     Used by the refusal scorers and by a router deciding to escalate a question (``refusal_or_empty``).
     """
-    text = answer.translate(_APOSTROPHES)
+    text = unicodedata.normalize("NFKC", answer.translate(_APOSTROPHES)).casefold()
     empty = not any(ch.isalnum() for ch in answer)
     return empty or bool(_REFUSAL_PATTERNS.search(text) or _OTHER_LANGUAGE_REFUSALS.search(text))
 

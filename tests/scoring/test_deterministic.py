@@ -393,3 +393,11 @@ def test_arabic_decimal_and_thousands_separators_are_read_as_such(scorers, answe
     written = answer.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩٫٬", "0123456789.,"))  # rouge_l reads it as it reads this
     assert out["rouge_l"].value == run_scorers(scorers, ctx(answer=written, reference=reference))["rouge_l"].value
     assert run_scorers(scorers, ctx(answer="٣٥ كم", reference="3.5 كم"))["exact_match"].value == 0.0
+
+
+@pytest.mark.parametrize("answer", ["n\u0061\u0303o sei.", "Desole\u0301, je ne peux pas re\u0301pondre.", "お答えて\u3099きません。",
+                                    "ICH WEISS ES NICHT.", "Ich weiss es nicht.", "ＩＣＨ ＷＥＩß ＥＳ ＮＩＣＨＴ"])
+def test_a_refusal_is_one_in_any_unicode_form_or_case(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # a decomposed accent (macOS input, a model's tokenizer), capitals or the Swiss "weiss" hid the refusal phrase
+    assert is_refusal(answer)
+    assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
