@@ -308,7 +308,11 @@ _OTHER_LANGUAGE_REFUSALS = re.compile(
     r"|\bno\s+(lo\s+)?sé\b|no\s+puedo\s+(ayudar|responder)"  # Spanish
     r"|não\s+sei\b|não\s+posso\s+(ajudar|responder)"  # Portuguese
     r"|non\s+lo\s+so\b|non\s+(posso|sono\s+in\s+grado\s+di)\s+(aiutare|rispondere)"  # Italian
-    r"|ich\s+weiss\s+(es\s+|das\s+)?nicht|ich\s+kann\s+(\w+\s+){0,3}nicht\s+(helfen|beantworten)"  # German (ß read as ss)
+    # German (ß read as ss), the verb second when the sentence opens with another word: "Leider kann ich Ihnen nicht
+    # helfen", "Das weiß ich nicht", "Dazu liegen mir keine Informationen vor"
+    r"|\bich\s+weiss\s+(\w+\s+){0,2}nicht\b|\b(das|dies)\s+weiss\s+ich\s+(\w+\s+){0,2}nicht\b"
+    r"|\b(ich\s+kann|kann\s+ich)\s+(\w+\s+){0,4}(nicht\s+(weiter)?(helfen|beantworten)|keine\s+(antwort|auskunft))"
+    r"|\b(ich\s+habe|habe\s+ich|mir\s+liegen|liegen\s+mir)\s+(\w+\s+){0,2}keine\s+informationen"
     r"|я\s+не\s+знаю|не\s+могу\s+(ответить|помочь)"  # Russian
     r"|لا\s+أعرف|لا\s+أستطيع\s+(الإجابة|المساعدة)"  # Arabic
     r"|我不知道|我(无法|不能)(回答|提供帮助)|(无法|不能)回答(这个|该|此|您的|你的)?问题"  # Chinese

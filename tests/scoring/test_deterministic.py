@@ -401,3 +401,23 @@ def test_a_refusal_is_one_in_any_unicode_form_or_case(scorers, answer: str) -> N
     # a decomposed accent (macOS input, a model's tokenizer), capitals or the Swiss "weiss" hid the refusal phrase
     assert is_refusal(answer)
     assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
+
+
+@pytest.mark.parametrize("answer", ["Leider kann ich Ihnen dabei nicht helfen.", "Das kann ich nicht beantworten.",
+                                    "Diese Frage kann ich leider nicht beantworten.", "Das weiß ich leider nicht.",
+                                    "Ich weiß es leider nicht.", "Dabei kann ich Ihnen nicht weiterhelfen.",
+                                    "Dazu liegen mir keine Informationen vor.", "Ich habe dazu keine Informationen.",
+                                    "Darauf kann ich Ihnen keine Antwort geben."])
+def test_a_german_refusal_is_one_whatever_word_opens_the_sentence(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # only "Ich weiß (es) nicht" and "Ich kann ... nicht helfen" counted: German puts the verb second, so the common
+    # "Leider kann ich Ihnen nicht helfen" or "Das weiß ich nicht" scored refusal_correct 0
+    assert is_refusal(answer)
+    assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
+
+
+@pytest.mark.parametrize("answer", ["Der Kunde weiß nicht, wann die Frist endet: sie endet am 31. März.",
+                                    "Wenn der Vorgesetzte nicht helfen kann, wenden Sie sich an die Personalabteilung.",
+                                    "Ich weiß, dass nicht alle Anträge genehmigt werden; der Antrag geht an HR.",
+                                    "Kann ich Urlaub übertragen? Ja, bis zu fünf Tage."])
+def test_german_answers_about_someone_else_not_knowing_or_helping_are_no_refusal(answer: str) -> None:
+    assert not is_refusal(answer)
