@@ -304,9 +304,9 @@ _REFUSAL_PATTERNS = re.compile(
 )
 # The same in the languages a model most often answers in: "I don't know", "I cannot answer / help".
 _OTHER_LANGUAGE_REFUSALS = re.compile(
-    r"(je\s+ne\s+sais\s+pas|je\s+ne\s+peux\s+pas\s+(vous\s+)?(aider|répondre)"  # French
+    r"(je\s+ne\s+(le\s+)?sais\s+pas|je\s+n'en\s+sais\s+rien|je\s+ne\s+peux\s+pas\s+(vous\s+)?(aider|répondre)"  # French
     r"|\bno\s+(lo\s+)?sé\b|no\s+puedo\s+(ayudar|responder)"  # Spanish
-    r"|não\s+sei\b|não\s+posso\s+(ajudar|responder)"  # Portuguese
+    r"|não\s+sei\b|não\s+(posso|consigo)\s+(ajudar|responder)|não\s+tenho\s+(\w+\s+){0,2}informaç"  # Portuguese
     r"|non\s+lo\s+so\b|non\s+(posso|sono\s+in\s+grado\s+di)\s+(aiutare|rispondere)"  # Italian
     # German (ß read as ss), the verb second when the sentence opens with another word: "Leider kann ich Ihnen nicht
     # helfen", "Das weiß ich nicht", "Dazu liegen mir keine Informationen vor"
@@ -314,9 +314,11 @@ _OTHER_LANGUAGE_REFUSALS = re.compile(
     r"|\b(ich\s+kann|kann\s+ich)\s+(\w+\s+){0,4}(nicht\s+(weiter)?(helfen|beantworten)|keine\s+(antwort|auskunft))"
     r"|\b(ich\s+habe|habe\s+ich|mir\s+liegen|liegen\s+mir)\s+(\w+\s+){0,2}keine\s+informationen"
     r"|я\s+не\s+знаю|не\s+могу\s+(ответить|помочь)"  # Russian
-    r"|لا\s+أعرف|لا\s+أستطيع\s+(الإجابة|المساعدة)"  # Arabic
-    r"|我不知道|我(无法|不能)(回答|提供帮助)|(无法|不能)回答(这个|该|此|您的|你的)?问题"  # Chinese
-    r"|わかりません|分かりません|お答えできません|回答できません)",  # Japanese
+    r"|لا\s+(أعرف|أعلم)|لا\s+(أستطيع|يمكنني)\s+(الإجابة|المساعدة)"  # Arabic
+    r"|我不知道|我不(太)?清楚|我(无法|無法|不能)(回答|提供帮助|提供幫助)"  # Chinese, simplified and traditional
+    r"|(无法|無法|不能)回答(这个|這個|该|該|此|您的|你的)?(问题|問題)"
+    r"|わかりません|分かりません|知りません|(わ|分)かりかねます|答えられません"  # Japanese
+    r"|(お答え|回答)(すること[がは])?できません|(お答え|回答)(いた)?しかねます)",
     re.IGNORECASE,
 )
 

@@ -421,3 +421,23 @@ def test_a_german_refusal_is_one_whatever_word_opens_the_sentence(scorers, answe
                                     "Kann ich Urlaub übertragen? Ja, bis zu fünf Tage."])
 def test_german_answers_about_someone_else_not_knowing_or_helping_are_no_refusal(answer: str) -> None:
     assert not is_refusal(answer)
+
+
+@pytest.mark.parametrize("answer", [
+    "我無法回答這個問題。", "抱歉，無法回答該問題。", "我不清楚。",  # Chinese as Taiwan and Hong Kong write it
+    "知りません。", "申し訳ありませんが、お答えすることはできません。", "その質問には答えられません。", "分かりかねます。",
+    "لا أعلم.", "لا يمكنني الإجابة على هذا السؤال.",  # Arabic: "I don't know", "I can't answer"
+    "Não consigo responder a essa pergunta.", "Não tenho essa informação.",  # Brazilian Portuguese
+    "Je n'en sais rien.", "Je ne le sais pas.",
+])
+def test_the_common_refusals_of_the_languages_read_are_all_read(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # one or two phrasings per language were read: traditional Chinese '無法回答', Japanese '知りません', Arabic 'لا أعلم'
+    # and Brazilian 'não consigo responder' scored refusal_correct 0
+    assert is_refusal(answer)
+    assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
+
+
+@pytest.mark.parametrize("answer", ["員工在下午6點後無法回答客戶郵件。", "O cliente não consegue responder ao e-mail; ligue para o suporte.",
+                                    "Os funcionários não têm acesso às informações de salário."])
+def test_answers_about_someone_else_in_those_languages_are_no_refusal(answer: str) -> None:
+    assert not is_refusal(answer)
