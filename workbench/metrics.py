@@ -318,7 +318,11 @@ _OTHER_LANGUAGE_REFUSALS = re.compile(
     r"|我不知道|我不(太)?清楚|我(无法|無法|不能)(回答|提供帮助|提供幫助)"  # Chinese, simplified and traditional
     r"|(无法|無法|不能)回答(这个|這個|该|該|此|您的|你的)?(问题|問題)"
     r"|わかりません|分かりません|知りません|(わ|分)かりかねます|答えられません"  # Japanese
-    r"|(お答え|回答)(すること[がは])?できません|(お答え|回答)(いた)?しかねます)",
+    r"|(お答え|回答)(すること[がは])?できません|(お答え|回答)(いた)?しかねます"
+    r"|모르겠|(답변|대답)(을|해)?\s*(드릴|할|해\s*드릴)\s*수\s*(가\s*)?없|도와\s*드릴\s*수\s*(가\s*)?없"  # Korean
+    r"|मुझे\s+(नहीं\s+पता|पता\s+नहीं)|मैं\s+नहीं\s+जानत|मैं\s+(\S+\s+){0,2}(उत्तर|जवाब)\s+नहीं\s+दे\s+सकत"  # Hindi
+    r"|\bbilmiyorum\b|\b(cevap|yan[ıi]t)\s+veremem|yardımcı\s+olamam"  # Turkish
+    r"|אני\s+לא\s+יודע|אינני\s+יודע|איני\s+יודע|אני\s+לא\s+יכול(ה)?\s+(לענות|לעזור))",  # Hebrew
     re.IGNORECASE,
 )
 
@@ -330,10 +334,10 @@ _APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u0060\u00b4\u2032
 def is_refusal(answer: str) -> bool:
     """Whether an answer declines (says it does not know or cannot help), whichever apostrophe it writes ("I don’t
     know"), in English or in the common phrases of French, Spanish, Portuguese, Italian, German, Russian, Arabic,
-    Chinese and Japanese ("Je ne sais pas", "我不知道"). Empty answers count as refusals, and so does an answer with no
-    letter or digit ("...", "-"): it says nothing. The answer is read in one Unicode form, case folded (NFKC and
-    ``casefold``): decomposed accents ("não" as a + combining tilde), full-width letters, "ICH WEISS" and the Swiss
-    "ich weiss" for "ich weiß".
+    Chinese, Japanese, Korean, Hindi, Turkish and Hebrew ("Je ne sais pas", "我不知道", "모르겠습니다"). Empty answers
+    count as refusals, and so does an answer with no letter or digit ("...", "-"): it says nothing. The answer is read
+    in one Unicode form, case folded (NFKC and ``casefold``): decomposed accents ("não" as a + combining tilde),
+    full-width letters, "ICH WEISS" and the Swiss "ich weiss" for "ich weiß".
 
     Used by the refusal scorers and by a router deciding to escalate a question (``refusal_or_empty``).
     """

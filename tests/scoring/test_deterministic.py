@@ -441,3 +441,21 @@ def test_the_common_refusals_of_the_languages_read_are_all_read(scorers, answer:
                                     "Os funcionários não têm acesso às informações de salário."])
 def test_answers_about_someone_else_in_those_languages_are_no_refusal(answer: str) -> None:
     assert not is_refusal(answer)
+
+
+@pytest.mark.parametrize("answer", [
+    "모르겠습니다.", "죄송하지만 그 질문에는 답변드릴 수 없습니다.", "도와드릴 수 없습니다.",  # Korean
+    "मुझे नहीं पता।", "मैं इसका उत्तर नहीं दे सकता।", "मैं नहीं जानती।",  # Hindi
+    "Bilmiyorum.", "Bu soruya cevap veremem.", "Maalesef yardımcı olamam.",  # Turkish
+    "אני לא יודע.", "אני לא יכולה לענות על זה.",  # Hebrew
+])
+def test_refusals_in_korean_hindi_turkish_and_hebrew_are_read(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # a Seoul, Delhi, Istanbul or Tel Aviv team's model saying "I don't know" scored refusal_correct 0
+    assert is_refusal(answer)
+    assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
+
+
+@pytest.mark.parametrize("answer", ["고객은 오후 6시 이후에 이메일을 받을 수 없습니다.", "प्रबंधक उत्तर नहीं दे सकता तो HR से पूछें।",
+                                    "Müşteri temsilcisi fatura sorularına cevap veremez.", "העובד לא יכול לענות למיילים אחרי 18:00."])
+def test_answers_about_someone_else_in_korean_hindi_turkish_and_hebrew_are_no_refusal(answer: str) -> None:
+    assert not is_refusal(answer)
