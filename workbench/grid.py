@@ -27,7 +27,9 @@ __all__ = ["CHUNKING_REVISION", "Variant", "embedded_index_key", "expand_grid", 
 # the end of that run, not at the next copy of them (which put the chunks after it out of place).
 # 5: the markdown chunker also splits at setext headers (a title over === or ---), reads no header in YAML front matter
 # (its "# comments"), and leaves the closing hashes of "## Title ##" out of the title.
-CHUNKING_REVISION = 5
+# 6: Chinese and Japanese sentences longer than a chunk are cut after their clause marks (；，、), not every N characters
+# inside a word, by the recursive, token, markdown and sentence chunkers.
+CHUNKING_REVISION = 6
 
 
 def _digest(payload: Any, n: int = 12) -> str:

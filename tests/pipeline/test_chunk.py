@@ -243,3 +243,16 @@ def test_comments_in_tilde_and_nested_code_fences_are_code_not_headers() -> None
     chunks = chunk_document(Document("d", FENCED_MARKDOWN), ChunkerSpec(strategy="markdown", size=2000, overlap=0))
     assert [(c.header, c.text.splitlines()[0], c.text.splitlines()[-1]) for c in chunks] == [
         ("Setup", "# Setup", "~~~"), ("Usage", "## Usage", "Done."), ("Steps", "## Steps", "    ```"), ("Last", "## Last", "## Last")]
+
+
+@pytest.mark.parametrize("strategy", ["recursive", "token", "markdown", "sentence"])
+def test_a_chinese_or_japanese_sentence_longer_than_a_chunk_is_cut_after_its_clauses(strategy: str) -> None:
+    # a sentence of commas only, longer than the size, was cut every N characters, inside words ('繰り越せま' | 'せます')
+    from workbench.models import MINILM_ID, load_embedder
+
+    text = ("员工每年有二十五天带薪假，未使用的假期在三月三十一日失效，除非经理批准；"
+            "出張の際は、事前に申請書を提出し、上司の承認を得て、経費精算は帰社後二週間以内に行います。") * 3
+    size = 40 if strategy == "token" else 30
+    chunks = chunk_document(Document("d", text), ChunkerSpec(strategy=strategy, size=size, overlap=0), load_embedder(MINILM_ID).tokenizer)
+    assert len(chunks) > 3 and all(text[c.start : c.end] == c.text for c in chunks)
+    assert [c.text for c in chunks if c.text[-1] not in "。；，、"] == []

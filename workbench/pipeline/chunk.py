@@ -45,10 +45,12 @@ class Chunk:
 
 
 # The splitter's default separators (paragraphs, lines, words, characters) in Windows (\r\n) and old Mac (\r) line
-# endings too, and Chinese and Japanese full stops (no space follows them, nor separates words) before words; the
-# splitter cuts at the first one a text contains, so a text with only "\n" splits as with the defaults. A separator stays
-# at the end of the piece it closes, so a chunk ends with its full stop rather than the next one starting with it.
-_SEPARATORS = ("\r\n\r\n", "\n\n", "\r\r", "\r\n", "\n", "\r", "\u3002", "\uff01", "\uff1f", " ", "")
+# endings too, and Chinese and Japanese full stops, then their clause marks (；，、: no space follows them, nor separates
+# words), before words; the splitter cuts at the first one a text contains, so a text with only "\n" splits as with the
+# defaults. A separator stays at the end of the piece it closes, so a chunk ends with its full stop or comma rather than
+# the next one starting with it.
+_CLAUSE_MARKS = "\uff1b\uff0c\u3001"  # full-width semicolon and comma, ideographic comma
+_SEPARATORS = ("\r\n\r\n", "\n\n", "\r\r", "\r\n", "\n", "\r", "\u3002", "\uff01", "\uff1f", *_CLAUSE_MARKS, " ", "")
 
 
 def _recursive(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
@@ -157,15 +159,19 @@ def _cut_word(text: str, a: int, b: int, size: int, overlap: int) -> list[tuple[
         start = max(following, start + 1)
 
 
+# A word, or a clause of Chinese or Japanese (which has no spaces between words) with the comma that closes it
+_WORD = re.compile(rf"[^\s{_CLAUSE_MARKS}]+[{_CLAUSE_MARKS}]*|[{_CLAUSE_MARKS}]+")
+
+
 def _units(text: str, spans: Sequence[tuple[int, int]], size: int, overlap: int) -> list[tuple[int, int]]:
-    """What chunks are packed from: the sentences; a sentence longer than ``size`` as its words; a word longer than
-    ``size`` cut into pieces (see ``_cut_word``)."""
+    """What chunks are packed from: the sentences; a sentence longer than ``size`` as its words (a Chinese or Japanese
+    one as its clauses); a word longer than ``size`` cut into pieces (see ``_cut_word``)."""
     units: list[tuple[int, int]] = []
     for a, b in spans:
         if b - a <= size:
             units.append((a, b))
             continue
-        for word in re.finditer(r"\S+", text[a:b]):
+        for word in _WORD.finditer(text[a:b]):
             units.extend(_cut_word(text, a + word.start(), a + word.end(), size, overlap))
     return units
 
