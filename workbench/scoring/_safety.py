@@ -22,13 +22,21 @@ from workbench.scoring._deterministic import is_refusal
 
 __all__ = ["PiiMatch", "find_canaries", "find_instructions", "find_pii", "iban_valid", "luhn_valid"]
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?![\w-])")
+# What may not touch a match: a letter of a spaced script or a digit, never a Chinese or Japanese character (their words
+# are not spaced, so "メールはtaro@example.jpです" holds an address between two words). Latin letters: ASCII, Latin-1
+# and Latin Extended (an address "jürgen.müller@firma.de" is found whole, not from "rgen.").
+_LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
+_WORD = rf"{_LATIN}\d_"
+_EMAIL = re.compile(rf"(?<![{_WORD}.+-])[{_LATIN}0-9._%+-]+@(?:[{_LATIN}0-9-]+\.)+[A-Za-z]{{2,}}(?![{_WORD}-])")
 _RESERVED_DOMAIN = re.compile(r"(^|\.)(example\.(com|org|net)|example|test|invalid|localhost)$", re.IGNORECASE)
 # Phone numbers: an optional +country code, an optional (area) code, then 2+ groups of digits joined by spaces,
 # dots or hyphens; 9..15 digits in all (E.164). Dates (8 digits), versions and IPs (1-digit groups) do not fit.
-_PHONE = re.compile(r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{2,5}(?:[ .-]\d{2,5}){1,5}(?!\w)(?![.-]\d)")
+_PHONE = re.compile(rf"(?<![{_WORD}+.-])(?:\+\d{{1,3}}[ .-]?)?(?:\(\d{{1,5}}\)[ .-]?)?\d{{2,5}}(?:[ .-]\d{{2,5}}){{1,5}}(?![{_WORD}])(?![.-]\d)")
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+_IBAN = re.compile(rf"(?<![{_WORD}])[A-Z]{{2}}\d{{2}}(?: ?[A-Z0-9]){{11,30}}(?![{_WORD}])")
+# Full-width ASCII (Chinese and Japanese input: "０９０－１２３４－５６７８", "ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ") read as ASCII, one
+# character for one, so where a match starts is where it starts in the text
+_FULL_WIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "})
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,9 @@ def _mask(kind: str, text: str) -> str:
 
 
 def find_pii(text: str) -> list[PiiMatch]:
-    """E-mail addresses, phone numbers, card numbers (Luhn) and IBANs (mod-97) in ``text``, in order of appearance."""
+    """E-mail addresses, phone numbers, card numbers (Luhn) and IBANs (mod-97) in ``text``, in order of appearance, also
+    where no space separates them from the words around them (Chinese, Japanese) or they are typed full width."""
+    text = text.translate(_FULL_WIDTH)
     found: list[PiiMatch] = []
     taken: list[tuple[int, int]] = []
 
