@@ -286,3 +286,22 @@ def test_an_index_an_older_workbench_built_is_not_opened_after_the_chunkers_chan
     result = wb.run(spec, generate=False, settings=wb_settings, index_store=store, progress=False, models={MINILM_ID: embedder})
     hits = [h.chunk.id for r in result.variants[0].records for h in r.hits]
     assert hits and stale.id not in hits
+
+
+def test_a_corpus_whose_words_the_embedding_model_does_not_know_is_named(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # all-MiniLM-L6-v2's vocabulary is English: a third of a Japanese corpus's tokens are its one [UNK] token, so chunks
+    # that differ in those words embed alike; the sweep scored retrieval on such vectors and said nothing
+    import pandas as pd
+
+    japanese = [{"id": "休暇", "text": "従業員は年間二十五日の有給休暇を取得できます。"}, {"id": "出張", "text": "出張の際は事前に申請書を提出します。"}]
+    english = [{"id": "leave", "text": "Employees get twenty-five days of paid leave."}, {"id": "travel", "text": "Submit a form before travel."}]
+    notes = {}
+    for name, docs in (("japanese", japanese), ("english", english)):
+        questions = pd.DataFrame({"question": ["?"], "source_ids": [[docs[0]["id"]]]})
+        result = wb.run(make_spec(), dataset=questions, corpus=docs, generate=False, settings=wb_settings, index_store=MemoryIndexStore(),
+                        tracker=wb.tracking.MemoryTracker(), progress=False, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+        notes[name] = result.vocabulary_notes
+        assert all(note in result.notes for note in notes[name])
+    (note,) = notes["japanese"]
+    assert note.startswith(f"corpus 'documents' / {MINILM_ID}: ") and "% of its tokens are unknown to the embedding model" in note
+    assert notes["english"] == ()

@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import shown_uri
@@ -13,7 +14,7 @@ from workbench.datasets import Corpus, Dataset, Document, EvalCase
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score, direction
-from workbench.models import Generation, embedder_input_tokens
+from workbench.models import Generation, embedder_input_tokens, embedder_unknown_share
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.redaction import redact
 from workbench.sandbox import Outcome
@@ -281,6 +282,22 @@ class SweepResult:
         return tuple(notes.values())
 
     @property
+    def vocabulary_notes(self) -> tuple[str, ...]:
+        """One line per embedding model of the sweep that does not know a tenth or more of the corpus's tokens
+        (all-MiniLM-L6-v2's vocabulary is English: most Chinese, Japanese and Thai words are its one unknown token), so
+        chunks that differ in those words embed alike and retrieval cannot tell them apart (shown by ``workbench run``
+        and the RunPanel)."""
+        texts = tuple(doc.text for doc in self.corpus.documents)
+        notes = []
+        for embedding in dict.fromkeys(v.variant.retrieval.embedding for v in self.variants):
+            share = _unknown_share(embedding, texts)
+            if share is not None and share >= UNKNOWN_SHARE_NOTED:
+                notes.append(f"corpus '{self.corpus.name}' / {embedding}: {share:.0%} of its tokens are unknown to the embedding model "
+                             "(read as one [UNK] token), so chunks that differ in those words embed alike and retrieval cannot tell them "
+                             "apart — use an embedding model that reads the corpus's language (e.g. openai:text-embedding-3-small)")
+        return tuple(notes)
+
+    @property
     def question_notes(self) -> tuple[str, ...]:
         """One line per embedding model that reads only the beginning of some questions: retrieval searched with what
         the question says first, so what it asks after that never chose a chunk (shown by ``workbench run`` and the
@@ -440,9 +457,10 @@ class SweepResult:
     @property
     def notes(self) -> tuple[str, ...]:
         """What the sweep's numbers do not say by themselves: ``label_notes``, ``copy_notes``, ``markup_notes``,
-        ``truncation_notes``, ``question_notes``, ``price_notes``, ``cap_notes``, ``scorer_notes`` and ``routing_notes``."""
-        return (*self.label_notes, *self.copy_notes, *self.markup_notes, *self.truncation_notes, *self.question_notes, *self.price_notes,
-                *self.cap_notes, *self.scorer_notes, *self.routing_notes)
+        ``truncation_notes``, ``question_notes``, ``vocabulary_notes``, ``price_notes``, ``cap_notes``, ``scorer_notes`` and
+        ``routing_notes``."""
+        return (*self.label_notes, *self.copy_notes, *self.markup_notes, *self.truncation_notes, *self.question_notes, *self.vocabulary_notes,
+                *self.price_notes, *self.cap_notes, *self.scorer_notes, *self.routing_notes)
 
     def variant(self, key: str) -> VariantResult:
         """A variant by id, name or MLflow run id."""
@@ -456,6 +474,16 @@ class SweepResult:
         """One row per variant: axes, status, metrics; sorted by ``sort_by`` (default token_f1, else mrr), best first
         unless ``ascending`` says otherwise (lowest first for latency, cost, tokens, false refusals)."""
         return leaderboard_frame(self.variants, sort_by, ascending)
+
+
+# the share of a corpus's tokens unknown to its embedding model from which a sweep says so (an English corpus: under 1%)
+UNKNOWN_SHARE_NOTED = 0.1
+
+
+@lru_cache(maxsize=4)
+def _unknown_share(embedding: str, texts: tuple[str, ...]) -> float | None:
+    """``embedder_unknown_share``, once per corpus: ``notes`` is read by the CLI and the RunPanel, each a few times."""
+    return embedder_unknown_share(embedding, texts)
 
 
 # a comment's body never runs past its "-->": one reading of the leading comments (".*?" inside a repeated group tried

@@ -372,6 +372,13 @@ class MiniLMTokenizer:
         """Token ids, as a Hugging Face tokenizer's ``encode`` gives them (never truncated)."""
         return list(self._tokenizer.encode(text, add_special_tokens=add_special_tokens).ids)
 
+    def unknown_share(self, texts: Sequence[str]) -> float | None:
+        """The share of the tokens of ``texts`` that the vocabulary lacks, each read as the one token ``[UNK]`` (most
+        Chinese, Japanese and Thai words: MiniLM's vocabulary is English); None when they hold no token."""
+        unknown = self._tokenizer.token_to_id("[UNK]")
+        ids = [i for encoding in self._tokenizer.encode_batch(list(texts), add_special_tokens=False) for i in encoding.ids]
+        return sum(i == unknown for i in ids) / len(ids) if ids else None
+
 
 @lru_cache(maxsize=1)
 def _minilm_tokenizer() -> MiniLMTokenizer:

@@ -8,7 +8,7 @@ import functools
 import importlib.util
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -110,6 +110,12 @@ def embedder_input_tokens(model_id: str) -> int | None:
     """How many tokens of a text the embedding model reads (None when unknown or large), counted as the token
     chunker counts them."""
     return EMBEDDER_INPUT_TOKENS.get(model_id)
+
+
+def embedder_unknown_share(model_id: str, texts: Sequence[str]) -> float | None:
+    """The share of the tokens of ``texts`` that the embedding model does not know (its tokenizer reads them as one
+    unknown token, so texts differing only in those words embed alike); None when not known (a hosted model)."""
+    return MiniLMEmbedder().tokenizer.unknown_share(texts) if model_id == MINILM_ID else None
 
 
 def _split(model_id: str) -> tuple[str, str]:
