@@ -163,6 +163,9 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         ('    template: "', '    system: "Answer from {context} only."\n    template: "',
          r"exp.yaml:7: prompts\[0\]: .*system: \{context\} is not filled in in the system message, only in the template"),
         ("{question}", "{ question }", r"exp.yaml:7: prompts\[0\]: .*placeholder \{ question \} has spaces inside its braces — write \{question\}"),
+        # braces typed with a Chinese or Japanese input method: the model read the text '｛context｝', never the context
+        ("{context}", "\uff5bcontext\uff5d", r"exp.yaml:7: prompts\[0\]: .*\uff5bcontext\uff5d is written with full-width braces, so it is text, "
+         r"not a placeholder .* — write \{context\}"),
         ("  builtin: python-reference", "  builtin: python-reference\n  path: x", r"corpus: .*exactly one of 'builtin' or 'path'"),
         # the glob was ignored: every topic of the built-in corpus was read
         ("  builtin: python-reference", "  builtin: python-reference\n  glob: 'assert*'",

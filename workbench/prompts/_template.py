@@ -52,7 +52,15 @@ def _placeholders(text: str) -> frozenset[str]:
         raise ValueError(f"malformed placeholder ({exc}) — write literal braces as {{{{ and }}}}") from None
 
 
+# {question} or {context} typed with a Chinese or Japanese input method's full-width braces: text, not a placeholder
+_FULL_WIDTH_PLACEHOLDER = re.compile(r"[{\uff5b]\s*(question|context)\s*[}\uff5d]")
+
+
 def _check_written(text: str) -> None:
+    for match in _FULL_WIDTH_PLACEHOLDER.finditer(text):
+        if "\uff5b" in match.group() or "\uff5d" in match.group():
+            raise ValueError(f"{match.group()} is written with full-width braces, so it is text, not a placeholder (the model would "
+                             f"read it as written) — write {{{match.group(1)}}}")
     for _, field, spec, conversion in string.Formatter().parse(text):
         if field is None or field.isidentifier() or field.strip() in KNOWN_VARIABLES:
             continue
