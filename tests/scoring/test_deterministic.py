@@ -459,3 +459,16 @@ def test_refusals_in_korean_hindi_turkish_and_hebrew_are_read(scorers, answer: s
                                     "Müşteri temsilcisi fatura sorularına cevap veremez.", "העובד לא יכול לענות למיילים אחרי 18:00."])
 def test_answers_about_someone_else_in_korean_hindi_turkish_and_hebrew_are_no_refusal(answer: str) -> None:
     assert not is_refusal(answer)
+
+
+def test_semantic_similarity_is_not_scored_on_text_the_embedding_model_cannot_read() -> None:
+    # all-MiniLM-L6-v2 reads nearly every Thai word as its one [UNK] token: two unrelated Thai sentences embedded alike
+    # and scored semantic_similarity 1
+    from workbench.models import MINILM_ID
+
+    scorers = build_scorers(["semantic_similarity"], ScorerEnv(embedder=HashingEmbedder(model_id=MINILM_ID)))
+    thai = run_scorers(scorers, ctx(answer="พนักงานได้รับวันหยุด", reference="ส่งแบบฟอร์มก่อนเดินทาง"))["semantic_similarity"]
+    assert thai.value is None and thai.error is None
+    assert thai.explanation.startswith(f"100% of the reference's tokens are unknown to the embedding model {MINILM_ID}")
+    for answer, reference in (("Employees get 25 days.", "25 days"), ("Die Übernachtung wird erstattet.", "erstattet")):
+        assert run_scorers(scorers, ctx(answer=answer, reference=reference))["semantic_similarity"].value is not None

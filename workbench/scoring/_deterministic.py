@@ -249,17 +249,31 @@ def rouge_l(env: ScorerEnv) -> ScoreFn:
     return _answerable_only(lambda ctx: Score(_rouge_l_scorer().score(ctx.reference, ctx.answer)["rougeL"].fmeasure))
 
 
+# the share of a text's tokens unknown to the embedding model from which its vector says nothing of what it says
+_UNKNOWN_SHARE_UNREADABLE = 0.5
+
+
 def semantic_similarity(env: ScorerEnv) -> ScoreFn:
-    """Cosine similarity of answer and reference embeddings (the local embedding model); answerable items only."""
+    """Cosine similarity of answer and reference embeddings (the local embedding model); answerable items only, and
+    not applicable where the embedding model does not know half the tokens of either text (all-MiniLM-L6-v2 reads
+    nearly every Thai word, and many Chinese and Japanese ones, as its one unknown token: two unrelated Thai sentences
+    have similarity 1)."""
+    from workbench.models import MINILM_ID, embedder_unknown_share
+
     embedder = env.embedder
     if embedder is None:
-        from workbench.models import MINILM_ID, load_embedder
+        from workbench.models import load_embedder
 
         embedder = load_embedder(MINILM_ID)
 
     def score(ctx: ScoreContext) -> Score:
         if not ctx.answer.strip():
             return Score(0.0, "empty answer")
+        for role, text in (("reference", ctx.reference), ("answer", ctx.answer)):
+            share = embedder_unknown_share(embedder.model_id, [text])
+            if share is not None and share >= _UNKNOWN_SHARE_UNREADABLE:
+                return _not_applicable(f"{share:.0%} of the {role}'s tokens are unknown to the embedding model {embedder.model_id}: "
+                                       "its vector does not say what the text says")
         # each text alone: a batch pads its texts to the longest, which moves a vector in its last bits, and the
         # reference's vector, cached and shared by every variant, was that of whichever answer embedded it first
         a, b = (embedder.embed([text])[0] for text in (ctx.answer, ctx.reference))
