@@ -35,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from workbench.datasets import missing_path_fix, pattern_inside_folder
+from workbench.datasets import missing_path_fix, on_disk, pattern_inside_folder
 from workbench.errors import ModelError, SpecError
 from workbench.metrics import scorer_entries
 from workbench.models import MINILM_ID, PROVIDERS, ModelKind, Price, check_kind, check_model_id, default_kind, embedder_input_tokens, price_for
@@ -1137,7 +1137,7 @@ def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml
             prompt = prompt.model_dump(exclude_defaults=True)
         # `template:` left empty beside `file:` is no template (YAML reads it as null): the file is the prompt
         if isinstance(prompt, dict) and isinstance(prompt.get("file"), (str, os.PathLike)) and prompt["file"] and prompt.get("template") is None:
-            prompt_path = base / Path(prompt["file"]).expanduser()  # like the dataset and corpus paths
+            prompt_path = on_disk(base / Path(prompt["file"]).expanduser())  # like the dataset and corpus paths
             if not prompt_path.is_file():
                 where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
                 fix = missing_path_fix(prompt["file"], f"check the path (relative paths are from {base})")

@@ -228,6 +228,26 @@ def test_a_glob_naming_a_folder_with_accents_picks_it_when_its_name_was_written_
         assert [d.id for d in load_corpus(tmp_path / "corpus", glob=glob).documents] == ["Équipe RH/congés"]
 
 
+def test_a_dataset_corpus_or_prompt_path_typed_composed_finds_what_macos_wrote_decomposed(tmp_path: Path) -> None:
+    import unicodedata
+
+    from workbench.spec import load_experiment
+
+    # a project unzipped from macOS holds 'Équipe RH/' and 'questões.jsonl' decomposed; the experiment, typed in an
+    # editor, names them composed: 'dataset file not found', 'corpus folder not found', though both were there
+    nfd = lambda name: unicodedata.normalize("NFD", name)  # noqa: E731
+    write(tmp_path / nfd("Équipe RH") / "congés.md", "# Congés\n\n25 jours.\n")
+    write(tmp_path / nfd("questões.jsonl"), json.dumps({"question": "Quantos dias?", "source_ids": ["congés"]}) + "\n")
+    write(tmp_path / nfd("prompts") / nfd("rápido.txt"), "{context}\n\nPergunta: {question}\nResposta:")
+    assert [c.question for c in load_dataset(tmp_path / "questões.jsonl").cases] == ["Quantos dias?"]
+    assert [d.id for d in load_corpus(tmp_path / "Équipe RH").documents] == ["congés"]
+    write(tmp_path / "exp.yaml", "name: t\ndataset: {path: questões.jsonl}\ncorpus: {path: Équipe RH}\n"
+                                 "prompts: [{name: p, file: prompts/rápido.txt}]\nmodels: [{id: local:gemma3-270m}]\nchunkers: [{strategy: recursive}]\n")
+    assert load_experiment(tmp_path / "exp.yaml").prompts[0].template.startswith("{context}")
+    with pytest.raises(DataError, match="dataset file not found"):
+        load_dataset(tmp_path / "questoes.jsonl")  # no accent is not the same name
+
+
 def test_null_in_jsonl_is_a_field_left_out_as_in_a_dataframe(tmp_path: Path) -> None:
     frame = pd.DataFrame([
         {"id": "a", "question": "Q1?", "reference": "R1", "category": "answerable"},

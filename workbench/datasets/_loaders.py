@@ -494,7 +494,7 @@ def load_dataset(
         records = [(row, f"{label}: row {index!r}" if unique else f"{label}: row {index!r} (position {n})")
                    for n, (index, row) in enumerate(zip(source.index.tolist(), source.to_dict(orient="records")))]
         return _from_records(records, label, label, caps).head(limit)
-    path = Path(source)
+    path = on_disk(Path(source))
     if path.is_dir():
         found = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".jsonl", ".ndjson", ".csv"))[:3]
         hint = f" (it holds {', '.join(found)})" if found else ""
@@ -520,6 +520,23 @@ def python_reference_corpus() -> Corpus:
 
     docs = tuple(Document(id=key, text=topics[key], metadata={"source": "pydoc_data.topics"}) for key in sorted(topics))
     return Corpus(name=PYTHON_REFERENCE, documents=docs, source="pydoc_data.topics")
+
+
+def on_disk(path: Path) -> Path:
+    """``path`` as the file system spells it: a name typed in one Unicode form (an editor writes "é" composed, NFC)
+    finds the file or folder that macOS or a zip archive wrote in the other (e + a combining accent), as document ids
+    and corpus globs already do. ``path`` itself when it exists, or when no name of its folder reads the same."""
+    if path.exists():
+        return path
+    found = Path(path.anchor) if path.anchor else Path()
+    for part in path.parts[1:] if path.anchor else path.parts:
+        step = found / part
+        if not step.exists() and found.is_dir():
+            wanted = document_id(part)
+            with contextlib.suppress(OSError):  # a folder it may not list: the path stays as typed
+                step = next((entry for entry in found.iterdir() if document_id(entry.name) == wanted), step)
+        found = step
+    return found if found.exists() else path
 
 
 def missing_path_fix(path: str | Path, fix: str) -> str:
@@ -664,6 +681,7 @@ def check_corpus_folder(folder: Path, glob: str) -> list[Path]:
     Raises:
         DataError: the folder is a file or missing, the glob leaves it, or picks no file.
     """
+    folder = on_disk(folder)
     if folder.is_file():
         raise DataError(f"{folder}: the corpus is a file, not a folder — give its folder, with glob: '{folder.name}' to use only it")
     if not folder.is_dir():
@@ -772,7 +790,7 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | 
         return _corpus_from_documents(source, name or "documents")
     if str(source) == PYTHON_REFERENCE:
         return python_reference_corpus()
-    folder = Path(source)
+    folder = on_disk(Path(source))
     docs: list[Document] = []
     files: dict[str, Path] = {}
     refused: list[tuple[Path, DataError]] = []
