@@ -586,7 +586,7 @@ def test_chunk_explorer_hides_a_key_in_a_document_even_where_chunk_boundaries_cu
     for chunker in (ChunkerSpec(strategy="sentence", size=32, overlap=0), ChunkerSpec(strategy="recursive", size=48, overlap=16)):
         explorer = ChunkExplorer(tmp_path, chunker)
         assert any(text.index(key) < s.start < text.index(key) + len(key) for s in explorer.segments)  # a boundary cuts the key
-        shown = html.unescape(re.sub(r"<[^>]+>", "", explorer.boundaries.value.split("<div class='wb-doc'>", 1)[1]))
+        shown = html.unescape(re.sub(r"<[^>]+>", "", explorer.boundaries.value.split("<div class='wb-doc' dir='auto'>", 1)[1]))
         assert shown.startswith(redact(text)) and "[REDACTED:openai_token]" in shown
         assert not any(piece in shown for piece in ("Xy7Qm2Lp9Rt4", "T3BlbkFJ", "Hd6Jf1Kg5Ls0Pq2Rs9Tu"))
 
@@ -754,3 +754,22 @@ def test_grid_builder_disables_the_limit_when_the_questions_are_in_memory() -> N
     assert builder.limit.disabled and "RunPanel(limit=" in builder.limit.tooltip
     builder.dataset.value = "questions.jsonl"
     assert not builder.limit.disabled and builder.limit.tooltip == "0 = all questions"
+
+
+def test_inspector_sets_the_direction_of_arabic_and_hebrew_text_by_its_script(cfg: Settings) -> None:
+    # the question, answer, reference and chunks were laid out left to right: an Arabic question's '؟' showed at its
+    # start, and a chunk mixing Arabic and numbers read out of order
+    import pandas as pd
+
+    question, answer, chunk = "كم يوما يمكن العمل من المنزل؟", "يومين في الأسبوع.", "يمكن للموظفين العمل من المنزل يومين في الأسبوع."
+    models = {GEMMA_ID: ScriptedModel(lambda prompt: answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    result = wb.run(handbook_spec(dataset=None, corpus=None, chunkers=[{"strategy": "recursive", "size": 400, "overlap": 0}]), settings=cfg,
+                    models=models, progress=False, dataset=pd.DataFrame({"question": [question], "reference": ["يومين"], "source_ids": [["عمل"]]}),
+                    corpus=[{"id": "عمل", "text": chunk}])
+    inspector = QuestionInspector(result)
+    assert f"<div style='font-size:14px' dir='auto'><b>{question}</b></div>" in inspector.header.value
+    assert "<span dir='auto'>يومين</span>" in inspector.header.value
+    (card,) = inspector.cards.children
+    assert f"<div class='wb-answer' dir='auto'>{answer}</div>" in card.body.value and f"<div dir='auto'>{chunk}</div>" in card.body.value
+    explorer = ChunkExplorer(wb.load_corpus([{"id": "عمل", "text": chunk}]), ChunkerSpec(strategy="recursive", size=400, overlap=0))
+    assert f"<div class='wb-doc' dir='auto'><span class='c0 cut' title='chunk #0'>{chunk}</span></div>" in explorer.boundaries.value

@@ -283,5 +283,5 @@ class ChunkExplorer(w.VBox):
                      "(the chunker changed their whitespace), so they are not marked above</div>")
         self.boundaries.value = (
             f"<div class='wb-muted'>{esc(doc.id)}: {len(mine)} chunks — alternating colours are chunks, red is overlap, "
-            f"a red bar marks where a chunk starts</div><div class='wb-doc'>{''.join(parts)}</div>{more}"
+            f"a red bar marks where a chunk starts</div><div class='wb-doc' dir='auto'>{''.join(parts)}</div>{more}"
         )

@@ -69,8 +69,8 @@ class _AnswerCard(w.VBox):
         chunks = "".join(
             f"<div class='wb-chunk{' relevant' if c.source_id in relevant else ''}'><b>{esc(c.source_id)}</b> "
             f"<span class='wb-muted'>score {esc(fmt(c.score))}{' · labelled source' if c.source_id in relevant else ''}</span>"
-            f"{_injection_badge(c.text)}\n"
-            f"{esc(c.text[:limit])}{'…' if len(c.text) > limit else ''}</div>"
+            f"{_injection_badge(c.text)}"
+            f"<div dir='auto'>{esc(c.text[:limit])}{'…' if len(c.text) > limit else ''}</div></div>"
             for c in answer.chunks
         )
         flagged = sum(1 for c in answer.chunks if find_instructions(c.text))
@@ -82,7 +82,7 @@ class _AnswerCard(w.VBox):
             routed = f"<div class='wb-muted wb-routed'>answered by <b>{esc(answer.answered_by)}</b>{why}</div>"
         self.body.value = (
             f"<div><b>{esc(answer.variant)}</b>{link}</div>{routed}"
-            f"<div class='wb-answer'>{esc(answer.answer) or (_EMPTY if answer.generated else _RETRIEVAL_ONLY)}</div>{error}"
+            f"<div class='wb-answer' dir='auto'>{esc(answer.answer) or (_EMPTY if answer.generated else _RETRIEVAL_ONLY)}</div>{error}"
             f"<div style='font-size:12px;margin:3px 0'>{scores}</div>"
             f"<details><summary>{len(answer.chunks)} retrieved chunks{warning}</summary>{chunks}</details>"
         )
@@ -207,9 +207,9 @@ class QuestionInspector(w.VBox):
             return
         sources = ", ".join(esc(s) for s in q.relevant_ids) or "—"
         self.header.value = (
-            f"<div style='font-size:14px'><b>{esc(q.question)}</b></div>"
+            f"<div style='font-size:14px' dir='auto'><b>{esc(q.question)}</b></div>"
             f"<div class='wb-muted'>{esc(q.case_id)} · {esc(q.category)} · labelled sources: {sources}</div>"
-            f"<div><span class='wb-muted'>reference:</span> {esc(q.reference) or '—'}</div>"
+            f"<div><span class='wb-muted'>reference:</span> <span dir='auto'>{esc(q.reference) or '—'}</span></div>"
         )
         cards = list(self.cards.children)
         while len(cards) < len(q.answers):
