@@ -472,3 +472,13 @@ def test_semantic_similarity_is_not_scored_on_text_the_embedding_model_cannot_re
     assert thai.explanation.startswith(f"100% of the reference's tokens are unknown to the embedding model {MINILM_ID}")
     for answer, reference in (("Employees get 25 days.", "25 days"), ("Die Übernachtung wird erstattet.", "erstattet")):
         assert run_scorers(scorers, ctx(answer=answer, reference=reference))["semantic_similarity"].value is not None
+
+
+@pytest.mark.parametrize(("answer", "reference"), [("1000 €", "1\u202f000 €"), ("1000000 руб.", "1\u00a0000\u00a0000 руб."),
+                                                   ("25000 zł", "25\u2009000 zł")])
+def test_a_number_grouped_by_a_no_break_or_thin_space_is_one_number(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    # French, Russian and Polish spreadsheets group thousands with a (narrow) no-break space: the reference "1 000 €"
+    # was the numbers 1 and 000, and the answer "1000 €" scored token_f1 0.4 and exact_match 0
+    out = run_scorers(scorers, ctx(answer=answer, reference=reference))
+    assert (out["token_f1"].value, out["exact_match"].value) == (1.0, 1.0)
+    assert token_f1_value("1 000 €", "1000 €") < 1.0  # an ordinary space may part two numbers: left as two
