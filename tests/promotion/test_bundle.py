@@ -52,6 +52,16 @@ def test_a_moved_corpus_must_be_named(swept: Swept, bundle_dir: Path, tmp_path: 
         wb.load_bundle(bundle_dir, index_dir=tmp_path / "index", models=fake_models())
 
 
+def test_a_corpus_path_typed_composed_finds_the_folder_a_mac_copied_decomposed(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    # the deployment's copy of the corpus came from a Mac ('Équipe' as E + U+0301): load_bundle(corpus_path='Équipe')
+    # said 'corpus folder not found', as did a config.yaml naming it
+    import unicodedata
+
+    shutil.copytree(swept.root / "corpus", tmp_path / unicodedata.normalize("NFD", "Équipe"))
+    bundle = wb.load_bundle(bundle_dir, corpus_path=tmp_path / "Équipe", index_dir=tmp_path / "index", models=fake_models())
+    assert bundle.answer(CASES[0]["question"]).answer
+
+
 def test_a_different_corpus_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
     other = tmp_path / "corpus"
     shutil.copytree(swept.root / "corpus", other)

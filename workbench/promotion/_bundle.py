@@ -11,7 +11,7 @@ from typing import cast
 from pydantic import ValidationError
 
 from workbench.config import settings as default_settings
-from workbench.datasets import Corpus, EvalCase, load_corpus
+from workbench.datasets import Corpus, EvalCase, load_corpus, on_disk
 from workbench.errors import DataError
 from workbench import grid
 from workbench.grid import embedded_index_key
@@ -152,7 +152,7 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
         candidates = [Path(corpus_path)] if corpus_path is not None else []
         raw = Path(info.path or "").expanduser()
         candidates += [raw] if raw.is_absolute() else [folder / raw, Path.cwd() / raw]
-        found = next((c for c in candidates if c.is_dir()), None)
+        found = next((c for c in map(on_disk, candidates) if c.is_dir()), None)  # a folder a Mac copied decomposed too
         if found is None:
             raise BundleError(f"{folder / CONFIG_FILE}: corpus folder '{info.path}' not found — pass corpus_path=")
         try:
