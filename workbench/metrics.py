@@ -305,20 +305,30 @@ _REFUSAL_PATTERNS = re.compile(
 # The same in the languages a model most often answers in: "I don't know", "I cannot answer / help".
 _OTHER_LANGUAGE_REFUSALS = re.compile(
     r"(je\s+ne\s+(le\s+)?sais\s+pas|je\s+n'en\s+sais\s+rien|je\s+ne\s+peux\s+pas\s+(vous\s+)?(aider|répondre)"  # French
-    r"|\bno\s+(lo\s+)?sé\b|no\s+puedo\s+(ayudar|responder)"  # Spanish
+    r"|le\s+contexte\s+ne\s+(mentionne|contient|précise|fournit|dit)\s+pas|je\s+ne\s+dispose\s+pas\s+(\w+\s+){0,2}(d'|de\s+l')?informations?"
+    r"|je\s+n'ai\s+pas\s+(\w+\s+){0,2}(d'|l')?informations?"
+    r"|\bno\s+(lo\s+)?sé\b|no\s+puedo\s+(ayudar|responder)|el\s+contexto\s+no\s+(menciona|contiene|especifica|proporciona|dice)"  # Spanish
+    r"|no\s+tengo\s+(\w+\s+){0,2}información"
     r"|não\s+sei\b|não\s+(posso|consigo)\s+(ajudar|responder)|não\s+tenho\s+(\w+\s+){0,2}informaç"  # Portuguese
+    r"|o\s+contexto\s+não\s+(menciona|contém|especifica|fornece|diz)"
     r"|non\s+lo\s+so\b|non\s+(posso|sono\s+in\s+grado\s+di)\s+(aiutare|rispondere)"  # Italian
     # German (ß read as ss), the verb second when the sentence opens with another word: "Leider kann ich Ihnen nicht
     # helfen", "Das weiß ich nicht", "Dazu liegen mir keine Informationen vor"
     r"|\bich\s+weiss\s+(\w+\s+){0,2}nicht\b|\b(das|dies)\s+weiss\s+ich\s+(\w+\s+){0,2}nicht\b"
     r"|\b(ich\s+kann|kann\s+ich)\s+(\w+\s+){0,4}(nicht\s+(weiter)?(helfen|beantworten)|keine\s+(antwort|auskunft))"
     r"|\b(ich\s+habe|habe\s+ich|mir\s+liegen|liegen\s+mir)\s+(\w+\s+){0,2}keine\s+informationen"
+    r"|\b(im|in\s+dem)\s+(\w+\s+)?kontext\s+(\w+\s+){0,2}nicht\s+(enthalten|erwähnt|angegeben|genannt)"
+    r"|\bkontext\s+(enthält|nennt|erwähnt)\s+(\w+\s+){0,2}keine"
     r"|я\s+не\s+знаю|не\s+могу\s+(ответить|помочь)"  # Russian
     r"|لا\s+(أعرف|أعلم)|لا\s+(أستطيع|يمكنني)\s+(الإجابة|المساعدة)"  # Arabic
+    r"|السياق\s+لا\s+(يذكر|يحتوي|يتضمن)|ليس\s+لدي\s+(أي\s+)?معلومات"
     r"|我不知道|我不(太)?清楚|我(无法|無法|不能)(回答|提供帮助|提供幫助)"  # Chinese, simplified and traditional
     r"|(无法|無法|不能)回答(这个|這個|该|該|此|您的|你的)?(问题|問題)"
+    r"|(上下文|所?提供的(信息|資訊|资料|資料))中?(并|並)?(没有|沒有|未)(提到|提及|包含|涉及|提供|说明|說明)"
     r"|わかりません|分かりません|知りません|(わ|分)かりかねます|答えられません"  # Japanese
     r"|(お答え|回答)(すること[がは])?できません|(お答え|回答)(いた)?しかねます"
+    r"|(文脈|コンテキスト|提供された(文書|資料|情報|テキスト))(に|の中に|内に)は?[^。]{0,20}?(記載|言及|含まれて|書かれて|情報)[がは]?"
+    r"(ありません|いません|されていません)"
     r"|모르겠|(답변|대답)(을|해)?\s*(드릴|할|해\s*드릴)\s*수\s*(가\s*)?없|도와\s*드릴\s*수\s*(가\s*)?없"  # Korean
     r"|मुझे\s+(नहीं\s+पता|पता\s+नहीं)|मैं\s+नहीं\s+जानत|मैं\s+(\S+\s+){0,2}(उत्तर|जवाब)\s+नहीं\s+दे\s+सकत"  # Hindi
     r"|\bbilmiyorum\b|\b(cevap|yan[ıi]t)\s+veremem|yardımcı\s+olamam"  # Turkish

@@ -482,3 +482,23 @@ def test_a_number_grouped_by_a_no_break_or_thin_space_is_one_number(scorers, ans
     out = run_scorers(scorers, ctx(answer=answer, reference=reference))
     assert (out["token_f1"].value, out["exact_match"].value) == (1.0, 1.0)
     assert token_f1_value("1 000 €", "1000 €") < 1.0  # an ordinary space may part two numbers: left as two
+
+
+@pytest.mark.parametrize("answer", [
+    "Le contexte ne mentionne pas cette information.", "Je ne dispose pas de cette information.",
+    "Je n'ai pas assez d'informations pour répondre.", "O contexto não menciona isso.", "El contexto no menciona la fecha.",
+    "No tengo información sobre eso.", "Der Kontext enthält keine Angaben dazu.", "Im Kontext wird das nicht erwähnt.",
+    "Diese Information ist im Kontext nicht enthalten.", "文脈には記載がありません。", "コンテキストにはその情報がありません。",
+    "提供された文書には記載されていません。", "上下文中没有提到。", "上下文没有提供这个信息。", "السياق لا يذكر ذلك.", "ليس لدي معلومات كافية.",
+])
+def test_an_answer_saying_the_context_lacks_it_is_a_refusal_in_other_languages_too(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # "the context does not mention it" and "I don't have enough information" counted in English only: the usual RAG
+    # refusal of a French, German, Japanese or Chinese model scored refusal_correct 0
+    assert is_refusal(answer)
+    assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
+
+
+@pytest.mark.parametrize("answer", ["Die Regel gilt im Kontext von Dienstreisen nicht.", "文件中未提供的费用不予报销。",
+                                    "提供された資料に記載されていない費用は払い戻されません。", "Le contexte mentionne trois jours."])
+def test_answers_that_speak_of_a_context_or_documents_are_no_refusal(answer: str) -> None:
+    assert not is_refusal(answer)
