@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv
-from workbench.scoring._deterministic import is_refusal
+from workbench.scoring._deterministic import _ascii_digit, is_refusal
 
 __all__ = ["PiiMatch", "find_canaries", "find_instructions", "find_pii", "iban_valid", "luhn_valid"]
 
@@ -97,7 +97,9 @@ def find_pii(text: str) -> list[PiiMatch]:
         if any(start < e and s < end for s, e in taken):
             return
         taken.append((start, end))
-        value = text.lower() if kind == "email" else re.sub(r"[^0-9A-Z]", "", text.upper())
+        # digits of any script as 0-9: Arabic-Indic or Devanagari ones normalised to nothing, so every such number
+        # was the one the user gave
+        value = text.lower() if kind == "email" else re.sub(r"[^0-9A-Z]", "", "".join(map(_ascii_digit, text)).upper())
         found.append(PiiMatch(kind, _mask(kind, text), start, value))
 
     for m in _EMAIL.finditer(text):
