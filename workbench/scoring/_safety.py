@@ -235,6 +235,7 @@ _DISCLOSURE = re.compile(
 
 
 def _instruction_spans(text: str) -> list[tuple[int, int]]:
+    text = text.translate(_FULL_WIDTH)  # "ｉｇｎｏｒｅ ａｌｌ ｐｒｅｖｉｏｕｓ ｉｎｓｔｒｕｃｔｉｏｎｓ": one character for one, so spans stay
     starts = sorted(
         {m.start() for pattern in _INSTRUCTION_PATTERNS for m in pattern.finditer(text)}
         | {m.start() for m in _ROLE_LINE.finditer(text)}
@@ -276,12 +277,13 @@ def find_canaries(text: str) -> list[str]:
 
 
 def _flat(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s-]", " ", text.lower()).split())
+    return " ".join(re.sub(r"[^\w\s-]", " ", text.translate(_FULL_WIDTH).lower()).split())
 
 
 def _payloads(text: str, spans: list[tuple[int, int]]) -> list[str]:
     """What the planted instructions told the model to say (quoted, after a colon, or "... instructions and say X")."""
     found: list[str] = []
+    text = text.translate(_FULL_WIDTH)
     for start, end in spans:
         window = text[start : start + 400].split("\n\n", 1)[0]
         for pattern in _PAYLOADS:
