@@ -28,7 +28,8 @@ __all__ = ["CHUNKING_REVISION", "Variant", "embedded_index_key", "expand_grid", 
 # 5: the markdown chunker also splits at setext headers (a title over === or ---), reads no header in YAML front matter
 # (its "# comments"), and leaves the closing hashes of "## Title ##" out of the title.
 # 6: Chinese and Japanese sentences longer than a chunk are cut after their clause marks (；，、), not every N characters
-# inside a word, by the recursive, token, markdown and sentence chunkers.
+# inside a word, by the recursive, token, markdown and sentence chunkers; sentences also end at the full-width full
+# stop "．" of Japanese technical writing.
 CHUNKING_REVISION = 6
 
 

@@ -181,6 +181,8 @@ SENTENCES = {
     "cyrillic": ("Поезд ушёл. Мы опоздали.", ["Поезд ушёл.", "Мы опоздали."]),
     "chinese": ("员工每年有二十五天假期。请提前申请！可以吗？好的", ["员工每年有二十五天假期。", "请提前申请！", "可以吗？", "好的"]),
     "japanese": ("休暇は二十五日です。「申請は早めに。」次へ", ["休暇は二十五日です。", "「申請は早めに。」", "次へ"]),
+    # Japanese technical writing ends sentences with a full-width full stop, which is also the decimal point of "３．５"
+    "japanese full-width full stop": ("本研究では，手法を提案する．精度は３．５％向上した．次へ", ["本研究では，手法を提案する．", "精度は３．５％向上した．", "次へ"]),
     "hindi": ("यह एक दस्तावेज़ है। हमें यह जांचना है।", ["यह एक दस्तावेज़ है।", "हमें यह जांचना है।"]),
     "arabic": ("هل لديك سؤال؟ نعم لدي سؤال.", ["هل لديك سؤال؟", "نعم لدي سؤال."]),
     "closing quote": ('He said "stop." Then he left. (See below.) Next.', ['He said "stop."', "Then he left.", "(See below.)", "Next."]),

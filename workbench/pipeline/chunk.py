@@ -82,7 +82,9 @@ def _token(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], li
 _CLOSERS = "\"'”’»)\\]」』）"  # what may follow a full stop inside its sentence: quotes, brackets
 _BREAK = re.compile(
     rf"(?P<spaced>[.!?…।॥؟۔][{_CLOSERS}]*)\s+"  # . ! ? … Devanagari dandas, Arabic ? and Urdu full stop, then space
-    rf"|(?P<unspaced>[。！？｡][{_CLOSERS}]*)\s*"  # Chinese and Japanese 。！？: no space follows them
+    # Chinese and Japanese 。！？: no space follows them; and the full-width full stop of Japanese technical writing
+    # ("提案する．"), not between digits ("３．５")
+    rf"|(?P<unspaced>(?:[。！？｡]|．(?![0-9０-９]))[{_CLOSERS}]*)\s*"
     r"|(?:\r?\n|\r(?!\n)){2,}"  # a paragraph: 2+ line ends, any kind
 )
 _PARAGRAPH = re.compile(r"(?:\r?\n|\r(?!\n)){2,}")
@@ -115,7 +117,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
     A sentence ends at ``. ! ? …`` (with its closing quotes or brackets) followed by a space and a sentence start (see
     ``_starts_sentence``), at the Devanagari, Arabic and Urdu full stops likewise, at Chinese and Japanese ``。！？``
-    with or without a space, and at a paragraph break."""
+    (and Japanese technical writing's ``．``, not between digits) with or without a space, and at a paragraph break."""
     spans = []
     cursor = 0
     for stop, after in [*_breaks(text), (len(text), len(text))]:
