@@ -81,16 +81,19 @@ _SPACE_GROUPED = re.compile("(?<=\\d)[\u00a0\u202f\u2009](?=\\d{3}(?!\\d))")
 
 
 def _folded(text: str) -> str:
-    """One form for text that reads the same: NFKC (full-width "１０" is "10", a decomposed "é" is "é"), Unicode
-    case folding ("STRASSE" matches "straße"), ASCII digits for the decimal digits of every script (Arabic-Indic
-    "١٢٣", Devanagari "१२३" and Bengali "১২৩" are 123; Arabic "٣٫٥" is 3.5, "١٬٠٠٠" 1,000, and so is French "1 000"
-    grouped by a no-break or thin space, ``_SPACE_GROUPED``), and no invisible
-    format characters (category Cf: the right-to-left and left-to-right marks of Arabic and Hebrew text, zero-width
-    spaces and joiners, a byte-order mark, soft hyphens), which a reference pasted from a document carries and an
-    answer does not. Turkish capital "İ" folds
-    to "i" as its lower case is written ("İstanbul" matches "istanbul"; case folding alone gives "i" and a combining dot
-    above). Arabic and Hebrew words read the same with or without their optional vowel marks (``_OPTIONAL_MARKS``):
-    "مُحَمَّد" is "محمد", "שָׁלוֹם" is "שלום" (the marks other scripts need, Devanagari vowel signs, stay)."""
+    """One form for text that reads the same:
+
+    - NFKC (full-width "１０" is "10", a decomposed "é" is "é") and Unicode case folding ("STRASSE" matches "straße");
+      Turkish capital "İ" folds to "i" as its lower case is written (case folding alone gives "i" and a combining dot);
+    - ASCII digits for the decimal digits of every script (Arabic-Indic "١٢٣", Devanagari "१२३" and Bengali "১২৩" are
+      123); Arabic "٣٫٥" is 3.5 and "١٬٠٠٠" 1,000, and so is "1 000" grouped by a no-break or thin space
+      (``_SPACE_GROUPED``);
+    - no invisible format characters (category Cf: the right-to-left and left-to-right marks of Arabic and Hebrew
+      text, zero-width spaces and joiners, a byte-order mark, soft hyphens), which a reference pasted from a document
+      carries and an answer does not;
+    - Arabic and Hebrew words with or without their optional vowel marks (``_OPTIONAL_MARKS``): "مُحَمَّد" is "محمد",
+      "שָׁלוֹם" is "שלום" (the marks other scripts need, Devanagari vowel signs, stay).
+    """
     text = unicodedata.normalize("NFKC", _SPACE_GROUPED.sub(",", text)).casefold().replace("i\u0307", "i")
     if text.isascii():
         return text
