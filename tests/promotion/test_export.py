@@ -350,6 +350,16 @@ def test_evaluation_report_shows_hostile_answers_as_text() -> None:
     assert row.startswith("| q\\x1b[31m1 | Sure ") and "\\x1b]0;pwned\\x07" in row
 
 
+def test_evaluation_report_shows_a_bidirectional_override_instead_of_obeying_it() -> None:
+    """An answer 'Refund: \u202e001$' showed in the report as 'Refund: $100': the override reversed the text after it
+    (and the cells after it in a plain viewer); Arabic and Hebrew text with its direction marks is shown as written."""
+    from workbench.promotion._report import _table
+
+    row = _table(["case_id", "answer"], [["q1", "Refund: \u202e001$\u202c, \u2067ok\u2069"], ["q2", "\u200fمرحبا\u200f"]]).splitlines()[2:]
+    assert row[0] == "| q1 | Refund: \\u202e001$\\u202c, \\u2067ok\\u2069 |", row
+    assert row[1] == "| q2 | \u200fمرحبا\u200f |", row
+
+
 def test_the_report_of_a_run_with_failed_questions_shows_their_errors_first(tmp_path: Path, deploy_repo: Path) -> None:
     """A promotion that overrode 'every question answered' exported a report whose failed questions had an empty answer
     and no error, somewhere in the table (past the first 50 rows, not at all)."""

@@ -12,7 +12,9 @@ from workbench.promotion._config import AuditRecord, BundleConfig, GateRecord, M
 
 _MAX_ROWS = 50
 _MAX_TEXT = 160
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# control characters, and the bidirectional embeddings, overrides and isolates that reorder the text after them
+# ("refund \u202e001$" shows as "refund $100"); the right-to-left and left-to-right marks of Arabic and Hebrew stay
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # where markdown reads HTML, a comment or an autolink; '<= 0.3' stays
 
 
@@ -21,9 +23,9 @@ def _inert(text: str) -> str:
     data's, and ``<!--`` hid the rest of the report, ``<img onerror=...>`` ran where the viewer renders HTML, and
     ``![x](https://...?q=...)`` loaded that address (a prompt injection's way out) when the report was opened. A ``<``
     that starts a tag is escaped, links and images are broken at ``](`` and ``][``, and control characters (terminal
-    escapes) are shown as ``\\x1b``."""
+    escapes) are shown as ``\\x1b``, bidirectional overrides as ``\\u202e``."""
     text = _TAG_START.sub("&lt;", text).replace("](", "\\](").replace("][", "\\][")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if m.group() < "\u0100" else f"\\u{ord(m.group()):04x}", text)
 
 
 def _cell(value: Any, limit: int = _MAX_TEXT) -> str:
