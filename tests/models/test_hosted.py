@@ -417,3 +417,23 @@ def test_the_real_openai_client_reports_the_prompt_tokens_its_server_read_from_t
         out = load_generator("openai:gpt-4o-mini").generate(PROMPT, GenerationParams(max_tokens=8, timeout_s=5))
     assert (out.input_tokens, out.cached_input_tokens, out.output_tokens) == (2000, 1536, 10)  # reasoning is in the output
     assert cost_of(out, DEFAULT_PRICES["openai:gpt-4o-mini"]) == pytest.approx((464 * 0.15 + 1536 * 0.075 + 10 * 0.60) / 1e6)
+
+
+@pytest.mark.parametrize("code", ["context_length_exceeded", "exceed_context_size_error"])  # OpenAI's; llama.cpp's server's
+def test_a_prompt_longer_than_the_context_window_is_one_error_saying_what_to_change(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    # the client said only "OpenAIContextOverflowError: Error code: 400 - {...}": nothing of k or the chunk size
+    from workbench.errors import ModelError
+    from workbench.testing.openai_stub import OpenAIStub
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    with OpenAIStub(script=lambda n: (400, {}, 0.0), error_code=code) as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        with pytest.raises(ModelError) as info:
+            load_generator("openai:my-model").generate(PROMPT, GenerationParams(max_tokens=8, timeout_s=5, retries=4))
+    assert stub.statuses == [400]  # asked once: a retry sends the same prompt
+    text = str(info.value)
+    assert text.startswith("openai:my-model: the prompt is longer than the model's context window (") and code in text, text
+    assert text.endswith(" — retrieve fewer or smaller chunks (the retrieval's k, the chunker's size) or shorten the prompt")
+    assert "\n" not in text
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -10,7 +11,7 @@ from typing import Any, Protocol
 
 from workbench.errors import ModelError
 from workbench.models._retry import RetriesExhausted, call_with_retries, http_status
-from workbench.models._types import Generation, GenerationParams, ModelKind
+from workbench.models._types import CONTEXT_ADVICE, Generation, GenerationParams, ModelKind
 from workbench.prompts import RenderedPrompt
 
 
@@ -120,13 +121,16 @@ class LangChainChatGenerator:
         """``runnable.invoke`` on the prompt's messages; a reply the provider's client could not read (not JSON, no
         ``choices``, an empty choice: a proxy's page, a server that is not this provider's API) is one ModelError
         saying so, instead of the client's bare IndexError or JSONDecodeError; so is a refused key or an unknown model
-        (``_refused``)."""
+        (``_refused``), and a prompt longer than the model's context window (``_overflowed``)."""
         try:
             return runnable.invoke(list(prompt.messages), config={"callbacks": []}, **options)
         except (json.JSONDecodeError, LookupError, TypeError, AttributeError) as exc:
             raise ModelError(f"{self.model_id}: the provider's reply could not be read ({type(exc).__name__}: {exc}) — "
                              "check that the server it calls (its base URL) speaks this provider's API") from exc
         except Exception as exc:
+            if _overflowed(exc):
+                raise ModelError(f"{self.model_id}: the prompt is longer than the model's context window "
+                                 f"({type(exc).__name__}: {exc}) — {CONTEXT_ADVICE}") from exc
             refused = _refused(exc, self.model_id, self._refusal)
             if refused is None:
                 raise
@@ -197,6 +201,23 @@ def _refused(exc: Exception, model_id: str, refusal: RefusalAdvice | None) -> Mo
         return None
     what, fix = advice
     return ModelError(f"{model_id}: {what} ({type(exc).__name__}: {exc}) — {fix}")
+
+
+# how OpenAI-compatible servers and other providers word a prompt longer than the context window in a 400 reply: vLLM
+# "maximum context length is 4096 tokens", llama.cpp's server exceed_context_size_error, Anthropic "prompt is too long"
+_OVERFLOW_WORDS = re.compile(r"context[ _](length|window|size)|maximum context|prompt is too long", re.IGNORECASE)
+
+
+def _overflowed(exc: BaseException) -> bool:
+    """Whether a call failed because its prompt is longer than the model's context window (pure): LangChain's
+    ``ContextOverflowError`` (langchain-openai's for OpenAI's ``context_length_exceeded``), or a 400 or 413 reply
+    saying so in the server's own words. The client's text ("BadRequestError: Error code: 400 - {...}") said
+    nothing of what to change."""
+    from langchain_core.exceptions import ContextOverflowError
+
+    if isinstance(exc, ContextOverflowError):
+        return True
+    return http_status(exc) in (400, 413) and bool(_OVERFLOW_WORDS.search(str(exc)))
 
 
 def _ended_early(exc: BaseException) -> dict[str, Any] | None:

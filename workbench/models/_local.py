@@ -21,7 +21,7 @@ from typing import Any
 
 from workbench.errors import ModelError
 from workbench.models._grammar import GrammarFilter, bounded_schema, json_grammar
-from workbench.models._types import Generation, GenerationParams, ModelKind
+from workbench.models._types import CONTEXT_ADVICE, Generation, GenerationParams, ModelKind
 from workbench.prompts import RenderedPrompt
 
 GEMMA_ID = "local:gemma3-270m"
@@ -299,8 +299,7 @@ def _chat_completion(model_id: str, llama: Any, messages: list[dict[str, str]], 
     except ValueError as exc:
         if "exceed context window" not in str(exc):
             raise
-        raise ModelError(f"{model_id}: {exc} — retrieve fewer or smaller chunks (the retrieval's k, the chunker's size) "
-                         "or shorten the prompt") from None
+        raise ModelError(f"{model_id}: {exc} — {CONTEXT_ADVICE}") from None
 
 
 def prompt_budget(n_ctx: int, max_tokens: int) -> int:

@@ -11,6 +11,9 @@ from workbench.redaction import valid_unicode
 
 ModelKind = Literal["completion", "chat"]
 
+# What to change when a prompt is longer than a model's context window (the retrieved chunks are most of it)
+CONTEXT_ADVICE = "retrieve fewer or smaller chunks (the retrieval's k, the chunker's size) or shorten the prompt"
+
 
 @dataclass(frozen=True)
 class GenerationParams:
