@@ -552,6 +552,31 @@ def test_chunks_longer_than_the_embedding_model_reads_are_counted_and_named(wb_s
     assert result.spent_line is None  # a retrieval-only sweep calls no model: no 'answers unknown'
 
 
+class WindowedModel(ScriptedModel):
+    """The scripted model with a context window of 300 words: a longer prompt loses its start, as llama.cpp's does."""
+
+    def generate(self, prompt, params, **options):  # type: ignore[no-untyped-def]
+        out = super().generate(prompt, params, **options)
+        return dataclasses.replace(out, prompt_tokens_cut=max(len(prompt.text.split()) - 300, 0))
+
+
+def test_prompts_longer_than_the_context_window_are_named_with_what_to_change(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # a completion prompt cut at its start lost the instruction and the best-ranked chunks; the variant finished and
+    # workbench run said nothing, so turning k up made answers worse for no reason anyone was told
+    models = {**fake_models, GEMMA_ID: WindowedModel(lambda prompt: "an answer", model_id=GEMMA_ID)}
+    spec = make_spec(prompts=[make_spec().prompts[0].model_dump()], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 0}],
+                     retrieval=[{"k": 1}, {"k": 8}])
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
+    short, long = sorted(result.variants, key=lambda v: v.variant.retrieval.k)
+    cut = [r.generation.prompt_tokens_cut for r in long.records if r.generation]
+    assert not any(r.generation and r.generation.prompt_tokens_cut for r in short.records) and sum(map(bool, cut)) > 0
+    assert result.context_notes == (
+        f"{long.variant.name}: {sum(map(bool, cut))} of 4 prompts are longer than the model's context window, so their first tokens "
+        f"(up to {max(cut)}), the instruction and the best-ranked chunks among them, were never read — retrieve fewer or smaller "
+        "chunks (the retrieval's k, the chunker's size) or shorten the prompt",)
+    assert result.context_notes[0] in result.notes
+
+
 def test_a_model_whose_price_is_unknown_is_named_with_how_to_price_it(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """cost_usd and spent_usd of a hosted model missing from the price table are missing, with no word about why."""
     monkeypatch.setenv("OPENAI_API_KEY", "not-a-real-key-0123456789")

@@ -14,7 +14,7 @@ from workbench.datasets import Corpus, Dataset, Document, EvalCase
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score, direction
-from workbench.models import Generation, embedder_input_tokens, embedder_unknown_share
+from workbench.models import CONTEXT_ADVICE, Generation, embedder_input_tokens, embedder_unknown_share
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.redaction import redact
 from workbench.sandbox import Outcome
@@ -378,6 +378,22 @@ class SweepResult:
                      for model_id, extra in over.items())
 
     @property
+    def context_notes(self) -> tuple[str, ...]:
+        """One line per variant some of whose prompts were longer than its model's context window: a completion prompt
+        keeps its end, so the instruction and the best-ranked chunks at its start were never read, and the variant
+        finished as if they had been (shown by ``workbench run`` and the RunPanel). Turning k up made answers worse
+        for that reason alone, and nothing said so."""
+        notes = []
+        for v in self.variants:
+            answers = [g for _, g in _answers(v)]
+            cut = [g.prompt_tokens_cut for g in answers if g.prompt_tokens_cut]
+            if cut:
+                notes.append(f"{v.variant.name}: {len(cut)} of {len(answers)} prompts are longer than the model's context window, "
+                             f"so their first tokens (up to {max(cut)}), the instruction and the best-ranked chunks among them, were "
+                             f"never read — {CONTEXT_ADVICE}")
+        return tuple(notes)
+
+    @property
     def scorer_notes(self) -> tuple[str, ...]:
         """One line per variant and scorer that failed on some of its questions (an unusable judge reply, a scorer of
         your own that raised): the scorer's mean leaves those questions out, which the mean does not say (shown by
@@ -457,10 +473,10 @@ class SweepResult:
     @property
     def notes(self) -> tuple[str, ...]:
         """What the sweep's numbers do not say by themselves: ``label_notes``, ``copy_notes``, ``markup_notes``,
-        ``truncation_notes``, ``question_notes``, ``vocabulary_notes``, ``price_notes``, ``cap_notes``, ``scorer_notes`` and
-        ``routing_notes``."""
+        ``truncation_notes``, ``question_notes``, ``vocabulary_notes``, ``price_notes``, ``cap_notes``, ``context_notes``,
+        ``scorer_notes`` and ``routing_notes``."""
         return (*self.label_notes, *self.copy_notes, *self.markup_notes, *self.truncation_notes, *self.question_notes, *self.vocabulary_notes,
-                *self.price_notes, *self.cap_notes, *self.scorer_notes, *self.routing_notes)
+                *self.price_notes, *self.cap_notes, *self.context_notes, *self.scorer_notes, *self.routing_notes)
 
     def variant(self, key: str) -> VariantResult:
         """A variant by id, name or MLflow run id."""

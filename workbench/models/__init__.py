@@ -16,10 +16,11 @@ from workbench.models._registry import (
     load_generator,
     runs_locally,
 )
-from workbench.models._types import Embedder, Generation, GenerationParams, Generator, ModelKind
+from workbench.models._types import CONTEXT_ADVICE, Embedder, Generation, GenerationParams, Generator, ModelKind
 
 __all__ = [
     "COMPLETION_STOPS",
+    "CONTEXT_ADVICE",
     "DEFAULT_PRICES",
     "GEMMA_ID",
     "MINILM_ID",
