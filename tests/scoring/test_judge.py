@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -351,3 +352,20 @@ def test_a_judge_reply_cut_off_by_its_time_limit_is_a_call_error_asked_again() -
     cut_at_length = JudgeReply(None, '{"a": ', error="cut off at max_tokens", finish_reason="length")
     usage = JudgeUsage.of([late, in_time, cut_at_length])
     assert (usage.calls, usage.failures, usage.call_errors) == (3, 2, 1)
+
+
+def test_a_judge_prompt_cut_to_the_context_window_is_an_error_reply_not_a_verdict() -> None:
+    # a completion judge keeps the end of a prompt longer than its window: the ragas instructions and examples at the
+    # start were cut, and the grammar still gave a verdict of the right shape, scored as if the judge had read them
+    class Completion(Replying):
+        model_id = "local:gemma3-270m"
+        kind: ModelKind = "completion"
+
+    cut = Generation('{"reason": "r", "verdict": 1}', input_tokens=1024, output_tokens=9, latency_s=2.0, prompt_tokens_cut=3100)
+    reply = ModelJudge(Completion(cut)).ask("p", SCHEMA)
+    assert not reply.ok and reply.value is None and reply.raw == cut.text
+    assert reply.error == ("judge prompt is longer than local:gemma3-270m's context window: its first 3100 tokens, the instructions "
+                           "among them, were never read — retrieve fewer or smaller chunks (the retrieval's k, the chunker's size) or "
+                           "shorten the prompt, or use a judge with a larger context window")
+    assert (reply.input_tokens, reply.output_tokens, reply.cost_usd) == (1024, 9, 0.0)  # what it read still counts
+    assert ModelJudge(Completion(dataclasses.replace(cut, prompt_tokens_cut=0))).ask("p", SCHEMA).value == {"reason": "r", "verdict": 1}

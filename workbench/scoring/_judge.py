@@ -8,6 +8,7 @@ backend: an unusable output is a reply with ``error`` set and the raw text kept,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -17,7 +18,7 @@ from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 from workbench.metrics import JudgeUsage
-from workbench.models import GenerationParams, Generator, ModelKind, Price, RetriesExhausted, load_generator, price_for
+from workbench.models import CONTEXT_ADVICE, GenerationParams, Generator, ModelKind, Price, RetriesExhausted, load_generator, price_for
 from workbench.prompts import RenderedPrompt
 
 __all__ = [
@@ -239,11 +240,16 @@ class ModelJudge:
             return JudgeReply(None, "", latency_s=time.perf_counter() - start, error=f"judge call failed: {type(exc).__name__}: {exc}"[:500],
                               finish_reason="error", cost_usd=0.0 if self.price is not None else None,
                               retries=exc.retries if isinstance(exc, RetriesExhausted) else 0)
-        return _reply(
+        reply = _reply(
             out.text, schema, input_tokens=out.input_tokens, output_tokens=out.output_tokens, latency_s=out.latency_s,
             finish_reason=out.finish_reason, price=self.price if out.usage_reported else None, cached=out.cached,  # no counts: cost unknown
             retries=out.retries, cached_input_tokens=out.cached_input_tokens,
         )
+        if out.prompt_tokens_cut:  # a completion judge kept the prompt's end: its verdict, of the right shape, answered no instruction
+            return dataclasses.replace(reply, value=None, error=(
+                f"judge prompt is longer than {self.model_id}'s context window: its first {out.prompt_tokens_cut} tokens, the "
+                f"instructions among them, were never read — {CONTEXT_ADVICE}, or use a judge with a larger context window"))
+        return reply
 
 
 def load_judge(
