@@ -552,6 +552,17 @@ def test_chunks_longer_than_the_embedding_model_reads_are_counted_and_named(wb_s
     assert result.spent_line is None  # a retrieval-only sweep calls no model: no 'answers unknown'
 
 
+def test_a_run_answered_before_its_templates_turn_stops_applied_is_not_reused() -> None:
+    # a completion model asked with 'Q: {question}' now stops at a next 'Q:' line: its finished runs, which ran on to
+    # max_tokens, are answered again; the runs the stops do not change (a chat model, a 'Question:' template) keep their keys
+    from workbench.runner import _turn_stops
+
+    spec = make_spec(prompts=[{"name": "qa", "template": "{context}\n\nQ: {question}\nA:"}, make_spec().prompts[0].model_dump()],
+                     models=[{"id": GEMMA_ID}, {"id": "local:smollm2-135m-instruct"}], chunkers=[{"strategy": "recursive"}])
+    found = {(v.prompt.name, v.model.resolved_kind): _turn_stops(v) for v in expand_grid(spec)}
+    assert found == {("qa", "completion"): {"turn_stops": ["\nQ:"]}, ("qa", "chat"): {}, ("p1", "completion"): {}, ("p1", "chat"): {}}
+
+
 class WindowedModel(ScriptedModel):
     """The scripted model with a context window of 300 words: a longer prompt loses its start, as llama.cpp's does."""
 

@@ -44,6 +44,7 @@ from workbench.pipeline import (
     index_store_for,
     retrieve_question,
 )
+from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.sandbox import SweepSandboxes
 from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers, code_digest
@@ -246,9 +247,20 @@ def reuse_key(variant: Variant, *, dataset: Dataset, corpus: Corpus, models: Map
     """
     payload = {
         "variant": variant.id, "index": variant.index_key, "dataset": dataset.hash, "corpus": corpus.hash, "models": dict(models), "scoring": dict(scoring),
-        "seed": seed, "workbench": _version(),
+        "seed": seed, "workbench": _version(), **_turn_stops(variant),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _turn_stops(variant: Variant) -> dict[str, list[str]]:
+    """Where a completion model's answers end when they run on into a next turn of the variant's template (pure; empty
+    when the template has no such stop, so the keys of the runs it does not change stay as they were): runs answered
+    before these stops were applied ran on to max_tokens and are not reused."""
+    completion = any(m.resolved_kind == "completion" for m in variant.answering_models)
+    if variant.prompt is None or not completion:
+        return {}
+    stops = PromptTemplate(variant.prompt.name, variant.prompt.template or "", variant.prompt.system).turn_stops
+    return {"turn_stops": list(stops)} if stops else {}
 
 
 def _version() -> str:

@@ -41,6 +41,21 @@ def test_the_key_changes_with_everything_that_decides_the_answer() -> None:
     assert embedding_key("e", "text") != embedding_key("e", "text ") != embedding_key("f", "text")
 
 
+def test_a_template_that_asks_after_its_own_label_stops_completion_answers_at_a_next_one() -> None:
+    # Gemma asked with '{context}\n\nQ: {question}\nA:' (the README's example) answered, then wrote 'Q: <the question
+    # again>\nA: ...' lines until max_tokens: every answer ran on, was scored with the run-on and cost max_tokens
+    qa = PromptTemplate("qa", "{context}\n\nQ: {question}\nA:")
+    assert qa.turn_stops == ("\nQ:",) and qa.render(question="Why?", context="c").stops == ("\nQ:",)
+    assert PromptTemplate("p", "Document:\n{context}\n\n### User: {question}\nAssistant:").turn_stops == ("\n### User:",)
+    assert TEMPLATE.turn_stops == () and PromptTemplate("p", "Answer {question} from {context}").turn_stops == ()  # Question: stops anyway
+    # the stops decide a completion answer: in its key, which stays as it was for a template without them
+    same_text = RenderedPrompt(text=qa.render(question="Why?", context="c").text, messages=())
+    assert generation_key("m", "completion", qa.render(question="Why?", context="c"), GenerationParams()) != \
+        generation_key("m", "completion", same_text, GenerationParams())
+    assert generation_key("m", "completion", prompt(), GenerationParams()) == \
+        generation_key("m", "completion", RenderedPrompt(prompt().text, prompt().messages), GenerationParams())
+
+
 @pytest.mark.parametrize("where", ["memory", "disk"])
 def test_a_cached_answer_keeps_its_accounting_and_counts_as_a_hit(where: str, tmp_path: Path) -> None:
     store = MemoryCacheStore() if where == "memory" else DiskCacheStore(tmp_path / "cache")

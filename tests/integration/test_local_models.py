@@ -32,6 +32,15 @@ def test_a_chat_answer_that_writes_question_is_kept_whole() -> None:
     assert out.text.startswith("Question:") and out.text == out.text.strip() and out.output_tokens > 5
 
 
+def test_a_completion_answer_stops_at_a_next_turn_of_its_templates_shape() -> None:
+    # asked with 'Q: {question}\nA:', Gemma answered, then wrote 'Q:' and 'A:' lines until max_tokens
+    ask = PromptTemplate("qa", "{context}\n\nQ: {question}\nA:").render(
+        question="What happens when the iterator in a for loop is exhausted?",
+        context="When the items of a for loop are exhausted, the suite in the else clause, if present, is executed, and the loop terminates.")
+    out = load_generator(GEMMA_ID).generate(ask, GenerationParams(max_tokens=64))
+    assert out.text and "Q:" not in out.text and out.finish_reason == "stop" and out.output_tokens < 64, out
+
+
 @pytest.mark.parametrize("max_tokens", [2040, 4096])
 def test_a_max_tokens_near_or_past_the_context_window_keeps_the_prompt(max_tokens: int) -> None:
     # room for the answer was taken from the prompt: 2040 of Gemma's 2048 left its last 8 tokens, 4096 left nothing,

@@ -22,7 +22,7 @@ from typing import Any
 from workbench.errors import ModelError
 from workbench.models._grammar import GrammarFilter, bounded_schema, json_grammar
 from workbench.models._types import CONTEXT_ADVICE, Generation, GenerationParams, ModelKind
-from workbench.prompts import RenderedPrompt
+from workbench.prompts import COMPLETION_STOPS, RenderedPrompt
 
 GEMMA_ID = "local:gemma3-270m"
 SMOLLM2_ID = "local:smollm2-135m-instruct"
@@ -30,9 +30,6 @@ MINILM_ID = "local:all-minilm-l6-v2"
 # all-MiniLM-L6-v2 reads 256 positions, two of them [CLS] and [SEP]: the tokens of a text after the 254th are cut off
 # before it is embedded (sentence-transformers truncates without a word)
 MINILM_INPUT_TOKENS = 254
-
-# A base model run as a completion model copies the context and then runs on into a new "Question:" line.
-COMPLETION_STOPS = ("\nQuestion:", "Question:", "\nContext:")
 
 _load_lock = threading.Lock()
 
@@ -238,7 +235,7 @@ class LlamaCppGenerator:
                 if self.kind == "completion":
                     text_in, cut = _fit(llama, prompt.text, prompt_budget(self.n_ctx, params.max_tokens))
                     # stop strings would cut JSON short; the grammar ends the answer instead
-                    stop = None if grammar is not None else list(COMPLETION_STOPS + params.stop)
+                    stop = None if grammar is not None else list(COMPLETION_STOPS + prompt.stops + params.stop)
                     processors = LogitsProcessorList([grammar]) if grammar is not None else None
                     out = llama.create_completion(
                         text_in, stop=stop, stopping_criteria=StoppingCriteriaList([past_deadline]), logits_processor=processors, **common
@@ -258,7 +255,7 @@ class LlamaCppGenerator:
         usage = out.get("usage") or {}
         reason = "deadline" if hit_deadline else (out["choices"][0].get("finish_reason") or "stop")
         return Generation(
-            text=text if grammar is not None else _trim(text, self.kind),
+            text=text if grammar is not None else _trim(text, self.kind, prompt.stops),
             input_tokens=int(usage.get("prompt_tokens", 0)),
             output_tokens=int(usage.get("completion_tokens", 0)),
             latency_s=latency,
@@ -325,14 +322,15 @@ def _fit(llama: Any, text: str, budget: int) -> tuple[str | list[int], int]:
     return bos + body[len(body) - (budget - len(bos)):], len(tokens) - budget
 
 
-def _trim(text: str, kind: ModelKind) -> str:
-    """Strip the whitespace around an answer, and a completion model's run-on into a new ``Question:`` or ``Context:``.
+def _trim(text: str, kind: ModelKind, turn_stops: tuple[str, ...] = ()) -> str:
+    """Strip the whitespace around an answer, and a completion model's run-on into a new ``Question:`` or ``Context:``,
+    or into a next turn of its template's shape (``turn_stops``: ``RenderedPrompt.stops``).
 
     A chat model ends its answer itself (its end-of-turn token): a ``Question:`` it writes is part of the answer (a quiz
     item it was asked for was cut to nothing).
     """
     if kind == "completion":
-        for stop in COMPLETION_STOPS:
+        for stop in COMPLETION_STOPS + turn_stops:
             text = text.split(stop, 1)[0]
     return text.strip()
 

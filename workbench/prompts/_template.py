@@ -106,10 +106,20 @@ def _check_renders(text: str) -> None:
 
 @dataclass(frozen=True)
 class RenderedPrompt:
-    """A prompt ready for a model: ``text`` for completion models, ``messages`` for chat models."""
+    """A prompt ready for a model: ``text`` for completion models, ``messages`` for chat models. ``stops``: where a
+    completion model's answer ends when it runs on into a next turn of the template's own shape
+    (``PromptTemplate.turn_stops``)."""
 
     text: str
     messages: tuple[tuple[str, str], ...]
+    stops: tuple[str, ...] = ()
+
+
+# A base model run as a completion model copies the context and then runs on into a new "Question:" line.
+COMPLETION_STOPS = ("\nQuestion:", "Question:", "\nContext:")
+
+# the label a template writes its question after, alone on the start of the question's line: "Q:", "User:", "### Q:"
+_QUESTION_LABEL = re.compile(r"(?:^|\n)[ \t]*([^\n{}]{0,38}[^\s{}]:)[ \t]*\{question[}!:]")
 
 
 @dataclass(frozen=True)
@@ -127,8 +137,20 @@ class PromptTemplate:
     def hash(self) -> str:
         return hashlib.sha256(f"{self.system}\0{self.text}".encode()).hexdigest()
 
+    @property
+    def turn_stops(self) -> tuple[str, ...]:
+        """Where a completion model's answer ends when it runs on into a next turn of this template's shape: a new line
+        opening with the label the question is written after (``\nQ:`` for ``Q: {question}``), unless a stop every
+        completion answer ends at (``Question:``) covers it. A base model copies its prompt's shape: asked with
+        ``{context}\n\nQ: {question}\nA:`` it answered, then wrote ``Q:`` and ``A:`` lines until max_tokens."""
+        found = _QUESTION_LABEL.search(self.text)
+        if found is None:
+            return ()
+        stop = "\n" + found.group(1).strip()
+        return () if any(known.strip() in stop for known in COMPLETION_STOPS) else (stop,)
+
     def render(self, *, question: str, context: str) -> RenderedPrompt:
         body = self.text.format(question=question, context=context)
         messages: tuple[tuple[str, str], ...] = ((("system", self.system),) if self.system else ()) + (("human", body),)
         text = f"{self.system}\n\n{body}" if self.system else body
-        return RenderedPrompt(text=text, messages=messages)
+        return RenderedPrompt(text=text, messages=messages, stops=self.turn_stops)
