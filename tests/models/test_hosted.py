@@ -437,3 +437,21 @@ def test_a_prompt_longer_than_the_context_window_is_one_error_saying_what_to_cha
     assert text.endswith(" — retrieve fewer or smaller chunks (the retrieval's k, the chunker's size) or shorten the prompt")
     assert "\n" not in text
 
+
+def test_a_text_longer_than_a_hosted_embedding_model_reads_is_one_error_saying_what_to_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    # chunks are sent whole: a 40,000-character chunk failed the index build with the client's bare 400
+    from workbench.errors import ModelError
+    from workbench.models import load_embedder
+    from workbench.testing.openai_stub import OpenAIStub
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    with OpenAIStub(script=lambda n: (400, {}, 0.0), error_code="context_length_exceeded") as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        with pytest.raises(ModelError) as info:
+            load_embedder("openai:my-embedder", retries=2).embed(["a very long chunk"])
+    assert stub.statuses == [400]
+    text = str(info.value)
+    assert text.startswith("openai:my-embedder: a text is longer than the embedding model reads (") and "\n" not in text
+    assert text.endswith(" — use a smaller chunk size (or shorten the question)")
+

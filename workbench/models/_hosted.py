@@ -304,6 +304,9 @@ class LangChainEmbedder:
             try:
                 return self._embeddings.embed_documents(list(texts))  # type: ignore[no-any-return]
             except Exception as exc:
+                if _overflowed(exc):  # the texts are sent whole (EMBEDDING_OPTIONS): a chunk the model cannot read is refused
+                    raise ModelError(f"{self.model_id}: a text is longer than the embedding model reads ({type(exc).__name__}: {exc}) "
+                                     "— use a smaller chunk size (or shorten the question)") from exc
                 refused = _refused(exc, self.model_id, self._refusal)
                 if refused is None:
                     raise
