@@ -588,6 +588,24 @@ def test_prompts_longer_than_the_context_window_are_named_with_what_to_change(wb
     assert result.context_notes[0] in result.notes
 
 
+def test_answers_cut_where_the_context_window_ended_are_named_not_read_as_max_tokens(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # SmolLM2 given a 2040-token prompt in its 2048 window answered 'The capital of region 7 is the' (8 tokens of its
+    # max_tokens 64) with finish_reason 'length', which reads as max_tokens: raising it mended nothing
+    class WindowEnded(ScriptedModel):
+        def generate(self, prompt, params, **options):  # type: ignore[no-untyped-def]
+            out = super().generate(prompt, params, **options)
+            return dataclasses.replace(out, finish_reason="length", output_tokens=3 if "Q1" in prompt.text else params.max_tokens)
+
+    models = {**fake_models, GEMMA_ID: WindowEnded(lambda prompt: "The capital of", model_id=GEMMA_ID)}
+    spec = make_spec(prompts=[{"name": "short", "template": "Q1 {context} {question}"}, {"name": "long", "template": "Q2 {context} {question}"}],
+                     chunkers=[{"strategy": "recursive", "size": 800, "overlap": 0}])
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
+    ended = next(v for v in result.variants if v.variant.prompt.name == "short")
+    assert result.context_notes == (f"{ended.variant.name}: 4 of 4 answers were cut where the model's context window ended, after as "
+                                    "few as 3 tokens, before their max_tokens — retrieve fewer or smaller chunks (the retrieval's k, "
+                                    "the chunker's size) or shorten the prompt",)  # those cut at max_tokens are not named
+
+
 def test_a_model_whose_price_is_unknown_is_named_with_how_to_price_it(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """cost_usd and spent_usd of a hosted model missing from the price table are missing, with no word about why."""
     monkeypatch.setenv("OPENAI_API_KEY", "not-a-real-key-0123456789")

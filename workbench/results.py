@@ -14,7 +14,7 @@ from workbench.datasets import Corpus, Dataset, Document, EvalCase
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score, direction
-from workbench.models import CONTEXT_ADVICE, Generation, embedder_input_tokens, embedder_unknown_share
+from workbench.models import CONTEXT_ADVICE, Generation, embedder_input_tokens, embedder_unknown_share, runs_locally
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.redaction import redact
 from workbench.sandbox import Outcome
@@ -382,15 +382,22 @@ class SweepResult:
         """One line per variant some of whose prompts were longer than its model's context window: a completion prompt
         keeps its end, so the instruction and the best-ranked chunks at its start were never read, and the variant
         finished as if they had been (shown by ``workbench run`` and the RunPanel). Turning k up made answers worse
-        for that reason alone, and nothing said so."""
+        for that reason alone, and nothing said so. And one per variant whose llama.cpp answers were cut where the
+        window ended, before their max_tokens: a prompt that fits leaves the answer only the rest of the window, and
+        the answer's ``finish_reason`` (``length``) read as max_tokens, which raising would not mend."""
         notes = []
         for v in self.variants:
-            answers = [g for _, g in _answers(v)]
-            cut = [g.prompt_tokens_cut for g in answers if g.prompt_tokens_cut]
+            answers = list(_answers(v))
+            cut = [g.prompt_tokens_cut for _, g in answers if g.prompt_tokens_cut]
             if cut:
                 notes.append(f"{v.variant.name}: {len(cut)} of {len(answers)} prompts are longer than the model's context window, "
                              f"so their first tokens (up to {max(cut)}), the instruction and the best-ranked chunks among them, were "
                              f"never read — {CONTEXT_ADVICE}")
+            ended = [g.output_tokens for m, g in answers
+                     if runs_locally(m.id) and g.finish_reason == "length" and g.output_tokens < m.params.max_tokens]
+            if ended:
+                notes.append(f"{v.variant.name}: {len(ended)} of {len(answers)} answers were cut where the model's context window "
+                             f"ended, after as few as {min(ended)} tokens, before their max_tokens — {CONTEXT_ADVICE}")
         return tuple(notes)
 
     @property
