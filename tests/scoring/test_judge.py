@@ -369,3 +369,19 @@ def test_a_judge_prompt_cut_to_the_context_window_is_an_error_reply_not_a_verdic
                            "shorten the prompt, or use a judge with a larger context window")
     assert (reply.input_tokens, reply.output_tokens, reply.cost_usd) == (1024, 9, 0.0)  # what it read still counts
     assert ModelJudge(Completion(dataclasses.replace(cut, prompt_tokens_cut=0))).ask("p", SCHEMA).value == {"reason": "r", "verdict": 1}
+
+
+def test_a_local_judge_cut_where_its_context_window_ended_is_not_told_to_raise_max_tokens() -> None:
+    # a judge prompt that fits the 2048-token window leaves the reply only the rest of it: llama.cpp ends the reply
+    # there with 'length', and the error said 'raise judge.max_tokens', which mends nothing
+    class Local(Replying):
+        model_id = "local:smollm2-135m-instruct"
+
+    cut = Generation('{"reason": "the context sa', input_tokens=2040, output_tokens=8, latency_s=1.0, finish_reason="length")
+    reply = ModelJudge(Local(cut), max_tokens=256).ask("p", SCHEMA)
+    assert reply.finish_reason == "context_window" and reply.error == (
+        "judge output is incomplete JSON (cut off where the judge's context window ended, before its max_tokens — retrieve fewer "
+        "or smaller chunks (the retrieval's k, the chunker's size) or shorten the prompt)")
+    at_max = ModelJudge(Local(dataclasses.replace(cut, output_tokens=256)), max_tokens=256).ask("p", SCHEMA)
+    hosted = ModelJudge(Replying(cut), max_tokens=256).ask("p", SCHEMA)  # a provider's 'length' is its max_tokens
+    assert "raise judge.max_tokens" in (at_max.error or "") and "raise judge.max_tokens" in (hosted.error or "")

@@ -18,7 +18,17 @@ from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 from workbench.metrics import JudgeUsage
-from workbench.models import CONTEXT_ADVICE, GenerationParams, Generator, ModelKind, Price, RetriesExhausted, load_generator, price_for
+from workbench.models import (
+    CONTEXT_ADVICE,
+    GenerationParams,
+    Generator,
+    ModelKind,
+    Price,
+    RetriesExhausted,
+    load_generator,
+    price_for,
+    runs_locally,
+)
 from workbench.prompts import RenderedPrompt
 
 __all__ = [
@@ -53,7 +63,8 @@ class JudgeReply:
         output_tokens: generated tokens.
         latency_s: wall time of the call.
         error: why the output is unusable (not JSON, not matching the schema, cut off, timed out); None when fine.
-        finish_reason: ``stop``, ``length`` (max_tokens reached), ``deadline`` (timeout) or the provider's reason.
+        finish_reason: ``stop``, ``length`` (max_tokens reached), ``context_window`` (a llama.cpp judge's answer ended
+            where its context window did, before max_tokens), ``deadline`` (timeout) or the provider's reason.
         cost_usd: the call's cost, None when the judge's price is unknown.
         cached: the reply was read from the cache (nothing was spent on it now).
         retries: failed attempts of a hosted call retried before this reply (rate limits, server errors, timeouts),
@@ -135,7 +146,8 @@ def check_reply(raw: str, schema: Mapping[str, Any], *, finish_reason: str = "st
         said = " ".join(raw.split())[:200]
         return None, f"judge declined ({finish_reason}){f': {said}' if said else ''}"
     value, error = _conforming(raw, schema)
-    cut = {"length": "cut off at max_tokens — raise judge.max_tokens", "deadline": "cut off by the timeout — raise judge.timeout_s"}
+    cut = {"length": "cut off at max_tokens — raise judge.max_tokens", "deadline": "cut off by the timeout — raise judge.timeout_s",
+           "context_window": f"cut off where the judge's context window ended, before its max_tokens — {CONTEXT_ADVICE}"}
     if error is not None and finish_reason in cut and not _parses(raw):
         return None, f"judge output is incomplete JSON ({cut[finish_reason]})"
     return value, error
@@ -240,9 +252,11 @@ class ModelJudge:
             return JudgeReply(None, "", latency_s=time.perf_counter() - start, error=f"judge call failed: {type(exc).__name__}: {exc}"[:500],
                               finish_reason="error", cost_usd=0.0 if self.price is not None else None,
                               retries=exc.retries if isinstance(exc, RetriesExhausted) else 0)
+        # llama.cpp ends an answer where the context window ends, as 'length': raising max_tokens would not mend it
+        window_ended = out.finish_reason == "length" and runs_locally(self.model_id) and out.output_tokens < self.max_tokens
         reply = _reply(
             out.text, schema, input_tokens=out.input_tokens, output_tokens=out.output_tokens, latency_s=out.latency_s,
-            finish_reason=out.finish_reason, price=self.price if out.usage_reported else None, cached=out.cached,  # no counts: cost unknown
+            finish_reason="context_window" if window_ended else out.finish_reason, price=self.price if out.usage_reported else None, cached=out.cached,  # no counts: cost unknown
             retries=out.retries, cached_input_tokens=out.cached_input_tokens,
         )
         if out.prompt_tokens_cut:  # a completion judge kept the prompt's end: its verdict, of the right shape, answered no instruction
