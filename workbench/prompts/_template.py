@@ -140,9 +140,9 @@ class PromptTemplate:
     @property
     def turn_stops(self) -> tuple[str, ...]:
         """Where a completion model's answer ends when it runs on into a next turn of this template's shape: a new line
-        opening with the label the question is written after (``\nQ:`` for ``Q: {question}``), unless a stop every
+        opening with the label the question is written after (``\\nQ:`` for ``Q: {question}``), unless a stop every
         completion answer ends at (``Question:``) covers it. A base model copies its prompt's shape: asked with
-        ``{context}\n\nQ: {question}\nA:`` it answered, then wrote ``Q:`` and ``A:`` lines until max_tokens."""
+        ``{context}\\n\\nQ: {question}\\nA:`` it answered, then wrote ``Q:`` and ``A:`` lines until max_tokens."""
         found = _QUESTION_LABEL.search(self.text)
         if found is None:
             return ()
