@@ -1,12 +1,12 @@
-from pathlib import Path
-
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 from workbench.datasets import Document
 from workbench.errors import WorkbenchError
-from workbench.pipeline import ChromaIndexStore, MemoryIndexStore, Retriever, chunk_document, chunk_stats
+from workbench.pipeline import Chunk, ChromaIndexStore, MemoryIndexStore, Retriever, chunk_document, chunk_stats
 from workbench.spec import ChunkerSpec, RetrievalSpec
 from workbench.testing import HashingEmbedder
 
@@ -78,6 +78,33 @@ def test_a_corrupted_index_folder_is_named_with_what_to_do_every_time(tmp_path: 
             ChromaIndexStore(tmp_path / "c")
     shutil.rmtree(tmp_path / "c")
     assert ChromaIndexStore(tmp_path / "c").open("k1") is None
+
+
+def many_chunks(n: int) -> list[Chunk]:
+    """More chunks than Chroma keeps in its log (1000), so that the index is written to its vector folder's files."""
+    return [Chunk(f"c{i}", f"d{i % 40}", f"note {i}: the number {i * 7919 % 1000}, the word {'abcdefghij'[i % 10]}", 0, 1) for i in range(n)]
+
+
+@pytest.mark.parametrize("damage", ["vector folder deleted", "vectors cut short", "metadata cut short"])
+def test_a_damaged_index_is_built_again_not_searched(damage: str, tmp_path: Path) -> None:
+    # a full disk, a sync tool or a hand deleted or cut the files of a built index: Chroma searched the chunks it still
+    # had (a deleted vector folder: 1 of 1200 found, the same 1200 counted) or failed with an InternalError every sweep
+    embedder = HashingEmbedder()
+    chunks = many_chunks(1200)
+    vectors = embedder.embed([c.text for c in chunks])
+    ChromaIndexStore(tmp_path / "built").build("k", chunks, vectors)
+    shutil.copytree(tmp_path / "built", tmp_path / "c")  # another folder: Chroma keeps what it built in this process
+    (folder,) = [p for p in (tmp_path / "c").iterdir() if p.is_dir()]
+    if damage == "vector folder deleted":
+        shutil.rmtree(folder)
+    else:
+        name = "data_level0.bin" if damage == "vectors cut short" else "index_metadata.pickle"
+        os.truncate(folder / name, (folder / name).stat().st_size // 2)
+    store = ChromaIndexStore(tmp_path / "c")
+    assert store.open("k") is None
+    index = store.build("k", chunks, vectors)
+    assert len(index.search(vectors[0], 1200)) >= 1190  # (a graph search may miss a chunk or two of the whole index)
+    assert (reopened := store.open("k")) is not None and len(reopened) == 1200
 
 
 def test_mmr_diversifies_results() -> None:

@@ -140,7 +140,7 @@ class IndexStore(Protocol):
     """Builds and opens indexes by key."""
 
     def open(self, key: str) -> VectorIndex | None:
-        """The complete index with this key, or None."""
+        """The complete index with this key, or None (also when it is damaged: building it again replaces it)."""
         ...
 
     def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], *, stats: ChunkStats | None = None) -> VectorIndex:
@@ -194,6 +194,21 @@ class _ChromaIndex:
         if self._count is None:  # a published index never changes: count it once (one request to a server)
             self._count = int(self._collection.count())
         return self._count
+
+    def readable(self) -> bool:
+        """Whether every chunk can be read back. An index whose files were cut short or deleted (a full disk, a sync
+        tool, by hand) lost chunks, which Chroma left out of a search without a word (a deleted vector folder: 248 of
+        2247 chunks retrieved) or failed on; asking for all of them, from the vector of the first, finds that out."""
+        from chromadb.errors import ChromaError
+
+        try:
+            if len(self) == 0:
+                return True
+            first = self._collection.get(limit=1, include=["embeddings"])["embeddings"][0]
+            self._collection.query(query_embeddings=[list(first)], n_results=len(self), include=[])
+        except ChromaError:
+            return False
+        return True
 
     def search(self, vector: Sequence[float], k: int, *, with_vectors: bool = False) -> list[Hit]:
         # one more than asked shows whether chunks tied with the k-th lie beyond it: fetch until none can, then rank
@@ -259,7 +274,8 @@ class _ChromaStore:
             return None
         if not (collection.metadata or {}).get(_COMPLETE):
             return None  # half-built by an older workbench that built in place
-        return _ChromaIndex(key, collection)
+        index = _ChromaIndex(key, collection)
+        return index if index.readable() else None  # damaged: a build of its key replaces it
 
     def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], *, stats: ChunkStats | None = None) -> VectorIndex:
         from chromadb.errors import ChromaError
