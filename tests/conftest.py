@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -158,6 +159,29 @@ def echo_context_answer(prompt) -> str:  # type: ignore[no-untyped-def]
     text = prompt.text
     context = text.split("Context:", 1)[-1].split("Question:", 1)[0].strip()
     return context.split(". ")[0][:200] if context else "I don't know based on the provided context."
+
+
+def damaged_index(folder: Path, damage: str) -> tuple[list[Any], list[list[float]]]:
+    """A Chroma index store at ``folder`` holding index ``k`` of 1200 chunks (more than Chroma keeps in its log, so
+    they are in its vector folder's files), damaged as a full disk, a sync tool or a hand would: ``vector folder
+    deleted``, ``vectors cut short`` or ``metadata cut short``. Its chunks and their vectors (HashingEmbedder)."""
+    import shutil
+
+    from workbench.pipeline import Chunk, ChromaIndexStore
+
+    chunks = [Chunk(f"c{i}", f"d{i % 40}", f"note {i}: the number {i * 7919 % 1000}, the word {'abcdefghij'[i % 10]}", 0, 1)
+              for i in range(1200)]
+    vectors = HashingEmbedder().embed([c.text for c in chunks])
+    built = folder.with_name(folder.name + "-built")  # another folder: Chroma keeps what it built in this process
+    ChromaIndexStore(built).build("k", chunks, vectors)
+    shutil.copytree(built, folder)
+    (vector_folder,) = [p for p in folder.iterdir() if p.is_dir()]
+    if damage == "vector folder deleted":
+        shutil.rmtree(vector_folder)
+    else:
+        name = {"vectors cut short": "data_level0.bin", "metadata cut short": "index_metadata.pickle"}[damage]
+        os.truncate(vector_folder / name, (vector_folder / name).stat().st_size // 2)
+    return chunks, vectors
 
 
 @pytest.fixture

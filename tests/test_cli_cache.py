@@ -28,6 +28,8 @@ from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import experiment_sweeps
 
+from tests.conftest import damaged_index
+
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = 3
 
@@ -114,6 +116,19 @@ def test_cache_info_counts_the_indexes_and_clear_indexes_removes_old_ones(cache_
     kept = DiskCacheStore(cache_dir)
     assert (kept.get("generation", "a") or {}).get("text") == "x"  # the answer cache is left alone
     kept.close()
+
+
+def test_cache_info_counts_a_damaged_index_and_clear_indexes_removes_it(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # an index whose files a full disk or a sync tool cut short made both commands 'internal error: InternalError:
+    # Error executing plan: ... Error deserializing pickle file', the one that removes it included
+    from workbench.pipeline import ChromaIndexStore
+
+    index_dir = cache_dir.parent / "indexes"
+    damaged_index(index_dir, "metadata cut short")
+    assert main(["cache", "info"]) == 0
+    assert re.search(r": 1 indexes, [0-9.]+ MiB on disk, the oldest built 0 hours ago, 1 of them damaged \(a sweep", capsys.readouterr().out)
+    assert main(["cache", "clear", "--indexes"]) == 0
+    assert "removed 1 indexes from" in capsys.readouterr().out and ChromaIndexStore(index_dir).indexes() == []
 
 
 def test_clear_indexes_removes_what_interrupted_builds_left_and_not_a_build_under_way(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

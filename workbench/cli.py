@@ -238,6 +238,8 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     if indexes is not None:
         found = indexes.indexes()
         age = f", the oldest built {_age(found[0].built_at)}" if found else ""
+        damaged = sum(1 for i in found if i.chunks is None)
+        age += f", {damaged} of them damaged (a sweep that needs one builds it again)" if damaged else ""
         print(f"indexes {cfg.index_dir}: {len(found)} indexes, {_mib([cfg.index_dir]):.1f} MiB on disk{age}"
               " (workbench cache clear --indexes [--older-than AGE] removes them)")
     kept = kept_sandboxes(cfg.sandbox_dir) if args.action == "info" else []

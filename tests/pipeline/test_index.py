@@ -1,4 +1,3 @@
-import os
 import shutil
 from pathlib import Path
 
@@ -6,9 +5,11 @@ import pytest
 
 from workbench.datasets import Document
 from workbench.errors import WorkbenchError
-from workbench.pipeline import Chunk, ChromaIndexStore, MemoryIndexStore, Retriever, chunk_document, chunk_stats
+from workbench.pipeline import ChromaIndexStore, MemoryIndexStore, Retriever, chunk_document, chunk_stats
 from workbench.spec import ChunkerSpec, RetrievalSpec
 from workbench.testing import HashingEmbedder
+
+from tests.conftest import damaged_index
 
 TEXTS = {
     "loops": "The for statement iterates over the items of a sequence. The while loop repeats while true.",
@@ -80,26 +81,11 @@ def test_a_corrupted_index_folder_is_named_with_what_to_do_every_time(tmp_path: 
     assert ChromaIndexStore(tmp_path / "c").open("k1") is None
 
 
-def many_chunks(n: int) -> list[Chunk]:
-    """More chunks than Chroma keeps in its log (1000), so that the index is written to its vector folder's files."""
-    return [Chunk(f"c{i}", f"d{i % 40}", f"note {i}: the number {i * 7919 % 1000}, the word {'abcdefghij'[i % 10]}", 0, 1) for i in range(n)]
-
-
 @pytest.mark.parametrize("damage", ["vector folder deleted", "vectors cut short", "metadata cut short"])
 def test_a_damaged_index_is_built_again_not_searched(damage: str, tmp_path: Path) -> None:
     # a full disk, a sync tool or a hand deleted or cut the files of a built index: Chroma searched the chunks it still
     # had (a deleted vector folder: 1 of 1200 found, the same 1200 counted) or failed with an InternalError every sweep
-    embedder = HashingEmbedder()
-    chunks = many_chunks(1200)
-    vectors = embedder.embed([c.text for c in chunks])
-    ChromaIndexStore(tmp_path / "built").build("k", chunks, vectors)
-    shutil.copytree(tmp_path / "built", tmp_path / "c")  # another folder: Chroma keeps what it built in this process
-    (folder,) = [p for p in (tmp_path / "c").iterdir() if p.is_dir()]
-    if damage == "vector folder deleted":
-        shutil.rmtree(folder)
-    else:
-        name = "data_level0.bin" if damage == "vectors cut short" else "index_metadata.pickle"
-        os.truncate(folder / name, (folder / name).stat().st_size // 2)
+    chunks, vectors = damaged_index(tmp_path / "c", damage)
     store = ChromaIndexStore(tmp_path / "c")
     assert store.open("k") is None
     index = store.build("k", chunks, vectors)

@@ -44,10 +44,11 @@ class Hit:
 
 @dataclass(frozen=True)
 class IndexInfo:
-    """A published index: its key, its chunks and when it was built (None: by a workbench that did not record it)."""
+    """A published index: its key, its chunks (None: it cannot be read, damaged) and when it was built (None: by a
+    workbench that did not record it)."""
 
     key: str
-    chunks: int
+    chunks: int | None
     built_at: float | None
 
 
@@ -313,12 +314,18 @@ class _ChromaStore:
 
     def indexes(self) -> list[IndexInfo]:
         """The published indexes, oldest first (those of unknown age before them); builds under way are left out."""
+        from chromadb.errors import ChromaError
+
         found = []
         for collection in self._client.list_collections():
             meta = collection.metadata or {}
             if meta.get(_COMPLETE) and collection.name == self._name(str(meta.get(_KEY))):
                 built = meta.get(_BUILT)
-                found.append(IndexInfo(str(meta[_KEY]), int(collection.count()), float(built) if built is not None else None))
+                try:
+                    chunks: int | None = int(collection.count())
+                except ChromaError:  # its files were damaged: it is listed, and removed, all the same
+                    chunks = None
+                found.append(IndexInfo(str(meta[_KEY]), chunks, float(built) if built is not None else None))
         return sorted(found, key=lambda i: (i.built_at is not None, i.built_at or 0.0))
 
     def remove(self, older_than_s: float | None = None) -> list[IndexInfo]:
