@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.models._local import LlamaCppGenerator, file_sha256
+from workbench.models._local import LlamaCppGenerator, _file_sha256, file_sha256
 from workbench.testing import HashingEmbedder, ScriptedModel
 
 
@@ -47,6 +47,30 @@ def test_the_sidecar_is_trusted_only_for_the_size_and_time_it_records(tmp_path: 
     model.write_bytes(b"abc")  # same content, new modification time: the memo and the stale sidecar are not used
     os.utime(model, ns=(2, 2))
     assert file_sha256(model) == real
+
+
+def test_a_file_replaced_by_another_of_the_same_size_and_time_is_hashed_again(tmp_path: Path) -> None:
+    # a fine-tune quantised like its base has the same size; copied with its time kept (cp -p, rsync -t, an archive's
+    # whole seconds) its answers were cached, and its runs reused, under the base model's sha256
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"base weights")
+    os.utime(model, ns=(5, 5))
+    base = file_sha256(model)
+    model.write_bytes(b"tuned weight")
+    os.utime(model, ns=(5, 5))
+    assert file_sha256(model) != base
+    assert json.loads(Path(str(model.resolve()) + ".sha256.json").read_text())["sha256"] == file_sha256(model)
+
+
+def test_a_sidecar_damaged_by_hand_or_a_sync_tool_is_not_an_identity(tmp_path: Path) -> None:
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"abc")
+    real = file_sha256(model)
+    sidecar = Path(str(model.resolve()) + ".sha256.json")
+    for damaged in ({"sha256": "conflicted copy"}, {"sha256": None}, {"sha256": ["a"]}):
+        sidecar.write_text(json.dumps(json.loads(sidecar.read_text()) | damaged))
+        _file_sha256.cache_clear()  # as the next process would read it
+        assert file_sha256(model) == real
 
 
 def test_fakes_have_their_own_identities() -> None:

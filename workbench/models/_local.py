@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import re
 import os
 import threading
 import time
@@ -78,20 +79,28 @@ def smollm2_path() -> Path:
 
 
 def file_sha256(path: Path) -> str:
-    """The sha256 of a file, computed once: it is kept next to the file (``<name>.sha256.json``, with the size and
-    modification time it belongs to) and in memory, and computed again when the file changes."""
-    stat = path.stat()
-    return _file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    """The sha256 of a file, computed once: it is kept next to the file (``<name>.sha256.json``, with the version of
+    the file it belongs to) and in memory, and computed again when the file changes."""
+    return _file_sha256(str(path.resolve()), file_version(path))
+
+
+def file_version(path: str | Path) -> tuple[int, int, int, int]:
+    """What tells one content of a file at a path from another: its size, modification and change times and inode. Size
+    and modification time alone took a file replaced by another of the same size (a fine-tune quantised like its base)
+    copied with its time kept (``cp -p``, ``rsync -t``, an archive's whole seconds) for the old one; no tool sets the
+    change time, which moves whenever a file is written or replaced."""
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
 
 @lru_cache(maxsize=64)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+def _file_sha256(path: str, version: tuple[int, int, int, int]) -> str:
     sidecar = Path(path + ".sha256.json")
     try:
         known = json.loads(sidecar.read_text(encoding="utf-8"))
-        if known.get("size") == size and known.get("mtime_ns") == mtime_ns:
+        if known.get("version") == list(version) and re.fullmatch("[0-9a-f]{64}", known["sha256"]):
             return str(known["sha256"])
-    except (OSError, ValueError, KeyError, AttributeError):
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):  # missing, cut short, written by hand
         pass
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -99,7 +108,7 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
             digest.update(block)
     sha = digest.hexdigest()
     try:
-        sidecar.write_text(json.dumps({"sha256": sha, "size": size, "mtime_ns": mtime_ns}), encoding="utf-8")
+        sidecar.write_text(json.dumps({"sha256": sha, "version": list(version)}), encoding="utf-8")
     except OSError:
         pass  # a read-only model folder: computed once per process instead
     return sha
@@ -110,8 +119,7 @@ def _llama(path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
     # worker kept between jobs may be told another thread count for its next one. A file replaced at the same path (a
     # new quantisation) is loaded again: its answers are cached under the new file's sha256, so in a process that lives
     # all day (a notebook, isolation: none) the model loaded earlier answered under the new file's name, for good.
-    stat = os.stat(path)
-    return _load_llama(path, n_ctx, llama_threads(), (stat.st_size, stat.st_mtime_ns))
+    return _load_llama(path, n_ctx, llama_threads(), file_version(path))
 
 
 def llama_threads() -> int:
@@ -128,8 +136,8 @@ def llama_threads() -> int:
 
 
 @lru_cache(maxsize=4)
-def _load_llama(path: str, n_ctx: int, threads: int, version: tuple[int, int]) -> tuple[Any, threading.Lock]:
-    """The llama.cpp model at ``path``; ``version`` (the file's size and modification time) keys the cache."""
+def _load_llama(path: str, n_ctx: int, threads: int, version: tuple[int, int, int, int]) -> tuple[Any, threading.Lock]:
+    """The llama.cpp model at ``path``; ``version`` (``file_version``) keys the cache."""
     from llama_cpp import Llama
 
     _quiet_llama_log()
