@@ -108,7 +108,9 @@ def _file_sha256(path: str, version: tuple[int, int, int, int]) -> str:
             digest.update(block)
     sha = digest.hexdigest()
     try:
-        sidecar.write_text(json.dumps({"sha256": sha, "version": list(version)}), encoding="utf-8")
+        # with the size and time an older workbench reads, so that two of them sharing the folder keep one sidecar
+        record = {"sha256": sha, "size": version[0], "mtime_ns": version[1], "version": list(version)}
+        sidecar.write_text(json.dumps(record), encoding="utf-8")
     except OSError:
         pass  # a read-only model folder: computed once per process instead
     return sha
