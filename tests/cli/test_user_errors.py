@@ -394,6 +394,26 @@ def test_another_applications_database_is_not_turned_into_a_store(project: Proje
     assert other.read_bytes() == before  # MLflow added its tables and indexes to it
 
 
+def test_a_damaged_store_or_one_sqlite_cannot_open_is_named_not_called_empty(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    # both were 'holds no MLflow store (no runs table) — run a sweep first', and the sweep then spent two minutes in
+    # MLflow's retries before calling the store unreachable
+    quickstart = Path(__file__).resolve().parents[2] / "experiments" / "quickstart.yaml"
+    damaged = project.tmp / "cut" / "mlflow.db"  # cut short by a full disk or a sync tool
+    damaged.parent.mkdir()
+    damaged.write_bytes(project.db.read_bytes()[: project.db.stat().st_size // 2])
+    shut = project.tmp / "shut" / "mlflow.db"  # a folder where sqlite cannot write mlflow.db-wal (root writes anywhere:
+    shut.parent.mkdir()                         # read-only, it is a folder in its place)
+    shut.write_bytes(project.db.read_bytes())
+    (shut.parent / "mlflow.db-wal").mkdir()
+    for args in (["list"], ["compare", "promo"], ["run", str(quickstart)]):
+        line = one_line(capsys, main(["--tracking-uri", f"sqlite:///{damaged}", *args]))
+        assert line.startswith(f"tracking store sqlite:///{damaged}: {damaged} is damaged (") and "restore it from a backup" in line, args
+        line = one_line(capsys, main(["--tracking-uri", f"sqlite:///{shut}", *args]))
+        assert line == (f"tracking store sqlite:///{shut}: sqlite cannot open {shut} (unable to open database file) — it writes "
+                        f"mlflow.db-wal and mlflow.db-shm beside it to read it: make {shut.parent} writable, or copy mlflow.db to a "
+                        "writable folder and point --tracking-uri at the copy"), args
+
+
 def test_command_line_mistakes_are_one_line(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     for command, flag, value, problem in (("ui", "--port", "99999", "99999 is outside [1, 65535]"),
                                           ("server", "--port", "0", "0 is outside [1, 65535]"),

@@ -37,7 +37,7 @@ def check_store(uri: str, *, must_exist: bool) -> None:
             head = _head(path)
             if head and head != _SQLITE_HEADER:
                 raise WorkbenchError(f"tracking store {shown}: {path} is not an SQLite database — {STORE_HINT}")
-            tables = _tables(path)
+            tables = _tables(path, shown)
             foreign = {t for t in tables if not t.startswith(("alembic_", "sqlite_"))}
             if foreign and not foreign & _MLFLOW_TABLES:  # another application's database: MLflow would add ~30 tables to it
                 raise WorkbenchError(f"tracking store {shown}: {path} is another database (tables {', '.join(sorted(foreign)[:3])}"
@@ -81,15 +81,27 @@ def check_served_artifacts(artifact_uri: str, uri: str, owner: str) -> None:
 _MLFLOW_TABLES = frozenset({"experiments", "runs", "metrics", "params", "tags"})  # any of them: an MLflow store, maybe half made
 
 
-def _tables(path: Path) -> set[str]:
-    """The tables of a sqlite file, read without writing (an empty file stays empty); an MLflow store has ``runs``."""
+def _tables(path: Path, shown: str) -> set[str]:
+    """The tables of a sqlite file, read without writing (an empty file stays empty); an MLflow store has ``runs``.
+
+    Raises:
+        WorkbenchError: sqlite cannot open the file, or it is damaged. Both were 'holds no MLflow store — run a sweep
+            first', and a sweep then spent two minutes in MLflow's retries before calling the store unreachable.
+    """
     import sqlite3
 
     try:
         with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
             return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.Error:
-        return set()
+    except sqlite3.OperationalError as exc:  # reading a store in WAL mode writes <db>-wal and <db>-shm beside it
+        if "unable to open" not in str(exc):  # locked by another process: MLflow waits for it
+            return set()
+        raise WorkbenchError(f"tracking store {shown}: sqlite cannot open {path} ({exc}) — it writes {path.name}-wal and "
+                             f"{path.name}-shm beside it to read it: make {path.parent} writable, or copy {path.name} to a "
+                             f"writable folder and point --tracking-uri at the copy") from None
+    except sqlite3.DatabaseError as exc:  # cut short by a full disk or a sync tool, overwritten
+        raise WorkbenchError(f"tracking store {shown}: {path} is damaged ({exc}) — restore it from a backup (sqlite3's .recover "
+                             f"may save its runs into a new file), or {STORE_HINT}") from None
 
 
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
