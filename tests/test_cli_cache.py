@@ -6,6 +6,7 @@ run tests wrap the public ``workbench.run`` to hand it the fakes from ``workbenc
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sqlite3
@@ -274,6 +275,23 @@ def test_a_cache_that_cannot_be_written_is_not_called_damaged(
     monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(cache_dir))
     assert main(["cache", "clear"]) == 2
     assert capsys.readouterr().err.strip().startswith(f"error: {cache_dir}: the answer cache cannot be opened")
+
+
+def test_a_full_disk_is_named_not_called_unwritable(cache_dir: Path) -> None:
+    # sqlite's 'database or disk is full' came as 'it needs a folder this user can write to: make it writable' when
+    # the cache was opened, and as a bare OperationalError naming no folder when an answer was stored mid-sweep
+    fill(cache_dir)
+    store = DiskCacheStore(cache_dir)
+    pages = store._cache._sql("PRAGMA page_count").fetchone()[0]
+    store._cache._sql(f"PRAGMA max_page_count = {pages}")  # no page more: the disk is full
+    with pytest.raises(WorkbenchError) as caught:
+        for n in range(100):
+            store.put("generation", f"new-{n}", {"text": "an answer " * 300})
+    assert str(caught.value) == (f"{cache_dir}: the answer cache cannot be written, its disk is full (database or disk is full) — "
+                                 "free some space on it, or point WORKBENCH_CACHE_DIR at a folder on another disk")
+    store.close()
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert "its disk is full (No space left on device) — free some space" in str(DiskCacheStore(cache_dir)._unwritable(full))
 
 
 def test_cache_info_and_clear_do_not_create_a_missing_cache(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,6 +8,7 @@ that shares the store adds to the same totals.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import sqlite3
 import time
@@ -128,12 +129,21 @@ class DiskCacheStore:
         except sqlite3.DatabaseError as exc:  # a truncated or overwritten cache.db
             raise self._unreadable(exc) from None
         except OSError as exc:  # the folder cannot be made (a read-only file system, no permission)
-            raise self._unwritable(exc.strerror or exc) from None
+            raise self._unwritable(exc) from None
 
-    def _unwritable(self, reason: object) -> WorkbenchError:
+    def _unwritable(self, exc: Exception) -> WorkbenchError:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        if _disk_full(exc):  # it was told to make a folder it could write to writable
+            return self._full(reason)
         return WorkbenchError(
             f"{self.directory}: the answer cache cannot be opened ({reason}) — it needs a folder this user can write to: "
             "make it writable, or point WORKBENCH_CACHE_DIR at another folder"
+        )
+
+    def _full(self, reason: object) -> WorkbenchError:
+        return WorkbenchError(
+            f"{self.directory}: the answer cache cannot be written, its disk is full ({reason}) — free some space on it, or "
+            "point WORKBENCH_CACHE_DIR at a folder on another disk"
         )
 
     def _unreadable(self, exc: sqlite3.DatabaseError) -> WorkbenchError:
@@ -146,10 +156,12 @@ class DiskCacheStore:
     def _reading(self) -> Iterator[None]:
         """A page of cache.db damaged after the store was opened surfaces only when a query reaches it: say so, naming
         the cache, instead of a bare sqlite error (which reads as a broken index or tracking store). A locked or
-        unwritable database (``OperationalError``) is not damage and passes through."""
+        unwritable database (``OperationalError``) is not damage and passes through, a full disk named as such."""
         try:
             yield
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as exc:
+            if _disk_full(exc):  # a bare sqlite error naming no folder, for an answer computed (maybe paid for) just now
+                raise self._full(exc) from None
             raise
         except sqlite3.DatabaseError as exc:
             raise self._unreadable(exc) from None
@@ -216,6 +228,11 @@ class DiskCacheStore:
 
     def __reduce__(self) -> tuple[Any, ...]:  # another process (a worker, a Ray task) opens the same directory
         return (_reopen, (str(self.directory), self.size_limit_mb))
+
+
+def _disk_full(exc: Exception) -> bool:
+    """Whether an error says the disk is full: sqlite's SQLITE_FULL, or the file system's ENOSPC."""
+    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "database or disk is full" in str(exc)
 
 
 def _reopen(directory: str, size_limit_mb: int) -> DiskCacheStore:
