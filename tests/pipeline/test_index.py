@@ -81,6 +81,24 @@ def test_a_corrupted_index_folder_is_named_with_what_to_do_every_time(tmp_path: 
     assert ChromaIndexStore(tmp_path / "c").open("k1") is None
 
 
+def test_an_index_folder_that_cannot_be_written_is_not_called_damaged(tmp_path: Path) -> None:
+    # a home mounted read-only (a shared CI runner) was 'cannot be opened ... — delete that folder and run again'
+    build(ChromaIndexStore(tmp_path / "built"), HashingEmbedder())
+    shutil.copytree(tmp_path / "built", tmp_path / "c")
+    with open(tmp_path / "c" / "chroma.sqlite3", "r+b") as db:  # a write version past 2: sqlite opens it read-only,
+        db.seek(18)                                             # as a read-only mount does (root writes anywhere)
+        db.write(bytes([3]))
+    with pytest.raises(WorkbenchError) as caught:
+        ChromaIndexStore(tmp_path / "c")
+    assert str(caught.value) == (f"the index store {tmp_path / 'c'} cannot be opened (InternalError: error returned from database: "
+                                 "(code: 8) attempt to write a readonly database) — it needs a folder this user can write to: "
+                                 "make it writable, or point WORKBENCH_HOME at another folder")
+    blocked = tmp_path / "a-file"
+    blocked.touch()
+    with pytest.raises(WorkbenchError, match=rf"the index store {blocked / 'indexes'} cannot be opened \(Not a directory\) — it needs"):
+        ChromaIndexStore(blocked / "indexes")
+
+
 @pytest.mark.parametrize("damage", ["vector folder deleted", "vectors cut short", "metadata cut short"])
 def test_a_damaged_index_is_built_again_not_searched(damage: str, tmp_path: Path) -> None:
     # a full disk, a sync tool or a hand deleted or cut the files of a built index: Chroma searched the chunks it still

@@ -9,6 +9,7 @@ last add.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -31,6 +32,7 @@ _STATS = "workbench_chunk_stats"  # the chunk statistics of the build, as JSON
 _BUILDING = "-building-"
 _DATABASE = "chroma.sqlite3"  # the database of a local Chroma folder
 _STALE_BUILD_S = 6 * 3600  # a build's collection older than this belongs to a build that died
+_READ_ONLY = "attempt to write a readonly database"  # sqlite's SQLITE_READONLY: a read-only folder, disk or file
 
 
 @dataclass(frozen=True)
@@ -379,18 +381,30 @@ class ChromaIndexStore(_ChromaStore):
         from chromadb.errors import ChromaError
 
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only file system, no permission
+            raise self._unwritable(exc.strerror or exc) from None
         if not (self.path / _DATABASE).exists():  # deleted since this process opened it, or never opened
             _forget_chroma_client(self.path)
         try:
             client = chromadb.PersistentClient(path=str(self.path), settings=Settings(anonymized_telemetry=False, allow_reset=False))
         except (ChromaError, ValueError) as exc:
             _forget_chroma_client(self.path)
+            reason = f"{type(exc).__name__}: {exc}"
+            if _READ_ONLY in str(exc) or not os.access(self.path, os.W_OK):  # Chroma writes as it opens: nothing is damaged
+                raise self._unwritable(reason) from None
             raise WorkbenchError(
-                f"the index store {self.path} cannot be opened ({type(exc).__name__}: {exc}) — it holds only indexes, "
-                "which are built again: delete that folder and run again"
+                f"the index store {self.path} cannot be opened ({reason}) — it holds only indexes, which are built again: "
+                "delete that folder and run again"
             ) from None
         super().__init__(client)
+
+    def _unwritable(self, reason: object) -> WorkbenchError:
+        return WorkbenchError(
+            f"the index store {self.path} cannot be opened ({reason}) — it needs a folder this user can write to: make it "
+            "writable, or point WORKBENCH_HOME at another folder"
+        )
 
     @classmethod
     def existing(cls, path: str | Path) -> ChromaIndexStore | None:
