@@ -222,6 +222,17 @@ def test_a_cache_that_is_not_a_database_is_named_not_blamed_on_the_tracking_stor
     assert_unreadable_in_one_line(cache_dir, capsys)
 
 
+def test_damaged_hit_and_miss_counters_are_made_again_not_the_cache_deleted(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # counts/cache.db damaged was reported as cache.db, with the advice to delete the whole cache and its answers
+    fill(cache_dir)
+    (cache_dir / "counts" / "cache.db").write_bytes(bytes(range(256)) * 20)
+    assert main(["cache", "info"]) == 0
+    assert re.search(r"generation +2 entries +0 hits +0 misses", capsys.readouterr().out)
+    store = DiskCacheStore(cache_dir)
+    assert (store.get("generation", "a") or {}).get("text") == "x" and store.info().hits == {"generation": 1, "judge": 0, "embedding": 0}
+    store.close()
+
+
 def test_a_cache_with_damaged_entries_is_named_not_blamed_on_the_tracking_store(
     cache_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

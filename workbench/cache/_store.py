@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import math
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -122,14 +123,28 @@ class DiskCacheStore:
             self._cache = diskcache.Cache(
                 str(self.directory), size_limit=size_limit_mb * 2**20, eviction_policy="least-recently-stored", timeout=60
             )
-            # apart from the entries: the size cap evicts the least recently stored entries, and would take the counters
-            self._counts = diskcache.Cache(str(self.directory / "counts"), eviction_policy="none", timeout=60)
+            self._counts = self._open_counts()
         except sqlite3.OperationalError as exc:  # a read-only folder or disk, a locked database: the cache is not damaged
             raise self._unwritable(exc) from None
         except sqlite3.DatabaseError as exc:  # a truncated or overwritten cache.db
             raise self._unreadable(exc) from None
         except OSError as exc:  # the folder cannot be made (a read-only file system, no permission)
             raise self._unwritable(exc) from None
+
+    def _open_counts(self) -> Any:
+        """The hit and miss counters, apart from the entries (the size cap evicts the least recently stored entries, and
+        would take them). Damaged (a sync tool, a full disk), they are made again: they hold only counts, and the
+        advice to delete the cache, naming cache.db, threw its good answers away with them."""
+        import diskcache
+
+        folder = self.directory / "counts"
+        try:
+            return diskcache.Cache(str(folder), eviction_policy="none", timeout=60)
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError:
+            shutil.rmtree(folder)
+            return diskcache.Cache(str(folder), eviction_policy="none", timeout=60)
 
     def _unwritable(self, exc: Exception) -> WorkbenchError:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
