@@ -97,6 +97,8 @@ def test_an_index_folder_that_cannot_be_written_is_not_called_damaged(tmp_path: 
     blocked.touch()
     with pytest.raises(WorkbenchError, match=rf"the index store {blocked / 'indexes'} cannot be opened \(Not a directory\) — it needs"):
         ChromaIndexStore(blocked / "indexes")
+    with pytest.raises(WorkbenchError, match=rf"^the index store {blocked} is a file, not a folder — move it away, or point WORKBENCH_HOME"):
+        ChromaIndexStore(blocked)
 
 
 @pytest.mark.parametrize("damage", ["vector folder deleted", "vectors cut short", "metadata cut short"])

@@ -381,6 +381,9 @@ class ChromaIndexStore(_ChromaStore):
         from chromadb.errors import ChromaError
 
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():  # mkdir's 'File exists' read as a folder to make writable
+            raise WorkbenchError(f"the index store {self.path} is a file, not a folder — move it away, or point WORKBENCH_HOME at "
+                                 "another folder")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a read-only file system, no permission
