@@ -383,6 +383,25 @@ def test_the_report_of_a_run_with_failed_questions_shows_their_errors_first(tmp_
     assert "TimeoutError: the model timed out |" in table[2] and table[3].startswith("| q1 |")
 
 
+def test_a_run_whose_per_question_table_was_cut_short_is_not_exported(tmp_path: Path, deploy_repo: Path) -> None:
+    # a full disk or a sync tool cut eval_results.json: the export was committed with EVALUATION.md's intervals and
+    # per-question answers silently gone, as for an old run that never had the table
+    from urllib.parse import urlsplit
+
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    result = wb.run(write_project(tmp_path), settings=cfg, models=fake_models(), progress=False)
+    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good") or ""
+    wb.promote(run_id, name="assist-cut", alias="staging", gates=EASY, settings=cfg)
+    table = Path(urlsplit(MlflowClient(cfg.tracking_uri).get_run(run_id).info.artifact_uri).path) / "eval_results.json"
+    table.write_bytes(table.read_bytes()[: table.stat().st_size // 2])
+    before = state(deploy_repo)
+    with pytest.raises(ExportError, match=rf"^assist-cut v1: the per-question table of run {run_id} \(eval_results.json\) cannot be "
+                                          r"read \(JSONDecodeError: .*\) — the bundle's EVALUATION.md would lose its answers and "
+                                          r"intervals: run its experiment again .*promote the new run to 'staging' and export that$"):
+        wb.export("assist-cut", "staging", repo=deploy_repo, settings=cfg)
+    assert state(deploy_repo) == before
+
+
 def test_a_version_whose_logged_model_was_deleted_says_so(swept: Swept, deploy_repo: Path) -> None:
     from mlflow import MlflowClient
 

@@ -179,7 +179,7 @@ def build_bundle(name: str, alias: Environment, *, settings: Settings | None = N
 
 
 def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[str, bytes], BundleConfig, str, str]:
-    from workbench.tracking import REUSED_FROM_TAG, load_variant_table
+    from workbench.tracking import RESULTS_TABLE, REUSED_FROM_TAG, load_variant_table
 
     client = client_for(cfg.tracking_uri)
     mv = alias_holder(client, name, alias)
@@ -224,6 +224,10 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
         files[CONFIG_SCHEMA_FILE] = (json.dumps(BundleConfig.model_json_schema(), indent=2) + "\n").encode()
     try:
         table = load_variant_table(run_id, tracking_uri=cfg.tracking_uri)
+    except (ValueError, KeyError, TypeError) as exc:  # there, but cut short (a full disk, a sync tool) or overwritten
+        raise ExportError(f"{name} v{mv.version}: the per-question table of run {run_id} ({RESULTS_TABLE}) cannot be read "
+                          f"({type(exc).__name__}: {exc}) — the bundle's EVALUATION.md would lose its answers and intervals: run "
+                          f"its experiment again (answers come from the cache), promote the new run to '{alias}' and export that") from None
     except Exception:  # noqa: BLE001 - a run without its table still exports, without intervals
         table = None
     evidence = Evidence.from_table(run_id, run.data.metrics, table, dataset_hash=config.dataset.hash, config_hash=config.config_hash)
