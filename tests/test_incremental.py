@@ -234,6 +234,10 @@ def test_a_finished_run_whose_table_was_cut_short_is_computed_again_not_a_failed
     table = Path(MlflowClient(wb_settings.tracking_uri).get_run(cold.variants[0].run_id).info.artifact_uri.removeprefix("file://"))
     table /= artifact
     table.write_text(table.read_text(encoding="utf-8")[:100], encoding="utf-8")  # a full disk, a sync killed mid-copy
+    if artifact == "eval_results.json":  # compare and gate ended in 'internal error: JSONDecodeError'
+        with pytest.raises(wb.WorkbenchError, match=rf"^run {cold.variants[0].run_id}: its eval_results.json cannot be read "
+                                                    r"\(JSONDecodeError: .*\) — it was cut short or overwritten .*: run its experiment again"):
+            wb.compare(spec.name, tracking_uri=wb_settings.tracking_uri)
     warm = sweep(spec, wb_settings, models)  # raised JSONDecodeError: every later sweep failed on the damaged run
     assert warm.status == "FINISHED" and warm.variants[0].reused_from is None and len(warm.variants[0].records) == QUESTIONS
     assert warm.variants[0].metrics["generation_calls"] == 0 and models.calls == QUESTIONS  # from the cache

@@ -97,7 +97,7 @@ def find_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any |
     """The per-question results table of a variant run, or None when the run logged none (it failed first).
 
     Raises:
-        WorkbenchError: the store could not be read.
+        WorkbenchError: the store could not be read, or the table is damaged.
     """
     from mlflow.exceptions import MlflowException
 
@@ -112,7 +112,12 @@ def find_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any |
             raise
         if RESULTS_TABLE not in listed:
             return None
-        return load_variant_table(run_id, tracking_uri=uri)
+        try:
+            return load_variant_table(run_id, tracking_uri=uri)
+        except (ValueError, KeyError, TypeError) as exc:  # compare and gate ended in 'internal error: JSONDecodeError'
+            raise WorkbenchError(f"run {run_id}: its {RESULTS_TABLE} cannot be read ({type(exc).__name__}: {exc}) — it was cut short "
+                                 "or overwritten (a full disk, a sync tool): run its experiment again, which computes that variant "
+                                 "again from the cache") from None
 
 
 def artifacts_elsewhere(artifact_uri: str) -> str | None:
