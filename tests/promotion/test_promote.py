@@ -406,6 +406,25 @@ def test_a_deleted_run_is_refused_before_anything_is_registered(tmp_path: Path) 
     assert c.search_registered_models() == [] and c.search_prompts() == []
 
 
+def test_a_run_whose_per_question_table_was_cut_short_is_refused_before_anything_is_registered(tmp_path: Path) -> None:
+    # a full disk or a sync tool cut eval_results.json: the gates judged the run on its metrics alone and it was
+    # promoted, as an old run without a table would be, and then its export could not be made
+    from urllib.parse import urlsplit
+
+    from tests.promotion.conftest import sweep
+
+    cut = sweep(tmp_path)  # its own store: the shared sweep's runs stay whole
+    c = client(cut)
+    table = Path(urlsplit(c.get_run(cut.run_id("good")).info.artifact_uri).path) / "eval_results.json"
+    table.write_bytes(table.read_bytes()[:100])
+    with pytest.raises(PromotionError, match=rf"^run {cut.run_id('good')}: its per-question table \(eval_results.json\) cannot be read "
+                                             r"\(JSONDecodeError: .*\) — the gates would judge it without its questions, .*: run its "
+                                             "experiment again \\(answers come from the cache\\) and promote the new run$"):
+        wb.promote(cut.run_id("good"), name="assist-cut-table", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
+                   settings=cut.settings)
+    assert c.search_registered_models() == [] and c.search_prompts() == []
+
+
 def test_a_name_that_clashes_with_a_prompt_is_refused_before_anything_is_registered(swept: Swept) -> None:
     """MLflow keeps prompts and models in one namespace and refused a clash half-way (the model or prompt written
     before), with its own error, which the CLI blamed on the store."""

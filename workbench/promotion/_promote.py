@@ -303,11 +303,15 @@ def _servers(logged: str | None, roles: Mapping[str, str]) -> dict[str, str] | N
 
 def run_evidence(client: Any, tracking_uri: str, run_id: str, *, dataset_hash: str, digest: str) -> Evidence:
     """A run's metrics and per-question scores (the ``eval_results.json`` table) as gate evidence."""
-    from workbench.tracking import load_variant_table
+    from workbench.tracking import RESULTS_TABLE, load_variant_table
 
     run = get_run(client, run_id)
     try:
         table = load_variant_table(run_id, tracking_uri=tracking_uri)
+    except (ValueError, KeyError, TypeError) as exc:  # there, but cut short (a full disk, a sync tool) or overwritten
+        raise PromotionError(f"run {run_id}: its per-question table ({RESULTS_TABLE}) cannot be read ({type(exc).__name__}: {exc}) "
+                             "— the gates would judge it without its questions, and its bundle could not be exported: run its "
+                             "experiment again (answers come from the cache) and promote the new run") from None
     except Exception:  # noqa: BLE001 - no table (e.g. an old run) leaves per-question gates to fail with a message
         table = None
     return Evidence.from_table(run_id, run.data.metrics, table, dataset_hash=dataset_hash, config_hash=digest)
