@@ -164,7 +164,7 @@ def echo_context_answer(prompt) -> str:  # type: ignore[no-untyped-def]
 def damaged_index(folder: Path, damage: str) -> tuple[list[Any], list[list[float]]]:
     """A Chroma index store at ``folder`` holding index ``k`` of 1200 chunks (more than Chroma keeps in its log, so
     they are in its vector folder's files), damaged as a full disk, a sync tool or a hand would: ``vector folder
-    deleted``, ``vectors cut short`` or ``metadata cut short``. Its chunks and their vectors (HashingEmbedder)."""
+    deleted``, or ``vectors``, ``header`` or ``metadata cut short``. Its chunks and their vectors (HashingEmbedder)."""
     import shutil
 
     from workbench.pipeline import Chunk, ChromaIndexStore
@@ -179,7 +179,7 @@ def damaged_index(folder: Path, damage: str) -> tuple[list[Any], list[list[float
     if damage == "vector folder deleted":
         shutil.rmtree(vector_folder)
     else:
-        name = {"vectors cut short": "data_level0.bin", "metadata cut short": "index_metadata.pickle"}[damage]
+        name = {"vectors cut short": "data_level0.bin", "header cut short": "header.bin", "metadata cut short": "index_metadata.pickle"}[damage]
         os.truncate(vector_folder / name, (vector_folder / name).stat().st_size // 2)
     return chunks, vectors
 

@@ -101,10 +101,11 @@ def test_an_index_folder_that_cannot_be_written_is_not_called_damaged(tmp_path: 
         ChromaIndexStore(blocked)
 
 
-@pytest.mark.parametrize("damage", ["vector folder deleted", "vectors cut short", "metadata cut short"])
+@pytest.mark.parametrize("damage", ["vector folder deleted", "vectors cut short", "header cut short", "metadata cut short"])
 def test_a_damaged_index_is_built_again_not_searched(damage: str, tmp_path: Path) -> None:
     # a full disk, a sync tool or a hand deleted or cut the files of a built index: Chroma searched the chunks it still
-    # had (a deleted vector folder: 1 of 1200 found, the same 1200 counted) or failed with an InternalError every sweep
+    # had (a deleted vector folder: 1 of 1200 found, the same 1200 counted), failed with an InternalError every sweep,
+    # or read past the end of a file cut short and crashed the process (a segmentation fault)
     chunks, vectors = damaged_index(tmp_path / "c", damage)
     store = ChromaIndexStore(tmp_path / "c")
     assert store.open("k") is None

@@ -8,8 +8,10 @@ last add.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import struct
 import threading
 import time
 import uuid
@@ -277,8 +279,10 @@ class _ChromaStore:
             return None
         if not (collection.metadata or {}).get(_COMPLETE):
             return None  # half-built by an older workbench that built in place
+        if not self._files_whole(collection):
+            return None  # damaged: a build of its key replaces it
         index = _ChromaIndex(key, collection)
-        return index if index.readable() else None  # damaged: a build of its key replaces it
+        return index if index.readable() else None
 
     def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], *, stats: ChunkStats | None = None) -> VectorIndex:
         from chromadb.errors import ChromaError
@@ -324,7 +328,7 @@ class _ChromaStore:
             if meta.get(_COMPLETE) and collection.name == self._name(str(meta.get(_KEY))):
                 built = meta.get(_BUILT)
                 try:
-                    chunks: int | None = int(collection.count())
+                    chunks: int | None = int(collection.count()) if self._files_whole(collection) else None
                 except ChromaError:  # its files were damaged: it is listed, and removed, all the same
                     chunks = None
                 found.append(IndexInfo(str(meta[_KEY]), chunks, float(built) if built is not None else None))
@@ -340,6 +344,10 @@ class _ChromaStore:
             self._delete(self._name(info.key))
         self._drop_stale_builds()  # and what interrupted builds left, of keys no later sweep may build again
         return gone
+
+    def _files_whole(self, collection: Any) -> bool:
+        """Whether the files of a collection's vectors are whole, as far as this store can see them (a server's: yes)."""
+        return True
 
     def _delete(self, name: str) -> None:
         from chromadb.errors import NotFoundError
@@ -357,6 +365,25 @@ class _ChromaStore:
             building = collection.name.startswith(self._name(key) + _BUILDING) if key else _BUILDING in collection.name
             if building and collection.name.startswith(self._name("")) and now - float(started) > _STALE_BUILD_S:
                 self._delete(collection.name)
+
+
+_HNSW_HEADER = struct.Struct("<i6QiI3QdQ")  # hnswlib's header.bin as Chroma writes it (persistence version 1)
+
+
+def _hnsw_files_whole(folder: Path) -> bool:
+    """Whether an hnswlib index folder's element files hold as many elements as its ``header.bin`` counts (an index
+    never written yet keeps room for more)."""
+    header = folder / "header.bin"
+    if not header.exists():
+        return True
+    data = header.read_bytes()
+    if len(data) != _HNSW_HEADER.size:
+        return False
+    version, _, _, count, element_size, *_ = _HNSW_HEADER.unpack(data)
+    if version != 1:  # a layout this check does not know
+        return True
+    needed = {"data_level0.bin": count * element_size, "length.bin": count * 4}
+    return all((folder / name).exists() and (folder / name).stat().st_size >= size for name, size in needed.items())
 
 
 def _forget_chroma_client(path: Path) -> None:
@@ -408,6 +435,21 @@ class ChromaIndexStore(_ChromaStore):
             f"the index store {self.path} cannot be opened ({reason}) — it needs a folder this user can write to: make it "
             "writable, or point WORKBENCH_HOME at another folder"
         )
+
+    def _files_whole(self, collection: Any) -> bool:
+        """Whether the files of the collection's vector folder are as long as their header says. Chroma reads them with
+        hnswlib, which read past the end of one cut short (a full disk, a sync tool) and crashed the process (a
+        segmentation fault: a notebook's kernel, the sweep) or searched garbage, so they are measured before Chroma
+        opens them. A folder without a header holds nothing yet (the chunks are in Chroma's log) or was deleted,
+        which ``readable`` finds out."""
+        import sqlite3
+
+        try:
+            with contextlib.closing(sqlite3.connect(f"{(self.path / _DATABASE).resolve().as_uri()}?mode=ro", uri=True)) as db:
+                rows = db.execute("SELECT id FROM segments WHERE collection = ? AND scope = 'VECTOR'", (str(collection.id),)).fetchall()
+        except sqlite3.Error:  # another layout of Chroma's database: nothing to measure by
+            return True
+        return all(_hnsw_files_whole(self.path / str(segment)) for (segment,) in rows)
 
     @classmethod
     def existing(cls, path: str | Path) -> ChromaIndexStore | None:
