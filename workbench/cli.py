@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from workbench import _telemetry  # noqa: F401
 from workbench.errors import Terminated, WorkbenchError
-from workbench.tracking import STORE_HINT, check_store, shown_uri, sqlite_path
+from workbench.tracking import STORE_HINT, check_store, half_made, shown_uri, sqlite_path
 
 if TYPE_CHECKING:
     from workbench.comparison import ComparisonReport
@@ -757,6 +757,9 @@ def _is_store_failure(exc: BaseException) -> bool:
     return False
 
 
+_MIGRATED_TWICE = re.compile(r"duplicate column name|already exists")  # a migration of MLflow's run again on its own work
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0][:300] if text else "") or type(exc).__name__
@@ -770,6 +773,10 @@ def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
     """
     if isinstance(exc, WorkbenchError):
         code, line = 2, str(exc)
+    elif _is_store_failure(exc) and _MIGRATED_TWICE.search(_first_line(exc)) and (cut := half_made(tracking_uri)) is not None:
+        code, line = 2, (f"tracking store {tracking_uri}: {cut} was left half made, by a sweep stopped while it made it "
+                         f"({_first_line(exc)}), and holds no run — delete it ({cut.name} and its -wal and -shm files) and run "
+                         "again")
     elif _is_store_failure(exc):
         code, line = 2, (f"tracking store {tracking_uri}: {type(exc).__name__}: {_first_line(exc)} — check that it is reachable "
                          f"and writable, or {STORE_HINT}")

@@ -414,6 +414,23 @@ def test_a_damaged_store_or_one_sqlite_cannot_open_is_named_not_called_empty(pro
                         "writable folder and point --tracking-uri at the copy"), args
 
 
+def test_a_store_left_half_made_by_a_stopped_first_sweep_is_named_with_what_to_do(tmp_path: Path, empty_store: Path,
+                                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # a first `workbench run` killed while MLflow made the new store's tables left its schema between two migrations:
+    # every command then failed with 'duplicate column name: ... — check that it is reachable and writable'
+    from tests.conftest import copy_store
+
+    uri = copy_store(empty_store, tmp_path)
+    with sqlite3.connect(uri.removeprefix("sqlite:///")) as db:
+        db.execute("UPDATE alembic_version SET version_num = '7d34483879f0'")  # where a killed first sweep left one,
+        db.execute("DROP TABLE job_locks")  # before a later migration made this table
+    path = tmp_path / "mlruns" / "mlflow.db"
+    assert main(["--tracking-uri", uri, "list"]) == 2
+    line = capsys.readouterr().err.splitlines()[-1].removeprefix("error: ")  # (after MLflow's notes on its migrations)
+    assert line.startswith(f"tracking store {uri}: {path} was left half made, by a sweep stopped while it made it (")
+    assert line.endswith("), and holds no run — delete it (mlflow.db and its -wal and -shm files) and run again")
+
+
 def test_command_line_mistakes_are_one_line(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     for command, flag, value, problem in (("ui", "--port", "99999", "99999 is outside [1, 65535]"),
                                           ("server", "--port", "0", "0 is outside [1, 65535]"),

@@ -37,7 +37,7 @@ from workbench.tracking._read import (
     reading_artifacts,
     sweep_variants,
 )
-from workbench.tracking._store_check import STORE_HINT, check_store, sqlite_path
+from workbench.tracking._store_check import STORE_HINT, check_store, half_made, sqlite_path
 from workbench.tracking._store_lock import registry_changes_serialised
 from workbench.tracking._review import QuestionReview, QuestionReviews, RetrievedChunk, VariantAnswer, load_question_reviews
 from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags
@@ -81,6 +81,7 @@ __all__ = [
     "experiment_sweeps",
     "find_run",
     "find_variant_table",
+    "half_made",
     "latest_sweep",
     "list_experiments",
     "load_human_feedback",

@@ -6,13 +6,14 @@ database server (PostgreSQL, MySQL, SQL Server) must accept the URI's login. Eac
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
 from workbench.tracking._unreachable import shown_uri
 
-__all__ = ["STORE_HINT", "check_served_artifacts", "check_store", "sqlite_path"]
+__all__ = ["STORE_HINT", "check_served_artifacts", "check_store", "half_made", "sqlite_path"]
 
 STORE_HINT = "point --tracking-uri or MLFLOW_TRACKING_URI at your store"
 
@@ -66,6 +67,23 @@ def check_store(uri: str, *, must_exist: bool) -> None:
         raise WorkbenchError(f"tracking store {shown}: MLflow knows no '{_scheme(uri)}://' store — write {meant}://...")
     else:
         _refuse_file_store(uri, shown)
+
+
+def half_made(uri: str) -> Path | None:
+    """The file of a sqlite store whose making was cut short, or None. The first sweep killed while MLflow made the
+    store's tables (Ctrl+C, a full disk) leaves its schema between two migrations, which every later command failed
+    to upgrade ('duplicate column name', 'table ... already exists'); such a store holds no run and no model yet."""
+    import sqlite3
+
+    path = sqlite_path(uri)
+    if path is None or not path.is_file():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            held = sum(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("runs", "registered_models"))
+    except sqlite3.Error:
+        return None
+    return path if held == 0 else None
 
 
 def check_served_artifacts(artifact_uri: str, uri: str, owner: str) -> None:
