@@ -606,6 +606,23 @@ def test_answers_cut_where_the_context_window_ended_are_named_not_read_as_max_to
                                     "the chunker's size) or shorten the prompt",)  # those cut at max_tokens are not named
 
 
+def test_a_sweep_over_an_index_of_an_older_workbench_still_records_its_chunks(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # an index built before workbench kept the chunks' digest with it was opened with its statistics alone: every
+    # sweep over it logged no digest, and a bundle of its runs was refused by the next chunking revision
+    from dataclasses import replace
+
+    from workbench.pipeline import chunk_corpus, chunks_digest
+
+    spec, store = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}]), MemoryIndexStore()
+    first = wb.run(spec, models=fake_models, index_store=store, tracker=MemoryTracker(), settings=wb_settings, progress=False, generate=False)
+    expected = chunks_digest(chunk_corpus(first.corpus, first.variants[0].variant.chunker))
+    assert first.variants[0].chunk_stats.sha256 == expected
+    for index in store._indexes.values():  # as an older workbench kept them
+        index.stats = replace(index.stats, sha256=None)
+    again = wb.run(spec, models=fake_models, index_store=store, tracker=MemoryTracker(), settings=wb_settings, progress=False, generate=False)
+    assert [v.chunk_stats.sha256 for v in again.variants] == [expected]
+
+
 def test_a_model_whose_price_is_unknown_is_named_with_how_to_price_it(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """cost_usd and spent_usd of a hosted model missing from the price table are missing, with no word about why."""
     monkeypatch.setenv("OPENAI_API_KEY", "not-a-real-key-0123456789")

@@ -426,7 +426,7 @@ def run(
                     indexes = indexes or index_store_for(spec, cfg)
                     index = indexes.open(key)
                     stats = index.stats if index is not None else None  # kept with the index: it is not chunked again
-                    if index is None or stats is None:
+                    if index is None or stats is None or stats.sha256 is None:  # (an older workbench kept no digest)
                         chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)
                         stats = chunk_stats(chunks, truncated=count_truncated(chunks, embedder.count_tokens, embedder_input_tokens(embedding)))
                         if index is None:

@@ -10,6 +10,7 @@ from workbench.pipeline.chunk import (
     chunk_document,
     chunk_segments,
     chunk_stats,
+    chunks_digest,
     count_truncated,
     length_histogram,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "chunk_document",
     "chunk_segments",
     "chunk_stats",
+    "chunks_digest",
     "count_truncated",
     "decide",
     "decide_before_answer",

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from bisect import bisect_right
@@ -26,6 +27,7 @@ __all__ = [
     "chunk_document",
     "chunk_segments",
     "chunk_stats",
+    "chunks_digest",
     "length_histogram",
 ]
 
@@ -355,7 +357,8 @@ def chunk_corpus(corpus: Corpus, spec: ChunkerSpec, tokenizer: Tokenizer | None 
 @dataclass(frozen=True)
 class ChunkStats:
     """Chunk lengths in characters; ``truncated``: the chunks longer than the embedding model reads, of which only the
-    beginning is embedded (None when the model's input limit is unknown, e.g. a hosted model, or a run logged before)."""
+    beginning is embedded (None when the model's input limit is unknown, e.g. a hosted model, or a run logged before);
+    ``sha256``: ``chunks_digest`` of the chunks (None for no chunks, or an index or run of an older workbench)."""
 
     count: int
     documents: int
@@ -365,15 +368,16 @@ class ChunkStats:
     max_chars: int
     p95_chars: float
     truncated: int | None = None
+    sha256: str | None = None
 
-    def as_dict(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.__dict__.items() if v is not None}
+    def as_dict(self) -> dict[str, float | str]:
+        return {k: v if isinstance(v, str) else float(v) for k, v in self.__dict__.items() if v is not None}
 
     @classmethod
-    def from_dict(cls, data: dict[str, float]) -> ChunkStats:
+    def from_dict(cls, data: dict[str, float | str]) -> ChunkStats:
         """The inverse of ``as_dict`` (counts come back as ints)."""
         counts = ("count", "documents", "min_chars", "max_chars", "truncated")
-        return cls(**{k: int(v) if k in counts else float(v) for k, v in data.items()})  # type: ignore[arg-type]
+        return cls(**{k: v if isinstance(v, str) else int(v) if k in counts else float(v) for k, v in data.items()})  # type: ignore[arg-type]
 
 
 def chunk_stats(chunks: Sequence[Chunk], *, truncated: int | None = None) -> ChunkStats:
@@ -391,7 +395,17 @@ def chunk_stats(chunks: Sequence[Chunk], *, truncated: int | None = None) -> Chu
         max_chars=lengths[-1],
         p95_chars=percentile(lengths, 95),
         truncated=truncated,
+        sha256=chunks_digest(chunks),
     )
+
+
+def chunks_digest(chunks: Sequence[Chunk]) -> str:
+    """The sha256 of the chunks' ids and texts, in order: equal exactly when a corpus was cut into the same chunks (a
+    bundle checks the chunks a newer workbench cuts against the ones its run retrieved from)."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(json.dumps([chunk.id, chunk.text]).encode() + b"\n")
+    return digest.hexdigest()
 
 
 def count_truncated(chunks: Sequence[Chunk], count_tokens: Callable[[str], int], input_tokens: int | None) -> int | None:

@@ -21,7 +21,7 @@ from workbench.tracking._links import evaluation_url, run_url, trace_url, ui_url
 from workbench.tracking._memory import MemoryRun, MemoryTracker
 from workbench.tracking._mlflow import EVAL_RUN_TYPE, MlflowTracker
 from workbench.tracking._process import process_alive
-from workbench.tracking._protocol import COMPARISON_FILE, CORPUS_ARTIFACT, CORPUS_RUN_TAG, MODELS_TAG, PLOTS_DIR, SweepComparison, SweepHandle, Tracker
+from workbench.tracking._protocol import CHUNKS_SHA256_TAG, CHUNKS_TAG, COMPARISON_FILE, CORPUS_ARTIFACT, CORPUS_RUN_TAG, MODELS_TAG, PLOTS_DIR, SweepComparison, SweepHandle, Tracker
 from workbench.tracking._redact import redacting
 from workbench.tracking._unreachable import TrackingUnavailable, shown_uri
 from workbench.tracking._read import (
@@ -43,6 +43,8 @@ from workbench.tracking._review import QuestionReview, QuestionReviews, Retrieve
 from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags
 
 __all__ = [
+    "CHUNKS_SHA256_TAG",
+    "CHUNKS_TAG",
     "COMPARISON_FILE",
     "CORPUS_ARTIFACT",
     "CORPUS_RUN_TAG",

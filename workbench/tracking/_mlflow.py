@@ -45,7 +45,18 @@ from workbench.tracking._unreachable import TrackingUnavailable, is_unreachable,
 from workbench.tracking._redact import redacted, redacting
 from workbench.tracking._traces import TraceBuilder, write_traces
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags, records_from_table
-from workbench.tracking._protocol import COMPARISON_FILE, CORPUS_ARTIFACT, CORPUS_FILE_TAG, CORPUS_RUN_TAG, MODELS_TAG, PLOTS_DIR, SweepComparison, SweepHandle
+from workbench.tracking._protocol import (
+    CHUNKS_SHA256_TAG,
+    CHUNKS_TAG,
+    COMPARISON_FILE,
+    CORPUS_ARTIFACT,
+    CORPUS_FILE_TAG,
+    CORPUS_RUN_TAG,
+    MODELS_TAG,
+    PLOTS_DIR,
+    SweepComparison,
+    SweepHandle,
+)
 
 RUN_TYPE_TAG = "mlflow.runType"
 NOTE_TAG = "mlflow.note.content"  # a run's (or an experiment's) description in the MLflow UI
@@ -626,6 +637,8 @@ class MlflowTracker:
         }
         if variant.prompt is not None:
             tags["workbench.prompt_hash"] = _prompt_hash(variant.prompt)
+        if result.chunk_stats.sha256 is not None:  # the chunks it retrieved from, which its bundle checks
+            tags[CHUNKS_TAG], tags[CHUNKS_SHA256_TAG] = str(result.chunk_stats.count), result.chunk_stats.sha256
         parent = self.client.get_run(sweep.run_id).data
         for key in ("workbench.spec_hash", "workbench.dataset_hash", "workbench.corpus_hash", "workbench.git_commit", "workbench.versions", "mlflow.user"):
             if key in parent.tags:

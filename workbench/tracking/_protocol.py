@@ -13,6 +13,10 @@ from workbench.spec import ExperimentSpec
 
 
 MODELS_TAG = "workbench.models"  # on a variant run: the identities of its models by role (JSON), hosted ones with their server
+# on a variant run: how many chunks it retrieved from, and their digest (``workbench.pipeline.chunks_digest``), which its
+# bundle records so that a workbench cutting text by a newer chunking revision can check it cuts the same chunks
+CHUNKS_TAG = "workbench.chunks"
+CHUNKS_SHA256_TAG = "workbench.chunks_sha256"
 COMPARISON_FILE = "comparison.json"  # on a sweep's parent run, with the figures under PLOTS_DIR
 CORPUS_ARTIFACT = "corpus.jsonl"  # a sweep's documents, logged when they were given in memory (Corpus.to_jsonl)
 # on a sweep over documents given in memory: the run holding them as CORPUS_ARTIFACT (itself, or the experiment's first
