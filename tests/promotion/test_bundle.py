@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -11,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import workbench as wb
-from tests.promotion.conftest import CASES, Swept, fake_models
+from tests.promotion.conftest import CASES, DOCS, Swept, fake_models
 from workbench.models import MINILM_ID
 from workbench.promotion import BundleError
 from workbench.testing import HashingEmbedder
@@ -70,17 +72,58 @@ def test_a_different_corpus_is_refused(swept: Swept, bundle_dir: Path, tmp_path:
         wb.load_bundle(bundle_dir, corpus_path=other, index_dir=tmp_path / "index", models=fake_models())
 
 
-def test_a_bundle_is_refused_by_a_workbench_whose_chunkers_cut_text_differently(swept: Swept, bundle_dir: Path, tmp_path: Path,
-                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    # a bundle exported before an upgrade changed the chunkers rebuilt the new chunks, and answered otherwise than
-    # the run it was promoted on, without a word
+def test_a_newer_chunking_revision_that_cuts_the_same_chunks_loads_the_bundle(swept: Swept, bundle_dir: Path, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # every raised CHUNKING_REVISION (Chinese and Japanese clause marks) refused every bundle exported before it, though
+    # an English corpus was cut into the very same chunks: the bundle records them, and a newer workbench cuts again
     from workbench import grid
 
-    assert wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    config = yaml.safe_load((bundle_dir / "config.yaml").read_text())
+    assert config["chunks"]["count"] == len(DOCS) and re.fullmatch("[0-9a-f]{64}", config["chunks"]["sha256"])
+    manifest = json.loads((bundle_dir / "manifest.json").read_text())
+    assert manifest["files"]["config.yaml"] == hashlib.sha256((bundle_dir / "config.yaml").read_bytes()).hexdigest()
     monkeypatch.setattr(grid, "CHUNKING_REVISION", grid.CHUNKING_REVISION + 1)  # the deployment's newer workbench
+    bundle = wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    table = load_variant_table(swept.run_id("good"), tracking_uri=swept.settings.tracking_uri).set_index("case_id")
+    assert list(bundle.answer(CASES[0]["question"]).source_ids) == list(table.loc[CASES[0]["id"], "retrieved_ids"])
+
+
+@pytest.mark.parametrize(("cut", "differ"), [
+    (lambda text: [text[:60], text[60:]], rf"into {2 * len(DOCS)} chunks, not the {len(DOCS)} evaluated"),
+    (lambda text: [text.rstrip(".")], rf"into {len(DOCS)} chunks, as many as evaluated, but their ids or texts differ"),
+])
+def test_a_newer_chunking_revision_that_cuts_other_chunks_refuses_the_bundle(swept: Swept, bundle_dir: Path, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch, cut: Any, differ: str) -> None:
+    # a bundle loaded by a workbench whose chunkers cut the corpus otherwise would answer from other chunks than the
+    # ones it was scored on, without a word
+    from workbench import grid
+    from workbench.pipeline import chunk
+
+    monkeypatch.setattr(grid, "CHUNKING_REVISION", grid.CHUNKING_REVISION + 1)
+    monkeypatch.setitem(chunk._STRATEGIES, "recursive", lambda spec, tokenizer: cut)
+    with pytest.raises(BundleError, match=rf"config\.yaml: evaluated on chunks cut by chunking revision {grid.CHUNKING_REVISION - 1}, "
+                                          rf"but this workbench \(revision {grid.CHUNKING_REVISION}\) cuts the corpus {differ}, "
+                                          r"so the answers would differ — .* promote and export it again$"):
+        wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+
+
+def test_a_bundle_that_did_not_record_its_chunks_is_refused_by_a_newer_chunking_revision(
+        swept: Swept, bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # exported by a workbench that recorded no chunks (a bare config bundle: no manifest to update), they cannot be compared
+    from workbench import grid
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    (copy / "manifest.json").unlink()
+    (copy / "EVALUATION.md").unlink()
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    del config["chunks"]
+    (copy / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    assert wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    monkeypatch.setattr(grid, "CHUNKING_REVISION", grid.CHUNKING_REVISION + 1)
     with pytest.raises(BundleError, match=rf"config\.yaml: evaluated on chunks cut by chunking revision {grid.CHUNKING_REVISION - 1}, "
                                           rf"but this workbench cuts revision {grid.CHUNKING_REVISION}, .* promote and export it again"):
-        wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index2", models=fake_models())
+        wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index2", models=fake_models())
 
 
 def test_a_modified_file_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:

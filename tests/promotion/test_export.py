@@ -472,6 +472,23 @@ def test_a_version_evaluated_on_chunks_an_older_workbench_cut_differently_is_not
     assert state(deploy_repo) == before
 
 
+def test_a_version_registered_without_its_chunks_is_exported_with_the_chunks_its_run_logged(swept: Swept, deploy_repo: Path) -> None:
+    # promoted by a teammate's older workbench, which recorded no chunks in the registered config.yaml: its bundle would be
+    # refused by the next chunking revision although its run logged the chunks it retrieved from
+    from workbench.promotion import _promote
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_promote, "evaluated_chunks", lambda tags: None)  # the older workbench's promotion
+        wb.promote(swept.run_id("good"), name="assist-chunks", alias="staging", gates=EASY, settings=swept.settings)
+    result = wb.export("assist-chunks", "staging", repo=deploy_repo, settings=swept.settings)
+    text = git(deploy_repo, "show", f"{result.branch}:{result.bundle_dir}/config.yaml")
+    tags = MlflowClient(swept.settings.tracking_uri).get_run(swept.run_id("good")).data.tags
+    chunks = BundleConfig.from_yaml(text).chunks
+    assert chunks is not None and (chunks.count, chunks.sha256) == (int(tags["workbench.chunks"]), tags["workbench.chunks_sha256"])
+    manifest = json.loads(git(deploy_repo, "show", f"{result.branch}:{result.bundle_dir}/manifest.json"))
+    assert manifest["files"]["config.yaml"] == hashlib.sha256(text.encode()).hexdigest()
+
+
 def test_exporting_a_version_again_says_its_branch_holds_the_earlier_export_and_names_the_option(
     promoted: Swept, deploy_repo: Path,
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import cast
@@ -24,8 +24,17 @@ from workbench.models import (
     load_embedder,
     load_generator,
 )
-from workbench.pipeline import ChromaIndexStore, IndexStore, Retriever, answer_question, chunk_corpus, embed_chunks
-from workbench.promotion._config import CONFIG_FILE, MANIFEST_FILE, REPORT_FILE, BundleConfig, Manifest, sha256
+from workbench.pipeline import (
+    Chunk,
+    ChromaIndexStore,
+    IndexStore,
+    Retriever,
+    answer_question,
+    chunk_corpus,
+    chunks_digest,
+    embed_chunks,
+)
+from workbench.promotion._config import CONFIG_FILE, MANIFEST_FILE, REPORT_FILE, BundleConfig, ChunksInfo, Manifest, sha256
 from workbench.promotion._errors import BundleError
 from workbench.prompts import PromptTemplate
 
@@ -182,6 +191,20 @@ def _check_server(config: BundleConfig, folder: Path, model_id: str, identity: s
                       f"to {here or default} — {fix} (the answers would differ), or promote a configuration evaluated there")
 
 
+_AGAIN = ("load it with the workbench that exported it, or evaluate the configuration again with this one, promote and "
+          "export it again")
+
+
+def _check_chunks(evaluated: ChunksInfo, chunks: Sequence[Chunk], where: str) -> None:
+    """Refuse chunks that are not the evaluated ones (a newer chunking revision cut the corpus otherwise)."""
+    if chunks_digest(chunks) == evaluated.sha256:
+        return
+    cut = (f"{len(chunks)} chunks, not the {evaluated.count} evaluated" if len(chunks) != evaluated.count
+           else f"{len(chunks)} chunks, as many as evaluated, but their ids or texts differ")
+    raise BundleError(f"{where}, but this workbench (revision {grid.CHUNKING_REVISION}) cuts the corpus into {cut}, so the "
+                      f"answers would differ — {_AGAIN}")
+
+
 def _default_index_dir() -> Path:
     """The project's index folder, its workbench home ignored by git: a bundle is often loaded in its deployment
     repository (a smoke test), whose next export would otherwise be refused as holding uncommitted changes."""
@@ -205,7 +228,8 @@ def load_bundle(
 
     Checks every file against ``manifest.json`` (an exported bundle without it is refused), validates ``config.yaml``,
     loads the corpus and checks its hash, chunks and embeds it into a Chroma index (reused when one with the same
-    content key exists), and loads the model.
+    content key exists), and loads the model. A bundle evaluated on chunks cut by another chunking revision loads when
+    this workbench cuts the corpus into the very same chunks (``config.chunks``), and is refused otherwise.
 
     Args:
         path: the bundle folder (holding ``config.yaml``).
@@ -215,7 +239,8 @@ def load_bundle(
         models: model ids mapped to ready generators/embedders (tests use the fakes from ``workbench.testing``).
 
     Raises:
-        BundleError: a missing or modified file, an invalid config, or a corpus that differs from the evaluated one.
+        BundleError: a missing or modified file, an invalid config, a corpus that differs from the evaluated one, or
+            chunks that differ from the evaluated ones.
     """
     folder = Path(path).expanduser().resolve()
     if not (folder / CONFIG_FILE).is_file():
@@ -238,20 +263,23 @@ def load_bundle(
         raise BundleError(f"{folder / config.prompt.file}: prompt differs from the promoted one (sha256 mismatch)")
 
     revision = config.chunking_revision
-    if revision is not None and revision != grid.CHUNKING_REVISION:  # it would rebuild other chunks than were evaluated
+    recut = revision is not None and revision != grid.CHUNKING_REVISION  # this workbench may cut other chunks
+    if recut and config.chunks is None:  # exported before the chunks were recorded: they cannot be compared
         raise BundleError(f"{folder / CONFIG_FILE}: evaluated on chunks cut by chunking revision {revision}, but this workbench "
-                          f"cuts revision {grid.CHUNKING_REVISION}, so the answers would differ — load it with the workbench "
-                          "that exported it, or evaluate the configuration again with this one, promote and export it again")
+                          f"cuts revision {grid.CHUNKING_REVISION}, so the answers would differ — {_AGAIN}")
     overrides = dict(models or {})
     corpus = _corpus(config, folder, corpus_path)
     embedding = config.retrieval.embedding
     embedder = cast(Embedder, overrides[embedding]) if embedding in overrides else load_embedder(embedding)
     _check_server(config, folder, embedding, embedder.identity)
+    chunks = chunk_corpus(corpus, config.chunker, embedder.tokenizer) if recut else None
+    if chunks is not None and config.chunks is not None:
+        _check_chunks(config.chunks, chunks, f"{folder / CONFIG_FILE}: evaluated on chunks cut by chunking revision {revision}")
     store = index_store or ChromaIndexStore(Path(index_dir) if index_dir is not None else _default_index_dir())
     key = embedded_index_key(config.chunker, embedding, corpus.hash, embedder.identity)
     index = store.open(key)
     if index is None:
-        chunks = chunk_corpus(corpus, config.chunker, embedder.tokenizer)
+        chunks = chunks if chunks is not None else chunk_corpus(corpus, config.chunker, embedder.tokenizer)
         index = store.build(key, chunks, embed_chunks(embedder, chunks) or [])  # in a sweep's batches
     model = config.model
     generator = cast(Generator, overrides[model.id]) if model.id in overrides else load_generator(model.id, kind=model.resolved_kind)

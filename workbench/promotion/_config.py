@@ -82,6 +82,14 @@ class CorpusInfo(_Model):
         return self
 
 
+class ChunksInfo(_Model):
+    """The chunks the evaluated run retrieved from: how many, and the sha256 of their ids and texts in order."""
+
+    count: int = Field(ge=0, description="how many chunks the chunker cut the corpus into")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the chunks' ids and texts, in order "
+                        "(workbench.pipeline.chunks_digest)")
+
+
 class DatasetInfo(_Model):
     """The dataset the configuration was evaluated on (evidence, not configuration)."""
 
@@ -119,8 +127,14 @@ class BundleConfig(_Model):
     chunker: ChunkerSpec
     chunking_revision: int | None = Field(
         default=None, description="how the chunkers cut text when the configuration was evaluated (workbench.grid."
-        "CHUNKING_REVISION): a workbench that cuts it otherwise refuses the bundle; null when not recorded (a bundle "
-        "exported before workbench recorded it)",
+        "CHUNKING_REVISION): a workbench of another revision cuts the corpus again and loads the bundle when it cuts "
+        "the same chunks (see chunks), and refuses it otherwise; null when not recorded (a bundle exported before "
+        "workbench recorded it)",
+    )
+    chunks: ChunksInfo | None = Field(
+        default=None, description="the chunks the evaluated run retrieved from, which a workbench of another "
+        "chunking_revision must cut again to load the bundle; null when not recorded (a run logged before workbench "
+        "recorded them): such a bundle is refused by a workbench of another chunking_revision",
     )
     retrieval: RetrievalSpec
     corpus: CorpusInfo

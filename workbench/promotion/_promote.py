@@ -22,6 +22,7 @@ from workbench.promotion._config import (
     ENVIRONMENTS,
     AuditRecord,
     BundleConfig,
+    ChunksInfo,
     CorpusInfo,
     DatasetInfo,
     Environment,
@@ -62,6 +63,8 @@ from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
 from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec
 from workbench.tracking import (
+    CHUNKS_SHA256_TAG,
+    CHUNKS_TAG,
     CORPUS_ARTIFACT,
     CORPUS_RUN_TAG,
     MODELS_TAG,
@@ -266,6 +269,7 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
                          system_file=f"prompts/{template.name}.system.txt" if template.system else None, sha256=template.hash),
         model=model, servers=servers, seed=seed, chunker=chunker, retrieval=retrieval, corpus=corpus, dataset=dataset,
         chunking_revision=grid.CHUNKING_REVISION if "workbench.index_key" in tags else None,  # not stale: checked above
+        chunks=evaluated_chunks(tags),
         source=SourceInfo(run_id=run_id, experiment_id=run.info.experiment_id, parent_run_id=parent_id,
                           variant_id=tags.get("workbench.variant_id", ""), variant_name=run.info.run_name or ""),
     )
@@ -278,6 +282,14 @@ def _logged_corpus_hash(documents: str, run_id: str) -> str:
         return documents_corpus(documents, f"run {run_id}: {CORPUS_ARTIFACT}", name="documents").hash
     except BundleError:
         return ""
+
+
+def evaluated_chunks(tags: Mapping[str, str]) -> ChunksInfo | None:
+    """The chunks a run retrieved from, as it logged them; None for a run logged before workbench logged them."""
+    count, digest = tags.get(CHUNKS_TAG), tags.get(CHUNKS_SHA256_TAG)
+    if count is None or digest is None:
+        return None
+    return ChunksInfo(count=int(count), sha256=digest)
 
 
 def stale_chunks(run_id: str, tags: Mapping[str, str], chunker: ChunkerSpec, embedding: str) -> str | None:
