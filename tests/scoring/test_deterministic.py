@@ -484,6 +484,16 @@ def test_a_number_grouped_by_a_no_break_or_thin_space_is_one_number(scorers, ans
     assert token_f1_value("1 000 €", "1000 €") < 1.0  # an ordinary space may part two numbers: left as two
 
 
+@pytest.mark.parametrize(("answer", "reference"), [("1234,56 €", "1\u202f234,56 €"), ("2500000,5 руб.", "2\u00a0500\u00a0000,5 руб.")])
+def test_a_space_grouped_number_with_a_decimal_comma_is_one_number(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    # the languages that group thousands with a no-break space write a decimal comma after them: the reference
+    # "1 234,56 €" read as 1,234,56, no grouping, so as the numbers 1, 234 and 56, and the answer "1234,56 €" (1234 and
+    # 56, as "3,5" is 3 and 5) scored exact_match 0
+    out = run_scorers(scorers, ctx(answer=answer, reference=reference))
+    assert (out["token_f1"].value, out["exact_match"].value) == (1.0, 1.0)
+    assert token_f1_value("1234\u00a0567", "1234567") < 1.0  # not groups of thousands: left as two numbers
+
+
 @pytest.mark.parametrize("answer", [
     "Le contexte ne mentionne pas cette information.", "Je ne dispose pas de cette information.",
     "Je n'ai pas assez d'informations pour répondre.", "O contexto não menciona isso.", "El contexto no menciona la fecha.",

@@ -75,9 +75,11 @@ def _ascii_digit(ch: str) -> str:
 _OPTIONAL_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u0640\u064b-\u065f\u0670]")
 
 
-# A no-break, narrow no-break or thin space between digit groups of three: the thousands separator of French, Russian,
-# Polish, Swedish... ("1 000 000"), which their spreadsheets write (an ordinary space may part two numbers)
-_SPACE_GROUPED = re.compile("(?<=\\d)[\u00a0\u202f\u2009](?=\\d{3}(?!\\d))")
+# A whole number grouped by a no-break, narrow no-break or thin space: the thousands separator of French, Russian,
+# Polish, Swedish... ("1 000 000"), which their spreadsheets write (an ordinary space may part two numbers). Its groups
+# are joined, not read as comma-grouped: these languages write a decimal comma after them ("1 234,56 €" is "1234,56 €").
+_SPACE_GROUPED = re.compile("(?<!\\d)\\d{1,3}(?:[\u00a0\u202f\u2009]\\d{3})+(?!\\d)")
+_GROUP_SPACES = str.maketrans(dict.fromkeys("\u00a0\u202f\u2009"))
 
 
 def _folded(text: str) -> str:
@@ -94,7 +96,8 @@ def _folded(text: str) -> str:
     - Arabic and Hebrew words with or without their optional vowel marks (``_OPTIONAL_MARKS``): "مُحَمَّد" is "محمد",
       "שָׁלוֹם" is "שלום" (the marks other scripts need, Devanagari vowel signs, stay).
     """
-    text = unicodedata.normalize("NFKC", _SPACE_GROUPED.sub(",", text)).casefold().replace("i\u0307", "i")
+    text = _SPACE_GROUPED.sub(lambda m: m.group().translate(_GROUP_SPACES), text)
+    text = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i")
     if text.isascii():
         return text
     return "".join(_ascii_digit(ch) for ch in _OPTIONAL_MARKS.sub("", text) if unicodedata.category(ch) != "Cf")
