@@ -666,3 +666,17 @@ def test_a_question_asked_twice_is_refused_naming_both_lines(tmp_path: Path) -> 
     with pytest.raises(DataError, match="^" + re.escape("dataset 'mine': case 1: " + said.format("dataset 'mine': case 0")) + "$"):
         Dataset("mine", (EvalCase(id="a", question="Which class?"), EvalCase(id="b", question="Which class?")))
     assert len(Dataset("mine", (EvalCase(id="a", question="Which class?"), EvalCase(id="b", question="Which classes?")))) == 2
+
+
+def test_a_question_asked_twice_of_two_sources_says_to_tell_them_apart(tmp_path: Path) -> None:
+    # the same question labelled with two regions' policies was told 'keep one', which drops a labelled source: the
+    # model reads only the question, so what tells the two apart belongs in it
+    rows = [{"question": "What is the refund window?", "source_ids": ["refunds-us"]},
+            {"question": "What is the refund window?", "source_ids": ["refunds-eu"], "category": "unanswerable"}]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(DataError, match="^" + re.escape(
+            f"{path}:2: field 'question': the same question as {path}:1 — they differ in source_ids and category, but the model "
+            "reads only the question, so it answers both alike: say in each question what tells them apart (a region, a "
+            "product, a date), or keep one") + "$"):
+        load_dataset(path)

@@ -83,6 +83,16 @@ class EvalCase(BaseModel):
         return self.category in REFUSAL_CATEGORIES
 
 
+def _asked_twice_fix(first: EvalCase, again: EvalCase) -> str:
+    """What to do about a question asked twice: keep one, unless the two expect different sources or behaviour (one
+    question asked of two regions' policies), which the model cannot tell apart, as it reads only the question."""
+    differ = [name for name in ("source_ids", "category") if getattr(first, name) != getattr(again, name)]
+    if differ:
+        return (f"they differ in {' and '.join(differ)}, but the model reads only the question, so it answers both alike: say "
+                "in each question what tells them apart (a region, a product, a date), or keep one")
+    return "keep one (a question asked twice counts twice in every mean and interval)"
+
+
 @dataclass(frozen=True)
 class Dataset:
     """An ordered, immutable set of evaluation cases."""
@@ -108,8 +118,8 @@ class Dataset:
             first[case.id] = i
             question = " ".join(case.question.split())
             if question in asked:
-                raise DataError(f"{self.where(i)}: field 'question': the same question as {self.where(asked[question])} — keep one "
-                                "(a question asked twice counts twice in every mean and interval)")
+                raise DataError(f"{self.where(i)}: field 'question': the same question as {self.where(asked[question])} — "
+                                + _asked_twice_fix(self.cases[asked[question]], case))
             asked[question] = i
 
     def __repr__(self) -> str:  # not every case: a notebook shows this
