@@ -238,6 +238,9 @@ def test_a_finished_run_whose_table_was_cut_short_is_computed_again_not_a_failed
         with pytest.raises(wb.WorkbenchError, match=rf"^run {cold.variants[0].run_id}: its eval_results.json cannot be read "
                                                     r"\(JSONDecodeError: .*\) — it was cut short or overwritten .*: run its experiment again"):
             wb.compare(spec.name, tracking_uri=wb_settings.tracking_uri)
+        with pytest.raises(wb.WorkbenchError, match=rf"^run {cold.variants[0].run_id}: its eval_results.json cannot be read "
+                                                    r"\(JSONDecodeError: .*\) — it was cut short"):  # so did workbench calibrate
+            wb.tracking.load_judge_scores(cold.variants[0].run_id or "", tracking_uri=wb_settings.tracking_uri)
     warm = sweep(spec, wb_settings, models)  # raised JSONDecodeError: every later sweep failed on the damaged run
     assert warm.status == "FINISHED" and warm.variants[0].reused_from is None and len(warm.variants[0].records) == QUESTIONS
     assert warm.variants[0].metrics["generation_calls"] == 0 and models.calls == QUESTIONS  # from the cache

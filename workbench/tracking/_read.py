@@ -115,9 +115,13 @@ def find_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any |
         try:
             return load_variant_table(run_id, tracking_uri=uri)
         except (ValueError, KeyError, TypeError) as exc:  # compare and gate ended in 'internal error: JSONDecodeError'
-            raise WorkbenchError(f"run {run_id}: its {RESULTS_TABLE} cannot be read ({type(exc).__name__}: {exc}) — it was cut short "
-                                 "or overwritten (a full disk, a sync tool): run its experiment again, which computes that variant "
-                                 "again from the cache") from None
+            raise _damaged_table(run_id, exc) from None
+
+
+def _damaged_table(run_id: str, exc: Exception) -> WorkbenchError:
+    return WorkbenchError(f"run {run_id}: its {RESULTS_TABLE} cannot be read ({type(exc).__name__}: {exc}) — it was cut short or "
+                          "overwritten (a full disk, a sync tool): run its experiment again, which computes that variant again "
+                          "from the cache")
 
 
 def artifacts_elsewhere(artifact_uri: str) -> str | None:
@@ -164,6 +168,8 @@ def load_judge_scores(run_id: str, *, tracking_uri: str | None = None) -> Any:
         raise WorkbenchError(
             f"run '{run_id}': no per-question results table ({type(exc).__name__}) — pass a variant run id (see 'workbench list EXPERIMENT')"
         ) from None
+    except (ValueError, KeyError, TypeError) as exc:  # workbench calibrate ended in 'internal error: JSONDecodeError'
+        raise _damaged_table(run_id, exc) from None
 
 
 def latest_sweep(experiment_name: str, *, tracking_uri: str | None = None) -> Any:
