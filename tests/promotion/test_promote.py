@@ -425,6 +425,25 @@ def test_a_run_whose_per_question_table_was_cut_short_is_refused_before_anything
     assert c.search_registered_models() == [] and c.search_prompts() == []
 
 
+@pytest.mark.parametrize(("artifact", "cut_at"), [("variant.yaml", 40), ("variant.yaml", 200), ("experiment.yaml", 120)])
+def test_a_run_whose_yaml_was_cut_short_is_refused_in_one_line(tmp_path: Path, artifact: str, cut_at: int) -> None:
+    # a full disk or a sync tool cut the variant's variant.yaml or its sweep's experiment.yaml: promote ended in a
+    # yaml.scanner.ScannerError traceback
+    from urllib.parse import urlsplit
+
+    cut = sweep(tmp_path)  # its own store: the shared sweep's runs stay whole
+    c = client(cut)
+    holder = cut.run_id("good") if artifact == "variant.yaml" else c.get_run(cut.run_id("good")).data.tags["mlflow.parentRunId"]
+    path = Path(urlsplit(c.get_run(holder).info.artifact_uri).path) / artifact
+    path.write_bytes(path.read_bytes()[:cut_at])
+    with pytest.raises(PromotionError, match=rf"^run {holder}: its {artifact} cannot be read \(\w*(Scanner|Parser)Error: .*\) — it was cut "
+                                             "short or overwritten .*: run its experiment again \\(answers come from the cache\\) and "
+                                             "promote the new run$"):
+        wb.promote(cut.run_id("good"), name="assist-cut-yaml", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
+                   settings=cut.settings)
+    assert c.search_registered_models() == [] and c.search_prompts() == []
+
+
 def test_a_name_that_clashes_with_a_prompt_is_refused_before_anything_is_registered(swept: Swept) -> None:
     """MLflow keeps prompts and models in one namespace and refused a clash half-way (the model or prompt written
     before), with its own error, which the CLI blamed on the store."""

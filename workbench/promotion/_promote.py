@@ -114,6 +114,27 @@ def _artifact_text(client: Any, run_id: str, path: str) -> str:
     except (MlflowException, OSError) as exc:
         gone = missing_artifacts(run_id, get_run(client, run_id).info.artifact_uri or "")
         raise PromotionError(gone or f"run {run_id} has no artifact '{path}' ({type(exc).__name__}) — was it logged by workbench?") from None
+    except UnicodeDecodeError as exc:  # cut inside a character
+        raise _damaged_artifact(run_id, path, exc) from None
+
+
+def _artifact_mapping(client: Any, run_id: str, path: str) -> dict[str, Any]:
+    """A YAML artifact of a run (``variant.yaml``, ``experiment.yaml``) as the mapping it holds; an empty file as {}."""
+    try:
+        loaded = yaml.safe_load(_artifact_text(client, run_id, path))
+    except yaml.YAMLError as exc:
+        raise _damaged_artifact(run_id, path, exc) from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise _damaged_artifact(run_id, path, TypeError(f"it holds a {type(loaded).__name__}, not a mapping"))
+    return loaded or {}
+
+
+def _damaged_artifact(run_id: str, path: str, exc: Exception) -> PromotionError:
+    """A run's artifact that is there but cannot be read: a full disk or a sync tool cut it short (promote ended in a
+    YAML scanner traceback)."""
+    reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+    return PromotionError(f"run {run_id}: its {path} cannot be read ({reason}) — it was cut short or overwritten (a full disk, a sync "
+                          "tool): run its experiment again (answers come from the cache) and promote the new run")
 
 
 def _documents(client: Any, holder: str, sweep_id: str | None) -> str:
@@ -199,8 +220,8 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     if stop is not None:
         raise PromotionError(f"run {run_id} was stopped early by racing ({stop.label}): it answered only some questions — run the "
                              "experiment again without racing (its answered questions come from the cache) and promote that run")
-    variant = yaml.safe_load(_artifact_text(client, run_id, "variant.yaml"))
-    if isinstance(variant, dict) and "router" in variant:
+    variant = _artifact_mapping(client, run_id, "variant.yaml")
+    if "router" in variant:
         router = variant["router"] or {}
         cheap, strong = ((router.get(role) or {}).get("id", "?") for role in ("cheap", "strong"))
         raise PromotionError(
@@ -212,7 +233,7 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     parent_params: dict[str, str] = {}
     documents_run = parent_id  # where the sweep's documents given in memory are logged
     if parent_id:
-        experiment = yaml.safe_load(_artifact_text(client, parent_id, "experiment.yaml")) or {}
+        experiment = _artifact_mapping(client, parent_id, "experiment.yaml")
         parent = get_run(client, parent_id)
         parent_params = dict(parent.data.params)
         # the sweep, or the experiment's earlier sweep over the very same documents, which its tag names
