@@ -17,7 +17,7 @@ import workbench as wb
 from workbench.grid import expand_grid
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.pipeline import MemoryIndexStore
-from workbench.results import sweep_totals
+from workbench.results import reused_metrics, sweep_totals
 from workbench.runner import _Bars, load_inputs
 from workbench.spec import ExperimentSpec
 from workbench.testing import CountingIndexStore, HashingEmbedder, ScriptedModel
@@ -636,6 +636,11 @@ def test_a_model_whose_price_is_unknown_is_named_with_how_to_price_it(wb_setting
     assert note in result.notes
     assert "spent_usd" not in sweep_totals(result.variants)  # a sweep total missing a model's spending is no total
     assert result.spent_line == "spent now: answers unknown"
+    again = wb.run(spec, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
+    assert sweep_totals(again.variants)["spent_usd"] == 0 and again.spent_line is None  # every answer from the cache: nothing spent
+    # nor when an earlier sweep's run of it is reused
+    unpriced = next(v.metrics for v in result.variants if "gpt-made-up" in v.variant.name)
+    assert "spent_usd" not in unpriced and reused_metrics(unpriced)["spent_usd"] == 0.0
     priced = make_spec(**{**spec.model_dump(mode="json", include={"models", "prompts", "chunkers", "dataset"}),
                           "pricing": {"openai:gpt-made-up": {"input": 1.0, "output": 2.0}}})
     result = wb.run(priced, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)

@@ -171,8 +171,9 @@ def reused_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
             out[retried] = 0.0
     if "judge_calls" in out:
         out["judge_cache_hits"] = out["judge_calls"]
-    for spent in ("spent_usd", "judge_spent_usd"):
-        if spent in out:
+    # nothing spent, known even where the run's own spending was not (a model without a price)
+    for spent, calls in (("spent_usd", "generation_calls"), ("judge_spent_usd", "judge_calls")):
+        if spent in metrics or calls in metrics:
             out[spent] = 0.0
     return out
 

@@ -203,9 +203,13 @@ def variant_metrics(records: tuple[QuestionRecord, ...], variant: Variant) -> di
     out["cache_hits"] = float(sum(1 for r in records if r.generation is not None and r.generation.cached))
     out["retries"] = float(sum(r.retries for r in records))  # a question that failed in the end retried too
     costs = [r.cost_usd for r in records if r.generation]
+    # what this run's calls cost: an answer read from the cache cost nothing now, priced or not (a warm re-run of a
+    # model without a price said 'spent now: answers unknown' for a sweep that made no call)
+    spent = [r.cost_usd for r in records if r.generation and not r.generation.cached]
+    if costs and all(c is not None for c in spent):
+        out["spent_usd"] = float(sum(c for c in spent if c is not None))
     if costs and all(c is not None for c in costs):
         out["cost_usd"] = float(sum(c for c in costs if c is not None))
-        out["spent_usd"] = float(sum(r.cost_usd or 0.0 for r in records if r.generation and not r.generation.cached))
         out["cost_per_question_usd"] = out["cost_usd"] / len(costs)
         quality = [r.scores[SUCCESS_METRIC].value if SUCCESS_METRIC in r.scores else None for r in records if r.generation]
         per_success = cost_per_success(costs, quality)
