@@ -184,6 +184,21 @@ def test_routing_metrics_per_model() -> None:
     assert routing_metrics([_found("q", 0.5)], _spec(router)) == {}
 
 
+def test_a_router_whose_answers_came_from_the_cache_spent_nothing_priced_or_not() -> None:
+    # spent_usd was left out when a call's price was unknown, cached calls included: a warm re-run of a router over a
+    # model without a price said 'spent now: answers unknown' for a sweep that made no call
+    import dataclasses
+
+    records = []
+    for answer, score in (("The for statement iterates over the items of any sequence.", 0.9), ("I don't know.", 0.9)):
+        router, _, _ = _router(answer)
+        record = route_answer(_found("What does the for statement do?", score), template=TEMPLATE, router=router)
+        calls = tuple(dataclasses.replace(c, cost_usd=None, generation=dataclasses.replace(c.generation, cached=True)) for c in record.calls)
+        records.append(dataclasses.replace(record, calls=calls))
+    m = routing_metrics(records, _spec(router))
+    assert "cost_usd" not in m and m["spent_usd"] == 0 and m["generation_calls"] == 0
+
+
 def test_routing_metrics_keep_the_same_model_in_two_roles_apart() -> None:
     # a router between one model at two settings (say a short and a long answer budget) has one short name twice
     records = []

@@ -196,6 +196,9 @@ def routing_metrics(records: Sequence[QuestionRecord], router: RouterSpec) -> di
     costs = [c.cost_usd for c in calls]
     if all(c is not None and math.isfinite(c) for c in costs):
         out["cost_usd"] = float(sum(c for c in costs if c is not None))
-        out["spent_usd"] = float(sum(c.cost_usd or 0.0 for c in calls if c.generation is not None and not c.generation.cached))
+    # what the calls made now cost: an answer read from the cache cost nothing now, priced or not
+    spent = [c.cost_usd for c in calls if c.generation is not None and not c.generation.cached]
+    if all(c is not None and math.isfinite(c) for c in spent):
+        out["spent_usd"] = float(sum(c for c in spent if c is not None))
     return out
 
