@@ -19,6 +19,7 @@ from typing import Any, Literal
 __all__ = [
     "COST_PER_SUCCESS",
     "LEADERBOARD_METRICS",
+    "OPTIONAL_MARKS",
     "RESERVED_NAMES",
     "RETRIEVAL_METRICS",
     "SUCCESS_METRIC",
@@ -341,17 +342,24 @@ _OTHER_LANGUAGE_REFUSALS = re.compile(
 _APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u0060\u00b4\u2032", "'"))
 
 
+# Marks a reader may leave out without changing the word: Arabic short vowels, tanween, shadda, sukun and dagger alef
+# (tashkeel) and the tatweel that stretches a word; Hebrew vowel points and cantillation (niqqud)
+OPTIONAL_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u0640\u064b-\u065f\u0670]")
+
+
 def is_refusal(answer: str) -> bool:
     """Whether an answer declines (says it does not know or cannot help), whichever apostrophe it writes ("I don’t
     know"), in English or in the common phrases of French, Spanish, Portuguese, Italian, German, Russian, Arabic,
     Chinese, Japanese, Korean, Hindi, Turkish and Hebrew ("Je ne sais pas", "我不知道", "모르겠습니다"). Empty answers
     count as refusals, and so does an answer with no letter or digit ("...", "-"): it says nothing. The answer is read
     in one Unicode form, case folded (NFKC and ``casefold``): decomposed accents ("não" as a + combining tilde),
-    full-width letters, "ICH WEISS" and the Swiss "ich weiss" for "ich weiß".
+    full-width letters, "ICH WEISS" and the Swiss "ich weiss" for "ich weiß", Turkish capitals ("BİLMİYORUM"), and Arabic
+    and Hebrew with or without their vowel marks (``OPTIONAL_MARKS``: "لَا أَعْرِفُ" is "لا أعرف").
 
     Used by the refusal scorers and by a router deciding to escalate a question (``refusal_or_empty``).
     """
-    text = unicodedata.normalize("NFKC", answer.translate(_APOSTROPHES)).casefold()
+    text = unicodedata.normalize("NFKC", answer.translate(_APOSTROPHES)).casefold().replace("i\u0307", "i")
+    text = OPTIONAL_MARKS.sub("", text)
     empty = not any(ch.isalnum() for ch in answer)
     return empty or bool(_REFUSAL_PATTERNS.search(text) or _OTHER_LANGUAGE_REFUSALS.search(text))
 

@@ -403,6 +403,15 @@ def test_a_refusal_is_one_in_any_unicode_form_or_case(scorers, answer: str) -> N
     assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
 
 
+@pytest.mark.parametrize("answer", ["لَا أَعْرِفُ.", "لا أعـــرف.", "אֲנִי לֹא יוֹדֵעַ.", "BİLMİYORUM."])
+def test_a_refusal_is_one_with_or_without_vowel_marks_and_in_turkish_capitals(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # Arabic written with its short vowels (tashkeel) or stretched by tatweel, Hebrew with its vowel points (niqqud),
+    # which token_f1 already reads as the bare words, and a Turkish dotted capital İ (folded to i and a combining dot)
+    # hid the refusal phrase: false_refusal missed it and refusal_correct scored 0
+    assert is_refusal(answer)
+    assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
+
+
 @pytest.mark.parametrize("answer", ["Leider kann ich Ihnen dabei nicht helfen.", "Das kann ich nicht beantworten.",
                                     "Diese Frage kann ich leider nicht beantworten.", "Das weiß ich leider nicht.",
                                     "Ich weiß es leider nicht.", "Dabei kann ich Ihnen nicht weiterhelfen.",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from workbench.metrics import cosine, is_refusal
+from workbench.metrics import OPTIONAL_MARKS, cosine, is_refusal
 from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -70,11 +70,6 @@ def _ascii_digit(ch: str) -> str:
     return _ARABIC_SEPARATORS.get(ch, ch) if digit is None else str(digit)
 
 
-# Marks a reader may leave out without changing the word: Arabic short vowels, tanween, shadda, sukun and dagger alef
-# (tashkeel) and the tatweel that stretches a word; Hebrew vowel points and cantillation (niqqud)
-_OPTIONAL_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u0640\u064b-\u065f\u0670]")
-
-
 # A whole number grouped by a no-break, narrow no-break or thin space: the thousands separator of French, Russian,
 # Polish, Swedish... ("1 000 000"), which their spreadsheets write (an ordinary space may part two numbers). Its groups
 # are joined, not read as comma-grouped: these languages write a decimal comma after them ("1 234,56 €" is "1234,56 €").
@@ -93,14 +88,14 @@ def _folded(text: str) -> str:
     - no invisible format characters (category Cf: the right-to-left and left-to-right marks of Arabic and Hebrew
       text, zero-width spaces and joiners, a byte-order mark, soft hyphens), which a reference pasted from a document
       carries and an answer does not;
-    - Arabic and Hebrew words with or without their optional vowel marks (``_OPTIONAL_MARKS``): "مُحَمَّد" is "محمد",
-      "שָׁלוֹם" is "שלום" (the marks other scripts need, Devanagari vowel signs, stay).
+    - Arabic and Hebrew words with or without their optional vowel marks (``workbench.metrics.OPTIONAL_MARKS``):
+      "مُحَمَّد" is "محمد", "שָׁלוֹם" is "שלום" (the marks other scripts need, Devanagari vowel signs, stay).
     """
     text = _SPACE_GROUPED.sub(lambda m: m.group().translate(_GROUP_SPACES), text)
     text = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i")
     if text.isascii():
         return text
-    return "".join(_ascii_digit(ch) for ch in _OPTIONAL_MARKS.sub("", text) if unicodedata.category(ch) != "Cf")
+    return "".join(_ascii_digit(ch) for ch in OPTIONAL_MARKS.sub("", text) if unicodedata.category(ch) != "Cf")
 
 
 def normalize(text: str) -> str:
