@@ -131,7 +131,10 @@ def test_instructions_planted_in_other_languages_are_found(chunk: str, span: str
 
 
 @pytest.mark.parametrize("chunk", ["Die vorherigen Anweisungen der Personalabteilung gelten weiter.", "以前の指示書は破棄してください。",
-                                   "As instruções anteriores continuam válidas.", "之前的指令仍然有效。"])
+                                   "As instruções anteriores continuam válidas.", "之前的指令仍然有效。",
+                                   # German puts the verb's 'not' last: 'do not forget / ignore the previous instructions'
+                                   "Vergessen Sie die vorherigen Anweisungen nicht: erst das Netzkabel ziehen.",
+                                   "Ignorieren Sie die bisherigen Regeln nicht."])
 def test_text_about_earlier_instructions_is_no_planted_instruction(chunk: str) -> None:
     from workbench.scoring import find_instructions
 

@@ -188,7 +188,7 @@ _INSTRUCTION_PATTERNS = [re.compile(p, re.IGNORECASE) for p in (
     r"\[/?(?:INST|SYS)\]|<<\s*/?SYS\s*>>",
     # "ignore (all) previous instructions" in the languages whose refusals are read (workbench.metrics.is_refusal)
     r"\b(?:ignorier(?:e|en\s+sie)|vergiss|vergessen\s+sie|missachte)\s+(?:\w+\s+){0,2}(?:vorherigen|bisherigen|obigen|vorigen|früheren)"
-    r"\s+(?:anweisungen|instruktionen|befehle|regeln)"  # German
+    r"\s+(?:anweisungen|instruktionen|befehle|regeln)(?!\s+nicht\b)"  # German; "... nicht": do not ignore or forget them
     r"|\b(?:ignore[zs]?|oublie[zs]?)\s+(?:toutes\s+)?(?:les|vos|tes)\s+(?:instructions|consignes|directives)\s+(?:précédentes|antérieures|ci-dessus)"
     r"|\b(?:ignora|ignore|olvida|olvide)\s+(?:todas\s+)?(?:las|tus|sus)\s+instrucciones\s+(?:anteriores|previas)"  # Spanish
     r"|\b(?:ignore|ignora|esqueça)\s+(?:todas\s+)?(?:as|suas|tuas)\s+instruções\s+(?:anteriores|prévias)"  # Portuguese
