@@ -190,3 +190,30 @@ def test_the_spec_field_checks_the_url_and_round_trips(tmp_path: Path) -> None:
     assert "index_store: null" not in write_project(tmp_path).to_yaml()  # the default stays out of experiment files
     with pytest.raises(wb.SpecError, match=r"index_store.url: 'chroma.team:8000' is not a Chroma server URL"):
         wb.ExperimentSpec.from_dict({**base, "index_store": {"url": "chroma.team:8000"}}, base_dir=tmp_path)
+
+
+def test_a_password_in_the_server_url_is_never_shown(chroma_server: ChromaServer) -> None:
+    url = f"http://bob:s3cret@127.0.0.1:{free_port()}"
+    with pytest.raises(WorkbenchError, match=r"no Chroma server answers at http://bob:\*\*\*@127\.0\.0\.1") as refused:
+        ChromaServerIndexStore(url)
+    assert "s3cret" not in str(refused.value)
+    store = ChromaServerIndexStore(chroma_server.url.replace("://", "://bob:s3cret@"))  # a login Chroma ignores
+    assert store.open("absent") is None and "s3cret" not in store.url
+
+
+def test_a_url_that_is_not_a_chroma_server_is_one_line(chroma_server: ChromaServer) -> None:
+    import http.server
+
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)  # 404 pages in HTML
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(WorkbenchError, match=r"127\.0\.0\.1:\d+ answers, but not as a Chroma server .*404") as refused:
+            ChromaServerIndexStore(f"http://127.0.0.1:{web.server_address[1]}")
+        assert "\n" not in str(refused.value) and "<" not in str(refused.value)
+    finally:
+        web.shutdown()
+        web.server_close()
+    # a path (a proxy serving Chroma under /chroma) is asked, not dropped: Chroma itself has nothing there
+    with pytest.raises(WorkbenchError, match="answers, but not as a Chroma server"):
+        ChromaServerIndexStore(f"{chroma_server.url}/chroma/")
+    assert ChromaServerIndexStore(f"{chroma_server.url}/").open("absent") is None

@@ -8,9 +8,11 @@ last add.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
+import re
 import struct
 import threading
 import time
@@ -19,8 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+from workbench.config import shown_uri
 from workbench.errors import WorkbenchError
 from workbench.metrics import cosine
 from workbench.models import Embedder
@@ -430,6 +433,22 @@ class ChromaIndexStore(_ChromaStore):
             ) from None
         super().__init__(client)
 
+    def _unreachable(self, exc: Exception) -> WorkbenchError:
+        """One line for a server that cannot be reached (chromadb's "Could not connect to a Chroma server") or that
+        answers as something else (a web server's 404 page, a proxy's login page: the whole page was the message)."""
+        reason = " ".join(re.sub(r"<[^>]*>", " ", str(exc)).split())  # a page's text, without its markup
+        if reason.startswith("Could not connect"):
+            return WorkbenchError(
+                f"no Chroma server answers at {self.url} ({reason}) — start one with `chroma run --path DIR --host HOST --port PORT`, "
+                "or drop index_store / WORKBENCH_CHROMA_URL to use the local index store"
+            )
+        shown = reason if len(reason) <= 120 else reason[:117] + "..."
+        return WorkbenchError(
+            f"{self.url} answers, but not as a Chroma server this workbench can use ({type(exc).__name__}: {shown}) — check the "
+            "URL's host, port and path (a Chroma server's /api/v2/heartbeat answers), or drop index_store / WORKBENCH_CHROMA_URL "
+            "to use the local index store"
+        )
+
     def _unwritable(self, reason: object) -> WorkbenchError:
         return WorkbenchError(
             f"the index store {self.path} cannot be opened ({reason}) — it needs a folder this user can write to: make it "
@@ -472,20 +491,37 @@ class ChromaServerIndexStore(_ChromaStore):
         from chromadb.config import Settings
 
         parts = urlsplit(url)
+        self.url = shown_uri(url)  # for messages: a password in the URL is never printed nor logged
         try:
             port = parts.port
         except ValueError:  # a port that is not a number
             port = -1
         if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
-            raise WorkbenchError(f"index store url {url!r}: expected http://host:port or https://host:port")
-        self.url = url
+            raise WorkbenchError(f"index store url {self.url!r}: expected http://host:port or https://host:port")
         tls = parts.scheme == "https"
+        # the path too (a proxy serving Chroma under /chroma): the host alone asked the proxy's root for another server
+        base = f"{parts.scheme}://{parts.hostname}:{port or (443 if tls else 8000)}{parts.path.rstrip('/')}"
+        login = {"Authorization": "Basic " + base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()).decode()}
         try:
-            client = chromadb.HttpClient(host=parts.hostname, port=port or (443 if tls else 8000), ssl=tls,
+            client = chromadb.HttpClient(host=base, port=port or (443 if tls else 8000), ssl=tls,
+                                         headers=login if parts.username or parts.password else None,
                                          settings=Settings(anonymized_telemetry=False))
-        except ValueError as exc:  # chromadb's "Could not connect to a Chroma server"
-            raise WorkbenchError(
-                f"no Chroma server answers at {url} ({exc}) — start one with `chroma run --path DIR --host HOST --port PORT`, "
-                "or drop index_store / WORKBENCH_CHROMA_URL to use the local index store"
-            ) from None
+        except ValueError as exc:
+            raise self._unreachable(exc) from None
         super().__init__(client)
+
+    def _unreachable(self, exc: Exception) -> WorkbenchError:
+        """One line for a server that cannot be reached (chromadb's "Could not connect to a Chroma server") or that
+        answers as something else (a web server's 404 page, a proxy's login page: the whole page was the message)."""
+        reason = " ".join(re.sub(r"<[^>]*>", " ", str(exc)).split())  # a page's text, without its markup
+        if reason.startswith("Could not connect"):
+            return WorkbenchError(
+                f"no Chroma server answers at {self.url} ({reason}) — start one with `chroma run --path DIR --host HOST --port PORT`, "
+                "or drop index_store / WORKBENCH_CHROMA_URL to use the local index store"
+            )
+        shown = reason if len(reason) <= 120 else reason[:117] + "..."
+        return WorkbenchError(
+            f"{self.url} answers, but not as a Chroma server this workbench can use ({type(exc).__name__}: {shown}) — check the "
+            "URL's host, port and path (a Chroma server's /api/v2/heartbeat answers), or drop index_store / WORKBENCH_CHROMA_URL "
+            "to use the local index store"
+        )
