@@ -433,22 +433,6 @@ class ChromaIndexStore(_ChromaStore):
             ) from None
         super().__init__(client)
 
-    def _unreachable(self, exc: Exception) -> WorkbenchError:
-        """One line for a server that cannot be reached (chromadb's "Could not connect to a Chroma server") or that
-        answers as something else (a web server's 404 page, a proxy's login page: the whole page was the message)."""
-        reason = " ".join(re.sub(r"<[^>]*>", " ", str(exc)).split())  # a page's text, without its markup
-        if reason.startswith("Could not connect"):
-            return WorkbenchError(
-                f"no Chroma server answers at {self.url} ({reason}) — start one with `chroma run --path DIR --host HOST --port PORT`, "
-                "or drop index_store / WORKBENCH_CHROMA_URL to use the local index store"
-            )
-        shown = reason if len(reason) <= 120 else reason[:117] + "..."
-        return WorkbenchError(
-            f"{self.url} answers, but not as a Chroma server this workbench can use ({type(exc).__name__}: {shown}) — check the "
-            "URL's host, port and path (a Chroma server's /api/v2/heartbeat answers), or drop index_store / WORKBENCH_CHROMA_URL "
-            "to use the local index store"
-        )
-
     def _unwritable(self, reason: object) -> WorkbenchError:
         return WorkbenchError(
             f"the index store {self.path} cannot be opened ({reason}) — it needs a folder this user can write to: make it "
