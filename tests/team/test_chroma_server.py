@@ -4,6 +4,7 @@ other store object (another worker, another machine), never reused half-built. T
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from chromadb.config import Settings as ChromaSettings
 
 import workbench as wb
 from tests.promotion.conftest import fake_models, write_project
-from tests.team.conftest import ChromaServer, free_port
+from tests.team.conftest import ChromaServer, free_port, start_server, stop_server, wait_http
 from workbench.config import settings
 from workbench.datasets import Document
 from workbench.errors import WorkbenchError
@@ -217,3 +218,36 @@ def test_a_url_that_is_not_a_chroma_server_is_one_line(chroma_server: ChromaServ
     with pytest.raises(WorkbenchError, match="answers, but not as a Chroma server"):
         ChromaServerIndexStore(f"{chroma_server.url}/chroma/")
     assert ChromaServerIndexStore(f"{chroma_server.url}/").open("absent") is None
+
+
+def test_a_server_that_goes_away_fails_its_variants_in_one_line_and_the_rerun_resumes(tmp_path: Path) -> None:
+    import sys
+
+    port = free_port()
+    url, log = f"http://127.0.0.1:{port}", tmp_path / "chroma.log"
+    cmd = [str(Path(sys.executable).parent / "chroma"), "run", "--path", str(tmp_path / "data"), "--host", "127.0.0.1", "--port", str(port)]
+
+    def start() -> Any:
+        proc = start_server(cmd, log)
+        wait_http(f"{url}/api/v2/heartbeat", proc, log, 60)
+        return proc
+
+    proc = start()
+    try:
+        spec = write_project(tmp_path / "project")
+        cfg = settings(root=tmp_path / "project", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+        store = ChromaServerIndexStore(url)
+        chunks, vectors = small_corpus()
+        index = store.build("gone", chunks, vectors)
+        stop_server(proc)
+        gone = rf"the Chroma server at {url} did not answer while .* index \S+ .* start it again"
+        with pytest.raises(WorkbenchError, match=gone):
+            index.search(EMBEDDER.embed([QUESTION])[0], 2)
+        failed = wb.run(spec, settings=cfg, models=fake_models(), index_store=store, limit=2, progress=False)
+        assert [v.status for v in failed.variants] == ["FAILED", "FAILED"]
+        assert all(re.search(gone, v.outcome.error or "") for v in failed.variants), [v.outcome.error for v in failed.variants]
+        proc = start()  # the server is back, with its indexes: the same command logs every variant
+        again = wb.run(spec, settings=cfg, models=fake_models(), index_store=store, limit=2, progress=False)
+        assert [v.status for v in again.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in again.variants]
+    finally:
+        stop_server(proc)

@@ -17,7 +17,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -191,16 +191,18 @@ class MemoryIndexStore:
 
 
 class _ChromaIndex:
-    def __init__(self, key: str, collection: Any) -> None:
+    def __init__(self, key: str, collection: Any, reaching: Callable[[str], contextlib.AbstractContextManager[None]]) -> None:
         self.key = key
         self._collection = collection
+        self._reaching = reaching  # the requests of a search, named when the server cannot be reached
         self._count: int | None = None
         kept = (collection.metadata or {}).get(_STATS)
         self.stats = ChunkStats.from_dict(json.loads(kept)) if isinstance(kept, str) else None
 
     def __len__(self) -> int:
         if self._count is None:  # a published index never changes: count it once (one request to a server)
-            self._count = int(self._collection.count())
+            with self._reaching(f"counting the chunks of index {self.key}"):
+                self._count = int(self._collection.count())
         return self._count
 
     def readable(self) -> bool:
@@ -229,7 +231,8 @@ class _ChromaIndex:
 
     def _query(self, vector: Sequence[float], n: int, with_vectors: bool) -> list[Hit]:
         include = ["documents", "metadatas", "distances"] + (["embeddings"] if with_vectors else [])
-        res = self._collection.query(query_embeddings=[list(vector)], n_results=n, include=include)
+        with self._reaching(f"searching index {self.key}"):
+            res = self._collection.query(query_embeddings=[list(vector)], n_results=n, include=include)
         hits = []
         for j, chunk_id in enumerate(res["ids"][0]):
             meta = res["metadatas"][0][j] or {}
@@ -274,6 +277,10 @@ class _ChromaStore:
         return f"wb-{key}"
 
     def open(self, key: str) -> VectorIndex | None:
+        with self._reaching(f"opening index {key}"):
+            return self._open(key)
+
+    def _open(self, key: str) -> VectorIndex | None:
         from chromadb.errors import NotFoundError
 
         try:
@@ -284,14 +291,18 @@ class _ChromaStore:
             return None  # half-built by an older workbench that built in place
         if not self._files_whole(collection):
             return None  # damaged: a build of its key replaces it
-        index = _ChromaIndex(key, collection)
+        index = _ChromaIndex(key, collection, self._reaching)
         return index if index.readable() else None
 
     def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], *, stats: ChunkStats | None = None) -> VectorIndex:
-        from chromadb.errors import ChromaError
-
         if len(chunks) != len(vectors):
             raise ValueError(f"index {key}: {len(chunks)} chunks but {len(vectors)} vectors")
+        with self._reaching(f"building index {key}"):
+            return self._build(key, chunks, vectors, stats)
+
+    def _build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], stats: ChunkStats | None) -> VectorIndex:
+        from chromadb.errors import ChromaError
+
         self._drop_stale_builds(key)
         staging = self._client.create_collection(
             f"{self._name(key)}{_BUILDING}{uuid.uuid4().hex[:12]}",
@@ -312,9 +323,9 @@ class _ChromaStore:
             try:
                 kept = {_STATS: json.dumps(stats.as_dict())} if stats is not None else {}
                 staging.modify(name=self._name(key), metadata={_COMPLETE: True, _KEY: key, _BUILT: int(time.time()), **kept})
-                return _ChromaIndex(key, staging)
+                return _ChromaIndex(key, staging, self._reaching)
             except ChromaError:  # the name is taken: another builder published first, or an old half-built index
-                published = self.open(key)
+                published = self._open(key)
                 if published is not None:
                     self._delete(staging.name)
                     return published
@@ -351,6 +362,10 @@ class _ChromaStore:
     def _files_whole(self, collection: Any) -> bool:
         """Whether the files of a collection's vectors are whole, as far as this store can see them (a server's: yes)."""
         return True
+
+    def _reaching(self, what: str) -> contextlib.AbstractContextManager[None]:
+        """Around the requests of ``what`` (a local Chroma's need no naming; a server's store names the server)."""
+        return contextlib.nullcontext()
 
     def _delete(self, name: str) -> None:
         from chromadb.errors import NotFoundError
@@ -493,6 +508,20 @@ class ChromaServerIndexStore(_ChromaStore):
         except ValueError as exc:
             raise self._unreachable(exc) from None
         super().__init__(client)
+
+    @contextlib.contextmanager
+    def _reaching(self, what: str) -> Iterator[None]:
+        """A server that went away (stopped, restarted, the network) while ``what`` was a bare ``ConnectError:
+        [Errno 111] Connection refused`` in each variant's error, naming neither the server nor what to do."""
+        import httpx
+
+        try:
+            yield
+        except httpx.TransportError as exc:
+            raise WorkbenchError(
+                f"the Chroma server at {self.url} did not answer while {what} ({type(exc).__name__}: {exc}) — start it again "
+                "(or check the network) and re-run the same command: the variants logged before are reused"
+            ) from None
 
     def _unreachable(self, exc: Exception) -> WorkbenchError:
         """One line for a server that cannot be reached (chromadb's "Could not connect to a Chroma server") or that
