@@ -13,7 +13,8 @@
     workbench calibrate RUN_ID --labels FILE      agreement and Cohen's kappa of a run's judge with human labels
     workbench cache info                          entries, size, hits and misses of the answer/embedding cache; indexes
     workbench cache clear [--older-than 30d]      empty the cache (or drop entries older than an age)
-    workbench cache clear --indexes [--older-than 30d]   remove the local indexes (or those built longer ago)
+    workbench cache clear --indexes [--older-than 30d]   remove the local indexes (or those built longer ago), and
+                                                         those on the Chroma server WORKBENCH_CHROMA_URL names
     workbench cache clear --sandboxes [--older-than 30d] remove the sandbox folders kept of variants that did not finish
 """
 
@@ -41,7 +42,7 @@ from workbench.tracking import STORE_HINT, check_store, half_made, shown_uri, sq
 
 if TYPE_CHECKING:
     from workbench.comparison import ComparisonReport
-    from workbench.pipeline import ChromaIndexStore, QuestionRecord
+    from workbench.pipeline import ChromaIndexStore, ChromaServerIndexStore, QuestionRecord
     from workbench.results import SweepResult
     from workbench.spec import GateSpec
 
@@ -222,6 +223,10 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         indexes = _indexes(cfg.index_dir)
         removed = indexes.remove(older_than) if indexes is not None else []
         print(f"removed {len(removed)} indexes{scope} from {cfg.index_dir} (a sweep that needs one builds it again)")
+        server = _server_indexes()
+        if server is not None:
+            print(f"removed {len(server.remove(older_than))} indexes{scope} from the Chroma server {server.url} "
+                  "(a sweep that needs one builds it again)")
         return 0
     if not cfg.cache_dir.exists():  # do not create a cache just to say it is empty
         print(f"cache {cfg.cache_dir}: empty (nothing cached yet)" if args.action == "info" else "removed 0 cache entries")
@@ -242,11 +247,27 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         age += f", {damaged} of them damaged (a sweep that needs one builds it again)" if damaged else ""
         print(f"indexes {cfg.index_dir}: {len(found)} indexes, {_mib([cfg.index_dir]):.1f} MiB on disk{age}"
               " (workbench cache clear --indexes [--older-than AGE] removes them)")
+    server = _server_indexes() if args.action == "info" else None
+    if server is not None:
+        found = server.indexes()
+        age = f", the oldest built {_age(found[0].built_at)}" if found else ""
+        print(f"indexes on the Chroma server {server.url} (WORKBENCH_CHROMA_URL): {len(found)} indexes{age}"
+              " (workbench cache clear --indexes [--older-than AGE] removes them)")
     kept = kept_sandboxes(cfg.sandbox_dir) if args.action == "info" else []
     if kept:
         print(f"sandboxes {cfg.sandbox_dir}: {len(kept)} folders kept of variants that did not finish, {_mib(kept):.1f} MiB"
               " (workbench cache clear --sandboxes [--older-than AGE] removes them)")
     return 0
+
+
+def _server_indexes() -> ChromaServerIndexStore | None:
+    """The Chroma server ``WORKBENCH_CHROMA_URL`` names, where this project's sweeps keep their indexes: ``cache info``
+    and ``cache clear --indexes`` said nothing of it, and a clear that "removed 0 indexes" left every one on it."""
+    from workbench.pipeline import ChromaServerIndexStore
+    from workbench.pipeline.stores import CHROMA_URL_ENV
+
+    url = os.environ.get(CHROMA_URL_ENV, "").strip()
+    return ChromaServerIndexStore(url) if url else None
 
 
 def _indexes(path: Path) -> ChromaIndexStore | None:
@@ -896,7 +917,8 @@ def build_parser() -> argparse.ArgumentParser:
     clear.add_argument("--older-than", default=None, metavar="AGE", help="only entries stored more than AGE ago: 30d, 12h, 90m, 45s, 2w")
     which = clear.add_mutually_exclusive_group()
     which.add_argument("--indexes", action="store_true",
-                       help="remove the local indexes (.workbench/indexes) instead, all or those built more than --older-than ago; "
+                       help="remove the local indexes (.workbench/indexes), and those on the Chroma server WORKBENCH_CHROMA_URL names, "
+                            "instead, all or those built more than --older-than ago; "
                             "not while a sweep runs")
     which.add_argument("--sandboxes", action="store_true",
                        help="remove the sandbox folders (.workbench/sandboxes) kept of variants that did not finish instead, "

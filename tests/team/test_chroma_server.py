@@ -251,3 +251,23 @@ def test_a_server_that_goes_away_fails_its_variants_in_one_line_and_the_rerun_re
         assert [v.status for v in again.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in again.variants]
     finally:
         stop_server(proc)
+
+
+def test_cache_info_and_clear_indexes_reach_the_server_the_environment_names(
+        chroma_server: ChromaServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.cli import main
+
+    # with the indexes on the team's server, `cache clear --indexes` said "removed 0 indexes" and left every one there
+    ChromaServerIndexStore(chroma_server.url).build("cli-clear", *small_corpus())
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WORKBENCH_CHROMA_URL", chroma_server.url.replace("://", "://bob:s3cret@"))
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"indexes on the Chroma server http://bob:\*\*\*@127\.0\.0\.1:\d+ \(WORKBENCH_CHROMA_URL\): [1-9]\d* indexes", out), out
+    assert main(["cache", "clear", "--indexes", "--older-than", "30d"]) == 0
+    assert "removed 0 indexes older than 30d from the Chroma server" in capsys.readouterr().out
+    assert "wb-cli-clear" in names(chroma_server)
+    assert main(["cache", "clear", "--indexes"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"removed [1-9]\d* indexes from the Chroma server http://bob:\*\*\*@", out) and "s3cret" not in out, out
+    assert not [n for n in names(chroma_server) if n.startswith("wb-") and "-building-" not in n]  # builds under way stay

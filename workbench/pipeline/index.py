@@ -337,15 +337,16 @@ class _ChromaStore:
         from chromadb.errors import ChromaError
 
         found = []
-        for collection in self._client.list_collections():
-            meta = collection.metadata or {}
-            if meta.get(_COMPLETE) and collection.name == self._name(str(meta.get(_KEY))):
-                built = meta.get(_BUILT)
-                try:
-                    chunks: int | None = int(collection.count()) if self._files_whole(collection) else None
-                except ChromaError:  # its files were damaged: it is listed, and removed, all the same
-                    chunks = None
-                found.append(IndexInfo(str(meta[_KEY]), chunks, float(built) if built is not None else None))
+        with self._reaching("listing the indexes"):
+            for collection in self._client.list_collections():
+                meta = collection.metadata or {}
+                if meta.get(_COMPLETE) and collection.name == self._name(str(meta.get(_KEY))):
+                    built = meta.get(_BUILT)
+                    try:
+                        chunks: int | None = int(collection.count()) if self._files_whole(collection) else None
+                    except ChromaError:  # its files were damaged: it is listed, and removed, all the same
+                        chunks = None
+                    found.append(IndexInfo(str(meta[_KEY]), chunks, float(built) if built is not None else None))
         return sorted(found, key=lambda i: (i.built_at is not None, i.built_at or 0.0))
 
     def remove(self, older_than_s: float | None = None) -> list[IndexInfo]:
@@ -354,9 +355,10 @@ class _ChromaStore:
         Builds that died (Ctrl+C while an index was built) go too; builds under way are left alone. A later sweep that needs one builds it again. Returns what was removed."""
         now = time.time()
         gone = [i for i in self.indexes() if older_than_s is None or i.built_at is None or now - i.built_at > older_than_s]
-        for info in gone:
-            self._delete(self._name(info.key))
-        self._drop_stale_builds()  # and what interrupted builds left, of keys no later sweep may build again
+        with self._reaching("removing indexes"):
+            for info in gone:
+                self._delete(self._name(info.key))
+            self._drop_stale_builds()  # and what interrupted builds left, of keys no later sweep may build again
         return gone
 
     def _files_whole(self, collection: Any) -> bool:
