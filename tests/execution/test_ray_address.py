@@ -46,6 +46,33 @@ def test_no_ray_cluster_at_the_address_is_one_line_naming_it(wb_settings, scheme
     assert not ray.is_initialized()
 
 
+@pytest.mark.parametrize("scheme", ["ray://", ""])
+def test_a_port_of_something_else_than_ray_is_one_line_at_once(wb_settings, scheme: str) -> None:  # type: ignore[no-untyped-def]
+    import http.server
+    import threading
+
+    import ray
+
+    # the dashboard's port, a web server: Ray waited 30 s (Ray Client) or many minutes (a GCS host:port) on it
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    address = f"{scheme}127.0.0.1:{web.server_address[1]}"
+    models = {"ollama:scripted": ScriptedModel(lambda p: "fine", model_id="ollama:scripted"),
+              MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = spec_of("ray", ["ollama:scripted"], execution={"backend": "ray", "address": address})
+    started = time.monotonic()
+    try:
+        with pytest.raises(WorkbenchError) as info:
+            wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    finally:
+        web.shutdown()
+        web.server_close()
+    message = str(info.value)
+    assert "\n" not in message and time.monotonic() - started < 20, message
+    assert message.startswith(f"execution.address '{address}': something answers there, but not Ray ('"), message
+    assert not ray.is_initialized()
+
+
 class FlakyRay:
     """``ray`` as seen by the join: Ray Client's server misses its start-up deadline ``failures`` times, then connects."""
 

@@ -30,10 +30,14 @@ __all__ = ["HOSTED_CPUS", "RayExecutor"]
 
 HOSTED_CPUS = 0.25  # the Ray CPUs a variant answered by a hosted model asks for (it mostly waits on the network)
 REACH_TIMEOUT_S = 5.0  # how long the cluster's port may take to accept a connection (Ray itself waits minutes)
+ANSWER_TIMEOUT_S = 2.0  # how long it may take to answer an HTTP/2 client (a gRPC server answers at once)
 _START_HINT = "start it (ray start --head --port 6379 --ray-client-server-port 10001) or fix execution.address"
 # Ray Client starts a server process for each new connection; on a busy head node it can miss its start-up deadline
 # ("Initialization failure from server:"), and connecting again works
 _SERVER_NOT_READY = "Initialization failure from server"
+# an HTTP/2 client's preface and an empty SETTINGS frame; a gRPC server answers with a SETTINGS frame (type 4)
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+_HTTP2_SETTINGS = b"\x04"
 JOIN_ATTEMPTS = 3
 JOIN_RETRY_S = 2.0
 # The address this process's Ray connection was made for by a sweep ("local" for an instance of its own); a connection
@@ -205,10 +209,14 @@ def _join(ray: Any, execution: ExecutionSpec, options: Mapping[str, Any]) -> Non
     endpoint = execution.ray_endpoint()
     if endpoint is not None:
         try:
-            socket.create_connection(endpoint, timeout=REACH_TIMEOUT_S).close()
+            answer = _grpc_answer(endpoint)
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise WorkbenchError(f"execution.address '{address}': no Ray cluster answers there ({reason}) — {_START_HINT}") from None
+        if answer is not None and answer[3:4] != _HTTP2_SETTINGS:
+            shown = " ".join(answer.decode("latin-1").split())[:60] or "it closed the connection"
+            raise WorkbenchError(f"execution.address '{address}': something answers there, but not Ray ({shown!r}) — use the "
+                                 f"head's GCS port (ray start --port) or ray://host:<its --ray-client-server-port>; {_START_HINT}")
     for attempt in range(1, JOIN_ATTEMPTS + 1):
         try:
             ray.init(address=address, **options)
@@ -220,6 +228,22 @@ def _join(ray: Any, execution: ExecutionSpec, options: Mapping[str, Any]) -> Non
                 continue
             raise WorkbenchError(f"execution.address '{address}': cannot connect to the Ray cluster ({_first_line(exc)}) — "
                                  f"{_START_HINT}") from None
+
+
+def _grpc_answer(endpoint: tuple[str, int]) -> bytes | None:
+    """The first bytes the server at ``endpoint`` sends to an HTTP/2 client (None: it sent nothing in time, or it speaks
+    TLS, which this does not check). Ray's GCS and its Ray Client server speak gRPC and answer with a SETTINGS frame; a
+    port of something else (the dashboard, a web server, the GCS port written as ray://) held ``ray.init`` for minutes
+    (the GCS) or 30 s (Ray Client) before Ray gave up, if ever."""
+    with socket.create_connection(endpoint, timeout=REACH_TIMEOUT_S) as conn:
+        if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+            return None
+        conn.sendall(_HTTP2_PREFACE)
+        conn.settimeout(ANSWER_TIMEOUT_S)
+        try:
+            return conn.recv(64)
+        except TimeoutError:
+            return None
 
 
 def _broken(execution: ExecutionSpec, exc: ConnectionError) -> Exception:
