@@ -271,3 +271,20 @@ def test_cache_info_and_clear_indexes_reach_the_server_the_environment_names(
     out = capsys.readouterr().out
     assert re.search(r"removed [1-9]\d* indexes from the Chroma server http://bob:\*\*\*@", out) and "s3cret" not in out, out
     assert not [n for n in names(chroma_server) if n.startswith("wb-") and "-building-" not in n]  # builds under way stay
+
+
+def test_a_server_on_an_ipv6_address_is_reached(tmp_path: Path) -> None:
+    import socket
+    import sys
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    port = free_port()
+    cmd = [str(Path(sys.executable).parent / "chroma"), "run", "--path", str(tmp_path / "data"), "--host", "::1", "--port", str(port)]
+    proc = start_server(cmd, tmp_path / "chroma.log")
+    try:
+        wait_http(f"http://[::1]:{port}/api/v2/heartbeat", proc, tmp_path / "chroma.log", 60)
+        store = ChromaServerIndexStore(f"http://[::1]:{port}/")  # the brackets were lost: "Invalid port: ':1:<port>'"
+        assert len(store.build("v6", *small_corpus())) == len(small_corpus()[0])
+    finally:
+        stop_server(proc)

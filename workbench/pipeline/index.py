@@ -501,7 +501,8 @@ class ChromaServerIndexStore(_ChromaStore):
             raise WorkbenchError(f"index store url {self.url!r}: expected http://host:port or https://host:port")
         tls = parts.scheme == "https"
         # the path too (a proxy serving Chroma under /chroma): the host alone asked the proxy's root for another server
-        base = f"{parts.scheme}://{parts.hostname}:{port or (443 if tls else 8000)}{parts.path.rstrip('/')}"
+        where = parts.netloc.rpartition("@")[2] + ("" if port else f":{443 if tls else 8000}")  # [::1] keeps its brackets
+        base = f"{parts.scheme}://{where}{parts.path.rstrip('/')}"
         login = {"Authorization": "Basic " + base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()).decode()}
         try:
             client = chromadb.HttpClient(host=base, port=port or (443 if tls else 8000), ssl=tls,
