@@ -138,7 +138,7 @@ def test_starting_or_joining_ray_keeps_the_processs_sigterm_handler(address: str
     def ours(signum: int, frame: object) -> None:
         raise AssertionError("not called")
 
-    monkeypatch.setattr(_ray.socket, "create_connection", lambda *a, **k: socket.socket())  # the address answers
+    monkeypatch.setattr(_ray, "_grpc_answer", lambda endpoint: _ray._HTTP2_PREFACE[-9:])  # the address answers, as gRPC does
     fake = HandlerSettingRay()
     monkeypatch.setitem(sys.modules, "ray", fake)
     found = signal.signal(signal.SIGTERM, ours)
@@ -191,7 +191,7 @@ def test_a_sweep_runs_on_its_own_address_after_a_sweep_on_another(monkeypatch: p
     from workbench.execution import _ray
     from workbench.spec import ExecutionSpec
 
-    monkeypatch.setattr(_ray.socket, "create_connection", lambda *a, **k: socket.socket())  # the cluster answers
+    monkeypatch.setattr(_ray, "_grpc_answer", lambda endpoint: _ray._HTTP2_PREFACE[-9:])  # the cluster answers, as gRPC does
     monkeypatch.setattr(_ray, "_CONNECTED_FOR", {})
     fake = ConnectingRay()
     monkeypatch.setitem(sys.modules, "ray", fake)
