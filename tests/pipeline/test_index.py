@@ -1,4 +1,5 @@
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,18 @@ def test_a_chroma_index_finds_the_closest_chunks_for_every_question(tmp_path: Pa
         kth = exact.search(q, 20)[-1].score
         missed += [h.chunk.id for h in index.search(q, 20) if h.score < kth - 1e-6]
     assert missed == [], len(missed)
+
+
+def test_a_new_index_store_is_opened_by_one_process_at_a_time(tmp_path: Path) -> None:
+    # Chroma makes its tables as a client opens: two processes opening a new store at once (two terminals, the test
+    # suite's two workers) both made them, and one failed every variant with "table collections already exists"
+    from filelock import FileLock
+
+    path = tmp_path / "indexes"
+    opened = threading.Event()
+    with FileLock(f"{path}.lock"):  # another process opening it
+        threading.Thread(target=lambda: (ChromaIndexStore(path), opened.set()), daemon=True).start()
+        assert not opened.wait(1.0)
+    assert opened.wait(60)
+    assert ChromaIndexStore(path).indexes() == []
+

@@ -415,6 +415,33 @@ def _forget_chroma_client(path: Path) -> None:
     SharedSystemClient._identifier_to_system.pop(str(path), None)
 
 
+_OPEN_WAIT_S = 600.0  # making Chroma's tables takes a second; upgrading a large store's schema may take minutes
+
+
+@contextlib.contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """Hold ``<path>.lock`` while this process opens the Chroma database under ``path``: Chroma makes its tables and
+    runs its migrations as a client opens, and two processes opening a new store at once (two terminals, two notebooks,
+    a CI job's two workers) both found it empty, both made the tables, and one failed every variant with "table
+    collections already exists" or "database is locked". Where the lock cannot be made (a read-only parent), the store
+    is opened without it."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(f"{path}.lock", timeout=_OPEN_WAIT_S)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise WorkbenchError(f"waited {_OPEN_WAIT_S:.0f} s for another process to open the index store {path} (lock {lock.lock_file}) "
+                             "— is a process stuck on it?") from None
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 class ChromaIndexStore(_ChromaStore):
     """Persistent Chroma collections under ``path`` (the default: one machine), telemetry off.
 
@@ -438,7 +465,8 @@ class ChromaIndexStore(_ChromaStore):
         if not (self.path / _DATABASE).exists():  # deleted since this process opened it, or never opened
             _forget_chroma_client(self.path)
         try:
-            client = chromadb.PersistentClient(path=str(self.path), settings=Settings(anonymized_telemetry=False, allow_reset=False))
+            with _opening(self.path):
+                client = chromadb.PersistentClient(path=str(self.path), settings=Settings(anonymized_telemetry=False, allow_reset=False))
         except (ChromaError, ValueError) as exc:
             _forget_chroma_client(self.path)
             reason = f"{type(exc).__name__}: {exc}"
