@@ -371,7 +371,7 @@ def run(
         unservable = {}  # Ray's workers bring their own packages and provider keys: the tasks find out
     elif unservable and len(unservable) == len(variants):
         raise next(iter(unservable.values()))  # nothing could run: one line, before any run or index exists
-    with _one_sweep_at_a_time(spec.name, progress=progress, on_event=on_event, stop=stop), _terminate_interrupts():
+    with _one_sweep_at_a_time(spec.name, progress=progress, on_event=on_event, stop=stop), _terminate_interrupts() as terminated:
         track.close_abandoned(spec)
         sweep = track.start_sweep(spec, dataset, corpus, variants)
         sandboxes = SweepSandboxes(cfg.sandbox_dir, sweep.sweep_id)  # in use while the sweep runs: another terminal leaves it alone
@@ -492,9 +492,11 @@ def run(
             elif any(r.status == "FAILED" for r in results):
                 status = "FAILED"
         except BaseException as exc:
-            raised = exc
-            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-            error = f"interrupted ({str(exc) or 'KeyboardInterrupt'})" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+            raised = Terminated("SIGTERM") if terminated and type(exc) is KeyboardInterrupt else exc
+            status = "KILLED" if isinstance(raised, KeyboardInterrupt) else "FAILED"
+            error = f"interrupted ({str(raised) or 'KeyboardInterrupt'})" if isinstance(raised, KeyboardInterrupt) else f"{type(raised).__name__}: {raised}"
+            if raised is not exc:  # Ray's wait raises a KeyboardInterrupt of its own in place of the SIGTERM handler's
+                raise raised from exc
             raise
         finally:
             try:
@@ -578,20 +580,24 @@ def _one_sweep_at_a_time(
 
 
 @contextlib.contextmanager
-def _terminate_interrupts() -> Iterator[None]:
+def _terminate_interrupts() -> Iterator[list[int]]:
     """While a sweep runs in the main thread, SIGTERM (``kill``, ``timeout``, a CI job cancelled, ``docker stop``)
     stops it the way Ctrl+C does: the sweep and its running variant are ended KILLED instead of staying RUNNING in
-    MLflow. A handler the caller installed is left alone."""
+    MLflow. A handler the caller installed is left alone. Yields the SIGTERMs received: Ray's ``wait`` runs the handler
+    and raises a bare KeyboardInterrupt in place of its Terminated (a sweep on Ray ended "interrupted
+    (KeyboardInterrupt)" and ``workbench run`` exited 130, as for Ctrl+C)."""
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        yield
+        yield []
         return
+    received: list[int] = []  # SIGTERM, once it arrived: a library in C may raise its own KeyboardInterrupt for it
 
     def interrupt(signum: int, frame: Any) -> None:
+        received.append(signum)
         raise Terminated("SIGTERM")
 
     signal.signal(signal.SIGTERM, interrupt)
     try:
-        yield
+        yield received
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 

@@ -458,6 +458,42 @@ def test_a_sweep_sent_sigterm_is_ended_killed_not_left_running(tmp_path: Path) -
     assert all(r.info.status != "RUNNING" for r in runs)
 
 
+RAY_LIKE_SIGTERMED_SWEEP = SIGTERMED_SWEEP.replace("wb.run(spec,", """import time
+import workbench.runner
+
+class RayLikeExecutor:  # waits in C as ray.wait does: runs the SIGTERM handler, then raises a KeyboardInterrupt of its own
+    def prepare(self, *args, **kwargs): pass
+    def keep_workers(self, *args): pass
+    def run(self, jobs, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt from None
+        yield from ()
+
+workbench.runner.executor_for = lambda *args, **kwargs: RayLikeExecutor()
+try:
+    wb.run(spec,""") + """except KeyboardInterrupt as exc:
+    sys.exit(type(exc).__name__)
+"""
+
+
+def test_a_sweep_sent_sigterm_while_ray_waits_is_ended_as_sigterm_not_as_ctrl_c(tmp_path: Path) -> None:
+    # Ray's wait runs the SIGTERM handler, then raises a bare KeyboardInterrupt in place of its Terminated: a sweep on Ray
+    # sent `kill` ended "interrupted (KeyboardInterrupt)" and `workbench run` exited 130 (as for Ctrl+C), not 143
+    write_inputs(tmp_path)
+    uri = store_of(tmp_path).tracking_uri
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", RAY_LIKE_SIGTERMED_SWEEP, str(tmp_path), uri], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.stderr.strip().splitlines()[-1:] == ["Terminated"], proc.stderr[-2000:]
+    client = MlflowClient(uri)
+    [sweep] = [r for r in client.search_runs([client.get_experiment_by_name("terminated").experiment_id])
+               if r.data.tags["workbench.kind"] == "sweep"]
+    assert (sweep.info.status, sweep.data.tags["workbench.end_reason"]) == ("KILLED", "interrupted (SIGTERM)")
+
+
 KILLED_WHILE_LOGGING = """
 import os, signal, sys
 from pathlib import Path
