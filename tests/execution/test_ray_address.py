@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,7 @@ import workbench as wb
 from tests.execution.test_ray import first_sentence, require_ray, spec_of
 from tests.team.conftest import free_port, start_server, stop_server
 from workbench.errors import WorkbenchError
+from workbench.grid import expand_grid
 from workbench.models import MINILM_ID
 from workbench.pipeline import MemoryIndexStore
 from workbench.testing import HashingEmbedder, ScriptedModel
@@ -205,6 +208,47 @@ def test_a_sweep_runs_on_its_own_address_after_a_sweep_on_another(monkeypatch: p
     fake.init(address="ray://the-users-own:10001")  # ray.init in the notebook itself
     _ray.RayExecutor(ExecutionSpec(backend="ray", address=None))._connect()
     assert fake.address == "ray://the-users-own:10001"
+
+
+class DeadNodeRay(ConnectingRay):
+    """``ray`` connected to a cluster whose head node died while a task ran on it."""
+
+    def remote(self, **options: object) -> Any:
+        def submit(*args: object) -> str:
+            return "ref"
+        task = SimpleNamespace(remote=submit)
+        return lambda fn: SimpleNamespace(options=lambda **kw: task)
+
+    def wait(self, refs: list[str], **options: object) -> tuple[list[str], list[str]]:
+        return refs, []
+
+    def get(self, ref: str) -> None:
+        from ray.exceptions import NodeDiedError
+
+        raise NodeDiedError("Task failed because the node it was running on is dead or unavailable.")
+
+    def cancel(self, ref: str, **options: object) -> None:
+        pass
+
+
+def test_after_the_clusters_node_died_the_next_sweep_connects_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The head stopped mid-sweep and started again: the notebook's connection to the dead cluster was kept, and every
+    later sweep failed with 'AuthenticationError RPC error: WrongClusterID ... RAY_AUTH_MODE' until a kernel restart."""
+    pytest.importorskip("ray.exceptions")
+    from workbench.execution import _ray
+
+    monkeypatch.setattr(_ray, "_grpc_answer", lambda endpoint: _ray._HTTP2_PREFACE[-9:])  # the cluster answers, as gRPC does
+    monkeypatch.setattr(_ray, "_CONNECTED_FOR", {})
+    fake = DeadNodeRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    cluster = "ray://127.0.0.1:10001"
+    spec = spec_of("ray", ["ollama:scripted"], execution={"backend": "ray", "address": cluster})
+    job = SimpleNamespace(variant=expand_grid(spec)[0], spec=spec, stats=None, retrieved=(), cache=None)
+    executor = _ray.RayExecutor(spec.execution)
+    [result] = executor.run([job], on_start=lambda v: None, on_question=lambda *a: None, stop=lambda: False)
+    assert result.status == "FAILED" and "node it was running on is dead" in (result.outcome.error or "")
+    executor._connect()
+    assert fake.connections == [cluster, cluster]
 
 
 @dataclass(frozen=True)

@@ -96,9 +96,11 @@ class RayExecutor:
         wanted = str(self.execution.address or "local")
         if not ray.is_initialized():
             _CONNECTED_FOR.clear()  # shut down since (ray.shutdown()): whatever is initialised next is not ours
-        elif _CONNECTED_FOR.get("address") not in (None, wanted):
+        elif _CONNECTED_FOR.get("address") not in (None, wanted) or _CONNECTED_FOR.get("node_died"):
             # a connection an earlier sweep of this process made for another address (a local instance, another cluster):
-            # this sweep's tasks would run there instead of where its experiment says
+            # this sweep's tasks would run there instead of where its experiment says. Or one whose node died (the head
+            # stopped, then started again): every later sweep failed ('WrongClusterID ... RAY_AUTH_MODE') until a restart
+            _CONNECTED_FOR.pop("node_died", None)
             ray.shutdown()
         if not ray.is_initialized():
             options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
@@ -123,7 +125,7 @@ class RayExecutor:
         if not jobs:
             return
         ray = self._connect()
-        from ray.exceptions import GetTimeoutError, RayError
+        from ray.exceptions import GetTimeoutError, NodeDiedError, RayError
 
         task = ray.remote(max_calls=1, max_retries=0)(_ray_task)
         workers = self.execution.workers
@@ -149,6 +151,8 @@ class RayExecutor:
                         for kind, key, value in journal:
                             job.cache.put(kind, key, value)  # type: ignore[arg-type]
                     except (RayError, GetTimeoutError) as exc:
+                        if isinstance(exc, NodeDiedError) and _CONNECTED_FOR:  # the next sweep connects again
+                            _CONNECTED_FOR["node_died"] = "yes"
                         result = failed_result(job.variant, f"Ray task failed: {_first_line(exc)}", "ray", job.stats)
                     on_question(job.variant, "question_scored", len(result.records), len(job.retrieved))
                     yield result
