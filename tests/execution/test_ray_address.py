@@ -234,7 +234,6 @@ class DeadNodeRay(ConnectingRay):
 def test_after_the_clusters_node_died_the_next_sweep_connects_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """The head stopped mid-sweep and started again: the notebook's connection to the dead cluster was kept, and every
     later sweep failed with 'AuthenticationError RPC error: WrongClusterID ... RAY_AUTH_MODE' until a kernel restart."""
-    pytest.importorskip("ray.exceptions")
     from workbench.execution import _ray
 
     monkeypatch.setattr(_ray, "_grpc_answer", lambda endpoint: _ray._HTTP2_PREFACE[-9:])  # the cluster answers, as gRPC does
