@@ -116,7 +116,7 @@ class Dataset:
                 raise DataError(f"dataset '{self.name}': case {i}: duplicate id '{case.id}' (first at case {first[case.id]}) — "
                                 "ids must be unique: rename one")
             first[case.id] = i
-            question = " ".join(case.question.split())
+            question = unicodedata.normalize("NFC", " ".join(case.question.split()))  # "café" typed composed or not
             if question in asked:
                 raise DataError(f"{self.where(i)}: field 'question': the same question as {self.where(asked[question])} — "
                                 + _asked_twice_fix(self.cases[asked[question]], case))
