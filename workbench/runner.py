@@ -406,6 +406,8 @@ def run(
                 groups.setdefault(v.index_key, []).append(v)
             # the indexes this sweep opens or builds: a group whose variants are all reused (or cannot run) needs none
             indexed = [k for k, group in groups.items() if any(v.id not in reusable and v.id not in unservable for v in group)]
+            if indexed:  # a Chroma server that does not answer fails the sweep in one line, not every variant with it
+                indexes = indexes or index_store_for(spec, cfg)
             for group_key, group in groups.items():
                 for v in group:
                     if v.id in reusable:

@@ -182,6 +182,23 @@ def test_no_server_at_the_url_is_one_clear_error() -> None:
         ChromaServerIndexStore("chroma.example:8000")
 
 
+def test_a_sweep_whose_server_does_not_answer_fails_once_in_one_line(tmp_path: Path) -> None:
+    # every index group connected again and failed its variants with the same error: N failed child runs (and N
+    # connection attempts) for one server that was not started
+    import mlflow
+
+    spec = write_project(tmp_path)
+    served = wb.ExperimentSpec.from_dict({**spec.model_dump(mode="json", exclude_defaults=True),
+                                          "index_store": {"url": f"http://127.0.0.1:{free_port()}"}}, base_dir=tmp_path)
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    with pytest.raises(WorkbenchError, match=r"^no Chroma server answers at http://127\.0\.0\.1:\d+ .*chroma run") as refused:
+        wb.run(served, settings=cfg, models=fake_models(), limit=2, progress=False)
+    assert "\n" not in str(refused.value)
+    runs = mlflow.MlflowClient(cfg.tracking_uri).search_runs(
+        [e.experiment_id for e in mlflow.MlflowClient(cfg.tracking_uri).search_experiments()])
+    assert [(r.info.status, r.data.tags.get("mlflow.parentRunId")) for r in runs] == [("FAILED", None)]  # the sweep alone
+
+
 def test_the_spec_field_checks_the_url_and_round_trips(tmp_path: Path) -> None:
     base = write_project(tmp_path).model_dump(mode="json", exclude_defaults=True)
     spec = wb.ExperimentSpec.from_dict({**base, "index_store": {"url": "http://chroma.team:8000"}}, base_dir=tmp_path)
