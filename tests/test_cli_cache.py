@@ -119,6 +119,31 @@ def test_cache_info_counts_the_indexes_and_clear_indexes_removes_old_ones(cache_
     kept.close()
 
 
+def test_cache_info_counts_the_indexes_an_older_workbench_built_and_clear_indexes_removes_them(
+        cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a workbench of 2026-11 published an index as wb-<key> marked complete but recorded no key: after an upgrade (whose
+    # keys differ, so no sweep opens them again) `cache info` did not count them and `cache clear --indexes` said
+    # 'removed 0 indexes', leaving their space on disk for good
+    from workbench.pipeline import ChromaIndexStore, Chunk
+
+    index_dir = cache_dir.parent / "indexes"
+    store = ChromaIndexStore(index_dir)
+    chunks = [Chunk(id=f"c{i}", doc_id="d", text=f"text {i}", start=0, end=6) for i in range(3)]
+    store.build("new", chunks, [[1.0, float(i), 0.5] for i in range(3)])
+    old = store._client.create_collection("wb-0123456789abcdef", embedding_function=None, metadata={"workbench_complete": False})
+    old.add(ids=["c0", "c1"], embeddings=[[1.0, 0.0, 0.5], [1.0, 1.0, 0.5]], documents=["a", "b"])
+    old.modify(metadata={"workbench_complete": True})  # as that workbench published it, in place
+    store._client.create_collection("notes", metadata={"workbench_complete": True})  # another tool's: not an index
+
+    assert [(i.key, i.chunks, i.built_at) for i in ChromaIndexStore(index_dir).indexes()][0] == ("0123456789abcdef", 2, None)
+    assert main(["cache", "info"]) == 0
+    assert re.search(r": 2 indexes, [0-9.]+ MiB on disk", capsys.readouterr().out)
+    assert main(["cache", "clear", "--indexes", "--older-than", "30d"]) == 0  # of unknown age: older than any
+    assert f"removed 1 indexes older than 30d from {index_dir}" in capsys.readouterr().out
+    left = ChromaIndexStore(index_dir)
+    assert sorted(c.name for c in left._client.list_collections()) == ["notes", "wb-new"] and len(left.open("new")) == 3
+
+
 def test_cache_info_counts_a_damaged_index_and_clear_indexes_removes_it(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # an index whose files a full disk or a sync tool cut short made both commands 'internal error: InternalError:
     # Error executing plan: ... Error deserializing pickle file', the one that removes it included

@@ -17,7 +17,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -340,14 +340,23 @@ class _ChromaStore:
         with self._reaching("listing the indexes"):
             for collection in self._client.list_collections():
                 meta = collection.metadata or {}
-                if meta.get(_COMPLETE) and collection.name == self._name(str(meta.get(_KEY))):
+                key = self._published_key(collection.name, meta)
+                if key is not None:
                     built = meta.get(_BUILT)
                     try:
                         chunks: int | None = int(collection.count()) if self._files_whole(collection) else None
                     except ChromaError:  # its files were damaged: it is listed, and removed, all the same
                         chunks = None
-                    found.append(IndexInfo(str(meta[_KEY]), chunks, float(built) if built is not None else None))
+                    found.append(IndexInfo(key, chunks, float(built) if built is not None else None))
         return sorted(found, key=lambda i: (i.built_at is not None, i.built_at or 0.0))
+
+    @classmethod
+    def _published_key(cls, name: str, meta: Mapping[str, Any]) -> str | None:
+        """The key of a published index's collection (``wb-<key>``, complete), or None: a build under way or that died,
+        another tool's collection. An index published by a workbench of 2026-11, which recorded no key, has it in its
+        name."""
+        key = str(meta.get(_KEY, name.removeprefix(cls._name(""))))
+        return key if meta.get(_COMPLETE) and _BUILDING not in name and name == cls._name(key) else None
 
     def remove(self, older_than_s: float | None = None) -> list[IndexInfo]:
         """Delete the indexes (through Chroma, as another process may have it open) built more than ``older_than_s``
