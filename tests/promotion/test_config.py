@@ -63,3 +63,33 @@ def test_yaml_round_trip_and_line_numbered_errors() -> None:
     twice = text.replace("  k: 3", "  k: 3\n  k: 5")
     with pytest.raises(ValueError, match=rf"config\.yaml:{line + 1}: 'k' is given twice in one mapping \(also on line {line}\)"):
         BundleConfig.from_yaml(twice)  # YAML would keep k: 5 silently
+
+
+def _hash_as_written_before_model_cache(data: dict) -> str:  # type: ignore[type-arg]
+    """config_hash as a workbench of 2026-11 computed it: the model's dump had no ``cache`` field."""
+    import hashlib
+    import json
+
+    payload = {"prompt": data["prompt"]["sha256"], "model": {k: v for k, v in data["model"].items() if k != "cache"},
+               "seed": data["seed"], "chunker": data["chunker"], "retrieval": data["retrieval"], "corpus": data["corpus"]["hash"]}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def test_a_config_written_before_models_had_cache_is_read_not_called_edited() -> None:
+    # a bundle or registered version of a workbench before 2026-12-02 holds the hash of a model dump without 'cache':
+    # load_bundle and workbench export refused it as 'config_hash ... does not match the configuration — the file was edited'
+    import yaml
+
+    data = yaml.safe_load(make().to_yaml())
+    for field in ("chunking_revision", "chunks", "servers"):
+        data.pop(field)
+    data["model"].pop("cache")
+    data["config_hash"] = _hash_as_written_before_model_cache(data)
+    old = BundleConfig.from_yaml(yaml.safe_dump(data, sort_keys=False))
+    assert old.model.cache and old.config_hash == data["config_hash"]
+    edited = {**data, "seed": 1}
+    with pytest.raises(ValueError, match=r"does not match the configuration \(.*\) — the file was edited"):
+        BundleConfig.from_yaml(yaml.safe_dump(edited, sort_keys=False))
+    uncached = {**data, "model": {**data["model"], "cache": False}}  # no workbench of then could write it
+    with pytest.raises(ValueError, match="does not match the configuration"):
+        BundleConfig.from_yaml(yaml.safe_dump(uncached, sort_keys=False))

@@ -143,8 +143,12 @@ class BundleConfig(_Model):
 
     @model_validator(mode="after")
     def _hash_matches(self) -> BundleConfig:
-        expected = config_hash(self.prompt.sha256, self.model, self.seed, self.chunker, self.retrieval, self.corpus.hash, self.servers)
-        if expected != self.config_hash:
+        parts = (self.prompt.sha256, self.model, self.seed, self.chunker, self.retrieval, self.corpus.hash, self.servers)
+        expected = config_hash(*parts)
+        # a bundle or registered version of a workbench before models had ``cache`` (2026-12-02) holds the hash of the
+        # same configuration without it (none could say cache: false)
+        earlier = config_hash(*parts, model_fields_before=("cache",)) if self.model.cache else expected
+        if self.config_hash not in (expected, earlier):
             raise ValueError(f"config_hash {self.config_hash[:12]} does not match the configuration ({expected[:12]}) — the file was edited")
         return self
 
@@ -188,13 +192,14 @@ class BundleConfig(_Model):
 
 def config_hash(
     prompt_sha256: str, model: ModelSpec, seed: int, chunker: ChunkerSpec, retrieval: RetrievalSpec, corpus_hash: str,
-    servers: Mapping[str, str] | None = None,
+    servers: Mapping[str, str] | None = None, *, model_fields_before: tuple[str, ...] = (),
 ) -> str:
     """Hash of what changes answers. The same configuration has the same hash whatever run or alias it came from;
-    one evaluated on another server than its models' default ones (``servers``) is another configuration."""
+    one evaluated on another server than its models' default ones (``servers``) is another configuration.
+    ``model_fields_before`` leaves those fields of the model out, as a workbench before them hashed it."""
     payload = {
         "prompt": prompt_sha256,
-        "model": {**model.model_dump(mode="json"), "kind": model.resolved_kind},
+        "model": {**model.model_dump(mode="json", exclude=set(model_fields_before)), "kind": model.resolved_kind},
         "seed": seed,
         "chunker": chunker.model_dump(mode="json"),
         "retrieval": retrieval.model_dump(mode="json"),
