@@ -126,6 +126,37 @@ def test_a_bundle_that_did_not_record_its_chunks_is_refused_by_a_newer_chunking_
         wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index2", models=fake_models())
 
 
+def _as_an_older_workbench_exported(bundle_dir: Path, copy: Path, *, before_model_cache: bool) -> Path:
+    """The bundle as a workbench before 2026-12-05 exported it: no chunking_revision nor chunks in config.yaml, and,
+    before 2026-12-02, a config_hash of the model's dump without 'cache'; its manifest describes that config.yaml."""
+    shutil.copytree(bundle_dir, copy)
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    del config["chunking_revision"], config["chunks"]
+    if before_model_cache:
+        payload = {"prompt": config["prompt"]["sha256"], "model": {k: v for k, v in config["model"].items() if k != "cache"},
+                   "seed": config["seed"], "chunker": config["chunker"], "retrieval": config["retrieval"],
+                   "corpus": config["corpus"]["hash"]}
+        config["config_hash"] = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    (copy / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["config_hash"] = config["config_hash"]
+    manifest["files"]["config.yaml"] = hashlib.sha256((copy / "config.yaml").read_bytes()).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+@pytest.mark.parametrize("before_model_cache", [True, False], ids=["2026-11", "2026-12-04"])
+def test_a_bundle_exported_before_the_chunking_revision_was_recorded_is_refused_in_one_line(
+        swept: Swept, bundle_dir: Path, tmp_path: Path, before_model_cache: bool) -> None:
+    # its chunks were cut by revision 3 or older and it recorded none to compare with: load_bundle rebuilt this
+    # workbench's chunks and answered from them without a word (or, for a bundle of 2026-11, said the file was edited)
+    old = _as_an_older_workbench_exported(bundle_dir, tmp_path / "bundle", before_model_cache=before_model_cache)
+    with pytest.raises(BundleError, match=r"config\.yaml: evaluated on chunks cut by a workbench that did not record its chunking "
+                                          r"revision \(revision 3 or older\), but this workbench cuts revision \d+, so the answers "
+                                          r"would differ — load it with the workbench that exported it, .* promote and export it again$"):
+        wb.load_bundle(old, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+
+
 def test_a_modified_file_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "bundle"
     shutil.copytree(bundle_dir, copy)

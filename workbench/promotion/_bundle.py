@@ -191,6 +191,9 @@ def _check_server(config: BundleConfig, folder: Path, model_id: str, identity: s
                       f"to {here or default} — {fix} (the answers would differ), or promote a configuration evaluated there")
 
 
+# the chunking revision of the last workbench whose bundles did not record theirs (config.yaml's chunking_revision: null)
+_UNRECORDED_REVISION = 3
+
 _AGAIN = ("load it with the workbench that exported it, or evaluate the configuration again with this one, promote and "
           "export it again")
 
@@ -263,9 +266,12 @@ def load_bundle(
         raise BundleError(f"{folder / config.prompt.file}: prompt differs from the promoted one (sha256 mismatch)")
 
     revision = config.chunking_revision
-    recut = revision is not None and revision != grid.CHUNKING_REVISION  # this workbench may cut other chunks
+    # a bundle exported before the revision was recorded was cut by one up to _UNRECORDED_REVISION: this one may cut others
+    recut = revision != grid.CHUNKING_REVISION
+    cut_by = (f"chunking revision {revision}" if revision is not None
+              else f"a workbench that did not record its chunking revision (revision {_UNRECORDED_REVISION} or older)")
     if recut and config.chunks is None:  # exported before the chunks were recorded: they cannot be compared
-        raise BundleError(f"{folder / CONFIG_FILE}: evaluated on chunks cut by chunking revision {revision}, but this workbench "
+        raise BundleError(f"{folder / CONFIG_FILE}: evaluated on chunks cut by {cut_by}, but this workbench "
                           f"cuts revision {grid.CHUNKING_REVISION}, so the answers would differ — {_AGAIN}")
     overrides = dict(models or {})
     corpus = _corpus(config, folder, corpus_path)
@@ -274,7 +280,7 @@ def load_bundle(
     _check_server(config, folder, embedding, embedder.identity)
     chunks = chunk_corpus(corpus, config.chunker, embedder.tokenizer) if recut else None
     if chunks is not None and config.chunks is not None:
-        _check_chunks(config.chunks, chunks, f"{folder / CONFIG_FILE}: evaluated on chunks cut by chunking revision {revision}")
+        _check_chunks(config.chunks, chunks, f"{folder / CONFIG_FILE}: evaluated on chunks cut by {cut_by}")
     store = index_store or ChromaIndexStore(Path(index_dir) if index_dir is not None else _default_index_dir())
     key = embedded_index_key(config.chunker, embedding, corpus.hash, embedder.identity)
     index = store.open(key)
