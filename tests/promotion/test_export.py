@@ -499,3 +499,31 @@ def test_exporting_a_version_again_says_its_branch_holds_the_earlier_export_and_
         wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings)
     message = str(info.value)
     assert f"an earlier export of v{done.version}" in message and "--branch" in message
+
+
+def test_exporting_a_version_evaluated_again_after_an_upgrade_names_what_its_earlier_branch_holds(tmp_path: Path, deploy_repo: Path) -> None:
+    # a bundle of an older workbench, which this one refuses to load (other chunks): the experiment was run again,
+    # promoted (the same configuration, the same version) and exported, and the error said the branch of the earlier
+    # export was to be deployed again 'after a rollback' — a bundle this workbench refuses
+    from tests.promotion.conftest import sweep
+    from workbench import grid
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(grid, "CHUNKING_REVISION", grid.CHUNKING_REVISION - 1)  # the older workbench sweeps, promotes, exports
+        old = sweep(tmp_path / "p")
+        wb.promote(old.run_id("good"), name="assist-up", alias="staging", settings=old.settings, override_reason="tiny")
+        first = wb.export("assist-up", "staging", repo=deploy_repo, settings=old.settings)
+    again = wb.run(write_project(old.root), settings=old.settings, models=fake_models(), progress=False)
+    run_id = next(v.run_id for v in again.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
+    assert wb.promote(run_id, name="assist-up", alias="staging", settings=old.settings, override_reason="tiny").version == "1"  # type: ignore[arg-type]
+    with pytest.raises(ExportError) as info:
+        wb.export("assist-up", "staging", repo=deploy_repo, settings=old.settings)
+    message = str(info.value)
+    assert f"branch '{first.branch}' already exists" in message and "deploy that branch again" not in message
+    assert (f"(an earlier export of v1 to staging, of an earlier evaluation: run {old.run_id('good')}, evaluated on chunks cut by "
+            f"chunking revision {grid.CHUNKING_REVISION - 1}, which this workbench (revision {grid.CHUNKING_REVISION}) does not load)"
+            " — delete it, or pass another branch name") in message
+    git(deploy_repo, "branch", "-D", first.branch)
+    wb.export("assist-up", "staging", repo=deploy_repo, settings=old.settings)  # the branch now holds this evaluation
+    with pytest.raises(ExportError, match=r"\(an earlier export of v1 to staging: after a rollback, deploy that branch again\)"):
+        wb.export("assist-up", "staging", repo=deploy_repo, settings=old.settings)

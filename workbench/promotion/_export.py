@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from workbench import grid
 from workbench.comparison import bootstrap_mean, number_text
 from workbench.config import Settings, settings as default_settings
@@ -288,6 +290,27 @@ def default_branch(name: str, alias: str, version: str) -> str:
     return f"promote/{re.sub(r'[.]{2,}', '.', name).lstrip('.')}-{alias}-v{version}"
 
 
+def _earlier_export(text: str | None, config: BundleConfig, version: str, alias: str) -> str:
+    """What the branch of an earlier export of the same version holds, for the error that refuses to overwrite it: the
+    same bundle (deploy it again after a rollback), or the evaluation of another run of the configuration, such as one
+    run again after an upgrade whose chunkers cut text otherwise (pure; ``text`` is that branch's config.yaml)."""
+    same = f" (an earlier export of v{version} to {alias}: after a rollback, deploy that branch again)"
+    try:
+        held = yaml.safe_load(text) if text is not None else None
+    except yaml.YAMLError:
+        held = None
+    if not isinstance(held, dict):
+        return same
+    source = held.get("source")
+    run = source.get("run_id") if isinstance(source, dict) else None
+    revision = held.get("chunking_revision")
+    if run == config.source.run_id and revision == config.chunking_revision:
+        return same
+    cut = (f", evaluated on chunks cut by chunking revision {revision or 'unrecorded'}, which this workbench "
+           f"(revision {config.chunking_revision}) does not load" if revision != config.chunking_revision else "")
+    return f" (an earlier export of v{version} to {alias}, of an earlier evaluation: run {run or 'unknown'}{cut})"
+
+
 def export(
     name: str,
     alias: Environment = "production",
@@ -329,7 +352,8 @@ def export(
     folder = _bundle_folder(bundle_dir or f"{name}/{alias}")
 
     files, config, version, message = build_bundle(name, alias, settings=settings)
-    earlier = "" if branch else f" (an earlier export of v{version} to {alias}: after a rollback, deploy that branch again)"
+    earlier = "" if branch else _earlier_export(git.read_text(default_branch(name, alias, version), f"{folder}/{CONFIG_FILE}"),
+                                                config, version, alias)
     branch = branch or default_branch(name, alias, version)
     git.check_branch_name(branch)
     if git.branch_exists(branch):
