@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +192,40 @@ def test_a_linked_folder_is_part_of_the_corpus_once_and_a_broken_link_is_named(t
     with pytest.raises(DataError, match=r"gone\.md: a broken link \(to .*moved\.md\) — point it at the file, or remove it"):
         load_corpus(corpus)
     assert [d.id for d in load_corpus(corpus, glob="intro.md").documents] == ["intro"]  # a glob that leaves it out
+
+
+def test_a_link_to_a_hidden_or_system_file_is_refused_and_links_to_shared_files_are_still_read(tmp_path: Path) -> None:
+    # a corpus cloned or unzipped from someone else: its links are invisible in a listing, and what they lead to would be
+    # indexed, sent to the model and logged in the traces of every question that retrieves it
+    home = tmp_path / "home"
+    write(home / ".ssh" / "id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n")
+    write(home / ".aws" / "credentials", "[default]\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n")
+    write(home / "shared" / "travel.md", "# Travel\n\nBook 14 days ahead.\n")
+    corpus = home / "corpus"
+    write(corpus / "intro.md", "# Intro\n")
+    (corpus / "travel.md").symlink_to(home / "shared" / "travel.md")  # a shared file elsewhere: read, as before
+    (corpus / "deploy.md").symlink_to(home / ".ssh" / "id_rsa")
+    (corpus / "keys").symlink_to(home / ".aws", target_is_directory=True)
+    with pytest.raises(DataError) as refused:
+        load_corpus(corpus, glob="**/*")
+    message = str(refused.value)
+    assert re.search(r"deploy\.md: a link to .*/\.ssh/id_rsa, a hidden file or folder .* — copy the file into the corpus if it is a "
+                     r"document, or remove the link \(and 1 more file refused: keys/credentials\)$", message), message
+    assert "BEGIN" not in message
+    (corpus / "deploy.md").unlink()
+    (corpus / "keys").unlink()
+    (corpus / "env.md").symlink_to("/proc/self/environ")  # the process's environment: its API keys
+    with pytest.raises(DataError, match=r"env\.md: a link to /proc/.*environ, in the system folder /proc, which holds no documents"):
+        load_corpus(corpus)
+    (corpus / "env.md").unlink()
+    (corpus / ".notes").mkdir()
+    write(corpus / ".notes" / "a.md", "# A\n")
+    (corpus / "a.md").symlink_to(corpus / ".notes" / "a.md")  # into the corpus's own hidden folder: hidden all the same
+    with pytest.raises(DataError, match=r"a\.md: a link to .*/\.notes/a\.md, a hidden file"):
+        load_corpus(corpus)
+    assert [d.id for d in load_corpus(corpus, glob=".notes/*.md").documents] == [".notes/a"]  # named by the glob: read
+    (corpus / "a.md").unlink()
+    assert [d.id for d in load_corpus(corpus).documents] == ["intro", "travel"]
 
 
 def test_a_dataset_without_ids_keeps_its_ids_and_hash_when_the_file_is_renamed_moved_or_respaced(tmp_path: Path) -> None:

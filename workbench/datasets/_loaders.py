@@ -796,7 +796,7 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | 
     refused: list[tuple[Path, DataError]] = []
     for path in check_corpus_folder(folder, glob):
         try:
-            doc = _folder_document(path, folder)
+            doc = _folder_document(path, folder, glob)
         except DataError as exc:  # read on: an export with many such files is named at once, not one file per run
             refused.append((path, exc))
             continue
@@ -814,14 +814,42 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | 
     return Corpus(name=name or folder.name, documents=tuple(docs), source=str(folder))
 
 
-def _folder_document(path: Path, folder: Path) -> Document | None:
+# the machine's kernel and runtime state, which no link in a corpus may lead to: /proc/self/environ holds the process's
+# keys, /run/secrets a container's, /var/run (a link to /run) a Kubernetes service account's token
+_SYSTEM_FOLDERS = frozenset({"proc", "sys", "dev", "run"})
+
+
+def _forbidden_target(path: Path, folder: Path, glob: str) -> str | None:
+    """Why a corpus file that is a link, or lies in a linked folder, must not be read (None when it may be): where it
+    leads is hidden (``~/.ssh/id_rsa``, ``~/.aws/credentials``, a ``.git/config`` holding a token), which the corpus
+    would not read as a file of its own, or a system folder. A corpus cloned or unzipped from someone else can hold
+    such a link, which nobody sees in a listing of its files; its text would be indexed, sent to the model and logged
+    in every trace that retrieves it. Links to shared folders and files elsewhere are followed."""
+    target, root = os.path.realpath(path), os.path.realpath(folder)
+    if target == os.path.join(root, os.path.relpath(path, folder)):
+        return None  # no link on the way: the corpus's own file, checked as such
+    parts = Path(target).parts
+    if len(parts) > 1 and parts[0] == os.sep and parts[1] in _SYSTEM_FOLDERS:
+        return f"{path}: a link to {target}, in the system folder /{parts[1]}, which holds no documents — remove the link"
+    beyond = Path(os.path.relpath(target, os.path.commonpath([target, root])))
+    if _hidden(beyond, glob):
+        return (f"{path}: a link to {target}, a hidden file or folder (keys and settings live there), which a corpus does not "
+                "read — copy the file into the corpus if it is a document, or remove the link")
+    return None
+
+
+def _folder_document(path: Path, folder: Path, glob: str) -> Document | None:
     """The document a corpus folder's file holds (None for a pipe or a socket, never a document).
 
     Raises:
-        DataError: a broken link, a name that is not UTF-8, a file that is not UTF-8 text, or an empty one.
+        DataError: a broken link, a link to a hidden or system file (see ``_forbidden_target``), a name that is not
+            UTF-8, a file that is not UTF-8 text, or an empty one.
     """
     if not path.exists():
         raise DataError(f"{path}: a broken link (to {os.readlink(path)}) — point it at the file, or remove it")
+    forbidden = _forbidden_target(path, folder, glob)
+    if forbidden is not None:
+        raise DataError(forbidden)
     if not path.is_file():
         return None
     _check_utf8_name(path.relative_to(folder), folder)
