@@ -336,6 +336,20 @@ def test_a_baseline_variant_that_failed_before_answering_says_why(sweep: wb.Swee
         wb.compare([failed, *rest], baseline=first.variant.name)
 
 
+def test_a_failed_variants_error_quoting_a_key_is_shown_redacted_by_compare(sweep: wb.SweepResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a provider's refusal quotes the key it was given; the leaderboard's error column redacted it, while wb.compare's
+    # skipped line (its summary, the notebook's HTML table, the Leaderboard widget's comparison) showed it whole
+    key = "sk-proj-" + "Zq8" * 12
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    first, *rest = sweep.variants
+    failed = replace(first, records=(), outcome=replace(first.outcome, status="FAILED", error=f"AuthenticationError: Incorrect API key provided: {key}"))
+    report = wb.compare([*rest, failed])
+    shown = "\n".join([report.summary(), report._repr_html_(), json.dumps(report.to_dict())])
+    assert key not in shown and key[8:20] not in shown
+    assert f"FAILED: AuthenticationError: Incorrect API key provided: [REDACTED:OPENAI_API_KEY]" in [s.reason for s in report.skipped]
+    assert failed.outcome.error is not None and key in failed.outcome.error  # the result itself keeps it: only what is shown is redacted
+
+
 def test_compare_over_a_sweep_uses_its_seed_as_its_comparison_json_did(
     store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

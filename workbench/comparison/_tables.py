@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Union
 
 from workbench.errors import DataError, WorkbenchError
+from workbench.redaction import redact
 from workbench.results import EarlyStop, SweepResult, VariantResult
 from workbench.tracking import RESULTS_TABLE, LoggedRun, find_run, find_variant_table, missing_artifacts, resolve_runs
 
@@ -80,7 +81,10 @@ def _from_results(results: Sequence[VariantResult]) -> tuple[list[VariantTable],
     for r in results:
         v = r.variant
         if not r.records:
-            skipped.append(Skipped(v.name, f"{r.status}: {r.outcome.error or 'no per-question results'}", (v.id, *([r.run_id] if r.run_id else []))))
+            # redacted as the leaderboard's error column is: a provider's error can quote the API key, and the report is
+            # shown (and saved) in a notebook, printed by scripts and logged as comparison.json
+            why = redact(r.outcome.error) if r.outcome.error else "no per-question results"
+            skipped.append(Skipped(v.name, f"{r.status}: {why}", (v.id, *([r.run_id] if r.run_id else []))))
             continue
         tables.append(
             VariantTable(
