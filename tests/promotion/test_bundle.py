@@ -414,4 +414,33 @@ def test_a_bundle_reads_back_documents_whose_text_holds_unicode_line_separators(
     corpus = wb.load_corpus([{"id": "travel", "text": "Book economy.\u2028Ask first."}, {"id": "leave", "text": "25 days\x85a year\u2029."}])
     file = tmp_path / "corpus.jsonl"
     file.write_text(corpus.to_jsonl(), encoding="utf-8")
-    assert _documents(file).hash == corpus.hash
+    assert _documents(tmp_path.resolve(), "corpus.jsonl").hash == corpus.hash
+
+
+@pytest.mark.parametrize("linked", ["file", "folder", "manifest-listed"])
+def test_a_bundle_file_linked_outside_the_bundle_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Path, linked: str) -> None:
+    """A deployment repository keeps links (git does): config.yaml naming prompts/good.txt passed the check for paths
+    outside the bundle while the file, or the prompts folder, was a link to the deployer's secrets, which the template
+    check then quoted in its error."""
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    secrets = tmp_path / "home" / ".docker"
+    secrets.mkdir(parents=True)
+    (secrets / "good.txt").write_text('{"auths": {"registry": "s3cr3t"}}\n{question}\n')
+    if linked == "folder":
+        shutil.rmtree(copy / "prompts")
+        (copy / "prompts").symlink_to(secrets, target_is_directory=True)
+    else:
+        (copy / "prompts" / "good.txt").unlink()
+        (copy / "prompts" / "good.txt").symlink_to(secrets / "good.txt")
+    if linked == "manifest-listed":  # the manifest edited to the linked file's hash: checked, then read
+        manifest = json.loads((copy / "manifest.json").read_text())
+        manifest["files"]["prompts/good.txt"] = hashlib.sha256((secrets / "good.txt").read_bytes()).hexdigest()
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+    else:  # a bare config bundle: no file is checked against a manifest
+        for name in ("manifest.json", "EVALUATION.md"):
+            (copy / name).unlink()
+    with pytest.raises(BundleError, match=rf"prompts/good\.txt: a link to {re.escape(str(secrets / 'good.txt'))}, outside the bundle "
+                                          "folder — a bundle's files are its own") as caught:
+        wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    assert "s3cr3t" not in str(caught.value)

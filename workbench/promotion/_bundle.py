@@ -108,7 +108,7 @@ def _verify(folder: Path) -> Manifest | None:
         return None  # a bare config bundle (e.g. the registered model's artifacts) has no manifest
     manifest = _manifest(manifest_path)
     for rel, digest in manifest.files.items():
-        file = folder / rel
+        file = _inside(folder, rel)
         if not file.is_file():
             raise BundleError(f"{file}: listed in {MANIFEST_FILE} but missing — restore the bundle from its commit")
         if sha256(file.read_bytes()) != digest:
@@ -116,16 +116,33 @@ def _verify(folder: Path) -> Manifest | None:
     return manifest
 
 
-def _read(folder: Path, rel: str) -> str:
+def _inside(folder: Path, rel: str) -> Path:
+    """``folder / rel``, a file of the bundle (``folder`` is resolved).
+
+    Raises:
+        BundleError: it is a link, or lies in a linked folder, leading outside the bundle: a deployment repository (a
+            pull request to it) can hold a link, which git keeps, to the deployer's ``~/.docker/config.json``; read as
+            a prompt, the template check quoted its braces in its error.
+    """
     file = folder / rel
+    target = file.resolve()
+    if not target.is_relative_to(folder):
+        raise BundleError(f"{file}: a link to {target}, outside the bundle folder — a bundle's files are its own: restore the "
+                          "bundle from its commit")
+    return file
+
+
+def _read(folder: Path, rel: str) -> str:
+    file = _inside(folder, rel)
     if not file.is_file():
         raise BundleError(f"{file}: missing — the bundle is incomplete")
     return file.read_text(encoding="utf-8")
 
 
-def _documents(file: Path) -> Corpus:
+def _documents(folder: Path, rel: str) -> Corpus:
     """The corpus a bundle holds as a JSONL file (``Corpus.to_jsonl``)."""
-    return documents_corpus(_read(file.parent, file.name), str(file), name=file.stem)
+    file = folder / rel
+    return documents_corpus(_read(folder, rel), str(file), name=file.stem)
 
 
 def documents_corpus(text: str, where: str, *, name: str) -> Corpus:
@@ -155,7 +172,7 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
         corpus = load_corpus(info.builtin)
         where = info.builtin
     elif info.file is not None:  # documents given in memory to the sweep, in the bundle
-        corpus = _documents(folder / info.file)
+        corpus = _documents(folder, info.file)
         where = str(folder / info.file)
     else:
         candidates = [Path(corpus_path)] if corpus_path is not None else []
