@@ -80,9 +80,24 @@ def test_known_key_shapes_are_found(secret: str, label: str) -> None:
     ("ibm_cloud_iam_key = '" + "A" * 44 + "'", "ibm_cloud_iam_key"),
     ("cos_hmac_secret_access_key = '" + "f" * 48 + "'", "ibm_cos_hmac_credentials"),
     ("softlayer_api_key = '" + "b" * 64 + "'", "softlayer_credentials"),
+    ("//registry.npmjs.org/:_authToken=" + "npm_" + "aB3" * 12, "npm_tokens"),
+    ("//npm.internal/r/:_authToken= " + "12345678-1234-1234-1234-1234567890ab", "npm_tokens"),
 ])
 def test_gated_detectors_still_find_their_shapes(line: str, label: str) -> None:
     assert [f.kind for f in Redactor({}).find(line)] == [label]
+
+
+@pytest.mark.parametrize("unit", ["ghp_", "AKIA", "sk-", "sk-ant-", "eyJ", "=eyJ", "/", "//a/:_authToken=", "://", "xoxb-1-"])
+def test_redacting_text_built_to_be_slow_takes_linear_time(unit: str) -> None:
+    # a corpus page, question or answer repeating one key shape's start: each detector whose pattern (or the run on to
+    # the end of a found key's token) read the rest of the token again from every start took 2 to 10 s on 20 KB, and
+    # minutes on a 100 KB chunk or document; a whole minified page's links ('//' x 2000) took a second
+    import time
+
+    text = (unit * (20_000 // len(unit) + 1))[:20_000]
+    started = time.perf_counter()
+    Redactor({}).redact(text)
+    assert time.perf_counter() - started < 1.0
 
 
 def test_a_password_in_a_url_is_masked_and_the_rest_of_the_url_kept() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import functools
 import logging
 import os
@@ -151,9 +152,11 @@ class _Detector:
 # key shapes detect-secrets 1.5 has no detector for (provider documentation gives the prefixes)
 _SHAPES = (
     ("anthropic_api_key", r"sk-ant-[A-Za-z0-9_-]{20,}"),
-    # OpenAI's keys without the "T3BlbkFJ" detect-secrets looks for (project, service-account and admin keys), and the
-    # sk- keys of OpenAI-compatible providers (DeepSeek, Moonshot, ...): 30+ characters after sk-, a digit among them
-    ("openai_token", r"\bsk-(?!ant-)(?=[A-Za-z_-]*\d)[A-Za-z0-9][A-Za-z0-9_-]{29,}"),
+    # OpenAI's keys, with or without the "T3BlbkFJ" of its legacy keys (project, service-account and admin keys), and
+    # the sk- keys of OpenAI-compatible providers (DeepSeek, Moonshot, ...): 30+ characters after sk-, a digit among
+    # them (see _REQUIRED; a lookahead for the digit scanned the rest of the token from every "sk-" in it: 'sk-' repeated
+    # along 20 KB took seconds)
+    ("openai_token", r"\bsk-(?!ant-)[A-Za-z0-9][A-Za-z0-9_-]{29,}"),
     ("huggingface_token", r"\bhf_[A-Za-z0-9]{30,}"),
     ("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}"),
     ("github_fine_grained_token", r"\bgithub_pat_[A-Za-z0-9_]{22,}"),
@@ -165,15 +168,68 @@ _SHAPES = (
 )
 
 
+# what a shape's match must also hold to be a key (checked on the match, not by a lookahead rescanning the text)
+_REQUIRED = {"openai_token": re.compile(r"\d")}  # a legacy key's T3BlbkFJ holds one
+
+
 @dataclass(frozen=True)
 class _Shape:
     """A detector of one key shape, with the ``analyze_string`` of a detect-secrets plugin; a pattern with a group
-    named ``value`` yields that group (the secret in its context), else the whole match."""
+    named ``value`` yields that group (the secret in its context), else the whole match; with ``required``, only the
+    matches that hold it."""
 
     pattern: str
+    required: re.Pattern[str] | None = None
 
     def analyze_string(self, text: str) -> Iterator[str]:
-        return (m.groupdict().get("value") or m.group(0) for m in re.finditer(self.pattern, text))
+        for m in re.finditer(self.pattern, text):
+            if self.required is None or self.required.search(m.group(0)):
+                yield m.groupdict().get("value") or m.group(0)
+
+
+class _Jwt:
+    """detect-secrets' JSON Web Token detector, in linear time: its pattern (``eyJ...``, a dot, ...) was tried again
+    from every ``eyJ`` of a token holding no dot after them, each time reading the rest of it ('eyJ' repeated along 20
+    KB took 0.6 s, 100 KB 15 s). Within a run of the first part's characters only the first ``eyJ`` is tried: every
+    later one ends at the same place. Each match is checked as detect-secrets checks it (its parts decode as base64,
+    the first two as JSON)."""
+
+    pattern = re.compile(r"eyJ[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+\.?[A-Za-z0-9_.+/=-]*?")  # detect-secrets' own
+    part = re.compile(r"[A-Za-z0-9_=-]+")
+
+    def analyze_string(self, text: str) -> Iterator[str]:
+        from detect_secrets.plugins.jwt import JwtTokenDetector
+
+        pos = 0
+        while (run := self.part.search(text, pos)) is not None:
+            start = text.find("eyJ", run.start(), run.end())
+            m = self.pattern.match(text, start) if start >= 0 else None
+            if m is None:
+                pos = run.end()
+                continue
+            if JwtTokenDetector.is_formally_valid(m.group()):
+                yield m.group()
+            pos = m.end()
+
+
+class _Npmrc:
+    """detect-secrets' npm detector (``//registry/:_authToken=<token>``, the line of an ``.npmrc``) in linear time, for
+    one line: its ``//.+/:_authToken=`` read the rest of the line again from every ``//`` (a minified page's links:
+    130 KB took a second, a MB a minute). As its pattern does, it takes the last ``/:_authToken=`` with a ``//`` and a
+    character before it whose value is ``npm_...`` (to the end of the line) or 36 hex digits and dashes."""
+
+    marker = "/:_authToken="
+    value = re.compile(r"\s*(?:(npm_.+)|([A-Fa-f0-9-]{36}))")
+
+    def analyze_string(self, line: str) -> Iterator[str]:
+        first = line.find("//")
+        at = line.rfind(self.marker)
+        while first >= 0 and at >= first + 3:
+            m = self.value.match(line, at + len(self.marker))
+            if m is not None:
+                yield from (group for group in m.groups() if group)
+                return
+            at = line.rfind(self.marker, 0, at)
 
 
 class _BasicHeader:
@@ -200,8 +256,8 @@ def _detectors() -> tuple[_Detector, ...]:
     The keyword detector (``api_key = "..."``) and the assignment-shaped ones (Cloudant, IBM, SoftLayer) are slow
     on long text, so they only see lines that hold one of the words their patterns require: every word of the
     keyword detector's list (``detect_secrets.plugins.keyword.DENYLIST``) contains key, pass, pwd, secret or
-    contrase; the others need key/pw/pass/token or the service's name. tests/test_redaction.py checks each detector
-    still finds its own shape through these gates.
+    contrase; the others need key/pw/pass/token or the service's name; the npm one (``_Npmrc``), ``_authToken``.
+    tests/test_redaction.py checks each detector still finds its own shape through these gates.
     """
     from detect_secrets.plugins.artifactory import ArtifactoryDetector
     from detect_secrets.plugins.aws import AWSKeyDetector
@@ -217,7 +273,6 @@ def _detectors() -> tuple[_Detector, ...]:
     from detect_secrets.plugins.keyword import KeywordDetector
     from detect_secrets.plugins.mailchimp import MailchimpDetector
     from detect_secrets.plugins.npm import NpmDetector
-    from detect_secrets.plugins.openai import OpenAIDetector
     from detect_secrets.plugins.private_key import PrivateKeyDetector
     from detect_secrets.plugins.pypi_token import PypiTokenDetector
     from detect_secrets.plugins.sendgrid import SendGridDetector
@@ -228,11 +283,17 @@ def _detectors() -> tuple[_Detector, ...]:
     from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
     from detect_secrets.plugins.twilio import TwilioKeyDetector
 
-    own = (*(_Detector(label, _Shape(pattern)) for label, pattern in _SHAPES), _Detector("basic_auth_header", _BasicHeader()))
+    own = (
+        *(_Detector(label, _Shape(pattern, _REQUIRED.get(label))) for label, pattern in _SHAPES),
+        _Detector("basic_auth_header", _BasicHeader()),
+        _Detector(_label(JwtTokenDetector.secret_type), _Jwt()),
+    )
     assignment = ("key", "pw", "pass", "token", "cloudant", "softlayer")
+    # detect-secrets' OpenAI detector (sk-...T3BlbkFJ...) is the openai_token shape's: its pattern read the rest of the
+    # token again from every 'sk-' in it (seconds on 20 KB of 'sk-'), and the shape finds every key it found
     plain = (
-        OpenAIDetector, AWSKeyDetector, GitHubTokenDetector, GitLabTokenDetector, SlackDetector, StripeDetector,
-        PrivateKeyDetector, BasicAuthDetector, JwtTokenDetector, PypiTokenDetector, NpmDetector, SendGridDetector,
+        AWSKeyDetector, GitHubTokenDetector, GitLabTokenDetector, SlackDetector, StripeDetector,
+        PrivateKeyDetector, BasicAuthDetector, PypiTokenDetector, SendGridDetector,
         TwilioKeyDetector, MailchimpDetector, DiscordBotTokenDetector, TelegramBotTokenDetector, SquareOAuthDetector,
         AzureStorageKeyDetector, ArtifactoryDetector,
     )
@@ -241,21 +302,42 @@ def _detectors() -> tuple[_Detector, ...]:
         *own,
         *(_Detector(_label(cls.secret_type), cls()) for cls in plain),
         *(_Detector(_label(cls.secret_type), cls(), assignment) for cls in gated),
+        _Detector(_label(NpmDetector.secret_type), _Npmrc(), ("_authtoken",)),
         # last: a named shape wins over "a secret-sounding assignment"
         _Detector(_label(KeywordDetector.secret_type), KeywordDetector(), ("key", "pass", "pwd", "secret", "contrase")),
     )
+
+
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_-]+")  # a run of _TOKEN_CHARS
 
 
 def _detect(detector: _Detector, text: str) -> Iterator[tuple[int, int]]:
     """Where the values a detector yields occur, each run on to the end of its token: some detectors yield a
     capture group rather than the whole key (the GitHub one yields ``ghp`` of ``ghp_<36 characters>``), a JWT's
     signature follows the part the detector matches."""
+    runs: _Runs | None = None
     for value in set(detector.plugin.analyze_string(text)):
         if value and value.strip() and not value.startswith("[REDACTED:"):
             for start, end in _occurrences(text, value):
-                while end < len(text) and text[end] in _TOKEN_CHARS:
-                    end += 1
+                if end < len(text) and text[end] in _TOKEN_CHARS:
+                    runs = runs or _Runs(text)
+                    end = runs.end_of(end)
                 yield start, end
+
+
+class _Runs:
+    """The runs of token characters of a text, found once: where the run holding a position ends. Scanning on from
+    each occurrence of a value instead took seconds on a few kilobytes where a detector's shape repeats along one
+    token (``ghp_ghp_ghp_...``, ``AKIAAKIA...``): every occurrence scanned the rest of the token again."""
+
+    def __init__(self, text: str) -> None:
+        found = [(m.start(), m.end()) for m in _TOKEN_RUN.finditer(text)]
+        self._starts = [s for s, _ in found]
+        self._ends = [e for _, e in found]
+
+    def end_of(self, position: int) -> int:
+        """The end of the run holding ``position`` (a position inside one)."""
+        return self._ends[bisect.bisect_right(self._starts, position) - 1]
 
 
 def _occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
