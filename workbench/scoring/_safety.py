@@ -183,7 +183,7 @@ _INSTRUCTION_PATTERNS = [re.compile(p, re.IGNORECASE) for p in (
     r"\b(?:note|message|instructions?|notice)\s+(?:to|for)\s+(?:(?:any|all|the)\s+)?(?:ai|llms?|language\s+models?|(?:ai\s+)?assistants?|chatbots?|models?)\b",
     r"\bnew\s+instructions?\s*:",
     # chat-template role markers
-    r"#{2,}\s*(?:system|assistant|user|instructions?)\s*:",
+    r"(?<!#)#{2,}\s*(?:system|assistant|user|instructions?)\s*:",  # from a run's first #: from each, a line of 20,000 took 40 s
     r"<\|(?:im_start|im_end|system|user|assistant|endoftext)\|>",
     r"\[/?(?:INST|SYS)\]|<<\s*/?SYS\s*>>",
     # "ignore (all) previous instructions" in the languages whose refusals are read (workbench.metrics.is_refusal)
@@ -250,12 +250,15 @@ def _instruction_spans(text: str) -> list[tuple[int, int]]:
     for start in starts:
         if spans and start < spans[-1][1]:
             continue  # inside the span of an earlier match
-        end_match = _SENTENCE_END.search(text, start + 1)
-        end = end_match.end() if end_match else len(text)
+        # a span is cut at _MAX_SPAN, so no further is read: searching the whole rest of a text without a sentence end
+        # from every start took seconds on 100 KB
+        limit = min(len(text), start + _MAX_SPAN + 1)
+        end_match = _SENTENCE_END.search(text, start + 1, limit)
+        end = end_match.end() if end_match else limit
         # a role marker or an "addressed to a model" heading ends with ':' — the instruction is what follows it
         if text[start:end].rstrip().endswith(":") and end < len(text):
-            next_end = _SENTENCE_END.search(text, end + 1)
-            end = next_end.end() if next_end else len(text)
+            next_end = _SENTENCE_END.search(text, end + 1, limit)
+            end = next_end.end() if next_end else limit
         spans.append((start, min(end, start + _MAX_SPAN)))
     return spans
 
