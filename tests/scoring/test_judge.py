@@ -51,6 +51,17 @@ def test_when_no_value_conforms_the_mismatch_of_the_first_of_the_right_type_is_r
     value, error = check_reply('See [1].', SCHEMA)
     assert value is None and error == "judge output does not match the schema at (root): [1] is not of type 'object'"
 
+@pytest.mark.parametrize("finish_reason", ["stop", "length"])
+def test_brackets_nested_deeper_than_json_can_follow_are_an_error_reply(finish_reason: str) -> None:
+    # a judge told by an instruction planted in the corpus to write '[[[[...' (or a sampling judge running away) made
+    # check_reply raise RecursionError, and the reply, with its tokens and cost, was lost to a scorer exception
+    for raw in ("[" * 3000, 'Verdict: ' + '{"reason": ' * 3000):
+        value, error = check_reply(raw, SCHEMA, finish_reason=finish_reason)
+        assert value is None and error is not None and error.startswith("judge output"), error
+    # the verdict after them is still read, as any JSON after prose is
+    assert check_reply("[" * 3000 + ' {"reason": "r", "verdict": 1}', SCHEMA) == ({"reason": "r", "verdict": 1}, None)
+
+
 def test_a_bare_newline_inside_a_string_is_tolerated() -> None:
     # llama-cpp-python's JSON grammar allows raw control characters in strings; the content is still unambiguous
     value, error = check_reply('{"reason": "useful for the\n" ,"verdict": 0}', SCHEMA)

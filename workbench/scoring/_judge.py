@@ -115,7 +115,9 @@ def _json_values(raw: str) -> Iterator[Any]:
     try:
         yield json.loads(text, strict=False, parse_constant=_not_a_number)
         return
-    except ValueError:  # json.JSONDecodeError, or NaN / Infinity
+    # json.JSONDecodeError, NaN / Infinity, or brackets nested deeper than the decoder follows ('[[[[...' a judge wrote,
+    # told to by a planted instruction, raised RecursionError out of the scorer: a reply that is no JSON is an error reply)
+    except (ValueError, RecursionError):
         pass
     decoder = json.JSONDecoder(strict=False, parse_constant=_not_a_number)
     end = 0
@@ -124,7 +126,7 @@ def _json_values(raw: str) -> Iterator[Any]:
             continue
         try:
             value, end = decoder.raw_decode(text, opener.start())
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         yield value
 
@@ -156,7 +158,7 @@ def check_reply(raw: str, schema: Mapping[str, Any], *, finish_reason: str = "st
 def _parses(raw: str) -> bool:
     try:
         json.loads(raw, strict=False)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return False
     return True
 
