@@ -312,6 +312,19 @@ def test_plots_are_figures_and_save_as_png(tables, tmp_path) -> None:  # type: i
     assert free.plot_metric_vs_cost().axes[0].get_xlabel().startswith("latency_s")  # nothing costs money
 
 
+def test_names_holding_dollars_are_drawn_as_written(tables, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # matplotlib reads text between two '$' as math: a model called 'openai:gpt$x^$' failed to draw every plot of the
+    # comparison (and of its sweep, logged without plots), and 'cost $5 vs $10' showed '5 vs ' in italics
+    odd = {"openai:gpt$x^$|k4": tables["base"], "cost $5 vs $10": tables["worse"].assign(retrieved_ids=[["doc-b", "doc-a"]] * 30)}
+    report = wb.compare(odd)
+    paths = report.save_plots(tmp_path / "plots")
+    assert sorted(p.name for p in paths) == ["metric_vs_cost.png", "retrieval_curves.png"]
+    fig = report.plot_metric_vs_cost()
+    fig.canvas.draw()
+    shown = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert shown == [r"★ openai:gpt\$x^\$|k4", r"cost \$5 vs \$10"]
+
+
 def test_input_errors_are_one_line(tables) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(WorkbenchError, match="column 'case_id' is missing"):
         wb.compare({"x": tables["base"].drop(columns=["case_id"])})

@@ -56,6 +56,13 @@ def _new_figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def _literal(text: str) -> str:
+    """A name as a plot shows it (pure): matplotlib reads text between two ``$`` as math, so a model called
+    ``openai:gpt$x^$`` (or a variant named ``cost $5 vs $10``) failed to draw every plot of its comparison, the sweep's
+    too, and another showed italics; its dollars are escaped."""
+    return text.replace("$", r"\$")
+
+
 def _errors(estimate: float, low: float, high: float) -> list[list[float]]:
     below = 0.0 if math.isnan(low) else max(0.0, estimate - low)
     above = 0.0 if math.isnan(high) else max(0.0, high - estimate)
@@ -99,7 +106,7 @@ def metric_vs_cost_figure(report: ComparisonView, metrics: Sequence[str] | None 
             x, y = report.row(name, x_metric), report.row(name, metric)
             if math.isnan(x["mean"]) or math.isnan(y["mean"]):
                 continue
-            label = f"{'★ ' if i == 0 else ''}{name}" if panel == 0 else None
+            label = f"{'★ ' if i == 0 else ''}{_literal(name)}" if panel == 0 else None
             ax.errorbar(
                 x["mean"], y["mean"], xerr=_errors(x["mean"], x["mean_low"], x["mean_high"]),
                 yerr=_errors(y["mean"], y["mean_low"], y["mean_high"]), fmt=_MARKERS[i % len(_MARKERS)],
@@ -155,7 +162,7 @@ def retrieval_curves_figure(tables: Sequence[VariantTable], max_k: int | None = 
     axes = fig.subplots(1, 2)
     for i, (setup, curve) in enumerate(curves.groupby("setup", sort=False)):
         for ax, metric in zip(axes, ("hit_at_k", "recall_at_k")):
-            ax.plot(curve["k"], curve[metric], marker=_MARKERS[i % len(_MARKERS)], color=f"C{i % 10}", label=setup if metric == "hit_at_k" else None)
+            ax.plot(curve["k"], curve[metric], marker=_MARKERS[i % len(_MARKERS)], color=f"C{i % 10}", label=_literal(str(setup)) if metric == "hit_at_k" else None)
     top = int(curves["k"].max())
     for ax, title in zip(axes, ("hit@k", "recall@k")):
         ax.set_xlabel("k (chunks retrieved)")
