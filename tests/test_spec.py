@@ -297,6 +297,15 @@ def test_aliases_that_expand_to_a_huge_document_are_refused_at_once(tmp_path: Pa
     assert load_experiment(write(tmp_path, shared)).chunkers[0].size == 400
 
 
+def test_an_experiment_file_of_many_megabytes_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    # PyYAML reads about half a megabyte a second: a 100 MB file held 'workbench run' for minutes before any error
+    huge = GOOD + "description: |\n" + ("  " + "x" * 98 + "\n") * 12_000  # 1.2 MB
+    with pytest.raises(SpecError, match=r"exp\.yaml: 1\.2 MB, too large for an experiment file \(at most 1 MB\) — an experiment "
+                                        r"names its dataset, corpus and prompt files"):
+        load_experiment(write(tmp_path, huge))
+    assert load_experiment(write(tmp_path, GOOD + "description: |\n" + ("  " + "x" * 98 + "\n") * 1_000)).description
+
+
 def test_a_relative_gguf_path_is_relative_to_the_experiment_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = GOOD.replace("  - id: local:gemma3-270m\n", "  - id: llamacpp:models/m.gguf\n") + "pricing:\n  llamacpp:models/m.gguf: {input: 1, output: 2}\n"
     path = write(tmp_path, text)

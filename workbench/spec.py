@@ -1091,6 +1091,11 @@ def _read_utf8(path: Path, what: str) -> str:
         raise SpecError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
 
 
+# an experiment file is a page of YAML: PyYAML reads about half a megabyte a second, so a file of 100 MB (a dataset
+# saved under the experiment's name, a file from someone else's branch) held the command for minutes before any error
+_MAX_EXPERIMENT_BYTES = 2**20
+
+
 def load_experiment(path: str | Path) -> ExperimentSpec:
     """Read an experiment YAML file; prompt ``file`` entries are read into ``template``.
 
@@ -1105,6 +1110,10 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
         raise SpecError(f"{path}: is a folder, not a file — give the path of the experiment file")
     if not path.is_file():
         raise SpecError(f"{path}: experiment file not found — {missing_path_fix(path, 'check the path')}")
+    size = path.stat().st_size
+    if size > _MAX_EXPERIMENT_BYTES:
+        raise SpecError(f"{path}: {size / 2**20:,.1f} MB, too large for an experiment file (at most 1 MB) — an experiment names its "
+                        "dataset, corpus and prompt files (dataset: {path: ...}) rather than holding them")
     text = _read_utf8(path, "experiment file")
     try:
         node, data = read_yaml(text)
