@@ -109,6 +109,11 @@ def test_an_unchanged_sweep_reuses_every_variant_and_calls_no_model(wb_settings:
     report = wb.compare(warm)
     assert set(report.table["variant"]) == {v.variant.name for v in warm.variants}
     assert MlflowClient(wb_settings.tracking_uri).get_run(warm.parent_run_id).data.metrics["variants_reused"] == 4
+    note = MlflowClient(wb_settings.tracking_uri).get_run(warm.parent_run_id).data.tags["mlflow.note.content"]
+    assert note.startswith("FINISHED: 4 of 4 variants finished (4 reused from earlier sweeps).")  # the sweep's run page
+    for v in warm.variants:  # each row links to the variant's run and to the run it was reused from
+        assert f"(#/experiments/{warm.experiment_id}/runs/{v.run_id}) | FINISHED |" in note
+        assert f"| reused from [an earlier run](#/experiments/{warm.experiment_id}/runs/{v.reused_from}) |" in note
 
 
 def test_a_warm_sweep_lists_each_reused_runs_traces_once(wb_settings: Settings, models: Models) -> None:

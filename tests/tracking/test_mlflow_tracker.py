@@ -62,6 +62,21 @@ def test_parent_and_child_runs_with_params_metrics_tags(sweep) -> None:  # type:
         assert child.inputs.dataset_inputs and child.inputs.dataset_inputs[0].dataset.name == "python_docs"
 
 
+def test_parent_run_description_ranks_the_variants_and_holds_the_comparison(sweep) -> None:  # type: ignore[no-untyped-def]
+    """What a lead reads first on the sweep's run page (it said "No description" for a sweep that finished, and for
+    one that FAILED because a variant failed): the variants best first, linked to their runs, and the intervals."""
+    note = MlflowClient(sweep.tracking_uri).get_run(sweep.parent_run_id).data.tags["mlflow.note.content"]
+    assert note.startswith("FINISHED: 2 of 2 variants finished.")
+    board = sweep.leaderboard()
+    rows = [line for line in note.splitlines() if line.startswith("| ") and "](#/experiments/" in line]
+    assert len(rows) == 2
+    for rank, (row, variant) in enumerate(zip(rows, board.itertuples()), start=1):
+        # pipes in variant names are escaped, so each row keeps its columns; the link opens the variant's run
+        assert row.startswith(f"| {rank} | [{variant.variant.replace('|', chr(92) + '|')}](#/experiments/{sweep.experiment_id}/runs/{variant.run_id}) | FINISHED | ")
+        assert f"| {variant.token_f1:.3f}".rstrip("0").rstrip(".") + " |" in row
+    assert "```\n" + wb.compare(sweep, seed=sweep.spec.seed).summary() + "\n```" in note  # the intervals and verdicts, as wb.compare shows them
+
+
 def test_results_table_reads_back(sweep) -> None:  # type: ignore[no-untyped-def]
     children = sweep_variants(sweep.parent_run_id, tracking_uri=sweep.tracking_uri)
     table = load_variant_table(children[0].info.run_id, tracking_uri=sweep.tracking_uri)
@@ -132,6 +147,9 @@ def test_failed_variant_is_a_failed_run_with_the_error(wb_settings) -> None:  # 
     # the run page's description says why, where a lead reads first (it was empty: the error was one tag of many)
     assert run.data.tags["mlflow.note.content"] == f"FAILED: {run.data.tags['workbench.error']}"
     assert client.get_run(result.parent_run_id).info.status == "FAILED"
+    parent_note = client.get_run(result.parent_run_id).data.tags["mlflow.note.content"]  # why the sweep FAILED
+    assert parent_note.startswith("FAILED: 0 of 1 variants finished, 1 failed.")
+    assert f"- {result.variants[0].variant.name.replace('|', chr(92) + '|')}: {run.data.tags['workbench.error']}\n" in parent_note
     # the trace's red generate span says why (it held no error at all: only the trace's 'generation' assessment did)
     traces = client.search_traces(locations=[result.experiment_id], run_id=run.info.run_id)
     assert len(traces) == 2

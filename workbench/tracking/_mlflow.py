@@ -41,6 +41,7 @@ from workbench.tracking._process import END_REASON_TAG, abandoned_reason, proces
 from workbench.tracking._read import RESULTS_TABLE, artifact_bytes, out_of_reach
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import open_store_serialised
+from workbench.tracking._summary import sweep_note
 from workbench.tracking._unreachable import TrackingUnavailable, is_unreachable, quiet_retry_warnings, shown_uri, tracking_call
 from workbench.tracking._redact import redacted, redacting
 from workbench.tracking._traces import TraceBuilder, write_traces
@@ -398,7 +399,7 @@ class MlflowTracker:
         comparison: SweepComparison | None,
         error: str | None,
     ) -> None:
-        from mlflow.entities import Metric
+        from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
         finished = [r for r in results if r.status == "FINISHED"]
@@ -408,7 +409,13 @@ class MlflowTracker:
             Metric("variants_reused", float(sum(1 for r in results if r.reused_from)), now, 0),
             *(Metric(name, value, now, 0) for name, value in sweep_totals(results).items()),  # what the sweep spent
         ]
-        tags = _end_reason_tags(redact(error)[:5000], status) if error else []  # redacted before a cut can split a key
+        reason = redact(error)[:5000] if error else None  # redacted before a cut can split a key
+        tags = _end_reason_tags(reason, status) if reason else []
+        # the run page's description: how it ended, the variants ranked and linked, the comparison (after the reason's
+        # own note, which it replaces)
+        note = sweep_note(results, status, experiment_id=sweep.experiment_id, error=reason, totals=sweep_totals(results),
+                          comparison=_comparison_text(comparison))
+        tags = [t for t in tags if t.key != NOTE_TAG] + [RunTag(NOTE_TAG, _note(note, f"the whole comparison is in {COMPARISON_FILE}"))]
         self._delete_twins(sweep.experiment_id)
         self.client.log_batch(sweep.run_id, metrics=metrics, tags=tags)
         if results:
@@ -870,12 +877,23 @@ def _variant_note(result: VariantResult) -> str | None:
     return None
 
 
-def _note(text: str) -> str:
-    """An experiment's description as its MLflow note: a longer one, cut, failed the first sweep when it created the
-    experiment ("'value' exceeds the maximum length of 20000 characters")."""
+def _comparison_text(comparison: SweepComparison | None) -> str | None:
+    """The comparison's plain-text summary for the sweep's description, or None (derived data: never a failed sweep)."""
+    if comparison is None:
+        return None
+    try:
+        return comparison.summary()
+    except Exception as exc:  # noqa: BLE001 - the variants are logged; comparison.json says the same or is missing too
+        _log.warning("could not summarise the comparison: %s: %s", type(exc).__name__, exc)
+        return None
+
+
+def _note(text: str, whole: str = "the whole description is in each sweep's experiment.yaml") -> str:
+    """An experiment's (or a run's) description as its MLflow note: a longer one, cut, failed the first sweep when it
+    created the experiment ("'value' exceeds the maximum length of 20000 characters"). ``whole`` says where all of it is."""
     if len(text) <= _MAX_NOTE:
         return text
-    cut = "\n\n… (cut: the whole description is in each sweep's experiment.yaml)"
+    cut = f"\n\n… (cut: {whole})"
     return text[: _MAX_NOTE - len(cut)] + cut
 
 

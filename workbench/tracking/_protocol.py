@@ -41,6 +41,10 @@ class SweepComparison(Protocol):
 
     def to_dict(self) -> dict[str, Any]: ...
 
+    def summary(self) -> str:
+        """The comparison as plain text: each variant's interval, its difference to the baseline and the verdict."""
+        ...
+
     def plots(self) -> Mapping[str, Any]:
         """Figures by name (matplotlib figures)."""
         ...

@@ -1,0 +1,109 @@
+"""A sweep's parent run description (pure): what a lead reads on the run page in the MLflow UI, which renders it as
+markdown — how the sweep ended and why, its variants ranked with links to their runs, and the comparison with its
+intervals and verdicts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from workbench.redaction import redact
+from workbench.results import VariantResult, leaderboard_frame
+
+__all__ = ["sweep_note"]
+
+# the leaderboard columns of the description, when some variant has them: the ranking metric comes first
+_SHOWN = ("token_f1", "mrr", "hit_at_k", "latency_p50_s", "cost_usd")
+_MAX_ERROR = 300  # characters of a failed variant's error in the description (its run holds all of it)
+
+
+def sweep_note(
+    results: Sequence[VariantResult], status: str, *, experiment_id: str, comparison: str | None = None,
+    totals: Mapping[str, float] | None = None, error: str | None = None,
+) -> str:
+    """The parent run's description, in markdown.
+
+    Args:
+        results: the sweep's variant results, as logged (with their run ids).
+        status: how the sweep ended (FINISHED, FAILED, KILLED).
+        experiment_id: the experiment, for links to the variant runs.
+        comparison: the comparison's plain-text summary (intervals and verdicts), shown as a code block.
+        totals: what the sweep spent (``sweep_totals``).
+        error: why the sweep itself ended as it did (a crash, an interrupt), already redacted.
+    """
+    lines = [_headline(results, status, error)]
+    if results:
+        lines.extend(["", *_leaderboard(results, experiment_id)])
+    failed = [r for r in results if r.status == "FAILED" and r.outcome.error]
+    if failed:
+        lines.extend(["", "Failed variants (each run's description has the whole error):", ""])
+        lines.extend(f"- {_cell(r.variant.name)}: {_cell(_short(r.outcome.error or ''))}" for r in failed)
+    if totals:
+        lines.extend(["", "Spent by this sweep: " + ", ".join(f"{k} {_number(v)}" for k, v in totals.items())])
+    if comparison:
+        lines.extend(["", "Comparison (also in `comparison.json`; the leaderboard in `leaderboard.json`):", "", "```",
+                      comparison.replace("```", "'''"), "```"])
+    return "\n".join(lines)
+
+
+def _headline(results: Sequence[VariantResult], status: str, error: str | None) -> str:
+    """``STATUS: why`` (as a run ended by an error always read) and what became of the variants."""
+    finished = sum(1 for r in results if r.status == "FINISHED")
+    reused = sum(1 for r in results if r.reused_from)
+    stopped = sum(1 for r in results if r.stopped_early is not None)
+    failed = sum(1 for r in results if r.status == "FAILED")
+    counts = [f"{finished} of {len(results)} variants finished" + (f" ({reused} reused from earlier sweeps)" if reused else "")]
+    if failed:
+        counts.append(f"{failed} failed")
+    if stopped:
+        counts.append(f"{stopped} stopped early by racing")
+    tally = ", ".join(counts) + "."
+    if error:
+        return f"{status}: {' '.join(error.split())}" + (f"\n\n{tally}" if results else "")
+    return f"{status}: {tally}"
+
+
+def _leaderboard(results: Sequence[VariantResult], experiment_id: str) -> list[str]:
+    """The variants best first (as ``SweepResult.leaderboard`` ranks them), each linked to its run."""
+    frame = leaderboard_frame(results)
+    shown = [c for c in _SHOWN if c in frame.columns and frame[c].notna().any()]
+    out = ["| # | variant | status | " + " | ".join(shown) + " | note |", "|---|---|---|" + "---|" * len(shown) + "---|"]
+    for rank, row in enumerate(frame.itertuples(index=False), start=1):
+        name = _cell(row.variant)
+        link = f"[{name}](#/experiments/{experiment_id}/runs/{row.run_id})" if row.run_id else name
+        values = " | ".join(_number(getattr(row, c)) for c in shown)
+        out.append(f"| {rank} | {link} | {row.status} | {values} | {_remark(row, experiment_id)} |")
+    return out
+
+
+def _remark(row: object, experiment_id: str) -> str:
+    """Why a row's numbers are not simply this sweep's own: stopped early, reused (linked), or questions failed."""
+    stopped, reused = _text(getattr(row, "stopped_early", None)), _text(getattr(row, "reused_from", None))
+    if stopped:
+        return f"stopped early {stopped}"
+    if reused:
+        return f"reused from [an earlier run](#/experiments/{experiment_id}/runs/{reused})"
+    errors = getattr(row, "question_errors", 0)
+    return f"{int(errors)} questions failed" if isinstance(errors, (int, float)) and errors == errors and errors > 0 else ""
+
+
+def _text(value: object) -> str | None:
+    """A leaderboard cell that holds text, or None for an empty one (None, or pandas' NaN in a column others fill)."""
+    return value if isinstance(value, str) and value else None
+
+
+def _number(value: object) -> str:
+    if not isinstance(value, (int, float)) or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.3g}" if value != 0 and abs(value) < 0.001 else f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+def _cell(text: str) -> str:
+    """Text inside a markdown table cell or list item: one line, its pipes escaped (variant names hold them)."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _short(text: str) -> str:
+    """One line of at most ``_MAX_ERROR`` characters, redacted before it is cut (a cut could split a key)."""
+    one = " ".join(redact(text).split())
+    return one if len(one) <= _MAX_ERROR else one[: _MAX_ERROR - 1] + "…"
