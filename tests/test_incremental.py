@@ -116,6 +116,23 @@ def test_an_unchanged_sweep_reuses_every_variant_and_calls_no_model(wb_settings:
         assert f"| reused from [an earlier run](#/experiments/{warm.experiment_id}/runs/{v.reused_from}) |" in note
 
 
+def test_a_run_reused_from_an_older_workbench_gets_the_params_it_did_not_log(
+    wb_settings: Settings, models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs logged before ``prompt.hash`` was a param are reused as they were: their copies get it, so the warm
+    sweep's runs line up with the ones it computes in the MLflow UI's columns and parallel-coordinates chart."""
+    new_params = Variant.params
+    monkeypatch.setattr(Variant, "params", lambda self: {k: v for k, v in new_params(self).items() if k != "prompt.hash"})
+    cold = sweep(make_spec(), wb_settings, models)
+    assert all("prompt.hash" not in r.data.params for r in children(wb_settings, cold))
+    monkeypatch.setattr(Variant, "params", new_params)
+    warm = sweep(make_spec(), wb_settings, models)
+    logged = children(wb_settings, warm)
+    assert logged and all(r.data.tags.get("workbench.reused_from") for r in logged)
+    for r in logged:
+        assert r.data.params["prompt.hash"] == r.data.tags["workbench.prompt_hash"]
+
+
 def test_a_warm_sweep_lists_each_reused_runs_traces_once(wb_settings: Settings, models: Models) -> None:
     # the reuse check searched a candidate's traces for their scores, and copying the run listed the same traces again
     class Counting:

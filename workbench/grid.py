@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.errors import SpecError
+from workbench.prompts import PromptTemplate
 from workbench.spec import ChunkerSpec, ExperimentSpec, ModelSpec, PromptSpec, RetrievalSpec, RouterEntry, RouterSpec
 
-__all__ = ["CHUNKING_REVISION", "Variant", "embedded_index_key", "expand_grid", "flat_params", "index_key"]
+__all__ = ["CHUNKING_REVISION", "Variant", "embedded_index_key", "expand_grid", "flat_params", "index_key", "prompt_hash"]
 
 # How the chunkers cut text (workbench/pipeline/chunk.py), raised whenever they cut the same text into other chunks or
 # place them elsewhere: indexes are kept across upgrades (.workbench/indexes, a Chroma server), and one built by an
@@ -120,17 +121,24 @@ class Variant:
         return index_key(self.chunker, self.retrieval.embedding)
 
     def params(self) -> dict[str, str]:
-        """Flattened parameters, as logged to MLflow (``chunker.size``, ``model.params.max_tokens``...): lists and
+        """Flattened parameters, as logged to MLflow (``prompt.hash``, ``chunker.size``, ``model.params.max_tokens``...): lists and
         booleans as JSON (``["\\n"]``, ``true``), a setting left unset (a router signal that is off) not at all."""
         data = self.to_dict()
         if self.prompt is not None and self.model is not None:
-            data["prompt"] = {"name": self.prompt.name}  # the template text is an artifact, not a param
+            # the template text is an artifact, not a param; its hash tells two versions of a prompt apart in the MLflow
+            # UI's columns, compare view and charts (as the run's workbench.prompt_hash tag and the registry's prompt do)
+            data["prompt"] = {"name": self.prompt.name, "hash": prompt_hash(self.prompt)}
             if isinstance(self.model, RouterSpec):
                 for role, m in (("cheap", self.model.cheap), ("strong", self.model.strong)):
                     data["router"][role]["kind"] = m.resolved_kind
             else:
                 data["model"]["kind"] = self.model.resolved_kind
         return flat_params(data)
+
+
+def prompt_hash(prompt: PromptSpec) -> str:
+    """The sha256 of a prompt as it is rendered (template and system message), as the prompt registry records it."""
+    return PromptTemplate(prompt.name, prompt.template or "", prompt.system).hash
 
 
 def flat_params(data: Mapping[str, Any]) -> dict[str, str]:

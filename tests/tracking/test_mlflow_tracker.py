@@ -53,6 +53,8 @@ def test_parent_and_child_runs_with_params_metrics_tags(sweep) -> None:  # type:
             assert child.data.tags.get(tag), tag
         assert child.data.params["chunker.size"] == "800"
         assert child.data.params["model.id"] == GEMMA_ID
+        # the prompt's version as a param: the UI's columns, compare view and charts tell two templates of one name apart
+        assert child.data.params["prompt.hash"] == child.data.tags["workbench.prompt_hash"] and len(child.data.params["prompt.hash"]) == 64
         assert 0 <= child.data.metrics["hit_at_k"] <= 1
         assert child.data.metrics["questions"] == 3
         variant = sweep.variant(child.data.tags["workbench.variant_id"])

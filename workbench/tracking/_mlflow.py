@@ -29,11 +29,11 @@ import yaml
 
 from workbench.datasets import Corpus, Dataset
 from workbench.errors import WorkbenchError
-from workbench.grid import Variant
+from workbench.grid import Variant, prompt_hash
 from workbench.models import Generation
 from workbench.pipeline import ModelCall, QuestionRecord
 from workbench.results import VariantResult, reused_metrics, sweep_totals
-from workbench.spec import ExperimentSpec, PromptSpec, RouterSpec
+from workbench.spec import ExperimentSpec, RouterSpec
 from workbench.redaction import redact
 from workbench.tracking._feedback import default_user
 from workbench.tracking._store_check import check_served_artifacts, check_store
@@ -581,7 +581,10 @@ class MlflowTracker:
 
         source_run_id = source.info.run_id
         now = int(time.time() * 1000)
-        params = [Param(k, v) for k, v in source.data.params.items()]
+        # the source's params, and those an older workbench did not log yet (``prompt.hash``): the same variant, so its
+        # runs line up in the UI's columns and charts with the ones this sweep computed
+        logged = {**{k: redact(v)[:_MAX_PARAM] for k, v in variant.params().items()}, **source.data.params}
+        params = [Param(k, v) for k, v in logged.items()]
         metrics = [Metric(k, float(v), now, 0) for k, v in reused_metrics(source.data.metrics).items()]
         self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
         with tempfile.TemporaryDirectory(prefix="workbench-reuse-") as tmp:
@@ -643,7 +646,7 @@ class MlflowTracker:
             "workbench.status": result.status,
         }
         if variant.prompt is not None:
-            tags["workbench.prompt_hash"] = _prompt_hash(variant.prompt)
+            tags["workbench.prompt_hash"] = prompt_hash(variant.prompt)
         if result.chunk_stats.sha256 is not None:  # the chunks it retrieved from, which its bundle checks
             tags[CHUNKS_TAG], tags[CHUNKS_SHA256_TAG] = str(result.chunk_stats.count), result.chunk_stats.sha256
         parent = self.client.get_run(sweep.run_id).data
@@ -895,9 +898,3 @@ def _note(text: str, whole: str = "the whole description is in each sweep's expe
         return text
     cut = f"\n\n… (cut: {whole})"
     return text[: _MAX_NOTE - len(cut)] + cut
-
-
-def _prompt_hash(prompt: PromptSpec) -> str:
-    from workbench.prompts import PromptTemplate
-
-    return PromptTemplate(prompt.name, prompt.template or "", prompt.system).hash
