@@ -52,6 +52,11 @@ def test_parent_and_child_runs_with_params_metrics_tags(sweep) -> None:  # type:
                     "workbench.git_commit", "workbench.versions", "workbench.seed"):
             assert child.data.tags.get(tag), tag
         assert child.data.params["chunker.size"] == "800"
+        # MLflow's own source tags, which the runs table's Source and Version columns show (they showed "-")
+        for run in (child, parents[0]):
+            assert run.data.tags["mlflow.source.type"] == "LOCAL" and run.data.tags["mlflow.source.name"] == str(sweep.spec.base_dir)
+            commit = run.data.tags["workbench.git_commit"]
+            assert run.data.tags.get("mlflow.source.git.commit") == (None if commit == "unknown" else commit.removesuffix("-dirty"))
         assert child.data.params["model.id"] == GEMMA_ID
         # the prompt's version as a param: the UI's columns, compare view and charts tell two templates of one name apart
         assert child.data.params["prompt.hash"] == child.data.tags["workbench.prompt_hash"] and len(child.data.params["prompt.hash"]) == 64
@@ -422,7 +427,7 @@ def test_a_store_outside_the_project_keeps_new_experiments_artifacts_beside_it(t
 def test_each_sweep_records_the_commit_its_folder_is_at_now(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # the commit was looked up once per folder for the life of the process: in a notebook kept open all day, the sweeps
     # after an edit of the prompts, or a commit, were tagged with the first sweep's commit, clean
-    from workbench.tracking._mlflow import git_commit
+    from workbench.tracking._mlflow import git_commit, source_tags
 
     def git(*args: str) -> str:
         out = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=tmp_path,
@@ -439,6 +444,9 @@ def test_each_sweep_records_the_commit_its_folder_is_at_now(tmp_path) -> None:  
     assert git_commit(str(tmp_path)) == f"{first}-dirty"
     git("commit", "-qam", "v2")
     assert git_commit(str(tmp_path)) == git("rev-parse", "HEAD") != first
+    # MLflow's Version column shows the commit; a folder outside git has none rather than "unknown"
+    assert source_tags(f"{first}-dirty", str(tmp_path))["mlflow.source.git.commit"] == first
+    assert "mlflow.source.git.commit" not in source_tags("unknown", str(tmp_path))
 
 
 def test_a_tracker_made_by_hand_keeps_artifacts_beside_its_sqlite_store(tmp_path, empty_store, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]

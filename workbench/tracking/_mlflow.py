@@ -94,6 +94,19 @@ def git_commit(folder: str) -> str:
         return "unknown"
 
 
+# MLflow's own source tags: the runs table's Source and Version columns and the run page's Source and Git commit show them
+SOURCE_TAGS = ("mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit")
+
+
+def source_tags(commit: str, folder: str) -> dict[str, str]:
+    """MLflow's source tags of a sweep run from ``folder`` (the experiment file's) at ``commit`` (``git_commit``'s answer)
+    (pure): the commit without its ``-dirty`` mark, which ``workbench.git_commit`` keeps, and none when it is unknown."""
+    tags = {"mlflow.source.name": folder, "mlflow.source.type": "LOCAL"}
+    if commit != "unknown":
+        tags["mlflow.source.git.commit"] = commit.removesuffix("-dirty")
+    return tags
+
+
 @functools.lru_cache(maxsize=1)
 def package_versions() -> str:
     versions = {}
@@ -221,13 +234,15 @@ class MlflowTracker:
     def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
         experiment_id = self._experiment_id(spec)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        commit = git_commit(str(spec.base_dir))
         tags = {
             "mlflow.runName": f"{spec.name}-{stamp}",
             "workbench.kind": "sweep",
             "workbench.spec_hash": spec.hash,
             "workbench.dataset_hash": dataset.hash,
             "workbench.corpus_hash": corpus.hash,
-            "workbench.git_commit": git_commit(str(spec.base_dir)),
+            "workbench.git_commit": commit,
+            **source_tags(commit, str(spec.base_dir)),
             "workbench.versions": package_versions(),
             "mlflow.user": default_user(),  # as feedback and promotions record it: $WORKBENCH_USER, else the login name
             **process_tags(),
@@ -650,7 +665,7 @@ class MlflowTracker:
         if result.chunk_stats.sha256 is not None:  # the chunks it retrieved from, which its bundle checks
             tags[CHUNKS_TAG], tags[CHUNKS_SHA256_TAG] = str(result.chunk_stats.count), result.chunk_stats.sha256
         parent = self.client.get_run(sweep.run_id).data
-        for key in ("workbench.spec_hash", "workbench.dataset_hash", "workbench.corpus_hash", "workbench.git_commit", "workbench.versions", "mlflow.user"):
+        for key in ("workbench.spec_hash", "workbench.dataset_hash", "workbench.corpus_hash", "workbench.git_commit", "workbench.versions", "mlflow.user", *SOURCE_TAGS):
             if key in parent.tags:
                 tags[key] = parent.tags[key]
         tags["workbench.seed"] = parent.params.get("seed", "0")
