@@ -101,7 +101,8 @@ def test_an_unchanged_sweep_reuses_every_variant_and_calls_no_model(wb_settings:
     assert len(logged) == 4 and all(r.info.status == "FINISHED" for r in logged)
     assert {r.data.tags["workbench.reused_from"] for r in logged} == {v.run_id for v in cold.variants}
     for r in logged:  # the run page's description says where its results come from
-        assert r.data.tags["mlflow.note.content"].startswith(f"Reused from run {r.data.tags['workbench.reused_from']} ")
+        origin = r.data.tags["workbench.reused_from"]  # linked: the run page renders the description as markdown
+        assert r.data.tags["mlflow.note.content"].startswith(f"Reused from run [{origin}](#/experiments/{warm.experiment_id}/runs/{origin}) ")
     traces = MlflowClient(wb_settings.tracking_uri).search_traces(locations=[warm.experiment_id], run_id=warm.variants[0].run_id)
     assert len(traces) == QUESTIONS  # the reused run shows the original traces
     board = warm.leaderboard()

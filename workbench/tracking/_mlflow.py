@@ -578,8 +578,9 @@ class MlflowTracker:
         tags = {k: v for k, v in source.data.tags.items() if k not in ("mlflow.parentRunId", "mlflow.runName", CREATE_TAG)}
         origin = tags.get(REUSED_FROM_TAG) or source_run_id
         tags.update({"mlflow.parentRunId": sweep.run_id, REUSED_FROM_TAG: origin,
-                     NOTE_TAG: f"Reused from run {origin} (an earlier sweep's results for this variant, its traces linked): "
-                               "nothing was computed again"})
+                     # a link the run page opens (the UI renders the description as markdown)
+                     NOTE_TAG: f"Reused from run [{origin}](#/experiments/{sweep.experiment_id}/runs/{origin}) (an earlier "
+                               "sweep's results for this variant, its traces linked): nothing was computed again"})
         run = self._create_child(sweep, variant, source.info.start_time)
         with self._ended_if_logging_fails(run.info.run_id):
             return self._copy_reused(sweep, run.info.run_id, variant, source, origin, tags, dataset)
