@@ -107,6 +107,22 @@ def test_the_leaderboard_keeps_its_column_order_when_the_first_variant_failed(wb
     assert columns.index("token_f1") < columns.index("latency_p50_s") < columns.index("input_tokens") < columns.index("run_id")
 
 
+def test_the_leaderboard_shows_every_scorer_of_the_sweep_and_sorts_by_yours(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # a scorer of the user's (and bleu, chrf...) was scored and logged but left out of the leaderboard: sorting by it
+    # said "no variant has it"
+    @wb.scorer("test_leaderboard_words", default=False)
+    def words(env):  # type: ignore[no-untyped-def]
+        return lambda ctx: wb.Score(float(len(ctx.answer.split())))
+
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": "none"},
+                     scorers=["token_f1", "bleu", "test_leaderboard_words"])
+    result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False, limit=2)
+    board = result.leaderboard(sort_by="test_leaderboard_words", ascending=True)
+    assert list(board["test_leaderboard_words"]) == sorted(v.metrics["test_leaderboard_words"] for v in result.variants)
+    columns = list(board.columns)
+    assert columns.index("token_f1") < columns.index("bleu") < columns.index("test_leaderboard_words") < columns.index("latency_p50_s")
+
+
 def test_token_budget_and_wall_time_fail_the_variant_only(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     spec = make_spec(limits={"max_tokens": 50}, chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
     result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)

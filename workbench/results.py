@@ -13,7 +13,7 @@ from workbench.config import shown_uri
 from workbench.datasets import Corpus, Dataset, Document, EvalCase
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant
-from workbench.metrics import LEADERBOARD_METRICS, Score, direction
+from workbench.metrics import LEADERBOARD_METRICS, Score, direction, scorer_entries
 from workbench.models import CONTEXT_ADVICE, Generation, embedder_input_tokens, embedder_unknown_share, runs_locally
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.redaction import redact
@@ -552,11 +552,25 @@ _EMPTY_LEADERBOARD_COLUMNS = ("variant", "variant_id", "prompt", "model", "chunk
                               "chunks", "mean_chunk_chars", *LEADERBOARD_METRICS, "run_id", "reused_from", "stopped_early", "error")
 
 
+def _other_scores(variants: Sequence[VariantResult]) -> tuple[str, ...]:
+    """The scores some variant has that are no column of ``LEADERBOARD_METRICS`` (pure apart from reading the scorer
+    catalogue): a scorer of yours (``@wb.scorer``), bleu, chrf, pii_leak..., in the catalogue's order. They were left
+    out of the leaderboard, so a sweep's own scorer was never shown and sorting by it said no variant had it."""
+    held = {m for v in variants for m in v.metrics}
+    return tuple(n for n in scorer_entries() if n in held and n not in LEADERBOARD_METRICS)
+
+
+def _leaderboard_columns(extra: Sequence[str]) -> tuple[str, ...]:
+    """The leaderboard's columns in order (pure): ``extra`` scores after the other scores, before latency."""
+    at = _EMPTY_LEADERBOARD_COLUMNS.index("latency_p50_s")
+    return (*_EMPTY_LEADERBOARD_COLUMNS[:at], *extra, *_EMPTY_LEADERBOARD_COLUMNS[at:])
+
+
 def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = None, ascending: bool | None = None) -> pd.DataFrame:
     """The leaderboard of any variant results (a finished sweep, or the variants done so far while one runs).
 
     One row per variant: axes (prompt and model are None for a retrieval-only variant), status, question count,
-    chunk count and mean chunk length, the ``LEADERBOARD_METRICS`` it has, run id, the run it reused, why a racing
+    chunk count and mean chunk length, the ``LEADERBOARD_METRICS`` it has and every other scorer's score (yours too), run id, the run it reused, why a racing
     sweep stopped it early (``stopped_early``, None for a variant that answered every question) and error; sorted by ``sort_by``
     (default token_f1, else mrr, else hit_at_k), best first in the metric's direction unless ``ascending`` is given (a
     lower-is-better metric such as ``latency_p50_s`` or ``cost_usd`` ascending), missing values last, variants stopped
@@ -564,6 +578,7 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
     """
     import pandas as pd
 
+    extra = _other_scores(variants)
     rows = []
     for v in variants:
         row: dict[str, Any] = {
@@ -579,7 +594,7 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
             "chunks": v.chunk_stats.count,
             "mean_chunk_chars": round(v.chunk_stats.mean_chars, 1),
         }
-        row.update({m: v.metrics.get(m) for m in LEADERBOARD_METRICS if m in v.metrics})
+        row.update({m: v.metrics.get(m) for m in (*LEADERBOARD_METRICS, *extra) if m in v.metrics})
         row["run_id"] = v.run_id
         row["reused_from"] = v.reused_from
         row["stopped_early"] = v.stopped_early.label if v.stopped_early is not None else None
@@ -588,7 +603,7 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
     # no variant (a sweep stopped before its first finished): the columns still exist, so selecting them finds none.
     # The columns in one order whichever variant comes first: a failed first variant has no scores, and pandas would
     # put the metrics only its successors have after run_id and error
-    columns = [c for c in _EMPTY_LEADERBOARD_COLUMNS if any(c in row for row in rows)] if rows else list(_EMPTY_LEADERBOARD_COLUMNS)
+    columns = [c for c in _leaderboard_columns(extra) if any(c in row for row in rows)] if rows else list(_EMPTY_LEADERBOARD_COLUMNS)
     frame = pd.DataFrame(rows, columns=columns)
     if sort_by is not None and sort_by not in frame.columns and len(frame):
         raise WorkbenchError(f"cannot sort the leaderboard by '{sort_by}': no variant has it"
