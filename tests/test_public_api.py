@@ -54,6 +54,17 @@ EXPERIMENT = {"name": "x", "dataset": {"path": "datasets/python_docs.jsonl"}, "c
     (lambda: workbench.expand_grid("experiments/quickstart.yaml"), "expand_grid takes an ExperimentSpec, not a str"),
     (lambda: workbench.run("experiments/quickstart.yaml", settings="/tmp/project"), "settings: expected a workbench Settings, not a str"),  # type: ignore[arg-type]
     (lambda: workbench.run("experiments/quickstart.yaml", models=[object()]), "models: expected a mapping of model string to model, not a list"),  # type: ignore[arg-type]
+    # these raised an AttributeError or TypeError once the sweep's parent run was started (ended FAILED in the store),
+    # or failed every variant ("index build failed: AttributeError"), or read "false" as true
+    (lambda: workbench.run("experiments/quickstart.yaml", tracker="sqlite:///mlruns/mlflow.db"), "tracker: expected a Tracker, not a str — use wb.MlflowTracker("),  # type: ignore[arg-type]
+    (lambda: workbench.run("experiments/quickstart.yaml", index_store="/tmp/indexes"), "index_store: expected an IndexStore, not a str"),  # type: ignore[arg-type]
+    (lambda: workbench.run("experiments/quickstart.yaml", cache="/tmp/cache"), "cache: expected a CacheStore, not a str"),  # type: ignore[arg-type]
+    (lambda: workbench.run("experiments/quickstart.yaml", judge="local:gemma3-270m"), "judge: expected a ready Judge, not a str — use wb.load_judge("),  # type: ignore[arg-type]
+    (lambda: workbench.run("experiments/quickstart.yaml", stop=True), "stop: expected a threading.Event, not a bool"),  # type: ignore[arg-type]
+    (lambda: workbench.run("experiments/quickstart.yaml", on_event="print"), "on_event: expected a function called with each wb.ProgressEvent, not a str"),  # type: ignore[arg-type]
+    (lambda: workbench.run("experiments/quickstart.yaml", fresh="false"), "fresh: expected True or False, not a str ('false')"),  # type: ignore[arg-type]
+    (lambda: workbench.run("experiments/quickstart.yaml", models={"local:gemma3-270m": "local:smollm2-135m-instruct"}),  # type: ignore[dict-item]
+     "models: 'local:gemma3-270m': expected a model string mapped to a wb.Generator or wb.Embedder, not a str to a str"),
 ])
 def test_a_wrong_argument_type_is_one_line_saying_what_to_pass(call, says) -> None:  # type: ignore[no-untyped-def]
     # they raised "expected str, bytes or os.PathLike object, not dict" or an AttributeError from inside the sweep

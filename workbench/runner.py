@@ -326,9 +326,12 @@ def run(
     Raises:
         Whatever stops the sweep itself (not a variant): the parent run is then ended FAILED with the error, or KILLED
         for KeyboardInterrupt, before it propagates.
-        WorkbenchError: ``stop`` was set while the sweep waited for another sweep of this process (nothing logged).
+        WorkbenchError: ``stop`` was set while the sweep waited for another sweep of this process (nothing logged);
+            or an argument of the wrong type (a URI as ``tracker``, a folder as ``index_store``, ``fresh="false"``),
+            named with what to pass, before anything is logged.
     """
-    _check_arguments(settings, models)
+    _check_arguments(models, on_event, settings=settings, tracker=tracker, index_store=index_store, cache=cache, judge=judge, stop=stop,
+                     progress=progress, generate=generate, fresh=fresh)
     spec = _in_memory_spec(experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment), dataset, corpus)
     cfg = settings or default_settings()
     dataset, corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus)
@@ -537,18 +540,52 @@ def _long_questions(dataset: Dataset, embeddings: set[str], resolver: ModelResol
     return out
 
 
-def _check_arguments(settings: object, models: object) -> None:
-    """One line for a notebook's wrong argument, instead of an AttributeError from deep inside the sweep.
+# run()'s arguments that take a ready object: the type, its words, and what to pass instead of a common mistake (a
+# tracking URI for tracker=, a folder for index_store= or cache=, a model string for judge=)
+_ARGUMENT_TYPES: dict[str, tuple[type, str, str]] = {
+    "settings": (Settings, "a workbench Settings", "use wb.settings(root=..., tracking_uri=...)"),
+    "tracker": (Tracker, "a Tracker", "use wb.MlflowTracker('sqlite:///...'), or settings=wb.settings(tracking_uri=...) for a store's URI"),
+    "index_store": (IndexStore, "an IndexStore", "use wb.MemoryIndexStore(), or settings=wb.settings(root=...) for the folder the indexes go in"),
+    "cache": (CacheStore, "a CacheStore", "use workbench.cache.DiskCacheStore(folder), or settings=wb.settings(root=...) for the project's cache"),
+    "judge": (Judge, "a ready Judge", "use wb.load_judge('local:gemma3-270m'), or judge: in the experiment for a model string"),
+    "stop": (threading.Event, "a threading.Event", "make one with threading.Event() and call its set() to stop the sweep"),
+}
+_FLAGS = ("progress", "generate", "fresh")
+
+
+def _check_arguments(models: object, on_event: object, **given: object) -> None:
+    """One line for a notebook's wrong argument before anything is logged, instead of an AttributeError from deep inside
+    the sweep (a ``stop=True``, an ``on_event`` that is no function: after the parent run was started, which then
+    ended FAILED), a sweep whose variants all failed on it (a folder as ``index_store=``), or a flag read the wrong
+    way (``fresh="false"`` is true: every answer computed again, paid again at a hosted model's price).
+
+    Args:
+        models: run()'s ``models``: a mapping of model string to Generator or Embedder, or None.
+        on_event: run()'s ``on_event``: a function, or None.
+        given: run()'s other arguments by name: those of ``_ARGUMENT_TYPES`` (None allowed) and ``_FLAGS`` (bool).
 
     Raises:
-        WorkbenchError: ``settings`` is not a ``Settings`` or ``models`` is not a mapping.
+        WorkbenchError: the first argument of a wrong type, naming it, its type and what to pass.
     """
-    if settings is not None and not isinstance(settings, Settings):
-        raise WorkbenchError(f"settings: expected a workbench Settings, not a {type(settings).__name__} — "
-                             "use wb.settings(root=..., tracking_uri=...)")
-    if models is not None and not isinstance(models, Mapping):
+    for name, value in given.items():
+        if name in _FLAGS and not isinstance(value, bool):
+            raise WorkbenchError(f"{name}: expected True or False, not a {type(value).__name__} ({str(value)[:40]!r}) — "
+                                 f"a non-empty string is true: pass {name}=True or {name}=False")
+        if name in _ARGUMENT_TYPES and value is not None and not isinstance(value, _ARGUMENT_TYPES[name][0]):
+            _, words, fix = _ARGUMENT_TYPES[name]
+            raise WorkbenchError(f"{name}: expected {words}, not a {type(value).__name__} — {fix}")
+    if on_event is not None and not callable(on_event):
+        raise WorkbenchError(f"on_event: expected a function called with each wb.ProgressEvent, not a {type(on_event).__name__}")
+    if models is None:
+        return
+    if not isinstance(models, Mapping):
         raise WorkbenchError(f"models: expected a mapping of model string to model, not a {type(models).__name__} — "
                              "e.g. models={'local:gemma3-270m': my_generator}")
+    for key, model in models.items():
+        if not isinstance(key, str) or not isinstance(model, (Generator, Embedder)):
+            raise WorkbenchError(f"models: {str(key)[:80]!r}: expected a model string mapped to a wb.Generator or wb.Embedder, "
+                                 f"not a {type(key).__name__} to a {type(model).__name__} — a model string alone goes in the "
+                                 "experiment's models: (or retrieval's embedding:)")
 
 
 _SWEEP_LOCK = threading.Lock()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from workbench.errors import WorkbenchError
 
@@ -49,6 +49,7 @@ class CacheInfo:
         return "\n".join(lines)
 
 
+@runtime_checkable
 class CacheStore(Protocol):
     """Where cached results live. Values are plain data (dicts, lists, numbers, strings) with a ``created`` time."""
 

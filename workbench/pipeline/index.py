@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 from workbench.config import shown_uri
@@ -144,6 +144,7 @@ class VectorIndex(Protocol):
     def search(self, vector: Sequence[float], k: int, *, with_vectors: bool = False) -> list[Hit]: ...
 
 
+@runtime_checkable
 class IndexStore(Protocol):
     """Builds and opens indexes by key."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from workbench.datasets import Corpus, Dataset
 from workbench.grid import Variant
@@ -50,6 +50,7 @@ class SweepComparison(Protocol):
         ...
 
 
+@runtime_checkable
 class Tracker(Protocol):
     """Where sweeps are recorded: a parent run per sweep, a child run per variant (MLflow, or memory in tests)."""
 
