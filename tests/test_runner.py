@@ -123,6 +123,23 @@ def test_the_leaderboard_shows_every_scorer_of_the_sweep_and_sorts_by_yours(wb_s
     assert columns.index("token_f1") < columns.index("bleu") < columns.index("test_leaderboard_words") < columns.index("latency_p50_s")
 
 
+def test_a_sweep_in_a_daemonic_process_is_one_line_before_any_run(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # wb.run in a multiprocessing.Pool's worker: Python refuses a daemonic process children, and every variant was
+    # logged FAILED with "AssertionError: daemonic processes are not allowed to have children"
+    import multiprocessing
+
+    monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)  # what a Pool's worker has
+    tracker = MemoryTracker()
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    with pytest.raises(wb.WorkbenchError, match=r"runs in a daemonic process .* concurrent.futures.ProcessPoolExecutor .*isolation: none"):
+        wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=tracker, settings=wb_settings, progress=False, limit=1)
+    assert tracker.runs == {}
+    # in the caller's process it needs no worker: the sweep runs
+    inline = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": "none"})
+    result = wb.run(inline, models=fake_models, index_store=MemoryIndexStore(), tracker=tracker, settings=wb_settings, progress=False, limit=1)
+    assert {v.status for v in result.variants} == {"FINISHED"}
+
+
 def test_token_budget_and_wall_time_fail_the_variant_only(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     spec = make_spec(limits={"max_tokens": 50}, chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
     result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)

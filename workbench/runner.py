@@ -28,7 +28,15 @@ from workbench.comparison import early_stops, sweep_comparison
 from workbench.config import Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, check_limit, document_id, left_out_fix, load_corpus, load_dataset
 from workbench.errors import DataError, SpecError, Terminated, WorkbenchError
-from workbench.execution import ModelResolver, RacingExecutor, VariantJob, executor_for, failed_result, question_workers
+from workbench.execution import (
+    ModelResolver,
+    RacingExecutor,
+    VariantJob,
+    check_can_start_workers,
+    executor_for,
+    failed_result,
+    question_workers,
+)
 from workbench.grid import Variant, embedded_index_key, expand_grid
 from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
 from workbench.models import MINILM_ID, Embedder, Generator, embedder_input_tokens, llama_threads, runs_locally
@@ -340,6 +348,8 @@ def run(
     # everything that can be refused is checked before the first MLflow run exists, and the store before the cache
     _check_overrides(spec, models)
     _check_portable(spec, models, judge)
+    if generating and spec.execution.backend == "local" and spec.execution.isolation == "process":
+        check_can_start_workers()  # a multiprocessing.Pool's worker: one line, not every variant FAILED on it
     if any(runs_locally(m.id) for v in variants for m in v.answering_models):
         llama_threads()  # a bad WORKBENCH_LLAMA_THREADS: one line now, not every variant failing on it
     cap_mb = cfg.cache_size_mb  # likewise a bad WORKBENCH_CACHE_SIZE_MB, before the store is opened

@@ -8,7 +8,7 @@ threads of the caller's process with ``isolation: none``; ``RayExecutor`` as tas
 """
 
 from workbench.execution._executors import Executor, LocalExecutor, executor_for, llama_threads, question_workers
-from workbench.execution._process import run_in_process
+from workbench.execution._process import check_can_start_workers, run_in_process
 from workbench.execution._racing import RacingExecutor, merge_parts
 from workbench.execution._worker import ModelResolver, VariantJob, failed_result, run_job, variant_metrics
 
@@ -18,6 +18,7 @@ __all__ = [
     "ModelResolver",
     "RacingExecutor",
     "VariantJob",
+    "check_can_start_workers",
     "executor_for",
     "failed_result",
     "llama_threads",

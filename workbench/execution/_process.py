@@ -30,8 +30,8 @@ from workbench.execution._worker import QuestionEvent, VariantJob, failed_result
 from workbench.results import VariantResult
 
 __all__ = [
-    "KILL_GRACE_S", "WorkerProcess", "cap_memory", "run_in_process", "start_worker_server", "with_cache_journal",
-    "worker_context",
+    "KILL_GRACE_S", "WorkerProcess", "cap_memory", "check_can_start_workers", "run_in_process", "start_worker_server",
+    "with_cache_journal", "worker_context",
 ]
 
 KILL_GRACE_S = 3.0  # between SIGTERM and SIGKILL, and the head start the worker's own deadline check gets
@@ -51,6 +51,24 @@ def worker_context(preload: tuple[str, ...] = ()) -> Any:
             ctx.set_forkserver_preload([m for m in ("workbench.execution._process", *preload) if _importable(m)])
             _context = ctx
         return _context
+
+
+def check_can_start_workers() -> None:
+    """Refuse, in one line, a sweep in a process that Python lets start no worker processes.
+
+    A daemonic process (a ``multiprocessing.Pool`` worker running ``wb.run`` for each of a list of experiments) is
+    refused children ("daemonic processes are not allowed to have children"): every variant of its sweep failed on
+    that AssertionError, logged as FAILED runs.
+
+    Raises:
+        WorkbenchError: this process is daemonic.
+    """
+    if multiprocessing.current_process().daemon:
+        raise WorkbenchError(
+            f"this sweep runs in a daemonic process ({multiprocessing.current_process().name}: a multiprocessing.Pool's "
+            "worker), which Python lets start no worker processes for its variants — run wb.run in a "
+            "concurrent.futures.ProcessPoolExecutor or a multiprocessing.Process instead, or set execution: {isolation: none}"
+        )
 
 
 SUN_PATH_MAX = 107  # bytes in an AF_UNIX socket path (108 with the NUL; 104 on macOS, whose TMPDIR is short)
