@@ -147,6 +147,9 @@ def test_baseline_choice_and_determinism(tables) -> None:  # type: ignore[no-unt
     assert not report.table["mean_low"].equals(other.table["mean_low"])
     with pytest.raises(WorkbenchError, match="no variant 'nope'"):
         wb.compare(tables, baseline="nope")
+    # the first variant by its position: a TypeError from str.startswith deep inside
+    with pytest.raises(WorkbenchError, match=r"a variant is given by its name, id or run id, not by a int \(0\) — variants: base; "):
+        wb.compare(tables, baseline=0)  # type: ignore[arg-type]
     with pytest.raises(WorkbenchError, match="metric 'faithfulness' is not in the results"):
         wb.compare(tables, metrics=["faithfulness"])
     with pytest.raises(WorkbenchError, match="cannot compare"):

@@ -169,8 +169,12 @@ def find_table(tables: Sequence[VariantTable], key: str) -> VariantTable:
     """The table of a variant by name, variant id or run id (a unique prefix of an id works too).
 
     Raises:
-        WorkbenchError: no variant, or no single one, matches.
+        WorkbenchError: no variant, or no single one, matches; or ``key`` is not a str (``baseline=0`` for the first
+            variant raised a TypeError from ``str.startswith``).
     """
+    if not isinstance(key, str):
+        raise WorkbenchError(f"a variant is given by its name, id or run id, not by a {type(key).__name__} ({str(key)[:40]}) — "
+                             f"variants: {'; '.join(t.name for t in tables)}")
     exact = [t for t in tables if t.matches(key)]
     if exact:
         return exact[0]
