@@ -173,6 +173,24 @@ def test_hits_and_misses_outlive_the_entries_the_size_cap_evicts(tmp_path: Path)
     assert info.hits["judge"] == 1 and info.misses["judge"] == 1  # the counters were not evicted with the entries
 
 
+def test_the_size_cap_evicts_the_entries_read_least_recently_not_those_read_every_day(tmp_path: Path) -> None:
+    # the cap evicted the least recently *stored* entries: a team's answers stored three months ago and read by every
+    # sweep since (scoring again after an upgrade) went first, and were paid for again, before one-off answers of last week
+    directory = tmp_path / "cache"
+    import diskcache
+
+    diskcache.Cache(str(directory), eviction_policy="least-recently-stored").close()  # a cache made by an older workbench
+    store = DiskCacheStore(directory, size_limit_mb=1)
+    for i in range(50):
+        store.put("generation", f"daily{i}", {"text": "d" * 1500})
+    for day in range(8):  # each day reads the daily answers, then stores 300 new ones: 3.6 MB through a 1 MB cache
+        assert all(store.get("generation", f"daily{i}") is not None for i in range(50)), day
+        for j in range(300):
+            store.put("generation", f"new{day}-{j}", {"text": "n" * 1500})
+    assert all(store.get("generation", f"daily{i}") is not None for i in range(50))
+    assert store.get("generation", "new0-0") is None and store.info().size_bytes <= 1.2 * 2**20  # the cap did evict
+
+
 def test_clearing_a_large_cache_commits_in_batches_not_once_per_entry(tmp_path: Path) -> None:
     # `workbench cache clear` on 100,000 entries took 18 s: one transaction (and disk sync) per entry; 1.8 s batched
     store = DiskCacheStore(tmp_path / "cache")
