@@ -3,7 +3,7 @@
     workbench run experiments/quickstart.yaml     run a sweep, print the leaderboard (--fresh: recompute everything)
     workbench ui                                  MLflow UI on 127.0.0.1 over this project's store
     workbench server [--backend-store-uri URI]    a team MLflow server (e.g. on PostgreSQL) with served artifacts
-    workbench list [EXPERIMENT]                   experiments, or the sweeps of one
+    workbench list [EXPERIMENT]                   experiments, or the newest sweeps of one (--last N, --all)
     workbench schema                              write the experiment JSON schema
     workbench compare EXPERIMENT                  intervals and verdicts of the latest sweep's variants
     workbench gate EXPERIMENT --metric M --min X  exit 1 when a variant fails (for CI)
@@ -382,7 +382,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for exp in list_experiments(tracking_uri=uri):  # names are the store's: anyone can rename a run in the MLflow UI
             print(_printable(f"{exp.name:30s} id={exp.experiment_id:>4s}  sweeps={exp.sweeps}"))
         return 0
-    sweeps = experiment_sweeps(args.experiment, tracking_uri=uri)
+    # the newest sweeps, and one more to tell whether older ones are left out (hundreds of sweeps, thousands of runs
+    # in a long-lived experiment: all of them read and printed to show the last few)
+    sweeps = experiment_sweeps(args.experiment, last=None if args.all else args.last + 1, tracking_uri=uri)
+    older = not args.all and len(sweeps) > args.last
+    sweeps = sweeps[: args.last] if older else sweeps
     if not sweeps:  # an experiment made in MLflow by hand, or whose sweep runs were deleted
         print(f"experiment '{args.experiment}' has no sweeps yet — run one: workbench run EXPERIMENT.yaml")
     for sweep in sweeps:
@@ -401,6 +405,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 shown += f"  (reused from run {child.reused_from})"
             # the run id is what promote and calibrate take; a retrieval-only variant has no token_f1
             print(_printable(f"    {child.status:9s} run={child.run_id}  {child.name:60s} {shown}".rstrip()))
+    if older:
+        print(f"older sweeps not shown (--last N shows more than these {args.last}, --all every one)")
     return 0
 
 
@@ -490,6 +496,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     return 0
 
 
+_LIST_LAST = 20  # sweeps `workbench list EXPERIMENT` shows unless told
 _BASELINE = "variant id, name or run id (a run of another sweep works too)"
 
 
@@ -945,6 +952,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", parents=[common], help="list experiments, or the sweeps and variants of one")
     p.add_argument("experiment", nargs="?")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--last", type=_whole_number(1), default=_LIST_LAST, metavar="N",
+                       help=f"the newest N sweeps of EXPERIMENT (default {_LIST_LAST})")
+    shown.add_argument("--all", action="store_true", help="every sweep of EXPERIMENT")
     p.set_defaults(handler=_cmd_list)
 
     p = sub.add_parser("compare", parents=[common], help="intervals and verdicts of a sweep's variants against a baseline")

@@ -149,12 +149,14 @@ def list_experiments(*, tracking_uri: str | None = None) -> tuple[ExperimentSumm
         return tuple(ExperimentSummary(exp.name, exp.experiment_id, sweeps[exp.experiment_id]) for exp in experiments)
 
 
-def _all_runs(client: Any, experiment_ids: list[str], filter_string: str = "") -> list[Any]:
-    """Every run of these experiments matching ``filter_string``, newest first, read page by page (1,000 a page)."""
+def _all_runs(client: Any, experiment_ids: list[str], filter_string: str = "", *, limit: int | None = None) -> list[Any]:
+    """Every run of these experiments matching ``filter_string`` (the newest ``limit`` of them), newest first, read
+    page by page (1,000 a page)."""
     runs: list[Any] = []
     token = None
-    while experiment_ids:
-        page = client.search_runs(experiment_ids, filter_string, order_by=["attributes.start_time DESC"], max_results=1000, page_token=token)
+    while experiment_ids and (limit is None or len(runs) < limit):
+        page_size = 1000 if limit is None else min(1000, limit - len(runs))
+        page = client.search_runs(experiment_ids, filter_string, order_by=["attributes.start_time DESC"], max_results=page_size, page_token=token)
         runs.extend(page)
         token = page.token
         if not token:
@@ -182,8 +184,14 @@ def _unknown_name_fix(client: Any, key: str) -> str:
     return f"did you mean '{meant}'? (see 'workbench list')" if meant else "see 'workbench list'"
 
 
-def experiment_sweeps(name: str, *, tracking_uri: str | None = None) -> tuple[LoggedSweep, ...]:
+def experiment_sweeps(name: str, *, last: int | None = None, tracking_uri: str | None = None) -> tuple[LoggedSweep, ...]:
     """The sweeps of an experiment, newest first, each with its variant runs (newest first).
+
+    Args:
+        name: the experiment.
+        last: only the newest ``last`` sweeps, whose variant runs alone are read (default: every sweep). A team's
+            experiment of hundreds of sweeps holds thousands of runs, all read to show the few a user looks at.
+        tracking_uri: the store (default: ``workbench.config.settings()``'s).
 
     Raises:
         WorkbenchError: there is no experiment of that name, or the store could not be read.
@@ -195,16 +203,30 @@ def experiment_sweeps(name: str, *, tracking_uri: str | None = None) -> tuple[Lo
         if exp is None:
             raise WorkbenchError(f"no experiment named '{name}' in {shown_uri(uri)} — {_unknown_name_fix(client, name)}")
         require_active(exp, uri)
-        # one read of the experiment's runs, not one more per sweep (a team's experiment holds hundreds of sweeps)
+        if last is not None:
+            sweeps = _all_runs(client, [exp.experiment_id], _SWEEPS, limit=last)
+            return tuple(LoggedSweep(LoggedRun.from_mlflow(s), _variants(_all_runs(client, [exp.experiment_id], _variants_of(s))))
+                         for s in sweeps)
+        # every sweep: one read of the experiment's runs, not one more per sweep
         runs = _all_runs(client, [exp.experiment_id])
-        children: dict[str, list[LoggedRun]] = {}
+        children: dict[str, list[Any]] = {}
         for run in runs:
-            if "mlflow.parentRunId" in run.data.tags and run.data.tags.get("workbench.kind") == "variant":  # not another tool's
-                children.setdefault(run.data.tags["mlflow.parentRunId"], []).append(LoggedRun.from_mlflow(run))
+            if "mlflow.parentRunId" in run.data.tags:
+                children.setdefault(run.data.tags["mlflow.parentRunId"], []).append(run)
         return tuple(
-            LoggedSweep(LoggedRun.from_mlflow(s), tuple(children.get(s.info.run_id, ())))
+            LoggedSweep(LoggedRun.from_mlflow(s), _variants(children.get(s.info.run_id, [])))
             for s in runs if s.data.tags.get("workbench.kind") == "sweep"
         )
+
+
+def _variants_of(sweep: Any) -> str:
+    """The filter of a sweep's variant runs."""
+    return f"tags.`mlflow.parentRunId` = '{sweep.info.run_id}' and tags.`workbench.kind` = 'variant'"
+
+
+def _variants(runs: Sequence[Any]) -> tuple[LoggedRun, ...]:
+    """A sweep's variant runs among its child runs (not a run another tool nested under it)."""
+    return tuple(LoggedRun.from_mlflow(r) for r in runs if r.data.tags.get("workbench.kind") == "variant")
 
 
 def require_active(exp: Any, uri: str) -> None:
