@@ -366,6 +366,28 @@ def test_documents_given_in_memory_are_logged_once_per_experiment_and_bundled_fr
     assert CORPUS_ARTIFACT in renewed
 
 
+def test_documents_are_not_logged_again_after_a_hundred_sweeps_over_them(swept: Swept) -> None:
+    """A notebook re-running its sweep daily over the same documents: once 100 later sweeps named the first one as the
+    holder, the search for it (its 100 newest sweeps over them) no longer saw it, and the whole corpus was logged again."""
+    import mlflow
+    from mlflow.entities import RunTag
+
+    from tests.promotion.conftest import DOCS, write_project
+    from workbench.tracking import CORPUS_ARTIFACT, CORPUS_RUN_TAG
+
+    docs = [{"id": doc_id, "text": text} for doc_id, text in DOCS.items()]
+    spec = write_project(swept.root).model_copy(update={"corpus": None, "name": "assist-memory-daily"})
+    client = mlflow.MlflowClient(swept.settings.tracking_uri)
+    first = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
+    holder = client.get_run(str(first.parent_run_id))
+    for _ in range(100):  # the later sweeps over the same documents, as they are tagged (nothing else of them matters here)
+        later = client.create_run(holder.info.experiment_id).info.run_id
+        client.log_batch(later, tags=[RunTag(k, holder.data.tags[k]) for k in ("workbench.kind", "workbench.corpus_file_sha256", CORPUS_RUN_TAG)])
+    again = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
+    assert CORPUS_ARTIFACT not in {f.path for f in client.list_artifacts(again.parent_run_id)}
+    assert client.get_run(str(again.parent_run_id)).data.tags[CORPUS_RUN_TAG] == first.parent_run_id
+
+
 def test_documents_whose_holder_lost_its_file_are_logged_again_by_the_next_sweep(swept: Swept, tmp_path: Path) -> None:
     """The sweep holding the documents lost its corpus.jsonl (its artifacts deleted or moved away, the run kept): every
     later sweep still named it as the holder, so no run of theirs could be promoted, and the one-line refusal's advice

@@ -286,11 +286,25 @@ class MlflowTracker:
         earlier = self.client.search_runs(
             [experiment_id], f"tags.`workbench.kind` = 'sweep' and tags.`{CORPUS_FILE_TAG}` = '{digest}'", max_results=100,
         )
-        holder = next((r.info.run_id for r in earlier if r.data.tags.get(CORPUS_RUN_TAG) == r.info.run_id
-                       and CORPUS_ARTIFACT in {f.path for f in self.client.list_artifacts(r.info.run_id)}), None)
+        # the holders the newest sweeps name, newest first: after 100 sweeps over the same documents the first sweep,
+        # which holds them, was no longer among the runs searched, and the documents were logged again
+        named = dict.fromkeys(r.data.tags[CORPUS_RUN_TAG] for r in earlier if r.data.tags.get(CORPUS_RUN_TAG))
+        holder = next((run_id for run_id in named if self._holds_documents(run_id, experiment_id, digest)), None)
         if holder is None:
             self.client.log_text(run_id, text, CORPUS_ARTIFACT)
         self.client.log_batch(run_id, tags=[RunTag(CORPUS_FILE_TAG, digest), RunTag(CORPUS_RUN_TAG, holder or run_id)])
+
+    def _holds_documents(self, run_id: str, experiment_id: str, digest: str) -> bool:
+        """Whether a sweep of this experiment, active, holds the documents of this digest itself (its file still there)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException:  # deleted for good
+            return False
+        tags = run.data.tags
+        return (run.info.lifecycle_stage == "active" and run.info.experiment_id == experiment_id and tags.get(CORPUS_RUN_TAG) == run_id
+                and tags.get(CORPUS_FILE_TAG) == digest and CORPUS_ARTIFACT in {f.path for f in self.client.list_artifacts(run_id)})
 
     @contextlib.contextmanager
     def _ended_if_logging_fails(self, run_id: str) -> Iterator[None]:
