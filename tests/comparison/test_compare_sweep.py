@@ -346,7 +346,7 @@ def test_a_failed_variants_error_quoting_a_key_is_shown_redacted_by_compare(swee
     report = wb.compare([*rest, failed])
     shown = "\n".join([report.summary(), report._repr_html_(), json.dumps(report.to_dict())])
     assert key not in shown and key[8:20] not in shown
-    assert f"FAILED: AuthenticationError: Incorrect API key provided: [REDACTED:OPENAI_API_KEY]" in [s.reason for s in report.skipped]
+    assert "FAILED: AuthenticationError: Incorrect API key provided: [REDACTED:OPENAI_API_KEY]" in [s.reason for s in report.skipped]
     assert failed.outcome.error is not None and key in failed.outcome.error  # the result itself keeps it: only what is shown is redacted
 
 
