@@ -159,6 +159,11 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
          r"never reads the rest — write \{context\} and retrieve less to shorten the prompt \(the retrieval's k, the chunker's size\)"),
         ("{question}", "{question:^.20}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question:\^\.20\} cuts the question short"),
         ("{question}", "{question:>{context}}", r"exp.yaml:7: prompts\[0\]: .*\{question:>\{context\}\} has a placeholder in its format"),
+        # a width pads every prompt with filling the model reads: a colleague's {question:>2000000000} had the check
+        # itself build a text of 2 GB (the kernel killed), and a width of millions made every prompt that long
+        ("{question}", "{question:>2000000000}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question:>2000000000\} pads the question "
+         r"to 2,000,000,000 characters with filling the model reads .* — write \{question\}"),
+        ("{context}", "{context!r:*^50}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{context!r:\*\^50\} pads the context to 50 characters"),
         # the system message is sent as written: the model read the text '{context}'
         ('    template: "', '    system: "Answer from {context} only."\n    template: "',
          r"exp.yaml:7: prompts\[0\]: .*system: \{context\} is not filled in in the system message, only in the template"),

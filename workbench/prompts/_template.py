@@ -81,6 +81,10 @@ def _check_known(found: frozenset[str]) -> None:
         raise ValueError(f"unknown variable {{{sorted(unknown)[0]}}} — templates may use only {{question}} and {{context}}")
 
 
+# the width of a format spec ([[fill]align][sign][z][#][0][width][grouping][.precision][type]), which pads the text
+_WIDTH = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)", re.DOTALL)
+
+
 def _check_renders(text: str) -> None:
     """Refuse a conversion or format spec that fails on text (``{question!x}``, ``{question:d}``), or one that holds a
     placeholder (``{question:>{context}}``: the retrieved text would be read as a format spec), which passed the checks
@@ -92,6 +96,11 @@ def _check_renders(text: str) -> None:
         written = "{" + field + how + "}"
         if "{" in how:
             raise ValueError(f"placeholder {written} has a placeholder in its format spec — write {{{field}}}")
+        width = _WIDTH.match(spec or "")
+        if width is not None and width.group("width") and int(width.group("width")) > 0:
+            # checked before anything is filled in: {question:>2000000000} had this check build a text of 2 GB
+            raise ValueError(f"placeholder {written} pads the {field} to {int(width.group('width')):,} characters with filling the model "
+                             f"reads (a width of millions made every prompt that long) — write {{{field}}}")
         try:
             ("{0" + how + "}").format("text")
         except ValueError as exc:
