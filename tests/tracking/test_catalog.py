@@ -151,6 +151,25 @@ def test_list_experiments_counts_every_experiments_sweeps_in_one_search(wb_setti
     assert len(searches) == 1
 
 
+def test_every_experiment_is_listed_past_a_page_of_them(wb_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `workbench list` read one page of experiments (MLflow's first 1,000): a store holding more listed those only, and
+    # an unknown name was matched against them only; pages are 2 experiments here, as a stand-in for 1,000
+    from workbench.cli import main
+
+    client = MlflowClient(wb_settings.tracking_uri)
+    for name in ("first", "second", "third"):
+        client.create_experiment(name)
+    real_search_experiments = MlflowClient.search_experiments
+
+    def search_experiments(self, *args, max_results=1000, **kwargs):  # type: ignore[no-untyped-def]
+        return real_search_experiments(self, *args, max_results=min(max_results, 2), **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "search_experiments", search_experiments)
+    assert {e.name for e in list_experiments(tracking_uri=wb_settings.tracking_uri)} == {"first", "second", "third", "Default"}
+    with pytest.raises(wb.WorkbenchError, match="did you mean 'first'"):
+        experiment_sweeps("First", tracking_uri=wb_settings.tracking_uri)
+
+
 def test_run_kind_and_calibration_runs(sweeps: list[wb.SweepResult], store: Settings) -> None:
     uri = store.tracking_uri
     sweep = sweeps[0]

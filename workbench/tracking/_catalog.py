@@ -143,10 +143,23 @@ def list_experiments(*, tracking_uri: str | None = None) -> tuple[ExperimentSumm
     uri = _uri(tracking_uri)
     client = _client(uri)
     with store_errors(f"could not list the experiments of {uri}"):
-        experiments = client.search_experiments()
+        experiments = _all_experiments(client)
         # one search of every experiment's sweeps, not one per experiment
         sweeps = Counter(r.info.experiment_id for r in _all_runs(client, [e.experiment_id for e in experiments], _SWEEPS))
         return tuple(ExperimentSummary(exp.name, exp.experiment_id, sweeps[exp.experiment_id]) for exp in experiments)
+
+
+def _all_experiments(client: Any) -> list[Any]:
+    """Every active experiment, read page by page: one search returns MLflow's first 1,000, and a store holding more
+    listed those only, as if the others did not exist."""
+    experiments: list[Any] = []
+    token = None
+    while True:
+        page = client.search_experiments(max_results=1000, page_token=token)
+        experiments.extend(page)
+        token = page.token
+        if not token:
+            return experiments
 
 
 def _all_runs(client: Any, experiment_ids: list[str], filter_string: str = "", *, limit: int | None = None) -> list[Any]:
@@ -179,7 +192,7 @@ def _unknown_name_fix(client: Any, key: str) -> str:
             name = None
         named = f", here '{name}'" if isinstance(name, str) else ""
         return f"give the experiment's name (its file's 'name:'{named}), not the file"
-    names = [exp.name for exp in client.search_experiments()]
+    names = [exp.name for exp in _all_experiments(client)]
     meant = next((n for n in names if n.lower() == key.lower()), None) or next(iter(difflib.get_close_matches(key, names, n=1, cutoff=0.75)), None)
     return f"did you mean '{meant}'? (see 'workbench list')" if meant else "see 'workbench list'"
 
