@@ -170,6 +170,24 @@ def test_every_experiment_is_listed_past_a_page_of_them(wb_settings: Settings, m
         experiment_sweeps("First", tracking_uri=wb_settings.tracking_uri)
 
 
+def test_every_variant_of_a_sweep_is_read_past_a_page_of_them(wb_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a sweep's variants were read in one search of at most 1,000 runs: compare and gate on a sweep of a larger grid
+    # left the rest out, saying nothing; pages are 2 runs here, as a stand-in for 1,000
+    client = MlflowClient(wb_settings.tracking_uri)
+    experiment_id = client.create_experiment("wide")
+    sweep = client.create_run(experiment_id, start_time=10**12, tags={"workbench.kind": "sweep"}).info.run_id
+    made = [client.create_run(experiment_id, start_time=10**12 + i, tags={"workbench.kind": "variant", "mlflow.parentRunId": sweep})
+            .info.run_id for i in range(5)]
+    real_search_runs = MlflowClient.search_runs
+
+    def search_runs(self, *args, max_results=1000, **kwargs):  # type: ignore[no-untyped-def]
+        return real_search_runs(self, *args, max_results=min(max_results, 2), **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "search_runs", search_runs)
+    assert [r.run_id for r in resolve_runs([sweep], tracking_uri=wb_settings.tracking_uri).runs] == made  # oldest first
+    assert [r.run_id for r in calibration_runs(sweep, tracking_uri=wb_settings.tracking_uri)] == made
+
+
 def test_run_kind_and_calibration_runs(sweeps: list[wb.SweepResult], store: Settings) -> None:
     uri = store.tracking_uri
     sweep = sweeps[0]

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from workbench.errors import WorkbenchError
 from workbench.results import EarlyStop
-from workbench.tracking._read import _client, _uri, latest_sweep, store_errors, sweep_variants
+from workbench.tracking._read import _all_runs, _client, _uri, latest_sweep, store_errors, sweep_variants
 from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags
 from workbench.tracking._unreachable import shown_uri
 
@@ -160,21 +160,6 @@ def _all_experiments(client: Any) -> list[Any]:
         token = page.token
         if not token:
             return experiments
-
-
-def _all_runs(client: Any, experiment_ids: list[str], filter_string: str = "", *, limit: int | None = None) -> list[Any]:
-    """Every run of these experiments matching ``filter_string`` (the newest ``limit`` of them), newest first, read
-    page by page (1,000 a page)."""
-    runs: list[Any] = []
-    token = None
-    while experiment_ids and (limit is None or len(runs) < limit):
-        page_size = 1000 if limit is None else min(1000, limit - len(runs))
-        page = client.search_runs(experiment_ids, filter_string, order_by=["attributes.start_time DESC"], max_results=page_size, page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            break
-    return runs
 
 
 def _unknown_name_fix(client: Any, key: str) -> str:

@@ -186,14 +186,27 @@ def latest_sweep(experiment_name: str, *, tracking_uri: str | None = None) -> An
 
 def sweep_variants(parent_run_id: str, *, tracking_uri: str | None = None) -> list[Any]:
     """The variant (child) runs of a sweep, oldest first. A run another tool nested under the sweep (``mlflow.start_run(
-    parent_run_id=..., nested=True)``) is not one of its variants: it was listed, compared and gated as one."""
+    parent_run_id=..., nested=True)``) is not one of its variants: it was listed, compared and gated as one. Every
+    page of them: a sweep of more than 1,000 variants was compared and gated on its first 1,000."""
     client = _client(tracking_uri)
     parent = client.get_run(parent_run_id)
-    return list(
-        client.search_runs(
-            [parent.info.experiment_id],
-            f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`workbench.kind` = 'variant'",
-            order_by=["attributes.start_time ASC"],
-            max_results=1000,
-        )
-    )
+    filter_string = f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`workbench.kind` = 'variant'"
+    return _all_runs(client, [parent.info.experiment_id], filter_string, oldest_first=True)
+
+
+def _all_runs(
+    client: Any, experiment_ids: list[str], filter_string: str = "", *, limit: int | None = None, oldest_first: bool = False
+) -> list[Any]:
+    """Every run of these experiments matching ``filter_string`` (the newest, or oldest, ``limit`` of them), newest
+    first unless ``oldest_first``, read page by page (1,000 a page)."""
+    order = ["attributes.start_time ASC" if oldest_first else "attributes.start_time DESC"]
+    runs: list[Any] = []
+    token = None
+    while experiment_ids and (limit is None or len(runs) < limit):
+        page_size = 1000 if limit is None else min(1000, limit - len(runs))
+        page = client.search_runs(experiment_ids, filter_string, order_by=order, max_results=page_size, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    return runs
