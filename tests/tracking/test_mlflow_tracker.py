@@ -84,6 +84,34 @@ def test_parent_run_description_ranks_the_variants_and_holds_the_comparison(swee
     assert "```\n" + wb.compare(sweep, seed=sweep.spec.seed).summary() + "\n```" in note  # the intervals and verdicts, as wb.compare shows them
 
 
+def test_a_long_comparison_is_cut_to_fit_the_parent_runs_description(wb_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """MLflow keeps 8000 characters of a run tag: the quickstart's comparison (8 variants x 20 metrics) was cut there by
+    MLflow mid-line, its code block left open, with a warning line in the sweep's output (refused outright with
+    MLFLOW_TRUNCATE_LONG_VALUES=false). It is cut at a line, the block closed, the leaderboard kept."""
+    from types import SimpleNamespace
+
+    from workbench.tracking import MlflowTracker
+
+    monkeypatch.setenv("MLFLOW_TRUNCATE_LONG_VALUES", "false")
+    padding = "\n".join(f"  padding line {i} " + "x" * 80 for i in range(200))
+
+    class LongComparison(MlflowTracker):
+        def end_sweep(self, sweep, results, status, *, comparison=None, error=None):  # type: ignore[no-untyped-def]
+            long = SimpleNamespace(to_dict=comparison.to_dict, plots=lambda: {}, summary=lambda: comparison.summary() + "\n" + padding)
+            super().end_sweep(sweep, results, status, comparison=long, error=error)
+
+    models = {GEMMA_ID: ScriptedModel(lambda p: "an answer", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2,
+                    tracker=LongComparison(wb_settings.tracking_uri))
+    run = MlflowClient(wb_settings.tracking_uri).get_run(result.parent_run_id)
+    note = run.data.tags["mlflow.note.content"]
+    assert run.info.status == "FINISHED" and len(note) <= 8000
+    assert f"](#/experiments/{result.experiment_id}/runs/{result.variants[0].run_id}) | FINISHED |" in note
+    assert "padding line 0 " in note and "padding line 199" not in note
+    assert note.endswith("\n… (cut here: the whole comparison is in comparison.json)\n```")
+
+
 def test_results_table_reads_back(sweep) -> None:  # type: ignore[no-untyped-def]
     children = sweep_variants(sweep.parent_run_id, tracking_uri=sweep.tracking_uri)
     table = load_variant_table(children[0].info.run_id, tracking_uri=sweep.tracking_uri)

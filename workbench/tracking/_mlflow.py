@@ -41,7 +41,7 @@ from workbench.tracking._process import END_REASON_TAG, abandoned_reason, proces
 from workbench.tracking._read import RESULTS_TABLE, out_of_reach, reading_artifacts
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import open_store_serialised
-from workbench.tracking._summary import sweep_note
+from workbench.tracking._summary import MAX_RUN_NOTE, sweep_note
 from workbench.tracking._unreachable import TrackingUnavailable, is_unreachable, quiet_retry_warnings, shown_uri, tracking_call
 from workbench.tracking._redact import redacted, redacting
 from workbench.tracking._traces import TraceBuilder, write_traces
@@ -444,7 +444,7 @@ class MlflowTracker:
         # own note, which it replaces)
         note = sweep_note(results, status, experiment_id=sweep.experiment_id, error=reason, totals=sweep_totals(results),
                           comparison=_comparison_text(comparison))
-        tags = [t for t in tags if t.key != NOTE_TAG] + [RunTag(NOTE_TAG, _note(note, f"the whole comparison is in {COMPARISON_FILE}"))]
+        tags = [t for t in tags if t.key != NOTE_TAG] + [RunTag(NOTE_TAG, _note(note, "the leaderboard is in leaderboard.json", limit=MAX_RUN_NOTE))]
         self._delete_twins(sweep.experiment_id)
         self.client.log_batch(sweep.run_id, metrics=metrics, tags=tags)
         if results:
@@ -935,10 +935,10 @@ def _comparison_text(comparison: SweepComparison | None) -> str | None:
         return None
 
 
-def _note(text: str, whole: str = "the whole description is in each sweep's experiment.yaml") -> str:
+def _note(text: str, whole: str = "the whole description is in each sweep's experiment.yaml", *, limit: int = _MAX_NOTE) -> str:
     """An experiment's (or a run's) description as its MLflow note: a longer one, cut, failed the first sweep when it
     created the experiment ("'value' exceeds the maximum length of 20000 characters"). ``whole`` says where all of it is."""
-    if len(text) <= _MAX_NOTE:
+    if len(text) <= limit:
         return text
     cut = f"\n\n… (cut: {whole})"
-    return text[: _MAX_NOTE - len(cut)] + cut
+    return text[: limit - len(cut)] + cut

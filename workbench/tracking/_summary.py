@@ -10,7 +10,11 @@ from collections.abc import Mapping, Sequence
 from workbench.redaction import redact
 from workbench.results import VariantResult, leaderboard_frame
 
-__all__ = ["sweep_note"]
+__all__ = ["MAX_RUN_NOTE", "sweep_note"]
+
+# MLflow's longest run tag value (mlflow.utils.validation.MAX_TAG_VAL_LENGTH): a longer description was cut there by
+# MLflow, with a warning line in the middle of the sweep's output (or refused, with MLFLOW_TRUNCATE_LONG_VALUES=false)
+MAX_RUN_NOTE = 8000
 
 # the leaderboard columns of the description, when some variant has them: the ranking metric comes first
 _SHOWN = ("token_f1", "mrr", "hit_at_k", "latency_p50_s", "cost_usd")
@@ -19,7 +23,7 @@ _MAX_ERROR = 300  # characters of a failed variant's error in the description (i
 
 def sweep_note(
     results: Sequence[VariantResult], status: str, *, experiment_id: str, comparison: str | None = None,
-    totals: Mapping[str, float] | None = None, error: str | None = None,
+    totals: Mapping[str, float] | None = None, error: str | None = None, limit: int = MAX_RUN_NOTE,
 ) -> str:
     """The parent run's description, in markdown.
 
@@ -30,6 +34,7 @@ def sweep_note(
         comparison: the comparison's plain-text summary (intervals and verdicts), shown as a code block.
         totals: what the sweep spent (``sweep_totals``).
         error: why the sweep itself ended as it did (a crash, an interrupt), already redacted.
+        limit: the longest description: the comparison is cut, at a line, to fit.
     """
     lines = [_headline(results, status, error)]
     if results:
@@ -40,10 +45,18 @@ def sweep_note(
         lines.extend(f"- {_cell(r.variant.name)}: {_cell(_short(r.outcome.error or ''))}" for r in failed)
     if totals:
         lines.extend(["", "Spent by this sweep: " + ", ".join(f"{k} {_number(v)}" for k, v in totals.items())])
-    if comparison:
-        lines.extend(["", "Comparison (also in `comparison.json`; the leaderboard in `leaderboard.json`):", "", "```",
-                      comparison.replace("```", "'''"), "```"])
-    return "\n".join(lines)
+    head = "\n".join(lines)
+    if not comparison:
+        return head
+    intro = "\n\nComparison (also in `comparison.json`; the leaderboard in `leaderboard.json`):\n\n```\n"
+    text, end = comparison.replace("```", "'''"), "\n```"
+    room = limit - len(head) - len(intro) - len(end)
+    if len(text) > room:  # whole lines, the fence closed: comparison.json holds all of it
+        cut = "… (cut here: the whole comparison is in comparison.json)"
+        kept = text[: max(room - len(cut) - 1, 0)].rsplit("\n", 1)[0]
+        text = f"{kept}\n{cut}" if kept else cut
+    whole = head + intro + text + end
+    return whole if len(whole) <= limit else head
 
 
 def _headline(results: Sequence[VariantResult], status: str, error: str | None) -> str:
