@@ -67,7 +67,8 @@ def check_can_start_workers() -> None:
         raise WorkbenchError(
             f"this sweep runs in a daemonic process ({multiprocessing.current_process().name}: a multiprocessing.Pool's "
             "worker), which Python lets start no worker processes for its variants — run wb.run in a "
-            "concurrent.futures.ProcessPoolExecutor or a multiprocessing.Process instead, or set execution: {isolation: none}"
+            "concurrent.futures.ProcessPoolExecutor or a multiprocessing.Process of the 'spawn' context instead, or set "
+            "execution: {isolation: none}"
         )
 
 
