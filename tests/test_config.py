@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,14 @@ def test_settings_shown_in_a_notebook_hide_the_tracking_servers_password(tmp_pat
     assert "S3cret-pa55" not in repr(cfg)
     assert "tracking_uri='http://alice:***@mlflow.example.internal:5000'" in repr(cfg)
     assert cfg.tracking_uri == "http://alice:S3cret-pa55@mlflow.example.internal:5000"
+
+
+@pytest.mark.parametrize(("call", "says"), [
+    # a tracking URI given first made a project folder named 'sqlite:' in the current folder, silently
+    (lambda: wb.settings("sqlite:///ci/mlflow.db"), "root: 'sqlite:///ci/mlflow.db' is a tracking URI, not a folder — pass it as wb.settings(tracking_uri="),
+    (lambda: wb.settings(root=5), "root: expected the project folder's path, not a int"),  # TypeError from Path()
+    (lambda: wb.settings(tracking_uri=Path("mlruns")), "tracking_uri: expected a URI such as 'sqlite:///path/to/mlflow.db', not a"),  # AttributeError
+])
+def test_a_wrong_settings_argument_is_one_line(call, says) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(wb.WorkbenchError, match=re.escape(says)):
+        call()

@@ -79,13 +79,30 @@ def shown_uri(uri: str) -> str:
 
 def settings(root: str | Path | None = None, tracking_uri: str | None = None) -> Settings:
     """Resolve settings; explicit arguments win over environment variables, which win over defaults. A ``root`` of
-    ``~/project`` is under the home folder, as in ``WORKBENCH_ROOT`` (not a folder named ``~`` in the current one)."""
+    ``~/project`` is under the home folder, as in ``WORKBENCH_ROOT`` (not a folder named ``~`` in the current one).
+
+    Raises:
+        WorkbenchError: ``root`` is not a folder's path (a tracking URI given first, ``wb.settings("sqlite:///...")``,
+            made a folder named ``sqlite:`` the project), or ``tracking_uri`` is not a str.
+    """
+    _check_settings_arguments(root, tracking_uri)
     base = (Path(root).expanduser() if root else _env_path("WORKBENCH_ROOT") or Path.cwd()).resolve()
     mlruns = base / "mlruns"
     # a value set with a line end (a CI secret, a ConfigMap, `echo URI > .env`) named a second store, `mlflow.db\n`
     uri = (tracking_uri or "").strip() or os.environ.get("MLFLOW_TRACKING_URI", "").strip() or f"sqlite:///{mlruns / 'mlflow.db'}"
     home = _env_path("WORKBENCH_HOME") or base / ".workbench"
     return Settings(root=base, tracking_uri=uri, artifact_root=_artifact_root(uri, mlruns), home=home)
+
+
+def _check_settings_arguments(root: object, tracking_uri: object) -> None:
+    """One line for a root that is no folder or a tracking URI that is no text (see ``settings``)."""
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise WorkbenchError(f"root: expected the project folder's path, not a {type(root).__name__}")
+    if isinstance(root, str) and "://" in root:
+        raise WorkbenchError(f"root: {root!r} is a tracking URI, not a folder — pass it as wb.settings(tracking_uri={root!r})")
+    if tracking_uri is not None and not isinstance(tracking_uri, str):
+        raise WorkbenchError(f"tracking_uri: expected a URI such as 'sqlite:///path/to/mlflow.db', not a {type(tracking_uri).__name__} "
+                             "— for a folder, pass root= (its store is mlruns/mlflow.db there)")
 
 
 def _artifact_root(uri: str, mlruns: Path) -> Path:
