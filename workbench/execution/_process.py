@@ -21,7 +21,7 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import Any
 
@@ -70,6 +70,30 @@ def check_can_start_workers() -> None:
             "concurrent.futures.ProcessPoolExecutor or a multiprocessing.Process of the 'spawn' context instead, or set "
             "execution: {isolation: none}"
         )
+
+
+def _forget_worker_server_after_fork() -> None:
+    """In a child forked from a process that started the forkserver (``os.fork``, a fork-context
+    ``ProcessPoolExecutor`` or ``multiprocessing.Process``, a prefork server), forget the parent's forkserver so the
+    child's first sweep starts its own. Python 3.11 keeps the parent's forkserver pid there, which is no child of the
+    child: every variant of the child's sweep failed on "ChildProcessError: [Errno 10] No child processes". Holding
+    the parent's forkserver lifeline also kept that forkserver alive after the parent died. A lock another thread held
+    at the fork would never be released in the child: they are made anew."""
+    global _context_lock
+    _context_lock = threading.Lock()
+    forkserver = sys.modules.get("multiprocessing.forkserver")
+    server = getattr(forkserver, "_forkserver", None)
+    if server is None:
+        return
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if alive is not None:
+        with suppress(OSError):
+            os.close(alive)
+    server._forkserver_alive_fd = server._forkserver_address = server._forkserver_pid = server._inherited_fds = None
+    server._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_worker_server_after_fork)
 
 
 SUN_PATH_MAX = 107  # bytes in an AF_UNIX socket path (108 with the NUL; 104 on macOS, whose TMPDIR is short)

@@ -1,0 +1,63 @@
+"""A sweep in a child forked from a process that ran one (``os.fork``, a fork-context ProcessPoolExecutor or
+multiprocessing.Process, a prefork server's worker): it runs, or is refused in one line; it never hangs."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import workbench as wb
+from workbench.pipeline import MemoryIndexStore
+from workbench.tracking import MemoryTracker
+
+from tests.test_runner import make_spec
+
+CHILD_TIMEOUT_S = 60.0
+
+
+def in_forked_child(body: Callable[[], Any]) -> Any:
+    """``body()``'s answer (or ``{"error": ...}``) in a child forked from this process; a child that does not answer
+    within CHILD_TIMEOUT_S (hung) is killed and fails the test instead of hanging the suite."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer on the pipe, never return into pytest
+        os.close(read)
+        try:
+            answer: Any = body()
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        with os.fdopen(write, "w") as out:
+            out.write(json.dumps(answer))
+        os._exit(0)
+    os.close(write)
+    try:
+        ready, _, _ = select.select([read], [], [], CHILD_TIMEOUT_S)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"the forked child hung: no answer within {CHILD_TIMEOUT_S:.0f} s")
+        with os.fdopen(read) as answer_in:
+            text = answer_in.read()
+    finally:
+        deadline = time.monotonic() + 10
+        while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return json.loads(text)
+
+
+def _statuses(spec: Any, models: Any, settings: Any) -> dict[str, Any]:
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=settings, progress=False, limit=1)
+    return {"status": [v.status for v in result.variants], "error": [v.outcome.error for v in result.variants]}
+
+
+def test_a_sweep_in_a_child_forked_after_a_sweep_runs_its_own_workers(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # the child inherited the parent's forkserver (its pid is no child of the child's): every variant of the child's
+    # sweep FAILED on "ChildProcessError: [Errno 10] No child processes"
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], prompts=[{"name": "p", "template": "{context} {question}"}])
+    assert _statuses(spec, fake_models, wb_settings)["status"] == ["FINISHED"]  # the parent's sweep starts the forkserver
+    assert in_forked_child(lambda: _statuses(spec, fake_models, wb_settings)) == {"status": ["FINISHED"], "error": [None]}
+    assert _statuses(spec, fake_models, wb_settings)["status"] == ["FINISHED"]  # and the parent's forkserver still serves it
