@@ -44,6 +44,7 @@ from workbench.pipeline import (
     IndexStore,
     QuestionRecord,
     Retriever,
+    check_index_store_for,
     chunk_corpus,
     chunk_stats,
     count_truncated,
@@ -352,6 +353,8 @@ def run(
         check_can_start_workers()  # a multiprocessing.Pool's worker: one line, not every variant FAILED on it
     if any(runs_locally(m.id) for v in variants for m in v.answering_models):
         llama_threads()  # a bad WORKBENCH_LLAMA_THREADS: one line now, not every variant failing on it
+    if index_store is None:
+        check_index_store_for(spec)  # a local Chroma in a child forked after it was opened: one line, not a hang
     cap_mb = cfg.cache_size_mb  # likewise a bad WORKBENCH_CACHE_SIZE_MB, before the store is opened
     track = tracker or MlflowTracker(cfg.tracking_uri, artifact_root=cfg.artifact_root)  # an unusable store: one line, now
     store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cap_mb)

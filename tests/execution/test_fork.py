@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import time
@@ -61,3 +62,26 @@ def test_a_sweep_in_a_child_forked_after_a_sweep_runs_its_own_workers(wb_setting
     assert _statuses(spec, fake_models, wb_settings)["status"] == ["FINISHED"]  # the parent's sweep starts the forkserver
     assert in_forked_child(lambda: _statuses(spec, fake_models, wb_settings)) == {"status": ["FINISHED"], "error": [None]}
     assert _statuses(spec, fake_models, wb_settings)["status"] == ["FINISHED"]  # and the parent's forkserver still serves it
+
+
+def _default_store_statuses(spec: Any, models: Any, settings: Any) -> dict[str, Any]:
+    tracker = MemoryTracker()
+    try:
+        result = wb.run(spec, models=models, tracker=tracker, settings=settings, progress=False, limit=1)
+    except wb.WorkbenchError as exc:
+        return {"error": str(exc), "runs": len(tracker.runs)}
+    return {"status": [v.status for v in result.variants]}
+
+
+def test_a_sweep_on_local_chroma_in_a_child_forked_after_one_is_one_line_not_a_hang(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # the child inherited Chroma's Rust library without its threads: its sweep hung for good opening the index store
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], prompts=[{"name": "p", "template": "{context} {question}"}],
+                     execution={"isolation": "none"})
+    assert _default_store_statuses(spec, fake_models, wb_settings) == {"status": ["FINISHED"]}  # opens the local Chroma store
+    answer = in_forked_child(lambda: _default_store_statuses(spec, fake_models, wb_settings))
+    assert answer["runs"] == 0, answer  # refused before anything was logged
+    assert re.fullmatch(r"this process \(pid \d+\) was forked from one that had opened a local Chroma index store, .*'spawn' context.*"
+                        r"get_context\('spawn'\).*WORKBENCH_CHROMA_URL\)", answer["error"]), answer
+    assert _default_store_statuses(spec, fake_models, wb_settings) == {"status": ["FINISHED"]}  # the parent goes on as before
+    # a store of the caller's own (here in memory) is the caller's to choose: it runs in the child
+    assert in_forked_child(lambda: _statuses(spec, fake_models, wb_settings)) == {"status": ["FINISHED"], "error": [None]}

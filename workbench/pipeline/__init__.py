@@ -30,7 +30,7 @@ from workbench.pipeline.index import (
 from workbench.pipeline.retrieve import Retriever
 from workbench.pipeline.route import Escalation, ModelCall, Signals, decide, decide_before_answer, grounding
 from workbench.pipeline.router import RoutedModel, Router, route_answer, routing_metrics
-from workbench.pipeline.stores import index_store_for
+from workbench.pipeline.stores import check_index_store_for, index_store_for
 
 __all__ = [
     "EMBED_BATCH",
@@ -53,6 +53,7 @@ __all__ = [
     "Signals",
     "VectorIndex",
     "answer_question",
+    "check_index_store_for",
     "chunk_corpus",
     "chunk_document",
     "chunk_segments",

@@ -29,7 +29,7 @@ from workbench.metrics import cosine
 from workbench.models import Embedder
 from workbench.pipeline.chunk import Chunk, ChunkStats
 
-__all__ = ["ChromaIndexStore", "ChromaServerIndexStore", "Hit", "IndexInfo", "IndexStore", "MemoryIndexStore", "VectorIndex"]
+__all__ = ["ChromaIndexStore", "check_local_chroma_usable", "ChromaServerIndexStore", "Hit", "IndexInfo", "IndexStore", "MemoryIndexStore", "VectorIndex"]
 
 _COMPLETE, _KEY, _STARTED = "workbench_complete", "workbench_key", "workbench_build_started"
 _BUILT = "workbench_built"  # when the index was published, in seconds since the epoch
@@ -425,6 +425,44 @@ def _forget_chroma_client(path: Path) -> None:
     SharedSystemClient._identifier_to_system.pop(str(path), None)
 
 
+_opened_in_this_process = False  # a local Chroma client was opened here: its Rust library's threads and locks live
+_opened_before_fork = False  # this process was forked from one that had: Chroma's Rust library cannot run here
+
+
+def _note_fork_in_child() -> None:
+    global _opened_in_this_process, _opened_before_fork
+    _opened_before_fork = _opened_before_fork or _opened_in_this_process
+    _opened_in_this_process = False
+
+
+os.register_at_fork(after_in_child=_note_fork_in_child)
+
+
+def _mark_opened() -> None:
+    global _opened_in_this_process
+    _opened_in_this_process = True
+
+
+def check_local_chroma_usable() -> None:
+    """Refuse, in one line, a local Chroma store in a process forked from one that had opened one.
+
+    A child forked (``os.fork``, a fork-context ``ProcessPoolExecutor`` or ``multiprocessing.Process``, a prefork
+    server's worker) after its parent ran a sweep on local Chroma inherits Chroma's Rust library without its threads,
+    with its locks as they were at the fork: the child's sweep hung for good opening or counting an index. Nothing
+    the workbench can reset: such a child is refused, before anything is logged.
+
+    Raises:
+        WorkbenchError: this process was forked from one that had opened a local Chroma store.
+    """
+    if _opened_before_fork:
+        raise WorkbenchError(
+            f"this process (pid {os.getpid()}) was forked from one that had opened a local Chroma index store, whose Rust "
+            "library does not survive a fork (the sweep would hang) — start it with the 'spawn' context instead "
+            "(concurrent.futures.ProcessPoolExecutor(mp_context=multiprocessing.get_context('spawn')), or "
+            "multiprocessing.get_context('spawn').Process), or use a Chroma server (WORKBENCH_CHROMA_URL)"
+        )
+
+
 _OPEN_WAIT_S = 600.0  # making Chroma's tables takes a second; upgrading a large store's schema may take minutes
 
 
@@ -472,10 +510,12 @@ class ChromaIndexStore(_ChromaStore):
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a read-only file system, no permission
             raise self._unwritable(exc.strerror or exc) from None
+        check_local_chroma_usable()
         if not (self.path / _DATABASE).exists():  # deleted since this process opened it, or never opened
             _forget_chroma_client(self.path)
         try:
             with _opening(self.path):
+                _mark_opened()
                 client = chromadb.PersistentClient(path=str(self.path), settings=Settings(anonymized_telemetry=False, allow_reset=False))
         except (ChromaError, ValueError) as exc:
             _forget_chroma_client(self.path)

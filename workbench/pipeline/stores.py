@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 from workbench.config import Settings
-from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, IndexStore
+from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, IndexStore, check_local_chroma_usable
 from workbench.spec import ExperimentSpec
 
-__all__ = ["CHROMA_URL_ENV", "index_store_for"]
+__all__ = ["CHROMA_URL_ENV", "check_index_store_for", "index_store_for"]
 
 CHROMA_URL_ENV = "WORKBENCH_CHROMA_URL"
 
@@ -22,5 +22,20 @@ def index_store_for(spec: ExperimentSpec, settings: Settings) -> IndexStore:
     Raises:
         WorkbenchError: a server is named but no Chroma server answers there.
     """
-    url = spec.index_store.url if spec.index_store is not None else os.environ.get(CHROMA_URL_ENV, "").strip()
+    url = _server_url(spec)
     return ChromaServerIndexStore(url) if url else ChromaIndexStore(settings.index_dir)
+
+
+def check_index_store_for(spec: ExperimentSpec) -> None:
+    """Refuse now, before anything is logged, the index store ``index_store_for`` would open later when this process
+    cannot use it (a local Chroma in a child forked from a process that had opened one).
+
+    Raises:
+        WorkbenchError: the store cannot be used in this process.
+    """
+    if not _server_url(spec):
+        check_local_chroma_usable()
+
+
+def _server_url(spec: ExperimentSpec) -> str:
+    return spec.index_store.url if spec.index_store is not None else os.environ.get(CHROMA_URL_ENV, "").strip()
