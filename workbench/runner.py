@@ -14,6 +14,7 @@ import contextlib
 import difflib
 import hashlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -602,6 +603,16 @@ def _check_arguments(models: object, on_event: object, **given: object) -> None:
 
 
 _SWEEP_LOCK = threading.Lock()
+
+
+def _unlock_sweeps_after_fork() -> None:
+    """A child forked while a sweep ran in another thread of its parent (a RunPanel in a kernel that forks) inherits
+    the lock held by a thread it does not have: its own sweep said "another sweep is running" and waited forever."""
+    global _SWEEP_LOCK
+    _SWEEP_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_unlock_sweeps_after_fork)
 
 
 @contextlib.contextmanager

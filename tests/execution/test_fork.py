@@ -8,12 +8,15 @@ import os
 import re
 import select
 import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import workbench as wb
+from workbench.models import GEMMA_ID
 from workbench.pipeline import MemoryIndexStore
+from workbench.testing import ScriptedModel
 from workbench.tracking import MemoryTracker
 
 from tests.test_runner import make_spec
@@ -85,3 +88,25 @@ def test_a_sweep_on_local_chroma_in_a_child_forked_after_one_is_one_line_not_a_h
     assert _default_store_statuses(spec, fake_models, wb_settings) == {"status": ["FINISHED"]}  # the parent goes on as before
     # a store of the caller's own (here in memory) is the caller's to choose: it runs in the child
     assert in_forked_child(lambda: _statuses(spec, fake_models, wb_settings)) == {"status": ["FINISHED"], "error": [None]}
+
+
+def test_a_child_forked_while_a_sweep_runs_in_another_thread_runs_its_own(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # a RunPanel's sweep runs in a thread; a fork meanwhile left the child holding the one-sweep-at-a-time lock of a
+    # thread it does not have: its sweep said "another sweep is running" and waited forever
+    release, answering = threading.Event(), threading.Event()
+
+    def held(prompt):  # type: ignore[no-untyped-def]
+        answering.set()
+        release.wait(30)
+        return "an answer"
+
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], prompts=[{"name": "p", "template": "{context} {question}"}],
+                     execution={"isolation": "none"})
+    background = threading.Thread(target=_statuses, args=(spec, {**fake_models, GEMMA_ID: ScriptedModel(held, model_id=GEMMA_ID)}, wb_settings))
+    background.start()
+    try:
+        assert answering.wait(30)
+        assert in_forked_child(lambda: _statuses(spec, fake_models, wb_settings)) == {"status": ["FINISHED"], "error": [None]}
+    finally:
+        release.set()
+        background.join(30)
