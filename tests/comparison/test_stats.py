@@ -164,6 +164,34 @@ def test_intervals_are_scipys_percentile_bootstrap_expanded_for_the_number_of_qu
     assert (diff.low, diff.high) == pytest.approx(tuple(paired.confidence_interval), abs=1e-12)
 
 
+@pytest.mark.parametrize(("n", "seed", "n_resamples", "confidence"), [(5, 0, 2000, 0.95), (23, 3, 7, 0.9), (40, 1, 500, 0.99)])
+def test_a_mean_interval_is_exactly_scipys_bootstrap(n: int, seed: int, n_resamples: int, confidence: float) -> None:
+    from scipy import stats
+
+    from workbench.comparison._stats import tail
+
+    values = np.random.default_rng(n).uniform(-3, 1e3, size=n)
+    direct = stats.bootstrap((values,), np.mean, n_resamples=n_resamples, confidence_level=1 - 2 * tail(n, confidence),
+                             method="percentile", rng=np.random.default_rng(seed))
+    for _ in range(2):  # the second call reads the resamples drawn by the first
+        mean = bootstrap_mean(values.tolist(), n_resamples=n_resamples, confidence=confidence, seed=seed)
+        assert (mean.low, mean.high) == (float(direct.confidence_interval.low), float(direct.confidence_interval.high))
+
+
+def test_a_sweeps_many_intervals_draw_their_resamples_once_per_question_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep's comparison computes a mean and a paired interval per variant and metric (thousands on a big grid): the
+    resampled question indices depend only on the seed and the number of questions, so they are drawn once."""
+    drawn = []
+    real = np.random.default_rng
+    monkeypatch.setattr(np.random, "default_rng", lambda *a, **k: drawn.append(a) or real(*a, **k))
+    values = np.random.Generator(np.random.PCG64(5)).uniform(0, 1, size=(60, 30))
+    for row in values:
+        bootstrap_mean(row.tolist(), seed=9173)
+        paired_bootstrap(values[0].tolist(), row.tolist(), seed=9173)
+        bootstrap_mean(row[:20].tolist(), seed=9173)
+    assert len(drawn) <= 2, f"{len(drawn)} draws for 180 intervals over 30 and 20 questions"  # at most one per question count
+
+
 def test_degenerate_samples_keep_their_point_intervals() -> None:
     import warnings
 
