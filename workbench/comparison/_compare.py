@@ -19,7 +19,7 @@ from workbench.comparison._metrics import COST_PER_SUCCESS, SUCCESS_METRIC, SUCC
 from workbench.comparison._render import report_html, summary_text
 from workbench.comparison._routing import routing_table
 from workbench.comparison._stats import (
-    Interval, bootstrap_mean, bootstrap_ratio, check_options, paired_bootstrap, paired_bootstrap_ratio, verdict,
+    Interval, bootstrap_means, bootstrap_ratio, check_options, paired_bootstrap_ratio, paired_bootstraps, verdict,
 )
 from workbench.comparison._tables import (
     Loaded, Skipped, Source, VariantTable, find_table, load_run, load_tables, retrieval_only_note,
@@ -248,6 +248,7 @@ def _metric_rows(
     metric: str,
     tables: Sequence[VariantTable],
     frames: Sequence[pd.DataFrame],
+    commons: Sequence[pd.Index],
     *,
     success_metric: str,
     success_threshold: float,
@@ -255,26 +256,14 @@ def _metric_rows(
     confidence: float,
     seed: int,
 ) -> list[dict[str, Any]]:
-    opts = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
+    """One row per variant: its mean and its paired difference to the baseline (``commons``: the case ids each variant
+    pairs with the baseline on), with their intervals."""
     better_high = direction(metric) == "higher"
-    base_frame = frames[0]
+    intervals = _intervals(metric, tables, frames, commons, success_metric=success_metric, success_threshold=success_threshold,
+                           n_resamples=n_resamples, confidence=confidence, seed=seed)
     rows = []
-    for table, frame in zip(tables, frames):
+    for table, (mean, diff) in zip(tables, intervals):
         is_base = table is tables[0]
-        common = paired_cases(base_frame, frame)
-        if metric == COST_PER_SUCCESS:
-            cost, ok = success_parts(frame, success_metric, success_threshold)
-            cost = finite(cost, table.name, "cost_usd")
-            mean = bootstrap_ratio(cost.tolist(), ok.tolist(), **opts)
-            b_cost, b_ok = success_parts(base_frame, success_metric, success_threshold)
-            diff = paired_bootstrap_ratio(
-                (b_cost[common].tolist(), b_ok[common].tolist()), (cost[common].tolist(), ok[common].tolist()), **opts
-            )
-        else:
-            values = finite(numeric(frame, metric), table.name, metric)
-            base_values = numeric(base_frame, metric)  # checked on the baseline's own row, the first
-            mean = bootstrap_mean(values.tolist(), **opts)
-            diff = paired_bootstrap(base_values[common].tolist(), values[common].tolist(), **opts)
         if is_base:
             diff = Interval(float("nan"), float("nan"), float("nan"), diff.n, confidence)
         rows.append({
@@ -285,6 +274,41 @@ def _metric_rows(
             "stopped_early": table.stopped_early.label if table.stopped_early is not None else None,
         })
     return rows
+
+
+def _intervals(
+    metric: str,
+    tables: Sequence[VariantTable],
+    frames: Sequence[pd.DataFrame],
+    commons: Sequence[pd.Index],
+    *,
+    success_metric: str,
+    success_threshold: float,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+) -> list[tuple[Interval, Interval]]:
+    """Per variant, the interval of its mean and of its paired difference to the baseline (the first frame); a mean
+    metric's intervals are bootstrapped for every variant at once."""
+    opts = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
+    base_frame = frames[0]
+    if metric == COST_PER_SUCCESS:
+        out = []
+        b_cost, b_ok = success_parts(base_frame, success_metric, success_threshold)
+        for table, frame, common in zip(tables, frames, commons):
+            cost, ok = success_parts(frame, success_metric, success_threshold)
+            cost = finite(cost, table.name, "cost_usd")
+            mean = bootstrap_ratio(cost.tolist(), ok.tolist(), **opts)
+            diff = paired_bootstrap_ratio(
+                (b_cost[common].tolist(), b_ok[common].tolist()), (cost[common].tolist(), ok[common].tolist()), **opts
+            )
+            out.append((mean, diff))
+        return out
+    values = [finite(numeric(frame, metric), table.name, metric) for table, frame in zip(tables, frames)]
+    base_values = numeric(base_frame, metric)  # checked on the baseline's own row, the first
+    means = bootstrap_means([v.tolist() for v in values], **opts)
+    diffs = paired_bootstraps([(base_values[common].tolist(), v[common].tolist()) for v, common in zip(values, commons)], **opts)
+    return list(zip(means, diffs))
 
 
 def _chosen_metrics(metrics: str | Sequence[str] | None, available: list[str], success_metric: str, note: str = "") -> list[str]:
@@ -374,10 +398,11 @@ def compare(
     chosen = _chosen_metrics(metrics, available_metrics(tables), success_metric, retrieval_only_note(tables))
     frames = [by_case(t) for t in tables]
     frames = [frames[0], *(keyed_like(frames[0], f) for f in frames[1:])]
+    commons = [paired_cases(frames[0], f) for f in frames]
     rows: list[dict[str, Any]] = []
     for metric in chosen:
         rows.extend(_metric_rows(
-            metric, tables, frames, success_metric=success_metric, success_threshold=success_threshold,
+            metric, tables, frames, commons, success_metric=success_metric, success_threshold=success_threshold,
             n_resamples=n_resamples, confidence=confidence, seed=seed,
         ))
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # numpy is imported where it is used, so importing workbench 
     import numpy as np
 
 __all__ = [
-    "Interval", "Verdict", "bootstrap_mean", "bootstrap_ratio", "check_options", "fewest_questions", "paired_bootstrap", "paired_bootstrap_ratio", "tail",
+    "Interval", "Verdict", "bootstrap_mean", "bootstrap_means", "bootstrap_ratio", "check_options", "fewest_questions", "paired_bootstrap", "paired_bootstrap_ratio", "paired_bootstraps", "tail",
     "verdict",
 ]
 
@@ -103,23 +103,35 @@ def bootstrap_mean(values: Sequence[float], *, n_resamples: int = 2000, confiden
 
     None/NaN values are dropped. With fewer than 2 values the interval is the point itself (scipy needs two).
     """
+    return bootstrap_means([values], n_resamples=n_resamples, confidence=confidence, seed=seed)[0]
+
+
+def bootstrap_means(
+    samples: Sequence[Sequence[float | None]], *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> list[Interval]:
+    """``bootstrap_mean`` of each of ``samples``, with the same seed: identical intervals, computed together.
+
+    ``scipy.stats.bootstrap(..., method="percentile")`` computed the same way without its per-call overhead (a sweep
+    compares every variant on every metric: thousands of intervals): the same resampled question indices (drawn once
+    per seed, question count and resample count), the mean of each resample, and scipy's own quantiles of those means,
+    taken in one call for every sample.
+    """
     import numpy as np
     from scipy import stats
 
     check_options(confidence=confidence, n_resamples=n_resamples, seed=seed)
-    xs = np.asarray([v for v in values if v is not None and not np.isnan(v)], dtype=float)
-    if len(xs) == 0:
-        return Interval(float("nan"), float("nan"), float("nan"), 0, confidence)
-    mean = float(xs.mean())
-    if len(xs) < 2:
-        return Interval(mean, mean, mean, len(xs), confidence)
-    # ``scipy.stats.bootstrap(..., method="percentile")`` computed the same way without its per-call overhead (a sweep
-    # compares every variant on every metric: thousands of calls): the same resampled question indices (drawn once per
-    # seed, question count and resample count), the mean of each resample and scipy's own quantiles of those means
-    alpha = (1 - (1 - 2 * tail(len(xs), confidence))) / 2  # scipy's alpha from the confidence level it was given
-    means = xs[_resample_indices(seed, len(xs), n_resamples)].mean(axis=-1)
-    low, high = stats.quantile(means, np.asarray([alpha, 1 - alpha]), axis=-1)
-    return Interval(mean, float(low), float(high), len(xs), confidence)
+    arrays = [np.asarray([v for v in values if v is not None and not np.isnan(v)], dtype=float) for values in samples]
+    out = [Interval(float("nan"), float("nan"), float("nan"), 0, confidence) if len(xs) == 0
+           else Interval(float(xs.mean()), float(xs.mean()), float(xs.mean()), len(xs), confidence) for xs in arrays]
+    resampled = [i for i, xs in enumerate(arrays) if len(xs) >= 2]  # scipy needs two
+    if not resampled:
+        return out
+    means = np.stack([arrays[i][_resample_indices(seed, len(arrays[i]), n_resamples)].mean(axis=-1) for i in resampled])
+    alphas = [(1 - (1 - 2 * tail(len(arrays[i]), confidence))) / 2 for i in resampled]  # as scipy reads its level
+    bounds = stats.quantile(means, np.asarray([[a, 1 - a] for a in alphas]), axis=-1)
+    for i, (low, high) in zip(resampled, bounds):
+        out[i] = Interval(out[i].estimate, float(low), float(high), out[i].n, confidence)
+    return out
 
 
 @lru_cache(maxsize=16)
@@ -149,20 +161,31 @@ def paired_bootstrap(
     Args:
         baseline, candidate: per-question values aligned by question; None/NaN pairs are dropped.
     """
-    import numpy as np
+    return paired_bootstraps([(baseline, candidate)], n_resamples=n_resamples, confidence=confidence, seed=seed)[0]
 
+
+def paired_bootstraps(
+    pairs: Sequence[tuple[Sequence[float | None], Sequence[float | None]]],
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[Interval]:
+    """``paired_bootstrap`` of each (baseline, candidate) pair, with the same seed: identical intervals, computed together."""
     check_options(confidence=confidence, n_resamples=n_resamples, seed=seed)
-    if len(baseline) != len(candidate):
-        raise ValueError(f"paired values need equal lengths, got {len(baseline)} and {len(candidate)}")
-    pairs = [
-        (float(a), float(b))
+    for baseline, candidate in pairs:
+        if len(baseline) != len(candidate):
+            raise ValueError(f"paired values need equal lengths, got {len(baseline)} and {len(candidate)}")
+    return bootstrap_means([_differences(b, c) for b, c in pairs], n_resamples=n_resamples, confidence=confidence, seed=seed)
+
+
+def _differences(baseline: Sequence[float | None], candidate: Sequence[float | None]) -> list[float]:
+    """candidate - baseline per question, for the questions both scored (neither None nor NaN)."""
+    return [
+        float(b) - float(a)
         for a, b in zip(baseline, candidate)
-        if a is not None and b is not None and not np.isnan(a) and not np.isnan(b)
+        if a is not None and b is not None and not math.isnan(a) and not math.isnan(b)
     ]
-    if not pairs:
-        return Interval(float("nan"), float("nan"), float("nan"), 0, confidence)
-    diffs = np.asarray([b - a for a, b in pairs])
-    return bootstrap_mean(diffs.tolist(), n_resamples=n_resamples, confidence=confidence, seed=seed)
 
 
 def _ratio_pairs(numerators: Sequence[float | None], denominators: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
