@@ -211,15 +211,22 @@ def _source_id_fix(name: str, ids: frozenset[str]) -> str:
     return "use the document ids of that corpus"
 
 
-def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping[str, ScoreFn], judge: Judge | None) -> dict[str, Any]:
-    """What the scores of a variant depend on besides its answers: the scorers, the judge, the prices."""
+def _scorer_code(scorers: Mapping[str, ScoreFn]) -> dict[str, list[str]]:
+    """The digests of the scorers' code, by scorer name (computed once per sweep: every variant shares its scorers)."""
     # a scorer fixed in its notebook cell (or in a new workbench) scores differently: the code of the function that
     # scores, and of the factory of a scorer registered with @wb.scorer (it may return a helper of another cell)
     code = {name: [code_digest(fn)] for name, fn in scorers.items()}
     for name, entry in scorer_entries().items():
         if name in code and callable(entry.factory):
             code[name].insert(0, code_digest(entry.factory))
-    out: dict[str, Any] = {"scorers": sorted(scorers), "scorer_code": code}
+    return code
+
+
+def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping[str, ScoreFn], code: Mapping[str, list[str]],
+                        judge: Judge | None) -> dict[str, Any]:
+    """What the scores of a variant depend on besides its answers: the scorers (``code``: their ``_scorer_code``), the
+    judge, the prices."""
+    out: dict[str, Any] = {"scorers": sorted(scorers), "scorer_code": {name: list(digests) for name, digests in code.items()}}
     if variant.model is None:
         return out
     if judge is not None:
@@ -371,6 +378,13 @@ def run(
     def scorers_of(v: Variant) -> Mapping[str, ScoreFn]:
         return answer_scorers if v.generates else retrieval_scorers
 
+    code_of: dict[bool, dict[str, list[str]]] = {}  # the scorers' digests, once per sweep (not once per variant)
+
+    def scorer_code_of(v: Variant) -> dict[str, list[str]]:
+        if v.generates not in code_of:
+            code_of[v.generates] = _scorer_code(scorers_of(v))
+        return code_of[v.generates]
+
     keys: dict[str, str] = {}
     models_of: dict[str, dict[str, str]] = {}  # variant id -> the identities of its models, logged with its run
     unservable: dict[str, WorkbenchError] = {}  # a provider package or API key missing: known before anything runs
@@ -383,7 +397,8 @@ def run(
         models_of[v.id] = identities
         if not _always_called(v, spec.judge if judge is None else None):
             keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
-                                   scoring=_scorer_fingerprint(spec, v, scorers_of(v), the_judge), seed=spec.seed)
+                                   scoring=_scorer_fingerprint(spec, v, scorers_of(v), scorer_code_of(v), the_judge),
+                                   seed=spec.seed)
     if spec.execution.backend == "ray":
         unservable = {}  # Ray's workers bring their own packages and provider keys: the tasks find out
     elif unservable and len(unservable) == len(variants):
