@@ -526,3 +526,25 @@ def test_a_big_grid_is_bootstrapped_per_metric_not_per_variant(monkeypatch: pyte
         if not row.is_baseline:
             diff = wb.comparison.paired_bootstrap(many["v00"].set_index("case_id")[row.metric].tolist(), values.tolist(), seed=report.seed)
             assert (row.diff, row.diff_low, row.diff_high) == (diff.estimate, diff.low, diff.high)
+
+
+def test_the_quality_vs_cost_plot_of_a_big_grid_names_the_best_variants_and_keeps_its_panels(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A legend line per variant left a 40-variant plot's panels no height ("axes sizes collapsed to zero") and took
+    seconds to draw: the baseline and the best nine are named, the others are grey points."""
+    import warnings
+
+    from workbench.comparison import metric_vs_cost_figure
+
+    rng = np.random.default_rng(3)
+    many = {f"v{i:02d}": table(30, rng.uniform(0, 0.5, size=30).round(3).tolist(), latency=0.1 * i) for i in range(40)}
+    many["v27"] = table(30, [0.99] * 30, latency=2.7)  # clearly the best: named whatever its place in the grid
+    report = wb.compare(many, metrics=["token_f1", "latency_s"])
+    fig = metric_vs_cost_figure(report)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when the layout gives the panels no room
+        fig.savefig(tmp_path / "plot.png", dpi=60)
+    names = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert len(names) == 11 and names[0] == "other variants" and "★ v00" in names and "v27" in names
+    assert all(ax.get_position().height > 0.3 for ax in fig.axes)
+    small = wb.compare({k: many[k] for k in ("v00", "v01", "v02")}, metrics=["token_f1", "latency_s"])
+    assert [t.get_text() for t in metric_vs_cost_figure(small).legends[0].get_texts()] == ["★ v00", "v01", "v02"]

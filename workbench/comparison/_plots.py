@@ -99,18 +99,24 @@ def metric_vs_cost_figure(report: ComparisonView, metrics: Sequence[str] | None 
 
     fig = _new_figure(4.8 * len(quality), 4.4)
     axes = fig.subplots(1, len(quality), squeeze=False)[0]
-    names = [v.name for v in report.variants]
-    colours = [f"C{i % 10}" for i in range(len(names))]
+    names = list(dict.fromkeys(v.name for v in report.variants))
+    labelled = _labelled(names, _means(report, quality[0]), higher=direction(quality[0]) == "higher")
+    xs = _means(report, x_metric)
     for panel, (ax, metric) in enumerate(zip(axes, quality)):
+        ys = _means(report, metric)
         for i, name in enumerate(names):
-            x, y = report.row(name, x_metric), report.row(name, metric)
-            if math.isnan(x["mean"]) or math.isnan(y["mean"]):
+            x, y = xs.get(name, _NAN), ys.get(name, _NAN)
+            if math.isnan(x[0]) or math.isnan(y[0]):
+                continue
+            shown = labelled.index(name) if name in labelled else None
+            if shown is None:  # one of many: a small grey point, no error bars, one legend entry for them all
+                first_other = panel == 0 and not any(h.get_label() == _OTHERS for h in ax.get_lines())
+                ax.plot(x[0], y[0], ".", color="0.6", markersize=5, zorder=1, label=_OTHERS if first_other else None)
                 continue
             label = f"{'★ ' if i == 0 else ''}{_literal(name)}" if panel == 0 else None
             ax.errorbar(
-                x["mean"], y["mean"], xerr=_errors(x["mean"], x["mean_low"], x["mean_high"]),
-                yerr=_errors(y["mean"], y["mean_low"], y["mean_high"]), fmt=_MARKERS[i % len(_MARKERS)],
-                color=colours[i], ecolor=colours[i], capsize=3, markersize=9 if i == 0 else 7, label=label,
+                x[0], y[0], xerr=_errors(*x), yerr=_errors(*y), fmt=_MARKERS[shown % len(_MARKERS)],
+                color=f"C{shown % 10}", ecolor=f"C{shown % 10}", capsize=3, markersize=9 if i == 0 else 7, label=label, zorder=2,
             )
         unit = " (USD per question)" if x_metric == "cost_usd" else (" (s per question)" if x_metric == "latency_s" else " per question")
         ax.set_xlabel(f"{x_metric}{unit} — {direction(x_metric)} is better")
@@ -118,9 +124,36 @@ def metric_vs_cost_figure(report: ComparisonView, metrics: Sequence[str] | None 
         ax.set_title(f"{metric} vs {x_metric}")
         ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.grid(alpha=0.3)
-    fig.suptitle(f"Quality vs cost, {confidence_text(report.confidence)} bootstrap intervals (★ baseline)", fontsize="medium")
-    fig.legend(loc="outside lower center", fontsize="small", ncols=1 if len(names) > 4 else 2, frameon=False)
+    others = len(names) - len(labelled)
+    best = f"; the best {len(labelled) - 1} on {quality[0]} named, {others} more in grey" if others else ""
+    fig.suptitle(f"Quality vs cost, {confidence_text(report.confidence)} bootstrap intervals (★ baseline{best})", fontsize="medium")
+    fig.legend(loc="outside lower center", fontsize="small", ncols=3 if others else (1 if len(labelled) > 4 else 2), frameon=False)
     return fig
+
+
+_NAN = (float("nan"), float("nan"), float("nan"))
+_OTHERS = "other variants"
+# Variants named in the quality-vs-cost plot: a legend of 40 lines left its panels no height at all (matplotlib's
+# "axes sizes collapsed to zero"), and ten markers and colours cannot tell more apart.
+_MAX_NAMED = 10
+
+
+def _means(report: ComparisonView, metric: str) -> dict[str, tuple[float, float, float]]:
+    """Each variant's (mean, low, high) on ``metric``, by name (one pass over the table, not one per variant)."""
+    rows = report.table[report.table["metric"] == metric].drop_duplicates("variant")
+    return {str(r.variant): (float(r.mean), float(r.mean_low), float(r.mean_high)) for r in rows.itertuples()}
+
+
+def _labelled(names: Sequence[str], means: dict[str, tuple[float, float, float]], *, higher: bool) -> list[str]:
+    """The variants the plot names (pure): all of them when they fit, else the baseline (the first) and the best of
+    the rest on ``means`` (ties and unscored ones in their order)."""
+    if len(names) <= _MAX_NAMED:
+        return list(names)
+    def key(name: str) -> float:
+        mean = means.get(name, _NAN)[0]
+        return math.inf if math.isnan(mean) else (-mean if higher else mean)
+    best = sorted(names[1:], key=key)[: _MAX_NAMED - 1]
+    return [names[0], *(n for n in names[1:] if n in best)]
 
 
 def retrieval_curves(tables: Sequence[VariantTable], max_k: int | None = None) -> pd.DataFrame:
