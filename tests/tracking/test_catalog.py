@@ -154,8 +154,6 @@ def test_list_experiments_counts_every_experiments_sweeps_in_one_search(wb_setti
 def test_every_experiment_is_listed_past_a_page_of_them(wb_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     # `workbench list` read one page of experiments (MLflow's first 1,000): a store holding more listed those only, and
     # an unknown name was matched against them only; pages are 2 experiments here, as a stand-in for 1,000
-    from workbench.cli import main
-
     client = MlflowClient(wb_settings.tracking_uri)
     for name in ("first", "second", "third"):
         client.create_experiment(name)
