@@ -84,6 +84,24 @@ def test_parent_run_description_ranks_the_variants_and_holds_the_comparison(swee
     assert "```\n" + wb.compare(sweep, seed=sweep.spec.seed).summary() + "\n```" in note  # the intervals and verdicts, as wb.compare shows them
 
 
+def test_a_leaderboard_longer_than_the_description_takes_keeps_its_best_rows_and_what_follows(sweep) -> None:  # type: ignore[no-untyped-def]
+    """A grid of some 40 variants or more filled MLflow's 8000 characters with the table alone, which was then cut
+    mid-row, losing the failed variants' errors and the spend after it: the best rows that fit are kept, whole, and a
+    line says how many more are in leaderboard.json (here the limit is made to fit one row of the two)."""
+    from workbench.tracking._summary import sweep_note
+
+    totals = {"spent_usd": 0.0}
+    whole = sweep_note(sweep.variants, "FINISHED", experiment_id=sweep.experiment_id, totals=totals)
+    rows = [line for line in whole.splitlines() if line.startswith("| ") and "](#/experiments/" in line]
+    assert len(rows) == 2
+    limit = len(whole) - len(rows[1]) + 80  # room for the first row and the line naming the other, not for both rows
+    note = sweep_note(sweep.variants, "FINISHED", experiment_id=sweep.experiment_id, totals=totals, limit=limit)
+    assert len(note) <= limit
+    assert rows[0] in note.splitlines() and rows[1] not in note
+    assert "… and 1 more variants: all of them are in `leaderboard.json`" in note.splitlines()
+    assert note.endswith("Spent by this sweep: spent_usd 0")
+
+
 def test_a_long_comparison_is_cut_to_fit_the_parent_runs_description(wb_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """MLflow keeps 8000 characters of a run tag: the quickstart's comparison (8 variants x 20 metrics) was cut there by
     MLflow mid-line, its code block left open, with a warning line in the sweep's output (refused outright with

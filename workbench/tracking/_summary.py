@@ -36,16 +36,16 @@ def sweep_note(
         error: why the sweep itself ended as it did (a crash, an interrupt), already redacted.
         limit: the longest description: the comparison is cut, at a line, to fit.
     """
-    lines = [_headline(results, status, error)]
-    if results:
-        lines.extend(["", *_leaderboard(results, experiment_id)])
+    rest: list[str] = []
     failed = [r for r in results if r.status == "FAILED" and r.outcome.error]
     if failed:
-        lines.extend(["", "Failed variants (each run's description has the whole error):", ""])
-        lines.extend(f"- {_cell(r.variant.name)}: {_cell(_short(r.outcome.error or ''))}" for r in failed)
+        rest.extend(["", "Failed variants (each run's description has the whole error):", ""])
+        rest.extend(f"- {_cell(r.variant.name)}: {_cell(_short(r.outcome.error or ''))}" for r in failed)
     if totals:
-        lines.extend(["", "Spent by this sweep: " + ", ".join(f"{k} {_number(v)}" for k, v in totals.items())])
-    head = "\n".join(lines)
+        rest.extend(["", "Spent by this sweep: " + ", ".join(f"{k} {_number(v)}" for k, v in totals.items())])
+    headline = _headline(results, status, error)
+    board = _fitted(_leaderboard(results, experiment_id), limit - len(headline) - len("\n".join(rest)) - 8) if results else []
+    head = "\n".join([headline, *([""] if board else []), *board, *rest])
     if not comparison:
         return head
     intro = "\n\nComparison (also in `comparison.json`; the leaderboard in `leaderboard.json`):\n\n```\n"
@@ -87,6 +87,22 @@ def _leaderboard(results: Sequence[VariantResult], experiment_id: str) -> list[s
         values = " | ".join(_number(getattr(row, c)) for c in shown)
         out.append(f"| {rank} | {link} | {row.status} | {values} | {_remark(row, experiment_id)} |")
     return out
+
+
+def _fitted(table: list[str], room: int) -> list[str]:
+    """The leaderboard's header and as many of its best rows as fit in ``room`` characters, and a line saying how many
+    were left out: a grid of some 40 variants or more filled MLflow's 8000 characters with the table alone, which was
+    then cut mid-row, losing the failed variants' errors and the spend after it."""
+    if len("\n".join(table)) <= room:
+        return table
+    rows = len(table) - 2
+    kept = table[:2]
+    for row in table[2:]:
+        more = f"\n… and {rows - (len(kept) - 1)} more variants: all of them are in `leaderboard.json`"
+        if len("\n".join([*kept, row])) + len(more) > room:
+            break
+        kept.append(row)
+    return [*kept, "", f"… and {rows - (len(kept) - 2)} more variants: all of them are in `leaderboard.json`"]
 
 
 def _remark(row: object, experiment_id: str) -> str:
