@@ -245,22 +245,11 @@ def _with_baseline(loaded: Loaded, baseline: str | None) -> tuple[VariantTable, 
 
 
 def _metric_rows(
-    metric: str,
-    tables: Sequence[VariantTable],
-    frames: Sequence[pd.DataFrame],
-    commons: Sequence[pd.Index],
-    *,
-    success_metric: str,
-    success_threshold: float,
-    n_resamples: int,
-    confidence: float,
-    seed: int,
+    metric: str, tables: Sequence[VariantTable], intervals: Sequence[tuple[Interval, Interval]], *, confidence: float,
 ) -> list[dict[str, Any]]:
-    """One row per variant: its mean and its paired difference to the baseline (``commons``: the case ids each variant
-    pairs with the baseline on), with their intervals."""
+    """One row per variant: its mean and its paired difference to the baseline, with their ``intervals`` (as
+    ``_intervals`` gives them)."""
     better_high = direction(metric) == "higher"
-    intervals = _intervals(metric, tables, frames, commons, success_metric=success_metric, success_threshold=success_threshold,
-                           n_resamples=n_resamples, confidence=confidence, seed=seed)
     rows = []
     for table, (mean, diff) in zip(tables, intervals):
         is_base = table is tables[0]
@@ -401,10 +390,9 @@ def compare(
     commons = [paired_cases(frames[0], f) for f in frames]
     rows: list[dict[str, Any]] = []
     for metric in chosen:
-        rows.extend(_metric_rows(
-            metric, tables, frames, commons, success_metric=success_metric, success_threshold=success_threshold,
-            n_resamples=n_resamples, confidence=confidence, seed=seed,
-        ))
+        intervals = _intervals(metric, tables, frames, commons, success_metric=success_metric,
+                               success_threshold=success_threshold, n_resamples=n_resamples, confidence=confidence, seed=seed)
+        rows.extend(_metric_rows(metric, tables, intervals, confidence=confidence))
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     routing = routing_table(
         tables, success_metric=success_metric, success_threshold=success_threshold, n_resamples=n_resamples,
