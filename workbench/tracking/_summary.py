@@ -95,14 +95,17 @@ def _fitted(table: list[str], room: int) -> list[str]:
     then cut mid-row, losing the failed variants' errors and the spend after it."""
     if len("\n".join(table)) <= room:
         return table
-    rows = len(table) - 2
-    kept = table[:2]
-    for row in table[2:]:
-        more = f"\n… and {rows - (len(kept) - 1)} more variants: all of them are in `leaderboard.json`"
-        if len("\n".join([*kept, row])) + len(more) > room:
+    header, rows = table[:2], table[2:]
+    kept, used = 0, len("\n".join(header))
+    for row in rows:  # a row fits when it and the line naming the rows after it do
+        if used + len(row) + 1 + len("\n\n" + _left_out(len(rows) - kept - 1)) > room:
             break
-        kept.append(row)
-    return [*kept, "", f"… and {rows - (len(kept) - 2)} more variants: all of them are in `leaderboard.json`"]
+        kept, used = kept + 1, used + len(row) + 1
+    return [*header, *rows[:kept], "", _left_out(len(rows) - kept)]
+
+
+def _left_out(n: int) -> str:
+    return f"… and {n} more variants: all of them are in `leaderboard.json`"
 
 
 def _remark(row: object, experiment_id: str) -> str:
