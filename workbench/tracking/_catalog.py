@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from workbench.errors import WorkbenchError
 from workbench.results import EarlyStop
-from workbench.tracking._read import _all_runs, _client, _uri, latest_sweep, store_errors, sweep_variants
+from workbench.tracking._read import _all_runs, _client, _uri, every_page, latest_sweep, store_errors, sweep_variants
 from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags
 from workbench.tracking._unreachable import shown_uri
 
@@ -150,16 +150,8 @@ def list_experiments(*, tracking_uri: str | None = None) -> tuple[ExperimentSumm
 
 
 def _all_experiments(client: Any) -> list[Any]:
-    """Every active experiment, read page by page: one search returns MLflow's first 1,000, and a store holding more
-    listed those only, as if the others did not exist."""
-    experiments: list[Any] = []
-    token = None
-    while True:
-        page = client.search_experiments(max_results=1000, page_token=token)
-        experiments.extend(page)
-        token = page.token
-        if not token:
-            return experiments
+    """Every active experiment, every page of them."""
+    return list(every_page(lambda token: client.search_experiments(max_results=1000, page_token=token)))
 
 
 def _unknown_name_fix(client: Any, key: str) -> str:

@@ -38,7 +38,7 @@ from workbench.redaction import redact
 from workbench.tracking._feedback import default_user
 from workbench.tracking._store_check import check_served_artifacts, check_store
 from workbench.tracking._process import END_REASON_TAG, abandoned_reason, process_tags
-from workbench.tracking._read import RESULTS_TABLE, out_of_reach, reading_artifacts
+from workbench.tracking._read import RESULTS_TABLE, every_page, out_of_reach, reading_artifacts
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import open_store_serialised
 from workbench.tracking._summary import MAX_RUN_NOTE, sweep_note
@@ -664,13 +664,9 @@ class MlflowTracker:
 
     def _trace_infos(self, experiment_id: str, run_id: str) -> list[Any]:
         """The run's traces (their infos, with their assessments; no spans), every page."""
-        found, token = [], None
-        while True:
-            page = self.client.search_traces(locations=[experiment_id], run_id=run_id, include_spans=False, page_token=token)
-            found.extend(t.info for t in page)
-            token = page.token
-            if not token:
-                return found
+        pages = every_page(lambda token: self.client.search_traces(
+            locations=[experiment_id], run_id=run_id, include_spans=False, page_token=token))
+        return [trace.info for trace in pages]
 
     @tracking_call("logging a variant")
     def log_variant(

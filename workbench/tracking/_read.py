@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -194,19 +195,28 @@ def sweep_variants(parent_run_id: str, *, tracking_uri: str | None = None) -> li
     return _all_runs(client, [parent.info.experiment_id], filter_string, oldest_first=True)
 
 
+def every_page(search: Callable[[str | None], Any]) -> Iterator[Any]:
+    """Every item of a paged MLflow search, page after page: ``search(token)`` returns the page after ``token`` (the
+    first for None), with the next page's token or none after the last. One search returns one page (1,000 runs or
+    experiments at most), and a store holding more looked as if the others did not exist."""
+    token = None
+    while True:
+        page = search(token)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
 def _all_runs(
     client: Any, experiment_ids: list[str], filter_string: str = "", *, limit: int | None = None, oldest_first: bool = False
 ) -> list[Any]:
     """Every run of these experiments matching ``filter_string`` (the newest, or oldest, ``limit`` of them), newest
     first unless ``oldest_first``, read page by page (1,000 a page)."""
+    if not experiment_ids:
+        return []
     order = ["attributes.start_time ASC" if oldest_first else "attributes.start_time DESC"]
-    runs: list[Any] = []
-    token = None
-    while experiment_ids and (limit is None or len(runs) < limit):
-        page_size = 1000 if limit is None else min(1000, limit - len(runs))
-        page = client.search_runs(experiment_ids, filter_string, order_by=order, max_results=page_size, page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            break
-    return runs
+    page_size = 1000 if limit is None else min(1000, limit)
+    runs = every_page(lambda token: client.search_runs(
+        experiment_ids, filter_string, order_by=order, max_results=page_size, page_token=token))
+    return list(itertools.islice(runs, limit))

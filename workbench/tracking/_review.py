@@ -15,7 +15,7 @@ from typing import Any, overload
 from workbench.errors import WorkbenchError
 from workbench.metrics import Score
 from workbench.tracking._feedback import HumanFeedback, _tracking_uri, latest_human_feedback
-from workbench.tracking._read import sweep_variants
+from workbench.tracking._read import every_page, sweep_variants
 from workbench.tracking._unreachable import shown_uri
 
 _GENERATION_ERROR = "generation"
@@ -200,15 +200,9 @@ def _sweep_traces(parent_run_id: str, tracking_uri: str | None, *, with_spans: b
         raise WorkbenchError(f"run {parent_run_id} ({parent.info.run_name}) is not a sweep — {fix}")
     experiment_id = parent.info.experiment_id
     for run in sweep_variants(parent_run_id, tracking_uri=uri):
-        token = None
-        traces: list[Any] = []
-        while True:
-            page = client.search_traces(locations=[experiment_id], run_id=run.info.run_id, max_results=500,
-                                        order_by=["timestamp_ms ASC"], page_token=token, include_spans=with_spans)
-            traces.extend(page)
-            token = page.token
-            if not token:
-                break
+        traces = every_page(lambda token: client.search_traces(
+            locations=[experiment_id], run_id=run.info.run_id, max_results=500, order_by=["timestamp_ms ASC"], page_token=token,
+            include_spans=with_spans))
         for trace in sorted(traces, key=_dataset_position):  # concurrent questions do not start in dataset order
             yield run, trace
 
