@@ -360,10 +360,10 @@ def test_cache_clear_counts_entries_not_counters(cache_dir: Path, capsys: pytest
 def test_cache_clear_older_than_keeps_newer_entries(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fill(cache_dir)
     assert main(["cache", "clear", "--older-than", "1h"]) == 0
-    assert lines(capsys.readouterr().out) == [f"removed 0 cache entries older than 1h from {cache_dir}"]
+    assert lines(capsys.readouterr().out) == [f"removed 0 cache entries unused for 1h from {cache_dir}"]
     time.sleep(0.05)
     assert main(["cache", "clear", "--older-than", "0s"]) == 0
-    assert lines(capsys.readouterr().out) == [f"removed 3 cache entries older than 0s from {cache_dir}"]
+    assert lines(capsys.readouterr().out) == [f"removed 3 cache entries unused for 0s from {cache_dir}"]
 
 
 @pytest.mark.parametrize("age", ["30x", "d", "-1d", "soon", "nand", "infd", "1e400d"])

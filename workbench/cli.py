@@ -12,7 +12,7 @@
     workbench rollback NAME --alias production    point the alias back at its previous holder
     workbench calibrate RUN_ID --labels FILE      agreement and Cohen's kappa of a run's judge with human labels
     workbench cache info                          entries, size, hits and misses of the answer/embedding cache; indexes
-    workbench cache clear [--older-than 30d]      empty the cache (or drop entries older than an age)
+    workbench cache clear [--older-than 30d]      empty the cache (or drop entries unused for an age)
     workbench cache clear --indexes [--older-than 30d]   remove the local indexes (or those built longer ago), and
                                                          those on the Chroma server WORKBENCH_CHROMA_URL names
     workbench cache clear --sandboxes [--older-than 30d] remove the sandbox folders kept of variants that did not finish
@@ -234,7 +234,8 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         store = DiskCacheStore(cfg.cache_dir, size_limit_mb=cfg.cache_size_mb)
         try:
             if args.action == "clear":
-                print(f"removed {store.clear(older_than_s=older_than)} cache entries{scope} from {cfg.cache_dir}")
+                unused = f" unused for {args.older_than}" if older_than is not None else ""
+                print(f"removed {store.clear(older_than_s=older_than)} cache entries{unused} from {cfg.cache_dir}")
                 return 0
             print(store.info().summary())
         finally:
@@ -920,8 +921,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cache", parents=[common], help="the cache of model answers, judge replies and embeddings")
     actions = p.add_subparsers(dest="action", required=True)
     actions.add_parser("info", help="entries, size, hits and misses per kind")
-    clear = actions.add_parser("clear", help="remove every entry, or those older than --older-than")
-    clear.add_argument("--older-than", default=None, metavar="AGE", help="only entries stored more than AGE ago: 30d, 12h, 90m, 45s, 2w")
+    clear = actions.add_parser("clear", help="remove every entry, or those unused for longer than --older-than")
+    clear.add_argument("--older-than", default=None, metavar="AGE", help="only entries neither stored nor read in the last AGE (30d, 12h, 90m, 45s, 2w); "
+                       "with --indexes or --sandboxes, those made more than AGE ago")
     which = clear.add_mutually_exclusive_group()
     which.add_argument("--indexes", action="store_true",
                        help="remove the local indexes (.workbench/indexes), and those on the Chroma server WORKBENCH_CHROMA_URL names, "

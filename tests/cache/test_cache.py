@@ -232,6 +232,19 @@ def test_clearing_by_age_reads_only_the_entries_stored_before_it(tmp_path: Path)
     assert store.clear(older_than_s=0.03) == 2500 and store.info().entries == {"judge": 1}
 
 
+@pytest.mark.parametrize("kind", ["disk", "memory"])
+def test_clearing_by_age_keeps_the_entries_read_since_however_long_ago_they_were_stored(tmp_path: Path, kind: str) -> None:
+    # `cache clear --older-than 30d` removed by the time an entry was stored: answers computed two months ago and read by
+    # every sweep since were removed, and the next sweep paid for all of them again
+    store = DiskCacheStore(tmp_path / "cache") if kind == "disk" else MemoryCacheStore()
+    store.put("generation", "read-every-day", {"text": "an answer"})
+    store.put("generation", "never-read", {"text": "another answer"})
+    time.sleep(0.1)
+    assert store.get("generation", "read-every-day") is not None
+    assert store.clear(older_than_s=0.05) == 1
+    assert store.get("generation", "read-every-day") is not None and store.get("generation", "never-read") is None
+
+
 def damage_after_opening(directory: Path) -> DiskCacheStore:
     """A cache whose cache.db is damaged (every page but the first overwritten) after a store opened it: sqlite sees
     the damage only when a query reaches a damaged page."""
