@@ -102,6 +102,24 @@ def test_a_leaderboard_longer_than_the_description_takes_keeps_its_best_rows_and
     assert note.endswith("Spent by this sweep: spent_usd 0")
 
 
+def test_an_error_quoting_markup_is_shown_as_text_on_the_run_pages(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    """The MLflow UI renders descriptions as markdown and allows images: a provider's error quoting an image made every
+    browser that opened the run page fetch it from that host (a tracking pixel), and HTML in it was rendered."""
+
+    def crash(prompt):  # type: ignore[no-untyped-def]
+        raise RuntimeError("upstream said: ![pixel](https://evil.example/p.png) <img src=https://evil.example/q.png> `x`")
+
+    models = {GEMMA_ID: ScriptedModel(crash, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+    client = MlflowClient(wb_settings.tracking_uri)
+    run = client.get_run(result.variants[0].run_id)
+    assert "![pixel](https://evil.example" in run.data.tags["workbench.error"]  # the tag keeps the error as it was
+    for note in (run.data.tags["mlflow.note.content"], client.get_run(result.parent_run_id).data.tags["mlflow.note.content"]):
+        assert "upstream said: !\\[pixel\\](https://evil.example/p.png) &lt;img src=https://evil.example/q.png&gt; \\`x\\`" in note
+        assert "![" not in note and "<img" not in note
+
+
 def test_a_long_comparison_is_cut_to_fit_the_parent_runs_description(wb_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """MLflow keeps 8000 characters of a run tag: the quickstart's comparison (8 variants x 20 metrics) was cut there by
     MLflow mid-line, its code block left open, with a warning line in the sweep's output (refused outright with

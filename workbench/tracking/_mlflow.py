@@ -41,7 +41,7 @@ from workbench.tracking._process import END_REASON_TAG, abandoned_reason, proces
 from workbench.tracking._read import RESULTS_TABLE, every_page, out_of_reach, reading_artifacts
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import open_store_serialised
-from workbench.tracking._summary import MAX_RUN_NOTE, sweep_note
+from workbench.tracking._summary import MAX_RUN_NOTE, inert, sweep_note
 from workbench.tracking._unreachable import TrackingUnavailable, is_unreachable, quiet_retry_warnings, shown_uri, tracking_call
 from workbench.tracking._redact import redacted, redacting
 from workbench.tracking._traces import TraceBuilder, write_traces
@@ -902,7 +902,7 @@ def _end_reason_tags(reason: str, status: str) -> list[Any]:
     """Why a run ended as it did: its ``END_REASON_TAG``, and its description on the run page (``KILLED: ...``)."""
     from mlflow.entities import RunTag
 
-    return [RunTag(END_REASON_TAG, reason), RunTag(NOTE_TAG, _note(f"{status}: {reason}"))]
+    return [RunTag(END_REASON_TAG, reason), RunTag(NOTE_TAG, _note(f"{status}: {inert(reason)}"))]
 
 
 def _variant_note(result: VariantResult) -> str | None:
@@ -912,10 +912,10 @@ def _variant_note(result: VariantResult) -> str | None:
         return (f"Stopped early by racing {result.stopped_early.label}: its metrics are over the questions it answered; "
                 "run the experiment again without racing to finish it")
     if result.outcome.error:
-        return _note(f"{result.status}: {redact(result.outcome.error)[:5000]}")  # as its workbench.error tag
+        return _note(f"{result.status}: {inert(redact(result.outcome.error)[:5000])}")  # as its workbench.error tag, shown as text
     failed = [r.error for r in result.records if r.error]
     if failed:
-        return _note(f"{len(failed)} of {len(result.records)} questions failed (the first: {redact(failed[0])[:5000]}) — run "
+        return _note(f"{len(failed)} of {len(result.records)} questions failed (the first: {inert(redact(failed[0])[:5000])}) — run "
                      "the experiment again to ask them again")
     return None
 

@@ -5,12 +5,13 @@ intervals and verdicts."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 from workbench.redaction import redact
 from workbench.results import VariantResult, leaderboard_frame
 
-__all__ = ["MAX_RUN_NOTE", "sweep_note"]
+__all__ = ["MAX_RUN_NOTE", "inert", "sweep_note"]
 
 # MLflow's longest run tag value (mlflow.utils.validation.MAX_TAG_VAL_LENGTH): a longer description was cut there by
 # MLflow, with a warning line in the middle of the sweep's output (or refused, with MLFLOW_TRUNCATE_LONG_VALUES=false)
@@ -72,7 +73,7 @@ def _headline(results: Sequence[VariantResult], status: str, error: str | None) 
         counts.append(f"{stopped} stopped early by racing")
     tally = ", ".join(counts) + "."
     if error:
-        return f"{status}: {' '.join(error.split())}" + (f"\n\n{tally}" if results else "")
+        return f"{status}: {inert(' '.join(error.split()))}" + (f"\n\n{tally}" if results else "")
     return f"{status}: {tally}"
 
 
@@ -132,7 +133,19 @@ def _number(value: object) -> str:
 
 def _cell(text: str) -> str:
     """Text inside a markdown table cell or list item: one line, its pipes escaped (variant names hold them)."""
-    return " ".join(text.split()).replace("|", "\\|")
+    return inert(" ".join(text.split())).replace("|", "\\|")
+
+
+_MARKUP = re.compile(r"[\\`\[\]<>]")
+_INERT = {"<": "&lt;", ">": "&gt;"}
+
+
+def inert(text: str) -> str:
+    """Text the MLflow UI's markdown shows as it is: a provider's error (or a model's exception) quoting
+    ``![x](https://host/pixel?...)`` or ``<img src=...>`` loaded that image from the host in every browser that opened
+    the run page, and a bracket in a variant's name broke the link around it. Brackets, backticks and backslashes are
+    escaped, angle brackets written as entities (markdown has no escape for them)."""
+    return _MARKUP.sub(lambda m: _INERT.get(m[0], "\\" + m[0]), text)
 
 
 def _short(text: str) -> str:
