@@ -2,11 +2,13 @@ import shutil
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from workbench.datasets import Document
 from workbench.errors import WorkbenchError
-from workbench.pipeline import ChromaIndexStore, MemoryIndexStore, Retriever, chunk_document, chunk_stats
+from workbench.pipeline import ChromaIndexStore, MemoryIndexStore, Retriever, chunk_document, chunk_stats, embed_chunks
+from workbench.pipeline.index import EMBED_BATCH
 from workbench.spec import ChunkerSpec, RetrievalSpec
 from workbench.testing import HashingEmbedder
 
@@ -186,3 +188,28 @@ def test_a_new_index_store_is_opened_by_one_process_at_a_time(tmp_path: Path) ->
     assert opened.wait(60)
     assert ChromaIndexStore(path).indexes() == []
 
+
+
+@pytest.mark.parametrize("kind", ["memory", "chroma"])
+def test_chunk_vectors_are_held_as_one_float32_array_and_index_as_the_model_gave_them(kind: str, tmp_path: Path) -> None:
+    # a 100 MB corpus's 125,000 chunks held as lists of Python floats took 1.9 GB before the index was written
+    embedder = HashingEmbedder(dim=64)
+    chunks = [c for k, t in TEXTS.items() for c in chunk_document(Document(k, t * 200), ChunkerSpec(strategy="sentence", size=100, overlap=0))]
+    assert len(chunks) > EMBED_BATCH  # more than one batch
+    vectors = embed_chunks(embedder, chunks)
+    assert isinstance(vectors, np.ndarray) and vectors.dtype == np.float32 and vectors.shape == (len(chunks), 64)
+    assert np.allclose(vectors, embedder.embed([c.text for c in chunks]), atol=1e-7)
+    store = MemoryIndexStore() if kind == "memory" else ChromaIndexStore(tmp_path / "chroma")
+    index = store.build("k", chunks, vectors)
+    hits = Retriever(index, embedder, RetrievalSpec(k=3)).retrieve("how does the try statement handle an exception")
+    assert [h.chunk.doc_id for h in hits] == ["errors"] * 3 and all(isinstance(h.score, float) for h in hits)
+
+
+def test_an_embedding_model_returning_too_few_vectors_is_named() -> None:
+    class Short(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            return super().embed(texts)[:-1]
+
+    chunks = [c for k, t in TEXTS.items() for c in chunk_document(Document(k, t), ChunkerSpec(strategy="sentence", size=100, overlap=0))]
+    with pytest.raises(ValueError, match=f"returned {len(chunks) - 1} vectors .* for {len(chunks)} texts"):
+        embed_chunks(Short(model_id="testing:short"), chunks)

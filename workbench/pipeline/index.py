@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 from workbench.config import shown_uri
@@ -28,6 +28,9 @@ from workbench.errors import WorkbenchError
 from workbench.metrics import cosine
 from workbench.models import Embedder
 from workbench.pipeline.chunk import Chunk, ChunkStats
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["ChromaIndexStore", "check_local_chroma_usable", "ChromaServerIndexStore", "Hit", "IndexInfo", "IndexStore", "MemoryIndexStore", "VectorIndex"]
 
@@ -72,23 +75,41 @@ EMBED_BATCH = 256  # chunks embedded in one call while an index is built
 
 def embed_chunks(
     embedder: Embedder, chunks: Sequence[Chunk], stopping: Callable[[], bool] = lambda: False, *, timeout_s: float | None = None,
-) -> list[list[float]] | None:
-    """The chunks' vectors for an index, ``EMBED_BATCH`` at a time; None when ``stopping`` turned true (the RunPanel's
-    Stop is seen within one batch, not after the whole corpus). A sweep's index and a bundle's rebuild of it are
-    embedded in the same batches: a local model pads a batch to its longest text, which moves the vectors in their
-    last bits, so a bundle that embedded its corpus in one call could order near-tied chunks otherwise.
+) -> np.ndarray | None:
+    """The chunks' vectors for an index, one float32 row per chunk, ``EMBED_BATCH`` at a time; None when ``stopping``
+    turned true (the RunPanel's Stop is seen within one batch, not after the whole corpus). A sweep's index and a
+    bundle's rebuild of it are embedded in the same batches: a local model pads a batch to its longest text, which
+    moves the vectors in their last bits, so a bundle that embedded its corpus in one call could order near-tied chunks
+    otherwise.
+
+    Each batch goes into one float32 array as it comes (what Chroma keeps of a vector anyway): held as lists of Python
+    floats, 384 dimensions took 15 KB a chunk, so a 100 MB corpus's 125,000 chunks held 1.9 GB before the index was
+    written, and a 200 MB one cut in token chunks ran out of memory.
 
     Raises:
         TimeoutError: a batch took longer than ``timeout_s`` (see ``embed_within``).
+        ValueError: the model returned another number of vectors than it was given texts, or vectors of unequal length.
     """
+    import numpy as np
+
     texts = [c.text for c in chunks]
-    vectors: list[list[float]] = []
+    vectors: np.ndarray | None = None
     for start in range(0, len(texts), EMBED_BATCH):
-        batch = embed_within(embedder, texts[start:start + EMBED_BATCH], timeout_s, stopping)
+        part = texts[start:start + EMBED_BATCH]
+        batch = embed_within(embedder, part, timeout_s, stopping)
         if batch is None:
             return None
-        vectors += batch
-    return vectors
+        rows = np.asarray(batch, dtype=np.float32)
+        if rows.ndim != 2 or len(rows) != len(part):
+            raise ValueError(f"the embedding model {embedder.model_id} returned {len(batch)} vectors of unequal or no length for "
+                             f"{len(part)} texts — check the model or its server")
+        if vectors is None:
+            vectors = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
+        elif rows.shape[1] != vectors.shape[1]:
+            raise ValueError(f"the embedding model {embedder.model_id} returned vectors of {rows.shape[1]} dimensions after "
+                             f"{vectors.shape[1]} — check the model or its server")
+        vectors[start:start + len(part)] = rows
+    return vectors if vectors is not None else np.empty((0, 0), dtype=np.float32)
 
 
 def embed_within(
@@ -164,7 +185,7 @@ class _MemoryIndex:
     def __init__(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], stats: ChunkStats | None) -> None:
         self.key = key
         self.stats = stats
-        self._items = list(zip(chunks, [tuple(v) for v in vectors]))
+        self._items = list(zip(chunks, [tuple(map(float, v)) for v in vectors]))
 
     def __len__(self) -> int:
         return len(self._items)
@@ -302,6 +323,7 @@ class _ChromaStore:
             return self._build(key, chunks, vectors, stats)
 
     def _build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], stats: ChunkStats | None) -> VectorIndex:
+        import numpy as np
         from chromadb.errors import ChromaError
 
         self._drop_stale_builds(key)
@@ -316,7 +338,7 @@ class _ChromaStore:
             part = chunks[i : i + batch]
             staging.add(
                 ids=[c.id for c in part],
-                embeddings=[list(v) for v in vectors[i : i + batch]],
+                embeddings=np.asarray(vectors[i : i + batch], dtype=np.float32),
                 documents=[c.text for c in part],
                 metadatas=[{"doc_id": c.doc_id, "start": c.start, "end": c.end, "header": c.header} for c in part],
             )

@@ -303,7 +303,8 @@ def load_bundle(
     index = store.open(key)
     if index is None:
         chunks = chunks if chunks is not None else chunk_corpus(corpus, config.chunker, embedder.tokenizer)
-        index = store.build(key, chunks, embed_chunks(embedder, chunks) or [])  # in a sweep's batches
+        vectors = embed_chunks(embedder, chunks)  # in a sweep's batches (never stopped: None only when asked to stop)
+        index = store.build(key, chunks, vectors if vectors is not None else [])
     model = config.model
     generator = cast(Generator, overrides[model.id]) if model.id in overrides else load_generator(model.id, kind=model.resolved_kind)
     _check_server(config, folder, model.id, generator.identity)
