@@ -12,6 +12,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from workbench.datasets import Corpus, Document
@@ -69,7 +70,12 @@ def _length(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], i
         return len
     if tokenizer is None:
         raise ValueError("the token chunker needs the embedding model's tokenizer")
-    return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
+    # remembered: the splitter measures each piece two or three times (to split, to merge, to drop it from the overlap),
+    # and a long line's words and a page's repeated lines again and again (20,000 words: 39,000 tokenizer calls)
+    return lru_cache(maxsize=_MEASURED)(lambda text: len(tokenizer.encode(text, add_special_tokens=False)))
+
+
+_MEASURED = 8192  # pieces whose token count the token chunker keeps while it cuts a document
 
 
 def _token(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
