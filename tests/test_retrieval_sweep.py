@@ -324,3 +324,30 @@ def test_the_unknown_share_of_a_large_corpus_is_measured_on_a_sample(wb_settings
     (note,) = dataclasses.replace(result, corpus=large).vocabulary_notes
     assert time.perf_counter() - started < 3.0
     assert note.startswith(f"corpus 'large' / {MINILM_ID}: ")
+
+
+def test_a_sweep_result_measures_the_vocabulary_once_and_keeps_no_corpus_alive_after_it(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # the share was cached by the module under every text of the corpus: the last four corpora a notebook swept stayed
+    # in its kernel after their results were gone (an edited 200 MB export swept again and again: 800 MB)
+    import dataclasses
+    import sys
+
+    import pandas as pd
+
+    from workbench.models import _registry
+
+    docs = [{"id": "休暇", "text": "従業員は年間二十五日の有給休暇を取得できます。"}, {"id": "出張", "text": "出張の際は事前に申請書を提出します。"}]
+    result = wb.run(make_spec(), dataset=pd.DataFrame({"question": ["?"], "source_ids": [["休暇"]]}), corpus=docs, generate=False, settings=wb_settings, index_store=MemoryIndexStore(),
+                    tracker=wb.tracking.MemoryTracker(), progress=False, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+    texts = ["Employees get twenty-five days of paid leave. 従業員は年間二十五日の有給休暇を取得できます。\n" * 9000 + str(i) for i in range(2)]  # 1.3 MB
+    held = [sys.getrefcount(t) for t in texts]
+    large = dataclasses.replace(result, corpus=wb.Corpus("large", tuple(wb.Document(f"page-{i}", t) for i, t in enumerate(texts))))
+    measured = []
+    real = _registry.embedder_unknown_share
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("workbench.results.embedder_unknown_share", lambda model, sample: measured.append(model) or real(model, sample))
+        notes = [large.vocabulary_notes for _ in range(3)]
+    assert notes[0] == notes[1] == notes[2] and notes[0][0].startswith(f"corpus 'large' / {MINILM_ID}: ")
+    assert measured == [MINILM_ID]  # once for the result, however often its notes are read
+    del large
+    assert [sys.getrefcount(t) for t in texts] == held  # nothing holds the documents' texts once the result is gone

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import shown_uri
@@ -282,16 +282,26 @@ class SweepResult:
                                 "— use a smaller chunk size")
         return tuple(notes.values())
 
+    @cached_property
+    def _unknown_shares(self) -> dict[str, float | None]:
+        """Each embedding model's ``embedder_unknown_share`` of a sample of the corpus (``_vocabulary_sample``), measured
+        once per result (``notes`` is read by the CLI and the RunPanel, each a few times) and kept with it: a cache of the
+        module's, keyed by every text of the corpus, held the texts of the last four corpora in the kernel after their
+        results were gone (a notebook re-running a sweep over an edited 200 MB export: 800 MB)."""
+        embeddings = dict.fromkeys(v.variant.retrieval.embedding for v in self.variants)
+        if not embeddings:
+            return {}
+        sample = _vocabulary_sample([doc.text for doc in self.corpus.documents])
+        return {embedding: embedder_unknown_share(embedding, sample) for embedding in embeddings}
+
     @property
     def vocabulary_notes(self) -> tuple[str, ...]:
         """One line per embedding model of the sweep that does not know a tenth or more of the corpus's tokens
         (all-MiniLM-L6-v2's vocabulary is English: most Chinese, Japanese and Thai words are its one unknown token), so
         chunks that differ in those words embed alike and retrieval cannot tell them apart (shown by ``workbench run``
         and the RunPanel). The share is measured on a million characters spread over the corpus."""
-        texts = tuple(doc.text for doc in self.corpus.documents)
         notes = []
-        for embedding in dict.fromkeys(v.variant.retrieval.embedding for v in self.variants):
-            share = _unknown_share(embedding, texts)
+        for embedding, share in self._unknown_shares.items():
             if share is not None and share >= UNKNOWN_SHARE_NOTED:
                 notes.append(f"corpus '{self.corpus.name}' / {embedding}: {share:.0%} of its tokens are unknown to the embedding model "
                              "(read as one [UNK] token), so chunks that differ in those words embed alike and retrieval cannot tell them "
@@ -519,13 +529,6 @@ def _vocabulary_sample(texts: Sequence[str]) -> tuple[str, ...]:
     text = "\n".join(texts)
     step, width = len(text) // _VOCABULARY_SAMPLE_PIECES, _VOCABULARY_SAMPLE_CHARS // _VOCABULARY_SAMPLE_PIECES
     return tuple(text[start : start + width] for start in range(0, step * _VOCABULARY_SAMPLE_PIECES, step))
-
-
-@lru_cache(maxsize=4)
-def _unknown_share(embedding: str, texts: tuple[str, ...]) -> float | None:
-    """``embedder_unknown_share`` of a sample of the corpus (``_vocabulary_sample``), once per corpus: ``notes`` is read
-    by the CLI and the RunPanel, each a few times."""
-    return embedder_unknown_share(embedding, _vocabulary_sample(texts))
 
 
 # a comment's body never runs past its "-->": one reading of the leading comments (".*?" inside a repeated group tried
