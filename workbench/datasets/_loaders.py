@@ -18,9 +18,10 @@ import numbers
 import os
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -570,8 +571,19 @@ def _hidden(relative: Path, glob: str) -> bool:
     files are not documents, nor are the runs a sweep logs next to the corpus. A pattern that spells such a name out
     (``.notes/*.md``, ``mlruns/**/*.txt``) still picks it.
     """
-    named = [part for part in Path(glob).parts if _set_aside(part)]
-    return any(_set_aside(part) and not any(fnmatchcase(part, n) for n in named) for part in relative.parts)
+    return _hidden_parts(relative.parts, glob)
+
+
+def _hidden_parts(parts: Sequence[str], glob: str) -> bool:
+    """``_hidden`` of a relative path given as its parts (a corpus walk names thousands of files: no Path for each)."""
+    named = _named_aside(glob)
+    return any(_set_aside(part) and not any(fnmatchcase(part, n) for n in named) for part in parts)
+
+
+@lru_cache(maxsize=64)
+def _named_aside(glob: str) -> tuple[str, ...]:
+    """The hidden names (see ``_set_aside``) a glob spells out (pure)."""
+    return tuple(part for part in Path(glob).parts if _set_aside(part))
 
 
 def _glob_parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
@@ -606,11 +618,12 @@ def corpus_files(folder: Path, glob: str, *, hidden: bool = False) -> list[Path]
     for top, dirs, names in os.walk(folder, followlinks=True):
         here = Path(top)
         seen.add(os.path.realpath(top))
-        level = len(here.relative_to(folder).parts)
-        dirs[:] = [] if depth is not None and level >= depth else [
-            d for d in sorted(dirs) if os.path.realpath(here / d) not in seen and (hidden or not _hidden((here / d).relative_to(folder), glob))]
-        found += [here / n for n in names if _glob_parts_match(tuple(map(document_id, (here / n).relative_to(folder).parts)), pattern)
-                  and (hidden or not _hidden((here / n).relative_to(folder), glob))]
+        inside = here.relative_to(folder).parts  # once per folder, not per file (pathlib took most of a 10,000-file walk)
+        dirs[:] = [] if depth is not None and len(inside) >= depth else [
+            d for d in sorted(dirs) if os.path.realpath(here / d) not in seen and (hidden or not _hidden_parts((*inside, d), glob))]
+        named = tuple(map(document_id, inside))
+        found += [here / n for n in names if _glob_parts_match((*named, document_id(n)), pattern)
+                  and (hidden or not _hidden_parts((*inside, n), glob))]
     return sorted(found, key=lambda p: [document_id(part) for part in p.parts])
 
 
@@ -794,9 +807,10 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | 
     docs: list[Document] = []
     files: dict[str, Path] = {}
     refused: list[tuple[Path, DataError]] = []
+    root = os.path.realpath(folder)
     for path in check_corpus_folder(folder, glob):
         try:
-            doc = _folder_document(path, folder, glob)
+            doc = _folder_document(path, folder, glob, root)
         except DataError as exc:  # read on: an export with many such files is named at once, not one file per run
             refused.append((path, exc))
             continue
@@ -819,13 +833,14 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | 
 _SYSTEM_FOLDERS = frozenset({"proc", "sys", "dev", "run"})
 
 
-def _forbidden_target(path: Path, folder: Path, glob: str) -> str | None:
+def _forbidden_target(path: Path, folder: Path, glob: str, root: str | None = None) -> str | None:
     """Why a corpus file that is a link, or lies in a linked folder, must not be read (None when it may be): where it
     leads is hidden (``~/.ssh/id_rsa``, ``~/.aws/credentials``, a ``.git/config`` holding a token), which the corpus
     would not read as a file of its own, or a system folder. A corpus cloned or unzipped from someone else can hold
     such a link, which nobody sees in a listing of its files; its text would be indexed, sent to the model and logged
-    in every trace that retrieves it. Links to shared folders and files elsewhere are followed."""
-    target, root = os.path.realpath(path), os.path.realpath(folder)
+    in every trace that retrieves it. Links to shared folders and files elsewhere are followed. ``root``: the folder's
+    real path, when already known (a corpus's thousands of files share it)."""
+    target, root = os.path.realpath(path), root or os.path.realpath(folder)
     if target == os.path.join(root, os.path.relpath(path, folder)):
         return None  # no link on the way: the corpus's own file, checked as such
     parts = Path(target).parts
@@ -838,7 +853,7 @@ def _forbidden_target(path: Path, folder: Path, glob: str) -> str | None:
     return None
 
 
-def _folder_document(path: Path, folder: Path, glob: str) -> Document | None:
+def _folder_document(path: Path, folder: Path, glob: str, root: str | None = None) -> Document | None:
     """The document a corpus folder's file holds (None for a pipe or a socket, never a document).
 
     Raises:
@@ -847,17 +862,18 @@ def _folder_document(path: Path, folder: Path, glob: str) -> Document | None:
     """
     if not path.exists():
         raise DataError(f"{path}: a broken link (to {os.readlink(path)}) — point it at the file, or remove it")
-    forbidden = _forbidden_target(path, folder, glob)
+    forbidden = _forbidden_target(path, folder, glob, root)
     if forbidden is not None:
         raise DataError(forbidden)
     if not path.is_file():
         return None
-    _check_utf8_name(path.relative_to(folder), folder)
+    relative = path.relative_to(folder)
+    _check_utf8_name(relative, folder)
     text = read_text(path, "save it as UTF-8 text, or leave it out with the corpus 'glob'")
     if not text.strip():
         raise DataError(f"{path}: empty document — add its text, or leave it out with the corpus 'glob'")
-    doc_id = document_id(path.relative_to(folder).with_suffix("").as_posix())
-    return Document(id=doc_id, text=text, metadata={"path": str(path.relative_to(folder))})
+    doc_id = document_id(relative.with_suffix("").as_posix())
+    return Document(id=doc_id, text=text, metadata={"path": str(relative)})
 
 
 def _others_refused(others: list[Path]) -> str:
