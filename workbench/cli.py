@@ -903,6 +903,11 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print the traceback of an error")
     common.add_argument("--tracking-uri", default=argparse.SUPPRESS, help=store_help)
+    served = _Parser(add_help=False)  # the server's store: $MLFLOW_TRACKING_URI is not read (see _server_store)
+    served.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print the traceback of an error")
+    served.add_argument("--tracking-uri", default=argparse.SUPPRESS,
+                        help="the store to serve, as --backend-store-uri takes it ($MLFLOW_TRACKING_URI is not read: on a "
+                             "server machine it is often the server's own address)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("run", parents=[common], help="run an experiment's sweep and print the leaderboard")
@@ -939,7 +944,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_whole_number(1, 65535), default=5000)
     p.set_defaults(handler=_cmd_ui)
 
-    p = sub.add_parser("server", parents=[common], help="start a team MLflow tracking server with served artifacts (e.g. on PostgreSQL)")
+    p = sub.add_parser("server", parents=[served], help="start a team MLflow tracking server with served artifacts (e.g. on PostgreSQL)")
     p.add_argument("--backend-store-uri", default=None,
                    help="where runs are kept, e.g. postgresql://user:password@host:5432/mlflow "
                         "(default: --tracking-uri, else $MLFLOW_BACKEND_STORE_URI, else this project's sqlite store)")

@@ -525,6 +525,16 @@ def test_server_serves_the_store_its_tracking_uri_names(tmp_path: Path, capsys: 
     assert len(execs) == 1
 
 
+def test_server_help_does_not_say_it_serves_mlflow_tracking_uri(capsys: pytest.CaptureFixture[str]) -> None:
+    """``workbench server --help`` said --tracking-uri defaults to $MLFLOW_TRACKING_URI, which the server never reads
+    (on a server machine it is often the server's own address): a reader set it and served another store."""
+    with pytest.raises(SystemExit):
+        main(["server", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default: $MLFLOW_TRACKING_URI" not in text
+    assert "$MLFLOW_TRACKING_URI is not read" in text
+
+
 @pytest.mark.parametrize("given", [[], ["--", "--allowed-hosts", "mlflow.example.internal:5000"]])
 def test_a_server_for_other_machines_answers_the_address_it_prints(
         given: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
