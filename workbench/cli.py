@@ -407,7 +407,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
             # the run id is what promote and calibrate take; a retrieval-only variant has no token_f1
             print(_printable(f"    {child.status:9s} run={child.run_id}  {child.name:60s} {shown}".rstrip()))
     if older:
-        print(f"older sweeps not shown (--last N shows more than these {args.last}, --all every one)")
+        shown = "this one" if args.last == 1 else f"these {args.last}"
+        print(f"older sweeps not shown (--last N shows more than {shown}, --all every one)")
     return 0
 
 

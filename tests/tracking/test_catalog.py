@@ -124,6 +124,8 @@ def test_the_newest_sweeps_are_listed_without_reading_the_older_sweeps_runs(
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("  ")[1] for line in lines if not line.startswith(("    ", "older"))] == [f"run={s}" for s in newest[:2]]
     assert len(lines) == 2 * 4 + 1 and lines[-1] == "older sweeps not shown (--last N shows more than these 2, --all every one)"
+    assert main([*uri, "list", "long-lived", "--last", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "older sweeps not shown (--last N shows more than this one, --all every one)"
     assert main([*uri, "list", "long-lived", "--all"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5 * 4 and not any(line.startswith("older sweeps") for line in lines)
