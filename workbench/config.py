@@ -55,7 +55,7 @@ class Settings:
 
     @property
     def cache_size_mb(self) -> int:
-        """The cache's size cap in MiB (``WORKBENCH_CACHE_SIZE_MB``, default 4096); past it the oldest entries go.
+        """The cache's size cap in MiB (``WORKBENCH_CACHE_SIZE_MB``, default 4096); past it the entries read or stored least recently go.
 
         Raises:
             WorkbenchError: ``WORKBENCH_CACHE_SIZE_MB`` is not a whole number from 1 to ``_MAX_CACHE_MB``.
