@@ -42,6 +42,8 @@ from workbench.grid import Variant, embedded_index_key, expand_grid
 from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
 from workbench.models import MINILM_ID, Embedder, Generator, embedder_input_tokens, llama_threads, runs_locally
 from workbench.pipeline import (
+    ChromaIndexStore,
+    ChromaServerIndexStore,
     IndexStore,
     QuestionRecord,
     Retriever,
@@ -368,6 +370,7 @@ def run(
     store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cap_mb)
     resolver = ModelResolver(models, store, read=not fresh, retries=spec.execution.retries)
     indexes = index_store  # the default store is opened when a variant needs an index (a reused one needs none)
+    own: ChromaIndexStore | ChromaServerIndexStore | None = None  # that default store: closed when the sweep ends
     the_judge = (judge or resolver.judge(spec)) if generating else None
     answer_scorers: Mapping[str, ScoreFn] = {}
     if generating:
@@ -439,7 +442,7 @@ def run(
             # the indexes this sweep opens or builds: a group whose variants are all reused (or cannot run) needs none
             indexed = [k for k, group in groups.items() if any(v.id not in reusable and v.id not in unservable for v in group)]
             if indexed:  # a Chroma server that does not answer fails the sweep in one line, not every variant with it
-                indexes = indexes or index_store_for(spec, cfg)
+                indexes = indexes or (own := index_store_for(spec, cfg))
             for group_key, group in groups.items():
                 for v in group:
                     if v.id in reusable:
@@ -457,7 +460,7 @@ def run(
                 try:
                     embedder = resolver.embedder(embedding, cache=False)
                     key = embedded_index_key(chunker, embedding, corpus.hash, embedder.identity)
-                    indexes = indexes or index_store_for(spec, cfg)
+                    indexes = indexes or (own := index_store_for(spec, cfg))
                     index = indexes.open(key)
                     stats = index.stats if index is not None else None  # kept with the index: it is not chunked again
                     if index is None or stats is None or stats.sha256 is None:  # (an older workbench kept no digest)
@@ -549,6 +552,8 @@ def run(
             finally:
                 bars.close()
                 sandboxes.release()
+                if own is not None:  # Chroma keeps a folder's files and threads open until its last client closes
+                    own.close()
         emit(ProgressEvent("sweep_done", len(results), len(variants)))
         return SweepResult(
             spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),

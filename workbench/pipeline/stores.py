@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from workbench.config import Settings
-from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, IndexStore, check_local_chroma_usable
+from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, check_local_chroma_usable
 from workbench.spec import ExperimentSpec
 
 __all__ = ["CHROMA_URL_ENV", "check_index_store_for", "index_store_for"]
@@ -13,8 +13,8 @@ __all__ = ["CHROMA_URL_ENV", "check_index_store_for", "index_store_for"]
 CHROMA_URL_ENV = "WORKBENCH_CHROMA_URL"
 
 
-def index_store_for(spec: ExperimentSpec, settings: Settings) -> IndexStore:
-    """The index store for a sweep of ``spec``.
+def index_store_for(spec: ExperimentSpec, settings: Settings) -> ChromaIndexStore | ChromaServerIndexStore:
+    """The index store for a sweep of ``spec``; ``close()`` it when done with it.
 
     The spec's ``index_store.url`` wins, then ``WORKBENCH_CHROMA_URL``; both select a Chroma server (shared by every
     worker and machine). Without either, indexes are kept in a persistent local Chroma under ``settings.index_dir``.
