@@ -211,5 +211,12 @@ def test_an_embedding_model_returning_too_few_vectors_is_named() -> None:
             return super().embed(texts)[:-1]
 
     chunks = [c for k, t in TEXTS.items() for c in chunk_document(Document(k, t), ChunkerSpec(strategy="sentence", size=100, overlap=0))]
-    with pytest.raises(ValueError, match=f"returned {len(chunks) - 1} vectors .* for {len(chunks)} texts"):
+    with pytest.raises(ValueError, match=f"testing:short returned {len(chunks) - 1} vectors for {len(chunks)} texts — check the model"):
         embed_chunks(Short(model_id="testing:short"), chunks)
+
+    class Ragged(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            return [v[: 8 + i] for i, v in enumerate(super().embed(texts))]
+
+    with pytest.raises(ValueError, match="testing:ragged returned vectors of unequal lengths, or empty ones"):
+        embed_chunks(Ragged(model_id="testing:ragged"), chunks)

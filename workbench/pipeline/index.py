@@ -99,9 +99,15 @@ def embed_chunks(
         batch = embed_within(embedder, part, timeout_s, stopping)
         if batch is None:
             return None
-        rows = np.asarray(batch, dtype=np.float32)
-        if rows.ndim != 2 or len(rows) != len(part):
-            raise ValueError(f"the embedding model {embedder.model_id} returned {len(batch)} vectors of unequal or no length for "
+        if len(batch) != len(part):
+            raise ValueError(f"the embedding model {embedder.model_id} returned {len(batch)} vectors for {len(part)} texts — "
+                             "check the model or its server")
+        try:
+            rows = np.asarray(batch, dtype=np.float32)
+        except ValueError:  # vectors of unequal lengths
+            rows = np.empty(0)
+        if rows.ndim != 2 or not rows.shape[1]:
+            raise ValueError(f"the embedding model {embedder.model_id} returned vectors of unequal lengths, or empty ones, for "
                              f"{len(part)} texts — check the model or its server")
         if vectors is None:
             vectors = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
