@@ -773,3 +773,22 @@ def test_inspector_sets_the_direction_of_arabic_and_hebrew_text_by_its_script(cf
     assert f"<div class='wb-answer' dir='auto'>{answer}</div>" in card.body.value and f"<div dir='auto'>{chunk}</div>" in card.body.value
     explorer = ChunkExplorer(wb.load_corpus([{"id": "عمل", "text": chunk}]), ChunkerSpec(strategy="recursive", size=400, overlap=0))
     assert f"<div class='wb-doc' dir='auto'><span class='c0 cut' title='chunk #0'>{chunk}</span></div>" in explorer.boundaries.value
+
+
+def test_grid_builder_checks_a_corpus_folder_and_glob_once_whatever_the_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a glob matching none of a 10,000-file export's files walked the folder again (4 s) on every edit of any field
+    from workbench.widgets import _grid_builder
+
+    checked: list[tuple[str, str]] = []
+    real = _grid_builder.check_corpus_folder
+    monkeypatch.setattr(_grid_builder, "check_corpus_folder", lambda folder, glob: checked.append((str(folder), glob)) or real(folder, glob))
+    builder = GridBuilder(handbook_spec())
+    assert not builder.glob.continuous_update  # a pattern is checked once typed, not at each key
+    builder.glob.value = "*.txt"
+    for n in range(3):  # other fields edited: the same error, without walking the folder again
+        builder.name.value = f"renamed{n}"
+        assert "no files match &#x27;*.txt&#x27;" in builder.summary.value
+    builder.glob.value = "*.md"
+    builder.name.value = "again"
+    assert "<b>4</b> model calls" in builder.summary.value
+    assert [glob for _, glob in checked] == ["*.md", "*.txt"]

@@ -10,7 +10,7 @@ import ipywidgets as w
 
 import workbench as wb
 from workbench.datasets import PYTHON_REFERENCE, check_corpus_folder
-from workbench.errors import WorkbenchError
+from workbench.errors import DataError, WorkbenchError
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, check_model_id
 from workbench.prompts import check_template
 from workbench.runner import load_spec_dataset
@@ -212,7 +212,9 @@ class GridBuilder(w.VBox):
         self._start = spec or _default_spec(base)
         s = self._start
         self._dataset_cache: dict[tuple[str, int | None, tuple[int, int] | None], int] = {}
-        self._corpus_checked: set[tuple[str, str]] = set()
+        # each corpus folder and glob's check, once: its error, or None (walking a 10,000-file export to say no file matches
+        # took 4 s, again on every edit of any field of the form)
+        self._corpus_checked: dict[tuple[str, str], str | None] = {}
         self.name = w.Text(value=s.name, description="name")
         # an experiment without a dataset or corpus file (given to wb.run in memory) starts with the field empty
         self.dataset = w.Combobox(value=s.dataset.path if s.dataset else "", options=_candidates(base, ["*.jsonl", "*.csv"]), description="dataset",
@@ -223,7 +225,9 @@ class GridBuilder(w.VBox):
         corpus_value = s.corpus.builtin or s.corpus.path or "" if s.corpus else ""
         self.corpus = w.Combobox(value=corpus_value, options=[PYTHON_REFERENCE, *_candidates(base, [], dirs=True)], description="corpus",
                                  ensure_option=False, layout=w.Layout(width="460px"))
-        self.glob = w.Text(value=s.corpus.glob if s.corpus else "**/*.md", description="files", layout=w.Layout(width="220px"))
+        # read when typed (Enter, or leaving the field), not at each key: every new pattern walks the corpus folder
+        self.glob = w.Text(value=s.corpus.glob if s.corpus else "**/*.md", description="files", layout=w.Layout(width="220px"),
+                           continuous_update=False)
         changed = self._refresh
         self.prompts = _Rows("prompt", lambda p: _PromptRow(p, changed), s.prompts,
                              lambda: PromptSpec(name=f"prompt{len(self.prompts.rows) + 1}", template=_DEFAULT_TEMPLATE), changed)
@@ -321,13 +325,19 @@ class GridBuilder(w.VBox):
 
     def _check_corpus(self, spec: wb.ExperimentSpec) -> None:
         """A corpus folder that is missing, or that the glob picks no file of, is said under the form, not first when
-        Run is pressed (its files are listed, not read: once per folder and glob)."""
+        Run is pressed (its files are listed, not read: once per folder and glob, whatever the outcome)."""
         if spec.corpus is None or spec.corpus.path is None:
             return
         key = (str(spec.resolve(spec.corpus.path)), spec.corpus.glob)
         if key not in self._corpus_checked:
-            check_corpus_folder(Path(key[0]), key[1])
-            self._corpus_checked.add(key)
+            try:
+                check_corpus_folder(Path(key[0]), key[1])
+                self._corpus_checked[key] = None
+            except DataError as exc:
+                self._corpus_checked[key] = str(exc)
+        error = self._corpus_checked[key]
+        if error is not None:
+            raise DataError(error) from None
 
     def variant_count(self) -> int:
         """How many variants the grid expands to."""
