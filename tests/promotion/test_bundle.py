@@ -466,3 +466,24 @@ def test_a_bundle_file_linked_outside_the_bundle_is_refused(swept: Swept, bundle
                                           "folder — a bundle's files are its own") as caught:
         wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
     assert "s3cr3t" not in str(caught.value)
+
+
+def test_a_sweep_over_documents_an_earlier_sweep_holds_makes_no_file_of_them(swept: Swept, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documents' file was made whole for its digest on every sweep, held or not: a notebook's 200 MB export made a
+    200 MB string and as much again encoded, each sweep, to log nothing; the digest is taken line by line."""
+    import mlflow
+
+    from tests.promotion.conftest import DOCS, write_project
+    from workbench.tracking import CORPUS_ARTIFACT, CORPUS_RUN_TAG
+
+    docs = [{"id": doc_id, "text": text} for doc_id, text in DOCS.items()]
+    spec = write_project(swept.root).model_copy(update={"corpus": None, "name": "assist-memory-no-file"})
+    client = mlflow.MlflowClient(swept.settings.tracking_uri)
+    made: list[int] = []
+    real = wb.Corpus.to_jsonl
+    monkeypatch.setattr(wb.Corpus, "to_jsonl", lambda self: made.append(len(self)) or real(self))
+    first = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
+    assert made == [len(docs)] and CORPUS_ARTIFACT in {f.path for f in client.list_artifacts(first.parent_run_id)}
+    again = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
+    assert made == [len(docs)]  # not made again: the first sweep holds it
+    assert client.get_run(str(again.parent_run_id)).data.tags[CORPUS_RUN_TAG] == first.parent_run_id

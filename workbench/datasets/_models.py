@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Literal, get_args
@@ -212,7 +213,11 @@ class Corpus:
     def to_jsonl(self) -> str:
         """One JSON object per document (``id``, ``text``, ``metadata``), in order: what ``load_corpus`` reads back, as a
         list of dicts, into a corpus with the same hash (a corpus given in memory is logged and bundled so)."""
-        return "".join(json.dumps({"id": d.id, "text": d.text, "metadata": d.metadata}, ensure_ascii=False) + "\n" for d in self.documents)
+        return "".join(self.jsonl_lines())
+
+    def jsonl_lines(self) -> Iterator[str]:
+        """The lines of ``to_jsonl``, one document at a time (what hashes the file needs no copy of it whole)."""
+        return (json.dumps({"id": d.id, "text": d.text, "metadata": d.metadata}, ensure_ascii=False) + "\n" for d in self.documents)
 
     @cached_property
     def _by_id(self) -> dict[str, Document]:

@@ -281,8 +281,12 @@ class MlflowTracker:
         deleted or moved away) holds them no more: every later sweep named it, and no sweep's run could be promoted."""
         from mlflow.entities import RunTag
 
-        text = corpus.to_jsonl()
-        digest = hashlib.sha256(text.encode()).hexdigest()
+        # the file's digest, line by line: the file itself (a 200 MB export in memory: 200 MB, and as much again encoded)
+        # is made only when no earlier sweep holds it
+        sha = hashlib.sha256()
+        for line in corpus.jsonl_lines():
+            sha.update(line.encode())
+        digest = sha.hexdigest()
         earlier = self.client.search_runs(
             [experiment_id], f"tags.`workbench.kind` = 'sweep' and tags.`{CORPUS_FILE_TAG}` = '{digest}'", max_results=100,
         )
@@ -291,7 +295,7 @@ class MlflowTracker:
         named = dict.fromkeys(r.data.tags[CORPUS_RUN_TAG] for r in earlier if r.data.tags.get(CORPUS_RUN_TAG))
         holder = next((run_id for run_id in named if self._holds_documents(run_id, experiment_id, digest)), None)
         if holder is None:
-            self.client.log_text(run_id, text, CORPUS_ARTIFACT)
+            self.client.log_text(run_id, corpus.to_jsonl(), CORPUS_ARTIFACT)
         self.client.log_batch(run_id, tags=[RunTag(CORPUS_FILE_TAG, digest), RunTag(CORPUS_RUN_TAG, holder or run_id)])
 
     def _holds_documents(self, run_id: str, experiment_id: str, digest: str) -> bool:
