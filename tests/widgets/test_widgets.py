@@ -792,3 +792,21 @@ def test_grid_builder_checks_a_corpus_folder_and_glob_once_whatever_the_outcome(
     builder.name.value = "again"
     assert "<b>4</b> model calls" in builder.summary.value
     assert [glob for _, glob in checked] == ["*.md", "*.txt"]
+
+
+def test_chunk_explorer_searches_a_long_document_for_secrets_only_as_far_as_it_shows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Selecting a 20 MB changelog searched all of it for secrets (a minute and a half) to show its first 30,000
+    characters; a key cut by where the view ends is still hidden whole."""
+    from workbench.widgets import _chunk_explorer
+
+    key = "sk-test-" + "Xy7Qm2Lp9Rt4Vw8Zb3Nc" + "T3BlbkFJ" + "Hd6Jf1Kg5Ls0Pq2Rs9Tu"  # an OpenAI key's shape, built from pieces
+    at = _chunk_explorer._MAX_DOC_CHARS - 20  # the view ends inside the key
+    text = "a" * (at - 1) + " " + key + " " + "More text here. " * 40_000  # 640 KB
+    (tmp_path / "changelog.md").write_text(text, encoding="utf-8")
+    searched: list[int] = []
+    real = _chunk_explorer.find_secrets
+    monkeypatch.setattr(_chunk_explorer, "find_secrets", lambda t: searched.append(len(t)) or real(t))
+    explorer = ChunkExplorer(tmp_path, ChunkerSpec(strategy="recursive", size=4000, overlap=0))
+    shown = html.unescape(re.sub(r"<[^>]+>", "", explorer.boundaries.value.split("<div class='wb-doc' dir='auto'>", 1)[1]))
+    assert "[REDACTED:openai_token]" in shown and "Xy7Qm2Lp9Rt4" not in shown
+    assert searched and max(searched) < len(text) // 10  # what is shown and a margin, not the whole document

@@ -19,6 +19,9 @@ from workbench.spec import ChunkerSpec
 from workbench.widgets._common import STYLE, BackgroundJob, error_html, esc
 
 _MAX_DOC_CHARS = 30_000
+# how far past the characters shown a document is searched for secrets: far enough to find whole a key that starts among
+# them (a PEM private key block: some 3,300 characters); searching all of a 20 MB changelog took a minute and a half
+_SECRET_MARGIN = 16_384
 
 
 def _with_chunker(experiment: wb.ExperimentSpec, chunker: ChunkerSpec) -> wb.ExperimentSpec:
@@ -267,7 +270,8 @@ class ChunkExplorer(w.VBox):
         self.segments = chunk_segments(doc.text, mine)
         parts = []
         if doc.id not in self._secrets:
-            self._secrets[doc.id] = tuple(find_secrets(doc.text))  # once per document, not per piece (see _shown)
+            # once per document, not per piece (see _shown), and only as far as a secret shown can reach
+            self._secrets[doc.id] = tuple(find_secrets(doc.text[: _MAX_DOC_CHARS + _SECRET_MARGIN]))
         for seg in self.segments:
             if seg.start >= _MAX_DOC_CHARS:
                 break
