@@ -525,6 +525,15 @@ def test_server_serves_the_store_its_tracking_uri_names(tmp_path: Path, capsys: 
     assert len(execs) == 1
 
 
+def test_gate_help_names_every_way_a_variant_fails_the_gate(capsys: pytest.CaptureFixture[str]) -> None:
+    """``workbench --help`` said gate exits 1 on a mean below --min, above --max or worse than --baseline only: a CI
+    author did not expect a FAILED or skipped variant, or one with questions that failed, to fail it, as it does."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "or FAILED, never logged, or has questions that failed" in text
+
+
 def test_server_help_does_not_say_it_serves_mlflow_tracking_uri(capsys: pytest.CaptureFixture[str]) -> None:
     """``workbench server --help`` said --tracking-uri defaults to $MLFLOW_TRACKING_URI, which the server never reads
     (on a server machine it is often the server's own address): a reader set it and served another store."""
