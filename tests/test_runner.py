@@ -564,6 +564,23 @@ def test_a_dataset_labelled_in_another_scheme_is_told_how_many_source_ids_the_co
         load_inputs(spec)
 
 
+def test_a_source_id_a_documents_metadata_holds_names_that_document() -> None:
+    # LangChain's loaders keep the file in metadata['source'] and give no id: handed over in memory the documents are
+    # doc-1, doc-2..., and a dataset labelled with their files was told to "use the document ids of that corpus"
+    import pandas as pd
+    from langchain_core.documents import Document as LangChainDocument
+
+    docs = [LangChainDocument(page_content="Book flights 14 days ahead.", metadata={"source": "handbook/travel.md"}),
+            LangChainDocument(page_content="27 days of leave.", metadata={"source": "handbook/leave.md"})]
+    frame = pd.DataFrame([{"question": "When?", "source_ids": ["handbook/leave.md"]}])
+    spec = ExperimentSpec.from_dict({"name": "lc", "chunkers": [{"strategy": "recursive"}]})
+    with pytest.raises(wb.DataError) as info:
+        load_inputs(spec, dataset=frame, corpus=docs)
+    assert str(info.value) == ("dataframe: row 0: case 'case-1': field 'source_ids': 'handbook/leave.md' is not a document of corpus "
+                               "'documents' — did you mean 'doc-2'? (its metadata 'source' is 'handbook/leave.md': a document given "
+                               "without an id is named by its position) or give each document its id, e.g. LangChain's Document(id=...)")
+
+
 def test_a_source_id_many_questions_label_is_counted_once(tmp_path: Path) -> None:
     # four questions labelled 'faq.md' and one 'hr.md' read '(and 4 more source ids the corpus lacks: 'faq.md', 'hr.md')':
     # the first id again, and four where one more was to fix

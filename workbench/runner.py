@@ -157,7 +157,7 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any 
     if missing:
         i, case, first = missing[0]
         left_out = _file_left_out(spec, first)
-        fix = left_out_fix(spec.resolve(spec.corpus.path), spec.corpus.glob, left_out) if left_out and spec.corpus and spec.corpus.path else _source_id_fix(first, ids)
+        fix = left_out_fix(spec.resolve(spec.corpus.path), spec.corpus.glob, left_out) if left_out and spec.corpus and spec.corpus.path else _source_id_fix(first, corpus)
         raise DataError(
             f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{first}' is not a document of corpus "
             f"'{corpus.name}' — {fix}{_other_missing_ids(first, [s for _, _, s in missing])}"
@@ -186,10 +186,12 @@ def _file_left_out(spec: ExperimentSpec, doc_id: str) -> str | None:
     return next((f.as_posix() for f in files if document_id(f.with_suffix("").as_posix()) == doc_id), None)
 
 
-def _source_id_fix(name: str, ids: frozenset[str]) -> str:
+def _source_id_fix(name: str, corpus: Corpus) -> str:
     """What to write instead of a source id the corpus does not have (pure): the document it most likely names (the
     id without its file suffix, with '/' for '\\', without the folders above the corpus or with those inside it, in
-    another case, or a close spelling), or several ids joined with commas, or else the general rule."""
+    another case, the document whose metadata holds it, or a close spelling), or several ids joined with commas, or
+    else the general rule."""
+    ids = corpus.ids
     parts = [p.strip() for p in name.split(",")]
     if len(parts) > 1 and all(p in ids for p in parts):
         return f"separate several ids with '|' ({'|'.join(parts)}) or give a JSON list, not commas"
@@ -207,10 +209,26 @@ def _source_id_fix(name: str, ids: frozenset[str]) -> str:
     inside = sorted(i for i in ids if i.endswith("/" + path.with_suffix("").as_posix()))
     if len(inside) == 1:
         return f"did you mean '{inside[0]}'? (a file's document id is its path in the corpus folder, without the suffix)"
+    held = _metadata_fix(name, corpus)
+    if held is not None:
+        return held
     close = difflib.get_close_matches(name, list(ids), n=1, cutoff=0.8)
     if close:
         return f"did you mean '{close[0]}'?"
     return "use the document ids of that corpus"
+
+
+def _metadata_fix(name: str, corpus: Corpus) -> str | None:
+    """The document whose metadata holds ``name`` as a value, as the fix of a source id naming it so (pure), or None:
+    LangChain's loaders keep a document's file in ``metadata['source']`` and give it no id, so handed to ``wb.run`` in
+    memory such documents are ``doc-1``, ``doc-2``... by position, and a dataset labelled with their files matched none."""
+    wanted = name.strip()
+    for doc in corpus.documents:
+        key = next((k for k, v in doc.metadata.items() if v.strip() == wanted), None)
+        if key is not None:
+            return (f"did you mean '{doc.id}'? (its metadata '{key}' is '{wanted}': a document given without an id is named by "
+                    "its position) or give each document its id, e.g. LangChain's Document(id=...)")
+    return None
 
 
 def _scorer_code(scorers: Mapping[str, ScoreFn]) -> dict[str, list[str]]:
