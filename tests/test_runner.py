@@ -739,12 +739,15 @@ def test_every_column_and_metric_a_sweep_writes_beside_the_scores_is_a_reserved_
     spec = make_spec(dataset={"path": "datasets/python_docs.jsonl", "limit": 2}, prompts=[make_spec().prompts[0].model_dump()],
                      chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}],
                      pricing={GEMMA_ID: {"input": 1.0, "output": 2.0}})
-    variant = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings,
-                     progress=False).variants[0]
+    result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings,
+                    progress=False)
+    variant = result.variants[0]
     scorers = set(variant.records[0].scores)
-    written = (set(variant.records_frame().columns) | set(variant.metrics)) - scorers
+    # and the leaderboard's own columns: a scorer named 'status' or 'chunks' made two such columns, the variant's
+    # status showing the scorer's mean, and 'chunks' (the index's count) replaced by it
+    written = (set(variant.records_frame().columns) | set(variant.metrics) | set(result.leaderboard().columns)) - scorers
     assert written - {f"{s}_errors" for s in scorers} <= RESERVED_NAMES
-    assert {"answer", "case_id", "cost_usd", "latency_p50_s", "cost_per_question_usd"} <= written
+    assert {"answer", "case_id", "cost_usd", "latency_p50_s", "cost_per_question_usd", "status", "chunks", "run_id"} <= written
 
 
 def test_a_scorer_that_failed_on_some_questions_is_named_in_the_notes(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]

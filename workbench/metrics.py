@@ -151,10 +151,13 @@ _SCORER_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{_SCORER_NAME_MAX}}}")
 _BUILTIN_SCORERS = frozenset(_REGISTRY)
 
 # What a sweep writes beside the scores, under names a scorer cannot take: the columns of the per-question table
-# (``results.question_row``) and a variant's run metrics (the runner's, the judge's and a router's). A scorer's values
-# are written under its name too, so one named ``answer`` replaced every answer of eval_results.json by its score, and
-# one named ``cost_usd`` was replaced by the run's cost.
+# (``results.question_row``), a variant's run metrics (the runner's, the judge's and a router's) and the leaderboard's
+# columns. A scorer's values are written under its name too, so one named ``answer`` replaced every answer of
+# eval_results.json by its score, one named ``cost_usd`` was replaced by the run's cost, and one named ``status`` made
+# the leaderboard two status columns, both the scorer's mean.
 RESERVED_NAMES = frozenset({
+    "variant", "variant_id", "prompt", "model", "chunker", "retrieval", "status", "chunks", "mean_chunk_chars", "run_id",
+    "reused_from", "stopped_early",
     "case_id", "category", "question", "reference", "answer", "finish_reason", "prompt_tokens_cut", "error", "relevant_ids", "retrieved_ids",
     "chunk_ids", "retrieval_scores", "contexts", "latency_s", "answered_by", "escalated", "escalation_reasons",
     "model_calls", "input_tokens", "output_tokens", "cost_usd", "latency_p50_s", "latency_p95_s", "questions",
