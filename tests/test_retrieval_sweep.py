@@ -362,9 +362,11 @@ def test_a_sweep_result_measures_the_vocabulary_once_and_keeps_no_corpus_alive_a
     assert [sys.getrefcount(t) for t in texts] == held  # nothing holds the documents' texts once the result is gone
 
 
-def _open_files_under(folder: Path) -> list[str]:
-    """The files this process holds open under ``folder`` (once what is only waiting for the garbage collector went)."""
-    gc.collect()
+def _open_files_under(folder: Path, *, collect: bool = True) -> list[str]:
+    """The files this process holds open under ``folder`` (once what is only waiting for the garbage collector went,
+    unless ``collect`` is False)."""
+    if collect:
+        gc.collect()
     held = []
     for fd in os.listdir("/proc/self/fd"):
         try:
@@ -422,3 +424,16 @@ def test_only_documents_that_may_be_copies_of_a_labelled_one_are_respaced_to_com
     assert notes == ("corpus 'export': labelled documents have copies under other ids ('leave' = 'Old/leave (1)'): a question labelled "
                      "with one copy scores no hit, or a lower rank, when retrieval finds another — remove the copies, or label every copy",)
     assert _CountedText.splits == 2  # the labelled document and its copy, not the 300 pages
+
+
+def test_a_sweep_closes_the_answer_cache_it_opened(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # the cache was left to the garbage collector (a cycle held it), which a kernel with a large heap runs seldom:
+    # 6 more files open (cache.db and its counters, with their -wal and -shm) for every sweep until then
+    embedder = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    gc.disable()
+    try:
+        for _ in range(2):
+            wb.run(make_spec(), generate=False, settings=wb_settings, models=embedder, limit=2, progress=False)
+            assert _open_files_under(wb_settings.cache_dir, collect=False) == []
+    finally:
+        gc.enable()

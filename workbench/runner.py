@@ -572,6 +572,8 @@ def run(
                 sandboxes.release()
                 if own is not None:  # Chroma keeps a folder's files and threads open until its last client closes
                     own.close()
+                if cache is None:  # the answer cache this sweep opened (a kernel's garbage collector may take hours to)
+                    store.close()
         emit(ProgressEvent("sweep_done", len(results), len(variants)))
         return SweepResult(
             spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),
