@@ -70,7 +70,8 @@ class VariantResult:
     (same variant, dataset, corpus, models, scorers and workbench version). ``stopped_early`` says why a racing sweep
     stopped this variant before the last question (its records are the questions it answered); None otherwise.
     ``workdir`` is the variant's sandbox folder, kept when it did not finish (FAILED, STOPPED) to look into; ``""``
-    for a variant that finished (its folder is removed) or was reused.
+    for a variant that finished (its folder is removed) or was reused. ``tracking_uri`` is the store its ``run_id`` is
+    in (``wb.promote`` looks there), None before it is logged.
     """
 
     variant: Variant
@@ -84,6 +85,7 @@ class VariantResult:
     workdir: str = ""
     reused_from: str | None = None
     stopped_early: EarlyStop | None = None
+    tracking_uri: str | None = None
 
     def __repr__(self) -> str:
         # the default repr holds every record with its prompt and retrieved chunks: pages of text in a notebook

@@ -59,6 +59,20 @@ def test_promote_writes_to_its_own_store_whatever_the_process_global_one_is(swep
     assert json.loads(logged.tags["mlflow.linkedPrompts"]) == [{"name": "own-store-prompt", "version": "1"}]
 
 
+def test_a_variant_result_is_promoted_from_the_store_it_was_logged_to(swept: Swept, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a kernel that swept into wb.settings(tracking_uri=...) and promoted the result without settings= was told the run
+    # was not found, in the store of its current folder, which the attempt created empty
+    elsewhere = tmp_path / "other-project"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("WORKBENCH_ROOT", raising=False)
+    good = next(v for v in swept.result.variants if v.variant.prompt.name == "good")
+    done = wb.promote(good, name="from-its-store", alias="staging")
+    assert str(client(swept).get_model_version_by_alias("from-its-store", "staging").version) == done.version
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_promote_to_staging_registers_prompt_config_and_audit(swept: Swept) -> None:
     run_id = swept.run_id("good")
     done = wb.promote(run_id, name="assist-a", alias="staging", settings=swept.settings)  # gates from the spec

@@ -61,6 +61,7 @@ from workbench.promotion._registry import (
 )
 from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
+from workbench.results import VariantResult
 from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec
 from workbench.tracking import (
     CHUNKS_SHA256_TAG,
@@ -446,7 +447,7 @@ def promote(
         override_reason: promote even though gates failed; recorded in the audit.
         require_staging: production needs the same configuration to hold staging now: promoted there first, and
             neither rolled back nor replaced since (default: the experiment's ``promotion.require_staging``, else True).
-        settings: where the MLflow store is (default: ``workbench.config.settings()``).
+        settings: where the MLflow store is (default: a ``VariantResult``'s own store, else ``workbench.config.settings()``).
 
     Raises:
         GateFailed: a gate failed and no override reason was given; lists every failed gate.
@@ -455,7 +456,9 @@ def promote(
     """
     _check_target(name, alias)
     reason = _check_reason(override_reason, "override reason")
-    cfg = settings or default_settings()
+    # a VariantResult is promoted from the store it was logged to, not the current folder's (a kernel that swept
+    # into wb.settings(tracking_uri=...) and promoted without it was told its run was not found, in a new empty store)
+    cfg = settings or default_settings(tracking_uri=run.tracking_uri if isinstance(run, VariantResult) else None)
     with quiet_downloads(), registry_changes_serialised(cfg.tracking_uri):  # the holder read and the alias moved as one step
         return _promote(_run_id(run), name, alias, gates, reason, require_staging, cfg)
 

@@ -650,7 +650,7 @@ class MlflowTracker:
         return VariantResult(
             variant=variant, outcome=Outcome("FINISHED"), records=records_from_table(rows, dataset, generates=variant.generates),
             metrics=reused_metrics(source.data.metrics), chunk_stats=chunk_stats, started_ms=source.info.start_time,
-            ended_ms=source.info.end_time or now, run_id=run_id, reused_from=origin,
+            ended_ms=source.info.end_time or now, run_id=run_id, reused_from=origin, tracking_uri=self.tracking_uri,
         )
 
     def _log_batch(self, run_id: str, params: list[Any], metrics: list[Any], tags: list[Any]) -> None:
@@ -713,7 +713,7 @@ class MlflowTracker:
         run = self._create_child(sweep, variant, result.started_ms)
         with self._ended_if_logging_fails(run.info.run_id):
             self._log_variant_run(sweep, run.info.run_id, result, dataset, tags)
-        return replace(result, run_id=run.info.run_id)
+        return replace(result, run_id=run.info.run_id, tracking_uri=self.tracking_uri)
 
     def _create_child(self, sweep: SweepHandle, variant: Variant, start_time: int | None) -> Any:
         """A variant's run under the sweep. An experiment deleted while its sweep ran (in the MLflow UI) is one line
