@@ -21,6 +21,7 @@ from workbench.comparison import (
     retrieval_at_k,
     verdict,
 )
+from workbench.comparison._stats import tail
 
 RNG = np.random.default_rng(7)
 NOISY = RNG.uniform(0.2, 0.8, size=40).tolist()
@@ -297,3 +298,34 @@ def test_fewest_questions_is_where_an_interval_becomes_conclusive() -> None:
     for confidence, fewest in ((0.8, 4), (0.95, 5), (0.99, 7)):
         assert fewest_questions(confidence) == fewest
         assert not Interval(0.1, 0.0, 0.2, fewest - 1, confidence).conclusive and Interval(0.1, 0.0, 0.2, fewest, confidence).conclusive
+
+
+def _peak_bytes(fn) -> int:  # type: ignore[no-untyped-def]
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_ratio_intervals_over_many_questions_never_hold_every_resample_at_once() -> None:
+    """A comparison over 5,000 questions gathered every resample's values at once: 2,000 x 5,000 x 4 floats (320 MB)
+    for one paired cost-per-success interval. They are summed a block of resamples at a time, to the same numbers."""
+    n, resamples = 2000, 1000
+    rng = np.random.default_rng(3)
+    cost, ok = rng.uniform(0, 1e-3, n), (rng.uniform(size=n) > 0.5).astype(float)
+    cost2, ok2 = rng.uniform(0, 1e-3, n), (rng.uniform(size=n) > 0.3).astype(float)
+    drawn = resamples * n * 8  # the resampled question indices, which every way of resampling needs
+    paired = lambda: paired_bootstrap_ratio((cost.tolist(), ok.tolist()), (cost2.tolist(), ok2.tolist()), n_resamples=resamples)  # noqa: E731
+    assert _peak_bytes(paired) < 1.5 * drawn
+    assert _peak_bytes(lambda: bootstrap_ratio(cost.tolist(), ok.tolist(), n_resamples=resamples)) < 1.5 * drawn
+    # the same intervals as the plain formula: every resample's sums, all at once
+    idx = np.random.default_rng(0).integers(0, n, size=(resamples, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plain = cost2[idx].sum(-1) / ok2[idx].sum(-1) - cost[idx].sum(-1) / ok[idx].sum(-1)
+    got = paired()
+    assert got.estimate == pytest.approx(cost2.sum() / ok2.sum() - cost.sum() / ok.sum())
+    assert (got.low, got.high) == (float(np.quantile(plain, tail(n, 0.95), method="nearest")), float(np.quantile(plain, 1 - tail(n, 0.95), method="nearest")))

@@ -126,7 +126,7 @@ def bootstrap_means(
     resampled = [i for i, xs in enumerate(arrays) if len(xs) >= 2]  # scipy needs two
     if not resampled:
         return out
-    means = np.stack([arrays[i][_resample_indices(seed, len(arrays[i]), n_resamples)].mean(axis=-1) for i in resampled])
+    means = np.stack([_resample_sums(arrays[i], _resample_indices(seed, len(arrays[i]), n_resamples)) / len(arrays[i]) for i in resampled])
     alphas = [(1 - (1 - 2 * tail(len(arrays[i]), confidence))) / 2 for i in resampled]  # as scipy reads its level
     bounds = stats.quantile(means, np.asarray([[a, 1 - a] for a in alphas]), axis=-1)
     for i, (low, high) in zip(resampled, bounds):
@@ -143,6 +143,19 @@ def _resample_indices(seed: int, n: int, n_resamples: int) -> np.ndarray:
     idx = np.random.default_rng(seed).integers(0, n, (n_resamples, n))
     idx.flags.writeable = False
     return idx
+
+
+_RESAMPLES_AT_ONCE = 100  # resamples whose drawn values are gathered at once: 4 MB over 5,000 questions, not 80 MB for 2,000
+
+
+def _resample_sums(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Per resample (a row of ``idx``), the sum of the values it drew: ``values[idx].sum(axis=-1)``, the same numbers,
+    gathered a block of resamples at a time. All at once, 2,000 resamples of 5,000 questions are an 80 MB array for
+    each column summed (320 MB for a paired ratio's four), written and read back for every interval."""
+    import numpy as np
+
+    values = np.ascontiguousarray(values)
+    return np.concatenate([values[idx[i : i + _RESAMPLES_AT_ONCE]].sum(axis=-1) for i in range(0, len(idx), _RESAMPLES_AT_ONCE)])
 
 
 def paired_bootstrap(
@@ -204,10 +217,15 @@ def _ratio_pairs(numerators: Sequence[float | None], denominators: Sequence[floa
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """Row-wise sum(num) / sum(den): infinite when only the denominator is zero, NaN when both are."""
+    return _divided(num.sum(axis=-1), den.sum(axis=-1))
+
+
+def _divided(num_sums: np.ndarray, den_sums: np.ndarray) -> np.ndarray:
+    """num_sums / den_sums: infinite when only the denominator is zero, NaN when both are."""
     import numpy as np
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        return num.sum(axis=-1) / den.sum(axis=-1)  # type: ignore[no-any-return]
+        return num_sums / den_sums  # type: ignore[no-any-return]
 
 
 def _ratio_interval(point: float, samples: np.ndarray, n: int, confidence: float, *, undefined_widens: bool = False) -> Interval:
@@ -259,7 +277,7 @@ def bootstrap_ratio(
     if n < 2:
         return Interval(point, point, point, n, confidence)
     idx = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
-    return _ratio_interval(point, _ratio(num[idx], den[idx]), n, confidence)
+    return _ratio_interval(point, _divided(_resample_sums(num, idx), _resample_sums(den, idx)), n, confidence)
 
 
 def paired_bootstrap_ratio(
@@ -298,9 +316,9 @@ def paired_bootstrap_ratio(
     if n < 2:
         return Interval(point, point, point, n, confidence)
     idx = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
-    s = rows[idx]
+    b_cost, b_ok, c_cost, c_ok = (_resample_sums(rows[:, k], idx) for k in range(4))
     with np.errstate(invalid="ignore"):  # inf - inf (no success on either side) is NaN: an undefined resample
-        samples = _ratio(s[..., 2], s[..., 3]) - _ratio(s[..., 0], s[..., 1])
+        samples = _divided(c_cost, c_ok) - _divided(b_cost, b_ok)
     # An undefined resample says nothing about which side is cheaper: leaving it out would keep only the resamples
     # where the baseline had a success, and one success against none would read as certainly worse.
     return _ratio_interval(point, samples, n, confidence, undefined_widens=True)
