@@ -15,11 +15,13 @@ import functools
 import hashlib
 import json
 import logging
+import shutil
 import subprocess
 import time
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -128,6 +130,24 @@ def _chunks(items: list[Any], n: int) -> list[list[Any]]:
     return [items[i : i + n] for i in range(0, len(items), n)]
 
 
+@dataclass(frozen=True)
+class _ReadRun:
+    """A run the reuse check read: the run as searched, its artifacts downloaded to ``folder``, its table's rows and
+    chunk statistics."""
+
+    run: Any
+    folder: Path
+    rows: list[dict[str, Any]]
+    stats: dict[str, Any]
+
+
+def _scores_kept(traces: Sequence[Any]) -> bool:
+    """Whether a run's traces (their infos) still carry their scores. Deleting a run (the MLflow UI's Delete, or deleting
+    its experiment) deletes the assessments on its traces, which every copy of it links instead of holding, and
+    restoring it (or the next sweep restoring its experiment) does not bring them back."""
+    return bool(traces) and bool(traces[0].assessments)
+
+
 class MlflowTracker:
     """Logs to the MLflow store at ``tracking_uri`` (sqlite by default; a server URI works too).
 
@@ -175,6 +195,8 @@ class MlflowTracker:
         self._session = uuid.uuid4().hex  # CREATE_TAG values are "<session>-<n>"
         self._created: dict[str, str] = {}  # CREATE_TAG value -> the run id the store answered with
         self._traces_of: dict[str, list[str]] = {}  # run id -> its trace ids, as the reuse check listed them for the copy
+        self._reads: dict[str, _ReadRun] = {}  # run id -> what the reuse check read of it, for the copy
+        self._reuse_dir: Any = None  # the TemporaryDirectory holding their artifacts
 
     # -- sweep ---------------------------------------------------------------------------------------------------
 
@@ -421,6 +443,8 @@ class MlflowTracker:
             _UNENDED.add((self.tracking_uri, sweep.run_id))
             down.parent_not_ended(sweep.run_id)
             raise
+        finally:
+            self._forget_reads()  # the artifacts of runs it did not copy (a sweep stopped before them)
 
     @tracking_call("ending the sweep")
     def _end_sweep(
@@ -540,37 +564,73 @@ class MlflowTracker:
         per-question table is still there and readable: a run whose artifacts were deleted (to save disk, by an
         artifact store's expiry) would be reused as metrics without questions, and left out of every comparison; one
         whose table was cut short (a full disk, a killed sync) would fail every sweep that tried to reuse it. A run whose
-        traces lost their scores is not reused either: a copy of a run deleted since, or a run deleted and restored."""
+        traces lost their scores is not reused either: a run deleted and restored.
+
+        The runs that computed a result are candidates, not their copies (a copy holds the same params, metrics,
+        artifacts and traces, and a copy of it would be the same; a copy of a run deleted since is not reused). One
+        search finds the candidates of every key and one their traces, whatever the number of variants: a search per
+        variant made a warm re-run of a 40-variant grid cost 0.3 s a variant on sqlite, and a round trip each on a
+        tracking server. The tables read here are not read again when the runs are copied (``reuse_variant``)."""
+        self._forget_reads()
+        by_key = {key: variant_id for variant_id, key in keys.items()}
+        candidates = self._reuse_candidates(sweep, set(by_key))
+        traces = self._traces_by_run(sweep.experiment_id, [r.info.run_id for runs in candidates.values() for r in runs])
         out = {}
-        self._traces_of = {}
-        for variant_id, key in keys.items():
-            runs = self.client.search_runs(
-                [sweep.experiment_id],
-                f"tags.`{REUSE_KEY_TAG}` = '{key}' and tags.`workbench.status` = 'FINISHED' and attributes.status = 'FINISHED'",
-                order_by=["attributes.start_time DESC"], max_results=_REUSE_CANDIDATES,
-            )
-            found = next((r.info.run_id for r in runs if self._scores_kept(sweep, r) and self._has_results_table(r)), None)
+        for key, runs in candidates.items():
+            found = next((r for r in runs if _scores_kept(traces.get(r.info.run_id, [])) and self._read_results(r)), None)
             if found is not None:
-                out[variant_id] = found
+                out[by_key[key]] = found.info.run_id
+                self._traces_of[found.info.run_id] = [t.trace_id for t in traces[found.info.run_id]]
         return out
 
-    def _scores_kept(self, sweep: SweepHandle, run: Any) -> bool:
-        """Whether the traces of the run that computed ``run`` (itself, or the one it was reused from) still carry their
-        scores. Deleting a run (the MLflow UI's Delete, or deleting its experiment) deletes the assessments on its traces,
-        which every copy of it links instead of holding, and restoring it (or the next sweep restoring its experiment)
-        does not bring them back."""
-        from mlflow.exceptions import MlflowException
+    def _reuse_candidates(self, sweep: SweepHandle, keys: set[str]) -> dict[str, list[Any]]:
+        """Reuse key -> the FINISHED runs that computed it (not copies), newest first, at most ``_REUSE_CANDIDATES``;
+        only runs of this sweep's dataset and corpus are listed (their hashes are in every key)."""
+        if not keys:
+            return {}
+        parent = self.client.get_run(sweep.run_id).data.tags
+        query = (f"tags.`{REUSE_KEY_TAG}` IS NOT NULL and tags.`{REUSED_FROM_TAG}` IS NULL and tags.`workbench.status` = 'FINISHED' "
+                 "and attributes.status = 'FINISHED'")
+        query += "".join(f" and tags.`{tag}` = '{parent[tag]}'" for tag in ("workbench.dataset_hash", "workbench.corpus_hash") if tag in parent)
+        found: dict[str, list[Any]] = {}
+        token = None
+        while True:
+            page = self.client.search_runs([sweep.experiment_id], query, order_by=["attributes.start_time DESC"],
+                                           max_results=1000, page_token=token)
+            for run in page:
+                key = run.data.tags.get(REUSE_KEY_TAG)
+                if key in keys and len(found.setdefault(key, [])) < _REUSE_CANDIDATES:
+                    found[key].append(run)
+            token = page.token
+            if not token:
+                return found
 
-        origin = run.data.tags.get(REUSED_FROM_TAG, run.info.run_id)
-        if origin != run.info.run_id:  # the search returned ``run`` itself only because it is active
-            try:
-                if str(self.client.get_run(origin).info.lifecycle_stage) != "active":
-                    return False
-            except MlflowException:  # deleted for good (mlflow gc)
-                return False
-        traces = self._trace_infos(sweep.experiment_id, origin)
-        self._traces_of[origin] = [t.trace_id for t in traces]  # what the copy links, should this run be reused: not listed twice
-        return bool(traces) and bool(traces[0].assessments)
+    def _traces_by_run(self, experiment_id: str, run_ids: Sequence[str]) -> dict[str, list[Any]]:
+        """Run id -> the infos (with their assessments, no spans) of the traces it logged, in the order a search of
+        that run lists them: one search for up to 100 runs, every page."""
+        from mlflow.tracing.constant import TraceMetadataKey
+
+        found: dict[str, list[Any]] = {run_id: [] for run_id in run_ids}
+        for batch in _chunks(sorted(found), 100):  # run ids are hexadecimal: nothing to escape in the pattern
+            query = f"metadata.`{TraceMetadataKey.SOURCE_RUN}` RLIKE '^({'|'.join(batch)})$'"
+            token = None
+            while True:
+                page = self.client.search_traces(locations=[experiment_id], filter_string=query, include_spans=False,
+                                                 max_results=500, page_token=token)
+                for trace in page:
+                    owner = trace.info.trace_metadata.get(TraceMetadataKey.SOURCE_RUN)
+                    if owner in found:
+                        found[owner].append(trace.info)
+                token = page.token
+                if not token:
+                    break
+        return found
+
+    def _forget_reads(self) -> None:
+        """Remove the artifacts an earlier reuse check downloaded and its traces' listing."""
+        if self._reuse_dir is not None:
+            self._reuse_dir.cleanup()
+        self._reuse_dir, self._reads, self._traces_of = None, {}, {}
 
     def _artifacts(self, run: Any) -> Any:
         """The artifact repository of a run, from its artifact URI. Through ``MlflowClient``, each listing and each file
@@ -580,32 +640,40 @@ class MlflowTracker:
 
         return get_artifact_repository(run.info.artifact_uri, tracking_uri=self.tracking_uri)
 
-    def _has_results_table(self, run: Any) -> bool:
-        """Whether the run has its per-question table, and it and its chunk statistics (when logged) read as JSON."""
+    def _read_results(self, run: Any) -> bool:
+        """Whether the run has its per-question table, and it and its chunk statistics (when logged) read as JSON. Its
+        artifacts are downloaded once, here, and kept (``_reads``) for ``reuse_variant`` to log on its copy."""
         import tempfile
 
         repo = self._artifacts(run)
         with reading_artifacts(self.client, run.info.run_id):
-            logged = {f.path for f in repo.list_artifacts()}
+            logged = [f.path for f in repo.list_artifacts()]
         if RESULTS_TABLE not in logged:
             return False
-        read: dict[str, Any] = {}
-        for name in (RESULTS_TABLE, _CHUNK_STATS):
-            if name in logged:
-                try:
-                    with tempfile.TemporaryDirectory(prefix="wb-artifact-") as tmp, reading_artifacts(self.client, run.info.run_id):
-                        read[name] = json.loads(Path(repo.download_artifacts(name, tmp)).read_bytes())
-                except ValueError:  # not JSON (cut short, overwritten) or not UTF-8
-                    return False
-        table = read[RESULTS_TABLE]
-        return (isinstance(table, dict) and isinstance(table.get("columns"), list) and isinstance(table.get("data"), list)
-                and isinstance(read.get(_CHUNK_STATS, {}), dict))
+        if self._reuse_dir is None:
+            self._reuse_dir = tempfile.TemporaryDirectory(prefix="workbench-reuse-")
+        folder = Path(self._reuse_dir.name) / run.info.run_id
+        folder.mkdir()
+        with reading_artifacts(self.client, run.info.run_id):
+            for path in logged:
+                repo.download_artifacts(path, str(folder))
+        try:
+            table = json.loads((folder / RESULTS_TABLE).read_bytes())
+            stats = json.loads((folder / _CHUNK_STATS).read_bytes()) if (folder / _CHUNK_STATS).is_file() else {}
+        except ValueError:  # not JSON (cut short, overwritten) or not UTF-8
+            return False
+        if not (isinstance(table, dict) and isinstance(table.get("columns"), list) and isinstance(table.get("data"), list)
+                and isinstance(stats, dict)):
+            return False
+        self._reads[run.info.run_id] = _ReadRun(run, folder, [dict(zip(table["columns"], values)) for values in table["data"]], stats)
+        return True
 
     @tracking_call("logging a reused variant")
     def reuse_variant(self, sweep: SweepHandle, variant: Variant, source_run_id: str, dataset: Dataset) -> VariantResult:
         """Log ``source_run_id`` again as a child of this sweep (params, metrics, tags, artifacts; its traces linked,
         not copied) with a tag naming where it came from, and return its result as read back."""
-        source = self.client.get_run(source_run_id)
+        read = self._reads.pop(source_run_id, None) or self._read_again(source_run_id)
+        source = read.run
         tags = {k: v for k, v in source.data.tags.items() if k not in ("mlflow.parentRunId", "mlflow.runName", CREATE_TAG)}
         origin = tags.get(REUSED_FROM_TAG) or source_run_id
         tags.update({"mlflow.parentRunId": sweep.run_id, REUSED_FROM_TAG: origin,
@@ -614,19 +682,27 @@ class MlflowTracker:
                                "sweep's results for this variant, its traces linked): nothing was computed again"})
         run = self._create_child(sweep, variant, source.info.start_time)
         with self._ended_if_logging_fails(run.info.run_id):
-            return self._copy_reused(sweep, run.info.run_id, variant, source, origin, tags, dataset)
+            try:
+                return self._copy_reused(sweep, run.info.run_id, variant, read, origin, tags, dataset)
+            finally:
+                shutil.rmtree(read.folder, ignore_errors=True)
+
+    def _read_again(self, run_id: str) -> _ReadRun:
+        """A run ``reusable`` did not read (or read for an earlier sweep): read now."""
+        run = self.client.get_run(run_id)
+        if not self._read_results(run):
+            raise WorkbenchError(f"run {run_id} cannot be reused: its eval_results.json is missing or cannot be read — run its experiment again")
+        return self._reads.pop(run_id)
 
     def _copy_reused(
-        self, sweep: SweepHandle, run_id: str, variant: Variant, source: Any, origin: str, tags: dict[str, str], dataset: Dataset
+        self, sweep: SweepHandle, run_id: str, variant: Variant, read: _ReadRun, origin: str, tags: dict[str, str], dataset: Dataset
     ) -> VariantResult:
-        import tempfile
-
         from mlflow.entities import Metric, Param, RunTag
 
         from workbench.pipeline import ChunkStats, chunk_stats as empty_chunk_stats
         from workbench.sandbox import Outcome
 
-        source_run_id = source.info.run_id
+        source = read.run
         now = int(time.time() * 1000)
         # the source's params, and those an older workbench did not log yet (``prompt.hash``): the same variant, so its
         # runs line up in the UI's columns and charts with the ones this sweep computed
@@ -634,21 +710,17 @@ class MlflowTracker:
         params = [Param(k, v) for k, v in logged.items()]
         metrics = [Metric(k, float(v), now, 0) for k, v in reused_metrics(source.data.metrics).items()]
         self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
-        with tempfile.TemporaryDirectory(prefix="workbench-reuse-") as tmp:
-            with reading_artifacts(self.client, source_run_id):
-                local = Path(self._artifacts(source).download_artifacts("", tmp))
-            self.client.log_artifacts(run_id, str(local))
-            table = json.loads((local / RESULTS_TABLE).read_text(encoding="utf-8")) if (local / RESULTS_TABLE).is_file() else None
-            stats = json.loads((local / _CHUNK_STATS).read_text(encoding="utf-8")) if (local / _CHUNK_STATS).is_file() else {}
-        rows = [dict(zip(table["columns"], values)) for values in table["data"]] if table else []
-        trace_ids = self._traces_of.pop(origin, None) or [t.trace_id for t in self._trace_infos(sweep.experiment_id, origin)]
+        self.client.log_artifacts(run_id, str(read.folder))
+        trace_ids = self._traces_of.pop(source.info.run_id, None)
+        if trace_ids is None:
+            trace_ids = [t.trace_id for t in self._trace_infos(sweep.experiment_id, origin)]
         for batch in _chunks(trace_ids, 100):
             self.client.link_traces_to_run(batch, run_id=run_id)
         self._log_dataset(run_id, dataset)
         self.client.set_terminated(run_id, status="FINISHED", end_time=source.info.end_time or now)
-        chunk_stats = ChunkStats.from_dict(stats) if stats else empty_chunk_stats([])
+        chunk_stats = ChunkStats.from_dict(read.stats) if read.stats else empty_chunk_stats([])
         return VariantResult(
-            variant=variant, outcome=Outcome("FINISHED"), records=records_from_table(rows, dataset, generates=variant.generates),
+            variant=variant, outcome=Outcome("FINISHED"), records=records_from_table(read.rows, dataset, generates=variant.generates),
             metrics=reused_metrics(source.data.metrics), chunk_stats=chunk_stats, started_ms=source.info.start_time,
             ended_ms=source.info.end_time or now, run_id=run_id, reused_from=origin, tracking_uri=self.tracking_uri,
         )
