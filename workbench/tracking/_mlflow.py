@@ -593,17 +593,12 @@ class MlflowTracker:
                  "and attributes.status = 'FINISHED'")
         query += "".join(f" and tags.`{tag}` = '{parent[tag]}'" for tag in ("workbench.dataset_hash", "workbench.corpus_hash") if tag in parent)
         found: dict[str, list[Any]] = {}
-        token = None
-        while True:
-            page = self.client.search_runs([sweep.experiment_id], query, order_by=["attributes.start_time DESC"],
-                                           max_results=1000, page_token=token)
-            for run in page:
-                key = run.data.tags.get(REUSE_KEY_TAG)
-                if key in keys and len(found.setdefault(key, [])) < _REUSE_CANDIDATES:
-                    found[key].append(run)
-            token = page.token
-            if not token:
-                return found
+        for run in every_page(lambda token: self.client.search_runs(
+                [sweep.experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1000, page_token=token)):
+            key = run.data.tags.get(REUSE_KEY_TAG)
+            if key in keys and len(found.setdefault(key, [])) < _REUSE_CANDIDATES:
+                found[key].append(run)
+        return found
 
     def _traces_by_run(self, experiment_id: str, run_ids: Sequence[str]) -> dict[str, list[Any]]:
         """Run id -> the infos (with their assessments, no spans) of the traces it logged, in the order a search of
@@ -613,17 +608,11 @@ class MlflowTracker:
         found: dict[str, list[Any]] = {run_id: [] for run_id in run_ids}
         for batch in _chunks(sorted(found), 100):  # run ids are hexadecimal: nothing to escape in the pattern
             query = f"metadata.`{TraceMetadataKey.SOURCE_RUN}` RLIKE '^({'|'.join(batch)})$'"
-            token = None
-            while True:
-                page = self.client.search_traces(locations=[experiment_id], filter_string=query, include_spans=False,
-                                                 max_results=500, page_token=token)
-                for trace in page:
-                    owner = trace.info.trace_metadata.get(TraceMetadataKey.SOURCE_RUN)
-                    if owner in found:
-                        found[owner].append(trace.info)
-                token = page.token
-                if not token:
-                    break
+            for trace in every_page(lambda token, query=query: self.client.search_traces(
+                    locations=[experiment_id], filter_string=query, include_spans=False, max_results=500, page_token=token)):
+                owner = trace.info.trace_metadata.get(TraceMetadataKey.SOURCE_RUN)
+                if owner in found:
+                    found[owner].append(trace.info)
         return found
 
     def _forget_reads(self) -> None:
