@@ -750,6 +750,35 @@ def test_every_column_and_metric_a_sweep_writes_beside_the_scores_is_a_reserved_
     assert {"answer", "case_id", "cost_usd", "latency_p50_s", "cost_per_question_usd", "status", "chunks", "run_id"} <= written
 
 
+def test_a_scorer_registered_lower_is_better_is_compared_so_from_the_store_where_it_is_not_registered(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # `workbench compare` and `gate` import no scorer module: they read such a scorer higher-is-better and called the
+    # variant with more made-up claims "better" (and gate --baseline failed the other one)
+    from workbench.metrics import direction
+
+    @wb.scorer("test_claims_made", default=False, lower_is_better=True)
+    def claims(env):  # type: ignore[no-untyped-def]
+        return lambda ctx: wb.Score(float(len(ctx.answer.split())))
+
+    terse = ScriptedModel(lambda p: "yes" if "Q:" in p.text else "yes and many more words", model_id=GEMMA_ID)
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], scorers=["token_f1", "test_claims_made"],
+                     dataset={"path": "datasets/python_docs.jsonl", "limit": 6})
+    result = wb.run(spec, models={GEMMA_ID: terse, MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, index_store=MemoryIndexStore(),
+                    settings=wb_settings, progress=False)
+
+    @wb.scorer("test_claims_made", default=False)  # another process: not registered better low
+    def claims_elsewhere(env):  # type: ignore[no-untyped-def]
+        return lambda ctx: wb.Score(0.0)
+
+    assert direction("test_claims_made") == "higher"
+    report = wb.compare(result.parent_run_id, metrics=["test_claims_made"], baseline=result.variants[0].variant.name,
+                        tracking_uri=wb_settings.tracking_uri)
+    wordy = next(v.variant.name for v in result.variants if v.variant.prompt.name == "p1")
+    terse_name = next(v.variant.name for v in result.variants if v.variant.prompt.name == "p2")
+    other = wordy if report.baseline == terse_name else terse_name
+    assert report.row(other, "test_claims_made")["direction"] == "lower"
+    assert report.row(other, "test_claims_made")["verdict"] == ("worse" if other == wordy else "better")
+
+
 def test_a_scorer_that_failed_on_some_questions_is_named_in_the_notes(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     # its mean left the failed questions out and workbench run said nothing: a scorer that failed on 3 of 4 questions
     # showed the mean of the fourth as the variant's score

@@ -240,7 +240,7 @@ def _with_baseline(loaded: Loaded, baseline: str | None) -> tuple[VariantTable, 
         # A run from another sweep (e.g. what is in production) compared against this sweep's variants.
         label = f"{outside.name} (run {baseline[:8]})" if any(t.name == outside.name for t in tables) else outside.name
         return (VariantTable(label, outside.variant_id, outside.run_id, outside.frame, outside.chunker, outside.embedding,
-                             outside.retrieval, outside.params, outside.stopped_early), *tables)
+                             outside.retrieval, outside.params, outside.stopped_early, outside.lower_is_better), *tables)
     return (base, *(t for t in tables if t is not base))
 
 
@@ -248,15 +248,16 @@ def _metric_rows(
     metric: str, tables: Sequence[VariantTable], intervals: Sequence[tuple[Interval, Interval]], *, confidence: float,
 ) -> list[dict[str, Any]]:
     """One row per variant: its mean and its paired difference to the baseline, with their ``intervals`` (as
-    ``_intervals`` gives them)."""
-    better_high = direction(metric) == "higher"
+    ``_intervals`` gives them). A metric the runs recorded as better low is so here too, registered or not."""
+    recorded = any(metric in t.lower_is_better for t in tables)
+    better_high = direction(metric) == "higher" and not recorded
     rows = []
     for table, (mean, diff) in zip(tables, intervals):
         is_base = table is tables[0]
         if is_base:
             diff = Interval(float("nan"), float("nan"), float("nan"), diff.n, confidence)
         rows.append({
-            "metric": metric, "direction": direction(metric), "variant": table.name, "variant_id": table.variant_id,
+            "metric": metric, "direction": "higher" if better_high else "lower", "variant": table.name, "variant_id": table.variant_id,
             "run_id": table.run_id, "is_baseline": is_base, "n": mean.n, "mean": mean.estimate, "mean_low": mean.low,
             "mean_high": mean.high, "diff": diff.estimate, "diff_low": diff.low, "diff_high": diff.high,
             "n_paired": diff.n, "verdict": "baseline" if is_base else verdict(diff, higher_is_better=better_high),

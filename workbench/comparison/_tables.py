@@ -26,7 +26,8 @@ Source = Union[SweepResult, Sequence[VariantResult], Mapping[str, "pd.DataFrame"
 class VariantTable:
     """One variant's per-question table (the ``eval_results.json`` columns) and what identifies it; ``params`` are its
     flattened configuration as logged (``model.id``, ``router.cheap.id``, ``chunker.size``...), when known;
-    ``stopped_early`` says why a racing sweep stopped it before the last question."""
+    ``stopped_early`` says why a racing sweep stopped it before the last question; ``lower_is_better`` names the scorers
+    its run recorded as better low (registered so in the process that logged it, perhaps not in this one)."""
 
     name: str
     variant_id: str
@@ -37,6 +38,7 @@ class VariantTable:
     retrieval: str = ""
     params: Mapping[str, str] = field(default_factory=dict)
     stopped_early: EarlyStop | None = None
+    lower_is_better: frozenset[str] = frozenset()
 
     @property
     def retrieval_setup(self) -> str:
@@ -133,7 +135,8 @@ def _table_of_run(run: LoggedRun, tracking_uri: str | None) -> VariantTable | Sk
     retrieval = f"k{p['retrieval.k']}-{p['retrieval.search']}" if "retrieval.k" in p else ""
     frame = _keyed(frame, f"run {run.run_id} ('{run.name}'): {RESULTS_TABLE}")
     return VariantTable(
-        run.name, run.variant_id, run.run_id, frame, chunker, p.get("retrieval.embedding", ""), retrieval, dict(p), run.stopped_early
+        run.name, run.variant_id, run.run_id, frame, chunker, p.get("retrieval.embedding", ""), retrieval, dict(p), run.stopped_early,
+        run.lower_is_better,
     )
 
 

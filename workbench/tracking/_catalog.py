@@ -11,7 +11,7 @@ from typing import Any, Literal
 from workbench.errors import WorkbenchError
 from workbench.results import EarlyStop
 from workbench.tracking._read import _all_runs, _client, _uri, every_page, latest_sweep, store_errors, sweep_variants
-from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags
+from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags, lower_is_better_from_tags
 from workbench.tracking._unreachable import shown_uri
 
 __all__ = [
@@ -52,6 +52,8 @@ class LoggedRun:
             tags), else None.
         reused_from: the run whose results a sweep reused for this variant (its ``workbench.reused_from`` tag), else None.
         artifact_uri: where the run's artifacts are (``mlflow-artifacts:/...`` on a server, ``file:///...`` on a disk).
+        lower_is_better: the run's scorers registered better low when it was logged (``workbench.lower_is_better``),
+            which a process that has not registered them cannot know.
     """
 
     run_id: str
@@ -66,6 +68,7 @@ class LoggedRun:
     stopped_early: EarlyStop | None = None
     reused_from: str | None = None
     artifact_uri: str = ""
+    lower_is_better: frozenset[str] = frozenset()
 
     @classmethod
     def from_mlflow(cls, run: Any) -> LoggedRun:
@@ -84,6 +87,7 @@ class LoggedRun:
             stopped_early=early_stop_from_tags(tags),
             reused_from=tags.get(REUSED_FROM_TAG),
             artifact_uri=run.info.artifact_uri or "",
+            lower_is_better=lower_is_better_from_tags(tags),
         )
 
 

@@ -32,6 +32,7 @@ import yaml
 from workbench.datasets import Corpus, Dataset
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant, prompt_hash
+from workbench.metrics import direction
 from workbench.models import Generation
 from workbench.pipeline import ModelCall, QuestionRecord
 from workbench.results import VariantResult, reused_metrics, sweep_totals
@@ -47,7 +48,7 @@ from workbench.tracking._summary import MAX_RUN_NOTE, inert, sweep_note
 from workbench.tracking._unreachable import TrackingUnavailable, is_unreachable, quiet_retry_warnings, shown_uri, tracking_call
 from workbench.tracking._redact import redacted, redacting
 from workbench.tracking._traces import TraceBuilder, write_traces
-from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags, records_from_table
+from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, lower_is_better_tag, racing_tags, records_from_table
 from workbench.tracking._protocol import (
     CHUNKS_SHA256_TAG,
     CHUNKS_TAG,
@@ -752,6 +753,7 @@ class MlflowTracker:
         }
         if variant.prompt is not None:
             tags["workbench.prompt_hash"] = prompt_hash(variant.prompt)
+        tags.update(lower_is_better_tag((name for r in result.records for name in r.scores), lambda m: direction(m) == "lower"))
         if result.chunk_stats.sha256 is not None:  # the chunks it retrieved from, which its bundle checks
             tags[CHUNKS_TAG], tags[CHUNKS_SHA256_TAG] = str(result.chunk_stats.count), result.chunk_stats.sha256
         parent = self.client.get_run(sweep.run_id).data

@@ -7,7 +7,7 @@ inspector need: each question's answer, retrieved chunks with their scores, ever
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from workbench.datasets import Dataset
@@ -16,11 +16,28 @@ from workbench.models import Generation
 from workbench.pipeline import Chunk, Escalation, Hit, ModelCall, QuestionRecord
 from workbench.results import EarlyStop
 
-__all__ = ["RACING_TAG", "REUSE_KEY_TAG", "REUSED_FROM_TAG", "early_stop_from_tags", "racing_tags", "records_from_table"]
+__all__ = [
+    "LOWER_IS_BETTER_TAG", "RACING_TAG", "REUSE_KEY_TAG", "REUSED_FROM_TAG", "early_stop_from_tags", "lower_is_better_from_tags",
+    "lower_is_better_tag", "racing_tags", "records_from_table",
+]
 
 REUSE_KEY_TAG = "workbench.reuse_key"
 REUSED_FROM_TAG = "workbench.reused_from"
 RACING_TAG = "workbench.racing"  # .stopped, .questions, .metric, .interval, .estimate, .confidence, .tolerance, .leader
+# the run's scorers registered lower_is_better: `workbench compare` in another process, where they are not registered,
+# read them higher-is-better and called the worse variant better
+LOWER_IS_BETTER_TAG = "workbench.lower_is_better"
+
+
+def lower_is_better_tag(scorers: Iterable[str], lower: Callable[[str], bool]) -> dict[str, str]:
+    """The tag naming the ``scorers`` that ``lower`` says are better low (comma-separated), or none (pure)."""
+    names = sorted(s for s in set(scorers) if lower(s))
+    return {LOWER_IS_BETTER_TAG: ",".join(names)} if names else {}
+
+
+def lower_is_better_from_tags(tags: Mapping[str, str]) -> frozenset[str]:
+    """The scorers a run recorded as better low (``lower_is_better_tag``); none for a run logged before it (pure)."""
+    return frozenset(n for n in tags.get(LOWER_IS_BETTER_TAG, "").split(",") if n)
 
 
 def racing_tags(stop: EarlyStop) -> dict[str, str]:
