@@ -105,13 +105,7 @@ def test_a_leaderboard_longer_than_the_description_takes_keeps_its_best_rows_and
 def test_an_error_quoting_markup_is_shown_as_text_on_the_run_pages(wb_settings) -> None:  # type: ignore[no-untyped-def]
     """The MLflow UI renders descriptions as markdown and allows images: a provider's error quoting an image made every
     browser that opened the run page fetch it from that host (a tracking pixel), and HTML in it was rendered."""
-
-    def crash(prompt):  # type: ignore[no-untyped-def]
-        raise RuntimeError("upstream said: ![pixel](https://evil.example/p.png) <img src=https://evil.example/q.png> `x`")
-
-    models = {GEMMA_ID: ScriptedModel(crash, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
-    spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
-    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+    result = _sweep_failing_with(wb_settings, "upstream said: ![pixel](https://evil.example/p.png) <img src=https://evil.example/q.png> `x`")
     client = MlflowClient(wb_settings.tracking_uri)
     run = client.get_run(result.variants[0].run_id)
     assert "![pixel](https://evil.example" in run.data.tags["workbench.error"]  # the tag keeps the error as it was
@@ -204,13 +198,19 @@ def test_secrets_never_reach_the_store(sweep, store) -> None:  # type: ignore[no
             assert b"sk-test-secret" not in path.read_bytes(), path
 
 
-def test_failed_variant_is_a_failed_run_with_the_error(wb_settings) -> None:  # type: ignore[no-untyped-def]
+def _sweep_failing_with(wb_settings, message: str):  # type: ignore[no-untyped-def]
+    """A one-variant sweep whose model raises ``RuntimeError(message)`` on every question."""
+
     def crash(prompt):  # type: ignore[no-untyped-def]
-        raise RuntimeError("boom")
+        raise RuntimeError(message)
 
     models = {GEMMA_ID: ScriptedModel(crash, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
-    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+    return wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+
+
+def test_failed_variant_is_a_failed_run_with_the_error(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    result = _sweep_failing_with(wb_settings, "boom")
     client = MlflowClient(wb_settings.tracking_uri)
     run = client.get_run(result.variants[0].run_id)
     assert run.info.status == "FAILED"
