@@ -270,7 +270,9 @@ def cluster_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
            "--num-cpus", "1", "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", temp,
            "--dashboard-agent-listen-port", str(free_port()), "--node-ip-address", "127.0.0.1"]
     log = tmp_path_factory.mktemp("ray-cluster") / "ray.log"
-    proc = start_server(cmd, log, RAY_AUTH_MODE="disabled", PYTHONPATH="")
+    # on a loaded machine (the suite's other worker, other jobs) the raylet registered after Ray's 30 s default wait and
+    # `ray start` gave up: 'The node registration may not be complete yet before the timeout'
+    proc = start_server(cmd, log, RAY_AUTH_MODE="disabled", PYTHONPATH="", RAY_raylet_start_wait_time_s="120")
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
