@@ -1,7 +1,7 @@
 """MLflow tracking: one parent run per sweep, one child run per variant that MLflow shows as an evaluation run.
 
 Per variant: flattened params, aggregate metrics (one ``log_batch``), provenance tags, artifacts (per-question table,
-prompt template and system message, variant YAML, chunk statistics), the dataset as an input, and one trace per
+prompt template and system message, variant YAML, chunk statistics, its trace ids), the dataset as an input, and one trace per
 question (retrieve and generate spans with the recorded timings; a router's trace has one generate span per model it
 called and a route span with its decision, and is tagged with the model that answered and why it escalated) carrying
 every score as a feedback assessment and the reference as an expectation — so the Evaluation runs page lists each
@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import shutil
 import subprocess
 import time
@@ -75,6 +76,10 @@ _REUSE_CANDIDATES = 10  # runs of one reuse key looked at, newest first, for one
 # with no variants, which `compare` and `gate` read as the experiment's last); the sweep deletes such twins as it ends
 CREATE_TAG = "workbench.create_id"
 _CHUNK_STATS = "chunk_stats.json"  # a variant run's chunk statistics (count, lengths, chunks cut by the embedding model)
+# the ids of the traces a variant run logged, in question order: a warm re-run checks one of them for its scores and
+# links them all to its copy, where listing them (MLflow builds every trace's assessments) took 2.5 s for 800 traces
+_TRACE_IDS = "trace_ids.json"
+_TRACE_ID = re.compile(r"[\w.:-]+")  # what a recorded trace id may hold (MLflow's are "tr-" and hexadecimal)
 _UNENDED: set[tuple[str, str]] = set()  # (tracking URI, parent run id) of sweeps this process could not end
 _log = logging.getLogger(__name__)
 
@@ -134,12 +139,24 @@ def _chunks(items: list[Any], n: int) -> list[list[Any]]:
 @dataclass(frozen=True)
 class _ReadRun:
     """A run the reuse check read: the run as searched, its artifacts downloaded to ``folder``, its table's rows and
-    chunk statistics."""
+    chunk statistics, and the ids of its traces when it recorded them (``_TRACE_IDS``; None for a run logged before)."""
 
     run: Any
     folder: Path
     rows: list[dict[str, Any]]
     stats: dict[str, Any]
+    trace_ids: list[str] | None = None
+
+
+def _recorded_trace_ids(path: Path) -> list[str] | None:
+    """The trace ids a run recorded in ``path`` (``_TRACE_IDS``), or None when it has none that read (logged before they
+    were recorded, or the file was edited): its traces are then listed by a search."""
+    try:
+        ids = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    # an id is quoted in a search's filter: one edited to hold a quote would break it
+    return ids if isinstance(ids, list) and all(isinstance(i, str) and _TRACE_ID.fullmatch(i) for i in ids) else None
 
 
 def _scores_kept(traces: Sequence[Any]) -> bool:
@@ -569,20 +586,62 @@ class MlflowTracker:
 
         The runs that computed a result are candidates, not their copies (a copy holds the same params, metrics,
         artifacts and traces, and a copy of it would be the same; a copy of a run deleted since is not reused). One
-        search finds the candidates of every key and one their traces, whatever the number of variants: a search per
-        variant made a warm re-run of a 40-variant grid cost 0.3 s a variant on sqlite, and a round trip each on a
-        tracking server. The tables read here are not read again when the runs are copied (``reuse_variant``)."""
+        search finds the candidates of every key and one the first trace of each (by the ids the run recorded; every
+        trace of a run logged before it recorded them), whatever the number of variants: a search per variant made a
+        warm re-run of a 40-variant grid cost 0.3 s a variant on sqlite, and a round trip each on a tracking server.
+        The tables read here are not read again when the runs are copied (``reuse_variant``)."""
         self._forget_reads()
         by_key = {key: variant_id for variant_id, key in keys.items()}
-        candidates = self._reuse_candidates(sweep, set(by_key))
-        traces = self._traces_by_run(sweep.experiment_id, [r.info.run_id for runs in candidates.values() for r in runs])
+        pending = self._reuse_candidates(sweep, set(by_key))
         out = {}
-        for key, runs in candidates.items():
-            found = next((r for r in runs if _scores_kept(traces.get(r.info.run_id, [])) and self._read_results(r)), None)
-            if found is not None:
-                out[by_key[key]] = found.info.run_id
-                self._traces_of[found.info.run_id] = [t.trace_id for t in traces[found.info.run_id]]
+        while pending:  # each key's newest readable candidate, all checked at once; a key whose pick failed, its next
+            picks = {key: read for key, runs in pending.items() if (read := self._next_read(runs)) is not None}
+            kept = self._scores_kept_of(sweep.experiment_id, list(picks.values()))
+            for key, read in picks.items():
+                run_id = read.run.info.run_id
+                if kept[run_id]:
+                    out[by_key[key]] = run_id
+                    pending.pop(key)
+                else:
+                    self._traces_of.pop(run_id)
+                    shutil.rmtree(self._reads.pop(run_id).folder, ignore_errors=True)
+            pending = {key: runs for key, runs in pending.items() if key in picks and runs}
         return out
+
+    def _next_read(self, runs: list[Any]) -> _ReadRun | None:
+        """The first of ``runs`` whose results read (``_read_results``), taken off the list with those before it."""
+        while runs:
+            run = runs.pop(0)
+            if self._read_results(run):
+                return self._reads[run.info.run_id]
+        return None
+
+    def _scores_kept_of(self, experiment_id: str, reads: Sequence[_ReadRun]) -> dict[str, bool]:
+        """Run id -> whether its traces still carry their scores (``_scores_kept``); the ids of its traces are kept for
+        its copy. A run that recorded its trace ids has its first trace looked up by id, with those of the others (one
+        search per 100 runs); a run logged before they were recorded has all its traces listed (``_traces_by_run``)."""
+        recorded = {r.run.info.run_id: r.trace_ids for r in reads if r.trace_ids is not None}
+        firsts = self._trace_infos_by_id(experiment_id, [ids[0] for ids in recorded.values() if ids])
+        listed = self._traces_by_run(experiment_id, [r.run.info.run_id for r in reads if r.trace_ids is None])
+        kept = {}
+        for run_id, ids in recorded.items():
+            kept[run_id] = bool(ids) and _scores_kept([firsts[ids[0]]] if ids[0] in firsts else [])
+            self._traces_of[run_id] = ids
+        for run_id, infos in listed.items():
+            kept[run_id] = _scores_kept(infos)
+            self._traces_of[run_id] = [t.trace_id for t in infos]
+        return kept
+
+    def _trace_infos_by_id(self, experiment_id: str, trace_ids: Sequence[str]) -> dict[str, Any]:
+        """Trace id -> its info (with its assessments, no spans), for those of ``trace_ids`` the experiment still has."""
+        found = {}
+        for batch in _chunks(sorted(set(trace_ids)), 100):
+            listed = ", ".join(f"'{trace_id}'" for trace_id in batch)  # nothing to escape (_TRACE_ID)
+            pages = every_page(lambda token, listed=listed: self.client.search_traces(
+                locations=[experiment_id], filter_string=f"trace.request_id IN ({listed})", include_spans=False,
+                max_results=100, page_token=token))
+            found.update({trace.info.trace_id: trace.info for trace in pages})
+        return found
 
     def _reuse_candidates(self, sweep: SweepHandle, keys: set[str]) -> dict[str, list[Any]]:
         """Reuse key -> the FINISHED runs that computed it (not copies), newest first, at most ``_REUSE_CANDIDATES``;
@@ -655,7 +714,8 @@ class MlflowTracker:
         if not (isinstance(table, dict) and isinstance(table.get("columns"), list) and isinstance(table.get("data"), list)
                 and isinstance(stats, dict)):
             return False
-        self._reads[run.info.run_id] = _ReadRun(run, folder, [dict(zip(table["columns"], values)) for values in table["data"]], stats)
+        rows = [dict(zip(table["columns"], values)) for values in table["data"]]
+        self._reads[run.info.run_id] = _ReadRun(run, folder, rows, stats, _recorded_trace_ids(folder / _TRACE_IDS))
         return True
 
     @tracking_call("logging a reused variant")
@@ -701,7 +761,7 @@ class MlflowTracker:
         metrics = [Metric(k, float(v), now, 0) for k, v in reused_metrics(source.data.metrics).items()]
         self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
         self.client.log_artifacts(run_id, str(read.folder))
-        trace_ids = self._traces_of.pop(source.info.run_id, None)
+        trace_ids = self._traces_of.pop(source.info.run_id, read.trace_ids)
         if trace_ids is None:
             trace_ids = [t.trace_id for t in self._trace_infos(sweep.experiment_id, origin)]
         for batch in _chunks(trace_ids, 100):
@@ -822,6 +882,7 @@ class MlflowTracker:
         trace_ids = write_traces(self.tracing, sweep.experiment_id, traces)
         for batch in _chunks(trace_ids, 100):
             self.client.link_traces_to_run(batch, run_id=run_id)
+        self.client.log_dict(run_id, trace_ids, _TRACE_IDS)
 
     def _trace(self, sweep: SweepHandle, run_id: str, variant: Variant, record: QuestionRecord, position: int | None) -> TraceBuilder:
         from mlflow.entities import AssessmentError, AssessmentSource, Expectation, Feedback, SpanType
