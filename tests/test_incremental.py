@@ -218,6 +218,22 @@ def test_a_warm_sweep_looks_up_one_trace_of_each_reusable_run_that_recorded_its_
                 locations=[cold.experiment_id], run_id=origin.run_id)}
 
 
+def test_a_cold_sweep_reads_its_parent_run_once_whatever_the_number_of_variants(wb_settings: Settings, models: Models) -> None:
+    """Logging each computed variant looked the sweep's parent run up again (for the tags and seed its variant runs
+    repeat): a round trip per variant on a tracking server."""
+    counted = {}
+    for name, prompts in (("two", [P1]), ("six", [P1, P2, P3])):
+        tracker = CountingReads(wb_settings.tracking_uri, artifact_root=wb_settings.artifact_root)
+        cold = sweep(make_spec(prompts, name=name), wb_settings, models, tracker=tracker)
+        assert not any(v.reused_from for v in cold.variants) and len(cold.variants) == 2 * len(prompts)
+        counted[len(cold.variants)] = tracker.counting.calls
+    assert counted[6]["get_run"] == counted[2]["get_run"] == 1, counted
+    client = MlflowClient(wb_settings.tracking_uri)
+    for v in cold.variants:  # what the variant runs repeat of their parent's is still there
+        tags = client.get_run(v.run_id or "").data.tags
+        assert tags["workbench.spec_hash"] == make_spec([P1, P2, P3], name="six").hash and "workbench.seed" in tags
+
+
 def test_a_warm_sweep_makes_its_searches_once_per_sweep_and_reads_each_artifact_once(wb_settings: Settings, models: Models) -> None:
     """A warm re-run searched MLflow for each variant's reusable run and for its traces, looked the run up again, and
     read its table twice (to check it, then to copy it): 0.3-0.5 s a reused variant on sqlite, a 200-variant grid over a

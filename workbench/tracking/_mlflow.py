@@ -215,6 +215,7 @@ class MlflowTracker:
         self._traces_of: dict[str, list[str]] = {}  # run id -> its trace ids, as the reuse check listed them for the copy
         self._reads: dict[str, _ReadRun] = {}  # run id -> what the reuse check read of it, for the copy
         self._reuse_dir: Any = None  # the TemporaryDirectory holding their artifacts
+        self._sweep_runs: dict[str, Any] = {}  # parent run id -> its data (tags, params) as its sweep logged them at start
 
     # -- sweep ---------------------------------------------------------------------------------------------------
 
@@ -463,6 +464,7 @@ class MlflowTracker:
             raise
         finally:
             self._forget_reads()  # the artifacts of runs it did not copy (a sweep stopped before them)
+            self._sweep_runs.pop(sweep.run_id, None)
 
     @tracking_call("ending the sweep")
     def _end_sweep(
@@ -648,7 +650,7 @@ class MlflowTracker:
         only runs of this sweep's dataset and corpus are listed (their hashes are in every key)."""
         if not keys:
             return {}
-        parent = self.client.get_run(sweep.run_id).data.tags
+        parent = self._sweep_data(sweep).tags
         query = (f"tags.`{REUSE_KEY_TAG}` IS NOT NULL and tags.`{REUSED_FROM_TAG}` IS NULL and tags.`workbench.status` = 'FINISHED' "
                  "and attributes.status = 'FINISHED'")
         query += "".join(f" and tags.`{tag}` = '{parent[tag]}'" for tag in ("workbench.dataset_hash", "workbench.corpus_hash") if tag in parent)
@@ -816,7 +818,7 @@ class MlflowTracker:
         tags.update(lower_is_better_tag((name for r in result.records for name in r.scores), lambda m: direction(m) == "lower"))
         if result.chunk_stats.sha256 is not None:  # the chunks it retrieved from, which its bundle checks
             tags[CHUNKS_TAG], tags[CHUNKS_SHA256_TAG] = str(result.chunk_stats.count), result.chunk_stats.sha256
-        parent = self.client.get_run(sweep.run_id).data
+        parent = self._sweep_data(sweep)
         for key in ("workbench.spec_hash", "workbench.dataset_hash", "workbench.corpus_hash", "workbench.git_commit", "workbench.versions", "mlflow.user", *SOURCE_TAGS):
             if key in parent.tags:
                 tags[key] = parent.tags[key]
@@ -837,6 +839,13 @@ class MlflowTracker:
         with self._ended_if_logging_fails(run.info.run_id):
             self._log_variant_run(sweep, run.info.run_id, result, dataset, tags)
         return replace(result, run_id=run.info.run_id, tracking_uri=self.tracking_uri)
+
+    def _sweep_data(self, sweep: SweepHandle) -> Any:
+        """The sweep's parent run data (the tags and params ``start_sweep`` logged, which its variant runs repeat), read
+        once per sweep: each computed variant looked the parent run up again, a round trip each on a tracking server."""
+        if sweep.run_id not in self._sweep_runs:
+            self._sweep_runs[sweep.run_id] = self.client.get_run(sweep.run_id).data
+        return self._sweep_runs[sweep.run_id]
 
     def _create_child(self, sweep: SweepHandle, variant: Variant, start_time: int | None) -> Any:
         """A variant's run under the sweep. An experiment deleted while its sweep ran (in the MLflow UI) is one line
