@@ -581,6 +581,16 @@ def test_a_source_id_a_documents_metadata_holds_names_that_document() -> None:
                                "without an id is named by its position) or give each document its id, e.g. LangChain's Document(id=...)")
 
 
+def test_a_source_id_missing_from_documents_made_by_hand_with_numbers_in_their_metadata_is_one_line() -> None:
+    import pandas as pd
+
+    docs = [wb.Document("leave", "27 days of leave.", metadata={"page": 3})]  # type: ignore[dict-item]
+    frame = pd.DataFrame([{"question": "When?", "source_ids": ["travel"]}])
+    spec = ExperimentSpec.from_dict({"name": "hand", "chunkers": [{"strategy": "recursive"}]})
+    with pytest.raises(wb.DataError, match=r"^dataframe: row 0: case 'case-1': field 'source_ids': 'travel' is not a document"):
+        load_inputs(spec, dataset=frame, corpus=docs)
+
+
 def test_a_source_id_many_questions_label_is_counted_once(tmp_path: Path) -> None:
     # four questions labelled 'faq.md' and one 'hr.md' read '(and 4 more source ids the corpus lacks: 'faq.md', 'hr.md')':
     # the first id again, and four where one more was to fix

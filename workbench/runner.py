@@ -224,7 +224,7 @@ def _metadata_fix(name: str, corpus: Corpus) -> str | None:
     memory such documents are ``doc-1``, ``doc-2``... by position, and a dataset labelled with their files matched none."""
     wanted = name.strip()
     for doc in corpus.documents:
-        key = next((k for k, v in doc.metadata.items() if v.strip() == wanted), None)
+        key = next((k for k, v in doc.metadata.items() if str(v).strip() == wanted), None)  # a Document made by hand may hold numbers
         if key is not None:
             return (f"did you mean '{doc.id}'? (its metadata '{key}' is '{wanted}': a document given without an id is named by "
                     "its position) or give each document its id, e.g. LangChain's Document(id=...)")
