@@ -106,3 +106,13 @@ def test_a_store_uri_or_folder_set_with_a_line_end_is_the_store_or_folder_meant(
     assert "by-hand" in capsys.readouterr().out
     assert settings().tracking_uri == uri and settings(tracking_uri=f" {uri} ").tracking_uri == uri
     assert (settings().home, settings().cache_dir) == (tmp_path / "wb", tmp_path / "cache")
+
+
+@pytest.mark.parametrize("command", [["schema", "-o", "s.json"], ["cache", "info"]])
+def test_a_tracking_uri_given_to_a_command_that_opens_no_store_is_refused(tmp_path: Path, capsys, command: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """`workbench cache info --tracking-uri X` printed this project's cache as if it were X's (the cache is the project's
+    .workbench/, whatever the store): the option is refused, not ignored."""
+    assert main([command[0], "--tracking-uri", f"sqlite:///{tmp_path / 'db.sqlite'}", *command[1:]]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "--tracking-uri does not apply" in err, err
+    assert not (tmp_path / "db.sqlite").exists()

@@ -775,6 +775,14 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message} — see '{self.prog} --help'")
 
 
+class _OpensNoStore(argparse.Action):
+    """``--tracking-uri`` given to a command that opens no store (``cache``: the project's .workbench/; ``schema``): it
+    was ignored, so ``cache info --tracking-uri X`` printed this project's cache as if it were X's."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None) -> None:
+        parser.error(f"{option_string} does not apply (it opens no MLflow store)")
+
+
 _STORE_MODULES = ("mlflow", "sqlalchemy", "sqlite3", "requests", "urllib3", "alembic")
 
 
@@ -904,6 +912,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print the traceback of an error")
     common.add_argument("--tracking-uri", default=argparse.SUPPRESS, help=store_help)
+    storeless = _Parser(add_help=False)  # commands that open no MLflow store: a --tracking-uri given them is a mistake
+    storeless.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print the traceback of an error")
+    storeless.add_argument("--tracking-uri", action=_OpensNoStore, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     served = _Parser(add_help=False)  # the server's store: $MLFLOW_TRACKING_URI is not read (see _server_store)
     served.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print the traceback of an error")
     served.add_argument("--tracking-uri", default=argparse.SUPPRESS,
@@ -924,7 +935,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="process: each variant in a worker process (default); none: in this process, for debugging")
     p.set_defaults(handler=_cmd_run)
 
-    p = sub.add_parser("cache", parents=[common], help="the cache of model answers, judge replies and embeddings")
+    p = sub.add_parser("cache", parents=[storeless], help="the cache of model answers, judge replies and embeddings")
     actions = p.add_subparsers(dest="action", required=True)
     actions.add_parser("info", help="entries, size, hits and misses per kind")
     clear = actions.add_parser("clear", help="remove every entry, or those unused for longer than --older-than")
@@ -979,7 +990,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max", type=_finite_float, default=None, help="every variant's mean must be at most this")
     p.set_defaults(handler=_cmd_gate)
 
-    p = sub.add_parser("schema", parents=[common], help="write the experiment JSON schema")
+    p = sub.add_parser("schema", parents=[storeless], help="write the experiment JSON schema")
     p.add_argument("-o", "--output", default="-")
     p.set_defaults(handler=_cmd_schema)
 
