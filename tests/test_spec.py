@@ -427,6 +427,25 @@ def test_a_gate_threshold_given_as_yes_or_no_is_refused(tmp_path: Path) -> None:
             load_experiment(write(tmp_path, GOOD + f"promotion:\n  gates:\n    - {gate}\n"))
 
 
+@pytest.mark.parametrize(("gate", "expected"), [
+    # pydantic's "Unable to extract tag using discriminator 'kind'", while the schema let the editor pass the gate
+    ("- metric: token_f1\n      min: 0.3", r"exp.yaml:19: promotion.gates\[0\]: 'kind' is missing — add kind: metric$"),
+    ("- n: 20", r"exp.yaml:19: promotion.gates\[0\]: 'kind' is missing — add kind: min_questions$"),
+    ("- metric: token_f1", r"exp.yaml:19: promotion.gates\[0\]: 'kind' is missing — add kind: one of metric, min_questions, "),
+    ("- metric: token_f1\n      kind: metrics\n      min: 0.3",
+     r"exp.yaml:20: promotion.gates\[0\].kind: 'metrics' is not a gate kind — did you mean 'metric'\? \(the kinds: metric, "),
+    # the kind is pydantic's tag in the error's location, not a key of the file (promotion.gates[0].max_cost_per_answer.usd)
+    ("- kind: max_cost_per_answer\n      usd: -1", r"exp.yaml:20: promotion.gates\[0\].usd: Input should be greater than or equal to 0$"),
+])
+def test_a_gate_without_a_usable_kind_is_one_line_and_the_schema_requires_it(tmp_path: Path, gate: str, expected: str) -> None:
+    import jsonschema
+
+    text = GOOD + f"promotion:\n  gates:\n    {gate}\n"
+    with pytest.raises(SpecError, match=expected):
+        load_experiment(write(tmp_path, text))
+    assert list(jsonschema.Draft202012Validator(experiment_json_schema()).iter_errors(yaml.safe_load(text)))
+
+
 
 @pytest.mark.parametrize(
     "axis, axes, line",

@@ -602,7 +602,15 @@ class JudgeSpec(_Spec):
 # -- promotion gates (evaluated by workbench.promotion; defined here because they are part of the experiment file) --
 
 
+def _kind_required(schema: dict[str, Any]) -> None:
+    """A gate's ``kind`` is required in YAML (the loader picks the gate by it), though Python callers may leave it out:
+    the schema let editors pass ``{metric: token_f1, min: 0.3}``, which the loader then refused."""
+    schema["required"] = ["kind", *(f for f in schema.get("required", []) if f != "kind")]
+
+
 class _Gate(_Spec):
+    model_config = ConfigDict(json_schema_extra=_kind_required)
+
     @model_serializer(mode="wrap")
     def _keep_kind(self, handler: SerializerFunctionWrapHandler) -> Any:
         # ``kind`` has a default (for Python callers) but is the YAML discriminator: never drop it from the output
@@ -668,6 +676,11 @@ class BeatsHolderGate(_Gate):
 GateSpec = Annotated[
     MetricGate | MinQuestionsGate | MaxCostGate | MaxFailedRateGate | BeatsHolderGate, Field(discriminator="kind")
 ]
+
+# each gate class by its ``kind``, the tag pydantic picks it by (and puts in its error locations: gates[0].metric.min)
+_GATE_KINDS: dict[str, type[_Gate]] = {
+    cls.model_fields["kind"].default: cls for cls in (MetricGate, MinQuestionsGate, MaxCostGate, MaxFailedRateGate, BeatsHolderGate)
+}
 
 
 class PromotionSpec(_Spec):
@@ -1006,16 +1019,41 @@ def _reported_error(exc: ValidationError) -> Any:
     first = errors[0]
     if first["type"] != "missing":
         return first
-    parent = tuple(p for p in first["loc"] if not _is_internal(p))[:-1]
-    return next((e for e in errors if e["type"] == "extra_forbidden"
-                 and tuple(p for p in e["loc"] if not _is_internal(p))[:-1] == parent), first)
+    parent = _yaml_loc(first)[:-1]
+    return next((e for e in errors if e["type"] == "extra_forbidden" and _yaml_loc(e)[:-1] == parent), first)
+
+
+def _yaml_loc(err: Any) -> tuple[Any, ...]:
+    """Where an error is in the YAML: its location without pydantic's validator names and union tags (a gate's kind:
+    ``gates[0].metric.min`` is the ``min`` of ``gates[0]``), and at the ``kind:`` key when that names no gate."""
+    parts = [p for p in err["loc"] if not _is_internal(p)]
+    loc = tuple(p for i, p in enumerate(parts)
+                if not (i >= 2 and p in _GATE_KINDS and isinstance(parts[i - 1], int) and parts[i - 2] == "gates"))
+    return (*loc, "kind") if err["type"] == "union_tag_invalid" else loc
+
+
+def _gate_kind_fix(err: Any) -> str:
+    """What to write for a gate whose ``kind`` is missing or names no gate (pure)."""
+    kinds = ", ".join(_GATE_KINDS)
+    given = err.get("input") if isinstance(err.get("input"), dict) else {}
+    if err["type"] == "union_tag_invalid":
+        meant = difflib.get_close_matches(str(err.get("ctx", {}).get("tag")), list(_GATE_KINDS), n=1, cutoff=0.6)
+        fix = f"did you mean '{meant[0]}'? (the kinds: {kinds})" if meant else f"use one of: {kinds}"
+        return f"{str(given.get('kind'))!r} is not a gate kind — {fix}"
+    # the kind whose fields are the ones given: {metric: token_f1, min: 0.3} is a metric gate
+    keys = set(given) - {"kind"}
+    fits = [kind for kind, cls in _GATE_KINDS.items()
+            if keys <= set(cls.model_fields) and {f for f, info in cls.model_fields.items() if info.is_required()} <= keys]
+    return f"'kind' is missing — add kind: {fits[0]}" if len(fits) == 1 else f"'kind' is missing — add kind: one of {kinds}"
 
 
 def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
     err = _reported_error(exc)
-    loc = tuple(p for p in err["loc"] if not _is_internal(p))
+    loc = _yaml_loc(err)
     msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "missing":
+    if err["type"] in ("union_tag_not_found", "union_tag_invalid"):
+        msg = _gate_kind_fix(err)
+    elif err["type"] == "missing":
         msg = "required field is missing — add it"
     elif err["type"] == "extra_forbidden":
         meant = difflib.get_close_matches(str(loc[-1]), sorted(_fields_beside(model, loc)), n=1, cutoff=0.6) if loc else []
@@ -1059,8 +1097,7 @@ def describe_validation_error(
     """
     if node is None:
         return f"{source}: {_first_error(exc, model)}"
-    loc = tuple(p for p in _reported_error(exc)["loc"] if not _is_internal(p))
-    return f"{source}:{_line_of(node, loc)}: {_first_error(exc, model)}"
+    return f"{source}:{_line_of(node, _yaml_loc(_reported_error(exc)))}: {_first_error(exc, model)}"
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
