@@ -502,6 +502,11 @@ def test_a_number_given_as_yes_or_no_is_refused_anywhere_in_the_spec(tmp_path: P
          "4: corpus: expected a mapping, got the text 'python-reference' — write it as {builtin: python-reference}"),
         (GOOD + "pricing: [1, 2]\n", "17: pricing: expected a mapping, got a list — write its fields as 'key: value' lines under it"),
         (GOOD.replace("name: t\n", "name: 2024\n"), "1: name: expected text, got a number — write it as one string, in quotes"),
+        # pydantic's "Keys should be strings", located at execution[1] (a list's second entry) for YAML's `on:` key
+        (GOOD + "execution:\n  workers: 2\n  on: 3\n", "19: execution: a key here is a yes/no value, not a field's name — YAML "
+         "reads on, off, yes and no as yes/no values: write the key in quotes, or remove it"),
+        (GOOD + "1: 3\n", "17: spec: a key here is a number, not a field's name — a field's name is text: write the key in quotes, "
+         "or remove it"),
     ],
 )
 def test_a_value_of_the_wrong_shape_is_named_in_yaml_words(tmp_path: Path, text: str, expected: str) -> None:

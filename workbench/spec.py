@@ -1053,6 +1053,12 @@ def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> 
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] in ("union_tag_not_found", "union_tag_invalid"):
         msg = _gate_kind_fix(err)
+    elif err["type"] == "invalid_key":
+        key = err.get("input")
+        # YAML 1.1 reads the keys on, off, yes and no as yes/no values, 1 as a number: pydantic said "Keys should be strings"
+        words = "YAML reads on, off, yes and no as yes/no values" if isinstance(key, bool) else "a field's name is text"
+        loc = loc[:-1]  # ``yes: 3`` was located at [1], a list's second entry
+        msg = f"a key here is {_kind_of(key)}, not a field's name — {words}: write the key in quotes, or remove it"
     elif err["type"] == "missing":
         msg = "required field is missing — add it"
     elif err["type"] == "extra_forbidden":
@@ -1105,8 +1111,8 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-            key = next((k for k, _ in node.value if getattr(k, "value", None) == part), None)
+            found = next((v for k, v in node.value if _names(k, part)), None)
+            key = next((k for k, _ in node.value if _names(k, part)), None)
             if found is None:
                 return line
             line, node = (key.start_mark.line + 1 if key is not None else found.start_mark.line + 1), found
@@ -1116,6 +1122,16 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
         else:
             return line
     return line
+
+
+def _names(key: yaml.Node, part: Any) -> bool:
+    """Whether the YAML key ``key`` is the location part ``part``: its text, or for a key YAML reads as another kind of
+    value (``on:``, ``1:``, ``~:``), that value."""
+    if not isinstance(key, yaml.ScalarNode):
+        return False
+    if isinstance(part, str) or key.tag == "tag:yaml.org,2002:str":
+        return key.value == part
+    return bool(yaml.safe_load(key.value) == part)
 
 
 def _read_utf8(path: Path, what: str) -> str:
