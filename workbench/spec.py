@@ -1202,7 +1202,7 @@ def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml
             prompt_path = on_disk(base / Path(prompt["file"]).expanduser())  # like the dataset and corpus paths
             if not prompt_path.is_file():
                 where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
-                fix = missing_path_fix(prompt["file"], f"check the path (relative paths are from {base})")
+                fix = missing_path_fix(prompt_path, f"check the path (relative paths are from {base})")
                 raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} not found — {fix}")
             template = _read_utf8(prompt_path, f"prompts[{i}].file")
             try:

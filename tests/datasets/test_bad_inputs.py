@@ -14,7 +14,7 @@ import yaml
 
 from workbench.cli import main
 from workbench.datasets import load_corpus, load_dataset
-from workbench.errors import DataError
+from workbench.errors import DataError, SpecError
 from workbench.runner import load_inputs
 from workbench.spec import DatasetRef, ExperimentSpec
 
@@ -461,6 +461,27 @@ def test_injection_category_is_answered_not_refused(tmp_path: Path) -> None:
     p.write_text('{"id": "a", "question": "Q?", "reference": "R", "source_ids": ["x"], "category": "injection"}\n', encoding="utf-8")
     case = load_dataset(p).cases[0]
     assert case.category == "injection" and not case.expects_refusal
+
+
+def test_a_path_written_with_windows_separators_says_to_write_slashes(tmp_path: Path) -> None:
+    # an experiment written on Windows (data\\eval.jsonl) was "not found — check the path" here, where the file is
+    (tmp_path / "data" / "docs").mkdir(parents=True)
+    (tmp_path / "data" / "docs" / "a.md").write_text("# A\n", encoding="utf-8")
+    (tmp_path / "data" / "eval.jsonl").write_text('{"question": "Q?"}\n', encoding="utf-8")
+    (tmp_path / "data" / "g.txt").write_text("{context}\n{question}", encoding="utf-8")
+
+    def slashes(name: str) -> str:
+        return rf"not found — write '/' between folders, not '\\' \(which is part of a file name here\): .*/data/{name} exists, and Windows reads '/' too$"
+
+    with pytest.raises(DataError, match=r"dataset file " + slashes("eval.jsonl")):
+        load_dataset(tmp_path / "data\\eval.jsonl")
+    with pytest.raises(DataError, match=r"corpus folder " + slashes("docs")):
+        load_corpus(tmp_path / "data\\docs")
+    with pytest.raises(SpecError, match=r"prompts\[0\]\.file: data\\g.txt " + slashes("g.txt")):
+        ExperimentSpec.from_dict({"name": "t", "prompts": [{"name": "g", "file": "data\\g.txt"}], "chunkers": [{"strategy": "recursive"}]},
+                                 base_dir=tmp_path)
+    with pytest.raises(DataError, match=r"dataset file not found — check the path \(relative paths are from the experiment file\)$"):
+        load_dataset(tmp_path / "data\\other.jsonl")  # no such file with '/' either: nothing to say about separators
 
 
 def test_a_corpus_file_a_dataset_folder_or_a_path_with_a_variable_says_what_to_write(tmp_path: Path) -> None:

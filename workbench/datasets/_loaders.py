@@ -542,9 +542,15 @@ def on_disk(path: Path) -> Path:
 
 def missing_path_fix(path: str | Path, fix: str) -> str:
     """What to do about a path that does not exist: ``fix``, unless the path holds what was meant as an environment
-    variable (``$DATA_DIR``, ``${HOME}``): paths are taken as written, so say that instead."""
+    variable (``$DATA_DIR``, ``${HOME}``): paths are taken as written, so say that instead; or Windows' separators
+    (``data\\eval.jsonl``, written on Windows), where the path with ``/`` exists: ``\\`` is part of a name elsewhere."""
     var = re.search(r"\$\{?[A-Za-z_]\w*\}?", str(path))
-    return f"write the path out: '{var.group()}' is not expanded (paths are taken as written, relative to the experiment file)" if var else fix
+    if var:
+        return f"write the path out: '{var.group()}' is not expanded (paths are taken as written, relative to the experiment file)"
+    forward = Path(str(path).replace("\\", "/"))
+    if "\\" in str(path) and on_disk(forward).exists():
+        return f"write '/' between folders, not '\\' (which is part of a file name here): {forward} exists, and Windows reads '/' too"
+    return fix
 
 
 def pattern_inside_folder(glob: str) -> bool:
