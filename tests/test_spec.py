@@ -344,6 +344,27 @@ def test_a_relative_gguf_path_is_saved_relative_so_the_file_runs_in_another_clon
     assert ExperimentSpec.from_dict(yaml.safe_load(text.replace("models/m.gguf", "models/m2.gguf")), base_dir=clone).hash != built.hash
 
 
+def test_a_relative_gguf_path_of_a_spec_built_in_python_is_saved_relative_to_the_saved_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # built without a base_dir (relative to the working directory, like its dataset), the model was saved as written
+    # into experiments/x.yaml, which then named experiments/models/m.gguf: another file, or none
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "m.gguf").write_bytes(b"GGUF")
+    data = yaml.safe_load(GOOD.replace("local:gemma3-270m", "llamacpp:models/m.gguf")) | {
+        "pricing": {"llamacpp:models/m.gguf": {"input": 1, "output": 2}}}
+    built = ExperimentSpec.from_dict(data)
+    saved = built.save(tmp_path / "experiments" / "x.yaml")
+    written = yaml.safe_load(saved.read_text())
+    assert (written["models"][0]["id"], list(written["pricing"])) == ("llamacpp:../models/m.gguf", ["llamacpp:../models/m.gguf"])
+    loaded = load_experiment(saved)
+    assert loaded.models[0].id == f"llamacpp:{tmp_path / 'models' / 'm.gguf'}" and loaded.price(loaded.models[0].id) is not None
+    assert ExperimentSpec.from_dict(built.to_dict(tmp_path / "experiments"), base_dir=tmp_path / "experiments").models == loaded.models
+    # its variant ids hold the model as written, unchanged by the fix
+    assert built.to_dict()["models"][0]["id"] == "llamacpp:models/m.gguf" and expand_grid(built)[0].written == ()
+
+
 def test_two_model_entries_that_would_share_a_variant_name_need_a_name(tmp_path: Path) -> None:
     hot = "  - id: local:gemma3-270m\n    params:\n      temperature: 0.7\n"
     with pytest.raises(SpecError, match=r"models\[0\] and models\[1\] would both be named 'gemma3-270m' in variant names — give one of them a name:"):

@@ -901,9 +901,14 @@ class ExperimentSpec(_Spec):
         return _map_model_strings(data, lambda model: self._written(model, self._base_dir))
 
     def _written(self, model: str, folder: Path) -> str:
-        if model not in self._relative_models:
-            return model
-        return f"llamacpp:{Path(os.path.relpath(model.partition(':')[2], folder)).as_posix()}"
+        path = model.partition(":")[2]
+        if model in self._relative_models:
+            return f"llamacpp:{Path(os.path.relpath(path, folder)).as_posix()}"
+        if folder != self._base_dir and not Path(path).expanduser().is_absolute():
+            # built in Python (ExperimentSpec(...), from_dict without base_dir): relative to base_dir, the working
+            # directory, like the spec's dataset path, which is rebased too; saved as written, it named another file
+            return f"llamacpp:{Path(os.path.relpath(self._base_dir / path, folder)).as_posix()}"
+        return model
 
     def save(self, path: str | Path) -> Path:
         """Write the spec as YAML (atomically) and return the path.
