@@ -339,6 +339,9 @@ def test_a_relative_gguf_path_is_saved_relative_so_the_file_runs_in_another_clon
     # and again, saved from a notebook's spec built with the folder its paths are relative to
     built = ExperimentSpec.from_dict(yaml.safe_load(text), base_dir=tmp_path)
     assert yaml.safe_load(built.save(tmp_path / "again.yaml").read_text())["models"][0]["id"] == "llamacpp:models/m.gguf"
+    # the experiment.yaml each sweep logs holds it as the file does, not as /home/alice/project/models/m.gguf
+    assert [m["id"] for m in yaml.safe_load(spec.to_yaml())["models"]] == ["llamacpp:models/m.gguf", "llamacpp:/opt/shared.gguf"]
+    assert expand_grid(ExperimentSpec.from_dict(yaml.safe_load(spec.to_yaml()), base_dir=tmp_path)) == expand_grid(spec)
     # the sweep's workbench.spec_hash tag is the same for both clones (it held /home/alice/... before)
     assert ExperimentSpec.from_dict(yaml.safe_load(text), base_dir=clone).hash == built.hash
     assert ExperimentSpec.from_dict(yaml.safe_load(text.replace("models/m.gguf", "models/m2.gguf")), base_dir=clone).hash != built.hash

@@ -877,7 +877,9 @@ class ExperimentSpec(_Spec):
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json", exclude_defaults=True), sort_keys=False, allow_unicode=True)
+        """The experiment as its file holds it (each sweep logs it as ``experiment.yaml``): a ``llamacpp:`` model the
+        file writes relative to its folder is written so, not as the absolute path of this clone (``/home/alice/...``)."""
+        return yaml.safe_dump(self.to_dict(exclude_defaults=True), sort_keys=False, allow_unicode=True)
 
     def to_dict(self, folder: str | Path | None = None, *, exclude_defaults: bool = False) -> dict[str, Any]:
         """The experiment's fields as its file in ``folder`` (default: ``base_dir``) holds them.
