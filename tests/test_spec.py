@@ -246,6 +246,18 @@ def test_not_yaml_and_missing_prompt_file(tmp_path: Path) -> None:
         load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: nope.txt")))
 
 
+def test_a_prompt_file_that_is_a_folder_or_no_regular_file_says_so(tmp_path: Path) -> None:
+    # both were "not found — check the path", of a path that is there
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "grounded.txt").write_text("{context}\n{question}", encoding="utf-8")
+    text = GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: prompts")
+    with pytest.raises(SpecError, match=r"exp.yaml:8: prompts\[0\].file: prompts is a folder, not a file — give the template's file "
+                                        r"\(it holds grounded.txt\)$"):
+        load_experiment(write(tmp_path, text))
+    with pytest.raises(SpecError, match=r"exp.yaml:8: prompts\[0\].file: /dev/null is not a regular file — give a text file holding the template$"):
+        load_experiment(write(tmp_path, text.replace("file: prompts", "file: /dev/null")))
+
+
 def test_a_file_that_is_not_utf8_is_one_line_naming_it_and_its_line(tmp_path: Path) -> None:
     path = tmp_path / "exp.yaml"
     path.write_bytes(GOOD.replace("name: t", "name: caf\xe9").encode("latin-1"))

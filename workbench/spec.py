@@ -1209,8 +1209,7 @@ def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml
             prompt_path = on_disk(base / Path(prompt["file"]).expanduser())  # like the dataset and corpus paths
             if not prompt_path.is_file():
                 where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
-                fix = missing_path_fix(prompt_path, f"check the path (relative paths are from {base})")
-                raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} not found — {fix}")
+                raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} {_not_a_prompt_file(prompt_path, base)}")
             template = _read_utf8(prompt_path, f"prompts[{i}].file")
             try:
                 check_template(template)
@@ -1220,6 +1219,17 @@ def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml
             prompt = {k: v for k, v in prompt.items() if k not in ("file", "template")} | {"template": template}
         read.append(prompt)
     return {**data, "prompts": read}
+
+
+def _not_a_prompt_file(path: Path, base: Path) -> str:
+    """Why ``path`` (no regular file) cannot be read as a prompt, and what to do: a folder was said to be "not found"."""
+    if path.is_dir():
+        found = sorted(p.name for p in path.iterdir() if p.is_file() and not p.name.startswith("."))[:3]
+        holds = f" (it holds {', '.join(found)})" if found else ""
+        return f"is a folder, not a file — give the template's file{holds}"
+    if path.exists():  # /dev/stdin, a pipe: reading it would wait forever
+        return "is not a regular file — give a text file holding the template"
+    return f"not found — {missing_path_fix(path, f'check the path (relative paths are from {base})')}"
 
 
 def _map_model_strings(data: Any, change: Callable[[str], str]) -> Any:
