@@ -89,6 +89,14 @@ def test_what_the_spec_reads_the_json_schema_accepts() -> None:
     assert list(validator.iter_errors(yaml.safe_load(GOOD) | {"judge": 3}))
 
 
+def test_every_field_of_the_json_schema_says_what_it_is() -> None:
+    # an editor shows a field's description on hover and in completion: model ids, k, size, temperature... had none
+    schema = experiment_json_schema()
+    bare = [f"{name}.{field}" for name, model in [("ExperimentSpec", schema), *schema["$defs"].items()]
+            for field, prop in model.get("properties", {}).items() if not prop.get("description")]
+    assert not bare
+
+
 def test_prompt_file_is_read_relative_to_the_spec(tmp_path: Path) -> None:
     (tmp_path / "p.txt").write_text("Q: {question}\nC: {context}\nA:")
     spec = load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))

@@ -157,7 +157,7 @@ class _NamedSpec(_Spec):
 class DatasetRef(_Spec):
     """Where the evaluation cases come from; ``path`` is relative to the experiment file."""
 
-    path: PathText
+    path: PathText = Field(description="a .jsonl or .csv file of cases (question, reference, source_ids, category), relative to the experiment file")
     limit: int | None = Field(default=None, ge=1, description="use only the first N cases")
     max_question_chars: int = Field(default=4000, ge=1, description="a longer question is refused (one line naming it)")
     max_reference_chars: int = Field(default=20000, ge=1, description="a longer reference answer is refused")
@@ -166,8 +166,8 @@ class DatasetRef(_Spec):
 class CorpusRef(_Spec):
     """The documents to retrieve from: ``builtin: python-reference`` or a ``path`` to a folder of .md/.txt files."""
 
-    builtin: Literal["python-reference"] | None = None
-    path: PathText | None = None
+    builtin: Literal["python-reference"] | None = Field(default=None, description="a corpus that ships with the workbench (give it or path)")
+    path: PathText | None = Field(default=None, description="a folder of documents, relative to the experiment file (give it or builtin)")
     glob: str = Field(default="**/*.md", description="which files of the folder are documents, relative to it (no '..'); hidden files and folders only when it names them")
 
     @field_validator("glob")
@@ -191,9 +191,9 @@ class PromptSpec(_Spec):
     optional ``system`` message, sent as written (placeholders are filled in the template only)."""
 
     name: Name
-    template: str | None = None
-    file: PathText | None = None
-    system: str = ""
+    template: str | None = Field(default=None, description="the prompt, with {question} and usually {context} (give it or file)")
+    file: PathText | None = Field(default=None, description="a text file holding the template, relative to the experiment file (give it or template)")
+    system: str = Field(default="", description="a system message, sent as written (its placeholders are not filled in)")
 
     @model_validator(mode="after")
     def _one_source(self) -> PromptSpec:
@@ -210,10 +210,10 @@ class PromptSpec(_Spec):
 
 
 class ModelParams(_Spec):
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=128, ge=1, le=8192)
-    stop: tuple[str, ...] = ()
-    timeout_s: float | None = Field(default=60.0, gt=0)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0: the most likely answer; above it, sampled with the experiment's seed")
+    max_tokens: int = Field(default=128, ge=1, le=8192, description="the longest answer, in tokens (one cut there has finish_reason length)")
+    stop: tuple[str, ...] = Field(default=(), description="texts that end an answer where the model writes them")
+    timeout_s: float | None = Field(default=60.0, gt=0, description="time limit of one call to a hosted model, in seconds (null: none)")
 
     @field_validator("stop")
     @classmethod
@@ -229,9 +229,9 @@ class ModelParams(_Spec):
 class ModelSpec(_NamedSpec):
     """A model by provider string; ``kind`` says whether it is served as a completion or chat model."""
 
-    id: str
-    kind: ModelKind | None = None
-    params: ModelParams = ModelParams()
+    id: str = Field(description="provider:model, e.g. local:gemma3-270m, llamacpp:models/x.gguf (relative to the experiment file), openai:gpt-4o-mini")
+    kind: ModelKind | None = Field(default=None, description="completion or chat (default: what the model is; a GGUF file: completion; a hosted one: chat)")
+    params: ModelParams = Field(default=ModelParams(), description="how it answers: temperature, max_tokens, stop, timeout_s")
     cache: bool = Field(default=True, description="reuse cached answers and finished runs; false: always call the model")
     name: Name | None = Field(
         default=None, description="its name in variant names (default: from the model string); needed when two entries "
@@ -289,7 +289,7 @@ class RouterSpec(_Spec):
     name: Annotated[Name, Field(description="the router's name (its variants' model name)")]
     cheap: ModelSpec = Field(description="the model that answers first")
     strong: ModelSpec = Field(description="the model that answers the escalated questions")
-    escalate_when: EscalationSpec
+    escalate_when: EscalationSpec = Field(description="the signals that hand a question to strong (at least one)")
 
     @model_validator(mode="before")
     @classmethod
@@ -330,7 +330,7 @@ class RouterSpec(_Spec):
 class RouterEntry(_Spec):
     """A models-axis entry ``router: {name, cheap, strong, escalate_when}``: a router is a variant like any model."""
 
-    router: RouterSpec
+    router: RouterSpec = Field(description="a cheap model, a strong one and when to escalate")
 
 
 def _entry_kind(value: Any) -> str:
@@ -350,9 +350,11 @@ class ChunkerSpec(_Spec):
     """How documents are cut. ``size``/``overlap`` are characters (default 800/80), except for ``token``: tokens of the
     embedding model (default 200/20, within the 254 MiniLM reads)."""
 
-    strategy: Literal["recursive", "token", "markdown", "sentence"]
-    size: int = Field(default=800, ge=16, le=100_000)
-    overlap: int = Field(default=80, ge=0)
+    strategy: Literal["recursive", "token", "markdown", "sentence"] = Field(
+        description="recursive: at paragraphs, then lines, then words; token: the same, counted in the embedding model's tokens; markdown: a section per # to ### header, longer ones cut as recursive; sentence: whole sentences up to size"
+    )
+    size: int = Field(default=800, ge=16, le=100_000, description="largest chunk: characters (default 800), tokens for token (default 200)")
+    overlap: int = Field(default=80, ge=0, description="shared with the next chunk, smaller than size: characters (default 80), tokens for token (default 20)")
 
     @model_validator(mode="before")
     @classmethod
@@ -390,11 +392,11 @@ class ChunkerSpec(_Spec):
 class RetrievalSpec(_NamedSpec):
     """How chunks are found: embedding model, top ``k``, plain similarity or maximal marginal relevance."""
 
-    embedding: str = MINILM_ID
-    k: int = Field(default=4, ge=1, le=100)
-    search: Literal["similarity", "mmr"] = "similarity"
+    embedding: str = Field(default=MINILM_ID, description="the embedding model (provider:model) the index is built with")
+    k: int = Field(default=4, ge=1, le=100, description="chunks retrieved for each question")
+    search: Literal["similarity", "mmr"] = Field(default="similarity", description="similarity: the k closest chunks; mmr: close but unlike each other")
     fetch_k: int = Field(default=20, ge=1, le=1000, description="candidates considered by MMR")
-    mmr_lambda: float = Field(default=0.5, ge=0.0, le=1.0)
+    mmr_lambda: float = Field(default=0.5, ge=0.0, le=1.0, description="MMR's balance: 1 the closest chunks, 0 the most diverse")
     name: Name | None = Field(
         default=None, description="its name in variant names (default: k and search, e.g. k4-similarity); needed when two "
         "entries would share one, e.g. two embedding models at one k",
@@ -575,8 +577,8 @@ class JudgeSpec(_Spec):
     output schema; every score is checked to lie in [0, 1]. Judge tokens and cost are reported apart (judge_*).
     """
 
-    id: str
-    kind: ModelKind | None = None
+    id: str = Field(description="provider:model of the judge, e.g. local:gemma3-270m or openai:gpt-4o-mini")
+    kind: ModelKind | None = Field(default=None, description="completion or chat (default: what the model is)")
     n: int = Field(default=1, ge=1, le=20, description="judge repeats per item; their spread is reported as <scorer>_std")
     max_tokens: int = Field(default=256, ge=16, le=8192, description="bound on each judge answer")
     timeout_s: float = Field(default=60.0, gt=0, description="time limit of one judge call")
@@ -621,10 +623,10 @@ class _Gate(_Spec):
 class MetricGate(_Gate):
     """Passes when an aggregate metric of the run lies within ``min``/``max`` (either bound may be left out)."""
 
-    kind: Literal["metric"] = "metric"
-    metric: str = Field(min_length=1)
-    min: float | None = None
-    max: float | None = None
+    kind: Literal["metric"] = Field(default="metric", description="a bound on one of the run's metrics")
+    metric: str = Field(min_length=1, description="an aggregate metric of the run, e.g. token_f1, hit_at_k, latency_p95_s")
+    min: float | None = Field(default=None, description="the lowest value that passes")
+    max: float | None = Field(default=None, description="the highest value that passes")
 
     @model_validator(mode="after")
     def _bounds(self) -> MetricGate:
@@ -638,34 +640,34 @@ class MetricGate(_Gate):
 class MinQuestionsGate(_Gate):
     """Passes when the run evaluated at least ``n`` questions."""
 
-    kind: Literal["min_questions"] = "min_questions"
-    n: int = Field(ge=1)
+    kind: Literal["min_questions"] = Field(default="min_questions", description="enough questions evaluated")
+    n: int = Field(ge=1, description="the fewest questions that pass")
 
 
 class MaxCostGate(_Gate):
     """Passes when the mean cost per answer (USD) is at most ``usd``; an unknown cost fails."""
 
-    kind: Literal["max_cost_per_answer"] = "max_cost_per_answer"
-    usd: float = Field(ge=0)
+    kind: Literal["max_cost_per_answer"] = Field(default="max_cost_per_answer", description="a bound on the mean cost of an answer")
+    usd: float = Field(ge=0, description="the highest mean cost per answer that passes, in USD")
 
 
 class MaxFailedRateGate(_Gate):
     """Passes when the share of questions whose ``scorer`` (a judge) failed is at most ``rate``."""
 
-    kind: Literal["max_failed_rate"] = "max_failed_rate"
+    kind: Literal["max_failed_rate"] = Field(default="max_failed_rate", description="a bound on a judge's failures")
     scorer: str = Field(min_length=1, description="scorer name, e.g. faithfulness (its failures are <scorer>_errors)")
-    rate: float = Field(ge=0.0, le=1.0)
+    rate: float = Field(ge=0.0, le=1.0, description="the highest share of questions whose scorer failed that passes (0 to 1)")
 
 
 class BeatsHolderGate(_Gate):
     """Passes when the paired bootstrap interval of (candidate - current alias holder) on ``metric`` lies above zero,
     or above ``-margin`` when a non-inferiority margin is given. Passes when the alias has no holder yet."""
 
-    kind: Literal["beats_holder"] = "beats_holder"
-    metric: str = Field(min_length=1)
+    kind: Literal["beats_holder"] = Field(default="beats_holder", description="better than the version the alias points at now")
+    metric: str = Field(min_length=1, description="the per-question score compared, e.g. token_f1")
     margin: float = Field(default=0.0, ge=0.0, description="non-inferiority margin (0: must be better)")
     higher_is_better: bool | None = Field(default=None, description="default: from the metric's name (latency, cost: lower)")
-    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0, description="coverage of the paired interval")
 
     @field_validator("confidence", mode="before")
     @classmethod
@@ -686,7 +688,7 @@ _GATE_KINDS: dict[str, type[_Gate]] = {
 class PromotionSpec(_Spec):
     """The ``promotion:`` section: the gates a variant of this experiment must pass to be promoted."""
 
-    gates: tuple[GateSpec, ...] = ()
+    gates: tuple[GateSpec, ...] = Field(default=(), description="each {kind: ..., ...}: metric, min_questions, max_cost_per_answer, max_failed_rate, beats_holder")
     require_staging: bool = Field(default=True, description="production needs the same config promoted to staging first")
 
 
@@ -706,14 +708,14 @@ class ExperimentSpec(_Spec):
     """A whole experiment: what to evaluate on and the grid of variants to compare."""
 
     name: Name
-    description: str = ""
+    description: str = Field(default="", description="what the experiment compares (the MLflow experiment's description when it is created)")
     dataset: DatasetRef | None = Field(default=None, description="the evaluation cases; none: pass them to wb.run(dataset=...)")
     corpus: CorpusRef | None = Field(default=None, description="the documents; none: pass them to wb.run(corpus=...)")
     prompts: tuple[PromptSpec, ...] = Field(default=(), description="prompt templates (needed when models are set)")
     models: tuple[ModelEntry, ...] = Field(
         default=(), description="answering models and routers (router: {...}); none: a retrieval-only sweep"
     )
-    chunkers: tuple[ChunkerSpec, ...] = Field(min_length=1)
+    chunkers: tuple[ChunkerSpec, ...] = Field(min_length=1, description="how documents are cut (at least one)")
     retrieval: tuple[RetrievalSpec, ...] = Field(
         default=(RetrievalSpec(),), min_length=1, validate_default=True,  # the default embedder reads token chunks too
         description="retrieval settings (default: one, with the defaults)",
@@ -723,10 +725,10 @@ class ExperimentSpec(_Spec):
         json_schema_extra=_judge_shorthand_schema,
     )
     scorers: tuple[str, ...] | None = Field(default=None, description="scorer names; default: all deterministic ones")
-    limits: Limits = Limits()
+    limits: Limits = Field(default=Limits(), description="per-variant limits: wall time, token budget, memory")
     execution: ExecutionSpec = Field(default=ExecutionSpec(), description="worker processes, workers, Ray; how, not what, is run")
     index_store: IndexStoreSpec | None = Field(default=None, description="a Chroma server for the indexes (default: local Chroma)")
-    pricing: dict[str, PriceSpec] = {}
+    pricing: dict[str, PriceSpec] = Field(default={}, description="USD per 1M tokens by model string; overrides the built-in table (local models cost 0)")
     # llama.cpp takes the seed as a 32-bit number and samples at random with 0xFFFFFFFF (what -1 becomes), and the
     # judge's repeat i uses seed + i: a seed outside 0..2**31-1 gave other answers on every call, under a cache key
     # that reuses them as the seed's
