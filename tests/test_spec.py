@@ -117,6 +117,20 @@ def test_from_dict_reads_a_prompt_file_relative_to_its_base_dir(tmp_path: Path) 
         ExperimentSpec.from_dict(data, base_dir=tmp_path)
 
 
+def test_from_dict_given_a_path_or_a_file_read_without_its_folder_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a path was "spec: expected a mapping, got the text '...' — write its fields as 'key: value' lines under it"
+    for path in ("experiments/x.yaml", Path("experiments/x.yaml")):
+        with pytest.raises(SpecError, match=r"^<spec>: from_dict takes the experiment's fields as a dict, not the path 'experiments/x.yaml' — "
+                                            r"read a file with wb.load_experiment\(path\)$"):
+            ExperimentSpec.from_dict(path)  # type: ignore[arg-type]
+    # yaml.safe_load of experiments/x.yaml, given without its folder: its prompt files are looked for in the working directory
+    monkeypatch.chdir(tmp_path)
+    data = yaml.safe_load(GOOD) | {"prompts": [{"name": "a", "file": "prompts/p.txt"}]}
+    with pytest.raises(SpecError, match=r"^<spec>: prompts\[0\].file: prompts/p.txt not found — check the path \(relative paths are from "
+                                        r"the working directory .*: pass base_dir=<the folder they are relative to>\)$"):
+        ExperimentSpec.from_dict(data)
+
+
 def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # ExperimentSpec(...) in a notebook, or `template:` left empty beside `file:`, kept the file unread: the sweep built
     # its indexes, then ended in "internal error: missing variable {question}"

@@ -746,7 +746,11 @@ class ExperimentSpec(_Spec):
         # built in Python (ExperimentSpec(...), model_validate) a prompt's file was never read: the sweep built its
         # indexes and then ended in "internal error: missing variable {question}"; read from the working directory,
         # which is where relative paths of such a spec are resolved from
-        return _read_prompt_files(data, Path.cwd(), "<spec>") if isinstance(data, dict) else data
+        if not isinstance(data, dict):
+            return data
+        cwd = Path.cwd()
+        return _read_prompt_files(data, cwd, "<spec>", relative_to=f"the working directory {cwd}: build the spec with "
+                                  "ExperimentSpec.from_dict(data, base_dir=<the folder they are relative to>)")
 
     @field_validator("prompts")
     @classmethod
@@ -951,13 +955,24 @@ class ExperimentSpec(_Spec):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, base_dir: Path | None = None, source: str = "<spec>") -> ExperimentSpec:
+        """The experiment of ``data``, its fields as an experiment file holds them (``yaml.safe_load`` of one); relative
+        dataset, corpus, prompt and ``llamacpp:`` paths are relative to ``base_dir`` (default: the working directory).
+
+        Raises:
+            SpecError: one line naming the field and what to do.
+        """
+        if isinstance(data, (str, os.PathLike)):  # "spec: expected a mapping ... write its fields as 'key: value' lines"
+            raise SpecError(f"{source}: from_dict takes the experiment's fields as a dict, not the path {os.fspath(data)!r} — read "
+                            "a file with wb.load_experiment(path)")
         _refuse_literal_keys(data, None, source)  # the error would otherwise quote the key (a model id, a field's value)
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         relative: frozenset[str] = frozenset()
         if isinstance(data, dict):
             if base_dir is not None:  # like the dataset, corpus and prompt paths: it was read from the working directory
                 data, relative = _absolute_model_paths(data, base.resolve())
-            data = _read_prompt_files(data, base, source)
+            # a dict read from experiments/x.yaml and given without its folder: its prompt files were looked for here
+            said = None if base_dir is not None else f"the working directory {base}: pass base_dir=<the folder they are relative to>"
+            data = _read_prompt_files(data, base, source, relative_to=said)
         try:
             spec = cls.model_validate(data)
         except ValidationError as exc:
@@ -1197,8 +1212,11 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     return spec.with_base_dir(base)._with_relative_models(relative)._read_from(path)
 
 
-def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml.Node | None = None) -> dict[str, Any]:
-    """``data`` with each prompt's ``file`` (relative to ``base``) read into its ``template``."""
+def _read_prompt_files(
+    data: dict[str, Any], base: Path, source: str, node: yaml.Node | None = None, *, relative_to: str | None = None,
+) -> dict[str, Any]:
+    """``data`` with each prompt's ``file`` (relative to ``base``) read into its ``template``; ``relative_to`` says what
+    ``base`` is in the error for a file not found (default: ``base`` itself)."""
     prompts = data.get("prompts")
     if not isinstance(prompts, (list, tuple)):
         return data
@@ -1211,7 +1229,7 @@ def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml
             prompt_path = on_disk(base / Path(prompt["file"]).expanduser())  # like the dataset and corpus paths
             if not prompt_path.is_file():
                 where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
-                raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} {_not_a_prompt_file(prompt_path, base)}")
+                raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} {_not_a_prompt_file(prompt_path, relative_to or str(base))}")
             template = _read_utf8(prompt_path, f"prompts[{i}].file")
             try:
                 check_template(template)
@@ -1223,7 +1241,7 @@ def _read_prompt_files(data: dict[str, Any], base: Path, source: str, node: yaml
     return {**data, "prompts": read}
 
 
-def _not_a_prompt_file(path: Path, base: Path) -> str:
+def _not_a_prompt_file(path: Path, relative_to: str) -> str:
     """Why ``path`` (no regular file) cannot be read as a prompt, and what to do: a folder was said to be "not found"."""
     if path.is_dir():
         found = sorted(p.name for p in path.iterdir() if p.is_file() and not p.name.startswith("."))[:3]
@@ -1231,7 +1249,7 @@ def _not_a_prompt_file(path: Path, base: Path) -> str:
         return f"is a folder, not a file — give the template's file{holds}"
     if path.exists():  # /dev/stdin, a pipe: reading it would wait forever
         return "is not a regular file — give a text file holding the template"
-    return f"not found — {missing_path_fix(path, f'check the path (relative paths are from {base})')}"
+    return f"not found — {missing_path_fix(path, f'check the path (relative paths are from {relative_to})')}"
 
 
 def _map_model_strings(data: Any, change: Callable[[str], str]) -> Any:
