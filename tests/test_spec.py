@@ -574,6 +574,18 @@ def test_a_value_of_the_wrong_shape_is_named_in_yaml_words(tmp_path: Path, text:
     assert str(info.value) == f"{tmp_path / 'exp.yaml'}:{expected}"
 
 
+def test_a_number_with_an_exponent_is_read_as_a_number_as_editors_read_it(tmp_path: Path) -> None:
+    # YAML 1.1 (PyYAML) wants 2.0e+5: `max_tokens: 2e5`, which an editor's schema check (YAML 1.2) passed, was the text
+    # '2e5' and refused with "Input should be a valid integer, unable to parse string as an integer"
+    text = GOOD + "limits: {max_tokens: 2e5, memory_mb: 4E3}\nretrieval: [{k: 1.5e1}]\npricing: {openai:gpt-4o: {input: 1e-1, output: 2.5e-1}}\n"
+    spec = load_experiment(write(tmp_path, text))
+    assert (spec.limits.max_tokens, spec.limits.memory_mb, spec.retrieval[0].k) == (200_000, 4000, 15)
+    assert (spec.pricing["openai:gpt-4o"].input, spec.pricing["openai:gpt-4o"].output) == (0.1, 0.25)
+    with pytest.raises(SpecError, match=r"exp.yaml:17: limits.max_tokens: Input should be a valid integer, got a number with a fractional part"):
+        load_experiment(write(tmp_path, GOOD + "limits: {max_tokens: 2.5e-1}\n"))
+    assert load_experiment(write(tmp_path, GOOD.replace("name: t", "name: '1e3'"))).name == "1e3"  # quoted, it is text
+
+
 def test_a_name_with_spaces_or_accents_says_which_characters_are_allowed_and_offers_one(tmp_path: Path) -> None:
     # was pydantic's "String should match pattern '^[A-Za-z0-9_.-]+$'"
     with pytest.raises(SpecError) as info:

@@ -1155,7 +1155,7 @@ def _names(key: yaml.Node, part: Any) -> bool:
         return False
     if isinstance(part, str) or key.tag == "tag:yaml.org,2002:str":
         return key.value == part
-    return bool(yaml.safe_load(key.value) == part)
+    return bool(yaml.load(key.value, Loader=_Loader) == part)
 
 
 def _read_utf8(path: Path, what: str) -> str:
@@ -1282,15 +1282,26 @@ def _absolute_model_paths(data: Any, base: Path) -> tuple[Any, frozenset[str]]:
 _MAX_YAML_VALUES = 100_000
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading a number with an exponent (``2e5``, ``1E-7``) as a number, as YAML 1.2 and editors
+    do: YAML 1.1 wants a dot and a signed exponent (``2.0e+5``), so ``max_tokens: 2e5``, which the editor's schema check
+    passed, was the text '2e5' ("unable to parse string as an integer")."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"), list("-+0123456789.")
+)
+
+
 def read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
-    """The YAML document ``text`` as nodes (for lines) and as data; safe tags only.
+    """The YAML document ``text`` as nodes (for lines) and as data; safe tags only, numbers read as YAML 1.2 reads them.
 
     Raises:
         yaml.YAMLError: not YAML, or nested deeper than the parser can follow (``[[[[...]]]]`` a few hundred levels
             deep made PyYAML's recursive composer raise RecursionError, reported as an internal error of workbench).
     """
     try:
-        return yaml.compose(text), yaml.safe_load(text)
+        return yaml.compose(text, Loader=_Loader), yaml.load(text, Loader=_Loader)
     except RecursionError:
         raise yaml.YAMLError("lists or mappings nested hundreds of levels deep — write the values out flatter") from None
 
