@@ -280,6 +280,22 @@ def test_a_prompt_file_that_is_a_folder_or_no_regular_file_says_so(tmp_path: Pat
         load_experiment(write(tmp_path, text.replace("file: prompts", "file: /dev/null")))
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # a prompt written unquoted: "not valid YAML (mapping values are not allowed here)", nothing said of its "Question: "
+    ("prompts:\n  - name: p\n    template: Context: {context} Question: {question}\n",
+     r":3: not valid YAML \(mapping values are not allowed here\) — a ': ' inside a value starts a mapping: put the value in quotes"),
+    ("prompts:\n  - name: p\n    template: {context} {question}\n",
+     r":3: not valid YAML \(expected <block end>, but found '\{'\) — a value starting with '\{' is a YAML mapping: put the value in quotes"),
+    ("name: x\nlimits:\n\twall_time_s: 3\n", r":3: not valid YAML \(found character '\\t' that cannot start any token\) — indent with spaces, not tabs$"),
+    ("name: x\n---\nname: y\n", r":2: not valid YAML \(but found another document\) — an experiment file holds one YAML document: "),
+    ("name: x\nchunkers: [{strategy: recursive}\n", r":3: not valid YAML \(.*'<stream end>'\) — a quote or bracket is not closed$"),
+    ("name: x\nchunkers:\n  - strategy: recursive\n   size: 3\n", r":4: not valid YAML \(.*\) — check the syntax at that line \(indentation"),
+])
+def test_a_yaml_syntax_error_says_what_to_do(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(SpecError, match=r"exp.yaml" + expected):
+        load_experiment(write(tmp_path, text))
+
+
 def test_a_file_that_is_not_utf8_is_one_line_naming_it_and_its_line(tmp_path: Path) -> None:
     path = tmp_path / "exp.yaml"
     path.write_bytes(GOOD.replace("name: t", "name: caf\xe9").encode("latin-1"))

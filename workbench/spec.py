@@ -74,6 +74,7 @@ __all__ = [
     "describe_validation_error",
     "experiment_json_schema",
     "load_experiment",
+    "yaml_error_text",
 ]
 
 
@@ -1197,7 +1198,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise SpecError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise SpecError(f"{where}: {yaml_error_text(exc)}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}:1: an experiment file must be a YAML mapping with name, dataset, corpus, prompts, models, chunkers")
     check_yaml_shape(node, str(path))
@@ -1210,6 +1211,33 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     except ValidationError as exc:
         raise SpecError(describe_validation_error(exc, str(path), node, ExperimentSpec)) from None
     return spec.with_base_dir(base)._with_relative_models(relative)._read_from(path)
+
+
+# what to do about PyYAML's commonest complaints, by a piece of its problem text: a prompt written unquoted was
+# "not valid YAML (mapping values are not allowed here)", with nothing to say that its "Question: " was the cause
+_YAML_FIXES = (
+    ("'\\t'", "indent with spaces, not tabs"),
+    ("another document", "an experiment file holds one YAML document: remove this '---' line and what follows it, or split the file"),
+    ("mapping values are not allowed", "a ': ' inside a value starts a mapping: put the value in quotes (template: \"Context: "
+     "{context} ...\"), or write it on the lines under 'key: |'"),
+    ("but found '{'", "a value starting with '{' is a YAML mapping: put the value in quotes (template: \"{context} ...\")"),
+    ("but found '['", "a value starting with '[' is a YAML list: put the value in quotes"),
+    ("undefined alias", "define the anchor (&name) before its first use (*name), or quote a value that starts with '*'"),
+    ("cannot start any token", "a value starting with '@', '`' or '%' must be in quotes"),
+    ("could not determine a constructor", "experiment files use no YAML tags (!name): remove it, or quote a value that starts with '!'"),
+    ("end of stream", "a quote or bracket is not closed"),
+    ("<stream end>", "a quote or bracket is not closed"),
+)
+
+
+def yaml_error_text(exc: yaml.YAMLError) -> str:
+    """``not valid YAML (<PyYAML's problem>) — <what to do>`` (pure): the fix for the commonest problems, else to check
+    the syntax on that line."""
+    problem = str(getattr(exc, "problem", None) or exc)
+    if " — " in problem:  # says what to do already (read_yaml's own errors)
+        return f"not valid YAML ({problem})"
+    fix = next((f for piece, f in _YAML_FIXES if piece in problem), "check the syntax at that line (indentation, quotes, ': ')")
+    return f"not valid YAML ({problem}) — {fix}"
 
 
 def _read_prompt_files(
