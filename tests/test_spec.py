@@ -155,7 +155,13 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         ("local:gemma3-270m", "foo:bar", r"exp.yaml:10: models\[0\].id: unknown model provider 'foo'"),
         ("local:gemma3-270m", "local:gpt5", r"exp.yaml:10: models\[0\].id: unknown local generator 'local:gpt5'"),
         ("local:gemma3-270m", "gemma", r"exp.yaml:10: models\[0\].id: model 'gemma' is not a 'provider:model' string"),
-        ("strategy: recursive", "strategy: recursiv", r"exp.yaml:14: chunkers\[0\].strategy: Input should be"),
+        # was pydantic's "Input should be 'recursive', 'token', 'markdown' or 'sentence'", nothing said of the typo
+        ("strategy: recursive", "strategy: recursiv", r"exp.yaml:14: chunkers\[0\].strategy: 'recursiv' is not one of 'recursive', 'token', "
+         r"'markdown' or 'sentence' — did you mean 'recursive'\?$"),
+        ("strategy: recursive", "strategy: Token", r"exp.yaml:14: chunkers\[0\].strategy: 'Token' is not one of .* — did you mean 'token'\?$"),
+        ("strategy: recursive", "strategy: semantic", r"exp.yaml:14: chunkers\[0\].strategy: 'semantic' is not one of .* — use one of them$"),
+        ("builtin: python-reference", "builtin: python-docs",
+         r"exp.yaml:5: corpus.builtin: 'python-docs' is not 'python-reference' — use it$"),
         ("      max_tokens: 32", "      max_tokens: -1", r"exp.yaml:12: models\[0\].params.max_tokens:"),
         ("      max_tokens: 32", "      max_tokns: 3", r"exp.yaml:12: models\[0\].params.max_tokns: unknown field"),
         ("name: t\n", "", r"exp.yaml:\d+: name: required field is missing"),

@@ -1110,6 +1110,13 @@ def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> 
         ascii_value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
         usable = re.sub(r"[^A-Za-z0-9_.-]+", "-", ascii_value).strip("-") or "my-name"
         msg = f"{value!r} may hold only the letters A-Z and a-z, digits, '_', '-' and '.' — e.g. {usable!r}"
+    elif err["type"] == "literal_error":  # "Input should be 'recursive', 'token', ..." for `strategy: Recursive`
+        options = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+        value = err.get("input")
+        meant = [o for o in options if isinstance(value, str) and o.casefold() == value.strip().casefold()] or \
+            difflib.get_close_matches(str(value), options, n=1, cutoff=0.75)  # not 'sentence' for 'semantic'
+        allowed = f"one of {err.get('ctx', {}).get('expected')}" if len(options) > 1 else err.get("ctx", {}).get("expected")
+        msg = f"{value!r} is not {allowed} — " + (f"did you mean '{meant[0]}'?" if meant else "use one of them" if len(options) > 1 else "use it")
     elif err["type"] == "too_short" and isinstance(err.get("input"), (list, tuple)):
         msg = "the list is empty, so the grid would have no variants — give at least one entry"
     return f"{_loc_text(loc)}: {msg}"
