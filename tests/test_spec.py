@@ -697,6 +697,28 @@ def test_a_misspelt_field_is_answered_with_the_field_meant(tmp_path: Path, extra
     assert str(info.value) == f"{tmp_path / 'exp.yaml'}:{GOOD.count(chr(10)) + 1}: {expected} (see the JSON schema: workbench schema)"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # spelt right, a level too high: "check its spelling" for temperature, "did you mean 'scorers'?" for workers
+        (GOOD.replace("    params:\n      max_tokens: 32\n", "    temperature: 0.2\n"),
+         "11: models[0].temperature: unknown field — 'temperature' is no field here: it goes under params, e.g. params: {temperature: 0.2}"),
+        (GOOD + "workers: 4\n", "17: workers: unknown field — 'workers' is no field here: it goes under execution, e.g. execution: {workers: 4}"),
+        (GOOD + "racing: {metric: token_f1}\n",
+         "17: racing: unknown field — 'racing' is no field here: it goes under execution, e.g. execution: {racing: {metric: token_f1}}"),
+        (GOOD + "embedding: openai:text-embedding-3-small\n", "17: embedding: unknown field — 'embedding' is no field here: it goes under "
+         "retrieval, e.g. retrieval: [{embedding: openai:text-embedding-3-small}]"),
+        # a field only one part of the file has, written in another
+        (GOOD.replace("    overlap: 40\n", "    overlap: 40\n    k: 3\n"),
+         "17: chunkers[0].k: unknown field — 'k' is no field here: it goes under retrieval, e.g. retrieval: [{k: 3}]"),
+    ],
+)
+def test_a_field_written_in_the_wrong_section_says_where_it_goes(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(SpecError) as info:
+        load_experiment(write(tmp_path, text))
+    assert str(info.value) == f"{tmp_path / 'exp.yaml'}:{expected}"
+
+
 def test_a_misspelt_field_of_a_list_entry_is_answered_with_the_field_meant(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"exp.yaml:15: chunkers\[0\].sise: unknown field — did you mean 'size'\?"):
         load_experiment(write(tmp_path, GOOD.replace("    size: 400", "    sise: 400")))

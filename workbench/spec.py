@@ -1026,15 +1026,70 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in get_args(annotation) for m in _models_in(arg)]
 
 
-def _fields_beside(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> set[str]:
-    """The field names allowed where ``loc``'s last part was written (a list index or a dict key is walked through)."""
+def _models_beside(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[type[BaseModel]]:
+    """The models whose fields are allowed where ``loc``'s last part was written (a list index or a dict key is walked
+    through)."""
     models = [model] if model is not None else []
     for part in loc[:-1]:
         inner = [m for current in models if isinstance(part, str) and part in current.model_fields
                  for m in _models_in(current.model_fields[part].annotation)]
         if inner or isinstance(part, str) and not any(part in m.model_fields for m in models):
             models = inner or models  # a key of a mapping (pricing: {model: ...}) keeps the models of its values
-    return {name for m in models for name in m.model_fields}
+    return models
+
+
+def _fields_beside(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> set[str]:
+    """The field names allowed where ``loc``'s last part was written (a list index or a dict key is walked through)."""
+    return {name for m in _models_beside(model, loc) for name in m.model_fields}
+
+
+def _is_list(annotation: Any) -> bool:
+    """Whether a field holds a list of entries (``tuple[X, ...]``, optionally None)."""
+    return any(get_origin(a) in (tuple, list) for a in (annotation, *get_args(annotation)))
+
+
+def _home(model: type[BaseModel], name: str, seen: frozenset[type[BaseModel]] = frozenset()) -> tuple[tuple[str, bool], ...] | None:
+    """The shallowest path of fields (each with whether it holds a list) below ``model`` to a model that has a field
+    ``name``: ``(("execution", False),)`` for ``workers``; None when none has (mappings such as ``pricing`` are not
+    walked into: their keys are the user's)."""
+    found: list[tuple[tuple[str, bool], ...]] = []
+    for field, info in model.model_fields.items():
+        if get_origin(info.annotation) is dict:
+            continue
+        for inner in _models_in(info.annotation):
+            if inner in seen:
+                continue
+            step = ((field, _is_list(info.annotation)),)
+            below = () if name in inner.model_fields else _home(inner, name, seen | {model})
+            if below is not None:
+                found.append(step + below)
+    return min(found, key=len) if found else None
+
+
+def _all_models(model: type[BaseModel]) -> set[type[BaseModel]]:
+    """``model`` and every model its fields can hold, however deep."""
+    found = {model}
+    for info in model.model_fields.values():
+        for inner in _models_in(info.annotation):
+            if inner not in found:
+                found |= _all_models(inner)
+    return found
+
+
+def _moved_field_fix(root: type[BaseModel], models: list[type[BaseModel]], name: str, value: Any) -> str | None:
+    """Where a field that is no field here belongs, written as it would be (pure): ``temperature`` of a model entry
+    under its ``params``, ``workers`` of the experiment under ``execution``, or from the top for a field only one part
+    of the file has (``k`` of a chunker under ``retrieval``); None when it belongs nowhere, or in several places."""
+    path = next((h for m in models if (h := _home(m, name)) is not None), None)
+    if path is None and sum(name in m.model_fields for m in _all_models(root)) == 1:
+        path = _home(root, name)
+    if path is None:
+        return None
+    shown = yaml.safe_dump(value, default_flow_style=True, width=2**16).removesuffix("\n...\n").strip()
+    text = f"{{{name}: {shown}}}"
+    for field, is_list in reversed(path):
+        text = f"{{{field}: [{text}]}}" if is_list else f"{{{field}: {text}}}"
+    return f"'{name}' is no field here: it goes under {'.'.join(f for f, _ in path)}, e.g. {text[1:-1]}"
 
 
 def _reported_error(exc: ValidationError) -> Any:
@@ -1087,9 +1142,15 @@ def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> 
     elif err["type"] == "missing":
         msg = "required field is missing — add it"
     elif err["type"] == "extra_forbidden":
+        # spelt right but written a level too high (a model's temperature beside its id, workers at the top): "did you
+        # mean 'scorers'?" for workers, "check its spelling" for temperature
+        moved = _moved_field_fix(model, _models_beside(model, loc), str(loc[-1]), err.get("input")) if loc and model else None
         meant = difflib.get_close_matches(str(loc[-1]), sorted(_fields_beside(model, loc)), n=1, cutoff=0.6) if loc else []
-        msg = (f"unknown field — did you mean '{meant[0]}'?" if meant else "unknown field — check its spelling") + \
-            " (see the JSON schema: workbench schema)"
+        if moved is not None:
+            msg = f"unknown field — {moved}"
+        else:
+            msg = (f"unknown field — did you mean '{meant[0]}'?" if meant else "unknown field — check its spelling") + \
+                " (see the JSON schema: workbench schema)"
     elif err["type"] in ("tuple_type", "list_type"):
         msg = f"expected a list, got {_kind_of(err.get('input'))} — write one '- item' per line, or [a, b] (even for one item)"
     elif err["type"] in ("dict_type", "model_type", "model_attributes_type"):
