@@ -608,6 +608,13 @@ def test_a_number_with_an_exponent_is_read_as_a_number_as_editors_read_it(tmp_pa
     assert load_experiment(write(tmp_path, GOOD.replace("name: t", "name: '1e3'"))).name == "1e3"  # quoted, it is text
 
 
+def test_a_number_with_leading_zeros_is_decimal_as_editors_read_it(tmp_path: Path) -> None:
+    # YAML 1.1 read `seed: 0123` as octal: seed 83, silently, where the editor (YAML 1.2) and the reader saw 123
+    spec = load_experiment(write(tmp_path, GOOD.replace("    size: 400\n", "    size: 0400\n") + "seed: 0123\n"))
+    assert (spec.seed, spec.chunkers[0].size) == (123, 400)
+    assert load_experiment(write(tmp_path, GOOD + "seed: 0x1F\n")).seed == 31  # other notations as before
+
+
 def test_a_name_with_spaces_or_accents_says_which_characters_are_allowed_and_offers_one(tmp_path: Path) -> None:
     # was pydantic's "String should match pattern '^[A-Za-z0-9_.-]+$'"
     with pytest.raises(SpecError) as info:

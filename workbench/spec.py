@@ -1389,6 +1389,18 @@ _Loader.add_implicit_resolver(
 )
 
 
+def _decimal_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """An integer with leading zeros (``seed: 0123``) is decimal, as YAML 1.2 and editors read it: YAML 1.1 read it as
+    octal (83), a silently other seed or size than the one written and shown."""
+    digits = str(loader.construct_scalar(node)).replace("_", "")
+    if len(digits.lstrip("+-")) > 1 and digits.lstrip("+-")[0] == "0" and digits.lstrip("+-")[1].isdigit():
+        return int(digits, 10)
+    return int(yaml.SafeLoader.construct_yaml_int(loader, node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _decimal_int)
+
+
 def read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     """The YAML document ``text`` as nodes (for lines) and as data; safe tags only, numbers read as YAML 1.2 reads them.
 
