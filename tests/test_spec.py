@@ -97,6 +97,26 @@ def test_every_field_of_the_json_schema_says_what_it_is() -> None:
     assert not bare
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("models", [{"id": "gpt-4o-mini"}]), ("models", [{"id": "opnai:gpt-4o-mini"}]), ("judge", "OpenAI:gpt-4o-mini"),
+    ("retrieval", [{"embedding": "all-minilm-l6-v2"}]), ("retrieval", [{"embedding": "llamacpp:m.gguf"}]),
+    ("execution", {"concurrency": {"opnai": 4}}), ("execution", {"concurrency": {"openai": 0}}),
+    ("execution", {"concurrency": {"openai": 513}}),
+])
+def test_a_model_string_or_concurrency_the_loader_refuses_the_json_schema_refuses_too(tmp_path: Path, field: str, value: object) -> None:
+    # the schema took any text as a model and any provider and number in concurrency: editors passed what a run refused
+    import jsonschema
+
+    data = yaml.safe_load(GOOD) | {field: value}
+    with pytest.raises(SpecError):
+        ExperimentSpec.from_dict(data, base_dir=tmp_path)
+    assert list(jsonschema.Draft202012Validator(experiment_json_schema()).iter_errors(data))
+    good = {"models": [{"id": "openai:gpt-4o-mini"}], "judge": "openai:gpt-4o-mini", "retrieval": [{"embedding": "openai:text-embedding-3-small"}],
+            "execution": {"concurrency": {"openai": 512}}}[field]
+    assert not list(jsonschema.Draft202012Validator(experiment_json_schema()).iter_errors(yaml.safe_load(GOOD) | {field: good}))
+    ExperimentSpec.from_dict(yaml.safe_load(GOOD) | {field: good}, base_dir=tmp_path)
+
+
 def test_prompt_file_is_read_relative_to_the_spec(tmp_path: Path) -> None:
     (tmp_path / "p.txt").write_text("Q: {question}\nC: {context}\nA:")
     spec = load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))

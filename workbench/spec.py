@@ -95,6 +95,11 @@ def _servable_as(model_id: str, kind: ModelKind | None) -> None:
         raise ValueError(str(exc)) from None
 
 
+# what an editor can check of a model string (the loader checks the rest): its provider, the part before ':'
+_GENERATOR_PATTERN = f"^({'|'.join(['local', 'llamacpp', *sorted(PROVIDERS)])}):.+$"
+_EMBEDDER_PATTERN = f"^({'|'.join(['local', *sorted(PROVIDERS)])}):.+$"
+
+
 def _not_only_dots(value: str) -> str:
     if set(value) == {"."}:
         raise ValueError(f"'{value}' is not a usable name (it is a path to another folder) — use letters or digits too")
@@ -230,7 +235,8 @@ class ModelParams(_Spec):
 class ModelSpec(_NamedSpec):
     """A model by provider string; ``kind`` says whether it is served as a completion or chat model."""
 
-    id: str = Field(description="provider:model, e.g. local:gemma3-270m, llamacpp:models/x.gguf (relative to the experiment file), openai:gpt-4o-mini")
+    id: str = Field(description="provider:model, e.g. local:gemma3-270m, llamacpp:models/x.gguf (relative to the experiment file), openai:gpt-4o-mini",
+                    json_schema_extra={"pattern": _GENERATOR_PATTERN})
     kind: ModelKind | None = Field(default=None, description="completion or chat (default: what the model is; a GGUF file: completion; a hosted one: chat)")
     params: ModelParams = Field(default=ModelParams(), description="how it answers: temperature, max_tokens, stop, timeout_s")
     cache: bool = Field(default=True, description="reuse cached answers and finished runs; false: always call the model")
@@ -393,7 +399,8 @@ class ChunkerSpec(_Spec):
 class RetrievalSpec(_NamedSpec):
     """How chunks are found: embedding model, top ``k``, plain similarity or maximal marginal relevance."""
 
-    embedding: str = Field(default=MINILM_ID, description="the embedding model (provider:model) the index is built with")
+    embedding: str = Field(default=MINILM_ID, description="the embedding model (provider:model) the index is built with",
+                           json_schema_extra={"pattern": _EMBEDDER_PATTERN})
     k: int = Field(default=4, ge=1, le=100, description="chunks retrieved for each question")
     search: Literal["similarity", "mmr"] = Field(default="similarity", description="similarity: the k closest chunks; mmr: close but unlike each other")
     fetch_k: int = Field(default=20, ge=1, le=1000, description="candidates considered by MMR")
@@ -504,7 +511,9 @@ class ExecutionSpec(_Spec):
     backend: Literal["local", "ray"] = Field(default="local", description="local processes, or tasks on a Ray cluster")
     address: str | None = Field(default=None, description="Ray address: auto, ray://host:10001 (default: a local Ray instance)")
     concurrency: dict[str, int] = Field(
-        default={}, description="hosted calls in flight per provider across the sweep, e.g. {openai: 16} (default: workers)"
+        default={}, description="hosted calls in flight per provider across the sweep, e.g. {openai: 16} (default: workers)",
+        json_schema_extra={"propertyNames": {"enum": sorted(PROVIDERS)},
+                           "additionalProperties": {"type": "integer", "minimum": 1, "maximum": _MAX_CONCURRENCY}},
     )
     retries: int = Field(default=4, ge=0, le=20, description="retries of a hosted call on 429, 5xx and timeouts (exponential backoff)")
     racing: RacingSpec | None = Field(
@@ -578,7 +587,8 @@ class JudgeSpec(_Spec):
     output schema; every score is checked to lie in [0, 1]. Judge tokens and cost are reported apart (judge_*).
     """
 
-    id: str = Field(description="provider:model of the judge, e.g. local:gemma3-270m or openai:gpt-4o-mini")
+    id: str = Field(description="provider:model of the judge, e.g. local:gemma3-270m or openai:gpt-4o-mini",
+                    json_schema_extra={"pattern": _GENERATOR_PATTERN})
     kind: ModelKind | None = Field(default=None, description="completion or chat (default: what the model is)")
     n: int = Field(default=1, ge=1, le=20, description="judge repeats per item; their spread is reported as <scorer>_std")
     max_tokens: int = Field(default=256, ge=16, le=8192, description="bound on each judge answer")
@@ -696,7 +706,7 @@ class PromotionSpec(_Spec):
 def _judge_shorthand_schema(schema: dict[str, Any]) -> None:
     """Let the JSON schema take ``judge: local:gemma3-270m`` (short for ``{id: ...}``): editors flagged the README's own
     example as invalid."""
-    schema["anyOf"].insert(0, {"type": "string", "description": "a model string, short for {id: <it>}"})
+    schema["anyOf"].insert(0, {"type": "string", "pattern": _GENERATOR_PATTERN, "description": "a model string, short for {id: <it>}"})
 
 
 def _model_ids(models: Sequence[ModelEntry], judge: JudgeSpec | None) -> set[str]:
