@@ -102,6 +102,7 @@ def test_every_field_of_the_json_schema_says_what_it_is() -> None:
     ("retrieval", [{"embedding": "all-minilm-l6-v2"}]), ("retrieval", [{"embedding": "llamacpp:m.gguf"}]),
     ("execution", {"concurrency": {"opnai": 4}}), ("execution", {"concurrency": {"openai": 0}}),
     ("execution", {"concurrency": {"openai": 513}}),
+    ("execution", {"concurrency": {"openai": True}}),  # was read as 1 call in flight
 ])
 def test_a_model_string_or_concurrency_the_loader_refuses_the_json_schema_refuses_too(tmp_path: Path, field: str, value: object) -> None:
     # the schema took any text as a model and any provider and number in concurrency: editors passed what a run refused

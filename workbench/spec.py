@@ -527,6 +527,15 @@ class ExecutionSpec(_Spec):
             _ray_endpoint(value)
         return value
 
+    @field_validator("concurrency", mode="before")
+    @classmethod
+    def _no_yes_no_limits(cls, value: Any) -> Any:
+        # `openai: yes` was read as 1 call in flight (the number fields of a section refuse yes/no; this is a mapping)
+        for provider, n in value.items() if isinstance(value, dict) else ():
+            if isinstance(n, bool):
+                raise ValueError(f"{provider}: {str(n).lower()} is a yes/no value — give a number of calls in flight")
+        return value
+
     @field_validator("concurrency")
     @classmethod
     def _positive(cls, value: dict[str, int]) -> dict[str, int]:
