@@ -66,6 +66,22 @@ def test_a_spec_saved_into_another_folder_still_names_the_same_dataset_and_corpu
     assert ExperimentSpec.from_dict(home, base_dir=tmp_path / "exp")._rebased(tmp_path).dataset.path == "~/d.jsonl"
 
 
+def test_a_spec_saved_in_a_project_with_the_schema_names_it_for_editors(tmp_path: Path) -> None:
+    # saved from a notebook (the GridBuilder), the file lost the modeline the shipped experiments start with: no checks
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    (project / "experiments").mkdir()
+    (project / "experiments" / "experiment.schema.json").write_text("{}", encoding="utf-8")
+    spec = load_experiment(write(tmp_path, GOOD))
+    for where, line in (("experiments/x.yaml", "./experiment.schema.json"), ("experiments/sub/x.yaml", "../experiment.schema.json"),
+                        ("x.yaml", "./experiments/experiment.schema.json"), ("notebooks/x.yaml", "../experiments/experiment.schema.json")):
+        saved = spec.save(project / where)
+        assert saved.read_text(encoding="utf-8").splitlines()[0] == f"# yaml-language-server: $schema={line}", where
+        assert expand_grid(load_experiment(saved)) == expand_grid(spec)
+    (project / "experiments" / "experiment.schema.json").unlink()
+    assert spec.save(project / "experiments" / "x.yaml").read_text(encoding="utf-8").startswith("name: t\n")  # no schema: no line
+
+
 def test_shipped_experiments_load_and_schema_file_is_current() -> None:
     import json
 

@@ -943,7 +943,8 @@ class ExperimentSpec(_Spec):
 
         Relative dataset, corpus and ``llamacpp:`` model paths are written relative to the new file's folder, which is
         what they are read from when it is loaded, so a copy saved into another folder (or a colleague's clone) names
-        the same files.
+        the same files. In a project with the experiment schema (``experiments/experiment.schema.json``) the file
+        starts with the ``# yaml-language-server: $schema=...`` line that has editors validate it.
         """
         target = Path(path)
         if not str(path).strip() or target.is_dir():
@@ -953,7 +954,11 @@ class ExperimentSpec(_Spec):
         tmp = target.with_suffix(target.suffix + ".tmp")
         try:
             data = self.to_dict(target.parent, exclude_defaults=True)
-            tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+            schema = _schema_near(target.parent.resolve())
+            # saved from a notebook (the GridBuilder), the file lost the line the shipped experiments start with, and
+            # with it the editor's checks
+            modeline = f"# yaml-language-server: $schema={schema}\n" if schema else ""
+            tmp.write_text(modeline + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
             tmp.replace(target)
         except BaseException:
             tmp.unlink(missing_ok=True)  # no half-written file left beside the experiment
@@ -1014,6 +1019,23 @@ class ExperimentSpec(_Spec):
         spec = self.model_copy()
         spec._file = str(path)
         return spec
+
+
+_SCHEMA_FILE = "experiment.schema.json"
+
+
+def _schema_near(folder: Path) -> str | None:
+    """The experiment schema of the project ``folder`` is in, relative to it (``./experiment.schema.json``,
+    ``../experiments/experiment.schema.json``): beside it, or in an ``experiments/`` folder of it or of a folder above,
+    up to the project's root (the folder holding ``.git``); None when there is none."""
+    for up in (folder, *folder.parents):
+        for candidate in (up / _SCHEMA_FILE, up / "experiments" / _SCHEMA_FILE):
+            if candidate.is_file():
+                relative = Path(os.path.relpath(candidate, folder)).as_posix()
+                return relative if relative.startswith("../") else f"./{relative}"
+        if (up / ".git").exists():
+            return None
+    return None
 
 
 def _loc_text(loc: tuple[Any, ...]) -> str:
