@@ -160,6 +160,12 @@ def _unknown_category(d: Path) -> tuple[str, str]:
                        "unanswerable, policy, injection")
 
 
+def _category_in_capitals(d: Path) -> tuple[str, str]:
+    # a spreadsheet's "Unanswerable " was told only the list it is in
+    (d / "t.csv").write_text("id,question,category\na,Q?,Unanswerable \n", encoding="utf-8")
+    return "t.csv", f"{d / 't.csv'}:2: field 'category': \"Unanswerable \" is not a category — write 'unanswerable'"
+
+
 def _duplicate_ids(d: Path) -> tuple[str, str]:
     (d / "t.csv").write_text("id,question\nq1,What?\nq2,Why?\nq1,How?\n", encoding="utf-8")
     return "t.csv", f"{d / 't.csv'}:4: field 'id': duplicate id 'q1' (first at {d / 't.csv'}:2) — ids must be unique: rename one"
@@ -175,7 +181,7 @@ def _nested_too_deep(d: Path) -> tuple[str, str]:
 @pytest.mark.parametrize("make", [
     _nested_too_deep, _not_utf8, _csv_unterminated_quote, _csv_quote_swallows_a_row, _csv_text_after_closing_quote, _csv_too_many_fields,
     _oversized_question, _oversized_reference, _binary_file, _utf16_file, _empty_file, _empty_csv, _question_is_a_number,
-    _source_ids_not_a_list, _source_ids_not_strings, _unknown_category, _duplicate_ids,
+    _source_ids_not_a_list, _source_ids_not_strings, _unknown_category, _category_in_capitals, _duplicate_ids,
 ])
 def test_bad_dataset_is_one_line_exit_2_and_no_run(
     make: Callable[[Path], tuple[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

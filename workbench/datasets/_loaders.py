@@ -157,7 +157,10 @@ def _describe(error: ValidationError) -> str:
         return f"field '{where}': expected a list of strings, got {_shown(value)} — give a list, e.g. [\"travel\"]"
     if kind == "literal_error":
         shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (str, int, float)) else _shown(value)
-        return f"field '{where}': {shown} is not a category — use one of: {', '.join(CATEGORIES)}"
+        # a spreadsheet's "Unanswerable" or "policy " was told only the list it is in
+        meant = next((c for c in CATEGORIES if isinstance(value, str) and c == value.strip().casefold()), None)
+        fix = f"write '{meant}'" if meant else f"use one of: {', '.join(CATEGORIES)}"
+        return f"field '{where}': {shown} is not a category — {fix}"
     if kind == "string_type" and where == "reference" and isinstance(value, (list, tuple)):
         # 'write it as a string' made '["25 days", "twenty-five"]' one reference, scored against as written
         items = f"{len(value)} item{'' if len(value) == 1 else 's'}"
