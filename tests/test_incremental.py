@@ -452,15 +452,21 @@ def test_sweeps_left_running_by_a_dead_process_are_ended_killed(wb_settings: Set
     done = sweep(make_spec(), wb_settings, models)
     here = socket.gethostname()
 
-    def orphan(host: str, pid: int) -> str:
-        run = client.create_run(done.experiment_id, tags={"workbench.kind": "sweep", "workbench.host": host, "workbench.pid": str(pid)})
-        return run.info.run_id
+    def orphan(host: str, pid: int, **more: str) -> str:
+        tags = {"workbench.kind": "sweep", "workbench.host": host, "workbench.pid": str(pid), **more}
+        return str(client.create_run(done.experiment_id, tags=tags).info.run_id)
 
     dead = orphan(here, 2**22 + 12345)  # above pid_max: no such process
     alive = orphan(here, os.getpid())
     elsewhere = orphan("another-machine", 1)
+    namespace = os.readlink("/proc/self/ns/pid")
+    dead_here = orphan(here, 2**22 + 12346, **{"workbench.pid_ns": namespace})
+    # another container sharing this machine's host name (Docker's --network host): its pids are not this one's
+    in_a_container = orphan(here, 2**22 + 12347, **{"workbench.pid_ns": "pid:[4026532999]"})
     sweep(make_spec(), wb_settings, models)
     assert client.get_run(dead).info.status == "KILLED"
+    assert client.get_run(dead_here).info.status == "KILLED"
+    assert client.get_run(in_a_container).info.status == "RUNNING"  # cannot be decided from here
     assert "ended without closing the sweep" in client.get_run(dead).data.tags["workbench.end_reason"]
     assert client.get_run(dead).data.tags["mlflow.note.content"] == f"KILLED: {client.get_run(dead).data.tags['workbench.end_reason']}"
     assert client.get_run(alive).info.status == "RUNNING"  # its process lives: never touched
