@@ -399,6 +399,32 @@ def test_sweeps_are_recorded_under_the_user_feedback_and_promotions_name(wb_sett
         assert client.get_run(run_id).data.tags["mlflow.user"] == "alice", run_id
 
 
+def test_a_teammates_reused_run_is_recorded_under_the_user_and_folder_of_the_sweep_reusing_it(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Bob's warm sweep copied Alice's run with her tags: its reused variant runs were Alice's (User, Source), so a lead
+    filtering the runs by user found Bob's sweep without them, and a run of his sweep named her folder and commit."""
+    import workbench.tracking._mlflow as tracking_mlflow
+
+    def sweep_as(user: str, folder: str, commit: str) -> wb.SweepResult:
+        monkeypatch.setenv("WORKBENCH_USER", user)
+        monkeypatch.setattr(tracking_mlflow, "source_tags", lambda _commit, _folder: {
+            "mlflow.source.name": folder, "mlflow.source.type": "LOCAL", **({"mlflow.source.git.commit": commit} if commit else {})})
+        return wb.run(make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}]), models=fake_models,
+                      index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+
+    alice = sweep_as("alice", "/home/alice/project", "a" * 40)
+    bob = sweep_as("bob", "/home/bob/project", "")  # his clone: no commit known
+    client = MlflowClient(wb_settings.tracking_uri)
+    assert [v.reused_from for v in bob.variants] == [v.run_id for v in alice.variants]
+    for variant in bob.variants:
+        tags = client.get_run(variant.run_id).data.tags
+        assert (tags["mlflow.user"], tags["mlflow.source.name"]) == ("bob", "/home/bob/project"), variant.run_id
+        assert "mlflow.source.git.commit" not in tags  # not Alice's commit
+        assert tags["workbench.reused_from"] in {v.run_id for v in alice.variants}
+    for variant in alice.variants:  # hers keep hers
+        tags = client.get_run(variant.run_id).data.tags
+        assert (tags["mlflow.user"], tags["mlflow.source.git.commit"]) == ("alice", "a" * 40)
+
+
 def test_a_prompts_system_message_is_an_artifact_beside_its_template(tmp_path, wb_settings) -> None:  # type: ignore[no-untyped-def]
     # prompt_template.txt held the template alone: two prompts that differ in their system message logged the same text
     from ..conftest import echo_context_answer

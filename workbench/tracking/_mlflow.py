@@ -104,6 +104,9 @@ def git_commit(folder: str) -> str:
 
 # MLflow's own source tags: the runs table's Source and Version columns and the run page's Source and Git commit show them
 SOURCE_TAGS = ("mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit")
+# who ran a run, and from where: every run of a sweep has its sweep's, a reused copy too (it is made by its sweep; the
+# run it copies, which ``REUSED_FROM_TAG`` names, keeps its own)
+_RAN_BY_TAGS = ("mlflow.user", *SOURCE_TAGS)
 
 
 def source_tags(commit: str, folder: str) -> dict[str, str]:
@@ -726,7 +729,9 @@ class MlflowTracker:
         not copied) with a tag naming where it came from, and return its result as read back."""
         read = self._reads.pop(source_run_id, None) or self._read_again(source_run_id)
         source = read.run
-        tags = {k: v for k, v in source.data.tags.items() if k not in ("mlflow.parentRunId", "mlflow.runName", CREATE_TAG)}
+        parent = self._sweep_data(sweep).tags
+        tags = {k: v for k, v in source.data.tags.items() if k not in ("mlflow.parentRunId", "mlflow.runName", CREATE_TAG, *_RAN_BY_TAGS)}
+        tags.update({k: parent[k] for k in _RAN_BY_TAGS if k in parent})  # a teammate's reused run is this user's copy
         origin = tags.get(REUSED_FROM_TAG) or source_run_id
         tags.update({"mlflow.parentRunId": sweep.run_id, REUSED_FROM_TAG: origin,
                      # a link the run page opens (the UI renders the description as markdown)
@@ -819,7 +824,7 @@ class MlflowTracker:
         if result.chunk_stats.sha256 is not None:  # the chunks it retrieved from, which its bundle checks
             tags[CHUNKS_TAG], tags[CHUNKS_SHA256_TAG] = str(result.chunk_stats.count), result.chunk_stats.sha256
         parent = self._sweep_data(sweep)
-        for key in ("workbench.spec_hash", "workbench.dataset_hash", "workbench.corpus_hash", "workbench.git_commit", "workbench.versions", "mlflow.user", *SOURCE_TAGS):
+        for key in ("workbench.spec_hash", "workbench.dataset_hash", "workbench.corpus_hash", "workbench.git_commit", "workbench.versions", *_RAN_BY_TAGS):
             if key in parent.tags:
                 tags[key] = parent.tags[key]
         tags["workbench.seed"] = parent.params.get("seed", "0")
