@@ -399,6 +399,35 @@ def test_sweeps_are_recorded_under_the_user_feedback_and_promotions_name(wb_sett
         assert client.get_run(run_id).data.tags["mlflow.user"] == "alice", run_id
 
 
+def test_an_experiment_a_teammates_sweep_restored_first_is_used(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two sweeps starting on an experiment deleted in the UI both restore it: the second restore, of an experiment
+    active again, was MLflow's "No Experiment with id=1 exists" and ended that sweep as an internal error."""
+    from workbench.tracking import MlflowTracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment("unit")
+    client.delete_experiment(experiment_id)
+
+    class TeammateRestoresFirst:
+        def __init__(self, inner: MlflowClient) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._inner, name)
+
+        def get_experiment_by_name(self, name: str) -> object:
+            found = self._inner.get_experiment_by_name(name)
+            if found is not None and found.lifecycle_stage == "deleted":
+                self._inner.restore_experiment(found.experiment_id)  # the other sweep, between this read and the restore
+            return found
+
+    tracker = MlflowTracker(uri)
+    tracker.client = TeammateRestoresFirst(tracker.client)  # type: ignore[assignment]
+    assert tracker._experiment_id(make_spec()) == experiment_id
+    assert client.get_experiment(experiment_id).lifecycle_stage == "active"
+
+
 def test_a_teammates_reused_run_is_recorded_under_the_user_and_folder_of_the_sweep_reusing_it(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Bob's warm sweep copied Alice's run with her tags: its reused variant runs were Alice's (User, Source), so a lead
     filtering the runs by user found Bob's sweep without them, and a run of his sweep named her folder and commit."""

@@ -227,7 +227,7 @@ class MlflowTracker:
         if found is not None:
             check_served_artifacts(found.artifact_location, self.tracking_uri, f"experiment '{spec.name}'")
             if found.lifecycle_stage == "deleted":
-                self.client.restore_experiment(found.experiment_id)
+                self._restore_experiment(str(found.experiment_id))
             return str(found.experiment_id)
         location = None
         if self.artifact_root is not None:
@@ -246,6 +246,18 @@ class MlflowTracker:
                 raise
             _log.debug("experiment %s was created concurrently: %s", spec.name, exc)
             return str(again.experiment_id)
+
+    def _restore_experiment(self, experiment_id: str) -> None:
+        """Restore a deleted experiment. A teammate's sweep that restored it a moment earlier is no error: MLflow
+        answers "No Experiment with id=1 exists" to a restore of an active one, which ended this sweep as an internal error."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.restore_experiment(experiment_id)
+        except MlflowException:
+            if self.client.get_experiment(experiment_id).lifecycle_stage != "active":
+                raise
+            _log.debug("experiment %s was restored concurrently", experiment_id)
 
     def _create_run(self, experiment_id: str, *, tags: dict[str, str], run_name: str, start_time: int | None = None) -> Any:
         """``create_run`` with a ``CREATE_TAG`` value of its own, remembered to tell a twin made by a retry apart."""
