@@ -111,6 +111,26 @@ def test_a_half_built_index_is_never_reused(where: str, chroma_server: ChromaSer
     assert len(index) == 2100 and len(store().open(key) or []) == 2100
 
 
+@pytest.mark.parametrize("where", ["server", "local"])
+def test_an_index_removed_while_a_sweep_reads_it_is_one_line_naming_it(where: str, chroma_server: ChromaServer, tmp_path: Path) -> None:
+    """A teammate's `workbench cache clear --indexes` on the shared server while a sweep searched the index: each
+    variant's error was Chroma's bare "NotFoundError: Collection [7f3c...] does not exist." """
+    def store() -> IndexStore:
+        return ChromaServerIndexStore(chroma_server.url) if where == "server" else ChromaIndexStore(tmp_path / "chroma")
+
+    key = f"removed-{where}"
+    store().build(key, *small_corpus())
+    reader = store()
+    index = reader.open(key)
+    assert index is not None and len(index) == len(small_corpus()[0])
+    assert [i.key for i in store().remove() if i.key == key] == [key]  # the teammate's clear
+    retriever = Retriever(index, EMBEDDER, RetrievalSpec(k=2))
+    with pytest.raises(WorkbenchError, match=rf"^the index was removed while searching index {key} \(`workbench cache clear --indexes`.*"
+                                             r" — run the same command again: it builds the index again$"):
+        retriever.retrieve(QUESTION)
+    assert reader.open(key) is None  # the re-run builds it again
+
+
 def test_an_index_half_built_in_place_by_an_older_version_is_rebuilt(chroma_server: ChromaServer) -> None:
     store = ChromaServerIndexStore(chroma_server.url)
     legacy = store._client.create_collection("wb-legacy", embedding_function=None, metadata={"workbench_complete": False})

@@ -32,7 +32,10 @@ from workbench.pipeline.chunk import Chunk, ChunkStats
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ChromaIndexStore", "check_local_chroma_usable", "ChromaServerIndexStore", "Hit", "IndexInfo", "IndexStore", "MemoryIndexStore", "VectorIndex"]
+__all__ = [
+    "ChromaIndexStore", "check_local_chroma_usable", "ChromaServerIndexStore", "Hit", "IndexInfo", "IndexRemoved", "IndexStore",
+    "MemoryIndexStore", "VectorIndex",
+]
 
 _COMPLETE, _KEY, _STARTED = "workbench_complete", "workbench_key", "workbench_build_started"
 _BUILT = "workbench_built"  # when the index was published, in seconds since the epoch
@@ -218,6 +221,10 @@ class MemoryIndexStore:
 # -- chroma ------------------------------------------------------------------------------------------------------
 
 
+class IndexRemoved(WorkbenchError):
+    """A Chroma index was removed while it was read (its class name opens a variant's error: ``IndexRemoved: ...``)."""
+
+
 class _ChromaIndex:
     def __init__(self, key: str, collection: Any, reaching: Callable[[str], contextlib.AbstractContextManager[None]]) -> None:
         self.key = key
@@ -229,9 +236,25 @@ class _ChromaIndex:
 
     def __len__(self) -> int:
         if self._count is None:  # a published index never changes: count it once (one request to a server)
-            with self._reaching(f"counting the chunks of index {self.key}"):
+            with self._reading(f"counting the chunks of index {self.key}"):
                 self._count = int(self._collection.count())
         return self._count
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Around the requests of ``what``: an index removed while it was read (``workbench cache clear --indexes`` in
+        another terminal, or a teammate's on a shared Chroma server) was Chroma's bare "NotFoundError: Collection
+        [7f3c...] does not exist." in each of its variants' errors, naming neither the index nor what to do."""
+        from chromadb.errors import NotFoundError
+
+        with self._reaching(what):
+            try:
+                yield
+            except NotFoundError:
+                raise IndexRemoved(
+                    f"the index was removed while {what} (`workbench cache clear --indexes`, in another terminal or "
+                    "on another machine sharing the index store) — run the same command again: it builds the index again"
+                ) from None
 
     def readable(self) -> bool:
         """Whether every chunk can be read back. An index whose files were cut short or deleted (a full disk, a sync
@@ -244,7 +267,7 @@ class _ChromaIndex:
                 return True
             first = self._collection.get(limit=1, include=["embeddings"])["embeddings"][0]
             self._collection.query(query_embeddings=[list(first)], n_results=len(self), include=[])
-        except ChromaError:
+        except (ChromaError, IndexRemoved):  # removed since it was opened: built again
             return False
         return True
 
@@ -259,7 +282,7 @@ class _ChromaIndex:
 
     def _query(self, vector: Sequence[float], n: int, with_vectors: bool) -> list[Hit]:
         include = ["documents", "metadatas", "distances"] + (["embeddings"] if with_vectors else [])
-        with self._reaching(f"searching index {self.key}"):
+        with self._reading(f"searching index {self.key}"):
             res = self._collection.query(query_embeddings=[list(vector)], n_results=n, include=include)
         hits = []
         for j, chunk_id in enumerate(res["ids"][0]):
