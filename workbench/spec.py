@@ -432,7 +432,7 @@ class IndexStoreSpec(_Spec):
     Without this section (or ``WORKBENCH_CHROMA_URL``) indexes are kept in a local Chroma under ``.workbench/indexes``.
     """
 
-    url: str = Field(description="the Chroma server, e.g. http://127.0.0.1:8000")
+    url: str = Field(description="the Chroma server, e.g. http://127.0.0.1:8000 (https://proxy.example/chroma behind a proxy)")
 
     @field_validator("url")
     @classmethod
@@ -441,12 +441,13 @@ class IndexStoreSpec(_Spec):
 
         parts = urlsplit(value)
         try:
-            valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/") and (
-                parts.port is None or parts.port > 0)
+            # a path is the server's place behind a proxy (``https://proxy/chroma``), which the store asks
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port is None or parts.port > 0)
         except ValueError:  # a port that is not a number
             valid = False
         if not valid:
-            raise ValueError(f"'{value}' is not a Chroma server URL — use http://host:port, e.g. http://127.0.0.1:8000")
+            raise ValueError(f"'{value}' is not a Chroma server URL — use http://host:port, e.g. http://127.0.0.1:8000 (or "
+                             "https://proxy/path for one behind a proxy)")
         return value
 
 

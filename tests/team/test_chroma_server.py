@@ -228,6 +228,10 @@ def test_the_spec_field_checks_the_url_and_round_trips(tmp_path: Path) -> None:
     assert "index_store: null" not in write_project(tmp_path).to_yaml()  # the default stays out of experiment files
     with pytest.raises(wb.SpecError, match=r"index_store.url: 'chroma.team:8000' is not a Chroma server URL"):
         wb.ExperimentSpec.from_dict({**base, "index_store": {"url": "chroma.team:8000"}}, base_dir=tmp_path)
+    # a server behind a proxy, as WORKBENCH_CHROMA_URL may name it, was refused in the experiment ("use http://host:port")
+    proxied = wb.ExperimentSpec.from_dict({**base, "index_store": {"url": "https://proxy.team/chroma"}}, base_dir=tmp_path)
+    assert proxied.index_store is not None and proxied.index_store.url == "https://proxy.team/chroma"
+    assert wb.ExperimentSpec.from_dict(yaml.safe_load(proxied.to_yaml()), base_dir=tmp_path) == proxied
 
 
 def test_a_password_in_the_server_url_is_never_shown(chroma_server: ChromaServer) -> None:
