@@ -237,6 +237,23 @@ def test_a_literal_key_in_a_spec_field_is_refused_with_one_line(tmp_path: Path, 
         load_experiment(path)
 
 
+def test_a_login_in_a_url_of_the_spec_is_refused_naming_the_variable_that_takes_it(tmp_path: Path) -> None:
+    """The README's Chroma URL with a login, written in the experiment, was "looks like a literal API key — put it in an
+    environment variable (e.g. OPENAI_API_KEY)": no such variable takes a Chroma server's login."""
+    path = tmp_path / "leaky.yaml"
+    path.write_text(SPEC.format(field="temperature", value=0) + "index_store: {url: 'http://bob:hunter2@chroma.team:8000'}\n",
+                    encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        load_experiment(path)
+    assert str(info.value) == (f"{path}:11: index_store.url: the URL holds a password (user:password@host) — leave index_store "
+                               "out of the experiment and set WORKBENCH_CHROMA_URL to the URL with its login instead")
+    assert "hunter2" not in str(info.value)
+    path.write_text(SPEC.format(field="base_url", value="'http://bob:hunter2@llm.team/v1'"), encoding="utf-8")
+    with pytest.raises(SpecError, match=rf"^{path}:9: models\[0\].params.base_url: the URL holds a password \(user:password@host\) "
+                                        r"— keep the login out of the experiment file \(in an environment variable\) instead$"):
+        load_experiment(path)
+
+
 def test_a_spec_built_in_python_refuses_a_literal_key_without_quoting_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     data = yaml.safe_load(SPEC.format(field="temperature", value=0))

@@ -1510,10 +1510,32 @@ def _refuse_literal_keys(data: Any, node: yaml.Node | None, source: str) -> None
         if found:
             var = next((f.kind for f in found if f.from_env), "OPENAI_API_KEY")
             line = _line_of(node, loc)
-            raise SpecError(
-                f"{source}{f':{line}' if line is not None else ''}: {_loc_text(loc)}: looks like a literal API key — "
-                f"put it in an environment variable (e.g. {var}) instead"
-            )
+            where = f"{source}{f':{line}' if line is not None else ''}: {_loc_text(loc)}"
+            if _url_password(value):  # a Chroma server's login: "e.g. OPENAI_API_KEY" named no variable that takes it
+                raise SpecError(f"{where}: the URL holds a password (user:password@host) — {_login_fix(loc)}")
+            raise SpecError(f"{where}: looks like a literal API key — put it in an environment variable (e.g. {var}) instead")
+
+
+# the variable that takes a URL field's value, login included, in place of the experiment file
+_URL_VARIABLES = {("index_store", "url"): ("index_store", "WORKBENCH_CHROMA_URL")}
+
+
+def _url_password(value: str) -> bool:
+    """Whether ``value`` is a URL with a password in it (``http://user:password@host``) (pure)."""
+    from urllib.parse import urlsplit
+
+    try:
+        return "://" in value and bool(urlsplit(value.strip()).password)
+    except ValueError:
+        return False
+
+
+def _login_fix(loc: tuple[Any, ...]) -> str:
+    """What to do with a login found in the URL at ``loc`` (pure)."""
+    if tuple(loc) in _URL_VARIABLES:
+        section, variable = _URL_VARIABLES[tuple(loc)]
+        return f"leave {section} out of the experiment and set {variable} to the URL with its login instead"
+    return "keep the login out of the experiment file (in an environment variable) instead"
 
 
 def _names_a_variable(value: str) -> bool:
