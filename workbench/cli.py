@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from workbench.pipeline import ChromaIndexStore, ChromaServerIndexStore, QuestionRecord
     from workbench.results import SweepResult
     from workbench.spec import GateSpec
+    from workbench.tracking import LoggedRun
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -396,7 +397,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         # what it spent on model calls, when it did (logged by sweeps since they keep their totals, and only when every
         # price is known)
         spent = "".join(f"  {k}=${sweep.run.metrics[k]:.4g}" for k in ("spent_usd", "judge_spent_usd") if sweep.run.metrics.get(k))
-        print(_printable(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={count}{spent}"))
+        by = f"  by={sweep.run.user}" if sweep.run.user else ""  # on a team's server: whose sweep it is
+        print(_printable(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={count}{spent}{by}"))
         for child in sweep.variants:
             shown = " ".join(f"{k}={child.metrics[k]:.3f}" for k in ("token_f1", "hit_at_k") if k in child.metrics)
             # its means rest on fewer questions than the others'; a reused one's results come from an earlier run
@@ -464,15 +466,33 @@ def _runs(report: ComparisonReport) -> str:
     return f"run{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
 
 
-def _cmd_compare(args: argparse.Namespace) -> int:
-    from workbench.tracking import find_run
+def _compared_sweep(args: argparse.Namespace, report: ComparisonReport, uri: str) -> LoggedRun | None:
+    """The sweep ``compare``/``gate`` read, or None for variant runs. When EXPERIMENT stood for its latest sweep and a
+    teammate ran that one, say so on stderr: on a shared store the latest sweep is whoever's ran last, and a CI job's
+    gate passed on another user's sweep of another configuration without a word."""
+    from workbench.tracking import default_user, find_run
 
-    report, uri = _comparison(args, args.metric)
     sweep = find_run(report.parent_run_id, tracking_uri=uri) if report.parent_run_id else None
+    if sweep is None or args.sweep is not None or args.experiment == sweep.run_id:  # no sweep, or the one named
+        return sweep
+    me = default_user()
+    if sweep.user and sweep.user != me:
+        print(_printable(f"note: the latest sweep of '{args.experiment}' ({sweep.run_id}) was run by {sweep.user}, not you "
+                         f"({me}) — pass --sweep RUN_ID to {args.command} yours (workbench list {args.experiment})"), file=sys.stderr)
+    return sweep
+
+
+def _by(sweep: LoggedRun) -> str:
+    return f" by {sweep.user}" if sweep.user else ""
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    report, uri = _comparison(args, args.metric)
+    sweep = _compared_sweep(args, report, uri)
     if sweep is None:
         print(f"Comparing {_runs(report)} (no sweep)")
     else:  # EXPERIMENT may be the sweep's run id: name the experiment it belongs to
-        print(_printable(f"Experiment '{_experiment_name(sweep.experiment_id, uri)}', sweep {sweep.run_id}"))  # renamable in the UI
+        print(_printable(f"Experiment '{_experiment_name(sweep.experiment_id, uri)}', sweep {sweep.run_id}{_by(sweep)}"))  # renamable in the UI
     print(_printable(report.summary()))  # a skipped variant's error is a provider's text
     return 0
 
@@ -483,11 +503,12 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     if args.min is not None and args.max is not None and args.min > args.max:
         raise WorkbenchError(f"--min {args.min:g} is above --max {args.max:g}: no variant could pass — swap them, or drop one")
     metrics = list(dict.fromkeys(args.metric))  # `--metric token_f1 --metric $METRIC` checks token_f1 once
-    report, _ = _comparison(args, metrics)
+    report, uri = _comparison(args, metrics)
+    sweep = _compared_sweep(args, report, uri)
     failures = report.gate(metrics, minimum=args.min, maximum=args.max, no_worse=args.baseline is not None)
     for failure in failures:  # it names the variant by its run's name, which the MLflow UI can rename
         print(_printable(str(failure)))
-    scope = f"sweep {report.parent_run_id}" if report.parent_run_id else _runs(report)
+    scope = _printable(f"sweep {sweep.run_id}{_by(sweep)}") if sweep is not None else _runs(report)
     # a FAILED variant, or one the sweep never logged, fails the gate: it is one of the variants checked
     total = len(report.variants) + sum(s.count for s in report.skipped)
     checked = f"{total} variants of {scope} on {', '.join(metrics)}"

@@ -142,16 +142,42 @@ def test_a_sweep_must_belong_to_the_experiment_named(project: Project, capsys: p
 
 
 def test_compare_and_gate_say_what_they_compared(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
-    parent, good = project.parent(), project.good()
+    from workbench.tracking import default_user
+
+    parent, good, user = project.parent(), project.good(), default_user()
     for args in (["compare", "promo", "--sweep", parent], ["compare", parent]):  # a sweep's run id names its experiment
         assert cli(project, *args, "--metric", "token_f1") == 0
-        assert capsys.readouterr().out.splitlines()[0] == f"Experiment 'promo', sweep {parent}", args
+        assert capsys.readouterr().out.splitlines()[0] == f"Experiment 'promo', sweep {parent} by {user}", args
     assert cli(project, "compare", good, "--metric", "token_f1") == 0  # a variant run: no sweep to name
     assert capsys.readouterr().out.splitlines()[0] == f"Comparing run {good} (no sweep)"
     assert cli(project, "gate", good, "--metric", "token_f1", "--min", "0") == 0
     assert capsys.readouterr().out.splitlines()[-1] == f"gate passed: 1 variants of run {good} on token_f1"
     assert cli(project, "gate", "promo", "--sweep", parent, "--metric", "token_f1", "--min", "0") == 0
-    assert capsys.readouterr().out.splitlines()[-1] == f"gate passed: 2 variants of sweep {parent} on token_f1"
+    assert capsys.readouterr().out.splitlines()[-1] == f"gate passed: 2 variants of sweep {parent} by {user} on token_f1"
+
+
+@pytest.mark.parametrize("command", [["compare", "promo"], ["gate", "promo", "--min", "0"]])
+def test_compare_and_gate_say_when_the_latest_sweep_is_a_teammates(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """On a team's tracking server EXPERIMENT stands for whoever's sweep ran last: Alice's CI gate passed on Bob's sweep
+    of another configuration, and nothing said whose sweep it had checked."""
+    from workbench.tracking import default_user
+
+    parent, bob = project.parent(), default_user()  # the shared sweep was run under this login
+    monkeypatch.setenv("WORKBENCH_USER", f"not-{bob}")
+    assert cli(project, *command, "--metric", "token_f1") == 0
+    out, err = capsys.readouterr()
+    assert err == (f"note: the latest sweep of 'promo' ({parent}) was run by {bob}, not you (not-{bob}) — pass --sweep RUN_ID "
+                   f"to {command[0]} yours (workbench list promo)\n")
+    assert f"sweep {parent} by {bob}" in out
+    for named in (["--sweep", parent], []):  # the sweep named, by --sweep or its run id: no note
+        args = [command[0], *(["promo", *named] if named else [parent]), *command[2:], "--metric", "token_f1"]
+        assert cli(project, *args) == 0
+        assert capsys.readouterr().err == "", args
+    monkeypatch.setenv("WORKBENCH_USER", bob)  # the sweep is the user's own: no note
+    assert cli(project, *command, "--metric", "token_f1") == 0
+    assert capsys.readouterr().err == ""
 
 
 
@@ -673,7 +699,7 @@ def test_compare_shows_terminal_escapes_in_the_experiment_name_as_text(shared: S
     finally:
         client.rename_experiment(experiment_id, "promo")
     first = capsys.readouterr().out.splitlines()[0]
-    assert first == f"Experiment 'promo\\x1b]52;c;ZWNobyBwd25lZA==\\x07', sweep {shared.result.parent_run_id}"
+    assert first.startswith(f"Experiment 'promo\\x1b]52;c;ZWNobyBwd25lZA==\\x07', sweep {shared.result.parent_run_id} by ")
 
 
 def test_a_run_id_pasted_with_spaces_around_it_is_found(project: Project, capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,7 +27,7 @@ from workbench.pipeline import MemoryIndexStore
 from workbench.runner import load_inputs
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
-from workbench.tracking import MlflowTracker
+from workbench.tracking import MlflowTracker, default_user
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = "compare-sweep"
@@ -292,7 +292,7 @@ def test_a_gate_over_an_interrupted_sweep_fails_for_the_variants_it_never_ran(
     assert main(["--tracking-uri", store.tracking_uri, "gate", "compare-killed", "--metric", "hit_at_k", "--min", "0"]) == 1
     out, err = capsys.readouterr()
     assert f"FAIL 3 of 4 variants of sweep {killed.parent_run_id}: no results ({reason})" in out
-    assert err.splitlines()[-1] == f"gate failed: 1 failure(s) across 4 variants of sweep {killed.parent_run_id} on hit_at_k"
+    assert err.splitlines()[-1] == f"gate failed: 1 failure(s) across 4 variants of sweep {killed.parent_run_id} by {default_user()} on hit_at_k"
     assert main(["--tracking-uri", store.tracking_uri, "list", "compare-killed"]) == 0
     assert f"run={killed.parent_run_id}  status=KILLED  variants=1 of 4" in capsys.readouterr().out  # was 'variants=1'
 
@@ -311,7 +311,7 @@ def test_a_gate_failed_by_a_failed_variant_counts_it_among_the_variants_checked(
     assert main(["--tracking-uri", store.tracking_uri, "gate", "compare-failed", "--metric", "hit_at_k", "--min", "0"]) == 1
     out, err = capsys.readouterr()
     assert len([line for line in out.splitlines() if line.startswith("FAIL ")]) == 1, out
-    assert err.splitlines()[-1] == f"gate failed: 1 failure(s) across 2 variants of sweep {result.parent_run_id} on hit_at_k"
+    assert err.splitlines()[-1] == f"gate failed: 1 failure(s) across 2 variants of sweep {result.parent_run_id} by {default_user()} on hit_at_k"
 
 
 def test_a_baseline_run_without_results_says_why(sweep: wb.SweepResult, store: Settings) -> None:

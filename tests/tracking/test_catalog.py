@@ -16,6 +16,7 @@ from workbench.pipeline import MemoryIndexStore
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import (
     calibrate_run,
+    default_user,
     calibration_runs,
     experiment_sweeps,
     find_run,
@@ -321,13 +322,14 @@ def test_cli_list_prints_the_catalogue_unchanged(sweeps: list[wb.SweepResult], s
     assert main([*uri, "list", EXPERIMENT]) == 0
     lines = capsys.readouterr().out.splitlines()
     newest = sweeps[1]
-    assert lines[0].endswith(f"  run={newest.parent_run_id}  status=FINISHED  variants=2")
+    by = f"by={default_user()}"  # whose sweep it is, on a team's server
+    assert lines[0].endswith(f"  run={newest.parent_run_id}  status=FINISHED  variants=2  {by}")
     v = newest.variants[-1]  # variants are listed newest first
     m = v.metrics
     assert v.reused_from == sweeps[0].variants[-1].run_id  # the second sweep reused the first one's runs
     assert lines[1] == (f"    {'FINISHED':9s} run={v.run_id}  {v.variant.name:60s} "
                         f"token_f1={m['token_f1']:.3f} hit_at_k={m['hit_at_k']:.3f}  (reused from run {v.reused_from})")
-    assert len(lines) == 6 and lines[3].endswith(f"  run={sweeps[0].parent_run_id}  status=FINISHED  variants=2")
+    assert len(lines) == 6 and lines[3].endswith(f"  run={sweeps[0].parent_run_id}  status=FINISHED  variants=2  {by}")
     assert main([*uri, "list", "nope"]) == 2
     assert "error: no experiment named 'nope'" in capsys.readouterr().err
 

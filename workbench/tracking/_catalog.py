@@ -54,6 +54,7 @@ class LoggedRun:
         artifact_uri: where the run's artifacts are (``mlflow-artifacts:/...`` on a server, ``file:///...`` on a disk).
         lower_is_better: the run's scorers registered better low when it was logged (``workbench.lower_is_better``),
             which a process that has not registered them cannot know.
+        user: who ran it (its ``mlflow.user`` tag: ``$WORKBENCH_USER`` or the login name of whoever ran the sweep), or "".
     """
 
     run_id: str
@@ -69,6 +70,7 @@ class LoggedRun:
     reused_from: str | None = None
     artifact_uri: str = ""
     lower_is_better: frozenset[str] = frozenset()
+    user: str = ""
 
     @classmethod
     def from_mlflow(cls, run: Any) -> LoggedRun:
@@ -88,6 +90,7 @@ class LoggedRun:
             reused_from=tags.get(REUSED_FROM_TAG),
             artifact_uri=run.info.artifact_uri or "",
             lower_is_better=lower_is_better_from_tags(tags),
+            user=tags.get("mlflow.user", ""),
         )
 
 
