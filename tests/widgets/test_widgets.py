@@ -544,6 +544,45 @@ def test_inspector_reads_a_question_from_mlflow_only_when_it_is_shown(finished: 
     assert list(inspector.reviews) == load_question_reviews(result.parent_run_id, tracking_uri=result.tracking_uri)
 
 
+def test_inspector_lists_questions_from_each_runs_files_and_reads_a_shown_question_in_one_search(
+        finished: tuple[RunPanel, wb.SweepResult], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening the inspector listed the questions from every trace's info: 8 variants x 2,000 questions read 16,000
+    trace infos (more than a minute); each question shown then read its variants' traces one by one (40 reads, 1.4 s)."""
+    from mlflow import MlflowClient
+
+    calls: list[str] = []
+    for name in ("search_traces", "get_trace"):
+        real = getattr(MlflowClient, name)
+        monkeypatch.setattr(MlflowClient, name, lambda self, *a, _real=real, _name=name, **k: (calls.append(_name), _real(self, *a, **k))[1])
+    _, result = finished
+    inspector = QuestionInspector(result)
+    assert calls == ["search_traces"]  # the question on screen: every variant's trace in one search, none for the listing
+    assert inspector.reviews.case_ids == tuple(c.id for c in result.dataset.cases)
+    inspector.next_button.click()
+    assert calls == ["search_traces"] * 2 and len(inspector.cards.children) == len(result.variants)
+    assert list(inspector.reviews) == load_question_reviews(result.parent_run_id, tracking_uri=result.tracking_uri)
+
+
+def test_inspector_lists_the_questions_of_runs_without_trace_ids_and_of_reused_runs(cfg: Settings) -> None:
+    """A run logged before it recorded trace_ids.json (or whose file does not pair with its table) is listed from its
+    traces; a reused run lists the traces it links, its origin's."""
+    from mlflow import MlflowClient
+
+    spec = handbook_spec(name="inspector-listing", dataset={"path": "../datasets/handbook.jsonl", "limit": 3})
+    models = fakes()
+    cold = wb.run(spec, settings=cfg, models=models, progress=False)
+    warm = wb.run(spec, settings=cfg, models=models, progress=False)
+    assert all(v.reused_from for v in warm.variants)
+    expected = load_question_reviews(cold.parent_run_id, tracking_uri=cfg.tracking_uri)
+    reused = QuestionInspector(warm).reviews
+    assert [[(a.trace_id, a.answer) for a in q.answers] for q in reused] == [[(a.trace_id, a.answer) for a in q.answers] for q in expected]
+    first, second = (Path(MlflowClient(cfg.tracking_uri).get_run(v.run_id).info.artifact_uri.removeprefix("file://")) for v in cold.variants)
+    (first / "trace_ids.json").unlink()  # logged before trace ids were recorded
+    (second / "trace_ids.json").write_text('["tr-0"]')  # does not pair with the table's 3 rows
+    listed = QuestionInspector(cold).reviews
+    assert listed.case_ids == tuple(c.id for c in cold.dataset.cases) and list(listed) == expected
+
+
 # -- chunk explorer --------------------------------------------------------------------------------------------------
 
 
