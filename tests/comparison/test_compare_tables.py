@@ -548,3 +548,33 @@ def test_the_quality_vs_cost_plot_of_a_big_grid_names_the_best_variants_and_keep
     assert all(ax.get_position().height > 0.3 for ax in fig.axes)
     small = wb.compare({k: many[k] for k in ("v00", "v01", "v02")}, metrics=["token_f1", "latency_s"])
     assert [t.get_text() for t in metric_vs_cost_figure(small).legends[0].get_texts()] == ["★ v00", "v01", "v02"]
+
+
+def test_the_retrieval_curves_of_a_big_grid_name_the_best_setups_and_keep_their_panels(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A legend line per retrieval setup left a 40-setup plot's panels no height ("axes sizes collapsed to zero"),
+    drawn under a legend of 40 lines whose colours and markers repeat past ten: the best ten are named, the others are
+    thin grey lines."""
+    import warnings
+
+    from workbench.comparison import VariantTable, retrieval_curves_figure
+
+    rng = np.random.default_rng(5)
+
+    def setup(i: int, found: float) -> VariantTable:
+        ranked = [[f"d{j % 10}" if rng.uniform() < found else "other" for _ in range(3)] for j in range(30)]
+        frame = pd.DataFrame({"case_id": [f"q{j}" for j in range(30)], "retrieved_ids": ranked, "relevant_ids": [[f"d{j % 10}"] for j in range(30)]})
+        return VariantTable(f"v{i:02d}", f"id{i}", None, frame, chunker=f"recursive-{200 + 10 * i}/20", embedding="local:all-minilm-l6-v2",
+                            retrieval="k3-similarity")
+
+    tables = [setup(i, 0.1) for i in range(40)]
+    tables[27] = setup(27, 0.95)  # clearly the best: named whatever its place in the grid
+    fig = retrieval_curves_figure(tables)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when the layout gives the panels no room
+        fig.savefig(tmp_path / "curves.png", dpi=60)
+    names = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert len(names) == 11 and "other setups" in names and "recursive-470/20 · all-minilm-l6-v2 · k3-similarity" in names
+    assert all(ax.get_position().height > 0.3 for ax in fig.axes)
+    assert "the best 10 of 40 setups on hit@k named, 30 more in grey" in fig._suptitle.get_text()
+    few = retrieval_curves_figure(tables[:3])
+    assert [t.get_text() for t in few.legends[0].get_texts()] == [f"recursive-{s}/20 · all-minilm-l6-v2 · k3-similarity" for s in (200, 210, 220)]

@@ -183,7 +183,8 @@ def retrieval_curves(tables: Sequence[VariantTable], max_k: int | None = None) -
 
 
 def retrieval_curves_figure(tables: Sequence[VariantTable], max_k: int | None = None) -> Figure:
-    """Two panels, hit@k and recall@k over k, one line per retrieval setup.
+    """Two panels, hit@k and recall@k over k, one line per retrieval setup; on a grid of more than ten setups the best
+    ten (on hit@k at their largest k, then recall@k) are named and the others drawn as thin grey lines.
 
     Raises:
         WorkbenchError: no variant has labelled sources and rankings to draw.
@@ -191,11 +192,22 @@ def retrieval_curves_figure(tables: Sequence[VariantTable], max_k: int | None = 
     curves = retrieval_curves(tables, max_k)
     if curves.empty or curves["questions"].max() == 0:
         raise WorkbenchError("cannot plot retrieval curves: no question has labelled source ids (relevant_ids)")
-    fig = _new_figure(9.6, 4.4)
+    groups = [(str(setup), curve) for setup, curve in curves.groupby("setup", sort=False)]
+    named = _named_setups([setup for setup, _ in groups], {setup: _final(curve) for setup, curve in groups})
+    others = len(groups) - len(named)
+    entries = len(named) + (1 if others else 0)
+    ncols = 1 if entries <= 5 else 2
+    fig = _new_figure(9.6, 3.6 + 0.22 * math.ceil(entries / ncols))
     axes = fig.subplots(1, 2)
-    for i, (setup, curve) in enumerate(curves.groupby("setup", sort=False)):
+    for setup, curve in groups:
+        shown = named.index(setup) if setup in named else None
         for ax, metric in zip(axes, ("hit_at_k", "recall_at_k")):
-            ax.plot(curve["k"], curve[metric], marker=_MARKERS[i % len(_MARKERS)], color=f"C{i % 10}", label=_literal(str(setup)) if metric == "hit_at_k" else None)
+            if shown is None:  # one of many: a thin grey line, one legend entry for them all
+                first_other = metric == "hit_at_k" and not any(h.get_label() == _OTHER_SETUPS for h in ax.get_lines())
+                ax.plot(curve["k"], curve[metric], color="0.7", linewidth=0.8, zorder=1, label=_OTHER_SETUPS if first_other else None)
+                continue
+            ax.plot(curve["k"], curve[metric], marker=_MARKERS[shown % len(_MARKERS)], color=f"C{shown % 10}", zorder=2,
+                    label=_literal(setup) if metric == "hit_at_k" else None)
     top = int(curves["k"].max())
     for ax, title in zip(axes, ("hit@k", "recall@k")):
         ax.set_xlabel("k (chunks retrieved)")
@@ -204,9 +216,32 @@ def retrieval_curves_figure(tables: Sequence[VariantTable], max_k: int | None = 
         ax.set_xticks(range(1, top + 1))
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"Retrieval over k per setup ({int(curves['questions'].max())} questions with labelled sources)", fontsize="medium")
-    fig.legend(loc="outside lower center", fontsize="small", ncols=1, frameon=False)
+    best = f"; the best {len(named)} of {len(groups)} setups on hit@k named, {others} more in grey" if others else ""
+    fig.suptitle(f"Retrieval over k per setup ({int(curves['questions'].max())} questions with labelled sources{best})", fontsize="medium")
+    fig.legend(loc="outside lower center", fontsize="small", ncols=ncols, frameon=False)
     return fig
+
+
+_OTHER_SETUPS = "other setups"
+
+
+def _final(curve: pd.DataFrame) -> tuple[float, float]:
+    """A setup's hit@k and recall@k at its largest k (NaN: no question scored there)."""
+    last = curve.iloc[-1]
+    return float(last["hit_at_k"]), float(last["recall_at_k"])
+
+
+def _named_setups(setups: Sequence[str], finals: dict[str, tuple[float, float]]) -> list[str]:
+    """The retrieval setups the plot names (pure), in their order: all of them when they fit, else the best
+    ``_MAX_NAMED`` on hit@k at their largest k, then recall@k (ties in their order, unscored ones last). A legend line
+    per setup left a 40-setup plot's panels no height, and past ten the colours and markers repeat."""
+    if len(setups) <= _MAX_NAMED:
+        return list(setups)
+    def key(setup: str) -> tuple[float, float]:
+        hit, recall = finals.get(setup, (math.nan, math.nan))
+        return (math.inf if math.isnan(hit) else -hit, math.inf if math.isnan(recall) else -recall)
+    best = set(sorted(setups, key=key)[:_MAX_NAMED])
+    return [s for s in setups if s in best]
 
 
 def all_figures(report: ComparisonView) -> dict[str, Figure]:
