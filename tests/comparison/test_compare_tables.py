@@ -578,3 +578,18 @@ def test_the_retrieval_curves_of_a_big_grid_name_the_best_setups_and_keep_their_
     assert "the best 10 of 40 setups on hit@k named, 30 more in grey" in fig._suptitle.get_text()
     few = retrieval_curves_figure(tables[:3])
     assert [t.get_text() for t in few.legends[0].get_texts()] == [f"recursive-{s}/20 · all-minilm-l6-v2 · k3-similarity" for s in (200, 210, 220)]
+
+
+def test_retrieval_curves_read_a_setup_from_its_variant_that_asked_every_question() -> None:
+    """Each setup's curve was read from its first variant: one that racing stopped after 4 questions drew the setup
+    from those 4, though another variant of the same setup asked all 12."""
+    from workbench.comparison import VariantTable, retrieval_curves
+
+    def variant(name: str, questions: int) -> VariantTable:
+        frame = pd.DataFrame({"case_id": [f"q{j}" for j in range(questions)], "retrieved_ids": [["a", "b"]] * questions,
+                              "relevant_ids": [["b"] if j < 4 else ["a"] for j in range(questions)]})
+        return VariantTable(name, name, None, frame, chunker="recursive-800/80", embedding="local:all-minilm-l6-v2", retrieval="k2-similarity")
+
+    curves = retrieval_curves([variant("stopped-early", 4), variant("asked-all", 12), variant("also-all", 12)])
+    assert list(curves["questions"]) == [12, 12]
+    assert list(curves["hit_at_k"]) == [pytest.approx(8 / 12), 1.0]  # k=1: only the 8 questions labelled "a" hit

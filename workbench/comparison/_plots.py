@@ -160,21 +160,23 @@ def retrieval_curves(tables: Sequence[VariantTable], max_k: int | None = None) -
     """hit@k and recall@k for k = 1..K, one curve per retrieval setup, from each variant's logged ranking.
 
     Variants that share chunker, embedding and retrieval settings retrieve the same chunks, so each setup is read
-    from its first variant. Tables without ``retrieved_ids``/``relevant_ids`` columns are skipped.
+    from its variant that asked the most questions (the first of those): one that racing stopped early, or that
+    failed part way, holds only some of them. Tables without ``retrieved_ids``/``relevant_ids`` columns are skipped.
 
     Returns:
         Tidy frame: setup, k, hit_at_k, recall_at_k, questions.
     """
     import pandas as pd
 
-    rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    fullest: dict[str, VariantTable] = {}  # setups in the order they first appear
     for table in tables:
-        frame = table.frame
         setup = table.retrieval_setup
-        if setup in seen or not {"retrieved_ids", "relevant_ids"} <= set(frame.columns):
-            continue
-        seen.add(setup)
+        if {"retrieved_ids", "relevant_ids"} <= set(table.frame.columns) and (
+                setup not in fullest or len(table.frame) > len(fullest[setup].frame)):
+            fullest[setup] = table
+    rows: list[dict[str, Any]] = []
+    for setup, table in fullest.items():
+        frame = table.frame
         ranked = [list(r) if isinstance(r, (list, tuple)) else [] for r in frame["retrieved_ids"]]
         relevant = [list(r) if isinstance(r, (list, tuple)) else [] for r in frame["relevant_ids"]]
         for k, hit, recall, n in retrieval_at_k(ranked, relevant, max_k):
