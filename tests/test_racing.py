@@ -412,3 +412,21 @@ def test_a_variant_whose_later_batch_failed_keeps_that_batchs_sandbox() -> None:
     failed = replace(failed_result(variant, "boom", "RuntimeError", stats), workdir="/sandboxes/s/v")
     assert merge_parts([finished, failed]).workdir == "/sandboxes/s/v"
     assert merge_parts([finished, finished]).workdir == ""
+
+
+def test_a_sweep_whose_first_variant_racing_stopped_is_compared_against_one_that_finished(wb_settings: Settings) -> None:
+    """The default baseline was the first variant that answered: the hopeless model first in the grid, stopped after a
+    batch, paired every other variant's difference over that batch alone, in comparison.json too."""
+    data = spec_data(models=[{"id": BANANA_ID}, {"id": GEMMA_ID, "params": {"max_tokens": 16}}, {"id": SMOLLM2_ID, "params": {"max_tokens": 16}}],
+                     execution={"isolation": "none", "racing": RACING})
+    raced = wb.run(ExperimentSpec.from_dict(data, base_dir=ROOT), settings=wb_settings, models=Models().as_dict(), progress=False)  # type: ignore[arg-type]
+    banana, gemma, smol = raced.variants
+    assert banana.stopped_early is not None and gemma.stopped_early is None
+    client = MlflowClient(wb_settings.tracking_uri)
+    logged = json.loads(Path(client.download_artifacts(raced.parent_run_id, "comparison.json", str(wb_settings.root))).read_text())
+    for report in (wb.compare(raced), wb.compare(raced.parent_run_id, tracking_uri=wb_settings.tracking_uri)):
+        assert report.baseline == logged["baseline"] == gemma.variant.name
+        paired = report.table[(report.table["metric"] == "hit_at_k") & ~report.table["is_baseline"]].set_index("variant")["n_paired"]
+        scored = report.row(gemma.variant.name, "hit_at_k")["n"]  # every labelled question, not the first batch's
+        assert paired[smol.variant.name] == scored > paired[banana.variant.name] == report.row(banana.variant.name, "hit_at_k")["n"]
+    assert wb.compare(raced, baseline=banana.variant.name).baseline == banana.variant.name  # named: as asked

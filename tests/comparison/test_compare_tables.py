@@ -593,3 +593,16 @@ def test_retrieval_curves_read_a_setup_from_its_variant_that_asked_every_questio
     curves = retrieval_curves([variant("stopped-early", 4), variant("asked-all", 12), variant("also-all", 12)])
     assert list(curves["questions"]) == [12, 12]
     assert list(curves["hit_at_k"]) == [pytest.approx(8 / 12), 1.0]  # k=1: only the 8 questions labelled "a" hit
+
+
+def test_the_default_baseline_is_the_first_variant_that_answered_every_question(tables) -> None:  # type: ignore[no-untyped-def]
+    """The first variant that answered any question was the baseline: one whose model failed on half the questions
+    paired every other variant over the other half."""
+    errored = tables["base"].copy()
+    errored.loc[:14, "error"] = "RuntimeError: rate limited"
+    errored.loc[:14, "token_f1"] = None
+    report = wb.compare({"errored": errored, "worse": tables["worse"], "base": tables["base"]}, metrics=["token_f1"])
+    assert report.baseline == "worse"
+    assert report.row("errored", "token_f1")["n_paired"] == 15 and report.row("base", "token_f1")["n_paired"] == 30
+    failing = errored.assign(error="RuntimeError: down", token_f1=None)
+    assert wb.compare({"failing": failing, "errored": errored}, metrics=["token_f1"]).baseline == "errored"  # none complete

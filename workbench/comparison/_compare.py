@@ -25,7 +25,7 @@ from workbench.comparison._tables import (
     Loaded, Skipped, Source, VariantTable, find_table, load_run, load_tables, retrieval_only_note,
 )
 from workbench.comparison._values import (
-    MEASUREMENTS, OPT_IN, available_metrics, by_case, finite, keyed_like, numeric, paired_cases, success_parts, text_in,
+    MEASUREMENTS, OPT_IN, available_metrics, by_case, failed, finite, keyed_like, numeric, paired_cases, success_parts, text_in,
 )
 from workbench.errors import DataError, WorkbenchError
 from workbench.metrics import scorer_entries
@@ -218,10 +218,20 @@ class ComparisonReport:
 # -- building it -------------------------------------------------------------------------------------------------------
 
 
+def _default_baseline(tables: Sequence[VariantTable]) -> VariantTable:
+    """The baseline when none is named (pure): the first variant that answered every question it asked and that racing
+    did not stop early, else the first that answered a question, else the first. Every difference is paired over the
+    questions the baseline answered: a racing sweep whose first variant was stopped after a batch compared every other
+    variant on that batch alone (10 of 2,000 questions), and against one whose every question failed no verdict is
+    possible."""
+    complete = (t for t in tables if t.answered and t.stopped_early is None and not failed(t.frame).any())
+    return next(complete, None) or next((t for t in tables if t.answered), tables[0])
+
+
 def _with_baseline(loaded: Loaded, baseline: str | None) -> tuple[VariantTable, ...]:
     tables = loaded.variants
-    if baseline is None:  # the first variant that answered: against one whose every question failed, no verdict is possible
-        first = next((t for t in tables if t.answered), tables[0])
+    if baseline is None:
+        first = _default_baseline(tables)
         return (first, *(t for t in tables if t is not first))
     try:
         base = find_table(tables, baseline)
@@ -352,8 +362,10 @@ def compare(
         runs_or_result: a ``SweepResult`` (from ``wb.run``); an MLflow experiment name (its latest sweep); a sweep's
             parent run id; variant run ids; or a mapping of variant name to per-question DataFrame.
         baseline: the variant to compare against — a variant id, name or run id (a run outside the sweep works
-            too, e.g. the production variant); default: the first variant that answered a question (against one
-            whose every question failed, every verdict would read "not enough data").
+            too, e.g. the production variant); default: the first variant that answered every question it asked and
+            that racing did not stop early (differences are paired over the baseline's questions), else the first
+            that answered a question (against one whose every question failed, every verdict would read "not enough
+            data").
         metrics: metrics to compare (default: every score present, then latency_s, output_tokens, cost_usd and
             cost_per_success_usd when costs are known).
         seed: seed of the bootstrap resampling (default: the sweep's own seed when one sweep is compared, the one its

@@ -15,15 +15,12 @@ _log = logging.getLogger(__name__)
 
 
 def sweep_comparison(results: Sequence[VariantResult], *, seed: int = 0) -> ComparisonReport | None:
-    """Compare a sweep's variants against the first one that answered (variants without per-question results are listed
-    as skipped).
+    """Compare a sweep's variants against ``wb.compare``'s default baseline, the first one that answered every question
+    it asked and that racing did not stop early (variants without per-question results are listed as skipped).
 
     Args:
         results: the sweep's variant results.
         seed: the bootstrap seed (the sweep's seed, so a recomputed comparison is identical).
-
-    The baseline is the first variant that answered a question: against one whose every question failed, every
-    verdict would read "not enough data".
 
     Returns:
         The report; None when no variant has per-question results, or when the comparison cannot be computed (a
@@ -32,7 +29,7 @@ def sweep_comparison(results: Sequence[VariantResult], *, seed: int = 0) -> Comp
     if not any(r.records for r in results):
         return None
     try:
-        return compare(list(results), seed=seed)  # its default baseline is the first variant that answered
+        return compare(list(results), seed=seed)
     except Exception as exc:  # noqa: BLE001 - derived data: the variants are logged either way
         _log.warning("could not compare the sweep's variants: %s: %s", type(exc).__name__, exc)
         return None
