@@ -849,3 +849,24 @@ def test_chunk_explorer_searches_a_long_document_for_secrets_only_as_far_as_it_s
     shown = html.unescape(re.sub(r"<[^>]+>", "", explorer.boundaries.value.split("<div class='wb-doc' dir='auto'>", 1)[1]))
     assert "[REDACTED:openai_token]" in shown and "Xy7Qm2Lp9Rt4" not in shown
     assert searched and max(searched) < len(text) // 10  # what is shown and a margin, not the whole document
+
+
+def test_run_panel_redraws_its_progress_bars_a_hundred_times_a_pass_not_once_a_question(cfg: Settings) -> None:
+    """Each question answered and each scored redrew a bar and its label, a message to the browser each: a variant's
+    5,000 questions read from the cache, then scored, sent 20,000 within seconds to a JupyterLab that froze."""
+    import pandas as pd
+
+    questions = pd.DataFrame({"question": [f"How early are flights booked for trip {i}?" for i in range(250)], "source_ids": [["travel"]] * 250})
+    spec = handbook_spec(name="widgets-progress", chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}]).model_copy(
+        update={"dataset": None, "corpus": None})
+    panel = RunPanel(spec, settings=cfg, models=fakes(), dataset=questions, corpus=MEMORY_DOCS)
+    drawn: dict[str, list[str]] = {"generation": [], "scoring": []}
+    panel.generation.label.observe(lambda change: drawn["generation"].append(change["new"]), names="value")
+    panel.scoring.label.observe(lambda change: drawn["scoring"].append(change["new"]), names="value")
+    result = panel.run()
+    assert [v.status for v in result.variants] == ["FINISHED"]
+    name = result.variants[0].variant.name
+    for stage, labels in drawn.items():
+        assert 100 <= len(labels) <= 110, f"{stage}: {len(labels)} redraws for 250 questions"
+        assert labels[-1] == f"250/250 {html.escape(name)}", stage
+    assert (panel.generation.bar.value, panel.scoring.bar.value) == (250, 250)

@@ -19,14 +19,28 @@ _COLUMNS = ("variant", "status", "questions", "question_errors", "hit_at_k", "mr
             "latency_p50_s", "output_tokens", "cost_usd", "cache_hits", "generation_calls", "reused_from", "stopped_early", "error")
 
 
+# a stage's bar and label are redrawn at most this many times per pass (each redraw is a message to the browser): a
+# variant's 5,000 questions answered from the cache, then scored, sent 20,000 of them within seconds
+_STEPS = 100
+
+
 class _Stage(w.HBox):
     def __init__(self, title: str) -> None:
         self.bar = w.IntProgress(value=0, min=0, max=1, description=title, bar_style="info", layout=w.Layout(width="420px"),
                                  style={"description_width": "90px"})
         self.label = w.HTML()
+        self.done = 0
+        self._shown: tuple[int, int, str] | None = None  # (step, total, text) on screen
         super().__init__([self.bar, self.label])
 
     def set(self, done: int, total: int, text: str = "") -> None:
+        """Show ``done`` of ``total``: redrawn when the text or total changes, at each hundredth of the total, and at
+        its end (not for every question of a long pass)."""
+        self.done = done
+        shown = (done * _STEPS // total if total else 0, total, text)
+        if shown == self._shown and done < total:
+            return
+        self._shown = shown
         self.bar.max = max(total, 1)
         self.bar.value = min(done, self.bar.max)
         self.bar.bar_style = "success" if total and done >= total else "info"
@@ -225,7 +239,7 @@ class RunPanel(w.VBox):
         elif kind == "index_started":
             self.indexes.set(event.done, event.total, f"building {event.message}")
         elif kind == "index_built":
-            self.indexes.set(self.indexes.bar.value + 1, self.indexes.bar.max, event.message)
+            self.indexes.set(self.indexes.done + 1, self.indexes.bar.max, event.message)
         elif kind == "variant_started":
             self.generation.set(0, 0, name)
             self.scoring.set(0, 0, name)
