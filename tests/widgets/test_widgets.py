@@ -870,3 +870,21 @@ def test_run_panel_redraws_its_progress_bars_a_hundred_times_a_pass_not_once_a_q
         assert 100 <= len(labels) <= 110, f"{stage}: {len(labels)} redraws for 250 questions"
         assert labels[-1] == f"250/250 {html.escape(name)}", stage
     assert (panel.generation.bar.value, panel.scoring.bar.value) == (250, 250)
+
+
+def test_leaderboard_compares_with_the_sweeps_seed_as_its_comparison_json_does(cfg: Settings) -> None:
+    """The Compare button compared run ids, which name no sweep, so it resampled with seed 0: a sweep seeded 7 showed
+    other intervals (and at a border another verdict) in the widget than in wb.compare(result) and on its parent run."""
+    spec = handbook_spec(name="widgets-seeded", seed=7, dataset={"path": "../datasets/handbook.jsonl", "limit": 10})
+    result = wb.run(spec, settings=cfg, models=fakes(), progress=False)
+    board = Leaderboard(result)
+    a, b = (v.variant.name for v in result.variants)
+    board.select(a, b)
+    report = board.compare()
+    expected = wb.compare(result, baseline=a)
+    assert report is not None and report.seed == expected.seed == 7
+    for metric in ("mrr", "token_f1"):
+        for name in (a, b):
+            shown, wanted = report.row(name, metric), expected.row(name, metric)
+            assert (shown["mean_low"], shown["mean_high"]) == pytest.approx((wanted["mean_low"], wanted["mean_high"]), abs=1e-9)
+    assert wb.compare(result, baseline=a, seed=0).row(a, "mrr")["mean_low"] != expected.row(a, "mrr")["mean_low"]  # the seed shows

@@ -95,12 +95,13 @@ class Leaderboard(w.VBox):
         runs = dict(zip(frame["variant"], frame["run_id"]))
         chosen = list(dict.fromkeys([a, *(frame["variant"] if self.every_variant.value else [b])]))
         uri = self.result.tracking_uri
+        seed = self.result.spec.seed  # resampled as the sweep's comparison.json was: run ids alone do not name it
         self.comparison.value = "<span class='wb-muted'>comparing…</span>"
         try:
             if uri and not uri.startswith("memory:") and all(runs.get(name) for name in chosen):
-                self.report = wb.compare([runs[name] for name in chosen], baseline=runs[a], tracking_uri=uri)
+                self.report = wb.compare([runs[name] for name in chosen], baseline=runs[a], seed=seed, tracking_uri=uri)
             else:  # not logged to MLflow (tracker=MemoryTracker()): the answers are in the result
-                self.report = wb.compare([v for v in self.result.variants if v.variant.name in chosen], baseline=a)
+                self.report = wb.compare([v for v in self.result.variants if v.variant.name in chosen], baseline=a, seed=seed)
         except wb.WorkbenchError as exc:  # the store's failures reach us as WorkbenchError too
             self.comparison.value = error_html(str(exc))
         else:
