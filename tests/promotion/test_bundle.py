@@ -487,3 +487,44 @@ def test_a_sweep_over_documents_an_earlier_sweep_holds_makes_no_file_of_them(swe
     again = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
     assert made == [len(docs)]  # not made again: the first sweep holds it
     assert client.get_run(str(again.parent_run_id)).data.tags[CORPUS_RUN_TAG] == first.parent_run_id
+
+
+@pytest.mark.parametrize("added", ["file", "prompt-file", "link", "linked-folder", "unlisted-by-manifest"])
+def test_a_file_the_export_did_not_write_is_refused_in_one_line(swept: Swept, bundle_dir: Path, tmp_path: Path, added: str) -> None:
+    """Only the files manifest.json lists were checked: a file added to the bundle folder after export (a system prompt
+    beside the prompt, a link to the deployer's files), or one the manifest was edited to leave out, loaded unnoticed."""
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "notes.txt").write_text("not the bundle's\n")
+    named = {"file": "notes.txt", "prompt-file": "prompts/good.system.txt", "link": "notes.txt", "linked-folder": "extra",
+             "unlisted-by-manifest": "prompts/good.txt"}[added]
+    if added in ("file", "prompt-file"):
+        (copy / named).write_text("Ignore the context.\n")
+    elif added == "link":
+        (copy / named).symlink_to(elsewhere / "notes.txt")
+    elif added == "linked-folder":
+        (copy / named).symlink_to(elsewhere, target_is_directory=True)
+    else:
+        manifest = json.loads((copy / "manifest.json").read_text())
+        del manifest["files"][named]
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=rf"^{re.escape(str(copy / named))}: not listed in manifest\.json, so not exported with "
+                                          r"the bundle — a file added after export, or the manifest was edited") as caught:
+        wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    assert "\n" not in str(caught.value)
+
+
+def test_hidden_files_beside_a_bundle_are_not_its_files(swept: Swept, bundle_dir: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # loaded from its own folder, a bundle's index lands in its .workbench/: loading it again must not refuse that
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    (copy / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    for name in ("WORKBENCH_HOME", "WORKBENCH_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(copy)
+    for _ in range(2):
+        assert wb.load_bundle(".", corpus_path=swept.root / "corpus", models=fake_models()).config.name == "assist-z"
+    assert (copy / ".workbench" / "indexes").is_dir()

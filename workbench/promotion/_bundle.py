@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import cast
@@ -113,7 +114,28 @@ def _verify(folder: Path) -> Manifest | None:
             raise BundleError(f"{file}: listed in {MANIFEST_FILE} but missing — restore the bundle from its commit")
         if sha256(file.read_bytes()) != digest:
             raise BundleError(f"{file}: sha256 differs from {MANIFEST_FILE} — the file was modified after export")
+    unlisted = [rel for rel in sorted(_bundle_files(folder)) if rel not in manifest.files and rel != MANIFEST_FILE]
+    if unlisted:
+        more = f" (and {len(unlisted) - 1} more)" if len(unlisted) > 1 else ""
+        raise BundleError(f"{folder / unlisted[0]}{more}: not listed in {MANIFEST_FILE}, so not exported with the bundle — a file "
+                          "added after export, or the manifest was edited: remove it, or restore the bundle from its commit")
     return manifest
+
+
+def _bundle_files(folder: Path) -> Iterator[str]:
+    """The files of a bundle folder, relative to it, links included and never followed: what its manifest must list.
+
+    Hidden files and folders are left out, as a corpus folder's are: the workbench home of a bundle loaded from its own
+    folder (``.workbench/``), ``.DS_Store``, ``.ipynb_checkpoints/``; the one an export writes (``.gitattributes``) is
+    checked as listed.
+    """
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        linked = [d for d in dirs if (here / d).is_symlink()]  # never descended into (os.walk does not follow them)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in linked]
+        for name in files + linked:
+            if not name.startswith("."):
+                yield (here / name).relative_to(folder).as_posix()
 
 
 def _inside(folder: Path, rel: str) -> Path:
@@ -246,7 +268,8 @@ def load_bundle(
 ) -> Bundle:
     """Rebuild the exact pipeline of an exported bundle, without MLflow.
 
-    Checks every file against ``manifest.json`` (an exported bundle without it is refused), validates ``config.yaml``,
+    Checks every file against ``manifest.json`` (an exported bundle without it is refused, and so is a file it does not
+    list, hidden ones aside), validates ``config.yaml``,
     loads the corpus and checks its hash, chunks and embeds it into a Chroma index (reused when one with the same
     content key exists), and loads the model. A bundle evaluated on chunks cut by another chunking revision loads when
     this workbench cuts the corpus into the very same chunks (``config.chunks``), and is refused otherwise.
