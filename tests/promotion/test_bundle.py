@@ -528,3 +528,15 @@ def test_hidden_files_beside_a_bundle_are_not_its_files(swept: Swept, bundle_dir
     for _ in range(2):
         assert wb.load_bundle(".", corpus_path=swept.root / "corpus", models=fake_models()).config.name == "assist-z"
     assert (copy / ".workbench" / "indexes").is_dir()
+
+
+def test_a_manifest_linked_outside_the_bundle_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    """manifest.json was read through a link to anywhere, while every file it lists had to be the bundle's own."""
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    outside = tmp_path / "outside.json"
+    shutil.copy(copy / "manifest.json", outside)
+    (copy / "manifest.json").unlink()
+    (copy / "manifest.json").symlink_to(outside)
+    with pytest.raises(BundleError, match=rf"manifest\.json: a link to {re.escape(str(outside))}, outside the bundle folder"):
+        wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())

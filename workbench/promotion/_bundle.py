@@ -107,7 +107,7 @@ def _verify(folder: Path) -> Manifest | None:
                           f"{REPORT_FILE}) — restore the bundle from its commit, with {MANIFEST_FILE}")
     if not manifest_path.is_file():
         return None  # a bare config bundle (e.g. the registered model's artifacts) has no manifest
-    manifest = _manifest(manifest_path)
+    manifest = _manifest(_inside(folder, MANIFEST_FILE))
     for rel, digest in manifest.files.items():
         file = _inside(folder, rel)
         if not file.is_file():
