@@ -540,3 +540,38 @@ def test_a_manifest_linked_outside_the_bundle_is_refused(swept: Swept, bundle_di
     (copy / "manifest.json").symlink_to(outside)
     with pytest.raises(BundleError, match=rf"manifest\.json: a link to {re.escape(str(outside))}, outside the bundle folder"):
         wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+
+
+def test_a_bundle_of_a_gguf_model_refuses_other_weights(tmp_path: Path, empty_store: Path) -> None:
+    """config.yaml named a llama.cpp model by its path alone: a llamacpp: path holding another GGUF file on the deployment
+    machine (or a workbench shipping other weights under local:) loaded silently, answering as another model."""
+    from tests.conftest import copy_store
+    from tests.promotion.conftest import scripted_answer, write_project
+    from workbench.config import settings
+    from workbench.models import GEMMA_ID
+    from workbench.promotion import build_bundle
+    from workbench.testing import ScriptedModel
+
+    evaluated, other = "a" * 64, "b" * 64
+
+    def gguf(sha: str) -> dict[str, Any]:
+        identity = f"gguf:{sha}:ctx2048:json4x160:r2"
+        return {**fake_models(), GEMMA_ID: ScriptedModel(scripted_answer, model_id=GEMMA_ID, identity=identity)}
+
+    cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
+    result = wb.run(write_project(tmp_path), settings=cfg, models=gguf(evaluated), progress=False)
+    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
+    wb.promote(run_id, name="assist-gguf", alias="staging", gates=EASY, settings=cfg)
+    files, config, _, _ = build_bundle("assist-gguf", "staging", settings=cfg)
+    assert config.weights == {GEMMA_ID: evaluated} and f"{GEMMA_ID}: {evaluated}" in files["config.yaml"].decode()
+    folder = tmp_path / "bundle"
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    load = dict(corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index")
+    with pytest.raises(BundleError, match=re.escape(f"config.yaml: {GEMMA_ID} was evaluated with the GGUF file of sha256 aaaaaaaaaaaa, "
+                                                    "but here it is the file of sha256 bbbbbbbbbbbb — other weights, so the answers "
+                                                    "would differ: load it with the workbench that exported it")) as caught:
+        wb.load_bundle(folder, models=gguf(other), **load)
+    assert "\n" not in str(caught.value)
+    assert wb.load_bundle(folder, models=gguf(evaluated), **load).answer(CASES[0]["question"]).answer == CASES[0]["reference"]

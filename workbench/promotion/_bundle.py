@@ -35,7 +35,16 @@ from workbench.pipeline import (
     chunks_digest,
     embed_chunks,
 )
-from workbench.promotion._config import CONFIG_FILE, MANIFEST_FILE, REPORT_FILE, BundleConfig, ChunksInfo, Manifest, sha256
+from workbench.promotion._config import (
+    CONFIG_FILE,
+    MANIFEST_FILE,
+    REPORT_FILE,
+    BundleConfig,
+    ChunksInfo,
+    Manifest,
+    gguf_sha256,
+    sha256,
+)
 from workbench.promotion._errors import BundleError
 from workbench.prompts import PromptTemplate
 
@@ -230,6 +239,19 @@ def _check_server(config: BundleConfig, folder: Path, model_id: str, identity: s
                       f"to {here or default} — {fix} (the answers would differ), or promote a configuration evaluated there")
 
 
+def _check_weights(config: BundleConfig, folder: Path, model_id: str, identity: str) -> None:
+    """Refuse a llama.cpp model whose GGUF file is not the one the bundle was evaluated with."""
+    evaluated = (config.weights or {}).get(model_id)
+    here = gguf_sha256(identity)
+    if evaluated is None or here == evaluated:
+        return
+    fix = (f"put the evaluated file at {model_id.partition(':')[2]}" if model_id.startswith("llamacpp:")
+           else "load it with the workbench that exported it")
+    raise BundleError(f"{folder / CONFIG_FILE}: {model_id} was evaluated with the GGUF file of sha256 {evaluated[:12]}, but here it "
+                      f"is {'the file of sha256 ' + here[:12] if here else 'no GGUF file'} — other weights, so the answers would differ: "
+                      f"{fix}, or evaluate this one, promote and export it")
+
+
 # the chunking revision of the last workbench whose bundles did not record theirs (config.yaml's chunking_revision: null)
 _UNRECORDED_REVISION = 3
 
@@ -269,10 +291,10 @@ def load_bundle(
     """Rebuild the exact pipeline of an exported bundle, without MLflow.
 
     Checks every file against ``manifest.json`` (an exported bundle without it is refused, and so is a file it does not
-    list, hidden ones aside), validates ``config.yaml``,
-    loads the corpus and checks its hash, chunks and embeds it into a Chroma index (reused when one with the same
-    content key exists), and loads the model. A bundle evaluated on chunks cut by another chunking revision loads when
-    this workbench cuts the corpus into the very same chunks (``config.chunks``), and is refused otherwise.
+    list, hidden ones aside), validates ``config.yaml``, loads the corpus and checks its hash, chunks and embeds it into
+    a Chroma index (reused when one with the same content key exists), and loads the model (a llama.cpp model's GGUF
+    file must be the evaluated one, ``config.weights``). A bundle evaluated on chunks cut by another chunking revision
+    loads when this workbench cuts the corpus into the very same chunks (``config.chunks``), and is refused otherwise.
 
     Args:
         path: the bundle folder (holding ``config.yaml``).
@@ -331,6 +353,7 @@ def load_bundle(
     model = config.model
     generator = cast(Generator, overrides[model.id]) if model.id in overrides else load_generator(model.id, kind=model.resolved_kind)
     _check_server(config, folder, model.id, generator.identity)
+    _check_weights(config, folder, model.id, generator.identity)
     p = model.params
     params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=config.seed, timeout_s=p.timeout_s)
     return Bundle(folder, config, template, Retriever(index=index, embedder=embedder, spec=config.retrieval), generator, params)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import string
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -123,6 +124,12 @@ class BundleConfig(_Model):
         "deployment must send it there too; {} when every model used its default, null when not recorded (a run "
         "logged before workbench recorded it)",
     )
+    weights: dict[str, str] | None = Field(
+        default=None, description="model id -> the sha256 of the GGUF file a llama.cpp model (local:, llamacpp:) was "
+        "evaluated with: the bundle refuses to load another file (a llamacpp: path holding other weights, another "
+        "workbench's local model); {} when no model of the bundle is a GGUF file, null when not recorded (a run logged "
+        "before workbench recorded its models)",
+    )
     seed: int = 0
     chunker: ChunkerSpec
     chunking_revision: int | None = Field(
@@ -208,6 +215,16 @@ def config_hash(
     if servers:  # left out when empty, so the hash of every configuration on default servers is what it was
         payload["servers"] = dict(servers)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+_GGUF_IDENTITY = re.compile(r"gguf:([0-9a-f]{64}):")
+
+
+def gguf_sha256(identity: str) -> str | None:
+    """The sha256 of the GGUF file named in a llama.cpp model's identity (``gguf:<sha256>:ctx2048:...``); None for any
+    other model (a hosted one, a fake)."""
+    found = _GGUF_IDENTITY.match(identity)
+    return found.group(1) if found else None
 
 
 def to_mlflow_template(text: str) -> str:

@@ -40,7 +40,15 @@ from workbench.promotion._config import (
 from workbench.promotion._errors import ExportError, SecretFound
 from workbench.promotion._gates import Evidence
 from workbench.promotion._git import GitRepo
-from workbench.promotion._promote import _check_target, current_user, evaluated_chunks, promoted_run, read_candidate, stale_chunks
+from workbench.promotion._promote import (
+    _check_target,
+    current_user,
+    evaluated_chunks,
+    evaluated_weights,
+    promoted_run,
+    read_candidate,
+    stale_chunks,
+)
 from workbench.promotion._registry import (
     LOGGED_MODEL_TAG,
     PROMPT_NAME_TAG,
@@ -221,7 +229,7 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
         raise ExportError(f"{name} v{mv.version}: {stale} — run its experiment again with this workbench, promote the new run "
                           f"to '{alias}' and export that")
     recorded = {"chunking_revision": grid.CHUNKING_REVISION if "workbench.index_key" in run.data.tags else None,
-                "chunks": evaluated_chunks(run.data.tags)}
+                "chunks": evaluated_chunks(run.data.tags), "weights": evaluated_weights(run.data.tags, config.model.id)}
     missing = {field: value for field, value in recorded.items() if getattr(config, field) is None and value is not None}
     if missing:  # registered before workbench recorded them
         config = config.model_copy(update=missing)

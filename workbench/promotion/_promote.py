@@ -31,6 +31,7 @@ from workbench.promotion._config import (
     config_files,
     config_hash,
     gate_records,
+    gguf_sha256,
 )
 from workbench.promotion._bundle import documents_corpus
 from workbench.promotion._errors import BundleError, GateFailed, PromotionError, SecretFound
@@ -284,12 +285,13 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         cases=int(metrics.get("questions", parent_params.get("dataset.cases", 0) or 0)),
     )
     servers = _servers(tags.get(MODELS_TAG), {"generator": model.id, "embedding": retrieval.embedding})
+    weights = evaluated_weights(tags, model.id)
     digest = config_hash(template.hash, model, seed, chunker, retrieval, corpus_hash, servers)
     config = BundleConfig(
         name=name, config_hash=digest,
         prompt=PromptRef(name=template.name, file=f"prompts/{template.name}.txt",
                          system_file=f"prompts/{template.name}.system.txt" if template.system else None, sha256=template.hash),
-        model=model, servers=servers, seed=seed, chunker=chunker, retrieval=retrieval, corpus=corpus, dataset=dataset,
+        model=model, servers=servers, weights=weights, seed=seed, chunker=chunker, retrieval=retrieval, corpus=corpus, dataset=dataset,
         chunking_revision=grid.CHUNKING_REVISION if "workbench.index_key" in tags else None,  # not stale: checked above
         chunks=evaluated_chunks(tags),
         source=SourceInfo(run_id=run_id, experiment_id=run.info.experiment_id, parent_run_id=parent_id,
@@ -312,6 +314,16 @@ def evaluated_chunks(tags: Mapping[str, str]) -> ChunksInfo | None:
     if count is None or digest is None:
         return None
     return ChunksInfo(count=int(count), sha256=digest)
+
+
+def evaluated_weights(tags: Mapping[str, str], model_id: str) -> dict[str, str] | None:
+    """``model_id`` -> the sha256 of the GGUF file that answered a run (its ``workbench.models`` tag), {} when its model
+    is no GGUF file, None for a run logged before that tag."""
+    logged = tags.get(MODELS_TAG)
+    if not logged:
+        return None
+    sha = gguf_sha256(str(json.loads(logged).get("generator", "")))
+    return {model_id: sha} if sha else {}
 
 
 def stale_chunks(run_id: str, tags: Mapping[str, str], chunker: ChunkerSpec, embedding: str) -> str | None:
