@@ -575,3 +575,53 @@ def test_a_bundle_of_a_gguf_model_refuses_other_weights(tmp_path: Path, empty_st
         wb.load_bundle(folder, models=gguf(other), **load)
     assert "\n" not in str(caught.value)
     assert wb.load_bundle(folder, models=gguf(evaluated), **load).answer(CASES[0]["question"]).answer == CASES[0]["reference"]
+
+
+def test_a_bundle_of_a_llamacpp_model_loads_its_file_from_where_it_is_on_this_machine(tmp_path: Path, empty_store: Path) -> None:
+    """config.yaml holds the evaluating machine's path of a llamacpp: model: on the deployment machine, where the file
+    lies elsewhere, the bundle could not be loaded ('no such file'), with no way to say where the file is."""
+    from tests.conftest import copy_store
+    from tests.promotion.conftest import scripted_answer, write_project
+    from workbench.config import settings
+    from workbench.promotion import build_bundle
+    from workbench.spec import ModelSpec
+    from workbench.testing import ScriptedModel
+
+    weights = tmp_path / "laptop" / "models" / "assistant.gguf"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"GGUF" + bytes(range(256)) * 4)
+    model_id = f"llamacpp:{weights}"
+    identity = f"gguf:{hashlib.sha256(weights.read_bytes()).hexdigest()}:ctx2048:json4x160:r2"
+    spec = write_project(tmp_path)
+    spec = spec.model_copy(update={"models": (ModelSpec(id=model_id, kind="completion", params={"max_tokens": 16}),)})
+    models = {**fake_models(), model_id: ScriptedModel(scripted_answer, model_id=model_id, identity=identity)}
+    cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
+    result = wb.run(spec, settings=cfg, models=models, progress=False)
+    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
+    wb.promote(run_id, name="assist-file", alias="staging", gates=EASY, settings=cfg)
+    files, config, _, _ = build_bundle("assist-file", "staging", settings=cfg)
+    folder = tmp_path / "bundle"
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    moved = tmp_path / "server" / "weights" / "assistant.gguf"  # the deployment machine keeps it elsewhere
+    moved.parent.mkdir(parents=True)
+    weights.rename(moved)
+    load: dict[str, Any] = dict(corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    with pytest.raises(BundleError, match=re.escape(f"config.yaml: {model_id}: no such file {weights} — pass model_path= the GGUF file")):
+        wb.load_bundle(folder, **load)
+    bundle = wb.load_bundle(folder, model_path=moved, **load)
+    assert bundle.generator.identity.startswith(identity.split(":ctx")[0]) and bundle.config.model.id == model_id
+    other = tmp_path / "other.gguf"
+    other.write_bytes(b"GGUF" + bytes(1024))
+    with pytest.raises(BundleError, match=re.escape(f"{model_id} was evaluated with the GGUF file of sha256 {identity[5:17]}, but here "
+                                                    "it is the file of sha256")):
+        wb.load_bundle(folder, model_path=other, **load)
+
+
+def test_a_model_path_for_a_bundle_whose_model_is_no_gguf_file_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    from workbench.models import GEMMA_ID
+
+    with pytest.raises(BundleError, match=rf"^model_path={re.escape(str(tmp_path))}/x\.gguf: the bundle's model {GEMMA_ID} is not a "
+                                          "llamacpp: GGUF file — leave model_path out$"):
+        wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", model_path=tmp_path / "x.gguf", index_dir=tmp_path / "index")

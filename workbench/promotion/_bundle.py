@@ -239,14 +239,34 @@ def _check_server(config: BundleConfig, folder: Path, model_id: str, identity: s
                       f"to {here or default} — {fix} (the answers would differ), or promote a configuration evaluated there")
 
 
+def _generator(config: BundleConfig, folder: Path, model_path: str | Path | None) -> Generator:
+    """The bundle's model; a ``llamacpp:`` model's GGUF file from ``model_path`` when given (the path config.yaml holds
+    is the evaluating machine's).
+
+    Raises:
+        BundleError: ``model_path`` given for another model, or the GGUF file is not there.
+    """
+    model = config.model
+    provider, _, recorded = model.id.partition(":")
+    if model_path is not None and provider != "llamacpp":
+        raise BundleError(f"model_path={model_path}: the bundle's model {model.id} is not a llamacpp: GGUF file — leave model_path out")
+    if provider != "llamacpp":
+        return load_generator(model.id, kind=model.resolved_kind)
+    file = Path(model_path if model_path is not None else recorded).expanduser()
+    if not file.is_file():
+        where = f"model_path={model_path}" if model_path is not None else f"{folder / CONFIG_FILE}: {model.id}"
+        raise BundleError(f"{where}: no such file {file} — {'pass' if model_path is None else 'give'} model_path= the GGUF file the "
+                          "bundle was evaluated with, where it is on this machine")
+    return load_generator(f"llamacpp:{file}", kind=model.resolved_kind)
+
+
 def _check_weights(config: BundleConfig, folder: Path, model_id: str, identity: str) -> None:
     """Refuse a llama.cpp model whose GGUF file is not the one the bundle was evaluated with."""
     evaluated = (config.weights or {}).get(model_id)
     here = gguf_sha256(identity)
     if evaluated is None or here == evaluated:
         return
-    fix = (f"put the evaluated file at {model_id.partition(':')[2]}" if model_id.startswith("llamacpp:")
-           else "load it with the workbench that exported it")
+    fix = "give the evaluated file (model_path=)" if model_id.startswith("llamacpp:") else "load it with the workbench that exported it"
     raise BundleError(f"{folder / CONFIG_FILE}: {model_id} was evaluated with the GGUF file of sha256 {evaluated[:12]}, but here it "
                       f"is {'the file of sha256 ' + here[:12] if here else 'no GGUF file'} — other weights, so the answers would differ: "
                       f"{fix}, or evaluate this one, promote and export it")
@@ -284,6 +304,7 @@ def load_bundle(
     path: str | Path,
     *,
     corpus_path: str | Path | None = None,
+    model_path: str | Path | None = None,
     index_dir: str | Path | None = None,
     index_store: IndexStore | None = None,
     models: Mapping[str, Generator | Embedder] | None = None,
@@ -299,6 +320,8 @@ def load_bundle(
     Args:
         path: the bundle folder (holding ``config.yaml``).
         corpus_path: the corpus folder, for bundles of a folder corpus moved since evaluation.
+        model_path: the GGUF file, for bundles of a ``llamacpp:`` model whose file lies elsewhere on this machine than
+            on the one that evaluated it (it must be the same file: ``config.weights``).
         index_dir: where the Chroma index lives (default: the project's index cache).
         index_store: an index store to use instead of Chroma (tests).
         models: model ids mapped to ready generators/embedders (tests use the fakes from ``workbench.testing``).
@@ -351,7 +374,7 @@ def load_bundle(
         vectors = embed_chunks(embedder, chunks)  # in a sweep's batches (never stopped: None only when asked to stop)
         index = store.build(key, chunks, vectors if vectors is not None else [])
     model = config.model
-    generator = cast(Generator, overrides[model.id]) if model.id in overrides else load_generator(model.id, kind=model.resolved_kind)
+    generator = cast(Generator, overrides[model.id]) if model.id in overrides else _generator(config, folder, model_path)
     _check_server(config, folder, model.id, generator.identity)
     _check_weights(config, folder, model.id, generator.identity)
     p = model.params
