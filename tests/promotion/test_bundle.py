@@ -54,6 +54,16 @@ def test_a_moved_corpus_must_be_named(swept: Swept, bundle_dir: Path, tmp_path: 
         wb.load_bundle(bundle_dir, index_dir=tmp_path / "index", models=fake_models())
 
 
+def test_a_corpus_path_that_is_no_folder_is_named(swept: Swept, bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a mistyped corpus_path was passed over for the folder config.yaml names, found from the current folder: the
+    # deployment served a corpus it did not name, and where none was found the error said to pass the corpus_path it had
+    monkeypatch.chdir(swept.root)  # holds the evaluated corpus/, which config.yaml names
+    typo = tmp_path / "corpsu"
+    with pytest.raises(BundleError, match=rf"^corpus_path={re.escape(str(typo))}: no such folder — give the folder of the corpus the "
+                                          r"bundle was evaluated on \('corpus' where it was evaluated\)$"):
+        wb.load_bundle(bundle_dir, corpus_path=typo, index_dir=tmp_path / "index", models=fake_models())
+
+
 def test_a_corpus_path_typed_composed_finds_the_folder_a_mac_copied_decomposed(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
     # the deployment's copy of the corpus came from a Mac ('Équipe' as E + U+0301): load_bundle(corpus_path='Équipe')
     # said 'corpus folder not found', as did a config.yaml naming it
@@ -324,6 +334,9 @@ def test_a_run_over_documents_given_in_memory_is_bundled_with_them_and_answers_f
     monkeypatch.chdir(tmp_path)  # no corpus folder anywhere: the documents come from the bundle
     bundle = wb.load_bundle(folder, index_dir=tmp_path / "index", models=fake_models())
     assert bundle.config.corpus.file == "corpus.jsonl" and bundle.config.corpus.builtin is None
+    with pytest.raises(BundleError, match=r"^corpus_path=.*corpus: the bundle was evaluated on the documents it holds \(corpus\.jsonl\), "
+                                          "not on a folder — leave corpus_path out$"):  # was left unread, silently
+        wb.load_bundle(folder, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
     got = bundle.answer(CASES[0]["question"])
     assert got.answer == table.loc[CASES[0]["id"], "answer"] and list(got.source_ids) == list(table.loc[CASES[0]["id"], "retrieved_ids"])
 

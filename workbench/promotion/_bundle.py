@@ -196,9 +196,34 @@ def documents_corpus(text: str, where: str, *, name: str) -> Corpus:
         raise BundleError(f"{where}: {exc} — the bundle is damaged: export it again") from None
 
 
+def _corpus_folder(config: BundleConfig, folder: Path, corpus_path: str | Path | None) -> Path:
+    """The folder of a folder corpus: ``corpus_path`` when given, else the path config.yaml holds (relative to the bundle
+    or the current folder; a folder a Mac copied with decomposed names too).
+
+    Raises:
+        BundleError: ``corpus_path`` is no folder, or none is given and the recorded one is not found.
+    """
+    info = config.corpus
+    if corpus_path is not None:
+        given = on_disk(Path(corpus_path).expanduser())
+        if not given.is_dir():
+            raise BundleError(f"corpus_path={corpus_path}: no such folder — give the folder of the corpus the bundle was evaluated "
+                              f"on ('{info.path}' where it was evaluated)")
+        return given
+    raw = Path(info.path or "").expanduser()
+    candidates = [raw] if raw.is_absolute() else [folder / raw, Path.cwd() / raw]
+    found = next((c for c in map(on_disk, candidates) if c.is_dir()), None)
+    if found is None:
+        raise BundleError(f"{folder / CONFIG_FILE}: corpus folder '{info.path}' not found — pass corpus_path=")
+    return found
+
+
 def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) -> Corpus:
     info = config.corpus
     where: str
+    if corpus_path is not None and info.path is None:  # it would be left unread, the deployment thinking it served it
+        held = f"the built-in corpus '{info.builtin}'" if info.builtin is not None else f"the documents it holds ({info.file})"
+        raise BundleError(f"corpus_path={corpus_path}: the bundle was evaluated on {held}, not on a folder — leave corpus_path out")
     if info.builtin is not None:
         corpus = load_corpus(info.builtin)
         where = info.builtin
@@ -206,12 +231,7 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
         corpus = _documents(folder, info.file)
         where = str(folder / info.file)
     else:
-        candidates = [Path(corpus_path)] if corpus_path is not None else []
-        raw = Path(info.path or "").expanduser()
-        candidates += [raw] if raw.is_absolute() else [folder / raw, Path.cwd() / raw]
-        found = next((c for c in map(on_disk, candidates) if c.is_dir()), None)  # a folder a Mac copied decomposed too
-        if found is None:
-            raise BundleError(f"{folder / CONFIG_FILE}: corpus folder '{info.path}' not found — pass corpus_path=")
+        found = _corpus_folder(config, folder, corpus_path)
         try:
             corpus = load_corpus(found, glob=info.glob)
         except DataError as exc:
