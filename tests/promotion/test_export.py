@@ -527,3 +527,18 @@ def test_exporting_a_version_evaluated_again_after_an_upgrade_names_what_its_ear
     wb.export("assist-up", "staging", repo=deploy_repo, settings=old.settings)  # the branch now holds this evaluation
     with pytest.raises(ExportError, match=r"\(an earlier export of v1 to staging: after a rollback, deploy that branch again\)"):
         wb.export("assist-up", "staging", repo=deploy_repo, settings=old.settings)
+
+
+def test_an_export_racing_another_to_the_same_branch_says_so(promoted: Swept, deploy_repo: Path) -> None:
+    """Two exports of one version at the same time: the one that lost the race ended with git's own words, 'git
+    update-ref failed ... cannot lock ref ...: reference already exists'."""
+
+    class Raced(GitRepo):
+        def create_branch(self, branch: str, commit: str) -> None:
+            super().create_branch(branch, self.head() or commit)  # the other export's branch, made meanwhile
+            super().create_branch(branch, commit)
+
+    with pytest.raises(ExportError, match=r"^branch 'promote/assist-x-production-v\d+' was created in .* while this export ran "
+                                          r"\(another export at the same time\) — this one exported nothing") as caught:
+        wb.export("assist-x", "production", repo=Raced(deploy_repo), settings=promoted.settings)
+    assert "\n" not in str(caught.value) and "update-ref" not in str(caught.value)

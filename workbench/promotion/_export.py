@@ -395,7 +395,13 @@ def export(
             git.add_to_index(index, git.hash_object(files[rel]), f"{folder}/{rel}")
         tree = git.write_tree(index)
         commit = git.commit_tree(tree, parent, message, env)
-        git.create_branch(branch, commit)
+        try:
+            git.create_branch(branch, commit)
+        except ExportError:
+            if not git.branch_exists(branch):
+                raise
+            raise ExportError(f"branch '{branch}' was created in {root} while this export ran (another export at the same time) "
+                              "— this one exported nothing: check that branch, or pass another branch name") from None
     if checkout:
         try:
             git.checkout(branch)
