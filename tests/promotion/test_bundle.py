@@ -638,3 +638,35 @@ def test_a_model_path_for_a_bundle_whose_model_is_no_gguf_file_is_refused(swept:
     with pytest.raises(BundleError, match=rf"^model_path={re.escape(str(tmp_path))}/x\.gguf: the bundle's model {GEMMA_ID} is not a "
                                           "llamacpp: GGUF file — leave model_path out$"):
         wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", model_path=tmp_path / "x.gguf", index_dir=tmp_path / "index")
+
+
+def test_a_bundle_whose_model_cannot_be_loaded_says_so_before_building_its_index(tmp_path: Path, empty_store: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hosted bundle on a machine without its key chunked and embedded the whole corpus into an index first (minutes on
+    a large corpus) and only then said 'needs the environment variable OPENAI_API_KEY'."""
+    from tests.conftest import copy_store
+    from tests.promotion.conftest import scripted_answer, write_project
+    from workbench.config import settings
+    from workbench.errors import WorkbenchError
+    from workbench.promotion import build_bundle
+    from workbench.spec import ModelSpec
+    from workbench.testing import CountingIndexStore, ScriptedModel
+
+    hosted = "openai:gpt-4o-mini"
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    spec = write_project(tmp_path).model_copy(update={"models": (ModelSpec(id=hosted, params={"max_tokens": 16}),)})
+    models = {**fake_models(), hosted: ScriptedModel(scripted_answer, model_id=hosted, identity=hosted)}
+    cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
+    result = wb.run(spec, settings=cfg, models=models, progress=False)
+    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
+    wb.promote(run_id, name="assist-hosted", alias="staging", gates=EASY, settings=cfg)
+    files, _, _, _ = build_bundle("assist-hosted", "staging", settings=cfg)
+    folder = tmp_path / "bundle"
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    store = CountingIndexStore()
+    with pytest.raises(WorkbenchError, match=f"model '{hosted}' needs the environment variable OPENAI_API_KEY"):
+        wb.load_bundle(folder, corpus_path=tmp_path / "corpus", index_store=store, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+    assert store.builds == []

@@ -379,6 +379,11 @@ def load_bundle(
         raise BundleError(f"{folder / CONFIG_FILE}: evaluated on chunks cut by {cut_by}, but this workbench "
                           f"cuts revision {grid.CHUNKING_REVISION}, so the answers would differ — {_AGAIN}")
     overrides = dict(models or {})
+    # the model first: a missing key, package or GGUF file is one line before minutes of chunking and embedding
+    model = config.model
+    generator = cast(Generator, overrides[model.id]) if model.id in overrides else _generator(config, folder, model_path)
+    _check_server(config, folder, model.id, generator.identity)
+    _check_weights(config, folder, model.id, generator.identity)
     corpus = _corpus(config, folder, corpus_path)
     embedding = config.retrieval.embedding
     embedder = cast(Embedder, overrides[embedding]) if embedding in overrides else load_embedder(embedding)
@@ -393,10 +398,6 @@ def load_bundle(
         chunks = chunks if chunks is not None else chunk_corpus(corpus, config.chunker, embedder.tokenizer)
         vectors = embed_chunks(embedder, chunks)  # in a sweep's batches (never stopped: None only when asked to stop)
         index = store.build(key, chunks, vectors if vectors is not None else [])
-    model = config.model
-    generator = cast(Generator, overrides[model.id]) if model.id in overrides else _generator(config, folder, model_path)
-    _check_server(config, folder, model.id, generator.identity)
-    _check_weights(config, folder, model.id, generator.identity)
     p = model.params
     params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=config.seed, timeout_s=p.timeout_s)
     return Bundle(folder, config, template, Retriever(index=index, embedder=embedder, spec=config.retrieval), generator, params)
