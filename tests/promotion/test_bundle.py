@@ -640,23 +640,20 @@ def test_a_model_path_for_a_bundle_whose_model_is_no_gguf_file_is_refused(swept:
         wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", model_path=tmp_path / "x.gguf", index_dir=tmp_path / "index")
 
 
-def test_a_bundle_whose_model_cannot_be_loaded_says_so_before_building_its_index(tmp_path: Path, empty_store: Path,
-                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """A hosted bundle on a machine without its key chunked and embedded the whole corpus into an index first (minutes on
-    a large corpus) and only then said 'needs the environment variable OPENAI_API_KEY'."""
+
+def _hosted_bundle(tmp_path: Path, empty_store: Path, identity: str) -> Path:
+    """The good prompt of a sweep answered by openai:gpt-4o-mini (a fake with this identity), promoted and its bundle
+    written to tmp_path/bundle."""
     from tests.conftest import copy_store
     from tests.promotion.conftest import scripted_answer, write_project
     from workbench.config import settings
-    from workbench.errors import WorkbenchError
     from workbench.promotion import build_bundle
     from workbench.spec import ModelSpec
-    from workbench.testing import CountingIndexStore, ScriptedModel
+    from workbench.testing import ScriptedModel
 
     hosted = "openai:gpt-4o-mini"
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
     spec = write_project(tmp_path).model_copy(update={"models": (ModelSpec(id=hosted, params={"max_tokens": 16}),)})
-    models = {**fake_models(), hosted: ScriptedModel(scripted_answer, model_id=hosted, identity=hosted)}
+    models = {**fake_models(), hosted: ScriptedModel(scripted_answer, model_id=hosted, identity=identity)}
     cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
     result = wb.run(spec, settings=cfg, models=models, progress=False)
     run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
@@ -666,7 +663,39 @@ def test_a_bundle_whose_model_cannot_be_loaded_says_so_before_building_its_index
     for rel, data in files.items():
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_bytes(data)
+    return folder
+
+
+def test_a_bundle_whose_model_cannot_be_loaded_says_so_before_building_its_index(tmp_path: Path, empty_store: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hosted bundle on a machine without its key chunked and embedded the whole corpus into an index first (minutes on
+    a large corpus) and only then said 'needs the environment variable OPENAI_API_KEY'."""
+    from workbench.errors import WorkbenchError
+    from workbench.testing import CountingIndexStore
+
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    folder = _hosted_bundle(tmp_path, empty_store, "openai:gpt-4o-mini")
     store = CountingIndexStore()
-    with pytest.raises(WorkbenchError, match=f"model '{hosted}' needs the environment variable OPENAI_API_KEY"):
+    with pytest.raises(WorkbenchError, match="model 'openai:gpt-4o-mini' needs the environment variable OPENAI_API_KEY"):
         wb.load_bundle(folder, corpus_path=tmp_path / "corpus", index_store=store, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
     assert store.builds == []
+
+
+def test_a_hosted_bundle_retries_a_rate_limited_call_as_its_sweep_did(tmp_path: Path, empty_store: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundle asked a hosted model with no retry at all (the client's own are turned off, the sweep's execution.retries
+    were not applied): the first 429 or 5xx of a deployment was the answer's error, where the sweep had waited and asked
+    again."""
+    from workbench.pipeline import MemoryIndexStore
+    from workbench.testing.openai_stub import OpenAIStub
+
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    with OpenAIStub(script=lambda n: (429, {"Retry-After": "0"}, 0.0) if n == 0 else (200, {}, 0.0)) as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        folder = _hosted_bundle(tmp_path, empty_store, f"openai:gpt-4o-mini@{stub.base_url}")
+        bundle = wb.load_bundle(folder, corpus_path=tmp_path / "corpus", index_store=MemoryIndexStore(),
+                                models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+        assert bundle.answer(CASES[0]["question"]).answer
+    assert stub.statuses == [429, 200]

@@ -47,6 +47,7 @@ from workbench.promotion._config import (
 )
 from workbench.promotion._errors import BundleError
 from workbench.prompts import PromptTemplate
+from workbench.spec import ExecutionSpec
 
 
 @dataclass(frozen=True)
@@ -399,5 +400,7 @@ def load_bundle(
         vectors = embed_chunks(embedder, chunks)  # in a sweep's batches (never stopped: None only when asked to stop)
         index = store.build(key, chunks, vectors if vectors is not None else [])
     p = model.params
-    params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=config.seed, timeout_s=p.timeout_s)
+    # a hosted call is retried on 429, 5xx and timeouts as a sweep's are by default (its client's own retries are off)
+    params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=config.seed, timeout_s=p.timeout_s,
+                              retries=ExecutionSpec().retries)
     return Bundle(folder, config, template, Retriever(index=index, embedder=embedder, spec=config.retrieval), generator, params)
