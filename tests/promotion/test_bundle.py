@@ -124,8 +124,8 @@ def test_a_bundle_that_did_not_record_its_chunks_is_refused_by_a_newer_chunking_
 
     copy = tmp_path / "bundle"
     shutil.copytree(bundle_dir, copy)
-    (copy / "manifest.json").unlink()
-    (copy / "EVALUATION.md").unlink()
+    for name in ("manifest.json", "EVALUATION.md", ".gitattributes"):
+        (copy / name).unlink()
     config = yaml.safe_load((copy / "config.yaml").read_text())
     del config["chunks"]
     (copy / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -186,7 +186,11 @@ def test_an_exported_bundle_without_its_manifest_is_refused(swept: Swept, bundle
     (copy / "manifest.json").unlink()
     with pytest.raises(BundleError, match=r"manifest\.json: missing, so no file of this exported bundle can be checked"):
         wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
-    (copy / "EVALUATION.md").unlink()  # the registered model's artifacts: config and prompts alone, no manifest
+    (copy / "EVALUATION.md").unlink()  # and EVALUATION.md too (a .dockerignore of *.md and *.json): still an export's
+    with pytest.raises(BundleError, match=r"manifest\.json: missing, .* \(it holds \.gitattributes\)"):
+        wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    (copy / ".gitattributes").unlink()  # the registered model's artifacts: config and prompts alone, no manifest
+    shutil.rmtree(copy / "plots", ignore_errors=True)
     assert wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models()).config.name
 
 
@@ -279,7 +283,7 @@ def test_a_config_naming_a_prompt_file_outside_the_bundle_is_refused(swept: Swep
     copy = tmp_path / "bundle"
     shutil.copytree(bundle_dir, copy)
     (tmp_path / "secret.json").write_text('{"auths": {"registry": "s3cr3t"}}\n{question}\n')
-    for name in ("manifest.json", "EVALUATION.md"):  # a bare config bundle: no file is checked against a manifest
+    for name in ("manifest.json", "EVALUATION.md", ".gitattributes"):  # a bare config bundle: no file is checked against a manifest
         (copy / name).unlink()
     config = copy / "config.yaml"
     config.write_text(config.read_text().replace("file: prompts/good.txt", f"file: {path}"))
@@ -473,7 +477,7 @@ def test_a_bundle_file_linked_outside_the_bundle_is_refused(swept: Swept, bundle
         manifest["files"]["prompts/good.txt"] = hashlib.sha256((secrets / "good.txt").read_bytes()).hexdigest()
         (copy / "manifest.json").write_text(json.dumps(manifest))
     else:  # a bare config bundle: no file is checked against a manifest
-        for name in ("manifest.json", "EVALUATION.md"):
+        for name in ("manifest.json", "EVALUATION.md", ".gitattributes"):
             (copy / name).unlink()
     with pytest.raises(BundleError, match=rf"prompts/good\.txt: a link to {re.escape(str(secrets / 'good.txt'))}, outside the bundle "
                                           "folder — a bundle's files are its own") as caught:

@@ -37,6 +37,7 @@ from workbench.pipeline import (
 )
 from workbench.promotion._config import (
     CONFIG_FILE,
+    GITATTRIBUTES_FILE,
     MANIFEST_FILE,
     REPORT_FILE,
     BundleConfig,
@@ -112,9 +113,10 @@ def _manifest(path: Path) -> Manifest:
 def _verify(folder: Path) -> Manifest | None:
     """The bundle's manifest after checking every file it lists; None for a bare config bundle (no manifest)."""
     manifest_path = folder / MANIFEST_FILE
-    if not manifest_path.is_file() and (folder / REPORT_FILE).is_file():  # an export writes both: its files are unchecked
+    exported = next((name for name in (REPORT_FILE, GITATTRIBUTES_FILE) if (folder / name).is_file()), None)
+    if not manifest_path.is_file() and exported is not None:  # an export writes them all: its files are unchecked
         raise BundleError(f"{manifest_path}: missing, so no file of this exported bundle can be checked (it holds "
-                          f"{REPORT_FILE}) — restore the bundle from its commit, with {MANIFEST_FILE}")
+                          f"{exported}) — restore the bundle from its commit, with {MANIFEST_FILE}")
     if not manifest_path.is_file():
         return None  # a bare config bundle (e.g. the registered model's artifacts) has no manifest
     manifest = _manifest(_inside(folder, MANIFEST_FILE))

@@ -28,6 +28,7 @@ CONFIG_FILE = "config.yaml"
 CONFIG_SCHEMA_FILE = "config.schema.json"
 MANIFEST_FILE = "manifest.json"
 REPORT_FILE = "EVALUATION.md"
+GITATTRIBUTES_FILE = ".gitattributes"  # written by an export beside EVALUATION.md: never among a registered model's files
 CORPUS_FILE = "corpus.jsonl"  # the documents of a corpus given in memory (wb.run(corpus=...)), in the bundle
 
 Environment = Literal["staging", "production"]

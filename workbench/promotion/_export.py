@@ -25,6 +25,7 @@ from workbench.config import Settings, settings as default_settings
 from workbench.promotion._config import (
     CONFIG_FILE,
     CONFIG_SCHEMA_FILE,
+    GITATTRIBUTES_FILE,
     MANIFEST_FILE,
     REPORT_FILE,
     AuditRecord,
@@ -248,7 +249,7 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     parent = run.data.tags.get("mlflow.parentRunId")
     plots = _plots(client, parent)
     files.update(plots)
-    files[".gitattributes"] = _GITATTRIBUTES
+    files[GITATTRIBUTES_FILE] = _GITATTRIBUTES
     gates = audit.gates if audit is not None else ()
     registry = RegistryRecord(
         tracking_uri=without_credentials(cfg.tracking_uri), experiment_id=run.info.experiment_id, run_id=run_id, parent_run_id=parent,
