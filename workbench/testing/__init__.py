@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import glob
 import hashlib
 import math
@@ -168,11 +169,21 @@ class ScriptedModel:
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+@functools.lru_cache(maxsize=65536)
+def _word_id(word: str) -> int:
+    return int(hashlib.md5(word.encode()).hexdigest()[:6], 16)
+
+
+@functools.lru_cache(maxsize=65536)
+def _word_hash(word: str) -> int:
+    return int(hashlib.sha1(word.encode()).hexdigest(), 16)
+
+
 class _WordTokenizer:
     """A whitespace/word tokenizer with the slice of the Hugging Face interface the token chunker uses."""
 
     def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
-        return [int(hashlib.md5(w.encode()).hexdigest()[:6], 16) for w in _WORD.findall(text.lower())]
+        return [_word_id(w) for w in _WORD.findall(text.lower())]
 
     def __call__(self, text: str, **_: Any) -> dict[str, list[int]]:
         return {"input_ids": self.encode(text)}
@@ -193,7 +204,7 @@ class HashingEmbedder:
     def _vector(self, text: str) -> list[float]:
         vec = [0.0] * self.dim
         for word in _WORD.findall(text.lower()):
-            h = int(hashlib.sha1(word.encode()).hexdigest(), 16)
+            h = _word_hash(word)
             vec[h % self.dim] += 1.0 if (h >> 20) % 2 else -1.0
         norm = math.sqrt(sum(x * x for x in vec)) or 1.0
         return [x / norm for x in vec]
