@@ -473,6 +473,42 @@ def test_sweeps_left_running_by_a_dead_process_are_ended_killed(wb_settings: Set
     assert client.get_run(elsewhere).info.status == "RUNNING"  # cannot be decided from here
 
 
+def test_a_sweep_another_machine_left_running_is_ended_by_hand_with_its_variant_runs(
+    wb_settings: Settings, models: Models, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI runner removed mid-sweep left it RUNNING for good: no later sweep may decide that another machine's process
+    is gone, and MLflow has no way to end a run. ``workbench end RUN_ID --reason`` does, never a sweep alive here."""
+    from workbench.cli import main
+
+    client = MlflowClient(wb_settings.tracking_uri)
+    done = sweep(make_spec(), wb_settings, models)
+    stale = str(client.create_run(done.experiment_id, tags={"workbench.kind": "sweep", "workbench.host": "ci-runner-7",
+                                                             "workbench.pid": "41"}).info.run_id)
+    variant = str(client.create_run(done.experiment_id, tags={"workbench.kind": "variant", "mlflow.parentRunId": stale}).info.run_id)
+    live = str(client.create_run(done.experiment_id, tags={"workbench.kind": "sweep", "workbench.host": socket.gethostname(),
+                                                            "workbench.pid": str(os.getpid())}).info.run_id)
+    monkeypatch.setenv("WORKBENCH_USER", "lead")
+    uri = ["--tracking-uri", wb_settings.tracking_uri]
+    assert main([*uri, "end", stale, "--reason", "CI runner removed"]) == 0
+    assert capsys.readouterr().out == (f"ended sweep {stale} KILLED and 1 variant run(s) it left running: CI runner removed — run "
+                                       "the experiment again to finish its work\n")
+    assert client.get_run(stale).info.status == client.get_run(variant).info.status == "KILLED"
+    assert client.get_run(stale).data.tags["workbench.end_reason"] == "ended by hand by lead: CI runner removed"
+    assert client.get_run(variant).data.tags["workbench.end_reason"] == f"its sweep {stale} was ended by hand by lead: CI runner removed"
+    refused = {
+        live: f"sweep {live} is running: its process (pid {os.getpid()}) is alive on this machine — stop it (Ctrl+C where it runs, "
+              f"or kill {os.getpid()}), and it ends itself",
+        stale: f"sweep {stale} is not running: it ended KILLED — nothing to end",
+        done.variants[0].run_id: f"run {done.variants[0].run_id} ('{done.variants[0].variant.name}') is not a sweep",
+        "nosuch": "no run 'nosuch' in ",
+    }
+    for run_id, expected in refused.items():
+        assert main([*uri, "end", str(run_id), "--reason", "x"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {expected}") and err.count("\n") == 1, err
+    assert client.get_run(live).info.status == "RUNNING"
+
+
 def running_run(client: MlflowClient, experiment_id: str, kind: str, **tags: str) -> str:
     """A RUNNING run of ``kind`` (sweep, variant) with ``tags``, as a sweep's process leaves it: its id."""
     return str(client.create_run(experiment_id, tags={"workbench.kind": kind, **tags}).info.run_id)

@@ -649,6 +649,19 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_end(args: argparse.Namespace) -> int:
+    from workbench.tracking import MlflowTracker, default_user
+
+    if not args.reason.strip():
+        raise WorkbenchError("--reason is empty — say why the sweep is ended (it is recorded on the run)")
+    uri = _store(args, must_exist=True)
+    ended = MlflowTracker(uri).end_by_hand(args.run_id, args.reason.strip(), user=default_user())
+    variants = len(ended) - 1
+    print(_printable(f"ended sweep {args.run_id} KILLED" + (f" and {variants} variant run(s) it left running" if variants else "")
+                     + f": {args.reason.strip()} — run the experiment again to finish its work"))
+    return 0
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from workbench.errors import DataError
     from workbench.scoring import load_labels
@@ -1033,6 +1046,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-dirty", action="store_true", help="export even if the repository has uncommitted changes")
     p.add_argument("--checkout", action="store_true", help="switch the repository to the new branch afterwards")
     p.set_defaults(handler=_cmd_export)
+
+    p = sub.add_parser("end", parents=[common], help="end as KILLED a sweep left RUNNING by a process on another machine or "
+                       "in another container (a removed CI runner); a sweep of this machine whose process is gone is ended "
+                       "by the next sweep")
+    p.add_argument("run_id", type=str.strip, help="the sweep's run id (see workbench list EXPERIMENT)")
+    p.add_argument("--reason", required=True, help="why, recorded on the run (e.g. 'CI runner removed')")
+    p.set_defaults(handler=_cmd_end)
 
     p = sub.add_parser("rollback", parents=[common], help="point an alias back at the version that held it before")
     p.add_argument("name", help="registered model name")

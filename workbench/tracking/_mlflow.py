@@ -41,7 +41,7 @@ from workbench.spec import ExperimentSpec, RouterSpec
 from workbench.redaction import redact
 from workbench.tracking._feedback import default_user
 from workbench.tracking._store_check import check_served_artifacts, check_store
-from workbench.tracking._process import END_REASON_TAG, abandoned_reason, process_tags
+from workbench.tracking._process import END_REASON_TAG, abandoned_reason, alive_here, process_tags
 from workbench.tracking._read import RESULTS_TABLE, every_page, out_of_reach, reading_artifacts
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import open_store_serialised
@@ -406,6 +406,45 @@ class MlflowTracker:
             _UNENDED.discard((self.tracking_uri, run.info.run_id))
             ended.append(run.info.run_id)
         return ended + self._close_orphaned_variants(found.experiment_id)
+
+    @tracking_call("ending a sweep")
+    def end_by_hand(self, run_id: str, reason: str, *, user: str) -> list[str]:
+        """End as KILLED a sweep left RUNNING by a process this one cannot see (on another machine or in another
+        container: a CI runner that was removed, a laptop that went to sleep), which ``close_abandoned`` leaves alone
+        for good, and its variant runs left RUNNING; ``reason`` and ``user`` are recorded. Returns the runs ended.
+
+        Raises:
+            WorkbenchError: no such run, not a sweep, not RUNNING, or its process is alive on this machine.
+        """
+        from mlflow.exceptions import MlflowException
+
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException:
+            raise WorkbenchError(f"no run '{run_id}' in {shown_uri(self.tracking_uri)} — give a sweep's run id (see "
+                                 "'workbench list EXPERIMENT')") from None
+        if run.data.tags.get("workbench.kind") != "sweep":
+            raise WorkbenchError(f"run {run_id} ('{inert(run.info.run_name or '')}') is not a sweep — give a sweep's run id (see "
+                                 "'workbench list EXPERIMENT'); a sweep ends its variant runs")
+        if run.info.status != "RUNNING":
+            raise WorkbenchError(f"sweep {run_id} is not running: it ended {run.info.status} — nothing to end")
+        pid = alive_here(run.data.tags)
+        if pid is not None:
+            raise WorkbenchError(f"sweep {run_id} is running: its process (pid {pid}) is alive on this machine — stop it "
+                                 f"(Ctrl+C where it runs, or kill {pid}), and it ends itself")
+        said = f"ended by hand by {user}: {reason}"
+        variants = self.client.search_runs(
+            [run.info.experiment_id],
+            f"tags.`mlflow.parentRunId` = '{run_id}' and attributes.status = 'RUNNING'", max_results=1000,
+        )
+        ended = []
+        for variant in variants:  # before the sweep: a variant run is never left RUNNING under an ended sweep
+            self.client.log_batch(variant.info.run_id, tags=_end_reason_tags(f"its sweep {run_id} was {said}", "KILLED"))
+            self.client.set_terminated(variant.info.run_id, status="KILLED")
+            ended.append(variant.info.run_id)
+        self.client.log_batch(run_id, tags=_end_reason_tags(said, "KILLED"))
+        self.client.set_terminated(run_id, status="KILLED")
+        return [run_id, *ended]
 
     def _status(self, run_id: str) -> str | None:
         """A run's status, or None when the run is gone (deleted for good)."""

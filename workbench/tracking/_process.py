@@ -9,7 +9,7 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["END_REASON_TAG", "abandoned_reason", "process_alive", "process_tags"]
+__all__ = ["END_REASON_TAG", "abandoned_reason", "alive_here", "process_alive", "process_tags"]
 
 HOST_TAG = "workbench.host"
 PID_TAG = "workbench.pid"
@@ -110,3 +110,14 @@ def abandoned_reason(tags: Mapping[str, str]) -> str | None:
     if process_alive(pid, tags.get(PID_START_TAG)):
         return None
     return f"abandoned: its process (pid {pid} on {tags[HOST_TAG]}) ended without closing the sweep (killed or crashed)"
+
+
+def alive_here(tags: Mapping[str, str]) -> int | None:
+    """The pid of the process these tags name when it runs on this machine, in this PID namespace, since this boot (a
+    sweep that is certainly still running), else None (gone, or another machine or container: this one cannot tell)."""
+    if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
+        return None
+    if any(tag in tags and tags[tag] != now for tag, now in ((PID_NS_TAG, _pid_namespace()), (BOOT_TAG, _boot()))):
+        return None
+    pid = int(tags[PID_TAG])
+    return pid if process_alive(pid, tags.get(PID_START_TAG)) else None
