@@ -233,6 +233,13 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         ('    template: "', '    system: "Answer from {context} only."\n    template: "',
          r"exp.yaml:7: prompts\[0\]: .*system: \{context\} is not filled in in the system message, only in the template"),
         ("{question}", "{ question }", r"exp.yaml:7: prompts\[0\]: .*placeholder \{ question \} has spaces inside its braces — write \{question\}"),
+        # Jinja's and promptfoo's {{context}} is a literal brace pair here: the model read the text '{context}' in every
+        # question, never the retrieved chunks, and the sweep ran; a lone {{question}} was 'missing variable {question}'
+        ("{context}", "{{context}}", r"exp.yaml:7: prompts\[0\]: .*\{\{context\}\} is the text '\{context\}', not the context: doubled "
+         r"braces \(Jinja's, promptfoo's\) write one literal brace here, so the model would read it as written — write \{context\}"),
+        ("{context}", "{{ context | trim }}", r"exp.yaml:7: prompts\[0\]: .*\{\{ context \| trim \}\} is the text '\{ context \| trim \}'"),
+        ("{context}\\nQuestion: {question}", "{{ context }}\\nQuestion: {{ question }}",
+         r"exp.yaml:7: prompts\[0\]: .*\{\{ context \}\} is the text '\{ context \}', not the context"),
         # braces typed with a Chinese or Japanese input method: the model read the text '｛context｝', never the context
         ("{context}", "\uff5bcontext\uff5d", r"exp.yaml:7: prompts\[0\]: .*\uff5bcontext\uff5d is written with full-width braces, so it is text, "
          r"not a placeholder .* — write \{context\}"),
@@ -295,6 +302,7 @@ def test_a_token_chunker_longer_than_minilm_reads_is_one_line_at_load(tmp_path: 
     ("Context: {context}\n\nQuestion: {question} }\n", r"p.txt:3: prompts\[0\].file: malformed placeholder"),
     ("Context: {contxt}\nQuestion: {question}\n", r"p.txt:1: prompts\[0\].file: unknown variable \{contxt\}"),
     ("Context: {context}\n", r"p.txt: prompts\[0\].file: missing variable \{question\}"),
+    ("Answer briefly.\nContext: {{context}}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: \{\{context\}\} is the text '\{context\}'"),
 ])
 def test_a_bad_placeholder_in_a_prompt_file_is_named_at_its_line_in_that_file(tmp_path: Path, body: str, expected: str) -> None:
     # the error named the experiment file's 'file:' line, not the prompt file nor where in it the placeholder is

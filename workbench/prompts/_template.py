@@ -56,7 +56,21 @@ def _placeholders(text: str) -> frozenset[str]:
 _FULL_WIDTH_PLACEHOLDER = re.compile(r"[{\uff5b]\s*(question|context)\s*[}\uff5d]")
 
 
+# {question} or {context} left in the text the model reads: written {{question}} (Jinja, Nunjucks, promptfoo, MLflow's
+# prompt registry), whose doubled braces are one literal brace each here; a filter or spec after the name ({{ context | trim }})
+_LITERAL_PLACEHOLDER = re.compile(r"\{\s*(question|context)\s*(?:[|!:][^{}]*)?\}")
+
+
+def _literal_text(text: str) -> str:
+    """The text of a template the model reads as written (its doubled braces as one brace), a NUL where a placeholder is."""
+    return "".join(literal + ("\0" if field is not None else "") for literal, field, _, _ in string.Formatter().parse(text))
+
+
 def _check_written(text: str) -> None:
+    literal = _LITERAL_PLACEHOLDER.search(_literal_text(text))
+    if literal is not None:
+        raise ValueError(f"{{{literal.group()}}} is the text '{literal.group()}', not the {literal.group(1)}: doubled braces (Jinja's, "
+                         f"promptfoo's) write one literal brace here, so the model would read it as written — write {{{literal.group(1)}}}")
     for match in _FULL_WIDTH_PLACEHOLDER.finditer(text):
         if "\uff5b" in match.group() or "\uff5d" in match.group():
             raise ValueError(f"{match.group()} is written with full-width braces, so it is text, not a placeholder (the model would "
