@@ -240,6 +240,11 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         ("{context}", "{{ context | trim }}", r"exp.yaml:7: prompts\[0\]: .*\{\{ context \| trim \}\} is the text '\{ context \| trim \}'"),
         ("{context}\\nQuestion: {question}", "{{ context }}\\nQuestion: {{ question }}",
          r"exp.yaml:7: prompts\[0\]: .*\{\{ context \}\} is the text '\{ context \}', not the context"),
+        # Python's repr of the text: the chunks reached the model as one quoted line with '\n' written in it
+        ("{context}", "{context!r}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{context!r\} writes the context as a Python literal "
+         r"\(quoted, its line breaks and special characters as escapes such as \\n\), which the model reads as written — write \{context\}"),
+        ("{question}", "{question!a}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question!a\} writes the question as a Python literal "
+         r"\(quoted, its line breaks and non-ASCII letters as escapes"),
         # braces typed with a Chinese or Japanese input method: the model read the text '｛context｝', never the context
         ("{context}", "\uff5bcontext\uff5d", r"exp.yaml:7: prompts\[0\]: .*\uff5bcontext\uff5d is written with full-width braces, so it is text, "
          r"not a placeholder .* — write \{context\}"),
@@ -303,6 +308,7 @@ def test_a_token_chunker_longer_than_minilm_reads_is_one_line_at_load(tmp_path: 
     ("Context: {contxt}\nQuestion: {question}\n", r"p.txt:1: prompts\[0\].file: unknown variable \{contxt\}"),
     ("Context: {context}\n", r"p.txt: prompts\[0\].file: missing variable \{question\}"),
     ("Answer briefly.\nContext: {{context}}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: \{\{context\}\} is the text '\{context\}'"),
+    ("Answer briefly.\nContext: {context}\nQuestion: {question!r}\n", r"p.txt:3: prompts\[0\].file: placeholder \{question!r\} writes"),
 ])
 def test_a_bad_placeholder_in_a_prompt_file_is_named_at_its_line_in_that_file(tmp_path: Path, body: str, expected: str) -> None:
     # the error named the experiment file's 'file:' line, not the prompt file nor where in it the placeholder is

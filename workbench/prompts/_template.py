@@ -115,6 +115,12 @@ def _check_renders(text: str) -> None:
             # checked before anything is filled in: {question:>2000000000} had this check build a text of 2 GB
             raise ValueError(f"placeholder {written} pads the {field} to {int(width.group('width')):,} characters with filling the model "
                              f"reads (a width of millions made every prompt that long) — write {{{field}}}")
+        if conversion in ("r", "a"):
+            # Python's repr (ascii: and its non-ASCII letters as escapes): {context!r} sent the retrieved chunks as one
+            # quoted line, their line breaks written as \n, which the model read as written
+            raise ValueError(f"placeholder {written} writes the {field} as a Python literal (quoted, its line breaks and "
+                             + ("non-ASCII letters " if conversion == "a" else "special characters ")
+                             + f"as escapes such as \\n), which the model reads as written — write {{{field}}}, in quotes if you want them")
         try:
             ("{0" + how + "}").format("text")
         except ValueError as exc:
