@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from workbench.errors import SpecError
-from workbench.grid import expand_grid
+from workbench.grid import expand_grid, prompt_hash
 from workbench.spec import ExperimentSpec, experiment_json_schema, load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -502,6 +502,23 @@ def test_a_byte_order_mark_is_not_part_of_a_prompt_file(tmp_path: Path) -> None:
     (tmp_path / "p.txt").write_bytes("\ufeffContext: {context}\nQuestion: {question}\n".encode("utf-8"))
     spec = load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))
     assert spec.prompts[0].template == "Context: {context}\nQuestion: {question}\n"  # the model never sees U+FEFF
+
+
+@pytest.mark.parametrize("ends", ["\r\n", "\r"])
+def test_a_prompt_given_with_windows_line_ends_is_the_prompt_read_from_a_file(tmp_path: Path, ends: str) -> None:
+    # a template pasted from a Windows file into from_dict kept its \r: another prompt hash than the same file read by
+    # the experiment (so no reuse between them), and its bundle's prompt file, read back with \n, no longer matched
+    # the promoted prompt's sha256: load_bundle refused the bundle as 'prompt differs from the promoted one'
+    text = "Context: {context}\nQuestion: {question}\nAnswer:"
+    (tmp_path / "p.txt").write_bytes(text.replace("\n", ends).encode("utf-8"))
+    from_file = load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"',
+                                                             '    file: p.txt\n    system: "Be brief.\\nUse the context."')))
+    data = yaml.safe_load(GOOD)
+    data["prompts"][0] |= {"template": text.replace("\n", ends), "system": "Be brief." + ends + "Use the context."}
+    inline = ExperimentSpec.from_dict(data, base_dir=tmp_path)
+    assert (inline.prompts[0].template, inline.prompts[0].system) == (text, "Be brief.\nUse the context.")
+    assert [v.id for v in expand_grid(inline)] == [v.id for v in expand_grid(from_file)]
+    assert prompt_hash(inline.prompts[0]) == prompt_hash(from_file.prompts[0])
 
 
 def test_a_pricing_key_must_be_a_model_string(tmp_path: Path) -> None:

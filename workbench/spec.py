@@ -201,6 +201,14 @@ class PromptSpec(_Spec):
     file: PathText | None = Field(default=None, description="a text file holding the template, relative to the experiment file (give it or template)")
     system: str = Field(default="", description="a system message, sent as written (its placeholders are not filled in)")
 
+    @field_validator("template", "system")
+    @classmethod
+    def _line_ends(cls, value: str | None) -> str | None:
+        # as a prompt file and a YAML string are read: a template given with Windows (\r\n) or old Mac (\r) line ends
+        # from Python had another hash than the same template read from a file, and its bundle's prompt file, read
+        # back with \n, no longer matched the promoted prompt's sha256, so the bundle could not be loaded
+        return value.replace("\r\n", "\n").replace("\r", "\n") if value is not None else None
+
     @model_validator(mode="after")
     def _one_source(self) -> PromptSpec:
         if (self.template is None) == (self.file is None):
