@@ -232,6 +232,13 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         # the system message is sent as written: the model read the text '{context}'
         ('    template: "', '    system: "Answer from {context} only."\n    template: "',
          r"exp.yaml:7: prompts\[0\]: .*system: \{context\} is not filled in in the system message, only in the template"),
+        # spaced, doubled (Jinja's) or capitalised, it was accepted and sent as written: the model read '{ context }'
+        ('    template: "', '    system: "Answer from { context } only."\n    template: "',
+         r"exp.yaml:7: prompts\[0\]: .*system: \{ context \} is not filled in in the system message, only in the template — move it"),
+        ('    template: "', '    system: "Answer {{ question }} from the context."\n    template: "',
+         r"exp.yaml:7: prompts\[0\]: .*system: \{\{ question \}\} is not filled in in the system message"),
+        ('    template: "', '    system: "Answer from {Context} only."\n    template: "',
+         r"exp.yaml:7: prompts\[0\]: .*system: \{Context\} is not filled in in the system message"),
         ("{question}", "{ question }", r"exp.yaml:7: prompts\[0\]: .*placeholder \{ question \} has spaces inside its braces — write \{question\}"),
         # Jinja's and promptfoo's {{context}} is a literal brace pair here: the model read the text '{context}' in every
         # question, never the retrieved chunks, and the sweep ran; a lone {{question}} was 'missing variable {question}'

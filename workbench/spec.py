@@ -39,7 +39,7 @@ from workbench.datasets import missing_path_fix, on_disk, pattern_inside_folder
 from workbench.errors import ModelError, SpecError
 from workbench.metrics import scorer_entries
 from workbench.models import MINILM_ID, PROVIDERS, ModelKind, Price, check_kind, check_model_id, default_kind, embedder_input_tokens, price_for
-from workbench.prompts import check_template, problem_line
+from workbench.prompts import check_system, check_template, problem_line
 
 __all__ = [
     "NAME_PATTERN",
@@ -215,11 +215,7 @@ class PromptSpec(_Spec):
             raise ValueError("give exactly one of 'template' or 'file'")
         if self.template is not None:
             check_template(self.template)
-        # the system message is sent as written: a placeholder in it reached the model as the text '{context}'
-        placeholder = next((f"{{{v}}}" for v in ("question", "context") if f"{{{v}}}" in self.system), None)
-        if placeholder:
-            raise ValueError(f"system: {placeholder} is not filled in in the system message, only in the template — move it "
-                             "into 'template'")
+        check_system(self.system)  # sent as written: a placeholder in it reached the model as the text '{context}'
         return self
 
 

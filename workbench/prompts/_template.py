@@ -31,6 +31,18 @@ def check_template(text: str) -> None:
     _check_renders(text)
 
 
+# a placeholder in a system message, which is sent as written: {context}, { context }, {{context}} (Jinja's), {Context}
+_SYSTEM_PLACEHOLDER = re.compile(r"\{+\s*(question|context)\s*(?:[|!:][^{}]*)?\}+", re.IGNORECASE)
+
+
+def check_system(text: str) -> None:
+    """Raise ``ValueError`` with a one-line reason when a system message holds a placeholder: it is sent as written
+    (only the template is filled in), so the model would read the text '{context}' instead of the retrieved chunks."""
+    found = _SYSTEM_PLACEHOLDER.search(text)
+    if found is not None:
+        raise ValueError(f"system: {found.group()} is not filled in in the system message, only in the template — move it into 'template'")
+
+
 def problem_line(text: str) -> int | None:
     """The line (from 1) of the first placeholder that ``check_template`` refuses, or None when no single line holds
     the problem (a missing ``{question}``, a placeholder across lines)."""
@@ -161,6 +173,7 @@ class PromptTemplate:
 
     def __post_init__(self) -> None:
         check_template(self.text)
+        check_system(self.system)
 
     @property
     def hash(self) -> str:
