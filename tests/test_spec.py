@@ -210,7 +210,11 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         ("      max_tokens: 32", "      max_tokens: 32\n      stop: ['\\n\\n', '']",
          r"exp.yaml:13: models\[0\].params.stop: stop\[1\] is empty: the model would stop before its first word, so every "
          r"answer would be '' — remove it"),
-        ("{question}", "{query}", r"exp.yaml:7: prompts\[0\]: .*missing variable \{question\}"),
+        # the written placeholder is named, not 'missing variable {question}', which the user saw written as {Question}
+        ("{question}", "{query}", r"exp.yaml:7: prompts\[0\]: .*unknown variable \{query\} — templates may use only \{question\} and \{context\}"),
+        ("{question}", "{Question}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{Question\} is not \{question\}: placeholder names are "
+         r"lower-case — write \{question\}$"),
+        ("{context}", "{CONTEXT}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{CONTEXT\} is not \{context\}"),
         ("{question}", "{question.upper}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question.upper\} reads an attribute or item"),
         # a JSON example was said to 'read an attribute or item' of a placeholder called {'answer'}
         ("{question}", "{question} Reply as {'answer': 1}",
@@ -314,6 +318,7 @@ def test_a_token_chunker_longer_than_minilm_reads_is_one_line_at_load(tmp_path: 
     ("Context: {context}\n\nQuestion: {question} }\n", r"p.txt:3: prompts\[0\].file: malformed placeholder"),
     ("Context: {contxt}\nQuestion: {question}\n", r"p.txt:1: prompts\[0\].file: unknown variable \{contxt\}"),
     ("Context: {context}\n", r"p.txt: prompts\[0\].file: missing variable \{question\}"),
+    ("Context: {context}\nQuestion: {Question}\n", r"p.txt:2: prompts\[0\].file: placeholder \{Question\} is not \{question\}"),
     ("Answer briefly.\nContext: {{context}}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: \{\{context\}\} is the text '\{context\}'"),
     ("Answer briefly.\nContext: {context}\nQuestion: {question!r}\n", r"p.txt:3: prompts\[0\].file: placeholder \{question!r\} writes"),
 ])

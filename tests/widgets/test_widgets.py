@@ -84,7 +84,7 @@ def test_grid_builder_counts_variants_and_model_calls_as_the_grid_changes() -> N
     builder.chunkers.rows[1].overlap.value = 40
     bad = builder.prompts.rows[1]
     bad.template.value = "Tell me about {topic}"
-    assert "missing variable {question}" in bad.check.value and "wb-error" in builder.summary.value
+    assert "unknown variable {topic}" in bad.check.value and "wb-error" in builder.summary.value
     bad.template.value = "{context} -> {question}"
     assert "✓" in bad.check.value and "<b>20</b> model calls" in builder.summary.value
     builder.limit.value = 0  # 0 means every question

@@ -24,10 +24,10 @@ def check_template(text: str) -> None:
     """Raise ``ValueError`` with a one-line reason when a template cannot be rendered by the pipeline."""
     found = _placeholders(text)
     _check_written(text)
+    _check_known(found)  # before the missing {question}: {Question} or {query} is what was written instead of it
     missing = REQUIRED_VARIABLES - found
     if missing:
         raise ValueError(f"missing variable {{{sorted(missing)[0]}}} — a template must use {{question}} (and usually {{context}})")
-    _check_known(found)
     _check_renders(text)
 
 
@@ -103,6 +103,9 @@ def _check_written(text: str) -> None:
 
 def _check_known(found: frozenset[str]) -> None:
     unknown = found - KNOWN_VARIABLES
+    cased = sorted(f for f in unknown if f.lower() in KNOWN_VARIABLES)
+    if cased:
+        raise ValueError(f"placeholder {{{cased[0]}}} is not {{{cased[0].lower()}}}: placeholder names are lower-case — write {{{cased[0].lower()}}}")
     if unknown:
         raise ValueError(f"unknown variable {{{sorted(unknown)[0]}}} — templates may use only {{question}} and {{context}}")
 
