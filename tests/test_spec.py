@@ -256,6 +256,11 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
          r"\(quoted, its line breaks and special characters as escapes such as \\n\), which the model reads as written — write \{context\}"),
         ("{question}", "{question!a}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question!a\} writes the question as a Python literal "
          r"\(quoted, its line breaks and non-ASCII letters as escapes"),
+        # an invisible character pasted inside the braces (a web page's zero-width space, a soft hyphen) was told to
+        # double the braces, which made the placeholder the text the model reads
+        ("{context}", "{\\u200bcontext}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{context\} holds an invisible character \(U\+200B, "
+         r"pasted with the template\) — type it again as \{context\}$"),
+        ("{question}", "{ques\\u00adtion}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question\} holds an invisible character \(U\+00AD"),
         # braces typed with a Chinese or Japanese input method: the model read the text '｛context｝', never the context
         ("{context}", "\uff5bcontext\uff5d", r"exp.yaml:7: prompts\[0\]: .*\uff5bcontext\uff5d is written with full-width braces, so it is text, "
          r"not a placeholder .* — write \{context\}"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import string
+import unicodedata
 from dataclasses import dataclass
 
 REQUIRED_VARIABLES = frozenset({"question"})
@@ -88,7 +89,10 @@ def _check_written(text: str) -> None:
             raise ValueError(f"{match.group()} is written with full-width braces, so it is text, not a placeholder (the model would "
                              f"read it as written) — write {{{match.group(1)}}}")
     for _, field, spec, conversion in string.Formatter().parse(text):
-        if field is None or field.isidentifier() or field.strip() in KNOWN_VARIABLES:
+        if field is None:
+            continue
+        _check_visible(field)
+        if field.isidentifier() or field.strip() in KNOWN_VARIABLES:
             continue
         if re.split(r"[.\[]", field, maxsplit=1)[0] in KNOWN_VARIABLES:
             raise ValueError(f"placeholder {{{field}}} reads an attribute or item — write {{question}} or {{context}} alone "
@@ -99,6 +103,16 @@ def _check_written(text: str) -> None:
     spaced = sorted(f for f in template_variables(text) if f != f.strip() and f.strip() in KNOWN_VARIABLES)
     if spaced:
         raise ValueError(f"placeholder {{{spaced[0]}}} has spaces inside its braces — write {{{spaced[0].strip()}}}")
+
+
+def _check_visible(field: str) -> None:
+    """Refuse {question} or {context} holding an invisible character (a zero-width space, a soft hyphen, a byte-order
+    mark: pasted from a web page or chat with the template), which was told to double its braces as if it were text."""
+    hidden = [ch for ch in field if unicodedata.category(ch) == "Cf"]
+    visible = "".join(ch for ch in field if ch not in hidden).strip()
+    if hidden and visible in KNOWN_VARIABLES:
+        raise ValueError(f"placeholder {{{visible}}} holds an invisible character (U+{ord(hidden[0]):04X}, pasted with the template) — "
+                         f"type it again as {{{visible}}}")
 
 
 def _check_known(found: frozenset[str]) -> None:
