@@ -538,6 +538,15 @@ def test_a_prompt_given_with_windows_line_ends_is_the_prompt_read_from_a_file(tm
     assert prompt_hash(inline.prompts[0]) == prompt_hash(from_file.prompts[0])
 
 
+def test_a_prompt_given_with_a_files_byte_order_mark_is_the_prompt_read_from_that_file(tmp_path: Path) -> None:
+    # open(path).read() of a file Notepad saved keeps its U+FEFF, which reached the model as an invisible first character
+    # (and made another prompt hash than the experiment reading the same file)
+    data = yaml.safe_load(GOOD)
+    data["prompts"][0] |= {"template": "\ufeffContext: {context}\nQuestion: {question}\n", "system": "\ufeffBe brief."}
+    prompt = ExperimentSpec.from_dict(data, base_dir=tmp_path).prompts[0]
+    assert (prompt.template, prompt.system) == ("Context: {context}\nQuestion: {question}\n", "Be brief.")
+
+
 def test_a_pricing_key_must_be_a_model_string(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"exp.yaml:\d+: pricing: 'gpt4o' is not a model string: model 'gpt4o' is not a 'provider:model' string"):
         load_experiment(write(tmp_path, GOOD + "pricing:\n  gpt4o: {input: 1, output: 2}\n"))  # its cost stayed unknown

@@ -203,11 +203,12 @@ class PromptSpec(_Spec):
 
     @field_validator("template", "system")
     @classmethod
-    def _line_ends(cls, value: str | None) -> str | None:
+    def _as_a_file_reads(cls, value: str | None) -> str | None:
         # as a prompt file and a YAML string are read: a template given with Windows (\r\n) or old Mac (\r) line ends
         # from Python had another hash than the same template read from a file, and its bundle's prompt file, read
-        # back with \n, no longer matched the promoted prompt's sha256, so the bundle could not be loaded
-        return value.replace("\r\n", "\n").replace("\r", "\n") if value is not None else None
+        # back with \n, no longer matched the promoted prompt's sha256, so the bundle could not be loaded; a file's
+        # byte-order mark (open(path).read() of a Notepad file) reached the model as an invisible first character
+        return value.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n") if value is not None else None
 
     @model_validator(mode="after")
     def _one_source(self) -> PromptSpec:
