@@ -324,6 +324,8 @@ def test_a_token_chunker_longer_than_minilm_reads_is_one_line_at_load(tmp_path: 
     ("Context: {contxt}\nQuestion: {question}\n", r"p.txt:1: prompts\[0\].file: unknown variable \{contxt\}"),
     ("Context: {context}\n", r"p.txt: prompts\[0\].file: missing variable \{question\}"),
     ("Context: {context}\nQuestion: {Question}\n", r"p.txt:2: prompts\[0\].file: placeholder \{Question\} is not \{question\}"),
+    # a form feed or a U+2028 (pasted from a web page or a JSON export) is no line end to an editor: it was counted as one
+    ("Answer briefly.\x0c\u2028Be kind.\nContext: {contxt}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: unknown variable \{contxt\}"),
     ("Answer briefly.\nContext: {{context}}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: \{\{context\}\} is the text '\{context\}'"),
     ("Answer briefly.\nContext: {context}\nQuestion: {question!r}\n", r"p.txt:3: prompts\[0\].file: placeholder \{question!r\} writes"),
 ])

@@ -47,7 +47,7 @@ def check_system(text: str) -> None:
 def problem_line(text: str) -> int | None:
     """The line (from 1) of the first placeholder that ``check_template`` refuses, or None when no single line holds
     the problem (a missing ``{question}``, a placeholder across lines)."""
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):  # as an editor counts: not at a form feed or U+2028
         try:
             found = _placeholders(line)
             _check_written(line)
