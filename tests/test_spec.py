@@ -256,6 +256,12 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
          r"\(quoted, its line breaks and special characters as escapes such as \\n\), which the model reads as written — write \{context\}"),
         ("{question}", "{question!a}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question!a\} writes the question as a Python literal "
          r"\(quoted, its line breaks and non-ASCII letters as escapes"),
+        # a Jinja tag (promptfoo, LangChain's jinja2 prompts) was told to double its braces, which sent the Jinja to the
+        # model as written, or was a 'malformed placeholder (expected ':' after conversion specifier)'
+        ("{context}", "{% for doc in context %}{{ doc }}{% endfor %}", r"exp.yaml:7: prompts\[0\]: .*\{% for doc in context %\} is Jinja, "
+         r"which a template does not run \(it is Python format text\) — write \{context\} where the retrieved chunks go and \{question\} "
+         r"where the question goes$"),
+        ("Context: ", "{% if lang != 'en' %}Answer in English.{% endif %} Context: ", r"exp.yaml:7: prompts\[0\]: .*\{% if lang != 'en' %\} is Jinja"),
         # an invisible character pasted inside the braces (a web page's zero-width space, a soft hyphen) was told to
         # double the braces, which made the placeholder the text the model reads
         ("{context}", "{\\u200bcontext}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{context\} holds an invisible character \(U\+200B, "
@@ -324,6 +330,8 @@ def test_a_token_chunker_longer_than_minilm_reads_is_one_line_at_load(tmp_path: 
     ("Context: {contxt}\nQuestion: {question}\n", r"p.txt:1: prompts\[0\].file: unknown variable \{contxt\}"),
     ("Context: {context}\n", r"p.txt: prompts\[0\].file: missing variable \{question\}"),
     ("Context: {context}\nQuestion: {Question}\n", r"p.txt:2: prompts\[0\].file: placeholder \{Question\} is not \{question\}"),
+    ("Answer briefly.\n{# the grader reads this #}\nContext: {context}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: \{# the grader "
+     r"reads this #\} is Jinja"),
     # a form feed or a U+2028 (pasted from a web page or a JSON export) is no line end to an editor: it was counted as one
     ("Answer briefly.\x0c\u2028Be kind.\nContext: {contxt}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: unknown variable \{contxt\}"),
     ("Answer briefly.\nContext: {{context}}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: \{\{context\}\} is the text '\{context\}'"),

@@ -58,7 +58,16 @@ def problem_line(text: str) -> int | None:
     return None
 
 
+# a Jinja statement or comment ({% for doc in context %}, {# note #}) pasted from a promptfoo or LangChain jinja2 prompt,
+# not after a literal brace ({{% raw %}} is the text '{% raw %}')
+_JINJA_TAG = re.compile(r"(?<!\{)\{(%|#)[^\n]*?\1\}")
+
+
 def _placeholders(text: str) -> frozenset[str]:
+    tag = _JINJA_TAG.search(text)
+    if tag is not None:  # it was a malformed placeholder, or told to double its braces: the model read the Jinja as written
+        raise ValueError(f"{tag.group()} is Jinja, which a template does not run (it is Python format text) — write {{context}} where "
+                         "the retrieved chunks go and {question} where the question goes")
     try:
         return template_variables(text)
     except ValueError as exc:
