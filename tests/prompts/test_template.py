@@ -15,3 +15,16 @@ def test_a_system_message_with_braces_of_its_own_is_sent_as_written() -> None:
     system = 'Reply as JSON: {"answer": "...", "contexts_used": 2}'
     rendered = PromptTemplate("p", "{context}\n{question}", system).render(question="Q?", context="C.")
     assert rendered.messages == (("system", system), ("human", "C.\nQ?"))
+
+
+@pytest.mark.parametrize(("template", "stops"), [
+    ("{context}\n\nQ: {question}\nA:", ("\nQ:",)),
+    # the label alone on the line above the question: Gemma 3 270M answered, then wrote '\n\nQ:\n<a question of its own>\n\nA:\n'
+    # until max_tokens, and every answer was scored with the turns it made up
+    ("Context:\n{context}\n\nQ:\n{question}\n\nA:\n", ("\nQ:",)),
+    ("### Context\n{context}\n### User:\n  {question}\n### Assistant:\n", ("\n### User:",)),
+    ("Context:\n{context}\n\nQuestion:\n{question}\nAnswer:", ()),  # the stop every completion answer ends at covers it
+    ("{context}\n\n{question}", ()),
+])
+def test_a_completion_answer_stops_at_a_next_turn_of_its_templates_shape(template: str, stops: tuple[str, ...]) -> None:
+    assert PromptTemplate("p", template).turn_stops == stops

@@ -185,8 +185,9 @@ class RenderedPrompt:
 # A base model run as a completion model copies the context and then runs on into a new "Question:" line.
 COMPLETION_STOPS = ("\nQuestion:", "Question:", "\nContext:")
 
-# the label a template writes its question after, alone on the start of the question's line: "Q:", "User:", "### Q:"
-_QUESTION_LABEL = re.compile(r"(?:^|\n)[ \t]*([^\n{}]{0,38}[^\s{}]:)[ \t]*\{question[}!:]")
+# the label a template writes its question after, alone on the start of the question's line or on the line above it:
+# "Q:", "User:", "### Q:"
+_QUESTION_LABEL = re.compile(r"(?:^|\n)[ \t]*([^\n{}]{0,38}[^\s{}]:)[ \t]*(?:\n[ \t]*)?\{question[}!:]")
 
 
 @dataclass(frozen=True)
@@ -208,8 +209,8 @@ class PromptTemplate:
     @property
     def turn_stops(self) -> tuple[str, ...]:
         """Where a completion model's answer ends when it runs on into a next turn of this template's shape: a new line
-        opening with the label the question is written after (``\\nQ:`` for ``Q: {question}``), unless a stop every
-        completion answer ends at (``Question:``) covers it. A base model copies its prompt's shape: asked with
+        opening with the label the question is written after (``\\nQ:`` for ``Q: {question}``, or for ``Q:`` alone on the
+        line above it), unless a stop every completion answer ends at (``Question:``) covers it. A base model copies its prompt's shape: asked with
         ``{context}\\n\\nQ: {question}\\nA:`` it answered, then wrote ``Q:`` and ``A:`` lines until max_tokens."""
         found = _QUESTION_LABEL.search(self.text)
         if found is None:
