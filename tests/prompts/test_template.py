@@ -28,3 +28,13 @@ def test_a_system_message_with_braces_of_its_own_is_sent_as_written() -> None:
 ])
 def test_a_completion_answer_stops_at_a_next_turn_of_its_templates_shape(template: str, stops: tuple[str, ...]) -> None:
     assert PromptTemplate("p", template).turn_stops == stops
+
+
+def test_an_example_of_the_answers_shape_naming_context_or_question_is_text_not_a_placeholder() -> None:
+    # refused as a placeholder written Jinja's way ('{{context: ...}} is the text ...', 'system: {context: ...} is not
+    # filled in'): an output format that names its fields after what the model reads is no placeholder
+    template = "{context}\n\nQ: {question}\nReply as {{context: <the sentence you used>, question: <the question>, answer: ...}}"
+    system = 'Reply as {context: <the sentence you used>, answer: ...} or {"question": "...", "answer": "..."}'
+    rendered = PromptTemplate("p", template, system).render(question="Q?", context="C.")
+    assert rendered.messages == (("system", system), ("human", "C.\n\nQ: Q?\nReply as {context: <the sentence you used>, question: <the "
+                                                               "question>, answer: ...}"))

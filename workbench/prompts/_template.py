@@ -33,7 +33,10 @@ def check_template(text: str) -> None:
 
 
 # a placeholder in a system message, which is sent as written: {context}, { context }, {{context}} (Jinja's), {Context}
-_SYSTEM_PLACEHOLDER = re.compile(r"\{+\s*(question|context)\s*(?:[|!:][^{}]*)?\}+", re.IGNORECASE)
+# what may follow the name in a placeholder as it is written in Jinja ({{ context | trim }}) or Python ({context!s},
+# {question:>20}), but not a JSON-like example of the answer's shape ({context: <the chunk used>, answer: ...})
+_AFTER_NAME = r"\s*(?:\|[^{}]*|![rsa](?::[^{}\s]*)?|:[^{}\s]*)?"
+_SYSTEM_PLACEHOLDER = re.compile(r"\{+\s*(question|context)" + _AFTER_NAME + r"\}+", re.IGNORECASE)
 
 
 def check_system(text: str) -> None:
@@ -80,7 +83,7 @@ _FULL_WIDTH_PLACEHOLDER = re.compile(r"[{\uff5b]\s*(question|context)\s*[}\uff5d
 
 # {question} or {context} left in the text the model reads: written {{question}} (Jinja, Nunjucks, promptfoo, MLflow's
 # prompt registry), whose doubled braces are one literal brace each here; a filter or spec after the name ({{ context | trim }})
-_LITERAL_PLACEHOLDER = re.compile(r"\{\s*(question|context)\s*(?:[|!:][^{}]*)?\}")
+_LITERAL_PLACEHOLDER = re.compile(r"\{\s*(question|context)" + _AFTER_NAME + r"\}")
 
 
 def _literal_text(text: str) -> str:
