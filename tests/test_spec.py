@@ -557,6 +557,22 @@ def test_a_prompt_given_with_a_files_byte_order_mark_is_the_prompt_read_from_tha
     assert (prompt.template, prompt.system) == ("Context: {context}\nQuestion: {question}\n", "Be brief.")
 
 
+def test_a_system_message_given_as_the_file_holding_it_is_refused_at_its_line(tmp_path: Path) -> None:
+    # 'system: prompts/system.txt', as a template's 'file:' is written: the model was sent the path as its system message
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "system.txt").write_text("Answer briefly.\n", encoding="utf-8")
+    text = GOOD.replace('    template: "', '    system: prompts/system.txt\n    template: "')
+    with pytest.raises(SpecError, match=r"exp.yaml:8: prompts\[0\].system: prompts/system.txt is a file, but a system message is sent as "
+                                        r"written, so the model would read its path — write the message itself \(system: \|, then its lines "
+                                        r"indented below\)$"):
+        load_experiment(write(tmp_path, text))
+    data = yaml.safe_load(text)
+    with pytest.raises(SpecError, match=r"^<spec>: prompts\[0\].system: prompts/system.txt is a file"):
+        ExperimentSpec.from_dict(data, base_dir=tmp_path)
+    # a message that is no file's name is sent as written
+    assert load_experiment(write(tmp_path, text.replace("prompts/system.txt", "prompts/system.txt holds the rules"))).prompts[0].system
+
+
 def test_a_pricing_key_must_be_a_model_string(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"exp.yaml:\d+: pricing: 'gpt4o' is not a model string: model 'gpt4o' is not a 'provider:model' string"):
         load_experiment(write(tmp_path, GOOD + "pricing:\n  gpt4o: {input: 1, output: 2}\n"))  # its cost stayed unknown

@@ -1380,8 +1380,23 @@ def _read_prompt_files(
                 line = problem_line(template)
                 raise SpecError(f"{prompt_path}{f':{line}' if line else ''}: prompts[{i}].file: {exc}") from None
             prompt = {k: v for k, v in prompt.items() if k not in ("file", "template")} | {"template": template}
+        if isinstance(prompt, dict) and _names_a_file(prompt.get("system"), base):
+            where = f"{source}:{_line_of(node, ('prompts', i, 'system'))}" if node is not None else source
+            raise SpecError(f"{where}: prompts[{i}].system: {prompt['system']} is a file, but a system message is sent as written, so the "
+                            "model would read its path — write the message itself (system: |, then its lines indented below)")
         read.append(prompt)
     return {**data, "prompts": read}
+
+
+def _names_a_file(text: Any, base: Path) -> bool:
+    """Whether a one-line ``text`` is the path of a file (relative to ``base``): a system message given as the file
+    holding it, as a template's ``file:`` is, which was sent to the model as the path."""
+    if not isinstance(text, str) or not text.strip() or "\n" in text:
+        return False
+    try:
+        return (base / Path(text.strip()).expanduser()).is_file()
+    except (OSError, ValueError):  # a message too long for a file name, or holding a NUL
+        return False
 
 
 def _not_a_prompt_file(path: Path, relative_to: str) -> str:
