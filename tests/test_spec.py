@@ -332,6 +332,12 @@ def test_a_token_chunker_longer_than_minilm_reads_is_one_line_at_load(tmp_path: 
     ("Context: {context}\nQuestion: {Question}\n", r"p.txt:2: prompts\[0\].file: placeholder \{Question\} is not \{question\}"),
     ("Answer briefly.\n{# the grader reads this #}\nContext: {context}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: \{# the grader "
      r"reads this #\} is Jinja"),
+    # a JSON example pretty-printed over lines was quoted whole in the error, twice: an error of a dozen lines
+    ('Context: {context}\nQuestion: {question}\nReply as:\n{\n  "answer": "...",\n  "sources": ["..."]\n}\n',
+     r'p.txt:4: prompts\[0\].file: \{ "answer": "...", "sources": \["..."\] \} is not a placeholder — write its braces doubled: '
+     r'\{\{ "answer": "...", "sources": \["..."\] \}\}$'),
+    ('Context: {context}\nQuestion: {question}\nReply as:\n{\n  "answer": "' + "x" * 200 + '"\n}\n',
+     r'p.txt:4: prompts\[0\].file: \{ "answer": "x{45}…\} is not a placeholder'),
     # a form feed or a U+2028 (pasted from a web page or a JSON export) is no line end to an editor: it was counted as one
     ("Answer briefly.\x0c\u2028Be kind.\nContext: {contxt}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: unknown variable \{contxt\}"),
     ("Answer briefly.\nContext: {{context}}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: \{\{context\}\} is the text '\{context\}'"),

@@ -107,14 +107,21 @@ def _check_written(text: str) -> None:
         if field.isidentifier() or field.strip() in KNOWN_VARIABLES:
             continue
         if re.split(r"[.\[]", field, maxsplit=1)[0] in KNOWN_VARIABLES:
-            raise ValueError(f"placeholder {{{field}}} reads an attribute or item — write {{question}} or {{context}} alone "
+            raise ValueError(f"placeholder {_shown('{' + field + '}')} reads an attribute or item — write {{question}} or {{context}} alone "
                              "(or literal braces as {{ and }})")
         # not a variable at all: literal braces written single, e.g. a JSON example {"answer": "..."}
-        written = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        written = _shown("{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}")
         raise ValueError(f"{written} is not a placeholder — write its braces doubled: {written.replace('{', '{{').replace('}', '}}')}")
     spaced = sorted(f for f in template_variables(text) if f != f.strip() and f.strip() in KNOWN_VARIABLES)
     if spaced:
         raise ValueError(f"placeholder {{{spaced[0]}}} has spaces inside its braces — write {{{spaced[0].strip()}}}")
+
+
+def _shown(written: str) -> str:
+    """What was written, on one line and at most 60 characters, for an error: a JSON example pretty-printed over ten
+    lines of a template was quoted whole, twice, making the error twenty lines long."""
+    line = " ".join(written.split())
+    return line if len(line) <= 60 else line[:58] + "…" + line[-1]
 
 
 def _check_visible(field: str) -> None:
@@ -148,7 +155,7 @@ def _check_renders(text: str) -> None:
         if field is None:
             continue
         how = (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
-        written = "{" + field + how + "}"
+        written = _shown("{" + field + how + "}")
         if "{" in how:
             raise ValueError(f"placeholder {written} has a placeholder in its format spec — write {{{field}}}")
         width = _WIDTH.match(spec or "")
