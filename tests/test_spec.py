@@ -1,3 +1,4 @@
+import json
 import re
 import shutil
 from pathlib import Path
@@ -577,6 +578,28 @@ def test_a_system_message_given_as_the_file_holding_it_is_refused_at_its_line(tm
         ExperimentSpec.from_dict(data, base_dir=tmp_path)
     # a message that is no file's name is sent as written
     assert load_experiment(write(tmp_path, text.replace("prompts/system.txt", "prompts/system.txt holds the rules"))).prompts[0].system
+
+
+@pytest.mark.parametrize(("name", "body", "holds"), [
+    # a YAML prompt of promptfoo's or one's own shape: no brace of its own, so it was accepted and sent whole, keys
+    # and all, as every question's prompt
+    ("p.yaml", "template: |\n  Context: {context}\n  Question: {question}\n", r"a saved prompt \(a mapping with 'template'\)"),
+    # LangChain's prompt.save(): its JSON was 'not a placeholder — write its braces doubled' quoting the whole file
+    ("p.json", json.dumps({"input_variables": ["context", "question"], "template": "{context}\n{question}", "_type": "prompt"}, indent=4),
+     r"a saved prompt \(a mapping with 'template'\)"),
+    ("p.json", json.dumps([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "{context}\n{question}"}]),
+     "a list of chat messages"),
+])
+def test_a_saved_prompt_given_as_a_prompt_file_is_named_as_such(tmp_path: Path, name: str, body: str, holds: str) -> None:
+    (tmp_path / name).write_text(body, encoding="utf-8")
+    with pytest.raises(SpecError, match=rf"^{re.escape(str(tmp_path))}/{name}: prompts\[0\].file: holds {holds}, not a template's text, and "
+                                        r"the model would read all of it — give its template as template:, or a text file holding only the "
+                                        r"template$"):
+        load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', f"    file: {name}")))
+    # a template's text that reads as YAML too is the template
+    (tmp_path / name).write_text("Context: {context}\nQuestion: {question}\nAnswer:", encoding="utf-8")
+    spec = load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', f"    file: {name}")))
+    assert spec.prompts[0].template == "Context: {context}\nQuestion: {question}\nAnswer:"
 
 
 def test_a_pricing_key_must_be_a_model_string(tmp_path: Path) -> None:

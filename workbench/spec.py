@@ -1374,6 +1374,10 @@ def _read_prompt_files(
                 where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
                 raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} {_not_a_prompt_file(prompt_path, relative_to or str(base))}")
             template = _read_utf8(prompt_path, f"prompts[{i}].file")
+            saved = _saved_prompt(prompt_path, template)
+            if saved:
+                raise SpecError(f"{prompt_path}: prompts[{i}].file: holds {saved}, not a template's text, and the model would read all of it "
+                                f"— give its template as template:, or a text file holding only the template")
             try:
                 check_template(template)
             except ValueError as exc:  # named where it is written: in the prompt file, at its line
@@ -1386,6 +1390,23 @@ def _read_prompt_files(
                             "model would read its path — write the message itself (system: |, then its lines indented below)")
         read.append(prompt)
     return {**data, "prompts": read}
+
+
+def _saved_prompt(path: Path, text: str) -> str:
+    """What a ``.json`` or ``.yaml`` prompt file holds when it is a saved prompt rather than a template's text (a LangChain
+    prompt's ``save()``, a promptfoo or OpenAI list of chat messages): '' when it is text. One without braces of its own
+    (a YAML ``template: |`` over {context} and {question}) was sent whole, keys and all, as every prompt."""
+    if path.suffix.lower() not in (".json", ".yaml", ".yml"):
+        return ""
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError):  # text with a brace or colon of its own, not JSON or YAML
+        return ""
+    if isinstance(data, dict) and {"_type", "template", "messages"} & set(data):
+        return f"a saved prompt (a mapping with '{next(k for k in ('template', 'messages', '_type') if k in data)}')"
+    if isinstance(data, list) and data and all(isinstance(m, dict) and {"role", "content"} & set(m) for m in data):
+        return "a list of chat messages"
+    return ""  # text that reads as YAML too ("Context: {context}" is a mapping)
 
 
 def _names_a_file(text: Any, base: Path) -> bool:
