@@ -220,7 +220,10 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         # a JSON example was said to 'read an attribute or item' of a placeholder called {'answer'}
         ("{question}", "{question} Reply as {'answer': 1}",
          r"exp.yaml:7: prompts\[0\]: .*\{'answer': 1\} is not a placeholder — write its braces doubled: \{\{'answer': 1\}\}"),
-        ("{question}", "{question} {0}", r"exp.yaml:7: prompts\[0\]: .*\{0\} is not a placeholder — write its braces doubled: \{\{0\}\}"),
+        # a positional placeholder ("{1}\nQ: {0}".format(question, context)) was told to double its braces: the text '{0}'
+        ("{question}", "{question} {0}", r"exp.yaml:7: prompts\[0\]: .*\{0\} is a positional placeholder, which a template does not fill — "
+         r"write \{question\} or \{context\} where a value goes, or \{\{0\}\} for the text '\{0\}'$"),
+        ("{context}", "{}", r"exp.yaml:7: prompts\[0\]: .*\{\} is a positional placeholder, .* or \{\{\}\} for the text '\{\}'$"),
         # accepted, they failed every question of the sweep, after its indexes were built and its runs logged
         ("{question}", "{question:d}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question:d\} cannot be filled in with text"),
         ("{question}", "{question!x}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question!x\} cannot be filled in with text"),

@@ -111,7 +111,11 @@ def _check_written(text: str) -> None:
                              "(or literal braces as {{ and }})")
         # not a variable at all: literal braces written single, e.g. a JSON example {"answer": "..."}
         written = _shown("{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}")
-        raise ValueError(f"{written} is not a placeholder — write its braces doubled: {written.replace('{', '{{').replace('}', '}}')}")
+        doubled = written.replace("{", "{{").replace("}", "}}")
+        if field == "" or field.isdigit():  # "{0}".format(question): a Python habit, or an empty JSON object {}
+            raise ValueError(f"{written} is a positional placeholder, which a template does not fill — write {{question}} or {{context}} "
+                             f"where a value goes, or {doubled} for the text '{written}'")
+        raise ValueError(f"{written} is not a placeholder — write its braces doubled: {doubled}")
     spaced = sorted(f for f in template_variables(text) if f != f.strip() and f.strip() in KNOWN_VARIABLES)
     if spaced:
         raise ValueError(f"placeholder {{{spaced[0]}}} has spaces inside its braces — write {{{spaced[0].strip()}}}")
