@@ -147,8 +147,9 @@ def _check_known(found: frozenset[str]) -> None:
         raise ValueError(f"unknown variable {{{sorted(unknown)[0]}}} — templates may use only {{question}} and {{context}}")
 
 
-# the width of a format spec ([[fill]align][sign][z][#][0][width][grouping][.precision][type]), which pads the text
-_WIDTH = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)", re.DOTALL)
+# the width of a format spec ([[fill]align][sign][z][#][0][width][grouping][.precision][type]), which pads the text, and
+# its precision, which cuts it
+_FORMAT_SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d+))?", re.DOTALL)
 
 
 def _check_renders(text: str) -> None:
@@ -162,7 +163,7 @@ def _check_renders(text: str) -> None:
         written = _shown("{" + field + how + "}")
         if "{" in how:
             raise ValueError(f"placeholder {written} has a placeholder in its format spec — write {{{field}}}")
-        width = _WIDTH.match(spec or "")
+        width = _FORMAT_SPEC.match(spec or "")
         if width is not None and width.group("width") and int(width.group("width")) > 0:
             # checked before anything is filled in: {question:>2000000000} had this check build a text of 2 GB
             raise ValueError(f"placeholder {written} pads the {field} to {int(width.group('width')):,} characters with filling the model "
@@ -178,9 +179,9 @@ def _check_renders(text: str) -> None:
         except ValueError as exc:
             raise ValueError(f"placeholder {written} cannot be filled in with text ({exc}) — write {{{field}}}") from None
         # a precision cuts the text: {context:.500} kept the first 500 characters of the retrieved chunks, and the
-        # retrieval scores counted the chunks after them as read
-        longer = "x" * (max((int(n) for n in re.findall(r"\d+", spec or "")), default=0) + 1)
-        if longer not in ("{0" + how + "}").format(longer):
+        # retrieval scores counted the chunks after them as read; read from the spec, as the width is: a text one
+        # character longer than {question:.2000000000} keeps was 2 GB
+        if width is not None and width.group("precision") is not None:
             raise ValueError(f"placeholder {written} cuts the {field} short, and the model never reads the rest — write {{{field}}}"
                              + (" and retrieve less to shorten the prompt (the retrieval's k, the chunker's size)" if field == "context" else ""))
 
