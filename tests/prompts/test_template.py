@@ -38,3 +38,15 @@ def test_an_example_of_the_answers_shape_naming_context_or_question_is_text_not_
     rendered = PromptTemplate("p", template, system).render(question="Q?", context="C.")
     assert rendered.messages == (("system", system), ("human", "C.\n\nQ: Q?\nReply as {context: <the sentence you used>, question: <the "
                                                                "question>, answer: ...}"))
+
+
+def test_a_long_line_of_braces_is_checked_in_linear_time() -> None:
+    # a search for a Jinja tag ran to the end of the line from every '{%': 27 s on a line of 80,000 characters
+    import time
+
+    from workbench.prompts import check_template
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="malformed placeholder"):
+        check_template("{context}\n{question}\n" + "{%" * 40_000)
+    assert time.perf_counter() - start < 2
