@@ -112,11 +112,21 @@ def test_human_feedback_is_stored_on_the_servers_trace(team: Team) -> None:
     assert next(a for a in again.answers if a.run_id == answer.run_id).feedback == saved
 
 
-def test_compare_reads_the_sweep_back_from_the_server(team: Team) -> None:
+def test_compare_reads_the_sweep_back_from_the_server(team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow.store.tracking.rest_store import RestStore
+
+    # each variant's table was read through MlflowClient's artifact calls: two more lookups of its run and a search of
+    # the experiment's logged models, round trips to the server for every run compared; its mlflow-artifacts:/ folder
+    # is read directly now
+    calls: list[str] = []
+    for name in ("get_run", "search_logged_models"):
+        real = getattr(RestStore, name)
+        monkeypatch.setattr(RestStore, name, lambda self, *a, _real=real, _name=name, **k: calls.append(_name) or _real(self, *a, **k))
     report = wb.compare(team.result.parent_run_id, baseline=team.run_id("bad"), metrics=["token_f1"], n_resamples=200,
                         tracking_uri=team.server.url)
     good = next(v.variant.name for v in team.result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
     assert report.verdict(good, "token_f1") == "better", report.summary()
+    assert set(calls) == {"get_run"} and len(calls) <= 2, calls  # the sweep's run, none per variant
 
 
 def test_promote_export_and_rollback_through_the_server(team: Team, deploy_repo: Path, capfd: pytest.CaptureFixture[str]) -> None:  # noqa: F811

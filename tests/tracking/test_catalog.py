@@ -293,6 +293,29 @@ def test_variant_tables_and_judge_scores(sweeps: list[wb.SweepResult], store: Se
         load_judge_scores(sweeps[0].parent_run_id, tracking_uri=uri)
 
 
+def test_tables_are_read_from_each_runs_artifacts_without_looking_the_run_up_again(
+    sweeps: list[wb.SweepResult], store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each table was read through MlflowClient's artifact calls, which looked the run up again for the listing and for
+    # the file, then searched the experiment's logged models for one named eval_results.json: 0.1 s a run, 4 s to
+    # compare 40 variants; the run's artifact repository is read directly now
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    from workbench.comparison import load_tables
+
+    calls: list[str] = []
+    for name in ("get_run", "search_logged_models"):
+        real = getattr(SqlAlchemyStore, name)
+        monkeypatch.setattr(SqlAlchemyStore, name, lambda self, *a, _real=real, _name=name, **k: calls.append(_name) or _real(self, *a, **k))
+    run_ids = [v.run_id or "" for v in sweeps[0].variants]
+    loaded = load_tables(sweeps[0].parent_run_id, tracking_uri=store.tracking_uri)
+    assert [t.run_id for t in loaded.variants] == run_ids and all(len(t.frame) == 3 for t in loaded.variants)
+    assert calls in (["get_run"], ["get_run"] * 2)  # the sweep's run (none per variant: they come from one search)
+    calls.clear()
+    assert [t.run_id for t in load_tables(run_ids, tracking_uri=store.tracking_uri).variants] == run_ids
+    assert calls == ["get_run"] * len(run_ids)  # each run id given is looked up once
+
+
 def test_calibrate_a_run_id_a_variant_result_or_a_frame(sweeps: list[wb.SweepResult], store: Settings) -> None:
     uri = store.tracking_uri
     variant = sweeps[0].variants[0]

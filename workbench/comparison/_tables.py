@@ -126,7 +126,7 @@ def _keyed(frame: pd.DataFrame, where: str) -> pd.DataFrame:
 
 
 def _table_of_run(run: LoggedRun, tracking_uri: str | None) -> VariantTable | Skipped:
-    frame = find_variant_table(run.run_id, tracking_uri=tracking_uri)
+    frame = find_variant_table(run.run_id, tracking_uri=tracking_uri, artifact_uri=run.artifact_uri)
     if frame is None:
         why = missing_artifacts(run.run_id, run.artifact_uri) or f"run {run.run_id} has no {RESULTS_TABLE}"
         return Skipped(run.name, f"{run.status}: {run.error or why}", (run.variant_id, run.run_id))

@@ -70,32 +70,47 @@ def reading_artifacts(client: Any, run_id: str) -> Iterator[None]:
         raise out_of_reach(f"run {run_id}", location, client.tracking_uri, exc, verb="reads") from None
 
 
-def artifact_bytes(client: Any, run_id: str, path: str) -> bytes:
-    """The content of one artifact file of a run. MLflow downloads it into a new temporary folder that it never
-    removes when not given one: each read left a copy (every question and answer of a results table) in /tmp."""
+def run_artifacts(artifact_uri: str, tracking_uri: str) -> Any:
+    """The artifact repository of a run, from its artifact URI (``file:``, a bucket, or ``mlflow-artifacts:/`` served by
+    the tracking server at ``tracking_uri``). Through ``MlflowClient``, each listing and each file read looked the run up
+    again and searched its experiment's logged models for one named like the file: about 20 ms a file on sqlite against
+    a few, for every run a comparison, a warm sweep's reuse check or a promotion reads."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    return get_artifact_repository(artifact_uri, tracking_uri=tracking_uri)
+
+
+def artifact_bytes(client: Any, run_id: str, path: str, *, artifact_uri: str | None = None) -> bytes:
+    """The content of one artifact file of a run, read from its artifact repository (``run_artifacts``); its
+    ``artifact_uri`` saves looking the run up when the caller has it. MLflow downloads it into a new temporary folder
+    that it never removes when not given one: each read left a copy (every question and answer of a results table) in
+    /tmp."""
     from mlflow.exceptions import MlflowException
 
-    with tempfile.TemporaryDirectory(prefix="wb-artifact-") as tmp:
+    artifact_uri = artifact_uri or client.get_run(run_id).info.artifact_uri
+    with tempfile.TemporaryDirectory(prefix="wb-artifact-") as tmp, reading_artifacts(client, run_id):
+        repo = run_artifacts(artifact_uri, client.tracking_uri)
         try:
-            return Path(client.download_artifacts(run_id, path, tmp)).read_bytes()
+            return Path(repo.download_artifacts(path, tmp)).read_bytes()
         except MlflowException:  # MLflow says only "Failed to download" when it lacks the bucket's client library
-            with reading_artifacts(client, run_id):
-                client.list_artifacts(run_id)
+            repo.list_artifacts()  # which the listing raises as an ImportError
             raise
 
 
-def load_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any:
-    """The per-question results table (``eval_results.json``) of one variant run, as a DataFrame."""
+def load_variant_table(run_id: str, *, tracking_uri: str | None = None, artifact_uri: str | None = None) -> Any:
+    """The per-question results table (``eval_results.json``) of one variant run, as a DataFrame; ``artifact_uri`` (the
+    run's) saves looking the run up."""
     import json
 
     import pandas as pd
 
-    payload = json.loads(artifact_bytes(_client(tracking_uri), run_id, RESULTS_TABLE))
+    payload = json.loads(artifact_bytes(_client(tracking_uri), run_id, RESULTS_TABLE, artifact_uri=artifact_uri))
     return pd.DataFrame(payload["data"], columns=payload["columns"])
 
 
-def find_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any | None:
-    """The per-question results table of a variant run, or None when the run logged none (it failed first).
+def find_variant_table(run_id: str, *, tracking_uri: str | None = None, artifact_uri: str | None = None) -> Any | None:
+    """The per-question results table of a variant run, or None when the run logged none (it failed first);
+    ``artifact_uri`` (the run's, as ``LoggedRun.artifact_uri``) saves looking the run up.
 
     Raises:
         WorkbenchError: the store could not be read, or the table is damaged.
@@ -105,16 +120,17 @@ def find_variant_table(run_id: str, *, tracking_uri: str | None = None) -> Any |
     uri = _uri(tracking_uri)
     with store_errors(f"run {run_id}: could not read {RESULTS_TABLE} from {uri}"):
         client = _client(uri)
+        artifact_uri = artifact_uri or client.get_run(run_id).info.artifact_uri
         try:
             with reading_artifacts(client, run_id):
-                listed = {a.path for a in client.list_artifacts(run_id)}
+                listed = {a.path for a in run_artifacts(artifact_uri, uri).list_artifacts()}
         except MlflowException:
-            check_served_artifacts(client.get_run(run_id).info.artifact_uri, uri, f"run {run_id}")
+            check_served_artifacts(artifact_uri, uri, f"run {run_id}")
             raise
         if RESULTS_TABLE not in listed:
             return None
         try:
-            return load_variant_table(run_id, tracking_uri=uri)
+            return load_variant_table(run_id, tracking_uri=uri, artifact_uri=artifact_uri)
         except (ValueError, KeyError, TypeError) as exc:  # compare and gate ended in 'internal error: JSONDecodeError'
             raise _damaged_table(run_id, exc) from None
 
