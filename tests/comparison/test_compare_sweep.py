@@ -351,7 +351,7 @@ def test_a_failed_variants_error_quoting_a_key_is_shown_redacted_by_compare(swee
 
 
 def test_compare_over_a_sweep_uses_its_seed_as_its_comparison_json_did(
-    store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sweep: wb.SweepResult, store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     models = {GEMMA_ID: ScriptedModel(_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     spec = ExperimentSpec.from_dict({**_spec("compare-seeded").model_dump(mode="json", exclude_none=True), "seed": 7}, base_dir=ROOT)
@@ -359,13 +359,21 @@ def test_compare_over_a_sweep_uses_its_seed_as_its_comparison_json_did(
     logged = json.loads(Path(MlflowClient(store.tracking_uri).download_artifacts(seeded.parent_run_id, "comparison.json",
                                                                                    str(tmp_path))).read_text())
     assert logged["seed"] == 7
-    for report in (wb.compare(seeded), wb.compare("compare-seeded", tracking_uri=store.tracking_uri)):
+    run_ids = [v.run_id or "" for v in seeded.variants]
+    for report in (wb.compare(seeded), wb.compare("compare-seeded", tracking_uri=store.tracking_uri),
+                   # the sweep's variants given one by one (run ids, or its VariantResults) were compared with seed 0
+                   wb.compare(run_ids, tracking_uri=store.tracking_uri), wb.compare(list(seeded.variants))):
         # read with seed 0, every interval differed from the sweep's own comparison.json
-        assert report.seed == 7
+        assert report.seed == 7 and report.seed_note == ""
         lows = [r[k] for r in report.to_dict()["rows"] if r["metric"] == "token_f1" for k in ("mean_low", "mean_high")]
         assert lows == pytest.approx([r[k] for r in logged["rows"] if r["metric"] == "token_f1" for k in ("mean_low", "mean_high")], rel=1e-9)
     assert wb.compare("compare-seeded", tracking_uri=store.tracking_uri, seed=0).seed == 0  # a seed given wins
-    assert wb.compare([v.run_id or "" for v in seeded.variants], tracking_uri=store.tracking_uri).seed == 0  # no sweep named
+    # variants of two sweeps of different seeds: seed 0, and the report says why, naming each sweep's seed
+    mixed = wb.compare([*run_ids, sweep.variants[0].run_id or ""], tracking_uri=store.tracking_uri)
+    assert mixed.seed == 0 and sweep.spec.seed == 0
+    said = f"2 sweeps of different seeds ({seeded.parent_run_id[:8]}: 7, {sweep.parent_run_id[:8]}: 0): seed 0 is used"
+    assert said in mixed.seed_note and f"Seed: {mixed.seed_note}" in mixed.summary() and said in mixed._repr_html_()
+    assert wb.compare([*seeded.variants, sweep.variants[0]]).seed_note == mixed.seed_note
     assert main(["--tracking-uri", store.tracking_uri, "compare", "compare-seeded", "--metric", "token_f1"]) == 0
     assert "(2000 resamples, seed 7)" in capsys.readouterr().out
 

@@ -313,7 +313,7 @@ def test_tables_are_read_from_each_runs_artifacts_without_looking_the_run_up_aga
     assert calls in (["get_run"], ["get_run"] * 2)  # the sweep's run (none per variant: they come from one search)
     calls.clear()
     assert [t.run_id for t in load_tables(run_ids, tracking_uri=store.tracking_uri).variants] == run_ids
-    assert calls == ["get_run"] * len(run_ids)  # each run id given is looked up once
+    assert calls == ["get_run"] * (len(run_ids) + 1)  # each run id given is looked up once, and their sweep (its seed)
 
 
 def test_calibrate_a_run_id_a_variant_result_or_a_frame(sweeps: list[wb.SweepResult], store: Settings) -> None:

@@ -22,7 +22,7 @@ from workbench.comparison._stats import (
     Interval, bootstrap_means, bootstrap_ratio, check_options, paired_bootstrap_ratio, paired_bootstraps, verdict,
 )
 from workbench.comparison._tables import (
-    Loaded, Skipped, Source, VariantTable, find_table, load_run, load_tables, retrieval_only_note,
+    Loaded, Skipped, Source, VariantTable, default_seed, find_table, load_run, load_tables, retrieval_only_note,
 )
 from workbench.comparison._values import (
     MEASUREMENTS, OPT_IN, available_metrics, by_case, failed, finite, keyed_like, numeric, paired_cases, success_parts, text_in,
@@ -81,6 +81,8 @@ class ComparisonReport:
             retrieval): both costs per successful answer with intervals, the paired difference router minus model
             with its interval and verdict, and the router's escalation rate; None when the sweep has no such pair or
             costs are unknown.
+        seed_note: why ``seed`` is 0 when no seed was given and the variants come from sweeps of different seeds
+            (whose comparison.json each used its own); "" otherwise.
     """
 
     table: pd.DataFrame
@@ -95,6 +97,7 @@ class ComparisonReport:
     success_threshold: float = SUCCESS_THRESHOLD
     parent_run_id: str | None = None
     routing: pd.DataFrame | None = None
+    seed_note: str = ""
 
     # -- reading ---------------------------------------------------------------------------------------------------
 
@@ -368,8 +371,9 @@ def compare(
             data").
         metrics: metrics to compare (default: every score present, then latency_s, output_tokens, cost_usd and
             cost_per_success_usd when costs are known).
-        seed: seed of the bootstrap resampling (default: the sweep's own seed when one sweep is compared, the one its
-            ``comparison.json`` used, so both give the same intervals; else 0).
+        seed: seed of the bootstrap resampling (default: the seed of the sweep the variants come from — a sweep, its
+            variant runs or its VariantResults — the one its ``comparison.json`` used, so both give the same intervals;
+            else 0, which ``report.seed_note`` explains for variants of sweeps of different seeds).
         n_resamples: bootstrap resamples per interval.
         confidence: the intervals' coverage.
         success_metric: what makes an answer successful for ``cost_per_success_usd``.
@@ -390,8 +394,7 @@ def compare(
     except ValueError as exc:
         raise WorkbenchError(str(exc)) from None
     loaded = load_tables(runs_or_result, tracking_uri=tracking_uri)
-    if seed is None:
-        seed = loaded.seed if loaded.seed is not None else 0
+    seed, seed_note = default_seed(runs_or_result, loaded) if seed is None else (seed, "")
     tables = _with_baseline(loaded, baseline)
     named = [metrics] if isinstance(metrics, str) else list(metrics or (*scorer_entries(), *MEASUREMENTS, *OPT_IN))
     where = text_in(tables, named)
@@ -414,6 +417,6 @@ def compare(
     return ComparisonReport(
         table=table, baseline=tables[0].name, metrics=tuple(chosen), variants=tables, skipped=loaded.skipped,
         confidence=confidence, n_resamples=n_resamples, seed=seed, success_metric=success_metric,
-        success_threshold=success_threshold, parent_run_id=loaded.parent_run_id,
+        success_threshold=success_threshold, parent_run_id=loaded.parent_run_id, seed_note=seed_note,
         routing=routing if len(routing) and routing["router_cost_per_success"].notna().any() else None,
     )

@@ -57,6 +57,7 @@ def summary_text(report: ComparisonView) -> str:
         f"Baseline: {report.baseline}",
         f"{pct} bootstrap intervals over questions ({report.n_resamples} resamples, seed {report.seed}); differences "
         "are paired by question (variant minus baseline).",
+        *([f"Seed: {report.seed_note}."] if report.seed_note else []),
     ]
     width = max(len(v.name) for v in report.variants)
     for metric in report.metrics:
@@ -133,5 +134,6 @@ def report_html(report: ComparisonView) -> str:
     return (
         f"<div><p>Baseline: <b>{html.escape(report.baseline)}</b> — {confidence_text(report.confidence)} bootstrap intervals over "
         f"questions ({report.n_resamples} resamples, seed {report.seed}), differences paired by question.</p>"
+        + (f"<p><small>Seed: {html.escape(report.seed_note)}.</small></p>" if report.seed_note else "") +
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{skipped}</div>"
     )

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Union
 from workbench.errors import DataError, WorkbenchError
 from workbench.redaction import redact
 from workbench.results import EarlyStop, SweepResult, VariantResult
-from workbench.tracking import RESULTS_TABLE, LoggedRun, find_run, find_variant_table, missing_artifacts, resolve_runs
+from workbench.tracking import RESULTS_TABLE, LoggedRun, ResolvedRuns, find_run, find_variant_table, missing_artifacts, resolve_runs
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Loaded", "Skipped", "Source", "VariantTable", "find_table", "load_run", "load_tables"]
+__all__ = ["Loaded", "Skipped", "Source", "VariantTable", "default_seed", "find_table", "load_run", "load_tables"]
 
 # Everything wb.compare accepts as its first argument.
 Source = Union[SweepResult, Sequence[VariantResult], Mapping[str, "pd.DataFrame"], str, Sequence[str]]
@@ -75,7 +75,28 @@ class Loaded:
     skipped: tuple[Skipped, ...]
     parent_run_id: str | None
     tracking_uri: str | None
-    seed: int | None = None  # the sweep's own seed, when one sweep was given: its comparison.json's
+    seed: int | None = None  # the seed of the sweep the variants come from (of them all, if they share it): its comparison.json's
+    seeds: Mapping[str, int | None] = field(default_factory=dict)  # every sweep the variants come from: its seed (None: unknown)
+
+
+def default_seed(source: Source, loaded: Loaded) -> tuple[int, str]:
+    """The bootstrap seed of a comparison given none, and what the report says about it: the seed of the sweep its
+    variants come from (its comparison.json's; for VariantResults, read from the store they were logged to), else 0,
+    said when they come from sweeps of different seeds."""
+    if loaded.seed is not None:
+        return loaded.seed, ""
+    seeds = loaded.seeds
+    if isinstance(source, Sequence) and not isinstance(source, str) and source and all(isinstance(s, VariantResult) for s in source):
+        sweeps = _logged_sweeps(source, loaded.tracking_uri)  # type: ignore[arg-type]
+        if sweeps is not None and sweeps.seed is not None:
+            return sweeps.seed, ""
+        seeds = sweeps.seeds if sweeps is not None else {}
+    known = {sweep: seed for sweep, seed in seeds.items() if seed is not None}
+    if len(set(known.values())) < 2:
+        return 0, ""
+    each = ", ".join(f"{sweep[:8]}: {seed}" for sweep, seed in known.items())
+    return 0, (f"the variants come from {len(known)} sweeps of different seeds ({each}): seed 0 is used, so intervals may differ "
+               "from each sweep's comparison.json — pass seed= (workbench compare --seed) to use one of them")
 
 
 def _from_results(results: Sequence[VariantResult]) -> tuple[list[VariantTable], list[Skipped]]:
@@ -165,7 +186,20 @@ def _from_store(keys: Sequence[str], tracking_uri: str | None) -> Loaded:
                if sweep.status == "RUNNING" else f"never logged: the sweep ended {sweep.status} — run the experiment again to finish it")
         missing = short.planned - short.logged
         skipped.append(Skipped(f"{missing} of {short.planned} variants of sweep {sweep.run_id}", why, count=missing))
-    return Loaded(tuple(tables), tuple(skipped), resolved.parent_run_id, resolved.tracking_uri, resolved.seed)
+    return Loaded(tuple(tables), tuple(skipped), resolved.parent_run_id, resolved.tracking_uri, resolved.seed, resolved.seeds)
+
+
+def _logged_sweeps(results: Sequence[VariantResult], tracking_uri: str | None) -> ResolvedRuns | None:
+    """The sweeps (and their seeds) of results that were logged, read from their store; None for results that were
+    not all logged to one store, or when it cannot be read (their comparison needs no store)."""
+    uris = {tracking_uri or r.tracking_uri for r in results}
+    uri = next(iter(uris))
+    if len(uris) != 1 or uri is None or not all(r.run_id for r in results):
+        return None
+    try:
+        return resolve_runs([r.run_id or "" for r in results], tracking_uri=uri)
+    except WorkbenchError:
+        return None
 
 
 def find_table(tables: Sequence[VariantTable], key: str) -> VariantTable:

@@ -42,6 +42,9 @@ class ComparisonView(Protocol):
     def seed(self) -> int: ...
 
     @property
+    def seed_note(self) -> str: ...
+
+    @property
     def success_metric(self) -> str: ...
 
     @property

@@ -55,6 +55,7 @@ class LoggedRun:
         lower_is_better: the run's scorers registered better low when it was logged (``workbench.lower_is_better``),
             which a process that has not registered them cannot know.
         user: who ran it (its ``mlflow.user`` tag: ``$WORKBENCH_USER`` or the login name of whoever ran the sweep), or "".
+        sweep_id: the run it is nested under (its ``mlflow.parentRunId`` tag: a variant's sweep), or "".
     """
 
     run_id: str
@@ -71,6 +72,7 @@ class LoggedRun:
     artifact_uri: str = ""
     lower_is_better: frozenset[str] = frozenset()
     user: str = ""
+    sweep_id: str = ""
 
     @classmethod
     def from_mlflow(cls, run: Any) -> LoggedRun:
@@ -91,6 +93,7 @@ class LoggedRun:
             artifact_uri=run.info.artifact_uri or "",
             lower_is_better=lower_is_better_from_tags(tags),
             user=tags.get("mlflow.user", ""),
+            sweep_id=tags.get("mlflow.parentRunId", ""),
         )
 
 
@@ -123,14 +126,21 @@ class Unlogged:
 
 @dataclass(frozen=True)
 class ResolvedRuns:
-    """What ``resolve_runs`` found: the variant runs, the sweep they came from (if one sweep was named) and its seed,
-    the store, and the sweeps named whose variants are not all there (``unlogged``)."""
+    """What ``resolve_runs`` found: the variant runs, the sweep they came from (if one sweep was named), the store, the
+    sweeps named whose variants are not all there (``unlogged``), and the seed of every sweep the runs belong to."""
 
     runs: tuple[LoggedRun, ...]
     parent_run_id: str | None
     tracking_uri: str
     unlogged: tuple[Unlogged, ...] = ()
-    seed: int | None = None  # the seed of the sweep ``parent_run_id`` (its ``seed`` param), which its comparison.json used
+    seeds: Mapping[str, int | None] = field(default_factory=dict)  # sweep run id: its ``seed`` param (None: unreadable)
+
+    @property
+    def seed(self) -> int | None:
+        """The seed the runs' sweeps share (their comparison.json used it), or None when they come from sweeps of
+        different or unknown seeds, or from none."""
+        distinct = set(self.seeds.values())
+        return next(iter(distinct)) if len(distinct) == 1 else None
 
 
 def _unlogged(sweep: LoggedRun, logged: int) -> Unlogged | None:
@@ -309,7 +319,7 @@ def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> Res
     client = _client(uri)
     runs: list[LoggedRun] = []
     parent: str | None = None
-    seed: int | None = None
+    seeds: dict[str, int | None] = {}
     unlogged: list[Unlogged] = []
     with store_errors(f"could not read runs from {uri}"):
         for key in keys:
@@ -325,9 +335,8 @@ def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> Res
                 raise WorkbenchError(f"'{key}' is neither an experiment nor a run in {shown_uri(uri)} — {_unknown_name_fix(client, key)}")
             run = LoggedRun.from_mlflow(found)
             if run.kind == "sweep":
-                if parent is None:
-                    parent = run.run_id
-                    seed = int(run.params["seed"]) if run.params.get("seed", "").isdigit() else None
+                parent = parent or run.run_id
+                seeds[run.run_id] = _seed(run)
                 children = [LoggedRun.from_mlflow(r) for r in sweep_variants(run.run_id, tracking_uri=uri)]
                 runs.extend(children)
                 short = _unlogged(run, len(children))
@@ -335,4 +344,21 @@ def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> Res
                     unlogged.append(short)
             else:
                 runs.append(run)
-    return ResolvedRuns(tuple(runs), parent, uri, tuple(unlogged), seed)
+        for sweep_id in dict.fromkeys(r.sweep_id for r in runs if r.sweep_id and r.sweep_id not in seeds):
+            seeds[sweep_id] = _seed_of_sweep(client, sweep_id)
+    return ResolvedRuns(tuple(runs), parent, uri, tuple(unlogged), seeds)
+
+
+def _seed(sweep: LoggedRun) -> int | None:
+    """A sweep's seed (its ``seed`` param), which its comparison.json used; None when it has none."""
+    return int(sweep.params["seed"]) if sweep.params.get("seed", "").isdigit() else None
+
+
+def _seed_of_sweep(client: Any, sweep_id: str) -> int | None:
+    """The seed of the sweep a variant run given by its id belongs to; None when that run is gone from the store."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _seed(LoggedRun.from_mlflow(client.get_run(sweep_id)))
+    except MlflowException:
+        return None
