@@ -404,3 +404,12 @@ def test_a_gate_on_an_answer_metric_over_a_retrieval_only_sweep_says_so(
     err = capsys.readouterr().err
     assert "metric 'token_f1' is not in the results" in err
     assert "retrieval-only sweep" in err and "--sweep" in err
+
+
+def test_variant_results_whose_store_is_gone_are_compared_without_it(sweep: wb.SweepResult, tmp_path: Path) -> None:
+    # the seed of VariantResults' sweep is read from the store they were logged to; a sqlite file moved away since was
+    # made anew (MLflow's migrations, an empty store left behind) to find no run in it
+    moved = tmp_path / "mlflow.db"
+    report = wb.compare([replace(v, tracking_uri=f"sqlite:///{moved}") for v in sweep.variants])
+    assert report.seed == 0 and report.seed_note == "" and len(report.variants) == len(sweep.variants)
+    assert not moved.exists()

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Union
 from workbench.errors import DataError, WorkbenchError
 from workbench.redaction import redact
 from workbench.results import EarlyStop, SweepResult, VariantResult
-from workbench.tracking import RESULTS_TABLE, LoggedRun, ResolvedRuns, find_run, find_variant_table, missing_artifacts, resolve_runs
+from workbench.tracking import (
+    RESULTS_TABLE, LoggedRun, ResolvedRuns, check_store, find_run, find_variant_table, missing_artifacts, resolve_runs,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -191,12 +193,14 @@ def _from_store(keys: Sequence[str], tracking_uri: str | None) -> Loaded:
 
 def _logged_sweeps(results: Sequence[VariantResult], tracking_uri: str | None) -> ResolvedRuns | None:
     """The sweeps (and their seeds) of results that were logged, read from their store; None for results that were
-    not all logged to one store, or when it cannot be read (their comparison needs no store)."""
+    not all logged to one store, or when it cannot be read (their comparison needs no store). The store is probed first:
+    a tracking server that is gone answered after 15 s of MLflow's retries, a sqlite file moved away was made anew."""
     uris = {tracking_uri or r.tracking_uri for r in results}
     uri = next(iter(uris))
     if len(uris) != 1 or uri is None or not all(r.run_id for r in results):
         return None
     try:
+        check_store(uri, must_exist=True)
         return resolve_runs([r.run_id or "" for r in results], tracking_uri=uri)
     except WorkbenchError:
         return None
