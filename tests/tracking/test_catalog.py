@@ -367,3 +367,15 @@ def test_cli_calibrate_a_sweep(sweeps: list[wb.SweepResult], store: Settings, tm
     out = capsys.readouterr().out
     assert all(f"{v.variant.name}  (run {v.run_id})" in out for v in sweeps[0].variants)
     assert out.count("token_f1") == 2 and "threshold 0.5" in out
+
+
+def test_reading_a_sqlite_store_that_does_not_exist_is_one_line_and_makes_none(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # wb.compare, wb.diff_questions and the catalogue given a mistyped sqlite path (or a store moved away) made an empty
+    # MLflow store there, then said the experiment was "neither an experiment nor a run"
+    typo = tmp_path / "mlfow.db"
+    uri = f"sqlite:///{typo}"
+    for read in (lambda: wb.compare("catalog", tracking_uri=uri), lambda: resolve_runs(["catalog"], tracking_uri=uri),
+                 lambda: list_experiments(tracking_uri=uri), lambda: find_run("0" * 32, tracking_uri=uri)):
+        with pytest.raises(wb.WorkbenchError, match=rf"^tracking store sqlite:///{typo}: no such file — "):
+            read()
+    assert not typo.exists()

@@ -10,16 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.tracking._store_check import check_served_artifacts
+from workbench.tracking._store_check import check_served_artifacts, check_store, sqlite_path
 from workbench.tracking._unreachable import shown_uri
 
 RESULTS_TABLE = "eval_results.json"
 
 
 def _client(tracking_uri: str | None) -> Any:
+    """A client reading the store. A sqlite store that does not exist is refused in one line: MLflow made an empty one
+    there (a mistyped path, a store moved away), to say the experiment or run asked for was not in it."""
     from mlflow import MlflowClient
 
-    return MlflowClient(_uri(tracking_uri))
+    uri = _uri(tracking_uri)
+    path = sqlite_path(uri)
+    if path is not None and not path.exists():
+        check_store(uri, must_exist=True)
+    return MlflowClient(uri)
 
 
 def _uri(tracking_uri: str | None) -> str:
