@@ -109,12 +109,17 @@ class Variant:
         return _digest(data)
 
     @property
+    def axes(self) -> tuple[str, ...]:
+        """The parts of its name: ``(prompt, model, chunker, retrieval)``, ``(chunker, retrieval)`` for a retrieval-only variant."""
+        axes = (self.chunker.label, self.retrieval.label)
+        if self.prompt is not None and self.model is not None:
+            axes = (self.prompt.name, self.model.short_name, *axes)
+        return axes
+
+    @property
     def name(self) -> str:
         """Readable name: ``prompt|model|chunker|retrieval`` (``chunker|retrieval`` for a retrieval-only variant)."""
-        axes = [self.chunker.label, self.retrieval.label]
-        if self.prompt is not None and self.model is not None:
-            axes = [self.prompt.name, self.model.short_name, *axes]
-        return "|".join(axes)
+        return "|".join(self.axes)
 
     @property
     def index_key(self) -> str:

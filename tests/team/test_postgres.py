@@ -152,6 +152,37 @@ def test_promote_export_and_rollback_through_the_server(team: Team, deploy_repo:
     assert str(client.get_model_version_by_alias("team-assist", "staging").version) == "1"
 
 
+@pytest.fixture(scope="module")
+def long_named(server: MlflowServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[wb.SweepResult, wb.SweepResult]]:
+    """A sweep whose names are as long as a spec allows (variant names of some 320 characters), run twice on the server."""
+    root = tmp_path_factory.mktemp("long-names")
+    data = write_project(root).model_dump(mode="json", exclude_none=True)
+    data.update(name="long-names", scorers=list(SCORERS))
+    for prompt, first in zip(data["prompts"], "gb"):
+        prompt["name"] = first + "x" * 99
+    data["models"][0]["name"] = "m" * 100
+    data["retrieval"][0]["name"] = "r" * 100
+    spec = wb.ExperimentSpec.from_dict(data, base_dir=root)
+    models = fake_models()  # one script for both sweeps: its answers are reused, not computed again
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", server.url)
+        cfg = settings(root=root)
+        sweeps = [wb.run(spec, settings=cfg, models=models, index_store=MemoryIndexStore(), limit=2, progress=False) for _ in range(2)]
+        yield sweeps[0], sweeps[1]
+
+
+def test_variant_names_longer_than_a_run_name_holds_are_logged_shortened(long_named: tuple[wb.SweepResult, wb.SweepResult]) -> None:
+    # PostgreSQL keeps a run name in 250 characters: the sweep ended with "value too long for type character varying(250)"
+    first, again = long_named
+    assert [v.status for v in first.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in first.variants]
+    assert all(len(v.variant.name) > 250 for v in first.variants)
+    client = MlflowClient(first.tracking_uri)
+    names = [client.get_run(v.run_id).info.run_name for v in first.variants]
+    assert len(set(names)) == 2 and all(len(n) <= 250 for n in names), names
+    assert [client.get_run(v.run_id).info.run_name for v in again.variants] == names
+    assert [v.reused_from for v in again.variants] == [v.run_id for v in first.variants]
+
+
 def test_no_message_shows_the_store_password(team: Team, postgres: Postgres, deploy_repo: Path) -> None:  # noqa: F811
     """The CLI masked the password of a store URI, but the Python API's errors quoted the URI whole: a notebook printed
     ``postgresql://user:password@host/db`` into its saved output. (The throwaway cluster trusts any password.)"""

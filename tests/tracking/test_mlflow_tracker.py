@@ -454,6 +454,29 @@ def test_a_teammates_reused_run_is_recorded_under_the_user_and_folder_of_the_swe
         assert (tags["mlflow.user"], tags["mlflow.source.git.commit"]) == ("alice", "a" * 40)
 
 
+def test_a_variant_name_longer_than_a_run_name_holds_is_shortened_the_same_way_in_every_sweep(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # PostgreSQL keeps a run name in 250 characters: a grid of long prompt, model and retrieval names (100 each, as a spec
+    # allows) ended the sweep on a team server with "value too long for type character varying(250)"
+    from workbench.grid import expand_grid
+    from workbench.tracking._mlflow import MAX_RUN_NAME, run_name
+
+    long = {"prompts": [{"name": "a" * 88 + n, "template": "{context} {question}"} for n in ("-one-version", "-two-version")],
+            "models": [{"id": GEMMA_ID, "params": {"max_tokens": 16}, "name": "m" * 100}],
+            "retrieval": [{"k": 3, "name": "r" * 100}], "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}]}
+    variants = expand_grid(make_spec(**long))
+    names = [run_name(v) for v in variants]
+    assert all(len(v.name) > MAX_RUN_NAME >= len(n) for v, n in zip(variants, names)), names
+    assert len(set(names)) == 2  # the prompts differ only after the cut
+    assert all(n.split("|")[2] == "recursive-800/80" and n.count("|") == 3 for n in names), names
+    assert names == [run_name(v) for v in expand_grid(make_spec(**long))]  # deterministic
+    short = expand_grid(make_spec())[0]
+    assert run_name(short) == short.name
+    result = wb.run(make_spec(**long), models=fake_models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=1)
+    client = MlflowClient(wb_settings.tracking_uri)
+    logged = {client.get_run(v.run_id).info.run_name for v in result.variants}
+    assert logged == set(names)
+
+
 def test_a_prompts_system_message_is_an_artifact_beside_its_template(tmp_path, wb_settings) -> None:  # type: ignore[no-untyped-def]
     # prompt_template.txt held the template alone: two prompts that differ in their system message logged the same text
     from ..conftest import echo_context_answer

@@ -68,6 +68,9 @@ NOTE_TAG = "mlflow.note.content"  # a run's (or an experiment's) description in 
 EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
 _PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "llama-cpp-python", "sentence-transformers", "ragas", "pandas")
 _MAX_PARAM = 6000
+# MLflow's runs.name column (String(250)): PostgreSQL refused a variant's longer name ("value too long for type
+# character varying(250)"), which ended the sweep as an internal error; sqlite kept it whole
+MAX_RUN_NAME = 250
 _MAX_NOTE = 20000  # MLflow's limit on an experiment tag's value; the whole description is in each sweep's experiment.yaml
 _REUSE_CANDIDATES = 10  # runs of one reuse key looked at, newest first, for one whose table is intact
 # each run this workbench creates holds a value of its own under this tag: a request MLflow's HTTP client retried after
@@ -132,7 +135,24 @@ def package_versions() -> str:
 def _child_tags(sweep: SweepHandle, variant: Variant) -> dict[str, str]:
     """The tags a variant's run is created with, before anything else is logged to it: enough for the next sweep to
     find and end it should this process die while logging it."""
-    return {"mlflow.runName": variant.name, "mlflow.parentRunId": sweep.run_id, "workbench.kind": "variant"}
+    return {"mlflow.runName": run_name(variant), "mlflow.parentRunId": sweep.run_id, "workbench.kind": "variant"}
+
+
+def run_name(variant: Variant, limit: int = MAX_RUN_NAME) -> str:
+    """A variant's run name (pure): its name, or, when that is longer than ``limit``, its name with its longest parts
+    each cut to one length, ending in ``…`` and 6 hex digits of the whole part's sha256, so that parts differing only
+    after the cut stay apart. The same variant has the same run name in every store and sweep."""
+    axes = variant.axes
+    if len("|".join(axes)) <= limit:
+        return "|".join(axes)
+    room = limit - (len(axes) - 1)  # the separators
+    cap = next(c for c in range(room, 0, -1) if sum(min(len(a), c) for a in axes) <= room)
+    return "|".join(a if len(a) <= cap else _cut_part(a, cap) for a in axes)
+
+
+def _cut_part(part: str, length: int) -> str:
+    tail = "…" + hashlib.sha256(part.encode()).hexdigest()[:6]
+    return part[: max(length - len(tail), 1)] + tail
 
 
 def _chunks(items: list[Any], n: int) -> list[list[Any]]:
@@ -903,7 +923,7 @@ class MlflowTracker:
         from mlflow.exceptions import MlflowException
 
         try:
-            return self._create_run(sweep.experiment_id, start_time=start_time, tags=_child_tags(sweep, variant), run_name=variant.name)
+            return self._create_run(sweep.experiment_id, start_time=start_time, tags=_child_tags(sweep, variant), run_name=run_name(variant))
         except MlflowException:
             found = self.client.get_experiment(sweep.experiment_id)
             if found.lifecycle_stage != "deleted":
