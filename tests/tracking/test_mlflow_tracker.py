@@ -234,6 +234,33 @@ def test_failed_variant_is_a_failed_run_with_the_error(wb_settings) -> None:  # 
         ]
 
 
+@pytest.mark.parametrize("every_question", [True, False])  # the variant's error; one question's
+def test_a_long_error_of_markup_fits_the_run_description_without_a_cut_escape(wb_settings, monkeypatch, every_question) -> None:  # type: ignore[no-untyped-def]
+    # 5000 characters of an error quoting HTML are 4 times as long shown as text: MLflow cut the description at 8000
+    # characters inside an escape ('&l'), with a warning line in the sweep's output, or failed the sweep when told not to cut
+    monkeypatch.setenv("MLFLOW_TRUNCATE_LONG_VALUES", "false")
+    spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    first = wb.load_dataset(spec.dataset.path).cases[0].question
+
+    def fail(prompt):  # type: ignore[no-untyped-def]
+        if every_question or first in prompt.text:
+            raise RuntimeError("<td>[x]</td>" * 2000)
+        return "an answer"
+
+    models = {GEMMA_ID: ScriptedModel(fail, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+    run = MlflowClient(wb_settings.tracking_uri).get_run(result.variants[0].run_id)
+    note = run.data.tags["mlflow.note.content"]
+    assert run.info.status == ("FAILED" if every_question else "FINISHED") and len(note) <= 8000
+    cut = note.rsplit("…", 1)[0]
+    assert "&" not in re.sub("&lt;|&gt;", "", cut) and "\\" not in re.sub(r"\\.", "", cut), note[-60:]  # every escape whole
+    if every_question:
+        assert note.startswith("FAILED: RuntimeError: every question failed; first error: RuntimeError: &lt;td&gt;\\[x\\]") and note.endswith("…")
+    else:
+        assert note.startswith("1 of 2 questions failed (the first: RuntimeError: &lt;td&gt;") and note.endswith(
+            "…) — run the experiment again to ask them again")
+
+
 @pytest.mark.parametrize("failing_artifact", ["experiment.yaml", "variant.yaml"])
 def test_a_run_whose_logging_fails_half_way_ends_failed_not_running(wb_settings, monkeypatch, failing_artifact) -> None:  # type: ignore[no-untyped-def]
     # a full disk (or a name over a limit of the store) while the sweep's or a variant's run is half logged

@@ -1109,22 +1109,37 @@ def _end_reason_tags(reason: str, status: str) -> list[Any]:
     """Why a run ended as it did: its ``END_REASON_TAG``, and its description on the run page (``KILLED: ...``)."""
     from mlflow.entities import RunTag
 
-    return [RunTag(END_REASON_TAG, reason), RunTag(NOTE_TAG, _note(f"{status}: {inert(reason)}"))]
+    return [RunTag(END_REASON_TAG, reason), RunTag(NOTE_TAG, f"{status}: {_shown(reason, MAX_RUN_NOTE - len(status) - 2)}")]
 
 
 def _variant_note(result: VariantResult) -> str | None:
     """The run page's description of a variant run that did not simply finish: why it failed, why racing stopped it, or
-    which of its questions failed."""
+    which of its questions failed. It fits in a run tag (``MAX_RUN_NOTE``) whatever the error: one of 5000 characters of
+    markup, four times as long once shown as text, was cut by MLflow in the middle of an escape, with a warning line in
+    the sweep's output on sqlite (and refused, failing the sweep, with ``MLFLOW_TRUNCATE_LONG_VALUES=false``)."""
     if result.stopped_early is not None:
         return (f"Stopped early by racing {result.stopped_early.label}: its metrics are over the questions it answered; "
                 "run the experiment again without racing to finish it")
     if result.outcome.error:
-        return _note(f"{result.status}: {inert(redact(result.outcome.error)[:5000])}")  # as its workbench.error tag, shown as text
+        head = f"{result.status}: "  # the error as its workbench.error tag has it, shown as text
+        return head + _shown(redact(result.outcome.error)[:5000], MAX_RUN_NOTE - len(head))
     failed = [r.error for r in result.records if r.error]
     if failed:
-        return _note(f"{len(failed)} of {len(result.records)} questions failed (the first: {inert(redact(failed[0])[:5000])}) — run "
-                     "the experiment again to ask them again")
+        head, tail = f"{len(failed)} of {len(result.records)} questions failed (the first: ", ") — run the experiment again to ask them again"
+        return head + _shown(redact(failed[0])[:5000], MAX_RUN_NOTE - len(head) - len(tail)) + tail
     return None
+
+
+def _shown(text: str, room: int) -> str:
+    """``text`` (already redacted) as a description shows it (``inert``), in at most ``room`` characters: cut before it is
+    made inert, ending in ``…``, so that a cut never splits an escape (``&lt;`` cut to ``&l``)."""
+    if len(shown := inert(text)) <= room:
+        return shown
+    low, high = 0, len(text)  # the longest start of the text that fits, with the "…"
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if len(inert(text[:mid])) < room else (low, mid - 1)
+    return inert(text[:low]) + "…"
 
 
 def _comparison_text(comparison: SweepComparison | None) -> str | None:
