@@ -504,6 +504,21 @@ def test_a_variant_name_longer_than_a_run_name_holds_is_shortened_the_same_way_i
     assert logged == set(names)
 
 
+def test_a_dataset_named_longer_than_mlflow_takes_is_logged_under_a_shortened_name(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # a wb.Dataset named in a notebook: "'name' exceeds the maximum length of 500 characters" failed the sweep as it started
+    monkeypatch.setenv("MLFLOW_TRUNCATE_LONG_VALUES", "false")  # nothing is left for MLflow to cut
+    cases = wb.load_dataset(os.path.join(os.path.dirname(__file__), "..", "..", "datasets", "python_docs.jsonl")).cases[:1]
+    dataset = wb.Dataset(name="n" * 7000, cases=cases)
+    spec = make_spec(dataset=None, prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    result = wb.run(spec, dataset=dataset, models=fake_models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    client = MlflowClient(wb_settings.tracking_uri)
+    assert [v.status for v in result.variants] == ["FINISHED"]
+    for run_id in (result.parent_run_id, result.variants[0].run_id):
+        [logged] = client.get_run(run_id).inputs.dataset_inputs
+        assert len(logged.dataset.name) == 500 and logged.dataset.name.startswith("n" * 400), logged.dataset.name[-20:]
+    assert client.get_run(result.parent_run_id).data.params["dataset"] == "n" * 6000
+
+
 def test_a_prompts_system_message_is_an_artifact_beside_its_template(tmp_path, wb_settings) -> None:  # type: ignore[no-untyped-def]
     # prompt_template.txt held the template alone: two prompts that differ in their system message logged the same text
     from ..conftest import echo_context_answer

@@ -71,6 +71,8 @@ _MAX_PARAM = 6000
 # MLflow's runs.name column (String(250)): PostgreSQL refused a variant's longer name ("value too long for type
 # character varying(250)"), which ended the sweep as an internal error; sqlite kept it whole
 MAX_RUN_NAME = 250
+# MLflow's longest dataset name: a longer one (a wb.Dataset named in a notebook) failed the sweep as it started
+_MAX_DATASET_NAME = 500
 _MAX_NOTE = 20000  # MLflow's limit on an experiment tag's value; the whole description is in each sweep's experiment.yaml
 _REUSE_CANDIDATES = 10  # runs of one reuse key looked at, newest first, for one whose table is intact
 # each run this workbench creates holds a value of its own under this tag: a request MLflow's HTTP client retried after
@@ -147,12 +149,16 @@ def run_name(variant: Variant, limit: int = MAX_RUN_NAME) -> str:
         return "|".join(axes)
     room = limit - (len(axes) - 1)  # the separators
     cap = next(c for c in range(room, 0, -1) if sum(min(len(a), c) for a in axes) <= room)
-    return "|".join(a if len(a) <= cap else _cut_part(a, cap) for a in axes)
+    return "|".join(_shortened(a, cap) for a in axes)
 
 
-def _cut_part(part: str, length: int) -> str:
-    tail = "…" + hashlib.sha256(part.encode()).hexdigest()[:6]
-    return part[: max(length - len(tail), 1)] + tail
+def _shortened(name: str, limit: int) -> str:
+    """``name``, or, when it is longer than ``limit``, its start ending in ``…`` and 6 hex digits of the whole name's
+    sha256 (pure): two names differing only after the cut stay apart."""
+    if len(name) <= limit:
+        return name
+    tail = "…" + hashlib.sha256(name.encode()).hexdigest()[:6]
+    return name[: max(limit - len(tail), 1)] + tail
 
 
 def _chunks(items: list[Any], n: int) -> list[list[Any]]:
@@ -345,7 +351,7 @@ class MlflowTracker:
             "variants": str(len(variants)),
             "seed": str(spec.seed),
         }
-        self.client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()], tags=[RunTag("workbench.sweep_id", run_id)])
+        self.client.log_batch(run_id, params=[Param(k, v[:_MAX_PARAM]) for k, v in params.items()], tags=[RunTag("workbench.sweep_id", run_id)])
         self.client.log_text(run_id, spec.to_yaml(), "experiment.yaml")
         self._log_dataset(run_id, dataset)
 
@@ -645,7 +651,8 @@ class MlflowTracker:
             source = Path(dataset.source).resolve().as_uri() if dataset.source and Path(dataset.source).is_file() else None
             with warnings.catch_warnings():  # a file URI matches two equivalent local source types; MLflow warns
                 warnings.simplefilter("ignore", UserWarning)
-                ds = self._mlflow.data.from_pandas(frame, source=source, name=dataset.name, digest=dataset.hash[:20])
+                ds = self._mlflow.data.from_pandas(frame, source=source, name=_shortened(dataset.name, _MAX_DATASET_NAME),
+                                                   digest=dataset.hash[:20])
             self._dataset_inputs[key] = DatasetInput(ds._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "evaluation")])
         return self._dataset_inputs[key]
 
