@@ -152,6 +152,23 @@ def test_promote_export_and_rollback_through_the_server(team: Team, deploy_repo:
     assert str(client.get_model_version_by_alias("team-assist", "staging").version) == "1"
 
 
+def test_an_alias_history_of_many_promotions_fits_the_servers_registry_tag(team: Team) -> None:
+    """PostgreSQL keeps a registered model tag in 5000 characters (MLflow's validation allows 100,000): once an alias had
+    some 46 promotions and rollbacks, every promotion failed after moving the alias ("value too long for type character
+    varying(5000)"). The latest events that fit are kept."""
+    from workbench.promotion import alias_history
+
+    cfg, client = team.settings, MlflowClient(team.server.url, registry_uri=team.server.url)
+    first = wb.promote(team.run_id("good"), name="team-history", alias="staging", gates=EASY, settings=cfg)
+    event = {"action": "promote", "version": first.version, "user": "alice", "at": "2026-12-01T00:00:00+00:00"}
+    old = [event] * 54  # 4,914 characters: the next event does not fit
+    client.set_registered_model_tag("team-history", "workbench.alias_history.staging", json.dumps(old))
+    second = wb.promote(team.run_id("bad"), name="team-history", alias="staging", gates=EASY, settings=cfg)
+    history = alias_history(client, "team-history", "staging")
+    assert history[-1].version == second.version and history[-2].version == first.version and len(history) > 40
+    assert str(client.get_model_version_by_alias("team-history", "staging").version) == second.version
+
+
 @pytest.fixture(scope="module")
 def long_named(server: MlflowServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[wb.SweepResult, wb.SweepResult]]:
     """A sweep whose names are as long as a spec allows (variant names of some 320 characters), run twice on the server."""

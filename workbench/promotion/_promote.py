@@ -80,7 +80,7 @@ from workbench.tracking import (
 
 _NAME = TypeAdapter(Name)  # the experiment's own rule for names
 _GATES = TypeAdapter(tuple[GateSpec, ...])
-_REASON_MAX = 2000  # a reason is kept in tags MLflow caps at 100,000 characters, with the alias's other events
+_REASON_MAX = 2000  # a reason is kept in a registry tag of at most 5000 characters, with the alias's other events
 
 
 def current_user() -> str:

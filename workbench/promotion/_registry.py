@@ -34,7 +34,10 @@ PROMPT_HASH_TAG = "workbench.prompt_hash"
 LOGGED_MODEL_TAG = "workbench.logged_model_id"
 KIND_TAG = "workbench.kind"
 _HISTORY_KEEP = 200
-_TAG_VALUE_MAX = 100_000  # MLflow's longest registry tag value (mlflow.utils.validation.MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH)
+# the longest registered model tag value a SQL store keeps (its registered_model_tags.value column is String(5000)),
+# though MLflow's validation lets 100,000 characters through: on PostgreSQL a history past it, some 46 promotions and
+# rollbacks of one alias, failed every later promotion with "value too long for type character varying(5000)"
+_TAG_VALUE_MAX = 5000
 
 
 def audit_tag(alias: str) -> str:
