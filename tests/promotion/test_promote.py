@@ -491,6 +491,21 @@ def test_a_long_alias_history_keeps_the_latest_events_that_fit_in_one_tag(swept:
         wb.promote(swept.run_id("bad"), name="assist-long", alias="staging", override_reason="y" * 2001, settings=swept.settings)
 
 
+@pytest.mark.parametrize("system", ["", "系统" * 9000])  # a long template; a system message, 6 characters each as JSON
+def test_a_prompt_longer_than_the_prompt_registry_holds_is_refused_before_anything_is_registered(tmp_path: Path, system: str) -> None:
+    # the promotion failed half way (the registered model made, no version) with MLflow's "Prompt text exceeds max length
+    # of 100000 characters", which the CLI called an unusable tracking store
+    spec = write_project(tmp_path)
+    long = "Instructions. " * (8000 if not system else 10) + spec.prompts[0].template
+    spec = spec.model_copy(update={"prompts": (spec.prompts[0].model_copy(update={"template": long, "system": system}),)})
+    result = wb.run(spec, settings=settings(root=tmp_path), models=fake_models(), progress=False)
+    with pytest.raises(PromotionError, match=r"^prompt 'good' is 1\d\d,\d\d\d characters as MLflow's Prompt Registry stores it.*"
+                                             r"over the 100,000 it holds — shorten the prompt or its system message"):
+        wb.promote(result.variants[0].run_id, name="assist-huge", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
+                   settings=settings(root=tmp_path))
+    assert MlflowClient(result.tracking_uri).search_registered_models() == []
+
+
 def test_a_name_with_dots_is_promoted(swept: Swept) -> None:
     """Registered model names may hold '.', MLflow's logged model names may not: the promotion failed half-way (model
     and prompt registered) with MLflow's 'Invalid model name', which the CLI blamed on the store."""

@@ -46,6 +46,7 @@ from workbench.promotion._registry import (
     alias_history,
     alias_holder,
     audit_tag,
+    check_registrable,
     client_for,
     ensure_registered_model,
     find_version,
@@ -501,6 +502,7 @@ def _promote(
 ) -> Promotion:
     client = client_for(cfg.tracking_uri)
     cand = read_candidate(client, run_id, name)
+    check_registrable(cand.template)
     gate_specs = _resolve_gates(gates, cand.promotion)
     need_staging = require_staging if require_staging is not None else (cand.promotion.require_staging if cand.promotion else True)
     digest = cand.config.config_hash

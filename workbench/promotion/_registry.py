@@ -34,6 +34,9 @@ PROMPT_HASH_TAG = "workbench.prompt_hash"
 LOGGED_MODEL_TAG = "workbench.logged_model_id"
 KIND_TAG = "workbench.kind"
 _HISTORY_KEEP = 200
+# the longest prompt text of the Prompt Registry (a model version tag: mlflow.utils.validation's
+# MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH); a chat prompt's text is its messages as JSON
+_PROMPT_TEXT_MAX = 100_000
 # the longest registered model tag value a SQL store keeps (its registered_model_tags.value column is String(5000)),
 # though MLflow's validation lets 100,000 characters through: on PostgreSQL a history past it, some 46 promotions and
 # rollbacks of one alias, failed every later promotion with "value too long for type character varying(5000)"
@@ -180,18 +183,36 @@ def register_prompt(client: Any, prompt_name: str, template: PromptTemplate, *, 
     for pv in existing:
         if pv.tags.get(PROMPT_HASH_TAG) == template.hash:
             return int(pv.version)
-    body = to_mlflow_template(template.text)
-    # the system message is sent as written (it has no placeholders): it is registered as written, not converted
-    content: str | list[dict[str, str]] = (
-        [{"role": "system", "content": template.system}, {"role": "user", "content": body}]
-        if template.system else body
-    )
     pv = client.register_prompt(
-        name=prompt_name, template=content,
+        name=prompt_name, template=_registry_content(template),
         commit_message=f"workbench prompt '{template.name}' from run {run_id}",
         tags={PROMPT_HASH_TAG: template.hash, "workbench.prompt": template.name, RUN_ID_TAG: run_id},
     )
     return int(pv.version)
+
+
+def _registry_content(template: PromptTemplate) -> str | list[dict[str, str]]:
+    """The template as the Prompt Registry holds it: its text, or with a system message, the two chat messages."""
+    body = to_mlflow_template(template.text)
+    # the system message is sent as written (it has no placeholders): it is registered as written, not converted
+    return [{"role": "system", "content": template.system}, {"role": "user", "content": body}] if template.system else body
+
+
+def check_registrable(template: PromptTemplate) -> None:
+    """Refuse, before anything is registered, a prompt longer than the Prompt Registry holds: the promotion failed
+    half way (the registered model made, no version) with MLflow's "Prompt text exceeds max length", which the CLI
+    blamed on the tracking store.
+
+    Raises:
+        PromotionError: one line naming the prompt, its length as stored and what to do.
+    """
+    content = _registry_content(template)
+    stored = len(content) if isinstance(content, str) else len(json.dumps(content))
+    if stored > _PROMPT_TEXT_MAX:
+        how = "" if isinstance(content, str) else " (its two messages as JSON, where a character outside ASCII takes 6)"
+        raise PromotionError(f"prompt '{template.name}' is {stored:,} characters as MLflow's Prompt Registry stores it{how}, "
+                             f"over the {_PROMPT_TEXT_MAX:,} it holds — shorten the prompt or its system message, and run the "
+                             "experiment again")
 
 
 def register_config(client: Any, config: BundleConfig, files: Mapping[str, bytes], *, tags: Mapping[str, str]) -> Any:
