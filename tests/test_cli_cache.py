@@ -27,7 +27,7 @@ from workbench.cli import build_parser, main
 from workbench.errors import WorkbenchError
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.testing import HashingEmbedder, ScriptedModel
-from workbench.tracking import experiment_sweeps
+from workbench.tracking import default_user, experiment_sweeps
 
 from tests.conftest import damaged_index
 
@@ -544,7 +544,9 @@ def test_run_says_what_the_sweep_spent_and_its_parent_run_logs_the_totals(
     assert second.run.metrics["spent_usd"] == 0 and second.run.metrics["cache_hits"] == 2 * QUESTIONS
     assert main(["--tracking-uri", uri, "list", "cli-cache"]) == 0
     listed = [line for line in capsys.readouterr().out.splitlines() if " run=" in line and not line.startswith(" ")]
-    assert [line.split("  ")[-1] for line in listed] == ["variants=2", f"spent_usd=${total:.4g}"]  # the reused sweep spent nothing
+    by = f"by={default_user()}"  # whose sweep, last
+    # the reused sweep spent nothing
+    assert [line.split("  ")[-2:] for line in listed] == [["variants=2", by], [f"spent_usd=${total:.4g}", by]]
 
 
 def test_ctrl_c_says_the_sweep_is_killed_and_how_to_resume(
