@@ -597,30 +597,12 @@ def test_a_bundle_of_a_gguf_model_refuses_other_weights(tmp_path: Path, empty_st
 def test_a_bundle_of_a_llamacpp_model_loads_its_file_from_where_it_is_on_this_machine(tmp_path: Path, empty_store: Path) -> None:
     """config.yaml holds the evaluating machine's path of a llamacpp: model: on the deployment machine, where the file
     lies elsewhere, the bundle could not be loaded ('no such file'), with no way to say where the file is."""
-    from tests.conftest import copy_store
-    from tests.promotion.conftest import scripted_answer, write_project
-    from workbench.config import settings
-    from workbench.promotion import build_bundle
-    from workbench.spec import ModelSpec
-    from workbench.testing import ScriptedModel
-
     weights = tmp_path / "laptop" / "models" / "assistant.gguf"
     weights.parent.mkdir(parents=True)
     weights.write_bytes(b"GGUF" + bytes(range(256)) * 4)
     model_id = f"llamacpp:{weights}"
     identity = f"gguf:{hashlib.sha256(weights.read_bytes()).hexdigest()}:ctx2048:json4x160:r2"
-    spec = write_project(tmp_path)
-    spec = spec.model_copy(update={"models": (ModelSpec(id=model_id, kind="completion", params={"max_tokens": 16}),)})
-    models = {**fake_models(), model_id: ScriptedModel(scripted_answer, model_id=model_id, identity=identity)}
-    cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
-    result = wb.run(spec, settings=cfg, models=models, progress=False)
-    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
-    wb.promote(run_id, name="assist-file", alias="staging", gates=EASY, settings=cfg)
-    files, config, _, _ = build_bundle("assist-file", "staging", settings=cfg)
-    folder = tmp_path / "bundle"
-    for rel, data in files.items():
-        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-        (folder / rel).write_bytes(data)
+    folder = _bundle_answered_by(tmp_path, empty_store, model_id, identity, "assist-file", kind="completion")
     moved = tmp_path / "server" / "weights" / "assistant.gguf"  # the deployment machine keeps it elsewhere
     moved.parent.mkdir(parents=True)
     weights.rename(moved)
@@ -645,9 +627,9 @@ def test_a_model_path_for_a_bundle_whose_model_is_no_gguf_file_is_refused(swept:
 
 
 
-def _hosted_bundle(tmp_path: Path, empty_store: Path, identity: str) -> Path:
-    """The good prompt of a sweep answered by openai:gpt-4o-mini (a fake with this identity), promoted and its bundle
-    written to tmp_path/bundle."""
+def _bundle_answered_by(tmp_path: Path, empty_store: Path, model_id: str, identity: str, name: str, **model: Any) -> Path:
+    """The good prompt of a sweep answered by ``model_id`` (a fake with this identity), promoted as ``name`` and its
+    bundle written to tmp_path/bundle."""
     from tests.conftest import copy_store
     from tests.promotion.conftest import scripted_answer, write_project
     from workbench.config import settings
@@ -655,19 +637,22 @@ def _hosted_bundle(tmp_path: Path, empty_store: Path, identity: str) -> Path:
     from workbench.spec import ModelSpec
     from workbench.testing import ScriptedModel
 
-    hosted = "openai:gpt-4o-mini"
-    spec = write_project(tmp_path).model_copy(update={"models": (ModelSpec(id=hosted, params={"max_tokens": 16}),)})
-    models = {**fake_models(), hosted: ScriptedModel(scripted_answer, model_id=hosted, identity=identity)}
+    spec = write_project(tmp_path).model_copy(update={"models": (ModelSpec(id=model_id, params={"max_tokens": 16}, **model),)})
+    models = {**fake_models(), model_id: ScriptedModel(scripted_answer, model_id=model_id, identity=identity)}
     cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
     result = wb.run(spec, settings=cfg, models=models, progress=False)
     run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
-    wb.promote(run_id, name="assist-hosted", alias="staging", gates=EASY, settings=cfg)
-    files, _, _, _ = build_bundle("assist-hosted", "staging", settings=cfg)
+    wb.promote(run_id, name=name, alias="staging", gates=EASY, settings=cfg)
+    files, _, _, _ = build_bundle(name, "staging", settings=cfg)
     folder = tmp_path / "bundle"
     for rel, data in files.items():
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_bytes(data)
     return folder
+
+
+def _hosted_bundle(tmp_path: Path, empty_store: Path, identity: str) -> Path:
+    return _bundle_answered_by(tmp_path, empty_store, "openai:gpt-4o-mini", identity, "assist-hosted")
 
 
 def test_a_bundle_whose_model_cannot_be_loaded_says_so_before_building_its_index(tmp_path: Path, empty_store: Path,
