@@ -113,7 +113,9 @@ def test_a_damaged_index_is_built_again_not_searched(damage: str, tmp_path: Path
     store = ChromaIndexStore(tmp_path / "c")
     assert store.open("k") is None
     index = store.build("k", chunks, vectors)
-    assert len(index.search(vectors[0], 1200)) >= 1190  # (a graph search may miss a chunk or two of the whole index)
+    # searched whole, the damaged index found 1 chunk or crashed; a graph search of the rebuilt one may miss a few of
+    # the whole index (HNSW's graph is built in threads, so how many differs between builds: 1187 seen, once)
+    assert len(index.search(vectors[0], 1200)) >= 1100
     assert (reopened := store.open("k")) is not None and len(reopened) == 1200
 
 
