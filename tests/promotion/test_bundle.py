@@ -248,10 +248,7 @@ def test_a_bundle_evaluated_on_another_server_needs_that_server(tmp_path: Path, 
     files, config, _, _ = build_bundle("assist-vllm", "staging", settings=cfg)
     assert config.servers == {GEMMA_ID: server} and f"{GEMMA_ID}: {server}" in files["config.yaml"].decode()
     assert f"| server of {GEMMA_ID} | {server} |" in files["EVALUATION.md"].decode()
-    folder = tmp_path / "bundle"
-    for rel, data in files.items():
-        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-        (folder / rel).write_bytes(data)
+    folder = _write_bundle(files, tmp_path / "bundle")
     load = dict(corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index")
     with pytest.raises(BundleError, match=re.escape(f"{GEMMA_ID} was evaluated on {server}, but this environment sends it to its "
                                                     "provider's default server — point")):
@@ -581,10 +578,7 @@ def test_a_bundle_of_a_gguf_model_refuses_other_weights(tmp_path: Path, empty_st
     wb.promote(run_id, name="assist-gguf", alias="staging", gates=EASY, settings=cfg)
     files, config, _, _ = build_bundle("assist-gguf", "staging", settings=cfg)
     assert config.weights == {GEMMA_ID: evaluated} and f"{GEMMA_ID}: {evaluated}" in files["config.yaml"].decode()
-    folder = tmp_path / "bundle"
-    for rel, data in files.items():
-        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-        (folder / rel).write_bytes(data)
+    folder = _write_bundle(files, tmp_path / "bundle")
     load = dict(corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index")
     with pytest.raises(BundleError, match=re.escape(f"config.yaml: {GEMMA_ID} was evaluated with the GGUF file of sha256 aaaaaaaaaaaa, "
                                                     "but here it is the file of sha256 bbbbbbbbbbbb — other weights, so the answers "
@@ -627,6 +621,14 @@ def test_a_model_path_for_a_bundle_whose_model_is_no_gguf_file_is_refused(swept:
 
 
 
+def _write_bundle(files: dict[str, bytes], folder: Path) -> Path:
+    """The bundle's files (``build_bundle``'s) written under ``folder``."""
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    return folder
+
+
 def _bundle_answered_by(tmp_path: Path, empty_store: Path, model_id: str, identity: str, name: str, **model: Any) -> Path:
     """The good prompt of a sweep answered by ``model_id`` (a fake with this identity), promoted as ``name`` and its
     bundle written to tmp_path/bundle."""
@@ -644,10 +646,7 @@ def _bundle_answered_by(tmp_path: Path, empty_store: Path, model_id: str, identi
     run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
     wb.promote(run_id, name=name, alias="staging", gates=EASY, settings=cfg)
     files, _, _, _ = build_bundle(name, "staging", settings=cfg)
-    folder = tmp_path / "bundle"
-    for rel, data in files.items():
-        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-        (folder / rel).write_bytes(data)
+    folder = _write_bundle(files, tmp_path / "bundle")
     return folder
 
 
