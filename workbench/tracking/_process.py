@@ -92,15 +92,23 @@ def process_alive(pid: int, start: str | None = None) -> bool:
     return start is None or _start_ticks(pid) in (start, None)
 
 
+def _pid_here(tags: Mapping[str, str]) -> int | None:
+    """The pid these tags record when it names a process of this host's PID namespace, else None (another host, another
+    namespace, where the pid means another process or none; no pid recorded)."""
+    if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
+        return None
+    if PID_NS_TAG in tags and tags[PID_NS_TAG] != _pid_namespace():
+        return None
+    return int(tags[PID_TAG])
+
+
 def abandoned_reason(tags: Mapping[str, str]) -> str | None:
     """Why a RUNNING sweep with these tags is abandoned, or None when that cannot be decided safely (another host, or
     another machine of the same name, another PID namespace of this host: a container, no pid recorded) or its
     process is alive. This machine restarted since the sweep started: abandoned, whatever runs under its pid now."""
-    if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
+    pid = _pid_here(tags)
+    if pid is None:
         return None
-    if PID_NS_TAG in tags and tags[PID_NS_TAG] != _pid_namespace():  # its pid means another process here, or none
-        return None
-    pid = int(tags[PID_TAG])
     if BOOT_TAG in tags and tags[BOOT_TAG] != _boot():  # another machine of that name, or this one restarted since
         # this one, when it has this machine's id and ran outside containers (whose namespaces and ids, baked into an
         # image, can be alike on two machines)
@@ -115,9 +123,7 @@ def abandoned_reason(tags: Mapping[str, str]) -> str | None:
 def alive_here(tags: Mapping[str, str]) -> int | None:
     """The pid of the process these tags name when it runs on this machine, in this PID namespace, since this boot (a
     sweep that is certainly still running), else None (gone, or another machine or container: this one cannot tell)."""
-    if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
+    pid = _pid_here(tags)
+    if pid is None or (BOOT_TAG in tags and tags[BOOT_TAG] != _boot()):
         return None
-    if any(tag in tags and tags[tag] != now for tag, now in ((PID_NS_TAG, _pid_namespace()), (BOOT_TAG, _boot()))):
-        return None
-    pid = int(tags[PID_TAG])
     return pid if process_alive(pid, tags.get(PID_START_TAG)) else None
