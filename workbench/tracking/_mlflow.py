@@ -458,10 +458,9 @@ class MlflowTracker:
             raise WorkbenchError(f"sweep {run_id} is running: its process (pid {pid}) is alive on this machine — stop it "
                                  f"(Ctrl+C where it runs, or kill {pid}), and it ends itself")
         said = f"ended by hand by {user}: {reason}"
-        variants = self.client.search_runs(
-            [run.info.experiment_id],
-            f"tags.`mlflow.parentRunId` = '{run_id}' and attributes.status = 'RUNNING'", max_results=1000,
-        )
+        variants = list(every_page(lambda token: self.client.search_runs(
+            [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}' and attributes.status = 'RUNNING'", page_token=token,
+        )))  # read before any is ended: ending them would move the rest across pages
         ended = []
         for variant in variants:  # before the sweep: a variant run is never left RUNNING under an ended sweep
             self.client.log_batch(variant.info.run_id, tags=_end_reason_tags(f"its sweep {run_id} was {said}", "KILLED"))
