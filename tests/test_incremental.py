@@ -568,6 +568,35 @@ def test_a_sweep_that_ends_as_abandoned_runs_are_searched_is_not_ended_killed(wb
     assert [client.get_run(r).info.status for r in (finishing, logged, live)] == ["FINISHED"] * 3
 
 
+class OneRunAPage:
+    """A tracking client whose run searches return one run a page, as a store holding more than a page (1,000 runs)
+    returns the rest after the first."""
+
+    def __init__(self, client: object) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+    def search_runs(self, *args: object, **kwargs: object) -> object:
+        return self._client.search_runs(*args, **{**kwargs, "max_results": 1})  # type: ignore[attr-defined]
+
+
+def test_abandoned_runs_past_the_first_page_of_the_search_are_ended(wb_settings: Settings, models: Models) -> None:
+    # the abandoned sweeps and orphaned variant runs were read with one search: past its first page (1,000 runs) they
+    # stayed RUNNING forever
+    client = MlflowClient(wb_settings.tracking_uri)
+    done = sweep(make_spec(), wb_settings, models)
+    running = functools.partial(running_run, client, done.experiment_id)
+    dead = {"workbench.host": socket.gethostname(), "workbench.pid": str(2**22 + 12345)}  # above pid_max: no such process
+    killed = [running("sweep", **dead) for _ in range(3)]
+    orphaned = [running("variant", **{"mlflow.parentRunId": killed[0]}) for _ in range(3)]
+    tracker = MlflowTracker(wb_settings.tracking_uri)
+    tracker.client = OneRunAPage(tracker.client)
+    assert sorted(tracker.close_abandoned(make_spec())) == sorted(killed + orphaned)
+    assert {client.get_run(r).info.status for r in killed + orphaned} == {"KILLED"}
+
+
 def test_question_embeddings_are_cached_across_sweeps(wb_settings: Settings, models: Models) -> None:
     sweep(make_spec(), wb_settings, models)
     store = DiskCacheStore(wb_settings.cache_dir)

@@ -296,9 +296,10 @@ class MlflowTracker:
         RUNNING, and the run the store answered with holds everything."""
         from mlflow.entities import RunTag
 
-        twins = self.client.search_runs(
+        twins = list(every_page(lambda token: self.client.search_runs(
             [experiment_id], f"tags.`{CREATE_TAG}` LIKE '{self._session}-%' and attributes.status = 'RUNNING'", max_results=1000,
-        )
+            page_token=token,
+        )))  # read before any is deleted: deleting them would move the rest across pages
         deleted = []
         for twin in twins:
             kept = self._created.get(twin.data.tags.get(CREATE_TAG, ""))
@@ -415,9 +416,10 @@ class MlflowTracker:
         found = self.client.get_experiment_by_name(spec.name)
         if found is None:
             return []
-        runs = self.client.search_runs(
-            [found.experiment_id], "tags.`workbench.kind` = 'sweep' and attributes.status = 'RUNNING'", max_results=1000
-        )
+        runs = list(every_page(lambda token: self.client.search_runs(
+            [found.experiment_id], "tags.`workbench.kind` = 'sweep' and attributes.status = 'RUNNING'", max_results=1000,
+            page_token=token,
+        )))  # read before any is ended: ending them would move the rest across pages
         ended = []
         for run in runs:
             reason = abandoned_reason(run.data.tags)
@@ -495,9 +497,10 @@ class MlflowTracker:
     def _close_orphaned_variants(self, experiment_id: str) -> list[str]:
         """End as KILLED the variant runs left RUNNING under a sweep that is no longer running: its process was killed
         while it logged them (a sweep logs each of its variants in full before it ends)."""
-        runs = self.client.search_runs(
-            [experiment_id], "tags.`workbench.kind` = 'variant' and attributes.status = 'RUNNING'", max_results=1000
-        )
+        runs = list(every_page(lambda token: self.client.search_runs(
+            [experiment_id], "tags.`workbench.kind` = 'variant' and attributes.status = 'RUNNING'", max_results=1000,
+            page_token=token,
+        )))  # read before any is ended: ending them would move the rest across pages
         sweeps: dict[str, bool] = {}
         ended = []
         for run in runs:
