@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.cli import main
+from workbench.cli import _counted, main
 
 SPEC = """\
 name: cli
@@ -116,3 +116,8 @@ def test_a_tracking_uri_given_to_a_command_that_opens_no_store_is_refused(tmp_pa
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "--tracking-uri does not apply" in err, err
     assert not (tmp_path / "db.sqlite").exists()
+
+
+def test_the_run_headline_counts_one_question_in_the_singular() -> None:
+    # `workbench run --limit 1` printed "4 variants on 1 questions"
+    assert (_counted(1, "question"), _counted(20, "question"), _counted(0, "variant")) == ("1 question", "20 questions", "0 variants")

@@ -92,7 +92,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(_interrupted_line(started=bool(started), fresh=args.fresh), file=sys.stderr)
         return _interrupted_code(exc)
     print()
-    print(f"Experiment '{result.spec.name}': {len(result.variants)} variants on {len(result.dataset)} questions "
+    print(f"Experiment '{result.spec.name}': {_counted(len(result.variants), 'variant')} on {_counted(len(result.dataset), 'question')} "
           f"(parent run {result.parent_run_id})")
     _print_table(result.leaderboard(), LEADERBOARD_COLUMNS)
     for failed in result.failed:
@@ -857,6 +857,11 @@ def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
     else:
         code, line = 1, f"internal error: {type(exc).__name__}: {_first_line(exc)} — rerun with --debug for the traceback, and report it"
     return code, _redact(_one_line(line))
+
+
+def _counted(n: int, noun: str) -> str:
+    """``n`` and its noun, singular for one (pure): "1 question", "20 questions"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _shortened(text: str, limit: int = 500) -> str:
