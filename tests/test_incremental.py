@@ -241,7 +241,7 @@ def test_a_warm_sweep_makes_its_searches_once_per_sweep_and_reads_each_artifact_
     only (create, one log_batch, its artifacts, its traces linked, its dataset, its end)."""
     cold = sweep(make_spec([P1, P2, P3]), wb_settings, models)
     trackers = {}
-    for prompts in ([P1], [P1, P2, P3]):
+    for prompts in ([P1], [P1], [P1, P2, P3]):  # each of the last two copies the comparison of the one before: once a sweep
         tracker = CountingReads(wb_settings.tracking_uri, artifact_root=wb_settings.artifact_root)
         warm = sweep(make_spec(prompts), wb_settings, models, tracker=tracker)
         assert all(v.reused_from for v in warm.variants) and len(warm.variants) == 2 * len(prompts)
@@ -595,6 +595,46 @@ def test_abandoned_runs_past_the_first_page_of_the_search_are_ended(wb_settings:
     tracker.client = OneRunAPage(tracker.client)
     assert sorted(tracker.close_abandoned(make_spec())) == sorted(killed + orphaned)
     assert {client.get_run(r).info.status for r in killed + orphaned} == {"KILLED"}
+
+
+def parent_files(cfg: Settings, run_id: str) -> dict[str, bytes]:
+    """The comparison files and plots logged on a sweep's parent run, by artifact path."""
+    client = MlflowClient(cfg.tracking_uri)
+    paths = [f.path for f in client.list_artifacts(run_id) if f.path.startswith("comparison.")]
+    paths += [f.path for f in client.list_artifacts(run_id, "plots")]
+    return {p: Path(client.download_artifacts(run_id, p)).read_bytes() for p in paths}
+
+
+def test_a_sweep_reusing_every_variant_copies_the_earlier_comparison_and_plots(
+    wb_settings: Settings, models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a warm re-run computed the comparison of runs it had not changed (a bootstrap of every metric of every variant:
+    # minutes over thousands of questions) and drew its plots again (~0.6 s)
+    import workbench.runner as runner
+
+    computed: list[int] = []
+    real = runner.sweep_comparison
+    monkeypatch.setattr(runner, "sweep_comparison", lambda results, seed: computed.append(seed) or real(results, seed=seed))
+    cold = sweep(make_spec(), wb_settings, models)
+    warm = sweep(make_spec(), wb_settings, models)
+    assert computed == [0] and all(v.reused_from for v in warm.variants)
+    before, after = parent_files(wb_settings, cold.parent_run_id), parent_files(wb_settings, warm.parent_run_id)
+    assert sorted(after) == sorted(before) and {"comparison.json", "comparison.txt"} < set(after) and len(after) >= 3
+    assert {p: b for p, b in after.items() if p.startswith("plots/")} == {p: b for p, b in before.items() if p.startswith("plots/")}
+    # the same comparison as computing it, naming the warm sweep's runs
+    # (the cold sweep's numbers: a comparison computed from the logged tables reads scores rounded to 10 decimals)
+    copied, computed_now = json.loads(after["comparison.json"]), real(list(warm.variants), seed=0).to_dict()
+    assert copied.keys() == computed_now.keys() and len(copied["rows"]) == len(computed_now["rows"])
+    for got, want in zip(copied["rows"], computed_now["rows"]):
+        assert got == {k: pytest.approx(v, abs=1e-9) if isinstance(v, float) else v for k, v in want.items()}
+    assert {row["run_id"] for row in copied["rows"]} == {v.run_id for v in warm.variants}
+    assert after["comparison.txt"].decode() == real(list(warm.variants), seed=0).summary() == before["comparison.txt"].decode()
+    client = MlflowClient(wb_settings.tracking_uri)
+    keys = [client.get_run(r.parent_run_id).data.tags.get("workbench.comparison_key") for r in (cold, warm)]
+    assert keys[0] and keys[0] == keys[1]
+    sweep(make_spec(seed=7), wb_settings, models)  # another seed: other intervals, computed
+    sweep(make_spec([P1]), wb_settings, models)  # other variants (all reused): computed
+    assert computed == [0, 7, 0]
 
 
 def test_question_embeddings_are_cached_across_sweeps(wb_settings: Settings, models: Models) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from workbench.cache import CacheStore, DiskCacheStore
-from workbench.comparison import early_stops, sweep_comparison
+from workbench.comparison import comparison_key, early_stops, sweep_comparison
 from workbench.config import Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, check_limit, document_id, left_out_fix, load_corpus, load_dataset
 from workbench.errors import DataError, SpecError, Terminated, WorkbenchError
@@ -61,7 +61,7 @@ from workbench.results import SweepResult, VariantResult
 from workbench.sandbox import SweepSandboxes
 from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers, code_digest
 from workbench.spec import ExperimentSpec, JudgeSpec, load_experiment
-from workbench.tracking import MlflowTracker, Tracker, TrackingUnavailable
+from workbench.tracking import MlflowTracker, SweepComparison, SweepHandle, Tracker, TrackingUnavailable
 
 __all__ = ["ProgressEvent", "load_inputs", "load_spec_corpus", "load_spec_dataset", "reuse_key", "run"]
 
@@ -555,7 +555,9 @@ def run(
             raise
         finally:
             try:
-                track.end_sweep(sweep, results, status, comparison=sweep_comparison(results, seed=spec.seed), error=error)
+                key = comparison_key(results, seed=spec.seed)
+                track.end_sweep(sweep, results, status, comparison=_comparison(track, sweep, results, key, seed=spec.seed),
+                                comparison_key=key, error=error)
             except KeyboardInterrupt:  # Ctrl+C while the sweep was being closed (its comparison, plots): end it anyway
                 track.end_sweep(sweep, results, "KILLED", error="interrupted (KeyboardInterrupt) while the sweep was being ended")
                 raise
@@ -580,6 +582,16 @@ def run(
             parent_run_id=sweep.run_id, experiment_id=sweep.experiment_id, tracking_uri=sweep.tracking_uri, status=status,
             long_questions=_long_questions(dataset, {v.retrieval.embedding for v in variants}, resolver),
         )
+
+
+def _comparison(track: Tracker, sweep: SweepHandle, results: Sequence[VariantResult], key: str | None, *, seed: int) -> SweepComparison | None:
+    """The sweep's comparison: copied from an earlier sweep of the very same variant runs when every variant was reused
+    from one (a warm re-run), else computed."""
+    if key is not None and all(r.reused_from for r in results):
+        earlier = track.earlier_comparison(sweep, key, results)
+        if earlier is not None:
+            return earlier
+    return sweep_comparison(results, seed=seed)
 
 
 def _long_questions(dataset: Dataset, embeddings: set[str], resolver: ModelResolver) -> dict[str, tuple[int, ...]]:

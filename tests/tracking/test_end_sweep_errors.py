@@ -76,10 +76,10 @@ def test_a_server_found_down_is_one_error_naming_the_unended_parent_run(wb_setti
 class InterruptedWhileEnding(MemoryTracker):
     """Ctrl+C arrives while the sweep is being ended with its comparison (the slow part: plots, the comparison file)."""
 
-    def end_sweep(self, sweep: Any, results: Any, status: str, *, comparison: Any = None, error: str | None = None) -> None:
+    def end_sweep(self, sweep: Any, results: Any, status: str, *, comparison: Any = None, error: str | None = None, **given: Any) -> None:
         if comparison is not None:
             raise KeyboardInterrupt
-        super().end_sweep(sweep, results, status, comparison=comparison, error=error)
+        super().end_sweep(sweep, results, status, comparison=comparison, error=error, **given)
 
 
 def test_ctrl_c_while_the_sweep_is_being_ended_still_ends_it_killed(wb_settings) -> None:  # type: ignore[no-untyped-def]

@@ -126,9 +126,9 @@ def test_a_long_comparison_is_cut_to_fit_the_parent_runs_description(wb_settings
     padding = "\n".join(f"  padding line {i} " + "x" * 80 for i in range(200))
 
     class LongComparison(MlflowTracker):
-        def end_sweep(self, sweep, results, status, *, comparison=None, error=None):  # type: ignore[no-untyped-def]
+        def end_sweep(self, sweep, results, status, *, comparison=None, error=None, **given):  # type: ignore[no-untyped-def]
             long = SimpleNamespace(to_dict=comparison.to_dict, plots=lambda: {}, summary=lambda: comparison.summary() + "\n" + padding)
-            super().end_sweep(sweep, results, status, comparison=long, error=error)
+            super().end_sweep(sweep, results, status, comparison=long, error=error, **given)
 
     models = {GEMMA_ID: ScriptedModel(lambda p: "an answer", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
@@ -139,7 +139,7 @@ def test_a_long_comparison_is_cut_to_fit_the_parent_runs_description(wb_settings
     assert run.info.status == "FINISHED" and len(note) <= 8000
     assert f"](#/experiments/{result.experiment_id}/runs/{result.variants[0].run_id}) | FINISHED |" in note
     assert "padding line 0 " in note and "padding line 199" not in note
-    assert note.endswith("\n… (cut here: the whole comparison is in comparison.json)\n```")
+    assert note.endswith("\n… (cut here: the whole comparison is in comparison.txt)\n```")
 
 
 def test_results_table_reads_back(sweep) -> None:  # type: ignore[no-untyped-def]

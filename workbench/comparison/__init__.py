@@ -26,7 +26,7 @@ from workbench.comparison._stats import (
 )
 from workbench.comparison._racing import early_stops, race_leader
 from workbench.comparison._render import number_text
-from workbench.comparison._sweep import sweep_comparison
+from workbench.comparison._sweep import comparison_key, sweep_comparison
 from workbench.comparison._tables import Skipped, VariantTable, load_tables
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "bootstrap_ratio",
     "check_metric",
     "compare",
+    "comparison_key",
     "cost_per_success",
     "diff_questions",
     "direction",

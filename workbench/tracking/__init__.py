@@ -21,7 +21,10 @@ from workbench.tracking._links import evaluation_url, run_url, trace_url, ui_url
 from workbench.tracking._memory import MemoryRun, MemoryTracker
 from workbench.tracking._mlflow import EVAL_RUN_TYPE, MlflowTracker
 from workbench.tracking._process import process_alive
-from workbench.tracking._protocol import CHUNKS_SHA256_TAG, CHUNKS_TAG, COMPARISON_FILE, CORPUS_ARTIFACT, CORPUS_RUN_TAG, MODELS_TAG, PLOTS_DIR, SweepComparison, SweepHandle, Tracker
+from workbench.tracking._protocol import (
+    CHUNKS_SHA256_TAG, CHUNKS_TAG, COMPARISON_FILE, COMPARISON_KEY_TAG, COMPARISON_TEXT, CORPUS_ARTIFACT, CORPUS_RUN_TAG, MODELS_TAG, PLOTS_DIR,
+    LoggedComparison, SweepComparison, SweepHandle, Tracker,
+)
 from workbench.tracking._redact import redacting
 from workbench.tracking._unreachable import TrackingUnavailable, shown_uri
 from workbench.tracking._read import (
@@ -46,12 +49,15 @@ __all__ = [
     "CHUNKS_SHA256_TAG",
     "CHUNKS_TAG",
     "COMPARISON_FILE",
+    "COMPARISON_KEY_TAG",
+    "COMPARISON_TEXT",
     "CORPUS_ARTIFACT",
     "CORPUS_RUN_TAG",
     "EVAL_RUN_TYPE",
     "ExperimentSummary",
     "HUMAN_FEEDBACK",
     "HumanFeedback",
+    "LoggedComparison",
     "LoggedRun",
     "LoggedSweep",
     "MODELS_TAG",

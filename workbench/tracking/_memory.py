@@ -13,7 +13,9 @@ from workbench.grid import Variant
 from workbench.results import VariantResult, reused_metrics
 from workbench.spec import ExperimentSpec
 from workbench.tracking._process import END_REASON_TAG
-from workbench.tracking._protocol import COMPARISON_FILE, MODELS_TAG, SweepComparison, SweepHandle
+from workbench.tracking._protocol import (
+    COMPARISON_FILE, COMPARISON_KEY_TAG, COMPARISON_TEXT, MODELS_TAG, LoggedComparison, SweepComparison, SweepHandle, with_run_ids,
+)
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags
 
 
@@ -97,6 +99,7 @@ class MemoryTracker:
         status: str,
         *,
         comparison: SweepComparison | None = None,
+        comparison_key: str | None = None,
         error: str | None = None,
     ) -> None:
         run = self.runs[sweep.run_id]
@@ -105,6 +108,16 @@ class MemoryTracker:
             run.tags[END_REASON_TAG] = error
         if comparison is not None:
             run.artifacts[COMPARISON_FILE] = comparison.to_dict()
+            run.artifacts[COMPARISON_TEXT] = comparison.summary()
+            if comparison_key is not None and status == "FINISHED":
+                run.tags[COMPARISON_KEY_TAG] = comparison_key
+
+    def earlier_comparison(self, sweep: SweepHandle, key: str, results: Sequence[VariantResult]) -> LoggedComparison | None:
+        earlier = [r for r in self.runs.values() if r.run_id != sweep.run_id and r.tags.get(COMPARISON_KEY_TAG) == key]
+        if not earlier:
+            return None
+        run = earlier[-1]
+        return LoggedComparison(with_run_ids(run.artifacts[COMPARISON_FILE], results), run.artifacts[COMPARISON_TEXT], run.run_id, ())
 
     def children(self, parent_id: str) -> list[MemoryRun]:
         return [r for r in self.runs.values() if r.parent_id == parent_id]

@@ -18,6 +18,7 @@ import logging
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 import warnings
@@ -54,13 +55,17 @@ from workbench.tracking._protocol import (
     CHUNKS_SHA256_TAG,
     CHUNKS_TAG,
     COMPARISON_FILE,
+    COMPARISON_KEY_TAG,
+    COMPARISON_TEXT,
     CORPUS_ARTIFACT,
     CORPUS_FILE_TAG,
     CORPUS_RUN_TAG,
     MODELS_TAG,
     PLOTS_DIR,
+    LoggedComparison,
     SweepComparison,
     SweepHandle,
+    with_run_ids,
 )
 
 RUN_TYPE_TAG = "mlflow.runType"
@@ -527,9 +532,11 @@ class MlflowTracker:
         status: str,
         *,
         comparison: SweepComparison | None = None,
+        comparison_key: str | None = None,
         error: str | None = None,
     ) -> None:
-        """Log the sweep's totals, leaderboard and comparison and end its parent run.
+        """Log the sweep's totals, leaderboard and comparison (tagged with ``comparison_key`` once all of it is logged)
+        and end its parent run.
 
         Raises:
             TrackingUnavailable: the tracking server does not answer; the parent run stays RUNNING until the next sweep
@@ -538,7 +545,7 @@ class MlflowTracker:
         try:
             if self.unreachable and not self._server_answers():  # not another round of retries: it was down a moment ago
                 raise TrackingUnavailable(shown_uri(self.tracking_uri), "ending the sweep", "still down")
-            self._end_sweep(sweep, results, status, comparison=comparison, error=error)
+            self._end_sweep(sweep, results, status, comparison=comparison, comparison_key=comparison_key, error=error)
         except TrackingUnavailable as down:
             _UNENDED.add((self.tracking_uri, sweep.run_id))
             down.parent_not_ended(sweep.run_id)
@@ -555,6 +562,7 @@ class MlflowTracker:
         status: str,
         *,
         comparison: SweepComparison | None,
+        comparison_key: str | None,
         error: str | None,
     ) -> None:
         from mlflow.entities import Metric, RunTag
@@ -585,8 +593,8 @@ class MlflowTracker:
                 row.update({"stopped_early": r.stopped_early.label if r.stopped_early is not None else None, "reused_from": r.reused_from})
                 rows.append(row)
             self.client.log_dict(sweep.run_id, rows, "leaderboard.json")
-        if comparison is not None:
-            self._log_comparison(sweep.run_id, comparison)
+        if comparison is not None and self._log_comparison(sweep.run_id, comparison) and comparison_key and status == "FINISHED":
+            self.client.set_tag(sweep.run_id, COMPARISON_KEY_TAG, comparison_key)  # all of it logged: a sweep of the same runs copies it
         self.client.set_terminated(sweep.run_id, status=status, end_time=now)
 
     def _server_answers(self) -> bool:
@@ -611,20 +619,60 @@ class MlflowTracker:
         except (urllib.error.URLError, OSError):
             return False
 
-    def _log_comparison(self, run_id: str, comparison: SweepComparison) -> None:
-        """``comparison.json`` and ``plots/`` on the parent run; a failure here is a warning, never a failed sweep."""
+    def _log_comparison(self, run_id: str, comparison: SweepComparison) -> bool:
+        """``comparison.json``, ``comparison.txt`` and ``plots/`` on the parent run (the plots of a ``LoggedComparison``
+        copied from its run); whether all of it was logged. A failure here is a warning, never a failed sweep."""
         try:
             self.client.log_dict(run_id, comparison.to_dict(), COMPARISON_FILE)
+            self.client.log_text(run_id, comparison.summary(), COMPARISON_TEXT)
+            if isinstance(comparison, LoggedComparison):
+                self._copy_plots(comparison, run_id)
+                return True
             plots = comparison.plots()
         except Exception as exc:  # noqa: BLE001 - derived data: the variants are already logged
             _log.warning("could not log the comparison of sweep %s: %s: %s", run_id, type(exc).__name__, exc)
-            return
+            return False
+        logged = True
         for name, figure in plots.items():
             path = f"{PLOTS_DIR}/{name}.png"
             try:
                 self.client.log_figure(run_id, figure, path, save_kwargs={"dpi": 120})
             except Exception as exc:  # noqa: BLE001 - a plot is a nicety; the sweep's results are already logged
                 _log.warning("could not log %s on run %s: %s: %s", path, run_id, type(exc).__name__, exc)
+                logged = False
+        return logged
+
+    def _copy_plots(self, comparison: LoggedComparison, run_id: str) -> None:
+        """The plots of the earlier sweep whose comparison this sweep copies, logged on its parent run as they are."""
+        if not comparison.plots_logged:
+            return
+        with tempfile.TemporaryDirectory(prefix="wb-plots-") as tmp, reading_artifacts(self.client, comparison.run_id):
+            repo = run_artifacts(comparison.artifact_uri, self.tracking_uri)
+            for path in comparison.plots_logged:
+                repo.download_artifacts(path, tmp)
+            self.client.log_artifacts(run_id, str(Path(tmp) / PLOTS_DIR), PLOTS_DIR)
+
+    def earlier_comparison(self, sweep: SweepHandle, key: str, results: Sequence[VariantResult]) -> LoggedComparison | None:
+        """The comparison, text and plots the newest FINISHED sweep of this experiment logged under ``key`` (the same
+        variant runs, seed and code), for ``results``; None when there is none or it cannot be read (the sweep computes
+        its own then)."""
+        try:
+            found = self.client.search_runs(
+                [sweep.experiment_id], f"tags.`{COMPARISON_KEY_TAG}` = '{key}' and attributes.status = 'FINISHED'",
+                order_by=["attributes.start_time DESC"], max_results=1,
+            )
+            if not found:
+                return None
+            earlier = found[0]
+            with tempfile.TemporaryDirectory(prefix="wb-comparison-") as tmp, reading_artifacts(self.client, earlier.info.run_id):
+                repo = run_artifacts(earlier.info.artifact_uri, self.tracking_uri)
+                data = json.loads(Path(repo.download_artifacts(COMPARISON_FILE, tmp)).read_text(encoding="utf-8"))
+                text = Path(repo.download_artifacts(COMPARISON_TEXT, tmp)).read_text(encoding="utf-8")
+                plots = tuple(sorted(f.path for f in repo.list_artifacts(PLOTS_DIR) if not f.is_dir))
+        except Exception as exc:  # noqa: BLE001 - derived data: computed again
+            _log.debug("could not read the comparison of an earlier sweep: %s: %s", type(exc).__name__, exc)
+            return None
+        return LoggedComparison(with_run_ids(data, results), text, earlier.info.run_id, plots, earlier.info.artifact_uri)
 
     # -- variant -------------------------------------------------------------------------------------------------
 

@@ -18,6 +18,10 @@ MODELS_TAG = "workbench.models"  # on a variant run: the identities of its model
 CHUNKS_TAG = "workbench.chunks"
 CHUNKS_SHA256_TAG = "workbench.chunks_sha256"
 COMPARISON_FILE = "comparison.json"  # on a sweep's parent run, with the figures under PLOTS_DIR
+COMPARISON_TEXT = "comparison.txt"  # beside it: the comparison as plain text (the run's description may be cut)
+# on a sweep's parent run whose comparison and plots were all logged: ``workbench.comparison.comparison_key`` of its
+# variants, under which a sweep reusing every one of them copies them
+COMPARISON_KEY_TAG = "workbench.comparison_key"
 CORPUS_ARTIFACT = "corpus.jsonl"  # a sweep's documents, logged when they were given in memory (Corpus.to_jsonl)
 # on a sweep over documents given in memory: the run holding them as CORPUS_ARTIFACT (itself, or the experiment's first
 # sweep over the very same file, which is not logged again), and that file's sha256
@@ -48,6 +52,36 @@ class SweepComparison(Protocol):
     def plots(self) -> Mapping[str, Any]:
         """Figures by name (matplotlib figures)."""
         ...
+
+
+@dataclass(frozen=True)
+class LoggedComparison:
+    """The comparison an earlier sweep logged of the same variant runs (a ``SweepComparison``): its ``comparison.json``
+    with this sweep's run ids, its text, and the plots to copy from its parent run."""
+
+    data: Mapping[str, Any]
+    text: str
+    run_id: str  # the earlier sweep's parent run
+    plots_logged: tuple[str, ...]  # artifact paths under PLOTS_DIR on it
+    artifact_uri: str = ""  # its artifact location
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+    def summary(self) -> str:
+        return self.text
+
+    def plots(self) -> Mapping[str, Any]:
+        """None drawn: the tracker copies ``plots_logged``."""
+        return {}
+
+
+def with_run_ids(comparison: Mapping[str, Any], results: Sequence[VariantResult]) -> dict[str, Any]:
+    """A logged ``comparison.json`` with the run ids of ``results`` (the same variants, logged again by another sweep)
+    in place of the ones it names (pure)."""
+    runs = {r.variant.id: r.run_id for r in results}
+    rows = [{**row, "run_id": runs.get(row.get("variant_id"), row.get("run_id"))} for row in comparison.get("rows", [])]
+    return {**comparison, "rows": rows}
 
 
 @runtime_checkable
@@ -88,8 +122,14 @@ class Tracker(Protocol):
         status: str,
         *,
         comparison: SweepComparison | None = None,
+        comparison_key: str | None = None,
         error: str | None = None,
     ) -> None:
         """Close the parent run (FINISHED, FAILED with ``error``, or KILLED) with the sweep's summary and, when given,
-        the comparison of its variants."""
+        the comparison of its variants, tagged with ``comparison_key`` once all of it is logged."""
+        ...
+
+    def earlier_comparison(self, sweep: SweepHandle, key: str, results: Sequence[VariantResult]) -> LoggedComparison | None:
+        """The comparison an earlier sweep of this experiment logged under ``key`` (``comparison_key``: the same variant
+        runs), for this sweep's ``results``; None when there is none (or it cannot be read: it is computed then)."""
         ...

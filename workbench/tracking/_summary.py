@@ -49,11 +49,11 @@ def sweep_note(
     head = "\n".join([headline, *([""] if board else []), *board, *rest])
     if not comparison:
         return head
-    intro = "\n\nComparison (also in `comparison.json`; the leaderboard in `leaderboard.json`):\n\n```\n"
+    intro = "\n\nComparison (also in `comparison.txt`, as data in `comparison.json`; the leaderboard in `leaderboard.json`):\n\n```\n"
     text, end = comparison.replace("```", "'''"), "\n```"
     room = limit - len(head) - len(intro) - len(end)
-    if len(text) > room:  # whole lines, the fence closed: comparison.json holds all of it
-        cut = "… (cut here: the whole comparison is in comparison.json)"
+    if len(text) > room:  # whole lines, the fence closed: comparison.txt holds all of it
+        cut = "… (cut here: the whole comparison is in comparison.txt)"
         kept = text[: max(room - len(cut) - 1, 0)].rsplit("\n", 1)[0]
         text = f"{kept}\n{cut}" if kept else cut
     whole = head + intro + text + end
