@@ -119,7 +119,23 @@ def embed_chunks(
             raise ValueError(f"the embedding model {embedder.model_id} returned vectors of {rows.shape[1]} dimensions after "
                              f"{vectors.shape[1]} — check the model or its server")
         vectors[start:start + len(part)] = rows
-    return vectors if vectors is not None else np.empty((0, 0), dtype=np.float32)
+    if vectors is None:
+        return np.empty((0, 0), dtype=np.float32)
+    _same_text_same_vector(texts, vectors)
+    return vectors
+
+
+def _same_text_same_vector(texts: Sequence[str], vectors: np.ndarray) -> None:
+    """Give each chunk whose text an earlier chunk has (a page a wiki export holds twice, a shared disclaimer) that
+    chunk's vector, in place. A local model pads a batch to its longest text, so two copies embedded in different
+    batches differed in their last bits: their similarities were no longer tied, and which copy ranked first depended on
+    the batches (a Chroma index, searching in float32, tied them again and ranked them by id, the in-memory one did
+    not). The batches are left as they were, so every other chunk keeps the vector it had."""
+    first: dict[str, int] = {}
+    for i, text in enumerate(texts):
+        earlier = first.setdefault(text, i)
+        if earlier != i:
+            vectors[i] = vectors[earlier]
 
 
 def embed_within(
