@@ -13,7 +13,7 @@ import pytest
 
 import workbench as wb
 from workbench.config import Settings, settings
-from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID
+from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, load_embedder
 from workbench.pipeline import chunk_corpus
 from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec, RetrievalSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
@@ -637,6 +637,23 @@ def test_chunk_explorer_shows_an_embedder_the_token_strategy_cannot_load_and_sta
     assert "wb-error" in explorer.summary.value and "unknown local embedder &#x27;local:no-such-embedder&#x27;" in explorer.summary.value
     explorer.strategy.value = "sentence"
     assert "chunks from 9 documents" in explorer.summary.value and explorer.stats is not before
+
+
+def test_chunk_explorer_names_the_chunks_longer_than_the_embedding_model_reads() -> None:
+    # the explorer is where a chunk size is chosen, yet a token size of 400 (MiniLM reads 254) or recursive chunks of
+    # 2000 characters showed no word: the sweep said it only after building the index
+    handbook = wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md")
+    explorer = ChunkExplorer(handbook, ChunkerSpec(strategy="recursive", size=400, overlap=0))
+    assert explorer.stats is not None and explorer.stats.truncated == 0 and "wb-error" not in explorer.summary.value
+    explorer.size.value = 2000
+    counted = sum(1 for c in explorer.chunks if load_embedder(MINILM_ID).count_tokens(c.text) > 254)
+    assert counted and explorer.stats.truncated == counted
+    assert (f"{counted} of {explorer.stats.count} chunks are longer than the 254 tokens local:all-minilm-l6-v2 reads; only their "
+            "beginning is embedded, so retrieval cannot find the rest — use a smaller chunk size<") in explorer.summary.value
+    explorer.overlap.value, explorer.size.value, explorer.strategy.value = 0, 400, "token"
+    assert explorer.stats.truncated and "use a smaller chunk size (254 or less)" in explorer.summary.value
+    hosted = ChunkExplorer(handbook, ChunkerSpec(strategy="recursive", size=2000, overlap=0), embedding="openai:text-embedding-3-small")
+    assert hosted.stats is not None and hosted.stats.truncated is None and "wb-error" not in hosted.summary.value  # its limit is unknown
 
 
 def test_chunk_explorer_names_a_document_the_corpus_does_not_have() -> None:

@@ -11,8 +11,18 @@ import ipywidgets as w
 from pydantic import ValidationError
 
 import workbench as wb
-from workbench.models import MINILM_ID, load_embedder
-from workbench.pipeline import Chunk, ChunkStats, LengthBin, Segment, chunk_corpus, chunk_segments, chunk_stats, length_histogram
+from workbench.models import MINILM_ID, Embedder, embedder_input_tokens, load_embedder
+from workbench.pipeline import (
+    Chunk,
+    ChunkStats,
+    LengthBin,
+    Segment,
+    chunk_corpus,
+    chunk_segments,
+    chunk_stats,
+    count_truncated,
+    length_histogram,
+)
 from workbench.redaction import Finding, find_secrets
 from workbench.runner import load_spec_corpus
 from workbench.spec import ChunkerSpec
@@ -83,7 +93,8 @@ class ChunkExplorer(w.VBox):
         corpus: a ``Corpus``, ``"python-reference"`` or a folder of .md/.txt files.
         chunker: the config to start from (default: recursive 800/80).
         document: the document to show first (default: the first one).
-        embedding: the embedding model whose tokenizer the ``token`` strategy counts with.
+        embedding: the embedding model whose tokenizer the ``token`` strategy counts with; the summary names the chunks
+            longer than it reads (their ends are never embedded, so retrieval cannot find them).
         glob: which files of a folder corpus to read.
         experiment: an experiment whose questions score the chunker as set: "Score retrieval" runs a retrieval-only
             sweep (``wb.run(..., generate=False)``) of this chunker with the experiment's retrieval settings in the
@@ -107,7 +118,7 @@ class ChunkExplorer(w.VBox):
         if experiment is not None:
             _check_same_corpus(self.corpus, experiment)
         self._embedding = embedding
-        self._tokenizer: Any = None
+        self._embedder: Embedder | None = None
         self._secrets: dict[str, tuple[Finding, ...]] = {}
         start = chunker or ChunkerSpec(strategy="recursive")
         self.chunks: list[Chunk] = []
@@ -230,28 +241,40 @@ class ChunkExplorer(w.VBox):
         notes = "".join(f"<div class='wb-muted'>{esc(note)}</div>" for note in sweep.notes)
         return "<br>".join(rows) + f"<div class='wb-muted'>{len(sweep.dataset)} questions · sweep {esc(sweep.parent_run_id or '')}</div>{notes}"
 
-    def _tokenizer_for(self, spec: ChunkerSpec) -> Any:
-        if spec.strategy != "token":
-            return None
-        if self._tokenizer is None:
-            self._tokenizer = load_embedder(self._embedding).tokenizer
-        return self._tokenizer
+    def _loaded_embedder(self) -> Embedder:
+        """The embedding model (its tokenizer, not its weights, is what the explorer uses), loaded once."""
+        if self._embedder is None:
+            self._embedder = load_embedder(self._embedding)
+        return self._embedder
+
+    def _truncation(self, chunks: Sequence[Chunk]) -> int | None:
+        """How many chunks are longer than the embedding model reads, as a sweep counts them (None: its limit is unknown)."""
+        limit = embedder_input_tokens(self._embedding)
+        return count_truncated(chunks, self._loaded_embedder().count_tokens, limit) if limit is not None else None
 
     def _rechunk(self) -> None:
         try:
             spec = self.spec()
-            tokenizer = self._tokenizer_for(spec)
+            tokenizer = self._loaded_embedder().tokenizer if spec.strategy == "token" else None
+            chunks = chunk_corpus(self.corpus, spec, tokenizer)
+            truncated = self._truncation(chunks)
         except wb.WorkbenchError as exc:  # a bad config, or the embedder the token strategy counts with cannot load
             self.summary.value = error_html(str(exc))
             return
-        self.chunks = chunk_corpus(self.corpus, spec, tokenizer)
-        self.stats = chunk_stats(self.chunks)
+        self.chunks = chunks
+        self.stats = chunk_stats(self.chunks, truncated=truncated)
         self.histogram = length_histogram(self.chunks, bins=24)
         s = self.stats
         self.summary.value = (
             f"<b>{s.count}</b> chunks from {s.documents} documents · characters: mean {s.mean_chars:.0f}, "
             f"median {s.median_chars:.0f}, p95 {s.p95_chars:.0f}, min {s.min_chars}, max {s.max_chars}"
         )
+        if s.truncated:  # the sweep would say it only after building the index: here it is seen while choosing the size
+            limit = embedder_input_tokens(self._embedding)
+            self.summary.value += "<br>" + error_html(
+                f"{s.truncated} of {s.count} chunks are longer than the {limit} tokens {self._embedding} reads; only their "
+                f"beginning is embedded, so retrieval cannot find the rest — use a smaller chunk size"
+                + (f" ({limit} or less)" if spec.strategy == "token" else ""))
         peak = max((b.count for b in self.histogram), default=1)
         bars = "".join(
             f"<div title='{b.start}–{b.end - 1} chars: {b.count} chunks' style='height:{max(2, round(100 * b.count / peak))}%'></div>"
