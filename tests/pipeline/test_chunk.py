@@ -287,3 +287,17 @@ def test_the_token_chunker_tokenises_each_piece_of_a_document_once(joiner: str) 
     measured = Counter(counting.texts)
     assert max(measured.values()) <= 2  # once by the splitter, at most once more where a chunk is placed
     assert len(counting.texts) < len(chunks) * 5
+
+
+def test_sentence_chunks_of_a_log_that_repeats_its_lines_lie_where_they_were_cut() -> None:
+    # a log's lines hold no full stop: the sentence chunker cuts them between words, and its chunks, searched for in the
+    # text, were found at other copies of the same words (the third chunk at 118, the sixth back at 98), so the chunk
+    # explorer drew lines 2 to 4 as in no chunk
+    warn, info = "WARN retrying db", "INFO request served in 9 ms"
+    text = "\n".join([warn] * 5 + [info] + [warn] * 3 + [info, warn])
+    chunks = chunk_document(Document("app.log", text), ChunkerSpec(strategy="sentence", size=40, overlap=20))
+    assert all(text[c.start : c.end] == c.text for c in chunks)
+    starts = [c.start for c in chunks]
+    assert starts == sorted(set(starts))
+    covered = {i for c in chunks for i in range(c.start, c.end)}
+    assert [i for i, char in enumerate(text) if not char.isspace() and i not in covered] == []

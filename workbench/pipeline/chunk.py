@@ -204,8 +204,14 @@ def _pack(units: Sequence[tuple[int, int]], size: int, overlap: int) -> list[tup
     return chunks
 
 
+def _sentence_chunk_spans(spec: ChunkerSpec) -> Callable[[str], list[tuple[int, int]]]:
+    """Where the sentence chunker's chunks lie in a text: it packs spans of the text, so they need no searching for."""
+    return lambda text: _pack(_units(text, sentence_spans(text), spec.size, spec.overlap), spec.size, spec.overlap)
+
+
 def _sentence(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
-    return lambda text: [text[a:b] for a, b in _pack(_units(text, sentence_spans(text), spec.size, spec.overlap), spec.size, spec.overlap)]
+    spans = _sentence_chunk_spans(spec)
+    return lambda text: [text[a:b] for a, b in spans(text)]
 
 
 _FENCE = re.compile(r"\s*(`{3,}|~{3,})")  # a code fence: 3+ backticks or tildes (indented too, as in a list item)
@@ -338,18 +344,33 @@ def _place(text: str, piece: str, previous: tuple[int, int], overlap: int, lengt
     return start if start >= 0 else text.find(piece)
 
 
+def _placed(text: str, pieces: Sequence[str], spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Iterator[tuple[str, int]]:
+    """Each piece a splitter cut from ``text`` and where it starts in it (-1: not found), searched for in order (see
+    ``_place``)."""
+    length = _length(spec, tokenizer)
+    previous = (-1, 0)  # the last placed chunk's start and end
+    for piece in pieces:
+        start = _place(text, piece, previous, spec.overlap, length)
+        if start >= 0:
+            previous = (start, start + len(piece))
+        yield piece, start
+
+
+def _pieces(text: str, spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Iterator[tuple[str, int]]:
+    """The chunks' texts of ``text`` (whitespace-only ones left out) and where each starts. The sentence chunker knows
+    where it cut: its chunks were searched for in the text like a splitter's, and in a text that repeats (a log's lines,
+    a table's rows) found at another copy, so the explorer showed a stretch it covers as in no chunk."""
+    if spec.strategy == "sentence":
+        return ((text[a:b], a) for a, b in _sentence_chunk_spans(spec)(text) if text[a:b].strip())
+    return _placed(text, [p for p in _STRATEGIES[spec.strategy](spec, tokenizer)(text) if p.strip()], spec, tokenizer)
+
+
 def chunk_document(doc: Document, spec: ChunkerSpec, tokenizer: Tokenizer | None = None) -> list[Chunk]:
     """Cut one document into chunks with stable ids (``doc_id#n-hash``) and character offsets."""
-    split = _STRATEGIES[spec.strategy](spec, tokenizer)
-    length = _length(spec, tokenizer)
     header_at = _header_lookup(doc.text) if spec.strategy == "markdown" else lambda start: ""
     chunks = []
-    previous = (-1, 0)  # the last placed chunk's start and end
-    for n, piece in enumerate(p for p in split(doc.text) if p.strip()):
-        start = _place(doc.text, piece, previous, spec.overlap, length)
+    for n, (piece, start) in enumerate(_pieces(doc.text, spec, tokenizer)):
         end = start + len(piece) if start >= 0 else -1
-        if start >= 0:
-            previous = (start, end)
         digest = hashlib.sha1(piece.encode()).hexdigest()[:8]
         chunks.append(Chunk(id=f"{doc.id}#{n}-{digest}", doc_id=doc.id, text=piece, start=start, end=end, header=header_at(start)))
     return chunks
