@@ -301,3 +301,22 @@ def test_sentence_chunks_of_a_log_that_repeats_its_lines_lie_where_they_were_cut
     assert starts == sorted(set(starts))
     covered = {i for c in chunks for i in range(c.start, c.end)}
     assert [i for i, char in enumerate(text) if not char.isspace() and i not in covered] == []
+
+
+@pytest.mark.parametrize(("strategy", "size", "overlap", "text"), [
+    ("recursive", 60, 15, "WARN retrying db\nok\n\nWARN retrying db\nok\nINFO request served in 12 ms\n---\nok\nok\n\nok\n\nok"),
+    ("token", 20, 10, "WARN retrying db\nok\nWARN retrying db\nWARN retrying db\n\nINFO request served in 12 ms\nWARN retrying db\n\n"
+                      "WARN retrying db\n\nWARN retrying db"),
+])
+def test_splitter_chunks_of_a_text_that_repeats_are_placed_so_that_they_cover_it(strategy: str, size: int, overlap: int, text: str) -> None:
+    # a splitter's chunks are searched for in the text; in one that repeats (a log, a checklist of "ok" lines) the
+    # search took another copy of the last chunk, within the one before it, so the last "ok" lay in no chunk
+    from workbench.models import load_embedder
+
+    tokenizer = load_embedder("local:all-minilm-l6-v2").tokenizer
+    chunks = chunk_document(Document("run.log", text), ChunkerSpec(strategy=strategy, size=size, overlap=overlap), tokenizer)
+    assert len(chunks) > 2 and all(text[c.start : c.end] == c.text for c in chunks)
+    starts = [c.start for c in chunks]
+    assert starts == sorted(set(starts))
+    covered = {i for c in chunks for i in range(c.start, c.end)}
+    assert [i for i, char in enumerate(text) if not char.isspace() and i not in covered] == []

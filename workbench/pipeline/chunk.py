@@ -346,14 +346,85 @@ def _place(text: str, piece: str, previous: tuple[int, int], overlap: int, lengt
 
 def _placed(text: str, pieces: Sequence[str], spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Iterator[tuple[str, int]]:
     """Each piece a splitter cut from ``text`` and where it starts in it (-1: not found), searched for in order (see
-    ``_place``)."""
+    ``_place``); where that search leaves text no chunk holds (a text that repeats, where it took another copy of a
+    piece), the placements that leave none (see ``_covering``)."""
     length = _length(spec, tokenizer)
+    starts: list[int] = []
     previous = (-1, 0)  # the last placed chunk's start and end
     for piece in pieces:
         start = _place(text, piece, previous, spec.overlap, length)
         if start >= 0:
             previous = (start, start + len(piece))
-        yield piece, start
+        starts.append(start)
+    if not _covers(text, pieces, starts):
+        starts = _covering(text, pieces) or starts
+    return zip(pieces, starts)
+
+
+_NOT_SPACE = re.compile(r"\S")
+
+
+def _next_text(text: str, i: int) -> int:
+    """The first position from ``i`` on that is not whitespace (``len(text)`` when there is none)."""
+    found = _NOT_SPACE.search(text, i)
+    return found.start() if found else len(text)
+
+
+def _covers(text: str, pieces: Sequence[str], starts: Sequence[int]) -> bool:
+    """Whether chunks at ``starts`` hold every character of ``text`` but whitespace, in order, each ending where or
+    after the one before it ends: what a splitter's chunks do."""
+    covered = 0  # the end of the chunks so far
+    for piece, start in zip(pieces, starts):
+        if start < 0 or start > _next_text(text, covered) or start + len(piece) < covered:
+            return False
+        covered = start + len(piece)
+    return _next_text(text, covered) == len(text)
+
+
+_KEPT = 4  # the earliest and the latest placements of a piece that ``_covering`` follows on (a run of one character
+# offers one at every position: following all of them took minutes)
+
+
+def _copies(text: str, piece: str, low: int, high: int) -> list[int]:
+    """Where ``piece`` starts in ``text`` at ``low`` to ``high``: the first and the last ``_KEPT`` of them."""
+    first: list[int] = []
+    at = text.find(piece, low, high + len(piece))
+    while 0 <= at <= high and len(first) < _KEPT:
+        first.append(at)
+        at = text.find(piece, at + 1, high + len(piece))
+    last: list[int] = []
+    at = text.rfind(piece, low, high + len(piece))
+    while at > (first[-1] if first else low - 1) and len(last) < _KEPT:
+        last.append(at)
+        at = text.rfind(piece, low, at + len(piece) - 1)
+    return first + last[::-1]
+
+
+def _covering(text: str, pieces: Sequence[str]) -> list[int] | None:
+    """Starts for ``pieces`` at which they cover ``text`` as a splitter's chunks do (see ``_covers``), each after the one
+    before it; None when none is found. The placements reachable piece by piece (the earliest and latest ``_KEPT`` of
+    each piece) are kept, each with the one it came from, so a copy taken too early or too late is given up for another
+    (a text that repeats offers several)."""
+    reached: list[dict[int, int]] = []  # for each piece: start -> the previous piece's start
+    ends = {0: -1}  # the ends reached by the pieces so far, with the start that reached each
+    for piece in pieces:
+        found: dict[int, int] = {}
+        for end, before in sorted(ends.items()):
+            last = _next_text(text, end)  # a chunk cannot start past the next character to cover
+            for at in _copies(text, piece, max(before + 1, end - len(piece)), last):
+                found.setdefault(at, before)
+        if not found:
+            return None
+        reached.append(found)
+        starts = sorted(found)
+        ends = {start + len(piece): start for start in (*starts[:_KEPT], *starts[-_KEPT:])}
+    final = [start for start in reached[-1] if _next_text(text, start + len(pieces[-1])) == len(text)] if reached else []
+    if not final:
+        return None
+    starts = [min(final)]
+    for found in reversed(reached[1:]):
+        starts.append(found[starts[-1]])
+    return starts[::-1]
 
 
 def _pieces(text: str, spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Iterator[tuple[str, int]]:
