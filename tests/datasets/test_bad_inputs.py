@@ -711,3 +711,30 @@ def test_a_question_asked_twice_of_two_sources_says_to_tell_them_apart(tmp_path:
             "reads only the question, so it answers both alike: say in each question what tells them apart (a region, a "
             "product, a date), or keep one") + "$"):
         load_dataset(path)
+
+
+@pytest.mark.parametrize("row, expected", [
+    # ragas' and Hugging Face's names, a capital: was "field 'question' is missing — add it", of a row holding its question
+    ({"user_input": "Q?", "reference": "a"}, "field 'user_input' is not known — call it 'question'"),
+    ({"Question": "Q?"}, "field 'Question' is not known — call it 'question'"),
+    ({"query": "Q?", "id": "q1"}, "field 'query' is not known — call it 'question'"),
+    # an MLflow GenAI evaluation dataset's record
+    ({"inputs": {"question": "Q?"}, "expectations": {"expected_response": "a"}},
+     "field 'inputs' is not known: an MLflow evaluation dataset's nested record — write each case flat"),
+])
+def test_a_question_under_another_name_is_told_its_name_not_that_the_question_is_missing(
+    tmp_path: Path, row: dict[str, object], expected: str
+) -> None:
+    import pandas as pd
+
+    (tmp_path / "d.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=f"^{re.escape(str(tmp_path / 'd.jsonl'))}:1: {re.escape(expected)}"):
+        load_dataset(tmp_path / "d.jsonl")
+    with pytest.raises(DataError, match=f"^dataframe: row 0: {re.escape(expected)}"):
+        load_dataset(pd.DataFrame([row]))
+
+
+def test_a_row_without_its_question_is_still_told_to_add_it(tmp_path: Path) -> None:
+    (tmp_path / "d.jsonl").write_text('{"id": "q1", "reference": "a"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"d.jsonl:1: field 'question' is missing — add it$"):
+        load_dataset(tmp_path / "d.jsonl")

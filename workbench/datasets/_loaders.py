@@ -136,14 +136,31 @@ def _shown(value: Any) -> str:
     return kind
 
 
+# the nested fields of an MLflow GenAI evaluation dataset's records (``mlflow.genai.datasets``, its ``to_df()``)
+_MLFLOW_NESTED = ("inputs", "expectations")
+
+
+def _first_error(error: ValidationError) -> Any:
+    """The error to report of a row's: its first, unless that is a missing field and the row has a field not known,
+    which is most likely the missing one under another name ('user_input', 'Question', MLflow's 'inputs'): it was
+    "field 'question' is missing — add it", of a row that holds its question."""
+    errors = error.errors()
+    if errors[0]["type"] == "missing":
+        return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    return errors[0]
+
+
 def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
+    first = _first_error(error)
     loc = first["loc"]
     where = _name(loc[0]) if loc else "row"
     kind = first["type"]
     value = first.get("input")
     if kind == "missing":
         return f"field '{where}' is missing — add it"
+    if kind == "extra_forbidden" and loc[0] in _MLFLOW_NESTED and isinstance(value, Mapping):
+        return (f"field '{where}' is not known: an MLflow evaluation dataset's nested record — write each case flat, "
+                "{\"question\": its inputs' question, \"reference\": its expectations' expected_response}")
     if kind == "extra_forbidden":
         return f"field '{where}' is not known — {_unknown_field_fix(str(loc[0]))}"
     if kind == "string_unicode" and isinstance(value, str) and (found := SURROGATE.search(value)):
