@@ -150,8 +150,8 @@ def _source_ids_not_a_list(d: Path) -> tuple[str, str]:
 
 
 def _source_ids_not_strings(d: Path) -> tuple[str, str]:
-    (d / "t.jsonl").write_text('{"id": "a", "question": "Q?", "source_ids": ["benefits", 7]}\n', encoding="utf-8")
-    return "t.jsonl", f"{d / 't.jsonl'}:1: field 'source_ids': item 1 is 7 (a number), not text — give a list of strings, e.g. [\"travel\"]"
+    (d / "t.jsonl").write_text('{"id": "a", "question": "Q?", "source_ids": ["benefits", 7.5]}\n', encoding="utf-8")
+    return "t.jsonl", f"{d / 't.jsonl'}:1: field 'source_ids': item 1 is 7.5 (a number), not text — give a list of strings, e.g. [\"travel\"]"
 
 
 def _unknown_category(d: Path) -> tuple[str, str]:

@@ -410,6 +410,21 @@ def test_whole_number_source_ids_of_a_dataframe_are_the_ids_a_corpus_of_integer_
         load_dataset(pd.DataFrame({"question": ["q?"], "source_ids": [[7.5]]}))
 
 
+def test_whole_number_source_ids_are_the_same_ids_in_jsonl_and_a_csv_cell_and_other_items_are_refused(tmp_path: Path) -> None:
+    # the frame above, saved with to_json: '"source_ids":[7,12]' was refused, while the frame and a CSV cell were read
+    frame = pd.DataFrame({"question": ["q1?", "q2?"], "source_ids": [[7, 12], ["a"]], "tags": [[2024], []]})
+    frame.to_json(tmp_path / "d.jsonl", orient="records", lines=True)
+    as_csv = load_dataset(write(tmp_path / "d.csv", 'question,source_ids,tags\nq1?,"[7, 12]",[2024]\nq2?,"[""a""]",\n'))
+    assert load_dataset(tmp_path / "d.jsonl").hash == as_csv.hash == load_dataset(frame).hash
+    assert as_csv.cases[0].source_ids == ("7", "12") and as_csv.cases[0].tags == ("2024",)
+    # a JSON list in a CSV cell made str() of each item: null, a nested list and 2.5 were the ids 'None', "['a']", '2.5'
+    for cell, shown in (("[null]", "null"), ('[[""a""]]', "a list"), ("[2.5]", r"2.5 \(a number\)"), ('[""a"", true]', "true")):
+        path = write(tmp_path / "e.csv", f'question,source_ids\nq?,"{cell}"\n')
+        item = 1 if "true" in cell else 0
+        with pytest.raises(DataError, match=rf"e.csv:2: field 'source_ids': item {item} is {shown}.*, not text — give a list of strings"):
+            load_dataset(path)
+
+
 def test_a_dataframe_with_a_column_given_twice_is_refused_not_read_as_its_last() -> None:
     # a join's two 'reference' columns: pandas kept the second one's values for every row, with only a warning
     with pytest.raises(DataError, match=r"^dataframe: column 'reference' appears twice — keep one"):

@@ -277,6 +277,9 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__} — one JSON object per line")
         row = {k: v for k, v in row.items() if v is not None}  # null is a field left out (pandas' to_json writes it so)
         row["id"] = _id_text(row["id"]) if "id" in row else _default_id(len(rows) + 1)
+        for key in _LIST_FIELDS:  # [7, 12], as pandas' to_json writes a list of integer ids: '7' and '12', as in CSV
+            if isinstance(row.get(key), list):
+                row[key] = [_id_text(v) for v in row[key]]
         if "reference" in row:
             row["reference"] = _reference_text(row["reference"])
         rows.append((_case(row, where, caps), where))
@@ -308,7 +311,9 @@ def _split_list(value: str, *, commas: bool = False) -> list[str]:
         return []
     if value.startswith("["):
         try:
-            return [str(v) for v in json.loads(value)]
+            # whole numbers are ids as text, as in a JSONL list; null, a nested list or 2.5 is left for validation to
+            # refuse, naming the item: str() made them the ids 'None', "['a']" and '2.5'
+            return [_id_text(v) for v in json.loads(value)]
         except json.JSONDecodeError:
             return _python_list(value)
     return [part.strip() for part in re.split(r"[|;,]" if commas else r"[|;]", value) if part.strip()]
