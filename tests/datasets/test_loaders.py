@@ -507,3 +507,17 @@ def test_a_corpus_folder_resolves_each_file_once_and_its_own_path_once(tmp_path:
     folders = 1 + 4 + 4 * 3  # the corpus folder, its teams, their areas: each resolved while walked
     assert resolved.count(str(tmp_path / "docs")) <= 2  # walked, and once as the root every file is checked against
     assert len(resolved) <= 60 + 2 * folders + 2
+
+
+def test_an_id_is_read_without_the_spaces_around_it_and_an_id_of_spaces_is_refused(tmp_path: Path) -> None:
+    # a spreadsheet cell's 'q1 ' was an id of its own: 'q1' and 'q1 ' were two questions that MLflow shows alike
+    padded = load_dataset(write(tmp_path / "d.csv", "id,question\nq1 ,When?\n q2,Who?\n"))
+    assert [c.id for c in padded.cases] == ["q1", "q2"]
+    assert padded.hash == load_dataset(write(tmp_path / "d.jsonl", '{"id": "q1", "question": "When?"}\n{"id": "q2", "question": "Who?"}\n')).hash
+    with pytest.raises(DataError, match=r"e.jsonl:2: field 'id': duplicate id 'q1' \(first at .*e.jsonl:1\)"):
+        load_dataset(write(tmp_path / "e.jsonl", '{"id": "q1", "question": "When?"}\n{"id": "q1 ", "question": "Who?"}\n'))
+    assert load_dataset(write(tmp_path / "f.csv", "id,question\n  ,When?\n")).cases[0].id == "case-1"  # an empty cell
+    with pytest.raises(DataError, match=r"f.jsonl:1: field 'id' is empty — give a value, or leave the field out$"):
+        load_dataset(write(tmp_path / "f.jsonl", '{"id": " ", "question": "When?"}\n'))
+    with pytest.raises(DataError, match=r"^dataframe: row 0: field 'id' is empty"):
+        load_dataset(pd.DataFrame({"id": ["\t"], "question": ["When?"]}))

@@ -184,7 +184,7 @@ def _describe(error: ValidationError) -> str:
         return f"field 'reference': a list ({items}), and a question has one reference answer, as text — keep the one to score against"
     if kind == "string_type":
         return f"field '{where}': expected text, got {_shown(value)} — write it as a string, in quotes"
-    if kind == "string_too_short" or (kind == "value_error" and where == "question"):
+    if kind == "string_too_short" or (kind == "value_error" and where in ("question", "id")):
         what = "the question" if where == "question" else "a value, or leave the field out"
         return f"field '{where}' is empty — give {what}"
     return f"field '{where}': {first['msg']}"

@@ -74,6 +74,15 @@ class EvalCase(BaseModel):
             raise ValueError("must not be blank")
         return value
 
+    @field_validator("id")
+    @classmethod
+    def _trimmed(cls, value: str) -> str:
+        # a spreadsheet cell's 'q1 ' is the id 'q1' (it was an id of its own beside 'q1', which MLflow's tables and a
+        # comparison show alike); a cell of spaces is no id
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
     @field_validator("source_ids")
     @classmethod
     def _composed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
