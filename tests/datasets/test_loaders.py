@@ -521,3 +521,18 @@ def test_an_id_is_read_without_the_spaces_around_it_and_an_id_of_spaces_is_refus
         load_dataset(write(tmp_path / "f.jsonl", '{"id": " ", "question": "When?"}\n'))
     with pytest.raises(DataError, match=r"^dataframe: row 0: field 'id' is empty"):
         load_dataset(pd.DataFrame({"id": ["\t"], "question": ["When?"]}))
+
+
+def test_a_csv_saved_on_windows_is_the_same_dataset_with_the_same_line_numbers(tmp_path: Path) -> None:
+    # a quoted cell with a line break kept Windows' '\r\n' (Excel, a clone with git's autocrlf): another question text,
+    # prompt and dataset hash than the same file on Linux, so its runs were never reused
+    lf = 'id,question,reference\nq1,"Two lines:\nwhen and where?","Here,\nnow"\nq2,Who?,\n'
+    unix = load_dataset(write(tmp_path / "unix" / "d.csv", lf))
+    windows = load_dataset(write(tmp_path / "windows" / "d.csv", lf.replace("\n", "\r\n")))
+    old_mac = load_dataset(write(tmp_path / "mac" / "d.csv", lf.replace("\n", "\r")))
+    assert windows.cases == unix.cases == old_mac.cases and windows.hash == unix.hash
+    assert windows.cases[0].question == "Two lines:\nwhen and where?"
+    assert [w.rsplit(":", 1)[1] for w in windows.lines] == [w.rsplit(":", 1)[1] for w in unix.lines] == ["2", "5"]
+    bad = lf.replace("q2,Who?,", 'q2,"Who?,')
+    with pytest.raises(DataError, match=r"e.csv:5: CSV quoting"):
+        load_dataset(write(tmp_path / "e.csv", bad.replace("\n", "\r\n")))

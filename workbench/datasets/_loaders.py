@@ -393,7 +393,9 @@ def csv_header(rows: Iterator[list[str]], path: Path) -> list[str]:
 
 
 def _read_csv(path: Path, caps: _Caps) -> Dataset:
-    text = read_text(path, "save the file as UTF-8")
+    # a line break in a quoted cell as Python's text files read it: Windows' '\r\n' (Excel's rows, a clone with git's
+    # autocrlf) was kept in the question, another text, prompt and dataset hash than the same file's on Linux
+    text = _one_line_break(read_text(path, "save the file as UTF-8"))
     if not text.strip():
         raise DataError(f"{path}: empty file — add a header line (e.g. id,question,reference,source_ids) and one row per case")
     quoting = 'close the quoted field, and write a quote inside a quoted field as ""'
@@ -454,6 +456,12 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
     if not records:
         raise DataError(f"{path}: no rows under the header — add one row per case")
     return _from_records(records, path.stem, str(path), caps)
+
+
+def _one_line_break(text: str) -> str:
+    r"""``text`` with each line break ``\n`` (pure): ``\r\n`` and a lone ``\r`` count as one line, as they do in
+    a CSV file's rows, so line numbers stay as they were."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _check_columns(frame: Any, label: str) -> None:
