@@ -738,3 +738,26 @@ def test_a_row_without_its_question_is_still_told_to_add_it(tmp_path: Path) -> N
     (tmp_path / "d.jsonl").write_text('{"id": "q1", "reference": "a"}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"d.jsonl:1: field 'question' is missing — add it$"):
         load_dataset(tmp_path / "d.jsonl")
+
+
+@pytest.mark.parametrize("content, expected", [
+    # json.dump(cases, f, indent=2) saved as .jsonl: was "not valid JSON (Expecting value at column 2) — one JSON object per line"
+    (json.dumps([{"question": "Q1?"}, {"question": "Q2?"}], indent=2), ":1: not valid JSON (Expecting value at column 2) — the file "
+     "is one JSON array, not JSON Lines: write one object per line, e.g. jq -c '.[]' in.json > out.jsonl"),
+    (json.dumps([{"question": "Q1?"}, {"question": "Q2?"}]), ":1: expected a JSON object, got list — the cases are a JSON array "
+     "on one line: write one object per line, e.g. jq -c '.[]' in.json > out.jsonl"),
+    (json.dumps({"question": "Q1?"}, indent=2), ":1: not valid JSON (Expecting property name enclosed in double quotes at column 2) — "
+     "the file is one JSON object spread over several lines: write each case's object on one line"),
+    # the items of a JSON array, copied out of it with their commas
+    ('{"question": "Q1?"},\n{"question": "Q2?"},\n', ":1: not valid JSON (Extra data at column 20) — remove the ',' after the "
+     "object: JSON Lines has one object per line, with nothing between them"),
+    ('[\n{"question": "Q1?"},\n{"question": "Q2?",}\n]\n', ":1: not valid JSON (Expecting value at column 2) — write each case's "
+     "object on one line (JSON Lines), not the file as one pretty-printed JSON value"),
+    ('{"question": "Q1?"}\n// a comment\n', ":2: not valid JSON (Expecting value at column 1) — one JSON object per line"),
+])
+def test_a_json_array_or_pretty_printed_json_saved_as_jsonl_is_told_what_it_is(tmp_path: Path, content: str, expected: str) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(path)
+    assert str(info.value) == f"{path}{expected}"

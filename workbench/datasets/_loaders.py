@@ -268,13 +268,14 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
         try:
             row = json.loads(line, object_pairs_hook=_once_each)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}) — one JSON object per line") from None
+            raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}) — {_json_lines_fix(text, line, exc)}") from None
         except _KeyTwice as exc:  # json keeps the last value silently: which reference was meant?
             raise DataError(f"{where}: field '{_name(exc.key)}' is given twice in one object — keep one") from None
         except RecursionError:  # [[[[...]]]] a thousand levels deep: Python's JSON decoder recurses
             raise DataError(f"{where}: {_TOO_DEEP}") from None
         if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__} — one JSON object per line")
+            fix = f"the cases are a JSON array on one line: {_ONE_OBJECT_PER_LINE}" if _objects(row) else "one JSON object per line"
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__} — {fix}")
         row = {k: v for k, v in row.items() if v is not None}  # null is a field left out (pandas' to_json writes it so)
         row["id"] = _id_text(row["id"]) if "id" in row else _default_id(len(rows) + 1)
         for key in _LIST_FIELDS:  # [7, 12], as pandas' to_json writes a list of integer ids: '7' and '12', as in CSV
@@ -284,6 +285,30 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
             row["reference"] = _reference_text(row["reference"])
         rows.append((_case(row, where, caps), where))
     return Dataset(name=path.stem, cases=_check_unique(rows, str(path)), source=str(path), lines=tuple(where for _, where in rows))
+
+
+_ONE_OBJECT_PER_LINE = "write one object per line, e.g. jq -c '.[]' in.json > out.jsonl"
+
+
+def _objects(value: Any) -> bool:
+    """Whether a JSON value is a non-empty list of objects (pure)."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _json_lines_fix(text: str, line: str, exc: json.JSONDecodeError) -> str:
+    """What to do about a JSONL line that is not JSON (pure): the file is one JSON array, or an object spread over
+    several lines (``json.dump(..., indent=2)``), or the line ends in the comma of a list's items; else the rule."""
+    if exc.msg == "Extra data" and line[exc.pos:].strip() == ",":
+        return "remove the ',' after the object: JSON Lines has one object per line, with nothing between them"
+    with contextlib.suppress(ValueError, RecursionError):
+        whole = json.loads(text)
+        if _objects(whole):
+            return f"the file is one JSON array, not JSON Lines: {_ONE_OBJECT_PER_LINE}"
+        if isinstance(whole, dict):
+            return "the file is one JSON object spread over several lines: write each case's object on one line"
+    if line.strip() in ("[", "{"):  # a pretty-printed array or object, with an error further on
+        return "write each case's object on one line (JSON Lines), not the file as one pretty-printed JSON value"
+    return "one JSON object per line"
 
 
 def _id_text(value: Any) -> Any:
