@@ -81,6 +81,22 @@ def test_unknown_format_and_missing_file(tmp_path: Path) -> None:
         load_dataset(tmp_path / "nope.jsonl")
 
 
+@pytest.mark.parametrize("name, fix", [
+    # a team's parquet, Excel or JSON export named in an experiment was told only to "use .jsonl, .csv or a pandas DataFrame"
+    ("eval.parquet", " (wb.run(exp, dataset=pd.read_parquet(path)), or save it as .csv)"),
+    ("eval.xlsx", " (wb.run(exp, dataset=pd.read_excel(path)), or save it as .csv)"),
+    ("eval.tsv", " (wb.run(exp, dataset=pd.read_csv(path, sep='\\t')), or save it as .csv)"),
+    ("eval.json", " (a .json file of a list of objects: write one object per line, e.g. jq -c '.[]' in.json > out.jsonl)"),
+    ("eval.txt", ""),
+])
+def test_a_dataset_format_pandas_reads_is_told_how_to_hand_it_over(tmp_path: Path, name: str, fix: str) -> None:
+    path = write(tmp_path / name, "x")
+    with pytest.raises(DataError) as info:
+        load_dataset(path)
+    suffix = path.suffix
+    assert str(info.value) == f"{path}: unsupported dataset format '{suffix}' — use .jsonl, .csv or a pandas DataFrame{fix}"
+
+
 def test_folder_corpus_ids_are_relative_paths(tmp_path: Path) -> None:
     (tmp_path / "policies").mkdir()
     write(tmp_path / "policies" / "travel.md", "# Travel\nBook early.")

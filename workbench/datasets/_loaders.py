@@ -567,10 +567,25 @@ def load_dataset(
     elif suffix == ".csv":
         dataset = _read_csv(path, caps)
     else:
-        raise DataError(f"{path}: unsupported dataset format '{suffix}' — use .jsonl, .csv or a pandas DataFrame")
+        raise DataError(f"{path}: unsupported dataset format '{suffix}' — use .jsonl, .csv or a pandas DataFrame{_format_fix(suffix)}")
     if name:
         dataset = Dataset(name, dataset.cases, dataset.source, dataset.lines)
     return dataset.head(limit)
+
+
+# the files pandas reads that a dataset entry does not: read them in a notebook and hand the DataFrame to wb.run
+_PANDAS_READERS = {".parquet": "read_parquet", ".xlsx": "read_excel", ".xls": "read_excel", ".tsv": "read_csv(path, sep='\\t')"}
+
+
+def _format_fix(suffix: str) -> str:
+    """How to use a dataset file of a format ``load_dataset`` does not read (pure): '' when there is no more to say."""
+    if suffix == ".json":
+        return f" (a .json file of a list of objects: {_ONE_OBJECT_PER_LINE})"
+    reader = _PANDAS_READERS.get(suffix)
+    if reader is None:
+        return ""
+    call = reader if "(" in reader else f"{reader}(path)"
+    return f" (wb.run(exp, dataset=pd.{call}), or save it as .csv)"
 
 
 def python_reference_corpus() -> Corpus:
