@@ -761,3 +761,18 @@ def test_a_json_array_or_pretty_printed_json_saved_as_jsonl_is_told_what_it_is(t
     with pytest.raises(DataError) as info:
         load_dataset(path)
     assert str(info.value) == f"{path}{expected}"
+
+
+def test_exports_joined_with_their_headers_are_refused_at_the_second_header(tmp_path: Path) -> None:
+    # cat a.csv b.csv: the second header was a case, id 'id', asking "question" with the reference "reference"
+    part = "id,question,reference\nq{n},Question {n}?,Answer {n}\n"
+    for bom in ("", "\ufeff"):
+        path = tmp_path / "d.csv"
+        path.write_text(bom + part.format(n=1) + bom + part.format(n=2).replace("id,", " id ,", 1), encoding="utf-8")
+        with pytest.raises(DataError) as info:
+            load_dataset(path)
+        assert str(info.value) == f"{path}:3: the header line again (files joined with their headers?), not a case — remove it"
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_bytes(b'\xef\xbb\xbf{"question": "Q1?"}\n\xef\xbb\xbf{"question": "Q2?"}\n')
+    with pytest.raises(DataError, match=r"d.jsonl:2: not valid JSON \(.*\) — remove the byte-order mark \(U\+FEFF\) starting the line"):
+        load_dataset(jsonl)

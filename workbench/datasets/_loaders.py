@@ -298,6 +298,8 @@ def _objects(value: Any) -> bool:
 def _json_lines_fix(text: str, line: str, exc: json.JSONDecodeError) -> str:
     """What to do about a JSONL line that is not JSON (pure): the file is one JSON array, or an object spread over
     several lines (``json.dump(..., indent=2)``), or the line ends in the comma of a list's items; else the rule."""
+    if line.startswith("\ufeff"):  # the byte-order mark of a second file joined to the first (cat a.jsonl b.jsonl)
+        return "remove the byte-order mark (U+FEFF) starting the line: files saved with one and joined?"
     if exc.msg == "Extra data" and line[exc.pos:].strip() == ",":
         return "remove the ',' after the object: JSON Lines has one object per line, with nothing between them"
     with contextlib.suppress(ValueError, RecursionError):
@@ -470,6 +472,8 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
                 f"{where}: {len(row)} fields, the header has {len(header)} — quote a field that contains a comma "
                 f"(\"a, b\"), and keep one field per column (empty is fine: a,,c)"
             )
+        if [field.replace("\ufeff", "").strip() for field in row] == header:  # two exports joined (cat a.csv b.csv, a paste)
+            raise DataError(f"{where}: the header line again (files joined with their headers?), not a case — remove it")
         unnamed = next((i for i, (k, v) in enumerate(zip(header, row)) if not k and v.strip()), None)
         if unnamed is not None:  # a header ending in ',' has room for the tail of an unquoted "a, b": it was dropped
             raise DataError(
