@@ -552,3 +552,23 @@ def test_a_csv_saved_on_windows_is_the_same_dataset_with_the_same_line_numbers(t
     bad = lf.replace("q2,Who?,", 'q2,"Who?,')
     with pytest.raises(DataError, match=r"e.csv:5: CSV quoting"):
         load_dataset(write(tmp_path / "e.csv", bad.replace("\n", "\r\n")))
+
+
+def test_a_hugging_face_dataset_or_arrow_table_is_told_to_hand_over_its_dataframe() -> None:
+    # was "cannot load a dataset from DatasetDict — give a .jsonl/.csv path or a DataFrame", of what datasets.load_dataset returns
+    import datasets
+    import pyarrow as pa
+
+    rows = [{"question": "When?", "reference": "Now", "source_ids": ["a"]}]
+    hf = datasets.Dataset.from_list(rows)
+    for table in (hf, pa.Table.from_pylist(rows)):
+        with pytest.raises(DataError) as info:
+            load_dataset(table)
+        assert str(info.value).endswith("a DataFrame: its to_pandas() is one (dataset=table.to_pandas())")
+        assert load_dataset(table.to_pandas()).cases[0].source_ids == ("a",)
+    with pytest.raises(DataError) as info:
+        load_dataset(datasets.DatasetDict({"train": hf, "test": hf}))
+    assert str(info.value) == ("cannot load a dataset from DatasetDict — give a .jsonl/.csv path or a DataFrame: pick a split and "
+                               "take its to_pandas(), e.g. ds['train'].to_pandas() (splits: train, test)")
+    with pytest.raises(DataError, match=r"^cannot load a dataset from dict — give a .jsonl/.csv path or a DataFrame$"):
+        load_dataset({"question": ["When?"]})

@@ -503,6 +503,17 @@ def _check_columns(frame: Any, label: str) -> None:
         seen.add(column)
 
 
+def _frame_fix(source: Any) -> str:
+    """How to make a DataFrame of a table that is none (pure): a Hugging Face ``Dataset``, a pyarrow ``Table`` or a polars
+    frame has ``to_pandas()``; a ``DatasetDict`` (what ``datasets.load_dataset`` returns) holds one per split."""
+    if hasattr(source, "to_pandas"):
+        return ": its to_pandas() is one (dataset=table.to_pandas())"
+    splits = [str(k) for k, v in source.items() if hasattr(v, "to_pandas")] if isinstance(source, Mapping) else []
+    if splits:
+        return f": pick a split and take its to_pandas(), e.g. ds[{splits[0]!r}].to_pandas() (splits: {', '.join(splits)})"
+    return ""
+
+
 def check_limit(limit: int | None) -> int | None:
     """``limit``, a number of cases to keep: a whole number, at least 1, or None for every case.
 
@@ -547,7 +558,7 @@ def load_dataset(
         import pandas as pd
 
         if not isinstance(source, pd.DataFrame):
-            raise DataError(f"cannot load a dataset from {type(source).__name__} — give a .jsonl/.csv path or a DataFrame")
+            raise DataError(f"cannot load a dataset from {type(source).__name__} — give a .jsonl/.csv path or a DataFrame{_frame_fix(source)}")
         label = name or "dataframe"
         caps = _Caps(max_question_chars, max_reference_chars, in_memory=True)
         _check_columns(source, label)
