@@ -776,3 +776,14 @@ def test_exports_joined_with_their_headers_are_refused_at_the_second_header(tmp_
     jsonl.write_bytes(b'\xef\xbb\xbf{"question": "Q1?"}\n\xef\xbb\xbf{"question": "Q2?"}\n')
     with pytest.raises(DataError, match=r"d.jsonl:2: not valid JSON \(.*\) — remove the byte-order mark \(U\+FEFF\) starting the line"):
         load_dataset(jsonl)
+
+
+def test_an_mlflow_evaluation_dataset_frame_is_named_as_such_whatever_its_columns_order() -> None:
+    # mlflow.genai.datasets' to_df(), its columns in another order: was "field 'dataset_record_id' is not known — allowed: ..."
+    import pandas as pd
+
+    record = {"dataset_record_id": "dr-1", "tags": {"team": "hr"}, "source_type": "HUMAN", "expectations": {"expected_response": "Now"},
+              "inputs": {"question": "When?"}, "outputs": None}
+    with pytest.raises(DataError, match=r"^dataframe: row 0: field 'expectations' is not known: an MLflow evaluation dataset's "
+                                        r"nested record — write each case flat"):
+        load_dataset(pd.DataFrame([record]))

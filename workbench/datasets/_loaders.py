@@ -140,11 +140,19 @@ def _shown(value: Any) -> str:
 _MLFLOW_NESTED = ("inputs", "expectations")
 
 
+def _mlflow_nested(name: Any, value: Any) -> bool:
+    """Whether a field is one of an MLflow GenAI evaluation record's nested ones (pure)."""
+    return name in _MLFLOW_NESTED and isinstance(value, Mapping)
+
+
 def _first_error(error: ValidationError) -> Any:
-    """The error to report of a row's: its first, unless that is a missing field and the row has a field not known,
-    which is most likely the missing one under another name ('user_input', 'Question', MLflow's 'inputs'): it was
-    "field 'question' is missing — add it", of a row that holds its question."""
+    """The error to report of a row's: MLflow's nested record, whatever else is wrong with it; else its first, unless
+    that is a missing field and the row has a field not known, which is most likely the missing one under another name
+    ('user_input', 'Question'): it was "field 'question' is missing — add it", of a row that holds its question."""
     errors = error.errors()
+    nested = next((e for e in errors if e["type"] == "extra_forbidden" and _mlflow_nested(e["loc"][0], e.get("input"))), None)
+    if nested is not None:  # the record's shape, whatever MLflow's columns come first (dataset_record_id, tags: a dict)
+        return nested
     if errors[0]["type"] == "missing":
         return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     return errors[0]
@@ -158,7 +166,7 @@ def _describe(error: ValidationError) -> str:
     value = first.get("input")
     if kind == "missing":
         return f"field '{where}' is missing — add it"
-    if kind == "extra_forbidden" and loc[0] in _MLFLOW_NESTED and isinstance(value, Mapping):
+    if kind == "extra_forbidden" and _mlflow_nested(loc[0], value):
         return (f"field '{where}' is not known: an MLflow evaluation dataset's nested record — write each case flat, "
                 "{\"question\": its inputs' question, \"reference\": its expectations' expected_response}")
     if kind == "extra_forbidden":
