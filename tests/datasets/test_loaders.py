@@ -572,3 +572,15 @@ def test_a_hugging_face_dataset_or_arrow_table_is_told_to_hand_over_its_datafram
                                "take its to_pandas(), e.g. ds['train'].to_pandas() (splits: train, test)")
     with pytest.raises(DataError, match=r"^cannot load a dataset from dict — give a .jsonl/.csv path or a DataFrame$"):
         load_dataset({"question": ["When?"]})
+
+
+def test_a_row_without_an_id_whose_position_is_another_rows_id_is_named_as_such(tmp_path: Path) -> None:
+    # was "d.csv:3: field 'id': duplicate id 'case-1' (first at d.csv:2)", of a line 2 that holds no id
+    with pytest.raises(DataError, match=r"d.csv:3: field 'id': duplicate id 'case-1', which .*d.csv:2 gets by its position, having no "
+                                        r"id — give that row an id, or rename this one$"):
+        load_dataset(write(tmp_path / "d.csv", "question,id\nWhen?,\nWho?,case-1\n"))
+    with pytest.raises(DataError, match=r"e.jsonl:2: field 'id': this row has no id, and the one it gets by its position, 'case-2', "
+                                        r"is the id of .*e.jsonl:1 — give this row an id of its own$"):
+        load_dataset(write(tmp_path / "e.jsonl", '{"id": "case-2", "question": "When?"}\n{"question": "Who?"}\n'))
+    with pytest.raises(DataError, match=r"^dataframe: row 1: field 'id': duplicate id 'a' \(first at dataframe: row 0\) — ids must be unique"):
+        load_dataset(pd.DataFrame({"id": ["a", "a"], "question": ["When?", "Who?"]}))

@@ -223,17 +223,28 @@ def _case(row: Mapping[str, Any], where: str, caps: _Caps) -> EvalCase:
     return case
 
 
-def _check_unique(cases: Iterable[tuple[EvalCase, str]], source: str) -> tuple[EvalCase, ...]:
+def _check_unique(cases: Iterable[tuple[EvalCase, str]], source: str, defaulted: Collection[str] = ()) -> tuple[EvalCase, ...]:
+    """The cases, each id once; ``defaulted``: where the rows given no id were read (named ``case-N`` by position)."""
     seen: dict[str, str] = {}
     out = []
     for case, where in cases:
         if case.id in seen:
-            raise DataError(f"{where}: field 'id': duplicate id '{case.id}' (first at {seen[case.id]}) — ids must be unique: rename one")
+            raise DataError(f"{where}: field 'id': {_duplicate(case.id, where, seen[case.id], defaulted)}")
         seen[case.id] = where
         out.append(case)
     if not out:
         raise DataError(f"{source}: dataset has no rows — add at least one case")
     return tuple(out)
+
+
+def _duplicate(case_id: str, where: str, first: str, defaulted: Collection[str]) -> str:
+    """Why an id read at ``where`` is refused as ``first``'s too (pure): a row given no id is named by its position, which
+    another row's id may be: 'first at d.csv:2' named a line without an id."""
+    if where in defaulted:
+        return f"this row has no id, and the one it gets by its position, '{case_id}', is the id of {first} — give this row an id of its own"
+    if first in defaulted:
+        return f"duplicate id '{case_id}', which {first} gets by its position, having no id — give that row an id, or rename this one"
+    return f"duplicate id '{case_id}' (first at {first}) — ids must be unique: rename one"
 
 
 # -- formats ---------------------------------------------------------------------------------------------------------
@@ -269,6 +280,7 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
     if not text.strip():
         raise DataError(f"{path}: empty file — add one JSON object per line, e.g. {{\"question\": \"...\"}}")
     rows = []
+    defaulted: set[str] = set()  # where the rows given no id were read
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
@@ -285,14 +297,19 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
             fix = f"the cases are a JSON array on one line: {_ONE_OBJECT_PER_LINE}" if _objects(row) else "one JSON object per line"
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__} — {fix}")
         row = {k: v for k, v in row.items() if v is not None}  # null is a field left out (pandas' to_json writes it so)
-        row["id"] = _id_text(row["id"]) if "id" in row else _default_id(len(rows) + 1)
+        if "id" in row:
+            row["id"] = _id_text(row["id"])
+        else:
+            row["id"] = _default_id(len(rows) + 1)
+            defaulted.add(where)
         for key in _LIST_FIELDS:  # [7, 12], as pandas' to_json writes a list of integer ids: '7' and '12', as in CSV
             if isinstance(row.get(key), list):
                 row[key] = [_id_text(v) for v in row[key]]
         if "reference" in row:
             row["reference"] = _reference_text(row["reference"])
         rows.append((_case(row, where, caps), where))
-    return Dataset(name=path.stem, cases=_check_unique(rows, str(path)), source=str(path), lines=tuple(where for _, where in rows))
+    cases = _check_unique(rows, str(path), defaulted)
+    return Dataset(name=path.stem, cases=cases, source=str(path), lines=tuple(where for _, where in rows))
 
 
 _ONE_OBJECT_PER_LINE = "write one object per line, e.g. jq -c '.[]' in.json > out.jsonl"
@@ -377,6 +394,7 @@ def _missing(value: Any) -> bool:
 
 def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, source: str, caps: _Caps) -> Dataset:
     cases = []
+    defaulted: set[str] = set()  # where the rows given no id were read
     for record, where in records:
         row = {k: v for k, v in record.items() if not _missing(v)}
         if not row:  # a row of empty cells: a spreadsheet's emptied row, which pd.read_csv reads as NaN in every column
@@ -394,11 +412,15 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
             elif isinstance(row.get(key), Iterable) and not isinstance(row[key], Mapping):  # a list, tuple, numpy array
                 # whole-number ids are text, as written in a CSV cell or as a case's id: [7, 12] is ['7', '12']
                 row[key] = [_id_text(v) for v in row[key]]
-        row["id"] = str(_id_text(row["id"])) if "id" in row else _default_id(n)
+        if "id" in row:
+            row["id"] = str(_id_text(row["id"]))
+        else:
+            row["id"] = _default_id(n)
+            defaulted.add(where)
         if "reference" in row:  # answers read by pd.read_csv or read_excel: 42, or 42.0 in a column with an empty cell
             row["reference"] = _reference_text(row["reference"])
         cases.append((_case(row, where, caps), where))
-    return Dataset(name=name, cases=_check_unique(cases, source), source=source, lines=tuple(where for _, where in cases))
+    return Dataset(name=name, cases=_check_unique(cases, source, defaulted), source=source, lines=tuple(where for _, where in cases))
 
 
 def other_separator(column: str, fields: Collection[str] = _FIELDS, required: str = "question") -> str | None:
