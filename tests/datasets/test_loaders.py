@@ -584,3 +584,19 @@ def test_a_row_without_an_id_whose_position_is_another_rows_id_is_named_as_such(
         load_dataset(write(tmp_path / "e.jsonl", '{"id": "case-2", "question": "When?"}\n{"question": "Who?"}\n'))
     with pytest.raises(DataError, match=r"^dataframe: row 1: field 'id': duplicate id 'a' \(first at dataframe: row 0\) — ids must be unique"):
         load_dataset(pd.DataFrame({"id": ["a", "a"], "question": ["When?", "Who?"]}))
+
+
+def test_a_dataframe_indexed_by_its_ids_keeps_them() -> None:
+    # df.set_index("id") or read_csv(index_col="id"): to_dict left the index out, and the cases were case-1, case-2...
+    frame = pd.DataFrame({"id": ["q1", "q2"], "question": ["When?", "Who?"]})
+    indexed = load_dataset(frame.set_index("id"))
+    assert [c.id for c in indexed.cases] == ["q1", "q2"] and indexed.hash == load_dataset(frame).hash
+    assert indexed.lines == ("dataframe: row 'q1'", "dataframe: row 'q2'")
+    assert [c.id for c in load_dataset(pd.DataFrame({"id": [7], "question": ["When?"]}).set_index("id")).cases] == ["7"]
+    with pytest.raises(DataError) as info:
+        load_dataset(frame.rename(columns={"id": "case_id"}).set_index("case_id"))
+    assert str(info.value) == ("dataframe: the index 'case_id' holds the case ids, which are read from an index or column named 'id' — "
+                               "name it so: df.rename_axis('id')")
+    # an index of something else, and an 'id' column beside an index named id, are left as they were
+    assert [c.id for c in load_dataset(frame.set_index("question", drop=False).rename_axis("asked")).cases] == ["q1", "q2"]
+    assert [c.id for c in load_dataset(frame.set_index(pd.Index(["x", "y"], name="id"))).cases] == ["q1", "q2"]

@@ -533,6 +533,22 @@ def _check_columns(frame: Any, label: str) -> None:
         seen.add(column)
 
 
+def _index_holds_ids(frame: Any, label: str) -> bool:
+    """Whether a DataFrame's ids are its index: one named 'id' (``df.set_index("id")``, ``read_csv(index_col="id")``),
+    which ``to_dict`` leaves out, in a frame with no 'id' column: its cases were named case-1, case-2... silently.
+
+    Raises:
+        DataError: the index is named as other evaluation sets name the id ('case_id', 'qid'...).
+    """
+    name = frame.index.name
+    if not isinstance(name, str) or "id" in frame.columns:
+        return False
+    if name.strip().lower().replace(" ", "_") in _OTHER_NAMES["id"]:
+        raise DataError(f"{label}: the index '{_name(name)}' holds the case ids, which are read from an index or column named 'id' — "
+                        "name it so: df.rename_axis('id')")
+    return name == "id"
+
+
 def _frame_fix(source: Any) -> str:
     """How to make a DataFrame of a table that is none (pure): a Hugging Face ``Dataset``, a pyarrow ``Table`` or a polars
     frame has ``to_pandas()``; a ``DatasetDict`` (what ``datasets.load_dataset`` returns) holds one per split."""
@@ -566,7 +582,8 @@ def load_dataset(
 ) -> Dataset:
     """Load evaluation cases from a ``.jsonl``/``.csv`` file or a pandas DataFrame.
 
-    Columns/fields: ``question`` (required), ``id`` (default: ``case-1``, ``case-2``... by position), ``reference`` (a
+    Columns/fields: ``question`` (required), ``id`` (default: ``case-1``, ``case-2``... by position; a DataFrame's may be
+    its index, named ``id``), ``reference`` (a
     number is its text: 42 is '42', and 25.0 from a column pandas made float is '25'),
     ``source_ids`` (list; in CSV ``a|b``, or a JSON or Python list as text), ``category`` (answerable | unanswerable | policy | injection), ``tags`` (list;
     in CSV ``a|b`` or ``a, b``). Files are UTF-8; CSV is parsed strictly (an unbalanced quote is an error, not a
@@ -594,8 +611,8 @@ def load_dataset(
         _check_columns(source, label)
         # the row's index label, which df.loc finds: a filtered frame's second row may be row 5; with its position too
         # when the label repeats (pd.concat of two frames has two rows 0), where df.loc finds several rows
-        unique = source.index.is_unique
-        records = [(row, f"{label}: row {index!r}" if unique else f"{label}: row {index!r} (position {n})")
+        unique, ids = source.index.is_unique, _index_holds_ids(source, label)
+        records = [({**row, "id": index} if ids else row, f"{label}: row {index!r}" if unique else f"{label}: row {index!r} (position {n})")
                    for n, (index, row) in enumerate(zip(source.index.tolist(), source.to_dict(orient="records")))]
         return _from_records(records, label, label, caps).head(limit)
     path = on_disk(Path(source))
