@@ -600,3 +600,12 @@ def test_a_dataframe_indexed_by_its_ids_keeps_them() -> None:
     # an index of something else, and an 'id' column beside an index named id, are left as they were
     assert [c.id for c in load_dataset(frame.set_index("question", drop=False).rename_axis("asked")).cases] == ["q1", "q2"]
     assert [c.id for c in load_dataset(frame.set_index(pd.Index(["x", "y"], name="id"))).cases] == ["q1", "q2"]
+
+
+def test_a_corpus_dataframe_indexed_by_its_ids_keeps_them() -> None:
+    # documents.set_index("id"): its documents were doc-1, doc-2..., and every labelled source id was refused
+    frame = pd.DataFrame({"id": ["travel", "leave"], "text": ["Book economy.", "25 days."]})
+    assert load_corpus(frame.set_index("id")).hash == load_corpus(frame).hash
+    with pytest.raises(DataError, match=r"^documents: the index 'doc_id' holds the document ids, which are read from an index or column "
+                                        r"named 'id' — name it so: df.rename_axis\('id'\)$"):
+        load_corpus(frame.rename(columns={"id": "doc_id"}).set_index("doc_id"))

@@ -533,18 +533,19 @@ def _check_columns(frame: Any, label: str) -> None:
         seen.add(column)
 
 
-def _index_holds_ids(frame: Any, label: str) -> bool:
+def _index_holds_ids(frame: Any, label: str, others: Collection[str] = _OTHER_NAMES["id"], what: str = "case") -> bool:
     """Whether a DataFrame's ids are its index: one named 'id' (``df.set_index("id")``, ``read_csv(index_col="id")``),
-    which ``to_dict`` leaves out, in a frame with no 'id' column: its cases were named case-1, case-2... silently.
+    which ``to_dict`` leaves out, in a frame with no 'id' column: its cases (or documents) were named case-1, case-2...
+    (doc-1...) silently.
 
     Raises:
-        DataError: the index is named as other evaluation sets name the id ('case_id', 'qid'...).
+        DataError: the index is named as the id is elsewhere (``others``: 'case_id', 'qid'...).
     """
     name = frame.index.name
     if not isinstance(name, str) or "id" in frame.columns:
         return False
-    if name.strip().lower().replace(" ", "_") in _OTHER_NAMES["id"]:
-        raise DataError(f"{label}: the index '{_name(name)}' holds the case ids, which are read from an index or column named 'id' — "
+    if name.strip().lower().replace(" ", "_") in others:
+        raise DataError(f"{label}: the index '{_name(name)}' holds the {what} ids, which are read from an index or column named 'id' — "
                         "name it so: df.rename_axis('id')")
     return name == "id"
 
@@ -901,7 +902,9 @@ def _corpus_from_documents(source: Any, name: str) -> Corpus:
         _check_columns(source, name)
         # a row of empty cells (a spreadsheet's emptied row, NaN in every column) is no document; the others keep their
         # positions, which errors and default ids name
-        items: list[tuple[int, Any]] = [(n, row) for n, row in enumerate(source.to_dict(orient="records"), start=1)
+        ids = _index_holds_ids(source, name, ("doc_id", "document_id", "source_id", "source"), "document")
+        items: list[tuple[int, Any]] = [(n, {**row, "id": index} if ids else row)
+                                        for n, (index, row) in enumerate(zip(source.index.tolist(), source.to_dict(orient="records")), start=1)
                                         if not all(_missing(v) for v in row.values())]
     elif isinstance(source, Iterable) and not isinstance(source, (str, bytes, Mapping)):
         items = list(enumerate(source, start=1))
