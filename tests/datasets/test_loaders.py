@@ -609,3 +609,17 @@ def test_a_corpus_dataframe_indexed_by_its_ids_keeps_them() -> None:
     with pytest.raises(DataError, match=r"^documents: the index 'doc_id' holds the document ids, which are read from an index or column "
                                         r"named 'id' — name it so: df.rename_axis\('id'\)$"):
         load_corpus(frame.rename(columns={"id": "doc_id"}).set_index("doc_id"))
+
+
+def test_source_ids_and_tags_given_as_sets_are_in_one_order_whatever_the_process() -> None:
+    # a set iterates in the order of its strings' hashes, drawn anew by each process (PYTHONHASHSEED): source_ids given as
+    # a set made another dataset hash on every run, so none of its runs was ever reused
+    ids = [f"doc-{c}" for c in "abcdefghij"]  # ten items: a set iterates them in sorted order once in 3.6 million processes
+    as_list = load_dataset(pd.DataFrame({"question": ["When?"], "source_ids": [ids], "tags": [["x", "y", "z", "w"]]}))
+    as_set = load_dataset(pd.DataFrame({"question": ["When?"], "source_ids": [set(ids)], "tags": [frozenset("xyzw")]}))
+    assert as_set.cases[0].source_ids == tuple(ids) and as_set.cases[0].tags == ("w", "x", "y", "z")
+    assert as_set.hash == load_dataset(pd.DataFrame({"question": ["When?"], "source_ids": [ids], "tags": [["w", "x", "y", "z"]]})).hash
+    assert as_list.cases[0].tags == ("x", "y", "z", "w")  # a list is kept in its order
+    from workbench.datasets import EvalCase
+
+    assert EvalCase(id="a", question="When?", source_ids=set(ids)).source_ids == tuple(ids)

@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.datasets._models import CATEGORIES, SURROGATE, Corpus, Dataset, Document, EvalCase, document_id
+from workbench.datasets._models import CATEGORIES, SURROGATE, Corpus, Dataset, Document, EvalCase, document_id, in_order
 from workbench.errors import DataError
 
 PYTHON_REFERENCE = "python-reference"
@@ -411,7 +411,7 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
                 row[key] = [_id_text(row[key])]
             elif isinstance(row.get(key), Iterable) and not isinstance(row[key], Mapping):  # a list, tuple, numpy array
                 # whole-number ids are text, as written in a CSV cell or as a case's id: [7, 12] is ['7', '12']
-                row[key] = [_id_text(v) for v in row[key]]
+                row[key] = [_id_text(v) for v in in_order(row[key])]
         if "id" in row:
             row["id"] = str(_id_text(row["id"]))
         else:

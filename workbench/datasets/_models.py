@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Annotated, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -28,6 +28,13 @@ def document_id(text: str) -> str:
     """A document id in one Unicode form (NFC): "café" typed in a dataset and "café" in a file name that macOS or a
     zip archive wrote decomposed (e + combining accent) are the same id."""
     return unicodedata.normalize("NFC", text)
+
+
+def in_order(items: Any) -> Any:
+    """A set of ids or tags sorted (pure), as its text sorts; anything else as it is. A set's order is its strings' hashes',
+    which Python draws anew in each process (PYTHONHASHSEED): a case's source_ids given as a set made another dataset
+    hash on every run, so no run was ever reused."""
+    return sorted(items, key=str) if isinstance(items, (set, frozenset)) else items
 
 
 SURROGATE = re.compile("[\ud800-\udfff]")
@@ -82,6 +89,11 @@ class EvalCase(BaseModel):
         if not value.strip():
             raise ValueError("must not be blank")
         return value.strip()
+
+    @field_validator("source_ids", "tags", mode="before")
+    @classmethod
+    def _in_order(cls, value: Any) -> Any:
+        return in_order(value)
 
     @field_validator("source_ids")
     @classmethod
