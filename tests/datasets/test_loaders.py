@@ -383,6 +383,9 @@ def test_a_corpus_in_memory_is_read_from_strings_dicts_langchain_documents_or_a_
     ([b"bytes"], "documents: document 0: a bytes is not a document"),
     ({"id": "a", "text": "x"}, "cannot load a corpus from a dict — give a list: [{'id': ..., 'text': ...}] for one document, "
                                "[{'id': k, 'text': v} for k, v in docs.items()] for a dict of id -> text"),
+    # set(texts) to drop copies: doc-1, doc-2... went to other texts in each process (PYTHONHASHSEED), another corpus hash
+    ({"Book economy.", "25 days."}, "documents: a set of documents has no order, and documents without ids are named by their "
+                                    "position (doc-1, doc-2...) — give a list, e.g. sorted(docs)"),
 ])
 def test_a_bad_corpus_in_memory_is_one_line_naming_the_document(documents: object, expected: str) -> None:
     with pytest.raises(DataError) as err:

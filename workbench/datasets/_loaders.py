@@ -906,6 +906,9 @@ def _corpus_from_documents(source: Any, name: str) -> Corpus:
         items: list[tuple[int, Any]] = [(n, {**row, "id": index} if ids else row)
                                         for n, (index, row) in enumerate(zip(source.index.tolist(), source.to_dict(orient="records")), start=1)
                                         if not all(_missing(v) for v in row.values())]
+    elif isinstance(source, (set, frozenset)):  # named by position in the order of its strings' hashes, new in each process
+        raise DataError(f"{name}: a set of documents has no order, and documents without ids are named by their position (doc-1, "
+                        "doc-2...) — give a list, e.g. sorted(docs)")
     elif isinstance(source, Iterable) and not isinstance(source, (str, bytes, Mapping)):
         items = list(enumerate(source, start=1))
     else:
