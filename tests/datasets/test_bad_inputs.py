@@ -752,7 +752,10 @@ def test_a_row_without_its_question_is_still_told_to_add_it(tmp_path: Path) -> N
     ('{"question": "Q1?"},\n{"question": "Q2?"},\n', ":1: not valid JSON (Extra data at column 20) — remove the ',' after the "
      "object: JSON Lines has one object per line, with nothing between them"),
     ('[\n{"question": "Q1?"},\n{"question": "Q2?",}\n]\n', ":1: not valid JSON (Expecting value at column 2) — write each case's "
-     "object on one line (JSON Lines), not the file as one pretty-printed JSON value"),
+     "object on one line (JSON Lines), not pretty-printed over several (jq -c, json.dumps without indent)"),
+    # jq '.' of a JSONL file: each object pretty-printed, the file no one JSON value; was "... not the file as one pretty-printed JSON value"
+    ('{\n  "question": "Q1?"\n}\n{\n  "question": "Q2?"\n}\n', ":1: not valid JSON (Expecting property name enclosed in double "
+     "quotes at column 2) — write each case's object on one line (JSON Lines), not pretty-printed over several (jq -c, json.dumps without indent)"),
     ('{"question": "Q1?"}\n// a comment\n', ":2: not valid JSON (Expecting value at column 1) — one JSON object per line"),
 ])
 def test_a_json_array_or_pretty_printed_json_saved_as_jsonl_is_told_what_it_is(tmp_path: Path, content: str, expected: str) -> None:

@@ -333,8 +333,8 @@ def _json_lines_fix(text: str, line: str, exc: json.JSONDecodeError) -> str:
             return f"the file is one JSON array, not JSON Lines: {_ONE_OBJECT_PER_LINE}"
         if isinstance(whole, dict):
             return "the file is one JSON object spread over several lines: write each case's object on one line"
-    if line.strip() in ("[", "{"):  # a pretty-printed array or object, with an error further on
-        return "write each case's object on one line (JSON Lines), not the file as one pretty-printed JSON value"
+    if line.strip() in ("[", "{"):  # pretty-printed objects (jq '.' of a JSONL file), or an array with an error further on
+        return "write each case's object on one line (JSON Lines), not pretty-printed over several (jq -c, json.dumps without indent)"
     return "one JSON object per line"
 
 
