@@ -125,7 +125,8 @@ def _binary_file(d: Path) -> tuple[str, str]:
 
 def _utf16_file(d: Path) -> tuple[str, str]:
     (d / "wide.csv").write_bytes("question\nWhat?\n".encode("utf-16"))
-    return "wide.csv", f"{d / 'wide.csv'}:1: UTF-16 text (byte-order mark 0xfffe), not UTF-8 — save the file as UTF-8"
+    return "wide.csv", (f"{d / 'wide.csv'}:1: UTF-16 text (byte-order mark 0xfffe), not UTF-8 — save the file as UTF-8 (in Excel: "
+                        "'CSV UTF-8 (Comma delimited)')")
 
 
 def _empty_file(d: Path) -> tuple[str, str]:
@@ -790,3 +791,17 @@ def test_an_mlflow_evaluation_dataset_frame_is_named_as_such_whatever_its_column
     with pytest.raises(DataError, match=r"^dataframe: row 0: field 'expectations' is not known: an MLflow evaluation dataset's "
                                         r"nested record — write each case flat"):
         load_dataset(pd.DataFrame([record]))
+
+
+@pytest.mark.parametrize("data, expected", [
+    # Excel's 'CSV (Comma delimited)' (Windows-1252 smart quotes) and 'Unicode Text' (UTF-16): was "— save the file as UTF-8",
+    # of a file Excel saved, with no word of which of its formats is UTF-8
+    ("id,question\nq1,\u201cWhy?\u201d\n".encode("cp1252"), ":2: not UTF-8 (byte 0x93 at offset 15)"),
+    ("id,question\nq1,Why?\n".encode("utf-16"), ":1: UTF-16 text (byte-order mark 0xfffe), not UTF-8"),
+])
+def test_a_csv_excel_saved_in_another_encoding_is_told_which_excel_format_is_utf8(tmp_path: Path, data: bytes, expected: str) -> None:
+    path = tmp_path / "d.csv"
+    path.write_bytes(data)
+    with pytest.raises(DataError) as info:
+        load_dataset(path)
+    assert str(info.value) == f"{path}{expected} — save the file as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"

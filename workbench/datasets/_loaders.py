@@ -451,8 +451,9 @@ def csv_header(rows: Iterator[list[str]], path: Path) -> list[str]:
 
 def _read_csv(path: Path, caps: _Caps) -> Dataset:
     # a line break in a quoted cell as Python's text files read it: Windows' '\r\n' (Excel's rows, a clone with git's
-    # autocrlf) was kept in the question, another text, prompt and dataset hash than the same file's on Linux
-    text = _one_line_break(read_text(path, "save the file as UTF-8"))
+    # autocrlf) was kept in the question, another text, prompt and dataset hash than the same file's on Linux; and the
+    # Excel format that is UTF-8: its 'CSV (Comma delimited)' is Windows-1252, its 'Unicode Text' UTF-16
+    text = _one_line_break(read_text(path, "save the file as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"))
     if not text.strip():
         raise DataError(f"{path}: empty file — add a header line (e.g. id,question,reference,source_ids) and one row per case")
     quoting = 'close the quoted field, and write a quote inside a quoted field as ""'
