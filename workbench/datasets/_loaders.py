@@ -114,11 +114,15 @@ def _unknown_field_fix(name: str) -> str:
     """What to do about a field or column the dataset format does not have: the known one it most likely is, and
     the allowed names."""
     allowed = f"allowed: {', '.join(_FIELDS)}"
+    meant = _meant_field(name)
+    return f"call it '{meant}' ({allowed})" if meant else allowed
+
+
+def _meant_field(name: str) -> str | None:
+    """The known field a field or column the format does not have most likely is (pure), or None."""
     key = name.strip().lower().replace(" ", "_").replace("-", "_")
     meant = key if key in _FIELDS else next((f for f, others in _OTHER_NAMES.items() if key in others), None)
-    if meant is None:
-        meant = next(iter(difflib.get_close_matches(key, _FIELDS, n=1, cutoff=0.8)), None)
-    return f"call it '{meant}' ({allowed})" if meant else allowed
+    return meant if meant is not None else next(iter(difflib.get_close_matches(key, _FIELDS, n=1, cutoff=0.8)), None)
 
 
 def _shown(value: Any) -> str:
@@ -146,16 +150,16 @@ def _mlflow_nested(name: Any, value: Any) -> bool:
 
 
 def _first_error(error: ValidationError) -> Any:
-    """The error to report of a row's: MLflow's nested record, whatever else is wrong with it; else its first, unless
-    that is a missing field and the row has a field not known, which is most likely the missing one under another name
-    ('user_input', 'Question'): it was "field 'question' is missing — add it", of a row that holds its question."""
+    """The error to report of a row's: MLflow's nested record, whatever else is wrong with it; else a field not known
+    that is most likely a missing one under another name ('user_input', 'Question': it was "field 'question' is
+    missing — add it", of a row that holds its question); else the first."""
     errors = error.errors()
-    nested = next((e for e in errors if e["type"] == "extra_forbidden" and _mlflow_nested(e["loc"][0], e.get("input"))), None)
+    extra = [e for e in errors if e["type"] == "extra_forbidden"]
+    nested = next((e for e in extra if _mlflow_nested(e["loc"][0], e.get("input"))), None)
     if nested is not None:  # the record's shape, whatever MLflow's columns come first (dataset_record_id, tags: a dict)
         return nested
-    if errors[0]["type"] == "missing":
-        return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    return errors[0]
+    missing = {e["loc"][0] for e in errors if e["type"] == "missing"}
+    return next((e for e in extra if _meant_field(str(e["loc"][0])) in missing), errors[0])
 
 
 def _describe(error: ValidationError) -> str:
