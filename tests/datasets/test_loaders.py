@@ -612,6 +612,9 @@ def test_a_corpus_dataframe_indexed_by_its_ids_keeps_them() -> None:
     with pytest.raises(DataError, match=r"^documents: the index 'doc_id' holds the document ids, which are read from an index or column "
                                         r"named 'id' — name it so: df.rename_axis\('id'\)$"):
         load_corpus(frame.rename(columns={"id": "doc_id"}).set_index("doc_id"))
+    # an index of the files LangChain's loaders name 'source' is no id: its documents are named by position, as before
+    by_file = frame.drop(columns="id").set_index(pd.Index(["docs/travel.md", "docs/leave.md"], name="source"))
+    assert [d.id for d in load_corpus(by_file).documents] == ["doc-1", "doc-2"]
 
 
 def test_source_ids_and_tags_given_as_sets_are_in_one_order_whatever_the_process() -> None:

@@ -907,7 +907,7 @@ def _corpus_from_documents(source: Any, name: str) -> Corpus:
         _check_columns(source, name)
         # a row of empty cells (a spreadsheet's emptied row, NaN in every column) is no document; the others keep their
         # positions, which errors and default ids name
-        ids = _index_holds_ids(source, name, ("doc_id", "document_id", "source_id", "source"), "document")
+        ids = _index_holds_ids(source, name, ("doc_id", "document_id", "source_id"), "document")
         items: list[tuple[int, Any]] = [(n, {**row, "id": index} if ids else row)
                                         for n, (index, row) in enumerate(zip(source.index.tolist(), source.to_dict(orient="records")), start=1)
                                         if not all(_missing(v) for v in row.values())]
