@@ -807,3 +807,22 @@ def test_a_csv_excel_saved_in_another_encoding_is_told_which_excel_format_is_utf
     with pytest.raises(DataError) as info:
         load_dataset(path)
     assert str(info.value) == f"{path}{expected} — save the file as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"
+
+
+@pytest.mark.parametrize("header, shown", [
+    ("\ufeff\ufeffquestion", "\\ufeffquestion"),  # a second byte-order mark, of a tool that added one to a file that had one
+    ("question\u200b", "question\\u200b"),  # a zero-width space, pasted from a web page
+])
+def test_an_invisible_character_in_a_column_name_is_shown(tmp_path: Path, header: str, shown: str) -> None:
+    # was "column 'question' is not known — call it 'question'", its character invisible in a terminal
+    allowed = "allowed: id, question, reference, source_ids, category, tags"
+    path = tmp_path / "d.csv"
+    path.write_text(f"{header},reference\nWhen?,Now\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(path)
+    assert str(info.value) == f"{path}:1: column '{shown}' is not known — call it 'question' ({allowed})"
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_text(json.dumps({"question\u200b": "When?"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(jsonl)
+    assert str(info.value) == f"{jsonl}:1: field 'question\\u200b' is not known — call it 'question' ({allowed})"

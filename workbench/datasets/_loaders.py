@@ -17,6 +17,7 @@ import math
 import numbers
 import os
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -97,8 +98,11 @@ def read_text(path: Path, fix: str) -> str:
 
 
 def _name(key: Any) -> str:
-    """A field or column name as written, on one line (control characters escaped)."""
-    return json.dumps(str(key), ensure_ascii=False)[1:-1]
+    """A field or column name as written, on one line, control and invisible characters escaped: a header's
+    'question' + a zero-width space (pasted from a web page), or behind a second byte-order mark, read "column
+    'question' is not known — call it 'question'"."""
+    shown = json.dumps(str(key), ensure_ascii=False)[1:-1]
+    return "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch) == "Cf" else ch for ch in shown)
 
 
 # what other evaluation sets (ragas, Hugging Face datasets, spreadsheets) call the fields
