@@ -826,3 +826,26 @@ def test_an_invisible_character_in_a_column_name_is_shown(tmp_path: Path, header
     with pytest.raises(DataError) as info:
         load_dataset(jsonl)
     assert str(info.value) == f"{jsonl}:1: field 'question\\u200b' is not known — call it 'question' ({allowed})"
+
+
+@pytest.mark.parametrize("row, expected", [
+    # pasted from a web page: "'travel' is not a document of corpus ... — did you mean 'travel'?", the space invisible
+    ({"question": "When?", "source_ids": ["travel-and-expenses\u200b"]}, "field 'source_ids' item 0: 'travel-and-expenses\\u200b' holds an "
+     "invisible character (U+200B ZERO WIDTH SPACE), pasted with it from a web page or a document — remove it"),
+    # a direction mark copied with an id beside right-to-left text: 'q1' twice, which MLflow shows alike
+    ({"id": "\u200eq1", "question": "When?"}, "field 'id': '\\u200eq1' holds an invisible character (U+200E LEFT-TO-RIGHT MARK), "
+     "pasted with it from a web page or a document — remove it"),
+])
+def test_an_id_holding_an_invisible_character_is_refused_naming_it(tmp_path: Path, row: dict[str, object], expected: str) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(path)
+    assert str(info.value) == f"{path}:1: {expected}"
+
+
+def test_an_emoji_joined_by_a_zero_width_joiner_is_a_valid_tag_and_source_id(tmp_path: Path) -> None:
+    family = "\U0001f468\u200d\U0001f469"
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"question": "When?", "source_ids": [family], "tags": [family]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert load_dataset(path).cases[0].source_ids == (family,)

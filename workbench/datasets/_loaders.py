@@ -184,6 +184,11 @@ def _describe(error: ValidationError) -> str:
         item = f" item {loc[1]}" if len(loc) > 1 else ""
         return (f"field '{where}'{item}: not valid Unicode ({found.group()!r} at character {found.start()}, a lone surrogate: half "
                 "of an emoji cut in two, or a byte kept by errors='surrogateescape') — remove it, or write the whole character")
+    if kind == "invisible_character":
+        item = f" item {loc[1]}" if len(loc) > 1 else ""
+        code = first["ctx"]["code"]
+        return (f"field '{where}'{item}: '{_name(value)}' holds an invisible character (U+{code} {unicodedata.name(chr(int(code, 16)), '')}), "
+                "pasted with it from a web page or a document — remove it")
     if where in _LIST_FIELDS:
         if len(loc) > 1:  # one item of the list is not a string
             return f"field '{where}': item {loc[1]} is {_shown(value)}, not text — give a list of strings, e.g. [\"travel\"]"

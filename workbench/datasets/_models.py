@@ -50,6 +50,24 @@ def _unicode_item(value: str) -> str:
 _Item = Annotated[str, AfterValidator(_unicode_item)]
 
 
+def invisible(text: str) -> str | None:
+    """The first invisible formatting character of an id (pure): a zero-width space, a byte-order mark, a direction
+    mark (Unicode's category Cf), not the joiner inside an emoji; None when it has none."""
+    return next((ch for ch in text if unicodedata.category(ch) == "Cf" and ch != "\u200d"), None)
+
+
+def _visible(value: str) -> str:
+    """Refuse an id holding an invisible character: pasted from a web page or a document, 'travel' + a zero-width space
+    matched no document, and an error saying "'travel' is not a document — did you mean 'travel'?"."""
+    found = invisible(value)
+    if found is not None:
+        raise PydanticCustomError("invisible_character", "holds the invisible character U+{code}", {"code": f"{ord(found):04X}"})
+    return value
+
+
+_Id = Annotated[str, AfterValidator(_unicode_item), AfterValidator(_visible)]
+
+
 class EvalCase(BaseModel):
     """One evaluation item.
 
@@ -70,7 +88,7 @@ class EvalCase(BaseModel):
     id: str = Field(min_length=1)
     question: str = Field(min_length=1)
     reference: str = ""
-    source_ids: tuple[_Item, ...] = ()
+    source_ids: tuple[_Id, ...] = ()
     category: Category = "answerable"
     tags: tuple[_Item, ...] = ()
 
@@ -88,7 +106,7 @@ class EvalCase(BaseModel):
         # comparison show alike); a cell of spaces is no id
         if not value.strip():
             raise ValueError("must not be blank")
-        return value.strip()
+        return _visible(value.strip())
 
     @field_validator("source_ids", "tags", mode="before")
     @classmethod
