@@ -505,6 +505,8 @@ def test_a_limit_that_is_not_a_positive_whole_number_is_one_error_before_any_run
         ("travle", "did you mean 'travel'?"),
         ("travel, policies/leave", "separate several ids with '|' (travel|policies/leave) or give a JSON list, not commas"),
         ("expenses", "use the document ids of that corpus"),
+        # Excel read the id 007 as the number 7: it was "use the document ids of that corpus"
+        ("7", "did you mean '007'? (a spreadsheet drops a number's leading zeros: format the column as text)"),
         # a file the corpus glob leaves out: it was "did you mean 'travel'?", another document, whose label would score
         # retrieval against the wrong text
         ("travel-2025", "its file travel-2025.txt is not read with the corpus glob '**/*.md': widen the glob, or drop the label"),
@@ -522,6 +524,7 @@ def test_a_source_id_the_corpus_lacks_names_the_document_it_likely_means(tmp_pat
     (tmp_path / "docs" / "travel.md").write_text("# Travel\n\nBook flights 14 days ahead.\n", encoding="utf-8")
     (tmp_path / "docs" / "policies" / "leave.md").write_text("# Leave\n\n27 days.\n", encoding="utf-8")
     (tmp_path / "docs" / "travel-2025.txt").write_text("Book trains.\n", encoding="utf-8")
+    (tmp_path / "docs" / "007.md").write_text("# Licence to kill\n", encoding="utf-8")
     (tmp_path / "docs" / "diagram.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
     (tmp_path / "docs" / "old.txt").write_bytes("Caf\u00e9 rules".encode("cp1252"))
     (tmp_path / "docs" / ".drafts").mkdir()
