@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.comparison import bootstrap_mean, paired_bootstrap, verdict
+from workbench.comparison import bootstrap_mean, paired_bootstrap, paired_bootstrap_ratio, verdict
 
 
 def _coverage(n: int, replications: int, seed: int) -> tuple[float, float]:
@@ -42,3 +42,31 @@ def test_all_equal_differences_are_a_point_and_unscored_questions_are_not_zeros(
     dropped = paired_bootstrap(base, cand)
     assert dropped.n == 5 and dropped.estimate == pytest.approx(0.1)
     assert dropped.low == pytest.approx(0.1) and dropped.high == pytest.approx(0.1)
+
+
+def _stored(values: np.ndarray) -> list[float]:
+    """``values`` as MLflow keeps a run's per-question table: 10 significant digits."""
+    return [float(f"{v:.10g}") for v in values]
+
+
+def test_the_same_values_read_back_from_the_store_have_no_difference() -> None:
+    # a baseline run read from the store against a sweep's result in memory: the same answers, the last digits apart;
+    # a difference of those digits on every question read as "better" or "worse" in 7% of such comparisons
+    rng = np.random.default_rng(0)
+    for r in range(120):
+        f1 = (rng.integers(0, 8, 30) / rng.integers(1, 9, 30)).clip(0, 1)
+        latency = rng.lognormal(0, 1, 30)
+        for values in (f1, latency):
+            diff = paired_bootstrap(_stored(values), values.tolist(), seed=r)
+            assert (diff.estimate, diff.low, diff.high) == (0.0, 0.0, 0.0), r
+            assert verdict(diff) == "no detectable difference"
+    cost = rng.uniform(1e-6, 3e-5, 30)
+    ok = (rng.random(30) < 0.6).astype(float).tolist()
+    ratio = paired_bootstrap_ratio((_stored(cost), ok), (cost.tolist(), ok))
+    assert (ratio.estimate, ratio.low, ratio.high) == (0.0, 0.0, 0.0)
+
+
+def test_a_real_difference_in_the_tenth_digit_of_a_large_value_is_still_noise_but_one_in_the_ninth_is_not() -> None:
+    base = np.linspace(1.0, 2.0, 10)
+    assert paired_bootstrap(base.tolist(), (base * (1 + 5e-10)).tolist()).high == 0.0
+    assert verdict(paired_bootstrap(base.tolist(), (base * (1 + 1e-8)).tolist())) == "better"
