@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.comparison._diff import diff_questions, question_diff
 from workbench.comparison._gates import GateFailure, gate_failures
-from workbench.comparison._metrics import COST_PER_SUCCESS, SUCCESS_METRIC, SUCCESS_THRESHOLD, direction
+from workbench.comparison._metrics import COST_PER_SUCCESS, SUCCESS_METRIC, SUCCESS_THRESHOLD
 from workbench.comparison._render import report_html, summary_text
 from workbench.comparison._routing import routing_table
 from workbench.comparison._stats import (
@@ -25,7 +25,8 @@ from workbench.comparison._tables import (
     Loaded, Skipped, Source, VariantTable, default_seed, find_table, load_run, load_tables, retrieval_only_note,
 )
 from workbench.comparison._values import (
-    MEASUREMENTS, OPT_IN, available_metrics, by_case, failed, finite, keyed_like, numeric, paired_cases, success_parts, text_in,
+    MEASUREMENTS, OPT_IN, available_metrics, by_case, failed, finite, keyed_like, numeric, paired_cases, recorded_higher_is_better,
+    success_parts, text_in,
 )
 from workbench.errors import DataError, WorkbenchError
 from workbench.metrics import scorer_entries
@@ -262,8 +263,7 @@ def _metric_rows(
 ) -> list[dict[str, Any]]:
     """One row per variant: its mean and its paired difference to the baseline, with their ``intervals`` (as
     ``_intervals`` gives them). A metric the runs recorded as better low is so here too, registered or not."""
-    recorded = any(metric in t.lower_is_better for t in tables)
-    better_high = direction(metric) == "higher" and not recorded
+    better_high = recorded_higher_is_better(metric, tables)
     rows = []
     for table, (mean, diff) in zip(tables, intervals):
         is_base = table is tables[0]
@@ -297,9 +297,10 @@ def _intervals(
     base_frame = frames[0]
     if metric == COST_PER_SUCCESS:
         out = []
-        b_cost, b_ok = success_parts(base_frame, success_metric, success_threshold)
+        higher = recorded_higher_is_better(success_metric, tables)
+        b_cost, b_ok = success_parts(base_frame, success_metric, success_threshold, higher=higher)
         for table, frame, common in zip(tables, frames, commons):
-            cost, ok = success_parts(frame, success_metric, success_threshold)
+            cost, ok = success_parts(frame, success_metric, success_threshold, higher=higher)
             cost = finite(cost, table.name, "cost_usd")
             mean = bootstrap_ratio(cost.tolist(), ok.tolist(), **opts)
             diff = paired_bootstrap_ratio(

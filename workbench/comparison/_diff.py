@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Literal
 
-from workbench.comparison._metrics import SUCCESS_METRIC, SUCCESS_THRESHOLD, passes
+from workbench.comparison._metrics import SUCCESS_METRIC, SUCCESS_THRESHOLD
 from workbench.comparison._tables import Source, VariantTable, find_table, load_tables
-from workbench.comparison._values import available_metrics, by_case, failed, keyed_like, numeric, paired_cases
+from workbench.comparison._values import available_metrics, by_case, failed, keyed_like, numeric, paired_cases, recorded_higher_is_better
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -18,12 +18,12 @@ __all__ = ["Change", "diff_questions", "question_diff"]
 Change = Literal["gained", "lost", "unchanged", "not scored"]
 
 
-def _passed(value: float, errored: bool, metric: str, threshold: float) -> bool | None:
-    """Whether a question passed; None when it was not scored. A question that failed with an error did not pass: it
-    has no answer to score."""
+def _passed(value: float, errored: bool, higher: bool, threshold: float) -> bool | None:
+    """Whether a question passed (reached ``threshold``, at most it when lower is better); None when it was not scored.
+    A question that failed with an error did not pass: it has no answer to score."""
     if math.isnan(value):
         return False if errored else None
-    return passes(value, metric, threshold)
+    return value >= threshold if higher else value <= threshold  # as ``passes``
 
 
 def question_diff(a: VariantTable, b: VariantTable, metric: str, threshold: float, only_flips: bool) -> pd.DataFrame:
@@ -37,10 +37,11 @@ def question_diff(a: VariantTable, b: VariantTable, metric: str, threshold: floa
     common = paired_cases(fa, fb)
     va, vb = numeric(fa, metric)[common], numeric(fb, metric)[common]
     errors_a, errors_b = set(fa.index[failed(fa)]), set(fb.index[failed(fb)])
+    higher = recorded_higher_is_better(metric, [a, b])
     rows = []
     for case_id in common:
         x, y = va[case_id], vb[case_id]
-        pa, pb = _passed(x, case_id in errors_a, metric, threshold), _passed(y, case_id in errors_b, metric, threshold)
+        pa, pb = _passed(x, case_id in errors_a, higher, threshold), _passed(y, case_id in errors_b, higher, threshold)
         change: Change
         if pa is None or pb is None or (math.isnan(x) and math.isnan(y)):
             change = "not scored"

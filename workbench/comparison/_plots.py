@@ -10,9 +10,10 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.comparison._metrics import direction, retrieval_at_k
+from workbench.comparison._metrics import Direction, retrieval_at_k
 from workbench.comparison._render import confidence_text
 from workbench.comparison._tables import VariantTable
+from workbench.comparison._values import recorded_higher_is_better
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def metric_vs_cost_figure(report: ComparisonView, metrics: Sequence[str] | None 
     """
     quality = list(metrics) if metrics else [m for m in _QUALITY if m in report.metrics][:3]
     if not quality:
-        quality = [m for m in report.metrics if direction(m) == "higher"][:1]
+        quality = [m for m in report.metrics if _direction(report, m) == "higher"][:1]
     x_metric = cost or _cost_axis(report)
     missing = [m for m in (*quality, x_metric) if m is None or m not in report.metrics]
     if not quality or missing:
@@ -100,7 +101,7 @@ def metric_vs_cost_figure(report: ComparisonView, metrics: Sequence[str] | None 
     fig = _new_figure(4.8 * len(quality), 4.4)
     axes = fig.subplots(1, len(quality), squeeze=False)[0]
     names = list(dict.fromkeys(v.name for v in report.variants))
-    labelled = _labelled(names, _means(report, quality[0]), higher=direction(quality[0]) == "higher")
+    labelled = _labelled(names, _means(report, quality[0]), higher=_direction(report, quality[0]) == "higher")
     xs = _means(report, x_metric)
     for panel, (ax, metric) in enumerate(zip(axes, quality)):
         ys = _means(report, metric)
@@ -119,8 +120,8 @@ def metric_vs_cost_figure(report: ComparisonView, metrics: Sequence[str] | None 
                 color=f"C{shown % 10}", ecolor=f"C{shown % 10}", capsize=3, markersize=9 if i == 0 else 7, label=label, zorder=2,
             )
         unit = " (USD per question)" if x_metric == "cost_usd" else (" (s per question)" if x_metric == "latency_s" else " per question")
-        ax.set_xlabel(f"{x_metric}{unit} — {direction(x_metric)} is better")
-        ax.set_ylabel(f"{metric} — {direction(metric)} is better")
+        ax.set_xlabel(f"{x_metric}{unit} — {_direction(report, x_metric)} is better")
+        ax.set_ylabel(f"{metric} — {_direction(report, metric)} is better")
         ax.set_title(f"{metric} vs {x_metric}")
         ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.grid(alpha=0.3)
@@ -136,6 +137,11 @@ _OTHERS = "other variants"
 # Variants named in the quality-vs-cost plot: a legend of 40 lines left its panels no height at all (matplotlib's
 # "axes sizes collapsed to zero"), and ten markers and colours cannot tell more apart.
 _MAX_NAMED = 10
+
+
+def _direction(report: ComparisonView, metric: str) -> Direction:
+    """Which way ``metric`` is better in the report's runs (a scorer they recorded as better low is, registered or not)."""
+    return "higher" if recorded_higher_is_better(metric, report.variants) else "lower"
 
 
 def _means(report: ComparisonView, metric: str) -> dict[str, tuple[float, float, float]]:

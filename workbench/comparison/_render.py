@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from workbench.comparison._metrics import COST_PER_SUCCESS, higher_is_better
-from workbench.comparison._values import failed
+from workbench.comparison._values import failed, recorded_higher_is_better
 
 if TYPE_CHECKING:
     from workbench.comparison._view import ComparisonView
@@ -36,9 +36,16 @@ def confidence_text(confidence: float) -> str:
     return f"{confidence * 100:.6g}%"
 
 
-def success_text(metric: str, threshold: float) -> str:
-    """What makes an answer successful: ``token_f1 >= 0.5``, ``hallucination <= 0`` for a lower-is-better score."""
-    return f"{metric} {'>=' if higher_is_better(metric) else '<='} {threshold:g}"
+def success_text(metric: str, threshold: float, higher: bool | None = None) -> str:
+    """What makes an answer successful: ``token_f1 >= 0.5``, ``hallucination <= 0`` for a lower-is-better score
+    (``higher``: whether the metric is better high, by default as ``higher_is_better`` says)."""
+    return f"{metric} {'>=' if (higher_is_better(metric) if higher is None else higher) else '<='} {threshold:g}"
+
+
+def _report_success_text(report: ComparisonView) -> str:
+    """``success_text`` of a report's success metric, in the direction its runs recorded."""
+    return success_text(report.success_metric, report.success_threshold,
+                        recorded_higher_is_better(report.success_metric, report.variants))
 
 
 def interval_text(estimate: float | None, low: float, high: float) -> str:
@@ -64,7 +71,7 @@ def summary_text(report: ComparisonView) -> str:
         rows = report.table[report.table["metric"] == metric]
         if rows.empty:
             continue
-        note = f", success = {success_text(report.success_metric, report.success_threshold)}" if metric == COST_PER_SUCCESS else ""
+        note = f", success = {_report_success_text(report)}" if metric == COST_PER_SUCCESS else ""
         lines.append("")
         lines.append(f"{metric} ({rows.iloc[0]['direction']} is better{note})")
         for r in rows.itertuples():
@@ -99,7 +106,7 @@ def _routing_lines(report: ComparisonView) -> list[str]:
     if report.routing is None or report.routing.empty:
         return []
     lines = ["", f"routing: cost per successful answer (lower is better, success = "
-             f"{success_text(report.success_metric, report.success_threshold)}), router vs each model alone, paired by question"]
+             f"{_report_success_text(report)}), router vs each model alone, paired by question"]
     for r in report.routing.itertuples():
         router = interval_text(r.router_cost_per_success, r.router_low, r.router_high)
         model = interval_text(r.model_cost_per_success, r.model_low, r.model_high)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.comparison._stats import bootstrap_ratio, paired_bootstrap_ratio, verdict
 from workbench.comparison._tables import VariantTable
-from workbench.comparison._values import by_case, numeric, paired_cases, success_parts
+from workbench.comparison._values import by_case, numeric, paired_cases, recorded_higher_is_better, success_parts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,10 +89,11 @@ def routing_table(
 
     opts: dict[str, Any] = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
     rows = []
+    higher = recorded_higher_is_better(success_metric, tables)
     for router, role, alone in routing_pairs(tables):
         r_frame, m_frame = by_case(router), by_case(alone)
-        r_cost, r_ok = success_parts(r_frame, success_metric, success_threshold)
-        m_cost, m_ok = success_parts(m_frame, success_metric, success_threshold)
+        r_cost, r_ok = success_parts(r_frame, success_metric, success_threshold, higher=higher)
+        m_cost, m_ok = success_parts(m_frame, success_metric, success_threshold, higher=higher)
         common = paired_cases(r_frame, m_frame)
         r_mean = bootstrap_ratio(r_cost.tolist(), r_ok.tolist(), **opts)
         m_mean = bootstrap_ratio(m_cost.tolist(), m_ok.tolist(), **opts)

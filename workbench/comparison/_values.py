@@ -14,7 +14,10 @@ from workbench.results import ROUTING_COLUMNS
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MEASUREMENTS", "OPT_IN", "available_metrics", "by_case", "failed", "finite", "keyed_like", "numeric", "paired_cases", "success_parts", "text_in"]
+__all__ = [
+    "MEASUREMENTS", "OPT_IN", "available_metrics", "by_case", "failed", "finite", "keyed_like", "numeric", "paired_cases",
+    "recorded_higher_is_better", "success_parts", "text_in",
+]
 
 # Per-question columns that are not measurements of the answer (``prompt_tokens_cut``, the tokens cut from a prompt
 # longer than the model's context window, says why an answer may be poor: it was compared as a score, higher better).
@@ -113,14 +116,22 @@ def _cost_known(frame: pd.DataFrame) -> bool:
     return len(costs) > 0 and bool(costs.notna().all())
 
 
-def success_parts(frame: pd.DataFrame, success_metric: str, threshold: float) -> tuple[pd.Series, pd.Series]:
+def recorded_higher_is_better(metric: str, tables: Sequence[VariantTable]) -> bool:
+    """Whether a larger ``metric`` is better in these tables: not for a scorer that one of their runs recorded as better
+    low (tag ``workbench.lower_is_better``: registered so in the process that logged it, perhaps not in this one, as in
+    a ``workbench compare`` that imports no module of the user's), else as ``higher_is_better`` says."""
+    return higher_is_better(metric) and not any(metric in t.lower_is_better for t in tables)
+
+
+def success_parts(frame: pd.DataFrame, success_metric: str, threshold: float, *, higher: bool) -> tuple[pd.Series, pd.Series]:
     """(cost, 1.0 if the answer succeeded else 0.0) per question; every cost NaN when costs are unknown. An answer
-    succeeds when ``success_metric`` reaches ``threshold`` in its good direction (at most it, for a lower-is-better one)."""
+    succeeds when ``success_metric`` reaches ``threshold`` in its good direction: at least it when ``higher`` is better
+    (``recorded_higher_is_better``), at most it otherwise."""
     cost = numeric(frame, "cost_usd")
     if not _cost_known(frame):
         cost = cost * float("nan")
     quality = numeric(frame, success_metric)
-    passed = quality >= threshold if higher_is_better(success_metric) else quality <= threshold  # as ``passes``
+    passed = quality >= threshold if higher else quality <= threshold  # as ``passes``
     success = passed.astype(float)
     return cost, success
 
