@@ -85,6 +85,9 @@ def summary_text(report: ComparisonView) -> str:
     empty = _nothing_scored(report)
     if empty:
         lines.extend(["", empty])
+    failures = [] if empty else _failed_questions(report)  # with nothing scored, that line counts the failures
+    if failures:
+        lines.extend(["", *failures])
     lines.extend(_routing_lines(report))
     for s in report.skipped:
         lines.append(f"skipped {s.name}: {s.reason}")
@@ -99,6 +102,18 @@ def _nothing_scored(report: ComparisonView) -> str | None:
     errors = sum(int(failed(v.frame).sum()) for v in report.variants)
     why = f": {errors} of {total} answers failed (see the leaderboard's error column)" if errors else ""
     return f"Nothing to compare: no variant has a value for {', '.join(report.metrics) or 'any metric'}{why}"
+
+
+def _failed_questions(report: ComparisonView) -> list[str]:
+    """One line per variant with questions that failed: its means (and ``n``) leave them out, so they rest on other
+    questions than the baseline's, while its differences are paired over the questions both answered."""
+    lines = []
+    for v in report.variants:
+        errors = int(failed(v.frame).sum())
+        if errors:
+            lines.append(f"{v.name}: {errors} of {len(v.frame)} questions failed — its means leave them out (compare its "
+                         "differences, paired over the questions both answered; run the experiment again to ask them again)")
+    return lines
 
 
 def _routing_lines(report: ComparisonView) -> list[str]:
@@ -137,7 +152,8 @@ def report_html(report: ComparisonView) -> str:
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     skipped = "".join(f"<p>skipped {html.escape(s.name)}: {html.escape(s.reason)}</p>" for s in report.skipped)
     empty = _nothing_scored(report)
-    skipped = (f"<p><b>{html.escape(empty)}</b></p>" if empty else "") + skipped
+    failures = "" if empty else "".join(f"<p>{html.escape(line)}</p>" for line in _failed_questions(report))
+    skipped = (f"<p><b>{html.escape(empty)}</b></p>" if empty else "") + failures + skipped
     return (
         f"<div><p>Baseline: <b>{html.escape(report.baseline)}</b> — {confidence_text(report.confidence)} bootstrap intervals over "
         f"questions ({report.n_resamples} resamples, seed {report.seed}), differences paired by question.</p>"
