@@ -4,6 +4,7 @@ normalisation and F1, the textbook retrieval metrics and numpy's percentile (pur
 from __future__ import annotations
 
 import collections
+import fractions
 import random
 import re
 import string
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from workbench.comparison import retrieval_at_k
-from workbench.metrics import percentile
+from workbench.metrics import passes, percentile
 from workbench.scoring import ScoreContext, ScorerEnv, build_scorers, run_scorers, token_f1_value
 
 
@@ -149,3 +150,31 @@ def test_latency_percentiles_are_numpys_linear_percentiles(n: int) -> None:
     values = np.random.default_rng(n).lognormal(0, 1, n).tolist()
     for p in (0, 5, 50, 90, 95, 99, 100):
         assert percentile(values, p) == pytest.approx(float(np.percentile(values, p, method="linear")))
+
+
+# -- token F1 as an exact fraction: 2 * common / (answer words + reference words) ------------------------------------
+
+
+@pytest.mark.parametrize(("answer_words", "reference_words", "common"), [
+    (11, 13, 6),  # 12 / 24 = 0.5, the default success threshold: it read 0.4999999999999999, no success
+    (8, 20, 7),   # 14 / 28 = 0.5
+    (3, 5, 3),    # 6 / 8 = 0.75
+    (4, 20, 3),   # 6 / 24 = 0.25
+    (1, 9, 1),    # 2 / 10 = 0.2
+])
+def test_a_token_f1_on_a_threshold_reaches_it(answer_words: int, reference_words: int, common: int) -> None:
+    shared = [f"w{i}" for i in range(common)]
+    answer = " ".join(shared + [f"x{i}" for i in range(answer_words - common)])
+    reference = " ".join(shared + [f"y{i}" for i in range(reference_words - common)])
+    exact = fractions.Fraction(2 * common, answer_words + reference_words)
+    assert token_f1_value(answer, reference) == float(exact)
+    assert passes(token_f1_value(answer, reference), "token_f1", float(exact))
+
+
+def test_token_f1_is_the_correctly_rounded_exact_fraction_for_every_length() -> None:
+    for answer_words in range(1, 25):
+        for reference_words in range(1, 25):
+            for common in range(1, min(answer_words, reference_words) + 1):
+                pred = " ".join(f"w{i}" for i in range(answer_words))
+                gold = " ".join([f"w{i}" for i in range(common)] + [f"y{i}" for i in range(reference_words - common)])
+                assert token_f1_value(pred, gold) == float(fractions.Fraction(2 * common, answer_words + reference_words))
