@@ -178,3 +178,41 @@ def test_token_f1_is_the_correctly_rounded_exact_fraction_for_every_length() -> 
                 pred = " ".join(f"w{i}" for i in range(answer_words))
                 gold = " ".join([f"w{i}" for i in range(common)] + [f"y{i}" for i in range(reference_words - common)])
                 assert token_f1_value(pred, gold) == float(fractions.Fraction(2 * common, answer_words + reference_words))
+
+
+# -- average precision (context precision, judged and not): the textbook mean of precision at each relevant rank ---------
+
+
+def _textbook_average_precision(verdicts: list[int]) -> fractions.Fraction:
+    ranks = [rank for rank, v in enumerate(verdicts, start=1) if v]
+    if not ranks:
+        return fractions.Fraction(0)
+    return sum((fractions.Fraction(hits, rank) for hits, rank in enumerate(ranks, start=1)), fractions.Fraction(0)) / len(ranks)
+
+
+def test_context_precision_is_the_exact_average_precision_of_the_judges_verdicts() -> None:
+    import json
+    import itertools
+
+    from workbench.testing import HashingEmbedder, ScriptedJudge
+
+    chunks = tuple(f"Chunk number {i} about loops." for i in range(4))
+    for verdicts in itertools.product([0, 1], repeat=4):
+        def verdict(prompt: str, schema: object, verdicts: tuple[int, ...] = verdicts) -> str:  # by the chunk it is asked about
+            return json.dumps({"reason": "r", "verdict": next(v for c, v in zip(chunks, verdicts) if c in prompt)})
+
+        judge = ScriptedJudge(verdict)
+        scorers = build_scorers(["context_precision"], ScorerEnv(embedder=HashingEmbedder(), judge=judge))
+        ctx = ScoreContext(question="q", answer="a", reference="The loop ends.", contexts=chunks)
+        # ragas divides by the number of relevant chunks plus 1e-10: the relevant chunk at rank 2 scored 0.49999999995
+        assert run_scorers(scorers, ctx)["context_precision"].value == float(_textbook_average_precision(list(verdicts))), verdicts
+
+
+def test_non_llm_context_precision_is_the_exact_average_precision() -> None:
+    hit = "When the iterator is exhausted, the else clause is executed and the loop terminates."
+    miss = "Functions created with lambda expressions cannot contain statements or annotations."
+    scorers = build_scorers(["non_llm_context_precision"], ScorerEnv())
+    for ranked in ((hit, miss), (miss, hit), (miss, hit, miss, hit), (miss, miss, hit)):
+        ctx = ScoreContext(question="q", answer="a", reference=hit, contexts=ranked)
+        expected = _textbook_average_precision([int(c == hit) for c in ranked])
+        assert run_scorers(scorers, ctx)["non_llm_context_precision"].value == float(expected), ranked

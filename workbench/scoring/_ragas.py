@@ -173,10 +173,10 @@ def answer_relevancy(env: ScorerEnv) -> ScoreFn:
 def context_precision(env: ScorerEnv) -> ScoreFn:
     """ragas context precision with reference (LLM judge): average precision of the retrieved chunks judged useful
     for the reference answer (one judge call per chunk). Answerable items only."""
-    from ragas.metrics.collections import ContextPrecisionWithReference
+    from workbench.scoring._ragas_bridge import context_precision_metric
 
     return _judged(
-        env, "context_precision", lambda llm: ContextPrecisionWithReference(llm=llm, name="context_precision"),
+        env, "context_precision", lambda llm: context_precision_metric()(llm=llm, name="context_precision"),
         lambda ctx: {"user_input": ctx.question, "reference": ctx.reference, "retrieved_contexts": list(ctx.contexts)},
         _answerable_with_reference_and_contexts,
     )

@@ -5,17 +5,20 @@
 - ``RagasEmbeddings``: ragas's ``BaseRagasEmbedding`` over a workbench ``Embedder``.
 - ``SentenceStringSimilarity``: ragas's ``NonLLMStringSimilarity`` taken as the best match over the sentences of a
   retrieved chunk, the distance measure of the non-LLM context recall / precision scorers.
+- ``ExactAveragePrecision``: the average precision of ragas's context precision metrics, computed exactly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import re
 import typing as t
 from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -156,17 +159,51 @@ class SentenceStringSimilarity(NonLLMStringSimilarity):
         return best
 
 
+def average_precision(verdicts: Sequence[int]) -> float:
+    """Average precision of ranked 0/1 verdicts: the mean, over the relevant ranks, of the share of relevant items up to
+    that rank (0 when nothing is relevant). ragas computes it dividing by the number of relevant items plus 1e-10, so
+    a perfect ranking scored 0.9999999999 and one relevant chunk at rank 2 0.49999999995, below a threshold of 0.5;
+    here it is the exact fraction, correctly rounded."""
+    ranks = [rank for rank, verdict in enumerate(verdicts, start=1) if verdict]
+    if not ranks:
+        return 0.0
+    return float(sum((Fraction(hits, rank) for hits, rank in enumerate(ranks, start=1)), Fraction(0)) / len(ranks))
+
+
+class ExactAveragePrecision:
+    """Mixin for a ragas context precision metric: its ``_calculate_average_precision`` by ``average_precision``."""
+
+    def _calculate_average_precision(self, verdict_list: Sequence[int]) -> float:
+        return average_precision(verdict_list)
+
+
+@functools.cache
+def context_precision_metric() -> type:
+    """ragas's ``ContextPrecisionWithReference`` (the judged context precision) with an exact average precision."""
+    from ragas.metrics.collections import ContextPrecisionWithReference
+
+    return type("ContextPrecisionWithReference", (ExactAveragePrecision, ContextPrecisionWithReference), {})
+
+
 def non_llm_context_scores(retrieved: Sequence[str], reference: str, *, threshold: float = 0.5) -> Mapping[str, float]:
-    """ragas's non-LLM context recall and precision, with the reference answer's sentences as reference contexts."""
-    from ragas.metrics._context_precision import NonLLMContextPrecisionWithReference
+    """ragas's non-LLM context recall and precision (``average_precision``), with the reference answer's sentences as
+    reference contexts."""
     from ragas.metrics._context_recall import NonLLMContextRecall
 
     sample = SingleTurnSample(retrieved_contexts=list(retrieved), reference_contexts=sentences(reference))
     recall = NonLLMContextRecall(_distance_measure=SentenceStringSimilarity(), threshold=threshold)
-    precision = NonLLMContextPrecisionWithReference(distance_measure=SentenceStringSimilarity(), threshold=threshold)
+    precision = _non_llm_precision_metric()(distance_measure=SentenceStringSimilarity(), threshold=threshold)
 
     async def both() -> tuple[float, float]:
         return await recall.single_turn_ascore(sample), await precision.single_turn_ascore(sample)
 
     r, p = run_sync(both())
     return {"recall": float(r), "precision": float(p)}
+
+
+@functools.cache
+def _non_llm_precision_metric() -> type:
+    """ragas's ``NonLLMContextPrecisionWithReference`` with an exact average precision."""
+    from ragas.metrics._context_precision import NonLLMContextPrecisionWithReference
+
+    return type("NonLLMContextPrecisionWithReference", (ExactAveragePrecision, NonLLMContextPrecisionWithReference), {})
