@@ -216,3 +216,13 @@ def test_non_llm_context_precision_is_the_exact_average_precision() -> None:
         ctx = ScoreContext(question="q", answer="a", reference=hit, contexts=ranked)
         expected = _textbook_average_precision([int(c == hit) for c in ranked])
         assert run_scorers(scorers, ctx)["non_llm_context_precision"].value == float(expected), ranked
+
+
+@pytest.mark.parametrize(("answer_words", "reference_words", "common"), [(11, 13, 6), (3, 5, 3), (4, 20, 3)])
+def test_a_rouge_l_on_a_threshold_reaches_it(answer_words: int, reference_words: int, common: int) -> None:
+    # ROUGE-L F = 2 * LCS / (answer tokens + reference tokens); the shared words come first, in order: LCS = common
+    shared = [f"w{i}" for i in range(common)]
+    answer = " ".join(shared + [f"x{i}" for i in range(answer_words - common)])
+    reference = " ".join(shared + [f"y{i}" for i in range(reference_words - common)])
+    out = run_scorers(build_scorers(["rouge_l"], ScorerEnv()), ScoreContext(question="q", answer=answer, reference=reference))
+    assert out["rouge_l"].value == float(fractions.Fraction(2 * common, answer_words + reference_words))
