@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Literal
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "higher_is_better",
     "is_count",
     "is_refusal",
+    "mean",
     "passes",
     "percentile",
     "scorer",
@@ -368,6 +370,21 @@ def is_refusal(answer: str) -> bool:
 
 
 # -- small statistics --------------------------------------------------------------------------------------------------
+
+
+def mean(values: Iterable[float]) -> float:
+    """The mean of ``values``, correctly rounded (the double nearest their exact mean); NaN for none. Summed and divided in
+    floating point, three answers scoring 0.7 averaged 0.6999999999999998 and failed a gate of >= 0.7 ("mean 0.700 is
+    below the minimum 0.7"); here equal values average to themselves. Linear time: ``math.fsum`` and what its rounding
+    left out give the sum as two doubles, whose exact sum over n is rounded once."""
+    xs = [float(v) for v in values]
+    if not xs:
+        return math.nan
+    total = math.fsum(xs)
+    if not math.isfinite(total):
+        return total / len(xs)
+    left_out = math.fsum([*xs, -total])
+    return float((Fraction(total) + Fraction(left_out)) / len(xs))
 
 
 def percentile(values: Sequence[float], p: float) -> float:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 import cachetools
 
 from workbench.comparison._render import interval_text
+from workbench.metrics import mean
 
 if TYPE_CHECKING:  # numpy is imported where it is used, so importing workbench stays light
     import numpy as np
@@ -124,8 +125,9 @@ def bootstrap_means(
 
     check_options(confidence=confidence, n_resamples=n_resamples, seed=seed)
     arrays = [np.asarray([v for v in values if v is not None and not np.isnan(v)], dtype=float) for values in samples]
+    points = [mean(xs.tolist()) for xs in arrays]  # correctly rounded: equal values average to themselves
     out = [Interval(float("nan"), float("nan"), float("nan"), 0, confidence) if len(xs) == 0
-           else Interval(float(xs.mean()), float(xs.mean()), float(xs.mean()), len(xs), confidence) for xs in arrays]
+           else Interval(point, point, point, len(xs), confidence) for xs, point in zip(arrays, points)]
     resampled = [i for i, xs in enumerate(arrays) if len(xs) >= 2]  # scipy needs two
     if not resampled:
         return out

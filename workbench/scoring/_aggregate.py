@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from workbench.metrics import JudgeUsage, Score
+from workbench.metrics import JudgeUsage, Score, mean
 
 
 def mean_scores(rows: Iterable[Mapping[str, Score]]) -> dict[str, float]:
-    """Mean of each scorer over the rows where it applied; ``<name>_errors`` counts failed scorer calls."""
+    """Mean of each scorer over the rows where it applied (``workbench.metrics.mean``: correctly rounded);
+    ``<name>_errors`` counts failed scorer calls."""
     values: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
     for row in rows:
@@ -22,7 +23,7 @@ def mean_scores(rows: Iterable[Mapping[str, Score]]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, xs in values.items():
         if xs:
-            out[name] = sum(xs) / len(xs)
+            out[name] = mean(xs)
         if errors[name]:
             out[f"{name}_errors"] = float(errors[name])
     return out
