@@ -33,3 +33,11 @@ def test_means_are_the_correctly_rounded_exact_mean() -> None:
     for _ in range(300):
         values = [rng.choice([rng.random(), rng.randint(0, 10) / 10, 1 / rng.randint(1, 9)]) for _ in range(rng.randint(1, 40))]
         assert mean_scores([{"s": Score(v)} for v in values])["s"] == _exact_mean(values), values
+
+
+@pytest.mark.parametrize("values", [[0.7] * 3, [0.7] * 30, [0.1] * 10, [0.3] * 7])
+def test_the_interval_of_a_mean_holds_the_mean(values: list[float]) -> None:
+    from workbench.comparison import bootstrap_mean
+
+    interval = bootstrap_mean(values)
+    assert interval.low <= interval.estimate == _exact_mean(values) <= interval.high

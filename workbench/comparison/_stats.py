@@ -135,7 +135,10 @@ def bootstrap_means(
     alphas = [(1 - (1 - 2 * tail(len(arrays[i]), confidence))) / 2 for i in resampled]  # as scipy reads its level
     bounds = stats.quantile(means, np.asarray([[a, 1 - a] for a in alphas]), axis=-1)
     for i, (low, high) in zip(resampled, bounds):
-        out[i] = Interval(out[i].estimate, float(low), float(high), out[i].n, confidence)
+        # the point is the correctly rounded mean, the resamples' means are summed in floating point: three values of 0.7
+        # have the mean 0.7 and every resample 0.6999999999999998, an interval beside its own point
+        point = out[i].estimate
+        out[i] = Interval(point, min(float(low), point), max(float(high), point), out[i].n, confidence)
     return out
 
 
