@@ -455,3 +455,30 @@ def test_a_text_longer_than_a_hosted_embedding_model_reads_is_one_error_saying_w
     assert text.startswith("openai:my-embedder: a text is longer than the embedding model reads (") and "\n" not in text
     assert text.endswith(" — use a smaller chunk size (or shorten the question)")
 
+
+
+@pytest.mark.parametrize(("model_id", "meant"), [
+    ("opnai:gpt-4o-mini", "openai:gpt-4o-mini"),
+    ("OpenAI:gpt-4o-mini", "openai:gpt-4o-mini"),
+    ("antropic:claude-3-5-haiku-latest", "anthropic:claude-3-5-haiku-latest"),
+    ("google-genai:gemini-2.0-flash", "google_genai:gemini-2.0-flash"),
+    ("gemini:gemini-2.0-flash", "google_genai:gemini-2.0-flash"),
+    ("bedrock:anthropic.claude-3-haiku", "bedrock_converse:anthropic.claude-3-haiku"),
+    ("Local:gemma3-270m", "local:gemma3-270m"),
+])
+def test_a_misspelt_provider_suggests_the_model_string_meant(model_id: str, meant: str) -> None:
+    # the error listed all fourteen providers and left the reader to spot which one "opnai" was meant to be
+    from workbench.errors import ModelError
+    from workbench.models import check_model_id
+
+    with pytest.raises(ModelError) as caught:
+        check_model_id(model_id)
+    assert str(caught.value) == f"unknown model provider '{model_id.partition(':')[0]}' in '{model_id}' — did you mean '{meant}'?"
+
+
+def test_a_provider_close_to_none_lists_the_known_ones() -> None:
+    from workbench.errors import ModelError
+    from workbench.models import check_model_id
+
+    with pytest.raises(ModelError, match=r"unknown model provider 'cohere' in 'cohere:command-r' — use one of: local, llamacpp, anthropic"):
+        check_model_id("cohere:command-r")

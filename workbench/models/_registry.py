@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib.util
 import os
@@ -118,6 +119,26 @@ def embedder_unknown_share(model_id: str, texts: Sequence[str]) -> float | None:
     return MiniLMEmbedder().tokenizer.unknown_share(texts) if model_id == MINILM_ID else None
 
 
+# names users write for a provider that LangChain spells otherwise (no close match by spelling)
+PROVIDER_ALIASES: Mapping[str, str] = {
+    "azure": "azure_openai", "bedrock": "bedrock_converse", "gemini": "google_genai", "google": "google_genai",
+    "claude": "anthropic", "mistral": "mistralai",
+}
+
+
+def meant_provider(provider: str) -> str | None:
+    """The known provider (or ``local``, ``llamacpp``) a misspelt one most likely means (pure): the same name in
+    another case (``OpenAI``), a close spelling (``opnai``, ``antropic``), or a common other name (``gemini``,
+    ``bedrock``); None when nothing is close."""
+    known = ["local", "llamacpp", *sorted(PROVIDERS)]
+    folded = provider.casefold().replace("-", "_")
+    if folded in known:
+        return folded
+    if folded in PROVIDER_ALIASES:
+        return PROVIDER_ALIASES[folded]
+    return next(iter(difflib.get_close_matches(folded, known, n=1, cutoff=0.8)), None)
+
+
 def _split(model_id: str) -> tuple[str, str]:
     provider, sep, name = model_id.partition(":")
     if not sep or not provider or not name:
@@ -142,6 +163,9 @@ def check_model_id(model_id: str, *, role: str = "generator") -> None:
             raise ModelError(f"model '{model_id}': llamacpp models are paths to a .gguf file, e.g. 'llamacpp:/models/x.gguf'")
         return
     if provider not in PROVIDERS:
+        meant = meant_provider(provider)
+        if meant is not None:
+            raise ModelError(f"unknown model provider '{provider}' in '{model_id}' — did you mean '{meant}:{name}'?")
         known = ", ".join(["local", "llamacpp", *sorted(PROVIDERS)])
         raise ModelError(f"unknown model provider '{provider}' in '{model_id}' — use one of: {known}")
 
