@@ -125,6 +125,18 @@ def test_a_real_provider_model_is_built_with_the_settings(monkeypatch: pytest.Mo
     assert isinstance(load_generator("openai:gpt-4o-mini"), LangChainChatGenerator)
 
 
+@pytest.mark.parametrize(("provider", "no_retry"), [
+    ("openai", 0), ("azure_openai", 0), ("anthropic", 0), ("mistralai", 0), ("groq", 0), ("deepseek", 0),
+    ("google_genai", 1),  # the Google SDK reads 0 as "its default": 6 retries of its own, uncounted, past any deadline
+])
+def test_every_providers_own_client_retries_are_turned_off_in_its_own_words(provider: str, no_retry: int) -> None:
+    from workbench.models._hosted import chat_options
+
+    options = chat_options(provider, max_tokens=64, timeout_s=5.0, seed=3)
+    assert options["max_retries"] == no_retry
+    assert (options["max_tokens"], options["timeout"]) == (64, 5.0)
+
+
 @pytest.mark.parametrize(("metadata", "reason"), [
     ({"stop_reason": "max_tokens"}, "length"),  # Anthropic
     ({"done_reason": "length"}, "length"),  # Ollama

@@ -27,10 +27,28 @@ class ChatModelFactory(Protocol):
 
 
 # Providers whose LangChain class takes ``max_retries``: their client's own retries are turned off, so every retry is
-# ours (counted, deadline-aware, Retry-After honoured).
-_CLIENT_RETRIES = frozenset({"openai", "azure_openai", "anthropic", "mistralai", "groq", "fireworks", "together", "deepseek", "xai"})
+# ours (counted, deadline-aware, Retry-After honoured). The value that means "no retry" where it is not 0: the Google
+# SDK reads 0 as "its default" (6 retries, each waiting up to a minute, uncounted and past any deadline), 1 as one try.
+_CLIENT_RETRIES: Mapping[str, int] = {
+    "openai": 0, "azure_openai": 0, "anthropic": 0, "mistralai": 0, "groq": 0, "fireworks": 0, "together": 0,
+    "deepseek": 0, "google_genai": 1,
+}
 # Providers whose LangChain class sends a sampling ``seed`` (OpenAI's and Ollama's APIs take one; Anthropic's does not).
 _SEEDED = frozenset({"openai", "azure_openai", "ollama"})
+
+
+def chat_options(provider: str, *, max_tokens: int, timeout_s: float | None, seed: int) -> dict[str, Any]:
+    """The options of a provider's LangChain chat class for these settings (pure): the answer's length and the time
+    limit in the words the class reads, the client's own retries off, and the seed where its API takes one."""
+    if provider == "ollama":
+        options: dict[str, Any] = {"num_predict": max_tokens, "client_kwargs": {"timeout": timeout_s}}
+    else:
+        options = {"max_tokens": max_tokens, "timeout": timeout_s}
+    if provider in _CLIENT_RETRIES:
+        options["max_retries"] = _CLIENT_RETRIES[provider]
+    if provider in _SEEDED:
+        options["seed"] = seed
+    return options
 
 
 def chat_model(model_id: str, *, temperature: float, max_tokens: int, timeout_s: float | None, seed: int = 0) -> Any:
@@ -38,15 +56,7 @@ def chat_model(model_id: str, *, temperature: float, max_tokens: int, timeout_s:
     ``seed`` goes to the providers whose API samples with one."""
     from langchain.chat_models import init_chat_model
 
-    provider = model_id.partition(":")[0]
-    if provider == "ollama":
-        options: dict[str, Any] = {"num_predict": max_tokens, "client_kwargs": {"timeout": timeout_s}}
-    else:
-        options = {"max_tokens": max_tokens, "timeout": timeout_s}
-    if provider in _CLIENT_RETRIES:
-        options["max_retries"] = 0
-    if provider in _SEEDED:
-        options["seed"] = seed
+    options = chat_options(model_id.partition(":")[0], max_tokens=max_tokens, timeout_s=timeout_s, seed=seed)
     return init_chat_model(model_id, temperature=temperature, **options)
 
 
