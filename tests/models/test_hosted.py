@@ -494,3 +494,47 @@ def test_a_provider_close_to_none_lists_the_known_ones() -> None:
 
     with pytest.raises(ModelError, match=r"unknown model provider 'cohere' in 'cohere:command-r' — use one of: local, llamacpp, anthropic"):
         check_model_id("cohere:command-r")
+
+
+class RateLimited(Exception):
+    """A 429 shaped as the provider clients raise it: a status and the reply's headers."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: str) -> None:
+        super().__init__("Error code: 429")
+        self.response = type("Reply", (), {"status_code": 429, "headers": {"retry-after": retry_after}})()
+
+
+def test_a_retry_after_past_the_deadline_says_why_the_call_was_not_retried() -> None:
+    # the bare "RateLimitError: Error code: 429" came back at once, with no retry and no word of why, though 429s are
+    # documented to be retried: the server had asked for a wait longer than the variant had left
+    from workbench.models import RetriesExhausted
+    from workbench.models._retry import call_with_retries
+
+    def fail() -> None:
+        raise RateLimited("100")
+
+    slept: list[float] = []
+    with pytest.raises(RetriesExhausted) as caught:
+        call_with_retries(fail, retries=4, deadline=time.monotonic() + 10, sleep=slept.append)
+    assert slept == [] and caught.value.retries == 0
+    message = str(caught.value)
+    assert message.startswith("RateLimited: Error code: 429 — not retried: the server asked to wait 100 s before another try "
+                              "(Retry-After), past the ")
+    assert message.endswith(" s left before the call's deadline (a variant's limits.wall_time_s; a judge call's judge.timeout_s)")
+    assert "(after" not in message
+
+
+def test_a_wait_within_the_deadline_is_retried_and_exhausted_retries_say_only_their_count() -> None:
+    from workbench.models import RetriesExhausted
+    from workbench.models._retry import call_with_retries
+
+    def fail() -> None:
+        raise RateLimited("1")
+
+    slept: list[float] = []
+    with pytest.raises(RetriesExhausted) as caught:
+        call_with_retries(fail, retries=2, deadline=time.monotonic() + 60, sleep=slept.append)
+    assert slept == [1.0, 1.0]
+    assert str(caught.value) == "RateLimited: Error code: 429 (after 2 retries)"

@@ -82,15 +82,25 @@ def retry_after_s(exc: BaseException, *, now: float | None = None) -> float | No
 
 
 class RetriesExhausted(ModelError):
-    """A call that still failed after ``retries`` retries: the last failure's type and text, with what caused it when
-    the text does not say (the openai client's "Connection error." hides "Connection refused" or a name that does not
-    resolve), and the count (a run's ``retries`` metric counts them as well as those of calls that succeeded)."""
+    """A call that still failed after ``retries`` retries, or that could not be retried before its deadline: the last
+    failure's type and text, with what caused it when the text does not say (the openai client's "Connection error."
+    hides "Connection refused" or a name that does not resolve), why no retry was made when the deadline stopped it,
+    and the count (a run's ``retries`` metric counts them as well as those of calls that succeeded)."""
 
-    def __init__(self, last: BaseException, retries: int) -> None:
+    def __init__(self, last: BaseException, retries: int, *, stopped: str = "") -> None:
         cause = last.__cause__
         why = f" ({type(cause).__name__}: {cause})" if cause is not None and str(cause) and str(cause) not in str(last) else ""
-        super().__init__(f"{type(last).__name__}: {last}{why} (after {retries} {'retry' if retries == 1 else 'retries'})")
+        count = f" (after {retries} {'retry' if retries == 1 else 'retries'})" if retries or not stopped else ""
+        super().__init__(f"{type(last).__name__}: {last}{why}{count}{f' — {stopped}' if stopped else ''}")
         self.retries = retries
+
+
+def _too_late(asked: float | None, wait: float, left: float, *, retried: bool) -> str:
+    """Why a retryable failure was not retried: the wait before the next try (the server's ``Retry-After``, else the
+    backoff) would end past the call's deadline (pure)."""
+    waiting = f"the server asked to wait {asked:g} s before another try (Retry-After)" if asked else f"the next try was {wait:.1f} s away"
+    return (f"not retried{' again' if retried else ''}: {waiting}, past the {max(left, 0.0):.1f} s left before the call's deadline "
+            "(a variant's limits.wall_time_s; a judge call's judge.timeout_s)")
 
 
 def call_with_retries(
@@ -105,16 +115,19 @@ def call_with_retries(
     """Call ``fn`` until it succeeds, retrying retryable failures at most ``retries`` times.
 
     Waits grow exponentially from ``initial_s`` (full jitter, at most ``max_wait_s``); a ``Retry-After`` from the
-    provider is waited for at least. No retry starts past ``deadline`` (``time.monotonic()``): the last error is raised.
+    provider is waited for at least. No retry starts past ``deadline`` (``time.monotonic()``): the last error is raised,
+    saying so.
 
     Returns:
         ``(result, retries used)``.
 
     Raises:
-        RetriesExhausted: the last attempt failed after at least one retry (the failure is its ``__cause__``); a
-            failure with no retry made is raised as it is.
+        RetriesExhausted: the last attempt failed after at least one retry, or the deadline left no time for the next
+            one (the failure is its ``__cause__``); a failure with no retry made or due is raised as it is.
     """
     from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+    stopped: list[str] = []  # why the deadline stopped the retries, when it did
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
@@ -123,7 +136,14 @@ def call_with_retries(
         return min(max(backoff, asked or 0.0), max_wait_s if asked is None else max(asked, max_wait_s))
 
     def past_deadline(state: RetryCallState) -> bool:
-        return deadline is not None and time.monotonic() + wait(state) >= deadline
+        if deadline is None or state.attempt_number > retries:
+            return False
+        pause, left = wait(state), deadline - time.monotonic()
+        if pause < left:
+            return False
+        exc = state.outcome.exception() if state.outcome is not None else None
+        stopped.append(_too_late(retry_after_s(exc) if exc is not None else None, pause, left, retried=state.attempt_number > 1))
+        return True
 
     retrying = Retrying(
         retry=retry_if_exception(is_retryable),
@@ -136,7 +156,7 @@ def call_with_retries(
         result = retrying(fn)
     except Exception as exc:
         used = retrying.statistics.get("attempt_number", 1) - 1
-        if used:
-            raise RetriesExhausted(exc, used) from exc
+        if used or stopped:
+            raise RetriesExhausted(exc, used, stopped=stopped[-1] if stopped else "") from exc
         raise
     return result, retrying.statistics.get("attempt_number", 1) - 1
