@@ -300,3 +300,31 @@ def test_retries_of_questions_that_failed_in_the_end_are_counted_and_said(wb_set
     assert first.error is not None and first.error.endswith("(after 2 retries)") and "InternalServerError" in first.error
     assert second.error is None and second.generation is not None and second.generation.retries == 1
     assert variant.metrics["retries"] == 3
+
+
+def test_a_connection_dropped_without_a_reply_is_retried_and_one_that_keeps_dropping_fails_the_question(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    from workbench.testing.openai_stub import DROP
+
+    script = lambda n: (DROP, {}, 0.0) if n in (0, 2, 3, 4) else (200, {}, 0.0)  # noqa: E731
+    with stub_env(OpenAIStub(script=script)) as stub:
+        (variant,) = sweep(spec_of(questions=2, execution={"retries": 2}), wb_settings).variants
+    assert stub.statuses == [DROP, 200, DROP, DROP, DROP]
+    first, second = variant.records
+    assert first.error is None and first.answer and first.generation is not None and first.generation.retries == 1
+    assert second.error is not None and second.error.startswith("RetriesExhausted: APIConnectionError: Connection error.")
+    assert second.error.endswith("(after 2 retries)")
+    assert variant.metrics["retries"] == 3 and variant.metrics["question_errors"] == 1
+
+
+def test_a_hosted_judge_answers_ragas_through_the_real_client_priced_once(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    # the stub answered a structured call with plain text, so no test saw a hosted judge's verdict, cost or reuse
+    spec = spec_of(questions=2, judge="openai:gpt-4o-mini", scorers=["token_f1", "faithfulness"])
+    with stub_env(OpenAIStub()) as stub:
+        (first,) = sweep(spec, wb_settings).variants
+        asked = stub.requests
+        (again,) = sweep(spec, wb_settings).variants
+    assert first.status == "FINISHED" and first.metrics["faithfulness"] == 1.0 and first.metrics["judge_call_errors"] == 0
+    assert first.metrics["judge_calls"] > 0 and first.metrics["judge_cost_usd"] > 0
+    assert first.metrics["judge_spent_usd"] == first.metrics["judge_cost_usd"]
+    assert stub.requests == asked  # the second sweep reused the run: nothing asked, nothing spent
+    assert again.metrics["faithfulness"] == 1.0 and again.metrics.get("judge_spent_usd", 0.0) == 0.0

@@ -2,9 +2,11 @@
 
 It speaks ``POST /v1/chat/completions`` and ``POST /v1/embeddings`` like the real API, so the real ``openai:`` LangChain provider (with
 ``OPENAI_BASE_URL`` pointing here) goes through its real client, HTTP stack, timeouts and our retries. Its answer is
-a pure function of the request (the first line of the context after "Context:", else an echo of the question), so
-results are identical however many workers call it; ``delay_s`` makes every call take that long; ``script`` decides
-per request whether to fail (status, headers) first. Embeddings are feature-hashed words of each input as sent
+a pure function of the request (the first line of the context after "Context:", else an echo of the question; a
+structured call, ``response_format`` json_schema or ``tools``, gets the simplest JSON its schema accepts unless that
+line is JSON, so a ragas judge's calls all answer), so results are identical however many workers call it; ``delay_s``
+makes every call take that long; ``script`` decides per request whether to fail (status, headers) or drop the
+connection first. Embeddings are feature-hashed words of each input as sent
 (``embedding_inputs`` keeps them: texts, or token ids when a client sends those).
 """
 
@@ -17,10 +19,12 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["OpenAIStub", "Reply"]
+__all__ = ["DROP", "OpenAIStub", "Reply"]
 
-# (status, headers, seconds to wait before answering) for one request; status 200 answers normally
+# (status, headers, seconds to wait before answering) for one request; status 200 answers normally, DROP closes the
+# connection without a reply (a proxy or load balancer that went away mid-call)
 Reply = tuple[int, dict[str, str], float]
+DROP = 0
 
 
 def _answer(messages: list[dict[str, Any]]) -> str:
@@ -32,13 +36,52 @@ def _answer(messages: list[dict[str, Any]]) -> str:
     return f"echo: {text.strip().splitlines()[-1][:200]}" if text.strip() else "echo:"
 
 
+def _instance(schema: Any) -> Any:
+    """The simplest value a JSON schema accepts (the last of an ``enum``: 1 of a 0/1 verdict), for a structured call."""
+    if not isinstance(schema, dict):
+        return None
+    if "enum" in schema:
+        return schema["enum"][-1]
+    if "const" in schema:
+        return schema["const"]
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if options:
+        return _instance(options[0])
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object":
+        return {name: _instance(sub) for name, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [_instance(schema.get("items", {})) for _ in range(max(int(schema.get("minItems", 1)), 1))]
+    return {"string": "stub", "integer": 1, "number": 1.0, "boolean": True}.get(str(kind))
+
+
+def _structured(body: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]]]:
+    """The answer to a structured call, as OpenAI sends it: JSON content for a ``response_format`` json_schema, a tool
+    call for ``tools`` (its function's arguments); ``(None, [])`` for a plain call, and for a structured one whose
+    answer the test scripted as a JSON line after "Context:" (answered as it is, even cut short)."""
+    if _answer(body.get("messages", [])).startswith("{"):
+        return None, []
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        return json.dumps(_instance(response_format.get("json_schema", {}).get("schema", {}))), []
+    tools = body.get("tools") or []
+    if tools:
+        function = tools[0].get("function", {})
+        arguments = json.dumps(_instance(function.get("parameters", {})))
+        return None, [{"id": "call_stub", "type": "function", "function": {"name": function.get("name", "f"), "arguments": arguments}}]
+    if response_format.get("type") == "json_object":
+        return "{}", []
+    return None, []
+
+
 class OpenAIStub:
     """Start with ``with OpenAIStub(delay_s=0.3) as stub:``; ``stub.base_url`` is the ``OPENAI_BASE_URL`` to use.
 
     Args:
         delay_s: how long every answer takes.
         script: ``script(n) -> Reply`` for the n-th request (0-based), e.g. ``lambda n: (429, {"Retry-After": "0"}, 0)
-            if n == 0 else (200, {}, 0)``. Default: always answer.
+            if n == 0 else (200, {}, 0)``; status ``DROP`` closes the connection without a reply. Default: always answer.
         usage: send token counts (``usage``) with each answer; False answers without, as some OpenAI-compatible
             servers and proxies do; a dict is sent as the ``usage`` of every answer, as it is (``{"prompt_tokens":
             None, ...}``, as a server that did not count sends).
@@ -102,23 +145,30 @@ class OpenAIStub:
                 with stub._lock:
                     stub.statuses.append(status)
                     stub.in_flight -= 1
+                if status == DROP:
+                    self.close_connection = True
+                    return
                 if status != 200:
                     payload = json.dumps({"error": {"message": f"stub status {status}", "type": stub.error_code or "stub", "code": stub.error_code or status}}).encode()
                 elif self.path.rstrip("/").endswith("/embeddings"):
                     payload = json.dumps(stub._embeddings(body)).encode()
                 else:
                     messages = body.get("messages", [])
-                    answer = _answer(messages)
+                    content, tool_calls = _structured(body)
+                    answer = _answer(messages) if content is None and not tool_calls else content or ""
+                    message: dict[str, Any] = {"role": "assistant", "content": answer if not tool_calls else None}
+                    if tool_calls:
+                        message["tool_calls"] = tool_calls
                     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
                     reply: dict[str, Any] = {
                         "id": f"chatcmpl-stub-{n}", "object": "chat.completion", "created": int(time.time()), "model": body.get("model", "stub"),
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": stub.finish_reason}],
+                        "choices": [{"index": 0, "message": message, "finish_reason": stub.finish_reason if not tool_calls else "tool_calls"}],
                     }
                     if isinstance(stub.usage, dict):
                         reply["usage"] = stub.usage
                     elif stub.usage:
-                        reply["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": len(answer.split()),
-                                          "total_tokens": prompt_tokens + len(answer.split())}
+                        said = len((tool_calls[0]["function"]["arguments"] if tool_calls else answer).split())
+                        reply["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": said, "total_tokens": prompt_tokens + said}
                     payload = json.dumps(reply).encode()
                 self._send(status, payload, headers)
 
