@@ -328,3 +328,26 @@ def test_a_hosted_judge_answers_ragas_through_the_real_client_priced_once(wb_set
     assert first.metrics["judge_spent_usd"] == first.metrics["judge_cost_usd"]
     assert stub.requests == asked  # the second sweep reused the run: nothing asked, nothing spent
     assert again.metrics["faithfulness"] == 1.0 and again.metrics.get("judge_spent_usd", 0.0) == 0.0
+
+
+def test_a_server_that_is_down_fails_each_question_after_the_first_at_once_not_after_its_whole_backoff(  # type: ignore[no-untyped-def]
+    wb_settings, monkeypatch
+) -> None:
+    # every question of every variant went through all its retries and their backoff against a refused connection:
+    # 90 s for two variants of 12 questions, hours for a real dataset
+    import socket
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    (variant,) = sweep(spec_of(questions=4, execution={"retries": 2}), wb_settings).variants
+    assert variant.status == "FAILED"
+    first, *rest = variant.records
+    assert first.error is not None and first.error.endswith("Connection refused) (after 2 retries)")
+    assert all(r.error is not None and r.error.endswith(
+        "Connection refused) — not retried: the server could not be reached by an earlier call after 2 "
+        "retries either") for r in rest)
+    assert variant.metrics["retries"] == 2
+

@@ -538,3 +538,40 @@ def test_a_wait_within_the_deadline_is_retried_and_exhausted_retries_say_only_th
         call_with_retries(fail, retries=2, deadline=time.monotonic() + 60, sleep=slept.append)
     assert slept == [1.0, 1.0]
     assert str(caught.value) == "RateLimited: Error code: 429 (after 2 retries)"
+
+
+class ConnectError(Exception):
+    """No connection could be made (httpx's name for it)."""
+
+
+class ScriptedChat(StubChat):
+    """Raises or answers in turn, one outcome a call."""
+
+    def __init__(self, outcomes: list[Any]) -> None:
+        super().__init__()
+        self.outcomes = outcomes
+
+    def invoke(self, messages: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+def test_after_a_call_found_the_server_down_the_next_are_asked_once_until_one_is_answered() -> None:
+    from workbench.models import RetriesExhausted
+
+    down = ConnectError("[Errno 111] Connection refused")
+    chat = ScriptedChat([down, down, down, down, message("back"), down, message("again")])
+    gen = LangChainChatGenerator("openai:m", Factory(chat))
+    params = GenerationParams(retries=2)
+    with pytest.raises(RetriesExhausted, match=r"\(after 2 retries\)$"):
+        gen.generate(PROMPT, params)  # tried three times
+    with pytest.raises(RetriesExhausted) as caught:
+        gen.generate(PROMPT, params)  # once: the server was down a moment ago
+    assert str(caught.value) == ("ConnectError: [Errno 111] Connection refused — not retried: the server could not be reached by an "
+                                 "earlier call after 2 retries either")
+    assert gen.generate(PROMPT, params).text == "back"  # once, and answered: the server is up
+    again = gen.generate(PROMPT, params)  # retried as before
+    assert (again.text, again.retries) == ("again", 1)
+    assert chat.outcomes == []

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from workbench.errors import ModelError
-from workbench.models._retry import RetriesExhausted, call_with_retries, http_status
+from workbench.models._retry import RetriesExhausted, call_with_retries, http_status, unreachable
 from workbench.models._types import CONTEXT_ADVICE, Generation, GenerationParams, ModelKind
 from workbench.prompts import RenderedPrompt
 
@@ -67,7 +67,9 @@ class LangChainChatGenerator:
     Asked for JSON, the model answers through ``with_structured_output(schema, include_raw=True)``; the JSON it
     parsed (else the raw tool-call arguments or text) is the answer's text. There the time limit is
     ``params.timeout_s``, set when the model is built: LangChain passes no per-call timeout through structured output.
-    A rate limit, server error or timeout is retried up to ``params.retries`` times (``Generation.retries`` counts them).
+    A rate limit, server error or timeout is retried up to ``params.retries`` times (``Generation.retries`` counts them);
+    once a call found the server unreachable after its retries, the next calls are asked once, unretried, until one is
+    answered: a server that is down failed each of a sweep's questions only after its whole backoff.
     """
 
     kind: ModelKind = "chat"
@@ -80,6 +82,7 @@ class LangChainChatGenerator:
         self._factory = chat_model
         self._models: dict[tuple[float, int, float | None, int], Any] = {}
         self._lock = threading.Lock()
+        self._down = False  # the last call that ended found no server to connect to (after its retries)
 
     def _model(self, params: GenerationParams) -> Any:
         key = (params.temperature, params.max_tokens, params.timeout_s, params.seed)
@@ -111,7 +114,7 @@ class LangChainChatGenerator:
             return self._invoke(bound, prompt, timeout=timeout)
 
         start = time.perf_counter()
-        message, retries = call_with_retries(call, retries=params.retries, deadline=deadline)
+        message, retries = self._retried(call, params, deadline)
         latency = time.perf_counter() - start
         text = _message_text(message).strip()
         input_tokens, output_tokens, reported = _token_counts(message, text)
@@ -126,6 +129,20 @@ class LangChainChatGenerator:
             usage_reported=reported,
             cached_input_tokens=cached_input_tokens,
         )
+
+    def _retried(self, call: Callable[[], Any], params: GenerationParams, deadline: float | None) -> tuple[Any, int]:
+        """``call_with_retries(call)`` with the call's retries, or none while the server was found unreachable."""
+        down = self._down
+        try:
+            result = call_with_retries(call, retries=0 if down else params.retries, deadline=deadline)
+        except Exception as exc:
+            self._down = unreachable(exc)
+            if down and self._down and params.retries:
+                raise RetriesExhausted(exc, 0, stopped="not retried: the server could not be reached by an earlier call "
+                                       f"after {params.retries} retries either") from exc
+            raise
+        self._down = False
+        return result
 
     def _invoke(self, runnable: Any, prompt: RenderedPrompt, **options: Any) -> Any:
         """``runnable.invoke`` on the prompt's messages; a reply the provider's client could not read (not JSON, no
@@ -154,7 +171,7 @@ class LangChainChatGenerator:
         structured = model.with_structured_output({"title": "output", **json_schema}, include_raw=True)
         start = time.perf_counter()
         try:
-            out, retries = call_with_retries(lambda: self._invoke(structured, prompt), retries=params.retries, deadline=deadline)
+            out, retries = self._retried(lambda: self._invoke(structured, prompt), params, deadline)
         except Exception as exc:
             early = _ended_early(exc)
             if early is None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from workbench.errors import ModelError
 
-__all__ = ["RetriesExhausted", "call_with_retries", "http_status", "is_retryable", "retry_after_s"]
+__all__ = ["RetriesExhausted", "call_with_retries", "http_status", "is_retryable", "retry_after_s", "unreachable"]
 
 T = TypeVar("T")
 
@@ -56,6 +56,27 @@ def is_retryable(exc: BaseException) -> bool:
         return True
     names = [cls.__name__ for cls in type(exc).__mro__]
     return any(marker in name for name in names for marker in _TIMEOUT_NAMES)
+
+
+# a connection that could not be made (httpx, requests/urllib3, the standard library): the server is down, or not there
+_UNREACHABLE_NAMES = ("ConnectError", "ConnectTimeout", "ConnectionRefused", "NewConnectionError", "NameResolution")
+
+
+def unreachable(exc: BaseException) -> bool:
+    """True when a call failed because no connection to the server could be made (refused, no route, a name that does
+    not resolve, a connect timeout), seen anywhere in the exception's chain of causes; not for a server that answered,
+    dropped the connection or was slow to answer (pure)."""
+    seen: set[int] = set()
+    found: BaseException | None = exc
+    while found is not None and id(found) not in seen:
+        seen.add(id(found))
+        if http_status(found) is not None:
+            return False
+        names = [cls.__name__ for cls in type(found).__mro__]
+        if any(marker in name for name in names for marker in _UNREACHABLE_NAMES):
+            return True
+        found = found.__cause__ or found.__context__
+    return False
 
 
 def retry_after_s(exc: BaseException, *, now: float | None = None) -> float | None:
