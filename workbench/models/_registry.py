@@ -263,7 +263,8 @@ def check_endpoint(provider: str, environ: Mapping[str, str]) -> None:
     if found is None:
         return
     name, url = found
-    shown = re.sub(r"^([^/@]*//)?[^/@]*@", lambda m: f"{m.group(1) or ''}…@", url)  # no credentials in the message
+    # no credentials in the message: neither a user and password nor a query string (?api-key=..., ?token=...)
+    shown = re.sub(r"[?#].*", "?…", re.sub(r"^([^/@]*//)?[^/@]*@", lambda m: f"{m.group(1) or ''}…@", url))
     try:
         parts = urlsplit(url if "://" in url or name != "OLLAMA_HOST" else f"http://{url}")
         parts.port  # noqa: B018 - reading it checks the port
