@@ -687,3 +687,22 @@ def test_a_hosted_bundle_retries_a_rate_limited_call_as_its_sweep_did(tmp_path: 
                                 models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
         assert bundle.answer(CASES[0]["question"]).answer
     assert stub.statuses == [429, 200]
+
+
+def test_a_failed_answer_says_why_without_the_key_a_proxy_quoted(swept: Swept, bundle_dir: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # a proxy's 401 that quotes the key it was sent went, key and all, into the BundleError a deployment logs or returns
+    from workbench.models import GEMMA_ID
+    from workbench.testing import ScriptedModel
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-ECHOED0123456789abcdef")
+
+    def refused(prompt: Any) -> str:
+        raise RuntimeError("Error code: 401 - Invalid proxy server token passed. Received API Key = sk-proj-ECHOED0123456789abcdef")
+
+    models = {**fake_models(), GEMMA_ID: ScriptedModel(refused, model_id=GEMMA_ID)}
+    bundle = wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=models)
+    with pytest.raises(BundleError) as caught:
+        bundle.answer(CASES[0]["question"])
+    assert str(caught.value).endswith("Received API Key = [REDACTED:OPENAI_API_KEY]")
+    assert "ECHOED" not in str(caught.value)

@@ -48,6 +48,7 @@ from workbench.promotion._config import (
 )
 from workbench.promotion._errors import BundleError
 from workbench.prompts import PromptTemplate
+from workbench.redaction import redact
 from workbench.spec import ExecutionSpec
 
 
@@ -84,7 +85,8 @@ class Bundle:
         case = EvalCase(id="bundle-question", question=question)
         record = answer_question(case, retriever=self.retriever, template=self.template, generator=self.generator, params=self.params)
         if record.error:
-            raise BundleError(f"{self.config.model.id} failed to answer: {record.error}")
+            # redacted: a proxy's refusal may quote the key it was sent, and a deployment logs or returns this error
+            raise BundleError(f"{self.config.model.id} failed to answer: {redact(record.error)}")
         return BundleAnswer(
             question=question, answer=record.answer, source_ids=record.retrieved_ids,
             chunk_ids=tuple(h.chunk.id for h in record.hits), contexts=tuple(h.chunk.text for h in record.hits),
