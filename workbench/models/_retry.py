@@ -119,9 +119,9 @@ class RetriesExhausted(ModelError):
 def _too_late(asked: float | None, wait: float, left: float, *, retried: bool) -> str:
     """Why a retryable failure was not retried: the wait before the next try (the server's ``Retry-After``, else the
     backoff) would end past the call's deadline (pure)."""
-    waiting = f"the server asked to wait {asked:g} s before another try (Retry-After)" if asked else f"the next try was {wait:.1f} s away"
-    return (f"not retried{' again' if retried else ''}: {waiting}, past the {max(left, 0.0):.1f} s left before the call's deadline "
-            "(a variant's limits.wall_time_s; a judge call's judge.timeout_s)")
+    waiting = f"Retry-After asked {asked:g} s" if asked else f"the next try was {wait:.1f} s away"
+    return (f"not retried{' again' if retried else ''}: {waiting}, past the call's deadline {max(left, 0.0):.1f} s away "
+            "(limits.wall_time_s; a judge's timeout_s)")
 
 
 def call_with_retries(
