@@ -161,8 +161,9 @@ def test_token_budget_and_wall_time_fail_the_variant_only(wb_settings, fake_mode
     assert {v.outcome.error_kind for v in result.variants} == {"token_budget"}
     assert "token budget of 50 exceeded" in result.variants[0].outcome.error
 
-    slow = ScriptedModel(lambda p: __import__("time").sleep(1.0) or "slow answer", model_id=GEMMA_ID)
-    spec = make_spec(limits={"wall_time_s": 2.5}, chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], prompts=[{"name": "p", "template": "{context} {question}"}])
+    # 4 questions of 1.5 s do not fit in 4.5 s; the first does even when a loaded machine starts the worker slowly
+    slow = ScriptedModel(lambda p: __import__("time").sleep(1.5) or "slow answer", model_id=GEMMA_ID)
+    spec = make_spec(limits={"wall_time_s": 4.5}, chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], prompts=[{"name": "p", "template": "{context} {question}"}])
     result = wb.run(spec, models={GEMMA_ID: slow, MINILM_ID: fake_models[MINILM_ID]}, index_store=MemoryIndexStore(),
                     tracker=MemoryTracker(), settings=wb_settings, progress=False)
     (v,) = result.variants
