@@ -654,6 +654,10 @@ def test_chunk_explorer_names_the_chunks_longer_than_the_embedding_model_reads()
     assert explorer.stats.truncated and "use a smaller chunk size (254 or less)" in explorer.summary.value
     hosted = ChunkExplorer(handbook, ChunkerSpec(strategy="recursive", size=2000, overlap=0), embedding="openai:text-embedding-3-small")
     assert hosted.stats is not None and hosted.stats.truncated is None and "wb-error" not in hosted.summary.value  # its limit is unknown
+    # given an experiment, the explorer counts with the experiment's embedding model (it counted MiniLM's 254 tokens)
+    spec = handbook_spec(retrieval=[{"k": 2, "embedding": "openai:text-embedding-3-small"}])
+    theirs = ChunkExplorer(handbook, ChunkerSpec(strategy="recursive", size=2000, overlap=0), experiment=spec)
+    assert theirs.stats is not None and theirs.stats.truncated is None and "longer than" not in theirs.summary.value
 
 
 def test_chunk_explorer_names_a_document_the_corpus_does_not_have() -> None:

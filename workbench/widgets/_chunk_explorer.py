@@ -94,7 +94,8 @@ class ChunkExplorer(w.VBox):
         chunker: the config to start from (default: recursive 800/80).
         document: the document to show first (default: the first one).
         embedding: the embedding model whose tokenizer the ``token`` strategy counts with; the summary names the chunks
-            longer than it reads (their ends are never embedded, so retrieval cannot find them).
+            longer than it reads (their ends are never embedded, so retrieval cannot find them). Default: the
+            experiment's (its first retrieval setting's), else MiniLM.
         glob: which files of a folder corpus to read.
         experiment: an experiment whose questions score the chunker as set: "Score retrieval" runs a retrieval-only
             sweep (``wb.run(..., generate=False)``) of this chunker with the experiment's retrieval settings in the
@@ -109,7 +110,7 @@ class ChunkExplorer(w.VBox):
         chunker: ChunkerSpec | None = None,
         *,
         document: str | None = None,
-        embedding: str = MINILM_ID,
+        embedding: str | None = None,
         glob: str = "**/*.md",
         experiment: wb.ExperimentSpec | None = None,
         run_options: dict[str, Any] | None = None,
@@ -117,7 +118,7 @@ class ChunkExplorer(w.VBox):
         self.corpus = corpus if isinstance(corpus, wb.Corpus) else wb.load_corpus(corpus, glob=glob)
         if experiment is not None:
             _check_same_corpus(self.corpus, experiment)
-        self._embedding = embedding
+        self._embedding = embedding or (experiment.retrieval[0].embedding if experiment is not None and experiment.retrieval else MINILM_ID)
         self._embedder: Embedder | None = None
         self._secrets: dict[str, tuple[Finding, ...]] = {}
         start = chunker or ChunkerSpec(strategy="recursive")
