@@ -96,6 +96,21 @@ def test_garbage_from_the_judge_is_an_error_score_with_the_raw_text() -> None:
         assert score.judge is not None and score.judge.failures == score.judge.calls == 1
 
 
+@pytest.mark.parametrize("verdicts", [
+    [{"statement": "The else clause runs.", "reason": "stated", "verdict": 1}],  # the second statement left unjudged
+    [{"statement": "The else clause runs.", "reason": "stated", "verdict": 1}] * 3,  # one verdict repeated
+])
+def test_faithfulness_needs_one_verdict_per_statement(verdicts: list[dict[str, Any]]) -> None:
+    # ragas divides by the verdicts, not the statements: both replies scored 1.0 for an answer with an unjudged claim
+    def judge(prompt: str, schema: Mapping[str, Any]) -> str:
+        return json.dumps({"statements": verdicts} if kind_of(schema) == "nli" else GOOD[kind_of(schema)])
+
+    score = run_scorers(scorers(ScriptedJudge(judge), ["faithfulness"]), CTX)["faithfulness"]
+    assert score.value is None
+    assert score.error is not None and f"{len(verdicts)} verdicts for the answer's 2 statements" in score.error
+    assert score.judge is not None and (score.judge.calls, score.judge.failures) == (2, 1)
+
+
 def test_out_of_range_verdicts_are_rejected_not_averaged() -> None:
     # the nonsense seen with a forced schema on a small model: a verdict of 1e15 would give context precision 1e15
     judge = ScriptedJudge(lambda prompt, schema: json.dumps({"reason": "r", "verdict": 1e15}))

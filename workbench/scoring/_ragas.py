@@ -139,11 +139,12 @@ def _judged(
 
 
 def faithfulness(env: ScorerEnv) -> ScoreFn:
-    """ragas faithfulness (LLM judge): share of the answer's statements supported by the retrieved contexts."""
-    from ragas.metrics.collections import Faithfulness
+    """ragas faithfulness (LLM judge): share of the answer's statements supported by the retrieved contexts (a judge
+    that does not give one verdict per statement is an error reply)."""
+    from workbench.scoring._ragas_bridge import CountedFaithfulness
 
     return _judged(
-        env, "faithfulness", lambda llm: Faithfulness(llm=llm),
+        env, "faithfulness", lambda llm: CountedFaithfulness(llm=llm),
         lambda ctx: {"user_input": ctx.question, "response": ctx.answer, "retrieved_contexts": list(ctx.contexts)},
         _needs_answer_and_contexts,
     )

@@ -2,6 +2,7 @@
 
 - ``JudgeLLM``: ragas's ``InstructorBaseRagasLLM`` (what the ``ragas.metrics.collections`` metrics call with a
   prompt string and a pydantic output model) answered by a workbench ``Judge`` under a tightened JSON schema.
+- ``CountedFaithfulness``: ragas's ``Faithfulness`` that takes the judge's verdicts only when there is one per statement.
 - ``RagasEmbeddings``: ragas's ``BaseRagasEmbedding`` over a workbench ``Embedder``.
 - ``SentenceStringSimilarity``: ragas's ``NonLLMStringSimilarity`` taken as the best match over the sentences of a
   retrieved chunk, the distance measure of the non-LLM context recall / precision scorers.
@@ -25,6 +26,8 @@ from pydantic import BaseModel, ValidationError
 from ragas.dataset_schema import SingleTurnSample
 from ragas.embeddings.base import BaseRagasEmbedding
 from ragas.llms.base import InstructorBaseRagasLLM
+from ragas.metrics.collections import Faithfulness
+from ragas.metrics.collections.faithfulness.util import NLIStatementOutput
 from ragas.metrics._string import NonLLMStringSimilarity
 
 from workbench.models import Embedder
@@ -107,6 +110,27 @@ class JudgeLLM(InstructorBaseRagasLLM):
 
     async def agenerate(self, prompt: str, response_model: type[M]) -> M:
         return self.generate(prompt, response_model)
+
+    def reject_last(self, reason: str) -> UnusableOutput:
+        """The last reply, of the right shape, made unusable by what it says: kept as an error reply (counted in
+        the judge's failures), and the exception to raise."""
+        reply = replace(self.replies[-1], value=None, error=reason)
+        self.replies[-1] = reply
+        return UnusableOutput(reason, reply)
+
+
+class CountedFaithfulness(Faithfulness):
+    """ragas's faithfulness (supported statements / statements), with the judge's verdicts checked to be one per
+    statement: ragas divides by the number of verdicts, so a judge that judged one of five statements scored the
+    answer on that one, and one that repeated a verdict counted it twice."""
+
+    async def _create_verdicts(self, statements: list[str], context: str) -> NLIStatementOutput:
+        verdicts = await super()._create_verdicts(statements, context)
+        if len(verdicts.statements) != len(statements) and isinstance(self.llm, JudgeLLM):
+            raise self.llm.reject_last(
+                f"judge gave {len(verdicts.statements)} verdicts for the answer's {len(statements)} statements — "
+                "faithfulness needs one per statement")
+        return verdicts
 
 
 class RagasEmbeddings(BaseRagasEmbedding):
