@@ -111,6 +111,22 @@ def test_faithfulness_needs_one_verdict_per_statement(verdicts: list[dict[str, A
     assert score.judge is not None and (score.judge.calls, score.judge.failures) == (2, 1)
 
 
+@pytest.mark.parametrize(("scorer", "kind", "reply", "where"), [
+    ("answer_relevancy", "relevancy", {"question": "", "noncommittal": 0}, "question"),  # ragas: relevancy 0
+    ("answer_relevancy", "relevancy", {"question": " \n", "noncommittal": 0}, "question"),
+    ("faithfulness", "statements", {"statements": ["The else clause runs.", " "]}, "statements/1"),  # a blank claim
+    ("context_recall", "recall", {"classifications": [{"statement": "", "reason": "", "attributed": 1}]}, "classifications/0/statement"),
+])
+def test_a_blank_claim_or_generated_question_is_an_error_reply_not_a_score(scorer: str, kind: str, reply: Any, where: str) -> None:
+    def judge(prompt: str, schema: Mapping[str, Any]) -> str:
+        return json.dumps(reply if kind_of(schema) == kind else GOOD[kind_of(schema)])
+
+    score = run_scorers(scorers(ScriptedJudge(judge), [scorer]), CTX)[scorer]
+    assert score.value is None
+    assert score.error is not None and f"empty {where} " in score.error
+    assert score.judge is not None and score.judge.failures == 1
+
+
 def test_out_of_range_verdicts_are_rejected_not_averaged() -> None:
     # the nonsense seen with a forced schema on a small model: a verdict of 1e15 would give context precision 1e15
     judge = ScriptedJudge(lambda prompt, schema: json.dumps({"reason": "r", "verdict": 1e15}))

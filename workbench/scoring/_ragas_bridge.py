@@ -39,6 +39,9 @@ M = t.TypeVar("M", bound=BaseModel)
 # Integer fields of ragas's output models that are binary verdicts: the schema pins them to 0/1 (unconstrained,
 # a small judge writes verdicts like 1e15, which ragas then averages into a context precision of 1e15).
 BINARY_FIELDS = frozenset({"verdict", "attributed", "noncommittal"})
+# Text fields of ragas's output models that carry what is scored (a claim, a generated question): a blank one is no
+# output (ragas scored an empty generated question as answer relevancy 0, and counted a blank statement as a claim).
+CONTENT_FIELDS = frozenset({"statements", "statement", "question"})
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -77,6 +80,18 @@ def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
     return t.cast(dict[str, Any], walk(schema))
 
 
+def blank_content(value: Any, field: str | None = None, path: str = "") -> str | None:
+    """Where the first blank string of a ``CONTENT_FIELDS`` field is in a judge's parsed output (e.g.
+    ``statements/1``), else None (pure)."""
+    if isinstance(value, dict):
+        found = (blank_content(v, k, f"{path}/{k}" if path else k) for k, v in value.items())
+    elif isinstance(value, list):
+        found = (blank_content(v, field, f"{path}/{i}") for i, v in enumerate(value))
+    else:
+        return path if field in CONTENT_FIELDS and isinstance(value, str) and not value.strip() else None
+    return next((where for where in found if where is not None), None)
+
+
 class UnusableOutput(Exception):
     """The judge's answer cannot be used: not JSON, not matching the schema, or cut off."""
 
@@ -106,6 +121,9 @@ class JudgeLLM(InstructorBaseRagasLLM):
             self.replies.append(reply)
             raise UnusableOutput(reply.error or "", reply) from None
         self.replies.append(reply)
+        blank = blank_content(reply.value)
+        if blank is not None:
+            raise self.reject_last(f"judge output has an empty {blank} — a blank claim or question is nothing to score")
         return parsed
 
     async def agenerate(self, prompt: str, response_model: type[M]) -> M:
