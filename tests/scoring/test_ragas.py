@@ -183,6 +183,18 @@ def test_repeats_report_their_spread() -> None:
     assert metrics["judge_calls"] == 3 and metrics["judge_errors"] == 0
 
 
+@pytest.mark.parametrize(("flags", "expected"), [((1, 0, 0), 1.0), ((0, 1, 1), 1.0), ((1, 1, 1), 0.0), ((1,), 0.0), ((0,), 1.0)])
+def test_answer_relevancy_repeats_are_ragas_s_questions_zeroed_only_when_all_are_noncommittal(
+    flags: tuple[int, ...], expected: float,
+) -> None:
+    # ragas (strictness n) averages the questions' cosines and zeroes the score only when every question was
+    # noncommittal: one noncommittal repeat of three scored 0.667 for an answer whose questions all match
+    judge = ScriptedJudge([json.dumps({"question": CTX.question, "noncommittal": f}) for f in flags])
+    score = run_scorers(scorers(judge, ["answer_relevancy"], repeats=len(flags)), CTX)["answer_relevancy"]
+    assert score.error is None and score.value == pytest.approx(expected)
+    assert score.spread == (pytest.approx(0.0) if len(flags) > 1 else None)
+
+
 def test_a_failed_repeat_is_counted_and_the_others_still_score() -> None:
     judge = ScriptedJudge([json.dumps(GOOD["recall"]), "garbage"])
     score = run_scorers(scorers(judge, ["context_recall"], repeats=2), CTX)["context_recall"]

@@ -87,15 +87,18 @@ def _judged(
     applies: Applies,
     *,
     clip_negative: bool = False,
+    committal: bool = False,
 ) -> ScoreFn:
-    """A scorer that runs a ragas collections metric ``n`` times through the judge and validates every value."""
+    """A scorer that runs a ragas collections metric ``n`` times through the judge and validates every value; the
+    value is the mean of the repeats that gave one. ``committal``: answer relevancy, whose repeats are ragas's
+    generated questions: the mean of their cosines, 0 when the judge found the answer noncommittal in every one."""
     judge = env.judge
     if judge is None:
         raise SpecError(f"scorer '{name}' needs a judge model — add a 'judge:' section to the experiment")
     repeats = max(1, env.judge_repeats)
 
     def score(ctx: ScoreContext) -> Score:
-        from workbench.scoring._ragas_bridge import JudgeLLM, UnusableOutput, run_sync
+        from workbench.scoring._ragas_bridge import CommittalJudgeLLM, JudgeLLM, UnusableOutput, run_sync
 
         why = applies(ctx)
         if why is not None:
@@ -103,9 +106,10 @@ def _judged(
         values: list[float] = []
         replies: list[JudgeReply] = []
         problems: list[str] = []
+        noncommittal: list[bool] = []  # per repeat that gave a value (committal scorers only)
         rejected = 0
         for i in range(repeats):
-            llm = JudgeLLM(judge, repeat=i)
+            llm = CommittalJudgeLLM(judge, repeat=i) if committal else JudgeLLM(judge, repeat=i)
             metric = build(llm)
             try:
                 result = run_sync(metric.ascore(**inputs(ctx)))
@@ -124,15 +128,19 @@ def _judged(
                 problems.append(invalid)
                 continue
             values.append(value)
+            if isinstance(llm, CommittalJudgeLLM):
+                noncommittal.append(all(llm.noncommittal))
         usage = JudgeUsage.of(replies, extra_failures=rejected)
         if not values:
             raw = _raw_text(replies)
             said = next((r.raw for r in replies if not r.ok), replies[-1].raw if replies else "")
             error = problems[0] + (f" (all {repeats} repeats failed)" if repeats > 1 else "") + f"; the judge said: {said[:160]!r}"
             return Score(None, explanation=raw, error=error, judge=usage)
-        mean = sum(values) / len(values)
-        spread = statistics.stdev(values) if len(values) > 1 else None
-        note = f"repeats: {', '.join(f'{v:.3f}' for v in values)}" + (f"; {len(problems)} failed ({problems[0]})" if problems else "") + "\n"
+        evasive = bool(noncommittal) and all(noncommittal)
+        mean = 0.0 if evasive else sum(values) / len(values)
+        spread = (0.0 if evasive else statistics.stdev(values)) if len(values) > 1 else None
+        note = (f"repeats: {', '.join(f'{v:.3f}' for v in values)}" + (f"; {len(problems)} failed ({problems[0]})" if problems else "")
+                + ("; noncommittal in every repeat: 0" if evasive and len(values) > 1 else "") + "\n")
         return Score(mean, explanation=(note if repeats > 1 else "") + _verdicts_text(replies), spread=spread, judge=usage)
 
     return score
@@ -151,8 +159,8 @@ def faithfulness(env: ScorerEnv) -> ScoreFn:
 
 
 def answer_relevancy(env: ScorerEnv) -> ScoreFn:
-    """ragas response relevancy (LLM judge + embeddings): how well questions generated from the answer match the
-    asked one; 0 for a noncommittal answer. Answerable items only."""
+    """ragas response relevancy (LLM judge + embeddings): how well questions generated from the answer (one per
+    repeat) match the asked one, by mean cosine; 0 for an answer every repeat found noncommittal. Answerable items only."""
     from ragas.metrics.collections import AnswerRelevancy
 
     from workbench.scoring._ragas_bridge import RagasEmbeddings
@@ -163,11 +171,12 @@ def answer_relevancy(env: ScorerEnv) -> ScoreFn:
 
         embedder = load_embedder(MINILM_ID)
     embeddings = RagasEmbeddings(embedder)
-    # One generated question per call: the judge's repeats (judge.n) provide the variation ragas's strictness does.
+    # One generated question per call: the judge's repeats (judge.n) are ragas's strictness questions, the score the
+    # mean of their cosines, zeroed only when the answer was noncommittal in every one (as ragas zeroes it).
     return _judged(
         env, "answer_relevancy", lambda llm: AnswerRelevancy(llm=llm, embeddings=embeddings, strictness=1),
         lambda ctx: {"user_input": ctx.question, "response": ctx.answer},
-        _answerable_with_answer, clip_negative=True,
+        _answerable_with_answer, clip_negative=True, committal=True,
     )
 
 

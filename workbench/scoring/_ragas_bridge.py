@@ -2,6 +2,7 @@
 
 - ``JudgeLLM``: ragas's ``InstructorBaseRagasLLM`` (what the ``ragas.metrics.collections`` metrics call with a
   prompt string and a pydantic output model) answered by a workbench ``Judge`` under a tightened JSON schema.
+- ``CommittalJudgeLLM``: a ``JudgeLLM`` that keeps answer relevancy's noncommittal flags apart from its questions.
 - ``CountedFaithfulness``: ragas's ``Faithfulness`` that takes the judge's verdicts only when there is one per statement.
 - ``RagasEmbeddings``: ragas's ``BaseRagasEmbedding`` over a workbench ``Embedder``.
 - ``SentenceStringSimilarity``: ragas's ``NonLLMStringSimilarity`` taken as the best match over the sentences of a
@@ -135,6 +136,24 @@ class JudgeLLM(InstructorBaseRagasLLM):
         reply = replace(self.replies[-1], value=None, error=reason)
         self.replies[-1] = reply
         return UnusableOutput(reason, reply)
+
+
+class CommittalJudgeLLM(JudgeLLM):
+    """A ``JudgeLLM`` for ragas's answer relevancy asked one question per repeat: ragas gets every generated question
+    as committal (so it scores its cosine) and the judge's flags are kept in ``noncommittal``, to zero the score only
+    when every repeat found the answer noncommittal, as ragas does over its ``strictness`` questions."""
+
+    def __init__(self, judge: Judge, *, repeat: int = 0) -> None:
+        super().__init__(judge, repeat=repeat)
+        self.noncommittal: list[bool] = []
+
+    def generate(self, prompt: str, response_model: type[M]) -> M:
+        parsed = super().generate(prompt, response_model)
+        flag = getattr(parsed, "noncommittal", None)
+        if flag is None:
+            return parsed
+        self.noncommittal.append(bool(flag))
+        return parsed.model_copy(update={"noncommittal": 0})
 
 
 class CountedFaithfulness(Faithfulness):
