@@ -113,7 +113,8 @@ def test_labels_not_in_utf8_are_one_line_errors(tmp_path: Path) -> None:
     ("name", "text", "fragment"),
     [
         ("bad.csv", "case_id,metric,label\npy-001,faithfulness,maybe\n", "bad.csv:2: field 'label': 'maybe'"),
-        ("big.csv", "case_id,metric,label\npy-001,faithfulness,3\n", "outside [0, 1]"),
+        ("big.csv", "case_id,metric,label\npy-001,faithfulness,3\n", "label': 3 is outside [0, 1]"),
+        ("rating.jsonl", '{"case_id": "py-001", "metric": "faithfulness", "label": 4.5}\n', "label': 4.5 is outside [0, 1]"),
         ("nohead.csv", "case,metric,label\n", "column 'case_id' is missing"),
         ("semi.csv", "case_id;metric;label;answer\npy-001;faithfulness;1;x\n", "semi.csv:1: the columns are separated by ';', not commas"),
         ("tabs.csv", "case_id\tmetric\tlabel\npy-001\tfaithfulness\t1\n", "tabs.csv:1: the columns are separated by tabs, not commas"),

@@ -124,14 +124,16 @@ def agreement(metric: str, judge: Sequence[float], human: Sequence[float], *, th
 # -- labels --------------------------------------------------------------------------------------------------------------
 
 
-def _label_value(raw: Any, where: str) -> float:
+def _label_value(raw: Any, where: str, written: str | None = None) -> float:
+    """A label in [0, 1]; ``written`` is how the file wrote a number read from text ("4", not "4.0")."""
     if isinstance(raw, bool):
         return 1.0 if raw else 0.0
     if isinstance(raw, (int, float)):
         if math.isnan(raw):
             raise DataError(f"{where}: field 'label' is missing — every label needs case_id, metric and label")
         if not 0.0 <= float(raw) <= 1.0:
-            raise DataError(f"{where}: field 'label': {raw} is outside [0, 1] — use 0/1, a score in [0, 1], or pass/fail")
+            raise DataError(f"{where}: field 'label': {written or raw} is outside [0, 1] — use 0/1, a score in [0, 1], or "
+                            "pass/fail (map a 1-5 rating to [0, 1] first, e.g. (rating - 1) / 4)")
         return float(raw)
     text = str(raw).strip().lower()
     if text in _TRUE:
@@ -142,7 +144,7 @@ def _label_value(raw: Any, where: str) -> float:
         number = float(text)
     except ValueError:
         raise DataError(f"{where}: field 'label': '{raw}' is not a label — use 0/1, a score in [0, 1], or pass/fail") from None
-    return _label_value(number, where)
+    return _label_value(number, where, str(raw).strip())
 
 
 def _blank(value: Any) -> bool:
