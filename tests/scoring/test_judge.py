@@ -396,3 +396,24 @@ def test_a_local_judge_cut_where_its_context_window_ended_is_not_told_to_raise_m
     at_max = ModelJudge(Local(dataclasses.replace(cut, output_tokens=256)), max_tokens=256).ask("p", SCHEMA)
     hosted = ModelJudge(Replying(cut), max_tokens=256).ask("p", SCHEMA)  # a provider's 'length' is its max_tokens
     assert "raise judge.max_tokens" in (at_max.error or "") and "raise judge.max_tokens" in (hosted.error or "")
+
+
+def test_a_prompt_past_the_judge_s_window_is_an_error_reply_not_a_call_to_ask_again() -> None:
+    # llama.cpp refuses a chat prompt longer than its window: that was a failed call (judge_call_errors), so the run
+    # was never reused and every sweep said "run again to retry only them", to fail the same way again
+    class Local(Replying):
+        model_id = "local:smollm2-135m-instruct"
+
+    refused = ModelError("local:smollm2-135m-instruct: Requested tokens (12053) exceed context window of 2048 — retrieve fewer "
+                         "or smaller chunks (the retrieval's k, the chunker's size) or shorten the prompt")
+    reply = ModelJudge(Local(refused)).ask("p", SCHEMA)
+    assert not reply.ok and reply.finish_reason == "context_window"
+    assert reply.error is not None and reply.error.startswith("judge prompt is longer than the judge's context window: ")
+    assert "exceed context window of 2048" in reply.error and "shorten the prompt" in reply.error
+    assert (JudgeUsage.of([reply]).failures, JudgeUsage.of([reply]).call_errors) == (1, 0)
+    hosted = ModelJudge(Replying(ModelError("openai:gpt-4o-mini: the prompt is longer than the model's context window "
+                                            "(ContextOverflowError: ...) — retrieve fewer or smaller chunks (the retrieval's k, "
+                                            "the chunker's size) or shorten the prompt"))).ask("p", SCHEMA)
+    assert hosted.finish_reason == "context_window" and JudgeUsage.of([hosted]).call_errors == 0
+    down = ModelJudge(Local(ModelError("local:smollm2-135m-instruct: llama.cpp crashed"))).ask("p", SCHEMA)
+    assert down.finish_reason == "error" and JudgeUsage.of([down]).call_errors == 1  # another failure is still asked again

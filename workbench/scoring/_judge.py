@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
+from workbench.errors import ModelError
 from workbench.metrics import JudgeUsage
 from workbench.models import (
     CONTEXT_ADVICE,
@@ -64,7 +65,7 @@ class JudgeReply:
         latency_s: wall time of the call.
         error: why the output is unusable (not JSON, not matching the schema, cut off, timed out); None when fine.
         finish_reason: ``stop``, ``length`` (max_tokens reached), ``context_window`` (a llama.cpp judge's answer ended
-            where its context window did, before max_tokens), ``deadline`` (timeout) or the provider's reason.
+            where its context window did, before max_tokens, or its prompt did not fit the window), ``deadline`` (timeout) or the provider's reason.
         cost_usd: the call's cost, None when the judge's price is unknown.
         cached: the reply was read from the cache (nothing was spent on it now).
         retries: failed attempts of a hosted call retried before this reply (rate limits, server errors, timeouts),
@@ -251,8 +252,13 @@ class ModelJudge:
         except AssertionError:
             raise  # a test fake out of script (ScriptExhausted) stays loud
         except Exception as exc:  # noqa: BLE001 - a provider error (network, rate limit, refusal) is an error reply at this edge
-            return JudgeReply(None, "", latency_s=time.perf_counter() - start, error=f"judge call failed: {type(exc).__name__}: {exc}"[:500],
-                              finish_reason="error", cost_usd=0.0 if self.price is not None else None,
+            # a prompt past the judge's window (llama.cpp's chat refusal, a provider's context_length_exceeded) fails the
+            # same way every time: no call error to ask again
+            too_long = isinstance(exc, ModelError) and CONTEXT_ADVICE in str(exc)
+            return JudgeReply(None, "", latency_s=time.perf_counter() - start,
+                              error=(f"judge prompt is longer than the judge's context window: {exc}" if too_long
+                                     else f"judge call failed: {type(exc).__name__}: {exc}")[:500],
+                              finish_reason="context_window" if too_long else "error", cost_usd=0.0 if self.price is not None else None,
                               retries=exc.retries if isinstance(exc, RetriesExhausted) else 0)
         # llama.cpp ends an answer where the context window ends, as 'length': raising max_tokens would not mend it
         window_ended = out.finish_reason == "length" and runs_locally(self.model_id) and out.output_tokens < self.max_tokens
