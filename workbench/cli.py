@@ -801,12 +801,88 @@ def _pass_threshold(text: str) -> float:
 
 
 class _UsageError(Exception):
-    """The command line itself is wrong (argparse's errors, as one line)."""
+    """The command line itself is wrong (argparse's errors, as one line); ``message`` is argparse's own."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(_usage(prog, message))
+        self.message = message
+
+
+def _usage(prog: str, message: str) -> str:
+    return f"{prog}: {message}{_meant_choice(message)} — see '{prog} --help'"
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise _UsageError(f"{self.prog}: {message} — see '{self.prog} --help'")
+        raise _UsageError(self.prog, message)
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '(?P<given>.*)' \(choose from (?P<choices>.*)\)$")
+
+
+def _closest(given: str, known: Sequence[str]) -> str | None:
+    """The one of ``known`` a mistyped ``given`` most likely meant: the only one it begins, else the closest spelling."""
+    begun = [k for k in known if k.startswith(given)] if given else []
+    if len(begun) == 1:
+        return begun[0]
+    close = difflib.get_close_matches(given, known, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _meant_choice(message: str) -> str:
+    """`` — did you mean 'list'?`` for argparse's ``invalid choice: 'lst' (choose from ...)``, else nothing."""
+    found = _INVALID_CHOICE.search(message)
+    if found is None:
+        return ""
+    meant = _closest(found["given"], re.findall(r"'([^']*)'", found["choices"]))
+    return f" — did you mean '{meant}'?" if meant else ""
+
+
+def _command_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[argparse.ArgumentParser, list[tuple[argparse.ArgumentParser, str]]]:
+    """The (sub)parser of the command ``argv`` names (``workbench cache clear ...``: the ``cache clear`` parser), and
+    each option of ``argv`` with the (sub)parser it was given to (``--tracking-uri`` before the command: the top one)."""
+    found, options, value_next = parser, [], False
+    for token in argv:
+        if token == "--":  # what follows is not workbench's (`workbench server -- <mlflow server options>`)
+            break
+        if value_next:
+            value_next = False
+            continue
+        if re.match(r"--?[A-Za-z]", token):  # not a negative number: `--min -0.5`
+            option = token.split("=", 1)[0]
+            options.append((found, option))
+            action = found._option_string_actions.get(option)
+            value_next = action is not None and action.nargs is None and "=" not in token
+            continue
+        commands = next((a for a in found._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if commands is not None and token in commands.choices:
+            found = commands.choices[token]
+    return found, options
+
+
+def _usage_line(parser: argparse.ArgumentParser, argv: Sequence[str], exc: _UsageError) -> str:
+    """The usage error of ``argv``: a mistyped option first, as it is the cause of the error argparse reports (a required
+    option missing) or the error itself; words left over are named with the command that did not take them."""
+    command, options = _command_options(parser, argv)
+    unknown = next((_unknown_option(given_to, option) for given_to, option in options if _unknown_option(given_to, option)), None)
+    if unknown is not None:
+        return unknown
+    if exc.message.startswith("unrecognized arguments: "):  # `workbench list EXP extra` blamed 'workbench --help'
+        return _usage(command.prog, exc.message)
+    return str(exc)
+
+
+def _unknown_option(command: argparse.ArgumentParser, option: str) -> str | None:
+    """The usage error of an ``option`` that ``command`` does not take, with the one it likely meant (``workbench gate
+    EXP --mn 0.3``), else None. argparse blamed the top-level command ("workbench: unrecognized arguments", see
+    'workbench --help'), or a required option the typo was meant to be, and suggested nothing."""
+    known = [o for o in command._option_string_actions if o.startswith("--")]
+    if option in command._option_string_actions or any(a.nargs == argparse.REMAINDER for a in command._actions):
+        return None
+    if option.startswith("--") and any(k.startswith(option) for k in known):  # argparse takes a unique abbreviation
+        return None
+    meant = _closest(option, known)
+    return _usage(command.prog, f"unknown option '{option}'" + (f" — did you mean '{meant}'?" if meant else ""))
 
 
 class _OpensNoStore(argparse.Action):
@@ -1090,10 +1166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except _UsageError as exc:
-        print(f"error: {_redact(str(exc))}", file=sys.stderr)
+        print(f"error: {_redact(_usage_line(parser, words, exc))}", file=sys.stderr)
         return 2
     handler: Handler = args.handler
     try:

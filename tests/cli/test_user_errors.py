@@ -209,7 +209,7 @@ def test_promote_unknown_run_and_sweep_and_bad_names(project: Project, capsys: p
         assert line == f"name '{name[:100]}': use 1 to 100 letters, digits, '.', '_' and '-', not only dots"
     line = one_line(capsys, cli(project, "promote", project.good(), "--name", "assist", "--alias", "prod"))
     assert line == ("workbench promote: argument --alias: invalid choice: 'prod' (choose from 'staging', 'production') — "
-                    "see 'workbench promote --help'")
+                    "did you mean 'production'? — see 'workbench promote --help'")
     line = one_line(capsys, cli(project, "promote", project.good(), "--name", "assist", "--alias", "staging", "--reason", " "))
     assert line == "override reason must not be blank — say why"
 
@@ -468,6 +468,34 @@ def test_command_line_mistakes_are_one_line(project: Project, capsys: pytest.Cap
         " — see 'workbench --help'")
     line = one_line(capsys, main(["promote", project.good(), "--alias", "staging"]))
     assert line == "workbench promote: the following arguments are required: --name — see 'workbench promote --help'"
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["lst"], "— did you mean 'list'? — see 'workbench --help'"),
+    (["cache", "clar"], "— did you mean 'clear'? — see 'workbench cache --help'"),
+    (["gate", "promo", "--metric", "token_f1", "--mn", "0.3"],
+     "workbench gate: unknown option '--mn' — did you mean '--min'? — see 'workbench gate --help'"),
+    (["gate", "promo", "--metrc", "token_f1", "--min", "0.3"],  # argparse blamed the --metric it missed
+     "workbench gate: unknown option '--metrc' — did you mean '--metric'? — see 'workbench gate --help'"),
+    (["--tracking-uri", "sqlite:///x.db", "cache", "clear", "--olderthan=3d"],
+     "workbench cache clear: unknown option '--olderthan' — did you mean '--older-than'? — see 'workbench cache clear --help'"),
+    (["run", "e.yaml", "--bogus"], "workbench run: unknown option '--bogus' — see 'workbench run --help'"),
+    (["list", "promo", "extra"], "workbench list: unrecognized arguments: extra — see 'workbench list --help'"),
+])
+def test_a_mistyped_command_or_option_names_the_one_meant_and_its_commands_help(
+        argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # `workbench gate EXP --mn 0.3` said "workbench: unrecognized arguments: --mn 0.3 — see 'workbench --help'", and
+    # `--metrc` that --metric was missing; `workbench lst` listed every command without saying which was meant
+    line = one_line(capsys, main(argv))
+    assert line.endswith(expected), line
+
+
+def test_a_mistyped_option_leaves_an_abbreviation_and_a_negative_number_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse takes a unique abbreviation (--la for --last) and a negative value; only the real mistake is named
+    line = one_line(capsys, main(["gate", "promo", "--metric", "token_f1", "--min", "-0.5", "--bas", "x", "--bogus"]))
+    assert line == "workbench gate: unknown option '--bogus' — see 'workbench gate --help'"
+    line = one_line(capsys, main(["list", "promo", "--la", "x"]))
+    assert line == "workbench list: argument --last: 'x' is not a whole number — see 'workbench list --help'"
 
 
 def test_gate_help_says_baseline_is_off_unless_given(capsys: pytest.CaptureFixture[str]) -> None:
