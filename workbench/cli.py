@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import errno
 import gc
 import io
 import json
@@ -298,6 +299,7 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     if cfg.tracking_uri.startswith(("http://", "https://")):  # `mlflow ui` cannot read a server: it ended in a traceback
         raise WorkbenchError(f"{shown_uri(cfg.tracking_uri)} is a tracking server, which is its own UI — browse it; "
                              "workbench ui serves a store on disk or in a database (--tracking-uri sqlite:///...)")
+    _check_port(args.host, args.port)
     cfg.artifact_root.mkdir(parents=True, exist_ok=True)
     print(f"MLflow UI for {shown_uri(cfg.tracking_uri)} on http://{args.host}:{args.port}  (Ctrl+C to stop)", flush=True)
     _exec_mlflow(["ui", "--default-artifact-root", cfg.artifact_root.as_uri(), "--host", args.host, "--port", str(args.port)],
@@ -313,6 +315,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
     cfg = settings()
     store = _server_store(args.backend_store_uri, args.tracking_uri) or f"sqlite:///{cfg.root / 'mlruns' / 'mlflow.db'}"
     check_store(store, must_exist=False)  # a refused login: one line now, not MLflow's 2 minutes of retries and a traceback
+    _check_port(args.host, args.port)
     # beside the server's sqlite store, where sweeps logged straight into that file keep theirs; not from the environment
     destination = args.artifacts_destination or str(settings(tracking_uri=store).artifact_root)
     if "://" not in destination:
@@ -334,6 +337,31 @@ def _cmd_server(args: argparse.Namespace) -> int:
           f"  MLFLOW_TRACKING_URI=http://{reachable}:{args.port}", flush=True)
     _exec_mlflow(options, store=store)
     return 0  # pragma: no cover - execve does not return
+
+
+def _check_port(host: str, port: int) -> None:
+    """The address ``ui`` and ``server`` are to listen on must be free: MLflow printed "Address already in use" among its
+    startup lines and exited 0, after workbench had printed the address, where another server (an earlier UI) answered.
+
+    Raises:
+        WorkbenchError: ``host`` is no address of this machine, or ``port`` is taken there.
+    """
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn, which serves both, binds
+    with socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free to it
+        try:
+            probe.bind((host, port))
+        except socket.gaierror as exc:
+            raise WorkbenchError(f"--host {host}: not an address of this machine ({exc.strerror}) — give one of its "
+                                 "addresses, 127.0.0.1, or 0.0.0.0 for every one") from None
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:  # EADDRNOTAVAIL: another machine's address; EACCES: a port below 1024
+                raise WorkbenchError(f"--host {host} --port {port}: cannot listen there ({exc.strerror}) — give an address of "
+                                     "this machine (127.0.0.1, or 0.0.0.0 for every one) and a port from 1024") from None
+            raise WorkbenchError(f"--port {port}: {host}:{port} is in use (an MLflow UI or server already running?) — stop it, "
+                                 "or pass another --port") from None
 
 
 def _server_store(backend_store_uri: str | None, tracking_uri: str | None) -> str | None:

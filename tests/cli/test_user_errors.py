@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
@@ -543,7 +544,8 @@ def test_a_password_in_the_store_uri_is_neither_printed_nor_on_the_mlflow_comman
     monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append((list(argv), dict(env))))
     monkeypatch.setattr(os, "execv", lambda path, argv: execs.append((list(argv), dict(os.environ))))
     monkeypatch.setattr("workbench.cli.check_store", lambda uri, must_exist: None)  # db.example.com is not there
-    argv = ["--tracking-uri", store, "ui"] if command == "ui" else ["server", "--backend-store-uri", store]
+    port = ["--port", str(free_port())]  # `ui` and `server` refuse a port in use
+    argv = ["--tracking-uri", store, "ui", *port] if command == "ui" else ["server", "--backend-store-uri", store, *port]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "hunter2-secret" not in out and "alice:***@db.example.com" in out, out
@@ -565,7 +567,7 @@ def test_server_serves_the_store_its_tracking_uri_names(tmp_path: Path, capsys: 
     monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(dict(env)))
     team = f"sqlite:///{tmp_path / 'team.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mine' / 'mlflow.db'}")  # not the server's store
-    assert main(["--tracking-uri", team, "server", "--port", "5000"]) == 0
+    assert main(["--tracking-uri", team, "server", "--port", str(free_port())]) == 0
     assert execs[-1]["MLFLOW_BACKEND_STORE_URI"] == team
     # its artifacts beside it, as those of sweeps logged straight into team.db
     assert f"MLflow server on {team}, artifacts in {tmp_path / 'artifacts'}." in capsys.readouterr().out
@@ -613,15 +615,42 @@ def test_a_server_for_other_machines_answers_the_address_it_prints(
     monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(list(argv)))
     monkeypatch.setattr(socket, "getfqdn", lambda *a: "localhost")
     monkeypatch.setattr(socket, "gethostname", lambda: "gpu-box-3")
-    assert main(["server", "--host", "0.0.0.0", "--port", "5000", *given]) == 0
-    assert "MLFLOW_TRACKING_URI=http://gpu-box-3:5000" in capsys.readouterr().out
+    port = free_port()
+    assert main(["server", "--host", "0.0.0.0", "--port", str(port), *given]) == 0
+    assert f"MLFLOW_TRACKING_URI=http://gpu-box-3:{port}" in capsys.readouterr().out
     [argv] = execs
     allowed = [argv[i + 1] for i, a in enumerate(argv) if a == "--allowed-hosts"]
     if given:
         assert allowed == ["mlflow.example.internal:5000"]  # the user's own list, alone
     else:
         [hosts] = allowed
-        assert {"gpu-box-3:5000", "localhost:*", "127.0.0.1:*", "10.*"} <= set(hosts.split(",")), hosts
+        assert {f"gpu-box-3:{port}", "localhost:*", "127.0.0.1:*", "10.*"} <= set(hosts.split(",")), hosts
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", ["ui", "server"])
+def test_ui_and_server_on_a_port_in_use_is_one_line_and_starts_nothing(
+        command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow printed "Address already in use" among its startup lines and exited 0, after workbench had printed the
+    address to browse, where the other server (an earlier `workbench ui`) answered."""
+    execs: list[list[str]] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(list(argv)))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = one_line(capsys, main([command, "--port", str(port)]))
+    assert line == f"--port {port}: 127.0.0.1:{port} is in use (an MLflow UI or server already running?) — stop it, or pass another --port"
+    line = one_line(capsys, main([command, "--host", "no-such-host.invalid", "--port", str(port)]))
+    assert line.startswith("--host no-such-host.invalid: not an address of this machine (")
+    assert execs == [] and not (tmp_path / "mlruns").exists()
 
 
 def test_ui_over_a_tracking_server_says_to_browse_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
