@@ -121,3 +121,14 @@ def test_a_tracking_uri_given_to_a_command_that_opens_no_store_is_refused(tmp_pa
 def test_the_run_headline_counts_one_question_in_the_singular() -> None:
     # `workbench run --limit 1` printed "4 variants on 1 questions"
     assert (_counted(1, "question"), _counted(20, "question"), _counted(0, "variant")) == ("1 question", "20 questions", "0 variants")
+
+
+@pytest.mark.parametrize("command", [[], ["gate"], ["run"], ["promote"], ["export"]])
+def test_help_documents_the_exit_codes_scripts_rely_on(command: list[str], capsys) -> None:  # type: ignore[no-untyped-def]
+    # a CI author reading `workbench gate --help` learnt that a failed gate exits 1, not what 2, 141 or 143 mean
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for code in ("0 done", "1 a variant failed (run), a gate failed (gate, promote)", "2 a usage or input error", "130 interrupted",
+                 "143 terminated (SIGTERM", "141 the reader of the output went away"):
+        assert code in text, (code, text)

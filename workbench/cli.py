@@ -547,6 +547,10 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     return 0
 
 
+_EXIT_CODES = ("exit codes, for scripts: 0 done; 1 a variant failed (run), a gate failed (gate, promote) or a bug "
+              "('error: internal error'); 2 a usage or input error or an unusable tracking store (one 'error:' line on stderr); "
+              "130 interrupted (Ctrl+C); 143 terminated (SIGTERM: kill, timeout, a cancelled CI job); 141 the reader of the "
+              "output went away (| head)")
 _LIST_LAST = 20  # sweeps `workbench list EXPERIMENT` shows unless told
 _BASELINE = "variant id, name or run id (a run of another sweep works too)"
 
@@ -1048,7 +1052,7 @@ def _restore_output_streams(found: list[tuple[io.TextIOWrapper, str | None]]) ->
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.")
+    parser = _Parser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.", epilog=_EXIT_CODES)
     store_help = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)"
     parser.add_argument("--tracking-uri", default=None, help=store_help)
     parser.add_argument("--debug", action="store_true", help="print the traceback of an error (it is one line without)")
@@ -1065,7 +1069,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "server machine it is often the server's own address)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("run", parents=[common], help="run an experiment's sweep and print the leaderboard")
+    p = sub.add_parser("run", epilog=_EXIT_CODES, parents=[common], help="run an experiment's sweep and print the leaderboard")
     p.add_argument("experiment", help="experiment YAML file")
     p.add_argument("--limit", type=_positive_int, default=None, help="evaluate only the first N questions")
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even when variants failed")
@@ -1125,7 +1129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", action="append", default=None, help="metric to compare (repeatable; default: all)")
     p.set_defaults(handler=_cmd_compare)
 
-    p = sub.add_parser("gate", parents=[common], help="exit 1 when a variant is below --min, above --max or worse than --baseline, "
+    p = sub.add_parser("gate", epilog=_EXIT_CODES, parents=[common], help="exit 1 when a variant is below --min, above --max or worse than --baseline, "
                                                   "or FAILED, never logged, or has questions that failed")
     _comparison_arguments(p, baseline_help=f"fail the variants worse than this one by a paired interval: {_BASELINE}; default: none")
     p.add_argument("--metric", action="append", required=True, help="metric to check (repeatable)")
@@ -1137,7 +1141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="-")
     p.set_defaults(handler=_cmd_schema)
 
-    p = sub.add_parser("promote", parents=[common], help="gate a variant run and point an environment alias at its configuration")
+    p = sub.add_parser("promote", epilog=_EXIT_CODES, parents=[common], help="gate a variant run and point an environment alias at its configuration")
     p.add_argument("run_id", type=str.strip, help="the MLflow run id of a variant (see workbench list EXPERIMENT)")
     p.add_argument("--name", required=True, help="registered model name, e.g. python-docs-assistant")
     p.add_argument("--alias", required=True, choices=("staging", "production"))
@@ -1146,7 +1150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-require-staging", action="store_true", help="allow production without a staging promotion first")
     p.set_defaults(handler=_cmd_promote)
 
-    p = sub.add_parser("export", parents=[common], help="commit the bundle of NAME@ALIAS to a new branch of a deployment git repository")
+    p = sub.add_parser("export", epilog=_EXIT_CODES, parents=[common], help="commit the bundle of NAME@ALIAS to a new branch of a deployment git repository")
     p.add_argument("name", help="registered model name")
     p.add_argument("--alias", required=True, choices=("staging", "production"))
     p.add_argument("--repo", required=True, help="path of the deployment git repository")
