@@ -824,6 +824,15 @@ def _workers(text: str) -> int:
     return _whole_number(low, high)(text)
 
 
+def _given_uri(text: str) -> str:
+    """An argparse type: a store URI that is not blank. ``--tracking-uri "$TEAM_URL"`` with the variable unset in a CI
+    job read as no option at all: the sweep was logged to a store in the runner's folder, lost with it (and ``server
+    --backend-store-uri ""`` served the project's store)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty (an unset variable?) — give the store's URI, or leave the option out")
+    return text
+
+
 def _pass_threshold(text: str) -> float:
     """An argparse type: a pass threshold in (0, 1] (at 0 every score would pass)."""
     value = _finite_float(text)
@@ -1054,17 +1063,17 @@ def _restore_output_streams(found: list[tuple[io.TextIOWrapper, str | None]]) ->
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.", epilog=_EXIT_CODES)
     store_help = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)"
-    parser.add_argument("--tracking-uri", default=None, help=store_help)
+    parser.add_argument("--tracking-uri", type=_given_uri, default=None, help=store_help)
     parser.add_argument("--debug", action="store_true", help="print the traceback of an error (it is one line without)")
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print the traceback of an error")
-    common.add_argument("--tracking-uri", default=argparse.SUPPRESS, help=store_help)
+    common.add_argument("--tracking-uri", type=_given_uri, default=argparse.SUPPRESS, help=store_help)
     storeless = _Parser(add_help=False)  # commands that open no MLflow store: a --tracking-uri given them is a mistake
     storeless.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print the traceback of an error")
     storeless.add_argument("--tracking-uri", action=_OpensNoStore, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     served = _Parser(add_help=False)  # the server's store: $MLFLOW_TRACKING_URI is not read (see _server_store)
     served.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print the traceback of an error")
-    served.add_argument("--tracking-uri", default=argparse.SUPPRESS,
+    served.add_argument("--tracking-uri", type=_given_uri, default=argparse.SUPPRESS,
                         help="the store to serve, as --backend-store-uri takes it ($MLFLOW_TRACKING_URI is not read: on a "
                              "server machine it is often the server's own address)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -1104,7 +1113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_ui)
 
     p = sub.add_parser("server", parents=[served], help="start a team MLflow tracking server with served artifacts (e.g. on PostgreSQL)")
-    p.add_argument("--backend-store-uri", default=None,
+    p.add_argument("--backend-store-uri", type=_given_uri, default=None,
                    help="where runs are kept, e.g. postgresql://user:password@host:5432/mlflow "
                         "(default: --tracking-uri, else $MLFLOW_BACKEND_STORE_URI, else this project's sqlite store)")
     p.add_argument("--artifacts-destination", default=None,

@@ -627,6 +627,21 @@ def test_a_server_for_other_machines_answers_the_address_it_prints(
         assert {f"gpu-box-3:{port}", "localhost:*", "127.0.0.1:*", "10.*"} <= set(hosts.split(",")), hosts
 
 
+@pytest.mark.parametrize("argv", [["--tracking-uri", "", "list"], ["run", "e.yaml", "--tracking-uri", " "],
+                                  ["gate", "promo", "--metric", "token_f1", "--min", "0.3", "--tracking-uri="],
+                                  ["server", "--backend-store-uri", ""]])
+def test_an_empty_store_uri_is_refused_not_read_as_no_option(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``workbench run --tracking-uri "$TEAM_URL"`` with the variable unset in CI logged the sweep to a store in the
+    runner's folder, lost with it, and ``server --backend-store-uri ""`` served the project's own store."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: pytest.fail("mlflow started"))
+    line = one_line(capsys, main(argv))
+    assert "-uri: is empty (an unset variable?) — give the store's URI, or leave the option out — see 'workbench" in line, line
+    assert list(tmp_path.iterdir()) == []
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
