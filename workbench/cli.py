@@ -824,13 +824,21 @@ def _workers(text: str) -> int:
     return _whole_number(low, high)(text)
 
 
-def _given_uri(text: str) -> str:
-    """An argparse type: a store URI that is not blank. ``--tracking-uri "$TEAM_URL"`` with the variable unset in a CI
-    job read as no option at all: the sweep was logged to a store in the runner's folder, lost with it (and ``server
-    --backend-store-uri ""`` served the project's store)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("is empty (an unset variable?) — give the store's URI, or leave the option out")
-    return text
+def _not_blank(fix: str) -> Callable[[str], str]:
+    """An argparse type: a value that is not blank (``fix``: what to do instead). ``--tracking-uri "$TEAM_URL"`` with the
+    variable unset in a CI job read as no option at all: the sweep was logged to a store in the runner's folder, lost
+    with it; ``export --repo "$DEPLOY_REPO"`` committed the bundle to the repository of the current folder."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"is empty (an unset variable?) — {fix}")
+        return text
+
+    return parse
+
+
+_given_uri = _not_blank("give the store's URI, or leave the option out")
+_given_or_default = _not_blank("give a value, or leave the option out for its default")
 
 
 def _pass_threshold(text: str) -> float:
@@ -1162,9 +1170,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", epilog=_EXIT_CODES, parents=[common], help="commit the bundle of NAME@ALIAS to a new branch of a deployment git repository")
     p.add_argument("name", help="registered model name")
     p.add_argument("--alias", required=True, choices=("staging", "production"))
-    p.add_argument("--repo", required=True, help="path of the deployment git repository")
-    p.add_argument("--bundle-dir", default=None, help="folder of the bundle in the repository (default NAME/ALIAS)")
-    p.add_argument("--branch", default=None, help="branch to create (default promote/NAME-ALIAS-vN)")
+    p.add_argument("--repo", required=True, type=_not_blank("give the path of the deployment git repository"), help="path of the deployment git repository")
+    p.add_argument("--bundle-dir", type=_given_or_default, default=None, help="folder of the bundle in the repository (default NAME/ALIAS)")
+    p.add_argument("--branch", type=_given_or_default, default=None, help="branch to create (default promote/NAME-ALIAS-vN)")
     p.add_argument("--allow-dirty", action="store_true", help="export even if the repository has uncommitted changes")
     p.add_argument("--checkout", action="store_true", help="switch the repository to the new branch afterwards")
     p.set_defaults(handler=_cmd_export)

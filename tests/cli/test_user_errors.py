@@ -305,6 +305,20 @@ def test_export_errors(project: Project, deploy: Path, capsys: pytest.CaptureFix
     assert not list(project.tmp.glob("**/assist/staging"))  # no partial bundle folder anywhere
 
 
+def test_an_empty_export_option_is_refused_not_read_as_the_current_folder_or_a_default(
+        project: Project, deploy: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # `workbench export ... --repo "$DEPLOY_REPO"` with the variable unset committed the bundle to a branch of the
+    # repository of the current folder (in CI: the project's own checkout); an empty --branch or --bundle-dir was the default
+    monkeypatch.chdir(deploy)
+    line = one_line(capsys, cli(project, "export", "assist", "--alias", "staging", "--repo", ""))
+    assert line == ("workbench export: argument --repo: is empty (an unset variable?) — give the path of the deployment git "
+                    "repository — see 'workbench export --help'")
+    for option in ("--branch", "--bundle-dir"):
+        line = one_line(capsys, cli(project, "export", "assist", "--alias", "staging", "--repo", str(deploy), option, " "))
+        assert line == (f"workbench export: argument {option}: is empty (an unset variable?) — give a value, or leave the "
+                        "option out for its default — see 'workbench export --help'")
+
+
 def test_rollback_errors(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     line = one_line(capsys, cli(project, "rollback", "nobody", "--alias", "production"))
     assert line == f"'nobody' has no 'production' alias in {project.uri} — nothing to roll back"
