@@ -118,6 +118,19 @@ def test_a_tracking_uri_given_to_a_command_that_opens_no_store_is_refused(tmp_pa
     assert not (tmp_path / "db.sqlite").exists()
 
 
+def test_options_of_every_command_are_taken_after_cache_info_and_cache_clear(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    # `workbench cache clear --debug` said "workbench: unrecognized arguments: --debug", and `cache info --tracking-uri X`
+    # did not say the option does not apply, as `cache --tracking-uri X info` does
+    assert main(["cache", "info", "--tracking-uri", f"sqlite:///{tmp_path / 'db.sqlite'}"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("error: workbench cache info: --tracking-uri does not apply (it opens no MLflow store) — see "
+                   "'workbench cache info --help'\n"), err
+    assert main(["cache", "clear", "--debug", "--older-than", "soon"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.endswith("error: --older-than: 'soon' is not an age — use a number and a unit: 30d, 12h, "
+                                               "90m, 45s or 2w\n"), err
+
+
 def test_the_run_headline_counts_one_question_in_the_singular() -> None:
     # `workbench run --limit 1` printed "4 variants on 1 questions"
     assert (_counted(1, "question"), _counted(20, "question"), _counted(0, "variant")) == ("1 question", "20 questions", "0 variants")

@@ -1101,8 +1101,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cache", parents=[storeless], help="the cache of model answers, judge replies and embeddings")
     actions = p.add_subparsers(dest="action", required=True)
-    actions.add_parser("info", help="entries, size, hits and misses per kind")
-    clear = actions.add_parser("clear", help="remove every entry, or those unused for longer than --older-than")
+    actions.add_parser("info", parents=[storeless], help="entries, size, hits and misses per kind")
+    clear = actions.add_parser("clear", parents=[storeless], help="remove every entry, or those unused for longer than --older-than")
     clear.add_argument("--older-than", default=None, metavar="AGE", help="only entries neither stored nor read in the last AGE (30d, 12h, 90m, 45s, 2w); "
                        "with --indexes or --sandboxes, those made more than AGE ago")
     which = clear.add_mutually_exclusive_group()
