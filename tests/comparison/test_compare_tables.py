@@ -371,6 +371,24 @@ def test_a_gate_on_a_comparison_with_nothing_scored_fails_every_variant(tables) 
     assert [str(f).endswith("has no scored question (every answer failed)") for f in every] == [True, True]
 
 
+def test_a_gate_on_an_answer_metric_when_every_answer_failed_fails_and_a_misspelt_metric_is_named(tables) -> None:  # type: ignore[no-untyped-def]
+    # every answer failed, while the chunks were retrieved: a gate on token_f1 said "metric 'token_f1' is not in the
+    # results" (a usage error, exit 2) instead of failing the variants; and "tokenf1" got no "did you mean"
+    failed = {name: t.assign(error="APIConnectionError", answer=None)[["case_id", "question", "answer", "error", "hit_at_k"]]
+              for name, t in list(tables.items())[:2]}
+    report = wb.compare(failed)
+    assert "hit_at_k" in report.metrics and "token_f1" not in report.metrics
+    failures = report.gate(["token_f1"], minimum=0.3)
+    assert [(f.variant, f.metric) for f in failures] == [("base", ""), ("same", ""), ("base", "token_f1"), ("same", "token_f1")]
+    assert all(str(f).endswith("has no scored question (every answer failed)") for f in failures[2:])
+    with pytest.raises(WorkbenchError, match="^metric 'no_such_metric' is not in the results — available: "):
+        report.gate(["no_such_metric"], minimum=0.3)  # not a scorer: still a usage error
+    named = wb.compare(failed, metrics=["token_f1"])  # as `workbench gate --metric token_f1` asks: not a usage error
+    assert [f.metric for f in named.gate(["token_f1"], minimum=0.3)] == ["", "", "token_f1", "token_f1"]
+    with pytest.raises(WorkbenchError, match=r"^metric 'tokenf1' is not in the results — did you mean 'token_f1'\? — available: "):
+        wb.compare(tables).gate(["tokenf1"], minimum=0.3)
+
+
 def test_a_custom_scorer_registered_lower_is_better_is_compared_that_way(tables) -> None:  # type: ignore[no-untyped-def]
     from workbench.metrics import direction
 

@@ -6,6 +6,7 @@ of a comparison, and promotion's metric gates apply it to the run being promoted
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from workbench.comparison._render import interval_text, number_text
 from workbench.comparison._tables import retrieval_only_note
 from workbench.comparison._values import failed
 from workbench.errors import WorkbenchError
+from workbench.metrics import scorer_entries
 
 if TYPE_CHECKING:
     from workbench.comparison._view import ComparisonView
@@ -74,6 +76,11 @@ class GateFailure:
         return f"FAIL {self.variant}: {self.metric} {self.message}" if self.metric else f"FAIL {self.variant}: {self.message}"
 
 
+def _every_answer_failed(report: ComparisonView) -> bool:
+    """Whether every question of every variant of ``report`` failed (its retrieval scores may stand)."""
+    return bool(report.variants) and all(len(v.frame) > 0 and bool(failed(v.frame).all()) for v in report.variants)
+
+
 def gate_failures(
     report: ComparisonView,
     metrics: Sequence[str],
@@ -99,8 +106,14 @@ def gate_failures(
                              "again (only those questions are retried)")
                  for v in report.variants if (errors := int(failed(v.frame).sum()))]
     unknown = [m for m in metrics if m not in report.metrics]
-    if unknown:
-        raise WorkbenchError(f"metric '{unknown[0]}' is not in the results{retrieval_only_note(report.variants)} — available: {', '.join(report.metrics)}")
+    if unknown and _every_answer_failed(report) and all(m in scorer_entries() for m in unknown):
+        # a scorer of answers, none of which there is: a failed gate (exit 1), not a usage error naming the wrong cause
+        failures += [GateFailure(v.name, m, "has no scored question (every answer failed)") for v in report.variants for m in unknown]
+        metrics = [m for m in metrics if m not in unknown]
+    elif unknown:
+        meant = difflib.get_close_matches(unknown[0], list(report.metrics), n=1, cutoff=0.8)
+        raise WorkbenchError(f"metric '{unknown[0]}' is not in the results{retrieval_only_note(report.variants)}"
+                             f"{f' — did you mean {meant[0]!r}?' if meant else ''} — available: {', '.join(report.metrics)}")
     for metric in metrics:
         rows = report.table[report.table["metric"] == metric]
         base_scored = bool((rows["is_baseline"] & (rows["n"] > 0)).any())
