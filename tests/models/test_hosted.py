@@ -525,6 +525,32 @@ def test_a_retry_after_past_the_deadline_says_why_the_call_was_not_retried() -> 
     assert "(after" not in message
 
 
+def test_a_retry_after_longer_than_five_minutes_is_not_waited_for_even_without_a_deadline() -> None:
+    # a call with no deadline (Bundle.answer, a variant without limits.wall_time_s) waited out whatever the server asked
+    # (an hour for a quota of the hour), once per retry: a deployment's request or a sweep hung for hours
+    from workbench.models import RetriesExhausted
+    from workbench.models._retry import call_with_retries
+
+    def fail() -> None:
+        raise RateLimited("3600")
+
+    slept: list[float] = []
+    with pytest.raises(RetriesExhausted) as caught:
+        call_with_retries(fail, retries=4, sleep=slept.append)
+    assert slept == [] and caught.value.retries == 0
+    assert str(caught.value) == ("RateLimited: Error code: 429 — not retried: Retry-After asked 3600 s, more than the 300 s a "
+                                 "call waits (a quota or an outage: try again later)")
+    calls: list[int] = []
+
+    def then_answers() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RateLimited("120")
+        return "answered"
+
+    assert call_with_retries(then_answers, retries=4, sleep=slept.append) == ("answered", 1) and slept == [120.0]
+
+
 def test_a_wait_within_the_deadline_is_retried_and_exhausted_retries_say_only_their_count() -> None:
     from workbench.models import RetriesExhausted
     from workbench.models._retry import call_with_retries

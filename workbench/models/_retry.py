@@ -124,6 +124,11 @@ def _too_late(asked: float | None, wait: float, left: float, *, retried: bool) -
             "(limits.wall_time_s; a judge's timeout_s)")
 
 
+# the longest Retry-After a call waits for: a server asking for more (a quota of the hour or day, an outage) is not mended
+# by waiting within a sweep or a deployment's request, and a call without a deadline waited it out, once per retry
+LONGEST_RETRY_AFTER_S = 300.0
+
+
 def call_with_retries(
     fn: Callable[[], T],
     *,
@@ -136,8 +141,8 @@ def call_with_retries(
     """Call ``fn`` until it succeeds, retrying retryable failures at most ``retries`` times.
 
     Waits grow exponentially from ``initial_s`` (full jitter, at most ``max_wait_s``); a ``Retry-After`` from the
-    provider is waited for at least. No retry starts past ``deadline`` (``time.monotonic()``): the last error is raised,
-    saying so.
+    provider is waited for at least, up to ``LONGEST_RETRY_AFTER_S``. No retry starts past ``deadline``
+    (``time.monotonic()``) or after a longer ``Retry-After``: the last error is raised, saying so.
 
     Returns:
         ``(result, retries used)``.
@@ -157,13 +162,20 @@ def call_with_retries(
         return min(max(backoff, asked or 0.0), max_wait_s if asked is None else max(asked, max_wait_s))
 
     def past_deadline(state: RetryCallState) -> bool:
-        if deadline is None or state.attempt_number > retries:
+        if state.attempt_number > retries:
+            return False
+        exc = state.outcome.exception() if state.outcome is not None else None
+        asked = retry_after_s(exc) if exc is not None else None
+        if asked is not None and asked > LONGEST_RETRY_AFTER_S:
+            stopped.append(f"not retried{' again' if state.attempt_number > 1 else ''}: Retry-After asked {asked:g} s, more than "
+                           f"the {LONGEST_RETRY_AFTER_S:g} s a call waits (a quota or an outage: try again later)")
+            return True
+        if deadline is None:
             return False
         pause, left = wait(state), deadline - time.monotonic()
         if pause < left:
             return False
-        exc = state.outcome.exception() if state.outcome is not None else None
-        stopped.append(_too_late(retry_after_s(exc) if exc is not None else None, pause, left, retried=state.attempt_number > 1))
+        stopped.append(_too_late(asked, pause, left, retried=state.attempt_number > 1))
         return True
 
     retrying = Retrying(
