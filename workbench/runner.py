@@ -212,7 +212,8 @@ def _source_id_fix(name: str, corpus: Corpus) -> str:
     held = _metadata_fix(name, corpus)
     if held is not None:
         return held
-    padded = sorted(i for i in ids if name.strip().isdecimal() and i.isdecimal() and i != name.strip() and int(i) == int(name))
+    number = name.strip()
+    padded = sorted(i for i in ids if i.isdecimal() and i != number and int(i) == int(number)) if number.isdecimal() else []
     if len(padded) == 1:  # a spreadsheet read '007' as the number 7
         return f"did you mean '{padded[0]}'? (a spreadsheet drops a number's leading zeros: format the column as text)"
     close = difflib.get_close_matches(name, list(ids), n=1, cutoff=0.8)

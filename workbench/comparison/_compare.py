@@ -7,7 +7,6 @@ per-question diffs in ``_diff``, the tables (and the runs they are read from) in
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from workbench.comparison._tables import (
 )
 from workbench.comparison._values import (
     MEASUREMENTS, OPT_IN, available_metrics, by_case, failed, finite, keyed_like, numeric, paired_cases, recorded_higher_is_better,
-    success_parts, text_in,
+    success_parts, text_in, unanswered_scorers, unknown_metric,
 )
 from workbench.errors import DataError, WorkbenchError
 from workbench.metrics import scorer_entries
@@ -317,9 +316,9 @@ def _intervals(
 
 
 def _chosen_metrics(metrics: str | Sequence[str] | None, available: list[str], success_metric: str, note: str = "", *,
-                    answered: bool = True) -> list[str]:
+                    tables: Sequence[VariantTable] = ()) -> list[str]:
     """The metrics to compare: ``metrics`` (one name is one metric), or every available one. A scorer's metric that no
-    value has because no question was answered (``answered`` false) is compared as one with nothing scored.
+    value has because every question of ``tables`` failed is compared as one with nothing scored.
 
     Raises:
         WorkbenchError: no metric named, a metric not in the results, or a success metric that is not a score while
@@ -332,11 +331,9 @@ def _chosen_metrics(metrics: str | Sequence[str] | None, available: list[str], s
         if not chosen:
             raise WorkbenchError(f"metrics is empty — name at least one, or leave it out for all: {', '.join(available)}")
         unknown = [m for m in chosen if m not in available and m not in OPT_IN]
-        unanswered = not answered and all(m in scorer_entries() for m in unknown)  # the report says so, a gate on them fails
-        if unknown and available and not unanswered:  # with nothing scored at all the report says so (and a gate on it fails)
-            meant = difflib.get_close_matches(unknown[0], available, n=1, cutoff=0.8)
-            raise WorkbenchError(f"metric '{unknown[0]}' is not in the results{note}{f' — did you mean {meant[0]!r}?' if meant else ''} "
-                                 f"— available: {', '.join(available)}")
+        # with nothing scored at all, or nothing answered for a scorer, the report says so (and a gate on it fails)
+        if unknown and available and not unanswered_scorers(unknown, tables):
+            raise unknown_metric(unknown[0], available, note)
     if COST_PER_SUCCESS in chosen and available and success_metric not in available:
         if metrics is None and success_metric == SUCCESS_METRIC:  # a sweep that does not score token_f1: left out
             return [m for m in chosen if m != COST_PER_SUCCESS]
@@ -407,8 +404,7 @@ def compare(
     where = text_in(tables, named)
     if where:
         raise DataError(f"{where} — per-question values must be numbers (None or NaN for a question that was not scored)")
-    answered = not all(len(t.frame) > 0 and bool(failed(t.frame).all()) for t in tables)
-    chosen = _chosen_metrics(metrics, available_metrics(tables), success_metric, retrieval_only_note(tables), answered=answered)
+    chosen = _chosen_metrics(metrics, available_metrics(tables), success_metric, retrieval_only_note(tables), tables=tables)
     frames = [by_case(t) for t in tables]
     frames = [frames[0], *(keyed_like(frames[0], f) for f in frames[1:])]
     commons = [paired_cases(frames[0], f) for f in frames]

@@ -6,7 +6,6 @@ of a comparison, and promotion's metric gates apply it to the run being promoted
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,9 +13,8 @@ from typing import TYPE_CHECKING, Literal
 
 from workbench.comparison._render import interval_text, number_text
 from workbench.comparison._tables import retrieval_only_note
-from workbench.comparison._values import failed
+from workbench.comparison._values import failed, unanswered_scorers, unknown_metric
 from workbench.errors import WorkbenchError
-from workbench.metrics import scorer_entries
 
 if TYPE_CHECKING:
     from workbench.comparison._view import ComparisonView
@@ -76,11 +74,6 @@ class GateFailure:
         return f"FAIL {self.variant}: {self.metric} {self.message}" if self.metric else f"FAIL {self.variant}: {self.message}"
 
 
-def _every_answer_failed(report: ComparisonView) -> bool:
-    """Whether every question of every variant of ``report`` failed (its retrieval scores may stand)."""
-    return bool(report.variants) and all(len(v.frame) > 0 and bool(failed(v.frame).all()) for v in report.variants)
-
-
 def gate_failures(
     report: ComparisonView,
     metrics: Sequence[str],
@@ -106,14 +99,12 @@ def gate_failures(
                              "again (only those questions are retried)")
                  for v in report.variants if (errors := int(failed(v.frame).sum()))]
     unknown = [m for m in metrics if m not in report.metrics]
-    if unknown and _every_answer_failed(report) and all(m in scorer_entries() for m in unknown):
+    if unknown and unanswered_scorers(unknown, report.variants):
         # a scorer of answers, none of which there is: a failed gate (exit 1), not a usage error naming the wrong cause
         failures += [GateFailure(v.name, m, "has no scored question (every answer failed)") for v in report.variants for m in unknown]
         metrics = [m for m in metrics if m not in unknown]
     elif unknown:
-        meant = difflib.get_close_matches(unknown[0], list(report.metrics), n=1, cutoff=0.8)
-        raise WorkbenchError(f"metric '{unknown[0]}' is not in the results{retrieval_only_note(report.variants)}"
-                             f"{f' — did you mean {meant[0]!r}?' if meant else ''} — available: {', '.join(report.metrics)}")
+        raise unknown_metric(unknown[0], report.metrics, retrieval_only_note(report.variants))
     for metric in metrics:
         rows = report.table[report.table["metric"] == metric]
         base_scored = bool((rows["is_baseline"] & (rows["n"] > 0)).any())

@@ -3,12 +3,13 @@ cost and success parts of cost per success."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.comparison._metrics import COST_PER_SUCCESS, higher_is_better
 from workbench.comparison._tables import VariantTable
-from workbench.errors import DataError
+from workbench.errors import DataError, WorkbenchError
 from workbench.results import ROUTING_COLUMNS
 
 if TYPE_CHECKING:
@@ -77,6 +78,22 @@ def failed(frame: pd.DataFrame) -> pd.Series:
     import pandas as pd
 
     return frame["error"].notna() if "error" in frame.columns else pd.Series(False, index=frame.index, dtype=bool)
+
+
+def unanswered_scorers(metrics: Sequence[str], tables: Sequence[VariantTable]) -> bool:
+    """Whether ``metrics`` are all scorers' and every question of every table failed: none of them can have a value (the
+    chunks were retrieved, so retrieval scores stand), which a comparison reports and a gate fails, not an unknown metric."""
+    from workbench.metrics import scorer_entries
+
+    return (bool(tables) and all(m in scorer_entries() for m in metrics)
+            and all(len(t.frame) > 0 and bool(failed(t.frame).all()) for t in tables))
+
+
+def unknown_metric(name: str, available: Sequence[str], note: str = "") -> WorkbenchError:
+    """The one-line error for a metric the results do not have, with the close spelling it likely meant."""
+    meant = difflib.get_close_matches(name, list(available), n=1, cutoff=0.8)
+    return WorkbenchError(f"metric '{name}' is not in the results{note}{f' — did you mean {meant[0]!r}?' if meant else ''} "
+                          f"— available: {', '.join(available)}")
 
 
 def numeric(frame: pd.DataFrame, column: str) -> pd.Series:

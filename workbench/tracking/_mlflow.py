@@ -43,7 +43,7 @@ from workbench.redaction import redact
 from workbench.tracking._feedback import default_user
 from workbench.tracking._store_check import check_served_artifacts, check_store
 from workbench.tracking._process import END_REASON_TAG, abandoned_reason, alive_here, process_tags
-from workbench.tracking._read import RESULTS_TABLE, every_page, out_of_reach, reading_artifacts, run_artifacts
+from workbench.tracking._read import RESULTS_TABLE, artifact_bytes, every_page, out_of_reach, reading_artifacts, run_artifacts
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import open_store_serialised
 from workbench.tracking._summary import MAX_RUN_NOTE, inert, sweep_note
@@ -663,16 +663,15 @@ class MlflowTracker:
             )
             if not found:
                 return None
-            earlier = found[0]
-            with tempfile.TemporaryDirectory(prefix="wb-comparison-") as tmp, reading_artifacts(self.client, earlier.info.run_id):
-                repo = run_artifacts(earlier.info.artifact_uri, self.tracking_uri)
-                data = json.loads(Path(repo.download_artifacts(COMPARISON_FILE, tmp)).read_text(encoding="utf-8"))
-                text = Path(repo.download_artifacts(COMPARISON_TEXT, tmp)).read_text(encoding="utf-8")
-                plots = tuple(sorted(f.path for f in repo.list_artifacts(PLOTS_DIR) if not f.is_dir))
+            run_id, artifact_uri = found[0].info.run_id, found[0].info.artifact_uri
+            data = json.loads(artifact_bytes(self.client, run_id, COMPARISON_FILE, artifact_uri=artifact_uri))
+            text = artifact_bytes(self.client, run_id, COMPARISON_TEXT, artifact_uri=artifact_uri).decode("utf-8")
+            listed = run_artifacts(artifact_uri, self.tracking_uri).list_artifacts(PLOTS_DIR)
+            plots = tuple(sorted(f.path for f in listed if not f.is_dir))
         except Exception as exc:  # noqa: BLE001 - derived data: computed again
             _log.debug("could not read the comparison of an earlier sweep: %s: %s", type(exc).__name__, exc)
             return None
-        return LoggedComparison(with_run_ids(data, results), text, earlier.info.run_id, plots, earlier.info.artifact_uri)
+        return LoggedComparison(with_run_ids(data, results), text, run_id, plots, artifact_uri)
 
     # -- variant -------------------------------------------------------------------------------------------------
 
