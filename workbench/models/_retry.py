@@ -153,7 +153,7 @@ def call_with_retries(
     """
     from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-    stopped: list[str] = []  # why the deadline stopped the retries, when it did
+    stopped: list[str] = []  # why the deadline, or a Retry-After too long to wait, stopped the retries, when one did
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
@@ -161,7 +161,7 @@ def call_with_retries(
         asked = retry_after_s(exc) if exc is not None else None
         return min(max(backoff, asked or 0.0), max_wait_s if asked is None else max(asked, max_wait_s))
 
-    def past_deadline(state: RetryCallState) -> bool:
+    def not_worth_waiting(state: RetryCallState) -> bool:
         if state.attempt_number > retries:
             return False
         exc = state.outcome.exception() if state.outcome is not None else None
@@ -180,7 +180,7 @@ def call_with_retries(
 
     retrying = Retrying(
         retry=retry_if_exception(is_retryable),
-        stop=stop_after_attempt(retries + 1) | past_deadline,
+        stop=stop_after_attempt(retries + 1) | not_worth_waiting,
         wait=wait,
         sleep=sleep,
         reraise=True,
