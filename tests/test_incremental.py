@@ -750,6 +750,24 @@ def test_a_built_in_scorer_whose_rules_changed_scores_again(wb_settings: Setting
     assert [v.variant.id for v in changed.variants] == [v.variant.id for v in first.variants]
 
 
+def test_a_built_in_scorer_whose_helper_in_another_module_changed_scores_again(
+    wb_settings: Settings, models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the refusal scorers read answers through workbench.metrics.is_refusal, the judge scorers through _judge's reply
+    # parsing: a new workbench that changed only such a helper of another module reused the runs the older one scored
+    import re
+
+    from workbench import metrics
+
+    spec = make_spec([P1], scorers=["token_f1", "false_refusal"])
+    sweep(spec, wb_settings, models)
+    assert all(v.reused_from for v in sweep(spec, wb_settings, models).variants)
+    monkeypatch.setattr(metrics, "_REFUSAL_PATTERNS", re.compile(r"\bno idea\b"))
+    changed = sweep(spec, wb_settings, models)
+    assert not any(v.reused_from for v in changed.variants)
+    assert sum(v.metrics["generation_calls"] for v in changed.variants) == 0  # scored again from the cached answers
+
+
 def test_a_run_made_before_the_chunkers_cut_text_differently_is_computed_again(
     wb_settings: Settings, models: Models, monkeypatch: pytest.MonkeyPatch
 ) -> None:

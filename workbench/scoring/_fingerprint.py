@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dis
+import functools
 import hashlib
 import inspect
 import re
@@ -17,7 +18,8 @@ def code_digest(fn: Callable[..., Any]) -> str:
     """A digest of a function's code: its source where Python can find it (a module, a notebook cell), else its
     bytecode, constants and names, nested functions (the scorer a factory returns) included; then what the code reads
     that a notebook user edits next to it: the plain values (numbers, strings, containers of them, regexes) of the
-    globals and closure variables it names, and the code of the functions of its own module that it calls."""
+    globals and closure variables it names, and the code of the functions and classes of its own top-level package (or
+    notebook) that it names, followed the same way."""
     digest = hashlib.sha256()
     _add_code(fn, digest, set())
     return digest.hexdigest()
@@ -28,9 +30,11 @@ def _add_code(fn: Any, digest: Any, seen: set[int]) -> None:
     code = getattr(fn, "__code__", None)
     if code is None:  # a callable object: its class's __call__
         code = getattr(getattr(type(fn), "__call__", None), "__code__", None)
-    try:
-        digest.update(inspect.getsource(fn).encode())
-    except (OSError, TypeError):
+    plain = code is not None and inspect.isfunction(fn) and not hasattr(fn, "__wrapped__")  # getsource reads a wrapped one's inner function
+    source = _source(code, code.co_filename) if plain else _object_source(fn)
+    if source is not None:
+        digest.update(source.encode())
+    else:
         if code is None:
             digest.update(f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(type(fn)))}".encode())
         else:
@@ -47,6 +51,20 @@ def _add_code(fn: Any, digest: Any, seen: set[int]) -> None:
             _add_value(name, scope[name], fn, digest, seen)
 
 
+@functools.lru_cache(maxsize=4096)
+def _source(code: Any, filename: str | None = None) -> str | None:
+    """A function's source, read once per code object (a sweep digests the helpers its scorers share, and every sweep of
+    a notebook kernel its scorers again; an edited cell is a new code object)."""
+    return _object_source(code)
+
+
+def _object_source(obj: Any) -> str | None:
+    try:
+        return inspect.getsource(obj)
+    except (OSError, TypeError):
+        return None
+
+
 def _add_bytecode(code: Any, digest: Any) -> None:
     digest.update(code.co_code)
     digest.update(repr(code.co_names).encode())
@@ -57,7 +75,14 @@ def _add_bytecode(code: Any, digest: Any) -> None:
             digest.update(repr(const).encode())
 
 
-def _names(code: Any) -> set[str]:
+def _same_package(value: Any, owner: Any) -> bool:
+    """Whether ``value`` is defined in the top-level package (or notebook) of ``owner``: a built-in scorer reads answers
+    through helpers of other workbench modules, a team's scorer through its project's own modules."""
+    return str(getattr(value, "__module__", "")).split(".")[0] == str(getattr(owner, "__module__", "")).split(".")[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _names(code: Any) -> frozenset[str]:
     """The global and free variable names a code object and the functions nested in it read (not the attribute
     names in ``co_names``: ``ctx.text`` does not read a global ``text``)."""
     names = {str(i.argval) for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
@@ -65,14 +90,23 @@ def _names(code: Any) -> set[str]:
     for const in code.co_consts:
         if inspect.iscode(const):
             names |= _names(const)
-    return names
+    return frozenset(names)
 
 
 def _add_value(name: str, value: Any, owner: Any, digest: Any, seen: set[int]) -> None:
-    if inspect.isfunction(value) and value.__module__ == owner.__module__:  # a helper defined beside the scorer
+    if inspect.isfunction(value) and _same_package(value, owner):  # a helper beside the scorer or in its package
         if id(value) not in seen:
             digest.update(f"\0{name}=".encode())
             _add_code(value, digest, seen)
+        return
+    if inspect.isclass(value) and _same_package(value, owner):  # e.g. the judge reply a scorer parses with its methods
+        if id(value) not in seen:
+            seen.add(id(value))
+            digest.update(f"\0{name}=".encode())
+            for key in sorted(vars(value)):
+                method = getattr(vars(value)[key], "__func__", vars(value)[key])  # a staticmethod's or classmethod's function
+                if inspect.isfunction(method) and id(method) not in seen:
+                    _add_code(method, digest, seen)
         return
     text = _plain_repr(value)
     if text is not None:
