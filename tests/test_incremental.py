@@ -329,6 +329,25 @@ def test_cache_false_on_the_judge_always_calls_it(wb_settings: Settings, models:
     assert models.calls == 4 * QUESTIONS  # the answers themselves still come from the cache
 
 
+def test_a_judge_whose_reply_checking_changed_scores_again_from_its_cached_replies(wb_settings: Settings, models: Models, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a new workbench that reads judge replies differently (what JSON it accepts, which values are numbers) reused the
+    # runs an older one had judged: one comparison mixed both versions' faithfulness
+    import re
+
+    from workbench.scoring import _judge
+
+    verdicts = ScriptedModel(lambda _: '{"reason": "r", "verdict": 1}', model_id=SMOLLM2_ID, kind="chat")
+    spec = make_spec([P1], judge={"id": SMOLLM2_ID}, scorers=["token_f1", "context_precision"])
+    with_judge = {**models.as_dict(), SMOLLM2_ID: verdicts}
+    wb.run(spec, settings=wb_settings, models=with_judge, progress=False)  # type: ignore[arg-type]
+    judged = len(verdicts.calls)
+    assert all(v.reused_from for v in wb.run(spec, settings=wb_settings, models=with_judge, progress=False).variants)  # type: ignore[arg-type]
+    monkeypatch.setattr(_judge, "_NON_FINITE", re.compile(r"(?<![\w\"])-?(?:NaN|Infinity|inf)(?![\w\"])"))
+    changed = wb.run(spec, settings=wb_settings, models=with_judge, progress=False)  # type: ignore[arg-type]
+    assert not any(v.reused_from for v in changed.variants)
+    assert len(verdicts.calls) == judged  # judged again from the cached replies
+
+
 def test_judge_calls_that_failed_are_asked_again_by_the_next_sweep_and_only_they(wb_settings: Settings, models: Models) -> None:
     """A rate limit or a network error while judging left scores missing, and the run was reused as it was by every
     later sweep: running again never judged those answers."""

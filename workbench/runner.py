@@ -247,15 +247,17 @@ def _scorer_code(scorers: Mapping[str, ScoreFn]) -> dict[str, list[str]]:
 
 
 def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping[str, ScoreFn], code: Mapping[str, list[str]],
-                        judge: Judge | None) -> dict[str, Any]:
+                        judge: Judge | None, judge_code: str | None = None) -> dict[str, Any]:
     """What the scores of a variant depend on besides its answers: the scorers (``code``: their ``_scorer_code``), the
-    judge, the prices."""
+    judge (``judge_code``: the digest of the code that reads its replies), the prices."""
     out: dict[str, Any] = {"scorers": sorted(scorers), "scorer_code": {name: list(digests) for name, digests in code.items()}}
     if variant.model is None:
         return out
     if judge is not None:
         # a GGUF judge as its experiment file writes it: two clones of the project reuse each other's runs
         out["judge"] = spec.as_written(spec.judge.model_dump(mode="json")) if spec.judge is not None else judge.model_id
+        # and the code that reads its replies (which JSON it accepts), which the scorers reach through env.judge
+        out["judge_code"] = judge_code
     router = variant.router
     answering = (("price", variant.model.id),) if router is None else (("price_cheap", router.cheap.id), ("price_strong", router.strong.id))
     for role, model_id in (*answering, ("judge_price", spec.judge.id if spec.judge else None)):
@@ -410,6 +412,7 @@ def run(
             code_of[v.generates] = _scorer_code(scorers_of(v))
         return code_of[v.generates]
 
+    judge_code = code_digest(type(the_judge).ask) if the_judge is not None else None
     keys: dict[str, str] = {}
     models_of: dict[str, dict[str, str]] = {}  # variant id -> the identities of its models, logged with its run
     unservable: dict[str, WorkbenchError] = {}  # a provider package or API key missing: known before anything runs
@@ -422,7 +425,7 @@ def run(
         models_of[v.id] = identities
         if not _always_called(v, spec.judge if judge is None else None):
             keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
-                                   scoring=_scorer_fingerprint(spec, v, scorers_of(v), scorer_code_of(v), the_judge),
+                                   scoring=_scorer_fingerprint(spec, v, scorers_of(v), scorer_code_of(v), the_judge, judge_code),
                                    seed=spec.seed)
     if spec.execution.backend == "ray":
         unservable = {}  # Ray's workers bring their own packages and provider keys: the tasks find out
