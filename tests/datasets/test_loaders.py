@@ -465,6 +465,18 @@ def test_a_corpus_copied_with_decomposed_file_names_has_the_same_documents_in_th
     assert decomposed.hash == composed.hash
 
 
+def test_a_corpus_checked_out_with_windows_line_breaks_has_the_same_documents_and_hash(tmp_path: Path) -> None:
+    # git for Windows (core.autocrlf) checks the corpus out with CRLF: its texts kept '\r', another hash (every run of
+    # a teammate's sweep computed again, the bundle evaluated on the original refused it) and chunks ending in '\r'
+    text = "# Leave\n\nStaff get 25 days.\nAsk your manager.\n"
+    for name, breaks in (("unix", "\n"), ("windows", "\r\n"), ("classic-mac", "\r")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "leave.md").write_bytes(text.replace("\n", breaks).encode())
+    unix, windows, mac = (load_corpus(tmp_path / name) for name in ("unix", "windows", "classic-mac"))
+    assert windows.documents[0].text == mac.documents[0].text == unix.documents[0].text == text
+    assert windows.hash == mac.hash == unix.hash
+
+
 def test_a_document_built_in_code_has_its_id_in_one_unicode_form_as_its_bundle_reads_it_back() -> None:
     # a decomposed id ('e' + U+0301) was kept as given, and the bundle's corpus.jsonl was read back composed: another
     # corpus hash, so the bundle of such a run refused its own documents

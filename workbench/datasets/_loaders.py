@@ -1030,7 +1030,9 @@ def _folder_document(path: Path, folder: Path, glob: str, root: str | None = Non
         return None
     relative = path.relative_to(folder)
     _check_utf8_name(relative, folder)
-    text = read_text(path, "save it as UTF-8 text, or leave it out with the corpus 'glob'")
+    # one line break, as Python's text files and LangChain's TextLoader read it: a checkout with git's autocrlf (CRLF)
+    # is the same corpus, the same hash and the same chunks as the repository it came from
+    text = _one_line_break(read_text(path, "save it as UTF-8 text, or leave it out with the corpus 'glob'"))
     if not text.strip():
         raise DataError(f"{path}: empty document — add its text, or leave it out with the corpus 'glob'")
     doc_id = document_id(relative.with_suffix("").as_posix())
