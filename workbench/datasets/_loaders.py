@@ -184,6 +184,9 @@ def _describe(error: ValidationError) -> str:
         item = f" item {loc[1]}" if len(loc) > 1 else ""
         return (f"field '{where}'{item}: not valid Unicode ({found.group()!r} at character {found.start()}, a lone surrogate: half "
                 "of an emoji cut in two, or a byte kept by errors='surrogateescape') — remove it, or write the whole character")
+    if kind == "nul_character":
+        item = f" item {loc[1]}" if len(loc) > 1 else ""
+        return f"field '{where}'{item}: {_holds_nul(first['ctx']['at'])}"
     if kind == "invisible_character":
         item = f" item {loc[1]}" if len(loc) > 1 else ""
         code = first["ctx"]["code"]
@@ -214,11 +217,18 @@ def _describe(error: ValidationError) -> str:
 def _check_unicode(text: str, where: str, field: str) -> None:
     """Refuse a document's text holding a lone surrogate, which a file read as UTF-8 never does but text decoded in a
     notebook with ``errors='surrogateescape'`` may: the corpus hash, the index and MLflow cannot encode it (a bare
-    UnicodeEncodeError from the sweep). A case's text is refused so by its pydantic model."""
+    UnicodeEncodeError from the sweep), or a NUL character. A case's text is refused so by its pydantic model."""
     found = SURROGATE.search(text)
     if found:
         raise DataError(f"{where}: field '{field}': not valid Unicode ({found.group()!r} at character {found.start()}, an undecodable "
                         "byte kept by errors='surrogateescape') — decode the text as UTF-8, or with errors='replace'")
+    if "\0" in text:  # as a corpus file's NUL byte is refused (read_text), and a case's (its pydantic model)
+        raise DataError(f"{where}: field '{field}': {_holds_nul(text.find(chr(0)))}")
+
+
+def _holds_nul(at: int) -> str:
+    """What is wrong with a text holding a NUL character at ``at``, and what to do (pure)."""
+    return f"holds a NUL character (\\u0000 at character {at}), which a database cannot store and a model reads as the end of the text — remove it"
 
 
 def _case(row: Mapping[str, Any], where: str, caps: _Caps) -> EvalCase:

@@ -47,7 +47,17 @@ def _unicode_item(value: str) -> str:
     return value
 
 
-_Item = Annotated[str, AfterValidator(_unicode_item)]
+def _no_nul(value: str) -> str:
+    """Refuse a NUL character (``\\u0000`` in JSON, a byte of a binary export): PostgreSQL cannot store it in a text
+    column (a team store failed the sweep while logging its traces) and C libraries read it as the end of the text."""
+    at = value.find("\0")
+    if at >= 0:
+        raise PydanticCustomError("nul_character", "holds a NUL character at character {at}", {"at": at})
+    return value
+
+
+_Item = Annotated[str, AfterValidator(_unicode_item), AfterValidator(_no_nul)]
+_Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 def invisible(text: str) -> str | None:
@@ -65,7 +75,7 @@ def _visible(value: str) -> str:
     return value
 
 
-_Id = Annotated[str, AfterValidator(_unicode_item), AfterValidator(_visible)]
+_Id = Annotated[str, AfterValidator(_unicode_item), AfterValidator(_no_nul), AfterValidator(_visible)]
 
 
 class EvalCase(BaseModel):
@@ -85,9 +95,9 @@ class EvalCase(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str = Field(min_length=1)
-    question: str = Field(min_length=1)
-    reference: str = ""
+    id: _Text = Field(min_length=1)
+    question: _Text = Field(min_length=1)
+    reference: _Text = ""
     source_ids: tuple[_Id, ...] = ()
     category: Category = "answerable"
     tags: tuple[_Item, ...] = ()
