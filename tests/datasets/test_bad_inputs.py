@@ -644,8 +644,8 @@ NUL = "holds a NUL character (\\u0000 at character {}), which a database cannot 
     ('"question": "When?", "source_ids": ["\\u0000travel"]', "field 'source_ids' item 0: " + NUL.format(0)),
 ])
 def test_a_nul_character_in_a_case_is_named_with_its_field(tmp_path: Path, row: str, said: str) -> None:
-    # JSON's "\u0000" (a binary export, a C string's end kept) passed: PostgreSQL refuses NUL in a text column, so a team
-    # store failed the sweep while it logged the traces, and llama.cpp reads a NUL as the end of the prompt
+    # JSON's "\u0000" (a binary export, a C string's end kept) passed, though PostgreSQL refuses NUL in a text
+    # column (a team store's trace previews) and C libraries read it as the end of the text
     p = tmp_path / "d.jsonl"
     p.write_text(GOOD + "{" + row + "}\n", encoding="utf-8")
     with pytest.raises(DataError) as info:
