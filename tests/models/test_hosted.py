@@ -380,6 +380,27 @@ def test_a_refused_key_or_an_unknown_model_names_the_server_and_what_to_check(mo
         assert text.endswith(f" — {fixes[status]}") and "\n" not in text
 
 
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_after_the_server_refused_the_key_or_the_model_no_more_questions_are_sent(monkeypatch: pytest.MonkeyPatch, status: int) -> None:
+    # a wrong key failed every question of every variant with the same 401, each a request of its own: a 40-variant
+    # grid of 55 questions sent 2,200 requests a server had refused already
+    from workbench.errors import ModelError
+    from workbench.testing.openai_stub import OpenAIStub
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    with OpenAIStub(script=lambda n: (status, {}, 0.0)) as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        generator = load_generator("openai:my-model")
+        errors = []
+        for max_tokens in (8, 8, 16):  # other parameters: the same key, the same model
+            with pytest.raises(ModelError) as info:
+                generator.generate(PROMPT, GenerationParams(max_tokens=max_tokens, timeout_s=5))
+            errors.append(str(info.value))
+    assert stub.statuses == [status]
+    assert errors[1] == errors[2] == f"{errors[0]} (not sent: the server refused an earlier call the same way)"
+
+
 @pytest.mark.parametrize("usage", [
     {"prompt_tokens": None, "completion_tokens": None, "total_tokens": None},  # a server that did not count
     {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},  # a proxy's zeros for 'unknown'

@@ -69,7 +69,8 @@ class LangChainChatGenerator:
     ``params.timeout_s``, set when the model is built: LangChain passes no per-call timeout through structured output.
     A rate limit, server error or timeout is retried up to ``params.retries`` times (``Generation.retries`` counts them);
     once a call found the server unreachable after its retries, the next calls are asked once, unretried, until one is
-    answered: a server that is down failed each of a sweep's questions only after its whole backoff.
+    answered: a server that is down failed each of a sweep's questions only after its whole backoff. Once the server
+    refused the key or the model (401, 403, 404), no more calls are sent: each fails with that refusal.
     """
 
     kind: ModelKind = "chat"
@@ -83,6 +84,7 @@ class LangChainChatGenerator:
         self._models: dict[tuple[float, int, float | None, int], Any] = {}
         self._lock = threading.Lock()
         self._down = False  # the last call that ended found no server to connect to (after its retries)
+        self._refused_call: ModelError | None = None  # the server refused the key, its access or the model: for good
 
     def _model(self, params: GenerationParams) -> Any:
         key = (params.temperature, params.max_tokens, params.timeout_s, params.seed)
@@ -131,7 +133,10 @@ class LangChainChatGenerator:
         )
 
     def _retried(self, call: Callable[[], Any], params: GenerationParams, deadline: float | None) -> tuple[Any, int]:
-        """``call_with_retries(call)`` with the call's retries, or none while the server was found unreachable."""
+        """``call_with_retries(call)`` with the call's retries, or none while the server was found unreachable; not
+        sent at all once the server refused the key or the model (401, 403, 404), which no later call mends."""
+        if self._refused_call is not None:
+            raise ModelError(f"{self._refused_call} (not sent: the server refused an earlier call the same way)")
         down = self._down
         try:
             result = call_with_retries(call, retries=0 if down else params.retries, deadline=deadline)
@@ -161,6 +166,7 @@ class LangChainChatGenerator:
             refused = _refused(exc, self.model_id, self._refusal)
             if refused is None:
                 raise
+            self._refused_call = self._refused_call or refused
             raise refused from exc
 
     def _structured(
