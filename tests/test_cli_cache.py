@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mlflow import MlflowClient
 
 import workbench as wb
 from workbench.cache import DiskCacheStore
@@ -484,6 +485,23 @@ def test_run_into_a_pipe_draws_no_progress_bars(
     assert any(line.startswith("index 1/") for line in lines), err
     assert run("--no-progress") == 0  # no bars and no lines: the reused variants print nothing either
     assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith(("variant ", "index "))]
+
+
+def test_a_sweep_whose_progress_reader_went_away_finishes_and_is_logged(
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``workbench run exp.yaml 2>&1 | grep -m1 FINISHED``: the reader went away after the first line, and the next
+    progress line ended the sweep FAILED after its first variant; the sweep is the work, its lines are not."""
+    read, write = os.pipe()
+    os.close(read)
+    run = cli_runner(monkeypatch, tmp_path, spec_file, Models(), no_progress=False)
+    with open(write, "w", buffering=1) as closed, monkeypatch.context() as mp:  # line buffered: each line meets the pipe
+        mp.setattr(sys, "stderr", closed)
+        assert run() == 0
+    assert reuse_line(capsys.readouterr().out).startswith("reused 0 of 2 variants")
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("cli-cache").experiment_id])
+    assert sorted(r.info.status for r in runs) == ["FINISHED"] * 3
 
 
 def test_run_tells_how_to_open_the_store_it_wrote(

@@ -83,7 +83,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if event.kind == "sweep_started":
             started.append(True)
         if plain:
-            _plain_progress(event)
+            try:
+                _plain_progress(event)
+            except BrokenPipeError:  # `2>&1 | grep -m1 ...`: the reader went away, the sweep goes on unprinted
+                _to_devnull(sys.stderr)
 
     experiment = _with_execution(args.experiment, workers=args.workers, isolation=args.isolation)
     try:
@@ -1035,11 +1038,16 @@ def _stdout_closed() -> int:
     the exit code is 141 (128 + SIGPIPE), what a shell reports for a command a closed pipe stopped, which ``set -o
     pipefail`` scripts recognise — 1 would read as a failed gate or a bug.
     """
-    with contextlib.suppress(OSError, ValueError):  # stdout may be no file at all (captured)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+    _to_devnull(sys.stdout)
     return 141
+
+
+def _to_devnull(stream: Any) -> None:
+    """Send the later writes to ``stream`` (and the flush of what it holds) to devnull: its reader went away."""
+    with contextlib.suppress(OSError, ValueError):  # the stream may be no file at all (captured)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
 
 
 def _usable_output_streams() -> list[tuple[io.TextIOWrapper, str | None]]:
