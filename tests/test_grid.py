@@ -49,3 +49,43 @@ def test_a_router_of_gguf_files_relative_to_the_experiment_has_one_id_in_every_c
     assert alice.id == bob.id
     data["models"][0]["router"]["cheap"]["id"] = "llamacpp:models/other.gguf"  # type: ignore[index]
     assert expand_grid(ExperimentSpec.from_dict(data, base_dir=tmp_path / "alice"))[0].id != alice.id
+
+
+GRID = {"name": "written", "dataset": {"path": "q.jsonl"}, "corpus": {"path": "docs"},
+        "prompts": [{"name": "p", "template": "{context}\nQ: {question}\nA:"}], "models": [{"id": "local:gemma3-270m"}],
+        "chunkers": [{"strategy": "recursive"}], "retrieval": [{"k": 4}]}
+
+
+def _ids(tmp_path: Path, **axes: object) -> list[str]:
+    from workbench.spec import ExperimentSpec
+
+    return [v.id for v in expand_grid(ExperimentSpec.from_dict({**GRID, **axes}, base_dir=tmp_path))]
+
+
+def test_settings_that_cannot_change_an_answer_leave_the_variant_id_as_it_was(tmp_path: Path) -> None:
+    # kind written as the model's own, a hosted call's time limit, the MMR settings of a similarity search: the same
+    # answers and chunks, but every run was computed again (nothing reused) once a teammate wrote one out
+    first = _ids(tmp_path)
+    for axes in ({"models": [{"id": "local:gemma3-270m", "kind": "completion"}]},
+                 {"models": [{"id": "local:gemma3-270m", "params": {"timeout_s": 5}}]},
+                 {"models": [{"id": "local:gemma3-270m", "params": {"timeout_s": None}}]},
+                 {"retrieval": [{"k": 4, "search": "similarity", "fetch_k": 50, "mmr_lambda": 0.9}]}):
+        assert _ids(tmp_path, **axes) == first, axes
+    router = {"router": {"name": "r", "cheap": {"id": "local:gemma3-270m"}, "strong": {"id": "local:smollm2-135m-instruct"},
+                         "escalate_when": {"refusal_or_empty": True}}}
+    routed = _ids(tmp_path, models=[router])
+    router["router"]["cheap"] = {"id": "local:gemma3-270m", "kind": "completion", "params": {"timeout_s": 9}}  # type: ignore[index]
+    assert _ids(tmp_path, models=[router]) == routed
+    # what does change them still does
+    for axes in ({"models": [{"id": "local:gemma3-270m", "params": {"max_tokens": 64}}]},
+                 {"models": [{"id": "local:gemma3-270m", "params": {"stop": ["###"]}}]},
+                 {"retrieval": [{"k": 4, "search": "mmr", "fetch_k": 50}]}):
+        assert _ids(tmp_path, **axes) != first, axes
+    assert _ids(tmp_path, retrieval=[{"k": 4, "search": "mmr", "fetch_k": 50}]) != _ids(tmp_path, retrieval=[{"k": 4, "search": "mmr"}])
+
+
+def test_entries_equal_once_their_defaults_are_applied_are_one_variant(tmp_path: Path) -> None:
+    # they were refused as two entries "both named 'gemma3-270m'" that needed a name: each, to tell apart one variant
+    models = [{"id": "local:gemma3-270m"}, {"id": "local:gemma3-270m", "kind": "completion", "params": {"timeout_s": 30}}]
+    assert len(_ids(tmp_path, models=models)) == 1
+    assert len(_ids(tmp_path, retrieval=[{"k": 4}, {"k": 4, "fetch_k": 40}])) == 1

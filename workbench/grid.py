@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import itertools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from workbench.errors import SpecError
@@ -50,7 +51,7 @@ def embedded_index_key(chunker: ChunkerSpec, embedding: str, corpus_hash: str, e
     return index_key(chunker, embedding, f"{corpus_hash}:{embedder_identity}")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Variant:
     """One point of the grid: a chunker and a retrieval setting, and (unless it only retrieves) a prompt and a model.
 
@@ -89,24 +90,24 @@ class Variant:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.prompt is not None and self.model is not None:
-            out["prompt"] = self.prompt.model_dump(mode="json", exclude_none=True)
-            if isinstance(self.model, RouterSpec):  # how a model is run (cache) is not what it answers
-                out["router"] = self.model.model_dump(mode="json", exclude={"cheap": {"cache"}, "strong": {"cache"}})
-            else:
-                out["model"] = self.model.model_dump(mode="json", exclude={"cache"})
-        out["chunker"] = self.chunker.model_dump(mode="json")
-        out["retrieval"] = self.retrieval.model_dump(mode="json")
+            out["prompt"] = _dumped(self.prompt)
+            out["router" if isinstance(self.model, RouterSpec) else "model"] = _dumped(self.model)
+        out["chunker"] = _dumped(self.chunker)
+        out["retrieval"] = _dumped(self.retrieval)
         return out
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
-        """Stable id: a hash of the variant's content (same content, same id, in any grid or clone of the project)."""
-        data = self.to_dict()
-        written = dict(self.written)
-        for model in (data.get("model"), *(data["router"][role] for role in ("cheap", "strong") if "router" in data)):
-            if model is not None:
-                model["id"] = written.get(model["id"], model["id"])
-        return _digest(data)
+        """Stable id: a hash of what decides the variant's answers and retrieved chunks (same content, same id, in any grid
+        or clone of the project); a setting that cannot change them (a ``kind`` written as the model's own, a call's
+        ``timeout_s``, a similarity search's ``fetch_k``) counts as its default, so writing it out reuses the same runs."""
+        parts = {"chunker": _id_text(self.chunker, self.written), "retrieval": _id_text(self.retrieval, self.written)}
+        if self.prompt is not None and self.model is not None:
+            parts["prompt"] = _id_text(self.prompt, self.written)
+            parts["router" if isinstance(self.model, RouterSpec) else "model"] = _id_text(self.model, self.written)
+        # the text json.dumps(to_dict(), sort_keys=True) gives, each entry serialised once per grid, not once per variant
+        text = "{" + ", ".join(f"{json.dumps(k)}: {parts[k]}" for k in sorted(parts)) + "}"
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -139,6 +140,34 @@ class Variant:
             else:
                 data["model"]["kind"] = self.model.resolved_kind
         return flat_params(data)
+
+
+_Entry = PromptSpec | ModelSpec | RouterSpec | ChunkerSpec | RetrievalSpec
+
+
+def _dumped(entry: _Entry) -> dict[str, Any]:
+    """An axis entry as a variant's dict holds it (pure): a model without ``cache`` (how it is run, not what it answers),
+    a prompt without the settings it leaves unset."""
+    if isinstance(entry, RouterSpec):
+        return entry.model_dump(mode="json", exclude={"cheap": {"cache"}, "strong": {"cache"}})
+    if isinstance(entry, ModelSpec):
+        return entry.model_dump(mode="json", exclude={"cache"})
+    return entry.model_dump(mode="json", exclude_none=isinstance(entry, PromptSpec))
+
+
+@functools.lru_cache(maxsize=4096)
+def _id_text(entry: _Entry, written: tuple[tuple[str, str], ...]) -> str:
+    """An axis entry's part of a variant id, as JSON text (pure; once per entry, however many variants share it): its
+    settings that cannot change an answer or a retrieval at their defaults, and each ``llamacpp:`` model as written."""
+    if isinstance(entry, (ModelSpec, RouterSpec)):
+        entry = entry.as_answering()
+    elif isinstance(entry, RetrievalSpec):
+        entry = entry.as_retrieving()
+    data = _dumped(entry)
+    paths = dict(written)
+    for model in ((data["cheap"], data["strong"]) if isinstance(entry, RouterSpec) else (data,) if isinstance(entry, ModelSpec) else ()):
+        model["id"] = paths.get(model["id"], model["id"])
+    return json.dumps(data, sort_keys=True)
 
 
 def prompt_hash(prompt: PromptSpec) -> str:

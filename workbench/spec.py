@@ -264,6 +264,14 @@ class ModelSpec(_NamedSpec):
     def resolved_kind(self) -> ModelKind:
         return self.kind or default_kind(self.id)
 
+    def as_answering(self) -> ModelSpec:
+        """This entry with the settings that cannot change an answer as their defaults would write them: ``kind`` written
+        out as what the model is anyway (``kind: completion`` for Gemma), the hosted call's ``timeout_s``. Two entries
+        equal in this form give the same answers (one variant id, one reuse key)."""
+        kind = None if self.kind == default_kind(self.id) else self.kind
+        params = self.params.model_copy(update={"timeout_s": ModelParams.model_fields["timeout_s"].default})
+        return self.model_copy(update={"kind": kind, "params": params})
+
     @property
     def short_name(self) -> str:
         if self.name is not None:
@@ -337,6 +345,10 @@ class RouterSpec(_Spec):
     def models(self) -> tuple[ModelSpec, ModelSpec]:
         """(cheap, strong)."""
         return (self.cheap, self.strong)
+
+    def as_answering(self) -> RouterSpec:
+        """This router with its models' settings that cannot change an answer at their defaults (``ModelSpec.as_answering``)."""
+        return self.model_copy(update={"cheap": self.cheap.as_answering(), "strong": self.strong.as_answering()})
 
 
 class RouterEntry(_Spec):
@@ -429,6 +441,13 @@ class RetrievalSpec(_NamedSpec):
     @property
     def label(self) -> str:
         return self.name if self.name is not None else f"k{self.k}-{self.search}"
+
+    def as_retrieving(self) -> RetrievalSpec:
+        """This entry with the MMR settings at their defaults when it searches by similarity, which reads neither
+        ``fetch_k`` nor ``mmr_lambda``: two entries equal in this form retrieve the same chunks."""
+        if self.search == "mmr":
+            return self
+        return self.model_copy(update={f: type(self).model_fields[f].default for f in ("fetch_k", "mmr_lambda")})
 
 
 class IndexStoreSpec(_Spec):
@@ -799,10 +818,11 @@ class ExperimentSpec(_Spec):
         named: dict[str, tuple[int, Any]] = {}
         for i, entry in enumerate(value):
             short = entry.router.short_name if isinstance(entry, RouterEntry) else entry.short_name
-            if short in named and named[short][1] != entry:  # identical entries are one variant; different ones need two names
+            answering = entry.router.as_answering() if isinstance(entry, RouterEntry) else entry.as_answering()
+            if short in named and named[short][1] != answering:  # entries that answer alike are one variant; others need two names
                 raise ValueError(f"models[{named[short][0]}] and models[{i}] would both be named '{short}' in variant names — "
                                  f"give one of them a name: (e.g. name: {short}-2)")
-            named.setdefault(short, (i, entry))
+            named.setdefault(short, (i, answering))
         return value
 
     @field_validator("retrieval")
@@ -812,10 +832,10 @@ class ExperimentSpec(_Spec):
         # RunPanel and the chunk explorer showed them alike, and the sweep's retrieval curves drew only the first
         named: dict[str, tuple[int, RetrievalSpec]] = {}
         for i, entry in enumerate(value):
-            if entry.label in named and named[entry.label][1] != entry:  # identical entries are one variant
+            if entry.label in named and named[entry.label][1] != entry.as_retrieving():  # entries that retrieve alike are one variant
                 raise ValueError(f"retrieval[{named[entry.label][0]}] and retrieval[{i}] would both be named '{entry.label}' in "
                                  f"variant names — give one of them a name: (e.g. name: {entry.label}-2)")
-            named.setdefault(entry.label, (i, entry))
+            named.setdefault(entry.label, (i, entry.as_retrieving()))
         return value
 
     @field_validator("retrieval")
