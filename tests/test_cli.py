@@ -145,3 +145,33 @@ def test_help_documents_the_exit_codes_scripts_rely_on(command: list[str], capsy
     for code in ("0 done", "1 a variant failed (run), a gate failed (gate, promote)", "2 a usage or input error", "130 interrupted",
                  "143 terminated (SIGTERM", "141 the reader of the output went away"):
         assert code in text, (code, text)
+
+
+def test_run_dry_run_prints_the_plan_and_logs_nothing(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "question": "q?"}\n{"id": "b", "question": "r?"}\n')
+    (tmp_path / "e.yaml").write_text(SPEC.format(dataset="d.jsonl", model="local:gemma3-270m", overlap=20)
+                                     + "retrieval: [{k: 3}, {k: 5}]\n")
+    code = main(["--tracking-uri", f"sqlite:///{tmp_path / 'db.sqlite'}", "run", str(tmp_path / "e.yaml"), "--dry-run", "--limit", "1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[0] == ("Experiment 'cli': 2 variants (1 prompt x 1 model x 1 chunker x 2 retrieval settings), 1 index, "
+                                   "1 question: 2 model calls"), out
+    assert "a|gemma3-270m|recursive-200/20|k5-similarity" in out and out.endswith("Dry run: nothing was run or logged.\n")
+    assert not (tmp_path / "db.sqlite").exists() and not (tmp_path / ".workbench").exists()
+
+
+def test_run_refuses_a_grid_of_thousands_of_variants_without_yes(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # 400,000 variants (a range typed one digit too long) started a sweep of months with no word about its size
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "question": "q?"}\n')
+    chunkers = "".join(f"  - {{strategy: recursive, size: {200 + i}, overlap: 20}}\n" for i in range(11))
+    retrieval = "".join(f"  - {{k: {k}}}\n" for k in range(1, 101))
+    (tmp_path / "e.yaml").write_text(f"name: wide\ndataset: {{path: d.jsonl}}\ncorpus: {{builtin: python-reference}}\n"
+                                     f"chunkers:\n{chunkers}retrieval:\n{retrieval}")
+    code = main(["--tracking-uri", f"sqlite:///{tmp_path / 'db.sqlite'}", "run", str(tmp_path / "e.yaml"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == (f"error: {tmp_path / 'e.yaml'}: 1,100 variants (11 chunkers x 100 retrieval settings), 11 indexes, 1 question: no model "
+                   "calls (retrieval only), more than the 1,000 variants a sweep runs unasked — check the plan with --dry-run and cut an "
+                   "axis, or pass --yes to run them all\n"), err
+    assert not (tmp_path / "db.sqlite").exists() and not (tmp_path / ".workbench").exists()

@@ -89,3 +89,17 @@ def test_entries_equal_once_their_defaults_are_applied_are_one_variant(tmp_path:
     models = [{"id": "local:gemma3-270m"}, {"id": "local:gemma3-270m", "kind": "completion", "params": {"timeout_s": 30}}]
     assert len(_ids(tmp_path, models=models)) == 1
     assert len(_ids(tmp_path, retrieval=[{"k": 4}, {"k": 4, "fetch_k": 40}])) == 1
+
+
+def test_the_plan_counts_variants_indexes_and_a_routers_calls_as_a_bound(tmp_path: Path) -> None:
+    from workbench.grid import plan_grid
+    from workbench.spec import ExperimentSpec
+
+    router = {"router": {"name": "r", "cheap": {"id": "local:gemma3-270m"}, "strong": {"id": "local:smollm2-135m-instruct"},
+                         "escalate_when": {"refusal_or_empty": True}}}
+    spec = ExperimentSpec.from_dict({**GRID, "models": [{"id": "local:gemma3-270m"}, router],
+                                     "chunkers": [{"strategy": "recursive"}, {"strategy": "token"}]}, base_dir=tmp_path)
+    plan = plan_grid(spec, expand_grid(spec), 10)
+    assert (plan.variants, plan.indexes, plan.model_calls) == (4, 2, 60)  # a router's two models may both answer
+    assert plan.summary() == ("4 variants (1 prompt x 2 models x 2 chunkers x 1 retrieval setting), 2 indexes, 10 questions: "
+                              "up to 60 model calls")

@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from workbench.comparison import ComparisonReport
     from workbench.pipeline import ChromaIndexStore, ChromaServerIndexStore, QuestionRecord
     from workbench.results import SweepResult
-    from workbench.spec import GateSpec
+    from workbench.grid import Variant
+    from workbench.spec import ExperimentSpec, GateSpec
     from workbench.tracking import LoggedRun
 
 Handler = Callable[[argparse.Namespace], int]
@@ -72,6 +73,8 @@ def _print_table(frame, columns: Sequence[str]) -> None:  # type: ignore[no-unty
 def _cmd_run(args: argparse.Namespace) -> int:
     import workbench as wb
     from workbench.config import settings
+    from workbench.grid import plan_grid
+    from workbench.runner import load_spec_dataset
 
     _input_file(args.experiment, "experiment")
     cfg = settings(tracking_uri=_store(args, must_exist=False))
@@ -89,6 +92,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 _to_devnull(sys.stderr)
 
     experiment = _with_execution(args.experiment, workers=args.workers, isolation=args.isolation)
+    if args.dry_run or not args.yes:
+        experiment = experiment if isinstance(experiment, wb.ExperimentSpec) else wb.load_experiment(experiment)
+        variants = wb.expand_grid(experiment)
+        if args.dry_run:
+            return _print_plan(experiment, variants, args.limit)
+        if len(variants) > _LARGE_GRID:  # a typo'd range or one axis too many: months of calls and a store of runs to clean
+            plan = plan_grid(experiment, variants, len(load_spec_dataset(experiment, args.limit)))
+            raise WorkbenchError(f"{args.experiment}: {plan.summary()}, more than the {_LARGE_GRID:,} variants a sweep runs "
+                                 "unasked — check the plan with --dry-run and cut an axis, or pass --yes to run them all")
     try:
         result = wb.run(experiment, settings=cfg, limit=args.limit, progress=_shows_progress(args.no_progress), fresh=args.fresh,
                         on_event=on_event)
@@ -120,6 +132,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"Tracking store: {shown_uri(cfg.tracking_uri)}")
     print(f"Open the runs in the MLflow UI:  {_ui_hint(cfg.tracking_uri, given=args.tracking_uri is not None)}")
     return 1 if (result.failed and not args.allow_failures) else 0
+
+
+# more variants than this are run only with --yes (each is an MLflow run, with a trace per question)
+_LARGE_GRID = 1000
+_PLAN_NAMES = 50  # variants --dry-run lists
+
+
+def _print_plan(spec: ExperimentSpec, variants: list[Variant], limit: int | None) -> int:
+    """``workbench run --dry-run``: the plan, and the first variants' ids and names; nothing is run or logged."""
+    from workbench.grid import plan_grid
+    from workbench.runner import load_spec_dataset
+
+    plan = plan_grid(spec, variants, len(load_spec_dataset(spec, limit)))
+    print(_printable(f"Experiment '{spec.name}': {plan.summary()}"))
+    for v in variants[:_PLAN_NAMES]:
+        print(_printable(f"  {v.id}  {v.name}"))
+    if len(variants) > _PLAN_NAMES:
+        print(f"  ... and {len(variants) - _PLAN_NAMES:,} more")
+    if len(variants) > _LARGE_GRID:
+        print(f"More than {_LARGE_GRID:,} variants: workbench run asks for --yes to run them.")
+    print("Dry run: nothing was run or logged.")
+    return 0
 
 
 def _ui_hint(uri: str, *, given: bool) -> str:
@@ -1105,6 +1139,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="variants run at once, and hosted calls in flight per provider (default: the experiment's execution.workers)")
     p.add_argument("--isolation", choices=("process", "none"), default=None,
                    help="process: each variant in a worker process (default); none: in this process, for debugging")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (variants, indexes, questions, model calls) and the variants' ids and names; run and log nothing")
+    p.add_argument("--yes", action="store_true", help=f"run a grid of more than {_LARGE_GRID:,} variants (refused without it)")
     p.set_defaults(handler=_cmd_run)
 
     p = sub.add_parser("cache", parents=[storeless], help="the cache of model answers, judge replies and embeddings")

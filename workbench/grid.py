@@ -14,7 +14,7 @@ from workbench.errors import SpecError
 from workbench.prompts import PromptTemplate
 from workbench.spec import ChunkerSpec, ExperimentSpec, ModelSpec, PromptSpec, RetrievalSpec, RouterEntry, RouterSpec
 
-__all__ = ["CHUNKING_REVISION", "Variant", "embedded_index_key", "expand_grid", "flat_params", "index_key", "prompt_hash"]
+__all__ = ["CHUNKING_REVISION", "GridPlan", "Variant", "embedded_index_key", "expand_grid", "flat_params", "index_key", "plan_grid", "prompt_hash"]
 
 # How the chunkers cut text (workbench/pipeline/chunk.py), raised whenever they cut the same text into other chunks or
 # place them elsewhere: indexes are kept across upgrades (.workbench/indexes, a Chroma server), and one built by an
@@ -222,3 +222,45 @@ def expand_grid(spec: ExperimentSpec, *, generate: bool = True) -> list[Variant]
             seen.add(v.id)
             unique.append(v)
     return unique
+
+
+def _counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` (with thousands separators) and its noun, singular for one (pure): "1 prompt", "2,000 variants"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+@dataclasses.dataclass(frozen=True)
+class GridPlan:
+    """What a sweep of a grid does, counted before anything runs: its variants, the axes they come from, the indexes it
+    builds and the model calls it makes at most (a router's two models each answer; the judge's calls aside)."""
+
+    variants: int
+    axes: tuple[tuple[str, int], ...]
+    indexes: int
+    questions: int
+    model_calls: int
+    routed: bool = False  # a router's strong model answers only the questions it escalates: model_calls is a bound
+
+    def summary(self) -> str:
+        """``8 variants (2 prompts x 2 models x 2 chunkers x 1 retrieval setting), 2 indexes, 8 questions: 64 model calls``
+        (pure; the calls of variants a sweep reuses, and the answers it finds in the cache, are not made)."""
+        axes = " x ".join(_counted(n, *_AXIS_NOUNS[axis]) for axis, n in self.axes)
+        calls = f"{'up to ' if self.routed else ''}{self.model_calls:,} model calls" if self.model_calls else "no model calls (retrieval only)"
+        return (f"{_counted(self.variants, 'variant')} ({axes}), {_counted(self.indexes, 'index', 'indexes')}, "
+                f"{_counted(self.questions, 'question')}: {calls}")
+
+
+# each axis in its words, singular and plural
+_AXIS_NOUNS = {"prompts": ("prompt",), "models": ("model",), "chunkers": ("chunker",), "retrieval": ("retrieval setting",)}
+
+
+def plan_grid(spec: ExperimentSpec, variants: list[Variant], questions: int) -> GridPlan:
+    """The plan of a sweep of ``variants`` (``expand_grid(spec)``) over ``questions`` questions (pure)."""
+    generating = any(v.generates for v in variants)
+    axes = (("prompts", len(spec.prompts)), ("models", len(spec.models))) if generating else ()
+    per_question = sum(2 if v.router is not None else 1 for v in variants if v.generates)
+    return GridPlan(
+        variants=len(variants), axes=(*axes, ("chunkers", len(spec.chunkers)), ("retrieval", len(spec.retrieval))),
+        indexes=len({v.index_key for v in variants}), questions=questions, model_calls=per_question * questions,
+        routed=any(v.router is not None for v in variants),
+    )
