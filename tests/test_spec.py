@@ -537,6 +537,31 @@ def test_two_retrieval_entries_that_would_share_a_variant_name_need_a_name(tmp_p
     assert len(expand_grid(twice)) == 1
 
 
+@pytest.mark.parametrize(("axis", "expected"), [
+    ('prompts:\n  - {name: a, template: "{context} {question}"}\n  - {name: b, template: "{context} {question}"}\n',
+     r"exp.yaml:\d+: prompts: prompts\[0\] and prompts\[1\] \('a' and 'b'\) are the same template and system message under two "
+     r"names: their variants would get the same answers — remove one, or change its text"),
+    ("models:\n  - {id: local:gemma3-270m, name: g}\n  - {id: local:gemma3-270m, name: gemma, kind: completion}\n",
+     r"exp.yaml:\d+: models: models\[0\] and models\[1\] are the same model with the same settings under two names: their "
+     r"variants would give the same answers — remove one, or change what it should differ in \(params, kind\)"),
+    ("retrieval:\n  - {k: 3, name: three}\n  - {k: 3, name: top3, fetch_k: 9}\n",
+     r"exp.yaml:\d+: retrieval: retrieval\[0\] and retrieval\[1\] are the same retrieval setting under two names: their variants "
+     r"would retrieve the same chunks — remove one, or change what it should differ in \(k, search, embedding\)"),
+])
+def test_one_entry_under_two_names_is_refused(tmp_path: Path, axis: str, expected: str) -> None:
+    # a copy-pasted entry renamed but not changed ran as a second variant of the very same results, which every
+    # comparison then called "no difference" (and racing could never stop)
+    axis_name = axis.split(":")[0]
+    text = {"prompts": GOOD.replace(GOOD[GOOD.index("prompts:"):GOOD.index("models:")], axis),
+            "models": GOOD.replace(GOOD[GOOD.index("models:"):GOOD.index("chunkers:")], axis),
+            "retrieval": GOOD + axis}[axis_name]
+    with pytest.raises(SpecError, match=expected):
+        load_experiment(write(tmp_path, text))
+    if axis_name != "prompts":  # written alike (prompt names are unique) they are one variant, as before
+        alike = re.sub(r"name: \w+", "name: a", text).replace(", kind: completion", "").replace(", fetch_k: 9", "")
+        assert len(expand_grid(load_experiment(write(tmp_path, alike)))) == 1
+
+
 def test_a_byte_order_mark_is_not_part_of_a_prompt_file(tmp_path: Path) -> None:
     (tmp_path / "p.txt").write_bytes("\ufeffContext: {context}\nQuestion: {question}\n".encode("utf-8"))
     spec = load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))

@@ -743,6 +743,17 @@ def _judge_shorthand_schema(schema: dict[str, Any]) -> None:
     schema["anyOf"].insert(0, {"type": "string", "pattern": _GENERATOR_PATTERN, "description": "a model string, short for {id: <it>}"})
 
 
+def _same_twice(entries: Sequence[Any]) -> tuple[int, int] | None:
+    """The positions of the first two ``entries`` of an axis (each as what decides its results) that differ only in their
+    ``name`` (pure): entries written alike are one variant; ones named apart would be two variants of the same results."""
+    first: dict[Any, int] = {}
+    for j, entry in enumerate(entries):
+        i = first.setdefault(entry.model_copy(update={"name": None}), j)
+        if entries[i] != entry:
+            return i, j
+    return None
+
+
 def _model_ids(models: Sequence[ModelEntry], judge: JudgeSpec | None) -> set[str]:
     """Every model string an experiment calls: its models, both models of each router, and its judge."""
     ids = {m.id for entry in models for m in (entry.router.models if isinstance(entry, RouterEntry) else (entry,))}
@@ -804,6 +815,11 @@ class ExperimentSpec(_Spec):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"prompt name '{dupes[0]}' is used twice — names must be unique")
+        twice = _same_twice([p.model_copy(update={"file": None}) for p in value])
+        if twice is not None:
+            i, j = twice
+            raise ValueError(f"prompts[{i}] and prompts[{j}] ('{value[i].name}' and '{value[j].name}') are the same template and system "
+                             "message under two names: their variants would get the same answers — remove one, or change its text")
         return value
 
     @field_validator("models")
@@ -823,6 +839,13 @@ class ExperimentSpec(_Spec):
                 raise ValueError(f"models[{named[short][0]}] and models[{i}] would both be named '{short}' in variant names — "
                                  f"give one of them a name: (e.g. name: {short}-2)")
             named.setdefault(short, (i, answering))
+        twice = _same_twice([(e.router if isinstance(e, RouterEntry) else e).as_answering() for e in value])
+        if twice is not None:  # named apart, one model with one set of settings: two variants of the same answers
+            i, j = twice
+            what = "router" if isinstance(value[i], RouterEntry) else "model"
+            raise ValueError(f"models[{i}] and models[{j}] are the same {what} with the same settings under two names: their variants "
+                             "would give the same answers — remove one, or change what it should differ in "
+                             f"({'its models, escalate_when' if what == 'router' else 'params, kind'})")
         return value
 
     @field_validator("retrieval")
@@ -836,6 +859,11 @@ class ExperimentSpec(_Spec):
                 raise ValueError(f"retrieval[{named[entry.label][0]}] and retrieval[{i}] would both be named '{entry.label}' in "
                                  f"variant names — give one of them a name: (e.g. name: {entry.label}-2)")
             named.setdefault(entry.label, (i, entry.as_retrieving()))
+        twice = _same_twice([entry.as_retrieving() for entry in value])
+        if twice is not None:
+            i, j = twice
+            raise ValueError(f"retrieval[{i}] and retrieval[{j}] are the same retrieval setting under two names: their variants "
+                             "would retrieve the same chunks — remove one, or change what it should differ in (k, search, embedding)")
         return value
 
     @field_validator("retrieval")
