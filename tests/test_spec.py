@@ -910,3 +910,20 @@ def test_a_misspelt_field_of_a_list_entry_is_answered_with_the_field_meant(tmp_p
         load_experiment(write(tmp_path, GOOD.replace("    size: 400", "    sise: 400")))
     with pytest.raises(SpecError, match=r"models\[0\].params.max_tokns: unknown field — did you mean 'max_tokens'\?"):
         load_experiment(write(tmp_path, GOOD.replace("      max_tokens: 32", "      max_tokns: 32")))
+
+
+def test_top_level_x_keys_hold_yaml_anchors_that_entries_merge(tmp_path: Path) -> None:
+    # Docker Compose's way to share settings: `x-defaults: &gemma {...}`, then `<<: *gemma` in each entry; the
+    # anchor's home was refused as "x-defaults: unknown field — check its spelling"
+    import jsonschema
+
+    text = GOOD.replace("models:\n  - id: local:gemma3-270m\n    params:\n      max_tokens: 32\n",
+                        "x-defaults:\n  gemma: &gemma {id: local:gemma3-270m, params: {max_tokens: 32}}\n"
+                        "models:\n  - *gemma\n  - <<: *gemma\n    name: gemma-warm\n    params: {max_tokens: 32, temperature: 0.5}\n")
+    assert "x-defaults" in text
+    spec = load_experiment(write(tmp_path, text))
+    assert [(m.short_name, m.params.temperature) for m in spec.models] == [("gemma3-270m", 0.0), ("gemma-warm", 0.5)]
+    assert expand_grid(spec)[0].id == expand_grid(load_experiment(write(tmp_path, GOOD)))[0].id  # what is read is what counts
+    assert not list(jsonschema.Draft202012Validator(experiment_json_schema()).iter_errors(yaml.safe_load(text)))
+    with pytest.raises(SpecError, match=r"exp.yaml:\d+: defaults: unknown field"):  # only x- keys are left out
+        load_experiment(write(tmp_path, text.replace("x-defaults:", "defaults:")))

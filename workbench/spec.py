@@ -760,8 +760,20 @@ def _model_ids(models: Sequence[ModelEntry], judge: JudgeSpec | None) -> set[str
     return ids | ({judge.id} if judge is not None else set())
 
 
+# top-level keys an experiment file may hold for itself, as Docker Compose and OpenAPI files do: a place to define
+# YAML anchors that entries merge (``x-defaults: &gemma {...}``, then ``- <<: *gemma``); they are not read
+_EXTENSION_PREFIX = "x-"
+
+
+def _extension_keys_allowed(schema: dict[str, Any]) -> None:
+    """Let editors pass the ``x-`` keys the loader leaves out."""
+    schema["patternProperties"] = {f"^{_EXTENSION_PREFIX}": {"description": "not read: a place for YAML anchors (x-defaults: &name ...)"}}
+
+
 class ExperimentSpec(_Spec):
     """A whole experiment: what to evaluate on and the grid of variants to compare."""
+
+    model_config = ConfigDict(json_schema_extra=_extension_keys_allowed)
 
     name: Name
     description: str = Field(default="", description="what the experiment compares (the MLflow experiment's description when it is created)")
@@ -795,6 +807,14 @@ class ExperimentSpec(_Spec):
     # the ``llamacpp:`` models (made absolute when read) that were written relative to the experiment's folder
     _relative_models: frozenset[str] = PrivateAttr(default_factory=frozenset)
     _file: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _extension_keys_left_out(cls, data: Any) -> Any:
+        # an anchor's home (x-defaults: &gemma {...}) was refused as an "unknown field — check its spelling"
+        if not isinstance(data, dict):
+            return data
+        return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith(_EXTENSION_PREFIX))}
 
     @model_validator(mode="before")
     @classmethod
