@@ -103,3 +103,12 @@ def test_the_plan_counts_variants_indexes_and_a_routers_calls_as_a_bound(tmp_pat
     assert (plan.variants, plan.indexes, plan.model_calls) == (4, 2, 60)  # a router's two models may both answer
     assert plan.summary() == ("4 variants (1 prompt x 2 models x 2 chunkers x 1 retrieval setting), 2 indexes, 10 questions: "
                               "up to 60 model calls")
+
+
+def test_the_plan_of_one_variant_on_one_question_is_in_the_singular(tmp_path: Path) -> None:
+    from workbench.grid import plan_grid
+    from workbench.spec import ExperimentSpec
+
+    spec = ExperimentSpec.from_dict(GRID, base_dir=tmp_path)
+    assert plan_grid(spec, expand_grid(spec), 1).summary() == (  # was "1 model calls"
+        "1 variant (1 prompt x 1 model x 1 chunker x 1 retrieval setting), 1 index, 1 question: 1 model call")

@@ -245,7 +245,7 @@ class GridPlan:
         """``8 variants (2 prompts x 2 models x 2 chunkers x 1 retrieval setting), 2 indexes, 8 questions: 64 model calls``
         (pure; the calls of variants a sweep reuses, and the answers it finds in the cache, are not made)."""
         axes = " x ".join(_counted(n, *_AXIS_NOUNS[axis]) for axis, n in self.axes)
-        calls = f"{'up to ' if self.routed else ''}{self.model_calls:,} model calls" if self.model_calls else "no model calls (retrieval only)"
+        calls = f"{'up to ' if self.routed else ''}{_counted(self.model_calls, 'model call')}" if self.model_calls else "no model calls (retrieval only)"
         return (f"{_counted(self.variants, 'variant')} ({axes}), {_counted(self.indexes, 'index', 'indexes')}, "
                 f"{_counted(self.questions, 'question')}: {calls}")
 
