@@ -154,10 +154,14 @@ def test_run_dry_run_prints_the_plan_and_logs_nothing(tmp_path: Path, capsys) ->
     code = main(["--tracking-uri", f"sqlite:///{tmp_path / 'db.sqlite'}", "run", str(tmp_path / "e.yaml"), "--dry-run", "--limit", "1"])
     out = capsys.readouterr().out
     assert code == 0
-    assert out.splitlines()[0] == ("Experiment 'cli': 2 variants (1 prompt x 1 model x 1 chunker x 2 retrieval settings), 1 index, "
-                                   "1 question: 2 model calls"), out
+    assert out.splitlines()[0] == ("Experiment 'cli': 2 variants (1 prompt x 1 model x 1 chunker x 2 retrieval settings), 1 index of "
+                                   "79 documents, 1 question: 2 model calls"), out
     assert "a|gemma3-270m|recursive-200/20|k5-similarity" in out and out.endswith("Dry run: nothing was run or logged.\n")
     assert not (tmp_path / "db.sqlite").exists() and not (tmp_path / ".workbench").exists()
+    # the corpus is read as the sweep would read it: a dry run does not pass a folder the sweep then refuses
+    (tmp_path / "e.yaml").write_text((tmp_path / "e.yaml").read_text().replace("{builtin: python-reference}", "{path: docs}"))
+    assert main(["run", str(tmp_path / "e.yaml"), "--dry-run"]) == 2
+    assert "docs" in capsys.readouterr().err
 
 
 def test_run_refuses_a_grid_of_thousands_of_variants_without_yes(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]

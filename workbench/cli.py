@@ -140,11 +140,12 @@ _PLAN_NAMES = 50  # variants --dry-run lists
 
 
 def _print_plan(spec: ExperimentSpec, variants: list[Variant], limit: int | None) -> int:
-    """``workbench run --dry-run``: the plan, and the first variants' ids and names; nothing is run or logged."""
+    """``workbench run --dry-run``: the plan, and the first variants' ids and names; nothing is run or logged. The dataset
+    and corpus are read, so what would refuse them refuses the dry run too."""
     from workbench.grid import plan_grid
-    from workbench.runner import load_spec_dataset
+    from workbench.runner import load_spec_corpus, load_spec_dataset
 
-    plan = plan_grid(spec, variants, len(load_spec_dataset(spec, limit)))
+    plan = plan_grid(spec, variants, len(load_spec_dataset(spec, limit)), len(load_spec_corpus(spec).documents))
     print(_printable(f"Experiment '{spec.name}': {plan.summary()}"))
     for v in variants[:_PLAN_NAMES]:
         print(_printable(f"  {v.id}  {v.name}"))

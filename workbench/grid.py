@@ -240,13 +240,15 @@ class GridPlan:
     questions: int
     model_calls: int
     routed: bool = False  # a router's strong model answers only the questions it escalates: model_calls is a bound
+    documents: int | None = None  # the corpus's, when it was read
 
     def summary(self) -> str:
         """``8 variants (2 prompts x 2 models x 2 chunkers x 1 retrieval setting), 2 indexes, 8 questions: 64 model calls``
         (pure; the calls of variants a sweep reuses, and the answers it finds in the cache, are not made)."""
         axes = " x ".join(_counted(n, *_AXIS_NOUNS[axis]) for axis, n in self.axes)
         calls = f"{'up to ' if self.routed else ''}{_counted(self.model_calls, 'model call')}" if self.model_calls else "no model calls (retrieval only)"
-        return (f"{_counted(self.variants, 'variant')} ({axes}), {_counted(self.indexes, 'index', 'indexes')}, "
+        documents = f" of {_counted(self.documents, 'document')}" if self.documents is not None else ""
+        return (f"{_counted(self.variants, 'variant')} ({axes}), {_counted(self.indexes, 'index', 'indexes')}{documents}, "
                 f"{_counted(self.questions, 'question')}: {calls}")
 
 
@@ -254,13 +256,14 @@ class GridPlan:
 _AXIS_NOUNS = {"prompts": ("prompt",), "models": ("model",), "chunkers": ("chunker",), "retrieval": ("retrieval setting",)}
 
 
-def plan_grid(spec: ExperimentSpec, variants: list[Variant], questions: int) -> GridPlan:
-    """The plan of a sweep of ``variants`` (``expand_grid(spec)``) over ``questions`` questions (pure)."""
+def plan_grid(spec: ExperimentSpec, variants: list[Variant], questions: int, documents: int | None = None) -> GridPlan:
+    """The plan of a sweep of ``variants`` (``expand_grid(spec)``) over ``questions`` questions and, when counted, a
+    corpus of ``documents`` (pure)."""
     generating = any(v.generates for v in variants)
     axes = (("prompts", len(spec.prompts)), ("models", len(spec.models))) if generating else ()
     per_question = sum(2 if v.router is not None else 1 for v in variants if v.generates)
     return GridPlan(
         variants=len(variants), axes=(*axes, ("chunkers", len(spec.chunkers)), ("retrieval", len(spec.retrieval))),
         indexes=len({v.index_key for v in variants}), questions=questions, model_calls=per_question * questions,
-        routed=any(v.router is not None for v in variants),
+        routed=any(v.router is not None for v in variants), documents=documents,
     )
