@@ -76,6 +76,23 @@ def test_unscored_questions_do_not_count_towards_min_questions() -> None:
         early_stops({"a": [1.0] * 8, "b": [0.0] * 9}, metric="token_f1")
 
 
+def test_a_variant_that_failed_most_questions_does_not_lead_and_shield_the_hopeless_ones() -> None:
+    """A flaky variant answered 3 of 12 questions, perfectly: its mean over those led, every other variant was paired
+    with it on 3 questions (fewer than min_questions), and a hopeless variant clearly worse than the good one never
+    stopped."""
+    flaky = [1.0, None, None, None] * 3
+    good = [0.9, 0.8, 0.85] * 4
+    hopeless = [0.0, 0.1, 0.05] * 4
+    race = {"flaky": flaky, "good": good, "hopeless": hopeless}
+    stops = early_stops(race, metric="token_f1", min_questions=8)
+    assert set(stops) == {"hopeless"} and stops["hopeless"].leader == "good" and stops["hopeless"].high < 0
+    assert race_leader(race, "token_f1") == "flaky" and race_leader(race, "token_f1", min_scored=8) == "good"
+    assert race_leader({"flaky": flaky}, "token_f1", min_scored=8) is None
+    # at 99% an interval needs 7 pairs: a leader with 6 scored answers could stop nobody even with min_questions 4
+    six = [1.0, 1.0, None, None] * 3
+    assert set(early_stops({"six": six, "good": good, "hopeless": hopeless}, metric="token_f1", confidence=0.99, min_questions=4)) == {"hopeless"}
+
+
 def test_a_tolerance_also_stops_a_variant_that_cannot_beat_the_leader_by_that_much() -> None:
     leader = [0.6, 0.5, 0.7, 0.6, 0.5, 0.6, 0.7, 0.5, 0.6, 0.6, 0.5, 0.7]
     close = [x - d for x, d in zip(leader, [0.02, -0.03, 0.03, -0.02, 0.01, 0.02, -0.02, 0.01, -0.01, 0.03, 0.01, -0.02])]

@@ -1,7 +1,9 @@
 """Racing decisions (pure): which variants stop because they are already clearly worse than the leader.
 
 After each batch of questions the runner hands over every variant's per-question scores on the questions answered so
-far, aligned by question. The leader is the variant with the best mean; a variant stops when the paired bootstrap
+far, aligned by question. The leader is the variant with the best mean among those with enough scored answers to be
+compared with (a variant that failed most of its questions would otherwise lead on the few it answered, and no other
+variant could then be paired with it on enough questions to stop); a variant stops when the paired bootstrap
 interval of its scores minus the leader's (``paired_bootstrap``, the comparison's own) lies entirely on the worse
 side of zero, or, given a tolerance (an indifference zone), when it rules out that the variant beats the leader by
 the tolerance or more. Each look uses the interval at the stated confidence, with no correction for looking after
@@ -13,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from workbench.comparison._stats import check_options, paired_bootstrap
+from workbench.comparison._stats import check_options, fewest_questions, paired_bootstrap
 from workbench.metrics import direction
 from workbench.results import EarlyStop
 
@@ -25,14 +27,18 @@ def _mean(values: Sequence[float | None]) -> float:
     return sum(xs) / len(xs) if xs else math.nan
 
 
-def race_leader(scores: Mapping[str, Sequence[float | None]], metric: str) -> str | None:
-    """The variant with the best mean of ``metric`` (in its good direction); the first one listed wins a tie; None
-    when no variant has a scored question."""
+def _scored(values: Sequence[float | None]) -> int:
+    return sum(1 for v in values if v is not None and not math.isnan(v))
+
+
+def race_leader(scores: Mapping[str, Sequence[float | None]], metric: str, *, min_scored: int = 1) -> str | None:
+    """The variant with the best mean of ``metric`` (in its good direction) among those with at least ``min_scored``
+    scored questions; the first one listed wins a tie; None when no variant has that many."""
     sign = 1.0 if direction(metric) == "higher" else -1.0
     best: tuple[float, str] | None = None
     for key, values in scores.items():
         mean = _mean(values)
-        if not math.isnan(mean) and (best is None or sign * mean > best[0]):
+        if _scored(values) >= min_scored and not math.isnan(mean) and (best is None or sign * mean > best[0]):
             best = (sign * mean, key)
     return best[1] if best is not None else None
 
@@ -63,7 +69,8 @@ def early_stops(
     Returns:
         Variant -> ``EarlyStop`` (``leader`` holds the leader's key), for every variant whose interval of its score
         minus the leader's lies entirely below ``tolerance`` (above ``-tolerance`` for a lower-is-better metric). The
-        leader never stops; with no tolerance, nor does a variant tied with it.
+        leader (the best mean among the variants with enough scored answers to stop one: ``min_questions``, and the
+        fewest an interval at ``confidence`` needs) never stops; with no tolerance, nor does a variant tied with it.
 
     Raises:
         ValueError: the variants were not scored on the same number of questions, ``tolerance`` is negative, or
@@ -75,7 +82,8 @@ def early_stops(
     lengths = {len(v) for v in scores.values()}
     if len(lengths) > 1:
         raise ValueError(f"racing compares variants on the same questions, got {sorted(lengths)} questions")
-    leader = race_leader(scores, metric)
+    # a leader with fewer scored answers than a stop needs could be paired with no variant on enough questions to stop it
+    leader = race_leader(scores, metric, min_scored=max(min_questions, fewest_questions(confidence)))
     if leader is None:
         return {}
     higher = direction(metric) == "higher"
