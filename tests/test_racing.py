@@ -327,6 +327,23 @@ def test_racing_over_fewer_questions_than_its_confidence_needs_says_so(wb_settin
                                      "lower execution.racing.confidence"]
 
 
+def test_racing_with_a_batch_too_large_to_decide_anything_says_so(wb_settings: Settings) -> None:
+    """Nothing is decided after the last batch: a batch as large as the dataset raced nothing, and a batch whose last
+    decision comes before min_questions stopped nothing, while `workbench run` said nothing of either."""
+    spec = ExperimentSpec.from_dict(spec_data(execution={"isolation": "none", "racing": {**RACING, "batch": 16}}), base_dir=ROOT)
+    result = wb.run(spec, settings=wb_settings, models=Models().as_dict(), progress=False, limit=10)  # type: ignore[arg-type]
+    assert not any(v.stopped_early for v in result.variants)
+    assert _racing_lines(result) == ["racing could stop no variant: batch is 16 and only 10 questions were evaluated, so every "
+                                     "variant answered them in one batch, after which nothing is decided — lower "
+                                     "execution.racing.batch"]
+    spec = ExperimentSpec.from_dict(spec_data(execution={"isolation": "none", "racing": {**RACING, "batch": 6}}), base_dir=ROOT)
+    result = wb.run(spec, settings=wb_settings, models=Models().as_dict(), progress=False, limit=10)  # type: ignore[arg-type]
+    assert not any(v.stopped_early for v in result.variants)
+    assert _racing_lines(result) == ["racing could stop no variant: it decides after each batch but the last, and with batch 6 "
+                                     "over 10 questions its last decision came after 6 questions, fewer than the 8 it needs "
+                                     "to stop one — lower execution.racing.batch"]
+
+
 def test_racing_on_a_metric_that_scores_few_of_the_questions_says_why_nothing_stopped(wb_settings: Settings) -> None:
     """refusal_correct scores the unanswerable and policy questions only (3 of the first 16): 16 questions were asked,
     yet no variant could reach min_questions scored answers, and the user was told nothing."""

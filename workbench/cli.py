@@ -199,7 +199,8 @@ def _interrupted_line(*, started: bool, fresh: bool) -> str:
 
 def _racing_lines(result: SweepResult) -> list[str]:
     """One line per variant a racing sweep stopped early, and how many questions racing saved (none: not racing), or
-    why racing could stop nothing (fewer questions than ``min_questions``, or than an interval at its confidence needs)."""
+    why racing could stop nothing (fewer questions than ``min_questions``, or than an interval at its confidence needs,
+    or a ``batch`` so large that the last decision comes before enough questions)."""
     from workbench.comparison import fewest_questions
 
     stopped = [v for v in result.variants if v.stopped_early is not None]
@@ -212,6 +213,14 @@ def _racing_lines(result: SweepResult) -> list[str]:
         return [f"racing could stop no variant: at {race.confidence:g} confidence it needs {needed} paired questions to stop one "
                 f"(min_questions is {race.min_questions}) and only {len(result.dataset)} questions were evaluated — evaluate more "
                 "questions, or lower execution.racing.confidence"]
+    last_look = (len(result.dataset) - 1) // race.batch * race.batch if race is not None else 0  # nothing is decided after the last batch
+    if not stopped and race is not None and last_look == 0:
+        return [f"racing could stop no variant: batch is {race.batch} and only {len(result.dataset)} questions were evaluated, so "
+                "every variant answered them in one batch, after which nothing is decided — lower execution.racing.batch"]
+    if not stopped and race is not None and last_look < max(race.min_questions, needed):
+        return [f"racing could stop no variant: it decides after each batch but the last, and with batch {race.batch} over "
+                f"{len(result.dataset)} questions its last decision came after {last_look} questions, fewer than the "
+                f"{max(race.min_questions, needed)} it needs to stop one — lower execution.racing.batch"]
     scored = max((sum(1 for r in v.records if _scored(r, race.metric)) for v in result.variants), default=0) if race else 0
     if not stopped and race is not None and scored < race.min_questions:  # e.g. refusal_correct scores a few questions only
         return [f"racing could stop no variant: min_questions is {race.min_questions} and at most {scored} of the "
