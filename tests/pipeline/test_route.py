@@ -53,6 +53,16 @@ def test_thresholds_are_strict_and_unset_signals_never_fire() -> None:
     assert not decide(Signals(best_retrieval_score=0.9, refused_or_empty=True, grounding=0.9), no_refusal).escalate
 
 
+def test_a_reason_never_shows_a_value_just_below_its_threshold_as_equal_to_it() -> None:
+    """A best retrieval score of 0.34996 against 0.35 read "best retrieval score 0.350 < 0.35" in the trace."""
+    rule = EscalationSpec(retrieval_score_below=0.35, grounding_below=0.5)
+    fired = decide(Signals(best_retrieval_score=0.34996, grounding=0.4999999), rule)
+    assert fired.reasons == ("retrieval_score_below: best retrieval score 0.34996 < 0.35",
+                             "grounding_below: answer-to-context similarity 0.4999999 < 0.5")
+    assert decide(Signals(best_retrieval_score=0.12, grounding=0.3), rule).reasons[1].endswith("similarity 0.300 < 0.5")
+    assert decide(Signals(best_retrieval_score=0.35, grounding=0.5), rule).fired == ()  # equal: not below
+
+
 def test_the_retrieval_signal_is_decided_before_any_answer() -> None:
     early = decide_before_answer(0.12, ALL)
     assert early is not None and early.escalate and early.fired == ("retrieval_score_below",)

@@ -92,13 +92,20 @@ def grounding(answer_vector: Sequence[float], chunk_vectors: Sequence[Sequence[f
     return max((cosine(answer_vector, v) for v in chunk_vectors), default=0.0)
 
 
+def _below(value: float, threshold: float) -> str:
+    """``value < threshold`` as a reason reads it: the value to 3 decimals, or to as many more as show it below the
+    threshold (0.34996 against 0.35 is "0.34996 < 0.35", not "0.350 < 0.35")."""
+    digits = next((d for d in range(3, 17) if float(f"{value:.{d}f}") < threshold), 17)
+    return f"{value:.{digits}f} < {threshold:g}"
+
+
 def _retrieval_fires(best: float | None, rule: EscalationSpec) -> str | None:
     threshold = rule.retrieval_score_below
     if threshold is None:
         return None
     if best is None:
         return "retrieval_score_below: nothing retrieved"
-    return f"retrieval_score_below: best retrieval score {best:.3f} < {threshold:g}" if best < threshold else None
+    return f"retrieval_score_below: best retrieval score {_below(best, threshold)}" if best < threshold else None
 
 
 def decide_before_answer(best_retrieval_score: float | None, rule: EscalationSpec) -> Escalation | None:
@@ -136,5 +143,5 @@ def decide(signals: Signals, rule: EscalationSpec) -> Escalation:
         reasons.append("refusal_or_empty: the cheap answer is empty or a refusal")
     if rule.grounding_below is not None and signals.grounding is not None and signals.grounding < rule.grounding_below:
         fired.append("grounding_below")
-        reasons.append(f"grounding_below: answer-to-context similarity {signals.grounding:.3f} < {rule.grounding_below:g}")
+        reasons.append(f"grounding_below: answer-to-context similarity {_below(signals.grounding, rule.grounding_below)}")
     return Escalation(bool(fired), tuple(fired), tuple(reasons), signals)
