@@ -344,6 +344,14 @@ def test_racing_with_a_batch_too_large_to_decide_anything_says_so(wb_settings: S
                                      "to stop one — lower execution.racing.batch"]
 
 
+def test_racing_a_single_variant_says_it_has_nothing_to_race_against(wb_settings: Settings) -> None:
+    spec = ExperimentSpec.from_dict(spec_data(models=[{"id": BANANA_ID}], execution={"isolation": "none", "racing": RACING}), base_dir=ROOT)
+    result = wb.run(spec, settings=wb_settings, models=Models().as_dict(), progress=False, limit=12)  # type: ignore[arg-type]
+    assert [len(v.records) for v in result.variants] == [12] and result.variants[0].stopped_early is None
+    assert _racing_lines(result) == ["racing could stop no variant: the sweep has one variant, and racing stops a variant only "
+                                     "against a better one — add variants to race, or leave execution.racing out"]
+
+
 def test_racing_on_a_metric_that_scores_few_of_the_questions_says_why_nothing_stopped(wb_settings: Settings) -> None:
     """refusal_correct scores the unanswerable and policy questions only (3 of the first 16): 16 questions were asked,
     yet no variant could reach min_questions scored answers, and the user was told nothing."""
