@@ -352,6 +352,20 @@ def test_racing_a_single_variant_says_it_has_nothing_to_race_against(wb_settings
                                      "against a better one — add variants to race, or leave execution.racing out"]
 
 
+def test_a_sweep_that_only_retrieves_is_not_raced_and_says_so(wb_settings: Settings) -> None:
+    """Every question's retrieval is computed before any variant is scored: racing k=1 against k=5 'stopped' k=1 after
+    16 of 24 questions, saving nothing, logging 8 fewer scores, and said '8 questions not asked'."""
+    race = {**RACING, "metric": "hit_at_k"}
+    data = spec_data(models=[], retrieval=[{"k": 1}, {"k": 5}], scorers=None, execution={"isolation": "none", "racing": race})
+    result = wb.run(ExperimentSpec.from_dict(data, base_dir=ROOT), settings=wb_settings, models=Models().as_dict(), progress=False,  # type: ignore[arg-type]
+                    limit=24)
+    assert [(len(v.records), v.stopped_early) for v in result.variants] == [(24, None), (24, None)]
+    assert _racing_lines(result) == ["racing raced nothing: this sweep only retrieves, and it retrieves every question before "
+                                     "any variant is scored, so stopping a variant would save nothing — leave execution.racing out"]
+    with pytest.raises(SpecError, match=r"racing.metric 'token_f1' needs answers, and this sweep only retrieves .* leave execution.racing out$"):
+        ExperimentSpec.from_dict(spec_data(models=[], scorers=None, execution={"racing": RACING}), base_dir=ROOT)
+
+
 def test_racing_on_a_metric_that_scores_few_of_the_questions_says_why_nothing_stopped(wb_settings: Settings) -> None:
     """refusal_correct scores the unanswerable and policy questions only (3 of the first 16): 16 questions were asked,
     yet no variant could reach min_questions scored answers, and the user was told nothing."""

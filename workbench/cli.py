@@ -200,11 +200,15 @@ def _interrupted_line(*, started: bool, fresh: bool) -> str:
 def _racing_lines(result: SweepResult) -> list[str]:
     """One line per variant a racing sweep stopped early, and how many questions racing saved (none: not racing), or
     why racing could stop nothing (fewer questions than ``min_questions``, or than an interval at its confidence needs,
-    or a ``batch`` so large that the last decision comes before enough questions, or a sweep of one variant)."""
+    or a ``batch`` so large that the last decision comes before enough questions, or a sweep of one variant), or that a
+    sweep that only retrieves was not raced."""
     from workbench.comparison import fewest_questions
 
     stopped = [v for v in result.variants if v.stopped_early is not None]
     race = result.spec.execution.racing
+    if race is not None and result.variants and not any(v.variant.generates for v in result.variants):
+        return ["racing raced nothing: this sweep only retrieves, and it retrieves every question before any variant is "
+                "scored, so stopping a variant would save nothing — leave execution.racing out"]
     if race is not None and len(result.variants) < 2:
         return ["racing could stop no variant: the sweep has one variant, and racing stops a variant only against a better "
                 "one — add variants to race, or leave execution.racing out"]

@@ -527,7 +527,9 @@ def run(
                         question_workers=question_workers([m.id for m in v.answering_models], spec.execution),
                     ))
             race = spec.execution.racing
-            if race is not None:  # batches of questions; a variant clearly worse than the leader stops and is logged then
+            # batches of questions; a variant clearly worse than the leader stops and is logged then. Not a sweep that only
+            # retrieves: every question's retrieval is above, so a stop would save nothing and drop the variant's scores
+            if race is not None and generating:
                 decide = partial(
                     early_stops, metric=race.metric, confidence=race.confidence, min_questions=race.min_questions,
                     tolerance=race.tolerance, seed=spec.seed,

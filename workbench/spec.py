@@ -948,7 +948,8 @@ class ExperimentSpec(_Spec):
             raise ValueError(f"racing.metric '{racing.metric}' is not computed by default — add it to 'scorers:'")
         if not info.data.get("models") and not entry.retrieval:
             raise ValueError(
-                f"racing.metric '{racing.metric}' needs answers, and this sweep only retrieves — race on a retrieval metric (e.g. mrr)"
+                f"racing.metric '{racing.metric}' needs answers, and this sweep only retrieves (it retrieves every question before "
+                "scoring any, so racing would save nothing) — leave execution.racing out"
             )
         return value
 
