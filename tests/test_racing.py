@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -20,6 +21,7 @@ from workbench.cli import _racing_lines, main
 from workbench.comparison import early_stops, race_leader
 from workbench.config import Settings
 from workbench.errors import SpecError
+from workbench.execution import racing_order
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID
 from workbench.promotion import PromotionError
 from workbench.spec import ExperimentSpec, load_experiment
@@ -176,18 +178,22 @@ def test_racing_spec_round_trips_and_a_bad_metric_is_one_located_line(tmp_path: 
 # -- a racing sweep --------------------------------------------------------------------------------------------------
 
 
-def references() -> dict[str, tuple[int, str]]:
-    """Question -> (its position, its reference) for the first QUESTIONS cases of the dataset."""
+def raced_cases() -> list[dict[str, Any]]:
+    """The first QUESTIONS cases of the dataset in the order racing asks them (the sweep's seed, 0)."""
     lines = (ROOT / "datasets" / "python_docs.jsonl").read_text(encoding="utf-8").splitlines()[:QUESTIONS]
-    cases = [json.loads(line) for line in lines]
-    return {c["question"]: (i, c["reference"]) for i, c in enumerate(cases)}
+    cases = {c["id"]: c for c in map(json.loads, lines)}
+    return [cases[case_id] for case_id in racing_order(list(cases), 0)]
+
+
+def references() -> dict[str, tuple[int, str]]:
+    """Question -> (its position in racing's order, its reference) for the first QUESTIONS cases of the dataset."""
+    return {c["question"]: (i, c["reference"]) for i, c in enumerate(raced_cases())}
 
 
 def stop_at() -> int:
     """Where the hopeless variant stops: the first batch boundary with min_questions scored answers (token_f1 scores
     answerable questions only)."""
-    lines = (ROOT / "datasets" / "python_docs.jsonl").read_text(encoding="utf-8").splitlines()[:QUESTIONS]
-    answerable = [json.loads(line)["category"] == "answerable" for line in lines]
+    answerable = [c["category"] == "answerable" for c in raced_cases()]
     return next(n for n in range(RACING["batch"], QUESTIONS + 1, RACING["batch"]) if sum(answerable[:n]) >= RACING["min_questions"])
 
 

@@ -534,7 +534,7 @@ def run(
                     early_stops, metric=race.metric, confidence=race.confidence, min_questions=race.min_questions,
                     tolerance=race.tolerance, seed=spec.seed,
                 )
-                executor = RacingExecutor(executor, race, decide=decide, finished=[r for r in results if r.status == "FINISHED"])
+                executor = RacingExecutor(executor, race, decide=decide, finished=[r for r in results if r.status == "FINISHED"], seed=spec.seed)
             running = executor.run(
                 jobs,
                 on_start=lambda v: emit(ProgressEvent("variant_started", len(results), len(variants), v)),

@@ -14,6 +14,7 @@ import pytest
 
 import workbench as wb
 from workbench.cache import DiskCacheStore
+from workbench.execution import racing_order
 from workbench.models import MINILM_ID
 from workbench.pipeline import MemoryIndexStore
 from workbench.spec import ExperimentSpec
@@ -133,7 +134,9 @@ def _segfault_on(question: str):  # type: ignore[no-untyped-def]
 
 
 def test_racing_keeps_each_variants_worker_between_its_batches_and_a_kept_worker_that_dies_fails_only_its_variant(wb_settings) -> None:  # type: ignore[no-untyped-def]
-    third = wb.load_dataset(ROOT / "datasets" / "python_docs.jsonl").cases[2].question  # the first question of batch 2
+    cases = {c.id: c for c in wb.load_dataset(ROOT / "datasets" / "python_docs.jsonl").cases[:6]}
+    order = racing_order(list(cases), 0)  # the order racing asks them in, at the sweep's seed
+    third = cases[order[2]].question  # the first question of batch 2
     models = fakes(**{
         "ollama:one": ScriptedModel(lambda p: str(os.getpid()), model_id="ollama:one"),
         "ollama:two": ScriptedModel(lambda p: str(os.getpid()), model_id="ollama:two"),
@@ -150,7 +153,8 @@ def test_racing_keeps_each_variants_worker_between_its_batches_and_a_kept_worker
     assert pids["ollama:one"] != pids["ollama:two"] and str(os.getpid()) not in pids["ollama:one"] | pids["ollama:two"]
     dies = by_model["ollama:dies"]
     assert dies.status == "FAILED" and "SIGSEGV" in (dies.outcome.error or "")  # its kept worker died in its second batch
-    assert [r.answer for r in dies.records[:2]] and len({r.answer for r in dies.records[:2]}) == 1
+    first_batch = [r.answer for r in dies.records if r.case.id in order[:2]]
+    assert len(first_batch) == 2 and all(first_batch) and len(set(first_batch)) == 1
     for pid in pids["ollama:one"] | pids["ollama:two"]:  # the kept workers ended with the sweep
         with pytest.raises(ProcessLookupError):
             os.kill(int(pid), 0)

@@ -9,7 +9,7 @@ threads of the caller's process with ``isolation: none``; ``RayExecutor`` as tas
 
 from workbench.execution._executors import Executor, LocalExecutor, executor_for, llama_threads, question_workers
 from workbench.execution._process import check_can_start_workers, run_in_process
-from workbench.execution._racing import RacingExecutor, merge_parts
+from workbench.execution._racing import RacingExecutor, merge_parts, racing_order
 from workbench.execution._worker import ModelResolver, VariantJob, failed_result, run_job, variant_metrics
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "llama_threads",
     "merge_parts",
     "question_workers",
+    "racing_order",
     "run_in_process",
     "run_job",
     "variant_metrics",

@@ -1,7 +1,7 @@
 """Racing: run a sweep's variants in batches of questions and stop the ones already clearly worse than the leader.
 
 ``RacingExecutor`` wraps any executor. Every live variant answers the next ``batch`` questions (the same ones, in the
-same order, so differences stay paired): each batch is one ``VariantJob`` per live variant holding that batch's slice
+same order, so differences stay paired; the order is drawn from the sweep's seed, see ``racing_order``): each batch is one ``VariantJob`` per live variant holding that batch's slice
 of its questions, run by the wrapped executor (worker processes, isolation, limits and caches as usual; a live
 variant's worker process stays up between its batches, so it loads its models once). After each
 batch the caller's decision (``workbench.comparison.early_stops``, handed in) names the variants that stop. A variant's
@@ -12,6 +12,7 @@ is decided: stopping then would save nothing).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
@@ -22,7 +23,7 @@ from workbench.results import EarlyStop, VariantResult
 from workbench.sandbox import Outcome
 from workbench.spec import RacingSpec
 
-__all__ = ["Decide", "RacingExecutor", "merge_parts", "metric_values"]
+__all__ = ["Decide", "RacingExecutor", "merge_parts", "metric_values", "racing_order"]
 
 # per variant id, its metric on each question answered so far (aligned) -> the variants that stop, by id
 Decide = Callable[[Mapping[str, Sequence[float | None]]], Mapping[str, EarlyStop]]
@@ -51,6 +52,18 @@ def metric_values(result: VariantResult, metric: str, case_ids: Sequence[str]) -
     return out
 
 
+def racing_order(case_ids: Sequence[str], seed: int) -> list[str]:
+    """The order in which a racing sweep asks its questions (pure): drawn from the sweep's seed and each question's
+    id, so it is the same for every variant (differences stay paired) and for any order of the dataset file, and the
+    first batches are not one topic of a file grouped by topic (a decision on them alone judged that topic only)."""
+    return sorted(case_ids, key=lambda case_id: hashlib.sha256(f"{seed}\0{case_id}".encode()).digest())
+
+
+def _in_order(result: VariantResult, position: Mapping[str, int]) -> VariantResult:
+    """``result`` with its records in the dataset's order, as a sweep that is not raced logs them (pure)."""
+    return replace(result, records=tuple(sorted(result.records, key=lambda r: position.get(r.case.id, len(position)))))
+
+
 class RacingExecutor:
     """Runs jobs through ``inner`` in batches of questions, stopping the variants ``decide`` names.
 
@@ -61,15 +74,19 @@ class RacingExecutor:
         finished: results already complete (reused runs): they compete for the lead but never stop.
     """
 
-    def __init__(self, inner: Executor, racing: RacingSpec, *, decide: Decide, finished: Sequence[VariantResult] = ()) -> None:
+    def __init__(self, inner: Executor, racing: RacingSpec, *, decide: Decide, finished: Sequence[VariantResult] = (), seed: int = 0) -> None:
         self.inner = inner
         self.racing = racing
         self.decide = decide
         self.finished = tuple(finished)
+        self.seed = seed
 
     def run(
         self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool]
     ) -> Iterator[VariantResult]:
+        position = {r.case.id: i for i, r in enumerate(jobs[0].retrieved)} if jobs else {}
+        rank = {case_id: i for i, case_id in enumerate(racing_order(list(position), self.seed))}
+        jobs = [replace(j, retrieved=tuple(sorted(j.retrieved, key=lambda r: rank[r.case.id]))) for j in jobs]
         live = {j.variant.id: j for j in jobs}
         parts: dict[str, list[VariantResult]] = {key: [] for key in live}
         names = {j.variant.id: j.variant.name for j in jobs} | {r.variant.id: r.variant.name for r in self.finished}
@@ -96,7 +113,7 @@ class RacingExecutor:
                 ]
                 for part in self.inner.run(batch, on_start=start, on_question=question, stop=stop):
                     parts[part.variant.id].append(part)
-                merged = {key: merge_parts(parts[key]) for key in live if parts[key]}
+                merged = {key: _in_order(merge_parts(parts[key]), position) for key in live if parts[key]}
                 for key, result in merged.items():
                     if result.status != "FINISHED":  # a failed (or stopped) batch ends its variant
                         del live[key]
@@ -115,7 +132,7 @@ class RacingExecutor:
             for key in live:
                 if not parts[key]:
                     continue  # the sweep was stopped before this variant started: nothing to report for it
-                result = merge_parts(parts[key])
+                result = _in_order(merge_parts(parts[key]), position)
                 if len(result.records) < total and result.status == "FINISHED":  # the sweep was stopped between batches
                     result = replace(result, outcome=Outcome("STOPPED", "stopped by the user", "stopped"))
                 yield result
