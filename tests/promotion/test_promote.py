@@ -393,6 +393,28 @@ def test_a_holder_whose_run_was_deleted_for_good_is_named_as_such(tmp_path: Path
         wb.export("assist-gc", "staging", repo=deploy_repo, settings=swept.settings)
 
 
+@pytest.mark.parametrize("with_run", [False, True], ids=["no-run", "another-tools-run"])
+def test_a_holder_that_workbench_did_not_promote_is_refused_in_one_line_by_beats_holder(swept: Swept, with_run: bool) -> None:
+    """An alias moved in the MLflow UI or by another tool to a version workbench did not register: the beats_holder gate
+    crashed with get_run's TypeError on a version without a run, and on another tool's run said "evaluated on a
+    different dataset ( vs 1a2b...)"."""
+    c, name = client(swept), f"assist-foreign-{with_run}"
+    run_id = None
+    if with_run:
+        run_id = c.create_run(c.create_experiment(f"other-tool-{with_run}")).info.run_id
+        c.set_terminated(run_id)
+    c.create_registered_model(name)
+    mv = c.create_model_version(name, source=str(swept.root / "elsewhere"), run_id=run_id)
+    c.set_registered_model_alias(name, "staging", mv.version)
+    why = f"its run {run_id} is not a workbench variant run" if with_run else "it has no run"
+    with pytest.raises(PromotionError, match=rf"^{name} v1, the holder of staging, was not promoted by workbench: {why} — the "
+                       r"beats_holder gate has nothing to compare with: promote with gates that leave it out \(--gates FILE\)$"):
+        wb.promote(swept.run_id("good"), name=name, alias="staging", settings=swept.settings)
+    assert c.get_model_version_by_alias(name, "staging").version == mv.version and len(c.search_model_versions(f"name = '{name}'")) == 1
+    done = wb.promote(swept.run_id("good"), name=name, alias="staging", gates=[{"kind": "min_questions", "n": 1}], settings=swept.settings)
+    assert (done.version, done.previous_version) == ("2", "1")
+
+
 def test_a_run_of_a_deleted_experiment_is_refused_before_anything_is_registered(tmp_path: Path) -> None:
     from tests.promotion.conftest import sweep
 

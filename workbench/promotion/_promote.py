@@ -513,8 +513,14 @@ def _promote(
     if current is not None and any(isinstance(g, BeatsHolderGate) for g in gate_specs):
         holder_audit = json.loads(current.tags.get(audit_tag(alias), "{}"))
         holder_run = holder_audit.get("run_id") or current.tags.get(RUN_ID_TAG) or current.run_id
-        read = promoted_run(client, holder_run, f"{name} v{current.version}, the holder of {alias}", "the beats_holder "
-                            "gate has nothing to compare with: promote with gates that leave it out (--gates FILE)")
+        held, nothing = f"{name} v{current.version}, the holder of {alias}", ("the beats_holder gate has nothing to compare "
+                                                                              "with: promote with gates that leave it out (--gates FILE)")
+        if not holder_run:  # registered by hand or another tool from a path, with no run (get_run(None): a TypeError)
+            raise PromotionError(f"{held}, was not promoted by workbench: it has no run — {nothing}")
+        read = promoted_run(client, holder_run, held, nothing)
+        if read.data.tags.get("workbench.kind") != "variant":  # its gate read "a different dataset ( vs 1a2b...)"
+            raise PromotionError(f"{held}, was not promoted by workbench: its run {holder_run} is not a workbench variant run "
+                                 f"— {nothing}")
         if read.data.tags.get("workbench.dataset_hash", "") != cand.config.dataset.hash:
             # compared on the candidate's dataset when its sweep ran the holder too
             same_sweep = _in_same_sweep(client, holder_run, current.tags.get(CONFIG_HASH_TAG, ""), cand, name)
