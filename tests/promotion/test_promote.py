@@ -495,6 +495,25 @@ def test_a_name_that_clashes_with_a_prompt_is_refused_before_anything_is_registe
     assert aliases(swept) == before  # no model, prompt or alias was added
 
 
+def test_a_prompt_another_app_registered_under_the_models_prompt_name_is_left_alone(swept: Swept) -> None:
+    """A team's prompt named like a registered model's prompt (``support-prompt``, read by another app at @staging): a
+    promotion of ``support`` added its template as a version of that prompt and moved the other app's alias to it."""
+    c, easy = client(swept), [{"kind": "min_questions", "n": 1}]
+    c.register_prompt(name="assist-billing-prompt", template="You are the billing bot. {{question}}", commit_message="billing app")
+    c.set_prompt_alias("assist-billing-prompt", "staging", 1)
+    before = aliases(swept)
+    with pytest.raises(PromotionError, match=r"^'assist-billing-prompt', the name of assist-billing's prompt in the Prompt Registry, "
+                       "is a prompt workbench did not register .* choose another --name$"):
+        wb.promote(swept.run_id("good"), name="assist-billing", alias="staging", gates=easy, settings=swept.settings)
+    assert aliases(swept) == before  # no model, prompt version or alias was added
+    assert [pv.version for pv in c.search_prompt_versions("assist-billing-prompt")] == [1]
+    # a prompt workbench registered is used again, also when its first version was deleted by hand
+    wb.promote(swept.run_id("good"), name="assist-own", alias="staging", gates=easy, settings=swept.settings)
+    wb.promote(swept.run_id("bad"), name="assist-own", alias="staging", gates=easy, settings=swept.settings)
+    c.delete_prompt_version("assist-own-prompt", "1")
+    assert wb.promote(swept.run_id("bad"), name="assist-own", alias="staging", gates=easy, settings=swept.settings).prompt_version == 2
+
+
 def test_a_long_alias_history_keeps_the_latest_events_that_fit_in_one_tag(swept: Swept) -> None:
     """Every event is kept in one registry tag (a SQL store's column holds 5000 characters): long reasons added up until
     every promotion failed after moving the alias, with the event unrecorded."""

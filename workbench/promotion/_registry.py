@@ -121,6 +121,10 @@ def ensure_registered_model(client: Any, name: str) -> Any:
     if get_registered_model(client, prompt_name) is not None:
         raise PromotionError(f"'{prompt_name}', the name of {name}'s prompt in the Prompt Registry, is a registered model (prompts "
                              "and models share one namespace in MLflow) — choose another --name")
+    if _foreign_prompt(client, prompt_name):  # its aliases would be moved under the app that reads them
+        raise PromotionError(f"'{prompt_name}', the name of {name}'s prompt in the Prompt Registry, is a prompt workbench did not "
+                             "register (its first version has no workbench.prompt_hash tag): promoting would add versions to it "
+                             "and move its aliases — choose another --name")
     from mlflow.exceptions import MlflowException
 
     model = get_registered_model(client, name)
@@ -135,6 +139,25 @@ def ensure_registered_model(client: Any, name: str) -> Any:
                 raise
         return client.get_registered_model(name)
     return model
+
+
+def _prompt_versions(client: Any, prompt_name: str) -> list[Any]:
+    """Every version of a prompt of the Prompt Registry (none when it does not exist)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return list(client.search_prompt_versions(prompt_name, max_results=1000))
+    except MlflowException as exc:
+        if not _not_found(exc):
+            raise
+        return []
+
+
+def _foreign_prompt(client: Any, prompt_name: str) -> bool:
+    """Whether the prompt exists and was created by someone else than workbench, which tags every version it registers
+    (its oldest one left: a version deleted by hand leaves the next)."""
+    found = _prompt_versions(client, prompt_name)
+    return bool(found) and PROMPT_HASH_TAG not in min(found, key=lambda pv: int(pv.version)).tags
 
 
 def alias_holder(client: Any, name: str, alias: str) -> Any | None:
@@ -172,15 +195,7 @@ def find_version(client: Any, name: str, config_hash: str) -> Any | None:
 
 def register_prompt(client: Any, prompt_name: str, template: PromptTemplate, *, run_id: str) -> int:
     """The Prompt Registry version holding this template: reused when its hash is already registered, else new."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        existing = client.search_prompt_versions(prompt_name, max_results=1000)
-    except MlflowException as exc:
-        if not _not_found(exc):
-            raise
-        existing = []
-    for pv in existing:
+    for pv in _prompt_versions(client, prompt_name):
         if pv.tags.get(PROMPT_HASH_TAG) == template.hash:
             return int(pv.version)
     pv = client.register_prompt(
