@@ -398,21 +398,37 @@ def test_a_holder_that_workbench_did_not_promote_is_refused_in_one_line_by_beats
     """An alias moved in the MLflow UI or by another tool to a version workbench did not register: the beats_holder gate
     crashed with get_run's TypeError on a version without a run, and on another tool's run said "evaluated on a
     different dataset ( vs 1a2b...)"."""
-    c, name = client(swept), f"assist-foreign-{with_run}"
+    c, name, easy = client(swept), f"assist-foreign-{with_run}", [{"kind": "min_questions", "n": 1}]
+    wb.promote(swept.run_id("bad"), name=name, alias="staging", gates=easy, settings=swept.settings)
     run_id = None
     if with_run:
         run_id = c.create_run(c.create_experiment(f"other-tool-{with_run}")).info.run_id
         c.set_terminated(run_id)
-    c.create_registered_model(name)
     mv = c.create_model_version(name, source=str(swept.root / "elsewhere"), run_id=run_id)
     c.set_registered_model_alias(name, "staging", mv.version)
     why = f"its run {run_id} is not a workbench variant run" if with_run else "it has no run"
-    with pytest.raises(PromotionError, match=rf"^{name} v1, the holder of staging, was not promoted by workbench: {why} — the "
+    with pytest.raises(PromotionError, match=rf"^{name} v2, the holder of staging, was not promoted by workbench: {why} — the "
                        r"beats_holder gate has nothing to compare with: promote with gates that leave it out \(--gates FILE\)$"):
         wb.promote(swept.run_id("good"), name=name, alias="staging", settings=swept.settings)
-    assert c.get_model_version_by_alias(name, "staging").version == mv.version and len(c.search_model_versions(f"name = '{name}'")) == 1
-    done = wb.promote(swept.run_id("good"), name=name, alias="staging", gates=[{"kind": "min_questions", "n": 1}], settings=swept.settings)
-    assert (done.version, done.previous_version) == ("2", "1")
+    assert c.get_model_version_by_alias(name, "staging").version == mv.version and len(c.search_model_versions(f"name = '{name}'")) == 2
+    done = wb.promote(swept.run_id("good"), name=name, alias="staging", gates=easy, settings=swept.settings)
+    assert (done.version, done.previous_version) == ("3", "2")
+
+
+def test_a_registered_model_another_app_registered_is_left_alone(swept: Swept) -> None:
+    """Another team's registered model of the same name (its v1 at @staging, read by its app): a promotion added a
+    version to it and moved that app's alias to a RAG configuration."""
+    c, easy = client(swept), [{"kind": "min_questions", "n": 1}]
+    c.create_registered_model("assist-churn")
+    c.set_registered_model_alias("assist-churn", "staging", c.create_model_version("assist-churn", source=str(swept.root / "churn")).version)
+    before = aliases(swept)
+    with pytest.raises(PromotionError, match=r"^'assist-churn' is a registered model workbench did not register \(its first version, "
+                       r"v1, has no workbench.config_hash tag\): promoting would add versions to it and move its aliases — choose "
+                       "another --name$"):
+        wb.promote(swept.run_id("good"), name="assist-churn", alias="staging", gates=easy, settings=swept.settings)
+    assert aliases(swept) == before and len(c.search_model_versions("name = 'assist-churn'")) == 1
+    c.create_registered_model("assist-empty")  # made by hand in the MLflow UI, to promote into: used
+    assert wb.promote(swept.run_id("good"), name="assist-empty", alias="staging", gates=easy, settings=swept.settings).version == "1"
 
 
 def test_a_run_of_a_deleted_experiment_is_refused_before_anything_is_registered(tmp_path: Path) -> None:

@@ -113,7 +113,8 @@ def ensure_registered_model(client: Any, name: str) -> Any:
     """The registered model ``name``, created when missing.
 
     Prompts and models share one namespace in MLflow, which refuses a clash only when the model or the prompt is
-    created: so ``name`` taken by a prompt, or its prompt's name taken by a model, is refused here, before any write.
+    created: so ``name`` taken by a prompt, or its prompt's name taken by a model, is refused here, before any write;
+    so are a model and a prompt of those names that another app registered (their aliases are that app's).
     """
     if client.get_prompt(name) is not None:
         raise PromotionError(f"'{name}' is a prompt in the MLflow Prompt Registry, not a model — choose another --name")
@@ -138,6 +139,11 @@ def ensure_registered_model(client: Any, name: str) -> Any:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
         return client.get_registered_model(name)
+    found = versions(client, name)
+    if found and CONFIG_HASH_TAG not in found[0].tags:  # its aliases are another app's: moving them would deploy ours there
+        raise PromotionError(f"'{name}' is a registered model workbench did not register (its first version, v{found[0].version}, "
+                             f"has no {CONFIG_HASH_TAG} tag): promoting would add versions to it and move its aliases — choose "
+                             "another --name")
     return model
 
 
