@@ -20,6 +20,7 @@ from workbench.config import settings
 from workbench.models import GEMMA_ID
 from workbench.promotion import GateFailed, PromotionError, SecretFound, alias_history, prompt_registry_name
 from workbench.prompts import RenderedPrompt
+from workbench.spec import ExperimentSpec
 from workbench.testing import ScriptedModel
 
 
@@ -173,6 +174,36 @@ def test_beats_holder_reads_the_same_interval_as_compare_on_the_same_sweep(seede
     assert gate is not None and gate.n == 8
     assert (gate.estimate, gate.low, gate.high) == pytest.approx(diff())  # the sweep's seed, 7
     assert (gate.low, gate.high) != pytest.approx(diff(seed=0)[1:])  # another seed gives another interval here
+
+def test_beats_holder_reads_a_scorer_better_low_as_its_run_recorded_it(tmp_path: Path) -> None:
+    """A scorer registered ``lower_is_better`` in the notebook that ran the sweep, promoted from ``workbench promote``
+    (which imports no scorer module): beats_holder read it higher-is-better and promoted the variant with more made-up
+    claims over the holder, where ``wb.compare`` of the same runs calls it worse."""
+    from workbench.metrics import direction
+
+    @wb.scorer("test_promo_made_up_claims", default=False, lower_is_better=True)
+    def made_up_claims(env):  # type: ignore[no-untyped-def]
+        return lambda ctx: wb.Score(0.0 if ctx.answer == ctx.reference else 1.0)  # the BAD prompt's answers: 1
+
+    root = tmp_path / "project"
+    data = {**write_project(root).model_dump(mode="json", exclude_none=True), "scorers": ["token_f1", "test_promo_made_up_claims"]}
+    cfg = settings(root=root, tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+    result = wb.run(ExperimentSpec.from_dict(data, base_dir=root), settings=cfg, models=fake_models(), progress=False)
+    good, bad = (next(v.run_id for v in result.variants if v.variant.prompt.name == p) for p in ("good", "bad"))
+
+    @wb.scorer("test_promo_made_up_claims", default=False)  # another process: not registered better low
+    def made_up_claims_elsewhere(env):  # type: ignore[no-untyped-def]
+        return lambda ctx: wb.Score(0.0)
+
+    assert direction("test_promo_made_up_claims") == "higher"
+    easy = {"kind": "min_questions", "n": 1}
+    wb.promote(good, name="assist-claims", alias="staging", gates=[easy], settings=cfg)
+    with pytest.raises(GateFailed) as blocked:
+        wb.promote(bad, name="assist-claims", alias="staging", settings=cfg,
+                   gates=[easy, {"kind": "beats_holder", "metric": "test_promo_made_up_claims"}])
+    (gate,) = blocked.value.report.failed
+    assert gate.label == "test_promo_made_up_claims beats holder v1" and "(worse)" in gate.detail
+
 
 def test_rollback_restores_the_previous_holder_of_model_and_prompt(swept: Swept) -> None:
     easy = [{"kind": "min_questions", "n": 1}]

@@ -45,6 +45,8 @@ class Evidence:
         per_question: metric -> case id -> value (None when the scorer did not apply or failed).
         dataset_hash: hash of the evaluation dataset (paired comparisons need the same one).
         config_hash: hash of the deployable configuration.
+        lower_is_better: the scorers its run recorded as better low (tag ``workbench.lower_is_better``: a scorer
+            registered so in the process that ran it, perhaps not in this one).
     """
 
     run_id: str
@@ -52,10 +54,12 @@ class Evidence:
     per_question: Mapping[str, Mapping[str, float | None]]
     dataset_hash: str
     config_hash: str
+    lower_is_better: frozenset[str] = frozenset()
 
     @classmethod
     def from_table(
-        cls, run_id: str, metrics: Mapping[str, float], table: Any, *, dataset_hash: str, config_hash: str
+        cls, run_id: str, metrics: Mapping[str, float], table: Any, *, dataset_hash: str, config_hash: str,
+        lower_is_better: frozenset[str] = frozenset(),
     ) -> Evidence:
         """Build evidence from a per-question DataFrame (``workbench.tracking.load_variant_table``); ``table`` may be None."""
         per_question: dict[str, dict[str, float | None]] = {}
@@ -67,7 +71,7 @@ class Evidence:
                 values = [_number(v) for v in table[column]]
                 if any(v is not None for v in values) and all(v is not None or _blank(raw) for v, raw in zip(values, table[column])):
                     per_question[str(column)] = dict(zip(ids, values))
-        return cls(run_id, dict(metrics), per_question, dataset_hash, config_hash)
+        return cls(run_id, dict(metrics), per_question, dataset_hash, config_hash, lower_is_better)
 
 
 def _blank(value: Any) -> bool:
@@ -244,7 +248,9 @@ def _beats_holder(gate: BeatsHolderGate, ev: Evidence, holder: Holder | None, se
     if not diff.conclusive:
         return GateResult(label, gate.kind, False, None, f"only {diff.n} questions scored by both runs — not enough to compare "
                           f"at {gate.confidence:g} confidence")
-    higher = gate.higher_is_better if gate.higher_is_better is not None else higher_is_better(gate.metric)
+    # as wb.compare reads it: a scorer either run recorded as better low is, though this process never registered it
+    recorded_lower = gate.metric in ev.lower_is_better | holder.evidence.lower_is_better
+    higher = gate.higher_is_better if gate.higher_is_better is not None else higher_is_better(gate.metric) and not recorded_lower
     reading = verdict(diff, higher_is_better=higher)
     # lower bound of the improvement, in the metric's "better" direction
     low = diff.low if higher else -diff.high

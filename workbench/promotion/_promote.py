@@ -73,6 +73,7 @@ from workbench.tracking import (
     MODELS_TAG,
     artifact_bytes,
     early_stop_from_tags,
+    lower_is_better_from_tags,
     missing_artifacts,
     registry_changes_serialised,
     require_active,
@@ -361,7 +362,8 @@ def run_evidence(client: Any, tracking_uri: str, run_id: str, *, dataset_hash: s
                              "experiment again (answers come from the cache) and promote the new run") from None
     except Exception:  # noqa: BLE001 - no table (e.g. an old run) leaves per-question gates to fail with a message
         table = None
-    return Evidence.from_table(run_id, run.data.metrics, table, dataset_hash=dataset_hash, config_hash=digest)
+    return Evidence.from_table(run_id, run.data.metrics, table, dataset_hash=dataset_hash, config_hash=digest,
+                               lower_is_better=lower_is_better_from_tags(run.data.tags))
 
 
 def _resolve_gates(gates: Sequence[GateSpec | Mapping[str, Any]] | None, promotion: PromotionSpec | None) -> tuple[GateSpec, ...]:

@@ -43,7 +43,7 @@ from workbench.tracking._read import (
 from workbench.tracking._store_check import STORE_HINT, check_store, half_made, sqlite_path
 from workbench.tracking._store_lock import registry_changes_serialised
 from workbench.tracking._review import QuestionReview, QuestionReviews, RetrievedChunk, VariantAnswer, load_question_reviews
-from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags
+from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags, lower_is_better_from_tags
 
 __all__ = [
     "CHUNKS_SHA256_TAG",
@@ -97,6 +97,7 @@ __all__ = [
     "load_question_reviews",
     "load_variant_table",
     "log_human_feedback",
+    "lower_is_better_from_tags",
     "missing_artifacts",
     "process_alive",
     "out_of_reach",
