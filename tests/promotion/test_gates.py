@@ -52,6 +52,28 @@ def test_metric_gate_and_the_ci_gate_agree(value: float) -> None:
     failures = wb.compare(frames, metrics=["token_f1"]).gate(["token_f1"], minimum=0.4, maximum=0.8)
     assert promoted == (not [f for f in failures if f.variant == "v"]) == (0.4 <= value <= 0.8)
 
+def test_a_metric_gate_on_a_scorer_that_failed_on_every_row_says_so_not_to_add_it() -> None:
+    """The judge was down for the whole sweep (the run logged faithfulness_errors alone), or every answer failed: the
+    gate said "was not logged — add its scorer to the experiment", a scorer the experiment has."""
+    gate = MetricGate(metric="faithfulness", min=0.7)
+    judged = evaluate_gates([gate], evidence({"questions": 20.0, "token_f1": 0.6, "faithfulness_errors": 20.0})).results[0]
+    assert not judged.passed and judged.value is None
+    assert judged.detail == ("scorer 'faithfulness' failed on all 20 rows it scored in run run (faithfulness_errors), so it has no "
+                             "value — fix what failed it (each row's error is on the run's traces in MLflow) and re-run")
+    unanswered = evaluate_gates([MetricGate(metric="token_f1", min=0.5)], evidence({"questions": 4.0, "question_errors": 4.0, "hit_at_k": 1.0}))
+    assert unanswered.results[0].detail == "every one of the 4 questions of run run failed, so nothing was scored — fix the model and re-run"
+    assert "add its scorer" in evaluate_gates([gate], evidence({"questions": 20.0, "token_f1": 0.6})).results[0].detail
+    # beats_holder said "no per-question 'faithfulness' — name a metric the experiment scores", with a holder or without
+    down = {"questions": 3.0, "faithfulness_errors": 3.0}
+    holder = Holder("1", evidence({"questions": 3.0}, scores([0.5, 0.6, 0.7], "faithfulness"), config="c0"))
+    for held in (None, holder):
+        (result,) = evaluate_gates([BeatsHolderGate(metric="faithfulness")], evidence(down), held).results
+        assert not result.passed and result.detail.startswith("scorer 'faithfulness' failed on all 3 rows it scored in run run ")
+    (result,) = evaluate_gates([BeatsHolderGate(metric="faithfulness")], evidence({}, scores([0.5, 0.6, 0.7], "faithfulness")),
+                               Holder("1", evidence(down, run_id="held", config="c0"))).results
+    assert result.detail.startswith("scorer 'faithfulness' failed on all 3 rows it scored in run held ")
+
+
 def test_metric_gate_needs_a_bound() -> None:
     with pytest.raises(ValueError, match="needs 'min' or 'max'"):
         MetricGate(metric="token_f1")

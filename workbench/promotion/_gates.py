@@ -156,12 +156,25 @@ def _metric_gate(gate: MetricGate, ev: Evidence) -> GateResult:
         return GateResult(label, gate.kind, False, None, f"no answer of run {ev.run_id} reached {SUCCESS_METRIC} >= "
                           f"{SUCCESS_THRESHOLD:g}, so its cost per successful answer is infinite")
     if value is None or any(b.kind == "unscored" for b in breaches):
-        return GateResult(label, gate.kind, False, None,
-                          f"metric '{gate.metric}' was not logged for run {ev.run_id} — add its scorer to the experiment and re-run")
+        return GateResult(label, gate.kind, False, None, _unscored(
+            gate.metric, ev, f"metric '{gate.metric}' was not logged for run {ev.run_id} — add its scorer to the experiment and re-run"))
     if not breaches:
         return GateResult(label, gate.kind, True, value, _fmt(value))
     where = "below the minimum" if breaches[0].kind == "below" else "above the maximum"
     return GateResult(label, gate.kind, False, value, f"{_fmt(value)} is {where} {_fmt(breaches[0].bound)}")
+
+
+def _unscored(metric: str, ev: Evidence, otherwise: str) -> str:
+    """Why a run has no value of ``metric``: its scorer failed on every row it scored (it logged only
+    ``<metric>_errors``: a judge that was down), every question failed, or else ``otherwise`` (the experiment does not
+    score it)."""
+    failed, questions = ev.metrics.get(f"{metric}_errors"), ev.metrics.get("questions")
+    if failed:
+        return (f"scorer '{metric}' failed on all {int(failed)} rows it scored in run {ev.run_id} ({metric}_errors), so it has no "
+                "value — fix what failed it (each row's error is on the run's traces in MLflow) and re-run")
+    if questions and ev.metrics.get("question_errors", 0.0) >= questions:
+        return f"every one of the {int(questions)} questions of run {ev.run_id} failed, so nothing was scored — fix the model and re-run"
+    return otherwise
 
 
 def evaluated_questions(metrics: Mapping[str, float]) -> int | None:
@@ -227,8 +240,8 @@ def _beats_holder(gate: BeatsHolderGate, ev: Evidence, holder: Holder | None, se
     if holder is None:
         label = f"{gate.metric} beats the current holder{margin}"
         if gate.metric not in ev.per_question:  # a misspelt metric would pass unnoticed until the alias has a holder
-            return GateResult(label, gate.kind, False, None, f"no per-question '{gate.metric}' for run {ev.run_id} — "
-                              "name a metric the experiment scores")
+            return GateResult(label, gate.kind, False, None, _unscored(
+                gate.metric, ev, f"no per-question '{gate.metric}' for run {ev.run_id} — name a metric the experiment scores"))
         return GateResult(label, gate.kind, True, None, "the alias has no holder yet")
     label = f"{gate.metric} beats holder v{holder.version}{margin}"
     if holder.evidence.config_hash == ev.config_hash:
@@ -240,9 +253,10 @@ def _beats_holder(gate: BeatsHolderGate, ev: Evidence, holder: Holder | None, se
             "— evaluate both configurations on the same dataset",
         )
     if gate.metric not in ev.per_question:
-        return GateResult(label, gate.kind, False, None, f"no per-question '{gate.metric}' for run {ev.run_id}")
+        return GateResult(label, gate.kind, False, None, _unscored(gate.metric, ev, f"no per-question '{gate.metric}' for run {ev.run_id}"))
     if gate.metric not in holder.evidence.per_question:
-        return GateResult(label, gate.kind, False, None, f"no per-question '{gate.metric}' for the holder's run {holder.evidence.run_id}")
+        return GateResult(label, gate.kind, False, None, _unscored(
+            gate.metric, holder.evidence, f"no per-question '{gate.metric}' for the holder's run {holder.evidence.run_id}"))
     base, cand = paired_values(holder.evidence, ev, gate.metric)
     diff = paired_bootstrap(base, cand, confidence=gate.confidence, seed=seed)
     if not diff.conclusive:
