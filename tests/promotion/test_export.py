@@ -244,6 +244,27 @@ def test_a_bundle_folder_outside_the_repository_or_under_a_file_is_refused(
     assert result.bundle_dir == "deploy/assist"
 
 
+@pytest.mark.parametrize("bundle_dir", ["configs", "configs/assist"])
+def test_a_bundle_folder_that_is_or_lies_in_a_submodule_is_refused(promoted: Swept, deploy_repo: Path, tmp_path: Path,
+                                                                     bundle_dir: str) -> None:
+    """The deployment repository keeps its configurations in a submodule: the export replaced the submodule by the
+    bundle's folder on the new branch (merged, the submodule was gone), and inside it failed with git update-index's
+    "--cacheinfo cannot add"."""
+    inner = tmp_path / "configs-repo"
+    inner.mkdir()
+    git(inner, "init", "-q", "-b", "main")
+    (inner / "app.yaml").write_text("x: 1\n")
+    git(inner, "add", "app.yaml")
+    git(inner, "-c", "user.name=x", "-c", "user.email=x@example.invalid", "commit", "-q", "-m", "configs")
+    git(deploy_repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(inner), "configs")
+    git(deploy_repo, "commit", "-q", "-m", "configs as a submodule")
+    before, refs = state(deploy_repo), git(deploy_repo, "for-each-ref")
+    with pytest.raises(ExportError, match=rf"^bundle_dir '{bundle_dir}': 'configs' is a submodule of {re.escape(str(deploy_repo))} — "
+                       rf"export into its own repository \(--repo {re.escape(str(deploy_repo / 'configs'))}\), or choose another folder$"):
+        wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, bundle_dir=bundle_dir)
+    assert state(deploy_repo) == before and git(deploy_repo, "for-each-ref") == refs
+
+
 def test_a_branch_that_blocks_the_new_branch_name_is_named(promoted: Swept, deploy_repo: Path) -> None:
     git(deploy_repo, "branch", "promote")  # git cannot have both 'promote' and 'promote/...'
     with pytest.raises(ExportError, match="branch 'promote' in .* makes a branch named 'promote/assist-x-production-v1' impossible"):

@@ -380,8 +380,12 @@ def export(
     if parent is not None:
         parts = folder.split("/")
         for i in range(1, len(parts) + 1):
-            if git.object_type(parent, "/".join(parts[:i])) == "blob":
-                raise ExportError(f"bundle_dir '{folder}': '{'/'.join(parts[:i])}' is a file in {root} — choose another folder")
+            kind, prefix = git.object_type(parent, "/".join(parts[:i])), "/".join(parts[:i])
+            if kind == "blob":
+                raise ExportError(f"bundle_dir '{folder}': '{prefix}' is a file in {root} — choose another folder")
+            if kind == "commit":  # the export replaced the submodule by the bundle's folder, or failed in git update-index
+                raise ExportError(f"bundle_dir '{folder}': '{prefix}' is a submodule of {root} — export into its own repository "
+                                  f"(--repo {root / prefix}), or choose another folder")
         foreign = foreign_files(git.files_in(parent, folder), git.read_text(parent, f"{folder}/{MANIFEST_FILE}"))
         if foreign:
             more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""

@@ -78,9 +78,18 @@ class GitRepo:
         return below or None
 
     def object_type(self, commit: str, path: str) -> str | None:
-        """``blob`` or ``tree`` for ``path`` in ``commit``, None when it is not there."""
-        proc = self._run("cat-file", "-t", f"{commit}:{path}", check=False)
-        return proc.stdout.strip() if proc.returncode == 0 else None
+        """``blob``, ``tree`` or ``commit`` (a submodule) for ``path`` in ``commit``, None when it is not there.
+
+        Read from the listing of its folder: ``cat-file -t`` found no submodule (its commit is in its own repository)."""
+        folder, _, name = path.rpartition("/")
+        proc = self._run("ls-tree", "-z", f"{commit}:{folder}" if folder else commit, check=False)
+        if proc.returncode != 0:
+            return None
+        for entry in proc.stdout.split("\0"):
+            meta, _, entry_name = entry.partition("\t")
+            if entry_name == name:
+                return meta.split(" ")[1]
+        return None
 
     def files_in(self, commit: str, folder: str) -> list[str]:
         """The files under ``folder`` in ``commit``, relative to it (none when the folder is not there)."""
