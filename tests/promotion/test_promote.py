@@ -126,6 +126,20 @@ def test_failing_gates_block_with_every_failure_listed_and_write_nothing(swept: 
     assert aliases(swept) == before
 
 
+def test_gates_given_as_one_gate_or_with_a_wrong_field_are_named_as_such(swept: Swept) -> None:
+    """``gates={...}`` (one gate, not a list) said "gates[0]: Input should be a valid dictionary", of a dict; a misspelt
+    field was "gates[0.metric.mn]", the gate's kind where its field belongs."""
+    from workbench.spec import MetricGate
+
+    for one in ({"kind": "metric", "metric": "token_f1", "min": 0.5}, MetricGate(metric="token_f1", min=0.5)):
+        with pytest.raises(PromotionError, match=rf"^gates: give a list of gates, not one {type(one).__name__} — e\.g\. gates=\["):
+            wb.promote(swept.run_id("good"), name="assist-one-gate", alias="staging", gates=one, settings=swept.settings)  # type: ignore[arg-type]
+    with pytest.raises(PromotionError, match=r"^gates\[1\]\.mn: Extra inputs are not permitted — "):
+        wb.promote(swept.run_id("good"), name="assist-one-gate", alias="staging", settings=swept.settings,
+                   gates=[{"kind": "min_questions", "n": 1}, {"kind": "metric", "metric": "token_f1", "mn": 0.5}])
+    assert "assist-one-gate" not in aliases(swept)
+
+
 def test_override_needs_a_reason_and_is_recorded(swept: Swept) -> None:
     gates = [{"kind": "metric", "metric": "token_f1", "min": 0.9}]
     with pytest.raises(PromotionError, match="must not be blank"):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from workbench.config import Settings, settings as default_settings
 from workbench.errors import WorkbenchError
@@ -369,13 +369,18 @@ def run_evidence(client: Any, tracking_uri: str, run_id: str, *, dataset_hash: s
 def _resolve_gates(gates: Sequence[GateSpec | Mapping[str, Any]] | None, promotion: PromotionSpec | None) -> tuple[GateSpec, ...]:
     if gates is None:
         return promotion.gates if promotion is not None else ()
+    kinds = "kind: metric, min_questions, max_cost_per_answer, max_failed_rate, beats_holder"
+    if isinstance(gates, (Mapping, str, BaseModel)):  # tuple() of one gate made gates of its keys: "gates[0]: a valid dictionary"
+        raise PromotionError(f"gates: give a list of gates, not one {type(gates).__name__} — e.g. gates=[{{'kind': 'metric', 'metric': "
+                             f"'token_f1', 'min': 0.5}}] ({kinds})")
     try:
         return _GATES.validate_python(tuple(gates))
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"] if "[" not in str(p))
-        raise PromotionError(f"gates[{where}]: {err['msg']} — see workbench.promotion gate types (kind: metric, min_questions, "
-                             "max_cost_per_answer, max_failed_rate, beats_holder)") from None
+        # (index, kind, field...): "gates[0.metric.mn]" named the gate's kind where its field belongs
+        index, *field = [p for i, p in enumerate(err["loc"]) if i != 1] or [""]
+        where = f"[{index}]" + "".join(f".{f}" for f in field)
+        raise PromotionError(f"gates{where}: {err['msg']} — see workbench.promotion gate types ({kinds})") from None
 
 
 def _run_id(run: Any) -> str:
