@@ -190,7 +190,14 @@ def test_an_export_killed_midway_leaves_no_copy_of_the_bundle_behind(promoted: S
 
 def test_refuses_a_dirty_repo_unless_allowed(promoted: Swept, deploy_repo: Path) -> None:
     (deploy_repo / "notes.txt").write_text("work in progress\n")
-    with pytest.raises(ExportError, match="uncommitted changes"):
+    (deploy_repo / "README.md").write_text("edited\n")
+    for n in range(3):  # the store of a project folder that is the deployment repository: named, not left to guess
+        (deploy_repo / "mlruns" / str(n)).mkdir(parents=True)
+        (deploy_repo / "mlruns" / str(n) / "meta.yaml").write_text("x\n")
+    (deploy_repo / ".workbench").mkdir()
+    (deploy_repo / ".workbench" / "x").write_text("x\n")
+    with pytest.raises(ExportError, match=r"has uncommitted changes \(README.md, .workbench/, mlruns/ and 1 more\) — commit or stash "
+                                          r"them \(files git does not track: commit them or list them in .gitignore\), or pass "):
         wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings)
     assert not git(deploy_repo, "branch", "--list", "promote/*").strip()
     result = wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, allow_dirty=True)

@@ -356,8 +356,11 @@ def export(
     _check_target(name, alias)
     git = repo if isinstance(repo, GitRepo) else GitRepo(repo)
     root = git.toplevel()
-    if not allow_dirty and git.status().strip():
-        raise ExportError(f"{root} has uncommitted changes — commit or stash them, or pass allow_dirty=True (--allow-dirty)")
+    changed = [line[3:] for line in git.status().splitlines() if line.strip()] if not allow_dirty else []
+    if changed:  # named: a project folder that is the deployment repository holds mlruns/ and .workbench/ untracked
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        raise ExportError(f"{root} has uncommitted changes ({', '.join(changed[:3])}{more}) — commit or stash them (files git does "
+                          "not track: commit them or list them in .gitignore), or pass allow_dirty=True (--allow-dirty)")
     folder = _bundle_folder(bundle_dir or f"{name}/{alias}")
 
     files, config, version, message = build_bundle(name, alias, settings=settings)
