@@ -83,6 +83,24 @@ def test_export_commits_a_complete_bundle_on_a_new_branch(promoted: Swept, deplo
 
 
 
+def test_a_reason_given_with_gates_that_passed_is_not_called_an_override(swept: Swept, deploy_repo: Path) -> None:
+    """A release script passing --reason on every promotion: the commit said "OVERRIDE (gates failed)" right under "Gates:
+    1 of 1 passed", and EVALUATION.md called it the override reason; a real override still says so."""
+    wb.promote(swept.run_id("good"), name="assist-weekly", alias="staging", gates=EASY, override_reason="weekly release train",
+               settings=swept.settings)
+    passed = wb.export("assist-weekly", "staging", repo=deploy_repo, settings=swept.settings)
+    message = git(deploy_repo, "log", "-1", "--format=%B", passed.branch)
+    assert "Gates: 2 of 2 passed.\n" in message and "Reason: weekly release train\n" in message and "OVERRIDE" not in message
+    report = git(deploy_repo, "show", f"{passed.branch}:assist-weekly/staging/EVALUATION.md")
+    assert "| reason | weekly release train |" in report and "override reason" not in report
+    wb.promote(swept.run_id("bad"), name="assist-weekly", alias="staging", override_reason="demo only", settings=swept.settings,
+               gates=[{"kind": "metric", "metric": "token_f1", "min": 0.5}])
+    overridden = wb.export("assist-weekly", "staging", repo=deploy_repo, settings=swept.settings)
+    message = git(deploy_repo, "log", "-1", "--format=%B", overridden.branch)
+    assert "Gates: 0 of 1 passed.\n" in message and "OVERRIDE (gates failed): demo only\n" in message
+    assert "| override reason | demo only |" in git(deploy_repo, "show", f"{overridden.branch}:assist-weekly/staging/EVALUATION.md")
+
+
 def test_the_bundles_intervals_are_the_comparisons_of_the_same_sweep(seeded: Swept, deploy_repo: Path) -> None:
     # EVALUATION.md and manifest.json resampled with seed 0, the sweep's comparison.json and wb.compare with its seed
     # (7 here): one run's token_f1 read [0.356, 0.584] in the bundle and [0.356, 0.581] in the comparison

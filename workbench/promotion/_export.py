@@ -173,8 +173,8 @@ def _commit_message(config: BundleConfig, alias: str, version: str, metrics: dic
     ]
     if audit is not None:
         lines.append(f"Promoted by {audit.user} at {audit.at.isoformat()} from MLflow run {run_id}.")
-        if audit.override_reason:
-            lines.append(f"OVERRIDE (gates failed): {audit.override_reason}")
+        if audit.override_reason:  # a reason given with gates that all passed overrode nothing
+            lines.append(f"{'Reason' if audit.gates_passed else 'OVERRIDE (gates failed)'}: {audit.override_reason}")
     return "\n".join(lines) + "\n"
 
 

@@ -127,7 +127,7 @@ def render_report(
         out.append(_table(["field", "value"], [
             ["promoted by", audit.user], ["at (UTC)", audit.at.isoformat()], ["run", audit.run_id],
             ["replaced version", audit.previous_version or "none"], ["gates passed", "yes" if audit.gates_passed else "no"],
-            ["override reason", audit.override_reason or "none"], ["staging required first", "yes" if audit.require_staging else "no"],
+            ["reason" if audit.gates_passed else "override reason", audit.override_reason or "none"], ["staging required first", "yes" if audit.require_staging else "no"],
         ]))
     else:
         out.append("No audit record: the alias was set outside workbench.")
