@@ -142,3 +142,22 @@ def test_stop_cancels_a_running_ray_task_and_ends_the_sweep_killed(ray_instance,
     [variant] = result.variants
     assert (variant.status, variant.outcome.error_kind) == ("STOPPED", "stopped"), variant.outcome.error
     assert MlflowClient(wb_settings.tracking_uri).get_run(result.parent_run_id).info.status == "KILLED"
+
+
+def slow_answer(prompt) -> str:  # type: ignore[no-untyped-def]
+    import time
+
+    time.sleep(1.5)
+    return "slow"
+
+
+def test_a_task_queued_behind_the_clusters_free_cpus_is_not_charged_its_wait_as_wall_time(ray_instance, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    """Three variants on a local model (a core each) with workers: 3 on a 2-CPU instance: the third task waits in Ray's
+    queue until one of the first two ends. Its wall time counted from its submission, so it failed 'wall-time limit of 7s
+    exceeded' after answering for a few seconds; it counts from when the task is ready, as a local worker's does."""
+    models = {"local:gemma3-270m": ScriptedModel(slow_answer, model_id="local:gemma3-270m"), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = spec_of("ray", ["local:gemma3-270m"], dataset={"path": "datasets/python_docs.jsonl", "limit": 3},
+                   prompts=[{"name": f"p{i}", "template": f"{i} {{context}} {{question}}"} for i in range(3)],
+                   limits={"wall_time_s": 7}, execution={"backend": "ray", "workers": 3})
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    assert [v.status for v in result.variants] == ["FINISHED"] * 3, [v.outcome.error for v in result.variants]

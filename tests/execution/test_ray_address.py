@@ -217,7 +217,11 @@ class DeadNodeRay(ConnectingRay):
         def submit(*args: object) -> str:
             return "ref"
         task = SimpleNamespace(remote=submit)
-        return lambda fn: SimpleNamespace(options=lambda **kw: task)
+        started = SimpleNamespace(seen=SimpleNamespace(remote=lambda: "seen"))  # the actor the tasks tell they are ready
+        return lambda fn: SimpleNamespace(options=lambda **kw: task, remote=lambda: started)
+
+    def kill(self, actor: object) -> None:
+        pass
 
     def wait(self, refs: list[str], **options: object) -> tuple[list[str], list[str]]:
         return refs, []

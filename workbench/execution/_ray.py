@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
-from workbench.execution._process import KILL_GRACE_S, cap_memory, with_cache_journal
+from workbench.execution._process import KILL_GRACE_S, STARTUP_S, cap_memory, with_cache_journal
 from workbench.execution._worker import VariantJob, failed_result, run_job, stopped_result, with_slots
 from workbench.grid import Variant
 from workbench.models import runs_locally
@@ -45,18 +45,27 @@ JOIN_RETRY_S = 2.0
 _CONNECTED_FOR: dict[str, str] = {}
 
 
-def _ray_task(job: VariantJob, threads: int, share: int) -> tuple[VariantResult, list[tuple[str, str, dict[str, Any]]]]:
+def _ray_task(
+    job: VariantJob, threads: int, share: int, started: Any,
+) -> tuple[VariantResult, list[tuple[str, str, dict[str, Any]]]]:
     """Runs in a Ray worker: set the limits, run the job, return its result (and cache writes of an in-memory cache).
 
     Calls in flight per provider are limited per task (``provider_limit // share``): Ray workers may be on other
-    machines, where the caller's lock files are out of reach.
+    machines, where the caller's lock files are out of reach. ``started`` (a ``_Started`` actor) is told when the
+    variant's wall time starts (and again when its scoring's does), as a local worker tells its caller.
     """
     import faulthandler
     import shutil
     import tempfile
 
     limits = job.spec.limits
-    faulthandler.dump_traceback_later(limits.wall_time_s + 2 * KILL_GRACE_S, exit=True)
+    # until the variant is ready (its models and scorers loaded) the watchdog allows a start as slow as a local worker's
+    faulthandler.dump_traceback_later(max(limits.wall_time_s, STARTUP_S) + 2 * KILL_GRACE_S, exit=True)
+
+    def on_ready(deadline: float) -> None:
+        faulthandler.dump_traceback_later(max(0.0, deadline - time.monotonic()) + 2 * KILL_GRACE_S, exit=True)
+        started.ready.remote(job.variant.id)
+
     os.environ.setdefault("WORKBENCH_LLAMA_THREADS", str(threads))
     if limits.memory_mb is not None:
         cap_memory(limits.memory_mb)
@@ -64,10 +73,81 @@ def _ray_task(job: VariantJob, threads: int, share: int) -> tuple[VariantResult,
     (job,) = with_slots([job], job.spec.execution, folder, share=share)
     job, journal = with_cache_journal(job)
     try:
-        return run_job(job), journal
+        return run_job(job, on_ready=on_ready), journal
     finally:
         faulthandler.cancel_dump_traceback_later()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class _Started:
+    """A Ray actor that counts, per variant, the times its task said its wall time started: the caller cannot see
+    when a task leaves Ray's queue (tasks past the cluster's free CPUs wait there) or when its fresh worker process
+    has imported the workbench and loaded its models, and must not count either against the variant's wall time."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def ready(self, variant_id: str) -> None:
+        self.counts[variant_id] = self.counts.get(variant_id, 0) + 1
+
+    def seen(self) -> dict[str, int]:
+        return dict(self.counts)
+
+
+class _Clocks:
+    """The caller's clock of each running task: its wall time counts from the moment its task said it was ready
+    (seen by the caller), as a local worker's does. A task not ready yet (queued behind others, starting its worker)
+    may wait for as long as another of the sweep's tasks is running; past ``max(wall_time_s, STARTUP_S)`` of waiting
+    with none of them running it failed to start.
+    """
+
+    def __init__(self, ray: Any, actor: Any) -> None:
+        self._ray = ray
+        self._actor = actor
+        self._poll: Any = None
+        self._seen: dict[str, int] = {}
+        self._wall_time_s: dict[str, float] = {}
+        self.deadlines: dict[str, float] = {}  # ready variants: when the caller kills their task
+        self.waiting: dict[str, float] = {}  # not ready ones: since when they wait with none of the sweep's running
+
+    def add(self, job: VariantJob) -> None:
+        self.waiting[job.variant.id] = time.monotonic()
+        self._wall_time_s[job.variant.id] = job.spec.limits.wall_time_s
+
+    def remove(self, variant_id: str) -> None:
+        self.deadlines.pop(variant_id, None)
+        self.waiting.pop(variant_id, None)
+
+    def update(self) -> None:
+        """Read what the tasks said since the last update (without waiting for the actor)."""
+        if self._poll is None:
+            self._poll = self._actor.seen.remote()
+        from ray.exceptions import RayError
+
+        ready, _ = self._ray.wait([self._poll], timeout=0)
+        now = time.monotonic()
+        if ready:
+            poll, self._poll = self._poll, None
+            try:
+                seen: dict[str, int] = self._ray.get(poll)
+            except RayError:  # its node died: the tasks there fail too; the others keep the clocks they have
+                return
+            for variant_id, count in seen.items():
+                if count != self._seen.get(variant_id) and (variant_id in self.waiting or variant_id in self.deadlines):
+                    self.waiting.pop(variant_id, None)
+                    self.deadlines[variant_id] = now + self._wall_time_s[variant_id] + KILL_GRACE_S
+            self._seen = seen
+        if self.deadlines:  # the sweep's own tasks hold the cluster: the waiting ones are queued behind them
+            self.waiting = dict.fromkeys(self.waiting, now)
+
+    def timed_out(self, variant_id: str) -> str | None:
+        """Why the caller ends this task now (``timeout``: past its wall time; ``startup``: never started), or None."""
+        now = time.monotonic()
+        wall_time_s = self._wall_time_s[variant_id]
+        if variant_id in self.deadlines:
+            return "timeout" if now > self.deadlines[variant_id] else None
+        waited = now - self.waiting.get(variant_id, now)
+        return "startup" if waited > max(wall_time_s, STARTUP_S) else None
 
 
 class RayExecutor:
@@ -132,20 +212,23 @@ class RayExecutor:
         threads = max(1, (os.cpu_count() or 1) // workers)
         pending = list(jobs)
         running: dict[Any, tuple[VariantJob, float]] = {}
+        started = None
         try:
+            started = _start_clock(ray, self.execution)
+            clocks = _Clocks(ray, started)
             while pending or running:
                 while pending and len(running) < workers and not stop():
                     job = pending.pop(0)
                     on_start(job.variant)
-                    # a variant on local models needs a core; one waiting on a provider hardly any
-                    cpus = 1.0 if any(runs_locally(m.id) for m in job.variant.answering_models) else HOSTED_CPUS
-                    ref = task.options(num_cpus=cpus, name=f"workbench-{job.variant.id}").remote(job, threads, workers)
+                    ref = task.options(num_cpus=_cpus(job), name=f"workbench-{job.variant.id}").remote(job, threads, workers, started)
                     running[ref] = (job, time.monotonic())
+                    clocks.add(job)
                 if not running:
                     break
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
                 for ref in ready:
                     job, _started = running.pop(ref)
+                    clocks.remove(job.variant.id)
                     try:
                         result, journal = ray.get(ref)
                         for kind, key, value in journal:
@@ -157,26 +240,62 @@ class RayExecutor:
                     on_question(job.variant, "question_scored", len(result.records), len(job.retrieved))
                     yield result
                 if stop():  # the Stop button: a task would answer all its questions first (its answers so far are cached)
-                    for ref, (job, started) in list(running.items()):
+                    for ref, (job, started_at) in list(running.items()):
                         ray.cancel(ref, force=True)
                         running.pop(ref)
-                        started_ms = int((time.time() - (time.monotonic() - started)) * 1000)
+                        started_ms = int((time.time() - (time.monotonic() - started_at)) * 1000)
                         yield stopped_result(job.variant, "stopped by the user: its Ray task was cancelled", job.stats, started_ms=started_ms)
-                for ref, (job, started) in list(running.items()):
-                    if time.monotonic() - started > job.spec.limits.wall_time_s + KILL_GRACE_S:
-                        ray.cancel(ref, force=True)
-                        running.pop(ref)
-                        yield failed_result(
-                            job.variant,
-                            f"wall-time limit of {job.spec.limits.wall_time_s:g}s exceeded: Ray task cancelled — raise limits.wall_time_s",
-                            "timeout", job.stats,
-                        )
+                if running:
+                    clocks.update()
+                for ref, (job, started_at) in list(running.items()):
+                    why = clocks.timed_out(job.variant.id)
+                    if why is None:
+                        continue
+                    ray.cancel(ref, force=True)
+                    running.pop(ref)
+                    clocks.remove(job.variant.id)
+                    started_ms = int((time.time() - (time.monotonic() - started_at)) * 1000)
+                    yield failed_result(job.variant, _timeout_error(why, job), why, job.stats, started_ms=started_ms)
         except ConnectionError as exc:  # Ray Client: the cluster dropped the connection, or refused a task it cannot load
             running.clear()  # their refs live in the broken connection: nothing left to cancel
             raise _broken(self.execution, exc) from None
         finally:
             for ref in running:
                 ray.cancel(ref, force=True)
+            if started is not None:
+                with contextlib.suppress(Exception):  # a broken connection took it along
+                    ray.kill(started)
+
+
+def _start_clock(ray: Any, execution: ExecutionSpec) -> Any:
+    """Start the sweep's ``_Started`` actor.
+
+    Raises:
+        WorkbenchError: the cluster cannot load the workbench's code (Ray Client says so at once): another version
+            is installed on its nodes, or none.
+    """
+    from workbench.errors import WorkbenchError
+
+    try:
+        return ray.remote(num_cpus=0)(_Started).remote()
+    except (AttributeError, ImportError) as exc:
+        raise WorkbenchError(f"execution.address '{execution.address}': the Ray cluster cannot load this workbench's code "
+                             f"({type(exc).__name__}: {_first_line(exc)}) — install the same workbench version on each node "
+                             "(pip install 'workbench[ray]'), then re-run") from None
+
+
+def _cpus(job: VariantJob) -> float:
+    """The Ray CPUs a variant's task asks for: a core for local models, hardly any for one waiting on a provider."""
+    return 1.0 if any(runs_locally(m.id) for m in job.variant.answering_models) else HOSTED_CPUS
+
+
+def _timeout_error(why: str, job: VariantJob) -> str:
+    """The error of a task the caller ended: past its wall time, or never started (``why``: timeout, startup)."""
+    wall_time_s = job.spec.limits.wall_time_s
+    if why == "timeout":
+        return f"wall-time limit of {wall_time_s:g}s exceeded: Ray task cancelled — raise limits.wall_time_s"
+    return (f"Ray task not started after {max(wall_time_s, STARTUP_S):g}s while none of the sweep's other tasks ran: the "
+            f"cluster had no free resources for it ({_cpus(job):g} CPU) or its worker could not start — see ray status")
 
 
 @contextlib.contextmanager
