@@ -345,3 +345,24 @@ def test_workers_start_under_a_tmpdir_too_deep_for_a_unix_socket(tmp_path: Path)
     assert (status, error) == ("FINISHED", "None"), out.stdout[-2000:]
     assert answers not in ("set()", "{}"), "answered in the worker, whose pid differs from the caller's"
     assert not list(deep.iterdir()), "the temp folder multiprocessing made first is removed at exit"
+
+
+def slow_answer(prompt) -> str:  # type: ignore[no-untyped-def]
+    time.sleep(0.3)
+    return "the same answer"
+
+
+def test_two_workers_asking_the_same_question_at_once_compute_it_once(wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two variants whose retrieval finds the same chunks (MMR at lambda 1 is similarity) ask a local model the very same
+    prompts; with workers: 2 both missed the cache at the same moment and each computed every answer (8 calls for 4
+    questions). The first to ask claims the answer; the other waits and reads it from the cache."""
+    model = ScriptedModel(slow_answer, model_id="local:gemma3-270m")
+    spec = spec_of(["local:gemma3-270m"], dataset={"path": "datasets/python_docs.jsonl", "limit": 4},
+                   retrieval=[{"k": 2, "search": "similarity"}, {"k": 2, "search": "mmr", "mmr_lambda": 1.0}],
+                   execution={"workers": 2})
+    result = wb.run(spec, models=fakes(**{"local:gemma3-270m": model}), index_store=MemoryIndexStore(), settings=wb_settings,
+                    progress=False, cache=DiskCacheStore(tmp_path / "cache"))
+    assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"]
+    assert [r.retrieved_ids for r in result.variants[0].records] == [r.retrieved_ids for r in result.variants[1].records]
+    assert len(model.calls) == 4
+    assert sum(v.metrics["generation_calls"] for v in result.variants) == 4.0

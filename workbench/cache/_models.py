@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from workbench.cache._store import CacheStore, Kind
@@ -69,15 +72,19 @@ class CachedGenerator:
         store: the cache store.
         identity: the model's identity (``Generator.identity``).
         read: False to recompute (``--fresh``) while still storing the new answers.
+        claims: a folder shared by the processes answering into ``store`` at once (a sweep's workers): a missed key is
+            claimed there (a file lock) while it is computed, so another variant asking the same question meanwhile
+            (its retrieval found the same chunks) waits and reads the answer instead of computing it too. None: no claims.
     """
 
-    def __init__(self, inner: Generator, store: CacheStore, *, identity: str, read: bool = True) -> None:
+    def __init__(self, inner: Generator, store: CacheStore, *, identity: str, read: bool = True, claims: str | None = None) -> None:
         self.inner = inner
         self.model_id = inner.model_id
         self.kind: ModelKind = inner.kind
         self.identity = identity
         self._store = store
         self._read = read
+        self._claims = claims
         self.calls = 0
 
     def generate(
@@ -90,15 +97,30 @@ class CachedGenerator:
     ) -> Generation:
         kind: Kind = "judge" if json_schema is not None else "generation"
         key = generation_key(self.identity, self.kind, prompt, params, json_schema)
-        if self._read:
-            hit = self._store.get(kind, key)
-            if hit is not None:
-                return Generation(
-                    text=hit["text"], input_tokens=int(hit["input_tokens"]), output_tokens=int(hit["output_tokens"]),
-                    latency_s=float(hit["latency_s"]), finish_reason=str(hit["finish_reason"]), cached=True,
-                    usage_reported=bool(hit.get("usage_reported", True)), prompt_tokens_cut=int(hit.get("prompt_tokens_cut", 0)),
-                    cached_input_tokens=int(hit.get("cached_input_tokens", 0)),
-                )
+        hit = self._hit(kind, key)
+        if hit is not None:
+            return hit
+        if self._claims is None or not self._read:
+            return self._compute(kind, key, prompt, params, deadline, json_schema)
+        with _claimed(Path(self._claims) / f"{kind}-{key}.claim", deadline):
+            hit = self._hit(kind, key)  # computed by the worker that held the claim
+            return hit if hit is not None else self._compute(kind, key, prompt, params, deadline, json_schema)
+
+    def _hit(self, kind: Kind, key: str) -> Generation | None:
+        hit = self._store.get(kind, key) if self._read else None
+        if hit is None:
+            return None
+        return Generation(
+            text=hit["text"], input_tokens=int(hit["input_tokens"]), output_tokens=int(hit["output_tokens"]),
+            latency_s=float(hit["latency_s"]), finish_reason=str(hit["finish_reason"]), cached=True,
+            usage_reported=bool(hit.get("usage_reported", True)), prompt_tokens_cut=int(hit.get("prompt_tokens_cut", 0)),
+            cached_input_tokens=int(hit.get("cached_input_tokens", 0)),
+        )
+
+    def _compute(
+        self, kind: Kind, key: str, prompt: RenderedPrompt, params: GenerationParams, deadline: float | None,
+        json_schema: Mapping[str, Any] | None,
+    ) -> Generation:
         self.calls += 1
         generation = self.inner.generate(prompt, params, deadline=deadline, json_schema=json_schema)
         if generation.finish_reason not in _UNCACHEABLE:
@@ -106,6 +128,24 @@ class CachedGenerator:
             value.pop("cached", None)
             self._store.put(kind, key, value)
         return generation
+
+
+@contextmanager
+def _claimed(path: Path, deadline: float | None) -> Iterator[None]:
+    """Hold the claim at ``path`` (a file lock, let go by the kernel when its holder dies), waiting for it at most
+    until ``deadline``; past it, go on without it (the call itself then meets the deadline)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=-1 if deadline is None else max(0.0, deadline - time.monotonic()), poll_interval=0.05)
+    except Timeout:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class CachedEmbedder:

@@ -44,14 +44,17 @@ class ModelResolver:
     """Resolves model strings once and puts each model behind the cache (unless told not to).
 
     ``overrides`` inject ready models by model string (tests use the fakes from workbench.testing). ``retries``: of a
-    hosted embedding call (the sweep's ``execution.retries``; generation params carry their own).
+    hosted embedding call (the sweep's ``execution.retries``; generation params carry their own). ``claims``: the
+    folder where an answer being computed is claimed (``CachedGenerator``), shared by the sweep's workers.
     """
 
     def __init__(
         self, overrides: Mapping[str, Generator | Embedder] | None, store: CacheStore, *, read: bool = True, retries: int = 2,
+        claims: str | None = None,
     ) -> None:
         self.overrides = dict(overrides or {})
         self.retries = retries
+        self.claims = claims
         self._loaded: dict[tuple[str, str], Any] = {}
         self._wrapped: dict[tuple[str, str, bool], Any] = {}
         self.store = store
@@ -69,7 +72,7 @@ class ModelResolver:
         key = (model_id, kind, cache)
         if key not in self._wrapped:
             raw = self._raw_generator(model_id, kind)
-            self._wrapped[key] = CachedGenerator(raw, self.store, identity=raw.identity, read=self.read) if cache else raw
+            self._wrapped[key] = CachedGenerator(raw, self.store, identity=raw.identity, read=self.read, claims=self.claims) if cache else raw
         return self._wrapped[key]  # type: ignore[no-any-return]
 
     def embedder(self, model_id: str, *, cache: bool = True) -> Embedder:
@@ -152,6 +155,8 @@ class VariantJob:
         question_workers: questions answered at once (hosted models; 1 for local models).
         slots: per provider, the sweep-wide pool of calls in flight (set by the executor).
         answered_before: questions of this variant answered without error by its earlier jobs (racing batches).
+        claims: the folder where the sweep's workers claim the answers they are computing (set by the executor with the
+            slots, for a cache they share): two variants asking one question at once compute it once.
     """
 
     variant: Variant
@@ -168,6 +173,7 @@ class VariantJob:
     question_workers: int = 1
     slots: Mapping[str, SlotPool] = field(default_factory=dict)
     answered_before: int = 0
+    claims: str | None = None
 
     @property
     def generates(self) -> bool:
@@ -271,7 +277,7 @@ def run_job(
     """
     started_ms = int(time.time() * 1000)
     tell = on_question or (lambda kind, done, total: None)
-    models = resolver or ModelResolver(job.overrides, job.cache, read=job.read_cache, retries=job.spec.execution.retries)
+    models = resolver or ModelResolver(job.overrides, job.cache, read=job.read_cache, retries=job.spec.execution.retries, claims=job.claims)
     spec, variant = job.spec, job.variant
     records: list[QuestionRecord | None] = [None] * len(job.retrieved)
     model, prompt = variant.model, variant.prompt
@@ -392,8 +398,9 @@ def _answer_concurrently(answer: Callable[[int], QuestionRecord], total: int, wo
 
 def with_slots(jobs: Sequence[VariantJob], execution: ExecutionSpec, folder: str, *, share: int = 1) -> list[VariantJob]:
     """The jobs with a slot pool per hosted provider in ``folder`` (answering models and the judge):
-    ``provider_limit // share`` calls in flight."""
+    ``provider_limit // share`` calls in flight; and, for a cache on disk (shared by their processes), ``folder`` to
+    claim the answers they compute in."""
     called = [m.id for j in jobs for m in j.variant.answering_models] + [j.spec.judge.id for j in jobs if j.spec.judge and j.generates]
     providers = {model_id.partition(":")[0] for model_id in called if not runs_locally(model_id)}
     pools = {p: SlotPool(folder, p, max(1, execution.provider_limit(p) // share)) for p in sorted(providers)}
-    return [replace(j, slots=pools) for j in jobs]
+    return [replace(j, slots=pools, claims=folder if getattr(j.cache, "persistent", False) else None) for j in jobs]
