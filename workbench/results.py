@@ -589,7 +589,8 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
     chunk count and mean chunk length, the ``LEADERBOARD_METRICS`` it has and every other scorer's score (yours too), run id, the run it reused, why a racing
     sweep stopped it early (``stopped_early``, None for a variant that answered every question) and error; sorted by ``sort_by``
     (default token_f1, else mrr, else hit_at_k), best first in the metric's direction unless ``ascending`` is given (a
-    lower-is-better metric such as ``latency_p50_s`` or ``cost_usd`` ascending), missing values last, variants stopped
+    lower-is-better metric such as ``latency_p50_s`` or ``cost_usd`` ascending), missing values last, variants that did
+    not finish (FAILED, or STOPPED by the user or their limits: scored on the questions they reached, if any), stopped
     early or with question errors (``question_errors``: their means leave those questions out) after the others.
     """
     import pandas as pd
@@ -629,8 +630,9 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
     if key is not None and key in frame.columns and len(frame):
         low_first = direction(key) == "lower" if ascending is None else ascending
         frame = frame.sort_values(key, ascending=low_first, na_position="last", kind="stable")
-        # a variant stopped early, or with questions that errored, was scored on fewer questions: its mean is not
-        # ranked against the complete ones
-        incomplete = frame["stopped_early"].notna() | (frame["question_errors"] > 0)
+        # a variant that did not finish, stopped early, or with questions that errored, was scored on fewer questions
+        # (a FAILED one that never started on none, so it has no question error to count): its mean is not ranked
+        # against the complete ones
+        incomplete = (frame["status"] != "FINISHED") | frame["stopped_early"].notna() | (frame["question_errors"] > 0)
         frame = frame.iloc[incomplete.argsort(kind="stable")]
     return frame.reset_index(drop=True)

@@ -405,6 +405,36 @@ def test_comparing_against_a_variant_that_failed_says_it_has_no_answers_to_compa
     assert board.compare() is not None and failed in board.comparison.value
 
 
+def test_variants_that_did_not_finish_rank_after_the_finished_ones_and_are_not_the_default_baseline(
+        cfg: Settings, monkeypatch: pytest.MonkeyPatch, finished: tuple[RunPanel, wb.SweepResult]) -> None:
+    """A variant FAILED before its first question (a missing key) has no question error to count, so it topped the
+    leaderboard above one with a question that failed, in the RunPanel's live table too, and was the Leaderboard's
+    default baseline, whose Compare then said it had nothing to compare; a variant the user STOPPED ranked on the
+    questions it reached, above the variants that answered all."""
+    from workbench.sandbox import Outcome
+
+    def answer(prompt: object) -> str:
+        if "annual leave" in prompt.text:  # type: ignore[attr-defined]
+            raise RuntimeError("HTTP 500 from the model server")
+        return "Book flights at least 14 days before departure."
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    spec = handbook_spec(models=[{"id": GEMMA_ID, "params": {"max_tokens": 32}}, {"id": "openai:gpt-4o-mini"}],
+                         chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}])
+    panel = RunPanel(spec, settings=cfg, models={**fakes(), GEMMA_ID: ScriptedModel(answer, model_id=GEMMA_ID)})
+    result = panel.run()
+    assert [tuple(row) for row in result.leaderboard()[["status", "question_errors"]].itertuples(index=False)] == [("FINISHED", 1), ("FAILED", 0)]
+    assert panel.leaderboard.value.index("FINISHED") < panel.leaderboard.value.index("FAILED")
+    board = Leaderboard(result)
+    assert board.variant_a.value == next(v.variant.name for v in result.variants if v.status == "FINISHED")
+    assert board.compare() is not None and "has no per-question results" not in board.comparison.value
+
+    best, second = finished[1].leaderboard()["variant"]
+    stopped = [dataclasses.replace(v, outcome=Outcome("STOPPED", "stopped by the user", "stopped")) if v.variant.name == best else v
+               for v in finished[1].variants]
+    assert list(dataclasses.replace(finished[1], variants=tuple(stopped)).leaderboard()["variant"]) == [second, best]
+
+
 @pytest.mark.parametrize("widget", [Leaderboard, QuestionInspector])
 def test_a_run_panel_result_read_before_the_sweep_ended_is_one_line_saying_to_wait(widget: type) -> None:
     panel = RunPanel(handbook_spec())  # not started: panel.result is None, as while its sweep runs
