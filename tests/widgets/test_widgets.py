@@ -798,6 +798,26 @@ def test_tables_show_costs_below_a_thousandth_instead_of_zero_and_counts_as_whol
     assert cheaper.split() == ["cheaper", "0.498", "3.50e-04", "98", "—", "0.500"]
 
 
+def test_a_long_error_is_cut_in_its_table_cell_and_shown_whole_in_its_tooltip() -> None:
+    """A provider's error quoting its whole HTTP answer (3,000 characters) filled the RunPanel's and the Leaderboard's
+    error cell, stretching the table so far that the scores of every variant were out of sight."""
+    import pandas as pd
+
+    from workbench.widgets._common import frame_table
+
+    key = "sk-proj-" + "Ab3dE5gH7jK9mN1pQ3sT5vX7zB9dF1hJ"  # across the 200th character: redacted whole, not cut in two
+    error = "RuntimeError: every question failed; first error: <html>" + "x" * 140 + f" {key} " + "y" * 3000
+    board = pd.DataFrame({"variant": ["broken", "fine"], "token_f1": [float("nan"), 0.5], "error": [error, None]})
+    table = frame_table(board)
+    cell = re.search(r'<td title="([^"]*)">([^<]*)</td></tr>', table)
+    assert cell is not None, table[:500]
+    tooltip, shown = cell.groups()
+    assert len(html.unescape(shown)) <= 201 and html.unescape(shown).endswith("…")
+    assert html.unescape(shown).startswith("RuntimeError: every question failed; first error: <html>")  # escaped
+    assert "y" * 3000 in tooltip and key not in table and "sk-proj-Ab3" not in table
+    assert "<td>—</td></tr>" in table  # the other row's empty error
+
+
 MEMORY_DOCS = [{"id": "travel", "text": "# Travel\n\nBook flights 14 days ahead through the portal."},
                {"id": "leave", "text": "# Leave\n\nManagers approve leave requests; leave is 25 days a year."}]
 

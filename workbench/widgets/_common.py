@@ -84,12 +84,25 @@ def fmt(value: Any, *, count: bool = False) -> str:
     return str(value)
 
 
+# a table cell holds this many characters of a text (an error can be a provider's whole HTTP answer): the rest is in
+# the cell's tooltip, so one long error does not stretch the table past the screen and push every number out of sight
+CELL_CHARS = 200
+
+
+def _cell(text: str, klass: str) -> str:
+    whole = redact(text)  # before the cut: a key cut in two is no longer recognised as one
+    if len(whole) <= CELL_CHARS:
+        return f"<td{klass}>{html.escape(whole)}</td>"
+    return f'<td{klass} title="{html.escape(whole)}">{html.escape(whole[:CELL_CHARS].rstrip())}…</td>'
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def frame_table(frame: Any, columns: Sequence[str] | None = None, *, links: Callable[[Any], str] | None = None, css: str = "") -> str:
-    """A DataFrame as an HTML table; ``links(row)`` adds a last column of links (empty string: no link)."""
+    """A DataFrame as an HTML table; ``links(row)`` adds a last column of links (empty string: no link). A text longer
+    than ``CELL_CHARS`` is cut in its cell and shown whole as the cell's tooltip."""
     cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
     head = "".join(f"<th>{esc(c)}</th>" for c in cols) + ("<th>MLflow</th>" if links else "")
     body = []
@@ -99,7 +112,7 @@ def frame_table(frame: Any, columns: Sequence[str] | None = None, *, links: Call
             value = row[c]
             value = None if (isinstance(value, float) and math.isnan(value)) else value
             klass = ' class="num"' if _is_number(value) else ""
-            cells.append(f"<td{klass}>{esc(fmt(value, count=is_count(c)))}</td>")
+            cells.append(_cell(fmt(value, count=is_count(c)), klass))
         if links:
             href = links(row)
             cells.append(f'<td><a href="{esc(href)}" target="_blank" rel="noopener">run</a></td>' if href else "<td></td>")
