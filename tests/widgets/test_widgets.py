@@ -503,6 +503,27 @@ def test_inspector_of_a_retrieval_only_sweep_does_not_call_its_answers_empty(cfg
         assert "(empty answer)" not in card.body.value and "2 retrieved chunks" in card.body.value
 
 
+def test_inspector_says_an_answer_failed_instead_of_calling_it_empty_and_escapes_html_answers(cfg: Settings) -> None:
+    """A question whose model call failed read "(empty answer)", as if the model had answered with nothing."""
+
+    def answer(prompt: object) -> str:
+        if "annual leave" in prompt.text:  # type: ignore[attr-defined]
+            raise RuntimeError("HTTP 500 <html>Internal Server Error</html>")
+        return "<img src=x onerror=alert(1)> **14 days**"
+
+    spec = handbook_spec(name="widgets-failed-answer", chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}],
+                         execution={"isolation": "none"})
+    result = wb.run(spec, settings=cfg, models={**fakes(), GEMMA_ID: ScriptedModel(answer, model_id=GEMMA_ID)}, progress=False)
+    inspector = QuestionInspector(result)
+    (card,) = inspector.cards.children
+    assert "&lt;img src=x onerror=alert(1)&gt; **14 days**" in card.body.value and "<img" not in card.body.value
+    inspector.next_button.click()
+    (card,) = inspector.cards.children
+    assert "(no answer: the model call failed)" in card.body.value and "(empty answer)" not in card.body.value
+    assert "RuntimeError: HTTP 500 &lt;html&gt;Internal Server Error&lt;/html&gt;" in card.body.value
+    assert "2 retrieved chunks" in card.body.value  # retrieved before the model failed
+
+
 def test_saving_feedback_on_one_answer_keeps_what_was_typed_on_the_others(finished: tuple[RunPanel, wb.SweepResult]) -> None:
     inspector = QuestionInspector(finished[1], user="rita")
     inspector.next_button.click()  # the second question: the test above rates the first

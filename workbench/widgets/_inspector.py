@@ -12,6 +12,7 @@ from workbench.widgets._common import STYLE, error_html, esc, fmt, not_a_sweep
 
 _UP, _DOWN = "good", "bad"
 _EMPTY = "<i>(empty answer)</i>"
+_FAILED = "<i>(no answer: the model call failed)</i>"
 _RETRIEVAL_ONLY = "<i>(retrieval only: no answer is generated — rate the retrieved chunks)</i>"
 
 
@@ -80,9 +81,11 @@ class _AnswerCard(w.VBox):
         if answer.answered_by:  # a router variant: whose answer this is, and why it went to the strong model
             why = f" — escalated: {esc(answer.escalation)}" if answer.escalation else " — not escalated"
             routed = f"<div class='wb-muted wb-routed'>answered by <b>{esc(answer.answered_by)}</b>{why}</div>"
+        # an answer that failed is no empty answer (a model that said nothing): the error under it says why
+        missing = _RETRIEVAL_ONLY if not answer.generated else (_FAILED if answer.error else _EMPTY)
         self.body.value = (
             f"<div><b>{esc(answer.variant)}</b>{link}</div>{routed}"
-            f"<div class='wb-answer' dir='auto'>{esc(answer.answer) or (_EMPTY if answer.generated else _RETRIEVAL_ONLY)}</div>{error}"
+            f"<div class='wb-answer' dir='auto'>{esc(answer.answer) or missing}</div>{error}"
             f"<div style='font-size:12px;margin:3px 0'>{scores}</div>"
             f"<details><summary>{len(answer.chunks)} retrieved chunks{warning}</summary>{chunks}</details>"
         )
