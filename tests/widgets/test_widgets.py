@@ -742,6 +742,21 @@ def test_chunk_explorer_scores_the_chunker_as_set_with_a_retrieval_only_sweep(cf
     assert ChunkExplorer(wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md")).score_button.disabled
 
 
+def test_chunk_explorer_says_its_scores_are_another_chunkers_once_the_sliders_moved(cfg: Settings) -> None:
+    """Scored, then the size slider moved: the scores stayed beside the new setting's chunks as if they were its own."""
+    explorer = ChunkExplorer(wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md"), ChunkerSpec(strategy="markdown", size=600, overlap=0),
+                             experiment=handbook_spec(retrieval=({"k": 2},)), run_options={"settings": cfg, "models": fakes()})
+    assert explorer.score_retrieval() is not None
+    assert "<b>markdown-600/0</b><br>k2-similarity: hit_at_k <b>" in explorer.scores.value and "scored for" not in explorer.scores.value
+    explorer.size.value = 400
+    assert "scored for markdown-600/0, not the chunker as set now — press Score retrieval to score it" in explorer.scores.value
+    assert "k2-similarity: hit_at_k" in explorer.scores.value  # still there to compare with, named as another chunker's
+    explorer.overlap.value = 500  # no chunker at all as set: not the one scored either
+    assert "scored for markdown-600/0" in explorer.scores.value
+    explorer.overlap.value, explorer.size.value = 0, 600
+    assert "scored for" not in explorer.scores.value
+
+
 def test_chunk_explorer_refuses_an_experiment_that_retrieves_from_another_corpus_than_the_one_shown(tmp_path: Path) -> None:
     """Chunks of one corpus on screen, and 'Score retrieval' silently scored the experiment's other corpus."""
     with pytest.raises(wb.WorkbenchError, match=r"^experiment 'widgets' retrieves from corpus 'handbook' \(9 documents\), not from the "

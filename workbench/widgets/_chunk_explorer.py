@@ -151,6 +151,7 @@ class ChunkExplorer(w.VBox):
         self.score_button.add_class("wb-score-retrieval")
         self.scores = w.HTML()
         self.scores.add_class("wb-chunk-scores")
+        self._scored = ""  # the scores of the last "Score retrieval" sweep, as shown (their chunker named)
         self.score_button.on_click(lambda _b: self.start_scoring())
         for widget in (self.strategy, self.size, self.overlap):
             widget.observe(lambda _c: self._rechunk(), names="value")
@@ -190,7 +191,7 @@ class ChunkExplorer(w.VBox):
         (a RunPanel's) runs first, whose Stop button must still work. Does nothing while one runs."""
         if self.scoring:
             return
-        self.sweep = None
+        self.sweep, self._scored = None, ""
         if self.experiment is None:
             self.scores.value = error_html("no experiment: pass experiment=... to score retrieval")
             return
@@ -225,13 +226,29 @@ class ChunkExplorer(w.VBox):
         except Exception as exc:  # noqa: BLE001 - shown in the widget, not lost in the thread
             self.scores.value = error_html(str(exc) if isinstance(exc, wb.WorkbenchError) else f"{type(exc).__name__}: {exc}")
         else:
-            self.scores.value = self._scores_html(self.sweep)
+            self._scored = self._scores_html(self.sweep)
+            self._show_scores()
         finally:
             self.score_button.disabled = False
 
+    def _show_scores(self) -> None:
+        """The last sweep's scores, said to be another chunker's once the sliders moved on from the one it scored: they
+        stayed on screen beside the chunks of the new setting as if they were its scores."""
+        if self.sweep is None or not self._scored:
+            return
+        scored = self.sweep.spec.chunkers[0]
+        try:
+            current: ChunkerSpec | None = self.spec()
+        except wb.WorkbenchError:
+            current = None
+        stale = "" if scored == current else (
+            f"<div class='wb-error wb-stale-scores'>scored for {esc(scored.label)}, not the chunker as set now "
+            "— press Score retrieval to score it</div>")
+        self.scores.value = stale + self._scored
+
     @staticmethod
     def _scores_html(sweep: wb.SweepResult) -> str:
-        rows = []
+        rows = [f"<b>{esc(sweep.spec.chunkers[0].label)}</b>"]
         for v in sweep.variants:
             if v.status != "FINISHED":
                 rows.append(f"{esc(v.variant.retrieval.label)}: {esc(v.status)} — {esc(v.outcome.error or '')}")
@@ -261,6 +278,7 @@ class ChunkExplorer(w.VBox):
             truncated = self._truncation(chunks)
         except wb.WorkbenchError as exc:  # a bad config, or the embedder the token strategy counts with cannot load
             self.summary.value = error_html(str(exc))
+            self._show_scores()
             return
         self.chunks = chunks
         self.stats = chunk_stats(self.chunks, truncated=truncated)
@@ -270,6 +288,7 @@ class ChunkExplorer(w.VBox):
             f"<b>{s.count}</b> chunks from {s.documents} documents · characters: mean {s.mean_chars:.0f}, "
             f"median {s.median_chars:.0f}, p95 {s.p95_chars:.0f}, min {s.min_chars}, max {s.max_chars}"
         )
+        self._show_scores()
         if s.truncated:  # the sweep would say it only after building the index: here it is seen while choosing the size
             limit = embedder_input_tokens(self._embedding)
             self.summary.value += "<br>" + error_html(
