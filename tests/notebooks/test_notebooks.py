@@ -5,6 +5,7 @@ Each notebook runs in a temp copy of the project with its own sqlite MLflow stor
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from pathlib import Path
@@ -21,8 +22,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
-def execute(project: Path, name: str, home: Path) -> nbformat.NotebookNode:
+def execute(project: Path, name: str, home: Path, *, again: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    """Run the notebook top to bottom, then run the cells tagged ``again`` once more, as a user going back to them does
+    (their second runs are tagged ``<tag>-again``)."""
     book = nbformat.read(project / "notebooks" / name, as_version=4)
+    for tag in again:
+        rerun = copy.deepcopy(cell(book, tag))
+        rerun.metadata["tags"] = [f"{tag}-again"]
+        rerun.id = f"{rerun.id}-again"
+        book.cells.append(rerun)
     client = NotebookClient(book, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(project / "notebooks")}})
     started = time.monotonic()
     client.execute(env=kernel_env(project, home))
@@ -113,7 +121,13 @@ def test_prompts_and_models(project: Path, shared_home: Path) -> None:
 
 
 def test_promote_walkthrough(project: Path, shared_home: Path) -> None:
-    book = execute(project, "04_promote.ipynb", shared_home)  # its reload cell asserts the bundle reproduces the run
+    # its reload cell asserts the bundle reproduces the run; going back to the first promotion printed nothing (now in
+    # staging, it promoted to production unsaid), and to the export stopped at its deploy folder, which existed
+    book = execute(project, "04_promote.ipynb", shared_home, again=("skip-staging", "export"))
+    for tag in ("skip-staging-again", "export-again"):
+        assert not [o for o in cell(book, tag).outputs if o.output_type == "error"], tag
+    assert re.match(r"handbook-assistant v1 is now 'production'", stdout(cell(book, "skip-staging-again")))
+    assert "on branch promote/handbook-assistant-production-v1" in stdout(cell(book, "export-again"))
     assert re.match(r"refused: config [0-9a-f]{12} \(run [0-9a-f]{32}\) has not been promoted to staging — ", stdout(cell(book, "skip-staging")))
     assert re.search(r"handbook-assistant v1 is now 'staging'", stdout(cell(book, "staging")))
     assert re.search(r"handbook-assistant v1 is now 'production'", stdout(cell(book, "production")))
