@@ -524,6 +524,22 @@ def test_inspector_says_an_answer_failed_instead_of_calling_it_empty_and_escapes
     assert "2 retrieved chunks" in card.body.value  # retrieved before the model failed
 
 
+def test_inspector_names_the_variants_that_answered_no_question(cfg: Settings, monkeypatch: pytest.MonkeyPatch,
+                                                               finished: tuple[RunPanel, wb.SweepResult]) -> None:
+    """A variant that failed before its first question (a missing key) has no trace, so it was simply missing from every
+    question's cards: a reviewer saw one variant of two, without a word about the other."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    spec = handbook_spec(name="widgets-unanswered", models=[{"id": GEMMA_ID, "params": {"max_tokens": 32}}, {"id": "openai:gpt-4o-mini"}],
+                         chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}], execution={"isolation": "none"})
+    result = wb.run(spec, settings=cfg, models=fakes(), progress=False)
+    failed = next(v.variant.name for v in result.variants if v.status == "FAILED")
+    inspector = QuestionInspector(result)
+    assert len(inspector.cards.children) == 1
+    assert f"no answers from <b>{html.escape(failed)}</b> (FAILED: ModelError: model &#x27;openai:gpt-4o-mini&#x27; needs" in inspector.unanswered.value
+    assert inspector.unanswered in inspector.children
+    assert QuestionInspector(finished[1]).unanswered.value == ""  # every variant answered: nothing to say
+
+
 def test_saving_feedback_on_one_answer_keeps_what_was_typed_on_the_others(finished: tuple[RunPanel, wb.SweepResult]) -> None:
     inspector = QuestionInspector(finished[1], user="rita")
     inspector.next_button.click()  # the second question: the test above rates the first

@@ -89,11 +89,17 @@ def fmt(value: Any, *, count: bool = False) -> str:
 CELL_CHARS = 200
 
 
+def esc_cut(value: Any, limit: int = CELL_CHARS) -> str:
+    """``esc`` of the text's first ``limit`` characters (and "…" when there are more), redacted before the cut: a key
+    cut in two is no longer recognised as one."""
+    whole = redact(str(value))
+    return html.escape(whole if len(whole) <= limit else whole[:limit].rstrip() + "…")
+
+
 def _cell(text: str, klass: str) -> str:
-    whole = redact(text)  # before the cut: a key cut in two is no longer recognised as one
-    if len(whole) <= CELL_CHARS:
-        return f"<td{klass}>{html.escape(whole)}</td>"
-    return f'<td{klass} title="{html.escape(whole)}">{html.escape(whole[:CELL_CHARS].rstrip())}…</td>'
+    if len(text) <= CELL_CHARS:
+        return f"<td{klass}>{esc(text)}</td>"
+    return f'<td{klass} title="{esc(text)}">{esc_cut(text)}</td>'
 
 
 def _is_number(value: Any) -> bool:

@@ -8,7 +8,7 @@ import ipywidgets as w
 import workbench as wb
 from workbench.scoring import find_instructions
 from workbench.tracking import HumanFeedback, QuestionReview, QuestionReviews, VariantAnswer, evaluation_url, log_human_feedback, trace_url
-from workbench.widgets._common import STYLE, error_html, esc, fmt, not_a_sweep
+from workbench.widgets._common import STYLE, error_html, esc, esc_cut, fmt, not_a_sweep
 
 _UP, _DOWN = "good", "bad"
 _EMPTY = "<i>(empty answer)</i>"
@@ -119,10 +119,14 @@ class QuestionInspector(w.VBox):
     """
 
     def __init__(self, sweep: wb.SweepResult | str, *, tracking_uri: str | None = None, user: str | None = None, max_chunk_chars: int = 600) -> None:
+        # variants of the sweep that answered no question (failed before the first: a missing key or package) have no
+        # card: named under the title, or they were missing from every question without a word (a run id tells nothing)
+        unanswered: tuple[wb.VariantResult, ...] = ()
         if isinstance(sweep, wb.SweepResult):
             if sweep.parent_run_id is None or (sweep.tracking_uri or "").startswith("memory:"):  # MemoryTracker: no traces
                 raise wb.WorkbenchError("this sweep was not logged to MLflow — run it with the default tracker to inspect it")
             parent, uri = sweep.parent_run_id, tracking_uri or sweep.tracking_uri
+            unanswered = tuple(v for v in sweep.variants if not v.records)
         elif isinstance(sweep, str):
             parent, uri = sweep.strip(), tracking_uri  # pasted from the MLflow UI with a space or newline around it
         else:
@@ -144,8 +148,13 @@ class QuestionInspector(w.VBox):
         self.header.add_class("wb-question")
         self.cards = w.VBox()
         self.question.observe(lambda _c: self._render(), names="value")
+        self.unanswered = w.HTML("".join(
+            f"<div class='wb-error'>no answers from <b>{esc(v.variant.name)}</b> ({esc(v.status)}"
+            f"{': ' + esc_cut(v.outcome.error) if v.outcome.error else ''})</div>" for v in unanswered))
+        self.unanswered.add_class("wb-unanswered")
         super().__init__([
             w.HTML(STYLE + f"<b>Question inspector</b> <span class='wb-muted'>{len(self.reviews)} questions</span>"),
+            self.unanswered,
             w.HBox([self.prev_button, self.question, self.next_button]),
             self.header,
             self.cards,
