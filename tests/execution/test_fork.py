@@ -42,7 +42,9 @@ def in_forked_child(body: Callable[[], Any]) -> Any:
         os._exit(0)
     os.close(write)
     try:
-        ready, _, _ = select.select([read], [], [], CHILD_TIMEOUT_S)
+        poller = select.poll()  # not select.select: after many sweeps in one pytest worker, the pipe's fd may be past 1024
+        poller.register(read, select.POLLIN)
+        ready = poller.poll(CHILD_TIMEOUT_S * 1000)
         if not ready:
             os.kill(pid, signal.SIGKILL)
             raise AssertionError(f"the forked child hung: no answer within {CHILD_TIMEOUT_S:.0f} s")

@@ -487,7 +487,7 @@ def test_a_variant_name_longer_than_a_run_name_holds_is_shortened_the_same_way_i
     from workbench.grid import expand_grid
     from workbench.tracking._mlflow import MAX_RUN_NAME, run_name
 
-    long = {"prompts": [{"name": "a" * 88 + n, "template": "{context} {question}"} for n in ("-one-version", "-two-version")],
+    long = {"prompts": [{"name": "a" * 88 + n, "template": f"{{context}} {{question}} ({n})"} for n in ("-one-version", "-two-version")],
             "models": [{"id": GEMMA_ID, "params": {"max_tokens": 16}, "name": "m" * 100}],
             "retrieval": [{"k": 3, "name": "r" * 100}], "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}]}
     variants = expand_grid(make_spec(**long))
