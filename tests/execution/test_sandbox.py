@@ -366,3 +366,6 @@ def test_two_workers_asking_the_same_question_at_once_compute_it_once(wb_setting
     assert [r.retrieved_ids for r in result.variants[0].records] == [r.retrieved_ids for r in result.variants[1].records]
     assert len(model.calls) == 4
     assert sum(v.metrics["generation_calls"] for v in result.variants) == 4.0
+    # one miss per computed answer (what `workbench cache info` shows and the resume test counts calls by), one hit each
+    info = DiskCacheStore(tmp_path / "cache").info()
+    assert (info.misses["generation"], info.hits["generation"]) == (4, 4)

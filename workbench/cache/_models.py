@@ -97,13 +97,12 @@ class CachedGenerator:
     ) -> Generation:
         kind: Kind = "judge" if json_schema is not None else "generation"
         key = generation_key(self.identity, self.kind, prompt, params, json_schema)
-        hit = self._hit(kind, key)
-        if hit is not None:
-            return hit
         if self._claims is None or not self._read:
-            return self._compute(kind, key, prompt, params, deadline, json_schema)
+            hit = self._hit(kind, key)
+            return hit if hit is not None else self._compute(kind, key, prompt, params, deadline, json_schema)
+        # read once, under the claim (a second read after a first miss counted each computed answer as two misses)
         with _claimed(Path(self._claims) / f"{kind}-{key}.claim", deadline):
-            hit = self._hit(kind, key)  # computed by the worker that held the claim
+            hit = self._hit(kind, key)  # maybe computed meanwhile by the worker that held the claim
             return hit if hit is not None else self._compute(kind, key, prompt, params, deadline, json_schema)
 
     def _hit(self, kind: Kind, key: str) -> Generation | None:
