@@ -1,13 +1,13 @@
 """Racing: run a sweep's variants in batches of questions and stop the ones already clearly worse than the leader.
 
 ``RacingExecutor`` wraps any executor. Every live variant answers the next ``batch`` questions (the same ones, in the
-same order, so differences stay paired; the order is drawn from the sweep's seed, see ``racing_order``): each batch is one ``VariantJob`` per live variant holding that batch's slice
-of its questions, run by the wrapped executor (worker processes, isolation, limits and caches as usual; a live
-variant's worker process stays up between its batches, so it loads its models once). After each
-batch the caller's decision (``workbench.comparison.early_stops``, handed in) names the variants that stop. A variant's
-result is handed back once: a stopped one as soon as it stops (FINISHED, with ``stopped_early`` and the records it
-has), one whose batch failed as FAILED with the records it has, the others after the last batch (after which nothing
-is decided: stopping then would save nothing).
+same order, so differences stay paired; the order is drawn from the sweep's seed, see ``racing_order``): each batch is
+one ``VariantJob`` per live variant holding that batch's slice of its questions, run by the wrapped executor (worker
+processes, isolation, limits and caches as usual; a live variant's worker process stays up between its batches, so it
+loads its models once). After each batch the caller's decision (``workbench.comparison.early_stops``, handed in) names
+the variants that stop. A variant's result is handed back once: a stopped one as soon as it stops (FINISHED, with
+``stopped_early`` and the records it has), one whose batch failed as FAILED with the records it has, the others after
+the last batch (after which nothing is decided: stopping then would save nothing).
 """
 
 from __future__ import annotations
