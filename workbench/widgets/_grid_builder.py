@@ -11,6 +11,7 @@ import ipywidgets as w
 import workbench as wb
 from workbench.datasets import PYTHON_REFERENCE, check_corpus_folder
 from workbench.errors import DataError, WorkbenchError
+from workbench.grid import plan_grid
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, check_model_id
 from workbench.prompts import check_template
 from workbench.runner import load_spec_dataset
@@ -173,12 +174,6 @@ def _candidates(base: Path, patterns: Sequence[str], dirs: bool = False) -> list
 def _answering(variants: Sequence[Any]) -> int:
     """How many of the variants answer questions (a retrieval-only variant, with no models, makes no model calls)."""
     return sum(1 for v in variants if v.generates)
-
-
-def _calls_per_question(variants: Sequence[Any]) -> int:
-    """The answering model calls the variants make for one question, at most: one per variant, two for a router (its
-    cheap model, and its strong one when it escalates)."""
-    return sum(2 if v.router is not None else 1 for v in variants if v.generates)
 
 
 def _file_version(path: Path) -> tuple[int, int] | None:
@@ -347,7 +342,8 @@ class GridBuilder(w.VBox):
     def model_calls(self) -> int:
         """Generation calls a run makes, at most: answering variants x questions, twice for a router (the judge's
         calls aside)."""
-        return _calls_per_question(wb.expand_grid(self.spec())) * self.questions()
+        spec = self.spec()
+        return plan_grid(spec, wb.expand_grid(spec), self.questions()).model_calls
 
     # -- actions ---------------------------------------------------------------------------------------------------
 
@@ -365,7 +361,7 @@ class GridBuilder(w.VBox):
             spec = self.spec()
             expanded = wb.expand_grid(spec)  # once: the spec is validated and the grid expanded per edit
             variants, answering, questions = len(expanded), _answering(expanded), self.questions()
-            calls = _calls_per_question(expanded) * questions
+            calls = plan_grid(spec, expanded, questions).model_calls
             self._check_corpus(spec)
         except (WorkbenchError, ValueError) as exc:
             self.summary.value = error_html(str(exc))
