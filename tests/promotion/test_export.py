@@ -588,3 +588,28 @@ def test_an_export_racing_another_to_the_same_branch_says_so(promoted: Swept, de
                                           r"\(another export at the same time\) — this one exported nothing") as caught:
         wb.export("assist-x", "production", repo=Raced(deploy_repo), settings=promoted.settings)
     assert "\n" not in str(caught.value) and "update-ref" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("user", "email"), [
+    ("Jane Doe", "Jane.Doe@workbench.invalid"),
+    ("ci", "ci@workbench.invalid"),
+    ("Zoë <zoe@corp>", "Zoë.zoe.corp@workbench.invalid"),
+    ("  ", "workbench@workbench.invalid"),
+])
+def test_without_a_git_identity_the_export_commits_as_the_user_with_an_address_git_tools_accept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user: str, email: str
+) -> None:
+    # a CI checkout or a fresh container with no user.email: 'Jane Doe' committed as 'Jane Doe@workbench.invalid', an
+    # address with a space in it, which mailmap, hosting services and `git log --author` matching read as two words
+    from workbench.promotion._git import GitRepo
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.gitconfig
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_CONFIG_GLOBAL"):
+        monkeypatch.delenv(name, raising=False)
+    repo = tmp_path / "deploy"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    env = GitRepo(repo).identity_env(user)
+    assert env["GIT_AUTHOR_NAME"] == (user.strip() or "workbench")
+    assert env["GIT_AUTHOR_EMAIL"] == env["GIT_COMMITTER_EMAIL"] == email

@@ -9,11 +9,18 @@ can see changes (HEAD, refs, index, working tree); an interruption leaves at mos
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 from workbench.promotion._errors import ExportError
+
+
+def _local_part(name: str) -> str:
+    """``name`` as the part of an address before the @ (pure): letters and digits kept, each run of anything else one
+    dot ('Jane Doe' is 'Jane.Doe': an address with a space is two words to mailmap and `git log --author`)."""
+    return re.sub(r"[^\w+-]+", ".", name).strip(".") or "workbench"
 
 
 class GitRepo:
@@ -110,10 +117,11 @@ class GitRepo:
     def identity_env(self, user: str) -> dict[str, str]:
         """Author/committer variables when git has no identity configured (a CI checkout, a fresh container)."""
         env: dict[str, str] = {}
+        name = user.strip() or "workbench"  # git refuses an empty name
         if not self._run("config", "user.name", check=False).stdout.strip() and "GIT_AUTHOR_NAME" not in os.environ:
-            env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = user
+            env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = name
         if not self._run("config", "user.email", check=False).stdout.strip() and "GIT_AUTHOR_EMAIL" not in os.environ:
-            env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = f"{user}@workbench.invalid"
+            env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = f"{_local_part(name)}@workbench.invalid"
         return env
 
     # -- building a commit with a private index ------------------------------------------------------------------
