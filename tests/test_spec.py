@@ -787,6 +787,24 @@ def test_a_number_with_an_exponent_is_read_as_a_number_as_editors_read_it(tmp_pa
     assert load_experiment(write(tmp_path, GOOD.replace("name: t", "name: '1e3'"))).name == "1e3"  # quoted, it is text
 
 
+@pytest.mark.parametrize(("written", "said"), [
+    ("    size: 400 chars\n", "chunkers[0].size: '400 chars' is text, not a whole number — write a whole number without quotes or units"),
+    ("    size: 12.5%\n", "chunkers[0].size: '12.5%' is text, not a whole number — write a whole number without quotes or units"),
+])
+def test_text_where_a_number_belongs_says_what_to_write(tmp_path: Path, written: str, said: str) -> None:
+    # was pydantic's "Input should be a valid integer, unable to parse string as an integer", the value not shown
+    with pytest.raises(SpecError) as info:
+        load_experiment(write(tmp_path, GOOD.replace("    size: 400\n", written)))
+    assert str(info.value).split(": ", 1)[1] == said
+
+
+def test_a_share_written_as_a_percentage_is_told_its_fraction(tmp_path: Path) -> None:
+    gates = "promotion:\n  gates:\n    - {kind: max_failed_rate, scorer: faithfulness, rate: 5%}\n"
+    with pytest.raises(SpecError) as info:
+        load_experiment(write(tmp_path, GOOD + gates))
+    assert str(info.value).endswith("promotion.gates[0].rate: '5%' is a percentage — write it as a fraction, 0.05")
+
+
 def test_a_number_with_leading_zeros_is_decimal_as_editors_read_it(tmp_path: Path) -> None:
     # YAML 1.1 read `seed: 0123` as octal: seed 83, silently, where the editor (YAML 1.2) and the reader saw 123
     spec = load_experiment(write(tmp_path, GOOD.replace("    size: 400\n", "    size: 0400\n") + "seed: 0123\n"))

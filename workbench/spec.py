@@ -74,6 +74,7 @@ __all__ = [
     "describe_validation_error",
     "experiment_json_schema",
     "load_experiment",
+    "not_a_number",
     "yaml_error_text",
 ]
 
@@ -1296,7 +1297,19 @@ def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> 
         msg = f"{value!r} is not {allowed} — " + (f"did you mean '{meant[0]}'?" if meant else "use one of them" if len(options) > 1 else "use it")
     elif err["type"] == "too_short" and isinstance(err.get("input"), (list, tuple)):
         msg = "the list is empty, so the grid would have no variants — give at least one entry"
+    elif err["type"] in ("float_parsing", "int_parsing") and isinstance(err.get("input"), str):
+        msg = not_a_number(err["input"], whole=err["type"] == "int_parsing")
     return f"{_loc_text(loc)}: {msg}"
+
+
+def not_a_number(text: str, *, whole: bool) -> str:
+    """What is wrong with ``text`` given for a number field, and what to write instead (pure): a share written as a
+    percentage ('5%' for a gate's rate or min) was "unable to parse string as a number"."""
+    percent = re.fullmatch(r"\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*%\s*", text)
+    if percent is not None and not whole:
+        return f"{text!r} is a percentage — write it as a fraction, {float(percent.group(1)) / 100:g}"
+    kind = "a whole number" if whole else "a number"
+    return f"{text!r} is text, not {kind} — write {kind} without quotes or units"
 
 
 def describe_validation_error(

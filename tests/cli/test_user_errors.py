@@ -240,7 +240,9 @@ def _gates(name: str, content: bytes | None) -> Callable[[Path], Path]:
      "{p}:3: gates[1].kind: kind 'beats' is not a gate kind — use one of: " + GATE_KINDS),
     (_gates("nokind.yaml", b"- {metric: token_f1, min: 0.3}\n"), "{p}:1: gates[0].kind: 'kind' is missing — use one of: " + GATE_KINDS),
     (_gates("type.yaml", b"gates:\n  - kind: metric\n    metric: token_f1\n    min: high\n"),
-     "{p}:4: gates[0].min: Input should be a valid number, unable to parse string as a number — a metric gate takes metric, min, max"),
+     "{p}:4: gates[0].min: 'high' is text, not a number — write a number without quotes or units — a metric gate takes metric, min, max"),
+    (_gates("percent.yaml", b"gates:\n  - kind: max_failed_rate\n    scorer: faithfulness\n    rate: 5%\n"),
+     "{p}:4: gates[0].rate: '5%' is a percentage — write it as a fraction, 0.05 — a max_failed_rate gate takes scorer, rate"),
     (_gates("field.yaml", b"gates:\n  - kind: min_questions\n    count: 5\n"),  # the field written is the cause, not n missing
      "{p}:3: gates[0].count: unknown field — a min_questions gate takes n"),
     (_gates("misspelt.yaml", b"gates:\n  - kind: max_cost_per_answer\n    max_usd: 0.01\n"),
