@@ -312,33 +312,57 @@ _REFUSAL_PATTERNS = re.compile(
 _OTHER_LANGUAGE_REFUSALS = re.compile(
     r"(je\s+ne\s+(le\s+)?sais\s+pas|je\s+n'en\s+sais\s+rien|je\s+ne\s+peux\s+pas\s+(vous\s+)?(aider|répondre)"  # French
     r"|le\s+contexte\s+ne\s+(mentionne|contient|précise|fournit|dit)\s+pas|je\s+ne\s+dispose\s+pas\s+(\w+\s+){0,2}(d'|de\s+l')?informations?"
-    r"|je\s+n'ai\s+pas\s+(\w+\s+){0,2}(d'|l')?informations?"
+    r"|je\s+n'ai\s+pas\s+(\w+\s+){0,2}(d'|l')?informations?|je\s+ne\s+(trouve|vois)\s+pas\s+(\w+\s+){0,2}informations?"
+    r"|le\s+contexte\s+(\w+\s+){1,2}ne\s+(mentionne|contient|précise|fournit|dit)\s+pas"  # "le contexte fourni ne ..."
     r"|\bno\s+(lo\s+)?sé\b|no\s+puedo\s+(ayudar|responder)|el\s+contexto\s+no\s+(menciona|contiene|especifica|proporciona|dice)"  # Spanish
-    r"|no\s+tengo\s+(\w+\s+){0,2}información"
+    r"|no\s+tengo\s+(\w+\s+){0,2}información|no\s+(dispongo\s+de|encuentro|cuento\s+con)\s+(\w+\s+){0,2}información"
+    r"|el\s+contexto\s+(\w+\s+){1,2}no\s+(menciona|contiene|especifica|proporciona|dice)"
     r"|não\s+sei\b|não\s+(posso|consigo)\s+(ajudar|responder)|não\s+tenho\s+(\w+\s+){0,2}informaç"  # Portuguese
-    r"|o\s+contexto\s+não\s+(menciona|contém|especifica|fornece|diz)"
+    r"|o\s+contexto\s+(\w+\s+){0,2}não\s+(menciona|contém|especifica|fornece|diz)|não\s+encontrei\s+(\w+\s+){0,2}informaç"
     r"|non\s+lo\s+so\b|non\s+(posso|sono\s+in\s+grado\s+di)\s+(aiutare|rispondere)"  # Italian
+    r"|non\s+(ho|dispongo\s+di|trovo)\s+(\w+\s+){0,2}informazion|il\s+contesto\s+(\w+\s+){0,2}non\s+(menziona|contiene|specifica|fornisce|dice)"
     # German (ß read as ss), the verb second when the sentence opens with another word: "Leider kann ich Ihnen nicht
     # helfen", "Das weiß ich nicht", "Dazu liegen mir keine Informationen vor"
     r"|\bich\s+weiss\s+(\w+\s+){0,2}nicht\b|\b(das|dies)\s+weiss\s+ich\s+(\w+\s+){0,2}nicht\b"
-    r"|\b(ich\s+kann|kann\s+ich)\s+(\w+\s+){0,4}(nicht\s+(weiter)?(helfen|beantworten)|keine\s+(antwort|auskunft))"
+    r"|\b(ich\s+kann|kann\s+ich)\s+(\w+\s+){0,4}(nicht\s+(weiter)?(helfen|beantworten)|keine\s+(antwort|auskunft|angaben))"
     r"|\b(ich\s+habe|habe\s+ich|mir\s+liegen|liegen\s+mir)\s+(\w+\s+){0,2}keine\s+informationen"
     r"|\b(im|in\s+dem)\s+(\w+\s+)?kontext\s+(\w+\s+){0,2}nicht\s+(enthalten|erwähnt|angegeben|genannt)"
     r"|\bkontext\s+(enthält|nennt|erwähnt)\s+(\w+\s+){0,2}keine"
     r"|я\s+не\s+знаю|не\s+могу\s+(ответить|помочь)"  # Russian
+    r"|у\s+меня\s+нет\s+(\w+\s+){0,2}информации|в\s+(\w+\s+)?контексте\s+(\w+\s+){0,2}нет\s+(\w+\s+){0,2}(информации|сведений|данных)"
+    r"|контекст\s+не\s+(содержит|упоминает)"
+    r"|не\s+можу\s+(відповісти|допомогти)|у\s+мене\s+немає\s+(\w+\s+){0,2}інформації|контекст\s+не\s+містить"  # Ukrainian ("я не знаю" as Russian)
     r"|لا\s+(أعرف|أعلم)|لا\s+(أستطيع|يمكنني)\s+(الإجابة|المساعدة)"  # Arabic
-    r"|السياق\s+لا\s+(يذكر|يحتوي|يتضمن)|ليس\s+لدي\s+(أي\s+)?معلومات"
+    r"|السياق\s+لا\s+(يذكر|يحتوي|يتضمن)|ليس\s+لدي\s+(أي\s+)?معلومات|لا\s+(تتوفر|تتوافر)\s+لدي\s+(أي\s+)?معلومات|لا\s+أملك\s+(أي\s+)?معلومات"
     r"|我不知道|我不(太)?清楚|我(无法|無法|不能)(回答|提供帮助|提供幫助)"  # Chinese, simplified and traditional
     r"|(无法|無法|不能)回答(这个|這個|该|該|此|您的|你的)?(问题|問題)"
-    r"|(上下文|所?提供的(信息|資訊|资料|資料))中?(并|並)?(没有|沒有|未)(提到|提及|包含|涉及|提供|说明|說明)"
+    r"|(上下文|所?提供的(信息|資訊|资料|資料))中?(并|並)?(没有|沒有|未)(提到|提及|包含|涉及|提供|说明|說明|(相关|相關)的?(信息|資訊))"
+    r"|我(无法|無法|不能)提供(这方面|這方面|相关|相關)|我(没有|沒有)[^。，,]{0,20}?的?(相关|相關)?(信息|資訊|资料|資料)"
     r"|わかりません|分かりません|知りません|(わ|分)かりかねます|答えられません"  # Japanese
     r"|(お答え|回答)(すること[がは])?できません|(お答え|回答)(いた)?しかねます"
     r"|(文脈|コンテキスト|提供された(文書|資料|情報|テキスト))(に|の中に|内に)は?[^。]{0,20}?(記載|言及|含まれて|書かれて|情報)[がは]?"
     r"(ありません|いません|されていません)"
     r"|모르겠|(답변|대답)(을|해)?\s*(드릴|할|해\s*드릴)\s*수\s*(가\s*)?없|도와\s*드릴\s*수\s*(가\s*)?없"  # Korean
-    r"|मुझे\s+(नहीं\s+पता|पता\s+नहीं)|मैं\s+नहीं\s+जानत|मैं\s+(\S+\s+){0,2}(उत्तर|जवाब)\s+नहीं\s+दे\s+सकत"  # Hindi
+    r"|(문맥|컨텍스트|맥락|제공된\s*(문서|자료|정보|내용))(에는|에서는|에)\s*[^.]{0,20}?(정보|내용|언급)(이|가|은|는)?\s*없"
+    r"|मुझे\s+(नहीं\s+पता|पता\s+नहीं)|मैं\s+नहीं\s+जानत|मैं\s+(\S+\s+){0,3}(उत्तर|जवाब)\s+नहीं\s+दे\s+सकत"  # Hindi
+    r"|मुझे\s+(\S+\s+){0,2}जानकारी\s+नहीं|मेरे\s+पास\s+(\S+\s+){0,2}जानकारी\s+नहीं"
     r"|\bbilmiyorum\b|\b(cevap|yan[ıi]t)\s+veremem|yardımcı\s+olamam"  # Turkish
-    r"|אני\s+לא\s+יודע|אינני\s+יודע|איני\s+יודע|אני\s+לא\s+יכול(ה)?\s+(לענות|לעזור))",  # Hebrew
+    r"|\bbilgim\s+yok\b|\bbilgiye\s+sahip\s+değilim|bağlamda\s+(\w+\s+){0,3}(bilgi\s+)?(yok|bulunmuyor|yer\s+almıyor)"
+    r"|אני\s+לא\s+יודע|אינני\s+יודע|איני\s+יודע|אני\s+לא\s+יכול(ה)?\s+(לענות|לעזור)|אין\s+לי\s+(\S+\s+)?מידע"  # Hebrew
+    # Dutch, Polish, Hungarian, Czech, Swedish, Danish and Norwegian, Greek, Vietnamese, Indonesian and Malay, Thai, Persian
+    r"|\bik\s+weet\s+(het\s+)?niet\b|\bdat\s+weet\s+ik\s+(\w+\s+)?niet\b|\bik\s+kan\s+(\w+\s+){0,3}niet\s+(beantwoorden|helpen)"
+    r"|\bik\s+heb\s+(\w+\s+){0,2}geen\s+informatie|\bde\s+context\s+(bevat|vermeldt|noemt)\s+(\w+\s+){0,2}geen"
+    r"|\bnie\s+wiem\b|\bnie\s+mogę\s+(\w+\s+)?(odpowiedzieć|pomóc)|\bnie\s+mam\s+(\w+\s+){0,2}informacji|\bkontekst\s+nie\s+(zawiera|wspomina)"
+    r"|\bnem\s+tudom\b|\bnem\s+tudok\s+(\w+\s+)?(válaszolni|segíteni)"
+    r"|\bnevím\b|\b(nemohu|nemůžu)\s+(\w+\s+)?(odpovědět|pomoci)|\bnemám\s+(\w+\s+){0,2}informace"
+    r"|\bjag\s+vet\s+(det\s+)?inte\b|\bjag\s+kan\s+(\w+\s+)?inte\s+(svara|hjälpa)|\bjag\s+har\s+(\w+\s+)?ingen\s+information"
+    r"|\bjeg\s+(ved|vet)\s+(det\s+)?ikke\b|\bjeg\s+kan\s+(\w+\s+)?ikke\s+(svare|hjælpe|hjelpe)|\bjeg\s+har\s+(\w+\s+)?ingen\s+(information|informasjon)"
+    r"|\bδεν\s+(το\s+)?(γνωρίζω|ξέρω)|\bδεν\s+μπορώ\s+να\s+(απαντήσω|βοηθήσω)|\bδεν\s+έχω\s+(\w+\s+)?πληροφορίες"
+    r"|\btôi\s+không\s+(biết|rõ)\b|\btôi\s+không\s+thể\s+(trả\s+lời|giúp)|\btôi\s+không\s+có\s+(\w+\s+){0,2}thông\s+tin"
+    r"|\bsaya\s+tidak\s+tahu\b|\bsaya\s+tidak\s+(dapat|bisa|boleh)\s+(menjawab|membantu)|\bsaya\s+tidak\s+(memiliki|mempunyai)\s+(\w+\s+)?maklumat"
+    r"|\bsaya\s+tidak\s+(memiliki|mempunyai|punya)\s+(\w+\s+)?informasi|\bkonteks\s+(\w+\s+)?tidak\s+(menyebutkan|memuat|berisi|mengandung)"
+    r"|(ฉัน|ผม|ดิฉัน)\s*(ไม่ทราบ|ไม่รู้|ไม่สามารถ(ตอบ|ช่วย|ให้ข้อมูล))|ขออภัย\s*(ครับ|ค่ะ|คะ)?\s*ไม่สามารถ(ตอบ|ให้ข้อมูล)|(ฉัน|ผม|ดิฉัน)\s*ไม่มีข้อมูล"
+    r"|نمی[\u200c\s]?دانم|نمی[\u200c\s]?توانم\s+(\S+\s+){0,4}(پاسخ|جواب|کمک)|اطلاعاتی\s+(در\s+این\s+(مورد|باره)\s+)?ندارم)",
     re.IGNORECASE,
 )
 
@@ -355,7 +379,10 @@ OPTIONAL_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\
 def is_refusal(answer: str) -> bool:
     """Whether an answer declines (says it does not know or cannot help), whichever apostrophe it writes ("I don’t
     know"), in English or in the common phrases of French, Spanish, Portuguese, Italian, German, Russian, Arabic,
-    Chinese, Japanese, Korean, Hindi, Turkish and Hebrew ("Je ne sais pas", "我不知道", "모르겠습니다"). Empty answers
+    Chinese, Japanese, Korean, Hindi, Turkish and Hebrew ("Je ne sais pas", "我不知道", "모르겠습니다", "the context does not
+    contain it", "I have no information"), and "I don't know" and "I cannot answer" in Dutch, Polish, Czech, Hungarian,
+    Swedish, Danish, Norwegian, Greek, Ukrainian, Vietnamese, Indonesian, Malay, Thai and Persian. Refusals in another
+    language, or phrased otherwise, are read as answers. Empty answers
     count as refusals, and so does an answer with no letter or digit ("...", "-"): it says nothing. The answer is read
     in one Unicode form, case folded (NFKC and ``casefold``): decomposed accents ("não" as a + combining tilde),
     full-width letters, "ICH WEISS" and the Swiss "ich weiss" for "ich weiß", Turkish capitals ("BİLMİYORUM"), and Arabic

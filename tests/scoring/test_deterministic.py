@@ -521,3 +521,48 @@ def test_an_answer_saying_the_context_lacks_it_is_a_refusal_in_other_languages_t
                                     "提供された資料に記載されていない費用は払い戻されません。", "Le contexte mentionne trois jours."])
 def test_answers_that_speak_of_a_context_or_documents_are_no_refusal(answer: str) -> None:
     assert not is_refusal(answer)
+
+
+@pytest.mark.parametrize("answer", [
+    "Je ne trouve pas cette information dans le contexte.", "Le contexte fourni ne contient pas d'informations sur ce sujet.",
+    "No dispongo de información sobre eso.", "No encuentro esa información en el contexto.",
+    "Não encontrei essa informação no contexto fornecido.", "O contexto fornecido não contém informações sobre isso.",
+    "Dazu kann ich leider keine Angaben machen.", "Non ho informazioni su questo argomento.", "Il contesto non contiene informazioni su questo.",
+    "У меня нет информации об этом.", "В контексте нет информации об этом.", "لا تتوفر لدي معلومات حول هذا الموضوع.",
+    "لا أملك معلومات كافية.", "对不起，我不能提供这方面的信息。", "上下文中没有相关信息。", "我没有关于这个问题的信息。",
+    "제공된 문맥에는 해당 정보가 없습니다.", "माफ़ कीजिए, मैं इस प्रश्न का उत्तर नहीं दे सकता।", "मुझे इसकी जानकारी नहीं है।",
+    "Bu konuda bilgim yok.", "Bağlamda bu bilgi yok.", "אין לי מידע על כך.",
+])
+def test_the_usual_rag_refusals_of_the_languages_read_are_read(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # "the provided context does not contain ...", "I have no information" and "I cannot provide" in the languages the
+    # README says are read: a Paris, Madrid, Moscow, Beijing or Seoul team's model declining so scored refusal_correct 0
+    assert is_refusal(answer)
+    assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
+
+
+@pytest.mark.parametrize("answer", [
+    "Ik weet het niet.", "Het spijt me, ik kan deze vraag niet beantwoorden.", "Nie wiem.", "Przepraszam, nie mogę odpowiedzieć na to pytanie.",
+    "Nevím.", "Jag vet inte.", "Jeg ved det ikke.", "Jeg vet ikke.", "Nem tudom.", "Δεν γνωρίζω.", "Δεν μπορώ να απαντήσω σε αυτή την ερώτηση.",
+    "Вибачте, я не можу відповісти на це питання.", "Xin lỗi, tôi không thể trả lời câu hỏi này.", "Tôi không biết.",
+    "Maaf, saya tidak dapat menjawab pertanyaan itu.", "Saya tidak tahu.", "ขออภัย ฉันไม่สามารถตอบคำถามนี้ได้", "ผมไม่ทราบครับ",
+    "من نمی‌دانم.", "متاسفم، نمی‌توانم به این سوال پاسخ دهم.",
+])
+def test_refusals_in_more_languages_are_read(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # Dutch, Polish, Czech, Hungarian, Scandinavian, Greek, Ukrainian, Vietnamese, Indonesian, Thai and Persian
+    # refusals were read as answers: refusal_correct 0 and false_refusal 0, with nothing said
+    assert is_refusal(answer)
+    assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
+    assert run_scorers(scorers, ctx(answer=answer))["false_refusal"].value == 1.0
+
+
+@pytest.mark.parametrize("answer", [
+    "Le contexte fourni mentionne trois jours de congé.", "El contexto proporcionado menciona tres días.",
+    "Клиент не может ответить на письмо после 18:00.", "我没有找到停车位，所以坐了地铁。", "제공된 문서에는 휴가가 25일이라고 나와 있습니다.",
+    "मैनेजर को इसकी जानकारी नहीं थी, इसलिए HR से पूछें।", "Müşterinin bilgisi yok ise formu doldurması gerekir.", "אין לו גישה למערכת.",
+    "De klant weet het niet altijd; bel de helpdesk.", "Klient nie wie, kiedy kończy się termin: 31 marca.", "Zákazník neví, kdy lhůta končí.",
+    "Kunden vet inte alltid var blanketten finns.", "Kunden ved ikke, hvornår fristen udløber.", "Ο πελάτης δεν γνωρίζει την προθεσμία.",
+    "Khách hàng không biết thời hạn là ngày 31.", "Pelanggan tidak tahu batas waktunya.", "ลูกค้าไม่ทราบกำหนดเวลา ให้ติดต่อฝ่ายบริการ",
+    "مشتری نمی‌داند که مهلت کی تمام می‌شود.", "Az ügyfél nem tudja a határidőt.",
+])
+def test_answers_about_someone_else_in_those_languages_are_still_answers(answer: str) -> None:
+    assert not is_refusal(answer)
