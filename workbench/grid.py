@@ -32,7 +32,10 @@ __all__ = ["CHUNKING_REVISION", "GridPlan", "Variant", "embedded_index_key", "ex
 # 6: Chinese and Japanese sentences longer than a chunk are cut after their clause marks (；，、), not every N characters
 # inside a word, by the recursive, token, markdown and sentence chunkers; sentences also end at the full-width full
 # stop "．" of Japanese technical writing.
-CHUNKING_REVISION = 6
+# 7: Chinese and Japanese typed with half-width punctuation (or normalised to NFKC) are cut after their "?!." and ",;" as
+# after "？！。" and "，；", not every N characters inside a word; a run of full stops ("本当！？", "。。。") ends one
+# sentence, not one per stop.
+CHUNKING_REVISION = 7
 
 
 def _digest(payload: Any, n: int = 12) -> str:

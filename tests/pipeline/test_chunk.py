@@ -191,6 +191,13 @@ SENTENCES = {
     "ellipsis": ("Wait… Then go.", ["Wait…", "Then go."]),
     "abbreviation and decimal": ("Use e.g. the 3.5 release. Done", ["Use e.g. the 3.5 release.", "Done"]),
     "paragraph after lower case": ("see fig.\n\nnext part", ["see fig.", "next part"]),
+    # a run of full stops is one sentence's end ("！？" was two sentences, the second the lone "？")
+    "run of full stops": ("本当！？次です。。。そうか！！", ["本当！？", "次です。。。", "そうか！！"]),
+    # Chinese and Japanese typed with half-width punctuation, or normalised to NFKC
+    "half-width chinese": ("你好吗?我很好!谢谢。", ["你好吗?", "我很好!", "谢谢。"]),
+    "half-width japanese": ("本研究では,手法を提案する.精度は3.5%向上した.次へ", ["本研究では,手法を提案する.", "精度は3.5%向上した.", "次へ"]),
+    "half-width after a quote": ("他说“好”!然后走了。", ["他说“好”!", "然后走了。"]),
+    "domain before japanese": ("Visit example.com今日", ["Visit example.com今日"]),
 }
 
 
@@ -209,6 +216,16 @@ def test_chinese_text_is_cut_after_its_full_stops_not_inside_a_sentence(strategy
     chunks = chunk_document(Document("d", text), ChunkerSpec(strategy=strategy, size=size, overlap=0), load_embedder(MINILM_ID).tokenizer)
     assert len(chunks) > 3 and all(text[c.start : c.end] == c.text for c in chunks)
     assert [c.text for c in chunks if c.text[-1] not in "。！？"] == []
+
+
+@pytest.mark.parametrize("strategy", ["recursive", "markdown", "sentence"])
+def test_chinese_with_half_width_punctuation_is_cut_after_its_stops_and_commas(strategy: str) -> None:
+    # Chinese typed with "?!.,;" (or a corpus normalised to NFKC, which makes "？！，；" of them) has no full-width stop
+    # and no space: every chunker cut it every N characters, inside words ('需要提前两' | '周申请')
+    text = "员工每年有二十五天假期,需要提前两周申请,经理批准后生效;如有疑问请联系人事部门!可以带薪吗?可以." * 6
+    chunks = chunk_document(Document("d", text), ChunkerSpec(strategy=strategy, size=40, overlap=0))
+    assert len(chunks) > 6 and all(text[c.start : c.end] == c.text and len(c.text) <= 40 for c in chunks)
+    assert [c.text for c in chunks if c.text[-1] not in ",;!?."] == []
 
 
 # a sentence longer than the chunk size: English with no punctuation, Hindi with commas only,

@@ -47,21 +47,34 @@ class Chunk:
     header: str = ""
 
 
-# The splitter's default separators (paragraphs, lines, words, characters) in Windows (\r\n) and old Mac (\r) line
-# endings too, and Chinese and Japanese full stops, then their clause marks (；，、: no space follows them, nor separates
-# words), before words; the splitter cuts at the first one a text contains, so a text with only "\n" splits as with the
-# defaults. A separator stays at the end of the piece it closes, so a chunk ends with its full stop or comma rather than
-# the next one starting with it.
+# Characters of Chinese and Japanese (Han, kana, half-width katakana), written with no space after a full stop or comma,
+# even when it is typed half width ("你好吗?我很好!", or any text normalised to NFKC, which makes "！？，；" "!?,;")
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003ffff"
+_STOPS = "\u3002\uff01\uff1f\uff61!?"  # 。！？｡ and, after such a character, ! and ?: a run of them ends one sentence ("本当！？")
 _CLAUSE_MARKS = "\uff1b\uff0c\u3001"  # full-width semicolon and comma, ideographic comma
-_SEPARATORS = ("\r\n\r\n", "\n\n", "\r\r", "\r\n", "\n", "\r", "\u3002", "\uff01", "\uff1f", *_CLAUSE_MARKS, " ", "")
+_CJK_COMMA = rf"(?<=[{_CJK}])[,;]"  # a half-width comma or semicolon closing a Chinese or Japanese clause
+# The splitter's default separators (paragraphs, lines, words, characters) in Windows (\r\n) and old Mac (\r) line
+# endings too, and Chinese and Japanese full stops (with the stops that follow them: "！？", "。。。"), half-width ones
+# after a Chinese or Japanese character, then their clause marks (；，、, and "," or ";" after such a character: no space
+# follows them, nor separates words), before words; as regular expressions. The splitter cuts at the first one a text
+# contains, so a text with only "\n" splits as with the defaults, and text with no Chinese or Japanese as before. A
+# separator stays at the end of the piece it closes, so a chunk ends with its full stop or comma rather than the next one
+# starting with it.
+_SEPARATORS = (*map(re.escape, ("\r\n\r\n", "\n\n", "\r\r", "\r\n", "\n", "\r")),
+               *(rf"{stop}[{_STOPS}]*" for stop in "\u3002\uff01\uff1f"), rf"(?<=[{_CJK}])[.!?][{_STOPS}]*",
+               *_CLAUSE_MARKS, _CJK_COMMA, " ", "")
+
+
+def _splitter(spec: ChunkerSpec, length: Callable[[str], int]) -> Callable[[str], list[str]]:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap, length_function=length,
+                                              separators=list(_SEPARATORS), is_separator_regex=True, keep_separator="end")
+    return splitter.split_text
 
 
 def _recursive(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-    splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap, separators=list(_SEPARATORS),
-                                              keep_separator="end")
-    return splitter.split_text
+    return _splitter(spec, len)
 
 
 def _length(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], int]:
@@ -79,20 +92,17 @@ _MEASURED = 8192  # pieces whose token count the token chunker keeps while it cu
 
 
 def _token(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], list[str]]:
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-    splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap,
-                                              length_function=_length(spec, tokenizer), separators=list(_SEPARATORS),
-                                              keep_separator="end")
-    return splitter.split_text
+    return _splitter(spec, _length(spec, tokenizer))
 
 
 _CLOSERS = "\"'”’»)\\]」』）"  # what may follow a full stop inside its sentence: quotes, brackets
 _BREAK = re.compile(
     rf"(?P<spaced>[.!?…।॥؟۔][{_CLOSERS}]*)\s+"  # . ! ? … Devanagari dandas, Arabic ? and Urdu full stop, then space
-    # Chinese and Japanese 。！？: no space follows them; and the full-width full stop of Japanese technical writing
-    # ("提案する．"), not between digits ("３．５")
-    rf"|(?P<unspaced>(?:[。！？｡]|．(?![0-9０-９]))[{_CLOSERS}]*)\s*"
+    # Chinese and Japanese 。！？ (and the ones after it: "本当！？", "。。。"): no space follows them; the full-width full
+    # stop of Japanese technical writing ("提案する．"), not between digits ("３．５"); and . ! ? typed half width between
+    # two Chinese or Japanese characters ("你好吗?我很好", "提案する.次に")
+    rf"|(?P<unspaced>(?:[。！？｡]|．(?![0-9０-９])|(?<=[{_CJK}{_CLOSERS}])[.!?](?=[{_STOPS}{_CLOSERS}]*[{_CJK}「『（]))"
+    rf"[{_STOPS}]*[{_CLOSERS}]*)\s*"
     r"|(?:\r?\n|\r(?!\n)){2,}"  # a paragraph: 2+ line ends, any kind
 )
 _PARAGRAPH = re.compile(r"(?:\r?\n|\r(?!\n)){2,}")
@@ -125,7 +135,9 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
     A sentence ends at ``. ! ? …`` (with its closing quotes or brackets) followed by a space and a sentence start (see
     ``_starts_sentence``), at the Devanagari, Arabic and Urdu full stops likewise, at Chinese and Japanese ``。！？``
-    (and Japanese technical writing's ``．``, not between digits) with or without a space, and at a paragraph break."""
+    (a run of them, "本当！？", ends one sentence; and Japanese technical writing's ``．``, not between digits) with or
+    without a space, at ``. ! ?`` typed half width between two Chinese or Japanese characters ("你好吗?我很好"), and at a
+    paragraph break."""
     spans = []
     cursor = 0
     for stop, after in [*_breaks(text), (len(text), len(text))]:
@@ -170,7 +182,8 @@ def _cut_word(text: str, a: int, b: int, size: int, overlap: int) -> list[tuple[
 
 
 # A word, or a clause of Chinese or Japanese (which has no spaces between words) with the comma that closes it
-_WORD = re.compile(rf"[^\s{_CLAUSE_MARKS}]+[{_CLAUSE_MARKS}]*|[{_CLAUSE_MARKS}]+")
+_CLAUSE_END = rf"(?:[{_CLAUSE_MARKS}]|{_CJK_COMMA})"
+_WORD = re.compile(rf"(?:(?!{_CLAUSE_END})\S)+{_CLAUSE_END}*|{_CLAUSE_END}+")
 
 
 def _units(text: str, spans: Sequence[tuple[int, int]], size: int, overlap: int) -> list[tuple[int, int]]:
