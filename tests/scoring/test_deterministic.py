@@ -372,6 +372,14 @@ def test_turkish_capital_dotted_i_matches_its_lower_case(scorers, answer: str, r
     assert (out["token_f1"].value, out["exact_match"].value, out["rouge_l"].value) == (1.0, 1.0, 1.0)
 
 
+@pytest.mark.parametrize(("answer", "reference"), [("Işık hızı", "ışık hızı"), ("IRMAK", "ırmak"), ("Iğdır'da", "ığdır'da")])
+def test_turkish_capital_dotless_i_matches_its_lower_case(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    # case folding turns the capital of dotless "ı" into a dotted "i": a Turkish answer opening with "Işık" scored
+    # token_f1 0 and exact_match 0 against the reference "ışık" written inside a sentence
+    out = run_scorers(scorers, ctx(answer=answer, reference=reference))
+    assert (out["token_f1"].value, out["exact_match"].value, out["rouge_l"].value) == (1.0, 1.0, 1.0)
+
+
 @pytest.mark.parametrize(("answer", "reference"), [
     ("محمد", "مُحَمَّد"), ("مدرسة", "مَدْرَسَةٌ"),  # Arabic written with and without its short vowels (tashkeel)
     ("عربـــي", "عربي"),  # a word stretched with tatweel

@@ -81,7 +81,9 @@ def _folded(text: str) -> str:
     """One form for text that reads the same:
 
     - NFKC (full-width "１０" is "10", a decomposed "é" is "é") and Unicode case folding ("STRASSE" matches "straße");
-      Turkish capital "İ" folds to "i" as its lower case is written (case folding alone gives "i" and a combining dot);
+      Turkish capital "İ" folds to "i" as its lower case is written (case folding alone gives "i" and a combining dot),
+      and dotless "ı" to "i" too: its capital "I" folds to "i", so a word capitalised at the start of a sentence ("Irmak",
+      "Işık") matched nothing written in lower case ("ırmak", "ışık");
     - ASCII digits for the decimal digits of every script (Arabic-Indic "١٢٣", Devanagari "१२३" and Bengali "১২৩" are
       123); Arabic "٣٫٥" is 3.5 and "١٬٠٠٠" 1,000, and so is "1 000" grouped by a no-break or thin space
       (``_SPACE_GROUPED``);
@@ -92,7 +94,7 @@ def _folded(text: str) -> str:
       "مُحَمَّد" is "محمد", "שָׁלוֹם" is "שלום" (the marks other scripts need, Devanagari vowel signs, stay).
     """
     text = _SPACE_GROUPED.sub(lambda m: m.group().translate(_GROUP_SPACES), text)
-    text = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i")
+    text = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i").replace("\u0131", "i")
     if text.isascii():
         return text
     return "".join(_ascii_digit(ch) for ch in OPTIONAL_MARKS.sub("", text) if unicodedata.category(ch) != "Cf")
