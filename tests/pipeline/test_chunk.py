@@ -198,6 +198,13 @@ SENTENCES = {
     "half-width japanese": ("本研究では,手法を提案する.精度は3.5%向上した.次へ", ["本研究では,手法を提案する.", "精度は3.5%向上した.", "次へ"]),
     "half-width after a quote": ("他说“好”!然后走了。", ["他说“好”!", "然后走了。"]),
     "domain before japanese": ("Visit example.com今日", ["Visit example.com今日"]),
+    # the full stops of Armenian, Ethiopic, Tibetan, Myanmar and Khmer, and Georgian, which opens sentences in lower case
+    "armenian": ("Բարեւ։ Ինչպես ես։", ["Բարեւ։", "Ինչպես ես։"]),
+    "ethiopic": ("ሰላም። እንዴት ነህ፧ ደህና", ["ሰላም።", "እንዴት ነህ፧", "ደህና"]),
+    "tibetan": ("བཀྲ་ཤིས་བདེ་ལེགས། ཁྱེད་རང་།", ["བཀྲ་ཤིས་བདེ་ལེགས།", "ཁྱེད་རང་།"]),
+    "myanmar": ("မင်္ဂလာပါ။နေကောင်းလား။", ["မင်္ဂလာပါ။", "နေကောင်းလား။"]),
+    "khmer": ("សួស្តី។សុខសប្បាយទេ", ["សួស្តី។", "សុខសប្បាយទេ"]),
+    "georgian": ("გამარჯობა. როგორ ხარ? კარგად.", ["გამარჯობა.", "როგორ ხარ?", "კარგად."]),
 }
 
 
@@ -226,6 +233,15 @@ def test_chinese_with_half_width_punctuation_is_cut_after_its_stops_and_commas(s
     chunks = chunk_document(Document("d", text), ChunkerSpec(strategy=strategy, size=40, overlap=0))
     assert len(chunks) > 6 and all(text[c.start : c.end] == c.text and len(c.text) <= 40 for c in chunks)
     assert [c.text for c in chunks if c.text[-1] not in ",;!?."] == []
+
+
+@pytest.mark.parametrize("strategy", ["recursive", "sentence"])
+def test_myanmar_and_khmer_text_is_cut_after_its_full_stops(strategy: str) -> None:
+    # neither script spaces its words: with no separator the splitter knew, their text was cut every N characters
+    text = ("မင်္ဂလာပါ။နေကောင်းလား။" + "សួស្តី។សុខសប្បាយទេ។") * 8
+    chunks = chunk_document(Document("d", text), ChunkerSpec(strategy=strategy, size=30, overlap=0))
+    assert len(chunks) > 4 and all(text[c.start : c.end] == c.text for c in chunks)
+    assert [c.text for c in chunks if c.text[-1] not in "။។"] == []
 
 
 # a sentence longer than the chunk size: English with no punctuation, Hindi with commas only,

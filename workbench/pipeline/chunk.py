@@ -55,13 +55,14 @@ _CLAUSE_MARKS = "\uff1b\uff0c\u3001"  # full-width semicolon and comma, ideograp
 _CJK_COMMA = rf"(?<=[{_CJK}])[,;]"  # a half-width comma or semicolon closing a Chinese or Japanese clause
 # The splitter's default separators (paragraphs, lines, words, characters) in Windows (\r\n) and old Mac (\r) line
 # endings too, and Chinese and Japanese full stops (with the stops that follow them: "！？", "。。。"), half-width ones
-# after a Chinese or Japanese character, then their clause marks (；，、, and "," or ";" after such a character: no space
+# after a Chinese or Japanese character, the Myanmar and Khmer full stops (။ ។: no spaces between their words either),
+# then Chinese and Japanese clause marks (；，、, and "," or ";" after such a character: no space
 # follows them, nor separates words), before words; as regular expressions. The splitter cuts at the first one a text
 # contains, so a text with only "\n" splits as with the defaults, and text with no Chinese or Japanese as before. A
 # separator stays at the end of the piece it closes, so a chunk ends with its full stop or comma rather than the next one
 # starting with it.
 _SEPARATORS = (*map(re.escape, ("\r\n\r\n", "\n\n", "\r\r", "\r\n", "\n", "\r")),
-               *(rf"{stop}[{_STOPS}]*" for stop in "\u3002\uff01\uff1f"), rf"(?<=[{_CJK}])[.!?][{_STOPS}]*",
+               *(rf"{stop}[{_STOPS}]*" for stop in "\u3002\uff01\uff1f"), rf"(?<=[{_CJK}])[.!?][{_STOPS}]*", "\u104b", "\u17d4",
                *_CLAUSE_MARKS, _CJK_COMMA, " ", "")
 
 
@@ -97,11 +98,13 @@ def _token(spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Callable[[str], li
 
 _CLOSERS = "\"'”’»)\\]」』）"  # what may follow a full stop inside its sentence: quotes, brackets
 _BREAK = re.compile(
-    rf"(?P<spaced>[.!?…।॥؟۔][{_CLOSERS}]*)\s+"  # . ! ? … Devanagari dandas, Arabic ? and Urdu full stop, then space
+    # . ! ? … Devanagari dandas, Arabic ? and Urdu full stop, Armenian full stop, Ethiopic full stop and question mark,
+    # Tibetan shads, then space
+    rf"(?P<spaced>[.!?…।॥؟۔։።፧།༎][{_CLOSERS}]*)\s+"
     # Chinese and Japanese 。！？ (and the ones after it: "本当！？", "。。。"): no space follows them; the full-width full
     # stop of Japanese technical writing ("提案する．"), not between digits ("３．５"); and . ! ? typed half width between
-    # two Chinese or Japanese characters ("你好吗?我很好", "提案する.次に")
-    rf"|(?P<unspaced>(?:[。！？｡]|．(?![0-9０-９])|(?<=[{_CJK}{_CLOSERS}])[.!?](?=[{_STOPS}{_CLOSERS}]*[{_CJK}「『（]))"
+    # two Chinese or Japanese characters ("你好吗?我很好", "提案する.次に"); the Myanmar and Khmer full stops likewise
+    rf"|(?P<unspaced>(?:[。！？｡။។៕]|．(?![0-9０-９])|(?<=[{_CJK}{_CLOSERS}])[.!?](?=[{_STOPS}{_CLOSERS}]*[{_CJK}「『（]))"
     rf"[{_STOPS}]*[{_CLOSERS}]*)\s*"
     r"|(?:\r?\n|\r(?!\n)){2,}"  # a paragraph: 2+ line ends, any kind
 )
@@ -111,9 +114,10 @@ _OPENERS = "\"'([`*“‘«¿¡「『（"
 
 def _starts_sentence(char: str) -> bool:
     """Whether a sentence can start with ``char`` after a full stop and a space: a capital or a letter of a script
-    without case (Devanagari, Arabic, Hebrew, CJK ...), a digit, an opening quote or bracket; not a lower-case letter
-    (``e.g. this`` goes on)."""
-    return char.isupper() or char.isdigit() or char in _OPENERS or (char.isalpha() and not char.islower())
+    without case (Devanagari, Arabic, Hebrew, CJK ...) or that starts sentences in lower case (Georgian), a digit, an
+    opening quote or bracket; not a lower-case letter (``e.g. this`` goes on)."""
+    return (char.isupper() or char.isdigit() or char in _OPENERS or (char.isalpha() and not char.islower())
+            or "\u10d0" <= char <= "\u10ff")
 
 
 def _breaks(text: str) -> Iterator[tuple[int, int]]:
@@ -134,7 +138,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences (and paragraphs) of a text, whitespace trimmed; no model or download.
 
     A sentence ends at ``. ! ? …`` (with its closing quotes or brackets) followed by a space and a sentence start (see
-    ``_starts_sentence``), at the Devanagari, Arabic and Urdu full stops likewise, at Chinese and Japanese ``。！？``
+    ``_starts_sentence``), at the Devanagari, Arabic, Urdu, Armenian, Ethiopic and Tibetan full stops likewise, at the
+    Myanmar and Khmer ones and Chinese and Japanese ``。！？``
     (a run of them, "本当！？", ends one sentence; and Japanese technical writing's ``．``, not between digits) with or
     without a space, at ``. ! ?`` typed half width between two Chinese or Japanese characters ("你好吗?我很好"), and at a
     paragraph break."""
