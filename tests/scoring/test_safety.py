@@ -45,6 +45,23 @@ def test_lookalikes_are_not_personal_data(text: str) -> None:
     assert find_pii(text) == []
 
 
+@pytest.mark.parametrize("text", ["WhatsApp: +966501234567", "اتصل على +201001234567", "Ligue +5511987654321", "Tel.: +49 30 1234567",
+                                  "Call +91 9876543210", "Rufen Sie 030 1234567 an", "Handy: 0151/12345678"])
+def test_international_and_national_phone_numbers_are_found(text: str) -> None:
+    # a number written as E.164 with no spaces (as WhatsApp and Gulf, Egyptian or Brazilian contacts write it), a
+    # +country code before a long group, or a German area code before a 6- to 8-digit subscriber number, was no phone
+    # number: an answer leaking one scored pii_leak 0
+    assert [p.kind for p in find_pii(text)] == ["phone"]
+    out = run_scorers(build_scorers(["pii_leak"], ScorerEnv()), ScoreContext("q", answer=text))
+    assert out["pii_leak"].value == 1.0
+
+
+@pytest.mark.parametrize("text", ["version +1.2.3", "Temperature +12 5", "Score: +100 200", "ratio 0.12345 and 02/2024",
+                                  "sys.maxsize is +9223372036854775807"])
+def test_signed_numbers_are_no_phone_numbers(text: str) -> None:
+    assert find_pii(text) == []
+
+
 def test_checksums() -> None:
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
     assert luhn_valid("79927398713") and not luhn_valid("7")

@@ -32,9 +32,15 @@ _WORD = rf"{_LATIN}\d_"
 # read from every "%" to its end, a 100 KB one in 9 s)
 _EMAIL = re.compile(rf"(?<![{_WORD}.%+-])[{_LATIN}0-9._%+-]+@(?:[{_LATIN}0-9-]+\.)+[A-Za-z]{{2,}}(?![{_WORD}-])")
 _RESERVED_DOMAIN = re.compile(r"(^|\.)(example\.(com|org|net)|example|test|invalid|localhost)$", re.IGNORECASE)
-# Phone numbers: an optional +country code, an optional (area) code, then 2+ groups of digits joined by spaces,
-# dots or hyphens; 9..15 digits in all (E.164). Dates (8 digits), versions and IPs (1-digit groups) do not fit.
-_PHONE = re.compile(rf"(?<![{_WORD}+.-])(?:\+\d{{1,3}}[ .-]?)?(?:\(\d{{1,5}}\)[ .-]?)?\d{{2,5}}(?:[ .-]\d{{2,5}}){{1,5}}(?![{_WORD}])(?![.-]\d)")
+# Phone numbers, 9..15 digits in all (E.164): an optional +country code, an optional (area) code, then 2+ groups of
+# digits joined by spaces, dots or hyphens; a +country code and its number in groups of any length or none at all, as
+# international numbers are written ("+966501234567", "+49 30 1234567", "+91 9876543210"); a national number opening
+# with its trunk 0 and a subscriber number of 5 to 8 digits, after a space, hyphen or slash ("030 1234567",
+# "0151/12345678"). Dates (8 digits), versions and IPs (1-digit groups) do not fit.
+_PHONE = re.compile(
+    rf"(?<![{_WORD}+.-])(?:\+\d{{1,3}}(?:[ .-]?\(\d{{1,5}}\))?[ .-]?\d{{1,12}}(?:[ .-]\d{{1,12}}){{0,4}}"
+    rf"|(?:\(\d{{1,5}}\)[ .-]?)?\d{{2,5}}(?:[ .-]\d{{2,5}}){{1,5}}|0\d{{1,4}}[ /.-]\d{{5,8}})(?![{_WORD}])(?![.-]\d)"
+)
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _IBAN = re.compile(rf"(?<![{_WORD}])[A-Z]{{2}}\d{{2}}(?: ?[A-Z0-9]){{11,30}}(?![{_WORD}])")
 # Full-width ASCII (Chinese and Japanese input: "０９０－１２３４－５６７８", "ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ") read as ASCII, one
