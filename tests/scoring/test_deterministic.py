@@ -372,6 +372,16 @@ def test_turkish_capital_dotted_i_matches_its_lower_case(scorers, answer: str, r
     assert (out["token_f1"].value, out["exact_match"].value, out["rouge_l"].value) == (1.0, 1.0, 1.0)
 
 
+@pytest.mark.parametrize(("answer", "reference", "f1"), [("བཀྲ་ཤིས", "བཀྲ་ཤིས་བདེ་ལེགས།", 2 / 3), ("ሰላም፡ነው", "ሰላም", 2 / 3),
+                                                         ("ሰላም ነው", "ሰላም፡ነው።", 1.0)])
+def test_tibetan_and_ethiopic_words_are_parted_by_their_own_separators(scorers, answer: str, reference: str, f1: float) -> None:  # type: ignore[no-untyped-def]
+    # the Tibetan tsheg and the Ethiopic word space, dropped as punctuation, glued a phrase into one word: an answer
+    # holding half the reference's syllables scored token_f1 0 (ROUGE-L already parted them)
+    out = run_scorers(scorers, ctx(answer=answer, reference=reference))
+    assert out["token_f1"].value == pytest.approx(f1) and out["rouge_l"].value == pytest.approx(f1)
+    assert out["exact_match"].value == float(f1 == 1.0)
+
+
 @pytest.mark.parametrize(("answer", "reference"), [("Işık hızı", "ışık hızı"), ("IRMAK", "ırmak"), ("Iğdır'da", "ığdır'da")])
 def test_turkish_capital_dotless_i_matches_its_lower_case(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
     # case folding turns the capital of dotless "ı" into a dotted "i": a Turkish answer opening with "Işık" scored

@@ -75,6 +75,9 @@ def _ascii_digit(ch: str) -> str:
 # are joined, not read as comma-grouped: these languages write a decimal comma after them ("1 234,56 €" is "1234,56 €").
 _SPACE_GROUPED = re.compile("(?<!\\d)\\d{1,3}(?:[\u00a0\u202f\u2009]\\d{3})+(?!\\d)")
 _GROUP_SPACES = str.maketrans(dict.fromkeys("\u00a0\u202f\u2009"))
+# Marks that separate words (or syllables) where other scripts put a space: the Tibetan tsheg (and its non-breaking
+# form) and the Ethiopic word space. Dropped as punctuation, they glued a whole Tibetan phrase or Ge'ez line into one word.
+_WORD_SEPARATORS = str.maketrans(dict.fromkeys("\u0f0b\u0f0c\u1361", " "))
 
 
 def _folded(text: str) -> str:
@@ -91,13 +94,16 @@ def _folded(text: str) -> str:
       text, zero-width spaces and joiners, a byte-order mark, soft hyphens), which a reference pasted from a document
       carries and an answer does not;
     - Arabic and Hebrew words with or without their optional vowel marks (``workbench.metrics.OPTIONAL_MARKS``):
-      "مُحَمَّد" is "محمد", "שָׁלוֹם" is "שלום" (the marks other scripts need, Devanagari vowel signs, stay).
+      "مُحَمَّد" is "محمد", "שָׁלוֹם" is "שלום" (the marks other scripts need, Devanagari vowel signs, stay);
+    - a space for the marks that part words where other scripts write a space (``_WORD_SEPARATORS``: the Tibetan tsheg
+      "་", the Ethiopic word space "፡").
     """
     text = _SPACE_GROUPED.sub(lambda m: m.group().translate(_GROUP_SPACES), text)
     text = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i").replace("\u0131", "i")
     if text.isascii():
         return text
-    return "".join(_ascii_digit(ch) for ch in OPTIONAL_MARKS.sub("", text) if unicodedata.category(ch) != "Cf")
+    text = OPTIONAL_MARKS.sub("", text).translate(_WORD_SEPARATORS)
+    return "".join(_ascii_digit(ch) for ch in text if unicodedata.category(ch) != "Cf")
 
 
 def normalize(text: str) -> str:
