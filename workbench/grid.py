@@ -35,7 +35,9 @@ __all__ = ["CHUNKING_REVISION", "GridPlan", "Variant", "embedded_index_key", "ex
 # 7: Chinese and Japanese typed with half-width punctuation (or normalised to NFKC) are cut after their "?!." and ",;" as
 # after "？！。" and "，；", not every N characters inside a word; a run of full stops ("本当！？", "。。。") ends one
 # sentence, not one per stop; Myanmar and Khmer text is cut after its full stops (။ ។), and sentences also end at the
-# Armenian, Ethiopic and Tibetan full stops and before a Georgian (lower-case) letter.
+# Armenian, Ethiopic and Tibetan full stops and before a Georgian (lower-case) letter; the recursive, token and markdown
+# chunkers cut a run longer than a chunk between characters as a reader sees them (not inside a Thai or Hindi syllable,
+# an accent decomposed, a Hangul syllable written decomposed or a joined emoji).
 CHUNKING_REVISION = 7
 
 

@@ -268,6 +268,24 @@ def test_the_sentence_chunker_cuts_a_long_sentence_between_words_never_inside_a_
         assert [cut for cut in cuts if not text[cut - 1].isspace() and not text[cut].isspace()] == []
 
 
+@pytest.mark.parametrize("text", [
+    "พนักงานที่ทำงานครบหนึ่งปีมีสิทธิ์ลาพักร้อนได้ยี่สิบห้าวันต่อปีโดยต้องยื่นคำขอล่วงหน้าสองสัปดาห์ " * 6,  # Thai: vowel and tone marks
+    "कर्मचारीकोप्रतिवर्षपच्चीसदिनकीछुट्टीमिलतीहै" * 6,  # Devanagari vowel signs and viramas
+    unicodedata.normalize("NFD", "한국어텍스트입니다" * 20),  # Hangul syllables decomposed, as macOS writes them
+    "ve\u0301rite" * 40, "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466\U0001f44d\U0001f3fd" * 20,
+], ids=["thai", "devanagari", "hangul-nfd", "accents", "emoji"])
+@pytest.mark.parametrize("strategy", ["recursive", "markdown"])
+def test_the_recursive_splitters_cut_a_long_run_between_characters_as_a_reader_sees_them(strategy: str, text: str) -> None:
+    # past its last separator the splitter cut between code points: a Thai or Hindi syllable lost its vowel sign to the
+    # next chunk, a decomposed Hangul syllable its vowel, a joined emoji fell apart (the sentence chunker already did this)
+    chunks = chunk_document(Document("d", text), ChunkerSpec(strategy=strategy, size=37, overlap=5))
+    assert len(chunks) > 3 and all(text[c.start : c.end] == c.text and len(c.text) <= 37 for c in chunks)
+    cuts = sorted({c.start for c in chunks} | {c.end for c in chunks} - {0, len(text)})
+    inside = [cut for cut in cuts if unicodedata.category(text[cut])[0] == "M" or "\u200d" in text[cut - 1 : cut + 1]
+              or "\u1160" <= text[cut] <= "\u11ff" or "\U0001f3fb" <= text[cut] <= "\U0001f3ff"]
+    assert inside == []
+
+
 FENCED_MARKDOWN = (
     "# Setup\n\nInstall the tools first.\n\n~~~bash\n# install the dependencies\npip install -r requirements.txt\n"
     "# run the tests\npytest -q\n~~~\n\n## Usage\n\nWrite a fence in a fence:\n\n````markdown\n```python\n# a comment\n```\n"

@@ -10,7 +10,7 @@ import json
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -57,20 +57,22 @@ _CJK_COMMA = rf"(?<=[{_CJK}])[,;]"  # a half-width comma or semicolon closing a 
 # endings too, and Chinese and Japanese full stops (with the stops that follow them: "！？", "。。。"), half-width ones
 # after a Chinese or Japanese character, the Myanmar and Khmer full stops (။ ។: no spaces between their words either),
 # then Chinese and Japanese clause marks (；，、, and "," or ";" after such a character: no space
-# follows them, nor separates words), before words; as regular expressions. The splitter cuts at the first one a text
+# follows them, nor separates words), before words, then between characters (``_between_characters``); as regular
+# expressions. The splitter cuts at the first one a text
 # contains, so a text with only "\n" splits as with the defaults, and text with no Chinese or Japanese as before. A
 # separator stays at the end of the piece it closes, so a chunk ends with its full stop or comma rather than the next one
 # starting with it.
 _SEPARATORS = (*map(re.escape, ("\r\n\r\n", "\n\n", "\r\r", "\r\n", "\n", "\r")),
                *(rf"{stop}[{_STOPS}]*" for stop in "\u3002\uff01\uff1f"), rf"(?<=[{_CJK}])[.!?][{_STOPS}]*", "\u104b", "\u17d4",
-               *_CLAUSE_MARKS, _CJK_COMMA, " ", "")
+               *_CLAUSE_MARKS, _CJK_COMMA, " ")
 
 
 def _splitter(spec: ChunkerSpec, length: Callable[[str], int]) -> Callable[[str], list[str]]:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(chunk_size=spec.size, chunk_overlap=spec.overlap, length_function=length,
-                                              separators=list(_SEPARATORS), is_separator_regex=True, keep_separator="end")
+                                              separators=[*_SEPARATORS, _between_characters()], is_separator_regex=True,
+                                              keep_separator="end")
     return splitter.split_text
 
 
@@ -159,13 +161,43 @@ def split_sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in sentence_spans(text)]
 
 
+@lru_cache(maxsize=1)
+def _joining() -> re.Pattern[str]:
+    """A character that joins the one before it into what a reader sees as one character: a combining mark (an accent,
+    a Thai or Devanagari vowel sign, a virama; variation selectors are marks too), a skin-tone modifier, a zero-width
+    joiner, and the vowel and final consonant of a Hangul syllable written decomposed (NFD, as macOS writes it)."""
+    # Marks outside the Basic Multilingual Plane are a class apart, tried only on such a character: in one class with
+    # the others, every character of a text was compared with each range of it (a megabyte took seconds)
+    basic = _character_class(c for c in range(0x300, 0x10000) if unicodedata.category(chr(c))[0] == "M")
+    astral = _character_class(c for c in (*range(0x10000, 0x1E950), *range(0xE0100, 0xE01F0)) if unicodedata.category(chr(c))[0] == "M")
+    return re.compile(f"(?:[{basic}\u200d\u1160-\u11ff]|(?=[\U00010000-\U0010ffff])[{astral}\U0001f3fb-\U0001f3ff])")
+
+
+def _character_class(codes: Iterable[int]) -> str:
+    """The inside of a regular expression's character class matching the ascending code points ``codes``, as ranges."""
+    spans: list[list[int]] = []
+    for code in codes:
+        if spans and spans[-1][1] == code - 1:
+            spans[-1][1] = code
+        else:
+            spans.append([code, code])
+    return "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in spans)
+
+
 def _splits_a_character(text: str, i: int) -> bool:
-    """Whether cutting ``text`` at ``i`` splits what a reader sees as one character: before a combining mark (an
-    accent, a Devanagari vowel sign or virama), a variation selector or a skin-tone modifier, or at a zero-width joiner
-    (one emoji of several)."""
+    """Whether cutting ``text`` at ``i`` splits what a reader sees as one character (see ``_joining``): before a
+    combining mark, a skin-tone modifier or a decomposed Hangul vowel, or after a zero-width joiner (one emoji of
+    several)."""
     if not 0 < i < len(text):
         return False
-    return unicodedata.category(text[i])[0] == "M" or "\U0001f3fb" <= text[i] <= "\U0001f3ff" or "\u200d" in text[i - 1 : i + 1]
+    return bool(_joining().match(text, i)) or text[i - 1] == "\u200d"
+
+
+@lru_cache(maxsize=1)
+def _between_characters() -> str:
+    """The splitter's last separator: between two characters as a reader sees them (``_splits_a_character``), where
+    the default "" split between code points, inside a Thai or Hindi syllable, an accent decomposed or a joined emoji."""
+    return f"(?<=[\\s\\S])(?!{_joining().pattern})(?<!\u200d)"
 
 
 def _cut_word(text: str, a: int, b: int, size: int, overlap: int) -> list[tuple[int, int]]:
