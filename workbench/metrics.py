@@ -20,6 +20,7 @@ from typing import Any, Literal
 __all__ = [
     "COST_PER_SUCCESS",
     "LEADERBOARD_METRICS",
+    "ARABIC_SPELLINGS",
     "OPTIONAL_MARKS",
     "RESERVED_NAMES",
     "RETRIEVAL_METRICS",
@@ -38,6 +39,7 @@ __all__ = [
     "mean",
     "passes",
     "percentile",
+    "reading_form",
     "scorer",
     "scorer_entries",
 ]
@@ -296,6 +298,27 @@ def cost_per_success(
 
 # -- refusals ---------------------------------------------------------------------------------------------------------
 
+# Marks a reader may leave out without changing the word: Arabic short vowels, tanween, shadda, sukun and dagger alef
+# (tashkeel) and the tatweel that stretches a word; Hebrew vowel points and cantillation (niqqud)
+OPTIONAL_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u0640\u064b-\u065f\u0670]")
+
+
+# Letters of one Arabic-script word that writers and keyboards use one for the other, in one spelling (as Lucene's Arabic
+# and Persian normalizers fold them for search): alef with hamza or madda as a bare alef ("انا" for "أنا", as most write
+# informally), alef maksura as yeh (Egyptian "فى" for "في"), teh marbuta as heh ("مدرسه" for "مدرسة"), and the Persian
+# yeh and keheh as the Arabic ones (a Persian text typed on an Arabic keyboard)
+ARABIC_SPELLINGS = str.maketrans({"\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0671": "\u0627", "\u0649": "\u064a",
+                                  "\u06cc": "\u064a", "\u06a9": "\u0643", "\u0629": "\u0647", "\u06c0": "\u0647"})
+
+
+def reading_form(text: str) -> str:
+    """``text`` with what a reader of Arabic, Persian or Hebrew takes for the same word in one form: no optional marks
+    (``OPTIONAL_MARKS``: "مُحَمَّد" is "محمد", "שָׁלוֹם" is "שלום") and one spelling of letters written one for the other
+    (``ARABIC_SPELLINGS``: "لا اعرف" is "لا أعرف"). Expects NFKC text (composed letters). Other scripts are left as
+    they are."""
+    return OPTIONAL_MARKS.sub("", text).translate(ARABIC_SPELLINGS)
+
+
 # Phrases in which the answerer declines. "cannot answer", "unable to help" and "not able to help" need the answerer
 # as their subject (I, we, or none at the start of a sentence): "Employees cannot answer emails after 6pm" and "if the
 # agent is unable to help, escalate" are answers.
@@ -309,7 +332,7 @@ _REFUSAL_PATTERNS = re.compile(
     re.IGNORECASE,
 )
 # The same in the languages a model most often answers in: "I don't know", "I cannot answer / help".
-_OTHER_LANGUAGE_REFUSALS = re.compile(
+_OTHER_LANGUAGE_REFUSALS = re.compile(  # written as they are spelled, compiled in the reading form answers are read in
     r"(je\s+ne\s+(le\s+)?sais\s+pas|je\s+n'en\s+sais\s+rien|je\s+ne\s+peux\s+pas\s+(vous\s+)?(aider|répondre)"  # French
     r"|le\s+contexte\s+ne\s+(mentionne|contient|précise|fournit|dit)\s+pas|je\s+ne\s+dispose\s+pas\s+(\w+\s+){0,2}(d'|de\s+l')?informations?"
     r"|je\s+n'ai\s+pas\s+(\w+\s+){0,2}(d'|l')?informations?|je\s+ne\s+(trouve|vois)\s+pas\s+(\w+\s+){0,2}informations?"
@@ -362,18 +385,14 @@ _OTHER_LANGUAGE_REFUSALS = re.compile(
     r"|\bsaya\s+tidak\s+tahu\b|\bsaya\s+tidak\s+(dapat|bisa|boleh)\s+(menjawab|membantu)|\bsaya\s+tidak\s+(memiliki|mempunyai)\s+(\w+\s+)?maklumat"
     r"|\bsaya\s+tidak\s+(memiliki|mempunyai|punya)\s+(\w+\s+)?informasi|\bkonteks\s+(\w+\s+)?tidak\s+(menyebutkan|memuat|berisi|mengandung)"
     r"|(ฉัน|ผม|ดิฉัน)\s*(ไม่ทราบ|ไม่รู้|ไม่สามารถ(ตอบ|ช่วย|ให้ข้อมูล))|ขออภัย\s*(ครับ|ค่ะ|คะ)?\s*ไม่สามารถ(ตอบ|ให้ข้อมูล)|(ฉัน|ผม|ดิฉัน)\s*ไม่มีข้อมูล"
-    r"|نمی[\u200c\s]?دانم|نمی[\u200c\s]?توانم\s+(\S+\s+){0,4}(پاسخ|جواب|کمک)|اطلاعاتی\s+(در\s+این\s+(مورد|باره)\s+)?ندارم)",
+    r"|نمی[\u200c\s]?دانم|نمی[\u200c\s]?توانم\s+(\S+\s+){0,4}(پاسخ|جواب|کمک)|اطلاعاتی\s+(در\s+این\s+(مورد|باره)\s+)?ندارم)"
+    .translate(ARABIC_SPELLINGS),
     re.IGNORECASE,
 )
 
 
 # Apostrophes a model writes instead of ': typographic (don’t), modifier letter (donʼt), grave and acute accents
 _APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u0060\u00b4\u2032", "'"))
-
-
-# Marks a reader may leave out without changing the word: Arabic short vowels, tanween, shadda, sukun and dagger alef
-# (tashkeel) and the tatweel that stretches a word; Hebrew vowel points and cantillation (niqqud)
-OPTIONAL_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u0640\u064b-\u065f\u0670]")
 
 
 def is_refusal(answer: str) -> bool:
@@ -386,12 +405,13 @@ def is_refusal(answer: str) -> bool:
     count as refusals, and so does an answer with no letter or digit ("...", "-"): it says nothing. The answer is read
     in one Unicode form, case folded (NFKC and ``casefold``): decomposed accents ("não" as a + combining tilde),
     full-width letters, "ICH WEISS" and the Swiss "ich weiss" for "ich weiß", Turkish capitals ("BİLMİYORUM"), and Arabic
-    and Hebrew with or without their vowel marks (``OPTIONAL_MARKS``: "لَا أَعْرِفُ" is "لا أعرف").
+    and Hebrew with or without their vowel marks, in any of the spellings their writers use (``reading_form``: "لَا
+    أَعْرِفُ" and "لا اعرف" are "لا أعرف").
 
     Used by the refusal scorers and by a router deciding to escalate a question (``refusal_or_empty``).
     """
     text = unicodedata.normalize("NFKC", answer.translate(_APOSTROPHES)).casefold().replace("i\u0307", "i")
-    text = OPTIONAL_MARKS.sub("", text)
+    text = reading_form(text)
     empty = not any(ch.isalnum() for ch in answer)
     return empty or bool(_REFUSAL_PATTERNS.search(text) or _OTHER_LANGUAGE_REFUSALS.search(text))
 

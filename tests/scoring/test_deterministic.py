@@ -584,3 +584,22 @@ def test_refusals_in_more_languages_are_read(scorers, answer: str) -> None:  # t
 ])
 def test_answers_about_someone_else_in_those_languages_are_still_answers(answer: str) -> None:
     assert not is_refusal(answer)
+
+
+@pytest.mark.parametrize(("answer", "reference"), [
+    ("انا في المدرسة", "أنا فى المدرسه"),  # alef written without its hamza, Egyptian alef maksura for yeh, heh for teh marbuta
+    ("إلى القاهرة", "الى القاهره"), ("کتاب فارسی", "كتاب فارسي"),  # a Persian text typed on an Arabic keyboard
+])
+def test_arabic_and_persian_words_match_in_any_of_the_spellings_their_writers_use(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    # most Arabic writers leave out the hamza on alef, Egyptians write final yeh as alef maksura, and Persian keyboards
+    # type their own yeh and keheh: the same words scored token_f1 0 and exact_match 0
+    out = run_scorers(scorers, ctx(answer=answer, reference=reference))
+    assert (out["token_f1"].value, out["exact_match"].value, out["rouge_l"].value) == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("answer", ["لا اعرف.", "لا استطيع الاجابة على هذا السؤال.", "ليس لدي اي معلومات عن ذلك.", "لا يمكنني الاجابة.",
+                                    "نمي\u200cدانم.", "اطلاعاتي ندارم."])
+def test_an_arabic_or_persian_refusal_is_one_in_any_of_its_spellings(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # "لا اعرف" without the hamza on its alef, as most write it, or Persian typed with the Arabic yeh was no refusal
+    assert is_refusal(answer)
+    assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0

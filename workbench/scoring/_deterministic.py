@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from workbench.metrics import OPTIONAL_MARKS, cosine, is_refusal
+from workbench.metrics import cosine, is_refusal, reading_form
 from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -93,8 +93,9 @@ def _folded(text: str) -> str:
     - no invisible format characters (category Cf: the right-to-left and left-to-right marks of Arabic and Hebrew
       text, zero-width spaces and joiners, a byte-order mark, soft hyphens), which a reference pasted from a document
       carries and an answer does not;
-    - Arabic and Hebrew words with or without their optional vowel marks (``workbench.metrics.OPTIONAL_MARKS``):
-      "مُحَمَّد" is "محمد", "שָׁלוֹם" is "שלום" (the marks other scripts need, Devanagari vowel signs, stay);
+    - Arabic and Hebrew words with or without their optional vowel marks, and Arabic and Persian in any of the
+      spellings their writers use (``workbench.metrics.reading_form``): "مُحَمَّد" is "محمد", "שָׁלוֹם" is "שלום" (the
+      marks other scripts need, Devanagari vowel signs, stay), "انا" is "أنا", Egyptian "فى" is "في", "کتاب" is "كتاب";
     - a space for the marks that part words where other scripts write a space (``_WORD_SEPARATORS``: the Tibetan tsheg
       "་", the Ethiopic word space "፡").
     """
@@ -102,7 +103,7 @@ def _folded(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i").replace("\u0131", "i")
     if text.isascii():
         return text
-    text = OPTIONAL_MARKS.sub("", text).translate(_WORD_SEPARATORS)
+    text = reading_form(text).translate(_WORD_SEPARATORS)
     return "".join(_ascii_digit(ch) for ch in text if unicodedata.category(ch) != "Cf")
 
 
