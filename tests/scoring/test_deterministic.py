@@ -511,6 +511,16 @@ def test_a_number_grouped_by_a_no_break_or_thin_space_is_one_number(scorers, ans
     assert token_f1_value("1 000 €", "1000 €") < 1.0  # an ordinary space may part two numbers: left as two
 
 
+@pytest.mark.parametrize(("answer", "reference"), [("CHF 1500", "CHF 1'500"), ("1500000 Franken", "1’500’000 Franken"),
+                                                   ("1000.50", "1'000.50"), ("100000", "'100'000'")])
+def test_a_number_grouped_by_apostrophes_as_the_swiss_write_it_is_one_number(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    # Switzerland groups thousands with an apostrophe: the reference "CHF 1'500" was the numbers 1 and 500, and the
+    # answer "CHF 1500" scored token_f1 0.4 and exact_match 0
+    out = run_scorers(scorers, ctx(answer=answer, reference=reference))
+    assert (out["token_f1"].value, out["exact_match"].value) == (1.0, 1.0)
+    assert token_f1_value("5 10", "5'10") == 1.0  # feet and inches, not thousands: two numbers
+
+
 @pytest.mark.parametrize(("answer", "reference"), [("1234,56 €", "1\u202f234,56 €"), ("2500000,5 руб.", "2\u00a0500\u00a0000,5 руб.")])
 def test_a_space_grouped_number_with_a_decimal_comma_is_one_number(scorers, answer: str, reference: str) -> None:  # type: ignore[no-untyped-def]
     # the languages that group thousands with a no-break space write a decimal comma after them: the reference

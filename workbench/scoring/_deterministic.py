@@ -73,8 +73,11 @@ def _ascii_digit(ch: str) -> str:
 # A whole number grouped by a no-break, narrow no-break or thin space: the thousands separator of French, Russian,
 # Polish, Swedish... ("1 000 000"), which their spreadsheets write (an ordinary space may part two numbers). Its groups
 # are joined, not read as comma-grouped: these languages write a decimal comma after them ("1 234,56 €" is "1234,56 €").
-_SPACE_GROUPED = re.compile("(?<!\\d)\\d{1,3}(?:[\u00a0\u202f\u2009]\\d{3})+(?!\\d)")
-_GROUP_SPACES = str.maketrans(dict.fromkeys("\u00a0\u202f\u2009"))
+# The same grouped by an apostrophe, as Switzerland and Liechtenstein write thousands ("CHF 1'500", "1’000’000"), in
+# any of the apostrophes a keyboard or a word processor types.
+_SEPARATOR_GROUPED = re.compile("(?<!\\d)\\d{1,3}(?:[\u00a0\u202f\u2009]\\d{3})+(?!\\d)"
+                            "|(?<!\\d)(?<!\\d['\u2019\u02bc])\\d{1,3}(?:['\u2019\u02bc]\\d{3})+(?!\\d)(?!['\u2019\u02bc]\\d)")
+_GROUP_SEPARATORS = str.maketrans(dict.fromkeys("\u00a0\u202f\u2009'\u2019\u02bc"))
 # Marks that separate words (or syllables) where other scripts put a space: the Tibetan tsheg (and its non-breaking
 # form) and the Ethiopic word space. Dropped as punctuation, they glued a whole Tibetan phrase or Ge'ez line into one word.
 _WORD_SEPARATORS = str.maketrans(dict.fromkeys("\u0f0b\u0f0c\u1361", " "))
@@ -88,8 +91,8 @@ def _folded(text: str) -> str:
       and dotless "ı" to "i" too: its capital "I" folds to "i", so a word capitalised at the start of a sentence ("Irmak",
       "Işık") matched nothing written in lower case ("ırmak", "ışık");
     - ASCII digits for the decimal digits of every script (Arabic-Indic "١٢٣", Devanagari "१२३" and Bengali "১২৩" are
-      123); Arabic "٣٫٥" is 3.5 and "١٬٠٠٠" 1,000, and so is "1 000" grouped by a no-break or thin space
-      (``_SPACE_GROUPED``);
+      123); Arabic "٣٫٥" is 3.5 and "١٬٠٠٠" 1,000, and so is "1 000" grouped by a no-break or thin space, and Swiss
+      "1'000" grouped by an apostrophe (``_SEPARATOR_GROUPED``);
     - no invisible format characters (category Cf: the right-to-left and left-to-right marks of Arabic and Hebrew
       text, zero-width spaces and joiners, a byte-order mark, soft hyphens), which a reference pasted from a document
       carries and an answer does not;
@@ -99,7 +102,7 @@ def _folded(text: str) -> str:
     - a space for the marks that part words where other scripts write a space (``_WORD_SEPARATORS``: the Tibetan tsheg
       "་", the Ethiopic word space "፡").
     """
-    text = _SPACE_GROUPED.sub(lambda m: m.group().translate(_GROUP_SPACES), text)
+    text = _SEPARATOR_GROUPED.sub(lambda m: m.group().translate(_GROUP_SEPARATORS), text)
     text = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i").replace("\u0131", "i")
     if text.isascii():
         return text
