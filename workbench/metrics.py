@@ -385,7 +385,11 @@ _OTHER_LANGUAGE_REFUSALS = re.compile(  # written as they are spelled, compiled 
     r"|\bsaya\s+tidak\s+tahu\b|\bsaya\s+tidak\s+(dapat|bisa|boleh)\s+(menjawab|membantu)|\bsaya\s+tidak\s+(memiliki|mempunyai)\s+(\w+\s+)?maklumat"
     r"|\bsaya\s+tidak\s+(memiliki|mempunyai|punya)\s+(\w+\s+)?informasi|\bkonteks\s+(\w+\s+)?tidak\s+(menyebutkan|memuat|berisi|mengandung)"
     r"|(ฉัน|ผม|ดิฉัน)\s*(ไม่ทราบ|ไม่รู้|ไม่สามารถ(ตอบ|ช่วย|ให้ข้อมูล))|ขออภัย\s*(ครับ|ค่ะ|คะ)?\s*ไม่สามารถ(ตอบ|ให้ข้อมูล)|(ฉัน|ผม|ดิฉัน)\s*ไม่มีข้อมูล"
-    r"|نمی[\u200c\s]?دانم|نمی[\u200c\s]?توانم\s+(\S+\s+){0,4}(پاسخ|جواب|کمک)|اطلاعاتی\s+(در\s+این\s+(مورد|باره)\s+)?ندارم)"
+    r"|نمی[\u200c\s]?دانم|نمی[\u200c\s]?توانم\s+(\S+\s+){0,4}(پاسخ|جواب|کمک)|اطلاعاتی\s+(در\s+این\s+(مورد|باره)\s+)?ندارم"
+    # Urdu, Bengali, Tamil, Swahili
+    r"|مجھے\s+(نہیں\s+معلوم|معلوم\s+نہیں)|میں\s+(\S+\s+){0,3}جواب\s+نہیں\s+دے\s+سکت|میرے\s+پاس\s+(\S+\s+){0,2}معلومات\s+نہیں"
+    r"|আমি\s+জানি\s+না|আমি\s+(\S+\s+){0,3}উত্তর\s+দিতে\s+(পারব|পারছি|পারি)\s+না|আমার\s+কাছে\s+(\S+\s+){0,2}তথ্য\s+নেই"
+    r"|எனக்குத்?\s*தெரியாது|\bsijui\b|\bsiwezi\s+(kujibu|kusaidia)|\bsina\s+(\w+\s+)?taarifa)"
     .translate(ARABIC_SPELLINGS),
     re.IGNORECASE,
 )
@@ -400,7 +404,8 @@ def is_refusal(answer: str) -> bool:
     know"), in English or in the common phrases of French, Spanish, Portuguese, Italian, German, Russian, Arabic,
     Chinese, Japanese, Korean, Hindi, Turkish and Hebrew ("Je ne sais pas", "我不知道", "모르겠습니다", "the context does not
     contain it", "I have no information"), and "I don't know" and "I cannot answer" in Dutch, Polish, Czech, Hungarian,
-    Swedish, Danish, Norwegian, Greek, Ukrainian, Vietnamese, Indonesian, Malay, Thai and Persian. Refusals in another
+    Swedish, Danish, Norwegian, Greek, Ukrainian, Vietnamese, Indonesian, Malay, Thai, Persian, Urdu, Bengali, Tamil and
+    Swahili. Refusals in another
     language, or phrased otherwise, are read as answers. Empty answers
     count as refusals, and so does an answer with no letter or digit ("...", "-"): it says nothing. The answer is read
     in one Unicode form, case folded (NFKC and ``casefold``): decomposed accents ("não" as a + combining tilde),

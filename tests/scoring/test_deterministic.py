@@ -574,10 +574,12 @@ def test_the_usual_rag_refusals_of_the_languages_read_are_read(scorers, answer: 
     "Вибачте, я не можу відповісти на це питання.", "Xin lỗi, tôi không thể trả lời câu hỏi này.", "Tôi không biết.",
     "Maaf, saya tidak dapat menjawab pertanyaan itu.", "Saya tidak tahu.", "ขออภัย ฉันไม่สามารถตอบคำถามนี้ได้", "ผมไม่ทราบครับ",
     "من نمی‌دانم.", "متاسفم، نمی‌توانم به این سوال پاسخ دهم.",
+    "مجھے نہیں معلوم۔", "معذرت، میں اس سوال کا جواب نہیں دے سکتا۔", "আমি জানি না।", "দুঃখিত, আমি এই প্রশ্নের উত্তর দিতে পারব না।",
+    "எனக்குத் தெரியாது.", "Sijui.", "Samahani, siwezi kujibu swali hilo.",
 ])
 def test_refusals_in_more_languages_are_read(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
-    # Dutch, Polish, Czech, Hungarian, Scandinavian, Greek, Ukrainian, Vietnamese, Indonesian, Thai and Persian
-    # refusals were read as answers: refusal_correct 0 and false_refusal 0, with nothing said
+    # Dutch, Polish, Czech, Hungarian, Scandinavian, Greek, Ukrainian, Vietnamese, Indonesian, Thai, Persian, Urdu,
+    # Bengali, Tamil and Swahili refusals were read as answers: refusal_correct 0 and false_refusal 0, with nothing said
     assert is_refusal(answer)
     assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
     assert run_scorers(scorers, ctx(answer=answer))["false_refusal"].value == 1.0
@@ -591,6 +593,7 @@ def test_refusals_in_more_languages_are_read(scorers, answer: str) -> None:  # t
     "Kunden vet inte alltid var blanketten finns.", "Kunden ved ikke, hvornår fristen udløber.", "Ο πελάτης δεν γνωρίζει την προθεσμία.",
     "Khách hàng không biết thời hạn là ngày 31.", "Pelanggan tidak tahu batas waktunya.", "ลูกค้าไม่ทราบกำหนดเวลา ให้ติดต่อฝ่ายบริการ",
     "مشتری نمی‌داند که مهلت کی تمام می‌شود.", "Az ügyfél nem tudja a határidőt.",
+    "گاہک کو آخری تاریخ معلوم نہیں۔", "গ্রাহক সময়সীমা জানেন না।", "Mteja hajui tarehe ya mwisho.",
 ])
 def test_answers_about_someone_else_in_those_languages_are_still_answers(answer: str) -> None:
     assert not is_refusal(answer)
