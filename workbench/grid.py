@@ -37,7 +37,8 @@ __all__ = ["CHUNKING_REVISION", "GridPlan", "Variant", "embedded_index_key", "ex
 # sentence, not one per stop; Myanmar and Khmer text is cut after its full stops (။ ។), and sentences also end at the
 # Armenian, Ethiopic and Tibetan full stops and before a Georgian (lower-case) letter; the recursive, token and markdown
 # chunkers cut a run longer than a chunk between characters as a reader sees them (not inside a Thai or Hindi syllable,
-# an accent decomposed, a Hangul syllable written decomposed or a joined emoji).
+# an accent decomposed, a Hangul syllable written decomposed or a joined emoji); a Japanese quotation's own full stop
+# does not end the sentence quoting it (「はい。」と言った。).
 CHUNKING_REVISION = 7
 
 

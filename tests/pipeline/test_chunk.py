@@ -182,6 +182,8 @@ SENTENCES = {
     "cyrillic": ("Поезд ушёл. Мы опоздали.", ["Поезд ушёл.", "Мы опоздали."]),
     "chinese": ("员工每年有二十五天假期。请提前申请！可以吗？好的", ["员工每年有二十五天假期。", "请提前申请！", "可以吗？", "好的"]),
     "japanese": ("休暇は二十五日です。「申請は早めに。」次へ", ["休暇は二十五日です。", "「申請は早めに。」", "次へ"]),
+    # a quotation's own full stop does not end the sentence quoting it ("... と言った": "... he said")
+    "japanese quotation": ("彼は「はい。」と言った。「了解。」って返事した。次へ", ["彼は「はい。」と言った。", "「了解。」って返事した。", "次へ"]),
     # Japanese technical writing ends sentences with a full-width full stop, which is also the decimal point of "３．５"
     "japanese full-width full stop": ("本研究では，手法を提案する．精度は３．５％向上した．次へ", ["本研究では，手法を提案する．", "精度は３．５％向上した．", "次へ"]),
     "hindi": ("यह एक दस्तावेज़ है। हमें यह जांचना है।", ["यह एक दस्तावेज़ है।", "हमें यह जांचना है।"]),

@@ -111,6 +111,7 @@ _BREAK = re.compile(
     r"|(?:\r?\n|\r(?!\n)){2,}"  # a paragraph: 2+ line ends, any kind
 )
 _PARAGRAPH = re.compile(r"(?:\r?\n|\r(?!\n)){2,}")
+_QUOTATIVE = "とっ"  # the Japanese particles after a quotation ("と", "って")
 _OPENERS = "\"'([`*“‘«¿¡「『（"
 
 
@@ -130,7 +131,9 @@ def _breaks(text: str) -> Iterator[tuple[int, int]]:
             if following and (_starts_sentence(following) or _PARAGRAPH.search(m[0])):
                 yield m.end("spaced"), m.end()
         elif m["unspaced"] is not None:
-            if following:
+            # a Japanese quotation ends with its own full stop, and the sentence quoting it goes on: 「はい。」と言った。
+            quoted = m["unspaced"][-1] in "」』" and following in _QUOTATIVE
+            if following and not quoted:
                 yield m.end("unspaced"), m.end()
         else:
             yield m.start(), m.end()
