@@ -53,15 +53,13 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020
 _STOPS = "\u3002\uff01\uff1f\uff61!?"  # 。！？｡ and, after such a character, ! and ?: a run of them ends one sentence ("本当！？")
 _CLAUSE_MARKS = "\uff1b\uff0c\u3001"  # full-width semicolon and comma, ideographic comma
 _CJK_COMMA = rf"(?<=[{_CJK}])[,;]"  # a half-width comma or semicolon closing a Chinese or Japanese clause
-# The splitter's default separators (paragraphs, lines, words, characters) in Windows (\r\n) and old Mac (\r) line
-# endings too, and Chinese and Japanese full stops (with the stops that follow them: "！？", "。。。"), half-width ones
-# after a Chinese or Japanese character, the Myanmar and Khmer full stops (။ ។: no spaces between their words either),
-# then Chinese and Japanese clause marks (；，、, and "," or ";" after such a character: no space
-# follows them, nor separates words), before words, then between characters (``_between_characters``); as regular
-# expressions. The splitter cuts at the first one a text
-# contains, so a text with only "\n" splits as with the defaults, and text with no Chinese or Japanese as before. A
-# separator stays at the end of the piece it closes, so a chunk ends with its full stop or comma rather than the next one
-# starting with it.
+# The splitter's separators, as regular expressions: its default ones (paragraphs, lines, words, then characters: see
+# ``_between_characters``) in Windows (\r\n) and old Mac (\r) line endings too, and before words the Chinese and
+# Japanese full stops (with the stops that follow them: "！？", "。。。"), half-width ones after a Chinese or Japanese
+# character, the Myanmar and Khmer full stops (။ ។: these scripts do not space their words either), then the Chinese and
+# Japanese clause marks (；，、, and "," or ";" after such a character). The splitter cuts at the first one a text
+# contains, so ASCII text splits as with the defaults. A separator stays at the end of the piece it closes, so a chunk
+# ends with its full stop or comma rather than the next one starting with it.
 _SEPARATORS = (*map(re.escape, ("\r\n\r\n", "\n\n", "\r\r", "\r\n", "\n", "\r")),
                *(rf"{stop}[{_STOPS}]*" for stop in "\u3002\uff01\uff1f"), rf"(?<=[{_CJK}])[.!?][{_STOPS}]*", "\u104b", "\u17d4",
                *_CLAUSE_MARKS, _CJK_COMMA, " ")
