@@ -18,9 +18,9 @@ from fractions import Fraction
 from typing import Any, Literal
 
 __all__ = [
+    "ARABIC_SPELLINGS",
     "COST_PER_SUCCESS",
     "LEADERBOARD_METRICS",
-    "ARABIC_SPELLINGS",
     "OPTIONAL_MARKS",
     "RESERVED_NAMES",
     "RETRIEVAL_METRICS",
