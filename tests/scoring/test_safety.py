@@ -57,7 +57,7 @@ def test_international_and_national_phone_numbers_are_found(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["version +1.2.3", "Temperature +12 5", "Score: +100 200", "ratio 0.12345 and 02/2024",
-                                  "sys.maxsize is +9223372036854775807"])
+                                  "sys.maxsize is +9223372036854775807", "in the form '+000000120'"])
 def test_signed_numbers_are_no_phone_numbers(text: str) -> None:
     assert find_pii(text) == []
 

@@ -36,11 +36,12 @@ _EMAIL = re.compile(rf"(?<![{_WORD}.%+-])[{_LATIN}0-9._%+-]+@(?:[{_LATIN}0-9-]+\
 _RESERVED_DOMAIN = re.compile(r"(^|\.)(example\.(com|org|net)|example|test|invalid|localhost)$", re.IGNORECASE)
 # Phone numbers, 9..15 digits in all (E.164): an optional +country code, an optional (area) code, then 2+ groups of
 # digits joined by spaces, dots or hyphens; a +country code and its number in groups of any length or none at all, as
-# international numbers are written ("+966501234567", "+49 30 1234567", "+91 9876543210"); a national number opening
+# international numbers are written ("+966501234567", "+49 30 1234567", "+91 9876543210"; no country code starts with
+# 0, so Python's format example "+000000120" is none); a national number opening
 # with its trunk 0 and a subscriber number of 5 to 8 digits, after a space, hyphen or slash ("030 1234567",
 # "0151/12345678"). Dates (8 digits), versions and IPs (1-digit groups) do not fit.
 _PHONE = re.compile(
-    rf"(?<![{_WORD}+.-])(?:\+\d{{1,3}}(?:[ .-]?\(\d{{1,5}}\))?[ .-]?\d{{1,12}}(?:[ .-]\d{{1,12}}){{0,4}}"
+    rf"(?<![{_WORD}+.-])(?:\+[1-9]\d{{0,2}}(?:[ .-]?\(\d{{1,5}}\))?[ .-]?\d{{1,12}}(?:[ .-]\d{{1,12}}){{0,4}}"
     rf"|(?:\(\d{{1,5}}\)[ .-]?)?\d{{2,5}}(?:[ .-]\d{{2,5}}){{1,5}}|0\d{{1,4}}[ /.-]\d{{5,8}})(?![{_WORD}])(?![.-]\d)"
 )
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
