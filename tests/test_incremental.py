@@ -309,6 +309,31 @@ def test_a_changed_prompt_or_parameter_is_computed_again_and_fresh_recomputes(wb
     assert models.calls - calls == 4 * QUESTIONS and all(v.reused_from for v in unfresh.variants)
 
 
+def test_a_question_inserted_at_the_top_of_a_dataset_without_ids_is_the_only_one_computed_and_the_rest_pair_with_the_last_sweep(
+    wb_settings: Settings, models: Models, tmp_path: Path,
+) -> None:
+    # ids numbered by position: the inserted question renamed every question after it, and comparing the sweeps before
+    # and after paired none of them ('not enough data', n_paired 0)
+    rows = [json.loads(line) for line in (ROOT / "datasets" / "python_docs.jsonl").read_text(encoding="utf-8").splitlines()[:QUESTIONS + 1]]
+    for row in rows:
+        del row["id"]
+    data = tmp_path / "no_ids.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows[1:]), encoding="utf-8")
+    spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], dataset={"path": str(data)})
+    before = sweep(spec, wb_settings, models)
+    calls = models.calls
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    after = sweep(spec, wb_settings, models)
+    assert models.calls - calls == 1  # the new question, on the one variant
+    ids = {r.case.question: r.case.id for r in before.variants[0].records}
+    assert {r.case.question: r.case.id for r in after.variants[0].records[1:]} == ids
+    report = wb.compare([before.variants[0].run_id, after.variants[0].run_id], tracking_uri=wb_settings.tracking_uri)
+    table = report.table.set_index(["metric", "is_baseline"])
+    assert table.loc[("output_tokens", False), "n_paired"] == QUESTIONS  # every question of the sweep before
+    assert table.loc[("token_f1", False), "n_paired"] == table.loc[("token_f1", True), "n"] > 0
+    assert table.loc[("token_f1", False), "diff"] == 0  # the same answers, paired with themselves
+
+
 def test_cache_false_on_a_model_always_calls_it(wb_settings: Settings, models: Models) -> None:
     spec = make_spec(models=[{"id": GEMMA_ID, "params": {"max_tokens": 16}, "cache": False}])
     sweep(spec, wb_settings, models)

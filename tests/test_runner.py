@@ -541,12 +541,12 @@ def test_a_source_id_the_corpus_lacks_names_the_document_it_likely_means(tmp_pat
 
 
 def test_a_source_id_the_corpus_lacks_is_named_with_its_line(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]
-    # it named the file and the case only: 'case-2' of a CSV without ids is its second row, here on line 4
+    # it named the file and the case only: a case of a CSV without ids is named after its question, here on line 4
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "travel.md").write_text("# Travel\n\nBook flights 14 days ahead.\n", encoding="utf-8")
     (tmp_path / "d.csv").write_text('question,source_ids\n"When, and\nhow?",travel\nHow long?,leave\n', encoding="utf-8")
     spec = make_spec(dataset={"path": str(tmp_path / "d.csv")}, corpus={"path": str(tmp_path / "docs")})
-    with pytest.raises(wb.DataError, match=rf"^{re.escape(str(tmp_path / 'd.csv'))}:4: case 'case-2': field 'source_ids': 'leave' is not a document"):
+    with pytest.raises(wb.DataError, match=rf"^{re.escape(str(tmp_path / 'd.csv'))}:4: case 'case-[0-9a-f]{{12}}': field 'source_ids': 'leave' is not a document"):
         wb.run(spec, tracker=MemoryTracker(), settings=wb_settings, progress=False)
 
 
@@ -560,7 +560,8 @@ def test_a_dataset_labelled_in_another_scheme_is_told_how_many_source_ids_the_co
     spec = make_spec(dataset={"path": str(tmp_path / "d.csv")}, corpus={"path": str(tmp_path / "docs")})
     with pytest.raises(wb.DataError) as info:
         load_inputs(spec)
-    assert str(info.value) == (f"{tmp_path / 'd.csv'}:2: case 'case-1': field 'source_ids': 'travel.md' is not a document of corpus 'docs' — "
+    first = wb.load_dataset(tmp_path / "d.csv").cases[0].id
+    assert str(info.value) == (f"{tmp_path / 'd.csv'}:2: case '{first}': field 'source_ids': 'travel.md' is not a document of corpus 'docs' — "
                                "did you mean 'travel'? (a file's document id is its path in the corpus folder, without the suffix) "
                                "(and 4 more source ids the corpus lacks: 'leave.md', 'faq.md', 'hr.md', ...)")
     (tmp_path / "d.csv").write_text("question,source_ids\nWhen?,travel\nHow long?,leave.md\n", encoding="utf-8")
@@ -580,7 +581,7 @@ def test_a_source_id_a_documents_metadata_holds_names_that_document() -> None:
     spec = ExperimentSpec.from_dict({"name": "lc", "chunkers": [{"strategy": "recursive"}]})
     with pytest.raises(wb.DataError) as info:
         load_inputs(spec, dataset=frame, corpus=docs)
-    assert str(info.value) == ("dataframe: row 0: case 'case-1': field 'source_ids': 'handbook/leave.md' is not a document of corpus "
+    assert str(info.value) == (f"dataframe: row 0: case '{wb.load_dataset(frame).cases[0].id}': field 'source_ids': 'handbook/leave.md' is not a document of corpus "
                                "'documents' — did you mean 'doc-2'? (its metadata 'source' is 'handbook/leave.md': a document given "
                                "without an id is named by its position) or give each document its id, e.g. LangChain's Document(id=...)")
 
@@ -591,7 +592,7 @@ def test_a_source_id_missing_from_documents_made_by_hand_with_numbers_in_their_m
     docs = [wb.Document("leave", "27 days of leave.", metadata={"page": 3})]  # type: ignore[dict-item]
     frame = pd.DataFrame([{"question": "When?", "source_ids": ["travel"]}])
     spec = ExperimentSpec.from_dict({"name": "hand", "chunkers": [{"strategy": "recursive"}]})
-    with pytest.raises(wb.DataError, match=r"^dataframe: row 0: case 'case-1': field 'source_ids': 'travel' is not a document"):
+    with pytest.raises(wb.DataError, match=r"^dataframe: row 0: case 'case-[0-9a-f]{12}': field 'source_ids': 'travel' is not a document"):
         load_inputs(spec, dataset=frame, corpus=docs)
 
 

@@ -247,13 +247,35 @@ def test_a_link_to_a_hidden_or_system_file_is_refused_and_links_to_shared_files_
 def test_a_dataset_without_ids_keeps_its_ids_and_hash_when_the_file_is_renamed_moved_or_respaced(tmp_path: Path) -> None:
     rows = ['{"question": "How far ahead are flights booked?", "reference": "14 days"}', '{"question": "Who approves trips?"}']
     first = load_dataset(write(tmp_path / "questions.jsonl", "\n".join(rows) + "\n"))
-    assert [c.id for c in first.cases] == ["case-1", "case-2"]
+    assert all(re.fullmatch("case-[0-9a-f]{12}", c.id) for c in first.cases) and len({c.id for c in first.cases}) == 2
     renamed = load_dataset(write(tmp_path / "v2" / "questions-final.jsonl", "\n\n".join(rows) + "\n\n"))
     as_csv = load_dataset(write(tmp_path / "sheet.csv", "question,reference\nHow far ahead are flights booked?,14 days\nWho approves trips?,\n"))
     as_frame = load_dataset(pd.DataFrame([json.loads(r) for r in rows]), name="frame")
     assert renamed.hash == as_csv.hash == as_frame.hash == first.hash  # the ids were questions-1, questions-final-3, sheet-1...
     changed = load_dataset(write(tmp_path / "questions.jsonl", "\n".join(rows).replace("14 days", "21 days") + "\n"))
-    assert changed.hash != first.hash
+    assert changed.hash != first.hash and [c.id for c in changed.cases] == [c.id for c in first.cases]  # a reference fixed
+
+
+def test_a_dataset_without_ids_keeps_each_questions_id_when_questions_are_inserted_deleted_or_reordered(tmp_path: Path) -> None:
+    # ids numbered by position: one question inserted at the top renamed every question after it, so a comparison with
+    # the sweep before paired none of them, and labels or feedback given by id went to the question before
+    questions = ["How far ahead are flights booked?", "Who approves trips?", "How many days of leave?", "Where do I park?"]
+
+    def ids(asked: list[str], name: str) -> dict[str, str]:
+        loaded = load_dataset(write(tmp_path / name, "".join(json.dumps({"question": q}) + "\n" for q in asked)))
+        return {c.question: c.id for c in loaded.cases}
+
+    first = ids(questions[1:], "a.jsonl")
+    assert len(set(first.values())) == 3
+    inserted, deleted, reordered = ids(questions, "b.jsonl"), ids(questions[2:], "c.jsonl"), ids(questions[:0:-1], "d.jsonl")
+    assert {q: inserted[q] for q in first} == first and len(set(inserted.values())) == 4
+    assert deleted == {q: first[q] for q in questions[2:]} and reordered == first
+    # as questions are told apart: spaces aside; a question reworded is another question
+    spaced = "  How far  ahead are flights booked? "
+    assert ids([spaced], "e.jsonl") == {spaced: inserted[questions[0]]}
+    assert ids(["How far ahead are flights booked?!"], "f.jsonl")["How far ahead are flights booked?!"] != inserted[questions[0]]
+    in_csv = load_dataset(write(tmp_path / "g.csv", "question\n" + "\n".join(questions) + "\n"))
+    assert [c.id for c in in_csv.cases] == [inserted[q] for q in questions]
 
 
 def test_a_decomposed_unicode_file_name_is_the_document_id_a_dataset_types(tmp_path: Path) -> None:
@@ -314,7 +336,7 @@ def test_null_in_jsonl_is_a_field_left_out_as_in_a_dataframe(tmp_path: Path) -> 
 
 def test_whole_number_ids_are_the_same_text_in_jsonl_csv_and_a_dataframe(tmp_path: Path) -> None:
     as_csv = load_dataset(write(tmp_path / "d.csv", "id,question\n1,Q1?\n,Q2?\n3,Q3?\n"))
-    assert [c.id for c in as_csv.cases] == ["1", "case-2", "3"]
+    assert [c.id for c in as_csv.cases][::2] == ["1", "3"] and re.fullmatch("case-[0-9a-f]{12}", as_csv.cases[1].id)
     # pandas holds this id column as floats (1.0, NaN, 3.0): the ids were '1.0' and '3.0'
     frame = pd.DataFrame([{"id": 1, "question": "Q1?"}, {"question": "Q2?"}, {"id": 3, "question": "Q3?"}])
     assert load_dataset(frame).hash == as_csv.hash
@@ -547,7 +569,8 @@ def test_an_id_is_read_without_the_spaces_around_it_and_an_id_of_spaces_is_refus
     assert padded.hash == load_dataset(write(tmp_path / "d.jsonl", '{"id": "q1", "question": "When?"}\n{"id": "q2", "question": "Who?"}\n')).hash
     with pytest.raises(DataError, match=r"e.jsonl:2: field 'id': duplicate id 'q1' \(first at .*e.jsonl:1\)"):
         load_dataset(write(tmp_path / "e.jsonl", '{"id": "q1", "question": "When?"}\n{"id": "q1 ", "question": "Who?"}\n'))
-    assert load_dataset(write(tmp_path / "f.csv", "id,question\n  ,When?\n")).cases[0].id == "case-1"  # an empty cell
+    no_id = load_dataset(write(tmp_path / "g.csv", "question\nWhen?\n")).cases[0].id
+    assert load_dataset(write(tmp_path / "f.csv", "id,question\n  ,When?\n")).cases[0].id == no_id  # an empty cell
     with pytest.raises(DataError, match=r"f.jsonl:1: field 'id' is empty — give a value, or leave the field out$"):
         load_dataset(write(tmp_path / "f.jsonl", '{"id": " ", "question": "When?"}\n'))
     with pytest.raises(DataError, match=r"^dataframe: row 0: field 'id' is empty"):
@@ -589,14 +612,18 @@ def test_a_hugging_face_dataset_or_arrow_table_is_told_to_hand_over_its_datafram
         load_dataset({"question": ["When?"]})
 
 
-def test_a_row_without_an_id_whose_position_is_another_rows_id_is_named_as_such(tmp_path: Path) -> None:
+def test_a_row_without_an_id_whose_default_id_is_another_rows_id_is_named_as_such(tmp_path: Path) -> None:
     # was "d.csv:3: field 'id': duplicate id 'case-1' (first at d.csv:2)", of a line 2 that holds no id
-    with pytest.raises(DataError, match=r"d.csv:3: field 'id': duplicate id 'case-1', which .*d.csv:2 gets by its position, having no "
+    when, who = (load_dataset(write(tmp_path / "q.csv", f"question\n{q}\n")).cases[0].id for q in ("When?", "Who?"))
+    with pytest.raises(DataError, match=rf"d.csv:3: field 'id': duplicate id '{when}', which .*d.csv:2 gets from its question, having no "
                                         r"id — give that row an id, or rename this one$"):
-        load_dataset(write(tmp_path / "d.csv", "question,id\nWhen?,\nWho?,case-1\n"))
-    with pytest.raises(DataError, match=r"e.jsonl:2: field 'id': this row has no id, and the one it gets by its position, 'case-2', "
+        load_dataset(write(tmp_path / "d.csv", f"question,id\nWhen?,\nWho?,{when}\n"))
+    with pytest.raises(DataError, match=rf"e.jsonl:2: field 'id': this row has no id, and the one it gets from its question, '{who}', "
                                         r"is the id of .*e.jsonl:1 — give this row an id of its own$"):
-        load_dataset(write(tmp_path / "e.jsonl", '{"id": "case-2", "question": "When?"}\n{"question": "Who?"}\n'))
+        load_dataset(write(tmp_path / "e.jsonl", f'{{"id": "{who}", "question": "When?"}}\n{{"question": "Who?"}}\n'))
+    # without ids, a question asked twice is named as such, not as two rows of one id
+    with pytest.raises(DataError, match=r"f.jsonl:3: field 'question': the same question as .*f.jsonl:1 — keep one"):
+        load_dataset(write(tmp_path / "f.jsonl", '{"question": "When?"}\n{"question": "Who?"}\n{"question": " When? "}\n'))
     with pytest.raises(DataError, match=r"^dataframe: row 1: field 'id': duplicate id 'a' \(first at dataframe: row 0\) — ids must be unique"):
         load_dataset(pd.DataFrame({"id": ["a", "a"], "question": ["When?", "Who?"]}))
 

@@ -11,6 +11,7 @@ import ast
 import contextlib
 import csv
 import difflib
+import hashlib
 import io
 import json
 import math
@@ -28,7 +29,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.datasets._models import CATEGORIES, SURROGATE, Corpus, Dataset, Document, EvalCase, document_id, in_order
+from workbench.datasets._models import (
+    CATEGORIES,
+    SURROGATE,
+    Corpus,
+    Dataset,
+    Document,
+    EvalCase,
+    asked_twice_fix,
+    document_id,
+    in_order,
+    question_key,
+)
 from workbench.errors import DataError
 
 PYTHON_REFERENCE = "python-reference"
@@ -247,13 +259,16 @@ def _case(row: Mapping[str, Any], where: str, caps: _Caps) -> EvalCase:
 
 
 def _check_unique(cases: Iterable[tuple[EvalCase, str]], source: str, defaulted: Collection[str] = ()) -> tuple[EvalCase, ...]:
-    """The cases, each id once; ``defaulted``: where the rows given no id were read (named ``case-N`` by position)."""
-    seen: dict[str, str] = {}
+    """The cases, each id once; ``defaulted``: where the rows given no id were read (named after their question)."""
+    seen: dict[str, tuple[EvalCase, str]] = {}
     out = []
     for case, where in cases:
         if case.id in seen:
-            raise DataError(f"{where}: field 'id': {_duplicate(case.id, where, seen[case.id], defaulted)}")
-        seen[case.id] = where
+            first, at = seen[case.id]
+            if where in defaulted and at in defaulted:  # no ids, and one question asked twice: they share its id
+                raise DataError(f"{where}: field 'question': the same question as {at} — {asked_twice_fix(first, case)}")
+            raise DataError(f"{where}: field 'id': {_duplicate(case.id, where, at, defaulted)}")
+        seen[case.id] = (case, where)
         out.append(case)
     if not out:
         raise DataError(f"{source}: dataset has no rows — add at least one case")
@@ -261,22 +276,27 @@ def _check_unique(cases: Iterable[tuple[EvalCase, str]], source: str, defaulted:
 
 
 def _duplicate(case_id: str, where: str, first: str, defaulted: Collection[str]) -> str:
-    """Why an id read at ``where`` is refused as ``first``'s too (pure): a row given no id is named by its position, which
-    another row's id may be: 'first at d.csv:2' named a line without an id."""
+    """Why an id read at ``where`` is refused as ``first``'s too (pure): a row given no id is named after its question,
+    which another row's id may be: 'first at d.csv:2' named a line without an id."""
     if where in defaulted:
-        return f"this row has no id, and the one it gets by its position, '{case_id}', is the id of {first} — give this row an id of its own"
+        return f"this row has no id, and the one it gets from its question, '{case_id}', is the id of {first} — give this row an id of its own"
     if first in defaulted:
-        return f"duplicate id '{case_id}', which {first} gets by its position, having no id — give that row an id, or rename this one"
+        return f"duplicate id '{case_id}', which {first} gets from its question, having no id — give that row an id, or rename this one"
     return f"duplicate id '{case_id}' (first at {first}) — ids must be unique: rename one"
 
 
 # -- formats ---------------------------------------------------------------------------------------------------------
 
 
-def _default_id(n: int) -> str:
-    """The id of the ``n``-th case (1-based) of a dataset that gives it none: its position, never the file's name or
-    line number, so renaming, moving or re-spacing the file leaves the dataset (and its hash) as it was."""
-    return f"case-{n}"
+def _default_id(row: Mapping[str, Any]) -> str:
+    """The id of a case given none: ``case-`` and 12 hex digits of its question (spaces aside, in NFC, as questions are
+    told apart), never its position, nor the file's name or line number. Renaming, moving or re-spacing the file, or
+    inserting, deleting or reordering questions, leaves every other question its id (numbered by position, one question
+    inserted at the top renamed all those after it: a comparison with an earlier sweep paired none of them, and labels
+    or feedback given by id went to another question)."""
+    question = row.get("question")
+    text = question_key(question) if isinstance(question, str) else ""  # no text: refused when the row is read
+    return f"case-{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
 class _KeyTwice(Exception):
@@ -323,7 +343,7 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
         if "id" in row:
             row["id"] = _id_text(row["id"])
         else:
-            row["id"] = _default_id(len(rows) + 1)
+            row["id"] = _default_id(row)
             defaulted.add(where)
         for key in _LIST_FIELDS:  # [7, 12], as pandas' to_json writes a list of integer ids: '7' and '12', as in CSV
             if isinstance(row.get(key), list):
@@ -422,7 +442,6 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
         row = {k: v for k, v in record.items() if not _missing(v)}
         if not row:  # a row of empty cells: a spreadsheet's emptied row, which pd.read_csv reads as NaN in every column
             continue
-        n = len(cases) + 1
         for key in _LIST_FIELDS:
             if isinstance(row.get(key), str):
                 try:
@@ -438,7 +457,7 @@ def _from_records(records: Iterable[tuple[dict[str, Any], str]], name: str, sour
         if "id" in row:
             row["id"] = str(_id_text(row["id"]))
         else:
-            row["id"] = _default_id(n)
+            row["id"] = _default_id(row)
             defaulted.add(where)
         if "reference" in row:  # answers read by pd.read_csv or read_excel: 42, or 42.0 in a column with an empty cell
             row["reference"] = _reference_text(row["reference"])
@@ -607,8 +626,8 @@ def load_dataset(
 ) -> Dataset:
     """Load evaluation cases from a ``.jsonl``/``.csv`` file or a pandas DataFrame.
 
-    Columns/fields: ``question`` (required), ``id`` (default: ``case-1``, ``case-2``... by position; a DataFrame's may be
-    its index, named ``id``), ``reference`` (a
+    Columns/fields: ``question`` (required), ``id`` (default: ``case-`` and 12 hex digits of the question, whatever its
+    position; a DataFrame's may be its index, named ``id``), ``reference`` (a
     number is its text: 42 is '42', and 25.0 from a column pandas made float is '25'),
     ``source_ids`` (list; in CSV ``a|b``, or a JSON or Python list as text), ``category`` (answerable | unanswerable | policy | injection), ``tags`` (list;
     in CSV ``a|b`` or ``a, b``). Files are UTF-8; CSV is parsed strictly (an unbalanced quote is an error, not a

@@ -40,6 +40,11 @@ def in_order(items: Any) -> Any:
 SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def question_key(question: str) -> str:
+    """A question as questions are told apart (pure): spaces aside, in one Unicode form ("café" typed composed or not)."""
+    return unicodedata.normalize("NFC", " ".join(question.split()))
+
+
 def _unicode_item(value: str) -> str:
     """Refuse a lone surrogate in a list item as pydantic refuses one in a text field (it checks no item of a list)."""
     if SURROGATE.search(value):
@@ -134,7 +139,7 @@ class EvalCase(BaseModel):
         return self.category in REFUSAL_CATEGORIES
 
 
-def _asked_twice_fix(first: EvalCase, again: EvalCase) -> str:
+def asked_twice_fix(first: EvalCase, again: EvalCase) -> str:
     """What to do about a question asked twice: keep one, unless the two expect different sources or behaviour (one
     question asked of two regions' policies), which the model cannot tell apart, as it reads only the question."""
     differ = [name for name in ("source_ids", "category") if getattr(first, name) != getattr(again, name)]
@@ -167,10 +172,10 @@ class Dataset:
                 raise DataError(f"dataset '{self.name}': case {i}: duplicate id '{case.id}' (first at case {first[case.id]}) — "
                                 "ids must be unique: rename one")
             first[case.id] = i
-            question = unicodedata.normalize("NFC", " ".join(case.question.split()))  # "café" typed composed or not
+            question = question_key(case.question)
             if question in asked:
                 raise DataError(f"{self.where(i)}: field 'question': the same question as {self.where(asked[question])} — "
-                                + _asked_twice_fix(self.cases[asked[question]], case))
+                                + asked_twice_fix(self.cases[asked[question]], case))
             asked[question] = i
 
     def __repr__(self) -> str:  # not every case: a notebook shows this
