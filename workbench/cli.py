@@ -468,19 +468,20 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 0
     # the newest sweeps, and one more to tell whether older ones are left out (hundreds of sweeps, thousands of runs
     # in a long-lived experiment: all of them read and printed to show the last few)
-    sweeps = experiment_sweeps(args.experiment, last=None if args.all else args.last + 1, tracking_uri=uri)
-    older = not args.all and len(sweeps) > args.last
-    sweeps = sweeps[: args.last] if older else sweeps
+    fetched = experiment_sweeps(args.experiment, last=None if args.all else args.last + 1, tracking_uri=uri)
+    older = not args.all and len(fetched) > args.last
+    sweeps = fetched[: args.last] if older else fetched
     if not sweeps:  # an experiment made in MLflow by hand, or whose sweep runs were deleted
         print(f"experiment '{args.experiment}' has no sweeps yet — run one: workbench run EXPERIMENT.yaml")
-    for sweep in sweeps:
+    for at, sweep in enumerate(sweeps):
         planned = sweep.run.params.get("variants", "")  # a sweep interrupted, crashed or running logged fewer
         count = f"{len(sweep.variants)} of {planned}" if planned.isdigit() and int(planned) != len(sweep.variants) else len(sweep.variants)
         # what it spent on model calls, when it did (logged by sweeps since they keep their totals, and only when every
         # price is known)
         spent = "".join(f"  {k}=${sweep.run.metrics[k]:.4g}" for k in ("spent_usd", "judge_spent_usd") if sweep.run.metrics.get(k))
         by = f"  by={sweep.run.user}" if sweep.run.user else ""  # on a team's server: whose sweep it is
-        print(_printable(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={count}{spent}{by}"))
+        changed = _inputs_changed(sweep.run, fetched[at + 1].run) if at + 1 < len(fetched) else ""
+        print(_printable(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={count}{spent}{by}{changed}"))
         for child in sweep.variants:
             shown = " ".join(f"{k}={child.metrics[k]:.3f}" for k in ("token_f1", "hit_at_k") if k in child.metrics)
             # its means rest on fewer questions than the others'; a reused one's results come from an earlier run
@@ -494,6 +495,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
         shown = "this one" if args.last == 1 else f"these {args.last}"
         print(f"older sweeps not shown (--last N shows more than {shown}, --all every one)")
     return 0
+
+
+def _inputs_changed(sweep: LoggedRun, before: LoggedRun) -> str:
+    """What ``workbench list`` adds to a sweep that ran on other questions or documents than the sweep before it
+    (pure): listed one above the other, their means read as one series, and a mean that moved because questions were
+    added, a reference fixed or a document edited looked like a change of the variants. Nothing for a sweep logged
+    without the hashes."""
+    said = ""
+    for name, count, unit in (("dataset", "dataset.cases", "questions"), ("corpus", "corpus.documents", "documents")):
+        now, then = getattr(sweep, f"{name}_hash"), getattr(before, f"{name}_hash")
+        if now and then and now != then:
+            said += f"  {name} changed ({sweep.params.get(count, '?')} {unit})"
+    return said
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:

@@ -379,3 +379,30 @@ def test_reading_a_sqlite_store_that_does_not_exist_is_one_line_and_makes_none(t
         with pytest.raises(wb.WorkbenchError, match=rf"^tracking store sqlite:///{typo}: no such file — "):
             read()
     assert not typo.exists()
+
+
+def test_cli_list_says_which_sweeps_ran_on_another_dataset_or_corpus_than_the_sweep_before(
+    wb_settings: Settings, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # sweeps listed one above the other read as one series of results: a mean that moved because questions were added, a
+    # reference fixed or a document edited looked like a change of the variants
+    from workbench.cli import main
+    from workbench.datasets import Corpus, python_reference_corpus
+
+    models = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(name="evolving", chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    reference = python_reference_corpus()
+    edited = Corpus("python-reference", tuple(d for d in reference.documents if d.id != "yield"), reference.source)
+
+    def sweep(limit: int, corpus: Corpus = reference) -> str:
+        result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=limit,
+                        generate=False, corpus=corpus)
+        return result.parent_run_id
+
+    runs = [sweep(3), sweep(4), sweep(4), sweep(4, edited)]
+    assert main(["--tracking-uri", wb_settings.tracking_uri, "list", "evolving", "--last", "3"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if " run=" in line and not line.startswith(" ")]
+    assert [line.split("  run=")[1].split()[0] for line in lines] == runs[:0:-1]
+    assert lines[0].endswith(f"  corpus changed ({len(edited)} documents)")  # its dataset is the one before's
+    assert "changed" not in lines[1]
+    assert lines[2].endswith("  dataset changed (4 questions)")  # against the sweep before it, though not listed

@@ -56,6 +56,8 @@ class LoggedRun:
             which a process that has not registered them cannot know.
         user: who ran it (its ``mlflow.user`` tag: ``$WORKBENCH_USER`` or the login name of whoever ran the sweep), or "".
         sweep_id: the run it is nested under (its ``mlflow.parentRunId`` tag: a variant's sweep), or "".
+        dataset_hash: the hash of the questions it was evaluated on (its ``workbench.dataset_hash`` tag), or "".
+        corpus_hash: the hash of the documents it retrieved from (its ``workbench.corpus_hash`` tag), or "".
     """
 
     run_id: str
@@ -73,6 +75,8 @@ class LoggedRun:
     lower_is_better: frozenset[str] = frozenset()
     user: str = ""
     sweep_id: str = ""
+    dataset_hash: str = ""
+    corpus_hash: str = ""
 
     @classmethod
     def from_mlflow(cls, run: Any) -> LoggedRun:
@@ -94,6 +98,8 @@ class LoggedRun:
             lower_is_better=lower_is_better_from_tags(tags),
             user=tags.get("mlflow.user", ""),
             sweep_id=tags.get("mlflow.parentRunId", ""),
+            dataset_hash=tags.get("workbench.dataset_hash", ""),
+            corpus_hash=tags.get("workbench.corpus_hash", ""),
         )
 
 
