@@ -391,8 +391,9 @@ def test_cli_list_says_which_sweeps_ran_on_another_dataset_or_corpus_than_the_sw
 
     models = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     spec = make_spec(name="evolving", chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
-    reference = python_reference_corpus()
-    edited = Corpus("python-reference", tuple(d for d in reference.documents if d.id != "yield"), reference.source)
+    topics = {d.id: d for d in python_reference_corpus().documents}
+    reference = Corpus("topics", tuple(topics[i] for i in ("for", "while", "pass", "lambda", "yield")))
+    edited = Corpus("topics", reference.documents[:-1])
 
     def sweep(limit: int, corpus: Corpus = reference) -> str:
         result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=limit,
