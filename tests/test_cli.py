@@ -179,3 +179,19 @@ def test_run_refuses_a_grid_of_thousands_of_variants_without_yes(tmp_path: Path,
                    "calls (retrieval only), more than the 1,000 variants a sweep runs unasked — check the plan with --dry-run and cut an "
                    "axis, or pass --yes to run them all\n"), err
     assert not (tmp_path / "db.sqlite").exists() and not (tmp_path / ".workbench").exists()
+
+
+def test_debug_traceback_is_redacted_like_the_error_line(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """--debug printed the traceback as it was, with the key the error line hid (a token in the store's address, the
+    value of a secret variable that an error quoted)."""
+    import socket
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = main(["--tracking-uri", f"http://127.0.0.1:{port}/?token=hunter2secretXX", "list", "--debug"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback (most recent call last):" in err and "[REDACTED:url_query_secret]" in err
+    assert "hunter2secretXX" not in err, err

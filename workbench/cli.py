@@ -1313,10 +1313,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from workbench.config import settings
 
         code, line = _failure_line(exc, shown_uri(settings(tracking_uri=args.tracking_uri).tracking_uri))
-        if args.debug:
+        if args.debug:  # redacted like the line: the exception's text is the same (a key echoed by a server)
             import traceback
 
-            traceback.print_exc()
+            print(_printable(_redact(traceback.format_exc())), end="", file=sys.stderr)
         print(f"error: {line}", file=sys.stderr)
         return code
 
