@@ -637,3 +637,22 @@ def test_a_bad_server_address_is_refused_without_showing_a_key_in_its_query_or_c
     with pytest.raises(ModelError) as caught:
         check_endpoint("openai", {"OPENAI_BASE_URL": url})
     assert str(caught.value).startswith("OPENAI_BASE_URL=") and "QSECRET" not in str(caught.value)
+
+
+def test_a_key_a_server_echoes_in_its_answer_is_redacted_before_it_is_cached_on_disk(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A proxy or server that echoes the request's Authorization header in its answer had the key stored, whole, in
+    the answer cache on disk (shared by a team's machines on a cluster); MLflow got it redacted."""
+    from workbench.cache import CachedGenerator, DiskCacheStore
+
+    key = "corp-proxy-key-abcdefghijklmnop"  # no known key shape: only its variable says it is a secret
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    plain = StubChat(reply=message(f"you sent Authorization: Bearer {key}"))
+    structured = StubChat(structured={"raw": message(), "parsed": {"verdict": 1, "note": key}, "parsing_error": None})
+    store = DiskCacheStore(tmp_path / "cache")
+    for chat, schema in ((plain, None), (structured, SCHEMA)):
+        gen = CachedGenerator(LangChainChatGenerator("openai:gpt-4o-mini", Factory(chat)), store, identity="openai:gpt-4o-mini")
+        out = gen.generate(PROMPT, GenerationParams(max_tokens=64), json_schema=schema)
+        assert key not in out.text and "[REDACTED:OPENAI_API_KEY]" in out.text
+    del store
+    on_disk = b"".join(p.read_bytes() for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    assert key.encode() not in on_disk

@@ -13,6 +13,7 @@ from workbench.errors import ModelError
 from workbench.models._retry import RetriesExhausted, call_with_retries, http_status, unreachable
 from workbench.models._types import CONTEXT_ADVICE, Generation, GenerationParams, ModelKind
 from workbench.prompts import RenderedPrompt
+from workbench.redaction import redact
 
 
 # What a server meant by refusing a call for good (its HTTP status): what it refused and what to check, or None for any
@@ -67,6 +68,9 @@ class LangChainChatGenerator:
     Asked for JSON, the model answers through ``with_structured_output(schema, include_raw=True)``; the JSON it
     parsed (else the raw tool-call arguments or text) is the answer's text. There the time limit is
     ``params.timeout_s``, set when the model is built: LangChain passes no per-call timeout through structured output.
+    A secret in the answer (a proxy or server echoing the request's key or Authorization header) is redacted here,
+    where the provider's key is in the environment (a Ray worker's, which the caller does not know), before the answer
+    is cached on disk or sent back.
     A rate limit, server error or timeout is retried up to ``params.retries`` times (``Generation.retries`` counts them);
     once a call found the server unreachable after its retries, the next calls are asked once, unretried, until one is
     answered: a server that is down failed each of a sweep's questions only after its whole backoff. Once the server
@@ -118,7 +122,7 @@ class LangChainChatGenerator:
         start = time.perf_counter()
         message, retries = self._retried(call, params, deadline)
         latency = time.perf_counter() - start
-        text = _message_text(message).strip()
+        text = redact(_message_text(message).strip())
         input_tokens, output_tokens, reported = _token_counts(message, text)
         cached_input_tokens = _cache_reads(message)
         return Generation(
@@ -193,6 +197,7 @@ class LangChainChatGenerator:
             text = json.dumps(calls[0].get("args", {}))
         else:
             text = _message_text(message)
+        text = redact(text)
         input_tokens, output_tokens, reported = _token_counts(message, text)
         cached_input_tokens = _cache_reads(message)
         return Generation(
