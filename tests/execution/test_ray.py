@@ -161,3 +161,33 @@ def test_a_task_queued_behind_the_clusters_free_cpus_is_not_charged_its_wait_as_
                    limits={"wall_time_s": 7}, execution={"backend": "ray", "workers": 3})
     result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
     assert [v.status for v in result.variants] == ["FINISHED"] * 3, [v.outcome.error for v in result.variants]
+
+
+WORKER_KEY = "worker-only-key-abcdefghijklmnop"  # no known key shape: only its variable says it is a secret
+
+
+def refused_with_the_workers_key(prompt) -> str:  # type: ignore[no-untyped-def]
+    import os
+
+    os.environ["WORKER_ONLY_API_KEY"] = WORKER_KEY  # the provider key a cluster's workers hold and the caller does not
+    raise RuntimeError(f"401 Unauthorized: Incorrect API key provided: {WORKER_KEY}")
+
+
+def test_a_key_only_the_ray_workers_hold_is_redacted_in_their_errors(ray_instance, wb_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Provider keys come from the Ray workers' environment, not the caller's: a provider error echoing the key came
+    back in the task's result whole, and the caller, which does not know the key, logged and printed it."""
+    monkeypatch.delenv("WORKER_ONLY_API_KEY", raising=False)
+    models = {"ollama:refused": ScriptedModel(refused_with_the_workers_key, model_id="ollama:refused"),
+              MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = spec_of("ray", ["ollama:refused"], prompts=[{"name": "p", "template": "{context} {question}"}])
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    [variant] = result.variants
+    assert variant.status == "FAILED" and "401 Unauthorized" in (variant.outcome.error or "")
+    texts = [variant.outcome.error or "", variant.outcome.traceback or "", *(r.error or "" for r in variant.records)]
+    assert all(r.error and "[REDACTED:WORKER_ONLY_API_KEY]" in r.error for r in variant.records)
+    assert not [t for t in texts if WORKER_KEY in t]
+    client = MlflowClient(wb_settings.tracking_uri)
+    run = client.get_run(variant.run_id)
+    logged = [*run.data.tags.values(), *run.data.params.values()]
+    logged += [client.download_artifacts(variant.run_id, a.path) for a in client.list_artifacts(variant.run_id) if not a.is_dir]
+    assert not [t for t in logged if WORKER_KEY in (Path(t).read_text(errors="replace") if Path(t).is_file() else t)]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from workbench.execution._process import KILL_GRACE_S, STARTUP_S, cap_memory, with_cache_journal
-from workbench.execution._worker import VariantJob, failed_result, run_job, stopped_result, with_slots
+from workbench.execution._worker import VariantJob, failed_result, redacted_errors, run_job, stopped_result, with_slots
 from workbench.grid import Variant
 from workbench.models import runs_locally
 from workbench.results import VariantResult
@@ -73,7 +73,8 @@ def _ray_task(
     (job,) = with_slots([job], job.spec.execution, folder, share=share)
     job, journal = with_cache_journal(job)
     try:
-        return run_job(job, on_ready=on_ready), journal
+        # redacted here, where the worker's provider keys are known: the caller does not hold them
+        return redacted_errors(run_job(job, on_ready=on_ready)), journal
     finally:
         faulthandler.cancel_dump_traceback_later()
         shutil.rmtree(folder, ignore_errors=True)

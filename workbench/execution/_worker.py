@@ -26,12 +26,13 @@ from workbench.metrics import COST_PER_SUCCESS, RETRIEVAL_METRICS, SUCCESS_METRI
 from workbench.models import MINILM_ID, Embedder, Generation, GenerationParams, Generator, ModelKind, Price, cost_of, default_kind, load_embedder, load_generator, runs_locally
 from workbench.pipeline import ChunkStats, QuestionRecord, Router, generate_answer, route_answer, routing_metrics
 from workbench.prompts import PromptTemplate, RenderedPrompt
+from workbench.redaction import Redactor, redactor
 from workbench.results import VariantResult
 from workbench.sandbox import Outcome, Sandbox, Stopped, run_sandboxed
 from workbench.scoring import Judge, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_metrics, mean_scores, run_scorers
 from workbench.spec import ExecutionSpec, ExperimentSpec, JudgeSpec, ModelSpec, RouterSpec
 
-__all__ = ["ModelResolver", "QuestionEvent", "VariantJob", "failed_result", "run_job", "variant_metrics", "with_slots"]
+__all__ = ["ModelResolver", "QuestionEvent", "VariantJob", "failed_result", "redacted_errors", "run_job", "variant_metrics", "with_slots"]
 
 
 class QuestionEvent(Protocol):
@@ -374,6 +375,30 @@ def run_job(
         variant=variant, outcome=outcome, records=scored, metrics=variant_metrics(scored, variant), chunk_stats=job.stats,
         started_ms=started_ms, ended_ms=int(time.time() * 1000), workdir=sandbox.release(outcome),
     )
+
+
+def redacted_errors(result: VariantResult) -> VariantResult:
+    """The result with the secrets of this process's environment redacted from the texts the variant's run wrote: its
+    error and traceback, each question's error, each model call's, each score's error and explanation.
+
+    A Ray task does this before its result leaves the worker: a cluster's workers hold provider keys that the caller
+    does not (they come from the workers' environment), so the caller's redactor cannot know them, and a provider's
+    error echoing one was logged and printed whole. (Answers are redacted where a hosted model makes them.)
+    """
+    red = redactor()
+    outcome = replace(result.outcome, error=_redacted(red, result.outcome.error), traceback=_redacted(red, result.outcome.traceback))
+    records = tuple(_record_redacted(red, r) for r in result.records)
+    return replace(result, outcome=outcome, records=records)
+
+
+def _redacted(red: Redactor, text: str | None) -> str | None:
+    return None if text is None else red.redact(text)
+
+
+def _record_redacted(red: Redactor, record: QuestionRecord) -> QuestionRecord:
+    scores = {name: replace(s, error=_redacted(red, s.error), explanation=red.redact(s.explanation)) for name, s in record.scores.items()}
+    calls = tuple(replace(c, error=_redacted(red, c.error)) for c in record.calls)
+    return replace(record, error=_redacted(red, record.error), scores=scores, calls=calls)
 
 
 def _answer_concurrently(answer: Callable[[int], QuestionRecord], total: int, workers: int, box: Sandbox, stop: Callable[[], bool] | None) -> None:
