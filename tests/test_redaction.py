@@ -141,8 +141,21 @@ def test_a_url_is_written_down_without_its_credentials_query_or_fragment() -> No
 
     assert without_credentials(STORE_URI) == "postgresql://db.internal:5432/mlflow"
     assert without_credentials("https://proxy.example:8443/v1/?api-key=q7Zs3cr3tv#x") == "https://proxy.example:8443/v1/"
-    for uri in ("sqlite:////tmp/x/mlflow.db", "http://[::1]:5000/api", "file:///tmp/mlruns"):
+    for uri in ("sqlite:////tmp/x/mlflow.db", "http://[::1]:5000/api", "file:///tmp/mlruns", "https://host.example/scope/@me"):
         assert without_credentials(uri) == uri  # nothing to take out: the same text
+
+
+@pytest.mark.parametrize("password", ["hunter2/s3cretQQ", "hunter2:se@cr3tQQ/x", "hunter2#s3cretQQ", "hunter2?s3cretQQ", "hunter2@s3cretQQ"])
+def test_a_password_written_without_percent_encoding_is_taken_out_of_a_url_whole(password: str) -> None:
+    """URL parsers cut a password at its unencoded '/', '?', '#' or second '@': the rest of it was written down as the
+    server's host or path (a hosted model's identity, logged with every run; the error naming a bad base URL)."""
+    from workbench.redaction import without_credentials
+
+    for scheme in ("https://", ""):
+        url = f"{scheme}bob:{password}@proxy.example:8443/v1"
+        assert without_credentials(url) == f"{scheme}proxy.example:8443/v1"
+        assert without_credentials(url, marked=True) == f"{scheme}…@proxy.example:8443/v1"
+    assert without_credentials(f"https://bob:{password}@proxy.example/v1?key=q#f", marked=True) == "https://…@proxy.example/v1?…"
 
 
 def test_a_private_key_block_is_redacted_whole() -> None:

@@ -31,7 +31,6 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import cachetools
 
@@ -124,13 +123,22 @@ def secret_env_values(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: v.strip() for k, v in environ.items() if is_secret_name(k) and _is_secret_value(v)}
 
 
-def without_credentials(uri: str) -> str:
+# a URL's login: a user and a colon, then everything up to the URL's last '@' (a password written without
+# percent-encoding its '@', ':', '/', '?' or '#' still ends there, as ``config.shown_uri`` reads it), or a user (a token)
+# alone before an '@'; with the scheme before it, or none (``OLLAMA_HOST=bob:pw@host:11434``)
+_LOGIN = re.compile(r"^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)|(?![A-Za-z][A-Za-z0-9+.-]*://))(?:[^:/@\s?#]+:\S*|[^:/@\s?#]+)@")
+_QUERY = re.compile(r"[?#].*", re.DOTALL)
+
+
+def without_credentials(uri: str, *, marked: bool = False) -> str:
     """A URL without the parts that may hold a secret: user and password, query string and fragment (the same text
-    when it has none of them), for writing a server's address down."""
-    parts = urlsplit(uri)
-    if not (parts.username or parts.password or parts.query or parts.fragment):
-        return uri
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+    when it has none of them), for writing a server's address down (pure). A password written without
+    percent-encoding its ``/``, ``@``, ``?`` or ``#`` is taken out whole: URL parsers cut it there, and wrote the rest
+    of it down as the host or path. With ``marked``, ``…@`` and ``?…`` stand where they were, for a message about the
+    address as written (``http://…@proxy:99999/v1?…``)."""
+    found = _LOGIN.match(uri)
+    rest = uri if found is None else f"{found.group('scheme') or ''}{'…@' if marked else ''}{uri[found.end():]}"
+    return _QUERY.sub("?…" if marked else "", rest)
 
 
 def _label(secret_type: str) -> str:

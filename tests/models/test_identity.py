@@ -113,6 +113,9 @@ def test_a_hosted_identity_names_the_server_when_the_environment_points_elsewher
     )
     assert hosted_identity("ollama:llama3.2", {"OLLAMA_HOST": "gpu-box:11434"}) == "ollama:llama3.2@http://gpu-box:11434"
     assert hosted_identity("anthropic:claude-sonnet-4-5", {"OPENAI_BASE_URL": "http://x/v1"}) == "anthropic:claude-sonnet-4-5"
+    for password in ("pw/s3cret", "pw:s3@cret/x", "pw#s3cret"):  # not percent-encoded: no part of it in the identity
+        unencoded = {"OPENAI_BASE_URL": f"https://bob:{password}@proxy.example:8443/v1"}
+        assert hosted_identity("openai:gpt-4o-mini", unencoded) == "openai:gpt-4o-mini@https://proxy.example:8443/v1"
 
 
 @pytest.mark.parametrize(("variable", "value", "message"), [
@@ -122,6 +125,9 @@ def test_a_hosted_identity_names_the_server_when_the_environment_points_elsewher
     ("OPENAI_BASE_URL", "http://127.0.0.1:99999/v1", r"is not a valid URL \(Port out of range"),
     ("OPENAI_BASE_URL", "http://tok3n-s3cret-value@127.0.0.1:99999/v1", r"^OPENAI_BASE_URL='http://…@127.0.0.1:99999/v1' is not"),
     ("OPENAI_BASE_URL", "bob:pw-s3cret@proxy.example/v1", r"^OPENAI_BASE_URL='…@proxy.example/v1' is not an http"),
+    # a password with an unencoded '/' or '#': the URL's parser reads its first part as the port, which the message showed
+    ("OPENAI_BASE_URL", "http://bob:pw/s3cret@127.0.0.1:8000/v1", r"^OPENAI_BASE_URL='http://…@127.0.0.1:8000/v1' is not a valid URL"),
+    ("OPENAI_BASE_URL", "http://bob:pw#s3cret@127.0.0.1:8000/v1", r"^OPENAI_BASE_URL='http://…@127.0.0.1:8000/v1' is not a valid URL"),
 ])
 def test_a_server_address_the_client_cannot_use_is_refused_before_any_call(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str

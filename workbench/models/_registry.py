@@ -8,7 +8,6 @@ import difflib
 import functools
 import importlib.util
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,7 +263,7 @@ def check_endpoint(provider: str, environ: Mapping[str, str]) -> None:
         return
     name, url = found
     # no credentials in the message: neither a user and password nor a query string (?api-key=..., ?token=...)
-    shown = re.sub(r"[?#].*", "?…", re.sub(r"^([^/@]*//)?[^/@]*@", lambda m: f"{m.group(1) or ''}…@", url))
+    shown = without_credentials(url, marked=True)
     try:
         parts = urlsplit(url if "://" in url or name != "OLLAMA_HOST" else f"http://{url}")
         parts.port  # noqa: B018 - reading it checks the port
