@@ -302,7 +302,9 @@ def test_a_checkout_blocked_by_local_changes_leaves_no_branch_behind(promoted: S
     report.write_text("my local edit\n")
     branch = git(deploy_repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
     refs = git(deploy_repo, "for-each-ref")
-    with pytest.raises(ExportError, match="nothing was exported .* commit or stash your local changes"):
+    # git's reason, with the file it names, not its last line alone ("git checkout failed in ...: Aborting")
+    with pytest.raises(ExportError, match=r"git checkout failed in .*: Your local changes to the following files would be "
+                                          r"overwritten by checkout: assist/EVALUATION.md — nothing was exported .* commit or stash your local changes"):
         wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, bundle_dir="assist", allow_dirty=True,
                   checkout=True)
     assert git(deploy_repo, "for-each-ref") == refs  # the branch made for the export is gone again

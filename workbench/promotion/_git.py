@@ -23,6 +23,26 @@ def _local_part(name: str) -> str:
     return re.sub(r"[^\w+-]+", ".", name).strip(".") or "workbench"
 
 
+def _git_error(output: str, *, files: int = 3) -> str:
+    """What git said went wrong, on one line (pure): its ``error:`` and ``fatal:`` lines with the files listed under
+    them (up to ``files``), else its last line. The last line alone was "Aborting" for a checkout that local changes
+    or an untracked file (a link where the bundle goes) blocked, naming neither."""
+    lines = output.strip().splitlines()
+    said: list[str] = []
+    listed = 0
+    for line in lines:
+        if line.startswith(("error: ", "fatal: ")):
+            said.append(line.split(": ", 1)[1].strip())
+            listed = 0
+        elif said and line.startswith("\t") and line.strip():
+            listed += 1
+            if listed <= files:
+                said.append(line.strip())
+            elif listed == files + 1:
+                said.append("...")
+    return " ".join(said) if said else (lines[-1].strip() if lines else "")
+
+
 class GitRepo:
     """A git repository worked on through the ``git`` command line.
 
@@ -44,8 +64,7 @@ class GitRepo:
             raise ExportError("git is not installed — install git to export bundles") from None
         proc = subprocess.CompletedProcess(raw.args, raw.returncode, raw.stdout.decode(errors="replace"), raw.stderr.decode(errors="replace"))
         if check and proc.returncode != 0:
-            lines = (proc.stderr or proc.stdout).strip().splitlines()
-            raise ExportError(f"git {args[0]} failed in {self.path}: {lines[-1] if lines else f'exit {proc.returncode}'}")
+            raise ExportError(f"git {args[0]} failed in {self.path}: {_git_error(proc.stderr or proc.stdout) or f'exit {proc.returncode}'}")
         return proc
 
     def toplevel(self) -> Path:
