@@ -656,3 +656,23 @@ def test_a_key_a_server_echoes_in_its_answer_is_redacted_before_it_is_cached_on_
     del store
     on_disk = b"".join(p.read_bytes() for p in (tmp_path / "cache").rglob("*") if p.is_file())
     assert key.encode() not in on_disk
+
+
+@pytest.mark.parametrize("header", ["soon", "Mon, 99 Foo 2020", "nan", "  "])
+def test_a_retry_after_that_is_neither_seconds_nor_a_date_is_retried_with_backoff(header: str) -> None:
+    # "Retry-After: soon" (a proxy's or gateway's own) raised ValueError inside the retry loop: the call failed at once
+    # with "Invalid date value or format" in place of the provider's 429
+    from workbench.models._retry import call_with_retries, retry_after_s
+
+    assert retry_after_s(RateLimited(header)) is None
+    calls: list[int] = []
+
+    def then_answers() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RateLimited(header)
+        return "answered"
+
+    slept: list[float] = []
+    assert call_with_retries(then_answers, retries=2, initial_s=0.01, sleep=slept.append) == ("answered", 1)
+    assert len(slept) == 1 and 0 <= slept[0] <= 0.01

@@ -9,6 +9,7 @@ OpenAI and Anthropic clients, httpx and requests alike.
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from collections.abc import Callable
@@ -80,26 +81,34 @@ def unreachable(exc: BaseException) -> bool:
 
 
 def retry_after_s(exc: BaseException, *, now: float | None = None) -> float | None:
-    """The wait the provider asked for (``Retry-After`` in seconds or as an HTTP date, or ``retry-after-ms``)."""
+    """The wait the provider asked for (``Retry-After`` in seconds or as an HTTP date, or ``retry-after-ms``); None
+    when it asked for none, or wrote something that is neither (``soon``, ``nan``, a malformed date): such a header
+    raised ValueError inside the retry loop, and the call failed with "Invalid date value or format" in place of the
+    provider's own error, unretried."""
     headers: Any = getattr(getattr(exc, "response", None), "headers", None)
     if not headers:
         return None
-    ms = headers.get("retry-after-ms")
+    ms = _seconds(headers.get("retry-after-ms"))
     if ms is not None:
-        try:
-            return max(float(ms) / 1000, 0.0)
-        except ValueError:
-            pass
+        return ms / 1000
     value = headers.get("retry-after")
-    if value is None:
-        return None
+    seconds = _seconds(value)
+    if seconds is not None or not isinstance(value, str) or not value.strip():
+        return seconds
     try:
-        return max(float(value), 0.0)
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        if when is None:
-            return None
-        return max(when.timestamp() - (now if now is not None else time.time()), 0.0)
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - (now if now is not None else time.time()), 0.0)
+
+
+def _seconds(value: Any) -> float | None:
+    """A header's number of seconds, at least 0 (pure); None when it is no number, or NaN."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else max(number, 0.0)
 
 
 class RetriesExhausted(ModelError):
