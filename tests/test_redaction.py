@@ -221,6 +221,23 @@ def test_log_lines_of_every_workbench_logger_are_redacted(monkeypatch: pytest.Mo
     assert any(isinstance(f, RedactingFilter) for f in logging.getLogger("workbench").filters)
 
 
+def test_log_lines_of_the_http_clients_and_sdks_the_workbench_calls_through_are_redacted(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """httpx logs every request's URL at INFO (a key in a base URL's query string with it), the openai client its
+    requests and the server's replies at DEBUG: with logging on (basicConfig(level=INFO) in a notebook) they printed
+    the keys no workbench log line carried."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("httpx").info('HTTP Request: POST http://proxy.example/v1/chat/completions?api-key=q7Zs3cr3tv "HTTP/1.1 200 OK"')
+    logging.getLogger("openai._base_client").debug("HTTP Response: %s", f"401 Incorrect API key provided: {KEY}")
+    logging.getLogger("mlflow.utils.rest_utils").debug("API request to %s failed", STORE_URI)
+    assert "q7Zs3cr3tv" not in caplog.text and KEY not in caplog.text and PASSWORD not in caplog.text
+    assert "?api-key=[REDACTED:url_query_secret]" in caplog.text and f"provided: {ENV_MARKER}" in caplog.text
+    logging.getLogger("httpxtra").info("other libraries' loggers are left alone: %s", KEY)
+    assert KEY in caplog.records[-1].getMessage()
+
+
 # -- the spec refuses literal keys ----------------------------------------------------------------------------------
 
 SPEC = """\

@@ -25,7 +25,7 @@ from workbench.tracking import MemoryTracker, MlflowTracker, Tracker
 
 from workbench import redaction as _redaction
 
-_redaction.install_log_redaction()  # no log line of the workbench carries a secret
+_redaction.install_log_redaction()  # no log line of the workbench, or of the HTTP clients it calls through, carries a secret
 
 __version__ = "0.1.0"
 

@@ -36,6 +36,7 @@ import cachetools
 
 __all__ = [
     "Finding",
+    "LOGGERS",
     "RedactingFilter",
     "Redactor",
     "find_secrets",
@@ -527,26 +528,45 @@ class RedactingFilter(logging.Filter):
 
 _FILTER = RedactingFilter()
 
+# the loggers whose records can carry what the workbench sends to a server: its own, and those of the HTTP clients and
+# provider SDKs it calls through, which log each request's URL (httpx at INFO: "HTTP Request: POST https://proxy/v1?
+# api-key=..."), and, at DEBUG, its options and replies (a server's error echoing the key)
+LOGGERS = (
+    "workbench", "httpx", "httpcore", "urllib3", "requests", "openai", "anthropic", "langchain", "langchain_core",
+    "langchain_openai", "langchain_anthropic", "mlflow",
+)
+_redacted_loggers: set[str] = set()
 
-def install_log_redaction(logger_name: str = "workbench") -> None:
-    """Redact every record of ``logger_name`` and its child loggers (idempotent).
 
-    The filter is added to the logger itself; because a logger's filters do not see the records of its children
-    (``workbench.tracking._mlflow``...), the log-record factory applies the same filter to those when they are made.
+def install_log_redaction(*logger_names: str) -> None:
+    """Redact every record of the named loggers (default: ``LOGGERS``) and their child loggers (idempotent).
+
+    The filter is added to each logger itself; because a logger's filters do not see the records of its children
+    (``workbench.tracking._mlflow``, ``openai._base_client``...), the log-record factory applies the same filter to
+    those when they are made (only records of a level some logger handles are made: logging that is off costs nothing).
     """
-    logger = logging.getLogger(logger_name)
-    if _FILTER not in logger.filters:
-        logger.addFilter(_FILTER)
+    names = logger_names or LOGGERS
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+    _redacted_loggers.update(names)
     previous = logging.getLogRecordFactory()
-    if getattr(previous, "_workbench_redacts", None) == logger_name:
+    if getattr(previous, "_workbench_redacts", False):
         return
-    prefix = logger_name + "."
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        if record.name.startswith(prefix):
+        if _redacts(record.name):
             _FILTER.filter(record)
         return record
 
-    factory._workbench_redacts = logger_name  # type: ignore[attr-defined]
+    factory._workbench_redacts = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
+
+
+def _redacts(logger_name: str) -> bool:
+    """Whether a logger's records are redacted: it is one of the installed loggers, or a child of one."""
+    head = logger_name.partition(".")[0]
+    return (head in _redacted_loggers or logger_name in _redacted_loggers
+            or any(logger_name.startswith(f"{n}.") for n in _redacted_loggers if "." in n))
