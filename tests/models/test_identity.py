@@ -128,6 +128,10 @@ def test_a_hosted_identity_names_the_server_when_the_environment_points_elsewher
     # a password with an unencoded '/' or '#': the URL's parser reads its first part as the port, which the message showed
     ("OPENAI_BASE_URL", "http://bob:pw/s3cret@127.0.0.1:8000/v1", r"^OPENAI_BASE_URL='http://…@127.0.0.1:8000/v1' is not a valid URL"),
     ("OPENAI_BASE_URL", "http://bob:pw#s3cret@127.0.0.1:8000/v1", r"^OPENAI_BASE_URL='http://…@127.0.0.1:8000/v1' is not a valid URL"),
+    # the client appends the API's path after the query (/v1?api-key=q-s3cret/chat/completions): every call went astray
+    ("OPENAI_BASE_URL", "https://proxy.example/v1?api-key=q-s3cret", r"^OPENAI_BASE_URL='https://proxy.example/v1\?…' has a query "
+     r"string, which the client sends with the API's path appended after it \(…/v1\?…/chat/completions\): no call would reach "
+     r"the API — give the address without it, and the key in OPENAI_API_KEY \(sent as a header\)$"),
 ])
 def test_a_server_address_the_client_cannot_use_is_refused_before_any_call(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
@@ -150,7 +154,7 @@ def test_usable_server_addresses_are_accepted() -> None:
     from workbench.models._registry import check_endpoint
 
     check_endpoint("openai", {})
-    check_endpoint("openai", {"OPENAI_BASE_URL": "https://bob:pw@proxy.example:8443/v1/?key=q#x"})
+    check_endpoint("openai", {"OPENAI_BASE_URL": "https://bob:pw@proxy.example:8443/v1/#x"})
     check_endpoint("ollama", {"OLLAMA_HOST": "gpu-box:11434"})  # the Ollama client takes host:port
     check_endpoint("ollama", {"OLLAMA_HOST": "http://[::1]:11434"})
     check_endpoint("anthropic", {"OPENAI_BASE_URL": "not a url"})  # another provider's variable

@@ -253,7 +253,9 @@ def _endpoint(provider: str, environ: Mapping[str, str]) -> tuple[str, str] | No
 def check_endpoint(provider: str, environ: Mapping[str, str]) -> None:
     """Check the server address the environment gives a provider's client (pure): a URL that does not parse, or one
     without ``http://`` or ``https://`` where the client needs a URL (all but ``OLLAMA_HOST``, which may be
-    ``host:port``), failed every call with the client's bare "Connection error." (or crashed the sweep).
+    ``host:port``), failed every call with the client's bare "Connection error." (or crashed the sweep). One with a
+    query string (``?api-key=...``) sent every call to the base path with the key mangled (the clients append the
+    API's path after the query), and a 401 or 404 came back.
 
     Raises:
         ModelError: one line naming the variable and the fix.
@@ -272,6 +274,11 @@ def check_endpoint(provider: str, environ: Mapping[str, str]) -> None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ModelError(f"{name}={shown!r} is not an http(s) URL — write the server's address with its scheme, "
                          f"e.g. http://localhost:8000/v1")
+    if parts.query:
+        key = PROVIDERS.get(provider, ("", "", None))[2]
+        raise ModelError(f"{name}={shown!r} has a query string, which the client sends with the API's path appended after "
+                         "it (…/v1?…/chat/completions): no call would reach the API — give the address without it"
+                         f"{f', and the key in {key} (sent as a header)' if key else ''}")
 
 
 def _require_provider(model_id: str) -> str:
