@@ -190,6 +190,26 @@ def test_cache_info_counts_kept_sandboxes_and_clear_sandboxes_removes_them(cache
     assert main(["cache", "clear", "--sandboxes", "--indexes"]) == 2  # one kind at a time, never the first silently
 
 
+def test_clear_sandboxes_never_follows_a_link_out_of_the_sandboxes_folder(cache_dir: Path, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # a link under sandboxes/ to a folder elsewhere was taken for a sweep's folder: every folder in it was removed
+    # as a variant's kept sandbox, and every file in it counted as one
+    elsewhere = tmp_path / "my-home"
+    (elsewhere / "project").mkdir(parents=True)
+    (elsewhere / "project" / "notes.md").write_text("mine")
+    (elsewhere / "top.txt").write_text("mine")
+    sandboxes = cache_dir.parent / "sandboxes"
+    (sandboxes / "s1" / "v1").mkdir(parents=True)
+    (sandboxes / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (sandboxes / "s1" / "v2").symlink_to(elsewhere / "project", target_is_directory=True)
+    assert main(["cache", "info"]) == 0
+    assert f"sandboxes {sandboxes}: 1 folders kept of variants that did not finish" in capsys.readouterr().out
+    assert main(["cache", "clear", "--sandboxes"]) == 0
+    assert "removed 1 sandbox folders from" in capsys.readouterr().out
+    assert (elsewhere / "project" / "notes.md").read_text() == "mine" and (elsewhere / "top.txt").exists()
+    assert not (sandboxes / "s1" / "v1").exists()
+
+
 def test_sandbox_commands_leave_a_running_sweeps_folders_alone(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # a teammate's `workbench cache clear --sandboxes` removed the folder of a variant still running (a variant between
     # making it and writing its prompt there failed), and `cache info` counted it as kept of a variant that did not finish

@@ -132,9 +132,16 @@ def _running(sweep: Path) -> bool:
 
 def kept_sandboxes(root: Path) -> list[Path]:
     """The variants' folders kept under ``root`` (``<sweep>/<variant>``: variants that did not finish, and every
-    variant of sweeps run before finished ones were removed); those of sweeps still running are not kept, but in use."""
-    sweeps = [sweep for sweep in root.iterdir() if sweep.is_dir() and not _running(sweep)] if root.is_dir() else []
-    return sorted(p for sweep in sweeps for p in sweep.iterdir())
+    variant of sweeps run before finished ones were removed); those of sweeps still running are not kept, but in use.
+    Only folders count, never a link: a link under ``root`` to a folder elsewhere (the home folder) had each folder in
+    it taken for a variant's, and ``workbench cache clear --sandboxes`` removed them."""
+    sweeps = [sweep for sweep in _folders(root) if not _running(sweep)] if root.is_dir() else []
+    return sorted(p for sweep in sweeps for p in _folders(sweep))
+
+
+def _folders(folder: Path) -> list[Path]:
+    """The folders in ``folder``, links to folders left out."""
+    return [p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()]
 
 
 def remove_sandboxes(root: Path, older_than_s: float | None = None) -> int:
