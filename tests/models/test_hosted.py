@@ -401,6 +401,32 @@ def test_after_the_server_refused_the_key_or_the_model_no_more_questions_are_sen
     assert errors[1] == errors[2] == f"{errors[0]} (not sent: the server refused an earlier call the same way)"
 
 
+def test_a_refusal_holds_calls_back_for_a_while_not_for_the_life_of_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a deployed bundle (or a kernel) that met one 403 from a gateway, or a key rotated under it, failed every later
+    # answer until it was restarted: the refusal held for the generator's whole life
+    import time
+
+    from workbench.errors import ModelError
+    from workbench.models import _hosted
+    from workbench.testing.openai_stub import OpenAIStub
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    monkeypatch.setattr(_hosted, "REFUSAL_HOLD_S", 0.5)
+    with OpenAIStub(script=lambda n: (403, {}, 0.0) if n == 0 else (200, {}, 0.0)) as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        generator = load_generator("openai:my-model")
+        params = GenerationParams(max_tokens=8, timeout_s=5)
+        with pytest.raises(ModelError):
+            generator.generate(PROMPT, params)
+        with pytest.raises(ModelError, match="not sent"):  # within the hold: not sent
+            generator.generate(PROMPT, params)
+        time.sleep(0.6)
+        answer = generator.generate(PROMPT, params)  # after it: sent again, and answered
+    assert stub.statuses == [403, 200]
+    assert answer.text
+
+
 @pytest.mark.parametrize("usage", [
     {"prompt_tokens": None, "completion_tokens": None, "total_tokens": None},  # a server that did not count
     {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},  # a proxy's zeros for 'unknown'

@@ -16,6 +16,10 @@ from workbench.prompts import RenderedPrompt
 from workbench.redaction import redact
 
 
+# how long a generator sends no call after the server refused one (401, 403, 404): a sweep's remaining questions
+# fail at once, and a long-lived process (a deployed bundle, a notebook kernel) asks again after it
+REFUSAL_HOLD_S = 300.0
+
 # What a server meant by refusing a call for good (its HTTP status): what it refused and what to check, or None for any
 # other status; the registry builds it from the provider's key and address variables (``refusal_advice``).
 RefusalAdvice = Callable[[int | None], "tuple[str, str] | None"]
@@ -74,7 +78,9 @@ class LangChainChatGenerator:
     A rate limit, server error or timeout is retried up to ``params.retries`` times (``Generation.retries`` counts them);
     once a call found the server unreachable after its retries, the next calls are asked once, unretried, until one is
     answered: a server that is down failed each of a sweep's questions only after its whole backoff. Once the server
-    refused the key or the model (401, 403, 404), no more calls are sent: each fails with that refusal.
+    refused the key or the model (401, 403, 404), no more calls are sent for ``REFUSAL_HOLD_S`` seconds: each fails with
+    that refusal (a sweep's next questions), and the first call after that is sent again (a deployed bundle or a kernel
+    outlives a key rotated or a gateway's passing 403).
     """
 
     kind: ModelKind = "chat"
@@ -88,7 +94,8 @@ class LangChainChatGenerator:
         self._models: dict[tuple[float, int, float | None, int], Any] = {}
         self._lock = threading.Lock()
         self._down = False  # the last call that ended found no server to connect to (after its retries)
-        self._refused_call: ModelError | None = None  # the server refused the key, its access or the model: for good
+        self._refused_call: ModelError | None = None  # the server refused the key, its access or the model
+        self._refused_at = 0.0  # when (time.monotonic())
 
     def _model(self, params: GenerationParams) -> Any:
         key = (params.temperature, params.max_tokens, params.timeout_s, params.seed)
@@ -138,8 +145,9 @@ class LangChainChatGenerator:
 
     def _retried(self, call: Callable[[], Any], params: GenerationParams, deadline: float | None) -> tuple[Any, int]:
         """``call_with_retries(call)`` with the call's retries, or none while the server was found unreachable; not
-        sent at all once the server refused the key or the model (401, 403, 404), which no later call mends."""
-        if self._refused_call is not None:
+        sent at all within ``REFUSAL_HOLD_S`` seconds of the server refusing the key or the model (401, 403, 404): retrying
+        does not mend that, and a sweep sent each of its questions to a server that had refused the first."""
+        if self._refused_call is not None and time.monotonic() - self._refused_at < REFUSAL_HOLD_S:
             raise ModelError(f"{self._refused_call} (not sent: the server refused an earlier call the same way)")
         down = self._down
         try:
@@ -170,7 +178,7 @@ class LangChainChatGenerator:
             refused = _refused(exc, self.model_id, self._refusal)
             if refused is None:
                 raise
-            self._refused_call = self._refused_call or refused
+            self._refused_call, self._refused_at = refused, time.monotonic()
             raise refused from exc
 
     def _structured(
