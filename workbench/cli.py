@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from workbench import _telemetry  # noqa: F401
+from workbench.config import LARGE_GRID
 from workbench.errors import Terminated, WorkbenchError
 from workbench.tracking import STORE_HINT, check_store, half_made, shown_uri, sqlite_path
 
@@ -97,9 +98,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         variants = wb.expand_grid(experiment)
         if args.dry_run:
             return _print_plan(experiment, variants, args.limit)
-        if len(variants) > _LARGE_GRID:  # a typo'd range or one axis too many: months of calls and a store of runs to clean
+        if len(variants) > LARGE_GRID:
             plan = plan_grid(experiment, variants, len(load_spec_dataset(experiment, args.limit)))
-            raise WorkbenchError(f"{args.experiment}: {plan.summary()}, more than the {_LARGE_GRID:,} variants a sweep runs "
+            raise WorkbenchError(f"{args.experiment}: {plan.summary()}, more than the {LARGE_GRID:,} variants a sweep runs "
                                  "unasked — check the plan with --dry-run and cut an axis, or pass --yes to run them all")
     try:
         result = wb.run(experiment, settings=cfg, limit=args.limit, progress=_shows_progress(args.no_progress), fresh=args.fresh,
@@ -134,8 +135,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 1 if (result.failed and not args.allow_failures) else 0
 
 
-# more variants than this are run only with --yes (each is an MLflow run, with a trace per question)
-_LARGE_GRID = 1000
 _PLAN_NAMES = 50  # variants --dry-run lists
 
 
@@ -151,8 +150,8 @@ def _print_plan(spec: ExperimentSpec, variants: list[Variant], limit: int | None
         print(_printable(f"  {v.id}  {v.name}"))
     if len(variants) > _PLAN_NAMES:
         print(f"  ... and {len(variants) - _PLAN_NAMES:,} more")
-    if len(variants) > _LARGE_GRID:
-        print(f"More than {_LARGE_GRID:,} variants: workbench run asks for --yes to run them.")
+    if len(variants) > LARGE_GRID:
+        print(f"More than {LARGE_GRID:,} variants: workbench run asks for --yes to run them.")
     print("Dry run: nothing was run or logged.")
     return 0
 
@@ -1174,7 +1173,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="process: each variant in a worker process (default); none: in this process, for debugging")
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (variants, indexes, questions, model calls) and the variants' ids and names; run and log nothing")
-    p.add_argument("--yes", action="store_true", help=f"run a grid of more than {_LARGE_GRID:,} variants (refused without it)")
+    p.add_argument("--yes", action="store_true", help=f"run a grid of more than {LARGE_GRID:,} variants (refused without it)")
     p.set_defaults(handler=_cmd_run)
 
     p = sub.add_parser("cache", parents=[storeless], help="the cache of model answers, judge replies and embeddings")

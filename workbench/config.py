@@ -9,8 +9,11 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 
-__all__ = ["Settings", "settings", "shown_uri"]
+__all__ = ["LARGE_GRID", "Settings", "settings", "shown_uri"]
 
+# a grid of more variants than this runs only when asked for by name (`workbench run --yes`, `RunPanel(...,
+# allow_large_grid=True)`): a typo'd range or one axis too many means months of calls and a store of runs to clean
+LARGE_GRID = 1000
 _MAX_CACHE_MB = (2**63 - 1) // 2**20  # the largest cap whose size in bytes sqlite (diskcache's settings) can hold
 
 

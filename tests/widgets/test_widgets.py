@@ -333,6 +333,28 @@ def test_run_panel_reports_a_bad_spec_in_its_status_line(cfg: Settings) -> None:
         panel.run()
 
 
+def test_run_panel_refuses_a_grid_of_thousands_of_variants_unless_built_to_run_one(tmp_path: Path) -> None:
+    # workbench run refused 1,100 variants without --yes, while Run in a notebook started months of calls unasked and
+    # the grid builder counted them without a word
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    wide = handbook_spec(models=[], prompts=[], chunkers=[{"strategy": "recursive", "size": 200 + i, "overlap": 20} for i in range(11)],
+                         retrieval=[{"k": k} for k in range(1, 101)])
+    panel = RunPanel(wide, settings=cfg, limit=1)
+    panel.run_button.click()
+    assert not panel.running
+    message = ("widgets: 1,100 variants (11 chunkers x 100 retrieval settings), 11 indexes, 1 question: no model calls (retrieval only), "
+               "more than the 1,000 variants a sweep runs unasked — cut an axis, or pass RunPanel(..., allow_large_grid=True) to run them all")
+    assert html.unescape(panel.status.value) == f'<span class="wb-error">{message}</span>'
+    with pytest.raises(wb.WorkbenchError) as refused:
+        panel.run()
+    assert str(refused.value) == message
+    assert not (tmp_path / "mlruns").exists()  # nothing was logged
+    builder = GridBuilder(wide)
+    assert "More than 1,000 variants: a RunPanel runs them only when built with allow_large_grid=True" in builder.summary.value
+    assert "More than 1,000" not in GridBuilder(handbook_spec()).summary.value
+    RunPanel(wide, settings=cfg, allow_large_grid=True)._check_size(wide)  # asked for by name: not refused
+
+
 # -- leaderboard -----------------------------------------------------------------------------------------------------
 
 

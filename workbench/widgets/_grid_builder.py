@@ -9,6 +9,7 @@ from typing import Any
 import ipywidgets as w
 
 import workbench as wb
+from workbench.config import LARGE_GRID
 from workbench.datasets import PYTHON_REFERENCE, check_corpus_folder
 from workbench.errors import DataError, WorkbenchError
 from workbench.grid import plan_grid
@@ -169,6 +170,11 @@ def _candidates(base: Path, patterns: Sequence[str], dirs: bool = False) -> list
                 rel = Path("..") / path.relative_to(base.parent) if not path.is_relative_to(base) else path.relative_to(base)
                 found.append(rel.as_posix())
     return list(dict.fromkeys(found))
+
+
+# under the count of a grid the RunPanel and workbench run refuse unasked, so it is seen before Run is pressed
+_LARGE_NOTE = (f'<div class="wb-error">More than {LARGE_GRID:,} variants: a RunPanel runs them only when built with '
+               "allow_large_grid=True, workbench run only with --yes — cut an axis, or ask for them by name</div>")
 
 
 def _answering(variants: Sequence[Any]) -> int:
@@ -375,7 +381,7 @@ class GridBuilder(w.VBox):
             f" = {routed}<b>{calls}</b> model calls{judged}" if not retrieval_only
             else f" — {routed}<b>{calls}</b> model calls{judged} ({retrieval_only} retrieval-only variant{'s' if retrieval_only != 1 else ''}"
                  " with no models make none)"
-        )
+        ) + (_LARGE_NOTE if variants > LARGE_GRID else "")
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write the experiment as YAML (default: the ``save as`` field) and return its path."""

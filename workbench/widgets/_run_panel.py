@@ -10,9 +10,11 @@ from typing import Any
 import ipywidgets as w
 
 import workbench as wb
-from workbench.config import Settings
+from workbench.config import LARGE_GRID, Settings
+from workbench.grid import plan_grid
 from workbench.models import Embedder, Generator
 from workbench.results import leaderboard_frame
+from workbench.runner import load_inputs
 from workbench.widgets._common import STYLE, BackgroundJob, error_html, esc, frame_table, run_link
 
 _COLUMNS = ("variant", "status", "questions", "question_errors", "hit_at_k", "mrr", "token_f1", "semantic_similarity", "refusal_correct",
@@ -61,6 +63,8 @@ class RunPanel(w.VBox):
         limit: evaluate only the first ``limit`` questions.
         dataset: the questions in memory, for an experiment without a dataset of its own (as in ``wb.run``).
         corpus: the documents in memory, for an experiment without a corpus of its own (as in ``wb.run``).
+        allow_large_grid: run a grid of more than 1,000 variants (refused without it, as ``workbench run`` refuses
+            one without ``--yes``).
 
     Finished variants stay logged when the sweep is stopped. In a racing sweep (``execution: {racing: ...}``) the
     variants that drop out are listed as they stop, with the interval that stopped them. ``result`` holds the last
@@ -76,8 +80,10 @@ class RunPanel(w.VBox):
         limit: int | None = None,
         dataset: Any = None,
         corpus: Any = None,
+        allow_large_grid: bool = False,
     ) -> None:
         self._experiment = experiment
+        self._allow_large_grid = allow_large_grid
         self._inputs = {k: v for k, v in (("dataset", dataset), ("corpus", corpus)) if v is not None}
         self._settings = settings
         self._models = models
@@ -134,6 +140,7 @@ class RunPanel(w.VBox):
             return
         try:
             spec = self._spec()
+            self._check_size(spec)
         except (wb.WorkbenchError, ValueError) as exc:
             self.exception = exc
             self.status.value = error_html(str(exc))
@@ -149,6 +156,16 @@ class RunPanel(w.VBox):
         self.run_button.disabled, self.stop_button.disabled = True, False
         self.status.value = f"Running <b>{esc(spec.name)}</b>…"
         self._job.start(self._work, spec)
+
+    def _check_size(self, spec: wb.ExperimentSpec) -> None:
+        """Refuse a grid of more than ``LARGE_GRID`` variants unless the panel was built to run one: Run on a typo'd
+        range would start months of model calls and fill the store with runs to clean."""
+        variants = wb.expand_grid(spec)
+        if self._allow_large_grid or len(variants) <= LARGE_GRID:
+            return
+        questions = len(load_inputs(spec, self._limit, **self._inputs)[0])
+        raise wb.WorkbenchError(f"{spec.name}: {plan_grid(spec, variants, questions).summary()}, more than the {LARGE_GRID:,} "
+                                "variants a sweep runs unasked — cut an axis, or pass RunPanel(..., allow_large_grid=True) to run them all")
 
     def stop(self) -> None:
         """Stop after the current question (what the Stop button does); finished variants stay logged."""
