@@ -45,7 +45,7 @@ from workbench.tracking._store_check import check_served_artifacts, check_store
 from workbench.tracking._process import END_REASON_TAG, abandoned_reason, alive_here, process_tags
 from workbench.tracking._read import RESULTS_TABLE, artifact_bytes, every_page, out_of_reach, reading_artifacts, run_artifacts
 from workbench.tracking._sqlite import tune_sqlite_store
-from workbench.tracking._store_lock import open_store_serialised
+from workbench.tracking._store_lock import interrupts_deferred, open_store_serialised
 from workbench.tracking._summary import MAX_RUN_NOTE, inert, sweep_note
 from workbench.tracking._unreachable import TrackingUnavailable, is_unreachable, quiet_retry_warnings, shown_uri, tracking_call
 from workbench.tracking._redact import redacted, redacting
@@ -216,9 +216,13 @@ class MlflowTracker:
     """
 
     def __init__(self, tracking_uri: str, *, artifact_root: Path | None = None) -> None:
-        import mlflow
-        from mlflow import MlflowClient
-        from mlflow.tracing.client import TracingClient
+        with interrupts_deferred():  # a Ctrl+C mid-import left a half-imported mlflow that failed every later sweep
+            import mlflow
+            from mlflow import MlflowClient
+            from mlflow.tracing.client import TracingClient
+
+            if not tracking_uri.startswith(("http://", "https://")):  # a database store's SQLAlchemy, whole too
+                import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
         from workbench.config import settings
 

@@ -9,17 +9,24 @@ A change of the model registry (a promotion, a rollback) reads the alias holder 
 registers and moves the alias. Two at once (two terminals, two CI jobs) each read the registry as it was before the
 other: both created the registered model (one died on "already exists") or registered one configuration as two
 versions. So such changes are made one at a time, under ``<db>.registry.lock``.
+
+A Ctrl+C (a notebook's interrupt) in the middle of the first ``import mlflow`` of a process, or of a new store's
+migrations, left a half-imported library (every later sweep of the kernel failed on "partially initialized module
+'mlflow'") or a half-migrated store ("table _alembic_tmp_experiments already exists", in any process). So both are
+done with the interrupt held until they end: ``interrupts_deferred``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
 
-__all__ = ["open_store_serialised", "registry_changes_serialised"]
+__all__ = ["interrupts_deferred", "open_store_serialised", "registry_changes_serialised"]
 
 _WAIT_S = 600.0  # migrating a store takes seconds; an old store being upgraded by another process may take minutes
 
@@ -46,6 +53,24 @@ def _held(tracking_uri: str, suffix: str, what: str) -> Iterator[None]:
         lock.release()
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """A block that a Ctrl+C (SIGINT) does not cut in two: one received meanwhile is delivered, to the handler that was
+    in place, once the block has ended. Outside the main thread (where no signal handler runs), or under a handler
+    installed from outside Python, the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)  # as it would have come: a KeyboardInterrupt, or ignored under SIG_IGN
+
+
 def open_store_serialised(tracking_uri: str) -> None:
     """Create (or open) the tracking store of a ``sqlite:///`` URI under a file lock; other URIs are left alone.
 
@@ -58,7 +83,7 @@ def open_store_serialised(tracking_uri: str) -> None:
         return
     from mlflow import MlflowClient
 
-    with _held(tracking_uri, ".lock", "create the MLflow store"):
+    with _held(tracking_uri, ".lock", "create the MLflow store"), interrupts_deferred():
         MlflowClient(tracking_uri).search_experiments(max_results=1)  # creates the store: tables and migrations
 
 
