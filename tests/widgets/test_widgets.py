@@ -259,6 +259,10 @@ def test_interrupting_the_kernel_while_run_waits_stops_the_sweep(cfg: Settings) 
     assert result is not None, (panel.exception, panel.status.value)
     assert not panel.running and len(result.variants) < 3 and result.status == "KILLED"
     assert "Stopped" in panel.status.value
+    # run() again (as the status line says): the sweep is finished, not the stopped one handed back as it was
+    again = panel.run()
+    assert again.status == "FINISHED" and [v.status for v in again.variants] == ["FINISHED"] * 3, panel.status.value
+    assert again.variants[0].reused_from == result.variants[0].run_id
 
 
 def test_stop_pressed_as_the_last_question_is_answered_leaves_a_finished_sweep_not_one_to_run_again(cfg: Settings) -> None:

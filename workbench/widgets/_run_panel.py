@@ -182,7 +182,8 @@ class RunPanel(w.VBox):
         """The sweep's result: waits for the sweep started with Run, reuses a finished one, or runs one now.
 
         A finished sweep is reused only while the experiment is the one it ran: after an edit (the GridBuilder's form,
-        the YAML file) or a sweep that failed, a new sweep runs, which reuses whatever the earlier one finished.
+        the YAML file), or a sweep that failed or was stopped (Stop, an interrupt of the kernel), a new sweep runs,
+        which reuses whatever the earlier one finished.
 
         Interrupting the kernel while it waits stops the sweep after the current question, as Ctrl+C stops ``wb.run``
         (the sweep runs in a thread of its own, which the interrupt does not reach).
@@ -207,8 +208,9 @@ class RunPanel(w.VBox):
         return self.result
 
     def _outdated(self) -> bool:
-        """No sweep started yet, the last one failed, or it ran another experiment than the one read now."""
-        if self._ran is None or self.exception is not None:
+        """No sweep started yet, the last one failed or was stopped before its end, or it ran another experiment than
+        the one read now."""
+        if self._ran is None or self.exception is not None or (self.result is not None and self.result.status == "KILLED"):
             return True
         try:
             return self._spec() != self._ran
