@@ -571,9 +571,12 @@ _EMPTY_LEADERBOARD_COLUMNS = ("variant", "variant_id", "prompt", "model", "chunk
 def _other_scores(variants: Sequence[VariantResult]) -> tuple[str, ...]:
     """The scores some variant has that are no column of ``LEADERBOARD_METRICS`` (pure apart from reading the scorer
     catalogue): a scorer of yours (``@wb.scorer``), bleu, chrf, pii_leak..., in the catalogue's order. They were left
-    out of the leaderboard, so a sweep's own scorer was never shown and sorting by it said no variant had it."""
+    out of the leaderboard, so a sweep's own scorer was never shown and sorting by it said no variant had it. After each
+    scorer, the questions it raised on (``<scorer>_errors``, any scorer's): one that raised on every question has no
+    score, and nothing on the leaderboard said it had been run at all."""
     held = {m for v in variants for m in v.metrics}
-    return tuple(n for n in scorer_entries() if n in held and n not in LEADERBOARD_METRICS)
+    return tuple(c for n in scorer_entries() for c in (n, f"{n}_errors")
+                 if c in held and c not in LEADERBOARD_METRICS)
 
 
 def _leaderboard_columns(extra: Sequence[str]) -> tuple[str, ...]:
@@ -586,7 +589,7 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
     """The leaderboard of any variant results (a finished sweep, or the variants done so far while one runs).
 
     One row per variant: axes (prompt and model are None for a retrieval-only variant), status, question count,
-    chunk count and mean chunk length, the ``LEADERBOARD_METRICS`` it has and every other scorer's score (yours too), run id, the run it reused, why a racing
+    chunk count and mean chunk length, the ``LEADERBOARD_METRICS`` it has and every other scorer's score (yours too) and any scorer's question errors (``<scorer>_errors``), run id, the run it reused, why a racing
     sweep stopped it early (``stopped_early``, None for a variant that answered every question) and error; sorted by ``sort_by``
     (default token_f1, else mrr, else hit_at_k), best first in the metric's direction unless ``ascending`` is given (a
     lower-is-better metric such as ``latency_p50_s`` or ``cost_usd`` ascending), missing values last, variants that did

@@ -337,6 +337,38 @@ def test_run_panel_reports_a_bad_spec_in_its_status_line(cfg: Settings) -> None:
         panel.run()
 
 
+@wb.scorer("widget_team_words")
+def _team_words(env: wb.ScorerEnv):  # type: ignore[no-untyped-def]
+    def score(ctx: wb.ScoreContext) -> wb.Score:
+        if "14 days" not in ctx.answer:
+            raise ValueError("no date in the answer")  # a team scorer that breaks on some answers
+        return wb.Score(float(len(ctx.answer.split())))
+
+    return score
+
+
+def test_run_panel_live_leaderboard_shows_the_teams_own_scorer_its_errors_and_a_routers_escalations(cfg: Settings) -> None:
+    # the live table had fixed columns: a scorer of the team's own, the questions it raised on and a router's escalation
+    # rate were nowhere on the panel (the sweep said "Done" over a scorer that failed on every question)
+    router = {"name": "r", "cheap": {"id": SMOLLM2_ID}, "strong": {"id": GEMMA_ID}, "escalate_when": {"refusal_or_empty": True}}
+    spec = handbook_spec(models=[{"id": GEMMA_ID}, {"router": router}], chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}],
+                         scorers=["hit_at_k", "token_f1", "widget_team_words"], execution={"isolation": "none"})
+    models = {**fakes(), SMOLLM2_ID: ScriptedModel(lambda _p: "", model_id=SMOLLM2_ID)}  # the cheap model says nothing: escalated
+    panel = RunPanel(spec, settings=cfg, models=models)
+    result = panel.run()
+    assert result.status == "FINISHED"
+    head = re.findall(r"<th>([^<]*)</th>", panel.leaderboard.value)
+    assert head[head.index("token_f1"):head.index("latency_p50_s")] == ["token_f1", "widget_team_words", "escalation_rate"]
+    assert "widget_team_words_errors" not in head  # it failed on no question here
+    assert [v.metrics.get("escalation_rate") for v in result.variants] == [None, 1.0]
+    bad = RunPanel(handbook_spec(scorers=["token_f1", "widget_team_words"], execution={"isolation": "none"}, chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}]),
+                   settings=cfg, models={**fakes(), GEMMA_ID: ScriptedModel(lambda _p: "No idea.", model_id=GEMMA_ID)})
+    failing = bad.run().leaderboard()
+    assert "widget_team_words" not in failing.columns and list(failing["widget_team_words_errors"]) == [2]  # wb.run's table too
+    head = re.findall(r"<th>([^<]*)</th>", bad.leaderboard.value)
+    assert "widget_team_words_errors" in head and "escalation_rate" not in head
+
+
 def test_run_panel_refuses_a_grid_of_thousands_of_variants_unless_built_to_run_one(tmp_path: Path) -> None:
     # workbench run refused 1,100 variants without --yes, while Run in a notebook started months of calls unasked and
     # the grid builder counted them without a word

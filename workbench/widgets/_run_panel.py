@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,16 @@ from workbench.widgets._common import STYLE, BackgroundJob, error_html, esc, fra
 
 _COLUMNS = ("variant", "status", "questions", "question_errors", "hit_at_k", "mrr", "token_f1", "semantic_similarity", "refusal_correct",
             "latency_p50_s", "output_tokens", "cost_usd", "cache_hits", "generation_calls", "reused_from", "stopped_early", "error")
+_SCORES_END = _COLUMNS.index("latency_p50_s")  # the sweep's own scorers are shown after the built-in scores
+
+
+def _live_columns(columns: Sequence[str], scorers: Sequence[str]) -> list[str]:
+    """The live leaderboard's columns of a sweep whose frame has ``columns`` (pure): the usual ones, with the scores of
+    the experiment's other ``scorers`` (a team's own), the questions any scorer raised on, and a router's escalation rate
+    after the built-in scores (a scorer of your own, or one that raised on every question, was nowhere on the panel)."""
+    extra = [c for c in columns if c not in _COLUMNS and (c in scorers or c.endswith("_errors"))]
+    routed = ["escalation_rate"] if "escalation_rate" in columns else []
+    return [*_COLUMNS[:_SCORES_END], *extra, *routed, *_COLUMNS[_SCORES_END:]]
 
 
 # a stage's bar and label are redrawn at most this many times per pass (each redraw is a message to the browser): a
@@ -279,7 +289,8 @@ class RunPanel(w.VBox):
                 self.dropped.value = "<b>Dropped out</b> (racing ruled out that they beat the leader):<ul>" + "".join(
                     f"<li>{esc(v.variant.name)}: {esc(v.stopped_early.label)}</li>" for v in dropped if v.stopped_early is not None
                 ) + "</ul>"
-            self.leaderboard.value = frame_table(frame, _COLUMNS, links=run_link)
+            scorers = self._ran.scorers if self._ran is not None and self._ran.scorers else ()
+            self.leaderboard.value = frame_table(frame, _live_columns(list(frame.columns), scorers), links=run_link)
         elif kind == "sweep_done":
             self.variants.set(event.done, event.total)
 
