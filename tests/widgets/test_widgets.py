@@ -386,6 +386,7 @@ def test_run_panel_refuses_a_grid_of_thousands_of_variants_unless_built_to_run_o
     assert str(refused.value) == message
     assert not (tmp_path / "mlruns").exists()  # nothing was logged
     builder = GridBuilder(wide)
+    assert builder.summary.value.startswith("<b>1,100</b> variants × <b>2</b> questions — <b>0</b> model calls (1,100 retrieval-only")
     assert "More than 1,000 variants: a RunPanel runs them only when built with allow_large_grid=True" in builder.summary.value
     assert "More than 1,000" not in GridBuilder(handbook_spec()).summary.value
     RunPanel(wide, settings=cfg, allow_large_grid=True)._check_size(wide)  # asked for by name: not refused

@@ -372,14 +372,15 @@ class GridBuilder(w.VBox):
         except (WorkbenchError, ValueError) as exc:
             self.summary.value = error_html(str(exc))
             return
-        grid = f"<b>{variants}</b> variant{'s' if variants != 1 else ''} × <b>{questions}</b> question{'s' if questions != 1 else ''}"
+        # thousands grouped, as the plan of `workbench run --dry-run` writes them: 48,000 calls, not 48000
+        grid = f"<b>{variants:,}</b> variant{'s' if variants != 1 else ''} × <b>{questions:,}</b> question{'s' if questions != 1 else ''}"
         retrieval_only = variants - answering
         # a router's strong model answers the questions it escalates too, and a judge adds calls of its own: both cost
         routed = "up to " if any(v.router is not None for v in expanded) else ""
         judged = " and the judge's" if spec.judge is not None and answering else ""
         self.summary.value = grid + (
-            f" = {routed}<b>{calls}</b> model calls{judged}" if not retrieval_only
-            else f" — {routed}<b>{calls}</b> model calls{judged} ({retrieval_only} retrieval-only variant{'s' if retrieval_only != 1 else ''}"
+            f" = {routed}<b>{calls:,}</b> model calls{judged}" if not retrieval_only
+            else f" — {routed}<b>{calls:,}</b> model calls{judged} ({retrieval_only:,} retrieval-only variant{'s' if retrieval_only != 1 else ''}"
                  " with no models make none)"
         ) + (_LARGE_NOTE if variants > LARGE_GRID else "")
 
