@@ -7,7 +7,12 @@ import dis
 import functools
 import hashlib
 import inspect
+import os
 import re
+import site
+import sys
+import sysconfig
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -18,8 +23,9 @@ def code_digest(fn: Callable[..., Any]) -> str:
     """A digest of a function's code: its source where Python can find it (a module, a notebook cell), else its
     bytecode, constants and names, nested functions (the scorer a factory returns) included; then what the code reads
     that a notebook user edits next to it: the plain values (numbers, strings, containers of them, regexes) of the
-    globals and closure variables it names, and the code of the functions and classes of its own top-level package (or
-    notebook) that it names, followed the same way."""
+    globals and closure variables it names, and the code of the functions and classes that it names (``cut``, or
+    ``helpers.cut`` through a module) from its own top-level package, its notebook or any other module of the team's
+    own (not an installed library's), followed the same way."""
     digest = hashlib.sha256()
     _add_code(fn, digest, set())
     return digest.hexdigest()
@@ -43,12 +49,27 @@ def _add_code(fn: Any, digest: Any, seen: set[int]) -> None:
         return
     scope = getattr(fn, "__globals__", {})
     cells = dict(zip(code.co_freevars, getattr(fn, "__closure__", None) or ()))
-    for name in sorted(_names(code)):
-        if name in cells:
+    named: dict[str, Any] = {}
+    for name in _names(code):
+        first, *attributes = name.split(".")
+        if first in cells:
             with contextlib.suppress(ValueError):  # a cell not filled yet
-                _add_value(name, cells[name].cell_contents, fn, digest, seen)
-        elif name in scope:
-            _add_value(name, scope[name], fn, digest, seen)
+                named.setdefault(*_through_modules(first, cells[first].cell_contents, attributes, fn))
+        elif first in scope:
+            named.setdefault(*_through_modules(first, scope[first], attributes, fn))
+    for name in sorted(named):
+        _add_value(name, named[name], fn, digest, seen)
+
+
+def _through_modules(name: str, value: Any, attributes: list[str], owner: Any) -> tuple[str, Any]:
+    """``helpers.cut`` and the function it names, read from the module ``value`` called ``name``, while the modules on
+    the way are followed (see ``_followed``): ``name`` and ``value`` as given for anything else (``ctx.text`` reads
+    ``ctx``, ``json.loads`` an installed library's module)."""
+    for attribute in attributes:
+        if not isinstance(value, types.ModuleType) or not _followed(value.__name__, owner):
+            break
+        name, value = f"{name}.{attribute}", getattr(value, attribute, None)
+    return name, value
 
 
 @functools.lru_cache(maxsize=4096)
@@ -75,17 +96,50 @@ def _add_bytecode(code: Any, digest: Any) -> None:
             digest.update(repr(const).encode())
 
 
-def _same_package(value: Any, owner: Any) -> bool:
-    """Whether ``value`` is defined in the top-level package (or notebook) of ``owner``: a built-in scorer reads answers
-    through helpers of other workbench modules, a team's scorer through its project's own modules."""
-    return str(getattr(value, "__module__", "")).split(".")[0] == str(getattr(owner, "__module__", "")).split(".")[0]
+def _followed(module: str, owner: Any) -> bool:
+    """Whether code of ``module`` is digested with ``owner``'s: a module of the owner's top-level package (a built-in
+    scorer reads answers through helpers of other workbench modules), or of the team's own code (a notebook's, a
+    project's modules beside it), not an installed library's (whose version the run records)."""
+    return module.split(".")[0] == str(getattr(owner, "__module__", "")).split(".")[0] or _teams_own(module)
+
+
+@functools.lru_cache(maxsize=4096)
+def _teams_own(module: str) -> bool:
+    """Whether ``module`` is the team's own code: a notebook's (``__main__``) or a file outside the interpreter's
+    standard library and installed packages (read once per module)."""
+    if module == "__main__":
+        return True
+    path = getattr(sys.modules.get(module), "__file__", None)
+    return path is not None and not os.path.realpath(path).startswith(_library_roots())
+
+
+@functools.lru_cache(maxsize=1)
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    roots |= {*site.getsitepackages(), site.getusersitepackages()}
+    return tuple(os.path.join(os.path.realpath(root), "") for root in roots)
 
 
 @functools.lru_cache(maxsize=4096)
 def _names(code: Any) -> frozenset[str]:
     """The global and free variable names a code object and the functions nested in it read (not the attribute
-    names in ``co_names``: ``ctx.text`` does not read a global ``text``)."""
-    names = {str(i.argval) for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    names in ``co_names``: ``ctx.text`` does not read a global ``text``), each with the attributes read from it at
+    once (``helpers.cut`` for ``helpers.cut()``: a module's function)."""
+    names: set[str] = set()
+    chain: list[str] = []
+    for i in dis.get_instructions(code):
+        if i.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF"):
+            if chain:
+                names.add(".".join(chain))
+            chain = [str(i.argval)] if i.opname != "LOAD_DEREF" or i.argval in code.co_freevars else []
+        elif i.opname in ("LOAD_ATTR", "LOAD_METHOD") and chain:
+            chain.append(str(i.argval))
+        elif chain:
+            names.add(".".join(chain))
+            chain = []
+    if chain:
+        names.add(".".join(chain))
     names |= set(code.co_freevars)
     for const in code.co_consts:
         if inspect.iscode(const):
@@ -94,12 +148,12 @@ def _names(code: Any) -> frozenset[str]:
 
 
 def _add_value(name: str, value: Any, owner: Any, digest: Any, seen: set[int]) -> None:
-    if inspect.isfunction(value) and _same_package(value, owner):  # a helper beside the scorer or in its package
+    if inspect.isfunction(value) and _followed(value.__module__, owner):  # a helper beside the scorer or in its package
         if id(value) not in seen:
             digest.update(f"\0{name}=".encode())
             _add_code(value, digest, seen)
         return
-    if inspect.isclass(value) and _same_package(value, owner):  # e.g. the judge reply a scorer parses with its methods
+    if inspect.isclass(value) and _followed(value.__module__, owner):  # e.g. the judge reply a scorer parses with its methods
         if id(value) not in seen:
             seen.add(id(value))
             digest.update(f"\0{name}=".encode())
