@@ -261,6 +261,22 @@ def test_a_gate_fails_a_variant_whose_questions_failed_as_promotion_does(tables)
                         "those questions are retried)"]
 
 
+def test_a_gate_fails_a_variant_racing_stopped_early_as_promotion_refuses_it(tables) -> None:  # type: ignore[no-untyped-def]
+    # racing asked it 8 of 30 questions: a gate passed it on the mean of those 8, a hopeless variant included
+    from dataclasses import replace
+
+    from workbench.results import EarlyStop
+
+    stop = EarlyStop("token_f1", 8, "base", -0.25, -0.31, -0.2)
+    report = wb.compare({"base": tables["base"], "same": tables["same"], "stopped": tables["worse"].head(8)}, metrics="token_f1")
+    assert report.gate("token_f1", minimum=0.0) == ()
+    raced = replace(report, variants=tuple(replace(v, stopped_early=stop) if v.name == "stopped" else v for v in report.variants))
+    failures = [str(f) for f in raced.gate("token_f1", minimum=0.0)]
+    assert failures == [f"FAIL stopped: was stopped early by racing {stop.label}, so its scores rest on those questions alone — run "
+                        "the experiment again without racing (only its missing questions are computed)"]
+    assert failures[0] in [str(f) for f in raced.gate("token_f1", no_worse=True)]  # whatever the gate checks
+
+
 def test_the_mean_cost_per_question_leaves_out_the_questions_that_failed(tables) -> None:  # type: ignore[no-untyped-def]
     # a router writes cost 0 for a question both of whose calls failed (a failed call is not billed), where one model's
     # failed question has no cost: the router's mean cost per question counted its failures as free answers, so a router

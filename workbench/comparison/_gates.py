@@ -83,7 +83,8 @@ def gate_failures(
     no_worse: bool = False,
 ) -> tuple[GateFailure, ...]:
     """``check_metric`` on every variant's mean of each metric; a variant without results fails too, so does one with
-    questions that failed (its means leave them out), and with ``no_worse`` one that shares no scored question with the
+    questions that failed (its means leave them out), one racing stopped early (its means rest on its first questions),
+    and with ``no_worse`` one that shares no scored question with the
     baseline (see ``ComparisonReport.gate``)."""
     for name, bound in (("minimum", minimum), ("maximum", maximum)):
         if bound is not None and not math.isfinite(bound):
@@ -98,6 +99,11 @@ def gate_failures(
     failures += [GateFailure(v.name, "", f"{errors} of {len(v.frame)} questions failed, so its scores leave them out — run the experiment "
                              "again (only those questions are retried)")
                  for v in report.variants if (errors := int(failed(v.frame).sum()))]
+    # as promotion refuses such a run: racing asked it only the questions before its stop, so a mean over them says
+    # nothing of the rest, and a variant stopped as clearly worse passed a threshold on its first few questions
+    failures += [GateFailure(v.name, "", f"was stopped early by racing {v.stopped_early.label}, so its scores rest on those "
+                             "questions alone — run the experiment again without racing (only its missing questions are computed)")
+                 for v in report.variants if v.stopped_early is not None]
     unknown = [m for m in metrics if m not in report.metrics]
     if unknown and unanswered_scorers(unknown, report.variants):
         # a scorer of answers, none of which there is: a failed gate (exit 1), not a usage error naming the wrong cause
