@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 
@@ -123,6 +124,25 @@ def test_runs_of_one_dataset_logged_before_its_default_ids_changed_pair_by_quest
     asked_twice = new.assign(question=new["question"].where(new["case_id"] != "case-2", "question 0?"))
     row = wb.compare({"old": old, "new": asked_twice}, metrics=["token_f1"]).row("new", "token_f1")
     assert row["n_paired"] == 28  # 'question 0?' twice is ambiguous, and 'question 1?' is no longer asked
+
+
+def test_a_report_says_when_variants_asked_other_questions_than_the_baseline(tables) -> None:  # type: ignore[no-untyped-def]
+    # a baseline from a sweep of 30 questions against variants of a sweep limited to 10: the means of 30 and of 10
+    # questions sat side by side, and n_paired alone said the differences were over 10
+    elsewhere = table(5, [0.0] * 5).assign(case_id=[f"other-{i}" for i in range(5)], question=[f"another question {i}?" for i in range(5)])
+    report = wb.compare({"base": tables["base"], "short": tables["same"].head(10), "shorter": tables["worse"].head(10)}, metrics="token_f1")
+    said = ("every other variant: asked 10 questions, the baseline 30, 10 of them the baseline's — means are over each one's own "
+            "questions, differences over the 10 both asked")
+    assert said in report.summary().splitlines() and html.escape(said) in report._repr_html_()
+    mixed = wb.compare({"base": tables["base"], "same": tables["same"], "short": tables["same"].head(10), "elsewhere": elsewhere},
+                       metrics="token_f1").summary().splitlines()
+    assert mixed[-2:] == [
+        "short: asked 10 questions, the baseline 30, 10 of them the baseline's — means are over each one's own questions, "
+        "differences over the 10 both asked",
+        "elsewhere: asked none of the baseline's 30 questions (5 others: another dataset?), so there is no difference to compute "
+        "— compare against a baseline evaluated on the same questions",
+    ]
+    assert not any("asked" in line for line in wb.compare(tables, metrics="token_f1").summary().splitlines())  # the same questions
 
 
 def test_tables_pair_by_case_id_whatever_its_type_and_refuse_a_question_twice(tables) -> None:  # type: ignore[no-untyped-def]

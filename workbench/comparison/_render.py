@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from workbench.comparison._metrics import COST_PER_SUCCESS, higher_is_better
-from workbench.comparison._values import failed, recorded_higher_is_better
+from workbench.comparison._values import by_case, failed, keyed_like, paired_cases, recorded_higher_is_better
 
 if TYPE_CHECKING:
     from workbench.comparison._view import ComparisonView
@@ -88,6 +88,9 @@ def summary_text(report: ComparisonView) -> str:
     failures = [] if empty else _failed_questions(report)  # with nothing scored, that line counts the failures
     if failures:
         lines.extend(["", *failures])
+    other_questions = _other_questions(report)
+    if other_questions:
+        lines.extend(["", *other_questions])
     lines.extend(_routing_lines(report))
     for s in report.skipped:
         lines.append(f"skipped {s.name}: {s.reason}")
@@ -113,6 +116,30 @@ def _failed_questions(report: ComparisonView) -> list[str]:
         if errors:
             lines.append(f"{v.name}: {errors} of {len(v.frame)} questions failed — its means leave them out (compare its "
                          "differences, paired over the questions both answered; run the experiment again to ask them again)")
+    return lines
+
+
+def _other_questions(report: ComparisonView) -> list[str]:
+    """What the variants that asked other questions than the baseline (another dataset, limit or sweep) are compared
+    on, one line per count of questions asked and shared: their means are over their own questions, their differences
+    over the questions both asked (a variant racing stopped early says on its rows why it asked fewer)."""
+    base = by_case(report.variants[0])
+    groups: dict[tuple[int, int], list[str]] = {}
+    others = [v for v in report.variants[1:] if v.stopped_early is None]
+    for v in others:
+        own = keyed_like(base, by_case(v))
+        shared = len(paired_cases(base, own))
+        if not shared == len(base) == len(own):
+            groups.setdefault((len(own), shared), []).append(v.name)
+    lines = []
+    for (asked, shared), names in groups.items():
+        who = "every other variant" if len(names) == len(others) > 1 else "; ".join(names)
+        if shared == 0:
+            lines.append(f"{who}: asked none of the baseline's {len(base)} questions ({asked} others: another dataset?), so there "
+                         "is no difference to compute — compare against a baseline evaluated on the same questions")
+        else:
+            lines.append(f"{who}: asked {asked} questions, the baseline {len(base)}, {shared} of them the baseline's — means are "
+                         f"over each one's own questions, differences over the {shared} both asked")
     return lines
 
 
@@ -152,7 +179,7 @@ def report_html(report: ComparisonView) -> str:
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     skipped = "".join(f"<p>skipped {html.escape(s.name)}: {html.escape(s.reason)}</p>" for s in report.skipped)
     empty = _nothing_scored(report)
-    failures = "" if empty else "".join(f"<p>{html.escape(line)}</p>" for line in _failed_questions(report))
+    failures = "" if empty else "".join(f"<p>{html.escape(line)}</p>" for line in (*_failed_questions(report), *_other_questions(report)))
     skipped = (f"<p><b>{html.escape(empty)}</b></p>" if empty else "") + failures + skipped
     return (
         f"<div><p>Baseline: <b>{html.escape(report.baseline)}</b> — {confidence_text(report.confidence)} bootstrap intervals over "
