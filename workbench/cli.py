@@ -577,6 +577,11 @@ def _compared_sweep(args: argparse.Namespace, report: ComparisonReport, uri: str
     return sweep
 
 
+def _markdown_code(text: str) -> str:
+    """``text`` as a markdown code span: an experiment's or user's name shown as written, never rendered as markdown."""
+    return "`" + " ".join(text.replace("`", "'").split()) + "`"
+
+
 def _by(sweep: LoggedRun) -> str:
     return f" by {sweep.user}" if sweep.user else ""
 
@@ -584,10 +589,23 @@ def _by(sweep: LoggedRun) -> str:
 def _cmd_compare(args: argparse.Namespace) -> int:
     report, uri = _comparison(args, args.metric)
     sweep = _compared_sweep(args, report, uri)
+    # EXPERIMENT may be the sweep's run id: name the experiment it belongs to (renamable in the UI)
+    experiment = _experiment_name(sweep.experiment_id, uri) if sweep is not None else None
+    if args.format == "json":  # for scripts: the sweep's comparison.json, with what was compared
+        read = {"experiment": experiment, "sweep": sweep.run_id, "user": sweep.user} if sweep is not None else {
+            "experiment": None, "sweep": None, "user": None, "runs": [t.run_id for t in report.variants]}
+        print(json.dumps({**read, **report.to_dict()}, indent=2))
+        return 0
+    if args.format == "markdown":  # for a pull request: tables; names (renamable, or a teammate's) shown as written
+        by = f" by {_markdown_code(sweep.user)}" if sweep is not None and sweep.user else ""
+        heading = (f"Comparing {_runs(report)} (no sweep)" if sweep is None
+                   else f"Experiment {_markdown_code(experiment or '')}, sweep {sweep.run_id}{by}")
+        print(_printable(f"### {heading}\n\n{report.to_markdown()}"), end="")
+        return 0
     if sweep is None:
         print(f"Comparing {_runs(report)} (no sweep)")
-    else:  # EXPERIMENT may be the sweep's run id: name the experiment it belongs to
-        print(_printable(f"Experiment '{_experiment_name(sweep.experiment_id, uri)}', sweep {sweep.run_id}{_by(sweep)}"))  # renamable in the UI
+    else:
+        print(_printable(f"Experiment '{experiment}', sweep {sweep.run_id}{_by(sweep)}"))
     print(_printable(report.summary()))  # a skipped variant's error is a provider's text
     return 0
 
@@ -1221,6 +1239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", parents=[common], help="intervals and verdicts of a sweep's variants against a baseline")
     _comparison_arguments(p)
     p.add_argument("--metric", action="append", default=None, help="metric to compare (repeatable; default: all)")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                   help="text (default); markdown: tables for a pull request; json: the comparison.json rows, for scripts")
     p.set_defaults(handler=_cmd_compare)
 
     p = sub.add_parser("gate", epilog=_EXIT_CODES, parents=[common], help="exit 1 when a variant is below --min, above --max or worse than --baseline, "

@@ -223,6 +223,30 @@ def test_cli_compare_prints_intervals_and_verdicts(sweep: wb.SweepResult, store:
     assert "better" in capsys.readouterr().out
 
 
+def test_cli_compare_writes_json_for_scripts_and_markdown_for_a_pull_request(
+    sweep: wb.SweepResult, store: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the text's lines ran past 150 columns with no other form: scripts parsed it and pull requests wrapped it
+    uri = ["--tracking-uri", store.tracking_uri]
+    assert main([*uri, "compare", EXPERIMENT, "--metric", "token_f1", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    report = wb.compare(EXPERIMENT, metrics="token_f1", tracking_uri=store.tracking_uri)
+    assert data == {"experiment": EXPERIMENT, "sweep": sweep.parent_run_id, "user": data["user"], **json.loads(json.dumps(report.to_dict()))}
+    assert data["user"] and [row["run_id"] for row in data["rows"]] == [v.run_id for v in sweep.variants]
+
+    assert main([*uri, "compare", EXPERIMENT, "--metric", "token_f1", "--format", "markdown"]) == 0
+    text = capsys.readouterr().out
+    names = _names(sweep)
+    plain = report.row(names["plain-600"], "token_f1")
+    cell = "| `" + names["plain-600"].replace("|", "\\|") + "` |"
+    row = next(line for line in text.splitlines() if line.startswith(cell))
+    cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]  # the name's own | are escaped
+    assert cells[1:] == [f"{plain['mean']:.3f} [{plain['mean_low']:.3f}, {plain['mean_high']:.3f}]", str(plain["n"]),
+                         f"{plain['diff']:.3f} [{plain['diff_low']:.3f}, {plain['diff_high']:.3f}]", str(plain["n_paired"]), "worse"]
+    assert text.startswith(f"### Experiment `{EXPERIMENT}`, sweep {sweep.parent_run_id}") and "#### token_f1 (higher is better)" in text
+    assert "\x1b" not in text
+
+
 def test_cli_gate_exit_codes(sweep: wb.SweepResult, store: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     uri = ["--tracking-uri", store.tracking_uri]
     names = _names(sweep)

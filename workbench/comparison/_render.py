@@ -12,7 +12,7 @@ from workbench.comparison._values import by_case, failed, keyed_like, paired_cas
 if TYPE_CHECKING:
     from workbench.comparison._view import ComparisonView
 
-__all__ = ["confidence_text", "interval_text", "number_text", "report_html", "success_text", "summary_text"]
+__all__ = ["confidence_text", "interval_text", "markdown_text", "number_text", "report_html", "success_text", "summary_text"]
 
 
 # Below this a number is the rounding of float sums, not a measurement: the mean difference of two variants with the
@@ -95,6 +95,46 @@ def summary_text(report: ComparisonView) -> str:
     for s in report.skipped:
         lines.append(f"skipped {s.name}: {s.reason}")
     return "\n".join(lines)
+
+
+def _notes(report: ComparisonView) -> list[str]:
+    """What the text says under its tables: nothing scored, questions that failed, other questions than the baseline's,
+    routing, skipped variants."""
+    empty = _nothing_scored(report)
+    lines = [empty] if empty else [*_failed_questions(report), *_other_questions(report)]
+    return [*lines, *_routing_lines(report)[1:], *(f"skipped {s.name}: {s.reason}" for s in report.skipped)]
+
+
+def _code(text: str, *, cell: bool = True) -> str:
+    """``text`` as a markdown code span: shown as written (a variant's name comes from its run, renamable in the MLflow
+    UI: no HTML, link or image in it is rendered); in a table ``cell`` its ``|`` is kept from ending the cell."""
+    span = " ".join(text.replace("`", "'").split())
+    return "`" + (span.replace("|", "\\|") if cell else span) + "`"
+
+
+def markdown_text(report: ComparisonView) -> str:
+    """The report as GitHub-flavoured markdown, for a pull request or a wiki: one table per metric, the notes in a
+    ``text`` block (they quote run names and providers' errors, shown as written)."""
+    pct = confidence_text(report.confidence)
+    out = [f"**Baseline:** {_code(report.baseline, cell=False)}", "",
+           f"{pct} bootstrap intervals over questions ({report.n_resamples} resamples, seed {report.seed}); differences are "
+           "paired by question (variant minus baseline).", *(["", f"Seed: {report.seed_note}."] if report.seed_note else [])]
+    for metric in report.metrics:
+        rows = report.table[report.table["metric"] == metric]
+        if rows.empty:
+            continue
+        note = f", success = {_report_success_text(report)}" if metric == COST_PER_SUCCESS else ""
+        out += ["", f"#### {metric} ({rows.iloc[0]['direction']} is better{note})", "",
+                f"| variant | mean [{pct} CI] | n | diff vs baseline [{pct} CI] | paired n | verdict |", "|---|---|---:|---|---:|---|"]
+        for r in rows.itertuples():
+            stopped = f" {_code('stopped early ' + r.stopped_early)}" if isinstance(r.stopped_early, str) else ""
+            diff, paired = ("", "") if r.is_baseline else (interval_text(r.diff, r.diff_low, r.diff_high), str(r.n_paired))
+            out.append(f"| {_code(r.variant)} | {interval_text(r.mean, r.mean_low, r.mean_high)} | {r.n} | {diff} | {paired} | "
+                       f"{r.verdict}{stopped} |")
+    notes = [line.replace("```", "'''") for line in _notes(report)]
+    if notes:
+        out += ["", "```text", *notes, "```"]
+    return "\n".join(out) + "\n"
 
 
 def _nothing_scored(report: ComparisonView) -> str | None:
