@@ -145,6 +145,18 @@ def test_a_report_says_when_variants_asked_other_questions_than_the_baseline(tab
     assert not any("asked" in line for line in wb.compare(tables, metrics="token_f1").summary().splitlines())  # the same questions
 
 
+def test_a_report_of_many_variants_says_its_intervals_are_not_corrected_for_picking_the_best(tables) -> None:  # type: ignore[no-untyped-def]
+    # 40 variants against one baseline at 95%: two "better" verdicts are expected by chance, and nothing said so
+    many = wb.compare({"base": tables["base"], **{f"v{i}": tables["same"] for i in range(40)}}, metrics="token_f1")
+    said = ("Each interval is 95% for one comparison, not corrected for 40 of them or for picking the best: were no variant truly "
+            "different from the baseline, about 2 per metric would still read better or worse by chance — confirm a winner on "
+            "fresh questions.")
+    assert many.summary().splitlines()[2] == said
+    assert said in many.to_markdown().splitlines() and html.escape(said) in many._repr_html_()
+    few = wb.compare({"base": tables["base"], "same": tables["same"], "better": tables["better"]}, metrics="token_f1")
+    assert "not corrected" not in few.summary() + few.to_markdown() + few._repr_html_()  # two comparisons: a plain reading
+
+
 def test_tables_pair_by_case_id_whatever_its_type_and_refuse_a_question_twice(tables) -> None:  # type: ignore[no-untyped-def]
     numbered = {name: t.assign(case_id=range(30)) for name, t in tables.items()}
     numbered["better"] = numbered["better"].assign(case_id=[str(i) for i in range(30)])  # 7 and "7" are one question

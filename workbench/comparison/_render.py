@@ -65,6 +65,7 @@ def summary_text(report: ComparisonView) -> str:
         f"{pct} bootstrap intervals over questions ({report.n_resamples} resamples, seed {report.seed}); differences "
         "are paired by question (variant minus baseline).",
         *([f"Seed: {report.seed_note}."] if report.seed_note else []),
+        *_many_note(report),
     ]
     width = max(len(v.name) for v in report.variants)
     for metric in report.metrics:
@@ -97,6 +98,22 @@ def summary_text(report: ComparisonView) -> str:
     return "\n".join(lines)
 
 
+# From this many variants against the baseline, a verdict read on its own (or the best of them picked) can be chance
+_MANY = 3
+
+
+def _many_note(report: ComparisonView) -> list[str]:
+    """With several variants against the baseline, what their verdicts are worth: each interval holds at its
+    confidence for one comparison, and nothing corrects for making many, or for picking the best of them."""
+    compared = len(report.variants) - 1
+    if compared < _MANY:
+        return []
+    chance = (1 - report.confidence) * compared
+    return [f"Each interval is {confidence_text(report.confidence)} for one comparison, not corrected for {compared} of them or for "
+            f"picking the best: were no variant truly different from the baseline, about {chance:.2g} per metric would still read "
+            "better or worse by chance — confirm a winner on fresh questions."]
+
+
 def _notes(report: ComparisonView) -> list[str]:
     """What the text says under its tables: nothing scored, questions that failed, other questions than the baseline's,
     routing, skipped variants."""
@@ -118,7 +135,8 @@ def markdown_text(report: ComparisonView) -> str:
     pct = confidence_text(report.confidence)
     out = [f"**Baseline:** {_code(report.baseline, cell=False)}", "",
            f"{pct} bootstrap intervals over questions ({report.n_resamples} resamples, seed {report.seed}); differences are "
-           "paired by question (variant minus baseline).", *(["", f"Seed: {report.seed_note}."] if report.seed_note else [])]
+           "paired by question (variant minus baseline).", *(["", f"Seed: {report.seed_note}."] if report.seed_note else []),
+           *(["", *_many_note(report)] if _many_note(report) else [])]
     for metric in report.metrics:
         rows = report.table[report.table["metric"] == metric]
         if rows.empty:
@@ -224,6 +242,7 @@ def report_html(report: ComparisonView) -> str:
     return (
         f"<div><p>Baseline: <b>{html.escape(report.baseline)}</b> — {confidence_text(report.confidence)} bootstrap intervals over "
         f"questions ({report.n_resamples} resamples, seed {report.seed}), differences paired by question.</p>"
-        + (f"<p><small>Seed: {html.escape(report.seed_note)}.</small></p>" if report.seed_note else "") +
+        + (f"<p><small>Seed: {html.escape(report.seed_note)}.</small></p>" if report.seed_note else "")
+        + "".join(f"<p><small>{html.escape(line)}</small></p>" for line in _many_note(report)) +
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{skipped}</div>"
     )
