@@ -1244,7 +1244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_compare)
 
     p = sub.add_parser("gate", epilog=_EXIT_CODES, parents=[common], help="exit 1 when a variant is below --min, above --max or worse than --baseline, "
-                                                  "or FAILED, never logged, has questions that failed or was stopped early by racing")
+                                                  "or FAILED, never logged, or has questions that failed, or was stopped early by racing")
     _comparison_arguments(p, baseline_help=f"fail the variants worse than this one by a paired interval: {_BASELINE}; default: none")
     p.add_argument("--metric", action="append", required=True, help="metric to check (repeatable)")
     p.add_argument("--min", type=_finite_float, default=None, help="every variant's mean must be at least this")

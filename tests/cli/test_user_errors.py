@@ -603,7 +603,7 @@ def test_gate_help_names_every_way_a_variant_fails_the_gate(capsys: pytest.Captu
     with pytest.raises(SystemExit):
         main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "or FAILED, never logged, or has questions that failed" in text
+    assert "or FAILED, never logged, or has questions that failed, or was stopped early by racing" in text
 
 
 def test_server_help_does_not_say_it_serves_mlflow_tracking_uri(capsys: pytest.CaptureFixture[str]) -> None:
