@@ -12,6 +12,7 @@ import pytest
 
 import workbench as wb
 from workbench.comparison import COST_PER_SUCCESS
+from workbench.comparison._render import short_names
 from workbench.errors import DataError, WorkbenchError
 
 
@@ -155,6 +156,38 @@ def test_a_report_of_many_variants_says_its_intervals_are_not_corrected_for_pick
     assert said in many.to_markdown().splitlines() and html.escape(said) in many._repr_html_()
     few = wb.compare({"base": tables["base"], "same": tables["same"], "better": tables["better"]}, metrics="token_f1")
     assert "not corrected" not in few.summary() + few.to_markdown() + few._repr_html_()  # two comparisons: a plain reading
+
+
+def test_a_grid_of_many_variants_reads_in_a_100_column_terminal(tables) -> None:  # type: ignore[no-untyped-def]
+    # 40 variants of a prompt x k grid: every row repeated the model and chunker all of them share, in columns sized for
+    # the widest cost, and a racing stop's whole interval: 150 columns and more
+    from dataclasses import replace
+
+    from workbench.results import EarlyStop
+
+    names = [f"p{p}|gemma3-270m|recursive-800/80|k{k}-similarity" for p in range(10) for k in (1, 2, 3, 4)]
+    report = wb.compare({name: tables["same" if i else "base"] for i, name in enumerate(names)}, metrics=["token_f1", "latency_s"])
+    stop = EarlyStop("token_f1", 8, names[0], -0.25, -0.31, -0.2)
+    report = replace(report, variants=tuple(replace(v, stopped_early=stop) if v.name == names[-1] else v for v in report.variants))
+    report = replace(report, table=report.table.assign(stopped_early=[stop.label if v == names[-1] else None for v in report.table["variant"]]))
+    lines = report.summary().splitlines()
+    assert "Names below leave out what every variant shares: gemma3-270m|recursive-800/80" in lines
+    rows = [line for line in lines if line.startswith("  ") and not line.startswith("  variant ")]
+    assert len(rows) == 80 and max(len(line) for line in rows[:39]) <= 100  # costs and latencies in e-notation are wider
+    assert rows[1].split()[:5] == ["p0|k2-similarity", *interval_text_parts(report.row(names[1], "token_f1"))]
+    assert rows[39].endswith("  (stopped early after 8 questions)")
+    assert lines[lines.index("token_f1 (higher is better)") + 1].split() == ["variant", "mean", "[95%", "CI]", "n", "vs", "baseline",
+                                                                              "[95%", "CI]", "n", "verdict"]
+    assert f"{names[-1]}: stopped early by racing {stop.label}" in lines  # the whole interval, once
+    # names of other shapes are kept whole; so are those that share nothing
+    assert short_names(["a|b", "a|c|d"]) == ({"a|b": "a|b", "a|c|d": "a|c|d"}, "")
+    assert short_names(["a|b", "c|d"]) == ({"a|b": "a|b", "c|d": "c|d"}, "")
+    assert short_names(["base", "better"]) == ({"base": "base", "better": "better"}, "")
+    assert short_names(["x|m|k1", "x|m|k2 (run 0fae6367)"]) == ({"x|m|k1": "k1", "x|m|k2 (run 0fae6367)": "k2 (run 0fae6367)"}, "x|m")
+
+
+def interval_text_parts(row) -> list[str]:  # type: ignore[no-untyped-def]
+    return [f"{row['mean']:.3f}", f"[{row['mean_low']:.3f},", f"{row['mean_high']:.3f}]", str(row["n"])]
 
 
 def test_tables_pair_by_case_id_whatever_its_type_and_refuse_a_question_twice(tables) -> None:  # type: ignore[no-untyped-def]

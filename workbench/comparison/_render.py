@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from workbench.comparison._metrics import COST_PER_SUCCESS, higher_is_better
@@ -12,7 +13,7 @@ from workbench.comparison._values import by_case, failed, keyed_like, paired_cas
 if TYPE_CHECKING:
     from workbench.comparison._view import ComparisonView
 
-__all__ = ["confidence_text", "interval_text", "markdown_text", "number_text", "report_html", "success_text", "summary_text"]
+__all__ = ["confidence_text", "interval_text", "markdown_text", "number_text", "report_html", "short_names", "success_text", "summary_text"]
 
 
 # Below this a number is the rounding of float sums, not a measurement: the mean difference of two variants with the
@@ -58,16 +59,20 @@ def interval_text(estimate: float | None, low: float, high: float) -> str:
 
 
 def summary_text(report: ComparisonView) -> str:
-    """Plain-text report: one block per metric, one line per variant with its interval, difference and verdict."""
+    """Plain-text report: one block per metric, one line per variant with its interval, difference and verdict. Variant
+    names leave out the ``|``-separated parts every variant shares (said once above the blocks), and each column is as
+    wide as its longest entry, so a grid of many variants reads in a terminal."""
     pct = confidence_text(report.confidence)
+    short, shared = short_names([v.name for v in report.variants])
     lines = [
         f"Baseline: {report.baseline}",
         f"{pct} bootstrap intervals over questions ({report.n_resamples} resamples, seed {report.seed}); differences "
         "are paired by question (variant minus baseline).",
         *([f"Seed: {report.seed_note}."] if report.seed_note else []),
         *_many_note(report),
+        *([f"Names below leave out what every variant shares: {shared}"] if shared else []),
     ]
-    width = max(len(v.name) for v in report.variants)
+    width = max(len(name) for name in short.values())
     for metric in report.metrics:
         rows = report.table[report.table["metric"] == metric]
         if rows.empty:
@@ -75,14 +80,21 @@ def summary_text(report: ComparisonView) -> str:
         note = f", success = {_report_success_text(report)}" if metric == COST_PER_SUCCESS else ""
         lines.append("")
         lines.append(f"{metric} ({rows.iloc[0]['direction']} is better{note})")
-        for r in rows.itertuples():
-            mean = interval_text(r.mean, r.mean_low, r.mean_high)
-            stopped = f"  (stopped early {r.stopped_early})" if isinstance(r.stopped_early, str) else ""
-            if r.is_baseline:
-                lines.append(f"  {r.variant:<{width}}  {mean:<30} n={r.n:<4} baseline{stopped}")
-            else:
-                diff = interval_text(r.diff, r.diff_low, r.diff_high)
-                lines.append(f"  {r.variant:<{width}}  {mean:<30} n={r.n:<4} diff {diff:<30} n={r.n_paired:<4} {r.verdict}{stopped}")
+        means = [interval_text(r.mean, r.mean_low, r.mean_high) for r in rows.itertuples()]
+        diffs = ["" if r.is_baseline else interval_text(r.diff, r.diff_low, r.diff_high) for r in rows.itertuples()]
+        mean_width = max(len(f"mean [{pct} CI]"), *(len(m) for m in means))
+        diff_width = max(len(f"vs baseline [{pct} CI]"), *(len(d) for d in diffs))
+        n_width = max(len(str(n)) for n in (*rows["n"], *rows["n_paired"], "n"))
+        lines.append(f"  {'variant':<{width}}  {f'mean [{pct} CI]':<{mean_width}}  {'n':>{n_width}}  "
+                     f"{f'vs baseline [{pct} CI]':<{diff_width}}  {'n':>{n_width}}  verdict")
+        for r, mean, diff in zip(rows.itertuples(), means, diffs):
+            stopped = (f"  (stopped early {r.stopped_early.split(':', 1)[0]})" if isinstance(r.stopped_early, str) else "")
+            paired = "" if r.is_baseline else r.n_paired
+            lines.append(f"  {short[r.variant]:<{width}}  {mean:<{mean_width}}  {r.n:>{n_width}}  {diff:<{diff_width}}  "
+                         f"{paired:>{n_width}}  {r.verdict}{stopped}")
+    stops = [f"{v.name}: stopped early by racing {v.stopped_early.label}" for v in report.variants if v.stopped_early is not None]
+    if stops:
+        lines.extend(["", *stops])
     empty = _nothing_scored(report)
     if empty:
         lines.extend(["", empty])
@@ -96,6 +108,21 @@ def summary_text(report: ComparisonView) -> str:
     for s in report.skipped:
         lines.append(f"skipped {s.name}: {s.reason}")
     return "\n".join(lines)
+
+
+def short_names(names: Sequence[str]) -> tuple[dict[str, str], str]:
+    """Each name cut to the ``|``-separated parts in which the names differ, and the parts they all share ("" when
+    nothing is cut; pure). Variants of a grid over prompts and k, ``p0|gemma3-270m|recursive-800/80|k1-similarity``,
+    read ``p0|k1-similarity``; names of other shapes (renamed runs, a different number of parts) are kept whole."""
+    parts = [name.split("|") for name in names]
+    whole = ({name: name for name in names}, "")
+    if len(names) < 2 or len({len(p) for p in parts}) != 1 or len(parts[0]) < 2:
+        return whole
+    same = {i for i in range(len(parts[0])) if len({p[i] for p in parts}) == 1}
+    if not same or len(same) == len(parts[0]):
+        return whole
+    short = {name: "|".join(x for i, x in enumerate(p) if i not in same) for name, p in zip(names, parts)}
+    return short, "|".join(x for i, x in enumerate(parts[0]) if i in same)
 
 
 # From this many variants against the baseline, a verdict read on its own (or the best of them picked) can be chance
