@@ -577,6 +577,13 @@ def _compared_sweep(args: argparse.Namespace, report: ComparisonReport, uri: str
     return sweep
 
 
+def _read_json(sweep: LoggedRun | None, report: ComparisonReport, uri: str) -> dict[str, Any]:
+    """What ``compare --format json`` and ``gate --format json`` read: the experiment, sweep and its user, or the runs."""
+    if sweep is None:
+        return {"experiment": None, "sweep": None, "user": None, "runs": [t.run_id for t in report.variants]}
+    return {"experiment": _experiment_name(sweep.experiment_id, uri), "sweep": sweep.run_id, "user": sweep.user}
+
+
 def _markdown_code(text: str) -> str:
     """``text`` as a markdown code span: an experiment's or user's name shown as written, never rendered as markdown."""
     return "`" + " ".join(text.replace("`", "'").split()) + "`"
@@ -592,9 +599,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     # EXPERIMENT may be the sweep's run id: name the experiment it belongs to (renamable in the UI)
     experiment = _experiment_name(sweep.experiment_id, uri) if sweep is not None else None
     if args.format == "json":  # for scripts: the sweep's comparison.json, with what was compared
-        read = {"experiment": experiment, "sweep": sweep.run_id, "user": sweep.user} if sweep is not None else {
-            "experiment": None, "sweep": None, "user": None, "runs": [t.run_id for t in report.variants]}
-        print(json.dumps({**read, **report.to_dict()}, indent=2))
+        print(json.dumps({**_read_json(sweep, report, uri), **report.to_dict()}, indent=2))
         return 0
     if args.format == "markdown":  # for a pull request: tables; names (renamable, or a teammate's) shown as written
         by = f" by {_markdown_code(sweep.user)}" if sweep is not None and sweep.user else ""
@@ -619,11 +624,17 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     report, uri = _comparison(args, metrics)
     sweep = _compared_sweep(args, report, uri)
     failures = report.gate(metrics, minimum=args.min, maximum=args.max, no_worse=args.baseline is not None)
+    # a FAILED variant, or one the sweep never logged, fails the gate: it is one of the variants checked
+    total = len(report.variants) + sum(s.count for s in report.skipped)
+    if args.format == "json":  # for scripts: the same verdict and exit code, each failure as data
+        print(json.dumps({"passed": not failures, **_read_json(sweep, report, uri), "metrics": metrics, "minimum": args.min, "maximum": args.max,
+                          "baseline": report.baseline if args.baseline is not None else None, "variants": total,
+                          "failures": [{"variant": f.variant, "metric": f.metric or None, "message": f.message} for f in failures]},
+                         indent=2))
+        return 1 if failures else 0
     for failure in failures:  # it names the variant by its run's name, which the MLflow UI can rename
         print(_printable(str(failure)))
     scope = _printable(f"sweep {sweep.run_id}{_by(sweep)}") if sweep is not None else _runs(report)
-    # a FAILED variant, or one the sweep never logged, fails the gate: it is one of the variants checked
-    total = len(report.variants) + sum(s.count for s in report.skipped)
     checked = f"{total} variants of {scope} on {', '.join(metrics)}"
     if failures:
         print(f"gate failed: {len(failures)} failure(s) across {checked}", file=sys.stderr)
@@ -1249,6 +1260,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", action="append", required=True, help="metric to check (repeatable)")
     p.add_argument("--min", type=_finite_float, default=None, help="every variant's mean must be at least this")
     p.add_argument("--max", type=_finite_float, default=None, help="every variant's mean must be at most this")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text (default); json: passed, what was checked and each failure, for scripts (the exit code is the same)")
     p.set_defaults(handler=_cmd_gate)
 
     p = sub.add_parser("schema", parents=[storeless], help="write the experiment JSON schema")

@@ -270,6 +270,25 @@ def test_cli_gate_exit_codes(sweep: wb.SweepResult, store: Settings, capsys: pyt
     assert "'no-such-experiment' is neither an experiment nor a run" in err
 
 
+def test_cli_gate_writes_json_for_scripts_with_the_same_exit_code(sweep: wb.SweepResult, store: Settings,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # a CI step that posts why the gate failed parsed "FAIL <variant>: <metric> ..." lines, whose names hold ':' and '|'
+    uri = ["--tracking-uri", store.tracking_uri]
+    names = _names(sweep)
+    assert main([*uri, "gate", EXPERIMENT, "--metric", "token_f1", "--min", "0.05", "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert captured.err == ""
+    assert {k: v for k, v in data.items() if k not in ("user", "failures")} == {
+        "passed": False, "experiment": EXPERIMENT, "sweep": sweep.parent_run_id, "metrics": ["token_f1"], "minimum": 0.05,
+        "maximum": None, "baseline": None, "variants": 4}
+    assert sorted(data["failures"], key=lambda f: f["variant"]) == sorted(
+        ({"variant": names[k], "metric": "token_f1", "message": "mean 0.000 is below the minimum 0.05"} for k in ("plain-600", "plain-200")),
+        key=lambda f: f["variant"])
+    assert main([*uri, "gate", EXPERIMENT, "--metric", "hit_at_k", "--min", "0", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["passed"] is True
+
+
 def test_the_same_variant_from_two_experiments_gets_two_labels(sweep: wb.SweepResult, store: Settings) -> None:
     models = {GEMMA_ID: ScriptedModel(_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     other = wb.run(_spec("compare-copy"), settings=store, models=models, index_store=MemoryIndexStore(), progress=False)
