@@ -179,6 +179,10 @@ def test_a_grid_of_many_variants_reads_in_a_100_column_terminal(tables) -> None:
     assert lines[lines.index("token_f1 (higher is better)") + 1].split() == ["variant", "mean", "[95%", "CI]", "n", "vs", "baseline",
                                                                               "[95%", "CI]", "n", "verdict"]
     assert f"{names[-1]}: stopped early by racing {stop.label}" in lines  # the whole interval, once
+    # names shorter than the header's 'variant' stay under it (the columns after them slid left of their headers)
+    short = wb.compare({"a": tables["base"], "b": tables["same"]}, metrics="token_f1").summary().splitlines()
+    header = short.index("token_f1 (higher is better)") + 1
+    assert {line.index("0.") for line in short[header + 1:header + 3]} == {short[header].index("mean [")}
     # names of other shapes are kept whole; so are those that share nothing
     assert short_names(["a|b", "a|c|d"]) == ({"a|b": "a|b", "a|c|d": "a|c|d"}, "")
     assert short_names(["a|b", "c|d"]) == ({"a|b": "a|b", "c|d": "c|d"}, "")

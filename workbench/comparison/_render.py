@@ -72,7 +72,7 @@ def summary_text(report: ComparisonView) -> str:
         *_many_note(report),
         *([f"Names below leave out what every variant shares: {shared}"] if shared else []),
     ]
-    width = max(len(name) for name in short.values())
+    width = max(len("variant"), *(len(name) for name in short.values()))
     for metric in report.metrics:
         rows = report.table[report.table["metric"] == metric]
         if rows.empty:
