@@ -314,6 +314,18 @@ def test_a_no_worse_gate_fails_a_variant_that_shares_no_question_with_the_baseli
 
 
 
+def test_a_no_worse_gate_fails_a_variant_sharing_too_few_questions_with_the_baseline_for_an_interval(tables) -> None:  # type: ignore[no-untyped-def]
+    # 3 paired questions: the "interval" is only their range, the verdict "not enough data", and the gate passed it as no worse
+    few = wb.compare({"base": tables["base"].head(3), "worse": tables["worse"].head(3)}, metrics="token_f1")
+    assert few.verdict("worse", "token_f1") == "not enough data"
+    assert [str(f) for f in few.gate("token_f1", no_worse=True)] == [
+        "FAIL worse: token_f1 shares only 3 scored questions with baseline 'base', fewer than the 5 a 95% interval needs, so "
+        "nothing says it is no worse — evaluate both on more questions"]
+    assert few.gate("token_f1", minimum=0.0) == ()  # a threshold alone needs no interval
+    enough = wb.compare({"base": tables["base"].head(5), "same": tables["same"].head(5)}, metrics="token_f1")
+    assert enough.gate("token_f1", no_worse=True) == ()
+
+
 def test_a_gate_fails_a_variant_whose_questions_failed_as_promotion_does(tables) -> None:  # type: ignore[no-untyped-def]
     # its mean leaves the failed questions out: a model that errors on the hard questions scored higher and passed
     # `workbench gate` in CI, while promotion refused the very same run ("every question answered")

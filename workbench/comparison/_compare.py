@@ -162,7 +162,8 @@ class ComparisonReport:
         questions failed (its means leave them out, as promotion's "every question answered" says), when racing stopped
         it early (its means rest on the questions before the stop; promotion refuses it too), or when it has no results
         at all (a failed run). With ``no_worse`` a variant that shares no scored question with the
-        baseline (a baseline run evaluated on another dataset) fails too: nothing says it is no worse.
+        baseline (a baseline run evaluated on another dataset), or fewer than an interval needs (5 at 95%), fails
+        too: nothing says it is no worse.
 
         Args:
             metrics: the metrics to check; one name is one metric.

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from workbench.comparison._render import interval_text, number_text
+from workbench.comparison._render import confidence_text, interval_text, number_text
+from workbench.comparison._stats import fewest_questions
 from workbench.comparison._tables import retrieval_only_note
 from workbench.comparison._values import failed, unanswered_scorers, unknown_metric
 from workbench.errors import WorkbenchError
@@ -84,8 +85,8 @@ def gate_failures(
 ) -> tuple[GateFailure, ...]:
     """``check_metric`` on every variant's mean of each metric; a variant without results fails too, so does one with
     questions that failed (its means leave them out), one racing stopped early (its means rest on its first questions),
-    and with ``no_worse`` one that shares no scored question with the
-    baseline (see ``ComparisonReport.gate``)."""
+    and with ``no_worse`` one that shares no scored question with the baseline, or too few for an interval (see
+    ``ComparisonReport.gate``)."""
     for name, bound in (("minimum", minimum), ("maximum", maximum)):
         if bound is not None and not math.isfinite(bound):
             raise WorkbenchError(f"gate {name} {bound} is not a finite number — give a number such as 0.5")
@@ -111,6 +112,7 @@ def gate_failures(
         metrics = [m for m in metrics if m not in unknown]
     elif unknown:
         raise unknown_metric(unknown[0], report.metrics, retrieval_only_note(report.variants))
+    fewest = fewest_questions(report.confidence)
     for metric in metrics:
         rows = report.table[report.table["metric"] == metric]
         base_scored = bool((rows["is_baseline"] & (rows["n"] > 0)).any())
@@ -119,6 +121,12 @@ def gate_failures(
                 # no question scored by both (another dataset's baseline): "no worse" was never checked
                 failures.append(GateFailure(r.variant, metric, f"shares no scored question with baseline '{report.baseline}', so it "
                                             "cannot be compared — give a baseline evaluated on the same dataset"))
+            elif no_worse and base_scored and not r.is_baseline and 0 < r.n_paired < fewest:
+                # an interval over so few is only the range of the differences: "not enough data" passed as "no worse", as
+                # promotion's beats_holder gate refuses to judge on so few
+                failures.append(GateFailure(r.variant, metric, f"shares only {r.n_paired} scored questions with baseline "
+                                            f"'{report.baseline}', fewer than the {fewest} a {confidence_text(report.confidence)} interval "
+                                            "needs, so nothing says it is no worse — evaluate both on more questions"))
             for breach in check_metric(r.mean, minimum=minimum, maximum=maximum, verdict=r.verdict if no_worse else None):
                 if breach.kind == "unscored":
                     message = "has no scored question"
