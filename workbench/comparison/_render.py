@@ -160,10 +160,12 @@ def markdown_text(report: ComparisonView) -> str:
     """The report as GitHub-flavoured markdown, for a pull request or a wiki: one table per metric, the notes in a
     ``text`` block (they quote run names and providers' errors, shown as written)."""
     pct = confidence_text(report.confidence)
+    short, shared = short_names([v.name for v in report.variants])
     out = [f"**Baseline:** {_code(report.baseline, cell=False)}", "",
            f"{pct} bootstrap intervals over questions ({report.n_resamples} resamples, seed {report.seed}); differences are "
            "paired by question (variant minus baseline).", *(["", f"Seed: {report.seed_note}."] if report.seed_note else []),
-           *(["", *_many_note(report)] if _many_note(report) else [])]
+           *(["", *_many_note(report)] if _many_note(report) else []),
+           *(["", f"Names below leave out what every variant shares: {_code(shared, cell=False)}"] if shared else [])]
     for metric in report.metrics:
         rows = report.table[report.table["metric"] == metric]
         if rows.empty:
@@ -174,7 +176,7 @@ def markdown_text(report: ComparisonView) -> str:
         for r in rows.itertuples():
             stopped = f" {_code('stopped early ' + r.stopped_early)}" if isinstance(r.stopped_early, str) else ""
             diff, paired = ("", "") if r.is_baseline else (interval_text(r.diff, r.diff_low, r.diff_high), str(r.n_paired))
-            out.append(f"| {_code(r.variant)} | {interval_text(r.mean, r.mean_low, r.mean_high)} | {r.n} | {diff} | {paired} | "
+            out.append(f"| {_code(short[r.variant])} | {interval_text(r.mean, r.mean_low, r.mean_high)} | {r.n} | {diff} | {paired} | "
                        f"{r.verdict}{stopped} |")
     notes = [line.replace("```", "'''") for line in _notes(report)]
     if notes:
