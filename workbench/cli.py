@@ -599,7 +599,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     # EXPERIMENT may be the sweep's run id: name the experiment it belongs to (renamable in the UI)
     experiment = _experiment_name(sweep.experiment_id, uri) if sweep is not None else None
     if args.format == "json":  # for scripts: the sweep's comparison.json, with what was compared
-        print(json.dumps({**_read_json(sweep, report, uri), **report.to_dict()}, indent=2))
+        print(json.dumps({**_read_json(sweep, report, uri), **report.to_dict(), "notes": report.notes()}, indent=2))
         return 0
     if args.format == "markdown":  # for a pull request: tables; names (renamable, or a teammate's) shown as written
         by = f" by {_markdown_code(sweep.user)}" if sweep is not None and sweep.user else ""

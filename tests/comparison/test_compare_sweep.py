@@ -231,7 +231,9 @@ def test_cli_compare_writes_json_for_scripts_and_markdown_for_a_pull_request(
     assert main([*uri, "compare", EXPERIMENT, "--metric", "token_f1", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     report = wb.compare(EXPERIMENT, metrics="token_f1", tracking_uri=store.tracking_uri)
-    assert data == {"experiment": EXPERIMENT, "sweep": sweep.parent_run_id, "user": data["user"], **json.loads(json.dumps(report.to_dict()))}
+    assert data == {"experiment": EXPERIMENT, "sweep": sweep.parent_run_id, "user": data["user"], **json.loads(json.dumps(report.to_dict())),
+                    "notes": report.notes()}
+    assert [line for line in data["notes"] if "not corrected for 3 of them" in line]  # the caveats the text states, as data
     assert data["user"] and [row["run_id"] for row in data["rows"]] == [v.run_id for v in sweep.variants]
 
     assert main([*uri, "compare", EXPERIMENT, "--metric", "token_f1", "--format", "markdown"]) == 0

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.comparison._diff import diff_questions, question_diff
 from workbench.comparison._gates import GateFailure, gate_failures
 from workbench.comparison._metrics import COST_PER_SUCCESS, SUCCESS_METRIC, SUCCESS_THRESHOLD
-from workbench.comparison._render import markdown_text, report_html, summary_text
+from workbench.comparison._render import markdown_text, report_html, report_notes, summary_text
 from workbench.comparison._routing import routing_table
 from workbench.comparison._stats import (
     Interval, bootstrap_means, bootstrap_ratio, check_options, paired_bootstrap_ratio, paired_bootstraps, verdict,
@@ -117,6 +117,11 @@ class ComparisonReport:
     def summary(self) -> str:
         """Plain-text report: one block per metric, one line per variant with its interval, difference and verdict."""
         return summary_text(self)
+
+    def notes(self) -> list[str]:
+        """The caveats the summary states besides its tables, one line each: the seed, many comparisons, racing stops,
+        questions that failed, other questions than the baseline's, skipped variants."""
+        return report_notes(self)
 
     def to_markdown(self) -> str:
         """GitHub-flavoured markdown (for a pull request): one table per metric, the report's notes beneath."""

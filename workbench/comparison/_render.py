@@ -13,7 +13,7 @@ from workbench.comparison._values import by_case, failed, keyed_like, paired_cas
 if TYPE_CHECKING:
     from workbench.comparison._view import ComparisonView
 
-__all__ = ["confidence_text", "interval_text", "markdown_text", "number_text", "report_html", "short_names", "success_text", "summary_text"]
+__all__ = ["confidence_text", "interval_text", "markdown_text", "number_text", "report_html", "report_notes", "short_names", "success_text", "summary_text"]
 
 
 # Below this a number is the rounding of float sums, not a measurement: the mean difference of two variants with the
@@ -92,7 +92,7 @@ def summary_text(report: ComparisonView) -> str:
             paired = "" if r.is_baseline else r.n_paired
             lines.append(f"  {short[r.variant]:<{width}}  {mean:<{mean_width}}  {r.n:>{n_width}}  {diff:<{diff_width}}  "
                          f"{paired:>{n_width}}  {r.verdict}{stopped}")
-    stops = [f"{v.name}: stopped early by racing {v.stopped_early.label}" for v in report.variants if v.stopped_early is not None]
+    stops = _stops(report)
     if stops:
         lines.extend(["", *stops])
     empty = _nothing_scored(report)
@@ -147,6 +147,21 @@ def _notes(report: ComparisonView) -> list[str]:
     empty = _nothing_scored(report)
     lines = [empty] if empty else [*_failed_questions(report), *_other_questions(report)]
     return [*lines, *_routing_lines(report)[1:], *(f"skipped {s.name}: {s.reason}" for s in report.skipped)]
+
+
+def _stops(report: ComparisonView) -> list[str]:
+    """One line per variant racing stopped early: why, with the interval that stopped it."""
+    return [f"{v.name}: stopped early by racing {v.stopped_early.label}" for v in report.variants if v.stopped_early is not None]
+
+
+def report_notes(report: ComparisonView) -> list[str]:
+    """Every caveat the text states besides its tables, one line each (the JSON's ``notes``): the seed, many
+    comparisons, racing stops, nothing scored, questions that failed, other questions than the baseline's, skipped
+    variants."""
+    empty = _nothing_scored(report)
+    return [*([f"Seed: {report.seed_note}."] if report.seed_note else []), *_many_note(report), *_stops(report),
+            *([empty] if empty else [*_failed_questions(report), *_other_questions(report)]),
+            *(f"skipped {s.name}: {s.reason}" for s in report.skipped)]
 
 
 def _code(text: str, *, cell: bool = True) -> str:
