@@ -112,6 +112,25 @@ def test_a_case_id_pairs_two_answers_only_when_they_answer_the_same_question(tab
     assert (every["question"] == moved["question"].iloc[10:].to_numpy()).all()
 
 
+def test_a_question_pairs_only_with_the_same_reference_and_labelled_sources(tables) -> None:  # type: ignore[no-untyped-def]
+    # a team fixed five references (set to what the variant answers) and relabelled two questions' sources, then compared
+    # the new sweep with the old: the same variant read 'better' on token_f1, its differences scored against other answers
+    fixed = tables["same"].copy()
+    fixed.loc[fixed.index[:5], "reference"] = [f"answer {i} scoring {v:.2f}" for i, v in enumerate(BASE_F1[:5])]
+    fixed.loc[fixed.index[:5], "token_f1"] = 1.0
+    fixed["relevant_ids"] = [["doc-b"] if i in (5, 6) else ["doc-a"] for i in range(30)]
+    report = wb.compare({"old": tables["base"], "fixed": fixed}, metrics=["token_f1"])
+    row = report.row("fixed", "token_f1")
+    assert row["n_paired"] == 23 and row["diff"] == pytest.approx(0.0)  # the 23 questions labelled alike
+    assert ("fixed: asked 30 questions, the baseline 30, 23 of them the baseline's — means are over each one's own questions, "
+            "differences over the 23 both asked") in report.summary().splitlines()
+    listed = fixed.assign(relevant_ids=[list(reversed(ids)) + ids for ids in fixed["relevant_ids"]])  # order and repeats aside
+    assert wb.compare({"fixed": fixed, "listed": listed}, metrics=["token_f1"]).row("listed", "token_f1")["n_paired"] == 30
+    unanswerable = fixed.assign(reference=None)  # questions to refuse: no reference, None in memory and NaN read back
+    read_back = unanswerable.assign(reference=float("nan"))
+    assert wb.compare({"memory": unanswerable, "store": read_back}, metrics=["token_f1"]).row("store", "token_f1")["n_paired"] == 30
+
+
 def test_runs_of_one_dataset_logged_before_its_default_ids_changed_pair_by_question(tables) -> None:  # type: ignore[no-untyped-def]
     # a dataset without ids got 'questions-1', 'questions-2'... from an older workbench, and 'case-1'... now: the
     # team's production run, given as the baseline, paired on no question ("not enough data", n=0)

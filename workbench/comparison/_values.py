@@ -40,13 +40,32 @@ def by_case(table: VariantTable) -> pd.DataFrame:
 
 
 def paired_cases(base: pd.DataFrame, other: pd.DataFrame) -> pd.Index:
-    """The case ids two ``by_case`` tables can be paired on: in both, with the same question text when both tables
-    have it (two datasets can give different questions the same id, e.g. ids numbered by line)."""
+    """The case ids two ``by_case`` tables can be paired on: in both, with the same question text, reference answer and
+    labelled sources where both tables have them (two datasets can give different questions the same id, e.g. ids
+    numbered by line; a question whose reference was fixed, or whose sources were relabelled, is scored against other
+    answers: its difference would be the edit's, not the variant's)."""
+    import numpy as np
+
     common = base.index.intersection(other.index, sort=False)
-    if "question" not in base.columns or "question" not in other.columns:
-        return common
-    same = base.loc[common, "question"].astype(str).to_numpy() == other.loc[common, "question"].astype(str).to_numpy()
+    same = np.ones(len(common), dtype=bool)
+    for column in _LABELS:
+        if column in base.columns and column in other.columns:
+            same &= base.loc[common, column].map(_label).to_numpy() == other.loc[common, column].map(_label).to_numpy()
     return common[same]
+
+
+# what a question asks and what it is scored against
+_LABELS = ("question", "reference", "relevant_ids")
+
+
+def _label(value: Any) -> str:
+    """A label's text for comparing two tables' (pure): a list of source ids as the set it is (read back from the
+    store, or built in memory, in any order); a missing one empty."""
+    if isinstance(value, (list, tuple, set, frozenset)) or type(value).__name__ == "ndarray":
+        return repr(sorted({str(v) for v in value}))
+    if value is None or (isinstance(value, float) and value != value):  # no reference: None in memory, NaN read back
+        return ""
+    return str(value)
 
 
 def keyed_like(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
