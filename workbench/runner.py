@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import hashlib
+import inspect
 import json
 import os
 import signal
@@ -44,14 +45,17 @@ from workbench.models import MINILM_ID, Embedder, Generator, embedder_input_toke
 from workbench.pipeline import (
     ChromaIndexStore,
     ChromaServerIndexStore,
+    Chunk,
+    ChunkStats,
     IndexStore,
     QuestionRecord,
     Retriever,
+    VectorIndex,
     check_index_store_for,
     chunk_corpus,
     chunk_stats,
     count_truncated,
-    embed_chunks,
+    embed_chunks_reusing,
     embed_within,
     index_store_for,
     retrieve_question,
@@ -482,6 +486,7 @@ def run(
                     continue
                 chunker, embedding = group[0].chunker, group[0].retrieval.embedding
                 emit(ProgressEvent("index_started", indexed.index(group_key), len(indexed), message=f"{chunker.label} / {embedding}"))
+                embedded_note = ""  # how many chunks a build embedded, when it took the others from an earlier index
                 try:
                     embedder = resolver.embedder(embedding, cache=False)
                     key = embedded_index_key(chunker, embedding, corpus.hash, embedder.identity)
@@ -492,10 +497,12 @@ def run(
                         chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)
                         stats = chunk_stats(chunks, truncated=count_truncated(chunks, embedder.count_tokens, embedder_input_tokens(embedding)))
                         if index is None:
-                            vectors = embed_chunks(embedder, chunks, stopping, timeout_s=spec.limits.wall_time_s)
-                            if vectors is None:  # Stop pressed during the build: no index is kept, nothing of it runs
+                            lineage = embedded_index_key(chunker, embedding, "", embedder.identity)  # all but the corpus
+                            built = _build_index(indexes, key, lineage, embedder, chunks, stats, by_text=not runs_locally(embedding),
+                                                 stopping=stopping, timeout_s=spec.limits.wall_time_s)
+                            if built is None:  # Stop pressed during the build: no index is kept, nothing of it runs
                                 continue
-                            index = indexes.build(key, chunks, vectors, stats=stats)
+                            index, embedded_note = built
                     queries = resolver.embedder(embedding)
                     questions = [c.question for c in dataset.cases]  # once for every variant of the index
                     if runs_locally(embedding):  # each alone, as a bundle asks it: a local model's padded batch moves
@@ -508,7 +515,7 @@ def run(
                     for v in todo:
                         finish(track.log_variant(sweep, failed_result(v, f"index build failed: {type(exc).__name__}: {exc}", "index", empty), dataset))
                     continue
-                emit(ProgressEvent("index_built", stats.count, stats.count, message=f"{chunker.label}: {stats.count} chunks"))
+                emit(ProgressEvent("index_built", stats.count, stats.count, message=f"{chunker.label}: {stats.count} chunks{embedded_note}"))
                 retrievals: dict[str, tuple[QuestionRecord, ...]] = {}  # the variants of one retrieval setting share it
                 for v in todo:
                     setting = v.retrieval.model_dump_json()
@@ -601,6 +608,34 @@ def _comparison(track: Tracker, sweep: SweepHandle, results: Sequence[VariantRes
         if earlier is not None:
             return earlier
     return sweep_comparison(results, seed=seed)
+
+
+def _build_index(
+    indexes: IndexStore, key: str, lineage: str, embedder: Embedder, chunks: Sequence[Chunk], stats: ChunkStats, *, by_text: bool,
+    stopping: Callable[[], bool], timeout_s: float | None,
+) -> tuple[VectorIndex, str] | None:
+    """Embed ``chunks`` and build index ``key``, taking the vectors an earlier index of the same ``lineage`` (chunker,
+    chunking revision and embedder identity: another version of the corpus) holds for them (see
+    ``embed_chunks_reusing``), so a corpus edit embeds only what changed. Returns the index and a note of what was
+    embedded (empty for a cold build); None when stopped."""
+    # an IndexStore of the caller's own (or a subclass overriding build) may not keep lineages: it is built cold
+    reusing = getattr(indexes, "reusable_vectors", None) if _takes_keyword(indexes.build, "lineage") else None
+    earlier = reusing(lineage, key) if reusing is not None else None
+    embedded = embed_chunks_reusing(embedder, chunks, earlier, by_text=by_text, stopping=stopping, timeout_s=timeout_s)
+    if embedded is None:
+        return None
+    vectors, fresh = embedded
+    kept = {"lineage": lineage} if reusing is not None else {}
+    index = indexes.build(key, chunks, vectors, stats=stats, **kept)
+    note = "" if earlier is None else f"; embedded {fresh:,} of {len(chunks):,}, the others' vectors from index {earlier.key}"
+    return index, note
+
+
+def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a callable whose signature Python cannot read
+        return False
 
 
 def _long_questions(dataset: Dataset, embeddings: set[str], resolver: ModelResolver) -> dict[str, tuple[int, ...]]:

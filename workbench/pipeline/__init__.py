@@ -23,8 +23,10 @@ from workbench.pipeline.index import (
     IndexInfo,
     IndexStore,
     MemoryIndexStore,
+    ReusableVectors,
     VectorIndex,
     embed_chunks,
+    embed_chunks_reusing,
     embed_within,
 )
 from workbench.pipeline.retrieve import Retriever
@@ -47,6 +49,7 @@ __all__ = [
     "ModelCall",
     "QuestionRecord",
     "Retriever",
+    "ReusableVectors",
     "RoutedModel",
     "Router",
     "Segment",
@@ -63,6 +66,7 @@ __all__ = [
     "decide",
     "decide_before_answer",
     "embed_chunks",
+    "embed_chunks_reusing",
     "embed_within",
     "format_context",
     "generate_answer",

@@ -3,7 +3,9 @@ one for unit tests.
 
 An index is content-addressed by its key (corpus + chunker + embedding model), built once and then only read.
 A half-built Chroma collection (interrupted build) is never reused: it is published under its key only after the
-last add.
+last add. A build for another version of the corpus takes the vectors the last build of the same chunker and
+embedding model computed for the chunks that did not change (``embed_chunks_reusing``; a local store keeps them, as
+embedded, beside its indexes), so a corpus edit embeds only what changed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import math
 import os
 import re
+import shutil
 import struct
 import threading
 import time
@@ -35,11 +38,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChromaIndexStore", "check_local_chroma_usable", "ChromaServerIndexStore", "Hit", "IndexInfo", "IndexRemoved", "IndexStore",
-    "MemoryIndexStore", "VectorIndex",
+    "MemoryIndexStore", "ReusableVectors", "VectorIndex", "embed_chunks_reusing",
 ]
 
 _COMPLETE, _KEY, _STARTED = "workbench_complete", "workbench_key", "workbench_build_started"
 _BUILT = "workbench_built"  # when the index was published, in seconds since the epoch
+_LINEAGE = "workbench_lineage"  # what made its vectors but the corpus (chunker, chunking revision, embedder identity)
 _STATS = "workbench_chunk_stats"  # the chunk statistics of the build, as JSON
 _BUILDING = "-building-"
 _DATABASE = "chroma.sqlite3"  # the database of a local Chroma folder
@@ -136,6 +140,90 @@ def _same_text_same_vector(texts: Sequence[str], vectors: np.ndarray) -> None:
         earlier = first.setdefault(text, i)
         if earlier != i:
             vectors[i] = vectors[earlier]
+
+
+@dataclass(frozen=True)
+class ReusableVectors:
+    """The chunk texts of an earlier build of an index of the same lineage (another version of the corpus), in the order
+    they were embedded, with their vectors (one float32 row each)."""
+
+    key: str
+    texts: tuple[str, ...]
+    vectors: np.ndarray
+
+
+def embed_chunks_reusing(
+    embedder: Embedder, chunks: Sequence[Chunk], earlier: ReusableVectors | None, *, by_text: bool,
+    stopping: Callable[[], bool] = lambda: False, timeout_s: float | None = None,
+) -> tuple[np.ndarray, int] | None:
+    """``embed_chunks``, taking from ``earlier`` the vectors a cold build would compute again, bit for bit; with the
+    number of chunks embedded now (None when ``stopping`` turned true). An edited corpus embedded every chunk again:
+    one word fixed in one document of 10,000 paid a hosted model for all of them.
+
+    ``by_text``: the model's vector of a text does not depend on what it is batched with (a provider's), so each chunk
+    whose text the earlier build embedded takes its vector and only new texts are embedded. Otherwise (a local model
+    pads a batch to its longest text, which moves its vectors in their last bits) a batch of ``EMBED_BATCH`` chunks
+    takes the earlier vectors only when the earlier build embedded exactly the same texts in one batch.
+
+    Raises:
+        TimeoutError, ValueError: as ``embed_chunks``.
+    """
+    import numpy as np
+
+    if earlier is None or not chunks or not earlier.texts:
+        vectors = embed_chunks(embedder, chunks, stopping, timeout_s=timeout_s)
+        return None if vectors is None else (vectors, len(chunks))
+    texts = [c.text for c in chunks]
+    taken = _taken_by_text(texts, earlier) if by_text else _taken_by_batch(texts, earlier)
+    missing = [i for i in range(len(chunks)) if i not in taken]
+    # by text, each missing text once, in one call (its copies take its vector below); by batch, whole batches
+    todo = [i for i, first in zip(missing, _firsts([texts[i] for i in missing])) if first] if by_text else missing
+    vectors = np.empty((len(chunks), earlier.vectors.shape[1]), dtype=np.float32)
+    for i, row in taken.items():
+        vectors[i] = earlier.vectors[row]
+    for batch in [todo] if by_text else [todo[s:s + EMBED_BATCH] for s in range(0, len(todo), EMBED_BATCH)]:
+        fresh = embed_chunks(embedder, [chunks[i] for i in batch], stopping, timeout_s=timeout_s) if batch else vectors[:0]
+        if fresh is None:
+            return None
+        if fresh.shape[1] != vectors.shape[1]:
+            raise ValueError(f"the embedding model {embedder.model_id} returned vectors of {fresh.shape[1]} dimensions, its "
+                             f"earlier index {earlier.key} holds {vectors.shape[1]} — check the model or its server")
+        vectors[batch] = fresh
+    _same_text_same_vector(texts, vectors)  # the copies of a text take the vector of its first chunk, as in a cold build
+    return vectors, len(todo)
+
+
+def _firsts(texts: Sequence[str]) -> list[bool]:
+    """Whether each text is the first of its copies."""
+    seen: set[str] = set()
+    out = []
+    for text in texts:
+        out.append(text not in seen)
+        seen.add(text)
+    return out
+
+
+def _taken_by_text(texts: Sequence[str], earlier: ReusableVectors) -> dict[int, int]:
+    """The chunks whose text the earlier build embedded, to the earlier row holding its vector."""
+    rows = {text: row for row, text in reversed(list(enumerate(earlier.texts)))}
+    return {i: rows[t] for i, t in enumerate(texts) if t in rows}
+
+
+def _taken_by_batch(texts: Sequence[str], earlier: ReusableVectors) -> dict[int, int]:
+    """The chunks of each batch whose texts the earlier build embedded as one batch, to the earlier rows. A row of the
+    earlier build that holds the vector of an earlier copy of its text (see ``_same_text_same_vector``) is taken only
+    where this build also gives that row an earlier copy's vector."""
+    old_first, new_first = _firsts(earlier.texts), _firsts(texts)
+    batches = {tuple(earlier.texts[s:s + EMBED_BATCH]): s for s in range(0, len(earlier.texts), EMBED_BATCH)}
+    taken: dict[int, int] = {}
+    for start in range(0, len(texts), EMBED_BATCH):
+        at = batches.get(tuple(texts[start:start + EMBED_BATCH]))
+        if at is None:
+            continue
+        pairs = [(start + j, at + j) for j in range(min(EMBED_BATCH, len(texts) - start))]
+        if all(old_first[row] or not new_first[i] for i, row in pairs):
+            taken.update(pairs)
+    return taken
 
 
 def embed_within(
@@ -242,14 +330,29 @@ class MemoryIndexStore:
 
     def __init__(self) -> None:
         self._indexes: dict[str, _MemoryIndex] = {}
+        self._lineages: dict[str, str] = {}
 
     def open(self, key: str) -> VectorIndex | None:
         return self._indexes.get(key)
 
-    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], *, stats: ChunkStats | None = None) -> VectorIndex:
+    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], *, stats: ChunkStats | None = None,
+              lineage: str | None = None) -> VectorIndex:
         index = _MemoryIndex(key, chunks, vectors, stats)
         self._indexes[key] = index
+        self._lineages.pop(key, None)
+        if lineage is not None:
+            self._lineages[key] = lineage
         return index
+
+    def reusable_vectors(self, lineage: str, key: str) -> ReusableVectors | None:
+        """The chunks and vectors of the index of ``lineage`` built last, other than ``key`` (see ``_ChromaStore``)."""
+        import numpy as np
+
+        built = [k for k, found in self._lineages.items() if found == lineage and k != key]
+        if not built:
+            return None
+        index = self._indexes[built[-1]]
+        return ReusableVectors(index.key, tuple(c.text for c in index._chunks), np.asarray(index._vectors, dtype=np.float32))
 
 
 # -- chroma ------------------------------------------------------------------------------------------------------
@@ -385,13 +488,17 @@ class _ChromaStore:
         index = _ChromaIndex(key, collection, self._reaching)
         return index if index.readable() else None
 
-    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], *, stats: ChunkStats | None = None) -> VectorIndex:
+    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], *, stats: ChunkStats | None = None,
+              lineage: str | None = None) -> VectorIndex:
+        """Build and publish the index of ``chunks``; ``lineage`` names what made its vectors but the corpus, so that a
+        build of another version of the corpus can take them (``reusable_vectors``)."""
         if len(chunks) != len(vectors):
             raise ValueError(f"index {key}: {len(chunks)} chunks but {len(vectors)} vectors")
         with self._reaching(f"building index {key}"):
-            return self._build(key, chunks, vectors, stats)
+            return self._build(key, chunks, vectors, stats, lineage)
 
-    def _build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], stats: ChunkStats | None) -> VectorIndex:
+    def _build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], stats: ChunkStats | None,
+               lineage: str | None) -> VectorIndex:
         import numpy as np
         from chromadb.errors import ChromaError
 
@@ -414,6 +521,7 @@ class _ChromaStore:
         for _ in range(3):
             try:
                 kept = {_STATS: json.dumps(stats.as_dict())} if stats is not None else {}
+                kept |= {_LINEAGE: lineage} if lineage is not None else {}
                 staging.modify(name=self._name(key), metadata={_COMPLETE: True, _KEY: key, _BUILT: int(time.time()), **kept})
                 return _ChromaIndex(key, staging, self._reaching)
             except ChromaError:  # the name is taken: another builder published first, or an old half-built index
@@ -505,6 +613,62 @@ def _hnsw_files_whole(folder: Path) -> bool:
         return True
     needed = {"data_level0.bin": count * element_size, "length.bin": count * 4}
     return all((folder / name).exists() and (folder / name).stat().st_size >= size for name, size in needed.items())
+
+
+_VECTORS = "workbench-vectors"  # the vectors of the last index of each lineage, as embedded (a local store's folder)
+
+
+def _keep_vectors(folder: Path, lineage: str, key: str, texts: Sequence[str], vectors: Sequence[Sequence[float]]) -> None:
+    """Keep ``vectors`` (float32) and ``texts`` of index ``key`` as the last of ``lineage``, replacing the one kept
+    before: ``<lineage>-<id>.npy`` first, then ``<lineage>.json`` naming it, so a reader never pairs one build's texts
+    with another's vectors. Nothing is kept where it cannot be written: it only saves embedding."""
+    import numpy as np
+
+    name, published = f"{lineage}-{uuid.uuid4().hex[:12]}.npy", False
+    try:
+        folder.mkdir(exist_ok=True)
+        with open(folder / f".{name}", "wb") as out:
+            np.save(out, np.asarray(vectors, dtype=np.float32))
+        os.replace(folder / f".{name}", folder / name)
+        (folder / f".{lineage}.json").write_text(json.dumps({"key": key, "vectors": name, "texts": list(texts)}))
+        os.replace(folder / f".{lineage}.json", folder / f"{lineage}.json")
+        published = True
+        for old in folder.glob(f"{lineage}-*.npy"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+    except (OSError, ValueError):  # a full disk, a read-only folder: what this build wrote goes, the last one kept stays
+        for partial in (f".{name}", f".{lineage}.json", *([] if published else [name])):
+            with contextlib.suppress(OSError):
+                (folder / partial).unlink(missing_ok=True)
+
+
+def _kept_vectors(folder: Path, lineage: str, key: str) -> ReusableVectors | None:
+    """What ``_keep_vectors`` kept for ``lineage`` unless it is index ``key``'s; None when nothing whole is kept."""
+    import numpy as np
+
+    try:
+        kept = json.loads((folder / f"{lineage}.json").read_text())
+        vectors = np.load(folder / str(kept["vectors"]), allow_pickle=False)
+        texts = tuple(kept["texts"])
+        whole = vectors.dtype == np.float32 and vectors.ndim == 2 and len(vectors) == len(texts) and all(isinstance(t, str) for t in texts)
+        return ReusableVectors(str(kept["key"]), texts, vectors) if whole and kept["key"] != key else None
+    except (OSError, ValueError, KeyError, TypeError):  # none kept, cut short, or removed while it was read
+        return None
+
+
+def _forget_vectors(folder: Path, keys: set[str], *, everything: bool) -> None:
+    """Delete the vectors kept for the indexes ``keys`` (all of them when ``everything``)."""
+    if everything:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for kept in folder.glob("*.json") if folder.is_dir() else []:
+        try:
+            named = json.loads(kept.read_text())
+            if named.get("key") in keys:
+                kept.unlink(missing_ok=True)
+                (folder / str(named.get("vectors", ""))).unlink(missing_ok=True)
+        except (OSError, ValueError, AttributeError):
+            continue
 
 
 def _forget_chroma_client(path: Path) -> None:
@@ -639,6 +803,24 @@ class ChromaIndexStore(_ChromaStore):
         except sqlite3.Error:  # another layout of Chroma's database: nothing to measure by
             return True
         return all(_hnsw_files_whole(self.path / str(segment)) for (segment,) in rows)
+
+    def build(self, key: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], *, stats: ChunkStats | None = None,
+              lineage: str | None = None) -> VectorIndex:
+        index = super().build(key, chunks, vectors, stats=stats, lineage=lineage)
+        if lineage is not None:
+            _keep_vectors(self.path / _VECTORS, lineage, key, [c.text for c in chunks], vectors)
+        return index
+
+    def reusable_vectors(self, lineage: str, key: str) -> ReusableVectors | None:
+        """The chunk texts and vectors (as embedded) of the last index of ``lineage`` built here, other than ``key``;
+        None when there is none or it cannot be read. Chroma gives back the vectors it keeps, normalised for the cosine
+        space, which moved them in their last bits: an index built from them retrieved otherwise than a cold build."""
+        return _kept_vectors(self.path / _VECTORS, lineage, key)
+
+    def remove(self, older_than_s: float | None = None) -> list[IndexInfo]:
+        gone = super().remove(older_than_s)
+        _forget_vectors(self.path / _VECTORS, {i.key for i in gone}, everything=older_than_s is None)
+        return gone
 
     @classmethod
     def existing(cls, path: str | Path) -> ChromaIndexStore | None:
