@@ -66,6 +66,16 @@ def test_an_edited_corpus_embeds_only_the_chunk_texts_that_changed() -> None:
     assert np.array_equal(vectors, embed_chunks(HashingEmbedder(), new))  # bit for bit a cold build's
 
 
+@pytest.mark.parametrize("by_text", [True, False])
+def test_earlier_vectors_of_another_length_are_not_taken_and_the_build_embeds_everything(by_text: bool) -> None:
+    docs = python_reference_corpus().documents[:5]
+    earlier = earlier_build(HashingEmbedder(dim=8), docs)
+    new = chunked(edited(docs, 2))
+    embedder = Counting()
+    vectors, fresh = embed_chunks_reusing(embedder, new, earlier, by_text=by_text)  # type: ignore[misc]
+    assert np.array_equal(vectors, embed_chunks(HashingEmbedder(), new)) and fresh == len(new)
+
+
 @pytest.mark.parametrize("change", ["one word near the end", "a document added first", "a copy's first chunk removed"])
 def test_a_model_whose_vectors_move_with_their_batch_gets_a_cold_builds_vectors_bit_for_bit(change: str) -> None:
     # a local model pads a batch to its longest text: a chunk embedded with other neighbours than in a cold build had

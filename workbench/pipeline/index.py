@@ -185,9 +185,8 @@ def embed_chunks_reusing(
         fresh = embed_chunks(embedder, [chunks[i] for i in batch], stopping, timeout_s=timeout_s) if batch else vectors[:0]
         if fresh is None:
             return None
-        if fresh.shape[1] != vectors.shape[1]:
-            raise ValueError(f"the embedding model {embedder.model_id} returned vectors of {fresh.shape[1]} dimensions, its "
-                             f"earlier index {earlier.key} holds {vectors.shape[1]} — check the model or its server")
+        if fresh.shape[1] != vectors.shape[1]:  # not this model's vectors after all: embedded as a cold build is
+            return embed_chunks_reusing(embedder, chunks, None, by_text=by_text, stopping=stopping, timeout_s=timeout_s)
         vectors[batch] = fresh
     _same_text_same_vector(texts, vectors)  # the copies of a text take the vector of its first chunk, as in a cold build
     return vectors, len(todo)
