@@ -117,27 +117,47 @@ def test_a_chroma_store_lends_the_vectors_of_the_last_index_of_the_same_lineage_
     assert lent is not None and np.array_equal(lent.vectors, vectors) and memory.reusable_vectors("minilm-tokens", "new") is None
 
 
-@pytest.mark.parametrize("damage", ["vectors cut short", "vectors deleted", "texts cut short", "texts of another build"])
+@pytest.mark.parametrize("damage", ["file cut short", "file deleted", "pointer cut short", "texts and vectors of unequal count"])
 def test_vectors_kept_cut_short_or_mismatched_are_passed_over_and_removed_with_their_index(damage: str, tmp_path: Path) -> None:
     store, embedder = ChromaIndexStore(tmp_path / "chroma"), HashingEmbedder()
     chunks = chunked(python_reference_corpus().documents[:3])
     store.build("old", chunks, embed_chunks(embedder, chunks), lineage="L")
     kept = tmp_path / "chroma" / "workbench-vectors"
-    (vectors,) = kept.glob("L-*.npy")
-    texts = kept / "L.json"
-    if damage == "vectors cut short":
-        os.truncate(vectors, vectors.stat().st_size // 2)
-    elif damage == "vectors deleted":
-        vectors.unlink()
-    elif damage == "texts cut short":
-        texts.write_text(texts.read_text()[:100])
+    (data,) = kept.glob("L-*.npz")
+    pointer = kept / "L.json"
+    if damage == "file cut short":
+        os.truncate(data, data.stat().st_size // 2)
+    elif damage == "file deleted":
+        data.unlink()
+    elif damage == "pointer cut short":
+        pointer.write_text(pointer.read_text()[:10])
     else:
-        texts.write_text(json.dumps({**json.loads(texts.read_text()), "texts": ["one"]}))
+        np.savez(data, vectors=np.zeros((3, 4), dtype=np.float32), texts=np.frombuffer(b'["one"]', dtype=np.uint8))
     assert store.reusable_vectors("L", "new") is None
     store.build("old2", chunks[:2], embed_chunks(embedder, chunks[:2]), lineage="L")  # a build after it keeps its own
     lent = store.reusable_vectors("L", "new")
-    assert lent is not None and lent.key == "old2" and len(lent.texts) == 2 and len(list(kept.glob("L-*.npy"))) == 1
+    assert lent is not None and lent.key == "old2" and len(lent.texts) == 2
+    assert len(list(kept.glob("L-*.npz"))) == (2 if damage == "pointer cut short" else 1)  # one no pointer names: once stale
     assert [i.key for i in store.remove()] and not kept.exists()
+
+
+def test_a_build_keeping_its_vectors_leaves_those_of_a_build_under_way_and_drops_the_last_ones_kept(tmp_path: Path) -> None:
+    # two processes building indexes of one lineage at once: each deleted every other file of the lineage, the one the
+    # other was about to name too, so the next build found nothing to reuse
+    store, embedder = ChromaIndexStore(tmp_path / "chroma"), HashingEmbedder()
+    chunks = chunked(python_reference_corpus().documents[:2])
+    vectors = embed_chunks(embedder, chunks)
+    store.build("a", chunks, vectors, lineage="L")
+    kept = tmp_path / "chroma" / "workbench-vectors"
+    (first,) = kept.glob("L-*.npz")
+    under_way, stale = kept / "L-underway.npz", kept / "L-died.npz"
+    under_way.write_bytes(first.read_bytes())
+    stale.write_bytes(first.read_bytes())
+    os.utime(stale, (0, 0))  # a build that died long ago
+    store.build("b", chunks, vectors, lineage="L")
+    assert under_way.exists() and not first.exists() and not stale.exists()
+    lent = store.reusable_vectors("L", "new")
+    assert lent is not None and lent.key == "b" and np.array_equal(lent.vectors, vectors)
 
 
 def sweep(wb_settings, store, docs: Sequence[Document], embedder: Counting, events: list | None = None) -> wb.SweepResult:  # type: ignore[no-untyped-def,type-arg]

@@ -618,40 +618,56 @@ _VECTORS = "workbench-vectors"  # the vectors of the last index of each lineage,
 
 
 def _keep_vectors(folder: Path, lineage: str, key: str, texts: Sequence[str], vectors: Sequence[Sequence[float]]) -> None:
-    """Keep ``vectors`` (float32) and ``texts`` of index ``key`` as the last of ``lineage``, replacing the one kept
-    before: ``<lineage>-<id>.npy`` first, then ``<lineage>.json`` naming it, so a reader never pairs one build's texts
-    with another's vectors. Nothing is kept where it cannot be written: it only saves embedding."""
+    """Keep ``vectors`` (float32) and ``texts`` of index ``key`` as the last of ``lineage``: in a file of their own
+    (``<lineage>-<id>.npz``), then named by ``<lineage>.json``, so a reader never pairs one build's texts with another's
+    vectors, and two processes keeping vectors of one lineage at once never delete each other's file (the one kept
+    before goes, and files no build named within ``_STALE_BUILD_S``). Nothing is kept where it cannot be written: it
+    only saves embedding."""
     import numpy as np
 
-    name, published = f"{lineage}-{uuid.uuid4().hex[:12]}.npy", False
+    pointer, data = folder / f"{lineage}.json", folder / f"{lineage}-{uuid.uuid4().hex[:12]}.npz"
+    staged = [data.with_name(f".{data.name}"), data.with_name(f".{data.stem}.json")]
     try:
         folder.mkdir(exist_ok=True)
-        with open(folder / f".{name}", "wb") as out:
-            np.save(out, np.asarray(vectors, dtype=np.float32))
-        os.replace(folder / f".{name}", folder / name)
-        (folder / f".{lineage}.json").write_text(json.dumps({"key": key, "vectors": name, "texts": list(texts)}))
-        os.replace(folder / f".{lineage}.json", folder / f"{lineage}.json")
-        published = True
-        for old in folder.glob(f"{lineage}-*.npy"):
-            if old.name != name:
-                old.unlink(missing_ok=True)
+        before = _kept_file(pointer)
+        with open(staged[0], "wb") as out:
+            np.savez(out, vectors=np.asarray(vectors, dtype=np.float32), texts=np.frombuffer(json.dumps(list(texts)).encode(), dtype=np.uint8))
+        os.replace(staged[0], data)
+        staged[1].write_text(json.dumps({"key": key, "file": data.name}))
+        os.replace(staged[1], pointer)
     except (OSError, ValueError):  # a full disk, a read-only folder: what this build wrote goes, the last one kept stays
-        for partial in (f".{name}", f".{lineage}.json", *([] if published else [name])):
+        for partial in (*staged, data):
             with contextlib.suppress(OSError):
-                (folder / partial).unlink(missing_ok=True)
+                partial.unlink(missing_ok=True)
+        return
+    now = time.time()
+    for old in folder.glob(f"{lineage}-*.npz"):
+        with contextlib.suppress(OSError):
+            if old.name == before or (old != data and now - old.stat().st_mtime > _STALE_BUILD_S and old.name != _kept_file(pointer)):
+                old.unlink(missing_ok=True)
+
+
+def _kept_file(pointer: Path) -> str | None:
+    """The name of the file ``pointer`` names (None: none, or unreadable)."""
+    try:
+        return str(json.loads(pointer.read_text())["file"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _kept_vectors(folder: Path, lineage: str, key: str) -> ReusableVectors | None:
     """What ``_keep_vectors`` kept for ``lineage`` unless it is index ``key``'s; None when nothing whole is kept."""
+    import zipfile
+
     import numpy as np
 
     try:
         kept = json.loads((folder / f"{lineage}.json").read_text())
-        vectors = np.load(folder / str(kept["vectors"]), allow_pickle=False)
-        texts = tuple(kept["texts"])
+        with np.load(folder / str(kept["file"]), allow_pickle=False) as data:
+            vectors, texts = data["vectors"], tuple(json.loads(data["texts"].tobytes()))
         whole = vectors.dtype == np.float32 and vectors.ndim == 2 and len(vectors) == len(texts) and all(isinstance(t, str) for t in texts)
         return ReusableVectors(str(kept["key"]), texts, vectors) if whole and kept["key"] != key else None
-    except (OSError, ValueError, KeyError, TypeError):  # none kept, cut short, or removed while it was read
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):  # none kept, cut short, removed while read
         return None
 
 
@@ -660,12 +676,12 @@ def _forget_vectors(folder: Path, keys: set[str], *, everything: bool) -> None:
     if everything:
         shutil.rmtree(folder, ignore_errors=True)
         return
-    for kept in folder.glob("*.json") if folder.is_dir() else []:
+    for pointer in folder.glob("*.json") if folder.is_dir() else []:
         try:
-            named = json.loads(kept.read_text())
+            named = json.loads(pointer.read_text())
             if named.get("key") in keys:
-                kept.unlink(missing_ok=True)
-                (folder / str(named.get("vectors", ""))).unlink(missing_ok=True)
+                pointer.unlink(missing_ok=True)
+                (folder / str(named.get("file", ""))).unlink(missing_ok=True)
         except (OSError, ValueError, AttributeError):
             continue
 
