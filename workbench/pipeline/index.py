@@ -344,7 +344,7 @@ class MemoryIndexStore:
         return index
 
     def reusable_vectors(self, lineage: str, key: str) -> ReusableVectors | None:
-        """The chunks and vectors of the index of ``lineage`` built last, other than ``key`` (see ``_ChromaStore``)."""
+        """The chunks and vectors of the index of ``lineage`` built last, other than ``key`` (see ``ChromaIndexStore``)."""
         import numpy as np
 
         built = [k for k, found in self._lineages.items() if found == lineage and k != key]
