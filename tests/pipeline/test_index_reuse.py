@@ -4,7 +4,6 @@ for the chunks that did not change, and embeds only the others: bit for bit the 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
