@@ -181,6 +181,25 @@ def test_run_refuses_a_grid_of_thousands_of_variants_without_yes(tmp_path: Path,
     assert not (tmp_path / "db.sqlite").exists() and not (tmp_path / ".workbench").exists()
 
 
+def test_wb_run_refuses_a_grid_of_thousands_of_variants_unless_allowed_by_name(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # workbench run and the RunPanel asked first, while a script's wb.run started the 1,100-variant sweep unasked
+    import workbench as wb
+    from workbench.tracking import MemoryTracker
+
+    monkeypatch.chdir(tmp_path)
+    data = {"name": "wide", "dataset": {"path": str(tmp_path / "d.jsonl")}, "corpus": {"builtin": "python-reference"},
+            "chunkers": [{"strategy": "recursive", "size": 200 + i, "overlap": 20} for i in range(11)],
+            "retrieval": [{"k": k} for k in range(1, 101)]}
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "question": "q?"}\n')
+    tracker = MemoryTracker()
+    with pytest.raises(wb.WorkbenchError) as refused:
+        wb.run(wb.ExperimentSpec.from_dict(data, base_dir=tmp_path), tracker=tracker, progress=False)
+    assert str(refused.value) == ("wide: 1,100 variants (11 chunkers x 100 retrieval settings), 11 indexes, 1 question: no model calls "
+                                  "(retrieval only), more than the 1,000 variants a sweep runs unasked — cut an axis, or pass "
+                                  "allow_large_grid=True to run them all")
+    assert not tracker.runs and not (tmp_path / ".workbench").exists()  # nothing logged, nothing built
+
+
 def test_debug_traceback_is_redacted_like_the_error_line(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """--debug printed the traceback as it was, with the key the error line hid (a token in the store's address, the
     value of a secret variable that an error quoted)."""

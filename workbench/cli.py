@@ -104,7 +104,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                  "unasked — check the plan with --dry-run and cut an axis, or pass --yes to run them all")
     try:
         result = wb.run(experiment, settings=cfg, limit=args.limit, progress=_shows_progress(args.no_progress), fresh=args.fresh,
-                        on_event=on_event)
+                        on_event=on_event, allow_large_grid=args.yes)
     except KeyboardInterrupt as exc:
         print(_interrupted_line(started=bool(started), fresh=args.fresh), file=sys.stderr)
         return _interrupted_code(exc)

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from workbench.cache import CacheStore, DiskCacheStore
 from workbench.comparison import comparison_key, early_stops, sweep_comparison
-from workbench.config import Settings, settings as default_settings
+from workbench.config import LARGE_GRID, Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, check_limit, document_id, left_out_fix, load_corpus, load_dataset
 from workbench.errors import DataError, SpecError, Terminated, WorkbenchError
 from workbench.execution import (
@@ -39,7 +39,7 @@ from workbench.execution import (
     failed_result,
     question_workers,
 )
-from workbench.grid import Variant, embedded_index_key, expand_grid
+from workbench.grid import Variant, embedded_index_key, expand_grid, plan_grid
 from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
 from workbench.models import MINILM_ID, Embedder, Generator, embedder_input_tokens, llama_threads, runs_locally
 from workbench.pipeline import (
@@ -336,6 +336,7 @@ def run(
     cache: CacheStore | None = None,
     dataset: Dataset | Any = None,
     corpus: Corpus | Any = None,
+    allow_large_grid: bool = False,
 ) -> SweepResult:
     """Run every variant of an experiment and log it (one parent run, one child run per variant).
 
@@ -366,6 +367,8 @@ def run(
             as in a dataset file). Its content hash identifies it, as a file's does.
         corpus: the documents in memory, in place of the spec's ``corpus``: a ``Corpus``, a list of strings, dicts
             (``text``, ``id``), LangChain Documents, or a DataFrame with a ``text`` column (see ``load_corpus``).
+        allow_large_grid: run a grid of more than ``LARGE_GRID`` (1,000) variants (refused without it, as ``workbench
+            run`` refuses one without ``--yes``: each variant is an MLflow run, with a trace per question).
 
     Returns:
         The ``SweepResult``; failed variants are in it (and logged as FAILED runs), not raised.
@@ -383,6 +386,9 @@ def run(
     cfg = settings or default_settings()
     dataset, corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus)
     variants = expand_grid(spec, generate=generate)
+    if len(variants) > LARGE_GRID and not allow_large_grid:  # a typo'd range or one axis too many: months of calls
+        raise WorkbenchError(f"{spec.name}: {plan_grid(spec, variants, len(dataset)).summary()}, more than the {LARGE_GRID:,} "
+                             "variants a sweep runs unasked — cut an axis, or pass allow_large_grid=True to run them all")
     generating = any(v.generates for v in variants)
     # everything that can be refused is checked before the first MLflow run exists, and the store before the cache
     _check_overrides(spec, models)

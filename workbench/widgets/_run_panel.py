@@ -232,7 +232,7 @@ class RunPanel(w.VBox):
     def _work(self, spec: wb.ExperimentSpec) -> None:
         try:
             result = wb.run(spec, settings=self._settings, models=self._models, limit=self._limit, progress=False,
-                            stop=self._stop, on_event=self._on_event, **self._inputs)
+                            stop=self._stop, on_event=self._on_event, allow_large_grid=self._allow_large_grid, **self._inputs)
         except Exception as exc:  # noqa: BLE001 - shown in the panel and re-raised by run()
             self.exception = exc
             self.status.value = error_html(f"{type(exc).__name__}: {exc}")
