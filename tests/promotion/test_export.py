@@ -431,6 +431,28 @@ def test_the_report_of_a_run_with_failed_questions_shows_their_errors_first(tmp_
     assert "TimeoutError: the model timed out |" in table[2] and table[3].startswith("| q1 |")
 
 
+def test_the_report_and_the_runs_name_the_judge_that_scored_the_judged_metrics(tmp_path: Path, deploy_repo: Path) -> None:
+    # faithfulness and answer relevancy judged by one model or another read the same in EVALUATION.md and in the MLflow
+    # UI's run table: the judge was only in the sweep's experiment.yaml artifact
+    from workbench.promotion import build_bundle
+    from workbench.spec import ExperimentSpec
+    from workbench.testing import ScriptedJudge
+
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    data = write_project(tmp_path).to_dict(tmp_path)
+    data["judge"] = {"id": GEMMA_ID, "n": 2, "max_tokens": 64}
+    data["scorers"] = ["token_f1", "hit_at_k", "answer_relevancy"]
+    judge = ScriptedJudge(lambda _prompt, _schema: json.dumps({"question": "What is it?", "noncommittal": 0}))
+    result = wb.run(ExperimentSpec.from_dict(data, base_dir=tmp_path), settings=cfg, models=fake_models(), judge=judge, progress=False)
+    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
+    params = MlflowClient(cfg.tracking_uri).get_run(run_id).data.params
+    assert {k: v for k, v in params.items() if k.startswith("judge.")} == {
+        "judge.id": GEMMA_ID, "judge.n": "2", "judge.temperature": "0.0", "judge.max_tokens": "64"}
+    wb.promote(run_id, name="assist-judged", alias="staging", gates=EASY, settings=cfg)
+    report = build_bundle("assist-judged", "staging", settings=cfg)[0]["EVALUATION.md"].decode()
+    assert f"| judge | {GEMMA_ID}; 2 repeats, temperature 0.0, max_tokens 64 |" in report
+
+
 def test_a_run_whose_per_question_table_was_cut_short_is_not_exported(tmp_path: Path, deploy_repo: Path) -> None:
     # a full disk or a sync tool cut eval_results.json: the export was committed with EVALUATION.md's intervals and
     # per-question answers silently gone, as for an old run that never had the table

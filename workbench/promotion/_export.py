@@ -262,6 +262,7 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
         config=config, alias=alias, registry=registry, metrics=metrics, gates=gates, audit=audit, rows=rows,
         score_columns=[c for c in score_columns if c not in ("latency_s", "input_tokens", "output_tokens", "cost_usd")][:6],
         plots=sorted(plots), reused_from=run.data.tags.get(REUSED_FROM_TAG),
+        judge={k.removeprefix("judge."): v for k, v in run.data.params.items() if k.startswith("judge.")},
     ).encode()
     manifest = Manifest(
         name=name, alias=alias, config_hash=config.config_hash, exported_at=now_utc(), exported_by=current_user(),

@@ -67,6 +67,14 @@ def _error(row: Mapping[str, Any]) -> str | None:
     return error if isinstance(error, str) and error.strip() else None
 
 
+def _judge_text(judge: Mapping[str, str]) -> str:
+    """``local:gemma3-270m (chat); 2 repeats, temperature 0.0, max_tokens 256``: what scored the judged metrics (pure)."""
+    kind = f" ({judge['kind']})" if judge.get("kind") not in (None, "", "None") else ""
+    settings = [f"{judge['n']} repeats" if judge.get("n") not in (None, "1") else "",
+                *(f"{key} {judge[key]}" for key in ("temperature", "max_tokens") if judge.get(key))]
+    return f"{judge['id']}{kind}" + (f"; {', '.join(s for s in settings if s)}" if any(settings) else "")
+
+
 def _gate_rows(gates: Sequence[GateRecord]) -> list[list[Any]]:
     return [["PASS" if g.passed else "FAIL", g.gate, _count(g.value) if g.kind == "min_questions" else g.value, g.detail] for g in gates]
 
@@ -83,11 +91,13 @@ def render_report(
     score_columns: Sequence[str],
     plots: Sequence[str],
     reused_from: str | None = None,
+    judge: Mapping[str, str] | None = None,
 ) -> str:
     """The report: configuration, provenance, metrics with intervals, gates, audit, plots, per-question results.
 
     ``reused_from`` is the run that computed the promoted run's results, when its sweep reused them (the promoted run
-    holds a copy; the answers, their traces and their timing are that run's)."""
+    holds a copy; the answers, their traces and their timing are that run's); ``judge`` the run's ``judge.*`` params,
+    the model that scored its judged metrics."""
     m = config.model
     reused = (f" Its sweep reused the results of run `{reused_from}`, which computed them (the same configuration, "
               "dataset and corpus): the answers, traces and latencies are that run's." if reused_from else "")
@@ -108,6 +118,7 @@ def render_report(
             ["retrieval", f"{config.retrieval.label} with {config.retrieval.embedding}"],
             ["corpus", f"{config.corpus.builtin or config.corpus.path} (hash {config.corpus.hash[:12]})"],
             *([f"server of {model_id}", server] for model_id, server in (config.servers or {}).items()),
+            *([["judge", _judge_text(judge)]] if judge and judge.get("id") else []),
         ]),
         "",
         "## Metrics",

@@ -117,6 +117,8 @@ SOURCE_TAGS = ("mlflow.source.name", "mlflow.source.type", "mlflow.source.git.co
 # who ran a run, and from where: every run of a sweep has its sweep's, a reused copy too (it is made by its sweep; the
 # run it copies, which ``REUSED_FROM_TAG`` names, keeps its own)
 _RAN_BY_TAGS = ("mlflow.user", *SOURCE_TAGS)
+# what of the spec's judge each run records as judge.<field> params: what scores its judged metrics
+_JUDGE_PARAMS = ("id", "kind", "n", "temperature", "max_tokens")
 
 
 def source_tags(commit: str, folder: str) -> dict[str, str]:
@@ -360,6 +362,7 @@ class MlflowTracker:
             "corpus.documents": str(len(corpus)),
             "variants": str(len(variants)),
             "seed": str(spec.seed),
+            **({f"judge.{k}": str(v) for k, v in spec.judge.model_dump(include=set(_JUDGE_PARAMS)).items() if v is not None} if spec.judge else {}),
         }
         self.client.log_batch(run_id, params=[Param(k, v[:_MAX_PARAM]) for k, v in params.items()], tags=[RunTag("workbench.sweep_id", run_id)])
         self.client.log_text(run_id, spec.to_yaml(), "experiment.yaml")
@@ -888,7 +891,7 @@ class MlflowTracker:
         now = int(time.time() * 1000)
         # the source's params, and those an older workbench did not log yet (``prompt.hash``): the same variant, so its
         # runs line up in the UI's columns and charts with the ones this sweep computed
-        logged = {**{k: redact(v)[:_MAX_PARAM] for k, v in variant.params().items()}, **source.data.params}
+        logged = {**{k: redact(v)[:_MAX_PARAM] for k, v in variant.params().items()}, **source.data.params, **self._judge_params(sweep, variant)}
         params = [Param(k, v) for k, v in logged.items()]
         metrics = [Metric(k, float(v), now, 0) for k, v in reused_metrics(source.data.metrics).items()]
         self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
@@ -970,6 +973,13 @@ class MlflowTracker:
             self._log_variant_run(sweep, run.info.run_id, result, dataset, tags)
         return replace(result, run_id=run.info.run_id, tracking_uri=self.tracking_uri)
 
+    def _judge_params(self, sweep: SweepHandle, variant: Variant) -> dict[str, str]:
+        """The judge that scored a variant's answers (``judge.id``, ``judge.n``...: the sweep's), for the MLflow UI's
+        run table and a bundle's EVALUATION.md; none for a variant that only retrieves (nothing of it is judged)."""
+        if not variant.generates:
+            return {}
+        return {k: v for k, v in self._sweep_data(sweep).params.items() if k.startswith("judge.")}
+
     def _sweep_data(self, sweep: SweepHandle) -> Any:
         """The sweep's parent run data (the tags and params ``start_sweep`` logged, which its variant runs repeat), read
         once per sweep: each computed variant looked the parent run up again, a round trip each on a tracking server."""
@@ -996,7 +1006,7 @@ class MlflowTracker:
         from mlflow.entities import Metric, Param, RunTag
 
         variant = result.variant
-        params = [Param(k, redact(v)[:_MAX_PARAM]) for k, v in variant.params().items()]
+        params = [Param(k, redact(v)[:_MAX_PARAM]) for k, v in {**variant.params(), **self._judge_params(sweep, variant)}.items()]
         metrics = [Metric(k, float(v), result.ended_ms, 0) for k, v in result.metrics.items()]
         self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
         if variant.prompt is not None:
