@@ -503,6 +503,7 @@ def test_run_into_a_pipe_draws_no_progress_bars(
     assert [line.split(": ")[0] for line in lines if line.startswith("variant ")] == ["variant 1/2", "variant 2/2"], err
     assert all(line.split(": ", 1)[1].startswith("FINISHED ") for line in lines if line.startswith("variant ")), err
     assert any(line.startswith("index 1/") for line in lines), err
+    assert any(line.startswith("  built: ") and line.endswith(" chunks") for line in lines), err  # a cold build: no note
     assert run("--no-progress") == 0  # no bars and no lines: the reused variants print nothing either
     assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith(("variant ", "index "))]
 

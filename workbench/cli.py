@@ -170,9 +170,12 @@ def _shows_progress(no_progress: bool) -> bool:
 
 
 def _plain_progress(event: Any) -> None:
-    """Progress as whole lines on stderr, for a log that cannot redraw a bar: each index and each finished variant."""
+    """Progress as whole lines on stderr, for a log that cannot redraw a bar: each index (started, built) and each
+    finished variant."""
     if event.kind == "index_started":
         print(f"index {event.done + 1}/{event.total}: {event.message}", file=sys.stderr, flush=True)
+    elif event.kind == "index_built":  # its chunks, and after a corpus edit how many were embedded again
+        print(f"  built: {event.message}", file=sys.stderr, flush=True)
     elif event.kind == "variant_done" and event.result is not None:
         print(f"variant {event.done}/{event.total}: {event.result.status} {event.result.variant.name}", file=sys.stderr, flush=True)
 
