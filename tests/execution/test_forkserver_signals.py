@@ -3,10 +3,13 @@ llama.cpp, ragas), and a Ctrl+C then printed the import's traceback under the ca
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_forkserver_ignores_ctrl_c_while_it_imports_its_preloads(tmp_path: Path) -> None:
@@ -31,3 +34,29 @@ def test_the_forkserver_ignores_ctrl_c_while_it_imports_its_preloads(tmp_path: P
     proc = subprocess.run([sys.executable, "-c", script, str(seen)], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert seen.read_text() == "ignored"
+
+
+def test_a_ctrl_c_while_the_first_worker_starts_is_raised_once_it_has_started(tmp_path: Path) -> None:
+    # the first worker waits for the forkserver's preload imports (seconds: torch, llama.cpp); a Ctrl+C then was
+    # ignored and lost, and the sweep went on. Now it is held until the worker has started, then raised.
+    (tmp_path / "wb_slow_preload.py").write_text("import time\ntime.sleep(1.5)\n")
+    script = textwrap.dedent("""
+        import os, signal, threading, time
+        from workbench.execution._process import WorkerProcess
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        started = time.monotonic()
+        try:
+            worker = WorkerProcess("v1", ("wb_slow_preload",))
+        except KeyboardInterrupt:
+            # raised after the start, not in its middle; the caller's handler is back
+            assert time.monotonic() - started > 1.0, time.monotonic() - started
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, signal.getsignal(signal.SIGINT)
+            print("interrupted")
+        else:
+            worker.close()
+            print("not interrupted")
+    """)
+    env = {"PYTHONPATH": os.pathsep.join((str(tmp_path), str(ROOT))), "PATH": "/usr/bin:/bin"}  # this checkout's workbench
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "interrupted", proc.stdout + proc.stderr[-2000:]

@@ -28,6 +28,7 @@ from typing import Any
 from workbench.errors import WorkbenchError
 from workbench.execution._worker import QuestionEvent, VariantJob, failed_result, run_job, stopped_result
 from workbench.results import VariantResult
+from workbench.tracking import interrupts_deferred
 
 __all__ = [
     "KILL_GRACE_S", "WorkerProcess", "cap_memory", "check_can_start_workers", "run_in_process", "start_worker_server",
@@ -132,22 +133,27 @@ def start_worker_server(preload: tuple[str, ...] = ()) -> None:
     """Start the forkserver now, importing ``preload`` in its own process while the caller goes on (building or
     opening the indexes), instead of when the first worker starts. It starts once per process; a started one is
     left as it is."""
-    import multiprocessing.forkserver
-
     worker_context(preload)
-    with _starting_workers():
-        multiprocessing.forkserver.ensure_running()
+    with _main_hidden(), interrupts_deferred():
+        _launch_worker_server()
 
 
 @contextmanager
 def _starting_workers() -> Iterator[None]:
-    """Start the forkserver (or a worker) with the caller's ``__main__`` hidden, so it does not import (run) the
-    caller's script, and with Ctrl+C ignored: the forkserver inherits that while it imports its preloads (Python's
-    forkserver ignores it only afterwards, so a Ctrl+C then printed its import traceback). Ctrl+C is the caller's."""
+    """A block that starts a worker: the forkserver is launched first (if not running), and a Ctrl+C meanwhile is held
+    until the block ends, then raised, so the sweep ends KILLED as on a Ctrl+C at any other time. (It was ignored for
+    the whole block, and one pressed while the first worker waited for the forkserver's preload imports was lost.)"""
+    with _main_hidden(), interrupts_deferred():
+        _launch_worker_server()
+        yield
+
+
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """A block with the caller's ``__main__`` hidden, so a forkserver or worker started there does not import (run)
+    the caller's script."""
     main = sys.modules.get("__main__")
     hide = main is not None and getattr(main, "__file__", None) is not None
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main_thread else None
     if hide:
         sys.modules["__main__"] = types.ModuleType("__main__")
     try:
@@ -155,6 +161,19 @@ def _starting_workers() -> Iterator[None]:
     finally:
         if hide:
             sys.modules["__main__"] = main  # type: ignore[assignment]
+
+
+def _launch_worker_server() -> None:
+    """Launch the forkserver, if it is not running, with Ctrl+C ignored (in the main thread, where handlers are set):
+    it inherits that while it imports its preloads (Python's forkserver ignores it only afterwards, so a Ctrl+C then
+    printed its import traceback). This returns at once; the forkserver imports on its own."""
+    import multiprocessing.forkserver
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main_thread else None
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
 
@@ -332,9 +351,16 @@ class WorkerProcess:
         self._conn, child = ctx.Pipe(duplex=True)
         self._stop = ctx.Event()
         self.process = ctx.Process(target=_serve, args=(child, self._stop), name=f"workbench-variant-{variant_id}", daemon=True)
-        with _starting_workers():
-            self.process.start()  # the first start of a forkserver imports its preloads: not the variant's time
-        child.close()
+        try:
+            with _starting_workers():
+                self.process.start()  # the first start of a forkserver imports its preloads: not the variant's time
+        except BaseException:  # a Ctrl+C held while it started: the worker, if started, must not wait for a job
+            self._conn.close()
+            if self.process.pid is not None:
+                _end(self.process)
+            raise
+        finally:
+            child.close()
         self.usable = True
 
     def run(
