@@ -191,3 +191,44 @@ def test_a_key_only_the_ray_workers_hold_is_redacted_in_their_errors(ray_instanc
     logged = [*run.data.tags.values(), *run.data.params.values()]
     logged += [client.download_artifacts(variant.run_id, a.path) for a in client.list_artifacts(variant.run_id) if not a.is_dir]
     assert not [t for t in logged if WORKER_KEY in (Path(t).read_text(errors="replace") if Path(t).is_file() else t)]
+
+
+def test_a_sweep_from_a_thread_that_ended_leaves_the_local_instance_to_the_next_sweep(tmp_path: Path) -> None:
+    """A local Ray instance started by a sweep run from a thread that then ended (concurrent.futures, a script's thread,
+    Airflow's task thread) died with that thread: the process's next sweep on Ray ended the whole process ('Failed to
+    connect to GCS within 60 seconds'). Run in its own process: this one's Ray is the module's instance."""
+    import subprocess
+    import sys
+    import textwrap
+
+    require_ray()
+    script = textwrap.dedent("""
+        import threading, time
+        import workbench as wb
+        from tests.execution.test_ray import spec_of
+        from workbench.models import MINILM_ID
+        from workbench.pipeline import MemoryIndexStore
+        from workbench.testing import HashingEmbedder, ScriptedModel
+        from workbench.tracking import MemoryTracker
+
+        def sweep():
+            models = {"ollama:good": ScriptedModel(lambda p: "fine", model_id="ollama:good"),
+                      MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+            spec = spec_of("ray", ["ollama:good"], prompts=[{"name": "p", "template": "{context} {question}"}])
+            result = wb.run(spec, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), progress=False)
+            return [v.status for v in result.variants]
+
+        statuses = []
+        caller = threading.Thread(target=lambda: statuses.append(sweep()))
+        caller.start()
+        caller.join()
+        time.sleep(2)  # the thread's end took the instance's processes along at once
+        statuses.append(sweep())
+        print(statuses)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WORKBENCH_ROOT": str(tmp_path), "WORKBENCH_HOME": str(tmp_path / "home"),
+           "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled"), "RAY_USAGE_STATS_ENABLED": "0"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[['FINISHED'], ['FINISHED']]", proc.stdout[-2000:]
+    assert "SIGTERM handler is not set" not in proc.stderr

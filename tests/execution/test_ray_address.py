@@ -340,3 +340,85 @@ def test_without_an_address_a_local_instance_runs_even_beside_a_cluster(wb_setti
     result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
     assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
     assert len(models["ollama:scripted"].calls) == 2 * 4
+
+
+class ThreadNotingRay(ConnectingRay):
+    """``ray`` that notes the thread each ``ray.init`` ran in (its local instance's processes die with that thread)."""
+
+    def __init__(self, fails: bool = False) -> None:
+        super().__init__()
+        self.fails = fails
+        self.threads: list[Any] = []
+
+    def init(self, *, address: str, **options: object) -> None:
+        import logging
+        import threading
+
+        self.threads.append(threading.current_thread())
+        if not self.threads[-1] is threading.main_thread():  # as Ray says there
+            logging.getLogger("ray._private.worker").warning(
+                "SIGTERM handler is not set because current thread is not the main thread.")
+        if self.fails:
+            raise RuntimeError("the local instance did not start")
+        super().init(address=address, **options)
+
+
+def _connect_in_a_thread_that_ends() -> BaseException | None:
+    import threading
+
+    from workbench.execution import _ray
+    from workbench.spec import ExecutionSpec
+
+    raised: list[BaseException] = []
+
+    def sweep() -> None:
+        try:
+            _ray.RayExecutor(ExecutionSpec(backend="ray"))._connect()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            raised.append(exc)
+
+    caller = threading.Thread(target=sweep, name="short-lived")
+    caller.start()
+    caller.join(30)
+    assert not caller.is_alive()
+    return raised[0] if raised else None
+
+
+def test_a_local_instance_is_started_from_a_thread_that_outlives_the_callers(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A sweep on a local Ray instance run from a thread that then ended (concurrent.futures, a script's or Airflow's
+    task thread, a widget's job) took the instance's processes with it (PR_SET_PDEATHSIG is tied to the thread that
+    called ray.init): the process's next sweep died ('Failed to connect to GCS within 60 seconds'). Ray's warning that
+    it set no SIGTERM handler there (harmless: the caller's is kept) is not shown."""
+    from workbench.execution import _ray
+
+    monkeypatch.setattr(_ray, "_CONNECTED_FOR", {})
+    fake = ThreadNotingRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    assert _connect_in_a_thread_that_ends() is None
+    assert fake.connections == ["local"]
+    (starter,) = fake.threads
+    assert starter.name != "short-lived" and starter.daemon and starter.is_alive()
+    assert "SIGTERM handler is not set" not in caplog.text
+
+    fake.shutdown()  # the next start, from another short-lived thread, is made from the same kept thread
+    assert _connect_in_a_thread_that_ends() is None
+    assert fake.threads == [starter, starter]
+
+
+def test_a_local_instance_that_fails_to_start_from_a_thread_raises_in_that_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from workbench.execution import _ray
+    from workbench.spec import ExecutionSpec
+
+    monkeypatch.setattr(_ray, "_CONNECTED_FOR", {})
+    fake = ThreadNotingRay(fails=True)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    raised = _connect_in_a_thread_that_ends()
+    assert isinstance(raised, RuntimeError) and str(raised) == "the local instance did not start"
+    # from the main thread (a notebook's cell, a script) it is started there, as before
+    monkeypatch.setattr(fake, "fails", False)
+    _ray.RayExecutor(ExecutionSpec(backend="ray"))._connect()
+    assert fake.threads[-1] is threading.main_thread()

@@ -9,8 +9,11 @@ code even if the cancellation cannot reach it. On a cluster the cache directory 
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import logging
 import os
+import queue
 import re
 import signal
 import socket
@@ -43,6 +46,9 @@ JOIN_RETRY_S = 2.0
 # The address this process's Ray connection was made for by a sweep ("local" for an instance of its own); a connection
 # the user made themselves (ray.init in the notebook) is theirs and is used as it is.
 _CONNECTED_FOR: dict[str, str] = {}
+_STARTER: dict[str, Any] = {}  # the thread kept to start local Ray instances from, and the queue of its calls
+_STARTER_LOCK = threading.Lock()
+_NO_SIGTERM_HANDLER = "SIGTERM handler is not set because current thread is not the main thread"
 
 
 def _ray_task(
@@ -191,7 +197,7 @@ class RayExecutor:
                 else:
                     # "local": a new instance even when RAY_ADDRESS or a `ray start` on this machine names a cluster
                     # (Ray would join it, and refuse num_cpus there)
-                    ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
+                    _in_a_lasting_thread(lambda: ray.init(address="local", num_cpus=os.cpu_count() or 1, **options))
             _CONNECTED_FOR["address"] = wanted
         return ray
 
@@ -318,6 +324,51 @@ def _keeping_the_process() -> Iterator[None]:
             os.environ.pop("PYTHONBREAKPOINT", None)
         else:
             os.environ["PYTHONBREAKPOINT"] = hook
+
+
+def _in_a_lasting_thread(call: Callable[[], Any]) -> Any:
+    """``call()``, made from a thread that lives as long as the process: the calling thread if it is the main thread,
+    else a daemon thread kept for it. Ray starts a local instance's processes (GCS, raylet) with PR_SET_PDEATHSIG, tied
+    to the thread that called ``ray.init``: started from a thread that then ended (a concurrent.futures worker, a
+    script's or Airflow's task thread, a widget's job), they were killed with it, and the process's next sweep on Ray
+    died ("Failed to connect to GCS within 60 seconds": the whole process exited).
+
+    Raises:
+        BaseException: whatever ``call`` raised.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return call()
+    done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    _starter_calls().put((call, done))
+    return done.result()
+
+
+def _starter_calls() -> queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]:
+    """The queue of the kept starter thread, started on first use (and again in a forked child, which has none)."""
+    with _STARTER_LOCK:
+        thread = _STARTER.get("thread")
+        if thread is None or not thread.is_alive():
+            _STARTER["calls"] = queue.SimpleQueue()
+            thread = threading.Thread(target=_serve_calls, args=(_STARTER["calls"],), name="workbench-ray-starter", daemon=True)
+            thread.start()
+            _STARTER["thread"] = thread
+        return _STARTER["calls"]  # type: ignore[no-any-return]
+
+
+def _serve_calls(calls: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]) -> None:
+    """The kept starter thread: make each call it is sent and hand back its result or exception, for good. Ray's
+    warning that it set no SIGTERM handler here is not shown: ``_keeping_the_process`` puts the caller's back anyway."""
+    logging.getLogger("ray._private.worker").addFilter(_not_the_sigterm_warning)
+    while True:
+        call, done = calls.get()
+        try:
+            done.set_result(call())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            done.set_exception(exc)
+
+
+def _not_the_sigterm_warning(record: logging.LogRecord) -> bool:
+    return _NO_SIGTERM_HANDLER not in record.getMessage()
 
 
 def _join(ray: Any, execution: ExecutionSpec, options: Mapping[str, Any]) -> None:
