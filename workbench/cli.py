@@ -100,8 +100,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             return _print_plan(experiment, variants, args.limit)
         if len(variants) > LARGE_GRID:
             plan = plan_grid(experiment, variants, len(load_spec_dataset(experiment, args.limit)))
-            raise WorkbenchError(f"{args.experiment}: {plan.summary()}, more than the {LARGE_GRID:,} variants a sweep runs "
-                                 "unasked — check the plan with --dry-run and cut an axis, or pass --yes to run them all")
+            raise WorkbenchError(f"{args.experiment}: {plan.refusal('check the plan with --dry-run and cut an axis, or pass --yes to run them all')}")
     try:
         result = wb.run(experiment, settings=cfg, limit=args.limit, progress=_shows_progress(args.no_progress), fresh=args.fresh,
                         on_event=on_event, allow_large_grid=args.yes)

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from workbench.config import LARGE_GRID
 from workbench.errors import SpecError
 from workbench.prompts import PromptTemplate
 from workbench.spec import ChunkerSpec, ExperimentSpec, ModelSpec, PromptSpec, RetrievalSpec, RouterEntry, RouterSpec
@@ -257,6 +258,11 @@ class GridPlan:
         documents = f" of {_counted(self.documents, 'document')}" if self.documents is not None else ""
         return (f"{_counted(self.variants, 'variant')} ({axes}), {_counted(self.indexes, 'index', 'indexes')}{documents}, "
                 f"{_counted(self.questions, 'question')}: {calls}")
+
+    def refusal(self, allow: str) -> str:
+        """Why a sweep of more than ``LARGE_GRID`` variants is not run unasked, and ``allow``: how to ask for it, in the
+        words of the CLI, the RunPanel or ``wb.run`` (pure)."""
+        return f"{self.summary()}, more than the {LARGE_GRID:,} variants a sweep runs unasked — {allow}"
 
 
 # each axis in its words, singular and plural

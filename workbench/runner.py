@@ -387,8 +387,7 @@ def run(
     dataset, corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus)
     variants = expand_grid(spec, generate=generate)
     if len(variants) > LARGE_GRID and not allow_large_grid:  # a typo'd range or one axis too many: months of calls
-        raise WorkbenchError(f"{spec.name}: {plan_grid(spec, variants, len(dataset)).summary()}, more than the {LARGE_GRID:,} "
-                             "variants a sweep runs unasked — cut an axis, or pass allow_large_grid=True to run them all")
+        raise WorkbenchError(f"{spec.name}: {plan_grid(spec, variants, len(dataset)).refusal('cut an axis, or pass allow_large_grid=True to run them all')}")
     generating = any(v.generates for v in variants)
     # everything that can be refused is checked before the first MLflow run exists, and the store before the cache
     _check_overrides(spec, models)

@@ -174,8 +174,8 @@ class RunPanel(w.VBox):
         if self._allow_large_grid or len(variants) <= LARGE_GRID:
             return
         questions = len(load_inputs(spec, self._limit, **self._inputs)[0])
-        raise wb.WorkbenchError(f"{spec.name}: {plan_grid(spec, variants, questions).summary()}, more than the {LARGE_GRID:,} "
-                                "variants a sweep runs unasked — cut an axis, or pass RunPanel(..., allow_large_grid=True) to run them all")
+        plan = plan_grid(spec, variants, questions)
+        raise wb.WorkbenchError(f"{spec.name}: {plan.refusal('cut an axis, or pass RunPanel(..., allow_large_grid=True) to run them all')}")
 
     def stop(self) -> None:
         """Stop after the current question (what the Stop button does); finished variants stay logged."""
