@@ -171,6 +171,40 @@ def test_token_budget_and_wall_time_fail_the_variant_only(wb_settings, fake_mode
     assert 1 <= len(v.records) < 4, v.outcome  # partial results are kept
 
 
+def test_a_dollar_budget_fails_the_variant_past_it_and_needs_every_price(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # a team on a hosted model could cap tokens but not dollars: a price change or a router escalating every question
+    # spent without a bound; a budget over a model of unknown price could never be reached
+    chunkers = [{"strategy": "recursive", "size": 800, "overlap": 80}]
+    pricey = {GEMMA_ID: {"input": 100.0, "output": 100.0}}  # USD per 1M tokens: a few cents an answer
+    one = [{"name": "p", "template": "{context} {question}"}]
+    spec = make_spec(limits={"max_cost_usd": 0.05}, pricing=pricey, chunkers=chunkers, prompts=one)
+    tracker = MemoryTracker()
+    result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=tracker, settings=wb_settings, progress=False)
+    (v,) = result.variants
+    assert v.status == "FAILED" and v.outcome.error_kind == "cost_budget", v.outcome
+    assert "cost budget of $0.05 exceeded" in v.outcome.error and "raise limits.max_cost_usd" in v.outcome.error
+    assert 1 <= len(v.records) < 4 and v.metrics["cost_usd"] > 0.05, (len(v.records), v.metrics)  # the answers it has, and their cost
+    # a budget the variant stays within changes nothing
+    roomy = make_spec(limits={"max_cost_usd": 100.0}, pricing=pricey, chunkers=chunkers, prompts=one)
+    assert {v.status for v in wb.run(roomy, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(),
+                                      settings=wb_settings, progress=False).variants} == {"FINISHED"}
+    with pytest.raises(ValueError, match=r"limits.max_cost_usd needs the price of every answering model, and 'openai:gpt-9-unpriced' has none"):
+        make_spec(limits={"max_cost_usd": 1.0}, models=[{"id": "openai:gpt-9-unpriced"}])
+
+
+def test_an_answer_of_unknown_cost_fails_a_dollar_budget_and_counts_nothing_without_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from workbench.errors import BudgetExceeded
+    from workbench.sandbox import Sandbox
+
+    capped = Sandbox(tmp_path / "a", wall_time_s=60, max_tokens=None, max_cost_usd=1.0)
+    capped.charge(10, 0.4)
+    with pytest.raises(BudgetExceeded, match=r"limits.max_cost_usd cannot be kept: an answer of m came without token counts"):
+        capped.charge(10, None, unpriced="an answer of m came without token counts")
+    free = Sandbox(tmp_path / "b", wall_time_s=60, max_tokens=None)
+    free.charge(10, None)
+    assert free.tokens_used == 10 and free.cost_used == 0.0
+
+
 def test_variants_get_private_sandboxes_kept_only_when_they_did_not_finish(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     # every sweep left a folder per variant under .workbench/sandboxes, read by nothing: thousands after months
     def fails_on_b(prompt):  # type: ignore[no-untyped-def]

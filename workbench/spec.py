@@ -481,6 +481,9 @@ class Limits(_Spec):
 
     wall_time_s: float = Field(default=1800.0, gt=0, description="wall-time limit of one variant (its process is killed past it)")
     max_tokens: int | None = Field(default=None, ge=1, description="token budget (input + output) of one variant's answering model calls, the judge's not counted")
+    max_cost_usd: float | None = Field(
+        default=None, gt=0, description="dollar budget of one variant's answering model calls, priced as cost_usd (answers read from the cache count too), the judge's not counted"
+    )
     # at most 2**40 MB (an exbibyte): a larger cap overflowed setrlimit in the worker, a FAILED run instead of a spec line
     memory_mb: int | None = Field(default=None, ge=64, le=2**40, description="memory one variant may allocate in its worker process, beyond what the worker held at its start (data segment)")
 
@@ -922,6 +925,17 @@ class ExperimentSpec(_Spec):
                 raise ValueError(f"'{model_id}' prices no model of this experiment; did you mean '{meant[0]}'? — "
                                  "write the model string exactly as in 'models:' or 'judge:'")
         return value
+
+    @model_validator(mode="after")
+    def _cost_budget_has_prices(self) -> ExperimentSpec:
+        # a dollar budget over a model of unknown price could never be reached: the sweep would spend without a cap
+        if self.limits.max_cost_usd is None:
+            return self
+        unpriced = sorted(i for i in _model_ids(self.models, None) if self.price(i) is None)
+        if unpriced:
+            raise ValueError(f"limits.max_cost_usd needs the price of every answering model, and '{unpriced[0]}' has none — "
+                             f"give it under 'pricing:', e.g. pricing: {{{unpriced[0]}: {{input: 0.5, output: 1.5}}}} (USD per 1M tokens)")
+        return self
 
     @field_validator("scorers")
     @classmethod

@@ -228,6 +228,13 @@ def variant_metrics(records: tuple[QuestionRecord, ...], variant: Variant) -> di
     return out
 
 
+def _answer_cost(record: QuestionRecord, price: Price | None) -> float | None:
+    """What an answer cost, as ``cost_usd`` will say (0 for a question that failed before any answer)."""
+    if record.routed:  # a router priced each call
+        return record.cost_usd
+    return cost_of(record.generation, price) if record.generation else 0.0
+
+
 def _score(record: QuestionRecord, scorers: Mapping[str, ScoreFn], price: Price | None) -> QuestionRecord:
     ctx = ScoreContext(
         question=record.case.question,
@@ -241,9 +248,8 @@ def _score(record: QuestionRecord, scorers: Mapping[str, ScoreFn], price: Price 
     # a question whose answer failed has no answer to score, but it was retrieved for: hit@k, recall@k, precision@k
     # and MRR score its chunks, so variants that retrieve alike report the same retrieval metrics
     scores = run_scorers(scorers if record.error is None else {n: f for n, f in scorers.items() if n in RETRIEVAL_METRICS}, ctx)
-    gen = record.generation
-    cost = cost_of(gen, price) if gen else None
-    return replace(record, scores=scores, cost_usd=record.cost_usd if record.routed else cost)  # a router priced each call
+    cost = _answer_cost(record, price) if record.generation or record.routed else None
+    return replace(record, scores=scores, cost_usd=cost)
 
 
 def failed_result(variant: Variant, error: str, kind: str, stats: ChunkStats, *, started_ms: int | None = None) -> VariantResult:
@@ -287,7 +293,8 @@ def run_job(
         scorers = job.scorers(models)
     except Exception as exc:  # noqa: BLE001 - a scorer that cannot be built fails its variant
         return failed_result(variant, f"scorers could not be built: {type(exc).__name__}: {exc}", "scorers", job.stats, started_ms=started_ms)
-    sandbox = Sandbox(Path(job.workdir), wall_time_s=spec.limits.wall_time_s, max_tokens=spec.limits.max_tokens)
+    sandbox = Sandbox(Path(job.workdir), wall_time_s=spec.limits.wall_time_s, max_tokens=spec.limits.max_tokens,
+                      max_cost_usd=spec.limits.max_cost_usd)
     if on_ready is not None:
         on_ready(sandbox.deadline)
 
@@ -327,6 +334,7 @@ def run_job(
                 yield
         lock = threading.Lock()
         done = [0]
+        answering = model.id if isinstance(model, ModelSpec) else model.name
 
         def answer(i: int) -> QuestionRecord:
             with held():
@@ -340,7 +348,7 @@ def run_job(
                         f"wall-time limit of {box.wall_time_s:g}s exceeded during question {i + 1}/{total} — raise limits.wall_time_s",
                         kind="timeout",
                     )
-                box.charge(record.tokens)
+                box.charge(record.tokens, _answer_cost(record, price), unpriced=f"an answer of {answering} came without token counts")
             return record
 
         if job.question_workers <= 1:

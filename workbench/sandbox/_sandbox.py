@@ -23,7 +23,7 @@ class Stopped(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a variant ended. ``error_kind`` is ``timeout``, ``token_budget``, ``stopped`` or the exception type."""
+    """How a variant ended. ``error_kind`` is ``timeout``, ``token_budget``, ``cost_budget``, ``stopped`` or the exception type."""
 
     status: Status
     error: str | None = None
@@ -39,9 +39,11 @@ class Sandbox:
         wall_time_s: the variant fails once this much time has passed (checked between questions and, for
             llama.cpp models, at every generated token).
         max_tokens: the variant fails once its input + output tokens pass this budget.
+        max_cost_usd: the variant fails once what its answers cost passes this budget (an answer of unknown cost fails
+            it too: the budget could not be kept).
     """
 
-    def __init__(self, workdir: Path, *, wall_time_s: float, max_tokens: int | None) -> None:
+    def __init__(self, workdir: Path, *, wall_time_s: float, max_tokens: int | None, max_cost_usd: float | None = None) -> None:
         if workdir.exists():
             shutil.rmtree(workdir)
         workdir.mkdir(parents=True)
@@ -50,7 +52,9 @@ class Sandbox:
         self.max_tokens = max_tokens
         self.started = time.monotonic()
         self.deadline = self.started + wall_time_s
+        self.max_cost_usd = max_cost_usd
         self.tokens_used = 0
+        self.cost_used = 0.0
 
     def release(self, outcome: Outcome) -> str:
         """Remove the workdir of a variant that finished, and keep that of one that did not (FAILED, STOPPED) to look
@@ -71,12 +75,24 @@ class Sandbox:
                 kind="timeout",
             )
 
-    def charge(self, tokens: int) -> None:
+    def charge(self, tokens: int, cost_usd: float | None = 0.0, *, unpriced: str = "") -> None:
+        """Count an answer's tokens and cost; ``unpriced`` says why its cost is unknown (``cost_usd`` None)."""
         self.tokens_used += tokens
         if self.max_tokens is not None and self.tokens_used > self.max_tokens:
             raise BudgetExceeded(
                 f"token budget of {self.max_tokens} exceeded ({self.tokens_used} used) — raise limits.max_tokens",
                 kind="token_budget",
+            )
+        if self.max_cost_usd is None:
+            return
+        if cost_usd is None:
+            raise BudgetExceeded(f"limits.max_cost_usd cannot be kept: {unpriced or 'an answer cost an unknown amount'} — "
+                                 "have the server send usage with each reply, or leave max_cost_usd out", kind="cost_budget")
+        self.cost_used += cost_usd
+        if self.cost_used > self.max_cost_usd:
+            raise BudgetExceeded(
+                f"cost budget of ${self.max_cost_usd:g} exceeded (${self.cost_used:.4g} of answers) — raise limits.max_cost_usd",
+                kind="cost_budget",
             )
 
 
