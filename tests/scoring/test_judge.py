@@ -417,3 +417,20 @@ def test_a_prompt_past_the_judge_s_window_is_an_error_reply_not_a_call_to_ask_ag
     assert hosted.finish_reason == "context_window" and JudgeUsage.of([hosted]).call_errors == 0
     down = ModelJudge(Local(ModelError("local:smollm2-135m-instruct: llama.cpp crashed"))).ask("p", SCHEMA)
     assert down.finish_reason == "error" and JudgeUsage.of([down]).call_errors == 1  # another failure is still asked again
+
+
+@pytest.mark.parametrize("said", ['{"score": 0.', '{"score": 0.93', '{"reason": "fine", "score": 1'])
+def test_a_hosted_judge_reply_cut_short_with_no_length_reason_is_an_error_not_a_completed_score(
+    monkeypatch: pytest.MonkeyPatch, said: str) -> None:
+    """LangChain's JSON parser completes JSON cut short: a reply a proxy truncated ('{"score": 0.') came back parsed as
+    {"score": 0}, a verdict of 0 that dragged the mean, instead of an error reply."""
+    from workbench.testing.openai_stub import OpenAIStub
+
+    schema = {"type": "object", "properties": {"reason": {"type": "string"}, "score": {"type": "number", "minimum": 0, "maximum": 1}},
+              "required": ["score"]}
+    monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
+    with OpenAIStub() as stub:  # answers a structured call with the JSON line after "Context:" as it is, with finish_reason stop
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        reply = load_judge("openai:gpt-4o-mini").ask(f"Context: {said}", schema)
+    assert reply.value is None and reply.error == "judge output is not JSON"
+    assert reply.raw == said

@@ -197,15 +197,7 @@ class LangChainChatGenerator:
             out, retries = early, exc.retries if isinstance(exc, RetriesExhausted) else 0
         latency = time.perf_counter() - start
         message = out.get("raw")
-        parsed = out.get("parsed")
-        calls = getattr(message, "tool_calls", None) or []
-        if parsed is not None:
-            text = json.dumps(parsed)
-        elif calls:  # the provider's JSON did not parse or validate: keep what it said, for the error row
-            text = json.dumps(calls[0].get("args", {}))
-        else:
-            text = _message_text(message)
-        text = redact(text)
+        text = redact(_structured_text(message, out.get("parsed")))
         input_tokens, output_tokens, reported = _token_counts(message, text)
         cached_input_tokens = _cache_reads(message)
         return Generation(
@@ -218,6 +210,20 @@ class LangChainChatGenerator:
             usage_reported=reported,
             cached_input_tokens=cached_input_tokens,
         )
+
+
+def _structured_text(message: Any, parsed: Any) -> str:
+    """The text of a structured answer, as the provider sent it (pure): its tool call's arguments (parsed strictly by
+    LangChain), else its content, else what LangChain parsed. LangChain's JSON parser completes JSON that was cut
+    short (``{"score": 0.`` read as ``{"score": 0}``), so a judge reply a proxy or server truncated, with no
+    ``length`` reason, scored 0 instead of being an error reply; the judge checks the text itself (``check_reply``)."""
+    calls = getattr(message, "tool_calls", None) or []
+    if calls:
+        return json.dumps(calls[0].get("args", {}))
+    said = _message_text(message)
+    if said or parsed is None:
+        return said
+    return json.dumps(parsed)
 
 
 def _token_counts(message: Any, text: str) -> tuple[int, int, bool]:
