@@ -612,6 +612,25 @@ def test_a_wait_within_the_deadline_is_retried_and_exhausted_retries_say_only_th
     assert str(caught.value) == "RateLimited: Error code: 429 (after 2 retries)"
 
 
+def test_the_backoff_checked_against_the_deadline_is_the_one_slept(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the deadline check and the sleep each drew their own jittered backoff: a retry let through for a 0.1 s wait could
+    # sleep 5 s, past a judge's timeout_s, and its next try then ran a whole timeout past the deadline
+    from workbench.models import RetriesExhausted
+    from workbench.models._retry import call_with_retries
+
+    draws = iter([5.0, 0.1, 6.0, 0.2, 7.0, 0.3])
+    monkeypatch.setattr("workbench.models._retry.random.uniform", lambda low, high: next(draws))
+
+    def fail() -> None:
+        raise TimeoutError("read timed out")
+
+    slept: list[float] = []
+    with pytest.raises(RetriesExhausted) as caught:
+        call_with_retries(fail, retries=2, deadline=time.monotonic() + 2, sleep=slept.append)
+    assert slept == []  # the 5 s wait drawn is past the deadline 2 s away: not slept, the call fails saying so
+    assert "not retried: the next try was 5.0 s away, past the call's deadline" in str(caught.value)
+
+
 class ConnectError(Exception):
     """No connection could be made (httpx's name for it)."""
 

@@ -163,12 +163,17 @@ def call_with_retries(
     from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
     stopped: list[str] = []  # why the deadline, or a Retry-After too long to wait, stopped the retries, when one did
+    # the wait after each attempt, drawn once: the deadline check and the sleep drew a jittered backoff each, so a
+    # retry let through for a short wait could sleep a longer one, past the call's deadline
+    waits: dict[int, float] = {}
 
     def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        backoff = random.uniform(0, min(max_wait_s, initial_s * 2 ** (state.attempt_number - 1)))
-        asked = retry_after_s(exc) if exc is not None else None
-        return min(max(backoff, asked or 0.0), max_wait_s if asked is None else max(asked, max_wait_s))
+        if state.attempt_number not in waits:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            backoff = random.uniform(0, min(max_wait_s, initial_s * 2 ** (state.attempt_number - 1)))
+            asked = retry_after_s(exc) if exc is not None else None
+            waits[state.attempt_number] = min(max(backoff, asked or 0.0), max_wait_s if asked is None else max(asked, max_wait_s))
+        return waits[state.attempt_number]
 
     def not_worth_waiting(state: RetryCallState) -> bool:
         if state.attempt_number > retries:
