@@ -434,3 +434,18 @@ def test_a_hosted_judge_reply_cut_short_with_no_length_reason_is_an_error_not_a_
         reply = load_judge("openai:gpt-4o-mini").ask(f"Context: {said}", schema)
     assert reply.value is None and reply.error == "judge output is not JSON"
     assert reply.raw == said
+
+
+def test_a_hosted_judge_call_that_timed_out_says_its_time_limit_is_used_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A timed-out judge call said 'judge call failed: RetriesExhausted: APITimeoutError: Request timed out. — not
+    retried: the next try was 0.4 s away, past the call's deadline 0.0 s away': a wrapper's name, for a call never
+    retried, and two distances for a time limit that was used up."""
+    from workbench.testing.openai_stub import OpenAIStub
+
+    monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
+    with OpenAIStub(delay_s=3.0) as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        reply = load_judge("openai:gpt-4o-mini", timeout_s=0.5, retries=2).ask('Context: {"reason": "r", "verdict": 1}', SCHEMA)
+    assert reply.error == ("judge call failed: APITimeoutError: Request timed out. — not retried: the call's time limit is "
+                           "used up (limits.wall_time_s; a judge's timeout_s)")
+    assert JudgeUsage.of([reply]).call_errors == 1

@@ -128,9 +128,12 @@ class RetriesExhausted(ModelError):
 def _too_late(asked: float | None, wait: float, left: float, *, retried: bool) -> str:
     """Why a retryable failure was not retried: the wait before the next try (the server's ``Retry-After``, else the
     backoff) would end past the call's deadline (pure)."""
+    again = " again" if retried else ""
+    if left < 0.05:  # the call's own time ran out (a timed-out attempt used it all): "the next try was 0.4 s away, past the
+        # call's deadline 0.0 s away" said no more than that, in the words of every hosted judge call that timed out
+        return f"not retried{again}: the call's time limit is used up (limits.wall_time_s; a judge's timeout_s)"
     waiting = f"Retry-After asked {asked:g} s" if asked else f"the next try was {wait:.1f} s away"
-    return (f"not retried{' again' if retried else ''}: {waiting}, past the call's deadline {max(left, 0.0):.1f} s away "
-            "(limits.wall_time_s; a judge's timeout_s)")
+    return f"not retried{again}: {waiting}, past the call's deadline {left:.1f} s away (limits.wall_time_s; a judge's timeout_s)"
 
 
 # the longest Retry-After a call waits for: a server asking for more (a quota of the hour or day, an outage) is not mended

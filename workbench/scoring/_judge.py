@@ -257,7 +257,7 @@ class ModelJudge:
             too_long = isinstance(exc, ModelError) and CONTEXT_ADVICE in str(exc)
             return JudgeReply(None, "", latency_s=time.perf_counter() - start,
                               error=(f"judge prompt is longer than the judge's context window: {exc}" if too_long
-                                     else f"judge call failed: {type(exc).__name__}: {exc}")[:500],
+                                     else f"judge call failed: {_failure(exc)}")[:500],
                               finish_reason="context_window" if too_long else "error", cost_usd=0.0 if self.price is not None else None,
                               retries=exc.retries if isinstance(exc, RetriesExhausted) else 0)
         # llama.cpp ends an answer where the context window ends, as 'length': raising max_tokens would not mend it
@@ -272,6 +272,12 @@ class ModelJudge:
                 f"judge prompt is longer than {self.model_id}'s context window: its first {out.prompt_tokens_cut} tokens, the "
                 f"instructions among them, were never read — {CONTEXT_ADVICE}, or use a judge with a larger context window"))
         return reply
+
+
+def _failure(exc: Exception) -> str:
+    """A failed judge call's error: its type and text, the last failure's for a call retried in vain (whose text begins
+    with that failure's type: "RetriesExhausted: APITimeoutError: ..." named a wrapper, for a call never retried)."""
+    return str(exc) if isinstance(exc, RetriesExhausted) else f"{type(exc).__name__}: {exc}"
 
 
 def load_judge(
