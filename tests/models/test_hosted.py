@@ -164,6 +164,21 @@ def test_a_judge_cut_off_by_a_non_openai_provider_is_told_to_raise_max_tokens() 
     assert reply.error == "judge output is incomplete JSON (cut off at max_tokens — raise judge.max_tokens)"
 
 
+def test_a_judges_tool_call_whose_arguments_are_no_json_keeps_them_for_the_error_row() -> None:
+    # LangChain puts arguments it cannot parse in invalid_tool_calls: the reply's raw text was '' and the error row
+    # said "the judge said: ''", hiding what the judge had written
+    from langchain_core.messages import AIMessage
+
+    from workbench.scoring import ModelJudge
+
+    said = '{"verdict": 1, "reason": "the context says'
+    raw = AIMessage(content="", invalid_tool_calls=[{"type": "invalid_tool_call", "name": "output", "args": said, "id": "1", "error": None}],
+                    response_metadata={"stop_reason": "tool_use"})
+    chat = StubChat(structured={"raw": raw, "parsed": None, "parsing_error": "bad"})
+    reply = ModelJudge(LangChainChatGenerator("anthropic:claude-sonnet-4-5", Factory(chat))).ask("Judge.", SCHEMA)
+    assert reply.raw == said and reply.value is None and reply.error == "judge output is not JSON"
+
+
 def test_a_refusal_is_the_answer_and_a_refusing_judge_says_it_declined() -> None:
     from langchain_core.messages import AIMessage
 

@@ -214,12 +214,15 @@ class LangChainChatGenerator:
 
 def _structured_text(message: Any, parsed: Any) -> str:
     """The text of a structured answer, as the provider sent it (pure): its tool call's arguments (parsed strictly by
-    LangChain), else its content, else what LangChain parsed. LangChain's JSON parser completes JSON that was cut
+    LangChain, or as sent when they are no JSON), else its content, else what LangChain parsed. LangChain's JSON parser completes JSON that was cut
     short (``{"score": 0.`` read as ``{"score": 0}``), so a judge reply a proxy or server truncated, with no
     ``length`` reason, scored 0 instead of being an error reply; the judge checks the text itself (``check_reply``)."""
     calls = getattr(message, "tool_calls", None) or []
     if calls:
         return json.dumps(calls[0].get("args", {}))
+    invalid = getattr(message, "invalid_tool_calls", None) or []
+    if invalid and isinstance(invalid[0].get("args"), str):  # arguments that are no JSON, as sent: for the error row
+        return str(invalid[0]["args"])
     said = _message_text(message)
     if said or parsed is None:
         return said
