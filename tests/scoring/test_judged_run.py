@@ -164,3 +164,48 @@ def test_calibrate_shows_terminal_escapes_in_run_names_and_labels_as_text(wb_set
     assert code == 0, out
     assert "\x1b" not in out and "\x07" not in out, out
     assert "good\\x1b[2J\\x1b]52;c;ZWNobyBwd25lZA==\\x07  (run " in out and "recall\\x1b[2J" in out, out
+
+
+def test_a_hosted_judge_judges_as_many_answers_at_once_as_its_provider_allows(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # the answers of a hosted model came `concurrency` at a time, but its judge's calls one after another: 300 answers
+    # x 7 judge calls of a second outlasted the variant's wall time after every answer had come
+    from workbench.testing import CallLog
+
+    spans = CallLog()  # (start, end) of each judge call, wherever the variant ran
+
+    def slow(prompt: str, schema: Mapping[str, Any]) -> str:
+        import time
+
+        start = time.monotonic()
+        time.sleep(0.15)
+        spans.record((start, time.monotonic()))
+        return answers(prompt, schema)
+
+    judge = ScriptedJudge(slow, model_id="openai:gpt-4o-mini")
+    hosted = spec(judge={"id": "openai:gpt-4o-mini"}, scorers=["token_f1", "context_recall"], execution={"concurrency": {"openai": 3}},
+                  pricing={})
+    result = wb.run(hosted, models=fake_models, judge=judge, settings=wb_settings, progress=False)
+    (variant,) = result.variants
+    assert variant.status == "FINISHED", variant.outcome.error
+    assert list(variant.records[0].scores) == ["token_f1", "context_recall"]  # the columns keep their order
+    judged = [r for r in variant.records if r.scores["context_recall"].value is not None]  # a refusal item is not judged
+    assert all(r.scores["context_recall"].error is None for r in variant.records) and len(judged) >= 4
+    calls = spans.entries()
+    assert len(calls) == len(judged)
+    in_flight = max(sum(1 for s, e in calls if s <= t < e) for t, _ in calls)
+    assert 1 < in_flight <= 3, calls
+    # a local judge (one model in this process) still judges one answer after another
+    spans2 = CallLog()
+
+    def timed(prompt: str, schema: Mapping[str, Any]) -> str:
+        import time
+
+        start = time.monotonic()
+        time.sleep(0.05)
+        spans2.record((start, time.monotonic()))
+        return answers(prompt, schema)
+
+    local = spec(judge={"id": GEMMA_ID}, scorers=["context_recall"], execution={"concurrency": {"openai": 3}})
+    wb.run(local, models=fake_models, judge=ScriptedJudge(timed), settings=wb_settings, progress=False)
+    calls = spans2.entries()
+    assert max(sum(1 for s, e in calls if s <= t < e) for t, _ in calls) == 1

@@ -7,10 +7,10 @@ threads of the caller's process with ``isolation: none``; ``RayExecutor`` as tas
 ``RacingExecutor`` wraps either to answer in batches of questions and stop the variants clearly worse than the leader.
 """
 
-from workbench.execution._executors import Executor, LocalExecutor, executor_for, llama_threads, question_workers
+from workbench.execution._executors import Executor, LocalExecutor, executor_for, llama_threads
 from workbench.execution._process import check_can_start_workers, run_in_process
 from workbench.execution._racing import RacingExecutor, merge_parts, racing_order
-from workbench.execution._worker import ModelResolver, VariantJob, failed_result, run_job, variant_metrics
+from workbench.execution._worker import ModelResolver, VariantJob, failed_result, question_workers, run_job, variant_metrics
 
 __all__ = [
     "Executor",

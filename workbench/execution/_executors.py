@@ -24,7 +24,7 @@ from workbench.models import MINILM_ID, runs_locally
 from workbench.results import VariantResult
 from workbench.spec import ExecutionSpec
 
-__all__ = ["Executor", "LocalExecutor", "executor_for", "llama_threads", "question_workers", "variants_at_once"]
+__all__ = ["Executor", "LocalExecutor", "executor_for", "llama_threads", "variants_at_once"]
 
 OnQuestion = Callable[[Variant, str, int, int], None]
 
@@ -49,14 +49,6 @@ class Executor(Protocol):
 def llama_threads(workers: int, cores: int | None = None) -> int:
     """llama.cpp threads per worker: the cores split between the workers running local models at once."""
     return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
-
-
-def question_workers(job_models: Sequence[str], execution: ExecutionSpec) -> int:
-    """How many of a variant's questions are answered at once: one for a local model (or when any of a router's two
-    is local, or there is none), else the smallest of its providers' limits."""
-    if not job_models or any(runs_locally(m) for m in job_models):
-        return 1
-    return min(execution.provider_limit(m.partition(":")[0]) for m in job_models)
 
 
 def variants_at_once(workers: int, question_workers: int) -> int:

@@ -22,7 +22,7 @@ from workbench.cache import CachedEmbedder, CachedGenerator, CacheStore
 from workbench.execution._slots import SlotPool
 from workbench.errors import BudgetExceeded
 from workbench.grid import Variant
-from workbench.metrics import COST_PER_SUCCESS, RETRIEVAL_METRICS, SUCCESS_METRIC, ScorerEntry, cost_per_success, percentile, scorer
+from workbench.metrics import COST_PER_SUCCESS, RETRIEVAL_METRICS, SUCCESS_METRIC, ScorerEntry, cost_per_success, percentile, scorer, scorer_entries
 from workbench.models import MINILM_ID, Embedder, Generation, GenerationParams, Generator, ModelKind, Price, cost_of, default_kind, load_embedder, load_generator, runs_locally
 from workbench.pipeline import ChunkStats, QuestionRecord, Router, generate_answer, route_answer, routing_metrics
 from workbench.prompts import PromptTemplate, RenderedPrompt
@@ -32,7 +32,7 @@ from workbench.sandbox import Outcome, Sandbox, Stopped, run_sandboxed
 from workbench.scoring import Judge, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_metrics, mean_scores, run_scorers
 from workbench.spec import ExecutionSpec, ExperimentSpec, JudgeSpec, ModelSpec, RouterSpec
 
-__all__ = ["ModelResolver", "QuestionEvent", "VariantJob", "failed_result", "redacted_errors", "run_job", "variant_metrics", "with_slots"]
+__all__ = ["ModelResolver", "QuestionEvent", "VariantJob", "failed_result", "question_workers", "redacted_errors", "run_job", "variant_metrics", "with_slots"]
 
 
 class QuestionEvent(Protocol):
@@ -191,6 +191,14 @@ class VariantJob:
         return build_scorers(self.scorer_names, env)
 
 
+def question_workers(job_models: Sequence[str], execution: ExecutionSpec) -> int:
+    """How many of a variant's questions are answered (or judged) at once: one for a local model (or when any of a
+    router's two is local, or there is none), else the smallest of its providers' limits."""
+    if not job_models or any(runs_locally(m) for m in job_models):
+        return 1
+    return min(execution.provider_limit(m.partition(":")[0]) for m in job_models)
+
+
 def variant_metrics(records: tuple[QuestionRecord, ...], variant: Variant) -> dict[str, float]:
     """A variant's metrics from its scored records (pure)."""
     generates = variant.generates
@@ -228,6 +236,38 @@ def variant_metrics(records: tuple[QuestionRecord, ...], variant: Variant) -> di
     return out
 
 
+def _score_all(
+    records: Sequence[QuestionRecord], scorers: Mapping[str, ScoreFn], price: Price | None, workers: int, tell: QuestionEvent,
+) -> tuple[QuestionRecord, ...]:
+    """The records scored, in order. With ``workers`` > 1 (a hosted judge: its provider's calls in flight) the judged
+    scorers of that many answers run at once, the others one answer after another in this thread: judged one at a time,
+    a hosted judge's 300 answers x 7 calls of a second outlasted the variant's wall time after its answers had all come."""
+    entries = scorer_entries()
+    judged = {name for name in scorers if name in entries and entries[name].judged} if workers > 1 else set()
+    plain = {name: fn for name, fn in scorers.items() if name not in judged}
+    if not judged:
+        out = []
+        for i, record in enumerate(records):
+            out.append(_score(record, plain, price) if scorers else record)
+            tell("question_scored", i + 1, len(records))
+        return tuple(out)
+    first = [_score(record, plain, price) for record in records]
+    done = [0]
+    lock = threading.Lock()
+
+    def judge(record: QuestionRecord) -> QuestionRecord:
+        if record.error is None:  # a failed answer has nothing to judge (as _score leaves it)
+            scores = {**record.scores, **run_scorers({n: scorers[n] for n in judged}, _context(record))}
+            record = replace(record, scores={n: scores[n] for n in scorers if n in scores})  # columns in the scorers' order
+        with lock:
+            done[0] += 1
+            tell("question_scored", done[0], len(records))
+        return record
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judge") as pool:
+        return tuple(pool.map(judge, first))
+
+
 def _answer_cost(record: QuestionRecord, price: Price | None) -> float | None:
     """What an answer cost, as ``cost_usd`` will say (0 for a question that failed before any answer)."""
     if record.routed:  # a router priced each call
@@ -235,8 +275,8 @@ def _answer_cost(record: QuestionRecord, price: Price | None) -> float | None:
     return cost_of(record.generation, price) if record.generation else 0.0
 
 
-def _score(record: QuestionRecord, scorers: Mapping[str, ScoreFn], price: Price | None) -> QuestionRecord:
-    ctx = ScoreContext(
+def _context(record: QuestionRecord) -> ScoreContext:
+    return ScoreContext(
         question=record.case.question,
         answer=record.answer,
         reference=record.case.reference,
@@ -245,9 +285,12 @@ def _score(record: QuestionRecord, scorers: Mapping[str, ScoreFn], price: Price 
         relevant_ids=frozenset(record.case.source_ids),
         category=record.case.category,
     )
+
+
+def _score(record: QuestionRecord, scorers: Mapping[str, ScoreFn], price: Price | None) -> QuestionRecord:
     # a question whose answer failed has no answer to score, but it was retrieved for: hit@k, recall@k, precision@k
     # and MRR score its chunks, so variants that retrieve alike report the same retrieval metrics
-    scores = run_scorers(scorers if record.error is None else {n: f for n, f in scorers.items() if n in RETRIEVAL_METRICS}, ctx)
+    scores = run_scorers(scorers if record.error is None else {n: f for n, f in scorers.items() if n in RETRIEVAL_METRICS}, _context(record))
     cost = _answer_cost(record, price) if record.generation or record.routed else None
     return replace(record, scores=scores, cost_usd=cost)
 
@@ -374,11 +417,8 @@ def run_job(
     if outcome.error_kind == "MemoryError" and spec.limits.memory_mb is not None:
         outcome = Outcome("FAILED", f"memory limit of {spec.limits.memory_mb} MB exceeded — raise limits.memory_mb", "memory", outcome.traceback)
     answered = [r for r in records if r is not None]
-    scored_list: list[QuestionRecord] = []
-    for i, record in enumerate(answered):
-        scored_list.append(_score(record, scorers, price) if scorers else record)
-        tell("question_scored", i + 1, len(answered))
-    scored = tuple(scored_list)
+    judging = question_workers([spec.judge.id], spec.execution) if spec.judge is not None and job.generates else 1
+    scored = _score_all(answered, scorers, price, judging, tell)
     return VariantResult(
         variant=variant, outcome=outcome, records=scored, metrics=variant_metrics(scored, variant), chunk_stats=job.stats,
         started_ms=started_ms, ended_ms=int(time.time() * 1000), workdir=sandbox.release(outcome),
