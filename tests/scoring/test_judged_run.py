@@ -209,3 +209,18 @@ def test_a_hosted_judge_judges_as_many_answers_at_once_as_its_provider_allows(wb
     wb.run(local, models=fake_models, judge=ScriptedJudge(timed), settings=wb_settings, progress=False)
     calls = spans2.entries()
     assert max(sum(1 for s, e in calls if s <= t < e) for t, _ in calls) == 1
+
+
+def test_a_variant_whose_judging_outlasts_its_wall_time_says_scoring_ran_out(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # its answers had all come; the error said only "wall-time limit of 2s exceeded: worker process killed", which reads
+    # as a slow model, not as the judge's calls (scoring has a wall time of its own)
+    def slow(prompt: str, schema: Mapping[str, Any]) -> str:
+        __import__("time").sleep(2.0)
+        return answers(prompt, schema)
+
+    judged = spec(judge={"id": GEMMA_ID}, scorers=["context_recall"], limits={"wall_time_s": 2})
+    result = wb.run(judged, models=fake_models, judge=ScriptedJudge(slow), settings=wb_settings, progress=False)
+    (variant,) = result.variants
+    assert variant.status == "FAILED" and variant.outcome.error_kind == "timeout", variant.outcome
+    assert variant.outcome.error == ("wall-time limit of 2s exceeded while scoring its answers (scoring has a wall time of its own: the "
+                                     "judge's calls): worker process killed — raise limits.wall_time_s")

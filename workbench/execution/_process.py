@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.execution._worker import QuestionEvent, VariantJob, failed_result, run_job, stopped_result
+from workbench.execution._worker import QuestionEvent, VariantJob, failed_result, run_job, stopped_result, wall_time_error
 from workbench.results import VariantResult
 from workbench.tracking import interrupts_deferred
 
@@ -400,6 +400,7 @@ class WorkerProcess:
         message: tuple[Any, ...] | None = None
         timed_out = abandoned = False
         deadline: float | None = None  # the worker's own (one monotonic clock for the machine); killed a grace period after
+        readies = 0  # the worker says when its answers' wall time starts, and again when its scoring's does
         launched = time.monotonic()
         try:
             self._conn.send(("job", cloudpickle.dumps(job), dict(os.environ), os.getcwd(), limits.memory_mb, threads))
@@ -412,7 +413,7 @@ class WorkerProcess:
                     except EOFError:  # the worker died without a word
                         break
                     if received[0] == "ready":
-                        deadline = received[1]
+                        deadline, readies = received[1], readies + 1
                     elif received[0] == "event":
                         if on_question is not None:
                             on_question(*received[1:])
@@ -449,10 +450,8 @@ class WorkerProcess:
         if timed_out and deadline is None:
             return failed_result(job.variant, f"worker process not ready after {STARTUP_S:g}s", "startup", job.stats, started_ms=started_ms)
         if timed_out:
-            return failed_result(
-                job.variant, f"wall-time limit of {limits.wall_time_s:g}s exceeded: worker process killed — raise limits.wall_time_s", "timeout",
-                job.stats, started_ms=started_ms,
-            )
+            return failed_result(job.variant, wall_time_error(limits.wall_time_s, "worker process killed", scoring=readies > 1), "timeout",
+                                 job.stats, started_ms=started_ms)
         code = self.process.exitcode if self.process.exitcode is not None else 0
         if code < 0:
             cause = _signal_name(code)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from workbench.execution._process import KILL_GRACE_S, STARTUP_S, cap_memory, with_cache_journal
-from workbench.execution._worker import VariantJob, failed_result, redacted_errors, run_job, stopped_result, with_slots
+from workbench.execution._worker import VariantJob, failed_result, redacted_errors, run_job, stopped_result, wall_time_error, with_slots
 from workbench.grid import Variant
 from workbench.models import runs_locally
 from workbench.results import VariantResult
@@ -147,6 +147,11 @@ class _Clocks:
         if self.deadlines:  # the sweep's own tasks hold the cluster: the waiting ones are queued behind them
             self.waiting = dict.fromkeys(self.waiting, now)
 
+    def scoring(self, variant_id: str) -> bool:
+        """Whether the variant's task said its scoring started (each job says so after its answers' start: twice)."""
+        seen = self._seen.get(variant_id, 0)
+        return seen > 0 and seen % 2 == 0
+
     def timed_out(self, variant_id: str) -> str | None:
         """Why the caller ends this task now (``timeout``: past its wall time; ``startup``: never started), or None."""
         now = time.monotonic()
@@ -258,11 +263,12 @@ class RayExecutor:
                     why = clocks.timed_out(job.variant.id)
                     if why is None:
                         continue
+                    scoring = clocks.scoring(job.variant.id)
                     ray.cancel(ref, force=True)
                     running.pop(ref)
                     clocks.remove(job.variant.id)
                     started_ms = int((time.time() - (time.monotonic() - started_at)) * 1000)
-                    yield failed_result(job.variant, _timeout_error(why, job), why, job.stats, started_ms=started_ms)
+                    yield failed_result(job.variant, _timeout_error(why, job, scoring=scoring), why, job.stats, started_ms=started_ms)
         except ConnectionError as exc:  # Ray Client: the cluster dropped the connection, or refused a task it cannot load
             running.clear()  # their refs live in the broken connection: nothing left to cancel
             raise _broken(self.execution, exc) from None
@@ -296,11 +302,12 @@ def _cpus(job: VariantJob) -> float:
     return 1.0 if any(runs_locally(m.id) for m in job.variant.answering_models) else HOSTED_CPUS
 
 
-def _timeout_error(why: str, job: VariantJob) -> str:
-    """The error of a task the caller ended: past its wall time, or never started (``why``: timeout, startup)."""
+def _timeout_error(why: str, job: VariantJob, *, scoring: bool = False) -> str:
+    """The error of a task the caller ended: past its wall time (``scoring``: its scoring's), or never started
+    (``why``: timeout, startup)."""
     wall_time_s = job.spec.limits.wall_time_s
     if why == "timeout":
-        return f"wall-time limit of {wall_time_s:g}s exceeded: Ray task cancelled — raise limits.wall_time_s"
+        return wall_time_error(wall_time_s, "Ray task cancelled", scoring=scoring)
     return (f"Ray task not started after {max(wall_time_s, STARTUP_S):g}s while none of the sweep's other tasks ran: the "
             f"cluster had no free resources for it ({_cpus(job):g} CPU) or its worker could not start — see ray status")
 

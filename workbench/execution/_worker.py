@@ -32,7 +32,7 @@ from workbench.sandbox import Outcome, Sandbox, Stopped, run_sandboxed
 from workbench.scoring import Judge, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_metrics, mean_scores, run_scorers
 from workbench.spec import ExecutionSpec, ExperimentSpec, JudgeSpec, ModelSpec, RouterSpec
 
-__all__ = ["ModelResolver", "QuestionEvent", "VariantJob", "failed_result", "question_workers", "redacted_errors", "run_job", "variant_metrics", "with_slots"]
+__all__ = ["ModelResolver", "QuestionEvent", "VariantJob", "failed_result", "question_workers", "redacted_errors", "run_job", "variant_metrics", "wall_time_error", "with_slots"]
 
 
 class QuestionEvent(Protocol):
@@ -189,6 +189,13 @@ class VariantJob:
         judge = self.judge if self.judge is not None else resolver.judge(self.spec, self.slots)
         env = ScorerEnv(embedder=resolver.embedder(MINILM_ID), judge=judge, judge_repeats=self.spec.judge.n if self.spec.judge else 1)
         return build_scorers(self.scorer_names, env)
+
+
+def wall_time_error(wall_time_s: float, how: str, *, scoring: bool) -> str:
+    """The error of a variant ended past its wall time (``how``: what ended it), saying when its scoring ran out (a
+    judge's many calls), which has a wall time of its own (pure)."""
+    when = " while scoring its answers (scoring has a wall time of its own: the judge's calls)" if scoring else ""
+    return f"wall-time limit of {wall_time_s:g}s exceeded{when}: {how} — raise limits.wall_time_s"
 
 
 def question_workers(job_models: Sequence[str], execution: ExecutionSpec) -> int:
