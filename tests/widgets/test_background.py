@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from workbench.execution._ray import _in_a_lasting_thread
 from workbench.widgets._common import BackgroundJob
 
 _PR_SET_PDEATHSIG = 1
@@ -22,25 +23,36 @@ def _dies_with_its_starter() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def _sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=_dies_with_its_starter)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_a_process_started_by_a_background_job_outlives_the_job() -> None:
+def test_a_local_ray_instance_a_runpanel_job_starts_outlives_the_job() -> None:
     # a RunPanel's Ray sweep started Ray's agents from the job's thread; the thread ended with the sweep, the agents
-    # were killed with it, and the next Ray sweep of the kernel killed the kernel
+    # were killed with it, and the next Ray sweep of the kernel killed the kernel. The Ray backend starts its local
+    # instance from a thread of its own (as here), so the job's thread may end with the job.
     started: list[subprocess.Popen[bytes]] = []
-
-    def job() -> None:
-        started.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=_dies_with_its_starter))
-
     first = BackgroundJob("workbench-run")
-    first.start(job)
+    first.start(lambda: started.append(_in_a_lasting_thread(_sleeper)))
     assert first.wait(10)
     try:
-        time.sleep(0.5)  # a SIGKILL on the thread's end arrives within this
-        assert started[0].poll() is None, "the child was killed when the job's thread ended"
+        time.sleep(0.5)  # a SIGKILL on the starting thread's end arrives within this
+        assert started[0].poll() is None, "the Ray instance's agents were killed when the job's thread ended"
         second = BackgroundJob("workbench-run")  # a later job (another panel) runs too, and reports its end
         second.start(lambda: None)
         assert second.wait(10)
-        assert not any(t.name == "workbench-run" and t.is_alive() for t in threading.enumerate())  # no thread still on a job
+        assert not any(t.name == "workbench-run" and t.is_alive() for t in threading.enumerate())  # no thread left on a job
     finally:
         started[0].kill()
         started[0].wait()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # said on stderr, as any thread says it
+def test_a_job_that_raises_ends_and_the_panel_can_start_another() -> None:
+    job = BackgroundJob("workbench-run")
+    job.start(lambda: 1 / 0)
+    assert job.wait(10) and not job.running
+    ran: list[int] = []
+    job.start(lambda: ran.append(1))
+    assert job.wait(10) and ran == [1]

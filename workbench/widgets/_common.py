@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import html
 import math
-import queue
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,48 +34,10 @@ STYLE = """<style>
 </style>"""
 
 
-# Idle background threads, each waiting on its inbox for its next job. A job's thread outlives the job: Linux ties a
-# child process started with PR_SET_PDEATHSIG to the *thread* that started it, and Ray starts its local instance's
-# agents so. A RunPanel's Ray sweep ran in a thread that ended with the sweep, which killed them, and the kernel's next
-# Ray sweep killed the kernel ("Failed to connect to GCS within 60 seconds").
-_IDLE: list[queue.SimpleQueue[Callable[[], None]]] = []
-_IDLE_LOCK = threading.Lock()
-_IDLE_NAME = "workbench-idle"
-
-
-def _serve(inbox: queue.SimpleQueue[Callable[[], None]]) -> None:
-    while True:
-        inbox.get()()  # the job catches what it raises and names the thread idle (_in_background)
-        with _IDLE_LOCK:
-            _IDLE.append(inbox)
-
-
-def _in_background(name: str, job: Callable[[], None], ended: threading.Event) -> None:
-    """Run ``job`` in an idle background thread (a new daemon thread when none is idle), named ``name`` meanwhile, and
-    set ``ended`` once it has (the thread is named idle by then). What it raises is said on stderr, as a thread of
-    its own would say it, and the thread serves on."""
-    with _IDLE_LOCK:
-        inbox = _IDLE.pop() if _IDLE else None
-    if inbox is None:
-        inbox = queue.SimpleQueue()
-        threading.Thread(target=_serve, args=(inbox,), name=name, daemon=True).start()
-
-    def named() -> None:
-        threading.current_thread().name = name
-        try:
-            job()
-        except BaseException:  # noqa: BLE001 - said, not lost: the thread is kept for the next job
-            sys.excepthook(*sys.exc_info())  # type: ignore[arg-type]
-        finally:
-            threading.current_thread().name = _IDLE_NAME
-            ended.set()
-
-    inbox.put(named)
-
-
 class BackgroundJob:
     """One job at a time in a daemon thread, so the kernel stays free (and a Stop button pressable) while a sweep runs:
-    ``start(target, *args)``, ``running``, ``wait(timeout)``. The thread is kept for later jobs (see ``_IDLE``)."""
+    ``start(target, *args)``, ``running``, ``wait(timeout)``. The thread ends with its job: a local Ray instance a
+    sweep starts is started from workbench's own process-long thread (``workbench.execution``), so it outlives it."""
 
     def __init__(self, name: str) -> None:
         self._name = name
@@ -89,9 +49,17 @@ class BackgroundJob:
         return not self._ended.is_set()
 
     def start(self, target: Callable[..., None], *args: Any) -> None:
-        """Run ``target(*args)`` in the background (the caller checks ``running`` first)."""
+        """Run ``target(*args)`` in a new daemon thread (the caller checks ``running`` first); what it raises is said
+        on stderr, as any thread says it."""
         self._ended = ended = threading.Event()
-        _in_background(self._name, lambda: target(*args), ended)
+
+        def job() -> None:
+            try:
+                target(*args)
+            finally:
+                ended.set()
+
+        threading.Thread(target=job, name=self._name, daemon=True).start()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the job to end; True when none runs."""
