@@ -884,6 +884,33 @@ def test_score_retrieval_runs_in_the_background_so_a_run_panel_sweep_ahead_of_it
     assert [v.variant.name for v in sweep.variants] == ["markdown-400/0|k2-similarity"] and "hit_at_k <b>" in explorer.scores.value
 
 
+def test_a_run_panel_behind_another_sweep_says_it_waits_and_that_stop_cancelled_it_not_a_zero_of_zero_count(cfg: Settings) -> None:
+    """Two RunPanels at once: the second showed "0/0 another sweep is running ..." on its variants bar under "Running",
+    and once stopped there "WorkbenchError: ..." beside the same stale bar."""
+    # three variants of 2 questions at 0.5 s an answer: seconds left to run once the first variant is done
+    first = RunPanel(handbook_spec(name="first", chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}],
+                                   retrieval=[{"k": 1}, {"k": 2}, {"k": 3}]), settings=cfg, models=fakes(delay=0.5))
+    second = RunPanel(handbook_spec(name="second"), settings=cfg, models=fakes())
+    first.start()
+    deadline = time.monotonic() + 60
+    while first.running and not first.finished_variants and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for stopped in (True, False):
+        second.start()
+        while not second.status.value.startswith("Waiting") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert html.unescape(second.status.value) == ("Waiting: another sweep is running in this process: 'second' starts when "
+                                                      "it ends. Stop cancels it.")
+        assert second.variants.label.value == "0/0 " and not any(s.bar.value for s in (second.indexes, second.variants))
+        if stopped:
+            second.stop_button.click()
+            assert second.join(timeout=30) is None and isinstance(second.exception, wb.WorkbenchError)
+            assert second.status.value == ("Stopped before it started: it was waiting for another sweep of this kernel to end. "
+                                           "Nothing was logged; press Run to start it again.")
+    assert first.join(timeout=60) is not None and second.join(timeout=60) is not None
+    assert second.status.value.startswith("Done: 2 variant(s) logged") and second.variants.label.value == "2/2 "
+
+
 def test_widgets_hold_no_state_threads_after_a_run(finished: tuple[RunPanel, wb.SweepResult]) -> None:
     panel, _ = finished
     assert not any(t.name in ("workbench-run", "workbench-score-retrieval") and t.is_alive() for t in threading.enumerate())

@@ -102,6 +102,7 @@ class RunPanel(w.VBox):
         self._job = BackgroundJob("workbench-run")
         self._done: list[wb.VariantResult] = []
         self._lock = threading.Lock()
+        self._waiting = False  # the sweep waits for another sweep of this process to end
         self.result: wb.SweepResult | None = None
         self.exception: BaseException | None = None
         self._ran: wb.ExperimentSpec | None = None  # the experiment of the last sweep started
@@ -157,6 +158,7 @@ class RunPanel(w.VBox):
             return
         self._stop = threading.Event()
         self._done = []
+        self._waiting = False
         self._ran = spec
         self.result, self.exception = None, None
         for stage in (self.indexes, self.generation, self.scoring, self.variants):
@@ -235,7 +237,12 @@ class RunPanel(w.VBox):
                             stop=self._stop, on_event=self._on_event, allow_large_grid=self._allow_large_grid, **self._inputs)
         except Exception as exc:  # noqa: BLE001 - shown in the panel and re-raised by run()
             self.exception = exc
-            self.status.value = error_html(f"{type(exc).__name__}: {exc}")
+            if self._stop.is_set() and self._waiting:
+                # stopped while it waited for another sweep of this process: nothing ran, nothing to finish later
+                self.status.value = ("Stopped before it started: it was waiting for another sweep of this kernel to end. "
+                                     "Nothing was logged; press Run to start it again.")
+            else:
+                self.status.value = error_html(str(exc) if isinstance(exc, wb.WorkbenchError) else f"{type(exc).__name__}: {exc}")
         else:
             self.result = result
             stopped = result.status == "KILLED"  # Stop pressed as the last question was answered left nothing to finish
@@ -262,8 +269,13 @@ class RunPanel(w.VBox):
         kind = event.kind
         name = event.variant.name if event.variant is not None else ""
         if kind == "sweep_waiting":
-            self.variants.set(0, 0, event.message)
+            # a status, not a count: the bars stay empty until the other sweep (a RunPanel's, a ChunkExplorer's) ends
+            self._waiting = True
+            self.status.value = f"Waiting: {esc(event.message)}. Stop cancels it."
         elif kind == "sweep_started":
+            if self._waiting and self._ran is not None:
+                self._waiting = False
+                self.status.value = f"Running <b>{esc(self._ran.name)}</b>…"
             self.variants.set(0, event.total)
         elif kind == "index_started":
             self.indexes.set(event.done, event.total, f"building {event.message}")
