@@ -326,6 +326,33 @@ def test_running_the_result_cell_again_after_editing_the_grid_runs_the_edited_gr
     assert edited is not first and len(edited.dataset) == 3 and edited.variants[0].metrics["questions"] == 3
 
 
+def test_running_the_result_cell_again_after_editing_a_document_or_the_questions_runs_them_not_the_last_sweep(
+        cfg: Settings, tmp_path: Path) -> None:
+    """A document of the corpus fixed (or the notebook's DataFrame of questions changed in place) and the notebook's
+    ``result = panel.run()`` cell run again: the panel handed back the sweep of the old text as the result."""
+    import shutil
+
+    folder = tmp_path / "handbook"
+    shutil.copytree(ROOT / "datasets" / "handbook", folder)
+    one = [{"strategy": "markdown", "size": 600, "overlap": 0}]
+    panel = RunPanel(handbook_spec(name="widgets-corpus-edited", corpus={"path": str(folder), "glob": "*.md"}, chunkers=one),
+                     settings=cfg, models=fakes())
+    first = panel.run()
+    assert panel.run() is first  # nothing edited: the finished sweep is reused
+    travel = folder / "travel-and-expenses.md"
+    travel.write_text(travel.read_text(encoding="utf-8").replace("14 days", "21 days"), encoding="utf-8")
+    edited = panel.run()
+    assert edited is not first and edited.corpus.hash != first.corpus.hash and "embedded" in panel.indexes.label.value
+    questions = memory_questions()
+    spec = handbook_spec(name="widgets-frame-edited", chunkers=one).model_copy(update={"dataset": None, "corpus": None})
+    in_memory = RunPanel(spec, settings=cfg, models=fakes(), dataset=questions, corpus=MEMORY_DOCS)
+    before = in_memory.run()
+    assert in_memory.run() is before
+    questions.loc[1, "question"] = "Who signs off annual leave?"
+    after = in_memory.run()
+    assert after is not before and [c.question for c in after.dataset.cases][1] == "Who signs off annual leave?"
+
+
 def test_run_panel_reports_a_bad_spec_in_its_status_line(cfg: Settings) -> None:
     def broken() -> wb.ExperimentSpec:
         raise wb.SpecError("grid builder: chunkers[0]: overlap 900 must be smaller than size 400")

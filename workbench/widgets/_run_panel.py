@@ -193,9 +193,10 @@ class RunPanel(w.VBox):
     def run(self, *, rerun: bool = False) -> wb.SweepResult:
         """The sweep's result: waits for the sweep started with Run, reuses a finished one, or runs one now.
 
-        A finished sweep is reused only while the experiment is the one it ran: after an edit (the GridBuilder's form,
-        the YAML file), or a sweep that failed or was stopped (Stop, an interrupt of the kernel), a new sweep runs,
-        which reuses whatever the earlier one finished.
+        A finished sweep is reused only while the experiment, its questions and its documents are the ones it ran: after
+        an edit (the GridBuilder's form, the YAML file, a document of the corpus, the dataset's file or DataFrame), or a
+        sweep that failed or was stopped (Stop, an interrupt of the kernel), a new sweep runs, which reuses whatever the
+        earlier one finished.
 
         Interrupting the kernel while it waits stops the sweep after the current question, as Ctrl+C stops ``wb.run``
         (the sweep runs in a thread of its own, which the interrupt does not reach).
@@ -221,13 +222,19 @@ class RunPanel(w.VBox):
 
     def _outdated(self) -> bool:
         """No sweep started yet, the last one failed or was stopped before its end, or it ran another experiment than
-        the one read now."""
+        the one read now, or other questions or documents (a file edited since, a DataFrame changed in place)."""
         if self._ran is None or self.exception is not None or (self.result is not None and self.result.status == "KILLED"):
             return True
         try:
-            return self._spec() != self._ran
+            spec = self._spec()
+            if spec != self._ran:
+                return True
+            if self.result is None:
+                return False  # still running: run() waits for it
+            dataset, corpus = load_inputs(spec, self._limit, **self._inputs)
         except (wb.WorkbenchError, ValueError):
             return True  # start() shows what is wrong
+        return (dataset.hash, corpus.hash) != (self.result.dataset.hash, self.result.corpus.hash)
 
     # -- the background thread -------------------------------------------------------------------------------------
 
