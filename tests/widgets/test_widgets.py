@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import re
 import threading
 import time
@@ -13,7 +14,7 @@ import pytest
 
 import workbench as wb
 from workbench.config import Settings, settings
-from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, load_embedder
+from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, Generation, load_embedder
 from workbench.pipeline import chunk_corpus
 from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec, RetrievalSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
@@ -394,6 +395,32 @@ def test_run_panel_live_leaderboard_shows_the_teams_own_scorer_its_errors_and_a_
     assert "widget_team_words" not in failing.columns and list(failing["widget_team_words_errors"]) == [2]  # wb.run's table too
     head = re.findall(r"<th>([^<]*)</th>", bad.leaderboard.value)
     assert "widget_team_words_errors" in head and "escalation_rate" not in head
+
+
+class _SchemaJudge(ScriptedModel):
+    """A judge model for the panel's ``models=``: it answers each ragas judge prompt with a reply its schema accepts."""
+
+    def generate(self, prompt, params, *, deadline=None, json_schema=None):  # type: ignore[no-untyped-def]
+        props = (json_schema or {}).get("properties", {})
+        reply = ({"classifications": [{"statement": "s", "reason": "r", "attributed": 1}]} if "classifications" in props
+                 else {"question": "What is it?", "noncommittal": 0} if "question" in props
+                 else {"reason": "useful", "verdict": 1} if "verdict" in props
+                 else {"statements": ["A statement."]} if props.get("statements", {}).get("items", {}).get("type") == "string"
+                 else {"statements": [{"statement": "s", "reason": "r", "verdict": 1}]})
+        return Generation(text=json.dumps(reply), input_tokens=3, output_tokens=3, latency_s=0.0)
+
+
+def test_run_panel_live_leaderboard_shows_the_judges_scores_of_an_experiment_that_names_no_scorers(cfg: Settings) -> None:
+    # a judge: section turns faithfulness, answer relevancy, context precision and recall on, but with scorers left to
+    # their defaults the live table showed none of them (only the scorers an experiment names were looked for)
+    spec = handbook_spec(name="widgets-judged", judge="ollama:judge", chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}],
+                         execution={"isolation": "none"}).model_copy(update={"scorers": None})
+    panel = RunPanel(spec, settings=cfg, models={**fakes(), "ollama:judge": _SchemaJudge(lambda _p: "", model_id="ollama:judge")})
+    result = panel.run()
+    assert result.status == "FINISHED" and result.variants[0].metrics["faithfulness"] == 1.0
+    head = re.findall(r"<th>([^<]*)</th>", panel.leaderboard.value)
+    assert head[head.index("semantic_similarity") + 1:head.index("latency_p50_s")] == [
+        "faithfulness", "answer_relevancy", "context_precision", "context_recall"]
 
 
 def test_run_panel_refuses_a_grid_of_thousands_of_variants_unless_built_to_run_one(tmp_path: Path) -> None:

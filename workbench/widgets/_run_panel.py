@@ -15,6 +15,7 @@ from workbench.grid import plan_grid
 from workbench.models import Embedder, Generator
 from workbench.results import leaderboard_frame
 from workbench.runner import load_inputs
+from workbench.scoring import judged_scorers
 from workbench.widgets._common import STYLE, BackgroundJob, error_html, esc, frame_table, run_link
 
 _COLUMNS = ("variant", "status", "questions", "question_errors", "hit_at_k", "mrr", "token_f1", "semantic_similarity", "refusal_correct",
@@ -29,6 +30,14 @@ def _live_columns(columns: Sequence[str], scorers: Sequence[str]) -> list[str]:
     extra = [c for c in columns if c not in _COLUMNS and (c in scorers or c.endswith("_errors"))]
     routed = ["escalation_rate"] if "escalation_rate" in columns else []
     return [*_COLUMNS[:_SCORES_END], *extra, *routed, *_COLUMNS[_SCORES_END:]]
+
+
+def _shown_scorers(spec: wb.ExperimentSpec) -> tuple[str, ...]:
+    """The scorers beyond the built-in columns the live leaderboard shows (pure): the experiment's ``scorers``, or, when
+    it names none, the LLM-judged ones its ``judge:`` section turns on (they were nowhere on the panel)."""
+    if spec.scorers is not None:
+        return tuple(spec.scorers)
+    return tuple(judged_scorers()) if spec.judge is not None else ()
 
 
 # a stage's bar and label are redrawn at most this many times per pass (each redraw is a message to the browser): a
@@ -308,7 +317,7 @@ class RunPanel(w.VBox):
                 self.dropped.value = "<b>Dropped out</b> (racing ruled out that they beat the leader):<ul>" + "".join(
                     f"<li>{esc(v.variant.name)}: {esc(v.stopped_early.label)}</li>" for v in dropped if v.stopped_early is not None
                 ) + "</ul>"
-            scorers = self._ran.scorers if self._ran is not None and self._ran.scorers else ()
+            scorers = _shown_scorers(self._ran) if self._ran is not None else ()
             self.leaderboard.value = frame_table(frame, _live_columns(list(frame.columns), scorers), links=run_link)
         elif kind == "sweep_done":
             self.variants.set(event.done, event.total)
