@@ -607,6 +607,32 @@ def test_inspector_says_which_model_answered_a_router_variant_and_why_it_escalat
     assert f"answered by <b>{SMOLLM2_ID}</b> — not escalated" in card.body.value and "25 days of annual leave" in card.body.value
 
 
+def test_inspector_says_why_a_variant_racing_stopped_has_no_answer_to_a_question(cfg: Settings) -> None:
+    """A racing sweep: on the questions a stopped variant never reached, its card was missing without a word."""
+    import json as _json
+
+    references = {row["question"]: row["reference"] for row in map(_json.loads, (ROOT / "datasets" / "handbook.jsonl").read_text().splitlines())}
+
+    def right(prompt: object) -> str:
+        return next((a for q, a in references.items() if q in prompt.text), "?")  # type: ignore[attr-defined]
+
+    models = {GEMMA_ID: ScriptedModel(right, model_id=GEMMA_ID), SMOLLM2_ID: ScriptedModel(lambda _p: "bananas", model_id=SMOLLM2_ID),
+              MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = handbook_spec(name="widgets-raced", dataset={"path": "../datasets/handbook.jsonl", "limit": 12},
+                         models=[{"id": GEMMA_ID}, {"id": SMOLLM2_ID}], chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}],
+                         execution={"isolation": "none", "racing": {"batch": 2, "min_questions": 4}})
+    result = wb.run(spec, settings=cfg, models=models, progress=False)
+    stopped = next(v for v in result.variants if v.variant.model is not None and v.variant.model.id == SMOLLM2_ID)
+    assert stopped.stopped_early is not None and 0 < len(stopped.records) < 12
+    inspector = QuestionInspector(result)
+    asked = {r.case.id for r in stopped.records}
+    for case in result.dataset.cases:
+        inspector.show(case.id)
+        said = f"no answer from <b>{html.escape(stopped.variant.name)}</b> to this question: racing stopped it after"
+        assert (said in inspector.header.value) == (case.id not in asked), case.id
+        assert len(inspector.cards.children) == (2 if case.id in asked else 1)
+
+
 def test_inspector_of_a_retrieval_only_sweep_does_not_call_its_answers_empty(cfg: Settings) -> None:
     """Every card of a retrieval-only sweep (the chunking lab's) read "(empty answer)", as if the model had said nothing."""
     inspector = QuestionInspector(wb.run(handbook_spec(), settings=cfg, models=fakes(), generate=False, progress=False))

@@ -27,6 +27,14 @@ def _injection_badge(text: str) -> str:
             f"<div class='wb-error wb-injection-span' style='font-size:11px'>{shown}</div>")
 
 
+def _why_partial(variant: wb.VariantResult) -> str:
+    """Why a variant that answered some of a sweep's questions did not answer the others (pure)."""
+    if variant.stopped_early is not None:
+        return f"racing stopped it {variant.stopped_early.label}"
+    error = f": {variant.outcome.error}" if variant.outcome.error else ""
+    return f"it ended {variant.status} after {len(variant.records)} questions{error}"
+
+
 def _feedback_text(feedback: HumanFeedback | None) -> str:
     if feedback is None:
         return "<span class='wb-muted'>no feedback yet</span>"
@@ -109,7 +117,8 @@ class QuestionInspector(w.VBox):
     """Review a logged sweep one question at a time and give feedback on each variant's answer.
 
     Everything is read from MLflow (the question's traces), so the inspector also opens sweeps from earlier
-    sessions, with the feedback given then.
+    sessions, with the feedback given then. Opened on a ``SweepResult``, a question that a variant racing stopped (or
+    one that ended before the last question) did not answer says so, and why, under the question.
 
     Args:
         sweep: a ``SweepResult`` or a sweep's parent run id.
@@ -122,7 +131,12 @@ class QuestionInspector(w.VBox):
         # variants of the sweep that answered no question (failed before the first: a missing key or package) have no
         # card: named under the title, or they were missing from every question without a word (a run id tells nothing)
         unanswered: tuple[wb.VariantResult, ...] = ()
+        # variants that answered only some questions (racing stopped them, or Stop, a limit, a crash did): on the others
+        # their card was missing without a word, as if they had never been in the sweep
+        self._partial: dict[str, str] = {}
         if isinstance(sweep, wb.SweepResult):
+            self._partial = {v.variant.name: _why_partial(v) for v in sweep.variants
+                             if v.records and (v.stopped_early is not None or v.status != "FINISHED")}
             if sweep.parent_run_id is None or (sweep.tracking_uri or "").startswith("memory:"):  # MemoryTracker: no traces
                 raise wb.WorkbenchError("this sweep was not logged to MLflow — run it with the default tracker to inspect it")
             parent, uri = sweep.parent_run_id, tracking_uri or sweep.tracking_uri
@@ -218,10 +232,14 @@ class QuestionInspector(w.VBox):
             self.cards.children = ()
             return
         sources = ", ".join(esc(s) for s in q.relevant_ids) or "—"
+        answered = {a.variant for a in q.answers}
+        not_asked = "".join(f"<div class='wb-muted wb-not-asked'>no answer from <b>{esc(name)}</b> to this question: {esc(why)}</div>"
+                            for name, why in self._partial.items() if name not in answered)
         self.header.value = (
             f"<div style='font-size:14px' dir='auto'><b>{esc(q.question)}</b></div>"
             f"<div class='wb-muted'>{esc(q.case_id)} · {esc(q.category)} · labelled sources: {sources}</div>"
             f"<div><span class='wb-muted'>reference:</span> <span dir='auto'>{esc(q.reference) or '—'}</span></div>"
+            f"{not_asked}"
         )
         cards = list(self.cards.children)
         while len(cards) < len(q.answers):
