@@ -354,6 +354,25 @@ def test_running_the_result_cell_again_after_editing_a_document_or_the_questions
     assert after is not before and [c.question for c in after.dataset.cases][1] == "Who signs off annual leave?"
 
 
+def test_running_the_result_cell_again_after_a_variant_failed_runs_that_variant_again(cfg: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hosted variant FAILED on a missing key; the key set in a cell, the notebook's ``result = panel.run()`` cell run
+    again handed back the failed sweep instead of running the variant that failed."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    spec = handbook_spec(name="widgets-failed-variant", models=[{"id": GEMMA_ID, "params": {"max_tokens": 32}}, {"id": "openai:gpt-4o-mini"}],
+                         chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}])
+    panel = RunPanel(spec, settings=cfg, models=fakes())
+    first = panel.run()
+    assert first.status == "FAILED" and sorted(v.status for v in first.variants) == ["FAILED", "FINISHED"]
+    again = panel.run()
+    assert again is not first
+    before, after = ({v.variant.id: v for v in sweep.variants} for sweep in (first, again))
+    for key, variant in before.items():
+        if variant.status == "FINISHED":
+            assert after[key].reused_from == variant.run_id
+        else:  # asked again, not handed back
+            assert after[key].status == "FAILED" and after[key].run_id != variant.run_id
+
+
 def test_run_panel_reports_a_bad_spec_in_its_status_line(cfg: Settings) -> None:
     def broken() -> wb.ExperimentSpec:
         raise wb.SpecError("grid builder: chunkers[0]: overlap 900 must be smaller than size 400")

@@ -205,7 +205,7 @@ class RunPanel(w.VBox):
         A finished sweep is reused only while the experiment, its questions and its documents are the ones it ran: after
         an edit (the GridBuilder's form, the YAML file, a document of the corpus, the dataset's file or DataFrame), or a
         sweep that failed or was stopped (Stop, an interrupt of the kernel), a new sweep runs, which reuses whatever the
-        earlier one finished.
+        earlier one finished (a sweep with a variant that failed, say on a key set since, runs that variant again).
 
         Interrupting the kernel while it waits stops the sweep after the current question, as Ctrl+C stops ``wb.run``
         (the sweep runs in a thread of its own, which the interrupt does not reach).
@@ -230,9 +230,10 @@ class RunPanel(w.VBox):
         return self.result
 
     def _outdated(self) -> bool:
-        """No sweep started yet, the last one failed or was stopped before its end, or it ran another experiment than
-        the one read now, or other questions or documents (a file edited since, a DataFrame changed in place)."""
-        if self._ran is None or self.exception is not None or (self.result is not None and self.result.status == "KILLED"):
+        """No sweep started yet, the last one (or a variant of it) failed or was stopped before its end, or it ran
+        another experiment than the one read now, or other questions or documents (a file edited since, a DataFrame
+        changed in place)."""
+        if self._ran is None or self.exception is not None or (self.result is not None and self.result.status != "FINISHED"):
             return True
         try:
             spec = self._spec()
