@@ -306,6 +306,25 @@ def test_run_panel_names_an_index_whose_chunks_the_embedding_model_truncates(cfg
     assert html.escape(note, quote=False) in panel.status.value
 
 
+def test_run_panel_index_line_keeps_what_each_index_embedded_again_after_a_document_was_edited(cfg: Settings, tmp_path: Path) -> None:
+    """One document fixed and the grid's two indexes built again: the index line said what the last one embedded, and
+    what the first had embedded again (or reused) was gone."""
+    import shutil
+
+    folder = tmp_path / "handbook"
+    shutil.copytree(ROOT / "datasets" / "handbook", folder)
+    panel = RunPanel(handbook_spec(name="widgets-index-line", corpus={"path": str(folder), "glob": "*.md"}), settings=cfg, models=fakes())
+    panel.run()
+    travel = folder / "travel-and-expenses.md"
+    # another edit than the other tests' (the indexes are shared: the same text would find its index built)
+    travel.write_text(travel.read_text(encoding="utf-8").replace("14 days", "28 days"), encoding="utf-8")
+    edited = panel.run()
+    line = html.unescape(panel.indexes.label.value)
+    assert line.startswith("2/2 ") and line.count("the others' vectors from index") == 2, line
+    for chunker in edited.spec.chunkers:
+        assert re.search(rf"{re.escape(chunker.label)}: \d+ chunks; embedded \d+ of \d+", line), chunker.label
+
+
 def test_run_panel_says_what_the_sweep_spent(cfg: Settings) -> None:
     spec = handbook_spec(name="widgets-spent", chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}], execution={"isolation": "none"},
                          pricing={GEMMA_ID: {"input": 1000, "output": 2000}})

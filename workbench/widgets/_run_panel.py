@@ -112,6 +112,7 @@ class RunPanel(w.VBox):
         self._done: list[wb.VariantResult] = []
         self._lock = threading.Lock()
         self._waiting = False  # the sweep waits for another sweep of this process to end
+        self._built: list[str] = []  # what each index the sweep built says (its chunks, the vectors it reused)
         self.result: wb.SweepResult | None = None
         self.exception: BaseException | None = None
         self._ran: wb.ExperimentSpec | None = None  # the experiment of the last sweep started
@@ -168,6 +169,7 @@ class RunPanel(w.VBox):
         self._stop = threading.Event()
         self._done = []
         self._waiting = False
+        self._built = []
         self._ran = spec
         self.result, self.exception = None, None
         for stage in (self.indexes, self.generation, self.scoring, self.variants):
@@ -295,9 +297,12 @@ class RunPanel(w.VBox):
                 self.status.value = f"Running <b>{esc(self._ran.name)}</b>…"
             self.variants.set(0, event.total)
         elif kind == "index_started":
-            self.indexes.set(event.done, event.total, f"building {event.message}")
+            self.indexes.set(event.done, event.total, " · ".join([*self._built, f"building {event.message}"]))
         elif kind == "index_built":
-            self.indexes.set(self.indexes.done + 1, self.indexes.bar.max, event.message)
+            # every index of the sweep stays named: after a corpus edit, what each embedded again and what it reused
+            # (the quickstart's first index's "embedded 256 of 594" was gone once its second was built)
+            self._built.append(event.message)
+            self.indexes.set(self.indexes.done + 1, self.indexes.bar.max, " · ".join(self._built))
         elif kind == "variant_started":
             self.generation.set(0, 0, name)
             self.scoring.set(0, 0, name)
