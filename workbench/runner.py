@@ -632,8 +632,14 @@ def _build_index(
     vectors, fresh = embedded
     kept = {"lineage": lineage} if reusing is not None else {}
     index = indexes.build(key, chunks, vectors, stats=stats, **kept)
-    note = "" if earlier is None else f"; embedded {fresh:,} of {len(chunks):,}, the others' vectors from index {earlier.key}"
-    return index, note
+    return index, "" if earlier is None else reuse_note(fresh, len(chunks), earlier.key)
+
+
+def reuse_note(fresh: int, total: int, earlier: str) -> str:
+    """What an index build embedded, next to the index ``earlier`` whose vectors it could take (pure)."""
+    if fresh >= total:  # "embedded 85 of 85, the others' vectors from ..." named others there were none of
+        return f"; embedded all {total:,} chunks (index {earlier} holds none of their texts)"
+    return f"; embedded {fresh:,} of {total:,}, the others' vectors from index {earlier}"
 
 
 def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:

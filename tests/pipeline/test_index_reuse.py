@@ -201,3 +201,11 @@ def test_a_sweep_over_an_edited_corpus_embeds_only_what_changed_and_retrieves_as
     cold = sweep(wb_settings, ChromaIndexStore(tmp_path / "cold"), new_docs, make())
     hits = [[(h.chunk.id, h.score) for h in r.hits] for r in warm.variants[0].records]
     assert hits == [[(h.chunk.id, h.score) for h in r.hits] for r in cold.variants[0].records] and all(hits)
+
+
+def test_the_build_note_names_other_vectors_only_when_some_were_taken() -> None:
+    from workbench.runner import reuse_note
+
+    assert reuse_note(3, 1204, "abc") == "; embedded 3 of 1,204, the others' vectors from index abc"
+    # every chunk embedded again (a corpus rewritten, or cut otherwise): there are no others to name
+    assert reuse_note(85, 85, "abc") == "; embedded all 85 chunks (index abc holds none of their texts)"
