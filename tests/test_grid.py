@@ -105,6 +105,15 @@ def test_the_plan_counts_variants_indexes_and_a_routers_calls_as_a_bound(tmp_pat
                               "up to 60 model calls")
 
 
+def test_the_plan_of_a_racing_sweep_counts_its_calls_as_a_bound(tmp_path: Path) -> None:
+    # racing stops the variants clearly worse than the leader: "= 40 model calls" promised calls it may not make
+    from workbench.grid import plan_grid
+    from workbench.spec import ExperimentSpec
+
+    spec = ExperimentSpec.from_dict({**GRID, "execution": {"racing": {"metric": "token_f1"}}}, base_dir=tmp_path)
+    assert plan_grid(spec, expand_grid(spec), 40).summary().endswith("40 questions: up to 40 model calls")
+
+
 def test_the_plan_of_one_variant_on_one_question_is_in_the_singular(tmp_path: Path) -> None:
     from workbench.grid import plan_grid
     from workbench.spec import ExperimentSpec

@@ -247,14 +247,16 @@ class GridPlan:
     indexes: int
     questions: int
     model_calls: int
-    routed: bool = False  # a router's strong model answers only the questions it escalates: model_calls is a bound
+    # a router's strong model answers only the questions it escalates, and racing stops the variants clearly worse than
+    # the leader: model_calls is a bound
+    bound: bool = False
     documents: int | None = None  # the corpus's, when it was read
 
     def summary(self) -> str:
         """``8 variants (2 prompts x 2 models x 2 chunkers x 1 retrieval setting), 2 indexes, 8 questions: 64 model calls``
         (pure; the calls of variants a sweep reuses, and the answers it finds in the cache, are not made)."""
         axes = " x ".join(_counted(n, *_AXIS_NOUNS[axis]) for axis, n in self.axes)
-        calls = f"{'up to ' if self.routed else ''}{_counted(self.model_calls, 'model call')}" if self.model_calls else "no model calls (retrieval only)"
+        calls = f"{'up to ' if self.bound else ''}{_counted(self.model_calls, 'model call')}" if self.model_calls else "no model calls (retrieval only)"
         documents = f" of {_counted(self.documents, 'document')}" if self.documents is not None else ""
         return (f"{_counted(self.variants, 'variant')} ({axes}), {_counted(self.indexes, 'index', 'indexes')}{documents}, "
                 f"{_counted(self.questions, 'question')}: {calls}")
@@ -278,5 +280,5 @@ def plan_grid(spec: ExperimentSpec, variants: list[Variant], questions: int, doc
     return GridPlan(
         variants=len(variants), axes=(*axes, ("chunkers", len(spec.chunkers)), ("retrieval", len(spec.retrieval))),
         indexes=len({v.index_key for v in variants}), questions=questions, model_calls=per_question * questions,
-        routed=any(v.router is not None for v in variants), documents=documents,
+        bound=any(v.router is not None for v in variants) or (spec.execution.racing is not None and generating), documents=documents,
     )
