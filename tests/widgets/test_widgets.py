@@ -487,10 +487,14 @@ def test_run_panel_refuses_a_grid_of_thousands_of_variants_unless_built_to_run_o
 # -- leaderboard -----------------------------------------------------------------------------------------------------
 
 
-def test_leaderboard_sorts_and_compares_two_variants(finished: tuple[RunPanel, wb.SweepResult]) -> None:
+def test_leaderboard_sorts_and_compares_two_variants(finished: tuple[RunPanel, wb.SweepResult], monkeypatch: pytest.MonkeyPatch) -> None:
     _, result = finished
     board = Leaderboard(result)
     assert board.table.value.count("<tr>") == 3
+    # runs logged to a team's MLflow server link to the server's UI, not to http://127.0.0.1:5000
+    monkeypatch.delenv("WORKBENCH_UI_URL", raising=False)
+    served = Leaderboard(dataclasses.replace(result, tracking_uri="http://mlflow.team:5000"))
+    assert served.table.value.count('href="http://mlflow.team:5000/#/runs/') == 2, served.table.value
     board.sort_by.value = "mrr"
     board.order.value = "ascending"
     assert list(board.frame()["mrr"]) == sorted(result.leaderboard()["mrr"])

@@ -12,7 +12,7 @@ from workbench.comparison import number_text
 from workbench.errors import WorkbenchError
 from workbench.metrics import is_count
 from workbench.redaction import redact
-from workbench.tracking import run_url
+from workbench.tracking import run_url, ui_url
 
 STYLE = """<style>
 .wb-table {border-collapse: collapse; font-size: 12px; margin: 4px 0;}
@@ -128,10 +128,16 @@ def frame_table(frame: Any, columns: Sequence[str] | None = None, *, links: Call
     return f'<table class="wb-table {css}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def run_link(row: Any) -> str:
-    """The MLflow UI link of a leaderboard row's run (empty when the run was not logged)."""
-    run_id = row.get("run_id") if hasattr(row, "get") else None
-    return run_url(str(run_id)) if isinstance(run_id, str) and run_id else ""
+def run_links(tracking_uri: str | None) -> Callable[[Any], str]:
+    """The MLflow UI link of a leaderboard row's run logged to ``tracking_uri`` (default: the project's store), empty
+    when the run was not logged."""
+    base = ui_url(tracking_uri)
+
+    def link(row: Any) -> str:
+        run_id = row.get("run_id") if hasattr(row, "get") else None
+        return run_url(str(run_id), base=base) if isinstance(run_id, str) and run_id else ""
+
+    return link
 
 
 def error_html(message: str) -> str:

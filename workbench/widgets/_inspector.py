@@ -7,7 +7,7 @@ import ipywidgets as w
 
 import workbench as wb
 from workbench.scoring import find_instructions
-from workbench.tracking import HumanFeedback, QuestionReview, QuestionReviews, VariantAnswer, evaluation_url, log_human_feedback, trace_url
+from workbench.tracking import HumanFeedback, QuestionReview, QuestionReviews, VariantAnswer, evaluation_url, log_human_feedback, trace_url, ui_url
 from workbench.widgets._common import STYLE, error_html, esc, esc_cut, fmt, not_a_sweep
 
 _UP, _DOWN = "good", "bad"
@@ -66,8 +66,8 @@ class _AnswerCard(w.VBox):
     def show(self, question: QuestionReview, answer: VariantAnswer, feedback: HumanFeedback | None) -> None:
         self.answer = answer
         link = (
-            f" <a href='{esc(evaluation_url(answer.experiment_id, answer.run_id))}' target='_blank' rel='noopener'>run</a>"
-            f" · <a href='{esc(trace_url(answer.experiment_id, answer.trace_id))}' target='_blank' rel='noopener'>trace in MLflow</a>"
+            f" <a href='{esc(evaluation_url(answer.experiment_id, answer.run_id, base=self._inspector.ui))}' target='_blank' rel='noopener'>run</a>"
+            f" · <a href='{esc(trace_url(answer.experiment_id, answer.trace_id, base=self._inspector.ui))}' target='_blank' rel='noopener'>trace in MLflow</a>"
         )
         scores = " ".join(
             f"<span title='{esc(s.explanation or s.error or '')}'>{esc(name)} <b>{esc(fmt(s.value) if s.error is None else 'error')}</b></span> ·"
@@ -147,6 +147,7 @@ class QuestionInspector(w.VBox):
             raise not_a_sweep("QuestionInspector", sweep)
         self.parent_run_id = parent
         self.tracking_uri = uri
+        self.ui = ui_url(uri)  # where the links of its answers go: the MLflow UI of the store they were logged to
         self.user = user
         self.max_chunk_chars = max_chunk_chars
         self.reviews = QuestionReviews(parent, tracking_uri=uri)  # each question read from MLflow when it is shown

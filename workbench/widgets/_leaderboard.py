@@ -7,7 +7,7 @@ from typing import Any
 import ipywidgets as w
 
 import workbench as wb
-from workbench.widgets._common import STYLE, error_html, esc, frame_table, not_a_sweep, run_link
+from workbench.widgets._common import STYLE, error_html, esc, frame_table, not_a_sweep, run_links
 
 _HIDDEN = ("variant_id", "run_id")
 # "best first" is descending for a score, ascending for latency, cost or tokens (the leaderboard's default)
@@ -67,7 +67,7 @@ class Leaderboard(w.VBox):
 
     def _render(self) -> None:
         frame = self.frame()
-        self.table.value = frame_table(frame, [c for c in frame.columns if c not in _HIDDEN], links=run_link)
+        self.table.value = frame_table(frame, [c for c in frame.columns if c not in _HIDDEN], links=run_links(self.result.tracking_uri))
 
     def select(self, a: str, b: str) -> None:
         """Choose the two variants to compare (names as in the table).

@@ -16,7 +16,7 @@ from workbench.models import Embedder, Generator
 from workbench.results import leaderboard_frame
 from workbench.runner import load_inputs
 from workbench.scoring import judged_scorers
-from workbench.widgets._common import STYLE, BackgroundJob, error_html, esc, frame_table, run_link
+from workbench.widgets._common import STYLE, BackgroundJob, error_html, esc, frame_table, run_links
 
 _COLUMNS = ("variant", "status", "questions", "question_errors", "hit_at_k", "mrr", "token_f1", "semantic_similarity", "refusal_correct",
             "latency_p50_s", "output_tokens", "cost_usd", "cache_hits", "generation_calls", "reused_from", "stopped_early", "error")
@@ -324,7 +324,7 @@ class RunPanel(w.VBox):
                     f"<li>{esc(v.variant.name)}: {esc(v.stopped_early.label)}</li>" for v in dropped if v.stopped_early is not None
                 ) + "</ul>"
             scorers = _shown_scorers(self._ran) if self._ran is not None else ()
-            self.leaderboard.value = frame_table(frame, _live_columns(list(frame.columns), scorers), links=run_link)
+            self.leaderboard.value = frame_table(frame, _live_columns(list(frame.columns), scorers), links=run_links(self._settings.tracking_uri if self._settings is not None else None))
         elif kind == "sweep_done":
             self.variants.set(event.done, event.total)
 
