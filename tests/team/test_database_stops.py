@@ -2,10 +2,13 @@
 same one line as a tracking server that goes away, not MLflow's ~100-line traceback of the driver's error and a
 generic store error; the re-run logs every variant from the cache. A real PostgreSQL 15 cluster (tests/team/conftest.py)
 refuses the sweep's database (``ALLOW_CONNECTIONS false`` and its sessions ended) right after the first variant is
-logged. Fake models answer."""
+logged. Fake models answer. And a new database store opened by two processes at once: both open it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -13,7 +16,7 @@ import pytest
 
 import workbench as wb
 from tests.promotion.conftest import fake_models
-from tests.team.conftest import Postgres
+from tests.team.conftest import ROOT, Postgres
 from tests.team.test_server_stops import PROMPTS, QUESTIONS, write_experiment
 from workbench.config import settings
 from workbench.models import GEMMA_ID
@@ -58,3 +61,41 @@ def test_a_database_going_away_mid_sweep_is_one_line_and_the_rerun_logs_everythi
     assert [v.status for v in again.variants] == ["FINISHED"] * len(PROMPTS)
     assert sum(1 for v in again.variants if v.reused_from) == 1
     assert len(models[GEMMA_ID].calls) - calls == QUESTIONS  # only the variant that never ran called the model
+
+
+# Opens the store with MlflowTracker. "first" holds its migrations up (a sleep before its first statement on the
+# alembic_version table, which MLflow makes once the initial tables are made) and says so in a file; "second" waits
+# for that file, then opens the same database while the first one's migrations are under way.
+_OPEN = r"""
+import pathlib, sys, time
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from workbench.tracking import MlflowTracker
+
+role, uri, flag = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
+if role == "first":
+    def before(conn, cursor, statement, *args):
+        if "alembic_version" in statement and not flag.exists():
+            flag.write_text("migrating")
+            time.sleep(3)
+    event.listen(Engine, "before_cursor_execute", before)
+else:
+    while not flag.exists():
+        time.sleep(0.05)
+MlflowTracker(uri).client.search_experiments()
+print("opened")
+"""
+
+
+def test_two_machines_opening_a_new_database_store_at_once_both_open_it(postgres: Postgres, tmp_path: Path) -> None:
+    """Two teammates' first sweeps into a new ``postgresql://`` store: the second one's migrations ran beside the
+    first one's, and it died on "duplicate key value violates unique constraint pg_type_typname_nsp_index"."""
+    uri = postgres.create_database("opened_twice")
+    flag = tmp_path / "migrating"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", _OPEN, role, uri, str(flag)], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for role in ("first", "second")]
+    outs = [proc.communicate(timeout=120) for proc in procs]
+    assert flag.exists()  # the first one did hold its migrations up
+    for proc, (out, err) in zip(procs, outs):
+        assert proc.returncode == 0 and out.strip() == "opened", err[-2000:]

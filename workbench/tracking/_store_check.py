@@ -13,7 +13,7 @@ from pathlib import Path
 from workbench.errors import WorkbenchError
 from workbench.tracking._unreachable import shown_uri
 
-__all__ = ["STORE_HINT", "check_served_artifacts", "check_store", "half_made", "sqlite_path"]
+__all__ = ["STORE_HINT", "check_served_artifacts", "check_store", "half_made", "scheme", "sqlite_path"]
 
 STORE_HINT = "point --tracking-uri or MLFLOW_TRACKING_URI at your store"
 
@@ -61,10 +61,10 @@ def check_store(uri: str, *, must_exist: bool) -> None:
                 raise WorkbenchError(f"tracking store {shown}: cannot be created ({ancestor} {why}) — {STORE_HINT}")
     elif uri.startswith(("http://", "https://")):
         _probe_server(uri, shown)
-    elif _scheme(uri) in _DATABASE_SCHEMES:
+    elif scheme(uri) in _DATABASE_SCHEMES:
         _probe_database(uri, shown)
     elif (meant := _meant_scheme(uri)) is not None:  # MLflow's error for it is a traceback quoting the whole URI, password too
-        raise WorkbenchError(f"tracking store {shown}: MLflow knows no '{_scheme(uri)}://' store — write {meant}://...")
+        raise WorkbenchError(f"tracking store {shown}: MLflow knows no '{scheme(uri)}://' store — write {meant}://...")
     else:
         _refuse_file_store(uri, shown)
 
@@ -218,7 +218,7 @@ _CONNECT_TIMEOUT = {"postgresql": {"connect_timeout": 10}, "mysql": {"connect_ti
 _KNOWN_SCHEMES = (*sorted(_DATABASE_SCHEMES), "sqlite", "http", "https", "file")
 
 
-def _scheme(uri: str) -> str:
+def scheme(uri: str) -> str:
     """The store kind of a URI: ``postgresql`` for ``postgresql+psycopg2://...``, '' for a path."""
     head, sep, _ = uri.partition("://")
     return head.split("+", 1)[0].lower() if sep else ""
@@ -228,10 +228,10 @@ def _meant_scheme(uri: str) -> str | None:
     """The store scheme a misspelt one means (``postgres`` -> ``postgresql``); None when it is known or unlike any."""
     import difflib
 
-    scheme = _scheme(uri)
-    if not scheme or scheme in _KNOWN_SCHEMES:
+    kind = scheme(uri)
+    if not kind or kind in _KNOWN_SCHEMES:
         return None
-    close = difflib.get_close_matches(scheme, _KNOWN_SCHEMES, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(kind, _KNOWN_SCHEMES, n=1, cutoff=0.75)
     return close[0] if close else None
 
 

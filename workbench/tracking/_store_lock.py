@@ -4,6 +4,11 @@ The first process that opens a brand-new ``sqlite:///`` store creates MLflow's t
 (alembic). Two sweeps started together on the same new file (two notebooks) both find an empty database, both
 migrate, and one dies with an alembic ``CommandError``. So a process opens the store the first time under an
 inter-process lock (``<db>.lock``): the second one waits, then finds the tables made and only checks the schema.
+Two processes of two machines opening a new PostgreSQL database store (``postgresql://...``) at once raced the same
+way (one died on "duplicate key value violates unique constraint pg_type_typname_nsp_index"): there the lock is one of
+the database server's advisory locks, which every machine sees. PostgreSQL makes the migrations in one transaction, so
+a Ctrl+C in the middle of them leaves an empty database, which the next process migrates again: its interrupt is not
+deferred.
 
 A change of the model registry (a promotion, a rollback) reads the alias holder and the registered versions, then
 registers and moves the alias. Two at once (two terminals, two CI jobs) each read the registry as it was before the
@@ -25,6 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
+from workbench.tracking._store_check import scheme
+from workbench.tracking._unreachable import shown_uri
 
 __all__ = ["interrupts_deferred", "open_store_serialised", "registry_changes_serialised"]
 
@@ -71,20 +78,51 @@ def interrupts_deferred() -> Iterator[None]:
             signal.raise_signal(signal.SIGINT)  # as it would have come: a KeyboardInterrupt, or ignored under SIG_IGN
 
 
+# the key of the advisory lock under which a process opens a PostgreSQL store ("wbst" as an integer): any 64-bit number
+# that no other application of the database locks
+_PG_LOCK_KEY = 0x77627374
+
+
+@contextlib.contextmanager
+def _advisory_lock(tracking_uri: str) -> Iterator[None]:
+    """Hold a session advisory lock of a ``postgresql://`` store's database server for a block, on a connection of its
+    own: another machine's process opening the same database waits for it (ten minutes at most)."""
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    engine = sqlalchemy.create_engine(tracking_uri, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text(f"SET lock_timeout = '{_WAIT_S:.0f}s'"))
+            try:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": _PG_LOCK_KEY})
+            except sqlalchemy.exc.OperationalError:  # lock_timeout: LockNotAvailable
+                raise WorkbenchError(f"waited {_WAIT_S:.0f} s for another process to create the MLflow store "
+                                     f"{shown_uri(tracking_uri)} (PostgreSQL advisory lock {_PG_LOCK_KEY}) — is a process "
+                                     "stuck on it?") from None
+            conn.commit()
+            yield  # closing the connection releases the lock, also when the block failed because the server went away
+    finally:
+        engine.dispose()
+
+
 def open_store_serialised(tracking_uri: str) -> None:
-    """Create (or open) the tracking store of a ``sqlite:///`` URI under a file lock; other URIs are left alone.
+    """Create (or open) the tracking store of a ``sqlite:///`` URI under a file lock, or of a ``postgresql://`` URI
+    under an advisory lock of its server; other URIs are left alone.
 
     MLflow keeps one store object per URI in the process, so the clients made afterwards use the one opened here.
 
     Raises:
         WorkbenchError: another process held the lock for longer than ten minutes.
     """
-    if not tracking_uri.startswith("sqlite:///"):
-        return
     from mlflow import MlflowClient
 
-    with _held(tracking_uri, ".lock", "create the MLflow store"), interrupts_deferred():
-        MlflowClient(tracking_uri).search_experiments(max_results=1)  # creates the store: tables and migrations
+    if scheme(tracking_uri) == "postgresql":
+        with _advisory_lock(tracking_uri):
+            MlflowClient(tracking_uri).search_experiments(max_results=1)  # creates the store: tables and migrations
+    elif tracking_uri.startswith("sqlite:///"):
+        with _held(tracking_uri, ".lock", "create the MLflow store"), interrupts_deferred():
+            MlflowClient(tracking_uri).search_experiments(max_results=1)
 
 
 def registry_changes_serialised(tracking_uri: str) -> contextlib.AbstractContextManager[None]:
