@@ -63,14 +63,15 @@ def test_a_database_going_away_mid_sweep_is_one_line_and_the_rerun_logs_everythi
     assert len(models[GEMMA_ID].calls) - calls == QUESTIONS  # only the variant that never ran called the model
 
 
-# Opens the store with MlflowTracker. "first" holds its migrations up (a sleep before its first statement on the
-# alembic_version table, which MLflow makes once the initial tables are made) and says so in a file; "second" waits
-# for that file, then opens the same database while the first one's migrations are under way.
+# Opens the store as a sweep does (MlflowTracker), or as `workbench list` does ("list"). "first" holds its migrations
+# up (a sleep before its first statement on the alembic_version table, which MLflow makes once the initial tables are
+# made) and says so in a file; the other waits for that file, then opens the same database while the first one's
+# migrations are under way.
 _OPEN = r"""
 import pathlib, sys, time
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from workbench.tracking import MlflowTracker
+from workbench.tracking import MlflowTracker, list_experiments
 
 role, uri, flag = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
 if role == "first":
@@ -82,19 +83,24 @@ if role == "first":
 else:
     while not flag.exists():
         time.sleep(0.05)
-MlflowTracker(uri).client.search_experiments()
+if role == "list":
+    list_experiments(tracking_uri=uri)
+else:
+    MlflowTracker(uri).client.search_experiments()
 print("opened")
 """
 
 
-def test_two_machines_opening_a_new_database_store_at_once_both_open_it(postgres: Postgres, tmp_path: Path) -> None:
-    """Two teammates' first sweeps into a new ``postgresql://`` store: the second one's migrations ran beside the
-    first one's, and it died on "duplicate key value violates unique constraint pg_type_typname_nsp_index"."""
-    uri = postgres.create_database("opened_twice")
+@pytest.mark.parametrize("second", ["sweep", "list"])
+def test_two_machines_opening_a_new_database_store_at_once_both_open_it(postgres: Postgres, tmp_path: Path, second: str) -> None:
+    """Two teammates' first sweeps into a new ``postgresql://`` store (or a sweep and a ``workbench list``, which makes
+    a new database's tables too): the second one's migrations ran beside the first one's, and it died on "duplicate
+    key value violates unique constraint pg_type_typname_nsp_index"."""
+    uri = postgres.create_database(f"opened_by_{second}")
     flag = tmp_path / "migrating"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen([sys.executable, "-c", _OPEN, role, uri, str(flag)], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for role in ("first", "second")]
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for role in ("first", second)]
     outs = [proc.communicate(timeout=120) for proc in procs]
     assert flag.exists()  # the first one did hold its migrations up
     for proc, (out, err) in zip(procs, outs):

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.tracking._store_check import check_served_artifacts, check_store, sqlite_path
+from workbench.tracking._store_check import check_served_artifacts, check_store, scheme, sqlite_path
+from workbench.tracking._store_lock import open_store_serialised
 from workbench.tracking._unreachable import shown_uri
 
 RESULTS_TABLE = "eval_results.json"
@@ -25,6 +26,9 @@ def _client(tracking_uri: str | None) -> Any:
     path = sqlite_path(uri)
     if path is not None and not path.exists():
         check_store(uri, must_exist=True)
+    if scheme(uri) == "postgresql":  # a new database's tables are made by whoever opens it first: one process at a time
+        with store_errors(f"could not open the tracking store {uri}"):
+            open_store_serialised(uri)
     return MlflowClient(uri)
 
 

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
-from workbench.tracking._store_check import scheme
+from workbench.tracking._store_check import check_store, scheme
 from workbench.tracking._unreachable import shown_uri
 
 __all__ = ["interrupts_deferred", "open_store_serialised", "registry_changes_serialised"]
@@ -81,6 +81,8 @@ def interrupts_deferred() -> Iterator[None]:
 # the key of the advisory lock under which a process opens a PostgreSQL store ("wbst" as an integer): any 64-bit number
 # that no other application of the database locks
 _PG_LOCK_KEY = 0x77627374
+_OPENED: set[str] = set()  # the postgresql:// stores this process has opened
+_OPENING = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -108,7 +110,8 @@ def _advisory_lock(tracking_uri: str) -> Iterator[None]:
 
 def open_store_serialised(tracking_uri: str) -> None:
     """Create (or open) the tracking store of a ``sqlite:///`` URI under a file lock, or of a ``postgresql://`` URI
-    under an advisory lock of its server; other URIs are left alone.
+    under an advisory lock of its server (once per process: a sweep's, and a command reading the store, which creates
+    a new database's tables as well); other URIs are left alone.
 
     MLflow keeps one store object per URI in the process, so the clients made afterwards use the one opened here.
 
@@ -118,8 +121,13 @@ def open_store_serialised(tracking_uri: str) -> None:
     from mlflow import MlflowClient
 
     if scheme(tracking_uri) == "postgresql":
-        with _advisory_lock(tracking_uri):
-            MlflowClient(tracking_uri).search_experiments(max_results=1)  # creates the store: tables and migrations
+        with _OPENING:
+            if tracking_uri in _OPENED:  # MLflow made its store object, and checked the schema, when it was first opened
+                return
+            check_store(tracking_uri, must_exist=False)  # a database that refuses the login: one line, not the driver's error
+            with _advisory_lock(tracking_uri):
+                MlflowClient(tracking_uri).search_experiments(max_results=1)  # creates the store: tables and migrations
+            _OPENED.add(tracking_uri)
     elif tracking_uri.startswith("sqlite:///"):
         with _held(tracking_uri, ".lock", "create the MLflow store"), interrupts_deferred():
             MlflowClient(tracking_uri).search_experiments(max_results=1)
