@@ -105,3 +105,14 @@ def test_two_machines_opening_a_new_database_store_at_once_both_open_it(postgres
     assert flag.exists()  # the first one did hold its migrations up
     for proc, (out, err) in zip(procs, outs):
         assert proc.returncode == 0 and out.strip() == "opened", err[-2000:]
+
+
+def test_reading_a_new_database_store_prints_no_mlflow_info_lines(postgres: Postgres, tmp_path: Path) -> None:
+    """`workbench list` on a new ``postgresql://`` database (which makes its tables) printed MLflow's "INFO
+    mlflow.store.db.utils: Creating initial MLflow database tables..." and "Updating database tables" after its listing."""
+    uri = postgres.create_database("read_first")
+    code = "import sys; from workbench.tracking import list_experiments; print(len(list_experiments(tracking_uri=sys.argv[1])))"
+    done = subprocess.run([sys.executable, "-c", code, uri], env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr[-2000:]  # the Default experiment
+    assert "Creating initial MLflow database tables" not in done.stderr and "Updating database tables" not in done.stderr, done.stderr

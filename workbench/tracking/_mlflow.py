@@ -93,9 +93,6 @@ _TRACE_ID = re.compile(r"[\w.:-]+")  # what a recorded trace id may hold (MLflow
 _UNENDED: set[tuple[str, str]] = set()  # (tracking URI, parent run id) of sweeps this process could not end
 _log = logging.getLogger(__name__)
 
-# MLflow's INFO lines in the middle of a sweep's output on a new sqlite store ("Creating initial MLflow database
-# tables...", "Updating database tables"); the CLI names the store and how to open it once, at the end
-_MLFLOW_CHATTER = ("mlflow.store.db.utils",)
 
 
 def git_commit(folder: str) -> str:
@@ -232,9 +229,6 @@ class MlflowTracker:
             artifact_root = settings(tracking_uri=tracking_uri).artifact_root
 
         check_store(tracking_uri, must_exist=False)  # one line naming the store, before anything is computed or written
-        for chatter in map(logging.getLogger, _MLFLOW_CHATTER):
-            if chatter.level == logging.NOTSET:  # a level the user chose (DEBUG, to see the migrations) stays
-                chatter.setLevel(logging.WARNING)
         if tracking_uri.startswith("sqlite:///"):
             Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         tune_sqlite_store(tracking_uri)

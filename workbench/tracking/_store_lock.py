@@ -24,6 +24,7 @@ done with the interrupt held until they end: ``interrupts_deferred``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import threading
 from collections.abc import Iterator
@@ -120,6 +121,7 @@ def open_store_serialised(tracking_uri: str) -> None:
     """
     from mlflow import MlflowClient
 
+    _quiet_store_chatter()
     if scheme(tracking_uri) == "postgresql":
         with _OPENING:
             if tracking_uri in _OPENED:  # MLflow made its store object, and checked the schema, when it was first opened
@@ -131,6 +133,19 @@ def open_store_serialised(tracking_uri: str) -> None:
     elif tracking_uri.startswith("sqlite:///"):
         with _held(tracking_uri, ".lock", "create the MLflow store"), interrupts_deferred():
             MlflowClient(tracking_uri).search_experiments(max_results=1)
+
+
+# MLflow's INFO lines as it makes a new store's tables ("Creating initial MLflow database tables...", "Updating database
+# tables"), in the middle of a sweep's output or after what `workbench list` printed; the CLI names the store and how
+# to open it once, at the end
+_MLFLOW_CHATTER = ("mlflow.store.db.utils",)
+
+
+def _quiet_store_chatter() -> None:
+    """MLflow's store logger at WARNING, unless the user chose its level (DEBUG, to see the migrations)."""
+    for chatter in map(logging.getLogger, _MLFLOW_CHATTER):
+        if chatter.level == logging.NOTSET:
+            chatter.setLevel(logging.WARNING)
 
 
 def registry_changes_serialised(tracking_uri: str) -> contextlib.AbstractContextManager[None]:
