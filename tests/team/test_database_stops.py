@@ -116,3 +116,27 @@ def test_reading_a_new_database_store_prints_no_mlflow_info_lines(postgres: Post
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr[-2000:]  # the Default experiment
     assert "Creating initial MLflow database tables" not in done.stderr and "Updating database tables" not in done.stderr, done.stderr
+
+
+def test_an_error_holding_a_nul_character_is_logged_on_a_database_store(postgres: Postgres, tmp_path: Path) -> None:
+    """A provider's error quoting a binary reply holds NUL characters, which PostgreSQL's text columns refuse: the sweep
+    ended in MLflow's traceback ("PostgreSQL text fields cannot contain NUL (0x00) bytes") where sqlite logged it."""
+    from mlflow import MlflowClient
+
+    from tests.promotion.conftest import write_project
+    from workbench.models import MINILM_ID
+    from workbench.testing import HashingEmbedder, ScriptedModel
+
+    def fail(prompt: object) -> str:
+        raise RuntimeError("provider said: \x00\x01 binary")
+
+    uri = postgres.create_database("nul_errors")
+    spec = write_project(tmp_path).model_copy(update={"scorers": ("token_f1",)})
+    models = {GEMMA_ID: ScriptedModel(fail, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=settings(root=tmp_path, tracking_uri=uri),
+                    progress=False, limit=1)
+    run = MlflowClient(uri).get_run(result.variants[0].run_id)
+    assert run.info.status == "FAILED"
+    assert "provider said: \ufffd\x01 binary" in run.data.tags["workbench.error"], run.data.tags["workbench.error"]
+    parent = MlflowClient(uri).get_run(result.parent_run_id)  # ended by its sweep: FAILED, as every variant failed
+    assert parent.info.status == "FAILED" and "variants finished" in parent.data.tags["mlflow.note.content"]

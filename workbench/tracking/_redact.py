@@ -5,6 +5,9 @@ live span. Each method call is forwarded with its arguments redacted by ``workbe
 MLflow entities (params, tags, metrics' names, feedback and expectations), DataFrames (column names and text cells).
 Spans it returns are wrapped too, so their inputs, outputs and attributes are redacted when they are set. Files
 handed over by path (``log_artifacts``) are not read here: what the workbench writes into them is redacted before.
+Each string also has its NUL characters replaced by U+FFFD: PostgreSQL's text columns refuse them ("PostgreSQL text fields
+cannot contain NUL (0x00) bytes"), and a provider error quoting a binary reply ended a sweep on a team's store, where
+the same sweep logged on sqlite; the same text is logged on every store.
 """
 
 from __future__ import annotations
@@ -62,12 +65,17 @@ def _is_span(value: Any) -> bool:
     return isinstance(value, Span)
 
 
+def _text(value: str, red: Redactor) -> str:
+    """A string as MLflow is given it: redacted, and with U+FFFD for each NUL character, which PostgreSQL cannot store."""
+    return red.redact(value).replace("\x00", "\ufffd")
+
+
 def _clean(value: Any, red: Redactor) -> Any:
     """A redacted copy of one argument (the argument itself when it holds no text)."""
     if isinstance(value, _Redacting):
         return value._target
     if isinstance(value, str):
-        return red.redact(value)
+        return _text(value, red)
     if value is None or isinstance(value, (bool, int, float, bytes)):
         return value
     if isinstance(value, dict):
@@ -84,28 +92,28 @@ def _clean_entity(value: Any, red: Redactor) -> Any:
     from mlflow.entities import AssessmentError, ExperimentTag, Expectation, Feedback, Metric, Param, RunTag
 
     if isinstance(value, (Param, RunTag, ExperimentTag)):
-        return type(value)(red.redact(value.key), red.redact(str(value.value)))
+        return type(value)(_text(value.key, red), _text(str(value.value), red))
     if isinstance(value, Metric):
-        key = red.redact(value.key)
+        key = _text(value.key, red)
         return value if key == value.key else Metric(key, value.value, value.timestamp, value.step, value.model_id,
                                                      value.dataset_name, value.dataset_digest, value.run_id)
     if isinstance(value, AssessmentError):
         return AssessmentError(value.error_code, _clean(value.error_message, red), _clean(value.stack_trace, red))
     if isinstance(value, Feedback):
         return Feedback(
-            name=red.redact(value.name), value=_clean(value.value, red), error=_clean(value.error, red), source=value.source,
+            name=_text(value.name, red), value=_clean(value.value, red), error=_clean(value.error, red), source=value.source,
             trace_id=value.trace_id, metadata=_clean(value.metadata, red), span_id=value.span_id,
             create_time_ms=value.create_time_ms, last_update_time_ms=value.last_update_time_ms,
             rationale=_clean(value.rationale, red), overrides=value.overrides, valid=value.valid,
         )
     if isinstance(value, Expectation):
         return Expectation(
-            name=red.redact(value.name), value=_clean(value.value, red), source=value.source, trace_id=value.trace_id,
+            name=_text(value.name, red), value=_clean(value.value, red), source=value.source, trace_id=value.trace_id,
             metadata=_clean(value.metadata, red), span_id=value.span_id, create_time_ms=value.create_time_ms,
             last_update_time_ms=value.last_update_time_ms,
         )
     if isinstance(value, pd.DataFrame):
-        frame = value.rename(columns=lambda c: red.redact(c) if isinstance(c, str) else c)
+        frame = value.rename(columns=lambda c: _text(c, red) if isinstance(c, str) else c)
         for column in frame.columns:
             kind = frame[column].dtype
             if not (pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind) or pd.api.types.is_datetime64_any_dtype(kind)):
