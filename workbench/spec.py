@@ -72,6 +72,7 @@ __all__ = [
     "RouterSpec",
     "check_yaml_shape",
     "describe_validation_error",
+    "dump_yaml",
     "experiment_json_schema",
     "load_experiment",
     "not_a_number",
@@ -1563,9 +1564,22 @@ class _Loader(yaml.SafeLoader):
     passed, was the text '2e5' ("unable to parse string as an integer")."""
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"), list("-+0123456789.")
-)
+# a number with an exponent and no dot, which YAML 1.1 reads as text
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, quoting a text that ``_Loader`` reads as a number: a variant id such as ``43457e157336``
+    was written bare (YAML 1.1 reads it as text) and read back as a float (infinity)."""
+
+
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
+
+
+def dump_yaml(data: Any) -> str:
+    """``data`` as block YAML in the order given, Unicode as written, that ``read_yaml`` reads back as ``data``."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
 def _decimal_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
@@ -1580,15 +1594,17 @@ def _decimal_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
 _Loader.add_constructor("tag:yaml.org,2002:int", _decimal_int)
 
 
-def read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
-    """The YAML document ``text`` as nodes (for lines) and as data; safe tags only, numbers read as YAML 1.2 reads them.
+def read_yaml(text: str, *, yaml_1_1: bool = False) -> tuple[yaml.Node | None, Any]:
+    """The YAML document ``text`` as nodes (for lines) and as data; safe tags only, numbers read as YAML 1.2 reads them
+    (``yaml_1_1``: as PyYAML's safe loader reads them, for a file PyYAML wrote, which left ``1e5``-like text bare).
 
     Raises:
         yaml.YAMLError: not YAML, or nested deeper than the parser can follow (``[[[[...]]]]`` a few hundred levels
             deep made PyYAML's recursive composer raise RecursionError, reported as an internal error of workbench).
     """
     try:
-        return yaml.compose(text, Loader=_Loader), yaml.load(text, Loader=_Loader)
+        loader = yaml.SafeLoader if yaml_1_1 else _Loader
+        return yaml.compose(text, Loader=loader), yaml.load(text, Loader=loader)
     except RecursionError:
         raise yaml.YAMLError("lists or mappings nested hundreds of levels deep — write the values out flatter") from None
 

@@ -93,3 +93,19 @@ def test_a_config_written_before_models_had_cache_is_read_not_called_edited() ->
     uncached = {**data, "model": {**data["model"], "cache": False}}  # no workbench of then could write it
     with pytest.raises(ValueError, match="does not match the configuration"):
         BundleConfig.from_yaml(yaml.safe_dump(uncached, sort_keys=False))
+
+
+@pytest.mark.parametrize("text", ["43457e157336", "1e5", "+2E-3", ".5e3"])
+def test_text_shaped_like_a_number_with_an_exponent_round_trips(text: str) -> None:
+    # one variant id in about 300 (12 hex digits: digits around one 'e') was written bare, which YAML 1.1 reads as text
+    # and workbench's YAML 1.2 reading as a number: promotion registered a config.yaml that workbench export and
+    # load_bundle refused ("source.variant_id: expected text, got a number"); editors read it as a number too
+    import yaml
+
+    config = make().model_copy(update={"source": SourceInfo(run_id="r", experiment_id="1", variant_id=text, variant_name=text)})
+    written = config.to_yaml()
+    assert f"variant_id: '{text}'" in written
+    assert BundleConfig.from_yaml(written) == config
+    bare = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)  # as a workbench before the fix wrote it
+    assert f"variant_id: {text}\n" in bare
+    assert BundleConfig.from_yaml(bare) == config

@@ -21,7 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from workbench.grid import flat_params
 from workbench.prompts import PromptTemplate
-from workbench.spec import NAME_PATTERN, ChunkerSpec, ModelSpec, RetrievalSpec, check_yaml_shape, describe_validation_error, read_yaml
+from workbench.spec import (
+    NAME_PATTERN,
+    ChunkerSpec,
+    ModelSpec,
+    RetrievalSpec,
+    check_yaml_shape,
+    describe_validation_error,
+    dump_yaml,
+    read_yaml,
+)
 
 SCHEMA_VERSION: Literal[1] = 1
 CONFIG_FILE = "config.yaml"
@@ -162,8 +171,7 @@ class BundleConfig(_Model):
 
     def to_yaml(self) -> str:
         header = f"# yaml-language-server: $schema=./{CONFIG_SCHEMA_FILE}\n# Deployable RAG configuration exported by workbench.\n"
-        body: str = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
-        return header + body
+        return header + dump_yaml(self.model_dump(mode="json"))
 
     @classmethod
     def from_yaml(cls, text: str, *, source: str = CONFIG_FILE) -> BundleConfig:
@@ -173,7 +181,8 @@ class BundleConfig(_Model):
             ValueError: one line, ``config.yaml:12: model.params.max_tokens: ...``.
         """
         try:
-            node, data = read_yaml(text)
+            # as PyYAML wrote it: a workbench before 2026-12-06 left text such as the variant id 43457e157336 bare
+            node, data = read_yaml(text, yaml_1_1=True)
         except yaml.YAMLError as exc:
             raise ValueError(f"{source}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
         if not isinstance(data, dict):
