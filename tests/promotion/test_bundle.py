@@ -706,3 +706,62 @@ def test_a_failed_answer_says_why_without_the_key_a_proxy_quoted(swept: Swept, b
         bundle.answer(CASES[0]["question"])
     assert str(caught.value).endswith("Received API Key = [REDACTED:OPENAI_API_KEY]")
     assert "ECHOED" not in str(caught.value)
+
+
+class _QueryFailingEmbedder(HashingEmbedder):
+    """Embeds the corpus; once ``armed``, fails every call as a proxy refusing a key does, quoting it."""
+
+    armed = False
+
+    def embed(self, texts: Any) -> list[list[float]]:
+        if self.armed:
+            raise RuntimeError("Error code: 401 - Invalid proxy server token passed. Received API Key = sk-proj-ECHOED0123456789abcdef")
+        return super().embed(texts)
+
+
+def test_a_question_that_cannot_be_embedded_is_a_bundle_error_without_the_key_a_proxy_quoted(
+        swept: Swept, bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the embedding call of Bundle.answer escaped as the embedder's own exception, key and all, where a failed model call
+    # is a one-line BundleError with its secrets redacted (a deployment logs or returns it)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-ECHOED0123456789abcdef")
+    embedder = _QueryFailingEmbedder(model_id=MINILM_ID)
+    bundle = wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index",
+                            models={**fake_models(), MINILM_ID: embedder})
+    embedder.armed = True
+    with pytest.raises(BundleError, match=rf"^retrieval with {MINILM_ID} failed: RuntimeError: Error code: 401") as caught:
+        bundle.answer(CASES[0]["question"])
+    assert str(caught.value).endswith("Received API Key = [REDACTED:OPENAI_API_KEY]")
+    assert "ECHOED" not in str(caught.value) and caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_a_hosted_embedding_of_a_question_is_retried_as_its_sweep_did(tmp_path: Path, empty_store: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle's hosted embedding model retried a call twice (the client's default), its sweep four times
+    (execution.retries): three 429s in a row failed the deployment's question that the sweep would have answered."""
+    from tests.conftest import copy_store
+    from tests.promotion.conftest import write_project
+    from workbench.config import settings
+    from workbench.pipeline import MemoryIndexStore
+    from workbench.promotion import build_bundle
+    from workbench.spec import RetrievalSpec
+    from workbench.testing.openai_stub import OpenAIStub
+
+    embedding = "openai:text-embedding-3-small"
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    failures: list[tuple[int, dict[str, str], float]] = []
+    with OpenAIStub(script=lambda n: failures.pop(0) if failures else (200, {}, 0.0)) as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        spec = write_project(tmp_path).model_copy(update={"retrieval": (RetrievalSpec(embedding=embedding, k=2),)})
+        fake = HashingEmbedder(model_id=embedding)
+        fake.identity = f"{embedding}@{stub.base_url}"  # as the sweep's hosted embedder named its server
+        cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
+        result = wb.run(spec, settings=cfg, models={**fake_models(), embedding: fake}, progress=False)
+        run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
+        wb.promote(run_id, name="assist-embedded", alias="staging", gates=EASY, settings=cfg)
+        folder = _write_bundle(build_bundle("assist-embedded", "staging", settings=cfg)[0], tmp_path / "bundle")
+        bundle = wb.load_bundle(folder, corpus_path=tmp_path / "corpus", index_store=MemoryIndexStore(), models=fake_models())
+        failures.extend([(429, {"Retry-After": "0"}, 0.0)] * 3)
+        before = len(stub.statuses)
+        assert bundle.answer(CASES[0]["question"]).answer
+    assert stub.statuses[before:] == [429, 429, 429, 200]

@@ -30,10 +30,11 @@ from workbench.pipeline import (
     ChromaIndexStore,
     IndexStore,
     Retriever,
-    answer_question,
     chunk_corpus,
     chunks_digest,
     embed_chunks,
+    generate_answer,
+    retrieve_question,
 )
 from workbench.promotion._config import (
     CONFIG_FILE,
@@ -78,12 +79,17 @@ class Bundle:
         """Retrieve, render the prompt, generate.
 
         Raises:
-            BundleError: the question is blank, or the model call failed.
+            BundleError: the question is blank, or the embedding of the question, the search or the model call failed
+                (redacted: a proxy's refusal may quote the key it was sent).
         """
         if not question.strip():
             raise BundleError("the question is blank — ask something")
         case = EvalCase(id="bundle-question", question=question)
-        record = answer_question(case, retriever=self.retriever, template=self.template, generator=self.generator, params=self.params)
+        try:
+            found = retrieve_question(case, self.retriever)
+        except Exception as exc:  # noqa: BLE001 - any failure to embed or search is this question's one-line error
+            raise BundleError(f"retrieval with {self.config.retrieval.embedding} failed: {redact(f'{type(exc).__name__}: {exc}')}") from None
+        record = generate_answer(found, template=self.template, generator=self.generator, params=self.params)
         if record.error:
             # redacted: a proxy's refusal may quote the key it was sent, and a deployment logs or returns this error
             raise BundleError(f"{self.config.model.id} failed to answer: {redact(record.error)}")
@@ -391,7 +397,8 @@ def load_bundle(
     _check_weights(config, folder, model.id, generator.identity)
     corpus = _corpus(config, folder, corpus_path)
     embedding = config.retrieval.embedding
-    embedder = cast(Embedder, overrides[embedding]) if embedding in overrides else load_embedder(embedding)
+    retries = ExecutionSpec().retries  # a hosted model's calls are retried as a sweep's are by default
+    embedder = cast(Embedder, overrides[embedding]) if embedding in overrides else load_embedder(embedding, retries=retries)
     _check_server(config, folder, embedding, embedder.identity)
     chunks = chunk_corpus(corpus, config.chunker, embedder.tokenizer) if recut else None
     if chunks is not None and config.chunks is not None:
@@ -406,5 +413,5 @@ def load_bundle(
     p = model.params
     # a hosted call is retried on 429, 5xx and timeouts as a sweep's are by default (its client's own retries are off)
     params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=config.seed, timeout_s=p.timeout_s,
-                              retries=ExecutionSpec().retries)
+                              retries=retries)
     return Bundle(folder, config, template, Retriever(index=index, embedder=embedder, spec=config.retrieval), generator, params)
