@@ -223,6 +223,15 @@ def test_refuses_a_dirty_repo_unless_allowed(promoted: Swept, deploy_repo: Path)
     assert (deploy_repo / "notes.txt").read_text() == "work in progress\n"
 
 
+def test_a_dirty_repo_names_its_files_as_written(promoted: Swept, deploy_repo: Path) -> None:
+    # git quotes such paths in its porcelain output: the error named "notes \303\251.txt" and "\"READ ME.md\"", and a
+    # renamed file as "README.md -> READ ME.md"
+    (deploy_repo / "notes é.txt").write_text("work in progress\n")
+    git(deploy_repo, "mv", "README.md", "READ ME.md")
+    with pytest.raises(ExportError, match=r"has uncommitted changes \(READ ME\.md, notes é\.txt\) — commit or stash"):
+        wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings)
+
+
 def test_refuses_to_write_secrets(promoted: Swept, deploy_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config_hash = wb.promote(promoted.run_id("good"), name="assist-x", alias="staging", gates=EASY, settings=promoted.settings).config_hash
     monkeypatch.setenv("DEPLOY_API_KEY", config_hash)  # a "secret" that appears in config.yaml and the manifest

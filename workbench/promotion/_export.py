@@ -357,7 +357,7 @@ def export(
     _check_target(name, alias)
     git = repo if isinstance(repo, GitRepo) else GitRepo(repo)
     root = git.toplevel()
-    changed = [line[3:] for line in git.status().splitlines() if line.strip()] if not allow_dirty else []
+    changed = git.changed() if not allow_dirty else []
     if changed:  # named: a project folder that is the deployment repository holds mlruns/ and .workbench/ untracked
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
         raise ExportError(f"{root} has uncommitted changes ({', '.join(changed[:3])}{more}) — commit or stash them (files git does "

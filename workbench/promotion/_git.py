@@ -43,6 +43,23 @@ def _git_error(output: str, *, files: int = 3) -> str:
     return " ".join(said) if said else (lines[-1].strip() if lines else "")
 
 
+def _changed_paths(porcelain_z: str) -> list[str]:
+    """The paths of ``git status --porcelain -z`` output as written (pure): without ``-z`` git quotes a path with a
+    space or a non-ASCII letter ("notes \\303\\251.txt"), and a rename is "old -> new". A rename or copy names its new
+    path, the old one following it."""
+    entries = porcelain_z.split("\0")
+    paths: list[str] = []
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) > 3:
+            paths.append(entry[3:])
+            if entry[0] in "RC":
+                i += 1  # the path it was renamed or copied from
+    return paths
+
+
 class GitRepo:
     """A git repository worked on through the ``git`` command line.
 
@@ -89,6 +106,10 @@ class GitRepo:
     def status(self) -> str:
         """``git status --porcelain`` (empty when clean, untracked files included)."""
         return self._run("status", "--porcelain").stdout
+
+    def changed(self) -> list[str]:
+        """The paths ``git status`` lists (untracked files included), as written; empty when the tree is clean."""
+        return _changed_paths(self._run("status", "--porcelain", "-z").stdout)
 
     def branch_exists(self, branch: str) -> bool:
         return self._run("show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode == 0
