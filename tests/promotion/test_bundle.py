@@ -765,3 +765,15 @@ def test_a_hosted_embedding_of_a_question_is_retried_as_its_sweep_did(tmp_path: 
         before = len(stub.statuses)
         assert bundle.answer(CASES[0]["question"]).answer
     assert stub.statuses[before:] == [429, 429, 429, 200]
+
+
+def test_a_corpus_that_cannot_be_embedded_is_a_bundle_error_without_the_key_a_proxy_quoted(
+        swept: Swept, bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # building the bundle's index let the embedder's own exception out, key and all, into the deployment's start-up log
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-ECHOED0123456789abcdef")
+    embedder = _QueryFailingEmbedder(model_id=MINILM_ID)
+    embedder.armed = True
+    with pytest.raises(BundleError, match=rf"^{re.escape(str(bundle_dir / 'config.yaml'))}: embedding the corpus with {MINILM_ID} "
+                                          r"failed: RuntimeError: Error code: 401 .* = \[REDACTED:OPENAI_API_KEY\]$") as caught:
+        wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models={**fake_models(), MINILM_ID: embedder})
+    assert "ECHOED" not in str(caught.value) and caught.value.__suppress_context__

@@ -358,8 +358,9 @@ def load_bundle(
         models: model ids mapped to ready generators/embedders (tests use the fakes from ``workbench.testing``).
 
     Raises:
-        BundleError: a missing or modified file, an invalid config, a corpus that differs from the evaluated one, or
-            chunks that differ from the evaluated ones.
+        BundleError: a missing or modified file, an invalid config, a corpus that differs from the evaluated one,
+            chunks that differ from the evaluated ones, or an embedding model that failed to embed the corpus (its
+            error redacted).
     """
     folder = Path(path).expanduser().resolve()
     if not (folder / CONFIG_FILE).is_file():
@@ -408,7 +409,11 @@ def load_bundle(
     index = store.open(key)
     if index is None:
         chunks = chunks if chunks is not None else chunk_corpus(corpus, config.chunker, embedder.tokenizer)
-        vectors = embed_chunks(embedder, chunks)  # in a sweep's batches (never stopped: None only when asked to stop)
+        try:
+            vectors = embed_chunks(embedder, chunks)  # in a sweep's batches (never stopped: None only when asked to stop)
+        except Exception as exc:  # noqa: BLE001 - a hosted model's refusal, a timeout, ...: one line, secrets redacted
+            raise BundleError(f"{folder / CONFIG_FILE}: embedding the corpus with {embedding} failed: "
+                              f"{redact(f'{type(exc).__name__}: {exc}')}") from None
         index = store.build(key, chunks, vectors if vectors is not None else [])
     p = model.params
     # a hosted call is retried on 429, 5xx and timeouts as a sweep's are by default (its client's own retries are off)
