@@ -83,6 +83,19 @@ def test_export_commits_a_complete_bundle_on_a_new_branch(promoted: Swept, deplo
 
 
 
+def test_the_report_names_the_packages_the_run_was_evaluated_with(promoted: Swept, deploy_repo: Path) -> None:
+    # a bundle is "the exact pipeline", but nothing in it said which workbench, llama-cpp-python or sentence-transformers
+    # answered its evaluation: a deployment told to "load it with the workbench that exported it" could not know which,
+    # and another llama.cpp build answers otherwise in places
+    from importlib import metadata
+
+    result = wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, branch="versions")
+    report = git(deploy_repo, "show", f"{result.branch}:assist-x/production/EVALUATION.md")
+    section = report.split("## Evaluated with\n", 1)[1].split("\n## ", 1)[0]
+    for package in ("workbench", "mlflow", "chromadb"):
+        assert f"| {package} | {metadata.version(package)} |" in section
+
+
 def test_a_reason_given_with_gates_that_passed_is_not_called_an_override(swept: Swept, deploy_repo: Path) -> None:
     """A release script passing --reason on every promotion: the commit said "OVERRIDE (gates failed)" right under "Gates:
     1 of 1 passed", and EVALUATION.md called it the override reason; a real override still says so."""

@@ -152,6 +152,16 @@ def metric_records(evidence: Evidence, *, seed: int = 0) -> dict[str, MetricReco
     return out
 
 
+def _evaluated_versions(logged: str | None) -> dict[str, str]:
+    """The package versions a run was evaluated with, from its ``workbench.versions`` tag (pure; {} when it has none or
+    it cannot be read)."""
+    try:
+        data = json.loads(logged) if logged else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
 def _commit_message(config: BundleConfig, alias: str, version: str, metrics: dict[str, MetricRecord],
                     gates: tuple[GateRecord, ...], audit: AuditRecord | None, run_id: str) -> str:
     shown = []
@@ -263,6 +273,7 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
         score_columns=[c for c in score_columns if c not in ("latency_s", "input_tokens", "output_tokens", "cost_usd")][:6],
         plots=sorted(plots), reused_from=run.data.tags.get(REUSED_FROM_TAG),
         judge={k.removeprefix("judge."): v for k, v in run.data.params.items() if k.startswith("judge.")},
+        versions=_evaluated_versions(run.data.tags.get("workbench.versions")),
     ).encode()
     manifest = Manifest(
         name=name, alias=alias, config_hash=config.config_hash, exported_at=now_utc(), exported_by=current_user(),

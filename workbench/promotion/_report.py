@@ -79,6 +79,16 @@ def _gate_rows(gates: Sequence[GateRecord]) -> list[list[Any]]:
     return [["PASS" if g.passed else "FAIL", g.gate, _count(g.value) if g.kind == "min_questions" else g.value, g.detail] for g in gates]
 
 
+def _versions_section(versions: Mapping[str, str]) -> list[str]:
+    """The packages the run was evaluated with, for a deployment to install the same (none when not recorded)."""
+    if not versions:
+        return []
+    return ["## Evaluated with", "",
+            "The packages that answered and scored the evaluation: serve the bundle with the same ones for the same answers "
+            "(another llama.cpp build, or another version of the embedding or chunking code, can answer or rank otherwise).",
+            "", _table(["package", "version"], sorted(versions.items())), ""]
+
+
 def render_report(
     *,
     config: BundleConfig,
@@ -92,12 +102,14 @@ def render_report(
     plots: Sequence[str],
     reused_from: str | None = None,
     judge: Mapping[str, str] | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> str:
     """The report: configuration, provenance, metrics with intervals, gates, audit, plots, per-question results.
 
     ``reused_from`` is the run that computed the promoted run's results, when its sweep reused them (the promoted run
     holds a copy; the answers, their traces and their timing are that run's); ``judge`` the run's ``judge.*`` params,
-    the model that scored its judged metrics."""
+    the model that scored its judged metrics; ``versions`` the packages it was evaluated with (its ``workbench.versions``
+    tag), package -> version."""
     m = config.model
     reused = (f" Its sweep reused the results of run `{reused_from}`, which computed them (the same configuration, "
               "dataset and corpus): the answers, traces and latencies are that run's." if reused_from else "")
@@ -121,6 +133,7 @@ def render_report(
             *([["judge", _judge_text(judge)]] if judge and judge.get("id") else []),
         ]),
         "",
+        *_versions_section(versions or {}),
         "## Metrics",
         "",
         f"Means over questions; intervals are 95% expanded percentile-bootstrap intervals over questions (Hesterberg 2015: wider "
