@@ -777,3 +777,12 @@ def test_a_corpus_that_cannot_be_embedded_is_a_bundle_error_without_the_key_a_pr
                                           r"failed: RuntimeError: Error code: 401 .* = \[REDACTED:OPENAI_API_KEY\]$") as caught:
         wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models={**fake_models(), MINILM_ID: embedder})
     assert "ECHOED" not in str(caught.value) and caught.value.__suppress_context__
+
+
+@pytest.mark.parametrize("question", [None, 7, b"What is a loop?", ["What is a loop?"], "   "])
+def test_a_question_that_is_no_text_or_blank_is_one_bundle_error(swept: Swept, bundle_dir: Path, tmp_path: Path, question: Any) -> None:
+    # a web handler passing request.json.get("question") handed None over: AttributeError: 'NoneType' object has no
+    # attribute 'strip', a traceback where the blank question gets one line
+    bundle = wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    with pytest.raises(BundleError, match=r"^the question (is blank — ask something|is a \w+, not text — pass the question as a str)$"):
+        bundle.answer(question)

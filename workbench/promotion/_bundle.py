@@ -79,9 +79,11 @@ class Bundle:
         """Retrieve, render the prompt, generate.
 
         Raises:
-            BundleError: the question is blank, or the embedding of the question, the search or the model call failed
+            BundleError: the question is no text or blank, or the embedding of the question, the search or the model call failed
                 (redacted: a proxy's refusal may quote the key it was sent).
         """
+        if not isinstance(question, str):  # a web handler's request.json.get("question"): None, a number, a list
+            raise BundleError(f"the question is a {type(question).__name__}, not text — pass the question as a str")
         if not question.strip():
             raise BundleError("the question is blank — ask something")
         case = EvalCase(id="bundle-question", question=question)
