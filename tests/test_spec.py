@@ -8,7 +8,7 @@ import yaml
 
 from workbench.errors import SpecError
 from workbench.grid import expand_grid, prompt_hash
-from workbench.spec import ExperimentSpec, experiment_json_schema, load_experiment
+from workbench.spec import ExperimentSpec, experiment_json_schema, load_experiment, read_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,6 +65,17 @@ def test_a_spec_saved_into_another_folder_still_names_the_same_dataset_and_corpu
     assert copy.dataset.path == "../../data/d.jsonl"  # still relative: the project folder can move as a whole
     home = yaml.safe_load(text) | {"dataset": {"path": "~/d.jsonl"}}
     assert ExperimentSpec.from_dict(home, base_dir=tmp_path / "exp")._rebased(tmp_path).dataset.path == "~/d.jsonl"
+
+
+def test_names_shaped_like_a_number_with_an_exponent_are_saved_so_they_read_back(tmp_path: Path) -> None:
+    # PyYAML wrote the experiment name 2e5 and the prompt name 1e3 bare (YAML 1.1 text), which the loader reads as YAML
+    # 1.2 does, as numbers: the GridBuilder's saved file was refused ("name: expected text, got a number")
+    spec = ExperimentSpec.from_dict({"name": "2e5", "prompts": [{"name": "1e3", "template": "{context} {question}"}],
+                                     "models": [{"id": "local:gemma3-270m"}], "chunkers": [{"strategy": "recursive"}],
+                                     "corpus": {"builtin": "python-reference"}, "dataset": {"path": "d.jsonl"}}, base_dir=tmp_path)
+    copy = load_experiment(spec.save(tmp_path / "copy.yaml"))
+    assert (copy.name, copy.prompts[0].name) == ("2e5", "1e3")
+    assert read_yaml(spec.to_yaml())[1]["name"] == "2e5"  # the experiment.yaml a sweep logs
 
 
 def test_a_spec_saved_in_a_project_with_the_schema_names_it_for_editors(tmp_path: Path) -> None:

@@ -996,7 +996,7 @@ class ExperimentSpec(_Spec):
     def to_yaml(self) -> str:
         """The experiment as its file holds it (each sweep logs it as ``experiment.yaml``): a ``llamacpp:`` model the
         file writes relative to its folder is written so, not as the absolute path of this clone (``/home/alice/...``)."""
-        return yaml.safe_dump(self.to_dict(exclude_defaults=True), sort_keys=False, allow_unicode=True)
+        return dump_yaml(self.to_dict(exclude_defaults=True))
 
     def to_dict(self, folder: str | Path | None = None, *, exclude_defaults: bool = False) -> dict[str, Any]:
         """The experiment's fields as its file in ``folder`` (default: ``base_dir``) holds them.
@@ -1049,7 +1049,7 @@ class ExperimentSpec(_Spec):
             # saved from a notebook (the GridBuilder), the file lost the line the shipped experiments start with, and
             # with it the editor's checks
             modeline = f"# yaml-language-server: $schema={schema}\n" if schema else ""
-            tmp.write_text(modeline + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+            tmp.write_text(modeline + dump_yaml(data), encoding="utf-8")
             tmp.replace(target)
         except BaseException:
             tmp.unlink(missing_ok=True)  # no half-written file left beside the experiment
