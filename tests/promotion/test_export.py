@@ -494,6 +494,34 @@ def test_a_run_whose_per_question_table_was_cut_short_is_not_exported(tmp_path: 
     assert state(deploy_repo) == before
 
 
+def test_a_version_whose_files_are_not_where_the_store_says_names_the_folder(tmp_path: Path, deploy_repo: Path) -> None:
+    # the project folder moved (or its artifacts were deleted): a sqlite store names its artifacts by absolute path, and
+    # the export said "tracking store ...: MlflowException: The following failures occurred while downloading one or
+    # more artifacts from file:///...: — check that it is reachable and writable" (the store itself was fine)
+    import shutil
+    from urllib.parse import urlsplit
+
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    result = wb.run(write_project(tmp_path), settings=cfg, models=fake_models(), progress=False)
+    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good") or ""
+    wb.promote(run_id, name="assist-moved", alias="staging", gates=EASY, settings=cfg)
+    shutil.rmtree(tmp_path / "artifacts" / "promo" / "models")
+    before = state(deploy_repo)
+    with pytest.raises(ExportError, match=r"^assist-moved v1: its logged model m-\w+ \(config.yaml and the prompt files\) keeps its "
+                                          rf"files in {re.escape(str(tmp_path / 'artifacts' / 'promo' / 'models'))}/m-\w+/artifacts, "
+                                          r"which is not there \(the project folder moved, or they were deleted\) — .*export that$"):
+        wb.export("assist-moved", "staging", repo=deploy_repo, settings=cfg)
+    assert state(deploy_repo) == before
+    # the run's own artifacts gone, its per-question table with them: exported without its answers and intervals
+    wb.promote(run_id, name="assist-moved-run", alias="staging", gates=EASY, settings=cfg)
+    run_dir = Path(urlsplit(MlflowClient(cfg.tracking_uri).get_run(run_id).info.artifact_uri).path)
+    shutil.rmtree(run_dir)
+    with pytest.raises(ExportError, match=rf"^assist-moved-run v1: run {run_id}'s artifacts folder {re.escape(str(run_dir))} is gone "
+                                          r"\(deleted or moved away\) — put it back, or run the experiment again"):
+        wb.export("assist-moved-run", "staging", repo=deploy_repo, settings=cfg)
+    assert state(deploy_repo) == before
+
+
 def test_a_version_whose_logged_model_was_deleted_says_so(swept: Swept, deploy_repo: Path) -> None:
     from mlflow import MlflowClient
 

@@ -65,7 +65,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._report import render_report
 from workbench.promotion._secrets import describe, scan_files, secret_env_values
 from workbench.redaction import without_credentials
-from workbench.tracking import out_of_reach, reading_artifacts, shown_uri
+from workbench.tracking import artifacts_elsewhere, missing_artifacts, out_of_reach, reading_artifacts, shown_uri
 
 _SUMMARY_METRICS = ("token_f1", "hit_at_k", "recall_at_k", "mrr", "rouge_l", "semantic_similarity", "faithfulness")
 
@@ -216,6 +216,11 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     if logged is None:
         raise ExportError(f"{name} v{mv.version}: its logged model {model_id} (config.yaml and the prompt files) was deleted from "
                           f"MLflow — delete version {mv.version} of {name} in the registry and promote its run again")
+    gone = artifacts_elsewhere(logged.artifact_location)
+    if gone is not None:  # a sqlite store names them by absolute path: the project folder moved, or they were deleted
+        raise ExportError(f"{name} v{mv.version}: its logged model {model_id} (config.yaml and the prompt files) keeps its files in "
+                          f"{gone}, which is not there (the project folder moved, or they were deleted) — put them back where the "
+                          f"store says, or run its experiment again here, promote the new run to '{alias}' and export that")
     try:
         files = _download_dir(logged.artifact_location, cfg.tracking_uri)
     except ImportError as exc:  # an experiment keeping its artifacts in s3:// on a machine without boto3
@@ -228,6 +233,9 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
         raise ExportError(str(exc)) from None
     run = promoted_run(client, run_id, f"{name} v{mv.version}, the holder of {alias}", "its evaluation cannot be bundled: "
                        f"run its experiment again (answers come from the cache), promote the new run to {alias} and export that")
+    gone = missing_artifacts(run_id, run.info.artifact_uri or "")
+    if gone is not None:  # its per-question table with them: the bundle would lose its answers and intervals
+        raise ExportError(f"{name} v{mv.version}: {gone}")
     if run_id != config.source.run_id:
         # the version was registered from an earlier run of the same configuration: the bundle describes the run that
         # was promoted to this alias (its dataset and source), with the registered prompt
