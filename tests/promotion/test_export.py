@@ -96,6 +96,23 @@ def test_the_report_names_the_packages_the_run_was_evaluated_with(promoted: Swep
         assert f"| {package} | {metadata.version(package)} |" in section
 
 
+def test_the_export_says_which_commit_its_branch_is_built_on(promoted: Swept, deploy_repo: Path) -> None:
+    # a deployment repository left on another branch (an earlier export's, checked out; a feature branch) gave the new
+    # branch that branch's commits too, and the export said nothing of it: its pull request to main carried them along
+    git(deploy_repo, "checkout", "-q", "-b", "feature")
+    git(deploy_repo, "commit", "-q", "--allow-empty", "-m", "unrelated work")
+    on_feature = wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, branch="on-feature")
+    assert on_feature.based_on == "feature"
+    assert str(on_feature).endswith(f"on branch on-feature ({on_feature.commit[:10]}) in {on_feature.repo}, on top of branch feature "
+                                    f"({git(deploy_repo, 'rev-parse', 'feature').strip()[:10]})")
+    git(deploy_repo, "checkout", "-q", "main")
+    on_main = wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, branch="on-main")
+    assert on_main.based_on == "main" and str(on_main).endswith(f", on top of branch main ({git(deploy_repo, 'rev-parse', 'main').strip()[:10]})")
+    git(deploy_repo, "checkout", "-q", "--detach", "main")
+    detached = wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, branch="detached")
+    assert detached.based_on is None and "on top of the detached HEAD (" in str(detached)
+
+
 def test_a_reason_given_with_gates_that_passed_is_not_called_an_override(swept: Swept, deploy_repo: Path) -> None:
     """A release script passing --reason on every promotion: the commit said "OVERRIDE (gates failed)" right under "Gates:
     1 of 1 passed", and EVALUATION.md called it the override reason; a real override still says so."""

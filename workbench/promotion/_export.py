@@ -80,7 +80,9 @@ _GITATTRIBUTES = (
 
 @dataclass(frozen=True)
 class ExportResult:
-    """Where the bundle went: the branch and commit in ``repo``, and the bundle folder inside the repository."""
+    """Where the bundle went: the branch and commit in ``repo``, and the bundle folder inside the repository; the commit
+    it was built on (``parent``: HEAD's, None in a repository without commits) and the branch HEAD was on (``based_on``,
+    None when detached), whose commits the new branch carries too."""
 
     repo: Path
     branch: str
@@ -89,6 +91,8 @@ class ExportResult:
     files: tuple[str, ...]
     version: str
     checked_out: bool
+    based_on: str | None = None
+    parent: str | None = None
 
     @property
     def path(self) -> Path:
@@ -96,7 +100,9 @@ class ExportResult:
         return self.repo / self.bundle_dir
 
     def __str__(self) -> str:
-        return f"committed {len(self.files)} files to {self.bundle_dir}/ on branch {self.branch} ({self.commit[:10]}) in {self.repo}"
+        base = (" as the repository's first commit" if self.parent is None
+                else f", on top of {f'branch {self.based_on}' if self.based_on else 'the detached HEAD'} ({self.parent[:10]})")
+        return f"committed {len(self.files)} files to {self.bundle_dir}/ on branch {self.branch} ({self.commit[:10]}) in {self.repo}{base}"
 
 
 def _download_dir(uri: str, tracking_uri: str) -> dict[str, bytes]:
@@ -399,7 +405,7 @@ def export(
     if hits:
         raise SecretFound(f"refusing to export {name}@{alias}: {describe(hits)} — remove the secret from its source and promote again")
 
-    parent = git.head()
+    parent, based_on = git.head(), git.current_branch()
     if parent is not None:
         parts = folder.split("/")
         for i in range(1, len(parts) + 1):
@@ -437,4 +443,4 @@ def export(
             git.delete_branch(branch, commit)
             raise ExportError(f"{exc} — nothing was exported (the branch was removed again); commit or stash your local "
                               "changes, or export without checkout") from None
-    return ExportResult(root, branch, commit, folder, tuple(sorted(files)), version, checkout)
+    return ExportResult(root, branch, commit, folder, tuple(sorted(files)), version, checkout, based_on, parent)

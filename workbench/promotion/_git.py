@@ -103,6 +103,10 @@ class GitRepo:
         proc = self._run("rev-parse", "--verify", "-q", "HEAD", check=False)
         return proc.stdout.strip() or None
 
+    def current_branch(self) -> str | None:
+        """The branch HEAD is on, None when HEAD is detached."""
+        return self._run("symbolic-ref", "--short", "-q", "HEAD", check=False).stdout.strip() or None
+
     def status(self) -> str:
         """``git status --porcelain`` (empty when clean, untracked files included)."""
         return self._run("status", "--porcelain").stdout
