@@ -786,3 +786,16 @@ def test_a_question_that_is_no_text_or_blank_is_one_bundle_error(swept: Swept, b
     bundle = wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
     with pytest.raises(BundleError, match=r"^the question (is blank — ask something|is a \w+, not text — pass the question as a str)$"):
         bundle.answer(question)
+
+
+def test_a_current_folder_where_no_index_can_be_made_is_one_bundle_error(swept: Swept, bundle_dir: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # a container whose working directory is read-only (or holds a file named .workbench) ended load_bundle in an
+    # OSError traceback from pathlib, naming no way out
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WORKBENCH_HOME", raising=False)
+    monkeypatch.delenv("WORKBENCH_ROOT", raising=False)
+    (tmp_path / ".workbench").write_text("not a folder\n")
+    with pytest.raises(BundleError, match=rf"^{re.escape(str(tmp_path / '.workbench'))}: the bundle's index cannot be made there "
+                                          r"\(.+\) — pass index_dir= a writable folder, or set WORKBENCH_HOME$"):
+        wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", models=fake_models())

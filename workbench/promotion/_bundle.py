@@ -326,10 +326,14 @@ def _default_index_dir() -> Path:
     """The project's index folder, its workbench home ignored by git: a bundle is often loaded in its deployment
     repository (a smoke test), whose next export would otherwise be refused as holding uncommitted changes."""
     here = default_settings()
-    here.home.mkdir(parents=True, exist_ok=True)
-    ignore = here.home / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# indexes and caches of the workbench: never committed\n*\n", encoding="utf-8")
+    try:
+        here.home.mkdir(parents=True, exist_ok=True)
+        ignore = here.home / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# indexes and caches of the workbench: never committed\n*\n", encoding="utf-8")
+    except OSError as exc:  # a read-only working directory (a container's), or a file of that name
+        raise BundleError(f"{here.home}: the bundle's index cannot be made there ({exc.strerror or type(exc).__name__}) — pass "
+                          "index_dir= a writable folder, or set WORKBENCH_HOME") from None
     return here.index_dir
 
 
