@@ -72,6 +72,8 @@ def test_export_commits_a_complete_bundle_on_a_new_branch(promoted: Swept, deplo
     f1 = manifest["metrics"]["token_f1"]
     assert f1["value"] == pytest.approx(1.0) and f1["interval"]["n"] == 5
     assert manifest["metrics"]["input_tokens"]["interval"] is None  # a total, not a mean over questions
+    # as is the cost: of a model that costs nothing, 0 is its questions' mean too, which gave it an interval, (n=5)
+    assert manifest["metrics"]["cost_usd"]["interval"] is None and manifest["metrics"]["cost_usd"]["value"] == 0
     config = BundleConfig.from_yaml(show("config.yaml").decode())
     assert config.name == "assist-x" and config.corpus.path == "corpus" and config.prompt.registry_name == "assist-x-prompt"
     report = show("EVALUATION.md").decode()

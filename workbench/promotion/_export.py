@@ -68,6 +68,8 @@ from workbench.redaction import without_credentials
 from workbench.tracking import artifacts_elsewhere, missing_artifacts, out_of_reach, reading_artifacts, shown_uri
 
 _SUMMARY_METRICS = ("token_f1", "hit_at_k", "recall_at_k", "mrr", "rouge_l", "semantic_similarity", "faithfulness")
+# a variant's totals, the sums of its per-question columns of the same names: no mean, so no interval
+_TOTALS = frozenset({"input_tokens", "output_tokens", "cost_usd"})
 
 # In the bundle folder, so it covers the bundle alone and overrides the repository's own rules there: no line-end
 # conversion (core.autocrlf=true, Git for Windows' default, would check the text files out with CRLF), no filter, no
@@ -145,13 +147,14 @@ def metric_records(evidence: Evidence, *, seed: int = 0) -> dict[str, MetricReco
     """Every logged metric; a metric that is the mean of a per-question column also gets a bootstrap interval,
     resampled with ``seed`` (the sweep's, as its ``comparison.json`` and ``wb.compare`` are: the same interval there).
 
-    Totals (``input_tokens``, ``cost_usd``) share their column's name but are sums: they get no interval.
+    Totals (``input_tokens``, ``cost_usd``) share their column's name but are sums: they get no interval (one of 0,
+    a model that costs nothing, is its questions' mean as well).
     """
     out: dict[str, MetricRecord] = {}
     for name in sorted(evidence.metrics, key=lambda n: (n not in _SUMMARY_METRICS, n)):
         value = evidence.metrics[name]
         per_q = evidence.per_question.get(name)
-        interval = _interval(list(per_q.values()), seed) if per_q else None
+        interval = _interval(list(per_q.values()), seed) if per_q and name not in _TOTALS else None
         if interval is not None and interval.estimate is not None and abs(interval.estimate - value) > 1e-6 * max(1.0, abs(value)):
             interval = None
         out[name] = MetricRecord(value=value, interval=interval)
