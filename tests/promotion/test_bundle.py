@@ -799,3 +799,18 @@ def test_a_current_folder_where_no_index_can_be_made_is_one_bundle_error(swept: 
     with pytest.raises(BundleError, match=rf"^{re.escape(str(tmp_path / '.workbench'))}: the bundle's index cannot be made there "
                                           r"\(.+\) — pass index_dir= a writable folder, or set WORKBENCH_HOME$"):
         wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", models=fake_models())
+
+
+def test_the_folder_of_a_deployment_repository_names_the_bundles_in_it(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    # load_bundle("deploy") said only "no config.yaml — give the bundle folder of an export"
+    repo = tmp_path / "deploy"
+    for alias in ("staging", "production"):
+        shutil.copytree(bundle_dir, repo / "assist" / alias)
+    (repo / "docs").mkdir()
+    with pytest.raises(BundleError, match=rf"^{re.escape(str(repo))}: no config.yaml — give the bundle folder of an export: "
+                                          r"assist/production or assist/staging in it$"):
+        wb.load_bundle(repo)
+    with pytest.raises(BundleError, match=r": no config.yaml — give the bundle folder of an export: production or staging in it$"):
+        wb.load_bundle(repo / "assist")
+    with pytest.raises(BundleError, match=r"docs: no config.yaml — give the bundle folder of an export$"):
+        wb.load_bundle(repo / "docs")

@@ -322,6 +322,25 @@ def _check_chunks(evaluated: ChunksInfo, chunks: Sequence[Chunk], where: str) ->
                       f"answers would differ — {_AGAIN}")
 
 
+def _bundles_in(folder: Path, depth: int = 2) -> list[str]:
+    """The exported bundle folders (a ``config.yaml`` beside a ``manifest.json``) up to ``depth`` levels below
+    ``folder``, relative to it, in order: a deployment repository's root given for one of its bundles."""
+    found: list[str] = []
+    level = [folder] if folder.is_dir() else []
+    for _ in range(depth):
+        level = sorted(d for parent in level for d in _subfolders(parent))
+        found += [d.relative_to(folder).as_posix() for d in level if (d / CONFIG_FILE).is_file() and (d / MANIFEST_FILE).is_file()]
+    return sorted(found)
+
+
+def _subfolders(parent: Path) -> list[Path]:
+    """The folders in ``parent``, hidden ones aside (none when it cannot be listed)."""
+    try:
+        return [d for d in parent.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    except OSError:
+        return []
+
+
 def _default_index_dir() -> Path:
     """The project's index folder, its workbench home ignored by git: a bundle is often loaded in its deployment
     repository (a smoke test), whose next export would otherwise be refused as holding uncommitted changes."""
@@ -370,7 +389,9 @@ def load_bundle(
     """
     folder = Path(path).expanduser().resolve()
     if not (folder / CONFIG_FILE).is_file():
-        raise BundleError(f"{folder}: no {CONFIG_FILE} — give the bundle folder of an export")
+        inside = _bundles_in(folder)
+        named = f": {' or '.join(inside[:3])}{' (and more)' if len(inside) > 3 else ''} in it" if inside else ""
+        raise BundleError(f"{folder}: no {CONFIG_FILE} — give the bundle folder of an export{named}")
     manifest = _verify(folder)
     try:
         config = BundleConfig.from_yaml(_read(folder, CONFIG_FILE), source=str(folder / CONFIG_FILE))
