@@ -814,3 +814,25 @@ def test_the_folder_of_a_deployment_repository_names_the_bundles_in_it(swept: Sw
         wb.load_bundle(repo / "assist")
     with pytest.raises(BundleError, match=r"docs: no config.yaml — give the bundle folder of an export$"):
         wb.load_bundle(repo / "docs")
+
+
+def test_a_built_in_corpus_of_another_workbench_says_which_workbench_to_load_the_bundle_with(
+        swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    # the built-in corpus ships with workbench: "use the same corpus ... or promote a configuration evaluated on this
+    # one" gave a deployment nothing to do but the latter
+    from workbench.promotion import config_hash
+    from workbench.promotion._config import CorpusInfo
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    for name in ("manifest.json", "EVALUATION.md", ".gitattributes"):  # a bare config bundle: no manifest to update
+        (copy / name).unlink()
+    config = wb.promotion.BundleConfig.from_yaml((copy / "config.yaml").read_text())
+    corpus = CorpusInfo(builtin="python-reference", hash=config.corpus.hash)  # as another workbench's built-in corpus hashed
+    digest = config_hash(config.prompt.sha256, config.model, config.seed, config.chunker, config.retrieval, corpus.hash, config.servers)
+    (copy / "config.yaml").write_text(config.model_copy(update={"corpus": corpus, "config_hash": digest}).to_yaml())
+    with pytest.raises(BundleError, match=r"^corpus python-reference has hash \w{12} but the bundle was evaluated on \w{12} — the "
+                                          r"built-in corpus of another workbench: load the bundle with the workbench it was "
+                                          r"evaluated with \(its EVALUATION.md names the version\), or promote a configuration "
+                                          r"evaluated with this one$"):
+        wb.load_bundle(copy, index_dir=tmp_path / "index", models=fake_models())

@@ -251,10 +251,10 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
             raise BundleError(str(exc)) from None
         where = str(found)
     if corpus.hash != info.hash:
-        raise BundleError(
-            f"corpus {where} has hash {corpus.hash[:12]} but the bundle was evaluated on {info.hash[:12]} "
-            "— use the same corpus (the answers would differ), or promote a configuration evaluated on this one"
-        )
+        fix = ("the built-in corpus of another workbench: load the bundle with the workbench it was evaluated with (its "
+               f"{REPORT_FILE} names the version), or promote a configuration evaluated with this one" if info.builtin is not None
+               else "use the same corpus (the answers would differ), or promote a configuration evaluated on this one")
+        raise BundleError(f"corpus {where} has hash {corpus.hash[:12]} but the bundle was evaluated on {info.hash[:12]} — {fix}")
     return corpus
 
 
