@@ -99,3 +99,9 @@ def test_the_public_api_is_annotated() -> None:
         unannotated.extend(f"{name} ({p.name})" for p in signature.parameters.values()
                            if p.name not in ("self", "cls") and p.annotation is inspect.Parameter.empty)
     assert unannotated == []
+
+
+def test_the_errors_of_the_top_level_functions_are_top_level_too() -> None:
+    # wb.load_bundle, wb.promote and wb.export raised errors a caller could only catch from workbench.promotion
+    for name in ("BundleError", "ExportError", "GateFailed", "PromotionError"):
+        assert name in workbench.__all__ and issubclass(getattr(workbench, name), workbench.WorkbenchError)

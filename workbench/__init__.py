@@ -14,7 +14,7 @@ from workbench.errors import BudgetExceeded, DataError, ModelError, SpecError, W
 from workbench.grid import Variant, expand_grid
 from workbench.models import Embedder, Generator
 from workbench.pipeline import IndexStore, MemoryIndexStore
-from workbench.promotion import export, load_bundle, promote, rollback
+from workbench.promotion import BundleError, ExportError, GateFailed, PromotionError, export, load_bundle, promote, rollback
 from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.runner import ProgressEvent, run
@@ -31,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BudgetExceeded",
+    "BundleError",
     "CalibrationReport",
     "ComparisonReport",
     "Corpus",
@@ -40,6 +41,8 @@ __all__ = [
     "Embedder",
     "EvalCase",
     "ExperimentSpec",
+    "ExportError",
+    "GateFailed",
     "Generator",
     "IndexStore",
     "Judge",
@@ -49,6 +52,7 @@ __all__ = [
     "MlflowTracker",
     "ModelError",
     "ProgressEvent",
+    "PromotionError",
     "PromptTemplate",
     "Score",
     "ScoreContext",
