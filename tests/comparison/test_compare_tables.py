@@ -641,7 +641,9 @@ def test_the_tokens_cut_from_a_prompt_are_not_compared_as_a_score(tables) -> Non
 def test_a_big_grid_is_bootstrapped_per_metric_not_per_variant(monkeypatch: pytest.MonkeyPatch) -> None:
     """A 40-variant sweep compared on 20 metrics took 1,600 bootstraps at the end of every sweep (warm ones too): the
     intervals of one metric are now computed together (one quantile call for every variant's means, one for the
-    differences), and equal each variant's own interval."""
+    differences), and equal each variant's own interval (to the last bits of rounding: the resampled sums of many
+    columns are one matrix product, which rounds a column's sums a little differently from a product of that column
+    alone)."""
     from scipy import stats
 
     rng = np.random.default_rng(9)
@@ -656,10 +658,11 @@ def test_a_big_grid_is_bootstrapped_per_metric_not_per_variant(monkeypatch: pyte
     for row in report.table.itertuples():
         values = many[row.variant].set_index("case_id")[row.metric]
         mean = wb.comparison.bootstrap_mean(values.tolist(), seed=report.seed)
-        assert (row.mean, row.mean_low, row.mean_high, row.n) == (mean.estimate, mean.low, mean.high, mean.n)
+        assert (row.mean, row.n) == (mean.estimate, mean.n)
+        assert (row.mean_low, row.mean_high) == pytest.approx((mean.low, mean.high), rel=1e-12)
         if not row.is_baseline:
             diff = wb.comparison.paired_bootstrap(many["v00"].set_index("case_id")[row.metric].tolist(), values.tolist(), seed=report.seed)
-            assert (row.diff, row.diff_low, row.diff_high) == (diff.estimate, diff.low, diff.high)
+            assert row.diff == diff.estimate and (row.diff_low, row.diff_high) == pytest.approx((diff.low, diff.high), rel=1e-12, abs=1e-15)
 
 
 def test_the_quality_vs_cost_plot_of_a_big_grid_names_the_best_variants_and_keeps_its_panels(tmp_path) -> None:  # type: ignore[no-untyped-def]
