@@ -127,6 +127,28 @@ def test_why_a_variant_stopped_reads_back_from_its_tags() -> None:
     assert early_stop_from_tags({}) is None
 
 
+def test_racing_decides_after_every_batch_at_first_then_once_a_sixteenth_more_questions_were_answered() -> None:
+    """Every decision bootstraps every question answered so far for every live variant: deciding after every batch of 4
+    made racing quadratic in questions (1,250 decisions over 5,000 questions, minutes of a sweep's own time)."""
+    from workbench.execution._racing import decision_due
+
+    def decisions(total: int, batch: int) -> list[int]:
+        out, last = [], 0
+        for answered in range(batch, total, batch):
+            if decision_due(answered, last, batch):
+                out.append(answered)
+                last = answered
+        return out
+
+    assert decisions(68, 4) == list(range(4, 68, 4))  # a small sweep decides after every batch, as before
+    assert decisions(100, 1)[:17] == list(range(1, 18))
+    many = decisions(5000, 4)
+    assert len(many) < 100 and many[-1] > 4700  # not 1,249
+    gaps = [b - a for a, b in zip([0, *many], many)]
+    assert all(gap <= max(4, a // 16) + 4 for gap, a in zip(gaps, [0, *many]))  # a stop comes at most a 16th (+ a batch) later
+    assert len(decisions(20000, 4)) < 125 and len(decisions(5000, 50)) < 60
+
+
 # -- the spec --------------------------------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from workbench.comparison._stats import check_options, fewest_questions, paired_bootstrap
+from workbench.comparison._stats import check_options, fewest_questions, paired_bootstraps
 from workbench.metrics import direction
 from workbench.results import EarlyStop
 
@@ -87,13 +87,13 @@ def early_stops(
     if leader is None:
         return {}
     higher = direction(metric) == "higher"
+    others = [key for key in scores if key != leader]
+    # every variant against the leader at once: one resampling of the questions answered so far for all of them
+    diffs = paired_bootstraps([(scores[leader], scores[key]) for key in others], n_resamples=n_resamples, confidence=confidence, seed=seed)
     out = {}
-    for key, values in scores.items():
-        if key == leader:
-            continue
-        diff = paired_bootstrap(scores[leader], values, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    for key, diff in zip(others, diffs):
         if diff.n < min_questions or not diff.conclusive:
             continue
         if (diff.high < tolerance) if higher else (diff.low > -tolerance):
-            out[key] = EarlyStop(metric, len(values), leader, diff.estimate, diff.low, diff.high, confidence, tolerance)
+            out[key] = EarlyStop(metric, len(scores[key]), leader, diff.estimate, diff.low, diff.high, confidence, tolerance)
     return out

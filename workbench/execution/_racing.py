@@ -4,8 +4,10 @@
 same order, so differences stay paired; the order is drawn from the sweep's seed, see ``racing_order``): each batch is
 one ``VariantJob`` per live variant holding that batch's slice of its questions, run by the wrapped executor (worker
 processes, isolation, limits and caches as usual; a live variant's worker process stays up between its batches, so it
-loads its models once). After each batch the caller's decision (``workbench.comparison.early_stops``, handed in) names
-the variants that stop. A variant's result is handed back once: a stopped one as soon as it stops (FINISHED, with
+loads its models once). After a batch on which a decision is due (``decision_due``: every batch at first, then once a
+16th more questions were answered) the caller's decision (``workbench.comparison.early_stops``, handed in) names the
+variants that stop; between batches only the new batch's records are read (each variant's result is merged from its
+batches when it is handed back, not after every batch). A variant's result is handed back once: a stopped one as soon as it stops (FINISHED, with
 ``stopped_early`` and the records it has), one whose batch failed as FAILED with the records it has, the others after
 the last batch (after which nothing is decided: stopping then would save nothing).
 """
@@ -23,7 +25,7 @@ from workbench.results import EarlyStop, VariantResult
 from workbench.sandbox import Outcome
 from workbench.spec import RacingSpec
 
-__all__ = ["Decide", "RacingExecutor", "merge_parts", "metric_values", "racing_order"]
+__all__ = ["Decide", "RacingExecutor", "decision_due", "merge_parts", "metric_values", "metric_values_by_case", "racing_order"]
 
 # per variant id, its metric on each question answered so far (aligned) -> the variants that stop, by id
 Decide = Callable[[Mapping[str, Sequence[float | None]]], Mapping[str, EarlyStop]]
@@ -43,13 +45,32 @@ def merge_parts(parts: Sequence[VariantResult]) -> VariantResult:
 
 def metric_values(result: VariantResult, metric: str, case_ids: Sequence[str]) -> list[float | None]:
     """A result's ``metric`` on each of ``case_ids`` (None where it has no such question or no such score)."""
-    by_case = {r.case.id: r for r in result.records}
-    out: list[float | None] = []
-    for case_id in case_ids:
-        record = by_case.get(case_id)
-        score = record.scores.get(metric) if record is not None else None
-        out.append(score.value if score is not None else None)
+    by_case = metric_values_by_case(result, metric)
+    return [by_case.get(case_id) for case_id in case_ids]
+
+
+def metric_values_by_case(result: VariantResult, metric: str) -> dict[str, float | None]:
+    """A result's ``metric`` per question it has, by case id (None where the question has no such score)."""
+    out: dict[str, float | None] = {}
+    for record in result.records:
+        score = record.scores.get(metric)
+        out[record.case.id] = score.value if score is not None else None
     return out
+
+
+# After the first batches, the questions between two decisions grow with the questions answered, to a 16th of them: a
+# decision bootstraps every question answered so far for every live variant, so deciding after every batch of 4 made
+# racing quadratic in questions (5,000 questions, 12 near-tied variants: 1,250 decisions, minutes of the sweep's time).
+_DECISION_GROWTH = 16
+
+
+def decision_due(answered: int, last: int, batch: int) -> bool:
+    """Whether racing decides after ``answered`` questions, its last decision having been after ``last`` (pure): after
+    every ``batch`` while fewer than ``_DECISION_GROWTH`` + 1 batches were answered at the last decision (68 questions
+    in batches of 4: a sweep up to that size decides after every batch), then once a 16th more were answered, so a
+    variant that should stop answers at most a 16th more questions than it would if racing decided after every batch,
+    and a sweep's decisions grow with the logarithm of its questions."""
+    return answered - last >= max(batch, last // _DECISION_GROWTH)
 
 
 def racing_order(case_ids: Sequence[str], seed: int) -> list[str]:
@@ -99,7 +120,12 @@ class RacingExecutor:
                 on_start(variant)
 
         def question(variant: Variant, kind: str, done: int, _of: int) -> None:  # counted over the whole variant
-            on_question(variant, kind, sum(len(p.records) for p in parts[variant.id]) + done, total)
+            on_question(variant, kind, asked[variant.id] + done, total)
+
+        scored: dict[str, dict[str, float | None]] = {key: {} for key in live}  # per variant, its metric per question
+        answered_ok = dict.fromkeys(live, 0)  # per variant, its questions answered without error so far
+        asked = dict.fromkeys(live, 0)  # per variant, its questions asked in its earlier batches
+        looked = 0  # questions answered at the last decision
 
         try:
             for first in range(0, total, self.racing.batch):
@@ -107,28 +133,37 @@ class RacingExecutor:
                     break
                 self.inner.keep_workers(live.keys())  # a variant's worker process loads its models once
                 batch = [
-                    replace(j, retrieved=j.retrieved[first : first + self.racing.batch],
-                            answered_before=sum(1 for p in parts[key] for r in p.records if not r.error))
+                    replace(j, retrieved=j.retrieved[first : first + self.racing.batch], answered_before=answered_ok[key])
                     for key, j in live.items()
                 ]
+                ended = []
                 for part in self.inner.run(batch, on_start=start, on_question=question, stop=stop):
-                    parts[part.variant.id].append(part)
-                merged = {key: _in_order(merge_parts(parts[key]), position) for key in live if parts[key]}
-                for key, result in merged.items():
-                    if result.status != "FINISHED":  # a failed (or stopped) batch ends its variant
-                        del live[key]
-                        yield result
+                    key = part.variant.id
+                    parts[key].append(part)
+                    asked[key] += len(part.records)
+                    answered_ok[key] += sum(1 for r in part.records if not r.error)
+                    scored[key].update(metric_values_by_case(part, self.racing.metric))
+                    if part.status != "FINISHED":  # a failed (or stopped) batch ends its variant
+                        ended.append(key)
+                for key in ended:
+                    del live[key]
+                    yield _in_order(merge_parts(parts[key]), position)
                 if stop():
                     break  # some variants did not answer this batch: nothing to decide on
-                if first + self.racing.batch >= total:
+                answered_now = min(first + self.racing.batch, total)
+                if answered_now >= total:
                     break  # the last batch: stopping now saves nothing, every live variant has answered every question
-                answered = [r.case.id for r in jobs[0].retrieved[: first + self.racing.batch]]
-                competitors = {key: metric_values(merged[key], self.racing.metric, answered) for key in live if key in merged}
+                if not decision_due(answered_now, looked, self.racing.batch):
+                    continue
+                looked = answered_now
+                answered = [r.case.id for r in jobs[0].retrieved[:answered_now]]
+                competitors = {key: [scored[key].get(c) for c in answered] for key in live if parts[key]}
                 competitors |= {r.variant.id: metric_values(r, self.racing.metric, answered) for r in self.finished}
                 for key, why in self.decide(competitors).items():
                     if key in live:
                         del live[key]
-                        yield replace(merged[key], stopped_early=replace(why, leader=names.get(why.leader, why.leader)))
+                        merged = _in_order(merge_parts(parts[key]), position)
+                        yield replace(merged, stopped_early=replace(why, leader=names.get(why.leader, why.leader)))
             for key in live:
                 if not parts[key]:
                     continue  # the sweep was stopped before this variant started: nothing to report for it
