@@ -158,10 +158,11 @@ def _present(values: Sequence[float | None]) -> np.ndarray:
     return xs[~np.isnan(xs)]
 
 
-# the drawn resamples kept for reuse, in bytes: 2,000 resamples of 5,000 questions are 80 MB, and sixteen kept by count
-# (racing looks at a growing number of questions, a comparison's metrics can each have their own) held 1.3 GB
+# the drawn resamples kept for reuse, in bytes: 2,000 resamples of 5,000 questions are 20 MB of counts (80 MB as indices),
+# and sixteen kept by count (racing looks at a growing number of questions, a comparison's metrics can each have their
+# own) held 1.3 GB as indices
 _KEPT_RESAMPLE_BYTES = 160 * 2**20
-_RESAMPLES_AT_ONCE = 100  # resamples drawn at once: 4 MB of indices over 5,000 questions, not 80 MB for 2,000
+_RESAMPLES_AT_ONCE = 100  # resamples drawn (and multiplied) at once: 4 MB over 5,000 questions, not 80 MB for 2,000
 
 
 @cachetools.cached(cachetools.LRUCache(_KEPT_RESAMPLE_BYTES, getsizeof=lambda counts: counts.nbytes), lock=threading.Lock())
@@ -169,11 +170,12 @@ def _resample_counts(seed: int, n: int, n_resamples: int) -> np.ndarray:
     """How often each of ``n_resamples`` resamples (rows) drew each of ``n`` questions (columns), for the question
     indices ``scipy.stats.bootstrap`` draws from ``numpy.random.default_rng(seed)`` (drawn a block of resamples at a
     time, the same numbers in the same order; read-only: shared by every call with the same arguments; the most recent
-    ones are kept, up to ``_KEPT_RESAMPLE_BYTES``)."""
+    ones are kept, up to ``_KEPT_RESAMPLE_BYTES``). A count is at most ``n``: 16 bits below 65,536 questions, so 2,000
+    resamples of 20,000 questions (80 MB) are kept too."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    counts = np.empty((n_resamples, n))
+    counts = np.empty((n_resamples, n), dtype=np.uint16 if n < 2**16 else np.uint32)
     for first in range(0, n_resamples, _RESAMPLES_AT_ONCE):
         size = min(_RESAMPLES_AT_ONCE, n_resamples - first)
         idx = rng.integers(0, n, (size, n)) + np.arange(size)[:, None] * n
@@ -187,12 +189,13 @@ def _resample_sums(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     ``values[idx].sum(axis=-1)`` gives for the drawn indices, for one column of values, or one such sum per column
     for several (shape (resamples,) or (resamples, columns)), rounded a little differently.
 
-    One matrix product for every column: gathering each column's drawn values took 26 ms per interval over 5,000
-    questions, 29 of the 55 s of a comparison of 40 variants on 12 metrics, and racing did so for every variant after
-    every batch."""
+    A matrix product for every column at once, a block of resamples at a time: gathering each column's drawn values
+    took 26 ms per interval over 5,000 questions, 29 of the 55 s of a comparison of 40 variants on 12 metrics, and
+    racing did so for every variant after every batch."""
     import numpy as np
 
-    return counts @ np.ascontiguousarray(values, dtype=float)  # type: ignore[no-any-return]
+    values = np.ascontiguousarray(values, dtype=float)
+    return np.concatenate([counts[i : i + _RESAMPLES_AT_ONCE].astype(float) @ values for i in range(0, len(counts), _RESAMPLES_AT_ONCE)])
 
 
 def paired_bootstrap(
