@@ -508,7 +508,7 @@ class RacingSpec(_Spec):
     metric: str = Field(default="token_f1", description="the per-question score variants race on (a scorer the sweep computes)")
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0, description="coverage of the paired interval that stops a variant")
     min_questions: int = Field(default=8, ge=2, le=10_000, description="scored answers a variant gives before it can be stopped")
-    batch: int = Field(default=4, ge=1, le=10_000, description="questions every live variant answers between two decisions")
+    batch: int = Field(default=4, ge=1, le=10_000, description="questions every live variant answers at a time (a decision after each batch; on a large set, once a 16th more questions were answered)")
     tolerance: float = Field(
         default=0.0, ge=0.0, description="smallest difference in metric that matters to you: a variant that cannot beat the leader by this much stops too (0: stop only the ones that are worse)"
     )
