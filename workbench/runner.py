@@ -638,7 +638,7 @@ def _build_index(
 def reuse_note(fresh: int, total: int, earlier: str) -> str:
     """What an index build embedded, next to the index ``earlier`` whose vectors it could take (pure)."""
     if fresh >= total:  # "embedded 85 of 85, the others' vectors from ..." named others there were none of
-        return f"; embedded all {total:,} chunks (index {earlier} holds none of their texts)"
+        return f"; embedded all {total:,} chunks (none could take its vector from index {earlier})"
     return f"; embedded {fresh:,} of {total:,}, the others' vectors from index {earlier}"
 
 

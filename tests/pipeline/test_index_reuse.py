@@ -208,4 +208,4 @@ def test_the_build_note_names_other_vectors_only_when_some_were_taken() -> None:
 
     assert reuse_note(3, 1204, "abc") == "; embedded 3 of 1,204, the others' vectors from index abc"
     # every chunk embedded again (a corpus rewritten, or cut otherwise): there are no others to name
-    assert reuse_note(85, 85, "abc") == "; embedded all 85 chunks (index abc holds none of their texts)"
+    assert reuse_note(85, 85, "abc") == "; embedded all 85 chunks (none could take its vector from index abc)"
