@@ -147,6 +147,24 @@ def test_help_documents_the_exit_codes_scripts_rely_on(command: list[str], capsy
         assert code in text, (code, text)
 
 
+def test_version_names_workbench_mlflow_and_python_and_loads_no_heavy_library() -> None:
+    """`workbench --version` at the top of a CI job's log: it was a usage error (exit 2), and it must stay as quick as
+    --help (the versions come from the packages' metadata, not from importing MLflow)."""
+    import json
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    import workbench
+
+    code = ("import json, sys; from workbench.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit as exc:\n"
+            "    print(json.dumps([exc.code, 'mlflow' in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120).stdout.splitlines()
+    assert out[0] == (f"workbench {workbench.__version__} (mlflow {version('mlflow')}, langchain-core {version('langchain-core')}, "
+                      f"Python {sys.version.split()[0]})")
+    assert json.loads(out[1]) == [0, False]
+
+
 def test_run_dry_run_prints_the_plan_and_logs_nothing(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "d.jsonl").write_text('{"id": "a", "question": "q?"}\n{"id": "b", "question": "r?"}\n')
     (tmp_path / "e.yaml").write_text(SPEC.format(dataset="d.jsonl", model="local:gemma3-270m", overlap=20)

@@ -1173,11 +1173,28 @@ def _restore_output_streams(found: list[tuple[io.TextIOWrapper, str | None]]) ->
             stream.reconfigure(errors=errors)
 
 
+def _version_line() -> str:
+    """``workbench 0.1.0 (mlflow 3.17.2, langchain-core 1.7.2, Python 3.11.7)``: what a CI log records of the tools that
+    made its runs, read from the installed packages' metadata (importing MLflow would take seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import workbench
+
+    def installed(name: str) -> str:
+        try:
+            return f"{name} {version(name)}"
+        except PackageNotFoundError:
+            return f"{name} not installed"
+
+    return f"workbench {workbench.__version__} ({installed('mlflow')}, {installed('langchain-core')}, Python {sys.version.split()[0]})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.", epilog=_EXIT_CODES)
     store_help = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)"
     parser.add_argument("--tracking-uri", type=_given_uri, default=None, help=store_help)
     parser.add_argument("--debug", action="store_true", help="print the traceback of an error (it is one line without)")
+    parser.add_argument("--version", action="version", version=_version_line(), help="print the versions of workbench, MLflow and Python")
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print the traceback of an error")
     common.add_argument("--tracking-uri", type=_given_uri, default=argparse.SUPPRESS, help=store_help)
