@@ -508,6 +508,46 @@ def test_run_into_a_pipe_draws_no_progress_bars(
     assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith(("variant ", "index "))]
 
 
+def test_a_ci_log_says_the_reused_variants_in_one_line_not_one_finished_line_each(
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pull request editing one prompt of a large grid: every reused variant printed 'variant k/N: FINISHED name', as
+    if computed again, one line each."""
+    run = cli_runner(monkeypatch, tmp_path, spec_file, Models(), no_progress=False)
+    assert run() == 0
+    capsys.readouterr()
+    assert run() == 0
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith(("variant", "index"))] == [
+        "variants 1-2/2: 2 reused (finished runs of the same configuration)"], err
+    spec_file.write_text(SPEC.replace("Answer:", "Reply:"), encoding="utf-8")  # prompt a edited: b is reused
+    assert run() == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if line.startswith(("variant", "index"))]
+    assert said[0] == "variant 1/2: reused b|gemma3-270m|recursive-800/80|k4-similarity", err
+    assert said[1].startswith("index 1/1: ") and said[-1] == "variant 2/2: FINISHED a|gemma3-270m|recursive-800/80|k4-similarity", err
+
+
+def test_a_long_variant_says_its_questions_at_most_once_a_minute_of_silence() -> None:
+    """A variant of a few hundred questions on a local model left a CI log silent for many minutes (CircleCI ends a job
+    after 10), then printed its one line."""
+    from types import SimpleNamespace
+
+    from workbench.cli import _PlainProgress
+
+    now = [0.0]
+    written: list[str] = []
+    progress = _PlainProgress(written.append, clock=lambda: now[0], every_s=60.0)
+    variant = SimpleNamespace(name="a|m")
+    for done in range(1, 301):
+        now[0] = done * 1.5  # a question every 1.5 s
+        progress(SimpleNamespace(kind="question_done", done=done, total=300, variant=variant, result=None, message=""))
+    now[0] += 70
+    progress(SimpleNamespace(kind="question_scored", done=300, total=300, variant=variant, result=None, message=""))
+    assert written == [f"  a|m: {n}/300 questions answered" for n in (40, 80, 120, 160, 200, 240, 280)] + [
+        "  a|m: 300/300 questions scored"]
+
+
 def test_a_sweep_whose_progress_reader_went_away_finishes_and_is_logged(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

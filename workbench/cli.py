@@ -82,13 +82,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     started: list[bool] = []
 
     plain = not args.no_progress and not _shows_progress(args.no_progress)  # a pipe or a CI log: one line per step
+    plain_progress = _PlainProgress(lambda line: print(line, file=sys.stderr, flush=True))
 
     def on_event(event: wb.ProgressEvent) -> None:
         if event.kind == "sweep_started":
             started.append(True)
         if plain:
             try:
-                _plain_progress(event)
+                plain_progress(event)
             except BrokenPipeError:  # `2>&1 | grep -m1 ...`: the reader went away, the sweep goes on unprinted
                 _to_devnull(sys.stderr)
 
@@ -168,15 +169,54 @@ def _shows_progress(no_progress: bool) -> bool:
     return not no_progress and sys.stderr.isatty()
 
 
-def _plain_progress(event: Any) -> None:
-    """Progress as whole lines on stderr, for a log that cannot redraw a bar: each index (started, built) and each
-    finished variant."""
-    if event.kind == "index_started":
-        print(f"index {event.done + 1}/{event.total}: {event.message}", file=sys.stderr, flush=True)
-    elif event.kind == "index_built":  # its chunks, and after a corpus edit how many were embedded again
-        print(f"  built: {event.message}", file=sys.stderr, flush=True)
-    elif event.kind == "variant_done" and event.result is not None:
-        print(f"variant {event.done}/{event.total}: {event.result.status} {event.result.variant.name}", file=sys.stderr, flush=True)
+class _PlainProgress:
+    """Progress as whole lines, for a log that cannot redraw a bar (a pipe, a CI log): each index (started, built) and
+    each variant computed; the variants reused from earlier runs in one line, however many (a pull request editing one
+    prompt of a 400-variant grid printed 400 lines, each reused variant's reading FINISHED as if computed again); and
+    in a long variant, its questions answered (or scored) so far, at most once every ``every_s`` seconds without a line
+    (a CI log silent for minutes looks hung, and CircleCI ends a job after 10 silent minutes)."""
+
+    def __init__(self, write: Callable[[str], None], *, clock: Callable[[], float] = time.monotonic, every_s: float = 60.0) -> None:
+        self._write = write
+        self._clock = clock
+        self._every_s = every_s
+        self._reused: list[Any] = []  # the variant_done events of reused variants not yet said
+        self._last = clock()
+
+    def __call__(self, event: Any) -> None:
+        if event.kind == "variant_done" and event.result is not None and event.result.reused_from:
+            self._reused.append(event)
+            return
+        if event.kind == "index_started":
+            self._line(f"index {event.done + 1}/{event.total}: {event.message}")
+        elif event.kind == "index_built":  # its chunks, and after a corpus edit how many were embedded again
+            self._line(f"  built: {event.message}")
+        elif event.kind == "variant_done" and event.result is not None:
+            self._line(f"variant {event.done}/{event.total}: {event.result.status} {event.result.variant.name}")
+        elif event.kind in ("question_done", "question_scored") and event.variant is not None:
+            if self._clock() - self._last >= self._every_s:
+                verb = "answered" if event.kind == "question_done" else "scored"
+                self._line(f"  {event.variant.name}: {event.done}/{event.total} questions {verb}")
+        elif event.kind == "sweep_done":
+            self._say_reused()
+
+    def _line(self, text: str) -> None:
+        self._say_reused()
+        self._write(_printable(text))
+        self._last = self._clock()
+
+    def _say_reused(self) -> None:
+        """One line for the reused variants not said yet: their count and range, or the one's name."""
+        if not self._reused:
+            return
+        first, last, count = self._reused[0], self._reused[-1], len(self._reused)
+        self._reused = []
+        if count == 1:
+            text = f"variant {last.done}/{last.total}: reused {last.result.variant.name}"
+        else:
+            text = f"variants {first.done}-{last.done}/{last.total}: {count} reused (finished runs of the same configuration)"
+        self._write(_printable(text))
+        self._last = self._clock()
 
 
 def _with_execution(path: str, *, workers: int | None, isolation: str | None) -> Any:
