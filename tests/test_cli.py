@@ -142,7 +142,7 @@ def test_help_documents_the_exit_codes_scripts_rely_on(command: list[str], capsy
     with pytest.raises(SystemExit):
         main([*command, "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for code in ("0 done", "1 a variant failed (run), a gate failed (gate, promote)", "2 a usage or input error", "130 interrupted",
+    for code in ("0 done", "1 a variant failed (run) or a gate failed (gate, promote);", "2 a usage or input error", "3 a bug", "130 interrupted",
                  "143 terminated (SIGTERM", "141 the reader of the output went away"):
         assert code in text, (code, text)
 
@@ -163,6 +163,19 @@ def test_version_names_workbench_mlflow_and_python_and_loads_no_heavy_library() 
     assert out[0] == (f"workbench {workbench.__version__} (mlflow {version('mlflow')}, langchain-core {version('langchain-core')}, "
                       f"Python {sys.version.split()[0]})")
     assert json.loads(out[1]) == [0, False]
+
+
+def test_a_bug_exits_3_not_the_1_of_a_failed_gate(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A CI job fails a pull request on a failed gate (1) and retries or reports a crash of the tool: both exited 1."""
+    import workbench as wb
+
+    def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(wb, "run", crash)
+    code, err = run_cli(tmp_path, capsys)
+    assert code == 3
+    assert err == "error: internal error: RuntimeError: boom — rerun with --debug for the traceback, and report it\n"
 
 
 def test_run_dry_run_prints_the_plan_and_logs_nothing(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

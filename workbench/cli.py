@@ -685,8 +685,9 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     return 0
 
 
-_EXIT_CODES = ("exit codes, for scripts: 0 done; 1 a variant failed (run), a gate failed (gate, promote) or a bug "
-              "('error: internal error'); 2 a usage or input error or an unusable tracking store (one 'error:' line on stderr); "
+_EXIT_CODES = ("exit codes, for scripts: 0 done; 1 a variant failed (run) or a gate failed (gate, promote); "
+              "2 a usage or input error or an unusable tracking store (one 'error:' line on stderr); 3 a bug in workbench "
+              "('error: internal error'); "
               "130 interrupted (Ctrl+C); 143 terminated (SIGTERM: kill, timeout, a cancelled CI job); 141 the reader of the "
               "output went away (| head)")
 _LIST_LAST = 20  # sweeps `workbench list EXPERIMENT` shows unless told
@@ -1106,7 +1107,8 @@ def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
     """The exit code and the one line (without ``error: ``) that ``workbench`` prints for an exception.
 
     User errors (``WorkbenchError``: bad files, unknown names, refused promotions), an unreachable or unusable
-    tracking store and file-system refusals exit 2; anything else is a bug in workbench and exits 1.
+    tracking store and file-system refusals exit 2; anything else is a bug in workbench and exits 3 (a CI job told a
+    failed gate, 1, from a crash by reading the log).
     """
     if isinstance(exc, WorkbenchError):
         code, line = 2, str(exc)
@@ -1120,7 +1122,7 @@ def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
     elif isinstance(exc, OSError) and exc.filename:
         code, line = 2, f"{exc.filename}: {exc.strerror or _first_line(exc)} — check the path and its permissions"
     else:
-        code, line = 1, f"internal error: {type(exc).__name__}: {_first_line(exc)} — rerun with --debug for the traceback, and report it"
+        code, line = 3, f"internal error: {type(exc).__name__}: {_first_line(exc)} — rerun with --debug for the traceback, and report it"
     return code, _redact(_one_line(line))
 
 
@@ -1371,9 +1373,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``workbench`` command; every error is one line on stderr (a traceback too with ``--debug``).
 
     Returns:
-        0 on success; 1 when the command's check failed (a failed variant, a failed gate) or on a bug; 2 for a user
-        error (bad input, unknown name, refused promotion, unusable tracking store); 130 when interrupted (Ctrl+C), 143 when a sweep was
-        terminated (SIGTERM).
+        0 on success; 1 when the command's check failed (a failed variant, a failed gate); 2 for a user error (bad
+        input, unknown name, refused promotion, unusable tracking store); 3 on a bug in workbench; 130 when interrupted
+        (Ctrl+C), 143 when a sweep was terminated (SIGTERM), 141 when the reader of stdout went away.
     """
     found = _usable_output_streams()
     try:
