@@ -528,6 +528,28 @@ def test_a_ci_log_says_the_reused_variants_in_one_line_not_one_finished_line_eac
     assert said[1].startswith("index 1/1: ") and said[-1] == "variant 2/2: FINISHED a|gemma3-270m|recursive-800/80|k4-similarity", err
 
 
+def test_run_format_json_prints_the_sweep_and_its_leaderboard_alone_on_stdout(
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CI job took the sweep's id for `gate --sweep` out of the leaderboard's headline with sed."""
+    import json
+
+    run = cli_runner(monkeypatch, tmp_path, spec_file, Models())
+    assert run("--format", "json") == 0
+    out, err = capsys.readouterr()
+    found = json.loads(out)  # nothing else on stdout
+    (sweep,) = experiment_sweeps("cli-cache", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert (found["experiment"], found["sweep"], found["questions"]) == ("cli-cache", sweep.run.run_id, QUESTIONS)
+    assert sorted(v["run_id"] for v in found["variants"]) == sorted(v.run_id for v in sweep.variants)
+    assert {v["status"] for v in found["variants"]} == {"FINISHED"} and all(v["reused_from"] is None for v in found["variants"])
+    assert reuse_line(err).startswith("reused 0 of 2 variants") and "Tracking store: " in err
+    assert run("--format", "json") == 0
+    again = json.loads(capsys.readouterr().out)
+    assert sorted(v["reused_from"] for v in again["variants"]) == sorted(v.run_id for v in sweep.variants)
+    assert run("--format", "json", "--dry-run") == 2
+    assert capsys.readouterr().err == "error: --format json: --dry-run prints its plan as text — leave one of them out\n"
+
+
 def test_a_long_variant_says_its_questions_at_most_once_a_minute_of_silence() -> None:
     """A variant of a few hundred questions on a local model left a CI log silent for many minutes (CircleCI ends a job
     after 10), then printed its one line."""

@@ -77,6 +77,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from workbench.grid import plan_grid
     from workbench.runner import load_spec_dataset
 
+    if args.dry_run and args.format == "json":
+        raise WorkbenchError("--format json: --dry-run prints its plan as text — leave one of them out")
     _input_file(args.experiment, "experiment")
     cfg = settings(tracking_uri=_store(args, must_exist=False))
     started: list[bool] = []
@@ -108,10 +110,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:
         print(_interrupted_line(started=bool(started), fresh=args.fresh), file=sys.stderr)
         return _interrupted_code(exc)
-    print()
-    print(f"Experiment '{result.spec.name}': {_counted(len(result.variants), 'variant')} on {_counted(len(result.dataset), 'question')} "
-          f"(parent run {result.parent_run_id})")
-    _print_table(result.leaderboard(), LEADERBOARD_COLUMNS)
+    out = sys.stderr if args.format == "json" else sys.stdout  # json: stdout holds the JSON alone, the lines go to the log
+    if args.format == "json":
+        print(json.dumps(_run_json(result, cfg.tracking_uri), indent=2))
+    else:
+        print()
+        print(f"Experiment '{result.spec.name}': {_counted(len(result.variants), 'variant')} on {_counted(len(result.dataset), 'question')} "
+              f"(parent run {result.parent_run_id})")
+        _print_table(result.leaderboard(), LEADERBOARD_COLUMNS)
     for failed in result.failed:
         print(f"FAILED {failed.variant.name}: {_shortened(_redact(_one_line(failed.outcome.error or '')))}", file=sys.stderr)
     for v in result.variants:
@@ -124,15 +130,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
                   "run again to retry only them", file=sys.stderr)
     for line in result.notes:  # a router's note quotes its models' first failed call
         print(_printable(line), file=sys.stderr)
-    print()
+    print(file=out)
     for line in _racing_lines(result):
-        print(line)
-    print(_reuse_line(result))
+        print(line, file=out)
+    print(_reuse_line(result), file=out)
     if result.spent_line is not None:
-        print(result.spent_line)
-    print(f"Tracking store: {shown_uri(cfg.tracking_uri)}")
-    print(f"Open the runs in the MLflow UI:  {_ui_hint(cfg.tracking_uri, given=args.tracking_uri is not None)}")
+        print(result.spent_line, file=out)
+    print(f"Tracking store: {shown_uri(cfg.tracking_uri)}", file=out)
+    print(f"Open the runs in the MLflow UI:  {_ui_hint(cfg.tracking_uri, given=args.tracking_uri is not None)}", file=out)
     return 1 if (result.failed and not args.allow_failures) else 0
+
+
+def _run_json(result: SweepResult, tracking_uri: str) -> dict[str, Any]:
+    """What ``run --format json`` prints: the experiment, the sweep's parent run id (what ``compare`` and ``gate``
+    take), its store, and the leaderboard's rows (a metric no variant has is left out, no value is null)."""
+    rows = json.loads(result.leaderboard().to_json(orient="records"))  # NaN and infinities become null
+    return {"experiment": result.spec.name, "sweep": result.parent_run_id, "tracking_uri": shown_uri(tracking_uri),
+            "questions": len(result.dataset), "variants": rows}
 
 
 _PLAN_NAMES = 50  # variants --dry-run lists
@@ -1264,6 +1278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (variants, indexes, questions, model calls) and the variants' ids and names; run and log nothing")
     p.add_argument("--yes", action="store_true", help=f"run a grid of more than {LARGE_GRID:,} variants (refused without it)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text (default); json: the sweep's run id and the leaderboard's rows on stdout, for scripts "
+                        "(the other lines go to stderr; the exit code is the same)")
     p.set_defaults(handler=_cmd_run)
 
     p = sub.add_parser("cache", parents=[storeless], help="the cache of model answers, judge replies and embeddings")
