@@ -550,6 +550,27 @@ def test_run_format_json_prints_the_sweep_and_its_leaderboard_alone_on_stdout(
     assert capsys.readouterr().err == "error: --format json: --dry-run prints its plan as text — leave one of them out\n"
 
 
+@pytest.mark.parametrize(("ci", "bars"), [(None, True), ("", True), ("false", True), ("0", True), ("true", False), ("1", False),
+                                           ("yes", False)])
+def test_a_terminal_in_a_ci_job_gets_plain_lines_not_bars(monkeypatch: pytest.MonkeyPatch, ci: str | None, bars: bool) -> None:
+    """`docker run -t` in a CI step gives the sweep a terminal the CI service records: every bar redraw was a line."""
+    import io
+
+    from workbench.cli import _shows_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    assert _shows_progress(no_progress=False) is bars
+    assert _shows_progress(no_progress=True) is False
+
+
 def test_a_long_variant_says_its_questions_at_most_once_a_minute_of_silence() -> None:
     """A variant of a few hundred questions on a local model left a CI log silent for many minutes (CircleCI ends a job
     after 10), then printed its one line."""

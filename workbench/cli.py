@@ -179,8 +179,12 @@ def _ui_hint(uri: str, *, given: bool) -> str:
 
 
 def _shows_progress(no_progress: bool) -> bool:
-    """Progress bars go to stderr, and only to a terminal: in a pipe or a CI log each redraw would be one more line."""
-    return not no_progress and sys.stderr.isatty()
+    """Progress bars go to stderr, and only to a terminal: in a pipe or a CI log each redraw would be one more line.
+    A CI job's terminal is a log too (``docker run -t`` in a job's step gives the sweep a terminal that GitHub Actions
+    and GitLab record, each carriage-return redraw a line of its own): with ``CI`` set, as CI services set it, the
+    progress is plain lines."""
+    in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return not no_progress and sys.stderr.isatty() and not in_ci
 
 
 class _PlainProgress:
