@@ -136,6 +136,17 @@ def test_the_run_headline_counts_one_question_in_the_singular() -> None:
     assert (_counted(1, "question"), _counted(20, "question"), _counted(0, "variant")) == ("1 question", "20 questions", "0 variants")
 
 
+def test_the_reuse_line_counts_one_model_call_and_one_answer_in_the_singular() -> None:
+    # a prompt fix re-asking one question printed "1 model calls, 1 answers from the cache"
+    from types import SimpleNamespace
+
+    from workbench.cli import _reuse_line
+
+    variants = [SimpleNamespace(reused_from=None, metrics={"generation_calls": 1.0, "cache_hits": 1.0}),
+                SimpleNamespace(reused_from="r1", metrics={"generation_calls": 0.0, "cache_hits": 0.0})]
+    assert _reuse_line(SimpleNamespace(variants=variants)) == "reused 1 of 2 variants; 1 model call, 1 answer from the cache"
+
+
 @pytest.mark.parametrize("command", [[], ["gate"], ["run"], ["promote"], ["export"]])
 def test_help_documents_the_exit_codes_scripts_rely_on(command: list[str], capsys) -> None:  # type: ignore[no-untyped-def]
     # a CI author reading `workbench gate --help` learnt that a failed gate exits 1, not what 2, 141 or 143 mean

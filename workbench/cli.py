@@ -307,13 +307,14 @@ def _scored(record: QuestionRecord, metric: str) -> bool:
 
 
 def _reuse_line(result: SweepResult) -> str:
-    """``reused 4 of 4 variants; 0 model calls, 80 answers from the cache`` (the sums of the variants' metrics)."""
+    """``reused 4 of 4 variants; 0 model calls, 80 answers from the cache`` (the sums of the variants' metrics; "1 model
+    call", "1 answer" in the singular)."""
     reused = sum(1 for v in result.variants if v.reused_from)
     line = f"reused {reused} of {len(result.variants)} variants"
     if any("generation_calls" in v.metrics for v in result.variants):
-        calls = sum(v.metrics.get("generation_calls", 0.0) for v in result.variants)
-        hits = sum(v.metrics.get("cache_hits", 0.0) for v in result.variants)
-        line += f"; {calls:.0f} model calls, {hits:.0f} answers from the cache"
+        calls = round(sum(v.metrics.get("generation_calls", 0.0) for v in result.variants))
+        hits = round(sum(v.metrics.get("cache_hits", 0.0) for v in result.variants))
+        line += f"; {_counted(calls, 'model call')}, {_counted(hits, 'answer')} from the cache"
     return line
 
 
