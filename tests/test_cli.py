@@ -189,6 +189,14 @@ def test_a_bug_exits_3_not_the_1_of_a_failed_gate(tmp_path: Path, capsys, monkey
     assert err == "error: internal error: RuntimeError: boom — rerun with --debug for the traceback, and report it\n"
 
 
+@pytest.mark.parametrize("command", ["compare", "gate"])
+def test_compare_and_gate_help_say_they_take_a_sweeps_run_id(command: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    # what `workbench run --format json` gives a CI job, which the help did not say EXPERIMENT could be
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "experiment name (its latest sweep is compared), or a sweep's parent run id" in " ".join(capsys.readouterr().out.split())
+
+
 def test_run_dry_run_prints_the_plan_and_logs_nothing(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "d.jsonl").write_text('{"id": "a", "question": "q?"}\n{"id": "b", "question": "r?"}\n')
     (tmp_path / "e.yaml").write_text(SPEC.format(dataset="d.jsonl", model="local:gemma3-270m", overlap=20)

@@ -714,7 +714,7 @@ _BASELINE = "variant id, name or run id (a run of another sweep works too)"
 
 
 def _comparison_arguments(p: argparse.ArgumentParser, *, baseline_help: str = f"{_BASELINE}; default: the first variant") -> None:
-    p.add_argument("experiment", help="experiment name (its latest sweep is compared)")
+    p.add_argument("experiment", help="experiment name (its latest sweep is compared), or a sweep's parent run id")
     p.add_argument("--sweep", default=None, type=str.strip, help="a sweep's parent run id, instead of the latest sweep")
     p.add_argument("--baseline", default=None, type=str.strip, help=baseline_help)
     p.add_argument("--seed", type=_non_negative_int, default=None,
