@@ -686,7 +686,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     sweep = _compared_sweep(args, report, uri)
     failures = report.gate(metrics, minimum=args.min, maximum=args.max, no_worse=args.baseline is not None)
     # a FAILED variant, or one the sweep never logged, fails the gate: it is one of the variants checked
-    total = len(report.variants) + sum(s.count for s in report.skipped)
+    total = sum(1 for v in report.variants if not v.outside) + sum(s.count for s in report.skipped)  # a baseline run of another sweep is not one
     if args.format == "json":  # for scripts: the same verdict and exit code, each failure as data
         print(json.dumps({"passed": not failures, **_read_json(sweep, report, uri), "metrics": metrics, "minimum": args.min, "maximum": args.max,
                           "baseline": report.baseline if args.baseline is not None else None, "variants": total,

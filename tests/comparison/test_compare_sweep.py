@@ -117,6 +117,9 @@ def test_compare_reads_the_same_numbers_back_from_mlflow(sweep: wb.SweepResult, 
     outside = wb.compare(runs, baseline=base.run_id, metrics=["token_f1"], tracking_uri=uri)
     assert outside.baseline == base.variant.name and len(outside.variants) == 4
     pd.testing.assert_frame_equal(outside.table, by_sweep.table)
+    # the baseline of another sweep is compared against, not gated: production below the floor failed every PR's gate
+    failing = {f.variant for f in outside.gate("token_f1", minimum=1.01)}
+    assert failing == {v.variant.name for v in sweep.variants[1:]} and base.variant.name not in failing
     with pytest.raises(wb.WorkbenchError, match="neither an experiment nor a run"):
         wb.compare("no-such-experiment", tracking_uri=uri)
 

@@ -265,7 +265,7 @@ def _with_baseline(loaded: Loaded, baseline: str | None) -> tuple[VariantTable, 
         # A run from another sweep (e.g. what is in production) compared against this sweep's variants.
         label = f"{outside.name} (run {baseline[:8]})" if any(t.name == outside.name for t in tables) else outside.name
         return (VariantTable(label, outside.variant_id, outside.run_id, outside.frame, outside.chunker, outside.embedding,
-                             outside.retrieval, outside.params, outside.stopped_early, outside.lower_is_better), *tables)
+                             outside.retrieval, outside.params, outside.stopped_early, outside.lower_is_better, outside=True), *tables)
     return (base, *(t for t in tables if t is not base))
 
 

@@ -93,30 +93,36 @@ def gate_failures(
     if minimum is not None and maximum is not None and minimum > maximum:
         raise WorkbenchError(f"gate minimum {minimum:g} is above maximum {maximum:g}: no variant could pass — swap them, or drop one")
     failures = [GateFailure(s.name, "", f"no results ({s.reason})") for s in report.skipped]
+    # a baseline run of another sweep (what is in production) is compared against, not gated: a production run below
+    # the floor failed every pull request's gate, which no pull request could mend
+    gated = [v for v in report.variants if not v.outside]
     if report.table.empty:  # every answer of every variant failed: nothing meets any threshold
-        return (*failures, *(GateFailure(v.name, m, "has no scored question (every answer failed)") for v in report.variants for m in metrics))
+        return (*failures, *(GateFailure(v.name, m, "has no scored question (every answer failed)") for v in gated for m in metrics))
     # as promotion's "every question answered", also for a variant whose every answer failed: its retrieval scores stand
     # (the chunks were retrieved before the model failed), so a gate on hit_at_k alone passed it
     failures += [GateFailure(v.name, "", f"{errors} of {len(v.frame)} questions failed, so its scores leave them out — run the experiment "
                              "again (only those questions are retried)")
-                 for v in report.variants if (errors := int(failed(v.frame).sum()))]
+                 for v in gated if (errors := int(failed(v.frame).sum()))]
     # as promotion refuses such a run: racing asked it only the questions before its stop, so a mean over them says
     # nothing of the rest, and a variant stopped as clearly worse passed a threshold on its first few questions
     failures += [GateFailure(v.name, "", f"was stopped early by racing {v.stopped_early.label}, so its scores rest on those "
                              "questions alone — run the experiment again without racing (only its missing questions are computed)")
-                 for v in report.variants if v.stopped_early is not None]
+                 for v in gated if v.stopped_early is not None]
     unknown = [m for m in metrics if m not in report.metrics]
     if unknown and unanswered_scorers(unknown, report.variants):
         # a scorer of answers, none of which there is: a failed gate (exit 1), not a usage error naming the wrong cause
-        failures += [GateFailure(v.name, m, "has no scored question (every answer failed)") for v in report.variants for m in unknown]
+        failures += [GateFailure(v.name, m, "has no scored question (every answer failed)") for v in gated for m in unknown]
         metrics = [m for m in metrics if m not in unknown]
     elif unknown:
         raise unknown_metric(unknown[0], report.metrics, retrieval_only_note(report.variants))
     fewest = fewest_questions(report.confidence)
+    names = {v.name for v in gated}
     for metric in metrics:
         rows = report.table[report.table["metric"] == metric]
         base_scored = bool((rows["is_baseline"] & (rows["n"] > 0)).any())
         for r in rows.itertuples():
+            if r.variant not in names:
+                continue
             if no_worse and base_scored and not r.is_baseline and r.n > 0 and r.n_paired == 0:
                 # no question scored by both (another dataset's baseline): "no worse" was never checked
                 failures.append(GateFailure(r.variant, metric, f"shares no scored question with baseline '{report.baseline}', so it "

@@ -29,7 +29,8 @@ class VariantTable:
     """One variant's per-question table (the ``eval_results.json`` columns) and what identifies it; ``params`` are its
     flattened configuration as logged (``model.id``, ``router.cheap.id``, ``chunker.size``...), when known;
     ``stopped_early`` says why a racing sweep stopped it before the last question; ``lower_is_better`` names the scorers
-    its run recorded as better low (registered so in the process that logged it, perhaps not in this one)."""
+    its run recorded as better low (registered so in the process that logged it, perhaps not in this one); ``outside``:
+    a run of another sweep, named as the baseline."""
 
     name: str
     variant_id: str
@@ -41,6 +42,7 @@ class VariantTable:
     params: Mapping[str, str] = field(default_factory=dict)
     stopped_early: EarlyStop | None = None
     lower_is_better: frozenset[str] = frozenset()
+    outside: bool = False  # a run of another sweep named as the baseline (what is in production): compared against, not gated
 
     @property
     def retrieval_setup(self) -> str:
