@@ -503,9 +503,12 @@ def test_run_into_a_pipe_draws_no_progress_bars(
     assert [line.split(": ")[0] for line in lines if line.startswith("variant ")] == ["variant 1/2", "variant 2/2"], err
     assert all(line.split(": ", 1)[1].startswith("FINISHED ") for line in lines if line.startswith("variant ")), err
     assert any(line.startswith("index 1/") for line in lines), err
-    assert any(line.startswith("  built: ") and line.endswith(" chunks") for line in lines), err  # a cold build: no note
+    assert any(line.startswith("  ready: ") and line.endswith(" chunks") for line in lines), err  # a cold build: no note
     assert run("--no-progress") == 0  # no bars and no lines: the reused variants print nothing either
     assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith(("variant ", "index "))]
+    assert run("--fresh") == 0  # answers computed again, from the index the first run built: it says it opened it
+    ready = [line for line in capsys.readouterr().err.splitlines() if line.startswith("  ready: ")]
+    assert ready and all(line.endswith(" chunks; opened (built by an earlier sweep)") for line in ready), ready
 
 
 def test_a_ci_log_says_the_reused_variants_in_one_line_not_one_finished_line_each(

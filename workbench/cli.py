@@ -207,8 +207,8 @@ class _PlainProgress:
             return
         if event.kind == "index_started":
             self._line(f"index {event.done + 1}/{event.total}: {event.message}")
-        elif event.kind == "index_built":  # its chunks, and after a corpus edit how many were embedded again
-            self._line(f"  built: {event.message}")
+        elif event.kind == "index_built":  # its chunks; opened, or after a corpus edit how many were embedded again
+            self._line(f"  ready: {event.message}")
         elif event.kind == "variant_done" and event.result is not None:
             self._line(f"variant {event.done}/{event.total}: {event.result.status} {event.result.variant.name}")
         elif event.kind in ("question_done", "question_scored") and event.variant is not None:

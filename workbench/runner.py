@@ -491,13 +491,15 @@ def run(
                     continue
                 chunker, embedding = group[0].chunker, group[0].retrieval.embedding
                 emit(ProgressEvent("index_started", indexed.index(group_key), len(indexed), message=f"{chunker.label} / {embedding}"))
-                embedded_note = ""  # how many chunks a build embedded, when it took the others from an earlier index
+                embedded_note = ""  # the index opened, or how many chunks a build embedded when it took others' vectors
                 try:
                     embedder = resolver.embedder(embedding, cache=False)
                     key = embedded_index_key(chunker, embedding, corpus.hash, embedder.identity)
                     indexes = indexes or (own := index_store_for(spec, cfg))
                     index = indexes.open(key)
                     stats = index.stats if index is not None else None  # kept with the index: it is not chunked again
+                    if index is not None:  # a CI log said "built" for an index it only opened: the index cache looked unused
+                        embedded_note = "; opened (built by an earlier sweep)"
                     if index is None or stats is None or stats.sha256 is None:  # (an older workbench kept no digest)
                         chunks = chunk_corpus(corpus, chunker, embedder.tokenizer if chunker.strategy == "token" else None)
                         stats = chunk_stats(chunks, truncated=count_truncated(chunks, embedder.count_tokens, embedder_input_tokens(embedding)))
