@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 
 import workbench as wb
 from tests.promotion.conftest import Swept, fake_models, git, scripted_answer, write_project
-from workbench.config import settings
+from workbench.config import Settings, settings
 from workbench.models import GEMMA_ID
 from workbench.promotion import BundleConfig, ExportError, GitRepo, SecretFound
 from workbench.testing import ScriptedModel
@@ -494,15 +494,21 @@ def test_the_report_and_the_runs_name_the_judge_that_scored_the_judged_metrics(t
     assert f"| judge | {GEMMA_ID}; 2 repeats, temperature 0.0, max_tokens 64 |" in report
 
 
+def _good_promoted(tmp_path: Path, name: str) -> tuple[Settings, str]:
+    """A project swept in ``tmp_path``, its 'good' variant promoted to ``name``'s staging: the settings and its run id."""
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    result = wb.run(write_project(tmp_path), settings=cfg, models=fake_models(), progress=False)
+    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good") or ""
+    wb.promote(run_id, name=name, alias="staging", gates=EASY, settings=cfg)
+    return cfg, run_id
+
+
 def test_a_run_whose_per_question_table_was_cut_short_is_not_exported(tmp_path: Path, deploy_repo: Path) -> None:
     # a full disk or a sync tool cut eval_results.json: the export was committed with EVALUATION.md's intervals and
     # per-question answers silently gone, as for an old run that never had the table
     from urllib.parse import urlsplit
 
-    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    result = wb.run(write_project(tmp_path), settings=cfg, models=fake_models(), progress=False)
-    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good") or ""
-    wb.promote(run_id, name="assist-cut", alias="staging", gates=EASY, settings=cfg)
+    cfg, run_id = _good_promoted(tmp_path, "assist-cut")
     table = Path(urlsplit(MlflowClient(cfg.tracking_uri).get_run(run_id).info.artifact_uri).path) / "eval_results.json"
     table.write_bytes(table.read_bytes()[: table.stat().st_size // 2])
     before = state(deploy_repo)
@@ -520,10 +526,7 @@ def test_a_version_whose_files_are_not_where_the_store_says_names_the_folder(tmp
     import shutil
     from urllib.parse import urlsplit
 
-    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    result = wb.run(write_project(tmp_path), settings=cfg, models=fake_models(), progress=False)
-    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good") or ""
-    wb.promote(run_id, name="assist-moved", alias="staging", gates=EASY, settings=cfg)
+    cfg, run_id = _good_promoted(tmp_path, "assist-moved")
     shutil.rmtree(tmp_path / "artifacts" / "promo" / "models")
     before = state(deploy_repo)
     with pytest.raises(ExportError, match=r"^assist-moved v1: its logged model m-\w+ \(config.yaml and the prompt files\) keeps its "
