@@ -26,7 +26,7 @@ import workbench as wb
 from workbench.cache import DiskCacheStore
 from workbench.cli import build_parser, main
 from workbench.errors import WorkbenchError
-from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.models import CONTEXT_ADVICE, GEMMA_ID, MINILM_ID, SMOLLM2_ID
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import default_user, experiment_sweeps
 
@@ -476,11 +476,12 @@ def spec_file(tmp_path: Path) -> Path:
 
 
 def cli_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, spec_file: Path, models: Models, *,
-               no_progress: bool = True) -> Callable[..., int]:
+               no_progress: bool = True, judge: ScriptedModel | None = None) -> Callable[..., int]:
     real_run = wb.run
+    judges = {} if judge is None else {judge.model_id: judge}
 
     def run_with_fakes(experiment: Any, **options: Any) -> wb.SweepResult:
-        return real_run(experiment, models={GEMMA_ID: models.generator, MINILM_ID: models.embedder}, **options)
+        return real_run(experiment, models={GEMMA_ID: models.generator, MINILM_ID: models.embedder, **judges}, **options)
 
     monkeypatch.setattr(wb, "run", run_with_fakes)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -778,6 +779,73 @@ def test_a_failed_question_quotes_its_error_cut_short_and_says_so(
     assert len(failed) == 2 and all(line.startswith(("a", "b")) and f"1 of {QUESTIONS} questions failed" in line for line in failed)
     assert all("RuntimeError: 503 Service Unavailable: <p>upstream" in line and " characters in all)) — their scores are missing"
                in line and len(line) < 400 for line in failed), failed
+
+
+def refused(model_id: str, status: int) -> Exception:
+    """The error a hosted model's call fails with when its server refuses the key or the model for good, in the
+    generator's own words."""
+    import functools
+
+    from workbench.models._hosted import _refused
+    from workbench.models._registry import refusal_advice
+
+    class NotFoundError(Exception):
+        status_code = status
+
+    error = _refused(NotFoundError(f"Error code: {status}"), model_id, functools.partial(refusal_advice, model_id, environ={}))
+    assert error is not None
+    return error
+
+
+class RefusedModels(Models):
+    def answer(self, prompt: Any) -> str:
+        if "iterator in a for loop" in prompt.text:
+            raise refused("openai:gpt-4o-mini", 404)
+        return super().answer(prompt)
+
+
+def test_scores_a_rerun_cannot_mend_are_not_said_to_be_retried_by_running_again(
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a judge (or a model) whose server knows no such model, or refused the key: each run again failed them the same way
+    spec_file.write_text(SPEC + f"judge: {{id: {SMOLLM2_ID}}}\nscorers: [token_f1, context_precision]\n", encoding="utf-8")
+
+    def no_such_judge(prompt: Any) -> str:
+        raise refused("openai:gpt-judge", 404)
+
+    judge = ScriptedModel(no_such_judge, model_id=SMOLLM2_ID, kind="chat")
+    run = cli_runner(monkeypatch, tmp_path, spec_file, RefusedModels(), judge=judge)
+    assert run() == 0
+    err = capsys.readouterr().err.splitlines()
+    questions = [line for line in err if " questions failed (first: " in line]
+    judged = [line for line in err if " judge calls failed (first: judge call failed: " in line]
+    assert len(questions) == 2 and len(judged) == 2, err
+    assert all("knows no model 'gpt-4o-mini'" in line and line.endswith(
+        "— their scores are missing; a re-run fails them the same way: check the model name after 'openai:', then run again to "
+        "retry only them") for line in questions), questions
+    assert all("knows no model 'gpt-judge'" in line and line.endswith(
+        "— those scores are missing; a re-run fails them the same way: check the model name after 'openai:', then run again "
+        "to retry only them") for line in judged), judged
+
+
+@pytest.mark.parametrize(("error", "advice"), [
+    ("RuntimeError: 503 Service Unavailable", "run again to retry only them"),
+    ("judge call failed: APITimeoutError: Request timed out. (after 4 retries)", "run again to retry only them"),
+    (f"judge call failed: ModelError: {refused('openai:gpt-x', 401)}",
+     "a re-run fails them the same way: check that OPENAI_API_KEY holds a key of that server, then run again to retry only them"),
+    (f"ModelError: {refused('openai:gpt-x', 403)} (not sent: the server refused an earlier call the same way)",
+     "a re-run fails them the same way: check that the key in OPENAI_API_KEY may use it, then run again to retry only them"),
+    ("RateLimitError: Error code: 429 - {'error': {'code': 'insufficient_quota'}}",
+     "a re-run fails them the same way: top up the account's quota or credit, then run again to retry only them"),
+    (f"ModelError: local:x: the prompt is longer than the model's context window (9000 tokens) — {CONTEXT_ADVICE}",
+     f"a re-run fails them the same way: {CONTEXT_ADVICE}, then run again to retry only them"),
+    ("judge call failed: ModelError: openai:gpt-x: openai's server knows no model 'gpt-x' (NotFoundError: " + "x" * 600,
+     "a re-run fails them the same way: check the model name and the server's address, then run again to retry only them"),
+])
+def test_the_advice_on_missing_scores_fits_their_first_error(error: str, advice: str) -> None:
+    from workbench.cli import _retry_advice
+
+    assert _retry_advice(error) == advice
 
 
 class EscapingModels(Models):

@@ -120,14 +120,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _print_table(result.leaderboard(), LEADERBOARD_COLUMNS)
     for failed in result.failed:
         print(f"FAILED {failed.variant.name}: {_shortened(_redact(_one_line(failed.outcome.error or '')))}", file=sys.stderr)
-    for v in result.variants:
-        if v.status == "FINISHED" and v.question_errors:
-            first = next(r.error for r in v.records if r.error) or ""
-            print(f"{v.variant.name}: {v.question_errors} of {len(v.records)} questions failed (first: {_shortened(_redact(_printable(_first_line(first))), 200)}) "
-                  "— their scores are missing; run again to retry only them", file=sys.stderr)
-        if v.status == "FINISHED" and v.metrics.get("judge_call_errors"):
-            print(f"{v.variant.name}: {int(v.metrics['judge_call_errors'])} judge calls failed — those scores are missing; "
-                  "run again to retry only them", file=sys.stderr)
+    for line in _missing_scores_lines(result):
+        print(line, file=sys.stderr)
     for line in result.notes:  # a router's note quotes its models' first failed call
         print(_printable(line), file=sys.stderr)
     print(file=out)
@@ -139,6 +133,59 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"Tracking store: {shown_uri(cfg.tracking_uri)}", file=out)
     print(f"Open the runs in the MLflow UI:  {_ui_hint(cfg.tracking_uri, given=args.tracking_uri is not None)}", file=out)
     return 1 if (result.failed and not args.allow_failures) else 0
+
+
+def _missing_scores_lines(result: SweepResult) -> list[str]:
+    """One line per finished variant whose questions, or whose judge calls, failed: how many, the first error, and
+    what to do (``_retry_advice``)."""
+    lines = []
+    for v in result.variants:
+        if v.status != "FINISHED":
+            continue
+        if v.question_errors:
+            first = next(r.error for r in v.records if r.error) or ""
+            lines.append(f"{v.variant.name}: {v.question_errors} of {len(v.records)} questions failed (first: {_quoted(first)}) "
+                         f"— their scores are missing; {_retry_advice(first)}")
+        if v.metrics.get("judge_call_errors"):  # the judge's errors are in its scores, of the calls that failed
+            first = next((s.error for r in v.records for s in r.scores.values() if s.judge and s.judge.call_errors and s.error), "")
+            quoted = f" (first: {_quoted(first)})" if first else ""
+            lines.append(f"{v.variant.name}: {int(v.metrics['judge_call_errors'])} judge calls failed{quoted} — those scores are "
+                         f"missing; {_retry_advice(first)}")
+    return lines
+
+
+def _quoted(error: str) -> str:
+    """The first line of a model's or a judge's error, redacted and cut to fit the line (pure but for the redaction)."""
+    return _shortened(_redact(_printable(next(iter(error.strip().splitlines()), ""))), 200)
+
+
+# a failure a re-run meets again, and what mends it: the server refused the API key, the key's access or the model for
+# good (401, 403, 404, as workbench.models words them), or said the account's quota or credit is used up
+_REPEATED_FAILURES = (
+    (re.compile(r"refused the API key"), "check the API key"),
+    (re.compile(r"refused access to '"), "check that the API key may use the model"),
+    (re.compile(r"knows no model '"), "check the model name and the server's address"),
+    (re.compile(r"insufficient_quota|billing_hard_limit_reached|billing_not_active"), "top up the account's quota or credit"),
+)
+
+# the fix a refusal's error ends with, before what a later call (or the judge's scorer) adds after it: "(not sent: the
+# server refused an earlier call the same way)", "(all 3 repeats failed)", "; the judge said: ''"
+_OWN_FIX = re.compile(r" — (check [^;(]*?)\s*(?:\(not sent: |\(all \d+ repeats failed\)|; the judge said: |$)")
+
+
+def _retry_advice(first_error: str) -> str:
+    """What to do about scores a sweep left missing, by their first error (pure): run again, which retries only them;
+    but first fix the cause of an error a re-run repeats (a refused key, an unknown model, no quota left, a prompt
+    longer than the model's context window), in the error's own words when it ends with them (``— check ...``)."""
+    from workbench.models import CONTEXT_ADVICE
+
+    found = [fix for pattern, fix in _REPEATED_FAILURES if pattern.search(first_error)]
+    found += [CONTEXT_ADVICE] if CONTEXT_ADVICE in first_error else []
+    if not found:
+        return "run again to retry only them"
+    own = _OWN_FIX.search(next(iter(first_error.strip().splitlines()), ""))
+    fix = own.group(1) if own and len(own.group(1)) <= 200 else found[0]
+    return f"a re-run fails them the same way: {_printable(_redact(fix))}, then run again to retry only them"
 
 
 def _run_json(result: SweepResult, tracking_uri: str) -> dict[str, Any]:
