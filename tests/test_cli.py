@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.cli import _counted, main
+from workbench.cli import _counted, _failure_line, _shortened, main
 
 SPEC = """\
 name: cli
@@ -264,3 +264,28 @@ def test_debug_traceback_is_redacted_like_the_error_line(tmp_path: Path, capsys,
     assert code == 2
     assert "Traceback (most recent call last):" in err and "[REDACTED:url_query_secret]" in err
     assert "hunter2secretXX" not in err, err
+
+
+@pytest.mark.parametrize("text", [
+    "the judge call failed because " + "the server answered with a judge page " * 20,
+    "some more words, " * 30 + "and a last one",
+])
+def test_a_long_error_is_cut_between_words_and_says_so(text: str) -> None:
+    # "(first: ... a ju)": the error was cut in the middle of a word, with nothing to tell it was cut at all
+    shown = _shortened(text, 200)
+    head, _, tail = shown.partition("… (cut: ")
+    assert tail == f"{len(text)} characters in all)" and len(head) <= 200, shown
+    assert text.startswith(head) and text[len(head)] in " ,;:" and not head.endswith(" "), shown
+
+
+def test_a_long_word_is_cut_where_the_line_ends() -> None:
+    blob = "Error: " + "x" * 600  # a URL or a blob of JSON: no word boundary near the limit
+    assert _shortened(blob, 200) == f"{blob[:200]}… (cut: 607 characters in all)"
+
+
+def test_an_exceptions_long_first_line_is_cut_between_words_with_an_ellipsis() -> None:
+    words = " ".join(f"word{n}" for n in range(100))
+    code, line = _failure_line(RuntimeError(words + "\nsecond line"), "sqlite:///x.db")
+    quoted = line.removeprefix("internal error: RuntimeError: ").partition("… (cut: ")
+    assert code == 3 and quoted[2].startswith(f"{len(words)} characters in all) — rerun with --debug"), line
+    assert words.startswith(quoted[0]) and words[len(quoted[0])] == " " and len(quoted[0]) <= 300, line

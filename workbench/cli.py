@@ -1165,8 +1165,9 @@ _MIGRATED_TWICE = re.compile(r"duplicate column name|already exists")  # a migra
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (its type's name when it has none), redacted and cut between words."""
     text = str(exc).strip()
-    return (text.splitlines()[0][:300] if text else "") or type(exc).__name__
+    return _shortened(_redact(text.splitlines()[0]), 300) if text else type(exc).__name__
 
 
 def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
@@ -1200,7 +1201,11 @@ def _counted(n: int, noun: str) -> str:
 def _shortened(text: str, limit: int = 500) -> str:
     """An error cut to fit a terminal line (after redaction, so no key is cut in half and let through): a proxy's
     HTML error page quoted in a provider's error is hundreds of kilobytes."""
-    return text if len(text) <= limit else f"{text[:limit]}… (cut: {len(text)} characters in all)"
+    if len(text) <= limit:
+        return text
+    space = text.rfind(" ", 0, limit + 1)  # between two words, unless one word fills the line (a URL, a blob of JSON)
+    head = text[:space] if space >= limit // 2 else text[:limit]
+    return f"{head.rstrip(' ,;:(/—-')}… (cut: {len(text)} characters in all)"
 
 
 def _one_line(text: str) -> str:
