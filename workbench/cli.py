@@ -1164,6 +1164,27 @@ def _is_store_failure(exc: BaseException) -> bool:
 _MIGRATED_TWICE = re.compile(r"duplicate column name|already exists")  # a migration of MLflow's run again on its own work
 
 
+# MLflow's refusal of a database store whose tables another MLflow version made
+_OTHER_SCHEMA = re.compile(r"out-of-date database schema \(found version (\w+), but expected (\w+)\)")
+
+
+def _schema_advice(found: str, expected: str, uri: str) -> str:
+    """What to do about a store whose schema is not this MLflow's: upgrade its tables when an older MLflow made them
+    (its revision is one of this MLflow's migrations); else a newer MLflow made them, which ``mlflow db upgrade`` cannot
+    take back."""
+    import importlib.util
+    from importlib import metadata
+
+    version = metadata.version("mlflow")
+    found_spec = importlib.util.find_spec("mlflow.store.db_migrations")
+    versions = Path(found_spec.origin).parent / "versions" if found_spec is not None and found_spec.origin else None
+    if versions is not None and any(versions.glob(f"{found}_*.py")):
+        return (f"its tables were made by an older MLflow (schema {found}; MLflow {version} reads {expected}) — back the store "
+                f"up, then upgrade its tables: mlflow db upgrade {uri}")
+    return (f"its tables were made by a newer MLflow than {version}, the one workbench uses (schema {found}, which it does not "
+            f"know) — open it with the workbench of that MLflow, or {STORE_HINT}")
+
+
 def _first_line(exc: BaseException) -> str:
     """The first line of an exception's text (its type's name when it has none), redacted and cut between words."""
     text = str(exc).strip()
@@ -1183,6 +1204,8 @@ def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
         code, line = 2, (f"tracking store {tracking_uri}: {cut} was left half made, by a sweep stopped while it made it "
                          f"({_first_line(exc)}), and holds no run — delete it ({cut.name} and its -wal and -shm files) and run "
                          "again")
+    elif _is_store_failure(exc) and (schema := _OTHER_SCHEMA.search(str(exc))) is not None:
+        code, line = 2, f"tracking store {tracking_uri}: {_schema_advice(*schema.groups(), tracking_uri)}"
     elif _is_store_failure(exc):
         code, line = 2, (f"tracking store {tracking_uri}: {type(exc).__name__}: {_first_line(exc)} — check that it is reachable "
                          f"and writable, or {STORE_HINT}")

@@ -474,6 +474,30 @@ def test_a_store_left_half_made_by_a_stopped_first_sweep_is_named_with_what_to_d
     assert line.endswith("), and holds no run — delete it (mlflow.db and its -wal and -shm files) and run again")
 
 
+@pytest.mark.parametrize(("revision", "advice"), [
+    # a team's store made by an older MLflow: 'check that it is reachable and writable' sent them to the network
+    ("451aebb31d03", "its tables were made by an older MLflow (schema 451aebb31d03; MLflow {mlflow} reads {head}) — back the store "
+                     "up, then upgrade its tables: mlflow db upgrade {uri}"),
+    # one a newer MLflow upgraded: `mlflow db upgrade` cannot take it back
+    ("ab12cd34ef56", "its tables were made by a newer MLflow than {mlflow}, the one workbench uses (schema ab12cd34ef56, which it "
+                     "does not know) — open it with the workbench of that MLflow, or point --tracking-uri or MLFLOW_TRACKING_URI at "
+                     "your store"),
+])
+def test_a_store_of_another_mlflow_schema_says_how_to_open_it(tmp_path: Path, empty_store: Path, capsys: pytest.CaptureFixture[str],
+                                                              revision: str, advice: str) -> None:
+    from importlib import metadata
+
+    from tests.conftest import copy_store
+
+    uri = copy_store(empty_store, tmp_path)
+    with sqlite3.connect(uri.removeprefix("sqlite:///")) as db:
+        head = db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        db.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+    assert main(["--tracking-uri", uri, "list"]) == 2
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert line == f"error: tracking store {uri}: " + advice.format(mlflow=metadata.version("mlflow"), head=head, uri=uri)
+
+
 def test_command_line_mistakes_are_one_line(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     for command, flag, value, problem in (("ui", "--port", "99999", "99999 is outside [1, 65535]"),
                                           ("server", "--port", "0", "0 is outside [1, 65535]"),
