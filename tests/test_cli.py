@@ -289,3 +289,24 @@ def test_an_exceptions_long_first_line_is_cut_between_words_with_an_ellipsis() -
     quoted = line.removeprefix("internal error: RuntimeError: ").partition("… (cut: ")
     assert code == 3 and quoted[2].startswith(f"{len(words)} characters in all) — rerun with --debug"), line
     assert words.startswith(quoted[0]) and words[len(quoted[0])] == " " and len(quoted[0]) <= 300, line
+
+
+def test_list_keeps_its_columns_in_line_with_wide_and_combining_characters_in_names(tmp_path: Path, empty_store: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    # "评估实验" is 4 characters but 8 terminal columns: padded by its length, its id= column stood 4 columns right
+    import unicodedata
+
+    from mlflow import MlflowClient
+
+    from tests.conftest import copy_store
+
+    def columns(text: str) -> int:
+        return sum(0 if unicodedata.combining(c) or c in "\u200d\ufe0f" else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+                   for c in text)
+
+    uri = copy_store(empty_store, tmp_path)
+    names = ("评估实验", "📊 retrieval", "cafe\u0301 prompts", "plain")
+    for name in names:
+        MlflowClient(uri).create_experiment(name)
+    assert main(["--tracking-uri", uri, "list"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith(names)]
+    assert len(lines) == len(names) and {columns(line.partition(" id=")[0]) for line in lines} == {30}, lines
