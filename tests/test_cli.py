@@ -310,3 +310,20 @@ def test_list_keeps_its_columns_in_line_with_wide_and_combining_characters_in_na
     assert main(["--tracking-uri", uri, "list"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith(names)]
     assert len(lines) == len(names) and {columns(line.partition(" id=")[0]) for line in lines} == {30}, lines
+
+
+def test_the_leaderboard_keeps_its_columns_in_line_with_chinese_and_emoji_variant_names(capsys) -> None:  # type: ignore[no-untyped-def]
+    # pandas pads by length: a variant named after a Chinese prompt stood 4 columns right of the others
+    import unicodedata
+
+    import pandas as pd
+
+    from workbench.cli import _print_table
+
+    def columns(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+    frame = pd.DataFrame({"variant": ["评估实验|gemma", "plain|gemma", "📊 rag|gemma"], "status": ["FINISHED"] * 3, "token_f1": [0.5, 0.25, 0.1]})
+    _print_table(frame, ("variant", "status", "token_f1"))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and len({columns(line.partition("FINISHED")[0]) for line in lines[1:]}) == 1, lines

@@ -68,7 +68,8 @@ def _print_table(frame, columns: Sequence[str]) -> None:  # type: ignore[no-unty
     for c in cols:  # counts read as counts: 307 output tokens, not 307.000
         if is_count(c) and pd.api.types.is_float_dtype(shown[c]) and shown[c].dropna().map(float.is_integer).all():
             shown[c] = shown[c].map(lambda v: "—" if pd.isna(v) else str(int(v)))
-    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60, "display.float_format", number_text):
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60, "display.float_format", number_text,
+                           "display.unicode.east_asian_width", True):  # a name in Chinese or Japanese takes two columns a character
         print(_printable(shown.to_string(index=False)))  # a metric named in a labels file from the annotators
 
 
