@@ -6,6 +6,7 @@
 The runner wraps every model of a sweep this way (unless ``cache: false`` on a model or ``run(..., fresh=True)``).
 """
 
+from workbench.cache._claims import claimed
 from workbench.cache._models import CachedEmbedder, CachedGenerator, embedding_key, generation_key
 from workbench.cache._store import KINDS, CacheInfo, CacheStore, DiskCacheStore, Kind, MemoryCacheStore, parse_age
 
@@ -18,6 +19,7 @@ __all__ = [
     "DiskCacheStore",
     "Kind",
     "MemoryCacheStore",
+    "claimed",
     "embedding_key",
     "generation_key",
     "parse_age",

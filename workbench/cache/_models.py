@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from workbench.cache._claims import claimed
 from workbench.cache._store import CacheStore, Kind
 from workbench.models import Embedder, Generation, GenerationParams, Generator, ModelKind
 from workbench.prompts import RenderedPrompt
@@ -72,9 +71,9 @@ class CachedGenerator:
         store: the cache store.
         identity: the model's identity (``Generator.identity``).
         read: False to recompute (``--fresh``) while still storing the new answers.
-        claims: a folder shared by the processes answering into ``store`` at once (a sweep's workers): a missed key is
-            claimed there (a file lock) while it is computed, so another variant asking the same question meanwhile
-            (its retrieval found the same chunks) waits and reads the answer instead of computing it too. None: no claims.
+        claims: a folder shared by every process answering into ``store`` (``store.claims_dir``: every sweep using
+            the cache): a missed key is claimed there (a file lock) while it is computed, so another variant or sweep
+            asking the same question meanwhile waits and reads the answer instead of computing it too. None: no claims.
     """
 
     def __init__(self, inner: Generator, store: CacheStore, *, identity: str, read: bool = True, claims: str | None = None) -> None:
@@ -101,7 +100,7 @@ class CachedGenerator:
             hit = self._hit(kind, key)
             return hit if hit is not None else self._compute(kind, key, prompt, params, deadline, json_schema)
         # read once, under the claim (a second read after a first miss counted each computed answer as two misses)
-        with _claimed(Path(self._claims) / f"{kind}-{key}.claim", deadline):
+        with claimed(Path(self._claims) / f"{kind}-{key}.claim", deadline):
             hit = self._hit(kind, key)  # maybe computed meanwhile by the worker that held the claim
             return hit if hit is not None else self._compute(kind, key, prompt, params, deadline, json_schema)
 
@@ -127,24 +126,6 @@ class CachedGenerator:
             value.pop("cached", None)
             self._store.put(kind, key, value)
         return generation
-
-
-@contextmanager
-def _claimed(path: Path, deadline: float | None) -> Iterator[None]:
-    """Hold the claim at ``path`` (a file lock, let go by the kernel when its holder dies), waiting for it at most
-    until ``deadline``; past it, go on without it (the call itself then meets the deadline)."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(path))
-    try:
-        lock.acquire(timeout=-1 if deadline is None else max(0.0, deadline - time.monotonic()), poll_interval=0.05)
-    except Timeout:
-        yield
-        return
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 class CachedEmbedder:

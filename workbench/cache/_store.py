@@ -73,6 +73,7 @@ class MemoryCacheStore:
     """A cache store in a dict (for unit tests; nothing is shared between processes: a worker's writes are sent back)."""
 
     persistent = False
+    claims_dir: str | None = None  # nothing else answers into it: no claims
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], dict[str, Any]] = {}
@@ -138,6 +139,13 @@ class DiskCacheStore:
             raise self._unreadable(exc) from None
         except OSError as exc:  # the folder cannot be made (a read-only file system, no permission)
             raise self._unwritable(exc) from None
+
+    @property
+    def claims_dir(self) -> str:
+        """Where the answers being computed into this cache are claimed (``workbench.cache.claimed``): beside it, so
+        every sweep using it (two CI jobs, two notebooks, a CLI run beside a RunPanel) waits for an answer another is
+        computing instead of paying for it too."""
+        return str(self.directory / "claims")
 
     def _open_counts(self) -> Any:
         """The hit and miss counters, apart from the entries (the size cap evicts the entries used least recently, and

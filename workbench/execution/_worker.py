@@ -46,7 +46,9 @@ class ModelResolver:
 
     ``overrides`` inject ready models by model string (tests use the fakes from workbench.testing). ``retries``: of a
     hosted embedding call (the sweep's ``execution.retries``; generation params carry their own). ``claims``: the
-    folder where an answer being computed is claimed (``CachedGenerator``), shared by the sweep's workers.
+    folder where an answer being computed is claimed (``CachedGenerator``); default: the store's ``claims_dir``, shared
+    by every sweep using the cache (the caller's resolver, which ``isolation: none`` variants share, claimed nothing:
+    two sweeps, or two variants of one, computed one answer each).
     """
 
     def __init__(
@@ -55,7 +57,7 @@ class ModelResolver:
     ) -> None:
         self.overrides = dict(overrides or {})
         self.retries = retries
-        self.claims = claims
+        self.claims = claims if claims is not None else getattr(store, "claims_dir", None)
         self._loaded: dict[tuple[str, str], Any] = {}
         self._wrapped: dict[tuple[str, str, bool], Any] = {}
         self.store = store
@@ -156,8 +158,9 @@ class VariantJob:
         question_workers: questions answered at once (hosted models; 1 for local models).
         slots: per provider, the sweep-wide pool of calls in flight (set by the executor).
         answered_before: questions of this variant answered without error by its earlier jobs (racing batches).
-        claims: the folder where the sweep's workers claim the answers they are computing (set by the executor with the
-            slots, for a cache they share): two variants asking one question at once compute it once.
+        claims: the folder where the answers being computed are claimed (set by the executor with the slots: the disk
+            cache's ``claims_dir``, shared by every sweep using it): two variants or sweeps asking one question at once
+            compute it once.
     """
 
     variant: Variant
@@ -478,9 +481,10 @@ def _answer_concurrently(answer: Callable[[int], QuestionRecord], total: int, wo
 
 def with_slots(jobs: Sequence[VariantJob], execution: ExecutionSpec, folder: str, *, share: int = 1) -> list[VariantJob]:
     """The jobs with a slot pool per hosted provider in ``folder`` (answering models and the judge):
-    ``provider_limit // share`` calls in flight; and, for a cache on disk (shared by their processes), ``folder`` to
-    claim the answers they compute in."""
+    ``provider_limit // share`` calls in flight; and, for a cache on disk, its claims folder (``claims_dir``, beside
+    it), where every sweep using that cache claims the answers it computes: a claims folder of the sweep's own let two
+    sweeps at once compute (pay for) each new answer twice."""
     called = [m.id for j in jobs for m in j.variant.answering_models] + [j.spec.judge.id for j in jobs if j.spec.judge and j.generates]
     providers = {model_id.partition(":")[0] for model_id in called if not runs_locally(model_id)}
     pools = {p: SlotPool(folder, p, max(1, execution.provider_limit(p) // share)) for p in sorted(providers)}
-    return [replace(j, slots=pools, claims=folder if getattr(j.cache, "persistent", False) else None) for j in jobs]
+    return [replace(j, slots=pools, claims=getattr(j.cache, "claims_dir", None)) for j in jobs]
