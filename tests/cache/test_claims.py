@@ -8,6 +8,8 @@ computing. The claims now live beside the cache store.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 import signal
 import subprocess
@@ -16,12 +18,16 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from tests.conftest import copy_store
 from tests.promotion.conftest import CASES
-from workbench.cache import DiskCacheStore, MemoryCacheStore, _claims, claimed
+from workbench.cache import CachedGenerator, DiskCacheStore, MemoryCacheStore, _claims, claimed
+from workbench.models import GenerationParams
+from workbench.prompts import RenderedPrompt
+from workbench.testing import ScriptedModel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,3 +170,22 @@ def test_a_claim_let_go_between_an_askers_open_and_its_lock_is_not_held_by_two(
         monkeypatch.undo()
         third.close()
     assert not path.exists()
+
+
+@pytest.mark.parametrize("code", [errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP])
+def test_a_cache_on_a_file_system_without_locks_answers_without_claims(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """A cache folder on a mount without flock (some NFS, FUSE and CI-cache mounts): every answer failed on an
+    OSError from the lock of its claim; it is computed without one (a claim only saves a second computation)."""
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(_claims, "fcntl", SimpleNamespace(flock=no_locks, LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB))
+    store = DiskCacheStore(tmp_path / "cache")
+    model = CachedGenerator(ScriptedModel(lambda p: "an answer"), store, identity="scripted:nolocks", claims=store.claims_dir)
+    prompt = RenderedPrompt(text="Q?", messages=(("user", "Q?"),))
+    assert model.generate(prompt, GenerationParams()).text == "an answer"
+    assert model.generate(prompt, GenerationParams()).cached and model.calls == 1
+    assert not list(Path(store.claims_dir).iterdir())

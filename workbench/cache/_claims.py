@@ -13,6 +13,7 @@ claim at a time and holds nothing else the others wait for while it waits, so cl
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import time
@@ -20,6 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["claimed"]
+
+# a cache folder on a mount without flock (some NFS, FUSE and CI-cache mounts): every answer failed on the lock of its
+# claim, an OSError naming no file
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP})
 
 
 @contextlib.contextmanager
@@ -47,6 +52,12 @@ def _take(path: Path, deadline: float | None, poll_s: float) -> int | None:
                 return None
             time.sleep(poll_s if deadline is None else max(0.0, min(poll_s, deadline - time.monotonic())))
             continue
+        except OSError as exc:
+            if exc.errno not in _NO_LOCKS:
+                os.close(fd)
+                raise
+            _let_go(path, fd)  # a claim only saves a second computation: the answer is computed without one
+            return None
         if _still_at(path, fd):
             return fd
         os.close(fd)  # its holder removed it after this open: the claim is the file now at the path
