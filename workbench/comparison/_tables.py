@@ -208,12 +208,22 @@ def _logged_sweeps(results: Sequence[VariantResult], tracking_uri: str | None) -
         return None
 
 
+def _has_parts(name: str, key: str) -> bool:
+    """Whether ``key`` is ``name`` shortened as a report shows it (pure): some of its ``|``-separated parts, in order
+    (``good|k2-similarity`` of ``good|gemma3-270m|recursive-200/20|k2-similarity``); ``\\|`` as a markdown table
+    cell escapes it reads as ``|``."""
+    wanted = key.replace("\\|", "|").split("|")
+    parts = iter(name.split("|"))
+    return all(any(part == want for part in parts) for want in wanted)
+
+
 def find_table(tables: Sequence[VariantTable], key: str) -> VariantTable:
-    """The table of a variant by name, variant id or run id (a unique prefix of an id works too).
+    """The table of a variant by name, variant id or run id (a unique prefix of an id works too), or by its name
+    shortened as a report shows it (the parts in which the variants differ), when one variant alone has those parts.
 
     Raises:
-        WorkbenchError: no variant, or no single one, matches; or ``key`` is not a str (``baseline=0`` for the first
-            variant raised a TypeError from ``str.startswith``).
+        WorkbenchError: no variant matches; a short name matches several (they are listed); or ``key`` is not a str
+            (``baseline=0`` for the first variant raised a TypeError from ``str.startswith``).
     """
     if not isinstance(key, str):
         raise WorkbenchError(f"a variant is given by its name, id or run id, not by a {type(key).__name__} ({str(key)[:40]}) — "
@@ -224,6 +234,12 @@ def find_table(tables: Sequence[VariantTable], key: str) -> VariantTable:
     prefixed = [t for t in tables if (t.run_id or "").startswith(key) or t.variant_id.startswith(key)]
     if len(prefixed) == 1:
         return prefixed[0]
+    short = [t for t in tables if _has_parts(t.name, key)] if key.strip() else []
+    if len(short) == 1:
+        return short[0]
+    if short:
+        raise WorkbenchError(f"'{key}' names {len(short)} variants — give more of the name, or a run id: "
+                             f"{'; '.join(t.name for t in short)}")
     names = "; ".join(t.name for t in tables)
     raise WorkbenchError(f"no variant '{key}' to compare (a variant id, name or run id) — variants: {names}")
 

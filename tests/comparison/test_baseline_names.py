@@ -1,0 +1,37 @@
+"""Naming the baseline of ``wb.compare``: a name shortened as the report shows it."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+import workbench as wb
+from workbench.errors import WorkbenchError
+
+GRID = ["p0|gemma3-270m|recursive-800/80|k1-similarity", "p0|gemma3-270m|recursive-800/80|k3-similarity",
+        "p1|gemma3-270m|recursive-800/80|k1-similarity", "p1|gemma3-270m|recursive-800/80|k3-similarity"]
+
+
+def _frames() -> dict[str, pd.DataFrame]:
+    ids = [f"q{i}" for i in range(6)]
+    return {name: pd.DataFrame({"case_id": ids, "token_f1": [0.1 * (n + 1)] * 6}) for n, name in enumerate(GRID)}
+
+
+@pytest.mark.parametrize("short", ["p1|k3-similarity", "p1\\|k3-similarity", "p1|gemma3-270m|k3-similarity"])
+def test_a_baseline_named_as_the_markdown_table_shows_it(short: str) -> None:
+    frames = _frames()
+    shown = wb.compare(frames, metrics="token_f1").to_markdown()
+    assert "`p1\\|k3-similarity`" in shown  # what a pull request's comment shows, escaped or rendered
+    report = wb.compare(frames, baseline=short, metrics="token_f1")
+    assert report.baseline == GRID[3]
+    assert report.verdict("p0|k1-similarity", "token_f1") == "worse"  # rows are found by the short name too
+
+
+def test_an_ambiguous_short_name_is_refused_listing_the_candidates() -> None:
+    with pytest.raises(WorkbenchError) as err:
+        wb.compare(_frames(), baseline="p1", metrics="token_f1")
+    assert str(err.value) == (f"'p1' names 2 variants — give more of the name, or a run id: {GRID[2]}; {GRID[3]}")
+    with pytest.raises(WorkbenchError, match=re.escape("no variant 'k3-similarity|p1' to compare")):  # parts out of order
+        wb.compare(_frames(), baseline="k3-similarity|p1", metrics="token_f1")
