@@ -774,9 +774,11 @@ _EXIT_CODES = ("exit codes, for scripts: 0 done; 1 a variant failed (run) or a g
               "output went away (| head)")
 _LIST_LAST = 20  # sweeps `workbench list EXPERIMENT` shows unless told
 _BASELINE = "variant id, name or run id (a run of another sweep works too)"
+_BASELINE_MORE = ("; what is in production: models:/NAME@ALIAS (or models:/NAME/VERSION); a name shortened as the report "
+                  "shows it works too")
 
 
-def _comparison_arguments(p: argparse.ArgumentParser, *, baseline_help: str = f"{_BASELINE}; default: the first variant") -> None:
+def _comparison_arguments(p: argparse.ArgumentParser, *, baseline_help: str = f"{_BASELINE}; default: the first variant{_BASELINE_MORE}") -> None:
     p.add_argument("experiment", help="experiment name (its latest sweep is compared), or a sweep's parent run id")
     p.add_argument("--sweep", default=None, type=str.strip, help="a sweep's parent run id, instead of the latest sweep")
     p.add_argument("--baseline", default=None, type=str.strip, help=baseline_help)
@@ -1430,7 +1432,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gate", epilog=_EXIT_CODES, parents=[common], help="exit 1 when a variant is below --min, above --max or worse than --baseline, "
                                                   "or FAILED, never logged, or has questions that failed, or was stopped early by racing")
-    _comparison_arguments(p, baseline_help=f"fail the variants worse than this one by a paired interval: {_BASELINE}; default: none")
+    _comparison_arguments(p, baseline_help=f"fail the variants worse than this one by a paired interval: {_BASELINE}; default: none{_BASELINE_MORE}")
     p.add_argument("--metric", action="append", required=True, help="metric to check (repeatable)")
     p.add_argument("--min", type=_finite_float, default=None, help="every variant's mean must be at least this")
     p.add_argument("--max", type=_finite_float, default=None, help="every variant's mean must be at most this")

@@ -1,4 +1,5 @@
-"""Naming the baseline of ``wb.compare``: a name shortened as the report shows it."""
+"""Naming the baseline of ``wb.compare``: a name shortened as the report shows it, and ``models:/`` URIs (resolved against a
+real registry in tests/promotion/test_cli.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 import workbench as wb
 from workbench.errors import WorkbenchError
+from workbench.tracking._registry import parse_model_uri
 
 GRID = ["p0|gemma3-270m|recursive-800/80|k1-similarity", "p0|gemma3-270m|recursive-800/80|k3-similarity",
         "p1|gemma3-270m|recursive-800/80|k1-similarity", "p1|gemma3-270m|recursive-800/80|k3-similarity"]
@@ -35,3 +37,28 @@ def test_an_ambiguous_short_name_is_refused_listing_the_candidates() -> None:
     assert str(err.value) == (f"'p1' names 2 variants — give more of the name, or a run id: {GRID[2]}; {GRID[3]}")
     with pytest.raises(WorkbenchError, match=re.escape("no variant 'k3-similarity|p1' to compare")):  # parts out of order
         wb.compare(_frames(), baseline="k3-similarity|p1", metrics="token_f1")
+
+
+def test_a_registered_model_baseline_needs_a_store() -> None:
+    with pytest.raises(WorkbenchError, match="read from the model registry of an MLflow store.*pass tracking_uri="):
+        wb.compare(_frames(), baseline="models:/docs-bot@production", metrics="token_f1")
+
+
+@pytest.mark.parametrize(("uri", "parsed"), [
+    ("models:/docs-bot@production", ("docs-bot", "production", None)),
+    ("models:/docs-bot/3", ("docs-bot", None, "3")),
+    ("models:/team/docs-bot/03", ("team/docs-bot", None, "3")),
+])
+def test_model_uris_name_an_alias_or_a_version(uri: str, parsed: tuple[str, str | None, str | None]) -> None:
+    assert parse_model_uri(uri) == parsed
+
+
+@pytest.mark.parametrize(("uri", "said"), [
+    ("models:/docs-bot", "is not a registered model version"),
+    ("models:/docs-bot@", "is not a registered model version"),
+    ("models:/docs-bot/latest", "'latest' is not a version number"),
+    ("models:/docs-bot/Production", "'Production' is not a version number"),
+])
+def test_other_model_uris_are_refused_in_one_line(uri: str, said: str) -> None:
+    with pytest.raises(WorkbenchError, match=said):
+        parse_model_uri(uri)

@@ -50,3 +50,38 @@ def test_errors_are_one_line_with_exit_2(swept: Swept, capsys: pytest.CaptureFix
     assert err.startswith("error: 'nobody' has no 'production' alias") and "\n" not in err
     assert cli(swept, "export", "nobody", "--alias", "staging", "--repo", str(tmp_path)) == 2
     assert "not a git repository" in capsys.readouterr().err
+
+
+def test_compare_and_gate_against_a_registered_models_alias_or_version(swept: Swept, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import workbench as wb
+
+    gates = tmp_path / "gates.yaml"
+    gates.write_text("gates:\n  - {kind: min_questions, n: 1}\n")
+    good, bad = swept.run_id("good"), swept.run_id("bad")
+    assert cli(swept, "promote", bad, "--name", "assist-uri", "--alias", "staging", "--gates", str(gates)) == 0
+    assert cli(swept, "promote", bad, "--name", "assist-uri", "--alias", "production", "--gates", str(gates)) == 0
+    assert cli(swept, "promote", good, "--name", "assist-uri", "--alias", "staging", "--gates", str(gates)) == 0
+    capsys.readouterr()
+    uri = swept.settings.tracking_uri
+    # the alias names the run promoted to it; a version the run it was registered from
+    report = wb.compare([good], baseline="models:/assist-uri@production", metrics="token_f1", tracking_uri=uri)
+    assert report.variants[0].run_id == bad and report.baseline.endswith("(assist-uri@production v1)")
+    assert report.verdict(swept.result.variants[0].variant.name, "token_f1") == "better"
+    assert wb.compare([bad], baseline="models:/assist-uri/2", tracking_uri=uri).variants[0].run_id == good
+    # the production run is in the sweep compared: it is the baseline among its variants, named as it is there
+    assert cli(swept, "gate", swept.result.parent_run_id or "", "--metric", "token_f1", "--baseline", "models:/assist-uri@staging",
+               "--format", "json") == 1
+    assert '"failures"' in capsys.readouterr().out
+    # one line naming what exists, exit 2
+    for ref, said in [("models:/assist-nope@production", "no registered model 'assist-nope'"),
+                      ("models:/assist-uri@canary", "has no alias 'canary'"),
+                      ("models:/assist-uri/9", "has no version 9 in"), ("models:/assist-uri/Production", "not a version number")]:
+        assert cli(swept, "gate", swept.result.parent_run_id or "", "--metric", "token_f1", "--baseline", ref) == 2
+        err = capsys.readouterr().err.strip()
+        assert said in err and "\n" not in err, err
+    assert cli(swept, "compare", swept.result.parent_run_id or "", "--baseline", "models:/assist-uri@canary") == 2
+    err = capsys.readouterr().err
+    assert "its aliases: production (v1), staging (v2)" in err
+    assert cli(swept, "compare", swept.result.parent_run_id or "", "--baseline", "models:/assist-uri/9") == 2
+    assert "its versions: 1, 2" in capsys.readouterr().err

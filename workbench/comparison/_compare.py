@@ -30,6 +30,7 @@ from workbench.comparison._values import (
 )
 from workbench.errors import DataError, WorkbenchError
 from workbench.metrics import scorer_entries
+from workbench.tracking import RegisteredRun, is_model_uri, registered_run, shown_uri
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -243,27 +244,52 @@ def _default_baseline(tables: Sequence[VariantTable]) -> VariantTable:
     return next(complete, None) or next((t for t in tables if t.answered), tables[0])
 
 
+def _registered(baseline: str, loaded: Loaded) -> RegisteredRun | None:
+    """The registered model version a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` baseline names, read from the
+    store the variants come from; None for a variant's name, id or run id.
+
+    Raises:
+        WorkbenchError: no store to read it from (tables given in memory), or no such model, alias or version.
+    """
+    if not is_model_uri(baseline):
+        return None
+    uri = loaded.tracking_uri
+    if not uri or uri.startswith("memory:"):
+        raise WorkbenchError(f"baseline '{baseline}' is read from the model registry of an MLflow store, and these variants come "
+                             "from none — pass tracking_uri= (the store the model was promoted in), or the baseline's run id")
+    return registered_run(baseline, tracking_uri=uri)
+
+
 def _with_baseline(loaded: Loaded, baseline: str | None) -> tuple[VariantTable, ...]:
     tables = loaded.variants
     if baseline is None:
         first = _default_baseline(tables)
         return (first, *(t for t in tables if t is not first))
+    registered = _registered(baseline, loaded)
+    key = registered.run_id if registered is not None else baseline
+    named = f"{baseline} ({registered.label}, run {key})" if registered is not None else key
     try:
-        base = find_table(tables, baseline)
+        base = find_table(tables, key)
     except WorkbenchError:
-        left_out = next((s for s in loaded.skipped if s.matches(baseline)), None)
+        left_out = next((s for s in loaded.skipped if s.matches(key)), None)
         if left_out is not None:  # not "no variant '<its run id>'": it is there, with nothing to compare against
             raise WorkbenchError(f"baseline '{left_out.name}' has no per-question results to compare ({left_out.reason.splitlines()[0]}) "
                                  "— pick a variant that answered questions") from None
         uri = loaded.tracking_uri
-        outside = load_run(baseline, tracking_uri=uri) if uri and not uri.startswith("memory:") else None
+        outside = load_run(key, tracking_uri=uri) if uri and not uri.startswith("memory:") else None
+        if outside is None and registered is not None:
+            raise WorkbenchError(f"baseline {named}: the run is no longer in {shown_uri(uri or '')} (deleted for good) — promote a "
+                                 "run that is, or give a run id as the baseline") from None
         if outside is None:
             raise
         if isinstance(outside, Skipped):  # it exists: "no variant" would send the user looking for a typo
-            raise WorkbenchError(f"baseline run {baseline} ('{outside.name}') has no per-question results to compare against "
+            raise WorkbenchError(f"baseline run {named} ('{outside.name}') has no per-question results to compare against "
                                  f"({outside.reason}) — give a variant run that answered questions") from None
         # A run from another sweep (e.g. what is in production) compared against this sweep's variants.
-        label = f"{outside.name} (run {baseline[:8]})" if any(t.name == outside.name for t in tables) else outside.name
+        if registered is not None:
+            label = f"{outside.name} ({registered.label})"
+        else:
+            label = f"{outside.name} (run {key[:8]})" if any(t.name == outside.name for t in tables) else outside.name
         return (VariantTable(label, outside.variant_id, outside.run_id, outside.frame, outside.chunker, outside.embedding,
                              outside.retrieval, outside.params, outside.stopped_early, outside.lower_is_better, outside=True), *tables)
     return (base, *(t for t in tables if t is not base))
@@ -379,8 +405,10 @@ def compare(
     Args:
         runs_or_result: a ``SweepResult`` (from ``wb.run``); an MLflow experiment name (its latest sweep); a sweep's
             parent run id; variant run ids; or a mapping of variant name to per-question DataFrame.
-        baseline: the variant to compare against — a variant id, name or run id (a run outside the sweep works
-            too, e.g. the production variant); default: the first variant that answered every question it asked and
+        baseline: the variant to compare against — a variant id, name or run id, or its name shortened as the report
+            shows it (``good|k2-similarity``) when no other variant has those parts; a run outside the sweep works too,
+            e.g. what is in production: ``models:/NAME@ALIAS`` (the run promoted to the alias) or ``models:/NAME/VERSION``
+            (the run the version was registered from), read from the variants' store; default: the first variant that answered every question it asked and
             that racing did not stop early (differences are paired over the baseline's questions), else the first
             that answered a question (against one whose every question failed, every verdict would read "not enough
             data").

@@ -54,7 +54,6 @@ from workbench.promotion._registry import (
     LOGGED_MODEL_TAG,
     PROMPT_NAME_TAG,
     PROMPT_VERSION_TAG,
-    RUN_ID_TAG,
     alias_holder,
     audit_tag,
     client_for,
@@ -65,7 +64,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._report import render_report
 from workbench.promotion._secrets import describe, scan_files, secret_env_values
 from workbench.redaction import without_credentials
-from workbench.tracking import artifacts_elsewhere, missing_artifacts, out_of_reach, reading_artifacts, shown_uri
+from workbench.tracking import artifacts_elsewhere, missing_artifacts, out_of_reach, promoted_run_id, reading_artifacts, shown_uri
 
 _SUMMARY_METRICS = ("token_f1", "hit_at_k", "recall_at_k", "mrr", "rouge_l", "semantic_similarity", "faithfulness")
 # a variant's totals, the sums of its per-question columns of the same names: no mean, so no interval
@@ -217,7 +216,7 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
         raise ExportError(f"no version of '{name}' holds the alias '{alias}' in {shown_uri(cfg.tracking_uri)} — promote one first (workbench promote)")
     raw_audit = mv.tags.get(audit_tag(alias))
     audit = AuditRecord.model_validate_json(raw_audit) if raw_audit else None
-    run_id = audit.run_id if audit is not None else mv.tags.get(RUN_ID_TAG, mv.run_id)
+    run_id = promoted_run_id(mv, alias)
     model_id = mv.tags.get(LOGGED_MODEL_TAG) or getattr(mv, "model_id", None)
     if not model_id:
         raise ExportError(f"{name} v{mv.version} has no logged model with its configuration — it was not registered by workbench")

@@ -75,6 +75,7 @@ from workbench.tracking import (
     early_stop_from_tags,
     lower_is_better_from_tags,
     missing_artifacts,
+    promoted_run_id,
     registry_changes_serialised,
     require_active,
     shown_uri,
@@ -518,8 +519,7 @@ def _promote(
     current = alias_holder(client, name, alias)
     holder = None
     if current is not None and any(isinstance(g, BeatsHolderGate) for g in gate_specs):
-        holder_audit = json.loads(current.tags.get(audit_tag(alias), "{}"))
-        holder_run = holder_audit.get("run_id") or current.tags.get(RUN_ID_TAG) or current.run_id
+        holder_run = promoted_run_id(current, alias)
         held, nothing = f"{name} v{current.version}, the holder of {alias}", ("the beats_holder gate has nothing to compare "
                                                                               "with: promote with gates that leave it out (--gates FILE)")
         if not holder_run:  # registered by hand or another tool from a path, with no run (get_run(None): a TypeError)
@@ -650,7 +650,7 @@ def _rollback(name: str, alias: Environment, reason: str | None, cfg: Settings) 
         raise PromotionError(f"v{stack[-2]}, the holder of {name}@{alias} before v{current.version}, was deleted from the registry — "
                              f"nothing to roll back to; promote the run you want instead (workbench promote RUN_ID --name {name} --alias {alias})")
     if not prompt_kept(client, restored):
-        run_id = restored.tags.get(RUN_ID_TAG, restored.run_id)
+        run_id = promoted_run_id(restored, alias)
         raise PromotionError(f"v{restored.version}, the holder of {name}@{alias} before v{current.version}, lost its prompt "
                              f"{restored.tags[PROMPT_NAME_TAG]} v{restored.tags[PROMPT_VERSION_TAG]}: it was deleted from the Prompt Registry "
                              f"— promote v{restored.version}'s run again, which registers its prompt again (workbench promote {run_id} "

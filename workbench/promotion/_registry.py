@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,10 +24,9 @@ from typing import Any
 from workbench.promotion._config import BundleConfig, Environment, to_mlflow_template
 from workbench.promotion._errors import PromotionError
 from workbench.prompts import PromptTemplate
-from workbench.tracking import redacting
+from workbench.tracking import RUN_ID_TAG, audit_tag, found as _found, redacting
 
 CONFIG_HASH_TAG = "workbench.config_hash"
-RUN_ID_TAG = "workbench.run_id"
 PROMPT_NAME_TAG = "workbench.prompt_name"
 PROMPT_VERSION_TAG = "workbench.prompt_version"
 PROMPT_HASH_TAG = "workbench.prompt_hash"
@@ -41,10 +40,6 @@ _PROMPT_TEXT_MAX = 100_000
 # though MLflow's validation lets 100,000 characters through: on PostgreSQL a history past it, some 46 promotions and
 # rollbacks of one alias, failed every later promotion with "value too long for type character varying(5000)"
 _TAG_VALUE_MAX = 5000
-
-
-def audit_tag(alias: str) -> str:
-    return f"workbench.audit.{alias}"
 
 
 def history_tag(alias: str) -> str:
@@ -85,24 +80,6 @@ def client_for(tracking_uri: str) -> Any:
     if chatter.level == logging.NOTSET:  # a level the user chose stays
         chatter.setLevel(logging.WARNING)
     return redacting(MlflowClient(tracking_uri, registry_uri=tracking_uri))
-
-
-def _not_found(exc: Exception) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    return isinstance(exc, MlflowException) and exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE")
-
-
-def _found(fetch: Callable[..., Any], *args: str) -> Any | None:
-    """``fetch(*args)``, or None when MLflow says it does not exist (never created, or deleted)."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return fetch(*args)
-    except MlflowException as exc:
-        if _not_found(exc):
-            return None
-        raise
 
 
 def get_registered_model(client: Any, name: str) -> Any | None:
@@ -149,14 +126,7 @@ def ensure_registered_model(client: Any, name: str) -> Any:
 
 def _prompt_versions(client: Any, prompt_name: str) -> list[Any]:
     """Every version of a prompt of the Prompt Registry (none when it does not exist)."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return list(client.search_prompt_versions(prompt_name, max_results=1000))
-    except MlflowException as exc:
-        if not _not_found(exc):
-            raise
-        return []
+    return list(_found(lambda: client.search_prompt_versions(prompt_name, max_results=1000)) or [])
 
 
 def _foreign_prompt(client: Any, prompt_name: str) -> bool:

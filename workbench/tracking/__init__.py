@@ -26,6 +26,9 @@ from workbench.tracking._protocol import (
     LoggedComparison, SweepComparison, SweepHandle, Tracker,
 )
 from workbench.tracking._redact import redacting
+from workbench.tracking._registry import (
+    RUN_ID_TAG, RegisteredRun, audit_tag, found, is_model_uri, promoted_run_id, registered_run,
+)
 from workbench.tracking._unreachable import TrackingUnavailable, shown_uri
 from workbench.tracking._read import (
     RESULTS_TABLE,
@@ -68,7 +71,9 @@ __all__ = [
     "QuestionReview",
     "QuestionReviews",
     "RESULTS_TABLE",
+    "RUN_ID_TAG",
     "REUSED_FROM_TAG",
+    "RegisteredRun",
     "ResolvedRuns",
     "RetrievedChunk",
     "RunKind",
@@ -80,6 +85,7 @@ __all__ = [
     "VariantAnswer",
     "artifact_bytes",
     "artifacts_elsewhere",
+    "audit_tag",
     "calibrate_run",
     "calibration_runs",
     "check_store",
@@ -89,8 +95,10 @@ __all__ = [
     "experiment_sweeps",
     "find_run",
     "find_variant_table",
+    "found",
     "half_made",
     "interrupts_deferred",
+    "is_model_uri",
     "latest_sweep",
     "list_experiments",
     "load_human_feedback",
@@ -102,8 +110,10 @@ __all__ = [
     "missing_artifacts",
     "process_alive",
     "out_of_reach",
+    "promoted_run_id",
     "reading_artifacts",
     "redacting",
+    "registered_run",
     "registry_changes_serialised",
     "require_active",
     "resolve_runs",
