@@ -62,3 +62,17 @@ def test_model_uris_name_an_alias_or_a_version(uri: str, parsed: tuple[str, str 
 def test_other_model_uris_are_refused_in_one_line(uri: str, said: str) -> None:
     with pytest.raises(WorkbenchError, match=said):
         parse_model_uri(uri)
+
+
+def test_an_alias_names_the_run_promoted_to_it_a_version_the_run_it_was_registered_from() -> None:
+    from types import SimpleNamespace
+
+    from workbench.tracking import RUN_ID_TAG, audit_tag, promoted_run_id
+
+    # one configuration, registered from run A, promoted to production later from run B (a rerun of it)
+    version = SimpleNamespace(tags={RUN_ID_TAG: "run-a", audit_tag("production"): '{"run_id": "run-b"}'}, run_id="run-a")
+    assert promoted_run_id(version, "production") == "run-b"
+    assert promoted_run_id(version, "staging") == "run-a" and promoted_run_id(version) == "run-a"
+    damaged = SimpleNamespace(tags={audit_tag("production"): "{not json"}, run_id="run-c")  # edited by hand in the UI
+    assert promoted_run_id(damaged, "production") == "run-c"
+    assert promoted_run_id(SimpleNamespace(tags={}, run_id=None), "production") is None  # registered from a path
