@@ -55,7 +55,6 @@ from workbench.promotion._registry import (
     PROMPT_NAME_TAG,
     PROMPT_VERSION_TAG,
     alias_holder,
-    audit_tag,
     client_for,
     get_logged_model,
     now_utc,
@@ -64,7 +63,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._report import render_report
 from workbench.promotion._secrets import describe, scan_files, secret_env_values
 from workbench.redaction import without_credentials
-from workbench.tracking import artifacts_elsewhere, missing_artifacts, out_of_reach, promoted_run_id, reading_artifacts, shown_uri
+from workbench.tracking import artifacts_elsewhere, audit_tag, missing_artifacts, out_of_reach, promoted_run_id, reading_artifacts, shown_uri
 
 _SUMMARY_METRICS = ("token_f1", "hit_at_k", "recall_at_k", "mrr", "rouge_l", "semantic_similarity", "faithfulness")
 # a variant's totals, the sums of its per-question columns of the same names: no mean, so no interval

@@ -24,7 +24,7 @@ from typing import Any
 from workbench.promotion._config import BundleConfig, Environment, to_mlflow_template
 from workbench.promotion._errors import PromotionError
 from workbench.prompts import PromptTemplate
-from workbench.tracking import RUN_ID_TAG, audit_tag, found as _found, redacting
+from workbench.tracking import RUN_ID_TAG, found as _found, redacting
 
 CONFIG_HASH_TAG = "workbench.config_hash"
 PROMPT_NAME_TAG = "workbench.prompt_name"
