@@ -94,6 +94,23 @@ def copy_store(empty: Path, root: Path) -> str:
     return f"sqlite:///{db}"
 
 
+def run_together(scripts_args: list[list[str]], go: Path, env: dict[str, str]) -> list[str]:
+    """Start one ``python -c`` process per argument list (a script that waits for the file ``go`` once it has imported
+    everything), let them go at the same moment, and return the last line each printed; a failed one fails the test."""
+    import subprocess
+    import sys
+    import time
+
+    procs = [subprocess.Popen([sys.executable, "-c", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for args in scripts_args]
+    time.sleep(0.5)
+    go.touch()
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outputs):
+        assert p.returncode == 0, f"process failed ({p.returncode}):\n{err[-3000:]}"
+    return [out.strip().splitlines()[-1] for out, _ in outputs]
+
+
 @contextmanager
 def global_tracking_uri(uri: str) -> Iterator[None]:
     """MLflow's process-global tracking URI set to ``uri`` for a block, then put back as it was. ``set_tracking_uri``

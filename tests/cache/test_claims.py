@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import copy_store
+from tests.conftest import copy_store, run_together
 from tests.promotion.conftest import CASES
 from workbench.cache import CachedGenerator, DiskCacheStore, MemoryCacheStore, _claims, claimed
 from workbench.models import GenerationParams
@@ -68,18 +68,12 @@ def test_two_sweeps_at_once_on_one_cache_compute_each_answer_once(tmp_path: Path
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true", "WORKBENCH_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("MLFLOW_TRACKING_URI", None)
-    procs = []
+    sweeps = []
     for name in ("ana", "ben"):
         root = tmp_path / name  # each notebook its own folder and MLflow store; one cache
         copy_store(empty_store, root)  # where settings(root=root) keeps it (a new store runs MLflow's migrations: seconds)
-        procs.append(subprocess.Popen([sys.executable, "-c", SWEEP, str(root), str(go), isolation], cwd=ROOT, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    time.sleep(0.5)
-    go.touch()
-    outputs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outputs):
-        assert p.returncode == 0, f"sweep process failed ({p.returncode}):\n{err[-3000:]}"
-    calls = [int(out.strip().splitlines()[-1]) for out, _ in outputs]
+        sweeps.append([SWEEP, str(root), str(go), isolation])
+    calls = [int(last) for last in run_together(sweeps, go, env)]
     assert sum(calls) == 2 * len(CASES), calls  # 2 prompts x the questions, each computed by one of the sweeps
     assert not list((tmp_path / "cache" / "claims").iterdir())  # a claim's file goes with it
 

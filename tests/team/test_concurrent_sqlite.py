@@ -7,13 +7,12 @@ an alembic ``CommandError``. Each sweep runs in its own Python process (fake mod
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 from mlflow import MlflowClient
+
+from tests.conftest import run_together
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,18 +45,9 @@ def test_two_sweeps_on_a_new_sqlite_store_both_finish(tmp_path: Path) -> None:
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    procs = []
     for name in ("ana", "ben"):
-        root = tmp_path / name  # each notebook its own folder (cache, indexes); one shared store
-        root.mkdir()
-        procs.append(subprocess.Popen([sys.executable, "-c", SWEEP, str(root), uri, str(go)], cwd=ROOT, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    time.sleep(0.5)
-    go.touch()
-    outputs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outputs):
-        assert p.returncode == 0, f"sweep process failed ({p.returncode}):\n{err[-3000:]}"
-    parents = [out.strip().splitlines()[-1] for out, _ in outputs]
+        (tmp_path / name).mkdir()  # each notebook its own folder (cache, indexes); one shared store
+    parents = run_together([[SWEEP, str(tmp_path / name), uri, str(go)] for name in ("ana", "ben")], go, env)
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("promo")
     assert experiment is not None
