@@ -494,6 +494,14 @@ def test_the_report_and_the_runs_name_the_judge_that_scored_the_judged_metrics(t
     assert f"| judge | {GEMMA_ID}; 2 repeats, temperature 0.0, max_tokens 64 |" in report
 
 
+def refused_export(repo: Path, name: str, cfg: Settings, match: str) -> None:
+    """``wb.export(name, "staging")`` into ``repo`` is refused with an ExportError matching ``match``, the repository left as it was."""
+    before = state(repo)
+    with pytest.raises(ExportError, match=match):
+        wb.export(name, "staging", repo=repo, settings=cfg)
+    assert state(repo) == before
+
+
 def _good_promoted(tmp_path: Path, name: str) -> tuple[Settings, str]:
     """A project swept in ``tmp_path``, its 'good' variant promoted to ``name``'s staging: the settings and its run id."""
     cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -511,12 +519,10 @@ def test_a_run_whose_per_question_table_was_cut_short_is_not_exported(tmp_path: 
     cfg, run_id = _good_promoted(tmp_path, "assist-cut")
     table = Path(urlsplit(MlflowClient(cfg.tracking_uri).get_run(run_id).info.artifact_uri).path) / "eval_results.json"
     table.write_bytes(table.read_bytes()[: table.stat().st_size // 2])
-    before = state(deploy_repo)
-    with pytest.raises(ExportError, match=rf"^assist-cut v1: the per-question table of run {run_id} \(eval_results.json\) cannot be "
-                                          r"read \(JSONDecodeError: .*\) — the bundle's EVALUATION.md would lose its answers and "
-                                          r"intervals: run its experiment again .*promote the new run to 'staging' and export that$"):
-        wb.export("assist-cut", "staging", repo=deploy_repo, settings=cfg)
-    assert state(deploy_repo) == before
+    refused_export(deploy_repo, "assist-cut", cfg,
+                   rf"^assist-cut v1: the per-question table of run {run_id} \(eval_results.json\) cannot be "
+                   r"read \(JSONDecodeError: .*\) — the bundle's EVALUATION.md would lose its answers and "
+                   r"intervals: run its experiment again .*promote the new run to 'staging' and export that$")
 
 
 def test_a_version_whose_files_are_not_where_the_store_says_names_the_folder(tmp_path: Path, deploy_repo: Path) -> None:
@@ -528,20 +534,17 @@ def test_a_version_whose_files_are_not_where_the_store_says_names_the_folder(tmp
 
     cfg, run_id = _good_promoted(tmp_path, "assist-moved")
     shutil.rmtree(tmp_path / "artifacts" / "promo" / "models")
-    before = state(deploy_repo)
-    with pytest.raises(ExportError, match=r"^assist-moved v1: its logged model m-\w+ \(config.yaml and the prompt files\) keeps its "
-                                          rf"files in {re.escape(str(tmp_path / 'artifacts' / 'promo' / 'models'))}/m-\w+/artifacts, "
-                                          r"which is not there \(the project folder moved, or they were deleted\) — .*export that$"):
-        wb.export("assist-moved", "staging", repo=deploy_repo, settings=cfg)
-    assert state(deploy_repo) == before
+    refused_export(deploy_repo, "assist-moved", cfg,
+                   r"^assist-moved v1: its logged model m-\w+ \(config.yaml and the prompt files\) keeps its "
+                   rf"files in {re.escape(str(tmp_path / 'artifacts' / 'promo' / 'models'))}/m-\w+/artifacts, "
+                   r"which is not there \(the project folder moved, or they were deleted\) — .*export that$")
     # the run's own artifacts gone, its per-question table with them: exported without its answers and intervals
     wb.promote(run_id, name="assist-moved-run", alias="staging", gates=EASY, settings=cfg)
     run_dir = Path(urlsplit(MlflowClient(cfg.tracking_uri).get_run(run_id).info.artifact_uri).path)
     shutil.rmtree(run_dir)
-    with pytest.raises(ExportError, match=rf"^assist-moved-run v1: run {run_id}'s artifacts folder {re.escape(str(run_dir))} is gone "
-                                          r"\(deleted or moved away\) — put it back, or run the experiment again"):
-        wb.export("assist-moved-run", "staging", repo=deploy_repo, settings=cfg)
-    assert state(deploy_repo) == before
+    refused_export(deploy_repo, "assist-moved-run", cfg,
+                   rf"^assist-moved-run v1: run {run_id}'s artifacts folder {re.escape(str(run_dir))} is gone "
+                   r"\(deleted or moved away\) — put it back, or run the experiment again")
 
 
 def test_a_version_whose_logged_model_was_deleted_says_so(swept: Swept, deploy_repo: Path) -> None:
@@ -551,11 +554,9 @@ def test_a_version_whose_logged_model_was_deleted_says_so(swept: Swept, deploy_r
     c = MlflowClient(swept.settings.tracking_uri)
     model_id = c.get_model_version("assist-gone", done.version).tags["workbench.logged_model_id"]
     c.delete_logged_model(model_id)  # cleaned up in the MLflow UI; promoting again reuses the version
-    before = state(deploy_repo)
-    with pytest.raises(ExportError, match=rf"assist-gone v1: its logged model {model_id} \(config.yaml and the prompt files\) was "
-                                          "deleted from MLflow — delete version 1 of assist-gone in the registry and promote its run again"):
-        wb.export("assist-gone", "staging", repo=deploy_repo, settings=swept.settings)
-    assert state(deploy_repo) == before
+    refused_export(deploy_repo, "assist-gone", swept.settings,
+                   rf"assist-gone v1: its logged model {model_id} \(config.yaml and the prompt files\) was "
+                   "deleted from MLflow — delete version 1 of assist-gone in the registry and promote its run again")
 
 
 def test_a_repository_given_by_a_subfolder_gets_the_old_bundle_replaced(promoted: Swept, deploy_repo: Path) -> None:
@@ -607,11 +608,9 @@ def test_a_version_evaluated_on_chunks_an_older_workbench_cut_differently_is_not
         mp.setattr(grid, "CHUNKING_REVISION", grid.CHUNKING_REVISION - 1)  # the older workbench sweeps and promotes
         old = sweep(tmp_path / "old")
         wb.promote(old.run_id("good"), name="assist-old", alias="staging", settings=old.settings, override_reason="tiny")
-    before = state(deploy_repo)
-    with pytest.raises(ExportError, match=r"assist-old v1: run .* retrieved from chunks an older workbench cut differently .* "
-                                          r"promote the new run to 'staging' and export that"):
-        wb.export("assist-old", "staging", repo=deploy_repo, settings=old.settings)
-    assert state(deploy_repo) == before
+    refused_export(deploy_repo, "assist-old", old.settings,
+                   r"assist-old v1: run .* retrieved from chunks an older workbench cut differently .* "
+                   r"promote the new run to 'staging' and export that")
 
 
 def test_a_version_registered_without_its_chunks_is_exported_with_the_chunks_its_run_logged(swept: Swept, deploy_repo: Path) -> None:
