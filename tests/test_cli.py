@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.cli import _counted, _failure_line, _shortened, main
+from workbench.cli import _counted, _failure_line, main
+from workbench.errors import shortened
 
 SPEC = """\
 name: cli
@@ -272,7 +273,7 @@ def test_debug_traceback_is_redacted_like_the_error_line(tmp_path: Path, capsys,
 ])
 def test_a_long_error_is_cut_between_words_and_says_so(text: str) -> None:
     # "(first: ... a ju)": the error was cut in the middle of a word, with nothing to tell it was cut at all
-    shown = _shortened(text, 200)
+    shown = shortened(text, 200)
     head, _, tail = shown.partition("… (cut: ")
     assert tail == f"{len(text)} characters in all)" and len(head) <= 200, shown
     assert text.startswith(head) and text[len(head)] in " ,;:" and not head.endswith(" "), shown
@@ -280,7 +281,7 @@ def test_a_long_error_is_cut_between_words_and_says_so(text: str) -> None:
 
 def test_a_long_word_is_cut_where_the_line_ends() -> None:
     blob = "Error: " + "x" * 600  # a URL or a blob of JSON: no word boundary near the limit
-    assert _shortened(blob, 200) == f"{blob[:200]}… (cut: 607 characters in all)"
+    assert shortened(blob, 200) == f"{blob[:200]}… (cut: 607 characters in all)"
 
 
 def test_an_exceptions_long_first_line_is_cut_between_words_with_an_ellipsis() -> None:

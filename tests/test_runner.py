@@ -851,6 +851,16 @@ def test_a_scorer_that_failed_on_some_questions_is_named_in_the_notes(wb_setting
     assert result.scorer_notes[0] in result.notes
 
 
+def test_a_long_scorer_error_is_quoted_cut_between_words() -> None:
+    # a provider's long reply quoted in a judge's error was cut mid-word ("'stub )") and without saying so
+    from workbench.results import _quoted
+
+    error = "JudgeError: the judge said: " + "statement " * 40 + "\nsecond line"
+    quoted = _quoted(error)
+    assert quoted.startswith("JudgeError: the judge said: statement") and quoted.endswith("… (cut: 428 characters in all)"), quoted
+    assert quoted.split("…")[0].endswith("statement") and len(quoted) < 240
+
+
 SCORER_MODULE = """
 text = {text!r}
 WEIGHTS = {{word: 1.0 for word in {{"alpha", "beta", "gamma", "delta", "epsilon"}}}}

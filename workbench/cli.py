@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from workbench import _telemetry  # noqa: F401
 from workbench.config import LARGE_GRID
-from workbench.errors import Terminated, WorkbenchError
+from workbench.errors import Terminated, WorkbenchError, shortened
 from workbench.tracking import STORE_HINT, check_store, half_made, shown_uri, sqlite_path
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
               f"(parent run {result.parent_run_id})")
         _print_table(result.leaderboard(), LEADERBOARD_COLUMNS)
     for failed in result.failed:
-        print(f"FAILED {failed.variant.name}: {_shortened(_redact(_one_line(failed.outcome.error or '')))}", file=sys.stderr)
+        print(f"FAILED {failed.variant.name}: {shortened(_redact(_one_line(failed.outcome.error or '')))}", file=sys.stderr)
     for line in _missing_scores_lines(result):
         print(line, file=sys.stderr)
     for line in result.notes:  # a router's note quotes its models' first failed call
@@ -158,7 +158,7 @@ def _missing_scores_lines(result: SweepResult) -> list[str]:
 
 def _quoted(error: str) -> str:
     """The first line of a model's or a judge's error, redacted and cut to fit the line (pure but for the redaction)."""
-    return _shortened(_redact(_printable(next(iter(error.strip().splitlines()), ""))), 200)
+    return shortened(_redact(_printable(next(iter(error.strip().splitlines()), ""))), 200)
 
 
 # a failure a re-run meets again, and what mends it: the server refused the API key, the key's access or the model for
@@ -937,7 +937,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                 raise
             if run.status == "FAILED" and not isinstance(exc, DataError):
                 why = next(iter((run.error or "").strip().splitlines()), "") or str(exc)
-                outcomes.append((run, None, f"the variant FAILED, so it has no judge scores ({_shortened(_redact(why), 200)})"))
+                outcomes.append((run, None, f"the variant FAILED, so it has no judge scores ({shortened(_redact(why), 200)})"))
             else:
                 outcomes.append((run, None, str(exc)))
     if not any(report is not None for _, report, _ in outcomes):
@@ -1206,7 +1206,7 @@ def _schema_advice(found: str, expected: str, uri: str) -> str:
 def _first_line(exc: BaseException) -> str:
     """The first line of an exception's text (its type's name when it has none), redacted and cut between words."""
     text = str(exc).strip()
-    return _shortened(_redact(text.splitlines()[0]), 300) if text else type(exc).__name__
+    return shortened(_redact(text.splitlines()[0]), 300) if text else type(exc).__name__
 
 
 def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
@@ -1237,16 +1237,6 @@ def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
 def _counted(n: int, noun: str) -> str:
     """``n`` and its noun, singular for one (pure): "1 question", "20 questions"."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _shortened(text: str, limit: int = 500) -> str:
-    """An error cut to fit a terminal line (after redaction, so no key is cut in half and let through): a proxy's
-    HTML error page quoted in a provider's error is hundreds of kilobytes."""
-    if len(text) <= limit:
-        return text
-    space = text.rfind(" ", 0, limit + 1)  # between two words, unless one word fills the line (a URL, a blob of JSON)
-    head = text[:space] if space >= limit // 2 else text[:limit]
-    return f"{head.rstrip(' ,;:(/—-')}… (cut: {len(text)} characters in all)"
 
 
 def _one_line(text: str) -> str:

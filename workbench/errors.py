@@ -9,6 +9,7 @@ __all__ = [
     "ModelError",
     "BudgetExceeded",
     "Terminated",
+    "shortened",
 ]
 
 
@@ -39,3 +40,13 @@ class BudgetExceeded(WorkbenchError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM (``kill``, ``timeout``, a cancelled CI job, ``docker stop``) stopped a sweep. It ends the sweep the way
     Ctrl+C does, and ``workbench run`` exits 143 (128 + SIGTERM) instead of 130, so a supervisor can tell the two apart."""
+
+
+def shortened(text: str, limit: int = 500) -> str:
+    """An error cut to fit a line, between two words, saying how long it was (cut after redaction, so no key is cut in
+    half and let through): a proxy's HTML error page quoted in a provider's error is hundreds of kilobytes."""
+    if len(text) <= limit:
+        return text
+    space = text.rfind(" ", 0, limit + 1)  # between two words, unless one word fills the line (a URL, a blob of JSON)
+    head = text[:space] if space >= limit // 2 else text[:limit]
+    return f"{head.rstrip(' ,;:(/—-')}… (cut: {len(text)} characters in all)"

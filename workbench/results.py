@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.config import shown_uri
 from workbench.datasets import Corpus, Dataset, Document, EvalCase
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, shortened
 from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score, direction, scorer_entries
 from workbench.models import CONTEXT_ADVICE, Generation, embedder_input_tokens, embedder_unknown_share, runs_locally
@@ -177,8 +177,8 @@ def _answers(v: VariantResult) -> Iterator[tuple[ModelSpec, Generation]]:
 
 
 def _quoted(error: str) -> str:
-    """An error's first line, redacted and cut short, as a note quotes it."""
-    return next(iter(redact(error).strip().splitlines()), "")[:200]
+    """An error's first line, redacted and cut short between words, as a note quotes it."""
+    return shortened(next(iter(redact(error).strip().splitlines()), ""), 200)
 
 
 def reused_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
