@@ -29,7 +29,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from workbench.datasets import Corpus, Dataset
 from workbench.errors import WorkbenchError
@@ -38,7 +37,7 @@ from workbench.metrics import direction
 from workbench.models import Generation
 from workbench.pipeline import ModelCall, QuestionRecord
 from workbench.results import VariantResult, reused_metrics, sweep_totals
-from workbench.spec import ExperimentSpec, RouterSpec
+from workbench.spec import ExperimentSpec, RouterSpec, dump_yaml
 from workbench.redaction import redact
 from workbench.tracking._feedback import default_user
 from workbench.tracking._store_check import check_served_artifacts, check_store
@@ -1007,7 +1006,7 @@ class MlflowTracker:
             self.client.log_text(run_id, variant.prompt.template or "", "prompt_template.txt")
             if variant.prompt.system:  # sent before the template: part of the prompt the answers came from
                 self.client.log_text(run_id, variant.prompt.system, "prompt_system.txt")
-        self.client.log_text(run_id, yaml.safe_dump(variant.to_dict(), sort_keys=False), "variant.yaml")
+        self.client.log_text(run_id, dump_yaml(variant.to_dict()), "variant.yaml")
         self.client.log_dict(run_id, result.chunk_stats.as_dict(), _CHUNK_STATS)
         if result.outcome.error:
             self.client.log_text(run_id, (result.outcome.traceback or result.outcome.error) + "\n", "error.txt")
