@@ -207,6 +207,10 @@ def test_a_grid_of_many_variants_reads_in_a_100_column_terminal(tables) -> None:
     assert short_names(["a|b", "c|d"]) == ({"a|b": "a|b", "c|d": "c|d"}, "")
     assert short_names(["base", "better"]) == ({"base": "base", "better": "better"}, "")
     assert short_names(["x|m|k1", "x|m|k2 (run 0fae6367)"]) == ({"x|m|k1": "k1", "x|m|k2 (run 0fae6367)": "k2 (run 0fae6367)"}, "x|m")
+    # a baseline from another sweep keeps its label, which is not a part in which the names differ
+    outside = "p0|g|r|k1 (models:/rag@production)"
+    assert short_names(["p0|g|r|k1", "p1|g|r|k1", outside]) == ({"p0|g|r|k1": "p0", "p1|g|r|k1": "p1", outside: "p0 (models:/rag@production)"}, "g|r|k1")
+    assert short_names(["p0|g|k1 (run 0fae6367)", "p0|g|k2"]) == ({"p0|g|k1 (run 0fae6367)": "k1 (run 0fae6367)", "p0|g|k2": "k2"}, "p0|g")
 
 
 def interval_text_parts(row) -> list[str]:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -113,16 +114,23 @@ def summary_text(report: ComparisonView) -> str:
 def short_names(names: Sequence[str]) -> tuple[dict[str, str], str]:
     """Each name cut to the ``|``-separated parts in which the names differ, and the parts they all share ("" when
     nothing is cut; pure). Variants of a grid over prompts and k, ``p0|gemma3-270m|recursive-800/80|k1-similarity``,
-    read ``p0|k1-similarity``; names of other shapes (renamed runs, a different number of parts) are kept whole."""
-    parts = [name.split("|") for name in names]
+    read ``p0|k1-similarity``; names of other shapes (renamed runs, a different number of parts) are kept whole. A
+    label's trailing `` (...)`` (a baseline from another sweep: ``(models:/rag@production)``, ``(run 0fae6367)``) is
+    kept on its short name and is not a part in which the names differ."""
+    labels = [_LABEL.match(name) for name in names]
+    parts = [m.group(1).split("|") if m else name.split("|") for name, m in zip(names, labels)]
     whole = ({name: name for name in names}, "")
     if len(names) < 2 or len({len(p) for p in parts}) != 1 or len(parts[0]) < 2:
         return whole
     same = {i for i in range(len(parts[0])) if len({p[i] for p in parts}) == 1}
     if not same or len(same) == len(parts[0]):
         return whole
-    short = {name: "|".join(x for i, x in enumerate(p) if i not in same) for name, p in zip(names, parts)}
+    short = {name: "|".join(x for i, x in enumerate(p) if i not in same) + (m.group(2) if m else "")
+             for name, p, m in zip(names, parts, labels)}
     return short, "|".join(x for i, x in enumerate(parts[0]) if i in same)
+
+
+_LABEL = re.compile(r"^(.*\|[^|]*?)( \([^|()]*\))$", re.DOTALL)  # 'p0|...|k1 (models:/rag@production)'
 
 
 # From this many variants against the baseline, a verdict read on its own (or the best of them picked) can be chance
