@@ -68,7 +68,10 @@ def test_compare_and_gate_against_a_registered_models_alias_or_version(swept: Sw
     report = wb.compare([good], baseline="models:/assist-uri@production", metrics="token_f1", tracking_uri=uri)
     assert report.variants[0].run_id == bad and report.baseline.endswith("(assist-uri@production v1)")
     assert report.verdict(swept.result.variants[0].variant.name, "token_f1") == "better"
+    assert report.row("models:/assist-uri@production", "token_f1")["variant"] == report.baseline  # read by the URI it was named by
     assert wb.compare([bad], baseline="models:/assist-uri/2", tracking_uri=uri).variants[0].run_id == good
+    among = wb.compare([good, bad], baseline="models:/assist-uri/2", metrics="token_f1", tracking_uri=uri)
+    assert among.variants[0].run_id == good and among.verdict("models:/assist-uri/2", "token_f1") == "baseline"
     # the production run is in the sweep compared: it is the baseline among its variants, named as it is there
     assert cli(swept, "gate", swept.result.parent_run_id or "", "--metric", "token_f1", "--baseline", "models:/assist-uri@staging",
                "--format", "json") == 1

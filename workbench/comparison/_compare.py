@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -268,8 +268,9 @@ def _with_baseline(loaded: Loaded, baseline: str | None) -> tuple[VariantTable, 
     registered = _registered(baseline, loaded)
     key = registered.run_id if registered is not None else baseline
     named = f"{baseline} ({registered.label}, run {key})" if registered is not None else key
+    also_named = (baseline,) if registered is not None else ()
     try:
-        base = find_table(tables, key)
+        found = find_table(tables, key)
     except WorkbenchError:
         left_out = next((s for s in loaded.skipped if s.matches(key)), None)
         if left_out is not None:  # not "no variant '<its run id>'": it is there, with nothing to compare against
@@ -291,8 +292,9 @@ def _with_baseline(loaded: Loaded, baseline: str | None) -> tuple[VariantTable, 
         else:
             label = f"{outside.name} (run {key[:8]})" if any(t.name == outside.name for t in tables) else outside.name
         return (VariantTable(label, outside.variant_id, outside.run_id, outside.frame, outside.chunker, outside.embedding,
-                             outside.retrieval, outside.params, outside.stopped_early, outside.lower_is_better, outside=True), *tables)
-    return (base, *(t for t in tables if t is not base))
+                             outside.retrieval, outside.params, outside.stopped_early, outside.lower_is_better, outside=True,
+                             also_named=also_named), *tables)
+    return (replace(found, also_named=also_named), *(t for t in tables if t is not found))
 
 
 def _metric_rows(

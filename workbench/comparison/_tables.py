@@ -30,7 +30,8 @@ class VariantTable:
     flattened configuration as logged (``model.id``, ``router.cheap.id``, ``chunker.size``...), when known;
     ``stopped_early`` says why a racing sweep stopped it before the last question; ``lower_is_better`` names the scorers
     its run recorded as better low (registered so in the process that logged it, perhaps not in this one); ``outside``:
-    a run of another sweep, named as the baseline."""
+    a run of another sweep, named as the baseline; ``also_named``: the model URI it was named by as the baseline, so the
+    report reads its row by that URI too."""
 
     name: str
     variant_id: str
@@ -43,6 +44,7 @@ class VariantTable:
     stopped_early: EarlyStop | None = None
     lower_is_better: frozenset[str] = frozenset()
     outside: bool = False  # a run of another sweep named as the baseline (what is in production): compared against, not gated
+    also_named: tuple[str, ...] = ()  # the model URI the baseline was named by (``models:/docs-bot@production``)
 
     @property
     def retrieval_setup(self) -> str:
@@ -52,7 +54,7 @@ class VariantTable:
         return " · ".join(p for p in (self.chunker, self.embedding.split(":", 1)[-1], self.retrieval) if p)
 
     def matches(self, key: str) -> bool:
-        return key in (self.name, self.variant_id, self.run_id)
+        return key in (self.name, self.variant_id, self.run_id) or key in self.also_named
 
     @property
     def answered(self) -> bool:
