@@ -350,6 +350,14 @@ def test_a_provider_error_is_an_error_reply_and_an_unknown_price_stays_unknown()
     assert reply.cost_usd is None and reply.finish_reason == "error"
 
 
+def test_a_long_provider_error_is_cut_between_words_so_no_key_is_cut_in_half() -> None:
+    key = "sk-proj-" + "Q7x" * 16
+    said = "judge call failed: ValueError: " + "invalid request " * 28 + f"key={key} " + "more " * 100
+    assert said.index(key) < 500 < said.index(key) + len(key)  # the key spans the 500th character
+    error = ModelJudge(Replying(ValueError(said.split(": ", 2)[2]))).ask("p", SCHEMA).error or ""
+    assert "sk-proj" not in error and error.endswith(f"(cut: {len(said)} characters in all)")
+
+
 def test_a_scripted_model_out_of_script_stays_loud_inside_a_judge() -> None:
     with pytest.raises(ScriptExhausted):
         ModelJudge(ScriptedModel([])).ask("p", SCHEMA)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
+from workbench.errors import shortened
 from workbench.execution._process import KILL_GRACE_S, STARTUP_S, cap_memory, with_cache_journal
 from workbench.execution._worker import VariantJob, failed_result, redacted_errors, run_job, stopped_result, wall_time_error, with_slots
 from workbench.grid import Variant
@@ -435,11 +436,11 @@ def _broken(execution: ExecutionSpec, exc: ConnectionError) -> Exception:
 
     found = re.search(r'details = "([^"]*)"', str(exc))
     reason = found.group(1) if found else _first_line(exc)
-    return WorkbenchError(f"execution.address '{execution.address}': the Ray cluster broke the connection ({reason[:300]}) — "
+    return WorkbenchError(f"execution.address '{execution.address}': the Ray cluster broke the connection ({shortened(reason, 300)}) — "
                           "install workbench and every module your models and scorers import on each node (pip install "
                           "'workbench[ray]'), check the cluster is up (ray status), then re-run: cached answers are not recomputed")
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return next((line for line in text if line.strip()), type(exc).__name__)[:500]
+    return shortened(next((line for line in text if line.strip()), type(exc).__name__))

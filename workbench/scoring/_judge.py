@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
-from workbench.errors import ModelError
+from workbench.errors import ModelError, shortened
 from workbench.metrics import JudgeUsage
 from workbench.models import (
     CONTEXT_ADVICE,
@@ -256,8 +256,8 @@ class ModelJudge:
             # same way every time: no call error to ask again
             too_long = isinstance(exc, ModelError) and CONTEXT_ADVICE in str(exc)
             return JudgeReply(None, "", latency_s=time.perf_counter() - start,
-                              error=(f"judge prompt is longer than the judge's context window: {exc}" if too_long
-                                     else f"judge call failed: {_failure(exc)}")[:500],
+                              error=shortened(f"judge prompt is longer than the judge's context window: {exc}" if too_long
+                                              else f"judge call failed: {_failure(exc)}"),
                               finish_reason="context_window" if too_long else "error", cost_usd=0.0 if self.price is not None else None,
                               retries=exc.retries if isinstance(exc, RetriesExhausted) else 0)
         # llama.cpp ends an answer where the context window ends, as 'length': raising max_tokens would not mend it
