@@ -45,3 +45,63 @@ def test_span_contents_are_redacted_as_they_are_set(monkeypatch: pytest.MonkeyPa
     trace.root.end(end_time_ns=3_000_000_000)
     _, spans = trace.finish()
     assert key not in str(spans[0].outputs) and "[REDACTED:" in spans[0].outputs["answer"]
+
+
+class _FailsAt:
+    """A ``TracingClient`` whose ``call`` fails (``error``) the ``at``-th time it is made, as Ctrl+C, a full disk or a
+    value the store refuses does half way through a variant's traces."""
+
+    def __init__(self, client, call: str, at: int, error: BaseException) -> None:  # type: ignore[no-untyped-def]
+        self._client, self._call, self._left, self._error = client, call, at, error
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        real = getattr(self._client, name)
+        if name != self._call:
+            return real
+
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self._left -= 1
+            if self._left == 0:
+                raise self._error
+            return real(*args, **kwargs)
+
+        return call
+
+
+@pytest.mark.parametrize(("call", "at", "error", "kept"), [
+    ("start_trace", 55, KeyboardInterrupt(), 50),  # Ctrl+C in the second batch's start_trace calls
+    ("log_spans", 2, OSError(28, "No space left on device"), 50),  # the second batch's spans
+    ("start_trace", 3, KeyboardInterrupt(), 0),
+])
+def test_traces_written_half_way_are_each_whole(wb_settings, tmp_path, call: str, at: int, error: BaseException, kept: int) -> None:  # type: ignore[no-untyped-def]
+    # a variant of 5,000 questions was interrupted with every trace started and none with its spans: the MLflow UI
+    # listed thousands of traces it could not open ("missing span data"), for good
+    from mlflow import MlflowClient
+    from mlflow.tracing.client import TracingClient
+
+    from workbench.tracking._traces import write_traces
+
+    uri = wb_settings.tracking_uri
+    experiment_id = MlflowClient(uri).create_experiment("unit", artifact_location=(tmp_path / "artifacts").as_uri())
+    traces = [built(experiment_id, i) for i in range(60)]
+    with pytest.raises(type(error)):
+        write_traces(_FailsAt(TracingClient(uri), call, at, error), experiment_id, traces)
+    client = MlflowClient(uri)
+    stored = client.search_traces(locations=[experiment_id], include_spans=False, max_results=1000)
+    assert sorted(t.info.trace_id for t in stored) == sorted(t.trace_id for t in traces[:kept])
+    for info in stored:
+        trace = client.get_trace(info.info.trace_id)
+        assert [s.name for s in trace.data.spans] == ["rag_pipeline", "generate"]
+        assert [a.name for a in trace.info.assessments] == ["token_f1"]
+
+
+def built(experiment_id: str, i: int) -> TraceBuilder:
+    trace = TraceBuilder.start(
+        "rag_pipeline", SpanType.CHAIN, experiment_id=experiment_id, inputs={"question": f"q{i}?"}, start_time_ns=(1 + i) * 10**9,
+        tags={"workbench.case_id": f"c{i}"}, metadata={}, attributes={}, wrap=redacting,
+    )
+    child = trace.span("generate", SpanType.LLM, parent=trace.root, inputs={"prompt": "p"}, start_time_ns=(1 + i) * 10**9)
+    child.end(end_time_ns=(1 + i) * 10**9 + 5)
+    trace.root.end(end_time_ns=(1 + i) * 10**9 + 10)
+    trace.assessments.append(Feedback(name="token_f1", value=0.5, source=AssessmentSource(source_type="CODE", source_id="wb")))
+    return trace

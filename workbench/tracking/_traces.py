@@ -4,21 +4,24 @@ MLflow's live tracing exports every span as it ends (one store transaction per s
 finished trace is another transaction: ~11 per question on sqlite, the one MLflow writer's main cost. The workbench
 logs traces after the fact, from recorded timings, so it builds them here instead: spans are MLflow ``LiveSpan``s on a
 private OpenTelemetry tracer (no exporter), a trace's assessments ride on its ``TraceInfo``, and ``write_traces`` stores each
-trace with ``start_trace`` (info, tags, metadata, assessments: one transaction) and all spans of all traces with one
+trace with ``start_trace`` (info, tags, metadata, assessments: one transaction) and the spans of 50 traces with one
 ``log_spans``. What lands in the store is what the live path writes: the same spans, previews and metadata (the store adds the
 token usage up from the spans).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.tracking._unreachable import is_unreachable
+
 __all__ = ["TraceBuilder", "write_traces"]
 
-_SPAN_BATCH = 50  # traces whose spans go in one log_spans call
+_BATCH = 50  # traces started, then their spans stored in one log_spans call
 
 
 @dataclass
@@ -104,13 +107,27 @@ class TraceBuilder:
 
 
 def write_traces(client: Any, experiment_id: str, traces: Sequence[TraceBuilder]) -> list[str]:
-    """Store ``traces`` through a ``TracingClient``: one ``start_trace`` each, then every span in one ``log_spans``."""
+    """Store ``traces`` through a ``TracingClient``, 50 at a time: one ``start_trace`` each, then their spans in one
+    ``log_spans``. A batch cut short (Ctrl+C, a full disk, a value the store refuses) takes the traces it started back
+    out: the store holds whole traces only, never one the MLflow UI cannot open for want of its spans."""
     finished = [t.finish() for t in traces]
-    for info, _ in finished:
-        client.start_trace(info)
-    for batch in range(0, len(finished), _SPAN_BATCH):  # a transaction's size stays bounded on a large dataset
-        client.log_spans(experiment_id, [span for _, spans in finished[batch : batch + _SPAN_BATCH] for span in spans])
+    for batch in range(0, len(finished), _BATCH):  # a transaction's size stays bounded on a large dataset
+        _write_batch(client, experiment_id, finished[batch : batch + _BATCH])
     return [info.trace_id for info, _ in finished]
+
+
+def _write_batch(client: Any, experiment_id: str, batch: Sequence[tuple[Any, list[Any]]]) -> None:
+    started: list[str] = []
+    try:
+        for info, _ in batch:
+            started.append(info.trace_id)  # before the call: one cut short may have been stored
+            client.start_trace(info)
+        client.log_spans(experiment_id, [span for _, spans in batch for span in spans])
+    except BaseException as exc:
+        if not is_unreachable(exc):  # a server that is gone would make the error wait out MLflow's retries again
+            with contextlib.suppress(Exception):
+                client.delete_traces(experiment_id, trace_ids=started)
+        raise
 
 
 def _start_attributes(start_time_ns: int, experiment_id: str | None = None) -> dict[str, str]:
