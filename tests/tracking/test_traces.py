@@ -105,3 +105,46 @@ def built(experiment_id: str, i: int) -> TraceBuilder:
     trace.root.end(end_time_ns=(1 + i) * 10**9 + 10)
     trace.assessments.append(Feedback(name="token_f1", value=0.5, source=AssessmentSource(source_type="CODE", source_id="wb")))
     return trace
+
+
+def test_each_sweeps_traces_name_the_source_and_commit_their_run_does(wb_settings, fake_models, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # MLflow looks the environment up once per process: in a notebook kept open all day, every trace kept the first
+    # sweep's commit (and the kernel launcher as its source) while its run had the commit its experiment folder is at
+    import subprocess
+
+    from mlflow import MlflowClient
+
+    import workbench as wb
+    from workbench.pipeline import MemoryIndexStore
+
+    from ..test_runner import ROOT
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=folder, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    spec = wb.ExperimentSpec.from_dict({
+        "name": "unit", "dataset": {"path": str(ROOT / "datasets" / "python_docs.jsonl"), "limit": 2},
+        "corpus": {"builtin": "python-reference"}, "prompts": [{"name": "p", "template": "{context} {question}"}],
+        "models": [{"id": "local:gemma3-270m"}], "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+    }, base_dir=folder)
+    git("init", "-q")
+    commits = []
+    for version in ("v1", "v2"):
+        (folder / "prompt.txt").write_text(version, encoding="utf-8")
+        git("add", ".")
+        git("commit", "-qm", version)
+        commits.append(git("rev-parse", "HEAD"))
+        result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, fresh=True)
+        client = MlflowClient(wb_settings.tracking_uri)
+        run = client.get_run(result.variants[0].run_id)
+        traces = client.search_traces(locations=[result.experiment_id], run_id=run.info.run_id, include_spans=False)
+        assert len(traces) == 2
+        for trace in traces:
+            meta = trace.info.trace_metadata
+            assert meta["mlflow.source.git.commit"] == run.data.tags["mlflow.source.git.commit"] == commits[-1]
+            assert meta["mlflow.source.name"] == run.data.tags["mlflow.source.name"] == str(folder)
+            assert meta["mlflow.user"] == run.data.tags["mlflow.user"]

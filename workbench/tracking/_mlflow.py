@@ -1037,7 +1037,7 @@ class MlflowTracker:
             tags.update(routing_tags(record))
         trace = TraceBuilder.start(
             "rag_pipeline", SpanType.CHAIN, experiment_id=sweep.experiment_id, inputs={"question": record.case.question},
-            start_time_ns=record.started_ns, tags=redacted(tags), metadata={TraceMetadataKey.SOURCE_RUN: run_id},
+            start_time_ns=record.started_ns, tags=redacted(tags), metadata={TraceMetadataKey.SOURCE_RUN: run_id, **self._run_source(sweep)},
             attributes={"variant": variant.name}, wrap=redacting,
         )
         retrieve = trace.span(
@@ -1077,6 +1077,12 @@ class MlflowTracker:
             assessments.append(Feedback(name="generation", error=AssessmentError(error_code="GENERATION_ERROR", error_message=record.error), source=code("pipeline"), metadata=meta, span_id=root_id))
         trace.assessments.extend(redacted(assessments))
         return trace
+
+    def _run_source(self, sweep: SweepHandle) -> dict[str, str]:
+        """Who ran a sweep's variant runs, from where, at which commit (their sweep's, looked up as it started): the
+        trace metadata that says so for each of their traces."""
+        tags = self._sweep_data(sweep).tags
+        return {key: tags[key] for key in _RAN_BY_TAGS if key in tags}
 
     def _route_spans(self, trace: TraceBuilder, router: RouterSpec, record: QuestionRecord) -> None:
         """A router's spans: ``generate (cheap)``, ``route`` (the decision, its signals and reasons), and

@@ -77,14 +77,13 @@ class TraceBuilder:
         from mlflow.entities import Trace, TraceData, TraceInfo, TraceLocation, TraceState
         from mlflow.tracing.constant import TRACE_SCHEMA_VERSION, TRACE_SCHEMA_VERSION_KEY, SpanAttributeKey, TraceMetadataKey, TraceTagKey
         from mlflow.tracing.utils import add_size_stats_to_trace_metadata
-        from mlflow.tracing.utils.environment import resolve_env_metadata
 
         root = self._spans[0]
         if root.end_time_ns is None:
             raise RuntimeError(f"trace {self.trace_id}: its root span has not ended")
         spans = [s.to_immutable_span() for s in self._spans]
         metadata = {
-            **resolve_env_metadata(),
+            **_environment(),
             TRACE_SCHEMA_VERSION_KEY: str(TRACE_SCHEMA_VERSION),
             **self.metadata,
             TraceMetadataKey.INPUTS: _preview(root._span.attributes.get(SpanAttributeKey.INPUTS)),
@@ -138,6 +137,16 @@ def _start_attributes(start_time_ns: int, experiment_id: str | None = None) -> d
     if experiment_id is not None:
         attributes[SpanAttributeKey.EXPERIMENT_ID] = json.dumps(experiment_id)
     return attributes
+
+
+def _environment() -> dict[str, str]:
+    """The environment metadata MLflow gives a trace, without its git commit, branch and repository: MLflow looks those
+    up once per process, from the current folder (a notebook kernel's traces kept its first sweep's commit). A trace's
+    source is its run's, which the caller gives in ``metadata``."""
+    from mlflow.tracing.utils.environment import resolve_env_metadata
+    from mlflow.utils.mlflow_tags import MLFLOW_GIT_BRANCH, MLFLOW_GIT_COMMIT, MLFLOW_GIT_REPO_URL
+
+    return {k: v for k, v in resolve_env_metadata().items() if k not in (MLFLOW_GIT_BRANCH, MLFLOW_GIT_COMMIT, MLFLOW_GIT_REPO_URL)}
 
 
 def _preview(value: str | None) -> str:
