@@ -1018,10 +1018,10 @@ class MlflowTracker:
         self.client.set_terminated(run_id, status=status, end_time=result.ended_ms)
 
     def _log_traces(self, sweep: SweepHandle, run_id: str, result: VariantResult, dataset: Dataset) -> None:
-        """One trace per question, written in bulk (``_traces``): one transaction per trace and one for all spans."""
+        """One trace per question, written in bulk (``_traces``): one transaction per trace and one per 50 traces' spans."""
         positions = {case.id: i for i, case in enumerate(dataset.cases)}
-        traces = [self._trace(sweep, run_id, result.variant, record, positions.get(record.case.id)) for record in result.records]
-        trace_ids = write_traces(self.tracing, sweep.experiment_id, traces)
+        traces = (self._trace(sweep, run_id, result.variant, record, positions.get(record.case.id)) for record in result.records)
+        trace_ids = write_traces(self.tracing, sweep.experiment_id, traces)  # built as they are written
         for batch in _chunks(trace_ids, 100):
             self.client.link_traces_to_run(batch, run_id=run_id)
         self.client.log_dict(run_id, trace_ids, _TRACE_IDS)

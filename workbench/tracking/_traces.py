@@ -12,8 +12,9 @@ token usage up from the spans).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,14 +106,17 @@ class TraceBuilder:
         return info, spans
 
 
-def write_traces(client: Any, experiment_id: str, traces: Sequence[TraceBuilder]) -> list[str]:
+def write_traces(client: Any, experiment_id: str, traces: Iterable[TraceBuilder]) -> list[str]:
     """Store ``traces`` through a ``TracingClient``, 50 at a time: one ``start_trace`` each, then their spans in one
-    ``log_spans``. A batch cut short (Ctrl+C, a full disk, a value the store refuses) takes the traces it started back
-    out: the store holds whole traces only, never one the MLflow UI cannot open for want of its spans."""
-    finished = [t.finish() for t in traces]
-    for batch in range(0, len(finished), _BATCH):  # a transaction's size stays bounded on a large dataset
-        _write_batch(client, experiment_id, finished[batch : batch + _BATCH])
-    return [info.trace_id for info, _ in finished]
+    ``log_spans``. ``traces`` is read as they are written (a generator keeps a batch in memory, not a variant's every
+    trace). A batch cut short (Ctrl+C, a full disk, a value the store refuses) takes the traces it started back out:
+    the store holds whole traces only, never one the MLflow UI cannot open for want of its spans."""
+    written: list[str] = []
+    pending = iter(traces)
+    while batch := [t.finish() for t in itertools.islice(pending, _BATCH)]:  # a transaction's size stays bounded too
+        _write_batch(client, experiment_id, batch)
+        written.extend(info.trace_id for info, _ in batch)
+    return written
 
 
 def _write_batch(client: Any, experiment_id: str, batch: Sequence[tuple[Any, list[Any]]]) -> None:
