@@ -6,7 +6,7 @@ logs traces after the fact, from recorded timings, so it builds them here instea
 private OpenTelemetry tracer (no exporter), a trace's assessments ride on its ``TraceInfo``, and ``write_traces`` stores each
 trace with ``start_trace`` (info, tags, metadata, assessments: one transaction) and the spans of 50 traces with one
 ``log_spans``. What lands in the store is what the live path writes: the same spans, previews and metadata (the store adds the
-token usage up from the spans).
+token usage up from the spans), but for the source and git commit, which are the trace's run's (``_environment``).
 """
 
 from __future__ import annotations
