@@ -107,6 +107,41 @@ def test_a_password_in_a_url_is_masked_and_the_rest_of_the_url_kept() -> None:
     assert red.redact("http://mlflow.example.com/ and sqlite:////tmp/x/mlflow.db") == "http://mlflow.example.com/ and sqlite:////tmp/x/mlflow.db"
 
 
+@pytest.mark.parametrize("password", [
+    "Pa$$w0rd!Blue", "AbC+dEf/gH1=", "it's(a)*secret*,ok;yes&no", "hunter2/s3cretQQ", "hunter2?s3cretQQ", "hunter2#s3cretQQ",
+    "hunter2@s3cretQQ", "hunter2:se@cr3tQQ/x",
+])
+def test_a_url_password_holding_delimiters_is_masked_whole(password: str) -> None:
+    """RFC 3986 lets a login hold ``!$&'()*+,;=`` as written (a generated password's ``+`` and ``=``, a typed one's ``!``
+    or ``$``), and URL parsers read a password up to the address's last '@' (``without_credentials``): detect-secrets'
+    detector takes no password holding any of them, so ``postgresql://bob:Pa$$w0rd!@db`` was logged as written."""
+    red = Redactor({})
+    for uri in (f"postgresql://bob:{password}@db.internal:5432/mlflow", f"https://bob:{password}@proxy.example/v1?x=1"):
+        text = f"cannot reach {uri} (refused)"
+        masked = red.redact(text)
+        assert masked == text.replace(password, "[REDACTED:basic_auth_credentials]"), masked
+        assert red.redact(masked) == masked
+    assert red.redact(f"redis://:{password}@cache:6379/0") == "redis://:[REDACTED:basic_auth_credentials]@cache:6379/0"  # no user
+    two = f'["https://bob:{password}@a.example/v1","https://alice:pw2Secret@b.example"]'
+    assert red.redact(two) == '["https://bob:[REDACTED:basic_auth_credentials]@a.example/v1","https://alice:[REDACTED:basic_auth_credentials]@b.example"]'
+
+
+def test_a_url_with_a_port_and_an_at_in_its_path_is_no_login() -> None:
+    red = Redactor({})
+    for text in ("https://host.example:8443/scope/@me", "http://[::1]:5000/api/@x and http://a.example/b:c@d",
+                 "mailto:bob@example.com", "user:pw@host without a scheme", "https://bob:@host.example",
+                 "postgresql://alice:***@db/mlflow"):  # hidden already, by config.shown_uri
+        assert red.redact(text) == text
+
+
+def test_a_login_whose_password_holds_delimiters_is_refused_in_the_spec(tmp_path: Path) -> None:
+    path = tmp_path / "leaky.yaml"
+    path.write_text(SPEC.format(field="temperature", value=0) + "index_store: {url: 'http://bob:Hunter2+Secret=@chroma.team:8000'}\n",
+                    encoding="utf-8")
+    with pytest.raises(SpecError, match=rf"^{path}:11: index_store.url: the URL holds a password \(user:password@host\) — "):
+        load_experiment(path)
+
+
 def test_a_key_in_a_url_query_or_an_echoed_bearer_header_is_masked_and_the_rest_kept() -> None:
     # a proxy's base URL carrying its key, echoed back by a server's error message; no environment variable holds it
     red = Redactor({})

@@ -258,6 +258,42 @@ class _BasicHeader:
                 yield m.group("value")
 
 
+class _UrlLogin:
+    """The password of a URL's login (``scheme://user:password@host``), as URL parsers read it, in linear time.
+
+    detect-secrets' detector takes no login holding one of RFC 3986's delimiters, but a login may hold ``!$&'()*+,;=``
+    as written (a generated password's ``+`` and ``=``, a typed one's ``!`` or ``$``), and a password written without
+    percent-encoding its ``/``, ``?``, ``#``, ``@`` or ``:`` runs to the address's last '@' (``without_credentials``
+    reads it so): ``postgresql://bob:Pa$$w0rd!@db/mlflow`` was logged as written. A URL's text runs to the next
+    whitespace or the next ``://``; a user holding ``/``, ``?``, ``#`` or ``[`` is a host and path
+    (``https://a.example/b:c@d``), a "password" of digits and a path a port (``http://localhost:4873/@scope/pkg``)."""
+
+    separator = "://"
+    space = re.compile(r"\s")
+    port = re.compile(r"\d+[/?#]")
+    mask = re.compile(r"\*+|…")  # a password already hidden (``config.shown_uri``'s ``user:***@``)
+
+    def analyze_string(self, text: str) -> Iterator[str]:
+        at = text.find(self.separator)
+        while at >= 0:
+            begin = at + len(self.separator)
+            after = text.find(self.separator, begin)
+            space = self.space.search(text, begin, len(text) if after < 0 else after)
+            end = space.start() if space is not None else len(text) if after < 0 else after
+            login = text.rfind("@", begin, end)
+            password = self._password(text[begin:login]) if login >= 0 else None
+            if password is not None:
+                yield password
+            at = after
+
+    def _password(self, userinfo: str) -> str | None:
+        """The password of a login (``user:password``), None when it has none or is no login (see the class)."""
+        user, colon, password = userinfo.partition(":")  # a user may be left out (redis://:password@host)
+        if not (colon and password) or any(c in user for c in "/?#[]"):
+            return None
+        return None if self.port.match(password) or self.mask.fullmatch(password) else password
+
+
 @functools.lru_cache(maxsize=1)
 def _detectors() -> tuple[_Detector, ...]:
     """detect-secrets' pattern detectors and ``_SHAPES``, built once. No high-entropy detector, no public-IP one.
@@ -295,14 +331,16 @@ def _detectors() -> tuple[_Detector, ...]:
     own = (
         *(_Detector(label, _Shape(pattern, _REQUIRED.get(label))) for label, pattern in _SHAPES),
         _Detector("basic_auth_header", _BasicHeader()),
+        _Detector(_label(BasicAuthDetector.secret_type), _UrlLogin()),
         _Detector(_label(JwtTokenDetector.secret_type), _Jwt()),
     )
     assignment = ("key", "pw", "pass", "token", "cloudant", "softlayer")
     # detect-secrets' OpenAI detector (sk-...T3BlbkFJ...) is the openai_token shape's: its pattern read the rest of the
-    # token again from every 'sk-' in it (seconds on 20 KB of 'sk-'), and the shape finds every key it found
+    # token again from every 'sk-' in it (seconds on 20 KB of 'sk-'), and the shape finds every key it found; its basic
+    # auth detector is _UrlLogin's, which finds every password it found and those holding a URL's delimiters
     plain = (
         AWSKeyDetector, GitHubTokenDetector, GitLabTokenDetector, SlackDetector, StripeDetector,
-        PrivateKeyDetector, BasicAuthDetector, PypiTokenDetector, SendGridDetector,
+        PrivateKeyDetector, PypiTokenDetector, SendGridDetector,
         TwilioKeyDetector, MailchimpDetector, DiscordBotTokenDetector, TelegramBotTokenDetector, SquareOAuthDetector,
         AzureStorageKeyDetector, ArtifactoryDetector,
     )
