@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import os
-import re
+
+from workbench.redaction import without_credentials
 
 DEFAULT_UI_URL = "http://127.0.0.1:5000"
 
 
 def ui_url(tracking_uri: str | None = None) -> str:
     """Where the MLflow UI of the runs logged to ``tracking_uri`` (default: the project's store) is served:
-    ``$WORKBENCH_UI_URL``; else, for a tracking server, the server itself (it serves the UI), without its login; else
+    ``$WORKBENCH_UI_URL``; else, for a tracking server, the server itself (it serves the UI); else
     ``http://127.0.0.1:5000``, where ``workbench ui`` serves a local store. A team's links went to 127.0.0.1:5000, a
-    page of nothing (or of another store), for runs logged to their MLflow server."""
-    if os.environ.get("WORKBENCH_UI_URL"):
-        return os.environ["WORKBENCH_UI_URL"].rstrip("/")
+    page of nothing (or of another store), for runs logged to their MLflow server. A link never carries the address's
+    login, query or fragment (``without_credentials``): it is shown in notebooks, whose output is saved and shared, and
+    the browser asks for the login."""
+    given = os.environ.get("WORKBENCH_UI_URL", "").strip()
+    if given:
+        return without_credentials(given).rstrip("/")
     if tracking_uri is None:
         from workbench.config import settings
 
         tracking_uri = settings().tracking_uri
     if not tracking_uri.startswith(("http://", "https://")):
         return DEFAULT_UI_URL
-    # everything up to the address's last '@' is the login, also a password written with an unencoded '/' or '@'
-    server = re.sub(r"^(https?://)\S*@", r"\1", tracking_uri.split("?", 1)[0].split("#", 1)[0])
-    return server.rstrip("/")
+    return without_credentials(tracking_uri).rstrip("/")
 
 
 def run_url(run_id: str, experiment_id: str | None = None, *, base: str | None = None) -> str:
