@@ -48,6 +48,19 @@ def test_settings_shown_in_a_notebook_hide_the_tracking_servers_password(tmp_pat
     assert cfg.tracking_uri == "http://alice:S3cret-pa55@mlflow.example.internal:5000"
 
 
+def test_a_password_given_in_the_store_uris_query_is_hidden_where_the_uri_is_shown(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # SQLAlchemy hands a database URI's query to the driver: postgresql://bob@db/mlflow?password=... logs in, and
+    # every `workbench run` printed it whole ("Tracking store: ..." and its --format json), as wb.settings() showed it
+    from workbench.config import shown_uri
+
+    uri = "postgresql://bob@db.internal:5432/mlflow?sslmode=require&password=Hunter2-Secret&sslpassword=Key-Pass-99"
+    assert shown_uri(uri) == "postgresql://bob@db.internal:5432/mlflow?sslmode=require&password=***&sslpassword=***"
+    assert "Hunter2-Secret" not in repr(wb.settings(root=tmp_path, tracking_uri=uri))
+    assert shown_uri("https://mlflow.example/?token=abc123def&x=1") == "https://mlflow.example/?token=***&x=1"
+    for plain in ("sqlite:////tmp/p/mlflow.db?mode=ro", "postgresql://bob:***@db/mlflow?sslmode=require"):
+        assert shown_uri(plain) == plain
+
+
 @pytest.mark.parametrize(("call", "says"), [
     # a tracking URI given first made a project folder named 'sqlite:' in the current folder, silently
     (lambda: wb.settings("sqlite:///ci/mlflow.db"), "root: 'sqlite:///ci/mlflow.db' is a tracking URI, not a folder — pass it as wb.settings(tracking_uri="),

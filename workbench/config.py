@@ -74,10 +74,16 @@ class Settings:
         return size
 
 
+# a secret handed over in a URI's query rather than its login: SQLAlchemy gives a database URI's query to the driver
+# (postgresql://bob@db/mlflow?password=...), a proxy takes ?token=...; the parameter names workbench.redaction masks
+# in any URL's query (its url_query_secret)
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:[\w.-]*(?:key|token|secret|passw|pwd|sig|auth|credential)[\w.-]*|code)=)[^&\s#]+")
+
+
 def shown_uri(uri: str) -> str:
     """The URI without a password (``http://user:***@host``), also one written without percent-encoding its ``@``,
-    ``:`` or ``/`` (everything up to the URI's last ``@`` is hidden)."""
-    return re.sub(r"(://[^:/@\s]+):\S*@", r"\1:***@", uri)
+    ``:`` or ``/`` (everything up to the URI's last ``@`` is hidden), or given in its query (``?password=***``)."""
+    return _QUERY_SECRET.sub(r"\1***", re.sub(r"(://[^:/@\s]+):\S*@", r"\1:***@", uri))
 
 
 def settings(root: str | Path | None = None, tracking_uri: str | None = None) -> Settings:
