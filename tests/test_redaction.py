@@ -49,6 +49,26 @@ def test_values_of_secret_environment_variables_are_replaced_by_their_name() -> 
                                 "in /usr/local/bin false 100000000")
 
 
+def test_a_secret_variables_value_cut_short_where_a_message_was_cut_is_still_redacted() -> None:
+    """A judge's failed call keeps its error's first 500 characters, a judge's reply its first 200, a ragas reason its
+    first 160: a key quoted across the cut was kept as its first half, which no longer equals the variable's value and
+    was logged to MLflow as written. The start of a secret value ending where its text ends (or at a character no key
+    holds: the cut's '…', a quote) is redacted when it is at least half of the value."""
+    opaque = "zq8Xm2Lp9Rt4Vw8Zb3Nc7Hd6Jf1Kg5Ls"  # no known shape: only its variable says it is a key
+    red = Redactor({"AZURE_OPENAI_API_KEY": opaque, "SOME_TOKEN": "localhost-secret-4417"})
+    half = opaque[:20]
+    for text in (f"judge call failed: 401 bad key {half}", f"the judge said: 'bad key {half}…'", f"key={half}', other"):
+        assert half not in red.redact(text), text
+        assert "[REDACTED:AZURE_OPENAI_API_KEY]" in red.redact(text)
+    # text sharing a short start with a value, or running on with other characters, is not the value
+    for text in (f"{opaque[:12]} is less than half", f"{opaque[:20]}QQ runs on", "http://localhost:5000"):
+        assert red.redact(text) == text, text
+    # a secret variable naming a file or an address: its start is a folder, which messages name all the time
+    red = Redactor({"GOOGLE_APPLICATION_CREDENTIALS": "/home/u/project/key.json", "AUTH_TOKEN_URL": "https://auth.example/oauth/token"})
+    for text in ("cache in /home/u/project/.workbench/cache", "see https://auth.example/oauth/?x=1"):
+        assert red.redact(text) == text, text
+
+
 @pytest.mark.parametrize(("secret", "label"), [
     (KEY, "openai_token"),
     ("AKIA" + "IOSFODNN7EXAMPLE", "aws_access_key"),
@@ -497,3 +517,18 @@ def test_a_variant_finds_the_previous_variants_chunks_redacted_on_a_thousand_que
         for chunk in chunks:
             assert redactor.redact(chunk) == chunk
     assert redactor.scans == len(chunks)
+
+
+def test_a_judge_error_cut_across_a_key_leaves_no_piece_of_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a proxy's 401 quoting the key it received, after a long message: the judge keeps the error's first 500 characters
+    from workbench.scoring import ModelJudge
+
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "zq8Xm2Lp9Rt4Vw8Zb3Nc7Hd6Jf1Kg5Ls")
+
+    def refuse(prompt: RenderedPrompt) -> str:
+        policy = ("the gateway explains its policy at length. " * 10)[:410]  # the key starts at the error's 481st character
+        raise RuntimeError(f"401 Unauthorized: {policy}Received API Key = zq8Xm2Lp9Rt4Vw8Zb3Nc7Hd6Jf1Kg5Ls")
+
+    reply = ModelJudge(ScriptedModel(refuse, kind="chat")).ask("Judge.", {"type": "object"})
+    assert reply.error is not None and "zq8Xm2Lp9Rt4" in reply.error and len(reply.error) == 500  # cut across the key
+    assert "zq8Xm2Lp9Rt4" not in redact(reply.error) and redact(reply.error).endswith("Received API Key = [REDACTED:AZURE_OPENAI_API_KEY]")

@@ -1,10 +1,10 @@
 """Redaction at the boundary: a secret never leaves the process.
 
 One ``Redactor`` replaces, in any text, (a) the values of secret-like environment variables (names containing KEY,
-TOKEN, SECRET, PASSWORD or CREDENTIAL) and (b) the key shapes that detect-secrets' detectors know (OpenAI, AWS,
-GitHub, Slack, Stripe, JWTs, private keys, passwords in URLs, ``api_key = "..."`` assignments...), plus keys in a URL's
-query string (``?key=``, ``&api-key=``), echoed ``Bearer`` tokens and ``Basic`` credentials, and Anthropic,
-Hugging Face, Google API and GitHub fine-grained keys, with a marker:
+TOKEN, SECRET, PASSWORD or CREDENTIAL; also at least half of one, where a message was cut across it) and (b) the key
+shapes that detect-secrets' detectors know (OpenAI, AWS, GitHub, Slack, Stripe, JWTs, private keys, passwords in URLs,
+``api_key = "..."`` assignments...), plus keys in a URL's query string (``?key=``, ``&api-key=``), echoed ``Bearer``
+tokens and ``Basic`` credentials, and Anthropic, Hugging Face, Google API and GitHub fine-grained keys, with a marker:
 ``[REDACTED:OPENAI_API_KEY]``, ``[REDACTED:basic_auth_credentials]``. Everything the workbench writes outside the
 process (MLflow params, tags, metric names, artifacts, traces, exports, log lines, widget output) goes through it.
 
@@ -74,6 +74,7 @@ _CACHE_MAX_CHARS = 8192  # longer texts are scanned every time rather than kept 
 # chunks cycle through 5,000+ texts: each variant found none of the previous one's)
 _CACHE_CHARS = 32 * 2**20
 _PRIVATE_KEY = "private_key"
+_LOCATION = re.compile(r"[/~.]|[A-Za-z]:[\\/]|[A-Za-z][A-Za-z0-9+.-]*://")  # a path or a URL (see Redactor._cut_values)
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
@@ -446,6 +447,7 @@ class Redactor:
         found: list[Finding] = []
         if self._env_pattern is not None:
             found.extend(Finding(self._env_names[m.group(0)], m.start(), m.end(), True) for m in self._env_pattern.finditer(text))
+            found.extend(self._cut_values(text))
         lower = text.lower()
         lines: list[tuple[int, str, str]] | None = None
         for detector in _detectors():
@@ -464,6 +466,27 @@ class Redactor:
                 stop = _private_key_end(text, offset + end) if detector.label == _PRIVATE_KEY else offset + end
                 found.append(Finding(detector.label, offset + start, stop))
         return _merge(found)
+
+    def _cut_values(self, text: str) -> Iterator[Finding]:
+        """The starts of secret values cut short where a message was cut: at least half of a value (and ``_MIN_SECRET``
+        characters), ending where the text ends or at a character no key runs on with (the cut's ``…``, a quote).
+        A judge's failed call keeps its error's first 500 characters, its reply's first 200: the start of a key quoted
+        across the cut no longer equals the value, and left the process as written. Text that goes on with other key
+        characters after a value's start is another token, not the value; a value naming a file or an address is no
+        key, and its start (a folder, a server) is named by messages all the time."""
+        for value, name in self._env_names.items():
+            if _LOCATION.match(value):
+                continue
+            least = max(_MIN_SECRET, len(value) // 2)
+            head = value[:least]
+            at = text.find(head)
+            while at >= 0:
+                end = at + least
+                while end < len(text) and end - at < len(value) and text[end] == value[end - at]:
+                    end += 1
+                if end - at < len(value) and (end == len(text) or text[end] not in _TOKEN_CHARS):
+                    yield Finding(name, at, end, True)
+                at = text.find(head, at + 1)
 
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced by ``[REDACTED:<kind>]`` (the same text when there is none), as valid
