@@ -1674,13 +1674,12 @@ _URL_VARIABLES = {("index_store", "url"): ("index_store", "WORKBENCH_CHROMA_URL"
 
 
 def _url_password(value: str) -> bool:
-    """Whether ``value`` is a URL with a password in it (``http://user:password@host``) (pure)."""
-    from urllib.parse import urlsplit
+    """Whether ``value`` is a URL with a login in it (``http://user:password@host``) (pure), read as
+    ``without_credentials`` reads it: a password written without percent-encoding its '/' or '#', which URL parsers cut
+    there (and found no password), was told to go in OPENAI_API_KEY."""
+    from workbench.redaction import without_credentials
 
-    try:
-        return "://" in value and bool(urlsplit(value.strip()).password)
-    except ValueError:
-        return False
+    return "://" in value and without_credentials(value.strip(), marked=True).partition("://")[2].startswith("…@")
 
 
 def _login_fix(loc: tuple[Any, ...]) -> str:
