@@ -107,7 +107,8 @@ def test_gated_detectors_still_find_their_shapes(line: str, label: str) -> None:
     assert [f.kind for f in Redactor({}).find(line)] == [label]
 
 
-@pytest.mark.parametrize("unit", ["ghp_", "AKIA", "sk-", "sk-ant-", "eyJ", "=eyJ", "/", "//a/:_authToken=", "://", "xoxb-1-"])
+@pytest.mark.parametrize("unit", ["ghp_", "AKIA", "sk-", "sk-ant-", "eyJ", "=eyJ", "/", "//a/:_authToken=", "://", "xoxb-1-", "token=",
+                                  "x-api-key: ", "://u:p"])
 def test_redacting_text_built_to_be_slow_takes_linear_time(unit: str) -> None:
     # a corpus page, question or answer repeating one key shape's start: each detector whose pattern (or the run on to
     # the end of a found key's token) read the rest of the token again from every start took 2 to 10 s on 20 KB, and
@@ -179,6 +180,31 @@ def test_a_key_in_a_url_query_or_an_echoed_bearer_header_is_masked_and_the_rest_
     assert red.redact("invalid header 'Authorization: Bearer tok_9a8b7c6d5e'") == "invalid header 'Authorization: Bearer [REDACTED:bearer_token]'"
     for text in ("https://docs.example/search?q=what+is+a+key&page=2", "Bearer bonds and bearer instruments", "?api-version=2024-06-01"):
         assert red.redact(text) == text
+
+
+@pytest.mark.parametrize("text", [
+    'headers: {"x-api-key": "zq8opaquevalue77", "anthropic-version": "2023-06-01"}',  # Anthropic's header, echoed
+    "X-Api-Key: zq8opaquevalue77", "api-key: zq8opaquevalue77",  # Azure OpenAI's
+    "connection to host=db user=bob password=hunter2Hunter2 dbname=mlflow failed",  # a libpq keyword DSN
+    "store:\n  password: hunter2Hunter2\n", "MY_SERVICE_TOKEN=zq8opaquevalue77 ./run.sh", "client_secret=zq8opaquevalue77 next",
+])
+def test_a_secret_named_field_or_header_written_without_quotes_is_masked(text: str) -> None:
+    """detect-secrets' keyword detector wants the value quoted after '=' and its names spelt with '_' (api_key): an
+    echoed x-api-key or api-key header, a libpq DSN's password=..., a YAML password: ... or an env line kept their key
+    when no environment variable of this process held it (a key given in code, another process's)."""
+    red = Redactor({})
+    secret = "hunter2Hunter2" if "hunter2" in text else "zq8opaquevalue77"
+    masked = red.redact(text)
+    assert secret not in masked and "[REDACTED:" in masked, masked
+    assert masked.replace(next(f.marker for f in red.find(text)), secret) == text  # the rest is kept
+
+
+def test_fields_named_like_secrets_holding_no_key_are_kept() -> None:
+    red = Redactor({})
+    for text in ("max_tokens=100000000 input_tokens: 12345678", "api_key_env: OPENAI_API_KEY", "token_f1=0.81234567",
+                 "secret: Rotate keys every 90 days", "cache key=3f9c0a7be21d4c6f8a9b0c1d2e3f4a5b", "tokenizer=bert-base-uncased",
+                 "password: [REDACTED:DB_PASSWORD]", "password_env=DB_PASSWORD2"):
+        assert red.redact(text) == text, text
 
 
 def test_echoed_basic_credentials_are_masked_and_prose_is_kept() -> None:

@@ -177,24 +177,35 @@ _SHAPES = (
     ("bearer_token", r"\bBearer\s+(?P<value>(?=[A-Za-z._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,})"),
 )
 
+# a field or header named like a secret with its value written bare, which detect-secrets' keyword detector (quotes
+# after '=', names spelt with '_') passes: an echoed ``x-api-key:`` (Anthropic's header) or ``api-key:`` (Azure's), a
+# libpq DSN's ``password=...``, a YAML ``password: ...``, an env line's ``MY_TOKEN=...``; the name ends with the word
+# (not max_tokens, tokenizer), the value is 8 characters or more holding a letter and a digit (see _REQUIRED)
+_SECRET_FIELD = ("secret_field", r"(?i)(?:api[-_]?key|access[-_]?key|secret[-_]?key|private[-_]?key|auth[-_]?key|client[-_]?secret|secret"
+                                 r"|token|passw(?:or)?d|pwd|passphrase)[\"'\]]{0,2}[ \t]*[:=][ \t]*[\"']?(?P<value>[^\s\"'`,;&<>{}\[\]()]{8,})")
+_SECRET_FIELD_GATE = ("key", "secret", "token", "pass", "pwd")
 
-# what a shape's match must also hold to be a key (checked on the match, not by a lookahead rescanning the text)
-_REQUIRED = {"openai_token": re.compile(r"\d")}  # a legacy key's T3BlbkFJ holds one
+# what a shape's value must also hold to be a key (checked on the value found, not by a lookahead rescanning the text)
+_REQUIRED = {
+    "openai_token": re.compile(r"\d"),  # a legacy key's T3BlbkFJ holds one
+    "secret_field": re.compile(r"^(?=.*\d)(?=.*[A-Za-z])", re.DOTALL),  # not a number, a word or a variable's NAME
+}
 
 
 @dataclass(frozen=True)
 class _Shape:
     """A detector of one key shape, with the ``analyze_string`` of a detect-secrets plugin; a pattern with a group
     named ``value`` yields that group (the secret in its context), else the whole match; with ``required``, only the
-    matches that hold it."""
+    values that hold it."""
 
     pattern: str
     required: re.Pattern[str] | None = None
 
     def analyze_string(self, text: str) -> Iterator[str]:
         for m in re.finditer(self.pattern, text):
-            if self.required is None or self.required.search(m.group(0)):
-                yield m.groupdict().get("value") or m.group(0)
+            value = m.groupdict().get("value") or m.group(0)
+            if self.required is None or self.required.search(value):
+                yield value
 
 
 class _Jwt:
@@ -353,6 +364,8 @@ def _detectors() -> tuple[_Detector, ...]:
         _Detector(_label(NpmDetector.secret_type), _Npmrc(), ("_authtoken",)),
         # last: a named shape wins over "a secret-sounding assignment"
         _Detector(_label(KeywordDetector.secret_type), KeywordDetector(), ("key", "pass", "pwd", "secret", "contrase")),
+        # after it: what both find is a secret_keyword, as before
+        _Detector(_SECRET_FIELD[0], _Shape(_SECRET_FIELD[1], _REQUIRED[_SECRET_FIELD[0]]), _SECRET_FIELD_GATE),
     )
 
 
