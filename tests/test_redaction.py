@@ -108,7 +108,7 @@ def test_gated_detectors_still_find_their_shapes(line: str, label: str) -> None:
 
 
 @pytest.mark.parametrize("unit", ["ghp_", "AKIA", "sk-", "sk-ant-", "eyJ", "=eyJ", "/", "//a/:_authToken=", "://", "xoxb-1-", "token=",
-                                  "x-api-key: ", "://u:p"])
+                                  "x-api-key: ", "://u:p", "pwd", "password", "apikey", "secret_", "`'a'==pwd"])
 def test_redacting_text_built_to_be_slow_takes_linear_time(unit: str) -> None:
     # a corpus page, question or answer repeating one key shape's start: each detector whose pattern (or the run on to
     # the end of a found key's token) read the rest of the token again from every start took 2 to 10 s on 20 KB, and
@@ -197,6 +197,15 @@ def test_a_secret_named_field_or_header_written_without_quotes_is_masked(text: s
     masked = red.redact(text)
     assert secret not in masked and "[REDACTED:" in masked, masked
     assert masked.replace(next(f.marker for f in red.find(text)), secret) == text  # the rest is kept
+
+
+def test_every_secret_assignment_of_a_line_is_masked_not_the_first_of_each_form() -> None:
+    # detect-secrets' keyword detector reports the first match of each of its patterns in a line: the second key of a
+    # JSON object echoed on one line was kept
+    line = '{"password": "correct-horse-battery", "api_key": "zz-opaque-value", "db_password": "staple-of-paper"}'
+    masked = Redactor({}).redact(line)
+    assert masked == '{"password": "[REDACTED:secret_keyword]", "api_key": "[REDACTED:secret_keyword]", "db_password": "[REDACTED:secret_keyword]"}'
+    assert Redactor({}).redact("if 'correct-horse-battery' == password:") == "if '[REDACTED:secret_keyword]' == password:"
 
 
 def test_fields_named_like_secrets_holding_no_key_are_kept() -> None:
