@@ -11,13 +11,13 @@ from workbench.comparison import ComparisonReport, compare, diff_questions
 from workbench.config import Settings, settings
 from workbench.datasets import Corpus, Dataset, Document, EvalCase, load_corpus, load_dataset
 from workbench.errors import BudgetExceeded, DataError, ModelError, SpecError, WorkbenchError
-from workbench.grid import Variant, expand_grid
+from workbench.grid import SweepPlan, Variant, expand_grid
 from workbench.models import Embedder, Generator
 from workbench.pipeline import IndexStore, MemoryIndexStore
 from workbench.promotion import BundleError, ExportError, GateFailed, PromotionError, export, load_bundle, promote, rollback
 from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
-from workbench.runner import ProgressEvent, run
+from workbench.runner import ProgressEvent, plan_sweep, run
 from workbench.scoring import CalibrationReport, Judge, JudgeReply, Score, ScoreContext, ScorerEnv, load_judge, scorer
 from workbench.spec import ExperimentSpec, experiment_json_schema, load_experiment
 from workbench.tracking import calibrate_run as calibrate
@@ -59,6 +59,7 @@ __all__ = [
     "ScorerEnv",
     "Settings",
     "SpecError",
+    "SweepPlan",
     "SweepResult",
     "Tracker",
     "Variant",
@@ -75,6 +76,7 @@ __all__ = [
     "load_dataset",
     "load_experiment",
     "load_judge",
+    "plan_sweep",
     "promote",
     "rollback",
     "run",

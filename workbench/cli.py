@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from workbench.comparison import ComparisonReport
     from workbench.pipeline import ChromaIndexStore, ChromaServerIndexStore, QuestionRecord
     from workbench.results import SweepResult
-    from workbench.grid import Variant
     from workbench.spec import ExperimentSpec, GateSpec
     from workbench.tracking import LoggedRun
 
@@ -79,8 +78,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from workbench.grid import plan_grid
     from workbench.runner import load_spec_dataset
 
-    if args.dry_run and args.format == "json":
-        raise WorkbenchError("--format json: --dry-run prints its plan as text — leave one of them out")
     _input_file(args.experiment, "experiment")
     cfg = settings(tracking_uri=_store(args, must_exist=False))
     started: list[bool] = []
@@ -102,7 +99,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         experiment = experiment if isinstance(experiment, wb.ExperimentSpec) else wb.load_experiment(experiment)
         variants = wb.expand_grid(experiment)
         if args.dry_run:
-            return _print_plan(experiment, variants, args.limit)
+            return _print_plan(experiment, cfg, limit=args.limit, fresh=args.fresh, as_json=args.format == "json")
         if len(variants) > LARGE_GRID:
             plan = plan_grid(experiment, variants, len(load_spec_dataset(experiment, args.limit)))
             raise WorkbenchError(f"{args.experiment}: {plan.refusal('check the plan with --dry-run and cut an axis, or pass --yes to run them all')}")
@@ -201,20 +198,35 @@ def _run_json(result: SweepResult, tracking_uri: str) -> dict[str, Any]:
 _PLAN_NAMES = 50  # variants --dry-run lists
 
 
-def _print_plan(spec: ExperimentSpec, variants: list[Variant], limit: int | None) -> int:
-    """``workbench run --dry-run``: the plan, and the first variants' ids and names; nothing is run or logged. The dataset
-    and corpus are read, so what would refuse them refuses the dry run too."""
-    from workbench.grid import plan_grid
-    from workbench.runner import load_spec_corpus, load_spec_dataset
+def _print_plan(spec: ExperimentSpec, cfg: Any, *, limit: int | None, fresh: bool, as_json: bool) -> int:
+    """``workbench run --dry-run``: the plan, and what the sweep would do with each of the first variants (reuse a run,
+    answers in the cache, model calls and their cost) and in all; the store and the caches are read, nothing is run,
+    logged or made. The dataset and corpus are read, so what would refuse them refuses the dry run too."""
+    import workbench as wb
+    from workbench.grid import CHARS_PER_TOKEN
 
-    plan = plan_grid(spec, variants, len(load_spec_dataset(spec, limit)), len(load_spec_corpus(spec).documents))
-    print(_printable(f"Experiment '{spec.name}': {plan.summary()}"))
-    for v in variants[:_PLAN_NAMES]:
-        print(_printable(f"  {v.id}  {v.name}"))
-    if len(variants) > _PLAN_NAMES:
-        print(f"  ... and {len(variants) - _PLAN_NAMES:,} more")
-    if len(variants) > LARGE_GRID:
+    plan = wb.plan_sweep(spec, settings=cfg, limit=limit, fresh=fresh)
+    if as_json:
+        print(json.dumps({"experiment": spec.name, "dry_run": True, "tracking_uri": shown_uri(cfg.tracking_uri), **plan.as_dict()}, indent=2))
+        return 0
+    print(_printable(f"Experiment '{spec.name}': {plan.grid.summary()}"))
+    for v in plan.variants[:_PLAN_NAMES]:
+        print(_printable(f"  {v.variant.id}  {v.variant.name}  {v.status()}"))
+    if len(plan.variants) > _PLAN_NAMES:
+        print(f"  ... and {len(plan.variants) - _PLAN_NAMES:,} more")
+    print(_printable(plan.summary()))
+    over = [v for v in plan.variants if v.budgets_passed and v.calls]
+    if over:
+        passed = " and ".join(sorted({limit for v in over for limit in v.budgets_passed}))
+        print(f"{_counted(len(over), 'variant')} would pass {passed} and stop FAILED — raise the limit, or lower max_tokens or the "
+              "questions (--limit)")
+    if plan.calls and plan.cost_usd:
+        print(f"Costs are estimates: prompts at ~{CHARS_PER_TOKEN} characters a token, every answer max_tokens long.")
+    if spec.judge is not None and plan.calls:
+        print(f"The judge's calls ({spec.judge.id}) are not counted.")
+    if len(plan.variants) > LARGE_GRID:
         print(f"More than {LARGE_GRID:,} variants: workbench run asks for --yes to run them.")
+    print(f"Tracking store: {shown_uri(cfg.tracking_uri)}")
     print("Dry run: nothing was run or logged.")
     return 0
 
@@ -1364,11 +1376,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--isolation", choices=("process", "none"), default=None,
                    help="process: each variant in a worker process (default); none: in this process, for debugging")
     p.add_argument("--dry-run", action="store_true",
-                   help="print the plan (variants, indexes, questions, model calls) and the variants' ids and names; run and log nothing")
+                   help="print the plan: each variant reused (from which run) or computed (answers already cached, model calls, "
+                        "estimated cost), the indexes to build, the totals; reads the store and the caches, runs and writes nothing")
     p.add_argument("--yes", action="store_true", help=f"run a grid of more than {LARGE_GRID:,} variants (refused without it)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="text (default); json: the sweep's run id and the leaderboard's rows on stdout, for scripts "
-                        "(the other lines go to stderr; the exit code is the same)")
+                        "(the other lines go to stderr; the exit code is the same); with --dry-run, the plan")
     p.set_defaults(handler=_cmd_run)
 
     p = sub.add_parser("cache", parents=[storeless], help="the cache of model answers, judge replies and embeddings")

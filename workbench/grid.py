@@ -15,7 +15,10 @@ from workbench.errors import SpecError
 from workbench.prompts import PromptTemplate
 from workbench.spec import ChunkerSpec, ExperimentSpec, ModelSpec, PromptSpec, RetrievalSpec, RouterEntry, RouterSpec
 
-__all__ = ["CHUNKING_REVISION", "GridPlan", "Variant", "embedded_index_key", "expand_grid", "flat_params", "index_key", "plan_grid", "prompt_hash"]
+__all__ = [
+    "CHARS_PER_TOKEN", "CHUNKING_REVISION", "GridPlan", "SweepPlan", "Variant", "VariantPlan", "embedded_index_key", "expand_grid", "flat_params",
+    "index_key", "plan_grid", "prompt_hash",
+]
 
 # How the chunkers cut text (workbench/pipeline/chunk.py), raised whenever they cut the same text into other chunks or
 # place them elsewhere: indexes are kept across upgrades (.workbench/indexes, a Chroma server), and one built by an
@@ -282,3 +285,133 @@ def plan_grid(spec: ExperimentSpec, variants: list[Variant], questions: int, doc
         indexes=len({v.index_key for v in variants}), questions=questions, model_calls=per_question * questions,
         bound=any(v.router is not None for v in variants) or (spec.execution.racing is not None and generating), documents=documents,
     )
+
+
+# characters a token, to estimate a prompt's input tokens before any model has counted them (English text, for
+# OpenAI's and Anthropic's tokenizers); an estimate's line says it is one
+CHARS_PER_TOKEN = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantPlan:
+    """What a sweep would do with one variant, read from the tracking store and the caches without writing to them.
+
+    ``calls`` are the model calls it would make: its questions times its answering models (a router's strong model a
+    bound), less the answers the cache holds (``cached``: None when they cannot be counted without computing: its index
+    is not built, or its questions were never embedded). ``cost_usd`` estimates what they cost: input tokens at
+    ``CHARS_PER_TOKEN`` characters of each prompt, every answer ``max_tokens`` long; None when a model has no price.
+    ``budget_usd`` and ``budget_tokens``: the spec's ``limits.max_cost_usd`` and ``limits.max_tokens``, which count all
+    its answers (cached ones too), estimated so as ``total_cost_usd`` and ``tokens``.
+    """
+
+    variant: Variant
+    questions: int
+    reused_from: str | None = None
+    answers: int = 0  # its questions times its answering models
+    cached: int | None = None
+    cost_usd: float | None = 0.0
+    index_built: bool | None = None  # None: not looked up (no index needed: reused, or it cannot run)
+    unservable: str | None = None  # why it cannot run (a provider package or API key missing)
+    budget_usd: float | None = None
+    total_cost_usd: float | None = 0.0  # of all its answers, cached ones too: what its budget counts
+    budget_tokens: int | None = None
+    tokens: int = 0  # input and output of all its answers, cached ones too
+
+    @property
+    def calls(self) -> int:
+        if self.reused_from is not None or self.unservable is not None:
+            return 0
+        return self.answers - (self.cached or 0)
+
+    @property
+    def budgets_passed(self) -> tuple[str, ...]:
+        """The limits its answers would pass (estimated), each as ``limits.max_cost_usd ($1.5)``: it would stop FAILED
+        there, after paying for the answers before (pure)."""
+        passed = []
+        if self.budget_usd is not None and self.total_cost_usd is not None and self.total_cost_usd > self.budget_usd:
+            passed.append(f"limits.max_cost_usd (${self.budget_usd:g})")
+        if self.budget_tokens is not None and self.tokens > self.budget_tokens:
+            passed.append(f"limits.max_tokens ({self.budget_tokens:,})")
+        return tuple(passed)
+
+    def status(self) -> str:
+        """``reused from run 1a2b...``, ``new: 3 of 8 answers cached, 5 model calls, ~$0.0012``, ``cannot run: ...`` (pure)."""
+        if self.unservable is not None:
+            return f"cannot run: {self.unservable}"
+        if self.reused_from is not None:
+            return f"reused from run {self.reused_from}"
+        if not self.variant.generates:
+            return "new: retrieval only" + ("" if self.index_built is not False else ", index to build")
+        if self.cached is None:
+            cached = "index to build" if self.index_built is False else "answers in the cache not counted (its questions were never embedded)"
+        else:
+            cached = f"{self.cached:,} of {self.answers:,} answers cached"
+        text = f"new: {cached}, {'up to ' if self.variant.router is not None else ''}{_counted(self.calls, 'model call')}"
+        if self.calls and self.cost_usd is None:
+            text += ", cost unknown (a model without a price)"
+        elif self.calls and self.cost_usd:
+            text += f", ~{_usd(self.cost_usd)}"
+        if self.budgets_passed:
+            text += f" — would pass {' and '.join(self.budgets_passed)} and stop FAILED"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        """The variant's plan as ``workbench run --dry-run --format json`` prints it (pure)."""
+        return {"id": self.variant.id, "variant": self.variant.name, "reused_from": self.reused_from, "questions": self.questions,
+                "answers": self.answers, "cached": self.cached, "model_calls": self.calls, "cost_usd": self.cost_usd if self.calls else 0.0,
+                "index_built": self.index_built, "budgets_passed": list(self.budgets_passed), "error": self.unservable}
+
+
+def _usd(amount: float) -> str:
+    """``$0.42``, ``$12.30``, ``$0.0012`` (two significant digits below a cent) (pure)."""
+    return f"${amount:,.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.2g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepPlan:
+    """A grid's plan (``GridPlan``) and what a sweep would do with each variant (``VariantPlan``): reuse, the answers
+    the cache holds, the indexes to build, the model calls and their estimated cost. The judge's calls are aside."""
+
+    grid: GridPlan
+    variants: tuple[VariantPlan, ...]
+    indexes_built: int  # of the grid's indexes the sweep needs, those built already
+    indexes_needed: int
+
+    @property
+    def calls(self) -> int:
+        return sum(v.calls for v in self.variants)
+
+    @property
+    def reused(self) -> int:
+        return sum(1 for v in self.variants if v.reused_from is not None)
+
+    @property
+    def cost_usd(self) -> float | None:
+        """The estimated cost of the calls; None when a model that would be called has no price."""
+        costs = [v.cost_usd for v in self.variants if v.calls]
+        return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+
+    def summary(self) -> str:
+        """``reused 2 of 8 variants; 6 to compute: 1 index to build (1 built), 40 model calls (8 answers cached), ~$0.12``
+        (pure)."""
+        unservable = sum(1 for v in self.variants if v.unservable is not None)
+        todo = len(self.variants) - self.reused - unservable
+        line = f"reused {self.reused:,} of {_counted(len(self.variants), 'variant')}; {todo:,} to compute"
+        line += f", {unservable:,} cannot run" if unservable else ""
+        if not todo:
+            return line + ": no model calls"
+        line += f": {_counted(self.indexes_needed - self.indexes_built, 'index', 'indexes')} to build ({self.indexes_built:,} built)"
+        if self.grid.model_calls:
+            cached = sum(v.cached or 0 for v in self.variants if v.reused_from is None and v.unservable is None)
+            line += f", {'up to ' if self.grid.bound else ''}{_counted(self.calls, 'model call')} ({_counted(cached, 'answer')} cached)"
+            cost = self.cost_usd
+            line += ", cost unknown (a model without a price)" if cost is None else f", ~{_usd(cost)}" if cost else ""
+        return line
+
+    def as_dict(self) -> dict[str, Any]:
+        """What ``workbench run --dry-run --format json`` prints (pure)."""
+        g = self.grid
+        return {"variants": [v.as_dict() for v in self.variants], "questions": g.questions, "documents": g.documents,
+                "indexes": g.indexes, "indexes_built": self.indexes_built, "indexes_to_build": self.indexes_needed - self.indexes_built,
+                "reused": self.reused, "model_calls": self.calls, "model_calls_bound": g.bound, "cost_usd": self.cost_usd,
+                "grid_model_calls": g.model_calls}

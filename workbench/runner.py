@@ -15,17 +15,18 @@ import difflib
 import hashlib
 import inspect
 import json
+import math
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from workbench.cache import CacheStore, DiskCacheStore
+from workbench.cache import CachedEmbedder, CacheReader, CacheStore, DiskCacheStore, embedding_key, generation_key
 from workbench.comparison import comparison_key, early_stops, sweep_comparison
 from workbench.config import LARGE_GRID, Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, check_limit, document_id, left_out_fix, load_corpus, load_dataset
@@ -37,9 +38,10 @@ from workbench.execution import (
     check_can_start_workers,
     executor_for,
     failed_result,
+    generation_params,
     question_workers,
 )
-from workbench.grid import Variant, embedded_index_key, expand_grid, plan_grid
+from workbench.grid import CHARS_PER_TOKEN, SweepPlan, Variant, VariantPlan, embedded_index_key, expand_grid, plan_grid
 from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
 from workbench.models import MINILM_ID, Embedder, Generator, embedder_input_tokens, llama_threads, runs_locally
 from workbench.pipeline import (
@@ -47,6 +49,7 @@ from workbench.pipeline import (
     ChromaServerIndexStore,
     Chunk,
     ChunkStats,
+    Hit,
     IndexStore,
     QuestionRecord,
     Retriever,
@@ -57,6 +60,8 @@ from workbench.pipeline import (
     count_truncated,
     embed_chunks_reusing,
     embed_within,
+    existing_index_store,
+    format_context,
     index_store_for,
     retrieve_question,
 )
@@ -64,10 +69,10 @@ from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.sandbox import SweepSandboxes
 from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers, code_digest
-from workbench.spec import ExperimentSpec, JudgeSpec, load_experiment
+from workbench.spec import ExperimentSpec, JudgeSpec, ModelSpec, load_experiment
 from workbench.tracking import MlflowTracker, SweepComparison, SweepHandle, Tracker, TrackingUnavailable
 
-__all__ = ["ProgressEvent", "load_inputs", "load_spec_corpus", "load_spec_dataset", "reuse_key", "run"]
+__all__ = ["ProgressEvent", "load_inputs", "load_spec_corpus", "load_spec_dataset", "plan_sweep", "reuse_key", "run"]
 
 EventKind = Literal[
     "sweep_waiting", "sweep_started", "index_started", "index_built", "variant_started", "variant_reused", "question_done", "question_scored",
@@ -272,6 +277,57 @@ def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping
     return out
 
 
+@dataclass(frozen=True)
+class _Scoring:
+    """A sweep's judge and scorers: those of the variants that answer, and of those that only retrieve."""
+
+    judge: Judge | None
+    answer_scorers: Mapping[str, ScoreFn]
+    retrieval_scorers: Mapping[str, ScoreFn]
+
+    def scorers_of(self, variant: Variant) -> Mapping[str, ScoreFn]:
+        return self.answer_scorers if variant.generates else self.retrieval_scorers
+
+
+def _sweep_scoring(spec: ExperimentSpec, resolver: ModelResolver, judge: Judge | None, *, generating: bool) -> _Scoring:
+    """The judge (``judge``, else the spec's) and the scorers of a sweep of ``spec``; models load when first called."""
+    the_judge = (judge or resolver.judge(spec)) if generating else None
+    answer_scorers: Mapping[str, ScoreFn] = {}
+    if generating:
+        env = ScorerEnv(embedder=resolver.embedder(MINILM_ID), judge=the_judge, judge_repeats=spec.judge.n if spec.judge else 1)
+        answer_scorers = build_scorers(spec.scorers, env)
+    return _Scoring(the_judge, answer_scorers, build_scorers(_retrieval_scorer_names(spec.scorers), ScorerEnv()))
+
+
+def _reuse_keys(
+    spec: ExperimentSpec, variants: Sequence[Variant], resolver: ModelResolver, scoring: _Scoring, *, given_judge: bool, dataset: Dataset,
+    corpus: Corpus,
+) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, WorkbenchError]]:
+    """Variant id -> its reuse key (not for a variant always called: ``_always_called``); variant id -> the identities
+    of its models, logged with its run; variant id -> why it cannot run (a provider package or API key missing: known
+    before anything runs)."""
+    judge_spec = None if given_judge else spec.judge
+    code_of: dict[bool, dict[str, list[str]]] = {}  # the scorers' digests, once per sweep (not once per variant)
+    judge_code = code_digest(type(scoring.judge).ask) if scoring.judge is not None else None
+    keys: dict[str, str] = {}
+    models_of: dict[str, dict[str, str]] = {}
+    unservable: dict[str, WorkbenchError] = {}
+    for v in variants:
+        try:
+            identities = resolver.identities(v, judge_spec)
+        except WorkbenchError as exc:
+            unservable[v.id] = exc
+            continue
+        models_of[v.id] = identities
+        if not _always_called(v, judge_spec):
+            if v.generates not in code_of:
+                code_of[v.generates] = _scorer_code(scoring.scorers_of(v))
+            keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
+                                   scoring=_scorer_fingerprint(spec, v, scoring.scorers_of(v), code_of[v.generates], scoring.judge, judge_code),
+                                   seed=spec.seed)
+    return keys, models_of, unservable
+
+
 def _always_called(variant: Variant, judge: JudgeSpec | None) -> bool:
     """Whether a variant calls a model marked ``cache: false`` (one of its answering models, or the judge that scores
     its answers): such a variant is computed in every sweep, never reused from a finished run."""
@@ -317,6 +373,134 @@ def _version() -> str:
         return metadata.version("workbench")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def plan_sweep(
+    experiment: ExperimentSpec | str | Path,
+    *,
+    settings: Settings | None = None,
+    limit: int | None = None,
+    models: Mapping[str, Generator | Embedder] | None = None,
+    judge: Judge | None = None,
+    generate: bool = True,
+    fresh: bool = False,
+) -> SweepPlan:
+    """What ``run`` would do with the same arguments, found without running or computing anything (``workbench run
+    --dry-run``): the variants it would reuse and from which run, the indexes it would build, the answers the cache
+    holds, and the model calls left with their estimated cost (the judge's calls aside).
+
+    The tracking store, the answer cache and the index store are read, never made, locked or written: a dry run in a
+    fresh folder leaves it as it was. A variant's cached answers are counted when its index is built and its questions
+    were embedded before (its prompts are then rendered with what it would retrieve); else all its calls are counted.
+
+    Raises:
+        What ``run`` raises before it starts: a bad spec, dataset or corpus; an unusable tracking store; every variant
+        unservable (a provider package or API key missing).
+    """
+    spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
+    cfg = settings or default_settings()
+    dataset, corpus = load_inputs(spec, limit)
+    variants = expand_grid(spec, generate=generate)
+    cache = CacheReader(cfg.cache_dir)
+    resolver = ModelResolver(models, cache, read=not fresh, retries=spec.execution.retries)
+    scoring = _sweep_scoring(spec, resolver, judge, generating=any(v.generates for v in variants))
+    keys, _, unservable = _reuse_keys(spec, variants, resolver, scoring, given_judge=judge is not None, dataset=dataset, corpus=corpus)
+    if unservable and len(unservable) == len(variants) and spec.execution.backend != "ray":
+        raise next(iter(unservable.values()))  # as run says it, before anything
+    store = None if fresh or not keys else MlflowTracker.existing(cfg.tracking_uri)
+    reusable = store.reusable_before(spec.name, dataset.hash, corpus.hash, keys) if store is not None else {}
+    todo = [v for v in variants if v.id not in reusable and v.id not in unservable]
+    indexes = existing_index_store(spec, cfg) if todo else None
+    try:
+        planned = {p.variant.id: p for p in _planned_groups(spec, todo, resolver, cache, indexes, dataset, corpus, fresh=fresh)}
+    finally:
+        if indexes is not None:
+            indexes.close()
+    built = {v.index_key for v in todo if planned[v.id].index_built}
+    plans = tuple(
+        VariantPlan(v, len(dataset), reused_from=reusable[v.id]) if v.id in reusable
+        else VariantPlan(v, len(dataset), unservable=f"{type(unservable[v.id]).__name__}: {unservable[v.id]}") if v.id in unservable
+        else planned[v.id]
+        for v in variants
+    )
+    return SweepPlan(plan_grid(spec, variants, len(dataset), len(corpus.documents)), plans, indexes_built=len(built),
+                     indexes_needed=len({v.index_key for v in todo}))
+
+
+def _planned_groups(
+    spec: ExperimentSpec, todo: Sequence[Variant], resolver: ModelResolver, cache: CacheReader, indexes: IndexStore | None,
+    dataset: Dataset, corpus: Corpus, *, fresh: bool,
+) -> Iterator[VariantPlan]:
+    """The plans of the variants a sweep would compute, an index at a time: each looked up (read only) and, when built
+    and its questions' vectors are in the cache, searched for every retrieval setting, so each variant's prompts are
+    rendered as its sweep would render them and its answers looked up in the cache."""
+    groups: dict[str, list[Variant]] = {}
+    for v in todo:
+        groups.setdefault(v.index_key, []).append(v)
+    questions = [c.question for c in dataset.cases]
+    for group in groups.values():
+        chunker, embedding = group[0].chunker, group[0].retrieval.embedding
+        embedder = resolver.embedder(embedding, cache=False)
+        index = indexes.open(embedded_index_key(chunker, embedding, corpus.hash, embedder.identity)) if indexes is not None else None
+        # the prompts are rendered from what the questions find (their vectors in the cache), --fresh or not: it recomputes
+        # the answers, which are then all to pay for
+        embedded = len(cache.cached("embedding", [embedding_key(embedder.identity, q) for q in questions])) == len(set(questions))
+        retrievals: dict[str, list[tuple[Hit, ...]]] = {}
+        for v in group:
+            hits = None
+            if index is not None and embedded and v.generates:
+                setting = v.retrieval.model_dump_json()
+                if setting not in retrievals:
+                    retriever = Retriever(index=index, embedder=CachedEmbedder(embedder, cache, identity=embedder.identity), spec=v.retrieval)
+                    retrievals[setting] = [tuple(retriever.retrieve(q)) for q in questions]
+                hits = retrievals[setting]
+            yield _variant_plan(spec, v, dataset, hits, cache, lambda m: resolver.generator(m.id, m.resolved_kind, cache=False),
+                                index_built=index is not None, fresh=fresh)
+
+
+def _variant_plan(
+    spec: ExperimentSpec, variant: Variant, dataset: Dataset, hits: list[tuple[Hit, ...]] | None, cache: CacheReader,
+    served: Callable[[ModelSpec], Generator], *, index_built: bool, fresh: bool,
+) -> VariantPlan:
+    """A computed variant's plan: for each answering model (``served`` gives the generator serving it, uncached: its
+    identity and kind key its answers), its answers in the cache (when ``hits``, what it would retrieve, render its
+    prompts) and the estimated cost of the others."""
+    plan = VariantPlan(variant, len(dataset), index_built=index_built, budget_usd=spec.limits.max_cost_usd, budget_tokens=spec.limits.max_tokens)
+    if variant.prompt is None:
+        return plan
+    template = PromptTemplate(variant.prompt.name, variant.prompt.template or "", variant.prompt.system)
+    prompts = [template.render(question=c.question, context=format_context(h)) for c, h in zip(dataset.cases, hits)] if hits is not None else None
+    cached: int | None = 0 if hits is not None else None
+    cost: float | None = 0.0
+    total: float | None = 0.0
+    tokens = 0
+    for m in variant.answering_models:
+        generator = served(m)
+        hit = [False] * len(dataset)
+        if prompts is not None and m.cache and not fresh:
+            keys = [generation_key(generator.identity, generator.kind, p, generation_params(m, spec)) for p in prompts]
+            found = cache.cached("generation", keys)
+            hit = [k in found for k in keys]
+        if cached is not None:
+            cached += sum(hit)
+        lengths = ([len(p.text) if generator.kind == "completion" else sum(len(c) for _, c in p.messages) for p in prompts]
+                   if prompts is not None else [_prompt_chars(variant, c.question) for c in dataset.cases])
+        price = spec.price(m.id)
+        each = [price.cost(math.ceil(n / CHARS_PER_TOKEN), m.params.max_tokens) if price is not None else None for n in lengths]
+        tokens += sum(math.ceil(n / CHARS_PER_TOKEN) + m.params.max_tokens for n in lengths)
+        missed = [c for c, h in zip(each, hit) if not h]
+        cost = None if cost is None or any(c is None for c in missed) else cost + sum(c for c in missed if c is not None)
+        total = None if total is None or any(c is None for c in each) else total + sum(c for c in each if c is not None)
+    return replace(plan, answers=len(dataset) * len(variant.answering_models), cached=cached, cost_usd=cost, total_cost_usd=total,
+                   tokens=tokens)
+
+
+def _prompt_chars(variant: Variant, question: str) -> int:
+    """The length of a variant's prompt for ``question`` before anything is retrieved (pure): its template and system
+    message, the question and ``k`` chunks as long as its chunker cuts them at most."""
+    chunk = variant.chunker.size * (CHARS_PER_TOKEN if variant.chunker.strategy == "token" else 1)
+    prompt = variant.prompt
+    return (len(prompt.template or "") + len(prompt.system or "") if prompt is not None else 0) + len(question) + variant.retrieval.k * chunk
 
 
 def run(
@@ -404,38 +588,9 @@ def run(
     resolver = ModelResolver(models, store, read=not fresh, retries=spec.execution.retries)
     indexes = index_store  # the default store is opened when a variant needs an index (a reused one needs none)
     own: ChromaIndexStore | ChromaServerIndexStore | None = None  # that default store: closed when the sweep ends
-    the_judge = (judge or resolver.judge(spec)) if generating else None
-    answer_scorers: Mapping[str, ScoreFn] = {}
-    if generating:
-        env = ScorerEnv(embedder=resolver.embedder(MINILM_ID), judge=the_judge, judge_repeats=spec.judge.n if spec.judge else 1)
-        answer_scorers = build_scorers(spec.scorers, env)
-    retrieval_scorers = build_scorers(_retrieval_scorer_names(spec.scorers), ScorerEnv())
-
-    def scorers_of(v: Variant) -> Mapping[str, ScoreFn]:
-        return answer_scorers if v.generates else retrieval_scorers
-
-    code_of: dict[bool, dict[str, list[str]]] = {}  # the scorers' digests, once per sweep (not once per variant)
-
-    def scorer_code_of(v: Variant) -> dict[str, list[str]]:
-        if v.generates not in code_of:
-            code_of[v.generates] = _scorer_code(scorers_of(v))
-        return code_of[v.generates]
-
-    judge_code = code_digest(type(the_judge).ask) if the_judge is not None else None
-    keys: dict[str, str] = {}
-    models_of: dict[str, dict[str, str]] = {}  # variant id -> the identities of its models, logged with its run
-    unservable: dict[str, WorkbenchError] = {}  # a provider package or API key missing: known before anything runs
-    for v in variants:
-        try:
-            identities = resolver.identities(v, spec.judge if judge is None else None)
-        except WorkbenchError as exc:
-            unservable[v.id] = exc
-            continue
-        models_of[v.id] = identities
-        if not _always_called(v, spec.judge if judge is None else None):
-            keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
-                                   scoring=_scorer_fingerprint(spec, v, scorers_of(v), scorer_code_of(v), the_judge, judge_code),
-                                   seed=spec.seed)
+    scoring = _sweep_scoring(spec, resolver, judge, generating=generating)
+    answer_scorers, scorers_of = scoring.answer_scorers, scoring.scorers_of
+    keys, models_of, unservable = _reuse_keys(spec, variants, resolver, scoring, given_judge=judge is not None, dataset=dataset, corpus=corpus)
     if spec.execution.backend == "ray":
         unservable = {}  # Ray's workers bring their own packages and provider keys: the tasks find out
     elif unservable and len(unservable) == len(variants):

@@ -8,11 +8,12 @@ The runner wraps every model of a sweep this way (unless ``cache: false`` on a m
 
 from workbench.cache._claims import claimed
 from workbench.cache._models import CachedEmbedder, CachedGenerator, embedding_key, generation_key
-from workbench.cache._store import KINDS, CacheInfo, CacheStore, DiskCacheStore, Kind, MemoryCacheStore, parse_age
+from workbench.cache._store import KINDS, CacheInfo, CacheReader, CacheStore, DiskCacheStore, Kind, MemoryCacheStore, parse_age
 
 __all__ = [
     "KINDS",
     "CacheInfo",
+    "CacheReader",
     "CacheStore",
     "CachedEmbedder",
     "CachedGenerator",

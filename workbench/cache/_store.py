@@ -13,14 +13,14 @@ import math
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from workbench.errors import WorkbenchError
 
-__all__ = ["KINDS", "CacheInfo", "CacheStore", "DiskCacheStore", "Kind", "MemoryCacheStore", "parse_age"]
+__all__ = ["KINDS", "CacheInfo", "CacheReader", "CacheStore", "DiskCacheStore", "Kind", "MemoryCacheStore", "parse_age"]
 
 Kind = Literal["generation", "judge", "embedding"]
 KINDS: tuple[Kind, ...] = ("generation", "judge", "embedding")
@@ -178,10 +178,7 @@ class DiskCacheStore:
         )
 
     def _unreadable(self, exc: sqlite3.DatabaseError) -> WorkbenchError:
-        return WorkbenchError(
-            f"{self.directory / 'cache.db'}: the answer cache cannot be read ({exc}) — delete the folder {self.directory} "
-            "(it holds only cached answers, judge calls and embeddings; the next sweep computes them again)"
-        )
+        return _unreadable(self.directory, exc)
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
@@ -262,6 +259,77 @@ class DiskCacheStore:
 
     def __reduce__(self) -> tuple[Any, ...]:  # another process (a worker, a Ray task) opens the same directory
         return (_reopen, (str(self.directory), self.size_limit_mb))
+
+
+class CacheReader:
+    """A cache folder read without writing to it (``workbench run --dry-run``): no hit or miss is counted, no read
+    time recorded, and nothing is made where there is no cache (a missing folder reads as an empty cache). A
+    ``CacheStore`` whose ``put`` and ``clear`` refuse, so a ``CachedEmbedder`` over it reads vectors and computes none
+    unnoticed.
+    """
+
+    persistent = True
+    claims_dir: str | None = None
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory).absolute()
+
+    def _rows(self, query: str, *args: Any) -> list[Any]:
+        """The rows of one read-only query on cache.db (none when there is no cache.db). A cache no process has open
+        has no write-ahead log: it is read as an immutable file, as a read-only connection to a WAL database leaves
+        its -wal and -shm files behind; one in use (its log there) is read through the log, with what was just written."""
+        db = self.directory / "cache.db"
+        if not db.is_file():
+            return []
+        modes = ("mode=ro",) if db.with_name("cache.db-wal").exists() else ("immutable=1", "mode=ro")
+        for i, mode in enumerate(modes):
+            try:
+                with contextlib.closing(sqlite3.connect(f"{db.as_uri()}?{mode}", uri=True, timeout=60)) as connection:
+                    return connection.execute(query, args).fetchall()
+            except sqlite3.OperationalError:  # locked past the timeout, or not readable by this user: said as such
+                raise
+            except sqlite3.DatabaseError as exc:
+                if i == len(modes) - 1:  # read as immutable while a sweep began writing it: read through its log
+                    raise _unreadable(self.directory, exc) from None
+        return []
+
+    def cached(self, kind: Kind, keys: Iterable[str]) -> set[str]:
+        """Those of ``keys`` the cache holds an entry of ``kind`` for (one query per 500 keys)."""
+        wanted = [f"{kind}:{k}" for k in dict.fromkeys(keys)]
+        found: set[str] = set()
+        for i in range(0, len(wanted), 500):
+            batch = wanted[i : i + 500]
+            rows = self._rows(f"SELECT key FROM Cache WHERE {_ENTRY_KEYS} AND key IN ({','.join('?' * len(batch))})", *batch)
+            found.update(key.split(":", 1)[1] for (key,) in rows)
+        return found
+
+    def get(self, kind: Kind, key: str) -> dict[str, Any] | None:
+        import diskcache
+
+        rows = self._rows(f"SELECT mode, filename, value FROM Cache WHERE {_ENTRY_KEYS} AND key = ?", f"{kind}:{key}")
+        if not rows:
+            return None
+        mode, filename, value = rows[0]
+        found = diskcache.Disk(str(self.directory)).fetch(mode, filename, value, False)
+        return found if isinstance(found, dict) else None
+
+    def put(self, kind: Kind, key: str, value: dict[str, Any]) -> None:
+        raise WorkbenchError(f"{self.directory}: the cache is read here, not written (a dry run computes nothing)")
+
+    def info(self) -> CacheInfo:
+        entries = {kind: n for kind, n in self._rows(
+            f"SELECT substr(key, 1, instr(key, ':') - 1), count(*) FROM Cache WHERE {_ENTRY_KEYS} GROUP BY 1") if kind != _STATS}
+        return CacheInfo(str(self.directory), entries, 0, 0, {}, {})
+
+    def clear(self, older_than_s: float | None = None) -> int:
+        raise WorkbenchError(f"{self.directory}: the cache is read here, not cleared")
+
+
+def _unreadable(directory: Path, exc: sqlite3.DatabaseError) -> WorkbenchError:
+    return WorkbenchError(
+        f"{directory / 'cache.db'}: the answer cache cannot be read ({exc}) — delete the folder {directory} "
+        "(it holds only cached answers, judge calls and embeddings; the next sweep computes them again)"
+    )
 
 
 def _disk_full(exc: Exception) -> bool:

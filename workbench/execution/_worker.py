@@ -317,6 +317,14 @@ def stopped_result(variant: Variant, why: str, stats: ChunkStats, *, started_ms:
     return VariantResult(variant, Outcome("STOPPED", why, "stopped"), (), {}, stats, started_ms, int(time.time() * 1000))
 
 
+def generation_params(model: ModelSpec, spec: ExperimentSpec) -> GenerationParams:
+    """How a sweep of ``spec`` calls ``model`` (pure): its params, the sweep's seed and retries (what its cached answers
+    are keyed by, which a dry run counts)."""
+    p = model.params
+    return GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=spec.seed, timeout_s=p.timeout_s,
+                            retries=spec.execution.retries)
+
+
 def run_job(
     job: VariantJob,
     *,
@@ -360,10 +368,7 @@ def run_job(
         template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
 
         def params_of(m: ModelSpec) -> GenerationParams:
-            p = m.params
-            return GenerationParams(
-                temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=spec.seed, timeout_s=p.timeout_s, retries=spec.execution.retries
-            )
+            return generation_params(m, spec)
 
         respond: Callable[[QuestionRecord], QuestionRecord]
         if isinstance(model, RouterSpec):  # cheap model first, the strong one when a signal fires

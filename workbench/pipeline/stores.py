@@ -8,7 +8,7 @@ from workbench.config import Settings
 from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, check_local_chroma_usable
 from workbench.spec import ExperimentSpec
 
-__all__ = ["CHROMA_URL_ENV", "check_index_store_for", "index_store_for"]
+__all__ = ["CHROMA_URL_ENV", "check_index_store_for", "existing_index_store", "index_store_for"]
 
 CHROMA_URL_ENV = "WORKBENCH_CHROMA_URL"
 
@@ -24,6 +24,18 @@ def index_store_for(spec: ExperimentSpec, settings: Settings) -> ChromaIndexStor
     """
     url = _server_url(spec)
     return ChromaServerIndexStore(url) if url else ChromaIndexStore(settings.index_dir)
+
+
+def existing_index_store(spec: ExperimentSpec, settings: Settings) -> ChromaIndexStore | ChromaServerIndexStore | None:
+    """The index store ``index_store_for`` would open, to be read (a dry run looks its indexes up): the Chroma server,
+    or the local one when an index was ever built under ``settings.index_dir`` (else None: none is made just to be
+    read). ``close()`` it when done with it.
+
+    Raises:
+        WorkbenchError: a server is named but no Chroma server answers there.
+    """
+    url = _server_url(spec)
+    return ChromaServerIndexStore(url) if url else ChromaIndexStore.existing(settings.index_dir)
 
 
 def check_index_store_for(spec: ExperimentSpec) -> None:

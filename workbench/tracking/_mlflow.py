@@ -40,7 +40,7 @@ from workbench.results import VariantResult, reused_metrics, sweep_totals
 from workbench.spec import ExperimentSpec, RouterSpec, dump_yaml
 from workbench.redaction import redact
 from workbench.tracking._feedback import default_user
-from workbench.tracking._store_check import check_served_artifacts, check_store
+from workbench.tracking._store_check import check_served_artifacts, check_store, half_made, sqlite_path
 from workbench.tracking._process import END_REASON_TAG, abandoned_reason, alive_here, process_tags
 from workbench.tracking._read import RESULTS_TABLE, artifact_bytes, every_page, out_of_reach, reading_artifacts, run_artifacts
 from workbench.tracking._sqlite import tune_sqlite_store
@@ -79,6 +79,7 @@ MAX_RUN_NAME = 250
 _MAX_DATASET_NAME = 500
 _MAX_NOTE = 20000  # MLflow's limit on an experiment tag's value; the whole description is in each sweep's experiment.yaml
 _REUSE_CANDIDATES = 10  # runs of one reuse key looked at, newest first, for one whose table is intact
+_DATA_TAGS = ("workbench.dataset_hash", "workbench.corpus_hash")  # what a sweep and its runs evaluated on (in every reuse key)
 # each run this workbench creates holds a value of its own under this tag: a request MLflow's HTTP client retried after
 # the server had made the run (its answer lost to a gateway, or later than the timeout) made a second, empty run, left
 # RUNNING under the sweep (a "variant" that `workbench list` showed and the UI compared) or beside it (a newer sweep
@@ -213,7 +214,7 @@ class MlflowTracker:
             process was in, so a notebook's sweeps scattered their artifacts, away from the store they belong to).
     """
 
-    def __init__(self, tracking_uri: str, *, artifact_root: Path | None = None) -> None:
+    def __init__(self, tracking_uri: str, *, artifact_root: Path | None = None, read_only: bool = False) -> None:
         with interrupts_deferred():  # a Ctrl+C mid-import left a half-imported mlflow that failed every later sweep
             import mlflow
             from mlflow import MlflowClient
@@ -227,11 +228,14 @@ class MlflowTracker:
         if artifact_root is None and tracking_uri.startswith("sqlite:///"):
             artifact_root = settings(tracking_uri=tracking_uri).artifact_root
 
-        check_store(tracking_uri, must_exist=False)  # one line naming the store, before anything is computed or written
-        if tracking_uri.startswith("sqlite:///"):
-            Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        tune_sqlite_store(tracking_uri)
-        open_store_serialised(tracking_uri)
+        # one line naming the store, before anything is computed or written (a dry run's too: what the sweep would
+        # refuse); one that is only read (``existing``) is neither made, nor switched to WAL mode, nor locked
+        check_store(tracking_uri, must_exist=False)
+        if not read_only:
+            if tracking_uri.startswith("sqlite:///"):
+                Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            tune_sqlite_store(tracking_uri)
+            open_store_serialised(tracking_uri)
         self.tracking_uri = tracking_uri
         # a tracking server keeps artifacts itself (served artifacts), not on this machine's disk
         self.artifact_root = None if tracking_uri.startswith(("http://", "https://")) else artifact_root
@@ -248,6 +252,21 @@ class MlflowTracker:
         self._reads: dict[str, _ReadRun] = {}  # run id -> what the reuse check read of it, for the copy
         self._reuse_dir: Any = None  # the TemporaryDirectory holding their artifacts
         self._sweep_runs: dict[str, Any] = {}  # parent run id -> its data (tags, params) as its sweep logged them at start
+
+    @classmethod
+    def existing(cls, tracking_uri: str) -> MlflowTracker | None:
+        """A tracker that only reads the store at ``tracking_uri`` (``workbench run --dry-run``), or None when it is a
+        ``sqlite:///`` file that is not there or holds no run: no file, folder, lock or experiment is made (a sweep's
+        tracker makes them), so a dry run in a fresh folder leaves it as it was.
+
+        Raises:
+            WorkbenchError: the store cannot be read (``check_store``).
+        """
+        path = sqlite_path(tracking_uri)
+        if path is not None and (not path.is_file() or path.stat().st_size == 0 or half_made(tracking_uri) is not None):
+            check_store(tracking_uri, must_exist=False)  # a folder, or none that can be made: what the sweep would say
+            return None  # no run to read
+        return cls(tracking_uri, read_only=True)
 
     # -- sweep ---------------------------------------------------------------------------------------------------
 
@@ -721,13 +740,29 @@ class MlflowTracker:
         trace of a run logged before it recorded them), whatever the number of variants: a search per variant made a
         warm re-run of a 40-variant grid cost 0.3 s a variant on sqlite, and a round trip each on a tracking server.
         The tables read here are not read again when the runs are copied (``reuse_variant``)."""
+        parent = self._sweep_data(sweep).tags
+        return self._reusable(sweep.experiment_id, keys, {tag: parent[tag] for tag in _DATA_TAGS if tag in parent})
+
+    def reusable_before(self, experiment: str, dataset_hash: str, corpus_hash: str, keys: Mapping[str, str]) -> dict[str, str]:
+        """Variant id -> the run a sweep of ``experiment`` over that dataset and corpus would reuse (``reusable``), found
+        before any sweep starts and without writing (a dry run): none in an experiment that does not exist."""
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None or not keys:
+            return {}
+        try:
+            return self._reusable(str(found.experiment_id), keys, dict(zip(_DATA_TAGS, (dataset_hash, corpus_hash))))
+        finally:
+            self._forget_reads()  # nothing is copied: the artifacts read for the check go now
+
+    def _reusable(self, experiment_id: str, keys: Mapping[str, str], data: Mapping[str, str]) -> dict[str, str]:
+        """``reusable`` in the experiment ``experiment_id``, of the runs whose ``_DATA_TAGS`` are ``data``."""
         self._forget_reads()
         by_key = {key: variant_id for variant_id, key in keys.items()}
-        pending = self._reuse_candidates(sweep, set(by_key))
+        pending = self._reuse_candidates(experiment_id, data, set(by_key))
         out = {}
         while pending:  # each key's newest readable candidate, all checked at once; a key whose pick failed, its next
             picks = {key: read for key, runs in pending.items() if (read := self._next_read(runs)) is not None}
-            kept = self._scores_kept_of(sweep.experiment_id, list(picks.values()))
+            kept = self._scores_kept_of(experiment_id, list(picks.values()))
             for key, read in picks.items():
                 run_id = read.run.info.run_id
                 if kept[run_id]:
@@ -772,18 +807,17 @@ class MlflowTracker:
             found.update({trace.info.trace_id: trace.info for trace in pages})
         return found
 
-    def _reuse_candidates(self, sweep: SweepHandle, keys: set[str]) -> dict[str, list[Any]]:
+    def _reuse_candidates(self, experiment_id: str, data: Mapping[str, str], keys: set[str]) -> dict[str, list[Any]]:
         """Reuse key -> the FINISHED runs that computed it (not copies), newest first, at most ``_REUSE_CANDIDATES``;
-        only runs of this sweep's dataset and corpus are listed (their hashes are in every key)."""
+        only runs of the dataset and corpus ``data`` names are listed (their hashes are in every key)."""
         if not keys:
             return {}
-        parent = self._sweep_data(sweep).tags
         query = (f"tags.`{REUSE_KEY_TAG}` IS NOT NULL and tags.`{REUSED_FROM_TAG}` IS NULL and tags.`workbench.status` = 'FINISHED' "
                  "and attributes.status = 'FINISHED'")
-        query += "".join(f" and tags.`{tag}` = '{parent[tag]}'" for tag in ("workbench.dataset_hash", "workbench.corpus_hash") if tag in parent)
+        query += "".join(f" and tags.`{tag}` = '{value}'" for tag, value in data.items())
         found: dict[str, list[Any]] = {}
         for run in every_page(lambda token: self.client.search_runs(
-                [sweep.experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1000, page_token=token)):
+                [experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1000, page_token=token)):
             key = run.data.tags.get(REUSE_KEY_TAG)
             if key in keys and len(found.setdefault(key, [])) < _REUSE_CANDIDATES:
                 found[key].append(run)

@@ -1,0 +1,158 @@
+"""``workbench run --dry-run``: what a sweep would reuse, find in the cache, build and spend, read without writing.
+
+Real sqlite MLflow store, answer cache and Chroma index under ``tmp_path``; the CLI cannot take injected models, so the
+tests wrap the public ``workbench.run`` and ``workbench.plan_sweep`` to hand them the fakes of ``workbench.testing``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+import pytest
+
+import workbench as wb
+from workbench.cli import main
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.testing import HashingEmbedder, ScriptedModel
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTIONS = 3
+PROMPT = {"a": "Context: {context} Question: {question} Answer:", "b": "{context}\\n\\nQ: {question}\\nA:",
+          "c": "Use the context.\\n{context}\\nQuestion: {question}\\nAnswer:"}
+
+
+def spec_text(prompts: str = "ab", model: str = GEMMA_ID, extra: str = "") -> str:
+    listed = "".join(f'  - name: {p}\n    template: "{PROMPT[p]}"\n' for p in prompts)
+    return (f"name: dry\ndataset: {{path: {ROOT / 'datasets' / 'python_docs.jsonl'}, limit: {QUESTIONS}}}\n"
+            f"corpus: {{builtin: python-reference}}\nprompts:\n{listed}models:\n  - id: {model}\n    params: {{max_tokens: 16}}\n"
+            "chunkers:\n  - {strategy: recursive, size: 800, overlap: 80}\nscorers: [token_f1, hit_at_k]\n"
+            f"execution: {{isolation: none}}\n{extra}")
+
+
+def files(folder: Path) -> dict[str, tuple[int, int] | None]:
+    """Every file and folder under ``folder``, with its size and modification time; those of the index store without
+    them (Chroma writes its files again as it opens them, for a sweep as for a dry run)."""
+    index_store = folder / "home" / "indexes"
+    return {str(p.relative_to(folder)): None if p.is_relative_to(index_store) else (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """``workbench --tracking-uri sqlite:///tmp/mlflow.db run tmp/exp.yaml ...`` with the fakes, in ``tmp_path``."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    for name in ("WORKBENCH_CACHE_DIR", "WORKBENCH_CHROMA_URL", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+    generator = ScriptedModel(lambda prompt: prompt.text.split("Question:")[-1].split("Q:")[-1].strip()[:40], model_id=GEMMA_ID)
+    fakes = {GEMMA_ID: generator, MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    real_run, real_plan = wb.run, wb.plan_sweep
+    monkeypatch.setattr(wb, "run", lambda experiment, **options: real_run(experiment, models=fakes, **options))
+    monkeypatch.setattr(wb, "plan_sweep", lambda experiment, **options: real_plan(experiment, models=fakes, **options))
+
+    def run(*extra: str) -> tuple[int, str, str]:
+        code = main(["--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "run", str(tmp_path / "exp.yaml"), "--no-progress", *extra])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def plan_lines(out: str) -> dict[str, str]:
+    """Variant name -> what the dry run says it would do with it."""
+    listed = [line.split(None, 2) for line in out.splitlines() if line.startswith("  ") and "|" in line]
+    return {name: status for _, name, status in listed}
+
+
+def test_a_dry_run_says_what_an_earlier_sweep_and_the_cache_save(tmp_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
+    """The dry run listed the variants and a bound of model calls, nothing of what earlier sweeps had computed: a lead
+    deciding on a 40-variant sweep of a paid model could not tell 40 reused variants from 40 to pay for."""
+    (tmp_path / "exp.yaml").write_text(spec_text("ab"))
+    before = files(tmp_path)
+    code, out, err = cli("--dry-run")
+    assert code == 0, err
+    assert files(tmp_path) == before  # no store, cache, index, lock file or mlruns folder made to be read
+    said = plan_lines(out)
+    assert set(said.values()) == {"new: index to build, 3 model calls"}, out
+    assert "reused 0 of 2 variants; 2 to compute: 1 index to build (0 built), 6 model calls (0 answers cached)" in out, out
+
+    assert cli()[0] == 0  # the sweep: both variants computed, their answers cached
+    (tmp_path / "exp.yaml").write_text(spec_text("abc"))
+    before = files(tmp_path)
+    code, out, _ = cli("--dry-run")
+    assert code == 0 and files(tmp_path) == before, out
+    said = plan_lines(out)
+    reused = [status for name, status in said.items() if name.split("|")[0] in "ab"]
+    assert len(reused) == 2 and all(s.startswith("reused from run ") for s in reused), out
+    assert said[next(n for n in said if n.startswith("c|"))] == "new: 0 of 3 answers cached, 3 model calls", out
+    assert "reused 2 of 3 variants; 1 to compute: 0 indexes to build (1 built), 3 model calls (0 answers cached)" in out, out
+
+    # two questions: a new dataset, nothing reused, but the answers of prompts a and b to them are in the cache
+    code, out, _ = cli("--dry-run", "--limit", "2")
+    said = plan_lines(out)
+    assert sorted(said.values()) == ["new: 0 of 2 answers cached, 2 model calls", "new: 2 of 2 answers cached, 0 model calls",
+                                     "new: 2 of 2 answers cached, 0 model calls"], out
+    code, out, _ = cli("--dry-run", "--limit", "2", "--fresh")  # recomputes everything: nothing reused or read
+    assert set(plan_lines(out).values()) == {"new: 0 of 2 answers cached, 2 model calls"}, out
+
+
+def test_the_reused_runs_the_dry_run_names_are_those_the_sweep_reuses(tmp_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
+    (tmp_path / "exp.yaml").write_text(spec_text("ab"))
+    assert cli("--format", "json")[0] == 0
+    code, out, _ = cli("--dry-run", "--format", "json")
+    plan = json.loads(out)
+    assert code == 0 and plan["dry_run"] is True and plan["experiment"] == "dry"
+    assert (plan["reused"], plan["model_calls"], plan["indexes_to_build"], plan["cost_usd"]) == (2, 0, 0, 0.0), plan
+    code, out, _ = cli("--format", "json")
+    sweep = json.loads(out)
+    assert sorted(v["reused_from"] for v in sweep["variants"]) == sorted(v["reused_from"] for v in plan["variants"])
+
+
+def test_a_priced_model_gets_an_estimated_cost_and_a_budget_it_would_pass_is_named(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    """A sweep of a paid model over a budget it cannot keep failed its variants mid-sweep, after paying for them."""
+    (tmp_path / "exp.yaml").write_text(spec_text("a", extra=f"pricing: {{{GEMMA_ID}: {{input: 3000, output: 15000}}}}\n"
+                                                           "limits: {max_cost_usd: 1.5}\n"))
+    code, out, _ = cli("--dry-run", "--format", "json")
+    (variant,) = json.loads(out)["variants"]
+    # no index yet: 3 questions, each at most 4 chunks of 800 characters (at 4 a token) and the template in, 16 tokens out
+    assert 3 * (800 * 3000 + 16 * 15000) / 1e6 < variant["cost_usd"] < 3 * (850 * 3000 + 16 * 15000) / 1e6, variant
+    assert variant["budgets_passed"] == ["limits.max_cost_usd ($1.5)"]
+    code, out, _ = cli("--dry-run")
+    assert code == 0 and "~$" in out and "1 variant would pass limits.max_cost_usd ($1.5) and stop FAILED" in out, out
+    # a token budget: about 825 tokens in and 16 out a question
+    (tmp_path / "exp.yaml").write_text(spec_text("a", extra="limits: {max_tokens: 2000}\n"))
+    code, out, _ = cli("--dry-run")
+    assert code == 0 and "1 variant would pass limits.max_tokens (2,000) and stop FAILED" in out, out
+    (tmp_path / "exp.yaml").write_text(spec_text("a", extra="limits: {max_tokens: 3000}\n"))
+    assert "would pass" not in cli("--dry-run")[1]
+
+
+def test_a_router_whose_models_answered_alone_before_would_find_their_answers_in_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A router's cheap and strong models answer with the prompts each answers alone: after a sweep of the two models
+    alone, the router's answers are in the cache (its strong model's calls are a bound: it answers what it escalates)."""
+    from workbench.config import settings
+    from workbench.models import SMOLLM2_ID
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    monkeypatch.delenv("WORKBENCH_CHROMA_URL", raising=False)
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    fakes = {m: ScriptedModel(lambda prompt: "an answer", model_id=m) for m in (GEMMA_ID, SMOLLM2_ID)} | {MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    alone = spec_text("a").replace(f"  - id: {GEMMA_ID}\n    params: {{max_tokens: 16}}\n",
+                                   f"  - id: {GEMMA_ID}\n    params: {{max_tokens: 16}}\n  - id: {SMOLLM2_ID}\n    params: {{max_tokens: 16}}\n")
+    router = alone.replace("chunkers:", f"  - router: {{name: r, cheap: {{id: {SMOLLM2_ID}, params: {{max_tokens: 16}}}}, strong: {{id: {GEMMA_ID}, "
+                                        "params: {max_tokens: 16}}, escalate_when: {refusal_or_empty: true}}\nchunkers:", 1)
+    (tmp_path / "exp.yaml").write_text(router)
+    (planned,) = [v for v in wb.plan_sweep(tmp_path / "exp.yaml", settings=cfg, models=fakes).variants if v.variant.router]
+    assert planned.status() == "new: index to build, up to 6 model calls"
+    (tmp_path / "alone.yaml").write_text(alone)
+    wb.run(tmp_path / "alone.yaml", settings=cfg, models=fakes, progress=False)
+    plan = wb.plan_sweep(tmp_path / "exp.yaml", settings=cfg, models=fakes)
+    (planned,) = [v for v in plan.variants if v.variant.router]
+    assert (planned.answers, planned.cached, planned.calls) == (6, 6, 0), planned.status()
+    assert plan.reused == 2 and plan.calls == 0 and plan.summary().endswith("up to 0 model calls (6 answers cached)"), plan.summary()
