@@ -346,7 +346,7 @@ class VariantPlan:
             cached = "index to build" if self.index_built is False else "answers in the cache not counted (its questions were never embedded)"
         else:
             cached = f"{self.cached:,} of {self.answers:,} answers cached"
-        text = f"new: {cached}, {'up to ' if self.variant.router is not None else ''}{_counted(self.calls, 'model call')}"
+        text = f"new: {cached}, {'up to ' if self.variant.router is not None and self.calls else ''}{_counted(self.calls, 'model call')}"
         if self.calls and self.cost_usd is None:
             text += ", cost unknown (a model without a price)"
         elif self.calls and self.cost_usd:
@@ -403,7 +403,7 @@ class SweepPlan:
         line += f": {_counted(self.indexes_needed - self.indexes_built, 'index', 'indexes')} to build ({self.indexes_built:,} built)"
         if self.grid.model_calls:
             cached = sum(v.cached or 0 for v in self.variants if v.reused_from is None and v.unservable is None)
-            line += f", {'up to ' if self.grid.bound else ''}{_counted(self.calls, 'model call')} ({_counted(cached, 'answer')} cached)"
+            line += f", {'up to ' if self.grid.bound and self.calls else ''}{_counted(self.calls, 'model call')} ({_counted(cached, 'answer')} cached)"
             cost = self.cost_usd
             line += ", cost unknown (a model without a price)" if cost is None else f", ~{_usd(cost)}" if cost else ""
         return line

@@ -401,6 +401,7 @@ def plan_sweep(
     cfg = settings or default_settings()
     dataset, corpus = load_inputs(spec, limit)
     variants = expand_grid(spec, generate=generate)
+    _check_can_start(spec, variants, models, judge, cfg, own_index_store=True)
     cache = CacheReader(cfg.cache_dir)
     resolver = ModelResolver(models, cache, read=not fresh, retries=spec.execution.retries)
     scoring = _sweep_scoring(spec, resolver, judge, generating=any(v.generates for v in variants))
@@ -574,15 +575,8 @@ def run(
         raise WorkbenchError(f"{spec.name}: {plan_grid(spec, variants, len(dataset)).refusal('cut an axis, or pass allow_large_grid=True to run them all')}")
     generating = any(v.generates for v in variants)
     # everything that can be refused is checked before the first MLflow run exists, and the store before the cache
-    _check_overrides(spec, models)
-    _check_portable(spec, models, judge)
-    if generating and spec.execution.backend == "local" and spec.execution.isolation == "process":
-        check_can_start_workers()  # a multiprocessing.Pool's worker: one line, not every variant FAILED on it
-    if any(runs_locally(m.id) for v in variants for m in v.answering_models):
-        llama_threads()  # a bad WORKBENCH_LLAMA_THREADS: one line now, not every variant failing on it
-    if index_store is None:
-        check_index_store_for(spec)  # a local Chroma in a child forked after it was opened: one line, not a hang
-    cap_mb = cfg.cache_size_mb  # likewise a bad WORKBENCH_CACHE_SIZE_MB, before the store is opened
+    _check_can_start(spec, variants, models, judge, cfg, own_index_store=index_store is None)
+    cap_mb = cfg.cache_size_mb
     track = tracker or MlflowTracker(cfg.tracking_uri, artifact_root=cfg.artifact_root)  # an unusable store: one line, now
     store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cap_mb)
     resolver = ModelResolver(models, store, read=not fresh, retries=spec.execution.retries)
@@ -927,6 +921,24 @@ def _terminate_interrupts() -> Iterator[list[int]]:
         yield received
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _check_can_start(
+    spec: ExperimentSpec, variants: Sequence[Variant], models: Mapping[str, Any] | None, judge: Judge | None, cfg: Settings, *,
+    own_index_store: bool,
+) -> None:
+    """Refuse, in one line, what would stop a sweep as it starts or fail every variant (a dry run refuses it too):
+    a misspelt or unpicklable injected model, worker processes this process cannot start, a bad WORKBENCH_LLAMA_THREADS
+    or WORKBENCH_CACHE_SIZE_MB, a local Chroma this process cannot open (``own_index_store``: the sweep opens its own)."""
+    _check_overrides(spec, models)
+    _check_portable(spec, models, judge)
+    if any(v.generates for v in variants) and spec.execution.backend == "local" and spec.execution.isolation == "process":
+        check_can_start_workers()  # a multiprocessing.Pool's worker: one line, not every variant FAILED on it
+    if any(runs_locally(m.id) for v in variants for m in v.answering_models):
+        llama_threads()  # a bad WORKBENCH_LLAMA_THREADS: one line now, not every variant failing on it
+    if own_index_store:
+        check_index_store_for(spec)  # a local Chroma in a child forked after it was opened: one line, not a hang
+    _ = cfg.cache_size_mb  # likewise a bad WORKBENCH_CACHE_SIZE_MB, before the store is opened
 
 
 def _check_overrides(spec: ExperimentSpec, models: Mapping[str, Any] | None) -> None:

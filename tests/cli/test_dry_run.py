@@ -155,4 +155,18 @@ def test_a_router_whose_models_answered_alone_before_would_find_their_answers_in
     plan = wb.plan_sweep(tmp_path / "exp.yaml", settings=cfg, models=fakes)
     (planned,) = [v for v in plan.variants if v.variant.router]
     assert (planned.answers, planned.cached, planned.calls) == (6, 6, 0), planned.status()
-    assert plan.reused == 2 and plan.calls == 0 and plan.summary().endswith("up to 0 model calls (6 answers cached)"), plan.summary()
+    assert plan.reused == 2 and plan.calls == 0 and plan.summary().endswith(", 0 model calls (6 answers cached)"), plan.summary()
+
+
+@pytest.mark.parametrize(("variable", "value"), [("WORKBENCH_LLAMA_THREADS", "all"), ("WORKBENCH_CACHE_SIZE_MB", "lots")])
+def test_what_the_sweep_would_refuse_as_it_starts_the_dry_run_refuses(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """The dry run said all was well, and the sweep it planned then stopped on its first line."""
+    (tmp_path / "exp.yaml").write_text(spec_text("a"))
+    monkeypatch.setenv(variable, value)
+    code, _, refused = cli()
+    assert code == 2 and refused.startswith(f"error: {variable}={value!r}: "), refused
+    before = files(tmp_path)
+    assert cli("--dry-run")[::2] == (2, refused)
+    assert files(tmp_path) == before
