@@ -384,6 +384,8 @@ def plan_sweep(
     judge: Judge | None = None,
     generate: bool = True,
     fresh: bool = False,
+    dataset: Dataset | Any = None,
+    corpus: Corpus | Any = None,
 ) -> SweepPlan:
     """What ``run`` would do with the same arguments, found without running or computing anything (``workbench run
     --dry-run``): the variants it would reuse and from which run, the indexes it would build, the answers the cache
@@ -392,14 +394,15 @@ def plan_sweep(
     The tracking store, the answer cache and the index store are read, never made, locked or written: a dry run in a
     fresh folder leaves it as it was. A variant's cached answers are counted when its index is built and its questions
     were embedded before (its prompts are then rendered with what it would retrieve); else all its calls are counted.
+    The arguments are ``run``'s (``dataset`` and ``corpus`` in memory too).
 
     Raises:
         What ``run`` raises before it starts: a bad spec, dataset or corpus; an unusable tracking store; every variant
         unservable (a provider package or API key missing).
     """
-    spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
+    spec = _in_memory_spec(experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment), dataset, corpus)
     cfg = settings or default_settings()
-    dataset, corpus = load_inputs(spec, limit)
+    dataset, corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus)
     variants = expand_grid(spec, generate=generate)
     _check_can_start(spec, variants, models, judge, cfg, own_index_store=True)
     cache = CacheReader(cfg.cache_dir)

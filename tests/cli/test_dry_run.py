@@ -170,3 +170,28 @@ def test_what_the_sweep_would_refuse_as_it_starts_the_dry_run_refuses(
     before = files(tmp_path)
     assert cli("--dry-run")[::2] == (2, refused)
     assert files(tmp_path) == before
+
+
+def test_a_model_without_a_price_is_said_to_cost_an_unknown_amount_and_in_memory_data_is_planned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hosted model missing from the price table (and the spec's pricing) costs money all the same: no "$0"."""
+    import pandas as pd
+
+    from workbench.config import settings
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    hosted = "openai:gpt-9-preview"
+    fakes = {hosted: ScriptedModel(lambda prompt: "an answer", model_id=hosted), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = wb.ExperimentSpec.from_dict(
+        {"name": "unpriced", "corpus": {"builtin": "python-reference"}, "prompts": [{"name": "a", "template": "{context} {question}"}],
+         "models": [{"id": hosted}], "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}], "execution": {"isolation": "none"}},
+        base_dir=tmp_path)
+    questions = pd.DataFrame({"id": ["q1", "q2"], "question": ["What is a list?", "What is a dict?"]})
+    plan = wb.plan_sweep(spec, settings=cfg, models=fakes, dataset=questions)
+    (variant,) = plan.variants
+    assert variant.status() == "new: index to build, 2 model calls, cost unknown (a model without a price)"
+    assert plan.cost_usd is None and plan.summary().endswith("2 model calls (0 answers cached), cost unknown (a model without a price)")
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "home").exists()
