@@ -45,6 +45,7 @@ from workbench.tracking import STORE_HINT, check_store, half_made, shown_uri, sq
 
 if TYPE_CHECKING:
     from workbench.comparison import ComparisonReport
+    from workbench.config import Settings
     from workbench.pipeline import ChromaIndexStore, ChromaServerIndexStore, QuestionRecord
     from workbench.results import SweepResult
     from workbench.spec import ExperimentSpec, GateSpec
@@ -198,7 +199,7 @@ def _run_json(result: SweepResult, tracking_uri: str) -> dict[str, Any]:
 _PLAN_NAMES = 50  # variants --dry-run lists
 
 
-def _print_plan(spec: ExperimentSpec, cfg: Any, *, limit: int | None, fresh: bool, as_json: bool) -> int:
+def _print_plan(spec: ExperimentSpec, cfg: Settings, *, limit: int | None, fresh: bool, as_json: bool) -> int:
     """``workbench run --dry-run``: the plan, and what the sweep would do with each of the first variants (reuse a run,
     answers in the cache, model calls and their cost) and in all; the store and the caches are read, nothing is run,
     logged or made. The dataset and corpus are read, so what would refuse them refuses the dry run too."""
@@ -217,7 +218,7 @@ def _print_plan(spec: ExperimentSpec, cfg: Any, *, limit: int | None, fresh: boo
     print(_printable(plan.summary()))
     over = [v for v in plan.variants if v.budgets_passed and v.calls]
     if over:
-        passed = " and ".join(sorted({limit for v in over for limit in v.budgets_passed}))
+        passed = " and ".join(sorted({budget for v in over for budget in v.budgets_passed}))
         print(f"{_counted(len(over), 'variant')} would pass {passed} and stop FAILED — raise the limit, or lower max_tokens or the "
               "questions (--limit)")
     if plan.calls and plan.cost_usd:
