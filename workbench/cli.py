@@ -46,6 +46,7 @@ from workbench.tracking import STORE_HINT, check_store, half_made, shown_uri, sq
 if TYPE_CHECKING:
     from workbench.comparison import ComparisonReport
     from workbench.config import Settings
+    from workbench.grid import VariantPlan
     from workbench.pipeline import ChromaIndexStore, ChromaServerIndexStore, QuestionRecord
     from workbench.results import SweepResult
     from workbench.spec import ExperimentSpec, GateSpec
@@ -211,10 +212,8 @@ def _print_plan(spec: ExperimentSpec, cfg: Settings, *, limit: int | None, fresh
         print(json.dumps({"experiment": spec.name, "dry_run": True, "tracking_uri": shown_uri(cfg.tracking_uri), **plan.as_dict()}, indent=2))
         return 0
     print(_printable(f"Experiment '{spec.name}': {plan.grid.summary()}"))
-    for v in plan.variants[:_PLAN_NAMES]:
-        print(_printable(f"  {v.variant.id}  {v.variant.name}  {v.status()}"))
-    if len(plan.variants) > _PLAN_NAMES:
-        print(f"  ... and {len(plan.variants) - _PLAN_NAMES:,} more")
+    for line in _plan_lines(plan.variants):
+        print(_printable(line))
     print(_printable(plan.summary()))
     over = [v for v in plan.variants if v.budgets_passed and v.calls]
     if over:
@@ -230,6 +229,20 @@ def _print_plan(spec: ExperimentSpec, cfg: Settings, *, limit: int | None, fresh
     print(f"Tracking store: {shown_uri(cfg.tracking_uri)}")
     print("Dry run: nothing was run or logged.")
     return 0
+
+
+def _plan_lines(variants: Sequence[VariantPlan], shown: int = _PLAN_NAMES) -> list[str]:
+    """A line per variant of a dry run, at most ``shown`` (pure): in grid order when all fit; else those to compute (or
+    that cannot run) first, as a pull request editing one prompt of a 400-variant grid listed 50 reused variants and
+    hid the 40 it would pay for, then how many more of each."""
+    listed = list(variants) if len(variants) <= shown else sorted(variants, key=lambda v: v.reused_from is not None)
+    lines = [f"  {v.variant.id}  {v.variant.name}  {v.status()}" for v in listed[:shown]]
+    rest = listed[shown:]
+    if rest:
+        reused = sum(1 for v in rest if v.reused_from is not None)
+        parts = [f"{reused:,} reused" if reused else "", f"{len(rest) - reused:,} to compute" if len(rest) > reused else ""]
+        lines.append(f"  ... and {len(rest):,} more ({', '.join(p for p in parts if p)})")
+    return lines
 
 
 def _ui_hint(uri: str, *, given: bool) -> str:

@@ -195,3 +195,19 @@ def test_a_model_without_a_price_is_said_to_cost_an_unknown_amount_and_in_memory
     assert variant.status() == "new: index to build, 2 model calls, cost unknown (a model without a price)"
     assert plan.cost_usd is None and plan.summary().endswith("2 model calls (0 answers cached), cost unknown (a model without a price)")
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "home").exists()
+
+
+def test_a_long_plan_lists_the_variants_to_compute_before_the_reused_ones() -> None:
+    """A pull request editing one prompt of a wide grid: the dry run listed the grid's first 50 variants, all reused,
+    and the variants it would pay for were among the '... and 40 more'."""
+    from workbench.cli import _plan_lines
+    from workbench.grid import VariantPlan
+
+    spec = wb.ExperimentSpec.from_dict({"name": "wide", "chunkers": [{"strategy": "recursive", "size": 100 + i, "overlap": 10} for i in range(60)]})
+    variants = wb.expand_grid(spec)
+    plans = [VariantPlan(v, 3, reused_from=None if i >= 55 else f"run{i}") for i, v in enumerate(variants)]
+    lines = _plan_lines(plans, shown=10)
+    assert [line.split()[1] for line in lines[:5]] == [v.name for v in variants[55:]]
+    assert all("reused from run" in line for line in lines[5:10]) and lines[10] == "  ... and 50 more (50 reused)"
+    assert _plan_lines(plans[50:], shown=10)[0].split()[1] == variants[50].name  # all fit: in grid order
+    assert _plan_lines(plans[50:], shown=4)[-1] == "  ... and 6 more (5 reused, 1 to compute)"
