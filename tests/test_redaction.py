@@ -559,16 +559,13 @@ def test_a_variant_finds_the_previous_variants_chunks_redacted_on_a_thousand_que
     assert redactor.scans == len(chunks)
 
 
-def test_a_judge_error_cut_across_a_key_leaves_no_piece_of_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    # a proxy's 401 quoting the key it received, after a long message: the judge keeps the error's first 500 characters
-    from workbench.scoring import ModelJudge
-
+def test_an_error_cut_across_a_key_leaves_no_piece_of_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a proxy's 401 quoting the key it received, after a long message, kept to its first 500 characters somewhere (the
+    # judge cuts between words: tests/scoring/test_judge.py)
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "zq8Xm2Lp9Rt4Vw8Zb3Nc7Hd6Jf1Kg5Ls")
+    policy = ("the gateway explains its policy at length. " * 10)[:410]  # the key starts at the error's 481st character
+    said = f"401 Unauthorized: {policy}Received API Key = zq8Xm2Lp9Rt4Vw8Zb3Nc7Hd6Jf1Kg5Ls"
+    cut = f"judge call failed: RuntimeError: {said}"[:500]
+    assert "zq8Xm2Lp9Rt4" in cut and "zq8Xm2Lp9Rt4Vw8Zb3Nc7Hd6Jf1Kg5Ls" not in cut  # cut across the key
+    assert "zq8Xm2Lp9Rt4" not in redact(cut) and redact(cut).endswith("Received API Key = [REDACTED:AZURE_OPENAI_API_KEY]")
 
-    def refuse(prompt: RenderedPrompt) -> str:
-        policy = ("the gateway explains its policy at length. " * 10)[:410]  # the key starts at the error's 481st character
-        raise RuntimeError(f"401 Unauthorized: {policy}Received API Key = zq8Xm2Lp9Rt4Vw8Zb3Nc7Hd6Jf1Kg5Ls")
-
-    reply = ModelJudge(ScriptedModel(refuse, kind="chat")).ask("Judge.", {"type": "object"})
-    assert reply.error is not None and "zq8Xm2Lp9Rt4" in reply.error and len(reply.error) == 500  # cut across the key
-    assert "zq8Xm2Lp9Rt4" not in redact(reply.error) and redact(reply.error).endswith("Received API Key = [REDACTED:AZURE_OPENAI_API_KEY]")
