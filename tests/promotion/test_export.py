@@ -708,3 +708,16 @@ def test_without_a_git_identity_the_export_commits_as_the_user_with_an_address_g
     env = GitRepo(repo).identity_env(user)
     assert env["GIT_AUTHOR_NAME"] == (user.strip() or "workbench")
     assert env["GIT_AUTHOR_EMAIL"] == env["GIT_COMMITTER_EMAIL"] == email
+
+
+@pytest.mark.parametrize("damaged", ['{"action": "promote", "name": "assist-audit"', '{"user": "alice"}', "[]"],
+                         ids=["cut-short", "fields-missing", "not-a-record"])
+def test_a_damaged_audit_tag_is_one_line_naming_the_tag_and_the_fix(tmp_path: Path, deploy_repo: Path, damaged: str) -> None:
+    # the audit record of a promotion is a tag anyone with write access to the registry can edit (the MLflow UI, a
+    # script): a cut or edited one made the export fail with pydantic's many-line ValidationError
+    cfg, _ = _good_promoted(tmp_path, "assist-audit")
+    MlflowClient(cfg.tracking_uri).set_model_version_tag("assist-audit", "1", "workbench.audit.staging", damaged)
+    refused_export(deploy_repo, "assist-audit", cfg,
+                   r"^assist-audit v1: its audit record \(the tag workbench\.audit\.staging\) cannot be read \(.+\) — promote "
+                   r"its run to 'staging' again, which records it anew, then export$")
+

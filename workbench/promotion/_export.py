@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from workbench import grid
 from workbench.comparison import bootstrap_mean, number_text
@@ -195,6 +196,24 @@ def _commit_message(config: BundleConfig, alias: str, version: str, metrics: dic
     return "\n".join(lines) + "\n"
 
 
+def _audit_record(raw: str | None, version: str, alias: str) -> AuditRecord | None:
+    """The audit record of ``version``'s promotion to ``alias`` from its tag; None when it has none (registered before
+    workbench recorded one).
+
+    Raises:
+        ExportError: the tag is not an audit record (cut short, or edited in the MLflow UI): one line naming it.
+    """
+    if not raw:
+        return None
+    try:
+        return AuditRecord.model_validate_json(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ExportError(f"{version}: its audit record (the tag {audit_tag(alias)}) cannot be read ({f'{where}: ' if where else ''}"
+                          f"{err['msg']}) — promote its run to '{alias}' again, which records it anew, then export") from None
+
+
 def build_bundle(name: str, alias: Environment, *, settings: Settings | None = None) -> tuple[dict[str, bytes], BundleConfig, str, str]:
     """The bundle's files for the version holding ``alias`` (nothing is written).
 
@@ -213,8 +232,7 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     mv = alias_holder(client, name, alias)
     if mv is None:
         raise ExportError(f"no version of '{name}' holds the alias '{alias}' in {shown_uri(cfg.tracking_uri)} — promote one first (workbench promote)")
-    raw_audit = mv.tags.get(audit_tag(alias))
-    audit = AuditRecord.model_validate_json(raw_audit) if raw_audit else None
+    audit = _audit_record(mv.tags.get(audit_tag(alias)), f"{name} v{mv.version}", alias)
     run_id = promoted_run_id(mv, alias)
     model_id = mv.tags.get(LOGGED_MODEL_TAG) or getattr(mv, "model_id", None)
     if not model_id:
