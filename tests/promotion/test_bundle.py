@@ -136,23 +136,86 @@ def test_a_bundle_that_did_not_record_its_chunks_is_refused_by_a_newer_chunking_
         wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index2", models=fake_models())
 
 
-def _as_an_older_workbench_exported(bundle_dir: Path, copy: Path, *, before_model_cache: bool) -> Path:
-    """The bundle as a workbench before 2026-12-05 exported it: no chunking_revision nor chunks in config.yaml, and,
-    before 2026-12-02, a config_hash of the model's dump without 'cache'; its manifest describes that config.yaml."""
+def _as_an_older_workbench_exported(bundle_dir: Path, copy: Path, *, before_model_cache: bool = False,
+                                    before_chunking_revision: bool = True) -> Path:
+    """The bundle as a workbench before 2026-12-06 exported it (schema 1): no workbench nor embedder in config.yaml, and a
+    config_hash over the whole model entry (its timeout_s too); before 2026-12-05 no chunking_revision nor chunks either,
+    and before 2026-12-02 a model without 'cache'. Its manifest describes that config.yaml."""
     shutil.copytree(bundle_dir, copy)
     config = yaml.safe_load((copy / "config.yaml").read_text())
-    del config["chunking_revision"], config["chunks"]
-    if before_model_cache:
-        payload = {"prompt": config["prompt"]["sha256"], "model": {k: v for k, v in config["model"].items() if k != "cache"},
-                   "seed": config["seed"], "chunker": config["chunker"], "retrieval": config["retrieval"],
-                   "corpus": config["corpus"]["hash"]}
-        config["config_hash"] = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    del config["workbench"], config["embedder"]
+    config["schema_version"] = 1
+    if before_chunking_revision:
+        del config["chunking_revision"], config["chunks"]
+    model = {k: v for k, v in config["model"].items() if k != "cache" or not before_model_cache}
+    payload = {"prompt": config["prompt"]["sha256"], "model": model, "seed": config["seed"], "chunker": config["chunker"],
+               "retrieval": config["retrieval"], "corpus": config["corpus"]["hash"]}
+    config["config_hash"] = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return _rewritten(copy, config)
+
+
+def _rewritten(copy: Path, config: dict[str, Any]) -> Path:
+    """The bundle ``copy`` with ``config`` as its config.yaml, and a manifest that describes it (as an export writes it)."""
     (copy / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["config_hash"] = config["config_hash"]
     manifest["files"]["config.yaml"] = hashlib.sha256((copy / "config.yaml").read_bytes()).hexdigest()
     (copy / "manifest.json").write_text(json.dumps(manifest))
     return copy
+
+
+def test_a_bundle_of_schema_1_loads_and_answers_as_exported(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    # the config_hash of schema 1 covers the model's timeout_s, this workbench's does not: a bundle exported before
+    # must still load (its hash checked as the workbench that wrote it computed it) and answer as it did
+    old = _as_an_older_workbench_exported(bundle_dir, tmp_path / "bundle", before_chunking_revision=False)
+    assert yaml.safe_load((old / "config.yaml").read_text())["config_hash"] != yaml.safe_load((bundle_dir / "config.yaml").read_text())["config_hash"]
+    bundle = wb.load_bundle(old, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    assert (bundle.config.schema_version, bundle.config.embedder) == (1, None)
+    assert bundle.answer(CASES[0]["question"]).answer == CASES[0]["reference"]
+
+
+def test_a_bundle_a_newer_workbench_wrote_says_to_upgrade_in_one_line(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    # a workbench reading a bundle with a field it did not know said "config.yaml:21: chunks: unknown field"
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    _rewritten(copy, {**config, "schema_version": 3, "workbench": "2.0.0", "reranker": {"id": "local:bge-reranker"}})
+    load = dict(corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    with pytest.raises(BundleError, match=rf"^{re.escape(str(copy / 'config.yaml'))}: schema_version 3, written by workbench 2\.0\.0, "
+                                          r"but this workbench .* reads schema 2 or older — upgrade workbench .*, to 2\.0\.0 or newer\)") as caught:
+        wb.load_bundle(copy, **load)
+    assert "\n" not in str(caught.value)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "schema_version": 2, "signature": "..."}))
+    with pytest.raises(BundleError, match=rf"^{re.escape(str(copy / 'manifest.json'))}: schema_version 2, written by a newer workbench, "
+                                          r"but this workbench .* reads schema 1 or older — upgrade workbench"):
+        wb.load_bundle(copy, **load)
+
+
+def test_a_bundle_records_its_embedding_model_and_refuses_another_unless_told(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    # the index is embedded again where the bundle is loaded: a production image with another sentence-transformers (or
+    # another workbench's embedder) retrieved other chunks than the evaluated ones, without a word
+    from workbench.promotion._config import installed_version
+
+    config = yaml.safe_load((bundle_dir / "config.yaml").read_text())
+    fake = fake_models()[MINILM_ID]
+    assert config["embedder"]["identity"] == fake.identity
+    assert config["embedder"]["packages"] == ({"sentence-transformers": installed_version("sentence-transformers")}
+                                              if installed_version("sentence-transformers") else {})
+    load: dict[str, Any] = dict(corpus_path=swept.root / "corpus", index_dir=tmp_path / "index")
+    other = {**fake_models(), MINILM_ID: HashingEmbedder(dim=16, model_id=MINILM_ID)}
+    with pytest.raises(BundleError, match=rf"config\.yaml: {MINILM_ID} was evaluated as {fake.identity}, but here it is hashing:16:"
+                                          r".* — another implementation, so retrieval may differ: .* or pass allow_other_embedder=True"):
+        wb.load_bundle(bundle_dir, models=other, **load)
+    assert wb.load_bundle(bundle_dir, models=other, allow_other_embedder=True, **load).retriever.embedder is other[MINILM_ID]
+    copy = _rewritten(shutil.copytree(bundle_dir, tmp_path / "bundle"),
+                      {**config, "embedder": {**config["embedder"], "packages": {"sentence-transformers": "0.0.1", "torch": "0.0.2"}}})
+    with pytest.raises(BundleError, match=rf"config\.yaml: {MINILM_ID} was evaluated with sentence-transformers 0\.0\.1 \(here .*\), "
+                                          r"torch 0\.0\.2 \(here .*\), which may embed otherwise, so retrieval may differ — install them as "
+                                          r"evaluated \(pip install sentence-transformers==0\.0\.1 torch==0\.0\.2\), or pass allow_other_embedder=True") as caught:
+        wb.load_bundle(copy, models=fake_models(), **load)
+    assert "\n" not in str(caught.value)
+    assert wb.load_bundle(copy, models=fake_models(), allow_other_embedder=True, **load).answer(CASES[0]["question"]).answer
 
 
 @pytest.mark.parametrize("before_model_cache", [True, False], ids=["2026-11", "2026-12-04"])
@@ -223,8 +286,8 @@ def test_an_index_is_reused_only_by_the_embedder_that_made_it(swept: Swept, bund
     shared, corpus = tmp_path / "shared-index", swept.root / "corpus"
     wb.load_bundle(bundle_dir, corpus_path=corpus, index_dir=shared, models=fake_models())
     other = {**fake_models(), MINILM_ID: HashingEmbedder(dim=16, model_id=MINILM_ID)}
-    reopened = wb.load_bundle(bundle_dir, corpus_path=corpus, index_dir=shared, models=other)
-    fresh = wb.load_bundle(bundle_dir, corpus_path=corpus, index_dir=tmp_path / "fresh-index", models=other)
+    reopened = wb.load_bundle(bundle_dir, corpus_path=corpus, index_dir=shared, models=other, allow_other_embedder=True)
+    fresh = wb.load_bundle(bundle_dir, corpus_path=corpus, index_dir=tmp_path / "fresh-index", models=other, allow_other_embedder=True)
     for case in CASES:
         assert reopened.answer(case["question"]).chunk_ids == fresh.answer(case["question"]).chunk_ids
 
@@ -836,3 +899,4 @@ def test_a_built_in_corpus_of_another_workbench_says_which_workbench_to_load_the
                                           r"evaluated with \(its EVALUATION.md names the version\), or promote a configuration "
                                           r"evaluated with this one$"):
         wb.load_bundle(copy, index_dir=tmp_path / "index", models=fake_models())
+

@@ -81,8 +81,9 @@ def test_a_config_written_before_models_had_cache_is_read_not_called_edited() ->
     import yaml
 
     data = yaml.safe_load(make().to_yaml())
-    for field in ("chunking_revision", "chunks", "servers"):
+    for field in ("chunking_revision", "chunks", "servers", "workbench", "embedder"):
         data.pop(field)
+    data["schema_version"] = 1
     data["model"].pop("cache")
     data["config_hash"] = _hash_as_written_before_model_cache(data)
     old = BundleConfig.from_yaml(yaml.safe_dump(data, sort_keys=False))
@@ -109,3 +110,170 @@ def test_text_shaped_like_a_number_with_an_exponent_round_trips(text: str) -> No
     bare = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)  # as a workbench before the fix wrote it
     assert f"variant_id: {text}\n" in bare
     assert BundleConfig.from_yaml(bare) == config
+
+
+def test_config_hash_leaves_out_what_cannot_change_an_answer() -> None:
+    # a hosted call's timeout was hashed: a configuration staged with timeout_s 60 and evaluated again with 30 was
+    # another configuration, and its promotion to production asked for staging again
+    base = make()
+    model = base.model
+    for same in (model.model_copy(update={"params": model.params.model_copy(update={"timeout_s": 5.0})}),
+                 model.model_copy(update={"params": model.params.model_copy(update={"timeout_s": None})}),
+                 model.model_copy(update={"cache": False}), model.model_copy(update={"name": "gemma"})):
+        assert make(model=same).config_hash == base.config_hash
+    for other in (model.model_copy(update={"params": model.params.model_copy(update={"temperature": 0.7})}),
+                  model.model_copy(update={"params": model.params.model_copy(update={"stop": ("###",)})}),
+                  model.model_copy(update={"id": "openai:gpt-4o-mini", "kind": None})):
+        assert make(model=other).config_hash != base.config_hash
+
+
+def _fields(schema: dict, node: dict | None = None, prefix: str = "") -> set[str]:  # type: ignore[type-arg]
+    """The field paths of a JSON schema (``model.params.timeout_s``), through references, unions and dicts."""
+    node = schema if node is None else node
+    if "$ref" in node:
+        return _fields(schema, schema["$defs"][node["$ref"].rsplit("/", 1)[1]], prefix)
+    found: set[str] = set()
+    for branch in node.get("anyOf", []) + node.get("oneOf", []) + node.get("allOf", []):
+        found |= _fields(schema, branch, prefix)
+    for name, sub in node.get("properties", {}).items():
+        found |= {f"{prefix}{name}"} | _fields(schema, sub, f"{prefix}{name}.")
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            found |= _fields(schema, node[key], prefix)
+    return found
+
+
+# the fields of config.yaml and manifest.json at each schema version: an older workbench refuses a file with a field it
+# does not know, so a new field must come with a new schema version, which it refuses in one line naming the writer
+CONFIG_FIELDS_OF_SCHEMA_2 = {
+    "schema_version", "workbench", "name", "config_hash", "servers", "weights", "seed", "chunking_revision",
+    "chunks", "chunks.count", "chunks.sha256",
+    "prompt", "prompt.name", "prompt.file", "prompt.system_file", "prompt.sha256", "prompt.registry_name", "prompt.registry_version",
+    "model", "model.id", "model.kind", "model.cache", "model.name",
+    "model.params", "model.params.temperature", "model.params.max_tokens", "model.params.stop", "model.params.timeout_s",
+    "chunker", "chunker.strategy", "chunker.size", "chunker.overlap",
+    "retrieval", "retrieval.name", "retrieval.embedding", "retrieval.k", "retrieval.search", "retrieval.fetch_k", "retrieval.mmr_lambda",
+    "embedder", "embedder.identity", "embedder.packages",
+    "corpus", "corpus.builtin", "corpus.path", "corpus.file", "corpus.glob", "corpus.hash", "corpus.documents",
+    "dataset", "dataset.name", "dataset.path", "dataset.hash", "dataset.cases",
+    "source", "source.run_id", "source.experiment_id", "source.parent_run_id", "source.variant_id", "source.variant_name",
+}
+MANIFEST_FIELDS_OF_SCHEMA_1 = {"schema_version", "name", "alias", "config_hash", "exported_at", "exported_by", "mlflow", "metrics",
+                               "gates", "audit", "files"}
+
+
+def test_a_field_added_to_a_bundle_comes_with_a_new_schema_version() -> None:
+    from workbench.promotion import Manifest
+    from workbench.promotion._config import MANIFEST_SCHEMA_VERSION, SCHEMA_VERSION
+
+    # the model's, chunker's and retrieval's fields are the experiment's own: one added there is one of config.yaml's too
+    assert (SCHEMA_VERSION, _fields(BundleConfig.model_json_schema())) == (2, CONFIG_FIELDS_OF_SCHEMA_2), (
+        "config.yaml's fields changed: raise SCHEMA_VERSION and record its fields here")
+    top = {f for f in _fields(Manifest.model_json_schema()) if "." not in f}
+    assert (MANIFEST_SCHEMA_VERSION, top) == (1, MANIFEST_FIELDS_OF_SCHEMA_1), "manifest.json's fields changed: raise its schema version"
+
+
+def test_a_config_of_a_newer_schema_says_which_workbench_reads_it() -> None:
+    # an older workbench given a newer bundle said "config.yaml:14: chunks: unknown field" (or "schema_version: Input
+    # should be 1"), which reads as a damaged file rather than as "upgrade"
+    import yaml
+
+    data = {**yaml.safe_load(make().to_yaml()), "schema_version": 3, "workbench": "0.9.0", "reranker": {"id": "local:bge"}}
+    with pytest.raises(ValueError, match=r"^config\.yaml: schema_version 3, written by workbench 0\.9\.0, but this workbench \(.+\) "
+                                         r"reads schema 2 or older — upgrade workbench where the bundle is loaded \(pip install -U "
+                                         r"workbench, to 0\.9\.0 or newer\), or export the bundle with this workbench$"):
+        BundleConfig.from_yaml(yaml.safe_dump(data, sort_keys=False))
+    del data["workbench"]
+    with pytest.raises(ValueError, match=r"written by a newer workbench, .* to the version that exported it or newer\)"):
+        BundleConfig.from_yaml(yaml.safe_dump(data, sort_keys=False))
+
+
+# config.yaml as a workbench of 2026-12-05 wrote it (schema 1): no workbench nor embedder, and a config_hash over the
+# whole model entry, its timeout_s too (PROMPT, CORPUS, CHUNKS and HASH filled in)
+SCHEMA_1 = """\
+# yaml-language-server: $schema=./config.schema.json
+# Deployable RAG configuration exported by workbench.
+schema_version: 1
+name: assistant
+config_hash: HASH
+prompt:
+  name: grounded
+  file: prompts/grounded.txt
+  system_file: null
+  sha256: PROMPT
+  registry_name: assistant-prompt
+  registry_version: 1
+model:
+  id: local:gemma3-270m
+  kind: completion
+  params:
+    temperature: 0.0
+    max_tokens: 32
+    stop: []
+    timeout_s: 60.0
+  cache: true
+  name: null
+servers: {}
+weights: {}
+seed: 0
+chunker:
+  strategy: recursive
+  size: 500
+  overlap: 50
+chunking_revision: 7
+chunks:
+  count: 12
+  sha256: CHUNKS
+retrieval:
+  k: 3
+corpus:
+  builtin: python-reference
+  path: null
+  file: null
+  glob: '**/*.md'
+  hash: CORPUS
+  documents: 40
+dataset:
+  name: d
+  path: ''
+  hash: DATASET
+  cases: 3
+source:
+  run_id: r
+  experiment_id: '1'
+  parent_run_id: null
+  variant_id: v
+  variant_name: n
+"""
+
+
+def _schema_1(*, timeout_s: str = "60.0") -> str:
+    import hashlib
+    import json
+
+    import yaml
+
+    text = (SCHEMA_1.replace("PROMPT", "p" * 64).replace("CORPUS", "c" * 64).replace("CHUNKS", "a" * 64)
+            .replace("DATASET", "d" * 64).replace("timeout_s: 60.0", f"timeout_s: {timeout_s}"))
+    data = yaml.safe_load(text.replace("HASH", "x"))
+    model = ModelSpec.model_validate(data["model"]).model_dump(mode="json")  # the spec's defaults filled in, as hashed then
+    chunker, retrieval = (spec.model_validate(data[part]).model_dump(mode="json")
+                          for spec, part in ((ChunkerSpec, "chunker"), (RetrievalSpec, "retrieval")))
+    payload = {"prompt": "p" * 64, "model": {**model, "kind": "completion"}, "seed": 0, "chunker": chunker, "retrieval": retrieval,
+               "corpus": "c" * 64}
+    return text.replace("HASH", hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest())
+
+
+def test_a_config_of_schema_1_is_read_and_written_as_this_workbench_writes_it() -> None:
+    old = BundleConfig.from_yaml(_schema_1())
+    assert (old.schema_version, old.workbench, old.embedder, old.model.params.timeout_s) == (1, None, None, 60.0)
+    assert old.config_hash in old.earlier_hashes() and old.is_configuration(old.answering_hash())
+    # its configuration evaluated again with another timeout is the same configuration
+    assert BundleConfig.from_yaml(_schema_1(timeout_s="5.0")).answering_hash() == old.answering_hash()
+    now = old.current_schema("9.9.9")
+    assert (now.schema_version, now.workbench, now.config_hash) == (2, "9.9.9", old.answering_hash())
+    assert BundleConfig.from_yaml(now.to_yaml()) == now
+    with pytest.raises(ValueError, match=r"config\.yaml:\d+: .*does not match the configuration .* the file was edited"):
+        BundleConfig.from_yaml(_schema_1().replace("max_tokens: 32", "max_tokens: 64"))
+    with pytest.raises(ValueError, match="does not match the configuration"):  # schema 2 hashes otherwise
+        BundleConfig.from_yaml(_schema_1().replace("schema_version: 1", "schema_version: 2"))

@@ -754,3 +754,25 @@ def test_a_registered_model_another_process_created_meanwhile_is_used(swept: Swe
     from workbench.promotion._registry import ensure_registered_model
 
     assert ensure_registered_model(CreatedMeanwhile(client(swept)), "made-meanwhile").name == "made-meanwhile"
+
+
+def test_a_configuration_staged_with_another_timeout_or_by_an_earlier_workbench_is_the_staged_one(swept: Swept) -> None:
+    # config_hash covered the model's timeout_s: the configuration evaluated again with a shorter timeout asked for
+    # staging again; and a version an earlier workbench registered is tagged with the hash as it computed it
+    from workbench.promotion._promote import read_candidate
+
+    c = client(swept)
+    wb.promote(swept.run_id("good"), name="assist-up", alias="staging", settings=swept.settings)
+    legacy = read_candidate(c, swept.run_id("good"), "assist-up").config.earlier_hashes()[0]
+    c.set_model_version_tag("assist-up", "1", "workbench.config_hash", legacy)  # as a workbench before 2026-12-06 tagged it
+    again = wb.promote(swept.run_id("good"), name="assist-up", alias="staging", settings=swept.settings)
+    assert again.version == "1" and "the candidate is the holder's configuration" in {r.detail for r in again.report.results}
+    assert c.get_model_version("assist-up", "1").tags["workbench.config_hash"] == again.config_hash  # tagged as this workbench hashes
+    spec = write_project(swept.root, promotion={"gates": GATES})
+    quick = spec.model_copy(update={"models": tuple(m.model_copy(update={"params": m.params.model_copy(update={"timeout_s": 5.0})})
+                                                    for m in spec.models)})
+    rerun = wb.run(quick, settings=swept.settings, models=fake_models(), progress=False)
+    run_id = next(v.run_id for v in rerun.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
+    assert read_candidate(c, run_id, "assist-up").config.model.params.timeout_s == 5.0
+    done = wb.promote(run_id, name="assist-up", alias="production", settings=swept.settings)
+    assert done.version == "1" and len(c.search_model_versions("name = 'assist-up'")) == 1

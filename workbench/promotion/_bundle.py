@@ -40,11 +40,14 @@ from workbench.promotion._config import (
     CONFIG_FILE,
     GITATTRIBUTES_FILE,
     MANIFEST_FILE,
+    MANIFEST_SCHEMA_VERSION,
     REPORT_FILE,
     BundleConfig,
     ChunksInfo,
     Manifest,
     gguf_sha256,
+    installed_version,
+    newer_schema,
     sha256,
 )
 from workbench.promotion._errors import BundleError
@@ -108,6 +111,9 @@ def _manifest(path: Path) -> Manifest:
         data = json.loads(path.read_bytes())
     except (ValueError, RecursionError):  # not JSON, not UTF-8, nested deeper than the decoder follows
         raise BundleError(f"{path}: not a workbench manifest (not JSON) — {restore}") from None
+    newer = newer_schema(data, MANIFEST_SCHEMA_VERSION, str(path)) if isinstance(data, dict) else None
+    if newer is not None:
+        raise BundleError(newer)
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
@@ -305,6 +311,25 @@ def _check_weights(config: BundleConfig, folder: Path, model_id: str, identity: 
                       f"{fix}, or evaluate this one, promote and export it")
 
 
+def _check_embedder(config: BundleConfig, folder: Path, identity: str) -> None:
+    """Refuse an embedding model that is not the evaluated one: another implementation (``identity``), or a local
+    model computed by other versions of its packages, which may embed the corpus otherwise and retrieve other chunks."""
+    evaluated, embedding = config.embedder, config.retrieval.embedding
+    if evaluated is None:  # not recorded: a bundle of a run logged before workbench recorded its models
+        return
+    override = "or pass allow_other_embedder=True to load it as it is here (then check its answers)"
+    if identity != evaluated.identity:
+        raise BundleError(f"{folder / CONFIG_FILE}: {embedding} was evaluated as {evaluated.identity}, but here it is {identity} "
+                          f"— another implementation, so retrieval may differ: load it with the workbench that exported it, {override}")
+    changed = [(name, version, installed_version(name)) for name, version in sorted(evaluated.packages.items())]
+    changed = [(name, version, here) for name, version, here in changed if here != version]
+    if changed:
+        shown = ", ".join(f"{name} {version} (here {here or 'not installed'})" for name, version, here in changed)
+        pins = " ".join(f"{name}=={version}" for name, version, _ in changed)
+        raise BundleError(f"{folder / CONFIG_FILE}: {embedding} was evaluated with {shown}, which may embed otherwise, so "
+                          f"retrieval may differ — install them as evaluated (pip install {pins}), {override}")
+
+
 # the chunking revision of the last workbench whose bundles did not record theirs (config.yaml's chunking_revision: null)
 _UNRECORDED_REVISION = 3
 
@@ -364,6 +389,7 @@ def load_bundle(
     index_dir: str | Path | None = None,
     index_store: IndexStore | None = None,
     models: Mapping[str, Generator | Embedder] | None = None,
+    allow_other_embedder: bool = False,
 ) -> Bundle:
     """Rebuild the exact pipeline of an exported bundle, without MLflow.
 
@@ -381,11 +407,13 @@ def load_bundle(
         index_dir: where the Chroma index lives (default: the project's index cache).
         index_store: an index store to use instead of Chroma (tests).
         models: model ids mapped to ready generators/embedders (tests use the fakes from ``workbench.testing``).
+        allow_other_embedder: load a bundle whose embedding model here is another implementation, or computed by other
+            versions of its packages, than the evaluated one (``config.embedder``), which is refused by default.
 
     Raises:
         BundleError: a missing or modified file, an invalid config, a corpus that differs from the evaluated one,
-            chunks that differ from the evaluated ones, or an embedding model that failed to embed the corpus (its
-            error redacted).
+            chunks that differ from the evaluated ones, an embedding model other than the evaluated one, or one that
+            failed to embed the corpus (its error redacted).
     """
     folder = Path(path).expanduser().resolve()
     if not (folder / CONFIG_FILE).is_file():
@@ -428,6 +456,8 @@ def load_bundle(
     retries = ExecutionSpec().retries  # a hosted model's calls are retried as a sweep's are by default
     embedder = cast(Embedder, overrides[embedding]) if embedding in overrides else load_embedder(embedding, retries=retries)
     _check_server(config, folder, embedding, embedder.identity)
+    if not allow_other_embedder:
+        _check_embedder(config, folder, embedder.identity)
     chunks = chunk_corpus(corpus, config.chunker, embedder.tokenizer) if recut else None
     if chunks is not None and config.chunks is not None:
         _check_chunks(config.chunks, chunks, f"{folder / CONFIG_FILE}: evaluated on chunks cut by {cut_by}")

