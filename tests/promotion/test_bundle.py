@@ -218,6 +218,19 @@ def test_a_bundle_records_its_embedding_model_and_refuses_another_unless_told(sw
     assert wb.load_bundle(copy, models=fake_models(), allow_other_embedder=True, **load).answer(CASES[0]["question"]).answer
 
 
+@pytest.mark.parametrize("convert", [lambda b: b.replace(b"\n", b"\r\n")], ids=["crlf"])
+def test_a_bundle_file_whose_line_ends_were_converted_says_so(swept: Swept, bundle_dir: Path, tmp_path: Path, convert: Any) -> None:
+    # a checkout with git's core.autocrlf (Git for Windows' default) of a bundle exported before its .gitattributes, or
+    # an editor: "sha256 differs from manifest.json — the file was modified after export" sent the deployer hunting for an edit
+    copy = shutil.copytree(bundle_dir, tmp_path / "bundle")
+    prompt = copy / "prompts" / "good.txt"
+    prompt.write_bytes(convert(prompt.read_bytes()))
+    with pytest.raises(BundleError, match=rf"good\.txt: sha256 differs from manifest\.json — its line ends were converted to CRLF after "
+                                          r"export, the text unchanged .*: delete the folder and check it out again without conversion "
+                                          rf"\(git -c core\.autocrlf=false checkout -- {re.escape(str(copy))}\), or copy it as bytes$"):
+        wb.load_bundle(copy, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+
+
 @pytest.mark.parametrize("before_model_cache", [True, False], ids=["2026-11", "2026-12-04"])
 def test_a_bundle_exported_before_the_chunking_revision_was_recorded_is_refused_in_one_line(
         swept: Swept, bundle_dir: Path, tmp_path: Path, before_model_cache: bool) -> None:

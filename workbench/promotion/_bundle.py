@@ -140,14 +140,29 @@ def _verify(folder: Path) -> Manifest | None:
         file = _inside(folder, rel)
         if not file.is_file():
             raise BundleError(f"{file}: listed in {MANIFEST_FILE} but missing — restore the bundle from its commit")
-        if sha256(file.read_bytes()) != digest:
-            raise BundleError(f"{file}: sha256 differs from {MANIFEST_FILE} — the file was modified after export")
+        data = file.read_bytes()
+        if sha256(data) != digest:
+            raise BundleError(f"{file}: sha256 differs from {MANIFEST_FILE} — {_changed(data, digest, folder)}")
     unlisted = [rel for rel in sorted(_bundle_files(folder)) if rel not in manifest.files and rel != MANIFEST_FILE]
     if unlisted:
         more = f" (and {len(unlisted) - 1} more)" if len(unlisted) > 1 else ""
         raise BundleError(f"{folder / unlisted[0]}{more}: not listed in {MANIFEST_FILE}, so not exported with the bundle — a file "
                           "added after export, or the manifest was edited: remove it, or restore the bundle from its commit")
     return manifest
+
+
+def _changed(data: bytes, digest: str, folder: Path) -> str:
+    """What became of a bundle file that no longer has its exported ``digest``, and what to do (pure but for the text)."""
+    if b"\r\n" in data and sha256(data.replace(b"\r\n", b"\n")) == digest:
+        converted = "its line ends were converted to CRLF"
+    elif b"\r\n" not in data and sha256(data.replace(b"\n", b"\r\n")) == digest:
+        converted = "its CRLF line ends were converted to LF"
+    else:
+        return "the file was modified after export: restore the bundle from its commit"
+    # git's core.autocrlf (Git for Windows' default) on a bundle exported before its .gitattributes kept it byte for byte,
+    # or an editor, or a copy through a tool that converts text
+    return (f"{converted} after export, the text unchanged (git's core.autocrlf, an editor or a copying tool): delete the folder "
+            f"and check it out again without conversion (git -c core.autocrlf=false checkout -- {folder}), or copy it as bytes")
 
 
 def _bundle_files(folder: Path) -> Iterator[str]:
