@@ -913,3 +913,58 @@ def test_a_built_in_corpus_of_another_workbench_says_which_workbench_to_load_the
                                           r"evaluated with this one$"):
         wb.load_bundle(copy, index_dir=tmp_path / "index", models=fake_models())
 
+
+class _StoppedAtItsDeadline:
+    """A local model as llama.cpp answers past the deadline it is given: cut where it was, finish_reason 'deadline'."""
+
+    model_id, kind, identity = "local:gemma3-270m", "completion", "stopped-at-its-deadline"
+
+    def __init__(self) -> None:
+        self.deadlines: list[float | None] = []
+
+    def generate(self, prompt: Any, params: Any, *, deadline: float | None = None, json_schema: Any = None) -> Any:
+        from workbench.models import Generation
+
+        self.deadlines.append(deadline)
+        return Generation(text="A for", input_tokens=3, output_tokens=2, latency_s=0.0,
+                          finish_reason="deadline" if deadline is not None else "stop")
+
+
+class _SlowQuestions(HashingEmbedder):
+    """The fake embedder, taking ``delay`` seconds to embed a question (a hosted one retrying a rate limit)."""
+
+    delay = 0.0
+
+    def embed(self, texts: Any) -> list[list[float]]:
+        import time
+
+        if len(texts) == 1:
+            time.sleep(self.delay)
+        return super().embed(texts)
+
+
+def test_an_answer_has_an_overall_time_limit_and_is_never_returned_cut_short(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    # Bundle.answer had no overall limit: a request's deadline passed in the embedding's and the model's retries, and
+    # nothing said how long an answer may take
+    import time
+
+    from workbench.models import GEMMA_ID
+
+    model, embedder = _StoppedAtItsDeadline(), _SlowQuestions(model_id=MINILM_ID)
+    bundle = wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index",
+                            models={GEMMA_ID: model, MINILM_ID: embedder})
+    assert bundle.answer(CASES[0]["question"]).answer == "A for" and model.deadlines == [None]
+    asked = time.monotonic()
+    with pytest.raises(BundleError, match=rf"^no answer within timeout_s=30: {GEMMA_ID} was still writing it after 2 tokens — allow "
+                                          r"more time, or a lower max_tokens$"):
+        bundle.answer(CASES[0]["question"], timeout_s=30)
+    given = model.deadlines[-1]
+    assert given is not None and asked < given <= time.monotonic() + 30  # the model was given what was left of the 30 s
+    embedder.delay = 0.05
+    with pytest.raises(BundleError, match=rf"^no answer within timeout_s=0\.01: retrieval with {MINILM_ID} took 0\.\d\d s, so {GEMMA_ID} "
+                                          r"was not asked — allow more time$"):
+        bundle.answer(CASES[0]["question"], timeout_s=0.01)
+    assert len(model.deadlines) == 2
+    for wrong in (0, -1.0, float("nan")):
+        with pytest.raises(BundleError, match=rf"^timeout_s={wrong}: give a number of seconds above 0, or None for no overall limit$"):
+            bundle.answer(CASES[0]["question"], timeout_s=wrong)

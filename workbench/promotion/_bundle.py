@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -78,26 +79,42 @@ class Bundle:
     generator: Generator
     params: GenerationParams
 
-    def answer(self, question: str) -> BundleAnswer:
+    def answer(self, question: str, *, timeout_s: float | None = None) -> BundleAnswer:
         """Retrieve, render the prompt, generate.
 
+        Args:
+            question: the user's question.
+            timeout_s: the longest the whole answer may take, retrieval, the model's calls and their retries together
+                (a request's own deadline); None: each hosted call has its ``timeout_s`` and is retried as a sweep's is.
+
         Raises:
-            BundleError: the question is no text or blank, or the embedding of the question, the search or the model call failed
-                (redacted: a proxy's refusal may quote the key it was sent).
+            BundleError: the question is no text or blank, the embedding of the question, the search or the model call
+                failed (redacted: a proxy's refusal may quote the key it was sent), or no whole answer came within
+                ``timeout_s`` (a local model stops writing at it: its answer is not returned cut short).
         """
         if not isinstance(question, str):  # a web handler's request.json.get("question"): None, a number, a list
             raise BundleError(f"the question is a {type(question).__name__}, not text — pass the question as a str")
         if not question.strip():
             raise BundleError("the question is blank — ask something")
+        if timeout_s is not None and not timeout_s > 0:  # NaN too
+            raise BundleError(f"timeout_s={timeout_s}: give a number of seconds above 0, or None for no overall limit")
+        started = time.monotonic()
+        deadline = started + timeout_s if timeout_s is not None else None
         case = EvalCase(id="bundle-question", question=question)
         try:
             found = retrieve_question(case, self.retriever)
         except Exception as exc:  # noqa: BLE001 - any failure to embed or search is this question's one-line error
             raise BundleError(f"retrieval with {self.config.retrieval.embedding} failed: {redact(f'{type(exc).__name__}: {exc}')}") from None
-        record = generate_answer(found, template=self.template, generator=self.generator, params=self.params)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise BundleError(f"no answer within timeout_s={timeout_s:g}: retrieval with {self.config.retrieval.embedding} took "
+                              f"{time.monotonic() - started:.2f} s, so {self.config.model.id} was not asked — allow more time")
+        record = generate_answer(found, template=self.template, generator=self.generator, params=self.params, deadline=deadline)
         if record.error:
             # redacted: a proxy's refusal may quote the key it was sent, and a deployment logs or returns this error
             raise BundleError(f"{self.config.model.id} failed to answer: {redact(record.error)}")
+        if record.generation is not None and record.generation.finish_reason == "deadline":
+            raise BundleError(f"no answer within timeout_s={timeout_s:g}: {self.config.model.id} was still writing it after "
+                              f"{record.generation.output_tokens} tokens — allow more time, or a lower max_tokens")
         return BundleAnswer(
             question=question, answer=record.answer, source_ids=record.retrieved_ids,
             chunk_ids=tuple(h.chunk.id for h in record.hits), contexts=tuple(h.chunk.text for h in record.hits),
