@@ -53,8 +53,12 @@ def test_yaml_round_trip_and_line_numbered_errors() -> None:
     text = config.to_yaml()
     assert text.startswith("# yaml-language-server: $schema=./config.schema.json")
     assert BundleConfig.from_yaml(text) == config
-    edited = text.replace("max_tokens: 32", "max_tokens: 64")
-    with pytest.raises(ValueError, match=r"config\.yaml:\d+: .*does not match the configuration"):
+    edited = text.replace("max_tokens: 32", "max_tokens: 64")  # by hand, in the deployment repository
+    line = next(i for i, l in enumerate(edited.splitlines(), start=1) if l.startswith("config_hash:"))
+    # it said "config.yaml:3: spec: config_hash ... — the file was edited", at the first line, of an "experiment"
+    with pytest.raises(ValueError, match=rf"^config\.yaml:{line}: config_hash \w{{12}} does not match the configuration \(\w{{12}}\): "
+                                         r"what changes answers \(prompt, model, .*\) was edited after export — restore the file from "
+                                         r"the bundle's commit; to deploy another configuration, evaluate it, promote it and export it$"):
         BundleConfig.from_yaml(edited)
     typo = text.replace("  k: 3", "  kk: 3")
     line = next(i for i, l in enumerate(typo.splitlines(), start=1) if l.startswith("  kk:"))
@@ -89,7 +93,7 @@ def test_a_config_written_before_models_had_cache_is_read_not_called_edited() ->
     old = BundleConfig.from_yaml(yaml.safe_dump(data, sort_keys=False))
     assert old.model.cache and old.config_hash == data["config_hash"]
     edited = {**data, "seed": 1}
-    with pytest.raises(ValueError, match=r"does not match the configuration \(.*\) — the file was edited"):
+    with pytest.raises(ValueError, match=r"does not match the configuration \(.*\): what changes answers .* was edited after export"):
         BundleConfig.from_yaml(yaml.safe_dump(edited, sort_keys=False))
     uncached = {**data, "model": {**data["model"], "cache": False}}  # no workbench of then could write it
     with pytest.raises(ValueError, match="does not match the configuration"):
@@ -273,7 +277,7 @@ def test_a_config_of_schema_1_is_read_and_written_as_this_workbench_writes_it() 
     now = old.current_schema("9.9.9")
     assert (now.schema_version, now.workbench, now.config_hash) == (2, "9.9.9", old.answering_hash())
     assert BundleConfig.from_yaml(now.to_yaml()) == now
-    with pytest.raises(ValueError, match=r"config\.yaml:\d+: .*does not match the configuration .* the file was edited"):
+    with pytest.raises(ValueError, match=r"config\.yaml:\d+: config_hash .*does not match the configuration .* was edited after export"):
         BundleConfig.from_yaml(_schema_1().replace("max_tokens: 32", "max_tokens: 64"))
     with pytest.raises(ValueError, match="does not match the configuration"):  # schema 2 hashes otherwise
         BundleConfig.from_yaml(_schema_1().replace("schema_version: 1", "schema_version: 2"))

@@ -188,8 +188,10 @@ class BundleConfig(_Model):
         # a file of schema 1 holds the hash as the workbench that wrote it computed it
         accepted = (self.answering_hash(),) if self.schema_version == SCHEMA_VERSION else self.earlier_hashes()
         if self.config_hash not in accepted:
-            raise ValueError(f"config_hash {self.config_hash[:12]} does not match the configuration ({accepted[0][:12]}) — the "
-                             "file was edited: restore it from the bundle's commit, or export the bundle again")
+            raise ValueError(f"config_hash {self.config_hash[:12]} does not match the configuration ({accepted[0][:12]}): what "
+                             "changes answers (prompt, model, seed, chunker, retrieval, corpus, servers) was edited after export "
+                             "— restore the file from the bundle's commit; to deploy another configuration, evaluate it, "
+                             "promote it and export it")
         return self
 
     def _hash_parts(self) -> tuple[Any, ...]:
@@ -243,6 +245,10 @@ class BundleConfig(_Model):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
+            err = exc.errors()[0]
+            if not err["loc"] and isinstance(err.get("ctx", {}).get("error"), ValueError):  # the file as a whole: its hash
+                line = next((n for n, row in enumerate(text.splitlines(), start=1) if row.startswith("config_hash:")), 1)
+                raise ValueError(f"{source}:{line}: {err['ctx']['error']}") from None
             raise ValueError(describe_validation_error(exc, source, node, cls)) from None
 
     def template(self, text: str, system: str = "") -> PromptTemplate:
