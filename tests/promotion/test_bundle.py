@@ -218,6 +218,35 @@ def test_a_bundle_records_its_embedding_model_and_refuses_another_unless_told(sw
     assert wb.load_bundle(copy, models=fake_models(), allow_other_embedder=True, **load).answer(CASES[0]["question"]).answer
 
 
+class _Counting(HashingEmbedder):
+    """The fake embedder, counting the texts it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__(model_id=MINILM_ID)
+        self.embedded = 0
+
+    def embed(self, texts: Any) -> list[list[float]]:
+        self.embedded += len(texts)
+        return super().embed(texts)
+
+
+def test_an_index_embedded_by_other_package_versions_is_not_reused_when_they_are_allowed(swept: Swept, bundle_dir: Path,
+                                                                                          tmp_path: Path) -> None:
+    # an index kept across an image upgrade (a mounted volume) was opened by the bundle loaded with other package
+    # versions: the corpus's vectors of the old sentence-transformers searched with the new one's vectors of the question
+    from workbench.pipeline import MemoryIndexStore
+
+    store, first, second = MemoryIndexStore(), _Counting(), _Counting()
+    load: dict[str, Any] = dict(corpus_path=swept.root / "corpus", index_store=store)
+    wb.load_bundle(bundle_dir, models={**fake_models(), MINILM_ID: first}, **load)
+    assert first.embedded >= len(DOCS)
+    config = yaml.safe_load((bundle_dir / "config.yaml").read_text())
+    upgraded = _rewritten(shutil.copytree(bundle_dir, tmp_path / "bundle"),
+                          {**config, "embedder": {**config["embedder"], "packages": {"sentence-transformers": "0.0.1"}}})
+    wb.load_bundle(upgraded, models={**fake_models(), MINILM_ID: second}, allow_other_embedder=True, **load)
+    assert second.embedded == first.embedded  # embedded anew, not the first one's vectors
+
+
 @pytest.mark.parametrize("convert", [lambda b: b.replace(b"\n", b"\r\n")], ids=["crlf"])
 def test_a_bundle_file_whose_line_ends_were_converted_says_so(swept: Swept, bundle_dir: Path, tmp_path: Path, convert: Any) -> None:
     # a checkout with git's core.autocrlf (Git for Windows' default) of a bundle exported before its .gitattributes, or

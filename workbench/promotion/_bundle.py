@@ -343,6 +343,21 @@ def _check_weights(config: BundleConfig, folder: Path, model_id: str, identity: 
                       f"{fix}, or evaluate this one, promote and export it")
 
 
+def _changed_packages(config: BundleConfig) -> list[tuple[str, str, str | None]]:
+    """The packages computing the embedding model's vectors installed here in another version than when the bundle was
+    evaluated: (name, evaluated version, version here or None)."""
+    evaluated = config.embedder.packages if config.embedder is not None else {}
+    here = {name: installed_version(name) for name in sorted(evaluated)}
+    return [(name, version, here[name]) for name, version in sorted(evaluated.items()) if here[name] != version]
+
+
+def _vectors_identity(identity: str, changed: Sequence[tuple[str, str, str | None]]) -> str:
+    """What the index's vectors are keyed by: the embedder's identity, and the versions of its packages when they are not
+    the evaluated ones (allowed): an index kept in a volume across an image upgrade was reused, its vectors computed by
+    the old versions and the questions' by the new."""
+    return identity + "".join(f"+{name}=={here}" for name, _, here in changed)
+
+
 def _check_embedder(config: BundleConfig, folder: Path, identity: str) -> None:
     """Refuse an embedding model that is not the evaluated one: another implementation (``identity``), or a local
     model computed by other versions of its packages, which may embed the corpus otherwise and retrieve other chunks."""
@@ -353,8 +368,7 @@ def _check_embedder(config: BundleConfig, folder: Path, identity: str) -> None:
     if identity != evaluated.identity:
         raise BundleError(f"{folder / CONFIG_FILE}: {embedding} was evaluated as {evaluated.identity}, but here it is {identity} "
                           f"— another implementation, so retrieval may differ: load it with the workbench that exported it, {override}")
-    changed = [(name, version, installed_version(name)) for name, version in sorted(evaluated.packages.items())]
-    changed = [(name, version, here) for name, version, here in changed if here != version]
+    changed = _changed_packages(config)
     if changed:
         shown = ", ".join(f"{name} {version} (here {here or 'not installed'})" for name, version, here in changed)
         pins = " ".join(f"{name}=={version}" for name, version, _ in changed)
@@ -494,7 +508,7 @@ def load_bundle(
     if chunks is not None and config.chunks is not None:
         _check_chunks(config.chunks, chunks, f"{folder / CONFIG_FILE}: evaluated on chunks cut by {cut_by}")
     store = index_store or ChromaIndexStore(Path(index_dir) if index_dir is not None else _default_index_dir())
-    key = embedded_index_key(config.chunker, embedding, corpus.hash, embedder.identity)
+    key = embedded_index_key(config.chunker, embedding, corpus.hash, _vectors_identity(embedder.identity, _changed_packages(config)))
     index = store.open(key)
     if index is None:
         chunks = chunks if chunks is not None else chunk_corpus(corpus, config.chunker, embedder.tokenizer)
