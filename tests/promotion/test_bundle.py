@@ -944,7 +944,8 @@ def test_a_built_in_corpus_of_another_workbench_says_which_workbench_to_load_the
 
 
 class _StoppedAtItsDeadline:
-    """A local model as llama.cpp answers past the deadline it is given: cut where it was, finish_reason 'deadline'."""
+    """A local model as llama.cpp answers past the deadline it is given: cut where it was, finish_reason 'deadline'; given
+    less than a second, a hosted model whose call timed out."""
 
     model_id, kind, identity = "local:gemma3-270m", "completion", "stopped-at-its-deadline"
 
@@ -952,9 +953,14 @@ class _StoppedAtItsDeadline:
         self.deadlines: list[float | None] = []
 
     def generate(self, prompt: Any, params: Any, *, deadline: float | None = None, json_schema: Any = None) -> Any:
+        import time
+
         from workbench.models import Generation
 
         self.deadlines.append(deadline)
+        if deadline is not None and deadline - time.monotonic() < 1:  # a hosted call given what is left as its timeout
+            time.sleep(max(deadline - time.monotonic(), 0))
+            raise TimeoutError("Request timed out.")
         return Generation(text="A for", input_tokens=3, output_tokens=2, latency_s=0.0,
                           finish_reason="deadline" if deadline is not None else "stop")
 
@@ -994,6 +1000,10 @@ def test_an_answer_has_an_overall_time_limit_and_is_never_returned_cut_short(swe
                                           r"was not asked — allow more time$"):
         bundle.answer(CASES[0]["question"], timeout_s=0.01)
     assert len(model.deadlines) == 2
+    embedder.delay = 0.0
+    with pytest.raises(BundleError, match=rf"^no answer within timeout_s=0\.2: {GEMMA_ID} did not answer in time \(TimeoutError: "
+                                          r"Request timed out\.\) — allow more time$"):
+        bundle.answer(CASES[0]["question"], timeout_s=0.2)
     for wrong in (0, -1.0, float("nan")):
         with pytest.raises(BundleError, match=rf"^timeout_s={wrong}: give a number of seconds above 0, or None for no overall limit$"):
             bundle.answer(CASES[0]["question"], timeout_s=wrong)

@@ -109,6 +109,9 @@ class Bundle:
             raise BundleError(f"no answer within timeout_s={timeout_s:g}: retrieval with {self.config.retrieval.embedding} took "
                               f"{time.monotonic() - started:.2f} s, so {self.config.model.id} was not asked — allow more time")
         record = generate_answer(found, template=self.template, generator=self.generator, params=self.params, deadline=deadline)
+        if record.error and deadline is not None and time.monotonic() >= deadline:  # its call's timeout was what was left
+            raise BundleError(f"no answer within timeout_s={timeout_s:g}: {self.config.model.id} did not answer in time "
+                              f"({redact(record.error)}) — allow more time")
         if record.error:
             # redacted: a proxy's refusal may quote the key it was sent, and a deployment logs or returns this error
             raise BundleError(f"{self.config.model.id} failed to answer: {redact(record.error)}")
