@@ -267,7 +267,7 @@ class BundleConfig(_Model):
 
 def newer_schema(data: Mapping[str, Any], known: int, source: str) -> str | None:
     """Why a file of ``data`` cannot be read by this workbench, which reads its kind of file up to schema ``known``, or
-    None (pure): a newer workbench wrote it, with fields this one does not know (pydantic said "Extra inputs are not
+    None: a newer workbench wrote it, with fields this one does not know (pydantic said "Extra inputs are not
     permitted" of the first one)."""
     version = data.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool) or version <= known:
