@@ -33,7 +33,6 @@ import re
 import signal
 import sys
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -589,6 +588,7 @@ def _exec_mlflow(options: list[str], *, store: str) -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from workbench.comparison import padded
     from workbench.config import settings
     from workbench.tracking import experiment_sweeps, list_experiments
 
@@ -599,7 +599,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     uri = _store(args, must_exist=True)
     if not args.experiment:
         for exp in list_experiments(tracking_uri=uri):  # names are the store's: anyone can rename a run in the MLflow UI
-            print(f"{_padded(_printable(exp.name), 30)} id={exp.experiment_id:>4s}  sweeps={exp.sweeps}")
+            print(f"{padded(_printable(exp.name), 30)} id={exp.experiment_id:>4s}  sweeps={exp.sweeps}")
         return 0
     # the newest sweeps, and one more to tell whether older ones are left out (hundreds of sweeps, thousands of runs
     # in a long-lived experiment: all of them read and printed to show the last few)
@@ -625,25 +625,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
             if child.reused_from:
                 shown += f"  (reused from run {child.reused_from})"
             # the run id is what promote and calibrate take; a retrieval-only variant has no token_f1
-            print(_printable(f"    {child.status:9s} run={child.run_id}  {_padded(_printable(child.name), 60)} {shown}".rstrip()))
+            print(_printable(f"    {child.status:9s} run={child.run_id}  {padded(_printable(child.name), 60)} {shown}".rstrip()))
     if older:
         shown = "this one" if args.last == 1 else f"these {args.last}"
         print(f"older sweeps not shown (--last N shows more than {shown}, --all every one)")
     return 0
-
-
-def _padded(text: str, width: int) -> str:
-    """``text`` padded with spaces to fill ``width`` terminal columns (pure): a Chinese, Japanese or Korean character,
-    or an emoji, takes two columns and a combining accent none, so a name padded by its length ("评估实验", "📊 rag")
-    pushed the next column out of line."""
-    return text + " " * max(width - _columns(text), 0)
-
-
-def _columns(text: str) -> int:
-    """The terminal columns ``text`` takes (pure): two for a wide or full-width character, none for a combining mark,
-    a zero-width joiner or a variation selector, one for the rest."""
-    return sum(0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf") or "\ufe00" <= c <= "\ufe0f"
-               else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
 
 
 def _inputs_changed(sweep: LoggedRun, before: LoggedRun) -> str:

@@ -747,3 +747,18 @@ def test_the_default_baseline_is_the_first_variant_that_answered_every_question(
     assert report.row("errored", "token_f1")["n_paired"] == 15 and report.row("base", "token_f1")["n_paired"] == 30
     failing = errored.assign(error="RuntimeError: down", token_f1=None)
     assert wb.compare({"failing": failing, "errored": errored}, metrics=["token_f1"]).baseline == "errored"  # none complete
+
+
+def test_the_text_reports_columns_stay_in_line_under_chinese_and_emoji_variant_names(tables) -> None:  # type: ignore[no-untyped-def]
+    # "基线" is 2 characters but 4 terminal columns: padded by its length, its interval stood 2 columns right of the others'
+    import unicodedata
+
+    def columns(text: str) -> int:
+        return sum(0 if unicodedata.combining(c) or c in "\u200d\ufe0f" else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+                   for c in text)
+
+    lines = wb.compare({"基线": tables["base"], "📊 rag": tables["better"], "plain-variant": tables["worse"]},
+                       metrics="token_f1").summary().splitlines()
+    header = lines.index("token_f1 (higher is better)") + 1
+    starts = {columns(line[:line.index("0.")]) for line in lines[header + 1:header + 4]}
+    assert starts == {columns(lines[header][:lines[header].index("mean [")])}

@@ -25,7 +25,7 @@ from workbench.comparison._stats import (
     verdict,
 )
 from workbench.comparison._racing import early_stops, race_leader
-from workbench.comparison._render import number_text
+from workbench.comparison._render import number_text, padded, text_columns
 from workbench.comparison._sweep import comparison_key, sweep_comparison
 from workbench.comparison._tables import Skipped, VariantTable, load_tables
 
@@ -55,6 +55,7 @@ __all__ = [
     "load_tables",
     "metric_vs_cost_figure",
     "number_text",
+    "padded",
     "paired_bootstrap",
     "paired_bootstrap_ratio",
     "race_leader",
@@ -62,5 +63,6 @@ __all__ = [
     "retrieval_curves",
     "retrieval_curves_figure",
     "sweep_comparison",
+    "text_columns",
     "verdict",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,8 @@ from workbench.comparison._values import by_case, failed, keyed_like, paired_cas
 if TYPE_CHECKING:
     from workbench.comparison._view import ComparisonView
 
-__all__ = ["confidence_text", "interval_text", "markdown_text", "number_text", "report_html", "report_notes", "short_names", "success_text", "summary_text"]
+__all__ = ["confidence_text", "interval_text", "markdown_text", "number_text", "padded", "report_html", "report_notes", "short_names", "success_text",
+           "summary_text", "text_columns"]
 
 
 # Below this a number is the rounding of float sums, not a measurement: the mean difference of two variants with the
@@ -31,6 +33,20 @@ def number_text(x: float | None, small: bool = False) -> str:
         return "inf" if x > 0 else "-inf"
     x = 0.0 if abs(x) < _NOISE else x
     return f"{x:.2e}" if (small or (x != 0 and abs(x) < 0.001)) else f"{x:.3f}"
+
+
+def text_columns(text: str) -> int:
+    """The terminal columns ``text`` takes (pure): two for a wide or full-width character, none for a combining mark,
+    a zero-width joiner or a variation selector, one for the rest."""
+    return sum(0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf") or "\ufe00" <= c <= "\ufe0f"
+               else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def padded(text: str, width: int) -> str:
+    """``text`` padded with spaces to fill ``width`` terminal columns (pure): a Chinese, Japanese or Korean character,
+    or an emoji, takes two columns and a combining accent none, so a name padded by its length ("评估实验", "📊 rag")
+    pushed the next column out of line."""
+    return text + " " * max(width - text_columns(text), 0)
 
 
 def confidence_text(confidence: float) -> str:
@@ -73,7 +89,7 @@ def summary_text(report: ComparisonView) -> str:
         *_many_note(report),
         *([f"Names below leave out what every variant shares: {shared}"] if shared else []),
     ]
-    width = max(len("variant"), *(len(name) for name in short.values()))
+    width = max(len("variant"), *(text_columns(name) for name in short.values()))  # "评估" takes 4 columns, not 2
     for metric in report.metrics:
         rows = report.table[report.table["metric"] == metric]
         if rows.empty:
@@ -91,7 +107,7 @@ def summary_text(report: ComparisonView) -> str:
         for r, mean, diff in zip(rows.itertuples(), means, diffs):
             stopped = (f"  (stopped early {r.stopped_early.split(':', 1)[0]})" if isinstance(r.stopped_early, str) else "")
             paired = "" if r.is_baseline else r.n_paired
-            lines.append(f"  {short[r.variant]:<{width}}  {mean:<{mean_width}}  {r.n:>{n_width}}  {diff:<{diff_width}}  "
+            lines.append(f"  {padded(short[r.variant], width)}  {mean:<{mean_width}}  {r.n:>{n_width}}  {diff:<{diff_width}}  "
                          f"{paired:>{n_width}}  {r.verdict}{stopped}")
     stops = _stops(report)
     if stops:
