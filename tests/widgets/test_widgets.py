@@ -650,8 +650,15 @@ def test_inspector_says_which_model_answered_a_router_variant_and_why_it_escalat
     assert f"answered by <b>{SMOLLM2_ID}</b> — not escalated" in card.body.value and "25 days of annual leave" in card.body.value
 
 
-def test_inspector_says_why_a_variant_racing_stopped_has_no_answer_to_a_question(cfg: Settings) -> None:
-    """A racing sweep: on the questions a stopped variant never reached, its card was missing without a word."""
+def opened(result: wb.SweepResult, by: str, cfg: Settings) -> QuestionInspector:
+    """The inspector of a sweep opened on its result (the panel's path) or by its run id (a sweep of an earlier session)."""
+    return QuestionInspector(result) if by == "result" else QuestionInspector(str(result.parent_run_id), tracking_uri=cfg.tracking_uri)
+
+
+@pytest.mark.parametrize("by", ["result", "run id"])
+def test_inspector_says_why_a_variant_racing_stopped_has_no_answer_to_a_question(cfg: Settings, by: str) -> None:
+    """A racing sweep: on the questions a stopped variant never reached, its card was missing without a word (and still
+    was when the inspector was opened by the sweep's run id, as for a sweep of an earlier session)."""
     import json as _json
 
     references = {row["question"]: row["reference"] for row in map(_json.loads, (ROOT / "datasets" / "handbook.jsonl").read_text().splitlines())}
@@ -667,7 +674,7 @@ def test_inspector_says_why_a_variant_racing_stopped_has_no_answer_to_a_question
     result = wb.run(spec, settings=cfg, models=models, progress=False)
     stopped = next(v for v in result.variants if v.variant.model is not None and v.variant.model.id == SMOLLM2_ID)
     assert stopped.stopped_early is not None and 0 < len(stopped.records) < 12
-    inspector = QuestionInspector(result)
+    inspector = opened(result, by, cfg)
     asked = {r.case.id for r in stopped.records}
     for case in result.dataset.cases:
         inspector.show(case.id)
@@ -706,8 +713,9 @@ def test_inspector_says_an_answer_failed_instead_of_calling_it_empty_and_escapes
     assert "2 retrieved chunks" in card.body.value  # retrieved before the model failed
 
 
+@pytest.mark.parametrize("by", ["result", "run id"])
 def test_inspector_names_the_variants_that_answered_no_question(cfg: Settings, monkeypatch: pytest.MonkeyPatch,
-                                                               finished: tuple[RunPanel, wb.SweepResult]) -> None:
+                                                               finished: tuple[RunPanel, wb.SweepResult], by: str) -> None:
     """A variant that failed before its first question (a missing key) has no trace, so it was simply missing from every
     question's cards: a reviewer saw one variant of two, without a word about the other."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
@@ -715,11 +723,11 @@ def test_inspector_names_the_variants_that_answered_no_question(cfg: Settings, m
                          chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}], execution={"isolation": "none"})
     result = wb.run(spec, settings=cfg, models=fakes(), progress=False)
     failed = next(v.variant.name for v in result.variants if v.status == "FAILED")
-    inspector = QuestionInspector(result)
+    inspector = opened(result, by, cfg)
     assert len(inspector.cards.children) == 1
     assert f"no answers from <b>{html.escape(failed)}</b> (FAILED: ModelError: model &#x27;openai:gpt-4o-mini&#x27; needs" in inspector.unanswered.value
     assert inspector.unanswered in inspector.children
-    assert QuestionInspector(finished[1]).unanswered.value == ""  # every variant answered: nothing to say
+    assert opened(finished[1], by, cfg).unanswered.value == ""  # every variant answered: nothing to say
 
 
 def test_saving_feedback_on_one_answer_keeps_what_was_typed_on_the_others(finished: tuple[RunPanel, wb.SweepResult]) -> None:

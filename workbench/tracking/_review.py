@@ -15,6 +15,7 @@ from typing import Any, overload
 
 from workbench.errors import WorkbenchError
 from workbench.metrics import Score
+from workbench.tracking._catalog import LoggedRun
 from workbench.tracking._feedback import HumanFeedback, _tracking_uri, latest_human_feedback
 from workbench.tracking._read import RESULTS_TABLE, every_page, sweep_variants
 from workbench.tracking._unreachable import shown_uri
@@ -299,6 +300,11 @@ class QuestionReviews(Sequence[QuestionReview]):
     listed from each variant run's per-question table and ``trace_ids.json``, two files a run, not from its traces
     (those of a run logged before it recorded its trace ids are listed from their info).
 
+    Attributes:
+        variants: the sweep's variant runs in sweep order (their status, error and racing stop say why one answered
+            fewer questions than the others, or none).
+        answered: how many questions each variant run (by run id) answered.
+
     Raises:
         WorkbenchError: as ``load_question_reviews``.
     """
@@ -307,9 +313,14 @@ class QuestionReviews(Sequence[QuestionReview]):
         self._uri = _tracking_uri(tracking_uri)
         client, self._experiment_id, runs = _sweep_runs(parent_run_id, self._uri)
         listed: dict[str, tuple[str, list[tuple[Any, str]]]] = {}
+        answered: dict[str, int] = {}
         for run in runs:
-            for case_id, question, trace_id in _listed_questions(client, self._experiment_id, run, self._uri):
+            questions = _listed_questions(client, self._experiment_id, run, self._uri)
+            answered[run.info.run_id] = len(questions)
+            for case_id, question, trace_id in questions:
                 listed.setdefault(case_id, (question, []))[1].append((run, trace_id))
+        self.variants: tuple[LoggedRun, ...] = tuple(LoggedRun.from_mlflow(run) for run in runs)
+        self.answered: Mapping[str, int] = answered
         self.case_ids: tuple[str, ...] = tuple(listed)
         self.questions: tuple[str, ...] = tuple(question for question, _ in listed.values())
         self._traces = tuple(tuple(traces) for _, traces in listed.values())

@@ -3,9 +3,12 @@ up/down with a comment that is logged to MLflow as a human assessment on the que
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import ipywidgets as w
 
 import workbench as wb
+from workbench.results import EarlyStop
 from workbench.scoring import find_instructions
 from workbench.tracking import HumanFeedback, QuestionReview, QuestionReviews, VariantAnswer, evaluation_url, log_human_feedback, trace_url, ui_url
 from workbench.widgets._common import STYLE, error_html, esc, esc_cut, fmt, not_a_sweep
@@ -27,12 +30,36 @@ def _injection_badge(text: str) -> str:
             f"<div class='wb-error wb-injection-span' style='font-size:11px'>{shown}</div>")
 
 
-def _why_partial(variant: wb.VariantResult) -> str:
-    """Why a variant that answered some of a sweep's questions did not answer the others (pure)."""
-    if variant.stopped_early is not None:
-        return f"racing stopped it {variant.stopped_early.label}"
-    error = f": {variant.outcome.error}" if variant.outcome.error else ""
-    return f"it ended {variant.status} after {len(variant.records)} questions{error}"
+@dataclass(frozen=True)
+class _Ended:
+    """How a variant of the sweep ended, as the inspector says it: read from its ``VariantResult``, or from its run in
+    the store when the inspector was opened by run id (the ``workbench.racing.*`` and ``workbench.error`` tags)."""
+
+    name: str
+    status: str
+    answered: int
+    error: str | None = None
+    stopped_early: EarlyStop | None = None
+
+    @property
+    def partial(self) -> bool:
+        """It answered some questions but was stopped by racing or did not finish."""
+        return self.answered > 0 and (self.stopped_early is not None or self.status != "FINISHED")
+
+    def why_partial(self) -> str:
+        """Why it did not answer the sweep's other questions."""
+        if self.stopped_early is not None:
+            return f"racing stopped it {self.stopped_early.label}"
+        error = f": {self.error}" if self.error else ""
+        return f"it ended {self.status} after {self.answered} questions{error}"
+
+
+def _ended_in_result(sweep: wb.SweepResult) -> tuple[_Ended, ...]:
+    return tuple(_Ended(v.variant.name, v.status, len(v.records), v.outcome.error, v.stopped_early) for v in sweep.variants)
+
+
+def _ended_in_store(reviews: QuestionReviews) -> tuple[_Ended, ...]:
+    return tuple(_Ended(run.name, run.status, reviews.answered.get(run.run_id, 0), run.error, run.stopped_early) for run in reviews.variants)
 
 
 def _feedback_text(feedback: HumanFeedback | None) -> str:
@@ -117,8 +144,9 @@ class QuestionInspector(w.VBox):
     """Review a logged sweep one question at a time and give feedback on each variant's answer.
 
     Everything is read from MLflow (the question's traces), so the inspector also opens sweeps from earlier
-    sessions, with the feedback given then. Opened on a ``SweepResult``, a question that a variant racing stopped (or
-    one that ended before the last question) did not answer says so, and why, under the question.
+    sessions, with the feedback given then. A question that a variant racing stopped (or one that ended before the
+    last question) did not answer says so, and why, under the question, and a variant that answered none is named under
+    the title: read from the ``SweepResult``, or from the variant runs when opened by run id.
 
     Args:
         sweep: a ``SweepResult`` or a sweep's parent run id.
@@ -128,19 +156,10 @@ class QuestionInspector(w.VBox):
     """
 
     def __init__(self, sweep: wb.SweepResult | str, *, tracking_uri: str | None = None, user: str | None = None, max_chunk_chars: int = 600) -> None:
-        # variants of the sweep that answered no question (failed before the first: a missing key or package) have no
-        # card: named under the title, or they were missing from every question without a word (a run id tells nothing)
-        unanswered: tuple[wb.VariantResult, ...] = ()
-        # variants that answered only some questions (racing stopped them, or Stop, a limit, a crash did): on the others
-        # their card was missing without a word, as if they had never been in the sweep
-        self._partial: dict[str, str] = {}
         if isinstance(sweep, wb.SweepResult):
-            self._partial = {v.variant.name: _why_partial(v) for v in sweep.variants
-                             if v.records and (v.stopped_early is not None or v.status != "FINISHED")}
             if sweep.parent_run_id is None or (sweep.tracking_uri or "").startswith("memory:"):  # MemoryTracker: no traces
                 raise wb.WorkbenchError("this sweep was not logged to MLflow — run it with the default tracker to inspect it")
             parent, uri = sweep.parent_run_id, tracking_uri or sweep.tracking_uri
-            unanswered = tuple(v for v in sweep.variants if not v.records)
         elif isinstance(sweep, str):
             parent, uri = sweep.strip(), tracking_uri  # pasted from the MLflow UI with a space or newline around it
         else:
@@ -151,6 +170,15 @@ class QuestionInspector(w.VBox):
         self.user = user
         self.max_chunk_chars = max_chunk_chars
         self.reviews = QuestionReviews(parent, tracking_uri=uri)  # each question read from MLflow when it is shown
+        # opened by run id, how each variant ended is read from its run (the reviews list them): a racing stop was
+        # explained only when the inspector was opened on the SweepResult
+        ended = _ended_in_result(sweep) if isinstance(sweep, wb.SweepResult) else _ended_in_store(self.reviews)
+        # variants that answered only some questions (racing stopped them, or Stop, a limit, a crash did): on the others
+        # their card was missing without a word, as if they had never been in the sweep
+        self._partial = {v.name: v.why_partial() for v in ended if v.partial}
+        # variants of the sweep that answered no question (failed before the first: a missing key or package) have no
+        # card: named under the title, or they were missing from every question without a word
+        unanswered = tuple(v for v in ended if not v.answered)
         self._feedback: dict[str, HumanFeedback] = {}
         options = [(f"{case_id} · {question[:80]}", i) for i, (case_id, question) in enumerate(zip(self.reviews.case_ids, self.reviews.questions))]
         self.question = w.Dropdown(options=options, value=0 if options else None, layout=w.Layout(width="640px"))
@@ -164,8 +192,8 @@ class QuestionInspector(w.VBox):
         self.cards = w.VBox()
         self.question.observe(lambda _c: self._render(), names="value")
         self.unanswered = w.HTML("".join(
-            f"<div class='wb-error'>no answers from <b>{esc(v.variant.name)}</b> ({esc(v.status)}"
-            f"{': ' + esc_cut(v.outcome.error) if v.outcome.error else ''})</div>" for v in unanswered))
+            f"<div class='wb-error'>no answers from <b>{esc(v.name)}</b> ({esc(v.status)}"
+            f"{': ' + esc_cut(v.error) if v.error else ''})</div>" for v in unanswered))
         self.unanswered.add_class("wb-unanswered")
         super().__init__([
             w.HTML(STYLE + f"<b>Question inspector</b> <span class='wb-muted'>{len(self.reviews)} questions</span>"),
