@@ -1230,3 +1230,21 @@ def test_leaderboard_compares_with_the_sweeps_seed_as_its_comparison_json_does(c
     unseeded = wb.compare(result, baseline=a, seed=0)  # the seed shows in some bound (10 questions: bounds are coarse)
     assert any(unseeded.row(name, metric)[bound] != expected.row(name, metric)[bound]
                for name in (a, b) for metric in ("mrr", "token_f1") for bound in ("mean_low", "mean_high"))
+
+
+def test_the_widgets_text_reads_in_jupyterlabs_dark_theme_and_wide_tables_scroll_in_a_narrow_window() -> None:
+    """JupyterLab's dark theme writes text light: the tables' headers, the inspector's answers and the chunk explorer's
+    highlighted chunks, on fixed light backgrounds (#f3f3f3, #f7f7f7, #dbe9ff), were light text on light grey."""
+    import pandas as pd
+
+    from workbench.widgets._common import STYLE, frame_table
+
+    backgrounds = re.findall(r"background:\s*([^;}]+)", STYLE)
+    assert len(backgrounds) >= 6
+    for background in backgrounds:  # see-through, so the theme's own background shows under the theme's own text
+        alpha = re.fullmatch(r"rgba\(\d+, \d+, \d+, (0\.\d+)\)", background.strip())
+        assert alpha is not None and float(alpha.group(1)) < 1, background
+    colours = re.findall(r"(?<![-\w])color:\s*([^;}]+)", STYLE)
+    assert colours and all(c.startswith("var(--jp-") for c in colours), colours  # the theme's text colours, where it names them
+    table = frame_table(pd.DataFrame({"variant": ["a"], **{f"metric_{i}": [0.5] for i in range(20)}}))
+    assert table.startswith('<div class="wb-scroll">') and ".wb-scroll {overflow-x: auto;" in STYLE

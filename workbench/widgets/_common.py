@@ -14,23 +14,26 @@ from workbench.metrics import is_count
 from workbench.redaction import redact
 from workbench.tracking import run_url, ui_url
 
+# colours that read in JupyterLab's light and dark themes alike: backgrounds are translucent (a dark theme's light text
+# on #f3f3f3 was unreadable) and text colours are the theme's own where it names them
 STYLE = """<style>
+.wb-scroll {overflow-x: auto; max-width: 100%;}
 .wb-table {border-collapse: collapse; font-size: 12px; margin: 4px 0;}
-.wb-table th, .wb-table td {border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top;}
-.wb-table th {background: #f3f3f3;}
+.wb-table th, .wb-table td {border-bottom: 1px solid rgba(127, 127, 127, 0.3); padding: 3px 8px; text-align: left; vertical-align: top;}
+.wb-table th {background: rgba(127, 127, 127, 0.12);}
 .wb-table td.num {text-align: right; font-variant-numeric: tabular-nums;}
-.wb-muted {color: #777;}
-.wb-error {color: #b00020;}
-.wb-ok {color: #1b7f3b;}
-.wb-chunk {border-left: 3px solid #ccc; padding: 2px 6px; margin: 3px 0; white-space: pre-wrap; font-size: 12px;}
-.wb-chunk.relevant {border-left-color: #1b7f3b;}
-.wb-answer {white-space: pre-wrap; background: #f7f7f7; padding: 4px 6px; font-size: 13px;}
+.wb-muted {color: var(--jp-content-font-color2, #777);}
+.wb-error {color: var(--jp-error-color1, #b00020);}
+.wb-ok {color: var(--jp-success-color1, #1b7f3b);}
+.wb-chunk {border-left: 3px solid rgba(127, 127, 127, 0.45); padding: 2px 6px; margin: 3px 0; white-space: pre-wrap; font-size: 12px;}
+.wb-chunk.relevant {border-left-color: var(--jp-success-color1, #1b7f3b);}
+.wb-answer {white-space: pre-wrap; background: rgba(127, 127, 127, 0.1); padding: 4px 6px; font-size: 13px;}
 .wb-doc {white-space: pre-wrap; font-family: monospace; font-size: 12px; line-height: 1.5; max-height: 420px; overflow-y: auto;}
-.wb-doc .c0 {background: #dbe9ff;} .wb-doc .c1 {background: #ffe6c7;} .wb-doc .ov {background: #ffb3b3;}
-.wb-doc .gap {color: #999;}
+.wb-doc .c0 {background: rgba(91, 141, 239, 0.25);} .wb-doc .c1 {background: rgba(255, 160, 40, 0.3);} .wb-doc .ov {background: rgba(230, 40, 40, 0.35);}
+.wb-doc .gap {color: var(--jp-content-font-color3, #999);}
 .wb-doc .cut {border-left: 2px solid #d33; margin-left: 1px;}
 .wb-hist {display: flex; align-items: flex-end; height: 110px; gap: 2px; margin: 4px 0;}
-.wb-hist div {background: #5b8def; min-width: 14px; flex: 1;}
+.wb-hist div {background: rgba(91, 141, 239, 0.85); min-width: 14px; flex: 1;}
 </style>"""
 
 
@@ -125,7 +128,8 @@ def frame_table(frame: Any, columns: Sequence[str] | None = None, *, links: Call
             href = links(row)
             cells.append(f'<td><a href="{esc(href)}" target="_blank" rel="noopener">run</a></td>' if href else "<td></td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="wb-table {css}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    # in a scrolling box: a leaderboard of 17 columns in a narrow window scrolls, not cut off at the output's edge
+    return f'<div class="wb-scroll"><table class="wb-table {css}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 def run_links(tracking_uri: str | None) -> Callable[[Any], str]:
