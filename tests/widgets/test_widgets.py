@@ -374,15 +374,20 @@ def test_running_the_result_cell_again_after_editing_a_document_or_the_questions
     assert after is not before and [c.question for c in after.dataset.cases][1] == "Who signs off annual leave?"
 
 
-def test_running_the_result_cell_again_after_a_variant_failed_runs_that_variant_again(cfg: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_running_the_result_cell_again_after_a_variant_failed_runs_it_again_only_once_the_environment_changed(
+        cfg: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A hosted variant FAILED on a missing key; the key set in a cell, the notebook's ``result = panel.run()`` cell run
-    again handed back the failed sweep instead of running the variant that failed."""
+    again handed back the failed sweep instead of running the variant that failed. And with nothing changed, each run
+    of the cell ran the variant again, to fail the same way and log one more FAILED run."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     spec = handbook_spec(name="widgets-failed-variant", models=[{"id": GEMMA_ID, "params": {"max_tokens": 32}}, {"id": "openai:gpt-4o-mini"}],
                          chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}])
     panel = RunPanel(spec, settings=cfg, models=fakes())
     first = panel.run()
     assert first.status == "FAILED" and sorted(v.status for v in first.variants) == ["FAILED", "FINISHED"]
+    assert panel.run() is first  # nothing changed: it would fail the same way
+    assert "hands this sweep back until an environment variable changes" in panel.status.value
+    monkeypatch.setenv("WORKBENCH_TEST_NOTE", "a key set in a cell")
     again = panel.run()
     assert again is not first
     before, after = ({v.variant.id: v for v in sweep.variants} for sweep in (first, again))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -43,6 +44,12 @@ def _shown_scorers(spec: wb.ExperimentSpec) -> tuple[str, ...]:
 # a stage's bar and label are redrawn at most this many times per pass (each redraw is a message to the browser): a
 # variant's 5,000 questions answered from the cache, then scored, sent 20,000 of them within seconds
 _STEPS = 100
+
+
+def _environment() -> int:
+    """A fingerprint of this process's environment variables, held in memory only: a key set since a variant failed
+    on its absence (or a server's address changed) is what may let a re-run succeed."""
+    return hash(frozenset(os.environ.items()))
 
 
 class _Stage(w.HBox):
@@ -116,6 +123,7 @@ class RunPanel(w.VBox):
         self.result: wb.SweepResult | None = None
         self.exception: BaseException | None = None
         self._ran: wb.ExperimentSpec | None = None  # the experiment of the last sweep started
+        self._ran_in = 0  # the environment's fingerprint when it started
         self.run_button = w.Button(description="Run", icon="play", button_style="primary")
         self.run_button.add_class("wb-run-button")
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
@@ -170,7 +178,7 @@ class RunPanel(w.VBox):
         self._done = []
         self._waiting = False
         self._built = []
-        self._ran = spec
+        self._ran, self._ran_in = spec, _environment()
         self.result, self.exception = None, None
         for stage in (self.indexes, self.generation, self.scoring, self.variants):
             stage.reset()
@@ -206,8 +214,11 @@ class RunPanel(w.VBox):
 
         A finished sweep is reused only while the experiment, its questions and its documents are the ones it ran: after
         an edit (the GridBuilder's form, the YAML file, a document of the corpus, the dataset's file or DataFrame), or a
-        sweep that failed or was stopped (Stop, an interrupt of the kernel), a new sweep runs, which reuses whatever the
-        earlier one finished (a sweep with a variant that failed, say on a key set since, runs that variant again).
+        sweep that was stopped (Stop, an interrupt of the kernel) or could not start, a new sweep runs, which reuses
+        whatever the earlier one finished. A sweep with a variant that failed is handed back as it is until an
+        environment variable changes (a key set since the variant failed without it), when the variant runs again:
+        run as they were, a variant that fails every time would log one more FAILED run each time the cell runs (Run,
+        or ``rerun=True``, runs it again anyway).
 
         Interrupting the kernel while it waits stops the sweep after the current question, as Ctrl+C stops ``wb.run``
         (the sweep runs in a thread of its own, which the interrupt does not reach).
@@ -232,10 +243,12 @@ class RunPanel(w.VBox):
         return self.result
 
     def _outdated(self) -> bool:
-        """No sweep started yet, the last one (or a variant of it) failed or was stopped before its end, or it ran
-        another experiment than the one read now, or other questions or documents (a file edited since, a DataFrame
-        changed in place)."""
-        if self._ran is None or self.exception is not None or (self.result is not None and self.result.status != "FINISHED"):
+        """No sweep started yet, the last one failed to run or was stopped before its end, a variant of it failed and an
+        environment variable changed since, or it ran another experiment than the one read now, or other questions or
+        documents (a file edited since, a DataFrame changed in place)."""
+        if self._ran is None or self.exception is not None or (self.result is not None and self.result.status == "KILLED"):
+            return True
+        if self.result is not None and self.result.failed and self._ran_in != _environment():
             return True
         try:
             spec = self._spec()
@@ -279,6 +292,8 @@ class RunPanel(w.VBox):
                 + (f", {result.spent_line}" if result.spent_line else "")
                 + f" — parent run <code>{esc(result.parent_run_id)}</code>"
                 + (" — press Run again to finish it: nothing done so far is recomputed" if stopped else "")
+                + (" — <code>panel.run()</code> hands this sweep back until an environment variable changes (a key set, say); "
+                   "Run runs the variants that failed again" if failed and not stopped else "")
                 + "".join(f"<div class='wb-muted'>{esc(note)}</div>" for note in result.notes)
             )
         finally:
