@@ -237,6 +237,48 @@ def test_stop_ends_the_sweep_after_the_current_question_and_keeps_finished_varia
     assert MlflowClient(cfg.tracking_uri).get_run(result.parent_run_id).info.status == "KILLED"
 
 
+def started_with_one_variant_done(spec: wb.ExperimentSpec, cfg: Settings, models: dict[str, object]) -> RunPanel:
+    panel = RunPanel(spec, settings=cfg, models=models)
+    panel.start()
+    deadline = time.monotonic() + 60
+    while panel.running and not panel.finished_variants and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert panel.running and len(panel.finished_variants) == 1
+    return panel
+
+
+def test_a_panel_made_again_while_its_sweep_runs_shows_that_sweep_and_its_stop_button_stops_it(cfg: Settings) -> None:
+    """The RunPanel's cell run again while its sweep ran: the earlier panel, with the only Stop button that reached the
+    sweep, was gone from the screen, and the new panel's Stop (pressing its Run only queued a second sweep) could not
+    stop it."""
+    spec = handbook_spec(name="widgets-cell-again", chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}],
+                         retrieval=[{"k": 1}, {"k": 2}, {"k": 3}])
+    models = fakes(delay=0.3)
+    first = started_with_one_variant_done(spec, cfg, models)
+    assert RunPanel(handbook_spec(name="another"), settings=cfg, models=models).stop_button.disabled  # another experiment's
+    again = RunPanel(spec, settings=cfg, models=models)
+    assert not again.stop_button.disabled and "started from an earlier panel of this kernel" in again.status.value
+    assert "markdown-600/0|k1-similarity" in html.unescape(again.leaderboard.value)  # what it finished already
+    again.stop_button.click()
+    result = again.join(timeout=60)
+    assert result is not None and result is first.result and result.status == "KILLED" and len(result.variants) < 3
+    assert again.status.value.startswith("Stopped") and again.stop_button.disabled and not first.running
+
+
+def test_a_panel_made_again_while_its_sweep_runs_hands_back_that_sweep_instead_of_queueing_it_again(cfg: Settings) -> None:
+    """``result = panel.run()`` in a notebook run again top to bottom while the first run's sweep went on: the new panel
+    queued a second sweep of the same experiment behind it (one more parent run, every variant read back again)."""
+    spec = handbook_spec(name="widgets-cell-again-run", chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}],
+                         retrieval=[{"k": 1}, {"k": 2}])
+    models = fakes(delay=0.3)
+    first = started_with_one_variant_done(spec, cfg, models)
+    again = RunPanel(spec, settings=cfg, models=models)
+    result = again.run()
+    assert result is first.result and result.status == "FINISHED" and not again.running
+    assert (again.variants.bar.value, again.variants.bar.max) == (2, 2) and again.status.value.startswith("Done: 2 variant(s) logged")
+    assert again.run() is result  # finished: handed back, as for the panel that ran it
+
+
 def test_interrupting_the_kernel_while_run_waits_stops_the_sweep(cfg: Settings) -> None:
     """The interrupt ended the waiting cell, and the sweep went on in its thread, answering question after question."""
     import os

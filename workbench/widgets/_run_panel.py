@@ -41,6 +41,11 @@ def _shown_scorers(spec: wb.ExperimentSpec) -> tuple[str, ...]:
     return tuple(judged_scorers()) if spec.judge is not None else ()
 
 
+# the panels of this kernel whose sweep runs (or waits for another's to end): a panel made anew for the same experiment
+# (its cell run again, the earlier widget gone from the screen with its Stop button) finds here the sweep to follow
+_SWEEPING: list[RunPanel] = []
+_SWEEPING_LOCK = threading.Lock()
+
 # a stage's bar and label are redrawn at most this many times per pass (each redraw is a message to the browser): a
 # variant's 5,000 questions answered from the cache, then scored, sent 20,000 of them within seconds
 _STEPS = 100
@@ -95,6 +100,10 @@ class RunPanel(w.VBox):
     Finished variants stay logged when the sweep is stopped. In a racing sweep (``execution: {racing: ...}``) the
     variants that drop out are listed as they stop, with the interval that stopped them. ``result`` holds the last
     ``SweepResult``.
+
+    A panel made while an earlier panel's sweep of the same experiment runs in this kernel (its cell run again, which
+    took the earlier panel, and its Stop button, off the screen) follows that sweep: its progress shows here, Stop stops
+    it, and once it ends its result is this panel's when it ran the same experiment, settings and data.
     """
 
     def __init__(
@@ -148,6 +157,9 @@ class RunPanel(w.VBox):
             self.dropped, self.leaderboard,
         ])
         self.add_class("wb-run-panel")
+        self._followers: list[RunPanel] = []  # later panels of this experiment showing this panel's sweep
+        self._followed: RunPanel | None = None  # the earlier panel whose sweep this one shows
+        self._follow()
 
     # -- control ---------------------------------------------------------------------------------------------------
 
@@ -163,10 +175,50 @@ class RunPanel(w.VBox):
             return wb.load_experiment(exp)
         return exp()
 
+    def _follow(self) -> None:
+        """Show the sweep of the latest earlier panel of this experiment that runs in this kernel (see the class)."""
+        if not _SWEEPING:
+            return
+        try:
+            name = self._spec().name
+        except (wb.WorkbenchError, ValueError):
+            return  # start() shows what is wrong
+        with _SWEEPING_LOCK:
+            earlier = next((p for p in reversed(_SWEEPING) if p._ran is not None and p._ran.name == name), None)
+            if earlier is None:
+                return
+            earlier._followers.append(self)
+            self._followed = earlier
+        self._done = list(earlier.finished_variants)
+        self.stop_button.disabled = False
+        self.status.value = (f"Running <b>{esc(name)}</b>, started from an earlier panel of this kernel (its cell was run "
+                             "again): its progress shows here, and Stop stops it.")
+        if self._done:
+            self._show_leaderboard(leaderboard_frame(self._done))
+
+    def _unfollow(self) -> None:
+        with _SWEEPING_LOCK:
+            earlier, self._followed = self._followed, None
+            if earlier is not None and self in earlier._followers:
+                earlier._followers.remove(self)
+
+    def _followed_ended(self, earlier: RunPanel) -> None:
+        """The earlier panel's sweep this one showed ended: its result is this panel's when it ran the same experiment,
+        settings and data (``run()`` then hands it back instead of starting the same sweep again)."""
+        self._followed = None
+        if self.running:
+            return
+        same_inputs = self._inputs.keys() == earlier._inputs.keys() and all(earlier._inputs[k] is v for k, v in self._inputs.items())
+        if same_inputs and (self._settings, self._models, self._limit) == (earlier._settings, earlier._models, earlier._limit):
+            self._ran, self._ran_in, self.result, self.exception = earlier._ran, earlier._ran_in, earlier.result, earlier.exception
+        self.stop_button.disabled = True
+        self.status.value = earlier.status.value
+
     def start(self) -> None:
         """Start the sweep in a background thread (what the Run button does); does nothing while one runs."""
         if self.running:
             return
+        self._unfollow()  # this panel's own sweep shows here now (it waits for the earlier one to end)
         try:
             spec = self._spec()
             self._check_size(spec)
@@ -186,6 +238,8 @@ class RunPanel(w.VBox):
         self.dropped.value = ""
         self.run_button.disabled, self.stop_button.disabled = True, False
         self.status.value = f"Running <b>{esc(spec.name)}</b>…"
+        with _SWEEPING_LOCK:
+            _SWEEPING.append(self)
         self._job.start(self._work, spec)
 
     def _check_size(self, spec: wb.ExperimentSpec) -> None:
@@ -200,13 +254,18 @@ class RunPanel(w.VBox):
 
     def stop(self) -> None:
         """Stop after the current question (what the Stop button does); finished variants stay logged."""
-        if self.running:
-            self._stop.set()
+        followed = self._followed
+        if self.running or followed is not None:
+            (self._stop if self.running or followed is None else followed._stop).set()
             self.stop_button.disabled = True
             self.status.value = "Stopping after the current question…"
 
     def join(self, timeout: float | None = None) -> wb.SweepResult | None:
-        """Wait for the running sweep; returns its result (None if it is still running after ``timeout``)."""
+        """Wait for the running sweep (or the earlier panel's this one follows); returns its result (None if it is still
+        running after ``timeout``)."""
+        followed = self._followed
+        if followed is not None and not self.running:
+            return self.result if followed._job.wait(timeout) else None
         return self.result if self._job.wait(timeout) else None
 
     def run(self, *, rerun: bool = False) -> wb.SweepResult:
@@ -229,9 +288,11 @@ class RunPanel(w.VBox):
         Raises:
             WorkbenchError: whatever stopped the sweep from running (bad spec, data or model).
         """
-        if rerun or (not self.running and self._outdated()):  # never started: nothing ran yet, so outdated
-            self.start()
         try:
+            if self._followed is not None and not rerun:
+                self.join()  # the earlier panel's sweep: handed back below when it ran this experiment
+            if rerun or (not self.running and self._outdated()):  # never started: nothing ran yet, so outdated
+                self.start()
             self.join()
         except KeyboardInterrupt:
             self.stop()
@@ -298,6 +359,11 @@ class RunPanel(w.VBox):
             )
         finally:
             self.run_button.disabled, self.stop_button.disabled = False, True
+            with _SWEEPING_LOCK:
+                _SWEEPING.remove(self)
+                followers, self._followers = self._followers, []
+            for panel in followers:
+                panel._followed_ended(self)
 
     def _on_event(self, event: wb.ProgressEvent) -> None:
         kind = event.kind
@@ -338,10 +404,21 @@ class RunPanel(w.VBox):
                 self.dropped.value = "<b>Dropped out</b> (racing ruled out that they beat the leader):<ul>" + "".join(
                     f"<li>{esc(v.variant.name)}: {esc(v.stopped_early.label)}</li>" for v in dropped if v.stopped_early is not None
                 ) + "</ul>"
-            scorers = _shown_scorers(self._ran) if self._ran is not None else ()
-            self.leaderboard.value = frame_table(frame, _live_columns(list(frame.columns), scorers), links=run_links(self._settings.tracking_uri if self._settings is not None else None))
+            self._show_leaderboard(frame)
         elif kind == "sweep_done":
             self.variants.set(event.done, event.total)
+        with _SWEEPING_LOCK:
+            followers = tuple(self._followers)
+        for panel in followers:
+            panel._on_event(event)
+
+    def _show_leaderboard(self, frame: Any) -> None:
+        """The live leaderboard of ``frame`` (the finished variants' ``leaderboard_frame``), with the scorers of the
+        experiment that runs (this panel's, or the earlier panel's it follows)."""
+        spec = self._ran if self._ran is not None or self._followed is None else self._followed._ran
+        scorers = _shown_scorers(spec) if spec is not None else ()
+        self.leaderboard.value = frame_table(frame, _live_columns(list(frame.columns), scorers),
+                                             links=run_links(self._settings.tracking_uri if self._settings is not None else None))
 
     @property
     def finished_variants(self) -> tuple[wb.VariantResult, ...]:
