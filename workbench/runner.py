@@ -863,44 +863,69 @@ def _check_arguments(models: object, on_event: object, **given: object) -> None:
                                  "experiment's models: (or retrieval's embedding:)")
 
 
-_SWEEP_LOCK = threading.Lock()
+class _SweepQueue:
+    """The sweeps of this process, the running one first and the others in the order they asked to run (a lock wakes
+    its waiters in no order: of RunPanels pressed one after the other behind a running sweep, the last could run first)."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.sweeps: list[object] = []
+
+
+_SWEEPS = _SweepQueue()
 
 
 def _unlock_sweeps_after_fork() -> None:
     """A child forked while a sweep ran in another thread of its parent (a RunPanel in a kernel that forks) inherits
-    the lock held by a thread it does not have: its own sweep said "another sweep is running" and waited forever."""
-    global _SWEEP_LOCK
-    _SWEEP_LOCK = threading.Lock()
+    the queue with a sweep at its head that it does not have: its own sweep said "another sweep is running" and waited
+    forever."""
+    global _SWEEPS
+    _SWEEPS = _SweepQueue()
 
 
 os.register_at_fork(after_in_child=_unlock_sweeps_after_fork)
+
+
+def _waiting_message(name: str, ahead: int) -> str:
+    """What a sweep with ``ahead`` sweeps before it in this process says while it waits (pure)."""
+    if ahead <= 1:
+        return f"another sweep is running in this process: '{name}' starts when it ends"
+    return f"another sweep is running in this process and {ahead - 1} more wait before it: '{name}' starts after them"
 
 
 @contextlib.contextmanager
 def _one_sweep_at_a_time(
     name: str, *, progress: bool, on_event: Callable[[ProgressEvent], None] | None, stop: threading.Event | None
 ) -> Iterator[None]:
-    """Sweeps started in one process (two RunPanels, or threads) run one after the other: several at once would build
-    the same Chroma index and log the same MLflow dataset concurrently, which neither library supports within a
-    process. A sweep that has to wait says so and starts when the other one ends; stopped while it waits, it never
-    starts.
+    """Sweeps started in one process (two RunPanels, or threads) run one after the other, in the order they started:
+    several at once would build the same Chroma index and log the same MLflow dataset concurrently, which neither
+    library supports within a process. A sweep that has to wait says so, with how many wait before it, and starts when
+    those ahead of it end; stopped while it waits, it never starts.
 
     Raises:
         WorkbenchError: ``stop`` was set while the sweep waited (nothing was logged).
     """
-    if not _SWEEP_LOCK.acquire(blocking=False):
-        message = f"another sweep is running in this process: '{name}' starts when it ends"
-        if on_event is not None:
-            on_event(ProgressEvent("sweep_waiting", message=message))
-        if progress:
-            print(message, file=sys.stderr, flush=True)
-        while not _SWEEP_LOCK.acquire(timeout=0.2):
-            if stop is not None and stop.is_set():
-                raise WorkbenchError(f"'{name}' was stopped while it waited for another sweep in this process; nothing was logged")
+    queue, turn = _SWEEPS, object()
+    with queue.changed:
+        queue.sweeps.append(turn)
+        ahead = len(queue.sweeps) - 1
     try:
+        if ahead:
+            message = _waiting_message(name, ahead)
+            if on_event is not None:
+                on_event(ProgressEvent("sweep_waiting", message=message))
+            if progress:
+                print(message, file=sys.stderr, flush=True)
+            with queue.changed:
+                while queue.sweeps[0] is not turn:
+                    queue.changed.wait(timeout=0.2)
+                    if stop is not None and stop.is_set():
+                        raise WorkbenchError(f"'{name}' was stopped while it waited for another sweep in this process; nothing was logged")
         yield
     finally:
-        _SWEEP_LOCK.release()
+        with queue.changed:
+            queue.sweeps.remove(turn)
+            queue.changed.notify_all()
 
 
 @contextlib.contextmanager

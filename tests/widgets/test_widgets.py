@@ -1089,6 +1089,25 @@ def test_a_run_panel_behind_another_sweep_says_it_waits_and_that_stop_cancelled_
     assert second.status.value.startswith("Done: 2 variant(s) logged") and second.variants.label.value == "2/2 "
 
 
+def test_run_panels_queued_behind_a_sweep_run_in_the_order_their_run_was_pressed(cfg: Settings) -> None:
+    """Three panels pressed one after the other behind a running sweep ran in whatever order the lock woke them: the
+    one pressed last could run first, and the first pressed wait through the others."""
+    one = [{"strategy": "markdown", "size": 600, "overlap": 0}]
+    ahead = started_with_one_variant_done(handbook_spec(name="queue-ahead", chunkers=one, retrieval=[{"k": 1}, {"k": 2}]), cfg,
+                                          fakes(delay=0.3))
+    queued = [RunPanel(handbook_spec(name=f"queue-{i}", chunkers=one), settings=cfg, models=fakes()) for i in range(4)]
+    deadline = time.monotonic() + 60
+    for panel in queued:
+        panel.start()
+        while not panel.status.value.startswith("Waiting") and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert "and 3 more wait before it" in html.unescape(queued[-1].status.value)  # its place in the queue
+    results = [panel.join(timeout=120) for panel in queued]
+    assert ahead.join(timeout=60) is not None and all(r is not None for r in results), [p.status.value for p in queued]
+    started = [r.variants[0].started_ms for r in results if r is not None]
+    assert started == sorted(started)
+
+
 def test_widgets_hold_no_state_threads_after_a_run(finished: tuple[RunPanel, wb.SweepResult]) -> None:
     panel, _ = finished
     assert not any(t.name in ("workbench-run", "workbench-score-retrieval") and t.is_alive() for t in threading.enumerate())
