@@ -1314,3 +1314,13 @@ def test_the_widgets_text_reads_in_jupyterlabs_dark_theme_and_wide_tables_scroll
     assert colours and all(c.startswith("var(--jp-") for c in colours), colours  # the theme's text colours, where it names them
     table = frame_table(pd.DataFrame({"variant": ["a"], **{f"metric_{i}": [0.5] for i in range(20)}}))
     assert table.startswith('<div class="wb-scroll">') and ".wb-scroll {overflow-x: auto;" in STYLE
+
+
+@pytest.mark.parametrize("box", [".wb-answer", ".wb-chunk", ".wb-doc"])
+def test_answers_chunks_and_documents_break_a_long_url_at_the_edge_of_a_narrow_window(box: str) -> None:
+    """A retrieved chunk holding a long URL (or an answer with a base64 token) was one unbreakable line: its card grew
+    past a narrow window's edge, and the inspector scrolled sideways for every chunk."""
+    from workbench.widgets._common import STYLE
+
+    rule = re.search(re.escape(box) + r" \{([^}]*)\}", STYLE)
+    assert rule is not None and "overflow-wrap: anywhere" in rule.group(1)

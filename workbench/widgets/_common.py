@@ -15,7 +15,8 @@ from workbench.redaction import redact
 from workbench.tracking import run_url, ui_url
 
 # colours that read in JupyterLab's light and dark themes alike: backgrounds are translucent (a dark theme's light text
-# on #f3f3f3 was unreadable) and text colours are the theme's own where it names them
+# on #f3f3f3 was unreadable) and text colours are the theme's own where it names them; answers, chunks and documents
+# break a long word (a URL, a token of base64) at the window's edge instead of stretching their box past it
 STYLE = """<style>
 .wb-scroll {overflow-x: auto; max-width: 100%;}
 .wb-table {border-collapse: collapse; font-size: 12px; margin: 4px 0;}
@@ -25,10 +26,10 @@ STYLE = """<style>
 .wb-muted {color: var(--jp-content-font-color2, #777);}
 .wb-error {color: var(--jp-error-color1, #b00020);}
 .wb-ok {color: var(--jp-success-color1, #1b7f3b);}
-.wb-chunk {border-left: 3px solid rgba(127, 127, 127, 0.45); padding: 2px 6px; margin: 3px 0; white-space: pre-wrap; font-size: 12px;}
+.wb-chunk {border-left: 3px solid rgba(127, 127, 127, 0.45); padding: 2px 6px; margin: 3px 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12px;}
 .wb-chunk.relevant {border-left-color: var(--jp-success-color1, #1b7f3b);}
-.wb-answer {white-space: pre-wrap; background: rgba(127, 127, 127, 0.1); padding: 4px 6px; font-size: 13px;}
-.wb-doc {white-space: pre-wrap; font-family: monospace; font-size: 12px; line-height: 1.5; max-height: 420px; overflow-y: auto;}
+.wb-answer {white-space: pre-wrap; overflow-wrap: anywhere; background: rgba(127, 127, 127, 0.1); padding: 4px 6px; font-size: 13px;}
+.wb-doc {white-space: pre-wrap; overflow-wrap: anywhere; font-family: monospace; font-size: 12px; line-height: 1.5; max-height: 420px; overflow-y: auto;}
 .wb-doc .c0 {background: rgba(91, 141, 239, 0.25);} .wb-doc .c1 {background: rgba(255, 160, 40, 0.3);} .wb-doc .ov {background: rgba(230, 40, 40, 0.35);}
 .wb-doc .gap {color: var(--jp-content-font-color3, #999);}
 .wb-doc .cut {border-left: 2px solid #d33; margin-left: 1px;}
