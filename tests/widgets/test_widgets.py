@@ -730,6 +730,37 @@ def test_inspector_says_why_a_variant_racing_stopped_has_no_answer_to_a_question
         assert len(inspector.cards.children) == (2 if case.id in asked else 1)
 
 
+@pytest.mark.parametrize("by", ["result", "run id"])
+def test_inspector_says_a_variant_stopped_partway_ended_stopped_whichever_way_it_was_opened(cfg: Settings, by: str) -> None:
+    """Opened by run id, a variant Stop ended after its first question read "it ended KILLED" (MLflow's word for the
+    run), where the same inspector opened on the result said STOPPED."""
+    calls: list[str] = []
+
+    def answer(prompt: object) -> str:
+        calls.append(prompt.text)  # type: ignore[attr-defined]
+        if len(calls) == 3:  # the second variant's first question
+            panel.stop_button.click()
+        return "Book flights at least 14 days before departure."
+
+    spec = handbook_spec(name=f"widgets-stopped-partway-{by.replace(' ', '-')}", chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}],
+                         retrieval=[{"k": 1}, {"k": 2}], execution={"isolation": "none"})
+    panel = RunPanel(spec, settings=cfg, models={**fakes(), GEMMA_ID: ScriptedModel(answer, model_id=GEMMA_ID)})
+    result = panel.run()
+    stopped = result.variants[-1]
+    assert (stopped.status, len(stopped.records)) == ("STOPPED", 1)
+    inspector = opened(result, by, cfg)
+    inspector.show(result.dataset.cases[1].id)
+    assert f"no answer from <b>{html.escape(stopped.variant.name)}</b> to this question: it ended STOPPED after 1 questions" in inspector.header.value
+    if by == "run id":  # opened while the sweep still runs (its latest_sweep id): not "it ended RUNNING"
+        from mlflow import MlflowClient
+
+        MlflowClient(cfg.tracking_uri).update_run(str(stopped.run_id), status="RUNNING")
+        inspector = opened(result, by, cfg)
+        inspector.show(result.dataset.cases[1].id)
+        assert ("to this question: it had answered 1 questions when the inspector read the sweep, which was still running"
+                in inspector.header.value)
+
+
 def test_inspector_of_a_retrieval_only_sweep_does_not_call_its_answers_empty(cfg: Settings) -> None:
     """Every card of a retrieval-only sweep (the chunking lab's) read "(empty answer)", as if the model had said nothing."""
     inspector = QuestionInspector(wb.run(handbook_spec(), settings=cfg, models=fakes(), generate=False, progress=False))

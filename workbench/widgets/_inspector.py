@@ -50,6 +50,8 @@ class _Ended:
         """Why it did not answer the sweep's other questions."""
         if self.stopped_early is not None:
             return f"racing stopped it {self.stopped_early.label}"
+        if self.status == "RUNNING":  # opened by run id while the sweep runs
+            return f"it had answered {self.answered} questions when the inspector read the sweep, which was still running"
         error = f": {self.error}" if self.error else ""
         return f"it ended {self.status} after {self.answered} questions{error}"
 
@@ -58,8 +60,13 @@ def _ended_in_result(sweep: wb.SweepResult) -> tuple[_Ended, ...]:
     return tuple(_Ended(v.variant.name, v.status, len(v.records), v.outcome.error, v.stopped_early) for v in sweep.variants)
 
 
+# a variant run's MLflow status in the words of its VariantResult: Stop ends a variant STOPPED, logged as KILLED
+_RESULT_STATUS = {"KILLED": "STOPPED"}
+
+
 def _ended_in_store(reviews: QuestionReviews) -> tuple[_Ended, ...]:
-    return tuple(_Ended(run.name, run.status, reviews.answered.get(run.run_id, 0), run.error, run.stopped_early) for run in reviews.variants)
+    return tuple(_Ended(run.name, _RESULT_STATUS.get(run.status, run.status), reviews.answered.get(run.run_id, 0), run.error, run.stopped_early)
+                 for run in reviews.variants)
 
 
 def _feedback_text(feedback: HumanFeedback | None) -> str:
