@@ -560,6 +560,29 @@ def test_leaderboard_sorts_and_compares_two_variants(finished: tuple[RunPanel, w
     assert "every variant versus baseline" in board.comparison.value
 
 
+def test_comparing_every_variant_reads_the_sweep_from_the_store_once_not_each_variants_run(finished: tuple[RunPanel, wb.SweepResult],
+                                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """"every variant against the baseline" looked each variant's run id up as an experiment name, then as a run: two
+    store calls a variant before reading its table (80 round trips to a team's server for a grid of 40)."""
+    from collections import Counter
+
+    from mlflow import MlflowClient
+
+    _, result = finished
+    calls: Counter[str] = Counter()
+    for name in ("get_run", "get_experiment_by_name", "search_runs"):
+        def counted(self: MlflowClient, *args: object, _name: str = name, _call: object = getattr(MlflowClient, name), **kwargs: object) -> object:
+            calls[_name] += 1
+            return _call(self, *args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(MlflowClient, name, counted)
+    board = Leaderboard(result)
+    board.every_variant.value = True
+    report = board.compare()
+    assert report is not None and {t.name for t in report.variants} == {v.variant.name for v in result.variants}
+    assert calls["get_experiment_by_name"] + calls["get_run"] <= 3, calls
+
+
 def test_leaderboard_sorts_by_any_leaderboard_column_and_names_an_unknown_one(finished: tuple[RunPanel, wb.SweepResult]) -> None:
     _, result = finished
     board = Leaderboard(result, sort_by="chunker")  # a text column the leaderboard sorts by, not only a metric

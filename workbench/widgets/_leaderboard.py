@@ -98,7 +98,11 @@ class Leaderboard(w.VBox):
         seed = self.result.spec.seed  # resampled as the sweep's comparison.json was: run ids alone do not name it
         self.comparison.value = "<span class='wb-muted'>comparing…</span>"
         try:
-            if uri and not uri.startswith("memory:") and all(runs.get(name) for name in chosen):
+            logged = uri and not uri.startswith("memory:") and all(runs.get(name) for name in chosen)
+            if logged and self.every_variant.value and self.result.parent_run_id:
+                # the sweep's id: its variant runs in one search, not each run id looked up as an experiment, then a run
+                self.report = wb.compare([self.result.parent_run_id], baseline=runs[a], seed=seed, tracking_uri=uri)
+            elif logged:
                 self.report = wb.compare([runs[name] for name in chosen], baseline=runs[a], seed=seed, tracking_uri=uri)
             else:  # not logged to MLflow (tracker=MemoryTracker()): the answers are in the result
                 self.report = wb.compare([v for v in self.result.variants if v.variant.name in chosen], baseline=a, seed=seed)
