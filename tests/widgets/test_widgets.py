@@ -1092,6 +1092,27 @@ def test_chunk_explorer_refuses_to_score_a_corpus_edited_since_it_read_it(tmp_pa
             "score chunks you do not see — create the ChunkExplorer again") in explorer.scores.value
 
 
+def test_score_retrieval_queued_behind_a_run_panels_sweep_can_be_cancelled_and_leaves_that_sweep_running(cfg: Settings) -> None:
+    """"Score retrieval" pressed while a RunPanel's long sweep ran waited for it to end, its button greyed out, with no
+    way to call it off but stopping the other sweep."""
+    one = [{"strategy": "markdown", "size": 600, "overlap": 0}]
+    panel = started_with_one_variant_done(handbook_spec(name="widgets-ahead-of-scoring", chunkers=one, retrieval=[{"k": 1}, {"k": 2}]),
+                                          cfg, fakes(delay=0.3))
+    explorer = ChunkExplorer(wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md"), ChunkerSpec(strategy="markdown", size=400, overlap=0),
+                             experiment=handbook_spec(retrieval=[{"k": 2}]), run_options={"settings": cfg, "models": fakes()})
+    assert explorer.cancel_button.disabled  # nothing to cancel yet
+    explorer.score_button.click()
+    deadline = time.monotonic() + 60
+    while "another sweep is running in this process" not in explorer.scores.value and time.monotonic() < deadline:
+        time.sleep(0.02)
+    explorer.cancel_button.click()
+    assert explorer.join(timeout=30) is None and not explorer.scoring and explorer.cancel_button.disabled
+    assert "was stopped while it waited for another sweep in this process; nothing was logged" in html.unescape(explorer.scores.value)
+    assert panel.running and not explorer.score_button.disabled
+    result = panel.join(timeout=60)
+    assert result is not None and result.status == "FINISHED"
+
+
 def test_score_retrieval_runs_in_the_background_so_a_run_panel_sweep_ahead_of_it_can_still_be_stopped(cfg: Settings) -> None:
     """The button ran the sweep in the kernel: behind a RunPanel's sweep (one sweep at a time per process) the kernel
     hung until that sweep ended, and the RunPanel's Stop, which the kernel handles, could not be pressed."""

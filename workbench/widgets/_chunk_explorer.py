@@ -3,6 +3,7 @@ with an experiment, the retrieval metrics of the chunker as set (a retrieval-onl
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,8 @@ class ChunkExplorer(w.VBox):
         glob: which files of a folder corpus to read.
         experiment: an experiment whose questions score the chunker as set: "Score retrieval" runs a retrieval-only
             sweep (``wb.run(..., generate=False)``) of this chunker with the experiment's retrieval settings in the
-            background, logged to MLflow like any sweep and sharing its indexes with full sweeps. One without a
+            background (Cancel calls it off, also while it waits for a RunPanel's sweep to end), logged to MLflow like
+            any sweep and sharing its indexes with full sweeps. One without a
             corpus retrieves from the corpus shown (its questions in memory go in ``run_options={"dataset": df}``).
         run_options: extra keyword arguments for ``wb.run`` (e.g. ``settings``, or ``models`` in tests).
     """
@@ -149,6 +151,11 @@ class ChunkExplorer(w.VBox):
         self.score_button = w.Button(description="Score retrieval", icon="bullseye", disabled=experiment is None,
                                      tooltip="a retrieval-only sweep of this chunker on the experiment's questions")
         self.score_button.add_class("wb-score-retrieval")
+        # a sweep queued behind a RunPanel's (one sweep at a time per kernel) waited for it with no way to call it off
+        self.cancel_button = w.Button(description="Cancel", icon="times", disabled=True, tooltip="stop the retrieval sweep")
+        self.cancel_button.add_class("wb-cancel-scoring")
+        self.cancel_button.on_click(lambda _b: self.stop_scoring())
+        self._stop = threading.Event()
         self.scores = w.HTML()
         self.scores.add_class("wb-chunk-scores")
         self._scored = ""  # the scores of the last "Score retrieval" sweep, as shown (their chunker named)
@@ -156,7 +163,7 @@ class ChunkExplorer(w.VBox):
         for widget in (self.strategy, self.size, self.overlap):
             widget.observe(lambda _c: self._rechunk(), names="value")
         self.document.observe(lambda _c: self._render_document(), names="value")
-        scoring = [w.HBox([self.score_button, self.scores])] if experiment is not None else []
+        scoring = [w.HBox([self.score_button, self.cancel_button, self.scores])] if experiment is not None else []
         super().__init__([
             w.HTML(STYLE + f"<b>Chunk explorer</b> <span class='wb-muted'>{esc(self.corpus.name)}: {len(self.corpus)} documents</span>"),
             w.HBox([self.strategy, self.size, self.overlap]),
@@ -202,8 +209,16 @@ class ChunkExplorer(w.VBox):
             self.scores.value = error_html(str(exc))
             return
         self.scores.value = "<span class='wb-muted'>retrieving…</span>"
-        self.score_button.disabled = True
+        self.score_button.disabled, self.cancel_button.disabled = True, False
+        self._stop = threading.Event()
         self._job.start(self._score, spec)
+
+    def stop_scoring(self) -> None:
+        """Call the "Score retrieval" sweep off (what Cancel does): one waiting for another sweep of this kernel never
+        starts; one running stops after the current question."""
+        if self.scoring:
+            self._stop.set()
+            self.cancel_button.disabled = True
 
     def join(self, timeout: float | None = None) -> wb.SweepResult | None:
         """Wait for the "Score retrieval" sweep; its result (None if it failed, or still runs after ``timeout``)."""
@@ -222,14 +237,14 @@ class ChunkExplorer(w.VBox):
 
         try:
             shown = {"corpus": self.corpus} if spec.corpus is None else {}  # an experiment given its documents in memory
-            self.sweep = wb.run(spec, generate=False, progress=False, on_event=progress, **{**shown, **self._run_options})
+            self.sweep = wb.run(spec, generate=False, progress=False, on_event=progress, stop=self._stop, **{**shown, **self._run_options})
         except Exception as exc:  # noqa: BLE001 - shown in the widget, not lost in the thread
             self.scores.value = error_html(str(exc) if isinstance(exc, wb.WorkbenchError) else f"{type(exc).__name__}: {exc}")
         else:
             self._scored = self._scores_html(self.sweep)
             self._show_scores()
         finally:
-            self.score_button.disabled = False
+            self.score_button.disabled, self.cancel_button.disabled = False, True
 
     def _show_scores(self) -> None:
         """The last sweep's scores, said to be another chunker's once the sliders moved on from the one it scored: they
