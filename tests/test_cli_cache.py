@@ -589,8 +589,12 @@ def test_a_long_variant_says_its_questions_at_most_once_a_minute_of_silence() ->
         progress(SimpleNamespace(kind="question_done", done=done, total=300, variant=variant, result=None, message=""))
     now[0] += 70
     progress(SimpleNamespace(kind="question_scored", done=300, total=300, variant=variant, result=None, message=""))
+    now[0] += 30
+    progress(SimpleNamespace(kind="question_logged", done=150, total=300, variant=variant, result=None, message=""))
+    now[0] += 40
+    progress(SimpleNamespace(kind="question_logged", done=250, total=300, variant=variant, result=None, message=""))
     assert written == [f"  a|m: {n}/300 questions answered" for n in (40, 80, 120, 160, 200, 240, 280)] + [
-        "  a|m: 300/300 questions scored"]
+        "  a|m: 300/300 questions scored", "  a|m: 250/300 traces logged to MLflow"]
 
 
 def test_a_sweep_whose_progress_reader_went_away_finishes_and_is_logged(

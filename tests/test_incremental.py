@@ -477,7 +477,7 @@ def slowly(script):  # type: ignore[no-untyped-def]
 
 def test_a_crash_inside_the_runner_fails_the_sweep_with_the_error(wb_settings: Settings, models: Models) -> None:
     class Exploding(MlflowTracker):
-        def log_variant(self, sweep, result, dataset, *, reuse_key=None, models=None):  # type: ignore[no-untyped-def]
+        def log_variant(self, sweep, result, dataset, *, reuse_key=None, models=None, on_logged=None):  # type: ignore[no-untyped-def]
             raise OSError("disk full while logging")
 
     tracker = Exploding(wb_settings.tracking_uri)

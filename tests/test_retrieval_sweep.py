@@ -272,6 +272,9 @@ def test_progress_events_count_indexes_and_scoring(wb_settings, fake_models) -> 
     assert [(d, t) for d, t, _ in scored] == [(1, 2), (2, 2), (1, 2), (2, 2)]
     kinds = [e.kind for e in events]
     assert kinds.index("question_scored") > kinds.index("question_done") and kinds.index("question_scored") < kinds.index("variant_done")
+    # then its traces are stored (the tracker says how many so far), before the variant is done
+    logged = [(e.done, e.total) for e in events if e.kind == "question_logged"]
+    assert logged == [(2, 2), (2, 2)] and kinds.index("question_logged") < kinds.index("variant_done")
 
 
 def test_an_index_an_older_workbench_built_is_not_opened_after_the_chunkers_changed(wb_settings) -> None:  # type: ignore[no-untyped-def]

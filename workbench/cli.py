@@ -285,10 +285,10 @@ class _PlainProgress:
             self._line(f"  ready: {event.message}")
         elif event.kind == "variant_done" and event.result is not None:
             self._line(f"variant {event.done}/{event.total}: {event.result.status} {event.result.variant.name}")
-        elif event.kind in ("question_done", "question_scored") and event.variant is not None:
+        elif event.kind in ("question_done", "question_scored", "question_logged") and event.variant is not None:
             if self._clock() - self._last >= self._every_s:
-                verb = "answered" if event.kind == "question_done" else "scored"
-                self._line(f"  {event.variant.name}: {event.done}/{event.total} questions {verb}")
+                said = {"question_done": "questions answered", "question_scored": "questions scored", "question_logged": "traces logged to MLflow"}
+                self._line(f"  {event.variant.name}: {event.done}/{event.total} {said[event.kind]}")
         elif event.kind == "sweep_done":
             self._say_reused()
 

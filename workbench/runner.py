@@ -76,7 +76,7 @@ __all__ = ["ProgressEvent", "load_inputs", "load_spec_corpus", "load_spec_datase
 
 EventKind = Literal[
     "sweep_waiting", "sweep_started", "index_started", "index_built", "variant_started", "variant_reused", "question_done", "question_scored",
-    "variant_done", "sweep_done",
+    "question_logged", "variant_done", "sweep_done",
 ]
 
 
@@ -85,7 +85,8 @@ class ProgressEvent:
     """What the runner reports as it goes (widgets and the CLI render these; the runner prints nothing itself).
 
     ``done``/``total`` count the indexes the sweep needs for ``index_started`` (none for variants it reuses), questions of the current variant for ``question_done``
-    (generation) and ``question_scored`` (scoring), and variants for ``variant_started``/``variant_reused``/
+    (generation), ``question_scored`` (scoring) and ``question_logged`` (its traces stored in MLflow, 50 at a time:
+    minutes for thousands of questions), and variants for ``variant_started``/``variant_reused``/
     ``variant_done``. ``variant_reused`` (its ``message`` is the run reused) comes instead of ``variant_started`` for a
     variant whose finished run is reused rather than recomputed. ``sweep_waiting`` (first, when at all) says that the
     sweep waits for another sweep of the same process to end.
@@ -710,7 +711,7 @@ def run(
             try:
                 for result in running:
                     finish(track.log_variant(sweep, result, dataset, reuse_key=keys.get(result.variant.id),
-                                             models=models_of.get(result.variant.id)))
+                                             models=models_of.get(result.variant.id), on_logged=_logged(emit, result)))
             except BaseException:
                 aborted.set()  # nothing more starts; the executor ends its workers
                 raise
@@ -1016,6 +1017,12 @@ def _retrieval_scorer_names(names: Sequence[str] | None) -> list[str]:
     return chosen or list(RETRIEVAL_METRICS)
 
 
+def _logged(emit: Callable[[ProgressEvent], None], result: VariantResult) -> Callable[[int], None]:
+    """What reports a computed variant's traces as the tracker stores them (``question_logged``)."""
+    total = len(result.records)
+    return lambda done: emit(ProgressEvent("question_logged", done, total, result.variant))
+
+
 class _Bars:
     """tqdm.auto progress: variants outer, questions inner (widgets in notebooks, text in terminals).
 
@@ -1048,6 +1055,8 @@ class _Bars:
             self._outer.set_postfix_str(event.variant.name)
         elif event.kind == "question_done" and event.variant is not None:
             self._question(event.variant, event.done, event.total)
+        elif event.kind == "question_logged" and event.variant is not None:
+            self._outer.set_postfix_str(f"{event.variant.name}: {event.done}/{event.total} traces logged")
         elif event.kind == "variant_done":
             if self._inner is not None and (event.variant is None or event.variant.id == self._inner_variant):
                 self._inner.close()

@@ -138,7 +138,10 @@ def test_each_sweeps_traces_name_the_source_and_commit_their_run_does(wb_setting
         git("add", ".")
         git("commit", "-qm", version)
         commits.append(git("rev-parse", "HEAD"))
-        result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, fresh=True)
+        events: list[wb.ProgressEvent] = []
+        result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, fresh=True,
+                        on_event=events.append)
+        assert [(e.done, e.total) for e in events if e.kind == "question_logged"] == [(2, 2)]  # as MLflow stored them
         client = MlflowClient(wb_settings.tracking_uri)
         run = client.get_run(result.variants[0].run_id)
         traces = client.search_traces(locations=[result.experiment_id], run_id=run.info.run_id, include_spans=False)
@@ -179,8 +182,10 @@ def test_a_variants_traces_are_built_as_they_are_written_not_all_first(wb_settin
             made[0] += 1
             yield built(experiment_id, i)
 
-    ids = write_traces(Counting(TracingClient(uri)), experiment_id, traces())
+    logged: list[int] = []
+    ids = write_traces(Counting(TracingClient(uri)), experiment_id, traces(), logged.append)
     assert len(ids) == 120 == len(set(ids))
+    assert logged == [50, 100, 120]  # said as each batch is stored (5,000 questions log for minutes)
     assert max(n - i for i, n in enumerate(built_before_write)) <= 50  # at most a batch built ahead of the writes
     stored = MlflowClient(uri).search_traces(locations=[experiment_id], include_spans=False, max_results=200)
     assert sorted(t.info.trace_id for t in stored) == sorted(ids)

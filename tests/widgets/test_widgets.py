@@ -1347,6 +1347,9 @@ def test_run_panel_redraws_its_progress_bars_a_hundred_times_a_pass_not_once_a_q
     result = panel.run()
     assert [v.status for v in result.variants] == ["FINISHED"]
     name = result.variants[0].variant.name
+    logging = [label for label in drawn["scoring"] if label.endswith(": traces logged to MLflow")]
+    assert logging == [f"{n}/250 {html.escape(name)}: traces logged to MLflow" for n in (50, 100, 150, 200, 250)]  # 50 at a time
+    drawn["scoring"] = drawn["scoring"][:-len(logging)]
     for stage, labels in drawn.items():
         assert 100 <= len(labels) <= 110, f"{stage}: {len(labels)} redraws for 250 questions"
         assert labels[-1] == f"250/250 {html.escape(name)}", stage

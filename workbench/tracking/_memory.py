@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -75,7 +75,7 @@ class MemoryTracker:
 
     def log_variant(
         self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None,
-        models: Mapping[str, str] | None = None,
+        models: Mapping[str, str] | None = None, on_logged: Callable[[int], None] | None = None,
     ) -> VariantResult:
         run = self._new(result.variant.name, sweep.run_id)
         run.params.update(result.variant.params())
@@ -88,6 +88,8 @@ class MemoryTracker:
         elif reuse_key is not None and result.complete:  # a run stopped early or with question errors is never reused
             run.tags[REUSE_KEY_TAG] = reuse_key
         run.artifacts["eval_results"] = result.records_frame()
+        if on_logged is not None and result.records:  # no traces here: the records stand for them
+            on_logged(len(result.records))
         run.status = result.status
         run.result = replace(result, run_id=run.run_id)
         return run.result

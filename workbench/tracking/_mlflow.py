@@ -22,7 +22,7 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import metadata
@@ -974,7 +974,7 @@ class MlflowTracker:
     @tracking_call("logging a variant")
     def log_variant(
         self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None,
-        models: Mapping[str, str] | None = None,
+        models: Mapping[str, str] | None = None, on_logged: Callable[[int], None] | None = None,
     ) -> VariantResult:
         from dataclasses import replace
 
@@ -1012,7 +1012,7 @@ class MlflowTracker:
             tags[REUSE_KEY_TAG] = reuse_key
         run = self._create_child(sweep, variant, result.started_ms)
         with self._ended_if_logging_fails(run.info.run_id):
-            self._log_variant_run(sweep, run.info.run_id, result, dataset, tags)
+            self._log_variant_run(sweep, run.info.run_id, result, dataset, tags, on_logged)
         return replace(result, run_id=run.info.run_id, tracking_uri=self.tracking_uri)
 
     def _judge_params(self, sweep: SweepHandle, variant: Variant) -> dict[str, str]:
@@ -1044,7 +1044,10 @@ class MlflowTracker:
                                  f"it ('mlflow experiments restore --experiment-id {found.experiment_id}', MLFLOW_TRACKING_URI set to this "
                                  "store), or run the experiment again, which restores it (what this sweep computed comes from the cache)") from None
 
-    def _log_variant_run(self, sweep: SweepHandle, run_id: str, result: VariantResult, dataset: Dataset, tags: dict[str, str]) -> None:
+    def _log_variant_run(
+        self, sweep: SweepHandle, run_id: str, result: VariantResult, dataset: Dataset, tags: dict[str, str],
+        on_logged: Callable[[int], None] | None = None,
+    ) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
         variant = result.variant
@@ -1061,16 +1064,18 @@ class MlflowTracker:
             self.client.log_text(run_id, (result.outcome.traceback or result.outcome.error) + "\n", "error.txt")
         if result.records:
             self.client.log_table(run_id, result.records_frame(), RESULTS_TABLE)
-            self._log_traces(sweep, run_id, result, dataset)
+            self._log_traces(sweep, run_id, result, dataset, on_logged)
         self._log_dataset(run_id, dataset)
         status = "FINISHED" if result.status == "FINISHED" else ("KILLED" if result.status == "STOPPED" else "FAILED")
         self.client.set_terminated(run_id, status=status, end_time=result.ended_ms)
 
-    def _log_traces(self, sweep: SweepHandle, run_id: str, result: VariantResult, dataset: Dataset) -> None:
+    def _log_traces(
+        self, sweep: SweepHandle, run_id: str, result: VariantResult, dataset: Dataset, on_logged: Callable[[int], None] | None = None,
+    ) -> None:
         """One trace per question, written in bulk (``_traces``): one transaction per trace and one per 50 traces' spans."""
         positions = {case.id: i for i, case in enumerate(dataset.cases)}
         traces = (self._trace(sweep, run_id, result.variant, record, positions.get(record.case.id)) for record in result.records)
-        trace_ids = write_traces(self.tracing, sweep.experiment_id, traces)  # built as they are written
+        trace_ids = write_traces(self.tracing, sweep.experiment_id, traces, on_logged)  # built as they are written
         for batch in _chunks(trace_ids, 100):
             self.client.link_traces_to_run(batch, run_id=run_id)
         self.client.log_dict(run_id, trace_ids, _TRACE_IDS)

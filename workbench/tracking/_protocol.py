@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -107,12 +107,13 @@ class Tracker(Protocol):
 
     def log_variant(
         self, sweep: SweepHandle, result: VariantResult, dataset: Dataset, *, reuse_key: str | None = None,
-        models: Mapping[str, str] | None = None,
+        models: Mapping[str, str] | None = None, on_logged: Callable[[int], None] | None = None,
     ) -> VariantResult:
         """Record one finished (or failed) variant as a child run; returns the result with its ``run_id``.
 
         ``models`` are the identities of the models that made its results, by role (``generator``, ``embedding``...):
-        a hosted model's names the server it was sent to, which a promotion records for the deployment."""
+        a hosted model's names the server it was sent to, which a promotion records for the deployment.
+        ``on_logged`` is called with the number of its questions' traces stored so far, as they are stored."""
         ...
 
     def end_sweep(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,16 +106,21 @@ class TraceBuilder:
         return info, spans
 
 
-def write_traces(client: Any, experiment_id: str, traces: Iterable[TraceBuilder]) -> list[str]:
+def write_traces(
+    client: Any, experiment_id: str, traces: Iterable[TraceBuilder], on_written: Callable[[int], None] | None = None,
+) -> list[str]:
     """Store ``traces`` through a ``TracingClient``, 50 at a time: one ``start_trace`` each, then their spans in one
     ``log_spans``. ``traces`` is read as they are written (a generator keeps a batch in memory, not a variant's every
     trace). A batch cut short (Ctrl+C, a full disk, a value the store refuses) takes the traces it started back out:
-    the store holds whole traces only, never one the MLflow UI cannot open for want of its spans."""
+    the store holds whole traces only, never one the MLflow UI cannot open for want of its spans. ``on_written`` is
+    called with the number of traces stored so far after each batch (5,000 questions take minutes to log)."""
     written: list[str] = []
     pending = iter(traces)
     while batch := [t.finish() for t in itertools.islice(pending, _BATCH)]:  # a transaction's size stays bounded too
         _write_batch(client, experiment_id, batch)
         written.extend(info.trace_id for info, _ in batch)
+        if on_written is not None:
+            on_written(len(written))
     return written
 
 

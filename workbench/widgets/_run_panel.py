@@ -393,6 +393,8 @@ class RunPanel(w.VBox):
             self.generation.set(event.done, event.total, name)
         elif kind == "question_scored":
             self.scoring.set(event.done, event.total, name)
+        elif kind == "question_logged":
+            self.scoring.set(event.done, event.total, f"{name}: traces logged to MLflow")
         elif kind == "variant_done" and event.result is not None:
             with self._lock:
                 self._done.append(event.result)
