@@ -1,14 +1,25 @@
-"""The sweep-wide pool of hosted calls in flight: lock files, one held per call."""
+"""The pools of hosted calls in flight, shared by a sweep's workers and by every sweep using one cache: lock files, one
+held per call."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
+import textwrap
 import threading
 import time
 from pathlib import Path
 
-from workbench.execution._slots import SlotPool
+import pytest
+
+from tests.conftest import copy_store, run_together
+from tests.execution.test_ray import ray_instance  # noqa: F401 - a fixture (a local Ray instance)
+from workbench.execution._slots import CallSlots, SlotPool
+from workbench.testing.openai_stub import OpenAIStub
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_no_more_calls_than_slots_are_in_flight_and_every_waiter_gets_one(tmp_path: Path) -> None:
@@ -83,3 +94,168 @@ def test_calls_of_one_process_share_the_pools_files(tmp_path: Path) -> None:
         t.join(timeout=10)
     assert 200 <= peak <= 210, peak
     assert pool_files() == 0  # closed when the last call ends: a sweep's pool leaves no file open
+
+
+def test_a_pool_with_a_smaller_limit_finds_a_slot_while_a_larger_one_in_its_folder_has_free_ones(tmp_path: Path) -> None:
+    """Both took the first free file: a sweep with a limit of 4 and two calls in flight held files 0 and 1, so a
+    second sweep with a limit of 2, sharing the folder, waited although only two of the four calls were in flight."""
+    larger, smaller = SlotPool(str(tmp_path), "openai", 4), SlotPool(str(tmp_path), "openai", 2)
+    with larger.slot(), larger.slot():
+        got = threading.Event()
+
+        def take() -> None:
+            with smaller.slot():
+                got.set()
+
+        threading.Thread(target=take, daemon=True).start()
+        assert got.wait(timeout=2)
+
+
+def test_pools_of_different_limits_in_one_folder_keep_to_the_larger_together_and_each_to_its_own(tmp_path: Path) -> None:
+    pools = {"large": SlotPool(str(tmp_path), "openai", 3), "small": SlotPool(str(tmp_path), "openai", 1)}
+    lock = threading.Lock()
+    in_flight = {"large": 0, "small": 0}
+    peak = {"large": 0, "small": 0, "both": 0}
+
+    def call(name: str) -> None:
+        with pools[name].slot(poll_s=0.001):
+            with lock:
+                in_flight[name] += 1
+                peak[name] = max(peak[name], in_flight[name])
+                peak["both"] = max(peak["both"], sum(in_flight.values()))
+            time.sleep(0.02)
+            with lock:
+                in_flight[name] -= 1
+
+    threads = [threading.Thread(target=call, args=(name,)) for name in ("large", "small") * 6]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert peak["both"] <= 3 and peak["small"] == 1 and peak["large"] <= 3
+
+
+def test_a_call_holds_a_slot_of_its_tasks_share_and_of_the_shared_pool(tmp_path: Path) -> None:
+    """Two Ray tasks with a share of one call each, on one machine, under a shared limit of one: one call at a time."""
+    shared = SlotPool(str(tmp_path / "shared"), "openai", 1)
+    tasks = [CallSlots((SlotPool(str(tmp_path / f"task{i}"), "openai", 1), shared)) for i in range(2)]
+    lock, in_flight, peak = threading.Lock(), [0], [0]
+
+    def call(slots: CallSlots) -> None:
+        with slots.slot():
+            with lock:
+                in_flight[0] += 1
+                peak[0] = max(peak[0], in_flight[0])
+            time.sleep(0.02)
+            with lock:
+                in_flight[0] -= 1
+
+    threads = [threading.Thread(target=call, args=(slots,)) for slots in tasks * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert peak[0] == 1
+
+
+# A sweep of its own (a CI job, a notebook): its prompts are its own, so no answer is shared with the other sweep
+# through the cache and every call reaches the provider.
+SWEEP = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+
+    import workbench as wb
+    from tests.execution.test_hosted import ROOT, spec_of, sweep
+    from workbench.config import settings
+
+    root, go, name = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    spec = spec_of(questions=6, prompts=2, execution={"workers": 4, "isolation": "none", "concurrency": {"openai": 2}})
+    spec = spec.model_copy(update={"prompts": tuple(p.model_copy(update={"name": f"{name}-{p.name}", "template": f"{name}. {p.template}"})
+                                                    for p in spec.prompts)})
+    while not go.exists():  # everything is imported: start both sweeps at the same moment
+        time.sleep(0.005)
+    result = sweep(spec, settings(root=root))
+    assert all(v.status == "FINISHED" for v in result.variants), [v.outcome.error for v in result.variants]
+    print(sum(len(v.records) for v in result.variants))
+    """
+)
+
+
+def test_two_sweeps_at_once_on_one_cache_keep_to_one_provider_limit_together(tmp_path: Path, empty_store: Path) -> None:
+    """Each sweep's pools were in a folder of its own: two CI jobs with ``concurrency: {openai: 2}`` sent up to four
+    calls at once, past the provider's rate limit."""
+    go = tmp_path / "go"
+    with OpenAIStub(delay_s=0.3) as stub:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true", "WORKBENCH_CACHE_DIR": str(tmp_path / "cache"),
+               "OPENAI_API_KEY": "stub-key", "OPENAI_BASE_URL": stub.base_url}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        sweeps = []
+        for name in ("ana", "ben"):
+            copy_store(empty_store, tmp_path / name)
+            sweeps.append([SWEEP, str(tmp_path / name), str(go), name])
+        answered = run_together(sweeps, go, env)
+    assert answered == ["12", "12"] and stub.requests == 24  # every call reached the provider
+    assert stub.max_in_flight == 2
+
+
+def test_a_cache_on_a_mount_without_locks_keeps_each_sweeps_limit_in_a_folder_of_its_own(
+    wb_settings, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """The shared pool's first lock failed (ENOLCK on some NFS, FUSE and CI-cache mounts), failing every hosted call."""
+    from tests.execution.test_hosted import spec_of, sweep
+
+    cache = str(wb_settings.cache_dir)
+    real_flock = fcntl.flock
+
+    def flock(fd: int, operation: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(cache):
+            raise OSError(errno.ENOLCK, "No locks available")
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    spec = spec_of(questions=4, prompts=2, execution={"workers": 4, "isolation": "none", "concurrency": {"openai": 2}})
+    with OpenAIStub(delay_s=0.1) as stub:
+        monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        result = sweep(spec, wb_settings)
+    assert all(v.status == "FINISHED" for v in result.variants), [v.outcome.error for v in result.variants]
+    assert stub.requests == 8 and stub.max_in_flight == 2
+
+
+def _overlapping(folder: Path, prompt) -> str:  # type: ignore[no-untyped-def]
+    """A hosted call's answer that notes how many calls were in flight as it started (a file per call in ``folder``,
+    seen by every Ray worker process)."""
+    mine = folder / f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
+    mine.touch()
+    try:
+        with open(folder.parent / "in_flight.log", "a", encoding="ascii") as log:
+            log.write(f"{len(os.listdir(folder))}\n")
+        time.sleep(0.3)
+    finally:
+        mine.unlink()
+    return prompt.text.splitlines()[-1]
+
+
+@pytest.mark.usefixtures("ray_instance")
+def test_ray_tasks_on_one_machine_keep_to_a_limit_smaller_than_their_number(wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Each task kept ``limit // tasks`` calls in flight, at least one: two tasks under ``concurrency: {ollama: 1}``
+    sent two calls at once. They now also hold a slot of the cache's pool, which every task on the machine shares."""
+    import functools
+
+    import workbench as wb
+    from tests.execution.test_ray import spec_of
+    from workbench.models import MINILM_ID
+    from workbench.pipeline import MemoryIndexStore
+    from workbench.testing import HashingEmbedder, ScriptedModel
+
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    model = ScriptedModel(functools.partial(_overlapping, folder), model_id="ollama:scripted", identity="scripted:ray-slots")
+    spec = spec_of("ray", ["ollama:scripted"])
+    spec = spec.model_copy(update={"execution": spec.execution.model_copy(update={"concurrency": {"ollama": 1}})})
+    result = wb.run(spec, models={"ollama:scripted": model, MINILM_ID: HashingEmbedder(model_id=MINILM_ID)},
+                    index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
+    seen = [int(n) for n in (tmp_path / "in_flight.log").read_text().split()]
+    assert len(seen) == 2 * 4 and max(seen) == 1, seen

@@ -6,7 +6,7 @@
 The runner wraps every model of a sweep this way (unless ``cache: false`` on a model or ``run(..., fresh=True)``).
 """
 
-from workbench.cache._claims import claimed
+from workbench.cache._claims import claimed, locks_work
 from workbench.cache._models import CachedEmbedder, CachedGenerator, embedding_key, generation_key
 from workbench.cache._store import KINDS, CacheInfo, CacheReader, CacheStore, DiskCacheStore, Kind, MemoryCacheStore, parse_age
 
@@ -23,5 +23,6 @@ __all__ = [
     "claimed",
     "embedding_key",
     "generation_key",
+    "locks_work",
     "parse_age",
 ]

@@ -16,11 +16,12 @@ import contextlib
 import errno
 import fcntl
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["claimed"]
+__all__ = ["claimed", "locks_work"]
 
 # a cache folder on a mount without flock (some NFS, FUSE and CI-cache mounts): every answer failed on the lock of its
 # claim, an OSError naming no file
@@ -37,6 +38,25 @@ def claimed(path: Path, deadline: float | None, *, poll_s: float = 0.05) -> Iter
     finally:
         if fd is not None:
             _let_go(path, fd)
+
+
+def locks_work(folder: Path) -> bool:
+    """Whether ``flock`` works in ``folder`` (made when missing): False on a mount without it (some NFS, FUSE and
+    CI-cache mounts), where what a lock would share between processes must be kept apart instead."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".lock-probe-", dir=folder)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError as exc:
+        if exc.errno not in _NO_LOCKS:
+            raise
+        return False
+    finally:
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+    return True
 
 
 def _take(path: Path, deadline: float | None, poll_s: float) -> int | None:

@@ -74,6 +74,7 @@ class MemoryCacheStore:
 
     persistent = False
     claims_dir: str | None = None  # nothing else answers into it: no claims
+    slots_dir: str | None = None  # nor calls through it: each sweep limits its own calls in flight
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], dict[str, Any]] = {}
@@ -146,6 +147,13 @@ class DiskCacheStore:
         every sweep using it (two CI jobs, two notebooks, a CLI run beside a RunPanel) waits for an answer another is
         computing instead of paying for it too."""
         return str(self.directory / "claims")
+
+    @property
+    def slots_dir(self) -> str:
+        """Where the hosted calls in flight of every sweep using this cache hold their provider's slots
+        (``concurrency:``): beside it, so two sweeps at once (two CI jobs, two notebooks) keep to one limit together
+        instead of each sending that many calls."""
+        return str(self.directory / "slots")
 
     def _open_counts(self) -> Any:
         """The hit and miss counters, apart from the entries (the size cap evicts the entries used least recently, and

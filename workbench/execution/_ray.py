@@ -58,7 +58,8 @@ def _ray_task(
     """Runs in a Ray worker: set the limits, run the job, return its result (and cache writes of an in-memory cache).
 
     Calls in flight per provider are limited per task (``provider_limit // share``): Ray workers may be on other
-    machines, where the caller's lock files are out of reach. ``started`` (a ``_Started`` actor) is told when the
+    machines, where the caller's lock files are out of reach; a call also holds a slot of the cache's pool, which the
+    tasks on one machine (or sharing the cache's folder) and the other sweeps using the cache share. ``started`` (a ``_Started`` actor) is told when the
     variant's wall time starts (and again when its scoring's does), as a local worker tells its caller.
     """
     import faulthandler

@@ -1,9 +1,15 @@
-"""Calls in flight per provider, across every worker of a sweep: ``size`` lock files, one held per call.
+"""Calls in flight per provider, across every worker of a sweep and every sweep sharing a cache: ``size`` lock files,
+one held per call.
 
 A slot is an exclusive ``flock`` on one of the files. The kernel releases it when its holder closes it or dies, so
 a worker killed mid-call (a segfault, past its wall time) never leaks a slot the way a semaphore would. Worker
 processes on one machine take slots from each other through the lock; the threads of one process share one open file
 per slot (a lock of that file is the process's) and take slots from each other through a thread lock.
+
+Sweeps whose pools are in one folder (the cache's ``slots_dir``) share the files ``<provider>-0.lock``,
+``<provider>-1.lock``...: a sweep with a limit of N takes only the first N, from the last of them down, so together
+they keep at most the largest of their limits in flight, and each at most its own (a sweep with a smaller limit
+finds the first files free while a larger one still has higher ones to take).
 """
 
 from __future__ import annotations
@@ -13,11 +19,11 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SlotPool"]
+__all__ = ["CallSlots", "SlotPool"]
 
 
 @dataclass(frozen=True)
@@ -35,9 +41,9 @@ class SlotPool:
 
     @contextmanager
     def _files(self) -> Iterator[_OpenSlots]:
-        """This process's open slot files, shared by its calls in flight and closed when the last one ends (a sweep
-        makes a pool in a folder of its own: files kept open would pile up in a notebook's kernel). A forked worker
-        opens its own: a file opened before the fork would share its lock with the parent."""
+        """This process's open slot files, shared by its calls in flight and closed when the last one ends (files
+        kept open would pile up in a notebook's kernel, one set per limit a sweep asked for). A forked worker opens its
+        own: a file opened before the fork would share its lock with the parent."""
         key = (os.getpid(), self.directory, self.provider, self.size)
         with _OPENING:
             if key not in _OPEN:
@@ -75,6 +81,22 @@ class SlotPool:
                 files.give_back(taken)
 
 
+@dataclass(frozen=True)
+class CallSlots:
+    """What one call to a provider holds while in flight: a slot of each pool, taken in this order (a Ray task's
+    share of the limit, then the pool every sweep using the cache shares)."""
+
+    pools: tuple[SlotPool, ...]
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a slot of each pool for the duration of the block (waits for them, one pool after another)."""
+        with ExitStack() as held:
+            for pool in self.pools:
+                held.enter_context(pool.slot())
+            yield
+
+
 class _OpenSlots:
     """One process's open slot files and the slots its threads hold."""
 
@@ -87,7 +109,8 @@ class _OpenSlots:
     def take(self) -> int | None:
         """A free slot, locked for this thread, or None when every slot is held (here or by another process)."""
         with self.lock:
-            for i, fd in enumerate(self.fds):
+            for i in reversed(range(len(self.fds))):  # the last first: a pool with a smaller limit takes the first ones
+                fd = self.fds[i]
                 if i in self.held:  # this process's lock: flock would grant it again
                     continue
                 try:

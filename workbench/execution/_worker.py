@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from workbench.cache import CachedEmbedder, CachedGenerator, CacheStore
-from workbench.execution._slots import SlotPool
+from workbench.cache import CachedEmbedder, CachedGenerator, CacheStore, locks_work
+from workbench.execution._slots import CallSlots, SlotPool
 from workbench.errors import BudgetExceeded
 from workbench.grid import Variant
 from workbench.metrics import COST_PER_SUCCESS, RETRIEVAL_METRICS, SUCCESS_METRIC, ScorerEntry, cost_per_success, percentile, scorer, scorer_entries
@@ -103,7 +103,7 @@ class ModelResolver:
             out["judge"] = self._raw_generator(judge.id, judge.kind or default_kind(judge.id)).identity
         return out
 
-    def judge(self, spec: ExperimentSpec, slots: Mapping[str, SlotPool] | None = None) -> Judge | None:
+    def judge(self, spec: ExperimentSpec, slots: Mapping[str, CallSlots] | None = None) -> Judge | None:
         """The spec's judge model, or None without a ``judge:`` section; with ``slots``, each judge call holds a slot
         of its provider's pool, as an answer's call does."""
         j = spec.judge
@@ -122,7 +122,7 @@ class _Slotted:
     ``concurrency:`` like the answers' (they held none, so four variants scoring at once sent four calls past a limit
     of one)."""
 
-    def __init__(self, inner: Generator, pool: SlotPool) -> None:
+    def __init__(self, inner: Generator, pool: CallSlots) -> None:
         self.inner = inner
         self.pool = pool
         self.model_id = inner.model_id
@@ -156,7 +156,8 @@ class VariantJob:
         scorer_names: the scorers to run (None: the default set).
         custom_scorers: scorers registered in the caller (``@scorer`` in a notebook), registered again where the job runs.
         question_workers: questions answered at once (hosted models; 1 for local models).
-        slots: per provider, the sweep-wide pool of calls in flight (set by the executor).
+        slots: per provider, the slots a call holds in flight (set by the executor): shared by every sweep using the
+            cache, and a Ray task's share of the limit.
         answered_before: questions of this variant answered without error by its earlier jobs (racing batches).
         claims: the folder where the answers being computed are claimed (set by the executor with the slots: the disk
             cache's ``claims_dir``, shared by every sweep using it): two variants or sweeps asking one question at once
@@ -175,7 +176,7 @@ class VariantJob:
     scorer_names: tuple[str, ...] | None = None
     custom_scorers: tuple[ScorerEntry, ...] = ()
     question_workers: int = 1
-    slots: Mapping[str, SlotPool] = field(default_factory=dict)
+    slots: Mapping[str, CallSlots] = field(default_factory=dict)
     answered_before: int = 0
     claims: str | None = None
 
@@ -381,7 +382,8 @@ def run_job(
             generator, params = models.generator(model.id, model.resolved_kind, cache=model.cache), params_of(model)
             respond = lambda found: generate_answer(found, template=template, generator=generator, params=params, deadline=box.deadline)  # noqa: E731
         (box.workdir / "prompt.txt").write_text(template.text, encoding="utf-8")
-        # a slot of every hosted provider the question may call (a router's two), taken in one order by every variant
+        # a slot of every hosted provider the question may call (a router's two), taken in one order by every variant and
+        # every sweep sharing the slots: none holds one provider's slot while waiting for another's that the other holds
         providers = sorted({m.id.partition(":")[0] for m in variant.answering_models} & set(job.slots))
 
         @contextmanager
@@ -485,11 +487,33 @@ def _answer_concurrently(answer: Callable[[int], QuestionRecord], total: int, wo
 
 
 def with_slots(jobs: Sequence[VariantJob], execution: ExecutionSpec, folder: str, *, share: int = 1) -> list[VariantJob]:
-    """The jobs with a slot pool per hosted provider in ``folder`` (answering models and the judge):
-    ``provider_limit // share`` calls in flight; and, for a cache on disk, its claims folder (``claims_dir``, beside
-    it), where every sweep using that cache claims the answers it computes: a claims folder of the sweep's own let two
-    sweeps at once compute (pay for) each new answer twice."""
+    """The jobs with the slots of each hosted provider they call (answering models and the judge), and, for a cache on
+    disk, its claims folder (``claims_dir``, beside it), where every sweep using that cache claims the answers it
+    computes: a claims folder of the sweep's own let two sweeps at once compute (pay for) each new answer twice.
+
+    A call holds a slot of the provider's pool in the cache's ``slots_dir``, shared by every sweep using the cache:
+    with pools in ``folder``, the sweep's own, two sweeps at once (two CI jobs, two notebooks) each sent the limit's
+    number of calls, twice what the provider allows. A pool of ``provider_limit // share`` slots in ``folder`` comes
+    first when ``share`` > 1 (a Ray task: the cache's folder on another node is another folder). In memory, or on a
+    mount without ``flock``, the sweep keeps its pools in ``folder``, as claims are done without there.
+    """
     called = [m.id for j in jobs for m in j.variant.answering_models] + [j.spec.judge.id for j in jobs if j.spec.judge and j.generates]
-    providers = {model_id.partition(":")[0] for model_id in called if not runs_locally(model_id)}
-    pools = {p: SlotPool(folder, p, max(1, execution.provider_limit(p) // share)) for p in sorted(providers)}
-    return [replace(j, slots=pools, claims=getattr(j.cache, "claims_dir", None)) for j in jobs]
+    providers = sorted({model_id.partition(":")[0] for model_id in called if not runs_locally(model_id)})
+    shared = _shared_slots_dir(jobs[0].cache) if jobs and providers else None
+    slots = {p: CallSlots(_pools(p, execution.provider_limit(p), folder, shared, share)) for p in providers}
+    return [replace(j, slots=slots, claims=getattr(j.cache, "claims_dir", None)) for j in jobs]
+
+
+def _pools(provider: str, limit: int, folder: str, shared: str | None, share: int) -> tuple[SlotPool, ...]:
+    """The pools a call to ``provider`` holds a slot of, in the order it takes them (pure)."""
+    if shared is None:
+        return (SlotPool(folder, provider, max(1, limit // share)),)
+    if share <= 1:
+        return (SlotPool(shared, provider, limit),)
+    return SlotPool(folder, provider, max(1, limit // share)), SlotPool(shared, provider, limit)
+
+
+def _shared_slots_dir(cache: CacheStore) -> str | None:
+    """The cache's slots folder, or None when it has none (in memory) or its mount takes no ``flock``."""
+    directory = getattr(cache, "slots_dir", None)
+    return directory if directory is not None and locks_work(Path(directory)) else None
