@@ -781,7 +781,11 @@ def _build_index(
     # an IndexStore of the caller's own (or a subclass overriding build) may not keep lineages: it is built cold
     reusing = getattr(indexes, "reusable_vectors", None) if _takes_keyword(indexes.build, "lineage") else None
     earlier = reusing(lineage, key) if reusing is not None else None
-    embedded = embed_chunks_reusing(embedder, chunks, earlier, by_text=by_text, stopping=stopping, timeout_s=timeout_s)
+    # a provider's model: what a build embedded before it failed is kept, so the next one embeds (pays for) the rest
+    keep = getattr(indexes, "keep_unfinished", None) if reusing is not None else None
+    unfinished = (lambda texts, vectors: keep(lineage, key, texts, vectors)) if keep is not None else None
+    embedded = embed_chunks_reusing(embedder, chunks, earlier, by_text=by_text, stopping=stopping, timeout_s=timeout_s,
+                                    unfinished=unfinished)
     if embedded is None:
         return None
     vectors, fresh = embedded

@@ -209,3 +209,40 @@ def test_the_build_note_names_other_vectors_only_when_some_were_taken() -> None:
     assert reuse_note(3, 1204, "abc") == "; embedded 3 of 1,204, the others' vectors from index abc"
     # every chunk embedded again (a corpus rewritten, or cut otherwise): there are no others to name
     assert reuse_note(85, 85, "abc") == "; embedded all 85 chunks (none could take its vector from index abc)"
+
+
+class FailingAfter(Counting):
+    """A provider's model that answers ``calls`` embedding calls, then fails every call (an outage past the retries)."""
+
+    def __init__(self, calls: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.calls = calls
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if self.calls <= 0:
+            raise ConnectionError("the provider is down")
+        self.calls -= 1
+        return super().embed(texts)
+
+
+@pytest.mark.parametrize("store_kind", ["chroma", "memory"])
+def test_a_hosted_build_that_failed_part_way_resumes_from_the_batches_it_embedded(store_kind: str, wb_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An index build whose provider failed in batch 37 of 80 kept nothing: the next sweep embedded (paid for) all 80
+    batches again. The batches embedded before the failure are kept as the lineage's vectors, so it embeds the rest."""
+    docs = python_reference_corpus().documents
+    stores = {"chroma": lambda name: ChromaIndexStore(tmp_path / name), "memory": lambda name: MemoryIndexStore()}
+    store = stores[store_kind]("indexes")
+    failed = sweep(wb_settings, store, docs, FailingAfter(1, model_id=HOSTED))
+    (variant,) = failed.variants
+    assert variant.status == "FAILED" and "the provider is down" in (variant.outcome.error or "")
+    texts = [c.text for c in chunked(docs)]
+    assert len(texts) > 2 * EMBED_BATCH
+    embedder, events = Counting(model_id=HOSTED), []
+    resumed = sweep(wb_settings, store, docs, embedder, events)
+    embedded = [t for t in embedder.texts if t not in QUESTIONS]
+    assert sorted(embedded) == sorted(set(texts) - set(texts[:EMBED_BATCH]))  # the first batch is not asked again
+    (built,) = [e.message for e in events if e.kind == "index_built"]
+    assert f"embedded {len(embedded):,} of {len(texts):,}, the others' vectors from index " in built and "unfinished" in built, built
+    cold = sweep(wb_settings, stores[store_kind]("cold"), docs, Counting(model_id=HOSTED))
+    hits = [[(h.chunk.id, h.score) for h in r.hits] for r in resumed.variants[0].records]
+    assert hits == [[(h.chunk.id, h.score) for h in r.hits] for r in cold.variants[0].records] and all(hits)

@@ -81,8 +81,13 @@ def ranked(hits: Sequence[Hit], k: int) -> list[Hit]:
 EMBED_BATCH = 256  # chunks embedded in one call while an index is built
 
 
+Unfinished = Callable[[Sequence[str], "np.ndarray"], None]
+"""Told what an index build embedded before its embedding failed: the texts, and their vectors (a float32 row each)."""
+
+
 def embed_chunks(
     embedder: Embedder, chunks: Sequence[Chunk], stopping: Callable[[], bool] = lambda: False, *, timeout_s: float | None = None,
+    unfinished: Unfinished | None = None,
 ) -> np.ndarray | None:
     """The chunks' vectors for an index, one float32 row per chunk, ``EMBED_BATCH`` at a time; None when ``stopping``
     turned true (the RunPanel's Stop is seen within one batch, not after the whole corpus). A sweep's index and a
@@ -94,6 +99,9 @@ def embed_chunks(
     floats, 384 dimensions took 15 KB a chunk, so a 100 MB corpus's 125,000 chunks held 1.9 GB before the index was
     written, and a 200 MB one cut in token chunks ran out of memory.
 
+    ``unfinished`` is told the batches embedded before one failed (nothing when the first one did); the failure is
+    raised all the same.
+
     Raises:
         TimeoutError: a batch took longer than ``timeout_s`` (see ``embed_within``).
         ValueError: the model returned another number of vectors than it was given texts, or vectors of unequal length.
@@ -102,27 +110,33 @@ def embed_chunks(
 
     texts = [c.text for c in chunks]
     vectors: np.ndarray | None = None
-    for start in range(0, len(texts), EMBED_BATCH):
-        part = texts[start:start + EMBED_BATCH]
-        batch = embed_within(embedder, part, timeout_s, stopping)
-        if batch is None:
-            return None
-        if len(batch) != len(part):
-            raise ValueError(f"the embedding model {embedder.model_id} returned {len(batch)} vectors for {len(part)} texts — "
-                             "check the model or its server")
-        try:
-            rows = np.asarray(batch, dtype=np.float32)
-        except ValueError:  # vectors of unequal lengths
-            rows = np.empty(0)
-        if rows.ndim != 2 or not rows.shape[1]:
-            raise ValueError(f"the embedding model {embedder.model_id} returned vectors of unequal lengths, or empty ones, for "
-                             f"{len(part)} texts — check the model or its server")
-        if vectors is None:
-            vectors = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
-        elif rows.shape[1] != vectors.shape[1]:
-            raise ValueError(f"the embedding model {embedder.model_id} returned vectors of {rows.shape[1]} dimensions after "
-                             f"{vectors.shape[1]} — check the model or its server")
-        vectors[start:start + len(part)] = rows
+    start = 0  # the first text of the batch being embedded: those before it are
+    try:
+        for start in range(0, len(texts), EMBED_BATCH):
+            part = texts[start:start + EMBED_BATCH]
+            batch = embed_within(embedder, part, timeout_s, stopping)
+            if batch is None:
+                return None
+            if len(batch) != len(part):
+                raise ValueError(f"the embedding model {embedder.model_id} returned {len(batch)} vectors for {len(part)} texts — "
+                                 "check the model or its server")
+            try:
+                rows = np.asarray(batch, dtype=np.float32)
+            except ValueError:  # vectors of unequal lengths
+                rows = np.empty(0)
+            if rows.ndim != 2 or not rows.shape[1]:
+                raise ValueError(f"the embedding model {embedder.model_id} returned vectors of unequal lengths, or empty ones, for "
+                                 f"{len(part)} texts — check the model or its server")
+            if vectors is None:
+                vectors = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
+            elif rows.shape[1] != vectors.shape[1]:
+                raise ValueError(f"the embedding model {embedder.model_id} returned vectors of {rows.shape[1]} dimensions after "
+                                 f"{vectors.shape[1]} — check the model or its server")
+            vectors[start:start + len(part)] = rows
+    except Exception:
+        if unfinished is not None and vectors is not None and start:
+            unfinished(texts[:start], vectors[:start])
+        raise
     if vectors is None:
         return np.empty((0, 0), dtype=np.float32)
     _same_text_same_vector(texts, vectors)
@@ -154,7 +168,7 @@ class ReusableVectors:
 
 def embed_chunks_reusing(
     embedder: Embedder, chunks: Sequence[Chunk], earlier: ReusableVectors | None, *, by_text: bool,
-    stopping: Callable[[], bool] = lambda: False, timeout_s: float | None = None,
+    stopping: Callable[[], bool] = lambda: False, timeout_s: float | None = None, unfinished: Unfinished | None = None,
 ) -> tuple[np.ndarray, int] | None:
     """``embed_chunks``, taking from ``earlier`` the vectors a cold build would compute again, bit for bit; with the
     number of chunks embedded now (None when ``stopping`` turned true). An edited corpus embedded every chunk again:
@@ -165,13 +179,17 @@ def embed_chunks_reusing(
     pads a batch to its longest text, which moves its vectors in their last bits) a batch of ``EMBED_BATCH`` chunks
     takes the earlier vectors only when the earlier build embedded exactly the same texts in one batch.
 
+    ``unfinished`` (``by_text`` only): told, when a batch fails, the texts whose vectors the build holds by then (taken
+    and embedded), so that the next build, given them as ``earlier``, embeds only the rest: a provider failing in batch
+    37 of 80 (an outage past the retries) had the next sweep embed, and pay for, all 80 again.
+
     Raises:
         TimeoutError, ValueError: as ``embed_chunks``.
     """
     import numpy as np
 
     if earlier is None or not chunks or not earlier.texts:
-        vectors = embed_chunks(embedder, chunks, stopping, timeout_s=timeout_s)
+        vectors = embed_chunks(embedder, chunks, stopping, timeout_s=timeout_s, unfinished=unfinished if by_text else None)
         return None if vectors is None else (vectors, len(chunks))
     texts = [c.text for c in chunks]
     taken = _taken_by_text(texts, earlier) if by_text else _taken_by_batch(texts, earlier)
@@ -181,8 +199,15 @@ def embed_chunks_reusing(
     vectors = np.empty((len(chunks), earlier.vectors.shape[1]), dtype=np.float32)
     for i, row in taken.items():
         vectors[i] = earlier.vectors[row]
+    held = list(taken)
+
+    def keep_held(done: Sequence[str], rows: np.ndarray) -> None:
+        if unfinished is not None and rows.shape[1] == vectors.shape[1]:
+            unfinished([texts[i] for i in held] + list(done), np.concatenate([vectors[held], rows]))
+
     for batch in [todo] if by_text else [todo[s:s + EMBED_BATCH] for s in range(0, len(todo), EMBED_BATCH)]:
-        fresh = embed_chunks(embedder, [chunks[i] for i in batch], stopping, timeout_s=timeout_s) if batch else vectors[:0]
+        fresh = embed_chunks(embedder, [chunks[i] for i in batch], stopping, timeout_s=timeout_s,
+                             unfinished=keep_held if by_text else None) if batch else vectors[:0]
         if fresh is None:
             return None
         if fresh.shape[1] != vectors.shape[1]:  # not this model's vectors after all: embedded as a cold build is
@@ -324,12 +349,19 @@ class _MemoryIndex:
         return ranked([Hit(c, s, v if with_vectors else None) for c, s, v in zip(self._chunks, scores, self._vectors)], k)
 
 
+def unfinished_key(key: str) -> str:
+    """The name the vectors of an unfinished build of index ``key`` are kept under (pure): never ``key`` itself, whose
+    next build would pass them over as its own."""
+    return f"{key}, unfinished"
+
+
 class MemoryIndexStore:
     """Indexes kept in a dict, for unit tests and throwaway sweeps."""
 
     def __init__(self) -> None:
         self._indexes: dict[str, _MemoryIndex] = {}
         self._lineages: dict[str, str] = {}
+        self._unfinished: dict[str, ReusableVectors] = {}  # by lineage: what a build that failed had embedded
 
     def open(self, key: str) -> VectorIndex | None:
         return self._indexes.get(key)
@@ -341,12 +373,23 @@ class MemoryIndexStore:
         self._lineages.pop(key, None)
         if lineage is not None:
             self._lineages[key] = lineage
+            self._unfinished.pop(lineage, None)
         return index
 
-    def reusable_vectors(self, lineage: str, key: str) -> ReusableVectors | None:
-        """The chunks and vectors of the index of ``lineage`` built last, other than ``key`` (see ``ChromaIndexStore``)."""
+    def keep_unfinished(self, lineage: str, key: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Keep what a build of index ``key`` embedded before it failed as the last vectors of ``lineage`` (see
+        ``ChromaIndexStore``)."""
         import numpy as np
 
+        self._unfinished[lineage] = ReusableVectors(unfinished_key(key), tuple(texts), np.array(vectors, dtype=np.float32))
+
+    def reusable_vectors(self, lineage: str, key: str) -> ReusableVectors | None:
+        """The chunks and vectors of the index of ``lineage`` built last, other than ``key``, or what its last build
+        embedded before it failed (see ``ChromaIndexStore``)."""
+        import numpy as np
+
+        if lineage in self._unfinished:
+            return self._unfinished[lineage]
         built = [k for k, found in self._lineages.items() if found == lineage and k != key]
         if not built:
             return None
@@ -826,9 +869,15 @@ class ChromaIndexStore(_ChromaStore):
             _keep_vectors(self.path / _VECTORS, lineage, key, [c.text for c in chunks], vectors)
         return index
 
+    def keep_unfinished(self, lineage: str, key: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Keep what a build of index ``key`` embedded before it failed (a provider down past the retries in batch 37
+        of 80) as the last vectors of ``lineage``, named ``unfinished_key(key)``: the next build takes them and embeds
+        only the rest."""
+        _keep_vectors(self.path / _VECTORS, lineage, unfinished_key(key), texts, vectors)
+
     def reusable_vectors(self, lineage: str, key: str) -> ReusableVectors | None:
-        """The chunk texts and vectors (as embedded) of the last index of ``lineage`` built here, other than ``key``;
-        None when there is none or it cannot be read. Chroma gives back the vectors it keeps, normalised for the cosine
+        """The chunk texts and vectors (as embedded) of the last index of ``lineage`` built here, other than ``key``, or
+        what the last build embedded before it failed; None when there is none or it cannot be read. Chroma gives back the vectors it keeps, normalised for the cosine
         space, which moved them in their last bits: an index built from them retrieved otherwise than a cold build."""
         return _kept_vectors(self.path / _VECTORS, lineage, key)
 
