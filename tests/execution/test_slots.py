@@ -259,3 +259,37 @@ def test_ray_tasks_on_one_machine_keep_to_a_limit_smaller_than_their_number(wb_s
     assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
     seen = [int(n) for n in (tmp_path / "in_flight.log").read_text().split()]
     assert len(seen) == 2 * 4 and max(seen) == 1, seen
+
+
+def test_a_routed_question_holds_the_strong_providers_slot_only_while_it_calls_it(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    """A routed question held a slot of both its providers from its start to its end: under {anthropic: 1} a router
+    whose strong model is Anthropic's answered one question at a time across the sweep, its cheap OpenAI calls included,
+    though no question escalated."""
+    import workbench as wb
+    from tests.execution.test_hosted import spec_of
+    from workbench.models import MINILM_ID
+    from workbench.pipeline import MemoryIndexStore
+    from workbench.testing import HashingEmbedder, ScriptedModel
+
+    lock, in_flight, peak = threading.Lock(), [0], [0]
+
+    def cheap_answer(prompt) -> str:  # type: ignore[no-untyped-def]
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.2)
+        with lock:
+            in_flight[0] -= 1
+        return "A grounded answer."
+
+    cheap, strong = {"id": "openai:cheap", "kind": "chat"}, {"id": "anthropic:strong", "kind": "chat"}
+    spec = spec_of(questions=3, prompts=2, execution={"workers": 2, "isolation": "none", "concurrency": {"openai": 2, "anthropic": 1}})
+    spec = spec.model_copy(update={"models": wb.ExperimentSpec.from_dict({**spec.model_dump(mode="json", exclude_none=True), "models": [
+        {"router": {"name": "r", "cheap": cheap, "strong": strong, "escalate_when": {"refusal_or_empty": True}}}]}).models})
+    models = {"openai:cheap": ScriptedModel(cheap_answer, model_id="openai:cheap", kind="chat"),
+              "anthropic:strong": ScriptedModel(lambda p: "never asked", model_id="anthropic:strong", kind="chat"),
+              MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
+    assert all(v.metrics["escalation_rate"] == 0 for v in result.variants)
+    assert peak[0] == 2

@@ -11,9 +11,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -118,9 +117,8 @@ class ModelResolver:
 
 
 class _Slotted:
-    """A generator whose every call holds a slot of its provider's pool: a hosted judge's calls count toward
-    ``concurrency:`` like the answers' (they held none, so four variants scoring at once sent four calls past a limit
-    of one)."""
+    """A generator whose every call holds a slot of its provider's pool while in flight, an answer's or a judge's (the
+    judge's held none, so four variants scoring at once sent four calls past a limit of one)."""
 
     def __init__(self, inner: Generator, pool: CallSlots) -> None:
         self.inner = inner
@@ -371,34 +369,29 @@ def run_job(
         def params_of(m: ModelSpec) -> GenerationParams:
             return generation_params(m, spec)
 
+        def slotted(model_id: str, generator: Generator) -> Generator:
+            """The generator of ``model_id``, each of whose calls to a hosted provider holds a slot of its pool while in
+            flight (not the whole question: a routed question held its strong model's slot while the cheap one answered)."""
+            pool = job.slots.get(model_id.partition(":")[0])
+            return generator if pool is None else _Slotted(generator, pool)
+
         respond: Callable[[QuestionRecord], QuestionRecord]
         if isinstance(model, RouterSpec):  # cheap model first, the strong one when a signal fires
             router = Router.from_spec(
-                model, generator=lambda m: models.generator(m.id, m.resolved_kind, cache=m.cache), params=params_of, price=spec.price,
+                model, generator=lambda m: slotted(m.id, models.generator(m.id, m.resolved_kind, cache=m.cache)), params=params_of, price=spec.price,
                 embedder=models.embedder(variant.retrieval.embedding),
             )
             respond = lambda found: route_answer(found, template=template, router=router, deadline=box.deadline)  # noqa: E731
         else:
-            generator, params = models.generator(model.id, model.resolved_kind, cache=model.cache), params_of(model)
+            generator, params = slotted(model.id, models.generator(model.id, model.resolved_kind, cache=model.cache)), params_of(model)
             respond = lambda found: generate_answer(found, template=template, generator=generator, params=params, deadline=box.deadline)  # noqa: E731
         (box.workdir / "prompt.txt").write_text(template.text, encoding="utf-8")
-        # a slot of every hosted provider the question may call (a router's two), taken in one order by every variant and
-        # every sweep sharing the slots: none holds one provider's slot while waiting for another's that the other holds
-        providers = sorted({m.id.partition(":")[0] for m in variant.answering_models} & set(job.slots))
-
-        @contextmanager
-        def held() -> Iterator[None]:
-            with ExitStack() as slots:
-                for provider in providers:
-                    slots.enter_context(job.slots[provider].slot())
-                yield
         lock = threading.Lock()
         done = [0]
         answering = model.id if isinstance(model, ModelSpec) else model.name
 
         def answer(i: int) -> QuestionRecord:
-            with held():
-                record = respond(job.retrieved[i])
+            record = respond(job.retrieved[i])
             with lock:
                 records[i] = record
                 done[0] += 1
