@@ -261,10 +261,12 @@ def test_ray_tasks_on_one_machine_keep_to_a_limit_smaller_than_their_number(wb_s
     assert len(seen) == 2 * 4 and max(seen) == 1, seen
 
 
-def test_a_routed_question_holds_the_strong_providers_slot_only_while_it_calls_it(wb_settings) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("workers", [2, 1])
+def test_a_routed_question_holds_the_strong_providers_slot_only_while_it_calls_it(workers: int, wb_settings) -> None:  # type: ignore[no-untyped-def]
     """A routed question held a slot of both its providers from its start to its end: under {anthropic: 1} a router
     whose strong model is Anthropic's answered one question at a time across the sweep, its cheap OpenAI calls included,
-    though no question escalated."""
+    though no question escalated. And a router answered as many questions at once as the smaller of its providers'
+    limits: one at a time with one worker, though its cheap model's provider took two calls at once."""
     import workbench as wb
     from tests.execution.test_hosted import spec_of
     from workbench.models import MINILM_ID
@@ -283,7 +285,7 @@ def test_a_routed_question_holds_the_strong_providers_slot_only_while_it_calls_i
         return "A grounded answer."
 
     cheap, strong = {"id": "openai:cheap", "kind": "chat"}, {"id": "anthropic:strong", "kind": "chat"}
-    spec = spec_of(questions=3, prompts=2, execution={"workers": 2, "isolation": "none", "concurrency": {"openai": 2, "anthropic": 1}})
+    spec = spec_of(questions=3, prompts=2, execution={"workers": workers, "isolation": "none", "concurrency": {"openai": 2, "anthropic": 1}})
     spec = spec.model_copy(update={"models": wb.ExperimentSpec.from_dict({**spec.model_dump(mode="json", exclude_none=True), "models": [
         {"router": {"name": "r", "cheap": cheap, "strong": strong, "escalate_when": {"refusal_or_empty": True}}}]}).models})
     models = {"openai:cheap": ScriptedModel(cheap_answer, model_id="openai:cheap", kind="chat"),

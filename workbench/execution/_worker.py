@@ -202,10 +202,12 @@ def wall_time_error(wall_time_s: float, how: str, *, scoring: bool) -> str:
 
 def question_workers(job_models: Sequence[str], execution: ExecutionSpec) -> int:
     """How many of a variant's questions are answered (or judged) at once: one for a local model (or when any of a
-    router's two is local, or there is none), else the smallest of its providers' limits."""
+    router's two is local, or there is none), else the largest of its providers' limits. A call holds a slot of its
+    own provider only while in flight, so a router's cheap calls fill their provider's limit while its escalations
+    wait for the strong one's (the smallest limit answered one question at a time under {anthropic: 1})."""
     if not job_models or any(runs_locally(m) for m in job_models):
         return 1
-    return min(execution.provider_limit(m.partition(":")[0]) for m in job_models)
+    return max(execution.provider_limit(m.partition(":")[0]) for m in job_models)
 
 
 def variant_metrics(records: tuple[QuestionRecord, ...], variant: Variant) -> dict[str, float]:
