@@ -246,3 +246,15 @@ def test_a_hosted_build_that_failed_part_way_resumes_from_the_batches_it_embedde
     cold = sweep(wb_settings, stores[store_kind]("cold"), docs, Counting(model_id=HOSTED))
     hits = [[(h.chunk.id, h.score) for h in r.hits] for r in resumed.variants[0].records]
     assert hits == [[(h.chunk.id, h.score) for h in r.hits] for r in cold.variants[0].records] and all(hits)
+
+
+def test_a_hosted_build_stopped_part_way_keeps_the_batches_it_embedded() -> None:
+    """The RunPanel's Stop in batch 37 of 80 dropped what the build had embedded, as a failure did."""
+    chunks = chunked(python_reference_corpus().documents)
+    assert len(chunks) > 2 * EMBED_BATCH
+    embedder, kept = Counting(model_id=HOSTED), []
+    stop_after_first = lambda: len(embedder.texts) >= EMBED_BATCH  # noqa: E731
+    assert embed_chunks_reusing(embedder, chunks, None, by_text=True, stopping=stop_after_first,
+                                unfinished=lambda texts, vectors: kept.append((list(texts), vectors))) is None
+    ((texts, vectors),) = kept
+    assert texts == [c.text for c in chunks[:EMBED_BATCH]] and np.array_equal(vectors, embed_chunks(Counting(model_id=HOSTED), chunks[:EMBED_BATCH]))

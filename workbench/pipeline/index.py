@@ -99,8 +99,8 @@ def embed_chunks(
     floats, 384 dimensions took 15 KB a chunk, so a 100 MB corpus's 125,000 chunks held 1.9 GB before the index was
     written, and a 200 MB one cut in token chunks ran out of memory.
 
-    ``unfinished`` is told the batches embedded before one failed (nothing when the first one did); the failure is
-    raised all the same.
+    ``unfinished`` is told the batches embedded before one failed or ``stopping`` turned true (nothing when none
+    was); the failure is raised all the same.
 
     Raises:
         TimeoutError: a batch took longer than ``timeout_s`` (see ``embed_within``).
@@ -116,6 +116,8 @@ def embed_chunks(
             part = texts[start:start + EMBED_BATCH]
             batch = embed_within(embedder, part, timeout_s, stopping)
             if batch is None:
+                if unfinished is not None and vectors is not None:
+                    unfinished(texts[:start], vectors[:start])
                 return None
             if len(batch) != len(part):
                 raise ValueError(f"the embedding model {embedder.model_id} returned {len(batch)} vectors for {len(part)} texts — "
@@ -133,8 +135,8 @@ def embed_chunks(
                 raise ValueError(f"the embedding model {embedder.model_id} returned vectors of {rows.shape[1]} dimensions after "
                                  f"{vectors.shape[1]} — check the model or its server")
             vectors[start:start + len(part)] = rows
-    except Exception:
-        if unfinished is not None and vectors is not None and start:
+    except BaseException:  # Ctrl+C too
+        if unfinished is not None and vectors is not None:
             unfinished(texts[:start], vectors[:start])
         raise
     if vectors is None:
@@ -179,8 +181,8 @@ def embed_chunks_reusing(
     pads a batch to its longest text, which moves its vectors in their last bits) a batch of ``EMBED_BATCH`` chunks
     takes the earlier vectors only when the earlier build embedded exactly the same texts in one batch.
 
-    ``unfinished`` (``by_text`` only): told, when a batch fails, the texts whose vectors the build holds by then (taken
-    and embedded), so that the next build, given them as ``earlier``, embeds only the rest: a provider failing in batch
+    ``unfinished`` (``by_text`` only): told, when a batch fails or the build is stopped, the texts whose vectors it
+    holds by then (taken and embedded), so that the next build, given them as ``earlier``, embeds only the rest: a provider failing in batch
     37 of 80 (an outage past the retries) had the next sweep embed, and pay for, all 80 again.
 
     Raises:
