@@ -295,3 +295,19 @@ def test_a_routed_question_holds_the_strong_providers_slot_only_while_it_calls_i
     assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
     assert all(v.metrics["escalation_rate"] == 0 for v in result.variants)
     assert peak[0] == 2
+
+
+def test_a_cache_whose_slots_folder_cannot_be_made_keeps_each_sweeps_limit_in_a_folder_of_its_own(wb_settings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A cache folder where ``slots`` cannot be made (a file of that name, a folder this user may not write) failed the
+    whole sweep before its first call, though the slots only share a limit with other sweeps."""
+    from tests.execution.test_hosted import spec_of, sweep
+
+    wb_settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    (wb_settings.cache_dir / "slots").write_text("not a folder")
+    spec = spec_of(questions=2, prompts=2, execution={"workers": 2, "isolation": "none", "concurrency": {"openai": 1}})
+    with OpenAIStub(delay_s=0.1) as stub:
+        monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        result = sweep(spec, wb_settings)
+    assert all(v.status == "FINISHED" for v in result.variants), [v.outcome.error for v in result.variants]
+    assert stub.requests == 4 and stub.max_in_flight == 1

@@ -509,6 +509,13 @@ def _pools(provider: str, limit: int, folder: str, shared: str | None, share: in
 
 
 def _shared_slots_dir(cache: CacheStore) -> str | None:
-    """The cache's slots folder, or None when it has none (in memory) or its mount takes no ``flock``."""
+    """The cache's slots folder, or None when it has none (in memory), its mount takes no ``flock``, or it cannot be
+    made (a file of its name, a folder this user may not write to): the slots only share a limit with other sweeps,
+    and failed the whole sweep there."""
     directory = getattr(cache, "slots_dir", None)
-    return directory if directory is not None and locks_work(Path(directory)) else None
+    if directory is None:
+        return None
+    try:
+        return directory if locks_work(Path(directory)) else None
+    except OSError:
+        return None
