@@ -311,3 +311,29 @@ def test_a_cache_whose_slots_folder_cannot_be_made_keeps_each_sweeps_limit_in_a_
         result = sweep(spec, wb_settings)
     assert all(v.status == "FINISHED" for v in result.variants), [v.outcome.error for v in result.variants]
     assert stub.requests == 4 and stub.max_in_flight == 1
+
+
+def test_a_routers_grounding_embeddings_keep_to_their_providers_limit(wb_settings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The grounding signal embeds each cheap answer with the variant's embedding model from the question's thread,
+    holding no slot: two routers under {openai: 2} sent four embedding calls at once to OpenAI."""
+    import workbench as wb
+    from tests.execution.test_hosted import spec_of
+    from workbench.models import MINILM_ID
+    from workbench.pipeline import MemoryIndexStore
+    from workbench.testing import HashingEmbedder, ScriptedModel
+
+    cheap, strong = {"id": "anthropic:cheap", "kind": "chat"}, {"id": "anthropic:strong", "kind": "chat"}
+    spec = spec_of(questions=4, prompts=2, execution={"workers": 2, "isolation": "none", "concurrency": {"openai": 2, "anthropic": 8}},
+                   retrieval=[{"embedding": "openai:text-embedding-3-small", "k": 2}])
+    spec = spec.model_copy(update={"models": wb.ExperimentSpec.from_dict({**spec.model_dump(mode="json", exclude_none=True), "models": [
+        {"router": {"name": "r", "cheap": cheap, "strong": strong, "escalate_when": {"grounding_below": 0.0}}}]}).models})
+    models = {"anthropic:cheap": ScriptedModel(lambda p: p.text.splitlines()[-1], model_id="anthropic:cheap", kind="chat"),
+              "anthropic:strong": ScriptedModel(lambda p: "never asked", model_id="anthropic:strong", kind="chat"),
+              MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    with OpenAIStub(delay_s=0.3) as stub:
+        monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
+    assert stub.requests > 8  # the index, the questions, then a grounding call per answer
+    assert stub.max_in_flight == 2

@@ -137,6 +137,32 @@ class _Slotted:
             return self.inner.generate(prompt, params, deadline=deadline, json_schema=json_schema)
 
 
+class _SlottedEmbedder:
+    """An embedder whose every call holds a slot of its provider's pool while in flight: a router's grounding signal
+    embeds each cheap answer from the question's thread (they held none, so two routers under {openai: 2} sent four
+    embedding calls at once)."""
+
+    def __init__(self, inner: Embedder, pool: CallSlots) -> None:
+        self.inner = inner
+        self.pool = pool
+        self.model_id = inner.model_id
+
+    @property
+    def identity(self) -> str:
+        return self.inner.identity
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.inner.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        with self.pool.slot():
+            return self.inner.embed(texts)
+
+
 @dataclass(frozen=True)
 class VariantJob:
     """Everything one variant needs to run anywhere; it pickles (with cloudpickle), so it crosses process boundaries.
@@ -377,11 +403,15 @@ def run_job(
             pool = job.slots.get(model_id.partition(":")[0])
             return generator if pool is None else _Slotted(generator, pool)
 
+        def slotted_embedder(model_id: str, embedder: Embedder) -> Embedder:
+            pool = job.slots.get(model_id.partition(":")[0])
+            return embedder if pool is None else _SlottedEmbedder(embedder, pool)
+
         respond: Callable[[QuestionRecord], QuestionRecord]
         if isinstance(model, RouterSpec):  # cheap model first, the strong one when a signal fires
             router = Router.from_spec(
                 model, generator=lambda m: slotted(m.id, models.generator(m.id, m.resolved_kind, cache=m.cache)), params=params_of, price=spec.price,
-                embedder=models.embedder(variant.retrieval.embedding),
+                embedder=slotted_embedder(variant.retrieval.embedding, models.embedder(variant.retrieval.embedding)),
             )
             respond = lambda found: route_answer(found, template=template, router=router, deadline=box.deadline)  # noqa: E731
         else:
@@ -482,9 +512,10 @@ def _answer_concurrently(answer: Callable[[int], QuestionRecord], total: int, wo
 
 
 def with_slots(jobs: Sequence[VariantJob], execution: ExecutionSpec, folder: str, *, share: int = 1) -> list[VariantJob]:
-    """The jobs with the slots of each hosted provider they call (answering models and the judge), and, for a cache on
-    disk, its claims folder (``claims_dir``, beside it), where every sweep using that cache claims the answers it
-    computes: a claims folder of the sweep's own let two sweeps at once compute (pay for) each new answer twice.
+    """The jobs with the slots of each hosted provider they call (answering models, the judge, a router's embedding
+    model), and, for a cache on disk, its claims folder (``claims_dir``, beside it), where every sweep using that cache
+    claims the answers it computes: a claims folder of the sweep's own let two sweeps at once compute (pay for) each
+    new answer twice.
 
     A call holds a slot of the provider's pool in the cache's ``slots_dir``, shared by every sweep using the cache:
     with pools in ``folder``, the sweep's own, two sweeps at once (two CI jobs, two notebooks) each sent the limit's
@@ -493,6 +524,7 @@ def with_slots(jobs: Sequence[VariantJob], execution: ExecutionSpec, folder: str
     mount without ``flock``, the sweep keeps its pools in ``folder``, as claims are done without there.
     """
     called = [m.id for j in jobs for m in j.variant.answering_models] + [j.spec.judge.id for j in jobs if j.spec.judge and j.generates]
+    called += [j.variant.retrieval.embedding for j in jobs if j.variant.router is not None]  # its grounding signal's calls
     providers = sorted({model_id.partition(":")[0] for model_id in called if not runs_locally(model_id)})
     shared = _shared_slots_dir(jobs[0].cache) if jobs and providers else None
     slots = {p: CallSlots(_pools(p, execution.provider_limit(p), folder, shared, share)) for p in providers}
