@@ -49,6 +49,20 @@ def test_values_of_secret_environment_variables_are_replaced_by_their_name() -> 
                                 "in /usr/local/bin false 100000000")
 
 
+def test_secret_variables_named_pass_pwd_pat_or_auth_are_redacted_and_the_working_folder_is_not() -> None:
+    # only KEY, TOKEN, SECRET, PASSWORD or CREDENTIAL in a name made its value a secret: a database password in DB_PASS
+    # or MYSQL_PWD, a GitHub token in GH_PAT, redis-cli's REDISCLI_AUTH were logged as written when an error quoted them
+    secrets = {"DB_PASS": "zq8opaque01", "SMTP_PASSWD": "zq8opaque02", "MYSQL_PWD": "zq8opaque03", "PGPASSWORD": "zq8opaque04",
+               "GH_PAT": "zq8opaque05", "REDISCLI_AUTH": "zq8opaque06", "GPG_PASSPHRASE": "zq8opaque07", "DB_PW": "zq8opaque08",
+               "SSHPASS": "zq8opaque09", "NPM_CONFIG__AUTH": "zq8opaque10"}
+    harmless = {"PWD": "/home/u/project", "OLDPWD": "/home/u", "PATH": "/usr/local/bin:/usr/bin", "PASSWORD_MIN_LENGTH": "8",
+                "PGPASSFILE": "/home/u/.pgpass", "AUTH_PROVIDER": "keycloak-realm", "GIT_AUTHOR_NAME": "Alice Example",
+                "PATTERN_FILE": "/home/u/patterns.txt", "COMPASS_MODE": "northbound", "BYPASS_PROXY": "localhost,internal"}
+    assert set(secret_env_values({**secrets, **harmless})) == set(secrets)
+    red = Redactor({**secrets, **harmless})
+    assert red.redact("mysql -u bob -pzq8opaque03 failed in /home/u/project") == "mysql -u bob -p[REDACTED:MYSQL_PWD] failed in /home/u/project"
+
+
 def test_a_secret_variables_value_cut_short_where_a_message_was_cut_is_still_redacted() -> None:
     """A judge's failed call keeps its error's first 500 characters, a judge's reply its first 200, a ragas reason its
     first 160: a key quoted across the cut was kept as its first half, which no longer equals the variable's value and

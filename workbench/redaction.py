@@ -1,7 +1,7 @@
 """Redaction at the boundary: a secret never leaves the process.
 
-One ``Redactor`` replaces, in any text, (a) the values of secret-like environment variables (names containing KEY,
-TOKEN, SECRET, PASSWORD or CREDENTIAL; also at least half of one, where a message was cut across it) and (b) the key
+One ``Redactor`` replaces, in any text, (a) the values of secret-like environment variables (see ``is_secret_name``;
+also at least half of one, where a message was cut across it) and (b) the key
 shapes that detect-secrets' detectors know (OpenAI, AWS, GitHub, Slack, Stripe, JWTs, private keys, passwords in URLs,
 ``api_key = "..."`` assignments...), plus keys in a URL's query string (``?key=``, ``&api-key=``), echoed ``Bearer``
 tokens and ``Basic`` credentials, and Anthropic, Hugging Face, Google API and GitHub fine-grained keys, with a marker:
@@ -64,7 +64,9 @@ def valid_unicode(text: str) -> str:
     return text
 
 
-SECRET_NAME_PARTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
+SECRET_NAME_PARTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL")
+_SECRET_LAST_WORDS = frozenset({"PASS", "PWD", "PW", "PAT", "AUTH"})  # DB_PASS, MYSQL_PWD, GH_PAT, REDISCLI_AUTH
+_SECRET_NAMES = frozenset({"SSHPASS"})  # sshpass's
 _MIN_SECRET = 8  # a shorter environment value ("1", "true", "en_US") would match everywhere
 _NOT_SECRET = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled", "default"})
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
@@ -106,9 +108,16 @@ class Finding:
 
 
 def is_secret_name(name: str) -> bool:
-    """True when an environment variable's name says it holds a secret (KEY, TOKEN, SECRET, PASSWORD, CREDENTIAL)."""
+    """True when an environment variable's name says it holds a secret: KEY, TOKEN, SECRET, PASSWORD, PASSWD,
+    PASSPHRASE or CREDENTIAL in it (``PGPASSWORD``), or a last word PASS, PWD, PW, PAT or AUTH after another one
+    (``DB_PASS``, ``MYSQL_PWD``, ``GH_PAT``, ``REDISCLI_AUTH``), or ``SSHPASS``. Not ``PWD`` (the working folder),
+    ``PATH``, ``PGPASSFILE`` or ``AUTH_PROVIDER``: a word leading a name says what the value is about, the last one
+    what it is."""
     upper = name.upper()
-    return any(part in upper for part in SECRET_NAME_PARTS)
+    if any(part in upper for part in SECRET_NAME_PARTS) or upper in _SECRET_NAMES:
+        return True
+    words = [w for w in re.split(r"[^A-Z0-9]+", upper) if w]
+    return len(words) > 1 and words[-1] in _SECRET_LAST_WORDS
 
 
 def _is_secret_value(value: str) -> bool:
