@@ -122,7 +122,8 @@ def test_gated_detectors_still_find_their_shapes(line: str, label: str) -> None:
 
 
 @pytest.mark.parametrize("unit", ["ghp_", "AKIA", "sk-", "sk-ant-", "eyJ", "=eyJ", "/", "//a/:_authToken=", "://", "xoxb-1-", "token=",
-                                  "x-api-key: ", "://u:p", "pwd", "password", "apikey", "secret_", "`'a'==pwd"])
+                                  "x-api-key: ", "://u:p", "pwd", "password", "apikey", "secret_", "`'a'==pwd",
+                                  "Authorization: Token "])
 def test_redacting_text_built_to_be_slow_takes_linear_time(unit: str) -> None:
     # a corpus page, question or answer repeating one key shape's start: each detector whose pattern (or the run on to
     # the end of a found key's token) read the rest of the token again from every start took 2 to 10 s on 20 KB, and
@@ -180,6 +181,29 @@ def test_a_login_whose_password_holds_delimiters_is_refused_in_the_spec(tmp_path
         load_experiment(path)
     assert str(info.value) == (f"{path}:11: index_store.url: the URL holds a password (user:password@host) — leave index_store "
                                "out of the experiment and set WORKBENCH_CHROMA_URL to the URL with its login instead")
+
+
+@pytest.mark.parametrize("text", [
+    "Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b",  # Django REST framework's, echoed
+    "{'Authorization': 'Token zq8opaquevalue77', 'Accept': 'application/json'}",
+    "authorization: Basic Zm9vYmFyYmF6cXV4",  # no ':' inside once decoded: a token sent as Basic, not a user:password
+    "Proxy-Authorization: ApiKey zqopaquevalue",  # no digit in it
+    'headers={"Authorization": "zq8opaquevalue77"}',  # a key sent with no scheme (some APIs take it so)
+])
+def test_an_echoed_authorization_header_of_any_scheme_is_masked(text: str) -> None:
+    """Only ``Bearer`` tokens holding a digit and ``Basic`` values decoding to user:password were masked: a ``Token``
+    header, a Basic token, a key sent bare in the header left the process as written when an error echoed the request."""
+    red = Redactor({})
+    secret = next(s for s in ("9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b", "zq8opaquevalue77", "Zm9vYmFyYmF6cXV4", "zqopaquevalue") if s in text)
+    masked = red.redact(text)
+    assert secret not in masked and masked == text.replace(secret, "[REDACTED:authorization_header]"), masked
+
+
+def test_authorization_prose_is_kept() -> None:
+    red = Redactor({})
+    for text in ("Authorization: required for this endpoint", "Authorization: invalid signature", "the Authorization header is missing",
+                 "Authorization: Bearer token missing", "authorization: denied (check the credentials)"):
+        assert red.redact(text) == text, text
 
 
 def test_a_key_in_a_url_query_or_an_echoed_bearer_header_is_masked_and_the_rest_kept() -> None:

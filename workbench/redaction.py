@@ -186,6 +186,13 @@ _SHAPES = (
     ("bearer_token", r"\bBearer\s+(?P<value>(?=[A-Za-z._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,})"),
 )
 
+# any Authorization header's value, after the header's name (a request echoed whole, a dict of headers): after a
+# scheme that says a credential follows (``Token``, ``ApiKey``, a Basic token holding no ':'), any 8 characters;
+# with none (a key sent bare), 8 holding a digit and a letter: not "Authorization: required for this endpoint"
+_AUTHORIZATION = ("authorization_header", r"(?i)\b(?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*[\"']?(?:"
+                                  r"(?:bearer|basic|token|api-?key|key|bot|ssws|oauth|negotiate|ntlm)[ \t]+(?P<value>[A-Za-z0-9._~+/=-]{8,})"
+                                  r"|(?P<bare>(?=[A-Za-z._~+/=-]*\d)(?=[0-9._~+/=-]*[A-Za-z])[A-Za-z0-9._~+/=-]{8,}))")
+
 # a field or header named like a secret with its value written bare, which detect-secrets' keyword detector (quotes
 # after '=', names spelt with '_') passes: an echoed ``x-api-key:`` (Anthropic's header) or ``api-key:`` (Azure's), a
 # libpq DSN's ``password=...``, a YAML ``password: ...``, an env line's ``MY_TOKEN=...``; the name ends with the word
@@ -204,15 +211,16 @@ _REQUIRED = {
 @dataclass(frozen=True)
 class _Shape:
     """A detector of one key shape, with the ``analyze_string`` of a detect-secrets plugin; a pattern with a group
-    named ``value`` yields that group (the secret in its context), else the whole match; with ``required``, only the
-    values that hold it."""
+    named ``value`` (or ``bare``) yields that group (the secret in its context), else the whole match; with
+    ``required``, only the values that hold it."""
 
     pattern: str
     required: re.Pattern[str] | None = None
 
     def analyze_string(self, text: str) -> Iterator[str]:
         for m in re.finditer(self.pattern, text):
-            value = m.groupdict().get("value") or m.group(0)
+            groups = m.groupdict()
+            value = groups.get("value") or groups.get("bare") or m.group(0)
             if self.required is None or self.required.search(value):
                 yield value
 
@@ -388,6 +396,7 @@ def _detectors() -> tuple[_Detector, ...]:
     own = (
         *(_Detector(label, _Shape(pattern, _REQUIRED.get(label))) for label, pattern in _SHAPES),
         _Detector("basic_auth_header", _BasicHeader()),
+        _Detector(_AUTHORIZATION[0], _Shape(_AUTHORIZATION[1])),  # after the Bearer and Basic ones: theirs are more precise
         _Detector(_label(BasicAuthDetector.secret_type), _UrlLogin()),
         _Detector(_label(JwtTokenDetector.secret_type), _Jwt()),
     )
