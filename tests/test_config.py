@@ -70,3 +70,12 @@ def test_a_password_given_in_the_store_uris_query_is_hidden_where_the_uri_is_sho
 def test_a_wrong_settings_argument_is_one_line(call, says) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(wb.WorkbenchError, match=re.escape(says)):
         call()
+
+
+def test_a_token_given_as_the_uris_whole_login_is_hidden_where_the_uri_is_shown() -> None:
+    # https://<token>@mlflow.example: only a password after a ':' was hidden, and the token was printed with the store
+    from workbench.config import shown_uri
+
+    assert shown_uri("https://zq8opaquevalue77tok@mlflow.example/") == "https://***@mlflow.example/"
+    for plain in ("postgresql://bob@db/mlflow", "https://mlflow_admin@mlflow.example/", "https://***@mlflow.example/"):
+        assert shown_uri(plain) == plain

@@ -206,6 +206,18 @@ def test_authorization_prose_is_kept() -> None:
         assert red.redact(text) == text, text
 
 
+def test_a_token_given_as_a_urls_whole_login_is_masked() -> None:
+    # https://<token>@host (a Sentry DSN, a git remote, a tracking server taking its token as the user) has no ':' in its
+    # login, and only a password after one was masked
+    red = Redactor({})
+    token = "0123456789abcdef0123456789abcdef"
+    assert red.redact(f"POST https://{token}@o1.ingest.example.io/api/1 failed") == (
+        "POST https://[REDACTED:url_login_token]@o1.ingest.example.io/api/1 failed")
+    for text in ("postgresql://bob@db/mlflow", "ssh://git@github.com/org/repo", "https://mlflow_admin@mlflow.example/",
+                 "https://host.example/scope/@me2024abcdefghijklm"):
+        assert red.redact(text) == text, text
+
+
 def test_a_key_in_a_url_query_or_an_echoed_bearer_header_is_masked_and_the_rest_kept() -> None:
     # a proxy's base URL carrying its key, echoed back by a server's error message; no environment variable holds it
     red = Redactor({})

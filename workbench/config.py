@@ -80,10 +80,17 @@ class Settings:
 _QUERY_SECRET = re.compile(r"(?i)([?&](?:[\w.-]*(?:key|token|secret|passw|pwd|sig|auth|credential)[\w.-]*|code)=)[^&\s#]+")
 
 
+# a token given as a URI's whole login (https://<token>@mlflow.example): no ':', 16 characters or more holding a digit
+# and a letter, as workbench.redaction's url_login_token reads it; a user's name (bob, mlflow_admin) is kept
+_LOGIN_TOKEN = re.compile(r"(://)(?=[^\d/@\s]*\d)(?=[^A-Za-z/@\s]*[A-Za-z])[A-Za-z0-9._~+=%-]{16,}@")
+
+
 def shown_uri(uri: str) -> str:
     """The URI without a password (``http://user:***@host``), also one written without percent-encoding its ``@``,
-    ``:`` or ``/`` (everything up to the URI's last ``@`` is hidden), or given in its query (``?password=***``)."""
-    return _QUERY_SECRET.sub(r"\1***", re.sub(r"(://[^:/@\s]+):\S*@", r"\1:***@", uri))
+    ``:`` or ``/`` (everything up to the URI's last ``@`` is hidden), or given in its query (``?password=***``), and
+    without a token given as its whole login (``https://***@host``)."""
+    hidden = _LOGIN_TOKEN.sub(r"\1***@", re.sub(r"(://[^:/@\s]+):\S*@", r"\1:***@", uri))
+    return _QUERY_SECRET.sub(r"\1***", hidden)
 
 
 def settings(root: str | Path | None = None, tracking_uri: str | None = None) -> Settings:

@@ -1,10 +1,11 @@
 """Redaction at the boundary: a secret never leaves the process.
 
 One ``Redactor`` replaces, in any text, (a) the values of secret-like environment variables (see ``is_secret_name``;
-also at least half of one, where a message was cut across it) and (b) the key
-shapes that detect-secrets' detectors know (OpenAI, AWS, GitHub, Slack, Stripe, JWTs, private keys, passwords in URLs,
-``api_key = "..."`` assignments...), plus keys in a URL's query string (``?key=``, ``&api-key=``), echoed ``Bearer``
-tokens and ``Basic`` credentials, and Anthropic, Hugging Face, Google API and GitHub fine-grained keys, with a marker:
+also at least half of one, where a message was cut across it) and (b) the key shapes that detect-secrets' detectors
+know (OpenAI, AWS, GitHub, Slack, Stripe, JWTs, private keys, passwords in URLs, ``api_key = "..."`` assignments...),
+plus keys in a URL's query string (``?key=``, ``&api-key=``), tokens given as a URL's whole login
+(``https://<token>@host``), echoed ``Authorization`` headers of any scheme, and Anthropic, Hugging Face, Google API
+and GitHub fine-grained keys, with a marker:
 ``[REDACTED:OPENAI_API_KEY]``, ``[REDACTED:basic_auth_credentials]``. Everything the workbench writes outside the
 process (MLflow params, tags, metric names, artifacts, traces, exports, log lines, widget output) goes through it.
 
@@ -295,12 +296,17 @@ class _UrlLogin:
     percent-encoding its ``/``, ``?``, ``#``, ``@`` or ``:`` runs to the address's last '@' (``without_credentials``
     reads it so): ``postgresql://bob:Pa$$w0rd!@db/mlflow`` was logged as written. A URL's text runs to the next
     whitespace or the next ``://``; a user holding ``/``, ``?``, ``#`` or ``[`` is a host and path
-    (``https://a.example/b:c@d``), a "password" of digits and a path a port (``http://localhost:4873/@scope/pkg``)."""
+    (``https://a.example/b:c@d``), a "password" of digits and a path a port (``http://localhost:4873/@scope/pkg``).
+    With ``token``, it yields instead a login that is a token given alone (``https://<token>@host``, see
+    ``_LOGIN_TOKEN``)."""
 
     separator = "://"
     space = re.compile(r"\s")
     port = re.compile(r"\d+[/?#]")
     mask = re.compile(r"\*+|…")  # a password already hidden (``config.shown_uri``'s ``user:***@``)
+
+    def __init__(self, *, token: bool = False) -> None:
+        self.token = token  # yield a token given as the whole login (``https://<token>@host``), not a password
 
     def analyze_string(self, text: str) -> Iterator[str]:
         at = text.find(self.separator)
@@ -310,7 +316,8 @@ class _UrlLogin:
             space = self.space.search(text, begin, len(text) if after < 0 else after)
             end = space.start() if space is not None else len(text) if after < 0 else after
             login = text.rfind("@", begin, end)
-            password = self._password(text[begin:login]) if login >= 0 else None
+            userinfo = text[begin:login] if login >= 0 else None
+            password = None if userinfo is None else _login_token(userinfo) if self.token else self._password(userinfo)
             if password is not None:
                 yield password
             at = after
@@ -321,6 +328,16 @@ class _UrlLogin:
         if not (colon and password) or any(c in user for c in "/?#[]"):
             return None
         return None if self.port.match(password) or self.mask.fullmatch(password) else password
+
+
+# a URL's login that is a token, not a user's name: no ':' in it, 16 characters or more holding a digit and a letter
+# (a Sentry DSN's key, a git remote's https://<token>@host); ``bob``, ``mlflow_admin`` are names (config.shown_uri's too)
+_LOGIN_TOKEN = re.compile(r"(?=[^\d]*\d)(?=[^A-Za-z]*[A-Za-z])[A-Za-z0-9._~+=%-]{16,}")
+
+
+def _login_token(userinfo: str) -> str | None:
+    """The login itself when it is a token given alone (see ``_LOGIN_TOKEN``), else None."""
+    return userinfo if _LOGIN_TOKEN.fullmatch(userinfo) else None
 
 
 class _Keyword:
@@ -414,6 +431,7 @@ def _detectors() -> tuple[_Detector, ...]:
     return (
         *own,
         *(_Detector(_label(cls.secret_type), cls()) for cls in plain),
+        _Detector("url_login_token", _UrlLogin(token=True)),  # after them: a GitHub token as the login is a github_token
         *(_Detector(_label(cls.secret_type), cls(), assignment) for cls in gated),
         _Detector(_label(NpmDetector.secret_type), _Npmrc(), ("_authtoken",)),
         # last: a named shape wins over "a secret-sounding assignment"

@@ -99,3 +99,15 @@ def test_a_login_in_the_uri_that_the_server_refuses_is_named_without_its_passwor
     err = capsys.readouterr().err
     assert err == (f"error: tracking store {failing_server.replace('http://', 'http://alice:***@')}: the server refused the login of "
                    "user 'alice' (HTTP 401) — check the user and password in the URI\n")
+
+
+@pytest.mark.parametrize("failing_server", [401], indirect=True)
+def test_a_token_given_as_the_uris_login_that_the_server_refuses_is_not_named_as_a_user(failing_server, capsys) -> None:  # type: ignore[no-untyped-def]
+    # https://<token>@host: the line said "the server refused the login of user '<token>'", printing the token
+    from workbench.cli import main
+
+    uri = failing_server.replace("http://", "http://zq8opaquevalue77tok@")
+    assert main(["list", "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: tracking store {failing_server.replace('http://', 'http://***@')}: the server refused the token given as "
+                   "the URI's login (HTTP 401) — check the token in the URI\n")

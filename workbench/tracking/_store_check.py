@@ -205,6 +205,8 @@ def _check_login(uri: str, shown: str) -> None:
                              "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)")
     if user is None:
         who, where = "the token in MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN"
+    elif creds.username is None and "://***@" in shown_uri(uri):  # a token as the URI's whole login: never its name
+        who, where = "the token given as the URI's login", "the token in the URI"
     else:
         where = "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD" if creds.username else "the user and password in the URI"
         who = f"the login of user '{user}'"
