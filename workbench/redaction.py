@@ -348,13 +348,21 @@ class _Keyword:
     line, each reading on to the end of its run of word characters: a run repeating one ('pwd' x 1,300: 4 KB) took
     10 s, 20 KB of 'password' two minutes. Every word of a run leads to the assignment its first one leads to (the
     ``\\w*`` after it reads on to the run's end), so each pattern is tried once per run, from its first denylisted
-    word, and not again inside what it matched; the comparison form from the quote before each ``==`` or ``!=``."""
+    word, and not again inside what it matched; the comparison form from the quote before each ``==`` or ``!=``; the
+    semicolon form no further than where its match must end (see ``_semicolon_end``)."""
 
     comparison = re.compile(r"(['\"`])[ \t]*[!=]{2,3}")
+    # the semicolon form (``private_key "..."``;): a value's last character, its closing quote, then ';'
+    closing = re.compile(r"(?<=[^\x0b,'\"`])['\"`];")
+    boundary = re.compile(r"[\x0b'\"]")  # no value runs across one
+    run = re.compile(r"\w*")
+    space = re.compile(r"\s")
+    nonspace = re.compile(r"\S")
 
     def __init__(self) -> None:
         from detect_secrets.plugins import keyword
 
+        self.semicolon = keyword.FOLLOWED_BY_QUOTES_AND_SEMICOLON_REGEX
         self.preceded = keyword.PRECEDED_BY_EQUAL_COMPARISON_SIGNS_QUOTES_REQUIRED_REGEX
         table = keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
         self.preceded_group = table[self.preceded]
@@ -363,10 +371,15 @@ class _Keyword:
 
     def analyze_string(self, line: str) -> Iterator[str]:
         starts = [m.start() for m in self.first_word.finditer(line)]
+        closings = [m.start() for m in self.closing.finditer(line)]
+        bounds = [m.start() for m in self.boundary.finditer(line)] if closings else []
         for pattern, group in self.followed:
             matched_to = 0
             for start in starts:
-                if start >= matched_to and (m := pattern.match(line, start)) is not None:
+                if start < matched_to:
+                    continue
+                end = self._semicolon_end(line, start, closings, bounds) if pattern is self.semicolon else len(line)
+                if end is not None and (m := pattern.match(line, start, end)) is not None:
                     matched_to = m.end()
                     yield m.group(group)
         for m in self.comparison.finditer(line):
@@ -374,6 +387,23 @@ class _Keyword:
             found = self.preceded.match(line, opening) if opening >= 0 else None
             if found is not None:
                 yield found.group(self.preceded_group)
+
+    def _semicolon_end(self, line: str, start: int, closings: list[int], bounds: list[int]) -> int | None:
+        """Where a match of the semicolon form from ``start`` must end by, None when it cannot match: after the last
+        closing quote and ';' before the first boundary after the farthest opening quote its pattern can reach (a word
+        run, 50 characters without a space, spaces). Its value (which may hold '`') read on to the end of the line from
+        every start, then back to a closing: a line repeating 'pwd=`' took a second per 4 KB. The pattern matched up to
+        there finds what it found on the whole line: no closing lies between there and the value's end. ``closings``
+        and ``bounds`` are where the line's closings and boundaries (quotes, vertical tabs) are, found once."""
+        if not closings:
+            return None
+        after_word = self.run.match(line, start).end()
+        space = self.space.search(line, after_word, after_word + 50)
+        opening = self.nonspace.search(line, space.start() if space else min(after_word + 50, len(line)))
+        at = bisect.bisect_right(bounds, opening.start()) if opening else len(bounds)  # the first boundary after it
+        stop = bounds[at] if at < len(bounds) else len(line)
+        last = bisect.bisect_right(closings, stop) - 1
+        return closings[last] + 2 if last >= 0 and closings[last] > start else None
 
 
 @functools.lru_cache(maxsize=1)
