@@ -107,6 +107,19 @@ def test_known_key_shapes_are_found(secret: str, label: str) -> None:
     assert [f.kind for f in red.find(secret)] == [label]
 
 
+@pytest.mark.parametrize(("secret", "label"), [  # detect-secrets' shapes the tests above hold no example of
+    ("AC" + "a1b2c3d4" * 4, "twilio_api_key"), ("SK" + "a1b2c3d4" * 4, "twilio_api_key"),
+    ("a1b2c3d4" * 4 + "-us12", "mailchimp_access_key"), ("sq0csp-" + "Ab1_" * 10 + "xyz", "square_oauth_secret"),
+    ("AccountKey=" + "Ab1+" * 22, "azure_storage_account_access_key"), ("AKC" + "p8abcdefghij", "artifactory_credentials"),
+    ("APB" + "abcd1234XY", "artifactory_credentials"), ("123456789:" + "AAH" + "b1C2d3E4f5" * 3 + "xy", "telegram_bot_token"),
+])
+def test_detectors_skipping_texts_without_their_literals_still_find_their_shapes(secret: str, label: str) -> None:
+    # each detector skips a text holding none of the literals all its patterns hold (most texts a sweep logs)
+    red = Redactor({})
+    assert [f.kind for f in red.find(f"the key is {secret} next")] == [label]
+    assert secret not in red.redact(f"the key is {secret} next")
+
+
 @pytest.mark.parametrize(("line", "label"), [  # the detectors that only see lines holding the words they need
     ('api_key = "' + "zz9opaquevalue77" + '"', "secret_keyword"),
     ('password: "' + "correct-horse-battery" + '"', "secret_keyword"),

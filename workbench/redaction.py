@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import dataclasses
 import functools
 import logging
 import os
@@ -164,9 +165,14 @@ class _Detector:
     label: str
     plugin: Any
     gate: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()  # the text must hold one of these (as written) for any of its patterns to match
 
     def admits(self, text: str) -> bool:
         return not self.gate or any(word in text for word in self.gate)
+
+    def may_find(self, text: str) -> bool:
+        """False when the text holds none of ``needs``: skipping it then finds the same, in a substring search."""
+        return not self.needs or any(literal in text for literal in self.needs)
 
 
 # key shapes detect-secrets 1.5 has no detector for (provider documentation gives the prefixes)
@@ -410,6 +416,10 @@ class _Keyword:
 def _detectors() -> tuple[_Detector, ...]:
     """detect-secrets' pattern detectors and ``_SHAPES``, built once. No high-entropy detector, no public-IP one.
 
+    Each detector whose patterns all hold one of a few literals, case-sensitive, skips the texts holding none of them
+    (``_NEEDS``): most texts a sweep logs hold none, and its patterns (a JWT's Python loop over every word, a class of
+    characters at every position) cost more than a substring search.
+
     The keyword detector (``api_key = "..."``) and the assignment-shaped ones (Cloudant, IBM, SoftLayer) are slow
     on long text, so they only see lines that hold one of the words their patterns require: every word of the
     keyword detector's list (``detect_secrets.plugins.keyword.DENYLIST``) contains key, pass, pwd, secret or
@@ -458,7 +468,7 @@ def _detectors() -> tuple[_Detector, ...]:
         AzureStorageKeyDetector, ArtifactoryDetector,
     )
     gated = (CloudantDetector, IbmCloudIamDetector, IbmCosHmacDetector, SoftlayerDetector)
-    return (
+    detectors = (
         *own,
         *(_Detector(_label(cls.secret_type), cls()) for cls in plain),
         _Detector("url_login_token", _UrlLogin(token=True)),  # after them: a GitHub token as the login is a github_token
@@ -469,6 +479,21 @@ def _detectors() -> tuple[_Detector, ...]:
         # after it: what both find is a secret_keyword, as before
         _Detector(_SECRET_FIELD[0], _Shape(_SECRET_FIELD[1], _REQUIRED[_SECRET_FIELD[0]]), _SECRET_FIELD_GATE),
     )
+    return tuple(dataclasses.replace(d, needs=_NEEDS.get(d.label, ())) for d in detectors)
+
+
+# the literals one of which every pattern of a detector holds, as written (its patterns are case-sensitive): read off
+# each pattern (``_SHAPES``, the classes above, detect-secrets 1.5's denylists); tests/test_redaction.py checks that
+# each detector still finds its shape
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "anthropic_api_key": ("sk-ant-",), "openai_token": ("sk-",), "huggingface_token": ("hf_",), "google_api_key": ("AIza",),
+    "github_fine_grained_token": ("github_pat_",), "bearer_token": ("Bearer",), "basic_auth_header": ("Basic",),
+    "json_web_token": ("eyJ",), "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), "gitlab_token": ("gl", "GR1348941"),
+    "stripe_access_key": ("k_live_",), "private_key": ("PRIVATE KEY", "PuTTY-User-Key-File-2"), "pypi_token": ("pypi-",),
+    "sendgrid_api_key": ("SG.",), "twilio_api_key": ("AC", "SK"), "mailchimp_access_key": ("-us",),
+    "square_oauth_secret": ("sq0csp-",), "azure_storage_account_access_key": ("AccountKey=",),
+    "artifactory_credentials": ("AKC", "AP"), "telegram_bot_token": (":",),
+}
 
 
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9_-]+")  # a run of _TOKEN_CHARS
@@ -566,6 +591,8 @@ class Redactor:
         lower = text.lower()
         lines: list[tuple[int, str, str]] | None = None
         for detector in _detectors():
+            if not detector.may_find(text):
+                continue
             if not detector.gate:  # one pass over the whole text
                 spans = [(0, start, end) for start, end in _detect(detector, text)]
             else:  # only the lines that hold a word the detector needs (detect-secrets scans line by line too)
