@@ -136,7 +136,7 @@ def test_gated_detectors_still_find_their_shapes(line: str, label: str) -> None:
 
 @pytest.mark.parametrize("unit", ["ghp_", "AKIA", "sk-", "sk-ant-", "eyJ", "=eyJ", "/", "//a/:_authToken=", "://", "xoxb-1-", "token=",
                                   "x-api-key: ", "://u:p", "pwd", "password", "apikey", "secret_", "`'a'==pwd",
-                                  "Authorization: Token ", "pwd=`", "secret `x", "api_key `a`"])
+                                  "Authorization: Token ", "pwd=`", "secret `x", "api_key `a`", "db_pass="])
 def test_redacting_text_built_to_be_slow_takes_linear_time(unit: str) -> None:
     # a corpus page, question or answer repeating one key shape's start: each detector whose pattern (or the run on to
     # the end of a found key's token) read the rest of the token again from every start took 2 to 10 s on 20 KB, and
@@ -268,6 +268,7 @@ def test_a_key_in_a_url_query_or_an_echoed_bearer_header_is_masked_and_the_rest_
     "X-Api-Key: zq8opaquevalue77", "api-key: zq8opaquevalue77",  # Azure OpenAI's
     "connection to host=db user=bob password=hunter2Hunter2 dbname=mlflow failed",  # a libpq keyword DSN
     "store:\n  password: hunter2Hunter2\n", "MY_SERVICE_TOKEN=zq8opaquevalue77 ./run.sh", "client_secret=zq8opaquevalue77 next",
+    "DB_PASS=zq8opaquevalue77 ./migrate", "GH_PAT: zq8opaquevalue77", "export REDISCLI_AUTH=zq8opaquevalue77", "db-pw=zq8opaquevalue77",
 ])
 def test_a_secret_named_field_or_header_written_without_quotes_is_masked(text: str) -> None:
     """detect-secrets' keyword detector wants the value quoted after '=' and its names spelt with '_' (api_key): an
@@ -293,7 +294,8 @@ def test_fields_named_like_secrets_holding_no_key_are_kept() -> None:
     red = Redactor({})
     for text in ("max_tokens=100000000 input_tokens: 12345678", "api_key_env: OPENAI_API_KEY", "token_f1=0.81234567",
                  "secret: Rotate keys every 90 days", "cache key=3f9c0a7be21d4c6f8a9b0c1d2e3f4a5b", "tokenizer=bert-base-uncased",
-                 "password: [REDACTED:DB_PASSWORD]", "password_env=DB_PASSWORD2"):
+                 "password: [REDACTED:DB_PASSWORD]", "password_env=DB_PASSWORD2", "bypass=proxy2.internal", "oauth=v2enabled",
+                 "GIT_AUTHOR=alice2024", "compass: N51W0123", "MY_PATH=/usr/bin2"):
         assert red.redact(text) == text, text
 
 

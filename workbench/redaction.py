@@ -202,11 +202,12 @@ _AUTHORIZATION = ("authorization_header", r"(?i)\b(?:proxy-)?authorization[\"']?
 
 # a field or header named like a secret with its value written bare, which detect-secrets' keyword detector (quotes
 # after '=', names spelt with '_') passes: an echoed ``x-api-key:`` (Anthropic's header) or ``api-key:`` (Azure's), a
-# libpq DSN's ``password=...``, a YAML ``password: ...``, an env line's ``MY_TOKEN=...``; the name ends with the word
-# (not max_tokens, tokenizer), the value is 8 characters or more holding a letter and a digit (see _REQUIRED)
+# libpq DSN's ``password=...``, a YAML ``password: ...``, an env line's ``MY_TOKEN=...`` or ``DB_PASS=...`` (the last
+# words of is_secret_name); the name ends with the word (not max_tokens, tokenizer, GIT_AUTHOR), the value is 8
+# characters or more holding a letter and a digit (see _REQUIRED)
 _SECRET_FIELD = ("secret_field", r"(?i)(?:api[-_]?key|access[-_]?key|secret[-_]?key|private[-_]?key|auth[-_]?key|client[-_]?secret|secret"
-                                 r"|token|passw(?:or)?d|pwd|passphrase)[\"'\]]{0,2}[ \t]*[:=][ \t]*[\"']?(?P<value>[^\s\"'`,;&<>{}\[\]()]{8,})")
-_SECRET_FIELD_GATE = ("key", "secret", "token", "pass", "pwd")
+                                 r"|token|passw(?:or)?d|pwd|passphrase|[-_](?:pass|pw|pat|auth))[\"'\]]{0,2}[ \t]*[:=][ \t]*[\"']?(?P<value>[^\s\"'`,;&<>{}\[\]()]{8,})")
+_SECRET_FIELD_GATE = ("key", "secret", "token", "pass", "pwd", "_pw", "-pw", "_pat", "-pat", "_auth", "-auth")
 
 # what a shape's value must also hold to be a key (checked on the value found, not by a lookahead rescanning the text)
 _REQUIRED = {
