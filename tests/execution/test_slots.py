@@ -203,7 +203,7 @@ def test_a_cache_on_a_mount_without_locks_keeps_each_sweeps_limit_in_a_folder_of
     wb_settings, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
 ) -> None:
     """The shared pool's first lock failed (ENOLCK on some NFS, FUSE and CI-cache mounts), failing every hosted call."""
-    from tests.execution.test_hosted import spec_of, sweep
+    from tests.execution.test_hosted import spec_of
 
     cache = str(wb_settings.cache_dir)
     real_flock = fcntl.flock
@@ -215,12 +215,20 @@ def test_a_cache_on_a_mount_without_locks_keeps_each_sweeps_limit_in_a_folder_of
 
     monkeypatch.setattr(fcntl, "flock", flock)
     spec = spec_of(questions=4, prompts=2, execution={"workers": 4, "isolation": "none", "concurrency": {"openai": 2}})
+    stub = swept_against_stub(spec, wb_settings, monkeypatch)
+    assert stub.requests == 8 and stub.max_in_flight == 2
+
+
+def swept_against_stub(spec, wb_settings, monkeypatch: pytest.MonkeyPatch) -> OpenAIStub:  # type: ignore[no-untyped-def]
+    """The stub ``spec``'s sweep called (every variant FINISHED), to read its requests and most in flight."""
+    from tests.execution.test_hosted import sweep
+
     with OpenAIStub(delay_s=0.1) as stub:
         monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
         monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
         result = sweep(spec, wb_settings)
     assert all(v.status == "FINISHED" for v in result.variants), [v.outcome.error for v in result.variants]
-    assert stub.requests == 8 and stub.max_in_flight == 2
+    return stub
 
 
 def _overlapping(folder: Path, prompt) -> str:  # type: ignore[no-untyped-def]
@@ -300,16 +308,12 @@ def test_a_routed_question_holds_the_strong_providers_slot_only_while_it_calls_i
 def test_a_cache_whose_slots_folder_cannot_be_made_keeps_each_sweeps_limit_in_a_folder_of_its_own(wb_settings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """A cache folder where ``slots`` cannot be made (a file of that name, a folder this user may not write) failed the
     whole sweep before its first call, though the slots only share a limit with other sweeps."""
-    from tests.execution.test_hosted import spec_of, sweep
+    from tests.execution.test_hosted import spec_of
 
     wb_settings.cache_dir.mkdir(parents=True, exist_ok=True)
     (wb_settings.cache_dir / "slots").write_text("not a folder")
     spec = spec_of(questions=2, prompts=2, execution={"workers": 2, "isolation": "none", "concurrency": {"openai": 1}})
-    with OpenAIStub(delay_s=0.1) as stub:
-        monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
-        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
-        result = sweep(spec, wb_settings)
-    assert all(v.status == "FINISHED" for v in result.variants), [v.outcome.error for v in result.variants]
+    stub = swept_against_stub(spec, wb_settings, monkeypatch)
     assert stub.requests == 4 and stub.max_in_flight == 1
 
 
