@@ -22,6 +22,24 @@ from workbench.testing.openai_stub import OpenAIStub
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class InFlight:
+    """Counts the calls in flight across threads, and the most there were at once (``peak``)."""
+
+    def __init__(self) -> None:
+        self._lock, self._now, self.peak = threading.Lock(), 0, 0
+
+    @contextlib.contextmanager
+    def one(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            self._now += 1
+            self.peak = max(self.peak, self._now)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._now -= 1
+
+
 def test_no_more_calls_than_slots_are_in_flight_and_every_waiter_gets_one(tmp_path: Path) -> None:
     pool = SlotPool(str(tmp_path), "openai", 2)
     lock = threading.Lock()
@@ -139,23 +157,18 @@ def test_a_call_holds_a_slot_of_its_tasks_share_and_of_the_shared_pool(tmp_path:
     """Two Ray tasks with a share of one call each, on one machine, under a shared limit of one: one call at a time."""
     shared = SlotPool(str(tmp_path / "shared"), "openai", 1)
     tasks = [CallSlots((SlotPool(str(tmp_path / f"task{i}"), "openai", 1), shared)) for i in range(2)]
-    lock, in_flight, peak = threading.Lock(), [0], [0]
+    calls = InFlight()
 
     def call(slots: CallSlots) -> None:
-        with slots.slot():
-            with lock:
-                in_flight[0] += 1
-                peak[0] = max(peak[0], in_flight[0])
+        with slots.slot(), calls.one():
             time.sleep(0.02)
-            with lock:
-                in_flight[0] -= 1
 
     threads = [threading.Thread(target=call, args=(slots,)) for slots in tasks * 4]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=10)
-    assert peak[0] == 1
+    assert calls.peak == 1
 
 
 # A sweep of its own (a CI job, a notebook): its prompts are its own, so no answer is shared with the other sweep
@@ -281,15 +294,11 @@ def test_a_routed_question_holds_the_strong_providers_slot_only_while_it_calls_i
     from workbench.pipeline import MemoryIndexStore
     from workbench.testing import HashingEmbedder, ScriptedModel
 
-    lock, in_flight, peak = threading.Lock(), [0], [0]
+    calls = InFlight()
 
     def cheap_answer(prompt) -> str:  # type: ignore[no-untyped-def]
-        with lock:
-            in_flight[0] += 1
-            peak[0] = max(peak[0], in_flight[0])
-        time.sleep(0.2)
-        with lock:
-            in_flight[0] -= 1
+        with calls.one():
+            time.sleep(0.2)
         return "A grounded answer."
 
     cheap, strong = {"id": "openai:cheap", "kind": "chat"}, {"id": "anthropic:strong", "kind": "chat"}
@@ -302,7 +311,7 @@ def test_a_routed_question_holds_the_strong_providers_slot_only_while_it_calls_i
     result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
     assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
     assert all(v.metrics["escalation_rate"] == 0 for v in result.variants)
-    assert peak[0] == 2
+    assert calls.peak == 2
 
 
 def test_a_cache_whose_slots_folder_cannot_be_made_keeps_each_sweeps_limit_in_a_folder_of_its_own(wb_settings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
