@@ -9,6 +9,7 @@ from workbench.models._registry import (
     check_model_id,
     default_kind,
     embedder_input_tokens,
+    embedding_packages,
     embedder_unknown_share,
     endpoint_variables,
     hosted_server,
@@ -17,9 +18,11 @@ from workbench.models._registry import (
     runs_locally,
 )
 from workbench.models._types import CONTEXT_ADVICE, Embedder, Generation, GenerationParams, Generator, ModelKind
+from workbench.models._versions import COMPUTING_PACKAGES
 
 __all__ = [
     "COMPLETION_STOPS",
+    "COMPUTING_PACKAGES",
     "CONTEXT_ADVICE",
     "DEFAULT_PRICES",
     "GEMMA_ID",
@@ -39,6 +42,7 @@ __all__ = [
     "default_kind",
     "embedder_input_tokens",
     "embedder_unknown_share",
+    "embedding_packages",
     "endpoint_variables",
     "hosted_server",
     "llama_threads",

