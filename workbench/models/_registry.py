@@ -26,7 +26,7 @@ from workbench.models._local import (
     smollm2_path,
 )
 from workbench.models._types import Embedder, Generator, ModelKind
-from workbench.models._versions import HUGGINGFACE_PACKAGES, MINILM_PACKAGES
+from workbench.models._versions import HUGGINGFACE_PACKAGES, MINILM_PACKAGES, with_versions
 from workbench.redaction import without_credentials
 
 # provider -> (LangChain integration package (pip name, import name), API key variable or None)
@@ -360,5 +360,7 @@ def load_embedder(model_id: str, *, retries: int = 2) -> Embedder:
     from workbench.models._hosted import LangChainEmbedder
 
     client = init_embeddings(model_id, **EMBEDDING_OPTIONS.get(provider, {}))
-    return LangChainEmbedder(model_id, client, identity=hosted_identity(model_id, os.environ), retries=retries,
+    # a huggingface: model's vectors are computed here, by the versions of its packages (a provider's by its server)
+    identity = with_versions(hosted_identity(model_id, os.environ), embedding_packages(model_id))
+    return LangChainEmbedder(model_id, client, identity=identity, retries=retries,
                              refusal=functools.partial(refusal_advice, model_id, environ=os.environ))

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from importlib import metadata
 
 __all__ = [
-    "COMPUTING_PACKAGES", "HUGGINGFACE_PACKAGES", "LLAMA_CPP_PACKAGES", "MINILM_PACKAGES", "implementation",
-    "installed_versions", "with_versions",
+    "COMPUTING_PACKAGES", "HUGGINGFACE_PACKAGES", "LLAMA_CPP_PACKAGES", "MINILM_PACKAGES", "installed_versions",
+    "with_versions", "without_versions",
 ]
 
 # all-MiniLM-L6-v2: its weights and tokenizer files, the library that pools and normalises, and the two that run it
@@ -43,7 +43,7 @@ def with_versions(identity: str, packages: Sequence[str]) -> str:
     return identity + "".join(f"{_VERSIONS}{package}=={version}" for package, version in installed_versions(tuple(packages)))
 
 
-def implementation(identity: str) -> str:
+def without_versions(identity: str) -> str:
     """An identity without the package versions ``with_versions`` added (pure): what implements the model, as an
     identity logged before they were added names it."""
     return identity.partition(_VERSIONS)[0]

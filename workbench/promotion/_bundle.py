@@ -25,6 +25,7 @@ from workbench.models import (
     hosted_server,
     load_embedder,
     load_generator,
+    without_versions,
 )
 from workbench.pipeline import (
     Chunk,
@@ -368,7 +369,9 @@ def _check_embedder(config: BundleConfig, folder: Path, identity: str) -> None:
     if evaluated is None:  # not recorded: a bundle of a run logged before workbench recorded its models
         return
     override = "or pass allow_other_embedder=True to load it as it is here (then check its answers)"
-    if identity != evaluated.identity:
+    # the package versions an identity ends with (MiniLM's) are checked below, by name, against the pin; a bundle
+    # exported before identities named them recorded the implementation alone
+    if without_versions(identity) != without_versions(evaluated.identity):
         raise BundleError(f"{folder / CONFIG_FILE}: {embedding} was evaluated as {evaluated.identity}, but here it is {identity} "
                           f"— another implementation, so retrieval may differ: load it with the workbench that exported it, {override}")
     changed = _changed_packages(config)
