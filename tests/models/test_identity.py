@@ -200,3 +200,20 @@ def test_minilm_vectors_are_cached_and_indexed_under_the_versions_computing_them
     after = load_embedder(MINILM_ID).identity
     assert after != before and f"|{package}==99.0.0" in after
     assert without_versions(after) == without_versions(before) == f"{MINILM_ID}:sentence-transformers:normalized"
+
+
+def test_answers_of_another_llama_cpp_python_are_cached_and_reused_apart(tmp_path: Path, versions: dict[str, str]) -> None:
+    # every llama-cpp-python release vendors another llama.cpp (other CPU kernels: the AVX2 and AVX-512 builds of one
+    # release already answer differently) and often other chat templates; answers cached by the old one were served,
+    # and its runs reused, as the new one's, while a --fresh sweep or a bundle answered otherwise
+    from workbench.models._versions import installed_versions
+    from workbench.promotion._config import gguf_sha256
+
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"weights v1")
+    before = LlamaCppGenerator("llamacpp:" + str(model), model).identity
+    versions["llama-cpp-python"] = "99.0.0"
+    installed_versions.cache_clear()
+    after = LlamaCppGenerator("llamacpp:" + str(model), model).identity
+    assert after != before and after.endswith("|llama-cpp-python==99.0.0")
+    assert gguf_sha256(after) == gguf_sha256(before) == file_sha256(model)  # a bundle's weights pin reads the same file

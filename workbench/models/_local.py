@@ -24,7 +24,7 @@ from typing import Any
 from workbench.errors import ModelError
 from workbench.models._grammar import GrammarFilter, bounded_schema, json_grammar
 from workbench.models._types import CONTEXT_ADVICE, Generation, GenerationParams, ModelKind
-from workbench.models._versions import MINILM_PACKAGES, with_versions
+from workbench.models._versions import LLAMA_CPP_PACKAGES, MINILM_PACKAGES, with_versions
 from workbench.prompts import COMPLETION_STOPS, RenderedPrompt
 
 GEMMA_ID = "local:gemma3-270m"
@@ -201,9 +201,12 @@ class LlamaCppGenerator:
 
     @property
     def identity(self) -> str:
-        """The GGUF file's sha256 (computed once per file), the context size, the JSON caps and how llama.cpp is run."""
-        return (f"gguf:{file_sha256(self.path)}:ctx{self.n_ctx}:json{self.json_max_items}x{self.json_max_length}"
-                f":r{_ANSWERING_REVISION}")
+        """The GGUF file's sha256 (computed once per file), the context size, the JSON caps, how llama.cpp is run, and
+        the installed llama-cpp-python: each release vendors another llama.cpp (its kernels, sampler and tokenizer) and
+        often other chat templates, so answers cached or runs finished with another are not served as this one's."""
+        identity = (f"gguf:{file_sha256(self.path)}:ctx{self.n_ctx}:json{self.json_max_items}x{self.json_max_length}"
+                    f":r{_ANSWERING_REVISION}")
+        return with_versions(identity, LLAMA_CPP_PACKAGES)
 
     def generate(
         self,
