@@ -68,7 +68,7 @@ from workbench.pipeline import (
 from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.sandbox import SweepSandboxes
-from workbench.scoring import Judge, ScoreFn, ScorerEnv, build_scorers, code_digest
+from workbench.scoring import JUDGED_METRICS, NON_LLM_METRICS, Judge, ScoreFn, ScorerEnv, build_scorers, code_digest
 from workbench.spec import ExperimentSpec, JudgeSpec, ModelSpec, load_experiment
 from workbench.tracking import MlflowTracker, SweepComparison, SweepHandle, Tracker, TrackingUnavailable
 
@@ -261,6 +261,10 @@ def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping
     """What the scores of a variant depend on besides its answers: the scorers (``code``: their ``_scorer_code``), the
     judge (``judge_code``: the digest of the code that reads its replies), the prices."""
     out: dict[str, Any] = {"scorers": sorted(scorers), "scorer_code": {name: list(digests) for name, digests in code.items()}}
+    if set(scorers) & {*JUDGED_METRICS, *NON_LLM_METRICS}:
+        # ragas scores them (its prompts, parsing, n-gram code), and the scorer code digests stop at installed libraries:
+        # a ragas installed over the pinned one scores them again; the keys of runs scored without ragas stay as they were
+        out["ragas"] = _version("ragas")
     if variant.model is None:
         return out
     if judge is not None:
@@ -367,11 +371,11 @@ def _turn_stops(variant: Variant) -> dict[str, list[str]]:
     return {"turn_stops": list(stops)} if stops else {}
 
 
-def _version() -> str:
+def _version(package: str = "workbench") -> str:
     from importlib import metadata
 
     try:
-        return metadata.version("workbench")
+        return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "unknown"
 
