@@ -22,6 +22,7 @@ from tests.conftest import copy_store
 ROOT = Path(__file__).resolve().parents[1]
 CHUNKERS = (ChunkerSpec(strategy="markdown", size=600, overlap=0), ChunkerSpec(strategy="recursive", size=300, overlap=30))
 RETRIEVAL = (RetrievalSpec(k=1), RetrievalSpec(k=4))
+ONE = (RetrievalSpec(k=1),)  # fewer than a tiny corpus's chunks (a k of them all is a note of its own)
 
 
 def make_spec(**update: object) -> wb.ExperimentSpec:
@@ -194,7 +195,7 @@ def test_a_labelled_document_with_a_copy_under_another_id_is_said_to_skew_retrie
     questions = pd.DataFrame({"question": ["How many days of leave?", "How early to book?"], "source_ids": [["leave"], ["travel"]]})
 
     def sweep(dataset: pd.DataFrame) -> wb.SweepResult:
-        return wb.run(make_spec(), dataset=dataset, corpus=docs, generate=False, settings=wb_settings, index_store=MemoryIndexStore(),
+        return wb.run(make_spec(retrieval=ONE), dataset=dataset, corpus=docs, generate=False, settings=wb_settings, index_store=MemoryIndexStore(),
                       tracker=wb.tracking.MemoryTracker(), progress=False, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
 
     assert sweep(questions).notes == ("corpus 'documents': labelled documents have copies under other ids ('leave' = 'Old/leave (1)'): a "
@@ -212,11 +213,11 @@ def test_questions_longer_than_the_embedding_model_reads_are_named(wb_settings) 
     long = " ".join(["The build log says:"] + ["frame"] * 300 + ["How many days of leave?"])
     questions = pd.DataFrame({"question": ["How early to book?", long], "source_ids": [["travel"], ["leave"]]})
     docs = [{"id": "leave", "text": "You get 25 days of annual leave."}, {"id": "travel", "text": "Book economy flights two weeks ahead."}]
-    result = wb.run(make_spec(), dataset=questions, corpus=docs, generate=False, settings=wb_settings, index_store=MemoryIndexStore(),
+    result = wb.run(make_spec(retrieval=ONE), dataset=questions, corpus=docs, generate=False, settings=wb_settings, index_store=MemoryIndexStore(),
                     tracker=wb.tracking.MemoryTracker(), progress=False, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
     assert result.notes == (f"{MINILM_ID}: 1 of 2 questions are longer than the 254 tokens the embedding model reads (the first at "
                             "dataframe: row 1); retrieval searched with their beginning only — shorten them, or put what they ask first",)
-    short = wb.run(make_spec(), dataset=questions.head(1), corpus=docs, generate=False, settings=wb_settings, index_store=MemoryIndexStore(),
+    short = wb.run(make_spec(retrieval=ONE), dataset=questions.head(1), corpus=docs, generate=False, settings=wb_settings, index_store=MemoryIndexStore(),
                    tracker=wb.tracking.MemoryTracker(), progress=False, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
     assert short.notes == ()
 
@@ -229,7 +230,7 @@ def test_html_pages_in_the_corpus_are_said_to_be_indexed_with_their_markup(wb_se
     (tmp_path / "wiki" / "leave.htm").write_text("<!-- saved -->\n<!DOCTYPE html>\n<html><body><p>27 days of leave.</p></body></html>",
                                                  encoding="utf-8")
     (tmp_path / "wiki" / "widgets.md").write_text("# Widgets\n\n```html\n<html><script>x()</script></html>\n```\n", encoding="utf-8")
-    spec = make_spec(corpus=CorpusRef(path=str(tmp_path / "wiki"), glob="**/*"))
+    spec = make_spec(corpus=CorpusRef(path=str(tmp_path / "wiki"), glob="**/*"), retrieval=ONE)
     questions = [{"question": "When are receipts due?", "source_ids": ["Team Space/Expenses"]}]
 
     def notes(corpus: object) -> tuple[str, ...]:
@@ -244,7 +245,7 @@ def test_html_pages_in_the_corpus_are_said_to_be_indexed_with_their_markup(wb_se
                            "retrieval to read what they say",)
     in_memory = [{"id": "Team Space/Expenses", "text": "<HTML lang='en'><p>Receipts within 30 days.</p></HTML>"}, {"id": "w", "text": "Widgets."}]
     assert notes(in_memory)[0].startswith("corpus 'documents': HTML pages, 1 of 2 documents ('Team Space/Expenses'):")
-    assert notes([{"id": "Team Space/Expenses", "text": "Receipts: <b>30 days</b>."}]) == ()
+    assert notes([{"id": "Team Space/Expenses", "text": "Receipts: <b>30 days</b>."}, {"id": "w", "text": "Widgets."}]) == ()
 
 
 @pytest.mark.timeout(60)
@@ -471,3 +472,21 @@ def test_an_index_minilm_built_under_another_torch_is_not_opened_nor_its_runs_re
     assert [v.reused_from for v in upgraded.variants] == [None]
     again = sweep(None)
     assert len(store.builds) == 2 and [v.reused_from for v in again.variants] == [first.variants[0].run_id]
+
+
+def test_a_k_that_retrieves_every_chunk_of_its_index_is_named(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    # k: 10 on a corpus of a few chunks retrieved the whole index for every question: hit_at_k and recall_at_k were 1
+    # whatever the embedding model, and the leaderboard ranked that setting first without a word
+    docs = [{"id": "leave", "text": "You get 25 days of annual leave."}, {"id": "travel", "text": "Book economy flights two weeks ahead."}]
+    questions = pd.DataFrame({"question": ["How many days of leave?", "How early to book?"], "source_ids": [["leave"], ["travel"]]})
+    retrieval = (RetrievalSpec(k=1), RetrievalSpec(k=2, search="mmr", fetch_k=2), RetrievalSpec(k=10))
+    result = wb.run(make_spec(retrieval=retrieval), dataset=questions, corpus=docs, generate=False, settings=wb_settings,
+                    index_store=MemoryIndexStore(), tracker=wb.tracking.MemoryTracker(), progress=False,
+                    models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+    assert [v.chunk_stats.count for v in result.variants] == [2, 2, 2]
+    assert result.notes == tuple(
+        f"markdown-600/0|{label}: k {k} is not fewer than the 2 chunks of its index, so every question retrieved all of them, "
+        "whatever its embedding and search: its hit_at_k, recall_at_k and precision_at_k measure the corpus, not the retrieval (only "
+        "mrr still ranks it) — use a k below 2, or smaller chunks" for label, k in (("k2-mmr", 2), ("k10-similarity", 10)))

@@ -484,6 +484,22 @@ class SweepResult:
                 "question the ids of the corpus documents that answer it",)
 
     @property
+    def k_notes(self) -> tuple[str, ...]:
+        """One line per chunker and retrieval setting whose ``k`` is not fewer than its index's chunks (a small corpus, large
+        chunks): every question retrieved the whole index whatever its embedding and search, so its hit@k, recall@k and
+        precision@k are the corpus's, not the retrieval's, and ranked that setting first among others for no merit of its
+        own (shown by ``workbench run`` and the RunPanel)."""
+        notes: dict[str, str] = {}
+        for v in self.variants:
+            chunks, k = v.chunk_stats.count, v.variant.retrieval.k
+            label = f"{v.variant.chunker.label}|{v.variant.retrieval.label}"
+            if v.status == "FINISHED" and 0 < chunks <= k and label not in notes:
+                notes[label] = (f"{label}: k {k} is not fewer than the {chunks} chunks of its index, so every question retrieved all of "
+                                "them, whatever its embedding and search: its hit_at_k, recall_at_k and precision_at_k measure the corpus, "
+                                f"not the retrieval (only mrr still ranks it) — use a k below {chunks}, or smaller chunks")
+        return tuple(notes.values())
+
+    @property
     def copy_notes(self) -> tuple[str, ...]:
         """One line when a labelled source document has a copy under another id (a page a wiki export holds twice) that
         some question labelling the one does not label: retrieval ranks the copies alike, so such a question scores no
@@ -513,10 +529,10 @@ class SweepResult:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        """What the sweep's numbers do not say by themselves: ``label_notes``, ``copy_notes``, ``markup_notes``,
+        """What the sweep's numbers do not say by themselves: ``label_notes``, ``k_notes``, ``copy_notes``, ``markup_notes``,
         ``truncation_notes``, ``question_notes``, ``vocabulary_notes``, ``price_notes``, ``cap_notes``, ``context_notes``,
         ``scorer_notes`` and ``routing_notes``."""
-        return (*self.label_notes, *self.copy_notes, *self.markup_notes, *self.truncation_notes, *self.question_notes, *self.vocabulary_notes,
+        return (*self.label_notes, *self.k_notes, *self.copy_notes, *self.markup_notes, *self.truncation_notes, *self.question_notes, *self.vocabulary_notes,
                 *self.price_notes, *self.cap_notes, *self.context_notes, *self.scorer_notes, *self.routing_notes)
 
     def variant(self, key: str) -> VariantResult:
