@@ -481,7 +481,7 @@ def test_a_k_that_retrieves_every_chunk_of_its_index_is_named(wb_settings) -> No
     # whatever the embedding model, and the leaderboard ranked that setting first without a word
     docs = [{"id": "leave", "text": "You get 25 days of annual leave."}, {"id": "travel", "text": "Book economy flights two weeks ahead."}]
     questions = pd.DataFrame({"question": ["How many days of leave?", "How early to book?"], "source_ids": [["leave"], ["travel"]]})
-    retrieval = (RetrievalSpec(k=1), RetrievalSpec(k=2, search="mmr", fetch_k=2), RetrievalSpec(k=10))
+    retrieval = (RetrievalSpec(k=1), RetrievalSpec(k=2, search="mmr", fetch_k=3), RetrievalSpec(k=10))
     result = wb.run(make_spec(retrieval=retrieval), dataset=questions, corpus=docs, generate=False, settings=wb_settings,
                     index_store=MemoryIndexStore(), tracker=wb.tracking.MemoryTracker(), progress=False,
                     models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})

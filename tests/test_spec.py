@@ -956,3 +956,23 @@ def test_top_level_x_keys_hold_yaml_anchors_that_entries_merge(tmp_path: Path) -
     assert not list(jsonschema.Draft202012Validator(experiment_json_schema()).iter_errors(yaml.safe_load(text)))
     with pytest.raises(SpecError, match=r"exp.yaml:\d+: defaults: unknown field"):  # only x- keys are left out
         load_experiment(write(tmp_path, text.replace("x-defaults:", "defaults:")))
+
+
+@pytest.mark.parametrize(("entry", "expected"), [
+    # k: 20 with MMR's default fetch_k (20): MMR kept every candidate, the chunks a similarity search finds, only
+    # reordered, so the variant was named mmr and retrieved no more diversely than similarity
+    ("{k: 20, search: mmr}", r"exp.yaml:18: retrieval\[0\]: fetch_k 20 \(the default\) must be more than k 20 for mmr: MMR picks k of the "
+                             r"fetch_k closest chunks, so with no more of them than k it keeps them all, the chunks a similarity search "
+                             r"finds — give fetch_k: 80$"),
+    ("{k: 3, search: mmr, fetch_k: 3}", r"retrieval\[0\]: fetch_k 3 must be more than k 3 for mmr: .* — give fetch_k: 12$"),
+    ("{k: 5, search: mmr, fetch_k: 2}", r"retrieval\[0\]: fetch_k 2 must be more than k 5 for mmr: .* — give fetch_k: 20$"),
+])
+def test_an_mmr_search_that_keeps_every_candidate_is_refused_in_one_line(tmp_path: Path, entry: str, expected: str) -> None:
+    with pytest.raises(SpecError, match=expected):
+        load_experiment(write(tmp_path, GOOD + f"retrieval:\n  - {entry}\n"))
+    spec = load_experiment(write(tmp_path, GOOD + "retrieval:\n  - {k: 20, search: mmr, fetch_k: 21}\n  - {k: 20}\n"))
+    assert [(r.k, r.fetch_k) for r in spec.retrieval] == [(20, 21), (20, 20)]  # a similarity search reads no fetch_k
+    # what an older workbench stored (a variant's retrieval, a bundle's) still reads: it is what that variant ran
+    from workbench.spec import RetrievalSpec
+
+    assert RetrievalSpec.model_validate({"k": 20, "search": "mmr"}).fetch_k == 20

@@ -415,6 +415,22 @@ class ChunkerSpec(_Spec):
         return f"{self.strategy}-{self.size}/{self.overlap}"
 
 
+def _fetch_k_error(entry: RetrievalSpec) -> str:
+    given = "" if "fetch_k" in entry.model_fields_set else " (the default)"
+    return (f"fetch_k {entry.fetch_k}{given} must be more than k {entry.k} for mmr: MMR picks k of the fetch_k closest chunks, so "
+            f"with no more of them than k it keeps them all, the chunks a similarity search finds — give fetch_k: {4 * entry.k}")
+
+
+def _mmr_chooses(entry: RetrievalSpec) -> RetrievalSpec:
+    """Refuse an experiment's MMR entry with no more candidates than it keeps (pure). fetch_k == k (k: 20 with the
+    default fetch_k) was accepted: MMR kept every candidate, the chunks a similarity search finds, only reordered, and
+    the variant named mmr was no more diverse than similarity. Checked in an experiment, not in ``RetrievalSpec``: a
+    variant stored or a bundle exported by an older workbench still reads as it ran."""
+    if entry.search == "mmr" and entry.fetch_k <= entry.k:
+        raise ValueError(_fetch_k_error(entry))
+    return entry
+
+
 class RetrievalSpec(_NamedSpec):
     """How chunks are found: embedding model, top ``k``, plain similarity or maximal marginal relevance."""
 
@@ -437,7 +453,7 @@ class RetrievalSpec(_NamedSpec):
     @model_validator(mode="after")
     def _fetch_k(self) -> RetrievalSpec:
         if self.search == "mmr" and self.fetch_k < self.k:
-            raise ValueError(f"fetch_k {self.fetch_k} must be at least k {self.k} for mmr")
+            raise ValueError(_fetch_k_error(self))
         return self
 
     @property
@@ -789,7 +805,7 @@ class ExperimentSpec(_Spec):
         default=(), description="answering models and routers (router: {...}); none: a retrieval-only sweep"
     )
     chunkers: tuple[ChunkerSpec, ...] = Field(min_length=1, description="how documents are cut (at least one)")
-    retrieval: tuple[RetrievalSpec, ...] = Field(
+    retrieval: tuple[Annotated[RetrievalSpec, AfterValidator(_mmr_chooses)], ...] = Field(
         default=(RetrievalSpec(),), min_length=1, validate_default=True,  # the default embedder reads token chunks too
         description="retrieval settings (default: one, with the defaults)",
     )

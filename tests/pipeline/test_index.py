@@ -154,7 +154,7 @@ def test_chunks_tied_in_similarity_come_back_in_the_same_order_from_every_build(
         store = MemoryIndexStore() if kind == "memory" else ChromaIndexStore(tmp_path / f"chroma{n}")
         index = store.build("k", order, embedder.embed([c.text for c in order]))
         found.append([h.chunk.doc_id for h in Retriever(index, embedder, RetrievalSpec(k=3)).retrieve("how long are refunds accepted")])
-        found.append([h.chunk.doc_id for h in Retriever(index, embedder, RetrievalSpec(k=3, search="mmr", fetch_k=3)).retrieve("refunds")])
+        found.append([h.chunk.doc_id for h in Retriever(index, embedder, RetrievalSpec(k=3, search="mmr", fetch_k=4)).retrieve("refunds")])
     assert found[0] == found[2] == ["copy-a", "copy-b", "copy-c"]
     assert found[1] == found[3]
 
