@@ -205,3 +205,46 @@ def damaged_index(folder: Path, damage: str) -> tuple[list[Any], list[list[float
 def fake_models() -> dict[str, object]:
     """The embedded default model ids mapped to deterministic fakes."""
     return {GEMMA_ID: ScriptedModel(echo_context_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+
+
+_GOOGLE_EMBEDDINGS = """
+from langchain_core.embeddings import Embeddings
+from workbench.testing import HashingEmbedder
+
+ASKED = []  # (method, text): what the model was asked to embed, and how
+
+
+class GoogleGenerativeAIEmbeddings(Embeddings):
+    def __init__(self, model, **kwargs):
+        self.hashing = HashingEmbedder(dim=64)
+
+    def embed_documents(self, texts):
+        ASKED.extend(("embed_documents", t) for t in texts)
+        return self.hashing.embed(texts)
+
+    def embed_query(self, text):
+        ASKED.append(("embed_query", text))
+        return self.hashing.embed([text])[0]
+"""
+
+
+@pytest.fixture
+def google_embeddings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A stand-in for langchain-google-genai's embeddings, importable as the package is (``google_genai:`` embedding
+    models load it): it embeds a query (``embed_query``) as it embeds a document, and records in ``ASKED`` which of the
+    two it was asked for each text."""
+    import importlib
+    import sys
+
+    (tmp_path / "fake-packages" / "langchain_google_genai").mkdir(parents=True)
+    (tmp_path / "fake-packages" / "langchain_google_genai" / "__init__.py").write_text(_GOOGLE_EMBEDDINGS, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "fake-packages"))
+    monkeypatch.setenv("GOOGLE_API_KEY", "test-key")
+    from langchain.embeddings.base import _get_embeddings_class_creator
+
+    # LangChain keeps each provider's class once imported: another test's stand-in (and its ASKED) would answer
+    _get_embeddings_class_creator.cache_clear()
+    sys.modules.pop("langchain_google_genai", None)
+    yield importlib.import_module("langchain_google_genai")
+    sys.modules.pop("langchain_google_genai", None)
+    _get_embeddings_class_creator.cache_clear()

@@ -490,3 +490,23 @@ def test_a_k_that_retrieves_every_chunk_of_its_index_is_named(wb_settings) -> No
         f"markdown-600/0|{label}: k {k} is not fewer than the 2 chunks of its index, so every question retrieved all of them, "
         "whatever its embedding and search: its hit_at_k, recall_at_k and precision_at_k measure the corpus, not the retrieval (only "
         "mrr still ranks it) — use a k below 2, or smaller chunks" for label, k in (("k2-mmr", 2), ("k10-similarity", 10)))
+
+
+
+def test_questions_are_embedded_as_search_queries_where_the_provider_embeds_those_otherwise(wb_settings, google_embeddings) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    # Google's embeddings embed a search query for the RETRIEVAL_QUERY task (LangChain's embed_query) and a document for
+    # RETRIEVAL_DOCUMENT: the questions went through embed_documents, as documents, so a google_genai embedding model
+    # retrieved worse in the sweep than in any LangChain retriever, and the comparison of embedders was skewed
+    fake = google_embeddings
+    docs = [{"id": "leave", "text": "You get 25 days of annual leave."}, {"id": "travel", "text": "Book economy flights two weeks ahead."}]
+    questions = pd.DataFrame({"question": ["How many days of leave?", "How early to book flights?"], "source_ids": [["leave"], ["travel"]]})
+    spec = make_spec(retrieval=(RetrievalSpec(k=1, embedding="google_genai:text-embedding-004"),))
+    result = wb.run(spec, dataset=questions, corpus=docs, generate=False, settings=wb_settings, index_store=MemoryIndexStore(),
+                    tracker=wb.tracking.MemoryTracker(), progress=False)
+    assert [v.status for v in result.variants] == ["FINISHED"] and result.variants[0].metrics["hit_at_k"] == 1.0
+    asked = list(questions["question"])
+    assert sorted(t for how, t in fake.ASKED if how == "embed_query") == sorted(asked)
+    assert not [t for how, t in fake.ASKED if how == "embed_documents" and t in asked]
+    assert {t for how, t in fake.ASKED if how == "embed_documents"} == {d["text"] for d in docs}  # the chunks, as documents

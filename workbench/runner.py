@@ -453,14 +453,15 @@ def _planned_groups(
         index = indexes.open(embedded_index_key(chunker, embedding, corpus.hash, embedder.identity)) if indexes is not None else None
         # the prompts are rendered from what the questions find (their vectors in the cache), --fresh or not: it recomputes
         # the answers, which are then all to pay for
-        embedded = len(cache.cached("embedding", [embedding_key(embedder.identity, q) for q in questions])) == len(set(questions))
+        queries = resolver.embedder(embedding, cache=False, queries=True)
+        embedded = len(cache.cached("embedding", [embedding_key(queries.identity, q) for q in questions])) == len(set(questions))
         retrievals: dict[str, list[tuple[Hit, ...]]] = {}
         for v in group:
             hits = None
             if index is not None and embedded and v.generates:
                 setting = v.retrieval.model_dump_json()
                 if setting not in retrievals:
-                    retriever = Retriever(index=index, embedder=CachedEmbedder(embedder, cache, identity=embedder.identity), spec=v.retrieval)
+                    retriever = Retriever(index=index, embedder=CachedEmbedder(queries, cache, identity=queries.identity), spec=v.retrieval)
                     retrievals[setting] = [tuple(retriever.retrieve(q)) for q in questions]
                 hits = retrievals[setting]
             yield _variant_plan(spec, v, dataset, hits, cache, lambda m: resolver.generator(m.id, m.resolved_kind, cache=False),
@@ -667,7 +668,7 @@ def run(
                             if built is None:  # Stop pressed during the build: no index is kept, nothing of it runs
                                 continue
                             index, embedded_note = built
-                    queries = resolver.embedder(embedding)
+                    queries = resolver.embedder(embedding, queries=True)
                     questions = [c.question for c in dataset.cases]  # once for every variant of the index
                     if runs_locally(embedding):  # each alone, as a bundle asks it: a local model's padded batch moves
                         for question in questions:  # a vector in its last bits with its longest text

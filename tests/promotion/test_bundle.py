@@ -386,6 +386,30 @@ def test_a_bundle_evaluated_on_another_server_needs_that_server(tmp_path: Path, 
     assert wb.load_bundle(folder, models=served, **load).answer(CASES[0]["question"]).answer == CASES[0]["reference"]
 
 
+def test_a_bundle_embeds_its_questions_as_the_sweep_did_as_search_queries(tmp_path: Path, empty_store: Path, google_embeddings: Any) -> None:
+    """A google_genai embedding model embeds a question as a search query (embed_query), in the sweep and in the bundle
+    alike: the bundle retrieves the chunks the promoted run retrieved."""
+    from tests.conftest import copy_store
+    from tests.promotion.conftest import write_project
+    from workbench.config import settings
+    from workbench.models import GEMMA_ID
+    from workbench.promotion import build_bundle
+    from workbench.spec import RetrievalSpec
+
+    cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
+    spec = write_project(tmp_path).model_copy(update={"retrieval": (RetrievalSpec(k=2, embedding="google_genai:text-embedding-004"),)})
+    result = wb.run(spec, settings=cfg, models={GEMMA_ID: fake_models()[GEMMA_ID]}, progress=False)
+    good = next(v for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
+    wb.promote(good.run_id, name="assist-google", alias="staging", gates=EASY, settings=cfg)  # type: ignore[arg-type]
+    files, _, _, _ = build_bundle("assist-google", "staging", settings=cfg)
+    bundle = wb.load_bundle(_write_bundle(files, tmp_path / "bundle"), corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index",
+                            models={GEMMA_ID: fake_models()[GEMMA_ID]})
+    google_embeddings.ASKED.clear()
+    answer = bundle.answer(CASES[0]["question"])
+    assert google_embeddings.ASKED == [("embed_query", CASES[0]["question"])]
+    assert list(answer.source_ids) == list(good.records[0].retrieved_ids)
+
+
 def test_a_bundle_evaluated_on_the_default_server_refuses_another(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
     from workbench.models import GEMMA_ID
     from workbench.testing import ScriptedModel

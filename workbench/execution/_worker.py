@@ -77,14 +77,17 @@ class ModelResolver:
             self._wrapped[key] = CachedGenerator(raw, self.store, identity=raw.identity, read=self.read, claims=self.claims) if cache else raw
         return self._wrapped[key]  # type: ignore[no-any-return]
 
-    def embedder(self, model_id: str, *, cache: bool = True) -> Embedder:
-        if (model_id, "embedder") not in self._loaded:
+    def embedder(self, model_id: str, *, cache: bool = True, queries: bool = False) -> Embedder:
+        """The embedding model ``model_id`` (an override as given); with ``queries``, the one of the questions retrieval
+        searches with (``load_embedder``: a provider may embed a query otherwise than a document)."""
+        role = "query embedder" if queries else "embedder"
+        if (model_id, role) not in self._loaded:
             found = self.overrides.get(model_id)
-            self._loaded[(model_id, "embedder")] = found if found is not None else load_embedder(model_id, retries=self.retries)
-        raw = self._loaded[(model_id, "embedder")]
+            self._loaded[(model_id, role)] = found if found is not None else load_embedder(model_id, retries=self.retries, queries=queries)
+        raw = self._loaded[(model_id, role)]
         if not cache:
             return raw  # type: ignore[no-any-return]
-        key = (model_id, "embedder", True)
+        key = (model_id, role, True)
         if key not in self._wrapped:
             self._wrapped[key] = CachedEmbedder(raw, self.store, identity=raw.identity, read=self.read)
         return self._wrapped[key]  # type: ignore[no-any-return]
@@ -93,6 +96,9 @@ class ModelResolver:
         """The identities of the models whose outputs make a variant's results (with ``judge``, the judge's too: a
         judge served by another server or from another file scores differently)."""
         out = {"embedding": self.embedder(variant.retrieval.embedding, cache=False).identity}
+        queries = self.embedder(variant.retrieval.embedding, cache=False, queries=True).identity
+        if queries != out["embedding"]:  # questions embedded as queries retrieve otherwise than those embedded as documents
+            out["query_embedding"] = queries
         if isinstance(variant.model, RouterSpec):
             for role, m in (("cheap", variant.model.cheap), ("strong", variant.model.strong)):
                 out[role] = self._raw_generator(m.id, m.resolved_kind).identity

@@ -342,21 +342,26 @@ def _finish_reason(message: Any) -> str:
 
 class LangChainEmbedder:
     """Any LangChain embeddings model. Token counts (for the token chunker) use the local MiniLM tokenizer. A rate
-    limit, server error or timeout is retried up to ``retries`` times."""
+    limit, server error or timeout is retried up to ``retries`` times. With ``queries`` it embeds search queries,
+    each through the model's ``embed_query`` (Google's RETRIEVAL_QUERY task), and its identity says so: their vectors
+    are not a document's."""
 
     def __init__(self, model_id: str, embeddings: Any, *, identity: str | None = None, retries: int = 0,
-                 refusal: RefusalAdvice | None = None) -> None:
+                 refusal: RefusalAdvice | None = None, queries: bool = False) -> None:
         self.model_id = model_id
-        self.identity = identity or model_id
+        self.identity = (identity or model_id) + ("|query" if queries else "")
         self._refusal = refusal
         self.retries = retries
         self._embeddings = embeddings
+        self._queries = queries
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
         def call() -> list[list[float]]:
             try:
+                if self._queries:
+                    return [self._embeddings.embed_query(text) for text in texts]
                 return self._embeddings.embed_documents(list(texts))  # type: ignore[no-any-return]
             except Exception as exc:
                 if _overflowed(exc):  # the texts are sent whole (EMBEDDING_OPTIONS): a chunk the model cannot read is refused

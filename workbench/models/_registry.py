@@ -88,6 +88,12 @@ EMBEDDING_OPTIONS: Mapping[str, Mapping[str, object]] = {
 }
 
 
+# providers whose LangChain embeddings embed a search query otherwise than a document (embed_query against
+# embed_documents): Google's asks for the RETRIEVAL_QUERY task, not RETRIEVAL_DOCUMENT. Their questions are embedded
+# as queries; the others' as documents, all in one request (their embed_query is embed_documents of one text).
+QUERY_EMBEDDING_PROVIDERS = frozenset({"google_genai"})
+
+
 @dataclass(frozen=True)
 class LocalGenerator:
     """An embedded GGUF model: how it is served and where its file is (found, or written, on first load)."""
@@ -348,9 +354,11 @@ def _check_gguf(model_id: str, path: Path) -> None:
                          "of a .gguf model file, or download it again")
 
 
-def load_embedder(model_id: str, *, retries: int = 2) -> Embedder:
+def load_embedder(model_id: str, *, retries: int = 2, queries: bool = False) -> Embedder:
     """Build the embedder for a model string; a hosted one retries a call ``retries`` times on a rate limit, server
-    error or timeout (a sweep's ``execution.retries``; 2, the openai client's own default, elsewhere)."""
+    error or timeout (a sweep's ``execution.retries``; 2, the openai client's own default, elsewhere). With ``queries``,
+    the embedder of the questions retrieval searches with: a provider that embeds a query otherwise than a document
+    (``QUERY_EMBEDDING_PROVIDERS``) embeds them as queries, under an identity of their own."""
     check_model_id(model_id, role="embedder")
     if model_id in LOCAL_EMBEDDERS:
         return LOCAL_EMBEDDERS[model_id]()
@@ -363,4 +371,5 @@ def load_embedder(model_id: str, *, retries: int = 2) -> Embedder:
     # a huggingface: model's vectors are computed here, by the versions of its packages (a provider's by its server)
     identity = with_versions(hosted_identity(model_id, os.environ), embedding_packages(model_id))
     return LangChainEmbedder(model_id, client, identity=identity, retries=retries,
-                             refusal=functools.partial(refusal_advice, model_id, environ=os.environ))
+                             refusal=functools.partial(refusal_advice, model_id, environ=os.environ),
+                             queries=queries and provider in QUERY_EMBEDDING_PROVIDERS)

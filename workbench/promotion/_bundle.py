@@ -528,4 +528,6 @@ def load_bundle(
     # a hosted call is retried on 429, 5xx and timeouts as a sweep's are by default (its client's own retries are off)
     params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=config.seed, timeout_s=p.timeout_s,
                               retries=retries)
-    return Bundle(folder, config, template, Retriever(index=index, embedder=embedder, spec=config.retrieval), generator, params)
+    # questions embedded as the sweep embedded them: as search queries where the provider embeds those otherwise
+    queries = embedder if embedding in overrides else load_embedder(embedding, retries=retries, queries=True)
+    return Bundle(folder, config, template, Retriever(index=index, embedder=queries, spec=config.retrieval), generator, params)
