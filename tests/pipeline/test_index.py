@@ -49,6 +49,29 @@ def test_chroma_index_persists_and_half_built_index_is_not_reused(tmp_path: Path
     assert store.open("k2") is None
 
 
+@pytest.mark.parametrize("space", ["l2", "ip"])
+def test_a_chroma_index_of_another_distance_is_built_again_not_searched(tmp_path: Path, space: str) -> None:
+    # a collection under an index's name measuring another distance (made by hand, by another tool, by a Chroma that
+    # left the space to its default, l2): its distances were read as cosine ones, 1 - distance, so a score was no
+    # similarity (below 0, above 1) and a router's retrieval_score_below compared it with a cosine threshold
+    embedder = HashingEmbedder()
+    chunks = [c for k, t in TEXTS.items() for c in chunk_document(Document(k, t), ChunkerSpec(strategy="sentence", size=100, overlap=0))]
+    vectors = [[2 * x for x in v] for v in embedder.embed([c.text for c in chunks])]  # not unit vectors: l2 and ip differ from cosine
+    store = ChromaIndexStore(tmp_path / "c")
+    foreign = store._client.create_collection("wb-k1", embedding_function=None, configuration={"hnsw": {"space": space}},
+                                              metadata={"workbench_complete": True, "workbench_key": "k1"})
+    foreign.add(ids=[c.id for c in chunks], embeddings=np.asarray(vectors, dtype=np.float32), documents=[c.text for c in chunks],
+                metadatas=[{"doc_id": c.doc_id, "start": c.start, "end": c.end, "header": c.header} for c in chunks])
+    assert store.open("k1") is None
+    index = store.build("k1", chunks, vectors)
+    hits = Retriever(index, embedder, RetrievalSpec(k=len(chunks))).retrieve("how does the try statement handle an exception")
+    memory = Retriever(MemoryIndexStore().build("k1", chunks, vectors), embedder, RetrievalSpec(k=len(chunks))).retrieve(
+        "how does the try statement handle an exception")
+    assert [h.chunk.id for h in hits] == [h.chunk.id for h in memory]
+    assert [h.score for h in hits] == pytest.approx([h.score for h in memory], abs=1e-5)
+    assert ChromaIndexStore(tmp_path / "c").open("k1") is not None
+
+
 @pytest.mark.parametrize("kind", ["memory", "chroma"])
 def test_an_index_keeps_the_statistics_of_the_chunks_it_was_built_from(kind: str, tmp_path: Path) -> None:
     store = MemoryIndexStore() if kind == "memory" else ChromaIndexStore(tmp_path / "chroma")

@@ -481,6 +481,18 @@ class _ChromaIndex:
         return hits
 
 
+def _space(configuration: Any) -> str | None:
+    """The distance a Chroma collection measures, as its configuration names it (``hnsw``, or ``spann`` on a distributed
+    Chroma); None when it names none (a Chroma that does not report it). Every index is built to measure cosine."""
+    if not isinstance(configuration, Mapping):
+        return None
+    for section in ("hnsw", "spann"):
+        found = configuration.get(section)
+        if isinstance(found, Mapping) and found.get("space") is not None:
+            return str(found["space"])
+    return None
+
+
 def _ef_search(chunks: int) -> int:
     """How many candidates Chroma's HNSW graph keeps while it searches an index of ``chunks``: all of them, so that a
     search is exhaustive and finds the true closest chunks. With Chroma's default (100) it finds most of them, but the
@@ -527,6 +539,8 @@ class _ChromaStore:
             return None
         if not (collection.metadata or {}).get(_COMPLETE):
             return None  # half-built by an older workbench that built in place
+        if _space(collection.configuration) not in (None, "cosine"):
+            return None  # measures another distance, whose 1 - distance is no similarity: a build of its key replaces it
         if not self._files_whole(collection):
             return None  # damaged: a build of its key replaces it
         index = _ChromaIndex(key, collection, self._reaching)
