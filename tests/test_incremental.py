@@ -475,6 +475,52 @@ def slowly(script):  # type: ignore[no-untyped-def]
     return answer_slowly
 
 
+class SlowWritingCache(DiskCacheStore):
+    """A cache on a slow disk: its first answer's write says when it starts (a file), then takes ``hold_s``."""
+
+    def __init__(self, directory: str | Path, started: Path, hold_s: float) -> None:
+        super().__init__(directory)
+        self.started, self.hold_s = started, hold_s
+
+    def put(self, kind, key, value):  # type: ignore[no-untyped-def]
+        if kind == "generation" and not self.started.exists():
+            self.started.write_text(key, encoding="utf-8")
+            time.sleep(self.hold_s)
+        super().put(kind, key, value)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (SlowWritingCache, (str(self.directory), self.started, self.hold_s))
+
+
+def test_ctrl_c_while_a_worker_stores_an_answer_keeps_the_answer_and_the_resumed_sweep_does_not_ask_it_again(
+    wb_settings: Settings, models: Models, tmp_path: Path
+) -> None:
+    # Ctrl+C (or SIGTERM, a cancelled CI job) ends the worker processes at once: one that was storing an answer the
+    # model had just produced died in the middle of the write, and the resumed sweep asked (paid for) that question again
+    from workbench.execution._process import KILL_GRACE_S
+
+    started = tmp_path / "storing"
+    cache = SlowWritingCache(wb_settings.cache_dir, started, hold_s=KILL_GRACE_S - 0.5)  # ended within the grace period
+    spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": "process"})
+
+    def ctrl_c_once_the_write_starts() -> None:
+        deadline = time.monotonic() + 300
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), __import__("signal").SIGINT)
+
+    pressing = threading.Thread(target=ctrl_c_once_the_write_starts, daemon=True)
+    pressing.start()
+    with pytest.raises(KeyboardInterrupt):
+        sweep(spec, wb_settings, models, cache=cache)
+    pressing.join()
+    assert models.calls == 1
+    assert DiskCacheStore(wb_settings.cache_dir).get("generation", started.read_text(encoding="utf-8")) is not None
+    again = sweep(spec, wb_settings, models)
+    assert again.variants[0].status == "FINISHED" and again.variants[0].metrics["cache_hits"] == 1
+    assert models.calls == QUESTIONS  # the answer stored as the sweep was interrupted is not asked again
+
+
 def test_a_crash_inside_the_runner_fails_the_sweep_with_the_error(wb_settings: Settings, models: Models) -> None:
     class Exploding(MlflowTracker):
         def log_variant(self, sweep, result, dataset, *, reuse_key=None, models=None, on_logged=None):  # type: ignore[no-untyped-def]

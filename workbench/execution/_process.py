@@ -210,6 +210,32 @@ class _Journal:
         return int(self.inner.clear(older_than_s))
 
 
+class _WritesFinished:
+    """A worker's cache store whose writes a SIGTERM does not cut in two: the caller ends its workers with SIGTERM (Ctrl+C
+    or SIGTERM of the sweep, a wall time), and one storing an answer the model had just produced (paid for) died
+    mid-write, so the resumed sweep asked that question again. A SIGTERM meanwhile ends the worker once the write is
+    done (a few milliseconds; the caller's SIGKILL comes a grace period later). Writes from the main thread, where a
+    worker answers its questions one at a time; those of questions answered at once (hosted models) are not held."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.persistent = bool(getattr(inner, "persistent", False))
+        self.claims_dir = getattr(inner, "claims_dir", None)
+
+    def get(self, kind: str, key: str) -> Any:
+        return self.inner.get(kind, key)
+
+    def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        with interrupts_deferred(signal.SIGTERM):
+            self.inner.put(kind, key, value)
+
+    def info(self) -> Any:
+        return self.inner.info()
+
+    def clear(self, older_than_s: float | None = None) -> int:
+        return int(self.inner.clear(older_than_s))
+
+
 def with_cache_journal(job: VariantJob) -> tuple[VariantJob, list[tuple[str, str, dict[str, Any]]]]:
     """The job, with its cache journaled when the cache lives in the caller's memory (a disk cache is shared as is)."""
     if getattr(job.cache, "persistent", False):
@@ -237,6 +263,7 @@ def _serve(conn: Any, stop: Any) -> None:
         os.chdir(cwd)
         try:
             job, journal = with_cache_journal(cloudpickle.loads(payload))
+            job = replace(job, cache=_WritesFinished(job.cache))
             if memory_mb is not None:
                 cap_memory(memory_mb)
             result = run_job(

@@ -62,21 +62,21 @@ def _held(tracking_uri: str, suffix: str, what: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def interrupts_deferred() -> Iterator[None]:
-    """A block that a Ctrl+C (SIGINT) does not cut in two: one received meanwhile is delivered, to the handler that was
-    in place, once the block has ended. Outside the main thread (where no signal handler runs), or under a handler
-    installed from outside Python, the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+def interrupts_deferred(signum: int = signal.SIGINT) -> Iterator[None]:
+    """A block that a Ctrl+C (SIGINT; or ``signum``: a worker's SIGTERM) does not cut in two: one received meanwhile is
+    delivered, to the handler that was in place, once the block has ended. Outside the main thread (where no signal
+    handler runs), or under a handler installed from outside Python, the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signum) is None:
         yield
         return
     received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
+    previous = signal.signal(signum, lambda got, _frame: received.append(got))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous)
         if received:
-            signal.raise_signal(signal.SIGINT)  # as it would have come: a KeyboardInterrupt, or ignored under SIG_IGN
+            signal.raise_signal(signum)  # as it would have come: a KeyboardInterrupt, a death by SIGTERM, or ignored under SIG_IGN
 
 
 # the key of the advisory lock under which a process opens a PostgreSQL store ("wbst" as an integer): any 64-bit number
