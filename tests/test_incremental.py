@@ -454,10 +454,14 @@ def test_a_stopped_sweep_is_killed_and_running_it_again_finishes_without_repeati
     assert client.get_run(first.parent_run_id).info.status == "KILLED"
     assert [v.status for v in first.variants] == ["FINISHED", "STOPPED"]
     answered = len(first.variants[1].records)
-    assert 1 <= answered < QUESTIONS
+    assert 1 <= answered < QUESTIONS and not any(r.error for r in first.variants[1].records)
     assert models.calls == QUESTIONS + answered
+    # every answer the model produced is in the cache (a repeat below is then the resumed sweep's, not a lost write)
+    assert DiskCacheStore(wb_settings.cache_dir).info().entries["generation"] == models.calls
     second = sweep(in_workers, wb_settings, models)
-    assert models.calls == 4 * QUESTIONS  # the stopped variant's answers came from the cache: no question twice
+    asked = [prompt.text for prompt in models.generator.calls]
+    # the stopped variant's answers came from the cache: no question twice (and the failure names the one that was)
+    assert models.calls == 4 * QUESTIONS and len(set(asked)) == len(asked), [t[-200:] for t in set(asked) if asked.count(t) > 1]
     assert [v.status for v in second.variants] == ["FINISHED"] * 4
     stopped = next(v for v in second.variants if v.variant.id == first.variants[1].variant.id)
     assert stopped.reused_from is None and stopped.metrics["cache_hits"] == answered
