@@ -210,12 +210,60 @@ class _Journal:
         return int(self.inner.clear(older_than_s))
 
 
+class _Writes:
+    """The cache writes in progress in a worker, across its threads, and a SIGTERM held until they are done."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._ending = False
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def counted(self) -> Iterator[None]:
+        with self._lock:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._count -= 1
+                end = self._ending and self._count == 0
+            if end:  # the SIGTERM held meanwhile, delivered again now that nothing is being written
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    def on_sigterm(self, signum: int, _frame: Any) -> None:
+        """SIGTERM's handler while a worker answers questions at once (their writes come from other threads than the
+        main one, where a handler runs): end now, or once the writes in progress are done. It takes no lock: it may
+        run in the main thread while that holds it."""
+        self._ending = True
+        if self._count == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGTERM)
+
+
+_WRITES = _Writes()
+
+
+@contextmanager
+def _sigterm_after_writes(concurrent: bool) -> Iterator[None]:
+    """A job during which a SIGTERM waits for the cache writes in progress in any thread (``concurrent``: questions
+    answered at once, in threads); otherwise only the main thread's writes hold it (``_WritesFinished``), and a
+    worker busy in native code (a model's prompt being read) ends at once, not a grace period later."""
+    if not concurrent:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _WRITES.on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 class _WritesFinished:
     """A worker's cache store whose writes a SIGTERM does not cut in two: the caller ends its workers with SIGTERM (Ctrl+C
     or SIGTERM of the sweep, a wall time), and one storing an answer the model had just produced (paid for) died
     mid-write, so the resumed sweep asked that question again. A SIGTERM meanwhile ends the worker once the write is
-    done (a few milliseconds; the caller's SIGKILL comes a grace period later). Writes from the main thread, where a
-    worker answers its questions one at a time; those of questions answered at once (hosted models) are not held."""
+    done (milliseconds; the caller's SIGKILL comes a grace period later)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -226,7 +274,7 @@ class _WritesFinished:
         return self.inner.get(kind, key)
 
     def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
-        with interrupts_deferred(signal.SIGTERM):
+        with interrupts_deferred(signal.SIGTERM), _WRITES.counted():
             self.inner.put(kind, key, value)
 
     def info(self) -> Any:
@@ -266,12 +314,13 @@ def _serve(conn: Any, stop: Any) -> None:
             job = replace(job, cache=_WritesFinished(job.cache))
             if memory_mb is not None:
                 cap_memory(memory_mb)
-            result = run_job(
-                job,
-                on_question=lambda kind, done, total: conn.send(("event", kind, done, total)),
-                stop=stop.is_set,
-                on_ready=lambda deadline: conn.send(("ready", deadline)),
-            )
+            with _sigterm_after_writes(job.question_workers > 1):
+                result = run_job(
+                    job,
+                    on_question=lambda kind, done, total: conn.send(("event", kind, done, total)),
+                    stop=stop.is_set,
+                    on_ready=lambda deadline: conn.send(("ready", deadline)),
+                )
             message: tuple[Any, ...] = ("result", cloudpickle.dumps((result, journal)))
         except BaseException as exc:  # noqa: BLE001 - whatever happens is reported, then the worker ends
             message = ("error", f"{type(exc).__name__}: {exc}")
