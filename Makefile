@@ -71,9 +71,13 @@ lint: install
 # worker runs llama.cpp and torch on one thread (tests/conftest.py). PYTEST_WORKERS=0 runs the suite in one process.
 # A worker that dies is not restarted: xdist then names the test it was running and the suite ends (a restarted
 # worker left `--dist loadfile` waiting forever, until CI's time limit).
+# Bytecode is written (into the gitignored __pycache__ folders) even where PYTHONDONTWRITEBYTECODE is set, as it is in
+# some CI images: without it every process compiled the workbench again (each pytest worker, and every notebook kernel,
+# forkserver, Ray worker and CLI run the tests start), and each worker rewrote the asserts of every test module while
+# collecting (16 s of CPU a worker instead of 7 s with pytest's cache of rewritten modules).
 PYTEST_WORKERS ?= 2
 test: install browser-deps team-deps lint
-	$(BIN)/python -m pytest -q --durations=25 -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart=0
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q --durations=25 -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart=0
 
 browser-deps:
 	@if [ "$$WORKBENCH_SKIP_BROWSER" = "1" ] && [ "$$CI" != "true" ]; then echo "WORKBENCH_SKIP_BROWSER=1: browser test dependencies not installed"; exit 0; fi; \
