@@ -116,7 +116,7 @@ def test_a_retrieval_sweep_reuses_the_indexes_a_full_sweep_built(wb_settings, fa
     spec = make_spec(chunkers=CHUNKERS)
     full = wb.run(spec, settings=wb_settings, models=fake_models, index_store=store, limit=2, progress=False)
     assert len(store.builds) == 2 and all(v.variant.generates for v in full.variants)
-    retrieval = wb.run(spec, generate=False, settings=wb_settings, models=fake_models, index_store=store, progress=False)
+    retrieval = wb.run(spec, generate=False, settings=wb_settings, models=fake_models, index_store=store, limit=2, progress=False)
     assert len(store.builds) == 2  # both indexes opened, none rebuilt
     assert {v.status for v in retrieval.variants} == {"FINISHED"} and not any(v.variant.generates for v in retrieval.variants)
 
@@ -126,11 +126,11 @@ def test_an_embedder_of_another_identity_builds_its_own_index(wb_settings) -> No
     # search an index of the first one's vectors
     store = CountingIndexStore()
     for dim in (64, 32):
-        result = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=store, progress=False,
+        result = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=store, progress=False, limit=2,
                         models={MINILM_ID: HashingEmbedder(dim=dim, model_id=MINILM_ID)})
         assert {v.status for v in result.variants} == {"FINISHED"}
     assert len(set(store.builds)) == 2
-    again = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=store, progress=False,
+    again = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=store, progress=False, limit=2,
                    models={MINILM_ID: HashingEmbedder(dim=32, model_id=MINILM_ID)}, fresh=True)
     assert {v.status for v in again.variants} == {"FINISHED"} and len(store.builds) == 2  # the same vectors: opened
 
@@ -147,9 +147,10 @@ def test_a_sweep_that_opens_an_index_does_not_chunk_the_corpus_again(wb_settings
 
     store = MemoryIndexStore()
     embedder = Counting(model_id=MINILM_ID)
-    first = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=store, progress=False, models={MINILM_ID: embedder})
+    first = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=store, progress=False, models={MINILM_ID: embedder}, limit=2)
     built = len(Counting.counted)
-    again = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=store, progress=False, models={MINILM_ID: embedder}, fresh=True)
+    again = wb.run(make_spec(), generate=False, settings=wb_settings, index_store=store, progress=False, models={MINILM_ID: embedder}, fresh=True,
+                   limit=2)
     questions = [c.question for c in again.dataset.cases]  # each sweep counts its questions' tokens (question_notes)
     assert built > len(questions) and Counting.counted[built:] == questions
     assert again.variants[0].chunk_stats == first.variants[0].chunk_stats and first.variants[0].chunk_stats.count > 0
