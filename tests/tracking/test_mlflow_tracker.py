@@ -587,6 +587,7 @@ def test_a_sweep_leaves_mlflow_global_store_and_the_users_open_run_alone(wb_sett
         assert MlflowClient(mine).get_run(run.info.run_id).data.metrics == {"after_the_sweep": 1.0}
 
 
+@pytest.mark.slow
 def test_a_store_outside_the_project_keeps_new_experiments_artifacts_beside_it(tmp_path, empty_store, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # a CI job's store outside its checkout: artifacts went to <checkout>/mlruns/artifacts, deleted with the checkout
     from workbench.config import settings

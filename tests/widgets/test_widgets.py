@@ -1137,6 +1137,7 @@ def test_score_retrieval_runs_in_the_background_so_a_run_panel_sweep_ahead_of_it
     assert [v.variant.name for v in sweep.variants] == ["markdown-400/0|k2-similarity"] and "hit_at_k <b>" in explorer.scores.value
 
 
+@pytest.mark.slow
 def test_a_run_panel_behind_another_sweep_says_it_waits_and_that_stop_cancelled_it_not_a_zero_of_zero_count(cfg: Settings) -> None:
     """Two RunPanels at once: the second showed "0/0 another sweep is running ..." on its variants bar under "Running",
     and once stopped there "WorkbenchError: ..." beside the same stale bar."""
@@ -1164,6 +1165,7 @@ def test_a_run_panel_behind_another_sweep_says_it_waits_and_that_stop_cancelled_
     assert second.status.value.startswith("Done: 2 variant(s) logged") and second.variants.label.value == "2/2 "
 
 
+@pytest.mark.slow
 def test_run_panels_queued_behind_a_sweep_run_in_the_order_their_run_was_pressed(cfg: Settings) -> None:
     """Three panels pressed one after the other behind a running sweep ran in whatever order the lock woke them: the
     one pressed last could run first, and the first pressed wait through the others."""
@@ -1332,6 +1334,7 @@ def test_chunk_explorer_searches_a_long_document_for_secrets_only_as_far_as_it_s
     assert searched and max(searched) < len(text) // 10  # what is shown and a margin, not the whole document
 
 
+@pytest.mark.slow
 def test_run_panel_redraws_its_progress_bars_a_hundred_times_a_pass_not_once_a_question(cfg: Settings) -> None:
     """Each question answered and each scored redrew a bar and its label, a message to the browser each: a variant's
     5,000 questions read from the cache, then scored, sent 20,000 within seconds to a JupyterLab that froze."""
