@@ -44,6 +44,7 @@ def make_spec(**overrides) -> ExperimentSpec:  # type: ignore[no-untyped-def]
 
 
 
+@pytest.mark.slow
 def test_sweep_builds_each_shared_index_once_and_scores_every_variant(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     store, tracker = CountingIndexStore(), MemoryTracker()
     result = wb.run(make_spec(), models=fake_models, index_store=store, tracker=tracker, settings=wb_settings, progress=False)
@@ -348,6 +349,7 @@ def test_a_grid_none_of_whose_models_can_be_served_is_one_error_before_any_run(w
     assert tracker.runs == {} and store.builds == []
 
 
+@pytest.mark.slow
 def test_two_sweeps_started_at_once_in_one_process_run_one_after_the_other(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     # two RunPanels, or two threads: concurrent sweeps in one process built the same Chroma index and logged the same
     # MLflow dataset at once (both libraries fail at that), leaving runs RUNNING
