@@ -299,3 +299,34 @@ def test_a_router_run_with_a_failed_call_is_not_reused_and_the_next_sweep_asks_t
     grounded = next(r for r in again.records if r.case.id == "q-grounded")
     assert not grounded.escalated and grounded.answered_by == SMOLLM2_ID
     assert first.metrics["escalation_rate"] == 1.0 and again.metrics["escalation_rate"] == pytest.approx(3 / 4)
+
+
+def test_a_grounding_embedding_that_fails_fails_its_question_not_the_router_and_the_next_sweep_completes_it(routing_spec, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    """A hosted embedding model that failed while the router measured one answer's grounding failed the whole router
+    variant ('ConnectionError: ...', its other questions' results lost); it is now that question's error, named as
+    the grounding signal's, and the next sweep asks only that embedding again."""
+    class Flaky(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            if any("Bananas" in t for t in texts):  # the cheap answer to q-ungrounded
+                raise ConnectionError("embedding server reset the connection")
+            return super().embed(texts)
+
+    spec = ExperimentSpec.from_dict({**routing_spec.model_dump(mode="json", exclude_none=True), "models": routing_spec.model_dump(mode="json", exclude_none=True)["models"][2:]},
+                                    base_dir=routing_spec.base_dir)
+    sweep = wb.run(spec, models={**_models(), MINILM_ID: Flaky(model_id=MINILM_ID)}, index_store=MemoryIndexStore(), settings=wb_settings,
+                   progress=False)
+    (first,) = sweep.variants
+    assert first.status == "FINISHED" and first.question_errors == 1 and len(first.records) == len(CASES)
+    failed = next(r for r in first.records if r.case.id == "q-ungrounded")
+    assert failed.error is not None and failed.error.startswith(f"grounding_below could not be measured: embedding the cheap answer with {MINILM_ID} failed")
+    assert failed.answered_by == "" and [c.role for c in failed.calls] == ["cheap"] and first.metrics["calls_smollm2-135m-instruct"] == 3
+    traces = MlflowClient(wb_settings.tracking_uri).search_traces(locations=[sweep.experiment_id], run_id=first.run_id)
+    (trace,) = [t for t in traces if t.info.tags["workbench.case_id"] == "q-ungrounded"]
+    route = next(s for s in trace.data.spans if s.name == "route")
+    assert route.status.status_code == "ERROR" and "ConnectionError: embedding server reset" in route.inputs["grounding_error"]
+
+    models = _models()
+    (again,) = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False).variants
+    assert again.reused_from is None and again.question_errors == 0
+    assert models[SMOLLM2_ID].calls == [] and len(models[GEMMA_ID].calls) == 1  # the cheap answer from the cache; q-ungrounded escalates now
+    assert {r.case.id: r.escalation.fired for r in again.records if r.escalation}["q-ungrounded"] == ("grounding_below",)

@@ -169,6 +169,25 @@ def test_a_failing_cheap_model_escalates_and_the_record_has_no_error() -> None:
     assert len(strong.calls) == 1
 
 
+def test_a_grounding_embedding_that_fails_is_the_questions_error_not_the_variants() -> None:
+    """A hosted embedding model that failed once while the router measured grounding raised out of the question, and the
+    whole router variant FAILED with 'ConnectionError: ...', saying nothing of the grounding signal."""
+
+    class Down(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            raise ConnectionError("embedding server reset the connection")
+
+    router, cheap, strong = _router("The for statement iterates over the items of any sequence.")
+    router = Router(router.name, router.cheap, router.strong, router.rule, Down(model_id="openai:text-embedding-3-small"))
+    record = route_answer(_found("What does the for statement do?", 0.9), template=TEMPLATE, router=router)
+    assert record.error is not None and record.generation is None and strong.calls == []
+    assert record.error.startswith("grounding_below could not be measured: embedding the cheap answer with "
+                                   "openai:text-embedding-3-small failed (ConnectionError: embedding server reset the connection)")
+    assert record.answered_by == "" and not record.escalated
+    assert [c.role for c in record.calls] == ["cheap"] and len(cheap.calls) == 1  # the cheap call is paid and counted
+    assert record.cost_usd == pytest.approx(record.calls[0].cost_usd)
+
+
 def test_an_unknown_price_makes_the_cost_unknown() -> None:
     router, _, _ = _router("I don't know.")
     router = Router(router.name, router.cheap, type(router.strong)(router.strong.spec, router.strong.generator, router.strong.params, None),

@@ -57,7 +57,10 @@ class QuestionRecord:
 
     @property
     def answered_by(self) -> str:
-        """The model (spec id) whose answer stands, for a routed record ("" otherwise: the variant's model)."""
+        """The model (spec id) whose answer stands, for a routed record ("" otherwise: the variant's model; "" when no
+        answer stands)."""
+        if self.generation is None:
+            return ""
         return next((c.model_id for c in reversed(self.calls) if c.generation is not None), "")
 
     @property

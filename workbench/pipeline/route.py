@@ -63,12 +63,14 @@ class Signals:
         grounding: the largest cosine similarity of the cheap answer to a retrieved chunk (0 for an empty answer or
             nothing retrieved).
         cheap_error: the cheap model's error, when its call failed.
+        grounding_error: why grounding could not be measured (the embedding call failed): the router cannot decide.
     """
 
     best_retrieval_score: float | None = None
     refused_or_empty: bool | None = None
     grounding: float | None = None
     cheap_error: str | None = None
+    grounding_error: str | None = None
 
 
 @dataclass(frozen=True)

@@ -96,14 +96,18 @@ class Router:
         if answer.generation is None:
             return Signals(best_retrieval_score=best, cheap_error=answer.error or "no answer")
         text = answer.generation.text
+        refused = is_refusal(text)
         grounded = None
         if self.rule.grounding_below is not None:
             if text.strip() and hits:
-                vectors = self.embedder.embed([text, *(h.chunk.text for h in hits)])
+                try:
+                    vectors = self.embedder.embed([text, *(h.chunk.text for h in hits)])
+                except Exception as exc:  # noqa: BLE001 - a hosted embedding model's failure is this question's, not the variant's
+                    return Signals(best_retrieval_score=best, refused_or_empty=refused, grounding_error=f"{type(exc).__name__}: {exc}")
                 grounded = grounding(vectors[0], vectors[1:])
             else:
                 grounded = 0.0
-        return Signals(best_retrieval_score=best, refused_or_empty=is_refusal(text), grounding=grounded)
+        return Signals(best_retrieval_score=best, refused_or_empty=refused, grounding=grounded)
 
 
 def route_answer(
@@ -136,18 +140,28 @@ def route_answer(
         if cheap.generation is not None and cheap.generation.finish_reason == "deadline":
             escalation = Escalation(False, signals=Signals(best_retrieval_score=best))
         else:
-            escalation = decide(router.signals(cheap, hits, best), router.rule)
+            signals = router.signals(cheap, hits, best)
+            escalation = Escalation(False, signals=signals) if signals.grounding_error else decide(signals, router.rule)
     if escalation.escalate:
         calls.append(router.strong.call("strong", prompt, deadline))
     # a strong call that failed leaves the cheap answer standing, as a deployed router would fall back to it
     final = next((c for c in reversed(calls) if c.generation is not None), calls[-1])
+    generation, error = final.generation, final.error
+    if escalation.signals.grounding_error is not None:  # undecided: no answer stands, and the next sweep asks again
+        generation, error = None, _undecided(router, escalation.signals.grounding_error)
     costs = [c.cost_usd for c in calls]
     return QuestionRecord(
-        case=case, hits=hits, prompt=final.prompt, generation=final.generation, started_ns=started,
-        retrieved_ns=retrieved, ended_ns=time.time_ns(), error=final.error,
+        case=case, hits=hits, prompt=final.prompt, generation=generation, started_ns=started,
+        retrieved_ns=retrieved, ended_ns=time.time_ns(), error=error,
         cost_usd=None if any(c is None for c in costs) else float(sum(c for c in costs if c is not None)),
         calls=tuple(calls), escalation=escalation,
     )
+
+
+def _undecided(router: Router, why: str) -> str:
+    """The error of a question whose grounding could not be measured: neither answer can be said to be the router's."""
+    return (f"grounding_below could not be measured: embedding the cheap answer with {router.embedder.model_id} failed ({why}) "
+            "— run again: the next sweep asks only the embedding again (the cheap answer is in the cache)")
 
 
 def metric_suffix(name: str) -> str:

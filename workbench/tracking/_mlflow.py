@@ -1158,13 +1158,14 @@ class MlflowTracker:
                 "route", SpanType.CHAIN, parent=trace.root, start_time_ns=at,
                 inputs={
                     "best_retrieval_score": signals.best_retrieval_score, "refused_or_empty": signals.refused_or_empty,
-                    "grounding": signals.grounding, "cheap_error": signals.cheap_error,
+                    "grounding": signals.grounding, "cheap_error": signals.cheap_error, "grounding_error": signals.grounding_error,
                 },
                 attributes={"router": router.name, "escalate_when": router.escalate_when.model_dump(mode="json")},
             )
             route.set_outputs({"escalate": decision.escalate, "fired": list(decision.fired), "reasons": list(decision.reasons),
                                "answered_by": record.answered_by})
-            route.end(end_time_ns=strong.started_ns if strong is not None else at)
+            # a grounding signal that could not be measured left the question undecided: the span is red with why
+            route.end(end_time_ns=strong.started_ns if strong is not None else at, status=_status(signals.grounding_error))
         if strong is not None:
             _call_span(trace, strong, kinds["strong"])
 
