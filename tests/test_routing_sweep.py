@@ -151,6 +151,8 @@ def test_router_escalates_exactly_the_questions_whose_signal_fires(routing_spec,
     assert rows["strong"]["router_low"] <= rows["strong"]["router_cost_per_success"] <= rows["strong"]["router_high"]
     assert rows["strong"]["n_paired"] == len(CASES) and rows["strong"]["escalation_rate"] == pytest.approx(0.75)
     assert "routing: cost per successful answer" in report.summary()
+    # named as in the tables above it, without the parts every variant shares (each line held three whole names)
+    assert f"\n  {ROUTER} (escalated 0.750) " in report.summary() and " vs strong alone gemma3-270m " in report.summary()
     assert report.to_dict()["routing"][0]["router"] == routed.variant.name
 
 

@@ -6,7 +6,7 @@ import html
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from workbench.comparison._metrics import COST_PER_SUCCESS, higher_is_better
@@ -121,7 +121,7 @@ def summary_text(report: ComparisonView) -> str:
     other_questions = _other_questions(report)
     if other_questions:
         lines.extend(["", *other_questions])
-    lines.extend(_routing_lines(report))
+    lines.extend(_routing_lines(report, short))
     for s in report.skipped:
         lines.append(f"skipped {s.name}: {s.reason}")
     return "\n".join(lines)
@@ -269,8 +269,12 @@ def _other_questions(report: ComparisonView) -> list[str]:
     return lines
 
 
-def _routing_lines(report: ComparisonView) -> list[str]:
-    """The routing block: each router's cost per success next to each of its models alone, and the paired difference."""
+def _routing_lines(report: ComparisonView, names: Mapping[str, str] | None = None) -> list[str]:
+    """The routing block: each router's cost per success next to each of its models alone, and the paired difference;
+    variants named by ``names`` where it has them (the tables' short names), else whole."""
+    def name(variant: str) -> str:
+        return (names or {}).get(variant, variant)
+
     if report.routing is None or report.routing.empty:
         return []
     lines = ["", f"routing: cost per successful answer (lower is better, success = "
@@ -280,7 +284,7 @@ def _routing_lines(report: ComparisonView) -> list[str]:
         model = interval_text(r.model_cost_per_success, r.model_low, r.model_high)
         diff = interval_text(r.diff, r.diff_low, r.diff_high)
         lines.append(
-            f"  {r.router} (escalated {number_text(r.escalation_rate)}) {router}  vs {r.role} alone {r.model} {model}  "
+            f"  {name(r.router)} (escalated {number_text(r.escalation_rate)}) {router}  vs {r.role} alone {name(r.model)} {model}  "
             f"diff {diff} n={r.n_paired} {r.verdict}"
         )
     return lines
