@@ -219,6 +219,11 @@ def _print_plan(spec: ExperimentSpec, cfg: Settings, *, limit: int | None, fresh
         passed = " and ".join(sorted({budget for v in over for budget in v.budgets_passed}))
         print(f"{_counted(len(over), 'variant')} would pass {passed} and stop FAILED — raise the limit, or lower max_tokens or the "
               "questions (--limit)")
+    at_risk = [v for v in plan.variants if v.budgets_at_risk and v.calls]
+    if at_risk:
+        risked = " and ".join(sorted({budget for v in at_risk for budget in v.budgets_at_risk}))
+        print(f"{_counted(len(at_risk), 'router')} could pass {risked} and stop FAILED if {'it escalates' if len(at_risk) == 1 else 'they escalate'} "
+              "many questions (the estimate prices the strong model on every one)")
     if plan.calls and plan.cost_usd:
         print(f"Costs are estimates: prompts at ~{CHARS_PER_TOKEN} characters a token, every answer max_tokens long.")
     if spec.judge is not None and plan.calls:

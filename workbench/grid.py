@@ -301,7 +301,8 @@ class VariantPlan:
     is not built, or its questions were never embedded). ``cost_usd`` estimates what they cost: input tokens at
     ``CHARS_PER_TOKEN`` characters of each prompt, every answer ``max_tokens`` long; None when a model has no price.
     ``budget_usd`` and ``budget_tokens``: the spec's ``limits.max_cost_usd`` and ``limits.max_tokens``, which count all
-    its answers (cached ones too), estimated so as ``total_cost_usd`` and ``tokens``.
+    its answers (cached ones too), estimated so as ``total_cost_usd`` and ``tokens``; a router's are a bound (its strong
+    model on every question), and ``least_cost_usd`` and ``least_tokens`` what its cheap model's answers alone come to.
     """
 
     variant: Variant
@@ -316,6 +317,9 @@ class VariantPlan:
     total_cost_usd: float | None = 0.0  # of all its answers, cached ones too: what its budget counts
     budget_tokens: int | None = None
     tokens: int = 0  # input and output of all its answers, cached ones too
+    # a router's, when it escalates nothing (None: not a router, every answer is made)
+    least_cost_usd: float | None = None
+    least_tokens: int | None = None
 
     @property
     def calls(self) -> int:
@@ -323,16 +327,26 @@ class VariantPlan:
             return 0
         return self.answers - (self.cached or 0)
 
-    @property
-    def budgets_passed(self) -> tuple[str, ...]:
-        """The limits its answers would pass (estimated), each as ``limits.max_cost_usd ($1.5)``: it would stop FAILED
-        there, after paying for the answers before (pure)."""
+    def _limits_passed_by(self, cost_usd: float | None, tokens: int) -> tuple[str, ...]:
+        """The limits that ``cost_usd`` and ``tokens`` pass, each as ``limits.max_cost_usd ($1.5)`` (pure)."""
         passed = []
-        if self.budget_usd is not None and self.total_cost_usd is not None and self.total_cost_usd > self.budget_usd:
+        if self.budget_usd is not None and cost_usd is not None and cost_usd > self.budget_usd:
             passed.append(f"limits.max_cost_usd (${self.budget_usd:g})")
-        if self.budget_tokens is not None and self.tokens > self.budget_tokens:
+        if self.budget_tokens is not None and tokens > self.budget_tokens:
             passed.append(f"limits.max_tokens ({self.budget_tokens:,})")
         return tuple(passed)
+
+    @property
+    def budgets_passed(self) -> tuple[str, ...]:
+        """The limits its answers would pass (estimated; a router's even if it escalates nothing), each as
+        ``limits.max_cost_usd ($1.5)``: it would stop FAILED there, after paying for the answers before (pure)."""
+        least = self.least_cost_usd if self.least_tokens is not None else self.total_cost_usd
+        return self._limits_passed_by(least, self.tokens if self.least_tokens is None else self.least_tokens)
+
+    @property
+    def budgets_at_risk(self) -> tuple[str, ...]:
+        """A router's limits that its answers pass only if it escalates enough questions (estimated, pure)."""
+        return tuple(b for b in self._limits_passed_by(self.total_cost_usd, self.tokens) if b not in self.budgets_passed)
 
     def status(self) -> str:
         """``reused from run 1a2b...``, ``new: 3 of 8 answers cached, 5 model calls, ~$0.0012``, ``cannot run: ...`` (pure)."""
@@ -353,13 +367,17 @@ class VariantPlan:
             text += f", ~{_usd(self.cost_usd)}"
         if self.budgets_passed:
             text += f" — would pass {' and '.join(self.budgets_passed)} and stop FAILED"
+        elif self.budgets_at_risk:
+            text += (f" — could pass {' and '.join(self.budgets_at_risk)} and stop FAILED if it escalates many questions "
+                     "(its cheap model's answers alone stay within)")
         return text
 
     def as_dict(self) -> dict[str, Any]:
         """The variant's plan as ``workbench run --dry-run --format json`` prints it (pure)."""
         return {"id": self.variant.id, "variant": self.variant.name, "reused_from": self.reused_from, "questions": self.questions,
                 "answers": self.answers, "cached": self.cached, "model_calls": self.calls, "cost_usd": self.cost_usd if self.calls else 0.0,
-                "index_built": self.index_built, "budgets_passed": list(self.budgets_passed), "error": self.unservable}
+                "index_built": self.index_built, "budgets_passed": list(self.budgets_passed),
+                "budgets_at_risk": list(self.budgets_at_risk), "error": self.unservable}
 
 
 def _usd(amount: float) -> str:

@@ -484,6 +484,7 @@ def _variant_plan(
     cost: float | None = 0.0
     total: float | None = 0.0
     tokens = 0
+    least: tuple[float | None, int] | None = None  # a router's cheap answers alone: what it costs escalating nothing
     for m in variant.answering_models:
         generator = served(m)
         hit = [False] * len(dataset)
@@ -501,8 +502,10 @@ def _variant_plan(
         missed = [c for c, h in zip(each, hit) if not h]
         cost = None if cost is None or any(c is None for c in missed) else cost + sum(c for c in missed if c is not None)
         total = None if total is None or any(c is None for c in each) else total + sum(c for c in each if c is not None)
+        if variant.router is not None and m is variant.router.cheap:
+            least = (total, tokens)
     return replace(plan, answers=len(dataset) * len(variant.answering_models), cached=cached, cost_usd=cost, total_cost_usd=total,
-                   tokens=tokens)
+                   tokens=tokens, least_cost_usd=least[0] if least else None, least_tokens=least[1] if least else None)
 
 
 def _prompt_chars(variant: Variant, question: str) -> int:

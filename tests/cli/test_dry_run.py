@@ -158,6 +158,48 @@ def test_a_router_whose_models_answered_alone_before_would_find_their_answers_in
     assert plan.reused == 2 and plan.calls == 0 and plan.summary().endswith(", 0 model calls (6 answers cached)"), plan.summary()
 
 
+def test_a_router_whose_budget_only_its_bound_passes_could_pass_it_not_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A router is how a team keeps a paid sweep under its budget: the dry run priced its strong model on every question
+    (a bound) and said it 'would pass limits.max_cost_usd and stop FAILED', when its cheap answers alone cost a tenth of
+    the budget and the sweep stops only if it escalates most questions."""
+    from workbench.config import settings
+    from workbench.models import SMOLLM2_ID
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    monkeypatch.delenv("WORKBENCH_CHROMA_URL", raising=False)
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    fakes = {m: ScriptedModel(lambda prompt: "an answer", model_id=m) for m in (GEMMA_ID, SMOLLM2_ID)} | {MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    # 3 questions of about 850 tokens in and 16 out: the cheap model about $0.26 in all, the strong one about $2.6
+    pricing = f"pricing: {{{SMOLLM2_ID}: {{input: 100, output: 100}}, {GEMMA_ID}: {{input: 1000, output: 1000}}}}\n"
+    router = spec_text("a", extra=pricing + "limits: {max_cost_usd: 1.0}\n").replace(
+        f"  - id: {GEMMA_ID}\n    params: {{max_tokens: 16}}\n",
+        f"  - router: {{name: r, cheap: {{id: {SMOLLM2_ID}, params: {{max_tokens: 16}}}}, strong: {{id: {GEMMA_ID}, "
+        "params: {max_tokens: 16}}, escalate_when: {refusal_or_empty: true}}\n")
+    (tmp_path / "exp.yaml").write_text(router)
+    (planned,) = wb.plan_sweep(tmp_path / "exp.yaml", settings=cfg, models=fakes).variants
+    assert planned.budgets_passed == () and planned.budgets_at_risk == ("limits.max_cost_usd ($1)",)
+    assert planned.status().endswith(" — could pass limits.max_cost_usd ($1) and stop FAILED if it escalates many questions "
+                                     "(its cheap model's answers alone stay within)"), planned.status()
+    assert planned.as_dict()["budgets_at_risk"] == ["limits.max_cost_usd ($1)"]
+    (tmp_path / "exp.yaml").write_text(router.replace("max_cost_usd: 1.0", "max_cost_usd: 0.1"))  # the cheap answers alone pass it
+    (planned,) = wb.plan_sweep(tmp_path / "exp.yaml", settings=cfg, models=fakes).variants
+    assert planned.budgets_passed == ("limits.max_cost_usd ($0.1)",) and planned.budgets_at_risk == ()
+    assert planned.status().endswith(" — would pass limits.max_cost_usd ($0.1) and stop FAILED"), planned.status()
+    (tmp_path / "exp.yaml").write_text(router.replace("max_cost_usd: 1.0", "max_cost_usd: 5.0"))
+    (planned,) = wb.plan_sweep(tmp_path / "exp.yaml", settings=cfg, models=fakes).variants
+    assert planned.budgets_passed == planned.budgets_at_risk == () and "pass" not in planned.status()
+
+    (tmp_path / "exp.yaml").write_text(router)
+    real_plan = wb.plan_sweep
+    monkeypatch.setattr(wb, "plan_sweep", lambda experiment, **options: real_plan(experiment, models=fakes, **options))
+    assert main(["--tracking-uri", cfg.tracking_uri, "run", str(tmp_path / "exp.yaml"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would pass" not in out and ("1 router could pass limits.max_cost_usd ($1) and stop FAILED if it escalates many questions "
+                                        "(the estimate prices the strong model on every one)") in out, out
+
+
 @pytest.mark.parametrize(("variable", "value"), [("WORKBENCH_LLAMA_THREADS", "all"), ("WORKBENCH_CACHE_SIZE_MB", "lots")])
 def test_what_the_sweep_would_refuse_as_it_starts_the_dry_run_refuses(
     tmp_path: Path, cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch, variable: str, value: str
