@@ -18,7 +18,7 @@ from workbench.models import CONTEXT_ADVICE, Generation, embedder_input_tokens, 
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.redaction import redact, redactor
 from workbench.sandbox import Outcome
-from workbench.spec import ExperimentSpec, ModelSpec
+from workbench.spec import ExperimentSpec, ModelSpec, RouterSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -179,6 +179,20 @@ def _answers(v: VariantResult) -> Iterator[tuple[ModelSpec, Generation]]:
 def _quoted(error: str) -> str:
     """An error's first line, redacted and cut short between words, as a note quotes it."""
     return shortened(next(iter(redact(error).strip().splitlines()), ""), 200)
+
+
+def _after_failed(role: str, router: RouterSpec, records: Sequence[QuestionRecord]) -> str:
+    """What became of the questions whose ``role`` call failed, as a routing note says it (pure): a failed cheap call
+    escalated; a failed strong call left the cheap answer standing, unless the question had none (it went straight to the
+    strong model, or its cheap call failed too), and then the question failed."""
+    if role == "cheap":
+        return f", which went to {router.strong.id} instead"
+    lost = sum(1 for r in records if r.generation is None)
+    if not lost:
+        return ", whose cheap answers stood"
+    if lost == len(records):
+        return ", which failed, having no cheap answer to fall back to"
+    return f": {len(records) - lost} kept their cheap answers and {lost} failed, having none"
 
 
 def reused_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
@@ -455,20 +469,19 @@ class SweepResult:
         """One line per router variant and model whose calls failed on some questions: a failed cheap call escalated
         to the strong model (at its price), a failed strong call left the cheap answer standing; either way the
         question stands as answered, so no error column or count shows it (shown by ``workbench run`` and the
-        RunPanel)."""
+        RunPanel). A question the strong model failed with no cheap answer to keep failed, and the note counts it apart."""
         notes = []
         for v in self.variants:
             router = v.variant.router
             if router is None:
                 continue
-            for role, model, then in (("cheap", router.cheap, f"which went to {router.strong.id} instead"),
-                                      ("strong", router.strong, "whose cheap answers stood")):
-                failed = [c for r in v.records for c in r.calls if c.role == role and c.error]
+            for role, model in (("cheap", router.cheap), ("strong", router.strong)):
+                failed = [(r, c) for r in v.records for c in r.calls if c.role == role and c.error]
                 asked = sum(1 for r in v.records for c in r.calls if c.role == role)
                 if failed:
                     notes.append(f"{v.variant.name}: the {role} model {model.id} failed on {len(failed)} of the {asked} questions "
-                                 f"it was asked, {then} (first error: {_quoted(failed[0].error or '')}) — fix it and run again (only those calls are "
-                                 "asked again)")
+                                 f"it was asked{_after_failed(role, router, [r for r, _ in failed])} (first error: "
+                                 f"{_quoted(failed[0][1].error or '')}) — fix it and run again (only those calls are asked again)")
         return tuple(notes)
 
     @property
