@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from workbench.cache import CachedEmbedder, CacheReader, CacheStore, DiskCacheStore, embedding_key, generation_key
+from workbench.cache import CachedEmbedder, CachedGenerator, CacheReader, CacheStore, DiskCacheStore, embedding_key, generation_key
 from workbench.comparison import comparison_key, early_stops, sweep_comparison
 from workbench.config import LARGE_GRID, Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset, check_limit, document_id, left_out_fix, load_corpus, load_dataset
@@ -53,6 +53,7 @@ from workbench.pipeline import (
     IndexStore,
     QuestionRecord,
     Retriever,
+    Router,
     VectorIndex,
     check_index_store_for,
     chunk_corpus,
@@ -64,12 +65,13 @@ from workbench.pipeline import (
     format_context,
     index_store_for,
     retrieve_question,
+    route_answer,
 )
 from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.sandbox import SweepSandboxes
 from workbench.scoring import JUDGED_METRICS, NON_LLM_METRICS, Judge, ScoreFn, ScorerEnv, build_scorers, code_digest
-from workbench.spec import ExperimentSpec, JudgeSpec, ModelSpec, load_experiment
+from workbench.spec import ExperimentSpec, JudgeSpec, ModelSpec, RouterSpec, load_experiment
 from workbench.tracking import MlflowTracker, SweepComparison, SweepHandle, Tracker, TrackingUnavailable
 
 __all__ = ["ProgressEvent", "load_inputs", "load_spec_corpus", "load_spec_dataset", "plan_sweep", "reuse_key", "run"]
@@ -465,16 +467,17 @@ def _planned_groups(
                     retrievals[setting] = [tuple(retriever.retrieve(q)) for q in questions]
                 hits = retrievals[setting]
             yield _variant_plan(spec, v, dataset, hits, cache, lambda m: resolver.generator(m.id, m.resolved_kind, cache=False),
-                                index_built=index is not None, fresh=fresh)
+                                index_built=index is not None, fresh=fresh, embedder=embedder)
 
 
 def _variant_plan(
     spec: ExperimentSpec, variant: Variant, dataset: Dataset, hits: list[tuple[Hit, ...]] | None, cache: CacheReader,
-    served: Callable[[ModelSpec], Generator], *, index_built: bool, fresh: bool,
+    served: Callable[[ModelSpec], Generator], *, index_built: bool, fresh: bool, embedder: Embedder | None = None,
 ) -> VariantPlan:
     """A computed variant's plan: for each answering model (``served`` gives the generator serving it, uncached: its
     identity and kind key its answers), its answers in the cache (when ``hits``, what it would retrieve, render its
-    prompts) and the estimated cost of the others."""
+    prompts) and the estimated cost of the others. A router's questions are routed as its sweep would route them, from
+    the cache (``_routed_answers``): each model counts only the questions it would answer, or might."""
     plan = VariantPlan(variant, len(dataset), index_built=index_built, budget_usd=spec.limits.max_cost_usd, budget_tokens=spec.limits.max_tokens)
     if variant.prompt is None:
         return plan
@@ -485,17 +488,24 @@ def _variant_plan(
     total: float | None = 0.0
     tokens = 0
     least: tuple[float | None, int] | None = None  # a router's cheap answers alone: what it costs escalating nothing
-    for m in variant.answering_models:
+    routed = (_routed_answers(spec, variant.router, template, dataset, hits, cache, served, embedder)
+              if variant.router is not None and hits is not None and embedder is not None and not fresh else None)
+    answers = 0
+    for j, m in enumerate(variant.answering_models):
         generator = served(m)
+        asked = routed[j] if routed is not None else [True] * len(dataset)
+        answers += sum(asked)
         hit = [False] * len(dataset)
         if prompts is not None and m.cache and not fresh:
             keys = [generation_key(generator.identity, generator.kind, p, generation_params(m, spec)) for p in prompts]
             found = cache.cached("generation", keys)
             hit = [k in found for k in keys]
         if cached is not None:
-            cached += sum(hit)
+            cached += sum(h for h, a in zip(hit, asked) if a)
         lengths = ([len(p.text) if generator.kind == "completion" else sum(len(c) for _, c in p.messages) for p in prompts]
                    if prompts is not None else [_prompt_chars(variant, c.question) for c in dataset.cases])
+        lengths = [n for n, a in zip(lengths, asked) if a]
+        hit = [h for h, a in zip(hit, asked) if a]
         price = spec.price(m.id)
         each = [price.cost(math.ceil(n / CHARS_PER_TOKEN), m.params.max_tokens) if price is not None else None for n in lengths]
         tokens += sum(math.ceil(n / CHARS_PER_TOKEN) + m.params.max_tokens for n in lengths)
@@ -504,8 +514,54 @@ def _variant_plan(
         total = None if total is None or any(c is None for c in each) else total + sum(c for c in each if c is not None)
         if variant.router is not None and m is variant.router.cheap:
             least = (total, tokens)
-    return replace(plan, answers=len(dataset) * len(variant.answering_models), cached=cached, cost_usd=cost, total_cost_usd=total,
+    return replace(plan, answers=answers, cached=cached, cost_usd=cost, total_cost_usd=total,
                    tokens=tokens, least_cost_usd=least[0] if least else None, least_tokens=least[1] if least else None)
+
+
+class _CacheOnly:
+    """A model a dry run reads from the cache only (behind ``CachedGenerator``/``CachedEmbedder`` over the cache): a call
+    that would reach the model raises instead, as a failed call (a dry run computes and pays for nothing)."""
+
+    def __init__(self, inner: Generator | Embedder) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.identity = inner.identity
+
+    @property
+    def kind(self) -> Any:
+        return self.inner.kind  # type: ignore[union-attr]
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        raise LookupError("not in the cache")
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        raise LookupError("not in the cache")
+
+
+def _routed_answers(
+    spec: ExperimentSpec, router: RouterSpec, template: PromptTemplate, dataset: Dataset, hits: list[tuple[Hit, ...]],
+    cache: CacheReader, served: Callable[[ModelSpec], Generator], embedder: Embedder,
+) -> tuple[list[bool], list[bool]]:
+    """Which questions a router's cheap and its strong model would answer (from the cache or not), found by routing each
+    as its sweep would, with only what the cache holds: the cheap model is not asked when retrieval escalates; the
+    strong model answers what a cached cheap answer escalates, and might answer any question whose cheap answer, or its
+    grounding's embedding, is not cached yet (a bound)."""
+    def cache_only(m: ModelSpec) -> Generator:
+        raw = served(m)  # a model with cache: false answers anew in the sweep, so what the cache holds decides nothing
+        return CachedGenerator(_CacheOnly(raw), cache, identity=raw.identity) if m.cache else _CacheOnly(raw)  # type: ignore[arg-type,return-value]
+
+    replay = Router.from_spec(router, generator=cache_only, params=lambda m: generation_params(m, spec), price=spec.price,
+                              embedder=CachedEmbedder(_CacheOnly(embedder), cache, identity=embedder.identity))  # type: ignore[arg-type]
+    cheap, strong = [], []
+    for case, found in zip(dataset.cases, hits):
+        record = route_answer(QuestionRecord(case=case, hits=found, prompt="", generation=None, started_ns=0, retrieved_ns=0, ended_ns=0),
+                              template=template, router=replay)
+        first = record.calls[0]
+        undecided = (first.role == "cheap" and first.generation is None) or (
+            record.escalation is not None and record.escalation.signals.grounding_error is not None)
+        cheap.append(first.role == "cheap")
+        strong.append(record.escalated or undecided)
+    return cheap, strong
 
 
 def _prompt_chars(variant: Variant, question: str) -> int:

@@ -154,8 +154,9 @@ def test_a_router_whose_models_answered_alone_before_would_find_their_answers_in
     wb.run(tmp_path / "alone.yaml", settings=cfg, models=fakes, progress=False)
     plan = wb.plan_sweep(tmp_path / "exp.yaml", settings=cfg, models=fakes)
     (planned,) = [v for v in plan.variants if v.variant.router]
-    assert (planned.answers, planned.cached, planned.calls) == (6, 6, 0), planned.status()
-    assert plan.reused == 2 and plan.calls == 0 and plan.summary().endswith(", 0 model calls (6 answers cached)"), plan.summary()
+    # routed from the cache as the sweep would: no cached cheap answer is a refusal, so the strong model answers none
+    assert (planned.answers, planned.cached, planned.calls) == (3, 3, 0), planned.status()
+    assert plan.reused == 2 and plan.calls == 0 and plan.summary().endswith(", 0 model calls (3 answers cached)"), plan.summary()
 
 
 def test_a_router_whose_budget_only_its_bound_passes_could_pass_it_not_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -198,6 +199,37 @@ def test_a_router_whose_budget_only_its_bound_passes_could_pass_it_not_would(tmp
     out = capsys.readouterr().out
     assert "would pass" not in out and ("1 router could pass limits.max_cost_usd ($1) and stop FAILED if it escalates many questions "
                                         "(the estimate prices the strong model on every one)") in out, out
+
+
+def test_a_router_whose_cheap_answers_are_cached_is_planned_as_it_would_route_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a router's sweep, the same router on fewer questions (a new dataset: nothing reused) computes nothing, yet
+    the dry run counted its strong model on every question its cheap answer kept ('up to 2 model calls', priced):
+    with 200 questions, ten times what the sweep makes. The cheap answers in the cache now decide, as in the sweep."""
+    from workbench.config import settings
+    from workbench.models import SMOLLM2_ID
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    monkeypatch.delenv("WORKBENCH_CHROMA_URL", raising=False)
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    asked = "Does a break inside a while loop run the loop's else clause?"  # the second question: its cheap answer escalates
+    refuses = lambda prompt: "I don't know." if "Question: " + asked in prompt.text else "A list is a sequence."  # noqa: E731
+    fakes = {SMOLLM2_ID: ScriptedModel(refuses, model_id=SMOLLM2_ID), GEMMA_ID: ScriptedModel(lambda prompt: "an answer", model_id=GEMMA_ID),
+             MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    router = spec_text("a").replace(
+        f"  - id: {GEMMA_ID}\n    params: {{max_tokens: 16}}\n",
+        f"  - router: {{name: r, cheap: {{id: {SMOLLM2_ID}, params: {{max_tokens: 16}}}}, strong: {{id: {GEMMA_ID}, "
+        "params: {max_tokens: 16}}, escalate_when: {refusal_or_empty: true, grounding_below: -1.0}}\n")
+    (tmp_path / "exp.yaml").write_text(router)
+    (swept,) = wb.run(tmp_path / "exp.yaml", settings=cfg, models=fakes, progress=False).variants
+    assert [r.escalated for r in swept.records] == [r.case.question == asked for r in swept.records] and any(r.escalated for r in swept.records)
+    (planned,) = wb.plan_sweep(tmp_path / "exp.yaml", settings=cfg, models=fakes).variants
+    assert planned.reused_from is not None  # the same dataset: the run itself is reused
+    (tmp_path / "exp.yaml").write_text(router.replace(f"limit: {QUESTIONS}", f"limit: {QUESTIONS - 1}"))
+    (planned,) = wb.plan_sweep(tmp_path / "exp.yaml", settings=cfg, models=fakes).variants
+    escalated = sum(r.escalated for r in swept.records[:QUESTIONS - 1])
+    assert (planned.answers, planned.cached, planned.calls) == (QUESTIONS - 1 + escalated, QUESTIONS - 1 + escalated, 0), planned.status()
+    assert planned.status() == f"new: {QUESTIONS - 1 + escalated} of {QUESTIONS - 1 + escalated} answers cached, 0 model calls"
 
 
 @pytest.mark.parametrize(("variable", "value"), [("WORKBENCH_LLAMA_THREADS", "all"), ("WORKBENCH_CACHE_SIZE_MB", "lots")])
