@@ -230,6 +230,10 @@ def test_a_router_whose_cheap_answers_are_cached_is_planned_as_it_would_route_th
     escalated = sum(r.escalated for r in swept.records[:QUESTIONS - 1])
     assert (planned.answers, planned.cached, planned.calls) == (QUESTIONS - 1 + escalated, QUESTIONS - 1 + escalated, 0), planned.status()
     assert planned.status() == f"new: {QUESTIONS - 1 + escalated} of {QUESTIONS - 1 + escalated} answers cached, 0 model calls"
+    # every best retrieval score below 1.0: each question goes straight to the strong model, the cheap one is never asked
+    (tmp_path / "exp.yaml").write_text(router.replace("refusal_or_empty: true, grounding_below: -1.0", "retrieval_score_below: 1.0"))
+    (planned,) = wb.plan_sweep(tmp_path / "exp.yaml", settings=cfg, models=fakes).variants
+    assert (planned.answers, planned.cached) == (QUESTIONS, 1), planned.status()  # the strong answer of the refused question
 
 
 @pytest.mark.parametrize(("variable", "value"), [("WORKBENCH_LLAMA_THREADS", "all"), ("WORKBENCH_CACHE_SIZE_MB", "lots")])
