@@ -856,10 +856,10 @@ def test_a_scorer_that_failed_on_some_questions_is_named_in_the_notes(wb_setting
 
 def test_a_long_scorer_error_is_quoted_cut_between_words() -> None:
     # a provider's long reply quoted in a judge's error was cut mid-word ("'stub )") and without saying so
-    from workbench.results import _quoted
+    from workbench.redaction import quoted_error
 
     error = "JudgeError: the judge said: " + "statement " * 40 + "\nsecond line"
-    quoted = _quoted(error)
+    quoted = quoted_error(error)
     assert quoted.startswith("JudgeError: the judge said: statement") and quoted.endswith("… (cut: 428 characters in all)"), quoted
     assert quoted.split("…")[0].endswith("statement") and len(quoted) < 240
 

@@ -36,6 +36,8 @@ from typing import Any
 
 import cachetools
 
+from workbench.errors import shortened
+
 __all__ = [
     "Finding",
     "LOGGERS",
@@ -44,6 +46,7 @@ __all__ = [
     "find_secrets",
     "install_log_redaction",
     "is_secret_name",
+    "quoted_error",
     "redact",
     "redactor",
     "secret_env_values",
@@ -698,6 +701,12 @@ def redactor() -> Redactor:
 def redact(text: str) -> str:
     """``redactor().redact(text)``: the text with every secret replaced by a marker."""
     return redactor().redact(text)
+
+
+def quoted_error(error: str, limit: int = 200) -> str:
+    """An error as a note or a reason quotes it: its first line, redacted, then cut short between words (cut after
+    redaction, so no key is cut in half and let through; a proxy's HTML error page is hundreds of kilobytes)."""
+    return shortened(next(iter(redact(error).strip().splitlines()), ""), limit)
 
 
 def find_secrets(text: str) -> list[Finding]:

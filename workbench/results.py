@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.config import shown_uri
 from workbench.datasets import Corpus, Dataset, Document, EvalCase
-from workbench.errors import WorkbenchError, shortened
+from workbench.errors import WorkbenchError
 from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score, direction, scorer_entries
 from workbench.models import CONTEXT_ADVICE, Generation, embedder_input_tokens, embedder_unknown_share, runs_locally
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
-from workbench.redaction import redact, redactor
+from workbench.redaction import quoted_error, redact, redactor
 from workbench.sandbox import Outcome
 from workbench.spec import ExperimentSpec, ModelSpec, RouterSpec
 
@@ -92,7 +92,7 @@ class VariantResult:
 
     def __repr__(self) -> str:
         # the default repr holds every record with its prompt and retrieved chunks: pages of text in a notebook
-        error = f", error={_quoted(self.outcome.error)!r}" if self.outcome.error else ""
+        error = f", error={quoted_error(self.outcome.error)!r}" if self.outcome.error else ""
         return (f"VariantResult(variant={self.variant.name!r}, status={self.status!r}, questions={len(self.records)}, "
                 f"run_id={self.run_id!r}{error})")
 
@@ -176,9 +176,6 @@ def _answers(v: VariantResult) -> Iterator[tuple[ModelSpec, Generation]]:
             yield model, r.generation
 
 
-def _quoted(error: str) -> str:
-    """An error's first line, redacted and cut short between words, as a note quotes it."""
-    return shortened(next(iter(redact(error).strip().splitlines()), ""), 200)
 
 
 def _after_failed(role: str, router: RouterSpec, records: Sequence[QuestionRecord]) -> str:
@@ -460,7 +457,7 @@ class SweepResult:
                     if score.error is not None:
                         failed.setdefault(name, []).append(score.error)
             for name, errors in failed.items():
-                notes.append(f"{v.variant.name}: {name} failed on {len(errors)} of {len(v.records)} questions (first: {_quoted(errors[0])}) "
+                notes.append(f"{v.variant.name}: {name} failed on {len(errors)} of {len(v.records)} questions (first: {quoted_error(errors[0])}) "
                              "— its mean leaves them out")
         return tuple(notes)
 
@@ -481,7 +478,7 @@ class SweepResult:
                 if failed:
                     notes.append(f"{v.variant.name}: the {role} model {model.id} failed on {len(failed)} of the {asked} questions "
                                  f"it was asked{_after_failed(role, router, [r for r, _ in failed])} (first error: "
-                                 f"{_quoted(failed[0][1].error or '')}) — fix it and run again (only those calls are asked again)")
+                                 f"{quoted_error(failed[0][1].error or '')}) — fix it and run again (only those calls are asked again)")
         return tuple(notes)
 
     @property

@@ -53,6 +53,16 @@ def test_thresholds_are_strict_and_unset_signals_never_fire() -> None:
     assert not decide(Signals(best_retrieval_score=0.9, refused_or_empty=True, grounding=0.9), no_refusal).escalate
 
 
+def test_a_failed_cheap_calls_reason_quotes_its_errors_first_line_cut_short() -> None:
+    """A proxy's HTML error page in the cheap call's error went whole into the reason: a 24,000-character
+    workbench.escalation_reasons trace tag (4,096 on a team server) and a page of HTML as the inspector's 'why'."""
+    page = "RuntimeError: 502 Bad Gateway <html>" + "proxy error " * 2000 + "</html>\nTraceback (most recent call last): ..."
+    (reason,) = decide(Signals(best_retrieval_score=0.8, cheap_error=page), ALL).reasons
+    assert reason.startswith("cheap_failed: RuntimeError: 502 Bad Gateway <html>proxy error") and len(reason) < 300
+    assert "Traceback" not in reason and reason.endswith("characters in all)")
+    assert decide(Signals(best_retrieval_score=0.8, cheap_error="TimeoutError: slow"), ALL).reasons == ("cheap_failed: TimeoutError: slow",)
+
+
 def test_a_reason_never_shows_a_value_just_below_its_threshold_as_equal_to_it() -> None:
     """A best retrieval score of 0.34996 against 0.35 read "best retrieval score 0.350 < 0.35" in the trace."""
     rule = EscalationSpec(retrieval_score_below=0.35, grounding_below=0.5)

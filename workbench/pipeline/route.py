@@ -15,6 +15,7 @@ from typing import Literal
 
 from workbench.metrics import cosine
 from workbench.models import Generation
+from workbench.redaction import quoted_error
 from workbench.spec import EscalationSpec
 
 __all__ = ["Escalation", "ModelCall", "Role", "Signal", "Signals", "decide", "decide_before_answer", "grounding"]
@@ -139,7 +140,9 @@ def decide(signals: Signals, rule: EscalationSpec) -> Escalation:
         reasons.append(retrieval)
     if signals.cheap_error is not None:
         fired.append("cheap_failed")
-        reasons.append(f"cheap_failed: {signals.cheap_error}")
+        # its first line, cut short: a proxy's HTML error page went whole into the trace tag and the inspector's 'why'
+        # (the whole error stays on the call and its span)
+        reasons.append(f"cheap_failed: {quoted_error(signals.cheap_error)}")
     if rule.refusal_or_empty and signals.refused_or_empty:
         fired.append("refusal_or_empty")
         reasons.append("refusal_or_empty: the cheap answer is empty or a refusal")
