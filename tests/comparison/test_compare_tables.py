@@ -615,6 +615,19 @@ def test_a_router_is_paired_with_its_model_alone_whatever_either_is_named_or_its
     assert dict(zip(table["role"], table["model"])) == {"cheap": "small", "strong": "big"}
 
 
+def test_a_cost_known_for_only_some_answers_is_no_mean_cost(tables) -> None:  # type: ignore[no-untyped-def]
+    """A router over a model without a price knows the cost of the questions its priced cheap model kept, not of those it
+    escalated: its mean cost_usd was the cheap answers' alone (n=1 of 4, 'no detectable difference' from the cheap model)
+    while cost per success said the cost was unknown."""
+    routed = tables["worse"].copy()
+    routed.loc[routed.index % 4 != 0, "cost_usd"] = None  # the escalated questions: the strong model has no price
+    report = wb.compare({"base": tables["base"], "router": routed})
+    row = report.row("router", "cost_usd")
+    assert row["n"] == 0 and math.isnan(row["mean"]) and row["verdict"] == "not enough data"
+    assert report.row("router", COST_PER_SUCCESS)["n"] == 0  # as cost per success already said
+    assert report.row("base", "cost_usd")["mean"] == pytest.approx(0.001)
+
+
 def test_a_routers_escalation_rate_counts_the_questions_it_routed_as_its_run_metric_does() -> None:
     from workbench.comparison import VariantTable
     from workbench.comparison._routing import routing_table

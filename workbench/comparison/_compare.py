@@ -25,7 +25,7 @@ from workbench.comparison._tables import (
     Loaded, Skipped, Source, VariantTable, default_seed, find_table, load_run, load_tables, retrieval_only_note,
 )
 from workbench.comparison._values import (
-    MEASUREMENTS, OPT_IN, available_metrics, by_case, failed, finite, keyed_like, numeric, paired_cases, recorded_higher_is_better,
+    MEASUREMENTS, OPT_IN, available_metrics, by_case, failed, finite, keyed_like, known_costs, numeric, paired_cases, recorded_higher_is_better,
     success_parts, text_in, unanswered_scorers, unknown_metric,
 )
 from workbench.errors import DataError, WorkbenchError
@@ -347,8 +347,11 @@ def _intervals(
             )
             out.append((mean, diff))
         return out
-    values = [finite(numeric(frame, metric), table.name, metric) for table, frame in zip(tables, frames)]
-    base_values = numeric(base_frame, metric)  # checked on the baseline's own row, the first
+    def measured(frame: pd.DataFrame) -> pd.Series:  # a cost known for only some answers is no mean cost (a router's)
+        return known_costs(frame) if metric == "cost_usd" else numeric(frame, metric)
+
+    values = [finite(measured(frame), table.name, metric) for table, frame in zip(tables, frames)]
+    base_values = measured(base_frame)  # checked on the baseline's own row, the first
     means = bootstrap_means([v.tolist() for v in values], **opts)
     diffs = paired_bootstraps([(base_values[common].tolist(), v[common].tolist()) for v, common in zip(values, commons)], **opts)
     return list(zip(means, diffs))

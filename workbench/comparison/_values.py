@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "MEASUREMENTS", "OPT_IN", "available_metrics", "by_case", "failed", "finite", "keyed_like", "numeric", "paired_cases",
+    "MEASUREMENTS", "OPT_IN", "available_metrics", "by_case", "failed", "finite", "keyed_like", "known_costs", "numeric", "paired_cases",
     "recorded_higher_is_better", "success_parts", "text_in",
 ]
 
@@ -159,13 +159,18 @@ def recorded_higher_is_better(metric: str, tables: Sequence[VariantTable]) -> bo
     return higher_is_better(metric) and not any(metric in t.lower_is_better for t in tables)
 
 
-def success_parts(frame: pd.DataFrame, success_metric: str, threshold: float, *, higher: bool) -> tuple[pd.Series, pd.Series]:
-    """(cost, 1.0 if the answer succeeded else 0.0) per question; every cost NaN when costs are unknown. An answer
-    succeeds when ``success_metric`` reaches ``threshold`` in its good direction: at least it when ``higher`` is better
-    (``recorded_higher_is_better``), at most it otherwise."""
+def known_costs(frame: pd.DataFrame) -> pd.Series:
+    """Each question's ``cost_usd``, every one NaN unless every answered question has one: the costs a router knows are
+    those of the questions that kept its priced cheap model's answer, and their mean alone is not what it cost."""
     cost = numeric(frame, "cost_usd")
-    if not _cost_known(frame):
-        cost = cost * float("nan")
+    return cost if _cost_known(frame) else cost * float("nan")
+
+
+def success_parts(frame: pd.DataFrame, success_metric: str, threshold: float, *, higher: bool) -> tuple[pd.Series, pd.Series]:
+    """(cost, 1.0 if the answer succeeded else 0.0) per question; every cost NaN when costs are unknown
+    (``known_costs``). An answer succeeds when ``success_metric`` reaches ``threshold`` in its good direction: at least
+    it when ``higher`` is better (``recorded_higher_is_better``), at most it otherwise."""
+    cost = known_costs(frame)
     quality = numeric(frame, success_metric)
     passed = quality >= threshold if higher else quality <= threshold  # as ``passes``
     success = passed.astype(float)
