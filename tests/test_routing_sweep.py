@@ -333,3 +333,16 @@ def test_a_grounding_embedding_that_fails_fails_its_question_not_the_router_and_
     assert again.reused_from is None and again.question_errors == 0
     assert models[SMOLLM2_ID].calls == [] and len(models[GEMMA_ID].calls) == 1  # the cheap answer from the cache; q-ungrounded escalates now
     assert {r.case.id: r.escalation.fired for r in again.records if r.escalation}["q-ungrounded"] == ("grounding_below",)
+
+
+def test_compare_says_why_a_router_over_a_model_without_a_price_has_no_routing_rows(routing_spec, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    """The routing block vanished from the summary when a router's cost was unknown, with no word of why."""
+    hosted = "openai:gpt-9-preview"
+    data = json.loads(routing_spec.model_dump_json(exclude_none=True).replace(GEMMA_ID, hosted))
+    del data["pricing"][hosted]
+    spec = ExperimentSpec.from_dict(data, base_dir=routing_spec.base_dir)
+    models = {**_models(), hosted: ScriptedModel(echo_context_answer, model_id=hosted, identity="scripted-strong")}
+    report = wb.compare(wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False))
+    assert report.routing is None
+    assert (f"routing: {ROUTER} has no cost per successful answer to put next to its models alone: the cost of some of its "
+            f"answers is unknown (a model without a price: give it under 'pricing:')") in report.summary(), report.summary()[-600:]

@@ -85,6 +85,8 @@ class ComparisonReport:
             costs are unknown.
         seed_note: why ``seed`` is 0 when no seed was given and the variants come from sweeps of different seeds
             (whose comparison.json each used its own); "" otherwise.
+        routers_without_cost: the routers paired with a model alone whose cost per success is unknown (a model
+            without a price): why ``routing`` is None, which the summary says.
     """
 
     table: pd.DataFrame
@@ -100,6 +102,7 @@ class ComparisonReport:
     parent_run_id: str | None = None
     routing: pd.DataFrame | None = None
     seed_note: str = ""
+    routers_without_cost: tuple[str, ...] = ()
 
     # -- reading ---------------------------------------------------------------------------------------------------
 
@@ -467,4 +470,5 @@ def compare(
         confidence=confidence, n_resamples=n_resamples, seed=seed, success_metric=success_metric,
         success_threshold=success_threshold, parent_run_id=loaded.parent_run_id, seed_note=seed_note,
         routing=routing if len(routing) and routing["router_cost_per_success"].notna().any() else None,
+        routers_without_cost=tuple(dict.fromkeys(routing["router"])) if len(routing) and routing["router_cost_per_success"].isna().all() else (),
     )

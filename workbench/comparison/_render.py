@@ -276,7 +276,10 @@ def _routing_lines(report: ComparisonView, names: Mapping[str, str] | None = Non
         return (names or {}).get(variant, variant)
 
     if report.routing is None or report.routing.empty:
-        return []
+        # routers with a model alone beside them but no known cost: the block was left out with no word of why
+        unpriced = report.routers_without_cost
+        return ["", *(f"routing: {name(r)} has no cost per successful answer to put next to its models alone: the cost of some of "
+                      "its answers is unknown (a model without a price: give it under 'pricing:')" for r in unpriced)] if unpriced else []
     lines = ["", f"routing: cost per successful answer (lower is better, success = "
              f"{_report_success_text(report)}), router vs each model alone, paired by question"]
     for r in report.routing.itertuples():

@@ -53,6 +53,9 @@ class ComparisonView(Protocol):
     @property
     def routing(self) -> pd.DataFrame | None: ...
 
+    @property
+    def routers_without_cost(self) -> tuple[str, ...]: ...
+
     def row(self, variant: str, metric: str) -> Mapping[str, Any]:
         """The table row of one variant (name, id or run id) and metric."""
         ...
