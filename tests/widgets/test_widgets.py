@@ -102,6 +102,20 @@ def test_grid_builder_names_a_retrieval_setting_so_two_embedding_models_can_be_c
     assert "name" not in builder.spec().retrieval[1].model_dump() and builder.spec().retrieval[1].label == "k3-similarity"
 
 
+def test_grid_builder_gives_an_mmr_row_with_its_top_k_at_the_slider_end_more_candidates_than_it_keeps() -> None:
+    # the row shows no fetch_k: k 20 with mmr kept the default fetch_k 20, which experiments refuse (MMR would keep every
+    # candidate), so the summary said to give a fetch_k the builder has no field for
+    builder = GridBuilder(handbook_spec())
+    row = builder.retrieval.rows[0]
+    row.search.value, row.k.value = "mmr", 20
+    assert "wb-error" not in builder.summary.value
+    assert (builder.spec().retrieval[0].k, builder.spec().retrieval[0].fetch_k) == (20, 80)
+    row.k.value = 3  # fewer than the fetch_k the experiment gave: that one again
+    assert builder.spec().retrieval[0].fetch_k == 20
+    row.search.value = "similarity"
+    assert builder.spec().retrieval[0].search == "similarity"
+
+
 def test_grid_builder_counts_no_model_calls_for_a_grid_left_with_no_models() -> None:
     builder = GridBuilder(handbook_spec())
     for box in list(builder.models._list.children):
