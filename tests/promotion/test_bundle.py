@@ -179,10 +179,10 @@ def test_a_bundle_a_newer_workbench_wrote_says_to_upgrade_in_one_line(swept: Swe
     copy = tmp_path / "bundle"
     shutil.copytree(bundle_dir, copy)
     config = yaml.safe_load((copy / "config.yaml").read_text())
-    _rewritten(copy, {**config, "schema_version": 3, "workbench": "2.0.0", "reranker": {"id": "local:bge-reranker"}})
+    _rewritten(copy, {**config, "schema_version": 4, "workbench": "2.0.0", "reranker": {"id": "local:bge-reranker"}})
     load = dict(corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
-    with pytest.raises(BundleError, match=rf"^{re.escape(str(copy / 'config.yaml'))}: schema_version 3, written by workbench 2\.0\.0, "
-                                          r"but this workbench .* reads schema 2 or older — upgrade workbench .*, to 2\.0\.0 or newer\)") as caught:
+    with pytest.raises(BundleError, match=rf"^{re.escape(str(copy / 'config.yaml'))}: schema_version 4, written by workbench 2\.0\.0, "
+                                          r"but this workbench .* reads schema 3 or older — upgrade workbench .*, to 2\.0\.0 or newer\)") as caught:
         wb.load_bundle(copy, **load)
     assert "\n" not in str(caught.value)
     manifest = json.loads((copy / "manifest.json").read_text())
@@ -218,6 +218,36 @@ def test_a_bundle_records_its_embedding_model_and_refuses_another_unless_told(sw
         wb.load_bundle(copy, models=fake_models(), **load)
     assert "\n" not in str(caught.value)
     assert wb.load_bundle(copy, models=fake_models(), allow_other_embedder=True, **load).answer(CASES[0]["question"]).answer
+
+
+def test_a_bundle_of_a_gguf_model_pins_llama_cpp_python_and_refuses_another_unless_told(
+        swept: Swept, bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # each llama-cpp-python release vendors another llama.cpp (kernels, sampler, chat templates): a deployment image
+    # with another one answered otherwise than evaluated, and the bundle loaded without a word
+    from importlib import metadata
+
+    from workbench.models import GEMMA_ID
+    from workbench.models._versions import installed_versions
+    from workbench.promotion._config import installed_version
+
+    evaluated = installed_version("llama-cpp-python")
+    assert evaluated is not None  # the venv runs the real local models
+    config = yaml.safe_load((bundle_dir / "config.yaml").read_text())
+    assert config["generator"] == {"packages": {"llama-cpp-python": evaluated}}
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "0.0.1" if name == "llama-cpp-python" else real(name))
+    installed_versions.cache_clear()
+    load: dict[str, Any] = dict(corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    try:
+        with pytest.raises(BundleError, match=rf"config\.yaml: {GEMMA_ID} was evaluated with llama-cpp-python {re.escape(evaluated)} "
+                                              r"\(here 0\.0\.1\), which may answer otherwise .* — install it as evaluated \(pip "
+                                              rf"install llama-cpp-python=={re.escape(evaluated)}\), or pass allow_other_generator=True") as caught:
+            wb.load_bundle(bundle_dir, **load)
+        assert "\n" not in str(caught.value)
+        bundle = wb.load_bundle(bundle_dir, allow_other_generator=True, **load)
+        assert bundle.answer(CASES[0]["question"]).answer == CASES[0]["reference"]
+    finally:
+        installed_versions.cache_clear()
 
 
 def _versioned(identity: str) -> HashingEmbedder:

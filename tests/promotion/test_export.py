@@ -724,7 +724,8 @@ def test_a_damaged_audit_tag_is_one_line_naming_the_tag_and_the_fix(tmp_path: Pa
 
 def test_a_version_an_earlier_workbench_registered_is_exported_as_this_workbench_writes_bundles(tmp_path: Path, deploy_repo: Path) -> None:
     # its config.yaml (schema 1) was exported as it was: no record of the workbench that wrote the bundle nor of the
-    # embedding model that evaluated it, and an older layout every later reader had to know
+    # embedding model that evaluated it (nor of the llama-cpp-python running its model), and an older layout every
+    # later reader had to know
     import yaml
 
     from tests.promotion.conftest import CASES
@@ -734,8 +735,8 @@ def test_a_version_an_earlier_workbench_registered_is_exported_as_this_workbench
     model_id = MlflowClient(cfg.tracking_uri).get_model_version("assist-schema1", "1").tags["workbench.logged_model_id"]
     registered = tmp_path / "artifacts" / "promo" / "models" / model_id / "artifacts" / "config.yaml"
     now = BundleConfig.from_yaml(registered.read_text())
-    assert (now.schema_version, now.workbench, now.embedder is not None) == (2, installed_workbench(), True)
-    old = {k: v for k, v in yaml.safe_load(registered.read_text()).items() if k not in ("workbench", "embedder")}
+    assert (now.schema_version, now.workbench, now.embedder is not None, now.generator is not None) == (3, installed_workbench(), True, True)
+    old = {k: v for k, v in yaml.safe_load(registered.read_text()).items() if k not in ("workbench", "embedder", "generator")}
     registered.write_text(yaml.safe_dump({**old, "schema_version": 1, "config_hash": now.earlier_hashes()[0]}, sort_keys=False))
     result = wb.export("assist-schema1", "staging", repo=deploy_repo, settings=cfg, checkout=True)
     exported = BundleConfig.from_yaml((result.path / "config.yaml").read_text())

@@ -808,3 +808,18 @@ def test_a_run_pins_the_packages_computing_its_embedding_model_and_only_they(emb
             "workbench.versions": json.dumps({**{p: "1.0" for p in COMPUTING_PACKAGES}, "mlflow": "3.1.0"})}
     found = evaluated_embedder(tags, embedding)
     assert found is not None and set(found.packages) == pinned
+
+
+@pytest.mark.parametrize(("model_id", "pinned"), [
+    ("local:gemma3-270m", {"llama-cpp-python": "0.3.16"}),
+    ("llamacpp:/models/assistant.gguf", {"llama-cpp-python": "0.3.16"}),
+    ("openai:gpt-4o-mini", {}),  # its server runs it: the servers record pins where it is sent
+])
+def test_a_run_pins_the_llama_cpp_python_running_its_gguf_model_and_a_hosted_one_nothing(model_id: str, pinned: dict[str, str]) -> None:
+    from workbench.promotion._promote import evaluated_generator
+
+    versions = json.dumps({"llama-cpp-python": "0.3.16", "sentence-transformers": "3.0.1", "mlflow": "3.1.0"})
+    tags = {"workbench.models": json.dumps({"generator": "g", "embedding": "e"}), "workbench.versions": versions}
+    found = evaluated_generator(tags, model_id)
+    assert found is not None and found.packages == pinned
+    assert evaluated_generator({"workbench.versions": versions}, model_id) is None  # logged before models were

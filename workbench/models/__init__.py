@@ -18,7 +18,7 @@ from workbench.models._registry import (
     runs_locally,
 )
 from workbench.models._types import CONTEXT_ADVICE, Embedder, Generation, GenerationParams, Generator, ModelKind
-from workbench.models._versions import COMPUTING_PACKAGES, without_versions
+from workbench.models._versions import COMPUTING_PACKAGES, LLAMA_CPP_PACKAGES, without_versions
 
 __all__ = [
     "COMPLETION_STOPS",
@@ -26,6 +26,7 @@ __all__ = [
     "CONTEXT_ADVICE",
     "DEFAULT_PRICES",
     "GEMMA_ID",
+    "LLAMA_CPP_PACKAGES",
     "MINILM_ID",
     "PROVIDERS",
     "SMOLLM2_ID",

@@ -347,12 +347,22 @@ def _check_weights(config: BundleConfig, folder: Path, model_id: str, identity: 
                       f"{fix}, or evaluate this one, promote and export it")
 
 
-def _changed_packages(config: BundleConfig) -> list[tuple[str, str, str | None]]:
-    """The packages computing the embedding model's vectors installed here in another version than when the bundle was
-    evaluated: (name, evaluated version, version here or None)."""
-    evaluated = config.embedder.packages if config.embedder is not None else {}
+def _changed_packages(evaluated: Mapping[str, str]) -> list[tuple[str, str, str | None]]:
+    """The packages of a pin (package -> the version the bundle was evaluated with) installed here in another version:
+    (name, evaluated version, version here or None)."""
     here = {name: installed_version(name) for name in sorted(evaluated)}
     return [(name, version, here[name]) for name, version in sorted(evaluated.items()) if here[name] != version]
+
+
+def _embedder_packages(config: BundleConfig) -> dict[str, str]:
+    """The embedding model's pin: the packages computing its vectors and their evaluated versions ({} when none)."""
+    return config.embedder.packages if config.embedder is not None else {}
+
+
+def _install_advice(changed: Sequence[tuple[str, str, str | None]]) -> tuple[str, str]:
+    """The changed packages of a pin as shown (``torch 2.1.0 (here 2.2.0)``) and as installed (``torch==2.1.0``) (pure)."""
+    shown = ", ".join(f"{name} {version} (here {here or 'not installed'})" for name, version, here in changed)
+    return shown, " ".join(f"{name}=={version}" for name, version, _ in changed)
 
 
 def _vectors_identity(identity: str, changed: Sequence[tuple[str, str, str | None]]) -> str:
@@ -374,12 +384,23 @@ def _check_embedder(config: BundleConfig, folder: Path, identity: str) -> None:
     if without_versions(identity) != without_versions(evaluated.identity):
         raise BundleError(f"{folder / CONFIG_FILE}: {embedding} was evaluated as {evaluated.identity}, but here it is {identity} "
                           f"— another implementation, so retrieval may differ: load it with the workbench that exported it, {override}")
-    changed = _changed_packages(config)
+    changed = _changed_packages(_embedder_packages(config))
     if changed:
-        shown = ", ".join(f"{name} {version} (here {here or 'not installed'})" for name, version, here in changed)
-        pins = " ".join(f"{name}=={version}" for name, version, _ in changed)
+        shown, pins = _install_advice(changed)
         raise BundleError(f"{folder / CONFIG_FILE}: {embedding} was evaluated with {shown}, which may embed otherwise, so "
                           f"retrieval may differ — install them as evaluated (pip install {pins}), {override}")
+
+
+def _check_generator(config: BundleConfig, folder: Path) -> None:
+    """Refuse a GGUF model run here by another llama-cpp-python than the evaluated one: its release vendors another
+    llama.cpp (kernels, sampler) and other chat templates, so the model may answer otherwise."""
+    changed = _changed_packages(config.generator.packages if config.generator is not None else {})
+    if changed:
+        shown, pins = _install_advice(changed)
+        it = "it" if len(changed) == 1 else "them"
+        raise BundleError(f"{folder / CONFIG_FILE}: {config.model.id} was evaluated with {shown}, which may answer otherwise (another "
+                          f"llama.cpp, sampler or chat template) — install {it} as evaluated (pip install {pins}), or pass "
+                          "allow_other_generator=True to load it as it is here (then check its answers)")
 
 
 # the chunking revision of the last workbench whose bundles did not record theirs (config.yaml's chunking_revision: null)
@@ -442,13 +463,14 @@ def load_bundle(
     index_store: IndexStore | None = None,
     models: Mapping[str, Generator | Embedder] | None = None,
     allow_other_embedder: bool = False,
+    allow_other_generator: bool = False,
 ) -> Bundle:
     """Rebuild the exact pipeline of an exported bundle, without MLflow.
 
     Checks every file against ``manifest.json`` (an exported bundle without it is refused, and so is a file it does not
     list, hidden ones aside), validates ``config.yaml``, loads the corpus and checks its hash, chunks and embeds it into
     a Chroma index (reused when one with the same content key exists), and loads the model (a llama.cpp model's GGUF
-    file must be the evaluated one, ``config.weights``). A bundle evaluated on chunks cut by another chunking revision
+    file must be the evaluated one, ``config.weights``, run by the evaluated llama-cpp-python, ``config.generator``). A bundle evaluated on chunks cut by another chunking revision
     loads when this workbench cuts the corpus into the very same chunks (``config.chunks``), and is refused otherwise.
 
     Args:
@@ -461,10 +483,13 @@ def load_bundle(
         models: model ids mapped to ready generators/embedders (tests use the fakes from ``workbench.testing``).
         allow_other_embedder: load a bundle whose embedding model here is another implementation, or computed by other
             versions of its packages, than the evaluated one (``config.embedder``), which is refused by default.
+        allow_other_generator: load a bundle whose GGUF model is run here by another llama-cpp-python than the
+            evaluated one (``config.generator``), which is refused by default.
 
     Raises:
         BundleError: a missing or modified file, an invalid config, a corpus that differs from the evaluated one,
-            chunks that differ from the evaluated ones, an embedding model other than the evaluated one, or one that
+            chunks that differ from the evaluated ones, an embedding model other than the evaluated one, a GGUF model
+            run by another llama-cpp-python than the evaluated one, or an embedding model that
             failed to embed the corpus (its error redacted).
     """
     folder = Path(path).expanduser().resolve()
@@ -503,6 +528,8 @@ def load_bundle(
     generator = cast(Generator, overrides[model.id]) if model.id in overrides else _generator(config, folder, model_path)
     _check_server(config, folder, model.id, generator.identity)
     _check_weights(config, folder, model.id, generator.identity)
+    if not allow_other_generator:
+        _check_generator(config, folder)
     corpus = _corpus(config, folder, corpus_path)
     embedding = config.retrieval.embedding
     retries = ExecutionSpec().retries  # a hosted model's calls are retried as a sweep's are by default
@@ -514,7 +541,7 @@ def load_bundle(
     if chunks is not None and config.chunks is not None:
         _check_chunks(config.chunks, chunks, f"{folder / CONFIG_FILE}: evaluated on chunks cut by {cut_by}")
     store = index_store or ChromaIndexStore(Path(index_dir) if index_dir is not None else _default_index_dir())
-    key = embedded_index_key(config.chunker, embedding, corpus.hash, _vectors_identity(embedder.identity, _changed_packages(config)))
+    key = embedded_index_key(config.chunker, embedding, corpus.hash, _vectors_identity(embedder.identity, _changed_packages(_embedder_packages(config))))
     index = store.open(key)
     if index is None:
         chunks = chunks if chunks is not None else chunk_corpus(corpus, config.chunker, embedder.tokenizer)

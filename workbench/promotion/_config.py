@@ -37,8 +37,9 @@ from workbench.spec import (
 # workbench reads the bundles of its own schema and older ones, and refuses a newer one in one line naming the workbench
 # that wrote it (tests/promotion/test_config.py holds the fields of each schema). 2 (2026-12-06): ``workbench``,
 # ``embedder``, and a config_hash leaving out what cannot change an answer (a hosted call's timeout, cache, name).
-SCHEMA_VERSION: Literal[2] = 2
-SchemaVersion = Literal[1, 2]
+# 3 (2026-12-06): ``generator`` (the llama-cpp-python running a GGUF model); hashed as schema 2.
+SCHEMA_VERSION: Literal[3] = 3
+SchemaVersion = Literal[1, 2, 3]
 MANIFEST_SCHEMA_VERSION: Literal[1] = 1
 CONFIG_FILE = "config.yaml"
 CONFIG_SCHEMA_FILE = "config.schema.json"
@@ -117,6 +118,15 @@ class EmbedderInfo(_Model):
                                      "was evaluated, of the packages computing a local model's vectors; {} for a hosted one")
 
 
+class GeneratorInfo(_Model):
+    """The installed packages that ran the model answering the configuration when it was evaluated: a GGUF model's
+    (``local:``, ``llamacpp:``) llama-cpp-python, whose releases vendor another llama.cpp (kernels, sampler) and other
+    chat templates, so another version may answer otherwise."""
+
+    packages: dict[str, str] = Field(default_factory=dict, description="package -> the version installed when the run was "
+                                     "evaluated, of the packages running a GGUF model; {} for a hosted one (its server runs it)")
+
+
 class DatasetInfo(_Model):
     """The dataset the configuration was evaluated on (evidence, not configuration)."""
 
@@ -160,6 +170,11 @@ class BundleConfig(_Model):
         "workbench's local model); {} when no model of the bundle is a GGUF file, null when not recorded (a run logged "
         "before workbench recorded its models)",
     )
+    generator: GeneratorInfo | None = Field(
+        default=None, description="the packages that ran the model when evaluated (a GGUF model's llama-cpp-python): a "
+        "bundle refuses to load where they differ, unless told to (load_bundle(..., allow_other_generator=True)); null "
+        "when not recorded (a bundle exported before workbench recorded them, schema 2 or older)",
+    )
     seed: int = 0
     chunker: ChunkerSpec
     chunking_revision: int | None = Field(
@@ -185,8 +200,8 @@ class BundleConfig(_Model):
 
     @model_validator(mode="after")
     def _hash_matches(self) -> BundleConfig:
-        # a file of schema 1 holds the hash as the workbench that wrote it computed it
-        accepted = (self.answering_hash(),) if self.schema_version == SCHEMA_VERSION else self.earlier_hashes()
+        # a file of schema 1 holds the hash as the workbench that wrote it computed it; schema 2 as this one does
+        accepted = (self.answering_hash(),) if self.schema_version >= 2 else self.earlier_hashes()
         if self.config_hash not in accepted:
             raise ValueError(f"config_hash {self.config_hash[:12]} does not match the configuration ({accepted[0][:12]}): what "
                              "changes answers (prompt, model, seed, chunker, retrieval, corpus, servers) was edited after export "

@@ -48,6 +48,7 @@ from workbench.promotion._promote import (
     current_user,
     evaluated_chunks,
     evaluated_embedder,
+    evaluated_generator,
     evaluated_weights,
     promoted_run,
     read_candidate,
@@ -276,7 +277,8 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
                           f"to '{alias}' and export that")
     recorded = {"chunking_revision": grid.CHUNKING_REVISION if "workbench.index_key" in run.data.tags else None,
                 "chunks": evaluated_chunks(run.data.tags), "weights": evaluated_weights(run.data.tags, config.model.id),
-                "embedder": evaluated_embedder(run.data.tags, config.retrieval.embedding)}
+                "embedder": evaluated_embedder(run.data.tags, config.retrieval.embedding),
+                "generator": evaluated_generator(run.data.tags, config.model.id)}
     missing = {field: value for field, value in recorded.items() if getattr(config, field) is None and value is not None}
     # registered before workbench recorded them, or by an earlier workbench (schema 1): written as this one writes bundles
     config = config.model_copy(update=missing).current_schema(installed_workbench())

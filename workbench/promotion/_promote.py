@@ -16,7 +16,7 @@ from workbench.config import Settings, settings as default_settings
 from workbench.errors import WorkbenchError
 from workbench import grid
 from workbench.grid import index_key
-from workbench.models import embedding_packages, hosted_server
+from workbench.models import LLAMA_CPP_PACKAGES, embedding_packages, hosted_server, runs_locally
 from workbench.promotion._config import (
     CORPUS_FILE,
     ENVIRONMENTS,
@@ -26,6 +26,7 @@ from workbench.promotion._config import (
     CorpusInfo,
     DatasetInfo,
     EmbedderInfo,
+    GeneratorInfo,
     Environment,
     PromptRef,
     SourceInfo,
@@ -294,6 +295,7 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     digest = config_hash(template.hash, model, seed, chunker, retrieval, corpus_hash, servers)
     config = BundleConfig(
         name=name, config_hash=digest, workbench=installed_workbench(), embedder=evaluated_embedder(tags, retrieval.embedding),
+        generator=evaluated_generator(tags, model.id),
         prompt=PromptRef(name=template.name, file=f"prompts/{template.name}.txt",
                          system_file=f"prompts/{template.name}.system.txt" if template.system else None, sha256=template.hash),
         model=model, servers=servers, weights=weights, seed=seed, chunker=chunker, retrieval=retrieval, corpus=corpus, dataset=dataset,
@@ -341,15 +343,30 @@ def evaluated_embedder(tags: Mapping[str, str], embedding: str) -> EmbedderInfo 
     identity = logged.get("embedding") if isinstance(logged, dict) else None
     if not isinstance(identity, str) or not identity:
         return None
+    versions = _logged_versions(tags)
+    # those computing a model's vectors here, as far as the tag names them (a hosted model's are its server's: servers
+    # pins it); a run logged before the tag named torch, transformers and the model's package pins sentence-transformers
+    packages = {p: versions[p] for p in embedding_packages(embedding) if p in versions}
+    return EmbedderInfo(identity=identity, packages=packages)
+
+
+def _logged_versions(tags: Mapping[str, str]) -> dict[str, str]:
+    """The installed packages a run logged (its ``workbench.versions`` tag): package -> version; {} when not logged."""
     try:
         versions = json.loads(tags.get("workbench.versions") or "{}")
     except ValueError:
-        versions = {}
-    # those computing a model's vectors here, as far as the tag names them (a hosted model's are its server's: servers
-    # pins it); a run logged before the tag named torch, transformers and the model's package pins sentence-transformers
-    computing = embedding_packages(embedding) if isinstance(versions, dict) else ()
-    packages = {p: str(versions[p]) for p in computing if p in versions}
-    return EmbedderInfo(identity=identity, packages=packages)
+        return {}
+    return {str(p): str(v) for p, v in versions.items()} if isinstance(versions, dict) else {}
+
+
+def evaluated_generator(tags: Mapping[str, str], model_id: str) -> GeneratorInfo | None:
+    """The packages that ran a run's model: a GGUF model's llama-cpp-python as its ``workbench.versions`` tag logged
+    it, none for a hosted model (its server runs it); None for a run logged before workbench logged its models."""
+    if not tags.get(MODELS_TAG):
+        return None
+    logged = _logged_versions(tags)
+    running = LLAMA_CPP_PACKAGES if runs_locally(model_id) else ()
+    return GeneratorInfo(packages={p: logged[p] for p in running if p in logged})
 
 
 def stale_chunks(run_id: str, tags: Mapping[str, str], chunker: ChunkerSpec, embedding: str) -> str | None:
