@@ -333,8 +333,6 @@ def evaluated_weights(tags: Mapping[str, str], model_id: str) -> dict[str, str] 
     return {model_id: sha} if sha else {}
 
 
-
-
 def evaluated_embedder(tags: Mapping[str, str], embedding: str) -> EmbedderInfo | None:
     """The embedding model that embedded a run's chunks: its identity (the run's ``workbench.models`` tag) and, for a
     local one, the versions of the packages computing its vectors (its ``workbench.versions`` tag); None for a run
