@@ -713,7 +713,7 @@ def test_a_sweep_reusing_every_variant_copies_the_earlier_comparison_and_plots(
 ) -> None:
     # a warm re-run computed the comparison of runs it had not changed (a bootstrap of every metric of every variant:
     # minutes over thousands of questions) and drew its plots again (~0.6 s)
-    import workbench.runner as runner
+    import workbench.runner._sweep as runner
 
     computed: list[int] = []
     real = runner.sweep_comparison

@@ -18,7 +18,8 @@ from workbench.grid import expand_grid
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.pipeline import MemoryIndexStore
 from workbench.results import reused_metrics, sweep_totals
-from workbench.runner import _Bars, load_inputs
+from workbench.runner import load_inputs
+from workbench.runner._sweep import _Bars
 from workbench.spec import ExperimentSpec
 from workbench.testing import CountingIndexStore, HashingEmbedder, ScriptedModel
 from workbench.tracking import MemoryTracker
@@ -71,7 +72,7 @@ def test_sweep_builds_each_shared_index_once_and_scores_every_variant(wb_setting
 def test_a_sweep_digests_each_scorers_code_once_not_once_per_variant(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The scorers' code is part of every variant's reuse key; digesting it for each variant cost ~0.1 s a variant
     (a minute on a 500-variant grid) before a warm sweep reused anything."""
-    import workbench.runner as runner
+    import workbench.runner._reuse as runner
 
     digested: list[object] = []
     real = runner.code_digest
@@ -671,7 +672,7 @@ def test_chunks_longer_than_the_embedding_model_reads_are_counted_and_named(wb_s
 def test_a_run_answered_before_its_templates_turn_stops_applied_is_not_reused() -> None:
     # a completion model asked with 'Q: {question}' now stops at a next 'Q:' line: its finished runs, which ran on to
     # max_tokens, are answered again; the runs the stops do not change (a chat model, a 'Question:' template) keep their keys
-    from workbench.runner import _turn_stops
+    from workbench.runner._reuse import _turn_stops
 
     spec = make_spec(prompts=[{"name": "qa", "template": "{context}\n\nQ: {question}\nA:"}, make_spec().prompts[0].model_dump()],
                      models=[{"id": GEMMA_ID}, {"id": "local:smollm2-135m-instruct"}], chunkers=[{"strategy": "recursive"}])

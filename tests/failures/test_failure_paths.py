@@ -459,7 +459,7 @@ def test_a_sweep_sent_sigterm_is_ended_killed_not_left_running(tmp_path: Path) -
 
 
 RAY_LIKE_SIGTERMED_SWEEP = SIGTERMED_SWEEP.replace("wb.run(spec,", """import time
-import workbench.runner
+import workbench.runner._sweep
 
 class RayLikeExecutor:  # waits in C as ray.wait does: runs the SIGTERM handler, then raises a KeyboardInterrupt of its own
     def prepare(self, *args, **kwargs): pass
@@ -472,7 +472,7 @@ class RayLikeExecutor:  # waits in C as ray.wait does: runs the SIGTERM handler,
             raise KeyboardInterrupt from None
         yield from ()
 
-workbench.runner.executor_for = lambda *args, **kwargs: RayLikeExecutor()
+workbench.runner._sweep.executor_for = lambda *args, **kwargs: RayLikeExecutor()
 try:
     wb.run(spec,""") + """except KeyboardInterrupt as exc:
     sys.exit(type(exc).__name__)

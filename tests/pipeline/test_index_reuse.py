@@ -204,7 +204,7 @@ def test_a_sweep_over_an_edited_corpus_embeds_only_what_changed_and_retrieves_as
 
 
 def test_the_build_note_names_other_vectors_only_when_some_were_taken() -> None:
-    from workbench.runner import reuse_note
+    from workbench.runner._sweep import reuse_note
 
     assert reuse_note(3, 1204, "abc") == "; embedded 3 of 1,204, the others' vectors from index abc"
     # every chunk embedded again (a corpus rewritten, or cut otherwise): there are no others to name

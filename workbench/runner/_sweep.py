@@ -1,36 +1,25 @@
-"""Run an experiment: build each shared index once, retrieve, run every variant through an executor, log to MLflow.
-
-One engine for every kind of sweep: a variant with a prompt and a model retrieves and generates; a retrieval-only
-variant (an experiment without ``models:``, or ``run(..., generate=False)``) retrieves and is scored on the retrieval
-metrics. Both use the same indexes, the same tracker and the same leaderboard.
-
-The caller's process owns the indexes and the tracker (one writer); generation and scoring run where the
-experiment's ``execution`` section says (a worker process per variant by default, see ``workbench.execution``).
-"""
+"""``run``: one sweep from start to end, its progress events, and the checks made before it starts."""
 
 from __future__ import annotations
 
 import contextlib
 import difflib
-import hashlib
 import inspect
-import json
-import math
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
-from workbench.cache import CachedEmbedder, CachedGenerator, CacheReader, CacheStore, DiskCacheStore, embedding_key, generation_key
+from workbench.cache import CacheStore, DiskCacheStore
 from workbench.comparison import comparison_key, early_stops, sweep_comparison
 from workbench.config import LARGE_GRID, Settings, settings as default_settings
-from workbench.datasets import Corpus, Dataset, check_limit, document_id, left_out_fix, load_corpus, load_dataset
-from workbench.errors import DataError, SpecError, Terminated, WorkbenchError
+from workbench.datasets import Corpus, Dataset
+from workbench.errors import SpecError, Terminated, WorkbenchError
 from workbench.execution import (
     ModelResolver,
     RacingExecutor,
@@ -38,22 +27,19 @@ from workbench.execution import (
     check_can_start_workers,
     executor_for,
     failed_result,
-    generation_params,
     question_workers,
 )
-from workbench.grid import CHARS_PER_TOKEN, SweepPlan, Variant, VariantPlan, embedded_index_key, expand_grid, plan_grid
-from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
+from workbench.grid import Variant, embedded_index_key, expand_grid, plan_grid
+from workbench.metrics import scorer_entries
 from workbench.models import MINILM_ID, Embedder, Generator, embedder_input_tokens, llama_threads, runs_locally
 from workbench.pipeline import (
     ChromaIndexStore,
     ChromaServerIndexStore,
     Chunk,
     ChunkStats,
-    Hit,
     IndexStore,
     QuestionRecord,
     Retriever,
-    Router,
     VectorIndex,
     check_index_store_for,
     chunk_corpus,
@@ -61,20 +47,18 @@ from workbench.pipeline import (
     count_truncated,
     embed_chunks_reusing,
     embed_within,
-    existing_index_store,
-    format_context,
     index_store_for,
     retrieve_question,
-    route_answer,
 )
-from workbench.prompts import PromptTemplate
 from workbench.results import SweepResult, VariantResult
 from workbench.sandbox import SweepSandboxes
-from workbench.scoring import JUDGED_METRICS, NON_LLM_METRICS, Judge, ScoreFn, ScorerEnv, build_scorers, code_digest
-from workbench.spec import ExperimentSpec, JudgeSpec, ModelSpec, RouterSpec, load_experiment
+from workbench.scoring import Judge
+from workbench.spec import ExperimentSpec, load_experiment
 from workbench.tracking import MlflowTracker, SweepComparison, SweepHandle, Tracker, TrackingUnavailable
+from workbench.runner._inputs import in_memory_spec, load_inputs
+from workbench.runner._reuse import reuse_keys, sweep_scoring
 
-__all__ = ["ProgressEvent", "load_inputs", "load_spec_corpus", "load_spec_dataset", "plan_sweep", "reuse_key", "run"]
+__all__ = ["ProgressEvent", "check_can_start", "reuse_note", "run"]
 
 EventKind = Literal[
     "sweep_waiting", "sweep_started", "index_started", "index_built", "variant_started", "variant_reused", "question_done", "question_scored",
@@ -100,476 +84,6 @@ class ProgressEvent:
     variant: Variant | None = None
     result: VariantResult | None = None
     message: str = ""
-
-
-def load_spec_dataset(spec: ExperimentSpec, limit: int | None = None) -> Dataset:
-    """The spec's dataset, with ``limit`` (default: the spec's) and its length caps on questions and references.
-
-    Raises:
-        SpecError: the spec names no dataset (it is given to ``run`` in memory).
-    """
-    ref = spec.dataset
-    if ref is None:
-        raise SpecError(_no_data(spec, "dataset", "add dataset: {path: ...}", "the cases: wb.run(exp, dataset=df)"))
-    return load_dataset(
-        spec.resolve(ref.path), limit=ref.limit if limit is None else limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars
-    )
-
-
-def load_spec_corpus(spec: ExperimentSpec) -> Corpus:
-    """The spec's corpus: its built-in one, or its folder (relative to the experiment file) read with its glob.
-
-    Raises:
-        SpecError: the spec names no corpus (it is given to ``run`` in memory).
-    """
-    if spec.corpus is None:
-        raise SpecError(_no_data(spec, "corpus", "add corpus: {path: ...} or {builtin: python-reference}", "the documents: wb.run(exp, corpus=docs)"))
-    return load_corpus(spec.corpus.builtin or spec.resolve(spec.corpus.path or ""), glob=spec.corpus.glob)
-
-
-def _no_data(spec: ExperimentSpec, field: str, add: str, given: str) -> str:
-    """Why a spec without a dataset or corpus cannot run (pure): its file's missing field, as any other would be named."""
-    if spec.source_file is not None:
-        return f"{spec.source_file}:1: {field}: required field is missing — {add}"
-    return f"experiment '{spec.name}' names no {field} — {add}, or pass {given}"
-
-
-def _in_memory_spec(spec: ExperimentSpec, dataset: Any = None, corpus: Any = None) -> ExperimentSpec:
-    """The spec a sweep over in-memory data runs and logs (pure): without the file dataset or corpus it replaces, so
-    its logged experiment.yaml never names a file the sweep did not read."""
-    return spec.model_copy(update={k: None for k, v in (("dataset", dataset), ("corpus", corpus)) if v is not None})
-
-
-def _given_dataset(spec: ExperimentSpec, value: Any, limit: int | None) -> Dataset:
-    """A dataset handed to ``run``: a ``Dataset`` or a DataFrame (checked row by row, like a file). It replaces the
-    spec's dataset file, not the spec's ``limit`` and length caps, which apply to it as they would to the file: an
-    experiment saying ``limit: 8`` evaluated every row of the frame instead (hosted models billed for each)."""
-    ref = spec.dataset
-    limit = ref.limit if limit is None and ref is not None else limit
-    if isinstance(value, Dataset):
-        return value.head(check_limit(limit))
-    if ref is None:
-        return load_dataset(value, limit=limit)
-    return load_dataset(value, limit=limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars)
-
-
-def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any = None, corpus: Any = None) -> tuple[Dataset, Corpus]:
-    """Load the spec's dataset and corpus, and check that every labelled source id exists in the corpus.
-
-    Args:
-        spec: the experiment.
-        limit: evaluate only the first ``limit`` cases (default: the spec's).
-        dataset: cases in memory instead of the spec's: a ``Dataset`` or a DataFrame.
-        corpus: documents in memory instead of the spec's: a ``Corpus``, or anything ``load_corpus`` reads in memory.
-    """
-    dataset = load_spec_dataset(spec, limit) if dataset is None else _given_dataset(spec, dataset, limit)
-    corpus = load_spec_corpus(spec) if corpus is None else corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
-    ids = corpus.ids
-    missing = [(i, case, s) for i, case in enumerate(dataset.cases) for s in case.source_ids if s not in ids]
-    if missing:
-        i, case, first = missing[0]
-        left_out = _file_left_out(spec, first)
-        fix = left_out_fix(spec.resolve(spec.corpus.path), spec.corpus.glob, left_out) if left_out and spec.corpus and spec.corpus.path else _source_id_fix(first, corpus)
-        raise DataError(
-            f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{first}' is not a document of corpus "
-            f"'{corpus.name}' — {fix}{_other_missing_ids(first, [s for _, _, s in missing])}"
-        )
-    return dataset, corpus
-
-
-def _other_missing_ids(first: str, missing: list[str]) -> str:
-    """The end of the line refusing a dataset's first source id the corpus lacks: the other ids it lacks, each counted
-    once and a few of them shown (pure), so a dataset labelled in another scheme (file names, another corpus) is seen as
-    such in one run. An id many questions label is one id to fix, not one per question."""
-    others = [s for s in dict.fromkeys(missing) if s != first]
-    if not others:
-        return ""
-    shown = ", ".join(f"'{s}'" for s in others[:3])
-    return f" (and {len(others)} more source id{'' if len(others) == 1 else 's'} the corpus lacks: {shown}{', ...' if len(others) > 3 else ''})"
-
-
-def _file_left_out(spec: ExperimentSpec, doc_id: str) -> str | None:
-    """The file of the spec's corpus folder (relative to it) whose document id is ``doc_id`` (one the corpus glob leaves
-    out, as the corpus has no such document), or None. A close spelling of another document is then not what was meant."""
-    if spec.corpus is None or spec.corpus.path is None:
-        return None
-    folder = spec.resolve(spec.corpus.path)
-    files = (p.relative_to(folder) for p in sorted(folder.rglob("*")) if p.is_file())
-    return next((f.as_posix() for f in files if document_id(f.with_suffix("").as_posix()) == doc_id), None)
-
-
-def _source_id_fix(name: str, corpus: Corpus) -> str:
-    """What to write instead of a source id the corpus does not have (pure): the document it most likely names (the
-    id without its file suffix, with '/' for '\\', without the folders above the corpus or with those inside it, in
-    another case, the document whose metadata holds it, or a close spelling), or several ids joined with commas, or
-    else the general rule."""
-    ids = corpus.ids
-    parts = [p.strip() for p in name.split(",")]
-    if len(parts) > 1 and all(p in ids for p in parts):
-        return f"separate several ids with '|' ({'|'.join(parts)}) or give a JSON list, not commas"
-    path = PurePosixPath(name.strip().replace("\\", "/"))
-    lowered = {i.lower(): i for i in ids}
-    # the longest tail first: 'datasets/handbook/benefits.md', written from the project's root, is 'benefits' of the
-    # corpus datasets/handbook
-    tails = [PurePosixPath(*path.parts[i:]) for i in range(len(path.parts)) if path.parts[i] != "/"]
-    for candidate in dict.fromkeys(c for tail in tails for c in (tail.as_posix(), tail.with_suffix("").as_posix() if tail.suffix else tail.as_posix())):
-        found = candidate if candidate in ids else lowered.get(candidate.lower())
-        if found:
-            why = " (a file's document id is its path in the corpus folder, without the suffix)" if candidate != path.as_posix() else ""
-            return f"did you mean '{found}'?{why}"
-    # written inside a subfolder of the corpus: 'leave' of a corpus at the project's root is 'docs/leave'
-    inside = sorted(i for i in ids if i.endswith("/" + path.with_suffix("").as_posix()))
-    if len(inside) == 1:
-        return f"did you mean '{inside[0]}'? (a file's document id is its path in the corpus folder, without the suffix)"
-    held = _metadata_fix(name, corpus)
-    if held is not None:
-        return held
-    number = name.strip()
-    padded = sorted(i for i in ids if i.isdecimal() and i != number and int(i) == int(number)) if number.isdecimal() else []
-    if len(padded) == 1:  # a spreadsheet read '007' as the number 7
-        return f"did you mean '{padded[0]}'? (a spreadsheet drops a number's leading zeros: format the column as text)"
-    close = difflib.get_close_matches(name, list(ids), n=1, cutoff=0.8)
-    if close:
-        return f"did you mean '{close[0]}'?"
-    return "use the document ids of that corpus"
-
-
-def _metadata_fix(name: str, corpus: Corpus) -> str | None:
-    """The document whose metadata holds ``name`` as a value, as the fix of a source id naming it so (pure), or None:
-    LangChain's loaders keep a document's file in ``metadata['source']`` and give it no id, so handed to ``wb.run`` in
-    memory such documents are ``doc-1``, ``doc-2``... by position, and a dataset labelled with their files matched none."""
-    wanted = name.strip()
-    for doc in corpus.documents:
-        key = next((k for k, v in doc.metadata.items() if str(v).strip() == wanted), None)  # a Document made by hand may hold numbers
-        if key is not None:
-            return (f"did you mean '{doc.id}'? (its metadata '{key}' is '{wanted}': a document given without an id is named by "
-                    "its position) or give each document its id, e.g. LangChain's Document(id=...)")
-    return None
-
-
-def _scorer_code(scorers: Mapping[str, ScoreFn]) -> dict[str, list[str]]:
-    """The digests of the scorers' code, by scorer name (computed once per sweep: every variant shares its scorers)."""
-    # a scorer fixed in its notebook cell (or in a new workbench) scores differently: the code of the function that
-    # scores, and of the factory of a scorer registered with @wb.scorer (it may return a helper of another cell)
-    code = {name: [code_digest(fn)] for name, fn in scorers.items()}
-    for name, entry in scorer_entries().items():
-        if name in code and callable(entry.factory):
-            code[name].insert(0, code_digest(entry.factory))
-    return code
-
-
-def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping[str, ScoreFn], code: Mapping[str, list[str]],
-                        judge: Judge | None, judge_code: str | None = None) -> dict[str, Any]:
-    """What the scores of a variant depend on besides its answers: the scorers (``code``: their ``_scorer_code``), the
-    judge (``judge_code``: the digest of the code that reads its replies), the prices."""
-    out: dict[str, Any] = {"scorers": sorted(scorers), "scorer_code": {name: list(digests) for name, digests in code.items()}}
-    if set(scorers) & {*JUDGED_METRICS, *NON_LLM_METRICS}:
-        # ragas scores them (its prompts, parsing, n-gram code), and the scorer code digests stop at installed libraries:
-        # a ragas installed over the pinned one scores them again; the keys of runs scored without ragas stay as they were
-        out["ragas"] = _version("ragas")
-    if variant.model is None:
-        return out
-    if judge is not None:
-        # a GGUF judge as its experiment file writes it: two clones of the project reuse each other's runs
-        out["judge"] = spec.as_written(spec.judge.model_dump(mode="json")) if spec.judge is not None else judge.model_id
-        # and the code that reads its replies (which JSON it accepts), which the scorers reach through env.judge
-        out["judge_code"] = judge_code
-    router = variant.router
-    answering = (("price", variant.model.id),) if router is None else (("price_cheap", router.cheap.id), ("price_strong", router.strong.id))
-    for role, model_id in (*answering, ("judge_price", spec.judge.id if spec.judge else None)):
-        price = spec.price(model_id) if model_id else None
-        # a cached-input price only when there is one, so the runs of a model priced without it are reused as before
-        cached = [] if price is None or price.cached_input_per_m is None else [price.cached_input_per_m]
-        out[role] = [price.input_per_m, price.output_per_m, *cached] if price is not None else None
-    return out
-
-
-@dataclass(frozen=True)
-class _Scoring:
-    """A sweep's judge and scorers: those of the variants that answer, and of those that only retrieve."""
-
-    judge: Judge | None
-    answer_scorers: Mapping[str, ScoreFn]
-    retrieval_scorers: Mapping[str, ScoreFn]
-
-    def scorers_of(self, variant: Variant) -> Mapping[str, ScoreFn]:
-        return self.answer_scorers if variant.generates else self.retrieval_scorers
-
-
-def _sweep_scoring(spec: ExperimentSpec, resolver: ModelResolver, judge: Judge | None, *, generating: bool) -> _Scoring:
-    """The judge (``judge``, else the spec's) and the scorers of a sweep of ``spec``; models load when first called."""
-    the_judge = (judge or resolver.judge(spec)) if generating else None
-    answer_scorers: Mapping[str, ScoreFn] = {}
-    if generating:
-        env = ScorerEnv(embedder=resolver.embedder(MINILM_ID), judge=the_judge, judge_repeats=spec.judge.n if spec.judge else 1)
-        answer_scorers = build_scorers(spec.scorers, env)
-    return _Scoring(the_judge, answer_scorers, build_scorers(_retrieval_scorer_names(spec.scorers), ScorerEnv()))
-
-
-def _reuse_keys(
-    spec: ExperimentSpec, variants: Sequence[Variant], resolver: ModelResolver, scoring: _Scoring, *, given_judge: bool, dataset: Dataset,
-    corpus: Corpus,
-) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, WorkbenchError]]:
-    """Variant id -> its reuse key (not for a variant always called: ``_always_called``); variant id -> the identities
-    of its models, logged with its run; variant id -> why it cannot run (a provider package or API key missing: known
-    before anything runs)."""
-    judge_spec = None if given_judge else spec.judge
-    code_of: dict[bool, dict[str, list[str]]] = {}  # the scorers' digests, once per sweep (not once per variant)
-    judge_code = code_digest(type(scoring.judge).ask) if scoring.judge is not None else None
-    keys: dict[str, str] = {}
-    models_of: dict[str, dict[str, str]] = {}
-    unservable: dict[str, WorkbenchError] = {}
-    for v in variants:
-        try:
-            identities = resolver.identities(v, judge_spec)
-        except WorkbenchError as exc:
-            unservable[v.id] = exc
-            continue
-        models_of[v.id] = identities
-        if not _always_called(v, judge_spec):
-            if v.generates not in code_of:
-                code_of[v.generates] = _scorer_code(scoring.scorers_of(v))
-            keys[v.id] = reuse_key(v, dataset=dataset, corpus=corpus, models=identities,
-                                   scoring=_scorer_fingerprint(spec, v, scoring.scorers_of(v), code_of[v.generates], scoring.judge, judge_code),
-                                   seed=spec.seed)
-    return keys, models_of, unservable
-
-
-def _always_called(variant: Variant, judge: JudgeSpec | None) -> bool:
-    """Whether a variant calls a model marked ``cache: false`` (one of its answering models, or the judge that scores
-    its answers): such a variant is computed in every sweep, never reused from a finished run."""
-    uncached_judge = judge is not None and not judge.cache and variant.generates
-    return uncached_judge or any(not m.cache for m in variant.answering_models)
-
-
-def reuse_key(variant: Variant, *, dataset: Dataset, corpus: Corpus, models: Mapping[str, str], scoring: Mapping[str, Any], seed: int) -> str:
-    """The content address of a variant's finished run (pure): the same key means the same result.
-
-    Args:
-        variant: the variant (its id covers prompt, model and decoding parameters, chunker and retrieval setting; its
-            index key also the revision of the chunking code, so a run retrieved from chunks an older workbench cut
-            differently is not reused).
-        dataset: the questions (their hash).
-        corpus: the documents (their hash).
-        models: the identities of the models that make its results (answering model, embedding model).
-        scoring: the scorer set, judge and prices.
-        seed: the sweep's seed.
-    """
-    payload = {
-        "variant": variant.id, "index": variant.index_key, "dataset": dataset.hash, "corpus": corpus.hash, "models": dict(models), "scoring": dict(scoring),
-        "seed": seed, "workbench": _version(), **_turn_stops(variant),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def _turn_stops(variant: Variant) -> dict[str, list[str]]:
-    """Where a completion model's answers end when they run on into a next turn of the variant's template (pure; empty
-    when the template has no such stop, so the keys of the runs it does not change stay as they were): runs answered
-    before these stops were applied ran on to max_tokens and are not reused."""
-    completion = any(m.resolved_kind == "completion" for m in variant.answering_models)
-    if variant.prompt is None or not completion:
-        return {}
-    stops = PromptTemplate(variant.prompt.name, variant.prompt.template or "", variant.prompt.system).turn_stops
-    return {"turn_stops": list(stops)} if stops else {}
-
-
-def _version(package: str = "workbench") -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def plan_sweep(
-    experiment: ExperimentSpec | str | Path,
-    *,
-    settings: Settings | None = None,
-    limit: int | None = None,
-    models: Mapping[str, Generator | Embedder] | None = None,
-    judge: Judge | None = None,
-    generate: bool = True,
-    fresh: bool = False,
-    dataset: Dataset | Any = None,
-    corpus: Corpus | Any = None,
-) -> SweepPlan:
-    """What ``run`` would do with the same arguments, found without running or computing anything (``workbench run
-    --dry-run``): the variants it would reuse and from which run, the indexes it would build, the answers the cache
-    holds, and the model calls left with their estimated cost (the judge's calls aside).
-
-    The tracking store, the answer cache and the index store are read, never made, locked or written: a dry run in a
-    fresh folder leaves it as it was. A variant's cached answers are counted when its index is built and its questions
-    were embedded before (its prompts are then rendered with what it would retrieve); else all its calls are counted.
-    The arguments are ``run``'s (``dataset`` and ``corpus`` in memory too).
-
-    Raises:
-        What ``run`` raises before it starts: a bad spec, dataset or corpus; an unusable tracking store; every variant
-        unservable (a provider package or API key missing).
-    """
-    spec = _in_memory_spec(experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment), dataset, corpus)
-    cfg = settings or default_settings()
-    dataset, corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus)
-    variants = expand_grid(spec, generate=generate)
-    _check_can_start(spec, variants, models, judge, cfg, own_index_store=True)
-    cache = CacheReader(cfg.cache_dir)
-    resolver = ModelResolver(models, cache, read=not fresh, retries=spec.execution.retries)
-    scoring = _sweep_scoring(spec, resolver, judge, generating=any(v.generates for v in variants))
-    keys, _, unservable = _reuse_keys(spec, variants, resolver, scoring, given_judge=judge is not None, dataset=dataset, corpus=corpus)
-    if unservable and len(unservable) == len(variants) and spec.execution.backend != "ray":
-        raise next(iter(unservable.values()))  # as run says it, before anything
-    store = None if fresh or not keys else MlflowTracker.existing(cfg.tracking_uri)
-    reusable = store.reusable_before(spec.name, dataset.hash, corpus.hash, keys) if store is not None else {}
-    todo = [v for v in variants if v.id not in reusable and v.id not in unservable]
-    indexes = existing_index_store(spec, cfg) if todo else None
-    try:
-        planned = {p.variant.id: p for p in _planned_groups(spec, todo, resolver, cache, indexes, dataset, corpus, fresh=fresh)}
-    finally:
-        if indexes is not None:
-            indexes.close()
-    built = {v.index_key for v in todo if planned[v.id].index_built}
-    plans = tuple(
-        VariantPlan(v, len(dataset), reused_from=reusable[v.id]) if v.id in reusable
-        else VariantPlan(v, len(dataset), unservable=f"{type(unservable[v.id]).__name__}: {unservable[v.id]}") if v.id in unservable
-        else planned[v.id]
-        for v in variants
-    )
-    return SweepPlan(plan_grid(spec, variants, len(dataset), len(corpus.documents)), plans, indexes_built=len(built),
-                     indexes_needed=len({v.index_key for v in todo}))
-
-
-def _planned_groups(
-    spec: ExperimentSpec, todo: Sequence[Variant], resolver: ModelResolver, cache: CacheReader, indexes: IndexStore | None,
-    dataset: Dataset, corpus: Corpus, *, fresh: bool,
-) -> Iterator[VariantPlan]:
-    """The plans of the variants a sweep would compute, an index at a time: each looked up (read only) and, when built
-    and its questions' vectors are in the cache, searched for every retrieval setting, so each variant's prompts are
-    rendered as its sweep would render them and its answers looked up in the cache."""
-    groups: dict[str, list[Variant]] = {}
-    for v in todo:
-        groups.setdefault(v.index_key, []).append(v)
-    questions = [c.question for c in dataset.cases]
-    for group in groups.values():
-        chunker, embedding = group[0].chunker, group[0].retrieval.embedding
-        embedder = resolver.embedder(embedding, cache=False)
-        index = indexes.open(embedded_index_key(chunker, embedding, corpus.hash, embedder.identity)) if indexes is not None else None
-        # the prompts are rendered from what the questions find (their vectors in the cache), --fresh or not: it recomputes
-        # the answers, which are then all to pay for
-        queries = resolver.embedder(embedding, cache=False, queries=True)
-        embedded = len(cache.cached("embedding", [embedding_key(queries.identity, q) for q in questions])) == len(set(questions))
-        retrievals: dict[str, list[tuple[Hit, ...]]] = {}
-        for v in group:
-            hits = None
-            if index is not None and embedded and v.generates:
-                setting = v.retrieval.model_dump_json()
-                if setting not in retrievals:
-                    retriever = Retriever(index=index, embedder=CachedEmbedder(queries, cache, identity=queries.identity), spec=v.retrieval)
-                    retrievals[setting] = [tuple(retriever.retrieve(q)) for q in questions]
-                hits = retrievals[setting]
-            yield _variant_plan(spec, v, dataset, hits, cache, lambda m: resolver.generator(m.id, m.resolved_kind, cache=False),
-                                index_built=index is not None, fresh=fresh, embedder=embedder)
-
-
-def _variant_plan(
-    spec: ExperimentSpec, variant: Variant, dataset: Dataset, hits: list[tuple[Hit, ...]] | None, cache: CacheReader,
-    served: Callable[[ModelSpec], Generator], *, index_built: bool, fresh: bool, embedder: Embedder | None = None,
-) -> VariantPlan:
-    """A computed variant's plan: for each answering model (``served`` gives the generator serving it, uncached: its
-    identity and kind key its answers), its answers in the cache (when ``hits``, what it would retrieve, render its
-    prompts) and the estimated cost of the others. A router's questions are routed as its sweep would route them, from
-    the cache (``_routed_answers``): each model counts only the questions it would answer, or might."""
-    plan = VariantPlan(variant, len(dataset), index_built=index_built, budget_usd=spec.limits.max_cost_usd, budget_tokens=spec.limits.max_tokens)
-    if variant.prompt is None:
-        return plan
-    template = PromptTemplate(variant.prompt.name, variant.prompt.template or "", variant.prompt.system)
-    prompts = [template.render(question=c.question, context=format_context(h)) for c, h in zip(dataset.cases, hits)] if hits is not None else None
-    cached: int | None = 0 if hits is not None else None
-    cost: float | None = 0.0
-    total: float | None = 0.0
-    tokens = 0
-    least: tuple[float | None, int] | None = None  # a router's cheap answers alone: what it costs escalating nothing
-    routed = (_routed_answers(spec, variant.router, template, dataset, hits, cache, served, embedder)
-              if variant.router is not None and hits is not None and embedder is not None and not fresh else None)
-    answers = 0
-    for j, m in enumerate(variant.answering_models):
-        generator = served(m)
-        asked = routed[j] if routed is not None else [True] * len(dataset)
-        answers += sum(asked)
-        hit = [False] * len(dataset)
-        if prompts is not None and m.cache and not fresh:
-            keys = [generation_key(generator.identity, generator.kind, p, generation_params(m, spec)) for p in prompts]
-            found = cache.cached("generation", keys)
-            hit = [k in found for k in keys]
-        if cached is not None:
-            cached += sum(h for h, a in zip(hit, asked) if a)
-        lengths = ([len(p.text) if generator.kind == "completion" else sum(len(c) for _, c in p.messages) for p in prompts]
-                   if prompts is not None else [_prompt_chars(variant, c.question) for c in dataset.cases])
-        lengths = [n for n, a in zip(lengths, asked) if a]
-        hit = [h for h, a in zip(hit, asked) if a]
-        price = spec.price(m.id)
-        each = [price.cost(math.ceil(n / CHARS_PER_TOKEN), m.params.max_tokens) if price is not None else None for n in lengths]
-        tokens += sum(math.ceil(n / CHARS_PER_TOKEN) + m.params.max_tokens for n in lengths)
-        missed = [c for c, h in zip(each, hit) if not h]
-        cost = None if cost is None or any(c is None for c in missed) else cost + sum(c for c in missed if c is not None)
-        total = None if total is None or any(c is None for c in each) else total + sum(c for c in each if c is not None)
-        if variant.router is not None and m is variant.router.cheap:
-            least = (total, tokens)
-    return replace(plan, answers=answers, cached=cached, cost_usd=cost, total_cost_usd=total,
-                   tokens=tokens, least_cost_usd=least[0] if least else None, least_tokens=least[1] if least else None)
-
-
-class _CacheOnly:
-    """A model a dry run reads from the cache only (behind ``CachedGenerator``/``CachedEmbedder`` over the cache): a call
-    that would reach the model raises instead, as a failed call (a dry run computes and pays for nothing)."""
-
-    def __init__(self, inner: Generator | Embedder) -> None:
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.identity = inner.identity
-
-    @property
-    def kind(self) -> Any:
-        return self.inner.kind  # type: ignore[union-attr]
-
-    def generate(self, *args: Any, **kwargs: Any) -> Any:
-        raise LookupError("not in the cache")
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        raise LookupError("not in the cache")
-
-
-def _routed_answers(
-    spec: ExperimentSpec, router: RouterSpec, template: PromptTemplate, dataset: Dataset, hits: list[tuple[Hit, ...]],
-    cache: CacheReader, served: Callable[[ModelSpec], Generator], embedder: Embedder,
-) -> tuple[list[bool], list[bool]]:
-    """Which questions a router's cheap and its strong model would answer (from the cache or not), found by routing each
-    as its sweep would, with only what the cache holds: the cheap model is not asked when retrieval escalates; the
-    strong model answers what a cached cheap answer escalates, and might answer any question whose cheap answer, or its
-    grounding's embedding, is not cached yet (a bound)."""
-    def cache_only(m: ModelSpec) -> Generator:
-        raw = served(m)  # a model with cache: false answers anew in the sweep, so what the cache holds decides nothing
-        return CachedGenerator(_CacheOnly(raw), cache, identity=raw.identity) if m.cache else _CacheOnly(raw)  # type: ignore[arg-type,return-value]
-
-    replay = Router.from_spec(router, generator=cache_only, params=lambda m: generation_params(m, spec), price=spec.price,
-                              embedder=CachedEmbedder(_CacheOnly(embedder), cache, identity=embedder.identity))  # type: ignore[arg-type]
-    cheap, strong = [], []
-    for case, found in zip(dataset.cases, hits):
-        record = route_answer(QuestionRecord(case=case, hits=found, prompt="", generation=None, started_ns=0, retrieved_ns=0, ended_ns=0),
-                              template=template, router=replay)
-        first = record.calls[0]
-        undecided = (first.role == "cheap" and first.generation is None) or (
-            record.escalation is not None and record.escalation.signals.grounding_error is not None)
-        cheap.append(first.role == "cheap")
-        strong.append(record.escalated or undecided)
-    return cheap, strong
-
-
-def _prompt_chars(variant: Variant, question: str) -> int:
-    """The length of a variant's prompt for ``question`` before anything is retrieved (pure): its template and system
-    message, the question and ``k`` chunks as long as its chunker cuts them at most."""
-    chunk = variant.chunker.size * (CHARS_PER_TOKEN if variant.chunker.strategy == "token" else 1)
-    prompt = variant.prompt
-    return (len(prompt.template or "") + len(prompt.system or "") if prompt is not None else 0) + len(question) + variant.retrieval.k * chunk
 
 
 def run(
@@ -635,7 +149,7 @@ def run(
     """
     _check_arguments(models, on_event, settings=settings, tracker=tracker, index_store=index_store, cache=cache, judge=judge, stop=stop,
                      progress=progress, generate=generate, fresh=fresh)
-    spec = _in_memory_spec(experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment), dataset, corpus)
+    spec = in_memory_spec(experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment), dataset, corpus)
     cfg = settings or default_settings()
     dataset, corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus)
     variants = expand_grid(spec, generate=generate)
@@ -643,16 +157,16 @@ def run(
         raise WorkbenchError(f"{spec.name}: {plan_grid(spec, variants, len(dataset)).refusal('cut an axis, or pass allow_large_grid=True to run them all')}")
     generating = any(v.generates for v in variants)
     # everything that can be refused is checked before the first MLflow run exists, and the store before the cache
-    _check_can_start(spec, variants, models, judge, cfg, own_index_store=index_store is None)
+    check_can_start(spec, variants, models, judge, cfg, own_index_store=index_store is None)
     cap_mb = cfg.cache_size_mb
     track = tracker or MlflowTracker(cfg.tracking_uri, artifact_root=cfg.artifact_root)  # an unusable store: one line, now
     store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cap_mb)
     resolver = ModelResolver(models, store, read=not fresh, retries=spec.execution.retries)
     indexes = index_store  # the default store is opened when a variant needs an index (a reused one needs none)
     own: ChromaIndexStore | ChromaServerIndexStore | None = None  # that default store: closed when the sweep ends
-    scoring = _sweep_scoring(spec, resolver, judge, generating=generating)
+    scoring = sweep_scoring(spec, resolver, judge, generating=generating)
     answer_scorers, scorers_of = scoring.answer_scorers, scoring.scorers_of
-    keys, models_of, unservable = _reuse_keys(spec, variants, resolver, scoring, given_judge=judge is not None, dataset=dataset, corpus=corpus)
+    keys, models_of, unservable = reuse_keys(spec, variants, resolver, scoring, given_judge=judge is not None, dataset=dataset, corpus=corpus)
     if spec.execution.backend == "ray":
         unservable = {}  # Ray's workers bring their own packages and provider keys: the tasks find out
     elif unservable and len(unservable) == len(variants):
@@ -1020,7 +534,7 @@ def _terminate_interrupts() -> Iterator[list[int]]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _check_can_start(
+def check_can_start(
     spec: ExperimentSpec, variants: Sequence[Variant], models: Mapping[str, Any] | None, judge: Judge | None, cfg: Settings, *,
     own_index_store: bool,
 ) -> None:
@@ -1078,11 +592,6 @@ def _check_portable(spec: ExperimentSpec, models: Mapping[str, Any] | None, judg
                 f"{str(exc)[:120]}) — use execution: {{isolation: none}} to run it in this process"
             ) from None
 
-
-def _retrieval_scorer_names(names: Sequence[str] | None) -> list[str]:
-    """What a retrieval-only variant is scored on: the spec's retrieval scorers, or all of them when it names none."""
-    chosen = [n for n in names or () if n in RETRIEVAL_METRICS]
-    return chosen or list(RETRIEVAL_METRICS)
 
 
 def _logged(emit: Callable[[ProgressEvent], None], result: VariantResult) -> Callable[[int], None]:

@@ -1,0 +1,159 @@
+"""A sweep's inputs: its dataset and corpus, from the experiment's files or given in memory, checked against each other."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import PurePosixPath
+from typing import Any
+
+from workbench.datasets import Corpus, Dataset, check_limit, document_id, left_out_fix, load_corpus, load_dataset
+from workbench.errors import DataError, SpecError
+from workbench.spec import ExperimentSpec
+
+__all__ = ["in_memory_spec", "load_inputs", "load_spec_corpus", "load_spec_dataset"]
+
+
+
+def load_spec_dataset(spec: ExperimentSpec, limit: int | None = None) -> Dataset:
+    """The spec's dataset, with ``limit`` (default: the spec's) and its length caps on questions and references.
+
+    Raises:
+        SpecError: the spec names no dataset (it is given to ``run`` in memory).
+    """
+    ref = spec.dataset
+    if ref is None:
+        raise SpecError(_no_data(spec, "dataset", "add dataset: {path: ...}", "the cases: wb.run(exp, dataset=df)"))
+    return load_dataset(
+        spec.resolve(ref.path), limit=ref.limit if limit is None else limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars
+    )
+
+
+def load_spec_corpus(spec: ExperimentSpec) -> Corpus:
+    """The spec's corpus: its built-in one, or its folder (relative to the experiment file) read with its glob.
+
+    Raises:
+        SpecError: the spec names no corpus (it is given to ``run`` in memory).
+    """
+    if spec.corpus is None:
+        raise SpecError(_no_data(spec, "corpus", "add corpus: {path: ...} or {builtin: python-reference}", "the documents: wb.run(exp, corpus=docs)"))
+    return load_corpus(spec.corpus.builtin or spec.resolve(spec.corpus.path or ""), glob=spec.corpus.glob)
+
+
+def _no_data(spec: ExperimentSpec, field: str, add: str, given: str) -> str:
+    """Why a spec without a dataset or corpus cannot run (pure): its file's missing field, as any other would be named."""
+    if spec.source_file is not None:
+        return f"{spec.source_file}:1: {field}: required field is missing — {add}"
+    return f"experiment '{spec.name}' names no {field} — {add}, or pass {given}"
+
+
+def in_memory_spec(spec: ExperimentSpec, dataset: Any = None, corpus: Any = None) -> ExperimentSpec:
+    """The spec a sweep over in-memory data runs and logs (pure): without the file dataset or corpus it replaces, so
+    its logged experiment.yaml never names a file the sweep did not read."""
+    return spec.model_copy(update={k: None for k, v in (("dataset", dataset), ("corpus", corpus)) if v is not None})
+
+
+def _given_dataset(spec: ExperimentSpec, value: Any, limit: int | None) -> Dataset:
+    """A dataset handed to ``run``: a ``Dataset`` or a DataFrame (checked row by row, like a file). It replaces the
+    spec's dataset file, not the spec's ``limit`` and length caps, which apply to it as they would to the file: an
+    experiment saying ``limit: 8`` evaluated every row of the frame instead (hosted models billed for each)."""
+    ref = spec.dataset
+    limit = ref.limit if limit is None and ref is not None else limit
+    if isinstance(value, Dataset):
+        return value.head(check_limit(limit))
+    if ref is None:
+        return load_dataset(value, limit=limit)
+    return load_dataset(value, limit=limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars)
+
+
+def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any = None, corpus: Any = None) -> tuple[Dataset, Corpus]:
+    """Load the spec's dataset and corpus, and check that every labelled source id exists in the corpus.
+
+    Args:
+        spec: the experiment.
+        limit: evaluate only the first ``limit`` cases (default: the spec's).
+        dataset: cases in memory instead of the spec's: a ``Dataset`` or a DataFrame.
+        corpus: documents in memory instead of the spec's: a ``Corpus``, or anything ``load_corpus`` reads in memory.
+    """
+    dataset = load_spec_dataset(spec, limit) if dataset is None else _given_dataset(spec, dataset, limit)
+    corpus = load_spec_corpus(spec) if corpus is None else corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
+    ids = corpus.ids
+    missing = [(i, case, s) for i, case in enumerate(dataset.cases) for s in case.source_ids if s not in ids]
+    if missing:
+        i, case, first = missing[0]
+        left_out = _file_left_out(spec, first)
+        fix = left_out_fix(spec.resolve(spec.corpus.path), spec.corpus.glob, left_out) if left_out and spec.corpus and spec.corpus.path else _source_id_fix(first, corpus)
+        raise DataError(
+            f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{first}' is not a document of corpus "
+            f"'{corpus.name}' — {fix}{_other_missing_ids(first, [s for _, _, s in missing])}"
+        )
+    return dataset, corpus
+
+
+def _other_missing_ids(first: str, missing: list[str]) -> str:
+    """The end of the line refusing a dataset's first source id the corpus lacks: the other ids it lacks, each counted
+    once and a few of them shown (pure), so a dataset labelled in another scheme (file names, another corpus) is seen as
+    such in one run. An id many questions label is one id to fix, not one per question."""
+    others = [s for s in dict.fromkeys(missing) if s != first]
+    if not others:
+        return ""
+    shown = ", ".join(f"'{s}'" for s in others[:3])
+    return f" (and {len(others)} more source id{'' if len(others) == 1 else 's'} the corpus lacks: {shown}{', ...' if len(others) > 3 else ''})"
+
+
+def _file_left_out(spec: ExperimentSpec, doc_id: str) -> str | None:
+    """The file of the spec's corpus folder (relative to it) whose document id is ``doc_id`` (one the corpus glob leaves
+    out, as the corpus has no such document), or None. A close spelling of another document is then not what was meant."""
+    if spec.corpus is None or spec.corpus.path is None:
+        return None
+    folder = spec.resolve(spec.corpus.path)
+    files = (p.relative_to(folder) for p in sorted(folder.rglob("*")) if p.is_file())
+    return next((f.as_posix() for f in files if document_id(f.with_suffix("").as_posix()) == doc_id), None)
+
+
+def _source_id_fix(name: str, corpus: Corpus) -> str:
+    """What to write instead of a source id the corpus does not have (pure): the document it most likely names (the
+    id without its file suffix, with '/' for '\\', without the folders above the corpus or with those inside it, in
+    another case, the document whose metadata holds it, or a close spelling), or several ids joined with commas, or
+    else the general rule."""
+    ids = corpus.ids
+    parts = [p.strip() for p in name.split(",")]
+    if len(parts) > 1 and all(p in ids for p in parts):
+        return f"separate several ids with '|' ({'|'.join(parts)}) or give a JSON list, not commas"
+    path = PurePosixPath(name.strip().replace("\\", "/"))
+    lowered = {i.lower(): i for i in ids}
+    # the longest tail first: 'datasets/handbook/benefits.md', written from the project's root, is 'benefits' of the
+    # corpus datasets/handbook
+    tails = [PurePosixPath(*path.parts[i:]) for i in range(len(path.parts)) if path.parts[i] != "/"]
+    for candidate in dict.fromkeys(c for tail in tails for c in (tail.as_posix(), tail.with_suffix("").as_posix() if tail.suffix else tail.as_posix())):
+        found = candidate if candidate in ids else lowered.get(candidate.lower())
+        if found:
+            why = " (a file's document id is its path in the corpus folder, without the suffix)" if candidate != path.as_posix() else ""
+            return f"did you mean '{found}'?{why}"
+    # written inside a subfolder of the corpus: 'leave' of a corpus at the project's root is 'docs/leave'
+    inside = sorted(i for i in ids if i.endswith("/" + path.with_suffix("").as_posix()))
+    if len(inside) == 1:
+        return f"did you mean '{inside[0]}'? (a file's document id is its path in the corpus folder, without the suffix)"
+    held = _metadata_fix(name, corpus)
+    if held is not None:
+        return held
+    number = name.strip()
+    padded = sorted(i for i in ids if i.isdecimal() and i != number and int(i) == int(number)) if number.isdecimal() else []
+    if len(padded) == 1:  # a spreadsheet read '007' as the number 7
+        return f"did you mean '{padded[0]}'? (a spreadsheet drops a number's leading zeros: format the column as text)"
+    close = difflib.get_close_matches(name, list(ids), n=1, cutoff=0.8)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return "use the document ids of that corpus"
+
+
+def _metadata_fix(name: str, corpus: Corpus) -> str | None:
+    """The document whose metadata holds ``name`` as a value, as the fix of a source id naming it so (pure), or None:
+    LangChain's loaders keep a document's file in ``metadata['source']`` and give it no id, so handed to ``wb.run`` in
+    memory such documents are ``doc-1``, ``doc-2``... by position, and a dataset labelled with their files matched none."""
+    wanted = name.strip()
+    for doc in corpus.documents:
+        key = next((k for k, v in doc.metadata.items() if str(v).strip() == wanted), None)  # a Document made by hand may hold numbers
+        if key is not None:
+            return (f"did you mean '{doc.id}'? (its metadata '{key}' is '{wanted}': a document given without an id is named by "
+                    "its position) or give each document its id, e.g. LangChain's Document(id=...)")
+    return None

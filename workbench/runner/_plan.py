@@ -1,0 +1,226 @@
+"""What a sweep would do, found without running or computing anything: ``workbench run --dry-run``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from workbench.cache import CachedEmbedder, CachedGenerator, CacheReader, embedding_key, generation_key
+from workbench.config import Settings, settings as default_settings
+from workbench.datasets import Corpus, Dataset
+from workbench.execution import ModelResolver, generation_params
+from workbench.grid import CHARS_PER_TOKEN, SweepPlan, Variant, VariantPlan, embedded_index_key, expand_grid, plan_grid
+from workbench.models import Embedder, Generator
+from workbench.pipeline import (
+    Hit,
+    IndexStore,
+    QuestionRecord,
+    Retriever,
+    Router,
+    existing_index_store,
+    format_context,
+    route_answer,
+)
+from workbench.prompts import PromptTemplate
+from workbench.scoring import Judge
+from workbench.spec import ExperimentSpec, ModelSpec, RouterSpec, load_experiment
+from workbench.tracking import MlflowTracker
+from workbench.runner._inputs import in_memory_spec, load_inputs
+from workbench.runner._reuse import reuse_keys, sweep_scoring
+from workbench.runner._sweep import check_can_start
+
+__all__ = ["plan_sweep"]
+
+
+
+def plan_sweep(
+    experiment: ExperimentSpec | str | Path,
+    *,
+    settings: Settings | None = None,
+    limit: int | None = None,
+    models: Mapping[str, Generator | Embedder] | None = None,
+    judge: Judge | None = None,
+    generate: bool = True,
+    fresh: bool = False,
+    dataset: Dataset | Any = None,
+    corpus: Corpus | Any = None,
+) -> SweepPlan:
+    """What ``run`` would do with the same arguments, found without running or computing anything (``workbench run
+    --dry-run``): the variants it would reuse and from which run, the indexes it would build, the answers the cache
+    holds, and the model calls left with their estimated cost (the judge's calls aside).
+
+    The tracking store, the answer cache and the index store are read, never made, locked or written: a dry run in a
+    fresh folder leaves it as it was. A variant's cached answers are counted when its index is built and its questions
+    were embedded before (its prompts are then rendered with what it would retrieve); else all its calls are counted.
+    The arguments are ``run``'s (``dataset`` and ``corpus`` in memory too).
+
+    Raises:
+        What ``run`` raises before it starts: a bad spec, dataset or corpus; an unusable tracking store; every variant
+        unservable (a provider package or API key missing).
+    """
+    spec = in_memory_spec(experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment), dataset, corpus)
+    cfg = settings or default_settings()
+    dataset, corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus)
+    variants = expand_grid(spec, generate=generate)
+    check_can_start(spec, variants, models, judge, cfg, own_index_store=True)
+    cache = CacheReader(cfg.cache_dir)
+    resolver = ModelResolver(models, cache, read=not fresh, retries=spec.execution.retries)
+    scoring = sweep_scoring(spec, resolver, judge, generating=any(v.generates for v in variants))
+    keys, _, unservable = reuse_keys(spec, variants, resolver, scoring, given_judge=judge is not None, dataset=dataset, corpus=corpus)
+    if unservable and len(unservable) == len(variants) and spec.execution.backend != "ray":
+        raise next(iter(unservable.values()))  # as run says it, before anything
+    store = None if fresh or not keys else MlflowTracker.existing(cfg.tracking_uri)
+    reusable = store.reusable_before(spec.name, dataset.hash, corpus.hash, keys) if store is not None else {}
+    todo = [v for v in variants if v.id not in reusable and v.id not in unservable]
+    indexes = existing_index_store(spec, cfg) if todo else None
+    try:
+        planned = {p.variant.id: p for p in _planned_groups(spec, todo, resolver, cache, indexes, dataset, corpus, fresh=fresh)}
+    finally:
+        if indexes is not None:
+            indexes.close()
+    built = {v.index_key for v in todo if planned[v.id].index_built}
+    plans = tuple(
+        VariantPlan(v, len(dataset), reused_from=reusable[v.id]) if v.id in reusable
+        else VariantPlan(v, len(dataset), unservable=f"{type(unservable[v.id]).__name__}: {unservable[v.id]}") if v.id in unservable
+        else planned[v.id]
+        for v in variants
+    )
+    return SweepPlan(plan_grid(spec, variants, len(dataset), len(corpus.documents)), plans, indexes_built=len(built),
+                     indexes_needed=len({v.index_key for v in todo}))
+
+
+def _planned_groups(
+    spec: ExperimentSpec, todo: Sequence[Variant], resolver: ModelResolver, cache: CacheReader, indexes: IndexStore | None,
+    dataset: Dataset, corpus: Corpus, *, fresh: bool,
+) -> Iterator[VariantPlan]:
+    """The plans of the variants a sweep would compute, an index at a time: each looked up (read only) and, when built
+    and its questions' vectors are in the cache, searched for every retrieval setting, so each variant's prompts are
+    rendered as its sweep would render them and its answers looked up in the cache."""
+    groups: dict[str, list[Variant]] = {}
+    for v in todo:
+        groups.setdefault(v.index_key, []).append(v)
+    questions = [c.question for c in dataset.cases]
+    for group in groups.values():
+        chunker, embedding = group[0].chunker, group[0].retrieval.embedding
+        embedder = resolver.embedder(embedding, cache=False)
+        index = indexes.open(embedded_index_key(chunker, embedding, corpus.hash, embedder.identity)) if indexes is not None else None
+        # the prompts are rendered from what the questions find (their vectors in the cache), --fresh or not: it recomputes
+        # the answers, which are then all to pay for
+        queries = resolver.embedder(embedding, cache=False, queries=True)
+        embedded = len(cache.cached("embedding", [embedding_key(queries.identity, q) for q in questions])) == len(set(questions))
+        retrievals: dict[str, list[tuple[Hit, ...]]] = {}
+        for v in group:
+            hits = None
+            if index is not None and embedded and v.generates:
+                setting = v.retrieval.model_dump_json()
+                if setting not in retrievals:
+                    retriever = Retriever(index=index, embedder=CachedEmbedder(queries, cache, identity=queries.identity), spec=v.retrieval)
+                    retrievals[setting] = [tuple(retriever.retrieve(q)) for q in questions]
+                hits = retrievals[setting]
+            yield _variant_plan(spec, v, dataset, hits, cache, lambda m: resolver.generator(m.id, m.resolved_kind, cache=False),
+                                index_built=index is not None, fresh=fresh, embedder=embedder)
+
+
+def _variant_plan(
+    spec: ExperimentSpec, variant: Variant, dataset: Dataset, hits: list[tuple[Hit, ...]] | None, cache: CacheReader,
+    served: Callable[[ModelSpec], Generator], *, index_built: bool, fresh: bool, embedder: Embedder | None = None,
+) -> VariantPlan:
+    """A computed variant's plan: for each answering model (``served`` gives the generator serving it, uncached: its
+    identity and kind key its answers), its answers in the cache (when ``hits``, what it would retrieve, render its
+    prompts) and the estimated cost of the others. A router's questions are routed as its sweep would route them, from
+    the cache (``_routed_answers``): each model counts only the questions it would answer, or might."""
+    plan = VariantPlan(variant, len(dataset), index_built=index_built, budget_usd=spec.limits.max_cost_usd, budget_tokens=spec.limits.max_tokens)
+    if variant.prompt is None:
+        return plan
+    template = PromptTemplate(variant.prompt.name, variant.prompt.template or "", variant.prompt.system)
+    prompts = [template.render(question=c.question, context=format_context(h)) for c, h in zip(dataset.cases, hits)] if hits is not None else None
+    cached: int | None = 0 if hits is not None else None
+    cost: float | None = 0.0
+    total: float | None = 0.0
+    tokens = 0
+    least: tuple[float | None, int] | None = None  # a router's cheap answers alone: what it costs escalating nothing
+    routed = (_routed_answers(spec, variant.router, template, dataset, hits, cache, served, embedder)
+              if variant.router is not None and hits is not None and embedder is not None and not fresh else None)
+    answers = 0
+    for j, m in enumerate(variant.answering_models):
+        generator = served(m)
+        asked = routed[j] if routed is not None else [True] * len(dataset)
+        answers += sum(asked)
+        hit = [False] * len(dataset)
+        if prompts is not None and m.cache and not fresh:
+            keys = [generation_key(generator.identity, generator.kind, p, generation_params(m, spec)) for p in prompts]
+            found = cache.cached("generation", keys)
+            hit = [k in found for k in keys]
+        if cached is not None:
+            cached += sum(h for h, a in zip(hit, asked) if a)
+        lengths = ([len(p.text) if generator.kind == "completion" else sum(len(c) for _, c in p.messages) for p in prompts]
+                   if prompts is not None else [_prompt_chars(variant, c.question) for c in dataset.cases])
+        lengths = [n for n, a in zip(lengths, asked) if a]
+        hit = [h for h, a in zip(hit, asked) if a]
+        price = spec.price(m.id)
+        each = [price.cost(math.ceil(n / CHARS_PER_TOKEN), m.params.max_tokens) if price is not None else None for n in lengths]
+        tokens += sum(math.ceil(n / CHARS_PER_TOKEN) + m.params.max_tokens for n in lengths)
+        missed = [c for c, h in zip(each, hit) if not h]
+        cost = None if cost is None or any(c is None for c in missed) else cost + sum(c for c in missed if c is not None)
+        total = None if total is None or any(c is None for c in each) else total + sum(c for c in each if c is not None)
+        if variant.router is not None and m is variant.router.cheap:
+            least = (total, tokens)
+    return replace(plan, answers=answers, cached=cached, cost_usd=cost, total_cost_usd=total,
+                   tokens=tokens, least_cost_usd=least[0] if least else None, least_tokens=least[1] if least else None)
+
+
+class _CacheOnly:
+    """A model a dry run reads from the cache only (behind ``CachedGenerator``/``CachedEmbedder`` over the cache): a call
+    that would reach the model raises instead, as a failed call (a dry run computes and pays for nothing)."""
+
+    def __init__(self, inner: Generator | Embedder) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.identity = inner.identity
+
+    @property
+    def kind(self) -> Any:
+        return self.inner.kind  # type: ignore[union-attr]
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        raise LookupError("not in the cache")
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        raise LookupError("not in the cache")
+
+
+def _routed_answers(
+    spec: ExperimentSpec, router: RouterSpec, template: PromptTemplate, dataset: Dataset, hits: list[tuple[Hit, ...]],
+    cache: CacheReader, served: Callable[[ModelSpec], Generator], embedder: Embedder,
+) -> tuple[list[bool], list[bool]]:
+    """Which questions a router's cheap and its strong model would answer (from the cache or not), found by routing each
+    as its sweep would, with only what the cache holds: the cheap model is not asked when retrieval escalates; the
+    strong model answers what a cached cheap answer escalates, and might answer any question whose cheap answer, or its
+    grounding's embedding, is not cached yet (a bound)."""
+    def cache_only(m: ModelSpec) -> Generator:
+        raw = served(m)  # a model with cache: false answers anew in the sweep, so what the cache holds decides nothing
+        return CachedGenerator(_CacheOnly(raw), cache, identity=raw.identity) if m.cache else _CacheOnly(raw)  # type: ignore[arg-type,return-value]
+
+    replay = Router.from_spec(router, generator=cache_only, params=lambda m: generation_params(m, spec), price=spec.price,
+                              embedder=CachedEmbedder(_CacheOnly(embedder), cache, identity=embedder.identity))  # type: ignore[arg-type]
+    cheap, strong = [], []
+    for case, found in zip(dataset.cases, hits):
+        record = route_answer(QuestionRecord(case=case, hits=found, prompt="", generation=None, started_ns=0, retrieved_ns=0, ended_ns=0),
+                              template=template, router=replay)
+        first = record.calls[0]
+        undecided = (first.role == "cheap" and first.generation is None) or (
+            record.escalation is not None and record.escalation.signals.grounding_error is not None)
+        cheap.append(first.role == "cheap")
+        strong.append(record.escalated or undecided)
+    return cheap, strong
+
+
+def _prompt_chars(variant: Variant, question: str) -> int:
+    """The length of a variant's prompt for ``question`` before anything is retrieved (pure): its template and system
+    message, the question and ``k`` chunks as long as its chunker cuts them at most."""
+    chunk = variant.chunker.size * (CHARS_PER_TOKEN if variant.chunker.strategy == "token" else 1)
+    prompt = variant.prompt
+    return (len(prompt.template or "") + len(prompt.system or "") if prompt is not None else 0) + len(question) + variant.retrieval.k * chunk
