@@ -97,6 +97,35 @@ def file_version(path: str | Path) -> tuple[int, int, int, int]:
     return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
 
+# files of a model folder that compute no vectors: its notes, and the sha256 sidecars ``file_sha256`` writes
+_NOT_MODEL_FILES = (".md", ".sha256.json", ".sha256")
+
+
+def folder_sha256(folder: Path) -> str:
+    """The sha256 of a model saved in a folder (a sentence-transformers model: weights, configuration, tokenizer,
+    pooling), of its files' names and contents, each file hashed once (``file_sha256``) and the whole again only when
+    one of them is added, removed or changed. Hidden entries (``.git``, ``.cache``) and notes (``*.md``) are left out;
+    where the folder is is not part of it, so copies of one model have one digest."""
+    root = folder.resolve()
+    return _folder_sha256(str(root), tuple(sorted((path.relative_to(root).as_posix(), file_version(path)) for path in _model_files(root))))
+
+
+def _model_files(root: Path) -> list[Path]:
+    found = []
+    for where, folders, names in os.walk(root):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found += [Path(where) / name for name in names if not name.startswith(".") and not name.endswith(_NOT_MODEL_FILES)]
+    return found
+
+
+@lru_cache(maxsize=16)
+def _folder_sha256(root: str, files: tuple[tuple[str, tuple[int, int, int, int]], ...]) -> str:
+    digest = hashlib.sha256()
+    for name, _ in files:
+        digest.update(f"{name}\0{file_sha256(Path(root) / name)}\n".encode())
+    return digest.hexdigest()
+
+
 @lru_cache(maxsize=64)
 def _file_sha256(path: str, version: tuple[int, int, int, int]) -> str:
     sidecar = Path(path + ".sha256.json")

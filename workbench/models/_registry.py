@@ -22,6 +22,7 @@ from workbench.models._local import (
     SMOLLM2_ID,
     LlamaCppGenerator,
     MiniLMEmbedder,
+    folder_sha256,
     gemma_path,
     smollm2_path,
 )
@@ -200,6 +201,23 @@ def embedding_packages(model_id: str) -> tuple[str, ...]:
     return HUGGINGFACE_PACKAGES if model_id.partition(":")[0] == "huggingface" else ()
 
 
+def local_model_folder(model_id: str) -> Path | None:
+    """The folder on this machine a ``huggingface:`` model string names (a model saved with ``model.save(folder)``),
+    as sentence-transformers finds it; None for a name on the Hugging Face hub or any other model."""
+    provider, _, name = model_id.partition(":")
+    path = Path(name).expanduser()
+    return path if provider == "huggingface" and name and path.is_dir() else None
+
+
+def embedder_identity(model_id: str, environ: Mapping[str, str]) -> str:
+    """What computes a LangChain embedding model's vectors: a model in a local folder by its files' digest (new weights
+    saved into the folder are another model; copies of it elsewhere the same), a hosted one by ``hosted_identity``; with
+    the versions of the packages computing them here (a ``huggingface:`` model's)."""
+    folder = local_model_folder(model_id)
+    found = f"huggingface-folder:{folder_sha256(folder)}" if folder is not None else hosted_identity(model_id, environ)
+    return with_versions(found, embedding_packages(model_id))
+
+
 def runs_locally(model_id: str) -> bool:
     """A model served by llama.cpp on this machine's cores (``local:`` and ``llamacpp:``), not by a provider."""
     return model_id.partition(":")[0] in ("local", "llamacpp")
@@ -368,8 +386,6 @@ def load_embedder(model_id: str, *, retries: int = 2, queries: bool = False) -> 
     from workbench.models._hosted import LangChainEmbedder
 
     client = init_embeddings(model_id, **EMBEDDING_OPTIONS.get(provider, {}))
-    # a huggingface: model's vectors are computed here, by the versions of its packages (a provider's by its server)
-    identity = with_versions(hosted_identity(model_id, os.environ), embedding_packages(model_id))
-    return LangChainEmbedder(model_id, client, identity=identity, retries=retries,
+    return LangChainEmbedder(model_id, client, identity=embedder_identity(model_id, os.environ), retries=retries,
                              refusal=functools.partial(refusal_advice, model_id, environ=os.environ),
                              queries=queries and provider in QUERY_EMBEDDING_PROVIDERS)
