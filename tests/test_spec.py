@@ -976,3 +976,56 @@ def test_an_mmr_search_that_keeps_every_candidate_is_refused_in_one_line(tmp_pat
     from workbench.spec import RetrievalSpec
 
     assert RetrievalSpec.model_validate({"k": 20, "search": "mmr"}).fetch_k == 20
+
+
+HF_RETRIEVAL = "retrieval:\n  - {k: 2, embedding: 'huggingface:models/my-embedder'}\n  - {k: 3, embedding: 'huggingface:sentence-transformers/all-MiniLM-L6-v2', name: hub}\n"
+
+
+def test_a_relative_huggingface_folder_is_relative_to_the_experiment_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a sentence-transformers model saved in the project (models/my-embedder) was looked for in the working directory:
+    # `workbench run experiments/x.yaml` from the project's root, or a notebook in notebooks/, loaded another folder or
+    # went to the hub for it
+    (tmp_path / "models" / "my-embedder").mkdir(parents=True)
+    path = write(tmp_path, GOOD + HF_RETRIEVAL)
+    monkeypatch.chdir("/")
+    spec = load_experiment(path)
+    assert [r.embedding for r in spec.retrieval] == [f"huggingface:{tmp_path / 'models' / 'my-embedder'}",
+                                                     "huggingface:sentence-transformers/all-MiniLM-L6-v2"]  # a hub name stays
+    built = ExperimentSpec.from_dict(yaml.safe_load(GOOD + HF_RETRIEVAL), base_dir=tmp_path)
+    assert [r.embedding for r in built.retrieval] == [r.embedding for r in spec.retrieval]
+
+
+def test_a_relative_huggingface_folder_is_saved_relative_so_the_file_runs_in_another_clone(tmp_path: Path) -> None:
+    (tmp_path / "models" / "my-embedder").mkdir(parents=True)
+    spec = load_experiment(write(tmp_path, GOOD + HF_RETRIEVAL))
+    saved = yaml.safe_load(spec.save(tmp_path / "sub" / "copy.yaml").read_text())
+    assert [r["embedding"] for r in saved["retrieval"]] == ["huggingface:../models/my-embedder",
+                                                            "huggingface:sentence-transformers/all-MiniLM-L6-v2"]
+    assert [r["embedding"] for r in yaml.safe_load(spec.to_yaml())["retrieval"]][0] == "huggingface:models/my-embedder"
+    clone = tmp_path.parent / (tmp_path.name + "-clone")
+    shutil.copytree(tmp_path, clone)
+    moved = load_experiment(clone / "sub" / "copy.yaml")
+    assert moved.retrieval[0].embedding == f"huggingface:{clone / 'models' / 'my-embedder'}"
+    # one experiment in two clones: one spec hash and the same variant ids (runs on a shared server are reused)
+    other = load_experiment(write(clone, GOOD + HF_RETRIEVAL))
+    assert other.hash == spec.hash and [v.id for v in expand_grid(other)] == [v.id for v in expand_grid(spec)]
+
+
+def test_a_relative_huggingface_folder_of_a_spec_built_in_python_is_saved_relative_to_the_saved_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models" / "my-embedder").mkdir(parents=True)
+    built = ExperimentSpec.from_dict(yaml.safe_load(GOOD + HF_RETRIEVAL))
+    written = yaml.safe_load(built.save(tmp_path / "experiments" / "x.yaml").read_text())
+    assert [r["embedding"] for r in written["retrieval"]] == ["huggingface:../models/my-embedder",
+                                                              "huggingface:sentence-transformers/all-MiniLM-L6-v2"]
+    assert load_experiment(tmp_path / "experiments" / "x.yaml").retrieval[0].embedding == f"huggingface:{tmp_path / 'models' / 'my-embedder'}"
+
+
+def test_a_huggingface_model_folder_is_named_by_its_folder_in_variant_names(tmp_path: Path) -> None:
+    # made absolute when read, the folder's whole path (/home/alice/project/models/my-chat) was the variant's name
+    (tmp_path / "models" / "my-chat").mkdir(parents=True)
+    text = GOOD.replace("  - id: local:gemma3-270m\n", "  - id: huggingface:models/my-chat\n  - id: huggingface:HuggingFaceTB/SmolLM2-135M\n")
+    spec = load_experiment(write(tmp_path, text))
+    assert [m.short_name for m in spec.models] == ["my-chat", "HuggingFaceTB/SmolLM2-135M"]

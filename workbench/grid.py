@@ -77,8 +77,9 @@ class Variant:
     model: ModelSpec | RouterSpec | None
     chunker: ChunkerSpec
     retrieval: RetrievalSpec
-    # (absolute, as written) for the ``llamacpp:`` models its experiment file writes relative to its folder: the id
-    # holds them as written, so the same file in two clones of a project gives one id (see ExperimentSpec.as_written)
+    # (absolute, as written) for the ``llamacpp:`` models and ``huggingface:`` folders its experiment file writes
+    # relative to its folder: the id holds them as written, so the same file in two clones of a project gives one id
+    # (see ExperimentSpec.as_written)
     written: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -169,7 +170,8 @@ def _dumped(entry: _Entry) -> dict[str, Any]:
 @functools.lru_cache(maxsize=4096)
 def _id_text(entry: _Entry, written: tuple[tuple[str, str], ...]) -> str:
     """An axis entry's part of a variant id, as JSON text (pure; once per entry, however many variants share it): its
-    settings that cannot change an answer or a retrieval at their defaults, and each ``llamacpp:`` model as written."""
+    settings that cannot change an answer or a retrieval at their defaults, and each model path (``llamacpp:``, a
+    ``huggingface:`` folder) as written."""
     if isinstance(entry, (ModelSpec, RouterSpec)):
         entry = entry.as_answering()
     elif isinstance(entry, RetrievalSpec):
@@ -178,6 +180,8 @@ def _id_text(entry: _Entry, written: tuple[tuple[str, str], ...]) -> str:
     paths = dict(written)
     for model in ((data["cheap"], data["strong"]) if isinstance(entry, RouterSpec) else (data,) if isinstance(entry, ModelSpec) else ()):
         model["id"] = paths.get(model["id"], model["id"])
+    if isinstance(entry, RetrievalSpec):
+        data["embedding"] = paths.get(data["embedding"], data["embedding"])
     return json.dumps(data, sort_keys=True)
 
 
@@ -221,7 +225,8 @@ def expand_grid(spec: ExperimentSpec, *, generate: bool = True) -> list[Variant]
         [(p, m) for m, p in itertools.product(models, spec.prompts)] if generate and models else [(None, None)]
     )
     answering_ids = {a.id for m in models for a in (m.models if isinstance(m, RouterSpec) else (m,))}
-    written = tuple(sorted((i, spec.as_written(i)) for i in answering_ids if spec.as_written(i) != i))
+    path_ids = answering_ids | {r.embedding for r in spec.retrieval}  # a huggingface: folder written relative too
+    written = tuple(sorted((i, spec.as_written(i)) for i in path_ids if spec.as_written(i) != i))
     variants = [
         Variant(prompt=p, model=m, chunker=c, retrieval=r, written=written)
         for c, r, (p, m) in itertools.product(spec.chunkers, spec.retrieval, answering)

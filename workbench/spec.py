@@ -278,7 +278,11 @@ class ModelSpec(_NamedSpec):
     def short_name(self) -> str:
         if self.name is not None:
             return self.name
-        return Path(self.id.split(":", 1)[1]).stem if self.id.startswith("llamacpp:") else self.id.split(":", 1)[1]
+        provider, _, name = self.id.partition(":")
+        if provider == "llamacpp":
+            return Path(name).stem
+        # a model folder (made absolute when read) by its own name, a hub model by its whole one (org/model)
+        return Path(name).name if provider == "huggingface" and Path(name).is_absolute() else name
 
 
 class EscalationSpec(_Spec):
@@ -434,7 +438,8 @@ def _mmr_chooses(entry: RetrievalSpec) -> RetrievalSpec:
 class RetrievalSpec(_NamedSpec):
     """How chunks are found: embedding model, top ``k``, plain similarity or maximal marginal relevance."""
 
-    embedding: str = Field(default=MINILM_ID, description="the embedding model (provider:model) the index is built with",
+    embedding: str = Field(default=MINILM_ID, description="the embedding model (provider:model) the index is built with, e.g. "
+                           "huggingface:models/my-embedder (a sentence-transformers folder, relative to the experiment file)",
                            json_schema_extra={"pattern": _EMBEDDER_PATTERN})
     k: int = Field(default=4, ge=1, le=100, description="chunks retrieved for each question")
     search: Literal["similarity", "mmr"] = Field(default="similarity", description="similarity: the k closest chunks; mmr: close but unlike each other")
@@ -825,7 +830,8 @@ class ExperimentSpec(_Spec):
     promotion: PromotionSpec | None = Field(default=None, description="gates for workbench promote")
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
-    # the ``llamacpp:`` models (made absolute when read) that were written relative to the experiment's folder
+    # the ``llamacpp:`` models and ``huggingface:`` folders (made absolute when read) that were written relative to the
+    # experiment's folder
     _relative_models: frozenset[str] = PrivateAttr(default_factory=frozenset)
     _file: str | None = PrivateAttr(default=None)
 
@@ -1010,16 +1016,17 @@ class ExperimentSpec(_Spec):
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def to_yaml(self) -> str:
-        """The experiment as its file holds it (each sweep logs it as ``experiment.yaml``): a ``llamacpp:`` model the
-        file writes relative to its folder is written so, not as the absolute path of this clone (``/home/alice/...``)."""
+        """The experiment as its file holds it (each sweep logs it as ``experiment.yaml``): a ``llamacpp:`` model (or
+        ``huggingface:`` folder) the file writes relative to its folder is written so, not as the absolute path of this
+        clone (``/home/alice/...``)."""
         return dump_yaml(self.to_dict(exclude_defaults=True))
 
     def to_dict(self, folder: str | Path | None = None, *, exclude_defaults: bool = False) -> dict[str, Any]:
         """The experiment's fields as its file in ``folder`` (default: ``base_dir``) holds them.
 
-        The dataset and corpus paths, and the ``llamacpp:`` models written relative to the experiment's folder, are
-        written relative to ``folder``, so ``from_dict(spec.to_dict(folder), base_dir=folder)`` names the same files,
-        in any clone of the project.
+        The dataset and corpus paths, and the ``llamacpp:`` models and ``huggingface:`` folders written relative to the
+        experiment's folder, are written relative to ``folder``, so ``from_dict(spec.to_dict(folder), base_dir=folder)``
+        names the same files, in any clone of the project.
         """
         where = Path(folder).resolve() if folder is not None else self._base_dir
         return _map_model_strings(self._rebased(where).model_dump(mode="json", exclude_defaults=exclude_defaults),
@@ -1036,21 +1043,21 @@ class ExperimentSpec(_Spec):
         return _map_model_strings(data, lambda model: self._written(model, self._base_dir))
 
     def _written(self, model: str, folder: Path) -> str:
-        path = model.partition(":")[2]
+        provider, _, path = model.partition(":")
         if model in self._relative_models:
-            return f"llamacpp:{Path(os.path.relpath(path, folder)).as_posix()}"
-        if folder != self._base_dir and not Path(path).expanduser().is_absolute():
+            return f"{provider}:{Path(os.path.relpath(path, folder)).as_posix()}"
+        if folder != self._base_dir and _relative_model_path(model, self._base_dir):
             # built in Python (ExperimentSpec(...), from_dict without base_dir): relative to base_dir, the working
             # directory, like the spec's dataset path, which is rebased too; saved as written, it named another file
-            return f"llamacpp:{Path(os.path.relpath(self._base_dir / path, folder)).as_posix()}"
+            return f"{provider}:{Path(os.path.relpath(self._base_dir / path, folder)).as_posix()}"
         return model
 
     def save(self, path: str | Path) -> Path:
         """Write the spec as YAML (atomically) and return the path.
 
-        Relative dataset, corpus and ``llamacpp:`` model paths are written relative to the new file's folder, which is
-        what they are read from when it is loaded, so a copy saved into another folder (or a colleague's clone) names
-        the same files. In a project with the experiment schema (``experiments/experiment.schema.json``) the file
+        Relative dataset, corpus, ``llamacpp:`` model and ``huggingface:`` folder paths are written relative to the new
+        file's folder, which is what they are read from when it is loaded, so a copy saved into another folder (or a
+        colleague's clone) names the same files. In a project with the experiment schema (``experiments/experiment.schema.json``) the file
         starts with the ``# yaml-language-server: $schema=...`` line that has editors validate it.
         """
         target = Path(path)
@@ -1088,7 +1095,8 @@ class ExperimentSpec(_Spec):
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, base_dir: Path | None = None, source: str = "<spec>") -> ExperimentSpec:
         """The experiment of ``data``, its fields as an experiment file holds them (``yaml.safe_load`` of one); relative
-        dataset, corpus, prompt and ``llamacpp:`` paths are relative to ``base_dir`` (default: the working directory).
+        dataset, corpus, prompt, ``llamacpp:`` and ``huggingface:`` folder paths are relative to ``base_dir`` (default:
+        the working directory).
 
         Raises:
             SpecError: one line naming the field and what to do.
@@ -1544,10 +1552,24 @@ def _not_a_prompt_file(path: Path, relative_to: str) -> str:
     return f"not found — {missing_path_fix(path, f'check the path (relative paths are from {relative_to})')}"
 
 
+# providers whose model strings may name a path on this machine: a GGUF file, a (sentence-transformers) model folder
+_PATH_PROVIDERS = ("llamacpp", "huggingface")
+
+
+def _relative_model_path(model: str, base: Path) -> bool:
+    """Whether a model string names a path relative to ``base``: a ``llamacpp:`` file written relative, or a
+    ``huggingface:`` folder that is one under ``base`` (any other ``huggingface:`` name is a model on the hub)."""
+    provider, _, path = model.partition(":")
+    if Path(path).expanduser().is_absolute():
+        return False
+    return provider == "llamacpp" or (base / path).is_dir()
+
+
 def _map_model_strings(data: Any, change: Callable[[str], str]) -> Any:
-    """``data`` with ``change`` applied to every ``llamacpp:<path>`` model string in it (a value, or a ``pricing:`` key)."""
+    """``data`` with ``change`` applied to every ``llamacpp:<path>`` and ``huggingface:<name>`` model string in it (a
+    value, or a ``pricing:`` key)."""
     if isinstance(data, str):
-        return change(data) if data.partition(":")[0] == "llamacpp" and data.partition(":")[2] else data
+        return change(data) if data.partition(":")[0] in _PATH_PROVIDERS and data.partition(":")[2] else data
     if isinstance(data, dict):
         return {(_map_model_strings(k, change) if isinstance(k, str) else k): _map_model_strings(v, change) for k, v in data.items()}
     if isinstance(data, list):
@@ -1556,16 +1578,17 @@ def _map_model_strings(data: Any, change: Callable[[str], str]) -> Any:
 
 
 def _absolute_model_paths(data: Any, base: Path) -> tuple[Any, frozenset[str]]:
-    """``data`` with every relative ``llamacpp:<path>`` model string (a value, or a ``pricing:`` key) made relative to
-    the experiment file's folder, like its dataset, corpus and prompt paths, rather than to the working directory; and
-    the absolute forms of those models (written relative again on save)."""
+    """``data`` with every relative ``llamacpp:<path>`` model string, and every ``huggingface:<folder>`` one naming a
+    folder there (a value, or a ``pricing:`` key), made relative to the experiment file's folder, like its dataset,
+    corpus and prompt paths, rather than to the working directory; and the absolute forms of those models (written
+    relative again on save)."""
     relative: set[str] = set()
 
     def absolute(model: str) -> str:
-        path = model.partition(":")[2]
-        if path.startswith(("/", "~")):
+        provider, _, path = model.partition(":")
+        if path.startswith(("/", "~")) or not _relative_model_path(model, base):
             return model
-        relative.add(made := f"llamacpp:{os.path.normpath(base / path)}")
+        relative.add(made := f"{provider}:{os.path.normpath(base / path)}")
         return made
 
     return _map_model_strings(data, absolute), frozenset(relative)
