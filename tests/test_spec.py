@@ -1029,3 +1029,9 @@ def test_a_huggingface_model_folder_is_named_by_its_folder_in_variant_names(tmp_
     text = GOOD.replace("  - id: local:gemma3-270m\n", "  - id: huggingface:models/my-chat\n  - id: huggingface:HuggingFaceTB/SmolLM2-135M\n")
     spec = load_experiment(write(tmp_path, text))
     assert [m.short_name for m in spec.models] == ["my-chat", "HuggingFaceTB/SmolLM2-135M"]
+
+
+def test_a_huggingface_path_written_as_one_is_relative_to_the_experiment_file_even_when_missing(tmp_path: Path) -> None:
+    # so loading it names the folder it was looked for in, not one in the working directory
+    text = GOOD + "retrieval:\n  - {embedding: 'huggingface:./models/not-saved-yet'}\n"
+    assert load_experiment(write(tmp_path, text)).retrieval[0].embedding == f"huggingface:{tmp_path / 'models' / 'not-saved-yet'}"

@@ -38,7 +38,10 @@ from pydantic import (
 from workbench.datasets import missing_path_fix, on_disk, pattern_inside_folder
 from workbench.errors import ModelError, SpecError
 from workbench.metrics import scorer_entries
-from workbench.models import MINILM_ID, PROVIDERS, ModelKind, Price, check_kind, check_model_id, default_kind, embedder_input_tokens, price_for
+from workbench.models import (
+    MINILM_ID, PROVIDERS, ModelKind, Price, check_kind, check_model_id, default_kind, embedder_input_tokens, names_a_folder,
+    price_for,
+)
 from workbench.prompts import check_system, check_template, problem_line
 
 __all__ = [
@@ -1558,11 +1561,12 @@ _PATH_PROVIDERS = ("llamacpp", "huggingface")
 
 def _relative_model_path(model: str, base: Path) -> bool:
     """Whether a model string names a path relative to ``base``: a ``llamacpp:`` file written relative, or a
-    ``huggingface:`` folder that is one under ``base`` (any other ``huggingface:`` name is a model on the hub)."""
+    ``huggingface:`` folder written as a path (``./models/m``) or that is one under ``base`` (any other
+    ``huggingface:`` name is a model on the hub)."""
     provider, _, path = model.partition(":")
     if Path(path).expanduser().is_absolute():
         return False
-    return provider == "llamacpp" or (base / path).is_dir()
+    return provider == "llamacpp" or names_a_folder(model) or (base / path).is_dir()
 
 
 def _map_model_strings(data: Any, change: Callable[[str], str]) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import types
@@ -302,3 +303,16 @@ def test_a_huggingface_folder_digest_is_computed_once_per_file_version(tmp_path:
     first = folder_sha256(folder)
     monkeypatch.setattr(_local.hashlib, "sha256", None)  # nothing is read again while no file changed
     assert folder_sha256(folder) == first
+
+
+@pytest.mark.parametrize("name", ["/no/such/embedder", "./models/missing", "../missing", "~/no-such-embedder-folder"])
+def test_a_huggingface_folder_that_is_not_there_is_one_line_naming_it(name: str, tmp_path: Path, huggingface_embeddings: None,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # sentence-transformers took the missing path for a hub name: "Repo id must be in the form 'repo_name' or
+    # 'namespace/repo_name'" (or a download attempt), which named neither the folder nor the fix
+    from workbench.errors import ModelError
+    from workbench.models import load_embedder
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError, match=rf"^model 'huggingface:{re.escape(name)}': no such folder \S+ — give the folder"):
+        load_embedder(f"huggingface:{name}")

@@ -15,6 +15,7 @@ from workbench.models._registry import (
     hosted_server,
     load_embedder,
     load_generator,
+    names_a_folder,
     runs_locally,
 )
 from workbench.models._types import CONTEXT_ADVICE, Embedder, Generation, GenerationParams, Generator, ModelKind
@@ -49,6 +50,7 @@ __all__ = [
     "llama_threads",
     "load_embedder",
     "load_generator",
+    "names_a_folder",
     "price_for",
     "runs_locally",
     "without_versions",

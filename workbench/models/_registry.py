@@ -201,6 +201,17 @@ def embedding_packages(model_id: str) -> tuple[str, ...]:
     return HUGGINGFACE_PACKAGES if model_id.partition(":")[0] == "huggingface" else ()
 
 
+# how a huggingface: string written as a path starts (a name on the hub, org/model, starts with neither)
+_PATH_STARTS = ("/", "~", "./", "../")
+
+
+def names_a_folder(model_id: str) -> bool:
+    """Whether a ``huggingface:`` model string is written as a path (``/``, ``~``, ``./``, ``../``), there or not,
+    rather than as a name on the Hugging Face hub (pure)."""
+    provider, _, name = model_id.partition(":")
+    return provider == "huggingface" and name.startswith(_PATH_STARTS)
+
+
 def local_model_folder(model_id: str) -> Path | None:
     """The folder on this machine a ``huggingface:`` model string names (a model saved with ``model.save(folder)``),
     as sentence-transformers finds it; None for a name on the Hugging Face hub or any other model."""
@@ -380,6 +391,11 @@ def load_embedder(model_id: str, *, retries: int = 2, queries: bool = False) -> 
     check_model_id(model_id, role="embedder")
     if model_id in LOCAL_EMBEDDERS:
         return LOCAL_EMBEDDERS[model_id]()
+    if names_a_folder(model_id) and local_model_folder(model_id) is None:
+        # sentence-transformers took it for a hub name ("Repo id must be in the form 'repo_name' or ...")
+        raise ModelError(f"model '{model_id}': no such folder {Path(_split(model_id)[1]).expanduser().absolute()} — give the folder a "
+                         "sentence-transformers model was saved in (model.save(folder)); a relative one is read from the "
+                         "experiment file's folder")
     provider = _require_provider(model_id)
     from langchain.embeddings import init_embeddings
 
