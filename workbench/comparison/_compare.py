@@ -354,7 +354,7 @@ def _intervals(
         return known_costs(frame) if metric == "cost_usd" else numeric(frame, metric)
 
     values = [finite(measured(frame), table.name, metric) for table, frame in zip(tables, frames)]
-    base_values = measured(base_frame)  # checked on the baseline's own row, the first
+    base_values = values[0]  # the baseline's (the first frame's), checked on its own row
     means = bootstrap_means([v.tolist() for v in values], **opts)
     diffs = paired_bootstraps([(base_values[common].tolist(), v[common].tolist()) for v, common in zip(values, commons)], **opts)
     return list(zip(means, diffs))
