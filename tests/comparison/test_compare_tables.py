@@ -661,17 +661,17 @@ def test_a_big_grid_is_bootstrapped_per_metric_not_per_variant(monkeypatch: pyte
     differences), and equal each variant's own interval (to the last bits of rounding: the resampled sums of many
     columns are one matrix product, which rounds a column's sums a little differently from a product of that column
     alone)."""
-    from scipy import stats
+    from workbench.comparison import _stats
 
     rng = np.random.default_rng(9)
     many = {f"v{i:02d}": table(30, rng.uniform(0, 1, size=30).round(3).tolist()) for i in range(12)}
     many["v03"].loc[4:9, "token_f1"] = None  # fewer questions scored: another resample shape in the same batch
     calls = []
-    real = stats.quantile
-    monkeypatch.setattr(stats, "quantile", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = _stats._quantiles
+    monkeypatch.setattr(_stats, "_quantiles", lambda *a, **k: calls.append(a) or real(*a, **k))
     report = wb.compare(many, metrics=["token_f1", "latency_s"], baseline="v00")
     assert len(calls) == 4, f"{len(calls)} quantile calls for 2 metrics x 12 variants"  # a mean and a difference per metric
-    monkeypatch.setattr(stats, "quantile", real)
+    monkeypatch.setattr(_stats, "_quantiles", real)
     for row in report.table.itertuples():
         values = many[row.variant].set_index("case_id")[row.metric]
         mean = wb.comparison.bootstrap_mean(values.tolist(), seed=report.seed)
