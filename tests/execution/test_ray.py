@@ -188,9 +188,10 @@ def test_a_key_only_the_ray_workers_hold_is_redacted_in_their_errors(ray_instanc
     assert not [t for t in texts if WORKER_KEY in t]
     client = MlflowClient(wb_settings.tracking_uri)
     run = client.get_run(variant.run_id)
-    logged = [*run.data.tags.values(), *run.data.params.values()]
-    logged += [client.download_artifacts(variant.run_id, a.path) for a in client.list_artifacts(variant.run_id) if not a.is_dir]
-    assert not [t for t in logged if WORKER_KEY in (Path(t).read_text(errors="replace") if Path(t).is_file() else t)]
+    logged = [*run.data.tags.values(), *run.data.params.values()]  # values, not paths: a tag may be longer than a file name
+    logged += [Path(client.download_artifacts(variant.run_id, a.path)).read_text(errors="replace")
+               for a in client.list_artifacts(variant.run_id) if not a.is_dir]
+    assert not [t for t in logged if WORKER_KEY in t]
 
 
 def test_a_sweep_from_a_thread_that_ended_leaves_the_local_instance_to_the_next_sweep(tmp_path: Path) -> None:
