@@ -480,20 +480,35 @@ def slowly(script):  # type: ignore[no-untyped-def]
 
 
 class SlowWritingCache(DiskCacheStore):
-    """A cache on a slow disk: its first answer's write says when it starts (a file), then takes ``hold_s``."""
+    """A cache on a slow disk: its first write of ``slow`` (an answer, or a judge's reply) says when it starts (a file,
+    holding the key), then takes ``hold_s``."""
 
-    def __init__(self, directory: str | Path, started: Path, hold_s: float) -> None:
+    def __init__(self, directory: str | Path, started: Path, hold_s: float, slow: str = "generation") -> None:
         super().__init__(directory)
-        self.started, self.hold_s = started, hold_s
+        self.started, self.hold_s, self.slow = started, hold_s, slow
 
     def put(self, kind, key, value):  # type: ignore[no-untyped-def]
-        if kind == "generation" and not self.started.exists():
+        if kind == self.slow and not self.started.exists():
             self.started.write_text(key, encoding="utf-8")
             time.sleep(self.hold_s)
         super().put(kind, key, value)
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (SlowWritingCache, (str(self.directory), self.started, self.hold_s))
+        return (SlowWritingCache, (str(self.directory), self.started, self.hold_s, self.slow))
+
+
+def ctrl_c_once(started: Path) -> threading.Thread:
+    """A thread that presses Ctrl+C (SIGINT to this process) once ``started`` exists."""
+
+    def press() -> None:
+        deadline = time.monotonic() + 300
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), __import__("signal").SIGINT)
+
+    pressing = threading.Thread(target=press, daemon=True)
+    pressing.start()
+    return pressing
 
 
 @pytest.mark.parametrize("hosted", [False, True], ids=["one-question-at-a-time", "questions-at-once"])
@@ -515,14 +530,7 @@ def test_ctrl_c_while_a_worker_stores_an_answer_keeps_the_answer_and_the_resumed
         model = {"id": "ollama:scripted", "params": {"max_tokens": 16}}
     spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution=execution, models=[model])
 
-    def ctrl_c_once_the_write_starts() -> None:
-        deadline = time.monotonic() + 300
-        while not started.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.kill(os.getpid(), __import__("signal").SIGINT)
-
-    pressing = threading.Thread(target=ctrl_c_once_the_write_starts, daemon=True)
-    pressing.start()
+    pressing = ctrl_c_once(started)
     with pytest.raises(KeyboardInterrupt):
         sweep(spec, wb_settings, models, cache=cache)
     pressing.join()
@@ -532,6 +540,30 @@ def test_ctrl_c_while_a_worker_stores_an_answer_keeps_the_answer_and_the_resumed
     again = sweep(spec, wb_settings, models)
     assert again.variants[0].status == "FINISHED" and again.variants[0].metrics["cache_hits"] == asked
     assert models.calls == QUESTIONS  # the answers stored as the sweep was interrupted are not asked again
+
+
+def test_ctrl_c_while_a_worker_stores_a_hosted_judges_reply_keeps_it_and_the_resumed_sweep_does_not_ask_it_again(
+    wb_settings: Settings, models: Models, tmp_path: Path
+) -> None:
+    # a local model's answers judged by a hosted judge: its replies come several at once, from threads, and one being
+    # stored as Ctrl+C (or SIGTERM) ended the worker was lost, so the resumed sweep asked (paid for) that reply again
+    from workbench.execution._process import KILL_GRACE_S
+
+    started = tmp_path / "storing"
+    cache = SlowWritingCache(wb_settings.cache_dir, started, hold_s=KILL_GRACE_S - 0.5, slow="judge")
+    verdicts = ScriptedModel(lambda _: '{"reason": "r", "verdict": 1}', model_id="ollama:judge", kind="chat", identity="scripted:judge")
+    spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], judge={"id": "ollama:judge"},
+                     scorers=["token_f1", "context_precision"], execution={"isolation": "process", "concurrency": {"ollama": 2}})
+    with_judge = {**models.as_dict(), "ollama:judge": verdicts}
+    pressing = ctrl_c_once(started)
+    with pytest.raises(KeyboardInterrupt):
+        wb.run(spec, settings=wb_settings, models=with_judge, progress=False, cache=cache)  # type: ignore[arg-type]
+    pressing.join()
+    assert DiskCacheStore(wb_settings.cache_dir).get("judge", started.read_text(encoding="utf-8")) is not None
+    again = wb.run(spec, settings=wb_settings, models=with_judge, progress=False)  # type: ignore[arg-type]
+    assert again.variants[0].status == "FINISHED" and models.calls == QUESTIONS
+    asked = [prompt.text for prompt in verdicts.calls]
+    assert len(asked) == len(set(asked))  # no reply the interrupted sweep stored was asked again
 
 
 def test_a_crash_inside_the_runner_fails_the_sweep_with_the_error(wb_settings: Settings, models: Models) -> None:

@@ -246,17 +246,19 @@ _WRITES = _Writes()
 
 @contextmanager
 def _sigterm_after_writes(concurrent: bool) -> Iterator[None]:
-    """A job during which a SIGTERM waits for the cache writes in progress in any thread (``concurrent``: questions
-    answered at once, in threads); otherwise only the main thread's writes hold it (``_WritesFinished``), and a
-    worker busy in native code (a model's prompt being read) ends at once, not a grace period later."""
+    """A block during which a SIGTERM waits for the cache writes in progress in any thread (``concurrent``: questions
+    answered, or a hosted judge's replies scored, at once, in threads); otherwise only the main thread's writes hold it
+    (``_WritesFinished``), and a worker busy in native code (a model's prompt being read) ends at once, not a grace
+    period later. The job's answering is one such block, its scoring another: a local model's answers judged by a
+    hosted judge lost a reply being stored from a judge's thread."""
     if not concurrent:
         yield
         return
-    signal.signal(signal.SIGTERM, _WRITES.on_sigterm)
+    previous = signal.signal(signal.SIGTERM, _WRITES.on_sigterm)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _WritesFinished:
@@ -320,6 +322,7 @@ def _serve(conn: Any, stop: Any) -> None:
                     on_question=lambda kind, done, total: conn.send(("event", kind, done, total)),
                     stop=stop.is_set,
                     on_ready=lambda deadline: conn.send(("ready", deadline)),
+                    scoring=lambda judging: _sigterm_after_writes(judging > 1),
                 )
             message: tuple[Any, ...] = ("result", cloudpickle.dumps((result, journal)))
         except BaseException as exc:  # noqa: BLE001 - whatever happens is reported, then the worker ends

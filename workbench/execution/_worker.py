@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -214,6 +215,12 @@ class VariantJob:
     def generates(self) -> bool:
         return self.variant.generates
 
+    @property
+    def judge_workers(self) -> int:
+        """Answers judged at once: a hosted judge's provider limit (its replies come, and are stored, from that many
+        threads); 1 for a local judge, or none."""
+        return question_workers([self.spec.judge.id], self.spec.execution) if self.spec.judge is not None and self.generates else 1
+
     def scorers(self, resolver: ModelResolver) -> dict[str, ScoreFn]:
         """Build the job's scorers where it runs (the judge and embedder are loaded here, lazily)."""
         for entry in self.custom_scorers:
@@ -365,6 +372,7 @@ def run_job(
     stop: Callable[[], bool] | None = None,
     resolver: ModelResolver | None = None,
     on_ready: Callable[[float], None] | None = None,
+    scoring: Callable[[int], AbstractContextManager[None]] | None = None,
 ) -> VariantResult:
     """Answer and score one variant's questions in this process; every way it can end is in the result's outcome.
 
@@ -375,6 +383,8 @@ def run_job(
         resolver: reuse loaded models (in-process runs share the caller's); default: a new one over ``job.cache``.
         on_ready: told the variant's deadline (``time.monotonic()``) once its scorers are built and its wall time runs,
             and again when scoring starts (scoring gets a wall time of its own).
+        scoring: the block the scoring runs in, given how many answers are judged at once (``judge_workers``): a
+            worker process holds its SIGTERM there while the judge's replies are stored from threads.
     """
     started_ms = int(time.time() * 1000)
     tell = on_question or (lambda kind, done, total: None)
@@ -465,8 +475,9 @@ def run_job(
     if outcome.error_kind == "MemoryError" and spec.limits.memory_mb is not None:
         outcome = Outcome("FAILED", f"memory limit of {spec.limits.memory_mb} MB exceeded — raise limits.memory_mb", "memory", outcome.traceback)
     answered = [r for r in records if r is not None]
-    judging = question_workers([spec.judge.id], spec.execution) if spec.judge is not None and job.generates else 1
-    scored = _score_all(answered, scorers, price, judging, tell)
+    judging = job.judge_workers
+    with scoring(judging) if scoring is not None else nullcontext():
+        scored = _score_all(answered, scorers, price, judging, tell)
     return VariantResult(
         variant=variant, outcome=outcome, records=scored, metrics=variant_metrics(scored, variant), chunk_stats=job.stats,
         started_ms=started_ms, ended_ms=int(time.time() * 1000), workdir=sandbox.release(outcome),
