@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 import workbench as wb
+from tests.models.test_identity import _sentence_transformers_folder, huggingface_embeddings  # noqa: F401 - a fixture
 from tests.promotion.conftest import CASES, DOCS, Swept, fake_models
 from workbench.models import MINILM_ID
 from workbench.promotion import BundleError
@@ -1086,3 +1087,61 @@ def test_an_answer_has_an_overall_time_limit_and_is_never_returned_cut_short(swe
     for wrong in (0, -1.0, float("nan")):
         with pytest.raises(BundleError, match=rf"^timeout_s={wrong}: give a number of seconds above 0, or None for no overall limit$"):
             bundle.answer(CASES[0]["question"], timeout_s=wrong)
+
+
+def _bundle_embedded_by(tmp_path: Path, empty_store: Path, embedding: str, name: str) -> Path:
+    """The good prompt of a sweep retrieving with ``embedding`` (loaded as a sweep loads it), promoted as ``name`` and its
+    bundle written to tmp_path/bundle."""
+    from tests.conftest import copy_store
+    from tests.promotion.conftest import write_project
+    from workbench.config import settings
+    from workbench.promotion import build_bundle
+    from workbench.spec import RetrievalSpec
+
+    spec = write_project(tmp_path).model_copy(update={"retrieval": (RetrievalSpec(k=2, embedding=embedding),)})
+    cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
+    result = wb.run(spec, settings=cfg, models=fake_models(), progress=False)
+    run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
+    wb.promote(run_id, name=name, alias="staging", gates=EASY, settings=cfg)
+    files, _, _, _ = build_bundle(name, "staging", settings=cfg)
+    return _write_bundle(files, tmp_path / "bundle")
+
+
+@pytest.mark.usefixtures("huggingface_embeddings")
+def test_a_bundle_of_a_huggingface_folder_loads_it_from_where_it_is_on_this_machine(tmp_path: Path, empty_store: Path) -> None:
+    """config.yaml holds the evaluating machine's folder of a huggingface: embedding model: on the deployment machine,
+    where the folder lies elsewhere, the bundle could not be loaded (a ModelError telling to fix an experiment file),
+    with no way to say where the folder is."""
+    from workbench.models._local import folder_sha256
+
+    laptop = _sentence_transformers_folder(tmp_path / "laptop" / "my-embedder", b"weights v1")
+    evaluated = folder_sha256(laptop)
+    embedding = f"huggingface:{laptop}"
+    folder = _bundle_embedded_by(tmp_path, empty_store, embedding, "assist-folder")
+    recorded = yaml.safe_load((folder / "config.yaml").read_text())
+    assert recorded["retrieval"]["embedding"] == embedding and evaluated in recorded["embedder"]["identity"]
+    moved = tmp_path / "server" / "models" / "my-embedder"  # the deployment machine keeps it elsewhere
+    moved.parent.mkdir(parents=True)
+    laptop.rename(moved)
+    load: dict[str, Any] = dict(corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    with pytest.raises(BundleError, match=re.escape(f"config.yaml: {embedding}: no such folder {laptop} — pass embedding_path= the "
+                                                    f"folder of the model (sha256 {evaluated[:12]}) where it is on this machine")):
+        wb.load_bundle(folder, **load)
+    bundle = wb.load_bundle(folder, embedding_path=moved, **load)
+    assert bundle.config.retrieval.embedding == embedding and evaluated in bundle.retriever.embedder.identity
+    assert bundle.answer(CASES[0]["question"]).answer == CASES[0]["reference"]
+    other = _sentence_transformers_folder(tmp_path / "fine-tuned", b"weights v2")
+    for allow in (False, True):  # other weights are another model, not another implementation of it
+        with pytest.raises(BundleError, match=rf"^{re.escape(str(folder / 'config.yaml'))}: {re.escape(embedding)} was evaluated with the "
+                                              rf"model folder of sha256 {evaluated[:12]}, but {re.escape(str(other))} holds the one of "
+                                              rf"sha256 {folder_sha256(other)[:12]} — other weights, so retrieval would differ: give the "
+                                              "evaluated folder \\(embedding_path=\\)") as caught:
+            wb.load_bundle(folder, embedding_path=other, allow_other_embedder=allow, **load)
+        assert "\n" not in str(caught.value)
+
+
+def test_an_embedding_path_for_a_bundle_whose_embedding_model_is_no_folder_is_refused(swept: Swept, bundle_dir: Path,
+                                                                                      tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match=rf"^embedding_path={re.escape(str(tmp_path))}/m: the bundle's embedding model {MINILM_ID} "
+                                          "is not a huggingface: model folder — leave embedding_path out$"):
+        wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", embedding_path=tmp_path / "m", index_dir=tmp_path / "index")

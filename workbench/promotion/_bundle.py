@@ -25,6 +25,7 @@ from workbench.models import (
     hosted_server,
     load_embedder,
     load_generator,
+    names_a_folder,
     without_versions,
 )
 from workbench.pipeline import (
@@ -47,6 +48,7 @@ from workbench.promotion._config import (
     BundleConfig,
     ChunksInfo,
     Manifest,
+    folder_sha256_of,
     gguf_sha256,
     installed_version,
     newer_schema,
@@ -347,6 +349,42 @@ def _check_weights(config: BundleConfig, folder: Path, model_id: str, identity: 
                       f"{fix}, or evaluate this one, promote and export it")
 
 
+def _embedder(config: BundleConfig, folder: Path, embedding_path: str | Path | None, *, retries: int, queries: bool = False) -> Embedder:
+    """The bundle's embedding model; a ``huggingface:`` model folder from ``embedding_path`` when given (the path
+    config.yaml holds is the evaluating machine's).
+
+    Raises:
+        BundleError: ``embedding_path`` given for a model that is no folder, or the folder is not there.
+    """
+    embedding = config.retrieval.embedding
+    if embedding_path is not None and not names_a_folder(embedding):
+        raise BundleError(f"embedding_path={embedding_path}: the bundle's embedding model {embedding} is not a huggingface: model "
+                          "folder — leave embedding_path out")
+    if not names_a_folder(embedding):
+        return load_embedder(embedding, retries=retries, queries=queries)
+    given = Path(embedding_path if embedding_path is not None else embedding.partition(":")[2]).expanduser().absolute()
+    if not given.is_dir():
+        where = f"embedding_path={embedding_path}" if embedding_path is not None else f"{folder / CONFIG_FILE}: {embedding}"
+        evaluated = folder_sha256_of(config.embedder.identity) if config.embedder is not None else None
+        digest = f" (sha256 {evaluated[:12]})" if evaluated else ""
+        raise BundleError(f"{where}: no such folder {given} — {'pass' if embedding_path is None else 'give'} embedding_path= the "
+                          f"folder of the model{digest} where it is on this machine")
+    return load_embedder(f"huggingface:{given}", retries=retries, queries=queries)
+
+
+def _check_folder(config: BundleConfig, folder: Path, embedder: Embedder) -> None:
+    """Refuse a ``huggingface:`` model folder holding other files than the one the bundle was evaluated with (a
+    fine-tune saved into it, another model at the deployment's path): another model, whatever ``allow_other_embedder``."""
+    evaluated = folder_sha256_of(config.embedder.identity) if config.embedder is not None else None
+    here = folder_sha256_of(embedder.identity)
+    if evaluated is None or here is None or here == evaluated:
+        return
+    held = embedder.model_id.partition(":")[2]
+    raise BundleError(f"{folder / CONFIG_FILE}: {config.retrieval.embedding} was evaluated with the model folder of sha256 "
+                      f"{evaluated[:12]}, but {held} holds the one of sha256 {here[:12]} — other weights, so retrieval would differ: "
+                      "give the evaluated folder (embedding_path=), or evaluate this one, promote and export it")
+
+
 def _changed_packages(evaluated: Mapping[str, str]) -> list[tuple[str, str, str | None]]:
     """The packages of a pin (package -> the version the bundle was evaluated with) installed here in another version:
     (name, evaluated version, version here or None)."""
@@ -459,6 +497,7 @@ def load_bundle(
     *,
     corpus_path: str | Path | None = None,
     model_path: str | Path | None = None,
+    embedding_path: str | Path | None = None,
     index_dir: str | Path | None = None,
     index_store: IndexStore | None = None,
     models: Mapping[str, Generator | Embedder] | None = None,
@@ -478,6 +517,9 @@ def load_bundle(
         corpus_path: the corpus folder, for bundles of a folder corpus moved since evaluation.
         model_path: the GGUF file, for bundles of a ``llamacpp:`` model whose file lies elsewhere on this machine than
             on the one that evaluated it (it must be the same file: ``config.weights``).
+        embedding_path: the model folder, for bundles of a ``huggingface:`` embedding model saved in a folder that lies
+            elsewhere on this machine than on the one that evaluated it (it must hold the same files: the folder's
+            sha256 in ``config.embedder``, refused otherwise whatever ``allow_other_embedder``).
         index_dir: where the Chroma index lives (default: the project's index cache).
         index_store: an index store to use instead of Chroma (tests).
         models: model ids mapped to ready generators/embedders (tests use the fakes from ``workbench.testing``).
@@ -488,7 +530,8 @@ def load_bundle(
 
     Raises:
         BundleError: a missing or modified file, an invalid config, a corpus that differs from the evaluated one,
-            chunks that differ from the evaluated ones, an embedding model other than the evaluated one, a GGUF model
+            chunks that differ from the evaluated ones, an embedding model other than the evaluated one (a model
+            folder holding other files, ``embedding_path=`` or not), a GGUF model
             run by another llama-cpp-python than the evaluated one, or an embedding model that
             failed to embed the corpus (its error redacted).
     """
@@ -533,8 +576,9 @@ def load_bundle(
     corpus = _corpus(config, folder, corpus_path)
     embedding = config.retrieval.embedding
     retries = ExecutionSpec().retries  # a hosted model's calls are retried as a sweep's are by default
-    embedder = cast(Embedder, overrides[embedding]) if embedding in overrides else load_embedder(embedding, retries=retries)
+    embedder = cast(Embedder, overrides[embedding]) if embedding in overrides else _embedder(config, folder, embedding_path, retries=retries)
     _check_server(config, folder, embedding, embedder.identity)
+    _check_folder(config, folder, embedder)
     if not allow_other_embedder:
         _check_embedder(config, folder, embedder.identity)
     chunks = chunk_corpus(corpus, config.chunker, embedder.tokenizer) if recut else None
@@ -556,5 +600,5 @@ def load_bundle(
     params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=config.seed, timeout_s=p.timeout_s,
                               retries=retries)
     # questions embedded as the sweep embedded them: as search queries where the provider embeds those otherwise
-    queries = embedder if embedding in overrides else load_embedder(embedding, retries=retries, queries=True)
+    queries = embedder if embedding in overrides else _embedder(config, folder, embedding_path, retries=retries, queries=True)
     return Bundle(folder, config, template, Retriever(index=index, embedder=queries, spec=config.retrieval), generator, params)

@@ -349,6 +349,16 @@ def gguf_sha256(identity: str) -> str | None:
     return found.group(1) if found else None
 
 
+_FOLDER_IDENTITY = re.compile(r"huggingface-folder:([0-9a-f]{64})(?:\||$)")
+
+
+def folder_sha256_of(identity: str) -> str | None:
+    """The sha256 of the model folder named in a ``huggingface:`` folder model's identity (``huggingface-folder:<sha256>
+    |torch==...``, workbench.models.folder_sha256); None for any other model (one on the hub, a hosted one, a fake)."""
+    found = _FOLDER_IDENTITY.match(identity)
+    return found.group(1) if found else None
+
+
 def to_mlflow_template(text: str) -> str:
     """Convert a workbench template (``{question}``, literal ``{{``) to MLflow's double-brace syntax (``{{question}}``)."""
     out = []
