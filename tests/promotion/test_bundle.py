@@ -1138,6 +1138,11 @@ def test_a_bundle_of_a_huggingface_folder_loads_it_from_where_it_is_on_this_mach
                                               "evaluated folder \\(embedding_path=\\)") as caught:
             wb.load_bundle(folder, embedding_path=other, allow_other_embedder=allow, **load)
         assert "\n" not in str(caught.value)
+    # a clone of the model's repository without git-lfs holds pointers where the weights should be
+    cloned = _sentence_transformers_folder(tmp_path / "cloned", b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\n")
+    with pytest.raises(BundleError, match=re.escape(f"{cloned / 'model.safetensors'} is a Git LFS pointer, not the file it stands for "
+                                                    f"— fetch the files (git lfs pull in {cloned}), or give the evaluated folder")):
+        wb.load_bundle(folder, embedding_path=cloned, **load)
 
 
 def test_an_embedding_path_for_a_bundle_whose_embedding_model_is_no_folder_is_refused(swept: Swept, bundle_dir: Path,

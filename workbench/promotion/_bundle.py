@@ -379,10 +379,27 @@ def _check_folder(config: BundleConfig, folder: Path, embedder: Embedder) -> Non
     here = folder_sha256_of(embedder.identity)
     if evaluated is None or here is None or here == evaluated:
         return
-    held = embedder.model_id.partition(":")[2]
+    held = Path(embedder.model_id.partition(":")[2])
+    pointer = _lfs_pointer(held)
+    why = (f": {pointer} is a Git LFS pointer, not the file it stands for — fetch the files (git lfs pull in {held}), or give the "
+           "evaluated folder (embedding_path=)" if pointer is not None else
+           " — other weights, so retrieval would differ: give the evaluated folder (embedding_path=), or evaluate this one, "
+           "promote and export it")
     raise BundleError(f"{folder / CONFIG_FILE}: {config.retrieval.embedding} was evaluated with the model folder of sha256 "
-                      f"{evaluated[:12]}, but {held} holds the one of sha256 {here[:12]} — other weights, so retrieval would differ: "
-                      "give the evaluated folder (embedding_path=), or evaluate this one, promote and export it")
+                      f"{evaluated[:12]}, but {held} holds the one of sha256 {here[:12]}{why}")
+
+
+# how a file Git LFS stands in for starts in a clone made without git-lfs (a model repository of the Hugging Face hub)
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
+def _lfs_pointer(model: Path) -> Path | None:
+    """The first file of a model folder that is a Git LFS pointer (its hidden entries aside), None when none is."""
+    for file in sorted(model.rglob("*")):
+        hidden = any(part.startswith(".") for part in file.relative_to(model).parts)
+        if not hidden and file.is_file() and file.stat().st_size < 1024 and file.read_bytes().startswith(_LFS_POINTER):
+            return file
+    return None
 
 
 def _changed_packages(evaluated: Mapping[str, str]) -> list[tuple[str, str, str | None]]:
