@@ -113,7 +113,9 @@ class EmbedderInfo(_Model):
     """The embedding model the configuration was evaluated with, beyond its model string: its implementation and the
     installed packages that compute its vectors (another version may embed otherwise, and retrieve other chunks)."""
 
-    identity: str = Field(description="what decides its vectors besides the text (workbench.models.Embedder.identity)")
+    identity: str = Field(description="what decides its vectors besides the text (workbench.models.Embedder.identity); a "
+                          "huggingface: model folder's is the sha256 of its files (huggingface-folder:<sha256>), which the "
+                          "folder a bundle is loaded with (load_bundle(..., embedding_path=)) must have")
     packages: dict[str, str] = Field(default_factory=dict, description="package -> the version installed when the run "
                                      "was evaluated, of the packages computing a local model's vectors; {} for a hosted one")
 
