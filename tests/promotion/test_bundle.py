@@ -1150,3 +1150,20 @@ def test_an_embedding_path_for_a_bundle_whose_embedding_model_is_no_folder_is_re
     with pytest.raises(BundleError, match=rf"^embedding_path={re.escape(str(tmp_path))}/m: the bundle's embedding model {MINILM_ID} "
                                           "is not a huggingface: model folder — leave embedding_path out$"):
         wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", embedding_path=tmp_path / "m", index_dir=tmp_path / "index")
+
+
+@pytest.mark.usefixtures("huggingface_embeddings")
+def test_a_bundle_of_a_folder_named_like_a_hub_model_takes_an_embedding_path(tmp_path: Path, empty_store: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spec built in a notebook (no experiment file) names a folder of the working directory as huggingface:my-embedder,
+    which config.yaml keeps: the bundle recorded the folder's digest, yet refused embedding_path= as 'not a folder'."""
+    from workbench.models._local import folder_sha256
+
+    monkeypatch.chdir(tmp_path)
+    digest = folder_sha256(_sentence_transformers_folder(tmp_path / "my-embedder", b"weights v1"))
+    folder = _bundle_embedded_by(tmp_path, empty_store, "huggingface:my-embedder", "assist-cwd")
+    moved = tmp_path / "srv" / "my-embedder"
+    moved.parent.mkdir()
+    (tmp_path / "my-embedder").rename(moved)
+    bundle = wb.load_bundle(folder, embedding_path=moved, corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    assert digest in bundle.retriever.embedder.identity

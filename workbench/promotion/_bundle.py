@@ -357,15 +357,17 @@ def _embedder(config: BundleConfig, folder: Path, embedding_path: str | Path | N
         BundleError: ``embedding_path`` given for a model that is no folder, or the folder is not there.
     """
     embedding = config.retrieval.embedding
-    if embedding_path is not None and not names_a_folder(embedding):
+    evaluated = folder_sha256_of(config.embedder.identity) if config.embedder is not None else None
+    # written as a path, or evaluated as a folder (one of the working directory, named like a hub model: my-embedder)
+    in_folder = names_a_folder(embedding) or evaluated is not None
+    if embedding_path is not None and not in_folder:
         raise BundleError(f"embedding_path={embedding_path}: the bundle's embedding model {embedding} is not a huggingface: model "
                           "folder — leave embedding_path out")
-    if not names_a_folder(embedding):
+    if not in_folder:
         return load_embedder(embedding, retries=retries, queries=queries)
     given = Path(embedding_path if embedding_path is not None else embedding.partition(":")[2]).expanduser().absolute()
     if not given.is_dir():
         where = f"embedding_path={embedding_path}" if embedding_path is not None else f"{folder / CONFIG_FILE}: {embedding}"
-        evaluated = folder_sha256_of(config.embedder.identity) if config.embedder is not None else None
         digest = f" (sha256 {evaluated[:12]})" if evaluated else ""
         raise BundleError(f"{where}: no such folder {given} — {'pass' if embedding_path is None else 'give'} embedding_path= the "
                           f"folder of the model{digest} where it is on this machine")
