@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,53 @@ def google_embeddings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield importlib.import_module("langchain_google_genai")
     sys.modules.pop("langchain_google_genai", None)
     _get_embeddings_class_creator.cache_clear()
+
+
+_HUGGINGFACE_EMBEDDINGS = '''
+class HuggingFaceEmbeddings:
+    def __init__(self, model_name, **kwargs):
+        self.model_name = model_name
+
+    def embed_documents(self, texts):
+        return [[float(len(t)), 1.0] for t in texts]
+
+    def embed_query(self, text):
+        return self.embed_documents([text])[0]
+'''
+
+
+@pytest.fixture
+def huggingface_embeddings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A stand-in for langchain-huggingface (not installed), importable as the package is (``huggingface:`` embedding
+    models load it through LangChain's ``init_embeddings``)."""
+    import importlib
+
+    from langchain.embeddings.base import _get_embeddings_class_creator
+
+    package = tmp_path / "fake-packages" / "langchain_huggingface"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(_HUGGINGFACE_EMBEDDINGS, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "fake-packages"))
+    importlib.invalidate_caches()
+    _get_embeddings_class_creator.cache_clear()
+    sys.modules.pop("langchain_huggingface", None)
+    yield
+    sys.modules.pop("langchain_huggingface", None)
+    _get_embeddings_class_creator.cache_clear()
+
+
+def _saved_sentence_transformers(folder: Path, weights: bytes) -> Path:
+    """A folder laid out as ``SentenceTransformer.save`` lays one out, its weights file holding ``weights``."""
+    (folder / "1_Pooling").mkdir(parents=True)
+    (folder / "config.json").write_text('{"model_type": "bert"}')
+    (folder / "modules.json").write_text("[]")
+    (folder / "tokenizer.json").write_text('{"model": {}}')
+    (folder / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
+    (folder / "model.safetensors").write_bytes(weights)
+    return folder
+
+
+@pytest.fixture
+def sentence_transformers_folder() -> Callable[[Path, bytes], Path]:
+    """Makes a folder a sentence-transformers model was saved in: ``make(folder, weights)``."""
+    return _saved_sentence_transformers

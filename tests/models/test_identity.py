@@ -9,7 +9,7 @@ import re
 import shutil
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -221,57 +221,14 @@ def test_answers_of_another_llama_cpp_python_are_cached_and_reused_apart(tmp_pat
     assert gguf_sha256(after) == gguf_sha256(before) == file_sha256(model)  # a bundle's weights pin reads the same file
 
 
-_HUGGINGFACE_EMBEDDINGS = '''
-class HuggingFaceEmbeddings:
-    def __init__(self, model_name, **kwargs):
-        self.model_name = model_name
-
-    def embed_documents(self, texts):
-        return [[float(len(t)), 1.0] for t in texts]
-
-    def embed_query(self, text):
-        return self.embed_documents([text])[0]
-'''
-
-
-@pytest.fixture
-def huggingface_embeddings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A stand-in for langchain-huggingface (not installed), importable as the package is (``huggingface:`` embedding
-    models load it through LangChain's ``init_embeddings``)."""
-    import importlib
-
-    from langchain.embeddings.base import _get_embeddings_class_creator
-
-    package = tmp_path / "fake-packages" / "langchain_huggingface"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text(_HUGGINGFACE_EMBEDDINGS, encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path / "fake-packages"))
-    importlib.invalidate_caches()
-    _get_embeddings_class_creator.cache_clear()
-    sys.modules.pop("langchain_huggingface", None)
-    yield
-    sys.modules.pop("langchain_huggingface", None)
-    _get_embeddings_class_creator.cache_clear()
-
-
-def _sentence_transformers_folder(folder: Path, weights: bytes) -> Path:
-    (folder / "1_Pooling").mkdir(parents=True)
-    (folder / "config.json").write_text('{"model_type": "bert"}')
-    (folder / "modules.json").write_text("[]")
-    (folder / "tokenizer.json").write_text('{"model": {}}')
-    (folder / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
-    (folder / "model.safetensors").write_bytes(weights)
-    return folder
-
-
 def test_a_huggingface_folder_identity_is_its_content_and_changes_with_new_weights(
-    tmp_path: Path, huggingface_embeddings: None,
+    tmp_path: Path, huggingface_embeddings: None, sentence_transformers_folder: Callable[[Path, bytes], Path],
 ) -> None:
     # the identity was the model string alone: a fine-tune saved into the same folder (model.save(folder)) searched the
     # old model's index with its own question vectors, and finished runs of the old weights were reused as its own
     from workbench.models import load_embedder
 
-    folder = _sentence_transformers_folder(tmp_path / "my-embedder", b"weights v1")
+    folder = sentence_transformers_folder(tmp_path / "my-embedder", b"weights v1")
     first = load_embedder(f"huggingface:{folder}").identity
     assert load_embedder(f"huggingface:{folder}").identity == first
     copy = tmp_path / "elsewhere"
@@ -295,11 +252,13 @@ def test_a_huggingface_hub_model_keeps_its_name_as_identity(tmp_path: Path, hugg
     assert without_versions(load_embedder(model).identity) == model
 
 
-def test_a_huggingface_folder_digest_is_computed_once_per_file_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_huggingface_folder_digest_is_computed_once_per_file_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
     from workbench.models import _local
     from workbench.models._local import folder_sha256
 
-    folder = _sentence_transformers_folder(tmp_path / "m", b"weights")
+    folder = sentence_transformers_folder(tmp_path / "m", b"weights")
     first = folder_sha256(folder)
     monkeypatch.setattr(_local.hashlib, "sha256", None)  # nothing is read again while no file changed
     assert folder_sha256(folder) == first

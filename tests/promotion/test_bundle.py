@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 import workbench as wb
-from tests.models.test_identity import _sentence_transformers_folder, huggingface_embeddings  # noqa: F401 - a fixture
 from tests.promotion.conftest import CASES, DOCS, Swept, fake_models
 from workbench.models import MINILM_ID
 from workbench.promotion import BundleError
@@ -1108,13 +1107,15 @@ def _bundle_embedded_by(tmp_path: Path, empty_store: Path, embedding: str, name:
 
 
 @pytest.mark.usefixtures("huggingface_embeddings")
-def test_a_bundle_of_a_huggingface_folder_loads_it_from_where_it_is_on_this_machine(tmp_path: Path, empty_store: Path) -> None:
+def test_a_bundle_of_a_huggingface_folder_loads_it_from_where_it_is_on_this_machine(
+    tmp_path: Path, empty_store: Path, sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
     """config.yaml holds the evaluating machine's folder of a huggingface: embedding model: on the deployment machine,
     where the folder lies elsewhere, the bundle could not be loaded (a ModelError telling to fix an experiment file),
     with no way to say where the folder is."""
     from workbench.models._local import folder_sha256
 
-    laptop = _sentence_transformers_folder(tmp_path / "laptop" / "my-embedder", b"weights v1")
+    laptop = sentence_transformers_folder(tmp_path / "laptop" / "my-embedder", b"weights v1")
     evaluated = folder_sha256(laptop)
     embedding = f"huggingface:{laptop}"
     folder = _bundle_embedded_by(tmp_path, empty_store, embedding, "assist-folder")
@@ -1130,7 +1131,7 @@ def test_a_bundle_of_a_huggingface_folder_loads_it_from_where_it_is_on_this_mach
     bundle = wb.load_bundle(folder, embedding_path=moved, **load)
     assert bundle.config.retrieval.embedding == embedding and evaluated in bundle.retriever.embedder.identity
     assert bundle.answer(CASES[0]["question"]).answer == CASES[0]["reference"]
-    other = _sentence_transformers_folder(tmp_path / "fine-tuned", b"weights v2")
+    other = sentence_transformers_folder(tmp_path / "fine-tuned", b"weights v2")
     for allow in (False, True):  # other weights are another model, not another implementation of it
         with pytest.raises(BundleError, match=rf"^{re.escape(str(folder / 'config.yaml'))}: {re.escape(embedding)} was evaluated with the "
                                               rf"model folder of sha256 {evaluated[:12]}, but {re.escape(str(other))} holds the one of "
@@ -1139,7 +1140,7 @@ def test_a_bundle_of_a_huggingface_folder_loads_it_from_where_it_is_on_this_mach
             wb.load_bundle(folder, embedding_path=other, allow_other_embedder=allow, **load)
         assert "\n" not in str(caught.value)
     # a clone of the model's repository without git-lfs holds pointers where the weights should be
-    cloned = _sentence_transformers_folder(tmp_path / "cloned", b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\n")
+    cloned = sentence_transformers_folder(tmp_path / "cloned", b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\n")
     with pytest.raises(BundleError, match=re.escape(f"{cloned / 'model.safetensors'} is a Git LFS pointer, not the file it stands for "
                                                     f"— fetch the files (git lfs pull in {cloned}), or give the evaluated folder")):
         wb.load_bundle(folder, embedding_path=cloned, **load)
@@ -1153,14 +1154,15 @@ def test_an_embedding_path_for_a_bundle_whose_embedding_model_is_no_folder_is_re
 
 
 @pytest.mark.usefixtures("huggingface_embeddings")
-def test_a_bundle_of_a_folder_named_like_a_hub_model_takes_an_embedding_path(tmp_path: Path, empty_store: Path,
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bundle_of_a_folder_named_like_a_hub_model_takes_an_embedding_path(
+    tmp_path: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch, sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
     """A spec built in a notebook (no experiment file) names a folder of the working directory as huggingface:my-embedder,
     which config.yaml keeps: the bundle recorded the folder's digest, yet refused embedding_path= as 'not a folder'."""
     from workbench.models._local import folder_sha256
 
     monkeypatch.chdir(tmp_path)
-    digest = folder_sha256(_sentence_transformers_folder(tmp_path / "my-embedder", b"weights v1"))
+    digest = folder_sha256(sentence_transformers_folder(tmp_path / "my-embedder", b"weights v1"))
     folder = _bundle_embedded_by(tmp_path, empty_store, "huggingface:my-embedder", "assist-cwd")
     moved = tmp_path / "srv" / "my-embedder"
     moved.parent.mkdir()
