@@ -1,6 +1,7 @@
 """Chunking strategies: recursive characters, embedding-model tokens, markdown headers, sentences.
 
-``chunk_corpus`` is pure given a tokenizer: same corpus and spec, same chunks (with stable ids and offsets).
+``chunk_corpus`` is pure given a tokenizer: same corpus and spec, same chunks (with stable ids and offsets); a process
+keeps the chunks of the corpora it cut last, so a sweep run again in a notebook does not cut its corpus again.
 """
 
 from __future__ import annotations
@@ -8,13 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import unicodedata
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from workbench import grid
 from workbench.datasets import Corpus, Document
 from workbench.metrics import percentile
 from workbench.spec import ChunkerSpec
@@ -499,8 +503,52 @@ def chunk_document(doc: Document, spec: ChunkerSpec, tokenizer: Tokenizer | None
 
 
 def chunk_corpus(corpus: Corpus, spec: ChunkerSpec, tokenizer: Tokenizer | None = None) -> list[Chunk]:
-    """Chunk every document of a corpus."""
-    return [chunk for doc in corpus.documents for chunk in chunk_document(doc, spec, tokenizer)]
+    """Chunk every document of a corpus.
+
+    The chunks of the last corpora cut (``_KEPT_CUTS``, ``_KEPT_CHARS`` of text at most) are kept for the process, by
+    the corpus's hash, the chunker, the chunking revision, the function that cuts (another one put in its place cuts
+    otherwise: a test, a newer chunker) and, for the token chunker, the tokenizer object: a sweep run again, or another
+    sweep of the corpus, gets them without cutting it again. The list is the caller's own.
+    """
+    key = (corpus.hash, spec.model_dump_json(), grid.CHUNKING_REVISION, _STRATEGIES[spec.strategy],
+           id(tokenizer) if spec.strategy == "token" else None)
+    with _CUTS_LOCK:
+        kept = _CUTS.get(key)
+        if kept is not None:
+            _CUTS.move_to_end(key)
+            return list(kept.chunks)
+    chunks = tuple(chunk for doc in corpus.documents for chunk in chunk_document(doc, spec, tokenizer))
+    _keep(key, _Cut(chunks, sum(len(c.text) for c in chunks), tokenizer if spec.strategy == "token" else None))
+    return list(chunks)
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """A corpus's chunks as ``chunk_corpus`` keeps them; ``tokenizer``: the token chunker's, held so that its ``id`` in
+    the key names no other tokenizer while they are kept."""
+
+    chunks: tuple[Chunk, ...]
+    chars: int
+    tokenizer: Tokenizer | None
+
+
+# corpus hash, chunker (JSON), chunking revision, the strategy's function, id of the token chunker's tokenizer
+_CutKey = tuple[str, str, int, Callable[..., Any], int | None]
+_CUTS: OrderedDict[_CutKey, _Cut] = OrderedDict()  # least recently used first
+_CUTS_LOCK = threading.Lock()  # a notebook's sweeps and chunk explorer run in threads
+_KEPT_CUTS = 8  # corpora x chunkers a process keeps the chunks of
+_KEPT_CHARS = 20_000_000  # characters of chunk text, all kept cuts together (a larger corpus is cut each time, not kept)
+
+
+def _keep(key: _CutKey, cut: _Cut) -> None:
+    """Keep ``cut`` as the most recently used, dropping the least recently used ones past the bounds."""
+    if cut.chars > _KEPT_CHARS:
+        return
+    with _CUTS_LOCK:
+        _CUTS[key] = cut
+        _CUTS.move_to_end(key)
+        while len(_CUTS) > _KEPT_CUTS or sum(c.chars for c in _CUTS.values()) > _KEPT_CHARS:
+            _CUTS.popitem(last=False)
 
 
 @dataclass(frozen=True)
