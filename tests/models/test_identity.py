@@ -11,6 +11,7 @@ import sys
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -275,3 +276,24 @@ def test_a_huggingface_folder_that_is_not_there_is_one_line_naming_it(name: str,
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ModelError, match=rf"^model 'huggingface:{re.escape(name)}': no such folder \S+ — give the folder"):
         load_embedder(f"huggingface:{name}")
+
+
+def test_a_model_that_embeds_a_query_as_a_document_is_loaded_once_for_the_index_and_the_questions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, huggingface_embeddings: None, google_embeddings: Any,
+    sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
+    # the questions' embedder was loaded apart from the index's for every model: a huggingface: folder's weights were
+    # read into memory twice, in a sweep and in its bundle, although only Google's model embeds a query otherwise
+    from workbench.cache import MemoryCacheStore
+    from workbench.execution import _worker
+    from workbench.execution._worker import ModelResolver
+
+    loaded: list[str] = []
+    real = _worker.load_embedder
+    monkeypatch.setattr(_worker, "load_embedder", lambda model_id, **kw: loaded.append(model_id) or real(model_id, **kw))
+    folder = f"huggingface:{sentence_transformers_folder(tmp_path / 'm', b'weights')}"
+    resolver = ModelResolver(None, MemoryCacheStore())
+    assert resolver.embedder(folder, cache=False) is resolver.embedder(folder, cache=False, queries=True)
+    google = "google_genai:text-embedding-004"
+    assert resolver.embedder(google, cache=False).identity != resolver.embedder(google, cache=False, queries=True).identity
+    assert loaded == [folder, google, google]

@@ -23,7 +23,7 @@ from workbench.execution._slots import CallSlots, SlotPool
 from workbench.errors import BudgetExceeded
 from workbench.grid import Variant
 from workbench.metrics import COST_PER_SUCCESS, RETRIEVAL_METRICS, SUCCESS_METRIC, ScorerEntry, cost_per_success, percentile, scorer, scorer_entries
-from workbench.models import MINILM_ID, Embedder, Generation, GenerationParams, Generator, ModelKind, Price, cost_of, default_kind, load_embedder, load_generator, runs_locally
+from workbench.models import MINILM_ID, Embedder, Generation, GenerationParams, Generator, ModelKind, Price, cost_of, default_kind, embeds_queries_apart, load_embedder, load_generator, runs_locally
 from workbench.pipeline import ChunkStats, QuestionRecord, Router, generate_answer, route_answer, routing_metrics
 from workbench.prompts import PromptTemplate, RenderedPrompt
 from workbench.redaction import Redactor, redactor
@@ -80,11 +80,12 @@ class ModelResolver:
 
     def embedder(self, model_id: str, *, cache: bool = True, queries: bool = False) -> Embedder:
         """The embedding model ``model_id`` (an override as given); with ``queries``, the one of the questions retrieval
-        searches with (``load_embedder``: a provider may embed a query otherwise than a document)."""
-        role = "query embedder" if queries else "embedder"
+        searches with: the same one, unless the model embeds a query otherwise than a document (``embeds_queries_apart``),
+        so that a model is loaded once."""
+        role = "query embedder" if queries and embeds_queries_apart(model_id) else "embedder"
         if (model_id, role) not in self._loaded:
             found = self.overrides.get(model_id)
-            self._loaded[(model_id, role)] = found if found is not None else load_embedder(model_id, retries=self.retries, queries=queries)
+            self._loaded[(model_id, role)] = found if found is not None else load_embedder(model_id, retries=self.retries, queries=role == "query embedder")
         raw = self._loaded[(model_id, role)]
         if not cache:
             return raw  # type: ignore[no-any-return]

@@ -95,6 +95,12 @@ EMBEDDING_OPTIONS: Mapping[str, Mapping[str, object]] = {
 QUERY_EMBEDDING_PROVIDERS = frozenset({"google_genai"})
 
 
+def embeds_queries_apart(model_id: str) -> bool:
+    """Whether an embedding model embeds a search query otherwise than a document (``QUERY_EMBEDDING_PROVIDERS``), so
+    that its questions need an embedder of their own; any other model's index embedder embeds them (pure)."""
+    return model_id.partition(":")[0] in QUERY_EMBEDDING_PROVIDERS
+
+
 @dataclass(frozen=True)
 class LocalGenerator:
     """An embedded GGUF model: how it is served and where its file is (found, or written, on first load)."""
@@ -404,4 +410,4 @@ def load_embedder(model_id: str, *, retries: int = 2, queries: bool = False) -> 
     client = init_embeddings(model_id, **EMBEDDING_OPTIONS.get(provider, {}))
     return LangChainEmbedder(model_id, client, identity=embedder_identity(model_id, os.environ), retries=retries,
                              refusal=functools.partial(refusal_advice, model_id, environ=os.environ),
-                             queries=queries and provider in QUERY_EMBEDDING_PROVIDERS)
+                             queries=queries and embeds_queries_apart(model_id))

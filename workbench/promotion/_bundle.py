@@ -21,6 +21,7 @@ from workbench.models import (
     Embedder,
     GenerationParams,
     Generator,
+    embeds_queries_apart,
     endpoint_variables,
     hosted_server,
     load_embedder,
@@ -619,5 +620,6 @@ def load_bundle(
     params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=config.seed, timeout_s=p.timeout_s,
                               retries=retries)
     # questions embedded as the sweep embedded them: as search queries where the provider embeds those otherwise
-    queries = embedder if embedding in overrides else _embedder(config, folder, embedding_path, retries=retries, queries=True)
+    queries = (_embedder(config, folder, embedding_path, retries=retries, queries=True)
+               if embeds_queries_apart(embedding) and embedding not in overrides else embedder)
     return Bundle(folder, config, template, Retriever(index=index, embedder=queries, spec=config.retrieval), generator, params)
