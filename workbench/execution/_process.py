@@ -189,25 +189,37 @@ def _importable(module: str) -> bool:
         return False
 
 
-class _Journal:
-    """A cache store that remembers what was stored (an in-memory cache's writes travel back with the result)."""
+class _StoreAround:
+    """A cache store around another one: what it does not change, it forwards (its ``put`` is the one to change)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.writes: list[tuple[str, str, dict[str, Any]]] = []
+        self.persistent = bool(getattr(inner, "persistent", False))
+        self.claims_dir = getattr(inner, "claims_dir", None)
 
     def get(self, kind: str, key: str) -> Any:
         return self.inner.get(kind, key)
 
     def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
         self.inner.put(kind, key, value)
-        self.writes.append((kind, key, value))
 
     def info(self) -> Any:
         return self.inner.info()
 
     def clear(self, older_than_s: float | None = None) -> int:
         return int(self.inner.clear(older_than_s))
+
+
+class _Journal(_StoreAround):
+    """A cache store that remembers what was stored (an in-memory cache's writes travel back with the result)."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.writes: list[tuple[str, str, dict[str, Any]]] = []
+
+    def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        super().put(kind, key, value)
+        self.writes.append((kind, key, value))
 
 
 class _Writes:
@@ -261,29 +273,15 @@ def _sigterm_after_writes(concurrent: bool) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-class _WritesFinished:
+class _WritesFinished(_StoreAround):
     """A worker's cache store whose writes a SIGTERM does not cut in two: the caller ends its workers with SIGTERM (Ctrl+C
     or SIGTERM of the sweep, a wall time), and one storing an answer the model had just produced (paid for) died
     mid-write, so the resumed sweep asked that question again. A SIGTERM meanwhile ends the worker once the write is
     done (milliseconds; the caller's SIGKILL comes a grace period later)."""
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.persistent = bool(getattr(inner, "persistent", False))
-        self.claims_dir = getattr(inner, "claims_dir", None)
-
-    def get(self, kind: str, key: str) -> Any:
-        return self.inner.get(kind, key)
-
     def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
         with interrupts_deferred(signal.SIGTERM), _WRITES.counted():
-            self.inner.put(kind, key, value)
-
-    def info(self) -> Any:
-        return self.inner.info()
-
-    def clear(self, older_than_s: float | None = None) -> int:
-        return int(self.inner.clear(older_than_s))
+            super().put(kind, key, value)
 
 
 def with_cache_journal(job: VariantJob) -> tuple[VariantJob, list[tuple[str, str, dict[str, Any]]]]:
