@@ -176,8 +176,6 @@ def _answers(v: VariantResult) -> Iterator[tuple[ModelSpec, Generation]]:
             yield model, r.generation
 
 
-
-
 def _after_failed(role: str, router: RouterSpec, records: Sequence[QuestionRecord]) -> str:
     """What became of the questions whose ``role`` call failed, as a routing note says it (pure): a failed cheap call
     escalated; a failed strong call left the cheap answer standing, unless the question had none (it went straight to the

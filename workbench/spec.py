@@ -425,7 +425,7 @@ class ChunkerSpec(_Spec):
 def _fetch_k_error(entry: RetrievalSpec) -> str:
     given = "" if "fetch_k" in entry.model_fields_set else " (the default)"
     return (f"fetch_k {entry.fetch_k}{given} must be more than k {entry.k} for mmr: MMR picks k of the fetch_k closest chunks, so "
-            f"with no more of them than k it keeps them all, the chunks a similarity search finds — give fetch_k: {4 * entry.k}")
+            f"with no more of them than k it keeps them all, the chunks a similarity search finds — give fetch_k: {entry.advised_fetch_k}")
 
 
 def _mmr_chooses(entry: RetrievalSpec) -> RetrievalSpec:
@@ -457,6 +457,11 @@ class RetrievalSpec(_NamedSpec):
     @classmethod
     def _known(cls, value: str) -> str:
         return _known_model(value, "embedder")
+
+    @property
+    def advised_fetch_k(self) -> int:
+        """The ``fetch_k`` an MMR entry is advised when its own is not more than its ``k``: four times ``k``."""
+        return 4 * self.k
 
     @model_validator(mode="after")
     def _fetch_k(self) -> RetrievalSpec:

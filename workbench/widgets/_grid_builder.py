@@ -142,7 +142,7 @@ class _RetrievalRow(w.HBox):
         data.update(k=self.k.value, search=self.search.value, embedding=self.embedding.value.strip())
         if data["search"] == "mmr" and data["fetch_k"] <= data["k"]:
             # the row shows no fetch_k: MMR needs more candidates than it keeps, so it gets what the refusal advises
-            data["fetch_k"] = 4 * data["k"]
+            data["fetch_k"] = self.original.model_copy(update={"k": data["k"]}).advised_fetch_k
         name = self.name.value.strip()
         return {**data, "name": name} if name else {k: v for k, v in data.items() if k != "name"}
 
