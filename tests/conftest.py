@@ -137,6 +137,40 @@ def wb_settings(tmp_path: Path, empty_store: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def python_reference_indexes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of built Chroma indexes (``Settings.index_dir``) of the python-reference corpus cut by ``recursive``
+    800/80 and ``sentence`` 300/0 and embedded by ``HashingEmbedder(model_id=MINILM_ID)``, built once by a sweep logged
+    nowhere. Test files whose sweeps are not about building indexes get a copy in each test's home
+    (``indexed_settings``): building them again took a sixth of such a file's time."""
+    import workbench as wb
+    from workbench.spec import ExperimentSpec
+    from workbench.tracking import MemoryTracker
+
+    root = tmp_path_factory.mktemp("python-reference-indexes")
+    spec = ExperimentSpec.from_dict({
+        "name": "indexes", "dataset": {"path": "datasets/python_docs.jsonl", "limit": 1}, "corpus": {"builtin": "python-reference"},
+        "prompts": [{"name": "p", "template": "{context} {question}"}], "models": [{"id": GEMMA_ID}],
+        "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}, {"strategy": "sentence", "size": 300, "overlap": 0}],
+        "scorers": ["hit_at_k"], "execution": {"isolation": "none"},
+    }, base_dir=ROOT)
+    cfg = settings(root=root, tracking_uri=f"sqlite:///{root / 'unused.db'}")
+    models = {GEMMA_ID: ScriptedModel(lambda _: "-", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    wb.run(spec, settings=cfg, models=models, tracker=MemoryTracker(), progress=False, generate=False)
+    return cfg.index_dir
+
+
+@pytest.fixture
+def indexed_settings(tmp_path: Path, empty_store: Path, python_reference_indexes: Path) -> Settings:
+    """Settings as ``wb_settings`` gives them (a fresh MLflow store, an empty cache, under ``tmp_path``) whose index
+    folder holds a copy of ``python_reference_indexes``: a sweep over those chunkers opens them instead of building them."""
+    import shutil
+
+    cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
+    shutil.copytree(python_reference_indexes, cfg.index_dir)
+    return cfg
+
+
+@pytest.fixture(scope="session")
 def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One index/sandbox home for the whole session, so integration tests build each real index once. Under
     pytest-xdist every worker process uses the same home, as two notebooks on one machine would."""

@@ -76,6 +76,13 @@ def models() -> Models:
     return Models()
 
 
+@pytest.fixture
+def wb_settings(indexed_settings: Settings) -> Settings:
+    """No test here is about building indexes (tests/test_runner.py and tests/pipeline are): the sweeps open built ones
+    (a test whose chunkers cut otherwise still builds its own)."""
+    return indexed_settings
+
+
 def sweep(spec: ExperimentSpec, cfg: Settings, models: Models, **options: object) -> wb.SweepResult:
     return wb.run(spec, settings=cfg, models=models.as_dict(), progress=False, **options)  # type: ignore[arg-type]
 

@@ -248,6 +248,12 @@ class Models:
         return len(self.a.calls), len(self.b.calls), len(self.banana.calls)
 
 
+@pytest.fixture
+def wb_settings(indexed_settings: Settings) -> Settings:
+    """No test here is about building indexes: the sweeps open built ones."""
+    return indexed_settings
+
+
 def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_computes_only_its_missing_questions(
     wb_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
