@@ -573,6 +573,54 @@ def test_ctrl_c_while_a_worker_stores_a_hosted_judges_reply_keeps_it_and_the_res
     assert len(asked) == len(set(asked))  # no reply the interrupted sweep stored was asked again
 
 
+def answering_slowly_after_the_first(first: Path, started: Path, hold_s: float):  # type: ignore[no-untyped-def]
+    """A script whose every answer after the first takes ``hold_s``; the second says when it starts (``started``)."""
+
+    def respond(prompt):  # type: ignore[no-untyped-def]
+        if first.exists():
+            started.touch()
+            __import__("time").sleep(hold_s)
+        else:
+            first.touch()
+        return answer(prompt)
+
+    return respond
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_mid_answer_lets_the_call_finish_logs_its_answers_and_the_resumed_sweep_asks_nothing_twice(
+    wb_settings: Settings, models: Models, tmp_path: Path, signum: str
+) -> None:
+    # Ctrl+C (or SIGTERM: a cancelled CI job) ended the worker processes at once: the answer the model was producing
+    # (paid for) was lost and asked again by the resumed sweep, and the variant's run was logged without the answers
+    # it had (they were in the cache only)
+    import signal
+
+    started = tmp_path / "second-call"
+    models.generator = ScriptedModel(answering_slowly_after_the_first(tmp_path / "first-call", started, 1.0), model_id=GEMMA_ID,
+                                     identity="scripted:incremental")
+    spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": "process"})
+
+    def press() -> None:
+        while not started.exists():
+            time.sleep(0.02)
+        os.kill(os.getpid(), getattr(signal, signum))
+
+    pressing = threading.Thread(target=press, daemon=True)
+    pressing.start()
+    with pytest.raises(KeyboardInterrupt):
+        sweep(spec, wb_settings, models)
+    pressing.join()
+    assert models.calls == 2
+    assert DiskCacheStore(wb_settings.cache_dir).info().entries["generation"] == 2  # the call in flight finished and was stored
+    [killed] = MlflowClient(wb_settings.tracking_uri).search_runs(
+        [MlflowClient(wb_settings.tracking_uri).get_experiment_by_name("incremental").experiment_id], "tags.`workbench.kind` = 'variant'")
+    assert killed.data.metrics["questions"] == 2  # the stopped variant's run holds the answers it had
+    again = sweep(spec, wb_settings, models)
+    assert again.variants[0].status == "FINISHED" and again.variants[0].metrics["cache_hits"] == 2
+    assert models.calls == QUESTIONS  # nothing asked twice
+
+
 def test_a_crash_inside_the_runner_fails_the_sweep_with_the_error(wb_settings: Settings, models: Models) -> None:
     class Exploding(MlflowTracker):
         def log_variant(self, sweep, result, dataset, *, reuse_key=None, models=None, on_logged=None):  # type: ignore[no-untyped-def]

@@ -175,7 +175,7 @@ def _hang_after_one_answer(pid_file: Path):  # type: ignore[no-untyped-def]
     return answer
 
 
-def test_ctrl_c_ends_the_sweep_killed_at_once_instead_of_waiting_for_a_question_that_hangs(wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_ctrl_c_ends_the_sweep_killed_after_the_grace_period_instead_of_waiting_for_a_question_that_hangs(wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from mlflow import MlflowClient
 
     pid_file = tmp_path / "worker.pid"
@@ -194,9 +194,35 @@ def test_ctrl_c_ends_the_sweep_killed_at_once_instead_of_waiting_for_a_question_
     with pytest.raises(ProcessLookupError):  # the worker is gone, not left hanging
         os.kill(worker, 0)
     client = MlflowClient(wb_settings.tracking_uri)
-    (sweep,) = client.search_runs([client.get_experiment_by_name("sandbox").experiment_id])
-    assert sweep.info.status == "KILLED"
+    experiment = client.get_experiment_by_name("sandbox").experiment_id
+    (sweep,) = client.search_runs([experiment], "tags.`workbench.kind` = 'sweep'")
+    (variant,) = client.search_runs([experiment], "tags.`workbench.kind` = 'variant'")  # the call in flight outlasted the grace
+    assert (sweep.info.status, variant.info.status) == ("KILLED", "KILLED")
     assert sweep.data.tags["workbench.end_reason"] == "interrupted (KeyboardInterrupt)"  # it read "interrupted ()"
+
+
+def test_stop_ends_a_worker_whose_question_hangs_after_the_grace_period_not_its_wall_time(wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The Stop button waited for the question in flight however long it took: a model hanging in native code held
+    the stopped variant (and the sweep) until its wall time, then ended it FAILED for a timeout."""
+    import threading
+
+    from workbench.execution._process import STOP_GRACE_S
+
+    pid_file = tmp_path / "worker.pid"
+    models = fakes(**{"ollama:hang": ScriptedModel(_hang_after_one_answer(pid_file), model_id="ollama:hang")})
+    stop = threading.Event()
+
+    def stop_after_the_first_answer(event: wb.ProgressEvent) -> None:
+        if event.kind == "question_done":
+            stop.set()
+
+    result = wb.run(spec_of(["ollama:hang"], limits={"wall_time_s": 120}), models=models, index_store=MemoryIndexStore(),
+                    settings=wb_settings, progress=False, stop=stop, on_event=stop_after_the_first_answer)
+    (variant,) = result.variants
+    assert (variant.status, variant.outcome.error) == (
+        "STOPPED", f"stopped by the user: its worker process was ended after its calls in flight took more than {STOP_GRACE_S:g}s")
+    with pytest.raises(ProcessLookupError):  # the worker is gone, not left hanging
+        os.kill(int(pid_file.read_text()), 0)
 
 
 def test_stop_reaches_a_worker_whose_hosted_answers_keep_coming(wb_settings) -> None:  # type: ignore[no-untyped-def]

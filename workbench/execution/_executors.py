@@ -13,11 +13,12 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from workbench.execution._process import WorkerProcess, start_worker_server
+from workbench.execution._process import KILL_GRACE_S, STOP_GRACE_S, WorkerProcess, start_worker_server
 from workbench.execution._worker import ModelResolver, VariantJob, failed_result, run_job, with_slots
 from workbench.grid import Variant
 from workbench.models import MINILM_ID, runs_locally
@@ -133,12 +134,14 @@ class LocalExecutor:
         threads = llama_threads(min(self.execution.workers, max(local, 1)))
         preload = _jobs_preload(jobs)
         inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
-        # the caller stopped reading (Ctrl+C, SIGTERM, an error): worker processes are ended at once (a question in
-        # flight can take minutes, or never end), threads (isolation: none) stop after their question
+        # Ctrl+C or SIGTERM: the variants running stop after their calls in flight (paid for: stored and logged), a
+        # worker process for STOP_GRACE_S at most; a second one, or an error, ends worker processes at once (a question
+        # in flight can take minutes, or never end), while threads (isolation: none) still stop after their question
+        winding = threading.Event()
         aborting = threading.Event()
 
         def halt() -> bool:
-            return aborting.is_set() or stop()
+            return aborting.is_set() or winding.is_set() or stop()
 
         def work(job: VariantJob) -> None:
             tell = lambda kind, done, total: inbox.put(("question", (job.variant, kind, done, total)))  # noqa: E731
@@ -174,12 +177,35 @@ class LocalExecutor:
                 else:
                     running -= 1
                     yield payload
+        except KeyboardInterrupt:
+            winding.set()
+            try:
+                yield from _wound_down(inbox, running, on_question, STOP_GRACE_S + KILL_GRACE_S)
+            finally:
+                aborting.set()  # past the grace, or interrupted again
+            raise
         except BaseException:
             aborting.set()
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wound_down(inbox: queue.Queue[tuple[str, Any]], running: int, on_question: OnQuestion, grace_s: float) -> Iterator[VariantResult]:
+    """The results of the ``running`` variants, told to stop, that come within ``grace_s`` (a worker process ends its
+    own variant past ``STOP_GRACE_S``, and ``KILL_GRACE_S`` later it is gone), with their progress on the way."""
+    ends = time.monotonic() + grace_s
+    while running and time.monotonic() < ends:
+        try:
+            kind, payload = inbox.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if kind == "question":
+            on_question(*payload)
+        else:
+            running -= 1
+            yield payload
 
 
 def _memory_to_spare(reserve: float = 0.25) -> bool:

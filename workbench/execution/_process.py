@@ -31,11 +31,14 @@ from workbench.results import VariantResult
 from workbench.tracking import interrupts_deferred
 
 __all__ = [
-    "KILL_GRACE_S", "WorkerProcess", "cap_memory", "check_can_start_workers", "run_in_process", "start_worker_server",
+    "KILL_GRACE_S", "STOP_GRACE_S", "WorkerProcess", "cap_memory", "check_can_start_workers", "run_in_process", "start_worker_server",
     "with_cache_journal", "worker_context",
 ]
 
 KILL_GRACE_S = 3.0  # between SIGTERM and SIGKILL, and the head start the worker's own deadline check gets
+# how long a stopped variant (Stop, Ctrl+C, SIGTERM) may take to finish the model or judge calls in flight, so their
+# answers (paid for) are stored and logged, before its worker is ended: within docker stop's and CI's 10 s to SIGKILL
+STOP_GRACE_S = 5.0
 STARTUP_S = 120.0  # a worker that is not ready by then (the forkserver's first start imports heavy libraries) failed
 _context: Any = None
 _context_lock = threading.Lock()
@@ -452,9 +455,11 @@ class WorkerProcess:
         """Run ``job`` in this worker and wait for it; never raises for anything the worker does (see
         ``run_in_process``).
 
-        ``abandon`` is polled like ``stop``; True means the caller is going away (Ctrl+C, SIGTERM, an error that ends
-        the sweep): the worker is ended now instead of after its question (which a hanging model never finishes), and
-        the job ends STOPPED. Its finished answers are in the cache; the one in flight is asked again on resume."""
+        A stop lets the worker finish the calls in flight (their answers are paid for: stored, and in the result's
+        records) for ``STOP_GRACE_S`` at most; past that (a model that hangs) the worker is ended and the job ends
+        STOPPED with no records, its finished answers in the cache. ``abandon`` is polled like ``stop``; True means the
+        caller cannot wait (a second Ctrl+C, an error that ends the sweep): the worker is ended now, and the call in
+        flight is asked again on resume."""
         result = self._run(job, on_question=on_question, stop=stop, threads=threads, abandon=abandon)
         if result.status != "FINISHED" and not result.workdir and os.path.isdir(job.workdir):
             result = replace(result, workdir=job.workdir)  # a worker killed or dead in its variant left it to look into
@@ -476,6 +481,7 @@ class WorkerProcess:
         self._stop.clear()
         message: tuple[Any, ...] | None = None
         timed_out = abandoned = False
+        stopped_at: float | None = None  # when the stop was first seen: the worker has STOP_GRACE_S to finish its calls
         deadline: float | None = None  # the worker's own (one monotonic clock for the machine); killed a grace period after
         readies = 0  # the worker says when its answers' wall time starts, and again when its scoring's does
         launched = time.monotonic()
@@ -501,12 +507,13 @@ class WorkerProcess:
                     if not self._conn.poll(0):
                         break
                     continue
-                if stop is not None and stop():
+                now = time.monotonic()
+                if stopped_at is None and stop is not None and stop():
                     self._stop.set()
-                if abandon is not None and abandon():
+                    stopped_at = now
+                if (abandon is not None and abandon()) or (stopped_at is not None and now - stopped_at > STOP_GRACE_S):
                     abandoned = True
                     break
-                now = time.monotonic()
                 if (deadline is not None and now > deadline + KILL_GRACE_S) or (deadline is None and now - launched > STARTUP_S):
                     timed_out = True
                     break
@@ -521,7 +528,8 @@ class WorkerProcess:
                 job.cache.put(kind, key, value)
             return result  # type: ignore[no-any-return]
         if abandoned:
-            return stopped_result(job.variant, "stopped by the user: its worker process was ended", job.stats, started_ms=started_ms)
+            return stopped_result(job.variant, f"stopped by the user: its worker process was ended{_past_grace(stopped_at)}", job.stats,
+                                  started_ms=started_ms)
         if message is not None:
             return failed_result(job.variant, f"worker process failed: {message[1]}", "worker", job.stats, started_ms=started_ms)
         if timed_out and deadline is None:
@@ -543,6 +551,11 @@ class WorkerProcess:
         self.usable = False
         self._conn.close()
         _end(self.process)
+
+
+def _past_grace(stopped_at: float | None) -> str:
+    """Why a stopped worker was ended: its calls in flight outlasted the grace period (else the caller could not wait)."""
+    return f" after its calls in flight took more than {STOP_GRACE_S:g}s" if stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE_S else ""
 
 
 def _end(process: Any) -> None:
