@@ -144,6 +144,61 @@ def test_stop_cancels_a_running_ray_task_and_ends_the_sweep_killed(ray_instance,
     assert MlflowClient(wb_settings.tracking_uri).get_run(result.parent_run_id).info.status == "KILLED"
 
 
+def slow_after_the_first(first: Path, started: Path):  # type: ignore[no-untyped-def]
+    """A script whose every answer after the first takes a second; the second says when it starts (``started``)."""
+
+    def respond(prompt) -> str:  # type: ignore[no-untyped-def]
+        import time
+
+        if first.exists():
+            started.touch()
+            time.sleep(1.0)
+        else:
+            first.touch()
+        return first_sentence(prompt)
+
+    return respond
+
+
+@pytest.mark.parametrize("how", ["stop", "SIGINT"])
+def test_a_stopped_ray_task_finishes_its_call_in_flight_and_its_run_keeps_its_answers(ray_instance, wb_settings, tmp_path, how) -> None:  # type: ignore[no-untyped-def]
+    """The Stop button (or Ctrl+C) cancelled a Ray task with force: the answer its model was producing (paid for) was
+    lost and asked again on resume, and the stopped variant's run was logged without the answers it had."""
+    import threading
+    import time
+
+    started = tmp_path / "second-call"
+    model = ScriptedModel(slow_after_the_first(tmp_path / "first-call", started), model_id="ollama:slow", identity="scripted:slow")
+    models = {"ollama:slow": model, MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = spec_of("ray", ["ollama:slow"], prompts=[{"name": "p", "template": "Context: {context}\nQuestion: {question}\nAnswer:"}],
+                   execution={"backend": "ray", "workers": 2, "concurrency": {"ollama": 1}})  # one question at a time
+    stop = threading.Event()
+
+    def press() -> None:
+        while not started.exists():
+            time.sleep(0.02)
+        stop.set() if how == "stop" else os.kill(os.getpid(), signal.SIGINT)
+
+    pressing = threading.Thread(target=press, daemon=True)
+    pressing.start()
+    cache = DiskCacheStore(tmp_path / "cache")
+    options = {"models": models, "index_store": MemoryIndexStore(), "settings": wb_settings, "progress": False, "cache": cache}
+    if how == "stop":
+        [variant] = wb.run(spec, stop=stop, **options).variants  # type: ignore[arg-type]
+        assert (variant.status, len(variant.records)) == ("STOPPED", 2), variant.outcome.error
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            wb.run(spec, **options)  # type: ignore[arg-type]
+    pressing.join()
+    assert len(model.calls) == 2 and cache.info().entries["generation"] == 2  # the call in flight finished and was stored
+    client = MlflowClient(wb_settings.tracking_uri)
+    [logged] = client.search_runs([client.get_experiment_by_name(spec.name).experiment_id], "tags.`workbench.kind` = 'variant'")
+    assert logged.data.metrics["questions"] == 2
+    again = wb.run(spec, **options)  # type: ignore[arg-type]
+    assert again.variants[0].status == "FINISHED" and again.variants[0].metrics["cache_hits"] == 2
+    assert len(model.calls) == 4  # nothing asked twice
+
+
 def slow_answer(prompt) -> str:  # type: ignore[no-untyped-def]
     import time
 

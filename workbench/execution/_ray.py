@@ -3,7 +3,9 @@
 Each variant is one task in a fresh Ray worker process (``max_calls=1``), with the same job, caches and results as a
 local worker; the caller keeps logging to MLflow (one writer). Limits: the memory cap is the worker's rlimit; past
 its wall time a task is cancelled with force, and a C-level watchdog (``faulthandler``) ends a worker hung in native
-code even if the cancellation cannot reach it. On a cluster the cache directory must be a path every node shares
+code even if the cancellation cannot reach it. A stop (the Stop button, Ctrl+C, SIGTERM) reaches the tasks through the
+sweep's actor: each ends after its calls in flight with the answers it has, and past ``STOP_GRACE_S`` (or a second
+Ctrl+C) is cancelled with force. On a cluster the cache directory must be a path every node shares
 (NFS), or each node keeps its own cache; provider keys come from the workers' environment, not from the caller's.
 """
 
@@ -23,7 +25,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from workbench.errors import shortened
-from workbench.execution._process import KILL_GRACE_S, STARTUP_S, cap_memory, with_cache_journal
+from workbench.execution._process import KILL_GRACE_S, STARTUP_S, STOP_GRACE_S, cap_memory, with_cache_journal
 from workbench.execution._worker import VariantJob, failed_result, redacted_errors, run_job, stopped_result, wall_time_error, with_slots
 from workbench.grid import Variant
 from workbench.models import runs_locally
@@ -60,7 +62,8 @@ def _ray_task(
     Calls in flight per provider are limited per task (``provider_limit // share``): Ray workers may be on other
     machines, where the caller's lock files are out of reach; a call also holds a slot of the cache's pool, which the
     tasks on one machine (or sharing the cache's folder) and the other sweeps using the cache share. ``started`` (a ``_Started`` actor) is told when the
-    variant's wall time starts (and again when its scoring's does), as a local worker tells its caller.
+    variant's wall time starts (and again when its scoring's does), as a local worker tells its caller, and says when
+    the sweep is stopping: the task then ends after its calls in flight, with the answers it has.
     """
     import faulthandler
     import shutil
@@ -82,19 +85,39 @@ def _ray_task(
     job, journal = with_cache_journal(job)
     try:
         # redacted here, where the worker's provider keys are known: the caller does not hold them
-        return redacted_errors(run_job(job, on_ready=on_ready)), journal
+        return redacted_errors(run_job(job, on_ready=on_ready, stop=lambda: _stopping(started))), journal
     finally:
         faulthandler.cancel_dump_traceback_later()
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _stopping(started: Any) -> bool:
+    """Whether the sweep of a task's ``_Started`` actor is stopping (asked between questions; False when the actor
+    cannot be reached: the caller then cancels the task itself if it must)."""
+    import ray
+    from ray.exceptions import GetTimeoutError, RayError
+
+    try:
+        return bool(ray.get(started.stopping.remote(), timeout=REACH_TIMEOUT_S))
+    except (RayError, GetTimeoutError):
+        return False
+
+
 class _Started:
     """A Ray actor that counts, per variant, the times its task said its wall time started: the caller cannot see
     when a task leaves Ray's queue (tasks past the cluster's free CPUs wait there) or when its fresh worker process
-    has imported the workbench and loaded its models, and must not count either against the variant's wall time."""
+    has imported the workbench and loaded its models, and must not count either against the variant's wall time.
+    It also holds the sweep's stop, which the tasks ask about between questions."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def stopping(self) -> bool:
+        return self.stopped
 
     def ready(self, variant_id: str) -> None:
         self.counts[variant_id] = self.counts.get(variant_id, 0) + 1
@@ -219,19 +242,18 @@ class RayExecutor:
         if not jobs:
             return
         ray = self._connect()
-        from ray.exceptions import GetTimeoutError, NodeDiedError, RayError
-
         task = ray.remote(max_calls=1, max_retries=0)(_ray_task)
         workers = self.execution.workers
         threads = max(1, (os.cpu_count() or 1) // workers)
         pending = list(jobs)
         running: dict[Any, tuple[VariantJob, float]] = {}
         started = None
+        stopped_at: float | None = None  # when the tasks were told to stop: they have STOP_GRACE_S to finish their calls
         try:
             started = _start_clock(ray, self.execution)
             clocks = _Clocks(ray, started)
             while pending or running:
-                while pending and len(running) < workers and not stop():
+                while pending and len(running) < workers and stopped_at is None and not stop():
                     job = pending.pop(0)
                     on_start(job.variant)
                     ref = task.options(num_cpus=_cpus(job), name=f"workbench-{job.variant.id}").remote(job, threads, workers, started)
@@ -239,26 +261,27 @@ class RayExecutor:
                     clocks.add(job)
                 if not running:
                     break
-                ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
+                try:
+                    ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
+                except KeyboardInterrupt:  # Ctrl+C, SIGTERM: the tasks finish their calls in flight, a second one cancels them
+                    started.stop.remote()
+                    yield from _wound_down(ray, running, clocks, on_question)
+                    raise
                 for ref in ready:
                     job, _started = running.pop(ref)
                     clocks.remove(job.variant.id)
-                    try:
-                        result, journal = ray.get(ref)
-                        for kind, key, value in journal:
-                            job.cache.put(kind, key, value)  # type: ignore[arg-type]
-                    except (RayError, GetTimeoutError) as exc:
-                        if isinstance(exc, NodeDiedError) and _CONNECTED_FOR:  # the next sweep connects again
-                            _CONNECTED_FOR["node_died"] = "yes"
-                        result = failed_result(job.variant, f"Ray task failed: {_first_line(exc)}", "ray", job.stats)
-                    on_question(job.variant, "question_scored", len(result.records), len(job.retrieved))
-                    yield result
-                if stop():  # the Stop button: a task would answer all its questions first (its answers so far are cached)
+                    yield _collected(ray, ref, job, on_question)
+                if stopped_at is None and stop():  # the Stop button: each task ends after its calls in flight
+                    started.stop.remote()
+                    stopped_at = time.monotonic()
+                if stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE_S:
                     for ref, (job, started_at) in list(running.items()):
                         ray.cancel(ref, force=True)
                         running.pop(ref)
+                        clocks.remove(job.variant.id)
                         started_ms = int((time.time() - (time.monotonic() - started_at)) * 1000)
-                        yield stopped_result(job.variant, "stopped by the user: its Ray task was cancelled", job.stats, started_ms=started_ms)
+                        yield stopped_result(job.variant, f"stopped by the user: its Ray task was cancelled after its calls in flight took more "
+                                                          f"than {STOP_GRACE_S:g}s", job.stats, started_ms=started_ms)
                 if running:
                     clocks.update()
                 for ref, (job, started_at) in list(running.items()):
@@ -280,6 +303,36 @@ class RayExecutor:
             if started is not None:
                 with contextlib.suppress(Exception):  # a broken connection took it along
                     ray.kill(started)
+
+
+def _collected(ray: Any, ref: Any, job: VariantJob, on_question: Callable[[Variant, str, int, int], None]) -> VariantResult:
+    """The result of a finished task, its in-memory cache writes stored in the caller's cache (a task that failed: a
+    FAILED result)."""
+    from ray.exceptions import GetTimeoutError, NodeDiedError, RayError
+
+    try:
+        result, journal = ray.get(ref)
+        for kind, key, value in journal:
+            job.cache.put(kind, key, value)  # type: ignore[arg-type]
+    except (RayError, GetTimeoutError) as exc:
+        if isinstance(exc, NodeDiedError) and _CONNECTED_FOR:  # the next sweep connects again
+            _CONNECTED_FOR["node_died"] = "yes"
+        result = failed_result(job.variant, f"Ray task failed: {_first_line(exc)}", "ray", job.stats)
+    on_question(job.variant, "question_scored", len(result.records), len(job.retrieved))
+    return result  # type: ignore[no-any-return]
+
+
+def _wound_down(ray: Any, running: dict[Any, tuple[VariantJob, float]], clocks: _Clocks,
+                on_question: Callable[[Variant, str, int, int], None]) -> Iterator[VariantResult]:
+    """The results of the ``running`` tasks, told to stop, that come within ``STOP_GRACE_S`` (the caller cancels the
+    others): each ends after its calls in flight, with the answers it has."""
+    ends = time.monotonic() + STOP_GRACE_S
+    while running and time.monotonic() < ends:
+        ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
+        for ref in ready:
+            job, _started = running.pop(ref)
+            clocks.remove(job.variant.id)
+            yield _collected(ray, ref, job, on_question)
 
 
 def _start_clock(ray: Any, execution: ExecutionSpec) -> Any:
