@@ -587,19 +587,19 @@ def answering_slowly_after_the_first(first: Path, started: Path, hold_s: float):
     return respond
 
 
-@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(("isolation", "signum"), [("process", "SIGINT"), ("process", "SIGTERM"), ("none", "SIGINT")])
 def test_ctrl_c_or_sigterm_mid_answer_lets_the_call_finish_logs_its_answers_and_the_resumed_sweep_asks_nothing_twice(
-    wb_settings: Settings, models: Models, tmp_path: Path, signum: str
+    wb_settings: Settings, models: Models, tmp_path: Path, isolation: str, signum: str
 ) -> None:
     # Ctrl+C (or SIGTERM: a cancelled CI job) ended the worker processes at once: the answer the model was producing
     # (paid for) was lost and asked again by the resumed sweep, and the variant's run was logged without the answers
-    # it had (they were in the cache only)
+    # it had (they were in the cache only; with isolation: none too, though its threads finished their questions)
     import signal
 
     started = tmp_path / "second-call"
     models.generator = ScriptedModel(answering_slowly_after_the_first(tmp_path / "first-call", started, 1.0), model_id=GEMMA_ID,
                                      identity="scripted:incremental")
-    spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": "process"})
+    spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": isolation})
 
     def press() -> None:
         while not started.exists():
