@@ -621,6 +621,31 @@ def test_ctrl_c_or_sigterm_mid_answer_lets_the_call_finish_logs_its_answers_and_
     assert models.calls == QUESTIONS  # nothing asked twice
 
 
+def test_a_second_ctrl_c_ends_the_workers_without_waiting_for_the_call_in_flight(wb_settings: Settings, models: Models, tmp_path: Path) -> None:
+    import signal
+
+    started = tmp_path / "second-call"
+    models.generator = ScriptedModel(answering_slowly_after_the_first(tmp_path / "first-call", started, 3.0), model_id=GEMMA_ID,
+                                     identity="scripted:incremental")
+    spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": "process"})
+
+    def press_twice() -> None:
+        while not started.exists():
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)  # well within the model's 3 s answer
+        os.kill(os.getpid(), signal.SIGINT)
+
+    pressing = threading.Thread(target=press_twice, daemon=True)
+    pressing.start()
+    with pytest.raises(KeyboardInterrupt):
+        sweep(spec, wb_settings, models)
+    pressing.join()
+    assert models.calls == 2 and DiskCacheStore(wb_settings.cache_dir).info().entries["generation"] == 1  # not waited for
+    sweep(spec, wb_settings, models)
+    assert models.calls == QUESTIONS + 1  # the call ended in flight is the only one asked again
+
+
 def test_a_crash_inside_the_runner_fails_the_sweep_with_the_error(wb_settings: Settings, models: Models) -> None:
     class Exploding(MlflowTracker):
         def log_variant(self, sweep, result, dataset, *, reuse_key=None, models=None, on_logged=None):  # type: ignore[no-untyped-def]
