@@ -225,6 +225,34 @@ def test_stop_ends_a_worker_whose_question_hangs_after_the_grace_period_not_its_
         os.kill(int(pid_file.read_text()), 0)
 
 
+def test_stop_lets_a_worker_score_the_answers_it_has_past_the_grace_period(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    """The grace period of a stop is the answering's: a worker scoring its answers with a slow judge was ended past it,
+    and the stopped variant's run lost every answer and score it had."""
+    import threading
+
+    from workbench.execution._process import STOP_GRACE_S
+
+    def slow_verdict(prompt: object) -> str:
+        time.sleep(STOP_GRACE_S / 2)
+        return '{"reason": "r", "verdict": 1}'
+
+    stop = threading.Event()
+
+    def stop_after_the_first_answer(event: wb.ProgressEvent) -> None:
+        if event.kind == "question_done":
+            stop.set()
+
+    models = fakes(**{"ollama:fast": ScriptedModel(lambda p: "an answer", model_id="ollama:fast"),
+                      "ollama:judge": ScriptedModel(slow_verdict, model_id="ollama:judge", kind="chat")})
+    spec = spec_of(["ollama:fast"], judge={"id": "ollama:judge"}, scorers=["token_f1", "context_precision"],
+                   retrieval=[{"k": 3}], limits={"wall_time_s": 120})  # three verdicts one after another: past the grace
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, stop=stop,
+                    on_event=stop_after_the_first_answer)
+    (variant,) = result.variants
+    assert variant.status == "STOPPED" and 0 < len(variant.records) < len(result.dataset), variant.outcome.error
+    assert all(r.scores["context_precision"].error is None for r in variant.records)
+
+
 def test_stop_reaches_a_worker_whose_hosted_answers_keep_coming(wb_settings) -> None:  # type: ignore[no-untyped-def]
     """Eight questions at once answer every few milliseconds: the Stop pressed meanwhile was never passed on to the
     worker process, and the variant answered all 55 questions."""

@@ -456,8 +456,9 @@ class WorkerProcess:
         ``run_in_process``).
 
         A stop lets the worker finish the calls in flight (their answers are paid for: stored, and in the result's
-        records) for ``STOP_GRACE_S`` at most; past that (a model that hangs) the worker is ended and the job ends
-        STOPPED with no records, its finished answers in the cache. ``abandon`` is polled like ``stop``; True means the
+        records) for ``STOP_GRACE_S`` at most, then score what it answered (within its scoring's wall time); past the
+        grace (a model that hangs) the worker is ended and the job ends STOPPED with no records, its finished answers
+        in the cache. ``abandon`` is polled like ``stop``; True means the
         caller cannot wait (a second Ctrl+C, an error that ends the sweep): the worker is ended now, and the call in
         flight is asked again on resume."""
         result = self._run(job, on_question=on_question, stop=stop, threads=threads, abandon=abandon)
@@ -511,7 +512,8 @@ class WorkerProcess:
                 if stopped_at is None and stop is not None and stop():
                     self._stop.set()
                     stopped_at = now
-                if (abandon is not None and abandon()) or (stopped_at is not None and now - stopped_at > STOP_GRACE_S):
+                # the grace is the answering's: scoring the answers it has (a judge's calls) keeps its own wall time
+                if (abandon is not None and abandon()) or (stopped_at is not None and readies < 2 and now - stopped_at > STOP_GRACE_S):
                     abandoned = True
                     break
                 if (deadline is not None and now > deadline + KILL_GRACE_S) or (deadline is None and now - launched > STARTUP_S):

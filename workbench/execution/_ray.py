@@ -276,6 +276,8 @@ class RayExecutor:
                     stopped_at = time.monotonic()
                 if stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE_S:
                     for ref, (job, started_at) in list(running.items()):
+                        if clocks.scoring(job.variant.id):  # the grace is the answering's: scoring keeps its own wall time
+                            continue
                         ray.cancel(ref, force=True)
                         running.pop(ref)
                         clocks.remove(job.variant.id)
