@@ -458,9 +458,8 @@ class WorkerProcess:
         A stop lets the worker finish the calls in flight (their answers are paid for: stored, and in the result's
         records) for ``STOP_GRACE_S`` at most, then score what it answered (within its scoring's wall time); past the
         grace (a model that hangs) the worker is ended and the job ends STOPPED with no records, its finished answers
-        in the cache. ``abandon`` is polled like ``stop``; True means the
-        caller cannot wait (a second Ctrl+C, an error that ends the sweep): the worker is ended now, and the call in
-        flight is asked again on resume."""
+        in the cache. ``abandon`` is polled like ``stop``; True means the caller cannot wait (a second Ctrl+C, an error
+        that ends the sweep): the worker is ended now, and the call in flight is asked again on resume."""
         result = self._run(job, on_question=on_question, stop=stop, threads=threads, abandon=abandon)
         if result.status != "FINISHED" and not result.workdir and os.path.isdir(job.workdir):
             result = replace(result, workdir=job.workdir)  # a worker killed or dead in its variant left it to look into
