@@ -12,6 +12,7 @@ from typing import Any
 
 from workbench.config import LARGE_GRID
 from workbench.errors import SpecError
+from workbench.models import portable_model_id
 from workbench.prompts import PromptTemplate
 from workbench.spec import ChunkerSpec, ExperimentSpec, ModelSpec, PromptSpec, RetrievalSpec, RouterEntry, RouterSpec
 
@@ -50,9 +51,12 @@ def _digest(payload: Any, n: int = 12) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:n]
 
 
-def index_key(chunker: ChunkerSpec, embedding: str, corpus_hash: str = "") -> str:
-    """Variants with the same chunker, embedding model (and corpus) share one index, made by this ``CHUNKING_REVISION``."""
-    payload = {"chunker": chunker.model_dump(mode="json"), "chunking": CHUNKING_REVISION, "embedding": embedding, "corpus": corpus_hash}
+def index_key(chunker: ChunkerSpec, embedding: str, corpus_hash: str = "", *, portable: bool = True) -> str:
+    """Variants with the same chunker, embedding model (and corpus) share one index, made by this ``CHUNKING_REVISION``.
+    A ``huggingface:`` model folder counts by its name, not where it lies (``portable_model_id``): the same index in
+    every clone of a project (an older workbench keyed it on the folder's path, ``portable=False``)."""
+    payload = {"chunker": chunker.model_dump(mode="json"), "chunking": CHUNKING_REVISION, "embedding": portable_model_id(embedding) if portable else embedding,
+               "corpus": corpus_hash}
     return _digest(payload, 16)
 
 
@@ -137,6 +141,12 @@ class Variant:
     @property
     def index_key(self) -> str:
         return index_key(self.chunker, self.retrieval.embedding)
+
+    @property
+    def index_group(self) -> tuple[str, str]:
+        """What the variants of a sweep sharing one index have in common: its key and the embedding model as written
+        here (two model folders of one name in one experiment are two indexes, though of one ``index_key``)."""
+        return self.index_key, self.retrieval.embedding
 
     def params(self) -> dict[str, str]:
         """Flattened parameters, as logged to MLflow (``prompt.hash``, ``chunker.size``, ``model.params.max_tokens``...): lists and

@@ -17,6 +17,7 @@ from workbench.models._registry import (
     load_embedder,
     load_generator,
     names_a_folder,
+    portable_model_id,
     runs_locally,
 )
 from workbench.models._types import CONTEXT_ADVICE, Embedder, Generation, GenerationParams, Generator, ModelKind
@@ -53,6 +54,7 @@ __all__ = [
     "load_embedder",
     "load_generator",
     "names_a_folder",
+    "portable_model_id",
     "price_for",
     "runs_locally",
     "without_versions",

@@ -218,6 +218,17 @@ def names_a_folder(model_id: str) -> bool:
     return provider == "huggingface" and name.startswith(_PATH_STARTS)
 
 
+def portable_model_id(model_id: str) -> str:
+    """A model string without where its file or folder lies (pure): a ``llamacpp:`` GGUF file and a ``huggingface:``
+    folder given as a path by their own name (``llamacpp:m.gguf``, ``huggingface:my-embedder``), any other model as it
+    is. The keys built on it are the same in every clone of a project; what the file or folder holds is in the model's
+    identity (its sha256), which they are built on too."""
+    provider, _, name = model_id.partition(":")
+    if provider == "llamacpp" or (provider == "huggingface" and (names_a_folder(model_id) or Path(name).is_absolute())):
+        return f"{provider}:{Path(name).name}"
+    return model_id
+
+
 def local_model_folder(model_id: str) -> Path | None:
     """The folder on this machine a ``huggingface:`` model string names (a model saved with ``model.save(folder)``),
     as sentence-transformers finds it; None for a name on the Hugging Face hub or any other model."""

@@ -372,7 +372,8 @@ def stale_chunks(run_id: str, tags: Mapping[str, str], chunker: ChunkerSpec, emb
     workbench builds for its chunker (an older workbench cut the text into other chunks, ``CHUNKING_REVISION``), so
     the bundle would rebuild other chunks than the ones it was scored on. None when the run logged no index key."""
     logged, now = tags.get("workbench.index_key"), index_key(chunker, embedding)
-    if logged is None or logged == now:
+    # (a run logged before index keys left out where a huggingface: model folder lies logged the folder's path in it)
+    if logged is None or logged in (now, index_key(chunker, embedding, portable=False)):
         return None
     return (f"run {run_id} retrieved from chunks an older workbench cut differently (its index {logged}, this workbench's "
             f"{now}), so its bundle would not answer as evaluated")

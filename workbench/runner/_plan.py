@@ -81,7 +81,7 @@ def plan_sweep(
     finally:
         if indexes is not None:
             indexes.close()
-    built = {v.index_key for v in todo if planned[v.id].index_built}
+    built = {v.index_group for v in todo if planned[v.id].index_built}
     plans = tuple(
         VariantPlan(v, len(dataset), reused_from=reusable[v.id]) if v.id in reusable
         else VariantPlan(v, len(dataset), unservable=f"{type(unservable[v.id]).__name__}: {unservable[v.id]}") if v.id in unservable
@@ -89,7 +89,7 @@ def plan_sweep(
         for v in variants
     )
     return SweepPlan(plan_grid(spec, variants, len(dataset), len(corpus.documents)), plans, indexes_built=len(built),
-                     indexes_needed=len({v.index_key for v in todo}))
+                     indexes_needed=len({v.index_group for v in todo}))
 
 
 def _planned_groups(
@@ -99,9 +99,9 @@ def _planned_groups(
     """The plans of the variants a sweep would compute, an index at a time: each looked up (read only) and, when built
     and its questions' vectors are in the cache, searched for every retrieval setting, so each variant's prompts are
     rendered as its sweep would render them and its answers looked up in the cache."""
-    groups: dict[str, list[Variant]] = {}
+    groups: dict[tuple[str, str], list[Variant]] = {}
     for v in todo:
-        groups.setdefault(v.index_key, []).append(v)
+        groups.setdefault(v.index_group, []).append(v)
     questions = [c.question for c in dataset.cases]
     for group in groups.values():
         chunker, embedding = group[0].chunker, group[0].retrieval.embedding

@@ -200,10 +200,10 @@ def run(
             reusable = {} if fresh else track.reusable(sweep, keys)
             # the workers' libraries load in their own process while this one builds (or opens) the indexes
             executor.prepare([v for v in variants if v.id not in reusable], scorer_names=tuple(answer_scorers), overrides=dict(models or {}))
-            groups: dict[str, list[Variant]] = {}
+            groups: dict[tuple[str, str], list[Variant]] = {}
             jobs: list[VariantJob] = []
             for v in variants:
-                groups.setdefault(v.index_key, []).append(v)
+                groups.setdefault(v.index_group, []).append(v)
             # the indexes this sweep opens or builds: a group whose variants are all reused (or cannot run) needs none
             indexed = [k for k, group in groups.items() if any(v.id not in reusable and v.id not in unservable for v in group)]
             if indexed:  # a Chroma server that does not answer fails the sweep in one line, not every variant with it

@@ -1,0 +1,145 @@
+"""The same experiment in another clone of the project, at another path, is the same experiment: a team sharing one
+tracking store and one cache/index home reuses each other's runs and indexes and registers one configuration."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import workbench as wb
+from tests.conftest import copy_store
+from tests.promotion.conftest import CASES, DOCS, GOOD, scripted_answer
+from workbench.config import Settings, settings
+from workbench.models import MINILM_ID
+from workbench.promotion import build_bundle
+from workbench.testing import HashingEmbedder, ScriptedModel
+
+EASY = [{"kind": "min_questions", "n": 1}]
+EXPERIMENT = """\
+name: portable
+dataset: {path: data/cases.jsonl}
+corpus: {path: docs}
+prompts: [{name: good, file: prompts/good.txt}]
+models: [{id: llamacpp:models/m.gguf, params: {max_tokens: 16}}]
+chunkers: [{strategy: recursive, size: 200, overlap: 20}]
+retrieval: [{k: 2, embedding: "huggingface:models/emb"}]
+scorers: [token_f1, hit_at_k]
+execution: {isolation: none}
+"""
+
+
+def _project(folder: Path, sentence_transformers_folder: Callable[[Path, bytes], Path]) -> Path:
+    """A project folder: its experiment file, with every path in it relative to the file."""
+    (folder / "docs").mkdir(parents=True)
+    for doc_id, text in DOCS.items():
+        (folder / "docs" / f"{doc_id}.md").write_text(text, encoding="utf-8")
+    (folder / "data").mkdir()
+    (folder / "data" / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CASES), encoding="utf-8")
+    (folder / "prompts").mkdir()
+    (folder / "prompts" / "good.txt").write_text(GOOD, encoding="utf-8")
+    (folder / "models").mkdir()
+    (folder / "models" / "m.gguf").write_bytes(b"GGUF weights v1")
+    sentence_transformers_folder(folder / "models" / "emb", b"embedding weights v1")
+    (folder / "experiment.yaml").write_text(EXPERIMENT, encoding="utf-8")
+    return folder
+
+
+class Clone:
+    """A sweep of a clone's experiment file, with its GGUF model faked (its identity: the file's sha256, as llama.cpp's)."""
+
+    def __init__(self, folder: Path, cfg: Settings) -> None:
+        self.folder, self.cfg = folder, cfg
+        gguf = folder / "models" / "m.gguf"
+        digest = hashlib.sha256(gguf.read_bytes()).hexdigest()
+        self.model = ScriptedModel(scripted_answer, model_id=f"llamacpp:{gguf}", identity=f"gguf:{digest}:ctx2048")
+        self.events: list[str] = []
+
+    def run(self, *, fresh: bool = False) -> wb.SweepResult:
+        self.events.clear()
+        result = wb.run(self.folder / "experiment.yaml", settings=self.cfg, models={self.model.model_id: self.model}, progress=False,
+                        on_event=lambda e: self.events.append(e.kind), fresh=fresh)
+        assert [v.status for v in result.variants] == ["FINISHED"], [v.outcome.error for v in result.variants]
+        return result
+
+    def promote(self, result: wb.SweepResult | str, name: str) -> Any:
+        run_id = result if isinstance(result, str) else result.variants[0].run_id
+        wb.promote(run_id, name=name, alias="staging", gates=EASY, settings=self.cfg)
+        _, config, _, _ = build_bundle(name, "staging", settings=self.cfg)
+        return config
+
+
+@pytest.fixture
+def shared(tmp_path: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """One tracking store and one index/cache home for the whole team."""
+    monkeypatch.setenv("WORKBENCH_USER", "alice")
+    home = tmp_path / "team"
+    return settings(root=home, tracking_uri=copy_store(empty_store, home))
+
+
+@pytest.mark.usefixtures("huggingface_embeddings")
+def test_a_clone_at_another_path_reuses_every_run_and_index_and_registers_the_same_configuration(
+    tmp_path: Path, shared: Settings, sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
+    alice = Clone(_project(tmp_path / "home" / "alice" / "proj", sentence_transformers_folder), shared)
+    bob = Clone(_project(tmp_path / "srv" / "bob" / "work" / "proj", sentence_transformers_folder), shared)
+    first = alice.run()
+    assert alice.model.calls and "index_started" in alice.events
+    second = bob.run()
+    assert second.variants[0].variant.id == first.variants[0].variant.id
+    assert second.variants[0].reused_from == first.variants[0].run_id
+    assert not bob.model.calls and "index_started" not in bob.events
+    assert alice.promote(first, "portable-a").config_hash == bob.promote(second, "portable-b").config_hash
+
+
+@pytest.mark.usefixtures("huggingface_embeddings")
+def test_a_configuration_computed_in_two_clones_has_one_config_hash(
+    tmp_path: Path, shared: Settings, sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
+    """config_hash held the absolute path of the llamacpp: file and huggingface: folder: bob's run of the configuration
+    alice registered, computed in his clone (fresh, or a CI runner's temp folder), was registered as another one."""
+    alice = Clone(_project(tmp_path / "home" / "alice" / "proj", sentence_transformers_folder), shared)
+    bob = Clone(_project(tmp_path / "srv" / "bob" / "work" / "proj", sentence_transformers_folder), shared)
+    first, second = alice.run(), bob.run(fresh=True)
+    assert second.variants[0].reused_from is None
+    theirs, his = alice.promote(first, "portable-a"), bob.promote(second, "portable-b")
+    assert his.model.id != theirs.model.id and his.config_hash == theirs.config_hash
+    # other weights in a file of the same name are another configuration
+    (bob.folder / "models" / "m.gguf").write_bytes(b"GGUF weights v2")
+    other = Clone(bob.folder, shared)
+    assert other.promote(other.run(), "portable-c").config_hash != theirs.config_hash
+
+
+@pytest.mark.usefixtures("huggingface_embeddings")
+def test_a_renamed_project_folder_reuses_every_run_and_index(
+    tmp_path: Path, shared: Settings, sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
+    before = Clone(_project(tmp_path / "proj", sentence_transformers_folder), shared)
+    first = before.run()
+    after = Clone(before.folder.rename(tmp_path / "proj-renamed"), shared)
+    again = after.run()
+    assert again.variants[0].reused_from == first.variants[0].run_id
+    assert not after.model.calls and "index_started" not in after.events
+
+
+@pytest.mark.usefixtures("huggingface_embeddings")
+def test_a_run_whose_index_key_holds_its_folder_path_is_still_promoted(
+    tmp_path: Path, shared: Settings, sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
+    """A run logged before index keys left out where a huggingface: folder lies holds the folder's path in its
+    workbench.index_key tag: it was cut by this chunking revision, not stale."""
+    from mlflow import MlflowClient
+
+    from workbench.grid import index_key
+
+    clone = Clone(_project(tmp_path / "proj", sentence_transformers_folder), shared)
+    variant = clone.run().variants[0]
+    older = index_key(variant.variant.chunker, variant.variant.retrieval.embedding, portable=False)
+    assert older != variant.variant.index_key
+    MlflowClient(shared.tracking_uri).set_tag(variant.run_id, "workbench.index_key", older)
+    assert variant.run_id is not None and clone.promote(variant.run_id, "portable-old").source.run_id == variant.run_id
