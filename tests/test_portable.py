@@ -16,9 +16,8 @@ import workbench as wb
 from tests.conftest import copy_store
 from tests.promotion.conftest import CASES, DOCS, GOOD, scripted_answer
 from workbench.config import Settings, settings
-from workbench.models import MINILM_ID
 from workbench.promotion import build_bundle
-from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.testing import ScriptedModel
 
 EASY = [{"kind": "min_questions", "n": 1}]
 EXPERIMENT = """\
@@ -143,3 +142,73 @@ def test_a_run_whose_index_key_holds_its_folder_path_is_still_promoted(
     assert older != variant.variant.index_key
     MlflowClient(shared.tracking_uri).set_tag(variant.run_id, "workbench.index_key", older)
     assert variant.run_id is not None and clone.promote(variant.run_id, "portable-old").source.run_id == variant.run_id
+
+
+def _config_at(where: str, *, schema_version: int = 4, weights: str = "a" * 64, folder: str = "b" * 64) -> Any:
+    """A bundle config of a GGUF file and an embedding folder in a project at ``where``, hashed as ``schema_version``
+    wrote it (2 and 3: with their paths)."""
+    from workbench.promotion._config import BundleConfig, config_hash, model_contents
+    from workbench.spec import ChunkerSpec, ModelSpec, RetrievalSpec
+
+    model = ModelSpec(id=f"llamacpp:{where}/models/m.gguf", kind="completion")
+    retrieval = RetrievalSpec(k=2, embedding=f"huggingface:{where}/models/emb")
+    embedder = {"identity": f"huggingface-folder:{folder}|torch==2.5.0", "packages": {}}
+    contents = model_contents(model.id, retrieval.embedding, {model.id: weights}, None)
+    contents["huggingface:emb"] = folder
+    chunker = ChunkerSpec(strategy="recursive", size=200, overlap=20)
+    digest = config_hash("p" * 64, model, 0, chunker, retrieval, "c" * 64, contents=contents, schema_version=schema_version)
+    return BundleConfig.model_validate({
+        "schema_version": schema_version, "name": "portable", "config_hash": digest, "weights": {model.id: weights},
+        "embedder": embedder, "prompt": {"name": "good", "file": "prompts/good.txt", "sha256": "p" * 64},
+        "model": model.model_dump(mode="json"), "chunker": chunker.model_dump(mode="json"), "retrieval": retrieval.model_dump(mode="json"),
+        "corpus": {"path": "docs", "hash": "c" * 64}, "dataset": {"name": "d", "hash": "d" * 64, "cases": 5},
+        "source": {"run_id": "r", "experiment_id": "1", "variant_id": "v", "variant_name": "n"},
+    })
+
+
+def test_config_hash_names_model_files_by_name_and_content_and_still_knows_the_hashes_with_their_paths() -> None:
+    alice, bob = _config_at("/home/alice/proj"), _config_at("/srv/bob/work/proj")
+    assert alice.config_hash == bob.config_hash
+    assert _config_at("/srv/bob/work/proj", weights="e" * 64).config_hash != alice.config_hash
+    assert _config_at("/srv/bob/work/proj", folder="f" * 64).config_hash != alice.config_hash
+    # a bundle or registry version of an earlier workbench holds the hash with the paths: still this configuration
+    for schema in (2, 3):
+        old = _config_at("/home/alice/proj", schema_version=schema)
+        assert old.config_hash != alice.config_hash and alice.is_configuration(old.config_hash) and old.config_hash in alice.earlier_hashes()
+        assert old.current_schema("9.9.9").config_hash == alice.config_hash
+    assert not bob.is_configuration(_config_at("/home/alice/proj", schema_version=3, weights="e" * 64).config_hash)
+
+
+@pytest.mark.usefixtures("huggingface_embeddings")
+def test_a_version_an_earlier_workbench_staged_with_its_paths_in_its_hash_goes_to_production(
+    tmp_path: Path, shared: Settings, sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
+    from mlflow import MlflowClient
+
+    clone = Clone(_project(tmp_path / "proj", sentence_transformers_folder), shared)
+    run_id = clone.run().variants[0].run_id
+    assert run_id is not None
+    config = clone.promote(run_id, "portable-up")
+    (with_paths,) = config._hashes_of_schema(3)
+    assert with_paths != config.config_hash
+    MlflowClient(shared.tracking_uri).set_model_version_tag("portable-up", "1", "workbench.config_hash", with_paths)  # as it registered it
+    promoted = wb.promote(run_id, name="portable-up", alias="production", gates=EASY, settings=shared)
+    assert promoted.version == "1"
+
+
+@pytest.mark.usefixtures("huggingface_embeddings")
+def test_a_bundle_exported_from_one_clone_loads_in_another(
+    tmp_path: Path, shared: Settings, sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
+    alice = Clone(_project(tmp_path / "home" / "alice" / "proj", sentence_transformers_folder), shared)
+    bob = Clone(_project(tmp_path / "srv" / "bob" / "work" / "proj", sentence_transformers_folder), shared)
+    alice.promote(alice.run(), "portable-x")
+    files, config, _, _ = build_bundle("portable-x", "staging", settings=shared)
+    for rel, data in files.items():
+        (tmp_path / "bundle" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "bundle" / rel).write_bytes(data)
+    shutil.rmtree(alice.folder)  # alice's machine: not this one
+    bundle = wb.load_bundle(tmp_path / "bundle", corpus_path=bob.folder / "docs", model_path=bob.folder / "models" / "m.gguf",
+                            embedding_path=bob.folder / "models" / "emb", index_dir=tmp_path / "index", models={config.model.id: bob.model})
+    assert bundle.answer(CASES[0]["question"]).answer == CASES[0]["reference"]
+

@@ -179,10 +179,10 @@ def test_a_bundle_a_newer_workbench_wrote_says_to_upgrade_in_one_line(swept: Swe
     copy = tmp_path / "bundle"
     shutil.copytree(bundle_dir, copy)
     config = yaml.safe_load((copy / "config.yaml").read_text())
-    _rewritten(copy, {**config, "schema_version": 4, "workbench": "2.0.0", "reranker": {"id": "local:bge-reranker"}})
+    _rewritten(copy, {**config, "schema_version": 5, "workbench": "2.0.0", "reranker": {"id": "local:bge-reranker"}})
     load = dict(corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
-    with pytest.raises(BundleError, match=rf"^{re.escape(str(copy / 'config.yaml'))}: schema_version 4, written by workbench 2\.0\.0, "
-                                          r"but this workbench .* reads schema 3 or older — upgrade workbench .*, to 2\.0\.0 or newer\)") as caught:
+    with pytest.raises(BundleError, match=rf"^{re.escape(str(copy / 'config.yaml'))}: schema_version 5, written by workbench 2\.0\.0, "
+                                          r"but this workbench .* reads schema 4 or older — upgrade workbench .*, to 2\.0\.0 or newer\)") as caught:
         wb.load_bundle(copy, **load)
     assert "\n" not in str(caught.value)
     manifest = json.loads((copy / "manifest.json").read_text())

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.grid import flat_params
+from workbench.models import portable_model_id
 from workbench.prompts import PromptTemplate
 from workbench.spec import (
     NAME_PATTERN,
@@ -37,9 +38,10 @@ from workbench.spec import (
 # workbench reads the bundles of its own schema and older ones, and refuses a newer one in one line naming the workbench
 # that wrote it (tests/promotion/test_config.py holds the fields of each schema). 2 (2026-12-06): ``workbench``,
 # ``embedder``, and a config_hash leaving out what cannot change an answer (a hosted call's timeout, cache, name).
-# 3 (2026-12-06): ``generator`` (the llama-cpp-python running a GGUF model); hashed as schema 2.
-SCHEMA_VERSION: Literal[3] = 3
-SchemaVersion = Literal[1, 2, 3]
+# 3 (2026-12-06): ``generator`` (the llama-cpp-python running a GGUF model); hashed as schema 2. 4 (2026-12-06): no new
+# field, a config_hash holding a ``llamacpp:`` file and a ``huggingface:`` folder by name and content, not where they lay.
+SCHEMA_VERSION: Literal[4] = 4
+SchemaVersion = Literal[1, 2, 3, 4]
 MANIFEST_SCHEMA_VERSION: Literal[1] = 1
 CONFIG_FILE = "config.yaml"
 CONFIG_SCHEMA_FILE = "config.schema.json"
@@ -202,8 +204,8 @@ class BundleConfig(_Model):
 
     @model_validator(mode="after")
     def _hash_matches(self) -> BundleConfig:
-        # a file of schema 1 holds the hash as the workbench that wrote it computed it; schema 2 as this one does
-        accepted = (self.answering_hash(),) if self.schema_version >= 2 else self.earlier_hashes()
+        # a file holds the hash as the workbench that wrote it computed it: schema 1 and 2-3 as earlier ones, 4 as this one
+        accepted = (self.answering_hash(),) if self.schema_version >= 4 else self._hashes_of_schema(self.schema_version)
         if self.config_hash not in accepted:
             raise ValueError(f"config_hash {self.config_hash[:12]} does not match the configuration ({accepted[0][:12]}): what "
                              "changes answers (prompt, model, seed, chunker, retrieval, corpus, servers) was edited after export "
@@ -216,13 +218,21 @@ class BundleConfig(_Model):
 
     def answering_hash(self) -> str:
         """The configuration's hash as this workbench computes it (``config_hash``)."""
-        return config_hash(*self._hash_parts())
+        return config_hash(*self._hash_parts(), contents=model_contents(self.model.id, self.retrieval.embedding, self.weights, self.embedder))
 
     def earlier_hashes(self) -> tuple[str, ...]:
-        """The hashes earlier workbenches gave this configuration (schema 1), which registry versions and bundles of
-        theirs hold: over the whole model, its hosted call's ``timeout_s`` too, and before models had ``cache``
-        (2026-12-02) without it (none could say cache: false)."""
+        """The hashes earlier workbenches gave this configuration, which registry versions and bundles of theirs hold:
+        over the whole model (schema 1), and with the paths of its ``llamacpp:`` file and ``huggingface:`` folder
+        (schemas 2 and 3; the same as this workbench's for any other configuration)."""
+        return tuple(dict.fromkeys((*self._hashes_of_schema(1), *self._hashes_of_schema(2))))
+
+    def _hashes_of_schema(self, version: int) -> tuple[str, ...]:
+        """The hashes a workbench writing schema ``version`` gave this configuration: schema 1's over the whole model,
+        its hosted call's ``timeout_s`` too, and before models had ``cache`` (2026-12-02) without it (none could say
+        cache: false); schema 2's and 3's with where its model file and embedding folder lay."""
         parts = self._hash_parts()
+        if version >= 2:
+            return (config_hash(*parts, schema_version=2),)
         whole = config_hash(*parts, schema_version=1)
         return (whole, config_hash(*parts, schema_version=1, model_fields_before=("cache",))) if self.model.cache else (whole,)
 
@@ -317,28 +327,52 @@ _NOT_ANSWERING = {"params": {"timeout_s"}, "cache": True, "name": True}
 
 def config_hash(
     prompt_sha256: str, model: ModelSpec, seed: int, chunker: ChunkerSpec, retrieval: RetrievalSpec, corpus_hash: str,
-    servers: Mapping[str, str] | None = None, *, schema_version: int = SCHEMA_VERSION, model_fields_before: tuple[str, ...] = (),
+    servers: Mapping[str, str] | None = None, *, contents: Mapping[str, str] | None = None, schema_version: int = SCHEMA_VERSION,
+    model_fields_before: tuple[str, ...] = (),
 ) -> str:
     """Hash of what changes answers. The same configuration has the same hash whatever run or alias it came from;
     one evaluated on another server than its models' default ones (``servers``) is another configuration. A model's
     timeout, cache setting and name change no answer, so no hash: a configuration promoted to staging with another
     timeout is the one staged.
 
+    A ``llamacpp:`` file and a ``huggingface:`` model folder count by their names and what they hold (``contents``:
+    ``model_contents``), not where they lie: the configuration evaluated in a colleague's clone of the project, a CI
+    runner's temp folder or a renamed project folder is the same configuration.
+
     ``schema_version=1`` hashes it as workbenches before 2026-12-06 did (the whole model entry, timeout and name too);
-    ``model_fields_before`` then leaves those fields of the model out, as a workbench before them hashed it."""
+    ``model_fields_before`` then leaves those fields of the model out, as a workbench before them hashed it. Schemas 2
+    and 3 hashed a model file's and folder's paths (``contents`` is then not read)."""
     dumped = (model.model_dump(mode="json", exclude=set(model_fields_before)) if schema_version == 1
               else model.model_dump(mode="json", exclude=_NOT_ANSWERING))
+    retrieving = retrieval.model_dump(mode="json")
+    if schema_version >= 4:
+        dumped["id"], retrieving["embedding"] = portable_model_id(model.id), portable_model_id(retrieval.embedding)
     payload = {
         "prompt": prompt_sha256,
         "model": {**dumped, "kind": model.resolved_kind},
         "seed": seed,
         "chunker": chunker.model_dump(mode="json"),
-        "retrieval": retrieval.model_dump(mode="json"),
+        "retrieval": retrieving,
         "corpus": corpus_hash,
     }
     if servers:  # left out when empty, so the hash of every configuration on default servers is what it was
         payload["servers"] = dict(servers)
+    if contents and schema_version >= 4:  # left out as servers are: no other configuration's hash changes
+        payload["contents"] = dict(contents)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def model_contents(model_id: str, embedding: str, weights: Mapping[str, str] | None, embedder: EmbedderInfo | None) -> dict[str, str]:
+    """What a configuration's ``llamacpp:`` file and ``huggingface:`` model folder hold, by their names (pure):
+    ``portable_model_id`` -> the sha256 of the GGUF file (``weights``) or of the folder's files (``embedder``), for
+    those recorded; {} for a configuration of neither."""
+    out = {}
+    if model_id.startswith("llamacpp:") and model_id in (weights or {}):
+        out[portable_model_id(model_id)] = (weights or {})[model_id]
+    folder = folder_sha256_of(embedder.identity) if embedder is not None and portable_model_id(embedding) != embedding else None
+    if folder is not None:
+        out[portable_model_id(embedding)] = folder
+    return out
 
 
 _GGUF_IDENTITY = re.compile(r"gguf:([0-9a-f]{64}):")

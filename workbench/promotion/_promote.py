@@ -32,6 +32,7 @@ from workbench.promotion._config import (
     SourceInfo,
     config_files,
     config_hash,
+    model_contents,
     gate_records,
     gguf_sha256,
     installed_workbench,
@@ -291,10 +292,11 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         cases=int(metrics.get("questions", parent_params.get("dataset.cases", 0) or 0)),
     )
     servers = _servers(tags.get(MODELS_TAG), {"generator": model.id, "embedding": retrieval.embedding})
-    weights = evaluated_weights(tags, model.id)
-    digest = config_hash(template.hash, model, seed, chunker, retrieval, corpus_hash, servers)
+    weights, embedder = evaluated_weights(tags, model.id), evaluated_embedder(tags, retrieval.embedding)
+    digest = config_hash(template.hash, model, seed, chunker, retrieval, corpus_hash, servers,
+                         contents=model_contents(model.id, retrieval.embedding, weights, embedder))
     config = BundleConfig(
-        name=name, config_hash=digest, workbench=installed_workbench(), embedder=evaluated_embedder(tags, retrieval.embedding),
+        name=name, config_hash=digest, workbench=installed_workbench(), embedder=embedder,
         generator=evaluated_generator(tags, model.id),
         prompt=PromptRef(name=template.name, file=f"prompts/{template.name}.txt",
                          system_file=f"prompts/{template.name}.system.txt" if template.system else None, sha256=template.hash),
