@@ -212,3 +212,21 @@ def test_a_bundle_exported_from_one_clone_loads_in_another(
                             embedding_path=bob.folder / "models" / "emb", index_dir=tmp_path / "index", models={config.model.id: bob.model})
     assert bundle.answer(CASES[0]["question"]).answer == CASES[0]["reference"]
 
+
+@pytest.mark.usefixtures("huggingface_embeddings")
+def test_a_sweep_in_a_fresh_checkout_logs_its_commit_clean(
+    tmp_path: Path, shared: Settings, sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
+    """The sha256 of each file of a huggingface: model folder is kept beside it (<file>.sha256.json): written into the
+    project's models/ folder by the sweep, it made a CI runner's fresh checkout a changed one, its runs tagged -dirty."""
+    import subprocess
+
+    from mlflow import MlflowClient
+
+    clone = Clone(_project(tmp_path / "proj", sentence_transformers_folder), shared)
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "project"]):
+        subprocess.run(["git", *args], cwd=clone.folder, check=True)
+    result = clone.run()
+    commit = MlflowClient(shared.tracking_uri).get_run(result.parent_run_id).data.tags["workbench.git_commit"]
+    assert not commit.endswith("-dirty") and commit != "unknown", commit
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=clone.folder, capture_output=True, text=True).stdout == ""

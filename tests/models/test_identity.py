@@ -19,12 +19,24 @@ from workbench.models._local import LlamaCppGenerator, _file_sha256, file_sha256
 from workbench.testing import HashingEmbedder, ScriptedModel
 
 
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workbench home, which keeps the files' sha256, in the test's folder."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+
+
+def _memo(model: Path) -> Path:
+    """Where the sha256 of ``model`` is kept (under the workbench home, not beside the file)."""
+    home = Path(os.environ["WORKBENCH_HOME"])
+    return home / "file-sha256" / f"{hashlib.sha256(str(model.resolve()).encode()).hexdigest()}.json"
+
+
 def test_a_gguf_identity_is_its_content_hash_computed_once_and_again_when_the_file_changes(tmp_path: Path) -> None:
     model = tmp_path / "m.gguf"
     model.write_bytes(b"weights v1")
     first = LlamaCppGenerator("llamacpp:" + str(model), model).identity
-    sidecar = Path(str(model.resolve()) + ".sha256.json")
-    assert json.loads(sidecar.read_text())["sha256"] in first
+    assert json.loads(_memo(model).read_text())["sha256"] in first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "m.gguf"]  # nothing written beside the model
     copy = tmp_path / "copy.gguf"
     copy.write_bytes(b"weights v1")
     assert LlamaCppGenerator("llamacpp:" + str(copy), copy).identity == first  # same content, same answers
@@ -48,7 +60,7 @@ def test_the_sidecar_is_trusted_only_for_the_size_and_time_it_records(tmp_path: 
     model = tmp_path / "m.gguf"
     model.write_bytes(b"abc")
     real = file_sha256(model)
-    sidecar = Path(str(model.resolve()) + ".sha256.json")
+    sidecar = _memo(model)
     stale = json.loads(sidecar.read_text()) | {"sha256": "0" * 64, "size": 999}
     sidecar.write_text(json.dumps(stale))
     model.write_bytes(b"abc")  # same content, new modification time: the memo and the stale sidecar are not used
@@ -66,18 +78,31 @@ def test_a_file_replaced_by_another_of_the_same_size_and_time_is_hashed_again(tm
     model.write_bytes(b"tuned weight")
     os.utime(model, ns=(5, 5))
     assert file_sha256(model) != base
-    assert json.loads(Path(str(model.resolve()) + ".sha256.json").read_text())["sha256"] == file_sha256(model)
+    assert json.loads(_memo(model).read_text())["sha256"] == file_sha256(model)
 
 
 def test_a_sidecar_damaged_by_hand_or_a_sync_tool_is_not_an_identity(tmp_path: Path) -> None:
     model = tmp_path / "m.gguf"
     model.write_bytes(b"abc")
     real = file_sha256(model)
-    sidecar = Path(str(model.resolve()) + ".sha256.json")
+    sidecar = _memo(model)
     for damaged in ({"sha256": "conflicted copy"}, {"sha256": None}, {"sha256": ["a"]}):
         sidecar.write_text(json.dumps(json.loads(sidecar.read_text()) | damaged))
         _file_sha256.cache_clear()  # as the next process would read it
         assert file_sha256(model) == real
+
+
+def test_the_sha256_an_older_workbench_kept_beside_the_file_is_read_and_not_written_again(tmp_path: Path) -> None:
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"abc")
+    from workbench.models._local import file_version
+
+    beside = Path(str(model.resolve()) + ".sha256.json")
+    beside.write_text(json.dumps({"sha256": "a" * 64, "size": 3, "version": list(file_version(model))}))
+    assert file_sha256(model) == "a" * 64  # its record trusted, as it was by the workbench that wrote it
+    model.write_bytes(b"abd")
+    os.utime(model, ns=(3, 3))
+    assert file_sha256(model) == hashlib.sha256(b"abd").hexdigest() and json.loads(beside.read_text())["sha256"] == "a" * 64
 
 
 def test_a_damaged_gemma_file_is_written_again_from_its_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

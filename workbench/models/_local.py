@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from workbench.config import settings
 from workbench.errors import ModelError
 from workbench.models._grammar import GrammarFilter, bounded_schema, json_grammar
 from workbench.models._types import CONTEXT_ADVICE, Generation, GenerationParams, ModelKind
@@ -83,8 +84,10 @@ def smollm2_path() -> Path:
 
 
 def file_sha256(path: Path) -> str:
-    """The sha256 of a file, computed once: it is kept next to the file (``<name>.sha256.json``, with the version of
-    the file it belongs to) and in memory, and computed again when the file changes."""
+    """The sha256 of a file, computed once: it is kept under the workbench home (``<home>/file-sha256/``, with the path
+    and version of the file it belongs to) and in memory, and computed again when the file changes. Not beside the file:
+    written into a project's models/ folder it made every fresh checkout a changed one (its runs tagged ``-dirty``), and
+    a shared or read-only model folder is not this machine's to write; one an older workbench wrote there is read."""
     return _file_sha256(str(path.resolve()), file_version(path))
 
 
@@ -126,26 +129,36 @@ def _folder_sha256(root: str, files: tuple[tuple[str, tuple[int, int, int, int]]
     return digest.hexdigest()
 
 
+def _kept_sha256(record: Path, path: str, version: tuple[int, int, int, int]) -> str | None:
+    """The sha256 ``record`` keeps for the file at ``path`` in this ``version``, or None (missing, cut short, written by
+    hand, or of another file or version); a sidecar an older workbench wrote beside the file names no path."""
+    try:
+        known = json.loads(record.read_text(encoding="utf-8"))
+        if known.get("path", path) == path and known.get("version") == list(version) and re.fullmatch("[0-9a-f]{64}", known["sha256"]):
+            return str(known["sha256"])
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        pass
+    return None
+
+
 @lru_cache(maxsize=64)
 def _file_sha256(path: str, version: tuple[int, int, int, int]) -> str:
-    sidecar = Path(path + ".sha256.json")
-    try:
-        known = json.loads(sidecar.read_text(encoding="utf-8"))
-        if known.get("version") == list(version) and re.fullmatch("[0-9a-f]{64}", known["sha256"]):
-            return str(known["sha256"])
-    except (OSError, ValueError, KeyError, AttributeError, TypeError):  # missing, cut short, written by hand
-        pass
+    memo = settings().home / "file-sha256" / f"{hashlib.sha256(path.encode()).hexdigest()}.json"
+    kept = _kept_sha256(memo, path, version) or _kept_sha256(Path(path + ".sha256.json"), path, version)
+    if kept is not None:
+        return kept
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     sha = digest.hexdigest()
     try:
-        # with the size and time an older workbench reads, so that two of them sharing the folder keep one sidecar
-        record = {"sha256": sha, "size": version[0], "mtime_ns": version[1], "version": list(version)}
-        sidecar.write_text(json.dumps(record), encoding="utf-8")
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
+        tmp.write_text(json.dumps({"path": path, "sha256": sha, "version": list(version)}), encoding="utf-8")
+        tmp.replace(memo)  # whole or not at all: two processes hashing one file at once
     except OSError:
-        pass  # a read-only model folder: computed once per process instead
+        pass  # a home that cannot be written: computed once per process instead
     return sha
 
 
