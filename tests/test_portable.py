@@ -230,3 +230,22 @@ def test_a_sweep_in_a_fresh_checkout_logs_its_commit_clean(
     commit = MlflowClient(shared.tracking_uri).get_run(result.parent_run_id).data.tags["workbench.git_commit"]
     assert not commit.endswith("-dirty") and commit != "unknown", commit
     assert subprocess.run(["git", "status", "--porcelain"], cwd=clone.folder, capture_output=True, text=True).stdout == ""
+
+
+@pytest.mark.usefixtures("huggingface_embeddings")
+def test_two_embedding_folders_of_one_name_are_two_indexes(
+    tmp_path: Path, shared: Settings, sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
+    """Index keys name a folder by its name: models/a/emb and models/b/emb of one experiment still retrieve each from
+    the index its own weights built."""
+    clone = Clone(_project(tmp_path / "proj", sentence_transformers_folder), shared)
+    for kind in ("base", "tuned"):
+        sentence_transformers_folder(clone.folder / "models" / kind / "emb", f"{kind} weights".encode())
+    (clone.folder / "experiment.yaml").write_text(EXPERIMENT.replace(
+        'retrieval: [{k: 2, embedding: "huggingface:models/emb"}]',
+        'retrieval: [{k: 2, embedding: "huggingface:models/base/emb", name: base}, {k: 2, embedding: "huggingface:models/tuned/emb", name: tuned}]',
+    ), encoding="utf-8")
+    result = wb.run(clone.folder / "experiment.yaml", settings=shared, models={clone.model.model_id: clone.model}, progress=False,
+                    on_event=lambda e: clone.events.append(e.kind))
+    assert [v.status for v in result.variants] == ["FINISHED"] * 2
+    assert clone.events.count("index_started") == 2
