@@ -153,7 +153,7 @@ def _config_at(where: str, *, schema_version: int = 4, weights: str = "a" * 64, 
     model = ModelSpec(id=f"llamacpp:{where}/models/m.gguf", kind="completion")
     retrieval = RetrievalSpec(k=2, embedding=f"huggingface:{where}/models/emb")
     embedder = {"identity": f"huggingface-folder:{folder}|torch==2.5.0", "packages": {}}
-    contents = model_contents(model.id, retrieval.embedding, {model.id: weights}, None)
+    contents = model_contents([model.id], retrieval.embedding, {model.id: weights}, None)
     contents["huggingface:emb"] = folder
     chunker = ChunkerSpec(strategy="recursive", size=200, overlap=20)
     digest = config_hash("p" * 64, model, 0, chunker, retrieval, "c" * 64, contents=contents, schema_version=schema_version)

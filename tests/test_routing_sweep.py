@@ -174,14 +174,41 @@ def test_a_router_variant_is_reused_and_a_price_change_recomputes_it(routing_spe
     assert [v for v in third.variants if v.variant.router is not None][0].reused_from is None
 
 
-def test_promoting_a_router_variant_says_why_it_cannot_be_and_writes_nothing(routing_spec, wb_settings) -> None:  # type: ignore[no-untyped-def]
-    from workbench.promotion import PromotionError, promote
+def test_a_promoted_router_is_exported_and_its_bundle_answers_as_the_router_did(routing_spec, wb_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    import yaml
+
+    from workbench.promotion import config_hash
 
     result = wb.run(routing_spec, models=_models(), index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
     routed = [v for v in result.variants if v.variant.router is not None][0]
-    with pytest.raises(PromotionError, match=rf"run {routed.run_id} is a router variant \({ROUTER}: {SMOLLM2_ID} escalating to {GEMMA_ID}\)"):
-        promote(routed.run_id, name="routed-assistant", alias="staging", settings=wb_settings)
-    assert not MlflowClient(wb_settings.tracking_uri).search_registered_models()
+    gates = [{"kind": "min_questions", "n": len(CASES)}, {"kind": "max_cost_per_answer", "usd": 1.0}]
+    promoted = wb.promote(routed.run_id, name="routed-assistant", alias="staging", gates=gates, settings=wb_settings)
+    alone = [v for v in result.variants if v.variant.router is None and v.variant.model.id == SMOLLM2_ID][0]  # type: ignore[union-attr]
+    assert promoted.config_hash != wb.promote(alone.run_id, name="smol-assistant", alias="staging", gates=gates, settings=wb_settings).config_hash
+    client = MlflowClient(wb_settings.tracking_uri)
+    version = client.get_model_version_by_alias("routed-assistant", "staging")
+    assert ROUTER in (version.description or "") and GEMMA_ID in (version.description or "")
+
+    repo = tmp_path / "deploy"
+    repo.mkdir()
+    subprocess.run(["git", "-C", str(repo), "init", "-q"], check=True)
+    exported = wb.export("routed-assistant", "staging", repo=repo, settings=wb_settings, checkout=True)
+    written = yaml.safe_load((exported.path / "config.yaml").read_text(encoding="utf-8"))
+    assert (written["router"]["cheap"]["id"], written["router"]["strong"]["id"], written["model"]["id"]) == (SMOLLM2_ID, GEMMA_ID, SMOLLM2_ID)
+    assert written["router"]["escalate_when"] == {"retrieval_score_below": 0.1, "refusal_or_empty": True, "grounding_below": 0.3}
+    assert ROUTER in (exported.path / "EVALUATION.md").read_text(encoding="utf-8")
+
+    bundle = wb.load_bundle(exported.path, corpus_path=tmp_path / "docs", models=_models(), index_store=MemoryIndexStore())
+    assert bundle.config.config_hash == promoted.config_hash == config_hash(
+        bundle.template.hash, bundle.config.model, 0, bundle.config.chunker, bundle.config.retrieval, bundle.config.corpus.hash,
+        router=routing_spec.models[2].router)  # type: ignore[union-attr]
+    for record in routed.records:  # the evaluated questions, replayed: the same model answers, for the same reasons
+        got = bundle.answer(record.case.question)
+        assert (got.model, got.escalated, got.answer) == (record.answered_by, record.escalated, record.answer), record.case.id
+        assert got.escalation_reasons == record.escalation.reasons, record.case.id  # type: ignore[union-attr]
+    assert {r.case.id for r in routed.records if r.escalated} == set(EXPECTED)
 
 
 def test_a_model_file_name_mlflow_refuses_in_a_metric_name_is_cleaned(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]

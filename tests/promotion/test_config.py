@@ -7,7 +7,7 @@ import pytest
 from workbench.promotion import BundleConfig, config_hash, to_mlflow_template
 from workbench.promotion._config import CorpusInfo, DatasetInfo, PromptRef, SourceInfo
 from workbench.prompts import PromptTemplate
-from workbench.spec import ChunkerSpec, ModelParams, ModelSpec, RetrievalSpec
+from workbench.spec import ChunkerSpec, EscalationSpec, ModelParams, ModelSpec, RetrievalSpec, RouterSpec
 
 
 def test_template_converts_to_mlflow_double_braces_and_renders_the_same() -> None:
@@ -149,7 +149,7 @@ def _fields(schema: dict, node: dict | None = None, prefix: str = "") -> set[str
 
 # the fields of config.yaml and manifest.json at each schema version: an older workbench refuses a file with a field it
 # does not know, so a new field must come with a new schema version, which it refuses in one line naming the writer
-CONFIG_FIELDS_OF_SCHEMA_3 = CONFIG_FIELDS_OF_SCHEMA_4 = {  # 4: no new field, another config_hash
+CONFIG_FIELDS_OF_SCHEMA_4 = {  # 4: the router's, and a config_hash of model files by name and content
     "schema_version", "workbench", "name", "config_hash", "servers", "weights", "generator", "generator.packages", "seed",
     "chunking_revision",
     "chunks", "chunks.count", "chunks.sha256",
@@ -162,6 +162,12 @@ CONFIG_FIELDS_OF_SCHEMA_3 = CONFIG_FIELDS_OF_SCHEMA_4 = {  # 4: no new field, an
     "corpus", "corpus.builtin", "corpus.path", "corpus.file", "corpus.glob", "corpus.hash", "corpus.documents",
     "dataset", "dataset.name", "dataset.path", "dataset.hash", "dataset.cases",
     "source", "source.run_id", "source.experiment_id", "source.parent_run_id", "source.variant_id", "source.variant_name",
+    # schema 4: a router's two models and when it escalates
+    "router", "router.name", "router.escalate_when", "router.escalate_when.retrieval_score_below",
+    "router.escalate_when.refusal_or_empty", "router.escalate_when.grounding_below",
+    *(f"router.{role}{field}" for role in ("cheap", "strong") for field in (
+        "", ".id", ".kind", ".cache", ".name", ".params", ".params.temperature", ".params.max_tokens", ".params.stop",
+        ".params.timeout_s")),
 }
 MANIFEST_FIELDS_OF_SCHEMA_1 = {"schema_version", "name", "alias", "config_hash", "exported_at", "exported_by", "mlflow", "metrics",
                                "gates", "audit", "files"}
@@ -300,3 +306,48 @@ def test_a_config_of_schema_2_is_read_and_a_workbench_of_schema_2_says_to_upgrad
     old = BundleConfig.from_yaml(yaml.safe_dump(before, sort_keys=False))
     assert (old.schema_version, old.generator, old.config_hash) == (2, None, pinned.config_hash)
     assert old.current_schema("9.9.9").schema_version == 4
+
+
+ROUTER = RouterSpec(
+    name="smol-then-gemma", cheap=ModelSpec(id="local:smollm2-135m-instruct", kind="chat", params=ModelParams(max_tokens=32)),
+    strong=ModelSpec(id="local:gemma3-270m", kind="completion", params=ModelParams(max_tokens=32)),
+    escalate_when=EscalationSpec(retrieval_score_below=0.35, refusal_or_empty=True, grounding_below=0.5),
+)
+
+
+def routed(router: RouterSpec = ROUTER) -> BundleConfig:
+    """A router's config: its cheap model answers first (``model``), the router says the rest."""
+    base = make(model=router.cheap)
+    digest = config_hash(base.prompt.sha256, router.cheap, base.seed, base.chunker, base.retrieval, base.corpus.hash, router=router)
+    return base.model_copy(update={"router": router, "config_hash": digest})
+
+
+def test_a_routers_config_hash_covers_both_models_and_its_policy_and_round_trips() -> None:
+    base = routed()
+    assert BundleConfig.from_yaml(base.to_yaml()) == base
+    assert base.config_hash != make(model=ROUTER.cheap).config_hash  # the cheap model alone is another configuration
+    rule = ROUTER.escalate_when
+    for other in (ROUTER.model_copy(update={"escalate_when": rule.model_copy(update={"grounding_below": 0.4})}),
+                  ROUTER.model_copy(update={"escalate_when": rule.model_copy(update={"refusal_or_empty": False})}),
+                  ROUTER.model_copy(update={"strong": ROUTER.strong.model_copy(update={"params": ModelParams(max_tokens=64)})}),
+                  ROUTER.model_copy(update={"strong": ROUTER.strong.model_copy(update={"id": "openai:gpt-4o-mini", "kind": None})})):
+        assert routed(other).config_hash != base.config_hash
+    # its name and a model's timeout change no answer
+    same = ROUTER.model_copy(update={"name": "renamed", "strong": ROUTER.strong.model_copy(update={"params": ModelParams(max_tokens=32, timeout_s=5)})})
+    assert routed(same).config_hash == base.config_hash
+    edited = base.to_yaml().replace("grounding_below: 0.5", "grounding_below: 0.1")
+    with pytest.raises(ValueError, match=r"config\.yaml:\d+: config_hash .* does not match the configuration"):
+        BundleConfig.from_yaml(edited)
+    with pytest.raises(ValueError, match=r"model: .* a router's cheap model"):
+        BundleConfig.model_validate({**base.model_dump(), "model": ROUTER.strong.model_dump()})
+
+
+def test_a_router_bundle_is_schema_4_which_a_workbench_of_schema_3_refuses_in_one_line() -> None:
+    import yaml
+
+    from workbench.promotion._config import newer_schema
+
+    written = yaml.safe_load(routed().to_yaml())
+    assert written["schema_version"] == 4 and written["router"]["escalate_when"]["grounding_below"] == 0.5
+    refusal = newer_schema(written, 3, "config.yaml")
+    assert refusal is not None and "schema_version 4" in refusal and "\n" not in refusal

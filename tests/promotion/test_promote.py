@@ -20,7 +20,7 @@ from workbench.config import settings
 from workbench.models import GEMMA_ID
 from workbench.promotion import GateFailed, PromotionError, SecretFound, alias_history, prompt_registry_name
 from workbench.prompts import RenderedPrompt
-from workbench.spec import ExperimentSpec
+from workbench.spec import ExperimentSpec, ModelSpec
 from workbench.testing import ScriptedModel
 
 
@@ -820,6 +820,7 @@ def test_a_run_pins_the_llama_cpp_python_running_its_gguf_model_and_a_hosted_one
 
     versions = json.dumps({"llama-cpp-python": "0.3.16", "sentence-transformers": "3.0.1", "mlflow": "3.1.0"})
     tags = {"workbench.models": json.dumps({"generator": "g", "embedding": "e"}), "workbench.versions": versions}
-    found = evaluated_generator(tags, model_id)
+    answering = {"generator": ModelSpec(id=model_id)}
+    found = evaluated_generator(tags, answering)
     assert found is not None and found.packages == pinned
-    assert evaluated_generator({"workbench.versions": versions}, model_id) is None  # logged before models were
+    assert evaluated_generator({"workbench.versions": versions}, answering) is None  # logged before models were

@@ -33,12 +33,15 @@ from workbench.pipeline import (
     Chunk,
     ChromaIndexStore,
     IndexStore,
+    QuestionRecord,
     Retriever,
+    Router,
     chunk_corpus,
     chunks_digest,
     embed_chunks,
     generate_answer,
     retrieve_question,
+    route_answer,
 )
 from workbench.promotion._config import (
     CONFIG_FILE,
@@ -58,23 +61,30 @@ from workbench.promotion._config import (
 from workbench.promotion._errors import BundleError
 from workbench.prompts import PromptTemplate
 from workbench.redaction import redact
-from workbench.spec import ExecutionSpec
+from workbench.spec import ExecutionSpec, ModelSpec
 
 
 @dataclass(frozen=True)
 class BundleAnswer:
-    """An answer and what it rests on: the retrieved chunks' source document ids, chunk ids and texts."""
+    """An answer and what it rests on: the retrieved chunks' source document ids, chunk ids and texts; the model that
+    answered (``model``: its id), and for a router whether it escalated to its strong model and why (one reason per
+    signal that fired, as the evaluated run's traces give them)."""
 
     question: str
     answer: str
     source_ids: tuple[str, ...]
     chunk_ids: tuple[str, ...]
     contexts: tuple[str, ...]
+    model: str = ""
+    escalated: bool = False
+    escalation_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Bundle:
-    """A loaded bundle: the validated config and the pipeline it describes. ``answer(question)`` runs it."""
+    """A loaded bundle: the validated config and the pipeline it describes. ``answer(question)`` runs it.
+
+    A router's bundle answers through ``router`` (its cheap model, which ``generator`` and ``params`` are, first)."""
 
     path: Path
     config: BundleConfig
@@ -82,9 +92,16 @@ class Bundle:
     retriever: Retriever
     generator: Generator
     params: GenerationParams
+    router: Router | None = None
+
+    def _respond(self, found: QuestionRecord, deadline: float | None) -> QuestionRecord:
+        if self.router is not None:
+            return route_answer(found, template=self.template, router=self.router, deadline=deadline)
+        return generate_answer(found, template=self.template, generator=self.generator, params=self.params, deadline=deadline)
 
     def answer(self, question: str, *, timeout_s: float | None = None) -> BundleAnswer:
-        """Retrieve, render the prompt, generate.
+        """Retrieve, render the prompt, generate (a router: with its cheap model, then its strong one when a signal fires,
+        as the evaluated router decided).
 
         Args:
             question: the user's question.
@@ -109,22 +126,25 @@ class Bundle:
             found = retrieve_question(case, self.retriever)
         except Exception as exc:  # noqa: BLE001 - any failure to embed or search is this question's one-line error
             raise BundleError(f"retrieval with {self.config.retrieval.embedding} failed: {redact(f'{type(exc).__name__}: {exc}')}") from None
+        answering = self.config.model.id if self.router is None else f"router {self.router.name}"
         if deadline is not None and time.monotonic() >= deadline:
             raise BundleError(f"no answer within timeout_s={timeout_s:g}: retrieval with {self.config.retrieval.embedding} took "
-                              f"{time.monotonic() - started:.2f} s, so {self.config.model.id} was not asked — allow more time")
-        record = generate_answer(found, template=self.template, generator=self.generator, params=self.params, deadline=deadline)
+                              f"{time.monotonic() - started:.2f} s, so {answering} was not asked — allow more time")
+        record = self._respond(found, deadline)
         if record.error and deadline is not None and time.monotonic() >= deadline:  # its call's timeout was what was left
-            raise BundleError(f"no answer within timeout_s={timeout_s:g}: {self.config.model.id} did not answer in time "
+            raise BundleError(f"no answer within timeout_s={timeout_s:g}: {answering} did not answer in time "
                               f"({redact(record.error)}) — allow more time")
         if record.error:
             # redacted: a proxy's refusal may quote the key it was sent, and a deployment logs or returns this error
-            raise BundleError(f"{self.config.model.id} failed to answer: {redact(record.error)}")
+            raise BundleError(f"{answering} failed to answer: {redact(record.error)}")
         if record.generation is not None and record.generation.finish_reason == "deadline":
-            raise BundleError(f"no answer within timeout_s={timeout_s:g}: {self.config.model.id} was still writing it after "
+            raise BundleError(f"no answer within timeout_s={timeout_s:g}: {record.answered_by or answering} was still writing it after "
                               f"{record.generation.output_tokens} tokens — allow more time, or a lower max_tokens")
         return BundleAnswer(
             question=question, answer=record.answer, source_ids=record.retrieved_ids,
             chunk_ids=tuple(h.chunk.id for h in record.hits), contexts=tuple(h.chunk.text for h in record.hits),
+            model=record.answered_by or self.config.model.id, escalated=record.escalated,
+            escalation_reasons=record.escalation.reasons if record.escalation is not None else (),
         )
 
 
@@ -317,17 +337,14 @@ def _check_server(config: BundleConfig, folder: Path, model_id: str, identity: s
                       f"to {here or default} — {fix} (the answers would differ), or promote a configuration evaluated there")
 
 
-def _generator(config: BundleConfig, folder: Path, model_path: str | Path | None) -> Generator:
-    """The bundle's model; a ``llamacpp:`` model's GGUF file from ``model_path`` when given (the path config.yaml holds
+def _generator(model: ModelSpec, folder: Path, model_path: str | Path | None) -> Generator:
+    """A model of the bundle; a ``llamacpp:`` model's GGUF file from ``model_path`` when given (the path config.yaml holds
     is the evaluating machine's).
 
     Raises:
-        BundleError: ``model_path`` given for another model, or the GGUF file is not there.
+        BundleError: the GGUF file is not there.
     """
-    model = config.model
     provider, _, recorded = model.id.partition(":")
-    if model_path is not None and provider != "llamacpp":
-        raise BundleError(f"model_path={model_path}: the bundle's model {model.id} is not a llamacpp: GGUF file — leave model_path out")
     if provider != "llamacpp":
         return load_generator(model.id, kind=model.resolved_kind)
     file = Path(model_path if model_path is not None else recorded).expanduser()
@@ -336,6 +353,37 @@ def _generator(config: BundleConfig, folder: Path, model_path: str | Path | None
         raise BundleError(f"{where}: no such file {file} — {'pass' if model_path is None else 'give'} model_path= the GGUF file the "
                           "bundle was evaluated with, where it is on this machine")
     return load_generator(f"llamacpp:{file}", kind=model.resolved_kind)
+
+
+def _generators(config: BundleConfig, folder: Path, model_path: str | Path | None,
+                overrides: Mapping[str, Generator | Embedder]) -> dict[tuple[str, str], Generator]:
+    """The bundle's answering models (a router's two) by id and kind, each checked against the server and GGUF file it
+    was evaluated with; ``model_path`` is the GGUF file of its one ``llamacpp:`` model.
+
+    Raises:
+        BundleError: ``model_path`` given for a bundle without exactly one llamacpp: model, a GGUF file not there, a
+            model sent to another server or holding other weights than evaluated.
+    """
+    models = {(m.id, m.resolved_kind): m for m in config.answering_models.values()}
+    files = sorted({model_id for model_id, _ in models if model_id.startswith("llamacpp:")})
+    if model_path is not None and len(files) != 1:
+        held = (f"the bundle's {' and '.join(dict.fromkeys(i for i, _ in models))} is no llamacpp: GGUF file" if not files else
+                f"the bundle's router has two llamacpp: GGUF files ({', '.join(files)}), which one path cannot give both")
+        raise BundleError(f"model_path={model_path}: {held} — leave model_path out")
+    generators: dict[tuple[str, str], Generator] = {}
+    for key, model in models.items():
+        generators[key] = cast(Generator, overrides[model.id]) if model.id in overrides else _generator(model, folder, model_path)
+        _check_server(config, folder, model.id, generators[key].identity)
+        _check_weights(config, folder, model.id, generators[key].identity)
+    return generators
+
+
+def _params(model: ModelSpec, seed: int, retries: int) -> GenerationParams:
+    """How the bundle calls ``model``: its params and the evaluated seed; a hosted call is retried on 429, 5xx and
+    timeouts as a sweep's are by default (its client's own retries are off)."""
+    p = model.params
+    return GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=seed, timeout_s=p.timeout_s,
+                            retries=retries)
 
 
 def _check_weights(config: BundleConfig, folder: Path, model_id: str, identity: str) -> None:
@@ -456,7 +504,8 @@ def _check_generator(config: BundleConfig, folder: Path) -> None:
     if changed:
         shown, pins = _install_advice(changed)
         it = "it" if len(changed) == 1 else "them"
-        raise BundleError(f"{folder / CONFIG_FILE}: {config.model.id} was evaluated with {shown}, which may answer otherwise (another "
+        models = " and ".join(dict.fromkeys(m.id for m in config.answering_models.values()))
+        raise BundleError(f"{folder / CONFIG_FILE}: {models} {'were' if ' and ' in models else 'was'} evaluated with {shown}, which may answer otherwise (another "
                           f"llama.cpp, sampler or chat template) — install {it} as evaluated (pip install {pins}), or pass "
                           "allow_other_generator=True to load it as it is here (then check its answers)")
 
@@ -586,11 +635,8 @@ def load_bundle(
         raise BundleError(f"{folder / CONFIG_FILE}: evaluated on chunks cut by {cut_by}, but this workbench "
                           f"cuts revision {grid.CHUNKING_REVISION}, so the answers would differ — {_AGAIN}")
     overrides = dict(models or {})
-    # the model first: a missing key, package or GGUF file is one line before minutes of chunking and embedding
-    model = config.model
-    generator = cast(Generator, overrides[model.id]) if model.id in overrides else _generator(config, folder, model_path)
-    _check_server(config, folder, model.id, generator.identity)
-    _check_weights(config, folder, model.id, generator.identity)
+    # the models first: a missing key, package or GGUF file is one line before minutes of chunking and embedding
+    generators = _generators(config, folder, model_path, overrides)
     if not allow_other_generator:
         _check_generator(config, folder)
     corpus = _corpus(config, folder, corpus_path)
@@ -615,11 +661,12 @@ def load_bundle(
             raise BundleError(f"{folder / CONFIG_FILE}: embedding the corpus with {embedding} failed: "
                               f"{redact(f'{type(exc).__name__}: {exc}')}") from None
         index = store.build(key, chunks, vectors if vectors is not None else [])
-    p = model.params
-    # a hosted call is retried on 429, 5xx and timeouts as a sweep's are by default (its client's own retries are off)
-    params = GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=config.seed, timeout_s=p.timeout_s,
-                              retries=retries)
+    # a router measures grounding with the embedding model that embedded the chunks, as its sweep did
+    router = None if config.router is None else Router.from_spec(
+        config.router, generator=lambda m: generators[(m.id, m.resolved_kind)], params=lambda m: _params(m, config.seed, retries),
+        price=lambda _: None, embedder=embedder)
     # questions embedded as the sweep embedded them: as search queries where the provider embeds those otherwise
     queries = (_embedder(config, folder, embedding_path, retries=retries, queries=True)
                if embeds_queries_apart(embedding) and embedding not in overrides else embedder)
-    return Bundle(folder, config, template, Retriever(index=index, embedder=queries, spec=config.retrieval), generator, params)
+    return Bundle(folder, config, template, Retriever(index=index, embedder=queries, spec=config.retrieval),
+                  generators[(config.model.id, config.model.resolved_kind)], _params(config.model, config.seed, retries), router)

@@ -14,7 +14,7 @@ import string
 from importlib import metadata
 from datetime import datetime
 from pathlib import PurePosixPath
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import yaml
@@ -26,8 +26,10 @@ from workbench.prompts import PromptTemplate
 from workbench.spec import (
     NAME_PATTERN,
     ChunkerSpec,
+    EscalationSpec,
     ModelSpec,
     RetrievalSpec,
+    RouterSpec,
     check_yaml_shape,
     describe_validation_error,
     dump_yaml,
@@ -38,8 +40,9 @@ from workbench.spec import (
 # workbench reads the bundles of its own schema and older ones, and refuses a newer one in one line naming the workbench
 # that wrote it (tests/promotion/test_config.py holds the fields of each schema). 2 (2026-12-06): ``workbench``,
 # ``embedder``, and a config_hash leaving out what cannot change an answer (a hosted call's timeout, cache, name).
-# 3 (2026-12-06): ``generator`` (the llama-cpp-python running a GGUF model); hashed as schema 2. 4 (2026-12-06): no new
-# field, a config_hash holding a ``llamacpp:`` file and a ``huggingface:`` folder by name and content, not where they lay.
+# 3 (2026-12-06): ``generator`` (the llama-cpp-python running a GGUF model); hashed as schema 2. 4 (2026-12-06):
+# ``router`` (a router's two models and when it escalates), and a config_hash holding a ``llamacpp:`` file and a
+# ``huggingface:`` folder by name and content, not where they lay.
 SCHEMA_VERSION: Literal[4] = 4
 SchemaVersion = Literal[1, 2, 3, 4]
 MANIFEST_SCHEMA_VERSION: Literal[1] = 1
@@ -161,7 +164,11 @@ class BundleConfig(_Model):
     config_hash: str = Field(description="sha256 of what changes answers (workbench.promotion.config_hash): the same "
                              "configuration has the same hash in staging and production")
     prompt: PromptRef
-    model: ModelSpec
+    model: ModelSpec = Field(description="the model that answers (a router's cheap model, which answers first)")
+    router: RouterSpec | None = Field(
+        default=None, description="a router's cheap and strong models and the signals that escalate a question to the strong "
+        "one (model is then its cheap model); null for one model",
+    )
     servers: dict[str, str] | None = Field(
         default=None, description="model id -> the server it was evaluated on, for a hosted model that the "
         "environment sent to another server than its provider's default (OPENAI_BASE_URL, OLLAMA_HOST...): the "
@@ -203,12 +210,21 @@ class BundleConfig(_Model):
     source: SourceInfo
 
     @model_validator(mode="after")
+    def _cheap_model_answers_first(self) -> BundleConfig:
+        if self.router is not None and self.model != self.router.cheap:
+            raise ValueError(f"model: {self.model.id} is not the router's cheap model ({self.router.cheap.id}) — model holds "
+                             "a router's cheap model, which answers first: restore the file from the bundle's commit")
+        return self
+
+    @model_validator(mode="after")
     def _hash_matches(self) -> BundleConfig:
-        # a file holds the hash as the workbench that wrote it computed it: schema 1 and 2-3 as earlier ones, 4 as this one
-        accepted = (self.answering_hash(),) if self.schema_version >= 4 else self._hashes_of_schema(self.schema_version)
+        # a file holds the hash as the workbench that wrote it computed it: schema 1 and 2-3 as earlier ones, 4 as this
+        # one (a router's always: no earlier workbench wrote one)
+        accepted = ((self.answering_hash(),) if self.schema_version >= 4 or self.router is not None
+                    else self._hashes_of_schema(self.schema_version))
         if self.config_hash not in accepted:
             raise ValueError(f"config_hash {self.config_hash[:12]} does not match the configuration ({accepted[0][:12]}): what "
-                             "changes answers (prompt, model, seed, chunker, retrieval, corpus, servers) was edited after export "
+                             "changes answers (prompt, model, router, seed, chunker, retrieval, corpus, servers) was edited after export "
                              "— restore the file from the bundle's commit; to deploy another configuration, evaluate it, "
                              "promote it and export it")
         return self
@@ -218,12 +234,31 @@ class BundleConfig(_Model):
 
     def answering_hash(self) -> str:
         """The configuration's hash as this workbench computes it (``config_hash``)."""
-        return config_hash(*self._hash_parts(), contents=model_contents(self.model.id, self.retrieval.embedding, self.weights, self.embedder))
+        contents = model_contents([m.id for m in self.answering_models.values()], self.retrieval.embedding, self.weights, self.embedder)
+        return config_hash(*self._hash_parts(), router=self.router, contents=contents)
+
+    @property
+    def answering_models(self) -> dict[str, ModelSpec]:
+        """The models that answer, by their role in a run's ``workbench.models`` tag (``answering_models``)."""
+        return answering_models(self.model, self.router)
+
+    @property
+    def model_label(self) -> str:
+        """The answering model(s) as a report or a registry description names them."""
+        def one(m: ModelSpec) -> str:
+            return f"{m.id} (temperature {m.params.temperature}, max_tokens {m.params.max_tokens})"
+
+        if self.router is None:
+            return one(self.model)
+        return (f"router {self.router.name}: {one(self.router.cheap)} escalating to {one(self.router.strong)} when "
+                f"{escalation_text(self.router.escalate_when)}")
 
     def earlier_hashes(self) -> tuple[str, ...]:
         """The hashes earlier workbenches gave this configuration, which registry versions and bundles of theirs hold:
         over the whole model (schema 1), and with the paths of its ``llamacpp:`` file and ``huggingface:`` folder
         (schemas 2 and 3; the same as this workbench's for any other configuration)."""
+        if self.router is not None:  # no earlier workbench promoted a router: its hashes were of the cheap model alone
+            return ()
         return tuple(dict.fromkeys((*self._hashes_of_schema(1), *self._hashes_of_schema(2))))
 
     def _hashes_of_schema(self, version: int) -> tuple[str, ...]:
@@ -288,8 +323,20 @@ class BundleConfig(_Model):
         if self.prompt.registry_name:
             flat["prompt.registry"] = f"{self.prompt.registry_name}/{self.prompt.registry_version}"
         # as a variant run's params are (Variant.params)
-        flat.update(flat_params({part: getattr(self, part).model_dump(mode="json") for part in ("model", "chunker", "retrieval")}))
+        answering = {"router": self.router.model_dump(mode="json")} if self.router is not None else {"model": self.model.model_dump(mode="json")}
+        flat.update(flat_params({**answering, **{part: getattr(self, part).model_dump(mode="json") for part in ("chunker", "retrieval")}}))
         return flat
+
+
+def escalation_text(rule: EscalationSpec) -> str:
+    """The signals a router escalates on, as a report reads them: ``retrieval_score_below 0.35, refusal_or_empty``."""
+    return ", ".join(signal if value is True else f"{signal} {value:g}" for signal, value in rule.model_dump(exclude_defaults=True).items())
+
+
+def answering_models(model: ModelSpec, router: RouterSpec | None) -> dict[str, ModelSpec]:
+    """The models answering a configuration by their role in its run's ``workbench.models`` tag: ``generator``, or a
+    router's ``cheap`` and ``strong`` (``model`` is then the cheap one)."""
+    return {"generator": model} if router is None else {"cheap": router.cheap, "strong": router.strong}
 
 
 def newer_schema(data: Mapping[str, Any], known: int, source: str) -> str | None:
@@ -328,7 +375,7 @@ _NOT_ANSWERING = {"params": {"timeout_s"}, "cache": True, "name": True}
 def config_hash(
     prompt_sha256: str, model: ModelSpec, seed: int, chunker: ChunkerSpec, retrieval: RetrievalSpec, corpus_hash: str,
     servers: Mapping[str, str] | None = None, *, contents: Mapping[str, str] | None = None, schema_version: int = SCHEMA_VERSION,
-    model_fields_before: tuple[str, ...] = (),
+    model_fields_before: tuple[str, ...] = (), router: RouterSpec | None = None,
 ) -> str:
     """Hash of what changes answers. The same configuration has the same hash whatever run or alias it came from;
     one evaluated on another server than its models' default ones (``servers``) is another configuration. A model's
@@ -341,15 +388,23 @@ def config_hash(
 
     ``schema_version=1`` hashes it as workbenches before 2026-12-06 did (the whole model entry, timeout and name too);
     ``model_fields_before`` then leaves those fields of the model out, as a workbench before them hashed it. Schemas 2
-    and 3 hashed a model file's and folder's paths (``contents`` is then not read)."""
-    dumped = (model.model_dump(mode="json", exclude=set(model_fields_before)) if schema_version == 1
-              else model.model_dump(mode="json", exclude=_NOT_ANSWERING))
+    and 3 hashed a model file's and folder's paths (``contents`` is then not read).
+
+    A router's (``model`` its cheap model) covers its strong model and its escalation thresholds too, not its name; a
+    single model's has no router part, so its hash is what it was before routers could be promoted."""
+    def answering(m: ModelSpec) -> dict[str, Any]:
+        dumped = (m.model_dump(mode="json", exclude=set(model_fields_before)) if schema_version == 1
+                  else m.model_dump(mode="json", exclude=_NOT_ANSWERING))
+        if schema_version >= 4:
+            dumped["id"] = portable_model_id(m.id)
+        return {**dumped, "kind": m.resolved_kind}
+
     retrieving = retrieval.model_dump(mode="json")
     if schema_version >= 4:
-        dumped["id"], retrieving["embedding"] = portable_model_id(model.id), portable_model_id(retrieval.embedding)
-    payload = {
+        retrieving["embedding"] = portable_model_id(retrieval.embedding)
+    payload: dict[str, Any] = {
         "prompt": prompt_sha256,
-        "model": {**dumped, "kind": model.resolved_kind},
+        "model": answering(model),
         "seed": seed,
         "chunker": chunker.model_dump(mode="json"),
         "retrieval": retrieving,
@@ -359,16 +414,20 @@ def config_hash(
         payload["servers"] = dict(servers)
     if contents and schema_version >= 4:  # left out as servers are: no other configuration's hash changes
         payload["contents"] = dict(contents)
+    if router is not None:
+        payload["router"] = {"cheap": answering(router.cheap), "strong": answering(router.strong),
+                             "escalate_when": router.escalate_when.model_dump(mode="json")}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def model_contents(model_id: str, embedding: str, weights: Mapping[str, str] | None, embedder: EmbedderInfo | None) -> dict[str, str]:
-    """What a configuration's ``llamacpp:`` file and ``huggingface:`` model folder hold, by their names (pure):
-    ``portable_model_id`` -> the sha256 of the GGUF file (``weights``) or of the folder's files (``embedder``), for
-    those recorded; {} for a configuration of neither."""
+def model_contents(model_ids: Sequence[str], embedding: str, weights: Mapping[str, str] | None, embedder: EmbedderInfo | None) -> dict[str, str]:
+    """What a configuration's ``llamacpp:`` files (a router's two models may both be one) and ``huggingface:`` model
+    folder hold, by their names (pure): ``portable_model_id`` -> the sha256 of the GGUF file (``weights``) or of the
+    folder's files (``embedder``), for those recorded; {} for a configuration of neither."""
     out = {}
-    if model_id.startswith("llamacpp:") and model_id in (weights or {}):
-        out[portable_model_id(model_id)] = (weights or {})[model_id]
+    for model_id in model_ids:
+        if model_id.startswith("llamacpp:") and model_id in (weights or {}):
+            out[portable_model_id(model_id)] = (weights or {})[model_id]
     folder = folder_sha256_of(embedder.identity) if embedder is not None and portable_model_id(embedding) != embedding else None
     if folder is not None:
         out[portable_model_id(embedding)] = folder

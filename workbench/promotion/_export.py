@@ -186,8 +186,7 @@ def _commit_message(config: BundleConfig, alias: str, version: str, metrics: dic
         f"Promote {config.name} v{version} to {alias}",
         "",
         f"Config {config.config_hash[:12]}: prompt {config.prompt.name} (registry {config.prompt.registry_name} "
-        f"v{config.prompt.registry_version}), model {config.model.id} (temperature {config.model.params.temperature}, "
-        f"max_tokens {config.model.params.max_tokens}), chunker {config.chunker.label}, retrieval {config.retrieval.label} "
+        f"v{config.prompt.registry_version}), model {config.model_label}, chunker {config.chunker.label}, retrieval {config.retrieval.label} "
         f"with {config.retrieval.embedding}.",
         f"Evaluated on {config.dataset.name} ({config.dataset.cases} questions): {', '.join(shown) or 'no summary metrics'}.",
         f"Gates: {passed} of {len(gates)} passed.",
@@ -275,10 +274,11 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     if stale is not None:
         raise ExportError(f"{name} v{mv.version}: {stale} — run its experiment again with this workbench, promote the new run "
                           f"to '{alias}' and export that")
+    answering = config.answering_models
     recorded = {"chunking_revision": grid.CHUNKING_REVISION if "workbench.index_key" in run.data.tags else None,
-                "chunks": evaluated_chunks(run.data.tags), "weights": evaluated_weights(run.data.tags, config.model.id),
+                "chunks": evaluated_chunks(run.data.tags), "weights": evaluated_weights(run.data.tags, answering),
                 "embedder": evaluated_embedder(run.data.tags, config.retrieval.embedding),
-                "generator": evaluated_generator(run.data.tags, config.model.id)}
+                "generator": evaluated_generator(run.data.tags, answering)}
     missing = {field: value for field, value in recorded.items() if getattr(config, field) is None and value is not None}
     # registered before workbench recorded them, or by an earlier workbench (schema 1): written as this one writes bundles
     config = config.model_copy(update=missing).current_schema(installed_workbench())

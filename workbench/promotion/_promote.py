@@ -30,6 +30,7 @@ from workbench.promotion._config import (
     Environment,
     PromptRef,
     SourceInfo,
+    answering_models,
     config_files,
     config_hash,
     model_contents,
@@ -67,7 +68,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
 from workbench.results import VariantResult
-from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec
+from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec, RouterSpec
 from workbench.tracking import (
     CHUNKS_SHA256_TAG,
     CHUNKS_TAG,
@@ -230,13 +231,6 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         raise PromotionError(f"run {run_id} was stopped early by racing ({stop.label}): it answered only some questions — run the "
                              "experiment again without racing (its answered questions come from the cache) and promote that run")
     variant = _artifact_mapping(client, run_id, "variant.yaml")
-    if "router" in variant:
-        router = variant["router"] or {}
-        cheap, strong = ((router.get(role) or {}).get("id", "?") for role in ("cheap", "strong"))
-        raise PromotionError(
-            f"run {run_id} is a router variant ({router.get('name', '?')}: {cheap} escalating to {strong}) and a deployment "
-            "bundle holds one model, so it cannot be promoted yet — promote the variant of the model you deploy"
-        )
     parent_id = tags.get("mlflow.parentRunId")
     experiment: dict[str, Any] = {}
     parent_params: dict[str, str] = {}
@@ -249,7 +243,9 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         documents_run = parent.data.tags.get(CORPUS_RUN_TAG, parent_id)
     try:
         prompt = PromptSpec.model_validate(variant["prompt"])
-        model = ModelSpec.model_validate(variant["model"])
+        # a router's cheap model answers first: the bundle's model, the router saying the rest
+        router = RouterSpec.model_validate(variant["router"]) if "router" in variant else None
+        model = router.cheap if router is not None else ModelSpec.model_validate(variant["model"])
         chunker = ChunkerSpec.model_validate(variant["chunker"])
         retrieval = RetrievalSpec.model_validate(variant["retrieval"])
         promotion = PromotionSpec.model_validate(experiment["promotion"]) if experiment.get("promotion") else None
@@ -264,6 +260,8 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         raise PromotionError(f"{stale} — run the experiment again (answers whose context is unchanged come from the cache) "
                              "and promote the new run")
     model = model.model_copy(update={"kind": model.resolved_kind})
+    if router is not None:
+        router = router.model_copy(update={"cheap": model, "strong": router.strong.model_copy(update={"kind": router.strong.resolved_kind})})
     template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
     seed = int(tags.get("workbench.seed", parent_params.get("seed", "0")))
     documents = None
@@ -291,13 +289,14 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         name=dataset_name, path=str((experiment.get("dataset") or {}).get("path", "")), hash=dataset_hash,
         cases=int(metrics.get("questions", parent_params.get("dataset.cases", 0) or 0)),
     )
-    servers = _servers(tags.get(MODELS_TAG), {"generator": model.id, "embedding": retrieval.embedding})
-    weights, embedder = evaluated_weights(tags, model.id), evaluated_embedder(tags, retrieval.embedding)
-    digest = config_hash(template.hash, model, seed, chunker, retrieval, corpus_hash, servers,
-                         contents=model_contents(model.id, retrieval.embedding, weights, embedder))
+    answering = answering_models(model, router)
+    servers = _servers(tags.get(MODELS_TAG), {**{role: m.id for role, m in answering.items()}, "embedding": retrieval.embedding})
+    weights, embedder = evaluated_weights(tags, answering), evaluated_embedder(tags, retrieval.embedding)
+    digest = config_hash(template.hash, model, seed, chunker, retrieval, corpus_hash, servers, router=router,
+                         contents=model_contents([m.id for m in answering.values()], retrieval.embedding, weights, embedder))
     config = BundleConfig(
         name=name, config_hash=digest, workbench=installed_workbench(), embedder=embedder,
-        generator=evaluated_generator(tags, model.id),
+        generator=evaluated_generator(tags, answering), router=router,
         prompt=PromptRef(name=template.name, file=f"prompts/{template.name}.txt",
                          system_file=f"prompts/{template.name}.system.txt" if template.system else None, sha256=template.hash),
         model=model, servers=servers, weights=weights, seed=seed, chunker=chunker, retrieval=retrieval, corpus=corpus, dataset=dataset,
@@ -325,14 +324,15 @@ def evaluated_chunks(tags: Mapping[str, str]) -> ChunksInfo | None:
     return ChunksInfo(count=int(count), sha256=digest)
 
 
-def evaluated_weights(tags: Mapping[str, str], model_id: str) -> dict[str, str] | None:
-    """``model_id`` -> the sha256 of the GGUF file that answered a run (its ``workbench.models`` tag), {} when its model
-    is no GGUF file, None for a run logged before that tag."""
+def evaluated_weights(tags: Mapping[str, str], answering: Mapping[str, ModelSpec]) -> dict[str, str] | None:
+    """Model id -> the sha256 of the GGUF file that answered a run (its ``workbench.models`` tag), for each answering
+    model (by role, ``answering_models``) that is a GGUF file; None for a run logged before that tag."""
     logged = tags.get(MODELS_TAG)
     if not logged:
         return None
-    sha = gguf_sha256(str(json.loads(logged).get("generator", "")))
-    return {model_id: sha} if sha else {}
+    identities = json.loads(logged)
+    shas = {m.id: gguf_sha256(str(identities.get(role, ""))) for role, m in answering.items()}
+    return {model_id: sha for model_id, sha in shas.items() if sha}
 
 
 def evaluated_embedder(tags: Mapping[str, str], embedding: str) -> EmbedderInfo | None:
@@ -359,13 +359,14 @@ def _logged_versions(tags: Mapping[str, str]) -> dict[str, str]:
     return {str(p): str(v) for p, v in versions.items()} if isinstance(versions, dict) else {}
 
 
-def evaluated_generator(tags: Mapping[str, str], model_id: str) -> GeneratorInfo | None:
-    """The packages that ran a run's model: a GGUF model's llama-cpp-python as its ``workbench.versions`` tag logged
-    it, none for a hosted model (its server runs it); None for a run logged before workbench logged its models."""
+def evaluated_generator(tags: Mapping[str, str], answering: Mapping[str, ModelSpec]) -> GeneratorInfo | None:
+    """The packages that ran a run's answering models (by role, ``answering_models``): a GGUF model's
+    llama-cpp-python as its ``workbench.versions`` tag logged it, none for hosted models (their servers run them); None
+    for a run logged before workbench logged its models."""
     if not tags.get(MODELS_TAG):
         return None
     logged = _logged_versions(tags)
-    running = LLAMA_CPP_PACKAGES if runs_locally(model_id) else ()
+    running = LLAMA_CPP_PACKAGES if any(runs_locally(m.id) for m in answering.values()) else ()
     return GeneratorInfo(packages={p: logged[p] for p in running if p in logged})
 
 

@@ -232,7 +232,7 @@ def register_config(client: Any, config: BundleConfig, files: Mapping[str, bytes
     mv = client.create_model_version(
         name=config.name, source=logged.artifact_location, run_id=source.run_id, model_id=logged.model_id,
         tags={**tags, LOGGED_MODEL_TAG: logged.model_id},
-        description=(f"prompt {config.prompt.name}, {config.model.id}, chunker {config.chunker.label}, "
+        description=(f"prompt {config.prompt.name}, {config.model.id if config.router is None else config.model_label}, chunker {config.chunker.label}, "
                      f"retrieval {config.retrieval.label} ({config.retrieval.embedding}); config {config.config_hash[:12]}"),
     )
     links = {"mlflow.modelVersions": json.dumps([{"name": config.name, "version": mv.version}])}

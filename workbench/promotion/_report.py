@@ -8,7 +8,8 @@ from typing import Any
 
 from workbench.comparison import number_text
 from workbench.metrics import is_count
-from workbench.promotion._config import AuditRecord, BundleConfig, GateRecord, MetricRecord, RegistryRecord
+from workbench.promotion._config import AuditRecord, BundleConfig, GateRecord, MetricRecord, RegistryRecord, escalation_text
+from workbench.spec import ModelSpec
 
 _MAX_ROWS = 50
 _MAX_TEXT = 160
@@ -89,6 +90,18 @@ def _versions_section(versions: Mapping[str, str]) -> list[str]:
             "", _table(["package", "version"], sorted(versions.items())), ""]
 
 
+def _model_text(m: ModelSpec) -> str:
+    return f"{m.id} ({m.resolved_kind}); temperature {m.params.temperature}, max_tokens {m.params.max_tokens}"
+
+
+def _model_rows(config: BundleConfig) -> list[list[Any]]:
+    """The configuration table's rows of the answering model, or of a router: its name and policy, then each model."""
+    if config.router is None:
+        return [["model", _model_text(config.model)]]
+    return [["router", f"{config.router.name}: escalates when {escalation_text(config.router.escalate_when)}"],
+            ["cheap model", _model_text(config.router.cheap)], ["strong model", _model_text(config.router.strong)]]
+
+
 def render_report(
     *,
     config: BundleConfig,
@@ -110,7 +123,6 @@ def render_report(
     holds a copy; the answers, their traces and their timing are that run's); ``judge`` the run's ``judge.*`` params,
     the model that scored its judged metrics; ``versions`` the packages it was evaluated with (its ``workbench.versions``
     tag), package -> version."""
-    m = config.model
     reused = (f" Its sweep reused the results of run `{reused_from}`, which computed them (the same configuration, "
               "dataset and corpus): the answers, traces and latencies are that run's." if reused_from else "")
     out = [
@@ -124,7 +136,7 @@ def render_report(
         "",
         _table(["part", "value"], [
             ["prompt", f"{config.prompt.name} ({config.prompt.file}; registry {config.prompt.registry_name} v{config.prompt.registry_version})"],
-            ["model", f"{m.id} ({m.resolved_kind}); temperature {m.params.temperature}, max_tokens {m.params.max_tokens}"],
+            *_model_rows(config),
             ["seed", config.seed],
             ["chunker", config.chunker.label],
             ["retrieval", f"{config.retrieval.label} with {config.retrieval.embedding}"],
