@@ -367,7 +367,9 @@ def _generators(config: BundleConfig, folder: Path, model_path: str | Path | Non
     models = {(m.id, m.resolved_kind): m for m in config.answering_models.values()}
     files = sorted({model_id for model_id, _ in models if model_id.startswith("llamacpp:")})
     if model_path is not None and len(files) != 1:
-        held = (f"the bundle's {' and '.join(dict.fromkeys(i for i, _ in models))} is no llamacpp: GGUF file" if not files else
+        ids = list(dict.fromkeys(i for i, _ in models))
+        held = (f"the bundle's model {ids[0]} is not a llamacpp: GGUF file" if len(ids) == 1 else
+                f"the bundle's models {' and '.join(ids)} are not llamacpp: GGUF files" if not files else
                 f"the bundle's router has two llamacpp: GGUF files ({', '.join(files)}), which one path cannot give both")
         raise BundleError(f"model_path={model_path}: {held} — leave model_path out")
     generators: dict[tuple[str, str], Generator] = {}
