@@ -210,6 +210,21 @@ def test_a_promoted_router_is_exported_and_its_bundle_answers_as_the_router_did(
         assert got.escalation_reasons == record.escalation.reasons, record.case.id  # type: ignore[union-attr]
     assert {r.case.id for r in routed.records if r.escalated} == set(EXPECTED)
 
+    # a deployed router whose grounding embedding call fails cannot decide: one line saying to ask again (there is no
+    # sweep nor cache to run again where it is served)
+    class Unreachable(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            if any(t.startswith("Bananas") for t in texts):  # the cheap answer to q-ungrounded, embedded for grounding
+                raise ConnectionError("embedding server unreachable")
+            return super().embed(texts)
+
+    flaky = wb.load_bundle(exported.path, corpus_path=tmp_path / "docs", models={**_models(), MINILM_ID: Unreachable(model_id=MINILM_ID)},
+                           index_store=MemoryIndexStore())
+    with pytest.raises(wb.BundleError, match=rf"^router {ROUTER} could not decide whether to escalate: grounding_below could not be "
+                                             rf"measured \(embedding the cheap answer with {MINILM_ID} failed: ConnectionError: embedding server unreachable\) "
+                                             r"— ask again$"):
+        flaky.answer(CASES[2][1])
+
 
 def test_a_model_file_name_mlflow_refuses_in_a_metric_name_is_cleaned(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]
     gguf = f"llamacpp:{tmp_path / 'smol+q4 (1).gguf'}"

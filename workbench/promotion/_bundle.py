@@ -134,6 +134,10 @@ class Bundle:
         if record.error and deadline is not None and time.monotonic() >= deadline:  # its call's timeout was what was left
             raise BundleError(f"no answer within timeout_s={timeout_s:g}: {answering} did not answer in time "
                               f"({redact(record.error)}) — allow more time")
+        undecided = record.escalation.signals.grounding_error if record.escalation is not None else None
+        if undecided is not None:  # the sweep's error says to run it again; a deployment asks the question again
+            raise BundleError(f"{answering} could not decide whether to escalate: grounding_below could not be measured (embedding "
+                              f"the cheap answer with {self.config.retrieval.embedding} failed: {redact(undecided)}) — ask again")
         if record.error:
             # redacted: a proxy's refusal may quote the key it was sent, and a deployment logs or returns this error
             raise BundleError(f"{answering} failed to answer: {redact(record.error)}")
