@@ -787,3 +787,33 @@ def test_runs_whose_artifacts_are_in_a_bucket_this_machine_cannot_read_are_one_l
     with pytest.raises(wb.WorkbenchError, match=rf"^from-the-bucket v{version} keeps its artifacts in s3://team-bucket/workbench/\S+, "
                                                r"which this machine reads itself and cannot \(.*\) — install boto3 here$"):
         wb.export("from-the-bucket", alias="production", repo=wb_settings.root / "deploy", settings=wb_settings)
+
+
+def test_the_sweeps_comparison_is_summarised_once_for_its_description_and_comparison_txt(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    """Ending a sweep wrote the comparison's text twice over (the parent run's description, then comparison.txt),
+    building it each time: both are the one text, built once."""
+    from types import SimpleNamespace
+
+    from workbench.tracking import MlflowTracker
+
+    built: list[str] = []
+
+    class Counting(MlflowTracker):
+        def end_sweep(self, sweep, results, status, *, comparison=None, error=None, **given):  # type: ignore[no-untyped-def]
+            def summary() -> str:
+                built.append(comparison.summary())
+                return built[-1]
+
+            counted = SimpleNamespace(to_dict=comparison.to_dict, plots=comparison.plots, summary=summary)
+            super().end_sweep(sweep, results, status, comparison=counted, error=error, **given)
+
+    models = {GEMMA_ID: ScriptedModel(lambda p: "an answer", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2,
+                    tracker=Counting(wb_settings.tracking_uri))
+    client = MlflowClient(wb_settings.tracking_uri)
+    text = client.download_artifacts(result.parent_run_id, "comparison.txt")
+    with open(text, encoding="utf-8") as logged:
+        assert logged.read() == built[0]
+    assert built[0] and built[0].splitlines()[0] in client.get_run(result.parent_run_id).data.tags["mlflow.note.content"]
+    assert len(built) == 1

@@ -590,18 +590,19 @@ class MlflowTracker:
 
         now = int(time.time() * 1000)
         finished = [r for r in results if r.status == "FINISHED"]
+        totals = sweep_totals(results)
         metrics = [
             Metric("variants_finished", float(len(finished)), now, 0),
             Metric("variants_failed", float(len(results) - len(finished)), now, 0),
             Metric("variants_reused", float(sum(1 for r in results if r.reused_from)), now, 0),
-            *(Metric(name, value, now, 0) for name, value in sweep_totals(results).items()),  # what the sweep spent
+            *(Metric(name, value, now, 0) for name, value in totals.items()),  # what the sweep spent
         ]
         reason = redact(error)[:5000] if error else None  # redacted before a cut can split a key
         tags = _end_reason_tags(reason, status) if reason else []
         # the run page's description: how it ended, the variants ranked and linked, the comparison (after the reason's
-        # own note, which it replaces)
-        note = sweep_note(results, status, experiment_id=sweep.experiment_id, error=reason, totals=sweep_totals(results),
-                          comparison=_comparison_text(comparison))
+        # own note, which it replaces); its comparison is comparison.txt too, built once for both
+        text = _comparison_text(comparison)
+        note = sweep_note(results, status, experiment_id=sweep.experiment_id, error=reason, totals=totals, comparison=text)
         tags = [t for t in tags if t.key != NOTE_TAG] + [RunTag(NOTE_TAG, _note(note, "the leaderboard is in leaderboard.json", limit=MAX_RUN_NOTE))]
         self._delete_twins(sweep.experiment_id)
         self.client.log_batch(sweep.run_id, metrics=metrics, tags=tags)
@@ -614,7 +615,7 @@ class MlflowTracker:
                 row.update({"stopped_early": r.stopped_early.label if r.stopped_early is not None else None, "reused_from": r.reused_from})
                 rows.append(row)
             self.client.log_dict(sweep.run_id, rows, "leaderboard.json")
-        if comparison is not None and self._log_comparison(sweep.run_id, comparison) and comparison_key and status == "FINISHED":
+        if comparison is not None and self._log_comparison(sweep.run_id, comparison, text) and comparison_key and status == "FINISHED":
             self.client.set_tag(sweep.run_id, COMPARISON_KEY_TAG, comparison_key)  # all of it logged: a sweep of the same runs copies it
         self.client.set_terminated(sweep.run_id, status=status, end_time=now)
 
@@ -640,12 +641,15 @@ class MlflowTracker:
         except (urllib.error.URLError, OSError):
             return False
 
-    def _log_comparison(self, run_id: str, comparison: SweepComparison) -> bool:
-        """``comparison.json``, ``comparison.txt`` and ``plots/`` on the parent run (the plots of a ``LoggedComparison``
-        copied from its run); whether all of it was logged. A failure here is a warning, never a failed sweep."""
+    def _log_comparison(self, run_id: str, comparison: SweepComparison, text: str | None) -> bool:
+        """``comparison.json``, ``comparison.txt`` (``text``: the comparison's summary, None when it could not be made)
+        and ``plots/`` on the parent run (the plots of a ``LoggedComparison`` copied from its run); whether all of it was
+        logged. A failure here is a warning, never a failed sweep."""
         try:
             self.client.log_dict(run_id, comparison.to_dict(), COMPARISON_FILE)
-            self.client.log_text(run_id, comparison.summary(), COMPARISON_TEXT)
+            if text is None:  # _comparison_text said why
+                return False
+            self.client.log_text(run_id, text, COMPARISON_TEXT)
             if isinstance(comparison, LoggedComparison):
                 self._copy_plots(comparison, run_id)
                 return True
