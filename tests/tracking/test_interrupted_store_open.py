@@ -58,7 +58,8 @@ _REOPEN = "import sys; from workbench.tracking import MlflowTracker; MlflowTrack
 
 
 def _python(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "WORKBENCH_ROOT": str(tmp_path)}
+    # a home of its own: a new store is a copy of the empty store kept there, made (migrated) by the first process
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WORKBENCH_ROOT": str(tmp_path), "HOME": str(tmp_path / "home")}
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
 
 

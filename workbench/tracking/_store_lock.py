@@ -15,6 +15,11 @@ registers and moves the alias. Two at once (two terminals, two CI jobs) each rea
 other: both created the registered model (one died on "already exists") or registered one configuration as two
 versions. So such changes are made one at a time, under ``<db>.registry.lock``.
 
+Migrating a new sqlite store costs about two seconds of CPU, the same every time for one version of MLflow: the first
+store a machine makes is kept, empty (its schema, no experiment), as ``~/.cache/workbench/stores/<versions>.db``, and
+a later new store starts as a copy of it; MLflow then finds its schema current and makes the Default experiment as for
+any new store. A copy that cannot be made (a read-only home) leaves MLflow to migrate the store itself, as before.
+
 A Ctrl+C (a notebook's interrupt) in the middle of the first ``import mlflow`` of a process, or of a new store's
 migrations, left a half-imported library (every later sweep of the kernel failed on "partially initialized module
 'mlflow'") or a half-migrated store ("table _alembic_tmp_experiments already exists", in any process). So both are
@@ -25,6 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import shutil
 import signal
 import threading
 from collections.abc import Iterator
@@ -36,6 +43,7 @@ from workbench.tracking._unreachable import shown_uri
 
 __all__ = ["interrupts_deferred", "open_store_serialised", "registry_changes_serialised"]
 
+_log = logging.getLogger(__name__)
 _WAIT_S = 600.0  # migrating a store takes seconds; an old store being upgraded by another process may take minutes
 
 
@@ -132,7 +140,59 @@ def open_store_serialised(tracking_uri: str) -> None:
             _OPENED.add(tracking_uri)
     elif tracking_uri.startswith("sqlite:///"):
         with _held(tracking_uri, ".lock", "create the MLflow store"), interrupts_deferred():
+            _copy_empty_store(Path(tracking_uri.removeprefix("sqlite:///")))
             MlflowClient(tracking_uri).search_experiments(max_results=1)
+
+
+def _copy_empty_store(db: Path) -> None:
+    """Make a new sqlite store ``db`` (none there yet, or an empty file) a copy of the migrated empty store this machine
+    keeps for this MLflow, made first if need be; left to MLflow's migrations when it cannot be."""
+    if db.name == ":memory:" or (db.exists() and db.stat().st_size > 0):
+        return
+    copy = db.with_name(f"{db.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        template = _empty_store()
+        db.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, copy)
+        os.replace(copy, db)  # whole: the MLflow UI opening the file meanwhile never reads half of it
+    except Exception as exc:  # noqa: BLE001 - a copy saves seconds; MLflow makes the store without it
+        _log.debug("could not start %s from an empty migrated store: %s: %s", db, type(exc).__name__, exc)
+    finally:
+        with contextlib.suppress(OSError):
+            copy.unlink(missing_ok=True)
+
+
+def _empty_store() -> Path:
+    """The migrated empty sqlite store of this MLflow, SQLAlchemy, alembic and sqlite (made once: MLflow's own table
+    creation and migrations on a file of its own, then moved into place whole, so a reader never sees half of it)."""
+    import sqlite3
+
+    import alembic
+    import mlflow
+    import sqlalchemy
+    from mlflow.store.db.utils import _initialize_tables, create_sqlalchemy_engine_with_retry
+
+    versions = f"mlflow-{mlflow.__version__}-sqlalchemy-{sqlalchemy.__version__}-alembic-{alembic.__version__}-sqlite-{sqlite3.sqlite_version}"
+    template = _stores_dir() / f"{versions}.db"
+    if template.exists():
+        return template
+    template.parent.mkdir(parents=True, exist_ok=True)
+    making = template.with_name(f"{template.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        engine = create_sqlalchemy_engine_with_retry(f"sqlite:///{making}")
+        try:
+            _initialize_tables(engine)
+        finally:
+            engine.dispose()
+        os.replace(making, template)
+    finally:
+        making.unlink(missing_ok=True)
+    return template
+
+
+def _stores_dir() -> Path:
+    """Where the empty migrated stores are kept: beside the downloaded models (``~/.cache/workbench``)."""
+    return Path.home() / ".cache" / "workbench" / "stores"
 
 
 # MLflow's INFO lines as it makes a new store's tables ("Creating initial MLflow database tables...", "Updating database
