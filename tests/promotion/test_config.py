@@ -184,6 +184,27 @@ def test_a_field_added_to_a_bundle_comes_with_a_new_schema_version() -> None:
     assert (MANIFEST_SCHEMA_VERSION, top) == (1, MANIFEST_FIELDS_OF_SCHEMA_1), "manifest.json's fields changed: raise its schema version"
 
 
+def test_a_new_bundle_schema_comes_with_a_new_workbench_release() -> None:
+    # schemas 2, 3 and 4 were all written by "workbench 0.1.0": a 0.1.0 workbench that reads schema 3 refused a schema 4
+    # bundle with "written by workbench 0.1.0, but this workbench (0.1.0) ... upgrade workbench to 0.1.0 or newer"
+    import tomllib
+    from pathlib import Path
+
+    from packaging.version import Version
+
+    import workbench
+    from workbench.promotion._config import SCHEMA_RELEASES, SCHEMA_VERSION
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert "version" in project.get("dynamic", []), "pyproject.toml reads the version from workbench.__version__ (one place)"
+    assert sorted(SCHEMA_RELEASES) == list(range(1, SCHEMA_VERSION + 1)), "name the release that first writes each schema"
+    assert Version(workbench.__version__) >= Version(SCHEMA_RELEASES[SCHEMA_VERSION])
+    # from schema 4 on, each new schema is written first by a later release than the schema before it
+    for schema in range(4, SCHEMA_VERSION + 1):
+        assert Version(SCHEMA_RELEASES[schema]) > Version(SCHEMA_RELEASES[schema - 1]), (
+            f"schema {schema}: raise workbench.__version__ and record it in SCHEMA_RELEASES")
+
+
 def test_a_config_of_a_newer_schema_says_which_workbench_reads_it() -> None:
     # an older workbench given a newer bundle said "config.yaml:14: chunks: unknown field" (or "schema_version: Input
     # should be 1"), which reads as a damaged file rather than as "upgrade"

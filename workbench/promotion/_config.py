@@ -45,6 +45,9 @@ from workbench.spec import (
 # ``huggingface:`` folder by name and content, not where they lay.
 SCHEMA_VERSION: Literal[4] = 4
 SchemaVersion = Literal[1, 2, 3, 4]
+# the first workbench release writing each schema: from 4 on a new schema comes with a new release, so that an older
+# workbench's refusal ("written by workbench 0.2.0, upgrade to 0.2.0 or newer") names one it can upgrade to
+SCHEMA_RELEASES = {1: "0.1.0", 2: "0.1.0", 3: "0.1.0", 4: "0.2.0"}
 MANIFEST_SCHEMA_VERSION: Literal[1] = 1
 CONFIG_FILE = "config.yaml"
 CONFIG_SCHEMA_FILE = "config.schema.json"
