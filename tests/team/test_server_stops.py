@@ -6,6 +6,10 @@ the server and saying to start it again and re-run (not minutes of retries and a
 again on the same store, the same command logs every variant and computes no answer twice: the logged variant is
 reused, the variant whose logging failed takes its answers from the cache, and only the variant that never ran calls
 the model. Fake models answer (the model is not the point); everything else is real.
+
+MLflow retries each request to the stopped server with the workbench's default number of retries (their warnings must not
+reach the user), without the waits between them: what those waits add up to with the workbench's defaults is computed
+from urllib3's own backoff instead of slept through (about 35 s of this file's minute).
 """
 
 from __future__ import annotations
@@ -20,6 +24,12 @@ from typing import Any
 import pytest
 import yaml
 from mlflow import MlflowClient
+from mlflow.environment_variables import (
+    MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR,
+    MLFLOW_HTTP_REQUEST_BACKOFF_JITTER,
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+)
+from urllib3.util.retry import RequestHistory, Retry
 
 import workbench as wb
 from tests.promotion.conftest import CASES, GOOD, fake_models, write_project
@@ -33,6 +43,37 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 QUESTIONS = 3
 PROMPTS = ("good", "good-again", "good-once-more")  # three variants, run one after the other (workers: 1)
+RETRY_SETTINGS = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_TIMEOUT",
+                  "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER")
+
+
+def workbench_retry_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow's HTTP retry settings as the workbench sets them for a user who set none (restored afterwards)."""
+    for name in RETRY_SETTINGS:
+        monkeypatch.setenv(name, "unset")  # recorded, so that the end of the test puts back what was there
+        monkeypatch.delenv(name)
+    disable_telemetry()
+
+
+def longest_retry_wait(retries: int, backoff_factor: float, jitter: float) -> float:
+    """The longest MLflow's HTTP client sleeps between the attempts of one request that keeps failing: urllib3's
+    exponential backoff after each failed attempt, plus MLflow's random jitter at its largest."""
+    retry = Retry(total=retries, backoff_factor=backoff_factor)
+    waited = 0.0
+    for _ in range(retries):
+        retry = retry.new(history=(*retry.history, RequestHistory("POST", "/", None, None, None)))
+        waited += retry.get_backoff_time() + jitter
+    return waited
+
+
+def test_with_the_workbench_defaults_a_stopped_server_is_given_up_on_within_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    workbench_retry_defaults(monkeypatch)
+    per_request = longest_retry_wait(MLFLOW_HTTP_REQUEST_MAX_RETRIES.get(), MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.get(),
+                                     MLFLOW_HTTP_REQUEST_BACKOFF_JITTER.get())
+    # MLflow's own defaults (7 retries, backoff factor 2) sleep over four minutes per request
+    assert longest_retry_wait(7, 2, 1) > 240
+    # a sweep whose server stopped retries two requests in full: logging its variant, then ending the sweep
+    assert 2 * per_request < 60, f"{per_request:.0f} s of retries per request"
 
 
 class Server:
@@ -100,9 +141,9 @@ def test_a_server_stopping_mid_sweep_is_one_line_and_the_rerun_logs_everything_f
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
     monkeypatch.setenv("WORKBENCH_ROOT", str(project))
     monkeypatch.setenv("WORKBENCH_HOME", str(project / ".workbench"))
-    for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
-        monkeypatch.delenv(name, raising=False)  # (restored afterwards) not set by the user: the workbench's defaults
-    disable_telemetry()
+    workbench_retry_defaults(monkeypatch)  # as many retries as a user gets (their warnings must not show) ...
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")  # ... without the waits between them, which
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0")  # the test above adds up
 
     models = fake_models()  # one object across both runs: its answers are cached under its identity
     model = models[GEMMA_ID]
