@@ -694,11 +694,11 @@ def test_ctrl_c_says_the_sweep_is_killed_and_how_to_resume(
     sweeps = experiment_sweeps("cli-cache", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert [s.run.status for s in sweeps] == ["KILLED"]
 
-    # the same command again: the finished variant is reused and the stopped one's first answer comes from the cache;
-    # the second, being answered at Ctrl+C, is asked again (its worker was ended at once, not waited for)
+    # the same command again: the finished variant is reused and the stopped one's answers come from the cache, the
+    # one being answered at Ctrl+C too (its call was let finish, within the grace period, not cut off)
     assert run() == 0
     line = reuse_line(capsys.readouterr().out)
-    assert line == f"reused 1 of 2 variants; {QUESTIONS - 1} model calls, {QUESTIONS + 1} answers from the cache"
+    assert line == f"reused 1 of 2 variants; {QUESTIONS - 2} model call, {QUESTIONS + 2} answers from the cache"
 
 
 @pytest.fixture
