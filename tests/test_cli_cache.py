@@ -701,6 +701,21 @@ def test_ctrl_c_says_the_sweep_is_killed_and_how_to_resume(
     assert line == f"reused 1 of 2 variants; {QUESTIONS - 2} model call, {QUESTIONS + 2} answers from the cache"
 
 
+@pytest.mark.parametrize("no_progress", [True, False], ids=["no-progress", "plain-lines"])
+def test_ctrl_c_says_at_once_that_the_sweep_finishes_its_calls_in_flight_and_how_to_stop_now(
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_progress: bool,
+) -> None:
+    # after the first Ctrl+C nothing was printed while the variants finished their calls in flight (up to 5 s): users
+    # pressed again, losing the answer being paid for, or thought the sweep hung
+    run = cli_runner(monkeypatch, tmp_path, spec_file, Models(interrupt_on_call=QUESTIONS + 2), no_progress=no_progress)
+    assert run() == 130
+    said = lines(capsys.readouterr().err)
+    stopping = [i for i, line in enumerate(said) if line.startswith("stopping: ")]
+    assert [said[i] for i in stopping] == ["stopping: finishing the calls in flight (up to 5 s) so their answers are kept; "
+                                           "Ctrl+C again to stop now"], said
+    assert stopping[0] < next(i for i, line in enumerate(said) if line.startswith("stopped: "))
+
+
 @pytest.fixture
 def default_sigterm() -> Iterator[None]:
     """SIGTERM as a fresh `workbench run` process has it (the default: end the process), whatever a library loaded earlier

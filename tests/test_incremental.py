@@ -646,6 +646,34 @@ def test_a_second_ctrl_c_ends_the_workers_without_waiting_for_the_call_in_flight
     assert models.calls == QUESTIONS + 1  # the call ended in flight is the only one asked again
 
 
+def test_the_first_ctrl_c_says_at_once_that_the_calls_in_flight_are_being_finished(wb_settings: Settings, models: Models, tmp_path: Path) -> None:
+    # after a Ctrl+C the sweep waited up to 5 s for the calls in flight with nothing said: users pressed again (losing
+    # the answer being paid for) or thought it hung. It says so once, before the stopped variant is logged
+    import signal
+
+    started = tmp_path / "second-call"
+    models.generator = ScriptedModel(answering_slowly_after_the_first(tmp_path / "first-call", started, 1.0), model_id=GEMMA_ID,
+                                     identity="scripted:incremental")
+    spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": "process"})
+    events: list[wb.ProgressEvent] = []
+
+    def press() -> None:
+        while not started.exists():
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    pressing = threading.Thread(target=press, daemon=True)
+    pressing.start()
+    with pytest.raises(KeyboardInterrupt):
+        sweep(spec, wb_settings, models, on_event=events.append)
+    pressing.join()
+    kinds = [e.kind for e in events]
+    assert kinds.count("sweep_stopping") == 1
+    assert kinds.index("sweep_stopping") < kinds.index("variant_done")  # said before the wait, not after it
+    [stopping] = [e for e in events if e.kind == "sweep_stopping"]
+    assert "Ctrl+C again" in stopping.message and "5 s" in stopping.message
+
+
 def test_a_crash_inside_the_runner_fails_the_sweep_with_the_error(wb_settings: Settings, models: Models) -> None:
     class Exploding(MlflowTracker):
         def log_variant(self, sweep, result, dataset, *, reuse_key=None, models=None, on_logged=None):  # type: ignore[no-untyped-def]

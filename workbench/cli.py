@@ -89,6 +89,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     def on_event(event: wb.ProgressEvent) -> None:
         if event.kind == "sweep_started":
             started.append(True)
+        if event.kind == "sweep_stopping":  # said whatever the progress: the wait after a Ctrl+C is not a hang
+            try:
+                print(_printable(event.message), file=sys.stderr, flush=True)
+            except BrokenPipeError:
+                _to_devnull(sys.stderr)
+            return
         if plain:
             try:
                 plain_progress(event)

@@ -8,11 +8,12 @@ threads of the caller's process with ``isolation: none``; ``RayExecutor`` as tas
 """
 
 from workbench.execution._executors import Executor, LocalExecutor, executor_for, llama_threads
-from workbench.execution._process import check_can_start_workers, run_in_process
+from workbench.execution._process import STOP_GRACE_S, check_can_start_workers, run_in_process
 from workbench.execution._racing import RacingExecutor, merge_parts, racing_order
 from workbench.execution._worker import ModelResolver, VariantJob, failed_result, generation_params, question_workers, run_job, variant_metrics
 
 __all__ = [
+    "STOP_GRACE_S",
     "Executor",
     "LocalExecutor",
     "ModelResolver",

@@ -30,12 +30,21 @@ __all__ = ["Executor", "LocalExecutor", "executor_for", "llama_threads", "varian
 OnQuestion = Callable[[Variant, str, int, int], None]
 
 
+def _nothing() -> None:
+    return None
+
+
 class Executor(Protocol):
     """Runs variant jobs; yields each result as it finishes (callbacks and results come in the calling thread)."""
 
     def run(
-        self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool]
-    ) -> Iterator[VariantResult]: ...
+        self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool],
+        on_stopping: Callable[[], None] = _nothing,
+    ) -> Iterator[VariantResult]:
+        """``on_stopping`` is called (in the calling thread) when a Ctrl+C or SIGTERM reaches the executor, as its
+        running variants start to finish their calls in flight (``STOP_GRACE_S`` at most): the caller says so at once,
+        instead of a silence a user reads as a hang."""
+        ...
 
     def prepare(self, variants: Sequence[Variant], *, scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> None:
         """Start what running these variants will need, in the background, before their jobs are ready (the caller
@@ -124,7 +133,8 @@ class LocalExecutor:
         return result
 
     def run(
-        self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool]
+        self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool],
+        on_stopping: Callable[[], None] = _nothing,
     ) -> Iterator[VariantResult]:
         if not jobs:
             return
@@ -180,6 +190,7 @@ class LocalExecutor:
         except KeyboardInterrupt:
             winding.set()
             try:
+                on_stopping()
                 yield from _wound_down(inbox, running, on_question, STOP_GRACE_S + KILL_GRACE_S)
             finally:
                 aborting.set()  # past the grace, or interrupted again

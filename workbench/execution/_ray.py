@@ -238,6 +238,7 @@ class RayExecutor:
         on_start: Callable[[Variant], None],
         on_question: Callable[[Variant, str, int, int], None],
         stop: Callable[[], bool],
+        on_stopping: Callable[[], None] = lambda: None,
     ) -> Iterator[VariantResult]:
         if not jobs:
             return
@@ -265,6 +266,7 @@ class RayExecutor:
                     ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
                 except KeyboardInterrupt:  # Ctrl+C, SIGTERM: the tasks finish their calls in flight, a second one cancels them
                     started.stop.remote()
+                    on_stopping()
                     yield from _wound_down(ray, running, clocks, on_question)
                     raise
                 for ref in ready:

@@ -21,6 +21,7 @@ from workbench.config import LARGE_GRID, Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset
 from workbench.errors import SpecError, Terminated, WorkbenchError
 from workbench.execution import (
+    STOP_GRACE_S,
     ModelResolver,
     RacingExecutor,
     VariantJob,
@@ -58,12 +59,17 @@ from workbench.tracking import MlflowTracker, SweepComparison, SweepHandle, Trac
 from workbench.runner._inputs import in_memory_spec, load_inputs
 from workbench.runner._reuse import reuse_keys, sweep_scoring
 
-__all__ = ["ProgressEvent", "check_can_start", "reuse_note", "run"]
+__all__ = ["STOPPING_MESSAGE", "ProgressEvent", "check_can_start", "reuse_note", "run"]
 
 EventKind = Literal[
     "sweep_waiting", "sweep_started", "index_started", "index_built", "variant_started", "variant_reused", "question_done", "question_scored",
-    "question_logged", "variant_done", "sweep_done",
+    "question_logged", "variant_done", "sweep_stopping", "sweep_done",
 ]
+
+
+# what a sweep says once, at the first Ctrl+C or SIGTERM (``sweep_stopping``): the wait that follows is not a hang
+STOPPING_MESSAGE = (f"stopping: finishing the calls in flight (up to {STOP_GRACE_S:g} s) so their answers are kept; "
+                    "Ctrl+C again to stop now")
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,9 @@ class ProgressEvent:
     minutes for thousands of questions), and variants for ``variant_started``/``variant_reused``/
     ``variant_done``. ``variant_reused`` (its ``message`` is the run reused) comes instead of ``variant_started`` for a
     variant whose finished run is reused rather than recomputed. ``sweep_waiting`` (first, when at all) says that the
-    sweep waits for another sweep of the same process to end.
+    sweep waits for another sweep of the same process to end. ``sweep_stopping`` (once, its ``message`` the line to
+    show) says that a Ctrl+C or SIGTERM reached the sweep: its running variants finish their calls in flight, for
+    ``STOP_GRACE_S`` at most, and a second Ctrl+C ends them at once.
     """
 
     kind: EventKind
@@ -189,6 +197,13 @@ def run(
             if on_event is not None:
                 on_event(event)
 
+        said_stopping: list[bool] = []
+
+        def stopping_now() -> None:
+            if not said_stopping:
+                said_stopping.append(True)
+                emit(ProgressEvent("sweep_stopping", len(results), len(variants), message=STOPPING_MESSAGE))
+
         def finish(result: VariantResult) -> None:
             results.append(result)
             emit(ProgressEvent("variant_done", len(results), len(variants), result.variant, result))
@@ -285,6 +300,7 @@ def run(
                 on_start=lambda v: emit(ProgressEvent("variant_started", len(results), len(variants), v)),
                 on_question=lambda v, kind, done, total: emit(ProgressEvent(kind, done, total, v)),  # type: ignore[arg-type]
                 stop=stopping,
+                on_stopping=stopping_now,
             )
             try:
                 for result in running:
