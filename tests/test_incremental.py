@@ -674,6 +674,41 @@ def test_the_first_ctrl_c_says_at_once_that_the_calls_in_flight_are_being_finish
     assert "Ctrl+C again" in stopping.message and "5 s" in stopping.message
 
 
+def test_a_ctrl_c_while_a_result_is_logged_lets_the_other_variants_finish_their_calls_in_flight(
+    wb_settings: Settings, models: Models, tmp_path: Path
+) -> None:
+    # a Ctrl+C that landed while the runner logged one variant (not while it waited for the workers) ended the other
+    # workers at once: their answers in flight were lost and their runs logged nothing of what they had answered
+    import signal
+
+    started = tmp_path / "second-call"
+    slowly = answering_slowly_after_the_first(tmp_path / "first-call", started, 1.0)
+    models.generator = ScriptedModel(lambda prompt: slowly(prompt) if prompt.text.startswith("Answer from the context.") else answer(prompt),
+                                     model_id=GEMMA_ID, identity="scripted:incremental")  # p3's variant answers slowly after its first
+
+    class InterruptedWhileLogging(MlflowTracker):
+        pressed = False
+
+        def log_variant(self, sweep, result, dataset, **options):  # type: ignore[no-untyped-def]
+            if not self.pressed:
+                self.pressed = True
+                while not started.exists():  # p3's variant has an answer and a call in flight
+                    time.sleep(0.02)
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(2.0)  # the Ctrl+C lands here
+            return super().log_variant(sweep, result, dataset, **options)
+
+    spec = make_spec([P1, P3], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}],
+                     execution={"isolation": "process", "workers": 2})
+    with pytest.raises(KeyboardInterrupt):
+        sweep(spec, wb_settings, models, tracker=InterruptedWhileLogging(wb_settings.tracking_uri))
+    client = MlflowClient(wb_settings.tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name("incremental").experiment_id], "tags.`workbench.kind` = 'variant'")
+    [slow] = [r for r in runs if "p3" in r.info.run_name]
+    assert slow.data.metrics["questions"] == 2  # the answer it had and the one in flight are logged
+    assert DiskCacheStore(wb_settings.cache_dir).info().entries["generation"] == QUESTIONS + 2
+
+
 def test_a_crash_inside_the_runner_fails_the_sweep_with_the_error(wb_settings: Settings, models: Models) -> None:
     class Exploding(MlflowTracker):
         def log_variant(self, sweep, result, dataset, *, reuse_key=None, models=None, on_logged=None):  # type: ignore[no-untyped-def]

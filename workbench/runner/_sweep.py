@@ -302,10 +302,20 @@ def run(
                 stop=stopping,
                 on_stopping=stopping_now,
             )
+
+            def log(result: VariantResult) -> None:
+                finish(track.log_variant(sweep, result, dataset, reuse_key=keys.get(result.variant.id),
+                                         models=models_of.get(result.variant.id), on_logged=_logged(emit, result)))
+
             try:
-                for result in running:
-                    finish(track.log_variant(sweep, result, dataset, reuse_key=keys.get(result.variant.id),
-                                             models=models_of.get(result.variant.id), on_logged=_logged(emit, result)))
+                try:
+                    for result in running:
+                        log(result)
+                except KeyboardInterrupt as exc:
+                    # it landed here, as a result was being logged, not in the executor's wait: the executor winds down
+                    # as it would have there (its variants' calls in flight are finished and logged), not at once
+                    for result in _wound_down(running, exc, stopping_now):
+                        log(result)
             except BaseException:
                 aborted.set()  # nothing more starts; the executor ends its workers
                 raise
@@ -352,6 +362,22 @@ def run(
             parent_run_id=sweep.run_id, experiment_id=sweep.experiment_id, tracking_uri=sweep.tracking_uri, status=status,
             long_questions=_long_questions(dataset, {v.retrieval.embedding for v in variants}, resolver),
         )
+
+
+def _wound_down(running: Iterator[VariantResult], interrupt: KeyboardInterrupt, on_stopping: Callable[[], None]) -> Iterator[VariantResult]:
+    """The results an executor's ``running`` results still hand over once ``interrupt`` (a Ctrl+C or SIGTERM that
+    reached the runner between two of them) is thrown into it, as if it had come while it waited; then ``interrupt``
+    again. An executor that is no suspended generator (it has ended) has nothing to hand over."""
+    if not inspect.isgenerator(running) or inspect.getgeneratorstate(running) != inspect.GEN_SUSPENDED:
+        raise interrupt
+    on_stopping()
+    try:
+        result = running.throw(interrupt)
+        while True:
+            yield result
+            result = next(running)
+    except StopIteration:
+        raise interrupt from None
 
 
 def _comparison(track: Tracker, sweep: SweepHandle, results: Sequence[VariantResult], key: str | None, *, seed: int) -> SweepComparison | None:
