@@ -251,6 +251,38 @@ def test_stop_ends_the_sweep_after_the_current_question_and_keeps_finished_varia
     assert MlflowClient(cfg.tracking_uri).get_run(result.parent_run_id).info.status == "KILLED"
 
 
+def test_stop_says_it_finishes_the_calls_in_flight_and_a_second_press_stops_at_once(cfg: Settings, tmp_path: Path) -> None:
+    """Stop waited up to 5 s for a worker's call in flight with the button greyed out: a model that hangs held the panel
+    for the whole grace, and a second press, the way out a second Ctrl+C gives, did nothing."""
+    first, slow = tmp_path / "first-call", tmp_path / "slow-call"
+
+    def answer(prompt: object) -> str:
+        if first.exists():
+            slow.touch()
+            time.sleep(30)  # a model that hangs, past the grace period
+        first.touch()
+        return "Book flights at least 14 days before departure."
+
+    spec = handbook_spec(name="widgets-stop-twice", chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}],
+                         execution={"isolation": "process"})
+    panel = RunPanel(spec, settings=cfg, models={GEMMA_ID: ScriptedModel(answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+    panel.start()
+    deadline = time.monotonic() + 60
+    while not slow.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    panel.stop_button.click()
+    assert "Stopping: finishing the calls in flight" in panel.status.value and "press Stop again" in panel.status.value
+    assert not panel.stop_button.disabled and panel.stop_button.description == "Stop now"
+    panel.stop_button.click()
+    assert panel.stop_button.disabled and panel.status.value.startswith("Stopping now")
+    result = panel.join(timeout=60)
+    assert result is not None and result.status == "KILLED"
+    [stopped] = result.variants
+    assert stopped.status == "STOPPED"
+    assert stopped.outcome.error == "stopped by the user: its worker process was ended"  # not after the grace ran out
+    assert panel.stop_button.description == "Stop"
+
+
 def started_with_one_variant_done(spec: wb.ExperimentSpec, cfg: Settings, models: dict[str, object]) -> RunPanel:
     panel = RunPanel(spec, settings=cfg, models=models)
     panel.start()

@@ -34,16 +34,21 @@ def _nothing() -> None:
     return None
 
 
+def _never() -> bool:
+    return False
+
+
 class Executor(Protocol):
     """Runs variant jobs; yields each result as it finishes (callbacks and results come in the calling thread)."""
 
     def run(
         self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool],
-        on_stopping: Callable[[], None] = _nothing,
+        on_stopping: Callable[[], None] = _nothing, abandon: Callable[[], bool] = _never,
     ) -> Iterator[VariantResult]:
         """``on_stopping`` is called (in the calling thread) when a Ctrl+C or SIGTERM reaches the executor, as its
         running variants start to finish their calls in flight (``STOP_GRACE_S`` at most): the caller says so at once,
-        instead of a silence a user reads as a hang."""
+        instead of a silence a user reads as a hang. ``abandon``, polled once ``stop`` is true, ends the variants'
+        workers without waiting for those calls (the RunPanel's Stop pressed twice, as a second Ctrl+C does)."""
         ...
 
     def prepare(self, variants: Sequence[Variant], *, scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> None:
@@ -134,7 +139,7 @@ class LocalExecutor:
 
     def run(
         self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool],
-        on_stopping: Callable[[], None] = _nothing,
+        on_stopping: Callable[[], None] = _nothing, abandon: Callable[[], bool] = _never,
     ) -> Iterator[VariantResult]:
         if not jobs:
             return
@@ -157,7 +162,7 @@ class LocalExecutor:
             tell = lambda kind, done, total: inbox.put(("question", (job.variant, kind, done, total)))  # noqa: E731
             try:
                 if self.execution.isolation == "process" and job.generates:
-                    result = self._in_process(job, on_question=tell, stop=halt, abandon=aborting.is_set, threads=threads, preload=preload)
+                    result = self._in_process(job, on_question=tell, stop=halt, abandon=lambda: aborting.is_set() or abandon(), threads=threads, preload=preload)
                 else:
                     result = run_job(job, on_question=tell, stop=halt, resolver=self.resolver)
             except BaseException as exc:  # noqa: BLE001 - a supervisor's own failure fails its variant, not the sweep

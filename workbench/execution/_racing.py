@@ -104,7 +104,7 @@ class RacingExecutor:
 
     def run(
         self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool],
-        on_stopping: Callable[[], None] = lambda: None,
+        on_stopping: Callable[[], None] = lambda: None, abandon: Callable[[], bool] = lambda: False,
     ) -> Iterator[VariantResult]:
         position = {r.case.id: i for i, r in enumerate(jobs[0].retrieved)} if jobs else {}
         rank = {case_id: i for i, case_id in enumerate(racing_order(list(position), self.seed))}
@@ -138,7 +138,7 @@ class RacingExecutor:
                     for key, j in live.items()
                 ]
                 ended = []
-                for part in self.inner.run(batch, on_start=start, on_question=question, stop=stop, on_stopping=on_stopping):
+                for part in self.inner.run(batch, on_start=start, on_question=question, stop=stop, on_stopping=on_stopping, abandon=abandon):
                     key = part.variant.id
                     parts[key].append(part)
                     asked[key] += len(part.records)

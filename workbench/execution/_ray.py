@@ -239,6 +239,7 @@ class RayExecutor:
         on_question: Callable[[Variant, str, int, int], None],
         stop: Callable[[], bool],
         on_stopping: Callable[[], None] = lambda: None,
+        abandon: Callable[[], bool] = lambda: False,
     ) -> Iterator[VariantResult]:
         if not jobs:
             return
@@ -276,7 +277,9 @@ class RayExecutor:
                 if stopped_at is None and stop():  # the Stop button: each task ends after its calls in flight
                     started.stop.remote()
                     stopped_at = time.monotonic()
-                if stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE_S:
+                past_grace = stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE_S
+                if stopped_at is not None and (past_grace or abandon()):  # abandon: Stop pressed again, no more waiting
+                    why = f" after its calls in flight took more than {STOP_GRACE_S:g}s" if past_grace else ""
                     for ref, (job, started_at) in list(running.items()):
                         if clocks.scoring(job.variant.id):  # the grace is the answering's: scoring keeps its own wall time
                             continue
@@ -284,8 +287,7 @@ class RayExecutor:
                         running.pop(ref)
                         clocks.remove(job.variant.id)
                         started_ms = int((time.time() - (time.monotonic() - started_at)) * 1000)
-                        yield stopped_result(job.variant, f"stopped by the user: its Ray task was cancelled after its calls in flight took more "
-                                                          f"than {STOP_GRACE_S:g}s", job.stats, started_ms=started_ms)
+                        yield stopped_result(job.variant, f"stopped by the user: its Ray task was cancelled{why}", job.stats, started_ms=started_ms)
                 if running:
                     clocks.update()
                 for ref, (job, started_at) in list(running.items()):

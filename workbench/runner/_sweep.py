@@ -104,6 +104,7 @@ def run(
     limit: int | None = None,
     progress: bool = True,
     stop: threading.Event | None = None,
+    stop_now: threading.Event | None = None,
     on_event: Callable[[ProgressEvent], None] | None = None,
     judge: Judge | None = None,
     generate: bool = True,
@@ -131,6 +132,10 @@ def run(
         progress: show tqdm progress bars.
         stop: set this event to stop after the current question (or the current batch of an index build, which is
             then not kept); finished variants stay logged and the sweep ends KILLED (run it again to finish it).
+            The running variants first finish their model and judge calls in flight (paid for: cached and logged),
+            waiting ``STOP_GRACE_S`` at most for a worker process or Ray task.
+        stop_now: set this too (a second press of Stop) to end those workers at once, not waiting for their calls in
+            flight (asked again when the sweep is run again), as a second Ctrl+C does.
         on_event: called with each ``ProgressEvent``.
         judge: a ready judge used instead of the spec's ``judge`` model (tests pass a ScriptedJudge); it turns the
             LLM-judged scorers on like a ``judge:`` section does.
@@ -156,7 +161,7 @@ def run(
             named with what to pass, before anything is logged.
     """
     _check_arguments(models, on_event, settings=settings, tracker=tracker, index_store=index_store, cache=cache, judge=judge, stop=stop,
-                     progress=progress, generate=generate, fresh=fresh)
+                     stop_now=stop_now, progress=progress, generate=generate, fresh=fresh)
     spec = in_memory_spec(experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment), dataset, corpus)
     cfg = settings or default_settings()
     dataset, corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus)
@@ -301,6 +306,7 @@ def run(
                 on_question=lambda v, kind, done, total: emit(ProgressEvent(kind, done, total, v)),  # type: ignore[arg-type]
                 stop=stopping,
                 on_stopping=stopping_now,
+                abandon=stop_now.is_set if stop_now is not None else lambda: False,
             )
 
             def log(result: VariantResult) -> None:
@@ -449,6 +455,7 @@ _ARGUMENT_TYPES: dict[str, tuple[type, str, str]] = {
     "cache": (CacheStore, "a CacheStore", "use workbench.cache.DiskCacheStore(folder), or settings=wb.settings(root=...) for the project's cache"),
     "judge": (Judge, "a ready Judge", "use wb.load_judge('local:gemma3-270m'), or judge: in the experiment for a model string"),
     "stop": (threading.Event, "a threading.Event", "make one with threading.Event() and call its set() to stop the sweep"),
+    "stop_now": (threading.Event, "a threading.Event", "make one with threading.Event() and set it after stop to stop without waiting"),
 }
 _FLAGS = ("progress", "generate", "fresh")
 

@@ -12,6 +12,7 @@ import ipywidgets as w
 
 import workbench as wb
 from workbench.config import LARGE_GRID, Settings
+from workbench.execution import STOP_GRACE_S
 from workbench.grid import plan_grid
 from workbench.models import Embedder, Generator
 from workbench.results import leaderboard_frame
@@ -84,7 +85,8 @@ class _Stage(w.HBox):
 
 
 class RunPanel(w.VBox):
-    """Run a sweep from a notebook: Run starts it in the background, Stop ends it after the current question.
+    """Run a sweep from a notebook: Run starts it in the background, Stop ends it after the calls in flight (pressed
+    again, at once).
 
     Args:
         experiment: a spec, an experiment YAML path, or a function returning a spec (e.g. ``GridBuilder.spec``,
@@ -124,6 +126,7 @@ class RunPanel(w.VBox):
         self._models = models
         self._limit = limit
         self._stop = threading.Event()
+        self._stop_now = threading.Event()  # Stop pressed again: the calls in flight are not waited for
         self._job = BackgroundJob("workbench-run")
         self._done: list[wb.VariantResult] = []
         self._lock = threading.Lock()
@@ -211,7 +214,7 @@ class RunPanel(w.VBox):
         same_inputs = self._inputs.keys() == earlier._inputs.keys() and all(earlier._inputs[k] is v for k, v in self._inputs.items())
         if same_inputs and (self._settings, self._models, self._limit) == (earlier._settings, earlier._models, earlier._limit):
             self._ran, self._ran_in, self.result, self.exception = earlier._ran, earlier._ran_in, earlier.result, earlier.exception
-        self.stop_button.disabled = True
+        self.stop_button.disabled, self.stop_button.description = True, "Stop"
         self.status.value = earlier.status.value
 
     def start(self) -> None:
@@ -226,7 +229,8 @@ class RunPanel(w.VBox):
             self.exception = exc
             self.status.value = error_html(str(exc))
             return
-        self._stop = threading.Event()
+        self._stop, self._stop_now = threading.Event(), threading.Event()
+        self.stop_button.description = "Stop"
         self._done = []
         self._waiting = False
         self._built = []
@@ -253,12 +257,22 @@ class RunPanel(w.VBox):
         raise wb.WorkbenchError(f"{spec.name}: {plan.refusal('cut an axis, or pass RunPanel(..., allow_large_grid=True) to run them all')}")
 
     def stop(self) -> None:
-        """Stop after the current question (what the Stop button does); finished variants stay logged."""
+        """Stop after the calls in flight (what the Stop button does): their answers are kept, and finished variants
+        stay logged. Called again while those calls are waited for (``STOP_GRACE_S`` at most), it stops at once: the
+        calls in flight are given up and asked again when the sweep is run again."""
         followed = self._followed
-        if self.running or followed is not None:
-            (self._stop if self.running or followed is None else followed._stop).set()
+        if not self.running and followed is None:
+            return
+        owner = self if self.running or followed is None else followed
+        if not owner._stop.is_set():
+            owner._stop.set()
+            self.stop_button.description = "Stop now"
+            self.status.value = (f"Stopping: finishing the calls in flight (up to {STOP_GRACE_S:g} s) so their answers are kept — "
+                                 "press Stop again to stop now.")
+        else:
+            owner._stop_now.set()
             self.stop_button.disabled = True
-            self.status.value = "Stopping after the current question…"
+            self.status.value = "Stopping now: the calls in flight are given up (asked again when you run it again)…"
 
     def join(self, timeout: float | None = None) -> wb.SweepResult | None:
         """Wait for the running sweep (or the earlier panel's this one follows); returns its result (None if it is still
@@ -327,7 +341,7 @@ class RunPanel(w.VBox):
     def _work(self, spec: wb.ExperimentSpec) -> None:
         try:
             result = wb.run(spec, settings=self._settings, models=self._models, limit=self._limit, progress=False,
-                            stop=self._stop, on_event=self._on_event, allow_large_grid=self._allow_large_grid, **self._inputs)
+                            stop=self._stop, stop_now=self._stop_now, on_event=self._on_event, allow_large_grid=self._allow_large_grid, **self._inputs)
         except Exception as exc:  # noqa: BLE001 - shown in the panel and re-raised by run()
             self.exception = exc
             if self._stop.is_set() and self._waiting:
@@ -359,6 +373,7 @@ class RunPanel(w.VBox):
             )
         finally:
             self.run_button.disabled, self.stop_button.disabled = False, True
+            self.stop_button.description = "Stop"
             with _SWEEPING_LOCK:
                 _SWEEPING.remove(self)
                 followers, self._followers = self._followers, []
