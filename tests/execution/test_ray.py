@@ -199,6 +199,41 @@ def test_a_stopped_ray_task_finishes_its_call_in_flight_and_its_run_keeps_its_an
     assert len(model.calls) == 4  # nothing asked twice
 
 
+def test_a_ctrl_c_while_a_ray_result_is_logged_lets_the_other_task_finish_its_call_in_flight(ray_instance, wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A Ctrl+C that landed as the runner logged one variant (not in Ray's wait) cancelled the other tasks with force:
+    the answer being produced was lost and the other variant's run was never logged with the answers it had."""
+    import time
+
+    from workbench.tracking import MlflowTracker
+
+    started = tmp_path / "second-call"
+    slow = ScriptedModel(slow_after_the_first(tmp_path / "first-call", started), model_id="local:gemma3-270m", identity="scripted:slow")
+    models = {"local:gemma3-270m": slow, "ollama:fast": ScriptedModel(first_sentence, model_id="ollama:fast"),
+              MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = spec_of("ray", ["local:gemma3-270m", "ollama:fast"], prompts=[{"name": "p", "template": "Context: {context}\nQuestion: {question}\nAnswer:"}])
+
+    class InterruptedWhileLogging(MlflowTracker):
+        pressed = False
+
+        def log_variant(self, sweep, result, dataset, **options):  # type: ignore[no-untyped-def]
+            if not self.pressed:
+                self.pressed = True
+                while not started.exists():  # the slow variant has an answer and a call in flight
+                    time.sleep(0.02)
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(2.0)  # the Ctrl+C lands here
+            return super().log_variant(sweep, result, dataset, **options)
+
+    cache = DiskCacheStore(tmp_path / "cache")
+    with pytest.raises(KeyboardInterrupt):
+        wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, cache=cache,  # type: ignore[arg-type]
+               tracker=InterruptedWhileLogging(wb_settings.tracking_uri))
+    client = MlflowClient(wb_settings.tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name(spec.name).experiment_id], "tags.`workbench.kind` = 'variant'")
+    [logged] = [r for r in runs if "gemma3" in r.info.run_name]
+    assert logged.data.metrics["questions"] == 2  # the answer it had and the one in flight
+
+
 def slow_answer(prompt) -> str:  # type: ignore[no-untyped-def]
     import time
 

@@ -249,57 +249,60 @@ class RayExecutor:
         threads = max(1, (os.cpu_count() or 1) // workers)
         pending = list(jobs)
         running: dict[Any, tuple[VariantJob, float]] = {}
-        started = None
+        started = clocks = None
         stopped_at: float | None = None  # when the tasks were told to stop: they have STOP_GRACE_S to finish their calls
         try:
-            started = _start_clock(ray, self.execution)
-            clocks = _Clocks(ray, started)
-            while pending or running:
-                while pending and len(running) < workers and stopped_at is None and not stop():
-                    job = pending.pop(0)
-                    on_start(job.variant)
-                    ref = task.options(num_cpus=_cpus(job), name=f"workbench-{job.variant.id}").remote(job, threads, workers, started)
-                    running[ref] = (job, time.monotonic())
-                    clocks.add(job)
-                if not running:
-                    break
-                try:
+            try:
+                started = _start_clock(ray, self.execution)
+                clocks = _Clocks(ray, started)
+                while pending or running:
+                    while pending and len(running) < workers and stopped_at is None and not stop():
+                        job = pending.pop(0)
+                        on_start(job.variant)
+                        ref = task.options(num_cpus=_cpus(job), name=f"workbench-{job.variant.id}").remote(job, threads, workers, started)
+                        running[ref] = (job, time.monotonic())
+                        clocks.add(job)
+                    if not running:
+                        break
                     ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
-                except KeyboardInterrupt:  # Ctrl+C, SIGTERM: the tasks finish their calls in flight, a second one cancels them
-                    started.stop.remote()
-                    on_stopping()
-                    yield from _wound_down(ray, running, clocks, on_question)
-                    raise
-                for ref in ready:
-                    job, _started = running.pop(ref)
-                    clocks.remove(job.variant.id)
-                    yield _collected(ray, ref, job, on_question)
-                if stopped_at is None and stop():  # the Stop button: each task ends after its calls in flight
-                    started.stop.remote()
-                    stopped_at = time.monotonic()
-                past_grace = stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE_S
-                if stopped_at is not None and (past_grace or abandon()):  # abandon: Stop pressed again, no more waiting
-                    why = f" after its calls in flight took more than {STOP_GRACE_S:g}s" if past_grace else ""
+                    for ref in ready:
+                        job, _started = running.pop(ref)
+                        clocks.remove(job.variant.id)
+                        yield _collected(ray, ref, job, on_question)
+                    if stopped_at is None and stop():  # the Stop button: each task ends after its calls in flight
+                        started.stop.remote()
+                        stopped_at = time.monotonic()
+                    past_grace = stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE_S
+                    if stopped_at is not None and (past_grace or abandon()):  # abandon: Stop pressed again, no more waiting
+                        why = f" after its calls in flight took more than {STOP_GRACE_S:g}s" if past_grace else ""
+                        for ref, (job, started_at) in list(running.items()):
+                            if clocks.scoring(job.variant.id):  # the grace is the answering's: scoring keeps its own wall time
+                                continue
+                            ray.cancel(ref, force=True)
+                            running.pop(ref)
+                            clocks.remove(job.variant.id)
+                            started_ms = int((time.time() - (time.monotonic() - started_at)) * 1000)
+                            yield stopped_result(job.variant, f"stopped by the user: its Ray task was cancelled{why}", job.stats, started_ms=started_ms)
+                    if running:
+                        clocks.update()
                     for ref, (job, started_at) in list(running.items()):
-                        if clocks.scoring(job.variant.id):  # the grace is the answering's: scoring keeps its own wall time
+                        why = clocks.timed_out(job.variant.id)
+                        if why is None:
                             continue
+                        scoring = clocks.scoring(job.variant.id)
                         ray.cancel(ref, force=True)
                         running.pop(ref)
                         clocks.remove(job.variant.id)
                         started_ms = int((time.time() - (time.monotonic() - started_at)) * 1000)
-                        yield stopped_result(job.variant, f"stopped by the user: its Ray task was cancelled{why}", job.stats, started_ms=started_ms)
-                if running:
-                    clocks.update()
-                for ref, (job, started_at) in list(running.items()):
-                    why = clocks.timed_out(job.variant.id)
-                    if why is None:
-                        continue
-                    scoring = clocks.scoring(job.variant.id)
-                    ray.cancel(ref, force=True)
-                    running.pop(ref)
-                    clocks.remove(job.variant.id)
-                    started_ms = int((time.time() - (time.monotonic() - started_at)) * 1000)
-                    yield failed_result(job.variant, _timeout_error(why, job, scoring=scoring), why, job.stats, started_ms=started_ms)
+                        yield failed_result(job.variant, _timeout_error(why, job, scoring=scoring), why, job.stats, started_ms=started_ms)
+            except KeyboardInterrupt:
+                # Ctrl+C, SIGTERM, in Ray's wait or in the caller as it handled a result: the tasks finish their calls in
+                # flight, a second one cancels them
+                if started is not None and clocks is not None and running:
+                    started.stop.remote()
+                    on_stopping()
+                    yield from _wound_down(ray, running, clocks, on_question)
+                raise
         except ConnectionError as exc:  # Ray Client: the cluster dropped the connection, or refused a task it cannot load
             running.clear()  # their refs live in the broken connection: nothing left to cancel
             raise _broken(self.execution, exc) from None
