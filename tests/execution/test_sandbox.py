@@ -237,12 +237,23 @@ def test_stop_lets_a_worker_score_the_answers_it_has_past_the_grace_period(wb_se
         return '{"reason": "r", "verdict": 1}'
 
     stop = threading.Event()
+    stopped = wb_settings.root / "stopped"  # the worker's later answers wait for the stop, so it lands mid-answering
 
     def stop_after_the_first_answer(event: wb.ProgressEvent) -> None:
         if event.kind == "question_done":
             stop.set()
+            stopped.touch()
 
-    models = fakes(**{"ollama:fast": ScriptedModel(lambda p: "an answer", model_id="ollama:fast"),
+    def answer(prompt: object) -> str:
+        if (wb_settings.root / "answered").exists():  # a later question: answered after the stop, then given time to land
+            deadline = time.monotonic() + 60
+            while not stopped.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(1.0)
+        (wb_settings.root / "answered").touch()
+        return "an answer"
+
+    models = fakes(**{"ollama:fast": ScriptedModel(answer, model_id="ollama:fast"),
                       "ollama:judge": ScriptedModel(slow_verdict, model_id="ollama:judge", kind="chat")})
     spec = spec_of(["ollama:fast"], judge={"id": "ollama:judge"}, scorers=["token_f1", "context_precision"],
                    retrieval=[{"k": 3}], limits={"wall_time_s": 120})  # three verdicts one after another: past the grace
