@@ -183,15 +183,10 @@ class LocalExecutor:
                     running += 1
                 if not running:
                     break  # stopped: the rest never start
-                try:
-                    kind, payload = inbox.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                if kind == "question":
-                    on_question(*payload)
-                else:
+                result = _handed_over(inbox, on_question)
+                if result is not None:
                     running -= 1
-                    yield payload
+                    yield result
         except KeyboardInterrupt:
             winding.set()
             try:
@@ -213,15 +208,22 @@ def _wound_down(inbox: queue.Queue[tuple[str, Any]], running: int, on_question: 
     own variant past ``STOP_GRACE_S``, and ``KILL_GRACE_S`` later it is gone), with their progress on the way."""
     ends = time.monotonic() + grace_s
     while running and time.monotonic() < ends:
-        try:
-            kind, payload = inbox.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if kind == "question":
-            on_question(*payload)
-        else:
+        result = _handed_over(inbox, on_question)
+        if result is not None:
             running -= 1
-            yield payload
+            yield result
+
+
+def _handed_over(inbox: queue.Queue[tuple[str, Any]], on_question: OnQuestion) -> VariantResult | None:
+    """The result a variant hands over within 0.2 s, or None (its progress events passed on meanwhile)."""
+    try:
+        kind, payload = inbox.get(timeout=0.2)
+    except queue.Empty:
+        return None
+    if kind == "question":
+        on_question(*payload)
+        return None
+    return payload  # type: ignore[no-any-return]
 
 
 def _memory_to_spare(reserve: float = 0.25) -> bool:
