@@ -181,9 +181,15 @@ def test_the_local_model_stops_at_its_deadline_inside_llama_cpp() -> None:
     sixteen = generator.generate(prompt, GenerationParams(temperature=0.0, max_tokens=16))
     budget = max(1.5, 4 * (time.monotonic() - warm))
     assert sixteen.output_tokens == 16, sixteen
-    started = time.monotonic()
-    out = generator.generate(prompt, GenerationParams(temperature=0.0, max_tokens=1800), deadline=started + budget)
-    elapsed = time.monotonic() - started
+    for _ in range(3):
+        started = time.monotonic()
+        out = generator.generate(prompt, GenerationParams(temperature=0.0, max_tokens=1800), deadline=started + budget)
+        elapsed = time.monotonic() - started
+        if out.output_tokens > 16:
+            break
+        # the machine stalled before the call made 16 tokens (another pytest worker loading its models: 0 tokens in
+        # 3.7 s once): the deadline was kept, but nothing tells it from a call ended too early, so give it longer
+        budget *= 2
     assert out.finish_reason == "deadline"
     assert 16 < out.output_tokens < 1800, out  # it was generating when the deadline passed, far from max_tokens
     assert budget <= elapsed < 2 * budget + 1, (elapsed, budget)
