@@ -354,7 +354,11 @@ def _start_clock(ray: Any, execution: ExecutionSpec) -> Any:
     from workbench.errors import WorkbenchError
 
     try:
-        return ray.remote(num_cpus=0)(_Started).remote()
+        actor = ray.remote(num_cpus=0)(_Started)
+        # on a local instance (gone with this process, so never left behind) it is detached: after this process joined
+        # a cluster through Ray Client (ray://), a local instance's tasks found it dead ("all references to the actor
+        # were removed"), and a stopped task answered on; the sweep kills it in the end either way
+        return (actor if execution.address else actor.options(lifetime="detached")).remote()
     except (AttributeError, ImportError) as exc:
         raise WorkbenchError(f"execution.address '{execution.address}': the Ray cluster cannot load this workbench's code "
                              f"({type(exc).__name__}: {_first_line(exc)}) — install the same workbench version on each node "
