@@ -81,12 +81,18 @@ def shared(tmp_path: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -
     return settings(root=home, tracking_uri=copy_store(empty_store, home))
 
 
+@pytest.fixture
+def clones(tmp_path: Path, shared: Settings, sentence_transformers_folder: Callable[[Path, bytes], Path]) -> tuple[Clone, Clone]:
+    """Alice's clone of the project and Bob's, at other paths, sharing the team's store and home."""
+    return (Clone(_project(tmp_path / "home" / "alice" / "proj", sentence_transformers_folder), shared),
+            Clone(_project(tmp_path / "srv" / "bob" / "work" / "proj", sentence_transformers_folder), shared))
+
+
 @pytest.mark.usefixtures("huggingface_embeddings")
 def test_a_clone_at_another_path_reuses_every_run_and_index_and_registers_the_same_configuration(
-    tmp_path: Path, shared: Settings, sentence_transformers_folder: Callable[[Path, bytes], Path],
+    clones: tuple[Clone, Clone],
 ) -> None:
-    alice = Clone(_project(tmp_path / "home" / "alice" / "proj", sentence_transformers_folder), shared)
-    bob = Clone(_project(tmp_path / "srv" / "bob" / "work" / "proj", sentence_transformers_folder), shared)
+    alice, bob = clones
     first = alice.run()
     assert alice.model.calls and "index_started" in alice.events
     second = bob.run()
@@ -98,12 +104,11 @@ def test_a_clone_at_another_path_reuses_every_run_and_index_and_registers_the_sa
 
 @pytest.mark.usefixtures("huggingface_embeddings")
 def test_a_configuration_computed_in_two_clones_has_one_config_hash(
-    tmp_path: Path, shared: Settings, sentence_transformers_folder: Callable[[Path, bytes], Path],
+    shared: Settings, clones: tuple[Clone, Clone],
 ) -> None:
     """config_hash held the absolute path of the llamacpp: file and huggingface: folder: bob's run of the configuration
     alice registered, computed in his clone (fresh, or a CI runner's temp folder), was registered as another one."""
-    alice = Clone(_project(tmp_path / "home" / "alice" / "proj", sentence_transformers_folder), shared)
-    bob = Clone(_project(tmp_path / "srv" / "bob" / "work" / "proj", sentence_transformers_folder), shared)
+    alice, bob = clones
     first, second = alice.run(), bob.run(fresh=True)
     assert second.variants[0].reused_from is None
     theirs, his = alice.promote(first, "portable-a"), bob.promote(second, "portable-b")
@@ -198,10 +203,9 @@ def test_a_version_an_earlier_workbench_staged_with_its_paths_in_its_hash_goes_t
 
 @pytest.mark.usefixtures("huggingface_embeddings")
 def test_a_bundle_exported_from_one_clone_loads_in_another(
-    tmp_path: Path, shared: Settings, sentence_transformers_folder: Callable[[Path, bytes], Path],
+    tmp_path: Path, shared: Settings, clones: tuple[Clone, Clone],
 ) -> None:
-    alice = Clone(_project(tmp_path / "home" / "alice" / "proj", sentence_transformers_folder), shared)
-    bob = Clone(_project(tmp_path / "srv" / "bob" / "work" / "proj", sentence_transformers_folder), shared)
+    alice, bob = clones
     alice.promote(alice.run(), "portable-x")
     files, config, _, _ = build_bundle("portable-x", "staging", settings=shared)
     for rel, data in files.items():
