@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 import yaml
 
 import workbench as wb
@@ -25,6 +26,8 @@ from workbench.prompts import RenderedPrompt
 from workbench.redaction import Redactor, RedactingFilter, find_secrets, redact, secret_env_values
 from workbench.spec import ExperimentSpec, load_experiment
 from workbench.testing import HashingEmbedder, ScriptedModel
+
+from tests.complexity import assert_linear_time
 
 ROOT = Path(__file__).resolve().parents[1]
 # built from pieces so that this file itself is not a key to a scanner; the shape of a real OpenAI key
@@ -141,12 +144,8 @@ def test_redacting_text_built_to_be_slow_takes_linear_time(unit: str) -> None:
     # a corpus page, question or answer repeating one key shape's start: each detector whose pattern (or the run on to
     # the end of a found key's token) read the rest of the token again from every start took 2 to 10 s on 20 KB, and
     # minutes on a 100 KB chunk or document; a whole minified page's links ('//' x 2000) took a second
-    import time
-
-    text = (unit * (20_000 // len(unit) + 1))[:20_000]
-    started = time.perf_counter()
-    Redactor({}).redact(text)
-    assert time.perf_counter() - started < 1.0
+    red = Redactor({})
+    assert_linear_time(lambda n: red.redact((unit * (n // len(unit) + 1))[:n]), 5_000)
 
 
 def test_the_semicolon_assignment_form_is_found_as_detect_secrets_finds_it() -> None:

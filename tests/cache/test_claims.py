@@ -131,7 +131,7 @@ def test_the_claim_of_a_killed_process_is_taken_by_the_next_asker(tmp_path: Path
         holder.wait(10)
         start = time.monotonic()
         with claimed(path, time.monotonic() + 10):
-            assert time.monotonic() - start < 2
+            assert time.monotonic() - start < 8  # taken at once, not after waiting out its 10 s
     finally:
         if holder.poll() is None:
             holder.kill()

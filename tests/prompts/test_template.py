@@ -2,6 +2,8 @@ import pytest
 
 from workbench.prompts import PromptTemplate
 
+from tests.complexity import assert_linear_time
+
 
 @pytest.mark.parametrize("system", ["Answer from {context} only.", "Answer from { context } only.", "Use {{context}}.", "{Question}"])
 def test_a_system_message_holding_a_placeholder_is_refused_however_the_template_is_built(system: str) -> None:
@@ -42,11 +44,10 @@ def test_an_example_of_the_answers_shape_naming_context_or_question_is_text_not_
 
 def test_a_long_line_of_braces_is_checked_in_linear_time() -> None:
     # a search for a Jinja tag ran to the end of the line from every '{%': 27 s on a line of 80,000 characters
-    import time
-
     from workbench.prompts import check_template
 
-    start = time.perf_counter()
-    with pytest.raises(ValueError, match="malformed placeholder"):
-        check_template("{context}\n{question}\n" + "{%" * 40_000)
-    assert time.perf_counter() - start < 2
+    def check(n: int) -> None:
+        with pytest.raises(ValueError, match="malformed placeholder"):
+            check_template("{context}\n{question}\n" + "{%" * n)
+
+    assert_linear_time(check, 10_000)

@@ -1170,9 +1170,8 @@ def test_score_retrieval_runs_in_the_background_so_a_run_panel_sweep_ahead_of_it
     deadline = time.monotonic() + 60
     while panel.running and not panel.finished_variants and time.monotonic() < deadline:
         time.sleep(0.05)
-    started = time.monotonic()
     explorer.score_button.click()
-    assert time.monotonic() - started < 2 and explorer.scoring and explorer.score_button.disabled
+    assert panel.running and explorer.scoring and explorer.score_button.disabled  # the click did not wait for the sweep
     while "another sweep is running in this process" not in explorer.scores.value and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "another sweep is running in this process: &#x27;widgets&#x27; starts when it ends" in explorer.scores.value
