@@ -44,7 +44,7 @@ def test_a_promoted_router_bundle_answers_the_evaluated_questions_as_the_router_
     for doc in load_corpus(spec.corpus.builtin or "").documents:
         if doc.id in RETRIEVED:
             (corpus / f"{doc.id}.md").write_text(doc.text, encoding="utf-8")
-    spec = spec.model_copy(update={"models": [router], "dataset": spec.dataset.model_copy(update={"path": str(questions), "limit": None}),
+    spec = spec.model_copy(update={"models": (router,), "dataset": spec.dataset.model_copy(update={"path": str(questions), "limit": None}),
                                    "corpus": CorpusRef(path=str(corpus)),
                                    "execution": spec.execution.model_copy(update={"isolation": "none"})})
     result = wb.run(spec, settings=real_settings, progress=False)
