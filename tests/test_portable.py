@@ -253,3 +253,26 @@ def test_two_embedding_folders_of_one_name_are_two_indexes(
                     on_event=lambda e: clone.events.append(e.kind))
     assert [v.status for v in result.variants] == ["FINISHED"] * 2
     assert clone.events.count("index_started") == 2
+
+
+def test_a_routers_two_model_files_of_one_name_both_count_in_its_config_hash() -> None:
+    # v1/model.gguf and v2/model.gguf are both "llamacpp:model.gguf" without their folders: only the last file's sha256
+    # was hashed, so a router staged with another cheap model, or its two models swapped, had the same config_hash
+    from workbench.promotion._config import config_hash, model_contents
+    from workbench.spec import ChunkerSpec, EscalationSpec, ModelSpec, RetrievalSpec, RouterSpec
+
+    cheap, strong = (ModelSpec(id=f"llamacpp:/models/{v}/model.gguf", kind="completion") for v in ("v1", "v2"))
+    retrieval, chunker = RetrievalSpec(k=2), ChunkerSpec(strategy="recursive", size=200, overlap=20)
+
+    def digest(weights: dict[str, str], *, swapped: bool = False) -> str:
+        first, second = (strong, cheap) if swapped else (cheap, strong)
+        router = RouterSpec(name="r", cheap=first, strong=second, escalate_when=EscalationSpec(retrieval_score_below=0.3))
+        contents = model_contents([first.id, second.id], retrieval.embedding, weights, None)
+        return config_hash("p" * 64, first, 0, chunker, retrieval, "c" * 64, contents=contents, router=router)
+
+    evaluated = digest({cheap.id: "a" * 64, strong.id: "b" * 64})
+    assert evaluated != digest({cheap.id: "a" * 64, strong.id: "e" * 64})  # the strong model's file changed
+    assert evaluated != digest({cheap.id: "e" * 64, strong.id: "b" * 64})  # the cheap one's
+    assert evaluated != digest({cheap.id: "a" * 64, strong.id: "b" * 64}, swapped=True)  # the two models swapped
+    one_file = {cheap.id: "a" * 64, strong.id: "a" * 64}  # the same file in both folders: its name and content, once
+    assert model_contents([cheap.id, strong.id], retrieval.embedding, one_file, None) == {"llamacpp:model.gguf": "a" * 64}

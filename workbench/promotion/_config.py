@@ -426,11 +426,16 @@ def config_hash(
 def model_contents(model_ids: Sequence[str], embedding: str, weights: Mapping[str, str] | None, embedder: EmbedderInfo | None) -> dict[str, str]:
     """What a configuration's ``llamacpp:`` files (a router's two models may both be one) and ``huggingface:`` model
     folder hold, by their names (pure): ``portable_model_id`` -> the sha256 of the GGUF file (``weights``) or of the
-    folder's files (``embedder``), for those recorded; {} for a configuration of neither."""
-    out = {}
+    folder's files (``embedder``), for those recorded; {} for a configuration of neither.
+
+    Two files of one name in different folders (``v1/model.gguf``, ``v2/model.gguf``) with different contents share a
+    name: its value is then every file's sha256 in the order of ``model_ids`` (a router's cheap, then strong model), so
+    neither file's content, nor which of them answers first, is left out of the hash."""
+    found: dict[str, list[str]] = {}
     for model_id in model_ids:
         if model_id.startswith("llamacpp:") and model_id in (weights or {}):
-            out[portable_model_id(model_id)] = (weights or {})[model_id]
+            found.setdefault(portable_model_id(model_id), []).append((weights or {})[model_id])
+    out = {name: shas[0] if len(set(shas)) == 1 else ",".join(shas) for name, shas in found.items()}
     folder = folder_sha256_of(embedder.identity) if embedder is not None and portable_model_id(embedding) != embedding else None
     if folder is not None:
         out[portable_model_id(embedding)] = folder
