@@ -16,6 +16,7 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
+from workbench.cli import main
 from workbench.config import settings
 from workbench.spec import ExperimentSpec
 from workbench.tracking import load_variant_table
@@ -25,15 +26,19 @@ from ..conftest import global_tracking_uri
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+QUESTIONS = 2
 SPEC = {
     "name": "handbook-it",
-    "dataset": {"path": "datasets/handbook.jsonl", "limit": 3},
+    "dataset": {"path": "datasets/handbook.jsonl", "limit": QUESTIONS},
     "corpus": {"path": "datasets/handbook", "glob": "*.md"},
     "prompts": [{"name": "grounded", "file": None, "template": (ROOT / "experiments/prompts/grounded.txt").read_text()},
                 {"name": "plain", "template": (ROOT / "experiments/prompts/plain.txt").read_text()}],
     "models": [{"id": "local:gemma3-270m", "params": {"max_tokens": 24}}],
     "chunkers": [{"strategy": "markdown", "size": 400, "overlap": 0}, {"strategy": "token", "size": 48, "overlap": 8}],
     "retrieval": [{"k": 2}],
+    # in this process: worker processes (their start, and loading the models again for each variant) cost twice the
+    # sweep's model time; the CLI run below, and tests/integration/test_resume.py, run the real models in workers
+    "execution": {"isolation": "none"},
 }
 
 
@@ -60,13 +65,13 @@ def test_real_sweep_logs_four_finished_variants(result) -> None:  # type: ignore
     assert runs["metrics.hit_at_k"].between(0, 1).all()
     assert (runs["tags.workbench.versions"].str.contains("llama-cpp-python")).all()
     traces = MlflowClient(result.tracking_uri).search_traces(locations=[result.experiment_id], run_id=result.variants[0].run_id)
-    assert len(traces) == 3 and all(t.info.assessments for t in traces)
+    assert len(traces) == QUESTIONS and all(t.info.assessments for t in traces)
 
 
 def test_real_answers_are_trimmed_completions(result) -> None:  # type: ignore[no-untyped-def]
     for variant in result.variants:
         table = load_variant_table(variant.run_id, tracking_uri=result.tracking_uri)
-        assert len(table) == 3
+        assert len(table) == QUESTIONS
         assert table["answer"].str.len().gt(0).any()
         assert not table["answer"].str.contains("Question:").any()
         assert (table["input_tokens"] > 0).all()
@@ -81,25 +86,28 @@ def test_chunkers_retrieve_differently(result) -> None:  # type: ignore[no-untyp
     assert stats["token"] > stats["markdown"] >= 8
 
 
-def test_cli_run_and_list_against_the_same_store(result, root: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_run_and_list_against_the_same_store(result, root: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     exp = root / "exp.yaml"
     exp.write_text(_edited((ROOT / "experiments" / "handbook.yaml").read_text(),
                            ("../datasets", str(ROOT / "datasets")), ("prompts/", str(ROOT / "experiments" / "prompts") + "/"),
                            ("name: handbook", "name: handbook-it"), ("max_tokens: 64", "max_tokens: 12"),
-                           # one chunker: the CLI is the subject here, two variants are enough
-                           ("  - strategy: recursive\n    size: 600\n    overlap: 60\n", "")))
+                           # one variant: the CLI is the subject here; its chunker that of the sweep above, whose index
+                           # it opens rather than builds again
+                           ("  - strategy: recursive\n    size: 600\n    overlap: 60\n", ""),
+                           ("  - strategy: markdown\n    size: 600\n", "  - strategy: markdown\n    size: 400\n"),
+                           ("  - k: 3\n    search: similarity\n", "")))
     env = {**os.environ, "WORKBENCH_ROOT": str(root), "MLFLOW_TRACKING_URI": result.tracking_uri}
     run = subprocess.run([sys.executable, "-m", "workbench.cli", "run", str(exp), "--limit", "1", "--no-progress"],
                          capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "grounded|gemma3-270m|markdown-600/0|k3-mmr" in run.stdout
+    assert "grounded|gemma3-270m|markdown-400/0|k3-mmr" in run.stdout
     assert "workbench ui" in run.stdout
     # neither llama.cpp's warnings ("using full-size SWA cache" for every Gemma loaded) nor transformers' weight-loading
     # bar reach the output, from this process or its workers
     assert "llama_" not in run.stdout + run.stderr and "Loading weights" not in run.stdout + run.stderr, run.stderr[-2000:]
-    listing = subprocess.run([sys.executable, "-m", "workbench.cli", "list", "handbook-it"], capture_output=True, text=True, env=env, timeout=120)
-    assert listing.returncode == 0, listing.stderr[-2000:]
-    assert listing.stdout.count("handbook-it-") == 2  # two sweeps
+    capsys.readouterr()
+    assert main(["--tracking-uri", result.tracking_uri, "list", "handbook-it"]) == 0  # the CLI's entry point ran above
+    assert capsys.readouterr().out.count("handbook-it-") == 2  # two sweeps
 
 
 def _edited(text: str, *replacements: tuple[str, str]) -> str:
