@@ -14,6 +14,7 @@ from workbench.pipeline import MemoryIndexStore
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder
 from workbench.testing.openai_stub import OpenAIStub
+from workbench.tracking import MemoryTracker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,8 +43,11 @@ def spec_of(*, questions: int = 3, models: tuple[str, ...] = ("openai:gpt-4o-min
     return ExperimentSpec.from_dict(data, base_dir=ROOT)
 
 
-def sweep(spec: ExperimentSpec, settings):  # type: ignore[no-untyped-def]
-    return wb.run(spec, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, index_store=MemoryIndexStore(), settings=settings, progress=False)
+def sweep(spec: ExperimentSpec, settings, *, logged: bool = False):  # type: ignore[no-untyped-def]
+    """The sweep's result, its runs kept in memory: most tests read only the result (logging it to MLflow took most of
+    their time). ``logged``: in the settings' MLflow store, where a later sweep can reuse them."""
+    return wb.run(spec, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, index_store=MemoryIndexStore(), settings=settings,
+                  progress=False, tracker=None if logged else MemoryTracker())
 
 
 def test_a_rate_limit_is_retried_after_retry_after_and_counted(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
@@ -96,7 +100,7 @@ def test_workers_answer_concurrently_and_the_results_are_identical(wb_settings, 
         with stub_env(OpenAIStub(delay_s=0.1)) as stub:
             spec = spec_of(questions=4, prompts=2, models=("openai:gpt-4o-mini", "openai:gpt-4o"), execution={"workers": workers})
             result = wb.run(spec, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, index_store=MemoryIndexStore(),
-                            settings=wb_settings, progress=False, fresh=True)
+                            settings=wb_settings, progress=False, tracker=MemoryTracker(), fresh=True)
         assert all(v.status == "FINISHED" for v in result.variants)
         answers = {v.variant.id: [r.answer for r in v.records] for v in result.variants}
         metrics = {v.variant.id: {k: v.metrics[k] for k in ("token_f1", "hit_at_k", "input_tokens", "output_tokens")} for v in result.variants}
@@ -126,7 +130,7 @@ def test_a_hosted_judge_keeps_to_its_providers_limit_across_worker_processes(wb_
     answers = ScriptedModel(lambda p: p.text.splitlines()[-1], model_id=SMOLLM2_ID, kind="chat")  # one per prompt
     with stub_env(OpenAIStub(delay_s=0.2)) as stub:
         result = wb.run(spec, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID), SMOLLM2_ID: answers},
-                        index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+                        index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker())
     assert all(v.status == "FINISHED" for v in result.variants), [v.outcome.error for v in result.variants]
     assert stub.requests >= 8  # every variant's questions were judged
     assert stub.max_in_flight == 1
@@ -157,9 +161,9 @@ def test_the_stub_serves_from_its_own_process_and_reports_its_counters() -> None
 def test_another_server_behind_the_same_model_string_is_asked_not_answered_from_the_first_ones_cache(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
     # OPENAI_BASE_URL moved from one server to another (a proxy, vLLM): same model string, different answerer
     with stub_env(OpenAIStub()) as first:
-        assert sweep(spec_of(questions=2), wb_settings).variants[0].status == "FINISHED"
+        assert sweep(spec_of(questions=2), wb_settings, logged=True).variants[0].status == "FINISHED"
     with stub_env(OpenAIStub()) as second:
-        (variant,) = sweep(spec_of(questions=2), wb_settings).variants
+        (variant,) = sweep(spec_of(questions=2), wb_settings, logged=True).variants
     assert first.requests == 2
     assert variant.status == "FINISHED" and variant.reused_from is None
     assert second.requests == 2  # neither the run nor its answers were reused from the other server
@@ -206,7 +210,7 @@ def test_a_judge_whose_server_sends_no_token_counts_is_named_and_an_unpriced_jud
               SMOLLM2_ID: ScriptedModel(lambda p: "An answer.", model_id=SMOLLM2_ID, kind="chat")}
     spec = spec_of(questions=1, models=(SMOLLM2_ID,), judge="openai:gpt-4o-mini", scorers=["token_f1", "faithfulness"])
     with stub_env(OpenAIStub(usage=False)):
-        result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+        result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker())
     (variant,) = result.variants
     assert variant.metrics["judge_calls"] > 0 and "judge_cost_usd" not in variant.metrics and "cost_usd" in variant.metrics
     (note,) = result.price_notes
@@ -215,7 +219,7 @@ def test_a_judge_whose_server_sends_no_token_counts_is_named_and_an_unpriced_jud
                     "usage with each reply")
     unpriced = spec_of(questions=1, models=(SMOLLM2_ID,), judge="openai:my-served-judge", scorers=["token_f1", "faithfulness"])
     with stub_env(OpenAIStub()):
-        result = wb.run(unpriced, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+        result = wb.run(unpriced, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker())
     (note,) = result.price_notes
     assert note.startswith("openai:my-served-judge: no price known, so what it cost is missing (judge_cost_usd, judge_spent_usd) — ")
 
@@ -267,7 +271,7 @@ def test_a_hosted_judge_is_retried_on_a_rate_limit_like_the_answering_model(wb_s
     models = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID), SMOLLM2_ID: ScriptedModel(lambda p: "An answer.", model_id=SMOLLM2_ID, kind="chat")}
     script = lambda n: (429, {"Retry-After": "0.1"}, 0.0) if n == 0 else (200, {}, 0.0)  # noqa: E731
     with stub_env(OpenAIStub(script=script)) as stub:
-        (variant,) = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False).variants
+        (variant,) = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker()).variants
     assert stub.statuses[:2] == [429, 200]
     assert variant.metrics["judge_call_errors"] == 0  # the judge's first call was rate limited, then answered
 
@@ -285,8 +289,8 @@ def test_a_hosted_embedding_model_is_retried_on_rate_limits_like_the_chat_model(
 def test_an_answer_cut_at_max_tokens_says_so_in_the_per_question_table_and_its_reuse(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
     # a cut-off or filtered answer looked like a complete one everywhere but in its trace's span
     with stub_env(OpenAIStub(finish_reason="length")):
-        (first,) = sweep(spec_of(questions=2), wb_settings).variants
-        (again,) = sweep(spec_of(questions=2), wb_settings).variants
+        (first,) = sweep(spec_of(questions=2), wb_settings, logged=True).variants
+        (again,) = sweep(spec_of(questions=2), wb_settings, logged=True).variants
     assert list(first.records_frame()["finish_reason"]) == ["length", "length"]
     assert again.reused_from is not None and list(again.records_frame()["finish_reason"]) == ["length", "length"]
 
@@ -320,9 +324,9 @@ def test_a_hosted_judge_answers_ragas_through_the_real_client_priced_once(wb_set
     # the stub answered a structured call with plain text, so no test saw a hosted judge's verdict, cost or reuse
     spec = spec_of(questions=2, judge="openai:gpt-4o-mini", scorers=["token_f1", "faithfulness"])
     with stub_env(OpenAIStub()) as stub:
-        (first,) = sweep(spec, wb_settings).variants
+        (first,) = sweep(spec, wb_settings, logged=True).variants
         asked = stub.requests
-        (again,) = sweep(spec, wb_settings).variants
+        (again,) = sweep(spec, wb_settings, logged=True).variants
     assert first.status == "FINISHED" and first.metrics["faithfulness"] == 1.0 and first.metrics["judge_call_errors"] == 0
     assert first.metrics["judge_calls"] > 0 and first.metrics["judge_cost_usd"] > 0
     assert first.metrics["judge_spent_usd"] == first.metrics["judge_cost_usd"]
