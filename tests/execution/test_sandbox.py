@@ -20,9 +20,10 @@ from workbench.pipeline import MemoryIndexStore
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.testing.crashing import CrashingModel
+from workbench.tracking import MemoryTracker
 
 ROOT = Path(__file__).resolve().parents[2]
-WALL_S = 6.0  # the hanging variant waits this long; the others finish in a second or two
+WALL_S = 3.0  # the hanging variant waits this long (its worker is killed 3 s later); the others finish at once
 
 
 def spec_of(models: list[str], **extra: object) -> ExperimentSpec:
@@ -41,6 +42,16 @@ def spec_of(models: list[str], **extra: object) -> ExperimentSpec:
 
 def fakes(**models: object) -> dict[str, object]:
     return {MINILM_ID: HashingEmbedder(model_id=MINILM_ID), **models}
+
+
+@pytest.fixture
+def stop_grace_s(monkeypatch: pytest.MonkeyPatch) -> float:
+    """The grace period a stopped worker's calls in flight get, shortened from its 5 s for the tests that wait it out
+    (the caller, this process, keeps the time)."""
+    from workbench.execution import _process
+
+    monkeypatch.setattr(_process, "STOP_GRACE_S", 2.5)
+    return _process.STOP_GRACE_S
 
 
 def test_segfault_memory_and_native_hang_fail_their_variants_and_the_sweep_goes_on(wb_settings) -> None:  # type: ignore[no-untyped-def]
@@ -91,7 +102,7 @@ def test_a_worker_killed_by_a_signal_is_a_failed_run_in_the_store(wb_settings) -
 def test_isolation_none_runs_in_this_process_and_sees_the_injected_objects(wb_settings) -> None:  # type: ignore[no-untyped-def]
     model = ScriptedModel(lambda p: "same", model_id="ollama:inproc")
     spec = spec_of(["ollama:inproc"], execution={"isolation": "none"})
-    result = wb.run(spec, models=fakes(**{"ollama:inproc": model}), index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    result = wb.run(spec, models=fakes(**{"ollama:inproc": model}), index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker())
     assert result.variants[0].status == "FINISHED"
     assert len(model.calls) == 3  # the very object was called: no copy in another process
 
@@ -99,7 +110,7 @@ def test_isolation_none_runs_in_this_process_and_sees_the_injected_objects(wb_se
 def test_process_isolation_runs_the_injected_model_in_a_worker_process(wb_settings) -> None:  # type: ignore[no-untyped-def]
     model = ScriptedModel(lambda p: str(os.getpid()), model_id="ollama:copied")
     result = wb.run(spec_of(["ollama:copied"]), models=fakes(**{"ollama:copied": model}), index_store=MemoryIndexStore(),
-                    settings=wb_settings, progress=False)
+                    settings=wb_settings, progress=False, tracker=MemoryTracker())
     pids = {r.answer for r in result.variants[0].records}
     assert len(pids) == 1 and pids != {str(os.getpid())}  # one worker process, not this one
     assert len(model.calls) == 3  # its calls are recorded all the same (the fake's call log is shared)
@@ -144,7 +155,7 @@ def test_racing_keeps_each_variants_worker_between_its_batches_and_a_kept_worker
     })
     spec = spec_of(["ollama:one", "ollama:two", "ollama:dies"], dataset={"path": "datasets/python_docs.jsonl", "limit": 6},
                    execution={"racing": {"metric": "token_f1", "min_questions": 2, "batch": 2}})
-    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker())
     by_model = {v.variant.model.id: v for v in result.variants}  # type: ignore[union-attr]
 
     pids = {m: {r.answer for r in by_model[m].records} for m in ("ollama:one", "ollama:two")}
@@ -175,7 +186,7 @@ def _hang_after_one_answer(pid_file: Path):  # type: ignore[no-untyped-def]
     return answer
 
 
-def test_ctrl_c_ends_the_sweep_killed_after_the_grace_period_instead_of_waiting_for_a_question_that_hangs(wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_ctrl_c_ends_the_sweep_killed_after_the_grace_period_instead_of_waiting_for_a_question_that_hangs(wb_settings, tmp_path, stop_grace_s) -> None:  # type: ignore[no-untyped-def]
     from mlflow import MlflowClient
 
     pid_file = tmp_path / "worker.pid"
@@ -201,12 +212,10 @@ def test_ctrl_c_ends_the_sweep_killed_after_the_grace_period_instead_of_waiting_
     assert sweep.data.tags["workbench.end_reason"] == "interrupted (KeyboardInterrupt)"  # it read "interrupted ()"
 
 
-def test_stop_ends_a_worker_whose_question_hangs_after_the_grace_period_not_its_wall_time(wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_stop_ends_a_worker_whose_question_hangs_after_the_grace_period_not_its_wall_time(wb_settings, tmp_path, stop_grace_s) -> None:  # type: ignore[no-untyped-def]
     """The Stop button waited for the question in flight however long it took: a model hanging in native code held
     the stopped variant (and the sweep) until its wall time, then ended it FAILED for a timeout."""
     import threading
-
-    from workbench.execution._process import STOP_GRACE_S
 
     pid_file = tmp_path / "worker.pid"
     models = fakes(**{"ollama:hang": ScriptedModel(_hang_after_one_answer(pid_file), model_id="ollama:hang")})
@@ -217,23 +226,21 @@ def test_stop_ends_a_worker_whose_question_hangs_after_the_grace_period_not_its_
             stop.set()
 
     result = wb.run(spec_of(["ollama:hang"], limits={"wall_time_s": 120}), models=models, index_store=MemoryIndexStore(),
-                    settings=wb_settings, progress=False, stop=stop, on_event=stop_after_the_first_answer)
+                    settings=wb_settings, progress=False, tracker=MemoryTracker(), stop=stop, on_event=stop_after_the_first_answer)
     (variant,) = result.variants
     assert (variant.status, variant.outcome.error) == (
-        "STOPPED", f"stopped by the user: its worker process was ended after its calls in flight took more than {STOP_GRACE_S:g}s")
+        "STOPPED", f"stopped by the user: its worker process was ended after its calls in flight took more than {stop_grace_s:g}s")
     with pytest.raises(ProcessLookupError):  # the worker is gone, not left hanging
         os.kill(int(pid_file.read_text()), 0)
 
 
-def test_stop_lets_a_worker_score_the_answers_it_has_past_the_grace_period(wb_settings) -> None:  # type: ignore[no-untyped-def]
+def test_stop_lets_a_worker_score_the_answers_it_has_past_the_grace_period(wb_settings, stop_grace_s) -> None:  # type: ignore[no-untyped-def]
     """The grace period of a stop is the answering's: a worker scoring its answers with a slow judge was ended past it,
     and the stopped variant's run lost every answer and score it had."""
     import threading
 
-    from workbench.execution._process import STOP_GRACE_S
-
     def slow_verdict(prompt: object) -> str:
-        time.sleep(STOP_GRACE_S / 2)
+        time.sleep(stop_grace_s / 2)
         return '{"reason": "r", "verdict": 1}'
 
     stop = threading.Event()
@@ -257,7 +264,7 @@ def test_stop_lets_a_worker_score_the_answers_it_has_past_the_grace_period(wb_se
                       "ollama:judge": ScriptedModel(slow_verdict, model_id="ollama:judge", kind="chat")})
     spec = spec_of(["ollama:fast"], judge={"id": "ollama:judge"}, scorers=["token_f1", "context_precision"],
                    retrieval=[{"k": 3}], limits={"wall_time_s": 120})  # three verdicts one after another: past the grace
-    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, stop=stop,
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker(), stop=stop,
                     on_event=stop_after_the_first_answer)
     (variant,) = result.variants
     assert variant.status == "STOPPED" and 0 < len(variant.records) < len(result.dataset), variant.outcome.error
@@ -281,7 +288,7 @@ def test_stop_reaches_a_worker_whose_hosted_answers_keep_coming(wb_settings) -> 
 
     spec = spec_of(["ollama:fast"], dataset={"path": "datasets/python_docs.jsonl"}, execution={"concurrency": {"ollama": 8}})
     result = wb.run(spec, models=fakes(**{"ollama:fast": ScriptedModel(slow, model_id="ollama:fast")}), index_store=MemoryIndexStore(),
-                    settings=wb_settings, progress=False, stop=stop, on_event=stop_after_the_first_answer)
+                    settings=wb_settings, progress=False, tracker=MemoryTracker(), stop=stop, on_event=stop_after_the_first_answer)
     (variant,) = result.variants
     assert variant.status == "STOPPED" and len(variant.records) < len(result.dataset) // 2, (variant.status, len(variant.records))
 
@@ -426,7 +433,7 @@ def test_two_workers_asking_the_same_question_at_once_compute_it_once(wb_setting
                    retrieval=[{"k": 2, "search": "similarity"}, {"k": 2, "search": "mmr", "mmr_lambda": 1.0}],
                    execution={"workers": 2})
     result = wb.run(spec, models=fakes(**{"local:gemma3-270m": model}), index_store=MemoryIndexStore(), settings=wb_settings,
-                    progress=False, cache=DiskCacheStore(tmp_path / "cache"))
+                    progress=False, tracker=MemoryTracker(), cache=DiskCacheStore(tmp_path / "cache"))
     assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"]
     assert [r.retrieved_ids for r in result.variants[0].records] == [r.retrieved_ids for r in result.variants[1].records]
     assert len(model.calls) == 4
