@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from workbench.pipeline import MemoryIndexStore
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.testing.crashing import CrashingModel
+from workbench.tracking import MemoryTracker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,7 +107,7 @@ def test_a_ray_task_that_dies_is_a_failed_run_and_the_others_finish(ray_instance
         MINILM_ID: HashingEmbedder(model_id=MINILM_ID),
     }
     spec = spec_of("ray", ["ollama:segfault", "ollama:good"], prompts=[{"name": "p", "template": "{context} {question}"}])
-    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker())
     by_model = {v.variant.model.id: v for v in result.variants}  # type: ignore[union-attr]
     assert by_model["ollama:good"].status == "FINISHED"
     crashed = by_model["ollama:segfault"]
@@ -119,12 +122,15 @@ def sleepy(prompt) -> str:  # type: ignore[no-untyped-def]
     return "late"
 
 
-def test_stop_cancels_a_running_ray_task_and_ends_the_sweep_killed(ray_instance, wb_settings) -> None:  # type: ignore[no-untyped-def]
+def test_stop_cancels_a_running_ray_task_and_ends_the_sweep_killed(ray_instance, wb_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The RunPanel's Stop left a Ray task answering every question of its variant (or until its wall time), and the
     sweep ended FINISHED or FAILED long after the user stopped it."""
     import threading
     import time
 
+    from workbench.execution import _ray
+
+    monkeypatch.setattr(_ray, "STOP_GRACE_S", 2.0)  # the task's call in flight never ends: it is cancelled past the grace (5 s in use)
     models = {"ollama:sleepy": ScriptedModel(sleepy, model_id="ollama:sleepy"), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     spec = spec_of("ray", ["ollama:sleepy"], prompts=[{"name": "p", "template": "{context} {question}"}],
                    limits={"wall_time_s": 20})
@@ -249,7 +255,7 @@ def test_a_task_queued_behind_the_clusters_free_cpus_is_not_charged_its_wait_as_
     spec = spec_of("ray", ["local:gemma3-270m"], dataset={"path": "datasets/python_docs.jsonl", "limit": 3},
                    prompts=[{"name": f"p{i}", "template": f"{i} {{context}} {{question}}"} for i in range(3)],
                    limits={"wall_time_s": 7}, execution={"backend": "ray", "workers": 3})
-    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker())
     assert [v.status for v in result.variants] == ["FINISHED"] * 3, [v.outcome.error for v in result.variants]
 
 
@@ -323,3 +329,34 @@ def test_a_sweep_from_a_thread_that_ended_leaves_the_local_instance_to_the_next_
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "[['FINISHED'], ['FINISHED']]", proc.stdout[-2000:]
     assert "SIGTERM handler is not set" not in proc.stderr
+
+
+def _overlapping(folder: Path, prompt) -> str:  # type: ignore[no-untyped-def]
+    """A hosted call's answer that notes how many calls were in flight as it started (a file per call in ``folder``,
+    seen by every Ray worker process)."""
+    mine = folder / f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
+    mine.touch()
+    try:
+        with open(folder.parent / "in_flight.log", "a", encoding="ascii") as log:
+            log.write(f"{len(os.listdir(folder))}\n")
+        time.sleep(0.3)
+    finally:
+        mine.unlink()
+    return prompt.text.splitlines()[-1]
+
+
+def test_ray_tasks_on_one_machine_keep_to_a_limit_smaller_than_their_number(ray_instance, wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """(A test of test_slots.py's pools, here to share this module's Ray instance.) Each task kept ``limit // tasks`` calls in flight, at least one: two tasks under ``concurrency: {ollama: 1}``
+    sent two calls at once. They now also hold a slot of the cache's pool, which every task on the machine shares."""
+    import functools
+
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    model = ScriptedModel(functools.partial(_overlapping, folder), model_id="ollama:scripted", identity="scripted:ray-slots")
+    spec = spec_of("ray", ["ollama:scripted"])
+    spec = spec.model_copy(update={"execution": spec.execution.model_copy(update={"concurrency": {"ollama": 1}})})
+    result = wb.run(spec, models={"ollama:scripted": model, MINILM_ID: HashingEmbedder(model_id=MINILM_ID)},
+                    index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker())
+    assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
+    seen = [int(n) for n in (tmp_path / "in_flight.log").read_text().split()]
+    assert len(seen) == 2 * 4 and max(seen) == 1, seen

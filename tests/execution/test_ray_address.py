@@ -28,6 +28,7 @@ from workbench.grid import expand_grid
 from workbench.models import MINILM_ID
 from workbench.pipeline import MemoryIndexStore
 from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.tracking import MemoryTracker
 
 require_ray()
 
@@ -321,7 +322,7 @@ def test_a_task_the_cluster_cannot_load_is_one_line_naming_the_missing_module(wb
               MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     spec = spec_of("ray", ["ollama:scripted"], execution={"backend": "ray", "address": ray_cluster.client})
     with pytest.raises(WorkbenchError) as info:
-        wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+        wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker())
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(f"execution.address '{ray_cluster.client}': the Ray cluster broke the connection (No module named "
@@ -337,7 +338,7 @@ def test_without_an_address_a_local_instance_runs_even_beside_a_cluster(wb_setti
     models = {"ollama:scripted": ScriptedModel(lambda p: "fine", model_id="ollama:scripted"),
               MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     spec = spec_of("ray", ["ollama:scripted"], execution={"backend": "ray", "workers": 1})
-    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker())
     assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
     assert len(models["ollama:scripted"].calls) == 2 * 4
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_store, run_together
-from tests.execution.test_ray import ray_instance  # noqa: F401 - a fixture (a local Ray instance)
 from workbench.execution._slots import CallSlots, SlotPool
 from workbench.testing.openai_stub import OpenAIStub
+from workbench.tracking import MemoryTracker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -244,44 +244,6 @@ def swept_against_stub(spec, wb_settings, monkeypatch: pytest.MonkeyPatch) -> Op
     return stub
 
 
-def _overlapping(folder: Path, prompt) -> str:  # type: ignore[no-untyped-def]
-    """A hosted call's answer that notes how many calls were in flight as it started (a file per call in ``folder``,
-    seen by every Ray worker process)."""
-    mine = folder / f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
-    mine.touch()
-    try:
-        with open(folder.parent / "in_flight.log", "a", encoding="ascii") as log:
-            log.write(f"{len(os.listdir(folder))}\n")
-        time.sleep(0.3)
-    finally:
-        mine.unlink()
-    return prompt.text.splitlines()[-1]
-
-
-@pytest.mark.usefixtures("ray_instance")
-def test_ray_tasks_on_one_machine_keep_to_a_limit_smaller_than_their_number(wb_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Each task kept ``limit // tasks`` calls in flight, at least one: two tasks under ``concurrency: {ollama: 1}``
-    sent two calls at once. They now also hold a slot of the cache's pool, which every task on the machine shares."""
-    import functools
-
-    import workbench as wb
-    from tests.execution.test_ray import spec_of
-    from workbench.models import MINILM_ID
-    from workbench.pipeline import MemoryIndexStore
-    from workbench.testing import HashingEmbedder, ScriptedModel
-
-    folder = tmp_path / "calls"
-    folder.mkdir()
-    model = ScriptedModel(functools.partial(_overlapping, folder), model_id="ollama:scripted", identity="scripted:ray-slots")
-    spec = spec_of("ray", ["ollama:scripted"])
-    spec = spec.model_copy(update={"execution": spec.execution.model_copy(update={"concurrency": {"ollama": 1}})})
-    result = wb.run(spec, models={"ollama:scripted": model, MINILM_ID: HashingEmbedder(model_id=MINILM_ID)},
-                    index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
-    assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
-    seen = [int(n) for n in (tmp_path / "in_flight.log").read_text().split()]
-    assert len(seen) == 2 * 4 and max(seen) == 1, seen
-
-
 @pytest.mark.parametrize("workers", [2, 1])
 def test_a_routed_question_holds_the_strong_providers_slot_only_while_it_calls_it(workers: int, wb_settings) -> None:  # type: ignore[no-untyped-def]
     """A routed question held a slot of both its providers from its start to its end: under {anthropic: 1} a router
@@ -308,7 +270,7 @@ def test_a_routed_question_holds_the_strong_providers_slot_only_while_it_calls_i
     models = {"openai:cheap": ScriptedModel(cheap_answer, model_id="openai:cheap", kind="chat"),
               "anthropic:strong": ScriptedModel(lambda p: "never asked", model_id="anthropic:strong", kind="chat"),
               MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
-    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker())
     assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
     assert all(v.metrics["escalation_rate"] == 0 for v in result.variants)
     assert calls.peak == 2
@@ -346,7 +308,7 @@ def test_a_routers_grounding_embeddings_keep_to_their_providers_limit(wb_setting
     with OpenAIStub(delay_s=0.3) as stub:
         monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
         monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
-        result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+        result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker())
     assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
     assert stub.requests > 8  # the index, the questions, then a grounding call per answer
     assert stub.max_in_flight == 2
