@@ -64,8 +64,10 @@ def _statuses(spec: Any, models: Any, settings: Any) -> dict[str, Any]:
 
 def test_a_sweep_in_a_child_forked_after_a_sweep_runs_its_own_workers(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
     # the child inherited the parent's forkserver (its pid is no child of the child's): every variant of the child's
-    # sweep FAILED on "ChildProcessError: [Errno 10] No child processes"
-    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], prompts=[{"name": "p", "template": "{context} {question}"}])
+    # sweep FAILED on "ChildProcessError: [Errno 10] No child processes". One light scorer: the default ones have each
+    # forkserver (the parent's, then the child's own) import ragas first
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], prompts=[{"name": "p", "template": "{context} {question}"}],
+                     scorers=["token_f1"])
     assert _statuses(spec, fake_models, wb_settings)["status"] == ["FINISHED"]  # the parent's sweep starts the forkserver
     assert in_forked_child(lambda: _statuses(spec, fake_models, wb_settings)) == {"status": ["FINISHED"], "error": [None]}
     assert _statuses(spec, fake_models, wb_settings)["status"] == ["FINISHED"]  # and the parent's forkserver still serves it
