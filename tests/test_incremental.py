@@ -447,14 +447,17 @@ def test_a_finished_run_whose_table_was_cut_short_is_computed_again_not_a_failed
     assert sweep(spec, wb_settings, models).variants[0].reused_from == warm.variants[0].run_id
 
 
-def test_a_stopped_sweep_is_killed_and_running_it_again_finishes_without_repeating_a_question(wb_settings: Settings, models: Models) -> None:
+def test_a_stopped_sweep_is_killed_and_running_it_again_finishes_without_repeating_a_question(
+    wb_settings: Settings, models: Models, tmp_path: Path
+) -> None:
     stop = threading.Event()
 
     def stop_mid_second_variant(event: wb.ProgressEvent) -> None:
         if event.kind == "question_done" and models.calls >= QUESTIONS + 1:
             stop.set()  # the worker stops after the question it is answering when it hears of it
 
-    models.generator = ScriptedModel(slowly(answer), model_id=GEMMA_ID, identity="scripted:incremental")
+    resumed = tmp_path / "resumed"
+    models.generator = ScriptedModel(slowly(answer, until=resumed), model_id=GEMMA_ID, identity="scripted:incremental")
     in_workers = make_spec(execution={"isolation": "process"})  # the stop reaches a worker process between two answers
     first = sweep(in_workers, wb_settings, models, stop=stop, on_event=stop_mid_second_variant)
     client = MlflowClient(wb_settings.tracking_uri)
@@ -465,6 +468,7 @@ def test_a_stopped_sweep_is_killed_and_running_it_again_finishes_without_repeati
     assert models.calls == QUESTIONS + answered
     # every answer the model produced is in the cache (a repeat below is then the resumed sweep's, not a lost write)
     assert DiskCacheStore(wb_settings.cache_dir).info().entries["generation"] == models.calls
+    resumed.touch()
     second = sweep(in_workers, wb_settings, models)
     asked = [prompt.text for prompt in models.generator.calls]
     # the stopped variant's answers came from the cache: no question twice (and the failure names the one that was)
@@ -476,11 +480,13 @@ def test_a_stopped_sweep_is_killed_and_running_it_again_finishes_without_repeati
     assert len(children(wb_settings, second)) == 4
 
 
-def slowly(script):  # type: ignore[no-untyped-def]
-    """A script that takes a moment per answer, as a real model does (so a stop lands between two answers)."""
+def slowly(script, until: Path):  # type: ignore[no-untyped-def]
+    """A script that takes a moment per answer, as a real model does (so a stop lands between two answers), until the
+    file ``until`` exists: the sweep resuming a stopped one need not wait (its workers read the file, not a variable)."""
 
     def answer_slowly(prompt):  # type: ignore[no-untyped-def]
-        __import__("time").sleep(0.3)
+        if not until.exists():
+            __import__("time").sleep(0.3)
         return script(prompt)
 
     return answer_slowly
@@ -574,10 +580,13 @@ def test_ctrl_c_while_a_worker_stores_a_hosted_judges_reply_keeps_it_and_the_res
 
 
 def answering_slowly_after_the_first(first: Path, started: Path, hold_s: float):  # type: ignore[no-untyped-def]
-    """A script whose every answer after the first takes ``hold_s``; the second says when it starts (``started``)."""
+    """A script whose every answer after the first takes ``hold_s``; the second says when it starts (``started``).
+    Once ``resumed(first)`` exists, it answers at once: the sweep resuming a stopped one need not wait."""
 
     def respond(prompt):  # type: ignore[no-untyped-def]
-        if first.exists():
+        if resumed(first).exists():
+            pass
+        elif first.exists():
             started.touch()
             __import__("time").sleep(hold_s)
         else:
@@ -585,6 +594,10 @@ def answering_slowly_after_the_first(first: Path, started: Path, hold_s: float):
         return answer(prompt)
 
     return respond
+
+
+def resumed(first: Path) -> Path:
+    return first.with_name(f"{first.name}-resumed")
 
 
 @pytest.mark.parametrize(("isolation", "signum"), [("process", "SIGINT"), ("process", "SIGTERM"), ("none", "SIGINT")])
@@ -616,6 +629,7 @@ def test_ctrl_c_or_sigterm_mid_answer_lets_the_call_finish_logs_its_answers_and_
     [killed] = MlflowClient(wb_settings.tracking_uri).search_runs(
         [MlflowClient(wb_settings.tracking_uri).get_experiment_by_name("incremental").experiment_id], "tags.`workbench.kind` = 'variant'")
     assert killed.data.metrics["questions"] == 2  # the stopped variant's run holds the answers it had
+    resumed(tmp_path / "first-call").touch()
     again = sweep(spec, wb_settings, models)
     assert again.variants[0].status == "FINISHED" and again.variants[0].metrics["cache_hits"] == 2
     assert models.calls == QUESTIONS  # nothing asked twice
@@ -642,6 +656,7 @@ def test_a_second_ctrl_c_ends_the_workers_without_waiting_for_the_call_in_flight
         sweep(spec, wb_settings, models)
     pressing.join()
     assert models.calls == 2 and DiskCacheStore(wb_settings.cache_dir).info().entries["generation"] == 1  # not waited for
+    resumed(tmp_path / "first-call").touch()
     sweep(spec, wb_settings, models)
     assert models.calls == QUESTIONS + 1  # the call ended in flight is the only one asked again
 
