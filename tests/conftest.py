@@ -19,6 +19,9 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     # them (llama.cpp on a busy core is several times slower); answers do not depend on the thread count
     os.environ.setdefault("WORKBENCH_LLAMA_THREADS", "1")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+# a sweep's comparison plots (matplotlib: about half of a small sweep's time) are logged by the tests that check them
+# (they set WORKBENCH_PLOTS=1); `WORKBENCH_PLOTS=1 make test` logs them in every sweep
+os.environ.setdefault("WORKBENCH_PLOTS", "0")
 
 import workbench  # noqa: F401  (telemetry off before anything else is imported)
 from workbench.config import Settings, settings

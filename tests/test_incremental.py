@@ -905,6 +905,7 @@ def test_a_sweep_reusing_every_variant_copies_the_earlier_comparison_and_plots(
     # minutes over thousands of questions) and drew its plots again (~0.6 s)
     import workbench.runner._sweep as runner
 
+    monkeypatch.setenv("WORKBENCH_PLOTS", "1")
     computed: list[int] = []
     real = runner.sweep_comparison
     monkeypatch.setattr(runner, "sweep_comparison", lambda results, seed: computed.append(seed) or real(results, seed=seed))

@@ -73,6 +73,28 @@ class Settings:
                                  f"and at most {_MAX_CACHE_MB} — fix it, or unset it for the default 4096")
         return size
 
+    @property
+    def plots(self) -> bool:
+        """Whether a sweep logs its comparison plots (``plots/*.png`` on its parent run): ``WORKBENCH_PLOTS``, on by
+        default; ``0`` leaves them out (a CI job whose runs nobody opens saves about half a second per sweep).
+
+        Raises:
+            WorkbenchError: ``WORKBENCH_PLOTS`` is not one of 1, 0, true, false, yes, no, on, off.
+        """
+        return plots_wanted()
+
+
+_YES, _NO = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
+
+
+def plots_wanted() -> bool:
+    """``Settings.plots``, read from the environment as the sweep ends (no project folder needed)."""
+    given = os.environ.get("WORKBENCH_PLOTS") or "1"  # empty is unset, as for the other variables
+    if given.strip().lower() not in _YES | _NO:
+        raise WorkbenchError(f"WORKBENCH_PLOTS={given!r}: give 1 to log a sweep's comparison plots or 0 to leave them "
+                             "out, or unset it (they are logged)")
+    return given.strip().lower() in _YES
+
 
 # a secret handed over in a URI's query rather than its login: SQLAlchemy gives a database URI's query to the driver
 # (postgresql://bob@db/mlflow?password=...), a proxy takes ?token=...; the parameter names workbench.redaction masks

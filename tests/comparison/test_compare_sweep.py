@@ -65,7 +65,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="module")
 def sweep(store: Settings) -> wb.SweepResult:
     models = {GEMMA_ID: ScriptedModel(_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
-    return wb.run(_spec(), settings=store, models=models, index_store=MemoryIndexStore(), progress=False)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WORKBENCH_PLOTS", "1")  # its plots are checked below
+        return wb.run(_spec(), settings=store, models=models, index_store=MemoryIndexStore(), progress=False)
 
 
 def _names(sweep: wb.SweepResult) -> dict[str, str]:

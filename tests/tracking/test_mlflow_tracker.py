@@ -817,3 +817,25 @@ def test_the_sweeps_comparison_is_summarised_once_for_its_description_and_compar
         assert logged.read() == built[0]
     assert built[0] and built[0].splitlines()[0] in client.get_run(result.parent_run_id).data.tags["mlflow.note.content"]
     assert len(built) == 1
+
+
+def test_workbench_plots_0_logs_the_comparison_without_plots_and_a_later_sweep_makes_its_own(wb_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # a CI job whose runs nobody opens skips the PNGs (half a small sweep's time); its comparison is not all logged, so
+    # a later sweep over the same runs with plots wanted makes them instead of copying a comparison without them
+    models = {GEMMA_ID: ScriptedModel(lambda p: "an answer", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    client = MlflowClient(wb_settings.tracking_uri)
+
+    def sweep(plots: str) -> tuple[set[str], dict[str, str]]:
+        monkeypatch.setenv("WORKBENCH_PLOTS", plots)
+        result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+        return {a.path for a in client.list_artifacts(result.parent_run_id)}, client.get_run(result.parent_run_id).data.tags
+
+    artifacts, tags = sweep("0")
+    assert {"comparison.json", "comparison.txt"} <= artifacts and "plots" not in artifacts
+    assert "workbench.comparison_key" not in tags
+    artifacts, tags = sweep("1")
+    assert "plots" in artifacts and "workbench.comparison_key" in tags
+    monkeypatch.setenv("WORKBENCH_PLOTS", "maybe")
+    with pytest.raises(wb.WorkbenchError, match=r"^WORKBENCH_PLOTS='maybe': give 1 to log a sweep's comparison plots or 0"):
+        wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)

@@ -599,6 +599,7 @@ def check_can_start(
     if own_index_store:
         check_index_store_for(spec)  # a local Chroma in a child forked after it was opened: one line, not a hang
     _ = cfg.cache_size_mb  # likewise a bad WORKBENCH_CACHE_SIZE_MB, before the store is opened
+    _ = cfg.plots  # and a bad WORKBENCH_PLOTS, not a warning after every variant ran
 
 
 def _check_overrides(spec: ExperimentSpec, models: Mapping[str, Any] | None) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 
+from workbench.config import plots_wanted
 from workbench.datasets import Corpus, Dataset
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant, prompt_hash
@@ -644,12 +645,15 @@ class MlflowTracker:
     def _log_comparison(self, run_id: str, comparison: SweepComparison, text: str | None) -> bool:
         """``comparison.json``, ``comparison.txt`` (``text``: the comparison's summary, None when it could not be made)
         and ``plots/`` on the parent run (the plots of a ``LoggedComparison`` copied from its run); whether all of it was
-        logged. A failure here is a warning, never a failed sweep."""
+        logged. A failure here is a warning, never a failed sweep. With ``WORKBENCH_PLOTS=0`` no plot is logged, so
+        not all of it: a later sweep of the same runs makes its comparison (and plots, if wanted) instead of copying."""
         try:
             self.client.log_dict(run_id, comparison.to_dict(), COMPARISON_FILE)
             if text is None:  # _comparison_text said why
                 return False
             self.client.log_text(run_id, text, COMPARISON_TEXT)
+            if not plots_wanted():
+                return False
             if isinstance(comparison, LoggedComparison):
                 self._copy_plots(comparison, run_id)
                 return True
