@@ -6,15 +6,19 @@ import os
 import shutil
 from pathlib import Path
 
+from tests.conftest import copy_store
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def make_project(tmp_path: Path) -> Path:
-    """Copy what the notebooks read into ``tmp_path/project`` (the notebooks run from its ``notebooks/`` folder)."""
+def make_project(tmp_path: Path, empty_store: Path) -> Path:
+    """Copy what the notebooks read into ``tmp_path/project`` (the notebooks run from its ``notebooks/`` folder), with
+    a copy of ``empty_store`` as its MLflow store: a kernel creating the store itself would run MLflow's migrations."""
     project = tmp_path / "project"
     skip = shutil.ignore_patterns(".ipynb_checkpoints", "*.db", "mlruns", ".workbench")
     for name in ("datasets", "experiments", "notebooks"):
         shutil.copytree(ROOT / name, project / name, ignore=skip)
+    copy_store(empty_store, project)
     return project
 
 
