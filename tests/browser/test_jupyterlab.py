@@ -101,9 +101,9 @@ def browser_ready() -> None:
 
 
 @pytest.fixture
-def lab(tmp_path: Path, shared_home: Path, browser_ready: None) -> Iterator[dict[str, Any]]:
+def lab(tmp_path: Path, shared_home: Path, empty_store: Path, browser_ready: None) -> Iterator[dict[str, Any]]:
     """JupyterLab over a temp copy of the project; kernels log to the copy's own MLflow store."""
-    project = make_project(tmp_path)
+    project = make_project(tmp_path, empty_store)
     port, ui_port, token = _free_port(), _free_port(), secrets.token_hex(16)
     settings_dir = tmp_path / "lab-settings"
     for name, value in {
@@ -122,18 +122,27 @@ def lab(tmp_path: Path, shared_home: Path, browser_ready: None) -> Iterator[dict
         JUPYTERLAB_SETTINGS_DIR=str(settings_dir),
         JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"),
     )
-    log = tmp_path / "jupyterlab.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-             f"--IdentityProvider.token={token}", "--LabApp.extension_manager=readonly", f"--ServerApp.root_dir={project}"],
-            cwd=project, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+    log, ui_log = tmp_path / "jupyterlab.log", tmp_path / "mlflow-ui.log"
+    process = _start([sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                      f"--IdentityProvider.token={token}", "--LabApp.extension_manager=readonly", f"--ServerApp.root_dir={project}"],
+                     project, env, log)
+    # the MLflow UI the test opens last starts now, while the browser drives the notebook, rather than after it
+    uri = f"sqlite:///{project / 'mlruns' / 'mlflow.db'}"
+    ui = _start([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port",
+                 str(ui_port), "--workers", "1", "--default-artifact-root", (project / "mlruns" / "artifacts").as_uri()],
+                project, env, ui_log)
     try:
         _wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", process, 120, log)
-        yield {"url": f"http://127.0.0.1:{port}", "token": token, "project": project, "ui_port": ui_port, "env": env, "tmp": tmp_path}
+        yield {"url": f"http://127.0.0.1:{port}", "token": token, "project": project, "ui_port": ui_port, "ui": ui, "ui_log": ui_log}
     finally:
+        _stop(ui)
         _stop(process)
+
+
+def _start(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A server in its own process group (``_stop`` ends it and its children), its output in ``log``."""
+    with log.open("wb") as sink:
+        return subprocess.Popen(command, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def test_quickstart_widgets_in_jupyterlab(lab: dict[str, Any]) -> None:
@@ -184,20 +193,10 @@ def test_quickstart_widgets_in_jupyterlab(lab: dict[str, Any]) -> None:
     assert (answer.feedback.comment, answer.feedback.user) == (COMMENT, "browser-test")
 
     # The MLflow UI shows that feedback on the question's trace, beside the automatic scores.
-    log = lab["tmp"] / "mlflow-ui.log"
     ui = f"http://127.0.0.1:{lab['ui_port']}"
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port",
-             str(lab["ui_port"]), "--workers", "1", "--default-artifact-root", (project / "mlruns" / "artifacts").as_uri()],
-            cwd=project, env=lab["env"], stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    try:
-        _wait_http(f"{ui}/health", server, 180, log)
-        seen = _drive({"out": str(OUTPUT), "comment": COMMENT, "chromium": CHROMIUM,
-                       "mlflow": {"url": trace_url(sweep.info.experiment_id, answer.trace_id, base=ui), "expect": "human_rating"}},
-                      timeout=400)
-    finally:
-        _stop(server)
+    _wait_http(f"{ui}/health", lab["ui"], 180, lab["ui_log"])
+    seen = _drive({"out": str(OUTPUT), "comment": COMMENT, "chromium": CHROMIUM,
+                   "mlflow": {"url": trace_url(sweep.info.experiment_id, answer.trace_id, base=ui), "expect": "human_rating"}},
+                  timeout=400)
     assert seen["mlflowShowsFeedback"] and seen["mlflowShowsComment"]
     print(f"browser test total: {time.monotonic() - started:.1f}s; screenshots in {OUTPUT}")
