@@ -66,12 +66,16 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float, log: 
     raise AssertionError(f"{url} did not answer within {timeout:.0f}s:\n{log.read_text()[-3000:]}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a server started here and everything it started (its own process group: kernels, workers)."""
-    if process.poll() is None:
+def _stop(*processes: subprocess.Popen[bytes]) -> None:
+    """Stop servers started here and everything they started (their own process groups: kernels, workers), all at
+    once: each may take its 20 s grace before SIGKILL, in parallel rather than one after the other."""
+    running = [p for p in processes if p.poll() is None]
+    for process in running:
         os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for process in running:
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
@@ -135,8 +139,7 @@ def lab(tmp_path: Path, shared_home: Path, empty_store: Path, browser_ready: Non
         _wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", process, 120, log)
         yield {"url": f"http://127.0.0.1:{port}", "token": token, "project": project, "ui_port": ui_port, "ui": ui, "ui_log": ui_log}
     finally:
-        _stop(ui)
-        _stop(process)
+        _stop(ui, process)
 
 
 def _start(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
