@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from workbench.config import settings
+from workbench.config import Settings
 from workbench.spec import ExperimentSpec
 from workbench.tracking import load_variant_table
 
@@ -23,8 +23,10 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
-def test_promoted_config_is_exported_and_reproduced_from_its_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_promoted_config_is_exported_and_reproduced_from_its_bundle(real_settings: Settings, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKBENCH_USER", "integration")
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))  # every answer is the model's, not another test's
     spec = ExperimentSpec.from_dict({
         "name": "promote-integration",
         "dataset": {"path": "datasets/handbook.jsonl", "limit": 3},
@@ -35,8 +37,9 @@ def test_promoted_config_is_exported_and_reproduced_from_its_bundle(tmp_path: Pa
         "retrieval": [{"embedding": "local:all-minilm-l6-v2", "k": 2}],
         "promotion": {"gates": [{"kind": "min_questions", "n": 3}, {"kind": "max_cost_per_answer", "usd": 0.0},
                                 {"kind": "metric", "metric": "hit_at_k", "min": 0.0}]},
+        "execution": {"isolation": "none"},  # a real sweep in worker processes is test_local_sweep's
     }, base_dir=ROOT)
-    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    cfg = real_settings
     result = wb.run(spec, settings=cfg, progress=False)
     variant = result.variants[0]
     assert variant.status == "FINISHED", variant.outcome.error
