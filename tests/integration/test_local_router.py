@@ -29,8 +29,12 @@ def test_the_router_escalates_exactly_the_questions_whose_signal_fires(real_sett
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))  # every answer is the model's, not another test's
     cheap, strong = {"id": SMOLLM2_ID, "params": {"max_tokens": 16}}, {"id": GEMMA_ID, "params": {"max_tokens": 16}}
-    questions = tmp_path / "questions.jsonl"  # five handbook questions (the fifth it cannot answer) and one off topic
-    lines = (ROOT / "datasets" / "handbook.jsonl").read_text(encoding="utf-8").splitlines()[:5]
+    # one question per outcome: hb-003 the cheap model answers, hb-005 (which the handbook cannot answer) escalates on
+    # grounding after the cheap answer, the off-topic one on its retrieval score before any (the other handbook
+    # questions only repeated the first two outcomes, each answer a real model call)
+    questions = tmp_path / "questions.jsonl"
+    lines = [line for line in (ROOT / "datasets" / "handbook.jsonl").read_text(encoding="utf-8").splitlines()
+             if json.loads(line)["id"] in ("hb-003", "hb-005")]
     off_topic = {"id": "off-topic", "question": "At what temperature does tungsten melt?", "reference": "3422 degrees Celsius.",
                  "source_ids": [], "category": "unanswerable"}
     questions.write_text("\n".join([*lines, json.dumps(off_topic)]) + "\n", encoding="utf-8")
