@@ -17,7 +17,7 @@ import workbench as wb
 from workbench.config import Settings
 from workbench.models import GEMMA_ID, SMOLLM2_ID
 from workbench.datasets import load_corpus
-from workbench.spec import CorpusRef, RouterEntry, load_experiment
+from workbench.spec import CorpusRef, ModelSpec, RouterEntry, load_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -29,11 +29,19 @@ PICKED = ("py-001", "py-005", "py-008")
 RETRIEVED = ("for", "compound", "import", "dict", "identifiers", "customization", "specialnames", "debugger")
 
 
+def answers_of_24_tokens(model: ModelSpec) -> ModelSpec:
+    """The model answering in at most 24 tokens instead of routing.yaml's 64: each answer is decoded twice (by the sweep,
+    then by the bundle), and the shorter answers keep the three outcomes."""
+    return model.model_copy(update={"params": model.params.model_copy(update={"max_tokens": 24})})
+
+
 def test_a_promoted_router_bundle_answers_the_evaluated_questions_as_the_router_did(real_settings: Settings, tmp_path: Path,
                                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))  # every answer is the model's, not another test's
     spec = load_experiment(ROOT / "experiments" / "routing.yaml")
     router = next(m for m in spec.models if isinstance(m, RouterEntry))
+    shorter = {role: answers_of_24_tokens(getattr(router.router, role)) for role in ("cheap", "strong")}
+    router = router.model_copy(update={"router": router.router.model_copy(update=shorter)})
     # three of its questions, one per outcome (README "Routing"): py-001 the cheap model answers, py-005 (unanswerable)
     # escalates on grounding after the cheap answer, py-008 (a harmful request) on its retrieval score before any
     questions = tmp_path / "questions.jsonl"
