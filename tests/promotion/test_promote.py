@@ -7,8 +7,11 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from mlflow import MlflowClient
@@ -476,69 +479,82 @@ def test_a_registered_model_another_app_registered_is_left_alone(swept: Swept) -
     assert wb.promote(swept.run_id("good"), name="assist-empty", alias="staging", gates=easy, settings=swept.settings).version == "1"
 
 
-def test_a_run_of_a_deleted_experiment_is_refused_before_anything_is_registered(tmp_path: Path) -> None:
-    from tests.promotion.conftest import sweep
+def registered(swept: Swept) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """Everything in the registry: models, versions, their tags and aliases, and the prompts with theirs."""
+    return registry_state(swept), aliases(swept)
 
-    deleted = sweep(tmp_path)  # its own store: the shared sweep's experiment stays active
-    c = client(deleted)
-    experiment_id = c.get_run(deleted.run_id("good")).info.experiment_id
+
+@contextmanager
+def cut_short(artifact: Path, at: int) -> Iterator[None]:
+    """``artifact`` cut to its first ``at`` bytes (a full disk, a sync tool), put back whole afterwards: the shared
+    sweep's runs stay whole for the other tests."""
+    whole = artifact.read_bytes()
+    artifact.write_bytes(whole[:at])
+    try:
+        yield
+    finally:
+        artifact.write_bytes(whole)
+
+
+def artifact_path(swept: Swept, run_id: str, name: str) -> Path:
+    return Path(urlsplit(client(swept).get_run(run_id).info.artifact_uri).path) / name
+
+
+def test_a_run_of_a_deleted_experiment_is_refused_before_anything_is_registered(swept: Swept) -> None:
+    c = client(swept)
+    experiment_id = c.get_run(swept.run_id("good")).info.experiment_id
+    before = registered(swept)
     c.delete_experiment(experiment_id)
-    with pytest.raises(PromotionError, match=rf"run {deleted.run_id('good')}: experiment 'promo' is deleted in .* — restore it with "
-                                             rf"'mlflow experiments restore --experiment-id {experiment_id}'"):
-        wb.promote(deleted.run_id("good"), name="assist-deleted", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
-                   settings=deleted.settings)
-    assert c.search_registered_models() == [] and c.search_prompts() == []
+    try:
+        with pytest.raises(PromotionError, match=rf"run {swept.run_id('good')}: experiment 'promo' is deleted in .* — restore it with "
+                                                 rf"'mlflow experiments restore --experiment-id {experiment_id}'"):
+            wb.promote(swept.run_id("good"), name="assist-deleted", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
+                       settings=swept.settings)
+    finally:
+        c.restore_experiment(experiment_id)  # the shared sweep's experiment stays active for the other tests
+    assert registered(swept) == before
 
 
-def test_a_deleted_run_is_refused_before_anything_is_registered(tmp_path: Path) -> None:
-    from tests.promotion.conftest import sweep
+def test_a_deleted_run_is_refused_before_anything_is_registered(swept: Swept) -> None:
+    c, good = client(swept), swept.run_id("good")
+    before = registered(swept)
+    c.delete_run(good)  # thrown away in the MLflow UI; MLflow still returns it
+    try:
+        with pytest.raises(PromotionError, match=rf"^run {good} \('[^']+'\) is deleted in .* — restore it with "
+                                                 rf"'mlflow runs restore --run-id {good}'"):
+            wb.promote(good, name="assist-deleted-run", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
+                       settings=swept.settings)
+    finally:
+        c.restore_run(good)  # the shared sweep's runs stay active for the other tests
+    assert registered(swept) == before
 
-    deleted = sweep(tmp_path)  # its own store: the shared sweep's runs stay active
-    c = client(deleted)
-    c.delete_run(deleted.run_id("good"))  # thrown away in the MLflow UI; MLflow still returns it
-    with pytest.raises(PromotionError, match=rf"^run {deleted.run_id('good')} \('[^']+'\) is deleted in .* — restore it with "
-                                             rf"'mlflow runs restore --run-id {deleted.run_id('good')}'"):
-        wb.promote(deleted.run_id("good"), name="assist-deleted-run", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
-                   settings=deleted.settings)
-    assert c.search_registered_models() == [] and c.search_prompts() == []
 
-
-def test_a_run_whose_per_question_table_was_cut_short_is_refused_before_anything_is_registered(tmp_path: Path) -> None:
+def test_a_run_whose_per_question_table_was_cut_short_is_refused_before_anything_is_registered(swept: Swept) -> None:
     # a full disk or a sync tool cut eval_results.json: the gates judged the run on its metrics alone and it was
     # promoted, as an old run without a table would be, and then its export could not be made
-    from urllib.parse import urlsplit
-
-    from tests.promotion.conftest import sweep
-
-    cut = sweep(tmp_path)  # its own store: the shared sweep's runs stay whole
-    c = client(cut)
-    table = Path(urlsplit(c.get_run(cut.run_id("good")).info.artifact_uri).path) / "eval_results.json"
-    table.write_bytes(table.read_bytes()[:100])
-    with pytest.raises(PromotionError, match=rf"^run {cut.run_id('good')}: its per-question table \(eval_results.json\) cannot be read "
-                                             r"\(JSONDecodeError: .*\) — the gates would judge it without its questions, .*: run its "
-                                             "experiment again \\(answers come from the cache\\) and promote the new run$"):
-        wb.promote(cut.run_id("good"), name="assist-cut-table", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
-                   settings=cut.settings)
-    assert c.search_registered_models() == [] and c.search_prompts() == []
+    good = swept.run_id("good")
+    before = registered(swept)
+    with cut_short(artifact_path(swept, good, "eval_results.json"), 100), \
+            pytest.raises(PromotionError, match=rf"^run {good}: its per-question table \(eval_results.json\) cannot be read "
+                                                r"\(JSONDecodeError: .*\) — the gates would judge it without its questions, .*: run its "
+                                                "experiment again \\(answers come from the cache\\) and promote the new run$"):
+        wb.promote(good, name="assist-cut-table", alias="staging", gates=[{"kind": "min_questions", "n": 1}], settings=swept.settings)
+    assert registered(swept) == before
 
 
 @pytest.mark.parametrize(("artifact", "cut_at"), [("variant.yaml", 40), ("variant.yaml", 200), ("experiment.yaml", 120)])
-def test_a_run_whose_yaml_was_cut_short_is_refused_in_one_line(tmp_path: Path, artifact: str, cut_at: int) -> None:
+def test_a_run_whose_yaml_was_cut_short_is_refused_in_one_line(swept: Swept, artifact: str, cut_at: int) -> None:
     # a full disk or a sync tool cut the variant's variant.yaml or its sweep's experiment.yaml: promote ended in a
     # yaml.scanner.ScannerError traceback
-    from urllib.parse import urlsplit
-
-    cut = sweep(tmp_path)  # its own store: the shared sweep's runs stay whole
-    c = client(cut)
-    holder = cut.run_id("good") if artifact == "variant.yaml" else c.get_run(cut.run_id("good")).data.tags["mlflow.parentRunId"]
-    path = Path(urlsplit(c.get_run(holder).info.artifact_uri).path) / artifact
-    path.write_bytes(path.read_bytes()[:cut_at])
-    with pytest.raises(PromotionError, match=rf"^run {holder}: its {artifact} cannot be read \(\w*(Scanner|Parser)Error: .*\) — it was cut "
-                                             "short or overwritten .*: run its experiment again \\(answers come from the cache\\) and "
-                                             "promote the new run$"):
-        wb.promote(cut.run_id("good"), name="assist-cut-yaml", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
-                   settings=cut.settings)
-    assert c.search_registered_models() == [] and c.search_prompts() == []
+    holder = swept.run_id("good") if artifact == "variant.yaml" else swept.result.parent_run_id
+    before = registered(swept)
+    with cut_short(artifact_path(swept, holder, artifact), cut_at), \
+            pytest.raises(PromotionError, match=rf"^run {holder}: its {artifact} cannot be read \(\w*(Scanner|Parser)Error: .*\) — it was "
+                                                "cut short or overwritten .*: run its experiment again \\(answers come from the cache\\) "
+                                                "and promote the new run$"):
+        wb.promote(swept.run_id("good"), name="assist-cut-yaml", alias="staging", gates=[{"kind": "min_questions", "n": 1}],
+                   settings=swept.settings)
+    assert registered(swept) == before
 
 
 def test_a_name_that_clashes_with_a_prompt_is_refused_before_anything_is_registered(swept: Swept) -> None:
