@@ -1,6 +1,7 @@
 """Real servers for the team-store tests: a throwaway PostgreSQL 15 cluster, an MLflow server on it, a Chroma server.
 
-Each is started on a free loopback port and torn down after the module. In CI (``CI=true``) a server that cannot start
+Each is started on a free loopback port and torn down after the module (PostgreSQL after the session: its tests each
+use databases of their own). In CI (``CI=true``) a server that cannot start
 fails the test with the reason; elsewhere the PostgreSQL tests are skipped only when its binaries are not installed.
 """
 
@@ -24,6 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() == "true"
+_MIGRATED = "wb_migrated_store"  # the template of Postgres.create_store
 _PG_DIRS = (Path("/usr/lib/postgresql/15/bin"), *sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True))
 
 
@@ -108,12 +110,28 @@ class Postgres:
     def uri(self, database: str) -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
+    def create_database(self, name: str, *, template: str | None = None) -> str:
         import psycopg  # the driver SQLAlchemy (and so MLflow) uses for postgresql:// URIs
 
         with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         return self.uri(name)
+
+    def create_store(self, name: str) -> str:
+        """A database holding MLflow's tables, for a test that needs a store but not a new one: a copy of one migrated
+        once per cluster (MLflow's migrations take seconds on PostgreSQL, a copy does not)."""
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        if _MIGRATED not in self._databases():
+            migrating = SqlAlchemyStore(self.create_database(_MIGRATED), tempfile.gettempdir())  # makes the tables
+            migrating.engine.dispose()  # a template must have no sessions open when it is copied
+        return self.create_database(name, template=_MIGRATED)
+
+    def _databases(self) -> set[str]:
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres") as conn:
+            return {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
 
 
 def _as_cluster_owner(cmd: list[str]) -> list[str]:
@@ -127,7 +145,7 @@ def _run_checked(cmd: list[str], what: str) -> None:
         pytest.fail(f"PostgreSQL: {what} failed ({done.returncode}): {' '.join(cmd)}\n{done.stdout}\n{done.stderr}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     """A PostgreSQL cluster in a temp dir owned by its user, on a free loopback port, socket in the temp dir.
 

@@ -36,7 +36,7 @@ def refuse_connections(postgres: Postgres, database: str, *, refuse: bool) -> No
 def test_a_database_going_away_mid_sweep_is_one_line_and_the_rerun_logs_everything(
     postgres: Postgres, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    uri = postgres.create_database("sweeps")
+    uri = postgres.create_store("sweeps")
     cfg = settings(root=tmp_path, tracking_uri=uri)
     spec = wb.load_experiment(write_experiment(tmp_path))
     models = fake_models()  # one object across both runs: its answers are cached under its identity
@@ -130,7 +130,7 @@ def test_an_error_holding_a_nul_character_is_logged_on_a_database_store(postgres
     def fail(prompt: object) -> str:
         raise RuntimeError("provider said: \x00\x01 binary")
 
-    uri = postgres.create_database("nul_errors")
+    uri = postgres.create_store("nul_errors")
     spec = write_project(tmp_path).model_copy(update={"scorers": ("token_f1",)})
     models = {GEMMA_ID: ScriptedModel(fail, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=settings(root=tmp_path, tracking_uri=uri),
