@@ -18,7 +18,7 @@ from chromadb.config import Settings as ChromaSettings
 
 import workbench as wb
 from tests.promotion.conftest import fake_models, write_project
-from tests.team.conftest import IN_CI, ChromaServer, free_port, start_server, stop_server, wait_http
+from tests.team.conftest import IN_CI, ChromaServer, free_port, start_chroma, stop_server
 from workbench.config import settings
 from workbench.datasets import Document
 from workbench.errors import WorkbenchError
@@ -262,16 +262,11 @@ def test_a_url_that_is_not_a_chroma_server_is_one_line(chroma_server: ChromaServ
 
 
 def test_a_server_that_goes_away_fails_its_variants_in_one_line_and_the_rerun_resumes(tmp_path: Path) -> None:
-    import sys
-
     port = free_port()
-    url, log = f"http://127.0.0.1:{port}", tmp_path / "chroma.log"
-    cmd = [str(Path(sys.executable).parent / "chroma"), "run", "--path", str(tmp_path / "data"), "--host", "127.0.0.1", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
 
     def start() -> Any:
-        proc = start_server(cmd, log)
-        wait_http(f"{url}/api/v2/heartbeat", proc, log, 60)
-        return proc
+        return start_chroma(tmp_path / "data", "127.0.0.1", port, tmp_path / "chroma.log")
 
     proc = start()
     try:
@@ -316,17 +311,14 @@ def test_cache_info_and_clear_indexes_reach_the_server_the_environment_names(
 
 def test_a_server_on_an_ipv6_address_is_reached(tmp_path: Path) -> None:
     import socket
-    import sys
 
     if not socket.has_ipv6:  # skipped outside CI only, as the team fixtures are
         if IN_CI:
             pytest.fail("no IPv6 on this machine")
         pytest.skip("no IPv6 on this machine")
     port = free_port()
-    cmd = [str(Path(sys.executable).parent / "chroma"), "run", "--path", str(tmp_path / "data"), "--host", "::1", "--port", str(port)]
-    proc = start_server(cmd, tmp_path / "chroma.log")
+    proc = start_chroma(tmp_path / "data", "::1", port, tmp_path / "chroma.log")
     try:
-        wait_http(f"http://[::1]:{port}/api/v2/heartbeat", proc, tmp_path / "chroma.log", 60)
         store = ChromaServerIndexStore(f"http://[::1]:{port}/")  # the brackets were lost: "Invalid port: ':1:<port>'"
         assert len(store.build("v6", *small_corpus())) == len(small_corpus()[0])
     finally:
