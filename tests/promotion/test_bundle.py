@@ -15,13 +15,21 @@ import pytest
 import yaml
 
 import workbench as wb
-from tests.promotion.conftest import CASES, DOCS, Swept, fake_models
+from tests.promotion.conftest import CASES, DOCS, Swept, fake_models, write_project
 from workbench.models import MINILM_ID
 from workbench.promotion import BundleError
+from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder
 from workbench.tracking import load_variant_table
 
 EASY = [{"kind": "min_questions", "n": 1}]
+
+
+def over_documents(swept: Swept, name: str) -> ExperimentSpec:
+    """The shared project's experiment ``name`` over documents given in memory (``corpus=``), with its good prompt alone,
+    to be run on one question: how a sweep logs and bundles the documents is the point, not its variants."""
+    spec = write_project(swept.root)
+    return spec.model_copy(update={"corpus": None, "name": name, "prompts": spec.prompts[:1]})
 
 
 @pytest.fixture(scope="module")
@@ -505,11 +513,11 @@ def test_loading_a_bundle_in_its_deployment_repository_leaves_the_repository_cle
 def test_a_run_over_documents_given_in_memory_is_bundled_with_them_and_answers_from_the_bundle_alone(
         swept: Swept, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # its bundle said "builtin: python-reference" with the in-memory corpus's hash: a bundle no one could load
-    from tests.promotion.conftest import DOCS, git, write_project
+    from tests.promotion.conftest import DOCS, git
 
     docs = [{"id": doc_id, "text": text} for doc_id, text in DOCS.items()]
-    result = wb.run(write_project(swept.root).model_copy(update={"corpus": None}), corpus=docs, settings=swept.settings,
-                    models=fake_models(), progress=False)
+    result = wb.run(over_documents(swept, "promo"), corpus=docs, settings=swept.settings, models=fake_models(), limit=1,
+                    progress=False)
     run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")
     wb.promote(run_id, name="assist-memory", alias="staging", gates=EASY, settings=swept.settings)  # type: ignore[arg-type]
     git(tmp_path, "init", "-q")
@@ -533,15 +541,15 @@ def test_documents_given_in_memory_are_logged_once_per_experiment_and_bundled_fr
     promoted and exported with the documents of the sweep that holds them. Other documents (metadata too) are logged."""
     import mlflow
 
-    from tests.promotion.conftest import DOCS, git, write_project
+    from tests.promotion.conftest import DOCS, git
     from workbench.tracking import CORPUS_ARTIFACT, CORPUS_RUN_TAG
 
     docs = [{"id": doc_id, "text": text} for doc_id, text in DOCS.items()]
-    spec = write_project(swept.root).model_copy(update={"corpus": None, "name": "assist-memory-once"})
+    spec = over_documents(swept, "assist-memory-once")
     client = mlflow.MlflowClient(swept.settings.tracking_uri)
 
     def sweep(documents: list[dict[str, Any]]) -> tuple[wb.SweepResult, set[str]]:
-        result = wb.run(spec, corpus=documents, settings=swept.settings, models=fake_models(), progress=False)
+        result = wb.run(spec, corpus=documents, settings=swept.settings, models=fake_models(), limit=1, progress=False)
         return result, {f.path for f in client.list_artifacts(result.parent_run_id)}
 
     first, logged = sweep(docs)
@@ -570,18 +578,18 @@ def test_documents_are_not_logged_again_after_a_hundred_sweeps_over_them(swept: 
     import mlflow
     from mlflow.entities import RunTag
 
-    from tests.promotion.conftest import DOCS, write_project
+    from tests.promotion.conftest import DOCS
     from workbench.tracking import CORPUS_ARTIFACT, CORPUS_RUN_TAG
 
     docs = [{"id": doc_id, "text": text} for doc_id, text in DOCS.items()]
-    spec = write_project(swept.root).model_copy(update={"corpus": None, "name": "assist-memory-daily"})
+    spec = over_documents(swept, "assist-memory-daily")
     client = mlflow.MlflowClient(swept.settings.tracking_uri)
-    first = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
+    first = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), limit=1, progress=False)
     holder = client.get_run(str(first.parent_run_id))
     for _ in range(100):  # the later sweeps over the same documents, as they are tagged (nothing else of them matters here)
         later = client.create_run(holder.info.experiment_id).info.run_id
         client.log_batch(later, tags=[RunTag(k, holder.data.tags[k]) for k in ("workbench.kind", "workbench.corpus_file_sha256", CORPUS_RUN_TAG)])
-    again = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
+    again = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), limit=1, progress=False)
     assert CORPUS_ARTIFACT not in {f.path for f in client.list_artifacts(again.parent_run_id)}
     assert client.get_run(str(again.parent_run_id)).data.tags[CORPUS_RUN_TAG] == first.parent_run_id
 
@@ -592,15 +600,15 @@ def test_documents_whose_holder_lost_its_file_are_logged_again_by_the_next_sweep
     (run the experiment again) logged nothing either."""
     import mlflow
 
-    from tests.promotion.conftest import DOCS, write_project
+    from tests.promotion.conftest import DOCS
     from workbench.tracking import CORPUS_ARTIFACT, CORPUS_RUN_TAG
 
     docs = [{"id": doc_id, "text": text} for doc_id, text in DOCS.items()]
-    spec = write_project(swept.root).model_copy(update={"corpus": None, "name": "assist-memory-lost"})
+    spec = over_documents(swept, "assist-memory-lost")
     client = mlflow.MlflowClient(swept.settings.tracking_uri)
-    first = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
+    first = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), limit=1, progress=False)
     Path(client.get_run(str(first.parent_run_id)).info.artifact_uri.removeprefix("file://"), CORPUS_ARTIFACT).unlink()
-    second = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
+    second = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), limit=1, progress=False)
     assert CORPUS_ARTIFACT in {f.path for f in client.list_artifacts(second.parent_run_id)}
     assert client.get_run(str(second.parent_run_id)).data.tags[CORPUS_RUN_TAG] == second.parent_run_id
     run_id = next(v.run_id for v in second.variants if v.variant.prompt.name == "good")
@@ -671,18 +679,18 @@ def test_a_sweep_over_documents_an_earlier_sweep_holds_makes_no_file_of_them(swe
     200 MB string and as much again encoded, each sweep, to log nothing; the digest is taken line by line."""
     import mlflow
 
-    from tests.promotion.conftest import DOCS, write_project
+    from tests.promotion.conftest import DOCS
     from workbench.tracking import CORPUS_ARTIFACT, CORPUS_RUN_TAG
 
     docs = [{"id": doc_id, "text": text} for doc_id, text in DOCS.items()]
-    spec = write_project(swept.root).model_copy(update={"corpus": None, "name": "assist-memory-no-file"})
+    spec = over_documents(swept, "assist-memory-no-file")
     client = mlflow.MlflowClient(swept.settings.tracking_uri)
     made: list[int] = []
     real = wb.Corpus.to_jsonl
     monkeypatch.setattr(wb.Corpus, "to_jsonl", lambda self: made.append(len(self)) or real(self))
-    first = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
+    first = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), limit=1, progress=False)
     assert made == [len(docs)] and CORPUS_ARTIFACT in {f.path for f in client.list_artifacts(first.parent_run_id)}
-    again = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), progress=False)
+    again = wb.run(spec, corpus=docs, settings=swept.settings, models=fake_models(), limit=1, progress=False)
     assert made == [len(docs)]  # not made again: the first sweep holds it
     assert client.get_run(str(again.parent_run_id)).data.tags[CORPUS_RUN_TAG] == first.parent_run_id
 
