@@ -305,7 +305,7 @@ def _serve(conn: Any, stop: Any) -> None:
     while True:
         try:
             _, payload, env, cwd, memory_mb, threads = conn.recv()
-        except EOFError:
+        except (EOFError, ConnectionResetError):  # the caller closed the pipe; reset, with its reports still unread in it
             return
         os.environ.clear()
         os.environ.update(env)
