@@ -90,10 +90,11 @@ _YES, _NO = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no"
 def plots_wanted() -> bool:
     """``Settings.plots``, read from the environment as the sweep ends (no project folder needed)."""
     given = os.environ.get("WORKBENCH_PLOTS") or "1"  # empty is unset, as for the other variables
-    if given.strip().lower() not in _YES | _NO:
+    word = given.strip().lower()
+    if word not in _YES | _NO:
         raise WorkbenchError(f"WORKBENCH_PLOTS={given!r}: give 1 to log a sweep's comparison plots or 0 to leave them "
                              "out, or unset it (they are logged)")
-    return given.strip().lower() in _YES
+    return word in _YES
 
 
 # a secret handed over in a URI's query rather than its login: SQLAlchemy gives a database URI's query to the driver
