@@ -41,20 +41,62 @@ KILL_GRACE_S = 3.0  # between SIGTERM and SIGKILL, and the head start the worker
 STOP_GRACE_S = 5.0
 STARTUP_S = 120.0  # a worker that is not ready by then (the forkserver's first start imports heavy libraries) failed
 _context: Any = None
-_context_lock = threading.Lock()
+_preloaded: tuple[str, ...] = ()  # what the forkserver imports when it starts (the running one imported these)
+# held while the forkserver is chosen and a worker started from it: a forkserver stopped to take more preloads must not
+# be the one another thread is starting a worker from
+_context_lock = threading.RLock()
 
 
 def worker_context(preload: tuple[str, ...] = ()) -> Any:
     """The multiprocessing context of worker processes: a forkserver, started on first use with the workbench and
-    the ``preload`` modules imported (later calls cannot add modules: their workers import what they need)."""
-    global _context
+    the ``preload`` modules imported. A later sweep that needs more modules (a ragas scorer after sweeps scored
+    without it) gets a forkserver that imports them too, started anew when no worker of the running one is alive;
+    otherwise its workers import them, each on its own (seconds each for ragas)."""
+    global _context, _preloaded
     with _context_lock:
         if _context is None:
             _fit_socket_dir()
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload([m for m in ("workbench.execution._process", *preload) if _importable(m)])
-            _context = ctx
+            _context = multiprocessing.get_context("forkserver")
+        wanted = [m for m in ("workbench.execution._process", *preload) if m not in _preloaded and _importable(m)]
+        if wanted and _server_stopped():
+            _preloaded = (*_preloaded, *wanted)
+            _context.set_forkserver_preload(list(_preloaded))
         return _context
+
+
+def _server_stopped() -> bool:
+    """Whether no forkserver is running now: none was started (or it was forgotten after a fork), or the running one
+    had no child alive (a worker of a sweep, or a process of the caller's own from that forkserver) and was stopped."""
+    from multiprocessing import context, forkserver, util
+
+    server = forkserver._forkserver
+    if getattr(server, "_forkserver_pid", None) is None:
+        return True
+    if any(isinstance(p, context.ForkServerProcess) for p in multiprocessing.active_children()):
+        return False
+    with server._lock:
+        pid, lifeline, address = server._forkserver_pid, server._forkserver_alive_fd, server._forkserver_address
+        server._forkserver_pid = server._forkserver_alive_fd = server._forkserver_address = None
+    with suppress(OSError):
+        os.close(lifeline)  # its lifeline closed, a forkserver exits
+    if address and not util.is_abstract_socket_namespace(address):
+        with suppress(OSError):
+            os.unlink(address)
+    _reap(pid)
+    return True
+
+
+def _reap(pid: int, wait_s: float = 5.0) -> None:
+    """Wait for the ended forkserver ``pid`` to exit, and kill it past ``wait_s`` (a process that inherited its
+    lifeline keeps it up)."""
+    until = time.monotonic() + wait_s
+    with suppress(ChildProcessError):
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > until:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return
+            time.sleep(0.01)
 
 
 def check_can_start_workers() -> None:
@@ -84,7 +126,7 @@ def _forget_worker_server_after_fork() -> None:
     the parent's forkserver lifeline also kept that forkserver alive after the parent died. A lock another thread held
     at the fork would never be released in the child: they are made anew."""
     global _context_lock
-    _context_lock = threading.Lock()
+    _context_lock = threading.RLock()
     forkserver = sys.modules.get("multiprocessing.forkserver")
     server = getattr(forkserver, "_forkserver", None)
     if server is None:
@@ -136,9 +178,10 @@ def start_worker_server(preload: tuple[str, ...] = ()) -> None:
     """Start the forkserver now, importing ``preload`` in its own process while the caller goes on (building or
     opening the indexes), instead of when the first worker starts. It starts once per process; a started one is
     left as it is."""
-    worker_context(preload)
-    with _main_hidden(), interrupts_deferred():
-        _launch_worker_server()
+    with _context_lock:
+        worker_context(preload)
+        with _main_hidden(), interrupts_deferred():
+            _launch_worker_server()
 
 
 @contextmanager
@@ -427,10 +470,15 @@ class WorkerProcess:
     """
 
     def __init__(self, variant_id: str, preload: tuple[str, ...] = ()) -> None:
-        ctx = worker_context(preload)
-        self._conn, child = ctx.Pipe(duplex=True)
-        self._stop = ctx.Event()
-        self.process = ctx.Process(target=_serve, args=(child, self._stop), name=f"workbench-variant-{variant_id}", daemon=True)
+        with _context_lock:  # no other thread stops this forkserver (for more preloads) while the worker starts from it
+            ctx = worker_context(preload)
+            self._conn, child = ctx.Pipe(duplex=True)
+            self._stop = ctx.Event()
+            self.process = ctx.Process(target=_serve, args=(child, self._stop), name=f"workbench-variant-{variant_id}", daemon=True)
+            self._start(child)
+        self.usable = True
+
+    def _start(self, child: Any) -> None:
         try:
             with _starting_workers():
                 self.process.start()  # the first start of a forkserver imports its preloads: not the variant's time
@@ -441,7 +489,6 @@ class WorkerProcess:
             raise
         finally:
             child.close()
-        self.usable = True
 
     def run(
         self,
