@@ -22,6 +22,9 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
 # a sweep's comparison plots (matplotlib: about half of a small sweep's time) are logged by the tests that check them
 # (they set WORKBENCH_PLOTS=1); `WORKBENCH_PLOTS=1 make test` logs them in every sweep
 os.environ.setdefault("WORKBENCH_PLOTS", "0")
+# the MLflow servers tests start (`workbench server`, the browser test's UI) run no job runner: 8 processes and 25 s of
+# CPU at each start, for jobs no test launches
+os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
 
 import workbench  # noqa: F401  (telemetry off before anything else is imported)
 from workbench.config import Settings, settings

@@ -594,6 +594,28 @@ def test_a_password_in_the_store_uri_is_neither_printed_nor_on_the_mlflow_comman
     assert env["MLFLOW_BACKEND_STORE_URI"] == store
 
 
+@pytest.mark.parametrize(("command", "given", "expected"), [("ui", None, "false"), ("ui", "true", "true"), ("server", None, None)])
+def test_the_ui_starts_without_mlflows_job_runner_unless_asked(
+        command: str, given: str | None, expected: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow's job runner is 8 more processes (1.3 GB, 25 s of CPU at start): ``workbench ui``, a viewer, starts without
+    it unless MLFLOW_SERVER_ENABLE_JOB_EXECUTION is set; a team's ``workbench server`` keeps MLflow's default."""
+    import os
+
+    execs: list[dict[str, str]] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
+    if given is None:
+        monkeypatch.delenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", raising=False)
+    else:
+        monkeypatch.setenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", given)
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(dict(env)))
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    port = ["--port", str(free_port())]
+    argv = ["--tracking-uri", store, "ui", *port] if command == "ui" else ["server", "--backend-store-uri", store, *port]
+    assert main(argv) == 0
+    assert execs[-1].get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION") == expected
+
+
 def test_server_serves_the_store_its_tracking_uri_names(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """``workbench --tracking-uri sqlite:///team.db server`` (as ``ui`` takes it) served, and created, the project's
