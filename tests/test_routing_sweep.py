@@ -13,6 +13,7 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
+from workbench.comparison._routing import escalation_rate
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID
 from workbench.pipeline import MemoryIndexStore
 from workbench.spec import ExperimentSpec
@@ -365,6 +366,9 @@ def test_a_grounding_embedding_that_fails_fails_its_question_not_the_router_and_
     failed = next(r for r in first.records if r.case.id == "q-ungrounded")
     assert failed.error is not None and failed.error.startswith(f"grounding_below could not be measured: embedding the cheap answer with {MINILM_ID} failed")
     assert failed.answered_by == "" and [c.role for c in failed.calls] == ["cheap"] and first.metrics["calls_smollm2-135m-instruct"] == 3
+    # the undecided question is left out of the escalation rate, in the run's metric and in compare alike: 2 of the 3
+    # questions the router decided escalated (it said 2 of 4)
+    assert first.metrics["escalation_rate"] == pytest.approx(2 / 3) == escalation_rate(first.records_frame())
     traces = MlflowClient(wb_settings.tracking_uri).search_traces(locations=[sweep.experiment_id], run_id=first.run_id)
     (trace,) = [t for t in traces if t.info.tags["workbench.case_id"] == "q-ungrounded"]
     route = next(s for s in trace.data.spans if s.name == "route")

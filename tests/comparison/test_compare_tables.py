@@ -645,6 +645,24 @@ def test_a_routers_escalation_rate_counts_the_questions_it_routed_as_its_run_met
     assert table["escalation_rate"].tolist() == [0.25]
 
 
+def test_a_routers_escalation_rate_leaves_out_a_question_it_could_not_decide_as_its_run_metric_does() -> None:
+    from workbench.comparison import VariantTable
+    from workbench.comparison._routing import routing_table
+
+    # 4 questions routed: 1 escalated, 2 not, 1 whose grounding embedding failed (the cheap model answered, the router
+    # could not decide: the question failed, not escalated). The run's metric is 1/3; compare said 1/4
+    calls = [[{"role": "cheap"}], [{"role": "cheap"}, {"role": "strong"}], [{"role": "cheap"}], [{"role": "cheap"}]]
+    undecided = "grounding_below could not be measured: embedding the cheap answer with e failed (ConnectionError: reset)"
+    frame = pd.DataFrame({"case_id": [str(i) for i in range(4)], "question": [f"q{i}" for i in range(4)], "cost_usd": [0.001] * 4,
+                          "token_f1": [0.9] * 3 + [None], "error": [None] * 3 + [undecided],
+                          "escalated": [False, True, False, False], "model_calls": calls})
+    setup = {"prompt.name": "p", "chunker.size": "400"}
+    router = VariantTable("router", "r", None, frame, params={**setup, "router.name": "rt", "router.cheap.id": "small", "router.strong.id": "big"})
+    alone = VariantTable("small", "m", None, frame.drop(columns=["escalated", "model_calls"]), params={**setup, "model.id": "small"})
+    table = routing_table([router, alone], success_metric="token_f1", success_threshold=0.5, n_resamples=200, confidence=0.95, seed=0)
+    assert table["escalation_rate"].tolist() == [pytest.approx(1 / 3)]
+
+
 def test_the_tokens_cut_from_a_prompt_are_not_compared_as_a_score(tables) -> None:  # type: ignore[no-untyped-def]
     """Every results table has ``prompt_tokens_cut``: compare listed it as a score, higher is better (a variant whose
     prompts were cut more was 'better')."""

@@ -223,6 +223,33 @@ def test_routing_metrics_per_model() -> None:
     assert routing_metrics([_found("q", 0.5)], _spec(router)) == {}
 
 
+def _undecided(cheap_answer: str) -> QuestionRecord:
+    """A question whose grounding could not be measured: the cheap model answered, the embedding call failed."""
+
+    class Down(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            raise ConnectionError("embedding server reset the connection")
+
+    router, _, _ = _router(cheap_answer)
+    router = Router(router.name, router.cheap, router.strong, router.rule, Down())
+    return route_answer(_found("What does the for statement do?", 0.9), template=TEMPLATE, router=router)
+
+
+def test_the_escalation_rate_leaves_out_a_question_the_router_could_not_decide() -> None:
+    """A question whose grounding embedding failed (the question failed) counted as routed and not escalated: 1 of 3
+    escalated, where the router escalated 1 of the 2 it decided. Its cheap call is still counted and paid."""
+    records = []
+    for answer in ("The for statement iterates over the items of any sequence.", "I don't know."):
+        router, _, _ = _router(answer)
+        records.append(route_answer(_found("What does the for statement do?", 0.9), template=TEMPLATE, router=router))
+    undecided = _undecided("The for statement iterates over the items of any sequence.")
+    m = routing_metrics([*records, undecided], _spec(router))
+    assert m["escalation_rate"] == pytest.approx(1 / 2)
+    assert m["calls_smollm2-135m-instruct"] == 3 and m["cost_usd"] == pytest.approx(sum(r.cost_usd for r in [*records, undecided]))  # type: ignore[misc]
+    alone = routing_metrics([undecided], _spec(router))
+    assert "escalation_rate" not in alone and alone["calls_smollm2-135m-instruct"] == 1  # no question decided: no rate
+
+
 def test_a_router_whose_answers_came_from_the_cache_spent_nothing_priced_or_not() -> None:
     # spent_usd was left out when a call's price was unknown, cached calls included: a warm re-run of a router over a
     # model without a price said 'spent now: answers unknown' for a sweep that made no call

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.comparison._stats import bootstrap_ratio, paired_bootstrap_ratio, verdict
 from workbench.comparison._tables import VariantTable
-from workbench.comparison._values import by_case, numeric, paired_cases, recorded_higher_is_better, success_parts
+from workbench.comparison._values import by_case, failed, numeric, paired_cases, recorded_higher_is_better, success_parts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,14 +63,17 @@ def routing_pairs(tables: Sequence[VariantTable]) -> list[tuple[VariantTable, st
 
 
 def escalation_rate(frame: pd.DataFrame) -> float:
-    """The share of a router's questions that escalated, over the questions it routed (those with model calls: one
-    that failed before any model was asked, e.g. at retrieval, was never routed), as the run's ``escalation_rate``
-    metric counts them; NaN when the table says nothing of escalations."""
-    routed = frame
-    if "model_calls" in frame.columns:
-        routed = frame[frame["model_calls"].map(lambda calls: isinstance(calls, (list, tuple)) and len(calls) > 0)]
-    escalated = numeric(routed, "escalated")
-    return float(escalated.mean()) if escalated.notna().any() else float("nan")
+    """The share of a router's questions that escalated, over the questions it decided, as the run's
+    ``escalation_rate`` metric counts them: left out are one that failed before any model was asked (no model calls,
+    e.g. at retrieval) and one the router could not decide (its grounding embedding failed: not escalated, yet the
+    question failed; any other question not escalated has the cheap answer). NaN when the table says nothing of
+    escalations, or the router decided no question."""
+    escalated = numeric(frame, "escalated")
+    asked = (frame["model_calls"].map(lambda calls: isinstance(calls, (list, tuple)) and len(calls) > 0)
+             if "model_calls" in frame.columns else escalated.notna())
+    undecided = (escalated != 1) & failed(frame)
+    decided = escalated[asked & ~undecided]
+    return float(decided.mean()) if decided.notna().any() else float("nan")
 
 
 def routing_table(

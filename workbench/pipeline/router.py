@@ -181,7 +181,9 @@ def _per_model_names(router: RouterSpec) -> dict[Role, str]:
 def routing_metrics(records: Sequence[QuestionRecord], router: RouterSpec) -> dict[str, float]:
     """A router variant's own metrics, from its question records (empty for records no router answered).
 
-    ``escalation_rate`` (share of questions the strong model answered), per model ``tokens_<short name>``,
+    ``escalation_rate``: the share of the questions the router decided that it escalated. A question it could not
+    decide (its grounding embedding failed: the question failed) is left out, as one that failed before any model was
+    asked is; no rate when it decided none. Per model ``tokens_<short name>``,
     ``calls_<short name>`` and (when every price is known) ``cost_usd_<short name>``, for both models (0 for one that
     was not called); and the sweep-wide accounting
     summed over every call rather than one answer per question: ``input_tokens``, ``output_tokens``,
@@ -192,13 +194,15 @@ def routing_metrics(records: Sequence[QuestionRecord], router: RouterSpec) -> di
     if not routed:
         return {}
     calls = [c for r in routed for c in r.calls]
+    decided = [r for r in routed if r.escalation is not None and r.escalation.signals.grounding_error is None]
     out: dict[str, float] = {
-        "escalation_rate": sum(1 for r in routed if r.escalated) / len(routed),
         "input_tokens": float(sum(c.input_tokens for c in calls)),
         "output_tokens": float(sum(c.output_tokens for c in calls)),
         "generation_calls": float(sum(1 for c in calls if c.generation is None or not c.generation.cached)),
         "cache_hits": float(sum(1 for c in calls if c.generation is not None and c.generation.cached)),
     }
+    if decided:
+        out["escalation_rate"] = sum(1 for r in decided if r.escalated) / len(decided)
     for role, name in _per_model_names(router).items():
         mine = [c for c in calls if c.role == role]
         short = metric_suffix(name)
