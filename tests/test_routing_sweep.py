@@ -226,6 +226,21 @@ def test_a_promoted_router_is_exported_and_its_bundle_answers_as_the_router_did(
                                              r"— ask again$"):
         flaky.answer(CASES[2][1])
 
+    # a cheap answer cut off by the request's timeout_s is refused, as a single model's is, and the strong model is not
+    # asked (no time is left): the sweep does not keep such an answer either (its variant stops at its wall-time limit)
+    class CutOff(ScriptedModel):
+        def generate(self, prompt, params, *, deadline=None, json_schema=None):  # type: ignore[no-untyped-def]
+            import dataclasses
+
+            answer = super().generate(prompt, params, deadline=deadline, json_schema=json_schema)
+            return dataclasses.replace(answer, finish_reason="deadline") if deadline is not None else answer
+
+    models = {**_models(), SMOLLM2_ID: CutOff(cheap_answer, model_id=SMOLLM2_ID, kind="chat", identity="scripted-cheap")}
+    hurried = wb.load_bundle(exported.path, corpus_path=tmp_path / "docs", models=models, index_store=MemoryIndexStore())
+    with pytest.raises(wb.BundleError, match=rf"^no answer within timeout_s=30: {SMOLLM2_ID} was still writing it after \d+ tokens"):
+        hurried.answer(CASES[0][1], timeout_s=30)
+    assert models[GEMMA_ID].calls == []  # type: ignore[attr-defined]
+
 
 def test_a_model_file_name_mlflow_refuses_in_a_metric_name_is_cleaned(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]
     gguf = f"llamacpp:{tmp_path / 'smol+q4 (1).gguf'}"
