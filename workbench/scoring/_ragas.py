@@ -26,7 +26,7 @@ from workbench.scoring._deterministic import is_refusal, words
 from workbench.metrics import JudgeUsage
 from workbench.scoring._judge import JudgeReply
 
-__all__ = ["JUDGED_METRICS", "NON_LLM_METRICS"]
+__all__ = ["JUDGED_METRICS", "NON_LLM_METRICS", "judge_prompt_chars"]
 
 JUDGED_METRICS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
 NON_LLM_METRICS = ("string_similarity", "bleu", "chrf", "non_llm_context_recall", "non_llm_context_precision")
@@ -67,6 +67,36 @@ def _answerable_with_answer(ctx: ScoreContext) -> str | None:
     if not ctx.answer.strip():
         return "empty answer"
     return None
+
+
+# when each judged metric applies to an item (None), else why not
+_APPLIES: Mapping[str, Applies] = {
+    "faithfulness": _needs_answer_and_contexts,
+    "answer_relevancy": _answerable_with_answer,
+    "context_precision": _answerable_with_reference_and_contexts,
+    "context_recall": _answerable_with_reference_and_contexts,
+}
+
+
+def judge_prompt_chars(metric: str, ctx: ScoreContext, *, statements_chars: int) -> tuple[int, ...]:
+    """The length of each judge prompt one repeat of the judged ``metric`` sends about ``ctx``, as ragas 0.4.3 asks
+    them (none when the metric does not apply): faithfulness asks for the answer's statements, then for one verdict per
+    statement in a second call (``statements_chars``: how long the first call's statements may be), answer relevancy
+    for one generated question, context precision for a verdict per retrieved chunk, context recall once."""
+    from workbench.scoring._ragas_bridge import prompt_overhead
+
+    if _APPLIES[metric](ctx) is not None:
+        return ()
+    fixed = prompt_overhead()
+    contexts = len("\n".join(ctx.contexts))
+    question, answer, reference = len(ctx.question), len(ctx.answer), len(ctx.reference)
+    if metric == "faithfulness":
+        return fixed["statements"] + question + answer, fixed["verdicts"] + contexts + statements_chars
+    if metric == "answer_relevancy":
+        return (fixed["answer_relevancy"] + answer,)
+    if metric == "context_precision":
+        return tuple(fixed["context_precision"] + question + len(c) + reference for c in ctx.contexts)
+    return (fixed["context_recall"] + question + contexts + reference,)
 
 
 def _raw_text(replies: list[JudgeReply]) -> str:
@@ -154,7 +184,7 @@ def faithfulness(env: ScorerEnv) -> ScoreFn:
     return _judged(
         env, "faithfulness", lambda llm: CountedFaithfulness(llm=llm),
         lambda ctx: {"user_input": ctx.question, "response": ctx.answer, "retrieved_contexts": list(ctx.contexts)},
-        _needs_answer_and_contexts,
+        _APPLIES["faithfulness"],
     )
 
 
@@ -176,7 +206,7 @@ def answer_relevancy(env: ScorerEnv) -> ScoreFn:
     return _judged(
         env, "answer_relevancy", lambda llm: AnswerRelevancy(llm=llm, embeddings=embeddings, strictness=1),
         lambda ctx: {"user_input": ctx.question, "response": ctx.answer},
-        _answerable_with_answer, clip_negative=True, committal=True,
+        _APPLIES["answer_relevancy"], clip_negative=True, committal=True,
     )
 
 
@@ -188,7 +218,7 @@ def context_precision(env: ScorerEnv) -> ScoreFn:
     return _judged(
         env, "context_precision", lambda llm: context_precision_metric()(llm=llm, name="context_precision"),
         lambda ctx: {"user_input": ctx.question, "reference": ctx.reference, "retrieved_contexts": list(ctx.contexts)},
-        _answerable_with_reference_and_contexts,
+        _APPLIES["context_precision"],
     )
 
 
@@ -200,7 +230,7 @@ def context_recall(env: ScorerEnv) -> ScoreFn:
     return _judged(
         env, "context_recall", lambda llm: ContextRecall(llm=llm),
         lambda ctx: {"user_input": ctx.question, "reference": ctx.reference, "retrieved_contexts": list(ctx.contexts)},
-        _answerable_with_reference_and_contexts,
+        _APPLIES["context_recall"],
     )
 
 

@@ -268,3 +268,26 @@ def _non_llm_precision_metric() -> type:
     from ragas.metrics._context_precision import NonLLMContextPrecisionWithReference
 
     return type("NonLLMContextPrecisionWithReference", (ExactAveragePrecision, NonLLMContextPrecisionWithReference), {})
+
+
+@functools.cache
+def prompt_overhead() -> Mapping[str, int]:
+    """The characters of each judge prompt of ragas's judged metrics filled with empty inputs: its instructions, output
+    schema and examples, which every call sends (``faithfulness``'s two prompts as ``statements`` and ``verdicts``)."""
+    from ragas.metrics.collections.answer_relevancy.util import AnswerRelevanceInput, AnswerRelevancePrompt
+    from ragas.metrics.collections.context_precision.util import ContextPrecisionInput, ContextPrecisionPrompt
+    from ragas.metrics.collections.context_recall.util import ContextRecallInput, ContextRecallPrompt
+    from ragas.metrics.collections.faithfulness.util import (
+        NLIStatementInput,
+        NLIStatementPrompt,
+        StatementGeneratorInput,
+        StatementGeneratorPrompt,
+    )
+
+    return {
+        "statements": len(StatementGeneratorPrompt().to_string(StatementGeneratorInput(question="", answer=""))),
+        "verdicts": len(NLIStatementPrompt().to_string(NLIStatementInput(context="", statements=[]))),
+        "answer_relevancy": len(AnswerRelevancePrompt().to_string(AnswerRelevanceInput(response=""))),
+        "context_precision": len(ContextPrecisionPrompt().to_string(ContextPrecisionInput(question="", context="", answer=""))),
+        "context_recall": len(ContextRecallPrompt().to_string(ContextRecallInput(question="", context="", answer=""))),
+    }
