@@ -230,10 +230,17 @@ def _print_plan(spec: ExperimentSpec, cfg: Settings, *, limit: int | None, fresh
         risked = " and ".join(sorted({budget for v in at_risk for budget in v.budgets_at_risk}))
         print(f"{_counted(len(at_risk), 'router')} could pass {risked} and stop FAILED if {'it escalates' if len(at_risk) == 1 else 'they escalate'} "
               "many questions (the estimate prices the strong model on every one)")
+    beyond = [v for v in plan.variants if v.budget_beyond_judge]
+    if beyond:
+        print(f"{_counted(len(beyond), 'variant')} would spend more than limits.max_cost_usd (${spec.limits.max_cost_usd:g}) with the judge's "
+              "calls, which the limit does not count: they are paid beyond it")
     if plan.calls and plan.cost_usd:
         print(f"Costs are estimates: prompts at ~{CHARS_PER_TOKEN} characters a token, every answer max_tokens long.")
-    if spec.judge is not None and plan.calls:
-        print(f"The judge's calls ({spec.judge.id}) are not counted.")
+    if plan.judge_calls:
+        print(f"Judge calls ({spec.judge.id if spec.judge else 'the judge given'}) are a bound: each metric's prompts with what it judges at "
+              f"~{CHARS_PER_TOKEN} characters a token, every reply judge.max_tokens long, an answer not yet made as long as its max_tokens.")
+    if plan.judge_uncounted:
+        print(f"The judge's calls of {', '.join(plan.judge_uncounted)} are not counted (a registered scorer calls the judge as it will).")
     if len(plan.variants) > LARGE_GRID:
         print(f"More than {LARGE_GRID:,} variants: workbench run asks for --yes to run them.")
     print(f"Tracking store: {shown_uri(cfg.tracking_uri)}")

@@ -318,6 +318,9 @@ class VariantPlan:
     ``budget_usd`` and ``budget_tokens``: the spec's ``limits.max_cost_usd`` and ``limits.max_tokens``, which count all
     its answers (cached ones too), estimated so as ``total_cost_usd`` and ``tokens``; a router's are a bound (its strong
     model on every question), and ``least_cost_usd`` and ``least_tokens`` what its cheap model's answers alone come to.
+    ``judge_calls``: the calls the judge would make scoring its answers (a bound: an answer not yet made is counted as
+    long as it may be, and one that fails or declines is not judged), less ``judge_cached``, the replies the cache holds;
+    ``judge_cost_usd`` their estimated cost (None: the judge has no price). The budgets do not count them.
     """
 
     variant: Variant
@@ -335,12 +338,24 @@ class VariantPlan:
     # a router's, when it escalates nothing (None: not a router, every answer is made)
     least_cost_usd: float | None = None
     least_tokens: int | None = None
+    judge_calls: int = 0
+    judge_cached: int = 0
+    judge_cost_usd: float | None = 0.0
 
     @property
     def calls(self) -> int:
         if self.reused_from is not None or self.unservable is not None:
             return 0
         return self.answers - (self.cached or 0)
+
+    @property
+    def budget_beyond_judge(self) -> bool:
+        """Whether its answers stay within ``limits.max_cost_usd`` and the judge's calls take the sweep's spending past
+        it: the limit counts the answers only, so the variant runs on and the judge is paid beyond it (estimated, pure)."""
+        answers = self.total_cost_usd if self.least_tokens is None else self.least_cost_usd
+        if self.budget_usd is None or answers is None or not self.judge_calls or self.judge_cost_usd is None:
+            return False
+        return answers <= self.budget_usd < answers + self.judge_cost_usd
 
     def _limits_passed_by(self, cost_usd: float | None, tokens: int) -> tuple[str, ...]:
         """The limits that ``cost_usd`` and ``tokens`` pass, each as ``limits.max_cost_usd ($1.5)`` (pure)."""
@@ -380,6 +395,9 @@ class VariantPlan:
             text += ", cost unknown (a model without a price)"
         elif self.calls and self.cost_usd:
             text += f", ~{_usd(self.cost_usd)}"
+        if self.judge_calls:
+            judge_cost = ", judge cost unknown" if self.judge_cost_usd is None else f", ~{_usd(self.judge_cost_usd)}" if self.judge_cost_usd else ""
+            text += f"; up to {_counted(self.judge_calls, 'judge call')}{judge_cost}"
         if self.budgets_passed:
             text += f" — would pass {' and '.join(self.budgets_passed)} and stop FAILED"
         elif self.budgets_at_risk:
@@ -391,6 +409,8 @@ class VariantPlan:
         """The variant's plan as ``workbench run --dry-run --format json`` prints it (pure)."""
         return {"id": self.variant.id, "variant": self.variant.name, "reused_from": self.reused_from, "questions": self.questions,
                 "answers": self.answers, "cached": self.cached, "model_calls": self.calls, "cost_usd": self.cost_usd if self.calls else 0.0,
+                "judge_calls": self.judge_calls, "judge_cached": self.judge_cached,
+                "judge_cost_usd": self.judge_cost_usd if self.judge_calls else 0.0,
                 "index_built": self.index_built, "budgets_passed": list(self.budgets_passed),
                 "budgets_at_risk": list(self.budgets_at_risk), "error": self.unservable}
 
@@ -403,12 +423,13 @@ def _usd(amount: float) -> str:
 @dataclasses.dataclass(frozen=True)
 class SweepPlan:
     """A grid's plan (``GridPlan``) and what a sweep would do with each variant (``VariantPlan``): reuse, the answers
-    the cache holds, the indexes to build, the model calls and their estimated cost. The judge's calls are aside."""
+    the cache holds, the indexes to build, the model calls and their estimated cost, and the judge's calls apart."""
 
     grid: GridPlan
     variants: tuple[VariantPlan, ...]
     indexes_built: int  # of the grid's indexes the sweep needs, those built already
     indexes_needed: int
+    judge_uncounted: tuple[str, ...] = ()  # judged scorers whose calls are not counted (registered ones, not ragas's)
 
     @property
     def calls(self) -> int:
@@ -424,9 +445,19 @@ class SweepPlan:
         costs = [v.cost_usd for v in self.variants if v.calls]
         return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
 
+    @property
+    def judge_calls(self) -> int:
+        return sum(v.judge_calls for v in self.variants)
+
+    @property
+    def judge_cost_usd(self) -> float | None:
+        """The estimated cost of the judge's calls; None when the judge would be called and has no price."""
+        costs = [v.judge_cost_usd for v in self.variants if v.judge_calls]
+        return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+
     def summary(self) -> str:
-        """``reused 2 of 8 variants; 6 to compute: 1 index to build (1 built), 40 model calls (8 answers cached), ~$0.12``
-        (pure)."""
+        """``reused 2 of 8 variants; 6 to compute: 1 index to build (1 built), 40 model calls (8 answers cached), ~$0.12;
+        up to 240 judge calls (48 cached), ~$0.31`` (pure)."""
         unservable = sum(1 for v in self.variants if v.unservable is not None)
         todo = len(self.variants) - self.reused - unservable
         line = f"reused {self.reused:,} of {_counted(len(self.variants), 'variant')}; {todo:,} to compute"
@@ -439,6 +470,11 @@ class SweepPlan:
             line += f", {'up to ' if self.grid.bound and self.calls else ''}{_counted(self.calls, 'model call')} ({_counted(cached, 'answer')} cached)"
             cost = self.cost_usd
             line += ", cost unknown (a model without a price)" if cost is None else f", ~{_usd(cost)}" if cost else ""
+        cached = sum(v.judge_cached for v in self.variants)
+        if self.judge_calls or cached:
+            judge_cost = self.judge_cost_usd
+            line += (f"; up to {_counted(self.judge_calls, 'judge call')} ({_counted(cached, 'reply', 'replies')} cached)"
+                     + (", judge cost unknown (the judge has no price)" if judge_cost is None else f", ~{_usd(judge_cost)}" if judge_cost else ""))
         return line
 
     def as_dict(self) -> dict[str, Any]:
@@ -447,4 +483,5 @@ class SweepPlan:
         return {"variants": [v.as_dict() for v in self.variants], "questions": g.questions, "documents": g.documents,
                 "indexes": g.indexes, "indexes_built": self.indexes_built, "indexes_to_build": self.indexes_needed - self.indexes_built,
                 "reused": self.reused, "model_calls": self.calls, "model_calls_bound": g.bound, "cost_usd": self.cost_usd,
-                "grid_model_calls": g.model_calls}
+                "judge_calls": self.judge_calls, "judge_cached": sum(v.judge_cached for v in self.variants),
+                "judge_cost_usd": self.judge_cost_usd, "judge_uncounted": list(self.judge_uncounted), "grid_model_calls": g.model_calls}

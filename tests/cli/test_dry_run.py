@@ -10,10 +10,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 import pytest
+from mlflow.tracking import MlflowClient
 
 import workbench as wb
 from workbench.cli import main
 from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.prompts import RenderedPrompt
 from workbench.testing import HashingEmbedder, ScriptedModel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,12 +24,30 @@ PROMPT = {"a": "Context: {context} Question: {question} Answer:", "b": "{context
           "c": "Use the context.\\n{context}\\nQuestion: {question}\\nAnswer:"}
 
 
-def spec_text(prompts: str = "ab", model: str = GEMMA_ID, extra: str = "") -> str:
+JUDGE = "openai:gpt-4o-mini"
+JUDGED = "[faithfulness, answer_relevancy, context_precision, context_recall]"
+
+
+def spec_text(prompts: str = "ab", model: str = GEMMA_ID, extra: str = "", scorers: str = "[token_f1, hit_at_k]") -> str:
     listed = "".join(f'  - name: {p}\n    template: "{PROMPT[p]}"\n' for p in prompts)
     return (f"name: dry\ndataset: {{path: {ROOT / 'datasets' / 'python_docs.jsonl'}, limit: {QUESTIONS}}}\n"
             f"corpus: {{builtin: python-reference}}\nprompts:\n{listed}models:\n  - id: {model}\n    params: {{max_tokens: 16}}\n"
-            "chunkers:\n  - {strategy: recursive, size: 800, overlap: 80}\nscorers: [token_f1, hit_at_k]\n"
+            f"chunkers:\n  - {{strategy: recursive, size: 800, overlap: 80}}\nscorers: {scorers}\n"
             f"execution: {{isolation: none}}\n{extra}")
+
+
+def judge_reply(prompt: RenderedPrompt) -> str:
+    """A usable reply to each of ragas's judge prompts, told apart by the input they end with."""
+    given = json.loads(prompt.text.rsplit("input: ", 1)[1].rsplit("Output:", 1)[0])
+    if "statements" in given:  # faithfulness's verdicts: one per statement
+        return json.dumps({"statements": [{"statement": s, "reason": "r", "verdict": 1} for s in given["statements"]]})
+    if set(given) == {"question", "answer"}:  # faithfulness's statements
+        return json.dumps({"statements": ["A statement.", "Another one."]})
+    if set(given) == {"response"}:  # answer relevancy
+        return json.dumps({"question": "What is it?", "noncommittal": 0})
+    if "classifications" in prompt.text:  # context recall
+        return json.dumps({"classifications": [{"statement": "s", "reason": "r", "attributed": 1}]})
+    return json.dumps({"reason": "useful", "verdict": 1})  # context precision, a chunk at a time
 
 
 def files(folder: Path) -> dict[str, tuple[int, int] | None]:
@@ -46,7 +66,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     for name in ("WORKBENCH_CACHE_DIR", "WORKBENCH_CHROMA_URL", "MLFLOW_TRACKING_URI"):
         monkeypatch.delenv(name, raising=False)
     generator = ScriptedModel(lambda prompt: prompt.text.split("Question:")[-1].split("Q:")[-1].strip()[:40], model_id=GEMMA_ID)
-    fakes = {GEMMA_ID: generator, MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    judge = ScriptedModel(judge_reply, model_id=JUDGE, kind="chat")
+    fakes = {GEMMA_ID: generator, MINILM_ID: HashingEmbedder(model_id=MINILM_ID), JUDGE: judge}
     real_run, real_plan = wb.run, wb.plan_sweep
     monkeypatch.setattr(wb, "run", lambda experiment, **options: real_run(experiment, models=fakes, **options))
     monkeypatch.setattr(wb, "plan_sweep", lambda experiment, **options: real_plan(experiment, models=fakes, **options))
@@ -128,6 +149,77 @@ def test_a_priced_model_gets_an_estimated_cost_and_a_budget_it_would_pass_is_nam
     assert code == 0 and "1 variant would pass limits.max_tokens (2,000) and stop FAILED" in out, out
     (tmp_path / "exp.yaml").write_text(spec_text("a", extra="limits: {max_tokens: 3000}\n"))
     assert "would pass" not in cli("--dry-run")[1]
+
+
+def test_a_hosted_judge_s_calls_are_counted_priced_and_looked_up_in_the_cache(tmp_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
+    """The dry run priced the answers only, "the judge's calls aside": with a hosted judge, what may be most of the bill."""
+    judge = f"judge: {{id: {JUDGE}, n: 2}}\n"
+    (tmp_path / "exp.yaml").write_text(spec_text("a", extra=judge, scorers=JUDGED))
+    code, out, err = cli("--dry-run", "--format", "json")
+    assert code == 0, err
+    planned = json.loads(out)
+    # every question answerable with a reference: per repeat faithfulness asks twice (statements, then their verdicts),
+    # answer relevancy and context recall once, context precision once per retrieved chunk (k = 4)
+    assert planned["judge_calls"] == QUESTIONS * 2 * (2 + 1 + 4 + 1) and planned["judge_cached"] == 0, planned
+    assert planned["variants"][0]["judge_cost_usd"] == planned["judge_cost_usd"] > 0 and planned["cost_usd"] == 0.0
+    code, out, _ = cli("--dry-run")
+    assert "3 model calls; up to 48 judge calls, ~$" in out and "; up to 48 judge calls (0 replies cached), ~$" in out, out
+    assert f"Judge calls ({JUDGE}) are a bound" in out, out
+    # pricing overrides apply to the judge as to the answering models
+    (tmp_path / "exp.yaml").write_text(spec_text("a", extra=judge + f"pricing: {{{JUDGE}: {{input: 1.5, output: 6}}}}\n", scorers=JUDGED))
+    dearer = json.loads(cli("--dry-run", "--format", "json")[1])
+    assert dearer["judge_cost_usd"] == pytest.approx(10 * planned["judge_cost_usd"])  # 10x gpt-4o-mini's list price
+
+    (tmp_path / "exp.yaml").write_text(spec_text("a", extra=judge, scorers=JUDGED))
+    code, out, err = cli("--format", "json")
+    assert code == 0, err
+    (swept,) = json.loads(out)["variants"]
+    metrics = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(swept["run_id"]).data.metrics
+    assert metrics["judge_calls"] == planned["judge_calls"]  # every metric applied and every reply was usable: the bound is reached
+    # a scorer added: the variant is computed again, its answers and every judge reply read from the cache
+    (tmp_path / "exp.yaml").write_text(spec_text("a", extra=judge, scorers=JUDGED.replace("[", "[token_f1, ")))
+    again = json.loads(cli("--dry-run", "--format", "json")[1])
+    assert (again["reused"], again["model_calls"], again["judge_calls"], again["judge_cached"], again["judge_cost_usd"]) == (
+        0, 0, 0, planned["judge_calls"], 0.0), again
+    fresh = json.loads(cli("--dry-run", "--format", "json", "--fresh")[1])  # recomputes every call: none read from the cache
+    assert (fresh["judge_calls"], fresh["judge_cached"]) == (planned["judge_calls"], 0), fresh
+
+
+def test_a_dollar_budget_the_judge_takes_the_sweep_past_is_named(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    """limits.max_cost_usd counts the answers only: a budget the judge's calls take the spending past stops nothing."""
+    priced = f"pricing: {{{GEMMA_ID}: {{input: 1, output: 1}}}}\n"
+    (tmp_path / "exp.yaml").write_text(spec_text("a", extra=f"judge: {JUDGE}\n{priced}limits: {{max_cost_usd: 0.005}}\n", scorers=JUDGED))
+    code, out, err = cli("--dry-run", "--format", "json")
+    (variant,) = json.loads(out)["variants"]
+    assert code == 0 and variant["cost_usd"] < 0.005 < variant["cost_usd"] + variant["judge_cost_usd"], out
+    assert variant["budgets_passed"] == [] and variant["budgets_at_risk"] == []  # the sweep does not stop at it
+    code, out, _ = cli("--dry-run")
+    assert "1 variant would spend more than limits.max_cost_usd ($0.005) with the judge's calls, which the limit does not count" in out, out
+    assert "stop FAILED" not in out, out
+    (tmp_path / "exp.yaml").write_text(spec_text("a", extra=f"judge: {JUDGE}\n{priced}limits: {{max_cost_usd: 1}}\n", scorers=JUDGED))
+    assert "would spend more" not in cli("--dry-run")[1]
+
+
+def test_a_judge_without_a_price_is_said_to_cost_an_unknown_amount(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """And a judged scorer of the user's own, whose calls workbench cannot count, is named as not counted."""
+    from workbench.config import settings
+
+    @wb.scorer("test_judge_agrees", default=False, judged=True)
+    def judge_agrees(env: wb.ScorerEnv) -> Callable[[wb.ScoreContext], wb.Score]:
+        return lambda ctx: wb.Score(1.0)
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    unpriced = "openai:gpt-9-preview"  # in no price table
+    (tmp_path / "exp.yaml").write_text(spec_text("a", extra=f"judge: {unpriced}\n", scorers=JUDGED.replace("]", ", test_judge_agrees]")))
+    fakes = {unpriced: ScriptedModel(judge_reply, model_id=unpriced, kind="chat"), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    plan = wb.plan_sweep(tmp_path / "exp.yaml", models=fakes, settings=settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"))
+    assert plan.judge_calls and plan.judge_cost_usd is None, plan.as_dict()
+    assert plan.summary().endswith(f"up to {plan.judge_calls} judge calls (0 replies cached), judge cost unknown (the judge has no price)")
+    assert plan.variants[0].status().endswith(f"; up to {plan.judge_calls} judge calls, judge cost unknown")
+    assert plan.judge_uncounted == ("test_judge_agrees",) and plan.as_dict()["judge_uncounted"] == ["test_judge_agrees"]
 
 
 def test_a_router_whose_models_answered_alone_before_would_find_their_answers_in_the_cache(

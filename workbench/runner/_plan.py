@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,8 @@ from workbench.config import Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset
 from workbench.execution import ModelResolver, generation_params
 from workbench.grid import CHARS_PER_TOKEN, SweepPlan, Variant, VariantPlan, embedded_index_key, expand_grid, plan_grid
-from workbench.models import Embedder, Generator
+from workbench.metrics import scorer_entries
+from workbench.models import MINILM_ID, Embedder, Generator, Price, default_kind
 from workbench.pipeline import (
     Hit,
     IndexStore,
@@ -25,11 +26,11 @@ from workbench.pipeline import (
     route_answer,
 )
 from workbench.prompts import PromptTemplate
-from workbench.scoring import Judge
-from workbench.spec import ExperimentSpec, ModelSpec, RouterSpec, load_experiment
+from workbench.scoring import JUDGED_METRICS, Judge, JudgeReply, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_prompt_chars
+from workbench.spec import ExperimentSpec, JudgeSpec, ModelSpec, RouterSpec, load_experiment
 from workbench.tracking import MlflowTracker
 from workbench.runner._inputs import in_memory_spec, load_inputs
-from workbench.runner._reuse import reuse_keys, sweep_scoring
+from workbench.runner._reuse import Scoring, reuse_keys, sweep_scoring
 from workbench.runner._sweep import check_can_start
 
 __all__ = ["plan_sweep"]
@@ -50,7 +51,7 @@ def plan_sweep(
 ) -> SweepPlan:
     """What ``run`` would do with the same arguments, found without running or computing anything (``workbench run
     --dry-run``): the variants it would reuse and from which run, the indexes it would build, the answers the cache
-    holds, and the model calls left with their estimated cost (the judge's calls aside).
+    holds, and the model calls left with their estimated cost, the judge's apart (``_JudgePricing``).
 
     The tracking store, the answer cache and the index store are read, never made, locked or written: a dry run in a
     fresh folder leaves it as it was. A variant's cached answers are counted when its index is built and its questions
@@ -76,8 +77,9 @@ def plan_sweep(
     reusable = store.reusable_before(spec.name, dataset.hash, corpus.hash, keys) if store is not None else {}
     todo = [v for v in variants if v.id not in reusable and v.id not in unservable]
     indexes = existing_index_store(spec, cfg) if todo else None
+    judging = _judge_pricing(spec, scoring, resolver, cache, look_up=judge is None and not fresh) if todo else None
     try:
-        planned = {p.variant.id: p for p in _planned_groups(spec, todo, resolver, cache, indexes, dataset, corpus, fresh=fresh)}
+        planned = {p.variant.id: p for p in _planned_groups(spec, todo, resolver, cache, indexes, dataset, corpus, judging, fresh=fresh)}
     finally:
         if indexes is not None:
             indexes.close()
@@ -88,13 +90,15 @@ def plan_sweep(
         else planned[v.id]
         for v in variants
     )
+    # a scorer registered as judged calls the judge as it will: its calls cannot be counted
+    uncounted = tuple(n for n in scoring.answer_scorers if scorer_entries()[n].judged and n not in JUDGED_METRICS)
     return SweepPlan(plan_grid(spec, variants, len(dataset), len(corpus.documents)), plans, indexes_built=len(built),
-                     indexes_needed=len({v.index_group for v in todo}))
+                     indexes_needed=len({v.index_group for v in todo}), judge_uncounted=uncounted if todo else ())
 
 
 def _planned_groups(
     spec: ExperimentSpec, todo: Sequence[Variant], resolver: ModelResolver, cache: CacheReader, indexes: IndexStore | None,
-    dataset: Dataset, corpus: Corpus, *, fresh: bool,
+    dataset: Dataset, corpus: Corpus, judging: _JudgePricing | None, *, fresh: bool,
 ) -> Iterator[VariantPlan]:
     """The plans of the variants a sweep would compute, an index at a time: each looked up (read only) and, when built
     and its questions' vectors are in the cache, searched for every retrieval setting, so each variant's prompts are
@@ -121,17 +125,19 @@ def _planned_groups(
                     retrievals[setting] = [tuple(retriever.retrieve(q)) for q in questions]
                 hits = retrievals[setting]
             yield _variant_plan(spec, v, dataset, hits, cache, lambda m: resolver.generator(m.id, m.resolved_kind, cache=False),
-                                index_built=index is not None, fresh=fresh, embedder=embedder)
+                                index_built=index is not None, fresh=fresh, embedder=embedder, judging=judging)
 
 
 def _variant_plan(
     spec: ExperimentSpec, variant: Variant, dataset: Dataset, hits: list[tuple[Hit, ...]] | None, cache: CacheReader,
     served: Callable[[ModelSpec], Generator], *, index_built: bool, fresh: bool, embedder: Embedder | None = None,
+    judging: _JudgePricing | None = None,
 ) -> VariantPlan:
     """A computed variant's plan: for each answering model (``served`` gives the generator serving it, uncached: its
     identity and kind key its answers), its answers in the cache (when ``hits``, what it would retrieve, render its
     prompts) and the estimated cost of the others. A router's questions are routed as its sweep would route them, from
-    the cache (``_routed_answers``): each model counts only the questions it would answer, or might."""
+    the cache (``_routed_answers``): each model counts only the questions it would answer, or might. Then the judge's
+    calls on its answers (``judging``), those on cached answers looked up in the cache."""
     plan = VariantPlan(variant, len(dataset), index_built=index_built, budget_usd=spec.limits.max_cost_usd, budget_tokens=spec.limits.max_tokens)
     if variant.prompt is None:
         return plan
@@ -145,6 +151,7 @@ def _variant_plan(
     routed = (_routed_answers(spec, variant.router, template, dataset, hits, cache, served, embedder)
               if variant.router is not None and hits is not None and embedder is not None and not fresh else None)
     answers = 0
+    texts: list[str | None] | None = None  # the cached answers of a variant with one model, to judge
     for j, m in enumerate(variant.answering_models):
         generator = served(m)
         asked = routed[j] if routed is not None else [True] * len(dataset)
@@ -154,6 +161,8 @@ def _variant_plan(
             keys = [generation_key(generator.identity, generator.kind, p, generation_params(m, spec)) for p in prompts]
             found = cache.cached("generation", keys)
             hit = [k in found for k in keys]
+            if variant.router is None:
+                texts = [_cached_text(cache, k) if k in found else None for k in keys]
         if cached is not None:
             cached += sum(h for h, a in zip(hit, asked) if a)
         lengths = ([len(p.text) if generator.kind == "completion" else sum(len(c) for _, c in p.messages) for p in prompts]
@@ -168,8 +177,14 @@ def _variant_plan(
         total = None if total is None or any(c is None for c in each) else total + sum(c for c in each if c is not None)
         if variant.router is not None and m is variant.router.cheap:
             least = (total, tokens)
-    return replace(plan, answers=answers, cached=cached, cost_usd=cost, total_cost_usd=total,
+    plan = replace(plan, answers=answers, cached=cached, cost_usd=cost, total_cost_usd=total,
                    tokens=tokens, least_cost_usd=least[0] if least else None, least_tokens=least[1] if least else None)
+    return judging.priced(plan, dataset, hits, texts) if judging is not None else plan
+
+
+def _cached_text(cache: CacheReader, key: str) -> str | None:
+    entry = cache.get("generation", key)
+    return str(entry["text"]) if entry is not None else None
 
 
 class _CacheOnly:
@@ -221,6 +236,97 @@ def _routed_answers(
 def _prompt_chars(variant: Variant, question: str) -> int:
     """The length of a variant's prompt for ``question`` before anything is retrieved (pure): its template and system
     message, the question and ``k`` chunks as long as its chunker cuts them at most."""
-    chunk = variant.chunker.size * (CHARS_PER_TOKEN if variant.chunker.strategy == "token" else 1)
     prompt = variant.prompt
-    return (len(prompt.template or "") + len(prompt.system or "") if prompt is not None else 0) + len(question) + variant.retrieval.k * chunk
+    return (len(prompt.template or "") + len(prompt.system or "") if prompt is not None else 0) + len(question) + variant.retrieval.k * _chunk_chars(variant)
+
+
+def _chunk_chars(variant: Variant) -> int:
+    """The most characters a chunk of ``variant``'s chunker holds (pure)."""
+    return variant.chunker.size * (CHARS_PER_TOKEN if variant.chunker.strategy == "token" else 1)
+
+
+class _Tally:
+    """The judge a dry run scores cached answers with: it answers from the cache only (a call the cache does not hold
+    is a failed reply, which ends that repeat of the metric as a failed call would) and counts the replies it found."""
+
+    def __init__(self, inner: Judge) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.cached = 0
+
+    def ask(self, prompt: str, schema: Mapping[str, Any], *, repeat: int = 0) -> JudgeReply:
+        reply = self.inner.ask(prompt, schema, repeat=repeat)
+        self.cached += reply.cached
+        return reply
+
+
+@dataclass(frozen=True)
+class _JudgePricing:
+    """How a dry run prices the judge's calls on a variant's answers: the built-in judged metrics the sweep scores with
+    (``judge_prompt_chars`` counts each one's calls), ``repeats`` of each, every prompt at ``CHARS_PER_TOKEN`` characters
+    a token and every reply ``max_tokens`` long, at ``price`` (None: unknown). ``replay``: the metrics scoring through
+    ``tally``, to count the judge's replies to a cached answer that the cache holds (none: nothing is looked up)."""
+
+    metrics: tuple[str, ...]
+    repeats: int
+    max_tokens: int
+    price: Price | None
+    replay: Mapping[str, ScoreFn]
+    tally: _Tally | None
+
+    def cached_calls(self, metric: str, ctx: ScoreContext) -> int:
+        """The judge's replies about ``ctx`` the cache holds, found by scoring it as the sweep would."""
+        if self.tally is None:
+            return 0
+        self.tally.cached = 0
+        try:
+            self.replay[metric](ctx)
+        except LookupError:
+            pass  # answer relevancy's embedding of its generated question, not in the cache: the judge's reply was counted
+        return self.tally.cached
+
+    def priced(self, plan: VariantPlan, dataset: Dataset, hits: list[tuple[Hit, ...]] | None, answers: list[str | None] | None) -> VariantPlan:
+        """``plan`` with the judge's calls on its answers: their number (a bound: an answer not in the cache is counted as
+        long as its max_tokens, and a refusal or a failed answer is not judged), those the cache holds, and the cost of
+        the others (None when the judge's price is unknown). ``hits``: what each question retrieves (None: ``k`` chunks as
+        long as the chunker cuts them); ``answers``: the cached answers (None where not cached)."""
+        variant = plan.variant
+        unknown = "x" * max(m.params.max_tokens for m in variant.answering_models) * CHARS_PER_TOKEN  # an answer to come, as long as it may be
+        calls = cached = 0
+        cost = 0.0
+        for i, case in enumerate(dataset.cases):
+            contexts = tuple(h.chunk.text for h in hits[i]) if hits is not None else ("x" * _chunk_chars(variant),) * variant.retrieval.k
+            answer = answers[i] if answers is not None else None
+            ctx = ScoreContext(question=case.question, answer=unknown if answer is None else answer, reference=case.reference,
+                               contexts=contexts, category=case.category)
+            for metric in self.metrics:
+                prompts = judge_prompt_chars(metric, ctx, statements_chars=self.max_tokens * CHARS_PER_TOKEN) * self.repeats
+                found = min(len(prompts), self.cached_calls(metric, ctx)) if answer is not None and prompts else 0
+                calls += len(prompts) - found
+                cached += found
+                cost += sum(self._cost(chars) for chars in prompts[found:])
+        return replace(plan, judge_calls=calls, judge_cached=cached, judge_cost_usd=cost if self.price is not None else None)
+
+    def _cost(self, prompt_chars: int) -> float:
+        return self.price.cost(math.ceil(prompt_chars / CHARS_PER_TOKEN), self.max_tokens) if self.price is not None else 0.0
+
+
+def _judge_pricing(spec: ExperimentSpec, scoring: Scoring, resolver: ModelResolver, cache: CacheReader, *, look_up: bool) -> _JudgePricing | None:
+    """How to price the judge's calls of a sweep (None: it judges nothing). A judge handed to ``run`` is priced when it is
+    a ``ModelJudge`` (it has its price), and its replies are not looked up (``look_up`` False, as with ``--fresh``), nor
+    those of a judge with ``cache: false``."""
+    judge = scoring.judge
+    metrics = tuple(m for m in JUDGED_METRICS if m in scoring.answer_scorers)
+    if judge is None or not metrics:
+        return None
+    max_tokens, price = (judge.max_tokens, judge.price) if isinstance(judge, ModelJudge) else (JudgeSpec.model_fields["max_tokens"].default, None)
+    j = spec.judge
+    repeats = j.n if j is not None else 1
+    if not look_up or j is None or not j.cache:
+        return _JudgePricing(metrics, repeats, max_tokens, price, {}, None)
+    raw = resolver.generator(j.id, j.kind or default_kind(j.id), cache=False)
+    tally = _Tally(ModelJudge(CachedGenerator(_CacheOnly(raw), cache, identity=raw.identity), max_tokens=j.max_tokens,  # type: ignore[arg-type]
+                              timeout_s=None, temperature=j.temperature, seed=spec.seed, price=price))
+    minilm = resolver.embedder(MINILM_ID, cache=False)
+    env = ScorerEnv(embedder=CachedEmbedder(_CacheOnly(minilm), cache, identity=minilm.identity), judge=tally, judge_repeats=repeats)  # type: ignore[arg-type]
+    return _JudgePricing(metrics, repeats, max_tokens, price, build_scorers(metrics, env), tally)
