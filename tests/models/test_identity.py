@@ -322,3 +322,27 @@ def test_a_model_that_embeds_a_query_as_a_document_is_loaded_once_for_the_index_
     google = "google_genai:text-embedding-004"
     assert resolver.embedder(google, cache=False).identity != resolver.embedder(google, cache=False, queries=True).identity
     assert loaded == [folder, google, google]
+
+
+def test_a_sweep_with_a_home_of_its_own_keeps_the_sha256_of_its_model_files_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep given ``settings(root=...)`` kept the sha256 of its GGUF file under the default settings' home (the
+    current folder's .workbench, or WORKBENCH_HOME), a folder it was not told to write in."""
+    import workbench as wb
+    from workbench.models import MINILM_ID
+
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF weights")
+    monkeypatch.delenv("WORKBENCH_HOME")
+    monkeypatch.chdir(tmp_path)  # the default home: tmp_path/.workbench
+    project = tmp_path / "project"
+    spec = wb.ExperimentSpec.from_dict(
+        {"name": "own-home", "corpus": {"builtin": "python-reference"}, "dataset": {"path": "datasets/python_docs.jsonl", "limit": 1},
+         "prompts": [{"name": "a", "template": "{context} {question}"}], "models": [{"id": f"llamacpp:{model}"}],
+         "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+         "scorers": ["hit_at_k"]}, base_dir=Path(__file__).resolve().parents[2])
+    # in a worker process (the default isolation), which loads the model itself; llama.cpp then refuses the fake file
+    result = wb.run(spec, settings=wb.settings(root=project), models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, progress=False)
+    assert result.variants[0].status == "FAILED"
+    assert not (tmp_path / ".workbench").exists()
+    (record,) = (project / ".workbench" / "file-sha256").iterdir()
+    assert json.loads(record.read_text())["sha256"] == hashlib.sha256(b"GGUF weights").hexdigest()

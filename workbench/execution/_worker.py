@@ -48,14 +48,16 @@ class ModelResolver:
     hosted embedding call (the sweep's ``execution.retries``; generation params carry their own). ``claims``: the
     folder where an answer being computed is claimed (``CachedGenerator``); default: the store's ``claims_dir``, shared
     by every sweep using the cache (the caller's resolver, which ``isolation: none`` variants share, claimed nothing:
-    two sweeps, or two variants of one, computed one answer each).
+    two sweeps, or two variants of one, computed one answer each). ``home``: the sweep's settings' home, where the sha256
+    of its model files is kept (``load_generator``).
     """
 
     def __init__(
         self, overrides: Mapping[str, Generator | Embedder] | None, store: CacheStore, *, read: bool = True, retries: int = 2,
-        claims: str | None = None,
+        claims: str | None = None, home: Path | None = None,
     ) -> None:
         self.overrides = dict(overrides or {})
+        self.home = home
         self.retries = retries
         self.claims = claims if claims is not None else getattr(store, "claims_dir", None)
         self._loaded: dict[tuple[str, str], Any] = {}
@@ -68,7 +70,7 @@ class ModelResolver:
             return self.overrides[model_id]  # type: ignore[return-value]
         key = (model_id, kind)
         if key not in self._loaded:
-            self._loaded[key] = load_generator(model_id, kind=kind)
+            self._loaded[key] = load_generator(model_id, kind=kind, home=self.home)
         return self._loaded[key]  # type: ignore[no-any-return]
 
     def generator(self, model_id: str, kind: ModelKind, *, cache: bool = True) -> Generator:
@@ -85,7 +87,7 @@ class ModelResolver:
         role = "query embedder" if queries and embeds_queries_apart(model_id) else "embedder"
         if (model_id, role) not in self._loaded:
             found = self.overrides.get(model_id)
-            self._loaded[(model_id, role)] = found if found is not None else load_embedder(model_id, retries=self.retries, queries=role == "query embedder")
+            self._loaded[(model_id, role)] = found if found is not None else load_embedder(model_id, retries=self.retries, queries=role == "query embedder", home=self.home)
         raw = self._loaded[(model_id, role)]
         if not cache:
             return raw  # type: ignore[no-any-return]
@@ -194,6 +196,7 @@ class VariantJob:
         claims: the folder where the answers being computed are claimed (set by the executor with the slots: the disk
             cache's ``claims_dir``, shared by every sweep using it): two variants or sweeps asking one question at once
             compute it once.
+        home: the sweep's settings' home, where the sha256 of its model files is kept.
     """
 
     variant: Variant
@@ -211,6 +214,7 @@ class VariantJob:
     slots: Mapping[str, CallSlots] = field(default_factory=dict)
     answered_before: int = 0
     claims: str | None = None
+    home: Path | None = None
 
     @property
     def generates(self) -> bool:
@@ -389,7 +393,8 @@ def run_job(
     """
     started_ms = int(time.time() * 1000)
     tell = on_question or (lambda kind, done, total: None)
-    models = resolver or ModelResolver(job.overrides, job.cache, read=job.read_cache, retries=job.spec.execution.retries, claims=job.claims)
+    models = resolver or ModelResolver(job.overrides, job.cache, read=job.read_cache, retries=job.spec.execution.retries, claims=job.claims,
+                                       home=job.home)
     spec, variant = job.spec, job.variant
     records: list[QuestionRecord | None] = [None] * len(job.retrieved)
     model, prompt = variant.model, variant.prompt

@@ -83,12 +83,14 @@ def smollm2_path() -> Path:
     raise ModelError(f"model '{SMOLLM2_ID}': the {SMOLLM2_DIST} installation has no {SMOLLM2_FILE} — reinstall it: {hint}")
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, home: Path | None = None) -> str:
     """The sha256 of a file, computed once: it is kept under the workbench home (``<home>/file-sha256/``, with the path
     and version of the file it belongs to) and in memory, and computed again when the file changes. Not beside the file:
     written into a project's models/ folder it made every fresh checkout a changed one (its runs tagged ``-dirty``), and
-    a shared or read-only model folder is not this machine's to write; one an older workbench wrote there is read."""
-    return _file_sha256(str(path.resolve()), file_version(path))
+    a shared or read-only model folder is not this machine's to write; one an older workbench wrote there is read.
+    ``home``: the sweep's (its settings'); None: the default settings' (a sweep given another root wrote into the
+    current folder's .workbench)."""
+    return _file_sha256(str(path.resolve()), file_version(path), str(home if home is not None else settings().home))
 
 
 def file_version(path: str | Path) -> tuple[int, int, int, int]:
@@ -104,13 +106,14 @@ def file_version(path: str | Path) -> tuple[int, int, int, int]:
 _NOT_MODEL_FILES = (".md", ".sha256.json", ".sha256")
 
 
-def folder_sha256(folder: Path) -> str:
+def folder_sha256(folder: Path, home: Path | None = None) -> str:
     """The sha256 of a model saved in a folder (a sentence-transformers model: weights, configuration, tokenizer,
     pooling), of its files' names and contents, each file hashed once (``file_sha256``) and the whole again only when
     one of them is added, removed or changed. Hidden entries (``.git``, ``.cache``) and notes (``*.md``) are left out;
-    where the folder is is not part of it, so copies of one model have one digest."""
+    where the folder is is not part of it, so copies of one model have one digest. ``home``: as for ``file_sha256``."""
     root = folder.resolve()
-    return _folder_sha256(str(root), tuple(sorted((path.relative_to(root).as_posix(), file_version(path)) for path in _model_files(root))))
+    files = tuple(sorted((path.relative_to(root).as_posix(), file_version(path)) for path in _model_files(root)))
+    return _folder_sha256(str(root), files, str(home if home is not None else settings().home))
 
 
 def _model_files(root: Path) -> list[Path]:
@@ -122,10 +125,10 @@ def _model_files(root: Path) -> list[Path]:
 
 
 @lru_cache(maxsize=16)
-def _folder_sha256(root: str, files: tuple[tuple[str, tuple[int, int, int, int]], ...]) -> str:
+def _folder_sha256(root: str, files: tuple[tuple[str, tuple[int, int, int, int]], ...], home: str) -> str:
     digest = hashlib.sha256()
     for name, _ in files:
-        digest.update(f"{name}\0{file_sha256(Path(root) / name)}\n".encode())
+        digest.update(f"{name}\0{file_sha256(Path(root) / name, Path(home))}\n".encode())
     return digest.hexdigest()
 
 
@@ -142,16 +145,12 @@ def _kept_sha256(record: Path, path: str, version: tuple[int, int, int, int]) ->
 
 
 @lru_cache(maxsize=64)
-def _file_sha256(path: str, version: tuple[int, int, int, int]) -> str:
-    memo = settings().home / "file-sha256" / f"{hashlib.sha256(path.encode()).hexdigest()}.json"
+def _file_sha256(path: str, version: tuple[int, int, int, int], home: str) -> str:
+    memo = Path(home) / "file-sha256" / f"{hashlib.sha256(path.encode()).hexdigest()}.json"
     kept = _kept_sha256(memo, path, version) or _kept_sha256(Path(path + ".sha256.json"), path, version)
     if kept is not None:
         return kept
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    sha = digest.hexdigest()
+    sha = _hashed(path, version)
     try:
         memo.parent.mkdir(parents=True, exist_ok=True)
         tmp = memo.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
@@ -160,6 +159,16 @@ def _file_sha256(path: str, version: tuple[int, int, int, int]) -> str:
     except OSError:
         pass  # a home that cannot be written: computed once per process instead
     return sha
+
+
+@lru_cache(maxsize=16)
+def _hashed(path: str, version: tuple[int, int, int, int]) -> str:
+    """The sha256 of the file at ``path`` (in ``version``), read once per process whichever homes keep it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _llama(path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
@@ -233,8 +242,10 @@ class LlamaCppGenerator:
         n_ctx: int = 2048,
         json_max_items: int = 4,
         json_max_length: int = 160,
+        home: Path | None = None,
     ) -> None:
         self.model_id = model_id
+        self.home = home  # where its file's sha256 is kept (``file_sha256``)
         self.kind: ModelKind = kind
         self.path = path
         self.n_ctx = n_ctx
@@ -246,7 +257,7 @@ class LlamaCppGenerator:
         """The GGUF file's sha256 (computed once per file), the context size, the JSON caps, how llama.cpp is run, and
         the installed llama-cpp-python: each release vendors another llama.cpp (its kernels, sampler and tokenizer) and
         often other chat templates, so answers cached or runs finished with another are not served as this one's."""
-        identity = (f"gguf:{file_sha256(self.path)}:ctx{self.n_ctx}:json{self.json_max_items}x{self.json_max_length}"
+        identity = (f"gguf:{file_sha256(self.path, self.home)}:ctx{self.n_ctx}:json{self.json_max_items}x{self.json_max_length}"
                     f":r{_ANSWERING_REVISION}")
         return with_versions(identity, LLAMA_CPP_PACKAGES)
 

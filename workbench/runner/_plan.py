@@ -68,7 +68,7 @@ def plan_sweep(
     variants = expand_grid(spec, generate=generate)
     check_can_start(spec, variants, models, judge, cfg, own_index_store=True)
     cache = CacheReader(cfg.cache_dir)
-    resolver = ModelResolver(models, cache, read=not fresh, retries=spec.execution.retries)
+    resolver = ModelResolver(models, cache, read=not fresh, retries=spec.execution.retries, home=cfg.home)
     scoring = sweep_scoring(spec, resolver, judge, generating=any(v.generates for v in variants))
     keys, _, unservable = reuse_keys(spec, variants, resolver, scoring, given_judge=judge is not None, dataset=dataset, corpus=corpus)
     if unservable and len(unservable) == len(variants) and spec.execution.backend != "ray":

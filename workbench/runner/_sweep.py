@@ -174,7 +174,7 @@ def run(
     cap_mb = cfg.cache_size_mb
     track = tracker or MlflowTracker(cfg.tracking_uri, artifact_root=cfg.artifact_root)  # an unusable store: one line, now
     store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cap_mb)
-    resolver = ModelResolver(models, store, read=not fresh, retries=spec.execution.retries)
+    resolver = ModelResolver(models, store, read=not fresh, retries=spec.execution.retries, home=cfg.home)
     indexes = index_store  # the default store is opened when a variant needs an index (a reused one needs none)
     own: ChromaIndexStore | ChromaServerIndexStore | None = None  # that default store: closed when the sweep ends
     scoring = sweep_scoring(spec, resolver, judge, generating=generating)
@@ -289,7 +289,7 @@ def run(
                         variant=v, spec=spec, retrieved=retrieved, stats=stats,
                         workdir=str((sandboxes.folder / v.id).absolute()), cache=store, read_cache=not fresh,
                         overrides=dict(models or {}), judge=judge, scorer_names=tuple(scorers_of(v)), custom_scorers=custom,
-                        question_workers=question_workers([m.id for m in v.answering_models], spec.execution),
+                        question_workers=question_workers([m.id for m in v.answering_models], spec.execution), home=cfg.home,
                     ))
             race = spec.execution.racing
             # batches of questions; a variant clearly worse than the leader stops and is logged then. Not a sweep that only
