@@ -44,7 +44,7 @@ from workbench.tracking._read import (
     sweep_variants,
 )
 from workbench.tracking._store_check import STORE_HINT, check_store, half_made, sqlite_path
-from workbench.tracking._store_lock import interrupts_deferred, registry_changes_serialised
+from workbench.tracking._store_lock import interrupts_deferred, interrupts_held, registry_changes_serialised
 from workbench.tracking._review import QuestionReview, QuestionReviews, RetrievedChunk, VariantAnswer, load_question_reviews
 from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags, lower_is_better_from_tags
 
@@ -98,6 +98,7 @@ __all__ = [
     "found",
     "half_made",
     "interrupts_deferred",
+    "interrupts_held",
     "is_model_uri",
     "latest_sweep",
     "list_experiments",

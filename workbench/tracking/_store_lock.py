@@ -41,7 +41,7 @@ from workbench.errors import WorkbenchError
 from workbench.tracking._store_check import check_store, scheme
 from workbench.tracking._unreachable import shown_uri
 
-__all__ = ["interrupts_deferred", "open_store_serialised", "registry_changes_serialised"]
+__all__ = ["interrupts_deferred", "interrupts_held", "open_store_serialised", "registry_changes_serialised"]
 
 _log = logging.getLogger(__name__)
 _WAIT_S = 600.0  # migrating a store takes seconds; an old store being upgraded by another process may take minutes
@@ -85,6 +85,42 @@ def interrupts_deferred(signum: int = signal.SIGINT) -> Iterator[None]:
         signal.signal(signum, previous)
         if received:
             signal.raise_signal(signum)  # as it would have come: a KeyboardInterrupt, a death by SIGTERM, or ignored under SIG_IGN
+
+
+@contextlib.contextmanager
+def interrupts_held(*signums: int, received: list[int] | None = None) -> Iterator[None]:
+    """A block that a first Ctrl+C (or any of ``signums``: SIGINT by default) does not cut in two, while a second one
+    still stops it at once (a block that hangs on a server that does not answer): the first one is delivered, to the
+    handler that was in place, once the block has ended; a second is delivered as it comes. ``received`` gets each
+    signal as it comes (the caller's other threads can start to stop meanwhile). Outside the main thread, or under a
+    handler installed from outside Python, the block runs as it is."""
+    signums = signums or (signal.SIGINT,)
+    if threading.current_thread() is not threading.main_thread() or any(signal.getsignal(s) is None for s in signums):
+        yield
+        return
+    held: list[int] = []
+    previous = {s: signal.getsignal(s) for s in signums}
+
+    def restore() -> None:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+    def hold(got: int, _frame: object) -> None:
+        held.append(got)
+        if received is not None:
+            received.append(got)
+        if len(held) > 1:  # stop now: to the handler that was in place
+            restore()
+            signal.raise_signal(got)
+
+    for s in signums:
+        signal.signal(s, hold)
+    try:
+        yield
+    finally:
+        restore()
+        if len(held) == 1:
+            signal.raise_signal(held[0])
 
 
 # the key of the advisory lock under which a process opens a PostgreSQL store ("wbst" as an integer): any 64-bit number
