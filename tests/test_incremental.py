@@ -724,6 +724,80 @@ def test_a_ctrl_c_while_a_result_is_logged_lets_the_other_variants_finish_their_
     assert DiskCacheStore(wb_settings.cache_dir).info().entries["generation"] == QUESTIONS + 2
 
 
+def test_ctrl_c_twice_while_a_result_is_logged_ends_the_other_variants_workers_without_waiting(
+    wb_settings: Settings, models: Models, tmp_path: Path
+) -> None:
+    # the second Ctrl+C is the user's "stop now": the other variants' workers are not waited for
+    import signal
+
+    started = tmp_path / "second-call"
+    slowly = answering_slowly_after_the_first(tmp_path / "first-call", started, 3.0)
+    models.generator = ScriptedModel(lambda prompt: slowly(prompt) if prompt.text.startswith("Answer from the context.") else answer(prompt),
+                                     model_id=GEMMA_ID, identity="scripted:incremental")  # p3's variant hangs after its first answer
+
+    class InterruptedTwiceWhileLogging(MlflowTracker):
+        def log_variant(self, sweep, result, dataset, **options):  # type: ignore[no-untyped-def]
+            while not started.exists():  # p3's variant has an answer and a call in flight
+                time.sleep(0.02)
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
+            return super().log_variant(sweep, result, dataset, **options)
+
+    spec = make_spec([P1, P3], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}],
+                     execution={"isolation": "process", "workers": 2})
+    with pytest.raises(KeyboardInterrupt):
+        sweep(spec, wb_settings, models, tracker=InterruptedTwiceWhileLogging(wb_settings.tracking_uri))
+    assert DiskCacheStore(wb_settings.cache_dir).info().entries["generation"] == QUESTIONS + 1  # p3's call in flight given up
+
+
+def interrupted_while_logging(presses: int):  # type: ignore[no-untyped-def]
+    """An ``on_event`` pressing Ctrl+C ``presses`` times in the middle of the first variant's logging: as its traces are
+    stored, before they are linked to its run and the run is ended."""
+    import signal
+
+    def on_event(event: wb.ProgressEvent) -> None:
+        on_event.kinds.append(event.kind)  # type: ignore[attr-defined]
+        if event.kind == "question_logged" and on_event.kinds.count("question_logged") == 1:  # type: ignore[attr-defined]
+            for _ in range(presses):
+                signal.raise_signal(signal.SIGINT)
+
+    on_event.kinds = []  # type: ignore[attr-defined]
+    return on_event
+
+
+def test_a_ctrl_c_while_a_finished_variant_is_logged_waits_for_its_run_to_be_complete_then_stops(
+    wb_settings: Settings, models: Models
+) -> None:
+    # the variant being logged as Ctrl+C landed was cut in two: its run ended KILLED without its traces linked, its
+    # dataset or the list of its traces, and the next sweep computed it again
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])  # two variants, one after the other
+    pressing = interrupted_while_logging(presses=1)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(spec, wb_settings, models, on_event=pressing)
+    assert pressing.kinds.count("sweep_stopping") == 1  # type: ignore[attr-defined]
+    client = MlflowClient(wb_settings.tracking_uri)
+    experiment_id = client.get_experiment_by_name("incremental").experiment_id
+    [parent] = client.search_runs([experiment_id], "tags.`workbench.kind` = 'sweep'")
+    assert (parent.info.status, parent.data.tags["workbench.end_reason"]) == ("KILLED", "interrupted (KeyboardInterrupt)")
+    [logged] = client.search_runs([experiment_id], "tags.`workbench.kind` = 'variant'")  # the second never started
+    assert logged.info.status == "FINISHED" and logged.data.metrics["questions"] == QUESTIONS
+    assert len(client.search_traces(locations=[experiment_id], run_id=logged.info.run_id)) == QUESTIONS
+    again = sweep(spec, wb_settings, models)
+    assert [v.reused_from for v in again.variants] == [logged.info.run_id, None]  # whole: reused, not computed again
+
+
+def test_a_second_ctrl_c_while_a_variant_is_logged_stops_at_once_and_ends_its_run_killed(wb_settings: Settings, models: Models) -> None:
+    # logging that hangs (a tracking server that does not answer) can still be stopped; the run is not left RUNNING
+    spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    with pytest.raises(KeyboardInterrupt):
+        sweep(spec, wb_settings, models, on_event=interrupted_while_logging(presses=2))
+    client = MlflowClient(wb_settings.tracking_uri)
+    experiment_id = client.get_experiment_by_name("incremental").experiment_id
+    statuses = {r.data.tags["workbench.kind"]: r.info.status for r in client.search_runs([experiment_id])}
+    assert statuses == {"sweep": "KILLED", "variant": "KILLED"}
+    assert sweep(spec, wb_settings, models).variants[0].reused_from is None  # a run cut short is computed again
+
+
 def test_a_crash_inside_the_runner_fails_the_sweep_with_the_error(wb_settings: Settings, models: Models) -> None:
     class Exploding(MlflowTracker):
         def log_variant(self, sweep, result, dataset, *, reuse_key=None, models=None, on_logged=None):  # type: ignore[no-untyped-def]

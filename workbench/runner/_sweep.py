@@ -55,7 +55,7 @@ from workbench.results import SweepResult, VariantResult
 from workbench.sandbox import SweepSandboxes
 from workbench.scoring import Judge
 from workbench.spec import ExperimentSpec, load_experiment
-from workbench.tracking import MlflowTracker, SweepComparison, SweepHandle, Tracker, TrackingUnavailable
+from workbench.tracking import MlflowTracker, SweepComparison, SweepHandle, Tracker, TrackingUnavailable, interrupts_held
 from workbench.runner._inputs import in_memory_spec, load_inputs
 from workbench.runner._reuse import reuse_keys, sweep_scoring
 
@@ -194,24 +194,36 @@ def run(
         aborted = threading.Event()
         custom = tuple(e for e in scorer_entries().values() if callable(e.factory))
 
+        said_stopping = threading.Event()
+        saying = threading.Lock()  # a stop is seen first by the variants' threads as often as by this one
+
+        def stopping_now() -> None:
+            with saying:
+                said = said_stopping.is_set()
+                said_stopping.set()
+            if not said:
+                emit(ProgressEvent("sweep_stopping", len(results), len(variants), message=STOPPING_MESSAGE))
+
+        pressed: list[int] = []  # the Ctrl+C and SIGTERMs that came as a variant was logged (the first is held)
+
         def stopping() -> bool:
-            return aborted.is_set() or (stop is not None and stop.is_set())
+            if pressed:  # the variants stop after their calls in flight while the variant is logged
+                stopping_now()
+            return bool(pressed) or (stop is not None and stop.is_set()) or aborted.is_set()
 
         def emit(event: ProgressEvent) -> None:
             bars.update(event)
             if on_event is not None:
                 on_event(event)
 
-        said_stopping: list[bool] = []
-
-        def stopping_now() -> None:
-            if not said_stopping:
-                said_stopping.append(True)
-                emit(ProgressEvent("sweep_stopping", len(results), len(variants), message=STOPPING_MESSAGE))
-
-        def finish(result: VariantResult) -> None:
-            results.append(result)
-            emit(ProgressEvent("variant_done", len(results), len(variants), result.variant, result))
+        def finish(log: Callable[..., VariantResult], *args: Any, **options: Any) -> None:
+            # a Ctrl+C or SIGTERM as a variant is logged waits for its run to be whole; once the sweep is stopping, it
+            # is the second one: it stops now (logging that hangs), the tracker ending the run cut short KILLED
+            holding = interrupts_held(signal.SIGINT, signal.SIGTERM, received=pressed)
+            with contextlib.nullcontext() if said_stopping.is_set() else holding:
+                result = log(*args, **options)
+                results.append(result)
+                emit(ProgressEvent("variant_done", len(results), len(variants), result.variant, result))
 
         status, error, raised = "FINISHED", None, None
         try:
@@ -232,11 +244,11 @@ def run(
                 for v in group:
                     if v.id in reusable:
                         emit(ProgressEvent("variant_reused", len(results), len(variants), v, message=reusable[v.id]))
-                        finish(track.reuse_variant(sweep, v, reusable[v.id], dataset))
+                        finish(track.reuse_variant, sweep, v, reusable[v.id], dataset)
                 for v in group:
                     if v.id in unservable:  # failed now, without building an index for it
                         exc = unservable[v.id]
-                        finish(track.log_variant(sweep, failed_result(v, f"{type(exc).__name__}: {exc}", type(exc).__name__, chunk_stats([])), dataset))
+                        finish(track.log_variant, sweep, failed_result(v, f"{type(exc).__name__}: {exc}", type(exc).__name__, chunk_stats([])), dataset)
                 todo = [v for v in group if v.id not in reusable and v.id not in unservable]
                 if not todo or stopping():
                     continue
@@ -271,7 +283,7 @@ def run(
                 except Exception as exc:  # noqa: BLE001 - a broken index fails its variants, not the sweep
                     empty = chunk_stats([])
                     for v in todo:
-                        finish(track.log_variant(sweep, failed_result(v, f"index build failed: {type(exc).__name__}: {exc}", "index", empty), dataset))
+                        finish(track.log_variant, sweep, failed_result(v, f"index build failed: {type(exc).__name__}: {exc}", "index", empty), dataset)
                     continue
                 emit(ProgressEvent("index_built", stats.count, stats.count, message=f"{chunker.label}: {stats.count} chunks{embedded_note}"))
                 retrievals: dict[str, tuple[QuestionRecord, ...]] = {}  # the variants of one retrieval setting share it
@@ -283,7 +295,7 @@ def run(
                             retrievals[setting] = tuple(retrieve_question(case, retriever) for case in dataset.cases)
                         retrieved = retrievals[setting]
                     except Exception as exc:  # noqa: BLE001 - a failing retrieval fails its variant, not the sweep
-                        finish(track.log_variant(sweep, failed_result(v, f"retrieval failed: {type(exc).__name__}: {exc}", "retrieval", stats), dataset))
+                        finish(track.log_variant, sweep, failed_result(v, f"retrieval failed: {type(exc).__name__}: {exc}", "retrieval", stats), dataset)
                         continue
                     jobs.append(VariantJob(
                         variant=v, spec=spec, retrieved=retrieved, stats=stats,
@@ -310,14 +322,16 @@ def run(
             )
 
             def log(result: VariantResult) -> None:
-                finish(track.log_variant(sweep, result, dataset, reuse_key=keys.get(result.variant.id),
-                                         models=models_of.get(result.variant.id), on_logged=_logged(emit, result)))
+                finish(track.log_variant, sweep, result, dataset, reuse_key=keys.get(result.variant.id),
+                       models=models_of.get(result.variant.id), on_logged=_logged(emit, result))
 
             try:
                 try:
                     for result in running:
                         log(result)
                 except KeyboardInterrupt as exc:
+                    if len(pressed) > 1:  # pressed twice as a variant was logged: its workers are ended now
+                        raise
                     # it landed here, as a result was being logged, not in the executor's wait: the executor winds down
                     # as it would have there (its variants' calls in flight are finished and logged), not at once
                     for result in _wound_down(running, exc, stopping_now):
