@@ -689,6 +689,26 @@ def test_the_first_ctrl_c_says_at_once_that_the_calls_in_flight_are_being_finish
     assert "Ctrl+C again" in stopping.message and "5 s" in stopping.message
 
 
+def test_a_stop_says_once_that_the_sweep_is_stopping_as_a_ctrl_c_does(wb_settings: Settings, models: Models) -> None:
+    # a Stop (the RunPanel's, a notebook's threading.Event) said nothing: on_progress consumers saw the stop only by
+    # the sweep ending KILLED, where a Ctrl+C announced itself
+    stop = threading.Event()
+    events: list[wb.ProgressEvent] = []
+
+    def stop_at_the_first_answer(event: wb.ProgressEvent) -> None:
+        events.append(event)
+        if event.kind == "question_done":
+            stop.set()
+
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    stopped = sweep(spec, wb_settings, models, stop=stop, on_event=stop_at_the_first_answer)
+    assert stopped.status == "KILLED"
+    kinds = [e.kind for e in events]
+    assert kinds.count("sweep_stopping") == 1 and kinds.index("sweep_stopping") < kinds.index("variant_done")
+    [stopping] = [e for e in events if e.kind == "sweep_stopping"]
+    assert stopping.message.startswith("stopping: finishing the calls in flight") and "Ctrl+C" not in stopping.message
+
+
 def test_a_ctrl_c_while_a_result_is_logged_lets_the_other_variants_finish_their_calls_in_flight(
     wb_settings: Settings, models: Models, tmp_path: Path
 ) -> None:

@@ -67,9 +67,14 @@ EventKind = Literal[
 ]
 
 
-# what a sweep says once, at the first Ctrl+C or SIGTERM (``sweep_stopping``): the wait that follows is not a hang
-STOPPING_MESSAGE = (f"stopping: finishing the calls in flight (up to {STOP_GRACE_S:g} s) so their answers are kept; "
-                    "Ctrl+C again to stop now")
+def _stopping_message(then: str) -> str:
+    """What a sweep says once, as it starts to stop (``sweep_stopping``): the wait that follows is not a hang (pure)."""
+    said = f"stopping: finishing the calls in flight (up to {STOP_GRACE_S:g} s) so their answers are kept"
+    return f"{said}; {then}" if then else said
+
+
+# what it says at the first Ctrl+C or SIGTERM
+STOPPING_MESSAGE = _stopping_message("Ctrl+C again to stop now")
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,9 @@ class ProgressEvent:
     ``variant_done``. ``variant_reused`` (its ``message`` is the run reused) comes instead of ``variant_started`` for a
     variant whose finished run is reused rather than recomputed. ``sweep_waiting`` (first, when at all) says that the
     sweep waits for another sweep of the same process to end. ``sweep_stopping`` (once, its ``message`` the line to
-    show) says that a Ctrl+C or SIGTERM reached the sweep: its running variants finish their calls in flight, for
-    ``STOP_GRACE_S`` at most, and a second Ctrl+C ends them at once.
+    show) says that the sweep is stopping, whatever stopped it (a Ctrl+C, SIGTERM, or ``stop`` set): its running
+    variants finish their calls in flight, for ``STOP_GRACE_S`` at most, and a second Ctrl+C (or ``stop_now``) ends
+    them at once. For a ``stop``, it comes from whichever of the sweep's threads sees the stop first.
     """
 
     kind: EventKind
@@ -195,20 +201,22 @@ def run(
         custom = tuple(e for e in scorer_entries().values() if callable(e.factory))
 
         said_stopping = threading.Event()
-        saying = threading.Lock()  # a stop is seen first by the variants' threads as often as by this one
+        saying = threading.Lock()  # a stop= is seen first by the variants' threads as often as by this one
 
-        def stopping_now() -> None:
+        def stopping_now(message: str = STOPPING_MESSAGE) -> None:
             with saying:
                 said = said_stopping.is_set()
                 said_stopping.set()
             if not said:
-                emit(ProgressEvent("sweep_stopping", len(results), len(variants), message=STOPPING_MESSAGE))
+                emit(ProgressEvent("sweep_stopping", len(results), len(variants), message=message))
 
         pressed: list[int] = []  # the Ctrl+C and SIGTERMs that came as a variant was logged (the first is held)
 
         def stopping() -> bool:
             if pressed:  # the variants stop after their calls in flight while the variant is logged
                 stopping_now()
+            elif stop is not None and stop.is_set():
+                stopping_now(_stopping_message("set stop_now to stop now" if stop_now is not None else ""))
             return bool(pressed) or (stop is not None and stop.is_set()) or aborted.is_set()
 
         def emit(event: ProgressEvent) -> None:
