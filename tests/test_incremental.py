@@ -709,6 +709,19 @@ def test_a_stop_says_once_that_the_sweep_is_stopping_as_a_ctrl_c_does(wb_setting
     assert stopping.message.startswith("stopping: finishing the calls in flight") and "Ctrl+C" not in stopping.message
 
 
+def p3_slow_after_its_first(models: Models, tmp_path: Path, hold_s: float) -> Path:
+    """p3's variant answers slowly (``hold_s``) after its first answer; the file returned says its second call started."""
+    started = tmp_path / "second-call"
+    slowly = answering_slowly_after_the_first(tmp_path / "first-call", started, hold_s)
+    models.generator = ScriptedModel(lambda prompt: slowly(prompt) if prompt.text.startswith("Answer from the context.") else answer(prompt),
+                                     model_id=GEMMA_ID, identity="scripted:incremental")
+    return started
+
+
+def p1_and_p3_in_workers() -> ExperimentSpec:
+    return make_spec([P1, P3], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": "process", "workers": 2})
+
+
 def test_a_ctrl_c_while_a_result_is_logged_lets_the_other_variants_finish_their_calls_in_flight(
     wb_settings: Settings, models: Models, tmp_path: Path
 ) -> None:
@@ -716,10 +729,7 @@ def test_a_ctrl_c_while_a_result_is_logged_lets_the_other_variants_finish_their_
     # workers at once: their answers in flight were lost and their runs logged nothing of what they had answered
     import signal
 
-    started = tmp_path / "second-call"
-    slowly = answering_slowly_after_the_first(tmp_path / "first-call", started, 1.0)
-    models.generator = ScriptedModel(lambda prompt: slowly(prompt) if prompt.text.startswith("Answer from the context.") else answer(prompt),
-                                     model_id=GEMMA_ID, identity="scripted:incremental")  # p3's variant answers slowly after its first
+    started = p3_slow_after_its_first(models, tmp_path, hold_s=1.0)
 
     class InterruptedWhileLogging(MlflowTracker):
         pressed = False
@@ -733,10 +743,8 @@ def test_a_ctrl_c_while_a_result_is_logged_lets_the_other_variants_finish_their_
                 time.sleep(2.0)  # the Ctrl+C lands here
             return super().log_variant(sweep, result, dataset, **options)
 
-    spec = make_spec([P1, P3], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}],
-                     execution={"isolation": "process", "workers": 2})
     with pytest.raises(KeyboardInterrupt):
-        sweep(spec, wb_settings, models, tracker=InterruptedWhileLogging(wb_settings.tracking_uri))
+        sweep(p1_and_p3_in_workers(), wb_settings, models, tracker=InterruptedWhileLogging(wb_settings.tracking_uri))
     client = MlflowClient(wb_settings.tracking_uri)
     runs = client.search_runs([client.get_experiment_by_name("incremental").experiment_id], "tags.`workbench.kind` = 'variant'")
     [slow] = [r for r in runs if "p3" in r.info.run_name]
@@ -750,10 +758,7 @@ def test_ctrl_c_twice_while_a_result_is_logged_ends_the_other_variants_workers_w
     # the second Ctrl+C is the user's "stop now": the other variants' workers are not waited for
     import signal
 
-    started = tmp_path / "second-call"
-    slowly = answering_slowly_after_the_first(tmp_path / "first-call", started, 3.0)
-    models.generator = ScriptedModel(lambda prompt: slowly(prompt) if prompt.text.startswith("Answer from the context.") else answer(prompt),
-                                     model_id=GEMMA_ID, identity="scripted:incremental")  # p3's variant hangs after its first answer
+    started = p3_slow_after_its_first(models, tmp_path, hold_s=3.0)
 
     class InterruptedTwiceWhileLogging(MlflowTracker):
         def log_variant(self, sweep, result, dataset, **options):  # type: ignore[no-untyped-def]
@@ -763,10 +768,8 @@ def test_ctrl_c_twice_while_a_result_is_logged_ends_the_other_variants_workers_w
             signal.raise_signal(signal.SIGINT)
             return super().log_variant(sweep, result, dataset, **options)
 
-    spec = make_spec([P1, P3], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}],
-                     execution={"isolation": "process", "workers": 2})
     with pytest.raises(KeyboardInterrupt):
-        sweep(spec, wb_settings, models, tracker=InterruptedTwiceWhileLogging(wb_settings.tracking_uri))
+        sweep(p1_and_p3_in_workers(), wb_settings, models, tracker=InterruptedTwiceWhileLogging(wb_settings.tracking_uri))
     assert DiskCacheStore(wb_settings.cache_dir).info().entries["generation"] == QUESTIONS + 1  # p3's call in flight given up
 
 
