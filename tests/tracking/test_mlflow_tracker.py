@@ -711,10 +711,11 @@ def test_an_artifact_store_this_machine_cannot_write_is_one_line_before_anything
 
 class _GoesAway:
     """A tracking client whose server stops answering as a variant's traces are linked: that call and every later one
-    fail as MLflow's do once its retries are spent on a refused connection. ``after`` records them."""
+    fail as MLflow's do once its retries are spent on a refused connection (or ``hangs``: as a Ctrl+C cuts a request
+    the server does not answer). ``after`` records them."""
 
-    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
-        self._client, self.gone, self.after = client, False, []
+    def __init__(self, client, *, hangs: bool = False) -> None:  # type: ignore[no-untyped-def]
+        self._client, self.gone, self.after, self.hangs = client, False, [], hangs
 
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         import requests
@@ -725,6 +726,8 @@ class _GoesAway:
             self.gone = self.gone or name == "link_traces_to_run"
             if self.gone:
                 self.after.append((name, args[0] if args else None))
+                if self.hangs:
+                    raise KeyboardInterrupt
                 raise requests.exceptions.ConnectionError("('Connection aborted.', ConnectionRefusedError(111, 'Connection refused'))")
             return real(*args, **kwargs)
 
@@ -745,6 +748,21 @@ def test_a_variant_run_whose_server_went_away_is_left_to_the_next_sweep_not_ende
     (half_logged,) = client.search_runs([e.experiment_id for e in client.search_experiments()], "tags.`workbench.kind` = 'variant'")
     assert half_logged.info.status == "RUNNING"
     assert [name for name, run_id in gone.after if run_id == half_logged.info.run_id] == []  # no call waited on it
+
+
+def test_a_variant_run_whose_server_hangs_as_ctrl_c_cuts_its_logging_is_left_to_the_next_sweep(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # a second Ctrl+C cut a request to a server that had stopped answering (not refusing: hanging); tagging and ending
+    # the run, then the sweep, hung the same way, each until Ctrl+C again (five presses in all against a frozen server)
+    tracker = wb.MlflowTracker(wb_settings.tracking_uri)
+    tracker.client = hung = _GoesAway(tracker.client, hangs=True)
+    tracker._server_answers = lambda: False  # its health check times out too
+    spec = make_spec(prompts=[{"name": "p1", "template": "{context} Q: {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    with pytest.raises(KeyboardInterrupt):
+        wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=tracker, settings=wb_settings, progress=False, limit=1)
+    client = MlflowClient(wb_settings.tracking_uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert {r.data.tags["workbench.kind"]: r.info.status for r in runs} == {"sweep": "RUNNING", "variant": "RUNNING"}
+    assert [name for name, _ in hung.after] == ["link_traces_to_run"]  # the call cut, and no other waiting on the server
 
 
 class _WithoutBucketLibraries:

@@ -423,12 +423,16 @@ class MlflowTracker:
     def _ended_if_logging_fails(self, run_id: str) -> Iterator[None]:
         """A run whose logging fails half way (a name over MLflow's limits, a full disk) ends FAILED with the error
         tagged, or KILLED on Ctrl+C, instead of staying RUNNING for good; the error goes on to the caller. A run whose
-        server stopped answering is left to the next sweep (``close_abandoned``)."""
+        server stopped answering, or does not answer as a Ctrl+C cuts a request short (a server that hangs), is left to
+        the next sweep (``close_abandoned``)."""
         try:
             yield
         except BaseException as exc:
             if is_unreachable(exc):  # the server is gone: two more rounds of retries (tag, end) doubled the wait for the
                 raise  # error line; the next sweep ends the run KILLED, as a run its sweep left behind
+            if isinstance(exc, KeyboardInterrupt) and not self._server_answers():  # each call would hang as the one cut
+                self.unreachable = True  # did, until Ctrl+C again: the sweep's end asks once, quickly, too
+                raise
             with contextlib.suppress(Exception):
                 self.client.set_tag(run_id, "workbench.error", redact(f"logging this run failed: {type(exc).__name__}: {exc}")[:5000])
             with contextlib.suppress(Exception):
