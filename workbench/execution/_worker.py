@@ -49,15 +49,17 @@ class ModelResolver:
     folder where an answer being computed is claimed (``CachedGenerator``); default: the store's ``claims_dir``, shared
     by every sweep using the cache (the caller's resolver, which ``isolation: none`` variants share, claimed nothing:
     two sweeps, or two variants of one, computed one answer each). ``home``: the sweep's settings' home, where the sha256
-    of its model files is kept (``load_generator``).
+    of its model files is kept (``load_generator``); without ``record_sha256``, one computed is not written there (a dry
+    run writes nothing).
     """
 
     def __init__(
         self, overrides: Mapping[str, Generator | Embedder] | None, store: CacheStore, *, read: bool = True, retries: int = 2,
-        claims: str | None = None, home: Path | None = None,
+        claims: str | None = None, home: Path | None = None, record_sha256: bool = True,
     ) -> None:
         self.overrides = dict(overrides or {})
         self.home = home
+        self.record_sha256 = record_sha256
         self.retries = retries
         self.claims = claims if claims is not None else getattr(store, "claims_dir", None)
         self._loaded: dict[tuple[str, str], Any] = {}
@@ -70,7 +72,7 @@ class ModelResolver:
             return self.overrides[model_id]  # type: ignore[return-value]
         key = (model_id, kind)
         if key not in self._loaded:
-            self._loaded[key] = load_generator(model_id, kind=kind, home=self.home)
+            self._loaded[key] = load_generator(model_id, kind=kind, home=self.home, record_sha256=self.record_sha256)
         return self._loaded[key]  # type: ignore[no-any-return]
 
     def generator(self, model_id: str, kind: ModelKind, *, cache: bool = True) -> Generator:
@@ -87,7 +89,8 @@ class ModelResolver:
         role = "query embedder" if queries and embeds_queries_apart(model_id) else "embedder"
         if (model_id, role) not in self._loaded:
             found = self.overrides.get(model_id)
-            self._loaded[(model_id, role)] = found if found is not None else load_embedder(model_id, retries=self.retries, queries=role == "query embedder", home=self.home)
+            self._loaded[(model_id, role)] = found if found is not None else load_embedder(
+                model_id, retries=self.retries, queries=role == "query embedder", home=self.home, record_sha256=self.record_sha256)
         raw = self._loaded[(model_id, role)]
         if not cache:
             return raw  # type: ignore[no-any-return]

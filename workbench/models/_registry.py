@@ -103,17 +103,18 @@ def embeds_queries_apart(model_id: str) -> bool:
 
 @dataclass(frozen=True)
 class LocalGenerator:
-    """An embedded GGUF model: how it is served and where its file is (found, or written, on first load)."""
+    """An embedded GGUF model: how it is served and where its file is (found, or written, on first load), given where
+    its sha256 is kept and whether it may be written there (``file_sha256``'s ``home`` and ``record``)."""
 
     kind: ModelKind
-    path: Callable[[], Path]
+    path: Callable[[Path | None, bool], Path]
 
 
 LOCAL_GENERATORS: Mapping[str, LocalGenerator] = {
     # a base model without a chat template: completion prompts answer, chat calls echo the context
-    GEMMA_ID: LocalGenerator("completion", lambda: gemma_path(_settings().model_dir)),
+    GEMMA_ID: LocalGenerator("completion", lambda home, record: gemma_path(_settings().model_dir, home, record=record)),
     # an instruction-tuned chat model, served through the GGUF's own chat template
-    SMOLLM2_ID: LocalGenerator("chat", smollm2_path),
+    SMOLLM2_ID: LocalGenerator("chat", lambda home, record: smollm2_path()),
 }
 LOCAL_EMBEDDERS: Mapping[str, Callable[[], Embedder]] = {MINILM_ID: MiniLMEmbedder}
 # embedding model -> the tokens of a text it reads (the rest is cut off unseen); only where that is known and small
@@ -237,13 +238,13 @@ def local_model_folder(model_id: str) -> Path | None:
     return path if provider == "huggingface" and name and path.is_dir() else None
 
 
-def embedder_identity(model_id: str, environ: Mapping[str, str], home: Path | None = None) -> str:
+def embedder_identity(model_id: str, environ: Mapping[str, str], home: Path | None = None, *, record: bool = True) -> str:
     """What computes a LangChain embedding model's vectors: a model in a local folder by its files' digest (new weights
-    saved into the folder are another model; copies of it elsewhere the same; ``home``: where the digests are kept, as
-    for ``folder_sha256``), a hosted one by ``hosted_identity``; with the versions of the packages computing them here
+    saved into the folder are another model; copies of it elsewhere the same; ``home``, ``record``: where the digests
+    are kept and whether they are written there, as for ``folder_sha256``), a hosted one by ``hosted_identity``; with the versions of the packages computing them here
     (a ``huggingface:`` model's)."""
     folder = local_model_folder(model_id)
-    found = f"huggingface-folder:{folder_sha256(folder, home)}" if folder is not None else hosted_identity(model_id, environ)
+    found = f"huggingface-folder:{folder_sha256(folder, home, record=record)}" if folder is not None else hosted_identity(model_id, environ)
     return with_versions(found, embedding_packages(model_id))
 
 
@@ -361,10 +362,10 @@ def _require_provider(model_id: str) -> str:
     return provider
 
 
-def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path | None = None) -> Generator:
+def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path | None = None, record_sha256: bool = True) -> Generator:
     """Build the generator for a model string (loading happens lazily: local models on first use, hosted chat models
     on the first call with given decoding settings). ``home``: where a GGUF file's sha256 is kept (a sweep's settings'
-    home; None: the default settings').
+    home; None: the default settings'); without ``record_sha256`` one computed here is not written there (a dry run).
 
     Raises:
         ModelError: the model string is malformed, the GGUF file is missing, the kind does not fit the model, or a
@@ -375,13 +376,13 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path |
     provider, name = _split(model_id)
     if provider == "local":
         local = LOCAL_GENERATORS[model_id]
-        return LlamaCppGenerator(model_id, local.path(), kind=local.kind, home=home)
+        return LlamaCppGenerator(model_id, local.path(home, record_sha256), kind=local.kind, home=home, record_sha256=record_sha256)
     if provider == "llamacpp":
         path = Path(name).expanduser()
         if not path.is_file():
             raise ModelError(f"model '{model_id}': no such file {path}")
         _check_gguf(model_id, path)
-        return LlamaCppGenerator(model_id, path, kind=kind or "completion", home=home)
+        return LlamaCppGenerator(model_id, path, kind=kind or "completion", home=home, record_sha256=record_sha256)
     _require_provider(model_id)
     from workbench.models._hosted import LangChainChatGenerator, chat_model
 
@@ -402,12 +403,13 @@ def _check_gguf(model_id: str, path: Path) -> None:
                          "of a .gguf model file, or download it again")
 
 
-def load_embedder(model_id: str, *, retries: int = 2, queries: bool = False, home: Path | None = None) -> Embedder:
+def load_embedder(model_id: str, *, retries: int = 2, queries: bool = False, home: Path | None = None,
+                  record_sha256: bool = True) -> Embedder:
     """Build the embedder for a model string; a hosted one retries a call ``retries`` times on a rate limit, server
     error or timeout (a sweep's ``execution.retries``; 2, the openai client's own default, elsewhere). With ``queries``,
     the embedder of the questions retrieval searches with: a provider that embeds a query otherwise than a document
     (``QUERY_EMBEDDING_PROVIDERS``) embeds them as queries, under an identity of their own. ``home``: where a local
-    model folder's digests are kept, as for ``load_generator``."""
+    model folder's digests are kept, and ``record_sha256``, as for ``load_generator``."""
     check_model_id(model_id, role="embedder")
     if model_id in LOCAL_EMBEDDERS:
         return LOCAL_EMBEDDERS[model_id]()
@@ -422,6 +424,6 @@ def load_embedder(model_id: str, *, retries: int = 2, queries: bool = False, hom
     from workbench.models._hosted import LangChainEmbedder
 
     client = init_embeddings(model_id, **EMBEDDING_OPTIONS.get(provider, {}))
-    return LangChainEmbedder(model_id, client, identity=embedder_identity(model_id, os.environ, home), retries=retries,
-                             refusal=functools.partial(refusal_advice, model_id, environ=os.environ),
+    return LangChainEmbedder(model_id, client, identity=embedder_identity(model_id, os.environ, home, record=record_sha256),
+                             retries=retries, refusal=functools.partial(refusal_advice, model_id, environ=os.environ),
                              queries=queries and embeds_queries_apart(model_id))

@@ -53,9 +53,10 @@ def plan_sweep(
     --dry-run``): the variants it would reuse and from which run, the indexes it would build, the answers the cache
     holds, and the model calls left with their estimated cost, the judge's apart (``_JudgePricing``).
 
-    The tracking store, the answer cache and the index store are read, never made, locked or written: a dry run in a
-    fresh folder leaves it as it was. A variant's cached answers are counted when its index is built and its questions
-    were embedded before (its prompts are then rendered with what it would retrieve); else all its calls are counted.
+    The tracking store, the answer cache, the index store and the records of model files' sha256 are read, never made,
+    locked or written: a dry run in a fresh folder leaves it as it was. A variant's cached answers are counted when its
+    index is built and its questions were embedded before (its prompts are then rendered with what it would retrieve);
+    else all its calls are counted.
     The arguments are ``run``'s (``dataset`` and ``corpus`` in memory too).
 
     Raises:
@@ -68,7 +69,8 @@ def plan_sweep(
     variants = expand_grid(spec, generate=generate)
     check_can_start(spec, variants, models, judge, cfg, own_index_store=True)
     cache = CacheReader(cfg.cache_dir)
-    resolver = ModelResolver(models, cache, read=not fresh, retries=spec.execution.retries, home=cfg.home)
+    # a model file's sha256 is read where the sweep keeps it, computed here when it is not, and recorded by the sweep
+    resolver = ModelResolver(models, cache, read=not fresh, retries=spec.execution.retries, home=cfg.home, record_sha256=False)
     scoring = sweep_scoring(spec, resolver, judge, generating=any(v.generates for v in variants))
     keys, _, unservable = reuse_keys(spec, variants, resolver, scoring, given_judge=judge is not None, dataset=dataset, corpus=corpus)
     if unservable and len(unservable) == len(variants) and spec.execution.backend != "ray":
