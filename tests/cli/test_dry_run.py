@@ -239,7 +239,12 @@ def test_a_dollar_budget_the_judge_takes_the_sweep_past_is_named(
 
 def test_a_judge_without_a_price_is_said_to_cost_an_unknown_amount(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """And a judged scorer of the user's own, whose calls workbench cannot count, is named as not counted."""
+    from workbench import metrics
     from workbench.config import settings
+
+    # registered for this test only: a judged scorer left registered made later tests that score with every
+    # registered scorer ask for a judge
+    monkeypatch.setattr(metrics, "_REGISTRY", dict(metrics._REGISTRY))
 
     @wb.scorer("test_judge_agrees", default=False, judged=True)
     def judge_agrees(env: wb.ScorerEnv) -> Callable[[wb.ScoreContext], wb.Score]:

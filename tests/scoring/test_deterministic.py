@@ -35,9 +35,9 @@ def test_retrieval_metrics_not_applicable_without_labels(scorers) -> None:  # ty
 
 @pytest.mark.parametrize("reference", [" ", "\n", "-", "...", "—"])
 def test_a_reference_with_no_words_is_no_reference(reference: str) -> None:  # a blank or "-" spreadsheet cell
-    from workbench.scoring._ragas import JUDGED_METRICS
+    from workbench.metrics import scorer_entries
 
-    names = [n for n in registered_scorers() if n not in JUDGED_METRICS]
+    names = [n for n, entry in scorer_entries().items() if not entry.judged]  # any scorer registered so far, judge aside
     env = ScorerEnv(embedder=HashingEmbedder())
     for answer in ("", "Paris"):
         s = run_scorers(build_scorers(names, env), ctx(answer=answer, reference=reference, contexts=("Paris is the capital.",)))
