@@ -249,12 +249,13 @@ class RayExecutor:
         threads = max(1, (os.cpu_count() or 1) // workers)
         pending = list(jobs)
         running: dict[Any, tuple[VariantJob, float]] = {}
-        started = clocks = None
+        started = clocks = relay = None
         stopped_at: float | None = None  # when the tasks were told to stop: they have STOP_GRACE_S to finish their calls
         try:
             try:
                 started = _start_clock(ray, self.execution)
                 clocks = _Clocks(ray, started)
+                relay = _StopRelay(started, stop)
                 while pending or running:
                     while pending and len(running) < workers and stopped_at is None and not stop():
                         job = pending.pop(0)
@@ -269,9 +270,8 @@ class RayExecutor:
                         job, _started = running.pop(ref)
                         clocks.remove(job.variant.id)
                         yield _collected(ray, ref, job, on_question)
-                    if stopped_at is None and stop():  # the Stop button: each task ends after its calls in flight
-                        started.stop.remote()
-                        stopped_at = time.monotonic()
+                    if stopped_at is None and relay.told():  # the Stop button: each task ends after its calls in flight
+                        stopped_at = relay.told_at
                     past_grace = stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE_S
                     if stopped_at is not None and (past_grace or abandon()):  # abandon: Stop pressed again, no more waiting
                         why = f" after its calls in flight took more than {STOP_GRACE_S:g}s" if past_grace else ""
@@ -307,11 +307,52 @@ class RayExecutor:
             running.clear()  # their refs live in the broken connection: nothing left to cancel
             raise _broken(self.execution, exc) from None
         finally:
+            if relay is not None:
+                relay.close()
             for ref in running:
                 ray.cancel(ref, force=True)
             if started is not None:
                 with contextlib.suppress(Exception):  # a broken connection took it along
                     ray.kill(started)
+
+
+class _StopRelay:
+    """Tells a sweep's tasks to stop (through its ``_Started`` actor) once ``stop`` says so, asked every 0.1 s from a
+    thread of its own: the executor's loop does not run while the caller handles a result it yielded (logging a
+    variant, which a Ctrl+C waits for), and the tasks answered more questions meanwhile."""
+
+    def __init__(self, started: Any, stop: Callable[[], bool]) -> None:
+        self._started, self._stop = started, stop
+        self.told_at: float | None = None
+        self._told = threading.Lock()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="workbench-ray-stop", daemon=True)
+        self._thread.start()
+
+    def told(self) -> bool:
+        """Whether the tasks were told to stop: by the thread, or now, when ``stop`` says so."""
+        if self.told_at is None and self._stop():
+            self._tell()
+        return self.told_at is not None
+
+    def _tell(self) -> None:
+        with self._told:
+            if self.told_at is None:
+                self._started.stop.remote()
+                self.told_at = time.monotonic()
+
+    def _watch(self) -> None:
+        while not self._closed.wait(0.1):
+            if self.told_at is not None:
+                return
+            with contextlib.suppress(Exception):  # a broken connection: the caller's loop finds out itself
+                if self._stop():
+                    self._tell()
+                    return
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(5)
 
 
 def _collected(ray: Any, ref: Any, job: VariantJob, on_question: Callable[[Variant, str, int, int], None]) -> VariantResult:
