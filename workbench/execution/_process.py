@@ -90,7 +90,7 @@ def _reap(pid: int, wait_s: float = 5.0) -> None:
     """Wait for the ended forkserver ``pid`` to exit, and kill it past ``wait_s`` (a process that inherited its
     lifeline keeps it up)."""
     until = time.monotonic() + wait_s
-    with suppress(ChildProcessError):
+    with suppress(ChildProcessError, ProcessLookupError):  # reaped elsewhere, or gone between the wait and the kill
         while os.waitpid(pid, os.WNOHANG) == (0, 0):
             if time.monotonic() > until:
                 os.kill(pid, signal.SIGKILL)
