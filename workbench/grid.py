@@ -450,6 +450,10 @@ class SweepPlan:
         return sum(v.judge_calls for v in self.variants)
 
     @property
+    def judge_cached(self) -> int:
+        return sum(v.judge_cached for v in self.variants)
+
+    @property
     def judge_cost_usd(self) -> float | None:
         """The estimated cost of the judge's calls; None when the judge would be called and has no price."""
         costs = [v.judge_cost_usd for v in self.variants if v.judge_calls]
@@ -470,10 +474,9 @@ class SweepPlan:
             line += f", {'up to ' if self.grid.bound and self.calls else ''}{_counted(self.calls, 'model call')} ({_counted(cached, 'answer')} cached)"
             cost = self.cost_usd
             line += ", cost unknown (a model without a price)" if cost is None else f", ~{_usd(cost)}" if cost else ""
-        cached = sum(v.judge_cached for v in self.variants)
-        if self.judge_calls or cached:
+        if self.judge_calls or self.judge_cached:
             judge_cost = self.judge_cost_usd
-            line += (f"; up to {_counted(self.judge_calls, 'judge call')} ({_counted(cached, 'reply', 'replies')} cached)"
+            line += (f"; up to {_counted(self.judge_calls, 'judge call')} ({_counted(self.judge_cached, 'reply', 'replies')} cached)"
                      + (", judge cost unknown (the judge has no price)" if judge_cost is None else f", ~{_usd(judge_cost)}" if judge_cost else ""))
         return line
 
@@ -483,5 +486,5 @@ class SweepPlan:
         return {"variants": [v.as_dict() for v in self.variants], "questions": g.questions, "documents": g.documents,
                 "indexes": g.indexes, "indexes_built": self.indexes_built, "indexes_to_build": self.indexes_needed - self.indexes_built,
                 "reused": self.reused, "model_calls": self.calls, "model_calls_bound": g.bound, "cost_usd": self.cost_usd,
-                "judge_calls": self.judge_calls, "judge_cached": sum(v.judge_cached for v in self.variants),
+                "judge_calls": self.judge_calls, "judge_cached": self.judge_cached,
                 "judge_cost_usd": self.judge_cost_usd, "judge_uncounted": list(self.judge_uncounted), "grid_model_calls": g.model_calls}
