@@ -7,6 +7,7 @@ run tests wrap the public ``workbench.run`` to hand it the fakes from ``workbenc
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import sqlite3
@@ -612,6 +613,51 @@ def test_a_sweep_whose_progress_reader_went_away_finishes_and_is_logged(
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("cli-cache").experiment_id])
     assert sorted(r.info.status for r in runs) == ["FINISHED"] * 3
+
+
+class OneGoodPrompt(Models):
+    """Prompt "a" answers each question with its reference answer, prompt "b" with a word in none of them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        rows = [json.loads(line) for line in (ROOT / "datasets" / "python_docs.jsonl").read_text(encoding="utf-8").splitlines()]
+        self.references = {row["question"]: row["reference"] for row in rows}
+
+    def answer(self, prompt: Any) -> str:
+        if "Question:" not in prompt.text:  # prompt "b"
+            return "banana"
+        return self.references[prompt.text.split("Question:")[-1].split("Answer:")[0].strip()]
+
+
+def test_run_says_whether_the_variants_behind_the_leader_are_detectably_behind(
+    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make demo` printed means alone, sorted: a lead of 0.07 on 8 questions read as a winner. The leaderboard's metric
+    is now compared against its leader question by question, as `workbench compare` would with it as the baseline."""
+    spec = tmp_path / "exp.yaml"
+    spec.write_text(SPEC.replace(f"limit: {QUESTIONS}", "limit: 8"), encoding="utf-8")
+    assert cli_runner(monkeypatch, tmp_path, spec, OneGoodPrompt())() == 0
+    out = capsys.readouterr().out
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (sweep,) = experiment_sweeps("cli-cache", tracking_uri=uri)
+    good, bad = sorted(sweep.variants, key=lambda v: v.metrics["token_f1"], reverse=True)
+    assert (good.metrics["token_f1"], bad.metrics["token_f1"]) == (1.0, 0.0)
+    block = out[out.index("token_f1 against the leader"):]
+    assert block.splitlines()[0] == f"token_f1 against the leader, question by question (every metric: workbench compare {sweep.run.run_id}):"
+    logged = wb.compare(sweep.run.run_id, baseline=good.run_id, metrics=["token_f1"], tracking_uri=uri)
+    assert logged.verdict(bad.run_id, "token_f1") == "worse"
+    assert logged.summary() in block  # the same intervals and verdicts as the store's runs give
+
+
+def test_run_compares_nothing_against_the_leader_of_one_variant(
+    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "exp.yaml"
+    prompt_b = SPEC[SPEC.index("  - name: b"):SPEC.index("models:")]
+    spec.write_text(SPEC.replace(prompt_b, ""), encoding="utf-8")
+    assert cli_runner(monkeypatch, tmp_path, spec, Models())() == 0
+    out = capsys.readouterr().out
+    assert "1 variant on" in out and "against the leader" not in out
 
 
 def test_run_tells_how_to_open_the_store_it_wrote(

@@ -1,6 +1,6 @@
 """The ``workbench`` command: a thin wrapper over the public API.
 
-    workbench run experiments/quickstart.yaml     run a sweep, print the leaderboard (--fresh: recompute everything)
+    workbench run experiments/quickstart.yaml     run a sweep, print the leaderboard and its comparison (--fresh: recompute everything)
     workbench ui                                  MLflow UI on 127.0.0.1 over this project's store
     workbench server [--backend-store-uri URI]    a team MLflow server (e.g. on PostgreSQL) with served artifacts
     workbench list [EXPERIMENT]                   experiments, or the newest sweeps of one (--last N, --all)
@@ -123,7 +123,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print()
         print(f"Experiment '{result.spec.name}': {_counted(len(result.variants), 'variant')} on {_counted(len(result.dataset), 'question')} "
               f"(parent run {result.parent_run_id})")
-        _print_table(result.leaderboard(), LEADERBOARD_COLUMNS)
+        board = result.leaderboard()
+        _print_table(board, LEADERBOARD_COLUMNS)
+        for line in _against_the_leader(result, board):
+            print(_printable(line))
     for failed in result.failed:
         print(f"FAILED {failed.variant.name}: {shortened(_redact(_one_line(failed.outcome.error or '')))}", file=sys.stderr)
     for line in _missing_scores_lines(result):
@@ -192,6 +195,32 @@ def _retry_advice(first_error: str) -> str:
     own = _OWN_FIX.search(next(iter(first_error.strip().splitlines()), ""))
     fix = own.group(1) if own and len(own.group(1)) <= 200 else found[0]
     return f"a re-run fails them the same way: {_printable(_redact(fix))}, then run again to retry only them"
+
+
+def _against_the_leader(result: SweepResult, board: Any) -> list[str]:
+    """The leaderboard's ranking metric compared against its leader, question by question: whether the variants
+    behind it are detectably behind or only by the luck of the questions (a leaderboard's means alone cannot say).
+    Nothing when fewer than two variants are ranked or the leader is not a complete, scored run."""
+    import pandas as pd
+
+    import workbench as wb
+    from workbench.results import ranking_metric
+
+    metric = ranking_metric(board.columns)
+    ranked = board if metric is None else board[board[metric].notna()]
+    if metric is None or len(ranked) < 2:
+        return []
+    leader = ranked.iloc[0]
+    if leader["status"] != "FINISHED" or pd.notna(leader["stopped_early"]) or leader["question_errors"]:
+        return []
+    whole = f"workbench compare {result.parent_run_id}" if result.parent_run_id else "wb.compare(result)"
+    try:
+        by_id = {v.variant.id: v for v in result.variants}
+        ordered = [by_id[i] for i in board["variant_id"]]  # the leaderboard's order
+        report = wb.compare(ordered, baseline=leader["variant_id"], metrics=[metric])
+    except WorkbenchError as exc:  # derived output: the sweep is logged either way
+        return ["", f"{metric} could not be compared against the leader: {_one_line(str(exc))}"]
+    return ["", f"{metric} against the leader, question by question (every metric: {whole}):", *report.summary().splitlines()]
 
 
 def _run_json(result: SweepResult, tracking_uri: str) -> dict[str, Any]:

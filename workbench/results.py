@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "ROUTING_COLUMNS", "EarlyStop", "SweepResult", "VariantResult", "leaderboard_frame", "question_row", "reused_metrics", "routing_columns",
-    "sweep_totals",
+    "RANKING_METRICS", "ROUTING_COLUMNS", "EarlyStop", "SweepResult", "VariantResult", "leaderboard_frame", "question_row",
+    "ranking_metric", "reused_metrics", "routing_columns", "sweep_totals",
 ]
 
 @dataclass(frozen=True)
@@ -629,6 +629,16 @@ def _leaderboard_columns(extra: Sequence[str]) -> tuple[str, ...]:
     return (*_EMPTY_LEADERBOARD_COLUMNS[:at], *extra, *_EMPTY_LEADERBOARD_COLUMNS[at:])
 
 
+# what a leaderboard ranks by when not told, the first of them its variants have
+RANKING_METRICS = ("token_f1", "mrr", "hit_at_k")
+
+
+def ranking_metric(columns: Iterable[str]) -> str | None:
+    """The metric a leaderboard with these columns is ranked by when not told (``RANKING_METRICS``), if any (pure)."""
+    present = set(columns)
+    return next((m for m in RANKING_METRICS if m in present), None)
+
+
 def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = None, ascending: bool | None = None) -> pd.DataFrame:
     """The leaderboard of any variant results (a finished sweep, or the variants done so far while one runs).
 
@@ -673,7 +683,7 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
         raise WorkbenchError(f"cannot sort the leaderboard by '{sort_by}': no variant has it"
                              f"{' (every variant failed)' if all(v.status == 'FAILED' for v in variants) else ''} — columns: "
                              f"{', '.join(frame.columns)}")
-    key = sort_by or next((m for m in ("token_f1", "mrr", "hit_at_k") if m in frame.columns), None)
+    key = sort_by or ranking_metric(frame.columns)
     if key is not None and key in frame.columns and len(frame):
         low_first = direction(key) == "lower" if ascending is None else ascending
         frame = frame.sort_values(key, ascending=low_first, na_position="last", kind="stable")
