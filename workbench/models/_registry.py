@@ -24,6 +24,7 @@ from workbench.models._local import (
     MiniLMEmbedder,
     folder_sha256,
     gemma_path,
+    gemma_sha256,
     smollm2_path,
 )
 from workbench.models._types import Embedder, Generator, ModelKind
@@ -104,15 +105,17 @@ def embeds_queries_apart(model_id: str) -> bool:
 @dataclass(frozen=True)
 class LocalGenerator:
     """An embedded GGUF model: how it is served and where its file is (found, or written, on first load), given where
-    its sha256 is kept and whether it may be written there (``file_sha256``'s ``home`` and ``record``)."""
+    its sha256 is kept and whether it may be written there (``file_sha256``'s ``home`` and ``record``), and its sha256
+    when known without the file (None: read from the file)."""
 
     kind: ModelKind
     path: Callable[[Path | None, bool], Path]
+    sha256: Callable[[], str] | None = None
 
 
 LOCAL_GENERATORS: Mapping[str, LocalGenerator] = {
     # a base model without a chat template: completion prompts answer, chat calls echo the context
-    GEMMA_ID: LocalGenerator("completion", lambda home, record: gemma_path(_settings().model_dir, home, record=record)),
+    GEMMA_ID: LocalGenerator("completion", lambda home, record: gemma_path(_settings().model_dir, home, record=record), gemma_sha256),
     # an instruction-tuned chat model, served through the GGUF's own chat template
     SMOLLM2_ID: LocalGenerator("chat", lambda home, record: smollm2_path()),
 }
@@ -365,7 +368,8 @@ def _require_provider(model_id: str) -> str:
 def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path | None = None, record_sha256: bool = True) -> Generator:
     """Build the generator for a model string (loading happens lazily: local models on first use, hosted chat models
     on the first call with given decoding settings). ``home``: where a GGUF file's sha256 is kept (a sweep's settings'
-    home; None: the default settings'); without ``record_sha256`` one computed here is not written there (a dry run).
+    home; None: the default settings'); without ``record_sha256`` one computed here is not written there, nor the
+    embedded Gemma's file (a dry run: it is known by its package's sha256, and answers nothing).
 
     Raises:
         ModelError: the model string is malformed, the GGUF file is missing, the kind does not fit the model, or a
@@ -376,7 +380,8 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path |
     provider, name = _split(model_id)
     if provider == "local":
         local = LOCAL_GENERATORS[model_id]
-        return LlamaCppGenerator(model_id, local.path(home, record_sha256), kind=local.kind, home=home, record_sha256=record_sha256)
+        return LlamaCppGenerator(model_id, local.path(home, record_sha256), kind=local.kind, home=home, record_sha256=record_sha256,
+                                 sha256=local.sha256() if local.sha256 is not None else None)
     if provider == "llamacpp":
         path = Path(name).expanduser()
         if not path.is_file():
