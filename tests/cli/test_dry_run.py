@@ -171,6 +171,27 @@ def test_the_reused_runs_the_dry_run_names_are_those_the_sweep_reuses(tmp_path: 
     assert sorted(v["reused_from"] for v in sweep["variants"]) == sorted(v["reused_from"] for v in plan["variants"])
 
 
+def test_a_dry_run_does_not_load_an_embedding_model_whose_vectors_are_in_the_cache(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch, huggingface_embeddings: None,
+    sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
+    """A ``huggingface:`` model is loaded (torch, seconds) as its LangChain client is built: the dry run built it to know
+    the model's identity, which is its folder's digest, and the questions' vectors it searches with are in the cache."""
+    sentence_transformers_folder(tmp_path / "embedder", b"weights")
+    (tmp_path / "exp.yaml").write_text(spec_text("a", extra="retrieval:\n  - {embedding: 'huggingface:./embedder'}\n"))
+    assert cli()[0] == 0  # the sweep: the index built, the questions embedded and answered
+
+    import langchain_huggingface
+
+    def load(self: object, model_name: str, **kwargs: object) -> None:
+        raise AssertionError(f"the dry run loaded {model_name}")
+
+    monkeypatch.setattr(langchain_huggingface.HuggingFaceEmbeddings, "__init__", load)
+    code, out, err = cli("--dry-run", "--limit", "2")  # a new dataset: nothing reused, its prompts rendered from what it retrieves
+    assert code == 0, err
+    assert set(plan_lines(out).values()) == {"new: 2 of 2 answers cached, 0 model calls"}, out
+
+
 def test_a_priced_model_gets_an_estimated_cost_and_a_budget_it_would_pass_is_named(
     tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
 ) -> None:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from workbench.config import settings as _settings
@@ -428,7 +429,27 @@ def load_embedder(model_id: str, *, retries: int = 2, queries: bool = False, hom
 
     from workbench.models._hosted import LangChainEmbedder
 
-    client = init_embeddings(model_id, **EMBEDDING_OPTIONS.get(provider, {}))
+    build = functools.partial(init_embeddings, model_id, **EMBEDDING_OPTIONS.get(provider, {}))
+    # a huggingface: client loads its model (torch, seconds) as it is built: a dry run, or a sweep whose every variant
+    # is reused, needs only its identity (the folder's digest, the versions), and vectors it finds in the cache
+    client = _OnFirstCall(build) if provider == "huggingface" else build()
     return LangChainEmbedder(model_id, client, identity=embedder_identity(model_id, os.environ, home, record=record_sha256),
                              retries=retries, refusal=functools.partial(refusal_advice, model_id, environ=os.environ),
                              queries=queries and embeds_queries_apart(model_id))
+
+
+class _OnFirstCall:
+    """A LangChain embeddings client built when it is first asked to embed."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+
+    @functools.cached_property
+    def _client(self) -> Any:
+        return self._build()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._client.embed_documents(texts)  # type: ignore[no-any-return]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._client.embed_query(text)  # type: ignore[no-any-return]
