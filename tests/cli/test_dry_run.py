@@ -62,15 +62,21 @@ def files(folder: Path) -> dict[str, tuple[int, int] | None]:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+def fakes() -> dict[str, ScriptedModel | HashingEmbedder]:
+    """The models the ``cli`` runs with: Gemma answering with the question, MiniLM hashing, the judge as ragas asks."""
+    generator = ScriptedModel(lambda prompt: prompt.text.split("Question:")[-1].split("Q:")[-1].strip()[:40], model_id=GEMMA_ID)
+    judge = ScriptedModel(judge_reply, model_id=JUDGE, kind="chat")
+    return {GEMMA_ID: generator, MINILM_ID: HashingEmbedder(model_id=MINILM_ID), JUDGE: judge}
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        fakes: dict[str, ScriptedModel | HashingEmbedder]) -> Callable[..., tuple[int, str, str]]:
     """``workbench --tracking-uri sqlite:///tmp/mlflow.db run tmp/exp.yaml ...`` with the fakes, in ``tmp_path``."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     for name in ("WORKBENCH_CACHE_DIR", "WORKBENCH_CHROMA_URL", "MLFLOW_TRACKING_URI"):
         monkeypatch.delenv(name, raising=False)
-    generator = ScriptedModel(lambda prompt: prompt.text.split("Question:")[-1].split("Q:")[-1].strip()[:40], model_id=GEMMA_ID)
-    judge = ScriptedModel(judge_reply, model_id=JUDGE, kind="chat")
-    fakes = {GEMMA_ID: generator, MINILM_ID: HashingEmbedder(model_id=MINILM_ID), JUDGE: judge}
     real_run, real_plan = wb.run, wb.plan_sweep
     monkeypatch.setattr(wb, "run", lambda experiment, **options: real_run(experiment, models=fakes, **options))
     monkeypatch.setattr(wb, "plan_sweep", lambda experiment, **options: real_plan(experiment, models=fakes, **options))
@@ -213,7 +219,9 @@ def test_a_priced_model_gets_an_estimated_cost_and_a_budget_it_would_pass_is_nam
     assert "would pass" not in cli("--dry-run")[1]
 
 
-def test_a_hosted_judge_s_calls_are_counted_priced_and_looked_up_in_the_cache(tmp_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
+def test_a_hosted_judge_s_calls_are_counted_priced_and_looked_up_in_the_cache(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]], fakes: dict[str, ScriptedModel | HashingEmbedder],
+) -> None:
     """The dry run priced the answers only, "the judge's calls aside": with a hosted judge, what may be most of the bill."""
     judge = f"judge: {{id: {JUDGE}, n: 2}}\n"
     (tmp_path / "exp.yaml").write_text(spec_text("a", extra=judge, scorers=JUDGED))
@@ -238,13 +246,29 @@ def test_a_hosted_judge_s_calls_are_counted_priced_and_looked_up_in_the_cache(tm
     (swept,) = json.loads(out)["variants"]
     metrics = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(swept["run_id"]).data.metrics
     assert metrics["judge_calls"] == planned["judge_calls"]  # every metric applied and every reply was usable: the bound is reached
+    paid = len(fakes[JUDGE].calls)  # a chunk retrieved twice for a question is judged once: its second verdict is read from the cache
     # a scorer added: the variant is computed again, its answers and every judge reply read from the cache
     (tmp_path / "exp.yaml").write_text(spec_text("a", extra=judge, scorers=JUDGED.replace("[", "[token_f1, ")))
     again = json.loads(cli("--dry-run", "--format", "json")[1])
     assert (again["reused"], again["model_calls"], again["judge_calls"], again["judge_cached"], again["judge_cost_usd"]) == (
-        0, 0, 0, planned["judge_calls"], 0.0), again
+        0, 0, 0, paid, 0.0), again
     fresh = json.loads(cli("--dry-run", "--format", "json", "--fresh")[1])  # recomputes every call: none read from the cache
     assert (fresh["judge_calls"], fresh["judge_cached"]) == (planned["judge_calls"], 0), fresh
+
+
+def test_a_judge_call_the_sweep_makes_twice_is_counted_once(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]], fakes: dict[str, ScriptedModel | HashingEmbedder],
+) -> None:
+    """Prompts a and b give the same answers here, to the same retrieved chunks: the judge's cache answers the second
+    variant's prompts from the first's (and a chunk retrieved twice once), while the dry run counted and priced both."""
+    (tmp_path / "exp.yaml").write_text(spec_text("ab"))
+    assert cli()[0] == 0  # the index built and the answers cached; nothing judged
+    (tmp_path / "exp.yaml").write_text(spec_text("ab", extra=f"judge: {{id: {JUDGE}, n: 2}}\n", scorers=JUDGED))
+    planned = json.loads(cli("--dry-run", "--format", "json")[1])
+    assert cli()[0] == 0
+    paid = len(fakes[JUDGE].calls)
+    assert planned["judge_calls"] == paid and planned["judge_cached"] == 0, planned
+    assert sorted(v["judge_calls"] for v in planned["variants"]) == [0, paid], planned  # the second variant's all asked before
 
 
 def test_a_dollar_budget_the_judge_takes_the_sweep_past_is_named(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from workbench.pipeline import (
     route_answer,
 )
 from workbench.prompts import PromptTemplate
-from workbench.scoring import JUDGED_METRICS, Judge, JudgeReply, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_prompt_chars
+from workbench.scoring import JUDGED_METRICS, Judge, JudgeReply, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_prompts
 from workbench.spec import ExperimentSpec, JudgeSpec, ModelSpec, RouterSpec, load_experiment
 from workbench.tracking import MlflowTracker
 from workbench.runner._inputs import in_memory_spec, load_inputs
@@ -154,6 +154,7 @@ def _variant_plan(
               if variant.router is not None and hits is not None and embedder is not None and not fresh else None)
     answers = 0
     texts: list[str | None] | None = None  # the cached answers of a variant with one model, to judge
+    answer_keys: list[str] | None = None  # and the cache keys of its answers, cached or to come
     for j, m in enumerate(variant.answering_models):
         generator = served(m)
         asked = routed[j] if routed is not None else [True] * len(dataset)
@@ -165,6 +166,7 @@ def _variant_plan(
             hit = [k in found for k in keys]
             if variant.router is None:
                 texts = [_cached_text(cache, k) if k in found else None for k in keys]
+                answer_keys = keys
         if cached is not None:
             cached += sum(h for h, a in zip(hit, asked) if a)
         lengths = ([len(p.text) if generator.kind == "completion" else sum(len(c) for _, c in p.messages) for p in prompts]
@@ -181,7 +183,7 @@ def _variant_plan(
             least = (total, tokens)
     plan = replace(plan, answers=answers, cached=cached, cost_usd=cost, total_cost_usd=total,
                    tokens=tokens, least_cost_usd=least[0] if least else None, least_tokens=least[1] if least else None)
-    return judging.priced(plan, dataset, hits, texts) if judging is not None else plan
+    return judging.priced(plan, dataset, hits, texts, answer_keys) if judging is not None else plan
 
 
 def _cached_text(cache: CacheReader, key: str) -> str | None:
@@ -265,9 +267,11 @@ class _Tally:
 @dataclass(frozen=True)
 class _JudgePricing:
     """How a dry run prices the judge's calls on a variant's answers: the built-in judged metrics the sweep scores with
-    (``judge_prompt_chars`` counts each one's calls), ``repeats`` of each, every prompt at ``CHARS_PER_TOKEN`` characters
+    (``judge_prompts`` lists each one's calls), ``repeats`` of each, every prompt at ``CHARS_PER_TOKEN`` characters
     a token and every reply ``max_tokens`` long, at ``price`` (None: unknown). ``replay``: the metrics scoring through
-    ``tally``, to count the judge's replies to a cached answer that the cache holds (none: nothing is looked up)."""
+    ``tally``, to count the judge's replies to a cached answer that the cache holds (none: nothing is looked up, and
+    the judge's cache is not read: each call is paid). ``asked``: the judge's calls counted so far in the sweep, by what
+    keys the judge's cache (a call made again, by this variant or another, is answered from the first)."""
 
     metrics: tuple[str, ...]
     repeats: int
@@ -275,6 +279,7 @@ class _JudgePricing:
     price: Price | None
     replay: Mapping[str, ScoreFn]
     tally: _Tally | None
+    asked: set[tuple[object, ...]] = field(default_factory=set)
 
     def cached_calls(self, metric: str, ctx: ScoreContext) -> int:
         """The judge's replies about ``ctx`` the cache holds, found by scoring it as the sweep would."""
@@ -287,30 +292,46 @@ class _JudgePricing:
             pass  # answer relevancy's embedding of its generated question, not in the cache: the judge's reply was counted
         return self.tally.cached
 
-    def priced(self, plan: VariantPlan, dataset: Dataset, hits: list[tuple[Hit, ...]] | None, answers: list[str | None] | None) -> VariantPlan:
+    def priced(self, plan: VariantPlan, dataset: Dataset, hits: list[tuple[Hit, ...]] | None, answers: list[str | None] | None,
+               answer_keys: list[str] | None = None) -> VariantPlan:
         """``plan`` with the judge's calls on its answers: their number (a bound: an answer not in the cache is counted as
         long as its max_tokens, and a refusal or a failed answer is not judged), those the cache holds, and the cost of
-        the others (None when the judge's price is unknown). ``hits``: what each question retrieves (None: ``k`` chunks as
-        long as the chunker cuts them); ``answers``: the cached answers (None where not cached)."""
+        the others (None when the judge's price is unknown); a call the sweep makes twice is counted once. ``hits``: what
+        each question retrieves (None: ``k`` chunks as long as the chunker cuts them); ``answers``: the cached answers
+        (None where not cached), and ``answer_keys`` their cache keys (one key, one answer: cached or to come)."""
         variant = plan.variant
-        unknown = "x" * max(m.params.max_tokens for m in variant.answering_models) * CHARS_PER_TOKEN  # an answer to come, as long as it may be
+        longest = max(m.params.max_tokens for m in variant.answering_models) * CHARS_PER_TOKEN
         calls = cached = 0
         cost = 0.0
         for i, case in enumerate(dataset.cases):
             contexts = tuple(h.chunk.text for h in hits[i]) if hits is not None else ("x" * _chunk_chars(variant),) * variant.retrieval.k
             answer = answers[i] if answers is not None else None
-            ctx = ScoreContext(question=case.question, answer=unknown if answer is None else answer, reference=case.reference,
+            to_come = _answer_to_come(answer_keys[i] if answer_keys is not None else f"{variant.id}/{i}", longest)
+            ctx = ScoreContext(question=case.question, answer=to_come if answer is None else answer, reference=case.reference,
                                contexts=contexts, category=case.category)
             for metric in self.metrics:
-                prompts = judge_prompt_chars(metric, ctx, statements_chars=self.max_tokens * CHARS_PER_TOKEN) * self.repeats
+                prompts = [(r, p) for r in range(self.repeats) for p in judge_prompts(metric, ctx, statements_chars=self.max_tokens * CHARS_PER_TOKEN)]
                 found = min(len(prompts), self.cached_calls(metric, ctx)) if answer is not None and prompts else 0
-                calls += len(prompts) - found
-                cached += found
-                cost += sum(self._cost(chars) for chars in prompts[found:])
+                for n, (repeat, prompt) in enumerate(prompts):
+                    if hits is not None and self.tally is not None:  # its texts known, and the judge's cache read
+                        if (repeat, prompt.made_of) in self.asked:
+                            continue
+                        self.asked.add((repeat, prompt.made_of))
+                    if n < found:
+                        cached += 1
+                    else:
+                        calls += 1
+                        cost += self._cost(prompt.chars)
         return replace(plan, judge_calls=calls, judge_cached=cached, judge_cost_usd=cost if self.price is not None else None)
 
     def _cost(self, prompt_chars: int) -> float:
         return self.price.cost(math.ceil(prompt_chars / CHARS_PER_TOKEN), self.max_tokens) if self.price is not None else 0.0
+
+
+def _answer_to_come(key: str, length: int) -> str:
+    """An answer not made yet, as long as it may be: its cache key repeated, so that two answers to one prompt (which
+    the cache makes one) are one text and any two others differ (pure)."""
+    return (key * (length // len(key) + 1))[:length]
 
 
 def _judge_pricing(spec: ExperimentSpec, scoring: Scoring, resolver: ModelResolver, cache: CacheReader, *, look_up: bool) -> _JudgePricing | None:

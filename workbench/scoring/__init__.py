@@ -19,7 +19,7 @@ from workbench.scoring._calibration import Agreement, CalibrationReport, agreeme
 from workbench.scoring._deterministic import is_refusal, normalize, token_f1_value
 from workbench.scoring._fingerprint import code_digest
 from workbench.scoring._judge import Judge, JudgeReply, ModelJudge, check_reply, load_judge
-from workbench.scoring._ragas import JUDGED_METRICS, NON_LLM_METRICS, judge_prompt_chars
+from workbench.scoring._ragas import JUDGED_METRICS, NON_LLM_METRICS, JudgePrompt, judge_prompts
 from workbench.scoring._safety import PiiMatch, find_canaries, find_instructions, find_pii, iban_valid, luhn_valid
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "CalibrationReport",
     "Judge",
     "JudgeReply",
+    "JudgePrompt",
     "JudgeUsage",
     "ModelJudge",
     "PiiMatch",
@@ -49,7 +50,7 @@ __all__ = [
     "iban_valid",
     "is_refusal",
     "judge_metrics",
-    "judge_prompt_chars",
+    "judge_prompts",
     "judged_scorers",
     "load_judge",
     "load_labels",

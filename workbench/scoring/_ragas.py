@@ -18,6 +18,7 @@ import math
 import statistics
 import unicodedata
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from workbench.errors import SpecError
@@ -26,7 +27,7 @@ from workbench.scoring._deterministic import is_refusal, words
 from workbench.metrics import JudgeUsage
 from workbench.scoring._judge import JudgeReply
 
-__all__ = ["JUDGED_METRICS", "NON_LLM_METRICS", "judge_prompt_chars"]
+__all__ = ["JUDGED_METRICS", "NON_LLM_METRICS", "JudgePrompt", "judge_prompts"]
 
 JUDGED_METRICS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
 NON_LLM_METRICS = ("string_similarity", "bleu", "chrf", "non_llm_context_recall", "non_llm_context_precision")
@@ -78,25 +79,37 @@ _APPLIES: Mapping[str, Applies] = {
 }
 
 
-def judge_prompt_chars(metric: str, ctx: ScoreContext, *, statements_chars: int) -> tuple[int, ...]:
-    """The length of each judge prompt one repeat of the judged ``metric`` sends about ``ctx``, as ragas 0.4.3 asks
-    them (none when the metric does not apply): faithfulness asks for the answer's statements, then for one verdict per
-    statement in a second call (``statements_chars``: how long the first call's statements may be), answer relevancy
-    for one generated question, context precision for a verdict per retrieved chunk, context recall once."""
+@dataclass(frozen=True)
+class JudgePrompt:
+    """One judge prompt of a judged metric: its length, and what it is made of (its ragas prompt's name and the texts
+    filled in). Two prompts made of the same are one prompt: the judge's cache answers the second from the first."""
+
+    chars: int
+    made_of: tuple[str, ...]
+
+
+def judge_prompts(metric: str, ctx: ScoreContext, *, statements_chars: int) -> tuple[JudgePrompt, ...]:
+    """The judge prompts one repeat of the judged ``metric`` sends about ``ctx``, as ragas 0.4.3 asks them (none when
+    the metric does not apply): faithfulness asks for the answer's statements, then for one verdict per statement in a
+    second call (``statements_chars``: how long the first call's statements may be; they are the judge's reply to the
+    first, so the question and answer make them), answer relevancy for one generated question, context precision for a
+    verdict per retrieved chunk, context recall once."""
     from workbench.scoring._ragas_bridge import prompt_overhead
 
     if _APPLIES[metric](ctx) is not None:
         return ()
     fixed = prompt_overhead()
-    contexts = len("\n".join(ctx.contexts))
-    question, answer, reference = len(ctx.question), len(ctx.answer), len(ctx.reference)
+    contexts = "\n".join(ctx.contexts)
+    question, answer, reference = ctx.question, ctx.answer, ctx.reference
     if metric == "faithfulness":
-        return fixed["statements"] + question + answer, fixed["verdicts"] + contexts + statements_chars
+        return (JudgePrompt(fixed["statements"] + len(question) + len(answer), ("statements", question, answer)),
+                JudgePrompt(fixed["verdicts"] + len(contexts) + statements_chars, ("verdicts", contexts, question, answer)))
     if metric == "answer_relevancy":
-        return (fixed["answer_relevancy"] + answer,)
+        return (JudgePrompt(fixed["answer_relevancy"] + len(answer), ("answer_relevancy", answer)),)
     if metric == "context_precision":
-        return tuple(fixed["context_precision"] + question + len(c) + reference for c in ctx.contexts)
-    return (fixed["context_recall"] + question + contexts + reference,)
+        return tuple(JudgePrompt(fixed["context_precision"] + len(question) + len(c) + len(reference), ("context_precision", question, c, reference))
+                     for c in ctx.contexts)
+    return (JudgePrompt(fixed["context_recall"] + len(question) + len(contexts) + len(reference), ("context_recall", question, contexts, reference)),)
 
 
 def _raw_text(replies: list[JudgeReply]) -> str:
