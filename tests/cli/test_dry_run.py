@@ -271,6 +271,25 @@ def test_a_judge_call_the_sweep_makes_twice_is_counted_once(
     assert sorted(v["judge_calls"] for v in planned["variants"]) == [0, paid], planned  # the second variant's all asked before
 
 
+def test_one_answer_to_come_is_judged_once(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]], fakes: dict[str, ScriptedModel | HashingEmbedder],
+) -> None:
+    """Two retrieval settings that find the same chunks (MMR weighing closeness alone) make one prompt per question, so
+    one answer, computed once and judged once, though the dry run does not know it yet: it tells answers to come apart
+    by their cache keys."""
+    (tmp_path / "exp.yaml").write_text(spec_text("c"))
+    assert cli()[0] == 0  # the index built and the questions embedded; no answer of prompt a cached
+    retrieval = "retrieval:\n  - {k: 4}\n  - {k: 4, search: mmr, mmr_lambda: 1.0}\n"
+    (tmp_path / "exp.yaml").write_text(spec_text("a", extra=f"judge: {JUDGE}\n{retrieval}", scorers=JUDGED))
+    code, out, err = cli("--dry-run", "--format", "json")
+    assert code == 0, err
+    planned = json.loads(out)
+    assert (planned["model_calls"], planned["judge_cached"]) == (2 * QUESTIONS, 0), planned
+    assert cli()[0] == 0
+    paid = len(fakes[JUDGE].calls)
+    assert sorted(v["judge_calls"] for v in planned["variants"]) == [0, paid], planned
+
+
 def test_a_dollar_budget_the_judge_takes_the_sweep_past_is_named(
     tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
 ) -> None:
