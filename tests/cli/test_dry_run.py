@@ -198,6 +198,18 @@ def test_a_dry_run_does_not_load_an_embedding_model_whose_vectors_are_in_the_cac
     assert set(plan_lines(out).values()) == {"new: 2 of 2 answers cached, 0 model calls"}, out
 
 
+def test_a_huggingface_model_without_sentence_transformers_cannot_run_before_it_is_loaded(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch, huggingface_embeddings: None,
+    sentence_transformers_folder: Callable[[Path, bytes], Path],
+) -> None:
+    """The client is built when it first embeds: what building it checked (its package) is checked as it is resolved."""
+    sentence_transformers_folder(tmp_path / "embedder", b"weights")
+    (tmp_path / "exp.yaml").write_text(spec_text("a", extra="retrieval:\n  - {embedding: 'huggingface:./embedder'}\n"))
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    code, _, err = cli("--dry-run")
+    assert code != 0 and "needs the package sentence-transformers — pip install sentence-transformers" in err, err
+
+
 def test_a_priced_model_gets_an_estimated_cost_and_a_budget_it_would_pass_is_named(
     tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
 ) -> None:

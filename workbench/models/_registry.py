@@ -425,6 +425,8 @@ def load_embedder(model_id: str, *, retries: int = 2, queries: bool = False, hom
                          "sentence-transformers model was saved in (model.save(folder)); a relative one is read from the "
                          "experiment file's folder")
     provider = _require_provider(model_id)
+    if provider == "huggingface" and importlib.util.find_spec("sentence_transformers") is None:  # found before it is built
+        raise ModelError(f"model '{model_id}' needs the package sentence-transformers — pip install sentence-transformers")
     from langchain.embeddings import init_embeddings
 
     from workbench.models._hosted import LangChainEmbedder
