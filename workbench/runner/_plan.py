@@ -303,6 +303,7 @@ class _JudgePricing:
         longest = max(m.params.max_tokens for m in variant.answering_models) * CHARS_PER_TOKEN
         calls = cached = 0
         cost = 0.0
+        once = hits is not None and self.tally is not None  # the prompts' texts known, and the judge's cache read
         for i, case in enumerate(dataset.cases):
             contexts = tuple(h.chunk.text for h in hits[i]) if hits is not None else ("x" * _chunk_chars(variant),) * variant.retrieval.k
             answer = answers[i] if answers is not None else None
@@ -313,16 +314,21 @@ class _JudgePricing:
                 prompts = [(r, p) for r in range(self.repeats) for p in judge_prompts(metric, ctx, statements_chars=self.max_tokens * CHARS_PER_TOKEN)]
                 found = min(len(prompts), self.cached_calls(metric, ctx)) if answer is not None and prompts else 0
                 for n, (repeat, prompt) in enumerate(prompts):
-                    if hits is not None and self.tally is not None:  # its texts known, and the judge's cache read
-                        if (repeat, prompt.made_of) in self.asked:
-                            continue
-                        self.asked.add((repeat, prompt.made_of))
+                    if once and not self._first_ask(repeat, prompt.made_of):
+                        continue
                     if n < found:
                         cached += 1
                     else:
                         calls += 1
                         cost += self._cost(prompt.chars)
         return replace(plan, judge_calls=calls, judge_cached=cached, judge_cost_usd=cost if self.price is not None else None)
+
+    def _first_ask(self, repeat: int, made_of: tuple[str, ...]) -> bool:
+        """Whether the sweep asks the judge this for the first time (noted: asked again, the judge's cache answers)."""
+        if (repeat, made_of) in self.asked:
+            return False
+        self.asked.add((repeat, made_of))
+        return True
 
     def _cost(self, prompt_chars: int) -> float:
         return self.price.cost(math.ceil(prompt_chars / CHARS_PER_TOKEN), self.max_tokens) if self.price is not None else 0.0
