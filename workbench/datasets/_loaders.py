@@ -881,7 +881,7 @@ def check_corpus_folder(folder: Path, glob: str) -> list[Path]:
     """
     folder = on_disk(folder)
     if folder.is_file():
-        raise DataError(f"{folder}: the corpus is a file, not a folder — give its folder, with glob: '{folder.name}' to use only it")
+        raise DataError(f"{folder}: the corpus is {_corpus_file_fix(folder)}")
     if not folder.is_dir():
         fix = missing_path_fix(folder, f"give a folder of .md/.txt files or '{PYTHON_REFERENCE}'")
         raise DataError(f"{folder}: corpus folder not found — {fix}")
@@ -891,6 +891,25 @@ def check_corpus_folder(folder: Path, glob: str) -> list[Path]:
     if not found:
         raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob)}")
     return found
+
+
+_ARCHIVES = {".zip": "unzip {name} -d {stem}", ".tar": "tar -xf {name}", ".tgz": "tar -xzf {name}", ".tar.gz": "tar -xzf {name}",
+             ".tar.bz2": "tar -xjf {name}", ".tar.xz": "tar -xJf {name}", ".7z": "7z x {name}", ".rar": "unrar x {name}"}
+
+
+def _corpus_file_fix(path: Path) -> str:
+    """What a corpus path that is a file is, and what to do: an archive (a wiki's zipped export) is unpacked, and a
+    binary file (a PDF) exported as text, since a glob picking either reads one binary document, refused; a text file is
+    picked by a glob in its folder."""
+    suffix = next((s for s in _ARCHIVES if path.name.lower().endswith(s)), None)
+    if suffix is not None:
+        unpack = _ARCHIVES[suffix].format(name=path.name, stem=path.name[: -len(suffix)])
+        return f"an archive, not a folder — unpack it ({unpack}) and give the folder of its files"
+    with contextlib.suppress(OSError), path.open("rb") as file:
+        if b"\0" in file.read(8192):
+            return ("a binary file (a PDF, an image, a Word document), not a folder — export its text as .md or .txt files into "
+                    "a folder, and give that folder")
+    return f"a file, not a folder — give its folder, with glob: '{path.name}' to use only it"
 
 
 def _document(item: Any, n: int, label: str) -> Document:
