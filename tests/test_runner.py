@@ -542,7 +542,10 @@ def test_a_limit_that_is_not_a_positive_whole_number_is_one_error_before_any_run
         ("leave.md", "did you mean 'policies/leave'? (a file's document id is its path in the corpus folder, without the suffix)"),
         ("Travel", "did you mean 'travel'?"),
         ("travle", "did you mean 'travel'?"),
-        ("travel, policies/leave", "separate several ids with '|' (travel|policies/leave) or give a JSON list, not commas"),
+        # '|' was advised, which a JSON list keeps in its item: 'travel|policies/leave' was then "use the document ids"
+        ("travel, policies/leave", 'give each id as its own item of the list: ["travel", "policies/leave"]'),
+        ("travel|policies/leave", 'give each id as its own item of the list: ["travel", "policies/leave"]'),
+        ("travel policies/leave", 'give each id as its own item of the list: ["travel", "policies/leave"]'),
         ("expenses", "use the document ids of that corpus"),
         # Excel read the id 007 as the number 7: it was "use the document ids of that corpus"
         ("7", "did you mean '007'? (a spreadsheet drops a number's leading zeros: format the column as text)"),
@@ -576,6 +579,18 @@ def test_a_source_id_the_corpus_lacks_names_the_document_it_likely_means(tmp_pat
         wb.run(spec, tracker=tracker, settings=wb_settings, progress=False)
     assert str(info.value) == f"{tmp_path / 'd.jsonl'}:1: case 'q1': field 'source_ids': '{written}' is not a document of corpus 'docs' — {fix}"
     assert not tracker.runs
+
+
+@pytest.mark.parametrize("cell", ["travel, policies/leave", "travel policies/leave", '["travel policies/leave"]'])
+def test_source_ids_joined_in_a_csv_cell_are_told_to_be_separated_with_a_bar(tmp_path: Path, wb_settings, cell: str) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "docs" / "policies").mkdir(parents=True)
+    (tmp_path / "docs" / "travel.md").write_text("# Travel\n\nBook flights 14 days ahead.\n", encoding="utf-8")
+    (tmp_path / "docs" / "policies" / "leave.md").write_text("# Leave\n\n27 days.\n", encoding="utf-8")
+    (tmp_path / "d.csv").write_text('id,question,source_ids\nq1,When?,"' + cell.replace('"', '""') + '"\n', encoding="utf-8")
+    spec = make_spec(dataset={"path": str(tmp_path / "d.csv")}, corpus={"path": str(tmp_path / "docs")})
+    with pytest.raises(wb.DataError, match=r"d.csv:2: case 'q1': field 'source_ids': .* — separate several ids with '\|' "
+                                           r"\(travel\|policies/leave\) or give a JSON list$"):
+        wb.run(spec, tracker=MemoryTracker(), settings=wb_settings, progress=False)
 
 
 def test_a_source_id_the_corpus_lacks_is_named_with_its_line(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]

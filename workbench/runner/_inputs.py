@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import json
+import re
+from collections.abc import Collection
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -81,7 +84,7 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any 
     if missing:
         i, case, first = missing[0]
         left_out = _file_left_out(spec, first)
-        fix = left_out_fix(spec.resolve(spec.corpus.path), spec.corpus.glob, left_out) if left_out and spec.corpus and spec.corpus.path else _source_id_fix(first, corpus)
+        fix = left_out_fix(spec.resolve(spec.corpus.path), spec.corpus.glob, left_out) if left_out and spec.corpus and spec.corpus.path else _source_id_fix(first, corpus, csv=dataset.source.lower().endswith(".csv"))
         raise DataError(
             f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{first}' is not a document of corpus "
             f"'{corpus.name}' — {fix}{_other_missing_ids(first, [s for _, _, s in missing])}"
@@ -110,15 +113,15 @@ def _file_left_out(spec: ExperimentSpec, doc_id: str) -> str | None:
     return next((f.as_posix() for f in files if document_id(f.with_suffix("").as_posix()) == doc_id), None)
 
 
-def _source_id_fix(name: str, corpus: Corpus) -> str:
+def _source_id_fix(name: str, corpus: Corpus, *, csv: bool = False) -> str:
     """What to write instead of a source id the corpus does not have (pure): the document it most likely names (the
     id without its file suffix, with '/' for '\\', without the folders above the corpus or with those inside it, in
-    another case, the document whose metadata holds it, or a close spelling), or several ids joined with commas, or
-    else the general rule."""
+    another case, the document whose metadata holds it, or a close spelling), or several ids joined in one (``csv``: as a
+    CSV file's cell separates them), or else the general rule."""
     ids = corpus.ids
-    parts = [p.strip() for p in name.split(",")]
-    if len(parts) > 1 and all(p in ids for p in parts):
-        return f"separate several ids with '|' ({'|'.join(parts)}) or give a JSON list, not commas"
+    joined = _joined_ids_fix(name, ids, csv=csv)
+    if joined is not None:
+        return joined
     path = PurePosixPath(name.strip().replace("\\", "/"))
     lowered = {i.lower(): i for i in ids}
     # the longest tail first: 'datasets/handbook/benefits.md', written from the project's root, is 'benefits' of the
@@ -144,6 +147,18 @@ def _source_id_fix(name: str, corpus: Corpus) -> str:
     if close:
         return f"did you mean '{close[0]}'?"
     return "use the document ids of that corpus"
+
+
+def _joined_ids_fix(name: str, ids: Collection[str], *, csv: bool) -> str | None:
+    """How to give several document ids written as one, joined with commas, spaces, ';' or '|' (pure), or None when the
+    parts are not all ids: a CSV cell separates them with '|' (or is a JSON list); a JSON list gives each its own item,
+    where '|', which a CSV cell splits at, was advised to a JSONL file and kept the ids one."""
+    parts = [p for p in re.split(r"[,;|\s]+", name.strip()) if p]
+    if len(parts) < 2 or not all(p in ids for p in parts):
+        return None
+    if csv:
+        return f"separate several ids with '|' ({'|'.join(parts)}) or give a JSON list"
+    return f"give each id as its own item of the list: {json.dumps(parts, ensure_ascii=False)}"
 
 
 def _metadata_fix(name: str, corpus: Corpus) -> str | None:
