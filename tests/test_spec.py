@@ -295,10 +295,16 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         ("  path: d.jsonl", "  path: ' '", r"exp.yaml:\d: dataset.path: the path is empty — give a file or folder"),
         # llama.cpp read -1 (0xFFFFFFFF) as 'a random seed': other answers on every call, cached as the seed's; and the
         # sweep's comparison refused a negative seed after every variant had run
-        ("name: t\n", "name: t\nseed: -1\n", r"exp.yaml:2: seed: Input should be greater than or equal to 0"),
-        ("name: t\n", "name: t\nseed: 4294967295\n", r"exp.yaml:2: seed: Input should be less than or equal to 2147483647"),
+        # pydantic's "Input should be greater than or equal to 1", "String should have at least 1 character": what to write?
+        ("  path: d.jsonl", "  path: d.jsonl\n  limit: 0", r"exp.yaml:4: dataset.limit: 0 is below 1, the least it may be — give 1 or more$"),
+        ("    overlap: 40\n", "    overlap: 40\nretrieval:\n  - k: 0\n", r"exp.yaml:18: retrieval\[0\].k: 0 is below 1, the least it may be — give 1 or more$"),
+        ("name: t\n", "name: ''\n", r"exp.yaml:1: name: empty text — write a value$"),
+        ("      max_tokens: 32", "      max_tokens: 32\n      temperature: -0.5",
+         r"exp.yaml:13: models\[0\].params.temperature: -0.5 is below 0, the least it may be — give 0 or more$"),
+        ("name: t\n", "name: t\nseed: -1\n", r"exp.yaml:2: seed: -1 is below 0, the least it may be — give 0 or more$"),
+        ("name: t\n", "name: t\nseed: 4294967295\n", r"exp.yaml:2: seed: 4294967295 is over 2147483647, the most it may be — give 2147483647 or less$"),
         # setrlimit overflowed in the worker: a FAILED run saying 'Python int too large to convert to C long'
-        ("name: t\n", "name: t\nlimits: {memory_mb: 1000000000000000}\n", r"exp.yaml:2: limits.memory_mb: Input should be less than or equal to"),
+        ("name: t\n", "name: t\nlimits: {memory_mb: 1000000000000000}\n", r"exp.yaml:2: limits.memory_mb: 1000000000000000 is over \d+, the most it may be — give \d+ or less$"),
         # a lock file per slot: the first hosted call of 10**20 slots would never finish naming them, 2,000 run out of open files
         ("name: t\n", "name: t\nexecution: {concurrency: {openai: 100000000000000000000}}\n",
          r"exp.yaml:2: execution.concurrency: .*concurrency for 'openai' is 100000000000000000000, over 512 — each call in flight"),
@@ -655,7 +661,7 @@ def test_a_price_can_say_what_input_read_from_the_prompt_cache_costs(tmp_path: P
     priced = load_experiment(write(tmp_path, GOOD + "pricing:\n  local:gemma3-270m: {input: 1, output: 2, cached_input: 0.25}\n"))
     assert priced.price("local:gemma3-270m") == Price(1.0, 2.0, 0.25)
     assert load_experiment(write(tmp_path, GOOD + "pricing:\n  local:gemma3-270m: {input: 1, output: 2}\n")).price("local:gemma3-270m") == Price(1.0, 2.0)
-    with pytest.raises(SpecError, match=r"pricing.local:gemma3-270m.cached_input: Input should be greater than or equal to 0"):
+    with pytest.raises(SpecError, match=r"pricing.local:gemma3-270m.cached_input: -1 is below 0, the least it may be — give 0 or more$"):
         load_experiment(write(tmp_path, GOOD + "pricing:\n  local:gemma3-270m: {input: 1, output: 2, cached_input: -1}\n"))
 
 
@@ -705,7 +711,7 @@ def test_a_gate_threshold_given_as_yes_or_no_is_refused(tmp_path: Path) -> None:
     ("- metric: token_f1\n      kind: metrics\n      min: 0.3",
      r"exp.yaml:20: promotion.gates\[0\].kind: 'metrics' is not a gate kind — did you mean 'metric'\? \(the kinds: metric, "),
     # the kind is pydantic's tag in the error's location, not a key of the file (promotion.gates[0].max_cost_per_answer.usd)
-    ("- kind: max_cost_per_answer\n      usd: -1", r"exp.yaml:20: promotion.gates\[0\].usd: Input should be greater than or equal to 0$"),
+    ("- kind: max_cost_per_answer\n      usd: -1", r"exp.yaml:20: promotion.gates\[0\].usd: -1 is below 0, the least it may be — give 0 or more$"),
 ])
 def test_a_gate_without_a_usable_kind_is_one_line_and_the_schema_requires_it(tmp_path: Path, gate: str, expected: str) -> None:
     import jsonschema

@@ -103,7 +103,7 @@ def test_a_router_id_covers_both_models_and_the_thresholds(tmp_path: Path) -> No
                           "params: {max_tokens: 32, timeout_s: 300}")
         ),
         ("        retrieval_score_below: 0.3", "        retrieval_score_below: 3",
-         r"exp.yaml:18: models\[1\]\.router\.escalate_when\.retrieval_score_below: Input should be less than or equal to 1"),
+         r"exp.yaml:18: models\[1\]\.router\.escalate_when\.retrieval_score_below: 3 is over 1, the most it may be — give 1 or less$"),
         ("  - id: local:gemma3-270m\n",
          "  - id: local:gemma3-270m\n  - router: {name: r1, cheap: {id: local:gemma3-270m}, strong: {id: local:smollm2-135m-instruct}, "
          "escalate_when: {refusal_or_empty: true}}\n",

@@ -893,7 +893,7 @@ def _gate(item: object, node: Any, path: str, where: str) -> GateSpec:
     import yaml
     from pydantic import ValidationError
 
-    from workbench.spec import BeatsHolderGate, MaxCostGate, MaxFailedRateGate, MetricGate, MinQuestionsGate, not_a_number
+    from workbench.spec import BeatsHolderGate, MaxCostGate, MaxFailedRateGate, MetricGate, MinQuestionsGate, not_a_number, out_of_range
 
     kinds: dict[str, Any] = {
         cls.model_fields["kind"].default: cls for cls in (MetricGate, MinQuestionsGate, MaxCostGate, MaxFailedRateGate, BeatsHolderGate)
@@ -926,6 +926,8 @@ def _gate(item: object, node: Any, path: str, where: str) -> GateSpec:
             msg = f"unknown field — did you mean '{meant[0]}'?"
         elif err["type"] in ("float_parsing", "int_parsing") and isinstance(err.get("input"), str):  # min: high, rate: 5%
             msg = not_a_number(err["input"], whole=err["type"] == "int_parsing")
+        else:
+            msg = out_of_range(err) or msg
         shown = f"{where}.{field}" if field is not None else where
         raise WorkbenchError(f"{path}:{line_of(field)}: {shown}: {msg} — a {kind} gate takes {takes}") from None
 

@@ -79,6 +79,7 @@ __all__ = [
     "experiment_json_schema",
     "load_experiment",
     "not_a_number",
+    "out_of_range",
     "yaml_error_text",
 ]
 
@@ -1346,7 +1347,36 @@ def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> 
         msg = "the list is empty, so the grid would have no variants — give at least one entry"
     elif err["type"] in ("float_parsing", "int_parsing") and isinstance(err.get("input"), str):
         msg = not_a_number(err["input"], whole=err["type"] == "int_parsing")
+    else:
+        msg = out_of_range(err) or msg
     return f"{_loc_text(loc)}: {msg}"
+
+
+def _plain(value: Any) -> Any:
+    """A whole float as the whole number it is (pure): a bound of 0.0 or 1.0 reads 0 or 1, as the field is written."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# pydantic's bound errors, each as what is wrong with the value and what to give instead
+_BOUNDS = {
+    "greater_than_equal": ("ge", "is below {bound}, the least it may be — give {bound} or more"),
+    "greater_than": ("gt", "must be more than {bound} — give a number above {bound}"),
+    "less_than_equal": ("le", "is over {bound}, the most it may be — give {bound} or less"),
+    "less_than": ("lt", "must be less than {bound} — give a number below {bound}"),
+}
+
+
+def out_of_range(err: Any) -> str | None:
+    """What is wrong with a value outside a field's bounds, or an empty text, and what to give instead (pure), for one of
+    pydantic's errors; None for another error. Pydantic's own "Input should be greater than or equal to 1" said neither
+    what was written nor what to do (``k: 0``, ``limit: 0``, ``seed: -1``, ``name: ''``)."""
+    bound = _BOUNDS.get(err["type"])
+    if bound is not None:
+        key, text = bound
+        return f"{_plain(err.get('input'))} {text.format(bound=_plain(err.get('ctx', {}).get(key)))}"
+    if err["type"] == "string_too_short" and isinstance(err.get("input"), str) and not err["input"].strip():
+        return "empty text — write a value"
+    return None
 
 
 def not_a_number(text: str, *, whole: bool) -> str:

@@ -254,7 +254,7 @@ def _gates(name: str, content: bytes | None) -> Callable[[Path], Path]:
     (_gates("bounds.yaml", b"gates:\n  - {kind: metric, metric: token_f1}\n"),
      "{p}:2: gates[0]: gate on 'token_f1' needs 'min' or 'max' — a metric gate takes metric, min, max"),
     (_gates("section.yaml", b"name: x\npromotion:\n  gates:\n    - {kind: max_failed_rate, scorer: faithfulness, rate: 2}\n"),
-     "{p}:4: promotion.gates[0].rate: Input should be less than or equal to 1 — a max_failed_rate gate takes scorer, rate"),
+     "{p}:4: promotion.gates[0].rate: 2 is over 1, the most it may be — give 1 or less — a max_failed_rate gate takes scorer, rate"),
     (_gates("twice.yaml", b"gates:\n  - kind: metric\n    metric: token_f1\n    min: 0.9\n    min: 0.1\n"),
      "{p}:5: 'min' is given twice in one mapping (also on line 4) — keep one"),
     (_gates("bomb.yaml", b"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
