@@ -272,6 +272,8 @@ def _print_plan(spec: ExperimentSpec, cfg: Settings, *, limit: int | None, fresh
         print(f"The judge's calls of {', '.join(plan.judge_uncounted)} are not counted (a registered scorer calls the judge as it will).")
     if len(plan.variants) > LARGE_GRID:
         print(f"More than {LARGE_GRID:,} variants: workbench run asks for --yes to run them.")
+    for note in plan.notes:
+        print(_printable(note))
     print(f"Tracking store: {shown_uri(cfg.tracking_uri)}")
     print("Dry run: nothing was run or logged.")
     return 0

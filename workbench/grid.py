@@ -430,6 +430,7 @@ class SweepPlan:
     indexes_built: int  # of the grid's indexes the sweep needs, those built already
     indexes_needed: int
     judge_uncounted: tuple[str, ...] = ()  # judged scorers whose calls are not counted (registered ones, not ragas's)
+    notes: tuple[str, ...] = ()  # what the sweep's numbers would not say of its dataset and corpus (``corpus_notes``)
 
     @property
     def calls(self) -> int:
@@ -487,4 +488,5 @@ class SweepPlan:
                 "indexes": g.indexes, "indexes_built": self.indexes_built, "indexes_to_build": self.indexes_needed - self.indexes_built,
                 "reused": self.reused, "model_calls": self.calls, "model_calls_bound": g.bound, "cost_usd": self.cost_usd,
                 "judge_calls": self.judge_calls, "judge_cached": self.judge_cached,
-                "judge_cost_usd": self.judge_cost_usd, "judge_uncounted": list(self.judge_uncounted), "grid_model_calls": g.model_calls}
+                "judge_cost_usd": self.judge_cost_usd, "judge_uncounted": list(self.judge_uncounted), "grid_model_calls": g.model_calls,
+                "notes": list(self.notes)}

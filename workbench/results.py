@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "RANKING_METRICS", "ROUTING_COLUMNS", "EarlyStop", "SweepResult", "VariantResult", "leaderboard_frame", "question_row",
-    "ranking_metric", "reused_metrics", "routing_columns", "sweep_totals",
+    "RANKING_METRICS", "ROUTING_COLUMNS", "EarlyStop", "SweepResult", "VariantResult", "corpus_notes", "leaderboard_frame",
+    "question_row", "ranking_metric", "reused_metrics", "routing_columns", "sweep_totals",
 ]
 
 @dataclass(frozen=True)
@@ -509,31 +509,13 @@ class SweepResult:
 
     @property
     def copy_notes(self) -> tuple[str, ...]:
-        """One line when a labelled source document has a copy under another id (a page a wiki export holds twice) that
-        some question labelling the one does not label: retrieval ranks the copies alike, so such a question scores no
-        hit, or a lower rank, whenever the copy comes first (shown by ``workbench run`` and the RunPanel)."""
-        labelled = {doc_id for case in self.dataset.cases for doc_id in case.source_ids}
-        skewed = [ids for ids in _document_copies(self.corpus, labelled)
-                  if any(set(ids) & set(c.source_ids) and not set(ids) <= set(c.source_ids) for c in self.dataset.cases)]
-        if not skewed:
-            return ()
-        shown = ", ".join(" = ".join(f"'{i}'" for i in ids) for ids in skewed[:3])
-        more = f" and {len(skewed) - 3} more" if len(skewed) > 3 else ""
-        return (f"corpus '{self.corpus.name}': labelled documents have copies under other ids ({shown}{more}): a question labelled "
-                "with one copy scores no hit, or a lower rank, when retrieval finds another — remove the copies, or label every copy",)
+        """``_copy_notes`` of the sweep's dataset and corpus (shown by ``workbench run`` and the RunPanel)."""
+        return _copy_notes(self.dataset, self.corpus)
 
     @property
     def markup_notes(self) -> tuple[str, ...]:
-        """One line when documents of the corpus are HTML pages (a wiki's or Confluence's export): a document is read as
-        it is written, so their tags, navigation, scripts and styles are chunked, embedded and retrieved as text (shown
-        by ``workbench run`` and the RunPanel)."""
-        pages = [doc.id for doc in self.corpus.documents if _is_html(doc)]
-        if not pages:
-            return ()
-        shown = ", ".join(f"'{i}'" for i in pages[:3]) + (", ..." if len(pages) > 3 else "")
-        return (f"corpus '{self.corpus.name}': HTML pages, {len(pages)} of {len(self.corpus)} documents ({shown}): their tags, scripts "
-                "and styles are chunked and embedded as text — export the pages as markdown or text (or convert them) for retrieval "
-                "to read what they say",)
+        """``_markup_notes`` of the sweep's corpus (shown by ``workbench run`` and the RunPanel)."""
+        return _markup_notes(self.corpus)
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -582,6 +564,40 @@ def _vocabulary_sample(texts: Sequence[str]) -> tuple[str, ...]:
 # every way of splitting N comments among the repeats, 2**N, so a markdown page opening with 30 comment
 # lines hung `workbench run` and the RunPanel once the sweep had ended)
 _HTML_PAGE = re.compile(r"\s*(?:<!--(?:(?!-->).)*-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL)
+
+
+def corpus_notes(dataset: Dataset, corpus: Corpus) -> tuple[str, ...]:
+    """What a sweep's numbers will not say of its dataset and corpus, known before anything runs (pure): labelled
+    documents with copies under other ids, HTML pages (``workbench run --dry-run`` says them before the sweep does)."""
+    return (*_copy_notes(dataset, corpus), *_markup_notes(corpus))
+
+
+def _copy_notes(dataset: Dataset, corpus: Corpus) -> tuple[str, ...]:
+    """One line when a labelled source document has a copy under another id (a page a wiki export holds twice) that
+    some question labelling the one does not label (pure): retrieval ranks the copies alike, so such a question scores
+    no hit, or a lower rank, whenever the copy comes first. Said by a sweep and by its dry run."""
+    labelled = {doc_id for case in dataset.cases for doc_id in case.source_ids}
+    skewed = [ids for ids in _document_copies(corpus, labelled)
+              if any(set(ids) & set(c.source_ids) and not set(ids) <= set(c.source_ids) for c in dataset.cases)]
+    if not skewed:
+        return ()
+    shown = ", ".join(" = ".join(f"'{i}'" for i in ids) for ids in skewed[:3])
+    more = f" and {len(skewed) - 3} more" if len(skewed) > 3 else ""
+    return (f"corpus '{corpus.name}': labelled documents have copies under other ids ({shown}{more}): a question labelled "
+            "with one copy scores no hit, or a lower rank, when retrieval finds another — remove the copies, or label every copy",)
+
+
+def _markup_notes(corpus: Corpus) -> tuple[str, ...]:
+    """One line when documents of the corpus are HTML pages (a wiki's or Confluence's export) (pure): a document is read
+    as it is written, so their tags, navigation, scripts and styles are chunked, embedded and retrieved as text. Said by
+    a sweep and by its dry run."""
+    pages = [doc.id for doc in corpus.documents if _is_html(doc)]
+    if not pages:
+        return ()
+    shown = ", ".join(f"'{i}'" for i in pages[:3]) + (", ..." if len(pages) > 3 else "")
+    return (f"corpus '{corpus.name}': HTML pages, {len(pages)} of {len(corpus)} documents ({shown}): their tags, scripts "
+            "and styles are chunked and embedded as text — export the pages as markdown or text (or convert them) for retrieval "
+            "to read what they say",)
 
 
 def _is_html(doc: Document) -> bool:

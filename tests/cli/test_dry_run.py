@@ -503,3 +503,28 @@ def test_a_long_plan_lists_the_variants_to_compute_before_the_reused_ones() -> N
     assert all("reused from run" in line for line in lines[5:10]) and lines[10] == "  ... and 50 more (50 reused)"
     assert _plan_lines(plans[50:], shown=10)[0].split()[1] == variants[50].name  # all fit: in grid order
     assert _plan_lines(plans[50:], shown=4)[-1] == "  ... and 6 more (5 reused, 1 to compute)"
+
+
+def test_a_dry_run_says_what_the_sweep_would_note_of_its_corpus(tmp_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
+    # a labelled document's copy and HTML pages were said only after the sweep had run (and paid for) every answer
+    docs = tmp_path / "docs"
+    (docs / "old").mkdir(parents=True)
+    (docs / "leave.md").write_text("# Leave\n\nEmployees get 25 days of paid leave.\n", encoding="utf-8")
+    (docs / "old" / "leave.md").write_text("# Leave\r\n\r\nEmployees get 25 days of paid leave.\r\n", encoding="utf-8")
+    (docs / "expenses.html").write_text("<html><body><p>Expense reports are due monthly.</p></body></html>\n", encoding="utf-8")
+    (tmp_path / "d.jsonl").write_text(json.dumps({"question": "How many days of leave?", "source_ids": ["leave"]}) + "\n", encoding="utf-8")
+    (tmp_path / "exp.yaml").write_text(
+        f"name: notes\ndataset: {{path: d.jsonl}}\ncorpus: {{path: docs, glob: '**/*'}}\nprompts:\n  - name: a\n    template: \"{PROMPT['a']}\"\n"
+        f"models:\n  - id: {GEMMA_ID}\n    params: {{max_tokens: 16}}\nchunkers:\n  - {{strategy: recursive}}\nexecution: {{isolation: none}}\n",
+        encoding="utf-8")
+    copies = "corpus 'docs': labelled documents have copies under other ids ('leave' = 'old/leave'): "
+    pages = "corpus 'docs': HTML pages, 1 of 3 documents ('expenses'): "
+    code, out, _ = cli("--dry-run")
+    assert code == 0
+    assert [line for line in out.splitlines() if line.startswith("corpus 'docs'")] == [
+        copies + "a question labelled with one copy scores no hit, or a lower rank, when retrieval finds another — remove the copies, "
+                 "or label every copy",
+        pages + "their tags, scripts and styles are chunked and embedded as text — export the pages as markdown or text (or convert "
+                "them) for retrieval to read what they say"]
+    code, out, _ = cli("--dry-run", "--format", "json")
+    assert [note[:len(start)] for note, start in zip(json.loads(out)["notes"], (copies, pages), strict=True)] == [copies, pages]

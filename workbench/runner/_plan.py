@@ -26,6 +26,7 @@ from workbench.pipeline import (
     route_answer,
 )
 from workbench.prompts import PromptTemplate
+from workbench.results import corpus_notes
 from workbench.scoring import JUDGED_METRICS, Judge, JudgeReply, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_prompts
 from workbench.spec import ExperimentSpec, JudgeSpec, ModelSpec, RouterSpec, load_experiment
 from workbench.tracking import MlflowTracker
@@ -95,7 +96,8 @@ def plan_sweep(
     # a scorer registered as judged calls the judge as it will: its calls cannot be counted
     uncounted = tuple(n for n in scoring.answer_scorers if scorer_entries()[n].judged and n not in JUDGED_METRICS)
     return SweepPlan(plan_grid(spec, variants, len(dataset), len(corpus.documents)), plans, indexes_built=len(built),
-                     indexes_needed=len({v.index_group for v in todo}), judge_uncounted=uncounted if todo else ())
+                     indexes_needed=len({v.index_group for v in todo}), judge_uncounted=uncounted if todo else (),
+                     notes=corpus_notes(dataset, corpus))
 
 
 def _planned_groups(
