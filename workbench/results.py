@@ -508,6 +508,11 @@ class SweepResult:
         return tuple(notes.values())
 
     @property
+    def corpus_load_notes(self) -> tuple[str, ...]:
+        """What loading the corpus noticed (files its glob left out only by case), shown by ``workbench run`` and the RunPanel."""
+        return self.corpus.notes
+
+    @property
     def copy_notes(self) -> tuple[str, ...]:
         """``_copy_notes`` of the sweep's dataset and corpus (shown by ``workbench run`` and the RunPanel)."""
         return _copy_notes(self.dataset, self.corpus)
@@ -519,10 +524,10 @@ class SweepResult:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        """What the sweep's numbers do not say by themselves: ``label_notes``, ``k_notes``, ``copy_notes``, ``markup_notes``,
+        """What the sweep's numbers do not say by themselves: ``label_notes``, ``k_notes``, ``corpus_load_notes``, ``copy_notes``, ``markup_notes``,
         ``truncation_notes``, ``question_notes``, ``vocabulary_notes``, ``price_notes``, ``cap_notes``, ``context_notes``,
         ``scorer_notes`` and ``routing_notes``."""
-        return (*self.label_notes, *self.k_notes, *self.copy_notes, *self.markup_notes, *self.truncation_notes, *self.question_notes, *self.vocabulary_notes,
+        return (*self.label_notes, *self.k_notes, *self.corpus_load_notes, *self.copy_notes, *self.markup_notes, *self.truncation_notes, *self.question_notes, *self.vocabulary_notes,
                 *self.price_notes, *self.cap_notes, *self.context_notes, *self.scorer_notes, *self.routing_notes)
 
     def variant(self, key: str) -> VariantResult:
@@ -569,7 +574,7 @@ _HTML_PAGE = re.compile(r"\s*(?:<!--(?:(?!-->).)*-->\s*)*<(?:!doctype\s+html|htm
 def corpus_notes(dataset: Dataset, corpus: Corpus) -> tuple[str, ...]:
     """What a sweep's numbers will not say of its dataset and corpus, known before anything runs (pure): labelled
     documents with copies under other ids, HTML pages (``workbench run --dry-run`` says them before the sweep does)."""
-    return (*_copy_notes(dataset, corpus), *_markup_notes(corpus))
+    return (*corpus.notes, *_copy_notes(dataset, corpus), *_markup_notes(corpus))
 
 
 def _copy_notes(dataset: Dataset, corpus: Corpus) -> tuple[str, ...]:

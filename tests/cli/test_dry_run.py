@@ -512,9 +512,10 @@ def test_a_dry_run_says_what_the_sweep_would_note_of_its_corpus(tmp_path: Path, 
     (docs / "leave.md").write_text("# Leave\n\nEmployees get 25 days of paid leave.\n", encoding="utf-8")
     (docs / "old" / "leave.md").write_text("# Leave\r\n\r\nEmployees get 25 days of paid leave.\r\n", encoding="utf-8")
     (docs / "expenses.html").write_text("<html><body><p>Expense reports are due monthly.</p></body></html>\n", encoding="utf-8")
+    (docs / "README.TXT").write_text("Read me.\n", encoding="utf-8")
     (tmp_path / "d.jsonl").write_text(json.dumps({"question": "How many days of leave?", "source_ids": ["leave"]}) + "\n", encoding="utf-8")
     (tmp_path / "exp.yaml").write_text(
-        f"name: notes\ndataset: {{path: d.jsonl}}\ncorpus: {{path: docs, glob: '**/*'}}\nprompts:\n  - name: a\n    template: \"{PROMPT['a']}\"\n"
+        f"name: notes\ndataset: {{path: d.jsonl}}\ncorpus: {{path: docs, glob: '**/*[dlt]'}}\nprompts:\n  - name: a\n    template: \"{PROMPT['a']}\"\n"
         f"models:\n  - id: {GEMMA_ID}\n    params: {{max_tokens: 16}}\nchunkers:\n  - {{strategy: recursive}}\nexecution: {{isolation: none}}\n",
         encoding="utf-8")
     copies = "corpus 'docs': labelled documents have copies under other ids ('leave' = 'old/leave'): "
@@ -522,9 +523,11 @@ def test_a_dry_run_says_what_the_sweep_would_note_of_its_corpus(tmp_path: Path, 
     code, out, _ = cli("--dry-run")
     assert code == 0
     assert [line for line in out.splitlines() if line.startswith("corpus 'docs'")] == [
+        "corpus 'docs': 1 file ('README.TXT') left out only by the case of its name, which the glob '**/*[dlt]' matches as written — "
+        "write the glob as the files' names are cased, or rename them",
         copies + "a question labelled with one copy scores no hit, or a lower rank, when retrieval finds another — remove the copies, "
                  "or label every copy",
         pages + "their tags, scripts and styles are chunked and embedded as text — export the pages as markdown or text (or convert "
                 "them) for retrieval to read what they say"]
     code, out, _ = cli("--dry-run", "--format", "json")
-    assert [note[:len(start)] for note, start in zip(json.loads(out)["notes"], (copies, pages), strict=True)] == [copies, pages]
+    assert [note[:len(start)] for note, start in zip(json.loads(out)["notes"][1:], (copies, pages), strict=True)] == [copies, pages]

@@ -110,6 +110,20 @@ def test_folder_corpus_ids_are_relative_paths(tmp_path: Path) -> None:
         load_corpus(tmp_path / "missing")
 
 
+def test_files_a_corpus_glob_leaves_out_only_by_the_case_of_their_names_are_noted(tmp_path: Path) -> None:
+    # README.MD beside .md files (a Windows export) was no document, without a word, since the glob picked the others
+    (tmp_path / "sub").mkdir()
+    for name in ("a.md", "Notes.Md", "sub/README.MD", "c.txt"):
+        (tmp_path / name).write_text("# Text\n", encoding="utf-8")
+    corpus = load_corpus(tmp_path)
+    assert [d.id for d in corpus.documents] == ["a"]
+    assert corpus.notes == (f"corpus '{tmp_path.name}': 2 files ('Notes.Md', 'sub/README.MD') left out only by the case of their names, "
+                            "which the glob '**/*.md' matches as written — use glob: '**/*.[mM][dD]' to read them, or rename them",)
+    assert [d.id for d in load_corpus(tmp_path, glob="**/*.[mM][dD]").documents] == ["Notes", "a", "sub/README"]
+    assert load_corpus(tmp_path, glob="**/*.[mM][dD]").notes == load_corpus(tmp_path, glob="**/*").notes == ()
+    assert load_corpus(tmp_path, glob="*.md").notes[0].startswith(f"corpus '{tmp_path.name}': 1 file ('Notes.Md') left out only by the case of its name")
+
+
 def test_python_reference_corpus_has_stable_ids() -> None:
     corpus = python_reference_corpus()
     assert {"for", "while", "assert", "lambda"} <= corpus.ids

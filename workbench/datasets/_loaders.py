@@ -781,8 +781,9 @@ def _glob_parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     return bool(parts) and fnmatchcase(parts[0], head) and _glob_parts_match(parts[1:], rest)
 
 
-def corpus_files(folder: Path, glob: str, *, hidden: bool = False) -> list[Path]:
-    """The files (and broken links) under ``folder`` that ``glob`` picks, sorted, entering linked folders.
+def corpus_files(folder: Path, glob: str, *, hidden: bool = False, by_case: list[Path] | None = None) -> list[Path]:
+    """The files (and broken links) under ``folder`` that ``glob`` picks, sorted, entering linked folders; ``by_case``,
+    when given, receives those it would pick but for the case of their names (``README.MD`` under ``**/*.md``).
 
     Sorted by their names in Unicode NFC, as their document ids are: a copy of the corpus whose names macOS or a zip
     archive wrote decomposed (``e`` + U+0301 sorts before ``f``, ``é`` after it) holds its documents in the same order,
@@ -798,6 +799,7 @@ def corpus_files(folder: Path, glob: str, *, hidden: bool = False) -> list[Path]
     # archive wrote decomposed
     pattern = tuple(document_id(part) for part in Path(glob).parts)
     depth = None if "**" in pattern else len(pattern) - 1  # how deep a pattern without '**' can reach
+    any_case = tuple(part.casefold() for part in pattern)
     seen: set[str] = set()
     found: list[Path] = []
     for top, dirs, names in os.walk(folder, followlinks=True):
@@ -807,8 +809,12 @@ def corpus_files(folder: Path, glob: str, *, hidden: bool = False) -> list[Path]
         dirs[:] = [] if depth is not None and len(inside) >= depth else [
             d for d in sorted(dirs) if os.path.realpath(here / d) not in seen and (hidden or not _hidden_parts((*inside, d), glob))]
         named = tuple(map(document_id, inside))
-        found += [here / n for n in names if _glob_parts_match((*named, document_id(n)), pattern)
-                  and (hidden or not _hidden_parts((*inside, n), glob))]
+        picked = [n for n in names if _glob_parts_match((*named, document_id(n)), pattern)]
+        found += [here / n for n in picked if hidden or not _hidden_parts((*inside, n), glob)]
+        if by_case is not None and len(picked) < len(names):  # only the names left out are matched again, case aside
+            folded, left = tuple(part.casefold() for part in named), set(names).difference(picked)
+            by_case += [here / n for n in sorted(left) if _glob_parts_match((*folded, document_id(n).casefold()), any_case)
+                        and (hidden or not _hidden_parts((*inside, n), glob))]
     return sorted(found, key=lambda p: [document_id(part) for part in p.parts])
 
 
@@ -873,8 +879,9 @@ def _check_utf8_name(relative: Path, folder: Path) -> None:
                         "(e.g. convmv -f latin1 -t utf8), or leave it out with the corpus 'glob'")
 
 
-def check_corpus_folder(folder: Path, glob: str) -> list[Path]:
-    """The files of a corpus folder that ``glob`` picks, without reading them (a form checks a corpus as it is typed).
+def check_corpus_folder(folder: Path, glob: str, *, by_case: list[Path] | None = None) -> list[Path]:
+    """The files of a corpus folder that ``glob`` picks, without reading them (a form checks a corpus as it is typed);
+    ``by_case``, when given, receives those it would pick but for the case of their names.
 
     Raises:
         DataError: the folder is a file or missing, the glob leaves it, or picks no file.
@@ -887,7 +894,7 @@ def check_corpus_folder(folder: Path, glob: str) -> list[Path]:
         raise DataError(f"{folder}: corpus folder not found — {fix}")
     if not pattern_inside_folder(glob):
         raise DataError(f"corpus glob '{glob}': give a pattern relative to the corpus folder {folder}, e.g. '**/*.md' (no '..')")
-    found = corpus_files(folder, glob)
+    found = corpus_files(folder, glob, by_case=by_case)
     if not found:
         raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob)}")
     return found
@@ -1017,7 +1024,8 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | 
     files: dict[str, Path] = {}
     refused: list[tuple[Path, DataError]] = []
     root = os.path.realpath(folder)
-    for path in check_corpus_folder(folder, glob):
+    by_case: list[Path] = []
+    for path in check_corpus_folder(folder, glob, by_case=by_case):
         try:
             doc = _folder_document(path, folder, glob, root)
         except DataError as exc:  # read on: an export with many such files is named at once, not one file per run
@@ -1034,7 +1042,27 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | 
         raise DataError(f"{refused[0][1]}{_others_refused([p.relative_to(folder) for p, _ in refused[1:]])}")
     if not docs:
         raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob)}")
-    return Corpus(name=name or folder.name, documents=tuple(docs), source=str(folder))
+    return Corpus(name=name or folder.name, documents=tuple(docs), source=str(folder), notes=_case_notes(folder, glob, by_case, name or folder.name))
+
+
+def _case_notes(folder: Path, glob: str, by_case: Sequence[Path], name: str) -> tuple[str, ...]:
+    """One line when a corpus glob leaves out files only by the case of their names (pure): ``README.MD`` or ``NOTES.TXT``
+    beside ``.md`` and ``.txt`` files (a Windows or a scanner's export) were no documents, without a word, since the glob
+    picked the others."""
+    if not by_case:
+        return ()
+    shown = ", ".join(f"'{p.relative_to(folder).as_posix()}'" for p in by_case[:3]) + (", ..." if len(by_case) > 3 else "")
+    files = f"{len(by_case)} file{'' if len(by_case) == 1 else 's'}"
+    return (f"corpus '{name}': {files} ({shown}) left out only by the case of {'its name' if len(by_case) == 1 else 'their names'}, which the glob "
+            f"'{glob}' matches as written — {_any_case_fix(glob)}",)
+
+
+def _any_case_fix(glob: str) -> str:
+    """How to pick files whatever the case of their suffix (pure): the glob with its suffix in both cases, when it ends in one."""
+    head, dot, suffix = glob.rpartition(".")
+    if not dot or not suffix.isalnum() or "/" in suffix:
+        return "write the glob as the files' names are cased, or rename them"
+    return f"use glob: '{head}.{''.join(f'[{c.lower()}{c.upper()}]' if c.lower() != c.upper() else c for c in suffix)}' to read them, or rename them"
 
 
 # the machine's kernel and runtime state, which no link in a corpus may lead to: /proc/self/environ holds the process's

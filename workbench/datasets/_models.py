@@ -229,6 +229,8 @@ class Corpus:
     name: str
     documents: tuple[Document, ...]
     source: str = ""
+    # what loading it noticed that a sweep should say (files a folder's glob left out only by case), not part of it
+    notes: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # the loaders say which file or document; a Corpus built in a notebook is checked here: two documents under one
