@@ -295,6 +295,11 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         ("  path: d.jsonl", "  path: ' '", r"exp.yaml:\d: dataset.path: the path is empty — give a file or folder"),
         # llama.cpp read -1 (0xFFFFFFFF) as 'a random seed': other answers on every call, cached as the seed's; and the
         # sweep's comparison refused a negative seed after every variant had run
+        # a list of 23 scorer names was all a typo or a short name was told
+        ("name: t\n", "name: t\nscorers: [token_f1, blue]\n", r"exp.yaml:2: scorers: unknown scorer 'blue' — did you mean 'bleu'\? \(known scorers: "),
+        ("name: t\n", "name: t\nscorers: [f1]\n", r"exp.yaml:2: scorers: unknown scorer 'f1' — did you mean 'token_f1'\? \(known scorers: "),
+        ("name: t\n", "name: t\nscorers: [rouge]\n", r"exp.yaml:2: scorers: unknown scorer 'rouge' — did you mean 'rouge_l'\? \(known scorers: "),
+        ("name: t\n", "name: t\nscorers: [accuracy]\n", r"exp.yaml:2: scorers: unknown scorer 'accuracy' — known scorers: answer_relevancy, "),
         # pydantic's "Input should be greater than or equal to 1", "String should have at least 1 character": what to write?
         ("  path: d.jsonl", "  path: d.jsonl\n  limit: 0", r"exp.yaml:4: dataset.limit: 0 is below 1, the least it may be — give 1 or more$"),
         ("    overlap: 40\n", "    overlap: 40\nretrieval:\n  - k: 0\n", r"exp.yaml:18: retrieval\[0\].k: 0 is below 1, the least it may be — give 1 or more$"),

@@ -975,7 +975,7 @@ class ExperimentSpec(_Spec):
         known = scorer_entries()
         unknown = [s for s in value or () if s not in known]
         if unknown:
-            raise ValueError(f"unknown scorer '{unknown[0]}' — known scorers: {', '.join(sorted(known))}")
+            raise ValueError(f"unknown scorer '{unknown[0]}' — {_meant_scorer(unknown[0], sorted(known))}")
         needy = [s for s in value or () if known[s].judged]
         if needy and info.data.get("judge") is None:
             raise ValueError(f"scorer '{needy[0]}' needs a judge model — add e.g. 'judge: local:gemma3-270m'")
@@ -1364,6 +1364,16 @@ _BOUNDS = {
     "less_than_equal": ("le", "is over {bound}, the most it may be — give {bound} or less"),
     "less_than": ("lt", "must be less than {bound} — give a number below {bound}"),
 }
+
+
+def _meant_scorer(name: str, known: list[str]) -> str:
+    """What to write for a scorer name that is none (pure): the one it most likely is, a close spelling ('blue') or the
+    one name holding it ('f1', 'rouge'), then the known names; a list of 23 names was all that 'blue' was told."""
+    close = difflib.get_close_matches(name.strip().lower(), known, n=1, cutoff=0.75)
+    holding = [k for k in known if name.strip().lower() in k.split("_")]
+    meant = close or (holding if len(holding) == 1 else [])
+    names = f"known scorers: {', '.join(known)}"
+    return f"did you mean '{meant[0]}'? ({names})" if meant else names
 
 
 def out_of_range(err: Any) -> str | None:
