@@ -1458,6 +1458,9 @@ def _read_utf8(path: Path, what: str) -> str:
 _MAX_EXPERIMENT_BYTES = 2**20
 
 
+_DATASET_SUFFIXES = (".jsonl", ".ndjson", ".csv")
+
+
 def load_experiment(path: str | Path) -> ExperimentSpec:
     """Read an experiment YAML file; prompt ``file`` entries are read into ``template``.
 
@@ -1472,6 +1475,9 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
         raise SpecError(f"{path}: is a folder, not a file — give the path of the experiment file")
     if not path.is_file():
         raise SpecError(f"{path}: experiment file not found — {missing_path_fix(path, 'check the path')}")
+    if path.suffix.lower() in _DATASET_SUFFIXES:  # read as YAML, a JSONL file was told to quote a value starting with '{'
+        raise SpecError(f"{path}: a dataset file ({path.suffix}), not an experiment — name it in an experiment file, "
+                        f"dataset: {{path: {path.name}}}, and give that file (see experiments/quickstart.yaml)")
     size = path.stat().st_size
     if size > _MAX_EXPERIMENT_BYTES:
         raise SpecError(f"{path}: {size / 2**20:,.1f} MB, too large for an experiment file (at most 1 MB) — an experiment names its "

@@ -398,6 +398,17 @@ def test_run_with_a_bad_experiment_file(project: Project, capsys: pytest.Capture
     assert files_under(project.tmp) == before  # no store, no cache, no index
 
 
+@pytest.mark.parametrize(("name", "content"), [("eval.jsonl", b'{"question": "How many days?"}\n'), ("eval.csv", b"question\nHow many days?\n")])
+def test_run_given_a_dataset_file_says_to_name_it_in_an_experiment(project: Project, capsys: pytest.CaptureFixture[str], name: str,
+                                                                  content: bytes) -> None:
+    # read as YAML, a JSONL file was told to quote a value starting with '{', and a CSV file to be a mapping of fields
+    path = project.tmp / name
+    path.write_bytes(content)
+    line = one_line(capsys, main(["--tracking-uri", f"sqlite:///{project.tmp / 'new.db'}", "run", str(path)]))
+    assert line == (f"{path}: a dataset file ({path.suffix}), not an experiment — name it in an experiment file, dataset: {{path: {name}}}, "
+                    "and give that file (see experiments/quickstart.yaml)")
+
+
 # -- the store itself, the command line, --debug -----------------------------------------------------------------------
 
 
