@@ -171,6 +171,63 @@ def test_starting_ray_keeps_the_users_breakpoint_hook(hook: str | None, monkeypa
     assert os.environ.get("PYTHONBREAKPOINT") == hook
 
 
+class PathNotingRay(HandlerSettingRay):
+    """``ray`` that notes the PYTHONPATH its init starts the instance's processes with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str | None] = []
+
+    def init(self, **options: object) -> None:
+        self.paths.append(os.environ.get("PYTHONPATH"))
+        super().init(**options)
+
+
+@pytest.mark.parametrize("address", [None, "ray://127.0.0.1:10001"])
+def test_a_local_instances_processes_start_with_the_workbenchs_site_first_on_their_path(
+        address: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each Ray process (every task's fresh worker among them) compiled rfc3987_syntax's parsers as it imported ray:
+    a local instance's start with ``_ray_site`` first on PYTHONPATH; a cluster's nodes keep their own set-up, and this
+    process its PYTHONPATH."""
+    from workbench.execution import _ray
+    from workbench.spec import ExecutionSpec
+
+    monkeypatch.setenv("PYTHONPATH", "/the/users/path")
+    monkeypatch.setattr(_ray, "_grpc_answer", lambda endpoint: _ray._HTTP2_PREFACE[-9:])  # the address answers, as gRPC does
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: None)  # the SIGTERM handler is another test's
+    fake = PathNotingRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    _ray.RayExecutor(ExecutionSpec(backend="ray", address=address))._connect()
+    expected = "/the/users/path" if address else os.pathsep.join([_ray.RAY_SITE, "/the/users/path"])
+    assert fake.paths == [expected]
+    assert os.environ["PYTHONPATH"] == "/the/users/path"
+
+
+def test_a_process_started_with_the_ray_site_imports_ray_without_compiling_iri_parsers_and_still_checks_iris(
+        tmp_path: Path) -> None:
+    """What ``_ray_site``'s sitecustomize does in a Ray process: ``rfc3987_syntax`` is the workbench's stand-in after
+    ``import ray`` (2 s of its 3 s start-up CPU before), an ``iri`` format is still checked, and a sitecustomize the
+    user had further on the path still runs."""
+    import subprocess
+
+    from workbench.execution import _ray
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "sitecustomize.py").write_text("import os\nos.environ['THEIR_SITE_RAN'] = 'yes'\n")
+    probe = ("import os, sys, ray, jsonschema\n"
+             "print(type(sys.modules['rfc3987_syntax']).__name__, os.environ.get('THEIR_SITE_RAN'))\n"
+             "checker = jsonschema.FormatChecker()\n"
+             "print(checker.conforms('http://example.com/ä', 'iri'), checker.conforms('no iri', 'iri'))\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", str(theirs))
+        with _ray.local_ray_site():
+            env = dict(os.environ)
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["_Deferred", "yes", "True", "False"], done.stderr
+
+
 class ConnectingRay:
     """``ray`` as a process sees it: connected to one address at a time until shut down."""
 

@@ -32,7 +32,7 @@ from workbench.models import runs_locally
 from workbench.results import VariantResult
 from workbench.spec import ExecutionSpec
 
-__all__ = ["HOSTED_CPUS", "RayExecutor"]
+__all__ = ["HOSTED_CPUS", "RayExecutor", "local_ray_site"]
 
 HOSTED_CPUS = 0.25  # the Ray CPUs a variant answered by a hosted model asks for (it mostly waits on the network)
 REACH_TIMEOUT_S = 5.0  # how long the cluster's port may take to accept a connection (Ray itself waits minutes)
@@ -51,6 +51,7 @@ JOIN_RETRY_S = 2.0
 _CONNECTED_FOR: dict[str, str] = {}
 _STARTER: dict[str, Any] = {}  # the thread kept to start local Ray instances from, and the queue of its calls
 _STARTER_LOCK = threading.Lock()
+RAY_SITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_ray_site")  # see local_ray_site
 _NO_SIGTERM_HANDLER = "SIGTERM handler is not set because current thread is not the main thread"
 
 
@@ -227,7 +228,8 @@ class RayExecutor:
                 else:
                     # "local": a new instance even when RAY_ADDRESS or a `ray start` on this machine names a cluster
                     # (Ray would join it, and refuse num_cpus there)
-                    _in_a_lasting_thread(lambda: ray.init(address="local", num_cpus=os.cpu_count() or 1, **options))
+                    with local_ray_site():
+                        _in_a_lasting_thread(lambda: ray.init(address="local", num_cpus=os.cpu_count() or 1, **options))
             _CONNECTED_FOR["address"] = wanted
         return ray
 
@@ -430,16 +432,37 @@ def _keeping_the_process() -> Iterator[None]:
     user's ``PYTHONBREAKPOINT=0`` (breakpoints off) or ``=ipdb.set_trace`` was lost for the rest of the kernel."""
     in_main_thread = threading.current_thread() is threading.main_thread()
     found = signal.getsignal(signal.SIGTERM) if in_main_thread else None
-    hook = os.environ.get("PYTHONBREAKPOINT")
     try:
-        yield
+        with _variable_kept("PYTHONBREAKPOINT"):
+            yield
     finally:
         if found is not None:  # None: another thread, or a handler not installed from Python, which cannot be put back
             signal.signal(signal.SIGTERM, found)
-        if hook is None:
-            os.environ.pop("PYTHONBREAKPOINT", None)
+
+
+@contextlib.contextmanager
+def local_ray_site() -> Iterator[None]:
+    """Start a local instance's processes with ``_ray_site`` first on their PYTHONPATH (they inherit it from this
+    process as ``ray.init`` starts them, and each task's fresh worker from the raylet): its ``sitecustomize`` defers
+    the 2 s import of ``rfc3987_syntax`` each of them paid (through ``ray`` and ``jsonschema``) before running anything.
+    Nodes of a cluster start their own processes, which the workbench leaves as their admin set them up."""
+    with _variable_kept("PYTHONPATH"):
+        found = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = os.pathsep.join([RAY_SITE, found] if found else [RAY_SITE])
+        yield
+
+
+@contextlib.contextmanager
+def _variable_kept(name: str) -> Iterator[None]:
+    """This process's environment variable ``name`` as it was before, whatever the block sets it to."""
+    found = os.environ.get(name)
+    try:
+        yield
+    finally:
+        if found is None:
+            os.environ.pop(name, None)
         else:
-            os.environ["PYTHONBREAKPOINT"] = hook
+            os.environ[name] = found
 
 
 def _in_a_lasting_thread(call: Callable[[], Any]) -> Any:
