@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 
 import workbench as wb
 from workbench.cache import DiskCacheStore
+from workbench.execution._ray import local_ray_site
 from workbench.models import MINILM_ID
 from workbench.pipeline import MemoryIndexStore
 from workbench.spec import ExperimentSpec
@@ -46,7 +47,8 @@ def ray_instance() -> Iterator[object]:
             mp.setenv("RAY_AUTH_MODE", "disabled")  # a throwaway local instance
         mp.setenv("PYTHONBREAKPOINT", os.environ.get("PYTHONBREAKPOINT", ""))  # ray.init points it at Ray's debugger
         mp.setenv("RAY_USAGE_STATS_ENABLED", os.environ.get("RAY_USAGE_STATS_ENABLED", "0"))  # and turns usage stats off
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        with local_ray_site():  # as the workbench starts a local instance
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
         try:
             yield ray
         finally:

@@ -24,6 +24,7 @@ import workbench as wb
 from tests.execution.test_ray import first_sentence, require_ray, spec_of
 from tests.team.conftest import free_port, start_server, stop_server
 from workbench.errors import WorkbenchError
+from workbench.execution._ray import RAY_SITE
 from workbench.grid import expand_grid
 from workbench.models import MINILM_ID
 from workbench.pipeline import MemoryIndexStore
@@ -334,7 +335,9 @@ def cluster_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     log = tmp_path_factory.mktemp("ray-cluster") / "ray.log"
     # on a loaded machine (the suite's other worker, other jobs) the raylet registered after Ray's 30 s default wait and
     # `ray start` gave up: 'The node registration may not be complete yet before the timeout'
-    proc = start_server(cmd, log, RAY_AUTH_MODE="disabled", PYTHONPATH="", RAY_raylet_start_wait_time_s="120")
+    # PYTHONPATH: the workbench's site for Ray processes only (its sitecustomize defers an import each process paid 2 s
+    # for), nothing importable from this repository
+    proc = start_server(cmd, log, RAY_AUTH_MODE="disabled", PYTHONPATH=RAY_SITE, RAY_raylet_start_wait_time_s="120")
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
