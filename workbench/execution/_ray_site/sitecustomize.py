@@ -24,7 +24,8 @@ def _run(spec: importlib.machinery.ModuleSpec, name: str) -> None:
 
 
 def _start() -> None:
-    deferral = importlib.util.spec_from_file_location("_workbench_ray_site_imports", os.path.join(os.path.dirname(os.path.dirname(_HERE)), "_imports.py"))
+    workbench = os.path.dirname(os.path.dirname(_HERE))
+    deferral = importlib.util.spec_from_file_location("_workbench_ray_site_imports", os.path.join(workbench, "_imports.py"))
     if deferral is not None:
         _run(deferral, deferral.name)
     others = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != _HERE]
