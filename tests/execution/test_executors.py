@@ -73,3 +73,30 @@ def test_a_worker_server_that_cannot_start_early_fails_no_sweep_there(monkeypatc
 def test_a_worker_is_kept_only_while_the_memory_it_reads_allows() -> None:
     assert _memory_to_spare(reserve=0.0)  # something is available
     assert not _memory_to_spare(reserve=1.0)  # never all of it: so /proc/meminfo was read, not guessed
+
+
+@pytest.mark.parametrize("isolation", ["none", "process"])
+def test_every_progress_event_of_a_stopped_sweep_comes_from_the_thread_that_called_run(isolation: str, wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # a stop= seen first by a variant's thread (its worker between two questions) said sweep_stopping from that thread:
+    # the RunPanel's and the CLI's callbacks, written for the caller's thread as every other event comes, ran beside it
+    import threading
+
+    import workbench as wb
+    from workbench.pipeline import MemoryIndexStore
+    from workbench.tracking import MemoryTracker
+
+    from ..test_runner import make_spec
+
+    stop = threading.Event()
+    threads: dict[str, set[int]] = {}
+
+    def on_event(event: wb.ProgressEvent) -> None:
+        threads.setdefault(event.kind, set()).add(threading.get_ident())
+        if event.kind == "question_done":
+            stop.set()
+
+    spec = make_spec(chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}], execution={"isolation": isolation, "workers": 1})
+    result = wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings,
+                    progress=False, stop=stop, on_event=on_event)
+    assert result.status == "KILLED" and "sweep_stopping" in threads
+    assert {kind: ids for kind, ids in threads.items() if ids != {threading.get_ident()}} == {}

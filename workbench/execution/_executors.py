@@ -45,9 +45,10 @@ class Executor(Protocol):
         self, jobs: Sequence[VariantJob], *, on_start: Callable[[Variant], None], on_question: OnQuestion, stop: Callable[[], bool],
         on_stopping: Callable[[], None] = _nothing, abandon: Callable[[], bool] = _never,
     ) -> Iterator[VariantResult]:
-        """``on_stopping`` is called (in the calling thread) when a Ctrl+C or SIGTERM reaches the executor, as its
-        running variants start to finish their calls in flight (``STOP_GRACE_S`` at most): the caller says so at once,
-        instead of a silence a user reads as a hang. ``abandon``, polled once ``stop`` is true, ends the variants'
+        """``stop`` is asked in the calling thread at least every 0.2 s while variants run (by the variants' threads
+        too), so the caller says from its own thread that the sweep stops. ``on_stopping`` is called (in the calling
+        thread) when a Ctrl+C or SIGTERM reaches the executor, as its running variants start to finish their calls in
+        flight (``STOP_GRACE_S`` at most): the caller says so at once, instead of a silence a user reads as a hang. ``abandon``, polled once ``stop`` is true, ends the variants'
         workers without waiting for those calls (the RunPanel's Stop pressed twice, as a second Ctrl+C does)."""
         ...
 
@@ -176,6 +177,7 @@ class LocalExecutor:
         pool = ThreadPoolExecutor(max_workers=self.execution.workers, thread_name_prefix="variant")
         try:
             while waiting or running:
+                stop()  # asked here each round, not only by the variants' threads: the caller says it is stopping from this thread
                 while waiting and running < variants_at_once(self.execution.workers, waiting[0].question_workers) and not stop():
                     job = waiting.pop(0)
                     on_start(job.variant)

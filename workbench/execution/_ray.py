@@ -332,8 +332,9 @@ class _StopRelay:
         self._thread.start()
 
     def told(self) -> bool:
-        """Whether the tasks were told to stop: by the thread, or now, when ``stop`` says so."""
-        if self.told_at is None and self._stop():
+        """Whether the tasks were told to stop: by the thread, or now, when ``stop`` says so (asked here, in the
+        caller's thread, even once the thread told them: the caller says from its own thread that the sweep stops)."""
+        if self._stop():
             self._tell()
         return self.told_at is not None
 

@@ -89,7 +89,7 @@ class ProgressEvent:
     sweep waits for another sweep of the same process to end. ``sweep_stopping`` (once, its ``message`` the line to
     show) says that the sweep is stopping, whatever stopped it (a Ctrl+C, SIGTERM, or ``stop`` set): its running
     variants finish their calls in flight, for ``STOP_GRACE_S`` at most, and a second Ctrl+C (or ``stop_now``) ends
-    them at once. For a ``stop``, it comes from whichever of the sweep's threads sees the stop first.
+    them at once. Every event comes from the thread that called ``run``.
     """
 
     kind: EventKind
@@ -212,10 +212,15 @@ def run(
 
         pressed: list[int] = []  # the Ctrl+C and SIGTERMs that came as a variant was logged (the first is held)
 
+        caller = threading.get_ident()
+
         def stopping() -> bool:
-            if pressed:  # the variants stop after their calls in flight while the variant is logged
+            # said from the caller's thread only, as every event is (the executors ask there too, each 0.2 s): a
+            # variant's thread seeing a stop= first called the RunPanel's and the CLI's callbacks beside that thread
+            here = threading.get_ident() == caller
+            if pressed and here:  # the variants stop after their calls in flight while the variant is logged
                 stopping_now()
-            elif stop is not None and stop.is_set():
+            elif stop is not None and stop.is_set() and here:
                 stopping_now(_stopping_message("set stop_now to stop now" if stop_now is not None else ""))
             return bool(pressed) or (stop is not None and stop.is_set()) or aborted.is_set()
 
@@ -223,6 +228,8 @@ def run(
             bars.update(event)
             if on_event is not None:
                 on_event(event)
+            if event.kind not in ("sweep_stopping", "sweep_done"):
+                stopping()  # a stop a variant's thread saw as this one logged a variant is said at this one's next event
 
         def finish(log: Callable[..., VariantResult], *args: Any, **options: Any) -> None:
             # a Ctrl+C or SIGTERM as a variant is logged waits for its run to be whole; once the sweep is stopping, it
