@@ -585,3 +585,55 @@ def test_a_provider_error_page_is_one_failed_line(tmp_path: Path, monkeypatch: p
     [failed] = [i for i, line in enumerate(lines) if line.startswith("FAILED ")]
     assert lines[failed].endswith("every question failed; first error: InternalServerError: <html><body> / <h1>502 Bad Gateway</h1> / "
                                   "<hr><center>nginx</center> / </body></html>"), lines[failed]
+
+
+# -- a Ctrl+C before any variant runs ---------------------------------------------------------------------------------
+
+INTERRUPTED_INDEX_BUILD = """
+import sys, time
+from pathlib import Path
+import workbench as wb
+from workbench.cli import main
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.testing import HashingEmbedder, ScriptedModel
+
+class SlowEmbedder(HashingEmbedder):  # an index build of minutes: the test's Ctrl+C lands in it
+    def embed(self, texts):
+        Path(sys.argv[3]).touch()
+        time.sleep(0.2)
+        return super().embed(texts)
+
+real_run = wb.run
+models = {GEMMA_ID: ScriptedModel(lambda prompt: "an answer", model_id=GEMMA_ID), MINILM_ID: SlowEmbedder(model_id=MINILM_ID)}
+wb.run = lambda experiment, **options: real_run(experiment, models=models, **options)
+sys.exit(main(["--tracking-uri", sys.argv[2], "run", "--no-progress", sys.argv[1]]))
+"""
+
+
+def test_a_ctrl_c_during_the_index_build_says_it_stops_ends_the_sweep_killed_and_says_how_to_resume(tmp_path: Path) -> None:
+    # a Ctrl+C before the variants ran (the store read, the indexes built) said nothing until the sweep had ended: a
+    # later one said at once that it was stopping, this one left the user to wonder whether it was heard
+    import signal
+
+    write_inputs(tmp_path)
+    spec = tmp_path / "experiment.yaml"
+    spec.write_text(yaml.safe_dump(spec_data(retrieval=[{"embedding": MINILM_ID, "k": 2}])), encoding="utf-8")
+    uri, embedding = store_of(tmp_path).tracking_uri, tmp_path / "embedding"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), "WORKBENCH_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED_INDEX_BUILD, str(spec), uri, str(embedding)], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 240
+        while not embedding.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    lines = err.splitlines()
+    assert proc.returncode == 130, err[-2000:]
+    assert [line for line in lines if line.startswith("stopping")] == ["stopping: ending the sweep as KILLED"], err[-2000:]
+    assert lines[-1] == ("stopped: the sweep is logged as KILLED; run the same command again to resume it "
+                         "(finished variants are reused, cached answers are not recomputed)"), err[-2000:]
+    client = MlflowClient(uri)
+    [parent] = client.search_runs([client.get_experiment_by_name("failures").experiment_id], "tags.`workbench.kind` = 'sweep'")
+    assert (parent.info.status, parent.data.tags["workbench.end_reason"]) == ("KILLED", "interrupted (KeyboardInterrupt)")

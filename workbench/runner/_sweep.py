@@ -75,6 +75,8 @@ def _stopping_message(then: str) -> str:
 
 # what it says at the first Ctrl+C or SIGTERM
 STOPPING_MESSAGE = _stopping_message("Ctrl+C again to stop now")
+# what it says at one that comes before any variant runs: no call is in flight, the parent run is ended
+ENDING_MESSAGE = "stopping: ending the sweep as KILLED"
 
 
 @dataclass(frozen=True)
@@ -364,6 +366,8 @@ def run(
         except BaseException as exc:
             raised = Terminated("SIGTERM") if terminated and type(exc) is KeyboardInterrupt else exc
             status = "KILLED" if isinstance(raised, KeyboardInterrupt) else "FAILED"
+            if isinstance(raised, KeyboardInterrupt):  # one before any variant ran (the store read, an index built): said too
+                stopping_now(ENDING_MESSAGE)
             error = f"interrupted ({str(raised) or 'KeyboardInterrupt'})" if isinstance(raised, KeyboardInterrupt) else f"{type(raised).__name__}: {raised}"
             if raised is not exc:  # Ray's wait raises a KeyboardInterrupt of its own in place of the SIGTERM handler's
                 raise raised from exc
