@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -94,6 +95,9 @@ _CHUNK_STATS = "chunk_stats.json"  # a variant run's chunk statistics (count, le
 _TRACE_IDS = "trace_ids.json"
 _TRACE_ID = re.compile(r"[\w.:-]+")  # what a recorded trace id may hold (MLflow's are "tr-" and hexadecimal)
 _UNENDED: set[tuple[str, str]] = set()  # (tracking URI, parent run id) of sweeps this process could not end
+# how long a run cut short by a Ctrl+C is given to be ended KILLED: a server that answers its health check may still
+# take every write and answer none, and the Ctrl+C was the second one, "stop now"
+_CUT_SHORT_END_S = 5.0
 _log = logging.getLogger(__name__)
 
 
@@ -243,6 +247,7 @@ class MlflowTracker:
         # a tracking server keeps artifacts itself (served artifacts), not on this machine's disk
         self.artifact_root = None if tracking_uri.startswith(("http://", "https://")) else artifact_root
         self.unreachable = False  # set when a call found the tracking server down: ending the sweep asks once, quickly
+        self.writes_hang = False  # set when a run cut short could not be ended in time: ending the sweep does not try
         quiet_retry_warnings()
         # MLflow's global tracking URI (and MLFLOW_TRACKING_URI, which settings() reads) stay the user's: every call
         # here names this store
@@ -433,11 +438,19 @@ class MlflowTracker:
             if isinstance(exc, KeyboardInterrupt) and not self._server_answers():  # each call would hang as the one cut
                 self.unreachable = True  # did, until Ctrl+C again: the sweep's end asks once, quickly, too
                 raise
-            with contextlib.suppress(Exception):
-                self.client.set_tag(run_id, "workbench.error", redact(f"logging this run failed: {type(exc).__name__}: {exc}")[:5000])
-            with contextlib.suppress(Exception):
-                self.client.set_terminated(run_id, status="FAILED" if isinstance(exc, Exception) else "KILLED")
+            if isinstance(exc, KeyboardInterrupt):  # a server answering its health check may still hold every write
+                self.writes_hang = True  # until the run is ended: a Ctrl+C meanwhile leaves the sweep's end alone too
+                self.writes_hang = not _done_within(_CUT_SHORT_END_S, functools.partial(self._end_failed, run_id, exc))
+                raise
+            self._end_failed(run_id, exc)
             raise
+
+    def _end_failed(self, run_id: str, exc: BaseException) -> None:
+        """End a run whose logging failed with ``exc``: FAILED with the error tagged, or KILLED (a Ctrl+C)."""
+        with contextlib.suppress(Exception):
+            self.client.set_tag(run_id, "workbench.error", redact(f"logging this run failed: {type(exc).__name__}: {exc}")[:5000])
+        with contextlib.suppress(Exception):
+            self.client.set_terminated(run_id, status="FAILED" if isinstance(exc, Exception) else "KILLED")
 
     @tracking_call("closing abandoned sweeps")
     def close_abandoned(self, spec: ExperimentSpec) -> list[str]:
@@ -569,6 +582,8 @@ class MlflowTracker:
                 of this experiment (``close_abandoned``) ends it as KILLED.
         """
         try:
+            if self.writes_hang:  # a variant's run could not be ended: each call would wait as its did
+                raise TrackingUnavailable(shown_uri(self.tracking_uri), "ending the sweep", "it took writes and answered none")
             if self.unreachable and not self._server_answers():  # not another round of retries: it was down a moment ago
                 raise TrackingUnavailable(shown_uri(self.tracking_uri), "ending the sweep", "still down")
             self._end_sweep(sweep, results, status, comparison=comparison, comparison_key=comparison_key, error=error)
@@ -579,6 +594,7 @@ class MlflowTracker:
         finally:
             self._forget_reads()  # the artifacts of runs it did not copy (a sweep stopped before them)
             self._sweep_runs.pop(sweep.run_id, None)
+            self.writes_hang = False  # the next sweep of this tracker tries its server again
 
     @tracking_call("ending the sweep")
     def _end_sweep(
@@ -689,6 +705,8 @@ class MlflowTracker:
         """The comparison, text and plots the newest FINISHED sweep of this experiment logged under ``key`` (the same
         variant runs, seed and code), for ``results``; None when there is none or it cannot be read (the sweep computes
         its own then)."""
+        if self.writes_hang:  # as the sweep ends: its comparison is not logged either
+            return None
         try:
             found = self.client.search_runs(
                 [sweep.experiment_id], f"tags.`{COMPARISON_KEY_TAG}` = '{key}' and attributes.status = 'FINISHED'",
@@ -1298,3 +1316,17 @@ def _note(text: str, whole: str = "the whole description is in each sweep's expe
         return text
     cut = f"\n\n… (cut: {whole})"
     return text[: limit - len(cut)] + cut
+
+
+def _done_within(seconds: float, work: Callable[[], None]) -> bool:
+    """Whether ``work``, run in a daemon thread, ended within ``seconds``; past them it is left to end, or not, alone."""
+    done = threading.Event()
+
+    def call() -> None:
+        try:
+            work()
+        finally:
+            done.set()
+
+    threading.Thread(target=call, name="workbench-end-cut-short", daemon=True).start()
+    return done.wait(seconds)
