@@ -248,6 +248,7 @@ class MlflowTracker:
         self.artifact_root = None if tracking_uri.startswith(("http://", "https://")) else artifact_root
         self.unreachable = False  # set when a call found the tracking server down: ending the sweep asks once, quickly
         self.writes_hang = False  # set when a run cut short could not be ended in time: ending the sweep does not try
+        self._ending_cut = False  # set when a Ctrl+C cut the sweep's end: ending it again waits a few seconds at most
         quiet_retry_warnings()
         # MLflow's global tracking URI (and MLFLOW_TRACKING_URI, which settings() reads) stay the user's: every call
         # here names this store
@@ -581,20 +582,29 @@ class MlflowTracker:
             TrackingUnavailable: the tracking server does not answer; the parent run stays RUNNING until the next sweep
                 of this experiment (``close_abandoned``) ends it as KILLED.
         """
+        holding = TrackingUnavailable(shown_uri(self.tracking_uri), "ending the sweep", "it took writes and answered none")
+        ending = functools.partial(self._end_sweep, sweep, results, status, comparison=comparison, comparison_key=comparison_key, error=error)
+        cut = False
         try:
             if self.writes_hang:  # a variant's run could not be ended: each call would wait as its did
-                raise TrackingUnavailable(shown_uri(self.tracking_uri), "ending the sweep", "it took writes and answered none")
+                raise holding
             if self.unreachable and not self._server_answers():  # not another round of retries: it was down a moment ago
                 raise TrackingUnavailable(shown_uri(self.tracking_uri), "ending the sweep", "still down")
-            self._end_sweep(sweep, results, status, comparison=comparison, comparison_key=comparison_key, error=error)
+            if not self._ending_cut:
+                ending()
+            elif not _done_within(_CUT_SHORT_END_S, ending):  # the Ctrl+C may have cut a write the server holds
+                raise holding
         except TrackingUnavailable as down:
             _UNENDED.add((self.tracking_uri, sweep.run_id))
             down.parent_not_ended(sweep.run_id)
             raise
+        except KeyboardInterrupt:
+            cut = True
+            raise
         finally:
             self._forget_reads()  # the artifacts of runs it did not copy (a sweep stopped before them)
             self._sweep_runs.pop(sweep.run_id, None)
-            self.writes_hang = False  # the next sweep of this tracker tries its server again
+            self.writes_hang, self._ending_cut = False, cut  # the next sweep of this tracker tries its server again
 
     @tracking_call("ending the sweep")
     def _end_sweep(
@@ -707,6 +717,13 @@ class MlflowTracker:
         its own then)."""
         if self.writes_hang:  # as the sweep ends: its comparison is not logged either
             return None
+        try:
+            return self._earlier_comparison(sweep, key, results)
+        except KeyboardInterrupt:  # as the sweep ends: ending it then waits a few seconds at most
+            self._ending_cut = True
+            raise
+
+    def _earlier_comparison(self, sweep: SweepHandle, key: str, results: Sequence[VariantResult]) -> LoggedComparison | None:
         try:
             found = self.client.search_runs(
                 [sweep.experiment_id], f"tags.`{COMPARISON_KEY_TAG}` = '{key}' and attributes.status = 'FINISHED'",
@@ -1319,14 +1336,22 @@ def _note(text: str, whole: str = "the whole description is in each sweep's expe
 
 
 def _done_within(seconds: float, work: Callable[[], None]) -> bool:
-    """Whether ``work``, run in a daemon thread, ended within ``seconds``; past them it is left to end, or not, alone."""
+    """Whether ``work``, run in a daemon thread, ended within ``seconds`` (what it raised then is raised here); past
+    them it is left to end, or not, alone."""
     done = threading.Event()
+    failed: list[BaseException] = []
 
     def call() -> None:
         try:
             work()
+        except BaseException as exc:  # noqa: BLE001 - raised in the waiting thread
+            failed.append(exc)
         finally:
             done.set()
 
     threading.Thread(target=call, name="workbench-end-cut-short", daemon=True).start()
-    return done.wait(seconds)
+    if not done.wait(seconds):
+        return False
+    if failed:
+        raise failed[0]
+    return True
