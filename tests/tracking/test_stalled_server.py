@@ -79,21 +79,29 @@ class StallingProxy:
         self._server.server_close()
 
 
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real MLflow server for the module (each test sweeps into an experiment of its own); its URL."""
+    folder = tmp_path_factory.mktemp("stalled-server")
+    servers = start_mlflow_server(f"sqlite:///{folder / 'server.db'}", folder / "artifacts", folder / "server.log")
+    try:
+        yield next(servers).url
+    finally:
+        servers.close()
+
+
 @pytest.fixture
-def proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StallingProxy]:
+def proxy(mlflow_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[StallingProxy]:
     # a request held by the proxy is waited for as long as MLflow waits for any answer: no client timeout ends it
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3600")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    servers = start_mlflow_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "artifacts", tmp_path / "server.log")
-    server = next(servers)
-    stalling = StallingProxy(server.url)
+    stalling = StallingProxy(mlflow_server)
     try:
         yield stalling
     finally:
         stalling.close()
-        servers.close()
 
 
 ONE_VARIANT = {"prompts": [{"name": "p1", "template": "{context} Q: {question}"}], "execution": {"isolation": "none"},
@@ -121,7 +129,7 @@ def stalled_sweep(proxy: StallingProxy, tmp_path: Path, fake_models, *, stall_at
             proxy.stall.set()
             threading.Thread(target=press_once_a_request_hangs, daemon=True).start()
 
-    spec = make_spec(**ONE_VARIANT)
+    spec = make_spec(**ONE_VARIANT, name=f"stalled-at-{stall_at}")  # the module's server holds the other test's sweeps too
     ended: BaseException | None = None
     try:
         wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), settings=cfg, progress=False, on_event=on_event)
@@ -130,7 +138,7 @@ def stalled_sweep(proxy: StallingProxy, tmp_path: Path, fake_models, *, stall_at
     proxy.stall.clear()  # the server answers again: the next sweep ends what was left RUNNING
     wb.run(spec, models=fake_models, index_store=MemoryIndexStore(), settings=cfg, progress=False)
     client = MlflowClient(proxy.url)
-    runs = client.search_runs([client.get_experiment_by_name("unit").experiment_id], order_by=["attributes.start_time ASC"])
+    runs = client.search_runs([client.get_experiment_by_name(spec.name).experiment_id], order_by=["attributes.start_time ASC"])
     first = [r for r in runs if runs[0].info.run_id in (r.info.run_id, r.data.tags.get("mlflow.parentRunId"))]
     return ended, first, pressed[0] if pressed else None
 
