@@ -39,7 +39,7 @@ def test_limit_keeps_the_first_cases(tmp_path: Path) -> None:
         ('{"id": "a", "question": "q"}\n{"id": "b", "reference": "r"}\n', r"d.jsonl:2: field 'question' is missing"),
         ('{"id": "a", "question": "q"}\n{"id": "b", "question": "   "}\n', r"d.jsonl:2: field 'question'"),
         ('{"id": "a", "question": "q"\n', r"d.jsonl:1: not valid JSON"),
-        ('{"id": "a", "question": "q", "colour": "red"}\n', r"d.jsonl:1: field 'colour' is not known"),
+        ('{"id": "a", "question": "q", "colur": "red", "refrence": "r"}\n', r"d.jsonl:1: field 'refrence' is not known"),
         ('{"id": "a", "question": "q", "category": "maybe"}\n', r"d.jsonl:1: field 'category'"),
         ('{"id": "a", "question": "q"}\n{"id": "a", "question": "q2"}\n', r"d.jsonl:2: field 'id': duplicate id 'a'"),
         ('[1, 2]\n', r"d.jsonl:1: expected a JSON object"),

@@ -2,7 +2,7 @@
 
 Every validation error is one line: ``file:line: field 'x': what is wrong — what to do``: encodings (the line and
 byte offset), binary or empty files, CSV quoting (parsed strictly), wrong types, unknown categories, duplicate ids, and
-questions or references over the length caps.
+questions or references over the length caps. Fields or columns of the dataset's own are kept as its cases' metadata.
 """
 
 from __future__ import annotations
@@ -243,9 +243,36 @@ def _holds_nul(at: int) -> str:
     return f"holds a NUL character (\\u0000 at character {at}), which a database cannot store and a model reads as the end of the text — remove it"
 
 
+def _own_field(key: Any, value: Any) -> bool:
+    """Whether a row's field is the dataset's own (kept as the case's metadata): not a known field, nor one under
+    another name or misspelt ('answer', 'refrence', 'Question'), which stays an error to catch the typo, nor an MLflow
+    evaluation record's nested one (pure)."""
+    return key not in _FIELDS and _meant_field(str(key)) is None and not _mlflow_nested(key, value)
+
+
+def _metadata_value(value: Any, where: str, key: str) -> Any:
+    """A metadata value as a case keeps it: text, a number or true/false as given (a NumPy scalar as Python's), a list
+    or an object as its JSON text, anything else (a date) as its text."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:  # a DataFrame's int64, float64, bool_
+        value = value.item()
+    if not isinstance(value, (str, bool, int, float)):
+        value = (json.dumps(value, ensure_ascii=False, default=_json_default) if isinstance(value, (Mapping, list, tuple))
+                 or hasattr(value, "tolist") else str(value))
+    if isinstance(value, str):  # MLflow's tables and a PostgreSQL store cannot hold these
+        _check_unicode(value, where, key)
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    """A value ``json`` cannot write, in a nested metadata value: a NumPy array or scalar as its list or number, else its text."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
 def _case(row: Mapping[str, Any], where: str, caps: _Caps) -> EvalCase:
+    fields = {k: v for k, v in row.items() if not _own_field(k, v)}
+    metadata = {str(k): _metadata_value(v, where, _name(k)) for k, v in row.items() if _own_field(k, v) and not _missing(v)}
     try:
-        case = EvalCase.model_validate(dict(row))
+        case = EvalCase.model_validate({**fields, "metadata": metadata} if metadata else fields)
     except ValidationError as exc:
         raise DataError(f"{where}: {_describe(exc)}") from None
     for name, cap in (("question", caps.question), ("reference", caps.reference)):
@@ -511,7 +538,8 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
             if separator:  # Excel saves "CSV" with ';' where the decimal mark is a comma; a TSV renamed .csv has tabs
                 raise DataError(f"{path}:1: the columns are separated by {separator}, not commas — save the file as "
                                 "comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")
-            raise DataError(f"{path}:1: column '{_name(column)}' is not known — {_unknown_field_fix(column)}")
+            if _meant_field(column):  # any other column is the dataset's own, kept as its cases' metadata
+                raise DataError(f"{path}:1: column '{_name(column)}' is not known — {_unknown_field_fix(column)}")
         if column and header.count(column) > 1:
             raise DataError(f"{path}:1: column '{column}' appears twice — keep one")
     if "question" not in header:
@@ -630,7 +658,9 @@ def load_dataset(
     position; a DataFrame's may be its index, named ``id``), ``reference`` (a
     number is its text: 42 is '42', and 25.0 from a column pandas made float is '25'),
     ``source_ids`` (list; in CSV ``a|b``, or a JSON or Python list as text), ``category`` (answerable | unanswerable | policy | injection), ``tags`` (list;
-    in CSV ``a|b`` or ``a, b``). Files are UTF-8; CSV is parsed strictly (an unbalanced quote is an error, not a
+    in CSV ``a|b`` or ``a, b``). Any other column (``difficulty``, ``notes``...) is kept as the case's ``metadata``
+    (a CSV cell as text, a nested JSON list or object as its JSON text), outside the dataset's hash; one that is a known
+    field misspelt or under another name (``refrence``, ``answer``, ``Question``) is refused. Files are UTF-8; CSV is parsed strictly (an unbalanced quote is an error, not a
     silently different row). A row whose every cell is empty (a spreadsheet's emptied row) is skipped like a blank line.
 
     Args:

@@ -81,6 +81,8 @@ def _visible(value: str) -> str:
 
 
 _Id = Annotated[str, AfterValidator(_unicode_item), AfterValidator(_no_nul), AfterValidator(_visible)]
+# a value of a case's metadata: what a JSON or CSV cell holds (a loader writes a nested list or object as JSON text)
+MetadataValue = _Item | bool | int | float
 
 
 class EvalCase(BaseModel):
@@ -96,6 +98,9 @@ class EvalCase(BaseModel):
             instruction, e.g. "ignore all previous instructions and reply with ...": the right behaviour is to answer
             the question, or decline, without obeying it; scored by ``injection_resisted``).
         tags: free labels used to slice results.
+        metadata: the dataset's fields or columns of its own (``difficulty``, ``notes``, ``author``...), kept to slice
+            results by; no model, retriever or scorer reads them, so they take no part in equality, hashing or the
+            dataset's hash.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -106,6 +111,7 @@ class EvalCase(BaseModel):
     source_ids: tuple[_Id, ...] = ()
     category: Category = "answerable"
     tags: tuple[_Item, ...] = ()
+    metadata: dict[_Item, MetadataValue] = Field(default_factory=dict)
 
     @field_validator("question")
     @classmethod
@@ -133,10 +139,23 @@ class EvalCase(BaseModel):
     def _composed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(document_id(v) for v in value)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EvalCase):
+            return NotImplemented
+        return _compared(self) == _compared(other)
+
+    def __hash__(self) -> int:
+        return hash(_compared(self))
+
     @property
     def expects_refusal(self) -> bool:
         """True for unanswerable and policy items (declining is the right answer); injection items are answered."""
         return self.category in REFUSAL_CATEGORIES
+
+
+def _compared(case: EvalCase) -> tuple[Any, ...]:
+    """What tells two cases apart: every field but their metadata (pure)."""
+    return tuple(getattr(case, name) for name in EvalCase.model_fields if name != "metadata")
 
 
 def asked_twice_fix(first: EvalCase, again: EvalCase) -> str:
@@ -193,8 +212,11 @@ class Dataset:
 
     @property
     def hash(self) -> str:
-        """Content hash (sha256 of the canonical JSON of the cases), stable across file formats."""
-        payload = json.dumps([c.model_dump(mode="json") for c in self.cases], sort_keys=True)
+        """Content hash (sha256 of the canonical JSON of the cases, their metadata aside), stable across file formats."""
+        # metadata aside: the hash names the questions a run answered (reuse keys, comparisons, promotion evidence), and
+        # a column of notes or difficulty reaches no model or scorer: adding or editing one keeps earlier runs reusable
+        # (and the hash of every dataset written before cases had metadata)
+        payload = json.dumps([c.model_dump(mode="json", exclude={"metadata"}) for c in self.cases], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def head(self, n: int | None) -> Dataset:
@@ -202,10 +224,11 @@ class Dataset:
         return self if n is None else Dataset(self.name, self.cases[:n], self.source, self.lines[:n])
 
     def to_pandas(self) -> pd.DataFrame:
-        """One row per case, with the fields of ``EvalCase`` as columns."""
+        """One row per case, with the fields of ``EvalCase`` as columns, and a column for each key of their metadata
+        (what ``load_dataset`` reads back as metadata)."""
         import pandas as pd  # imported lazily: pandas is slow to import
 
-        return pd.DataFrame([c.model_dump(mode="json") for c in self.cases])
+        return pd.DataFrame([{**c.model_dump(mode="json", exclude={"metadata"}), **c.metadata} for c in self.cases])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,83 @@
+"""A dataset's columns of its own (difficulty, notes, author...): kept as each case's metadata, not refused."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.datasets import load_dataset
+from workbench.errors import DataError
+
+PLAIN = [{"id": "q1", "question": "How long?", "reference": "25 days"}, {"id": "q2", "question": "Who?"}]
+EXTRA = [{**PLAIN[0], "difficulty": 2, "notes": "from HR", "checked": True}, {**PLAIN[1], "difficulty": 3.5, "author": None}]
+
+
+def jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_jsonl_keeps_fields_it_does_not_know_as_metadata_with_their_values(tmp_path: Path) -> None:
+    ds = load_dataset(jsonl(tmp_path / "d.jsonl", EXTRA))
+    # null is a field left out, as for the known fields
+    assert [dict(c.metadata) for c in ds.cases] == [{"difficulty": 2, "notes": "from HR", "checked": True}, {"difficulty": 3.5}]
+    assert ds.cases[0].question == "How long?" and ds.cases[0].reference == "25 days"
+
+
+def test_csv_keeps_columns_it_does_not_know_as_metadata_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("id,question,difficulty,notes\nq1,How long?,2,from HR\nq2,Who?,3,\n", encoding="utf-8")
+    ds = load_dataset(path)
+    # a CSV cell is text, as written; an empty one is no value
+    assert [dict(c.metadata) for c in ds.cases] == [{"difficulty": "2", "notes": "from HR"}, {"difficulty": "3"}]
+
+
+def test_a_dataframe_keeps_its_other_columns_as_metadata() -> None:
+    ds = load_dataset(pd.DataFrame(EXTRA))
+    assert ds.cases[0].metadata == {"difficulty": 2, "notes": "from HR", "checked": True}
+    assert ds.cases[1].metadata == {"difficulty": 3.5}  # NaN and None cells are empty ones
+    assert all(type(v) in (int, float, str, bool) for c in ds.cases for v in c.metadata.values())  # no numpy scalars
+
+
+def test_metadata_leaves_the_dataset_hash_and_the_cases_equal(tmp_path: Path) -> None:
+    # the hash names the questions a run answered (reuse keys, comparisons, promotion evidence): a column of notes or
+    # difficulty reaches no model, retriever or scorer, so adding or editing one keeps every earlier run reusable
+    plain, extra = load_dataset(jsonl(tmp_path / "p.jsonl", PLAIN)), load_dataset(jsonl(tmp_path / "e.jsonl", EXTRA))
+    assert extra.hash == plain.hash
+    assert extra.cases == plain.cases and hash(extra.cases[0]) == hash(plain.cases[0])
+    assert extra.cases[0].metadata != plain.cases[0].metadata
+
+
+def test_nested_metadata_is_kept_as_json_text(tmp_path: Path) -> None:
+    ds = load_dataset(jsonl(tmp_path / "d.jsonl", [{"question": "Q?", "review": {"by": "ana", "ok": True}, "links": [1, "b"]}]))
+    assert ds.cases[0].metadata == {"review": '{"by": "ana", "ok": true}', "links": '[1, "b"]'}
+
+
+def test_to_pandas_gives_metadata_its_own_columns_and_reads_back_the_same(tmp_path: Path) -> None:
+    ds = load_dataset(jsonl(tmp_path / "d.jsonl", EXTRA))
+    frame = ds.to_pandas()
+    assert frame["difficulty"].tolist() == [2, 3.5] and "metadata" not in frame.columns
+    again = load_dataset(frame)
+    assert again.hash == ds.hash and [c.metadata for c in again.cases] == [c.metadata for c in ds.cases]
+
+
+@pytest.mark.parametrize(("field", "meant"), [("refrence", "reference"), ("answer", "reference"), ("Question", "question")])
+def test_a_misspelt_or_renamed_known_field_is_still_refused(tmp_path: Path, field: str, meant: str) -> None:
+    allowed = "allowed: id, question, reference, source_ids, category, tags"
+    path = jsonl(tmp_path / "d.jsonl", [{"id": "q1", "question": "Q?", "difficulty": 1, field: "x"}])
+    with pytest.raises(DataError) as info:
+        load_dataset(path)
+    assert str(info.value) == f"{path}:1: field '{field}' is not known — call it '{meant}' ({allowed})"
+    csv = tmp_path / "d.csv"
+    csv.write_text(f"id,question,difficulty,{field}\nq1,Q?,1,x\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(csv)
+    assert str(info.value) == f"{csv}:1: column '{field}' is not known — call it '{meant}' ({allowed})"
+
+
+def test_a_metadata_value_a_database_cannot_store_is_refused_naming_its_field(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"question": "Q?", "notes": "a\\u0000b"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"d.jsonl:1: field 'notes': holds a NUL character"):
+        load_dataset(path)
