@@ -249,11 +249,13 @@ def routing_columns(record: QuestionRecord) -> dict[str, Any]:
 
 
 def question_row(case: EvalCase, hits: Sequence[Hit], latency_s: float, scores: Mapping[str, Score], **extra: Any) -> dict[str, Any]:
-    """One row of a per-question results table (of a generating or a retrieval-only variant)."""
+    """One row of a per-question results table (of a generating or a retrieval-only variant): its case's metadata are
+    columns ``metadata.<key>`` (``metadata.difficulty``), to slice results by, which no other column or score shares."""
     row: dict[str, Any] = {
         "case_id": case.id,
         "category": case.category,
         "question": redact(case.question),
+        **{f"metadata.{key}": redact(value) if isinstance(value, str) else value for key, value in case.metadata.items()},
         **extra,
         "relevant_ids": list(case.source_ids),
         "retrieved_ids": [h.chunk.doc_id for h in hits],

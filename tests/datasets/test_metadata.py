@@ -9,6 +9,8 @@ import pytest
 from workbench.datasets import load_dataset
 from workbench.errors import DataError
 
+ROOT = Path(__file__).resolve().parents[2]
+
 PLAIN = [{"id": "q1", "question": "How long?", "reference": "25 days"}, {"id": "q2", "question": "Who?"}]
 EXTRA = [{**PLAIN[0], "difficulty": 2, "notes": "from HR", "checked": True}, {**PLAIN[1], "difficulty": 3.5, "author": None}]
 
@@ -81,3 +83,28 @@ def test_a_metadata_value_a_database_cannot_store_is_refused_naming_its_field(tm
     path.write_text('{"question": "Q?", "notes": "a\\u0000b"}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"d.jsonl:1: field 'notes': holds a NUL character"):
         load_dataset(path)
+
+
+def test_a_sweep_logs_metadata_as_columns_of_its_per_question_table_and_a_run_again_is_reused(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    import workbench as wb
+    from workbench.cli import main
+    from workbench.models import MINILM_ID
+    from workbench.testing import HashingEmbedder
+
+    rows = [json.loads(line) for line in (ROOT / "datasets" / "handbook.jsonl").read_text().splitlines()[:2]]
+    data = jsonl(tmp_path / "d.jsonl", [{**rows[0], "difficulty": 2, "notes": "key sk-ant-api03-" + "x" * 40}, {**rows[1], "difficulty": "hard"}])
+    spec = wb.ExperimentSpec.from_dict({
+        "name": "meta", "dataset": {"path": str(data)}, "corpus": {"path": str(ROOT / "datasets" / "handbook"), "glob": "*.md"},
+        "chunkers": [{"strategy": "markdown", "size": 600, "overlap": 0}], "scorers": ["hit_at_k"]}, base_dir=tmp_path)
+    (tmp_path / "e.yaml").write_text(spec.to_yaml(), encoding="utf-8")
+    assert main(["--tracking-uri", f"sqlite:///{tmp_path / 'dry.db'}", "run", str(tmp_path / "e.yaml"), "--dry-run"]) == 0
+    models = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    first = wb.run(spec, generate=False, settings=wb_settings, models=models, progress=False)
+    table = first.variants[0].records_frame()
+    assert table["metadata.difficulty"].tolist() == [2, "hard"]
+    assert "sk-ant-api03" not in str(table["metadata.notes"][0])  # redacted, as the question is
+    # a note edited: the same questions, so the same dataset hash and the earlier run reused
+    edited = jsonl(tmp_path / "d.jsonl", [{**rows[0], "difficulty": 1}, {**rows[1], "difficulty": "hard"}])
+    again = wb.run(spec, generate=False, settings=wb_settings, models=models, progress=False)
+    assert load_dataset(edited).hash == first.dataset.hash and again.variants[0].reused_from == first.variants[0].run_id
+    assert again.variants[0].records_frame()["metadata.difficulty"].tolist() == [1, "hard"]  # the dataset's as it is now
