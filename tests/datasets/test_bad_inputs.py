@@ -593,13 +593,14 @@ def test_a_csv_written_with_a_space_after_each_comma_reads_its_quoted_fields(tmp
     [("Question", "question"), ("answer", "reference"), ("ground_truth", "reference"), ("refrence", "reference"), ("source ids", "source_ids")],
 )
 def test_a_column_named_as_other_evaluation_sets_name_it_is_told_its_name_here(tmp_path: Path, column: str, meant: str) -> None:
-    # a ragas or spreadsheet dataset: was "column 'ground_truth' is not known — allowed: id, question, ..."
+    # a ragas or spreadsheet dataset: was "column 'ground_truth' is not known — allowed: id, question, ..."; refused
+    # beside a column of the dataset's own (difficulty), which is kept as metadata
     allowed = "allowed: id, question, reference, source_ids, category, tags"
-    (tmp_path / "d.csv").write_text(f"id,{column}\n1,x\n", encoding="utf-8")
+    (tmp_path / "d.csv").write_text(f"id,difficulty,{column}\n1,2,x\n", encoding="utf-8")
     with pytest.raises(DataError) as info:
         load_dataset(tmp_path / "d.csv")
     assert str(info.value) == f"{tmp_path / 'd.csv'}:1: column '{column}' is not known — call it '{meant}' ({allowed})"
-    (tmp_path / "d.jsonl").write_text(json.dumps({"question": "Q?", column: "x"}) + "\n", encoding="utf-8")
+    (tmp_path / "d.jsonl").write_text(json.dumps({"question": "Q?", "difficulty": 2, column: "x"}) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=rf"d.jsonl:1: field '{column}' is not known — call it '{meant}' \({allowed}\)$"):
         load_dataset(tmp_path / "d.jsonl")
 
