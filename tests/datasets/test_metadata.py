@@ -64,6 +64,15 @@ def test_to_pandas_gives_metadata_its_own_columns_and_reads_back_the_same(tmp_pa
     assert again.hash == ds.hash and [c.metadata for c in again.cases] == [c.metadata for c in ds.cases]
 
 
+def test_cases_written_as_their_model_dump_read_back_with_their_metadata(tmp_path: Path) -> None:
+    ds = load_dataset(jsonl(tmp_path / "d.jsonl", EXTRA))
+    again = load_dataset(jsonl(tmp_path / "again.jsonl", [c.model_dump(mode="json") for c in ds.cases]))
+    assert [c.metadata for c in again.cases] == [c.metadata for c in ds.cases] and again.hash == ds.hash
+    twice = jsonl(tmp_path / "twice.jsonl", [{"question": "Q?", "difficulty": 1, "metadata": {"difficulty": 2}}])
+    with pytest.raises(DataError, match=r"twice.jsonl:1: field 'difficulty' is given twice, beside 'metadata' and in it — keep one$"):
+        load_dataset(twice)
+
+
 def test_a_metadata_value_a_database_cannot_store_is_refused_naming_its_field(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
     path.write_text('{"question": "Q?", "notes": "a\\u0000b"}\n', encoding="utf-8")

@@ -268,9 +268,25 @@ def _json_default(value: Any) -> Any:
     return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
+def _metadata(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A row's metadata: its fields of its own, and the keys of its field 'metadata' when that is an object (what
+    ``EvalCase.model_dump`` writes), empty values left out.
+
+    Raises:
+        DataError: a key given both beside 'metadata' and in it, or a value MLflow cannot store.
+    """
+    given = row.get("metadata")
+    nested = given if isinstance(given, Mapping) else {}
+    own = {k: v for k, v in row.items() if _own_field(k, v) and not (k == "metadata" and isinstance(v, Mapping))}
+    twice = next((k for k in own if k in nested), None)
+    if twice is not None:
+        raise DataError(f"{where}: field '{_name(twice)}' is given twice, beside 'metadata' and in it — keep one")
+    return {str(k): _metadata_value(v, where, _name(k)) for k, v in {**own, **nested}.items() if not _missing(v)}
+
+
 def _case(row: Mapping[str, Any], where: str, caps: _Caps) -> EvalCase:
     fields = {k: v for k, v in row.items() if not _own_field(k, v)}
-    metadata = {str(k): _metadata_value(v, where, _name(k)) for k, v in row.items() if _own_field(k, v) and not _missing(v)}
+    metadata = _metadata(row, where)
     try:
         case = EvalCase.model_validate({**fields, "metadata": metadata} if metadata else fields)
     except ValidationError as exc:
