@@ -137,7 +137,7 @@ def _unknown_field_fix(name: str) -> str:
 @lru_cache(maxsize=256)
 def _meant_field(name: str) -> str | None:
     """The known field a field or column the format does not have most likely is (pure), or None; cached: every row's
-    fields of their own ask it (difflib took 2 of 2.2 s loading 5,000 rows with 5 such columns)."""
+    fields of their own ask it (difflib made loading 5,000 rows with 5 such columns 1.0 s instead of 0.3 s)."""
     key = name.strip().lower().replace(" ", "_").replace("-", "_")
     meant = key if key in _FIELDS else next((f for f, others in _OTHER_NAMES.items() if key in others), None)
     return meant if meant is not None else next(iter(difflib.get_close_matches(key, _FIELDS, n=1, cutoff=0.8)), None)
@@ -678,8 +678,8 @@ def load_dataset(
     ``source_ids`` (list; in CSV ``a|b``, or a JSON or Python list as text), ``category`` (answerable | unanswerable | policy | injection), ``tags`` (list;
     in CSV ``a|b`` or ``a, b``). Any other column (``difficulty``, ``notes``...) is kept as the case's ``metadata``
     (a CSV cell as text, a nested JSON list or object as its JSON text), outside the dataset's hash; one that is a known
-    field misspelt or under another name (``refrence``, ``answer``, ``Question``) is refused. Files are UTF-8; CSV is parsed strictly (an unbalanced quote is an error, not a
-    silently different row). A row whose every cell is empty (a spreadsheet's emptied row) is skipped like a blank line.
+    field misspelt or under another name (``refrence``, ``answer``, ``Question``) is refused. Files are UTF-8; CSV is
+    parsed strictly (an unbalanced quote is an error, not a silently different row). A row whose every cell is empty (a spreadsheet's emptied row) is skipped like a blank line.
 
     Args:
         source: a ``.jsonl``/``.csv`` path or a DataFrame.
