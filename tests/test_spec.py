@@ -291,6 +291,13 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         # the glob was ignored: every topic of the built-in corpus was read
         ("  builtin: python-reference", "  builtin: python-reference\n  glob: 'assert*'",
          r"exp.yaml:4: corpus: glob picks files of a corpus folder; the built-in 'python-reference' corpus has none — remove glob"),
+        ("  builtin: python-reference", "  builtin: python-reference\n  exclude: ['*.png']",
+         r"exp.yaml:4: corpus: exclude leaves files of a corpus folder out; the built-in 'python-reference' corpus has none — remove exclude"),
+        # one bad pattern of several is named by its place in the list
+        ("  builtin: python-reference", "  path: kb\n  exclude: ['drafts/**', '../shared/*.md']",
+         r"exp.yaml:6: corpus.exclude\[1\]: '../shared/\*.md' is not a pattern inside the corpus folder — give one relative to it, e.g. "
+         r"'drafts/\*\*' or 'faq/empty.md'$"),
+        ("  builtin: python-reference", "  path: kb\n  exclude: '*.png'", r"exp.yaml:6: corpus.exclude: expected a list, got the text '\*.png'"),
         ("  builtin: python-reference", '  path: ""', r"exp.yaml:\d: corpus.path: the path is empty — give a file or folder"),
         ("  path: d.jsonl", "  path: ' '", r"exp.yaml:\d: dataset.path: the path is empty — give a file or folder"),
         # llama.cpp read -1 (0xFFFFFFFF) as 'a random seed': other answers on every call, cached as the seed's; and the

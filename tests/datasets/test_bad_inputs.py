@@ -7,8 +7,10 @@ import inspect
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -195,9 +197,9 @@ def test_bad_dataset_is_one_line_exit_2_and_no_run(
 
 
 @pytest.mark.parametrize(("content", "expected"), [
-    (b"# Notes\n\nCaf\xe9 hours.\n", "{p}:3: not UTF-8 (byte 0xe9 at offset 12) — save it as UTF-8 text, or leave it out with the corpus 'glob'"),
-    (b"# Notes\x00\x01", "{p}:1: binary data (NUL byte at offset 7), not UTF-8 text — save it as UTF-8 text, or leave it out with the corpus 'glob'"),
-    (b"  \n", "{p}: empty document — add its text, or leave it out with the corpus 'glob'"),
+    (b"# Notes\n\nCaf\xe9 hours.\n", "{p}:3: not UTF-8 (byte 0xe9 at offset 12) — save it as UTF-8 text, or leave it out: corpus exclude: ['b-bad.md']"),
+    (b"# Notes\x00\x01", "{p}:1: binary data (NUL byte at offset 7), not UTF-8 text — save it as UTF-8 text, or leave it out: corpus exclude: ['b-bad.md']"),
+    (b"  \n", "{p}: empty document — add its text, or leave it out: corpus exclude: ['b-bad.md']"),
 ])
 def test_bad_corpus_document_is_one_line_exit_2_and_no_run(
     content: bytes, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
@@ -422,7 +424,7 @@ def test_a_corpus_with_many_unreadable_files_names_them_all_at_once(tmp_path: Pa
         (tmp_path / f"z{n}.md").write_bytes(b"  \r\n")
     with pytest.raises(DataError) as info:
         load_corpus(tmp_path, glob="**/*.md")
-    assert str(info.value) == (f"{tmp_path}/Team Space/b empty.md: empty document — add its text, or leave it out with the corpus 'glob' "
+    assert str(info.value) == (f"{tmp_path}/Team Space/b empty.md: empty document — add its text, or leave it out: corpus exclude: ['Team Space/b empty.md'] "
                                "(and 7 more files refused: Team Space/c.md, z0.md, z1.md, z2.md, z3.md, ...)")
     for n in range(6):
         (tmp_path / f"z{n}.md").unlink()
@@ -430,7 +432,7 @@ def test_a_corpus_with_many_unreadable_files_names_them_all_at_once(tmp_path: Pa
     with pytest.raises(DataError) as info:
         load_corpus(tmp_path, glob="**/*.md")
     assert str(info.value) == (f"{tmp_path}/Team Space/c.md:1: not UTF-8 (byte 0xe9 at offset 3) — save it as UTF-8 text, or leave it "
-                               "out with the corpus 'glob'")
+                               "out: corpus exclude: ['Team Space/c.md']")
 
 
 def test_a_file_name_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path) -> None:
@@ -446,16 +448,95 @@ def test_a_file_name_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path) -> N
     with pytest.raises(DataError) as info:
         load_corpus(tmp_path)
     assert str(info.value) == (f"{tmp_path}/caf\\xe9.md: the file name is not UTF-8 (byte 0xe9) — rename it in UTF-8 "
-                               "(e.g. convmv -f latin1 -t utf8), or leave it out with the corpus 'glob'")
+                               "(e.g. convmv -f latin1 -t utf8), or leave it out: corpus exclude: ['caf?.md']")
     assert [d.id for d in load_corpus(tmp_path, glob="ok.md").documents] == ["ok"]
+    assert [d.id for d in load_corpus(tmp_path, exclude=["caf?.md"]).documents] == ["ok"]  # the pattern the message gives
 
 
 def test_two_files_with_one_document_id_are_refused(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("markdown notes", encoding="utf-8")
     (tmp_path / "a.txt").write_text("text notes", encoding="utf-8")
-    with pytest.raises(DataError, match=r"a.txt: its document id 'a' is also a.md's — rename one, or leave one out with the corpus 'glob'"):
+    with pytest.raises(DataError, match=r"a.txt: its document id 'a' is also a.md's — rename one, or leave it out: corpus exclude: \['a.txt'\]"):
         load_corpus(tmp_path, glob="*")
     assert [d.id for d in load_corpus(tmp_path, glob="*.md").documents] == ["a"]
+    assert [d.id for d in load_corpus(tmp_path, glob="*", exclude=["a.txt"]).documents] == ["a"]
+
+
+def _kb_with_files_that_are_no_documents(folder: Path) -> Path:
+    """A wiki export read with '**/*': two documents, and an empty file, an image and a folder of drafts (one a broken
+    link), each of which refuses the whole corpus when read."""
+    (folder / "faq").mkdir(parents=True)
+    (folder / "faq" / "leave.md").write_text("# Leave\n\n25 days.\n", encoding="utf-8")
+    (folder / "faq" / "empty.md").write_bytes(b"")
+    (folder / "travel.txt").write_text("Book flights 14 days ahead.\n", encoding="utf-8")
+    (folder / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (folder / "drafts").mkdir()
+    (folder / "drafts" / "next.md").write_text("# Next\n", encoding="utf-8")
+    (folder / "drafts" / "gone.md").symlink_to(folder / "nowhere.md")
+    return folder
+
+
+def _kb_spec(base: Path, corpus: dict[str, Any]) -> ExperimentSpec:
+    return ExperimentSpec.from_dict({"name": "x", "dataset": {"path": "d.jsonl"}, "corpus": {"path": "kb", **corpus},
+                                     "chunkers": [{"strategy": "markdown"}]}, base_dir=base)
+
+
+@pytest.mark.parametrize("exclude", [
+    ["faq/empty.md", "logo.png", "drafts/next.md", "drafts/gone.md"],  # each file by its path
+    ["**/empty.md", "*.png", "drafts/**"],  # by patterns, as a glob is written
+    ["faq/empty.md", "**/*.png", "drafts/"],  # a folder named with its '/'
+])
+def test_files_left_out_with_exclude_are_never_read(tmp_path: Path, exclude: list[str]) -> None:
+    # a glob cannot leave out one file: an empty file, an image or a broken link among '**/*' refused the whole corpus,
+    # whose message said to "leave it out with the corpus 'glob'"
+    kb = _kb_with_files_that_are_no_documents(tmp_path / "kb")
+    with pytest.raises(DataError, match=r"drafts/gone.md: a broken link .* — point it at the file, remove it, or leave it out: corpus exclude: "
+                                        r"\['drafts/gone.md'\] \(and 2 more files refused: faq/empty.md, logo.png\)$"):
+        load_corpus(kb, glob="**/*")
+    corpus = load_corpus(kb, glob="**/*", exclude=exclude)
+    assert [d.id for d in corpus.documents] == ["faq/leave", "travel"]
+    spec = _kb_spec(tmp_path, {"glob": "**/*", "exclude": exclude})
+    assert load_inputs(spec, dataset=pd.DataFrame([{"question": "Q?", "source_ids": ["travel"]}]))[1].hash == corpus.hash
+
+
+def test_an_exclude_that_leaves_out_nothing_keeps_the_corpus_and_its_hash(tmp_path: Path) -> None:
+    kb = _kb_with_files_that_are_no_documents(tmp_path / "kb")
+    assert load_corpus(kb, glob="*.txt", exclude=["**/*.png", "old/**"]).hash == load_corpus(kb, glob="*.txt").hash
+    # an experiment written before exclude existed keeps the hash its runs were logged with
+    assert _kb_spec(tmp_path, {"glob": "*.txt", "exclude": []}).hash == _kb_spec(tmp_path, {"glob": "*.txt"}).hash
+    assert "exclude" not in _kb_spec(tmp_path, {"glob": "*.txt"}).to_yaml()
+
+
+def test_exclude_matches_names_as_the_glob_does(tmp_path: Path) -> None:
+    # names compared in NFC, as the glob's: a folder a Mac zipped ('e' + a combining accent) is left out as typed
+    (tmp_path / "Re\u0301sume\u0301s").mkdir()
+    (tmp_path / "Re\u0301sume\u0301s" / "old.md").write_bytes(b"")
+    (tmp_path / "a.md").write_text("# A\n", encoding="utf-8")
+    assert [d.id for d in load_corpus(tmp_path, exclude=["R\u00e9sum\u00e9s/*"]).documents] == ["a"]
+
+
+def test_an_exclude_that_leaves_out_every_file_says_so(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("# A\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_corpus(tmp_path, exclude=["*.md"])
+    assert str(info.value) == f"{tmp_path}: no files match '**/*.md' — the corpus exclude ['*.md'] leaves out every file it picks: remove a pattern from exclude"
+
+
+def test_a_labelled_source_left_out_with_exclude_names_the_pattern(tmp_path: Path) -> None:
+    _kb_with_files_that_are_no_documents(tmp_path / "kb")
+    spec = _kb_spec(tmp_path, {"glob": "**/*", "exclude": ["drafts/**", "faq/empty.md", "*.png"]})
+    with pytest.raises(DataError, match=r"'drafts/next' is not a document of corpus 'kb' — its file drafts/next.md is left out by the "
+                                        r"corpus exclude 'drafts/\*\*': remove that pattern, or drop the label$"):
+        load_inputs(spec, dataset=pd.DataFrame([{"question": "Q?", "source_ids": ["drafts/next"]}]))
+
+
+@pytest.mark.parametrize("pattern", ["", "   ", "/etc/*.md", "../*.md", "docs/../../*.md"])
+def test_an_exclude_pattern_outside_the_folder_is_refused_naming_it(tmp_path: Path, pattern: str) -> None:
+    (tmp_path / "a.md").write_text("notes", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"^corpus exclude\[1\] '{re.escape(pattern)}': give a pattern relative to the corpus folder .* \(no '..'\)$"):
+        load_corpus(tmp_path, exclude=["old/**", pattern])
+    with pytest.raises(ValueError, match=r"^<spec>: corpus.exclude\[1\]: .* is not a pattern inside the corpus folder — give one relative to it, e.g. 'drafts/\*\*'"):
+        ExperimentSpec.from_dict({"name": "x", "dataset": {"path": "d.jsonl"}, "corpus": {"path": "c", "exclude": ["old/**", pattern]}})
 
 
 @pytest.mark.parametrize("glob", ["", "   ", "/etc/*.md", "../*.md", "docs/../../*.md"])

@@ -219,7 +219,7 @@ def test_a_linked_folder_is_part_of_the_corpus_once_and_a_broken_link_is_named(t
     assert [d.id for d in load_corpus(corpus, glob="*/*.md").documents] == ["handbook/travel"]
     assert [d.id for d in load_corpus(corpus, glob="handbook/**/*.md").documents] == ["handbook/deep/leave", "handbook/travel"]
     (corpus / "gone.md").symlink_to(tmp_path / "moved.md")
-    with pytest.raises(DataError, match=r"gone\.md: a broken link \(to .*moved\.md\) — point it at the file, or remove it"):
+    with pytest.raises(DataError, match=r"gone\.md: a broken link \(to .*moved\.md\) — point it at the file, remove it, or leave it out: corpus exclude: \['gone.md'\]"):
         load_corpus(corpus)
     assert [d.id for d in load_corpus(corpus, glob="intro.md").documents] == ["intro"]  # a glob that leaves it out
 

@@ -829,9 +829,39 @@ def _glob_parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     return bool(parts) and fnmatchcase(parts[0], head) and _glob_parts_match(parts[1:], rest)
 
 
-def corpus_files(folder: Path, glob: str, *, hidden: bool = False, by_case: list[Path] | None = None) -> list[Path]:
-    """The files (and broken links) under ``folder`` that ``glob`` picks, sorted, entering linked folders; ``by_case``,
-    when given, receives those it would pick but for the case of their names (``README.MD`` under ``**/*.md``).
+def _pattern_parts(glob: str) -> tuple[str, ...]:
+    """A corpus pattern's parts as names are compared, in NFC (pure); one ending in '/' (``drafts/``) names a folder:
+    everything under it."""
+    parts = tuple(document_id(part) for part in Path(glob).parts)
+    return (*parts, "**") if glob.endswith("/") and parts[-1:] != ("**",) else parts
+
+
+def excluded_by(relative: str, exclude: Sequence[str]) -> str | None:
+    """The first of a corpus's ``exclude`` patterns that leaves out the file at ``relative`` (posix, to the folder)."""
+    parts = tuple(document_id(part) for part in Path(relative).parts)
+    return next((p for p in exclude if _glob_parts_match(parts, _pattern_parts(p))), None)
+
+
+def _leave_out(pattern: str) -> str:
+    """The end of a message refusing a corpus folder's file: how to leave it out (pure). ``pattern``: its path relative
+    to the folder, or a pattern picking it."""
+    return "leave it out: corpus exclude: ['" + pattern.replace("'", "''") + "']"  # as YAML quotes it
+
+
+def _exact(relative: Path) -> str:
+    """An exclude pattern picking only the file at ``relative`` (pure): its glob characters escaped, a name that is not
+    UTF-8 with '?' for each undecodable byte, which no one can type."""
+    posix = re.sub(r"([*?\[])", r"[\1]", relative.as_posix())
+    return re.sub("[\udc80-\udcff]", "?", posix)
+
+
+def corpus_files(folder: Path, glob: str, *, exclude: Sequence[str] = (), hidden: bool = False, by_case: list[Path] | None = None) -> list[Path]:
+    """The files (and broken links) under ``folder`` that ``glob`` picks and no ``exclude`` pattern leaves out, sorted,
+    entering linked folders; ``by_case``, when given, receives those it would pick but for the case of their names
+    (``README.MD`` under ``**/*.md``).
+
+    An excluded file is never opened, and a folder whose every file an ``exclude`` pattern leaves out (``drafts/**``)
+    never walked: a broken link, a binary or an empty file left out so is no error.
 
     Sorted by their names in Unicode NFC, as their document ids are: a copy of the corpus whose names macOS or a zip
     archive wrote decomposed (``e`` + U+0301 sorts before ``f``, ``é`` after it) holds its documents in the same order,
@@ -847,6 +877,9 @@ def corpus_files(folder: Path, glob: str, *, hidden: bool = False, by_case: list
     # archive wrote decomposed
     pattern = tuple(document_id(part) for part in Path(glob).parts)
     depth = None if "**" in pattern else len(pattern) - 1  # how deep a pattern without '**' can reach
+    left_out = [_pattern_parts(p) for p in exclude]
+    # an exclude pattern ending in '**' that matches a folder matches everything under it: that folder is not walked
+    whole_folders = [p for p in left_out if p[-1] == "**"]
     any_case = tuple(part.casefold() for part in pattern)
     seen: set[str] = set()
     found: list[Path] = []
@@ -854,9 +887,12 @@ def corpus_files(folder: Path, glob: str, *, hidden: bool = False, by_case: list
         here = Path(top)
         seen.add(os.path.realpath(top))
         inside = here.relative_to(folder).parts  # once per folder, not per file (pathlib took most of a 10,000-file walk)
-        dirs[:] = [] if depth is not None and len(inside) >= depth else [
-            d for d in sorted(dirs) if os.path.realpath(here / d) not in seen and (hidden or not _hidden_parts((*inside, d), glob))]
         named = tuple(map(document_id, inside))
+        dirs[:] = [] if depth is not None and len(inside) >= depth else [
+            d for d in sorted(dirs) if os.path.realpath(here / d) not in seen and (hidden or not _hidden_parts((*inside, d), glob))
+            and not any(_glob_parts_match((*named, document_id(d)), p) for p in whole_folders)]
+        if left_out:
+            names = [n for n in names if not any(_glob_parts_match((*named, document_id(n)), p) for p in left_out)]
         picked = [n for n in names if _glob_parts_match((*named, document_id(n)), pattern)]
         found += [here / n for n in picked if hidden or not _hidden_parts((*inside, n), glob)]
         if by_case is not None and len(picked) < len(names):  # only the names left out are matched again, case aside
@@ -866,10 +902,13 @@ def corpus_files(folder: Path, glob: str, *, hidden: bool = False, by_case: list
     return sorted(found, key=lambda p: [document_id(part) for part in p.parts])
 
 
-def left_out_fix(folder: Path, glob: str, relative: str) -> str:
-    """What to do about a labelled source whose file (``relative`` to the corpus folder) the corpus does not read: widen
-    the glob, save it as UTF-8, move it out of the hidden folder holding it, or, for a binary file (an image, a PDF), drop
-    the label."""
+def left_out_fix(folder: Path, glob: str, relative: str, exclude: Sequence[str] = ()) -> str:
+    """What to do about a labelled source whose file (``relative`` to the corpus folder) the corpus does not read: take
+    it out of the exclude pattern leaving it out, widen the glob, save it as UTF-8, move it out of the hidden folder
+    holding it, or, for a binary file (an image, a PDF), drop the label."""
+    excluded = excluded_by(relative, exclude)
+    if excluded is not None:
+        return f"its file {relative} is left out by the corpus exclude '{excluded}': remove that pattern, or drop the label"
     try:
         read_text(folder / relative, "")
     except DataError:  # not UTF-8 text, or not readable at all
@@ -885,8 +924,11 @@ def left_out_fix(folder: Path, glob: str, relative: str) -> str:
     return f"its file {relative} is not read with the corpus glob '{glob}': widen the glob, or drop the label"
 
 
-def _no_match_fix(folder: Path, glob: str) -> str:
-    """What to do when a corpus glob picks no file: the pattern that would, or the general advice."""
+def _no_match_fix(folder: Path, glob: str, exclude: Sequence[str] = ()) -> str:
+    """What to do when a corpus glob picks no file (or exclude leaves out all it picks): the pattern that would, or the
+    general advice."""
+    if exclude and corpus_files(folder, glob):
+        return f"the corpus exclude {list(exclude)} leaves out every file it picks: remove a pattern from exclude"
     if "{" in glob and "}" in glob:
         return "'{a,b}' is not glob syntax here — give one pattern, e.g. '**/*.md', or '**/*' for every file"
     slashed = glob.replace("\\", "/")
@@ -924,15 +966,15 @@ def _check_utf8_name(relative: Path, folder: Path) -> None:
     if bad is not None:
         shown = os.fsencode(folder / relative).decode("utf-8", "backslashreplace")
         raise DataError(f"{shown}: the file name is not UTF-8 (byte 0x{ord(bad) - 0xDC00:02x}) — rename it in UTF-8 "
-                        "(e.g. convmv -f latin1 -t utf8), or leave it out with the corpus 'glob'")
+                        f"(e.g. convmv -f latin1 -t utf8), or {_leave_out(_exact(relative))}")
 
 
-def check_corpus_folder(folder: Path, glob: str, *, by_case: list[Path] | None = None) -> list[Path]:
-    """The files of a corpus folder that ``glob`` picks, without reading them (a form checks a corpus as it is typed);
-    ``by_case``, when given, receives those it would pick but for the case of their names.
+def check_corpus_folder(folder: Path, glob: str, *, exclude: Sequence[str] = (), by_case: list[Path] | None = None) -> list[Path]:
+    """The files of a corpus folder that ``glob`` picks and ``exclude`` does not leave out, without reading them (a form
+    checks a corpus as it is typed); ``by_case``, when given, receives those it would pick but for the case of their names.
 
     Raises:
-        DataError: the folder is a file or missing, the glob leaves it, or picks no file.
+        DataError: the folder is a file or missing, the glob or an exclude pattern leaves it, or no file is picked.
     """
     folder = on_disk(folder)
     if folder.is_file():
@@ -942,9 +984,13 @@ def check_corpus_folder(folder: Path, glob: str, *, by_case: list[Path] | None =
         raise DataError(f"{folder}: corpus folder not found — {fix}")
     if not pattern_inside_folder(glob):
         raise DataError(f"corpus glob '{glob}': give a pattern relative to the corpus folder {folder}, e.g. '**/*.md' (no '..')")
-    found = corpus_files(folder, glob, by_case=by_case)
+    outside = next((i for i, pattern in enumerate(exclude) if not pattern_inside_folder(pattern)), None)
+    if outside is not None:
+        raise DataError(f"corpus exclude[{outside}] '{exclude[outside]}': give a pattern relative to the corpus folder {folder}, "
+                        "e.g. 'drafts/**' (no '..')")
+    found = corpus_files(folder, glob, exclude=exclude, by_case=by_case)
     if not found:
-        raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob)}")
+        raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob, exclude)}")
     return found
 
 
@@ -1043,7 +1089,7 @@ def _corpus_from_documents(source: Any, name: str) -> Corpus:
     return Corpus(name=name, documents=tuple(doc for _, doc in docs), source=name)
 
 
-def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | None = None) -> Corpus:
+def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Sequence[str] = (), name: str | None = None) -> Corpus:
     """Load a corpus: the built-in ``python-reference``, a folder of text/markdown files, or documents in memory.
 
     A file's document id is its path relative to the folder, without the suffix (``policies/travel``), in Unicode NFC.
@@ -1058,6 +1104,7 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | 
     Args:
         source: the built-in corpus's name, a folder, or the documents.
         glob: which files of a folder are documents.
+        exclude: patterns like ``glob``'s of files it picks that are not documents (never read), e.g. ``drafts/**``.
         name: the corpus's name (default: the folder's; ``documents`` for documents in memory).
 
     Raises:
@@ -1073,7 +1120,7 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | 
     refused: list[tuple[Path, DataError]] = []
     root = os.path.realpath(folder)
     by_case: list[Path] = []
-    for path in check_corpus_folder(folder, glob, by_case=by_case):
+    for path in check_corpus_folder(folder, glob, exclude=exclude, by_case=by_case):
         try:
             doc = _folder_document(path, folder, glob, root)
         except DataError as exc:  # read on: an export with many such files is named at once, not one file per run
@@ -1082,14 +1129,14 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", name: str | 
         if doc is None:
             continue
         if doc.id in files:  # a.md and a.txt: labelled source ids (and retrieval metrics) could not tell them apart
-            raise DataError(f"{path}: its document id '{doc.id}' is also {files[doc.id].name}'s — rename one, or leave one out "
-                            "with the corpus 'glob'")
+            raise DataError(f"{path}: its document id '{doc.id}' is also {files[doc.id].name}'s — rename one, or "
+                            f"{_leave_out(_exact(path.relative_to(folder)))}")
         files[doc.id] = path
         docs.append(doc)
     if refused:
         raise DataError(f"{refused[0][1]}{_others_refused([p.relative_to(folder) for p, _ in refused[1:]])}")
     if not docs:
-        raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob)}")
+        raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob, exclude)}")
     return Corpus(name=name or folder.name, documents=tuple(docs), source=str(folder), notes=_case_notes(folder, glob, by_case, name or folder.name))
 
 
@@ -1146,7 +1193,8 @@ def _folder_document(path: Path, folder: Path, glob: str, root: str | None = Non
             UTF-8, a file that is not UTF-8 text, or an empty one.
     """
     if not path.exists():
-        raise DataError(f"{path}: a broken link (to {os.readlink(path)}) — point it at the file, or remove it")
+        raise DataError(f"{path}: a broken link (to {os.readlink(path)}) — point it at the file, remove it, or "
+                        f"{_leave_out(_exact(path.relative_to(folder)))}")
     forbidden = _forbidden_target(path, folder, glob, root)
     if forbidden is not None:
         raise DataError(forbidden)
@@ -1156,9 +1204,9 @@ def _folder_document(path: Path, folder: Path, glob: str, root: str | None = Non
     _check_utf8_name(relative, folder)
     # one line break, as Python's text files and LangChain's TextLoader read it: a checkout with git's autocrlf (CRLF)
     # is the same corpus, the same hash and the same chunks as the repository it came from
-    text = _one_line_break(read_text(path, "save it as UTF-8 text, or leave it out with the corpus 'glob'"))
+    text = _one_line_break(read_text(path, f"save it as UTF-8 text, or {_leave_out(_exact(relative))}"))
     if not text.strip():
-        raise DataError(f"{path}: empty document — add its text, or leave it out with the corpus 'glob'")
+        raise DataError(f"{path}: empty document — add its text, or {_leave_out(_exact(relative))}")
     doc_id = document_id(relative.with_suffix("").as_posix())
     return Document(id=doc_id, text=text, metadata={"path": str(relative)})
 

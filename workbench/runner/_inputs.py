@@ -39,7 +39,7 @@ def load_spec_corpus(spec: ExperimentSpec) -> Corpus:
     """
     if spec.corpus is None:
         raise SpecError(_no_data(spec, "corpus", "add corpus: {path: ...} or {builtin: python-reference}", "the documents: wb.run(exp, corpus=docs)"))
-    return load_corpus(spec.corpus.builtin or spec.resolve(spec.corpus.path or ""), glob=spec.corpus.glob)
+    return load_corpus(spec.corpus.builtin or spec.resolve(spec.corpus.path or ""), glob=spec.corpus.glob, exclude=spec.corpus.exclude)
 
 
 def _no_data(spec: ExperimentSpec, field: str, add: str, given: str) -> str:
@@ -84,7 +84,7 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any 
     if missing:
         i, case, first = missing[0]
         left_out = _file_left_out(spec, first)
-        fix = left_out_fix(spec.resolve(spec.corpus.path), spec.corpus.glob, left_out) if left_out and spec.corpus and spec.corpus.path else _source_id_fix(first, corpus, csv=dataset.source.lower().endswith(".csv"))
+        fix = left_out_fix(spec.resolve(spec.corpus.path), spec.corpus.glob, left_out, spec.corpus.exclude) if left_out and spec.corpus and spec.corpus.path else _source_id_fix(first, corpus, csv=dataset.source.lower().endswith(".csv"))
         raise DataError(
             f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{first}' is not a document of corpus "
             f"'{corpus.name}' — {fix}{_other_missing_ids(first, [s for _, _, s in missing])}"
