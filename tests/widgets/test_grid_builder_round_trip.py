@@ -39,7 +39,7 @@ def rich_spec(folder: Path) -> wb.ExperimentSpec:
             "name": "rich",
             "description": "every optional field set",
             "dataset": {"path": "ds_long.jsonl", "limit": 2, "max_question_chars": 10000, "max_reference_chars": 500},
-            "corpus": {"path": "docs", "glob": "*.txt"},
+            "corpus": {"path": "docs", "glob": "*.txt", "exclude": ["drafts/**"]},
             "prompts": [{"name": "grounded", "template": PROMPT, "system": "Be brief."}],
             "models": [
                 ROUTER,

@@ -150,6 +150,14 @@ def test_grid_builder_says_under_the_form_when_the_corpus_folder_or_its_glob_pic
     assert "<b>4</b> model calls" in builder.summary.value
 
 
+def test_grid_builder_checks_the_corpus_with_its_exclude(tmp_path: Path) -> None:
+    # the form listed the files the glob picks, those the experiment's exclude leaves out too
+    builder = GridBuilder(handbook_spec(corpus={"path": "../datasets/handbook", "glob": "[a-k]*.md", "exclude": ["[a-k]*.md"]}))
+    assert "wb-error" in builder.summary.value and "leaves out every file it picks" in builder.summary.value
+    builder.glob.value = "*.md"  # the files from 'l' on are read
+    assert "wb-error" not in builder.summary.value and builder.spec().corpus.exclude == ("[a-k]*.md",)
+
+
 def test_a_renamed_grid_is_saved_under_its_new_name_not_over_the_file_of_its_old_one(tmp_path: Path) -> None:
     builder = GridBuilder(handbook_spec(), base_dir=tmp_path)
     assert builder.save_path.value == str(tmp_path / "widgets.yaml")
@@ -1348,7 +1356,7 @@ def test_grid_builder_checks_a_corpus_folder_and_glob_once_whatever_the_outcome(
 
     checked: list[tuple[str, str]] = []
     real = _grid_builder.check_corpus_folder
-    monkeypatch.setattr(_grid_builder, "check_corpus_folder", lambda folder, glob: checked.append((str(folder), glob)) or real(folder, glob))
+    monkeypatch.setattr(_grid_builder, "check_corpus_folder", lambda folder, glob, exclude: checked.append((str(folder), glob)) or real(folder, glob, exclude=exclude))
     builder = GridBuilder(handbook_spec())
     assert not builder.glob.continuous_update  # a pattern is checked once typed, not at each key
     builder.glob.value = "*.txt"

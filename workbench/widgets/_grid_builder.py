@@ -218,7 +218,7 @@ class GridBuilder(w.VBox):
         self._dataset_cache: dict[tuple[str, int | None, tuple[int, int] | None], int] = {}
         # each corpus folder and glob's check, once: its error, or None (walking a 10,000-file export to say no file matches
         # took 4 s, again on every edit of any field of the form)
-        self._corpus_checked: dict[tuple[str, str], str | None] = {}
+        self._corpus_checked: dict[tuple[str, str, tuple[str, ...]], str | None] = {}
         self.name = w.Text(value=s.name, description="name")
         # an experiment without a dataset or corpus file (given to wb.run in memory) starts with the field empty
         self.dataset = w.Combobox(value=s.dataset.path if s.dataset else "", options=_candidates(base, ["*.jsonl", "*.csv"]), description="dataset",
@@ -297,7 +297,10 @@ class GridBuilder(w.VBox):
         corpus, glob = self.corpus.value.strip(), self.glob.value.strip() or "**/*.md"
         if not corpus and self._start.corpus is None:  # in memory, as the experiment started
             return None
-        return {"builtin": corpus, "glob": glob} if corpus == PYTHON_REFERENCE else {"path": corpus, "glob": glob}
+        if corpus == PYTHON_REFERENCE:
+            return {"builtin": corpus, "glob": glob}
+        started = self._start.corpus
+        return {"path": corpus, "glob": glob, "exclude": list(started.exclude) if started is not None else []}
 
     def _models(self) -> list[dict[str, Any]]:
         """The model rows, with each router back at its place in the spec's list (the order of the variants)."""
@@ -332,10 +335,10 @@ class GridBuilder(w.VBox):
         Run is pressed (its files are listed, not read: once per folder and glob, whatever the outcome)."""
         if spec.corpus is None or spec.corpus.path is None:
             return
-        key = (str(spec.resolve(spec.corpus.path)), spec.corpus.glob)
+        key = (str(spec.resolve(spec.corpus.path)), spec.corpus.glob, spec.corpus.exclude)
         if key not in self._corpus_checked:
             try:
-                check_corpus_folder(Path(key[0]), key[1])
+                check_corpus_folder(Path(key[0]), key[1], exclude=key[2])
                 self._corpus_checked[key] = None
             except DataError as exc:
                 self._corpus_checked[key] = str(exc)
