@@ -1130,6 +1130,11 @@ def test_chunk_explorer_refuses_an_experiment_that_retrieves_from_another_corpus
     with pytest.raises(wb.WorkbenchError, match=r"retrieves from corpus '.+' \(2 documents\), not from the '.+' shown here \(1 documents\)"):
         ChunkExplorer(tmp_path, experiment=spec)  # the same folder, read with the explorer's default glob '**/*.md'
     assert ChunkExplorer(tmp_path, glob="*.*", experiment=spec).experiment is spec
+    # an experiment whose exclude leaves a file out: the explorer reads the folder so when given the same exclude
+    spec = handbook_spec(corpus={"path": str(tmp_path), "glob": "*.*", "exclude": ["notes.txt"]})
+    with pytest.raises(wb.WorkbenchError, match=r"\(1 documents\), not from .* \(2 documents\).* with glob='\*\.\*', exclude=\['notes.txt'\]$"):
+        ChunkExplorer(tmp_path, glob="*.*", experiment=spec)
+    assert [d.id for d in ChunkExplorer(tmp_path, glob="*.*", exclude=["notes.txt"], experiment=spec).corpus.documents] == ["travel"]
 
 
 def test_chunk_explorer_refuses_to_score_a_corpus_edited_since_it_read_it(tmp_path: Path, cfg: Settings) -> None:

@@ -79,7 +79,7 @@ def _check_same_corpus(shown: wb.Corpus, experiment: wb.ExperimentSpec) -> None:
         )
     if scored.hash != shown.hash:
         ref = experiment.corpus
-        source = ref.builtin or f"{experiment.resolve(ref.path or '')} with glob='{ref.glob}'"
+        source = ref.builtin or f"{experiment.resolve(ref.path or '')} with glob='{ref.glob}'" + (f", exclude={list(ref.exclude)}" if ref.exclude else "")
         raise wb.WorkbenchError(
             f"experiment '{experiment.name}' retrieves from corpus '{scored.name}' ({len(scored)} documents), not from the "
             f"'{shown.name}' shown here ({len(shown)} documents), so 'Score retrieval' would score chunks you do not see "
@@ -98,6 +98,7 @@ class ChunkExplorer(w.VBox):
             longer than it reads (their ends are never embedded, so retrieval cannot find them). Default: the
             experiment's (its first retrieval setting's), else MiniLM.
         glob: which files of a folder corpus to read.
+        exclude: files of a folder corpus the glob picks that are not documents, as patterns like ``glob``'s.
         experiment: an experiment whose questions score the chunker as set: "Score retrieval" runs a retrieval-only
             sweep (``wb.run(..., generate=False)``) of this chunker with the experiment's retrieval settings in the
             background (Cancel calls it off, also while it waits for a RunPanel's sweep to end), logged to MLflow like
@@ -114,10 +115,11 @@ class ChunkExplorer(w.VBox):
         document: str | None = None,
         embedding: str | None = None,
         glob: str = "**/*.md",
+        exclude: Sequence[str] = (),
         experiment: wb.ExperimentSpec | None = None,
         run_options: dict[str, Any] | None = None,
     ) -> None:
-        self.corpus = corpus if isinstance(corpus, wb.Corpus) else wb.load_corpus(corpus, glob=glob)
+        self.corpus = corpus if isinstance(corpus, wb.Corpus) else wb.load_corpus(corpus, glob=glob, exclude=exclude)
         if experiment is not None:
             _check_same_corpus(self.corpus, experiment)
         self._embedding = embedding or (experiment.retrieval[0].embedding if experiment is not None and experiment.retrieval else MINILM_ID)
