@@ -27,7 +27,7 @@ from workbench import redaction as _redaction
 
 _redaction.install_log_redaction()  # no log line of the workbench, or of the HTTP clients it calls through, carries a secret
 
-__version__ = "0.2.0"  # raised with every bundle schema (promotion SCHEMA_RELEASES)
+__version__ = "0.3.0"  # raised with every bundle schema (promotion SCHEMA_RELEASES)
 
 __all__ = [
     "BudgetExceeded",

@@ -187,10 +187,10 @@ def test_a_bundle_a_newer_workbench_wrote_says_to_upgrade_in_one_line(swept: Swe
     copy = tmp_path / "bundle"
     shutil.copytree(bundle_dir, copy)
     config = yaml.safe_load((copy / "config.yaml").read_text())
-    _rewritten(copy, {**config, "schema_version": 5, "workbench": "2.0.0", "reranker": {"id": "local:bge-reranker"}})
+    _rewritten(copy, {**config, "schema_version": 6, "workbench": "2.0.0", "reranker": {"id": "local:bge-reranker"}})
     load = dict(corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
-    with pytest.raises(BundleError, match=rf"^{re.escape(str(copy / 'config.yaml'))}: schema_version 5, written by workbench 2\.0\.0, "
-                                          r"but this workbench .* reads schema 4 or older — upgrade workbench .*, to 2\.0\.0 or newer\)") as caught:
+    with pytest.raises(BundleError, match=rf"^{re.escape(str(copy / 'config.yaml'))}: schema_version 6, written by workbench 2\.0\.0, "
+                                          r"but this workbench .* reads schema 5 or older — upgrade workbench .*, to 2\.0\.0 or newer\)") as caught:
         wb.load_bundle(copy, **load)
     assert "\n" not in str(caught.value)
     manifest = json.loads((copy / "manifest.json").read_text())
@@ -422,6 +422,28 @@ def test_a_bundle_evaluated_on_another_server_needs_that_server(tmp_path: Path, 
                                                     "provider's default server — point")):
         wb.load_bundle(folder, models=fake_models(), **load)
     assert wb.load_bundle(folder, models=served, **load).answer(CASES[0]["question"]).answer == CASES[0]["reference"]
+
+
+def test_a_bundle_reads_its_corpus_folder_with_the_exclude_it_was_evaluated_with(tmp_path: Path, empty_store: Path) -> None:
+    """config.yaml recorded the corpus's glob but not its exclude: the bundle read the folder's empty draft the sweep had
+    left out, and refused the whole corpus."""
+    from tests.conftest import copy_store
+    from workbench.config import settings
+    from workbench.promotion import build_bundle
+
+    spec = write_project(tmp_path)
+    (tmp_path / "corpus" / "drafts").mkdir()
+    (tmp_path / "corpus" / "drafts" / "empty.md").write_bytes(b"")
+    assert spec.corpus is not None
+    spec = spec.model_copy(update={"corpus": spec.corpus.model_copy(update={"exclude": ("drafts/**",)}), "prompts": spec.prompts[:1]})
+    cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
+    result = wb.run(spec, settings=cfg, models=fake_models(), progress=False)
+    wb.promote(result.variants[0].run_id or "", name="assist-exclude", alias="staging", gates=EASY, settings=cfg)
+    files, config, _, _ = build_bundle("assist-exclude", "staging", settings=cfg)
+    assert config.corpus.exclude == ("drafts/**",) and yaml.safe_load(files["config.yaml"])["corpus"]["exclude"] == ["drafts/**"]
+    bundle = wb.load_bundle(_write_bundle(files, tmp_path / "bundle"), corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index",
+                            models=fake_models())
+    assert bundle.answer(CASES[0]["question"]).answer == CASES[0]["reference"]
 
 
 def test_a_bundle_embeds_its_questions_as_the_sweep_did_as_search_queries(tmp_path: Path, empty_store: Path, google_embeddings: Any) -> None:

@@ -169,6 +169,7 @@ CONFIG_FIELDS_OF_SCHEMA_4 = {  # 4: the router's, and a config_hash of model fil
         "", ".id", ".kind", ".cache", ".name", ".params", ".params.temperature", ".params.max_tokens", ".params.stop",
         ".params.timeout_s")),
 }
+CONFIG_FIELDS_OF_SCHEMA_5 = CONFIG_FIELDS_OF_SCHEMA_4 | {"corpus.exclude"}  # 5: the files a corpus folder's glob picks that are left out
 MANIFEST_FIELDS_OF_SCHEMA_1 = {"schema_version", "name", "alias", "config_hash", "exported_at", "exported_by", "mlflow", "metrics",
                                "gates", "audit", "files"}
 
@@ -178,7 +179,7 @@ def test_a_field_added_to_a_bundle_comes_with_a_new_schema_version() -> None:
     from workbench.promotion._config import MANIFEST_SCHEMA_VERSION, SCHEMA_VERSION
 
     # the model's, chunker's and retrieval's fields are the experiment's own: one added there is one of config.yaml's too
-    assert (SCHEMA_VERSION, _fields(BundleConfig.model_json_schema())) == (4, CONFIG_FIELDS_OF_SCHEMA_4), (
+    assert (SCHEMA_VERSION, _fields(BundleConfig.model_json_schema())) == (5, CONFIG_FIELDS_OF_SCHEMA_5), (
         "config.yaml's fields changed: raise SCHEMA_VERSION and record its fields here")
     top = {f for f in _fields(Manifest.model_json_schema()) if "." not in f}
     assert (MANIFEST_SCHEMA_VERSION, top) == (1, MANIFEST_FIELDS_OF_SCHEMA_1), "manifest.json's fields changed: raise its schema version"
@@ -210,9 +211,9 @@ def test_a_config_of_a_newer_schema_says_which_workbench_reads_it() -> None:
     # should be 1"), which reads as a damaged file rather than as "upgrade"
     import yaml
 
-    data = {**yaml.safe_load(make().to_yaml()), "schema_version": 5, "workbench": "0.9.0", "reranker": {"id": "local:bge"}}
-    with pytest.raises(ValueError, match=r"^config\.yaml: schema_version 5, written by workbench 0\.9\.0, but this workbench \(.+\) "
-                                         r"reads schema 4 or older — upgrade workbench where the bundle is loaded \(pip install -U "
+    data = {**yaml.safe_load(make().to_yaml()), "schema_version": 6, "workbench": "0.9.0", "reranker": {"id": "local:bge"}}
+    with pytest.raises(ValueError, match=r"^config\.yaml: schema_version 6, written by workbench 0\.9\.0, but this workbench \(.+\) "
+                                         r"reads schema 5 or older — upgrade workbench where the bundle is loaded \(pip install -U "
                                          r"workbench, to 0\.9\.0 or newer\), or export the bundle with this workbench$"):
         BundleConfig.from_yaml(yaml.safe_dump(data, sort_keys=False))
     del data["workbench"]
@@ -303,7 +304,7 @@ def test_a_config_of_schema_1_is_read_and_written_as_this_workbench_writes_it() 
     # its configuration evaluated again with another timeout is the same configuration
     assert BundleConfig.from_yaml(_schema_1(timeout_s="5.0")).answering_hash() == old.answering_hash()
     now = old.current_schema("9.9.9")
-    assert (now.schema_version, now.workbench, now.config_hash) == (4, "9.9.9", old.answering_hash())
+    assert (now.schema_version, now.workbench, now.config_hash) == (5, "9.9.9", old.answering_hash())
     assert BundleConfig.from_yaml(now.to_yaml()) == now
     with pytest.raises(ValueError, match=r"config\.yaml:\d+: config_hash .*does not match the configuration .* was edited after export"):
         BundleConfig.from_yaml(_schema_1().replace("max_tokens: 32", "max_tokens: 64"))
@@ -321,12 +322,12 @@ def test_a_config_of_schema_2_is_read_and_a_workbench_of_schema_2_says_to_upgrad
     pinned = make().model_copy(update={"generator": GeneratorInfo(packages={"llama-cpp-python": "0.3.16"})})
     written = yaml.safe_load(pinned.to_yaml())
     assert written["generator"] == {"packages": {"llama-cpp-python": "0.3.16"}}
-    assert newer_schema(written, 2, "config.yaml") is not None and "schema_version 4" in newer_schema(written, 2, "config.yaml")
+    assert newer_schema(written, 2, "config.yaml") is not None and "schema_version 5" in newer_schema(written, 2, "config.yaml")
     # as the previous workbench wrote it: schema 2, no generator, hashed as this one hashes
     before = {k: v for k, v in written.items() if k != "generator"} | {"schema_version": 2}
     old = BundleConfig.from_yaml(yaml.safe_dump(before, sort_keys=False))
     assert (old.schema_version, old.generator, old.config_hash) == (2, None, pinned.config_hash)
-    assert old.current_schema("9.9.9").schema_version == 4
+    assert old.current_schema("9.9.9").schema_version == 5
 
 
 ROUTER = RouterSpec(
@@ -369,6 +370,6 @@ def test_a_router_bundle_is_schema_4_which_a_workbench_of_schema_3_refuses_in_on
     from workbench.promotion._config import newer_schema
 
     written = yaml.safe_load(routed().to_yaml())
-    assert written["schema_version"] == 4 and written["router"]["escalate_when"]["grounding_below"] == 0.5
+    assert written["schema_version"] == 5 and written["router"]["escalate_when"]["grounding_below"] == 0.5
     refusal = newer_schema(written, 3, "config.yaml")
-    assert refusal is not None and "schema_version 4" in refusal and "\n" not in refusal
+    assert refusal is not None and "schema_version 5" in refusal and "\n" not in refusal

@@ -735,7 +735,7 @@ def test_a_version_an_earlier_workbench_registered_is_exported_as_this_workbench
     model_id = MlflowClient(cfg.tracking_uri).get_model_version("assist-schema1", "1").tags["workbench.logged_model_id"]
     registered = tmp_path / "artifacts" / "promo" / "models" / model_id / "artifacts" / "config.yaml"
     now = BundleConfig.from_yaml(registered.read_text())
-    assert (now.schema_version, now.workbench, now.embedder is not None, now.generator is not None) == (4, installed_workbench(), True, True)
+    assert (now.schema_version, now.workbench, now.embedder is not None, now.generator is not None) == (5, installed_workbench(), True, True)
     old = {k: v for k, v in yaml.safe_load(registered.read_text()).items() if k not in ("workbench", "embedder", "generator")}
     registered.write_text(yaml.safe_dump({**old, "schema_version": 1, "config_hash": now.earlier_hashes()[0]}, sort_keys=False))
     result = wb.export("assist-schema1", "staging", repo=deploy_repo, settings=cfg, checkout=True)

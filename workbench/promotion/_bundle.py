@@ -315,7 +315,7 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
     else:
         found = _corpus_folder(config, folder, corpus_path)
         try:
-            corpus = load_corpus(found, glob=info.glob)
+            corpus = load_corpus(found, glob=info.glob, exclude=info.exclude)
         except DataError as exc:
             raise BundleError(str(exc)) from None
         where = str(found)

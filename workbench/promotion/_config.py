@@ -42,12 +42,13 @@ from workbench.spec import (
 # ``embedder``, and a config_hash leaving out what cannot change an answer (a hosted call's timeout, cache, name).
 # 3 (2026-12-06): ``generator`` (the llama-cpp-python running a GGUF model); hashed as schema 2. 4 (2026-12-06):
 # ``router`` (a router's two models and when it escalates), and a config_hash holding a ``llamacpp:`` file and a
-# ``huggingface:`` folder by name and content, not where they lay.
-SCHEMA_VERSION: Literal[4] = 4
-SchemaVersion = Literal[1, 2, 3, 4]
+# ``huggingface:`` folder by name and content, not where they lay. 5 (2026-12-07): ``corpus.exclude`` (the files of a
+# corpus folder its glob picks that are no documents), without which the folder is read as another corpus.
+SCHEMA_VERSION: Literal[5] = 5
+SchemaVersion = Literal[1, 2, 3, 4, 5]
 # the first workbench release writing each schema: from 4 on a new schema comes with a new release, so that an older
 # workbench's refusal ("written by workbench 0.2.0, upgrade to 0.2.0 or newer") names one it can upgrade to
-SCHEMA_RELEASES = {1: "0.1.0", 2: "0.1.0", 3: "0.1.0", 4: "0.2.0"}
+SCHEMA_RELEASES = {1: "0.1.0", 2: "0.1.0", 3: "0.1.0", 4: "0.2.0", 5: "0.3.0"}
 MANIFEST_SCHEMA_VERSION: Literal[1] = 1
 CONFIG_FILE = "config.yaml"
 CONFIG_SCHEMA_FILE = "config.schema.json"
@@ -92,6 +93,7 @@ class CorpusInfo(_Model):
     path: str | None = None
     file: str | None = Field(default=None, description="the documents (JSONL: id, text, metadata), relative to the bundle folder")
     glob: str = "**/*.md"
+    exclude: tuple[str, ...] = Field(default=(), description="the files of the folder its glob picks that are no documents (patterns like glob's)")
     hash: str
     documents: int | None = None
 
