@@ -211,6 +211,10 @@ def test_bad_corpus_document_is_one_line_exit_2_and_no_run(
     (tmp_path / "d.jsonl").write_text('{"id": "a", "question": "When to book?", "source_ids": ["a-good"]}\n', encoding="utf-8")
     spec = experiment(tmp_path, "d.jsonl", corpus=corpus)
     assert run_cli(tmp_path, spec, capsys, monkeypatch) == "error: " + expected.format(p=corpus / "b-bad.md")
+    # the dry run reads the corpus as the sweep does: with the exclude the message gives, it plans the sweep
+    spec.write_text(spec.read_text(encoding="utf-8").replace("glob: '*.md'", "glob: '*.md'\n  exclude: [b-bad.md]"), encoding="utf-8")
+    code = main(["--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", "run", "--dry-run", str(spec)])
+    assert code == 0 and "1 question" in capsys.readouterr().out
 
 
 # -- the loaders directly --------------------------------------------------------------------------------------------
