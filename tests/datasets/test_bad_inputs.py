@@ -505,7 +505,7 @@ def test_files_left_out_with_exclude_are_never_read(tmp_path: Path, exclude: lis
 
 def test_an_exclude_that_leaves_out_nothing_keeps_the_corpus_and_its_hash(tmp_path: Path) -> None:
     kb = _kb_with_files_that_are_no_documents(tmp_path / "kb")
-    assert load_corpus(kb, glob="*.txt", exclude=["**/*.png", "old/**"]).hash == load_corpus(kb, glob="*.txt").hash
+    assert load_corpus(kb, glob="*.txt", exclude=["**/*.png", "old/**", "."]).hash == load_corpus(kb, glob="*.txt").hash
     # an experiment written before exclude existed keeps the hash its runs were logged with
     assert _kb_spec(tmp_path, {"glob": "*.txt", "exclude": []}).hash == _kb_spec(tmp_path, {"glob": "*.txt"}).hash
     assert "exclude" not in _kb_spec(tmp_path, {"glob": "*.txt"}).to_yaml()
@@ -532,6 +532,13 @@ def test_a_labelled_source_left_out_with_exclude_names_the_pattern(tmp_path: Pat
     with pytest.raises(DataError, match=r"'drafts/next' is not a document of corpus 'kb' — its file drafts/next.md is left out by the "
                                         r"corpus exclude 'drafts/\*\*': remove that pattern, or drop the label$"):
         load_inputs(spec, dataset=pd.DataFrame([{"question": "Q?", "source_ids": ["drafts/next"]}]))
+
+
+def test_an_exclude_given_as_one_string_is_refused(tmp_path: Path) -> None:
+    # each of its characters was a pattern: the '*' of '*.png' left out every file of the folder
+    (tmp_path / "a.md").write_text("notes", encoding="utf-8")
+    with pytest.raises(DataError, match=r"^corpus exclude '\*.png': give a list of patterns, e.g. exclude=\['\*.png'\]$"):
+        load_corpus(tmp_path, exclude="*.png")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("pattern", ["", "   ", "/etc/*.md", "../*.md", "docs/../../*.md"])

@@ -879,7 +879,7 @@ def corpus_files(folder: Path, glob: str, *, exclude: Sequence[str] = (), hidden
     depth = None if "**" in pattern else len(pattern) - 1  # how deep a pattern without '**' can reach
     left_out = [_pattern_parts(p) for p in exclude]
     # an exclude pattern ending in '**' that matches a folder matches everything under it: that folder is not walked
-    whole_folders = [p for p in left_out if p[-1] == "**"]
+    whole_folders = [p for p in left_out if p[-1:] == ("**",)]
     any_case = tuple(part.casefold() for part in pattern)
     seen: set[str] = set()
     found: list[Path] = []
@@ -984,6 +984,8 @@ def check_corpus_folder(folder: Path, glob: str, *, exclude: Sequence[str] = (),
         raise DataError(f"{folder}: corpus folder not found — {fix}")
     if not pattern_inside_folder(glob):
         raise DataError(f"corpus glob '{glob}': give a pattern relative to the corpus folder {folder}, e.g. '**/*.md' (no '..')")
+    if isinstance(exclude, str):  # read as a list of its characters: '*.png' left out every file, '*' being one
+        raise DataError(f"corpus exclude '{exclude}': give a list of patterns, e.g. exclude=['{exclude}']")
     outside = next((i for i, pattern in enumerate(exclude) if not pattern_inside_folder(pattern)), None)
     if outside is not None:
         raise DataError(f"corpus exclude[{outside}] '{exclude[outside]}': give a pattern relative to the corpus folder {folder}, "
