@@ -523,7 +523,7 @@ def test_an_exclude_that_leaves_out_every_file_says_so(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("# A\n", encoding="utf-8")
     with pytest.raises(DataError) as info:
         load_corpus(tmp_path, exclude=["*.md"])
-    assert str(info.value) == f"{tmp_path}: no files match '**/*.md' — the corpus exclude ['*.md'] leaves out every file it picks: remove a pattern from exclude"
+    assert str(info.value) == f"{tmp_path}: no files match '**/*.md' — the corpus exclude ['*.md'] leaves out every file the glob picks: remove a pattern from exclude"
 
 
 def test_a_labelled_source_left_out_with_exclude_names_the_pattern(tmp_path: Path) -> None:

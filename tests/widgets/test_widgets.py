@@ -153,7 +153,7 @@ def test_grid_builder_says_under_the_form_when_the_corpus_folder_or_its_glob_pic
 def test_grid_builder_checks_the_corpus_with_its_exclude(tmp_path: Path) -> None:
     # the form listed the files the glob picks, those the experiment's exclude leaves out too
     builder = GridBuilder(handbook_spec(corpus={"path": "../datasets/handbook", "glob": "[a-k]*.md", "exclude": ["[a-k]*.md"]}))
-    assert "wb-error" in builder.summary.value and "leaves out every file it picks" in builder.summary.value
+    assert "wb-error" in builder.summary.value and "leaves out every file the glob picks" in builder.summary.value
     builder.glob.value = "*.md"  # the files from 'l' on are read
     assert "wb-error" not in builder.summary.value and builder.spec().corpus.exclude == ("[a-k]*.md",)
 

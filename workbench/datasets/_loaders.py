@@ -836,7 +836,7 @@ def _pattern_parts(glob: str) -> tuple[str, ...]:
     return (*parts, "**") if glob.endswith("/") and parts[-1:] != ("**",) else parts
 
 
-def excluded_by(relative: str, exclude: Sequence[str]) -> str | None:
+def _excluded_by(relative: str, exclude: Sequence[str]) -> str | None:
     """The first of a corpus's ``exclude`` patterns that leaves out the file at ``relative`` (posix, to the folder)."""
     parts = tuple(document_id(part) for part in Path(relative).parts)
     return next((p for p in exclude if _glob_parts_match(parts, _pattern_parts(p))), None)
@@ -906,7 +906,7 @@ def left_out_fix(folder: Path, glob: str, relative: str, exclude: Sequence[str] 
     """What to do about a labelled source whose file (``relative`` to the corpus folder) the corpus does not read: take
     it out of the exclude pattern leaving it out, widen the glob, save it as UTF-8, move it out of the hidden folder
     holding it, or, for a binary file (an image, a PDF), drop the label."""
-    excluded = excluded_by(relative, exclude)
+    excluded = _excluded_by(relative, exclude)
     if excluded is not None:
         return f"its file {relative} is left out by the corpus exclude '{excluded}': remove that pattern, or drop the label"
     try:
@@ -928,7 +928,7 @@ def _no_match_fix(folder: Path, glob: str, exclude: Sequence[str] = ()) -> str:
     """What to do when a corpus glob picks no file (or exclude leaves out all it picks): the pattern that would, or the
     general advice."""
     if exclude and corpus_files(folder, glob):
-        return f"the corpus exclude {list(exclude)} leaves out every file it picks: remove a pattern from exclude"
+        return f"the corpus exclude {list(exclude)} leaves out every file the glob picks: remove a pattern from exclude"
     if "{" in glob and "}" in glob:
         return "'{a,b}' is not glob syntax here — give one pattern, e.g. '**/*.md', or '**/*' for every file"
     slashed = glob.replace("\\", "/")
