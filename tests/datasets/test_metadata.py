@@ -98,8 +98,27 @@ def test_a_sweep_logs_metadata_as_columns_of_its_per_question_table_and_a_run_ag
     table = first.variants[0].records_frame()
     assert table["metadata.difficulty"].tolist() == [2, "hard"]
     assert "sk-ant-api03" not in str(table["metadata.notes"][0])  # redacted, as the question is
+    # the traces carry them as tags too, to find a variant's questions by them in MLflow
+    from mlflow import MlflowClient
+
+    client, run_id = MlflowClient(wb_settings.tracking_uri), first.variants[0].run_id
+    hard = client.search_traces(locations=[first.experiment_id], run_id=run_id, filter_string="tags.`workbench.metadata.difficulty` = 'hard'")
+    assert [t.info.tags["workbench.case_id"] for t in hard] == [first.dataset.cases[1].id]
+    tags = {t.info.tags["workbench.case_id"]: t.info.tags for t in client.search_traces(locations=[first.experiment_id], run_id=run_id)}
+    noted = tags[first.dataset.cases[0].id]
+    assert noted["workbench.metadata.difficulty"] == "2" and "sk-ant-api03" not in noted["workbench.metadata.notes"]
+    assert "workbench.metadata.notes" not in tags[first.dataset.cases[1].id]
     # a note edited: the same questions, so the same dataset hash and the earlier run reused
     edited = jsonl(tmp_path / "d.jsonl", [{**rows[0], "difficulty": 1}, {**rows[1], "difficulty": "hard"}])
     again = wb.run(spec, generate=False, settings=wb_settings, models=models, progress=False)
     assert load_dataset(edited).hash == first.dataset.hash and again.variants[0].reused_from == first.variants[0].run_id
     assert again.variants[0].records_frame()["metadata.difficulty"].tolist() == [1, "hard"]  # the dataset's as it is now
+
+
+def test_metadata_tags_cut_a_long_value_and_leave_out_a_key_too_long_for_a_tag() -> None:
+    from workbench.tracking._mlflow import metadata_tags
+
+    tags = metadata_tags({"notes": "n" * 300, "k" * 240: "x", "reviewed": True, "score": 0.5})
+    assert tags["workbench.metadata.notes"] == "n" * 249 + "…"
+    assert (tags["workbench.metadata.reviewed"], tags["workbench.metadata.score"]) == ("true", "0.5")
+    assert len(tags) == 3  # workbench.metadata. + 240 characters: longer than a tag key may be

@@ -1138,6 +1138,7 @@ class MlflowTracker:
             tags["workbench.case_index"] = str(position)
         if record.escalation is not None:
             tags.update(routing_tags(record))
+        tags.update(metadata_tags(record.case.metadata))
         trace = TraceBuilder.start(
             "rag_pipeline", SpanType.CHAIN, experiment_id=sweep.experiment_id, inputs={"question": record.case.question},
             start_time_ns=record.started_ns, tags=redacted(tags), metadata={TraceMetadataKey.SOURCE_RUN: run_id, **self._run_source(sweep)},
@@ -1271,6 +1272,25 @@ def routing_tags(record: QuestionRecord) -> dict[str, str]:
         "workbench.escalated": "true" if decision is not None and decision.escalate else "false",
         "workbench.escalation_reasons": decision.reason_text if decision is not None else "",
     }
+
+
+# the longest trace tag key MLflow's stores keep (a database column of 250 characters), and the part of a metadata value
+# a tag holds (the per-question table holds all of it)
+_TAG_KEY_CHARS = 250
+_TAG_VALUE_CHARS = 250
+
+
+def metadata_tags(metadata: Mapping[str, object]) -> dict[str, str]:
+    """A case's metadata as trace tags ``workbench.metadata.<key>`` (pure), to search a variant's traces by them in
+    MLflow (``tags.`workbench.metadata.difficulty` = 'hard'``): a value as JSON writes it (true, 2, 0.5, text as it is),
+    cut to ``_TAG_VALUE_CHARS``; a key too long for a tag is left out."""
+    tags = {}
+    for key, value in metadata.items():
+        name = f"workbench.metadata.{key}"
+        text = value if isinstance(value, str) else json.dumps(value)
+        if len(name) <= _TAG_KEY_CHARS:
+            tags[name] = text if len(text) <= _TAG_VALUE_CHARS else text[: _TAG_VALUE_CHARS - 1] + "…"
+    return tags
 
 
 # what writing to an artifact location raises when it is a path of another machine or a bucket of a missing library
