@@ -955,7 +955,12 @@ def _suffix_pattern(suffix: str, spellings: Collection[str]) -> str:
     spelt = {s for s in spellings if s.lower() == suffix}
     if len(spelt) == 1:
         return next(iter(spelt))
-    return "." + "".join(f"[{c.lower()}{c.upper()}]" if c.lower() != c.upper() else c for c in suffix[1:])
+    return "." + _any_case(suffix[1:])
+
+
+def _any_case(text: str) -> str:
+    """A glob piece matching ``text`` in any case of its letters (pure): 'md' is '[mM][dD]'."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.lower() != c.upper() else c for c in text)
 
 
 def _check_utf8_name(relative: Path, folder: Path) -> None:
@@ -1159,7 +1164,7 @@ def _any_case_fix(glob: str) -> str:
     head, dot, suffix = glob.rpartition(".")
     if not dot or not suffix.isalnum() or "/" in suffix:
         return "write the glob as the files' names are cased, or rename them"
-    return f"use glob: '{head}.{''.join(f'[{c.lower()}{c.upper()}]' if c.lower() != c.upper() else c for c in suffix)}' to read them, or rename them"
+    return f"use glob: '{head}.{_any_case(suffix)}' to read them, or rename them"
 
 
 # the machine's kernel and runtime state, which no link in a corpus may lead to: /proc/self/environ holds the process's
