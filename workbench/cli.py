@@ -215,8 +215,7 @@ def _against_the_leader(result: SweepResult, board: Any) -> list[str]:
         return []
     whole = f"workbench compare {result.parent_run_id}" if result.parent_run_id else "wb.compare(result)"
     try:
-        by_id = {v.variant.id: v for v in result.variants}
-        ordered = [by_id[i] for i in board["variant_id"]]  # the leaderboard's order
+        ordered = [result.variant(i) for i in board["variant_id"]]  # the leaderboard's order
         report = wb.compare(ordered, baseline=leader["variant_id"], metrics=[metric])
     except WorkbenchError as exc:  # derived output: the sweep is logged either way
         return ["", f"{metric} could not be compared against the leader: {_one_line(str(exc))}"]
