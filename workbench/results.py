@@ -510,11 +510,6 @@ class SweepResult:
         return tuple(notes.values())
 
     @property
-    def corpus_load_notes(self) -> tuple[str, ...]:
-        """What loading the corpus noticed (files its glob left out only by case), shown by ``workbench run`` and the RunPanel."""
-        return self.corpus.notes
-
-    @property
     def copy_notes(self) -> tuple[str, ...]:
         """``_copy_notes`` of the sweep's dataset and corpus (shown by ``workbench run`` and the RunPanel)."""
         return _copy_notes(self.dataset, self.corpus)
@@ -526,10 +521,11 @@ class SweepResult:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        """What the sweep's numbers do not say by themselves: ``label_notes``, ``k_notes``, ``corpus_load_notes``, ``copy_notes``, ``markup_notes``,
-        ``truncation_notes``, ``question_notes``, ``vocabulary_notes``, ``price_notes``, ``cap_notes``, ``context_notes``,
-        ``scorer_notes`` and ``routing_notes``."""
-        return (*self.label_notes, *self.k_notes, *self.corpus_load_notes, *self.copy_notes, *self.markup_notes, *self.truncation_notes, *self.question_notes, *self.vocabulary_notes,
+        """What the sweep's numbers do not say by themselves: ``label_notes``, ``k_notes``, ``corpus_notes`` (what loading
+        the corpus noticed, ``copy_notes``, ``markup_notes``: what its dry run says too), ``truncation_notes``,
+        ``question_notes``, ``vocabulary_notes``, ``price_notes``, ``cap_notes``, ``context_notes``, ``scorer_notes`` and
+        ``routing_notes``."""
+        return (*self.label_notes, *self.k_notes, *corpus_notes(self.dataset, self.corpus), *self.truncation_notes, *self.question_notes, *self.vocabulary_notes,
                 *self.price_notes, *self.cap_notes, *self.context_notes, *self.scorer_notes, *self.routing_notes)
 
     def variant(self, key: str) -> VariantResult:
