@@ -241,9 +241,7 @@ def test_html_pages_in_the_corpus_are_said_to_be_indexed_with_their_markup(wb_se
                       index_store=MemoryIndexStore(), tracker=wb.tracking.MemoryTracker(), progress=False,
                       models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}).notes
 
-    assert notes(None) == ("corpus 'wiki': HTML pages, 2 of 3 documents ('Team Space/Expenses', 'leave'): their tags, scripts and "
-                           "styles are chunked and embedded as text — export the pages as markdown or text (or convert them) for "
-                           "retrieval to read what they say",)
+    assert notes(None) == ()  # a folder's .html and .htm pages are read as their visible text, which holds no markup
     in_memory = [{"id": "Team Space/Expenses", "text": "<HTML lang='en'><p>Receipts within 30 days.</p></HTML>"}, {"id": "w", "text": "Widgets."}]
     assert notes(in_memory)[0].startswith("corpus 'documents': HTML pages, 1 of 2 documents ('Team Space/Expenses'):")
     assert notes([{"id": "Team Space/Expenses", "text": "Receipts: <b>30 days</b>."}, {"id": "w", "text": "Widgets."}]) == ()

@@ -604,8 +604,9 @@ def _markup_notes(corpus: Corpus) -> tuple[str, ...]:
 
 
 def _is_html(doc: Document) -> bool:
-    """Whether a document is an HTML page (pure): a file named .html or .htm, or a text that opens as a page does."""
-    return doc.metadata.get("path", "").lower().endswith((".html", ".htm")) or bool(_HTML_PAGE.match(doc.text[:4096]))
+    """Whether a document is an HTML page (pure): a text that opens as a page does (a corpus folder's .html and .htm
+    files are read as their visible text, which does not)."""
+    return bool(_HTML_PAGE.match(doc.text[:4096]))
 
 
 def _document_copies(corpus: Corpus, of: Set[str]) -> list[tuple[str, ...]]:

@@ -511,11 +511,12 @@ def test_a_dry_run_says_what_the_sweep_would_note_of_its_corpus(tmp_path: Path, 
     (docs / "old").mkdir(parents=True)
     (docs / "leave.md").write_text("# Leave\n\nEmployees get 25 days of paid leave.\n", encoding="utf-8")
     (docs / "old" / "leave.md").write_text("# Leave\r\n\r\nEmployees get 25 days of paid leave.\r\n", encoding="utf-8")
-    (docs / "expenses.html").write_text("<html><body><p>Expense reports are due monthly.</p></body></html>\n", encoding="utf-8")
+    # a page given as a .txt file is read as it is written (a folder's .html pages are read as their visible text)
+    (docs / "expenses.txt").write_text("<html><body><p>Expense reports are due monthly.</p></body></html>\n", encoding="utf-8")
     (docs / "README.TXT").write_text("Read me.\n", encoding="utf-8")
     (tmp_path / "d.jsonl").write_text(json.dumps({"question": "How many days of leave?", "source_ids": ["leave"]}) + "\n", encoding="utf-8")
     (tmp_path / "exp.yaml").write_text(
-        f"name: notes\ndataset: {{path: d.jsonl}}\ncorpus: {{path: docs, glob: '**/*[dlt]'}}\nprompts:\n  - name: a\n    template: \"{PROMPT['a']}\"\n"
+        f"name: notes\ndataset: {{path: d.jsonl}}\ncorpus: {{path: docs, glob: '**/*[dt]'}}\nprompts:\n  - name: a\n    template: \"{PROMPT['a']}\"\n"
         f"models:\n  - id: {GEMMA_ID}\n    params: {{max_tokens: 16}}\nchunkers:\n  - {{strategy: recursive}}\nexecution: {{isolation: none}}\n",
         encoding="utf-8")
     copies = "corpus 'docs': labelled documents have copies under other ids ('leave' = 'old/leave'): "
@@ -523,7 +524,7 @@ def test_a_dry_run_says_what_the_sweep_would_note_of_its_corpus(tmp_path: Path, 
     code, out, _ = cli("--dry-run")
     assert code == 0
     assert [line for line in out.splitlines() if line.startswith("corpus 'docs'")] == [
-        "corpus 'docs': 1 file ('README.TXT') left out only by the case of its name, which the glob '**/*[dlt]' matches as written — "
+        "corpus 'docs': 1 file ('README.TXT') left out only by the case of its name, which the glob '**/*[dt]' matches as written — "
         "write the glob as the files' names are cased, or rename them",
         copies + "a question labelled with one copy scores no hit, or a lower rank, when retrieval finds another — remove the copies, "
                  "or label every copy",

@@ -1,4 +1,4 @@
-"""Load datasets (JSONL, CSV, pandas) and corpora (folders of .md/.txt, the built-in Python reference).
+"""Load datasets (JSONL, CSV, pandas) and corpora (folders of text, PDF and HTML files, the built-in Python reference).
 
 Every validation error is one line: ``file:line: field 'x': what is wrong — what to do``: encodings (the line and
 byte offset), binary or empty files, CSV quoting (parsed strictly), wrong types, unknown categories, duplicate ids, and
@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from workbench.datasets._formats import Extracted, declared_charset, extractor, html_text, pdf_text
 from workbench.datasets._models import (
     CATEGORIES,
     SURROGATE,
@@ -89,10 +90,18 @@ def read_text(path: Path, fix: str) -> str:
         DataError: one line naming the file, the line and the byte offset of the first bad byte, or why the file
             cannot be read.
     """
+    return _utf8_text(_read_bytes(path), path, fix)
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read the file ({exc.strerror or exc}) — check that it exists and is readable") from None
+
+
+def _utf8_text(data: bytes, path: Path, fix: str) -> str:
+    """``read_text`` of bytes already read."""
     if _is_utf16(data):  # Excel's "Unicode Text", PowerShell's '>' and Out-File: not binary, only another encoding
         raise DataError(f"{path}:1: UTF-16 text (byte-order mark 0x{data[0]:02x}{data[1]:02x}), not UTF-8 — {fix}")
     nul = data.find(b"\0")
@@ -104,6 +113,19 @@ def read_text(path: Path, fix: str) -> str:
     except UnicodeDecodeError as exc:
         offset = skip + exc.start
         raise DataError(f"{path}:{_line_of(data, offset)}: not UTF-8 (byte 0x{data[offset]:02x} at offset {offset}) — {fix}") from None
+
+
+def _markup(path: Path, fix: str) -> str:
+    """An HTML page's markup: in the encoding it declares (a page saved from a Windows-1252 site), else UTF-8."""
+    data = _read_bytes(path)
+    charset = None if data.startswith(_BOM) else declared_charset(data)
+    if charset is None:
+        return _utf8_text(data, path, fix)
+    try:
+        return data.decode(charset)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}:{_line_of(data, exc.start)}: not {charset}, the encoding the page declares (byte "
+                        f"0x{data[exc.start]:02x} at offset {exc.start}) — {fix}") from None
 
 
 # -- one case --------------------------------------------------------------------------------------------------------
@@ -910,12 +932,13 @@ def left_out_fix(folder: Path, glob: str, relative: str, exclude: Sequence[str] 
     if excluded is not None:
         return f"its file {relative} is left out by the corpus exclude '{excluded}': remove that pattern, or drop the label"
     try:
-        read_text(folder / relative, "")
+        if extractor(relative) is None:  # a PDF's or a page's text is read whatever its bytes
+            read_text(folder / relative, "")
     except DataError:  # not UTF-8 text, or not readable at all
         with contextlib.suppress(OSError):
             data = (folder / relative).read_bytes()
             if b"\0" in data and not _is_utf16(data):
-                return f"its file {relative} is binary (an image, a PDF), which no corpus reads: drop the label"
+                return f"its file {relative} is binary (an image, a Word document), which no corpus reads: drop the label"
         return f"its file {relative} is not UTF-8 text: save it as UTF-8 and widen the corpus glob '{glob}' to read it, or drop the label"
     hidden = next((part for part in Path(relative).parts if _set_aside(part)), None)
     if hidden is not None and any(p.relative_to(folder).as_posix() == relative for p in corpus_files(folder, glob, hidden=True)):
@@ -985,7 +1008,7 @@ def check_corpus_folder(folder: Path, glob: str, *, exclude: Sequence[str] = (),
     if folder.is_file():
         raise DataError(f"{folder}: the corpus is {_corpus_file_fix(folder)}")
     if not folder.is_dir():
-        fix = missing_path_fix(folder, f"give a folder of .md/.txt files or '{PYTHON_REFERENCE}'")
+        fix = missing_path_fix(folder, f"give a folder of documents (.md, .txt, .pdf, .html...) or '{PYTHON_REFERENCE}'")
         raise DataError(f"{folder}: corpus folder not found — {fix}")
     if not pattern_inside_folder(glob):
         raise DataError(f"corpus glob '{glob}': give a pattern relative to the corpus folder {folder}, e.g. '**/*.md' (no '..')")
@@ -1007,17 +1030,20 @@ _ARCHIVES = {".zip": "unzip {name} -d {stem}", ".tar": "tar -xf {name}", ".tgz":
 
 def _corpus_file_fix(path: Path) -> str:
     """What a corpus path that is a file is, and what to do: an archive (a wiki's zipped export) is unpacked, and a
-    binary file (a PDF) exported as text, since a glob picking either reads one binary document, refused; a text file is
-    picked by a glob in its folder."""
+    binary file (an image, a Word document) exported as text, since a glob picking either reads one binary document,
+    refused; a text file, a PDF or an HTML page is picked by a glob in its folder."""
     suffix = next((s for s in _ARCHIVES if path.name.lower().endswith(s)), None)
     if suffix is not None:
         unpack = _ARCHIVES[suffix].format(name=path.name, stem=path.name[: -len(suffix)])
         return f"an archive, not a folder — unpack it ({unpack}) and give the folder of its files"
-    with contextlib.suppress(OSError), path.open("rb") as file:
-        if b"\0" in file.read(8192):
-            return ("a binary file (a PDF, an image, a Word document), not a folder — export its text as .md or .txt files into "
-                    "a folder, and give that folder")
-    return f"a file, not a folder — give its folder, with glob: '{path.name}' to use only it"
+    kind = extractor(path.name)
+    if kind is None:
+        with contextlib.suppress(OSError), path.open("rb") as file:
+            if b"\0" in file.read(8192):
+                return ("a binary file (an image, a Word document), not a folder — export its text as .md or .txt files "
+                        "into a folder, and give that folder")
+    what = {"pdf": "a PDF", "html": "an HTML page", None: "a file"}[kind]
+    return f"{what}, not a folder — give its folder, with glob: '{_exact(Path(path.name))}' to use only it"
 
 
 def _document(item: Any, n: int, label: str) -> Document:
@@ -1097,8 +1123,11 @@ def _corpus_from_documents(source: Any, name: str) -> Corpus:
 
 
 def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Sequence[str] = (), name: str | None = None) -> Corpus:
-    """Load a corpus: the built-in ``python-reference``, a folder of text/markdown files, or documents in memory.
+    """Load a corpus: the built-in ``python-reference``, a folder of files, or documents in memory.
 
+    A folder's ``.pdf`` files are read as their text layer (pypdf), their pages apart by a blank line (``pages`` in the
+    document's metadata); ``.html`` and ``.htm`` files as their visible text (BeautifulSoup), a block per line, their
+    ``<title>`` first (and in the metadata); any other file as UTF-8 text.
     A file's document id is its path relative to the folder, without the suffix (``policies/travel``), in Unicode NFC.
     Hidden files and folders (``.ipynb_checkpoints/``, ``.git/``), ``mlruns/``, ``__pycache__/`` and ``node_modules/`` are
     left out unless the glob names them; linked
@@ -1197,7 +1226,8 @@ def _folder_document(path: Path, folder: Path, glob: str, root: str | None = Non
 
     Raises:
         DataError: a broken link, a link to a hidden or system file (see ``_forbidden_target``), a name that is not
-            UTF-8, a file that is not UTF-8 text, or an empty one.
+            UTF-8, a file that is not UTF-8 text, a PDF or HTML page whose text cannot be extracted (see
+            ``workbench.datasets._formats``), or an empty one.
     """
     if not path.exists():
         raise DataError(f"{path}: a broken link (to {os.readlink(path)}) — point it at the file, remove it, or "
@@ -1209,13 +1239,26 @@ def _folder_document(path: Path, folder: Path, glob: str, root: str | None = Non
         return None
     relative = path.relative_to(folder)
     _check_utf8_name(relative, folder)
+    extracted = _file_text(path, relative)
     # one line break, as Python's text files and LangChain's TextLoader read it: a checkout with git's autocrlf (CRLF)
     # is the same corpus, the same hash and the same chunks as the repository it came from
-    text = _one_line_break(read_text(path, f"save it as UTF-8 text, or {_leave_out(_exact(relative))}"))
+    text = _one_line_break(extracted.text)
     if not text.strip():
         raise DataError(f"{path}: empty document — add its text, or {_leave_out(_exact(relative))}")
     doc_id = document_id(relative.with_suffix("").as_posix())
-    return Document(id=doc_id, text=text, metadata={"path": str(relative)})
+    return Document(id=doc_id, text=text, metadata={"path": str(relative), **extracted.metadata})
+
+
+def _file_text(path: Path, relative: Path) -> Extracted:
+    """A corpus file's text by its format (see ``workbench.datasets._formats``): a PDF's text layer, an HTML page's
+    visible text, or any other file read as UTF-8 text."""
+    leave_out = _leave_out(_exact(relative))
+    kind = extractor(path.name)
+    if kind == "pdf":
+        return pdf_text(_read_bytes(path), str(path), leave_out)
+    if kind == "html":
+        return html_text(_markup(path, f"save it as UTF-8, or {leave_out}"))
+    return Extracted(read_text(path, f"save it as UTF-8 text, or {leave_out}"))
 
 
 def _others_refused(others: list[Path]) -> str:

@@ -1,0 +1,188 @@
+"""The text of a corpus folder's PDF and HTML files: what a reader sees, not the bytes that draw it.
+
+A PDF's text layer is extracted with pypdf, its pages joined by a blank line; an HTML page's visible text with
+BeautifulSoup (Python's own "html.parser"), its blocks (headings, paragraphs, list items, table rows) on lines of their
+own so that chunkers split where the page does. Both libraries are imported only when a corpus holds such a file:
+``workbench run`` on a folder of markdown never loads them. Any other file is read as UTF-8 text by the loader.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import io
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Literal
+
+from workbench.errors import DataError
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
+
+# the packages whose versions decide a PDF's or an HTML page's text, hence the corpus's hash: a run records them
+FORMAT_PACKAGES = ("beautifulsoup4", "pypdf")
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """A file's text and what is worth keeping beside it as the document's metadata (``pages``, ``title``)."""
+
+    text: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+# -- PDF -------------------------------------------------------------------------------------------------------------
+
+# pypdf logs every oddity of a file it reads anyway (a wrong xref offset, a missing font width) on its own loggers:
+# a folder of real-world PDFs printed dozens of warnings per sweep. Its level is set and put back under a lock, since
+# threads (a notebook's widgets, a sweep's) may load corpora at once; pypdf is pure Python, so they lose no parallelism.
+_PYPDF_LOGGER_LOCK = threading.Lock()
+# what a font's broken character map can make pypdf give: lone surrogates (the corpus hash, Chroma and MLflow cannot
+# encode them) and NUL, each read as the replacement character
+_UNENCODABLE = re.compile("[\ud800-\udfff\x00]")
+
+
+@contextlib.contextmanager
+def _quiet_pypdf() -> Iterator[None]:
+    logger = logging.getLogger("pypdf")
+    with _PYPDF_LOGGER_LOCK:
+        level = logger.level
+        logger.setLevel(logging.CRITICAL)
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
+
+
+def pdf_text(data: bytes, where: str, leave_out: str) -> Extracted:
+    """The text layer of a PDF's pages, joined by a blank line; its page count as metadata.
+
+    Args:
+        data: the file's bytes.
+        where: the file, as error messages name it.
+        leave_out: the end of a message saying how to leave the file out of the corpus.
+
+    Raises:
+        DataError: an encrypted PDF that opens only with a password, a PDF without a text layer (a scan), or one pypdf
+            cannot parse (truncated, corrupt).
+    """
+    from pypdf import PasswordType, PdfReader
+    from pypdf.errors import DependencyError
+
+    with _quiet_pypdf():
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            # most "encrypted" PDFs only restrict printing or copying and open with the empty password, as viewers do
+            locked = reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED
+            pages = [] if locked else [page.extract_text() or "" for page in reader.pages]
+        except DependencyError as exc:  # AES without the cryptography package
+            raise DataError(f"{where}: an encrypted PDF, which pypdf reads only with another package ({_first_line(exc)}) — "
+                            f"pip install cryptography, or {leave_out}") from None
+        # pypdf raises what its parser meets on a malformed file (PdfReadError, but also KeyError, ValueError, TypeError,
+        # AssertionError, zlib.error...): every one of them means the same to the corpus, at this one boundary
+        except Exception as exc:  # noqa: BLE001
+            raise DataError(f"{where}: not a readable PDF ({type(exc).__name__}: {_first_line(exc)}) — the file may be "
+                            f"truncated or damaged: download or export it again, or {leave_out}") from None
+    if locked:
+        raise DataError(f"{where}: an encrypted PDF that opens only with a password — save a copy without it "
+                        f"(qpdf --decrypt --password=... in.pdf out.pdf), or {leave_out}")
+    text = _UNENCODABLE.sub("\ufffd", "\n\n".join(page.strip() for page in pages if page.strip()))
+    if not text:
+        raise DataError(f"{where}: a PDF with no text layer ({len(pages)} page{'' if len(pages) == 1 else 's'} without text: a "
+                        f"scan?) — OCR it (ocrmypdf in.pdf out.pdf), or {leave_out}")
+    return Extracted(text, {"pages": str(len(pages))})
+
+
+def _first_line(exc: Exception) -> str:
+    shown = str(exc).strip().splitlines()
+    return shown[0][:200] if shown else "no detail"
+
+
+# -- HTML ------------------------------------------------------------------------------------------------------------
+
+# what a browser does not show as the page's text; <head> holds <title>, taken apart
+_HIDDEN = ("head", "script", "style", "noscript", "template", "svg", "iframe", "object")
+# blocks a blank line separates, as markdown's paragraphs are (a recursive chunker cuts at blank lines first)
+_PARAGRAPHS = ("address", "article", "aside", "blockquote", "dl", "details", "div", "fieldset", "figure", "figcaption",
+               "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "main", "nav", "ol", "p", "pre",
+               "section", "summary", "table", "ul")
+# blocks on a line of their own
+_LINES = ("br", "caption", "dd", "dt", "li", "tr")
+_CELLS = ("td", "th")
+_SPACES = re.compile(r"\s+")
+# where blocks start and end, as characters pages do not hold (C0 separators, not allowed in HTML), until the text is laid out in lines
+_PARAGRAPH, _LINE = "\x1e", "\x1f"
+_MARKS = re.compile(r" *(?:\| )?[\x1e\x1f][\s\x1e\x1f]*")  # with the spaces, and a row's last cell separator, before
+# a charset a page declares in its first bytes: <meta charset="..."> or <meta http-equiv="Content-Type" content="...; charset=...">
+_DECLARED_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+
+
+def declared_charset(data: bytes) -> str | None:
+    """The encoding an HTML page declares in its first 2 KB, when Python knows it and it is not UTF-8 (pure): a page
+    saved by a browser from a Windows-1252 or Shift JIS site says so in a <meta> tag."""
+    found = _DECLARED_CHARSET.search(data[:2048])
+    if found is None:
+        return None
+    try:
+        name = codecs.lookup(found.group(1).decode("ascii")).name
+    except LookupError:
+        return None
+    return None if name == "utf-8" else name
+
+
+def html_text(markup: str) -> Extracted:
+    """The visible text of an HTML page (pure): scripts, styles and <head> dropped, entities decoded, each heading,
+    paragraph, list item and table row on a line of its own and paragraphs apart, whitespace as a browser collapses
+    it (kept inside <pre>). The page's <title> is the first line unless the text already starts with it (its <h1>
+    often does), and is kept as metadata."""
+    from bs4 import BeautifulSoup
+    from bs4.element import Comment, NavigableString, PreformattedString
+
+    soup = BeautifulSoup(markup, "html.parser")
+    title_tag = next((t for t in soup.find_all("title") if t.find_parent("svg") is None), None)  # an icon's <title> is no page's
+    title = _SPACES.sub(" ", title_tag.get_text()).strip() if title_tag else ""
+    for tag in soup.find_all(_HIDDEN):
+        tag.decompose()
+    for string in soup.find_all(string=True):
+        if isinstance(string, (Comment, PreformattedString)):  # comments, <!DOCTYPE>, CDATA, processing instructions
+            string.extract()
+        elif string.find_parent("pre") is None:
+            string.replace_with(NavigableString(_SPACES.sub(" ", string)))
+    _mark_breaks(soup)
+    text = _tidy(soup.get_text())
+    if title and not text.startswith(title):
+        text = f"{title}\n\n{text}".strip()
+    return Extracted(text, {"title": title} if title else {})
+
+
+def _mark_breaks(soup: BeautifulSoup) -> None:
+    """Mark where the page's blocks start and end, and put a separator between table cells."""
+    for names, mark in ((_PARAGRAPHS, _PARAGRAPH), (_LINES, _LINE)):
+        for tag in soup.find_all(names):
+            tag.insert_before(mark)
+            tag.insert_after(mark)
+    for tag in soup.find_all(_CELLS):
+        tag.insert_after(" | ")
+
+
+def _tidy(text: str) -> str:
+    """The marked text as lines (pure): a run of marks is a blank line when a paragraph's is among them, else one line
+    break; the spaces beside them, and a row's last cell separator, dropped."""
+    lines = _MARKS.sub(lambda run: "\n\n" if _PARAGRAPH in run.group() else "\n", text).split("\n")
+    return "\n".join(line.rstrip() for line in lines).strip()
+
+
+# -- by suffix -------------------------------------------------------------------------------------------------------
+
+def extractor(name: str | PurePath) -> Literal["pdf", "html"] | None:
+    """Which format a corpus file of this name (or path) is read as, by its suffix in any case: ``pdf``, ``html``, or
+    None for text (pure)."""
+    return _FORMATS.get(PurePath(name).suffix.lower())
+
+
+_FORMATS: dict[str, Literal["pdf", "html"]] = {".pdf": "pdf", ".html": "html", ".htm": "html"}
