@@ -168,6 +168,24 @@ def test_a_corpus_of_markdown_imports_neither_pdf_nor_html_libraries(tmp_path: P
     assert imported("*") == ["pypdf"]
 
 
+def test_each_run_records_the_versions_of_the_packages_reading_pdfs_and_html_pages() -> None:
+    # a promoted configuration's report names them: another pypdf may read other text, another corpus hash
+    from importlib import metadata
+
+    from workbench.tracking._mlflow import package_versions
+
+    recorded = json.loads(package_versions())
+    assert {p: recorded.get(p) for p in ("pypdf", "beautifulsoup4")} == {p: metadata.version(p) for p in ("pypdf", "beautifulsoup4")}
+
+
+def test_a_bundle_refusing_a_changed_pdf_corpus_names_the_packages_that_read_it(tmp_path: Path) -> None:
+    from workbench.promotion._bundle import _extracted_fix
+
+    assert _extracted_fix(corpus_of(tmp_path / "md", {"a.md": "# A\n"})) == ""
+    assert _extracted_fix(corpus_of(tmp_path / "pdf", {"a.md": "# A\n", "b.pdf": pdf_bytes(TRAVEL)})) == (
+        " and the versions of beautifulsoup4 and pypdf its EVALUATION.md names (which read its PDFs and HTML pages)")
+
+
 def test_a_sweep_over_a_pdf_corpus_retrieves_and_answers_from_its_text(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]
     corpus_of(tmp_path, {"travel.pdf": pdf_bytes(TRAVEL, "Trains are booked in second class."), "expenses.html": f"<h1>Expenses</h1><p>{RECEIPTS}</p>"})
     cases = [{"question": "How far ahead are flights booked?", "reference": "14 days ahead", "source_ids": ["travel"]},

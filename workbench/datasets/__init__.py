@@ -1,5 +1,6 @@
 """Evaluation data: cases, datasets, corpora and their loaders."""
 
+from workbench.datasets._formats import FORMAT_PACKAGES, extractor
 from workbench.datasets._loaders import (
     PYTHON_REFERENCE,
     check_corpus_folder,
@@ -18,6 +19,7 @@ from workbench.datasets._loaders import (
 from workbench.datasets._models import REFUSAL_CATEGORIES, Corpus, Dataset, Document, EvalCase, document_id
 
 __all__ = [
+    "FORMAT_PACKAGES",
     "PYTHON_REFERENCE",
     "REFUSAL_CATEGORIES",
     "Corpus",
@@ -28,6 +30,7 @@ __all__ = [
     "check_limit",
     "csv_header",
     "document_id",
+    "extractor",
     "left_out_fix",
     "load_corpus",
     "load_dataset",

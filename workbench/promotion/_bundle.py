@@ -13,7 +13,7 @@ from typing import cast
 from pydantic import ValidationError
 
 from workbench.config import settings as default_settings
-from workbench.datasets import Corpus, EvalCase, load_corpus, on_disk
+from workbench.datasets import FORMAT_PACKAGES, Corpus, EvalCase, extractor, load_corpus, on_disk
 from workbench.errors import DataError
 from workbench import grid
 from workbench.grid import embedded_index_key
@@ -322,9 +322,17 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
     if corpus.hash != info.hash:
         fix = ("the built-in corpus of another workbench: load the bundle with the workbench it was evaluated with (its "
                f"{REPORT_FILE} names the version), or promote a configuration evaluated with this one" if info.builtin is not None
-               else "use the same corpus (the answers would differ), or promote a configuration evaluated on this one")
+               else f"use the same corpus (the answers would differ){_extracted_fix(corpus)}, or promote a configuration evaluated on this one")
         raise BundleError(f"corpus {where} has hash {corpus.hash[:12]} but the bundle was evaluated on {info.hash[:12]} — {fix}")
     return corpus
+
+
+def _extracted_fix(corpus: Corpus) -> str:
+    """For a corpus holding PDFs or HTML pages, whose text another version of the packages reading them may read
+    otherwise (pure): the packages to install as the evaluation had them."""
+    if not any(extractor(doc.metadata.get("path", "")) for doc in corpus.documents):
+        return ""
+    return f" and the versions of {' and '.join(FORMAT_PACKAGES)} its {REPORT_FILE} names (which read its PDFs and HTML pages)"
 
 
 def _check_server(config: BundleConfig, folder: Path, model_id: str, identity: str) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 
 
 from workbench.config import plots_wanted
-from workbench.datasets import Corpus, Dataset
+from workbench.datasets import FORMAT_PACKAGES, Corpus, Dataset
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant, prompt_hash
 from workbench.metrics import direction
@@ -73,8 +73,9 @@ RUN_TYPE_TAG = "mlflow.runType"
 NOTE_TAG = "mlflow.note.content"  # a run's (or an experiment's) description in the MLflow UI
 EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
 # logged as each run's workbench.versions tag: a bundle pins from it the packages that computed its embedding model's
-# vectors (COMPUTING_PACKAGES: torch, transformers, the model's package..., not only sentence-transformers)
-_PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "ragas", "pandas", *COMPUTING_PACKAGES)
+# vectors (COMPUTING_PACKAGES: torch, transformers, the model's package..., not only sentence-transformers), and its
+# report names those that read its corpus's PDFs and HTML pages (FORMAT_PACKAGES: another version may read other text)
+_PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "ragas", "pandas", *COMPUTING_PACKAGES, *FORMAT_PACKAGES)
 _MAX_PARAM = 6000
 # MLflow's runs.name column (String(250)): PostgreSQL refused a variant's longer name ("value too long for type
 # character varying(250)"), which ended the sweep as an internal error; sqlite kept it whole
