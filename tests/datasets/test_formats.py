@@ -18,6 +18,7 @@ from workbench.pipeline import MemoryIndexStore
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import MemoryTracker
 
+from tests.complexity import assert_linear_time
 from tests.datasets._pdfs import encrypted_pdf_bytes, pdf_bytes
 
 TRAVEL = "Travel policy\nBook flights 14 days ahead of the trip."
@@ -112,6 +113,14 @@ def test_an_html_pages_document_is_its_visible_text_in_blocks_and_lines(tmp_path
     assert doc.text == ("Expenses – Handbook\n\nExpenses\n\nSubmit receipts within 30 days & keep <copies>.\n\nHotels\nTrains\n\n"
                         "Item | Limit\nMeals | €40\n\nAsk finance\nfirst.")
     assert doc.metadata == {"path": "wiki/expenses.html", "title": "Expenses – Handbook"}
+
+
+def test_reading_a_long_page_takes_time_linear_in_its_length() -> None:
+    # editing bs4's tree (a line break inserted beside each block) costs time linear in an element's siblings: a 15 MB
+    # page of code took two minutes, 40 times what BeautifulSoup takes to parse it
+    from workbench.datasets._formats import html_text
+
+    assert_linear_time(lambda n: html_text("<div>" + "".join(f"<p>line {i} &amp; <b>more</b></p>" for i in range(n)) + "</div>"), 2_000)
 
 
 def test_a_pages_title_is_not_repeated_when_its_text_opens_with_it_and_htm_is_html(tmp_path: Path) -> None:

@@ -106,16 +106,17 @@ def _first_line(exc: Exception) -> str:
 # -- HTML ------------------------------------------------------------------------------------------------------------
 
 # what a browser does not show as the page's text; <head> holds <title>, taken apart
-_HIDDEN = ("head", "script", "style", "noscript", "template", "svg", "iframe", "object")
+_HIDDEN = frozenset({"head", "script", "style", "noscript", "template", "svg", "iframe", "object"})
 # blocks a blank line separates, as markdown's paragraphs are (a recursive chunker cuts at blank lines first)
-_PARAGRAPHS = ("address", "article", "aside", "blockquote", "dl", "details", "div", "fieldset", "figure", "figcaption",
-               "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "main", "nav", "ol", "p", "pre",
-               "section", "summary", "table", "ul")
+_PARAGRAPHS = frozenset({"address", "article", "aside", "blockquote", "dl", "details", "div", "fieldset", "figure",
+                         "figcaption", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "main", "nav",
+                         "ol", "p", "pre", "section", "summary", "table", "ul"})
 # blocks on a line of their own
-_LINES = ("br", "caption", "dd", "dt", "li", "tr")
-_CELLS = ("td", "th")
+_LINES = frozenset({"br", "caption", "dd", "dt", "li", "tr"})
+_CELLS = frozenset({"td", "th"})
 _SPACES = re.compile(r"\s+")
-# where blocks start and end, as characters pages do not hold (C0 separators, not allowed in HTML), until the text is laid out in lines
+# where blocks start and end, as characters pages do not hold (C0 separators, not allowed in HTML), until the text is
+# laid out in lines
 _PARAGRAPH, _LINE = "\x1e", "\x1f"
 _MARKS = re.compile(r" *(?:\| )?[\x1e\x1f][\s\x1e\x1f]*")  # with the spaces, and a row's last cell separator, before
 # a charset a page declares in its first bytes: <meta charset="..."> or <meta http-equiv="Content-Type" content="...; charset=...">
@@ -141,33 +142,36 @@ def html_text(markup: str) -> Extracted:
     it (kept inside <pre>). The page's <title> is the first line unless the text already starts with it (its <h1>
     often does), and is kept as metadata."""
     from bs4 import BeautifulSoup
-    from bs4.element import Comment, NavigableString, PreformattedString
 
     soup = BeautifulSoup(markup, "html.parser")
     title_tag = next((t for t in soup.find_all("title") if t.find_parent("svg") is None), None)  # an icon's <title> is no page's
     title = _SPACES.sub(" ", title_tag.get_text()).strip() if title_tag else ""
-    for tag in soup.find_all(_HIDDEN):
-        tag.decompose()
-    for string in soup.find_all(string=True):
-        if isinstance(string, (Comment, PreformattedString)):  # comments, <!DOCTYPE>, CDATA, processing instructions
-            string.extract()
-        elif string.find_parent("pre") is None:
-            string.replace_with(NavigableString(_SPACES.sub(" ", string)))
-    _mark_breaks(soup)
-    text = _tidy(soup.get_text())
+    text = _tidy("".join(_visible_pieces(soup)))
     if title and not text.startswith(title):
         text = f"{title}\n\n{text}".strip()
     return Extracted(text, {"title": title} if title else {})
 
 
-def _mark_breaks(soup: BeautifulSoup) -> None:
-    """Mark where the page's blocks start and end, and put a separator between table cells."""
-    for names, mark in ((_PARAGRAPHS, _PARAGRAPH), (_LINES, _LINE)):
-        for tag in soup.find_all(names):
-            tag.insert_before(mark)
-            tag.insert_after(mark)
-    for tag in soup.find_all(_CELLS):
-        tag.insert_after(" | ")
+def _visible_pieces(soup: BeautifulSoup) -> Iterator[str]:
+    """The page's visible strings in order, with marks where its blocks start and end and a separator after each table
+    cell. Walked once, with a stack of its open elements rather than recursion (a page may nest deeper than Python
+    recurses) or edits of the tree (each of which bs4 does in time linear in an element's siblings: a 15 MB page took
+    two minutes)."""
+    from bs4.element import NavigableString, PreformattedString, Tag
+
+    stack: list[tuple[Iterator[object], str, bool]] = [(iter(soup.contents), "", False)]
+    while stack:
+        children, after, in_pre = stack[-1]
+        node = next(children, None)
+        if node is None:
+            stack.pop()
+            yield after
+        elif isinstance(node, Tag) and node.name not in _HIDDEN:
+            mark = _PARAGRAPH if node.name in _PARAGRAPHS else _LINE if node.name in _LINES else ""
+            yield mark
+            stack.append((iter(node.contents), " | " if node.name in _CELLS else mark, in_pre or node.name == "pre"))
+        elif isinstance(node, NavigableString) and not isinstance(node, PreformattedString):  # not comments, <!DOCTYPE>, CDATA
+            yield str(node) if in_pre else _SPACES.sub(" ", node)
 
 
 def _tidy(text: str) -> str:
