@@ -115,6 +115,14 @@ def test_an_html_pages_document_is_its_visible_text_in_blocks_and_lines(tmp_path
     assert doc.metadata == {"path": "wiki/expenses.html", "title": "Expenses – Handbook"}
 
 
+def test_a_page_that_leaves_its_paragraphs_items_and_cells_open_is_read_in_the_same_lines() -> None:
+    from workbench.datasets._formats import html_text
+
+    closed = "<p>Limits</p><ul><li>Hotels</li><li>Trains</li></ul><table><tr><td>Meals</td><td>40</td></tr><tr><td>Taxi</td><td>25</td></tr></table>"
+    left_open = "<p>Limits<ul><li>Hotels<li>Trains</ul><table><tr><td>Meals<td>40<tr><td>Taxi<td>25</table>"
+    assert html_text(left_open).text == html_text(closed).text == "Limits\n\nHotels\nTrains\n\nMeals | 40\nTaxi | 25"
+
+
 def test_reading_a_long_page_takes_time_linear_in_its_length() -> None:
     # editing bs4's tree (a line break inserted beside each block) costs time linear in an element's siblings: a 15 MB
     # page of code took two minutes, 40 times what BeautifulSoup takes to parse it

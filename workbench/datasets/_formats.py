@@ -118,7 +118,7 @@ _SPACES = re.compile(r"\s+")
 # where blocks start and end, as characters pages do not hold (C0 separators, not allowed in HTML), until the text is
 # laid out in lines
 _PARAGRAPH, _LINE = "\x1e", "\x1f"
-_MARKS = re.compile(r" *(?:\| )?[\x1e\x1f][\s\x1e\x1f]*")  # with the spaces, and a row's last cell separator, before
+_MARKS = re.compile(r" *[\x1e\x1f][\s\x1e\x1f]*")  # with the spaces around them
 # a charset a page declares in its first bytes: <meta charset="..."> or <meta http-equiv="Content-Type" content="...; charset=...">
 _DECLARED_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 
@@ -153,8 +153,8 @@ def html_text(markup: str) -> Extracted:
 
 
 def _visible_pieces(soup: BeautifulSoup) -> Iterator[str]:
-    """The page's visible strings in order, with marks where its blocks start and end and a separator after each table
-    cell. Walked once, with a stack of its open elements rather than recursion (a page may nest deeper than Python
+    """The page's visible strings in order, with marks where its blocks start and end and a separator before each
+    table cell. Walked once, with a stack of its open elements rather than recursion (a page may nest deeper than Python
     recurses) or edits of the tree (each of which bs4 does in time linear in an element's siblings: a 15 MB page took
     two minutes)."""
     from bs4.element import NavigableString, PreformattedString, Tag
@@ -168,17 +168,19 @@ def _visible_pieces(soup: BeautifulSoup) -> Iterator[str]:
             yield after
         elif isinstance(node, Tag) and node.name not in _HIDDEN:
             mark = _PARAGRAPH if node.name in _PARAGRAPHS else _LINE if node.name in _LINES else ""
-            yield mark
-            stack.append((iter(node.contents), " | " if node.name in _CELLS else mark, in_pre or node.name == "pre"))
+            # a separator before each cell, not after it: html.parser closes no element the page leaves open, so the
+            # cells of '<tr><td>a<td>b' are nested, and end together
+            yield " | " if node.name in _CELLS else mark
+            stack.append((iter(node.contents), mark, in_pre or node.name == "pre"))
         elif isinstance(node, NavigableString) and not isinstance(node, PreformattedString):  # not comments, <!DOCTYPE>, CDATA
             yield str(node) if in_pre else _SPACES.sub(" ", node)
 
 
 def _tidy(text: str) -> str:
     """The marked text as lines (pure): a run of marks is a blank line when a paragraph's is among them, else one line
-    break; the spaces beside them, and a row's last cell separator, dropped."""
+    break; the spaces beside them, and the separator before a row's first cell, dropped."""
     lines = _MARKS.sub(lambda run: "\n\n" if _PARAGRAPH in run.group() else "\n", text).split("\n")
-    return "\n".join(line.rstrip() for line in lines).strip()
+    return "\n".join(line.removeprefix("| ").rstrip() for line in lines).strip()
 
 
 # -- by suffix -------------------------------------------------------------------------------------------------------
