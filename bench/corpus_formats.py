@@ -1,0 +1,72 @@
+"""Benchmark: loading a corpus folder of PDFs or HTML pages against the same text as markdown (no model, no download).
+
+Writes the handbook's pages ``--copies`` times over as .md files, as HTML pages (a <p> per paragraph) and as PDFs (a
+page per 40 lines of text, Helvetica), loads each folder with ``load_corpus`` in this one process, and prints each
+load's time and its ratio to the markdown folder's: what reading PDFs (pypdf) and HTML (BeautifulSoup) adds to every
+sweep, dry run and bundle load over such a corpus.
+
+    .venv/bin/python bench/corpus_formats.py [--copies 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import tempfile
+import time
+from pathlib import Path
+
+from tests.datasets._pdfs import pdf_bytes
+from workbench.datasets import load_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+LINES_PER_PAGE = 40
+
+
+def _pdf(text: str) -> bytes:
+    lines = [line for line in text.splitlines() if line.strip()]
+    pages = ["\n".join(lines[i:i + LINES_PER_PAGE]) for i in range(0, len(lines), LINES_PER_PAGE)]
+    return pdf_bytes(*pages)
+
+
+def _html(text: str) -> str:
+    paragraphs = "".join(f"<p>{html.escape(p)}</p>\n" for p in text.split("\n\n") if p.strip())
+    return f"<!DOCTYPE html><html><head><title>page</title><style>p {{}}</style></head><body>{paragraphs}</body></html>"
+
+
+def write_folders(folder: Path, copies: int) -> tuple[int, int]:
+    """The handbook's pages as .md, .html and .pdf files under ``folder``; (files, PDF pages) per format."""
+    pages = 0
+    files = sorted((ROOT / "datasets" / "handbook").glob("*.md"))
+    for n in range(copies):
+        for source in files:
+            text = source.read_text(encoding="utf-8").encode("latin-1", "replace").decode("latin-1")  # Helvetica's characters
+            name = f"{n}-{source.stem}"
+            for kind, data in (("md", text.encode()), ("html", _html(text).encode()), ("pdf", _pdf(text))):
+                (folder / kind).mkdir(exist_ok=True)
+                (folder / kind / f"{name}.{kind}").write_bytes(data)
+            pages += -(-len([line for line in text.splitlines() if line.strip()]) // LINES_PER_PAGE)
+    return copies * len(files), pages
+
+
+def timed_load(folder: Path) -> float:
+    load_corpus(folder, glob="*")  # imports and first reads are not the corpus's cost
+    started = time.perf_counter()
+    load_corpus(folder, glob="*")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=20, help="how many times the handbook's pages are written")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        files, pages = write_folders(Path(tmp), args.copies)
+        times = {kind: timed_load(Path(tmp) / kind) for kind in ("md", "html", "pdf")}
+    print(f"{files} files per format ({pages} PDF pages)")
+    for kind, seconds in times.items():
+        print(f"{kind:5} {seconds:7.3f} s  {seconds / times['md']:6.1f}x markdown")
+
+
+if __name__ == "__main__":
+    main()
