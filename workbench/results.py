@@ -599,8 +599,8 @@ def _markup_notes(corpus: Corpus) -> tuple[str, ...]:
         return ()
     shown = ", ".join(f"'{i}'" for i in pages[:3]) + (", ..." if len(pages) > 3 else "")
     return (f"corpus '{corpus.name}': HTML pages, {len(pages)} of {len(corpus)} documents ({shown}): their tags, scripts "
-            "and styles are chunked and embedded as text — export the pages as markdown or text (or convert them) for retrieval "
-            "to read what they say",)
+            "and styles are chunked and embedded as text — save the pages as .html files in a corpus folder, which reads their "
+            "visible text, or export them as markdown or text",)
 
 
 def _is_html(doc: Document) -> bool:

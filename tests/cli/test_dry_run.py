@@ -528,7 +528,7 @@ def test_a_dry_run_says_what_the_sweep_would_note_of_its_corpus(tmp_path: Path, 
         "write the glob as the files' names are cased, or rename them",
         copies + "a question labelled with one copy scores no hit, or a lower rank, when retrieval finds another — remove the copies, "
                  "or label every copy",
-        pages + "their tags, scripts and styles are chunked and embedded as text — export the pages as markdown or text (or convert "
-                "them) for retrieval to read what they say"]
+        pages + "their tags, scripts and styles are chunked and embedded as text — save the pages as .html files in a corpus "
+                "folder, which reads their visible text, or export them as markdown or text"]
     code, out, _ = cli("--dry-run", "--format", "json")
     assert [note[:len(start)] for note, start in zip(json.loads(out)["notes"][1:], (copies, pages), strict=True)] == [copies, pages]
