@@ -1127,7 +1127,7 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
 
     A folder's ``.pdf`` files are read as their text layer (pypdf), their pages apart by a blank line (``pages`` in the
     document's metadata); ``.html`` and ``.htm`` files as their visible text (BeautifulSoup), a block per line, their
-    ``<title>`` first (and in the metadata); any other file as UTF-8 text.
+    ``<title>`` first unless the text opens with it (and in the metadata); any other file as UTF-8 text.
     A file's document id is its path relative to the folder, without the suffix (``policies/travel``), in Unicode NFC.
     Hidden files and folders (``.ipynb_checkpoints/``, ``.git/``), ``mlruns/``, ``__pycache__/`` and ``node_modules/`` are
     left out unless the glob names them; linked
