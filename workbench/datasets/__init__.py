@@ -1,6 +1,6 @@
 """Evaluation data: cases, datasets, corpora and their loaders."""
 
-from workbench.datasets._formats import FORMAT_PACKAGES, extractor
+from workbench.datasets._formats import FORMAT_PACKAGES, file_format
 from workbench.datasets._loaders import (
     PYTHON_REFERENCE,
     check_corpus_folder,
@@ -30,7 +30,7 @@ __all__ = [
     "check_limit",
     "csv_header",
     "document_id",
-    "extractor",
+    "file_format",
     "left_out_fix",
     "load_corpus",
     "load_dataset",

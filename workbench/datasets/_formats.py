@@ -185,7 +185,7 @@ def _tidy(text: str) -> str:
 
 # -- by suffix -------------------------------------------------------------------------------------------------------
 
-def extractor(name: str | PurePath) -> Literal["pdf", "html"] | None:
+def file_format(name: str | PurePath) -> Literal["pdf", "html"] | None:
     """Which format a corpus file of this name (or path) is read as, by its suffix in any case: ``pdf``, ``html``, or
     None for text (pure)."""
     return _FORMATS.get(PurePath(name).suffix.lower())

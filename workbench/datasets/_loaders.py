@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.datasets._formats import Extracted, declared_charset, extractor, html_text, pdf_text
+from workbench.datasets._formats import Extracted, declared_charset, file_format, html_text, pdf_text
 from workbench.datasets._models import (
     CATEGORIES,
     SURROGATE,
@@ -932,7 +932,7 @@ def left_out_fix(folder: Path, glob: str, relative: str, exclude: Sequence[str] 
     if excluded is not None:
         return f"its file {relative} is left out by the corpus exclude '{excluded}': remove that pattern, or drop the label"
     try:
-        if extractor(relative) is None:  # a PDF's or a page's text is read whatever its bytes
+        if file_format(relative) is None:  # a PDF's or a page's text is read whatever its bytes
             read_text(folder / relative, "")
     except DataError:  # not UTF-8 text, or not readable at all
         with contextlib.suppress(OSError):
@@ -1036,7 +1036,7 @@ def _corpus_file_fix(path: Path) -> str:
     if suffix is not None:
         unpack = _ARCHIVES[suffix].format(name=path.name, stem=path.name[: -len(suffix)])
         return f"an archive, not a folder — unpack it ({unpack}) and give the folder of its files"
-    kind = extractor(path.name)
+    kind = file_format(path.name)
     if kind is None:
         with contextlib.suppress(OSError), path.open("rb") as file:
             if b"\0" in file.read(8192):
@@ -1253,7 +1253,7 @@ def _file_text(path: Path, relative: Path) -> Extracted:
     """A corpus file's text by its format (see ``workbench.datasets._formats``): a PDF's text layer, an HTML page's
     visible text, or any other file read as UTF-8 text."""
     leave_out = _leave_out(_exact(relative))
-    kind = extractor(path.name)
+    kind = file_format(path.name)
     if kind == "pdf":
         return pdf_text(_read_bytes(path), str(path), leave_out)
     if kind == "html":

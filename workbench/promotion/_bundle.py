@@ -13,7 +13,7 @@ from typing import cast
 from pydantic import ValidationError
 
 from workbench.config import settings as default_settings
-from workbench.datasets import FORMAT_PACKAGES, Corpus, EvalCase, extractor, load_corpus, on_disk
+from workbench.datasets import FORMAT_PACKAGES, Corpus, EvalCase, file_format, load_corpus, on_disk
 from workbench.errors import DataError
 from workbench import grid
 from workbench.grid import embedded_index_key
@@ -330,7 +330,7 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
 def _extracted_fix(corpus: Corpus) -> str:
     """For a corpus holding PDFs or HTML pages, whose text another version of the packages reading them may read
     otherwise (pure): the packages to install as the evaluation had them."""
-    if not any(extractor(doc.metadata.get("path", "")) for doc in corpus.documents):
+    if not any(file_format(doc.metadata.get("path", "")) for doc in corpus.documents):
         return ""
     return f" and the versions of {' and '.join(FORMAT_PACKAGES)} its {REPORT_FILE} names (which read its PDFs and HTML pages)"
 
