@@ -38,12 +38,12 @@ class Extracted:
 
 # -- PDF -------------------------------------------------------------------------------------------------------------
 
-# pypdf logs every oddity of a file it reads anyway (a wrong xref offset, a missing font width) on its own loggers:
-# a folder of real-world PDFs printed dozens of warnings per sweep. Its level is set and put back under a lock, since
-# threads (a notebook's widgets, a sweep's) may load corpora at once; pypdf is pure Python, so they lose no parallelism.
+# pypdf logs the oddities of a file it reads anyway (a wrong cross-reference offset, a missing font width) on its own
+# loggers, which printed them on every load of the corpus. Its level is set and put back under a lock, since threads (a
+# notebook's widgets, a sweep's) may load corpora at once; pypdf is pure Python, so they lose no parallelism.
 _PYPDF_LOGGER_LOCK = threading.Lock()
-# what a font's broken character map can make pypdf give: lone surrogates (the corpus hash, Chroma and MLflow cannot
-# encode them) and NUL, each read as the replacement character
+# what a font's broken character map can make pypdf give: lone surrogates (which the corpus hash cannot encode) and
+# NUL, each read as the replacement character
 _UNENCODABLE = re.compile("[\ud800-\udfff\x00]")
 
 
