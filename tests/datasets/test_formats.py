@@ -86,7 +86,7 @@ def test_pypdfs_warnings_about_a_file_it_reads_anyway_are_not_printed(tmp_path: 
 
 
 def test_what_a_broken_font_map_makes_of_a_pdfs_text_is_read_as_replacement_characters(tmp_path: Path) -> None:
-    # a lone surrogate in a document's text failed the sweep where the corpus was hashed, embedded or logged
+    # a lone surrogate in a document's text failed the sweep where the corpus was hashed
     corpus = corpus_of(tmp_path, {"odd.pdf": pdf_bytes("ABC", to_unicode={"A": "D800", "B": "0000", "C": "0043"})})
     assert corpus.documents[0].text == "\ufffd\ufffdC"
     assert len(corpus.hash) == 64 and json.loads(corpus.to_jsonl())["text"] == "\ufffd\ufffdC"
