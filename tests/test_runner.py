@@ -1074,3 +1074,58 @@ def test_a_question_whose_answer_failed_keeps_its_retrieval_scores(wb_settings) 
     for metric in ("hit_at_k", "recall_at_k", "precision_at_k", "mrr"):
         assert failing.metrics[metric] == answered.metrics[metric], metric
     assert failing.metrics["mrr"] == pytest.approx(sum(ranks) / 3)
+
+
+def _corpus_folder(folder: Path) -> Path:
+    """A folder of handbook pages the handbook questions label, with a draft and a note a corpus glob may leave out."""
+    folder.mkdir()
+    for doc in HANDBOOK:
+        (folder / f"{doc['id']}.txt").write_text(doc["text"], encoding="utf-8")
+    (folder / "draft.txt").write_text("Unfinished.", encoding="utf-8")
+    (folder / "notes.md").write_text("# Notes\nNot a policy.", encoding="utf-8")
+    return folder
+
+
+def test_a_folder_given_as_the_corpus_is_read_with_the_experiments_glob_and_exclude(tmp_path, wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # wb.run(exp, corpus="kb") read kb/**/*.md whatever the experiment's corpus said: its .txt pages were no documents
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    _corpus_folder(tmp_path / "kb")
+    frame = pd.DataFrame({"question": ["Which class do I book?"], "source_ids": [["travel"]]})
+    spec = make_spec(prompts=make_spec().prompts[:1], chunkers=make_spec().chunkers[:1], execution={"isolation": "none"},
+                     corpus={"path": "handbook", "glob": "*.txt", "exclude": ["draft.txt"]})
+    result = wb.run(spec, dataset=frame, corpus="kb", models=fake_models, tracker=MemoryTracker(), settings=wb_settings, progress=False)
+    assert sorted(result.corpus.ids) == ["leave", "travel"]
+    assert result.spec.corpus is None  # the experiment's folder was not read: its logged experiment does not name it
+
+
+def test_a_folder_given_as_the_corpus_of_an_experiment_without_a_folder_is_read_with_the_default_glob(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    unlabelled = pd.DataFrame({"question": ["Who approves leave?"]})
+    _corpus_folder(tmp_path / "kb")
+    assert load_inputs(make_spec(), dataset=unlabelled, corpus=tmp_path / "kb")[1].ids == {"notes"}  # the built-in corpus has no glob
+    assert load_inputs(make_spec(corpus=None), dataset=unlabelled, corpus=str(tmp_path / "kb"))[1].ids == {"notes"}
+
+
+def test_a_source_id_the_glob_leaves_out_of_a_folder_given_as_the_corpus_names_its_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    _corpus_folder(tmp_path / "kb")
+    spec = make_spec(corpus={"path": "elsewhere", "glob": "*.txt", "exclude": ["draft.txt"]})
+    with pytest.raises(wb.DataError) as info:
+        load_inputs(spec, dataset=pd.DataFrame({"question": ["Draft?"], "source_ids": [["draft"]]}), corpus=tmp_path / "kb")
+    assert "its file draft.txt is left out by the corpus exclude 'draft.txt'" in str(info.value)
+
+
+def test_a_dataframe_given_to_wb_run_takes_the_experiments_dataset_limit(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # load_inputs applied it, but wb.run dropped the experiment's dataset before loading the frame: every row was run
+    import pandas as pd
+
+    frame = pd.DataFrame({"question": ["Which class do I book?", "Who approves leave?", "How many days?"]})
+    spec = make_spec(prompts=make_spec().prompts[:1], chunkers=make_spec().chunkers[:1], execution={"isolation": "none"},
+                     dataset={"path": "datasets/python_docs.jsonl", "limit": 2})
+    result = wb.run(spec, dataset=frame, corpus=HANDBOOK, models=fake_models, tracker=MemoryTracker(), settings=wb_settings, progress=False)
+    assert [c.question for c in result.dataset.cases] == ["Which class do I book?", "Who approves leave?"]
+    assert result.spec.dataset is None

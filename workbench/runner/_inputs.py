@@ -6,14 +6,14 @@ import difflib
 import json
 import re
 from collections.abc import Collection
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from workbench.datasets import Corpus, Dataset, check_limit, document_id, left_out_fix, load_corpus, load_dataset
+from workbench.datasets import PYTHON_REFERENCE, Corpus, Dataset, check_limit, document_id, left_out_fix, load_corpus, load_dataset
 from workbench.errors import DataError, SpecError
-from workbench.spec import ExperimentSpec
+from workbench.spec import CorpusRef, ExperimentSpec
 
-__all__ = ["in_memory_spec", "load_inputs", "load_spec_corpus", "load_spec_dataset"]
+__all__ = ["in_memory_spec", "load_inputs", "load_spec_corpus", "load_spec_dataset", "sweep_inputs"]
 
 
 
@@ -39,7 +39,27 @@ def load_spec_corpus(spec: ExperimentSpec) -> Corpus:
     """
     if spec.corpus is None:
         raise SpecError(_no_data(spec, "corpus", "add corpus: {path: ...} or {builtin: python-reference}", "the documents: wb.run(exp, corpus=docs)"))
-    return load_corpus(spec.corpus.builtin or spec.resolve(spec.corpus.path or ""), glob=spec.corpus.glob, exclude=spec.corpus.exclude)
+    return _read_corpus(spec, spec.corpus)
+
+
+def _read_corpus(spec: ExperimentSpec, ref: CorpusRef) -> Corpus:
+    return load_corpus(ref.builtin or spec.resolve(ref.path or ""), glob=ref.glob, exclude=ref.exclude)
+
+
+def _corpus_ref(spec: ExperimentSpec, given: Any) -> CorpusRef | None:
+    """Where a sweep's corpus is read from (pure): the spec's own; or a folder given in its place (relative to the
+    working directory), read with the spec's glob and exclude when the spec's corpus is a folder too, with the defaults
+    when it is the built-in one or none; or the built-in corpus given by name. None for documents given in memory."""
+    if given is None:
+        return spec.corpus
+    if not isinstance(given, (str, Path)):
+        return None
+    if str(given) == PYTHON_REFERENCE:
+        return CorpusRef(builtin=PYTHON_REFERENCE)
+    path = str(Path(given).expanduser().absolute())
+    if spec.corpus is not None and spec.corpus.path is not None:
+        return spec.corpus.model_copy(update={"path": path})
+    return CorpusRef(path=path)
 
 
 def _no_data(spec: ExperimentSpec, field: str, add: str, given: str) -> str:
@@ -53,6 +73,14 @@ def in_memory_spec(spec: ExperimentSpec, dataset: Any = None, corpus: Any = None
     """The spec a sweep over in-memory data runs and logs (pure): without the file dataset or corpus it replaces, so
     its logged experiment.yaml never names a file the sweep did not read."""
     return spec.model_copy(update={k: None for k, v in (("dataset", dataset), ("corpus", corpus)) if v is not None})
+
+
+def sweep_inputs(spec: ExperimentSpec, limit: int | None, *, dataset: Any, corpus: Any) -> tuple[ExperimentSpec, Dataset, Corpus]:
+    """The spec a sweep runs and logs, and its dataset and corpus: data given to ``run`` is loaded under the
+    experiment's own spec (its dataset's limit and caps, its corpus folder's glob and exclude), then the spec leaves out
+    the files that data replaced (``in_memory_spec``)."""
+    loaded_dataset, loaded_corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus)
+    return in_memory_spec(spec, dataset, corpus), loaded_dataset, loaded_corpus
 
 
 def _given_dataset(spec: ExperimentSpec, value: Any, limit: int | None) -> Dataset:
@@ -75,16 +103,23 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any 
         spec: the experiment.
         limit: evaluate only the first ``limit`` cases (default: the spec's).
         dataset: cases in memory instead of the spec's: a ``Dataset`` or a DataFrame.
-        corpus: documents in memory instead of the spec's: a ``Corpus``, or anything ``load_corpus`` reads in memory.
+        corpus: documents instead of the spec's: a ``Corpus``, anything ``load_corpus`` reads in memory, or a folder
+            (see ``_corpus_ref``: read with the spec's glob and exclude when the spec's corpus is a folder).
     """
     dataset = load_spec_dataset(spec, limit) if dataset is None else _given_dataset(spec, dataset, limit)
-    corpus = load_spec_corpus(spec) if corpus is None else corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
+    ref = _corpus_ref(spec, corpus)
+    if corpus is None:
+        corpus = load_spec_corpus(spec)
+    elif ref is not None:
+        corpus = _read_corpus(spec, ref)
+    elif not isinstance(corpus, Corpus):
+        corpus = load_corpus(corpus)
     ids = corpus.ids
     missing = [(i, case, s) for i, case in enumerate(dataset.cases) for s in case.source_ids if s not in ids]
     if missing:
         i, case, first = missing[0]
-        left_out = _file_left_out(spec, first)
-        fix = left_out_fix(spec.resolve(spec.corpus.path), spec.corpus.glob, left_out, spec.corpus.exclude) if left_out and spec.corpus and spec.corpus.path else _source_id_fix(first, corpus, csv=dataset.source.lower().endswith(".csv"))
+        left_out = _file_left_out(spec, ref, first)
+        fix = left_out_fix(spec.resolve(ref.path), ref.glob, left_out, ref.exclude) if left_out and ref and ref.path else _source_id_fix(first, corpus, csv=dataset.source.lower().endswith(".csv"))
         raise DataError(
             f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{first}' is not a document of corpus "
             f"'{corpus.name}' — {fix}{_other_missing_ids(first, [s for _, _, s in missing])}"
@@ -103,12 +138,12 @@ def _other_missing_ids(first: str, missing: list[str]) -> str:
     return f" (and {len(others)} more source id{'' if len(others) == 1 else 's'} the corpus lacks: {shown}{', ...' if len(others) > 3 else ''})"
 
 
-def _file_left_out(spec: ExperimentSpec, doc_id: str) -> str | None:
-    """The file of the spec's corpus folder (relative to it) whose document id is ``doc_id`` (one the corpus glob leaves
+def _file_left_out(spec: ExperimentSpec, ref: CorpusRef | None, doc_id: str) -> str | None:
+    """The file of the corpus folder ``ref`` (relative to it) whose document id is ``doc_id`` (one the corpus glob leaves
     out, as the corpus has no such document), or None. A close spelling of another document is then not what was meant."""
-    if spec.corpus is None or spec.corpus.path is None:
+    if ref is None or ref.path is None:
         return None
-    folder = spec.resolve(spec.corpus.path)
+    folder = spec.resolve(ref.path)
     files = (p.relative_to(folder) for p in sorted(folder.rglob("*")) if p.is_file())
     return next((f.as_posix() for f in files if document_id(f.with_suffix("").as_posix()) == doc_id), None)
 

@@ -30,7 +30,7 @@ from workbench.results import corpus_notes
 from workbench.scoring import JUDGED_METRICS, Judge, JudgeReply, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_prompts
 from workbench.spec import ExperimentSpec, JudgeSpec, ModelSpec, RouterSpec, load_experiment
 from workbench.tracking import MlflowTracker
-from workbench.runner._inputs import in_memory_spec, load_inputs
+from workbench.runner._inputs import sweep_inputs
 from workbench.runner._reuse import Scoring, reuse_keys, sweep_scoring
 from workbench.runner._sweep import check_can_start
 
@@ -64,9 +64,9 @@ def plan_sweep(
         What ``run`` raises before it starts: a bad spec, dataset or corpus; an unusable tracking store; every variant
         unservable (a provider package or API key missing).
     """
-    spec = in_memory_spec(experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment), dataset, corpus)
+    spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
     cfg = settings or default_settings()
-    dataset, corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus)
+    spec, dataset, corpus = sweep_inputs(spec, limit, dataset=dataset, corpus=corpus)
     variants = expand_grid(spec, generate=generate)
     check_can_start(spec, variants, models, judge, cfg, own_index_store=True)
     cache = CacheReader(cfg.cache_dir)

@@ -56,7 +56,7 @@ from workbench.sandbox import SweepSandboxes
 from workbench.scoring import Judge
 from workbench.spec import ExperimentSpec, load_experiment
 from workbench.tracking import MlflowTracker, SweepComparison, SweepHandle, Tracker, TrackingUnavailable, interrupts_held
-from workbench.runner._inputs import in_memory_spec, load_inputs
+from workbench.runner._inputs import sweep_inputs
 from workbench.runner._reuse import reuse_keys, sweep_scoring
 
 __all__ = ["STOPPING_MESSAGE", "ProgressEvent", "check_can_start", "reuse_note", "run"]
@@ -153,8 +153,11 @@ def run(
         cache: the cache store (default: ``DiskCacheStore(settings.cache_dir)``).
         dataset: the cases in memory, in place of the spec's ``dataset``: a ``Dataset`` or a pandas DataFrame (columns
             as in a dataset file). Its content hash identifies it, as a file's does.
-        corpus: the documents in memory, in place of the spec's ``corpus``: a ``Corpus``, a list of strings, dicts
-            (``text``, ``id``), LangChain Documents, or a DataFrame with a ``text`` column (see ``load_corpus``).
+        corpus: the documents, in place of the spec's ``corpus``: a ``Corpus`` (as given: ``wb.load_corpus`` with its
+            own glob), a list of strings, dicts (``text``, ``id``), LangChain Documents, a DataFrame with a ``text``
+            column (see ``load_corpus``), or a folder (relative to the working directory), read with the spec's corpus
+            ``glob`` and ``exclude`` when the spec's corpus is a folder too, else with ``**/*.md``. A dataset given
+            keeps the spec's dataset ``limit`` and length caps likewise.
         allow_large_grid: run a grid of more than ``LARGE_GRID`` (1,000) variants (refused without it, as ``workbench
             run`` refuses one without ``--yes``: each variant is an MLflow run, with a trace per question).
 
@@ -170,9 +173,9 @@ def run(
     """
     _check_arguments(models, on_event, settings=settings, tracker=tracker, index_store=index_store, cache=cache, judge=judge, stop=stop,
                      stop_now=stop_now, progress=progress, generate=generate, fresh=fresh)
-    spec = in_memory_spec(experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment), dataset, corpus)
+    spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
     cfg = settings or default_settings()
-    dataset, corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus)
+    spec, dataset, corpus = sweep_inputs(spec, limit, dataset=dataset, corpus=corpus)
     variants = expand_grid(spec, generate=generate)
     if len(variants) > LARGE_GRID and not allow_large_grid:  # a typo'd range or one axis too many: months of calls
         raise WorkbenchError(f"{spec.name}: {plan_grid(spec, variants, len(dataset)).refusal('cut an axis, or pass allow_large_grid=True to run them all')}")
