@@ -29,7 +29,7 @@ from workbench.cli import build_parser, main
 from workbench.errors import WorkbenchError
 from workbench.models import CONTEXT_ADVICE, GEMMA_ID, MINILM_ID, SMOLLM2_ID
 from workbench.testing import HashingEmbedder, ScriptedModel
-from workbench.tracking import default_user, experiment_sweeps
+from workbench.tracking import TrackingUnavailable, default_user, experiment_sweeps
 
 from tests.conftest import damaged_index
 
@@ -808,6 +808,24 @@ def test_ctrl_c_message_before_the_sweep_and_with_fresh(
     assert main(["--tracking-uri", uri, "run", str(spec_file), "--no-progress", *(["--fresh"] if fresh else [])]) == 130
     captured = capsys.readouterr()
     assert lines(captured.err) == [expected] and captured.out == ""
+
+
+def test_ctrl_c_that_cut_the_sweeps_end_says_its_parent_run_stays_running_and_exits_130(
+    cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a second Ctrl+C against a server holding writes cut the sweep's end: the command said "logged as KILLED" of a
+    # parent run left RUNNING (or, cut as the sweep ended, exited 2 with the tracking error, not 130 as for Ctrl+C)
+    def cut_at_its_end(experiment: Any, *, on_event: Callable[[wb.ProgressEvent], None], **options: Any) -> wb.SweepResult:
+        on_event(wb.ProgressEvent("sweep_started", 0, 2))
+        held = TrackingUnavailable("http://mlflow:5000", "ending the sweep", "it took writes and answered none", unended_run="abc123")
+        raise KeyboardInterrupt from held
+
+    monkeypatch.setattr(wb, "run", cut_at_its_end)
+    assert main(["--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "run", str(spec_file), "--no-progress"]) == 130
+    assert lines(capsys.readouterr().err) == [
+        "stopped: the tracking server did not take the sweep's end, so its parent run abc123 stays RUNNING (the next sweep of "
+        "this experiment from this machine ends it as KILLED); once the server answers, run the same command again to resume "
+        "it (finished variants are reused, cached answers are not recomputed)"]
 
 
 class FailingModels(Models):

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from workbench import _telemetry  # noqa: F401
 from workbench.config import LARGE_GRID
 from workbench.errors import Terminated, WorkbenchError, shortened
-from workbench.tracking import STORE_HINT, check_store, half_made, shown_uri, sqlite_path
+from workbench.tracking import STORE_HINT, TrackingUnavailable, check_store, half_made, shown_uri, sqlite_path
 
 if TYPE_CHECKING:
     from workbench.comparison import ComparisonReport
@@ -114,7 +114,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         result = wb.run(experiment, settings=cfg, limit=args.limit, progress=_shows_progress(args.no_progress), fresh=args.fresh,
                         on_event=on_event, allow_large_grid=args.yes)
     except KeyboardInterrupt as exc:
-        print(_interrupted_line(started=bool(started), fresh=args.fresh), file=sys.stderr)
+        print(_interrupted_line(started=bool(started), fresh=args.fresh, unended=_unended_run(exc)), file=sys.stderr)
         return _interrupted_code(exc)
     out = sys.stderr if args.format == "json" else sys.stdout  # json: stdout holds the JSON alone, the lines go to the log
     if args.format == "json":
@@ -370,12 +370,21 @@ def _with_execution(path: str, *, workers: int | None, isolation: str | None) ->
     return spec.model_copy(update={"execution": ExecutionSpec.model_validate({**spec.execution.model_dump(), **given})})
 
 
-def _interrupted_line(*, started: bool, fresh: bool) -> str:
+def _interrupted_line(*, started: bool, fresh: bool, unended: str | None = None) -> str:
     if not started:
         return "stopped before the sweep started: nothing was logged"
     again = "run the same command again without --fresh" if fresh else "run the same command again"
-    return (f"stopped: the sweep is logged as KILLED; {again} to resume it "
-            "(finished variants are reused, cached answers are not recomputed)")
+    resume = f"{again} to resume it (finished variants are reused, cached answers are not recomputed)"
+    if unended is not None:
+        return (f"stopped: the tracking server did not take the sweep's end, so its parent run {unended} stays RUNNING (the next "
+                f"sweep of this experiment from this machine ends it as KILLED); once the server answers, {resume}")
+    return f"stopped: the sweep is logged as KILLED; {resume}"
+
+
+def _unended_run(interrupt: KeyboardInterrupt) -> str | None:
+    """The parent run a Ctrl+C left RUNNING (the tracking server held the sweep's end: ``wb.run``'s Raises), or None."""
+    cause = interrupt.__cause__
+    return cause.unended_run if isinstance(cause, TrackingUnavailable) else None
 
 
 def _racing_lines(result: SweepResult) -> list[str]:

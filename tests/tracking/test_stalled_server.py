@@ -23,6 +23,7 @@ from mlflow import MlflowClient
 import workbench as wb
 from workbench.config import settings
 from workbench.pipeline import MemoryIndexStore
+from workbench.tracking import TrackingUnavailable
 
 from ..team.conftest import start_mlflow_server
 from ..test_runner import make_spec
@@ -143,6 +144,12 @@ def stalled_sweep(proxy: StallingProxy, tmp_path: Path, fake_models, *, stall_at
     return ended, first, pressed[0] if pressed else None
 
 
+def _left_running(interrupt: BaseException | None) -> str | None:
+    """The parent run a Ctrl+C says it left RUNNING (its cause: the server holding the sweep's end), or None."""
+    cause = interrupt.__cause__ if interrupt is not None else None
+    return cause.unended_run if isinstance(cause, TrackingUnavailable) else None
+
+
 # left to the next sweep, not ended against the server: no write of the first sweep was waited for
 LEFT = "the tracking server did not answer when the sweep ended"
 
@@ -154,6 +161,7 @@ def test_a_second_ctrl_c_against_a_server_that_answers_health_but_not_writes_end
     # sweep, each waited on the server again: a second Ctrl+C did not stop the sweep, only more presses did
     ended, first, held = stalled_sweep(proxy, tmp_path, fake_models, stall_at="question_logged", presses=2)  # as its traces are stored
     assert type(ended) is KeyboardInterrupt and held
+    assert _left_running(ended) == first[0].info.run_id  # said by the interrupt: workbench run does not say "logged as KILLED"
     assert {(r.data.tags["workbench.kind"], r.info.status) for r in first} == {("sweep", "KILLED"), ("variant", "KILLED")}
     assert first[0].data.tags["workbench.end_reason"] == LEFT
 
@@ -164,5 +172,6 @@ def test_a_ctrl_c_as_the_sweep_ends_against_a_server_holding_its_writes_ends_it_
     # the Ctrl+C cut the sweep's end (its comparison read, a write); ending it KILLED then waited on the server again,
     # until another Ctrl+C: a sweep stopping gracefully needed a third press against such a server
     ended, first, held = stalled_sweep(proxy, tmp_path, fake_models, stall_at="variant_done", presses=1)  # its run whole: the end is next
-    assert "stays RUNNING" in str(ended) and held  # said so, not "logged as KILLED"
+    assert type(ended) is KeyboardInterrupt and held  # the Ctrl+C (workbench run exits 130), not the server's error
+    assert _left_running(ended) == first[0].info.run_id and "stays RUNNING" in str(ended.__cause__)  # not "logged as KILLED"
     assert (first[0].data.tags["workbench.kind"], first[0].info.status, first[0].data.tags["workbench.end_reason"]) == ("sweep", "KILLED", LEFT)

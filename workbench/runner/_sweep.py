@@ -166,7 +166,9 @@ def run(
 
     Raises:
         Whatever stops the sweep itself (not a variant): the parent run is then ended FAILED with the error, or KILLED
-        for KeyboardInterrupt, before it propagates.
+        for KeyboardInterrupt, before it propagates. A KeyboardInterrupt whose ``__cause__`` is a
+        ``TrackingUnavailable`` left the parent run RUNNING (the server held its end; ``unended_run`` names it): the
+        next sweep of this experiment from this machine ends it as KILLED.
         WorkbenchError: ``stop`` was set while the sweep waited for another sweep of this process (nothing logged);
             or an argument of the wrong type (a URI as ``tracker``, a folder as ``index_store``, ``fresh="false"``),
             named with what to pass, before anything is logged.
@@ -380,13 +382,19 @@ def run(
                 key = comparison_key(results, seed=spec.seed)
                 track.end_sweep(sweep, results, status, comparison=_comparison(track, sweep, results, key, seed=spec.seed),
                                 comparison_key=key, error=error)
-            except KeyboardInterrupt:  # Ctrl+C while the sweep was being closed (its comparison, plots): end it anyway
-                track.end_sweep(sweep, results, "KILLED", error="interrupted (KeyboardInterrupt) while the sweep was being ended")
+            except KeyboardInterrupt as cut:  # Ctrl+C while the sweep was being closed (its comparison, plots): end it anyway
+                try:
+                    track.end_sweep(sweep, results, "KILLED", error="interrupted (KeyboardInterrupt) while the sweep was being ended")
+                except TrackingUnavailable as down:  # the server held its end: still the Ctrl+C, with the run left RUNNING
+                    down.parent_not_ended(sweep.run_id)
+                    raise cut from down
                 raise
             except Exception as failure:  # the sweep's own error, when there is one, is what the user must see
                 down = raised if isinstance(raised, TrackingUnavailable) else failure
                 if isinstance(down, TrackingUnavailable):
                     down.parent_not_ended(sweep.run_id)
+                    if isinstance(raised, KeyboardInterrupt):  # still the Ctrl+C, with the run left RUNNING as its cause
+                        raise raised from down
                 elif raised is not None:
                     raised.add_note(f"the sweep's parent run {sweep.run_id} could not be ended: {type(failure).__name__}: {failure}")
                 if raised is None:
