@@ -199,6 +199,9 @@ def test_a_promoted_router_is_exported_and_its_bundle_answers_as_the_router_did(
     written = yaml.safe_load((exported.path / "config.yaml").read_text(encoding="utf-8"))
     assert (written["router"]["cheap"]["id"], written["router"]["strong"]["id"], written["model"]["id"]) == (SMOLLM2_ID, GEMMA_ID, SMOLLM2_ID)
     assert written["router"]["escalate_when"] == {"retrieval_score_below": 0.1, "refusal_or_empty": True, "grounding_below": 0.3}
+    # the experiment's pricing of both models, which the router's cost and its cost gate used
+    assert written["prices"] == {SMOLLM2_ID: {"input": 0.1, "output": 0.4, "cached_input": None},
+                                 GEMMA_ID: {"input": 2.5, "output": 10.0, "cached_input": None}}
     assert ROUTER in (exported.path / "EVALUATION.md").read_text(encoding="utf-8")
 
     bundle = wb.load_bundle(exported.path, corpus_path=tmp_path / "docs", models=_models(), index_store=MemoryIndexStore())
@@ -209,6 +212,7 @@ def test_a_promoted_router_is_exported_and_its_bundle_answers_as_the_router_did(
         got = bundle.answer(record.case.question)
         assert (got.model, got.escalated, got.answer) == (record.answered_by, record.escalated, record.answer), record.case.id
         assert got.escalation_reasons == record.escalation.reasons, record.case.id  # type: ignore[union-attr]
+        assert got.cost_usd == pytest.approx(record.cost_usd) and record.cost_usd, record.case.id  # priced as evaluated, not unknown
     assert {r.case.id for r in routed.records if r.escalated} == set(EXPECTED)
 
     # a deployed router whose grounding embedding call fails cannot decide: one line saying to ask again (there is no

@@ -663,6 +663,16 @@ class PriceSpec(_Spec):
         default=None, ge=0, description="USD per 1M input tokens read from the provider's prompt cache (default: the input price)"
     )
 
+    @property
+    def price(self) -> Price:
+        """This entry as ``cost_of`` takes it."""
+        return Price(self.input, self.output, self.cached_input)
+
+    @classmethod
+    def of(cls, price: Price) -> PriceSpec:
+        """The entry of ``price``, as a spec's ``pricing`` or a bundle's ``prices`` writes it."""
+        return cls(input=price.input_per_m, output=price.output_per_m, cached_input=price.cached_input_per_m)
+
 
 class JudgeSpec(_Spec):
     """The judge model of the LLM-judged scorers (ragas faithfulness, answer relevancy, context precision/recall).
@@ -1031,7 +1041,7 @@ class ExperimentSpec(_Spec):
 
     def price(self, model_id: str) -> Price | None:
         """The price of a model: the spec's ``pricing`` entry, else the built-in table (None when unknown)."""
-        return price_for(model_id, {k: Price(v.input, v.output, v.cached_input) for k, v in self.pricing.items()})
+        return price_for(model_id, {k: v.price for k, v in self.pricing.items()})
 
     @property
     def hash(self) -> str:

@@ -1199,3 +1199,33 @@ def test_a_bundle_of_a_folder_named_like_a_hub_model_takes_an_embedding_path(
     (tmp_path / "my-embedder").rename(moved)
     bundle = wb.load_bundle(folder, embedding_path=moved, corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index", models=fake_models())
     assert digest in bundle.retriever.embedder.identity
+
+
+def test_a_bundle_prices_its_answers_as_the_promoted_run_did_and_an_older_one_without_prices_still_loads(
+        swept: Swept, tmp_path: Path) -> None:
+    # the bundle rebuilt its pipeline with no prices: the experiment's pricing, part of the promoted run's cost and of its
+    # cost gates, was lost, and what a deployed answer cost was unknown
+    from tests.promotion.conftest import git
+    from workbench.models import GEMMA_ID
+    from workbench.spec import PriceSpec
+
+    spec = write_project(swept.root)
+    priced = spec.model_copy(update={"name": "promo-priced", "prompts": spec.prompts[:1], "pricing": {GEMMA_ID: PriceSpec(input=1000, output=2000)}})
+    result = wb.run(priced, settings=swept.settings, models=fake_models(), limit=1, progress=False)
+    run_id = result.variants[0].run_id
+    wb.promote(run_id, name="assist-priced", alias="staging", gates=EASY, settings=swept.settings)  # type: ignore[arg-type]
+    git(tmp_path, "init", "-q")
+    folder = wb.export("assist-priced", "staging", repo=tmp_path, settings=swept.settings, checkout=True).path
+    assert yaml.safe_load((folder / "config.yaml").read_text())["prices"] == {GEMMA_ID: {"input": 1000.0, "output": 2000.0, "cached_input": None}}
+    evaluated = result.variants[0].records[0]
+    bundle = wb.load_bundle(folder, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    got = bundle.answer(evaluated.case.question)
+    assert got.answer == evaluated.answer and evaluated.cost_usd and got.cost_usd == pytest.approx(evaluated.cost_usd)
+
+    older = tmp_path / "older"  # schema 5 as exported before prices were recorded: its config_hash is the same
+    shutil.copytree(folder, older)
+    config = yaml.safe_load((older / "config.yaml").read_text())
+    del config["prices"]
+    bundle = wb.load_bundle(_rewritten(older, config), corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    got = bundle.answer(evaluated.case.question)
+    assert got.answer == evaluated.answer and got.cost_usd is None  # unknown, not free

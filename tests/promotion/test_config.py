@@ -169,7 +169,9 @@ CONFIG_FIELDS_OF_SCHEMA_4 = {  # 4: the router's, and a config_hash of model fil
         "", ".id", ".kind", ".cache", ".name", ".params", ".params.temperature", ".params.max_tokens", ".params.stop",
         ".params.timeout_s")),
 }
-CONFIG_FIELDS_OF_SCHEMA_5 = CONFIG_FIELDS_OF_SCHEMA_4 | {"corpus.exclude"}  # 5: the files a corpus folder's glob picks that are left out
+# 5: the files a corpus folder's glob picks that are left out, and the answering models' prices (both before 0.3.0, the
+# first release writing schema 5, was released: no released workbench reads a schema 5 bundle without them)
+CONFIG_FIELDS_OF_SCHEMA_5 = CONFIG_FIELDS_OF_SCHEMA_4 | {"corpus.exclude", "prices", "prices.input", "prices.output", "prices.cached_input"}
 MANIFEST_FIELDS_OF_SCHEMA_1 = {"schema_version", "name", "alias", "config_hash", "exported_at", "exported_by", "mlflow", "metrics",
                                "gates", "audit", "files"}
 

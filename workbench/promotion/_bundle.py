@@ -21,6 +21,7 @@ from workbench.models import (
     Embedder,
     GenerationParams,
     Generator,
+    cost_of,
     embeds_queries_apart,
     endpoint_variables,
     hosted_server,
@@ -68,7 +69,9 @@ from workbench.spec import ExecutionSpec, ModelSpec
 class BundleAnswer:
     """An answer and what it rests on: the retrieved chunks' source document ids, chunk ids and texts; the model that
     answered (``model``: its id), and for a router whether it escalated to its strong model and why (one reason per
-    signal that fired, as the evaluated run's traces give them)."""
+    signal that fired, as the evaluated run's traces give them); what it cost (``cost_usd``: its model calls, at the
+    prices of the evaluated run's cost, ``config.prices``; None when a price is unknown, the bundle recorded none, or
+    the provider reported no token counts)."""
 
     question: str
     answer: str
@@ -78,6 +81,7 @@ class BundleAnswer:
     model: str = ""
     escalated: bool = False
     escalation_reasons: tuple[str, ...] = ()
+    cost_usd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -148,8 +152,13 @@ class Bundle:
             question=question, answer=record.answer, source_ids=record.retrieved_ids,
             chunk_ids=tuple(h.chunk.id for h in record.hits), contexts=tuple(h.chunk.text for h in record.hits),
             model=record.answered_by or self.config.model.id, escalated=record.escalated,
-            escalation_reasons=record.escalation.reasons if record.escalation is not None else (),
+            escalation_reasons=record.escalation.reasons if record.escalation is not None else (), cost_usd=self._cost(record),
         )
+
+    def _cost(self, record: QuestionRecord) -> float | None:
+        if self.router is not None:  # its calls priced as it made them
+            return record.cost_usd
+        return cost_of(record.generation, self.config.price(self.config.model.id)) if record.generation is not None else None
 
 
 def _manifest(path: Path) -> Manifest:
@@ -678,7 +687,7 @@ def load_bundle(
     # a router measures grounding with the embedding model that embedded the chunks, as its sweep did
     router = None if config.router is None else Router.from_spec(
         config.router, generator=lambda m: generators[(m.id, m.resolved_kind)], params=lambda m: _params(m, config.seed, retries),
-        price=lambda _: None, embedder=embedder)
+        price=config.price, embedder=embedder)
     # questions embedded as the sweep embedded them: as search queries where the provider embeds those otherwise
     queries = (_embedder(config, folder, embedding_path, retries=retries, queries=True)
                if embeds_queries_apart(embedding) and embedding not in overrides else embedder)

@@ -14,20 +14,21 @@ import string
 from importlib import metadata
 from datetime import datetime
 from pathlib import PurePosixPath
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.grid import flat_params
-from workbench.models import portable_model_id
+from workbench.models import Price, portable_model_id, price_for
 from workbench.prompts import PromptTemplate
 from workbench.spec import (
     NAME_PATTERN,
     ChunkerSpec,
     EscalationSpec,
     ModelSpec,
+    PriceSpec,
     RetrievalSpec,
     RouterSpec,
     check_yaml_shape,
@@ -43,7 +44,9 @@ from workbench.spec import (
 # 3 (2026-12-06): ``generator`` (the llama-cpp-python running a GGUF model); hashed as schema 2. 4 (2026-12-06):
 # ``router`` (a router's two models and when it escalates), and a config_hash holding a ``llamacpp:`` file and a
 # ``huggingface:`` folder by name and content, not where they lay. 5 (2026-12-07): ``corpus.exclude`` (the files of a
-# corpus folder its glob picks that are no documents), without which the folder is read as another corpus.
+# corpus folder its glob picks that are no documents), without which the folder is read as another corpus, and
+# ``prices`` (what the answering models cost in the evaluated run, the experiment's ``pricing`` among them); both
+# before 0.3.0, the first release writing schema 5, was released.
 SCHEMA_VERSION: Literal[5] = 5
 SchemaVersion = Literal[1, 2, 3, 4, 5]
 # the first workbench release writing each schema: from 4 on a new schema comes with a new release, so that an older
@@ -191,6 +194,12 @@ class BundleConfig(_Model):
         "bundle refuses to load where they differ, unless told to (load_bundle(..., allow_other_generator=True)); null "
         "when not recorded (a bundle exported before workbench recorded them, schema 2 or older)",
     )
+    prices: dict[str, PriceSpec] | None = Field(
+        default=None, description="model id -> its price (USD per 1M tokens) in the evaluated run's cost, for each "
+        "answering model with a known one (the experiment's pricing, else the built-in table): the loaded bundle prices "
+        "its answers with them (cost_usd); null when not recorded (a bundle exported before workbench recorded them), "
+        "whose answers' cost is then unknown",
+    )
     seed: int = 0
     chunker: ChunkerSpec
     chunking_revision: int | None = Field(
@@ -246,6 +255,11 @@ class BundleConfig(_Model):
     def answering_models(self) -> dict[str, ModelSpec]:
         """The models that answer, by their role in a run's ``workbench.models`` tag (``answering_models``)."""
         return answering_models(self.model, self.router)
+
+    def price(self, model_id: str) -> Price | None:
+        """The price the evaluated run's cost gave ``model_id`` (None: unknown, or not recorded in this bundle)."""
+        found = (self.prices or {}).get(model_id)
+        return None if found is None else found.price
 
     @property
     def model_label(self) -> str:
@@ -342,6 +356,13 @@ def answering_models(model: ModelSpec, router: RouterSpec | None) -> dict[str, M
     """The models answering a configuration by their role in its run's ``workbench.models`` tag: ``generator``, or a
     router's ``cheap`` and ``strong`` (``model`` is then the cheap one)."""
     return {"generator": model} if router is None else {"cheap": router.cheap, "strong": router.strong}
+
+
+def evaluated_prices(pricing: Mapping[str, PriceSpec], models: Iterable[ModelSpec]) -> dict[str, PriceSpec]:
+    """The prices of ``models`` in their run's cost (pure): its experiment's ``pricing``, else the built-in table, as
+    ``ExperimentSpec.price`` gives them; a model without a known price is left out."""
+    found = {m.id: price_for(m.id, {k: v.price for k, v in pricing.items()}) for m in models}
+    return {model_id: PriceSpec.of(price) for model_id, price in found.items() if price is not None}
 
 
 def newer_schema(data: Mapping[str, Any], known: int, source: str) -> str | None:

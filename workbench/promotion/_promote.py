@@ -33,6 +33,7 @@ from workbench.promotion._config import (
     answering_models,
     config_files,
     config_hash,
+    evaluated_prices,
     model_contents,
     gate_records,
     gguf_sha256,
@@ -68,7 +69,9 @@ from workbench.promotion._registry import (
 from workbench.promotion._secrets import find_secrets, secret_env_values
 from workbench.prompts import PromptTemplate
 from workbench.results import VariantResult
-from workbench.spec import BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PromotionSpec, PromptSpec, RetrievalSpec, RouterSpec
+from workbench.spec import (
+    BeatsHolderGate, ChunkerSpec, GateSpec, ModelSpec, Name, PriceSpec, PromotionSpec, PromptSpec, RetrievalSpec, RouterSpec,
+)
 from workbench.tracking import (
     CHUNKS_SHA256_TAG,
     CHUNKS_TAG,
@@ -249,6 +252,7 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         chunker = ChunkerSpec.model_validate(variant["chunker"])
         retrieval = RetrievalSpec.model_validate(variant["retrieval"])
         promotion = PromotionSpec.model_validate(experiment["promotion"]) if experiment.get("promotion") else None
+        pricing = {model_id: PriceSpec.model_validate(price) for model_id, price in (experiment.get("pricing") or {}).items()}
     except KeyError as exc:
         raise PromotionError(f"run {run_id}: variant.yaml has no {exc} — was the run logged by workbench?") from None
     except ValidationError as exc:
@@ -300,7 +304,8 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
         generator=evaluated_generator(tags, answering), router=router,
         prompt=PromptRef(name=template.name, file=f"prompts/{template.name}.txt",
                          system_file=f"prompts/{template.name}.system.txt" if template.system else None, sha256=template.hash),
-        model=model, servers=servers, weights=weights, seed=seed, chunker=chunker, retrieval=retrieval, corpus=corpus, dataset=dataset,
+        model=model, servers=servers, weights=weights, prices=evaluated_prices(pricing, answering.values()), seed=seed, chunker=chunker,
+        retrieval=retrieval, corpus=corpus, dataset=dataset,
         chunking_revision=grid.CHUNKING_REVISION if "workbench.index_key" in tags else None,  # not stale: checked above
         chunks=evaluated_chunks(tags),
         source=SourceInfo(run_id=run_id, experiment_id=run.info.experiment_id, parent_run_id=parent_id,
