@@ -223,7 +223,7 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
          r"exp.yaml:13: models\[0\].params.stop: stop\[1\] is empty: the model would stop before its first word, so every "
          r"answer would be '' — remove it"),
         # the written placeholder is named, not 'missing variable {question}', which the user saw written as {Question}
-        ("{question}", "{query}", r"exp.yaml:7: prompts\[0\]: .*unknown variable \{query\} — templates may use only \{question\} and \{context\}"),
+        ("{question}", "{query}", r"exp.yaml:7: prompts\[0\]: .*unknown variable \{query\} — write \{question\} \(templates may use only \{question\} and \{context\}\)"),
         ("{question}", "{Question}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{Question\} is not \{question\}: placeholder names are "
          r"lower-case — write \{question\}$"),
         ("{context}", "{CONTEXT}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{CONTEXT\} is not \{context\}"),
@@ -377,6 +377,10 @@ def test_a_token_chunker_longer_than_minilm_reads_is_one_line_at_load(tmp_path: 
     ("Answer briefly.\x0c\u2028Be kind.\nContext: {contxt}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: unknown variable \{contxt\}"),
     ("Answer briefly.\nContext: {{context}}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: \{\{context\}\} is the text '\{context\}'"),
     ("Answer briefly.\nContext: {context}\nQuestion: {question!r}\n", r"p.txt:3: prompts\[0\].file: placeholder \{question!r\} writes"),
+    # the error named one placeholder at the line of another: the alphabetically first unknown one ({audience}) at the line
+    # of the first bad one ({zone}), and a doubled-brace {{context}} at the line of an unknown variable above it
+    ("Reply in {zone}.\nContext: {context}\nQuestion: {question}\nFor {audience}.\n", r"p.txt:1: prompts\[0\].file: unknown variable \{zone\}"),
+    ("Answer from {sources}.\nContext: {{context}}\nQuestion: {question}\n", r"p.txt:2: prompts\[0\].file: \{\{context\}\} is the text"),
 ])
 def test_a_bad_placeholder_in_a_prompt_file_is_named_at_its_line_in_that_file(tmp_path: Path, body: str, expected: str) -> None:
     # the error named the experiment file's 'file:' line, not the prompt file nor where in it the placeholder is

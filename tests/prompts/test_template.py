@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from workbench.prompts import PromptTemplate
@@ -51,3 +53,26 @@ def test_a_long_line_of_braces_is_checked_in_linear_time() -> None:
             check_template("{context}\n{question}\n" + "{%" * n)
 
     assert_linear_time(check, 10_000)
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("{contex}\n{question}", "unknown variable {contex} — write {context}"),  # a typo
+    ("{context}\n{qustion}", "unknown variable {qustion} — write {question}"),
+    ("{contexts}\n{question}", "unknown variable {contexts} — write {context}"),  # ragas's name for the retrieved chunks
+    # LlamaIndex's text_qa_template and LangChain's create_retrieval_chain name them so
+    ("Context information is below.\n{context_str}\nQuery: {query_str}\nAnswer: ", "unknown variable {context_str} — write {context}"),
+    ("Answer from {context}.\n{input}", "unknown variable {input} — write {question}"),
+    ("{context}\n{query}", "unknown variable {query} — write {question}"),
+])
+def test_an_unknown_variable_says_which_placeholder_it_likely_is(template: str, expected: str) -> None:
+    from workbench.prompts import check_template
+
+    with pytest.raises(ValueError, match=rf"^{re.escape(expected)} \(templates may use only {{question}} and {{context}}\)$"):
+        check_template(template)
+
+
+def test_an_unknown_variable_like_neither_placeholder_says_which_there_are() -> None:
+    from workbench.prompts import check_template
+
+    with pytest.raises(ValueError, match=r"^unknown variable {audience} — templates may use only {question} and {context}$"):
+        check_template("{context}\n{question}\nFor {audience}.")

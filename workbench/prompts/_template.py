@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import string
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 REQUIRED_VARIABLES = frozenset({"question"})
@@ -18,18 +20,30 @@ def template_variables(text: str) -> frozenset[str]:
     Raises:
         ValueError: on a malformed placeholder.
     """
-    return frozenset(field for _, field, _, _ in string.Formatter().parse(text) if field is not None)
+    return frozenset(_names(text))
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """The names of a template's placeholders, each once, in the order they are written."""
+    return tuple(dict.fromkeys(field for _, field, _, _ in string.Formatter().parse(text) if field is not None))
 
 
 def check_template(text: str) -> None:
     """Raise ``ValueError`` with a one-line reason when a template cannot be rendered by the pipeline."""
-    found = _placeholders(text)
-    _check_written(text)
-    _check_known(found)  # before the missing {question}: {Question} or {query} is what was written instead of it
-    missing = REQUIRED_VARIABLES - found
+    # its placeholders first: {Question} or {query} is what was written instead of the missing {question}
+    found = _check_placeholders(text)
+    missing = REQUIRED_VARIABLES - set(found)
     if missing:
         raise ValueError(f"missing variable {{{sorted(missing)[0]}}} — a template must use {{question}} (and usually {{context}})")
+
+
+def _check_placeholders(text: str) -> tuple[str, ...]:
+    """Raise ``ValueError`` on a placeholder of ``text`` the pipeline cannot fill in; else its placeholders' names."""
+    found = _placeholders(text)
+    _check_written(text)
+    _check_known(found)
     _check_renders(text)
+    return found
 
 
 # a placeholder in a system message, which is sent as written: {context}, { context }, {{context}} (Jinja's), {Context}
@@ -48,16 +62,27 @@ def check_system(text: str) -> None:
 
 
 def problem_line(text: str) -> int | None:
-    """The line (from 1) of the first placeholder that ``check_template`` refuses, or None when no single line holds
-    the problem (a missing ``{question}``, a placeholder across lines)."""
+    """The line (from 1) of the placeholder that ``check_template`` names, or of the first it refuses when no line holds
+    that one alone; None when no single line holds the problem (a missing ``{question}``, a placeholder across lines).
+    The first refused line was not always the one named: ``{{context}}`` on line 2 was named at an unknown ``{sources}``
+    on line 1, as the checks run one kind of problem over the whole text at a time."""
+    named = _refusal(check_template, text)
+    first = None
     for number, line in enumerate(text.split("\n"), 1):  # as an editor counts: not at a form feed or U+2028
-        try:
-            found = _placeholders(line)
-            _check_written(line)
-            _check_known(found)
-            _check_renders(line)
-        except ValueError:
+        refused = _refusal(_check_placeholders, line)
+        if refused is not None and refused == named:
             return number
+        if refused is not None and first is None:
+            first = number
+    return first
+
+
+def _refusal(check: Callable[[str], object], text: str) -> str | None:
+    """Why ``check`` refuses ``text``, None when it does not."""
+    try:
+        check(text)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -67,13 +92,13 @@ def problem_line(text: str) -> int | None:
 _JINJA_TAG = re.compile(r"(?<!\{)\{(%|#)[^\n]{0,200}?\1\}")
 
 
-def _placeholders(text: str) -> frozenset[str]:
+def _placeholders(text: str) -> tuple[str, ...]:
     tag = _JINJA_TAG.search(text)
     if tag is not None:  # it was a malformed placeholder, or told to double its braces: the model read the Jinja as written
         raise ValueError(f"{tag.group()} is Jinja, which a template does not run (it is Python format text) — write {{context}} where "
                          "the retrieved chunks go and {question} where the question goes")
     try:
-        return template_variables(text)
+        return _names(text)
     except ValueError as exc:
         raise ValueError(f"malformed placeholder ({exc}) — write literal braces as {{{{ and }}}}") from None
 
@@ -139,13 +164,28 @@ def _check_visible(field: str) -> None:
                          f"type it again as {{{visible}}}")
 
 
-def _check_known(found: frozenset[str]) -> None:
-    unknown = found - KNOWN_VARIABLES
-    cased = sorted(f for f in unknown if f.lower() in KNOWN_VARIABLES)
+# what other tools name the question and the retrieved chunks: LlamaIndex's text_qa_template ({context_str},
+# {query_str}), LangChain's create_retrieval_chain ({input}), ragas's samples ({contexts}, {user_input})
+_OTHER_NAMES = {"query": "question", "query_str": "question", "input": "question", "user_input": "question",
+                "context_str": "context", "contexts": "context", "documents": "context", "docs": "context"}
+
+
+def _check_known(found: Sequence[str]) -> None:
+    """Refuse the first placeholder (in the text's order) that is neither ``{question}`` nor ``{context}``."""
+    unknown = [f for f in found if f not in KNOWN_VARIABLES]
+    cased = [f for f in unknown if f.lower() in KNOWN_VARIABLES]
     if cased:
         raise ValueError(f"placeholder {{{cased[0]}}} is not {{{cased[0].lower()}}}: placeholder names are lower-case — write {{{cased[0].lower()}}}")
     if unknown:
-        raise ValueError(f"unknown variable {{{sorted(unknown)[0]}}} — templates may use only {{question}} and {{context}}")
+        likely = _likely_meant(unknown[0])
+        only = "templates may use only {question} and {context}"
+        raise ValueError(f"unknown variable {{{unknown[0]}}} — " + (f"write {{{likely}}} ({only})" if likely else only))
+
+
+def _likely_meant(name: str) -> str | None:
+    """The placeholder an unknown one most likely stands for: another tool's name for it, or a typo of it."""
+    close = difflib.get_close_matches(name.lower(), sorted(KNOWN_VARIABLES), n=1, cutoff=0.75)
+    return _OTHER_NAMES.get(name.lower()) or (close[0] if close else None)
 
 
 # the width of a format spec ([[fill]align][sign][z][#][0][width][grouping][.precision][type]), which pads the text, and
