@@ -436,6 +436,24 @@ def test_a_file_that_is_not_utf8_is_one_line_naming_it_and_its_line(tmp_path: Pa
         load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))
 
 
+@pytest.mark.parametrize(("body", "expected"), [
+    # PowerShell's '>' and Out-File write UTF-16: 'not UTF-8 text (byte 0xff)' said nothing of what the file is
+    ("Context: {context}\nQuestion: {question}\n".encode("utf-16"),
+     r"p.txt:1: prompts\[0\].file is UTF-16 text \(byte-order mark 0xfffe\), not UTF-8 — save it as UTF-8$"),
+    # without a byte-order mark every other byte is a NUL: the error quoted '{\x00c\x00o\x00n...' as a placeholder
+    ("Context: {context}\nQuestion: {question}\n".encode("utf-16-le"),
+     r"p.txt:1: prompts\[0\].file: holds a NUL character \(\\u0000\), which a database cannot store \(a UTF-16 or binary file read "
+     r"as text holds many\) — remove it, or save the file as UTF-8 text$"),
+    # a NUL in a UTF-8 file was accepted, where the dataset and corpus refuse it
+    (b"Context: {context}\nQuestion: {question}\x00\n", r"p.txt:2: prompts\[0\].file: holds a NUL character"),
+])
+def test_a_prompt_file_that_is_utf16_or_holds_a_nul_says_so(tmp_path: Path, body: bytes, expected: str) -> None:
+    (tmp_path / "p.txt").write_bytes(body)
+    with pytest.raises(SpecError, match=rf"^{re.escape(str(tmp_path))}/{expected}") as info:
+        load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))
+    assert "\n" not in str(info.value)
+
+
 def test_duplicate_prompt_names_rejected(tmp_path: Path) -> None:
     doubled = GOOD.replace("models:", '  - name: a\n    template: "{question}"\nmodels:')
     with pytest.raises(SpecError, match="prompt name 'a' is used twice"):

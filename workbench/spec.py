@@ -1472,6 +1472,8 @@ def _read_utf8(path: Path, what: str) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the text (nor of a prompt)
     except UnicodeDecodeError as exc:
+        if exc.object[:2] in (b"\xff\xfe", b"\xfe\xff"):  # PowerShell's '>' and Out-File write UTF-16
+            raise SpecError(f"{path}:1: {what} is UTF-16 text (byte-order mark 0x{exc.object[:2].hex()}), not UTF-8 — save it as UTF-8") from None
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise SpecError(f"{path}:{line}: {what} is not UTF-8 text (byte {exc.object[exc.start]:#04x}) — save it as UTF-8") from None
     except OSError as exc:

@@ -55,6 +55,14 @@ def test_a_long_line_of_braces_is_checked_in_linear_time() -> None:
     assert_linear_time(check, 10_000)
 
 
+@pytest.mark.parametrize(("template", "system", "where"), [("{context}\n{question}\0", "", ""), ("{context}\n{question}", "Be brief.\0", "system: ")])
+def test_a_nul_character_in_a_template_or_system_message_is_refused(template: str, system: str, where: str) -> None:
+    # accepted, where a dataset's question or a corpus file holding one is refused: PostgreSQL (a tracking server's
+    # store, its Prompt Registry) cannot store it
+    with pytest.raises(ValueError, match=rf"^{where}holds a NUL character \(\\u0000\), which a database cannot store .* — remove it"):
+        PromptTemplate("p", template, system)
+
+
 @pytest.mark.parametrize(("template", "expected"), [
     ("{contex}\n{question}", "unknown variable {contex} — write {context}"),  # a typo
     ("{context}\n{qustion}", "unknown variable {qustion} — write {question}"),

@@ -39,6 +39,7 @@ def check_template(text: str) -> None:
 
 def _check_placeholders(text: str) -> tuple[str, ...]:
     """Raise ``ValueError`` on a placeholder of ``text`` the pipeline cannot fill in; else its placeholders' names."""
+    _check_no_nul(text)
     found = _placeholders(text)
     _check_written(text)
     _check_known(found)
@@ -56,6 +57,7 @@ _SYSTEM_PLACEHOLDER = re.compile(r"\{+\s*(question|context)" + _AFTER_NAME + r"\
 def check_system(text: str) -> None:
     """Raise ``ValueError`` with a one-line reason when a system message holds a placeholder: it is sent as written
     (only the template is filled in), so the model would read the text '{context}' instead of the retrieved chunks."""
+    _check_no_nul(text, "system: ")
     found = _SYSTEM_PLACEHOLDER.search(text)
     if found is not None:
         raise ValueError(f"system: {found.group()} is not filled in in the system message, only in the template — move it into 'template'")
@@ -84,6 +86,14 @@ def _refusal(check: Callable[[str], object], text: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def _check_no_nul(text: str, where: str = "") -> None:
+    # as a dataset's question or a corpus file holding one is refused; a prompt file saved as UTF-16 without its
+    # byte-order mark holds one every other byte, and its errors quoted '{\x00c\x00o\x00n...' as a placeholder
+    if "\0" in text:
+        raise ValueError(f"{where}holds a NUL character (\\u0000), which a database cannot store (a UTF-16 or binary file read as text holds "
+                         "many) — remove it, or save the file as UTF-8 text")
 
 
 # a Jinja statement or comment ({% for doc in context %}, {# note #}) pasted from a promptfoo or LangChain jinja2 prompt,
