@@ -223,33 +223,33 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
          r"exp.yaml:13: models\[0\].params.stop: stop\[1\] is empty: the model would stop before its first word, so every "
          r"answer would be '' — remove it"),
         # the written placeholder is named, not 'missing variable {question}', which the user saw written as {Question}
-        ("{question}", "{query}", r"exp.yaml:7: prompts\[0\]: .*unknown variable \{query\} — write \{question\} \(templates may use only \{question\} and \{context\}\)"),
-        ("{question}", "{Question}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{Question\} is not \{question\}: placeholder names are "
+        ("{question}", "{query}", r"exp.yaml:8: prompts\[0\].template: unknown variable \{query\} — write \{question\} \(templates may use only \{question\} and \{context\}\)"),
+        ("{question}", "{Question}", r"exp.yaml:8: prompts\[0\].template: placeholder \{Question\} is not \{question\}: placeholder names are "
          r"lower-case — write \{question\}$"),
-        ("{context}", "{CONTEXT}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{CONTEXT\} is not \{context\}"),
-        ("{question}", "{question.upper}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question.upper\} reads an attribute or item"),
+        ("{context}", "{CONTEXT}", r"exp.yaml:8: prompts\[0\].template: placeholder \{CONTEXT\} is not \{context\}"),
+        ("{question}", "{question.upper}", r"exp.yaml:8: prompts\[0\].template: placeholder \{question.upper\} reads an attribute or item"),
         # a JSON example was said to 'read an attribute or item' of a placeholder called {'answer'}
         ("{question}", "{question} Reply as {'answer': 1}",
-         r"exp.yaml:7: prompts\[0\]: .*\{'answer': 1\} is not a placeholder — write its braces doubled: \{\{'answer': 1\}\}"),
+         r"exp.yaml:8: prompts\[0\].template: \{'answer': 1\} is not a placeholder — write its braces doubled: \{\{'answer': 1\}\}"),
         # a positional placeholder ("{1}\nQ: {0}".format(question, context)) was told to double its braces: the text '{0}'
-        ("{question}", "{question} {0}", r"exp.yaml:7: prompts\[0\]: .*\{0\} is a positional placeholder, which a template does not fill — "
+        ("{question}", "{question} {0}", r"exp.yaml:8: prompts\[0\].template: \{0\} is a positional placeholder, which a template does not fill — "
          r"write \{question\} or \{context\} where a value goes, or \{\{0\}\} for the text '\{0\}'$"),
-        ("{context}", "{}", r"exp.yaml:7: prompts\[0\]: .*\{\} is a positional placeholder, .* or \{\{\}\} for the text '\{\}'$"),
+        ("{context}", "{}", r"exp.yaml:8: prompts\[0\].template: \{\} is a positional placeholder, .* or \{\{\}\} for the text '\{\}'$"),
         # accepted, they failed every question of the sweep, after its indexes were built and its runs logged
-        ("{question}", "{question:d}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question:d\} cannot be filled in with text"),
-        ("{question}", "{question!x}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question!x\} cannot be filled in with text"),
+        ("{question}", "{question:d}", r"exp.yaml:8: prompts\[0\].template: placeholder \{question:d\} cannot be filled in with text"),
+        ("{question}", "{question!x}", r"exp.yaml:8: prompts\[0\].template: placeholder \{question!x\} cannot be filled in with text"),
         # the retrieved text was cut to its first 500 characters, silently: hit@k counted chunks the model never read
-        ("{context}", "{context:.500}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{context:\.500\} cuts the context short, and the model "
+        ("{context}", "{context:.500}", r"exp.yaml:8: prompts\[0\].template: placeholder \{context:\.500\} cuts the context short, and the model "
          r"never reads the rest — write \{context\} and retrieve less to shorten the prompt \(the retrieval's k, the chunker's size\)"),
-        ("{question}", "{question:^.20}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question:\^\.20\} cuts the question short"),
-        ("{question}", "{question:>{context}}", r"exp.yaml:7: prompts\[0\]: .*\{question:>\{context\}\} has a placeholder in its format"),
+        ("{question}", "{question:^.20}", r"exp.yaml:8: prompts\[0\].template: placeholder \{question:\^\.20\} cuts the question short"),
+        ("{question}", "{question:>{context}}", r"exp.yaml:8: prompts\[0\].template: placeholder \{question:>\{context\}\} has a placeholder in its format"),
         # a width pads every prompt with filling the model reads: a colleague's {question:>2000000000} had the check
         # itself build a text of 2 GB (the kernel killed), and a width of millions made every prompt that long
-        ("{question}", "{question:>2000000000}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question:>2000000000\} pads the question "
+        ("{question}", "{question:>2000000000}", r"exp.yaml:8: prompts\[0\].template: placeholder \{question:>2000000000\} pads the question "
          r"to 2,000,000,000 characters with filling the model reads .* — write \{question\}"),
         # the check built a text one character longer than the precision keeps: 2 GB for this one
-        ("{question}", "{question:.2000000000}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question:\.2000000000\} cuts the question short"),
-        ("{context}", "{context!r:*^50}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{context!r:\*\^50\} pads the context to 50 characters"),
+        ("{question}", "{question:.2000000000}", r"exp.yaml:8: prompts\[0\].template: placeholder \{question:\.2000000000\} cuts the question short"),
+        ("{context}", "{context!r:*^50}", r"exp.yaml:8: prompts\[0\].template: placeholder \{context!r:\*\^50\} pads the context to 50 characters"),
         # the system message is sent as written: the model read the text '{context}'
         ('    template: "', '    system: "Answer from {context} only."\n    template: "',
          r"exp.yaml:7: prompts\[0\]: .*system: \{context\} is not filled in in the system message, only in the template"),
@@ -260,32 +260,32 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
          r"exp.yaml:7: prompts\[0\]: .*system: \{\{ question \}\} is not filled in in the system message"),
         ('    template: "', '    system: "Answer from {Context} only."\n    template: "',
          r"exp.yaml:7: prompts\[0\]: .*system: \{Context\} is not filled in in the system message"),
-        ("{question}", "{ question }", r"exp.yaml:7: prompts\[0\]: .*placeholder \{ question \} has spaces inside its braces — write \{question\}"),
+        ("{question}", "{ question }", r"exp.yaml:8: prompts\[0\].template: placeholder \{ question \} has spaces inside its braces — write \{question\}"),
         # Jinja's and promptfoo's {{context}} is a literal brace pair here: the model read the text '{context}' in every
         # question, never the retrieved chunks, and the sweep ran; a lone {{question}} was 'missing variable {question}'
-        ("{context}", "{{context}}", r"exp.yaml:7: prompts\[0\]: .*\{\{context\}\} is the text '\{context\}', not the context: doubled "
+        ("{context}", "{{context}}", r"exp.yaml:8: prompts\[0\].template: \{\{context\}\} is the text '\{context\}', not the context: doubled "
          r"braces \(Jinja's, promptfoo's\) write one literal brace here, so the model would read it as written — write \{context\}"),
-        ("{context}", "{{ context | trim }}", r"exp.yaml:7: prompts\[0\]: .*\{\{ context \| trim \}\} is the text '\{ context \| trim \}'"),
+        ("{context}", "{{ context | trim }}", r"exp.yaml:8: prompts\[0\].template: \{\{ context \| trim \}\} is the text '\{ context \| trim \}'"),
         ("{context}\\nQuestion: {question}", "{{ context }}\\nQuestion: {{ question }}",
-         r"exp.yaml:7: prompts\[0\]: .*\{\{ context \}\} is the text '\{ context \}', not the context"),
+         r"exp.yaml:8: prompts\[0\].template: \{\{ context \}\} is the text '\{ context \}', not the context"),
         # Python's repr of the text: the chunks reached the model as one quoted line with '\n' written in it
-        ("{context}", "{context!r}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{context!r\} writes the context as a Python literal "
+        ("{context}", "{context!r}", r"exp.yaml:8: prompts\[0\].template: placeholder \{context!r\} writes the context as a Python literal "
          r"\(quoted, its line breaks and special characters as escapes such as \\n\), which the model reads as written — write \{context\}"),
-        ("{question}", "{question!a}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question!a\} writes the question as a Python literal "
+        ("{question}", "{question!a}", r"exp.yaml:8: prompts\[0\].template: placeholder \{question!a\} writes the question as a Python literal "
          r"\(quoted, its line breaks and non-ASCII letters as escapes"),
         # a Jinja tag (promptfoo, LangChain's jinja2 prompts) was told to double its braces, which sent the Jinja to the
         # model as written, or was a 'malformed placeholder (expected ':' after conversion specifier)'
-        ("{context}", "{% for doc in context %}{{ doc }}{% endfor %}", r"exp.yaml:7: prompts\[0\]: .*\{% for doc in context %\} is Jinja, "
+        ("{context}", "{% for doc in context %}{{ doc }}{% endfor %}", r"exp.yaml:8: prompts\[0\].template: \{% for doc in context %\} is Jinja, "
          r"which a template does not run \(it is Python format text\) — write \{context\} where the retrieved chunks go and \{question\} "
          r"where the question goes$"),
-        ("Context: ", "{% if lang != 'en' %}Answer in English.{% endif %} Context: ", r"exp.yaml:7: prompts\[0\]: .*\{% if lang != 'en' %\} is Jinja"),
+        ("Context: ", "{% if lang != 'en' %}Answer in English.{% endif %} Context: ", r"exp.yaml:8: prompts\[0\].template: \{% if lang != 'en' %\} is Jinja"),
         # an invisible character pasted inside the braces (a web page's zero-width space, a soft hyphen) was told to
         # double the braces, which made the placeholder the text the model reads
-        ("{context}", "{\\u200bcontext}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{context\} holds an invisible character \(U\+200B, "
+        ("{context}", "{\\u200bcontext}", r"exp.yaml:8: prompts\[0\].template: placeholder \{context\} holds an invisible character \(U\+200B, "
          r"pasted with the template\) — type it again as \{context\}$"),
-        ("{question}", "{ques\\u00adtion}", r"exp.yaml:7: prompts\[0\]: .*placeholder \{question\} holds an invisible character \(U\+00AD"),
+        ("{question}", "{ques\\u00adtion}", r"exp.yaml:8: prompts\[0\].template: placeholder \{question\} holds an invisible character \(U\+00AD"),
         # braces typed with a Chinese or Japanese input method: the model read the text '｛context｝', never the context
-        ("{context}", "\uff5bcontext\uff5d", r"exp.yaml:7: prompts\[0\]: .*\uff5bcontext\uff5d is written with full-width braces, so it is text, "
+        ("{context}", "\uff5bcontext\uff5d", r"exp.yaml:8: prompts\[0\].template: \uff5bcontext\uff5d is written with full-width braces, so it is text, "
          r"not a placeholder .* — write \{context\}"),
         ("  builtin: python-reference", "  builtin: python-reference\n  path: x", r"corpus: .*exactly one of 'builtin' or 'path'"),
         # the glob was ignored: every topic of the built-in corpus was read

@@ -231,12 +231,18 @@ class PromptSpec(_Spec):
         # byte-order mark (open(path).read() of a Notepad file) reached the model as an invisible first character
         return value.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n") if value is not None else None
 
+    @field_validator("template")
+    @classmethod
+    def _renders(cls, value: str | None) -> str | None:
+        # a field's check, so its error names prompts[i].template, not the whole entry
+        if value is not None:
+            check_template(value)
+        return value
+
     @model_validator(mode="after")
     def _one_source(self) -> PromptSpec:
         if (self.template is None) == (self.file is None):
             raise ValueError("give exactly one of 'template' or 'file'")
-        if self.template is not None:
-            check_template(self.template)
         check_system(self.system)  # sent as written: a placeholder in it reached the model as the text '{context}'
         return self
 
