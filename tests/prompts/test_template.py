@@ -79,8 +79,11 @@ def test_an_unknown_variable_says_which_placeholder_it_likely_is(template: str, 
         check_template(template)
 
 
-def test_an_unknown_variable_like_neither_placeholder_says_which_there_are() -> None:
+def test_an_unknown_variable_like_neither_placeholder_says_which_there_are_and_how_to_write_it_as_text() -> None:
     from workbench.prompts import check_template
 
-    with pytest.raises(ValueError, match=r"^unknown variable {audience} — templates may use only {question} and {context}$"):
-        check_template("{context}\n{question}\nFor {audience}.")
+    with pytest.raises(ValueError, match=r"^unknown variable {customer_name} — templates may use only {question} and {context}; for the text "
+                                         r"'{customer_name}' write {{customer_name}}$"):
+        check_template("{context}\n{question}\nStart the reply with 'Dear {customer_name},'.")
+    rendered = PromptTemplate("p", "{context}\n{question}\nStart the reply with 'Dear {{customer_name}},'.").render(question="Q?", context="C.")
+    assert rendered.text == "C.\nQ?\nStart the reply with 'Dear {customer_name},'."

@@ -189,7 +189,11 @@ def _check_known(found: Sequence[str]) -> None:
     if unknown:
         likely = _likely_meant(unknown[0])
         only = "templates may use only {question} and {context}"
-        raise ValueError(f"unknown variable {{{unknown[0]}}} — " + (f"write {{{likely}}} ({only})" if likely else only))
+        if likely:
+            raise ValueError(f"unknown variable {{{unknown[0]}}} — write {{{likely}}} ({only})")
+        # not a variable of its own ({audience}, {language}): text for the model to read, an example of a letter's
+        # {customer_name} or of code, was said to be unusable, though its braces doubled write it
+        raise ValueError(f"unknown variable {{{unknown[0]}}} — {only}; for the text '{{{unknown[0]}}}' write {{{{{unknown[0]}}}}}")
 
 
 def _likely_meant(name: str) -> str | None:
