@@ -454,6 +454,32 @@ def test_a_prompt_file_that_is_utf16_or_holds_a_nul_says_so(tmp_path: Path, body
     assert "\n" not in str(info.value)
 
 
+def test_a_prompt_file_in_a_hidden_folder_outside_the_project_is_refused_unread(tmp_path: Path) -> None:
+    # an experiment from someone else's branch, run in CI, named file: ~/.docker/config.json (or a prompt file that is a
+    # link to it): its braces were no placeholders, and the error quoted the registry token twice into the job's log
+    home = tmp_path / "home"
+    (home / ".docker").mkdir(parents=True)
+    token = "Z2hwX0FCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFla"
+    (home / ".docker" / "config.json").write_text('{"auths": {"ghcr.io": {"auth": "' + token + '"}}}', encoding="utf-8")
+    project = tmp_path / "project"
+    (project / "prompts").mkdir(parents=True)
+    (project / "prompts" / "p.txt").symlink_to(home / ".docker" / "config.json")
+    for named, link in (("../home/.docker/config.json", ""), ("prompts/p.txt", f"a link to {home / '.docker' / 'config.json'}, ")):
+        with pytest.raises(SpecError, match=rf"exp.yaml:8: prompts\[0\].file: {re.escape(named)} is {re.escape(link)}in a hidden folder or file outside the experiment's folder \(keys and settings live there\) — "
+                                            r"copy the template into the project") as info:
+            load_experiment(write(project, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', f"    file: {named}")))
+        assert token[:8] not in str(info.value)
+    (project / "prompts" / "env.txt").symlink_to("/proc/self/environ")  # the process's keys
+    with pytest.raises(SpecError, match=r"exp.yaml:8: prompts\[0\].file: prompts/env.txt is a link to /proc/\d+/environ, in the system folder "
+                                        r"/proc, which holds no prompt — copy the template into the project$"):
+        load_experiment(write(project, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: prompts/env.txt")))
+    # the project's own hidden folder holds prompts as any other
+    (project / ".prompts").mkdir()
+    (project / ".prompts" / "p.txt").write_text("Context: {context}\nQuestion: {question}\n", encoding="utf-8")
+    spec = load_experiment(write(project, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: .prompts/p.txt")))
+    assert spec.prompts[0].template == "Context: {context}\nQuestion: {question}\n"
+
+
 def test_duplicate_prompt_names_rejected(tmp_path: Path) -> None:
     doubled = GOOD.replace("models:", '  - name: a\n    template: "{question}"\nmodels:')
     with pytest.raises(SpecError, match="prompt name 'a' is used twice"):

@@ -1581,6 +1581,10 @@ def _read_prompt_files(
             if not prompt_path.is_file():
                 where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
                 raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} {_not_a_prompt_file(prompt_path, relative_to or str(base))}")
+            secret = _secret_place(prompt_path, base)
+            if secret is not None:
+                where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
+                raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} is {secret} — copy the template into the project")
             template = _read_utf8(prompt_path, f"prompts[{i}].file")
             saved = _saved_prompt(prompt_path, template)
             if saved:
@@ -1598,6 +1602,27 @@ def _read_prompt_files(
                             "model would read its path — write the message itself (system: |, then its lines indented below)")
         read.append(prompt)
     return {**data, "prompts": read}
+
+
+# the machine's kernel and runtime state: /proc/self/environ holds the process's keys, /run/secrets a container's
+_SYSTEM_FOLDERS = frozenset({"proc", "sys", "dev", "run"})
+
+
+def _secret_place(path: Path, base: Path) -> str | None:
+    """Where a prompt file lies, when it is no place for one: a hidden folder or file outside the experiment's folder
+    (``~/.docker/config.json``, ``~/.aws/credentials``), or a system folder, named or reached through a link. An
+    experiment from someone else's branch can name one: its text was quoted in the error, or sent to the model and
+    logged. None for any other file, a hidden one of the project's own too."""
+    target, root = Path(os.path.realpath(path)), os.path.realpath(base)
+    link = f"a link to {target}, " if str(target) != os.path.abspath(path) else ""
+    if target.parts[1:2] and target.parts[1] in _SYSTEM_FOLDERS:
+        return f"{link}in the system folder /{target.parts[1]}, which holds no prompt"
+    if target.is_relative_to(root):
+        return None
+    beyond = target.relative_to(os.path.commonpath([target, root]))
+    if any(part.startswith(".") for part in beyond.parts):
+        return f"{link}in a hidden folder or file outside the experiment's folder (keys and settings live there)"
+    return None
 
 
 def _saved_prompt(path: Path, text: str) -> str:
