@@ -1417,6 +1417,9 @@ def out_of_range(err: Any) -> str | None:
         return f"{_plain(err.get('input'))} {text.format(bound=_plain(err.get('ctx', {}).get(key)))}"
     if err["type"] == "string_too_short" and isinstance(err.get("input"), str) and not err["input"].strip():
         return "empty text — write a value"
+    if err["type"] == "string_too_long" and isinstance(err.get("input"), str):
+        text = err["input"]
+        return f"'{text if len(text) <= 40 else text[:39] + '…'}' is {len(text)} characters, over the {err.get('ctx', {}).get('max_length')} it may hold — shorten it"
     return None
 
 
