@@ -439,6 +439,12 @@ def test_a_file_that_is_not_utf8_is_one_line_naming_it_and_its_line(tmp_path: Pa
         load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))
 
 
+def test_an_empty_prompt_file_says_so(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("\n\n", encoding="utf-8")
+    with pytest.raises(SpecError, match=rf"^{re.escape(str(tmp_path))}/p.txt: prompts\[0\].file: the template is empty — write the prompt"):
+        load_experiment(write(tmp_path, GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"', "    file: p.txt")))
+
+
 @pytest.mark.parametrize(("body", "expected"), [
     # PowerShell's '>' and Out-File write UTF-16: 'not UTF-8 text (byte 0xff)' said nothing of what the file is
     ("Context: {context}\nQuestion: {question}\n".encode("utf-16"),

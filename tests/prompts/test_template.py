@@ -87,3 +87,13 @@ def test_an_unknown_variable_like_neither_placeholder_says_which_there_are_and_h
         check_template("{context}\n{question}\nStart the reply with 'Dear {customer_name},'.")
     rendered = PromptTemplate("p", "{context}\n{question}\nStart the reply with 'Dear {{customer_name}},'.").render(question="Q?", context="C.")
     assert rendered.text == "C.\nQ?\nStart the reply with 'Dear {customer_name},'."
+
+
+@pytest.mark.parametrize("template", ["", "  \n\t\n"])
+def test_an_empty_template_says_it_is_empty(template: str) -> None:
+    # 'missing variable {question}' of a file saved empty (or an editor's blank lines): was the right file read?
+    from workbench.prompts import check_template
+
+    with pytest.raises(ValueError, match=r"^the template is empty — write the prompt, with \{question\} where the question goes \(and usually "
+                                         r"\{context\} where the retrieved chunks go\)$"):
+        check_template(template)

@@ -30,6 +30,9 @@ def _names(text: str) -> tuple[str, ...]:
 
 def check_template(text: str) -> None:
     """Raise ``ValueError`` with a one-line reason when a template cannot be rendered by the pipeline."""
+    if not text.strip():  # 'missing variable {question}' of a file saved empty: was the right file read?
+        raise ValueError("the template is empty — write the prompt, with {question} where the question goes (and usually {context} "
+                         "where the retrieved chunks go)")
     # its placeholders first: {Question} or {query} is what was written instead of the missing {question}
     found = _check_placeholders(text)
     missing = REQUIRED_VARIABLES - set(found)
