@@ -231,6 +231,28 @@ def test_a_priced_model_gets_an_estimated_cost_and_a_budget_it_would_pass_is_nam
     assert "would pass" not in cli("--dry-run")[1]
 
 
+def test_before_the_index_exists_a_prompt_is_priced_as_its_template_renders_the_context(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no index yet, a prompt was priced as its template plus k chunks whatever the template held: a closed-book
+    template (no {context}) was charged the chunks it never sends, and one writing {context} twice half of them."""
+    for name, template in (("d", "Context: {context} Question: {question}"), ("e", "{context} Question: {question} Again: {context}"),
+                           ("f", "Question: {question} Answer:")):
+        monkeypatch.setitem(PROMPT, name, template)
+    priced = f"pricing: {{{GEMMA_ID}: {{input: 3000, output: 0}}}}\n"
+
+    def cost(prompt: str) -> float:
+        (tmp_path / "exp.yaml").write_text(spec_text(prompt, extra=priced))
+        code, out, err = cli("--dry-run", "--format", "json")
+        assert code == 0, err
+        return json.loads(out)["variants"][0]["cost_usd"]
+
+    once, twice, closed = cost("d"), cost("e"), cost("f")
+    # 3 questions, 4 chunks of at most 800 characters at 4 a token, $3000 per 1M input tokens
+    chunks = 3 * 4 * 800 / 4 * 3000 / 1e6
+    assert closed < chunks / 20 and twice - once == pytest.approx(chunks, rel=0.01), (once, twice, closed)
+
+
 def test_a_hosted_judge_s_calls_are_counted_priced_and_looked_up_in_the_cache(
     tmp_path: Path, cli: Callable[..., tuple[int, str, str]], fakes: dict[str, ScriptedModel | HashingEmbedder],
 ) -> None:

@@ -147,6 +147,9 @@ def _variant_plan(
         return plan
     template = PromptTemplate(variant.prompt.name, variant.prompt.template or "", variant.prompt.system)
     prompts = [template.render(question=c.question, context=format_context(h)) for c, h in zip(dataset.cases, hits)] if hits is not None else None
+    # before the index exists, each prompt as long as k of the longest chunks its chunker cuts make it
+    longest = "\n\n".join(["x" * _chunk_chars(variant)] * variant.retrieval.k)
+    rendered = prompts if prompts is not None else [template.render(question=c.question, context=longest) for c in dataset.cases]
     cached: int | None = 0 if hits is not None else None
     cost: float | None = 0.0
     total: float | None = 0.0
@@ -171,8 +174,7 @@ def _variant_plan(
                 answer_keys = keys
         if cached is not None:
             cached += sum(h for h, a in zip(hit, asked) if a)
-        lengths = ([len(p.text) if generator.kind == "completion" else sum(len(c) for _, c in p.messages) for p in prompts]
-                   if prompts is not None else [_prompt_chars(variant, c.question) for c in dataset.cases])
+        lengths = [len(p.text) if generator.kind == "completion" else sum(len(c) for _, c in p.messages) for p in rendered]
         lengths = [n for n, a in zip(lengths, asked) if a]
         hit = [h for h, a in zip(hit, asked) if a]
         price = spec.price(m.id)
@@ -237,13 +239,6 @@ def _routed_answers(
         cheap.append(first.role == "cheap")
         strong.append(record.escalated or undecided)
     return cheap, strong
-
-
-def _prompt_chars(variant: Variant, question: str) -> int:
-    """The length of a variant's prompt for ``question`` before anything is retrieved (pure): its template and system
-    message, the question and ``k`` chunks as long as its chunker cuts them at most."""
-    prompt = variant.prompt
-    return (len(prompt.template or "") + len(prompt.system or "") if prompt is not None else 0) + len(question) + variant.retrieval.k * _chunk_chars(variant)
 
 
 def _chunk_chars(variant: Variant) -> int:
