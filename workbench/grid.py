@@ -13,7 +13,6 @@ from typing import Any
 from workbench.config import LARGE_GRID
 from workbench.errors import SpecError
 from workbench.models import portable_model_id
-from workbench.prompts import PromptTemplate
 from workbench.spec import ChunkerSpec, ExperimentSpec, ModelSpec, PromptSpec, RetrievalSpec, RouterEntry, RouterSpec
 
 __all__ = [
@@ -197,7 +196,7 @@ def _id_text(entry: _Entry, written: tuple[tuple[str, str], ...]) -> str:
 
 def prompt_hash(prompt: PromptSpec) -> str:
     """The sha256 of a prompt as it is rendered (template and system message), as the prompt registry records it."""
-    return PromptTemplate(prompt.name, prompt.template or "", prompt.system).hash
+    return prompt.as_template().hash
 
 
 def flat_params(data: Mapping[str, Any]) -> dict[str, str]:

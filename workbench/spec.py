@@ -42,7 +42,7 @@ from workbench.models import (
     MINILM_ID, PROVIDERS, ModelKind, Price, check_kind, check_model_id, default_kind, embedder_input_tokens, names_a_folder,
     price_for,
 )
-from workbench.prompts import check_system, check_template, problem_line
+from workbench.prompts import PromptTemplate, check_system, check_template, problem_line
 
 __all__ = [
     "NAME_PATTERN",
@@ -245,6 +245,10 @@ class PromptSpec(_Spec):
             raise ValueError("give exactly one of 'template' or 'file'")
         check_system(self.system)  # sent as written: a placeholder in it reached the model as the text '{context}'
         return self
+
+    def as_template(self) -> PromptTemplate:
+        """The template its variants render (a ``file``'s text is read into ``template`` as the experiment loads)."""
+        return PromptTemplate(self.name, self.template or "", self.system)
 
 
 class ModelParams(_Spec):

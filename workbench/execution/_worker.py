@@ -25,7 +25,7 @@ from workbench.grid import Variant
 from workbench.metrics import COST_PER_SUCCESS, RETRIEVAL_METRICS, SUCCESS_METRIC, ScorerEntry, cost_per_success, percentile, scorer, scorer_entries
 from workbench.models import MINILM_ID, Embedder, Generation, GenerationParams, Generator, ModelKind, Price, cost_of, default_kind, embeds_queries_apart, load_embedder, load_generator, runs_locally
 from workbench.pipeline import ChunkStats, QuestionRecord, Router, generate_answer, route_answer, routing_metrics
-from workbench.prompts import PromptTemplate, RenderedPrompt
+from workbench.prompts import RenderedPrompt
 from workbench.redaction import Redactor, redactor
 from workbench.results import VariantResult
 from workbench.sandbox import Outcome, Sandbox, Stopped, run_sandboxed
@@ -417,7 +417,7 @@ def run_job(
             for i, found in enumerate(job.retrieved):
                 records[i] = found
             return
-        template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
+        template = prompt.as_template()
 
         def params_of(m: ModelSpec) -> GenerationParams:
             return generation_params(m, spec)

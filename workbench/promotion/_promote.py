@@ -266,7 +266,7 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     model = model.model_copy(update={"kind": model.resolved_kind})
     if router is not None:
         router = router.model_copy(update={"cheap": model, "strong": router.strong.model_copy(update={"kind": router.strong.resolved_kind})})
-    template = PromptTemplate(prompt.name, prompt.template or "", prompt.system)
+    template = prompt.as_template()
     seed = int(tags.get("workbench.seed", parent_params.get("seed", "0")))
     documents = None
     if experiment and not experiment.get("corpus"):  # given in memory: the sweep logged the documents, the bundle holds them

@@ -145,7 +145,7 @@ def _variant_plan(
     plan = VariantPlan(variant, len(dataset), index_built=index_built, budget_usd=spec.limits.max_cost_usd, budget_tokens=spec.limits.max_tokens)
     if variant.prompt is None:
         return plan
-    template = PromptTemplate(variant.prompt.name, variant.prompt.template or "", variant.prompt.system)
+    template = variant.prompt.as_template()
     prompts = [template.render(question=c.question, context=format_context(h)) for c, h in zip(dataset.cases, hits)] if hits is not None else None
     # before the index exists, each prompt as long as k of the longest chunks its chunker cuts make it
     longest = "\n\n".join(["x" * _chunk_chars(variant)] * variant.retrieval.k)

@@ -14,7 +14,6 @@ from workbench.execution import ModelResolver
 from workbench.grid import Variant
 from workbench.metrics import RETRIEVAL_METRICS, scorer_entries
 from workbench.models import MINILM_ID
-from workbench.prompts import PromptTemplate
 from workbench.scoring import JUDGED_METRICS, NON_LLM_METRICS, Judge, ScoreFn, ScorerEnv, build_scorers, code_digest
 from workbench.spec import ExperimentSpec, JudgeSpec
 
@@ -144,7 +143,7 @@ def _turn_stops(variant: Variant) -> dict[str, list[str]]:
     completion = any(m.resolved_kind == "completion" for m in variant.answering_models)
     if variant.prompt is None or not completion:
         return {}
-    stops = PromptTemplate(variant.prompt.name, variant.prompt.template or "", variant.prompt.system).turn_stops
+    stops = variant.prompt.as_template().turn_stops
     return {"turn_stops": list(stops)} if stops else {}
 
 
