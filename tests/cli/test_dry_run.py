@@ -21,6 +21,8 @@ from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.prompts import RenderedPrompt
 from workbench.testing import HashingEmbedder, ScriptedModel
 
+from tests.fake_gguf import gguf_bytes
+
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = 3
 PROMPT = {"a": "Context: {context} Question: {question} Answer:", "b": "{context}\\n\\nQ: {question}\\nA:",
@@ -142,7 +144,7 @@ def test_a_dry_run_of_model_files_writes_nothing_in_a_fresh_folder(
     the package's own is that identity."""
     project, model_dir = tmp_path / "project", tmp_path / "model-dir"
     (project / "models").mkdir(parents=True)
-    (project / "models" / "m.gguf").write_bytes(b"GGUF, and not a model: llama.cpp would refuse it")
+    (project / "models" / "m.gguf").write_bytes(gguf_bytes())  # whole, and not a model: llama.cpp would refuse it
     sentence_transformers_folder(project / "embedder", b"weights")
     # Gemma's file as its package writes it (with no record of its sha256 beside it, as an older workbench kept one)
     model_dir.mkdir()

@@ -18,6 +18,8 @@ import pytest
 from workbench.models._local import LlamaCppGenerator, _file_sha256, file_sha256, gemma_path
 from workbench.testing import HashingEmbedder, ScriptedModel
 
+from tests.fake_gguf import gguf_bytes
+
 
 @pytest.fixture(autouse=True)
 def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -361,7 +363,7 @@ def test_a_sweep_with_a_home_of_its_own_keeps_the_sha256_of_its_model_files_ther
     from workbench.models import MINILM_ID
 
     model = tmp_path / "m.gguf"
-    model.write_bytes(b"GGUF weights")
+    model.write_bytes(gguf_bytes({"general.name": "weights"}))
     monkeypatch.delenv("WORKBENCH_HOME")
     monkeypatch.chdir(tmp_path)  # the default home: tmp_path/.workbench
     project = tmp_path / "project"
@@ -375,7 +377,7 @@ def test_a_sweep_with_a_home_of_its_own_keeps_the_sha256_of_its_model_files_ther
     assert result.variants[0].status == "FAILED"
     assert not (tmp_path / ".workbench").exists()
     (record,) = (project / ".workbench" / "file-sha256").iterdir()
-    assert json.loads(record.read_text())["sha256"] == hashlib.sha256(b"GGUF weights").hexdigest()
+    assert json.loads(record.read_text())["sha256"] == hashlib.sha256(gguf_bytes({"general.name": "weights"})).hexdigest()
 
 
 def test_two_processes_writing_the_gemma_file_at_once_both_get_it_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

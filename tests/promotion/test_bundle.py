@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 import workbench as wb
+from tests.fake_gguf import gguf_bytes
 from tests.promotion.conftest import CASES, DOCS, Swept, fake_models, write_project
 from workbench.models import MINILM_ID
 from workbench.promotion import BundleError
@@ -807,7 +808,7 @@ def test_a_bundle_of_a_llamacpp_model_loads_its_file_from_where_it_is_on_this_ma
     lies elsewhere, the bundle could not be loaded ('no such file'), with no way to say where the file is."""
     weights = tmp_path / "laptop" / "models" / "assistant.gguf"
     weights.parent.mkdir(parents=True)
-    weights.write_bytes(b"GGUF" + bytes(range(256)) * 4)
+    weights.write_bytes(gguf_bytes({"general.name": "assistant"}))
     model_id = f"llamacpp:{weights}"
     identity = f"gguf:{hashlib.sha256(weights.read_bytes()).hexdigest()}:ctx2048:json4x160:r2"
     folder = _bundle_answered_by(tmp_path, empty_store, model_id, identity, "assist-file", kind="completion")
@@ -820,7 +821,7 @@ def test_a_bundle_of_a_llamacpp_model_loads_its_file_from_where_it_is_on_this_ma
     bundle = wb.load_bundle(folder, model_path=moved, **load)
     assert bundle.generator.identity.startswith(identity.split(":ctx")[0]) and bundle.config.model.id == model_id
     other = tmp_path / "other.gguf"
-    other.write_bytes(b"GGUF" + bytes(1024))
+    other.write_bytes(gguf_bytes({"general.name": "other"}))
     with pytest.raises(BundleError, match=re.escape(f"{model_id} was evaluated with the GGUF file of sha256 {identity[5:17]}, but here "
                                                     "it is the file of sha256")):
         wb.load_bundle(folder, model_path=other, **load)

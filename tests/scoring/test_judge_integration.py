@@ -12,7 +12,7 @@ import pytest
 
 from workbench.config import settings
 from workbench.models import GEMMA_ID
-from workbench.models._local import LlamaCppGenerator, gemma_path
+from workbench.models._local import LlamaCppGenerator, gemma_path, smollm2_path
 from workbench.scoring import JudgeReply, ModelJudge, ScoreContext, ScorerEnv, build_scorers, judged_scorers, load_judge, run_scorers
 from workbench.testing import HashingEmbedder
 
@@ -81,7 +81,9 @@ QUESTION = ("Context: pass is a null operation: when it is executed, nothing hap
 
 @pytest.mark.parametrize("kind", ["completion", "chat"])
 def test_a_local_judge_is_the_local_model_asked_for_json(kind: str) -> None:
-    judge = load_judge(f"llamacpp:{gemma_path(settings().model_dir)}", kind=kind, max_tokens=96, timeout_s=90)  # type: ignore[arg-type]
+    # a chat judge is a GGUF file with a chat template (Gemma 3 270M's has none: it is refused as a chat model)
+    path = gemma_path(settings().model_dir) if kind == "completion" else smollm2_path()
+    judge = load_judge(f"llamacpp:{path}", kind=kind, max_tokens=96, timeout_s=90)  # type: ignore[arg-type]
     assert isinstance(judge, ModelJudge) and isinstance(judge.generator, LlamaCppGenerator) and judge.generator.kind == kind
     reply = judge.ask(QUESTION, VERDICT)
     assert reply.finish_reason == "stop" and reply.ok, (reply.error, reply.raw)

@@ -28,6 +28,7 @@ from workbench.models._local import (
     gemma_sha256,
     smollm2_path,
 )
+from workbench.models._gguf import GgufError, read_gguf, serving_problem
 from workbench.models._types import Embedder, Generator, ModelKind
 from workbench.models._versions import HUGGINGFACE_PACKAGES, MINILM_PACKAGES, with_versions
 from workbench.redaction import without_credentials
@@ -385,9 +386,7 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path |
                                  sha256=local.sha256() if local.sha256 is not None else None)
     if provider == "llamacpp":
         path = Path(name).expanduser()
-        if not path.is_file():
-            raise ModelError(f"model '{model_id}': no such file {path}")
-        _check_gguf(model_id, path)
+        _check_gguf(model_id, path, kind or "completion")
         return LlamaCppGenerator(model_id, path, kind=kind or "completion", home=home, record_sha256=record_sha256)
     _require_provider(model_id)
     from workbench.models._hosted import LangChainChatGenerator, chat_model
@@ -396,17 +395,31 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path |
                                   refusal=functools.partial(refusal_advice, model_id, environ=os.environ))
 
 
-def _check_gguf(model_id: str, path: Path) -> None:
-    """Refuse a file that is not a GGUF model (a download that failed, an HTML page, another format): llama.cpp said
-    only "Failed to load model from file" on every question, after the indexes were built."""
+def _check_gguf(model_id: str, path: Path, kind: ModelKind) -> None:
+    """Refuse a path that is no whole GGUF model able to answer as ``kind`` (a download that failed or stopped early,
+    an HTML page, another format, an adapter, a base model asked to chat), reading its header only: llama.cpp said
+    only "Failed to load model from file" on every question, after the indexes were built, or answered with nothing.
+    """
+    if not path.is_file():
+        raise ModelError(f"model '{model_id}': {_not_a_file(path)}")
     try:
-        with open(path, "rb") as fh:
-            magic = fh.read(4)
+        problem = serving_problem(read_gguf(path), kind)
+    except GgufError as exc:
+        problem = str(exc)
     except OSError as exc:
         raise ModelError(f"model '{model_id}': cannot read {path}: {exc.strerror or exc}") from None
-    if magic != b"GGUF":
-        raise ModelError(f"model '{model_id}': {path} is not a GGUF model file (it does not start with 'GGUF') — give the path "
-                         "of a .gguf model file, or download it again")
+    if problem is not None:
+        raise ModelError(f"model '{model_id}': {path} {problem}")
+
+
+def _not_a_file(path: Path) -> str:
+    """What lies at a model path that is no file, and what to do."""
+    if path.is_dir():
+        return f"{path} is a folder — give the path of the .gguf file in it"
+    if path.is_symlink():
+        return f"{path} is a link to {os.readlink(path)}, which does not exist — link it to the .gguf file, or give that file's path"
+    where = " (a \\ is part of a file name here: write the path with /)" if "\\" in str(path) else ""
+    return f"no such file {path}{where}"
 
 
 def load_embedder(model_id: str, *, retries: int = 2, queries: bool = False, home: Path | None = None,

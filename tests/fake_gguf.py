@@ -1,0 +1,33 @@
+"""GGUF files written for tests: a header, string metadata and a few bytes of tensor data, which workbench's header
+check reads as a whole GGUF file (and llama.cpp refuses to load: they hold no model)."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+
+def _text(value: str) -> bytes:
+    data = value.encode()
+    return struct.pack("<Q", len(data)) + data
+
+
+def gguf_bytes(metadata: dict[str, str] | None = None, *, tensor_bytes: int = 0, version: int = 3) -> bytes:
+    """A GGUF file holding string ``metadata`` and, with ``tensor_bytes``, one F32 tensor of that many bytes (aligned at
+    32, as GGUF lays tensor data out). Files of other metadata (``{"general.name": "v2"}``) have other sha256s."""
+    metadata = metadata or {}
+    tensors = 1 if tensor_bytes else 0
+    out = b"GGUF" + struct.pack("<IQQ", version, tensors, len(metadata))
+    for key, value in metadata.items():
+        out += _text(key) + struct.pack("<I", 8) + _text(value)
+    if tensors:
+        out += _text("weights") + struct.pack("<IQIQ", 1, tensor_bytes // 4, 0, 0)  # 1 dim, F32, offset 0
+        out += bytes(-len(out) % 32) + bytes(tensor_bytes)
+    return out
+
+
+def gguf_file(path: Path, metadata: dict[str, str] | None = None, *, tensor_bytes: int = 0, version: int = 3, cut: int = 0) -> Path:
+    """``gguf_bytes`` written at ``path``, less its last ``cut`` bytes."""
+    data = gguf_bytes(metadata, tensor_bytes=tensor_bytes, version=version)
+    path.write_bytes(data[: len(data) - cut])
+    return path

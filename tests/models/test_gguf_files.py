@@ -1,0 +1,110 @@
+"""A user's own GGUF files (``llamacpp:<path>``) that are no model able to answer: each is one line naming the file
+and what to do, found from its header before anything loads (a dry run finds it too), not llama.cpp's bare "Failed
+to load model from file" on every question after the indexes were built, nor an empty answer. Most files here are
+written by ``gguf_file``: a header, metadata and a few bytes of tensor data, read in microseconds."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from workbench.errors import ModelError
+from workbench.models import load_generator
+from workbench.models._gguf import read_gguf
+from workbench.models._local import smollm2_path
+
+
+def _text(value: str) -> bytes:
+    data = value.encode()
+    return struct.pack("<Q", len(data)) + data
+
+
+def gguf_file(path: Path, metadata: dict[str, str], *, tensor_bytes: int = 0, version: int = 3, cut: int = 0) -> Path:
+    """A GGUF file holding string ``metadata`` and, with ``tensor_bytes``, one F32 tensor of that many bytes (aligned
+    at 32, as GGUF lays tensor data out), less its last ``cut`` bytes."""
+    tensors = 1 if tensor_bytes else 0
+    out = b"GGUF" + struct.pack("<IQQ", version, tensors, len(metadata))
+    for key, value in metadata.items():
+        out += _text(key) + struct.pack("<I", 8) + _text(value)
+    if tensors:
+        out += _text("weights") + struct.pack("<IQIQ", 1, tensor_bytes // 4, 0, 0)  # 1 dim, F32, offset 0
+        out += bytes(-len(out) % 32) + bytes(tensor_bytes)
+    path.write_bytes(out[: len(out) - cut])
+    return path
+
+
+def refusal(path: Path, kind: str | None = None) -> str:
+    with pytest.raises(ModelError) as caught:
+        load_generator(f"llamacpp:{path}", kind=kind)  # type: ignore[arg-type]
+    return str(caught.value)
+
+
+def test_a_gguf_file_cut_short_in_its_header_is_refused_before_anything_loads(tmp_path: Path) -> None:
+    # the first megabyte of a real model: it starts with 'GGUF', and llama.cpp failed it on every question
+    cut = tmp_path / "model.gguf"
+    with open(smollm2_path(), "rb") as fh:
+        cut.write_bytes(fh.read(1_000_000))
+    assert refusal(cut) == (f"model 'llamacpp:{cut}': {cut} is cut short: its header runs past its end (at 1,000,000 bytes) "
+                            "— download or copy it again, whole")
+
+
+def test_a_gguf_file_cut_short_in_its_tensor_data_is_refused_with_the_bytes_it_lacks(tmp_path: Path) -> None:
+    whole = gguf_file(tmp_path / "whole.gguf", {"general.architecture": "llama"}, tensor_bytes=64)
+    cut = gguf_file(tmp_path / "cut.gguf", {"general.architecture": "llama"}, tensor_bytes=64, cut=1)
+    assert read_gguf(whole).needed_bytes == whole.stat().st_size
+    assert refusal(cut) == (f"model 'llamacpp:{cut}': {cut} is cut short: its tensors need {whole.stat().st_size:,} bytes and "
+                            f"it holds {cut.stat().st_size:,} — download or copy it again, whole")
+
+
+def test_the_embedded_gguf_is_whole_by_its_own_header() -> None:
+    # the block sizes of its quantisation (Q4_1) and its alignment account for every byte of the real file
+    info = read_gguf(smollm2_path())
+    assert info.needed_bytes == smollm2_path().stat().st_size
+    assert (info.version, info.architecture, info.has_chat_template) == (3, "llama", True)
+
+
+def test_a_gguf_file_of_a_version_llama_cpp_does_not_read_is_refused(tmp_path: Path) -> None:
+    old = gguf_file(tmp_path / "old.gguf", {}, version=1)
+    assert refusal(old).endswith(f"{old} is a GGUF file of version 1, which llama.cpp does not read (it reads versions 2 and 3) "
+                                 "— download the model as a current GGUF file")
+
+
+def test_a_folder_or_a_broken_link_named_gguf_says_what_lies_there(tmp_path: Path) -> None:
+    folder = tmp_path / "model.gguf"
+    folder.mkdir()
+    assert refusal(folder) == f"model 'llamacpp:{folder}': {folder} is a folder — give the path of the .gguf file in it"
+    link = tmp_path / "link.gguf"
+    link.symlink_to(tmp_path / "gone.gguf")
+    assert refusal(link) == (f"model 'llamacpp:{link}': {link} is a link to {tmp_path / 'gone.gguf'}, which does not exist — "
+                             "link it to the .gguf file, or give that file's path")
+
+
+def test_a_windows_path_is_told_to_use_slashes(tmp_path: Path) -> None:
+    path = f"{tmp_path}/models\\x.gguf"
+    assert refusal(Path(path)).endswith(f"no such file {path} (a \\ is part of a file name here: write the path with /)")
+
+
+def test_a_gguf_file_without_a_chat_template_is_not_served_as_a_chat_model(tmp_path: Path) -> None:
+    # llama-cpp-python fell back to Llama-2's [INST] tags: Gemma 3 270M's own file answered every question with ''
+    base = gguf_file(tmp_path / "base.gguf", {"general.architecture": "gemma3"}, tensor_bytes=32)
+    assert refusal(base, "chat") == (f"model 'llamacpp:{base}': {base} has no chat template (tokenizer.chat_template), so it "
+                                     "cannot be served as a chat model — set kind: completion, or leave kind out")
+    assert load_generator(f"llamacpp:{base}").kind == "completion"
+    chat = gguf_file(tmp_path / "chat.gguf", {"general.architecture": "llama", "tokenizer.chat_template": "{{ messages }}"},
+                     tensor_bytes=32)
+    assert load_generator(f"llamacpp:{chat}", kind="chat").kind == "chat"
+
+
+@pytest.mark.parametrize(("metadata", "said"), [
+    ({"general.architecture": "llama", "general.type": "adapter"}, "is a LoRA adapter, not a model on its own — give the "
+     "language model's .gguf file"),
+    ({"general.architecture": "clip", "general.type": "mmproj"}, "is a multimodal projector (mmproj), not a model on its own "
+     "— give the language model's .gguf file"),
+    ({"general.architecture": "bert"}, "is an embedding model (architecture bert), which writes no answers — give a text "
+     "generation model's .gguf file"),
+])
+def test_a_gguf_file_that_writes_no_answers_is_refused(tmp_path: Path, metadata: dict[str, str], said: str) -> None:
+    path = gguf_file(tmp_path / "part.gguf", metadata, tensor_bytes=32)
+    assert refusal(path) == f"model 'llamacpp:{path}': {path} {said}"
