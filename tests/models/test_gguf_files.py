@@ -1,38 +1,21 @@
 """A user's own GGUF files (``llamacpp:<path>``) that are no model able to answer: each is one line naming the file
 and what to do, found from its header before anything loads (a dry run finds it too), not llama.cpp's bare "Failed
 to load model from file" on every question after the indexes were built, nor an empty answer. Most files here are
-written by ``gguf_file``: a header, metadata and a few bytes of tensor data, read in microseconds."""
+written by ``gguf_file``, read in microseconds."""
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import pytest
 
 from workbench.errors import ModelError
-from workbench.models import load_generator
+from workbench.models import GenerationParams, load_generator
 from workbench.models._gguf import read_gguf
 from workbench.models._local import smollm2_path
+from workbench.prompts import RenderedPrompt
 
-
-def _text(value: str) -> bytes:
-    data = value.encode()
-    return struct.pack("<Q", len(data)) + data
-
-
-def gguf_file(path: Path, metadata: dict[str, str], *, tensor_bytes: int = 0, version: int = 3, cut: int = 0) -> Path:
-    """A GGUF file holding string ``metadata`` and, with ``tensor_bytes``, one F32 tensor of that many bytes (aligned
-    at 32, as GGUF lays tensor data out), less its last ``cut`` bytes."""
-    tensors = 1 if tensor_bytes else 0
-    out = b"GGUF" + struct.pack("<IQQ", version, tensors, len(metadata))
-    for key, value in metadata.items():
-        out += _text(key) + struct.pack("<I", 8) + _text(value)
-    if tensors:
-        out += _text("weights") + struct.pack("<IQIQ", 1, tensor_bytes // 4, 0, 0)  # 1 dim, F32, offset 0
-        out += bytes(-len(out) % 32) + bytes(tensor_bytes)
-    path.write_bytes(out[: len(out) - cut])
-    return path
+from tests.fake_gguf import gguf_file
 
 
 def refusal(path: Path, kind: str | None = None) -> str:
@@ -108,3 +91,15 @@ def test_a_gguf_file_without_a_chat_template_is_not_served_as_a_chat_model(tmp_p
 def test_a_gguf_file_that_writes_no_answers_is_refused(tmp_path: Path, metadata: dict[str, str], said: str) -> None:
     path = gguf_file(tmp_path / "part.gguf", metadata, tensor_bytes=32)
     assert refusal(path) == f"model 'llamacpp:{path}': {path} {said}"
+
+
+def test_a_whole_gguf_file_llama_cpp_cannot_load_says_why_and_what_to_do(tmp_path: Path) -> None:
+    # llama-cpp-python's ValueError said only "Failed to load model from file"; llama.cpp's reason went nowhere
+    path = gguf_file(tmp_path / "new.gguf", {"general.architecture": "nosuch-arch"})
+    generator = load_generator(f"llamacpp:{path}")
+    with pytest.raises(ModelError) as caught:
+        generator.generate(RenderedPrompt(text="Hi", messages=()), GenerationParams(max_tokens=1))
+    said = str(caught.value)
+    assert said.startswith(f"llama.cpp could not load {path} (unknown model architecture: 'nosuch-arch') — a model "
+                           "architecture newer than llama-cpp-python ")
+    assert said.endswith("knows needs a newer one (pip install -U llama-cpp-python); a damaged file: download it again")

@@ -8,6 +8,7 @@ serialised (llama.cpp objects are not thread-safe).
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import importlib.metadata
 import json
@@ -37,6 +38,8 @@ MINILM_ID = "local:all-minilm-l6-v2"
 MINILM_INPUT_TOKENS = 254
 
 _load_lock = threading.Lock()
+# the pieces of llama.cpp's last error lines (its model loader says why a file failed to load only there)
+_LLAMA_ERRORS: collections.deque[str] = collections.deque(maxlen=8)
 
 
 def gemma_path(model_dir: Path, home: Path | None = None, *, record: bool = True) -> Path:
@@ -227,13 +230,27 @@ def _load_llama(path: str, n_ctx: int, threads: int, version: tuple[int, int, in
 
     _quiet_llama_log()
     # No seed here: every call passes its own (llama-cpp-python reseeds its sampler per call).
+    _LLAMA_ERRORS.clear()
     try:
         llama = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False, logits_all=False)
     except ValueError as exc:  # llama.cpp says only "Failed to create llama_context" when its buffers cannot be allocated
         if _memory_capped():  # a worker under limits.memory_mb: the variant's memory ran out, every question would fail
             raise MemoryError(f"llama.cpp could not allocate {Path(path).name} under this process's memory cap ({exc})") from None
+        if str(exc).startswith("Failed to load model"):
+            raise ModelError(_load_failure(path)) from None
         raise
     return llama, threading.Lock()
+
+
+def _load_failure(path: str) -> str:
+    """Why llama.cpp could not load a GGUF file (its loader's last error line, which llama-cpp-python's ValueError
+    leaves out, and which it prints nowhere without ``verbose``), and what to do."""
+    lines = [line.strip() for line in "".join(_LLAMA_ERRORS).splitlines() if line.strip()]
+    said = next((line.partition("error loading model: ")[2] for line in lines if "error loading model: " in line), "")
+    reason = f" ({said or lines[0]})" if said or lines else ""
+    version = importlib.metadata.version("llama-cpp-python")
+    return (f"llama.cpp could not load {path}{reason} — a model architecture newer than llama-cpp-python {version} "
+            "knows needs a newer one (pip install -U llama-cpp-python); a damaged file: download it again")
 
 
 def _memory_capped() -> bool:
@@ -384,7 +401,9 @@ def _quiet_llama_log() -> Any:
     def log(level: int, text: bytes, _user_data: Any) -> None:
         last[0] = last[0] if level == cont else level
         if last[0] == error:
-            print(text.decode("utf-8", errors="replace"), end="", file=sys.stderr, flush=True)
+            said = text.decode("utf-8", errors="replace")
+            _LLAMA_ERRORS.append(said)
+            print(said, end="", file=sys.stderr, flush=True)
 
     llama_cpp.llama_log_set(log, ctypes.c_void_p(0))
     return log
