@@ -8,12 +8,13 @@ pairs, the tensor table, then the tensor data from an aligned offset.
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 # ggml type -> (values per block, bytes per block), from ggml.h; a type not here (a newer quantisation) is sized by
 # its offset alone
@@ -68,35 +69,39 @@ def read_gguf(path: Path) -> GgufInfo:
 
 @lru_cache(maxsize=16)
 def _read_gguf(path: str, version: tuple[int, int, int]) -> GgufInfo:
-    size = version[0]
-    with open(path, "rb", buffering=1 << 20) as fh:
-        reader = _Reader(fh, size)
+    with open(path, "rb") as fh:
         if fh.read(4) != b"GGUF":
             raise GgufError("is not a GGUF model file (it does not start with 'GGUF') — give the path of a .gguf model file, "
                             "or download it again")
-        reader.position = 4
-        gguf_version = reader.scalar("<I")
-        if gguf_version not in (2, 3):
-            raise GgufError(f"is a GGUF file of version {gguf_version}, which llama.cpp does not read (it reads versions 2 "
-                            "and 3) — download the model as a current GGUF file")
-        tensors, keys = reader.scalar("<Q"), reader.scalar("<Q")
-        metadata = {}
-        for _ in range(keys):
-            key = reader.string()
-            value = reader.value(reader.scalar("<I"), keep=key in _KEPT_KEYS)
-            if key in _KEPT_KEYS:
-                metadata[key] = value
-        end = 0
-        for _ in range(tensors):
-            reader.string()
-            dims = [reader.scalar("<Q") for _ in range(reader.scalar("<I"))]
-            end = max(end, _tensor_end(dims, reader.scalar("<I"), reader.scalar("<Q")))
-        alignment = metadata.get("general.alignment")
-        alignment = alignment if isinstance(alignment, int) and alignment > 0 else _DEFAULT_ALIGNMENT
-        # the tensor data starts at the next multiple of the alignment (no data, no padding: a file of metadata only)
-        needed = -(-reader.position // alignment) * alignment + end if tensors else reader.position
-    if needed > size:
-        raise GgufError(f"is cut short: its tensors need {needed:,} bytes and it holds {size:,} — {_WHOLE_AGAIN}")
+        # mapped, not read: a vocabulary is 50 000 to 260 000 strings, each read on its own
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return _parse(_Reader(mapped))
+
+
+def _parse(reader: _Reader) -> GgufInfo:
+    reader.skip(4)
+    gguf_version = reader.scalar("<I")
+    if gguf_version not in (2, 3):
+        raise GgufError(f"is a GGUF file of version {gguf_version}, which llama.cpp does not read (it reads versions 2 "
+                        "and 3) — download the model as a current GGUF file")
+    tensors, keys = reader.scalar("<Q"), reader.scalar("<Q")
+    metadata = {}
+    for _ in range(keys):
+        key = reader.string()
+        value = reader.value(reader.scalar("<I"), keep=key in _KEPT_KEYS)
+        if key in _KEPT_KEYS:
+            metadata[key] = value
+    end = 0
+    for _ in range(tensors):
+        reader.skip(reader.scalar("<Q"))  # its name
+        dims = [reader.scalar("<Q") for _ in range(reader.scalar("<I"))]
+        end = max(end, _tensor_end(dims, reader.scalar("<I"), reader.scalar("<Q")))
+    alignment = metadata.get("general.alignment")
+    alignment = alignment if isinstance(alignment, int) and alignment > 0 else _DEFAULT_ALIGNMENT
+    # the tensor data starts at the next multiple of the alignment (no data, no padding: a file of metadata only)
+    needed = -(-reader.position // alignment) * alignment + end if tensors else reader.position
+    if needed > reader.size:
+        raise GgufError(f"is cut short: its tensors need {needed:,} bytes and it holds {reader.size:,} — {_WHOLE_AGAIN}")
     return GgufInfo(gguf_version, metadata, needed)
 
 
@@ -132,23 +137,20 @@ def _tensor_end(dims: list[int], ggml_type: int, offset: int) -> int:
 
 
 class _Reader:
-    """Little-endian reads from a GGUF file, each checked against its size (a count read from a damaged header
+    """Little-endian reads from a mapped GGUF file, each checked against its size (a count read from a damaged header
     would otherwise ask for terabytes)."""
 
-    def __init__(self, fh: IO[bytes], size: int) -> None:
-        self._fh, self._size, self.position = fh, size, 0
+    def __init__(self, data: mmap.mmap) -> None:
+        self._data, self.size, self.position = data, len(data), 0
 
     def take(self, n: int) -> bytes:
-        self._advance(n)
-        return self._fh.read(n)
+        start = self.position
+        self.skip(n)
+        return self._data[start:self.position]
 
     def skip(self, n: int) -> None:
-        self._advance(n)
-        self._fh.seek(n, os.SEEK_CUR)
-
-    def _advance(self, n: int) -> None:
-        if n > self._size - self.position:
-            raise GgufError(f"is cut short: its header runs past its end (at {self._size:,} bytes) — {_WHOLE_AGAIN}")
+        if n > self.size - self.position:
+            raise GgufError(f"is cut short: its header runs past its end (at {self.size:,} bytes) — {_WHOLE_AGAIN}")
         self.position += n
 
     def scalar(self, fmt: str) -> Any:
