@@ -16,6 +16,7 @@ import workbench as wb
 from workbench.cache import DiskCacheStore
 from workbench.execution import racing_order
 from workbench.models import MINILM_ID
+from workbench.models._local import smollm2_path
 from workbench.pipeline import MemoryIndexStore
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
@@ -97,6 +98,27 @@ def test_a_worker_killed_by_a_signal_is_a_failed_run_in_the_store(wb_settings) -
     run = MlflowClient(wb_settings.tracking_uri).get_run(variant.run_id)  # type: ignore[arg-type]
     assert run.info.status == "FAILED"
     assert "SIGABRT" in run.data.tags.get("workbench.error", "")
+
+
+def test_a_worker_dying_in_llama_cpp_names_the_gguf_file_and_what_to_do(wb_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # the failure said only "worker process died: SIGSEGV (segmentation fault)": not which file llama.cpp was reading
+    whole = smollm2_path()
+    cut = tmp_path / "cut.gguf"  # a copy still under way, say
+    cut.write_bytes(whole.read_bytes()[:1000])
+    models = fakes(**{f"llamacpp:{path}": CrashingModel("segfault", after=0, model_id=f"llamacpp:{path}") for path in (whole, cut)},
+                   **{"ollama:good": ScriptedModel(lambda p: "an answer", model_id="ollama:good")})
+    spec = spec_of([f"llamacpp:{whole}", f"llamacpp:{cut}", "ollama:good"], execution={"workers": 2})
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, tracker=MemoryTracker())
+    by_model = {v.variant.model.id: v for v in result.variants}  # type: ignore[union-attr]
+
+    assert by_model["ollama:good"].status == "FINISHED"
+    assert [by_model[f"llamacpp:{p}"].status for p in (whole, cut)] == ["FAILED", "FAILED"]
+    assert by_model[f"llamacpp:{whole}"].outcome.error == (
+        f"worker process died: SIGSEGV (signal 11) — llama.cpp was running {whole} in it: if it crashes on that file, "
+        "download it again, try another quantisation of the model or a newer llama-cpp-python")
+    assert by_model[f"llamacpp:{cut}"].outcome.error == (
+        f"worker process died: SIGSEGV (signal 11) — model 'llamacpp:{cut}': {cut} is cut short: its header runs past "
+        "its end (at 1,000 bytes) — download or copy it again, whole")
 
 
 def test_isolation_none_runs_in_this_process_and_sees_the_injected_objects(wb_settings) -> None:  # type: ignore[no-untyped-def]
@@ -299,6 +321,7 @@ from pathlib import Path
 import workbench as wb
 from workbench.config import settings
 from workbench.models import MINILM_ID
+from workbench.models._local import smollm2_path
 from workbench.pipeline import MemoryIndexStore
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import MemoryTracker
@@ -346,6 +369,7 @@ from pathlib import Path
 import workbench as wb
 from workbench.config import settings
 from workbench.models import MINILM_ID
+from workbench.models._local import smollm2_path
 from workbench.pipeline import MemoryIndexStore
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import MemoryTracker
@@ -385,6 +409,7 @@ import os, sys
 import workbench as wb
 from workbench.config import settings
 from workbench.models import MINILM_ID
+from workbench.models._local import smollm2_path
 from workbench.pipeline import MemoryIndexStore
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel

@@ -27,6 +27,7 @@ from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.execution._worker import QuestionEvent, VariantJob, failed_result, run_job, stopped_result, wall_time_error
+from workbench.models import llama_crash_advice
 from workbench.results import VariantResult
 from workbench.tracking import interrupts_deferred
 
@@ -591,6 +592,9 @@ class WorkerProcess:
             hint = ""
             if limits.memory_mb is not None and -code in (signal.SIGABRT, signal.SIGKILL):
                 hint = f" — native code aborts like this when an allocation fails: if it needs more than limits.memory_mb = {limits.memory_mb}, raise it"
+            else:
+                advice = llama_crash_advice([(m.id, m.resolved_kind) for m in job.variant.answering_models])
+                hint = f" — {advice}" if advice else ""
             return failed_result(job.variant, f"worker process died: {cause}{hint}", "signal", job.stats, started_ms=started_ms)
         return failed_result(job.variant, f"worker process exited with code {code} before reporting", "exit", job.stats, started_ms=started_ms)
 

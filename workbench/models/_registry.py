@@ -412,6 +412,22 @@ def _check_gguf(model_id: str, path: Path, kind: ModelKind) -> None:
         raise ModelError(f"model '{model_id}': {path} {problem}")
 
 
+def llama_crash_advice(models: Sequence[tuple[str, ModelKind]]) -> str | None:
+    """What to do when a process answering with these (model string, kind) pairs died by a signal: the first
+    ``llamacpp:`` GGUF file among them, checked again (a file replaced or cut short as the sweep ran is named with what
+    is wrong with it), or else named as what llama.cpp was running when it crashed; None without one."""
+    model_id, kind = next(((m, k) for m, k in models if m.startswith("llamacpp:")), ("", "completion"))
+    if not model_id:
+        return None
+    path = Path(_split(model_id)[1]).expanduser()
+    try:
+        _check_gguf(model_id, path, kind)
+    except ModelError as exc:
+        return str(exc)
+    return (f"llama.cpp was running {path} in it: if it crashes on that file, download it again, try another "
+            "quantisation of the model or a newer llama-cpp-python")
+
+
 def _not_a_file(path: Path) -> str:
     """What lies at a model path that is no file, and what to do."""
     if path.is_dir():
