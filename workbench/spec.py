@@ -39,7 +39,7 @@ from workbench.datasets import missing_path_fix, on_disk, pattern_inside_folder
 from workbench.errors import ModelError, SpecError
 from workbench.metrics import scorer_entries
 from workbench.models import (
-    MINILM_ID, PROVIDERS, ModelKind, Price, check_kind, check_model_id, default_kind, embedder_input_tokens, names_a_folder,
+    CONTEXT_ADVICE, MINILM_ID, PROVIDERS, ModelKind, Price, check_kind, check_model_id, default_kind, embedder_input_tokens, names_a_folder,
     price_for,
 )
 from workbench.prompts import PromptTemplate, check_system, check_template, problem_line
@@ -251,11 +251,33 @@ class PromptSpec(_Spec):
         return PromptTemplate(self.name, self.template or "", self.system)
 
 
+# settings of llama.cpp's and the providers' samplers that a model's params do not take, and what to do instead
+_NOT_PASSED = "workbench passes a model temperature, max_tokens, stop and timeout_s only — remove it"
+_CONTEXT_SET = ("workbench sets a llama.cpp model's context window (2048 tokens) itself — remove it; for prompts longer "
+                f"than that, {CONTEXT_ADVICE}")
+_OTHER_SETTINGS = {
+    **dict.fromkeys(("top_p", "top_k", "min_p", "typical_p", "repeat_penalty", "repetition_penalty", "presence_penalty",
+                     "frequency_penalty", "mirostat"), _NOT_PASSED),
+    **dict.fromkeys(("n_ctx", "num_ctx", "context_length", "context_window"), _CONTEXT_SET),
+    "seed": "the experiment's seed samples every model's answers — write it once at the top of the file (seed: 3), not "
+            "under params",
+}
+
+
 class ModelParams(_Spec):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0: the most likely answer; above it, sampled with the experiment's seed")
     max_tokens: int = Field(default=128, ge=1, le=8192, description="the longest answer, in tokens (one cut there has finish_reason length)")
     stop: tuple[str, ...] = Field(default=(), description="texts that end an answer where the model writes them")
     timeout_s: float | None = Field(default=60.0, gt=0, description="time limit of one call to a hosted model, in seconds (null: none)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_other_settings(cls, data: Any) -> Any:
+        # refused as unknown fields, they read as misspellings: "did you mean 'stop'?" for top_p
+        other = next((key for key in data if key in _OTHER_SETTINGS), None) if isinstance(data, dict) else None
+        if other is not None:
+            raise ValueError(f"{other}: {_OTHER_SETTINGS[other]}")
+        return data
 
     @field_validator("stop")
     @classmethod
