@@ -827,6 +827,24 @@ def test_a_bundle_of_a_llamacpp_model_loads_its_file_from_where_it_is_on_this_ma
         wb.load_bundle(folder, model_path=other, **load)
 
 
+def test_a_model_path_to_another_gguf_file_is_named_as_other_weights_before_what_else_it_lacks(tmp_path: Path,
+                                                                                                empty_store: Path) -> None:
+    """A chat bundle given a base model's file (no chat template) was refused with the model check's "set kind:
+    completion", a setting the bundle does not let one change, instead of as another file than evaluated."""
+    weights = tmp_path / "laptop" / "chat.gguf"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(gguf_bytes({"general.architecture": "llama", "tokenizer.chat_template": "{{ messages }}"}))
+    model_id = f"llamacpp:{weights}"
+    identity = f"gguf:{hashlib.sha256(weights.read_bytes()).hexdigest()}:ctx2048:json4x160:r2"
+    folder = _bundle_answered_by(tmp_path, empty_store, model_id, identity, "assist-chat", kind="chat")
+    base = tmp_path / "base.gguf"
+    base.write_bytes(gguf_bytes({"general.architecture": "gemma3"}))
+    load: dict[str, Any] = dict(corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index", models=fake_models())
+    with pytest.raises(BundleError, match=re.escape(f"{model_id} was evaluated with the GGUF file of sha256 {identity[5:17]}, but here "
+                                                    f"it is the file of sha256 {hashlib.sha256(base.read_bytes()).hexdigest()[:12]}")):
+        wb.load_bundle(folder, model_path=base, **load)
+
+
 def test_a_model_path_for_a_bundle_whose_model_is_no_gguf_file_is_refused(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
     from workbench.models import GEMMA_ID
 

@@ -1,6 +1,6 @@
 """Models: generation and embedding behind small protocols, resolved from ``provider:model`` strings."""
 
-from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID, SMOLLM2_ID, llama_threads
+from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID, SMOLLM2_ID, file_sha256, llama_threads
 from workbench.models._pricing import DEFAULT_PRICES, Price, cost_of, price_for
 from workbench.models._retry import RetriesExhausted
 from workbench.models._registry import (
@@ -50,6 +50,7 @@ __all__ = [
     "embedding_packages",
     "embeds_queries_apart",
     "endpoint_variables",
+    "file_sha256",
     "hosted_server",
     "llama_crash_advice",
     "llama_threads",

@@ -24,6 +24,7 @@ from workbench.models import (
     cost_of,
     embeds_queries_apart,
     endpoint_variables,
+    file_sha256,
     hosted_server,
     load_embedder,
     load_generator,
@@ -358,12 +359,13 @@ def _check_server(config: BundleConfig, folder: Path, model_id: str, identity: s
                       f"to {here or default} — {fix} (the answers would differ), or promote a configuration evaluated there")
 
 
-def _generator(model: ModelSpec, folder: Path, model_path: str | Path | None) -> Generator:
+def _generator(config: BundleConfig, model: ModelSpec, folder: Path, model_path: str | Path | None) -> Generator:
     """A model of the bundle; a ``llamacpp:`` model's GGUF file from ``model_path`` when given (the path config.yaml holds
-    is the evaluating machine's).
+    is the evaluating machine's), checked to be the evaluated file before it is read as a model: another file was
+    refused for what it is not (no chat template: "set kind: completion", a kind the bundle does not let one set).
 
     Raises:
-        BundleError: the GGUF file is not there.
+        BundleError: the GGUF file is not there, or not the evaluated one.
     """
     provider, _, recorded = model.id.partition(":")
     if provider != "llamacpp":
@@ -373,6 +375,8 @@ def _generator(model: ModelSpec, folder: Path, model_path: str | Path | None) ->
         where = f"model_path={model_path}" if model_path is not None else f"{folder / CONFIG_FILE}: {model.id}"
         raise BundleError(f"{where}: no such file {file} — {'pass' if model_path is None else 'give'} model_path= the GGUF file the "
                           "bundle was evaluated with, where it is on this machine")
+    if model_path is not None:
+        _check_weights(config, folder, model.id, f"gguf:{file_sha256(file, record=False)}:")
     return load_generator(f"llamacpp:{file}", kind=model.resolved_kind)
 
 
@@ -395,7 +399,7 @@ def _generators(config: BundleConfig, folder: Path, model_path: str | Path | Non
         raise BundleError(f"model_path={model_path}: {held} — leave model_path out")
     generators: dict[tuple[str, str], Generator] = {}
     for key, model in models.items():
-        generators[key] = cast(Generator, overrides[model.id]) if model.id in overrides else _generator(model, folder, model_path)
+        generators[key] = cast(Generator, overrides[model.id]) if model.id in overrides else _generator(config, model, folder, model_path)
         _check_server(config, folder, model.id, generators[key].identity)
         _check_weights(config, folder, model.id, generators[key].identity)
     return generators
