@@ -12,22 +12,25 @@ def _text(value: str) -> bytes:
     return struct.pack("<Q", len(data)) + data
 
 
-def gguf_bytes(metadata: dict[str, str] | None = None, *, tensor_bytes: int = 0, version: int = 3) -> bytes:
-    """A GGUF file holding string ``metadata`` and, with ``tensor_bytes``, one F32 tensor of that many bytes (aligned at
-    32, as GGUF lays tensor data out). Files of other metadata (``{"general.name": "v2"}``) have other sha256s."""
+def gguf_bytes(metadata: dict[str, str] | None = None, *, tensor_bytes: int = 0, version: int = 3, ggml_type: int = 0,
+               values: int | None = None) -> bytes:
+    """A GGUF file holding string ``metadata`` and, with ``tensor_bytes``, one tensor's data of that many bytes (aligned at
+    32, as GGUF lays tensor data out): ``values`` values (default: as many as F32 fits) of ``ggml_type`` (0: F32; 9: Q8_1,
+    40 bytes a block of 32). Files of other metadata (``{"general.name": "v2"}``) have other sha256s."""
     metadata = metadata or {}
     tensors = 1 if tensor_bytes else 0
     out = b"GGUF" + struct.pack("<IQQ", version, tensors, len(metadata))
     for key, value in metadata.items():
         out += _text(key) + struct.pack("<I", 8) + _text(value)
     if tensors:
-        out += _text("weights") + struct.pack("<IQIQ", 1, tensor_bytes // 4, 0, 0)  # 1 dim, F32, offset 0
+        count = tensor_bytes // 4 if values is None else values
+        out += _text("weights") + struct.pack("<IQIQ", 1, count, ggml_type, 0)  # 1 dim, offset 0
         out += bytes(-len(out) % 32) + bytes(tensor_bytes)
     return out
 
 
-def gguf_file(path: Path, metadata: dict[str, str] | None = None, *, tensor_bytes: int = 0, version: int = 3, cut: int = 0) -> Path:
+def gguf_file(path: Path, metadata: dict[str, str] | None = None, *, cut: int = 0, **tensor: int) -> Path:
     """``gguf_bytes`` written at ``path``, less its last ``cut`` bytes."""
-    data = gguf_bytes(metadata, tensor_bytes=tensor_bytes, version=version)
+    data = gguf_bytes(metadata, **tensor)
     path.write_bytes(data[: len(data) - cut])
     return path

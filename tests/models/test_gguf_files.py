@@ -41,6 +41,14 @@ def test_a_gguf_file_cut_short_in_its_tensor_data_is_refused_with_the_bytes_it_l
                             f"it holds {cut.stat().st_size:,} — download or copy it again, whole")
 
 
+def test_a_quantised_tensor_is_sized_by_its_blocks(tmp_path: Path) -> None:
+    # Q8_1: 40 bytes a block of 32 values (a table of 36 let a file 4 bytes short through)
+    whole = gguf_file(tmp_path / "whole.gguf", {"general.architecture": "llama"}, tensor_bytes=40, ggml_type=9, values=32)
+    assert read_gguf(whole).needed_bytes == whole.stat().st_size
+    cut = gguf_file(tmp_path / "cut.gguf", {"general.architecture": "llama"}, tensor_bytes=40, ggml_type=9, values=32, cut=2)
+    assert "is cut short: its tensors need" in refusal(cut)
+
+
 def test_the_embedded_gguf_is_whole_by_its_own_header() -> None:
     # the block sizes of its quantisation (Q4_1) and its alignment account for every byte of the real file
     info = read_gguf(smollm2_path())
