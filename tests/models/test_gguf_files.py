@@ -111,3 +111,33 @@ def test_a_whole_gguf_file_llama_cpp_cannot_load_says_why_and_what_to_do(tmp_pat
     assert said.startswith(f"llama.cpp could not load {path} (unknown model architecture: 'nosuch-arch') — a model "
                            "architecture newer than llama-cpp-python ")
     assert said.endswith("knows needs a newer one (pip install -U llama-cpp-python); a damaged file: download it again")
+
+
+class TemplatedLlama:
+    """A llama.cpp model as ``_chat_completion`` calls it, rendering the messages with a chat template as
+    llama-cpp-python does (its Jinja2 formatter, whose ``raise_exception`` raises a ValueError)."""
+
+    def __init__(self, template: str) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.formatter = Jinja2ChatFormatter(template=template, eos_token="</s>", bos_token="<s>")
+
+    def create_chat_completion(self, messages: list[dict[str, str]], **options: object) -> object:
+        return self.formatter(messages=messages)  # type: ignore[arg-type]
+
+
+# Gemma 2's chat template, as far as it refuses a system message
+NO_SYSTEM = ("{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+             "{% for m in messages %}{{ m['content'] }}{% endfor %}")
+
+
+def test_a_chat_template_refusing_the_prompts_messages_says_what_to_change() -> None:
+    # the template's bare "ValueError: System role not supported" on every question, with nothing to do about it
+    from workbench.models._local import _chat_completion
+
+    system = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is pass?"}]
+    with pytest.raises(ModelError) as caught:
+        _chat_completion("llamacpp:gemma2.gguf", TemplatedLlama(NO_SYSTEM), system)
+    assert str(caught.value) == ("llamacpp:gemma2.gguf: its chat template refuses the prompt's messages: System role not supported "
+                                 "— write the prompt without a system message (its system:), or serve it as kind: completion")
+    assert _chat_completion("llamacpp:gemma2.gguf", TemplatedLlama(NO_SYSTEM), system[1:]).prompt == "What is pass?"

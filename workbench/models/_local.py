@@ -411,14 +411,29 @@ def _quiet_llama_log() -> Any:
 
 def _chat_completion(model_id: str, llama: Any, messages: list[dict[str, str]], **options: Any) -> Any:
     """``llama.create_chat_completion``; a conversation longer than the context window (a chat template's messages
-    cannot be cut like a completion prompt) is one ModelError saying what to change, not llama.cpp's bare ValueError.
+    cannot be cut like a completion prompt), or one the file's chat template refuses (Gemma 2's "System role not
+    supported"), is one ModelError saying what to change, not llama.cpp's or the template's bare ValueError.
     """
     try:
         return llama.create_chat_completion(messages, **options)
     except ValueError as exc:
+        if _raised_by_template(exc):
+            fix = ("write the prompt without a system message (its system:), or" if messages[0]["role"] == "system" else
+                   "use another GGUF file of the model, or")
+            raise ModelError(f"{model_id}: its chat template refuses the prompt's messages: {exc} — {fix} serve it as kind: "
+                             "completion") from None
         if "exceed context window" not in str(exc):
             raise
         raise ModelError(f"{model_id}: {exc} — {CONTEXT_ADVICE}") from None
+
+
+def _raised_by_template(exc: BaseException) -> bool:
+    """Whether a chat template raised ``exc`` (its ``raise_exception(...)``, which llama-cpp-python raises as a
+    ValueError)."""
+    trace = exc.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    return trace is not None and trace.tb_frame.f_code.co_name == "raise_exception"
 
 
 def prompt_budget(n_ctx: int, max_tokens: int) -> int:
