@@ -141,3 +141,18 @@ def test_a_chat_template_refusing_the_prompts_messages_says_what_to_change() -> 
     assert str(caught.value) == ("llamacpp:gemma2.gguf: its chat template refuses the prompt's messages: System role not supported "
                                  "— write the prompt without a system message (its system:), or serve it as kind: completion")
     assert _chat_completion("llamacpp:gemma2.gguf", TemplatedLlama(NO_SYSTEM), system[1:]).prompt == "What is pass?"
+
+
+def test_a_chat_template_llama_cpp_python_cannot_read_says_so_whatever_the_kind(tmp_path: Path) -> None:
+    # llama-cpp-python compiles the file's template as it loads it: jinja2's bare TemplateSyntaxError on every question
+    path = tmp_path / "model.gguf"
+    data = bytearray(smollm2_path().read_bytes())
+    start = data.index(b"{% for message in messages %}")
+    data[start:start + 6] = b"{% fxr"  # an unknown tag, the length of the one it replaces
+    path.write_bytes(data)
+    with pytest.raises(ModelError) as caught:
+        load_generator(f"llamacpp:{path}").generate(RenderedPrompt(text="Hi", messages=()), GenerationParams(max_tokens=1))
+    said = str(caught.value)
+    assert said.startswith("llama-cpp-python ") and said.endswith(
+        f" cannot read the chat template in {path} (Encountered unknown tag 'fxr'.), so it cannot load the file — a newer "
+        "llama-cpp-python may (pip install -U llama-cpp-python); or use another GGUF file of the model")

@@ -226,6 +226,7 @@ def llama_threads() -> int:
 @lru_cache(maxsize=4)
 def _load_llama(path: str, n_ctx: int, threads: int, version: tuple[int, int, int, int]) -> tuple[Any, threading.Lock]:
     """The llama.cpp model at ``path``; ``version`` (``file_version``) keys the cache."""
+    from jinja2 import TemplateError
     from llama_cpp import Llama
 
     _quiet_llama_log()
@@ -239,6 +240,10 @@ def _load_llama(path: str, n_ctx: int, threads: int, version: tuple[int, int, in
         if str(exc).startswith("Failed to load model"):
             raise ModelError(_load_failure(path)) from None
         raise
+    except TemplateError as exc:  # llama-cpp-python compiles the file's chat template as it loads it, whatever the kind
+        raise ModelError(f"llama-cpp-python {_llama_cpp_version()} cannot read the chat template "
+                         f"in {path} ({exc}), so it cannot load the file — a newer llama-cpp-python may "
+                         "(pip install -U llama-cpp-python); or use another GGUF file of the model") from None
     return llama, threading.Lock()
 
 
@@ -248,9 +253,12 @@ def _load_failure(path: str) -> str:
     lines = [line.strip() for line in "".join(_LLAMA_ERRORS).splitlines() if line.strip()]
     said = next((line.partition("error loading model: ")[2] for line in lines if "error loading model: " in line), "")
     reason = f" ({said or lines[0]})" if said or lines else ""
-    version = importlib.metadata.version("llama-cpp-python")
-    return (f"llama.cpp could not load {path}{reason} — a model architecture newer than llama-cpp-python {version} "
+    return (f"llama.cpp could not load {path}{reason} — a model architecture newer than llama-cpp-python {_llama_cpp_version()} "
             "knows needs a newer one (pip install -U llama-cpp-python); a damaged file: download it again")
+
+
+def _llama_cpp_version() -> str:
+    return importlib.metadata.version("llama-cpp-python")
 
 
 def _memory_capped() -> bool:
