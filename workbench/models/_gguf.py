@@ -4,6 +4,10 @@ or not a model llama.cpp can answer with is refused with one line before a sweep
 
 The layout is GGUF's (versions 2 and 3): magic, version, tensor and metadata counts, the metadata as typed key-value
 pairs, the tensor table, then the tensor data from an aligned offset.
+
+Not llama.cpp's own reader, gguf-py (PyPI ``gguf``): its GGUFReader builds a numpy view of every field part, so reading
+SmolLM2's header took 7.1 s there against 0.04 s here (measured 2026-12-07 with gguf 0.19.0), and llama.cpp itself is
+loaded only in the worker processes, never in the caller that checks the files.
 """
 
 from __future__ import annotations
