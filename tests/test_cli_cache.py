@@ -276,7 +276,7 @@ def test_damaged_hit_and_miss_counters_are_made_again_not_the_cache_deleted(cach
     assert main(["cache", "info"]) == 0
     assert re.search(r"generation +2 entries +0 hits +0 misses", capsys.readouterr().out)
     store = DiskCacheStore(cache_dir)
-    assert (store.get("generation", "a") or {}).get("text") == "x" and store.info().hits == {"generation": 1, "judge": 0, "embedding": 0}
+    assert (store.get("generation", "a") or {}).get("text") == "x" and store.info().hits == {"generation": 1, "judge": 0, "embedding": 0, "text": 0}
     store.close()
 
 

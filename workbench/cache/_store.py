@@ -22,8 +22,9 @@ from workbench.errors import WorkbenchError
 
 __all__ = ["KINDS", "CacheInfo", "CacheReader", "CacheStore", "DiskCacheStore", "Kind", "MemoryCacheStore", "parse_age"]
 
-Kind = Literal["generation", "judge", "embedding"]
-KINDS: tuple[Kind, ...] = ("generation", "judge", "embedding")
+# text: a corpus's PDF and HTML files' extracted texts (``ExtractedTexts``)
+Kind = Literal["generation", "judge", "embedding", "text"]
+KINDS: tuple[Kind, ...] = ("generation", "judge", "embedding", "text")
 _STATS = "stats"  # the prefix of the counters that caches made before ``counts/`` kept them inside the entries
 # the rows of diskcache's Cache table that are entries: text keys '<kind>:<key>' stored as they are
 _ENTRY_KEYS = "raw AND typeof(key) = 'text' AND instr(key, ':') > 0"
@@ -336,7 +337,7 @@ class CacheReader:
 def _unreadable(directory: Path, exc: sqlite3.DatabaseError) -> WorkbenchError:
     return WorkbenchError(
         f"{directory / 'cache.db'}: the answer cache cannot be read ({exc}) — delete the folder {directory} "
-        "(it holds only cached answers, judge calls and embeddings; the next sweep computes them again)"
+        "(it holds only cached answers, judge calls, embeddings and extracted texts; the next sweep computes them again)"
     )
 
 

@@ -1,6 +1,6 @@
 """Evaluation data: cases, datasets, corpora and their loaders."""
 
-from workbench.datasets._formats import FORMAT_PACKAGES, file_format
+from workbench.datasets._formats import FORMAT_PACKAGES, Extracted, TextCache, file_format
 from workbench.datasets._loaders import (
     PYTHON_REFERENCE,
     check_corpus_folder,
@@ -26,6 +26,8 @@ __all__ = [
     "Dataset",
     "Document",
     "EvalCase",
+    "Extracted",
+    "TextCache",
     "check_corpus_folder",
     "check_limit",
     "csv_header",

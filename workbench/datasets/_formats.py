@@ -4,20 +4,26 @@ A PDF's text layer is extracted with pypdf, its pages joined by a blank line; an
 BeautifulSoup (Python's own "html.parser"), its blocks (headings, paragraphs, list items, table rows) on lines of their
 own so that chunkers split where the page does. Both libraries are imported only when a corpus holds such a file:
 ``workbench run`` on a folder of markdown never loads them. Any other file is read as UTF-8 text by the loader.
+
+Extraction costs milliseconds a page, on every load of the corpus: ``extracted_once`` keeps each file's text in a
+``TextCache`` (the project's cache, handed in by the runner, the CLI and the widgets), keyed on the file's bytes, the
+extracting package's version and ``EXTRACTOR_REVISION``.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import hashlib
 import io
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from workbench.errors import DataError
 
@@ -26,6 +32,10 @@ if TYPE_CHECKING:
 
 # the packages whose versions decide a PDF's or an HTML page's text, hence the corpus's hash: a run records them
 FORMAT_PACKAGES = ("beautifulsoup4", "pypdf")
+# bump it when this module's own extraction changes what it returns for the same file: the texts kept are then stale
+EXTRACTOR_REVISION = 1
+
+Format = Literal["pdf", "html"]
 
 
 @dataclass(frozen=True)
@@ -185,10 +195,61 @@ def _tidy(text: str) -> str:
 
 # -- by suffix -------------------------------------------------------------------------------------------------------
 
-def file_format(name: str | PurePath) -> Literal["pdf", "html"] | None:
+def file_format(name: str | PurePath) -> Format | None:
     """Which format a corpus file of this name (or path) is read as, by its suffix in any case: ``pdf``, ``html``, or
     None for text (pure)."""
     return _FORMATS.get(PurePath(name).suffix.lower())
 
 
-_FORMATS: dict[str, Literal["pdf", "html"]] = {".pdf": "pdf", ".html": "html", ".htm": "html"}
+_FORMATS: dict[str, Format] = {".pdf": "pdf", ".html": "html", ".htm": "html"}
+_PACKAGE_OF: dict[Format, str] = {"pdf": "pypdf", "html": "beautifulsoup4"}
+
+
+# -- extracted once --------------------------------------------------------------------------------------------------
+
+class TextCache(Protocol):
+    """Where the texts of a corpus's PDF and HTML files are kept between loads (``workbench.cache.ExtractedTexts``, in
+    the project's cache): any process may read what another extracted."""
+
+    def get(self, key: str) -> Extracted | None: ...
+
+    def put(self, key: str, extracted: Extracted) -> None: ...
+
+
+@lru_cache(maxsize=None)
+def installed_version(package: str) -> str | None:
+    """The installed version of a package (None when it is not): read once per process, as the package itself is
+    imported once (an upgrade in a running notebook still extracts with the old one until its kernel restarts)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def extraction_key(kind: Format, data: bytes) -> str | None:
+    """What a file's extracted text depends on, hashed (pure but for the package's version): its bytes, its format,
+    the version of the package that extracts it and ``EXTRACTOR_REVISION``. None when that package is not installed
+    (extraction then says so)."""
+    package = _PACKAGE_OF[kind]
+    version = installed_version(package)
+    if version is None:
+        return None
+    digest = hashlib.sha256(f"{kind}\0{package}=={version}\0r{EXTRACTOR_REVISION}\0".encode())
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def extracted_once(kind: Format, data: bytes, extract: Callable[[], Extracted], texts: TextCache | None) -> Extracted:
+    """A PDF's or HTML page's text, from ``texts`` when it was extracted before, else ``extract()``'s, kept there.
+    A file ``extract`` refuses (a DataError) is not kept: it is refused again on the next load, which is no slower
+    than the refusal was, until it is fixed or left out."""
+    key = extraction_key(kind, data) if texts is not None else None
+    if texts is None or key is None:
+        return extract()
+    found = texts.get(key)
+    if found is None:
+        found = extract()
+        texts.put(key, found)
+    return found

@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.datasets._formats import Extracted, declared_charset, file_format, html_text, pdf_text
+from workbench.datasets._formats import Extracted, TextCache, declared_charset, extracted_once, file_format, html_text, pdf_text
 from workbench.datasets._models import (
     CATEGORIES,
     SURROGATE,
@@ -115,9 +115,9 @@ def _utf8_text(data: bytes, path: Path, fix: str) -> str:
         raise DataError(f"{path}:{_line_of(data, offset)}: not UTF-8 (byte 0x{data[offset]:02x} at offset {offset}) — {fix}") from None
 
 
-def _markup(path: Path, fix: str) -> str:
-    """An HTML page's markup: in the encoding it declares (a page saved from a Windows-1252 site), else UTF-8."""
-    data = _read_bytes(path)
+def _markup(data: bytes, path: Path, fix: str) -> str:
+    """An HTML page's markup, from its bytes: in the encoding it declares (a page saved from a Windows-1252 site), else
+    UTF-8."""
     charset = None if data.startswith(_BOM) else declared_charset(data)
     if charset is None:
         return _utf8_text(data, path, fix)
@@ -1122,7 +1122,8 @@ def _corpus_from_documents(source: Any, name: str) -> Corpus:
     return Corpus(name=name, documents=tuple(doc for _, doc in docs), source=name)
 
 
-def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Sequence[str] = (), name: str | None = None) -> Corpus:
+def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Sequence[str] = (), name: str | None = None,
+                texts: TextCache | None = None) -> Corpus:
     """Load a corpus: the built-in ``python-reference``, a folder of files, or documents in memory.
 
     A folder's ``.pdf`` files are read as their text layer (pypdf), their pages apart by a blank line (``pages`` in the
@@ -1142,6 +1143,9 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
         glob: which files of a folder are documents.
         exclude: patterns like ``glob``'s of files it picks that are not documents (never read), e.g. ``drafts/**``.
         name: the corpus's name (default: the folder's; ``documents`` for documents in memory).
+        texts: where the texts of PDF and HTML files extracted before are kept, and those extracted now are put (e.g.
+            ``workbench.cache.ExtractedTexts.in_folder(wb.settings().cache_dir)``, what ``run`` and the widgets use);
+            by default every one is extracted again.
 
     Raises:
         DataError: one line naming the folder's file, or the in-memory document by position, and what to do.
@@ -1158,7 +1162,7 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
     by_case: list[Path] = []
     for path in check_corpus_folder(folder, glob, exclude=exclude, by_case=by_case):
         try:
-            doc = _folder_document(path, folder, glob, root)
+            doc = _folder_document(path, folder, glob, root, texts)
         except DataError as exc:  # read on: an export with many such files is named at once, not one file per run
             refused.append((path, exc))
             continue
@@ -1221,7 +1225,7 @@ def _forbidden_target(path: Path, folder: Path, glob: str, root: str | None = No
     return None
 
 
-def _folder_document(path: Path, folder: Path, glob: str, root: str | None = None) -> Document | None:
+def _folder_document(path: Path, folder: Path, glob: str, root: str | None = None, texts: TextCache | None = None) -> Document | None:
     """The document a corpus folder's file holds (None for a pipe or a socket, never a document).
 
     Raises:
@@ -1239,7 +1243,7 @@ def _folder_document(path: Path, folder: Path, glob: str, root: str | None = Non
         return None
     relative = path.relative_to(folder)
     _check_utf8_name(relative, folder)
-    extracted = _file_text(path, relative)
+    extracted = _file_text(path, relative, texts)
     # one line break, as Python's text files and LangChain's TextLoader read it: a checkout with git's autocrlf (CRLF)
     # is the same corpus, the same hash and the same chunks as the repository it came from
     text = _one_line_break(extracted.text)
@@ -1249,16 +1253,17 @@ def _folder_document(path: Path, folder: Path, glob: str, root: str | None = Non
     return Document(id=doc_id, text=text, metadata={"path": str(relative), **extracted.metadata})
 
 
-def _file_text(path: Path, relative: Path) -> Extracted:
-    """A corpus file's text by its format (see ``workbench.datasets._formats``): a PDF's text layer, an HTML page's
-    visible text, or any other file read as UTF-8 text."""
+def _file_text(path: Path, relative: Path, texts: TextCache | None = None) -> Extracted:
+    """A corpus file's text by its format (see ``workbench.datasets._formats``): a PDF's text layer or an HTML page's
+    visible text (from ``texts`` when extracted before), or any other file read as UTF-8 text."""
     leave_out = _leave_out(_exact(relative))
     kind = file_format(path.name)
+    if kind is None:
+        return Extracted(read_text(path, f"save it as UTF-8 text, or {leave_out}"))
+    data = _read_bytes(path)
     if kind == "pdf":
-        return pdf_text(_read_bytes(path), str(path), leave_out)
-    if kind == "html":
-        return html_text(_markup(path, f"save it as UTF-8, or {leave_out}"))
-    return Extracted(read_text(path, f"save it as UTF-8 text, or {leave_out}"))
+        return extracted_once(kind, data, lambda: pdf_text(data, str(path), leave_out), texts)
+    return extracted_once(kind, data, lambda: html_text(_markup(data, path, f"save it as UTF-8, or {leave_out}")), texts)
 
 
 def _others_refused(others: list[Path]) -> str:

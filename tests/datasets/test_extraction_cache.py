@@ -1,0 +1,115 @@
+"""A corpus's PDF and HTML texts are extracted once and kept in the project's cache (kind ``text``): a warm run, a
+dry run, a ChunkExplorer or a second load reads them back instead of running pypdf and BeautifulSoup again."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from workbench.cache import ExtractedTexts, MemoryCacheStore
+from workbench.cli import main
+from workbench.datasets import _formats, load_corpus
+from workbench.errors import DataError
+
+from tests.datasets._pdfs import pdf_bytes
+
+TRAVEL = "Travel policy\nBook flights 14 days ahead of the trip."
+RECEIPTS = "Expenses\nSubmit receipts within 30 days."
+
+
+@pytest.fixture
+def extractions(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many PDFs pypdf opened and HTML pages BeautifulSoup parsed."""
+    import bs4
+    import pypdf
+
+    counts = {"pdf": 0, "html": 0}
+
+    def counted(kind: str, real: type) -> type:
+        def make(*args: object, **kwargs: object) -> object:
+            counts[kind] += 1
+            return real(*args, **kwargs)
+        return make  # type: ignore[return-value]
+
+    monkeypatch.setattr(pypdf, "PdfReader", counted("pdf", pypdf.PdfReader))
+    monkeypatch.setattr(bs4, "BeautifulSoup", counted("html", bs4.BeautifulSoup))
+    return counts
+
+
+def write_kb(folder: Path, files: dict[str, bytes | str]) -> Path:
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return folder
+
+
+def test_a_second_load_reads_the_texts_back_and_markdown_is_not_kept(tmp_path: Path, extractions: dict[str, int]) -> None:
+    kb = write_kb(tmp_path / "kb", {"travel.pdf": pdf_bytes(TRAVEL, "Trains: second class."), "expenses.html": f"<title>Exp</title><p>{RECEIPTS}</p>",
+                                    "leave.md": "# Leave\n"})
+    store = MemoryCacheStore()
+    first = load_corpus(kb, glob="*", texts=ExtractedTexts(store))
+    second = load_corpus(kb, glob="*", texts=ExtractedTexts(store))
+    assert extractions == {"pdf": 1, "html": 1}
+    assert second == first and second.hash == first.hash
+    assert second.get("travel").metadata == {"path": "travel.pdf", "pages": "2"} and second.get("expenses").metadata["title"] == "Exp"
+    assert store.info().entries == {"text": 2}  # the markdown file is read, as cheaply as it would be hashed
+
+
+def test_a_changed_file_and_another_package_version_are_extracted_again(tmp_path: Path, extractions: dict[str, int],
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = write_kb(tmp_path / "kb", {"travel.pdf": pdf_bytes(TRAVEL)})
+    texts = ExtractedTexts(MemoryCacheStore())
+    load_corpus(kb, glob="*", texts=texts)
+    (kb / "travel.pdf").write_bytes(pdf_bytes(RECEIPTS))
+    assert load_corpus(kb, glob="*", texts=texts).documents[0].text == RECEIPTS
+    assert extractions["pdf"] == 2
+    load_corpus(kb, glob="*", texts=texts)
+    assert extractions["pdf"] == 2
+
+    real = _formats.installed_version
+    monkeypatch.setattr(_formats, "installed_version", lambda package: "99.0" if package == "pypdf" else real(package))
+    load_corpus(kb, glob="*", texts=texts)
+    assert extractions["pdf"] == 3
+    monkeypatch.setattr(_formats, "EXTRACTOR_REVISION", _formats.EXTRACTOR_REVISION + 1)  # our own extraction changed
+    load_corpus(kb, glob="*", texts=texts)
+    assert extractions["pdf"] == 4
+
+
+def test_a_refused_file_is_not_kept_and_is_refused_again(tmp_path: Path, extractions: dict[str, int]) -> None:
+    kb = write_kb(tmp_path / "kb", {"scan.pdf": pdf_bytes(None)})
+    store = MemoryCacheStore()
+    for _ in range(2):
+        with pytest.raises(DataError, match="a PDF with no text layer"):
+            load_corpus(kb, glob="*", texts=ExtractedTexts(store))
+    assert extractions["pdf"] == 2 and store.info().entries == {}
+
+
+def test_cache_info_shows_the_texts_and_cache_clear_removes_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str], extractions: dict[str, int]) -> None:
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    kb = write_kb(tmp_path / "kb", {"a.pdf": pdf_bytes(TRAVEL), "b.htm": f"<p>{RECEIPTS}</p>"})
+    texts = ExtractedTexts.in_folder(tmp_path / "home" / "cache")
+    load_corpus(kb, glob="*", texts=texts)
+    load_corpus(kb, glob="*", texts=texts)
+    texts.close()
+    assert main(["cache", "info"]) == 0
+    assert re.search(r"text\s+2 entries\s+2 hits\s+2 misses", capsys.readouterr().out)
+    assert main(["cache", "clear"]) == 0
+    assert "removed 2 cache entries" in capsys.readouterr().out
+    texts = ExtractedTexts.in_folder(tmp_path / "home" / "cache")
+    load_corpus(kb, glob="*", texts=texts)
+    texts.close()
+    assert extractions == {"pdf": 2, "html": 2}
+
+
+def test_an_unusable_cache_folder_only_costs_the_extraction(tmp_path: Path, extractions: dict[str, int]) -> None:
+    (tmp_path / "cache").write_text("not a folder")  # WORKBENCH_CACHE_DIR pointing at a file: the sweep says so, not the corpus
+    kb = write_kb(tmp_path / "kb", {"a.pdf": pdf_bytes(TRAVEL)})
+    texts = ExtractedTexts.in_folder(tmp_path / "cache")
+    assert load_corpus(kb, glob="*", texts=texts).documents[0].text == TRAVEL
+    assert load_corpus(kb, glob="*", texts=texts).documents[0].text == TRAVEL
+    assert extractions["pdf"] == 2
