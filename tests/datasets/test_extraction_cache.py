@@ -3,15 +3,22 @@ dry run, a ChunkExplorer or a second load reads them back instead of running pyp
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from workbench.cache import ExtractedTexts, MemoryCacheStore
+import workbench as wb
+from workbench.cache import DiskCacheStore, ExtractedTexts, MemoryCacheStore
 from workbench.cli import main
+from workbench.config import Settings
 from workbench.datasets import _formats, load_corpus
 from workbench.errors import DataError
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.testing import HashingEmbedder, ScriptedModel
+from workbench.tracking import MemoryTracker
 
 from tests.datasets._pdfs import pdf_bytes
 
@@ -113,3 +120,64 @@ def test_an_unusable_cache_folder_only_costs_the_extraction(tmp_path: Path, extr
     assert load_corpus(kb, glob="*", texts=texts).documents[0].text == TRAVEL
     assert load_corpus(kb, glob="*", texts=texts).documents[0].text == TRAVEL
     assert extractions["pdf"] == 2
+
+
+def pdf_experiment(tmp_path: Path) -> wb.ExperimentSpec:
+    write_kb(tmp_path / "kb", {"travel.pdf": pdf_bytes(TRAVEL), "expenses.html": f"<h1>Expenses</h1><p>{RECEIPTS}</p>"})
+    cases = [{"question": "How far ahead are flights booked?", "reference": "14 days ahead", "source_ids": ["travel"]}]
+    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
+    return wb.ExperimentSpec.from_dict({
+        "name": "pdf-kb", "dataset": {"path": "cases.jsonl"}, "corpus": {"path": "kb", "glob": "**/*"},
+        "prompts": [{"name": "p", "template": "Context: {context}\nQuestion: {question}"}], "models": [{"id": GEMMA_ID}],
+        "chunkers": [{"strategy": "recursive", "size": 200, "overlap": 0}], "retrieval": [{"k": 1}]}, base_dir=tmp_path)
+
+
+def test_a_warm_run_over_a_pdf_corpus_extracts_nothing(tmp_path: Path, wb_settings: Settings, extractions: dict[str, int]) -> None:
+    spec = pdf_experiment(tmp_path)
+    models = {GEMMA_ID: ScriptedModel(lambda prompt: "14 days", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    tracker = MemoryTracker()
+    first = wb.run(spec, settings=wb_settings, index_store=MemoryIndexStore(), tracker=tracker, progress=False, models=models)
+    assert extractions == {"pdf": 1, "html": 1}
+    plan = wb.plan_sweep(spec, settings=wb_settings, models=models)  # a dry run reads the texts too
+    warm = wb.run(spec, settings=wb_settings, index_store=MemoryIndexStore(), tracker=tracker, progress=False, models=models)
+    assert extractions == {"pdf": 1, "html": 1}
+    assert warm.corpus.hash == first.corpus.hash and plan is not None
+    store = DiskCacheStore(wb_settings.cache_dir)
+    assert store.info().entries.get("text") == 2
+    store.close()
+
+
+def test_a_dry_run_in_a_fresh_folder_extracts_but_keeps_nothing(tmp_path: Path, wb_settings: Settings, extractions: dict[str, int]) -> None:
+    spec = pdf_experiment(tmp_path)
+    models = {GEMMA_ID: ScriptedModel(lambda prompt: "14 days", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    wb.plan_sweep(spec, settings=wb_settings, models=models)
+    assert extractions == {"pdf": 1, "html": 1} and not wb_settings.cache_dir.exists()
+
+
+def test_a_chunk_explorer_made_again_over_a_pdf_folder_extracts_nothing(tmp_path: Path, wb_settings: Settings,
+                                                                         extractions: dict[str, int]) -> None:
+    from workbench.widgets import ChunkExplorer
+
+    spec = pdf_experiment(tmp_path)
+    for _ in range(2):
+        explorer = ChunkExplorer(tmp_path / "kb", glob="**/*", experiment=spec, run_options={"settings": wb_settings})
+    assert extractions == {"pdf": 1, "html": 1} and explorer.corpus.get("travel").text == TRAVEL
+
+
+def test_a_bundle_keeps_its_corpus_texts_only_in_a_project_with_a_workbench_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                                  extractions: dict[str, int]) -> None:
+    # a deployment's repository without .workbench/ is left without one: its next export would refuse it as uncommitted
+    from workbench.promotion._bundle import _project_texts
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    kb = write_kb(tmp_path / "kb", {"a.pdf": pdf_bytes(TRAVEL)})
+    for _ in range(2):
+        with _project_texts() as texts:
+            load_corpus(kb, glob="*", texts=texts)
+    assert texts is None and not (tmp_path / "home").exists() and extractions["pdf"] == 2
+    (tmp_path / "home").mkdir()
+    for _ in range(2):
+        with _project_texts() as texts:
+            load_corpus(kb, glob="*", texts=texts)
+    assert extractions["pdf"] == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -12,6 +13,7 @@ from typing import cast
 
 from pydantic import ValidationError
 
+from workbench.cache import ExtractedTexts
 from workbench.config import settings as default_settings
 from workbench.datasets import FORMAT_PACKAGES, Corpus, EvalCase, file_format, load_corpus, on_disk
 from workbench.errors import DataError
@@ -310,6 +312,18 @@ def _corpus_folder(config: BundleConfig, folder: Path, corpus_path: str | Path |
     return found
 
 
+@contextlib.contextmanager
+def _project_texts() -> Iterator[ExtractedTexts | None]:
+    """The PDF and HTML texts kept in the project's cache, when it has a workbench home (a deployment's repository
+    without one is left without a .workbench folder, which its next export would refuse as uncommitted)."""
+    here = default_settings()
+    if not here.home.is_dir():
+        yield None
+        return
+    with ExtractedTexts.of_project(here) as texts:
+        yield texts
+
+
 def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) -> Corpus:
     info = config.corpus
     where: str
@@ -325,7 +339,8 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
     else:
         found = _corpus_folder(config, folder, corpus_path)
         try:
-            corpus = load_corpus(found, glob=info.glob, exclude=info.exclude)
+            with _project_texts() as texts:
+                corpus = load_corpus(found, glob=info.glob, exclude=info.exclude, texts=texts)
         except DataError as exc:
             raise BundleError(str(exc)) from None
         where = str(found)

@@ -9,7 +9,7 @@ from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from workbench.datasets import PYTHON_REFERENCE, Corpus, Dataset, check_limit, document_id, left_out_fix, load_corpus, load_dataset
+from workbench.datasets import PYTHON_REFERENCE, Corpus, Dataset, TextCache, check_limit, document_id, left_out_fix, load_corpus, load_dataset
 from workbench.errors import DataError, SpecError
 from workbench.spec import CorpusRef, ExperimentSpec
 
@@ -31,19 +31,20 @@ def load_spec_dataset(spec: ExperimentSpec, limit: int | None = None) -> Dataset
     )
 
 
-def load_spec_corpus(spec: ExperimentSpec) -> Corpus:
-    """The spec's corpus: its built-in one, or its folder (relative to the experiment file) read with its glob.
+def load_spec_corpus(spec: ExperimentSpec, *, texts: TextCache | None = None) -> Corpus:
+    """The spec's corpus: its built-in one, or its folder (relative to the experiment file) read with its glob, its
+    PDF and HTML files' texts from ``texts`` when extracted before (see ``load_corpus``).
 
     Raises:
         SpecError: the spec names no corpus (it is given to ``run`` in memory).
     """
     if spec.corpus is None:
         raise SpecError(_no_data(spec, "corpus", "add corpus: {path: ...} or {builtin: python-reference}", "the documents: wb.run(exp, corpus=docs)"))
-    return _read_corpus(spec, spec.corpus)
+    return _read_corpus(spec, spec.corpus, texts)
 
 
-def _read_corpus(spec: ExperimentSpec, ref: CorpusRef) -> Corpus:
-    return load_corpus(ref.builtin or spec.resolve(ref.path or ""), glob=ref.glob, exclude=ref.exclude)
+def _read_corpus(spec: ExperimentSpec, ref: CorpusRef, texts: TextCache | None) -> Corpus:
+    return load_corpus(ref.builtin or spec.resolve(ref.path or ""), glob=ref.glob, exclude=ref.exclude, texts=texts)
 
 
 def _corpus_ref(spec: ExperimentSpec, given: Any) -> CorpusRef | None:
@@ -75,11 +76,11 @@ def in_memory_spec(spec: ExperimentSpec, dataset: Any = None, corpus: Any = None
     return spec.model_copy(update={k: None for k, v in (("dataset", dataset), ("corpus", corpus)) if v is not None})
 
 
-def sweep_inputs(spec: ExperimentSpec, limit: int | None, *, dataset: Any, corpus: Any) -> tuple[ExperimentSpec, Dataset, Corpus]:
+def sweep_inputs(spec: ExperimentSpec, limit: int | None, *, dataset: Any, corpus: Any, texts: TextCache | None = None) -> tuple[ExperimentSpec, Dataset, Corpus]:
     """The spec a sweep runs and logs, and its dataset and corpus: data given to ``run`` is loaded under the
     experiment's own spec (its dataset's limit and caps, its corpus folder's glob and exclude), then the spec leaves out
     the files that data replaced (``in_memory_spec``)."""
-    loaded_dataset, loaded_corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus)
+    loaded_dataset, loaded_corpus = load_inputs(spec, limit, dataset=dataset, corpus=corpus, texts=texts)
     return in_memory_spec(spec, dataset, corpus), loaded_dataset, loaded_corpus
 
 
@@ -96,7 +97,8 @@ def _given_dataset(spec: ExperimentSpec, value: Any, limit: int | None) -> Datas
     return load_dataset(value, limit=limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars)
 
 
-def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any = None, corpus: Any = None) -> tuple[Dataset, Corpus]:
+def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any = None, corpus: Any = None,
+                texts: TextCache | None = None) -> tuple[Dataset, Corpus]:
     """Load the spec's dataset and corpus, and check that every labelled source id exists in the corpus.
 
     Args:
@@ -105,13 +107,14 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any 
         dataset: cases in memory instead of the spec's: a ``Dataset`` or a DataFrame.
         corpus: documents instead of the spec's: a ``Corpus``, anything ``load_corpus`` reads in memory, or a folder
             (see ``_corpus_ref``: read with the spec's glob and exclude when the spec's corpus is a folder).
+        texts: where a corpus folder's PDF and HTML texts extracted before are kept (see ``load_corpus``).
     """
     dataset = load_spec_dataset(spec, limit) if dataset is None else _given_dataset(spec, dataset, limit)
     ref = _corpus_ref(spec, corpus)
     if corpus is None:
-        corpus = load_spec_corpus(spec)
+        corpus = load_spec_corpus(spec, texts=texts)
     elif ref is not None:
-        corpus = _read_corpus(spec, ref)
+        corpus = _read_corpus(spec, ref, texts)
     elif not isinstance(corpus, Corpus):
         corpus = load_corpus(corpus)
     ids = corpus.ids

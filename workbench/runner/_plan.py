@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from workbench.cache import CachedEmbedder, CachedGenerator, CacheReader, embedding_key, generation_key
+from workbench.cache import CachedEmbedder, CachedGenerator, CacheReader, ExtractedTexts, embedding_key, generation_key
 from workbench.config import Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset
 from workbench.execution import ModelResolver, generation_params
@@ -66,10 +66,10 @@ def plan_sweep(
     """
     spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
     cfg = settings or default_settings()
-    spec, dataset, corpus = sweep_inputs(spec, limit, dataset=dataset, corpus=corpus)
+    cache = CacheReader(cfg.cache_dir)
+    spec, dataset, corpus = sweep_inputs(spec, limit, dataset=dataset, corpus=corpus, texts=ExtractedTexts(cache))  # read, never kept
     variants = expand_grid(spec, generate=generate)
     check_can_start(spec, variants, models, judge, cfg, own_index_store=True)
-    cache = CacheReader(cfg.cache_dir)
     # a model file's sha256 is read where the sweep keeps it, computed here when it is not, and recorded by the sweep
     resolver = ModelResolver(models, cache, read=not fresh, retries=spec.execution.retries, home=cfg.home, record_sha256=False)
     scoring = sweep_scoring(spec, resolver, judge, generating=any(v.generates for v in variants))

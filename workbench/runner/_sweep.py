@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from workbench.cache import CacheStore, DiskCacheStore
+from workbench.cache import CacheStore, DiskCacheStore, ExtractedTexts
 from workbench.comparison import comparison_key, early_stops, sweep_comparison
 from workbench.config import LARGE_GRID, Settings, settings as default_settings
 from workbench.datasets import Corpus, Dataset
@@ -177,7 +177,10 @@ def run(
                      stop_now=stop_now, progress=progress, generate=generate, fresh=fresh)
     spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
     cfg = settings or default_settings()
-    spec, dataset, corpus = sweep_inputs(spec, limit, dataset=dataset, corpus=corpus)
+    # a corpus's PDF and HTML texts come from the cache even when fresh: extraction is deterministic, not a model call
+    texts = ExtractedTexts(cache) if cache is not None else ExtractedTexts.of_project(cfg)
+    with texts:
+        spec, dataset, corpus = sweep_inputs(spec, limit, dataset=dataset, corpus=corpus, texts=texts)
     variants = expand_grid(spec, generate=generate)
     if len(variants) > LARGE_GRID and not allow_large_grid:  # a typo'd range or one axis too many: months of calls
         raise WorkbenchError(f"{spec.name}: {plan_grid(spec, variants, len(dataset)).refusal('cut an axis, or pass allow_large_grid=True to run them all')}")

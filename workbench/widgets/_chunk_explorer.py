@@ -12,6 +12,7 @@ import ipywidgets as w
 from pydantic import ValidationError
 
 import workbench as wb
+from workbench.config import Settings
 from workbench.models import MINILM_ID, Embedder, embedder_input_tokens, load_embedder
 from workbench.pipeline import (
     Chunk,
@@ -27,7 +28,7 @@ from workbench.pipeline import (
 from workbench.redaction import Finding, find_secrets
 from workbench.runner import load_spec_corpus
 from workbench.spec import ChunkerSpec
-from workbench.widgets._common import STYLE, BackgroundJob, error_html, esc
+from workbench.widgets._common import STYLE, BackgroundJob, error_html, esc, kept_texts
 
 _MAX_DOC_CHARS = 30_000
 # how far past the characters shown a document is searched for secrets: far enough to find whole a key that starts among
@@ -61,7 +62,7 @@ def _shown(text: str, start: int, end: int, secrets: Sequence[Finding]) -> str:
     return "".join(out)
 
 
-def _check_same_corpus(shown: wb.Corpus, experiment: wb.ExperimentSpec) -> None:
+def _check_same_corpus(shown: wb.Corpus, experiment: wb.ExperimentSpec, settings: Settings | None) -> None:
     """Scores are only worth showing beside the chunks when they were retrieved from the corpus on screen.
 
     Raises:
@@ -70,7 +71,8 @@ def _check_same_corpus(shown: wb.Corpus, experiment: wb.ExperimentSpec) -> None:
     """
     if experiment.corpus is None:  # its documents are given in memory: it retrieves from the ones shown
         return
-    scored = load_spec_corpus(experiment)
+    with kept_texts(settings) as texts:
+        scored = load_spec_corpus(experiment, texts=texts)
     if scored.hash != shown.hash and scored.ids == shown.ids:  # its files were edited since the explorer read them
         changed = [d.id for d in scored.documents if d.text != shown.get(d.id).text]
         raise wb.WorkbenchError(
@@ -119,9 +121,13 @@ class ChunkExplorer(w.VBox):
         experiment: wb.ExperimentSpec | None = None,
         run_options: dict[str, Any] | None = None,
     ) -> None:
-        self.corpus = corpus if isinstance(corpus, wb.Corpus) else wb.load_corpus(corpus, glob=glob, exclude=exclude)
+        settings = (run_options or {}).get("settings")
+        if not isinstance(corpus, wb.Corpus):
+            with kept_texts(settings) as texts:
+                corpus = wb.load_corpus(corpus, glob=glob, exclude=exclude, texts=texts)
+        self.corpus = corpus
         if experiment is not None:
-            _check_same_corpus(self.corpus, experiment)
+            _check_same_corpus(self.corpus, experiment, settings)
         self._embedding = embedding or (experiment.retrieval[0].embedding if experiment is not None and experiment.retrieval else MINILM_ID)
         self._embedder: Embedder | None = None
         self._secrets: dict[str, tuple[Finding, ...]] = {}
@@ -206,7 +212,7 @@ class ChunkExplorer(w.VBox):
             return
         try:
             spec = _with_chunker(self.experiment, self.spec())  # the chunker as set now, not when the thread gets to it
-            _check_same_corpus(self.corpus, spec)  # read again: its files may have been edited since
+            _check_same_corpus(self.corpus, spec, self._run_options.get("settings"))  # read again: its files may have been edited since
         except wb.WorkbenchError as exc:
             self.scores.value = error_html(str(exc))
             return

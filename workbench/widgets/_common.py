@@ -8,7 +8,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from workbench.cache import ExtractedTexts
 from workbench.comparison import number_text
+from workbench.config import Settings, settings as default_settings
 from workbench.errors import WorkbenchError
 from workbench.metrics import is_count
 from workbench.redaction import redact
@@ -143,6 +145,12 @@ def run_links(tracking_uri: str | None) -> Callable[[Any], str]:
         return run_url(str(run_id), base=base) if isinstance(run_id, str) and run_id else ""
 
     return link
+
+
+def kept_texts(settings: Settings | None) -> ExtractedTexts:
+    """The PDF and HTML texts kept in the project's cache (``load_corpus(texts=...)``; closed on leaving a ``with``):
+    a widget refreshing a corpus of manuals does not extract every page again."""
+    return ExtractedTexts.of_project(settings or default_settings())
 
 
 def error_html(message: str) -> str:

@@ -18,7 +18,7 @@ from workbench.models import Embedder, Generator
 from workbench.results import leaderboard_frame
 from workbench.runner import load_inputs
 from workbench.scoring import judged_scorers
-from workbench.widgets._common import STYLE, BackgroundJob, error_html, esc, frame_table, run_links
+from workbench.widgets._common import STYLE, BackgroundJob, error_html, esc, frame_table, kept_texts, run_links
 
 _COLUMNS = ("variant", "status", "questions", "question_errors", "hit_at_k", "mrr", "token_f1", "semantic_similarity", "refusal_correct",
             "latency_p50_s", "output_tokens", "cost_usd", "cache_hits", "generation_calls", "reused_from", "stopped_early", "error")
@@ -170,6 +170,10 @@ class RunPanel(w.VBox):
     def running(self) -> bool:
         return self._job.running
 
+    def _load_inputs(self, spec: wb.ExperimentSpec) -> tuple[wb.Dataset, wb.Corpus]:
+        with kept_texts(self._settings) as texts:
+            return load_inputs(spec, self._limit, texts=texts, **self._inputs)
+
     def _spec(self) -> wb.ExperimentSpec:
         exp = self._experiment
         if isinstance(exp, wb.ExperimentSpec):
@@ -252,7 +256,7 @@ class RunPanel(w.VBox):
         variants = wb.expand_grid(spec)
         if self._allow_large_grid or len(variants) <= LARGE_GRID:
             return
-        questions = len(load_inputs(spec, self._limit, **self._inputs)[0])
+        questions = len(self._load_inputs(spec)[0])
         plan = plan_grid(spec, variants, questions)
         raise wb.WorkbenchError(f"{spec.name}: {plan.refusal('cut an axis, or pass RunPanel(..., allow_large_grid=True) to run them all')}")
 
@@ -331,7 +335,7 @@ class RunPanel(w.VBox):
                 return True
             if self.result is None:
                 return False  # still running: run() waits for it
-            dataset, corpus = load_inputs(spec, self._limit, **self._inputs)
+            dataset, corpus = self._load_inputs(spec)
         except (wb.WorkbenchError, ValueError):
             return True  # start() shows what is wrong
         return (dataset.hash, corpus.hash) != (self.result.dataset.hash, self.result.corpus.hash)
