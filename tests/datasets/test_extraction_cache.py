@@ -181,3 +181,16 @@ def test_a_bundle_keeps_its_corpus_texts_only_in_a_project_with_a_workbench_home
         with _project_texts() as texts:
             load_corpus(kb, glob="*", texts=texts)
     assert extractions["pdf"] == 3
+
+
+def test_a_cache_that_fails_while_read_costs_only_the_extraction(tmp_path: Path, extractions: dict[str, int]) -> None:
+    from workbench.errors import WorkbenchError
+
+    class Damaged(MemoryCacheStore):
+        def get(self, kind, key):  # type: ignore[no-untyped-def]
+            raise WorkbenchError("cache.db: the answer cache cannot be read (database disk image is malformed)")
+
+    kb = write_kb(tmp_path / "kb", {"a.pdf": pdf_bytes(TRAVEL), "b.pdf": pdf_bytes(RECEIPTS)})
+    store = Damaged()
+    assert [d.text for d in load_corpus(kb, glob="*", texts=ExtractedTexts(store)).documents] == [TRAVEL, RECEIPTS]
+    assert extractions["pdf"] == 2 and store.info().entries == {}

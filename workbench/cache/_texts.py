@@ -7,6 +7,7 @@ Extraction depends only on a file's bytes and the extracting package's version (
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -57,16 +58,27 @@ class ExtractedTexts:
         return self._store
 
     def get(self, key: str) -> Extracted | None:
-        store = self._opened()
-        entry = store.get("text", key) if store is not None else None
-        if entry is None or not isinstance(entry.get("text"), str):
+        entry = self._call("get", key)
+        if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
             return None
         return Extracted(entry["text"], dict(entry.get("metadata") or {}))
 
     def put(self, key: str, extracted: Extracted) -> None:
+        self._call("put", key, {"text": extracted.text, "metadata": dict(extracted.metadata)})
+
+    def _call(self, method: str, *args: Any) -> Any:
+        """The store's ``get`` or ``put`` of a text; nothing once it failed (a cache.db damaged or locked past its
+        timeout: the corpus is extracted instead, and a sweep's model calls, which need the cache, say what is wrong)."""
         store = self._opened()
-        if store is not None and not isinstance(store, CacheReader):
-            store.put("text", key, {"text": extracted.text, "metadata": dict(extracted.metadata)})
+        if store is None or (method == "put" and isinstance(store, CacheReader)):  # a dry run keeps nothing
+            return None
+        try:
+            return getattr(store, method)("text", *args)
+        except (WorkbenchError, sqlite3.Error) as exc:
+            log.debug("extracted texts are not kept: %s", exc)
+            self.close()
+            self._store = None
+            return None
 
     def __enter__(self) -> ExtractedTexts:
         return self
