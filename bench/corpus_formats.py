@@ -2,8 +2,10 @@
 
 Writes the handbook's pages ``--copies`` times over as .md files, as HTML pages (a <p> per paragraph) and as PDFs (a
 page per 40 lines of text, Helvetica), loads each folder with ``load_corpus`` in this one process, and prints each
-load's time and its ratio to the markdown folder's: what reading PDFs (pypdf) and HTML (BeautifulSoup) adds to every
-sweep, dry run and bundle load over such a corpus.
+load's time and its ratio to the markdown folder's: what reading PDFs (pypdf) and HTML (BeautifulSoup) adds to a
+corpus load. Then the PDF and HTML folders are loaded through a cache folder as ``run`` loads them
+(``ExtractedTexts``): once into the empty cache (extracting, and keeping the texts) and once more from it (a warm run,
+a dry run, a bundle load), with the ratio of the two.
 
     .venv/bin/python bench/corpus_formats.py [--copies 20]
 """
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 from tests.datasets._pdfs import pdf_bytes
+from workbench.cache import ExtractedTexts
 from workbench.datasets import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +44,7 @@ def write_folders(folder: Path, copies: int) -> tuple[int, int]:
     for n in range(copies):
         for source in files:
             text = source.read_text(encoding="utf-8").encode("latin-1", "replace").decode("latin-1")  # Helvetica's characters
+            text = f"Copy {n}\n\n{text}"  # files of their own: the cache keeps one text per content
             name = f"{n}-{source.stem}"
             for kind, data in (("md", text.encode()), ("html", _html(text).encode()), ("pdf", _pdf(text))):
                 (folder / kind).mkdir(exist_ok=True)
@@ -56,6 +60,18 @@ def timed_load(folder: Path) -> float:
     return time.perf_counter() - started
 
 
+def cached_loads(folder: Path, cache_dir: Path) -> tuple[float, float]:
+    """The seconds of a load into an empty cache folder, then of one from it (a process of its own would open the
+    cache as these do: each load opens it when it meets its first PDF or HTML file)."""
+    seconds = []
+    for _ in range(2):
+        with ExtractedTexts.in_folder(cache_dir) as texts:
+            started = time.perf_counter()
+            load_corpus(folder, glob="*", texts=texts)
+            seconds.append(time.perf_counter() - started)
+    return seconds[0], seconds[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=20, help="how many times the handbook's pages are written")
@@ -63,9 +79,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         files, pages = write_folders(Path(tmp), args.copies)
         times = {kind: timed_load(Path(tmp) / kind) for kind in ("md", "html", "pdf")}
+        cached = {kind: cached_loads(Path(tmp) / kind, Path(tmp) / f"cache-{kind}") for kind in ("html", "pdf")}
     print(f"{files} files per format ({pages} PDF pages)")
     for kind, seconds in times.items():
         print(f"{kind:5} {seconds:7.3f} s  {seconds / times['md']:6.1f}x markdown")
+    for kind, (cold, warm) in cached.items():
+        print(f"{kind:5} through the cache: {cold:7.3f} s extracted and kept, {warm:7.3f} s read back ({cold / warm:5.1f}x faster; "
+              f"{warm / times['md']:4.1f}x markdown)")
 
 
 if __name__ == "__main__":
