@@ -33,6 +33,8 @@ from workbench.tracking import MemoryTracker
 
 require_ray()
 
+CLUSTER_SITE = Path(__file__).with_name("ray_cluster_site")
+
 
 @pytest.mark.parametrize("scheme", ["ray://", ""])
 def test_no_ray_cluster_at_the_address_is_one_line_naming_it(wb_settings, scheme: str) -> None:  # type: ignore[no-untyped-def]
@@ -102,18 +104,17 @@ def test_a_cluster_whose_client_server_starts_late_is_joined_on_a_later_attempt(
     from workbench.spec import ExecutionSpec
 
     monkeypatch.setattr(_ray, "JOIN_RETRY_S", 0.0)
-    with socket.socket() as listening:  # the port answers, as a cluster's does
-        listening.bind(("127.0.0.1", 0))
-        listening.listen()
-        address = f"ray://127.0.0.1:{listening.getsockname()[1]}"
-        ray = FlakyRay(failures)
-        execution = ExecutionSpec(backend="ray", address=address)
-        if joined:
+    # the address answers, as gRPC does (a socket that only listens held each join ANSWER_TIMEOUT_S for its answer)
+    monkeypatch.setattr(_ray, "_grpc_answer", lambda endpoint: _ray._HTTP2_PREFACE[-9:])
+    address = "ray://127.0.0.1:10001"
+    ray = FlakyRay(failures)
+    execution = ExecutionSpec(backend="ray", address=address)
+    if joined:
+        _ray._join(ray, execution, {})
+    else:
+        with pytest.raises(WorkbenchError, match=rf"^execution.address '{address}': cannot connect to the Ray cluster "
+                                                 r"\(Initialization failure from server:\) — start it"):
             _ray._join(ray, execution, {})
-        else:
-            with pytest.raises(WorkbenchError, match=rf"^execution.address '{address}': cannot connect to the Ray cluster "
-                                                     r"\(Initialization failure from server:\) — start it"):
-                _ray._join(ray, execution, {})
     assert ray.inits == min(failures + 1, 3) and ray.shutdowns == min(failures, 2)
 
 
@@ -335,9 +336,11 @@ def cluster_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     log = tmp_path_factory.mktemp("ray-cluster") / "ray.log"
     # on a loaded machine (the suite's other worker, other jobs) the raylet registered after Ray's 30 s default wait and
     # `ray start` gave up: 'The node registration may not be complete yet before the timeout'
-    # PYTHONPATH: the workbench's site for Ray processes only (its sitecustomize defers an import each process paid 2 s
-    # for), nothing importable from this repository
-    proc = start_server(cmd, log, RAY_AUTH_MODE="disabled", PYTHONPATH=RAY_SITE, RAY_raylet_start_wait_time_s="120")
+    # PYTHONPATH: the workbench's site for Ray processes (its sitecustomize defers an import each process paid 2 s for)
+    # and ray_cluster_site (the 10 s Ray Client's server waited after a broken connection cut to 1), nothing
+    # importable from this repository
+    path = os.pathsep.join([RAY_SITE, str(CLUSTER_SITE)])
+    proc = start_server(cmd, log, RAY_AUTH_MODE="disabled", PYTHONPATH=path, RAY_raylet_start_wait_time_s="120")
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
