@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlflow import MlflowClient
 
 import workbench as wb
 from workbench.cache import DiskCacheStore
@@ -76,6 +75,14 @@ def spec_of(backend: str, models: list[str], **extra: object) -> ExperimentSpec:
     return ExperimentSpec.from_dict(data, base_dir=ROOT)
 
 
+def mlflow_client(tracking_uri: str) -> Any:
+    """An ``MlflowClient``, with mlflow imported here rather than at the top: every Ray worker whose task answers with
+    a function of this module (``first_sentence``, ``sleepy``, ...) imports the module, and mlflow cost each 1.1 s of CPU."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri)
+
+
 def first_sentence(prompt) -> str:  # type: ignore[no-untyped-def]
     context = prompt.text.split("Context:", 1)[-1].split("Question:", 1)[0].strip()
     return context.split(". ")[0][:120]
@@ -94,7 +101,7 @@ def test_a_ray_sweep_gives_the_local_backends_results_and_logs_the_same(ray_inst
         assert cache.info().entries["generation"] == 2 * 4  # the workers' answers are in the caller's cache
         metrics = {v.variant.name: {k: round(x, 9) for k, x in v.metrics.items() if not k.startswith("latency")} for v in result.variants}
         answers = {v.variant.name: [r.answer for r in v.records] for v in result.variants}
-        runs = MlflowClient(wb_settings.tracking_uri).search_runs(
+        runs = mlflow_client(wb_settings.tracking_uri).search_runs(
             [result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'"
         )
         outcomes[backend] = (metrics, answers, len(runs))
@@ -149,7 +156,7 @@ def test_stop_cancels_a_running_ray_task_and_ends_the_sweep_killed(ray_instance,
     assert time.monotonic() - started[0] < 15
     [variant] = result.variants
     assert (variant.status, variant.outcome.error_kind) == ("STOPPED", "stopped"), variant.outcome.error
-    assert MlflowClient(wb_settings.tracking_uri).get_run(result.parent_run_id).info.status == "KILLED"
+    assert mlflow_client(wb_settings.tracking_uri).get_run(result.parent_run_id).info.status == "KILLED"
 
 
 def slow_after_the_first(first: Path, started: Path):  # type: ignore[no-untyped-def]
@@ -199,7 +206,7 @@ def test_a_stopped_ray_task_finishes_its_call_in_flight_and_its_run_keeps_its_an
             wb.run(spec, **options)  # type: ignore[arg-type]
     pressing.join()
     assert len(model.calls) == 2 and cache.info().entries["generation"] == 2  # the call in flight finished and was stored
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     [logged] = client.search_runs([client.get_experiment_by_name(spec.name).experiment_id], "tags.`workbench.kind` = 'variant'")
     assert logged.data.metrics["questions"] == 2
     again = wb.run(spec, **options)  # type: ignore[arg-type]
@@ -236,7 +243,7 @@ def test_a_ctrl_c_while_a_ray_result_is_logged_lets_the_other_task_finish_its_ca
     with pytest.raises(KeyboardInterrupt):
         wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, cache=cache,  # type: ignore[arg-type]
                tracker=InterruptedWhileLogging(wb_settings.tracking_uri))
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     runs = client.search_runs([client.get_experiment_by_name(spec.name).experiment_id], "tags.`workbench.kind` = 'variant'")
     [logged] = [r for r in runs if "gemma3" in r.info.run_name]
     assert logged.data.metrics["questions"] == 2  # the answer it had and the one in flight
@@ -284,7 +291,7 @@ def test_a_key_only_the_ray_workers_hold_is_redacted_in_their_errors(ray_instanc
     texts = [variant.outcome.error or "", variant.outcome.traceback or "", *(r.error or "" for r in variant.records)]
     assert all(r.error and "[REDACTED:WORKER_ONLY_API_KEY]" in r.error for r in variant.records)
     assert not [t for t in texts if WORKER_KEY in t]
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     run = client.get_run(variant.run_id)
     logged = [*run.data.tags.values(), *run.data.params.values()]  # values, not paths: a tag may be longer than a file name
     logged += [Path(client.download_artifacts(variant.run_id, a.path)).read_text(errors="replace")
