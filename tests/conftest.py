@@ -101,6 +101,15 @@ def copy_store(empty: Path, root: Path) -> str:
     return f"sqlite:///{db}"
 
 
+def mlflow_client(tracking_uri: str) -> Any:
+    """An ``MlflowClient``. Test modules import mlflow through this rather than at their top: a sweep's worker process
+    (a forkserver child, a Ray worker) imports the test module whose function or class its fake model answers with,
+    and mlflow cost each such worker 1.1-1.5 s of CPU."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri)
+
+
 def run_together(scripts_args: list[list[str]], go: Path, env: dict[str, str]) -> list[str]:
     """Start one ``python -c`` process per argument list (a script that waits for the file ``go`` once it has imported
     everything), let them go at the same moment, and return the last line each printed; a failed one fails the test."""

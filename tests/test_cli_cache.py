@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlflow import MlflowClient
 
 import workbench as wb
 from workbench.cache import DiskCacheStore
@@ -31,7 +30,7 @@ from workbench.models import CONTEXT_ADVICE, GEMMA_ID, MINILM_ID, SMOLLM2_ID
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import TrackingUnavailable, default_user, experiment_sweeps
 
-from tests.conftest import damaged_index
+from tests.conftest import damaged_index, mlflow_client
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = 3
@@ -610,7 +609,7 @@ def test_a_sweep_whose_progress_reader_went_away_finishes_and_is_logged(
         mp.setattr(sys, "stderr", closed)
         assert run() == 0
     assert reuse_line(capsys.readouterr().out).startswith("reused 0 of 2 variants")
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = mlflow_client(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("cli-cache").experiment_id])
     assert sorted(r.info.status for r in runs) == ["FINISHED"] * 3
 

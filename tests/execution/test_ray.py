@@ -23,6 +23,8 @@ from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.testing.crashing import CrashingModel
 from workbench.tracking import MemoryTracker
 
+from tests.conftest import mlflow_client
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -73,14 +75,6 @@ def spec_of(backend: str, models: list[str], **extra: object) -> ExperimentSpec:
         **extra,
     }
     return ExperimentSpec.from_dict(data, base_dir=ROOT)
-
-
-def mlflow_client(tracking_uri: str) -> Any:
-    """An ``MlflowClient``, with mlflow imported here rather than at the top: every Ray worker whose task answers with
-    a function of this module (``first_sentence``, ``sleepy``, ...) imports the module, and mlflow cost each 1.1 s of CPU."""
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri)
 
 
 def first_sentence(prompt) -> str:  # type: ignore[no-untyped-def]
