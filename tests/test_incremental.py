@@ -13,9 +13,9 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from mlflow import MlflowClient
 
 import workbench as wb
 from workbench.cache import DiskCacheStore
@@ -25,6 +25,11 @@ from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import MlflowTracker
+
+from tests.conftest import mlflow_client
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = 4
@@ -88,7 +93,7 @@ def sweep(spec: ExperimentSpec, cfg: Settings, models: Models, **options: object
 
 
 def children(cfg: Settings, result: wb.SweepResult) -> list:  # type: ignore[type-arg]
-    client = MlflowClient(cfg.tracking_uri)
+    client = mlflow_client(cfg.tracking_uri)
     return client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
 
 
@@ -112,14 +117,14 @@ def test_an_unchanged_sweep_reuses_every_variant_and_calls_no_model(wb_settings:
     for r in logged:  # the run page's description says where its results come from
         origin = r.data.tags["workbench.reused_from"]  # linked: the run page renders the description as markdown
         assert r.data.tags["mlflow.note.content"].startswith(f"Reused from run [{origin}](#/experiments/{warm.experiment_id}/runs/{origin}) ")
-    traces = MlflowClient(wb_settings.tracking_uri).search_traces(locations=[warm.experiment_id], run_id=warm.variants[0].run_id)
+    traces = mlflow_client(wb_settings.tracking_uri).search_traces(locations=[warm.experiment_id], run_id=warm.variants[0].run_id)
     assert len(traces) == QUESTIONS  # the reused run shows the original traces
     board = warm.leaderboard()
     assert board["reused_from"].notna().all()
     report = wb.compare(warm)
     assert set(report.table["variant"]) == {v.variant.name for v in warm.variants}
-    assert MlflowClient(wb_settings.tracking_uri).get_run(warm.parent_run_id).data.metrics["variants_reused"] == 4
-    note = MlflowClient(wb_settings.tracking_uri).get_run(warm.parent_run_id).data.tags["mlflow.note.content"]
+    assert mlflow_client(wb_settings.tracking_uri).get_run(warm.parent_run_id).data.metrics["variants_reused"] == 4
+    note = mlflow_client(wb_settings.tracking_uri).get_run(warm.parent_run_id).data.tags["mlflow.note.content"]
     assert note.startswith("FINISHED: 4 of 4 variants finished (4 reused from earlier sweeps).")  # the sweep's run page
     for v in warm.variants:  # each row links to the variant's run and to the run it was reused from
         assert f"(#/experiments/{warm.experiment_id}/runs/{v.run_id}) | FINISHED |" in note
@@ -201,7 +206,7 @@ def test_a_warm_sweep_looks_up_one_trace_of_each_reusable_run_that_recorded_its_
     traces lost their scores, is computed again."""
     spec = make_spec([P1, P2, P3])
     cold = sweep(spec, wb_settings, models)
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     for v in cold.variants:
         ids = json.loads((_artifact_folder(client, v.run_id or "") / "trace_ids.json").read_text())
         assert sorted(ids) == sorted(t.info.trace_id for t in client.search_traces(locations=[cold.experiment_id], run_id=v.run_id))
@@ -235,7 +240,7 @@ def test_a_cold_sweep_reads_its_parent_run_once_whatever_the_number_of_variants(
         assert not any(v.reused_from for v in cold.variants) and len(cold.variants) == 2 * len(prompts)
         counted[len(cold.variants)] = tracker.counting.calls
     assert counted[6]["get_run"] == counted[2]["get_run"] == 1, counted
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     for v in cold.variants:  # what the variant runs repeat of their parent's is still there
         tags = client.get_run(v.run_id or "").data.tags
         assert tags["workbench.spec_hash"] == make_spec([P1, P2, P3], name="six").hash and "workbench.seed" in tags
@@ -259,11 +264,11 @@ def test_a_warm_sweep_makes_its_searches_once_per_sweep_and_reads_each_artifact_
     assert per_variant == {"create_run": 1, "log_batch": 1, "log_artifacts": 1, "link_traces_to_run": 1, "log_inputs": 1,
                            "set_terminated": 1}, per_variant
     assert counted[6]["search_traces"] == 1 and counted[6]["get_run"] == counted[2]["get_run"]
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     read = {f"{v.run_id}/{f.path}": 1 for v in cold.variants for f in client.list_artifacts(v.run_id or "")}
     assert trackers[6].downloads == read  # each file of each reused run once (not checked, then copied again)
     assert models.calls == 6 * QUESTIONS and {v.variant.id for v in warm.variants} == {v.variant.id for v in cold.variants}
-    traces = MlflowClient(wb_settings.tracking_uri).search_traces(locations=[warm.experiment_id], run_id=warm.variants[-1].run_id)
+    traces = mlflow_client(wb_settings.tracking_uri).search_traces(locations=[warm.experiment_id], run_id=warm.variants[-1].run_id)
     assert len(traces) == QUESTIONS  # every trace linked to the copy
 
 
@@ -411,7 +416,7 @@ def test_judge_calls_that_failed_are_asked_again_by_the_next_sweep_and_only_they
 def test_a_finished_run_whose_artifacts_were_deleted_is_computed_again_from_the_cache(wb_settings: Settings, models: Models) -> None:
     cold = sweep(make_spec(), wb_settings, models)
     lost = cold.variants[0]
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     shutil.rmtree(client.get_run(lost.run_id).info.artifact_uri.removeprefix("file://"))  # disk cleaned up by hand
     warm = sweep(make_spec(), wb_settings, models)
     by_id = {v.variant.id: v for v in warm.variants}
@@ -431,7 +436,7 @@ def test_a_finished_run_whose_table_was_cut_short_is_computed_again_not_a_failed
 ) -> None:
     spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
     cold = sweep(spec, wb_settings, models)
-    table = Path(MlflowClient(wb_settings.tracking_uri).get_run(cold.variants[0].run_id).info.artifact_uri.removeprefix("file://"))
+    table = Path(mlflow_client(wb_settings.tracking_uri).get_run(cold.variants[0].run_id).info.artifact_uri.removeprefix("file://"))
     table /= artifact
     table.write_text(table.read_text(encoding="utf-8")[:100], encoding="utf-8")  # a full disk, a sync killed mid-copy
     if artifact == "eval_results.json":  # compare and gate ended in 'internal error: JSONDecodeError'
@@ -460,7 +465,7 @@ def test_a_stopped_sweep_is_killed_and_running_it_again_finishes_without_repeati
     models.generator = ScriptedModel(slowly(answer, until=resumed), model_id=GEMMA_ID, identity="scripted:incremental")
     in_workers = make_spec(execution={"isolation": "process"})  # the stop reaches a worker process between two answers
     first = sweep(in_workers, wb_settings, models, stop=stop, on_event=stop_mid_second_variant)
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     assert client.get_run(first.parent_run_id).info.status == "KILLED"
     assert [v.status for v in first.variants] == ["FINISHED", "STOPPED"]
     answered = len(first.variants[1].records)
@@ -626,8 +631,8 @@ def test_ctrl_c_or_sigterm_mid_answer_lets_the_call_finish_logs_its_answers_and_
     pressing.join()
     assert models.calls == 2
     assert DiskCacheStore(wb_settings.cache_dir).info().entries["generation"] == 2  # the call in flight finished and was stored
-    [killed] = MlflowClient(wb_settings.tracking_uri).search_runs(
-        [MlflowClient(wb_settings.tracking_uri).get_experiment_by_name("incremental").experiment_id], "tags.`workbench.kind` = 'variant'")
+    [killed] = mlflow_client(wb_settings.tracking_uri).search_runs(
+        [mlflow_client(wb_settings.tracking_uri).get_experiment_by_name("incremental").experiment_id], "tags.`workbench.kind` = 'variant'")
     assert killed.data.metrics["questions"] == 2  # the stopped variant's run holds the answers it had
     resumed(tmp_path / "first-call").touch()
     again = sweep(spec, wb_settings, models)
@@ -745,7 +750,7 @@ def test_a_ctrl_c_while_a_result_is_logged_lets_the_other_variants_finish_their_
 
     with pytest.raises(KeyboardInterrupt):
         sweep(p1_and_p3_in_workers(), wb_settings, models, tracker=InterruptedWhileLogging(wb_settings.tracking_uri))
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     runs = client.search_runs([client.get_experiment_by_name("incremental").experiment_id], "tags.`workbench.kind` = 'variant'")
     [slow] = [r for r in runs if "p3" in r.info.run_name]
     assert slow.data.metrics["questions"] == 2  # the answer it had and the one in flight are logged
@@ -798,7 +803,7 @@ def test_a_ctrl_c_while_a_finished_variant_is_logged_waits_for_its_run_to_be_com
     with pytest.raises(KeyboardInterrupt):
         sweep(spec, wb_settings, models, on_event=pressing)
     assert pressing.kinds.count("sweep_stopping") == 1  # type: ignore[attr-defined]
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     experiment_id = client.get_experiment_by_name("incremental").experiment_id
     [parent] = client.search_runs([experiment_id], "tags.`workbench.kind` = 'sweep'")
     assert (parent.info.status, parent.data.tags["workbench.end_reason"]) == ("KILLED", "interrupted (KeyboardInterrupt)")
@@ -814,7 +819,7 @@ def test_a_second_ctrl_c_while_a_variant_is_logged_stops_at_once_and_ends_its_ru
     spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
     with pytest.raises(KeyboardInterrupt):
         sweep(spec, wb_settings, models, on_event=interrupted_while_logging(presses=2))
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     experiment_id = client.get_experiment_by_name("incremental").experiment_id
     statuses = {r.data.tags["workbench.kind"]: r.info.status for r in client.search_runs([experiment_id])}
     assert statuses == {"sweep": "KILLED", "variant": "KILLED"}
@@ -829,7 +834,7 @@ def test_a_crash_inside_the_runner_fails_the_sweep_with_the_error(wb_settings: S
     tracker = Exploding(wb_settings.tracking_uri)
     with pytest.raises(OSError, match="disk full"):
         sweep(make_spec(), wb_settings, models, tracker=tracker)
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     experiment = client.get_experiment_by_name("incremental")
     (parent,) = client.search_runs([experiment.experiment_id], "tags.`workbench.kind` = 'sweep'")
     assert parent.info.status == "FAILED"
@@ -838,7 +843,7 @@ def test_a_crash_inside_the_runner_fails_the_sweep_with_the_error(wb_settings: S
 
 
 def test_sweeps_left_running_by_a_dead_process_are_ended_killed(wb_settings: Settings, models: Models) -> None:
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     done = sweep(make_spec(), wb_settings, models)
     here = socket.gethostname()
 
@@ -870,7 +875,7 @@ def test_a_sweep_another_machine_left_running_is_ended_by_hand_with_its_variant_
     is gone, and MLflow has no way to end a run. ``workbench end RUN_ID --reason`` does, never a sweep alive here."""
     from workbench.cli import main
 
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     done = sweep(make_spec(), wb_settings, models)
     stale = str(client.create_run(done.experiment_id, tags={"workbench.kind": "sweep", "workbench.host": "ci-runner-7",
                                                              "workbench.pid": "41"}).info.run_id)
@@ -907,7 +912,7 @@ def running_run(client: MlflowClient, experiment_id: str, kind: str, **tags: str
 def test_variant_runs_of_a_killed_sweep_deleted_in_the_ui_are_ended_killed(wb_settings: Settings, models: Models) -> None:
     # the sweep was killed, then its parent run deleted in the MLflow UI while still RUNNING: the next sweep searches
     # only runs not deleted, so the parent stayed RUNNING, and its variant runs, read as under a running sweep, too
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     done = sweep(make_spec(), wb_settings, models)
     here = socket.gethostname()
     running = functools.partial(running_run, client, done.experiment_id)
@@ -945,7 +950,7 @@ class EndsAfterTheSearch:
 def test_a_sweep_that_ends_as_abandoned_runs_are_searched_is_not_ended_killed(wb_settings: Settings, models: Models) -> None:
     # the next sweep ended as KILLED the runs it had read RUNNING: a teammate's sweep that finished (and whose process
     # exited) a moment after that read was marked KILLED over FINISHED, and so was a variant run logged in full meanwhile
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     done = sweep(make_spec(), wb_settings, models)
     here = socket.gethostname()
     running = functools.partial(running_run, client, done.experiment_id)
@@ -975,7 +980,7 @@ class OneRunAPage:
 def test_abandoned_runs_past_the_first_page_of_the_search_are_ended(wb_settings: Settings, models: Models) -> None:
     # the abandoned sweeps and orphaned variant runs were read with one search: past its first page (1,000 runs) they
     # stayed RUNNING forever
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     done = sweep(make_spec(), wb_settings, models)
     running = functools.partial(running_run, client, done.experiment_id)
     dead = {"workbench.host": socket.gethostname(), "workbench.pid": str(2**22 + 12345)}  # above pid_max: no such process
@@ -989,7 +994,7 @@ def test_abandoned_runs_past_the_first_page_of_the_search_are_ended(wb_settings:
 
 def parent_files(cfg: Settings, run_id: str) -> dict[str, bytes]:
     """The comparison files and plots logged on a sweep's parent run, by artifact path."""
-    client = MlflowClient(cfg.tracking_uri)
+    client = mlflow_client(cfg.tracking_uri)
     paths = [f.path for f in client.list_artifacts(run_id) if f.path.startswith("comparison.")]
     paths += [f.path for f in client.list_artifacts(run_id, "plots")]
     return {p: Path(client.download_artifacts(run_id, p)).read_bytes() for p in paths}
@@ -1020,7 +1025,7 @@ def test_a_sweep_reusing_every_variant_copies_the_earlier_comparison_and_plots(
         assert got == {k: pytest.approx(v, abs=1e-9) if isinstance(v, float) else v for k, v in want.items()}
     assert {row["run_id"] for row in copied["rows"]} == {v.run_id for v in warm.variants}
     assert after["comparison.txt"].decode() == real(list(warm.variants), seed=0).summary() == before["comparison.txt"].decode()
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     keys = [client.get_run(r.parent_run_id).data.tags.get("workbench.comparison_key") for r in (cold, warm)]
     assert keys[0] and keys[0] == keys[1]
     sweep(make_spec(seed=7), wb_settings, models)  # another seed: other intervals, computed
@@ -1184,7 +1189,7 @@ def test_a_run_reused_from_a_run_deleted_since_is_computed_again_with_its_scores
     spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
     cold = sweep(spec, wb_settings, models)
     warm = sweep(spec, wb_settings, models)
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     client.delete_run(cold.variants[0].run_id)  # the first sweep's runs, cleaned up in the UI
     client.delete_run(cold.parent_run_id)
     third = sweep(spec, wb_settings, models)
@@ -1207,7 +1212,7 @@ def test_a_run_deleted_and_restored_is_computed_again_with_its_scores_on_its_tra
     reused, and the new sweep's variant linked traces without a single score."""
     spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
     cold = sweep(spec, wb_settings, models)
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     if restored == "run":
         client.delete_run(cold.variants[0].run_id)
         client.restore_run(cold.variants[0].run_id)
@@ -1274,7 +1279,7 @@ def test_the_reuse_check_reads_no_more_runs_after_a_long_history_than_after_a_sh
     40. It reads the newest runs, twice as many as the grid has keys, and looks each key not among them up by itself."""
     spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
     cold = sweep(spec, wb_settings, models)
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     kept = client.get_run(cold.variants[0].run_id or "").data.tags
     same_data = {tag: kept[tag] for tag in ("workbench.dataset_hash", "workbench.corpus_hash", "workbench.status")}
     made = 0
