@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
 import workbench as wb
 from workbench.cli import main
@@ -28,6 +27,8 @@ from workbench.runner import load_inputs
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import MlflowTracker, default_user
+
+from tests.conftest import mlflow_client
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = "compare-sweep"
@@ -99,7 +100,7 @@ def test_runner_logs_cost_per_success_when_costs_are_known(sweep: wb.SweepResult
     successes = sum(1 for r in grounded.records if SUCCESS_METRIC in r.scores and (r.scores[SUCCESS_METRIC].value or 0) >= 0.5)
     assert successes > 0
     assert grounded.metrics[COST_PER_SUCCESS] == pytest.approx(grounded.metrics["cost_usd"] / successes)
-    logged = MlflowClient(store.tracking_uri).get_run(grounded.run_id).data.metrics
+    logged = mlflow_client(store.tracking_uri).get_run(grounded.run_id).data.metrics
     assert logged[COST_PER_SUCCESS] == pytest.approx(grounded.metrics[COST_PER_SUCCESS])
     plain = sweep.variant(_names(sweep)["plain-600"])
     assert "cost_usd" in plain.metrics and COST_PER_SUCCESS not in plain.metrics  # infinite: no answer succeeded
@@ -136,7 +137,7 @@ def test_question_diff_from_mlflow_shows_both_answers(sweep: wb.SweepResult, sto
 
 
 def test_plots_and_comparison_are_logged_on_the_parent_run(sweep: wb.SweepResult, store: Settings, tmp_path: Path) -> None:
-    client = MlflowClient(store.tracking_uri)
+    client = mlflow_client(store.tracking_uri)
     top = {a.path for a in client.list_artifacts(sweep.parent_run_id)}
     assert {"comparison.json", "plots"} <= top
     plots = {a.path for a in client.list_artifacts(sweep.parent_run_id, "plots")}
@@ -172,7 +173,7 @@ def test_a_failing_comparison_never_fails_the_sweep(sweep: wb.SweepResult, store
     handle = tracker.start_sweep(spec, dataset, corpus, expand_grid(spec))
     with caplog.at_level(logging.WARNING):
         tracker.end_sweep(handle, sweep.variants, "FINISHED", comparison=Exploding())
-    client = MlflowClient(store.tracking_uri)
+    client = mlflow_client(store.tracking_uri)
     assert client.get_run(handle.run_id).info.status == "FINISHED"
     assert "comparison.json" not in {a.path for a in client.list_artifacts(handle.run_id)}
     assert "plotting exploded" in caplog.text
@@ -311,7 +312,7 @@ def test_the_same_variant_from_two_experiments_gets_two_labels(sweep: wb.SweepRe
 
 
 def test_a_run_table_without_case_ids_is_one_line(sweep: wb.SweepResult, store: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    client = MlflowClient(store.tracking_uri)
+    client = mlflow_client(store.tracking_uri)
     other = client.create_run(client.create_experiment("compare-handmade"), run_name="handmade")
     client.log_table(other.info.run_id, pd.DataFrame({"question": ["a", "b"], "token_f1": [0.1, 0.2]}), "eval_results.json")
     client.set_terminated(other.info.run_id)
@@ -366,7 +367,7 @@ def test_a_gate_failed_by_a_failed_variant_counts_it_among_the_variants_checked(
 
 
 def test_a_baseline_run_without_results_says_why(sweep: wb.SweepResult, store: Settings) -> None:
-    client = MlflowClient(store.tracking_uri)
+    client = mlflow_client(store.tracking_uri)
     failed = client.create_run(sweep.experiment_id or "", run_name="crashed", tags={"workbench.kind": "variant",
                                                                                     "workbench.error": "TimeoutError: wall time"})
     client.set_terminated(failed.info.run_id, status="FAILED")
@@ -407,7 +408,7 @@ def test_compare_over_a_sweep_uses_its_seed_as_its_comparison_json_did(
     models = {GEMMA_ID: ScriptedModel(_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     spec = ExperimentSpec.from_dict({**_spec("compare-seeded").model_dump(mode="json", exclude_none=True), "seed": 7}, base_dir=ROOT)
     seeded = wb.run(spec, settings=store, models=models, index_store=MemoryIndexStore(), progress=False)
-    logged = json.loads(Path(MlflowClient(store.tracking_uri).download_artifacts(seeded.parent_run_id, "comparison.json",
+    logged = json.loads(Path(mlflow_client(store.tracking_uri).download_artifacts(seeded.parent_run_id, "comparison.json",
                                                                                    str(tmp_path))).read_text())
     assert logged["seed"] == 7
     run_ids = [v.run_id or "" for v in seeded.variants]
