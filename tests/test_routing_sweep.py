@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-from mlflow import MlflowClient
 
 import workbench as wb
 from workbench.comparison._routing import escalation_rate
@@ -19,7 +18,7 @@ from workbench.pipeline import MemoryIndexStore
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 
-from .conftest import echo_context_answer
+from .conftest import echo_context_answer, mlflow_client
 
 DOCS = {
     "loops": "The for statement iterates over the items of a sequence, such as a list or a string, in the order that they appear.",
@@ -96,7 +95,7 @@ def test_router_escalates_exactly_the_questions_whose_signal_fires(routing_spec,
         assert record.answered_by == (GEMMA_ID if record.case.id in EXPECTED else SMOLLM2_ID)
 
     # per trace, as logged to the store
-    traces = MlflowClient(wb_settings.tracking_uri).search_traces(locations=[result.experiment_id], run_id=routed.run_id)
+    traces = mlflow_client(wb_settings.tracking_uri).search_traces(locations=[result.experiment_id], run_id=routed.run_id)
     assert len(traces) == len(CASES)
     seen = set()
     for trace in traces:
@@ -133,7 +132,7 @@ def test_router_escalates_exactly_the_questions_whose_signal_fires(routing_spec,
     assert m["cost_usd_smollm2-135m-instruct"] == pytest.approx(sum(cheap_price.cost(c.input_tokens, c.output_tokens) for c in calls if c.model_id == SMOLLM2_ID))
     assert m["cost_usd"] == pytest.approx(m["cost_usd_gemma3-270m"] + m["cost_usd_smollm2-135m-instruct"])
     assert m["input_tokens"] + m["output_tokens"] == sum(c.input_tokens + c.output_tokens for c in calls)
-    logged = MlflowClient(wb_settings.tracking_uri).get_run(routed.run_id).data
+    logged = mlflow_client(wb_settings.tracking_uri).get_run(routed.run_id).data
     assert logged.metrics["escalation_rate"] == pytest.approx(0.75)
     assert logged.params["router.cheap.id"] == SMOLLM2_ID and logged.params["router.escalate_when.grounding_below"] == "0.3"
     table = routed.records_frame()
@@ -188,7 +187,7 @@ def test_a_promoted_router_is_exported_and_its_bundle_answers_as_the_router_did(
     promoted = wb.promote(routed.run_id, name="routed-assistant", alias="staging", gates=gates, settings=wb_settings)
     alone = [v for v in result.variants if v.variant.router is None and v.variant.model.id == SMOLLM2_ID][0]  # type: ignore[union-attr]
     assert promoted.config_hash != wb.promote(alone.run_id, name="smol-assistant", alias="staging", gates=gates, settings=wb_settings).config_hash
-    client = MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     version = client.get_model_version_by_alias("routed-assistant", "staging")
     assert ROUTER in (version.description or "") and GEMMA_ID in (version.description or "")
 
@@ -263,7 +262,7 @@ def test_a_model_file_name_mlflow_refuses_in_a_metric_name_is_cleaned(tmp_path: 
     result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
     routed = result.variants[0]
     assert routed.status == "FINISHED" and routed.run_id is not None
-    logged = MlflowClient(wb_settings.tracking_uri).get_run(routed.run_id).data.metrics
+    logged = mlflow_client(wb_settings.tracking_uri).get_run(routed.run_id).data.metrics
     assert logged["calls_smol_q4 _1_"] == 1 and logged["calls_gemma3-270m"] == 1  # the empty cheap answer escalated
 
 
@@ -388,7 +387,7 @@ def test_a_grounding_embedding_that_fails_fails_its_question_not_the_router_and_
     # the undecided question is left out of the escalation rate, in the run's metric and in compare alike: 2 of the 3
     # questions the router decided escalated (it said 2 of 4)
     assert first.metrics["escalation_rate"] == pytest.approx(2 / 3) == escalation_rate(first.records_frame())
-    traces = MlflowClient(wb_settings.tracking_uri).search_traces(locations=[sweep.experiment_id], run_id=first.run_id)
+    traces = mlflow_client(wb_settings.tracking_uri).search_traces(locations=[sweep.experiment_id], run_id=first.run_id)
     (trace,) = [t for t in traces if t.info.tags["workbench.case_id"] == "q-ungrounded"]
     route = next(s for s in trace.data.spans if s.name == "route")
     assert route.status.status_code == "ERROR" and "ConnectionError: embedding server reset" in route.inputs["grounding_error"]
