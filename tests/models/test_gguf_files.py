@@ -113,6 +113,42 @@ def test_a_whole_gguf_file_llama_cpp_cannot_load_says_why_and_what_to_do(tmp_pat
     assert said.endswith("knows needs a newer one (pip install -U llama-cpp-python); a damaged file: download it again")
 
 
+def test_two_threads_failing_to_load_at_once_each_say_their_own_file_s_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    # llama.cpp's error lines were kept in one list for the process: two threads whose loads failed together (a
+    # notebook's sweeps, isolation: none) both named the reason the first of them logged
+    import threading
+
+    import llama_cpp
+
+    from workbench.models import _local
+
+    log = _local._quiet_llama_log()
+    both_logged = threading.Barrier(2, timeout=30)
+
+    class FailingLlama:
+        def __init__(self, model_path: str, **_: object) -> None:
+            log(4, f"llama_model_load: error loading model: the reason of {Path(model_path).name}\n".encode(), None)
+            both_logged.wait()
+            raise ValueError(f"Failed to load model from file: {model_path}")
+
+    monkeypatch.setattr(llama_cpp, "Llama", FailingLlama)
+    said: dict[str, str] = {}
+
+    def load(name: str) -> None:
+        try:
+            _local._load_llama(f"/models/{name}.gguf", 2048, 1, (0, 0, 0, 0))
+        except ModelError as exc:
+            said[name] = str(exc)
+
+    threads = [threading.Thread(target=load, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert said["a"].startswith("llama.cpp could not load /models/a.gguf (the reason of a.gguf) — "), said
+    assert said["b"].startswith("llama.cpp could not load /models/b.gguf (the reason of b.gguf) — "), said
+
+
 class TemplatedLlama:
     """A llama.cpp model as ``_chat_completion`` calls it, rendering the messages with a chat template as
     llama-cpp-python does (its Jinja2 formatter, whose ``raise_exception`` raises a ValueError)."""

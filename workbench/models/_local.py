@@ -38,8 +38,16 @@ MINILM_ID = "local:all-minilm-l6-v2"
 MINILM_INPUT_TOKENS = 254
 
 _load_lock = threading.Lock()
-# the pieces of llama.cpp's last error lines (its model loader says why a file failed to load only there)
-_LLAMA_ERRORS: collections.deque[str] = collections.deque(maxlen=8)
+# the pieces of llama.cpp's last error lines (its model loader says why a file failed to load only there), per thread:
+# the loader logs them in the thread that loads, and two threads' loads may fail at once
+_llama_errors = threading.local()
+
+
+def _errors_logged() -> collections.deque[str]:
+    """This thread's last error lines from llama.cpp."""
+    if not hasattr(_llama_errors, "lines"):
+        _llama_errors.lines = collections.deque(maxlen=8)
+    return _llama_errors.lines
 
 
 def gemma_path(model_dir: Path, home: Path | None = None, *, record: bool = True) -> Path:
@@ -231,7 +239,7 @@ def _load_llama(path: str, n_ctx: int, threads: int, version: tuple[int, int, in
 
     _quiet_llama_log()
     # No seed here: every call passes its own (llama-cpp-python reseeds its sampler per call).
-    _LLAMA_ERRORS.clear()
+    _errors_logged().clear()
     try:
         llama = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False, logits_all=False)
     except ValueError as exc:  # llama.cpp says only "Failed to create llama_context" when its buffers cannot be allocated
@@ -250,7 +258,7 @@ def _load_llama(path: str, n_ctx: int, threads: int, version: tuple[int, int, in
 def _load_failure(path: str) -> str:
     """Why llama.cpp could not load a GGUF file (its loader's last error line, which llama-cpp-python's ValueError
     leaves out, and which it prints nowhere without ``verbose``), and what to do."""
-    lines = [line.strip() for line in "".join(_LLAMA_ERRORS).splitlines() if line.strip()]
+    lines = [line.strip() for line in "".join(_errors_logged()).splitlines() if line.strip()]
     said = next((line.partition("error loading model: ")[2] for line in lines if "error loading model: " in line), "")
     reason = f" ({said or lines[0]})" if said or lines else ""
     return (f"llama.cpp could not load {path}{reason} — a model architecture newer than llama-cpp-python {_llama_cpp_version()} "
@@ -410,7 +418,7 @@ def _quiet_llama_log() -> Any:
         last[0] = last[0] if level == cont else level
         if last[0] == error:
             said = text.decode("utf-8", errors="replace")
-            _LLAMA_ERRORS.append(said)
+            _errors_logged().append(said)
             print(said, end="", file=sys.stderr, flush=True)
 
     llama_cpp.llama_log_set(log, ctypes.c_void_p(0))
