@@ -553,7 +553,7 @@ def test_a_limit_that_is_not_a_positive_whole_number_is_one_error_before_any_run
         # retrieval against the wrong text
         ("travel-2025", "its file travel-2025.txt is not read with the corpus glob '**/*.md': widen the glob, or drop the label"),
         # "widen the glob" of a file no glob can make a document, or one left out for being hidden, which it already matched
-        ("diagram", "its file diagram.png is binary (an image, a Word document), which no corpus reads: drop the label"),
+        ("diagram", "its file diagram.png is binary (an image, a spreadsheet), which no corpus reads: drop the label"),
         ("old", "its file old.txt is not UTF-8 text: save it as UTF-8 and widen the corpus glob '**/*.md' to read it, or drop the label"),
         (".drafts/faq", "its file .drafts/faq.md is left out as hidden (under '.drafts'), which the corpus reads only when its glob names "
                         "it: move it out of '.drafts', or drop the label"),

@@ -977,8 +977,8 @@ def test_an_emoji_joined_by_a_zero_width_joiner_is_a_valid_tag_and_source_id(tmp
 @pytest.mark.parametrize(("name", "content", "fix"), [
     ("kb.zip", b"PK\x03\x04\x14\x00\x00\x00", r"kb.zip: the corpus is an archive, not a folder — unpack it \(unzip kb.zip -d kb\) and give the folder"),
     ("kb.tar.gz", b"\x1f\x8b\x08\x00", r"kb.tar.gz: the corpus is an archive, not a folder — unpack it \(tar -xzf kb.tar.gz\)"),
-    ("handbook.docx", b"PK\x03\x04\x14\x00\x06\x00", r"handbook.docx: the corpus is a binary file \(an image, a Word document\), not a "
-                                                    r"folder — export its text as .md or .txt files into a folder"),
+    ("budget.xlsx", b"PK\x03\x04\x14\x00\x06\x00", r"budget.xlsx: the corpus is a binary file \(an image, a spreadsheet\), not a "
+                                                  r"folder — export its text as .md or .txt files into a folder"),
 ])
 def test_a_corpus_path_that_is_an_archive_or_a_binary_file_is_told_to_unpack_or_export_it(tmp_path: Path, name: str, content: bytes, fix: str) -> None:
     # "give its folder, with glob: 'kb.zip'" led to the archive read as one binary document, refused in turn

@@ -19,6 +19,7 @@ from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import MemoryTracker
 
 from tests.complexity import assert_linear_time
+from tests.datasets._docx import docx_bytes
 from tests.datasets._pdfs import encrypted_pdf_bytes, pdf_bytes
 
 TRAVEL = "Travel policy\nBook flights 14 days ahead of the trip."
@@ -171,16 +172,17 @@ def test_a_labelled_pdf_the_glob_leaves_out_is_told_to_widen_the_glob(tmp_path: 
                                                                  "widen the glob, or drop the label")
 
 
-def test_a_corpus_of_markdown_imports_neither_pdf_nor_html_libraries(tmp_path: Path) -> None:
+def test_a_corpus_of_markdown_imports_no_pdf_html_or_word_library(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("# A\n", encoding="utf-8")
     (tmp_path / "b.pdf").write_bytes(pdf_bytes(TRAVEL))
+    (tmp_path / "c.docx").write_bytes(docx_bytes(lambda document: document.add_paragraph(RECEIPTS)))
     code = ("import json, sys, workbench as wb\n"
             "def loaded(glob):\n"
             "    wb.load_corpus(sys.argv[1], glob=glob)\n"
-            "    return sorted(m for m in ('pypdf', 'bs4') if m in sys.modules)\n"
+            "    return sorted(m for m in ('pypdf', 'bs4', 'docx') if m in sys.modules)\n"
             "print(json.dumps([loaded('*.md'), loaded('*')]))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout) == [[], ["pypdf"]]
+    assert json.loads(out.stdout) == [[], ["docx", "pypdf"]]
 
 
 def test_each_run_records_the_versions_of_the_packages_reading_pdfs_and_html_pages() -> None:

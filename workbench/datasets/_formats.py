@@ -1,8 +1,9 @@
-"""The text of a corpus folder's PDF and HTML files: what a reader sees, not the bytes that draw it.
+"""The text of a corpus folder's PDF, HTML and Word files: what a reader sees, not the bytes that draw it.
 
 A PDF's text layer is extracted with pypdf, its pages joined by a blank line; an HTML page's visible text with
 BeautifulSoup (Python's own "html.parser"), its blocks (headings, paragraphs, list items, table rows) on lines of their
-own so that chunkers split where the page does. Both libraries are imported only when a corpus holds such a file:
+own so that chunkers split where the page does; a Word document's body with python-docx, its headings as markdown's
+``#`` so that header-aware chunkers see its sections. Each library is imported only when a corpus holds such a file:
 ``workbench run`` on a folder of markdown never loads them. Any other file is read as UTF-8 text by the loader.
 
 Extraction costs milliseconds a page, on every load of the corpus: ``extracted_once`` keeps each file's text in a
@@ -23,19 +24,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from workbench.errors import DataError
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
 
-# the packages whose versions decide a PDF's or an HTML page's text, hence the corpus's hash: a run records them
+# the packages whose versions decide a PDF's, an HTML page's or a Word document's text, hence the corpus's hash: a run records them
 FORMAT_PACKAGES = ("beautifulsoup4", "pypdf")
 # bump it when this module's own extraction changes what it returns for the same file: the texts kept are then stale
 EXTRACTOR_REVISION = 1
 
-Format = Literal["pdf", "html"]
+Format = Literal["pdf", "html", "docx"]
 
 
 @dataclass(frozen=True)
@@ -193,16 +194,207 @@ def _tidy(text: str) -> str:
     return "\n".join(line.removeprefix("| ").rstrip() for line in lines).strip()
 
 
+# -- Word ------------------------------------------------------------------------------------------------------------
+
+# an OLE compound file's first bytes: a Word 97-2003 .doc (or another Office 97-2003 file), or a .docx that Word
+# encrypted with a password, which it stores as an "EncryptedPackage" stream inside such a file, not as a zip archive
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+_WORD_DOCUMENT = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+# Word's other files of the same build, whose main part python-docx does not open as a document
+_OTHER_WORD_FILES = {
+    "application/vnd.ms-word.document.macroEnabled.main+xml": "a macro-enabled Word document (.docm)",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml": "a Word template (.dotx)",
+    "application/vnd.ms-word.template.macroEnabledTemplate.main+xml": "a macro-enabled Word template (.dotm)",
+}
+# the text a reader sees once every tracked change is accepted: deleted and moved-away runs left out (text boxes, drawn
+# over the page, are left out as python-docx's own paragraph text leaves them)
+_SHOWN_RUNS = ".//w:r[not(ancestor::w:del or ancestor::w:moveFrom or ancestor::w:txbxContent)]"
+_HEADING_STYLE = re.compile(r"heading ([1-9])")
+_WORDPROCESSING = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
+    """A Word document's body as markdown-like text: its paragraphs and tables in order, each heading as ``#`` by its
+    level, each list item as ``- `` (indented by its level) and each table row as ``a | b``; paragraphs and tables apart
+    by a blank line. Its core properties' title comes first unless its first heading is that title, and is kept as
+    metadata. Page headers and footers (boilerplate repeated on every page), comments and footnotes are left out, and
+    tracked changes read as accepted.
+
+    Args:
+        data: the file's bytes.
+        where: the file, as error messages name it.
+        leave_out: the end of a message saying how to leave the file out of the corpus.
+
+    Raises:
+        DataError: a Word 97-2003 file, a password-protected document, a macro-enabled one or a template, or a file
+            python-docx cannot read (truncated, damaged, or another kind of file named .docx).
+    """
+    if data.startswith(_OLE):
+        raise DataError(_ole_refusal(data, where, leave_out))
+    from docx.package import Package
+
+    # python-docx raises what zipfile, lxml and its own parts meet in a malformed file (BadZipFile, KeyError,
+    # XMLSyntaxError, ValueError...): every one of them means the same to the corpus, at this one boundary
+    try:
+        package = Package.open(io.BytesIO(data))
+        part = package.main_document_part
+        content_type = part.content_type
+        word = content_type == _WORD_DOCUMENT
+        blocks = list(_word_blocks(part.element.body, _WordStyles(part.styles.element))) if word else []
+        title = _core_title(package) if word else ""
+    except Exception as exc:  # noqa: BLE001
+        raise DataError(f"{where}: not a readable Word document ({type(exc).__name__}: {_first_line(exc)}) — the file may be "
+                        f"truncated or damaged, or another kind of file named .docx: save it again as .docx, or {leave_out}") from None
+    if not word:
+        what = _OTHER_WORD_FILES.get(content_type, f"an Office file but not a Word document (its main part is {content_type})")
+        raise DataError(f"{where}: {what}, which is not read — save it as a Word Document (.docx), or {leave_out}")
+    if title and (not blocks or blocks[0][0].lstrip("#").strip() != title):
+        blocks.insert(0, (f"# {title}", False))
+    text = "".join(("\n" if item and after_item else "\n\n") + block
+                   for (_, after_item), (block, item) in zip([("", False), *blocks], blocks))
+    return Extracted(text.strip(), {"title": title} if title else {})
+
+
+def _ole_refusal(data: bytes, where: str, leave_out: str) -> str:
+    if _ENCRYPTED_PACKAGE in data:
+        return (f"{where}: a password-protected Word document — save a copy without the password (Word: File > Info > "
+                f"Protect Document > Encrypt with Password, cleared), or {leave_out}")
+    return (f"{where}: a Word 97-2003 document (.doc) or another Office 97-2003 file, which is not read — save it as .docx "
+            f"(Word: File > Save As > Word Document, or libreoffice --headless --convert-to docx FILE), or {leave_out}")
+
+
+@lru_cache(maxsize=None)
+def _xpath(path: str) -> Callable[[object], list[Any]]:
+    """A compiled XPath with ``w:`` bound to WordprocessingML (the elements python-docx has no class for, such as a
+    content control's, know no prefixes of their own)."""
+    from lxml import etree
+
+    return etree.XPath(path, namespaces={"w": _WORDPROCESSING})
+
+
+def _core_title(package: Any) -> str:
+    """The title in a package's core properties ("" when it has none: python-docx would make up "Word Document")."""
+    from docx.opc.constants import RELATIONSHIP_TYPE
+
+    try:
+        part = package.part_related_by(RELATIONSHIP_TYPE.CORE_PROPERTIES)
+    except KeyError:
+        return ""
+    return " ".join((part.core_properties.title or "").split())
+
+
+@dataclass(frozen=True)
+class _ParagraphStyle:
+    heading: int | None  # its level, 1 for a title
+    list_level: int | None  # its numbering's level, when the style numbers paragraphs
+
+
+class _WordStyles:
+    """What a document's paragraph styles make of their paragraphs, looked up once a style (a style is found by a
+    search of styles.xml, and a long document has thousands of paragraphs in a few styles)."""
+
+    def __init__(self, styles: Any) -> None:
+        self._styles = styles
+        self._known: dict[str | None, _ParagraphStyle] = {}
+
+    def of(self, style_id: str | None) -> _ParagraphStyle:
+        if style_id not in self._known:
+            self._known[style_id] = self._resolved(style_id)
+        return self._known[style_id]
+
+    def _resolved(self, style_id: str | None) -> _ParagraphStyle:
+        """A style's heading level and numbering, its own or from the styles it is based on (a company template's
+        "Section" style based on "Heading 2"); Word names its built-in styles in English whatever its language."""
+        heading = list_level = None
+        seen: set[str] = set()
+        while style_id is not None and style_id not in seen and (heading is None or list_level is None):
+            seen.add(style_id)
+            style = self._styles.get_by_id(style_id)
+            if style is None:
+                break
+            named = _HEADING_STYLE.fullmatch((style.name_val or "").lower())
+            heading = heading or (int(named.group(1)) if named else 1 if (style.name_val or "").lower() == "title" else _outline_level(style))
+            list_level = list_level if list_level is not None else _numbering_level(style)
+            style_id = style.basedOn_val
+        return _ParagraphStyle(heading, list_level)
+
+
+def _outline_level(element: Any) -> int | None:
+    """The heading level an element's paragraph properties give (``w:outlineLvl`` 0-8; 9 is body text)."""
+    found = _xpath("./w:pPr/w:outlineLvl/@w:val")(element)
+    return int(found[0]) + 1 if found and found[0].isdigit() and int(found[0]) < 9 else None
+
+
+def _numbering_level(element: Any) -> int | None:
+    """The list level an element's paragraph properties number it at; -1 when they take numbering off (``numId`` 0)."""
+    number = _xpath("./w:pPr/w:numPr/w:numId/@w:val")(element)
+    if not number:
+        return None
+    if number[0] == "0":
+        return -1
+    level = _xpath("./w:pPr/w:numPr/w:ilvl/@w:val")(element)
+    return int(level[0]) if level and level[0].isdigit() else 0
+
+
+def _word_blocks(container: Any, styles: _WordStyles) -> Iterator[tuple[str, bool]]:
+    """The text of a body's (or a content control's) paragraphs and tables in order, each with whether it is a list
+    item (on the line after the item before it, where other blocks are a blank line apart). Content controls (a form's
+    fields, a template's boxes) are read, but for a table of contents, which repeats the headings."""
+    for child in container.iterchildren():
+        name = child.tag.rpartition("}")[2]
+        if name == "p":
+            block = _paragraph_block(child, styles)
+            if block is not None:
+                yield block
+        elif name == "tbl":
+            rows = [" | ".join(_cell_text(cell) for cell in _xpath("./w:tc")(row)) for row in _xpath("./w:tr")(child)]
+            shown = "\n".join(row for row in rows if row.replace("|", "").strip())
+            if shown:
+                yield shown, False
+        elif name == "sdt" and not _xpath("./w:sdtPr/w:docPartObj/w:docPartGallery[@w:val='Table of Contents']")(child):
+            for content in _xpath("./w:sdtContent")(child):
+                yield from _word_blocks(content, styles)
+        elif name == "customXml":
+            yield from _word_blocks(child, styles)
+
+
+def _paragraph_block(paragraph: Any, styles: _WordStyles) -> tuple[str, bool] | None:
+    text = _paragraph_text(paragraph)
+    if not text:
+        return None
+    style = styles.of(paragraph.style)
+    heading = _outline_level(paragraph) or style.heading
+    if heading is not None:
+        return f"{'#' * min(heading, 6)} {' '.join(text.split())}", False
+    own = _numbering_level(paragraph)
+    level = own if own is not None else style.list_level
+    if level is not None and level >= 0:
+        return f"{'  ' * level}- {text}", True
+    return text, False
+
+
+def _paragraph_text(paragraph: Any) -> str:
+    return "".join(run.text for run in _xpath(_SHOWN_RUNS)(paragraph)).strip()
+
+
+def _cell_text(cell: Any) -> str:
+    """A table cell's paragraphs (a table inside it too) on one line."""
+    return " ".join(filter(None, map(_paragraph_text, _xpath(".//w:p[not(ancestor::w:txbxContent)]")(cell))))
+
+
 # -- by suffix -------------------------------------------------------------------------------------------------------
 
 def file_format(name: str | PurePath) -> Format | None:
-    """Which format a corpus file of this name (or path) is read as, by its suffix in any case: ``pdf``, ``html``, or
-    None for text (pure)."""
+    """Which format a corpus file of this name (or path) is read as, by its suffix in any case: ``pdf``, ``html``,
+    ``docx`` (Word's files), or None for text (pure)."""
     return _FORMATS.get(PurePath(name).suffix.lower())
 
 
-_FORMATS: dict[str, Format] = {".pdf": "pdf", ".html": "html", ".htm": "html"}
-_PACKAGE_OF: dict[Format, str] = {"pdf": "pypdf", "html": "beautifulsoup4"}
+# a legacy .doc, a .docm and a template are refused in a line saying to save them as .docx, not as binary "text"
+_FORMATS: dict[str, Format] = {".pdf": "pdf", ".html": "html", ".htm": "html",
+                               **dict.fromkeys((".docx", ".doc", ".docm", ".dotx", ".dotm"), "docx")}
+_PACKAGE_OF: dict[Format, str] = {"pdf": "pypdf", "html": "beautifulsoup4", "docx": "python-docx"}
 
 
 # -- extracted once --------------------------------------------------------------------------------------------------

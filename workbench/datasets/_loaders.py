@@ -1,4 +1,4 @@
-"""Load datasets (JSONL, CSV, pandas) and corpora (folders of text, PDF and HTML files, the built-in Python reference).
+"""Load datasets (JSONL, CSV, pandas) and corpora (folders of text, PDF, HTML and Word files, the built-in Python reference).
 
 Every validation error is one line: ``file:line: field 'x': what is wrong — what to do``: encodings (the line and
 byte offset), binary or empty files, CSV quoting (parsed strictly), wrong types, unknown categories, duplicate ids, and
@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.datasets._formats import Extracted, TextCache, declared_charset, extracted_once, file_format, html_text, pdf_text
+from workbench.datasets._formats import Extracted, TextCache, declared_charset, docx_text, extracted_once, file_format, html_text, pdf_text
 from workbench.datasets._models import (
     CATEGORIES,
     SURROGATE,
@@ -938,7 +938,7 @@ def left_out_fix(folder: Path, glob: str, relative: str, exclude: Sequence[str] 
         with contextlib.suppress(OSError):
             data = (folder / relative).read_bytes()
             if b"\0" in data and not _is_utf16(data):
-                return f"its file {relative} is binary (an image, a Word document), which no corpus reads: drop the label"
+                return f"its file {relative} is binary (an image, a spreadsheet), which no corpus reads: drop the label"
         return f"its file {relative} is not UTF-8 text: save it as UTF-8 and widen the corpus glob '{glob}' to read it, or drop the label"
     hidden = next((part for part in Path(relative).parts if _set_aside(part)), None)
     if hidden is not None and any(p.relative_to(folder).as_posix() == relative for p in corpus_files(folder, glob, hidden=True)):
@@ -1008,7 +1008,7 @@ def check_corpus_folder(folder: Path, glob: str, *, exclude: Sequence[str] = (),
     if folder.is_file():
         raise DataError(f"{folder}: the corpus is {_corpus_file_fix(folder)}")
     if not folder.is_dir():
-        fix = missing_path_fix(folder, f"give a folder of documents (.md, .txt, .pdf, .html...) or '{PYTHON_REFERENCE}'")
+        fix = missing_path_fix(folder, f"give a folder of documents (.md, .txt, .pdf, .html, .docx...) or '{PYTHON_REFERENCE}'")
         raise DataError(f"{folder}: corpus folder not found — {fix}")
     if not pattern_inside_folder(glob):
         raise DataError(f"corpus glob '{glob}': give a pattern relative to the corpus folder {folder}, e.g. '**/*.md' (no '..')")
@@ -1030,8 +1030,8 @@ _ARCHIVES = {".zip": "unzip {name} -d {stem}", ".tar": "tar -xf {name}", ".tgz":
 
 def _corpus_file_fix(path: Path) -> str:
     """What a corpus path that is a file is, and what to do: an archive (a wiki's zipped export) is unpacked, and a
-    binary file (an image, a Word document) exported as text, since a glob picking either reads one binary document,
-    refused; a text file, a PDF or an HTML page is picked by a glob in its folder."""
+    binary file (an image, a spreadsheet) exported as text, since a glob picking either reads one binary document,
+    refused; a text file, a PDF, an HTML page or a Word document is picked by a glob in its folder."""
     suffix = next((s for s in _ARCHIVES if path.name.lower().endswith(s)), None)
     if suffix is not None:
         unpack = _ARCHIVES[suffix].format(name=path.name, stem=path.name[: -len(suffix)])
@@ -1040,9 +1040,9 @@ def _corpus_file_fix(path: Path) -> str:
     if kind is None:
         with contextlib.suppress(OSError), path.open("rb") as file:
             if b"\0" in file.read(8192):
-                return ("a binary file (an image, a Word document), not a folder — export its text as .md or .txt files "
+                return ("a binary file (an image, a spreadsheet), not a folder — export its text as .md or .txt files "
                         "into a folder, and give that folder")
-    what = {"pdf": "a PDF", "html": "an HTML page", None: "a file"}[kind]
+    what = {"pdf": "a PDF", "html": "an HTML page", "docx": "a Word document", None: "a file"}[kind]
     return f"{what}, not a folder — give its folder, with glob: '{_exact(Path(path.name))}' to use only it"
 
 
@@ -1128,7 +1128,10 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
 
     A folder's ``.pdf`` files are read as their text layer (pypdf), their pages apart by a blank line (``pages`` in the
     document's metadata); ``.html`` and ``.htm`` files as their visible text (BeautifulSoup), a block per line, their
-    ``<title>`` first unless the text opens with it (and in the metadata); any other file as UTF-8 text.
+    ``<title>`` first unless the text opens with it (and in the metadata); ``.docx`` files as their body (python-docx),
+    headings as markdown's ``#``, list items as ``- ``, table rows as ``a | b``, their title first unless their first
+    heading is it (and in the metadata), tracked changes accepted, page headers, footers, comments and footnotes left
+    out (a ``.doc``, a ``.docm`` and a template are refused: save them as ``.docx``); any other file as UTF-8 text.
     A file's document id is its path relative to the folder, without the suffix (``policies/travel``), in Unicode NFC.
     Hidden files and folders (``.ipynb_checkpoints/``, ``.git/``), ``mlruns/``, ``__pycache__/`` and ``node_modules/`` are
     left out unless the glob names them; linked
@@ -1143,7 +1146,7 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
         glob: which files of a folder are documents.
         exclude: patterns like ``glob``'s of files it picks that are not documents (never read), e.g. ``drafts/**``.
         name: the corpus's name (default: the folder's; ``documents`` for documents in memory).
-        texts: where the texts of PDF and HTML files extracted before are kept, and those extracted now are put (e.g.
+        texts: where the texts of PDF, HTML and Word files extracted before are kept, and those extracted now are put (e.g.
             ``workbench.cache.ExtractedTexts.in_folder(wb.settings().cache_dir)``, what ``run`` and the widgets use);
             by default every one is extracted again.
 
@@ -1253,17 +1256,22 @@ def _folder_document(path: Path, folder: Path, glob: str, root: str | None = Non
     return Document(id=doc_id, text=text, metadata={"path": str(relative), **extracted.metadata})
 
 
+# the formats read from the file's bytes, whatever they are (an HTML page is decoded first)
+_BINARY_FORMATS = {"pdf": pdf_text, "docx": docx_text}
+
+
 def _file_text(path: Path, relative: Path, texts: TextCache | None = None) -> Extracted:
-    """A corpus file's text by its format (see ``workbench.datasets._formats``): a PDF's text layer or an HTML page's
-    visible text (from ``texts`` when extracted before), or any other file read as UTF-8 text."""
+    """A corpus file's text by its format (see ``workbench.datasets._formats``): a PDF's text layer, an HTML page's
+    visible text or a Word document's body (from ``texts`` when extracted before), or any other file read as UTF-8 text."""
     leave_out = _leave_out(_exact(relative))
     kind = file_format(path.name)
     if kind is None:
         return Extracted(read_text(path, f"save it as UTF-8 text, or {leave_out}"))
     data = _read_bytes(path)
-    if kind == "pdf":
-        return extracted_once(kind, data, lambda: pdf_text(data, str(path), leave_out), texts)
-    return extracted_once(kind, data, lambda: html_text(_markup(data, path, f"save it as UTF-8, or {leave_out}")), texts)
+    if kind == "html":
+        return extracted_once(kind, data, lambda: html_text(_markup(data, path, f"save it as UTF-8, or {leave_out}")), texts)
+    extract = _BINARY_FORMATS[kind]
+    return extracted_once(kind, data, lambda: extract(data, str(path), leave_out), texts)
 
 
 def _others_refused(others: list[Path]) -> str:

@@ -1,0 +1,66 @@
+"""Small real Word files for corpus tests: .docx documents written by python-docx, what Word adds that python-docx does
+not write (tracked changes, content controls) put into their XML, and Office 97-2003 compound files written byte by byte."""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import zipfile
+from collections.abc import Callable
+
+from docx.document import Document
+
+W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+
+def docx_bytes(build: Callable[[Document], object], *, title: str = "") -> bytes:
+    """A .docx whose body ``build`` writes into python-docx's blank document; ``title``: its core properties' title."""
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = title
+    build(document)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def append_xml(document: Document, xml: str) -> None:
+    """Append a body-level element (a paragraph, a content control) given as WordprocessingML, its namespace declared."""
+    from docx.oxml import parse_xml
+
+    document.element.body.sectPr.addprevious(parse_xml(xml.replace(">", f" {W}>", 1)))
+
+
+def with_main_content_type(data: bytes, content_type: str) -> bytes:
+    """The same .docx with its main part declared as another content type (a .docm's, a template's, a workbook's)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            content = source.read(item)
+            if item.filename == "[Content_Types].xml":
+                content = re.sub(rb'(PartName="/word/document.xml" ContentType=")[^"]+', rb"\g<1>" + content_type.encode(), content)
+            target.writestr(item, content)
+    return out.getvalue()
+
+
+def ole_bytes(*streams: str) -> bytes:
+    """An OLE compound file (Office 97-2003's container) holding empty streams of these names: ``WordDocument`` for a
+    .doc, ``EncryptionInfo`` and ``EncryptedPackage`` for a .docx that Word encrypted with a password."""
+    end, free = 0xFFFFFFFE, 0xFFFFFFFF
+    header = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(16) + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + bytes(6)
+              + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0) + struct.pack("<109I", 0, *[free] * 108))
+    fat = struct.pack("<128I", 0xFFFFFFFD, end, *[free] * 126)  # sector 0: this table; sector 1: the directory
+    names = ["Root Entry", *streams]
+    entries = b"".join(_directory_entry(name, 5 if n == 0 else 2, child=1 if n == 0 else free,
+                                        right=n + 1 if 0 < n < len(names) - 1 else free) for n, name in enumerate(names))
+    directory = entries + bytes(512 - len(entries))
+    return header + fat + directory
+
+
+def _directory_entry(name: str, kind: int, *, child: int, right: int) -> bytes:
+    encoded = (name + "\0").encode("utf-16-le")
+    return (encoded.ljust(64, b"\0") + struct.pack("<HBBIII", len(encoded), kind, 1, 0xFFFFFFFF, right, child) + bytes(16)
+            + struct.pack("<IQQIQ", 0, 0, 0, 0xFFFFFFFE, 0))

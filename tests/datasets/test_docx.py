@@ -1,0 +1,157 @@
+"""Word documents in a corpus folder: their body as markdown-like text (sections, lists, tables), one-line refusals of
+the Word files it cannot read. Every file is written at test time (python-docx, or byte by byte)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from docx.document import Document as WordDocument
+from docx.enum.style import WD_STYLE_TYPE
+
+import workbench as wb
+from workbench.datasets import load_corpus
+from workbench.errors import DataError
+from workbench.pipeline import chunk_document
+from workbench.spec import ChunkerSpec
+
+from tests.datasets._docx import append_xml, docx_bytes, ole_bytes, with_main_content_type
+
+
+def corpus_of(tmp_path: Path, files: dict[str, bytes], glob: str = "**/*") -> wb.Corpus:
+    for name, content in files.items():
+        path = tmp_path / "kb" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    return load_corpus(tmp_path / "kb", glob=glob)
+
+
+def handbook(document: WordDocument) -> None:
+    document.sections[0].header.paragraphs[0].text = "CONFIDENTIAL - page header"
+    document.sections[0].footer.paragraphs[0].text = "Printed copies are uncontrolled"
+    document.add_heading("Travel", 1)
+    document.add_paragraph("Book flights 14 days ahead.\nTrains in second class.")
+    document.add_paragraph("Hotels", style="List Bullet")
+    document.add_paragraph("Taxis", style="List Number")
+    document.add_heading("Limits", 2)
+    table = document.add_table(rows=3, cols=2)
+    for row, cells in zip(table.rows, [("Item", "Limit"), ("Meals", "40 EUR"), ("", "")]):
+        for cell, text in zip(row.cells, cells):
+            cell.text = text
+    table.cell(1, 1).add_paragraph("a day")
+    document.add_paragraph("")  # an empty paragraph Word users type for space
+    document.add_paragraph("Ask finance first.")
+
+
+HANDBOOK_TEXT = ("# Travel\n\nBook flights 14 days ahead.\nTrains in second class.\n\n- Hotels\n- Taxis\n\n## Limits\n\n"
+                 "Item | Limit\nMeals | 40 EUR a day\n\nAsk finance first.")
+
+
+def test_a_word_documents_text_is_its_body_in_order_with_headings_lists_and_table_rows(tmp_path: Path) -> None:
+    (doc,) = corpus_of(tmp_path, {"policies/Handbook.DOCX": docx_bytes(handbook)}).documents
+    assert doc.id == "policies/Handbook"
+    assert doc.text == HANDBOOK_TEXT  # no page header or footer, no empty paragraph or table row
+    assert doc.metadata == {"path": "policies/Handbook.DOCX"}
+
+
+def test_a_header_aware_chunker_sees_a_word_documents_sections(tmp_path: Path) -> None:
+    (doc,) = corpus_of(tmp_path, {"handbook.docx": docx_bytes(handbook)}).documents
+    chunks = chunk_document(doc, ChunkerSpec(strategy="markdown", size=500, overlap=0))
+    assert [c.header for c in chunks] == ["Travel", "Limits"]
+
+
+def test_the_documents_title_comes_first_unless_its_first_heading_is_that_title(tmp_path: Path) -> None:
+    titled = corpus_of(tmp_path / "a", {"h.docx": docx_bytes(handbook, title="  Staff   handbook ")}).documents[0]
+    assert titled.text == f"# Staff handbook\n\n{HANDBOOK_TEXT}"
+    assert titled.metadata["title"] == "Staff handbook"
+
+    def opening_with_it(document: WordDocument) -> None:
+        document.add_paragraph("Staff handbook", style="Title")
+        document.add_paragraph("27 days of leave.")
+
+    assert corpus_of(tmp_path / "b", {"h.docx": docx_bytes(opening_with_it, title="Staff handbook")}).documents[0].text == (
+        "# Staff handbook\n\n27 days of leave.")
+
+
+def test_a_companys_own_heading_and_list_styles_are_read_by_what_they_are_based_on(tmp_path: Path) -> None:
+    def styled(document: WordDocument) -> None:
+        section = document.styles.add_style("Policy Section", WD_STYLE_TYPE.PARAGRAPH)
+        section.base_style = document.styles["Heading 2"]
+        step = document.styles.add_style("Policy Step", WD_STYLE_TYPE.PARAGRAPH)
+        step.base_style = document.styles["List Bullet"]
+        document.add_paragraph("Claims", style="Policy Section")
+        document.add_paragraph("Keep receipts", style="Policy Step")
+        append_xml(document, '<w:p><w:pPr><w:outlineLvl w:val="2"/></w:pPr><w:r><w:t>Outlined</w:t></w:r></w:p>')
+        append_xml(document, '<w:p><w:pPr><w:pStyle w:val="ListBullet"/><w:numPr><w:ilvl w:val="1"/><w:numId w:val="1"/></w:numPr>'
+                             '</w:pPr><w:r><w:t>Nested</w:t></w:r></w:p>')
+        append_xml(document, '<w:p><w:pPr><w:pStyle w:val="ListBullet"/><w:numPr><w:numId w:val="0"/></w:numPr></w:pPr>'
+                             '<w:r><w:t>Numbering taken off</w:t></w:r></w:p>')
+
+    assert corpus_of(tmp_path, {"claims.docx": docx_bytes(styled)}).documents[0].text == (
+        "## Claims\n\n- Keep receipts\n\n### Outlined\n\n  - Nested\n\nNumbering taken off")
+
+
+def test_tracked_changes_read_as_accepted_and_comments_are_left_out(tmp_path: Path) -> None:
+    def reviewed(document: WordDocument) -> None:
+        append_xml(document, '<w:p><w:r><w:t xml:space="preserve">Book </w:t></w:r>'
+                             '<w:del w:id="1" w:author="a"><w:r><w:delText>7</w:delText></w:r></w:del>'
+                             '<w:ins w:id="2" w:author="a"><w:r><w:t>14</w:t></w:r></w:ins>'
+                             '<w:r><w:t xml:space="preserve"> days ahead.</w:t></w:r></w:p>')
+        paragraph = document.add_paragraph("Trains in second class.")
+        document.add_comment(paragraph.runs, text="Is first class allowed for long trips?", author="a")
+
+    assert corpus_of(tmp_path, {"travel.docx": docx_bytes(reviewed)}).documents[0].text == "Book 14 days ahead.\n\nTrains in second class."
+
+
+def test_content_controls_are_read_and_a_table_of_contents_is_not(tmp_path: Path) -> None:
+    def form(document: WordDocument) -> None:
+        append_xml(document, '<w:sdt><w:sdtPr><w:docPartObj><w:docPartGallery w:val="Table of Contents"/></w:docPartObj></w:sdtPr>'
+                             '<w:sdtContent><w:p><w:r><w:t>Travel .......... 1</w:t></w:r></w:p></w:sdtContent></w:sdt>')
+        document.add_heading("Travel", 1)
+        append_xml(document, '<w:sdt><w:sdtPr><w:alias w:val="Owner"/></w:sdtPr><w:sdtContent><w:p><w:r><w:t>Owner: finance</w:t>'
+                             '</w:r></w:p></w:sdtContent></w:sdt>')
+
+    assert corpus_of(tmp_path, {"travel.docx": docx_bytes(form)}).documents[0].text == "# Travel\n\nOwner: finance"
+
+
+PASSWORD_FIX = r"save a copy without the password \(Word: File > Info > Protect Document > Encrypt with Password, cleared\)"
+DOC_FIX = (r"a Word 97-2003 document \(\.doc\) or another Office 97-2003 file, which is not read — save it as \.docx \(Word: File > "
+           r"Save As > Word Document, or libreoffice --headless --convert-to docx FILE\)")
+DAMAGED = r"not a readable Word document \(BadZipFile: File is not a zip file\) — the file may be truncated or damaged, or another kind of file named \.docx: save it again as \.docx"
+SAVE_AS = r", which is not read — save it as a Word Document \(\.docx\)"
+
+
+REFUSED = [
+    ("old.doc", ole_bytes("WordDocument", "1Table"), DOC_FIX),
+    ("renamed.docx", ole_bytes("WordDocument", "1Table"), DOC_FIX),
+    ("locked.docx", ole_bytes("EncryptionInfo", "EncryptedPackage"), f"a password-protected Word document — {PASSWORD_FIX}"),
+    ("cut.docx", docx_bytes(handbook)[:300], DAMAGED),
+    ("page.docx", b"<html><body><p>saved as .docx by mistake</p></body></html>", DAMAGED),
+    ("empty.docx", b"", DAMAGED),
+    ("notes.docx", b"PK\x05\x06" + bytes(18), r"not a readable Word document \(KeyError: \"There is no item named '\[Content_Types\]\.xml' in the archive\"\)"),
+    ("macros.docm", with_main_content_type(docx_bytes(handbook), "application/vnd.ms-word.document.macroEnabled.main+xml"),
+     rf"a macro-enabled Word document \(\.docm\){SAVE_AS}"),
+    ("letter.dotx", with_main_content_type(docx_bytes(handbook), "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml"),
+     rf"a Word template \(\.dotx\){SAVE_AS}"),
+    ("budget.docx", with_main_content_type(docx_bytes(handbook), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"),
+     r"an Office file but not a Word document \(its main part is application/vnd\.openxmlformats-officedocument\.spreadsheetml\.sheet\.main\+xml\)"
+     + SAVE_AS),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), REFUSED, ids=[name for name, _, _ in REFUSED])
+def test_a_word_file_that_cannot_be_read_is_one_line_naming_it_and_its_exclude(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+    with pytest.raises(DataError) as caught:
+        corpus_of(tmp_path, {"notes.md": b"# Notes\n", name: content})
+    message = str(caught.value)
+    assert "\n" not in message
+    assert re.fullmatch(rf"{tmp_path}/kb/{name}: {reason}.*, or leave it out: corpus exclude: \['{name}'\]", message), message
+
+
+def test_a_word_document_given_as_the_corpus_is_told_to_give_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "handbook.docx").write_bytes(docx_bytes(handbook))
+    with pytest.raises(DataError, match=r"handbook\.docx: the corpus is a Word document, not a folder — give its folder, with glob: "
+                                        r"'handbook\.docx' to use only it"):
+        load_corpus(tmp_path / "handbook.docx")
+    assert load_corpus(tmp_path, glob="handbook.docx").documents[0].text == HANDBOOK_TEXT
