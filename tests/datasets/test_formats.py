@@ -185,14 +185,15 @@ def test_a_corpus_of_markdown_imports_no_pdf_html_or_word_library(tmp_path: Path
     assert json.loads(out.stdout) == [[], ["docx", "pypdf"]]
 
 
-def test_each_run_records_the_versions_of_the_packages_reading_pdfs_and_html_pages() -> None:
+def test_each_run_records_the_versions_of_the_packages_reading_pdfs_html_pages_and_word_documents() -> None:
     # a promoted configuration's report names them: another pypdf may read other text, another corpus hash
     from importlib import metadata
 
     from workbench.tracking._mlflow import package_versions
 
     recorded = json.loads(package_versions())
-    assert {p: recorded.get(p) for p in ("pypdf", "beautifulsoup4")} == {p: metadata.version(p) for p in ("pypdf", "beautifulsoup4")}
+    packages = ("pypdf", "beautifulsoup4", "python-docx")
+    assert {p: recorded.get(p) for p in packages} == {p: metadata.version(p) for p in packages}
 
 
 def test_a_bundle_refusing_a_changed_pdf_corpus_names_the_packages_that_read_it(tmp_path: Path) -> None:
@@ -200,7 +201,8 @@ def test_a_bundle_refusing_a_changed_pdf_corpus_names_the_packages_that_read_it(
 
     assert _extracted_fix(corpus_of(tmp_path / "md", {"a.md": "# A\n"})) == ""
     assert _extracted_fix(corpus_of(tmp_path / "pdf", {"a.md": "# A\n", "b.pdf": pdf_bytes(TRAVEL)})) == (
-        " and the versions of beautifulsoup4 and pypdf its EVALUATION.md names (which read its PDFs and HTML pages)")
+        " and the versions of beautifulsoup4, pypdf and python-docx its EVALUATION.md names (which read its PDFs, HTML pages and "
+        "Word documents)")
 
 
 def test_a_sweep_over_a_pdf_corpus_retrieves_and_answers_from_its_text(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]

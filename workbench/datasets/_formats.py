@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from bs4 import BeautifulSoup
 
 # the packages whose versions decide a PDF's, an HTML page's or a Word document's text, hence the corpus's hash: a run records them
-FORMAT_PACKAGES = ("beautifulsoup4", "pypdf")
+FORMAT_PACKAGES = ("beautifulsoup4", "pypdf", "python-docx")
 # bump it when this module's own extraction changes what it returns for the same file: the texts kept are then stale
 EXTRACTOR_REVISION = 1
 
