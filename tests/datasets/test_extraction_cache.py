@@ -20,6 +20,7 @@ from workbench.pipeline import MemoryIndexStore
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import MemoryTracker
 
+from tests.datasets._docx import docx_bytes
 from tests.datasets._pdfs import pdf_bytes
 
 TRAVEL = "Travel policy\nBook flights 14 days ahead of the trip."
@@ -83,6 +84,23 @@ def test_a_changed_file_and_another_package_version_are_extracted_again(tmp_path
     monkeypatch.setattr(_formats, "EXTRACTOR_REVISION", _formats.EXTRACTOR_REVISION + 1)  # our own extraction changed
     load_corpus(kb, glob="*", texts=texts)
     assert extractions["pdf"] == 4
+
+
+def test_a_word_documents_text_is_kept_and_another_python_docx_extracts_it_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from docx.package import Package
+
+    kb = write_kb(tmp_path / "kb", {"travel.docx": docx_bytes(lambda document: document.add_paragraph(TRAVEL), title="Travel")})
+    opened: list[object] = []
+    real_open, real_version = Package.open, _formats.installed_version
+    monkeypatch.setattr(Package, "open", classmethod(lambda cls, file: opened.append(file) or real_open(file)))
+    store = MemoryCacheStore()
+    first = load_corpus(kb, glob="*", texts=ExtractedTexts(store))
+    second = load_corpus(kb, glob="*", texts=ExtractedTexts(store))
+    assert len(opened) == 1 and store.info().entries == {"text": 1}
+    assert second == first and second.documents[0].metadata == {"path": "travel.docx", "title": "Travel"}
+    monkeypatch.setattr(_formats, "installed_version", lambda package: "99.0" if package == "python-docx" else real_version(package))
+    assert load_corpus(kb, glob="*", texts=ExtractedTexts(store)) == first
+    assert len(opened) == 2
 
 
 def test_a_refused_file_is_not_kept_and_is_refused_again(tmp_path: Path, extractions: dict[str, int]) -> None:
