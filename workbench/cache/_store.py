@@ -22,7 +22,7 @@ from workbench.errors import WorkbenchError
 
 __all__ = ["KINDS", "CacheInfo", "CacheReader", "CacheStore", "DiskCacheStore", "Kind", "MemoryCacheStore", "parse_age"]
 
-# text: a corpus's PDF and HTML files' extracted texts (``ExtractedTexts``)
+# text: a corpus's PDF, HTML and Word files' extracted texts (``ExtractedTexts``)
 Kind = Literal["generation", "judge", "embedding", "text"]
 KINDS: tuple[Kind, ...] = ("generation", "judge", "embedding", "text")
 _STATS = "stats"  # the prefix of the counters that caches made before ``counts/`` kept them inside the entries

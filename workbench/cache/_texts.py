@@ -1,4 +1,4 @@
-"""The texts of corpora's PDF and HTML files, kept in the cache store (kind ``text``) for ``load_corpus(texts=...)``.
+"""The texts of corpora's PDF, HTML and Word files, kept in the cache store (kind ``text``) for ``load_corpus(texts=...)``.
 
 Extraction depends only on a file's bytes and the extracting package's version (``workbench.datasets._formats``), so
 ``run(fresh=True)`` and ``cache: false``, which are about model calls, read the texts kept all the same.
@@ -25,7 +25,7 @@ class ExtractedTexts:
     """A ``TextCache`` over a cache store; over a ``CacheReader`` (a dry run) it reads and keeps nothing new.
 
     Args:
-        store: the cache store, or None for one opened in ``directory`` when a PDF or HTML file first needs it (a
+        store: the cache store, or None for one opened in ``directory`` when a PDF, HTML or Word file first needs it (a
             corpus of markdown never opens it).
         directory: see ``in_folder``.
     """

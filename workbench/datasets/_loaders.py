@@ -1233,7 +1233,7 @@ def _folder_document(path: Path, folder: Path, glob: str, root: str | None = Non
 
     Raises:
         DataError: a broken link, a link to a hidden or system file (see ``_forbidden_target``), a name that is not
-            UTF-8, a file that is not UTF-8 text, a PDF or HTML page whose text cannot be extracted (see
+            UTF-8, a file that is not UTF-8 text, a PDF, HTML page or Word document whose text cannot be extracted (see
             ``workbench.datasets._formats``), or an empty one.
     """
     if not path.exists():

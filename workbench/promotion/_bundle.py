@@ -314,7 +314,7 @@ def _corpus_folder(config: BundleConfig, folder: Path, corpus_path: str | Path |
 
 @contextlib.contextmanager
 def _project_texts() -> Iterator[ExtractedTexts | None]:
-    """The PDF and HTML texts kept in the project's cache, when it has a workbench home (a deployment's repository
+    """The PDF, HTML and Word texts kept in the project's cache, when it has a workbench home (a deployment's repository
     without one is left without a .workbench folder, which its next export would refuse as uncommitted)."""
     here = default_settings()
     if not here.home.is_dir():

@@ -33,7 +33,7 @@ def load_spec_dataset(spec: ExperimentSpec, limit: int | None = None) -> Dataset
 
 def load_spec_corpus(spec: ExperimentSpec, *, texts: TextCache | None = None) -> Corpus:
     """The spec's corpus: its built-in one, or its folder (relative to the experiment file) read with its glob, its
-    PDF and HTML files' texts from ``texts`` when extracted before (see ``load_corpus``).
+    PDF, HTML and Word files' texts from ``texts`` when extracted before (see ``load_corpus``).
 
     Raises:
         SpecError: the spec names no corpus (it is given to ``run`` in memory).
@@ -107,7 +107,7 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any 
         dataset: cases in memory instead of the spec's: a ``Dataset`` or a DataFrame.
         corpus: documents instead of the spec's: a ``Corpus``, anything ``load_corpus`` reads in memory, or a folder
             (see ``_corpus_ref``: read with the spec's glob and exclude when the spec's corpus is a folder).
-        texts: where a corpus folder's PDF and HTML texts extracted before are kept (see ``load_corpus``).
+        texts: where a corpus folder's PDF, HTML and Word texts extracted before are kept (see ``load_corpus``).
     """
     dataset = load_spec_dataset(spec, limit) if dataset is None else _given_dataset(spec, dataset, limit)
     ref = _corpus_ref(spec, corpus)

@@ -177,7 +177,7 @@ def run(
                      stop_now=stop_now, progress=progress, generate=generate, fresh=fresh)
     spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
     cfg = settings or default_settings()
-    # a corpus's PDF and HTML texts come from the cache even when fresh: extraction is deterministic, not a model call
+    # a corpus's PDF, HTML and Word texts come from the cache even when fresh: extraction is deterministic, not a model call
     texts = ExtractedTexts(cache) if cache is not None else ExtractedTexts.of_project(cfg)
     with texts:
         spec, dataset, corpus = sweep_inputs(spec, limit, dataset=dataset, corpus=corpus, texts=texts)

@@ -74,7 +74,7 @@ NOTE_TAG = "mlflow.note.content"  # a run's (or an experiment's) description in 
 EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
 # logged as each run's workbench.versions tag: a bundle pins from it the packages that computed its embedding model's
 # vectors (COMPUTING_PACKAGES: torch, transformers, the model's package..., not only sentence-transformers), and its
-# report names those that read its corpus's PDFs and HTML pages (FORMAT_PACKAGES: another version may read other text)
+# report names those that read its corpus's PDFs, HTML pages and Word documents (FORMAT_PACKAGES: another version may read other text)
 _PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "ragas", "pandas", *COMPUTING_PACKAGES, *FORMAT_PACKAGES)
 _MAX_PARAM = 6000
 # MLflow's runs.name column (String(250)): PostgreSQL refused a variant's longer name ("value too long for type

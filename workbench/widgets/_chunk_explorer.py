@@ -93,7 +93,7 @@ class ChunkExplorer(w.VBox):
     """See what a chunker does to a corpus before indexing it.
 
     Args:
-        corpus: a ``Corpus``, ``"python-reference"`` or a folder of text, markdown, PDF or HTML files (``glob`` picks them).
+        corpus: a ``Corpus``, ``"python-reference"`` or a folder of text, markdown, PDF, HTML or Word files (``glob`` picks them).
         chunker: the config to start from (default: recursive 800/80).
         document: the document to show first (default: the first one).
         embedding: the embedding model whose tokenizer the ``token`` strategy counts with; the summary names the chunks

@@ -148,7 +148,7 @@ def run_links(tracking_uri: str | None) -> Callable[[Any], str]:
 
 
 def kept_texts(settings: Settings | None) -> ExtractedTexts:
-    """The PDF and HTML texts kept in the project's cache (``load_corpus(texts=...)``; closed on leaving a ``with``):
+    """The PDF, HTML and Word texts kept in the project's cache (``load_corpus(texts=...)``; closed on leaving a ``with``):
     a widget refreshing a corpus of manuals does not extract every page again."""
     return ExtractedTexts.of_project(settings or default_settings())
 
