@@ -1,9 +1,11 @@
-"""Benchmark: loading a corpus folder of PDFs or HTML pages against the same text as markdown (no model, no download).
+"""Benchmark: loading a corpus folder of PDFs, HTML pages or Word documents against the same text as markdown (no model,
+no download).
 
-Writes the handbook's pages ``--copies`` times over as .md files, as HTML pages (a <p> per paragraph) and as PDFs (a
-page per 40 lines of text, Helvetica), loads each folder with ``load_corpus`` in this one process, and prints each
-load's time and its ratio to the markdown folder's: what reading PDFs (pypdf) and HTML (BeautifulSoup) adds to a
-corpus load. Then the PDF and HTML folders are loaded through a cache folder as ``run`` loads them
+Writes the handbook's pages ``--copies`` times over as .md files, as HTML pages (a <p> per paragraph), as PDFs (a
+page per 40 lines of text, Helvetica) and as Word documents (python-docx: a heading or a paragraph per markdown block),
+loads each folder with ``load_corpus`` in this one process, and prints each load's time and its ratio to the markdown
+folder's: what reading PDFs (pypdf), HTML (BeautifulSoup) and Word (python-docx) adds to a corpus load. Then the PDF,
+HTML and Word folders are loaded through a cache folder as ``run`` loads them
 (``ExtractedTexts``): once into the empty cache (extracting, and keeping the texts) and once more from it (a warm run,
 a dry run, a bundle load), with the ratio of the two.
 
@@ -18,6 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from docx.document import Document
+
+from tests.datasets._docx import docx_bytes
 from tests.datasets._pdfs import pdf_bytes
 from workbench.cache import ExtractedTexts
 from workbench.datasets import load_corpus
@@ -37,8 +42,19 @@ def _html(text: str) -> str:
     return f"<!DOCTYPE html><html><head><title>page</title><style>p {{}}</style></head><body>{paragraphs}</body></html>"
 
 
+def _docx(text: str) -> bytes:
+    def write(document: Document) -> None:
+        for block in (b.strip() for b in text.split("\n\n") if b.strip()):
+            hashes = len(block) - len(block.lstrip("#"))
+            if hashes and "\n" not in block:
+                document.add_heading(block[hashes:].strip(), min(hashes, 9))
+            else:
+                document.add_paragraph(block)
+    return docx_bytes(write)
+
+
 def write_folders(folder: Path, copies: int) -> tuple[int, int]:
-    """The handbook's pages as .md, .html and .pdf files under ``folder``; (files, PDF pages) per format."""
+    """The handbook's pages as .md, .html, .pdf and .docx files under ``folder``; (files, PDF pages) per format."""
     pages = 0
     files = sorted((ROOT / "datasets" / "handbook").glob("*.md"))
     for n in range(copies):
@@ -46,7 +62,7 @@ def write_folders(folder: Path, copies: int) -> tuple[int, int]:
             text = source.read_text(encoding="utf-8").encode("latin-1", "replace").decode("latin-1")  # Helvetica's characters
             text = f"Copy {n}\n\n{text}"  # files of their own: the cache keeps one text per content
             name = f"{n}-{source.stem}"
-            for kind, data in (("md", text.encode()), ("html", _html(text).encode()), ("pdf", _pdf(text))):
+            for kind, data in (("md", text.encode()), ("html", _html(text).encode()), ("pdf", _pdf(text)), ("docx", _docx(text))):
                 (folder / kind).mkdir(exist_ok=True)
                 (folder / kind / f"{name}.{kind}").write_bytes(data)
             pages += -(-len([line for line in text.splitlines() if line.strip()]) // LINES_PER_PAGE)
@@ -62,7 +78,7 @@ def timed_load(folder: Path) -> float:
 
 def cached_loads(folder: Path, cache_dir: Path) -> tuple[float, float]:
     """The seconds of a load into an empty cache folder, then of one from it (a process of its own would open the
-    cache as these do: each load opens it when it meets its first PDF or HTML file)."""
+    cache as these do: each load opens it when it meets its first PDF, HTML or Word file)."""
     seconds = []
     for _ in range(2):
         with ExtractedTexts.in_folder(cache_dir) as texts:
@@ -78,8 +94,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         files, pages = write_folders(Path(tmp), args.copies)
-        times = {kind: timed_load(Path(tmp) / kind) for kind in ("md", "html", "pdf")}
-        cached = {kind: cached_loads(Path(tmp) / kind, Path(tmp) / f"cache-{kind}") for kind in ("html", "pdf")}
+        times = {kind: timed_load(Path(tmp) / kind) for kind in ("md", "html", "pdf", "docx")}
+        cached = {kind: cached_loads(Path(tmp) / kind, Path(tmp) / f"cache-{kind}") for kind in ("html", "pdf", "docx")}
     print(f"{files} files per format ({pages} PDF pages)")
     for kind, seconds in times.items():
         print(f"{kind:5} {seconds:7.3f} s  {seconds / times['md']:6.1f}x markdown")
