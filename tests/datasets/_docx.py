@@ -8,6 +8,7 @@ import re
 import struct
 import zipfile
 from collections.abc import Callable
+from typing import Any
 
 from docx.document import Document
 
@@ -26,11 +27,34 @@ def docx_bytes(build: Callable[[Document], object], *, title: str = "") -> bytes
     return out.getvalue()
 
 
-def append_xml(document: Document, xml: str) -> None:
-    """Append a body-level element (a paragraph, a content control) given as WordprocessingML, its namespace declared."""
+def element(xml: str) -> Any:
+    """An element written as WordprocessingML (its ``w:`` namespace declared here)."""
     from docx.oxml import parse_xml
 
-    document.element.body.sectPr.addprevious(parse_xml(xml.replace(">", f" {W}>", 1)))
+    return parse_xml(xml.replace(">", f" {W}>", 1))
+
+
+def append_xml(document: Document, xml: str) -> None:
+    """Append a body-level element (a paragraph, a content control) to the document's body."""
+    document.element.body.sectPr.addprevious(element(xml))
+
+
+def add_notes(document: Document, kind: str, notes: dict[str, str]) -> None:
+    """Give the document a part of footnotes (``kind`` footnote) or endnotes holding these notes by their id, after the
+    two separators Word writes first."""
+    from docx.opc.constants import CONTENT_TYPE, RELATIONSHIP_TYPE
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+
+    separators = "".join(f'<w:{kind} w:type="{t}" w:id="{i}"><w:p><w:r><w:{t}/></w:r></w:p></w:{kind}>'
+                         for i, t in (("-1", "separator"), ("0", "continuationSeparator")))
+    written = "".join(f'<w:{kind} w:id="{i}"><w:p><w:r><w:{kind}Ref/></w:r><w:r><w:t xml:space="preserve"> {text}</w:t></w:r></w:p></w:{kind}>'
+                      for i, text in notes.items())
+    xml = f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:{kind}s {W}>{separators}{written}</w:{kind}s>'
+    content_type, relationship = ((CONTENT_TYPE.WML_FOOTNOTES, RELATIONSHIP_TYPE.FOOTNOTES) if kind == "footnote"
+                                  else (CONTENT_TYPE.WML_ENDNOTES, RELATIONSHIP_TYPE.ENDNOTES))
+    part = Part(PackURI(f"/word/{kind}s.xml"), content_type, xml.encode(), document.part.package)
+    document.part.relate_to(part, relationship)
 
 
 def with_main_content_type(data: bytes, content_type: str) -> bytes:

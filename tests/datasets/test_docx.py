@@ -16,7 +16,7 @@ from workbench.errors import DataError
 from workbench.pipeline import chunk_document
 from workbench.spec import ChunkerSpec
 
-from tests.datasets._docx import append_xml, docx_bytes, ole_bytes, with_main_content_type
+from tests.datasets._docx import add_notes, append_xml, docx_bytes, element, ole_bytes, with_main_content_type
 
 
 def corpus_of(tmp_path: Path, files: dict[str, bytes], glob: str = "**/*") -> wb.Corpus:
@@ -102,6 +102,22 @@ def test_tracked_changes_read_as_accepted_and_comments_are_left_out(tmp_path: Pa
         document.add_comment(paragraph.runs, text="Is first class allowed for long trips?", author="a")
 
     assert corpus_of(tmp_path, {"travel.docx": docx_bytes(reviewed)}).documents[0].text == "Book 14 days ahead.\n\nTrains in second class."
+
+
+def test_footnotes_and_endnotes_are_markdown_footnotes_defined_after_the_block_referring_to_them(tmp_path: Path) -> None:
+    def annotated(document: WordDocument) -> None:
+        add_notes(document, "footnote", {"1": "Contractors book through their agency.", "2": "Receipts in EUR."})
+        add_notes(document, "endnote", {"1": "Policy of 2026."})
+        append_xml(document, '<w:p><w:r><w:t>Book flights 14 days ahead.</w:t></w:r><w:r><w:footnoteReference w:id="1"/></w:r>'
+                             '<w:r><w:t xml:space="preserve"> Trains in second class.</w:t></w:r><w:r><w:endnoteReference w:id="1"/></w:r></w:p>')
+        row = document.add_table(rows=1, cols=2).rows[0]
+        row.cells[0].text, row.cells[1].text = "Meals", "40"
+        row.cells[1].paragraphs[0]._p.append(element('<w:r><w:footnoteReference w:id="2"/></w:r>'))
+        document.add_paragraph("Ask finance first.")
+
+    assert corpus_of(tmp_path, {"travel.docx": docx_bytes(annotated)}).documents[0].text == (
+        "Book flights 14 days ahead.[^1] Trains in second class.[^2]\n\n[^1]: Contractors book through their agency.\n"
+        "[^2]: Policy of 2026.\n\nMeals | 40[^3]\n\n[^3]: Receipts in EUR.\n\nAsk finance first.")
 
 
 def test_content_controls_are_read_and_a_table_of_contents_is_not(tmp_path: Path) -> None:

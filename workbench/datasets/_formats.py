@@ -210,6 +210,8 @@ _OTHER_WORD_FILES = {
 # the text a reader sees once every tracked change is accepted: deleted and moved-away runs left out (text boxes, drawn
 # over the page, are left out as python-docx's own paragraph text leaves them)
 _SHOWN_RUNS = ".//w:r[not(ancestor::w:del or ancestor::w:moveFrom or ancestor::w:txbxContent)]"
+_PARAGRAPHS_WITHIN = ".//w:p[not(ancestor::w:txbxContent)]"
+_NOTE_REFERENCES = "./w:footnoteReference | ./w:endnoteReference"
 _HEADING_STYLE = re.compile(r"heading ([1-9])")
 _WORDPROCESSING = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
@@ -218,8 +220,9 @@ def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
     """A Word document's body as markdown-like text: its paragraphs and tables in order, each heading as ``#`` by its
     level, each list item as ``- `` (indented by its level) and each table row as ``a | b``; paragraphs and tables apart
     by a blank line. Its core properties' title comes first unless its first heading is that title, and is kept as
-    metadata. Page headers and footers (boilerplate repeated on every page), comments and footnotes are left out, and
-    tracked changes read as accepted.
+    metadata. Footnotes and endnotes are markdown footnotes (``[^1]``), defined after the paragraph or table referring to
+    them; page headers and footers (boilerplate repeated on every page) and comments (reviewers' remarks) are left out,
+    and tracked changes read as accepted.
 
     Args:
         data: the file's bytes.
@@ -241,7 +244,7 @@ def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
         part = package.main_document_part
         content_type = part.content_type
         word = content_type == _WORD_DOCUMENT
-        blocks = list(_word_blocks(part.element.body, _WordStyles(part.styles.element))) if word else []
+        blocks = list(_WordReader(_WordStyles(part.styles.element), _notes_of(part)).blocks(part.element.body)) if word else []
         title = _core_title(package) if word else ""
     except Exception as exc:  # noqa: BLE001
         raise DataError(f"{where}: not a readable Word document ({type(exc).__name__}: {_first_line(exc)}) — the file may be "
@@ -337,50 +340,107 @@ def _numbering_level(element: Any) -> int | None:
     return int(level[0]) if level and level[0].isdigit() else 0
 
 
-def _word_blocks(container: Any, styles: _WordStyles) -> Iterator[tuple[str, bool]]:
-    """The text of a body's (or a content control's) paragraphs and tables in order, each with whether it is a list
-    item (on the line after the item before it, where other blocks are a blank line apart). Content controls (a form's
-    fields, a template's boxes) are read, but for a table of contents, which repeats the headings."""
-    for child in container.iterchildren():
-        name = child.tag.rpartition("}")[2]
-        if name == "p":
-            block = _paragraph_block(child, styles)
+class _Notes:
+    """A document's footnotes and endnotes, numbered as a reader sees them (in the order the body refers to them), each
+    written as a markdown footnote: ``[^1]`` where it is referred to, ``[^1]: its text`` after the paragraph or table
+    that refers to it, so that a chunk holding the one likely holds the other."""
+
+    def __init__(self, texts: dict[tuple[str, str], str]) -> None:
+        self._texts = texts  # (footnote or endnote, its id) -> its text
+        self._count = 0
+        self._waiting: list[str] = []  # the definitions of the notes the block being read refers to
+
+    def __bool__(self) -> bool:
+        return bool(self._texts)
+
+    def marker(self, reference: Any) -> str:
+        """The marker of the note a ``w:footnoteReference`` or ``w:endnoteReference`` refers to ("" for no such note)."""
+        kind = reference.tag.rpartition("}")[2].removesuffix("Reference")
+        text = self._texts.get((kind, reference.get(f"{{{_WORDPROCESSING}}}id")))
+        if not text:
+            return ""
+        self._count += 1
+        self._waiting.append(f"[^{self._count}]: {text}")
+        return f"[^{self._count}]"
+
+    def definitions(self) -> str:
+        """The definitions of the notes referred to since the last call, on lines of their own."""
+        waiting, self._waiting = self._waiting, []
+        return "\n".join(waiting)
+
+
+class _WordReader:
+    """One reading of a document's body: its paragraph styles, looked up once each, and its notes, numbered as met."""
+
+    def __init__(self, styles: _WordStyles, notes: _Notes) -> None:
+        self.styles = styles
+        self.notes = notes
+
+    def blocks(self, container: Any) -> Iterator[tuple[str, bool]]:
+        """The text of a body's (or a content control's) paragraphs and tables in order, each with whether it is a list
+        item (on the line after the item before it, where other blocks are a blank line apart), the notes a block
+        refers to after it. Content controls (a form's fields, a template's boxes) are read, but for a table of
+        contents, which repeats the headings."""
+        for child in container.iterchildren():
+            name = child.tag.rpartition("}")[2]
+            if name == "sdt" and not _xpath("./w:sdtPr/w:docPartObj/w:docPartGallery[@w:val='Table of Contents']")(child):
+                for content in _xpath("./w:sdtContent")(child):
+                    yield from self.blocks(content)
+            elif name == "customXml":
+                yield from self.blocks(child)
+            block = self._paragraph(child) if name == "p" else self._table(child) if name == "tbl" else None
             if block is not None:
                 yield block
-        elif name == "tbl":
-            rows = [" | ".join(_cell_text(cell) for cell in _xpath("./w:tc")(row)) for row in _xpath("./w:tr")(child)]
-            shown = "\n".join(row for row in rows if row.replace("|", "").strip())
-            if shown:
-                yield shown, False
-        elif name == "sdt" and not _xpath("./w:sdtPr/w:docPartObj/w:docPartGallery[@w:val='Table of Contents']")(child):
-            for content in _xpath("./w:sdtContent")(child):
-                yield from _word_blocks(content, styles)
-        elif name == "customXml":
-            yield from _word_blocks(child, styles)
+            definitions = self.notes.definitions()
+            if definitions:
+                yield definitions, False
+
+    def _paragraph(self, paragraph: Any) -> tuple[str, bool] | None:
+        text = _paragraph_text(paragraph, self.notes)
+        if not text:
+            return None
+        style = self.styles.of(paragraph.style)
+        heading = _outline_level(paragraph) or style.heading
+        if heading is not None:
+            return f"{'#' * min(heading, 6)} {' '.join(text.split())}", False
+        own = _numbering_level(paragraph)
+        level = own if own is not None else style.list_level
+        if level is not None and level >= 0:
+            return f"{'  ' * level}- {text}", True
+        return text, False
+
+    def _table(self, table: Any) -> tuple[str, bool] | None:
+        rows = [" | ".join(self._cell(cell) for cell in _xpath("./w:tc")(row)) for row in _xpath("./w:tr")(table)]
+        shown = "\n".join(row for row in rows if row.replace("|", "").strip())
+        return (shown, False) if shown else None
+
+    def _cell(self, cell: Any) -> str:
+        """A table cell's paragraphs (a table inside it too) on one line."""
+        return " ".join(filter(None, (_paragraph_text(p, self.notes) for p in _xpath(_PARAGRAPHS_WITHIN)(cell))))
 
 
-def _paragraph_block(paragraph: Any, styles: _WordStyles) -> tuple[str, bool] | None:
-    text = _paragraph_text(paragraph)
-    if not text:
-        return None
-    style = styles.of(paragraph.style)
-    heading = _outline_level(paragraph) or style.heading
-    if heading is not None:
-        return f"{'#' * min(heading, 6)} {' '.join(text.split())}", False
-    own = _numbering_level(paragraph)
-    level = own if own is not None else style.list_level
-    if level is not None and level >= 0:
-        return f"{'  ' * level}- {text}", True
-    return text, False
+def _paragraph_text(paragraph: Any, notes: _Notes | None = None) -> str:
+    """A paragraph's text as shown (see ``_SHOWN_RUNS``), with the markers of the ``notes`` it refers to."""
+    if not notes:
+        return "".join(run.text for run in _xpath(_SHOWN_RUNS)(paragraph)).strip()
+    return "".join(run.text + "".join(map(notes.marker, _xpath(_NOTE_REFERENCES)(run))) for run in _xpath(_SHOWN_RUNS)(paragraph)).strip()
 
 
-def _paragraph_text(paragraph: Any) -> str:
-    return "".join(run.text for run in _xpath(_SHOWN_RUNS)(paragraph)).strip()
+def _notes_of(part: Any) -> _Notes:
+    """The footnotes and endnotes of a document part (Word's separators between them and the page left out)."""
+    from docx.opc.constants import RELATIONSHIP_TYPE
+    from docx.oxml.parser import parse_xml
 
-
-def _cell_text(cell: Any) -> str:
-    """A table cell's paragraphs (a table inside it too) on one line."""
-    return " ".join(filter(None, map(_paragraph_text, _xpath(".//w:p[not(ancestor::w:txbxContent)]")(cell))))
+    texts: dict[tuple[str, str], str] = {}
+    for kind, relationship in (("footnote", RELATIONSHIP_TYPE.FOOTNOTES), ("endnote", RELATIONSHIP_TYPE.ENDNOTES)):
+        try:
+            notes = parse_xml(part.part_related_by(relationship).blob)
+        except KeyError:
+            continue
+        for note in _xpath(f"./w:{kind}[not(@w:type) or @w:type='normal']")(notes):
+            text = " ".join(filter(None, map(_paragraph_text, _xpath(_PARAGRAPHS_WITHIN)(note))))
+            texts[(kind, note.get(f"{{{_WORDPROCESSING}}}id"))] = text
+    return _Notes(texts)
 
 
 # -- by suffix -------------------------------------------------------------------------------------------------------

@@ -1130,8 +1130,9 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
     document's metadata); ``.html`` and ``.htm`` files as their visible text (BeautifulSoup), a block per line, their
     ``<title>`` first unless the text opens with it (and in the metadata); ``.docx`` files as their body (python-docx),
     headings as markdown's ``#``, list items as ``- ``, table rows as ``a | b``, their title first unless their first
-    heading is it (and in the metadata), tracked changes accepted, page headers, footers, comments and footnotes left
-    out (a ``.doc``, a ``.docm`` and a template are refused: save them as ``.docx``); any other file as UTF-8 text.
+    heading is it (and in the metadata), footnotes as markdown's ``[^1]``, tracked changes accepted, page headers,
+    footers and comments left out (a ``.doc``, a ``.docm`` and a template are refused: save them as ``.docx``); any
+    other file as UTF-8 text.
     A file's document id is its path relative to the folder, without the suffix (``policies/travel``), in Unicode NFC.
     Hidden files and folders (``.ipynb_checkpoints/``, ``.git/``), ``mlruns/``, ``__pycache__/`` and ``node_modules/`` are
     left out unless the glob names them; linked
