@@ -61,6 +61,19 @@ def test_a_header_aware_chunker_sees_a_word_documents_sections(tmp_path: Path) -
     assert [c.header for c in chunks] == ["Travel", "Limits"]
 
 
+def test_xml_comments_in_a_documents_body_are_not_its_text(tmp_path: Path) -> None:
+    # a hand-edited or generated document.xml: lxml gives comments a tag that is no string, which failed the file
+    from lxml import etree
+
+    def commented(document: WordDocument) -> None:
+        document.add_paragraph("Book flights 14 days ahead.")
+        document.element.body.sectPr.addprevious(etree.Comment(" rows below are generated "))
+        document.add_table(rows=1, cols=1).rows[0]._tr.append(etree.Comment(" a generated row "))
+        document.add_paragraph("Ask finance first.")
+
+    assert corpus_of(tmp_path, {"travel.docx": docx_bytes(commented)}).documents[0].text == "Book flights 14 days ahead.\n\nAsk finance first."
+
+
 def test_the_documents_title_comes_first_unless_its_first_heading_is_that_title(tmp_path: Path) -> None:
     titled = corpus_of(tmp_path / "a", {"h.docx": docx_bytes(handbook, title="  Staff   handbook ")}).documents[0]
     assert titled.text == f"# Staff handbook\n\n{HANDBOOK_TEXT}"

@@ -214,6 +214,7 @@ _PARAGRAPHS_WITHIN = ".//w:p[not(ancestor::w:txbxContent)]"
 _NOTE_REFERENCES = "./w:footnoteReference | ./w:endnoteReference"
 _HEADING_STYLE = re.compile(r"heading ([1-9])")
 _WORDPROCESSING = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_BLOCK_TAGS = tuple(f"{{{_WORDPROCESSING}}}{name}" for name in ("p", "tbl", "sdt", "customXml"))
 
 
 def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
@@ -381,7 +382,7 @@ class _WordReader:
         item (on the line after the item before it, where other blocks are a blank line apart), the notes a block
         refers to after it. Content controls (a form's fields, a template's boxes) are read, but for a table of
         contents, which repeats the headings."""
-        for child in container.iterchildren():
+        for child in container.iterchildren(*_BLOCK_TAGS):  # elements only: not the XML comments a generated body may hold
             name = child.tag.rpartition("}")[2]
             if name == "sdt" and not _xpath("./w:sdtPr/w:docPartObj/w:docPartGallery[@w:val='Table of Contents']")(child):
                 for content in _xpath("./w:sdtContent")(child):
