@@ -59,14 +59,23 @@ def add_notes(document: Document, kind: str, notes: dict[str, str]) -> None:
 
 def with_main_content_type(data: bytes, content_type: str) -> bytes:
     """The same .docx with its main part declared as another content type (a .docm's, a template's, a workbook's)."""
+    return _edited(data, "[Content_Types].xml", rb'(PartName="/word/document.xml" ContentType=")[^"]+', rb"\g<1>" + content_type.encode())
+
+
+def as_strict(data: bytes) -> bytes:
+    """The same .docx with its main part related as Word's "Strict Open XML" format relates it (names under
+    purl.oclc.org, not openxmlformats.org)."""
+    return _edited(data, "_rels/.rels", rb"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument",
+                   b"http://purl.oclc.org/ooxml/officeDocument/relationships/officeDocument")
+
+
+def _edited(data: bytes, name: str, pattern: bytes, replacement: bytes) -> bytes:
     source = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as target:
         for item in source.infolist():
             content = source.read(item)
-            if item.filename == "[Content_Types].xml":
-                content = re.sub(rb'(PartName="/word/document.xml" ContentType=")[^"]+', rb"\g<1>" + content_type.encode(), content)
-            target.writestr(item, content)
+            target.writestr(item, re.sub(pattern, replacement, content) if item.filename == name else content)
     return out.getvalue()
 
 

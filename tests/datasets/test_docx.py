@@ -16,7 +16,7 @@ from workbench.errors import DataError
 from workbench.pipeline import chunk_document
 from workbench.spec import ChunkerSpec
 
-from tests.datasets._docx import add_notes, append_xml, docx_bytes, element, ole_bytes, with_main_content_type
+from tests.datasets._docx import add_notes, append_xml, as_strict, docx_bytes, element, ole_bytes, with_main_content_type
 
 
 def corpus_of(tmp_path: Path, files: dict[str, bytes], glob: str = "**/*") -> wb.Corpus:
@@ -163,6 +163,7 @@ REFUSED = [
      rf"a macro-enabled Word document \(\.docm\){SAVE_AS}"),
     ("letter.dotx", with_main_content_type(docx_bytes(handbook), "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml"),
      rf"a Word template \(\.dotx\){SAVE_AS}"),
+    ("strict.docx", as_strict(docx_bytes(handbook)), rf"a Word document saved as Strict Open XML{SAVE_AS}"),
     ("budget.docx", with_main_content_type(docx_bytes(handbook), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"),
      r"an Office file but not a Word document \(its main part is application/vnd\.openxmlformats-officedocument\.spreadsheetml\.sheet\.main\+xml\)"
      + SAVE_AS),

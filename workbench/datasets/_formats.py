@@ -20,6 +20,7 @@ import io
 import logging
 import re
 import threading
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -207,6 +208,8 @@ _OTHER_WORD_FILES = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml": "a Word template (.dotx)",
     "application/vnd.ms-word.template.macroEnabledTemplate.main+xml": "a macro-enabled Word template (.dotm)",
 }
+_STRICT_DOCUMENT = b"http://purl.oclc.org/ooxml/officeDocument/relationships/officeDocument"
+_SAVE_AS_DOCX = ", which is not read — save it as a Word Document (.docx)"
 # the text a reader sees once every tracked change is accepted: deleted and moved-away runs left out (text boxes, drawn
 # over the page, are left out as python-docx's own paragraph text leaves them)
 _SHOWN_RUNS = ".//w:r[not(ancestor::w:del or ancestor::w:moveFrom or ancestor::w:txbxContent)]"
@@ -248,16 +251,27 @@ def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
         blocks = list(_WordReader(_WordStyles(part.styles.element), _notes_of(part)).blocks(part.element.body)) if word else []
         title = _core_title(package) if word else ""
     except Exception as exc:  # noqa: BLE001
+        if _saved_as_strict(data):
+            raise DataError(f"{where}: a Word document saved as Strict Open XML{_SAVE_AS_DOCX}, or {leave_out}") from None
         raise DataError(f"{where}: not a readable Word document ({type(exc).__name__}: {_first_line(exc)}) — the file may be "
                         f"truncated or damaged, or another kind of file named .docx: save it again as .docx, or {leave_out}") from None
     if not word:
         what = _OTHER_WORD_FILES.get(content_type, f"an Office file but not a Word document (its main part is {content_type})")
-        raise DataError(f"{where}: {what}, which is not read — save it as a Word Document (.docx), or {leave_out}")
+        raise DataError(f"{where}: {what}{_SAVE_AS_DOCX}, or {leave_out}")
     if title and (not blocks or blocks[0][0].lstrip("#").strip() != title):
         blocks.insert(0, (f"# {title}", False))
     text = "".join(("\n" if item and after_item else "\n\n") + block
                    for (_, after_item), (block, item) in zip([("", False), *blocks], blocks))
     return Extracted(text.strip(), {"title": title} if title else {})
+
+
+def _saved_as_strict(data: bytes) -> bool:
+    """Whether a zip archive is a document Word saved as "Strict Open XML", whose main part python-docx does not find
+    (it is related by a name under purl.oclc.org)."""
+    try:
+        return _STRICT_DOCUMENT in zipfile.ZipFile(io.BytesIO(data)).read("_rels/.rels")
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError):
+        return False
 
 
 def _ole_refusal(data: bytes, where: str, leave_out: str) -> str:
