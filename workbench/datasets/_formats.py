@@ -234,8 +234,8 @@ def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
         leave_out: the end of a message saying how to leave the file out of the corpus.
 
     Raises:
-        DataError: a Word 97-2003 file, a password-protected document, a macro-enabled one or a template, or a file
-            python-docx cannot read (truncated, damaged, or another kind of file named .docx).
+        DataError: a Word 97-2003 file, a password-protected document, a macro-enabled one, a template, one saved as
+            Strict Open XML, or a file python-docx cannot read (truncated, damaged, or another kind of file named .docx).
     """
     if data.startswith(_OLE):
         raise DataError(_ole_refusal(data, where, leave_out))
@@ -260,9 +260,20 @@ def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
         raise DataError(f"{where}: {what}{_SAVE_AS_DOCX}, or {leave_out}")
     if title and (not blocks or blocks[0][0].lstrip("#").strip() != title):
         blocks.insert(0, (f"# {title}", False))
-    text = "".join(("\n" if item and after_item else "\n\n") + block
-                   for (_, after_item), (block, item) in zip([("", False), *blocks], blocks))
-    return Extracted(text.strip(), {"title": title} if title else {})
+    return Extracted(_joined(blocks), {"title": title} if title else {})
+
+
+def _joined(blocks: list[tuple[str, bool]]) -> str:
+    """The text of a document's blocks, each with whether it is a list item (pure): an item on the line after the item
+    before it, any other block a blank line apart, as markdown's paragraphs are (a recursive chunker cuts there first)."""
+    pieces: list[str] = []
+    after_item = False
+    for block, item in blocks:
+        if pieces:
+            pieces.append("\n" if item and after_item else "\n\n")
+        pieces.append(block)
+        after_item = item
+    return "".join(pieces)
 
 
 def _saved_as_strict(data: bytes) -> bool:
