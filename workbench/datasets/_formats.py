@@ -342,11 +342,17 @@ class _WordStyles:
             style = self._styles.get_by_id(style_id)
             if style is None:
                 break
-            named = _HEADING_STYLE.fullmatch((style.name_val or "").lower())
-            heading = heading or (int(named.group(1)) if named else 1 if (style.name_val or "").lower() == "title" else _outline_level(style))
+            heading = heading or _heading_level(style)
             list_level = list_level if list_level is not None else _numbering_level(style)
             style_id = style.basedOn_val
         return _ParagraphStyle(heading, list_level)
+
+
+def _heading_level(style: Any) -> int | None:
+    """The heading level a style gives by its name (Heading 1 to 9, Title as 1) or its outline level."""
+    name = (style.name_val or "").lower()
+    named = _HEADING_STYLE.fullmatch(name)
+    return int(named.group(1)) if named else 1 if name == "title" else _outline_level(style)
 
 
 def _outline_level(element: Any) -> int | None:
