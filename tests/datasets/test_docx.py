@@ -144,6 +144,16 @@ def test_content_controls_are_read_and_a_table_of_contents_is_not(tmp_path: Path
     assert corpus_of(tmp_path, {"travel.docx": docx_bytes(form)}).documents[0].text == "# Travel\n\nOwner: finance"
 
 
+def test_a_forms_repeating_rows_and_cells_in_content_controls_are_table_rows(tmp_path: Path) -> None:
+    def form(document: WordDocument) -> None:
+        cell = '<w:tc><w:p><w:r><w:t>{}</w:t></w:r></w:p></w:tc>'
+        append_xml(document, f'<w:tbl><w:tr>{cell.format("Item")}{cell.format("Limit")}</w:tr>'
+                             f'<w:sdt><w:sdtContent><w:tr>{cell.format("Meals")}<w:sdt><w:sdtContent>{cell.format("40")}</w:sdtContent>'
+                             '</w:sdt></w:tr></w:sdtContent></w:sdt></w:tbl>')
+
+    assert corpus_of(tmp_path, {"claims.docx": docx_bytes(form)}).documents[0].text == "Item | Limit\nMeals | 40"
+
+
 PASSWORD_FIX = r"save a copy without the password \(Word: File > Info > Protect Document > Encrypt with Password, cleared\)"
 DOC_FIX = (r"a Word 97-2003 document \(\.doc\) or another Office 97-2003 file, which is not read — save it as \.docx \(Word: File > "
            r"Save As > Word Document, or libreoffice --headless --convert-to docx FILE\)")

@@ -217,6 +217,9 @@ _PARAGRAPHS_WITHIN = ".//w:p[not(ancestor::w:txbxContent)]"
 _NOTE_REFERENCES = "./w:footnoteReference | ./w:endnoteReference"
 _HEADING_STYLE = re.compile(r"heading ([1-9])")
 _WORDPROCESSING = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+# a table's rows and a row's cells, those a form repeats in a content control included
+_ROWS_OF_TABLE = "./w:tr | ./w:sdt/w:sdtContent/w:tr"
+_CELLS_OF_ROW = "./w:tc | ./w:sdt/w:sdtContent/w:tc"
 _BLOCK_TAGS = tuple(f"{{{_WORDPROCESSING}}}{name}" for name in ("p", "tbl", "sdt", "customXml"))
 
 
@@ -442,7 +445,7 @@ class _WordReader:
         return text, False
 
     def _table(self, table: Any) -> tuple[str, bool] | None:
-        rows = [" | ".join(self._cell(cell) for cell in _xpath("./w:tc")(row)) for row in _xpath("./w:tr")(table)]
+        rows = [" | ".join(self._cell(cell) for cell in _xpath(_CELLS_OF_ROW)(row)) for row in _xpath(_ROWS_OF_TABLE)(table)]
         shown = "\n".join(row for row in rows if row.replace("|", "").strip())
         return (shown, False) if shown else None
 
