@@ -74,6 +74,15 @@ def test_xml_comments_in_a_documents_body_are_not_its_text(tmp_path: Path) -> No
     assert corpus_of(tmp_path, {"travel.docx": docx_bytes(commented)}).documents[0].text == "Book flights 14 days ahead.\n\nAsk finance first."
 
 
+def test_the_owner_file_word_writes_beside_an_open_document_is_no_document(tmp_path: Path) -> None:
+    # 162 bytes: the length of the user's name, the name, padding; neither a zip archive nor text
+    owner = (bytes([5]) + b"alice").ljust(54, b" ") + bytes([5, 0]) + "alice".encode("utf-16-le").ljust(106, b"\0")
+    corpus = corpus_of(tmp_path, {"handbook.docx": docx_bytes(handbook), "~$handbook.docx": owner})
+    assert [d.id for d in corpus.documents] == ["handbook"]
+    with pytest.raises(DataError, match=r"~\$handbook\.docx: not a readable Word document"):
+        load_corpus(tmp_path / "kb", glob="~$*.docx")  # named by the glob, it is read (and refused)
+
+
 def test_the_documents_title_comes_first_unless_its_first_heading_is_that_title(tmp_path: Path) -> None:
     titled = corpus_of(tmp_path / "a", {"h.docx": docx_bytes(handbook, title="  Staff   handbook ")}).documents[0]
     assert titled.text == f"# Staff handbook\n\n{HANDBOOK_TEXT}"

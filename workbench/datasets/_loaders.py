@@ -812,15 +812,20 @@ def pattern_inside_folder(glob: str) -> bool:
 # and of installed or compiled code: node_modules' READMEs were documents under '**/*.md', and __pycache__'s .pyc
 # files refused a whole '**/*' corpus as binary, with no glob that leaves them out
 _NOT_DOCUMENTS = frozenset({"mlruns", "__pycache__", "node_modules"})
+# how Office's owner files start: '~$handbook.docx' (162 bytes naming who has the document open) lies beside each
+# document open in Word, Excel or PowerPoint, hidden by Windows; a shared folder of Word documents being edited was
+# refused as a corpus for holding them
+_OWNER_FILE = "~$"
 
 
 def _set_aside(part: str) -> bool:
-    return part.startswith(".") and part not in (".", "..") or part in _NOT_DOCUMENTS
+    return part.startswith(".") and part not in (".", "..") or part.startswith(_OWNER_FILE) or part in _NOT_DOCUMENTS
 
 
 def _hidden(relative: Path, glob: str) -> bool:
-    """Whether a file lies in a hidden file or folder (``.git/``, ``.ipynb_checkpoints/``), or in ``mlruns/`` (MLflow's
-    store and artifacts), ``__pycache__/`` or ``node_modules/``, that the glob does not name.
+    """Whether a file lies in a hidden file or folder (``.git/``, ``.ipynb_checkpoints/``), is an Office owner file
+    (``~$handbook.docx``), or lies in ``mlruns/`` (MLflow's store and artifacts), ``__pycache__/`` or ``node_modules/``,
+    that the glob does not name.
 
     Like a shell's glob, ``*`` and ``**`` do not match a leading dot: Jupyter's checkpoint copies and version control
     files are not documents, nor are the runs a sweep logs next to the corpus. A pattern that spells such a name out
@@ -942,7 +947,8 @@ def left_out_fix(folder: Path, glob: str, relative: str, exclude: Sequence[str] 
         return f"its file {relative} is not UTF-8 text: save it as UTF-8 and widen the corpus glob '{glob}' to read it, or drop the label"
     hidden = next((part for part in Path(relative).parts if _set_aside(part)), None)
     if hidden is not None and any(p.relative_to(folder).as_posix() == relative for p in corpus_files(folder, glob, hidden=True)):
-        where, fix = ("its name starts with '.'", "rename it") if hidden == Path(relative).name else (f"under '{hidden}'", f"move it out of '{hidden}'")
+        start = _OWNER_FILE if hidden.startswith(_OWNER_FILE) else "."
+        where, fix = (f"its name starts with '{start}'", "rename it") if hidden == Path(relative).name else (f"under '{hidden}'", f"move it out of '{hidden}'")
         return f"its file {relative} is left out as hidden ({where}), which the corpus reads only when its glob names it: {fix}, or drop the label"
     return f"its file {relative} is not read with the corpus glob '{glob}': widen the glob, or drop the label"
 
@@ -961,8 +967,8 @@ def _no_match_fix(folder: Path, glob: str, exclude: Sequence[str] = ()) -> str:
     if not glob.startswith("**") and any(p.is_file() for p in corpus_files(folder, deeper)):
         return f"'{glob}' looks only at the top of the folder; its files are in subfolders — use glob: '{deeper}'"
     if any(p.is_file() for p in corpus_files(folder, glob, hidden=True)):
-        return ("every matching file is hidden (its name or a folder's starts with '.', or it is under mlruns/, __pycache__/ or "
-                "node_modules/) — name that folder in the glob")
+        return ("every matching file is hidden (its name or a folder's starts with '.', its name with '~$', or it is under mlruns/, "
+                "__pycache__/ or node_modules/) — name that folder in the glob")
     files = [p for p in corpus_files(folder, "**/*") if p.is_file() and p.suffix]
     suffixes = Counter(p.suffix.lower() for p in files)
     if suffixes:  # e.g. a folder of .txt files under the default '**/*.md'
