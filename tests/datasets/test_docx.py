@@ -142,6 +142,36 @@ def test_footnotes_and_endnotes_are_markdown_footnotes_defined_after_the_block_r
         "[^2]: Policy of 2026.\n\nMeals | 40[^3]\n\n[^3]: Receipts in EUR.\n\nAsk finance first.")
 
 
+def text_box(text: str, table: str = "") -> str:
+    return f'<w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p>{table}</w:txbxContent>'
+
+
+def vml_box(text: str, table: str = "") -> str:  # Word 2007's text box, and the fallback later versions write beside theirs
+    return f'<w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml"><v:textbox>{text_box(text, table)}</v:textbox></v:shape></w:pict>'
+
+
+def test_a_text_box_is_read_once_after_the_paragraph_holding_it(tmp_path: Path) -> None:
+    shape = ('<w:drawing><wp:anchor xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing">'
+             '<a:graphic xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><a:graphicData>'
+             '<wps:wsp xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape"><wps:txbx>{}</wps:txbx></wps:wsp>'
+             '</a:graphicData></a:graphic></wp:anchor></w:drawing>')
+
+    def boxed(document: WordDocument) -> None:
+        callout = "Important: contractors book through their agency."
+        append_xml(document, '<w:p><w:r><w:t>Book flights 14 days ahead.</w:t></w:r><w:r>'
+                             '<mc:AlternateContent xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">'
+                             f'<mc:Choice Requires="wps">{shape.format(text_box(callout))}</mc:Choice>'
+                             f'<mc:Fallback>{vml_box(callout)}</mc:Fallback></mc:AlternateContent></w:r>'
+                             '<w:r><w:t xml:space="preserve"> Trains in second class.</w:t></w:r></w:p>')
+        limits = "<w:tbl><w:tr>" + "".join(f"<w:tc><w:p><w:r><w:t>{cell}</w:t></w:r></w:p></w:tc>" for cell in ("Meals", "40")) + "</w:tr></w:tbl>"
+        append_xml(document, f'<w:p><w:r>{vml_box("Receipts within 30 days.", limits)}</w:r></w:p>')
+        document.add_paragraph("Ask finance first.")
+
+    assert corpus_of(tmp_path, {"travel.docx": docx_bytes(boxed)}).documents[0].text == (
+        "Book flights 14 days ahead. Trains in second class.\n\nImportant: contractors book through their agency.\n\n"
+        "Receipts within 30 days.\n\nMeals | 40\n\nAsk finance first.")
+
+
 def test_content_controls_are_read_and_a_table_of_contents_is_not(tmp_path: Path) -> None:
     def form(document: WordDocument) -> None:
         append_xml(document, '<w:sdt><w:sdtPr><w:docPartObj><w:docPartGallery w:val="Table of Contents"/></w:docPartObj></w:sdtPr>'

@@ -210,10 +210,14 @@ _OTHER_WORD_FILES = {
 }
 _STRICT_DOCUMENT = b"http://purl.oclc.org/ooxml/officeDocument/relationships/officeDocument"
 _SAVE_AS_DOCX = ", which is not read — save it as a Word Document (.docx)"
-# the text a reader sees once every tracked change is accepted: deleted and moved-away runs left out (text boxes, drawn
-# over the page, are left out as python-docx's own paragraph text leaves them)
-_SHOWN_RUNS = ".//w:r[not(ancestor::w:del or ancestor::w:moveFrom or ancestor::w:txbxContent)]"
-_PARAGRAPHS_WITHIN = ".//w:p[not(ancestor::w:txbxContent)]"
+# an element's runs, paragraphs and text boxes of its own: not those of a text box drawn from it (read after the
+# paragraph anchoring it), ``$boxes`` being how many text boxes hold the element (see ``_within``)
+_BOXES_AROUND = "count(ancestor-or-self::w:txbxContent)"
+# the text a reader sees once every tracked change is accepted: deleted and moved-away runs left out
+_SHOWN_RUNS = ".//w:r[count(ancestor::w:txbxContent) = $boxes][not(ancestor::w:del or ancestor::w:moveFrom)]"
+_PARAGRAPHS_WITHIN = ".//w:p[count(ancestor::w:txbxContent) = $boxes]"
+# Word 2010 and later write each text box twice: as a drawing, and in VML for older readers (mc:Fallback)
+_TEXT_BOXES = ".//w:txbxContent[count(ancestor::w:txbxContent) = $boxes][not(ancestor::mc:Fallback)]"
 _NOTE_REFERENCES = "./w:footnoteReference | ./w:endnoteReference"
 _HEADING_STYLE = re.compile(r"heading ([1-9])")
 _WORDPROCESSING = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -228,8 +232,8 @@ def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
     level, each list item as ``- `` (indented by its level) and each table row as ``a | b``; paragraphs and tables apart
     by a blank line. Its core properties' title comes first unless its first heading is that title, and is kept as
     metadata. Footnotes and endnotes are markdown footnotes (``[^1]``), defined after the paragraph or table referring to
-    them; page headers and footers (boilerplate repeated on every page) and comments (reviewers' remarks) are left out,
-    and tracked changes read as accepted.
+    them, and a text box's paragraphs follow the paragraph it is drawn from; page headers and footers (boilerplate
+    repeated on every page) and comments (reviewers' remarks) are left out, and tracked changes read as accepted.
 
     Args:
         data: the file's bytes.
@@ -302,7 +306,12 @@ def _xpath(path: str) -> Callable[[object], list[Any]]:
     content control's, know no prefixes of their own)."""
     from lxml import etree
 
-    return etree.XPath(path, namespaces={"w": _WORDPROCESSING})
+    return etree.XPath(path, namespaces={"w": _WORDPROCESSING, "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006"})
+
+
+def _within(path: str, element: Any) -> list[Any]:
+    """What a path of runs, paragraphs or text boxes (``_SHOWN_RUNS``...) finds of an element's own."""
+    return _xpath(path)(element, boxes=_xpath(_BOXES_AROUND)(element))
 
 
 def _core_title(package: Any) -> str:
@@ -429,6 +438,8 @@ class _WordReader:
             definitions = self.notes.definitions()
             if definitions:
                 yield definitions, False
+            for box in _within(_TEXT_BOXES, child) if name == "p" else ():
+                yield from self.blocks(box)
 
     def _paragraph(self, paragraph: Any) -> tuple[str, bool] | None:
         text = _paragraph_text(paragraph, self.notes)
@@ -451,14 +462,15 @@ class _WordReader:
 
     def _cell(self, cell: Any) -> str:
         """A table cell's paragraphs (a table inside it too) on one line."""
-        return " ".join(filter(None, (_paragraph_text(p, self.notes) for p in _xpath(_PARAGRAPHS_WITHIN)(cell))))
+        return " ".join(filter(None, (_paragraph_text(p, self.notes) for p in _within(_PARAGRAPHS_WITHIN, cell))))
 
 
 def _paragraph_text(paragraph: Any, notes: _Notes | None = None) -> str:
     """A paragraph's text as shown (see ``_SHOWN_RUNS``), with the markers of the ``notes`` it refers to."""
+    runs = _within(_SHOWN_RUNS, paragraph)
     if not notes:
-        return "".join(run.text for run in _xpath(_SHOWN_RUNS)(paragraph)).strip()
-    return "".join(run.text + "".join(map(notes.marker, _xpath(_NOTE_REFERENCES)(run))) for run in _xpath(_SHOWN_RUNS)(paragraph)).strip()
+        return "".join(run.text for run in runs).strip()
+    return "".join(run.text + "".join(map(notes.marker, _xpath(_NOTE_REFERENCES)(run))) for run in runs).strip()
 
 
 def _notes_of(part: Any) -> _Notes:
@@ -473,7 +485,7 @@ def _notes_of(part: Any) -> _Notes:
         except KeyError:
             continue
         for note in _xpath(f"./w:{kind}[not(@w:type) or @w:type='normal']")(notes):
-            text = " ".join(filter(None, map(_paragraph_text, _xpath(_PARAGRAPHS_WITHIN)(note))))
+            text = " ".join(filter(None, map(_paragraph_text, _within(_PARAGRAPHS_WITHIN, note))))
             texts[(kind, note.get(f"{{{_WORDPROCESSING}}}id"))] = text
     return _Notes(texts)
 
