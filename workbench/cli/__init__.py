@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from workbench import _telemetry  # noqa: F401
+import workbench._telemetry  # noqa: F401
 from workbench.config import LARGE_GRID
 from workbench.errors import Terminated, WorkbenchError, shortened
 from workbench.tracking import STORE_HINT, TrackingUnavailable, check_store, half_made, shown_uri, sqlite_path
@@ -1607,7 +1607,3 @@ def console() -> NoReturn:
     code = main()
     gc.freeze()
     sys.exit(code)
-
-
-if __name__ == "__main__":
-    console()
