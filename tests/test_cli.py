@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.cli import _counted, _failure_line, main
+from workbench.cli import main
+from workbench.cli._failures import _failure_line
+from workbench.cli._output import _counted
 from workbench.errors import shortened
 
 SPEC = """\

@@ -21,16 +21,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
 import errno
 import gc
-import io
 import json
-import math
 import os
 import re
-import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -38,9 +34,37 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import workbench._telemetry  # noqa: F401
+from workbench.cli._failures import _failure_line, _interrupted_code
+from workbench.cli._inputs import _GATE_EXAMPLE, _input_file, _missing_sqlite_store, _store
+from workbench.cli._output import (
+    _counted,
+    _one_line,
+    _print_table,
+    _printable,
+    _redact,
+    _restore_output_streams,
+    _stdout_closed,
+    _to_devnull,
+    _usable_output_streams,
+)
+from workbench.cli._parser import (
+    _finite_float,
+    _given_or_default,
+    _given_uri,
+    _non_negative_int,
+    _not_blank,
+    _OpensNoStore,
+    _Parser,
+    _pass_threshold,
+    _positive_int,
+    _usage_line,
+    _UsageError,
+    _whole_number,
+    _workers,
+)
 from workbench.config import LARGE_GRID
-from workbench.errors import Terminated, WorkbenchError, shortened
-from workbench.tracking import STORE_HINT, TrackingUnavailable, check_store, half_made, shown_uri, sqlite_path
+from workbench.errors import WorkbenchError, shortened
+from workbench.tracking import TrackingUnavailable, check_store, shown_uri
 
 if TYPE_CHECKING:
     from workbench.comparison import ComparisonReport
@@ -51,26 +75,12 @@ if TYPE_CHECKING:
     from workbench.spec import ExperimentSpec, GateSpec
     from workbench.tracking import LoggedRun
 
+
 Handler = Callable[[argparse.Namespace], int]
+
 
 LEADERBOARD_COLUMNS = ("variant", "status", "questions", "question_errors", "hit_at_k", "recall_at_k", "mrr", "token_f1", "rouge_l",
                        "semantic_similarity", "refusal_correct", "latency_p50_s", "output_tokens", "cost_usd")
-
-
-def _print_table(frame, columns: Sequence[str]) -> None:  # type: ignore[no-untyped-def]
-    import pandas as pd
-
-    from workbench.comparison import number_text  # a cost of $0.0004 is 4.00e-04, not 0.000
-    from workbench.metrics import is_count
-
-    cols = [c for c in columns if c in frame.columns]
-    shown = frame[cols].copy()
-    for c in cols:  # counts read as counts: 307 output tokens, not 307.000
-        if is_count(c) and pd.api.types.is_float_dtype(shown[c]) and shown[c].dropna().map(float.is_integer).all():
-            shown[c] = shown[c].map(lambda v: "—" if pd.isna(v) else str(int(v)))
-    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60, "display.float_format", number_text,
-                           "display.unicode.east_asian_width", True):  # a name in Chinese or Japanese takes two columns a character
-        print(_printable(shown.to_string(index=False)))  # a metric named in a labels file from the annotators
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -176,6 +186,7 @@ _REPEATED_FAILURES = (
     (re.compile(r"knows no model '"), "check the model name and the server's address"),
     (re.compile(r"insufficient_quota|billing_hard_limit_reached|billing_not_active"), "top up the account's quota or credit"),
 )
+
 
 # the fix a refusal's error ends with, before what a later call (or the judge's scorer) adds after it: "(not sent: the
 # server refused an earlier call the same way)", "(all 3 repeats failed)", "; the judge said: ''"
@@ -847,8 +858,14 @@ _EXIT_CODES = ("exit codes, for scripts: 0 done; 1 a variant failed (run) or a g
               "('error: internal error'); "
               "130 interrupted (Ctrl+C); 143 terminated (SIGTERM: kill, timeout, a cancelled CI job); 141 the reader of the "
               "output went away (| head)")
+
+
 _LIST_LAST = 20  # sweeps `workbench list EXPERIMENT` shows unless told
+
+
 _BASELINE = "variant id, name or run id (a run of another sweep works too)"
+
+
 _BASELINE_MORE = ("; what is in production: models:/NAME@ALIAS (or models:/NAME/VERSION); a name shortened as the report "
                   "shows it works too")
 
@@ -860,9 +877,6 @@ def _comparison_arguments(p: argparse.ArgumentParser, *, baseline_help: str = f"
     p.add_argument("--seed", type=_non_negative_int, default=None,
                    help="bootstrap seed (default: the sweep's seed, which its comparison.json used)")
     p.add_argument("--resamples", type=_positive_int, default=2000, help="bootstrap resamples (default 2000)")
-
-
-_GATE_EXAMPLE = "e.g. gates: [{kind: metric, metric: token_f1, min: 0.3}, {kind: min_questions, n: 20}]"
 
 
 def _gates_file(path: str | None) -> tuple[GateSpec, ...] | None:
@@ -1033,365 +1047,6 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"threshold {args.threshold:g}: scores and labels at or above it count as a pass; kappa is NaN when judge and "
           "humans gave one and the same verdict throughout")
     return 0
-
-
-# -- inputs checked before anything is computed or written ----------------------------------------------------------
-
-_FIXES = {
-    "experiment": ("save the file as UTF-8 YAML", "write the experiment (see experiments/quickstart.yaml)"),
-    "gates": ("save the file as UTF-8 YAML", _GATE_EXAMPLE),
-    "labels": ("save the file as UTF-8 (.csv or .jsonl)", "add one label per line: case_id, metric, label"),
-}
-
-
-def _input_file(path: str, what: str) -> str:
-    """The text of a file named on the command line; one line naming the file when it is missing, a folder, a device
-    or pipe, binary, not UTF-8 or empty."""
-    from workbench.datasets import read_text
-
-    fix, fill = _FIXES[what]
-    file = Path(path)
-    if not file.exists():
-        where = "" if file.is_absolute() else f" (relative to {Path.cwd()})"
-        raise WorkbenchError(f"{path}: {what} file not found — check the path{where}")
-    if file.is_dir():
-        raise WorkbenchError(f"{path}: is a folder, not a file — give the path of the {what} file")
-    if not file.is_file():  # /dev/null, a named pipe (reading one with no writer would wait forever)
-        kind = "a named pipe (FIFO)" if file.is_fifo() else "a socket" if file.is_socket() else "a device"
-        raise WorkbenchError(f"{path}: is {kind}, not a file — give the path of the {what} file")
-    text = read_text(file, fix)
-    if not text.strip():
-        raise WorkbenchError(f"{path}: empty {what} file — {fill}")
-    return text
-
-
-def _missing_sqlite_store(uri: str) -> bool:
-    path = sqlite_path(uri)
-    return path is not None and not path.exists()
-
-
-def _store(args: argparse.Namespace, *, must_exist: bool) -> str:
-    """The tracking URI of this command, checked without writing anything: a sqlite store must exist (``must_exist``)
-    or be creatable, a server must answer. Returns the URI."""
-    from workbench.config import settings
-
-    uri = settings(tracking_uri=args.tracking_uri).tracking_uri
-    check_store(uri, must_exist=must_exist)
-    return uri
-
-
-# -- one line per failure ---------------------------------------------------------------------------------------------
-
-
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
-    return value
-
-
-def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``low`` (and at most ``high``)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-        if high is None and value < low:
-            raise argparse.ArgumentTypeError(f"{value} is below {low}")
-        if high is not None and not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is outside [{low}, {high}]")
-        return value
-
-    return parse
-
-
-_positive_int = _whole_number(1)
-_non_negative_int = _whole_number(0)
-
-
-def _workers(text: str) -> int:
-    """``--workers``: within the bounds of the experiment's ``execution.workers`` (read from the spec, not repeated)."""
-    from annotated_types import Ge, Le
-
-    from workbench.spec import ExecutionSpec
-
-    bounds = ExecutionSpec.model_fields["workers"].metadata
-    low = next(b.ge for b in bounds if isinstance(b, Ge))
-    high = next(b.le for b in bounds if isinstance(b, Le))
-    return _whole_number(low, high)(text)
-
-
-def _not_blank(fix: str) -> Callable[[str], str]:
-    """An argparse type: a value that is not blank (``fix``: what to do instead). ``--tracking-uri "$TEAM_URL"`` with the
-    variable unset in a CI job read as no option at all: the sweep was logged to a store in the runner's folder, lost
-    with it; ``export --repo "$DEPLOY_REPO"`` committed the bundle to the repository of the current folder."""
-
-    def parse(text: str) -> str:
-        if not text.strip():
-            raise argparse.ArgumentTypeError(f"is empty (an unset variable?) — {fix}")
-        return text
-
-    return parse
-
-
-_given_uri = _not_blank("give the store's URI, or leave the option out")
-_given_or_default = _not_blank("give a value, or leave the option out for its default")
-
-
-def _pass_threshold(text: str) -> float:
-    """An argparse type: a pass threshold in (0, 1] (at 0 every score would pass)."""
-    value = _finite_float(text)
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value:g} is outside (0, 1]")
-    return value
-
-
-class _UsageError(Exception):
-    """The command line itself is wrong (argparse's errors, as one line); ``message`` is argparse's own."""
-
-    def __init__(self, prog: str, message: str) -> None:
-        super().__init__(_usage(prog, message))
-        self.message = message
-
-
-def _usage(prog: str, message: str) -> str:
-    return f"{prog}: {message}{_meant_choice(message)} — see '{prog} --help'"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _UsageError(self.prog, message)
-
-
-_INVALID_CHOICE = re.compile(r"invalid choice: '(?P<given>.*)' \(choose from (?P<choices>.*)\)$")
-
-
-def _closest(given: str, known: Sequence[str]) -> str | None:
-    """The one of ``known`` a mistyped ``given`` most likely meant: the only one it begins, else the closest spelling."""
-    begun = [k for k in known if k.startswith(given)] if given else []
-    if len(begun) == 1:
-        return begun[0]
-    close = difflib.get_close_matches(given, known, n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _meant_choice(message: str) -> str:
-    """`` — did you mean 'list'?`` for argparse's ``invalid choice: 'lst' (choose from ...)``, else nothing."""
-    found = _INVALID_CHOICE.search(message)
-    if found is None:
-        return ""
-    meant = _closest(found["given"], re.findall(r"'([^']*)'", found["choices"]))
-    return f" — did you mean '{meant}'?" if meant else ""
-
-
-def _command_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[argparse.ArgumentParser, list[tuple[argparse.ArgumentParser, str]]]:
-    """The (sub)parser of the command ``argv`` names (``workbench cache clear ...``: the ``cache clear`` parser), and
-    each option of ``argv`` with the (sub)parser it was given to (``--tracking-uri`` before the command: the top one)."""
-    found, options, value_next = parser, [], False
-    for token in argv:
-        if token == "--":  # what follows is not workbench's (`workbench server -- <mlflow server options>`)
-            break
-        if value_next:
-            value_next = False
-            continue
-        if re.match(r"--?[A-Za-z]", token):  # not a negative number: `--min -0.5`
-            option = token.split("=", 1)[0]
-            options.append((found, option))
-            action = found._option_string_actions.get(option)
-            value_next = action is not None and action.nargs is None and "=" not in token
-            continue
-        commands = next((a for a in found._actions if isinstance(a, argparse._SubParsersAction)), None)
-        if commands is not None and token in commands.choices:
-            found = commands.choices[token]
-    return found, options
-
-
-def _usage_line(parser: argparse.ArgumentParser, argv: Sequence[str], exc: _UsageError) -> str:
-    """The usage error of ``argv``: a mistyped option first, as it is the cause of the error argparse reports (a required
-    option missing) or the error itself; words left over are named with the command that did not take them."""
-    command, options = _command_options(parser, argv)
-    unknown = next((_unknown_option(given_to, option) for given_to, option in options if _unknown_option(given_to, option)), None)
-    if unknown is not None:
-        return unknown
-    if exc.message.startswith("unrecognized arguments: "):  # `workbench list EXP extra` blamed 'workbench --help'
-        return _usage(command.prog, exc.message)
-    return str(exc)
-
-
-def _unknown_option(command: argparse.ArgumentParser, option: str) -> str | None:
-    """The usage error of an ``option`` that ``command`` does not take, with the one it likely meant (``workbench gate
-    EXP --mn 0.3``), else None. argparse blamed the top-level command ("workbench: unrecognized arguments", see
-    'workbench --help'), or a required option the typo was meant to be, and suggested nothing."""
-    known = [o for o in command._option_string_actions if o.startswith("--")]
-    if option in command._option_string_actions or any(a.nargs == argparse.REMAINDER for a in command._actions):
-        return None
-    if option.startswith("--") and any(k.startswith(option) for k in known):  # argparse takes a unique abbreviation
-        return None
-    meant = _closest(option, known)
-    return _usage(command.prog, f"unknown option '{option}'" + (f" — did you mean '{meant}'?" if meant else ""))
-
-
-class _OpensNoStore(argparse.Action):
-    """``--tracking-uri`` given to a command that opens no store (``cache``: the project's .workbench/; ``schema``): it
-    was ignored, so ``cache info --tracking-uri X`` printed this project's cache as if it were X's."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None) -> None:
-        parser.error(f"{option_string} does not apply (it opens no MLflow store)")
-
-
-_STORE_MODULES = ("mlflow", "sqlalchemy", "sqlite3", "requests", "urllib3", "alembic")
-
-
-def _is_store_failure(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if type(seen).__module__.split(".")[0] in _STORE_MODULES:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-_MIGRATED_TWICE = re.compile(r"duplicate column name|already exists")  # a migration of MLflow's run again on its own work
-
-
-# MLflow's refusal of a database store whose tables another MLflow version made
-_OTHER_SCHEMA = re.compile(r"out-of-date database schema \(found version (\w+), but expected (\w+)\)")
-
-
-def _schema_advice(found: str, expected: str, uri: str) -> str:
-    """What to do about a store whose schema is not this MLflow's: upgrade its tables when an older MLflow made them
-    (its revision is one of this MLflow's migrations); else a newer MLflow made them, which ``mlflow db upgrade`` cannot
-    take back."""
-    import importlib.util
-    from importlib import metadata
-
-    version = metadata.version("mlflow")
-    found_spec = importlib.util.find_spec("mlflow.store.db_migrations")
-    versions = Path(found_spec.origin).parent / "versions" if found_spec is not None and found_spec.origin else None
-    if versions is not None and any(versions.glob(f"{found}_*.py")):
-        return (f"its tables were made by an older MLflow (schema {found}; MLflow {version} reads {expected}) — back the store "
-                f"up, then upgrade its tables: mlflow db upgrade {uri}")
-    return (f"its tables were made by a newer MLflow than {version}, the one workbench uses (schema {found}, which it does not "
-            f"know) — open it with the workbench of that MLflow, or {STORE_HINT}")
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception's text (its type's name when it has none), redacted and cut between words."""
-    text = str(exc).strip()
-    return shortened(_redact(text.splitlines()[0]), 300) if text else type(exc).__name__
-
-
-def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
-    """The exit code and the one line (without ``error: ``) that ``workbench`` prints for an exception.
-
-    User errors (``WorkbenchError``: bad files, unknown names, refused promotions), an unreachable or unusable
-    tracking store and file-system refusals exit 2; anything else is a bug in workbench and exits 3 (a CI job told a
-    failed gate, 1, from a crash by reading the log).
-    """
-    if isinstance(exc, WorkbenchError):
-        code, line = 2, str(exc)
-    elif _is_store_failure(exc) and _MIGRATED_TWICE.search(_first_line(exc)) and (cut := half_made(tracking_uri)) is not None:
-        code, line = 2, (f"tracking store {tracking_uri}: {cut} was left half made, by a sweep stopped while it made it "
-                         f"({_first_line(exc)}), and holds no run — delete it ({cut.name} and its -wal and -shm files) and run "
-                         "again")
-    elif _is_store_failure(exc) and (schema := _OTHER_SCHEMA.search(str(exc))) is not None:
-        code, line = 2, f"tracking store {tracking_uri}: {_schema_advice(*schema.groups(), tracking_uri)}"
-    elif _is_store_failure(exc):
-        code, line = 2, (f"tracking store {tracking_uri}: {type(exc).__name__}: {_first_line(exc)} — check that it is reachable "
-                         f"and writable, or {STORE_HINT}")
-    elif isinstance(exc, OSError) and exc.filename:
-        code, line = 2, f"{exc.filename}: {exc.strerror or _first_line(exc)} — check the path and its permissions"
-    else:
-        code, line = 3, f"internal error: {type(exc).__name__}: {_first_line(exc)} — rerun with --debug for the traceback, and report it"
-    return code, _redact(_one_line(line))
-
-
-def _counted(n: int, noun: str) -> str:
-    """``n`` and its noun, singular for one (pure): "1 question", "20 questions"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _one_line(text: str) -> str:
-    """A message on one line: its lines joined by " / " (a provider's HTML error page, a multi-line exception), its
-    control characters shown."""
-    return _printable(" / ".join(part.strip() for part in text.splitlines() if part.strip()))
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
-
-
-def _interrupted_code(exc: KeyboardInterrupt) -> int:
-    """128 + the signal, as shells report it: a supervisor (systemd, Kubernetes, CI) tells SIGTERM from Ctrl+C."""
-    return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
-
-
-def _printable(text: str) -> str:
-    """``text`` with its control characters shown as ``\\x1b``, not obeyed: an error quoted from a provider, a proxy or
-    a data file may carry terminal escapes that clear the screen, retitle the window or write the clipboard (OSC 52),
-    or a carriage return that writes over the line."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
-def _redact(line: str) -> str:
-    line = shown_uri(line)
-    try:
-        from workbench.redaction import redact  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # the redaction module is not there yet: keys in the environment are still hidden
-        for name, value in os.environ.items():
-            if len(value) >= 8 and any(w in name.upper() for w in ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")):
-                line = line.replace(value, "[REDACTED]")
-        return line
-    return str(redact(line))
-
-
-def _stdout_closed() -> int:
-    """The reader of stdout went away (``workbench list EXP | head -1``): stop quietly, as ``yes | head -1`` does.
-
-    Later writes, and the interpreter's flush at exit, go to devnull (see "Note on SIGPIPE" in the ``signal`` docs);
-    the exit code is 141 (128 + SIGPIPE), what a shell reports for a command a closed pipe stopped, which ``set -o
-    pipefail`` scripts recognise — 1 would read as a failed gate or a bug.
-    """
-    _to_devnull(sys.stdout)
-    return 141
-
-
-def _to_devnull(stream: Any) -> None:
-    """Send the later writes to ``stream`` (and the flush of what it holds) to devnull: its reader went away."""
-    with contextlib.suppress(OSError, ValueError):  # the stream may be no file at all (captured)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
-        os.close(devnull)
-
-
-def _usable_output_streams() -> list[tuple[io.TextIOWrapper, str | None]]:
-    """Make stdout and stderr take whatever the command prints; returns each changed stream with its own error handling,
-    for ``main`` to put back when it returns (called in a notebook or a test, the process goes on).
-
-    A stream started closed (``workbench gate ... >&-``, ``2>&-``, a daemon) is None in Python: flushing it was an
-    internal error (a passed gate exited 1), and ``print(file=None)`` writes to stdout, so error lines went into the
-    output; it writes to devnull instead, as the shell meant. Text the stream's encoding cannot hold (an em dash, an
-    accented variant name on an ASCII or Latin-1 terminal or log) is written as ``\\u2014`` escapes, as Python does on
-    stderr, instead of ending a finished sweep in a UnicodeEncodeError.
-    """
-    if sys.stdout is None:
-        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - the process's stdout, open until it exits
-    if sys.stderr is None:
-        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
-    found = [(stream, stream.errors) for stream in (sys.stdout, sys.stderr) if isinstance(stream, io.TextIOWrapper)]
-    for stream, _errors in found:
-        stream.reconfigure(errors="backslashreplace")
-    return found
-
-
-def _restore_output_streams(found: list[tuple[io.TextIOWrapper, str | None]]) -> None:
-    for stream, errors in found:
-        with contextlib.suppress(OSError, ValueError):  # reconfigure flushes: a closed stream, a reader gone away
-            stream.reconfigure(errors=errors)
 
 
 def _version_line() -> str:
