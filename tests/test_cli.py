@@ -143,7 +143,7 @@ def test_the_reuse_line_counts_one_model_call_and_one_answer_in_the_singular() -
     # a prompt fix re-asking one question printed "1 model calls, 1 answers from the cache"
     from types import SimpleNamespace
 
-    from workbench.cli import _reuse_line
+    from workbench.cli._run_report import _reuse_line
 
     variants = [SimpleNamespace(reused_from=None, metrics={"generation_calls": 1.0, "cache_hits": 1.0}),
                 SimpleNamespace(reused_from="r1", metrics={"generation_calls": 0.0, "cache_hits": 0.0})]
@@ -321,7 +321,7 @@ def test_the_leaderboard_keeps_its_columns_in_line_with_chinese_and_emoji_varian
 
     import pandas as pd
 
-    from workbench.cli import _print_table
+    from workbench.cli._output import _print_table
 
     def columns(text: str) -> int:
         return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)

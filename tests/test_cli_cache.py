@@ -558,7 +558,7 @@ def test_a_terminal_in_a_ci_job_gets_plain_lines_not_bars(monkeypatch: pytest.Mo
     """`docker run -t` in a CI step gives the sweep a terminal the CI service records: every bar redraw was a line."""
     import io
 
-    from workbench.cli import _shows_progress
+    from workbench.cli._run import _shows_progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -578,7 +578,7 @@ def test_a_long_variant_says_its_questions_at_most_once_a_minute_of_silence() ->
     after 10), then printed its one line."""
     from types import SimpleNamespace
 
-    from workbench.cli import _PlainProgress
+    from workbench.cli._run import _PlainProgress
 
     now = [0.0]
     written: list[str] = []
@@ -669,7 +669,7 @@ def test_run_tells_how_to_open_the_store_it_wrote(
 
 
 def test_the_ui_hint_of_a_tracking_server_shows_no_password() -> None:
-    from workbench.cli import _ui_hint
+    from workbench.cli._run import _ui_hint
 
     hint = _ui_hint("https://alice:hunter2-secret@mlflow.example.com", given=True)
     assert hint == "browse https://alice:***@mlflow.example.com"
@@ -923,7 +923,7 @@ def test_scores_a_rerun_cannot_mend_are_not_said_to_be_retried_by_running_again(
      "a re-run fails them the same way: check the model name and the server's address, then run again to retry only them"),
 ])
 def test_the_advice_on_missing_scores_fits_their_first_error(error: str, advice: str) -> None:
-    from workbench.cli import _retry_advice
+    from workbench.cli._run_report import _retry_advice
 
     assert _retry_advice(error) == advice
 

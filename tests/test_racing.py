@@ -17,7 +17,8 @@ import yaml
 from mlflow import MlflowClient
 
 import workbench as wb
-from workbench.cli import _racing_lines, main
+from workbench.cli import main
+from workbench.cli._run_report import _racing_lines
 from workbench.comparison import early_stops, race_leader
 from workbench.config import Settings
 from workbench.errors import SpecError

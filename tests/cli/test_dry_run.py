@@ -516,7 +516,7 @@ def test_a_model_without_a_price_is_said_to_cost_an_unknown_amount_and_in_memory
 def test_a_long_plan_lists_the_variants_to_compute_before_the_reused_ones() -> None:
     """A pull request editing one prompt of a wide grid: the dry run listed the grid's first 50 variants, all reused,
     and the variants it would pay for were among the '... and 40 more'."""
-    from workbench.cli import _plan_lines
+    from workbench.cli._dry_run import _plan_lines
     from workbench.grid import VariantPlan
 
     spec = wb.ExperimentSpec.from_dict({"name": "wide", "chunkers": [{"strategy": "recursive", "size": 100 + i, "overlap": 10} for i in range(60)]})

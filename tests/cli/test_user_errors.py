@@ -594,7 +594,7 @@ def test_a_password_in_the_store_uri_is_neither_printed_nor_on_the_mlflow_comman
     monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
     monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append((list(argv), dict(env))))
     monkeypatch.setattr(os, "execv", lambda path, argv: execs.append((list(argv), dict(os.environ))))
-    monkeypatch.setattr("workbench.cli.check_store", lambda uri, must_exist: None)  # db.example.com is not there
+    monkeypatch.setattr("workbench.cli._servers.check_store", lambda uri, must_exist: None)  # db.example.com is not there
     port = ["--port", str(free_port())]  # `ui` and `server` refuse a port in use
     argv = ["--tracking-uri", store, "ui", *port] if command == "ui" else ["server", "--backend-store-uri", store, *port]
     assert main(argv) == 0

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.cli import _with_execution, build_parser, main
+from workbench.cli import build_parser, main
+from workbench.cli._run import _with_execution
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = str(ROOT / "experiments" / "quickstart.yaml")

@@ -1252,7 +1252,7 @@ def test_widgets_hold_no_state_threads_after_a_run(finished: tuple[RunPanel, wb.
 def test_tables_show_costs_below_a_thousandth_instead_of_zero_and_counts_as_whole_numbers(capsys: pytest.CaptureFixture[str]) -> None:
     import pandas as pd
 
-    from workbench.cli import _print_table
+    from workbench.cli._output import _print_table
     from workbench.widgets._common import frame_table
 
     board = pd.DataFrame({"variant": ["cheap", "cheaper"], "token_f1": [0.512, 0.498], "cost_usd": [4.5e-4, 3.5e-4],

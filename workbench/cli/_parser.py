@@ -40,8 +40,6 @@ def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
 
 
 _positive_int = _whole_number(1)
-
-
 _non_negative_int = _whole_number(0)
 
 
@@ -71,8 +69,6 @@ def _not_blank(fix: str) -> Callable[[str], str]:
 
 
 _given_uri = _not_blank("give the store's URI, or leave the option out")
-
-
 _given_or_default = _not_blank("give a value, or leave the option out for its default")
 
 
