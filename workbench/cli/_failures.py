@@ -12,6 +12,38 @@ from workbench.cli._output import _one_line, _redact
 from workbench.errors import Terminated, WorkbenchError, shortened
 from workbench.tracking import STORE_HINT, half_made
 
+
+def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
+    """The exit code and the one line (without ``error: ``) that ``workbench`` prints for an exception.
+
+    User errors (``WorkbenchError``: bad files, unknown names, refused promotions), an unreachable or unusable
+    tracking store and file-system refusals exit 2; anything else is a bug in workbench and exits 3 (a CI job told a
+    failed gate, 1, from a crash by reading the log).
+    """
+    if isinstance(exc, WorkbenchError):
+        code, line = 2, str(exc)
+    elif _is_store_failure(exc) and _MIGRATED_TWICE.search(_first_line(exc)) and (cut := half_made(tracking_uri)) is not None:
+        code, line = 2, (f"tracking store {tracking_uri}: {cut} was left half made, by a sweep stopped while it made it "
+                         f"({_first_line(exc)}), and holds no run — delete it ({cut.name} and its -wal and -shm files) and run "
+                         "again")
+    elif _is_store_failure(exc) and (schema := _OTHER_SCHEMA.search(str(exc))) is not None:
+        code, line = 2, f"tracking store {tracking_uri}: {_schema_advice(*schema.groups(), tracking_uri)}"
+    elif _is_store_failure(exc):
+        code, line = 2, (f"tracking store {tracking_uri}: {type(exc).__name__}: {_first_line(exc)} — check that it is reachable "
+                         f"and writable, or {STORE_HINT}")
+    elif isinstance(exc, OSError) and exc.filename:
+        code, line = 2, f"{exc.filename}: {exc.strerror or _first_line(exc)} — check the path and its permissions"
+    else:
+        code, line = 3, f"internal error: {type(exc).__name__}: {_first_line(exc)} — rerun with --debug for the traceback, and report it"
+    return code, _redact(_one_line(line))
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (its type's name when it has none), redacted and cut between words."""
+    text = str(exc).strip()
+    return shortened(_redact(text.splitlines()[0]), 300) if text else type(exc).__name__
+
+
 _STORE_MODULES = ("mlflow", "sqlalchemy", "sqlite3", "requests", "urllib3", "alembic")
 
 
@@ -46,37 +78,6 @@ def _schema_advice(found: str, expected: str, uri: str) -> str:
                 f"up, then upgrade its tables: mlflow db upgrade {uri}")
     return (f"its tables were made by a newer MLflow than {version}, the one workbench uses (schema {found}, which it does not "
             f"know) — open it with the workbench of that MLflow, or {STORE_HINT}")
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception's text (its type's name when it has none), redacted and cut between words."""
-    text = str(exc).strip()
-    return shortened(_redact(text.splitlines()[0]), 300) if text else type(exc).__name__
-
-
-def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
-    """The exit code and the one line (without ``error: ``) that ``workbench`` prints for an exception.
-
-    User errors (``WorkbenchError``: bad files, unknown names, refused promotions), an unreachable or unusable
-    tracking store and file-system refusals exit 2; anything else is a bug in workbench and exits 3 (a CI job told a
-    failed gate, 1, from a crash by reading the log).
-    """
-    if isinstance(exc, WorkbenchError):
-        code, line = 2, str(exc)
-    elif _is_store_failure(exc) and _MIGRATED_TWICE.search(_first_line(exc)) and (cut := half_made(tracking_uri)) is not None:
-        code, line = 2, (f"tracking store {tracking_uri}: {cut} was left half made, by a sweep stopped while it made it "
-                         f"({_first_line(exc)}), and holds no run — delete it ({cut.name} and its -wal and -shm files) and run "
-                         "again")
-    elif _is_store_failure(exc) and (schema := _OTHER_SCHEMA.search(str(exc))) is not None:
-        code, line = 2, f"tracking store {tracking_uri}: {_schema_advice(*schema.groups(), tracking_uri)}"
-    elif _is_store_failure(exc):
-        code, line = 2, (f"tracking store {tracking_uri}: {type(exc).__name__}: {_first_line(exc)} — check that it is reachable "
-                         f"and writable, or {STORE_HINT}")
-    elif isinstance(exc, OSError) and exc.filename:
-        code, line = 2, f"{exc.filename}: {exc.strerror or _first_line(exc)} — check the path and its permissions"
-    else:
-        code, line = 3, f"internal error: {type(exc).__name__}: {_first_line(exc)} — rerun with --debug for the traceback, and report it"
-    return code, _redact(_one_line(line))
 
 
 def _interrupted_code(exc: KeyboardInterrupt) -> int:

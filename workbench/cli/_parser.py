@@ -12,74 +12,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
-    return value
-
-
-def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``low`` (and at most ``high``)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-        if high is None and value < low:
-            raise argparse.ArgumentTypeError(f"{value} is below {low}")
-        if high is not None and not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is outside [{low}, {high}]")
-        return value
-
-    return parse
-
-
-_positive_int = _whole_number(1)
-_non_negative_int = _whole_number(0)
-
-
-def _workers(text: str) -> int:
-    """``--workers``: within the bounds of the experiment's ``execution.workers`` (read from the spec, not repeated)."""
-    from annotated_types import Ge, Le
-
-    from workbench.spec import ExecutionSpec
-
-    bounds = ExecutionSpec.model_fields["workers"].metadata
-    low = next(b.ge for b in bounds if isinstance(b, Ge))
-    high = next(b.le for b in bounds if isinstance(b, Le))
-    return _whole_number(low, high)(text)
-
-
-def _not_blank(fix: str) -> Callable[[str], str]:
-    """An argparse type: a value that is not blank (``fix``: what to do instead). ``--tracking-uri "$TEAM_URL"`` with the
-    variable unset in a CI job read as no option at all: the sweep was logged to a store in the runner's folder, lost
-    with it; ``export --repo "$DEPLOY_REPO"`` committed the bundle to the repository of the current folder."""
-
-    def parse(text: str) -> str:
-        if not text.strip():
-            raise argparse.ArgumentTypeError(f"is empty (an unset variable?) — {fix}")
-        return text
-
-    return parse
-
-
-_given_uri = _not_blank("give the store's URI, or leave the option out")
-_given_or_default = _not_blank("give a value, or leave the option out for its default")
-
-
-def _pass_threshold(text: str) -> float:
-    """An argparse type: a pass threshold in (0, 1] (at 0 every score would pass)."""
-    value = _finite_float(text)
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value:g} is outside (0, 1]")
-    return value
-
-
 class _UsageError(Exception):
     """The command line itself is wrong (argparse's errors, as one line); ``message`` is argparse's own."""
 
@@ -171,3 +103,71 @@ class _OpensNoStore(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None) -> None:
         parser.error(f"{option_string} does not apply (it opens no MLflow store)")
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+    return value
+
+
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``low`` (and at most ``high``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if high is None and value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}")
+        if high is not None and not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside [{low}, {high}]")
+        return value
+
+    return parse
+
+
+_positive_int = _whole_number(1)
+_non_negative_int = _whole_number(0)
+
+
+def _workers(text: str) -> int:
+    """``--workers``: within the bounds of the experiment's ``execution.workers`` (read from the spec, not repeated)."""
+    from annotated_types import Ge, Le
+
+    from workbench.spec import ExecutionSpec
+
+    bounds = ExecutionSpec.model_fields["workers"].metadata
+    low = next(b.ge for b in bounds if isinstance(b, Ge))
+    high = next(b.le for b in bounds if isinstance(b, Le))
+    return _whole_number(low, high)(text)
+
+
+def _not_blank(fix: str) -> Callable[[str], str]:
+    """An argparse type: a value that is not blank (``fix``: what to do instead). ``--tracking-uri "$TEAM_URL"`` with the
+    variable unset in a CI job read as no option at all: the sweep was logged to a store in the runner's folder, lost
+    with it; ``export --repo "$DEPLOY_REPO"`` committed the bundle to the repository of the current folder."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"is empty (an unset variable?) — {fix}")
+        return text
+
+    return parse
+
+
+_given_uri = _not_blank("give the store's URI, or leave the option out")
+_given_or_default = _not_blank("give a value, or leave the option out for its default")
+
+
+def _pass_threshold(text: str) -> float:
+    """An argparse type: a pass threshold in (0, 1] (at 0 every score would pass)."""
+    value = _finite_float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside (0, 1]")
+    return value
