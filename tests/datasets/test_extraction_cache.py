@@ -62,7 +62,7 @@ def test_a_second_load_reads_the_texts_back_and_markdown_is_not_kept(tmp_path: P
     second = load_corpus(kb, glob="*", texts=ExtractedTexts(store))
     assert extractions == {"pdf": 1, "html": 1}
     assert second == first and second.hash == first.hash
-    assert second.get("travel").metadata == {"path": "travel.pdf", "pages": "2"} and second.get("expenses").metadata["title"] == "Exp"
+    assert second.get("travel").metadata == {"path": "travel.pdf", "pages": "2", "page_starts": f"0 {len(TRAVEL) + 2}"} and second.get("expenses").metadata["title"] == "Exp"
     assert store.info().entries == {"text": 2}  # the markdown file is read, as cheaply as it would be hashed
 
 

@@ -42,7 +42,7 @@ def test_a_pdfs_document_is_the_text_of_its_pages_apart_by_a_blank_line(tmp_path
     (doc,) = corpus.documents
     assert doc.id == "policies/Handbook"
     assert doc.text == f"{TRAVEL}\n\n{RECEIPTS}"  # the page without text leaves no gap
-    assert doc.metadata == {"path": "policies/Handbook.PDF", "pages": "3"}
+    assert doc.metadata == {"path": "policies/Handbook.PDF", "pages": "3", "page_starts": f"0 {len(TRAVEL) + 2} {len(TRAVEL) + 2}"}
 
 
 def test_a_pdf_that_restricts_only_printing_is_read_and_one_locked_by_a_password_is_refused(tmp_path: Path) -> None:

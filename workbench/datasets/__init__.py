@@ -17,9 +17,11 @@ from workbench.datasets._loaders import (
     read_text,
 )
 from workbench.datasets._models import REFUSAL_CATEGORIES, Corpus, Dataset, Document, EvalCase, document_id
+from workbench.datasets._pages import PAGE_STARTS, Source, page_starts, pages_between, pages_label_problem
 
 __all__ = [
     "FORMAT_PACKAGES",
+    "PAGE_STARTS",
     "PYTHON_REFERENCE",
     "REFUSAL_CATEGORIES",
     "Corpus",
@@ -27,6 +29,7 @@ __all__ = [
     "Document",
     "EvalCase",
     "Extracted",
+    "Source",
     "TextCache",
     "check_corpus_folder",
     "check_limit",
@@ -39,6 +42,9 @@ __all__ = [
     "missing_path_fix",
     "on_disk",
     "other_separator",
+    "page_starts",
+    "pages_between",
+    "pages_label_problem",
     "pattern_inside_folder",
     "python_reference_corpus",
     "read_text",

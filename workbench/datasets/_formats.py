@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from workbench.datasets._pages import PAGE_STARTS
 from workbench.errors import DataError
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 # the packages whose versions decide a PDF's, an HTML page's or a Word document's text, hence the corpus's hash: a run records them
 FORMAT_PACKAGES = ("beautifulsoup4", "pypdf", "python-docx")
 # bump it when this module's own extraction changes what it returns for the same file: the texts kept are then stale
-EXTRACTOR_REVISION = 1
+EXTRACTOR_REVISION = 2  # 2: a PDF keeps where its pages start (metadata 'page_starts')
 
 Format = Literal["pdf", "html", "docx"]
 
@@ -72,7 +73,8 @@ def _quiet_pypdf() -> Iterator[None]:
 
 
 def pdf_text(data: bytes, where: str, leave_out: str) -> Extracted:
-    """The text layer of a PDF's pages, joined by a blank line; its page count as metadata.
+    """The text layer of a PDF's pages, joined by a blank line; its page count, and where each page starts in the text
+    (see ``workbench.datasets._pages``), as metadata.
 
     Args:
         data: the file's bytes.
@@ -103,11 +105,21 @@ def pdf_text(data: bytes, where: str, leave_out: str) -> Extracted:
     if locked:
         raise DataError(f"{where}: an encrypted PDF that opens only with a password — save a copy without it "
                         f"(qpdf --decrypt --password=... in.pdf out.pdf), or {leave_out}")
-    text = _UNENCODABLE.sub("\ufffd", "\n\n".join(page.strip() for page in pages if page.strip()))
+    pages = [page.strip() for page in pages]
+    text = _UNENCODABLE.sub("\ufffd", "\n\n".join(page for page in pages if page))
     if not text:
         raise DataError(f"{where}: a PDF with no text layer ({len(pages)} page{'' if len(pages) == 1 else 's'} without text: a "
                         f"scan?) — OCR it (ocrmypdf in.pdf out.pdf), or {leave_out}")
-    return Extracted(text, {"pages": str(len(pages))})
+    return Extracted(text, {"pages": str(len(pages)), PAGE_STARTS: " ".join(map(str, _starts(pages, len(text))))})
+
+
+def _starts(pages: list[str], length: int) -> list[int]:
+    """Where each page starts in their text joined by blank lines (pure); a page without text where the next one does."""
+    starts, at = [], 0
+    for page in pages:
+        starts.append(min(at, length))
+        at += len(page) + 2 if page else 0
+    return starts
 
 
 def _first_line(exc: Exception) -> str:

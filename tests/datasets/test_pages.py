@@ -1,0 +1,63 @@
+"""A PDF's pages: where each starts in its text, the sources naming them, and the checks of labels naming pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workbench.datasets import load_corpus
+from workbench.datasets._pages import Source, page_starts, pages_between, pages_label_problem
+
+from tests.datasets._pdfs import pdf_bytes
+
+TRAVEL = "Travel policy\nBook flights 14 days ahead of the trip."
+RECEIPTS = "Expenses\nSubmit receipts within 30 days (scanned copies are fine)."
+MEALS = "Meals\nUp to 40 EUR a day."
+
+
+def handbook(tmp_path: Path, *pages: str | None) -> tuple[str, tuple[int, ...] | None]:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "handbook.pdf").write_bytes(pdf_bytes(*pages))
+    (doc,) = load_corpus(tmp_path / "kb", glob="*.pdf").documents
+    return doc.text, page_starts(doc.metadata)
+
+
+def test_a_pdf_keeps_where_each_of_its_pages_starts_and_a_page_without_text_starts_where_the_next_does(tmp_path: Path) -> None:
+    text, starts = handbook(tmp_path, TRAVEL, None, RECEIPTS, MEALS, None)
+    assert text == f"{TRAVEL}\n\n{RECEIPTS}\n\n{MEALS}"  # the text is what it was: its hash, chunks and vectors too
+    assert starts is not None and len(starts) == 5
+    assert [text[a:].split("\n")[0] for a in starts[:4]] == ["Travel policy", "Expenses", "Expenses", "Meals"]
+    assert starts[4] == len(text)
+    assert pages_between(starts, text.index("Book"), text.index("trip") + 4) == (1, 1)
+    assert pages_between(starts, text.index("Submit"), text.index("Up to")) == (3, 4)  # a chunk across two pages
+    assert pages_between(starts, -1, -1) is None  # a chunk not located
+
+
+@pytest.mark.parametrize(("text", "source"), [
+    ("handbook#page=12", Source("handbook", (12, 12))),
+    ("policies/handbook#page=3-4", Source("policies/handbook", (3, 4))),
+    ("handbook", Source("handbook")),
+    ("notes#page=x", Source("notes#page=x")),  # not a page: an id as it is
+    ("#page=2", Source("#page=2")),
+])
+def test_a_source_names_a_document_or_its_pages_as_a_pdf_viewer_opens_them(text: str, source: Source) -> None:
+    assert Source.parse(text) == source
+    assert str(source) == text
+
+
+def test_a_page_label_covers_the_chunks_of_its_document_on_its_pages_and_a_document_label_all_of_them() -> None:
+    on_3_4, on_5, unknown = Source("h", (3, 4)), Source("h", (5, 5)), Source("h")
+    assert Source.parse("h#page=4").covers(on_3_4) and not Source.parse("h#page=4").covers(on_5)
+    assert not Source.parse("h#page=4").covers(unknown)  # pages unknown: on none of them
+    assert all(Source("h").covers(s) for s in (on_3_4, on_5, unknown)) and not Source("g").covers(on_5)
+
+
+def test_a_label_naming_pages_a_document_lacks_says_what_to_do() -> None:
+    assert pages_label_problem(Source("h", (2, 3)), (0, 10, 20)) is None
+    assert pages_label_problem(Source("h", (0, 0)), (0, 10)) == "document 'h' has pages 1 to 2 — name pages among them (pages count from 1)"
+    assert pages_label_problem(Source("h", (3, 3)), (0, 10)) == "document 'h' has pages 1 to 2 — name pages among them (pages count from 1)"
+    assert pages_label_problem(Source("h", (2, 1)), (0, 10)) == "the range ends before it starts — write its first page first ('h#page=1-2')"
+    assert pages_label_problem(Source("h", (1, 1)), None) == ("document 'h' has no pages (only a PDF's text keeps where its pages "
+                                                              "start) — label the document ('h')")
+    assert page_starts({"page_starts": "5 10"}) is None and page_starts({"page_starts": "0 x"}) is None  # not offsets from 0

@@ -1,0 +1,93 @@
+"""The pages of a document, and the sources that name them: ``handbook``, ``handbook#page=12``, ``handbook#page=3-4``.
+
+A PDF's text keeps where each of its pages starts, as character offsets in ``Document.metadata['page_starts']`` (one a
+page, in order, space-separated: ``"0 1834 3920"``), so the text, the corpus hash, the chunks and their vectors are
+what they were without them, and a chunk's pages follow from its offsets. A corpus given as JSONL may carry the same
+metadata for documents of its own.
+
+A source is written as a PDF viewer's open parameter (``file.pdf#page=12``) after the document's id: a question's
+labelled source may name a page or a range of pages of a document, and a retrieved chunk of a paged document is shown
+with the pages it lies on. A label covers a retrieved chunk of its document, and, when it names pages, only one lying
+on at least one of them.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["PAGE_STARTS", "Source", "page_starts", "pages_between", "pages_label_problem"]
+
+PAGE_STARTS = "page_starts"
+_PAGES = re.compile(r"#page=(\d+)(?:-(\d+))?")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A document, or pages of it (``pages``: the first and last, counted from 1)."""
+
+    doc_id: str
+    pages: tuple[int, int] | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Source:
+        """The source a label or a retrieved source names (pure): ``doc#page=N`` or ``doc#page=N-M``; any other text is
+        a document id as it is."""
+        at = text.rfind("#page=")
+        found = _PAGES.fullmatch(text, at) if at > 0 else None
+        if found is None:
+            return cls(text)
+        first = int(found[1])
+        return cls(text[:at], (first, int(found[2]) if found[2] else first))
+
+    def __str__(self) -> str:
+        if self.pages is None:
+            return self.doc_id
+        first, last = self.pages
+        return f"{self.doc_id}#page={first}" if first == last else f"{self.doc_id}#page={first}-{last}"
+
+    def covers(self, retrieved: Source) -> bool:
+        """Whether a chunk retrieved from ``retrieved`` is relevant to this label (pure): one of its document, on a page
+        this label names when it names pages (a chunk whose pages are unknown is on none of them)."""
+        if retrieved.doc_id != self.doc_id:
+            return False
+        if self.pages is None:
+            return True
+        return retrieved.pages is not None and retrieved.pages[0] <= self.pages[1] and self.pages[0] <= retrieved.pages[1]
+
+
+def page_starts(metadata: dict[str, str]) -> tuple[int, ...] | None:
+    """Where each page of a document starts in its text, from its metadata (pure); None when it keeps no pages, or keeps
+    them as something other than ascending offsets from 0."""
+    kept = metadata.get(PAGE_STARTS, "").split()
+    if not kept or not all(n.isdecimal() for n in kept):
+        return None
+    starts = tuple(int(n) for n in kept)
+    return starts if starts[0] == 0 and list(starts) == sorted(starts) else None
+
+
+def pages_between(starts: Sequence[int], start: int, end: int) -> tuple[int, int] | None:
+    """The first and last page (from 1) that the text ``[start, end)`` lies on, given where pages start (pure); None
+    for a stretch not located (``start`` -1). A page without text starts where the next one does, so nothing lies on it."""
+    if start < 0 or end <= start:
+        return None
+    return bisect_right(starts, start), bisect_right(starts, end - 1)
+
+
+def pages_label_problem(label: Source, starts: Sequence[int] | None) -> str | None:
+    """What is wrong with a label naming pages of a document whose pages start at ``starts`` (pure), as the end of a
+    line naming the label; None when nothing is (or it names no pages)."""
+    if label.pages is None:
+        return None
+    if starts is None:
+        return (f"document '{label.doc_id}' has no pages (only a PDF's text keeps where its pages start) — label the "
+                f"document ('{label.doc_id}')")
+    first, last = label.pages
+    count = len(starts)
+    if first < 1 or last > count:
+        return f"document '{label.doc_id}' has pages 1 to {count} — name pages among them (pages count from 1)"
+    if last < first:
+        return f"the range ends before it starts — write its first page first ('{label.doc_id}#page={last}-{first}')"
+    return None
