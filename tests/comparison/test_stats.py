@@ -145,6 +145,13 @@ def test_retrieval_at_k_from_rankings() -> None:
     assert len(retrieval_at_k(retrieved, relevant, max_k=5)) == 5
 
 
+def test_retrieval_curves_find_a_labelled_page_at_the_first_chunk_on_it() -> None:
+    retrieved = [["handbook#page=1", "handbook#page=2-3", "leave"], ["handbook", "handbook#page=4"]]
+    relevant = [["handbook#page=3", "leave"], ["handbook#page=4"]]  # a chunk whose pages are unknown is on none of them
+    assert [(k, hit, recall) for k, hit, recall, _ in retrieval_at_k(retrieved, relevant)] == [
+        (1, 0.0, 0.0), (2, 1.0, 0.75), (3, 1.0, 1.0)]
+
+
 def test_intervals_are_scipys_percentile_bootstrap_expanded_for_the_number_of_questions() -> None:
     from scipy import stats
 

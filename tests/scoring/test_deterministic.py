@@ -27,6 +27,20 @@ def test_retrieval_metrics(scorers) -> None:  # type: ignore[no-untyped-def]
     assert (miss["hit_at_k"].value, miss["mrr"].value, miss["recall_at_k"].value) == (0.0, 0.0, 0.0)
 
 
+def test_a_page_label_is_found_only_by_a_chunk_on_its_pages_and_a_document_label_by_any_of_its_chunks(scorers) -> None:  # type: ignore[no-untyped-def]
+    retrieved = ("handbook#page=5", "leave", "handbook#page=2-3", "handbook")  # the last: a chunk whose pages are unknown
+    on_page_3 = run_scorers(scorers, ctx(retrieved_ids=retrieved, relevant_ids=frozenset({"handbook#page=3"})))
+    assert (on_page_3["hit_at_k"].value, on_page_3["mrr"].value, on_page_3["recall_at_k"].value, on_page_3["precision_at_k"].value) == (
+        1.0, 1 / 3, 1.0, 0.25)
+    assert run_scorers(scorers, ctx(retrieved_ids=retrieved, relevant_ids=frozenset({"handbook#page=1", "handbook#page=7-9"})))["hit_at_k"].value == 0.0
+    # a document and a page of another: each label counts once, a chunk relevant to either counts once
+    mixed = run_scorers(scorers, ctx(retrieved_ids=retrieved, relevant_ids=frozenset({"leave", "handbook#page=9"})))
+    assert (mixed["hit_at_k"].value, mixed["mrr"].value, mixed["recall_at_k"].value, mixed["precision_at_k"].value) == (1.0, 0.5, 0.5, 0.25)
+    assert mixed["recall_at_k"].explanation == "found ['leave'] of ['handbook#page=9', 'leave']"
+    whole = run_scorers(scorers, ctx(retrieved_ids=retrieved, relevant_ids=frozenset({"handbook", "handbook#page=2"})))
+    assert (whole["recall_at_k"].value, whole["precision_at_k"].value, whole["mrr"].value) == (1.0, 0.75, 1.0)
+
+
 def test_retrieval_metrics_not_applicable_without_labels(scorers) -> None:  # type: ignore[no-untyped-def]
     s = run_scorers(scorers, ctx(relevant_ids=frozenset()))
     assert s["hit_at_k"].value is None and s["mrr"].value is None

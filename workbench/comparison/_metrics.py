@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from workbench.datasets import Source
 from workbench.metrics import (
     COST_PER_SUCCESS,
     SUCCESS_METRIC,
@@ -28,6 +29,14 @@ __all__ = [
     "retrieval_at_k",
 ]
 
+def _found_at(retrieved: Sequence[str], relevant: Sequence[str]) -> list[float]:
+    """The rank (from 1) at which each labelled source is first retrieved, infinity for one never retrieved (pure): a
+    document by any chunk of it, pages of one by a chunk on one of them (see ``Source.covers``)."""
+    ranked = [Source.parse(s) for s in retrieved]
+    labels = [Source.parse(label) for label in set(relevant)]
+    return [next((rank for rank, s in enumerate(ranked, start=1) if label.covers(s)), math.inf) for label in labels]
+
+
 def retrieval_at_k(
     retrieved: Sequence[Sequence[str]],
     relevant: Sequence[Sequence[str]],
@@ -48,12 +57,12 @@ def retrieval_at_k(
     """
     if len(retrieved) != len(relevant):
         raise ValueError(f"retrieved and relevant need equal lengths, got {len(retrieved)} and {len(relevant)}")
-    pairs = [(list(r), set(g)) for r, g in zip(retrieved, relevant) if g]
-    top = max_k if max_k is not None else max((len(r) for r, _ in pairs), default=0)
+    found_at = [_found_at(r, g) for r, g in zip(retrieved, relevant) if g]
+    top = max_k if max_k is not None else max((len(r) for r, g in zip(retrieved, relevant) if g), default=0)
     rows = []
     for k in range(1, top + 1):
-        hits = [1.0 if gold.intersection(ranked[:k]) else 0.0 for ranked, gold in pairs]
-        recalls = [len(gold.intersection(ranked[:k])) / len(gold) for ranked, gold in pairs]
-        n = len(pairs)
+        hits = [1.0 if any(rank <= k for rank in ranks) else 0.0 for ranks in found_at]
+        recalls = [sum(1 for rank in ranks if rank <= k) / len(ranks) for ranks in found_at]
+        n = len(found_at)
         rows.append((k, sum(hits) / n if n else math.nan, sum(recalls) / n if n else math.nan, n))
     return rows

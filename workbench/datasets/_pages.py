@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["PAGE_STARTS", "Source", "page_starts", "pages_between", "pages_label_problem"]
+__all__ = ["PAGE_STARTS", "Source", "is_relevant", "page_starts", "pages_between", "pages_label_problem"]
 
 PAGE_STARTS = "page_starts"
 _PAGES = re.compile(r"#page=(\d+)(?:-(\d+))?")
@@ -56,6 +56,13 @@ class Source:
         if self.pages is None:
             return True
         return retrieved.pages is not None and retrieved.pages[0] <= self.pages[1] and self.pages[0] <= retrieved.pages[1]
+
+
+def is_relevant(retrieved: str, labels: Iterable[str]) -> bool:
+    """Whether a chunk retrieved from ``retrieved`` (its source, as ``Chunk.source`` writes it) is relevant to any of
+    the labelled sources ``labels`` (pure; see ``Source.covers``)."""
+    source = Source.parse(retrieved)
+    return any(Source.parse(label).covers(source) for label in labels)
 
 
 def page_starts(metadata: dict[str, str]) -> tuple[int, ...] | None:

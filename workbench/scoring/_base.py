@@ -33,8 +33,9 @@ __all__ = [
 class ScoreContext:
     """Everything a scorer may look at for one question.
 
-    ``retrieved_ids`` are the document ids of the retrieved chunks in rank order (repeats kept: two chunks of one
-    document are two entries). ``expects_refusal`` is true for unanswerable and policy items (injection items carry
+    ``retrieved_ids`` are the sources of the retrieved chunks in rank order (repeats kept: two chunks of one
+    document are two entries): their document ids, with the pages a chunk of a paged document lies on
+    (``handbook#page=3-4``). ``relevant_ids``: the labelled sources, documents or pages of them (``handbook#page=12``). ``expects_refusal`` is true for unanswerable and policy items (injection items carry
     a planted instruction in their context and are answered).
     """
 

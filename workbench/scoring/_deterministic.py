@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from workbench.datasets import is_relevant
 from workbench.metrics import cosine, is_refusal, reading_form
 from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv
 
@@ -151,25 +152,28 @@ def _not_applicable(why: str) -> Score:
 
 
 def hit_at_k(env: ScorerEnv) -> ScoreFn:
-    """1 when any retrieved chunk comes from a labelled source document."""
+    """1 when any retrieved chunk comes from a labelled source: a labelled document, or a labelled page of one."""
 
     def score(ctx: ScoreContext) -> Score:
         if not ctx.relevant_ids:
             return _not_applicable("no labelled sources")
-        hit = any(i in ctx.relevant_ids for i in ctx.retrieved_ids)
+        hit = any(is_relevant(i, ctx.relevant_ids) for i in ctx.retrieved_ids)
         return Score(1.0 if hit else 0.0, f"retrieved {_dedupe(ctx.retrieved_ids)}; relevant {sorted(ctx.relevant_ids)}")
 
     return score
 
 
 def recall_at_k(env: ScorerEnv) -> ScoreFn:
-    """Share of the labelled source documents that appear among the retrieved chunks."""
+    """Share of the labelled sources found among the retrieved chunks. Each label counts once, whatever it names: a
+    document is found by any chunk of it, pages of one (``handbook#page=3-4``) by a chunk lying on one of them; a
+    question labelled with a document and a page of it (``handbook``, ``handbook#page=12``) finds the page only with
+    a chunk on page 12, and the document with any chunk."""
 
     def score(ctx: ScoreContext) -> Score:
         if not ctx.relevant_ids:
             return _not_applicable("no labelled sources")
-        found = ctx.relevant_ids.intersection(ctx.retrieved_ids)
-        return Score(len(found) / len(ctx.relevant_ids), f"found {sorted(found)} of {sorted(ctx.relevant_ids)}")
+        found = [label for label in sorted(ctx.relevant_ids) if any(is_relevant(i, [label]) for i in ctx.retrieved_ids)]
+        return Score(len(found) / len(ctx.relevant_ids), f"found {found} of {sorted(ctx.relevant_ids)}")
 
     return score
 
@@ -180,8 +184,8 @@ def mrr(env: ScorerEnv) -> ScoreFn:
     def score(ctx: ScoreContext) -> Score:
         if not ctx.relevant_ids:
             return _not_applicable("no labelled sources")
-        for rank, doc_id in enumerate(ctx.retrieved_ids, start=1):
-            if doc_id in ctx.relevant_ids:
+        for rank, source in enumerate(ctx.retrieved_ids, start=1):
+            if is_relevant(source, ctx.relevant_ids):
                 return Score(1.0 / rank, f"first relevant chunk at rank {rank}")
         return Score(0.0, "no relevant chunk retrieved")
 
@@ -189,14 +193,14 @@ def mrr(env: ScorerEnv) -> ScoreFn:
 
 
 def precision_at_k(env: ScorerEnv) -> ScoreFn:
-    """Share of the retrieved chunks that come from a labelled source document."""
+    """Share of the retrieved chunks that come from a labelled source (a chunk relevant to several labels counts once)."""
 
     def score(ctx: ScoreContext) -> Score:
         if not ctx.relevant_ids:
             return _not_applicable("no labelled sources")
         if not ctx.retrieved_ids:
             return Score(0.0, "nothing retrieved")
-        good = sum(1 for i in ctx.retrieved_ids if i in ctx.relevant_ids)
+        good = sum(1 for i in ctx.retrieved_ids if is_relevant(i, ctx.relevant_ids))
         return Score(good / len(ctx.retrieved_ids), f"{good} of {len(ctx.retrieved_ids)} chunks relevant")
 
     return score
