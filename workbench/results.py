@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import shown_uri
-from workbench.datasets import Corpus, Dataset, Document, EvalCase
+from workbench.datasets import Corpus, Dataset, Document, EvalCase, Source
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score, direction, scorer_entries
@@ -258,7 +258,7 @@ def question_row(case: EvalCase, hits: Sequence[Hit], latency_s: float, scores: 
         **{f"metadata.{key}": redact(value) if isinstance(value, str) else value for key, value in case.metadata.items()},
         **extra,
         "relevant_ids": list(case.source_ids),
-        "retrieved_ids": [h.chunk.doc_id for h in hits],
+        "retrieved_ids": [h.chunk.source for h in hits],
         "chunk_ids": [h.chunk.id for h in hits],
         "retrieval_scores": [round(h.score, 4) for h in hits],
         "contexts": [redact(h.chunk.text) for h in hits],
@@ -579,9 +579,9 @@ def _copy_notes(dataset: Dataset, corpus: Corpus) -> tuple[str, ...]:
     """One line when a labelled source document has a copy under another id (a page a wiki export holds twice) that
     some question labelling the one does not label (pure): retrieval ranks the copies alike, so such a question scores
     no hit, or a lower rank, whenever the copy comes first. Said by a sweep and by its dry run."""
-    labelled = {doc_id for case in dataset.cases for doc_id in case.source_ids}
-    skewed = [ids for ids in _document_copies(corpus, labelled)
-              if any(set(ids) & set(c.source_ids) and not set(ids) <= set(c.source_ids) for c in dataset.cases)]
+    documents = [{Source.parse(label).doc_id for label in case.source_ids} for case in dataset.cases]  # a page's label names its document
+    labelled = set().union(*documents)
+    skewed = [ids for ids in _document_copies(corpus, labelled) if any(set(ids) & labels and not set(ids) <= labels for labels in documents)]
     if not skewed:
         return ()
     shown = ", ".join(" = ".join(f"'{i}'" for i in ids) for ids in skewed[:3])

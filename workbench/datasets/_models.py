@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from workbench.datasets._pages import page_starts
 from workbench.errors import DataError
 
 if TYPE_CHECKING:
@@ -297,6 +298,12 @@ class Corpus:
     def jsonl_lines(self) -> Iterator[str]:
         """The lines of ``to_jsonl``, one document at a time (what hashes the file needs no copy of it whole)."""
         return (json.dumps({"id": d.id, "text": d.text, "metadata": d.metadata}, ensure_ascii=False) + "\n" for d in self.documents)
+
+    @cached_property
+    def page_starts(self) -> dict[str, tuple[int, ...]]:
+        """Where the pages of its paged documents (its PDFs) start, by document id (see ``workbench.datasets._pages``)."""
+        paged = ((doc.id, page_starts(doc.metadata)) for doc in self.documents)
+        return {doc_id: starts for doc_id, starts in paged if starts is not None}
 
     @cached_property
     def _by_id(self) -> dict[str, Document]:

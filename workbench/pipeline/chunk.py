@@ -14,12 +14,12 @@ import unicodedata
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
 from workbench import grid
-from workbench.datasets import Corpus, Document
+from workbench.datasets import Corpus, Document, Source, page_starts, pages_between
 from workbench.metrics import percentile
 from workbench.spec import ChunkerSpec
 
@@ -41,7 +41,8 @@ Tokenizer = Any  # the embedding model's tokenizer: anything with a Hugging Face
 
 @dataclass(frozen=True)
 class Chunk:
-    """A piece of a document. ``start``/``end`` are character offsets in the document (-1 if not locatable)."""
+    """A piece of a document. ``start``/``end`` are character offsets in the document (-1 if not locatable);
+    ``pages``: the first and last page of a paged document (a PDF's) it lies on, None for others."""
 
     id: str
     doc_id: str
@@ -49,6 +50,17 @@ class Chunk:
     start: int
     end: int
     header: str = ""
+    pages: tuple[int, int] | None = None
+
+    @property
+    def source(self) -> str:
+        """Where it comes from, as a reader and a label name it: its document's id, with its pages (``handbook#page=3-4``)
+        when known."""
+        return str(Source(self.doc_id, self.pages))
+
+    def on_pages(self, starts: Sequence[int] | None) -> Chunk:
+        """This chunk with the pages it lies on in a document whose pages start at ``starts`` (itself when None)."""
+        return self if starts is None else replace(self, pages=pages_between(starts, self.start, self.end))
 
 
 # Characters of Chinese and Japanese (Han, kana, half-width katakana), written with no space after a full stop or comma,
@@ -494,11 +506,13 @@ def _pieces(text: str, spec: ChunkerSpec, tokenizer: Tokenizer | None) -> Iterat
 def chunk_document(doc: Document, spec: ChunkerSpec, tokenizer: Tokenizer | None = None) -> list[Chunk]:
     """Cut one document into chunks with stable ids (``doc_id#n-hash``) and character offsets."""
     header_at = _header_lookup(doc.text) if spec.strategy == "markdown" else lambda start: ""
+    starts = page_starts(doc.metadata)
     chunks = []
     for n, (piece, start) in enumerate(_pieces(doc.text, spec, tokenizer)):
         end = start + len(piece) if start >= 0 else -1
         digest = hashlib.sha1(piece.encode()).hexdigest()[:8]
-        chunks.append(Chunk(id=f"{doc.id}#{n}-{digest}", doc_id=doc.id, text=piece, start=start, end=end, header=header_at(start)))
+        chunk = Chunk(id=f"{doc.id}#{n}-{digest}", doc_id=doc.id, text=piece, start=start, end=end, header=header_at(start))
+        chunks.append(chunk.on_pages(starts))
     return chunks
 
 
@@ -506,12 +520,12 @@ def chunk_corpus(corpus: Corpus, spec: ChunkerSpec, tokenizer: Tokenizer | None 
     """Chunk every document of a corpus.
 
     The chunks of the last corpora cut (``_KEPT_CUTS``, ``_KEPT_CHARS`` of text at most) are kept for the process, by
-    the corpus's hash, the chunker, the chunking revision, the function that cuts (another one put in its place cuts
+    the corpus's hash and page starts, the chunker, the chunking revision, the function that cuts (another one put in its place cuts
     otherwise: a test, a newer chunker) and, for the token chunker, the tokenizer object: a sweep run again, or another
     sweep of the corpus, gets them without cutting it again. The list is the caller's own.
     """
     key = (corpus.hash, spec.model_dump_json(), grid.CHUNKING_REVISION, _STRATEGIES[spec.strategy],
-           id(tokenizer) if spec.strategy == "token" else None)
+           id(tokenizer) if spec.strategy == "token" else None, tuple(corpus.page_starts.items()))
     with _CUTS_LOCK:
         kept = _CUTS.get(key)
         if kept is not None:
@@ -532,8 +546,9 @@ class _Cut:
     tokenizer: Tokenizer | None
 
 
-# corpus hash, chunker (JSON), chunking revision, the strategy's function, id of the token chunker's tokenizer
-_CutKey = tuple[str, str, int, Callable[..., Any], int | None]
+# corpus hash, chunker (JSON), chunking revision, the strategy's function, id of the token chunker's tokenizer, where the
+# pages of its paged documents start (metadata, which its hash leaves out)
+_CutKey = tuple[str, str, int, Callable[..., Any], int | None, tuple[tuple[str, tuple[int, ...]], ...]]
 _CUTS: OrderedDict[_CutKey, _Cut] = OrderedDict()  # least recently used first
 _CUTS_LOCK = threading.Lock()  # a notebook's sweeps and chunk explorer run in threads
 _KEPT_CUTS = 8  # corpora x chunkers a process keeps the chunks of

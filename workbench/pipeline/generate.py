@@ -88,7 +88,8 @@ class QuestionRecord:
 
     @property
     def retrieved_ids(self) -> tuple[str, ...]:
-        return tuple(h.chunk.doc_id for h in self.hits)
+        """The retrieved chunks' sources: their documents' ids, with their pages in a paged document (a PDF's)."""
+        return tuple(h.chunk.source for h in self.hits)
 
     @property
     def latency_s(self) -> float:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from workbench.models import Embedder
 from workbench.pipeline.index import Hit, VectorIndex
@@ -27,11 +28,16 @@ def _mmr(query: list[float], hits: list[Hit], k: int, lambda_mult: float) -> lis
 
 @dataclass(frozen=True)
 class Retriever:
-    """Finds the chunks for a question. Holds a read-only index: a variant cannot change what others retrieve."""
+    """Finds the chunks for a question. Holds a read-only index: a variant cannot change what others retrieve.
+
+    ``pages``: where the pages of the corpus's paged documents start (``Corpus.page_starts``), so that each chunk
+    retrieved from one says its pages, whichever index keeps it (one built before chunks knew their pages too).
+    """
 
     index: VectorIndex
     embedder: Embedder
     spec: RetrievalSpec
+    pages: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def embed_query(self, question: str) -> list[float]:
         return self.embedder.embed([question])[0]
@@ -40,5 +46,7 @@ class Retriever:
         vector = self.embed_query(question)
         if self.spec.search == "mmr":
             candidates = self.index.search(vector, self.spec.fetch_k, with_vectors=True)
-            return _mmr(vector, candidates, self.spec.k, self.spec.mmr_lambda)
-        return self.index.search(vector, self.spec.k)
+            hits = _mmr(vector, candidates, self.spec.k, self.spec.mmr_lambda)
+        else:
+            hits = self.index.search(vector, self.spec.k)
+        return [replace(h, chunk=h.chunk.on_pages(self.pages.get(h.chunk.doc_id))) for h in hits] if self.pages else hits

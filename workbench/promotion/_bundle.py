@@ -70,7 +70,8 @@ from workbench.spec import ExecutionSpec, ModelSpec
 
 @dataclass(frozen=True)
 class BundleAnswer:
-    """An answer and what it rests on: the retrieved chunks' source document ids, chunk ids and texts; the model that
+    """An answer and what it rests on: the retrieved chunks' sources (document ids, with the pages of a PDF's chunk:
+    ``handbook#page=3-4``), chunk ids and texts; the model that
     answered (``model``: its id), and for a router whether it escalated to its strong model and why (one reason per
     signal that fired, as the evaluated run's traces give them); what it cost (``cost_usd``: its model calls, at the
     prices of the evaluated run's cost, ``config.prices``; None when a price is unknown, the bundle recorded none, or
@@ -711,5 +712,5 @@ def load_bundle(
     # questions embedded as the sweep embedded them: as search queries where the provider embeds those otherwise
     queries = (_embedder(config, folder, embedding_path, retries=retries, queries=True)
                if embeds_queries_apart(embedding) and embedding not in overrides else embedder)
-    return Bundle(folder, config, template, Retriever(index=index, embedder=queries, spec=config.retrieval),
+    return Bundle(folder, config, template, Retriever(index=index, embedder=queries, spec=config.retrieval, pages=corpus.page_starts),
                   generators[(config.model.id, config.model.resolved_kind)], _params(config.model, config.seed, retries), router)

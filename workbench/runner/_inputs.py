@@ -9,7 +9,19 @@ from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from workbench.datasets import PYTHON_REFERENCE, Corpus, Dataset, TextCache, check_limit, document_id, left_out_fix, load_corpus, load_dataset
+from workbench.datasets import (
+    PYTHON_REFERENCE,
+    Corpus,
+    Dataset,
+    Source,
+    TextCache,
+    check_limit,
+    document_id,
+    left_out_fix,
+    load_corpus,
+    load_dataset,
+    pages_label_problem,
+)
 from workbench.errors import DataError, SpecError
 from workbench.spec import CorpusRef, ExperimentSpec
 
@@ -118,16 +130,37 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any 
     elif not isinstance(corpus, Corpus):
         corpus = load_corpus(corpus)
     ids = corpus.ids
-    missing = [(i, case, s) for i, case in enumerate(dataset.cases) for s in case.source_ids if s not in ids]
+    missing = [(i, case, s) for i, case in enumerate(dataset.cases) for s in case.source_ids if Source.parse(s).doc_id not in ids]
     if missing:
         i, case, first = missing[0]
-        left_out = _file_left_out(spec, ref, first)
-        fix = left_out_fix(spec.resolve(ref.path), ref.glob, left_out, ref.exclude) if left_out and ref and ref.path else _source_id_fix(first, corpus, csv=dataset.source.lower().endswith(".csv"))
+        label = Source.parse(first)
+        left_out = _file_left_out(spec, ref, label.doc_id)
+        fix = left_out_fix(spec.resolve(ref.path), ref.glob, left_out, ref.exclude) if left_out and ref and ref.path else _source_id_fix(label.doc_id, corpus, csv=dataset.source.lower().endswith(".csv"))
         raise DataError(
             f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{first}' is not a document of corpus "
-            f"'{corpus.name}' — {fix}{_other_missing_ids(first, [s for _, _, s in missing])}"
+            f"'{corpus.name}' — {_with_pages(fix, label)}{_other_missing_ids(first, [s for _, _, s in missing])}"
         )
+    _check_pages(dataset, corpus)
     return dataset, corpus
+
+
+def _with_pages(fix: str, label: Source) -> str:
+    """The fix of a label naming pages of a document the corpus lacks, with the ids it suggests naming the same pages
+    (pure): 'handbook.pdf#page=12' is 'handbook#page=12'."""
+    if label.pages is None:
+        return fix
+    return re.sub(r"did you mean '([^']*)'\?", lambda m: f"did you mean '{Source(m[1], label.pages)}'?", fix)
+
+
+def _check_pages(dataset: Dataset, corpus: Corpus) -> None:
+    """Refuse the first label naming pages its document does not have: a document without pages (not a PDF), page 0,
+    a page past its last, or a range ending before it starts; one line naming the dataset's line."""
+    for i, case in enumerate(dataset.cases):
+        for text in case.source_ids:
+            label = Source.parse(text)
+            problem = pages_label_problem(label, corpus.page_starts.get(label.doc_id))
+            if problem is not None:
+                raise DataError(f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{text}': {problem}")
 
 
 def _other_missing_ids(first: str, missing: list[str]) -> str:

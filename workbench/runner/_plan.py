@@ -125,7 +125,8 @@ def _planned_groups(
             if index is not None and embedded and v.generates:
                 setting = v.retrieval.model_dump_json()
                 if setting not in retrievals:
-                    retriever = Retriever(index=index, embedder=CachedEmbedder(queries, cache, identity=queries.identity), spec=v.retrieval)
+                    retriever = Retriever(index=index, embedder=CachedEmbedder(queries, cache, identity=queries.identity), spec=v.retrieval,
+                                          pages=corpus.page_starts)
                     retrievals[setting] = [tuple(retriever.retrieve(q)) for q in questions]
                 hits = retrievals[setting]
             yield _variant_plan(spec, v, dataset, hits, cache, lambda m: resolver.generator(m.id, m.resolved_kind, cache=False),

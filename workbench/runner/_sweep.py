@@ -316,7 +316,7 @@ def run(
                     setting = v.retrieval.model_dump_json()
                     try:
                         if setting not in retrievals:
-                            retriever = Retriever(index=index, embedder=queries, spec=v.retrieval)
+                            retriever = Retriever(index=index, embedder=queries, spec=v.retrieval, pages=corpus.page_starts)
                             retrievals[setting] = tuple(retrieve_question(case, retriever) for case in dataset.cases)
                         retrieved = retrievals[setting]
                     except Exception as exc:  # noqa: BLE001 - a failing retrieval fails its variant, not the sweep

@@ -1150,7 +1150,7 @@ class MlflowTracker:
             inputs={"query": record.case.question, "k": variant.retrieval.k, "search": variant.retrieval.search},
         )
         retrieve.set_outputs([
-            {"page_content": h.chunk.text, "metadata": {"doc_uri": h.chunk.doc_id, "chunk_id": h.chunk.id, "score": round(h.score, 4)}, "id": h.chunk.id}
+            {"page_content": h.chunk.text, "metadata": {"doc_uri": h.chunk.source, "chunk_id": h.chunk.id, "score": round(h.score, 4)}, "id": h.chunk.id}
             for h in record.hits
         ])
         retrieve.set_attribute("retrieved_source_ids", list(record.retrieved_ids))

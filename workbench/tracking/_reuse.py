@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from workbench.datasets import Dataset
+from workbench.datasets import Dataset, Source
 from workbench.metrics import Score, scorer_entries
 from workbench.models import Generation
 from workbench.pipeline import Chunk, Escalation, Hit, ModelCall, QuestionRecord
@@ -101,9 +101,10 @@ def records_from_table(rows: list[Mapping[str, Any]], dataset: Dataset, *, gener
         texts = list(row.get("contexts") or [])
         scores_of = list(row.get("retrieval_scores") or [])
         chunk_ids = list(row.get("chunk_ids") or [""] * len(ids))
+        sources = [Source.parse(str(source)) for source in ids]  # a PDF's chunk is logged with its pages
         hits = tuple(
-            Hit(Chunk(id=str(cid), doc_id=str(doc), text=str(text), start=-1, end=-1), float(score))
-            for cid, doc, text, score in zip(chunk_ids, ids, texts, scores_of)
+            Hit(Chunk(id=str(cid), doc_id=source.doc_id, text=str(text), start=-1, end=-1, pages=source.pages), float(score))
+            for cid, source, text, score in zip(chunk_ids, sources, texts, scores_of)
         )
         latency_ns = int((_number(row.get("latency_s")) or 0.0) * 1e9)
         error = _text(row.get("error")) or None

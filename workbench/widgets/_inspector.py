@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import ipywidgets as w
 
 import workbench as wb
+from workbench.datasets import is_relevant
 from workbench.results import EarlyStop
 from workbench.scoring import find_instructions
 from workbench.tracking import HumanFeedback, QuestionReview, QuestionReviews, VariantAnswer, evaluation_url, log_human_feedback, trace_url, ui_url
@@ -107,14 +108,13 @@ class _AnswerCard(w.VBox):
             f"<span title='{esc(s.explanation or s.error or '')}'>{esc(name)} <b>{esc(fmt(s.value) if s.error is None else 'error')}</b></span> ·"
             for name, s in answer.scores.items()
         ).rstrip(" ·")
-        relevant = set(question.relevant_ids)
         limit = self._inspector.max_chunk_chars
         chunks = "".join(
-            f"<div class='wb-chunk{' relevant' if c.source_id in relevant else ''}'><b>{esc(c.source_id)}</b> "
-            f"<span class='wb-muted'>score {esc(fmt(c.score))}{' · labelled source' if c.source_id in relevant else ''}</span>"
+            f"<div class='wb-chunk{' relevant' if relevant else ''}'><b>{esc(c.source_id)}</b> "
+            f"<span class='wb-muted'>score {esc(fmt(c.score))}{' · labelled source' if relevant else ''}</span>"
             f"{_injection_badge(c.text)}"
             f"<div dir='auto'>{esc(c.text[:limit])}{'…' if len(c.text) > limit else ''}</div></div>"
-            for c in answer.chunks
+            for c, relevant in ((c, is_relevant(c.source_id, question.relevant_ids)) for c in answer.chunks)
         )
         flagged = sum(1 for c in answer.chunks if find_instructions(c.text))
         warning = f" · <span class='wb-error'>⚠ {flagged} with instruction-like text</span>" if flagged else ""

@@ -1,0 +1,92 @@
+"""A PDF corpus labelled by page: chunks know their pages, retrieval is scored by them, and labels naming pages a
+document lacks are refused in one line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+from workbench.datasets import load_corpus
+from workbench.errors import DataError
+from workbench.models import MINILM_ID
+from workbench.pipeline import MemoryIndexStore, Retriever, chunk_corpus
+from workbench.runner import load_inputs
+from workbench.spec import ChunkerSpec, RetrievalSpec
+from workbench.testing import HashingEmbedder
+
+from tests.datasets._pdfs import pdf_bytes
+
+PAGES = ("Travel policy. Book flights fourteen days ahead of the trip, in economy class.",
+         "Expenses policy. Submit receipts within thirty days; scanned copies are fine.",
+         "Meals policy. Meals are refunded up to forty euros a day on business trips.")
+CHUNKER = {"strategy": "recursive", "size": 100, "overlap": 0}  # one chunk a page: two pages are longer
+
+
+def project(tmp_path: Path, *cases: tuple[str, list[str]]) -> wb.ExperimentSpec:
+    (tmp_path / "kb").mkdir(exist_ok=True)
+    (tmp_path / "kb" / "handbook.pdf").write_bytes(pdf_bytes(*PAGES))
+    (tmp_path / "kb" / "leave.md").write_text("# Leave\n\nTwenty-seven days of leave a year.\n", encoding="utf-8")
+    lines = [json.dumps({"id": f"q{n}", "question": q, "reference": "x", "source_ids": ids}) + "\n" for n, (q, ids) in enumerate(cases, 1)]
+    (tmp_path / "cases.jsonl").write_text("".join(lines), encoding="utf-8")
+    return wb.ExperimentSpec.from_dict({
+        "name": "paged", "dataset": {"path": "cases.jsonl"}, "corpus": {"path": "kb", "glob": "*"},
+        "chunkers": [CHUNKER], "retrieval": [{"k": 1}]}, base_dir=tmp_path)
+
+
+def test_a_pdfs_chunks_know_their_pages_and_other_documents_chunks_none(tmp_path: Path) -> None:
+    project(tmp_path)
+    chunks = chunk_corpus(load_corpus(tmp_path / "kb", glob="*"), ChunkerSpec(strategy="recursive", size=180, overlap=0))
+    assert [(c.source, c.pages) for c in chunks] == [
+        ("handbook#page=1-2", (1, 2)), ("handbook#page=3", (3, 3)), ("leave", None)]
+
+
+def test_chunks_from_an_index_that_kept_no_pages_are_retrieved_with_their_pages(tmp_path: Path) -> None:
+    project(tmp_path)
+    corpus = load_corpus(tmp_path / "kb", glob="*")
+    chunks = [replace(c, pages=None) for c in chunk_corpus(corpus, ChunkerSpec.model_validate(CHUNKER))]  # built by an older workbench
+    embedder = HashingEmbedder(model_id=MINILM_ID)
+    index = MemoryIndexStore().build("k", chunks, embedder.embed([c.text for c in chunks]))
+    hits = Retriever(index, embedder, RetrievalSpec(k=4), pages=corpus.page_starts).retrieve("meals refunded")
+    assert sorted(h.chunk.source for h in hits) == ["handbook#page=1", "handbook#page=2", "handbook#page=3", "leave"]
+
+
+def test_a_sweep_scores_retrieval_by_the_pages_labelled_and_shows_the_pages_retrieved(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    spec = project(tmp_path, ("How many days ahead are flights booked?", ["handbook#page=1"]),
+                   ("When are receipts submitted?", ["handbook#page=3"]),  # labelled with the wrong page: retrieval finds page 2
+                   ("How much are meals refunded a day?", ["handbook"]),
+                   ("How many days of leave a year?", ["leave"]))
+    def run() -> wb.SweepResult:
+        return wb.run(spec, generate=False, settings=wb_settings, index_store=MemoryIndexStore(), progress=False,
+                      models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+
+    result = run()
+    (variant,) = result.variants
+    shown = [("handbook#page=1",), ("handbook#page=2",), ("handbook#page=3",), ("leave",)]
+    assert [r.retrieved_ids for r in variant.records] == shown
+    assert [r.scores["hit_at_k"].value for r in variant.records] == [1.0, 0.0, 1.0, 1.0]
+    traces = MlflowClient(wb_settings.tracking_uri).search_traces(locations=[result.experiment_id], run_id=variant.run_id)
+    retrieved = {t.info.tags["workbench.case_id"]: next(s for s in t.data.spans if s.name == "retrieve") for t in traces}
+    assert [tuple(h["metadata"]["doc_uri"] for h in retrieved[f"q{n}"].outputs) for n in range(1, 5)] == shown
+    (again,) = run().variants  # reused: its records read back from the run's table
+    assert again.reused_from == variant.run_id and [r.retrieved_ids for r in again.records] == shown
+    assert [r.hits[0].chunk.pages for r in again.records] == [(1, 1), (2, 2), (3, 3), None]
+
+
+@pytest.mark.parametrize(("label", "message"), [
+    ("handbook#page=0", "'handbook#page=0': document 'handbook' has pages 1 to 3 — name pages among them (pages count from 1)"),
+    ("handbook#page=2-4", "'handbook#page=2-4': document 'handbook' has pages 1 to 3 — name pages among them (pages count from 1)"),
+    ("leave#page=1", "'leave#page=1': document 'leave' has no pages (only a PDF's text keeps where its pages start) — label "
+                     "the document ('leave')"),
+    ("handbook.pdf#page=2", "'handbook.pdf#page=2' is not a document of corpus 'kb' — did you mean 'handbook#page=2'? (a file's "
+                            "document id is its path in the corpus folder, without the suffix)"),
+])
+def test_a_label_naming_pages_its_document_lacks_is_one_line_naming_the_dataset_line(tmp_path: Path, label: str, message: str) -> None:
+    spec = project(tmp_path, ("How many days ahead are flights booked?", ["handbook#page=1"]), ("When are receipts submitted?", [label]))
+    with pytest.raises(DataError) as raised:
+        load_inputs(spec)
+    assert str(raised.value) == f"{tmp_path}/cases.jsonl:2: case 'q2': field 'source_ids': {message}"
