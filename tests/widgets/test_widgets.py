@@ -1026,6 +1026,21 @@ def test_chunk_explorer_counts_chunks_draws_a_histogram_and_marks_boundaries() -
     assert "could not be placed" not in explorer.boundaries.value
 
 
+def test_chunk_explorer_says_which_pages_of_a_pdf_each_stretch_lies_on_and_nothing_of_pages_elsewhere(tmp_path: Path) -> None:
+    from tests.datasets._pdfs import pdf_bytes
+
+    (tmp_path / "handbook.pdf").write_bytes(pdf_bytes("Travel policy. Book flights early.", "Expenses policy. Keep receipts."))
+    (tmp_path / "leave.md").write_text("# Leave\n\n27 days.\n", encoding="utf-8")
+    explorer = ChunkExplorer(wb.load_corpus(tmp_path, glob="*"), ChunkerSpec(strategy="recursive", size=80, overlap=0), document="handbook")
+    titles = re.findall(r"title='([^']*)'", explorer.boundaries.value.split("<div class='wb-doc'", 1)[1])
+    assert titles == ["chunk #0 · pages 1-2"] and "handbook: 1 chunks on 2 pages" in explorer.boundaries.value
+    explorer.size.value = 48
+    assert re.findall(r"title='([^']*)'", explorer.boundaries.value.split("<div class='wb-doc'", 1)[1]) == [
+        "chunk #0 · page 1", "not in any chunk · page 1", "chunk #1 · page 2"]
+    explorer.document.value = "leave"
+    assert "page" not in explorer.boundaries.value
+
+
 def test_chunk_explorer_hides_a_key_in_a_document_even_where_chunk_boundaries_cut_it_in_pieces(tmp_path: Path) -> None:
     """Each piece between two boundaries was redacted alone: halves of a key are too short to look like one, and the
     pieces, drawn side by side, showed the key whole."""
