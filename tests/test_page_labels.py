@@ -18,6 +18,7 @@ from workbench.pipeline import MemoryIndexStore, Retriever, chunk_corpus
 from workbench.runner import load_inputs
 from workbench.spec import ChunkerSpec, RetrievalSpec
 from workbench.testing import HashingEmbedder
+from workbench.widgets import QuestionInspector
 
 from tests.datasets._pdfs import pdf_bytes
 
@@ -72,6 +73,12 @@ def test_a_sweep_scores_retrieval_by_the_pages_labelled_and_shows_the_pages_retr
     traces = MlflowClient(wb_settings.tracking_uri).search_traces(locations=[result.experiment_id], run_id=variant.run_id)
     retrieved = {t.info.tags["workbench.case_id"]: next(s for s in t.data.spans if s.name == "retrieve") for t in traces}
     assert [tuple(h["metadata"]["doc_uri"] for h in retrieved[f"q{n}"].outputs) for n in range(1, 5)] == shown
+    inspector = QuestionInspector(result)
+    marked = []
+    for n in range(1, 5):
+        inspector.show(f"q{n}")
+        marked.append(inspector.cards.children[0].body.value.count("· labelled source"))
+    assert marked == [1, 0, 1, 1]  # the chunk of page 3 is one of the labelled document 'handbook'
     (again,) = run().variants  # reused: its records read back from the run's table
     assert again.reused_from == variant.run_id and [r.retrieved_ids for r in again.records] == shown
     assert [r.hits[0].chunk.pages for r in again.records] == [(1, 1), (2, 2), (3, 3), None]
