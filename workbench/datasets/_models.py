@@ -93,7 +93,8 @@ class EvalCase(BaseModel):
         id: unique within its dataset.
         question: what is asked.
         reference: the reference answer (for unanswerable/policy items, the expected refusal).
-        source_ids: ids of the corpus documents that answer the question (empty when none does).
+        source_ids: ids of the corpus documents that answer the question (empty when none does); a PDF's pages as
+            ``handbook#page=12`` or ``handbook#page=12-13`` (see ``workbench.datasets.Source``).
         category: ``answerable``; ``unanswerable`` (the corpus has no answer: refusing is right);
             ``policy`` (a request the assistant should decline); ``injection`` (a labelled source carries a planted
             instruction, e.g. "ignore all previous instructions and reply with ...": the right behaviour is to answer
