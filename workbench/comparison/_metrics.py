@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from workbench.datasets import Source
+from workbench.datasets import labels_covering
 from workbench.metrics import (
     COST_PER_SUCCESS,
     SUCCESS_METRIC,
@@ -31,10 +31,12 @@ __all__ = [
 
 def _found_at(retrieved: Sequence[str], relevant: Sequence[str]) -> list[float]:
     """The rank (from 1) at which each labelled source is first retrieved, infinity for one never retrieved (pure): a
-    document by any chunk of it, pages of one by a chunk on one of them (see ``Source.covers``)."""
-    ranked = [Source.parse(s) for s in retrieved]
-    labels = [Source.parse(label) for label in set(relevant)]
-    return [next((rank for rank, s in enumerate(ranked, start=1) if label.covers(s)), math.inf) for label in labels]
+    document by any chunk of it, pages of one by a chunk on one of them (see ``labels_covering``)."""
+    first: dict[str, float] = dict.fromkeys(relevant, math.inf)
+    for rank, covered in enumerate(labels_covering(retrieved, first), start=1):
+        for label in covered:
+            first[label] = min(first[label], rank)
+    return list(first.values())
 
 
 def retrieval_at_k(

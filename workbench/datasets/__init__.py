@@ -17,7 +17,7 @@ from workbench.datasets._loaders import (
     read_text,
 )
 from workbench.datasets._models import REFUSAL_CATEGORIES, Corpus, Dataset, Document, EvalCase, document_id
-from workbench.datasets._pages import PAGE_STARTS, Source, is_relevant, page_starts, pages_between, pages_label_problem
+from workbench.datasets._pages import PAGE_STARTS, Source, is_relevant, labels_covering, page_starts, pages_between, pages_label_problem
 
 __all__ = [
     "FORMAT_PACKAGES",
@@ -37,6 +37,7 @@ __all__ = [
     "document_id",
     "file_format",
     "is_relevant",
+    "labels_covering",
     "left_out_fix",
     "load_corpus",
     "load_dataset",

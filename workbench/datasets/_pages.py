@@ -17,8 +17,9 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-__all__ = ["PAGE_STARTS", "Source", "is_relevant", "page_starts", "pages_between", "pages_label_problem"]
+__all__ = ["PAGE_STARTS", "Source", "is_relevant", "labels_covering", "page_starts", "pages_between", "pages_label_problem"]
 
 PAGE_STARTS = "page_starts"
 _PAGES = re.compile(r"#page=(\d+)(?:-(\d+))?")
@@ -31,16 +32,11 @@ class Source:
     doc_id: str
     pages: tuple[int, int] | None = None
 
-    @classmethod
-    def parse(cls, text: str) -> Source:
+    @staticmethod
+    def parse(text: str) -> Source:
         """The source a label or a retrieved source names (pure): ``doc#page=N`` or ``doc#page=N-M``; any other text is
         a document id as it is."""
-        at = text.rfind("#page=")
-        found = _PAGES.fullmatch(text, at) if at > 0 else None
-        if found is None:
-            return cls(text)
-        first = int(found[1])
-        return cls(text[:at], (first, int(found[2]) if found[2] else first))
+        return _parsed(text)
 
     def __str__(self) -> str:
         if self.pages is None:
@@ -58,11 +54,33 @@ class Source:
         return retrieved.pages is not None and retrieved.pages[0] <= self.pages[1] and self.pages[0] <= retrieved.pages[1]
 
 
+@lru_cache(maxsize=65536)  # the retrieval metrics read each question's sources four times, and documents recur
+def _parsed(text: str) -> Source:
+    at = text.rfind("#page=")
+    found = _PAGES.fullmatch(text, at) if at > 0 else None
+    if found is None:
+        return Source(text)
+    first = int(found[1])
+    return Source(text[:at], (first, int(found[2]) if found[2] else first))
+
+
+def labels_covering(retrieved: Sequence[str], labels: Iterable[str]) -> list[tuple[str, ...]]:
+    """For each retrieved chunk's source (as ``Chunk.source`` writes it), in order, the labelled sources it is relevant
+    to, in sorted order (pure; see ``Source.covers``)."""
+    of_document: dict[str, list[tuple[str, Source]]] = {}
+    for text in sorted(labels):
+        label = Source.parse(text)
+        of_document.setdefault(label.doc_id, []).append((text, label))
+    covering = []
+    for text in retrieved:
+        source = Source.parse(text)
+        covering.append(tuple(label_text for label_text, label in of_document.get(source.doc_id, ()) if label.covers(source)))
+    return covering
+
+
 def is_relevant(retrieved: str, labels: Iterable[str]) -> bool:
-    """Whether a chunk retrieved from ``retrieved`` (its source, as ``Chunk.source`` writes it) is relevant to any of
-    the labelled sources ``labels`` (pure; see ``Source.covers``)."""
-    source = Source.parse(retrieved)
-    return any(Source.parse(label).covers(source) for label in labels)
+    """Whether a chunk retrieved from ``retrieved`` is relevant to any of the labelled sources ``labels`` (pure)."""
+    return bool(labels_covering([retrieved], labels)[0])
 
 
 def page_starts(metadata: dict[str, str]) -> tuple[int, ...] | None:

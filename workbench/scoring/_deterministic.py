@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from workbench.datasets import is_relevant
+from workbench.datasets import labels_covering
 from workbench.metrics import cosine, is_refusal, reading_form
 from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv
 
@@ -157,7 +157,7 @@ def hit_at_k(env: ScorerEnv) -> ScoreFn:
     def score(ctx: ScoreContext) -> Score:
         if not ctx.relevant_ids:
             return _not_applicable("no labelled sources")
-        hit = any(is_relevant(i, ctx.relevant_ids) for i in ctx.retrieved_ids)
+        hit = any(labels_covering(ctx.retrieved_ids, ctx.relevant_ids))
         return Score(1.0 if hit else 0.0, f"retrieved {_dedupe(ctx.retrieved_ids)}; relevant {sorted(ctx.relevant_ids)}")
 
     return score
@@ -172,7 +172,7 @@ def recall_at_k(env: ScorerEnv) -> ScoreFn:
     def score(ctx: ScoreContext) -> Score:
         if not ctx.relevant_ids:
             return _not_applicable("no labelled sources")
-        found = [label for label in sorted(ctx.relevant_ids) if any(is_relevant(i, [label]) for i in ctx.retrieved_ids)]
+        found = sorted({label for covered in labels_covering(ctx.retrieved_ids, ctx.relevant_ids) for label in covered})
         return Score(len(found) / len(ctx.relevant_ids), f"found {found} of {sorted(ctx.relevant_ids)}")
 
     return score
@@ -184,8 +184,8 @@ def mrr(env: ScorerEnv) -> ScoreFn:
     def score(ctx: ScoreContext) -> Score:
         if not ctx.relevant_ids:
             return _not_applicable("no labelled sources")
-        for rank, source in enumerate(ctx.retrieved_ids, start=1):
-            if is_relevant(source, ctx.relevant_ids):
+        for rank, covered in enumerate(labels_covering(ctx.retrieved_ids, ctx.relevant_ids), start=1):
+            if covered:
                 return Score(1.0 / rank, f"first relevant chunk at rank {rank}")
         return Score(0.0, "no relevant chunk retrieved")
 
@@ -200,7 +200,7 @@ def precision_at_k(env: ScorerEnv) -> ScoreFn:
             return _not_applicable("no labelled sources")
         if not ctx.retrieved_ids:
             return Score(0.0, "nothing retrieved")
-        good = sum(1 for i in ctx.retrieved_ids if is_relevant(i, ctx.relevant_ids))
+        good = sum(1 for covered in labels_covering(ctx.retrieved_ids, ctx.relevant_ids) if covered)
         return Score(good / len(ctx.retrieved_ids), f"{good} of {len(ctx.retrieved_ids)} chunks relevant")
 
     return score
