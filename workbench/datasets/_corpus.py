@@ -1,0 +1,254 @@
+"""``load_corpus``: the built-in Python reference, documents in memory, or a folder's files as documents (links
+checked, PDF, HTML and Word files extracted)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from workbench.datasets._cases import _check_unicode, _id_text, _missing, _name, _shown
+from workbench.datasets._folders import PYTHON_REFERENCE, _case_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
+from workbench.datasets._formats import Extracted, TextCache, docx_text, extracted_once, file_format, html_text, pdf_text
+from workbench.datasets._frames import _check_columns, _index_holds_ids
+from workbench.datasets._models import Corpus, Document, document_id
+from workbench.datasets._paths import on_disk
+from workbench.datasets._text import _markup, _one_line_break, _read_bytes, read_text
+from workbench.errors import DataError
+
+
+def python_reference_corpus() -> Corpus:
+    """The Python language reference topics that ship with CPython (``pydoc_data.topics``), one document per topic."""
+    from pydoc_data.topics import topics
+
+    docs = tuple(Document(id=key, text=topics[key], metadata={"source": "pydoc_data.topics"}) for key in sorted(topics))
+    return Corpus(name=PYTHON_REFERENCE, documents=docs, source="pydoc_data.topics")
+
+
+def _document(item: Any, n: int, label: str) -> Document:
+    """The ``n``-th (1-based) in-memory document: a string, a dict with ``text`` (and ``id``, string ``metadata``), a
+    ``Document``, or a LangChain ``Document`` (its ``id``, else its position; its metadata as text)."""
+    from langchain_core.documents import Document as LangChainDocument
+
+    where = f"{label}: document {n - 1}"
+    if isinstance(item, Document):
+        return item
+    if isinstance(item, str):
+        doc_id, text, metadata = _default_document_id(n), item, {}
+    elif isinstance(item, LangChainDocument):
+        doc_id, text, metadata = item.id or _default_document_id(n), item.page_content, item.metadata
+    elif isinstance(item, Mapping):
+        unknown = sorted(str(k) for k in item if k not in ("id", "text", "metadata"))
+        if unknown:
+            raise DataError(f"{where}: field '{_name(unknown[0])}' is not known — allowed: id, text, metadata")
+        if "text" not in item:
+            raise DataError(f"{where}: field 'text' is missing — give each document its text, e.g. {{\"id\": \"travel\", \"text\": \"...\"}}")
+        doc_id, text, metadata = item.get("id"), item["text"], item.get("metadata") or {}
+        doc_id = _default_document_id(n) if _missing(doc_id) else _id_text(doc_id)
+        text = "" if _missing(text) else text  # an empty cell of a DataFrame's text column (NaN): an empty document
+    else:
+        raise DataError(f"{where}: a {type(item).__name__} is not a document — give text, a dict with 'text' (and 'id'), or a LangChain Document")
+    if not isinstance(doc_id, str) or not doc_id.strip():
+        raise DataError(f"{where}: field 'id': expected text, got {_shown(doc_id)} — give each document a non-empty id")
+    if not isinstance(text, str):
+        raise DataError(f"{where}: field 'text': expected text, got {_shown(text)} — give the document's text as a string")
+    if not text.strip():
+        raise DataError(f"{where}: empty document ('{doc_id}') — add its text, or leave it out")
+    if not isinstance(metadata, Mapping):
+        raise DataError(f"{where}: field 'metadata': expected an object, got {_shown(metadata)} — give a dict, or leave it out")
+    for field_name, value in (("id", doc_id), ("text", text), *(("metadata", str(v)) for v in metadata.values())):
+        _check_unicode(value, where, field_name)
+    return Document(id=document_id(doc_id), text=text, metadata={str(k): str(v) for k, v in metadata.items()})
+
+
+def _default_document_id(n: int) -> str:
+    """The id of the ``n``-th document (1-based) given without one: its position, like a case's."""
+    return f"doc-{n}"
+
+
+def _corpus_from_documents(source: Any, name: str) -> Corpus:
+    """A corpus of in-memory documents: a list (see ``_document``), or a DataFrame with a ``text`` (and ``id``) column."""
+    import pandas as pd
+
+    if isinstance(source, Mapping):  # one document, or {id: text}: which one is not for us to guess
+        raise DataError("cannot load a corpus from a dict — give a list: [{'id': ..., 'text': ...}] for one document, "
+                        "[{'id': k, 'text': v} for k, v in docs.items()] for a dict of id -> text")
+    if isinstance(source, pd.DataFrame):
+        _check_columns(source, name)
+        # a row of empty cells (a spreadsheet's emptied row, NaN in every column) is no document; the others keep their
+        # positions, which errors and default ids name
+        ids = _index_holds_ids(source, name, ("doc_id", "document_id", "source_id"), "document")
+        items: list[tuple[int, Any]] = [(n, {**row, "id": index} if ids else row)
+                                        for n, (index, row) in enumerate(zip(source.index.tolist(), source.to_dict(orient="records")), start=1)
+                                        if not all(_missing(v) for v in row.values())]
+    elif isinstance(source, (set, frozenset)):  # named by position in the order of its strings' hashes, new in each process
+        raise DataError(f"{name}: a set of documents has no order, and documents without ids are named by their position (doc-1, "
+                        "doc-2...) — give a list, e.g. sorted(docs)")
+    elif isinstance(source, Iterable) and not isinstance(source, (str, bytes, Mapping)):
+        items = list(enumerate(source, start=1))
+    else:
+        raise DataError(f"cannot load a corpus from {type(source).__name__} — give a folder, '{PYTHON_REFERENCE}', a list of "
+                        "documents (text, dicts with 'text' and 'id', LangChain Documents) or a DataFrame with a 'text' column")
+    docs = [(n - 1, _document(item, n, name)) for n, item in items]
+    if not docs:
+        raise DataError(f"{name}: the corpus has no documents — give at least one")
+    first: dict[str, int] = {}
+    for i, doc in docs:
+        if doc.id in first:  # labelled source ids (and retrieval metrics) could not tell them apart
+            raise DataError(f"{name}: document {i}: duplicate id '{doc.id}' (first at document {first[doc.id]}) — ids must be "
+                            "unique: rename one")
+        first[doc.id] = i
+    return Corpus(name=name, documents=tuple(doc for _, doc in docs), source=name)
+
+
+def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Sequence[str] = (), name: str | None = None,
+                texts: TextCache | None = None) -> Corpus:
+    """Load a corpus: the built-in ``python-reference``, a folder of files, or documents in memory.
+
+    A folder's ``.pdf`` files are read as their text layer (pypdf), their pages apart by a blank line (``pages`` in the
+    document's metadata); ``.html`` and ``.htm`` files as their visible text (BeautifulSoup), a block per line, their
+    ``<title>`` first unless the text opens with it (and in the metadata); ``.docx`` files as their body (python-docx),
+    headings as markdown's ``#``, list items as ``- ``, table rows as ``a | b``, their title first unless their first
+    heading is it (and in the metadata), footnotes as markdown's ``[^1]``, tracked changes accepted, page headers,
+    footers and comments left out (a ``.doc``, a ``.docm`` and a template are refused: save them as ``.docx``); any
+    other file as UTF-8 text.
+    A file's document id is its path relative to the folder, without the suffix (``policies/travel``), in Unicode NFC.
+    Hidden files and folders (``.ipynb_checkpoints/``, ``.git/``), ``mlruns/``, ``__pycache__/`` and ``node_modules/`` are
+    left out unless the glob names them; linked
+    files and folders are followed (see ``corpus_files``).
+
+    In memory, ``source`` is a list of strings (ids ``doc-1``, ``doc-2``... by position), of dicts with ``text`` and
+    optionally ``id`` and ``metadata``, of ``Document``s or of LangChain ``Document``s (their ``id``, else their
+    position), or a DataFrame with a ``text`` column (and optionally ``id`` and ``metadata``).
+
+    Args:
+        source: the built-in corpus's name, a folder, or the documents.
+        glob: which files of a folder are documents.
+        exclude: patterns like ``glob``'s of files it picks that are not documents (never read), e.g. ``drafts/**``.
+        name: the corpus's name (default: the folder's; ``documents`` for documents in memory).
+        texts: where the texts of PDF, HTML and Word files extracted before are kept, and those extracted now are put (e.g.
+            ``workbench.cache.ExtractedTexts.in_folder(wb.settings().cache_dir)``, what ``run`` and the widgets use);
+            by default every one is extracted again.
+
+    Raises:
+        DataError: one line naming the folder's file, or the in-memory document by position, and what to do.
+    """
+    if not isinstance(source, (str, Path)):
+        return _corpus_from_documents(source, name or "documents")
+    if str(source) == PYTHON_REFERENCE:
+        return python_reference_corpus()
+    folder = on_disk(Path(source))
+    docs: list[Document] = []
+    files: dict[str, Path] = {}
+    refused: list[tuple[Path, DataError]] = []
+    root = os.path.realpath(folder)
+    by_case: list[Path] = []
+    for path in check_corpus_folder(folder, glob, exclude=exclude, by_case=by_case):
+        try:
+            doc = _folder_document(path, folder, glob, root, texts)
+        except DataError as exc:  # read on: an export with many such files is named at once, not one file per run
+            refused.append((path, exc))
+            continue
+        if doc is None:
+            continue
+        if doc.id in files:  # a.md and a.txt: labelled source ids (and retrieval metrics) could not tell them apart
+            raise DataError(f"{path}: its document id '{doc.id}' is also {files[doc.id].name}'s — rename one, or "
+                            f"{_leave_out(_exact(path.relative_to(folder)))}")
+        files[doc.id] = path
+        docs.append(doc)
+    if refused:
+        raise DataError(f"{refused[0][1]}{_others_refused([p.relative_to(folder) for p, _ in refused[1:]])}")
+    if not docs:
+        raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob, exclude)}")
+    return Corpus(name=name or folder.name, documents=tuple(docs), source=str(folder), notes=_case_notes(folder, glob, by_case, name or folder.name))
+
+
+# the machine's kernel and runtime state, which no link in a corpus may lead to: /proc/self/environ holds the process's
+# keys, /run/secrets a container's, /var/run (a link to /run) a Kubernetes service account's token
+_SYSTEM_FOLDERS = frozenset({"proc", "sys", "dev", "run"})
+
+
+def _forbidden_target(path: Path, folder: Path, glob: str, root: str | None = None) -> str | None:
+    """Why a corpus file that is a link, or lies in a linked folder, must not be read (None when it may be): where it
+    leads is hidden (``~/.ssh/id_rsa``, ``~/.aws/credentials``, a ``.git/config`` holding a token), which the corpus
+    would not read as a file of its own, or a system folder. A corpus cloned or unzipped from someone else can hold
+    such a link, which nobody sees in a listing of its files; its text would be indexed, sent to the model and logged
+    in every trace that retrieves it. Links to shared folders and files elsewhere are followed. ``root``: the folder's
+    real path, when already known (a corpus's thousands of files share it)."""
+    target, root = os.path.realpath(path), root or os.path.realpath(folder)
+    if target == os.path.join(root, os.path.relpath(path, folder)):
+        return None  # no link on the way: the corpus's own file, checked as such
+    parts = Path(target).parts
+    if len(parts) > 1 and parts[0] == os.sep and parts[1] in _SYSTEM_FOLDERS:
+        return f"{path}: a link to {target}, in the system folder /{parts[1]}, which holds no documents — remove the link"
+    beyond = Path(os.path.relpath(target, os.path.commonpath([target, root])))
+    if _hidden(beyond, glob):
+        return (f"{path}: a link to {target}, a hidden file or folder (keys and settings live there), which a corpus does not "
+                "read — copy the file into the corpus if it is a document, or remove the link")
+    return None
+
+
+def _folder_document(path: Path, folder: Path, glob: str, root: str | None = None, texts: TextCache | None = None) -> Document | None:
+    """The document a corpus folder's file holds (None for a pipe or a socket, never a document).
+
+    Raises:
+        DataError: a broken link, a link to a hidden or system file (see ``_forbidden_target``), a name that is not
+            UTF-8, a file that is not UTF-8 text, a PDF, HTML page or Word document whose text cannot be extracted (see
+            ``workbench.datasets._formats``), or an empty one.
+    """
+    if not path.exists():
+        raise DataError(f"{path}: a broken link (to {os.readlink(path)}) — point it at the file, remove it, or "
+                        f"{_leave_out(_exact(path.relative_to(folder)))}")
+    forbidden = _forbidden_target(path, folder, glob, root)
+    if forbidden is not None:
+        raise DataError(forbidden)
+    if not path.is_file():
+        return None
+    relative = path.relative_to(folder)
+    _check_utf8_name(relative, folder)
+    extracted = _file_text(path, relative, texts)
+    # one line break, as Python's text files and LangChain's TextLoader read it: a checkout with git's autocrlf (CRLF)
+    # is the same corpus, the same hash and the same chunks as the repository it came from
+    text = _one_line_break(extracted.text)
+    if not text.strip():
+        raise DataError(f"{path}: empty document — add its text, or {_leave_out(_exact(relative))}")
+    doc_id = document_id(relative.with_suffix("").as_posix())
+    return Document(id=doc_id, text=text, metadata={"path": str(relative), **extracted.metadata})
+
+
+def _check_utf8_name(relative: Path, folder: Path) -> None:
+    """Refuse a file whose name (or a folder's) is not UTF-8, e.g. Latin-1 names from an old zip archive: Python reads
+    each such byte as a lone surrogate, and the corpus's hash, its index and MLflow cannot encode the document id."""
+    name = str(relative)
+    bad = next((ch for ch in name if "\udc80" <= ch <= "\udcff"), None)
+    if bad is not None:
+        shown = os.fsencode(folder / relative).decode("utf-8", "backslashreplace")
+        raise DataError(f"{shown}: the file name is not UTF-8 (byte 0x{ord(bad) - 0xDC00:02x}) — rename it in UTF-8 "
+                        f"(e.g. convmv -f latin1 -t utf8), or {_leave_out(_exact(relative))}")
+
+
+# the formats read from the file's bytes, whatever they are (an HTML page is decoded first)
+_BINARY_FORMATS = {"pdf": pdf_text, "docx": docx_text}
+
+
+def _file_text(path: Path, relative: Path, texts: TextCache | None = None) -> Extracted:
+    """A corpus file's text by its format (see ``workbench.datasets._formats``): a PDF's text layer, an HTML page's
+    visible text or a Word document's body (from ``texts`` when extracted before), or any other file read as UTF-8 text."""
+    leave_out = _leave_out(_exact(relative))
+    kind = file_format(path.name)
+    if kind is None:
+        return Extracted(read_text(path, f"save it as UTF-8 text, or {leave_out}"))
+    data = _read_bytes(path)
+    if kind == "html":
+        return extracted_once(kind, data, lambda: html_text(_markup(data, path, f"save it as UTF-8, or {leave_out}")), texts)
+    extract = _BINARY_FORMATS[kind]
+    return extracted_once(kind, data, lambda: extract(data, str(path), leave_out), texts)
+
+
+def _others_refused(others: list[Path]) -> str:
+    """The end of the line refusing a corpus's first unreadable file: how many more there are, and the first few (pure)."""
+    if not others:
+        return ""
+    shown = ", ".join(os.fsencode(p).decode("utf-8", "backslashreplace") for p in others[:5])
+    return f" (and {len(others)} more file{'' if len(others) == 1 else 's'} refused: {shown}{', ...' if len(others) > 5 else ''})"
