@@ -1,4 +1,19 @@
-"""Evaluation data: cases, datasets, corpora and their loaders."""
+"""Evaluation data: cases, datasets, corpora and their loaders.
+
+Where each part lives:
+
+    _models         EvalCase, Dataset, Document, Corpus: the validated values, their hashes and document ids
+    _pages          a document's pages, and the sources that name them (``handbook#page=12``)
+    _formats        the text of PDF, HTML and Word files (what a reader sees), extracted once
+    _text           a file's bytes read as text (UTF-8, or one line naming the line and byte of what is not)
+    _cases          one case of a row: its fields checked, its own fields kept as metadata, the caps, unique ids
+    _dataset_files  JSONL and CSV files, and records (a CSV file's rows, a DataFrame's) read into cases
+    _frames         what datasets and corpora check of a DataFrame (a column twice, ids in the index)
+    _dataset        load_dataset
+    _paths          paths as typed (either Unicode form), and what to do about one that does not exist
+    _folders        corpus folders: glob, exclude and hidden files, the folder's check, the fixes suggested
+    _corpus         load_corpus: the built-in reference, documents in memory, a folder's files as documents
+"""
 
 from workbench.datasets._corpus import load_corpus, python_reference_corpus
 from workbench.datasets._dataset import check_limit, load_dataset

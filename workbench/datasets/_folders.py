@@ -19,6 +19,7 @@ from workbench.datasets._paths import missing_path_fix, on_disk
 from workbench.datasets._text import _is_utf16, read_text
 from workbench.errors import DataError
 
+# the built-in corpus (see _corpus.python_reference_corpus), named where a corpus folder is expected
 PYTHON_REFERENCE = "python-reference"
 
 
