@@ -1110,3 +1110,27 @@ def test_a_huggingface_path_written_as_one_is_relative_to_the_experiment_file_ev
     # so loading it names the folder it was looked for in, not one in the working directory
     text = GOOD + "retrieval:\n  - {embedding: 'huggingface:./models/not-saved-yet'}\n"
     assert load_experiment(write(tmp_path, text)).retrieval[0].embedding == f"huggingface:{tmp_path / 'models' / 'not-saved-yet'}"
+
+
+def test_prompts_read_from_files_are_saved_as_files_and_an_edited_one_inline(tmp_path: Path) -> None:
+    # loaded, edited in a notebook and saved, the experiment held every prompt inline: its prompts/*.txt files, which
+    # the team edits and reviews, no longer fed it
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "a.txt").write_text("A {context}\n{question}\n", encoding="utf-8")
+    (tmp_path / "prompts" / "b.txt").write_text("B {context}\n{question}\n", encoding="utf-8")
+    text = GOOD.replace('    template: "Context: {context}\\nQuestion: {question}\\nAnswer:"\n',
+                        "    file: prompts/a.txt\n  - name: b\n    file: prompts/b.txt\n")
+    spec = load_experiment(write(tmp_path, text))
+    edited = spec.prompts[1].model_copy(update={"template": "B edited {context}\n{question}\n"})
+    notebook = spec.model_copy(update={"prompts": (spec.prompts[0], edited)})
+    saved = notebook.save(tmp_path / "sub" / "copy.yaml")
+    written = yaml.safe_load(saved.read_text(encoding="utf-8"))["prompts"]
+    # the unchanged prompt names its file (relative to the saved file); the edited one, no longer that file's text, is
+    # written inline, and the file (maybe another experiment's prompt too) is left as it was
+    assert written == [{"name": "a", "file": "../prompts/a.txt"}, {"name": "b", "template": "B edited {context}\n{question}\n"}]
+    assert (tmp_path / "prompts" / "b.txt").read_text(encoding="utf-8") == "B {context}\n{question}\n"
+    assert load_experiment(saved).prompts == notebook.prompts
+    # a spec built with from_dict and its folder keeps its files too; the experiment.yaml a sweep logs holds the text
+    built = ExperimentSpec.from_dict(yaml.safe_load(text), base_dir=tmp_path)
+    assert yaml.safe_load(built.save(tmp_path / "again.yaml").read_text(encoding="utf-8"))["prompts"][1] == {"name": "b", "file": "prompts/b.txt"}
+    assert yaml.safe_load(spec.to_yaml())["prompts"][0]["template"] == "A {context}\n{question}\n"

@@ -229,7 +229,7 @@ class PromptSpec(_Spec):
         # from Python had another hash than the same template read from a file, and its bundle's prompt file, read
         # back with \n, no longer matched the promoted prompt's sha256, so the bundle could not be loaded; a file's
         # byte-order mark (open(path).read() of a Notepad file) reached the model as an invisible first character
-        return value.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n") if value is not None else None
+        return _as_a_file_reads(value) if value is not None else None
 
     @field_validator("template")
     @classmethod
@@ -249,6 +249,10 @@ class PromptSpec(_Spec):
     def as_template(self) -> PromptTemplate:
         """The template its variants render (a ``file``'s text is read into ``template`` as the experiment loads)."""
         return PromptTemplate(self.name, self.template or "", self.system)
+
+
+def _as_a_file_reads(text: str) -> str:
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
 # settings of llama.cpp's and the providers' samplers that a model's params do not take, and what to do instead
@@ -900,6 +904,8 @@ class ExperimentSpec(_Spec):
     # experiment's folder
     _relative_models: frozenset[str] = PrivateAttr(default_factory=frozenset)
     _file: str | None = PrivateAttr(default=None)
+    # the prompt files read as the experiment was loaded: a template's text -> the file (absolute) that held it
+    _prompt_files: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -1133,7 +1139,7 @@ class ExperimentSpec(_Spec):
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(target.suffix + ".tmp")
         try:
-            data = self.to_dict(target.parent, exclude_defaults=True)
+            data = self._prompt_files_named(self.to_dict(target.parent, exclude_defaults=True), target.parent.resolve())
             schema = _schema_near(target.parent.resolve())
             # saved from a notebook (the GridBuilder), the file lost the line the shipped experiments start with, and
             # with it the editor's checks
@@ -1144,6 +1150,30 @@ class ExperimentSpec(_Spec):
             tmp.unlink(missing_ok=True)  # no half-written file left beside the experiment
             raise
         return target
+
+    def _prompt_files_named(self, data: dict[str, Any], folder: Path) -> dict[str, Any]:
+        """``data`` with each prompt read from a file that still holds its text written as ``file:`` (relative to
+        ``folder``) again, as it was in the experiment file. A prompt edited since (in a notebook) is written inline,
+        its file left as it is: the file may be another experiment's prompt too, and a save changed it unseen."""
+        def named(prompt: dict[str, Any]) -> dict[str, Any]:
+            path = self._prompt_files.get(prompt.get("template", ""))
+            if path is None or _text_of(Path(path)) != prompt["template"]:
+                return prompt
+            try:
+                written = Path(os.path.relpath(path, folder)).as_posix()
+            except ValueError:  # on another Windows drive
+                written = Path(path).as_posix()
+            return {("file" if k == "template" else k): (written if k == "template" else v) for k, v in prompt.items()}
+
+        if not self._prompt_files:
+            return data
+        return {**data, "prompts": [named(p) for p in data.get("prompts", [])]}
+
+    def _with_prompt_files(self, read: dict[int, Path]) -> ExperimentSpec:
+        """This spec knowing which prompts were read from which files (``read``: a prompt's index -> its file)."""
+        spec = self.model_copy()
+        spec._prompt_files = {self.prompts[i].template or "": os.path.abspath(path) for i, path in read.items()}
+        return spec
 
     def _rebased(self, folder: Path) -> ExperimentSpec:
         """This spec read from ``folder``: its relative dataset and corpus paths rewritten to name the same files."""
@@ -1173,17 +1203,18 @@ class ExperimentSpec(_Spec):
         _refuse_literal_keys(data, None, source)  # the error would otherwise quote the key (a model id, a field's value)
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         relative: frozenset[str] = frozenset()
+        read: dict[int, Path] = {}
         if isinstance(data, dict):
             if base_dir is not None:  # like the dataset, corpus and prompt paths: it was read from the working directory
                 data, relative = _absolute_model_paths(data, base.resolve())
             # a dict read from experiments/x.yaml and given without its folder: its prompt files were looked for here
             said = None if base_dir is not None else f"the working directory {base}: pass base_dir=<the folder they are relative to>"
-            data = _read_prompt_files(data, base, source, relative_to=said)
+            data = _read_prompt_files(data, base, source, relative_to=said, files_read=read)
         try:
             spec = cls.model_validate(data)
         except ValidationError as exc:
             raise SpecError(describe_validation_error(exc, source, model=cls)) from None
-        return spec.with_base_dir(base)._with_relative_models(relative)
+        return spec.with_base_dir(base)._with_relative_models(relative)._with_prompt_files(read)
 
     def _with_relative_models(self, models: frozenset[str]) -> ExperimentSpec:
         spec = self.model_copy()
@@ -1503,6 +1534,14 @@ def _names(key: yaml.Node, part: Any) -> bool:
     return bool(yaml.load(key.value, Loader=_Loader) == part)
 
 
+def _text_of(path: Path) -> str | None:
+    """A prompt file's text as a template read from it holds it; None when it cannot be read (gone, not UTF-8)."""
+    try:
+        return _as_a_file_reads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _read_utf8(path: Path, what: str) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the text (nor of a prompt)
@@ -1557,12 +1596,13 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     _refuse_literal_keys(data, node, str(path))
     base = path.parent.resolve()
     data, relative = _absolute_model_paths(data, base)
-    data = _read_prompt_files(data, base, str(path), node)
+    read: dict[int, Path] = {}
+    data = _read_prompt_files(data, base, str(path), node, files_read=read)
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(describe_validation_error(exc, str(path), node, ExperimentSpec)) from None
-    return spec.with_base_dir(base)._with_relative_models(relative)._read_from(path)
+    return spec.with_base_dir(base)._with_relative_models(relative)._with_prompt_files(read)._read_from(path)
 
 
 # what to do about PyYAML's commonest complaints, by a piece of its problem text: a prompt written unquoted was
@@ -1594,9 +1634,11 @@ def yaml_error_text(exc: yaml.YAMLError) -> str:
 
 def _read_prompt_files(
     data: dict[str, Any], base: Path, source: str, node: yaml.Node | None = None, *, relative_to: str | None = None,
+    files_read: dict[int, Path] | None = None,
 ) -> dict[str, Any]:
     """``data`` with each prompt's ``file`` (relative to ``base``) read into its ``template``; ``relative_to`` says what
-    ``base`` is in the error for a file not found (default: ``base`` itself)."""
+    ``base`` is in the error for a file not found (default: ``base`` itself). ``files_read``, when given, is filled with the
+    index of each prompt read from a file and that file."""
     prompts = data.get("prompts")
     if not isinstance(prompts, (list, tuple)):
         return data
@@ -1625,6 +1667,8 @@ def _read_prompt_files(
                 line = problem_line(template)
                 raise SpecError(f"{prompt_path}{f':{line}' if line else ''}: prompts[{i}].file: {exc}") from None
             prompt = {k: v for k, v in prompt.items() if k not in ("file", "template")} | {"template": template}
+            if files_read is not None:
+                files_read[i] = prompt_path
         if isinstance(prompt, dict) and _names_a_file(prompt.get("system"), base):
             where = f"{source}:{_line_of(node, ('prompts', i, 'system'))}" if node is not None else source
             raise SpecError(f"{where}: prompts[{i}].system: {prompt['system']} is a file, but a system message is sent as written, so the "
