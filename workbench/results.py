@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RANKING_METRICS", "ROUTING_COLUMNS", "EarlyStop", "SweepResult", "VariantResult", "corpus_notes", "leaderboard_frame",
-    "question_row", "ranking_metric", "reused_metrics", "routing_columns", "sweep_totals",
+    "metadata_columns", "question_row", "ranking_metric", "reused_metrics", "routing_columns", "sweep_totals",
 ]
 
 @dataclass(frozen=True)
@@ -248,6 +248,11 @@ def routing_columns(record: QuestionRecord) -> dict[str, Any]:
     }
 
 
+def metadata_columns(case: EvalCase) -> dict[str, Any]:
+    """A case's metadata as the columns of its row in a per-question table (``metadata.<key>``, text redacted; pure)."""
+    return {f"metadata.{key}": redact(value) if isinstance(value, str) else value for key, value in case.metadata.items()}
+
+
 def question_row(case: EvalCase, hits: Sequence[Hit], latency_s: float, scores: Mapping[str, Score], **extra: Any) -> dict[str, Any]:
     """One row of a per-question results table (of a generating or a retrieval-only variant): its case's metadata are
     columns ``metadata.<key>`` (``metadata.difficulty``), to slice results by, which no other column or score shares."""
@@ -255,7 +260,7 @@ def question_row(case: EvalCase, hits: Sequence[Hit], latency_s: float, scores: 
         "case_id": case.id,
         "category": case.category,
         "question": redact(case.question),
-        **{f"metadata.{key}": redact(value) if isinstance(value, str) else value for key, value in case.metadata.items()},
+        **metadata_columns(case),
         **extra,
         "relevant_ids": list(case.source_ids),
         "retrieved_ids": [h.chunk.source for h in hits],

@@ -122,3 +122,53 @@ def test_metadata_tags_cut_a_long_value_and_leave_out_a_key_too_long_for_a_tag()
     assert tags["workbench.metadata.notes"] == "n" * 249 + "…"
     assert (tags["workbench.metadata.reviewed"], tags["workbench.metadata.score"]) == ("true", "0.5")
     assert len(tags) == 3  # workbench.metadata. + 240 characters: longer than a tag key may be
+
+
+def test_a_reused_run_logs_the_metadata_columns_of_the_sweep_that_reuses_it(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # the copy logged the table of the sweep that computed it: metadata.notes, dropped from the dataset since, was still
+    # a column in the MLflow UI and in wb.compare, and metadata.topic, added since, was missing beside a computed variant
+    import workbench as wb
+    from workbench.models import MINILM_ID
+    from workbench.testing import HashingEmbedder
+    from workbench.tracking import load_variant_table
+
+    rows = [json.loads(line) for line in (ROOT / "datasets" / "handbook.jsonl").read_text().splitlines()[:2]]
+    jsonl(tmp_path / "d.jsonl", [{**rows[0], "difficulty": 2, "notes": "old"}, {**rows[1], "difficulty": "hard"}])
+    spec = wb.ExperimentSpec.from_dict({
+        "name": "meta", "dataset": {"path": "d.jsonl"}, "corpus": {"path": str(ROOT / "datasets" / "handbook"), "glob": "*.md"},
+        "chunkers": [{"strategy": "markdown", "size": 600, "overlap": 0}], "scorers": ["hit_at_k"]}, base_dir=tmp_path)
+    models = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    first = wb.run(spec, generate=False, settings=wb_settings, models=models, progress=False)
+    jsonl(tmp_path / "d.jsonl", [{**rows[0], "difficulty": 1, "topic": "leave"}, {**rows[1], "difficulty": "hard"}])
+    again = wb.run(spec, generate=False, settings=wb_settings, models=models, progress=False).variants[0]
+    assert again.reused_from == first.variants[0].run_id
+    logged = load_variant_table(again.run_id or "", tracking_uri=wb_settings.tracking_uri)
+    assert [c for c in logged.columns if c.startswith("metadata.")] == ["metadata.difficulty", "metadata.topic"]
+    assert logged["metadata.difficulty"].tolist() == [1, "hard"] and logged["metadata.topic"].tolist()[0] == "leave"
+    assert logged.drop(columns=["metadata.difficulty", "metadata.topic"]).equals(
+        load_variant_table(first.variants[0].run_id or "", tracking_uri=wb_settings.tracking_uri).drop(columns=["metadata.difficulty", "metadata.notes"]))
+    # the table it logs is the one its result shows
+    assert list(logged.columns) == list(again.records_frame().columns)
+    # and the run it was reused from keeps its own
+    assert "metadata.notes" in load_variant_table(first.variants[0].run_id or "", tracking_uri=wb_settings.tracking_uri).columns
+
+
+def test_the_in_memory_tracker_gives_a_reused_run_the_metadata_of_the_sweep_that_reuses_it(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    import workbench as wb
+    from workbench.models import MINILM_ID
+    from workbench.testing import HashingEmbedder
+    from workbench.tracking import MemoryTracker
+
+    rows = [json.loads(line) for line in (ROOT / "datasets" / "handbook.jsonl").read_text().splitlines()[:2]]
+    jsonl(tmp_path / "d.jsonl", [{**rows[0], "notes": "old"}, rows[1]])
+    spec = wb.ExperimentSpec.from_dict({
+        "name": "meta", "dataset": {"path": "d.jsonl"}, "corpus": {"path": str(ROOT / "datasets" / "handbook"), "glob": "*.md"},
+        "chunkers": [{"strategy": "markdown", "size": 600, "overlap": 0}], "scorers": ["hit_at_k"]}, base_dir=tmp_path)
+    models, tracker = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, MemoryTracker()
+    wb.run(spec, generate=False, settings=wb_settings, models=models, tracker=tracker, progress=False)
+    jsonl(tmp_path / "d.jsonl", [{**rows[0], "topic": "leave"}, rows[1]])
+    again = wb.run(spec, generate=False, settings=wb_settings, models=models, tracker=tracker, progress=False).variants[0]
+    assert again.reused_from is not None
+    assert [c for c in again.records_frame().columns if c.startswith("metadata.")] == ["metadata.topic"]
+    logged = tracker.runs[again.run_id or ""].artifacts["eval_results"]
+    assert list(logged.columns) == list(again.records_frame().columns)

@@ -63,9 +63,12 @@ class MemoryTracker:
         run.params.update(source.params)
         run.metrics.update(reused_metrics(source.metrics))
         run.tags.update({**source.tags, REUSED_FROM_TAG: origin})
-        run.artifacts.update(source.artifacts)
         run.status = "FINISHED"
-        run.result = replace(source.result, variant=variant, run_id=run.run_id, reused_from=origin, metrics=reused_metrics(source.result.metrics))
+        cases = {c.id: c for c in dataset.cases}  # the metadata as they are now (they are not in the reuse key)
+        records = tuple(replace(r, case=cases[r.case.id]) for r in source.result.records)
+        run.result = replace(source.result, variant=variant, run_id=run.run_id, reused_from=origin, records=records,
+                             metrics=reused_metrics(source.result.metrics))
+        run.artifacts.update({**source.artifacts, "eval_results": run.result.records_frame()})
         return run.result
 
     def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:

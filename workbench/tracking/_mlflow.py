@@ -51,7 +51,7 @@ from workbench.tracking._summary import MAX_RUN_NOTE, inert, sweep_note
 from workbench.tracking._unreachable import TrackingUnavailable, is_unreachable, quiet_retry_warnings, shown_uri, tracking_call
 from workbench.tracking._redact import redacted, redacting
 from workbench.tracking._traces import TraceBuilder, write_traces
-from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, lower_is_better_tag, racing_tags, records_from_table
+from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, lower_is_better_tag, racing_tags, records_from_table, with_current_metadata
 from workbench.tracking._protocol import (
     CHUNKS_SHA256_TAG,
     CHUNKS_TAG,
@@ -987,6 +987,8 @@ class MlflowTracker:
         params = [Param(k, v) for k, v in logged.items()]
         metrics = [Metric(k, float(v), now, 0) for k, v in reused_metrics(source.data.metrics).items()]
         self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
+        table = read.folder / RESULTS_TABLE  # read as JSON by ``_read_results``
+        table.write_text(json.dumps(with_current_metadata(json.loads(table.read_bytes()), dataset)), encoding="utf-8")
         self.client.log_artifacts(run_id, str(read.folder))
         trace_ids = read.trace_ids
         if trace_ids is None:

@@ -14,11 +14,11 @@ from workbench.datasets import Dataset, Source
 from workbench.metrics import Score, scorer_entries
 from workbench.models import Generation
 from workbench.pipeline import Chunk, Escalation, Hit, ModelCall, QuestionRecord
-from workbench.results import EarlyStop
+from workbench.results import EarlyStop, metadata_columns
 
 __all__ = [
     "LOWER_IS_BETTER_TAG", "RACING_TAG", "REUSE_KEY_TAG", "REUSED_FROM_TAG", "early_stop_from_tags", "lower_is_better_from_tags",
-    "lower_is_better_tag", "racing_tags", "records_from_table",
+    "lower_is_better_tag", "racing_tags", "records_from_table", "with_current_metadata",
 ]
 
 REUSE_KEY_TAG = "workbench.reuse_key"
@@ -79,6 +79,25 @@ def _number(value: Any) -> float | None:
 
 def _text(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def with_current_metadata(table: Mapping[str, Any], dataset: Dataset) -> dict[str, Any]:
+    """A logged per-question table (``eval_results.json`` as MLflow writes it: ``columns`` and ``data``) with the
+    ``metadata.<key>`` columns of ``dataset``'s cases as they are now in place of those it was logged with (pure).
+
+    A reused run is logged with it: the metadata reach no model or scorer (they are not in the dataset's hash), so a
+    run is reused after they change, and its copy then showed, in the MLflow UI and ``wb.compare``, the columns of the
+    sweep that computed it beside the other variants' current ones. Placed where ``question_row`` places them.
+    """
+    cases = {c.id: c for c in dataset.cases}
+    rows = [dict(zip(table["columns"], values)) for values in table["data"]]
+    current = [{**{k: v for k, v in row.items() if not k.startswith("metadata.")}, **metadata_columns(cases[str(row["case_id"])])}
+               for row in rows]
+    kept = [c for c in table["columns"] if not c.startswith("metadata.")]
+    added = list(dict.fromkeys(k for row in current for k in row if k.startswith("metadata.")))
+    at = kept.index("question") + 1 if "question" in kept else len(kept)
+    columns = [*kept[:at], *added, *kept[at:]]
+    return {**table, "columns": columns, "data": [[row.get(c) for c in columns] for row in current]}
 
 
 def records_from_table(rows: list[Mapping[str, Any]], dataset: Dataset, *, generates: bool) -> tuple[QuestionRecord, ...]:
