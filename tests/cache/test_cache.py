@@ -283,3 +283,33 @@ def test_ages_parse_and_bad_ones_say_what_is_expected() -> None:
     with pytest.raises(ValueError, match="'6M' is ambiguous — 'm' means minutes; for months give days"):
         parse_age("6M")
     assert parse_age("2D") == 2 * 86400  # other units read either case
+
+
+def test_reads_count_their_hits_without_waiting_on_the_counters_and_the_counts_reach_every_process(tmp_path: Path) -> None:
+    # every read wrote its hit or miss to counts/ (a write, most of a warm read's cost), so a read waited whenever
+    # another process held the counters' lock; counted in memory, they are written when the store is closed (or its
+    # process ends) and still add up across processes
+    import threading
+
+    store = DiskCacheStore(tmp_path / "cache")
+    store.put("text", "k", {"text": "kept"})
+    other = sqlite3.connect(tmp_path / "cache" / "counts" / "cache.db", timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # another process writing the counters
+    reads: list[object] = []
+    reader = threading.Thread(target=lambda: reads.extend(store.get("text", k) for k in ("k", "k", "gone")), daemon=True)
+    try:
+        reader.start()
+        reader.join(timeout=20)
+        assert not reader.is_alive() and [r is not None for r in reads] == [True, True, False]
+    finally:
+        other.rollback()
+        other.close()
+    reader.join()
+    assert (store.info().hits["text"], store.info().misses["text"]) == (2, 1)  # this process's reads, not yet written
+    code = "import sys; from workbench.cache import DiskCacheStore; s = DiskCacheStore(sys.argv[1]); s.get('text', 'k')"
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cache")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr  # ended without closing its store
+    store.close()
+    again = DiskCacheStore(tmp_path / "cache")
+    assert (again.info().hits["text"], again.info().misses["text"]) == (3, 1)
+    again.close()

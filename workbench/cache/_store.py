@@ -2,7 +2,8 @@
 
 Entries are grouped by kind (model answers, judge replies, embeddings) so that ``workbench cache info`` can count them;
 hits and misses are counted per kind beside the entries (``counts/``, never evicted by the size cap), so every process
-that shares the store adds to the same totals.
+that shares the store adds to the same totals. A process counts its reads in memory and adds them to those totals every
+few seconds, when it closes the store and when it ends: a read that wrote its count was a write per read.
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import math
+import os
 import shutil
 import sqlite3
+import threading
 import time
+import weakref
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +35,7 @@ _STATS = "stats"  # the prefix of the counters that caches made before ``counts/
 _ENTRY_KEYS = "raw AND typeof(key) = 'text' AND instr(key, ':') > 0"
 _CLEAR_BATCH = 1000  # entries removed per transaction by clear: short enough that other processes are not held up
 DEFAULT_SIZE_LIMIT_MB = 4096
+_COUNTS_WRITTEN_EVERY_S = 5.0  # how long another process's `cache info` may lag behind a running sweep's reads
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,40 @@ class MemoryCacheStore:
         return len(doomed)
 
 
+class _Tally:
+    """Hits and misses counted in memory and added to the counters (``counts/``) in one transaction, at most every
+    ``_COUNTS_WRITTEN_EVERY_S`` and when ``write`` is called. A copy in a forked child writes nothing (its parent's
+    counts are its parent's to write)."""
+
+    def __init__(self, counters: Any) -> None:
+        self._counters = counters
+        self._pending: Counter[str] = Counter()
+        self._lock = threading.Lock()  # a sweep's question threads read at once
+        self._written = time.monotonic()
+        self._pid = os.getpid()
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self._pending[key] += 1
+        if time.monotonic() - self._written >= _COUNTS_WRITTEN_EVERY_S:
+            self.write()
+
+    def write(self) -> None:
+        import diskcache
+
+        with self._lock:
+            pending, self._pending, self._written = self._pending, Counter(), time.monotonic()
+        if not pending or os.getpid() != self._pid:
+            return
+        try:
+            with self._counters.transact(retry=True):
+                for key, n in pending.items():
+                    self._counters.incr(key, n, retry=True)
+        except (sqlite3.Error, diskcache.Timeout):  # counts only, kept for the next write: never a read's error
+            with self._lock:
+                self._pending.update(pending)
+
+
 class DiskCacheStore:
     """The persistent store: a ``diskcache.Cache`` directory, safe to share between processes (sqlite transactions).
 
@@ -141,6 +181,8 @@ class DiskCacheStore:
             raise self._unreadable(exc) from None
         except OSError as exc:  # the folder cannot be made (a read-only file system, no permission)
             raise self._unwritable(exc) from None
+        self._tally = _Tally(self._counts)
+        weakref.finalize(self, self._tally.write)  # a store dropped unclosed, or open as its process ends, counts its reads
 
     @property
     def claims_dir(self) -> str:
@@ -206,7 +248,7 @@ class DiskCacheStore:
     def get(self, kind: Kind, key: str) -> dict[str, Any] | None:
         with self._reading():
             value = self._cache.get(f"{kind}:{key}", default=None, retry=True)
-            self._counts.incr(f"{kind}:{'hits' if value is not None else 'misses'}", retry=True)
+        self._tally.add(f"{kind}:{'hits' if value is not None else 'misses'}")
         return value if isinstance(value, dict) else None
 
     def put(self, kind: Kind, key: str, value: dict[str, Any]) -> None:
@@ -233,6 +275,7 @@ class DiskCacheStore:
         return {kind: n for kind, n in self._query(query) if kind != _STATS}
 
     def info(self) -> CacheInfo:
+        self._tally.write()  # this process's reads too
         with self._reading():
             entries = self._entries()
             hits = {k: self._count(k, "hits") for k in KINDS}
@@ -263,6 +306,7 @@ class DiskCacheStore:
         return removed
 
     def close(self) -> None:
+        self._tally.write()
         self._cache.close()
         self._counts.close()
 
