@@ -499,12 +499,28 @@ def test_duplicate_prompt_names_rejected(tmp_path: Path) -> None:
     ("name: t\n", "name: ..\n", r"exp.yaml:1: name: '\.\.' is not a usable name \(it is a path to another folder\)"),
     ("name: t\n", "name: " + "e" * 101 + "\n", r"exp.yaml:1: name: .* is 101 characters, over the 100 it may hold — shorten it$"),
     ("  - name: a\n", "  - name: " + "p" * 101 + "\n", r"exp.yaml:7: prompts\[0\].name: .* is 101 characters, over the 100 it may hold — shorten it$"),
+    # names a Windows or macOS checkout of a deployment repository (a bundle's prompts/CON.txt) cannot hold
+    ("  - name: a\n", "  - name: CON\n", r"exp.yaml:7: prompts\[0\].name: 'CON' names a device on Windows \(as CON, PRN, AUX, NUL, "
+     r"COM0-9 and LPT0-9 do, with any extension, in any case\): no file or folder can have it there — rename it$"),
+    ("  - name: a\n", "  - name: lpt1.v2\n", r"exp.yaml:7: prompts\[0\].name: 'lpt1.v2' names a device on Windows"),
+    ("name: t\n", "name: aux\n", r"exp.yaml:1: name: 'aux' names a device on Windows"),
+    ("name: t\n", "name: draft.\n", r"exp.yaml:1: name: 'draft.' ends in a dot, which Windows drops from a file or folder name, so "
+     r"it names another one there — rename it$"),
+    ("models:", '  - name: A\n    template: "{question} {context}!"\nmodels:',
+     r"exp.yaml:6: prompts: prompt names 'a' and 'A' differ only in case: their files \(prompts/<name>.txt in a bundle\) are one "
+     r"file on macOS and Windows — rename one$"),
 ])
 def test_names_that_cannot_name_a_folder_or_a_run_are_refused(tmp_path: Path, old: str, new: str, expected: str) -> None:
     # an experiment's name is its artifact folder (".." would put it beside the others, 300 characters is too long for
-    # a file name) and a prompt's name is part of every variant's run name
+    # a file name, Windows drops a last dot) and a prompt's name is part of every variant's run name and its bundle's
+    # file: a deployment repository holding prompts/CON.txt could not be checked out on Windows
     with pytest.raises(SpecError, match=expected):
         load_experiment(write(tmp_path, GOOD.replace(old, new)))
+
+
+def test_names_that_only_look_like_windows_devices_are_names_as_any_other(tmp_path: Path) -> None:
+    for name in ("console", "com10", "aux_v2", "v1.2", "nul-prompt"):
+        assert load_experiment(write(tmp_path, GOOD.replace("  - name: a\n", f"  - name: {name}\n"))).prompts[0].name == name
 
 
 @pytest.mark.parametrize("levels", [500, 100_000])

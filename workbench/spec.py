@@ -77,6 +77,7 @@ __all__ = [
     "describe_validation_error",
     "dump_yaml",
     "experiment_json_schema",
+    "file_name_problem",
     "load_experiment",
     "not_a_number",
     "out_of_range",
@@ -106,9 +107,31 @@ _GENERATOR_PATTERN = f"^({'|'.join(['local', 'llamacpp', *sorted(PROVIDERS)])}):
 _EMBEDDER_PATTERN = f"^({'|'.join(['local', *sorted(PROVIDERS)])}):.+$"
 
 
-def _not_only_dots(value: str) -> str:
+# the names Windows keeps for devices, whatever follows a dot (con.txt) and in any case: no file or folder has them
+_WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", *(f"{port}{i}" for port in ("COM", "LPT") for i in range(10))})
+
+
+def file_name_problem(name: str) -> str | None:
+    """Why a file or folder named ``name`` could not be checked out on Windows (pure): a device's name, or a name
+    ending in a dot; None when it can."""
+    if name.split(".")[0].upper() in _WINDOWS_DEVICES:
+        return (f"'{name}' names a device on Windows (as CON, PRN, AUX, NUL, COM0-9 and LPT0-9 do, with any extension, in any "
+                "case): no file or folder can have it there — rename it")
+    if name.endswith("."):
+        return f"'{name}' ends in a dot, which Windows drops from a file or folder name, so it names another one there — rename it"
+    return None
+
+
+def _a_file_name(value: str) -> str:
+    """A name that can name a file or folder on every system a project is checked out on: an experiment's name is its
+    artifact folder, a prompt's its bundle's file (``prompts/<name>.txt``), a registered model's its bundle's folder in
+    a deployment repository. Refused rather than mapped to another file name: the name is also in run names, variant
+    ids and the bundle's config, where a file named otherwise would have to be looked up."""
     if set(value) == {"."}:
         raise ValueError(f"'{value}' is not a usable name (it is a path to another folder) — use letters or digits too")
+    problem = file_name_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -128,7 +151,7 @@ NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 Name = Annotated[
     str,
     Field(min_length=1, max_length=100, pattern=NAME_PATTERN, description="letters, digits, '_', '-' and '.'"),
-    AfterValidator(_not_only_dots),
+    AfterValidator(_a_file_name),
 ]
 
 
@@ -934,6 +957,12 @@ class ExperimentSpec(_Spec):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"prompt name '{dupes[0]}' is used twice — names must be unique")
+        first_of: dict[str, str] = {}
+        for name in names:
+            first = first_of.setdefault(name.casefold(), name)
+            if first != name:  # one of them would be the other's on a case-insensitive file system
+                raise ValueError(f"prompt names '{first}' and '{name}' differ only in case: their files (prompts/<name>.txt in a "
+                                 "bundle) are one file on macOS and Windows — rename one")
         twice = _same_twice([p.model_copy(update={"file": None}) for p in value])
         if twice is not None:
             i, j = twice

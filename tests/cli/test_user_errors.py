@@ -208,6 +208,11 @@ def test_promote_unknown_run_and_sweep_and_bad_names(project: Project, capsys: p
     for name in ("bad name!", "..", "n" * 101):
         line = one_line(capsys, cli(project, "promote", project.good(), "--name", name, "--alias", "staging"))
         assert line == f"name '{name[:100]}': use 1 to 100 letters, digits, '.', '_' and '-', not only dots"
+    # the bundle's folder in the deployment repository (<name>/<alias>), which a Windows checkout could not make
+    line = one_line(capsys, cli(project, "promote", project.good(), "--name", "Con.bot", "--alias", "staging"))
+    assert line.startswith("name 'Con.bot': 'Con.bot' names a device on Windows (as CON, PRN, AUX, NUL,") and line.endswith(" — rename it")
+    line = one_line(capsys, cli(project, "promote", project.good(), "--name", "bot.", "--alias", "staging"))
+    assert line.startswith("name 'bot.': 'bot.' ends in a dot, which Windows drops from a file or folder name")
     line = one_line(capsys, cli(project, "promote", project.good(), "--name", "assist", "--alias", "prod"))
     assert line == ("workbench promote: argument --alias: invalid choice: 'prod' (choose from 'staging', 'production') — "
                     "did you mean 'production'? — see 'workbench promote --help'")

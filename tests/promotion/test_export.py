@@ -310,6 +310,26 @@ def test_a_bundle_folder_outside_the_repository_or_under_a_file_is_refused(
     assert result.bundle_dir == "deploy/assist"
 
 
+@pytest.mark.parametrize(("bundle_dir", "problem"), [
+    (None, "bundle_dir 'assist-x/production': 'Assist-X' is a folder of {root} already, its name differing only in case: one "
+           "folder on macOS and Windows — choose another folder (--bundle-dir), or rename it"),
+    ("deploy/Aux/bot", "bundle_dir 'deploy/Aux/bot': 'Aux' names a device on Windows"),
+    ("deploy./bot", "bundle_dir 'deploy./bot': 'deploy.' ends in a dot, which Windows drops"),
+])
+def test_a_bundle_folder_a_windows_or_macos_checkout_cannot_hold_is_refused(
+    promoted: Swept, deploy_repo: Path, bundle_dir: str | None, problem: str
+) -> None:
+    # another model's bundle in Assist-X/: exported beside it, assist-x/ was the same folder in a macOS or Windows clone
+    (deploy_repo / "Assist-X" / "production").mkdir(parents=True)
+    (deploy_repo / "Assist-X" / "production" / "config.yaml").write_text("x: 1\n")
+    git(deploy_repo, "add", "Assist-X")
+    git(deploy_repo, "commit", "-q", "-m", "another bundle")
+    before, refs = state(deploy_repo), git(deploy_repo, "for-each-ref")
+    with pytest.raises(ExportError, match="^" + re.escape(problem.format(root=deploy_repo))):
+        wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, bundle_dir=bundle_dir)
+    assert state(deploy_repo) == before and git(deploy_repo, "for-each-ref") == refs
+
+
 @pytest.mark.parametrize("bundle_dir", ["configs", "configs/assist"])
 def test_a_bundle_folder_that_is_or_lies_in_a_submodule_is_refused(promoted: Swept, deploy_repo: Path, tmp_path: Path,
                                                                      bundle_dir: str) -> None:

@@ -67,6 +67,7 @@ from workbench.promotion._registry import (
 from workbench.promotion._report import render_report
 from workbench.promotion._secrets import describe, scan_files, secret_env_values
 from workbench.redaction import without_credentials
+from workbench.spec import file_name_problem
 from workbench.tracking import artifacts_elsewhere, audit_tag, missing_artifacts, out_of_reach, promoted_run_id, reading_artifacts, shown_uri
 
 _SUMMARY_METRICS = ("token_f1", "hit_at_k", "recall_at_k", "mrr", "rouge_l", "semantic_similarity", "faithfulness")
@@ -328,6 +329,9 @@ def _bundle_folder(raw: str) -> str:
     parts = [p for p in raw.replace("\\", "/").split("/") if p not in ("", ".")]
     if raw.startswith("/") or not parts or ".." in parts or parts[0].lower() == ".git":
         raise ExportError(f"bundle_dir '{raw}': give a relative folder inside the repository (not its root, not .git, no '..')")
+    problem = next((p for p in map(file_name_problem, parts) if p is not None), None)
+    if problem is not None:  # a deployment repository is checked out on Windows too
+        raise ExportError(f"bundle_dir '{raw}': {problem}")
     return "/".join(parts)
 
 
@@ -433,7 +437,13 @@ def export(
     if parent is not None:
         parts = folder.split("/")
         for i in range(1, len(parts) + 1):
-            kind, prefix = git.object_type(parent, "/".join(parts[:i])), "/".join(parts[:i])
+            prefix, siblings = "/".join(parts[:i]), git.entries(parent, "/".join(parts[: i - 1]))
+            kind = siblings.get(parts[i - 1])
+            alike = next((n for n in siblings if n != parts[i - 1] and n.casefold() == parts[i - 1].casefold()), None)
+            if alike is not None:  # another registered model's bundle, Bot/ beside bot/
+                raise ExportError(f"bundle_dir '{folder}': '{'/'.join([*parts[: i - 1], alike])}' is a folder of {root} already, its "
+                                  "name differing only in case: one folder on macOS and Windows — choose another folder "
+                                  "(--bundle-dir), or rename it")
             if kind == "blob":
                 raise ExportError(f"bundle_dir '{folder}': '{prefix}' is a file in {root} — choose another folder")
             if kind == "commit":  # the export replaced the submodule by the bundle's folder, or failed in git update-index

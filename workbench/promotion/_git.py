@@ -133,14 +133,20 @@ class GitRepo:
 
         Read from the listing of its folder: ``cat-file -t`` found no submodule (its commit is in its own repository)."""
         folder, _, name = path.rpartition("/")
+        return self.entries(commit, folder).get(name)
+
+    def entries(self, commit: str, folder: str) -> dict[str, str]:
+        """The names in ``folder`` (``""``: the repository's top) in ``commit`` and what each is (``blob``, ``tree`` or
+        ``commit``); none when the folder is not there."""
         proc = self._run("ls-tree", "-z", f"{commit}:{folder}" if folder else commit, check=False)
         if proc.returncode != 0:
-            return None
+            return {}
+        found = {}
         for entry in proc.stdout.split("\0"):
-            meta, _, entry_name = entry.partition("\t")
-            if entry_name == name:
-                return meta.split(" ")[1]
-        return None
+            meta, _, name = entry.partition("\t")
+            if name:
+                found[name] = meta.split(" ")[1]
+        return found
 
     def files_in(self, commit: str, folder: str) -> list[str]:
         """The files under ``folder`` in ``commit``, relative to it (none when the folder is not there)."""

@@ -444,8 +444,11 @@ def _run_id(run: Any) -> str:
 def _check_target(name: str, alias: str) -> None:
     try:
         _NAME.validate_python(name)
-    except ValidationError:
-        raise PromotionError(f"name '{str(name)[:100]}': use 1 to 100 letters, digits, '.', '_' and '-', not only dots") from None
+    except ValidationError as exc:
+        # a name of letters and dots that no file or folder can have says why, as in an experiment file
+        said = [str(e["ctx"]["error"]) for e in exc.errors() if e["type"] == "value_error"]
+        why = said[0] if said and said[0].endswith("rename it") else "use 1 to 100 letters, digits, '.', '_' and '-', not only dots"
+        raise PromotionError(f"name '{str(name)[:100]}': {why}") from None
     if alias not in ENVIRONMENTS:
         raise PromotionError(f"alias '{alias}': use one of {', '.join(ENVIRONMENTS)}")
 
