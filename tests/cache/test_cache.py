@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -312,4 +313,23 @@ def test_reads_count_their_hits_without_waiting_on_the_counters_and_the_counts_r
     store.close()
     again = DiskCacheStore(tmp_path / "cache")
     assert (again.info().hits["text"], again.info().misses["text"]) == (3, 1)
+    again.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX's")
+def test_a_forked_child_counts_its_own_reads_and_not_its_parents_twice(tmp_path: Path) -> None:
+    store = DiskCacheStore(tmp_path / "cache")
+    store.put("text", "k", {"text": "kept"})
+    store.get("text", "k")  # counted by the parent, not yet written
+    pid = os.fork()
+    if pid == 0:  # the child: one read of its own, then gone
+        try:
+            store.get("text", "gone")
+            store.close()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    store.close()
+    again = DiskCacheStore(tmp_path / "cache")
+    assert (again.info().hits["text"], again.info().misses["text"]) == (1, 1)
     again.close()

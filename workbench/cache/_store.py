@@ -117,8 +117,8 @@ class MemoryCacheStore:
 
 class _Tally:
     """Hits and misses counted in memory and added to the counters (``counts/``) in one transaction, at most every
-    ``_COUNTS_WRITTEN_EVERY_S`` and when ``write`` is called. A copy in a forked child writes nothing (its parent's
-    counts are its parent's to write)."""
+    ``_COUNTS_WRITTEN_EVERY_S`` and when ``write`` is called. A forked child counts its own reads only (those counted
+    before the fork are its parent's to write)."""
 
     def __init__(self, counters: Any) -> None:
         self._counters = counters
@@ -129,6 +129,8 @@ class _Tally:
 
     def add(self, key: str) -> None:
         with self._lock:
+            if os.getpid() != self._pid:
+                self._pending, self._pid = Counter(), os.getpid()
             self._pending[key] += 1
         if time.monotonic() - self._written >= _COUNTS_WRITTEN_EVERY_S:
             self.write()
