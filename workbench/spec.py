@@ -1198,6 +1198,13 @@ class ExperimentSpec(_Spec):
             return data
         return {**data, "prompts": [named(p) for p in data.get("prompts", [])]}
 
+    def with_prompt_files_of(self, other: ExperimentSpec) -> ExperimentSpec:
+        """This spec, saving each prompt ``other`` read from a file whose text it still has as that ``file:`` (an
+        experiment rebuilt from an edited copy of ``other``'s fields, as the GridBuilder does)."""
+        spec = self.model_copy()
+        spec._prompt_files = {**other._prompt_files, **self._prompt_files}
+        return spec
+
     def _with_prompt_files(self, read: dict[int, Path]) -> ExperimentSpec:
         """This spec knowing which prompts were read from which files (``read``: a prompt's index -> its file)."""
         spec = self.model_copy()

@@ -127,3 +127,15 @@ def test_a_relative_gguf_path_is_shown_and_saved_relative(tmp_path: Path) -> Non
     assert list(saved["pricing"]) == ["llamacpp:../models/m.gguf"]
     builder.models.add(ModelSpec(id="llamacpp:../models/typed.gguf"))  # typed into the form, relative to the experiment
     assert yaml.safe_load(builder.save().read_text())["models"][2]["id"] == "llamacpp:../models/typed.gguf"
+
+
+def test_a_grid_builder_saves_the_prompts_its_experiment_read_from_files_as_those_files(tmp_path: Path) -> None:
+    # opened on an experiment whose prompts are prompts/*.txt files and saved, it wrote every prompt inline
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "p.txt").write_text(PROMPT, encoding="utf-8")
+    data = yaml.safe_load(small_spec(tmp_path).to_yaml()) | {"prompts": [{"name": "p", "file": "prompts/p.txt"}]}
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    builder = GridBuilder(wb.load_experiment(tmp_path / "exp.yaml"))
+    builder.name.value = "renamed"
+    saved = yaml.safe_load(builder.save(tmp_path / "copy.yaml").read_text(encoding="utf-8"))
+    assert saved["name"] == "renamed" and saved["prompts"] == [{"name": "p", "file": "prompts/p.txt"}]

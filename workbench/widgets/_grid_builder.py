@@ -315,7 +315,8 @@ class GridBuilder(w.VBox):
         Raises:
             SpecError: one line naming the field that is wrong.
         """
-        return wb.ExperimentSpec.from_dict(self._data(), base_dir=self._base, source="grid builder")
+        built = wb.ExperimentSpec.from_dict(self._data(), base_dir=self._base, source="grid builder")
+        return built.with_prompt_files_of(self._start)  # saved, a prompt read from a file and left as it was names it again
 
     def questions(self) -> int:
         """How many questions a run evaluates (the dataset's cases, up to ``limit``)."""
