@@ -7,6 +7,7 @@ __all__ = [
     "SpecError",
     "DataError",
     "ModelError",
+    "ModelLoadError",
     "BudgetExceeded",
     "Terminated",
     "shortened",
@@ -27,6 +28,11 @@ class DataError(WorkbenchError, ValueError):
 
 class ModelError(WorkbenchError):
     """A model string cannot be resolved, or its provider package or key is missing."""
+
+
+class ModelLoadError(ModelError):
+    """A model's file cannot be loaded (llama.cpp refuses it): every call would fail the same way, so the variant fails
+    with the reason, not each of its questions after loading the file again."""
 
 
 class BudgetExceeded(WorkbenchError):

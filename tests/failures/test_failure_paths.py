@@ -25,6 +25,7 @@ import yaml
 from mlflow import MlflowClient
 
 import workbench as wb
+from tests.fake_gguf import gguf_file
 from tests.promotion.conftest import CASES, DOCS, Swept, sweep
 from workbench.cli import main
 from workbench.config import Settings, settings
@@ -239,6 +240,33 @@ def test_a_local_model_that_cannot_load_under_the_memory_limit_fails_its_variant
     assert variant.status == "FAILED" and variant.outcome.error_kind == "memory", variant.outcome
     assert variant.outcome.error == "memory limit of 64 MB exceeded — raise limits.memory_mb"
     assert variant.records == ()  # failed at the first question, not once per question
+
+
+def test_a_gguf_file_llama_cpp_cannot_load_fails_its_variant_once_with_the_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each question tried to load the file again and failed the same way (llama.cpp parsing the whole file each time):
+    the variant fails at the first, with llama.cpp's reason, and the file is loaded once."""
+    import llama_cpp
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    write_inputs(tmp_path)
+    path = gguf_file(tmp_path / "new.gguf", {"general.architecture": "nosuch-arch"})
+    loads: list[str] = []
+    real = llama_cpp.Llama
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        loads.append(kwargs["model_path"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(llama_cpp, "Llama", counted)
+    data = spec_data(models=[{"id": f"llamacpp:{path}", "params": {"max_tokens": 8}}], retrieval=[{"embedding": MINILM_ID, "k": 1}],
+                     execution={"isolation": "none"})
+    result = wb.run(ExperimentSpec.from_dict(data, base_dir=tmp_path), settings=store_of(tmp_path),
+                    models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, progress=False, fresh=True)
+    [variant] = result.variants
+    assert variant.status == "FAILED", variant.outcome
+    assert variant.outcome.error.startswith(f"ModelLoadError: llama.cpp could not load {path} (unknown model architecture: "
+                                            "'nosuch-arch') — "), variant.outcome.error
+    assert loads == [str(path)] and variant.records == ()
 
 
 # -- workbench run exits 1 when a variant failed --------------------------------------------------------------------

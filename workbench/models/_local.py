@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import settings
-from workbench.errors import ModelError
+from workbench.errors import ModelError, ModelLoadError
 from workbench.models._grammar import GrammarFilter, bounded_schema, json_grammar
 from workbench.models._types import CONTEXT_ADVICE, Generation, GenerationParams, ModelKind
 from workbench.models._versions import LLAMA_CPP_PACKAGES, MINILM_PACKAGES, with_versions
@@ -246,10 +246,10 @@ def _load_llama(path: str, n_ctx: int, threads: int, version: tuple[int, int, in
         if _memory_capped():  # a worker under limits.memory_mb: the variant's memory ran out, every question would fail
             raise MemoryError(f"llama.cpp could not allocate {Path(path).name} under this process's memory cap ({exc})") from None
         if str(exc).startswith("Failed to load model"):
-            raise ModelError(_load_failure(path)) from None
+            raise ModelLoadError(_load_failure(path)) from None
         raise
     except TemplateError as exc:  # llama-cpp-python compiles the file's chat template as it loads it, whatever the kind
-        raise ModelError(f"llama-cpp-python {_llama_cpp_version()} cannot read the chat template "
+        raise ModelLoadError(f"llama-cpp-python {_llama_cpp_version()} cannot read the chat template "
                          f"in {path} ({exc}), so it cannot load the file — a newer llama-cpp-python may "
                          "(pip install -U llama-cpp-python); or use another GGUF file of the model") from None
     return llama, threading.Lock()

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from workbench.datasets import EvalCase
+from workbench.errors import ModelLoadError
 from workbench.metrics import Score
 from workbench.models import Generation, GenerationParams, Generator, RetriesExhausted
 from workbench.pipeline.index import Hit
@@ -152,8 +153,8 @@ def generate_answer(
     try:
         generation: Generation | None = generator.generate(prompt, params, deadline=deadline)
         error = None
-    except MemoryError:
-        raise  # the variant's memory is exhausted: it fails, not this question
+    except (MemoryError, ModelLoadError):
+        raise  # the variant's memory is exhausted, or its model cannot load: it fails, not each of its questions
     except Exception as exc:  # noqa: BLE001 - one failed call is an error row, not a failed sweep
         generation, error = None, f"{type(exc).__name__}: {exc}"
         retries = exc.retries if isinstance(exc, RetriesExhausted) else 0

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from workbench.errors import ModelLoadError
 from workbench.metrics import is_refusal
 from workbench.models import Embedder, GenerationParams, Generator, Price, RetriesExhausted, cost_of
 from workbench.pipeline.generate import QuestionRecord, format_context
@@ -43,6 +44,8 @@ class RoutedModel:
         try:
             generation = self.generator.generate(prompt, self.params, deadline=deadline)
             error = None
+        except ModelLoadError:
+            raise  # every call would fail the same way: the variant fails, not each question
         except Exception as exc:  # noqa: BLE001 - a failed call is recorded; the router may still escalate
             generation, error = None, f"{type(exc).__name__}: {exc}"
             retries = exc.retries if isinstance(exc, RetriesExhausted) else 0
