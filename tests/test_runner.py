@@ -714,9 +714,10 @@ def test_prompts_longer_than_the_context_window_are_named_with_what_to_change(wb
     cut = [r.generation.prompt_tokens_cut for r in long.records if r.generation]
     assert not any(r.generation and r.generation.prompt_tokens_cut for r in short.records) and sum(map(bool, cut)) > 0
     assert result.context_notes == (
-        f"{long.variant.name}: {sum(map(bool, cut))} of 4 prompts are longer than the model's context window, so their first tokens "
-        f"(up to {max(cut)}), the instruction and the best-ranked chunks among them, were never read — retrieve fewer or smaller "
-        "chunks (the retrieval's k, the chunker's size) or shorten the prompt",)
+        f"{long.variant.name}: {sum(map(bool, cut))} of 4 prompts are longer than the model's context window (2048 tokens), so their "
+        f"first tokens (up to {max(cut)}), the instruction and the best-ranked chunks among them, were never read — raise the model's "
+        "context_window (up to 32768 tokens, what it was trained for), or retrieve fewer or smaller chunks (the retrieval's k, the "
+        "chunker's size) or shorten the prompt",)
     assert result.context_notes[0] in result.notes
 
 
@@ -733,9 +734,10 @@ def test_answers_cut_where_the_context_window_ended_are_named_not_read_as_max_to
                      chunkers=[{"strategy": "recursive", "size": 800, "overlap": 0}])
     result = wb.run(spec, models=models, index_store=MemoryIndexStore(), tracker=MemoryTracker(), settings=wb_settings, progress=False)
     ended = next(v for v in result.variants if v.variant.prompt.name == "short")
-    assert result.context_notes == (f"{ended.variant.name}: 4 of 4 answers were cut where the model's context window ended, after as "
-                                    "few as 3 tokens, before their max_tokens — retrieve fewer or smaller chunks (the retrieval's k, "
-                                    "the chunker's size) or shorten the prompt",)  # those cut at max_tokens are not named
+    assert result.context_notes == (f"{ended.variant.name}: 4 of 4 answers were cut where the model's context window (2048 tokens) "
+                                    "ended, after as few as 3 tokens, before their max_tokens — raise the model's context_window (up "
+                                    "to 32768 tokens, what it was trained for), or retrieve fewer or smaller chunks (the retrieval's "
+                                    "k, the chunker's size) or shorten the prompt",)  # those cut at max_tokens are not named
 
 
 def test_a_sweep_over_an_index_of_an_older_workbench_still_records_its_chunks(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]

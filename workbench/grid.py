@@ -340,6 +340,9 @@ class VariantPlan:
     judge_calls: int = 0
     judge_cached: int = 0
     judge_cost_usd: float | None = 0.0
+    # its prompts estimated longer than a llama.cpp model's context window leaves them (the window's tokens); counted
+    # once its index is built (the retrieved chunks are most of a prompt)
+    over_window: tuple[int, int] | None = None
 
     @property
     def calls(self) -> int:
@@ -397,6 +400,10 @@ class VariantPlan:
         if self.judge_calls:
             judge_cost = ", judge cost unknown" if self.judge_cost_usd is None else f", ~{_usd(self.judge_cost_usd)}" if self.judge_cost_usd else ""
             text += f"; up to {_counted(self.judge_calls, 'judge call')}{judge_cost}"
+        if self.over_window is not None:
+            prompts, window = self.over_window
+            text += (f"; ~{prompts} of {self.questions} prompts longer than the model's context window ({window} tokens, with "
+                     "room for max_tokens), their start cut or their question failed")
         if self.budgets_passed:
             text += f" — would pass {' and '.join(self.budgets_passed)} and stop FAILED"
         elif self.budgets_at_risk:
@@ -411,7 +418,8 @@ class VariantPlan:
                 "judge_calls": self.judge_calls, "judge_cached": self.judge_cached,
                 "judge_cost_usd": self.judge_cost_usd if self.judge_calls else 0.0,
                 "index_built": self.index_built, "budgets_passed": list(self.budgets_passed),
-                "budgets_at_risk": list(self.budgets_at_risk), "error": self.unservable}
+                "budgets_at_risk": list(self.budgets_at_risk), "error": self.unservable,
+                "prompts_over_window": self.over_window[0] if self.over_window is not None else 0}
 
 
 def _usd(amount: float) -> str:

@@ -14,7 +14,9 @@ from workbench.datasets import Corpus, Dataset, Document, EvalCase, Source
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score, direction, scorer_entries
-from workbench.models import CONTEXT_ADVICE, Generation, embedder_input_tokens, embedder_unknown_share, runs_locally
+from workbench.models import (
+    CONTEXT_ADVICE, DEFAULT_CONTEXT_WINDOW, Generation, embedder_input_tokens, embedder_unknown_share, runs_locally, trained_context,
+)
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.redaction import quoted_error, redact, redactor
 from workbench.sandbox import Outcome
@@ -164,6 +166,19 @@ class VariantResult:
 def _redacted(error: str | None) -> str | None:
     """An error as shown in a notebook (its output is saved with it): a provider's error can quote the API key."""
     return redact(error) if error else error
+
+
+def _window_of(model: ModelSpec) -> str:
+    """A model's context window as the notes name it: a llama.cpp model's with its size in tokens."""
+    return f"the model's context window ({model.window or DEFAULT_CONTEXT_WINDOW} tokens)" if runs_locally(model.id) else "the model's context window"
+
+
+def _window_advice(model: ModelSpec) -> str:
+    """What to do about prompts longer than a model's context window: a llama.cpp model's own window first, when the
+    model was trained for a longer one (Gemma 3 270M for 32768 tokens, run with 2048 unless told)."""
+    window, trained = model.window or DEFAULT_CONTEXT_WINDOW, trained_context(model.id) if runs_locally(model.id) else None
+    larger = f"raise the model's context_window (up to {trained} tokens, what it was trained for), or " if trained and trained > window else ""
+    return larger + CONTEXT_ADVICE
 
 
 def _answers(v: VariantResult) -> Iterator[tuple[ModelSpec, Generation]]:
@@ -437,16 +452,18 @@ class SweepResult:
         notes = []
         for v in self.variants:
             answers = list(_answers(v))
-            cut = [g.prompt_tokens_cut for _, g in answers if g.prompt_tokens_cut]
+            cut = [(m, g.prompt_tokens_cut) for m, g in answers if g.prompt_tokens_cut]
             if cut:
-                notes.append(f"{v.variant.name}: {len(cut)} of {len(answers)} prompts are longer than the model's context window, "
-                             f"so their first tokens (up to {max(cut)}), the instruction and the best-ranked chunks among them, were "
-                             f"never read — {CONTEXT_ADVICE}")
-            ended = [g.output_tokens for m, g in answers
+                model = cut[0][0]
+                notes.append(f"{v.variant.name}: {len(cut)} of {len(answers)} prompts are longer than {_window_of(model)}, so their "
+                             f"first tokens (up to {max(n for _, n in cut)}), the instruction and the best-ranked chunks among them, "
+                             f"were never read — {_window_advice(model)}")
+            ended = [(m, g.output_tokens) for m, g in answers
                      if runs_locally(m.id) and g.finish_reason == "length" and g.output_tokens < m.params.max_tokens]
             if ended:
-                notes.append(f"{v.variant.name}: {len(ended)} of {len(answers)} answers were cut where the model's context window "
-                             f"ended, after as few as {min(ended)} tokens, before their max_tokens — {CONTEXT_ADVICE}")
+                model = ended[0][0]
+                notes.append(f"{v.variant.name}: {len(ended)} of {len(answers)} answers were cut where {_window_of(model)} ended, "
+                             f"after as few as {min(n for _, n in ended)} tokens, before their max_tokens — {_window_advice(model)}")
         return tuple(notes)
 
     @property

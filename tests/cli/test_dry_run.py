@@ -556,3 +556,23 @@ def test_a_dry_run_says_what_the_sweep_would_note_of_its_corpus(tmp_path: Path, 
                 "folder, which reads their visible text, or export them as markdown or text"]
     code, out, _ = cli("--dry-run", "--format", "json")
     assert [note[:len(start)] for note, start in zip(json.loads(out)["notes"][1:], (copies, pages), strict=True)] == [copies, pages]
+
+
+def test_prompts_longer_than_a_llama_cpp_model_s_context_window_are_counted_before_they_are_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fakes: dict[str, ScriptedModel | HashingEmbedder]
+) -> None:
+    """Once the index is built, the dry run renders each prompt: those longer than the window leaves them beside max_tokens
+    would lose their start (a completion model) or fail (a chat model), which the sweep said only after answering."""
+    from workbench.config import settings
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (tmp_path / "exp.yaml").write_text(spec_text("a"), encoding="utf-8")
+    wb.run(wb.load_experiment(tmp_path / "exp.yaml"), settings=cfg, models=fakes, progress=False)  # builds the index
+    narrow = spec_text("a").replace("    params: {max_tokens: 16}\n", "    params: {max_tokens: 16}\n    context_window: 256\n")
+    (tmp_path / "narrow.yaml").write_text(narrow, encoding="utf-8")
+    (variant,) = wb.plan_sweep(wb.load_experiment(tmp_path / "narrow.yaml"), settings=cfg, models=fakes).variants
+    assert variant.status().endswith(f"; ~{QUESTIONS} of {QUESTIONS} prompts longer than the model's context window (256 tokens, "
+                                     "with room for max_tokens), their start cut or their question failed"), variant.status()
+    assert variant.as_dict()["prompts_over_window"] == QUESTIONS

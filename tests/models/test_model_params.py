@@ -1,4 +1,4 @@
-"""A model's ``params`` given a setting of llama.cpp's or a provider's sampler that workbench does not pass on (``top_p``,
+"""A model's ``params`` given a setting of llama.cpp's or a provider's sampler that workbench does not pass on (``mirostat``,
 ``n_ctx``, ``seed``): one line saying so and what to do, where it read as a misspelling ("did you mean 'stop'?" for
 ``top_p``, "check its spelling" for ``seed`` and ``n_ctx``)."""
 
@@ -8,36 +8,25 @@ from pathlib import Path
 
 import pytest
 
-from workbench.errors import SpecError
-from workbench.spec import load_experiment
-
-EXPERIMENT = """\
-name: t
-dataset: {path: d.jsonl}
-corpus: {builtin: python-reference}
-prompts: [{name: a, template: "Context: {context}\\nQuestion: {question}\\nAnswer:"}]
-models:
-  - id: local:gemma3-270m
-    params:
-      max_tokens: 32
-      %s
-chunkers: [{strategy: recursive, size: 400, overlap: 40}]
-"""
+from tests.models import model_entries
+from workbench.models import GEMMA_ID
 
 
 def refusal(tmp_path: Path, setting: str) -> str:
-    path = tmp_path / "exp.yaml"
-    path.write_text(EXPERIMENT % setting, encoding="utf-8")
-    with pytest.raises(SpecError) as caught:
-        load_experiment(path)
-    return str(caught.value).removeprefix(f"{path}:")
+    return model_entries.refusal(tmp_path, GEMMA_ID, f"    params:\n      max_tokens: 32\n      {setting}")
 
 
-@pytest.mark.parametrize("setting", ["top_p: 0.9", "top_k: 40", "repeat_penalty: 1.1", "frequency_penalty: 0.5"])
+@pytest.mark.parametrize("setting", ["mirostat: 2", "tfs_z: 0.9", "logit_bias: {}"])
 def test_a_sampler_setting_workbench_does_not_pass_is_named_as_such(tmp_path: Path, setting: str) -> None:
     name = setting.split(":")[0]
-    assert refusal(tmp_path, setting) == (f"7: models[0].params: {name}: workbench passes a model temperature, max_tokens, stop "
-                                          "and timeout_s only — remove it")
+    assert refusal(tmp_path, setting) == (f"7: models[0].params: {name}: workbench passes a model temperature, max_tokens, stop, "
+                                          "timeout_s and the sampler settings top_p, top_k, min_p, typical_p, repeat_penalty, "
+                                          "presence_penalty, frequency_penalty only — remove it")
+
+
+def test_hugging_face_s_name_for_the_repeat_penalty_is_told_llama_cpp_s(tmp_path: Path) -> None:
+    assert refusal(tmp_path, "repetition_penalty: 1.1") == ("7: models[0].params: repetition_penalty: llama.cpp and Ollama call it "
+                                                            "repeat_penalty — write repeat_penalty")
 
 
 def test_a_seed_under_params_is_sent_to_the_top_of_the_file(tmp_path: Path) -> None:
@@ -45,11 +34,10 @@ def test_a_seed_under_params_is_sent_to_the_top_of_the_file(tmp_path: Path) -> N
                                             "write it once at the top of the file (seed: 3), not under params")
 
 
-def test_a_context_window_under_params_says_who_sets_it_and_what_to_do_with_long_prompts(tmp_path: Path) -> None:
+def test_a_context_window_under_params_says_where_it_is_set(tmp_path: Path) -> None:
     assert refusal(tmp_path, "n_ctx: 8192") == (
-        "7: models[0].params: n_ctx: workbench sets a llama.cpp model's context window (2048 tokens) itself — remove it; "
-        "for prompts longer than that, retrieve fewer or smaller chunks (the retrieval's k, the chunker's size) or shorten "
-        "the prompt")
+        "7: models[0].params: n_ctx: a llama.cpp model's context window (2048 tokens unless set) is the model's context_window, "
+        "beside its id and params — write it there (context_window: 8192)")
 
 
 def test_a_misspelt_param_is_still_answered_with_the_one_meant(tmp_path: Path) -> None:

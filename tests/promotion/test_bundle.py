@@ -447,6 +447,33 @@ def test_a_bundle_reads_its_corpus_folder_with_the_exclude_it_was_evaluated_with
     assert bundle.answer(CASES[0]["question"]).answer == CASES[0]["reference"]
 
 
+def test_a_bundle_answers_with_the_sampler_settings_and_context_window_it_was_evaluated_with(tmp_path: Path, empty_store: Path) -> None:
+    """config.yaml holds the model's sampler settings and context window, and the rebuilt pipeline samples with them and
+    loads the model with that window (both are part of what the evaluated answers were)."""
+    from tests.conftest import copy_store
+    from workbench.config import settings
+    from workbench.models import GEMMA_ID
+    from workbench.promotion import build_bundle
+
+    spec = write_project(tmp_path)
+    tuned = spec.models[0].model_copy(update={"params": spec.models[0].params.model_copy(update={"repeat_penalty": 1.3}),  # type: ignore[union-attr]
+                                              "context_window": 4096})
+    spec = spec.model_copy(update={"models": (tuned,), "prompts": spec.prompts[:1]})
+    cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
+    models = fake_models()
+    result = wb.run(spec, settings=cfg, models=models, progress=False)
+    wb.promote(result.variants[0].run_id or "", name="assist-sampler", alias="staging", gates=EASY, settings=cfg)
+    files, _, _, _ = build_bundle("assist-sampler", "staging", settings=cfg)
+    written = yaml.safe_load(files["config.yaml"])["model"]
+    assert (written["params"]["repeat_penalty"], written["context_window"]) == (1.3, 4096)
+    folder = _write_bundle(files, tmp_path / "bundle")
+    load = dict(corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index")
+    wb.load_bundle(folder, models=models, **load).answer(CASES[0]["question"])
+    assert models[GEMMA_ID].requests[-1][0].sampler == (("repeat_penalty", 1.3),)
+    served = wb.load_bundle(folder, models={MINILM_ID: models[MINILM_ID]}, **load)  # Gemma itself, not loaded until it answers
+    assert ":ctx4096:" in served.generator.identity
+
+
 def test_a_bundle_embeds_its_questions_as_the_sweep_did_as_search_queries(tmp_path: Path, empty_store: Path, google_embeddings: Any) -> None:
     """A google_genai embedding model embeds a question as a search query (embed_query), in the sweep and in the bundle
     alike: the bundle retrieves the chunks the promoted run retrieved."""

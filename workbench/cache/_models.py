@@ -39,7 +39,7 @@ def generation_key(
         identity: what the model is (provider string, or a GGUF file's sha256 and context size).
         kind: completion (the prompt text is the input) or chat (the messages are).
         prompt: the exact rendered input (for a completion model, with its template's turn stops).
-        params: temperature, max_tokens, stop strings and seed (a judge's repeat index is folded into its seed, so
+        params: temperature, max_tokens, stop strings, seed and the sampler settings set (a judge's repeat index is folded into its seed, so
             repeats are distinct keys). The timeout is not part of the key: it decides only whether a call finishes.
         json_schema: the output schema asked for (judge calls), or None.
     """
@@ -50,7 +50,9 @@ def generation_key(
         # where a completion answer that runs on into a next turn of its template ends (only when the template has one,
         # so the keys of the answers it does not change stay as they were)
         **({"turn_stops": list(prompt.stops)} if prompt.stops and kind == "completion" else {}),
-        "params": {"temperature": params.temperature, "max_tokens": params.max_tokens, "stop": list(params.stop), "seed": params.seed},
+        # the sampler settings set (top_p...) beside them: a call that sets none has the key it had before they were passed
+        "params": {"temperature": params.temperature, "max_tokens": params.max_tokens, "stop": list(params.stop), "seed": params.seed,
+                   **dict(params.sampler)},
         "schema": json_schema,
     })
 

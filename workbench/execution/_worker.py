@@ -62,23 +62,25 @@ class ModelResolver:
         self.record_sha256 = record_sha256
         self.retries = retries
         self.claims = claims if claims is not None else getattr(store, "claims_dir", None)
-        self._loaded: dict[tuple[str, str], Any] = {}
-        self._wrapped: dict[tuple[str, str, bool], Any] = {}
+        self._loaded: dict[tuple[Any, ...], Any] = {}  # (model, kind, context window) or (embedding model, role)
+        self._wrapped: dict[tuple[Any, ...], Any] = {}
         self.store = store
         self.read = read
 
-    def _raw_generator(self, model_id: str, kind: ModelKind) -> Generator:
+    def _raw_generator(self, model_id: str, kind: ModelKind, window: int | None = None) -> Generator:
         if model_id in self.overrides:
             return self.overrides[model_id]  # type: ignore[return-value]
-        key = (model_id, kind)
+        key = (model_id, kind, window)
         if key not in self._loaded:
-            self._loaded[key] = load_generator(model_id, kind=kind, home=self.home, record_sha256=self.record_sha256)
+            self._loaded[key] = load_generator(model_id, kind=kind, home=self.home, record_sha256=self.record_sha256, context_window=window)
         return self._loaded[key]  # type: ignore[no-any-return]
 
-    def generator(self, model_id: str, kind: ModelKind, *, cache: bool = True) -> Generator:
-        key = (model_id, kind, cache)
+    def generator(self, model_id: str, kind: ModelKind, *, cache: bool = True, window: int | None = None) -> Generator:
+        """The generator of ``model_id`` served as ``kind``, behind the cache unless told not to; ``window``: a llama.cpp
+        model's context window (None: the default one), each loaded apart."""
+        key = (model_id, kind, cache, window)
         if key not in self._wrapped:
-            raw = self._raw_generator(model_id, kind)
+            raw = self._raw_generator(model_id, kind, window)
             self._wrapped[key] = CachedGenerator(raw, self.store, identity=raw.identity, read=self.read, claims=self.claims) if cache else raw
         return self._wrapped[key]  # type: ignore[no-any-return]
 
@@ -108,9 +110,9 @@ class ModelResolver:
             out["query_embedding"] = queries
         if isinstance(variant.model, RouterSpec):
             for role, m in (("cheap", variant.model.cheap), ("strong", variant.model.strong)):
-                out[role] = self._raw_generator(m.id, m.resolved_kind).identity
+                out[role] = self._raw_generator(m.id, m.resolved_kind, m.window).identity
         elif variant.model is not None:
-            out["generator"] = self._raw_generator(variant.model.id, variant.model.resolved_kind).identity
+            out["generator"] = self._raw_generator(variant.model.id, variant.model.resolved_kind, variant.model.window).identity
         if judge is not None and variant.model is not None:
             out["judge"] = self._raw_generator(judge.id, judge.kind or default_kind(judge.id)).identity
         return out
@@ -368,9 +370,7 @@ def stopped_result(variant: Variant, why: str, stats: ChunkStats, *, started_ms:
 def generation_params(model: ModelSpec, spec: ExperimentSpec) -> GenerationParams:
     """How a sweep of ``spec`` calls ``model`` (pure): its params, the sweep's seed and retries (what its cached answers
     are keyed by, which a dry run counts)."""
-    p = model.params
-    return GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=spec.seed, timeout_s=p.timeout_s,
-                            retries=spec.execution.retries)
+    return model.params.generation(spec.seed, spec.execution.retries)
 
 
 def run_job(
@@ -435,12 +435,14 @@ def run_job(
         respond: Callable[[QuestionRecord], QuestionRecord]
         if isinstance(model, RouterSpec):  # cheap model first, the strong one when a signal fires
             router = Router.from_spec(
-                model, generator=lambda m: slotted(m.id, models.generator(m.id, m.resolved_kind, cache=m.cache)), params=params_of, price=spec.price,
+                model, generator=lambda m: slotted(m.id, models.generator(m.id, m.resolved_kind, cache=m.cache, window=m.window)), params=params_of,
+                price=spec.price,
                 embedder=slotted_embedder(variant.retrieval.embedding, models.embedder(variant.retrieval.embedding)),
             )
             respond = lambda found: route_answer(found, template=template, router=router, deadline=box.deadline)  # noqa: E731
         else:
-            generator, params = slotted(model.id, models.generator(model.id, model.resolved_kind, cache=model.cache)), params_of(model)
+            generator = slotted(model.id, models.generator(model.id, model.resolved_kind, cache=model.cache, window=model.window))
+            params = params_of(model)
             respond = lambda found: generate_answer(found, template=template, generator=generator, params=params, deadline=box.deadline)  # noqa: E731
         (box.workdir / "prompt.txt").write_text(template.text, encoding="utf-8")
         lock = threading.Lock()

@@ -1,10 +1,11 @@
 """Models: generation and embedding behind small protocols, resolved from ``provider:model`` strings."""
 
-from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID, SMOLLM2_ID, file_sha256, llama_threads
+from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID, SMOLLM2_ID, file_sha256, llama_threads, prompt_budget
 from workbench.models._pricing import DEFAULT_PRICES, Price, cost_of, price_for
 from workbench.models._retry import RetriesExhausted
 from workbench.models._registry import (
     PROVIDERS,
+    check_context_window,
     check_kind,
     check_model_id,
     default_kind,
@@ -20,19 +21,23 @@ from workbench.models._registry import (
     names_a_folder,
     portable_model_id,
     runs_locally,
+    sampler_refusal,
+    trained_context,
 )
-from workbench.models._types import CONTEXT_ADVICE, Embedder, Generation, GenerationParams, Generator, ModelKind
+from workbench.models._types import CONTEXT_ADVICE, DEFAULT_CONTEXT_WINDOW, SAMPLER_SETTINGS, Embedder, Generation, GenerationParams, Generator, ModelKind
 from workbench.models._versions import COMPUTING_PACKAGES, LLAMA_CPP_PACKAGES, without_versions
 
 __all__ = [
     "COMPLETION_STOPS",
     "COMPUTING_PACKAGES",
     "CONTEXT_ADVICE",
+    "DEFAULT_CONTEXT_WINDOW",
     "DEFAULT_PRICES",
     "GEMMA_ID",
     "LLAMA_CPP_PACKAGES",
     "MINILM_ID",
     "PROVIDERS",
+    "SAMPLER_SETTINGS",
     "SMOLLM2_ID",
     "Embedder",
     "Generation",
@@ -41,6 +46,7 @@ __all__ = [
     "ModelKind",
     "Price",
     "RetriesExhausted",
+    "check_context_window",
     "check_kind",
     "check_model_id",
     "cost_of",
@@ -59,6 +65,9 @@ __all__ = [
     "names_a_folder",
     "portable_model_id",
     "price_for",
+    "prompt_budget",
     "runs_locally",
+    "sampler_refusal",
+    "trained_context",
     "without_versions",
 ]

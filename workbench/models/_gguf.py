@@ -33,9 +33,11 @@ _GGML_BLOCKS = {
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
 _DEFAULT_ALIGNMENT = 32
-# keys read into GgufInfo.metadata (a vocabulary's 50 000+ strings are skipped, not kept)
+# keys read into GgufInfo.metadata (a vocabulary's 50 000+ strings are skipped, not kept), and the context length its
+# architecture's key holds (``llama.context_length``, ``gemma3.context_length``)
 _WHOLE_AGAIN = "download or copy it again, whole"
 _KEPT_KEYS = ("general.architecture", "general.type", "general.alignment", "tokenizer.chat_template")
+_CONTEXT_KEY = ".context_length"
 
 
 class GgufError(ValueError):
@@ -59,6 +61,12 @@ class GgufInfo:
     @property
     def has_chat_template(self) -> bool:
         return bool(self.metadata.get("tokenizer.chat_template"))
+
+    @property
+    def trained_context(self) -> int | None:
+        """The context length the model was trained for (its ``<architecture>.context_length``), or None when not said."""
+        value = self.metadata.get(f"{self.architecture}{_CONTEXT_KEY}")
+        return value if isinstance(value, int) and value > 0 else None
 
 
 def read_gguf(path: Path) -> GgufInfo:
@@ -93,8 +101,9 @@ def _parse(reader: _Reader) -> GgufInfo:
     metadata = {}
     for _ in range(keys):
         key = reader.string()
-        value = reader.value(reader.scalar("<I"), keep=key in _KEPT_KEYS)
-        if key in _KEPT_KEYS:
+        kept = key in _KEPT_KEYS or key.endswith(_CONTEXT_KEY)
+        value = reader.value(reader.scalar("<I"), keep=kept)
+        if kept:
             metadata[key] = value
     end = 0
     for _ in range(tensors):

@@ -28,7 +28,9 @@ RefusalAdvice = Callable[[int | None], "tuple[str, str] | None"]
 class ChatModelFactory(Protocol):
     """Builds a LangChain chat model for one set of decoding settings."""
 
-    def __call__(self, *, temperature: float, max_tokens: int, timeout_s: float | None, seed: int) -> Any: ...
+    def __call__(self, *, temperature: float, max_tokens: int, timeout_s: float | None, seed: int, **sampler: float) -> Any:
+        """``sampler``: the sampler settings set (``GenerationParams.sampler``), under the names the class takes them by."""
+        ...
 
 
 # Providers whose LangChain class takes ``max_retries``: their client's own retries are turned off, so every retry is
@@ -42,9 +44,10 @@ _CLIENT_RETRIES: Mapping[str, int] = {
 _SEEDED = frozenset({"openai", "azure_openai", "ollama"})
 
 
-def chat_options(provider: str, *, max_tokens: int, timeout_s: float | None, seed: int) -> dict[str, Any]:
+def chat_options(provider: str, *, max_tokens: int, timeout_s: float | None, seed: int, **sampler: float) -> dict[str, Any]:
     """The options of a provider's LangChain chat class for these settings (pure): the answer's length and the time
-    limit in the words the class reads, the client's own retries off, and the seed where its API takes one."""
+    limit in the words the class reads, the client's own retries off, the seed where its API takes one, and the sampler
+    settings set (the experiment refuses one the class does not take: ``SAMPLER_PROVIDERS``)."""
     if provider == "ollama":
         options: dict[str, Any] = {"num_predict": max_tokens, "client_kwargs": {"timeout": timeout_s}}
     else:
@@ -53,22 +56,23 @@ def chat_options(provider: str, *, max_tokens: int, timeout_s: float | None, see
         options["max_retries"] = _CLIENT_RETRIES[provider]
     if provider in _SEEDED:
         options["seed"] = seed
-    return options
+    return {**options, **sampler}
 
 
-def chat_model(model_id: str, *, temperature: float, max_tokens: int, timeout_s: float | None, seed: int = 0) -> Any:
+def chat_model(model_id: str, *, temperature: float, max_tokens: int, timeout_s: float | None, seed: int = 0, **sampler: float) -> Any:
     """A LangChain chat model for ``provider:model`` with these settings (the provider package must be installed);
     ``seed`` goes to the providers whose API samples with one."""
     from langchain.chat_models import init_chat_model
 
-    options = chat_options(model_id.partition(":")[0], max_tokens=max_tokens, timeout_s=timeout_s, seed=seed)
+    options = chat_options(model_id.partition(":")[0], max_tokens=max_tokens, timeout_s=timeout_s, seed=seed, **sampler)
     return init_chat_model(model_id, temperature=temperature, **options)
 
 
 class LangChainChatGenerator:
     """Any LangChain chat model; tokens come from the response's ``usage_metadata``.
 
-    ``chat_model`` builds the model for a call's temperature, max_tokens, timeout and seed (one model per setting, kept).
+    ``chat_model`` builds the model for a call's temperature, max_tokens, timeout, seed and sampler settings (one model
+    per setting, kept).
     Asked for JSON, the model answers through ``with_structured_output(schema, include_raw=True)``; the JSON it
     parsed (else the raw tool-call arguments or text) is the answer's text. There the time limit is
     ``params.timeout_s``, set when the model is built: LangChain passes no per-call timeout through structured output.
@@ -91,18 +95,19 @@ class LangChainChatGenerator:
         self.identity = identity or model_id  # the provider's model name (and server, when not the default) answers
         self._refusal = refusal
         self._factory = chat_model
-        self._models: dict[tuple[float, int, float | None, int], Any] = {}
+        self._models: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
         self._down = False  # the last call that ended found no server to connect to (after its retries)
         self._refused_call: ModelError | None = None  # the server refused the key, its access or the model
         self._refused_at = 0.0  # when (time.monotonic())
 
     def _model(self, params: GenerationParams) -> Any:
-        key = (params.temperature, params.max_tokens, params.timeout_s, params.seed)
+        key = (params.temperature, params.max_tokens, params.timeout_s, params.seed, params.sampler)
         with self._lock:
             if key not in self._models:
                 self._models[key] = self._factory(
-                    temperature=params.temperature, max_tokens=params.max_tokens, timeout_s=params.timeout_s, seed=params.seed
+                    temperature=params.temperature, max_tokens=params.max_tokens, timeout_s=params.timeout_s, seed=params.seed,
+                    **dict(params.sampler),
                 )
             return self._models[key]
 

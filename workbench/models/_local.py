@@ -357,7 +357,7 @@ class LlamaCppGenerator:
                 scores[eos] = 0.0
             return scores
 
-        common: dict[str, Any] = dict(max_tokens=params.max_tokens, temperature=params.temperature, seed=params.seed)
+        common: dict[str, Any] = dict(max_tokens=params.max_tokens, temperature=params.temperature, seed=params.seed, **dict(params.sampler))
         with lock:
             # forget the previous prompt: llama.cpp would reuse its KV cache for a shared prefix, and the logits of a
             # prefix evaluated apart differ in the last bits, so an answer would depend on what was asked before it

@@ -29,7 +29,7 @@ from workbench.models._local import (
     smollm2_path,
 )
 from workbench.models._gguf import GgufError, read_gguf, serving_problem
-from workbench.models._types import Embedder, Generator, ModelKind
+from workbench.models._types import DEFAULT_CONTEXT_WINDOW, TOKEN_FILTERS, Embedder, Generator, ModelKind
 from workbench.models._versions import HUGGINGFACE_PACKAGES, MINILM_PACKAGES, with_versions
 from workbench.redaction import without_credentials
 
@@ -82,6 +82,17 @@ _BASE_URL_EXAMPLES: Mapping[str, str] = {
     "ANTHROPIC_BASE_URL": "http://localhost:4000 (the client adds /v1/messages)",
 }
 
+# provider -> the sampler settings (SAMPLER_SETTINGS) workbench passes its LangChain chat class, which takes each under
+# that name; Anthropic's API has no penalties, OpenAI's no top_k, Ollama's class no min_p or penalties but its repeat one
+SAMPLER_PROVIDERS: Mapping[str, tuple[str, ...]] = {
+    "openai": ("top_p", "presence_penalty", "frequency_penalty"),
+    "azure_openai": ("top_p", "presence_penalty", "frequency_penalty"),
+    "anthropic": ("top_p", "top_k"),
+    "ollama": ("top_p", "top_k", "repeat_penalty"),
+    "google_genai": ("top_p", "top_k"),
+    "mistralai": ("top_p",),
+}
+
 # provider -> options of its LangChain embeddings class: langchain-openai counts tokens with tiktoken (whose encoding
 # is downloaded from the internet at first use) and then sends token ids, which OpenAI-compatible servers refuse;
 # chunks are far below the models' input limit, so the texts are sent as they are
@@ -107,19 +118,21 @@ def embeds_queries_apart(model_id: str) -> bool:
 @dataclass(frozen=True)
 class LocalGenerator:
     """An embedded GGUF model: how it is served and where its file is (found, or written, on first load), given where
-    its sha256 is kept and whether it may be written there (``file_sha256``'s ``home`` and ``record``), and its sha256
-    when known without the file (None: read from the file)."""
+    its sha256 is kept and whether it may be written there (``file_sha256``'s ``home`` and ``record``), the context
+    length it was trained for (its header's, known without the file), and its sha256 when known without the file
+    (None: read from the file)."""
 
     kind: ModelKind
     path: Callable[[Path | None, bool], Path]
+    trained_context: int
     sha256: Callable[[], str] | None = None
 
 
 LOCAL_GENERATORS: Mapping[str, LocalGenerator] = {
     # a base model without a chat template: completion prompts answer, chat calls echo the context
-    GEMMA_ID: LocalGenerator("completion", lambda home, record: gemma_path(_settings().model_dir, home, record=record), gemma_sha256),
+    GEMMA_ID: LocalGenerator("completion", lambda home, record: gemma_path(_settings().model_dir, home, record=record), 32768, gemma_sha256),
     # an instruction-tuned chat model, served through the GGUF's own chat template
-    SMOLLM2_ID: LocalGenerator("chat", lambda home, record: smollm2_path()),
+    SMOLLM2_ID: LocalGenerator("chat", lambda home, record: smollm2_path(), 8192),
 }
 LOCAL_EMBEDDERS: Mapping[str, Callable[[], Embedder]] = {MINILM_ID: MiniLMEmbedder}
 # embedding model -> the tokens of a text it reads (the rest is cut off unseen); only where that is known and small
@@ -253,6 +266,65 @@ def embedder_identity(model_id: str, environ: Mapping[str, str], home: Path | No
     return with_versions(found, embedding_packages(model_id))
 
 
+def sampler_refusal(model_id: str, setting: str, temperature: float) -> str | None:
+    """Why a model's params cannot set the sampler ``setting`` (one of ``SAMPLER_SETTINGS``) and what to do, or None
+    when they can (pure): a provider whose chat class workbench does not pass it to (``SAMPLER_PROVIDERS``), or a
+    llama.cpp model at temperature 0, which answers with the likeliest token whatever the setting that filters tokens."""
+    if runs_locally(model_id):
+        if temperature == 0 and setting in TOKEN_FILTERS:
+            return (f"at temperature 0 llama.cpp answers with the likeliest token, so {setting} changes no answer — set a "
+                    "temperature above 0, or remove it")
+        return None
+    provider = model_id.partition(":")[0]
+    passed = SAMPLER_PROVIDERS.get(provider, ())
+    if setting in passed:
+        return None
+    others = f"it passes {', '.join(passed)}" if passed else "it passes none of these settings"
+    return (f"workbench does not pass {setting} to {provider} models ({others}) — remove it, or compare {setting} on a "
+            "llama.cpp model (local: or llamacpp:)")
+
+
+def check_context_window(model_id: str, window: int | None) -> None:
+    """Check a model's ``context_window`` without reading any file (used when a spec is read): a hosted model's window is
+    its server's, and an embedded model's cannot pass what it was trained for; a ``llamacpp:`` file's is checked against
+    its header as it is loaded (``load_generator``).
+
+    Raises:
+        ModelError: one line saying what to do.
+    """
+    if window is None:
+        return
+    if not runs_locally(model_id):
+        ollama = (" (an Ollama model's: set num_ctx in its Modelfile, or OLLAMA_CONTEXT_LENGTH where the server runs)"
+                  if model_id.startswith("ollama:") else "")
+        raise ModelError(f"a hosted model's context window is its server's — remove it{ollama}")
+    past = _past_training(model_id, window, LOCAL_GENERATORS[model_id].trained_context) if model_id in LOCAL_GENERATORS else None
+    if past is not None:
+        raise ModelError(past)
+
+
+def trained_context(model_id: str) -> int | None:
+    """The context length a llama.cpp model was trained for (an embedded one's known, a ``llamacpp:`` file's from its
+    header); None for a hosted model or a file that does not say (or is not there)."""
+    if model_id in LOCAL_GENERATORS:
+        return LOCAL_GENERATORS[model_id].trained_context
+    provider, _, name = model_id.partition(":")
+    if provider != "llamacpp":
+        return None
+    try:
+        return read_gguf(Path(name).expanduser()).trained_context
+    except (OSError, GgufError):
+        return None
+
+
+def _past_training(model_id: str, window: int, trained: int | None) -> str | None:
+    """Why a context window longer than the model was trained for is refused, or None (pure): llama.cpp runs it, and
+    the model reads the positions past its training as noise."""
+    if trained is None or window <= trained:
+        return None
+    return f"context_window {window} is more than the {trained} tokens {model_id} was trained for — set {trained} or less"
+
+
 def runs_locally(model_id: str) -> bool:
     """A model served by llama.cpp on this machine's cores (``local:`` and ``llamacpp:``), not by a provider."""
     return model_id.partition(":")[0] in ("local", "llamacpp")
@@ -367,27 +439,31 @@ def _require_provider(model_id: str) -> str:
     return provider
 
 
-def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path | None = None, record_sha256: bool = True) -> Generator:
+def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path | None = None, record_sha256: bool = True,
+                   context_window: int | None = None) -> Generator:
     """Build the generator for a model string (loading happens lazily: local models on first use, hosted chat models
     on the first call with given decoding settings). ``home``: where a GGUF file's sha256 is kept (a sweep's settings'
     home; None: the default settings'); without ``record_sha256`` one computed here is not written there, nor the
-    embedded Gemma's file (a dry run: it is known by its package's sha256, and answers nothing).
+    embedded Gemma's file (a dry run: it is known by its package's sha256, and answers nothing). ``context_window``: a
+    llama.cpp model's, in tokens (None: ``DEFAULT_CONTEXT_WINDOW``).
 
     Raises:
-        ModelError: the model string is malformed, the GGUF file is missing, the kind does not fit the model, or a
-            provider package or API key is missing.
+        ModelError: the model string is malformed, the GGUF file is missing, the kind does not fit the model, the
+            context window does not, or a provider package or API key is missing.
     """
     check_model_id(model_id)
     check_kind(model_id, kind)
+    check_context_window(model_id, context_window)
     provider, name = _split(model_id)
+    n_ctx = context_window or DEFAULT_CONTEXT_WINDOW
     if provider == "local":
         local = LOCAL_GENERATORS[model_id]
-        return LlamaCppGenerator(model_id, local.path(home, record_sha256), kind=local.kind, home=home, record_sha256=record_sha256,
-                                 sha256=local.sha256() if local.sha256 is not None else None)
+        return LlamaCppGenerator(model_id, local.path(home, record_sha256), kind=local.kind, n_ctx=n_ctx, home=home,
+                                 record_sha256=record_sha256, sha256=local.sha256() if local.sha256 is not None else None)
     if provider == "llamacpp":
         path = Path(name).expanduser()
-        _check_gguf(model_id, path, kind or "completion")
-        return LlamaCppGenerator(model_id, path, kind=kind or "completion", home=home, record_sha256=record_sha256)
+        _check_gguf(model_id, path, kind or "completion", context_window)
+        return LlamaCppGenerator(model_id, path, kind=kind or "completion", n_ctx=n_ctx, home=home, record_sha256=record_sha256)
     _require_provider(model_id)
     from workbench.models._hosted import LangChainChatGenerator, chat_model
 
@@ -395,21 +471,26 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path |
                                   refusal=functools.partial(refusal_advice, model_id, environ=os.environ))
 
 
-def _check_gguf(model_id: str, path: Path, kind: ModelKind) -> None:
+def _check_gguf(model_id: str, path: Path, kind: ModelKind, context_window: int | None = None) -> None:
     """Refuse a path that is no whole GGUF model able to answer as ``kind`` (a download that failed or stopped early,
-    an HTML page, another format, an adapter, a base model asked to chat), reading its header only: llama.cpp said
-    only "Failed to load model from file" on every question, after the indexes were built, or answered with nothing.
+    an HTML page, another format, an adapter, a base model asked to chat), or with a ``context_window`` longer than it
+    was trained for, reading its header only: llama.cpp said only "Failed to load model from file" on every question,
+    after the indexes were built, or answered with nothing.
     """
     if not path.is_file():
         raise ModelError(f"model '{model_id}': {_not_a_file(path)}")
     try:
-        problem = serving_problem(read_gguf(path), kind)
+        info = read_gguf(path)
     except GgufError as exc:
-        problem = str(exc)
+        raise ModelError(f"model '{model_id}': {path} {exc}") from None
     except OSError as exc:
         raise ModelError(f"model '{model_id}': cannot read {path}: {exc.strerror or exc}") from None
+    problem = serving_problem(info, kind)
     if problem is not None:
         raise ModelError(f"model '{model_id}': {path} {problem}")
+    past = _past_training(model_id, context_window, info.trained_context) if context_window is not None else None
+    if past is not None:
+        raise ModelError(f"model '{model_id}': {past}")
 
 
 def llama_crash_advice(models: Sequence[tuple[str, ModelKind]]) -> str | None:

@@ -13,6 +13,15 @@ ModelKind = Literal["completion", "chat"]
 
 # What to change when a prompt is longer than a model's context window (the retrieved chunks are most of it)
 CONTEXT_ADVICE = "retrieve fewer or smaller chunks (the retrieval's k, the chunker's size) or shorten the prompt"
+# The context window llama.cpp runs a GGUF model with, in tokens, unless the model's context_window says otherwise
+DEFAULT_CONTEXT_WINDOW = 2048
+
+
+# The sampler settings a model's params may set besides its temperature, each in the words of llama-cpp-python's
+# create_completion and create_chat_completion (and of the LangChain classes of the providers that take it)
+SAMPLER_SETTINGS = ("top_p", "top_k", "min_p", "typical_p", "repeat_penalty", "presence_penalty", "frequency_penalty")
+# those that only pick among the likeliest tokens: at temperature 0 llama.cpp takes the likeliest, and they change nothing
+TOKEN_FILTERS = ("top_p", "top_k", "min_p", "typical_p")
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,8 @@ class GenerationParams:
     seed: int = 0
     timeout_s: float | None = None
     retries: int = 0  # hosted calls: retries on 429, 5xx and timeouts (not part of what decides the answer)
+    # the SAMPLER_SETTINGS set, as (name, value) in that order; those left out sample as the model's backend does by default
+    sampler: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)

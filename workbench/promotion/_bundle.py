@@ -386,7 +386,7 @@ def _generator(config: BundleConfig, model: ModelSpec, folder: Path, model_path:
     """
     provider, _, recorded = model.id.partition(":")
     if provider != "llamacpp":
-        return load_generator(model.id, kind=model.resolved_kind)
+        return load_generator(model.id, kind=model.resolved_kind, context_window=model.window)
     file = Path(model_path if model_path is not None else recorded).expanduser()
     if not file.is_file():
         where = f"model_path={model_path}" if model_path is not None else f"{folder / CONFIG_FILE}: {model.id}"
@@ -394,7 +394,7 @@ def _generator(config: BundleConfig, model: ModelSpec, folder: Path, model_path:
                           "bundle was evaluated with, where it is on this machine")
     if model_path is not None:
         _check_weights(config, folder, model.id, f"gguf:{file_sha256(file, record=False)}:")
-    return load_generator(f"llamacpp:{file}", kind=model.resolved_kind)
+    return load_generator(f"llamacpp:{file}", kind=model.resolved_kind, context_window=model.window)
 
 
 def _generators(config: BundleConfig, folder: Path, model_path: str | Path | None,
@@ -425,9 +425,7 @@ def _generators(config: BundleConfig, folder: Path, model_path: str | Path | Non
 def _params(model: ModelSpec, seed: int, retries: int) -> GenerationParams:
     """How the bundle calls ``model``: its params and the evaluated seed; a hosted call is retried on 429, 5xx and
     timeouts as a sweep's are by default (its client's own retries are off)."""
-    p = model.params
-    return GenerationParams(temperature=p.temperature, max_tokens=p.max_tokens, stop=p.stop, seed=seed, timeout_s=p.timeout_s,
-                            retries=retries)
+    return model.params.generation(seed, retries)
 
 
 def _check_weights(config: BundleConfig, folder: Path, model_id: str, identity: str) -> None:

@@ -45,8 +45,9 @@ from workbench.spec import (
 # ``router`` (a router's two models and when it escalates), and a config_hash holding a ``llamacpp:`` file and a
 # ``huggingface:`` folder by name and content, not where they lay. 5 (2026-12-07): ``corpus.exclude`` (the files of a
 # corpus folder its glob picks that are no documents), without which the folder is read as another corpus, and
-# ``prices`` (what the answering models cost in the evaluated run, the experiment's ``pricing`` among them); both
-# before 0.3.0, the first release writing schema 5, was released.
+# ``prices`` (what the answering models cost in the evaluated run, the experiment's ``pricing`` among them), and a
+# model's sampler settings (``params.top_p``...) and ``context_window``, each written only when set; all before 0.3.0,
+# the first release writing schema 5, was released.
 SCHEMA_VERSION: Literal[5] = 5
 SchemaVersion = Literal[1, 2, 3, 4, 5]
 # the first workbench release writing each schema: from 4 on a new schema comes with a new release, so that an older

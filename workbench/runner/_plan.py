@@ -14,7 +14,7 @@ from workbench.datasets import Corpus, Dataset
 from workbench.execution import ModelResolver, generation_params
 from workbench.grid import CHARS_PER_TOKEN, SweepPlan, Variant, VariantPlan, embedded_index_key, expand_grid, plan_grid
 from workbench.metrics import scorer_entries
-from workbench.models import MINILM_ID, Embedder, Generator, Price, default_kind
+from workbench.models import DEFAULT_CONTEXT_WINDOW, MINILM_ID, Embedder, Generator, Price, default_kind, prompt_budget, runs_locally
 from workbench.pipeline import (
     Hit,
     IndexStore,
@@ -25,7 +25,7 @@ from workbench.pipeline import (
     format_context,
     route_answer,
 )
-from workbench.prompts import PromptTemplate
+from workbench.prompts import PromptTemplate, RenderedPrompt
 from workbench.results import corpus_notes
 from workbench.scoring import JUDGED_METRICS, Judge, JudgeReply, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_prompts
 from workbench.spec import ExperimentSpec, JudgeSpec, ModelSpec, RouterSpec, load_experiment
@@ -129,7 +129,7 @@ def _planned_groups(
                                           pages=corpus.page_starts)
                     retrievals[setting] = [tuple(retriever.retrieve(q)) for q in questions]
                 hits = retrievals[setting]
-            yield _variant_plan(spec, v, dataset, hits, cache, lambda m: resolver.generator(m.id, m.resolved_kind, cache=False),
+            yield _variant_plan(spec, v, dataset, hits, cache, lambda m: resolver.generator(m.id, m.resolved_kind, cache=False, window=m.window),
                                 index_built=index is not None, fresh=fresh, embedder=embedder, judging=judging)
 
 
@@ -186,7 +186,8 @@ def _variant_plan(
         total = None if total is None or any(c is None for c in each) else total + sum(c for c in each if c is not None)
         if variant.router is not None and m is variant.router.cheap:
             least = (total, tokens)
-    plan = replace(plan, answers=answers, cached=cached, cost_usd=cost, total_cost_usd=total,
+    over = _over_window(variant, prompts)
+    plan = replace(plan, answers=answers, cached=cached, cost_usd=cost, total_cost_usd=total, over_window=over,
                    tokens=tokens, least_cost_usd=least[0] if least else None, least_tokens=least[1] if least else None)
     return judging.priced(plan, dataset, hits, texts, answer_keys) if judging is not None else plan
 
@@ -240,6 +241,20 @@ def _routed_answers(
         cheap.append(first.role == "cheap")
         strong.append(record.escalated or undecided)
     return cheap, strong
+
+
+def _over_window(variant: Variant, prompts: Sequence[RenderedPrompt] | None) -> tuple[int, int] | None:
+    """How many of the rendered ``prompts`` are estimated (at ``CHARS_PER_TOKEN``) longer than what the variant's first
+    llama.cpp model's context window leaves them beside its ``max_tokens`` (``prompt_budget``), and that window; None
+    when none is, or the prompts are not known (pure)."""
+    model = next((m for m in variant.answering_models if runs_locally(m.id)), None)
+    if model is None or prompts is None:
+        return None
+    window = model.window or DEFAULT_CONTEXT_WINDOW
+    budget = prompt_budget(window, model.params.max_tokens)
+    lengths = [len(p.text) if model.resolved_kind == "completion" else sum(len(c) for _, c in p.messages) for p in prompts]
+    over = sum(math.ceil(n / CHARS_PER_TOKEN) > budget for n in lengths)
+    return (over, window) if over else None
 
 
 def _chunk_chars(variant: Variant) -> int:
