@@ -16,6 +16,7 @@ from workbench.grid import Variant
 from workbench.metrics import LEADERBOARD_METRICS, Score, direction, scorer_entries
 from workbench.models import (
     CONTEXT_ADVICE, DEFAULT_CONTEXT_WINDOW, Generation, embedder_input_tokens, embedder_unknown_share, runs_locally, trained_context,
+    window_advice,
 )
 from workbench.pipeline import ChunkStats, Hit, QuestionRecord
 from workbench.redaction import quoted_error, redact, redactor
@@ -174,11 +175,10 @@ def _window_of(model: ModelSpec) -> str:
 
 
 def _window_advice(model: ModelSpec) -> str:
-    """What to do about prompts longer than a model's context window: a llama.cpp model's own window first, when the
-    model was trained for a longer one (Gemma 3 270M for 32768 tokens, run with 2048 unless told)."""
-    window, trained = model.window or DEFAULT_CONTEXT_WINDOW, trained_context(model.id) if runs_locally(model.id) else None
-    larger = f"raise the model's context_window (up to {trained} tokens, what it was trained for), or " if trained and trained > window else ""
-    return larger + CONTEXT_ADVICE
+    """What to do about prompts longer than a model's context window (``window_advice``; a hosted one's cannot be set)."""
+    if not runs_locally(model.id):
+        return CONTEXT_ADVICE
+    return window_advice(model.window or DEFAULT_CONTEXT_WINDOW, trained_context(model.id))
 
 
 def _answers(v: VariantResult) -> Iterator[tuple[ModelSpec, Generation]]:

@@ -72,6 +72,7 @@ def test_a_chat_prompt_longer_than_the_context_window_is_one_error_saying_what_t
         question="Which item is blue?", context=" ".join(f"Item {i} is red." for i in range(800))
     )
     with pytest.raises(ModelError, match=r"^local:smollm2-135m-instruct: Requested tokens \(\d+\) exceed context window of 2048 — "
+                                         r"raise the model's context_window \(up to 8192 tokens, what it was trained for\), or "
                                          r"retrieve fewer or smaller chunks"):
         load_generator(SMOLLM2_ID).generate(long, GenerationParams(max_tokens=8))
 

@@ -73,5 +73,6 @@ def test_llama_cpp_runs_the_model_with_the_window_given() -> None:
     params = GenerationParams(max_tokens=1)
     read = load_generator(SMOLLM2_ID).generate(prompt, params)
     assert 256 < read.input_tokens < 2048
-    with pytest.raises(ModelError, match=f"Requested tokens \\({read.input_tokens}\\) exceed context window of 256"):
+    with pytest.raises(ModelError, match=f"Requested tokens \\({read.input_tokens}\\) exceed context window of 256 — raise the model's "
+                                         "context_window \\(up to 8192 tokens, what it was trained for\\), or retrieve fewer"):
         load_generator(SMOLLM2_ID, context_window=256).generate(prompt, params)

@@ -24,7 +24,9 @@ from workbench.models._registry import (
     sampler_refusal,
     trained_context,
 )
-from workbench.models._types import CONTEXT_ADVICE, DEFAULT_CONTEXT_WINDOW, SAMPLER_SETTINGS, Embedder, Generation, GenerationParams, Generator, ModelKind
+from workbench.models._types import (
+    CONTEXT_ADVICE, DEFAULT_CONTEXT_WINDOW, SAMPLER_SETTINGS, Embedder, Generation, GenerationParams, Generator, ModelKind, window_advice,
+)
 from workbench.models._versions import COMPUTING_PACKAGES, LLAMA_CPP_PACKAGES, without_versions
 
 __all__ = [
@@ -69,5 +71,6 @@ __all__ = [
     "runs_locally",
     "sampler_refusal",
     "trained_context",
+    "window_advice",
     "without_versions",
 ]

@@ -26,7 +26,7 @@ from typing import Any
 from workbench.config import settings
 from workbench.errors import ModelError, ModelLoadError
 from workbench.models._grammar import GrammarFilter, bounded_schema, json_grammar
-from workbench.models._types import CONTEXT_ADVICE, Generation, GenerationParams, ModelKind
+from workbench.models._types import DEFAULT_CONTEXT_WINDOW, Generation, GenerationParams, ModelKind, window_advice
 from workbench.models._versions import LLAMA_CPP_PACKAGES, MINILM_PACKAGES, with_versions
 from workbench.prompts import COMPLETION_STOPS, RenderedPrompt
 
@@ -300,7 +300,8 @@ class LlamaCppGenerator:
         path: Path,
         *,
         kind: ModelKind = "completion",
-        n_ctx: int = 2048,
+        n_ctx: int = DEFAULT_CONTEXT_WINDOW,
+        trained_context: int | None = None,
         json_max_items: int = 4,
         json_max_length: int = 160,
         home: Path | None = None,
@@ -314,6 +315,7 @@ class LlamaCppGenerator:
         self.kind: ModelKind = kind
         self.path = path
         self.n_ctx = n_ctx
+        self.trained_context = trained_context  # what the model was trained for (its header's), when known: for the advice
         self.json_max_items = json_max_items
         self.json_max_length = json_max_length
 
@@ -382,7 +384,8 @@ class LlamaCppGenerator:
                     # the grammar picks the token first; past the deadline, end-of-sequence replaces it
                     chain = LogitsProcessorList([*([grammar] if grammar is not None else []), end_past_deadline])
                     stop = None if grammar is not None else (list(params.stop) or None)
-                    out = _chat_completion(self.model_id, llama, messages, stop=stop, logits_processor=chain, **common)
+                    advice = window_advice(self.n_ctx, self.trained_context)
+                    out = _chat_completion(self.model_id, llama, messages, advice, stop=stop, logits_processor=chain, **common)
                     text = out["choices"][0]["message"]["content"] or ""
             finally:
                 if grammar is not None:
@@ -425,10 +428,11 @@ def _quiet_llama_log() -> Any:
     return log
 
 
-def _chat_completion(model_id: str, llama: Any, messages: list[dict[str, str]], **options: Any) -> Any:
+def _chat_completion(model_id: str, llama: Any, messages: list[dict[str, str]], advice: str, **options: Any) -> Any:
     """``llama.create_chat_completion``; a conversation longer than the context window (a chat template's messages
     cannot be cut like a completion prompt), or one the file's chat template refuses (Gemma 2's "System role not
-    supported"), is one ModelError saying what to change, not llama.cpp's or the template's bare ValueError.
+    supported"), is one ModelError saying what to change (``advice``, for the window), not llama.cpp's or the
+    template's bare ValueError.
     """
     try:
         return llama.create_chat_completion(messages, **options)
@@ -440,7 +444,7 @@ def _chat_completion(model_id: str, llama: Any, messages: list[dict[str, str]], 
                              "completion") from None
         if "exceed context window" not in str(exc):
             raise
-        raise ModelError(f"{model_id}: {exc} — {CONTEXT_ADVICE}") from None
+        raise ModelError(f"{model_id}: {exc} — {advice}") from None
 
 
 def _raised_by_template(exc: BaseException) -> bool:

@@ -458,12 +458,13 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path |
     n_ctx = context_window or DEFAULT_CONTEXT_WINDOW
     if provider == "local":
         local = LOCAL_GENERATORS[model_id]
-        return LlamaCppGenerator(model_id, local.path(home, record_sha256), kind=local.kind, n_ctx=n_ctx, home=home,
-                                 record_sha256=record_sha256, sha256=local.sha256() if local.sha256 is not None else None)
+        return LlamaCppGenerator(model_id, local.path(home, record_sha256), kind=local.kind, n_ctx=n_ctx, trained_context=local.trained_context,
+                                 home=home, record_sha256=record_sha256, sha256=local.sha256() if local.sha256 is not None else None)
     if provider == "llamacpp":
         path = Path(name).expanduser()
-        _check_gguf(model_id, path, kind or "completion", context_window)
-        return LlamaCppGenerator(model_id, path, kind=kind or "completion", n_ctx=n_ctx, home=home, record_sha256=record_sha256)
+        trained = _check_gguf(model_id, path, kind or "completion", context_window)
+        return LlamaCppGenerator(model_id, path, kind=kind or "completion", n_ctx=n_ctx, trained_context=trained, home=home,
+                                 record_sha256=record_sha256)
     _require_provider(model_id)
     from workbench.models._hosted import LangChainChatGenerator, chat_model
 
@@ -471,11 +472,11 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path |
                                   refusal=functools.partial(refusal_advice, model_id, environ=os.environ))
 
 
-def _check_gguf(model_id: str, path: Path, kind: ModelKind, context_window: int | None = None) -> None:
+def _check_gguf(model_id: str, path: Path, kind: ModelKind, context_window: int | None = None) -> int | None:
     """Refuse a path that is no whole GGUF model able to answer as ``kind`` (a download that failed or stopped early,
     an HTML page, another format, an adapter, a base model asked to chat), or with a ``context_window`` longer than it
     was trained for, reading its header only: llama.cpp said only "Failed to load model from file" on every question,
-    after the indexes were built, or answered with nothing.
+    after the indexes were built, or answered with nothing. Returns the context length it was trained for, if said.
     """
     if not path.is_file():
         raise ModelError(f"model '{model_id}': {_not_a_file(path)}")
@@ -491,6 +492,7 @@ def _check_gguf(model_id: str, path: Path, kind: ModelKind, context_window: int 
     past = _past_training(model_id, context_window, info.trained_context) if context_window is not None else None
     if past is not None:
         raise ModelError(f"model '{model_id}': {past}")
+    return info.trained_context
 
 
 def llama_crash_advice(models: Sequence[tuple[str, ModelKind]]) -> str | None:

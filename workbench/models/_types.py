@@ -17,6 +17,13 @@ CONTEXT_ADVICE = "retrieve fewer or smaller chunks (the retrieval's k, the chunk
 DEFAULT_CONTEXT_WINDOW = 2048
 
 
+def window_advice(window: int, trained: int | None) -> str:
+    """What to do about prompts longer than a llama.cpp model's context ``window`` (pure): the model's context_window
+    first, when it was ``trained`` for a longer one (Gemma 3 270M for 32768 tokens, run with 2048 unless told)."""
+    larger = f"raise the model's context_window (up to {trained} tokens, what it was trained for), or " if trained and trained > window else ""
+    return larger + CONTEXT_ADVICE
+
+
 # The sampler settings a model's params may set besides its temperature, each in the words of llama-cpp-python's
 # create_completion and create_chat_completion (and of the LangChain classes of the providers that take it)
 SAMPLER_SETTINGS = ("top_p", "top_k", "min_p", "typical_p", "repeat_penalty", "presence_penalty", "frequency_penalty")
