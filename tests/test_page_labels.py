@@ -97,3 +97,14 @@ def test_a_label_naming_pages_its_document_lacks_is_one_line_naming_the_dataset_
     with pytest.raises(DataError) as raised:
         load_inputs(spec)
     assert str(raised.value) == f"{tmp_path}/cases.jsonl:2: case 'q2': field 'source_ids': {message}"
+
+
+def test_a_label_naming_only_pages_without_text_is_one_line_naming_the_dataset_line(tmp_path: Path) -> None:
+    spec = project(tmp_path, ("How many days ahead are flights booked?", ["scanned#page=1-2"]), ("What is on the scan?", ["scanned#page=2"]))
+    (tmp_path / "kb" / "scanned.pdf").write_bytes(pdf_bytes(PAGES[0], None))  # its last page a scan: no text layer
+    with pytest.raises(DataError) as raised:
+        load_inputs(spec)
+    assert str(raised.value) == (
+        f"{tmp_path}/cases.jsonl:2: case 'q2': field 'source_ids': 'scanned#page=2': page 2 of document 'scanned' has no "
+        "text (a scan or a blank page), so no chunk lies on it — label the pages holding the answer, or OCR the PDF "
+        "(ocrmypdf in.pdf out.pdf)")

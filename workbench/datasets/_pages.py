@@ -101,9 +101,10 @@ def pages_between(starts: Sequence[int], start: int, end: int) -> tuple[int, int
     return bisect_right(starts, start), bisect_right(starts, end - 1)
 
 
-def pages_label_problem(label: Source, starts: Sequence[int] | None) -> str | None:
+def pages_label_problem(label: Source, starts: Sequence[int] | None, length: int | None = None) -> str | None:
     """What is wrong with a label naming pages of a document whose pages start at ``starts`` (pure), as the end of a
-    line naming the label; None when nothing is (or it names no pages)."""
+    line naming the label; None when nothing is (or it names no pages). Given the document's text ``length``, a label
+    naming only pages without text (a scanned page) is one too: no chunk lies on them, so it could never be found."""
     if label.pages is None:
         return None
     if starts is None:
@@ -115,4 +116,8 @@ def pages_label_problem(label: Source, starts: Sequence[int] | None) -> str | No
         return f"document '{label.doc_id}' has pages 1 to {count} — name pages among them (pages count from 1)"
     if last < first:
         return f"the range ends before it starts — write its first page first ('{label.doc_id}#page={last}-{first}')"
+    if length is not None and (starts[last] if last < count else length) == starts[first - 1]:
+        named = f"page {first}" if first == last else f"pages {first}-{last}"
+        return (f"{named} of document '{label.doc_id}' {'has' if first == last else 'have'} no text (a scan or a blank page), "
+                f"so no chunk lies on {'it' if first == last else 'them'} — label the pages holding the answer, or OCR the PDF (ocrmypdf in.pdf out.pdf)")
     return None

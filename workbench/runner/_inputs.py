@@ -154,11 +154,12 @@ def _with_pages(fix: str, label: Source) -> str:
 
 def _check_pages(dataset: Dataset, corpus: Corpus) -> None:
     """Refuse the first label naming pages its document does not have: a document without pages (not a PDF), page 0,
-    a page past its last, or a range ending before it starts; one line naming the dataset's line."""
+    a page past its last, a range ending before it starts, or only pages without text; one line naming the dataset's
+    line."""
     for i, case in enumerate(dataset.cases):
         for text in case.source_ids:
             label = Source.parse(text)
-            problem = pages_label_problem(label, corpus.page_starts.get(label.doc_id))
+            problem = pages_label_problem(label, corpus.page_starts.get(label.doc_id), len(corpus.get(label.doc_id).text))
             if problem is not None:
                 raise DataError(f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{text}': {problem}")
 
