@@ -91,6 +91,12 @@ def test_a_sweep_scores_retrieval_by_the_pages_labelled_and_shows_the_pages_retr
                      "the document ('leave')"),
     ("handbook.pdf#page=2", "'handbook.pdf#page=2' is not a document of corpus 'kb' — did you mean 'handbook#page=2'? (a file's "
                             "document id is its path in the corpus folder, without the suffix)"),
+    *((label, f"'{label}' is not a document of corpus 'kb' — did you mean 'handbook#page=2'? (a page label is written "
+              "'handbook#page=N' or 'handbook#page=N-M')") for label in ("handbook#PAGE=2", "handbook#page= 2", "handbook#page=2-")),
+    ("handbook#Page=2-3", "'handbook#Page=2-3' is not a document of corpus 'kb' — did you mean 'handbook#page=2-3'? (a page label "
+                          "is written 'handbook#page=N' or 'handbook#page=N-M')"),
+    ("handbook#p2", "'handbook#p2' is not a document of corpus 'kb' — a page label is written 'handbook#page=N' or "
+                    "'handbook#page=N-M', a document label 'handbook'"),
 ])
 def test_a_label_naming_pages_its_document_lacks_is_one_line_naming_the_dataset_line(tmp_path: Path, label: str, message: str) -> None:
     spec = project(tmp_path, ("How many days ahead are flights booked?", ["handbook#page=1"]), ("When are receipts submitted?", [label]))

@@ -194,6 +194,9 @@ def _source_id_fix(name: str, corpus: Corpus, *, csv: bool = False) -> str:
     joined = _joined_ids_fix(name, ids, csv=csv)
     if joined is not None:
         return joined
+    paged = _page_label_fix(name, ids)
+    if paged is not None:
+        return paged
     path = PurePosixPath(name.strip().replace("\\", "/"))
     lowered = {i.lower(): i for i in ids}
     # the longest tail first: 'datasets/handbook/benefits.md', written from the project's root, is 'benefits' of the
@@ -219,6 +222,23 @@ def _source_id_fix(name: str, corpus: Corpus, *, csv: bool = False) -> str:
     if close:
         return f"did you mean '{close[0]}'?"
     return "use the document ids of that corpus"
+
+
+_LOOSE_PAGES = re.compile(r"\s*page\s*=\s*(\d+)\s*(?:-\s*(\d+)?\s*)?", re.IGNORECASE)
+
+
+def _page_label_fix(name: str, ids: Collection[str]) -> str | None:
+    """How to write a page label of a document the corpus has, written otherwise (pure): 'handbook#PAGE=2',
+    'handbook#page= 2' or 'handbook#page=2-' are 'handbook#page=2'; None when the text before its last '#' is no id."""
+    doc_id, hash_mark, pages = name.rpartition("#")
+    if not hash_mark or doc_id not in ids:
+        return None
+    form = f"'{doc_id}#page=N' or '{doc_id}#page=N-M'"
+    found = _LOOSE_PAGES.fullmatch(pages)
+    if found is None:
+        return f"a page label is written {form}, a document label '{doc_id}'"
+    first = int(found[1])
+    return f"did you mean '{Source(doc_id, (first, int(found[2] or first)))}'? (a page label is written {form})"
 
 
 def _joined_ids_fix(name: str, ids: Collection[str], *, csv: bool) -> str | None:
