@@ -97,6 +97,10 @@ def test_a_sweep_scores_retrieval_by_the_pages_labelled_and_shows_the_pages_retr
                           "is written 'handbook#page=N' or 'handbook#page=N-M')"),
     ("handbook#p2", "'handbook#p2' is not a document of corpus 'kb' — a page label is written 'handbook#page=N' or "
                     "'handbook#page=N-M', a document label 'handbook'"),
+    ("handbook#page=2, leave", "'handbook#page=2, leave' is not a document of corpus 'kb' — give each id as its own item of "
+                               "the list: [\"handbook#page=2\", \"leave\"]"),
+    ("leave handbook#page=2-3", "'leave handbook#page=2-3' is not a document of corpus 'kb' — give each id as its own item of "
+                                "the list: [\"leave\", \"handbook#page=2-3\"]"),
 ])
 def test_a_label_naming_pages_its_document_lacks_is_one_line_naming_the_dataset_line(tmp_path: Path, label: str, message: str) -> None:
     spec = project(tmp_path, ("How many days ahead are flights booked?", ["handbook#page=1"]), ("When are receipts submitted?", [label]))

@@ -135,10 +135,12 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any 
         i, case, first = missing[0]
         label = Source.parse(first)
         left_out = _file_left_out(spec, ref, label.doc_id)
-        fix = left_out_fix(spec.resolve(ref.path), ref.glob, left_out, ref.exclude) if left_out and ref and ref.path else _source_id_fix(label.doc_id, corpus, csv=dataset.source.lower().endswith(".csv"))
+        fix = left_out_fix(spec.resolve(ref.path), ref.glob, left_out, ref.exclude) if left_out and ref and ref.path else _source_id_fix(label.doc_id, corpus)
+        # the whole label: several labels joined in one ('a#page=2, b') are a page label of no document to Source.parse
+        joined = _joined_ids_fix(first, ids, csv=dataset.source.lower().endswith(".csv"))
         raise DataError(
             f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{first}' is not a document of corpus "
-            f"'{corpus.name}' — {_with_pages(fix, label)}{_other_missing_ids(first, [s for _, _, s in missing])}"
+            f"'{corpus.name}' — {joined or _with_pages(fix, label)}{_other_missing_ids(first, [s for _, _, s in missing])}"
         )
     _check_pages(dataset, corpus)
     return dataset, corpus
@@ -185,15 +187,12 @@ def _file_left_out(spec: ExperimentSpec, ref: CorpusRef | None, doc_id: str) -> 
     return next((f.as_posix() for f in files if document_id(f.with_suffix("").as_posix()) == doc_id), None)
 
 
-def _source_id_fix(name: str, corpus: Corpus, *, csv: bool = False) -> str:
+def _source_id_fix(name: str, corpus: Corpus) -> str:
     """What to write instead of a source id the corpus does not have (pure): the document it most likely names (the
     id without its file suffix, with '/' for '\\', without the folders above the corpus or with those inside it, in
-    another case, the document whose metadata holds it, or a close spelling), or several ids joined in one (``csv``: as a
-    CSV file's cell separates them), or else the general rule."""
+    another case, the document whose metadata holds it, or a close spelling), a page label as page labels are written,
+    or else the general rule."""
     ids = corpus.ids
-    joined = _joined_ids_fix(name, ids, csv=csv)
-    if joined is not None:
-        return joined
     paged = _page_label_fix(name, ids)
     if paged is not None:
         return paged
@@ -242,11 +241,12 @@ def _page_label_fix(name: str, ids: Collection[str]) -> str | None:
 
 
 def _joined_ids_fix(name: str, ids: Collection[str], *, csv: bool) -> str | None:
-    """How to give several document ids written as one, joined with commas, spaces, ';' or '|' (pure), or None when the
-    parts are not all ids: a CSV cell separates them with '|' (or is a JSON list); a JSON list gives each its own item,
-    where '|', which a CSV cell splits at, was advised to a JSONL file and kept the ids one."""
+    """How to give several labels written as one, joined with commas, spaces, ';' or '|' (pure), or None when the
+    parts are not all labels of documents in ``ids`` (a page label, 'handbook#page=2', is one of 'handbook'): a CSV cell
+    separates them with '|' (or is a JSON list); a JSON list gives each its own item, where '|', which a CSV cell splits
+    at, was advised to a JSONL file and kept the ids one."""
     parts = [p for p in re.split(r"[,;|\s]+", name.strip()) if p]
-    if len(parts) < 2 or not all(p in ids for p in parts):
+    if len(parts) < 2 or not all(Source.parse(p).doc_id in ids for p in parts):
         return None
     if csv:
         return f"separate several ids with '|' ({'|'.join(parts)}) or give a JSON list"
