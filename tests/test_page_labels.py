@@ -118,3 +118,16 @@ def test_a_label_naming_only_pages_without_text_is_one_line_naming_the_dataset_l
         f"{tmp_path}/cases.jsonl:2: case 'q2': field 'source_ids': 'scanned#page=2': page 2 of document 'scanned' has no "
         "text (a scan or a blank page), so no chunk lies on it — label the pages holding the answer, or OCR the PDF "
         "(ocrmypdf in.pdf out.pdf)")
+
+
+def test_a_run_is_not_reused_once_a_pdfs_pages_moved_under_the_same_text(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    spec = project(tmp_path, ("When are receipts submitted?", ["handbook#page=2"]))
+    def retrieved() -> tuple[str | None, tuple[str, ...], float]:
+        (variant,) = wb.run(spec, generate=False, settings=wb_settings, index_store=MemoryIndexStore(), progress=False,
+                            models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}).variants
+        (record,) = variant.records
+        return variant.reused_from, record.retrieved_ids, record.scores["hit_at_k"].value
+
+    assert retrieved() == (None, ("handbook#page=2",), 1.0)
+    (tmp_path / "kb" / "handbook.pdf").write_bytes(pdf_bytes(None, *PAGES))  # a cover without text: the same text, pages one on
+    assert retrieved() == (None, ("handbook#page=3",), 0.0)
