@@ -470,6 +470,26 @@ def test_running_the_result_cell_again_after_editing_a_document_or_the_questions
     assert after is not before and [c.question for c in after.dataset.cases][1] == "Who signs off annual leave?"
 
 
+def test_running_the_result_cell_again_after_a_pdfs_pages_moved_under_the_same_text_runs_it_again(cfg: Settings, tmp_path: Path) -> None:
+    """A cover page without text added to a PDF: the corpus's text and hash are the same, its pages one on, and the panel
+    handed back the sweep showing the old pages."""
+    import shutil
+
+    from tests.datasets._pdfs import pdf_bytes
+
+    folder = tmp_path / "handbook"
+    shutil.copytree(ROOT / "datasets" / "handbook", folder)
+    (folder / "scan.pdf").write_bytes(pdf_bytes("Parking costs five euros a day."))
+    one = [{"strategy": "markdown", "size": 600, "overlap": 0}]
+    panel = RunPanel(handbook_spec(name="widgets-pages-moved", corpus={"path": str(folder), "glob": "*"}, chunkers=one),
+                     settings=cfg, models=fakes())
+    first = panel.run()
+    assert panel.run() is first
+    (folder / "scan.pdf").write_bytes(pdf_bytes(None, "Parking costs five euros a day."))
+    moved = panel.run()
+    assert moved is not first and moved.corpus.hash == first.corpus.hash and moved.corpus.page_starts["scan"] == (0, 0)
+
+
 def test_running_the_result_cell_again_after_a_variant_failed_runs_it_again_only_once_the_environment_changed(
         cfg: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A hosted variant FAILED on a missing key; the key set in a cell, the notebook's ``result = panel.run()`` cell run

@@ -324,7 +324,7 @@ class RunPanel(w.VBox):
     def _outdated(self) -> bool:
         """No sweep started yet, the last one failed to run or was stopped before its end, a variant of it failed and an
         environment variable changed since, or it ran another experiment than the one read now, or other questions or
-        documents (a file edited since, a DataFrame changed in place)."""
+        documents (a file edited since, a DataFrame changed in place, a PDF's pages moved)."""
         if self._ran is None or self.exception is not None or (self.result is not None and self.result.status == "KILLED"):
             return True
         if self.result is not None and self.result.failed and self._ran_in != _environment():
@@ -338,7 +338,9 @@ class RunPanel(w.VBox):
             dataset, corpus = self._load_inputs(spec)
         except (wb.WorkbenchError, ValueError):
             return True  # start() shows what is wrong
-        return (dataset.hash, corpus.hash) != (self.result.dataset.hash, self.result.corpus.hash)
+        # a PDF's pages are outside the corpus hash: a cover page added moves them on under the same text
+        ran = self.result.dataset.hash, self.result.corpus.hash, self.result.corpus.page_starts
+        return (dataset.hash, corpus.hash, corpus.page_starts) != ran
 
     # -- the background thread -------------------------------------------------------------------------------------
 
