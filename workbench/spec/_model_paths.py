@@ -10,8 +10,22 @@ from typing import Any
 
 from workbench.models import names_a_folder
 
-# providers whose model strings may name a path on this machine: a GGUF file, a (sentence-transformers) model folder
-_PATH_PROVIDERS = ("llamacpp", "huggingface")
+
+def _absolute_model_paths(data: Any, base: Path) -> tuple[Any, frozenset[str]]:
+    """``data`` with every relative ``llamacpp:<path>`` model string, and every ``huggingface:<folder>`` one naming a
+    folder there (a value, or a ``pricing:`` key), made relative to the experiment file's folder, like its dataset,
+    corpus and prompt paths, rather than to the working directory; and the absolute forms of those models (written
+    relative again on save)."""
+    relative: set[str] = set()
+
+    def absolute(model: str) -> str:
+        provider, _, path = model.partition(":")
+        if path.startswith(("/", "~")) or not _relative_model_path(model, base):
+            return model
+        relative.add(made := f"{provider}:{os.path.normpath(base / path)}")
+        return made
+
+    return _map_model_strings(data, absolute), frozenset(relative)
 
 
 def _relative_model_path(model: str, base: Path) -> bool:
@@ -36,18 +50,5 @@ def _map_model_strings(data: Any, change: Callable[[str], str]) -> Any:
     return data
 
 
-def _absolute_model_paths(data: Any, base: Path) -> tuple[Any, frozenset[str]]:
-    """``data`` with every relative ``llamacpp:<path>`` model string, and every ``huggingface:<folder>`` one naming a
-    folder there (a value, or a ``pricing:`` key), made relative to the experiment file's folder, like its dataset,
-    corpus and prompt paths, rather than to the working directory; and the absolute forms of those models (written
-    relative again on save)."""
-    relative: set[str] = set()
-
-    def absolute(model: str) -> str:
-        provider, _, path = model.partition(":")
-        if path.startswith(("/", "~")) or not _relative_model_path(model, base):
-            return model
-        relative.add(made := f"{provider}:{os.path.normpath(base / path)}")
-        return made
-
-    return _map_model_strings(data, absolute), frozenset(relative)
+# providers whose model strings may name a path on this machine: a GGUF file, a (sentence-transformers) model folder
+_PATH_PROVIDERS = ("llamacpp", "huggingface")

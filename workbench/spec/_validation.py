@@ -17,99 +17,20 @@ from workbench.spec._router import _MODEL_TAG, _ROUTER_TAG
 from workbench.spec._yaml import _line_of
 
 
-def _loc_text(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "spec"
+def describe_validation_error(
+    exc: ValidationError, source: str, node: yaml.Node | None = None, model: type[BaseModel] | None = None,
+) -> str:
+    """One line for the first error of a validation: ``source:line: field: what is wrong — what to do``.
 
-
-def _kind_of(value: Any) -> str:
-    """What a YAML value is, in the words of the file: nothing, text, a number, a mapping..."""
-    if value is None:
-        return "nothing (an empty value)"
-    if isinstance(value, bool):
-        return "a yes/no value"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return f"the text {value!r}" if len(value) <= 40 else "a text"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return "a mapping (key: value)" if isinstance(value, dict) else type(value).__name__
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    """The pydantic models a field's annotation can hold (through Optional, unions, lists, tuples and dict values)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [m for arg in get_args(annotation) for m in _models_in(arg)]
-
-
-def _models_beside(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[type[BaseModel]]:
-    """The models whose fields are allowed where ``loc``'s last part was written (a list index or a dict key is walked
-    through)."""
-    models = [model] if model is not None else []
-    for part in loc[:-1]:
-        inner = [m for current in models if isinstance(part, str) and part in current.model_fields
-                 for m in _models_in(current.model_fields[part].annotation)]
-        if inner or isinstance(part, str) and not any(part in m.model_fields for m in models):
-            models = inner or models  # a key of a mapping (pricing: {model: ...}) keeps the models of its values
-    return models
-
-
-def _fields_beside(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> set[str]:
-    """The field names allowed where ``loc``'s last part was written (a list index or a dict key is walked through)."""
-    return {name for m in _models_beside(model, loc) for name in m.model_fields}
-
-
-def _is_list(annotation: Any) -> bool:
-    """Whether a field holds a list of entries (``tuple[X, ...]``, optionally None)."""
-    return any(get_origin(a) in (tuple, list) for a in (annotation, *get_args(annotation)))
-
-
-def _home(model: type[BaseModel], name: str, seen: frozenset[type[BaseModel]] = frozenset()) -> tuple[tuple[str, bool], ...] | None:
-    """The shallowest path of fields (each with whether it holds a list) below ``model`` to a model that has a field
-    ``name``: ``(("execution", False),)`` for ``workers``; None when none has (mappings such as ``pricing`` are not
-    walked into: their keys are the user's)."""
-    found: list[tuple[tuple[str, bool], ...]] = []
-    for field, info in model.model_fields.items():
-        if get_origin(info.annotation) is dict:
-            continue
-        for inner in _models_in(info.annotation):
-            if inner in seen:
-                continue
-            step = ((field, _is_list(info.annotation)),)
-            below = () if name in inner.model_fields else _home(inner, name, seen | {model})
-            if below is not None:
-                found.append(step + below)
-    return min(found, key=len) if found else None
-
-
-def _all_models(model: type[BaseModel]) -> set[type[BaseModel]]:
-    """``model`` and every model its fields can hold, however deep."""
-    found = {model}
-    for info in model.model_fields.values():
-        for inner in _models_in(info.annotation):
-            if inner not in found:
-                found |= _all_models(inner)
-    return found
-
-
-def _moved_field_fix(root: type[BaseModel], models: list[type[BaseModel]], name: str, value: Any) -> str | None:
-    """Where a field that is no field here belongs, written as it would be (pure): ``temperature`` of a model entry
-    under its ``params``, ``workers`` of the experiment under ``execution``, or from the top for a field only one part
-    of the file has (``k`` of a chunker under ``retrieval``); None when it belongs nowhere, or in several places."""
-    path = next((h for m in models if (h := _home(m, name)) is not None), None)
-    if path is None and sum(name in m.model_fields for m in _all_models(root)) == 1:
-        path = _home(root, name)
-    if path is None:
-        return None
-    shown = yaml.safe_dump(value, default_flow_style=True, width=2**16).removesuffix("\n...\n").strip()
-    text = f"{{{name}: {shown}}}"
-    for field, is_list in reversed(path):
-        text = f"{{{field}: [{text}]}}" if is_list else f"{{{field}: {text}}}"
-    return f"'{name}' is no field here: it goes under {'.'.join(f for f, _ in path)}, e.g. {text[1:-1]}"
+    Args:
+        exc: the pydantic error.
+        source: the file (or other source) that was validated.
+        node: the YAML document (``yaml.compose``) the data came from, to find the line; without it no line is given.
+        model: the model that was validated, to suggest the field a misspelt one means.
+    """
+    if node is None:
+        return f"{source}: {_first_error(exc, model)}"
+    return f"{source}:{_line_of(node, _yaml_loc(_reported_error(exc)))}: {_first_error(exc, model)}"
 
 
 def _reported_error(exc: ValidationError) -> Any:
@@ -135,21 +56,6 @@ def _yaml_loc(err: Any) -> tuple[Any, ...]:
 def _is_internal(part: Any) -> bool:
     """Pydantic adds validator names (``function-after[...]``) and union tags to error locations; they are not YAML keys."""
     return isinstance(part, str) and ("[" in part or part.startswith(("function-", "tagged-union")) or part in (_MODEL_TAG, _ROUTER_TAG))
-
-
-def _gate_kind_fix(err: Any) -> str:
-    """What to write for a gate whose ``kind`` is missing or names no gate (pure)."""
-    kinds = ", ".join(_GATE_KINDS)
-    given = err.get("input") if isinstance(err.get("input"), dict) else {}
-    if err["type"] == "union_tag_invalid":
-        meant = difflib.get_close_matches(str(err.get("ctx", {}).get("tag")), list(_GATE_KINDS), n=1, cutoff=0.6)
-        fix = f"did you mean '{meant[0]}'? (the kinds: {kinds})" if meant else f"use one of: {kinds}"
-        return f"{str(given.get('kind'))!r} is not a gate kind — {fix}"
-    # the kind whose fields are the ones given: {metric: token_f1, min: 0.3} is a metric gate
-    keys = set(given) - {"kind"}
-    fits = [kind for kind, cls in _GATE_KINDS.items()
-            if keys <= set(cls.model_fields) and {f for f, info in cls.model_fields.items() if info.is_required()} <= keys]
-    return f"'kind' is missing — add kind: {fits[0]}" if len(fits) == 1 else f"'kind' is missing — add kind: one of {kinds}"
 
 
 def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
@@ -212,28 +118,124 @@ def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> 
     return f"{_loc_text(loc)}: {msg}"
 
 
-def _plain(value: Any) -> Any:
-    """A whole float as the whole number it is (pure): a bound of 0.0 or 1.0 reads 0 or 1, as the field is written."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
+def _loc_text(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "spec"
 
 
-# pydantic's bound errors, each as what is wrong with the value and what to give instead
-_BOUNDS = {
-    "greater_than_equal": ("ge", "is below {bound}, the least it may be — give {bound} or more"),
-    "greater_than": ("gt", "must be more than {bound} — give a number above {bound}"),
-    "less_than_equal": ("le", "is over {bound}, the most it may be — give {bound} or less"),
-    "less_than": ("lt", "must be less than {bound} — give a number below {bound}"),
-}
+def _kind_of(value: Any) -> str:
+    """What a YAML value is, in the words of the file: nothing, text, a number, a mapping..."""
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return "a yes/no value"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return f"the text {value!r}" if len(value) <= 40 else "a text"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "a mapping (key: value)" if isinstance(value, dict) else type(value).__name__
 
 
-def _meant_scorer(name: str, known: list[str]) -> str:
-    """What to write for a scorer name that is none (pure): the one it most likely is, a close spelling ('blue') or the
-    one name holding it ('f1', 'rouge'), then the known names; a list of 23 names was all that 'blue' was told."""
-    close = difflib.get_close_matches(name.strip().lower(), known, n=1, cutoff=0.75)
-    holding = [k for k in known if name.strip().lower() in k.split("_")]
-    meant = close or (holding if len(holding) == 1 else [])
-    names = f"known scorers: {', '.join(known)}"
-    return f"did you mean '{meant[0]}'? ({names})" if meant else names
+def _models_beside(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[type[BaseModel]]:
+    """The models whose fields are allowed where ``loc``'s last part was written (a list index or a dict key is walked
+    through)."""
+    models = [model] if model is not None else []
+    for part in loc[:-1]:
+        inner = [m for current in models if isinstance(part, str) and part in current.model_fields
+                 for m in _models_in(current.model_fields[part].annotation)]
+        if inner or isinstance(part, str) and not any(part in m.model_fields for m in models):
+            models = inner or models  # a key of a mapping (pricing: {model: ...}) keeps the models of its values
+    return models
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models a field's annotation can hold (through Optional, unions, lists, tuples and dict values)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _fields_beside(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> set[str]:
+    """The field names allowed where ``loc``'s last part was written (a list index or a dict key is walked through)."""
+    return {name for m in _models_beside(model, loc) for name in m.model_fields}
+
+
+def _moved_field_fix(root: type[BaseModel], models: list[type[BaseModel]], name: str, value: Any) -> str | None:
+    """Where a field that is no field here belongs, written as it would be (pure): ``temperature`` of a model entry
+    under its ``params``, ``workers`` of the experiment under ``execution``, or from the top for a field only one part
+    of the file has (``k`` of a chunker under ``retrieval``); None when it belongs nowhere, or in several places."""
+    path = next((h for m in models if (h := _home(m, name)) is not None), None)
+    if path is None and sum(name in m.model_fields for m in _all_models(root)) == 1:
+        path = _home(root, name)
+    if path is None:
+        return None
+    shown = yaml.safe_dump(value, default_flow_style=True, width=2**16).removesuffix("\n...\n").strip()
+    text = f"{{{name}: {shown}}}"
+    for field, is_list in reversed(path):
+        text = f"{{{field}: [{text}]}}" if is_list else f"{{{field}: {text}}}"
+    return f"'{name}' is no field here: it goes under {'.'.join(f for f, _ in path)}, e.g. {text[1:-1]}"
+
+
+def _home(model: type[BaseModel], name: str, seen: frozenset[type[BaseModel]] = frozenset()) -> tuple[tuple[str, bool], ...] | None:
+    """The shallowest path of fields (each with whether it holds a list) below ``model`` to a model that has a field
+    ``name``: ``(("execution", False),)`` for ``workers``; None when none has (mappings such as ``pricing`` are not
+    walked into: their keys are the user's)."""
+    found: list[tuple[tuple[str, bool], ...]] = []
+    for field, info in model.model_fields.items():
+        if get_origin(info.annotation) is dict:
+            continue
+        for inner in _models_in(info.annotation):
+            if inner in seen:
+                continue
+            step = ((field, _is_list(info.annotation)),)
+            below = () if name in inner.model_fields else _home(inner, name, seen | {model})
+            if below is not None:
+                found.append(step + below)
+    return min(found, key=len) if found else None
+
+
+def _is_list(annotation: Any) -> bool:
+    """Whether a field holds a list of entries (``tuple[X, ...]``, optionally None)."""
+    return any(get_origin(a) in (tuple, list) for a in (annotation, *get_args(annotation)))
+
+
+def _all_models(model: type[BaseModel]) -> set[type[BaseModel]]:
+    """``model`` and every model its fields can hold, however deep."""
+    found = {model}
+    for info in model.model_fields.values():
+        for inner in _models_in(info.annotation):
+            if inner not in found:
+                found |= _all_models(inner)
+    return found
+
+
+def _gate_kind_fix(err: Any) -> str:
+    """What to write for a gate whose ``kind`` is missing or names no gate (pure)."""
+    kinds = ", ".join(_GATE_KINDS)
+    given = err.get("input") if isinstance(err.get("input"), dict) else {}
+    if err["type"] == "union_tag_invalid":
+        meant = difflib.get_close_matches(str(err.get("ctx", {}).get("tag")), list(_GATE_KINDS), n=1, cutoff=0.6)
+        fix = f"did you mean '{meant[0]}'? (the kinds: {kinds})" if meant else f"use one of: {kinds}"
+        return f"{str(given.get('kind'))!r} is not a gate kind — {fix}"
+    # the kind whose fields are the ones given: {metric: token_f1, min: 0.3} is a metric gate
+    keys = set(given) - {"kind"}
+    fits = [kind for kind, cls in _GATE_KINDS.items()
+            if keys <= set(cls.model_fields) and {f for f, info in cls.model_fields.items() if info.is_required()} <= keys]
+    return f"'kind' is missing — add kind: {fits[0]}" if len(fits) == 1 else f"'kind' is missing — add kind: one of {kinds}"
+
+
+def not_a_number(text: str, *, whole: bool) -> str:
+    """What is wrong with ``text`` given for a number field, and what to write instead (pure): a share written as a
+    percentage ('5%' for a gate's rate or min) was "unable to parse string as a number"."""
+    percent = re.fullmatch(r"\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*%\s*", text)
+    if percent is not None and not whole:
+        return f"{text!r} is a percentage — write it as a fraction, {float(percent.group(1)) / 100:g}"
+    kind = "a whole number" if whole else "a number"
+    return f"{text!r} is text, not {kind} — write {kind} without quotes or units"
 
 
 def out_of_range(err: Any) -> str | None:
@@ -252,27 +254,25 @@ def out_of_range(err: Any) -> str | None:
     return None
 
 
-def not_a_number(text: str, *, whole: bool) -> str:
-    """What is wrong with ``text`` given for a number field, and what to write instead (pure): a share written as a
-    percentage ('5%' for a gate's rate or min) was "unable to parse string as a number"."""
-    percent = re.fullmatch(r"\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*%\s*", text)
-    if percent is not None and not whole:
-        return f"{text!r} is a percentage — write it as a fraction, {float(percent.group(1)) / 100:g}"
-    kind = "a whole number" if whole else "a number"
-    return f"{text!r} is text, not {kind} — write {kind} without quotes or units"
+# pydantic's bound errors, each as what is wrong with the value and what to give instead
+_BOUNDS = {
+    "greater_than_equal": ("ge", "is below {bound}, the least it may be — give {bound} or more"),
+    "greater_than": ("gt", "must be more than {bound} — give a number above {bound}"),
+    "less_than_equal": ("le", "is over {bound}, the most it may be — give {bound} or less"),
+    "less_than": ("lt", "must be less than {bound} — give a number below {bound}"),
+}
 
 
-def describe_validation_error(
-    exc: ValidationError, source: str, node: yaml.Node | None = None, model: type[BaseModel] | None = None,
-) -> str:
-    """One line for the first error of a validation: ``source:line: field: what is wrong — what to do``.
+def _plain(value: Any) -> Any:
+    """A whole float as the whole number it is (pure): a bound of 0.0 or 1.0 reads 0 or 1, as the field is written."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
-    Args:
-        exc: the pydantic error.
-        source: the file (or other source) that was validated.
-        node: the YAML document (``yaml.compose``) the data came from, to find the line; without it no line is given.
-        model: the model that was validated, to suggest the field a misspelt one means.
-    """
-    if node is None:
-        return f"{source}: {_first_error(exc, model)}"
-    return f"{source}:{_line_of(node, _yaml_loc(_reported_error(exc)))}: {_first_error(exc, model)}"
+
+def _meant_scorer(name: str, known: list[str]) -> str:
+    """What to write for a scorer name that is none (pure): the one it most likely is, a close spelling ('blue') or the
+    one name holding it ('f1', 'rouge'), then the known names; a list of 23 names was all that 'blue' was told."""
+    close = difflib.get_close_matches(name.strip().lower(), known, n=1, cutoff=0.75)
+    holding = [k for k in known if name.strip().lower() in k.split("_")]
+    meant = close or (holding if len(holding) == 1 else [])
+    names = f"known scorers: {', '.join(known)}"
+    return f"did you mean '{meant[0]}'? ({names})" if meant else names
