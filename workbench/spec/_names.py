@@ -36,8 +36,6 @@ def _a_file_name(value: str) -> str:
     return value
 
 
-# An experiment's name is also its artifact folder's name, a prompt's is a bundle's file name and part of every
-# variant's run name (PostgreSQL-backed stores keep run names in 250 characters)
 def _path_text(value: Any) -> Any:
     value = os.fspath(value) if isinstance(value, os.PathLike) else value
     if isinstance(value, str) and not value.strip():  # "" would resolve to the experiment's own folder
@@ -47,6 +45,9 @@ def _path_text(value: Any) -> Any:
 
 # a file or folder: written as text in YAML, given as a pathlib.Path as often as a string from Python
 PathText = Annotated[str, BeforeValidator(_path_text)]
+
+# An experiment's name is also its artifact folder's name, a prompt's is a bundle's file name and part of every
+# variant's run name (PostgreSQL-backed stores keep run names in 250 characters)
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 Name = Annotated[
     str,
