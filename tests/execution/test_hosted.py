@@ -355,3 +355,32 @@ def test_a_server_that_is_down_fails_each_question_after_the_first_at_once_not_a
         "retries either") for r in rest)
     assert variant.metrics["retries"] == 2
 
+
+
+def with_params(spec: ExperimentSpec, **params: float) -> ExperimentSpec:
+    """``spec`` whose models answer with these params besides theirs (sampler settings: top_p...)."""
+    return spec.model_copy(update={"models": tuple(m.model_copy(update={"params": m.params.model_copy(update=params)}) for m in spec.models)})
+
+
+def test_the_sampler_settings_reach_the_real_clients_request_and_each_setting_keys_its_own_answers(  # type: ignore[no-untyped-def]
+        wb_settings, stub_env) -> None:
+    """top_p and the two penalties go into the body of the real openai client's request, and an answer cached at top_p
+    0.5 is not the answer at top_p 0.9: that one is asked (a top_p left out of the cache key would be answered with it)."""
+    nucleus = with_params(spec_of(questions=2), temperature=0.7, top_p=0.5, presence_penalty=0.2, frequency_penalty=-0.3)
+    with stub_env(OpenAIStub()) as stub:
+        sweep(nucleus, wb_settings)
+        sent = [(b["top_p"], b["presence_penalty"], b["frequency_penalty"], b["temperature"]) for b in stub.chat_bodies]
+        sweep(nucleus, wb_settings)
+        again = stub.requests
+        sweep(with_params(nucleus, top_p=0.9), wb_settings)
+    assert sent == [(0.5, 0.2, -0.3, 0.7)] * 2
+    assert again == 2  # the same settings again: both answers from the cache
+    assert [b["top_p"] for b in stub.chat_bodies[2:]] == [0.9, 0.9]
+
+
+def test_a_model_without_sampler_settings_sends_none_of_them(wb_settings, stub_env) -> None:  # type: ignore[no-untyped-def]
+    # unset, the provider's defaults sample: nothing workbench chose goes into the request
+    with stub_env(OpenAIStub()) as stub:
+        sweep(spec_of(questions=1), wb_settings)
+    [body] = stub.chat_bodies
+    assert not {"top_p", "top_k", "presence_penalty", "frequency_penalty"} & set(body)

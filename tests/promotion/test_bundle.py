@@ -889,9 +889,10 @@ def _write_bundle(files: dict[str, bytes], folder: Path) -> Path:
     return folder
 
 
-def _bundle_answered_by(tmp_path: Path, empty_store: Path, model_id: str, identity: str, name: str, **model: Any) -> Path:
-    """The good prompt of a sweep answered by ``model_id`` (a fake with this identity), promoted as ``name`` and its
-    bundle written to tmp_path/bundle."""
+def _bundle_answered_by(tmp_path: Path, empty_store: Path, model_id: str, identity: str, name: str, *,
+                        params: dict[str, Any] | None = None, **model: Any) -> Path:
+    """The good prompt of a sweep answered by ``model_id`` (a fake with this identity; its ``params`` besides max_tokens
+    16), promoted as ``name`` and its bundle written to tmp_path/bundle."""
     from tests.conftest import copy_store
     from tests.promotion.conftest import scripted_answer, write_project
     from workbench.config import settings
@@ -899,7 +900,7 @@ def _bundle_answered_by(tmp_path: Path, empty_store: Path, model_id: str, identi
     from workbench.spec import ModelSpec
     from workbench.testing import ScriptedModel
 
-    spec = write_project(tmp_path).model_copy(update={"models": (ModelSpec(id=model_id, params={"max_tokens": 16}, **model),)})
+    spec = write_project(tmp_path).model_copy(update={"models": (ModelSpec(id=model_id, params={"max_tokens": 16, **(params or {})}, **model),)})
     models = {**fake_models(), model_id: ScriptedModel(scripted_answer, model_id=model_id, identity=identity)}
     cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
     result = wb.run(spec, settings=cfg, models=models, progress=False)
@@ -910,8 +911,8 @@ def _bundle_answered_by(tmp_path: Path, empty_store: Path, model_id: str, identi
     return folder
 
 
-def _hosted_bundle(tmp_path: Path, empty_store: Path, identity: str) -> Path:
-    return _bundle_answered_by(tmp_path, empty_store, "openai:gpt-4o-mini", identity, "assist-hosted")
+def _hosted_bundle(tmp_path: Path, empty_store: Path, identity: str, params: dict[str, Any] | None = None) -> Path:
+    return _bundle_answered_by(tmp_path, empty_store, "openai:gpt-4o-mini", identity, "assist-hosted", params=params)
 
 
 def test_a_bundle_whose_model_cannot_be_loaded_says_so_before_building_its_index(tmp_path: Path, empty_store: Path,
@@ -947,6 +948,25 @@ def test_a_hosted_bundle_retries_a_rate_limited_call_as_its_sweep_did(tmp_path: 
                                 models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
         assert bundle.answer(CASES[0]["question"]).answer
     assert stub.statuses == [429, 200]
+
+
+def test_a_hosted_bundle_sends_the_sampler_settings_its_run_was_evaluated_with(tmp_path: Path, empty_store: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # the rebuilt pipeline's requests, through the real openai client, carry the evaluated run's top_p and penalties
+    from workbench.pipeline import MemoryIndexStore
+    from workbench.testing.openai_stub import OpenAIStub
+
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    sampler = {"top_p": 0.4, "presence_penalty": 0.6, "frequency_penalty": 0.1}
+    with OpenAIStub() as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        folder = _hosted_bundle(tmp_path, empty_store, f"openai:gpt-4o-mini@{stub.base_url}", {"temperature": 0.3, **sampler})
+        bundle = wb.load_bundle(folder, corpus_path=tmp_path / "corpus", index_store=MemoryIndexStore(),
+                                models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+        assert bundle.answer(CASES[0]["question"]).answer
+    [body] = stub.chat_bodies
+    assert {name: body.get(name) for name in sampler} == sampler and body["temperature"] == 0.3
 
 
 def test_a_failed_answer_says_why_without_the_key_a_proxy_quoted(swept: Swept, bundle_dir: Path, tmp_path: Path,

@@ -7,7 +7,8 @@ structured call, ``response_format`` json_schema or ``tools``, gets the simplest
 line is JSON, so a ragas judge's calls all answer), so results are identical however many workers call it; ``delay_s``
 makes every call take that long; ``script`` decides per request whether to fail (status, headers) or drop the
 connection first. Embeddings are feature-hashed words of each input as sent
-(``embedding_inputs`` keeps them: texts, or token ids when a client sends those).
+(``embedding_inputs`` keeps them: texts, or token ids when a client sends those); ``chat_bodies`` keeps each chat
+request's JSON body as sent (the sampler settings a client passed, its max_tokens, seed...).
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class OpenAIStub:
         self.usage = usage
         self.requests = 0
         self.embedding_inputs: list[Any] = []
+        self.chat_bodies: list[dict[str, Any]] = []
         self.statuses: list[int] = []
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests it was answering at once
@@ -153,6 +155,8 @@ class OpenAIStub:
                 elif self.path.rstrip("/").endswith("/embeddings"):
                     payload = json.dumps(stub._embeddings(body)).encode()
                 else:
+                    with stub._lock:
+                        stub.chat_bodies.append(body)
                     messages = body.get("messages", [])
                     content, tool_calls = _structured(body)
                     answer = _answer(messages) if content is None and not tool_calls else content or ""
