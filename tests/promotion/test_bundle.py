@@ -18,7 +18,7 @@ import workbench as wb
 from tests.fake_gguf import gguf_bytes
 from tests.promotion.conftest import CASES, DOCS, Swept, fake_models, write_project
 from workbench.models import MINILM_ID
-from workbench.promotion import BundleError
+from workbench.promotion import BundleConfig, BundleError
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder
 from workbench.tracking import load_variant_table
@@ -466,6 +466,11 @@ def test_a_bundle_answers_with_the_sampler_settings_and_context_window_it_was_ev
     files, _, _, _ = build_bundle("assist-sampler", "staging", settings=cfg)
     written = yaml.safe_load(files["config.yaml"])["model"]
     assert (written["params"]["repeat_penalty"], written["context_window"]) == (1.3, 4096)
+    # where a reader sees the model's settings: EVALUATION.md's configuration table and the config's label (the export's
+    # commit message, a router's registry description)
+    settings_said = "temperature 0.0, max_tokens 16, repeat_penalty 1.3, context_window 4096"
+    assert f"| model | {GEMMA_ID} (completion); {settings_said} |" in files["EVALUATION.md"].decode()
+    assert BundleConfig.from_yaml(files["config.yaml"].decode()).model_label == f"{GEMMA_ID} ({settings_said})"
     folder = _write_bundle(files, tmp_path / "bundle")
     load = dict(corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index")
     wb.load_bundle(folder, models=models, **load).answer(CASES[0]["question"])

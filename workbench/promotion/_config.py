@@ -266,7 +266,7 @@ class BundleConfig(_Model):
     def model_label(self) -> str:
         """The answering model(s) as a report or a registry description names them."""
         def one(m: ModelSpec) -> str:
-            return f"{m.id} (temperature {m.params.temperature}, max_tokens {m.params.max_tokens})"
+            return f"{m.id} ({m.settings_text})"
 
         if self.router is None:
             return one(self.model)

@@ -92,7 +92,7 @@ def _versions_section(versions: Mapping[str, str]) -> list[str]:
 
 
 def _model_text(m: ModelSpec) -> str:
-    return f"{m.id} ({m.resolved_kind}); temperature {m.params.temperature}, max_tokens {m.params.max_tokens}"
+    return f"{m.id} ({m.resolved_kind}); {m.settings_text}"
 
 
 def _model_rows(config: BundleConfig) -> list[list[Any]]:

@@ -162,6 +162,14 @@ class ModelSpec(_NamedSpec):
         return None if self.context_window == DEFAULT_CONTEXT_WINDOW and runs_locally(self.id) else self.context_window
 
     @property
+    def settings_text(self) -> str:
+        """``temperature 0.7, max_tokens 64, top_k 20, context_window 8192``: how it answers as a report names it, the
+        sampler settings and context window only where set (pure)."""
+        window = (("context_window", self.window),) if self.window is not None else ()
+        said = (("temperature", self.params.temperature), ("max_tokens", self.params.max_tokens), *self.params.sampler(), *window)
+        return ", ".join(f"{name} {value}" for name, value in said)
+
+    @property
     def short_name(self) -> str:
         if self.name is not None:
             return self.name
