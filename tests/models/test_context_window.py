@@ -3,6 +3,7 @@ llama.cpp model loaded per window), at most what its GGUF was trained for, refus
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from workbench.execution import ModelResolver
 from workbench.grid import expand_grid
 from workbench.models import GEMMA_ID, SMOLLM2_ID, GenerationParams, load_generator
 from workbench.prompts import RenderedPrompt
-from workbench.spec import load_experiment
+from workbench.spec import ExperimentSpec, JudgeSpec, load_experiment
 from workbench.testing import HashingEmbedder
 
 def refusal(tmp_path: Path, model_id: str, window: int) -> str:
@@ -76,3 +77,55 @@ def test_llama_cpp_runs_the_model_with_the_window_given() -> None:
     with pytest.raises(ModelError, match=f"Requested tokens \\({read.input_tokens}\\) exceed context window of 256 — raise the model's "
                                          "context_window \\(up to 8192 tokens, what it was trained for\\), or retrieve fewer"):
         load_generator(SMOLLM2_ID, context_window=256).generate(prompt, params)
+
+
+def judged(judge: dict[str, object]) -> ExperimentSpec:
+    """An experiment of Gemma judged by ``judge``."""
+    return spec_of({"id": GEMMA_ID}).model_copy(update={"judge": JudgeSpec.model_validate(judge)})
+
+
+def test_a_llama_cpp_judge_reads_its_prompts_in_the_window_it_is_given_the_default_one_keeping_its_identity() -> None:
+    """ragas's context recall prompt with the quickstart's contexts is 1836-2076 Gemma tokens, past what a 2048-token
+    window leaves beside the judge's 256 of reply: a judge needs a larger window as an answering model does, and one left
+    unset (or 2048 written out) keeps the identity its cached replies and reused runs are keyed by."""
+    resolver = ModelResolver({"local:all-minilm-l6-v2": HashingEmbedder(model_id="local:all-minilm-l6-v2")}, store=None,  # type: ignore[arg-type]
+                             record_sha256=False)
+    windows = []
+    for judge in ({"id": GEMMA_ID}, {"id": GEMMA_ID, "context_window": 2048}, {"id": GEMMA_ID, "context_window": 8192}):
+        spec = judged(judge)
+        [variant] = expand_grid(spec)
+        windows.append(resolver.identities(variant, judge=spec.judge)["judge"].split(":")[2])
+        assert resolver.judge(spec).generator.identity.split(":")[2] == windows[-1]  # type: ignore[union-attr]
+    assert windows == ["ctx2048", "ctx2048", "ctx8192"]
+    assert "context_window" not in judged({"id": GEMMA_ID}).to_dict(Path("."))["judge"]
+
+
+def test_a_judge_loaded_in_a_notebook_takes_a_window_too(tmp_path: Path) -> None:
+    from workbench.scoring import ModelJudge, load_judge
+
+    path = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama", "llama.context_length": 8192})
+    judge = load_judge(f"llamacpp:{path}", context_window=8192)
+    assert isinstance(judge, ModelJudge) and judge.generator.identity.split(":")[2] == "ctx8192"
+
+
+def test_a_judge_s_window_is_part_of_what_its_runs_are_reused_by_the_default_one_written_out_is_not() -> None:
+    from workbench.runner._reuse import _scorer_fingerprint
+
+    said = []
+    for judge in ({"id": GEMMA_ID}, {"id": GEMMA_ID, "context_window": 2048}, {"id": GEMMA_ID, "context_window": 8192}):
+        spec = judged(judge)
+        [variant] = expand_grid(spec)
+        said.append(_scorer_fingerprint(spec, variant, {}, {}, judge=object())["judge"])  # type: ignore[arg-type]
+    assert said[0] == said[1] != said[2] and "context_window" not in said[0]
+
+
+@pytest.mark.parametrize(("judge", "said"), [
+    ({"id": SMOLLM2_ID, "context_window": 16384}, "judge.context_window: context_window 16384 is more than the 8192 tokens "
+                                                  f"{SMOLLM2_ID} was trained for — set 8192 or less"),
+    ({"id": "openai:gpt-4o-mini", "context_window": 8192}, "judge.context_window: a hosted model's context window is its server's — remove it"),
+])
+def test_a_judge_s_window_is_checked_as_a_model_s_is(tmp_path: Path, judge: dict[str, object], said: str) -> None:
+    path = written(tmp_path, GEMMA_ID, "judge: " + json.dumps(judge))
+    with pytest.raises(SpecError) as caught:
+        load_experiment(path)
+    assert str(caught.value) == f"{path}:7: {said}"

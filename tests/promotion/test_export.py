@@ -501,17 +501,17 @@ def test_the_report_and_the_runs_name_the_judge_that_scored_the_judged_metrics(t
 
     cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     data = write_project(tmp_path).to_dict(tmp_path)
-    data["judge"] = {"id": GEMMA_ID, "n": 2, "max_tokens": 64}
+    data["judge"] = {"id": GEMMA_ID, "n": 2, "max_tokens": 64, "context_window": 4096}
     data["scorers"] = ["token_f1", "hit_at_k", "answer_relevancy"]
     judge = ScriptedJudge(lambda _prompt, _schema: json.dumps({"question": "What is it?", "noncommittal": 0}))
     result = wb.run(ExperimentSpec.from_dict(data, base_dir=tmp_path), settings=cfg, models=fake_models(), judge=judge, progress=False)
     run_id = next(v.run_id for v in result.variants if v.variant.prompt.name == "good")  # type: ignore[union-attr]
     params = MlflowClient(cfg.tracking_uri).get_run(run_id).data.params
     assert {k: v for k, v in params.items() if k.startswith("judge.")} == {
-        "judge.id": GEMMA_ID, "judge.n": "2", "judge.temperature": "0.0", "judge.max_tokens": "64"}
+        "judge.id": GEMMA_ID, "judge.n": "2", "judge.temperature": "0.0", "judge.max_tokens": "64", "judge.context_window": "4096"}
     wb.promote(run_id, name="assist-judged", alias="staging", gates=EASY, settings=cfg)
     report = build_bundle("assist-judged", "staging", settings=cfg)[0]["EVALUATION.md"].decode()
-    assert f"| judge | {GEMMA_ID}; 2 repeats, temperature 0.0, max_tokens 64 |" in report
+    assert f"| judge | {GEMMA_ID}; 2 repeats, temperature 0.0, max_tokens 64, context_window 4096 |" in report
 
 
 def refused_export(repo: Path, name: str, cfg: Settings, match: str) -> None:

@@ -114,7 +114,7 @@ class ModelResolver:
         elif variant.model is not None:
             out["generator"] = self._raw_generator(variant.model.id, variant.model.resolved_kind, variant.model.window).identity
         if judge is not None and variant.model is not None:
-            out["judge"] = self._raw_generator(judge.id, judge.kind or default_kind(judge.id)).identity
+            out["judge"] = self._raw_generator(judge.id, judge.kind or default_kind(judge.id), judge.window).identity
         return out
 
     def judge(self, spec: ExperimentSpec, slots: Mapping[str, CallSlots] | None = None) -> Judge | None:
@@ -123,7 +123,7 @@ class ModelResolver:
         j = spec.judge
         if j is None:
             return None
-        generator = self.generator(j.id, j.kind or default_kind(j.id), cache=j.cache)
+        generator = self.generator(j.id, j.kind or default_kind(j.id), cache=j.cache, window=j.window)
         pool = (slots or {}).get(j.id.partition(":")[0])
         return ModelJudge(
             generator if pool is None else _Slotted(generator, pool), max_tokens=j.max_tokens, timeout_s=j.timeout_s,

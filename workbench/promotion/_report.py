@@ -72,7 +72,7 @@ def _judge_text(judge: Mapping[str, str]) -> str:
     """``local:gemma3-270m (chat); 2 repeats, temperature 0.0, max_tokens 256``: what scored the judged metrics (pure)."""
     kind = f" ({judge['kind']})" if judge.get("kind") not in (None, "", "None") else ""
     settings = [f"{judge['n']} repeats" if judge.get("n") not in (None, "1") else "",
-                *(f"{key} {judge[key]}" for key in ("temperature", "max_tokens") if judge.get(key))]
+                *(f"{key} {judge[key]}" for key in ("temperature", "max_tokens", "context_window") if judge.get(key))]
     return f"{judge['id']}{kind}" + (f"; {', '.join(s for s in settings if s)}" if any(settings) else "")
 
 

@@ -366,7 +366,7 @@ def _judge_pricing(spec: ExperimentSpec, scoring: Scoring, resolver: ModelResolv
     repeats = j.n if j is not None else 1
     if not look_up or j is None or not j.cache:
         return _JudgePricing(metrics, repeats, max_tokens, price, {}, None)
-    raw = resolver.generator(j.id, j.kind or default_kind(j.id), cache=False)
+    raw = resolver.generator(j.id, j.kind or default_kind(j.id), cache=False, window=j.window)
     tally = _Tally(ModelJudge(CachedGenerator(_CacheOnly(raw), cache, identity=raw.identity), max_tokens=j.max_tokens,  # type: ignore[arg-type]
                               timeout_s=None, temperature=j.temperature, seed=spec.seed, price=price))
     minilm = resolver.embedder(MINILM_ID, cache=False)

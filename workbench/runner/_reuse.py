@@ -45,7 +45,7 @@ def _scorer_fingerprint(spec: ExperimentSpec, variant: Variant, scorers: Mapping
         return out
     if judge is not None:
         # a GGUF judge as its experiment file writes it: two clones of the project reuse each other's runs
-        out["judge"] = spec.as_written(spec.judge.model_dump(mode="json")) if spec.judge is not None else judge.model_id
+        out["judge"] = spec.as_written(spec.judge.canonical.model_dump(mode="json")) if spec.judge is not None else judge.model_id
         # and the code that reads its replies (which JSON it accepts), which the scorers reach through env.judge
         out["judge_code"] = judge_code
     router = variant.router

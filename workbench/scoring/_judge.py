@@ -291,6 +291,7 @@ def load_judge(
     constrained: bool = True,
     price: Price | None = None,
     retries: int = 0,
+    context_window: int | None = None,
 ) -> Judge:
     """Build the judge for a model string (``local:gemma3-270m``, ``llamacpp:/m.gguf``, ``openai:gpt-4o-mini``...).
 
@@ -304,11 +305,12 @@ def load_judge(
         constrained: ask the model for JSON under the schema (turn off only to measure what it buys).
         price: overrides the price list (cost is None when the price is unknown).
         retries: retries of a hosted call on a rate limit, server error or timeout.
+        context_window: a llama.cpp judge's context window in tokens (None: 2048), for ragas's long prompts.
 
     Raises:
         ModelError: the model string is malformed, the GGUF file is missing, or a provider package or API key is.
     """
-    generator = load_generator(model_id, kind=kind)
+    generator = load_generator(model_id, kind=kind, context_window=context_window)
     return ModelJudge(
         generator, max_tokens=max_tokens, timeout_s=timeout_s, temperature=temperature, seed=seed, constrained=constrained, price=price,
         retries=retries,

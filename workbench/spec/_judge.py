@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from workbench.models import ModelKind, Price
 from workbench.spec._base import _GENERATOR_PATTERN, _known_model, _servable_as, _Spec
+from workbench.spec._models import checked_window, context_window_field, window_of
 
 
 class PriceSpec(_Spec):
@@ -44,6 +45,9 @@ class JudgeSpec(_Spec):
     timeout_s: float = Field(default=60.0, gt=0, description="time limit of one judge call")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0: deterministic (repeats then agree)")
     cache: bool = Field(default=True, description="reuse cached judge replies and finished runs; false: always call the judge")
+    # ragas's prompts hold the question, the retrieved chunks and the answer: context recall's, with three chunks of
+    # 1000 characters, is about 2000 tokens, past what the default window leaves beside the judge's reply
+    context_window: int | None = context_window_field("a llama.cpp judge's")
 
     @model_validator(mode="before")
     @classmethod
@@ -55,7 +59,22 @@ class JudgeSpec(_Spec):
     def _known(cls, value: str) -> str:
         return _known_model(value, "generator")
 
+    @field_validator("context_window")
+    @classmethod
+    def _window_fits(cls, value: int | None, info: ValidationInfo) -> int | None:
+        return checked_window(value, info)
+
     @model_validator(mode="after")
     def _kind_fits(self) -> JudgeSpec:
         _servable_as(self.id, self.kind)
         return self
+
+    @property
+    def canonical(self) -> JudgeSpec:
+        """This judge with its default window written out read as unset: two judges equal in this form judge alike."""
+        return self.model_copy(update={"context_window": self.window})
+
+    @property
+    def window(self) -> int | None:
+        """Its ``context_window``, None where that is llama.cpp's default one (written out, it judges as unset)."""
+        return window_of(self.id, self.context_window)

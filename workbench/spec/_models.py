@@ -40,6 +40,31 @@ def _unset(value: Any) -> bool:
     return value is None
 
 
+def context_window_field(whose: str) -> Any:
+    """The ``context_window`` field of a model entry or the judge: left out of the dump unset, so one without it keeps
+    its variant id and reuse keys."""
+    return Field(
+        default=None, ge=256, exclude_if=_unset,
+        description=f"{whose} context window in tokens, for prompt and answer together (default {DEFAULT_CONTEXT_WINDOW}; "
+        "at most what the model was trained for: Gemma 3 270M 32768, SmolLM2 8192); a hosted model's is its server's",
+    )
+
+
+def checked_window(value: int | None, info: ValidationInfo) -> int | None:
+    """A ``context_window`` field's check against the entry's ``id`` (checked before it), as a field's error."""
+    if "id" in info.data:
+        try:
+            check_context_window(info.data["id"], value)
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+def window_of(model_id: str, context_window: int | None) -> int | None:
+    """A model's ``context_window``, None where that is llama.cpp's default one (written out, it answers as unset)."""
+    return None if context_window == DEFAULT_CONTEXT_WINDOW and runs_locally(model_id) else context_window
+
+
 class ModelParams(_Spec):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0: the most likely answer; above it, sampled with the experiment's seed")
     max_tokens: int = Field(default=128, ge=1, le=8192, description="the longest answer, in tokens (one cut there has finish_reason length)")
@@ -105,12 +130,7 @@ class ModelSpec(_NamedSpec):
         default=None, description="its name in variant names (default: from the model string); needed when two entries "
         "would share one, e.g. one model at two temperatures",
     )
-    # left out of the dump unset: a model without it keeps its variant id and reuse keys
-    context_window: int | None = Field(
-        default=None, ge=256, exclude_if=_unset,
-        description=f"a llama.cpp model's context window in tokens, for prompt and answer together (default {DEFAULT_CONTEXT_WINDOW}; "
-        "at most what the model was trained for: Gemma 3 270M 32768, SmolLM2 8192); a hosted model's is its server's",
-    )
+    context_window: int | None = context_window_field("a llama.cpp model's")
 
     @field_validator("id")
     @classmethod
@@ -120,12 +140,7 @@ class ModelSpec(_NamedSpec):
     @field_validator("context_window")
     @classmethod
     def _window_fits(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if "id" in info.data:
-            try:
-                check_context_window(info.data["id"], value)
-            except ModelError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+        return checked_window(value, info)
 
     @field_validator("params")
     @classmethod
@@ -159,7 +174,7 @@ class ModelSpec(_NamedSpec):
     @property
     def window(self) -> int | None:
         """Its ``context_window``, None where that is llama.cpp's default one (written out, it answers as unset)."""
-        return None if self.context_window == DEFAULT_CONTEXT_WINDOW and runs_locally(self.id) else self.context_window
+        return window_of(self.id, self.context_window)
 
     @property
     def settings_text(self) -> str:

@@ -123,7 +123,7 @@ SOURCE_TAGS = ("mlflow.source.name", "mlflow.source.type", "mlflow.source.git.co
 # run it copies, which ``REUSED_FROM_TAG`` names, keeps its own)
 _RAN_BY_TAGS = ("mlflow.user", *SOURCE_TAGS)
 # what of the spec's judge each run records as judge.<field> params: what scores its judged metrics
-_JUDGE_PARAMS = ("id", "kind", "n", "temperature", "max_tokens")
+_JUDGE_PARAMS = ("id", "kind", "n", "temperature", "max_tokens", "context_window")
 
 
 def source_tags(commit: str, folder: str) -> dict[str, str]:
