@@ -384,8 +384,11 @@ def test_a_judge_prompt_cut_to_the_context_window_is_an_error_reply_not_a_verdic
     reply = ModelJudge(Completion(cut)).ask("p", SCHEMA)
     assert not reply.ok and reply.value is None and reply.raw == cut.text
     assert reply.error == ("judge prompt is longer than local:gemma3-270m's context window: its first 3100 tokens, the instructions "
-                           "among them, were never read — retrieve fewer or smaller chunks (the retrieval's k, the chunker's size) or "
-                           "shorten the prompt, or use a judge with a larger context window")
+                           "among them, were never read — raise judge.context_window (up to 32768 tokens, what it was trained for), "
+                           "or retrieve fewer or smaller chunks (the retrieval's k, the chunker's size) or shorten the prompt, or use a "
+                           "judge with a larger context window")
+    at_most = ModelJudge(Completion(cut), context_window=32768).ask("p", SCHEMA).error or ""
+    assert "judge.context_window" not in at_most and "were never read — retrieve fewer" in at_most  # no larger window to give
     assert (reply.input_tokens, reply.output_tokens, reply.cost_usd) == (1024, 9, 0.0)  # what it read still counts
     assert ModelJudge(Completion(dataclasses.replace(cut, prompt_tokens_cut=0))).ask("p", SCHEMA).value == {"reason": "r", "verdict": 1}
 

@@ -127,7 +127,7 @@ class ModelResolver:
         pool = (slots or {}).get(j.id.partition(":")[0])
         return ModelJudge(
             generator if pool is None else _Slotted(generator, pool), max_tokens=j.max_tokens, timeout_s=j.timeout_s,
-            temperature=j.temperature, seed=spec.seed, price=spec.price(j.id), retries=spec.execution.retries,
+            temperature=j.temperature, seed=spec.seed, price=spec.price(j.id), retries=spec.execution.retries, context_window=j.window,
         )
 
 

@@ -17,10 +17,11 @@ CONTEXT_ADVICE = "retrieve fewer or smaller chunks (the retrieval's k, the chunk
 DEFAULT_CONTEXT_WINDOW = 2048
 
 
-def window_advice(window: int, trained: int | None) -> str:
-    """What to do about prompts longer than a llama.cpp model's context ``window`` (pure): the model's context_window
-    first, when it was ``trained`` for a longer one (Gemma 3 270M for 32768 tokens, run with 2048 unless told)."""
-    larger = f"raise the model's context_window (up to {trained} tokens, what it was trained for), or " if trained and trained > window else ""
+def window_advice(window: int, trained: int | None, setting: str = "the model's context_window") -> str:
+    """What to do about prompts longer than a llama.cpp model's context ``window`` (pure): its context_window first
+    (``setting``, as the experiment names it), when it was ``trained`` for a longer one (Gemma 3 270M for 32768 tokens, run
+    with 2048 unless told)."""
+    larger = f"raise {setting} (up to {trained} tokens, what it was trained for), or " if trained and trained > window else ""
     return larger + CONTEXT_ADVICE
 
 

@@ -21,6 +21,7 @@ from workbench.errors import ModelError, shortened
 from workbench.metrics import JudgeUsage
 from workbench.models import (
     CONTEXT_ADVICE,
+    DEFAULT_CONTEXT_WINDOW,
     GenerationParams,
     Generator,
     ModelKind,
@@ -29,6 +30,8 @@ from workbench.models import (
     load_generator,
     price_for,
     runs_locally,
+    trained_context,
+    window_advice,
 )
 from workbench.prompts import RenderedPrompt
 
@@ -211,6 +214,8 @@ class ModelJudge:
         price: overrides the price list (cost is None when the price is unknown).
         retries: retries of a hosted call on a rate limit, server error or timeout, within ``timeout_s`` (the
             sweep's ``execution.retries``, as for the answering model).
+        context_window: a llama.cpp judge's window, as its generator was loaded with (None: the default one), which
+            the advice on a prompt longer than it names.
     """
 
     def __init__(
@@ -224,8 +229,10 @@ class ModelJudge:
         constrained: bool = True,
         price: Price | None = None,
         retries: int = 0,
+        context_window: int | None = None,
     ) -> None:
         self.generator = generator
+        self.context_window = context_window
         self.model_id = generator.model_id
         self.max_tokens = max_tokens
         self.timeout_s = timeout_s
@@ -270,8 +277,13 @@ class ModelJudge:
         if out.prompt_tokens_cut:  # a completion judge kept the prompt's end: its verdict, of the right shape, answered no instruction
             return dataclasses.replace(reply, value=None, error=(
                 f"judge prompt is longer than {self.model_id}'s context window: its first {out.prompt_tokens_cut} tokens, the "
-                f"instructions among them, were never read — {CONTEXT_ADVICE}, or use a judge with a larger context window"))
+                f"instructions among them, were never read — {self._window_advice()}, or use a judge with a larger context window"))
         return reply
+
+    def _window_advice(self) -> str:
+        """What to do about a prompt longer than this llama.cpp judge's window: judge.context_window first, when the
+        model was trained for a longer one."""
+        return window_advice(self.context_window or DEFAULT_CONTEXT_WINDOW, trained_context(self.model_id), "judge.context_window")
 
 
 def _failure(exc: Exception) -> str:
@@ -313,5 +325,5 @@ def load_judge(
     generator = load_generator(model_id, kind=kind, context_window=context_window)
     return ModelJudge(
         generator, max_tokens=max_tokens, timeout_s=timeout_s, temperature=temperature, seed=seed, constrained=constrained, price=price,
-        retries=retries,
+        retries=retries, context_window=context_window,
     )
