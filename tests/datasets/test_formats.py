@@ -189,7 +189,7 @@ def test_each_run_records_the_versions_of_the_packages_reading_pdfs_html_pages_a
     # a promoted configuration's report names them: another pypdf may read other text, another corpus hash
     from importlib import metadata
 
-    from workbench.tracking._mlflow import package_versions
+    from workbench.tracking._run_tags import package_versions
 
     recorded = json.loads(package_versions())
     packages = ("pypdf", "beautifulsoup4", "python-docx")

@@ -116,7 +116,7 @@ def test_a_sweep_logs_metadata_as_columns_of_its_per_question_table_and_a_run_ag
 
 
 def test_metadata_tags_cut_a_long_value_and_leave_out_a_key_too_long_for_a_tag() -> None:
-    from workbench.tracking._mlflow import metadata_tags
+    from workbench.tracking._question_trace import metadata_tags
 
     tags = metadata_tags({"notes": "n" * 300, "k" * 240: "x", "reviewed": True, "score": 0.5})
     assert tags["workbench.metadata.notes"] == "n" * 249 + "…"

@@ -485,7 +485,7 @@ def test_a_variant_name_longer_than_a_run_name_holds_is_shortened_the_same_way_i
     # PostgreSQL keeps a run name in 250 characters: a grid of long prompt, model and retrieval names (100 each, as a spec
     # allows) ended the sweep on a team server with "value too long for type character varying(250)"
     from workbench.grid import expand_grid
-    from workbench.tracking._mlflow import MAX_RUN_NAME, run_name
+    from workbench.tracking._run_tags import MAX_RUN_NAME, run_name
 
     long = {"prompts": [{"name": "a" * 88 + n, "template": f"{{context}} {{question}} ({n})"} for n in ("-one-version", "-two-version")],
             "models": [{"id": GEMMA_ID, "params": {"max_tokens": 16}, "name": "m" * 100}],
@@ -612,7 +612,7 @@ def test_a_store_outside_the_project_keeps_new_experiments_artifacts_beside_it(t
 def test_each_sweep_records_the_commit_its_folder_is_at_now(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # the commit was looked up once per folder for the life of the process: in a notebook kept open all day, the sweeps
     # after an edit of the prompts, or a commit, were tagged with the first sweep's commit, clean
-    from workbench.tracking._mlflow import git_commit, source_tags
+    from workbench.tracking._run_tags import git_commit, source_tags
 
     def git(*args: str) -> str:
         out = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=tmp_path,

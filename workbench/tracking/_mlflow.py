@@ -17,7 +17,6 @@ import json
 import logging
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -26,31 +25,31 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 
 from workbench.config import plots_wanted
-from workbench.datasets import FORMAT_PACKAGES, Corpus, Dataset
+from workbench.datasets import Corpus, Dataset
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant, prompt_hash
 from workbench.metrics import direction
-from workbench.models import COMPUTING_PACKAGES, Generation
-from workbench.pipeline import ModelCall, QuestionRecord
 from workbench.results import VariantResult, reused_metrics, sweep_totals
-from workbench.spec import ExperimentSpec, RouterSpec, dump_yaml
+from workbench.spec import ExperimentSpec, dump_yaml
 from workbench.redaction import redact
 from workbench.tracking._feedback import default_user
 from workbench.tracking._store_check import check_served_artifacts, check_store, half_made, sqlite_path
-from workbench.tracking._process import END_REASON_TAG, abandoned_reason, alive_here, process_tags
+from workbench.tracking._process import abandoned_reason, alive_here, process_tags
 from workbench.tracking._read import RESULTS_TABLE, artifact_bytes, every_page, out_of_reach, reading_artifacts, run_artifacts
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import interrupts_deferred, open_store_serialised
 from workbench.tracking._summary import MAX_RUN_NOTE, inert, sweep_note
 from workbench.tracking._unreachable import TrackingUnavailable, is_unreachable, quiet_retry_warnings, shown_uri, tracking_call
-from workbench.tracking._redact import redacted, redacting
-from workbench.tracking._traces import TraceBuilder, write_traces
+from workbench.tracking._redact import redacting
+from workbench.tracking._traces import write_traces
+from workbench.tracking._question_trace import question_trace
+from workbench.tracking._run_notes import NOTE_TAG, _end_reason_tags, _note, _variant_note
+from workbench.tracking._run_tags import _RAN_BY_TAGS, _child_tags, _shortened, git_commit, package_versions, run_name, source_tags
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, lower_is_better_tag, racing_tags, records_from_table, with_current_metadata
 from workbench.tracking._protocol import (
     CHUNKS_SHA256_TAG,
@@ -70,19 +69,10 @@ from workbench.tracking._protocol import (
 )
 
 RUN_TYPE_TAG = "mlflow.runType"
-NOTE_TAG = "mlflow.note.content"  # a run's (or an experiment's) description in the MLflow UI
 EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
-# logged as each run's workbench.versions tag: a bundle pins from it the packages that computed its embedding model's
-# vectors (COMPUTING_PACKAGES: torch, transformers, the model's package..., not only sentence-transformers), and its
-# report names those that read its corpus's PDFs, HTML pages and Word documents (FORMAT_PACKAGES: another version may read other text)
-_PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "ragas", "pandas", *COMPUTING_PACKAGES, *FORMAT_PACKAGES)
 _MAX_PARAM = 6000
-# MLflow's runs.name column (String(250)): PostgreSQL refused a variant's longer name ("value too long for type
-# character varying(250)"), which ended the sweep as an internal error; sqlite kept it whole
-MAX_RUN_NAME = 250
 # MLflow's longest dataset name: a longer one (a wb.Dataset named in a notebook) failed the sweep as it started
 _MAX_DATASET_NAME = 500
-_MAX_NOTE = 20000  # MLflow's limit on an experiment tag's value; the whole description is in each sweep's experiment.yaml
 _REUSE_CANDIDATES = 10  # runs of one reuse key looked at, newest first, for one whose table is intact
 _DATA_TAGS = ("workbench.dataset_hash", "workbench.corpus_hash")  # what a sweep and its runs evaluated on (in every reuse key)
 # each run this workbench creates holds a value of its own under this tag: a request MLflow's HTTP client retried after
@@ -102,75 +92,8 @@ _CUT_SHORT_END_S = 5.0
 _log = logging.getLogger(__name__)
 
 
-
-def git_commit(folder: str) -> str:
-    """The commit ``folder`` is at, ``-dirty`` when it has changes, looked up for each sweep: a notebook kernel lives all
-    day, through commits and edits of its prompts."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5)
-        commit = out.stdout.strip()
-        if out.returncode != 0 or not commit:
-            return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True, timeout=5)
-        return commit + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-# MLflow's own source tags: the runs table's Source and Version columns and the run page's Source and Git commit show them
-SOURCE_TAGS = ("mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit")
-# who ran a run, and from where: every run of a sweep has its sweep's, a reused copy too (it is made by its sweep; the
-# run it copies, which ``REUSED_FROM_TAG`` names, keeps its own)
-_RAN_BY_TAGS = ("mlflow.user", *SOURCE_TAGS)
 # what of the spec's judge each run records as judge.<field> params: what scores its judged metrics
 _JUDGE_PARAMS = ("id", "kind", "n", "temperature", "max_tokens", "context_window")
-
-
-def source_tags(commit: str, folder: str) -> dict[str, str]:
-    """MLflow's source tags of a sweep run from ``folder`` (the experiment file's) at ``commit`` (``git_commit``'s answer)
-    (pure): the commit without its ``-dirty`` mark, which ``workbench.git_commit`` keeps, and none when it is unknown."""
-    tags = {"mlflow.source.name": folder, "mlflow.source.type": "LOCAL"}
-    if commit != "unknown":
-        tags["mlflow.source.git.commit"] = commit.removesuffix("-dirty")
-    return tags
-
-
-@functools.lru_cache(maxsize=1)
-def package_versions() -> str:
-    versions = {}
-    for name in _PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return json.dumps(versions, sort_keys=True)
-
-
-def _child_tags(sweep: SweepHandle, variant: Variant) -> dict[str, str]:
-    """The tags a variant's run is created with, before anything else is logged to it: enough for the next sweep to
-    find and end it should this process die while logging it."""
-    return {"mlflow.runName": run_name(variant), "mlflow.parentRunId": sweep.run_id, "workbench.kind": "variant"}
-
-
-def run_name(variant: Variant, limit: int = MAX_RUN_NAME) -> str:
-    """A variant's run name (pure): its name, or, when that is longer than ``limit``, its name with its longest parts
-    each cut to one length, ending in ``…`` and 6 hex digits of the whole part's sha256, so that parts differing only
-    after the cut stay apart. The same variant has the same run name in every store and sweep."""
-    axes = variant.axes
-    if len("|".join(axes)) <= limit:
-        return "|".join(axes)
-    room = limit - (len(axes) - 1)  # the separators
-    cap = next(c for c in range(room, 0, -1) if sum(min(len(a), c) for a in axes) <= room)
-    return "|".join(_shortened(a, cap) for a in axes)
-
-
-def _shortened(name: str, limit: int) -> str:
-    """``name``, or, when it is longer than ``limit``, its start ending in ``…`` and 6 hex digits of the whole name's
-    sha256 (pure): two names differing only after the cut stay apart."""
-    if len(name) <= limit:
-        return name
-    tail = "…" + hashlib.sha256(name.encode()).hexdigest()[:6]
-    return name[: max(limit - len(tail), 1)] + tail
 
 
 def _chunks(items: list[Any], n: int) -> list[list[Any]]:
@@ -1126,64 +1049,13 @@ class MlflowTracker:
     ) -> None:
         """One trace per question, written in bulk (``_traces``): one transaction per trace and one per 50 traces' spans."""
         positions = {case.id: i for i, case in enumerate(dataset.cases)}
-        traces = (self._trace(sweep, run_id, result.variant, record, positions.get(record.case.id)) for record in result.records)
+        source = self._run_source(sweep)
+        traces = (question_trace(sweep, run_id, result.variant, record, positions.get(record.case.id), source) for record in result.records)
         trace_ids = write_traces(self.tracing, sweep.experiment_id, traces, on_logged)  # built as they are written
         for batch in _chunks(trace_ids, 100):
             self.client.link_traces_to_run(batch, run_id=run_id)
         self.client.log_dict(run_id, trace_ids, _TRACE_IDS)
 
-    def _trace(self, sweep: SweepHandle, run_id: str, variant: Variant, record: QuestionRecord, position: int | None) -> TraceBuilder:
-        from mlflow.entities import AssessmentError, AssessmentSource, Expectation, Feedback, SpanType
-        from mlflow.tracing.constant import AssessmentMetadataKey, TraceMetadataKey
-
-        tags = {"workbench.variant_id": variant.id, "workbench.case_id": record.case.id, "workbench.category": record.case.category}
-        if position is not None:
-            tags["workbench.case_index"] = str(position)
-        if record.escalation is not None:
-            tags.update(routing_tags(record))
-        tags.update(metadata_tags(record.case.metadata))
-        trace = TraceBuilder.start(
-            "rag_pipeline", SpanType.CHAIN, experiment_id=sweep.experiment_id, inputs={"question": record.case.question},
-            start_time_ns=record.started_ns, tags=redacted(tags), metadata={TraceMetadataKey.SOURCE_RUN: run_id, **self._run_source(sweep)},
-            attributes={"variant": variant.name}, wrap=redacting,
-        )
-        retrieve = trace.span(
-            "retrieve", SpanType.RETRIEVER, parent=trace.root, start_time_ns=record.started_ns,
-            inputs={"query": record.case.question, "k": variant.retrieval.k, "search": variant.retrieval.search},
-        )
-        retrieve.set_outputs([
-            {"page_content": h.chunk.text, "metadata": {"doc_uri": h.chunk.source, "chunk_id": h.chunk.id, "score": round(h.score, 4)}, "id": h.chunk.id}
-            for h in record.hits
-        ])
-        retrieve.set_attribute("retrieved_source_ids", list(record.retrieved_ids))
-        retrieve.end(end_time_ns=record.retrieved_ns)
-        if isinstance(variant.model, RouterSpec):
-            self._route_spans(trace, variant.model, record)
-        elif variant.model is not None:
-            _generate_span(
-                trace, "generate", prompt=record.prompt, model_id=variant.model.id, generation=record.generation,
-                attributes={"kind": variant.model.resolved_kind}, started_ns=record.retrieved_ns, ended_ns=record.ended_ns,
-                error=record.error,
-            )
-        trace.root.set_outputs({"answer": record.answer, "retrieved_source_ids": list(record.retrieved_ids)})
-        trace.root.end(end_time_ns=record.ended_ns, status=_status(record.error))
-        root_id = trace.root.span_id
-        meta = {AssessmentMetadataKey.SOURCE_RUN_ID: run_id}
-        code = lambda name: AssessmentSource(source_type="CODE", source_id=f"workbench.{name}")  # noqa: E731
-        dataset = AssessmentSource(source_type="HUMAN", source_id="dataset")
-        assessments: list[Any] = [
-            Expectation(name="expected_response", value=record.case.reference or "", source=dataset, metadata=meta, span_id=root_id),
-            Expectation(name="expected_source_ids", value=list(record.case.source_ids), source=dataset, metadata=meta, span_id=root_id),
-        ]
-        for name, score in record.scores.items():
-            if score.error is not None:
-                assessments.append(Feedback(name=name, error=AssessmentError(error_code="SCORER_ERROR", error_message=score.error), source=code(name), metadata=meta, span_id=root_id))
-            elif score.value is not None:
-                assessments.append(Feedback(name=name, value=score.value, rationale=score.explanation or None, source=code(name), metadata=meta, span_id=root_id))
-        if record.error:
-            assessments.append(Feedback(name="generation", error=AssessmentError(error_code="GENERATION_ERROR", error_message=record.error), source=code("pipeline"), metadata=meta, span_id=root_id))
-        trace.assessments.extend(redacted(assessments))
-        return trace
 
     def _run_source(self, sweep: SweepHandle) -> dict[str, str]:
         """Who ran a sweep's variant runs, from where, at which commit (their sweep's, looked up as it started): the
@@ -1191,151 +1063,10 @@ class MlflowTracker:
         tags = self._sweep_data(sweep).tags
         return {key: tags[key] for key in _RAN_BY_TAGS if key in tags}
 
-    def _route_spans(self, trace: TraceBuilder, router: RouterSpec, record: QuestionRecord) -> None:
-        """A router's spans: ``generate (cheap)``, ``route`` (the decision, its signals and reasons), and
-        ``generate (strong)`` when it escalated."""
-        from mlflow.entities import SpanType
-
-        kinds = {"cheap": router.cheap.resolved_kind, "strong": router.strong.resolved_kind}
-        cheap = next((c for c in record.calls if c.role == "cheap"), None)
-        strong = next((c for c in record.calls if c.role == "strong"), None)
-        if cheap is not None:
-            _call_span(trace, cheap, kinds["cheap"])
-        decision = record.escalation
-        if decision is not None:
-            at = cheap.ended_ns if cheap is not None else record.retrieved_ns
-            signals = decision.signals
-            route = trace.span(
-                "route", SpanType.CHAIN, parent=trace.root, start_time_ns=at,
-                inputs={
-                    "best_retrieval_score": signals.best_retrieval_score, "refused_or_empty": signals.refused_or_empty,
-                    "grounding": signals.grounding, "cheap_error": signals.cheap_error, "grounding_error": signals.grounding_error,
-                },
-                attributes={"router": router.name, "escalate_when": router.escalate_when.model_dump(mode="json")},
-            )
-            route.set_outputs({"escalate": decision.escalate, "fired": list(decision.fired), "reasons": list(decision.reasons),
-                               "answered_by": record.answered_by})
-            # a grounding signal that could not be measured left the question undecided: the span is red with why
-            route.end(end_time_ns=strong.started_ns if strong is not None else at, status=_status(signals.grounding_error))
-        if strong is not None:
-            _call_span(trace, strong, kinds["strong"])
-
-
-def _call_span(trace: TraceBuilder, call: ModelCall, kind: str) -> None:
-    _generate_span(
-        trace, f"generate ({call.role})", prompt=call.prompt, model_id=call.model_id, generation=call.generation,
-        attributes={"kind": kind, "role": call.role, "cost_usd": call.cost_usd}, started_ns=call.started_ns,
-        ended_ns=call.ended_ns, error=call.error,
-    )
-
-
-def _generate_span(
-    trace: TraceBuilder, name: str, *, prompt: str, model_id: str, generation: Generation | None, attributes: dict[str, Any],
-    started_ns: int, ended_ns: int, error: str | None,
-) -> None:
-    """One model call as an LLM span: its prompt, answer, token usage and latency, or the error it failed with (the
-    span's status and an ``exception`` event, which the trace view shows on the red span)."""
-    from mlflow.entities import SpanEvent, SpanType
-    from mlflow.tracing.constant import SpanAttributeKey
-
-    span = trace.span(
-        name, SpanType.LLM, parent=trace.root, inputs={"prompt": prompt, "model": model_id},
-        start_time_ns=started_ns, attributes={"model": model_id, **attributes},
-    )
-    if generation is not None:
-        span.set_attribute(
-            SpanAttributeKey.CHAT_USAGE,
-            {"input_tokens": generation.input_tokens, "output_tokens": generation.output_tokens,
-             "total_tokens": generation.input_tokens + generation.output_tokens},
-        )
-        span.set_outputs({"text": generation.text, "finish_reason": generation.finish_reason})
-        span.set_attribute("latency_s", generation.latency_s)
-        if generation.prompt_tokens_cut:  # the model read the prompt above without its first tokens
-            span.set_attribute("prompt_tokens_cut", generation.prompt_tokens_cut)
-    status = _status(error)
-    if error is not None:
-        shown = status.description  # redacted: the event is not an argument the redacting span reads
-        kind = shown.split(":", 1)[0]  # errors read "RuntimeError: ..."
-        span.add_event(SpanEvent("exception", ended_ns, {"exception.type": kind if kind.isidentifier() else "Error", "exception.message": shown}))
-    span.end(end_time_ns=ended_ns, status=status)
-
-
-def _status(error: str | None) -> Any:
-    """A span's status: OK, or ERROR with the (redacted) error as its description, which the trace view shows."""
-    from mlflow.entities import SpanStatus, SpanStatusCode
-
-    return SpanStatus(SpanStatusCode.OK) if error is None else SpanStatus(SpanStatusCode.ERROR, redact(error))
-
-
-def routing_tags(record: QuestionRecord) -> dict[str, str]:
-    """The trace tags of a routed question: which model answered, whether it escalated and why (searchable in MLflow)."""
-    decision = record.escalation
-    return {
-        "workbench.answered_by": record.answered_by,
-        "workbench.escalated": "true" if decision is not None and decision.escalate else "false",
-        "workbench.escalation_reasons": decision.reason_text if decision is not None else "",
-    }
-
-
-# the longest trace tag key MLflow's stores keep (a database column of 250 characters), and the part of a metadata value
-# a tag holds (the per-question table holds all of it)
-_TAG_KEY_CHARS = 250
-_TAG_VALUE_CHARS = 250
-
-
-def metadata_tags(metadata: Mapping[str, object]) -> dict[str, str]:
-    """A case's metadata as trace tags ``workbench.metadata.<key>`` (pure), to search a variant's traces by them in
-    MLflow (``tags.`workbench.metadata.difficulty` = 'hard'``): a value as JSON writes it (true, 2, 0.5, text as it is),
-    cut to ``_TAG_VALUE_CHARS``; a key too long for a tag is left out."""
-    tags = {}
-    for key, value in metadata.items():
-        name = f"workbench.metadata.{key}"
-        text = value if isinstance(value, str) else json.dumps(value)
-        if len(name) <= _TAG_KEY_CHARS:
-            tags[name] = text if len(text) <= _TAG_VALUE_CHARS else text[: _TAG_VALUE_CHARS - 1] + "…"
-    return tags
-
 
 # what writing to an artifact location raises when it is a path of another machine or a bucket of a missing library
 # (not a full disk: that is the error it is)
 _OUT_OF_REACH = (ImportError, NotADirectoryError, PermissionError, FileNotFoundError)
-
-
-def _end_reason_tags(reason: str, status: str) -> list[Any]:
-    """Why a run ended as it did: its ``END_REASON_TAG``, and its description on the run page (``KILLED: ...``)."""
-    from mlflow.entities import RunTag
-
-    return [RunTag(END_REASON_TAG, reason), RunTag(NOTE_TAG, f"{status}: {_shown(reason, MAX_RUN_NOTE - len(status) - 2)}")]
-
-
-def _variant_note(result: VariantResult) -> str | None:
-    """The run page's description of a variant run that did not simply finish: why it failed, why racing stopped it, or
-    which of its questions failed. It fits in a run tag (``MAX_RUN_NOTE``) whatever the error: one of 5000 characters of
-    markup, four times as long once shown as text, was cut by MLflow in the middle of an escape, with a warning line in
-    the sweep's output on sqlite (and refused, failing the sweep, with ``MLFLOW_TRUNCATE_LONG_VALUES=false``)."""
-    if result.stopped_early is not None:
-        return (f"Stopped early by racing {result.stopped_early.label}: its metrics are over the questions it answered; "
-                "run the experiment again without racing to finish it")
-    if result.outcome.error:
-        head = f"{result.status}: "  # the error as its workbench.error tag has it, shown as text
-        return head + _shown(redact(result.outcome.error)[:5000], MAX_RUN_NOTE - len(head))
-    failed = [r.error for r in result.records if r.error]
-    if failed:
-        head, tail = f"{len(failed)} of {len(result.records)} questions failed (the first: ", ") — run the experiment again to ask them again"
-        return head + _shown(redact(failed[0])[:5000], MAX_RUN_NOTE - len(head) - len(tail)) + tail
-    return None
-
-
-def _shown(text: str, room: int) -> str:
-    """``text`` (already redacted) as a description shows it (``inert``), in at most ``room`` characters: cut before it is
-    made inert, ending in ``…``, so that a cut never splits an escape (``&lt;`` cut to ``&l``)."""
-    if len(shown := inert(text)) <= room:
-        return shown
-    low, high = 0, len(text)  # the longest start of the text that fits, with the "…"
-    while low < high:
-        mid = (low + high + 1) // 2
-        low, high = (mid, high) if len(inert(text[:mid])) < room else (low, mid - 1)
-    return inert(text[:low]) + "…"
 
 
 def _comparison_text(comparison: SweepComparison | None) -> str | None:
@@ -1347,15 +1078,6 @@ def _comparison_text(comparison: SweepComparison | None) -> str | None:
     except Exception as exc:  # noqa: BLE001 - the variants are logged; comparison.json says the same or is missing too
         _log.warning("could not summarise the comparison: %s: %s", type(exc).__name__, exc)
         return None
-
-
-def _note(text: str, whole: str = "the whole description is in each sweep's experiment.yaml", *, limit: int = _MAX_NOTE) -> str:
-    """An experiment's (or a run's) description as its MLflow note: a longer one, cut, failed the first sweep when it
-    created the experiment ("'value' exceeds the maximum length of 20000 characters"). ``whole`` says where all of it is."""
-    if len(text) <= limit:
-        return text
-    cut = f"\n\n… (cut: {whole})"
-    return text[: limit - len(cut)] + cut
 
 
 def _done_within(seconds: float, work: Callable[[], None]) -> bool:
