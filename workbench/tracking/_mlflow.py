@@ -15,7 +15,6 @@ import functools
 import hashlib
 import json
 import logging
-import re
 import shutil
 import tempfile
 import threading
@@ -23,7 +22,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from workbench.tracking._traces import write_traces
 from workbench.tracking._question_trace import question_trace
 from workbench.tracking._run_notes import NOTE_TAG, _end_reason_tags, _note, _variant_note
 from workbench.tracking._run_tags import _RAN_BY_TAGS, _child_tags, _shortened, git_commit, package_versions, run_name, source_tags
+from workbench.tracking._reuse_reads import _CHUNK_STATS, _TRACE_IDS, _ReadRun, _recorded_trace_ids, _scores_kept
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, lower_is_better_tag, racing_tags, records_from_table, with_current_metadata
 from workbench.tracking._protocol import (
     CHUNKS_SHA256_TAG,
@@ -80,11 +80,6 @@ _DATA_TAGS = ("workbench.dataset_hash", "workbench.corpus_hash")  # what a sweep
 # RUNNING under the sweep (a "variant" that `workbench list` showed and the UI compared) or beside it (a newer sweep
 # with no variants, which `compare` and `gate` read as the experiment's last); the sweep deletes such twins as it ends
 CREATE_TAG = "workbench.create_id"
-_CHUNK_STATS = "chunk_stats.json"  # a variant run's chunk statistics (count, lengths, chunks cut by the embedding model)
-# the ids of the traces a variant run logged, in question order: a warm re-run checks one of them for its scores and
-# links them all to its copy, where listing them (MLflow builds every trace's assessments) took 2.5 s for 800 traces
-_TRACE_IDS = "trace_ids.json"
-_TRACE_ID = re.compile(r"[\w.:-]+")  # what a recorded trace id may hold (MLflow's are "tr-" and hexadecimal)
 _UNENDED: set[tuple[str, str]] = set()  # (tracking URI, parent run id) of sweeps this process could not end
 # how long a run cut short by a Ctrl+C is given to be ended KILLED: a server that answers its health check may still
 # take every write and answer none, and the Ctrl+C was the second one, "stop now"
@@ -98,36 +93,6 @@ _JUDGE_PARAMS = ("id", "kind", "n", "temperature", "max_tokens", "context_window
 
 def _chunks(items: list[Any], n: int) -> list[list[Any]]:
     return [items[i : i + n] for i in range(0, len(items), n)]
-
-
-@dataclass(frozen=True)
-class _ReadRun:
-    """A run the reuse check read: the run as searched, its artifacts downloaded to ``folder``, its table's rows and
-    chunk statistics, and the ids of its traces when it recorded them (``_TRACE_IDS``; None for a run logged before)."""
-
-    run: Any
-    folder: Path
-    rows: list[dict[str, Any]]
-    stats: dict[str, Any]
-    trace_ids: list[str] | None = None
-
-
-def _recorded_trace_ids(path: Path) -> list[str] | None:
-    """The trace ids a run recorded in ``path`` (``_TRACE_IDS``), or None when it has none that read (logged before they
-    were recorded, or the file was edited): its traces are then listed by a search."""
-    try:
-        ids = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    # an id is quoted in a search's filter: one edited to hold a quote would break it
-    return ids if isinstance(ids, list) and all(isinstance(i, str) and _TRACE_ID.fullmatch(i) for i in ids) else None
-
-
-def _scores_kept(traces: Sequence[Any]) -> bool:
-    """Whether a run's traces (their infos) still carry their scores. Deleting a run (the MLflow UI's Delete, or deleting
-    its experiment) deletes the assessments on its traces, which every copy of it links instead of holding, and
-    restoring it (or the next sweep restoring its experiment) does not bring them back."""
-    return bool(traces) and bool(traces[0].assessments)
 
 
 class MlflowTracker:

@@ -242,7 +242,7 @@ def _recorded_questions(run: Any, uri: str) -> list[tuple[str, str, str]] | None
     from mlflow.exceptions import MlflowException
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-    from workbench.tracking._mlflow import _TRACE_IDS, _recorded_trace_ids  # how a variant run records them
+    from workbench.tracking._reuse_reads import _TRACE_IDS, _recorded_trace_ids  # how a variant run records them
 
     repo = get_artifact_repository(run.info.artifact_uri, tracking_uri=uri)
     with tempfile.TemporaryDirectory(prefix="wb-review-") as tmp:
