@@ -21,6 +21,9 @@ from workbench.tracking._traces import TraceBuilder
 def question_trace(
     sweep: SweepHandle, run_id: str, variant: Variant, record: QuestionRecord, position: int | None, run_source: dict[str, str],
 ) -> TraceBuilder:
+    """The trace of one question of a variant run ``run_id`` (built, not written): a ``rag_pipeline`` root with its
+    retrieve span and generate span(s), tags to search it by, the reference and every score as assessments, and
+    ``run_source`` (who ran the sweep, from where: ``MlflowTracker._run_source``) in its metadata."""
     from mlflow.entities import AssessmentError, AssessmentSource, Expectation, Feedback, SpanType
     from mlflow.tracing.constant import AssessmentMetadataKey, TraceMetadataKey
 
