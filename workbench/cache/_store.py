@@ -2,8 +2,9 @@
 
 Entries are grouped by kind (model answers, judge replies, embeddings) so that ``workbench cache info`` can count them;
 hits and misses are counted per kind beside the entries (``counts/``, never evicted by the size cap), so every process
-that shares the store adds to the same totals. A process counts its reads in memory and adds them to those totals every
-few seconds, when it closes the store and when it ends: a read that wrote its count was a write per read.
+that shares the store adds to the same totals. A process counts its hits in memory and adds them to those totals every
+few seconds, when it closes the store and when it ends (a read that wrote its count was a write per read); a miss, which
+a model call follows, is written at once, so the misses count every call even of a process killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -127,12 +128,13 @@ class _Tally:
         self._written = time.monotonic()
         self._pid = os.getpid()
 
-    def add(self, key: str) -> None:
+    def add(self, key: str, *, at_once: bool = False) -> None:
+        """Count a read; ``at_once`` writes it (and what is pending) now rather than within the next few seconds."""
         with self._lock:
             if os.getpid() != self._pid:
                 self._pending, self._pid = Counter(), os.getpid()
             self._pending[key] += 1
-        if time.monotonic() - self._written >= _COUNTS_WRITTEN_EVERY_S:
+        if at_once or time.monotonic() - self._written >= _COUNTS_WRITTEN_EVERY_S:
             self.write()
 
     def write(self) -> None:
@@ -250,7 +252,9 @@ class DiskCacheStore:
     def get(self, kind: Kind, key: str) -> dict[str, Any] | None:
         with self._reading():
             value = self._cache.get(f"{kind}:{key}", default=None, retry=True)
-        self._tally.add(f"{kind}:{'hits' if value is not None else 'misses'}")
+        # a miss comes before a model call (seconds, money), so it is written at once: the misses count every call,
+        # also those of a sweep killed with SIGKILL; a warm sweep's thousands of hits wait for the next write
+        self._tally.add(f"{kind}:{'hits' if value is not None else 'misses'}", at_once=value is None)
         return value if isinstance(value, dict) else None
 
     def put(self, kind: Kind, key: str, value: dict[str, Any]) -> None:
