@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from workbench.models import ModelKind, Price
 from workbench.spec._base import _GENERATOR_PATTERN, _known_model, _servable_as, _Spec
-from workbench.spec._models import checked_window, context_window_field, window_of
+from workbench.spec._models import ContextWindow, context_window_field, window_of
 
 
 class PriceSpec(_Spec):
@@ -47,7 +47,7 @@ class JudgeSpec(_Spec):
     cache: bool = Field(default=True, description="reuse cached judge replies and finished runs; false: always call the judge")
     # ragas's prompts hold the question, the retrieved chunks and the answer: context recall's, with three chunks of
     # 1000 characters, is about 2000 tokens, past what the default window leaves beside the judge's reply
-    context_window: int | None = context_window_field("a llama.cpp judge's")
+    context_window: ContextWindow = context_window_field("a llama.cpp judge's")
 
     @model_validator(mode="before")
     @classmethod
@@ -58,11 +58,6 @@ class JudgeSpec(_Spec):
     @classmethod
     def _known(cls, value: str) -> str:
         return _known_model(value, "generator")
-
-    @field_validator("context_window")
-    @classmethod
-    def _window_fits(cls, value: int | None, info: ValidationInfo) -> int | None:
-        return checked_window(value, info)
 
     @model_validator(mode="after")
     def _kind_fits(self) -> JudgeSpec:

@@ -4,9 +4,9 @@ what each refuses and why) and the entry itself (``ModelSpec``)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from workbench.errors import ModelError
 from workbench.models import (
@@ -58,6 +58,10 @@ def checked_window(value: int | None, info: ValidationInfo) -> int | None:
         except ModelError as exc:
             raise ValueError(str(exc)) from None
     return value
+
+
+# a model entry's or the judge's context_window, checked against the entry's id
+ContextWindow = Annotated[int | None, AfterValidator(checked_window)]
 
 
 def window_of(model_id: str, context_window: int | None) -> int | None:
@@ -130,17 +134,12 @@ class ModelSpec(_NamedSpec):
         default=None, description="its name in variant names (default: from the model string); needed when two entries "
         "would share one, e.g. one model at two temperatures",
     )
-    context_window: int | None = context_window_field("a llama.cpp model's")
+    context_window: ContextWindow = context_window_field("a llama.cpp model's")
 
     @field_validator("id")
     @classmethod
     def _known(cls, value: str) -> str:
         return _known_model(value, "generator")
-
-    @field_validator("context_window")
-    @classmethod
-    def _window_fits(cls, value: int | None, info: ValidationInfo) -> int | None:
-        return checked_window(value, info)
 
     @field_validator("params")
     @classmethod
