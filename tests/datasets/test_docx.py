@@ -44,7 +44,7 @@ def handbook(document: WordDocument) -> None:
     document.add_paragraph("Ask finance first.")
 
 
-HANDBOOK_TEXT = ("# Travel\n\nBook flights 14 days ahead.\nTrains in second class.\n\n- Hotels\n- Taxis\n\n## Limits\n\n"
+HANDBOOK_TEXT = ("# Travel\n\nBook flights 14 days ahead.\nTrains in second class.\n\n- Hotels\n1. Taxis\n\n## Limits\n\n"
                  "Item | Limit\nMeals | 40 EUR a day\n\nAsk finance first.")
 
 
@@ -170,6 +170,104 @@ def test_a_text_box_is_read_once_after_the_paragraph_holding_it(tmp_path: Path) 
     assert corpus_of(tmp_path, {"travel.docx": docx_bytes(boxed)}).documents[0].text == (
         "Book flights 14 days ahead. Trains in second class.\n\nImportant: contractors book through their agency.\n\n"
         "Receipts within 30 days.\n\nMeals | 40\n\nAsk finance first.")
+
+
+def test_a_built_in_list_styles_name_gives_its_level(tmp_path: Path) -> None:
+    # Word's "List Bullet 2" numbers its paragraphs at level 0 of a list of its own, indented as a second level; a German
+    # Word names the style's id "Aufzhlungszeichen2" but keeps the built-in name in English
+    def nested(document: WordDocument) -> None:
+        document.styles.element.append(element('<w:style w:type="paragraph" w:styleId="Aufzhlungszeichen2"><w:name w:val="List Bullet 2"/>'
+                                               '<w:basedOn w:val="Normal"/><w:pPr><w:numPr><w:numId w:val="2"/></w:numPr></w:pPr></w:style>'))
+        stop = document.styles.add_style("Tour Stop", WD_STYLE_TYPE.PARAGRAPH)
+        stop.base_style = document.styles["List Bullet 3"]
+        document.add_paragraph("France", style="List Bullet")
+        document.add_paragraph("Paris", style="List Bullet 2")
+        document.add_paragraph("Le Marais", style="List Bullet 3")
+        append_xml(document, '<w:p><w:pPr><w:pStyle w:val="Aufzhlungszeichen2"/></w:pPr><w:r><w:t>Lyon</w:t></w:r></w:p>')
+        document.add_paragraph("Vieux Lyon", style="Tour Stop")
+        document.add_paragraph("Book", style="List Number")
+        document.add_paragraph("Pay", style="List Number 2")
+
+    assert corpus_of(tmp_path, {"tour.docx": docx_bytes(nested)}).documents[0].text == (
+        "- France\n  - Paris\n    - Le Marais\n  - Lyon\n    - Vieux Lyon\n1. Book\n  1. Pay")
+
+
+MULTILEVEL = ('<w:abstractNum w:abstractNumId="20"><w:multiLevelType w:val="multilevel"/>'
+              '<w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:lvlText w:val="%1."/></w:lvl>'
+              '<w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="lowerLetter"/><w:lvlText w:val="%2)"/></w:lvl>'
+              '<w:lvl w:ilvl="2"><w:start w:val="1"/><w:numFmt w:val="lowerRoman"/><w:lvlText w:val="(%3)"/></w:lvl>'
+              '<w:lvl w:ilvl="3"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:isLgl/><w:lvlText w:val="%1.%2.%4"/></w:lvl>'
+              '<w:lvl w:ilvl="4"><w:start w:val="1"/><w:numFmt w:val="bullet"/><w:lvlText w:val="\uf0b7"/></w:lvl></w:abstractNum>'
+              '<w:abstractNum w:abstractNumId="21"><w:lvl w:ilvl="0"><w:start w:val="4"/><w:numFmt w:val="upperRoman"/>'
+              '<w:lvlText w:val="Part %1:"/></w:lvl></w:abstractNum>'
+              '<w:num w:numId="20"><w:abstractNumId w:val="20"/></w:num>'
+              '<w:num w:numId="21"><w:abstractNumId w:val="20"/><w:lvlOverride w:ilvl="0"><w:startOverride w:val="1"/></w:lvlOverride></w:num>'
+              '<w:num w:numId="22"><w:abstractNumId w:val="21"/></w:num>')
+
+
+def numbered(document: WordDocument, items: list[tuple[str, int, str]]) -> None:
+    for number, level, text in items:
+        append_xml(document, f'<w:p><w:pPr><w:numPr><w:ilvl w:val="{level}"/><w:numId w:val="{number}"/></w:numPr></w:pPr>'
+                             f'<w:r><w:t>{text}</w:t></w:r></w:p>')
+
+
+def test_numbered_list_items_read_as_word_numbers_them(tmp_path: Path) -> None:
+    # Word counts a list by its definition (abstractNum): a numId that restarts it (startOverride) starts again, one
+    # that does not continues it; a deeper level starts again under each new item above it
+    def claims(document: WordDocument) -> None:
+        numbering = document.part.numbering_part.element
+        for definition in element(f"<w:numbering>{MULTILEVEL}</w:numbering>"):
+            numbering.append(definition)
+        numbered(document, [("20", 0, "Scope"), ("20", 1, "Staff"), ("20", 1, "Contractors"), ("20", 2, "Agencies"),
+                            ("20", 2, "Freelancers"), ("20", 3, "Interns"), ("20", 4, "Remote"), ("20", 0, "Claims"),
+                            ("20", 1, "Receipts")])
+        document.add_paragraph("A second list:")
+        numbered(document, [("21", 0, "Restarted"), ("21", 1, "Under it"), ("20", 0, "Continued"), ("22", 0, "Appendix"),
+                            ("22", 0, "Glossary"), ("99", 0, "Undefined list")])
+
+    assert corpus_of(tmp_path, {"claims.docx": docx_bytes(claims)}).documents[0].text == (
+        "1. Scope\n  a) Staff\n  b) Contractors\n    (i) Agencies\n    (ii) Freelancers\n      1.2.1 Interns\n"
+        "        - Remote\n2. Claims\n  a) Receipts\n\nA second list:\n\n1. Restarted\n  a) Under it\n2. Continued\n"
+        "Part IV: Appendix\nPart V: Glossary\n- Undefined list")
+
+
+def test_a_list_numbered_by_a_list_style_counts_with_the_styles_own(tmp_path: Path) -> None:
+    # Word's list styles ("1 / 1.1 / 1.1.1"): the definition a list uses names the style (w:numStyleLink), whose own
+    # list holds the levels
+    definitions = ('<w:abstractNum w:abstractNumId="30"><w:styleLink w:val="PolicyList"/><w:lvl w:ilvl="0"><w:start w:val="1"/>'
+                   '<w:numFmt w:val="decimalZero"/><w:lvlText w:val="%1"/></w:lvl></w:abstractNum>'
+                   '<w:abstractNum w:abstractNumId="31"><w:numStyleLink w:val="PolicyList"/></w:abstractNum>'
+                   '<w:num w:numId="30"><w:abstractNumId w:val="30"/></w:num><w:num w:numId="31"><w:abstractNumId w:val="31"/></w:num>')
+
+    def styled(document: WordDocument) -> None:
+        numbering = document.part.numbering_part.element
+        for definition in element(f"<w:numbering>{definitions}</w:numbering>"):
+            numbering.append(definition)
+        document.styles.element.append(element('<w:style w:type="numbering" w:styleId="PolicyList"><w:name w:val="Policy List"/>'
+                                               '<w:pPr><w:numPr><w:numId w:val="30"/></w:numPr></w:pPr></w:style>'))
+        numbered(document, [("31", 0, "Scope"), ("30", 0, "Claims"), ("31", 0, "Audit")])
+
+    assert corpus_of(tmp_path, {"policy.docx": docx_bytes(styled)}).documents[0].text == "01 Scope\n02 Claims\n03 Audit"
+
+
+@pytest.mark.parametrize(("count", "kind", "shown"), [(3, "decimal", "3"), (3, "decimalZero", "03"), (12, "decimalZero", "12"),
+                                                      (3, "lowerLetter", "c"), (28, "upperLetter", "BB"), (1994, "upperRoman", "MCMXCIV"),
+                                                      (4, "lowerRoman", "iv"), (0, "lowerRoman", "0"), (5, "ordinal", "5"), (2, "none", "")])
+def test_a_list_items_count_is_written_in_its_levels_number_format(count: int, kind: str, shown: str) -> None:
+    from workbench.datasets._formats import _numeral
+
+    assert _numeral(count, kind) == shown
+
+
+def test_an_empty_numbered_item_is_counted_and_a_deleted_one_is_not(tmp_path: Path) -> None:
+    def steps(document: WordDocument) -> None:
+        document.add_paragraph("Open the form", style="List Number")
+        document.add_paragraph("", style="List Number")  # Word shows its "2." beside nothing
+        append_xml(document, '<w:p><w:pPr><w:pStyle w:val="ListNumber"/><w:rPr><w:del w:id="1" w:author="a"/></w:rPr></w:pPr>'
+                             '<w:del w:id="2" w:author="a"><w:r><w:delText>Print it</w:delText></w:r></w:del></w:p>')
+        document.add_paragraph("Sign it", style="List Number")
+
+    assert corpus_of(tmp_path, {"steps.docx": docx_bytes(steps)}).documents[0].text == "1. Open the form\n3. Sign it"
 
 
 def test_content_controls_are_read_and_a_table_of_contents_is_not(tmp_path: Path) -> None:

@@ -103,6 +103,17 @@ def test_a_word_documents_text_is_kept_and_another_python_docx_extracts_it_again
     assert len(opened) == 2
 
 
+def test_a_word_text_kept_by_an_older_extraction_is_extracted_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = docx_bytes(lambda document: document.add_paragraph("Taxis", style="List Number"))
+    kb = write_kb(tmp_path / "kb", {"travel.docx": data})
+    store = MemoryCacheStore()
+    with monkeypatch.context() as older:  # revision 2 read a numbered item as a bullet
+        older.setattr(_formats, "EXTRACTOR_REVISION", 2)
+        ExtractedTexts(store).put(_formats.extraction_key("docx", data) or "", _formats.Extracted("- Taxis"))
+    assert load_corpus(kb, glob="*", texts=ExtractedTexts(store)).documents[0].text == "1. Taxis"
+    assert store.info().entries == {"text": 2}
+
+
 def test_a_refused_file_is_not_kept_and_is_refused_again(tmp_path: Path, extractions: dict[str, int]) -> None:
     kb = write_kb(tmp_path / "kb", {"scan.pdf": pdf_bytes(None)})
     store = MemoryCacheStore()

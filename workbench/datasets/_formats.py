@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 # the packages whose versions decide a PDF's, an HTML page's or a Word document's text, hence the corpus's hash: a run records them
 FORMAT_PACKAGES = ("beautifulsoup4", "pypdf", "python-docx")
 # bump it when this module's own extraction changes what it returns for the same file: the texts kept are then stale
-EXTRACTOR_REVISION = 2  # 2: a PDF keeps where its pages start (metadata 'page_starts')
+EXTRACTOR_REVISION = 3  # 2: a PDF keeps where its pages start (metadata 'page_starts'); 3: a Word document's numbered
+# lists and list levels by style name
 
 Format = Literal["pdf", "html", "docx"]
 
@@ -231,7 +232,14 @@ _PARAGRAPHS_WITHIN = ".//w:p[count(ancestor::w:txbxContent) = $boxes]"
 # Word 2010 and later write each text box twice: as a drawing, and in VML for older readers (mc:Fallback)
 _TEXT_BOXES = ".//w:txbxContent[count(ancestor::w:txbxContent) = $boxes][not(ancestor::mc:Fallback)]"
 _NOTE_REFERENCES = "./w:footnoteReference | ./w:endnoteReference"
+# a paragraph whose mark is a tracked deletion (or move away): once accepted, an empty one is gone, and so is its number
+_REMOVED_PARAGRAPH = "./w:pPr/w:rPr/w:del | ./w:pPr/w:rPr/w:moveFrom"
 _HEADING_STYLE = re.compile(r"heading ([1-9])")
+# Word's built-in "List Bullet 2" or "List Number 3" numbers its paragraphs at level 0 of a list of its own, indented as
+# the second or third level of a list is: the level its name gives
+_LIST_STYLE = re.compile(r"list (?:bullet|number) ([2-9])")
+# where a list level's text (w:lvlText, "%1." or "%1.%2)") shows the count of a level, 1-based
+_LEVEL_COUNT = re.compile(r"%([1-9])")
 _WORDPROCESSING = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 # a table's rows and a row's cells, those a form repeats in a content control included
 _ROWS_OF_TABLE = "./w:tr | ./w:sdt/w:sdtContent/w:tr"
@@ -241,9 +249,9 @@ _BLOCK_TAGS = tuple(f"{{{_WORDPROCESSING}}}{name}" for name in ("p", "tbl", "sdt
 
 def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
     """A Word document's body as markdown-like text: its paragraphs and tables in order, each heading as ``#`` by its
-    level, each list item as ``- `` (indented by its level) and each table row as ``a | b``; paragraphs and tables apart
-    by a blank line. Its core properties' title comes first unless its first heading is that title, and is kept as
-    metadata. Footnotes and endnotes are markdown footnotes (``[^1]``), defined after the paragraph or table referring to
+    level, each list item as ``- `` or numbered as Word numbers it (``1.``, ``a)``), indented by its level, and each table
+    row as ``a | b``; paragraphs and tables apart by a blank line. Its core
+    properties' title comes first unless its first heading is that title, and is kept as metadata. Footnotes and endnotes are markdown footnotes (``[^1]``), defined after the paragraph or table referring to
     them, and a text box's paragraphs follow the paragraph it is drawn from; page headers and footers (boilerplate
     repeated on every page) and comments (reviewers' remarks) are left out, and tracked changes read as accepted.
 
@@ -267,7 +275,8 @@ def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
         part = package.main_document_part
         content_type = part.content_type
         word = content_type == _WORD_DOCUMENT
-        blocks = list(_WordReader(_WordStyles(part.styles.element), _notes_of(part)).blocks(part.element.body)) if word else []
+        reader = _WordReader(_WordStyles(part.styles.element), _notes_of(part), _numbering_of(part)) if word else None
+        blocks = list(reader.blocks(part.element.body)) if reader else []
         title = _core_title(package) if word else ""
     except Exception as exc:  # noqa: BLE001
         if _saved_as_strict(data):
@@ -340,7 +349,9 @@ def _core_title(package: Any) -> str:
 @dataclass(frozen=True)
 class _ParagraphStyle:
     heading: int | None  # its level, 1 for a title
-    list_level: int | None  # its numbering's level, when the style numbers paragraphs
+    numbering: str | None  # the list (numId) it numbers paragraphs in, "0" when it takes its base style's numbering off
+    level: int | None  # the level (ilvl) of that list it numbers them at
+    named_level: int  # the level its built-in name gives (see ``_LIST_STYLE``), 0 for other styles
 
 
 class _WordStyles:
@@ -359,17 +370,21 @@ class _WordStyles:
     def _resolved(self, style_id: str | None) -> _ParagraphStyle:
         """A style's heading level and numbering, its own or from the styles it is based on (a company template's
         "Section" style based on "Heading 2"); Word names its built-in styles in English whatever its language."""
-        heading = list_level = None
+        heading = numbering = level = named_level = None
         seen: set[str] = set()
-        while style_id is not None and style_id not in seen and (heading is None or list_level is None):
+        while style_id is not None and style_id not in seen:
             seen.add(style_id)
             style = self._styles.get_by_id(style_id)
             if style is None:
                 break
+            own_numbering, own_level = _numbering(style)
             heading = heading or _heading_level(style)
-            list_level = list_level if list_level is not None else _numbering_level(style)
+            numbering = numbering if numbering is not None else own_numbering
+            level = level if level is not None else own_level
+            named = _LIST_STYLE.fullmatch((style.name_val or "").lower())
+            named_level = named_level if named_level is not None or named is None else int(named.group(1)) - 1
             style_id = style.basedOn_val
-        return _ParagraphStyle(heading, list_level)
+        return _ParagraphStyle(heading, numbering, level, named_level or 0)
 
 
 def _heading_level(style: Any) -> int | None:
@@ -385,15 +400,146 @@ def _outline_level(element: Any) -> int | None:
     return int(found[0]) + 1 if found and found[0].isdigit() and int(found[0]) < 9 else None
 
 
-def _numbering_level(element: Any) -> int | None:
-    """The list level an element's paragraph properties number it at; -1 when they take numbering off (``numId`` 0)."""
+def _numbering(element: Any) -> tuple[str | None, int | None]:
+    """The list (``numId``, "0" taking numbering off) and level (``ilvl``) an element's paragraph properties give, each
+    None when they do not (a paragraph may give its level only, numbered in its style's list)."""
     number = _xpath("./w:pPr/w:numPr/w:numId/@w:val")(element)
-    if not number:
-        return None
-    if number[0] == "0":
-        return -1
     level = _xpath("./w:pPr/w:numPr/w:ilvl/@w:val")(element)
-    return int(level[0]) if level and level[0].isdigit() else 0
+    return number[0] if number else None, _number(level[0]) if level else None
+
+
+def _number(value: str | None, default: int = 0) -> int:
+    """An attribute's whole number (``w:val``), ``default`` when it is missing or not one."""
+    return int(value) if value is not None and value.isdigit() else default
+
+
+@dataclass(frozen=True)
+class _ListLevel:
+    """How one level of a list (``w:lvl``) numbers its items."""
+
+    format: str  # w:numFmt: decimal, lowerLetter, upperRoman, bullet, none...
+    text: str  # w:lvlText: what an item shows, "%1." or "%1.%2)" (the counts of levels 1 and 2)
+    start: int
+    restart: int | None  # w:lvlRestart: the level (1-based) whose items start this one again; None: any level above
+    legal: bool  # w:isLgl: the counts it shows as decimal numbers
+
+
+class _Numbering:
+    """A document's lists (numbering.xml) and their counts as Word keeps them while reading: a list's items are counted
+    by its definition (``w:abstractNum``), which the lists (``w:num``) made from it share: one that restarts it
+    (``w:startOverride``) starts the count again where it is first used, one that does not continues it; a level starts
+    again under each new item of a level above it."""
+
+    def __init__(self, numbering: Any | None, styles: Any) -> None:
+        self._definitions: dict[str, dict[int, _ListLevel]] = {}  # abstractNumId -> its levels
+        self._lists: dict[str, tuple[str, dict[int, int], dict[int, _ListLevel]]] = {}  # numId -> definition, starts, levels
+        self._counts: dict[str, dict[int, int]] = {}  # definition -> its levels' counts so far
+        self._linked: dict[str, str] = {}  # a definition naming a numbering style (w:numStyleLink) -> the style's definition
+        self._restarted: set[tuple[str, int]] = set()  # the lists and levels whose startOverride is used
+        if numbering is None:
+            return
+        linked: dict[str, str] = {}  # a definition naming a numbering style -> the style's id
+        for definition in _xpath("./w:abstractNum")(numbering):
+            key = definition.get(f"{{{_WORDPROCESSING}}}abstractNumId")
+            self._definitions[key] = {_number(level.get(f"{{{_WORDPROCESSING}}}ilvl")): _list_level(level)
+                                      for level in _xpath("./w:lvl")(definition)}
+            for style in _xpath("./w:numStyleLink/@w:val")(definition):
+                linked[key] = style
+        for number in _xpath("./w:num")(numbering):
+            definition = next(iter(_xpath("./w:abstractNumId/@w:val")(number)), "")
+            starts: dict[int, int] = {}
+            levels: dict[int, _ListLevel] = {}
+            for override in _xpath("./w:lvlOverride")(number):
+                level = _number(override.get(f"{{{_WORDPROCESSING}}}ilvl"))
+                for start in _xpath("./w:startOverride/@w:val")(override):
+                    starts[level] = _number(start)
+                for replaced in _xpath("./w:lvl")(override):
+                    levels[level] = _list_level(replaced)
+            self._lists[number.get(f"{{{_WORDPROCESSING}}}numId")] = (definition, starts, levels)
+        for definition, style in linked.items():  # one step: the definition of the list the numbering style numbers by
+            through = _xpath("./w:style[@w:styleId=$id]/w:pPr/w:numPr/w:numId/@w:val")(styles, id=style)
+            target = self._lists.get(through[0], ("", {}, {}))[0] if through else ""
+            if target in self._definitions and target not in linked:
+                self._linked[definition] = target
+
+    def marker(self, number: str, level: int) -> str:
+        """What the next item of a list (``numId``) at this level shows before its text: ``1.``, ``a)``, ``1.2.`` as the
+        level's text says, ``-`` for a bullet or a list or level numbering.xml does not define."""
+        found = self._lists.get(number)
+        if found is None:
+            return "-"
+        definition, starts, overrides = found
+        definition = self._linked.get(definition, definition)
+        levels = {**self._definitions.get(definition, {}), **overrides}
+        this = levels.get(level)
+        if this is None:
+            return "-"
+        counts = self._counts.setdefault(definition, {})
+        if level in starts and (number, level) not in self._restarted:
+            self._restarted.add((number, level))
+            counts[level] = starts[level]
+        else:
+            counts[level] = counts[level] + 1 if level in counts else this.start
+        for deeper in [d for d in counts if d > level]:
+            restart = levels[deeper].restart if deeper in levels else None
+            if level < (deeper if restart is None else restart):
+                del counts[deeper]
+        if this.format == "bullet":
+            return "-"
+
+        def count(match: re.Match[str]) -> str:
+            shown = int(match.group(1)) - 1
+            of = levels.get(shown)
+            value = counts.get(shown, of.start if of else 1)
+            return _numeral(value, "decimal" if this.legal or of is None else of.format)
+
+        return _LEVEL_COUNT.sub(count, this.text).strip() or "-"
+
+
+def _list_level(level: Any) -> _ListLevel:
+    """A ``w:lvl``, its elements missing as the standard reads them: decimal, no text, counted from 0."""
+    def value(name: str) -> str | None:
+        return next(iter(_xpath(f"./w:{name}/@w:val")(level)), None)
+
+    restart = value("lvlRestart")
+    legal = bool(_xpath("./w:isLgl")(level)) and value("isLgl") not in ("0", "false", "off")
+    return _ListLevel(format=value("numFmt") or "decimal", text=value("lvlText") or "", start=_number(value("start")),
+                      restart=None if restart is None else _number(restart), legal=legal)
+
+
+_ROMAN = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"), (50, "l"), (40, "xl"), (10, "x"),
+          (9, "ix"), (5, "v"), (4, "iv"), (1, "i"))
+
+
+def _numeral(value: int, kind: str) -> str:
+    """A list item's count as its level's number format writes it (pure): 3 is "3", "03", "c", "C", "iii" or "III";
+    a format not written here is a decimal number, as it is in most languages' lists."""
+    if kind == "none":
+        return ""
+    if kind == "decimalZero":
+        return f"{value:02d}"
+    if kind in ("lowerLetter", "upperLetter") and value > 0:
+        letters = chr(ord("a") + (value - 1) % 26) * ((value - 1) // 26 + 1)  # Word's 27th is "aa", its 53rd "aaa"
+        return letters.upper() if kind == "upperLetter" else letters
+    if kind in ("lowerRoman", "upperRoman") and value > 0:
+        roman, left = "", value
+        for worth, numeral in _ROMAN:
+            times, left = divmod(left, worth)
+            roman += numeral * times
+        return roman.upper() if kind == "upperRoman" else roman
+    return str(value)
+
+
+def _numbering_of(part: Any) -> _Numbering:
+    """The lists of a document part (none when it has no numbering.xml)."""
+    from docx.opc.constants import RELATIONSHIP_TYPE
+    from docx.oxml.parser import parse_xml
+
+    try:
+        numbering = parse_xml(part.part_related_by(RELATIONSHIP_TYPE.NUMBERING).blob)
+    except KeyError:
+        numbering = None
+    return _Numbering(numbering, part.styles.element)
 
 
 class _Notes:
@@ -428,9 +574,10 @@ class _Notes:
 class _WordReader:
     """One reading of a document's body: its paragraph styles, looked up once each, and its notes, numbered as met."""
 
-    def __init__(self, styles: _WordStyles, notes: _Notes) -> None:
+    def __init__(self, styles: _WordStyles, notes: _Notes, numbering: _Numbering) -> None:
         self.styles = styles
         self.notes = notes
+        self.numbering = numbering
 
     def blocks(self, container: Any) -> Iterator[tuple[str, bool]]:
         """The text of a body's (or a content control's) paragraphs and tables in order, each with whether it is a list
@@ -455,17 +602,20 @@ class _WordReader:
 
     def _paragraph(self, paragraph: Any) -> tuple[str, bool] | None:
         text = _paragraph_text(paragraph, self.notes)
-        if not text:
-            return None
         style = self.styles.of(paragraph.style)
         heading = _outline_level(paragraph) or style.heading
         if heading is not None:
-            return f"{'#' * min(heading, 6)} {' '.join(text.split())}", False
-        own = _numbering_level(paragraph)
-        level = own if own is not None else style.list_level
-        if level is not None and level >= 0:
-            return f"{'  ' * level}- {text}", True
-        return text, False
+            return (f"{'#' * min(heading, 6)} {' '.join(text.split())}", False) if text else None
+        own_numbering, own_level = _numbering(paragraph)
+        numbering = own_numbering if own_numbering is not None else style.numbering
+        if numbering is None or numbering == "0":
+            return (text, False) if text else None
+        if not text and _xpath(_REMOVED_PARAGRAPH)(paragraph):
+            return None
+        level = own_level if own_level is not None else style.level or 0
+        marker = self.numbering.marker(numbering, level)  # an empty item counts too: Word shows its number
+        # a level of the list itself, else the level a built-in style's name gives ("List Bullet 2" is level 0 of its list)
+        return (f"{'  ' * (level or style.named_level)}{marker} {text}", True) if text else None
 
     def _table(self, table: Any) -> tuple[str, bool] | None:
         rows = [" | ".join(self._cell(cell) for cell in _xpath(_CELLS_OF_ROW)(row)) for row in _xpath(_ROWS_OF_TABLE)(table)]
