@@ -172,6 +172,22 @@ def test_a_text_box_is_read_once_after_the_paragraph_holding_it(tmp_path: Path) 
         "Receipts within 30 days.\n\nMeals | 40\n\nAsk finance first.")
 
 
+def test_a_vertically_merged_cell_reads_in_each_row_it_spans_and_a_wide_cell_once(tmp_path: Path) -> None:
+    # each row a chunk may hold alone keeps its label: "Europe | Lyon | 30", not " | Lyon | 30"
+    def limits(document: WordDocument) -> None:
+        table = document.add_table(rows=6, cols=3)
+        for (row, column), text in {(0, 0): "Region", (0, 1): "City", (0, 2): "Limit", (1, 1): "Paris", (1, 2): "40",
+                                    (2, 1): "Lyon", (2, 2): "30", (3, 2): "20", (4, 2): "50", (5, 2): "60"}.items():
+            table.cell(row, column).text = text
+        table.cell(1, 0).merge(table.cell(2, 0)).text = "Europe"
+        table.cell(3, 0).merge(table.cell(3, 1)).text = "Any other city"
+        table.cell(4, 0).merge(table.cell(5, 1)).text = "Asia and Oceania"
+
+    assert corpus_of(tmp_path, {"limits.docx": docx_bytes(limits)}).documents[0].text == (
+        "Region | City | Limit\nEurope | Paris | 40\nEurope | Lyon | 30\nAny other city | 20\nAsia and Oceania | 50\n"
+        "Asia and Oceania | 60")
+
+
 def test_a_built_in_list_styles_name_gives_its_level(tmp_path: Path) -> None:
     # Word's "List Bullet 2" numbers its paragraphs at level 0 of a list of its own, indented as a second level; a German
     # Word names the style's id "Aufzhlungszeichen2" but keeps the built-in name in English

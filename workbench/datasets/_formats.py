@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 FORMAT_PACKAGES = ("beautifulsoup4", "pypdf", "python-docx")
 # bump it when this module's own extraction changes what it returns for the same file: the texts kept are then stale
 EXTRACTOR_REVISION = 3  # 2: a PDF keeps where its pages start (metadata 'page_starts'); 3: a Word document's numbered
-# lists and list levels by style name
+# lists, list levels by style name and vertically merged cells
 
 Format = Literal["pdf", "html", "docx"]
 
@@ -250,7 +250,7 @@ _BLOCK_TAGS = tuple(f"{{{_WORDPROCESSING}}}{name}" for name in ("p", "tbl", "sdt
 def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
     """A Word document's body as markdown-like text: its paragraphs and tables in order, each heading as ``#`` by its
     level, each list item as ``- `` or numbered as Word numbers it (``1.``, ``a)``), indented by its level, and each table
-    row as ``a | b``; paragraphs and tables apart by a blank line. Its core
+    row as ``a | b`` (a cell merged down rows in each of them); paragraphs and tables apart by a blank line. Its core
     properties' title comes first unless its first heading is that title, and is kept as metadata. Footnotes and endnotes are markdown footnotes (``[^1]``), defined after the paragraph or table referring to
     them, and a text box's paragraphs follow the paragraph it is drawn from; page headers and footers (boilerplate
     repeated on every page) and comments (reviewers' remarks) are left out, and tracked changes read as accepted.
@@ -618,7 +618,23 @@ class _WordReader:
         return (f"{'  ' * (level or style.named_level)}{marker} {text}", True) if text else None
 
     def _table(self, table: Any) -> tuple[str, bool] | None:
-        rows = [" | ".join(self._cell(cell) for cell in _xpath(_CELLS_OF_ROW)(row)) for row in _xpath(_ROWS_OF_TABLE)(table)]
+        """A table's rows, each on a line, its cells apart by `` | ``. A cell merged across columns (``w:gridSpan``) is one
+        cell of its row; a cell merged down rows (``w:vMerge``) reads in each row it spans, as a row's label (the region
+        of the cities below it) that the rows under it would lose when a chunk holds them without the first."""
+        rows: list[str] = []
+        above: dict[int, str] = {}  # by the grid column a row's cell starts at, the text of the cell a merge down continues
+        for row in _xpath(_ROWS_OF_TABLE)(table):
+            column = _number(next(iter(_xpath("./w:trPr/w:gridBefore/@w:val")(row)), None))
+            cells = []
+            for cell in _xpath(_CELLS_OF_ROW)(row):
+                text = self._cell(cell)
+                if _xpath("./w:tcPr/w:vMerge[not(@w:val) or @w:val='continue']")(cell):
+                    text = " ".join(filter(None, (above.get(column, ""), text)))
+                else:
+                    above[column] = text
+                cells.append(text)
+                column += _number(next(iter(_xpath("./w:tcPr/w:gridSpan/@w:val")(cell)), None), default=1)
+            rows.append(" | ".join(cells))
         shown = "\n".join(row for row in rows if row.replace("|", "").strip())
         return (shown, False) if shown else None
 
