@@ -172,6 +172,17 @@ def test_a_text_box_is_read_once_after_the_paragraph_holding_it(tmp_path: Path) 
         "Receipts within 30 days.\n\nMeals | 40\n\nAsk finance first.")
 
 
+def test_a_text_box_in_a_table_cell_is_read_in_that_cell(tmp_path: Path) -> None:
+    def boxed(document: WordDocument) -> None:
+        inner = f'<w:p><w:r>{vml_box("Agencies book for contractors.")}</w:r></w:p>'
+        meals = f'<w:p><w:r><w:t>Meals</w:t></w:r><w:r>{vml_box("Receipts within 30 days.", inner)}</w:r></w:p>'
+        append_xml(document, f'<w:tbl><w:tr><w:tc>{meals}<w:p><w:r><w:t>per day</w:t></w:r></w:p></w:tc>'
+                             '<w:tc><w:p><w:r><w:t>40</w:t></w:r></w:p></w:tc></w:tr></w:tbl>')
+
+    assert corpus_of(tmp_path, {"claims.docx": docx_bytes(boxed)}).documents[0].text == (
+        "Meals Receipts within 30 days. Agencies book for contractors. per day | 40")
+
+
 def test_a_vertically_merged_cell_reads_in_each_row_it_spans_and_a_wide_cell_once(tmp_path: Path) -> None:
     # each row a chunk may hold alone keeps its label: "Europe | Lyon | 30", not " | Lyon | 30"
     def limits(document: WordDocument) -> None:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 FORMAT_PACKAGES = ("beautifulsoup4", "pypdf", "python-docx")
 # bump it when this module's own extraction changes what it returns for the same file: the texts kept are then stale
 EXTRACTOR_REVISION = 3  # 2: a PDF keeps where its pages start (metadata 'page_starts'); 3: a Word document's numbered
-# lists, list levels by style name and vertically merged cells
+# lists, list levels by style name, vertically merged cells and text boxes in table cells
 
 Format = Literal["pdf", "html", "docx"]
 
@@ -639,8 +639,14 @@ class _WordReader:
         return (shown, False) if shown else None
 
     def _cell(self, cell: Any) -> str:
-        """A table cell's paragraphs (a table inside it too) on one line."""
-        return " ".join(filter(None, (_paragraph_text(p, self.notes) for p in _within(_PARAGRAPHS_WITHIN, cell))))
+        """A table cell's paragraphs (a table inside it too) on one line, each text box after the paragraph holding it."""
+        return " ".join(filter(None, self._cell_texts(cell)))
+
+    def _cell_texts(self, container: Any) -> Iterator[str]:
+        for paragraph in _within(_PARAGRAPHS_WITHIN, container):
+            yield _paragraph_text(paragraph, self.notes)
+            for box in _within(_TEXT_BOXES, paragraph):
+                yield from self._cell_texts(box)
 
 
 def _paragraph_text(paragraph: Any, notes: _Notes | None = None) -> str:
