@@ -258,6 +258,20 @@ def test_numbered_list_items_read_as_word_numbers_them(tmp_path: Path) -> None:
         "Part IV: Appendix\nPart V: Glossary\n- Undefined list")
 
 
+def test_list_items_in_a_table_cell_keep_their_markers_and_count_in_their_list(tmp_path: Path) -> None:
+    def steps(document: WordDocument) -> None:
+        table = document.add_table(rows=1, cols=3)
+        table.cell(0, 0).text = "Claims"
+        for text in ("Open the form", "Sign it"):
+            table.cell(0, 1).add_paragraph(text, style="List Number")
+        for text in ("Passport", "Visa"):
+            table.cell(0, 2).add_paragraph(text, style="List Bullet")
+        document.add_paragraph("Send it", style="List Number")  # Word goes on with the list the table started
+
+    assert corpus_of(tmp_path, {"steps.docx": docx_bytes(steps)}).documents[0].text == (
+        "Claims | 1. Open the form 2. Sign it | - Passport - Visa\n\n3. Send it")
+
+
 def test_a_list_numbered_by_a_list_style_counts_with_the_styles_own(tmp_path: Path) -> None:
     # Word's list styles ("1 / 1.1 / 1.1.1"): the definition a list uses names the style (w:numStyleLink), whose own
     # list holds the levels

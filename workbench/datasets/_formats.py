@@ -602,20 +602,28 @@ class _WordReader:
 
     def _paragraph(self, paragraph: Any) -> tuple[str, bool] | None:
         text = _paragraph_text(paragraph, self.notes)
-        style = self.styles.of(paragraph.style)
-        heading = _outline_level(paragraph) or style.heading
+        heading = self._heading(paragraph)
         if heading is not None:
             return (f"{'#' * min(heading, 6)} {' '.join(text.split())}", False) if text else None
+        item = self._item(paragraph, text)
+        if not text:
+            return None
+        return (f"{'  ' * item[0]}{item[1]} {text}", True) if item else (text, False)
+
+    def _heading(self, paragraph: Any) -> int | None:
+        return _outline_level(paragraph) or self.styles.of(paragraph.style).heading
+
+    def _item(self, paragraph: Any, text: str) -> tuple[int, str] | None:
+        """The depth and marker (``-``, ``1.``) of a list item, counted in its list; None for a paragraph no list numbers.
+        An empty item is counted too, as Word shows its number, but for one whose deletion is tracked."""
+        style = self.styles.of(paragraph.style)
         own_numbering, own_level = _numbering(paragraph)
         numbering = own_numbering if own_numbering is not None else style.numbering
-        if numbering is None or numbering == "0":
-            return (text, False) if text else None
-        if not text and _xpath(_REMOVED_PARAGRAPH)(paragraph):
+        if numbering is None or numbering == "0" or (not text and _xpath(_REMOVED_PARAGRAPH)(paragraph)):
             return None
         level = own_level if own_level is not None else style.level or 0
-        marker = self.numbering.marker(numbering, level)  # an empty item counts too: Word shows its number
         # a level of the list itself, else the level a built-in style's name gives ("List Bullet 2" is level 0 of its list)
-        return (f"{'  ' * (level or style.named_level)}{marker} {text}", True) if text else None
+        return level or style.named_level, self.numbering.marker(numbering, level)
 
     def _table(self, table: Any) -> tuple[str, bool] | None:
         """A table's rows, each on a line, its cells apart by `` | ``. A cell merged across columns (``w:gridSpan``) is one
@@ -639,12 +647,15 @@ class _WordReader:
         return (shown, False) if shown else None
 
     def _cell(self, cell: Any) -> str:
-        """A table cell's paragraphs (a table inside it too) on one line, each text box after the paragraph holding it."""
+        """A table cell's paragraphs (a table inside it too) on one line, a list item's after its marker (counted in its
+        list, which the body may go on with), each text box after the paragraph holding it."""
         return " ".join(filter(None, self._cell_texts(cell)))
 
     def _cell_texts(self, container: Any) -> Iterator[str]:
         for paragraph in _within(_PARAGRAPHS_WITHIN, container):
-            yield _paragraph_text(paragraph, self.notes)
+            text = _paragraph_text(paragraph, self.notes)
+            item = self._item(paragraph, text) if self._heading(paragraph) is None else None
+            yield f"{item[1]} {text}" if item and text else text
             for box in _within(_TEXT_BOXES, paragraph):
                 yield from self._cell_texts(box)
 
