@@ -272,6 +272,36 @@ def test_list_items_in_a_table_cell_keep_their_markers_and_count_in_their_list(t
         "Claims | 1. Open the form 2. Sign it | - Passport - Visa\n\n3. Send it")
 
 
+def test_numbered_headings_show_their_number_and_count_with_the_list_under_them(tmp_path: Path) -> None:
+    # a policy's outline: Heading 1 and 2 numbered by one list ("1", "1.1"), its clauses the third level, "(a)"
+    definitions = ('<w:abstractNum w:abstractNumId="40">'
+                   '<w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:lvlText w:val="%1"/></w:lvl>'
+                   '<w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:lvlText w:val="%1.%2"/></w:lvl>'
+                   '<w:lvl w:ilvl="2"><w:start w:val="1"/><w:numFmt w:val="lowerLetter"/><w:lvlText w:val="(%3)"/></w:lvl>'
+                   '</w:abstractNum><w:num w:numId="40"><w:abstractNumId w:val="40"/></w:num>')
+
+    def outline(document: WordDocument) -> None:
+        numbering = document.part.numbering_part.element
+        for definition in element(f"<w:numbering>{definitions}</w:numbering>"):
+            numbering.append(definition)
+        for level, name in enumerate(("Heading 1", "Heading 2")):
+            numbered_by = document.styles[name].element.get_or_add_pPr().get_or_add_numPr()
+            numbered_by.get_or_add_numId().val, numbered_by.get_or_add_ilvl().val = 40, level
+        document.add_heading("Travel", 1)
+        document.add_heading("Flights", 2)
+        numbered(document, [("40", 2, "Book 14 days ahead."), ("40", 2, "Fly economy.")])
+        document.add_heading("Trains", 2)
+        numbered(document, [("40", 2, "Second class.")])
+        document.add_heading("Expenses", 1)
+        document.add_heading("Meals", 2)
+
+    (doc,) = corpus_of(tmp_path, {"policy.docx": docx_bytes(outline)}).documents
+    assert doc.text == ("# 1 Travel\n\n## 1.1 Flights\n\n    (a) Book 14 days ahead.\n    (b) Fly economy.\n\n## 1.2 Trains\n\n"
+                        "    (a) Second class.\n\n# 2 Expenses\n\n## 2.1 Meals")
+    assert [c.header for c in chunk_document(doc, ChunkerSpec(strategy="markdown", size=500, overlap=0))] == [
+        "1 Travel", "1.1 Flights", "1.2 Trains", "2 Expenses", "2.1 Meals"]
+
+
 def test_a_list_numbered_by_a_list_style_counts_with_the_styles_own(tmp_path: Path) -> None:
     # Word's list styles ("1 / 1.1 / 1.1.1"): the definition a list uses names the style (w:numStyleLink), whose own
     # list holds the levels

@@ -602,20 +602,19 @@ class _WordReader:
 
     def _paragraph(self, paragraph: Any) -> tuple[str, bool] | None:
         text = _paragraph_text(paragraph, self.notes)
-        heading = self._heading(paragraph)
-        if heading is not None:
-            return (f"{'#' * min(heading, 6)} {' '.join(text.split())}", False) if text else None
         item = self._item(paragraph, text)
         if not text:
             return None
+        heading = _outline_level(paragraph) or self.styles.of(paragraph.style).heading
+        if heading is not None:  # with its number when a list numbers it ("1.2 Scope", as Word's navigation pane shows it)
+            number = f"{item[1]} " if item and item[1] != "-" else ""
+            return f"{'#' * min(heading, 6)} {number}{' '.join(text.split())}", False
         return (f"{'  ' * item[0]}{item[1]} {text}", True) if item else (text, False)
 
-    def _heading(self, paragraph: Any) -> int | None:
-        return _outline_level(paragraph) or self.styles.of(paragraph.style).heading
-
     def _item(self, paragraph: Any, text: str) -> tuple[int, str] | None:
-        """The depth and marker (``-``, ``1.``) of a list item, counted in its list; None for a paragraph no list numbers.
-        An empty item is counted too, as Word shows its number, but for one whose deletion is tracked."""
+        """The depth and marker (``-``, ``1.``) of a list item (a numbered heading too), counted in its list; None for a
+        paragraph no list numbers. An empty item is counted too, as Word shows its number, but not one whose deletion is
+        tracked."""
         style = self.styles.of(paragraph.style)
         own_numbering, own_level = _numbering(paragraph)
         numbering = own_numbering if own_numbering is not None else style.numbering
@@ -654,7 +653,7 @@ class _WordReader:
     def _cell_texts(self, container: Any) -> Iterator[str]:
         for paragraph in _within(_PARAGRAPHS_WITHIN, container):
             text = _paragraph_text(paragraph, self.notes)
-            item = self._item(paragraph, text) if self._heading(paragraph) is None else None
+            item = self._item(paragraph, text)
             yield f"{item[1]} {text}" if item and text else text
             for box in _within(_TEXT_BOXES, paragraph):
                 yield from self._cell_texts(box)
