@@ -197,12 +197,13 @@ def test_each_run_records_the_versions_of_the_packages_reading_pdfs_html_pages_a
 
 
 def test_a_bundle_refusing_a_changed_pdf_corpus_names_the_packages_that_read_it(tmp_path: Path) -> None:
+    # workbench among them: its own reading changes too (a Word document's numbered lists, read as bullets before)
     from workbench.promotion._bundle import _extracted_fix
 
     assert _extracted_fix(corpus_of(tmp_path / "md", {"a.md": "# A\n"})) == ""
     assert _extracted_fix(corpus_of(tmp_path / "pdf", {"a.md": "# A\n", "b.pdf": pdf_bytes(TRAVEL)})) == (
-        " and the versions of beautifulsoup4, pypdf and python-docx its EVALUATION.md names (which read its PDFs, HTML pages and "
-        "Word documents)")
+        " and the versions of workbench, beautifulsoup4, pypdf and python-docx its EVALUATION.md names (which read its PDFs, HTML "
+        "pages and Word documents)")
 
 
 def test_a_sweep_over_a_pdf_corpus_retrieves_and_answers_from_its_text(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]

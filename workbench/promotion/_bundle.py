@@ -358,7 +358,7 @@ def _extracted_fix(corpus: Corpus) -> str:
     them may read otherwise (pure): the packages to install as the evaluation had them."""
     if not any(file_format(doc.metadata.get("path", "")) for doc in corpus.documents):
         return ""
-    packages = f"{', '.join(FORMAT_PACKAGES[:-1])} and {FORMAT_PACKAGES[-1]}"
+    packages = f"workbench, {', '.join(FORMAT_PACKAGES[:-1])} and {FORMAT_PACKAGES[-1]}"  # workbench's own reading changes too
     return f" and the versions of {packages} its {REPORT_FILE} names (which read its PDFs, HTML pages and Word documents)"
 
 
