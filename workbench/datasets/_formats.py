@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 FORMAT_PACKAGES = ("beautifulsoup4", "pypdf", "python-docx")
 # bump it when this module's own extraction changes what it returns for the same file: the texts kept are then stale
 EXTRACTOR_REVISION = 3  # 2: a PDF keeps where its pages start (metadata 'page_starts'); 3: a Word document's numbered
-# lists, list levels by style name, vertically merged cells and text boxes in table cells
+# lists and headings, list levels by style name, vertically merged cells, list markers and text boxes in table cells
 
 Format = Literal["pdf", "html", "docx"]
 
