@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import ModelError
-from workbench.models import CONTEXT_ADVICE, GenerationParams, load_generator
+from workbench.models import DEFAULT_CONTEXT_WINDOW, GenerationParams, load_generator
 from workbench.models._gguf import read_gguf
 from workbench.models._local import smollm2_path
 from workbench.prompts import RenderedPrompt
@@ -173,10 +173,10 @@ def test_a_chat_template_refusing_the_prompts_messages_says_what_to_change() -> 
 
     system = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is pass?"}]
     with pytest.raises(ModelError) as caught:
-        _chat_completion("llamacpp:gemma2.gguf", TemplatedLlama(NO_SYSTEM), system, CONTEXT_ADVICE)
+        _chat_completion("llamacpp:gemma2.gguf", TemplatedLlama(NO_SYSTEM), system, DEFAULT_CONTEXT_WINDOW)
     assert str(caught.value) == ("llamacpp:gemma2.gguf: its chat template refuses the prompt's messages: System role not supported "
                                  "— write the prompt without a system message (its system:), or serve it as kind: completion")
-    assert _chat_completion("llamacpp:gemma2.gguf", TemplatedLlama(NO_SYSTEM), system[1:], CONTEXT_ADVICE).prompt == "What is pass?"
+    assert _chat_completion("llamacpp:gemma2.gguf", TemplatedLlama(NO_SYSTEM), system[1:], DEFAULT_CONTEXT_WINDOW).prompt == "What is pass?"
 
 
 def test_a_chat_template_llama_cpp_python_cannot_read_says_so_whatever_the_kind(tmp_path: Path) -> None:

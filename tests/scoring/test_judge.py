@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from workbench.errors import ModelError
-from workbench.models import Generation, GenerationParams, ModelKind, Price
+from workbench.models import Generation, GenerationParams, ModelKind, Price, WindowExceeded
 from workbench.models._hosted import LangChainChatGenerator
 from workbench.prompts import RenderedPrompt
 from workbench.scoring import JudgeReply, JudgeUsage, ModelJudge, check_reply, load_judge
@@ -402,8 +402,11 @@ def test_a_local_judge_cut_where_its_context_window_ended_is_not_told_to_raise_m
     cut = Generation('{"reason": "the context sa', input_tokens=2040, output_tokens=8, latency_s=1.0, finish_reason="length")
     reply = ModelJudge(Local(cut), max_tokens=256).ask("p", SCHEMA)
     assert reply.finish_reason == "context_window" and reply.error == (
-        "judge output is incomplete JSON (cut off where the judge's context window ended, before its max_tokens — retrieve fewer "
-        "or smaller chunks (the retrieval's k, the chunker's size) or shorten the prompt)")
+        "judge output is incomplete JSON (cut off where the judge's context window ended, before its max_tokens — raise "
+        "judge.context_window (up to 8192 tokens, what it was trained for), or retrieve fewer or smaller chunks (the retrieval's k, "
+        "the chunker's size) or shorten the prompt)")
+    at_most = ModelJudge(Local(cut), max_tokens=256, context_window=8192).ask("p", SCHEMA).error or ""
+    assert "judge.context_window" not in at_most and "before its max_tokens — retrieve fewer" in at_most  # no larger window to give
     at_max = ModelJudge(Local(dataclasses.replace(cut, output_tokens=256)), max_tokens=256).ask("p", SCHEMA)
     hosted = ModelJudge(Replying(cut), max_tokens=256).ask("p", SCHEMA)  # a provider's 'length' is its max_tokens
     assert "raise judge.max_tokens" in (at_max.error or "") and "raise judge.max_tokens" in (hosted.error or "")
@@ -426,6 +429,14 @@ def test_a_prompt_past_the_judge_s_window_is_an_error_reply_not_a_call_to_ask_ag
                                             "(ContextOverflowError: ...) — retrieve fewer or smaller chunks (the retrieval's k, "
                                             "the chunker's size) or shorten the prompt"))).ask("p", SCHEMA)
     assert hosted.finish_reason == "context_window" and JudgeUsage.of([hosted]).call_errors == 0
+    # llama.cpp's refusal, as its chat path raises it, says what to raise in the judge's words, not an answering model's
+    refused_here = WindowExceeded("local:smollm2-135m-instruct", "Requested tokens (12053) exceed context window of 2048", 2048, 8192)
+    assert "raise the model's context_window (up to 8192" in str(refused_here)
+    told = ModelJudge(Local(refused_here)).ask("p", SCHEMA)
+    assert told.finish_reason == "context_window" and told.error == (
+        "judge prompt is longer than the judge's context window: local:smollm2-135m-instruct: Requested tokens (12053) exceed "
+        "context window of 2048 — raise judge.context_window (up to 8192 tokens, what it was trained for), or retrieve fewer or "
+        "smaller chunks (the retrieval's k, the chunker's size) or shorten the prompt")
     down = ModelJudge(Local(ModelError("local:smollm2-135m-instruct: llama.cpp crashed"))).ask("p", SCHEMA)
     assert down.finish_reason == "error" and JudgeUsage.of([down]).call_errors == 1  # another failure is still asked again
 

@@ -25,7 +25,8 @@ from workbench.models._registry import (
     trained_context,
 )
 from workbench.models._types import (
-    CONTEXT_ADVICE, DEFAULT_CONTEXT_WINDOW, SAMPLER_SETTINGS, Embedder, Generation, GenerationParams, Generator, ModelKind, window_advice,
+    CONTEXT_ADVICE, DEFAULT_CONTEXT_WINDOW, SAMPLER_SETTINGS, Embedder, Generation, GenerationParams, Generator, ModelKind, WindowExceeded,
+    window_advice,
 )
 from workbench.models._versions import COMPUTING_PACKAGES, LLAMA_CPP_PACKAGES, without_versions
 
@@ -48,6 +49,7 @@ __all__ = [
     "ModelKind",
     "Price",
     "RetriesExhausted",
+    "WindowExceeded",
     "check_context_window",
     "check_kind",
     "check_model_id",

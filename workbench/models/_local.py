@@ -26,7 +26,7 @@ from typing import Any
 from workbench.config import settings
 from workbench.errors import ModelError, ModelLoadError
 from workbench.models._grammar import GrammarFilter, bounded_schema, json_grammar
-from workbench.models._types import DEFAULT_CONTEXT_WINDOW, Generation, GenerationParams, ModelKind, window_advice
+from workbench.models._types import DEFAULT_CONTEXT_WINDOW, Generation, GenerationParams, ModelKind, WindowExceeded
 from workbench.models._versions import LLAMA_CPP_PACKAGES, MINILM_PACKAGES, with_versions
 from workbench.prompts import COMPLETION_STOPS, RenderedPrompt
 
@@ -384,8 +384,8 @@ class LlamaCppGenerator:
                     # the grammar picks the token first; past the deadline, end-of-sequence replaces it
                     chain = LogitsProcessorList([*([grammar] if grammar is not None else []), end_past_deadline])
                     stop = None if grammar is not None else (list(params.stop) or None)
-                    advice = window_advice(self.n_ctx, self.trained_context)
-                    out = _chat_completion(self.model_id, llama, messages, advice, stop=stop, logits_processor=chain, **common)
+                    out = _chat_completion(self.model_id, llama, messages, self.n_ctx, trained=self.trained_context, stop=stop,
+                                           logits_processor=chain, **common)
                     text = out["choices"][0]["message"]["content"] or ""
             finally:
                 if grammar is not None:
@@ -428,11 +428,12 @@ def _quiet_llama_log() -> Any:
     return log
 
 
-def _chat_completion(model_id: str, llama: Any, messages: list[dict[str, str]], advice: str, **options: Any) -> Any:
-    """``llama.create_chat_completion``; a conversation longer than the context window (a chat template's messages
-    cannot be cut like a completion prompt), or one the file's chat template refuses (Gemma 2's "System role not
-    supported"), is one ModelError saying what to change (``advice``, for the window), not llama.cpp's or the
-    template's bare ValueError.
+def _chat_completion(model_id: str, llama: Any, messages: list[dict[str, str]], window: int, *, trained: int | None = None,
+                     **options: Any) -> Any:
+    """``llama.create_chat_completion``; a conversation longer than the context ``window`` (a chat template's messages
+    cannot be cut like a completion prompt) is one WindowExceeded saying what to change (the model was ``trained`` for
+    that many tokens, when known), and one the file's chat template refuses (Gemma 2's "System role not supported") one
+    ModelError, not llama.cpp's or the template's bare ValueError.
     """
     try:
         return llama.create_chat_completion(messages, **options)
@@ -444,7 +445,7 @@ def _chat_completion(model_id: str, llama: Any, messages: list[dict[str, str]], 
                              "completion") from None
         if "exceed context window" not in str(exc):
             raise
-        raise ModelError(f"{model_id}: {exc} — {advice}") from None
+        raise WindowExceeded(model_id, str(exc), window, trained) from None
 
 
 def _raised_by_template(exc: BaseException) -> bool:

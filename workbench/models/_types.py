@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from workbench.errors import ModelError
 from workbench.prompts import RenderedPrompt
 from workbench.redaction import valid_unicode
 
@@ -23,6 +24,23 @@ def window_advice(window: int, trained: int | None, setting: str = "the model's 
     with 2048 unless told)."""
     larger = f"raise {setting} (up to {trained} tokens, what it was trained for), or " if trained and trained > window else ""
     return larger + CONTEXT_ADVICE
+
+
+class WindowExceeded(ModelError):
+    """A prompt longer than a llama.cpp model's context ``window``, which it refused (``said``: its words); the message
+    says what to do, its context_window first when it was ``trained`` for a longer one (``window_advice``). ``advised``
+    says it naming the setting of the role the model was asked in: one loaded model answers and judges alike."""
+
+    def __init__(self, model_id: str, said: str, window: int, trained: int | None) -> None:
+        self.model_id, self.said, self.window, self.trained = model_id, said, window, trained
+        super().__init__(self.advised("the model's context_window"))
+
+    def advised(self, setting: str) -> str:
+        """The message, with ``setting`` (``judge.context_window``) as what to raise."""
+        return f"{self.model_id}: {self.said} — {window_advice(self.window, self.trained, setting)}"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # sent between processes whole, not as its message alone
+        return type(self), (self.model_id, self.said, self.window, self.trained)
 
 
 # The sampler settings a model's params may set besides its temperature, each in the words of llama-cpp-python's

@@ -27,6 +27,7 @@ from workbench.models import (
     ModelKind,
     Price,
     RetriesExhausted,
+    WindowExceeded,
     load_generator,
     price_for,
     runs_locally,
@@ -142,8 +143,9 @@ def _validator(schema_json: str) -> Any:
     return Draft202012Validator(json.loads(schema_json))
 
 
-def check_reply(raw: str, schema: Mapping[str, Any], *, finish_reason: str = "stop") -> tuple[Any, str | None]:
-    """Parse a judge's text and check it against ``schema``.
+def check_reply(raw: str, schema: Mapping[str, Any], *, finish_reason: str = "stop", context_advice: str = CONTEXT_ADVICE) -> tuple[Any, str | None]:
+    """Parse a judge's text and check it against ``schema``; ``context_advice``: what to do about a reply cut where the
+    judge's context window ended (a llama.cpp judge's names judge.context_window when its model reads more).
 
     Returns:
         ``(value, None)`` for a conforming output, else ``(None, reason)`` with a one-line reason.
@@ -153,7 +155,7 @@ def check_reply(raw: str, schema: Mapping[str, Any], *, finish_reason: str = "st
         return None, f"judge declined ({finish_reason}){f': {said}' if said else ''}"
     value, error = _conforming(raw, schema)
     cut = {"length": "cut off at max_tokens — raise judge.max_tokens", "deadline": "cut off by the timeout — raise judge.timeout_s",
-           "context_window": f"cut off where the judge's context window ended, before its max_tokens — {CONTEXT_ADVICE}"}
+           "context_window": f"cut off where the judge's context window ended, before its max_tokens — {context_advice}"}
     if error is not None and finish_reason in cut and not _parses(raw):
         return None, f"judge output is incomplete JSON ({cut[finish_reason]})"
     return value, error
@@ -187,8 +189,9 @@ def _conforming(raw: str, schema: Mapping[str, Any]) -> tuple[Any, str | None]:
 
 
 def _reply(raw: str, schema: Mapping[str, Any], *, input_tokens: int, output_tokens: int, latency_s: float,
-           finish_reason: str, price: Price | None, cached: bool = False, retries: int = 0, cached_input_tokens: int = 0) -> JudgeReply:
-    value, error = check_reply(raw, schema, finish_reason=finish_reason)
+           finish_reason: str, price: Price | None, cached: bool = False, retries: int = 0, cached_input_tokens: int = 0,
+           context_advice: str = CONTEXT_ADVICE) -> JudgeReply:
+    value, error = check_reply(raw, schema, finish_reason=finish_reason, context_advice=context_advice)
     cost = price.cost(input_tokens, output_tokens, cached_input_tokens) if price is not None else None
     return JudgeReply(value, raw, input_tokens, output_tokens, latency_s, error, finish_reason, cost, cached, retries)
 
@@ -262,8 +265,10 @@ class ModelJudge:
             # a prompt past the judge's window (llama.cpp's chat refusal, a provider's context_length_exceeded) fails the
             # same way every time: no call error to ask again
             too_long = isinstance(exc, ModelError) and CONTEXT_ADVICE in str(exc)
+            # llama.cpp's refusal names the setting to raise as an answering model's: here it is the judge's
+            said = exc.advised("judge.context_window") if isinstance(exc, WindowExceeded) else str(exc)
             return JudgeReply(None, "", latency_s=time.perf_counter() - start,
-                              error=shortened(f"judge prompt is longer than the judge's context window: {exc}" if too_long
+                              error=shortened(f"judge prompt is longer than the judge's context window: {said}" if too_long
                                               else f"judge call failed: {_failure(exc)}"),
                               finish_reason="context_window" if too_long else "error", cost_usd=0.0 if self.price is not None else None,
                               retries=exc.retries if isinstance(exc, RetriesExhausted) else 0)
@@ -273,6 +278,7 @@ class ModelJudge:
             out.text, schema, input_tokens=out.input_tokens, output_tokens=out.output_tokens, latency_s=out.latency_s,
             finish_reason="context_window" if window_ended else out.finish_reason, price=self.price if out.usage_reported else None, cached=out.cached,  # no counts: cost unknown
             retries=out.retries, cached_input_tokens=out.cached_input_tokens,
+            context_advice=self._window_advice() if window_ended else CONTEXT_ADVICE,
         )
         if out.prompt_tokens_cut:  # a completion judge kept the prompt's end: its verdict, of the right shape, answered no instruction
             return dataclasses.replace(reply, value=None, error=(
