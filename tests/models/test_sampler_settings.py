@@ -53,7 +53,12 @@ def test_a_setting_that_filters_tokens_is_refused_at_temperature_0_where_it_chan
                                         "frequency_penalty)"),
     ("anthropic:claude-3-5-haiku-latest", "repeat_penalty: 1.1", "repeat_penalty: workbench does not pass repeat_penalty to "
                                                                  "anthropic models (it passes top_p, top_k)"),
-    ("groq:llama-3.1-8b-instant", "top_p: 0.9", "top_p: workbench does not pass top_p to groq models (it passes none of these settings)"),
+    ("groq:llama-3.1-8b-instant", "top_k: 20", "top_k: workbench does not pass top_k to groq models (it passes top_p, presence_penalty, "
+                                               "frequency_penalty)"),
+    ("bedrock_converse:anthropic.claude-3-haiku-20240307-v1:0", "top_k: 20",
+     "top_k: workbench does not pass top_k to bedrock_converse models (it passes top_p)"),
+    ("huggingface:HuggingFaceH4/zephyr-7b-beta", "top_p: 0.9",
+     "top_p: workbench does not pass top_p to huggingface models (it passes none of these settings)"),
 ])
 def test_a_setting_a_providers_class_does_not_take_is_one_line_naming_the_field_as_the_experiment_loads(
         tmp_path: Path, model_id: str, params: str, said: str) -> None:
@@ -70,6 +75,42 @@ def test_a_setting_a_providers_class_takes_is_passed_under_its_name(tmp_path: Pa
     sampler = model.params.sampler()
     options = chat_options(model_id.partition(":")[0], max_tokens=8, timeout_s=5.0, seed=0, **dict(sampler))
     assert sampler and all(options[name] == value for name, value in sampler)
+
+
+@pytest.mark.parametrize(("provider", "options"), [
+    # BaseChatOpenAI's fields (ChatTogether, ChatDeepSeek), as openai's
+    ("together", {"top_p": 0.5, "presence_penalty": 0.3, "frequency_penalty": -0.2}),
+    ("deepseek", {"top_p": 0.5, "presence_penalty": 0.3, "frequency_penalty": -0.2}),
+    ("bedrock_converse", {"top_p": 0.5}),  # ChatBedrockConverse's field, sent as inferenceConfig.topP
+    # ChatGroq and ChatFireworks have no such fields: their model_kwargs go into each request body
+    ("groq", {"model_kwargs": {"top_p": 0.5, "presence_penalty": 0.3, "frequency_penalty": -0.2}}),
+    ("fireworks", {"model_kwargs": {"top_p": 0.5, "top_k": 20, "presence_penalty": 0.3, "frequency_penalty": -0.2}}),
+])
+def test_each_other_hosted_provider_gets_the_settings_its_class_takes_in_its_own_words(tmp_path: Path, provider: str,
+                                                                                     options: dict[str, Any]) -> None:
+    sampler = dict(options.get("model_kwargs", options))
+    params = ", ".join(f"{name}: {value}" for name, value in sampler.items())
+    [model] = loaded(tmp_path, f"{provider}:some-model", f"temperature: 0.7, {params}").models
+    assert isinstance(model, ModelSpec)
+    built = chat_options(provider, max_tokens=8, timeout_s=5.0, seed=0, **dict(model.params.sampler()))
+    assert {k: v for k, v in built.items() if k in ("model_kwargs", *SAMPLER_SETTINGS)} == options
+    assert "model_kwargs" not in chat_options(provider, max_tokens=8, timeout_s=5.0, seed=0)  # none set: none sent
+
+
+def test_an_openai_compatible_provider_s_settings_reach_the_request_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DeepSeek's and Together's classes are langchain-openai's BaseChatOpenAI: the options built for them, given to
+    that class (langchain-deepseek and langchain-together are not installed here), go out in the request's JSON body."""
+    from langchain_openai import ChatOpenAI
+
+    from workbench.testing.openai_stub import OpenAIStub
+
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    sampler = {"top_p": 0.5, "presence_penalty": 0.3, "frequency_penalty": -0.2}
+    with OpenAIStub() as stub:
+        for provider in ("deepseek", "together"):
+            options = chat_options(provider, max_tokens=8, timeout_s=5.0, seed=0, **sampler)
+            ChatOpenAI(model="m", base_url=stub.base_url, api_key="stub-key", temperature=0.7, **options).invoke("Question: why?")  # type: ignore[arg-type]
+    assert [{k: b[k] for k in sampler} for b in stub.chat_bodies] == [sampler, sampler]
 
 
 def test_a_hosted_model_is_built_with_its_sampler_settings_once_per_setting() -> None:

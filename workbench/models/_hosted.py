@@ -42,6 +42,11 @@ _CLIENT_RETRIES: Mapping[str, int] = {
 }
 # Providers whose LangChain class sends a sampling ``seed`` (OpenAI's and Ollama's APIs take one; Anthropic's does not).
 _SEEDED = frozenset({"openai", "azure_openai", "ollama"})
+# Providers whose LangChain class has no field for the sampler settings it is passed (``SAMPLER_PROVIDERS``) but sends
+# its ``model_kwargs`` in each request body (ChatGroq's and ChatFireworks' ``_default_params``, in langchain's
+# libs/partners/groq and libs/partners/fireworks chat_models.py): given as options of their own, each was moved there
+# with a "WARNING! top_p is not default parameter" printed.
+_MODEL_KWARGS = frozenset({"groq", "fireworks"})
 
 
 def chat_options(provider: str, *, max_tokens: int, timeout_s: float | None, seed: int, **sampler: float) -> dict[str, Any]:
@@ -56,6 +61,8 @@ def chat_options(provider: str, *, max_tokens: int, timeout_s: float | None, see
         options["max_retries"] = _CLIENT_RETRIES[provider]
     if provider in _SEEDED:
         options["seed"] = seed
+    if provider in _MODEL_KWARGS:
+        return {**options, **({"model_kwargs": dict(sampler)} if sampler else {})}
     return {**options, **sampler}
 
 

@@ -83,7 +83,13 @@ _BASE_URL_EXAMPLES: Mapping[str, str] = {
 }
 
 # provider -> the sampler settings (SAMPLER_SETTINGS) workbench passes its LangChain chat class, which takes each under
-# that name; Anthropic's API has no penalties, OpenAI's no top_k, Ollama's class no min_p or penalties but its repeat one
+# that name; Anthropic's API has no penalties, OpenAI's no top_k, Ollama's class no min_p or penalties but its repeat one.
+# Checked in langchain-ai's sources: ChatTogether and ChatDeepSeek are BaseChatOpenAI (langchain-together
+# libs/together/langchain_together/chat_models.py, langchain libs/partners/deepseek/langchain_deepseek/chat_models.py),
+# with its top_p and penalty fields; ChatBedrockConverse has a top_p field, sent as inferenceConfig.topP (langchain-aws
+# libs/aws/langchain_aws/chat_models/bedrock_converse.py; top_k goes in additional_model_request_fields under a name
+# each model family spells its own way, so it is not passed); ChatGroq and ChatFireworks take them in
+# model_kwargs (workbench.models._hosted).
 SAMPLER_PROVIDERS: Mapping[str, tuple[str, ...]] = {
     "openai": ("top_p", "presence_penalty", "frequency_penalty"),
     "azure_openai": ("top_p", "presence_penalty", "frequency_penalty"),
@@ -91,6 +97,13 @@ SAMPLER_PROVIDERS: Mapping[str, tuple[str, ...]] = {
     "ollama": ("top_p", "top_k", "repeat_penalty"),
     "google_genai": ("top_p", "top_k"),
     "mistralai": ("top_p",),
+    "together": ("top_p", "presence_penalty", "frequency_penalty"),
+    "deepseek": ("top_p", "presence_penalty", "frequency_penalty"),
+    "bedrock_converse": ("top_p",),
+    # groq's client's chat.completions.create takes these three (groq-python src/groq/resources/chat/completions.py)
+    "groq": ("top_p", "presence_penalty", "frequency_penalty"),
+    # Fireworks' chat completions take these four under these names (its repetition penalty is another one's)
+    "fireworks": ("top_p", "top_k", "presence_penalty", "frequency_penalty"),
 }
 
 # provider -> options of its LangChain embeddings class: langchain-openai counts tokens with tiktoken (whose encoding
