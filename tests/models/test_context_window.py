@@ -1,5 +1,6 @@
 """A llama.cpp model's context window, the model's ``context_window`` (default 2048 tokens): part of its identity (one
-llama.cpp model loaded per window), at most what its GGUF was trained for, refused for a hosted model (its server's)."""
+llama.cpp model loaded per window), at most what its GGUF was trained for; an Ollama model's, sent as its num_ctx and
+part of its identity when set; refused for another hosted model (its server's)."""
 
 from __future__ import annotations
 
@@ -23,19 +24,82 @@ def refusal(tmp_path: Path, model_id: str, window: int) -> str:
     return model_entries.refusal(tmp_path, model_id, f"    context_window: {window}")
 
 
+refusal_of = model_entries.refusal
+
+
 @pytest.mark.parametrize(("model_id", "trained"), [(GEMMA_ID, 32768), (SMOLLM2_ID, 8192)])
 def test_an_embedded_model_s_window_past_its_training_is_one_line_as_the_experiment_loads(tmp_path: Path, model_id: str, trained: int) -> None:
     assert refusal(tmp_path, model_id, trained * 2) == (f"7: models[0].context_window: context_window {trained * 2} is more than the "
                                                         f"{trained} tokens {model_id} was trained for — set {trained} or less")
 
 
-@pytest.mark.parametrize(("model_id", "said"), [
-    ("openai:gpt-4o-mini", "a hosted model's context window is its server's — remove it"),
-    ("ollama:llama3.2", "a hosted model's context window is its server's — remove it (an Ollama model's: set num_ctx in its "
-                        "Modelfile, or OLLAMA_CONTEXT_LENGTH where the server runs)"),
-])
-def test_a_hosted_model_s_window_is_refused_saying_whose_it_is(tmp_path: Path, model_id: str, said: str) -> None:
-    assert refusal(tmp_path, model_id, 8192) == f"7: models[0].context_window: {said}"
+HOSTED_WINDOW = "a hosted model's context window is its server's — remove it (workbench sends one to Ollama models only, as their num_ctx)"
+
+
+@pytest.mark.parametrize("model_id", ["openai:gpt-4o-mini", "anthropic:claude-3-5-haiku-latest"])
+def test_a_hosted_model_s_window_is_refused_saying_whose_it_is(tmp_path: Path, model_id: str) -> None:
+    assert refusal(tmp_path, model_id, 8192) == f"7: models[0].context_window: {HOSTED_WINDOW}"
+
+
+OLLAMA = "ollama:llama3.2"
+
+
+def test_an_ollama_model_s_window_is_sent_as_its_num_ctx_and_left_out_unset() -> None:
+    """Ollama's server reads 2048 tokens of a prompt unless a call's num_ctx says otherwise, and drops the start of a
+    longer one without a word: a RAG prompt lost its instructions and first chunks, and the experiment could not say so."""
+    from workbench.models._hosted import chat_options
+
+    [model] = spec_of({"id": OLLAMA, "context_window": 8192}).models
+    assert model.window == 8192  # type: ignore[union-attr]
+    assert chat_options("ollama", max_tokens=64, timeout_s=5.0, seed=0, context_window=model.window)["num_ctx"] == 8192  # type: ignore[union-attr]
+    assert "num_ctx" not in chat_options("ollama", max_tokens=64, timeout_s=5.0, seed=0)
+    [written_out] = spec_of({"id": OLLAMA, "context_window": 2048}).models
+    assert written_out.window == 2048  # type: ignore[union-attr]  # not llama.cpp's default: the server's may be 4096
+
+
+def test_an_ollama_model_s_window_is_part_of_its_variant_id_params_and_identity_the_unset_one_keeps_them() -> None:
+    from workbench.models._registry import hosted_identity, hosted_server
+
+    unset, larger = expand_grid(spec_of({"id": OLLAMA}, {"id": OLLAMA, "context_window": 8192, "name": "l8k"}))
+    assert unset.id != larger.id
+    assert larger.params()["model.context_window"] == "8192" and "model.context_window" not in unset.params()
+    assert hosted_identity(OLLAMA, {}) == OLLAMA  # an unset window keeps the identity its answers are cached by
+    assert hosted_identity(OLLAMA, {}, 8192) == f"{OLLAMA} num_ctx=8192"
+    served = hosted_identity(OLLAMA, {"OLLAMA_HOST": "gpu-box:11434"}, 8192)
+    assert served == f"{OLLAMA}@http://gpu-box:11434 num_ctx=8192"
+    assert hosted_server(OLLAMA, served) == "http://gpu-box:11434" and hosted_server(OLLAMA, f"{OLLAMA} num_ctx=8192") is None
+
+
+def test_an_ollama_model_is_built_with_its_window_as_num_ctx(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through load_generator, as a sweep, a judge and a bundle load it: its chat class is built with num_ctx
+    (langchain-ollama's ChatOllama has the field, sent in each call's options: libs/partners/ollama/langchain_ollama/
+    chat_models.py), and its identity, which its answers are cached and its runs reused by, names the window."""
+    import importlib.machinery
+    import sys
+    import types
+
+    from langchain_core.messages import AIMessage
+
+    built: list[dict[str, object]] = []
+
+    class ChatOllama:  # langchain-ollama is not installed here: its class, as init_chat_model builds it
+        def __init__(self, **fields: object) -> None:
+            built.append(fields)
+
+        def invoke(self, messages: object, config: object = None, **options: object) -> AIMessage:
+            return AIMessage(content="ok", usage_metadata={"input_tokens": 9, "output_tokens": 1, "total_tokens": 10})
+
+    package = types.ModuleType("langchain_ollama")
+    package.__spec__ = importlib.machinery.ModuleSpec("langchain_ollama", None)
+    package.ChatOllama = ChatOllama  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "langchain_ollama", package)
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    prompt = RenderedPrompt(text="Q?", messages=(("human", "Q?"),))
+    for window in (8192, None):
+        generator = load_generator(OLLAMA, context_window=window)
+        assert generator.generate(prompt, GenerationParams(max_tokens=16)).text == "ok"
+        assert generator.identity == (f"{OLLAMA} num_ctx=8192" if window else OLLAMA)
+    assert [(b.get("num_ctx"), b["num_predict"]) for b in built] == [(8192, 16), (None, 16)]
 
 
 def test_a_gguf_file_s_window_past_its_header_s_context_length_is_one_line_before_anything_loads(tmp_path: Path) -> None:
@@ -60,9 +124,22 @@ def test_the_window_is_part_of_the_variant_id_and_the_model_s_identity_the_defau
 
 def test_a_params_n_ctx_is_told_to_be_the_model_s_context_window(tmp_path: Path) -> None:
     path = written(tmp_path, GEMMA_ID, "    params: {n_ctx: 4096}")
-    with pytest.raises(SpecError, match="models\\[0\\].params: n_ctx: a llama.cpp model's context window \\(2048 tokens unless set\\) is "
-                                        "the model's context_window, beside its id and params — write it there \\(context_window: 8192\\)"):
+    with pytest.raises(SpecError, match="models\\[0\\].params: n_ctx: a llama.cpp model's context window \\(2048 tokens unless set\\), "
+                                        "or an Ollama model's num_ctx, is the model's context_window, beside its id and params — write "
+                                        "it there \\(context_window: 8192\\)"):
         load_experiment(path)
+
+
+def test_an_ollama_model_s_params_num_ctx_is_told_to_be_its_context_window(tmp_path: Path) -> None:
+    assert refusal_of(tmp_path, OLLAMA, "    params: {num_ctx: 8192}").startswith(
+        "7: models[0].params: num_ctx: a llama.cpp model's context window (2048 tokens unless set), or an Ollama model's num_ctx, is "
+        "the model's context_window")
+
+
+def test_an_ollama_judge_takes_a_window_as_an_ollama_model_does() -> None:
+    spec = judged({"id": "ollama:qwen2.5", "context_window": 8192})
+    assert spec.judge is not None and spec.judge.window == 8192
+    assert judged({"id": "ollama:qwen2.5"}).judge.window is None  # type: ignore[union-attr]
 
 
 @pytest.mark.integration
@@ -122,7 +199,7 @@ def test_a_judge_s_window_is_part_of_what_its_runs_are_reused_by_the_default_one
 @pytest.mark.parametrize(("judge", "said"), [
     ({"id": SMOLLM2_ID, "context_window": 16384}, "judge.context_window: context_window 16384 is more than the 8192 tokens "
                                                   f"{SMOLLM2_ID} was trained for — set 8192 or less"),
-    ({"id": "openai:gpt-4o-mini", "context_window": 8192}, "judge.context_window: a hosted model's context window is its server's — remove it"),
+    ({"id": "openai:gpt-4o-mini", "context_window": 8192}, f"judge.context_window: {HOSTED_WINDOW}"),
 ])
 def test_a_judge_s_window_is_checked_as_a_model_s_is(tmp_path: Path, judge: dict[str, object], said: str) -> None:
     path = written(tmp_path, GEMMA_ID, "judge: " + json.dumps(judge))

@@ -36,8 +36,8 @@ def test_a_seed_under_params_is_sent_to_the_top_of_the_file(tmp_path: Path) -> N
 
 def test_a_context_window_under_params_says_where_it_is_set(tmp_path: Path) -> None:
     assert refusal(tmp_path, "n_ctx: 8192") == (
-        "7: models[0].params: n_ctx: a llama.cpp model's context window (2048 tokens unless set) is the model's context_window, "
-        "beside its id and params — write it there (context_window: 8192)")
+        "7: models[0].params: n_ctx: a llama.cpp model's context window (2048 tokens unless set), or an Ollama model's num_ctx, is "
+        "the model's context_window, beside its id and params — write it there (context_window: 8192)")
 
 
 def test_a_misspelt_param_is_still_answered_with_the_one_meant(tmp_path: Path) -> None:

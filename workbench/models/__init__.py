@@ -4,6 +4,7 @@ from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID, SMOLL
 from workbench.models._pricing import DEFAULT_PRICES, Price, cost_of, price_for
 from workbench.models._retry import RetriesExhausted
 from workbench.models._registry import (
+    OLLAMA_DEFAULT_WINDOW,
     PROVIDERS,
     check_context_window,
     check_kind,
@@ -22,6 +23,7 @@ from workbench.models._registry import (
     portable_model_id,
     runs_locally,
     sampler_refusal,
+    sends_window,
     trained_context,
 )
 from workbench.models._types import (
@@ -39,6 +41,7 @@ __all__ = [
     "GEMMA_ID",
     "LLAMA_CPP_PACKAGES",
     "MINILM_ID",
+    "OLLAMA_DEFAULT_WINDOW",
     "PROVIDERS",
     "SAMPLER_SETTINGS",
     "SMOLLM2_ID",
@@ -72,6 +75,7 @@ __all__ = [
     "prompt_budget",
     "runs_locally",
     "sampler_refusal",
+    "sends_window",
     "trained_context",
     "window_advice",
     "without_versions",

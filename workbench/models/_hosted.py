@@ -49,12 +49,16 @@ _SEEDED = frozenset({"openai", "azure_openai", "ollama"})
 _MODEL_KWARGS = frozenset({"groq", "fireworks"})
 
 
-def chat_options(provider: str, *, max_tokens: int, timeout_s: float | None, seed: int, **sampler: float) -> dict[str, Any]:
+def chat_options(provider: str, *, max_tokens: int, timeout_s: float | None, seed: int, context_window: int | None = None,
+                 **sampler: float) -> dict[str, Any]:
     """The options of a provider's LangChain chat class for these settings (pure): the answer's length and the time
-    limit in the words the class reads, the client's own retries off, the seed where its API takes one, and the sampler
+    limit in the words the class reads, the client's own retries off, the seed where its API takes one, an Ollama
+    model's ``context_window`` as its ``num_ctx`` (the experiment refuses one for another provider), and the sampler
     settings set (the experiment refuses one the class does not take: ``SAMPLER_PROVIDERS``)."""
     if provider == "ollama":
         options: dict[str, Any] = {"num_predict": max_tokens, "client_kwargs": {"timeout": timeout_s}}
+        if context_window is not None:
+            options["num_ctx"] = context_window
     else:
         options = {"max_tokens": max_tokens, "timeout": timeout_s}
     if provider in _CLIENT_RETRIES:
@@ -66,12 +70,14 @@ def chat_options(provider: str, *, max_tokens: int, timeout_s: float | None, see
     return {**options, **sampler}
 
 
-def chat_model(model_id: str, *, temperature: float, max_tokens: int, timeout_s: float | None, seed: int = 0, **sampler: float) -> Any:
+def chat_model(model_id: str, *, temperature: float, max_tokens: int, timeout_s: float | None, seed: int = 0,
+               context_window: int | None = None, **sampler: float) -> Any:
     """A LangChain chat model for ``provider:model`` with these settings (the provider package must be installed);
-    ``seed`` goes to the providers whose API samples with one."""
+    ``seed`` goes to the providers whose API samples with one, ``context_window`` to an Ollama model as its num_ctx."""
     from langchain.chat_models import init_chat_model
 
-    options = chat_options(model_id.partition(":")[0], max_tokens=max_tokens, timeout_s=timeout_s, seed=seed, **sampler)
+    options = chat_options(model_id.partition(":")[0], max_tokens=max_tokens, timeout_s=timeout_s, seed=seed,
+                           context_window=context_window, **sampler)
     return init_chat_model(model_id, temperature=temperature, **options)
 
 

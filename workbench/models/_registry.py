@@ -305,15 +305,26 @@ def check_context_window(model_id: str, window: int | None) -> None:
     Raises:
         ModelError: one line saying what to do.
     """
-    if window is None:
+    if window is None or sends_window(model_id):
         return
     if not runs_locally(model_id):
-        ollama = (" (an Ollama model's: set num_ctx in its Modelfile, or OLLAMA_CONTEXT_LENGTH where the server runs)"
-                  if model_id.startswith("ollama:") else "")
-        raise ModelError(f"a hosted model's context window is its server's — remove it{ollama}")
+        raise ModelError("a hosted model's context window is its server's — remove it (workbench sends one to Ollama models "
+                         "only, as their num_ctx)")
     past = _past_training(model_id, window, LOCAL_GENERATORS[model_id].trained_context) if model_id in LOCAL_GENERATORS else None
     if past is not None:
         raise ModelError(past)
+
+
+# the context window an Ollama server runs a model with unless a call's num_ctx says otherwise: 2048 tokens (4096 in
+# later versions, or its OLLAMA_CONTEXT_LENGTH); it drops the start of a longer prompt without a word
+OLLAMA_DEFAULT_WINDOW = 2048
+
+
+def sends_window(model_id: str) -> bool:
+    """Whether a hosted model's ``context_window`` is sent with each call (pure): an Ollama model's, as its ``num_ctx``.
+    Unset, its server reads ``OLLAMA_DEFAULT_WINDOW`` tokens of a prompt and drops the start of a longer one without a
+    word: a RAG prompt lost its instructions and best-ranked chunks."""
+    return model_id.partition(":")[0] == "ollama"
 
 
 def trained_context(model_id: str) -> int | None:
@@ -351,25 +362,32 @@ def default_kind(model_id: str) -> ModelKind:
     return "completion" if runs_locally(model_id) else "chat"
 
 
-def hosted_identity(model_id: str, environ: Mapping[str, str]) -> str:
+# how a hosted model's identity ends when a context window is sent with its calls (``sends_window``)
+_WINDOW_MARK = " num_ctx="
+
+
+def hosted_identity(model_id: str, environ: Mapping[str, str], context_window: int | None = None) -> str:
     """What answers a hosted model string (pure): the string itself, and the server it is sent to when the
-    environment points the provider's client away from its default (``OPENAI_BASE_URL``, ``OLLAMA_HOST``...).
+    environment points the provider's client away from its default (``OPENAI_BASE_URL``, ``OLLAMA_HOST``...), and the
+    context window sent with its calls when set (an Ollama model's ``num_ctx``: ``ollama:llama3.2 num_ctx=8192``).
 
     Two servers serving one model name (a proxy, vLLM, a second Ollama machine) answer differently, so their answers
-    are cached, and their runs reused, apart. The address keeps no credentials or query string (it is logged).
+    are cached, and their runs reused, apart; so do two windows of one model (the shorter one drops a long prompt's
+    start). The address keeps no credentials or query string (it is logged).
     """
+    window = f"{_WINDOW_MARK}{context_window}" if context_window is not None else ""
     found = _endpoint(model_id.partition(":")[0], environ)
     if found is None:
-        return model_id
+        return model_id + window
     url = found[1]
-    return f"{model_id}@{without_credentials(url if '://' in url else f'http://{url}').rstrip('/')}"
+    return f"{model_id}@{without_credentials(url if '://' in url else f'http://{url}').rstrip('/')}{window}"
 
 
 def hosted_server(model_id: str, identity: str) -> str | None:
     """The server named in a model's identity (``hosted_identity`` adds it after ``@`` when the environment points
     the provider's client at one); None for the provider's default server, a local model or a fake."""
     prefix = f"{model_id}@"
-    return identity[len(prefix):] if identity.startswith(prefix) else None
+    return identity[len(prefix):].partition(_WINDOW_MARK)[0] if identity.startswith(prefix) else None
 
 
 def refusal_advice(model_id: str, status: int | None, environ: Mapping[str, str]) -> tuple[str, str] | None:
@@ -458,7 +476,8 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path |
     on the first call with given decoding settings). ``home``: where a GGUF file's sha256 is kept (a sweep's settings'
     home; None: the default settings'); without ``record_sha256`` one computed here is not written there, nor the
     embedded Gemma's file (a dry run: it is known by its package's sha256, and answers nothing). ``context_window``: a
-    llama.cpp model's, in tokens (None: ``DEFAULT_CONTEXT_WINDOW``).
+    llama.cpp model's, in tokens (None: ``DEFAULT_CONTEXT_WINDOW``), or an Ollama model's, sent as its num_ctx (None:
+    its server's).
 
     Raises:
         ModelError: the model string is malformed, the GGUF file is missing, the kind does not fit the model, the
@@ -481,7 +500,8 @@ def load_generator(model_id: str, *, kind: ModelKind | None = None, home: Path |
     _require_provider(model_id)
     from workbench.models._hosted import LangChainChatGenerator, chat_model
 
-    return LangChainChatGenerator(model_id, functools.partial(chat_model, model_id), identity=hosted_identity(model_id, os.environ),
+    return LangChainChatGenerator(model_id, functools.partial(chat_model, model_id, context_window=context_window),
+                                  identity=hosted_identity(model_id, os.environ, context_window),
                                   refusal=functools.partial(refusal_advice, model_id, environ=os.environ))
 
 

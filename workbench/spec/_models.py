@@ -25,8 +25,8 @@ from workbench.spec._names import Name
 # settings of llama.cpp's and the providers' samplers that a model's params do not take, and what to do instead
 _NOT_PASSED = ("workbench passes a model temperature, max_tokens, stop, timeout_s and the sampler settings "
                f"{', '.join(SAMPLER_SETTINGS)} only — remove it")
-_CONTEXT_SET = (f"a llama.cpp model's context window ({DEFAULT_CONTEXT_WINDOW} tokens unless set) is the model's "
-                "context_window, beside its id and params — write it there (context_window: 8192)")
+_CONTEXT_SET = (f"a llama.cpp model's context window ({DEFAULT_CONTEXT_WINDOW} tokens unless set), or an Ollama model's num_ctx, "
+                "is the model's context_window, beside its id and params — write it there (context_window: 8192)")
 _OTHER_SETTINGS = {
     **dict.fromkeys(("mirostat", "mirostat_mode", "tfs_z", "logit_bias"), _NOT_PASSED),
     "repetition_penalty": "llama.cpp and Ollama call it repeat_penalty — write repeat_penalty",
@@ -46,7 +46,8 @@ def context_window_field(whose: str) -> Any:
     return Field(
         default=None, ge=256, exclude_if=_unset,
         description=f"{whose} context window in tokens, for prompt and answer together (default {DEFAULT_CONTEXT_WINDOW}; "
-        "at most what the model was trained for: Gemma 3 270M 32768, SmolLM2 8192); a hosted model's is its server's",
+        "at most what the model was trained for: Gemma 3 270M 32768, SmolLM2 8192); an Ollama model's is sent as its num_ctx "
+        "(unset: its server's, 2048 or 4096 tokens, which drops a longer prompt's start); another hosted model's is its server's",
     )
 
 
