@@ -340,9 +340,13 @@ class VariantPlan:
     judge_calls: int = 0
     judge_cached: int = 0
     judge_cost_usd: float | None = 0.0
-    # its prompts estimated longer than a llama.cpp model's context window leaves them (the window's tokens); counted
-    # once its index is built (the retrieved chunks are most of a prompt)
+    # its prompts estimated longer than a llama.cpp model's context window leaves them (the window's tokens), or an
+    # Ollama model's set one; counted once its index is built (the retrieved chunks are most of a prompt)
     over_window: tuple[int, int] | None = None
+    # (model, tokens) of each Ollama model without a context_window whose longest prompt and max_tokens may pass what
+    # its server reads unless told (``OLLAMA_DEFAULT_WINDOW``); estimated before the index is built too
+    unset_windows: tuple[tuple[str, int], ...] = ()
+    judge_longest: int = 0  # the tokens of the longest prompt its judge would be sent, estimated (0: none)
 
     @property
     def calls(self) -> int:

@@ -576,3 +576,79 @@ def test_prompts_longer_than_a_llama_cpp_model_s_context_window_are_counted_befo
     assert variant.status().endswith(f"; ~{QUESTIONS} of {QUESTIONS} prompts longer than the model's context window (256 tokens, "
                                      "with room for max_tokens), their start cut or their question failed"), variant.status()
     assert variant.as_dict()["prompts_over_window"] == QUESTIONS
+
+
+OLLAMA = "ollama:llama3.2"
+
+
+def plan_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fakes: dict[str, ScriptedModel | HashingEmbedder], text: str,
+            name: str = "exp.yaml") -> wb.SweepPlan:
+    """The dry run's plan of the experiment ``text``, with the fakes and an Ollama model answering as Gemma does."""
+    from workbench.config import settings
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    models = {**fakes, OLLAMA: ScriptedModel(lambda prompt: "ok", model_id=OLLAMA, kind="chat")}
+    return wb.plan_sweep(wb.load_experiment(tmp_path / name), settings=settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"),
+                         models=models)
+
+
+def test_prompts_longer_than_an_ollama_model_s_context_window_are_counted_as_a_llama_cpp_model_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fakes: dict[str, ScriptedModel | HashingEmbedder]
+) -> None:
+    """Ollama drops the start of a prompt longer than its num_ctx without a word: the dry run counts them once the index
+    is built, as for a llama.cpp model."""
+    from workbench.config import settings
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    (tmp_path / "exp.yaml").write_text(spec_text("a"), encoding="utf-8")
+    wb.run(wb.load_experiment(tmp_path / "exp.yaml"), settings=settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"),
+           models=fakes, progress=False)  # builds the index
+    narrow = spec_text("a", model=OLLAMA).replace("    params: {max_tokens: 16}\n", "    params: {max_tokens: 16}\n    context_window: 256\n")
+    (variant,) = plan_of(tmp_path, monkeypatch, fakes, narrow, "narrow.yaml").variants
+    assert variant.status().endswith(f"; ~{QUESTIONS} of {QUESTIONS} prompts longer than the model's context window (256 tokens, "
+                                     "with room for max_tokens), their start cut or their question failed"), variant.status()
+    (wide,) = plan_of(tmp_path, monkeypatch, fakes, narrow.replace("context_window: 256", "context_window: 8192"), "wide.yaml").variants
+    assert wide.over_window is None and not wide.unset_windows
+
+
+# chunks of 3000 characters: four of them make a prompt of some 3000 tokens
+LONG_CHUNKS = "size: 3000, overlap: 80"
+
+
+def test_an_ollama_model_without_a_window_whose_prompts_may_pass_2048_tokens_is_told_once_to_set_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fakes: dict[str, ScriptedModel | HashingEmbedder]
+) -> None:
+    """Before any index is built, from the longest chunks its chunker cuts: one line for the model, however many of its
+    variants would send such prompts."""
+    long = spec_text("ab", model=OLLAMA).replace("size: 800, overlap: 80", LONG_CHUNKS)
+    plan = plan_of(tmp_path, monkeypatch, fakes, long)
+    said = [note for note in plan.notes if note.startswith(OLLAMA)]
+    assert len(said) == 1, plan.notes
+    assert said[0].startswith(f"{OLLAMA}: its prompts and max_tokens may take ~3,0") and said[0].endswith(
+        "tokens, more than the 2,048 an Ollama server reads unless told (some versions 4096, or its OLLAMA_CONTEXT_LENGTH), which drops "
+        "a longer prompt's start without a word: its instructions and best-ranked chunks — set the model's context_window (sent as "
+        "num_ctx), e.g. context_window: 4096"), said
+    assert all(v.unset_windows and v.unset_windows[0][0] == OLLAMA for v in plan.variants)
+    set_one = long.replace("    params: {max_tokens: 16}\n", "    params: {max_tokens: 16}\n    context_window: 8192\n")
+    assert not [n for n in plan_of(tmp_path, monkeypatch, fakes, set_one, "set.yaml").notes if n.startswith(OLLAMA)]
+    short = spec_text("ab", model=OLLAMA)  # four chunks of 800 characters: some 800 tokens
+    assert not [n for n in plan_of(tmp_path, monkeypatch, fakes, short, "short.yaml").notes if n.startswith(OLLAMA)]
+
+
+def test_an_ollama_judge_without_a_window_whose_prompts_may_pass_2048_tokens_is_told_to_set_judge_context_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fakes: dict[str, ScriptedModel | HashingEmbedder]
+) -> None:
+    long = spec_text("a", extra=f"judge: {{id: {OLLAMA}}}\n", scorers=JUDGED).replace("size: 800, overlap: 80", LONG_CHUNKS)
+    said = [note for note in plan_of(tmp_path, monkeypatch, fakes, long).notes if note.startswith("judge ")]
+    assert len(said) == 1 and said[0].startswith(f"judge {OLLAMA}: its prompts and max_tokens may take ~"), said
+    assert said[0].endswith("an Ollama server reads unless told, which drops a longer prompt's start (the metric's instructions) "
+                            "without a word — set judge.context_window, e.g. 8192"), said
+    narrow = long.replace(f"judge: {{id: {OLLAMA}}}", f"judge: {{id: {OLLAMA}, context_window: 2048}}")
+    [told] = [note for note in plan_of(tmp_path, monkeypatch, fakes, narrow, "narrow.yaml").notes if note.startswith("judge ")]
+    assert "more than its context window (2,048 tokens), whose excess Ollama drops from a prompt's start without a word — raise " \
+           "judge.context_window, e.g. 8192" in told, told
+    wide = long.replace(f"judge: {{id: {OLLAMA}}}", f"judge: {{id: {OLLAMA}, context_window: 16384}}")
+    assert not [n for n in plan_of(tmp_path, monkeypatch, fakes, wide, "wide.yaml").notes if n.startswith("judge ")]

@@ -14,7 +14,18 @@ from workbench.datasets import Corpus, Dataset
 from workbench.execution import ModelResolver, generation_params
 from workbench.grid import CHARS_PER_TOKEN, SweepPlan, Variant, VariantPlan, embedded_index_key, expand_grid, plan_grid
 from workbench.metrics import scorer_entries
-from workbench.models import DEFAULT_CONTEXT_WINDOW, MINILM_ID, Embedder, Generator, Price, default_kind, prompt_budget, runs_locally
+from workbench.models import (
+    DEFAULT_CONTEXT_WINDOW,
+    MINILM_ID,
+    OLLAMA_DEFAULT_WINDOW,
+    Embedder,
+    Generator,
+    Price,
+    default_kind,
+    prompt_budget,
+    runs_locally,
+    sends_window,
+)
 from workbench.pipeline import (
     Hit,
     IndexStore,
@@ -97,7 +108,7 @@ def plan_sweep(
     uncounted = tuple(n for n in scoring.answer_scorers if scorer_entries()[n].judged and n not in JUDGED_METRICS)
     return SweepPlan(plan_grid(spec, variants, len(dataset), len(corpus.documents)), plans, indexes_built=len(built),
                      indexes_needed=len({v.index_group for v in todo}), judge_uncounted=uncounted if todo else (),
-                     notes=corpus_notes(dataset, corpus))
+                     notes=(*corpus_notes(dataset, corpus), *_window_notes(spec, plans)))
 
 
 def _planned_groups(
@@ -187,7 +198,7 @@ def _variant_plan(
         if variant.router is not None and m is variant.router.cheap:
             least = (total, tokens)
     over = _over_window(variant, prompts)
-    plan = replace(plan, answers=answers, cached=cached, cost_usd=cost, total_cost_usd=total, over_window=over,
+    plan = replace(plan, answers=answers, cached=cached, cost_usd=cost, total_cost_usd=total, over_window=over, unset_windows=_unset_windows(variant, rendered),
                    tokens=tokens, least_cost_usd=least[0] if least else None, least_tokens=least[1] if least else None)
     return judging.priced(plan, dataset, hits, texts, answer_keys) if judging is not None else plan
 
@@ -244,17 +255,66 @@ def _routed_answers(
 
 
 def _over_window(variant: Variant, prompts: Sequence[RenderedPrompt] | None) -> tuple[int, int] | None:
-    """How many of the rendered ``prompts`` are estimated (at ``CHARS_PER_TOKEN``) longer than what the variant's first
-    llama.cpp model's context window leaves them beside its ``max_tokens`` (``prompt_budget``), and that window; None
-    when none is, or the prompts are not known (pure)."""
-    model = next((m for m in variant.answering_models if runs_locally(m.id)), None)
+    """How many of the rendered ``prompts`` are estimated (at ``CHARS_PER_TOKEN``) longer than what the context window
+    of the variant's first llama.cpp model, or Ollama model with a ``context_window``, leaves them beside its
+    ``max_tokens`` (``prompt_budget``), and that window; None when none is, or the prompts are not known (pure)."""
+    model = next((m for m in variant.answering_models if runs_locally(m.id) or (sends_window(m.id) and m.window is not None)), None)
     if model is None or prompts is None:
         return None
     window = model.window or DEFAULT_CONTEXT_WINDOW
     budget = prompt_budget(window, model.params.max_tokens)
-    lengths = [len(p.text) if model.resolved_kind == "completion" else sum(len(c) for _, c in p.messages) for p in prompts]
-    over = sum(math.ceil(n / CHARS_PER_TOKEN) > budget for n in lengths)
+    over = sum(_tokens(model, p) > budget for p in prompts)
     return (over, window) if over else None
+
+
+def _tokens(model: ModelSpec, prompt: RenderedPrompt) -> int:
+    """A rendered prompt's input tokens for ``model``, estimated at ``CHARS_PER_TOKEN`` (pure)."""
+    return math.ceil((len(prompt.text) if model.resolved_kind == "completion" else sum(len(c) for _, c in prompt.messages)) / CHARS_PER_TOKEN)
+
+
+def _unset_windows(variant: Variant, prompts: Sequence[RenderedPrompt]) -> tuple[tuple[str, int], ...]:
+    """Each Ollama model of the variant without a ``context_window`` whose longest prompt (``prompts``: as rendered, or
+    as long as the chunker's longest chunks make them) and its ``max_tokens`` may pass ``OLLAMA_DEFAULT_WINDOW``, with
+    those tokens (pure)."""
+    found = []
+    for m in variant.answering_models:
+        if sends_window(m.id) and m.window is None and prompts:
+            longest = max(_tokens(m, p) for p in prompts) + m.params.max_tokens
+            if longest > OLLAMA_DEFAULT_WINDOW:
+                found.append((m.id, longest))
+    return tuple(found)
+
+
+def _window_notes(spec: ExperimentSpec, plans: Sequence[VariantPlan]) -> tuple[str, ...]:
+    """One line per Ollama model (the judge too) without a ``context_window`` whose prompts may pass what its server
+    reads unless told, which drops a longer prompt's start without a word; and one for an Ollama judge whose set window
+    is shorter than its longest prompt and max_tokens (pure)."""
+    longest: dict[str, int] = {}
+    for plan in plans:
+        for model_id, tokens in plan.unset_windows:
+            longest[model_id] = max(tokens, longest.get(model_id, 0))
+    notes = [f"{model_id}: its prompts and max_tokens may take ~{tokens:,} tokens, more than the {OLLAMA_DEFAULT_WINDOW:,} an Ollama "
+             "server reads unless told (some versions 4096, or its OLLAMA_CONTEXT_LENGTH), which drops a longer prompt's start "
+             "without a word: its instructions and best-ranked chunks — set the model's context_window (sent as num_ctx), e.g. "
+             f"context_window: {_window_for(tokens)}" for model_id, tokens in longest.items()]
+    judge = spec.judge
+    judged = max((p.judge_longest for p in plans), default=0)
+    if judge is not None and sends_window(judge.id) and judged:
+        needed = judged + judge.max_tokens
+        if judge.window is None and needed > OLLAMA_DEFAULT_WINDOW:
+            notes.append(f"judge {judge.id}: its prompts and max_tokens may take ~{needed:,} tokens, more than the "
+                         f"{OLLAMA_DEFAULT_WINDOW:,} an Ollama server reads unless told, which drops a longer prompt's start (the "
+                         f"metric's instructions) without a word — set judge.context_window, e.g. {_window_for(needed)}")
+        elif judge.window is not None and judged > prompt_budget(judge.window, judge.max_tokens):
+            notes.append(f"judge {judge.id}: its prompts and max_tokens may take ~{needed:,} tokens, more than its context window "
+                         f"({judge.window:,} tokens), whose excess Ollama drops from a prompt's start without a word — raise "
+                         f"judge.context_window, e.g. {_window_for(needed)}")
+    return tuple(notes)
+
+
+def _window_for(tokens: int) -> int:
+    """The least power of two holding ``tokens`` (pure): a context window to suggest."""
+    return 1 << max(tokens - 1, 1).bit_length()
 
 
 def _chunk_chars(variant: Variant) -> int:
@@ -314,7 +374,7 @@ class _JudgePricing:
         (None where not cached), and ``answer_keys`` their cache keys (one key, one answer: cached or to come)."""
         variant = plan.variant
         longest = max(m.params.max_tokens for m in variant.answering_models) * CHARS_PER_TOKEN
-        calls = cached = 0
+        calls = cached = asked_longest = 0
         cost = 0.0
         once = hits is not None and self.tally is not None  # the prompts' texts known, and the judge's cache read
         for i, case in enumerate(dataset.cases):
@@ -326,6 +386,7 @@ class _JudgePricing:
             for metric in self.metrics:
                 prompts = [(r, p) for r in range(self.repeats) for p in judge_prompts(metric, ctx, statements_chars=self.max_tokens * CHARS_PER_TOKEN)]
                 found = min(len(prompts), self.cached_calls(metric, ctx)) if answer is not None and prompts else 0
+                asked_longest = max([asked_longest, *(math.ceil(p.chars / CHARS_PER_TOKEN) for _, p in prompts)])
                 for n, (repeat, prompt) in enumerate(prompts):
                     if once and not self._first_ask(repeat, prompt.made_of):
                         continue
@@ -334,7 +395,8 @@ class _JudgePricing:
                     else:
                         calls += 1
                         cost += self._cost(prompt.chars)
-        return replace(plan, judge_calls=calls, judge_cached=cached, judge_cost_usd=cost if self.price is not None else None)
+        return replace(plan, judge_calls=calls, judge_cached=cached, judge_cost_usd=cost if self.price is not None else None,
+                       judge_longest=asked_longest)
 
     def _first_ask(self, repeat: int, made_of: tuple[str, ...]) -> bool:
         """Whether the sweep asks the judge this for the first time (noted: asked again, the judge's cache answers)."""
