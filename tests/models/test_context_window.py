@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_gguf import gguf_file
+from tests.fake_ollama import fake_langchain_ollama
 from tests.models import model_entries
 from tests.models.model_entries import spec_of, written
 from workbench.errors import ModelError, SpecError
@@ -71,28 +72,9 @@ def test_an_ollama_model_s_window_is_part_of_its_variant_id_params_and_identity_
 
 
 def test_an_ollama_model_is_built_with_its_window_as_num_ctx(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Through load_generator, as a sweep, a judge and a bundle load it: its chat class is built with num_ctx
-    (langchain-ollama's ChatOllama has the field, sent in each call's options: libs/partners/ollama/langchain_ollama/
-    chat_models.py), and its identity, which its answers are cached and its runs reused by, names the window."""
-    import importlib.machinery
-    import sys
-    import types
-
-    from langchain_core.messages import AIMessage
-
-    built: list[dict[str, object]] = []
-
-    class ChatOllama:  # langchain-ollama is not installed here: its class, as init_chat_model builds it
-        def __init__(self, **fields: object) -> None:
-            built.append(fields)
-
-        def invoke(self, messages: object, config: object = None, **options: object) -> AIMessage:
-            return AIMessage(content="ok", usage_metadata={"input_tokens": 9, "output_tokens": 1, "total_tokens": 10})
-
-    package = types.ModuleType("langchain_ollama")
-    package.__spec__ = importlib.machinery.ModuleSpec("langchain_ollama", None)
-    package.ChatOllama = ChatOllama  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "langchain_ollama", package)
+    """Through load_generator, as a sweep, a judge and a bundle load it: its chat class is built with num_ctx, and its
+    identity, which its answers are cached and its runs reused by, names the window."""
+    built = fake_langchain_ollama(monkeypatch)
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     prompt = RenderedPrompt(text="Q?", messages=(("human", "Q?"),))
     for window in (8192, None):

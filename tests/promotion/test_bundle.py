@@ -974,6 +974,24 @@ def test_a_hosted_bundle_sends_the_sampler_settings_its_run_was_evaluated_with(t
     assert {name: body.get(name) for name in sampler} == sampler and body["temperature"] == 0.3
 
 
+def test_an_ollama_bundle_sends_the_context_window_its_run_was_evaluated_with(tmp_path: Path, empty_store: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # the rebuilt pipeline's Ollama model is built with the evaluated run's num_ctx, and on the server it was evaluated
+    # on: the window in its identity is not read as part of the server's address
+    from tests.fake_ollama import fake_langchain_ollama
+    from workbench.pipeline import MemoryIndexStore
+
+    built = fake_langchain_ollama(monkeypatch)
+    monkeypatch.setenv("OLLAMA_HOST", "gpu-box:11434")
+    folder = _bundle_answered_by(tmp_path, empty_store, "ollama:llama3.2", "ollama:llama3.2@http://gpu-box:11434 num_ctx=8192",
+                                 "assist-ollama", context_window=8192)
+    assert "context_window: 8192" in (folder / "config.yaml").read_text(encoding="utf-8")
+    bundle = wb.load_bundle(folder, corpus_path=tmp_path / "corpus", index_store=MemoryIndexStore(),
+                            models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+    assert bundle.answer(CASES[0]["question"]).answer == "ok"
+    assert [b.get("num_ctx") for b in built] == [8192]
+
+
 def test_a_failed_answer_says_why_without_the_key_a_proxy_quoted(swept: Swept, bundle_dir: Path, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     # a proxy's 401 that quotes the key it was sent went, key and all, into the BundleError a deployment logs or returns
