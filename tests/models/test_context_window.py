@@ -188,3 +188,17 @@ def test_a_judge_s_window_is_checked_as_a_model_s_is(tmp_path: Path, judge: dict
     with pytest.raises(SpecError) as caught:
         load_experiment(path)
     assert str(caught.value) == f"{path}:7: {said}"
+
+
+@pytest.mark.integration
+def test_a_llama_cpp_chat_judge_past_its_window_is_told_to_raise_judge_context_window() -> None:
+    """The same refusal as an answering model's, through the judge: one loaded model answers and judges alike, and the
+    advice names the setting of the role it was asked in."""
+    from workbench.scoring import ModelJudge
+
+    text = "".join(f"Fact {i}: the value of item {i} is {i * 7}.\n" for i in range(16)) + "Is item 3 worth 21?"
+    reply = ModelJudge(load_generator(SMOLLM2_ID, context_window=256), max_tokens=16, context_window=256).ask(
+        text, {"type": "object", "properties": {"verdict": {"type": "integer"}}, "required": ["verdict"]})
+    assert reply.finish_reason == "context_window" and reply.error is not None
+    assert "exceed context window of 256 — raise judge.context_window (up to 8192 tokens, what it was trained for)" in reply.error
+    assert "the model's context_window" not in reply.error
