@@ -77,7 +77,7 @@ class ModelResolver:
 
     def generator(self, model_id: str, kind: ModelKind, *, cache: bool = True, window: int | None = None) -> Generator:
         """The generator of ``model_id`` served as ``kind``, behind the cache unless told not to; ``window``: a llama.cpp
-        model's context window (None: the default one), each loaded apart."""
+        model's context window (None: the default one) or an Ollama model's num_ctx (None: its server's), each loaded apart."""
         key = (model_id, kind, cache, window)
         if key not in self._wrapped:
             raw = self._raw_generator(model_id, kind, window)

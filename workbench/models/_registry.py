@@ -298,9 +298,9 @@ def sampler_refusal(model_id: str, setting: str, temperature: float) -> str | No
 
 
 def check_context_window(model_id: str, window: int | None) -> None:
-    """Check a model's ``context_window`` without reading any file (used when a spec is read): a hosted model's window is
-    its server's, and an embedded model's cannot pass what it was trained for; a ``llamacpp:`` file's is checked against
-    its header as it is loaded (``load_generator``).
+    """Check a model's ``context_window`` without reading any file (used when a spec is read): an Ollama model's is sent
+    as its num_ctx (``sends_window``), another hosted model's window is its server's, and an embedded model's cannot pass
+    what it was trained for; a ``llamacpp:`` file's is checked against its header as it is loaded (``load_generator``).
 
     Raises:
         ModelError: one line saying what to do.

@@ -218,7 +218,7 @@ class ModelJudge:
         retries: retries of a hosted call on a rate limit, server error or timeout, within ``timeout_s`` (the
             sweep's ``execution.retries``, as for the answering model).
         context_window: a llama.cpp judge's window, as its generator was loaded with (None: the default one), which
-            the advice on a prompt longer than it names.
+            the advice on a prompt longer than it names (an Ollama judge's num_ctx is its generator's).
     """
 
     def __init__(
@@ -323,7 +323,8 @@ def load_judge(
         constrained: ask the model for JSON under the schema (turn off only to measure what it buys).
         price: overrides the price list (cost is None when the price is unknown).
         retries: retries of a hosted call on a rate limit, server error or timeout.
-        context_window: a llama.cpp judge's context window in tokens (None: 2048), for ragas's long prompts.
+        context_window: a llama.cpp judge's context window in tokens (None: 2048), for ragas's long prompts; an Ollama
+            judge's, sent as its num_ctx (None: its server's).
 
     Raises:
         ModelError: the model string is malformed, the GGUF file is missing, or a provider package or API key is.
