@@ -84,7 +84,7 @@ def test_a_setting_a_providers_class_takes_is_passed_under_its_name(tmp_path: Pa
     ("bedrock_converse", {"top_p": 0.5}),  # ChatBedrockConverse's field, sent as inferenceConfig.topP
     # ChatGroq and ChatFireworks have no such fields: their model_kwargs go into each request body
     ("groq", {"model_kwargs": {"top_p": 0.5, "presence_penalty": 0.3, "frequency_penalty": -0.2}}),
-    ("fireworks", {"model_kwargs": {"top_p": 0.5, "top_k": 20, "presence_penalty": 0.3, "frequency_penalty": -0.2}}),
+    ("fireworks", {"model_kwargs": {"top_p": 0.5}}),
 ])
 def test_each_other_hosted_provider_gets_the_settings_its_class_takes_in_its_own_words(tmp_path: Path, provider: str,
                                                                                      options: dict[str, Any]) -> None:

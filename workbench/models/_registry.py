@@ -102,8 +102,9 @@ SAMPLER_PROVIDERS: Mapping[str, tuple[str, ...]] = {
     "bedrock_converse": ("top_p",),
     # groq's client's chat.completions.create takes these three (groq-python src/groq/resources/chat/completions.py)
     "groq": ("top_p", "presence_penalty", "frequency_penalty"),
-    # Fireworks' chat completions take these four under these names (its repetition penalty is another one's)
-    "fireworks": ("top_p", "top_k", "presence_penalty", "frequency_penalty"),
+    # LangChain's ChatFireworks page sets top_p; Fireworks' API takes top_k and the penalties too, but whether the typed
+    # create() of the fireworks-ai 1.x SDK that langchain-fireworks 1.x calls takes them could not be checked
+    "fireworks": ("top_p",),
 }
 
 # provider -> options of its LangChain embeddings class: langchain-openai counts tokens with tiktoken (whose encoding
