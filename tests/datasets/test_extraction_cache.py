@@ -22,6 +22,7 @@ from workbench.tracking import MemoryTracker
 
 from tests.datasets._docx import docx_bytes
 from tests.datasets._pdfs import pdf_bytes
+from tests.datasets._pptx import add_slide, pptx_bytes
 
 TRAVEL = "Travel policy\nBook flights 14 days ahead of the trip."
 RECEIPTS = "Expenses\nSubmit receipts within 30 days."
@@ -112,6 +113,28 @@ def test_a_word_text_kept_by_an_older_extraction_is_extracted_again(tmp_path: Pa
         ExtractedTexts(store).put(_formats.extraction_key("docx", data) or "", _formats.Extracted("- Taxis"))
     assert load_corpus(kb, glob="*", texts=ExtractedTexts(store)).documents[0].text == "1. Taxis"
     assert store.info().entries == {"text": 2}
+
+
+def test_a_decks_text_and_slides_are_kept_and_another_python_pptx_extracts_them_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pptx.package import Package
+
+    def deck(deck):  # type: ignore[no-untyped-def]
+        add_slide(deck, "Travel", ["Book flights 14 days ahead."])
+        add_slide(deck, "Expenses", ["Submit receipts within 30 days."])
+
+    kb = write_kb(tmp_path / "kb", {"travel.pptx": pptx_bytes(deck, title="Policies")})
+    opened: list[object] = []
+    real_open, real_version = Package.open, _formats.installed_version
+    monkeypatch.setattr(Package, "open", classmethod(lambda cls, file: opened.append(file) or real_open(file)))
+    store = MemoryCacheStore()
+    first = load_corpus(kb, glob="*", texts=ExtractedTexts(store))
+    second = load_corpus(kb, glob="*", texts=ExtractedTexts(store))
+    assert len(opened) == 1 and store.info().entries == {"text": 1}
+    assert second == first and second.documents[0].metadata == first.documents[0].metadata == {
+        "path": "travel.pptx", "pages": "2", "page_starts": f"0 {first.documents[0].text.index('# Expenses')}", "title": "Policies"}
+    monkeypatch.setattr(_formats, "installed_version", lambda package: "99.0" if package == "python-pptx" else real_version(package))
+    assert load_corpus(kb, glob="*", texts=ExtractedTexts(store)) == first
+    assert len(opened) == 2
 
 
 def test_a_refused_file_is_not_kept_and_is_refused_again(tmp_path: Path, extractions: dict[str, int]) -> None:

@@ -21,6 +21,7 @@ from workbench.tracking import MemoryTracker
 from tests.complexity import assert_linear_time
 from tests.datasets._docx import docx_bytes
 from tests.datasets._pdfs import encrypted_pdf_bytes, pdf_bytes
+from tests.datasets._pptx import add_slide, pptx_bytes
 
 TRAVEL = "Travel policy\nBook flights 14 days ahead of the trip."
 RECEIPTS = "Expenses\nSubmit receipts within 30 days (scanned copies are fine)."
@@ -172,27 +173,28 @@ def test_a_labelled_pdf_the_glob_leaves_out_is_told_to_widen_the_glob(tmp_path: 
                                                                  "widen the glob, or drop the label")
 
 
-def test_a_corpus_of_markdown_imports_no_pdf_html_or_word_library(tmp_path: Path) -> None:
+def test_a_corpus_of_markdown_imports_no_pdf_html_word_or_powerpoint_library(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("# A\n", encoding="utf-8")
     (tmp_path / "b.pdf").write_bytes(pdf_bytes(TRAVEL))
     (tmp_path / "c.docx").write_bytes(docx_bytes(lambda document: document.add_paragraph(RECEIPTS)))
+    (tmp_path / "d.pptx").write_bytes(pptx_bytes(lambda deck: add_slide(deck, "Expenses", [RECEIPTS])))
     code = ("import json, sys, workbench as wb\n"
             "def loaded(glob):\n"
             "    wb.load_corpus(sys.argv[1], glob=glob)\n"
-            "    return sorted(m for m in ('pypdf', 'bs4', 'docx') if m in sys.modules)\n"
+            "    return sorted(m for m in ('pypdf', 'bs4', 'docx', 'pptx') if m in sys.modules)\n"
             "print(json.dumps([loaded('*.md'), loaded('*')]))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout) == [[], ["docx", "pypdf"]]
+    assert json.loads(out.stdout) == [[], ["docx", "pptx", "pypdf"]]
 
 
-def test_each_run_records_the_versions_of_the_packages_reading_pdfs_html_pages_and_word_documents() -> None:
+def test_each_run_records_the_versions_of_the_packages_reading_pdfs_html_pages_word_documents_and_decks() -> None:
     # a promoted configuration's report names them: another pypdf may read other text, another corpus hash
     from importlib import metadata
 
     from workbench.tracking._run_tags import package_versions
 
     recorded = json.loads(package_versions())
-    packages = ("pypdf", "beautifulsoup4", "python-docx")
+    packages = ("pypdf", "beautifulsoup4", "python-docx", "python-pptx")
     assert {p: recorded.get(p) for p in packages} == {p: metadata.version(p) for p in packages}
 
 
@@ -202,8 +204,8 @@ def test_a_bundle_refusing_a_changed_pdf_corpus_names_the_packages_that_read_it(
 
     assert _extracted_fix(corpus_of(tmp_path / "md", {"a.md": "# A\n"})) == ""
     assert _extracted_fix(corpus_of(tmp_path / "pdf", {"a.md": "# A\n", "b.pdf": pdf_bytes(TRAVEL)})) == (
-        " and the versions of workbench, beautifulsoup4, pypdf and python-docx its EVALUATION.md names (which read its PDFs, HTML "
-        "pages and Word documents)")
+        " and the versions of workbench, beautifulsoup4, pypdf, python-docx and python-pptx its EVALUATION.md names (which read its "
+        "PDFs, HTML pages, Word documents and PowerPoint decks)")
 
 
 def test_a_sweep_over_a_pdf_corpus_retrieves_and_answers_from_its_text(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ Where each part lives:
     _models         EvalCase, Dataset, Document, Corpus: the validated values, their hashes and document ids
     _pages          a document's pages, and the sources that name them (``handbook#page=12``)
     _formats        the text of PDF, HTML and Word files (what a reader sees), extracted once
+    _slides         the text of PowerPoint decks, a slide a page
     _text           a file's bytes read as text (UTF-8, or one line naming the line and byte of what is not)
     _cases          one case of a row: its fields checked, its own fields kept as metadata, the caps, unique ids
     _dataset_files  JSONL and CSV files, and records (a CSV file's rows, a DataFrame's) read into cases

@@ -14,6 +14,7 @@ from workbench.datasets._formats import Extracted, TextCache, docx_text, extract
 from workbench.datasets._frames import _check_columns, _index_holds_ids
 from workbench.datasets._models import Corpus, Document, document_id
 from workbench.datasets._paths import on_disk
+from workbench.datasets._slides import pptx_text
 from workbench.datasets._text import _markup, _one_line_break, _read_bytes, read_text
 from workbench.errors import DataError
 
@@ -111,8 +112,10 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
     ``<title>`` first unless the text opens with it (and in the metadata); ``.docx`` files as their body (python-docx),
     headings as markdown's ``#``, list items as ``- ``, table rows as ``a | b``, their title first unless their first
     heading is it (and in the metadata), footnotes as markdown's ``[^1]``, tracked changes accepted, page headers,
-    footers and comments left out (a ``.doc``, a ``.docm`` and a template are refused: save them as ``.docx``); any
-    other file as UTF-8 text.
+    footers and comments left out (a ``.doc``, a ``.docm`` and a template are refused: save them as ``.docx``);
+    ``.pptx`` decks (and ``.pptm``, ``.ppsx``) as their slides (python-pptx), a slide a page as a PDF's: its title as
+    ``#``, its shapes' text in reading order, its speaker notes, hidden slides left out (see
+    ``workbench.datasets._slides``); any other file as UTF-8 text.
     A file's document id is its path relative to the folder, without the suffix (``policies/travel``), in Unicode NFC.
     Hidden files and folders (``.ipynb_checkpoints/``, ``.git/``), ``mlruns/``, ``__pycache__/`` and ``node_modules/`` are
     left out unless the glob names them; linked
@@ -229,7 +232,7 @@ def _check_utf8_name(relative: Path, folder: Path) -> None:
 
 
 # the formats read from the file's bytes, whatever they are (an HTML page is decoded first)
-_BINARY_FORMATS = {"pdf": pdf_text, "docx": docx_text}
+_BINARY_FORMATS = {"pdf": pdf_text, "docx": docx_text, "pptx": pptx_text}
 
 
 def _file_text(path: Path, relative: Path, texts: TextCache | None = None) -> Extracted:

@@ -224,7 +224,7 @@ def check_corpus_folder(folder: Path, glob: str, *, exclude: Sequence[str] = (),
     if folder.is_file():
         raise DataError(f"{folder}: the corpus is {_corpus_file_fix(folder)}")
     if not folder.is_dir():
-        fix = missing_path_fix(folder, f"give a folder of documents (.md, .txt, .pdf, .html, .docx...) or '{PYTHON_REFERENCE}'")
+        fix = missing_path_fix(folder, f"give a folder of documents (.md, .txt, .pdf, .html, .docx, .pptx...) or '{PYTHON_REFERENCE}'")
         raise DataError(f"{folder}: corpus folder not found — {fix}")
     if not pattern_inside_folder(glob):
         raise DataError(f"corpus glob '{glob}': give a pattern relative to the corpus folder {folder}, e.g. '**/*.md' (no '..')")
@@ -258,7 +258,7 @@ def _corpus_file_fix(path: Path) -> str:
             if b"\0" in file.read(8192):
                 return ("a binary file (an image, a spreadsheet), not a folder — export its text as .md or .txt files "
                         "into a folder, and give that folder")
-    what = {"pdf": "a PDF", "html": "an HTML page", "docx": "a Word document", None: "a file"}[kind]
+    what = {"pdf": "a PDF", "html": "an HTML page", "docx": "a Word document", "pptx": "a PowerPoint presentation", None: "a file"}[kind]
     return f"{what}, not a folder — give its folder, with glob: '{_exact(Path(path.name))}' to use only it"
 
 

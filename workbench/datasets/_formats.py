@@ -33,13 +33,14 @@ from workbench.errors import DataError
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
 
-# the packages whose versions decide a PDF's, an HTML page's or a Word document's text, hence the corpus's hash: a run records them
-FORMAT_PACKAGES = ("beautifulsoup4", "pypdf", "python-docx")
+# the packages whose versions decide a PDF's, an HTML page's, a Word document's or a PowerPoint deck's text, hence the
+# corpus's hash: a run records them
+FORMAT_PACKAGES = ("beautifulsoup4", "pypdf", "python-docx", "python-pptx")
 # bump it when this module's own extraction changes what it returns for the same file: the texts kept are then stale
 EXTRACTOR_REVISION = 3  # 2: a PDF keeps where its pages start (metadata 'page_starts'); 3: a Word document's numbered
 # lists and headings, list levels by style name, vertically merged cells, list markers and text boxes in table cells
 
-Format = Literal["pdf", "html", "docx"]
+Format = Literal["pdf", "html", "docx", "pptx"]
 
 
 @dataclass(frozen=True)
@@ -688,14 +689,16 @@ def _notes_of(part: Any) -> _Notes:
 
 def file_format(name: str | PurePath) -> Format | None:
     """Which format a corpus file of this name (or path) is read as, by its suffix in any case: ``pdf``, ``html``,
-    ``docx`` (Word's files), or None for text (pure)."""
+    ``docx`` (Word's files), ``pptx`` (PowerPoint's, read by ``workbench.datasets._slides``), or None for text (pure)."""
     return _FORMATS.get(PurePath(name).suffix.lower())
 
 
-# a legacy .doc, a .docm and a template are refused in a line saying to save them as .docx, not as binary "text"
+# a legacy .doc, a .docm and a template are refused in a line saying to save them as .docx, not as binary "text"; so
+# are a legacy .ppt, .pps or .pot, and a PowerPoint template, as .pptx (a .pptm and a .ppsx show are read)
 _FORMATS: dict[str, Format] = {".pdf": "pdf", ".html": "html", ".htm": "html",
-                               **dict.fromkeys((".docx", ".doc", ".docm", ".dotx", ".dotm"), "docx")}
-_PACKAGE_OF: dict[Format, str] = {"pdf": "pypdf", "html": "beautifulsoup4", "docx": "python-docx"}
+                               **dict.fromkeys((".docx", ".doc", ".docm", ".dotx", ".dotm"), "docx"),
+                               **dict.fromkeys((".pptx", ".pptm", ".ppsx", ".ppsm", ".potx", ".potm", ".ppt", ".pps", ".pot"), "pptx")}
+_PACKAGE_OF: dict[Format, str] = {"pdf": "pypdf", "html": "beautifulsoup4", "docx": "python-docx", "pptx": "python-pptx"}
 
 
 # -- extracted once --------------------------------------------------------------------------------------------------

@@ -354,12 +354,12 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
 
 
 def _extracted_fix(corpus: Corpus) -> str:
-    """For a corpus holding PDFs, HTML pages or Word documents, whose text another version of the packages reading
-    them may read otherwise (pure): the packages to install as the evaluation had them."""
+    """For a corpus holding PDFs, HTML pages, Word documents or PowerPoint decks, whose text another version of the
+    packages reading them may read otherwise (pure): the packages to install as the evaluation had them."""
     if not any(file_format(doc.metadata.get("path", "")) for doc in corpus.documents):
         return ""
     packages = f"workbench, {', '.join(FORMAT_PACKAGES[:-1])} and {FORMAT_PACKAGES[-1]}"  # workbench's own reading changes too
-    return f" and the versions of {packages} its {REPORT_FILE} names (which read its PDFs, HTML pages and Word documents)"
+    return f" and the versions of {packages} its {REPORT_FILE} names (which read its PDFs, HTML pages, Word documents and PowerPoint decks)"
 
 
 def _check_server(config: BundleConfig, folder: Path, model_id: str, identity: str) -> None:

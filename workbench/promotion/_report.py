@@ -87,7 +87,8 @@ def _versions_section(versions: Mapping[str, str]) -> list[str]:
     return ["## Evaluated with", "",
             "The packages that answered and scored the evaluation: serve the bundle with the same ones for the same answers "
             "(another llama.cpp build, or another version of the embedding or chunking code, can answer or rank otherwise; "
-            "another pypdf, beautifulsoup4 or python-docx can read a corpus's PDFs, HTML pages and Word documents as other text).",
+            "another pypdf, beautifulsoup4, python-docx or python-pptx can read a corpus's PDFs, HTML pages, Word documents and "
+            "PowerPoint decks as other text).",
             "", _table(["package", "version"], sorted(versions.items())), ""]
 
 

@@ -1,0 +1,180 @@
+"""PowerPoint decks in a corpus folder: their slides as markdown-like text, a slide a page, and one-line refusals of the
+PowerPoint files it cannot read. Every file is written at test time (python-pptx, or byte by byte)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pptx.presentation import Presentation
+from pptx.util import Inches
+
+import workbench as wb
+from tests.datasets._docx import as_strict, docx_bytes, ole_bytes
+from tests.datasets._pptx import (
+    TITLE_ONLY,
+    TITLE_SLIDE,
+    add_slide,
+    add_text_box,
+    pptx_bytes,
+    with_main_content_type,
+)
+from workbench.datasets import file_format, load_corpus, page_starts
+from workbench.errors import DataError
+from workbench.pipeline import chunk_document
+from workbench.spec import ChunkerSpec
+
+
+def corpus_of(tmp_path: Path, files: dict[str, bytes], glob: str = "**/*") -> wb.Corpus:
+    for name, content in files.items():
+        path = tmp_path / "kb" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    return load_corpus(tmp_path / "kb", glob=glob)
+
+
+def travel_deck(deck: Presentation) -> None:
+    cover = deck.slides.add_slide(deck.slide_layouts[TITLE_SLIDE])
+    cover.shapes.title.text = "Travel   policy"
+    cover.placeholders[1].text = "Finance, 2026"  # a subtitle: no bullet, though the master's body text has them
+    add_slide(deck, "Booking", ["Book flights 14 days ahead", (1, "Economy class"), (2, "Business above 6 hours"), "Trains"],
+              notes="Mention the new agency.\nContractors book through theirs.")
+    add_slide(deck, "Limits", ["Ask finance first"])
+    table = deck.slides[2].shapes.add_table(3, 2, Inches(1), Inches(5), Inches(6), Inches(1)).table
+    for row, cells in enumerate([("Item", "Limit"), ("Meals", "40 EUR\na day"), ("", "")]):
+        for column, text in enumerate(cells):
+            table.cell(row, column).text = text
+
+
+TRAVEL_TEXT = ("# Travel policy\n\nFinance, 2026\n\n"
+               "# Booking\n\n- Book flights 14 days ahead\n  - Economy class\n    - Business above 6 hours\n- Trains\n\n"
+               "Notes: Mention the new agency.\nContractors book through theirs.\n\n"
+               "# Limits\n\n- Ask finance first\n\nItem | Limit\nMeals | 40 EUR a day")
+
+
+def test_a_decks_text_is_its_slides_in_order_titles_as_headings_bullets_by_level_tables_as_rows_and_notes(tmp_path: Path) -> None:
+    (doc,) = corpus_of(tmp_path, {"policies/Travel.PPTX": pptx_bytes(travel_deck)}).documents
+    assert doc.id == "policies/Travel"
+    assert doc.text == TRAVEL_TEXT  # no empty table row
+    starts = (0, TRAVEL_TEXT.index("# Booking"), TRAVEL_TEXT.index("# Limits"))
+    assert doc.metadata == {"path": "policies/Travel.PPTX", "pages": "3", "page_starts": " ".join(map(str, starts))}
+    assert page_starts(doc.metadata) == starts
+
+
+def test_a_header_aware_chunker_cuts_a_deck_slide_by_slide_and_its_chunks_know_their_slides(tmp_path: Path) -> None:
+    (doc,) = corpus_of(tmp_path, {"travel.pptx": pptx_bytes(travel_deck)}).documents
+    chunks = chunk_document(doc, ChunkerSpec(strategy="markdown", size=500, overlap=0))
+    assert [(c.header, c.source) for c in chunks] == [
+        ("Travel policy", "travel#page=1"), ("Booking", "travel#page=2"), ("Limits", "travel#page=3")]
+
+
+def test_shapes_are_read_top_to_bottom_then_left_to_right_and_a_groups_shapes_in_its_place(tmp_path: Path) -> None:
+    def columns(deck: Presentation) -> None:
+        slide = deck.slides.add_slide(deck.slide_layouts[TITLE_ONLY])
+        add_text_box(slide.shapes, "Right column", left=5, top=2)  # added first: the slide's order is not the reader's
+        group = slide.shapes.add_group_shape()
+        add_text_box(group.shapes, "Second in the group", left=4, top=6)
+        add_text_box(group.shapes, "First in the group", left=1, top=6)
+        add_text_box(slide.shapes, "Left column", left=1, top=2)
+        add_text_box(slide.shapes, "Footnote under all", left=1, top=7)
+        add_text_box(slide.shapes, "Banner above the title", left=1, top=0.1)
+        slide.shapes.title.text = "Two columns"  # the title first wherever it is
+
+    assert corpus_of(tmp_path, {"columns.pptx": pptx_bytes(columns)}).documents[0].text == (
+        "# Two columns\n\nBanner above the title\n\nLeft column\n\nRight column\n\nFirst in the group\n\nSecond in the group\n\n"
+        "Footnote under all")
+
+
+def test_a_paragraph_bulleted_or_not_by_its_own_properties_is_read_as_it_shows(tmp_path: Path) -> None:
+    from pptx.oxml import parse_xml
+
+    def bullets(paragraph, mark: str) -> None:  # type: ignore[no-untyped-def]
+        paragraph._p.get_or_add_pPr().append(parse_xml(f'<a:{mark} xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"/>'))
+
+    def marked(deck: Presentation) -> None:
+        slide = add_slide(deck, "Limits", ["Meals: 40 EUR a day", "Ask finance first"])
+        bullets(slide.placeholders[1].text_frame.paragraphs[1], "buNone")  # a body's bullet turned off
+        box = add_text_box(slide.shapes, "Receipts:\nwithin 30 days\nscanned copies are fine", left=1, top=6)
+        for paragraph in box.text_frame.paragraphs[1:]:
+            bullets(paragraph, "buAutoNum type=\"arabicPeriod\"")  # a text box's own numbered list
+
+    assert corpus_of(tmp_path, {"limits.pptx": pptx_bytes(marked)}).documents[0].text == (
+        "# Limits\n\n- Meals: 40 EUR a day\n\nAsk finance first\n\nReceipts:\n\n- within 30 days\n- scanned copies are fine")
+
+
+def test_hidden_slides_and_shapes_and_each_slides_footer_are_left_out_and_the_slides_keep_their_numbers(tmp_path: Path) -> None:
+    def drafts(deck: Presentation) -> None:
+        add_slide(deck, "Travel", ["Book flights 14 days ahead"])
+        add_slide(deck, "Draft limits", ["Meals: 35 EUR?"], notes="Not agreed yet.", hidden=True)
+        add_slide(deck)  # a picture of a chart, no text
+        slide = add_slide(deck, "Limits", ["Meals: 40 EUR a day"])
+        add_text_box(slide.shapes, "Old limit: 30 EUR", left=1, top=6, hidden=True)
+        slide.shapes.clone_placeholder(deck.slide_layouts[1].placeholders.get(idx=11))  # the footer, as PowerPoint adds it
+        slide.placeholders[11].text_frame.text = "Confidential - Finance"
+
+    (doc,) = corpus_of(tmp_path, {"travel.pptx": pptx_bytes(drafts)}).documents
+    assert doc.text == "# Travel\n\n- Book flights 14 days ahead\n\n# Limits\n\n- Meals: 40 EUR a day"
+    fourth = doc.text.index("# Limits")
+    assert page_starts(doc.metadata) == (0, fourth, fourth, fourth)  # slides 2 and 3 are pages without text
+    chunks = chunk_document(doc, ChunkerSpec(strategy="markdown", size=500, overlap=0))
+    assert [c.source for c in chunks] == ["travel#page=1", "travel#page=4"]
+
+
+def test_the_decks_title_comes_first_unless_its_first_slides_title_is_that_title(tmp_path: Path) -> None:
+    titled = corpus_of(tmp_path / "a", {"t.pptx": pptx_bytes(travel_deck, title="Staff  handbook")}).documents[0]
+    assert titled.text == f"# Staff handbook\n\n{TRAVEL_TEXT}"
+    assert titled.metadata["title"] == "Staff handbook"
+    assert page_starts(titled.metadata) == (0, titled.text.index("# Booking"), titled.text.index("# Limits"))
+    same = corpus_of(tmp_path / "b", {"t.pptx": pptx_bytes(travel_deck, title="Travel policy")}).documents[0]
+    assert same.text == TRAVEL_TEXT and same.metadata["title"] == "Travel policy"
+
+
+@pytest.mark.parametrize("name", ["show.ppsx", "macros.pptm"])
+def test_a_slide_show_and_a_macro_enabled_deck_are_read_as_decks(tmp_path: Path, name: str) -> None:
+    content_type = {"show.ppsx": "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml",
+                    "macros.pptm": "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml"}[name]
+    data = with_main_content_type(pptx_bytes(travel_deck), content_type)
+    assert corpus_of(tmp_path, {name: data}).documents[0].text == TRAVEL_TEXT
+
+
+@pytest.mark.parametrize("name", ["deck.pptx", "deck.ppt", "deck.pptm", "deck.ppsx", "deck.PPSM", "deck.potx", "deck.potm", "deck.pps", "deck.pot"])
+def test_powerpoints_files_are_read_as_decks_not_as_text(name: str) -> None:
+    assert file_format(name) == "pptx"
+
+
+PASSWORD_FIX = r"save a copy without the password \(PowerPoint: File > Info > Protect Presentation > Encrypt with Password, cleared\)"
+PPT_FIX = (r"a PowerPoint 97-2003 presentation \(\.ppt\) or another Office 97-2003 file, which is not read — save it as \.pptx "
+           r"\(PowerPoint: File > Save As > PowerPoint Presentation, or libreoffice --headless --convert-to pptx FILE\)")
+SAVE_AS = r", which is not read — save it as a PowerPoint Presentation \(\.pptx\)"
+DAMAGED = (r"not a readable PowerPoint presentation \(BadZipFile: File is not a zip file\) — the file may be truncated or damaged, "
+           r"or another kind of file named \.pptx: save it again as \.pptx")
+
+
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("old.ppt", ole_bytes("PowerPoint Document"), PPT_FIX),
+    ("locked.pptx", ole_bytes("EncryptionInfo", "EncryptedPackage"), f"a password-protected PowerPoint presentation — {PASSWORD_FIX}"),
+    ("template.potx", with_main_content_type(pptx_bytes(travel_deck), "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml"),
+     f"a PowerPoint template \\(\\.potx\\){SAVE_AS}"),
+    ("show.ppsm", with_main_content_type(pptx_bytes(travel_deck), "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml"),
+     f"a macro-enabled PowerPoint show \\(\\.ppsm\\){SAVE_AS}"),
+    ("strict.pptx", as_strict(pptx_bytes(travel_deck)), f"a PowerPoint presentation saved as Strict Open XML{SAVE_AS}"),
+    ("handbook.pptx", docx_bytes(lambda document: document.add_paragraph("Travel")),
+     (r"an Office file but not a PowerPoint presentation \(its main part is application/vnd\.openxmlformats-officedocument\."
+      rf"wordprocessingml\.document\.main\+xml\){SAVE_AS}")),
+    ("cut.pptx", pptx_bytes(travel_deck)[:2000], DAMAGED),
+    ("empty.pptx", b"", DAMAGED),
+    ("pictures.pptx", pptx_bytes(lambda deck: [add_slide(deck), add_slide(deck), add_slide(deck, "Draft", hidden=True)]),
+     (r"a PowerPoint presentation with no text \(2 slides without text and 1 hidden: pictures of slides\?\) — add their text "
+      r"\(text boxes or speaker notes\)")),
+    ("all-hidden.pptx", pptx_bytes(lambda deck: add_slide(deck, "Draft", hidden=True)),
+     "a PowerPoint presentation whose 1 slide is hidden — show the slides to read"),
+    ("no-slides.pptx", pptx_bytes(lambda deck: None), "a PowerPoint presentation without slides — add its slides"),
+])
+def test_a_powerpoint_file_that_cannot_be_read_is_one_line_naming_it_and_its_exclude(tmp_path: Path, name: str, data: bytes, message: str) -> None:
+    with pytest.raises(DataError, match=rf"^{tmp_path}/kb/{name}: {message}, or leave it out: corpus exclude: \['{name}'\]$"):
+        corpus_of(tmp_path, {name: data, "ok.pptx": pptx_bytes(travel_deck)})
+
+
+def test_every_unreadable_deck_is_named_at_once(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"a\.ppt: a PowerPoint 97-2003 presentation .* \(and 1 more file refused: b\.pptx\)$"):
+        corpus_of(tmp_path, {"a.ppt": ole_bytes("PowerPoint Document"), "b.pptx": b"not a zip"})

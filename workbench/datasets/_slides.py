@@ -1,0 +1,279 @@
+"""The text of a corpus folder's PowerPoint decks (.pptx), read with python-pptx: a slide a page.
+
+Each slide shown in the deck is read in order: its title as a markdown heading (``#``, as a Word document's first-level
+headings are, so that header-aware chunkers cut a deck slide by slide), then the text of its other shapes in reading
+order (top to bottom, then left to right, a group's shapes in the group's place), a table's rows as ``a | b``, bullet
+paragraphs as ``- `` indented by their level, and last the slide's speaker notes (``Notes: ...``), which often hold what
+the presenter says. Hidden slides, hidden shapes and the footer, date and slide number repeated on every slide are left
+out. The slides are the deck's pages (``page_starts``, see ``workbench.datasets._pages``): page N is slide N as
+PowerPoint numbers it, so a hidden slide, or one without text (a picture), is a page without text, on which no chunk
+lies, and the slides after it keep their numbers.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
+from typing import Any
+
+from workbench.datasets._formats import (
+    _ENCRYPTED_PACKAGE,
+    _OLE,
+    Extracted,
+    _first_line,
+    _joined,
+    _saved_as_strict,
+    _starts,
+)
+from workbench.datasets._pages import PAGE_STARTS
+from workbench.datasets._text import _one_line_break
+from workbench.errors import DataError
+
+_DRAWING = "http://schemas.openxmlformats.org/drawingml/2006/main"
+_PRESENTATION = "http://schemas.openxmlformats.org/presentationml/2006/main"
+# the main parts python-pptx reads as a presentation: a deck, a macro-enabled one (its macros are never run) and a
+# show (.ppsx, a deck saved to open as a slide show); a template's slides are examples of its layouts, not a document
+_DECKS = frozenset({
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml",
+    "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml",
+    "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml",
+})
+_OTHER_DECKS = {
+    "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml": "a PowerPoint template (.potx)",
+    "application/vnd.ms-powerpoint.template.macroEnabled.main+xml": "a macro-enabled PowerPoint template (.potm)",
+    "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml": "a macro-enabled PowerPoint show (.ppsm)",
+}
+_SAVE_AS_PPTX = ", which is not read — save it as a PowerPoint Presentation (.pptx)"
+# what a placeholder of each type inherits its text style from on the slide master (python-pptx's own mapping): a
+# title's from the master's title, the date, footer and slide number from theirs, any other from the body's
+_TITLES = frozenset({"title", "ctrTitle", "vertTitle"})
+_BOILERPLATE = frozenset({"dt", "ftr", "sldNum", "hdr"})  # repeated on every slide, as a Word document's page footer is
+_BULLETS = ("buNone", "buChar", "buAutoNum", "buBlip")
+
+
+def pptx_text(data: bytes, where: str, leave_out: str) -> Extracted:
+    """A PowerPoint deck's slides as markdown-like text, a slide a page (see the module's docstring); its core
+    properties' title comes first unless its first slide's title is that title, and is kept as metadata.
+
+    Args:
+        data: the file's bytes.
+        where: the file, as error messages name it.
+        leave_out: the end of a message saying how to leave the file out of the corpus.
+
+    Raises:
+        DataError: a PowerPoint 97-2003 file, a password-protected deck, a template, a macro-enabled show, one saved as
+            Strict Open XML, a file python-pptx cannot read (truncated, damaged, or another kind of file named .pptx),
+            or a deck without any text (its slides pictures).
+    """
+    if data.startswith(_OLE):
+        raise DataError(_ole_refusal(data, where, leave_out))
+    from pptx.package import Package
+
+    # python-pptx raises what zipfile, lxml and its own parts meet in a malformed file (BadZipFile, KeyError,
+    # XMLSyntaxError, ValueError...): every one of them means the same to the corpus, at this one boundary
+    try:
+        package = Package.open(io.BytesIO(data))
+        part = package.main_document_part
+        content_type = part.content_type
+        deck = content_type in _DECKS
+        slides = list(part.presentation.slides) if deck else []
+        pages = [_slide_text(slide) if _shown(slide) else "" for slide in slides]
+        title = _core_title(package) if deck else ""
+    except Exception as exc:  # noqa: BLE001
+        if _saved_as_strict(data):
+            raise DataError(f"{where}: a PowerPoint presentation saved as Strict Open XML{_SAVE_AS_PPTX}, or {leave_out}") from None
+        raise DataError(f"{where}: not a readable PowerPoint presentation ({type(exc).__name__}: {_first_line(exc)}) — the file "
+                        f"may be truncated or damaged, or another kind of file named .pptx: save it again as .pptx, or {leave_out}") from None
+    if not deck:
+        what = _OTHER_DECKS.get(content_type, f"an Office file but not a PowerPoint presentation (its main part is {content_type})")
+        raise DataError(f"{where}: {what}{_SAVE_AS_PPTX}, or {leave_out}")
+    if not any(pages):
+        raise DataError(_no_text(where, len(slides), sum(not _shown(slide) for slide in slides), leave_out))
+    first = next(n for n, page in enumerate(pages) if page)
+    if title and pages[first].partition("\n")[0] != f"# {title}":
+        pages[first] = f"# {title}\n\n{pages[first]}"
+    text = "\n\n".join(page for page in pages if page)
+    metadata = {"pages": str(len(pages)), PAGE_STARTS: " ".join(map(str, _starts(pages, len(text))))}
+    return Extracted(text, {**metadata, "title": title} if title else metadata)
+
+
+def _ole_refusal(data: bytes, where: str, leave_out: str) -> str:
+    if _ENCRYPTED_PACKAGE in data:
+        return (f"{where}: a password-protected PowerPoint presentation — save a copy without the password (PowerPoint: File > "
+                f"Info > Protect Presentation > Encrypt with Password, cleared), or {leave_out}")
+    return (f"{where}: a PowerPoint 97-2003 presentation (.ppt) or another Office 97-2003 file, which is not read — save it as "
+            f".pptx (PowerPoint: File > Save As > PowerPoint Presentation, or libreoffice --headless --convert-to pptx FILE), "
+            f"or {leave_out}")
+
+
+def _no_text(where: str, slides: int, hidden: int, leave_out: str) -> str:
+    """The refusal of a deck without text (pure), as a scanned PDF's is: its slides pictures (exported as images), or
+    all of them hidden."""
+    if not slides:
+        return f"{where}: a PowerPoint presentation without slides — add its slides, or {leave_out}"
+    if hidden == slides:
+        counted = f"{slides} slide{' is' if slides == 1 else 's are all'}"
+        return f"{where}: a PowerPoint presentation whose {counted} hidden — show the slides to read, or {leave_out}"
+    shown = slides - hidden
+    also = f" and {hidden} hidden" if hidden else ""
+    return (f"{where}: a PowerPoint presentation with no text ({shown} slide{'' if shown == 1 else 's'} without text{also}: "
+            f"pictures of slides?) — add their text (text boxes or speaker notes), or {leave_out}")
+
+
+def _shown(slide: Any) -> bool:
+    """Whether a slide is shown in the slide show (PowerPoint's Hide Slide sets ``show`` to false)."""
+    return slide.element.get("show") not in ("0", "false")
+
+
+def _slide_text(slide: Any) -> str:
+    """A shown slide's text: its title as a heading, its other shapes' text in reading order, its speaker notes."""
+    styles = _SlideStyles(slide)
+    shapes = [shape for shape in slide.shapes if not _hidden(shape)]
+    title = next((shape for shape in shapes if _placeholder_type(shape) in _TITLES and _paragraphs(shape)), None)
+    blocks: list[tuple[str, bool]] = []
+    if title is not None:
+        blocks.append(("# " + " ".join(" ".join(_paragraph_text(p) for p in _paragraphs(title)).split()), False))
+    blocks.extend(_blocks(_in_reading_order(shape for shape in shapes if shape is not title), styles))
+    notes = _notes(slide)
+    if notes:
+        blocks.append((f"Notes: {notes}", False))
+    return _one_line_break(_joined(blocks))
+
+
+def _in_reading_order(shapes: Iterable[Any]) -> list[Any]:
+    """Shapes top to bottom, then left to right (pure but for their positions); a shape whose position is not known
+    (a placeholder its layout no longer has) after the others, in the slide's order."""
+    def place(shape: Any) -> tuple[bool, int, int]:
+        top, left = shape.top, shape.left
+        return top is None or left is None, top or 0, left or 0
+    return sorted(shapes, key=place)
+
+
+def _blocks(shapes: Iterable[Any], styles: _SlideStyles) -> Iterator[tuple[str, bool]]:
+    """The text of shapes in order, as blocks each with whether it is a list item (see ``_formats._joined``): a group's
+    shapes in their reading order, a table as its rows, a text frame as its paragraphs."""
+    from pptx.shapes.group import GroupShape
+
+    for shape in shapes:
+        kind = _placeholder_type(shape)
+        if kind in _BOILERPLATE or _hidden(shape):
+            continue
+        if isinstance(shape, GroupShape):
+            yield from _blocks(_in_reading_order(shape.shapes), styles)
+            continue
+        for table in _xpath("./a:graphic/a:graphicData/a:tbl")(shape.element):
+            rows = (" | ".join(" ".join(_paragraph_text(p) for p in _xpath("./a:txBody/a:p")(cell)).strip()
+                               for cell in _xpath("./a:tc[not(@hMerge='1' or @hMerge='true')]")(row))
+                    for row in _xpath("./a:tr")(table))
+            shown = "\n".join(row for row in rows if row.replace("|", "").strip())
+            if shown:
+                yield shown, False
+        bulleted = styles.bulleted(shape, kind)
+        for paragraph in _paragraphs(shape):
+            text = _paragraph_text(paragraph).strip()
+            if text:
+                level = _level(paragraph)
+                yield (f"{'  ' * level}- {text}", True) if bulleted(paragraph, level) else (text, False)
+
+
+def _notes(slide: Any) -> str:
+    """A slide's speaker notes, a line a paragraph ("" without any)."""
+    if not slide.has_notes_slide:  # asking for the notes slide would make one
+        return ""
+    frame = slide.notes_slide.notes_placeholder
+    paragraphs = _paragraphs(frame) if frame is not None else []
+    return "\n".join(filter(None, (_paragraph_text(p).strip() for p in paragraphs)))
+
+
+@lru_cache(maxsize=None)
+def _xpath(path: str) -> Callable[[object], list[Any]]:
+    """A compiled XPath with ``a:`` bound to DrawingML and ``p:`` to PresentationML."""
+    from lxml import etree
+
+    return etree.XPath(path, namespaces={"a": _DRAWING, "p": _PRESENTATION})
+
+
+def _paragraphs(shape: Any) -> list[Any]:
+    """A shape's paragraphs (``a:p``; none for a picture, a group or a table's frame)."""
+    return _xpath("./p:txBody/a:p")(shape.element)
+
+
+def _paragraph_text(paragraph: Any) -> str:
+    """A paragraph's text: its runs' and fields' (a date, a slide number typed into it), a line break as ``\\n``."""
+    return "".join("\n" if part.tag == f"{{{_DRAWING}}}br" else "".join(_xpath("./a:t/text()")(part))
+                   for part in _xpath("./a:r | ./a:br | ./a:fld")(paragraph))
+
+
+def _level(paragraph: Any) -> int:
+    found = _xpath("./a:pPr/@lvl")(paragraph)
+    return int(found[0]) if found and found[0].isdigit() else 0
+
+
+def _hidden(shape: Any) -> bool:
+    """Whether a shape is hidden (PowerPoint's Selection Pane): it is not shown in the slide show."""
+    return bool(_xpath("./*[1]/p:cNvPr[@hidden='1' or @hidden='true']")(shape.element))
+
+
+def _placeholder_type(shape: Any) -> str | None:
+    """A placeholder's type as written (``title``, ``body``, ``obj`` when not written...); None for another shape."""
+    found = _xpath("./*[1]/p:nvPr/p:ph")(shape.element)
+    return found[0].get("type", "obj") if found else None
+
+
+def _core_title(package: Any) -> str:
+    """The title in a package's core properties ("" when it has none: python-pptx would make one up)."""
+    from pptx.opc.constants import RELATIONSHIP_TYPE
+
+    try:
+        part = package.part_related_by(RELATIONSHIP_TYPE.CORE_PROPERTIES)
+    except KeyError:
+        return ""
+    return " ".join((part.title or "").split())
+
+
+class _SlideStyles:
+    """Whether a slide's paragraphs are bullets, by the first of these saying so: the paragraph's own properties, its
+    shape's list style, for a placeholder the list styles of the layout's and the master's placeholder it inherits
+    from, and the master's text styles (its body's for a placeholder, where bullets are on by default; its other
+    shapes' for a text box, where they are off)."""
+
+    def __init__(self, slide: Any) -> None:
+        self._layout = slide.slide_layout
+        self._master = self._layout.slide_master
+
+    def bulleted(self, shape: Any, kind: str | None) -> Callable[[Any, int], bool]:
+        """For a shape, a function telling whether its paragraph at a level is a bullet."""
+        inherited = [shape.element]
+        if kind is not None:
+            idx = _xpath("./*[1]/p:nvPr/p:ph/@idx")(shape.element)
+            on_layout = self._layout.placeholders.get(idx=int(idx[0]) if idx and idx[0].isdigit() else 0)
+            on_master = next((ph for ph in self._master.placeholders if _master_type(_placeholder_type(ph)) == _master_type(kind)), None)
+            inherited += [ph.element for ph in (on_layout, on_master) if ph is not None]
+        style = "titleStyle" if kind in _TITLES else "bodyStyle" if kind is not None else "otherStyle"
+        levels: dict[int, bool] = {}
+
+        def at(level: int) -> bool:
+            if level not in levels:
+                lvl = f"a:lvl{min(level, 8) + 1}pPr"
+                found = [*(marks for element in inherited for marks in _xpath(f"./p:txBody/a:lstStyle/{lvl}")(element)),
+                         *_xpath(f"./p:txStyles/p:{style}/{lvl}")(self._master.element)]
+                levels[level] = next((b != "buNone" for element in found for b in _bullet_marks(element)), False)
+            return levels[level]
+
+        def bulleted(paragraph: Any, level: int) -> bool:
+            own = _xpath("./a:pPr")(paragraph)
+            marks = _bullet_marks(own[0]) if own else []
+            return marks[0] != "buNone" if marks else at(level)
+
+        return bulleted
+
+
+def _bullet_marks(properties: Any) -> list[str]:
+    """The bullet elements paragraph properties hold (``buNone``, ``buChar``...), by their names."""
+    return [child.tag.rpartition("}")[2] for child in properties if child.tag.rpartition("}")[2] in _BULLETS]
+
+
+def _master_type(kind: str | None) -> str | None:
+    """The type of the master's placeholder a placeholder of this type inherits from."""
+    return "title" if kind in _TITLES else kind if kind in _BOILERPLATE else "body"
