@@ -1,5 +1,5 @@
-"""A PDF corpus labelled by page: chunks know their pages, retrieval is scored by them, and labels naming pages a
-document lacks are refused in one line."""
+"""A PDF corpus (and a PowerPoint deck, a slide a page) labelled by page: chunks know their pages, retrieval is scored
+by them, and labels naming pages a document lacks are refused in one line."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from workbench.testing import HashingEmbedder
 from workbench.widgets import QuestionInspector
 
 from tests.datasets._pdfs import pdf_bytes
+from tests.datasets._pptx import add_slide, pptx_bytes
 
 PAGES = ("Travel policy. Book flights fourteen days ahead of the trip, in economy class.",
          "Expenses policy. Submit receipts within thirty days; scanned copies are fine.",
@@ -28,7 +29,7 @@ PAGES = ("Travel policy. Book flights fourteen days ahead of the trip, in econom
 CHUNKER = {"strategy": "recursive", "size": 100, "overlap": 0}  # one chunk a page: two pages are longer
 
 
-def project(tmp_path: Path, *cases: tuple[str, list[str]]) -> wb.ExperimentSpec:
+def project(tmp_path: Path, *cases: tuple[str, list[str]], chunker: dict[str, object] = CHUNKER) -> wb.ExperimentSpec:
     (tmp_path / "kb").mkdir(exist_ok=True)
     (tmp_path / "kb" / "handbook.pdf").write_bytes(pdf_bytes(*PAGES))
     (tmp_path / "kb" / "leave.md").write_text("# Leave\n\nTwenty-seven days of leave a year.\n", encoding="utf-8")
@@ -36,7 +37,7 @@ def project(tmp_path: Path, *cases: tuple[str, list[str]]) -> wb.ExperimentSpec:
     (tmp_path / "cases.jsonl").write_text("".join(lines), encoding="utf-8")
     return wb.ExperimentSpec.from_dict({
         "name": "paged", "dataset": {"path": "cases.jsonl"}, "corpus": {"path": "kb", "glob": "*"},
-        "chunkers": [CHUNKER], "retrieval": [{"k": 1}]}, base_dir=tmp_path)
+        "chunkers": [chunker], "retrieval": [{"k": 1}]}, base_dir=tmp_path)
 
 
 def test_a_pdfs_chunks_know_their_pages_and_other_documents_chunks_none(tmp_path: Path) -> None:
@@ -87,8 +88,8 @@ def test_a_sweep_scores_retrieval_by_the_pages_labelled_and_shows_the_pages_retr
 @pytest.mark.parametrize(("label", "message"), [
     ("handbook#page=0", "'handbook#page=0': document 'handbook' has pages 1 to 3 — name pages among them (pages count from 1)"),
     ("handbook#page=2-4", "'handbook#page=2-4': document 'handbook' has pages 1 to 3 — name pages among them (pages count from 1)"),
-    ("leave#page=1", "'leave#page=1': document 'leave' has no pages (only a PDF's text keeps where its pages start) — label "
-                     "the document ('leave')"),
+    ("leave#page=1", "'leave#page=1': document 'leave' has no pages (only the text of a PDF or a PowerPoint deck keeps where its "
+                     "pages start) — label the document ('leave')"),
     ("handbook.pdf#page=2", "'handbook.pdf#page=2' is not a document of corpus 'kb' — did you mean 'handbook#page=2'? (a file's "
                             "document id is its path in the corpus folder, without the suffix)"),
     *((label, f"'{label}' is not a document of corpus 'kb' — did you mean 'handbook#page=2'? (a page label is written "
@@ -131,3 +132,42 @@ def test_a_run_is_not_reused_once_a_pdfs_pages_moved_under_the_same_text(tmp_pat
     assert retrieved() == (None, ("handbook#page=2",), 1.0)
     (tmp_path / "kb" / "handbook.pdf").write_bytes(pdf_bytes(None, *PAGES))  # a cover without text: the same text, pages one on
     assert retrieved() == (None, ("handbook#page=3",), 0.0)
+
+
+def deck_project(tmp_path: Path, *cases: tuple[str, list[str]]) -> wb.ExperimentSpec:
+    """The handbook's pages as a deck's slides, its second slide hidden: slide 3 is still page 3."""
+    def deck(deck):  # type: ignore[no-untyped-def]
+        add_slide(deck, "Travel", [PAGES[0]])
+        add_slide(deck, "Draft", ["Meals are refunded up to thirty-five euros a day."], hidden=True)
+        add_slide(deck, "Expenses", [PAGES[1]], notes="Scanned receipts are fine since May.")
+        add_slide(deck, "Meals", [PAGES[2]])
+
+    spec = project(tmp_path, *cases, chunker={"strategy": "markdown", "size": 500, "overlap": 0})  # a chunk a slide
+    (tmp_path / "kb" / "handbook.pdf").unlink()
+    (tmp_path / "kb" / "handbook.pptx").write_bytes(pptx_bytes(deck))
+    return spec
+
+
+def test_a_sweep_scores_retrieval_by_the_slides_labelled_in_a_deck(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]
+    spec = deck_project(tmp_path, ("How many days ahead are flights booked?", ["handbook#page=1"]),
+                        ("When are receipts submitted?", ["handbook#page=3"]),
+                        ("How much are meals refunded a day?", ["handbook#page=3"]),  # the wrong slide: retrieval finds slide 4
+                        ("How many days of leave a year?", ["leave"]))
+    (variant,) = wb.run(spec, generate=False, settings=wb_settings, index_store=MemoryIndexStore(), progress=False,
+                        models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}).variants
+    assert [r.retrieved_ids for r in variant.records] == [("handbook#page=1",), ("handbook#page=3",), ("handbook#page=4",), ("leave",)]
+    assert [r.scores["hit_at_k"].value for r in variant.records] == [1.0, 1.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize(("label", "message"), [
+    ("handbook#page=2", "page 2 of deck 'handbook' is a hidden slide or one without text (a picture), so no chunk lies on it — "
+                        "label the slides holding the answer (page=N is the deck's slide N, hidden ones counted)"),
+    ("handbook#page=5", "document 'handbook' has pages 1 to 4 — name pages among them (pages count from 1)"),
+    ("leave#page=1", "document 'leave' has no pages (only the text of a PDF or a PowerPoint deck keeps where its pages start) — "
+                     "label the document ('leave')"),
+])
+def test_a_label_naming_a_slide_the_deck_does_not_show_is_one_line_naming_the_dataset_line(tmp_path: Path, label: str, message: str) -> None:
+    spec = deck_project(tmp_path, ("How many days ahead are flights booked?", ["handbook#page=1"]), ("What was the draft?", [label]))
+    with pytest.raises(DataError) as raised:
+        load_inputs(spec)
+    assert str(raised.value) == f"{tmp_path}/cases.jsonl:2: case 'q2': field 'source_ids': '{label}': {message}"

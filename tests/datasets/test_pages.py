@@ -58,11 +58,14 @@ def test_a_label_naming_pages_a_document_lacks_says_what_to_do() -> None:
     assert pages_label_problem(Source("h", (0, 0)), (0, 10)) == "document 'h' has pages 1 to 2 — name pages among them (pages count from 1)"
     assert pages_label_problem(Source("h", (3, 3)), (0, 10)) == "document 'h' has pages 1 to 2 — name pages among them (pages count from 1)"
     assert pages_label_problem(Source("h", (2, 1)), (0, 10)) == "the range ends before it starts — write its first page first ('h#page=1-2')"
-    assert pages_label_problem(Source("h", (1, 1)), None) == ("document 'h' has no pages (only a PDF's text keeps where its pages "
-                                                              "start) — label the document ('h')")
+    assert pages_label_problem(Source("h", (1, 1)), None) == ("document 'h' has no pages (only the text of a PDF or a PowerPoint "
+                                                              "deck keeps where its pages start) — label the document ('h')")
     blank = "of document 'h' {} no text (a scan or a blank page), so no chunk lies on {} — label the pages holding the answer, or OCR the PDF (ocrmypdf in.pdf out.pdf)"
     assert pages_label_problem(Source("h", (2, 2)), (0, 10, 10), 20) == "page 2 " + blank.format("has", "it")  # a scan between pages
     assert pages_label_problem(Source("h", (2, 3)), (0, 10, 10), 10) == "pages 2-3 " + blank.format("have", "them")  # the last two
     assert pages_label_problem(Source("h", (1, 2)), (0, 10, 10), 20) is None  # a range with text on one of its pages
     assert pages_label_problem(Source("h", (2, 2)), (0, 10, 10), None) is None  # the text's length unknown: not looked at
+    assert pages_label_problem(Source("h", (2, 3)), (0, 10, 10), 10, deck=True) == (  # a deck's last two slides hidden
+        "pages 2-3 of deck 'h' are hidden slides or slides without text (pictures), so no chunk lies on them — label the slides "
+        "holding the answer (page=N is the deck's slide N, hidden ones counted)")
     assert page_starts({"page_starts": "5 10"}) is None and page_starts({"page_starts": "0 x"}) is None  # not offsets from 0

@@ -1,8 +1,8 @@
 """The pages of a document, and the sources that name them: ``handbook``, ``handbook#page=12``, ``handbook#page=3-4``.
 
-A PDF's text keeps where each of its pages starts, as character offsets in ``Document.metadata['page_starts']`` (one a
-page, in order, space-separated: ``"0 1834 3920"``), so the text, the corpus hash, the chunks and their vectors are
-what they were without them, and a chunk's pages follow from its offsets. A corpus given as JSONL may carry the same
+A PDF's text (and a PowerPoint deck's, a slide a page) keeps where each of its pages starts, as character offsets in
+``Document.metadata['page_starts']`` (one a page, in order, space-separated: ``"0 1834 3920"``), so the text, the
+corpus hash, the chunks and their vectors are what they were without them, and a chunk's pages follow from its offsets. A corpus given as JSONL may carry the same
 metadata for documents of its own.
 
 A source is written as a PDF viewer's open parameter (``file.pdf#page=12``) after the document's id: a question's
@@ -101,15 +101,16 @@ def pages_between(starts: Sequence[int], start: int, end: int) -> tuple[int, int
     return bisect_right(starts, start), bisect_right(starts, end - 1)
 
 
-def pages_label_problem(label: Source, starts: Sequence[int] | None, length: int | None = None) -> str | None:
+def pages_label_problem(label: Source, starts: Sequence[int] | None, length: int | None = None, *, deck: bool = False) -> str | None:
     """What is wrong with a label naming pages of a document whose pages start at ``starts`` (pure), as the end of a
     line naming the label; None when nothing is (or it names no pages). Given the document's text ``length``, a label
-    naming only pages without text (a scanned page) is one too: no chunk lies on them, so it could never be found."""
+    naming only pages without text (a scanned page; a ``deck``'s hidden slide or picture) is one too: no chunk lies on
+    them, so it could never be found."""
     if label.pages is None:
         return None
     if starts is None:
-        return (f"document '{label.doc_id}' has no pages (only a PDF's text keeps where its pages start) — label the "
-                f"document ('{label.doc_id}')")
+        return (f"document '{label.doc_id}' has no pages (only the text of a PDF or a PowerPoint deck keeps where its pages "
+                f"start) — label the document ('{label.doc_id}')")
     first, last = label.pages
     count = len(starts)
     if first < 1 or last > count:
@@ -118,6 +119,11 @@ def pages_label_problem(label: Source, starts: Sequence[int] | None, length: int
         return f"the range ends before it starts — write its first page first ('{label.doc_id}#page={last}-{first}')"
     if length is not None and (starts[last] if last < count else length) == starts[first - 1]:
         named = f"page {first}" if first == last else f"pages {first}-{last}"
+        if deck:
+            one = first == last
+            return (f"{named} of deck '{label.doc_id}' {'is a hidden slide or one' if one else 'are hidden slides or slides'} without "
+                    f"text ({'a picture' if one else 'pictures'}), so no chunk lies on {'it' if one else 'them'} — label the slides "
+                    "holding the answer (page=N is the deck's slide N, hidden ones counted)")
         return (f"{named} of document '{label.doc_id}' {'has' if first == last else 'have'} no text (a scan or a blank page), "
                 f"so no chunk lies on {'it' if first == last else 'them'} — label the pages holding the answer, or OCR the PDF (ocrmypdf in.pdf out.pdf)")
     return None

@@ -17,6 +17,7 @@ from workbench.datasets import (
     TextCache,
     check_limit,
     document_id,
+    file_format,
     left_out_fix,
     load_corpus,
     load_dataset,
@@ -155,13 +156,15 @@ def _with_pages(fix: str, label: Source) -> str:
 
 
 def _check_pages(dataset: Dataset, corpus: Corpus) -> None:
-    """Refuse the first label naming pages its document does not have: a document without pages (not a PDF), page 0,
-    a page past its last, a range ending before it starts, or only pages without text; one line naming the dataset's
-    line."""
+    """Refuse the first label naming pages its document does not have: a document without pages (not a PDF or a
+    PowerPoint deck), page 0, a page past its last, a range ending before it starts, or only pages without text (a
+    deck's hidden slides); one line naming the dataset's line."""
     for i, case in enumerate(dataset.cases):
         for text in case.source_ids:
             label = Source.parse(text)
-            problem = pages_label_problem(label, corpus.page_starts.get(label.doc_id), len(corpus.get(label.doc_id).text))
+            document = corpus.get(label.doc_id)
+            problem = pages_label_problem(label, corpus.page_starts.get(label.doc_id), len(document.text),
+                                          deck=file_format(document.metadata.get("path", "")) == "pptx")
             if problem is not None:
                 raise DataError(f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{text}': {problem}")
 
