@@ -79,10 +79,12 @@ def test_shapes_are_read_top_to_bottom_then_left_to_right_and_a_groups_shapes_in
         add_text_box(slide.shapes, "Footnote under all", left=1, top=7)
         add_text_box(slide.shapes, "Banner above the title", left=1, top=0.1)
         slide.shapes.title.text = "Two columns"  # the title first wherever it is
+        untitled = deck.slides.add_slide(deck.slide_layouts[TITLE_ONLY])  # its title placeholder left empty, as PowerPoint keeps it
+        add_text_box(untitled.shapes, "A slide without a title", left=1, top=2)
 
     assert corpus_of(tmp_path, {"columns.pptx": pptx_bytes(columns)}).documents[0].text == (
         "# Two columns\n\nBanner above the title\n\nLeft column\n\nRight column\n\nFirst in the group\n\nSecond in the group\n\n"
-        "Footnote under all")
+        "Footnote under all\n\nA slide without a title")
 
 
 def test_a_paragraph_bulleted_or_not_by_its_own_properties_is_read_as_it_shows(tmp_path: Path) -> None:

@@ -130,15 +130,19 @@ def _slide_text(slide: Any) -> str:
     """A shown slide's text: its title as a heading, its other shapes' text in reading order, its speaker notes."""
     styles = _SlideStyles(slide)
     shapes = [shape for shape in slide.shapes if not _hidden(shape)]
-    title = next((shape for shape in shapes if _placeholder_type(shape) in _TITLES and _paragraphs(shape)), None)
-    blocks: list[tuple[str, bool]] = []
-    if title is not None:
-        blocks.append(("# " + " ".join(" ".join(_paragraph_text(p) for p in _paragraphs(title)).split()), False))
+    # an empty title placeholder (a slide whose title was never typed) is no title: its layout's prompt is not shown
+    title = next((shape for shape in shapes if _placeholder_type(shape) in _TITLES and _one_line(shape)), None)
+    blocks = [(f"# {_one_line(title)}", False)] if title is not None else []
     blocks.extend(_blocks(_in_reading_order(shape for shape in shapes if shape is not title), styles))
     notes = _notes(slide)
     if notes:
         blocks.append((f"Notes: {notes}", False))
     return _one_line_break(_joined(blocks))
+
+
+def _one_line(shape: Any) -> str:
+    """A shape's text on one line, its whitespace collapsed (a title broken over two lines is one heading)."""
+    return " ".join(" ".join(map(_paragraph_text, _paragraphs(shape))).split())
 
 
 def _in_reading_order(shapes: Iterable[Any]) -> list[Any]:
