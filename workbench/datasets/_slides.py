@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -78,7 +79,8 @@ def pptx_text(data: bytes, where: str, leave_out: str) -> Extracted:
         content_type = part.content_type
         deck = content_type in _DECKS
         slides = list(part.presentation.slides) if deck else []
-        pages = [_slide_text(slide) if _shown(slide) else "" for slide in slides]
+        reader = _Deck()
+        pages = [reader.slide_text(slide) if _shown(slide) else "" for slide in slides]
         title = _core_title(package) if deck else ""
     except Exception as exc:  # noqa: BLE001
         if _saved_as_strict(data):
@@ -126,18 +128,104 @@ def _shown(slide: Any) -> bool:
     return slide.element.get("show") not in ("0", "false")
 
 
-def _slide_text(slide: Any) -> str:
-    """A shown slide's text: its title as a heading, its other shapes' text in reading order, its speaker notes."""
-    styles = _SlideStyles(slide)
-    shapes = [shape for shape in slide.shapes if not _hidden(shape)]
-    # an empty title placeholder (a slide whose title was never typed) is no title: its layout's prompt is not shown
-    title = next((shape for shape in shapes if _placeholder_type(shape) in _TITLES and _one_line(shape)), None)
-    blocks = [(f"# {_one_line(title)}", False)] if title is not None else []
-    blocks.extend(_blocks(_in_reading_order(shape for shape in shapes if shape is not title), styles))
-    notes = _notes(slide)
-    if notes:
-        blocks.append((f"Notes: {notes}", False))
-    return _one_line_break(_joined(blocks))
+class _Deck:
+    """One reading of a deck's slides, on their XML: what each layout's placeholders give the slides' placeholders
+    (where they are, their list styles), looked up once a layout (python-pptx looks them up on each call, which took
+    most of a deck's time)."""
+
+    def __init__(self) -> None:
+        self._layouts: dict[Any, _Layout] = {}
+
+    def slide_text(self, slide: Any) -> str:
+        """A shown slide's text: its title as a heading, its other shapes' text in reading order, its speaker notes."""
+        found = slide.slide_layout
+        if found.element not in self._layouts:  # by its XML: python-pptx's proxy of it is not hashable
+            self._layouts[found.element] = _Layout(found)
+        layout = self._layouts[found.element]
+        shapes = [shape for shape in _xpath(_SHAPES)(slide.element) if not _hidden(shape)]
+        # an empty title placeholder (a slide whose title was never typed) is no title: its layout's prompt is not shown
+        title = next((shape for shape in shapes if _placeholder_type(shape) in _TITLES and _one_line(shape)), None)
+        blocks = [(f"# {_one_line(title)}", False)] if title is not None else []
+        blocks.extend(_blocks(layout.in_reading_order(shape for shape in shapes if shape is not title), layout))
+        notes = _notes(slide)
+        if notes:
+            blocks.append((f"Notes: {notes}", False))
+        return _one_line_break(_joined(blocks))
+
+
+# a slide's (or a group's) shapes: text shapes, groups, tables' frames, connectors, pictures
+_SHAPES = "./p:cSld/p:spTree/*[self::p:sp or self::p:grpSp or self::p:graphicFrame or self::p:cxnSp or self::p:pic]"
+_GROUPED = "./*[self::p:sp or self::p:grpSp or self::p:graphicFrame or self::p:cxnSp or self::p:pic]"
+# where a shape's top left corner is, in its slide's (a grouped shape's: its group's) coordinates
+_OFFSET = "./p:spPr/a:xfrm/a:off | ./p:xfrm/a:off | ./p:grpSpPr/a:xfrm/a:off"
+
+
+def _place(shape: Any) -> tuple[int, int] | None:
+    """Where a shape is, as (top, left), when its XML says so (a placeholder often does not: it is where its layout's is)."""
+    found = _xpath(_OFFSET)(shape)
+    return (int(found[0].get("y", 0)), int(found[0].get("x", 0))) if found else None
+
+
+@dataclass(frozen=True)
+class _Inherited:
+    """What a slide's placeholder inherits from its layout's of the same index, which inherits from the master's of its
+    type: where it is, and the placeholders whose list styles say whether its paragraphs are bullets (nearest first)."""
+
+    place: tuple[int, int] | None
+    styles: tuple[Any, ...]
+
+
+class _Layout:
+    """A slide layout's placeholders, by index, and its master's text styles."""
+
+    def __init__(self, layout: Any) -> None:
+        master = layout.slide_master.element
+        on_master: dict[str | None, Any] = {}
+        for shape in _xpath(_SHAPES)(master):
+            on_master.setdefault(_placeholder_type(shape), shape)
+        self.placeholders: dict[str, _Inherited] = {}
+        for shape in _xpath(_SHAPES)(layout.element):
+            kind = _placeholder_type(shape)
+            if kind is not None:
+                base = on_master.get(_master_type(kind))
+                place = _place(shape) or (_place(base) if base is not None else None)
+                self.placeholders.setdefault(_placeholder_index(shape), _Inherited(place, tuple(e for e in (shape, base) if e is not None)))
+        self.master = master
+
+    def inherited(self, shape: Any) -> _Inherited:
+        return self.placeholders.get(_placeholder_index(shape), _Inherited(None, ())) if _placeholder_type(shape) else _Inherited(None, ())
+
+    def in_reading_order(self, shapes: Iterable[Any]) -> list[Any]:
+        """Shapes top to bottom, then left to right; a shape whose position is not known (a placeholder its layout no
+        longer has) after the others, in the slide's order."""
+        def place(shape: Any) -> tuple[bool, int, int]:
+            found = _place(shape) or self.inherited(shape).place
+            return (False, *found) if found is not None else (True, 0, 0)
+        return sorted(shapes, key=place)
+
+    def bulleted(self, shape: Any, kind: str | None) -> Callable[[Any, int], bool]:
+        """For a shape, a function telling whether its paragraph at a level is a bullet, by the first of these saying
+        so: the paragraph's own properties, its shape's list style, for a placeholder the list styles of the layout's
+        and the master's placeholder it inherits from, and the master's text styles (its body's for a placeholder,
+        where bullets are on by default; its other shapes' for a text box, where they are off)."""
+        inherited = (shape, *self.inherited(shape).styles)
+        style = "titleStyle" if kind in _TITLES else "bodyStyle" if kind is not None else "otherStyle"
+        levels: dict[int, bool] = {}
+
+        def at(level: int) -> bool:
+            if level not in levels:
+                lvl = f"a:lvl{min(level, 8) + 1}pPr"
+                found = [*(marks for element in inherited for marks in _xpath(f"./p:txBody/a:lstStyle/{lvl}")(element)),
+                         *_xpath(f"./p:txStyles/p:{style}/{lvl}")(self.master)]
+                levels[level] = next((b != "buNone" for element in found for b in _bullet_marks(element)), False)
+            return levels[level]
+
+        def bulleted(paragraph: Any, level: int) -> bool:
+            own = _xpath("./a:pPr")(paragraph)
+            marks = _bullet_marks(own[0]) if own else []
+            return marks[0] != "buNone" if marks else at(level)
+
+        return bulleted
 
 
 def _one_line(shape: Any) -> str:
@@ -145,35 +233,24 @@ def _one_line(shape: Any) -> str:
     return " ".join(" ".join(map(_paragraph_text, _paragraphs(shape))).split())
 
 
-def _in_reading_order(shapes: Iterable[Any]) -> list[Any]:
-    """Shapes top to bottom, then left to right (pure but for their positions); a shape whose position is not known
-    (a placeholder its layout no longer has) after the others, in the slide's order."""
-    def place(shape: Any) -> tuple[bool, int, int]:
-        top, left = shape.top, shape.left
-        return top is None or left is None, top or 0, left or 0
-    return sorted(shapes, key=place)
-
-
-def _blocks(shapes: Iterable[Any], styles: _SlideStyles) -> Iterator[tuple[str, bool]]:
+def _blocks(shapes: Iterable[Any], layout: _Layout) -> Iterator[tuple[str, bool]]:
     """The text of shapes in order, as blocks each with whether it is a list item (see ``_formats._joined``): a group's
     shapes in their reading order, a table as its rows, a text frame as its paragraphs."""
-    from pptx.shapes.group import GroupShape
-
     for shape in shapes:
         kind = _placeholder_type(shape)
         if kind in _BOILERPLATE or _hidden(shape):
             continue
-        if isinstance(shape, GroupShape):
-            yield from _blocks(_in_reading_order(shape.shapes), styles)
+        if shape.tag == f"{{{_PRESENTATION}}}grpSp":
+            yield from _blocks(layout.in_reading_order(_xpath(_GROUPED)(shape)), layout)
             continue
-        for table in _xpath("./a:graphic/a:graphicData/a:tbl")(shape.element):
+        for table in _xpath("./a:graphic/a:graphicData/a:tbl")(shape):
             rows = (" | ".join(" ".join(_paragraph_text(p) for p in _xpath("./a:txBody/a:p")(cell)).strip()
                                for cell in _xpath("./a:tc[not(@hMerge='1' or @hMerge='true')]")(row))
                     for row in _xpath("./a:tr")(table))
             shown = "\n".join(row for row in rows if row.replace("|", "").strip())
             if shown:
                 yield shown, False
-        bulleted = styles.bulleted(shape, kind)
+        bulleted = layout.bulleted(shape, kind)
         for paragraph in _paragraphs(shape):
             text = _paragraph_text(paragraph).strip()
             if text:
@@ -185,8 +262,8 @@ def _notes(slide: Any) -> str:
     """A slide's speaker notes, a line a paragraph ("" without any)."""
     if not slide.has_notes_slide:  # asking for the notes slide would make one
         return ""
-    frame = slide.notes_slide.notes_placeholder
-    paragraphs = _paragraphs(frame) if frame is not None else []
+    body = _xpath("./p:cSld/p:spTree/p:sp[p:nvSpPr/p:nvPr/p:ph[@type='body']]")(slide.notes_slide.element)
+    paragraphs = _paragraphs(body[0]) if body else []
     return "\n".join(filter(None, (_paragraph_text(p).strip() for p in paragraphs)))
 
 
@@ -200,7 +277,7 @@ def _xpath(path: str) -> Callable[[object], list[Any]]:
 
 def _paragraphs(shape: Any) -> list[Any]:
     """A shape's paragraphs (``a:p``; none for a picture, a group or a table's frame)."""
-    return _xpath("./p:txBody/a:p")(shape.element)
+    return _xpath("./p:txBody/a:p")(shape)
 
 
 def _paragraph_text(paragraph: Any) -> str:
@@ -216,13 +293,19 @@ def _level(paragraph: Any) -> int:
 
 def _hidden(shape: Any) -> bool:
     """Whether a shape is hidden (PowerPoint's Selection Pane): it is not shown in the slide show."""
-    return bool(_xpath("./*[1]/p:cNvPr[@hidden='1' or @hidden='true']")(shape.element))
+    return bool(_xpath("./*[1]/p:cNvPr[@hidden='1' or @hidden='true']")(shape))
 
 
 def _placeholder_type(shape: Any) -> str | None:
     """A placeholder's type as written (``title``, ``body``, ``obj`` when not written...); None for another shape."""
-    found = _xpath("./*[1]/p:nvPr/p:ph")(shape.element)
+    found = _xpath("./*[1]/p:nvPr/p:ph")(shape)
     return found[0].get("type", "obj") if found else None
+
+
+def _placeholder_index(shape: Any) -> str:
+    """A placeholder's index, by which a slide's finds its layout's (0, a title's, when not written)."""
+    found = _xpath("./*[1]/p:nvPr/p:ph/@idx")(shape)
+    return found[0] if found else "0"
 
 
 def _core_title(package: Any) -> str:
@@ -234,43 +317,6 @@ def _core_title(package: Any) -> str:
     except KeyError:
         return ""
     return " ".join((part.title or "").split())
-
-
-class _SlideStyles:
-    """Whether a slide's paragraphs are bullets, by the first of these saying so: the paragraph's own properties, its
-    shape's list style, for a placeholder the list styles of the layout's and the master's placeholder it inherits
-    from, and the master's text styles (its body's for a placeholder, where bullets are on by default; its other
-    shapes' for a text box, where they are off)."""
-
-    def __init__(self, slide: Any) -> None:
-        self._layout = slide.slide_layout
-        self._master = self._layout.slide_master
-
-    def bulleted(self, shape: Any, kind: str | None) -> Callable[[Any, int], bool]:
-        """For a shape, a function telling whether its paragraph at a level is a bullet."""
-        inherited = [shape.element]
-        if kind is not None:
-            idx = _xpath("./*[1]/p:nvPr/p:ph/@idx")(shape.element)
-            on_layout = self._layout.placeholders.get(idx=int(idx[0]) if idx and idx[0].isdigit() else 0)
-            on_master = next((ph for ph in self._master.placeholders if _master_type(_placeholder_type(ph)) == _master_type(kind)), None)
-            inherited += [ph.element for ph in (on_layout, on_master) if ph is not None]
-        style = "titleStyle" if kind in _TITLES else "bodyStyle" if kind is not None else "otherStyle"
-        levels: dict[int, bool] = {}
-
-        def at(level: int) -> bool:
-            if level not in levels:
-                lvl = f"a:lvl{min(level, 8) + 1}pPr"
-                found = [*(marks for element in inherited for marks in _xpath(f"./p:txBody/a:lstStyle/{lvl}")(element)),
-                         *_xpath(f"./p:txStyles/p:{style}/{lvl}")(self._master.element)]
-                levels[level] = next((b != "buNone" for element in found for b in _bullet_marks(element)), False)
-            return levels[level]
-
-        def bulleted(paragraph: Any, level: int) -> bool:
-            own = _xpath("./a:pPr")(paragraph)
-            marks = _bullet_marks(own[0]) if own else []
-            return marks[0] != "buNone" if marks else at(level)
-
-        return bulleted
 
 
 def _bullet_marks(properties: Any) -> list[str]:
