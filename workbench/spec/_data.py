@@ -32,7 +32,7 @@ ExcludePattern = Annotated[str, AfterValidator(lambda value: _pattern_in_corpus(
 
 
 class CorpusRef(_Spec):
-    """The documents to retrieve from: ``builtin: python-reference`` or a ``path`` to a folder of text, PDF, HTML and Word files."""
+    """The documents to retrieve from: ``builtin: python-reference`` or a ``path`` to a folder of text, PDF, HTML, Word and PowerPoint files."""
 
     builtin: Literal["python-reference"] | None = Field(default=None, description="a corpus that ships with the workbench (give it or path)")
     path: PathText | None = Field(default=None, description="a folder of documents, relative to the experiment file (give it or builtin)")
