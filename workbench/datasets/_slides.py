@@ -55,7 +55,8 @@ _BULLETS = ("buNone", "buChar", "buAutoNum", "buBlip")
 
 def pptx_text(data: bytes, where: str, leave_out: str) -> Extracted:
     """A PowerPoint deck's slides as markdown-like text, a slide a page (see the module's docstring); its core
-    properties' title comes first unless its first slide's title is that title, and is kept as metadata.
+    properties' title is kept as metadata, not put before the first slide: PowerPoint writes 'PowerPoint
+    Presentation' (or 'Presentation') into a deck nobody titled, and a deck's own title is on its first slide.
 
     Args:
         data: the file's bytes.
@@ -92,9 +93,6 @@ def pptx_text(data: bytes, where: str, leave_out: str) -> Extracted:
         raise DataError(f"{where}: {what}{_SAVE_AS_PPTX}, or {leave_out}")
     if not any(pages):
         raise DataError(_no_text(where, len(slides), sum(not _shown(slide) for slide in slides), leave_out))
-    first = next(n for n, page in enumerate(pages) if page)
-    if title and pages[first].partition("\n")[0] != f"# {title}":
-        pages[first] = f"# {title}\n\n{pages[first]}"
     text = "\n\n".join(page for page in pages if page)
     metadata = {"pages": str(len(pages)), PAGE_STARTS: " ".join(map(str, _starts(pages, len(text))))}
     return Extracted(text, {**metadata, "title": title} if title else metadata)
