@@ -63,3 +63,45 @@ def add_text_box(shapes: Any, text: str, *, left: float, top: float, width: floa
 def with_main_content_type(data: bytes, content_type: str) -> bytes:
     """The same .pptx with its main part declared as another content type (a template's, a show's, a macro-enabled deck's)."""
     return _edited(data, "[Content_Types].xml", rb'(PartName="/ppt/presentation.xml" ContentType=")[^"]+', rb"\g<1>" + content_type.encode())
+
+
+DIAGRAM = "http://schemas.openxmlformats.org/drawingml/2006/diagram"
+_NAMESPACES = (f'xmlns:dgm="{DIAGRAM}" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+               'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"')
+
+
+def add_diagram(slide: Any, nodes: Sequence[tuple[str, Sequence[str]]], *, left: float, top: float) -> None:
+    """A SmartArt graphic at ``left``, ``top`` (inches) of these nodes and their children, as PowerPoint writes its data
+    part: a document point, a point a node (the children's written first, so that their order is only the
+    connections'), the connections' own points of no text, and the connections between them (``parOf``, by
+    ``srcOrd``); its layout, colours and drawn shapes left out."""
+    from pptx.opc.constants import CONTENT_TYPE, RELATIONSHIP_TYPE
+    from pptx.opc.packuri import PackURI
+    from pptx.opc.package import Part
+    from pptx.oxml import parse_xml
+
+    def point(model: str, text: str | None = None, kind: str = "") -> str:
+        typed = f' type="{kind}"' if kind else ""
+        body = f"<dgm:t><a:bodyPr/><a:p><a:r><a:t>{text}</a:t></a:r></a:p></dgm:t>" if text is not None else ""
+        return f'<dgm:pt modelId="{model}"{typed}><dgm:prSet/><dgm:spPr/>{body}</dgm:pt>'
+
+    points, connections = [point("doc", kind="doc")], []
+    for n, (text, children) in enumerate(nodes):
+        for m, child in reversed(list(enumerate(children))):
+            points.append(point(f"{n}.{m}", child))
+            connections.append(f'<dgm:cxn modelId="c{n}.{m}" srcId="{n}" destId="{n}.{m}" srcOrd="{m}" destOrd="0"/>')
+        points += [point(str(n), text), point(f"t{n}", kind="parTrans"), point(f"s{n}", kind="sibTrans"), point(f"p{n}", kind="pres")]
+        connections.append(f'<dgm:cxn modelId="c{n}" srcId="doc" destId="{n}" srcOrd="{n}" destOrd="0" parTransId="t{n}" sibTransId="s{n}"/>')
+        connections.append(f'<dgm:cxn modelId="p{n}" type="presOf" srcId="{n}" destId="p{n}" srcOrd="0" destOrd="0"/>')
+    xml = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<dgm:dataModel {_NAMESPACES}><dgm:ptLst>{"".join(points)}'
+           f'</dgm:ptLst><dgm:cxnLst>{"".join(connections)}</dgm:cxnLst></dgm:dataModel>')
+    package = slide.part.package
+    name = f"/ppt/diagrams/data{len([p for p in package.iter_parts() if p.partname.startswith('/ppt/diagrams/')]) + 1}.xml"
+    data = Part(PackURI(name), CONTENT_TYPE.DML_DIAGRAM_DATA, package, xml.encode())
+    rid = slide.part.relate_to(data, RELATIONSHIP_TYPE.DIAGRAM_DATA)
+    slide.shapes._spTree.append(parse_xml(
+        f'<p:graphicFrame xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main" {_NAMESPACES}><p:nvGraphicFramePr>'
+        '<p:cNvPr id="90" name="Diagram"/><p:cNvGraphicFramePr/><p:nvPr/></p:nvGraphicFramePr>'
+        f'<p:xfrm><a:off x="{Inches(left)}" y="{Inches(top)}"/><a:ext cx="{Inches(6)}" cy="{Inches(2)}"/></p:xfrm>'
+        f'<a:graphic><a:graphicData uri="{DIAGRAM}"><dgm:relIds r:dm="{rid}" r:lo="" r:qs="" r:cs=""/></a:graphicData></a:graphic>'
+        '</p:graphicFrame>'))

@@ -10,19 +10,13 @@ from pptx.presentation import Presentation
 from pptx.util import Inches
 
 import workbench as wb
-from tests.datasets._docx import as_strict, docx_bytes, ole_bytes
-from tests.datasets._pptx import (
-    TITLE_ONLY,
-    TITLE_SLIDE,
-    add_slide,
-    add_text_box,
-    pptx_bytes,
-    with_main_content_type,
-)
 from workbench.datasets import file_format, load_corpus, page_starts
 from workbench.errors import DataError
 from workbench.pipeline import chunk_document
 from workbench.spec import ChunkerSpec
+
+from tests.datasets._docx import as_strict, docx_bytes, ole_bytes
+from tests.datasets._pptx import TITLE_ONLY, TITLE_SLIDE, add_diagram, add_slide, add_text_box, pptx_bytes, with_main_content_type
 
 
 def corpus_of(tmp_path: Path, files: dict[str, bytes], glob: str = "**/*") -> wb.Corpus:
@@ -102,6 +96,18 @@ def test_a_paragraph_bulleted_or_not_by_its_own_properties_is_read_as_it_shows(t
 
     assert corpus_of(tmp_path, {"limits.pptx": pptx_bytes(marked)}).documents[0].text == (
         "# Limits\n\n- Meals: 40 EUR a day\n\nAsk finance first\n\nReceipts:\n\n- within 30 days\n- scanned copies are fine")
+
+
+def test_a_smartart_graphics_nodes_are_a_list_in_its_place_nested_as_drawn(tmp_path: Path) -> None:
+    def process(deck: Presentation) -> None:
+        slide = deck.slides.add_slide(deck.slide_layouts[TITLE_ONLY])
+        slide.shapes.title.text = "Booking a trip"
+        add_text_box(slide.shapes, "Ask finance first.", left=1, top=5)
+        add_diagram(slide, [("Plan", ["Budget", "Dates"]), ("Book", []), ("Claim", ["Receipts"])], left=1, top=2)
+        add_text_box(slide.shapes, "Three steps:", left=1, top=1.5)
+
+    assert corpus_of(tmp_path, {"trip.pptx": pptx_bytes(process)}).documents[0].text == (
+        "# Booking a trip\n\nThree steps:\n\n- Plan\n  - Budget\n  - Dates\n- Book\n- Claim\n  - Receipts\n\nAsk finance first.")
 
 
 def test_hidden_slides_and_shapes_and_each_slides_footer_are_left_out_and_the_slides_keep_their_numbers(tmp_path: Path) -> None:

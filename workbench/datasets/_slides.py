@@ -18,21 +18,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from workbench.datasets._formats import (
-    _ENCRYPTED_PACKAGE,
-    _OLE,
-    Extracted,
-    _first_line,
-    _joined,
-    _saved_as_strict,
-    _starts,
-)
+from workbench.datasets._formats import _ENCRYPTED_PACKAGE, _OLE, Extracted, _first_line, _joined, _saved_as_strict, _starts
 from workbench.datasets._pages import PAGE_STARTS
 from workbench.datasets._text import _one_line_break
 from workbench.errors import DataError
 
 _DRAWING = "http://schemas.openxmlformats.org/drawingml/2006/main"
 _PRESENTATION = "http://schemas.openxmlformats.org/presentationml/2006/main"
+_DIAGRAM = "http://schemas.openxmlformats.org/drawingml/2006/diagram"
+_RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+# a SmartArt graphic's points that hold its text: its nodes and an organisation chart's assistants (not the points of
+# its connections, nor those it lays out)
+_DIAGRAM_NODES = frozenset({"node", "asst"})
 # the main parts python-pptx reads as a presentation: a deck, a macro-enabled one (its macros are never run) and a
 # show (.ppsx, a deck saved to open as a slide show); a template's slides are examples of its layouts, not a document
 _DECKS = frozenset({
@@ -144,7 +141,7 @@ class _Deck:
         # an empty title placeholder (a slide whose title was never typed) is no title: its layout's prompt is not shown
         title = next((shape for shape in shapes if _placeholder_type(shape) in _TITLES and _one_line(shape)), None)
         blocks = [(f"# {_one_line(title)}", False)] if title is not None else []
-        blocks.extend(_blocks(layout.in_reading_order(shape for shape in shapes if shape is not title), layout))
+        blocks.extend(_blocks(layout.in_reading_order(shape for shape in shapes if shape is not title), layout, slide.part))
         notes = _notes(slide)
         if notes:
             blocks.append((f"Notes: {notes}", False))
@@ -231,16 +228,19 @@ def _one_line(shape: Any) -> str:
     return " ".join(" ".join(map(_paragraph_text, _paragraphs(shape))).split())
 
 
-def _blocks(shapes: Iterable[Any], layout: _Layout) -> Iterator[tuple[str, bool]]:
-    """The text of shapes in order, as blocks each with whether it is a list item (see ``_formats._joined``): a group's
-    shapes in their reading order, a table as its rows, a text frame as its paragraphs."""
+def _blocks(shapes: Iterable[Any], layout: _Layout, part: Any) -> Iterator[tuple[str, bool]]:
+    """The text of a slide's (``part``'s) shapes in order, as blocks each with whether it is a list item (see
+    ``_formats._joined``): a group's shapes in their reading order, a table as its rows, a SmartArt graphic as a list
+    of its nodes, a text frame as its paragraphs."""
     for shape in shapes:
         kind = _placeholder_type(shape)
         if kind in _BOILERPLATE or _hidden(shape):
             continue
         if shape.tag == f"{{{_PRESENTATION}}}grpSp":
-            yield from _blocks(layout.in_reading_order(_xpath(_GROUPED)(shape)), layout)
+            yield from _blocks(layout.in_reading_order(_xpath(_GROUPED)(shape)), layout, part)
             continue
+        for data in _xpath("./a:graphic/a:graphicData/dgm:relIds/@r:dm")(shape):
+            yield from _diagram_nodes(part, data)
         for table in _xpath("./a:graphic/a:graphicData/a:tbl")(shape):
             rows = (" | ".join(" ".join(_paragraph_text(p) for p in _xpath("./a:txBody/a:p")(cell)).strip()
                                for cell in _xpath("./a:tc[not(@hMerge='1' or @hMerge='true')]")(row))
@@ -254,6 +254,36 @@ def _blocks(shapes: Iterable[Any], layout: _Layout) -> Iterator[tuple[str, bool]
             if text:
                 level = _level(paragraph)
                 yield (f"{'  ' * level}- {text}", True) if bulleted(paragraph, level) else (text, False)
+
+
+def _diagram_nodes(part: Any, data: str) -> Iterator[tuple[str, bool]]:
+    """The nodes of a SmartArt graphic whose data part ``part`` relates as ``data``, each a list item indented by its
+    depth, in the order its connections give (a node's children after it). Its data part holds its text once, by node;
+    the shapes PowerPoint draws from it (a drawing part of its own) are left alone."""
+    from lxml import etree
+
+    try:
+        model = etree.fromstring(part.related_part(data).blob)
+    except KeyError:  # a graphic whose data part is not in the file: PowerPoint shows nothing either
+        return
+    points = {point.get("modelId"): point for point in _xpath("./dgm:ptLst/dgm:pt")(model)}
+    children: dict[str | None, list[tuple[int, str | None]]] = {}
+    for connection in _xpath("./dgm:cxnLst/dgm:cxn[not(@type) or @type='parOf']")(model):
+        order = connection.get("srcOrd", "0")
+        children.setdefault(connection.get("srcId"), []).append((int(order) if order.isdigit() else 0, connection.get("destId")))
+    roots = [key for key, point in points.items() if point.get("type") == "doc"]
+    stack = [(key, -1) for key in reversed(roots)]
+    seen: set[str | None] = set()
+    while stack:  # depth first, without recursion: a deck's data may nest as deep as it likes
+        key, depth = stack.pop()
+        if key in seen or key not in points:
+            continue
+        seen.add(key)
+        point = points[key]
+        text = " ".join(" ".join(map(_paragraph_text, _xpath("./dgm:t/a:p")(point))).split())
+        if point.get("type", "node") in _DIAGRAM_NODES and text:
+            yield f"{'  ' * max(depth, 0)}- {text}", True
+        stack.extend((child, depth + 1) for _, child in sorted(children.get(key, ()), key=lambda c: c[0], reverse=True))
 
 
 def _notes(slide: Any) -> str:
@@ -270,7 +300,7 @@ def _xpath(path: str) -> Callable[[object], list[Any]]:
     """A compiled XPath with ``a:`` bound to DrawingML and ``p:`` to PresentationML."""
     from lxml import etree
 
-    return etree.XPath(path, namespaces={"a": _DRAWING, "p": _PRESENTATION})
+    return etree.XPath(path, namespaces={"a": _DRAWING, "p": _PRESENTATION, "dgm": _DIAGRAM, "r": _RELATIONSHIPS})
 
 
 def _paragraphs(shape: Any) -> list[Any]:
