@@ -76,8 +76,8 @@ def add_diagram(slide: Any, nodes: Sequence[tuple[str, Sequence[str]]], *, left:
     connections'), the connections' own points of no text, and the connections between them (``parOf``, by
     ``srcOrd``); its layout, colours and drawn shapes left out."""
     from pptx.opc.constants import CONTENT_TYPE, RELATIONSHIP_TYPE
-    from pptx.opc.packuri import PackURI
     from pptx.opc.package import Part
+    from pptx.opc.packuri import PackURI
     from pptx.oxml import parse_xml
 
     def point(model: str, text: str | None = None, kind: str = "") -> str:

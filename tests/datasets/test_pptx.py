@@ -110,6 +110,30 @@ def test_a_smartart_graphics_nodes_are_a_list_in_its_place_nested_as_drawn(tmp_p
         "# Booking a trip\n\nThree steps:\n\n- Plan\n  - Budget\n  - Dates\n- Book\n- Claim\n  - Receipts\n\nAsk finance first.")
 
 
+def test_a_charts_title_and_data_are_read_in_its_place_a_row_a_category(tmp_path: Path) -> None:
+    from pptx.chart.data import CategoryChartData, XyChartData
+    from pptx.enum.chart import XL_CHART_TYPE
+
+    def charts(deck: Presentation) -> None:
+        slide = deck.slides.add_slide(deck.slide_layouts[TITLE_ONLY])
+        slide.shapes.title.text = "Meals"
+        data = CategoryChartData()
+        data.categories = ["North", "South"]
+        data.add_series("2025", (40, 35.5))
+        data.add_series("2026", (45, None))  # no figure for the south yet
+        chart = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(2), Inches(6), Inches(3), data).chart
+        chart.has_title = True
+        chart.chart_title.text_frame.text = "Meal allowance by region"
+        add_text_box(slide.shapes, "In EUR a day.", left=1, top=1.5)
+        points = XyChartData()
+        points.add_series("Claims").add_data_point(3, 120)
+        slide.shapes.add_chart(XL_CHART_TYPE.XY_SCATTER, Inches(1), Inches(5.5), Inches(6), Inches(1), points)
+
+    assert corpus_of(tmp_path, {"meals.pptx": pptx_bytes(charts)}).documents[0].text == (
+        "# Meals\n\nIn EUR a day.\n\nChart: Meal allowance by region\nNorth | 2025: 40 | 2026: 45\nSouth | 2025: 35.5\n\n"
+        "Chart\n3 | Claims: 120")
+
+
 def test_hidden_slides_and_shapes_and_each_slides_footer_are_left_out_and_the_slides_keep_their_numbers(tmp_path: Path) -> None:
     def drafts(deck: Presentation) -> None:
         add_slide(deck, "Travel", ["Book flights 14 days ahead"])

@@ -26,6 +26,7 @@ from workbench.errors import DataError
 _DRAWING = "http://schemas.openxmlformats.org/drawingml/2006/main"
 _PRESENTATION = "http://schemas.openxmlformats.org/presentationml/2006/main"
 _DIAGRAM = "http://schemas.openxmlformats.org/drawingml/2006/diagram"
+_CHART = "http://schemas.openxmlformats.org/drawingml/2006/chart"
 _RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 # a SmartArt graphic's points that hold its text: its nodes and an organisation chart's assistants (not the points of
 # its connections, nor those it lays out)
@@ -231,7 +232,7 @@ def _one_line(shape: Any) -> str:
 def _blocks(shapes: Iterable[Any], layout: _Layout, part: Any) -> Iterator[tuple[str, bool]]:
     """The text of a slide's (``part``'s) shapes in order, as blocks each with whether it is a list item (see
     ``_formats._joined``): a group's shapes in their reading order, a table as its rows, a SmartArt graphic as a list
-    of its nodes, a text frame as its paragraphs."""
+    of its nodes, a chart as its title and data, a text frame as its paragraphs."""
     for shape in shapes:
         kind = _placeholder_type(shape)
         if kind in _BOILERPLATE or _hidden(shape):
@@ -241,6 +242,10 @@ def _blocks(shapes: Iterable[Any], layout: _Layout, part: Any) -> Iterator[tuple
             continue
         for data in _xpath("./a:graphic/a:graphicData/dgm:relIds/@r:dm")(shape):
             yield from _diagram_nodes(part, data)
+        for chart in _xpath("./a:graphic/a:graphicData/c:chart/@r:id")(shape):
+            shown = _chart_text(part, chart)
+            if shown:
+                yield shown, False
         for table in _xpath("./a:graphic/a:graphicData/a:tbl")(shape):
             rows = (" | ".join(" ".join(_paragraph_text(p) for p in _xpath("./a:txBody/a:p")(cell)).strip()
                                for cell in _xpath("./a:tc[not(@hMerge='1' or @hMerge='true')]")(row))
@@ -286,6 +291,43 @@ def _diagram_nodes(part: Any, data: str) -> Iterator[tuple[str, bool]]:
         stack.extend((child, depth + 1) for _, child in sorted(children.get(key, ()), key=lambda c: c[0], reverse=True))
 
 
+def _chart_text(part: Any, chart: str) -> str:
+    """A chart's title (``Chart: ...``) and its data, a line a category: ``North | 2025: 40 | 2026: 45``, from the
+    figures the chart keeps of its workbook (a series without a figure for a category left out of that line)."""
+    from lxml import etree
+
+    try:
+        space = etree.fromstring(part.related_part(chart).blob)
+    except KeyError:  # a chart whose part is not in the file
+        return ""
+    title = " ".join(" ".join(map(_paragraph_text, _xpath("./c:chart/c:title/c:tx/c:rich/a:p")(space))).split())
+    categories: dict[int, str] = {}
+    rows: dict[int, list[str]] = {}
+    for series in _xpath("./c:chart/c:plotArea/*/c:ser")(space):
+        name = " ".join("".join(_xpath("./c:tx//c:v/text()")(series)).split()) or "value"
+        categories.update(_chart_points(series, _CHART_CATEGORIES))
+        for index, value in _chart_points(series, _CHART_VALUES).items():
+            rows.setdefault(index, []).append(f"{name}: {value}")
+    lines = [f"{categories.get(index, index + 1)} | {' | '.join(values)}" for index, values in sorted(rows.items())]
+    return "\n".join([f"Chart: {title}" if title else "Chart", *lines]) if title or lines else ""
+
+
+# where a series keeps its categories (a scatter chart's x values; the innermost level of categories in levels) and its
+# values (a scatter chart's y values), as its cache of the workbook's cells or as figures written into the chart
+_CHART_CATEGORIES = ("./c:cat/*/c:strCache | ./c:cat/*/c:numCache | ./c:cat/c:strLit | ./c:cat/c:numLit"
+                     " | ./c:cat/c:multiLvlStrRef/c:multiLvlStrCache/c:lvl[1] | ./c:xVal/*/c:strCache | ./c:xVal/*/c:numCache"
+                     " | ./c:xVal/c:strLit | ./c:xVal/c:numLit")
+_CHART_VALUES = "./c:val/c:numRef/c:numCache | ./c:val/c:numLit | ./c:yVal/c:numRef/c:numCache | ./c:yVal/c:numLit"
+
+
+def _chart_points(series: Any, where: str) -> dict[int, str]:
+    """A series' points kept where ``where`` finds them, by index."""
+    found = _xpath(where)(series)
+    points = _xpath("./c:pt[c:v]")(found[0]) if found else []
+    return {int(point.get("idx", "0")): " ".join("".join(_xpath("./c:v/text()")(point)).split()) for point in points
+            if point.get("idx", "0").isdigit()}
+
+
 def _notes(slide: Any) -> str:
     """A slide's speaker notes, a line a paragraph ("" without any)."""
     if not slide.has_notes_slide:  # asking for the notes slide would make one
@@ -300,7 +342,7 @@ def _xpath(path: str) -> Callable[[object], list[Any]]:
     """A compiled XPath with ``a:`` bound to DrawingML and ``p:`` to PresentationML."""
     from lxml import etree
 
-    return etree.XPath(path, namespaces={"a": _DRAWING, "p": _PRESENTATION, "dgm": _DIAGRAM, "r": _RELATIONSHIPS})
+    return etree.XPath(path, namespaces={"a": _DRAWING, "p": _PRESENTATION, "dgm": _DIAGRAM, "c": _CHART, "r": _RELATIONSHIPS})
 
 
 def _paragraphs(shape: Any) -> list[Any]:
