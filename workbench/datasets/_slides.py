@@ -3,11 +3,12 @@
 Each slide shown in the deck is read in order: its title as a markdown heading (``#``, as a Word document's first-level
 headings are, so that header-aware chunkers cut a deck slide by slide), then the text of its other shapes in reading
 order (top to bottom, then left to right, a group's shapes in the group's place), a table's rows as ``a | b``, bullet
-paragraphs as ``- `` indented by their level, and last the slide's speaker notes (``Notes: ...``), which often hold what
-the presenter says. Hidden slides, hidden shapes and the footer, date and slide number repeated on every slide are left
-out. The slides are the deck's pages (``page_starts``, see ``workbench.datasets._pages``): page N is slide N as
-PowerPoint numbers it, so a hidden slide, or one without text (a picture), is a page without text, on which no chunk
-lies, and the slides after it keep their numbers.
+paragraphs as ``- `` indented by their level, a SmartArt graphic's nodes as a nested list, a chart's title and data a
+line a category, and last the slide's speaker notes (``Notes: ...``), which often hold what the presenter says. Hidden
+slides, hidden shapes and the footer, date and slide number repeated on every slide are left out. The slides are the
+deck's pages (``page_starts``, see ``workbench.datasets._pages``): page N is slide N as PowerPoint numbers it, so a
+hidden slide, or one without text (a picture), is a page without text, on which no chunk lies, and the slides after it
+keep their numbers.
 """
 
 from __future__ import annotations
