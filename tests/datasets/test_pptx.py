@@ -134,6 +134,26 @@ def test_a_charts_title_and_data_are_read_in_its_place_a_row_a_category(tmp_path
         "Chart\n3 | Claims: 120")
 
 
+def test_a_shape_powerpoint_writes_twice_for_older_readers_is_read_once_as_newer_ones_show_it(tmp_path: Path) -> None:
+    # a text box holding an equation (or another Office 2010 feature) is written as a choice: the shape, and a picture
+    # of it for readers that do not know the feature
+    from pptx.oxml import parse_xml
+
+    def with_equation(deck: Presentation) -> None:
+        slide = add_slide(deck, "Per diem", ["Meals: 40 EUR a day"])
+        box = add_text_box(slide.shapes, "Total = days x 40 EUR", left=1, top=5).element
+        fallback = add_text_box(slide.shapes, "an older reader's copy", left=1, top=5).element
+        choice = parse_xml('<mc:AlternateContent xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">'
+                           '<mc:Choice xmlns:a14="http://schemas.microsoft.com/office/drawing/2010/main" Requires="a14"/>'
+                           '<mc:Fallback/></mc:AlternateContent>')
+        box.addprevious(choice)
+        choice[0].append(box)
+        choice[1].append(fallback)
+
+    assert corpus_of(tmp_path, {"diem.pptx": pptx_bytes(with_equation)}).documents[0].text == (
+        "# Per diem\n\n- Meals: 40 EUR a day\n\nTotal = days x 40 EUR")
+
+
 def test_hidden_slides_and_shapes_and_each_slides_footer_are_left_out_and_the_slides_keep_their_numbers(tmp_path: Path) -> None:
     def drafts(deck: Presentation) -> None:
         add_slide(deck, "Travel", ["Book flights 14 days ahead"])

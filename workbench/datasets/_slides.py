@@ -151,8 +151,11 @@ class _Deck:
 
 
 # a slide's (or a group's) shapes: text shapes, groups, tables' frames, connectors, pictures
-_SHAPES = "./p:cSld/p:spTree/*[self::p:sp or self::p:grpSp or self::p:graphicFrame or self::p:cxnSp or self::p:pic]"
-_GROUPED = "./*[self::p:sp or self::p:grpSp or self::p:graphicFrame or self::p:cxnSp or self::p:pic]"
+# a shape PowerPoint wrote twice, as an Office 2010 feature (an equation, ink) and as a picture of it for older
+# readers (mc:AlternateContent), is read as its first choice, as PowerPoint shows it
+_KINDS = "self::p:sp or self::p:grpSp or self::p:graphicFrame or self::p:cxnSp or self::p:pic"
+_GROUPED = f"./*[{_KINDS}] | ./mc:AlternateContent/mc:Choice[1]/*[{_KINDS}]"
+_SHAPES = f"./p:cSld/p:spTree/*[{_KINDS}] | ./p:cSld/p:spTree/mc:AlternateContent/mc:Choice[1]/*[{_KINDS}]"
 # where a shape's top left corner is, in its slide's (a grouped shape's: its group's) coordinates
 _OFFSET = "./p:spPr/a:xfrm/a:off | ./p:xfrm/a:off | ./p:grpSpPr/a:xfrm/a:off"
 
@@ -343,7 +346,8 @@ def _xpath(path: str) -> Callable[[object], list[Any]]:
     """A compiled XPath with ``a:`` bound to DrawingML and ``p:`` to PresentationML."""
     from lxml import etree
 
-    return etree.XPath(path, namespaces={"a": _DRAWING, "p": _PRESENTATION, "dgm": _DIAGRAM, "c": _CHART, "r": _RELATIONSHIPS})
+    return etree.XPath(path, namespaces={"a": _DRAWING, "p": _PRESENTATION, "dgm": _DIAGRAM, "c": _CHART, "r": _RELATIONSHIPS,
+                                          "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006"})
 
 
 def _paragraphs(shape: Any) -> list[Any]:
