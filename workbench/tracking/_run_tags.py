@@ -17,7 +17,8 @@ from workbench.tracking._protocol import SweepHandle
 
 # logged as each run's workbench.versions tag: a bundle pins from it the packages that computed its embedding model's
 # vectors (COMPUTING_PACKAGES: torch, transformers, the model's package..., not only sentence-transformers), and its
-# report names those that read its corpus's PDFs, HTML pages and Word documents (FORMAT_PACKAGES: another version may read other text)
+# report names those that read its corpus's PDFs, HTML pages, Word documents and PowerPoint decks (FORMAT_PACKAGES: another
+# version may read other text)
 _PACKAGES = ("workbench", "mlflow", "langchain-core", "chromadb", "ragas", "pandas", *COMPUTING_PACKAGES, *FORMAT_PACKAGES)
 
 # MLflow's runs.name column (String(250)): PostgreSQL refused a variant's longer name ("value too long for type
