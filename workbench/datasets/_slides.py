@@ -150,9 +150,9 @@ class _Deck:
         return _one_line_break(_joined(blocks))
 
 
-# a slide's (or a group's) shapes: text shapes, groups, tables' frames, connectors, pictures
-# a shape PowerPoint wrote twice, as an Office 2010 feature (an equation, ink) and as a picture of it for older
-# readers (mc:AlternateContent), is read as its first choice, as PowerPoint shows it
+# a slide's (or a group's) shapes: text shapes, groups, tables' frames, connectors, pictures; of a shape PowerPoint
+# wrote twice, as an Office 2010 feature (an equation, ink) and as a picture of it for older readers
+# (mc:AlternateContent), its first choice, as PowerPoint shows it
 _KINDS = "self::p:sp or self::p:grpSp or self::p:graphicFrame or self::p:cxnSp or self::p:pic"
 _GROUPED = f"./*[{_KINDS}] | ./mc:AlternateContent/mc:Choice[1]/*[{_KINDS}]"
 _SHAPES = f"./p:cSld/p:spTree/*[{_KINDS}] | ./p:cSld/p:spTree/mc:AlternateContent/mc:Choice[1]/*[{_KINDS}]"
