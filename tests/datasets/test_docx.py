@@ -325,7 +325,7 @@ def test_a_list_numbered_by_a_list_style_counts_with_the_styles_own(tmp_path: Pa
                                                       (3, "lowerLetter", "c"), (28, "upperLetter", "BB"), (1994, "upperRoman", "MCMXCIV"),
                                                       (4, "lowerRoman", "iv"), (0, "lowerRoman", "0"), (5, "ordinal", "5"), (2, "none", "")])
 def test_a_list_items_count_is_written_in_its_levels_number_format(count: int, kind: str, shown: str) -> None:
-    from workbench.datasets._formats import _numeral
+    from workbench.datasets._word import _numeral
 
     assert _numeral(count, kind) == shown
 

@@ -118,7 +118,7 @@ def test_an_html_pages_document_is_its_visible_text_in_blocks_and_lines(tmp_path
 
 
 def test_a_page_that_leaves_its_paragraphs_items_and_cells_open_is_read_in_the_same_lines() -> None:
-    from workbench.datasets._formats import html_text
+    from workbench.datasets._html import html_text
 
     closed = "<p>Limits</p><ul><li>Hotels</li><li>Trains</li></ul><table><tr><td>Meals</td><td>40</td></tr><tr><td>Taxi</td><td>25</td></tr></table>"
     left_open = "<p>Limits<ul><li>Hotels<li>Trains</ul><table><tr><td>Meals<td>40<tr><td>Taxi<td>25</table>"
@@ -128,7 +128,7 @@ def test_a_page_that_leaves_its_paragraphs_items_and_cells_open_is_read_in_the_s
 def test_reading_a_long_page_takes_time_linear_in_its_length() -> None:
     # editing bs4's tree (a line break inserted beside each block) costs time linear in an element's siblings: a 15 MB
     # page of code took two minutes, 40 times what BeautifulSoup takes to parse it
-    from workbench.datasets._formats import html_text
+    from workbench.datasets._html import html_text
 
     assert_linear_time(lambda n: html_text("<div>" + "".join(f"<p>line {i} &amp; <b>more</b></p>" for i in range(n)) + "</div>"), 2_000)
 

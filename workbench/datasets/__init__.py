@@ -4,8 +4,12 @@ Where each part lives:
 
     _models         EvalCase, Dataset, Document, Corpus: the validated values, their hashes and document ids
     _pages          a document's pages, and the sources that name them (``handbook#page=12``)
-    _formats        the text of PDF, HTML and Word files (what a reader sees), extracted once
+    _formats        which format a corpus file is read as, and its text extracted once
+    _pdf            the text layer of PDFs, where each page starts kept
+    _html           the visible text of HTML pages
+    _word           the body of Word documents, headings as markdown, lists numbered as Word numbers them
     _slides         the text of PowerPoint decks, a slide a page
+    _office         what Word and PowerPoint files share (Office 97-2003 and password-protected files, Strict Open XML)
     _text           a file's bytes read as text (UTF-8, or one line naming the line and byte of what is not)
     _cases          one case of a row: its fields checked, its own fields kept as metadata, the caps, unique ids
     _dataset_files  JSONL and CSV files, and records (a CSV file's rows, a DataFrame's) read into cases

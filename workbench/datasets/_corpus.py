@@ -10,7 +10,10 @@ from typing import Any
 
 from workbench.datasets._cases import _check_unicode, _id_text, _missing, _name, _shown
 from workbench.datasets._folders import PYTHON_REFERENCE, _case_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
-from workbench.datasets._formats import Extracted, TextCache, docx_text, extracted_once, file_format, html_text, pdf_text
+from workbench.datasets._formats import Extracted, TextCache, extracted_once, file_format
+from workbench.datasets._html import html_text
+from workbench.datasets._pdf import pdf_text
+from workbench.datasets._word import docx_text
 from workbench.datasets._frames import _check_columns, _index_holds_ids
 from workbench.datasets._models import Corpus, Document, document_id
 from workbench.datasets._paths import on_disk

@@ -19,7 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["PAGE_STARTS", "Source", "is_relevant", "labels_covering", "page_starts", "pages_between", "pages_label_problem"]
+__all__ = ["PAGE_STARTS", "Source", "is_relevant", "joined_page_starts", "labels_covering", "page_starts", "pages_between",
+           "pages_label_problem"]
 
 PAGE_STARTS = "page_starts"
 _PAGES = re.compile(r"#page=(\d+)(?:-(\d+))?")
@@ -127,3 +128,13 @@ def pages_label_problem(label: Source, starts: Sequence[int] | None, length: int
         return (f"{named} of document '{label.doc_id}' {'has' if first == last else 'have'} no text (a scan or a blank page), "
                 f"so no chunk lies on {'it' if first == last else 'them'} — label the pages holding the answer, or OCR the PDF (ocrmypdf in.pdf out.pdf)")
     return None
+
+
+def joined_page_starts(pages: list[str], length: int) -> list[int]:
+    """Where each page starts in their text joined by blank lines (pure); a page without text where the next one does."""
+    starts, at = [], 0
+    for page in pages:
+        starts.append(min(at, length))
+        at += len(page) + 2 if page else 0
+    return starts
+

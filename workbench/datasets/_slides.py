@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from workbench.datasets._formats import _ENCRYPTED_PACKAGE, _OLE, Extracted, _first_line, _joined, _saved_as_strict, _starts
-from workbench.datasets._pages import PAGE_STARTS
+from workbench.datasets._formats import Extracted, first_line
+from workbench.datasets._office import ENCRYPTED_PACKAGE, OLE_FILE, joined_blocks, saved_as_strict
+from workbench.datasets._pages import PAGE_STARTS, joined_page_starts
 from workbench.datasets._text import _one_line_break
 from workbench.errors import DataError
 
@@ -67,7 +68,7 @@ def pptx_text(data: bytes, where: str, leave_out: str) -> Extracted:
             Strict Open XML, a file python-pptx cannot read (truncated, damaged, or another kind of file named .pptx),
             or a deck without any text (its slides pictures).
     """
-    if data.startswith(_OLE):
+    if data.startswith(OLE_FILE):
         raise DataError(_ole_refusal(data, where, leave_out))
     from pptx.package import Package
 
@@ -83,9 +84,9 @@ def pptx_text(data: bytes, where: str, leave_out: str) -> Extracted:
         pages = [reader.slide_text(slide) if _shown(slide) else "" for slide in slides]
         title = _core_title(package) if deck else ""
     except Exception as exc:  # noqa: BLE001
-        if _saved_as_strict(data):
+        if saved_as_strict(data):
             raise DataError(f"{where}: a PowerPoint presentation saved as Strict Open XML{_SAVE_AS_PPTX}, or {leave_out}") from None
-        raise DataError(f"{where}: not a readable PowerPoint presentation ({type(exc).__name__}: {_first_line(exc)}) — the file "
+        raise DataError(f"{where}: not a readable PowerPoint presentation ({type(exc).__name__}: {first_line(exc)}) — the file "
                         f"may be truncated or damaged, or another kind of file named .pptx: save it again as .pptx, or {leave_out}") from None
     if not deck:
         what = _OTHER_DECKS.get(content_type, f"an Office file but not a PowerPoint presentation (its main part is {content_type})")
@@ -93,12 +94,12 @@ def pptx_text(data: bytes, where: str, leave_out: str) -> Extracted:
     if not any(pages):
         raise DataError(_no_text(where, len(slides), sum(not _shown(slide) for slide in slides), leave_out))
     text = "\n\n".join(page for page in pages if page)
-    metadata = {"pages": str(len(pages)), PAGE_STARTS: " ".join(map(str, _starts(pages, len(text))))}
+    metadata = {"pages": str(len(pages)), PAGE_STARTS: " ".join(map(str, joined_page_starts(pages, len(text))))}
     return Extracted(text, {**metadata, "title": title} if title else metadata)
 
 
 def _ole_refusal(data: bytes, where: str, leave_out: str) -> str:
-    if _ENCRYPTED_PACKAGE in data:
+    if ENCRYPTED_PACKAGE in data:
         return (f"{where}: a password-protected PowerPoint presentation — save a copy without the password (PowerPoint: File > "
                 f"Info > Protect Presentation > Encrypt with Password, cleared), or {leave_out}")
     return (f"{where}: a PowerPoint 97-2003 presentation (.ppt) or another Office 97-2003 file, which is not read — save it as "
@@ -147,7 +148,7 @@ class _Deck:
         notes = _notes(slide)
         if notes:
             blocks.append((f"Notes: {notes}", False))
-        return _one_line_break(_joined(blocks))
+        return _one_line_break(joined_blocks(blocks))
 
 
 # a slide's (or a group's) shapes: text shapes, groups, tables' frames, connectors, pictures; of a shape PowerPoint

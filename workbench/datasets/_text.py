@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.datasets._formats import declared_charset
+from workbench.datasets._html import declared_charset
 from workbench.errors import DataError
 
 _BOM = b"\xef\xbb\xbf"
