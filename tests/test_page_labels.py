@@ -121,17 +121,34 @@ def test_a_label_naming_only_pages_without_text_is_one_line_naming_the_dataset_l
         "(ocrmypdf in.pdf out.pdf)")
 
 
+class _CountedBuilds(MemoryIndexStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.builds = 0
+
+    def build(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.builds += 1
+        return super().build(*args, **kwargs)
+
+
 def test_a_run_is_not_reused_once_a_pdfs_pages_moved_under_the_same_text(tmp_path: Path, wb_settings) -> None:  # type: ignore[no-untyped-def]
     spec = project(tmp_path, ("When are receipts submitted?", ["handbook#page=2"]))
-    def retrieved() -> tuple[str | None, tuple[str, ...], float]:
-        (variant,) = wb.run(spec, generate=False, settings=wb_settings, index_store=MemoryIndexStore(), progress=False,
-                            models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}).variants
+    store = _CountedBuilds()
+    def retrieved() -> tuple[str | None, tuple[str, ...], float, str]:
+        result = wb.run(spec, generate=False, settings=wb_settings, index_store=store, progress=False,
+                        models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+        (variant,) = result.variants
         (record,) = variant.records
-        return variant.reused_from, record.retrieved_ids, record.scores["hit_at_k"].value
+        tag = MlflowClient(wb_settings.tracking_uri).get_run(variant.run_id).data.tags["workbench.corpus_hash"]
+        return variant.reused_from, record.retrieved_ids, record.scores["hit_at_k"].value, tag
 
-    assert retrieved() == (None, ("handbook#page=2",), 1.0)
+    first = retrieved()
+    assert first[:3] == (None, ("handbook#page=2",), 1.0) and first[3] == load_corpus(tmp_path / "kb", glob="*").hash
     (tmp_path / "kb" / "handbook.pdf").write_bytes(pdf_bytes(None, *PAGES))  # a cover without text: the same text, pages one on
-    assert retrieved() == (None, ("handbook#page=3",), 0.0)
+    moved = retrieved()
+    assert moved[:3] == (None, ("handbook#page=3",), 0.0)
+    assert moved[3] != first[3]  # MLflow tells the two corpora apart (comparisons, promotion evidence)
+    assert store.builds == 1  # the vectors come from the text: the index built for the first is searched for the second
 
 
 def deck_project(tmp_path: Path, *cases: tuple[str, list[str]]) -> wb.ExperimentSpec:

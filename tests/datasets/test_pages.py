@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.datasets import load_corpus
+from workbench.datasets import Corpus, Document, load_corpus
 from workbench.datasets._pages import Source, page_starts, pages_between, pages_label_problem
 
 from tests.datasets._pdfs import pdf_bytes
@@ -69,3 +69,26 @@ def test_a_label_naming_pages_a_document_lacks_says_what_to_do() -> None:
         "pages 2-3 of deck 'h' are hidden slides or slides without text (pictures), so no chunk lies on them — label the slides "
         "holding the answer (page=N is the deck's slide N, hidden ones counted)")
     assert page_starts({"page_starts": "5 10"}) is None and page_starts({"page_starts": "0 x"}) is None  # not offsets from 0
+
+
+def test_a_corpus_without_pages_hashes_as_before_pages_were_kept() -> None:
+    # the hash computed by the formula of every workbench before hashes covered pages (ids and texts, in order): its
+    # runs' reuse keys and tags, its indexes and its bundles keep their keys
+    corpus = Corpus("kb", (Document("travel", "Book flights 14 days ahead."),
+                           Document("policies/meals", "Up to 40 EUR a day.", metadata={"path": "policies/meals.md", "title": "Meals"})))
+    assert corpus.hash == corpus.text_hash == "dc9ed60b8e9c934bba5f6bfb6d3addccb68dd89b4dbd529a8d4e28bddb87d394"
+
+
+def test_a_blank_cover_page_added_to_a_pdf_is_another_corpus_with_the_same_text(tmp_path: Path) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "leave.md").write_text("Leave\nTwenty-seven days a year.\n", encoding="utf-8")
+    (tmp_path / "kb" / "handbook.pdf").write_bytes(pdf_bytes(TRAVEL, RECEIPTS))
+    first = load_corpus(tmp_path / "kb", glob="*")
+    (tmp_path / "kb" / "handbook.pdf").write_bytes(pdf_bytes(None, TRAVEL, RECEIPTS))  # a cover without text: the pages one on
+    covered = load_corpus(tmp_path / "kb", glob="*")
+    assert covered.get("handbook").text == first.get("handbook").text and covered.text_hash == first.text_hash
+    assert covered.hash != first.hash and first.hash != first.text_hash  # the hash of a corpus with pages covers them
+    assert covered.hashed_as(covered.hash) and covered.hashed_as(covered.text_hash)  # the text's: recorded before pages were
+    assert not covered.hashed_as(first.hash)
+    assert load_corpus(tmp_path / "kb", glob="*").hash == covered.hash  # the same files, the same hash
+

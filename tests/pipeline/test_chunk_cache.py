@@ -99,3 +99,16 @@ def test_a_chunker_put_in_place_of_another_cuts_again(cuts: list[str], monkeypat
     kept = chunk_corpus(_corpus("cable cars"), spec)
     monkeypatch.setitem(chunk_module._STRATEGIES, "recursive", lambda spec, tokenizer: lambda text: [text])
     assert [c.text for c in chunk_corpus(_corpus("cable cars"), spec)] == [d.text for d in _corpus("cable cars").documents] != [c.text for c in kept]
+
+
+def test_the_chunks_kept_for_a_pdf_are_not_handed_out_once_its_pages_moved() -> None:
+    # kept by the corpus's hash, which covers where its pages start: a blank cover page added (the same text) cuts
+    # chunks one page on, not the chunks kept with the old pages
+    text = "Travel policy. Book flights early.\n\nExpenses policy. Submit receipts in time."
+    second = text.index("Expenses")
+    spec = ChunkerSpec(strategy="recursive", size=40, overlap=0)
+    before = chunk_corpus(Corpus("paged", (Document("handbook", text, {"page_starts": f"0 {second}"}),)), spec)
+    after = chunk_corpus(Corpus("paged", (Document("handbook", text, {"page_starts": f"0 0 {second}"}),)), spec)
+    assert [c.text for c in after] == [c.text for c in before]
+    assert [c.pages for c in before][::len(before) - 1] == [(1, 1), (2, 2)]
+    assert [c.pages for c in after] == [(first + 1, last + 1) for first, last in (c.pages for c in before if c.pages)]

@@ -471,8 +471,8 @@ def test_running_the_result_cell_again_after_editing_a_document_or_the_questions
 
 
 def test_running_the_result_cell_again_after_a_pdfs_pages_moved_under_the_same_text_runs_it_again(cfg: Settings, tmp_path: Path) -> None:
-    """A cover page without text added to a PDF: the corpus's text and hash are the same, its pages one on, and the panel
-    handed back the sweep showing the old pages."""
+    """A cover page without text added to a PDF: the corpus's text is the same, its pages one on (its hash covers them),
+    and the panel handed back the sweep showing the old pages."""
     import shutil
 
     from tests.datasets._pdfs import pdf_bytes
@@ -487,7 +487,8 @@ def test_running_the_result_cell_again_after_a_pdfs_pages_moved_under_the_same_t
     assert panel.run() is first
     (folder / "scan.pdf").write_bytes(pdf_bytes(None, "Parking costs five euros a day."))
     moved = panel.run()
-    assert moved is not first and moved.corpus.hash == first.corpus.hash and moved.corpus.page_starts["scan"] == (0, 0)
+    assert moved is not first and moved.corpus.text_hash == first.corpus.text_hash and moved.corpus.page_starts["scan"] == (0, 0)
+    assert moved.corpus.hash != first.corpus.hash
 
 
 def test_running_the_result_cell_again_after_a_variant_failed_runs_it_again_only_once_the_environment_changed(
@@ -1184,6 +1185,22 @@ def test_chunk_explorer_refuses_to_score_a_corpus_edited_since_it_read_it(tmp_pa
     assert explorer.score_retrieval() is None and explorer.sweep is None
     assert (f"corpus &#x27;{tmp_path.name}&#x27; changed since the explorer read it (travel), so &#x27;Score retrieval&#x27; would "
             "score chunks you do not see — create the ChunkExplorer again") in explorer.scores.value
+
+
+def test_chunk_explorer_names_the_pdf_whose_pages_moved_since_it_read_it(tmp_path: Path, cfg: Settings) -> None:
+    """A blank cover page added to a PDF: the same text, another corpus (its pages one on); the line named no document."""
+    from tests.datasets._pdfs import pdf_bytes
+
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "travel.md").write_text("# Travel\n\nBook flights 14 days ahead.\n", encoding="utf-8")
+    (kb / "scan.pdf").write_bytes(pdf_bytes("Parking costs five euros a day."))
+    (tmp_path / "d.jsonl").write_text('{"id": "q1", "question": "What does parking cost?", "source_ids": ["scan"]}\n', encoding="utf-8")
+    spec = handbook_spec(corpus={"path": str(kb), "glob": "*"}, dataset={"path": str(tmp_path / "d.jsonl")})
+    explorer = ChunkExplorer(kb, glob="*", experiment=spec, run_options={"settings": cfg, "models": fakes()})
+    (kb / "scan.pdf").write_bytes(pdf_bytes(None, "Parking costs five euros a day."))
+    assert explorer.score_retrieval() is None and explorer.sweep is None
+    assert "corpus &#x27;kb&#x27; changed since the explorer read it (scan), so" in explorer.scores.value
 
 
 def test_score_retrieval_queued_behind_a_run_panels_sweep_can_be_cancelled_and_leaves_that_sweep_running(cfg: Settings) -> None:

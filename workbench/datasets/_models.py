@@ -281,8 +281,21 @@ class Corpus:
 
     @cached_property
     def hash(self) -> str:
-        """sha256 of the documents' ids and texts, in order; computed once (a sweep reads it for every variant's reuse
-        key: 0.4 s each for a 100 MB corpus)."""
+        """What the corpus is, as runs, reuse keys, comparisons and bundles name it: the sha256 of its documents' ids
+        and texts in order (``text_hash``), and of where its paged documents' pages start when it has any (a blank cover
+        page added to a PDF keeps its text and moves every page on: the sources its answers name, and scores against
+        page labels, change). A corpus without pages hashes as before pages were kept, so none of its runs, indexes or
+        bundles changes key. Computed once (a sweep reads it for every variant's reuse key)."""
+        if not self.page_starts:
+            return self.text_hash
+        pages = json.dumps(self.page_starts, sort_keys=True)  # by id: the order of the documents is in text_hash
+        return hashlib.sha256(f"{self.text_hash}\0pages\0{pages}".encode()).hexdigest()
+
+    @cached_property
+    def text_hash(self) -> str:
+        """sha256 of the documents' ids and texts, in order, their pages aside: what a vector index is built from (its
+        chunks' vectors come from their text, their pages from the corpus it is searched for), and what ``hash`` was
+        until it covered pages (2026-12-07). Computed once: 0.4 s for a 100 MB corpus."""
         h = hashlib.sha256()
         for doc in self.documents:
             h.update(doc.id.encode())
@@ -290,6 +303,13 @@ class Corpus:
             h.update(doc.text.encode())
             h.update(b"\0")
         return h.hexdigest()
+
+    def hashed_as(self, recorded: str) -> bool:
+        """Whether a hash recorded for the corpus a run or bundle was evaluated on (a ``workbench.corpus_hash`` tag, a
+        bundle's ``corpus.hash``) names this corpus: its ``hash``, or its ``text_hash`` as workbench recorded every
+        corpus's hash before hashes covered pages (a PDF corpus's runs and bundles of then still load with their own
+        documents; where its pages start now cannot be told from what they recorded)."""
+        return recorded in (self.hash, self.text_hash)
 
     def to_jsonl(self) -> str:
         """One JSON object per document (``id``, ``text``, ``metadata``), in order: what ``load_corpus`` reads back, as a

@@ -1,8 +1,9 @@
 """The pages of a document, and the sources that name them: ``handbook``, ``handbook#page=12``, ``handbook#page=3-4``.
 
 A PDF's text (and a PowerPoint deck's, a slide a page) keeps where each of its pages starts, as character offsets in
-``Document.metadata['page_starts']`` (one a page, in order, space-separated: ``"0 1834 3920"``), so the text, the
-corpus hash, the chunks and their vectors are what they were without them, and a chunk's pages follow from its offsets. A corpus given as JSONL may carry the same
+``Document.metadata['page_starts']`` (one a page, in order, space-separated: ``"0 1834 3920"``), so the text, the chunks
+and their vectors are what they were without them, and a chunk's pages follow from its offsets; the corpus hash covers
+them (``Corpus.hash``), its index key does not (``Corpus.text_hash``). A corpus given as JSONL may carry the same
 metadata for documents of its own.
 
 A source is written as a PDF viewer's open parameter (``file.pdf#page=12``) after the document's id: a question's

@@ -520,12 +520,12 @@ def chunk_corpus(corpus: Corpus, spec: ChunkerSpec, tokenizer: Tokenizer | None 
     """Chunk every document of a corpus.
 
     The chunks of the last corpora cut (``_KEPT_CUTS``, ``_KEPT_CHARS`` of text at most) are kept for the process, by
-    the corpus's hash and page starts, the chunker, the chunking revision, the function that cuts (another one put in its place cuts
+    the corpus's hash (its pages too), the chunker, the chunking revision, the function that cuts (another one put in its place cuts
     otherwise: a test, a newer chunker) and, for the token chunker, the tokenizer object: a sweep run again, or another
     sweep of the corpus, gets them without cutting it again. The list is the caller's own.
     """
     key = (corpus.hash, spec.model_dump_json(), grid.CHUNKING_REVISION, _STRATEGIES[spec.strategy],
-           id(tokenizer) if spec.strategy == "token" else None, tuple(corpus.page_starts.items()))
+           id(tokenizer) if spec.strategy == "token" else None)
     with _CUTS_LOCK:
         kept = _CUTS.get(key)
         if kept is not None:

@@ -345,7 +345,7 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
         except DataError as exc:
             raise BundleError(str(exc)) from None
         where = str(found)
-    if corpus.hash != info.hash:
+    if not corpus.hashed_as(info.hash):  # a bundle exported before the hash covered pages recorded its text_hash
         fix = ("the built-in corpus of another workbench: load the bundle with the workbench it was evaluated with (its "
                f"{REPORT_FILE} names the version), or promote a configuration evaluated with this one" if info.builtin is not None
                else f"use the same corpus (the answers would differ){_extracted_fix(corpus)}, or promote a configuration evaluated on this one")
@@ -693,7 +693,7 @@ def load_bundle(
     if chunks is not None and config.chunks is not None:
         _check_chunks(config.chunks, chunks, f"{folder / CONFIG_FILE}: evaluated on chunks cut by {cut_by}")
     store = index_store or ChromaIndexStore(Path(index_dir) if index_dir is not None else _default_index_dir())
-    key = embedded_index_key(config.chunker, embedding, corpus.hash, _vectors_identity(embedder.identity, _changed_packages(_embedder_packages(config))))
+    key = embedded_index_key(config.chunker, embedding, corpus.text_hash, _vectors_identity(embedder.identity, _changed_packages(_embedder_packages(config))))
     index = store.open(key)
     if index is None:
         chunks = chunks if chunks is not None else chunk_corpus(corpus, config.chunker, embedder.tokenizer)

@@ -275,7 +275,7 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     corpus_hash, dataset_hash = tags.get("workbench.corpus_hash", ""), tags.get("workbench.dataset_hash", "")
     if not corpus_hash or not dataset_hash:
         raise PromotionError(f"run {run_id} has no workbench.corpus_hash/dataset_hash tags — it was not logged by workbench")
-    if documents is not None and _logged_corpus_hash(documents, run_id) != corpus_hash:
+    if documents is not None and not _logged_as(documents, run_id, corpus_hash):
         # the tracker redacts what it logs: a document holding a key's shape (AWS's documented example) was logged redacted,
         # and a bundle rebuilt from it would refuse it as another corpus than the one the run was evaluated on
         raise PromotionError(f"run {run_id}: the documents it logged ({CORPUS_ARTIFACT}) are not the corpus it was evaluated on "
@@ -314,12 +314,13 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     return Candidate(run_id, run.info.experiment_id, parent_id, config, template, metrics, promotion, documents)
 
 
-def _logged_corpus_hash(documents: str, run_id: str) -> str:
-    """The hash of the corpus a sweep logged (``CORPUS_ARTIFACT``), or "" when it is unreadable."""
+def _logged_as(documents: str, run_id: str, corpus_hash: str) -> bool:
+    """Whether the corpus a sweep logged (``CORPUS_ARTIFACT``) is the one of hash ``corpus_hash`` (see ``Corpus.hashed_as``:
+    a run logged before the hash covered pages recorded its text's); False when it is unreadable."""
     try:
-        return documents_corpus(documents, f"run {run_id}: {CORPUS_ARTIFACT}", name="documents").hash
+        return documents_corpus(documents, f"run {run_id}: {CORPUS_ARTIFACT}", name="documents").hashed_as(corpus_hash)
     except BundleError:
-        return ""
+        return False
 
 
 def evaluated_chunks(tags: Mapping[str, str]) -> ChunksInfo | None:

@@ -125,7 +125,7 @@ def _planned_groups(
     for group in groups.values():
         chunker, embedding = group[0].chunker, group[0].retrieval.embedding
         embedder = resolver.embedder(embedding, cache=False)
-        index = indexes.open(embedded_index_key(chunker, embedding, corpus.hash, embedder.identity)) if indexes is not None else None
+        index = indexes.open(embedded_index_key(chunker, embedding, corpus.text_hash, embedder.identity)) if indexes is not None else None
         # the prompts are rendered from what the questions find (their vectors in the cache), --fresh or not: it recomputes
         # the answers, which are then all to pay for
         queries = resolver.embedder(embedding, cache=False, queries=True)

@@ -124,23 +124,16 @@ def reuse_key(variant: Variant, *, dataset: Dataset, corpus: Corpus, models: Map
             index key also the revision of the chunking code, so a run retrieved from chunks an older workbench cut
             differently is not reused).
         dataset: the questions (their hash).
-        corpus: the documents (their hash, and where their PDFs' pages start).
+        corpus: the documents (their hash, which covers where their PDFs' pages start).
         models: the identities of the models that make its results (answering model, embedding model).
         scoring: the scorer set, judge and prices.
         seed: the sweep's seed.
     """
     payload = {
         "variant": variant.id, "index": variant.index_key, "dataset": dataset.hash, "corpus": corpus.hash, "models": dict(models), "scoring": dict(scoring),
-        "seed": seed, "workbench": _version(), **_turn_stops(variant), **_pages(corpus),
+        "seed": seed, "workbench": _version(), **_turn_stops(variant),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def _pages(corpus: Corpus) -> dict[str, dict[str, tuple[int, ...]]]:
-    """Where its PDFs' pages start (pure; empty for a corpus without pages, whose runs' keys stay as they were): they
-    are outside its hash, yet a run's sources and its scores against page labels follow them (a cover page without text
-    added moves every page on, the text unchanged)."""
-    return {"pages": corpus.page_starts} if corpus.page_starts else {}
 
 
 def _turn_stops(variant: Variant) -> dict[str, list[str]]:

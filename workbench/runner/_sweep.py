@@ -282,7 +282,7 @@ def run(
                 embedded_note = ""  # the index opened, or how many chunks a build embedded when it took others' vectors
                 try:
                     embedder = resolver.embedder(embedding, cache=False)
-                    key = embedded_index_key(chunker, embedding, corpus.hash, embedder.identity)
+                    key = embedded_index_key(chunker, embedding, corpus.text_hash, embedder.identity)
                     indexes = indexes or (own := index_store_for(spec, cfg))
                     index = indexes.open(key)
                     stats = index.stats if index is not None else None  # kept with the index: it is not chunked again

@@ -83,7 +83,8 @@ def _check_same_corpus(shown: wb.Corpus, experiment: wb.ExperimentSpec, settings
     with kept_texts(settings) as texts:
         scored = load_spec_corpus(experiment, texts=texts)
     if scored.hash != shown.hash and scored.ids == shown.ids:  # its files were edited since the explorer read them
-        changed = [d.id for d in scored.documents if d.text != shown.get(d.id).text]
+        # its text, or where a PDF's pages start (a blank cover page added: the same text, the pages one on)
+        changed = [d.id for d in scored.documents if d.text != shown.get(d.id).text or scored.page_starts.get(d.id) != shown.page_starts.get(d.id)]
         raise wb.WorkbenchError(
             f"corpus '{scored.name}' changed since the explorer read it ({', '.join(changed[:3])}{', …' if len(changed) > 3 else ''}), so "
             "'Score retrieval' would score chunks you do not see — create the ChunkExplorer again to chunk what it holds now"

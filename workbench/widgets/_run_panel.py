@@ -338,9 +338,7 @@ class RunPanel(w.VBox):
             dataset, corpus = self._load_inputs(spec)
         except (wb.WorkbenchError, ValueError):
             return True  # start() shows what is wrong
-        # a PDF's pages are outside the corpus hash: a cover page added moves them on under the same text
-        ran = self.result.dataset.hash, self.result.corpus.hash, self.result.corpus.page_starts
-        return (dataset.hash, corpus.hash, corpus.page_starts) != ran
+        return (dataset.hash, corpus.hash) != (self.result.dataset.hash, self.result.corpus.hash)
 
     # -- the background thread -------------------------------------------------------------------------------------
 
