@@ -8,6 +8,7 @@ import pytest
 
 from workbench.datasets import Corpus, Document, load_corpus
 from workbench.datasets._pages import Source, page_starts, pages_between, pages_label_problem
+from workbench.errors import DataError
 
 from tests.datasets._pdfs import pdf_bytes
 
@@ -92,3 +93,29 @@ def test_a_blank_cover_page_added_to_a_pdf_is_another_corpus_with_the_same_text(
     assert not covered.hashed_as(first.hash)
     assert load_corpus(tmp_path / "kb", glob="*").hash == covered.hash  # the same files, the same hash
 
+
+@pytest.mark.parametrize(("name", "doc_id", "renamed"), [
+    ("report#page=2.txt", "report#page=2", "report-page-2.txt"),
+    ("notes/scan#page=3-4.md", "notes/scan#page=3-4", "notes/scan-page-3-4.md"),
+])
+def test_a_file_whose_document_id_reads_as_a_page_label_is_refused_in_one_line(tmp_path: Path, name: str, doc_id: str, renamed: str) -> None:
+    # 'report#page=2' was read as page 2 of a document 'report' by every label and retrieved source: a question could not
+    # label it, and a label 'report' would count its chunks
+    (tmp_path / "kb" / "notes").mkdir(parents=True)
+    (tmp_path / "kb" / "report.md").write_text("The report.\n", encoding="utf-8")
+    (tmp_path / "kb" / name).write_text("Its second page, as a file.\n", encoding="utf-8")
+    label = Source.parse(doc_id)
+    pages = f"page {label.pages[0]}" if label.pages[0] == label.pages[1] else f"pages {label.pages[0]}-{label.pages[1]}"  # type: ignore[index]
+    with pytest.raises(DataError) as raised:
+        load_corpus(tmp_path / "kb", glob="**/*")
+    assert str(raised.value) == (f"{tmp_path / 'kb' / name}: its document id '{doc_id}' reads as {pages} of document "
+                                 f"'{label.doc_id}' (a page label), so no label could name it — rename the file, e.g. "
+                                 f"'{renamed}', or leave it out: corpus exclude: ['{name}']")
+
+
+def test_a_document_given_in_memory_whose_id_reads_as_a_page_label_is_refused_in_one_line() -> None:
+    with pytest.raises(DataError) as raised:
+        load_corpus([{"id": "report", "text": "The report."}, {"id": "report#page=2", "text": "Its second page."}], name="docs")
+    assert str(raised.value) == ("corpus 'docs': document 1: its document id 'report#page=2' reads as page 2 of document 'report' "
+                                 "(a page label), so no label could name it — rename it, e.g. 'report-page-2'")
+    assert load_corpus([{"id": "report#PAGE=2", "text": "x"}, {"id": "report#page=two", "text": "y"}]).ids == {"report#PAGE=2", "report#page=two"}

@@ -16,6 +16,7 @@ from workbench.datasets._pdf import pdf_text
 from workbench.datasets._word import docx_text
 from workbench.datasets._frames import _check_columns, _index_holds_ids
 from workbench.datasets._models import Corpus, Document, document_id
+from workbench.datasets._pages import page_label_id
 from workbench.datasets._paths import on_disk
 from workbench.datasets._slides import pptx_text
 from workbench.datasets._text import _markup, _one_line_break, _read_bytes, read_text
@@ -201,7 +202,7 @@ def _folder_document(path: Path, folder: Path, glob: str, root: str | None = Non
     Raises:
         DataError: a broken link, a link to a hidden or system file (see ``_forbidden_target``), a name that is not
             UTF-8, a file that is not UTF-8 text, a PDF, HTML page or Word document whose text cannot be extracted (see
-            ``workbench.datasets._formats``), or an empty one.
+            ``workbench.datasets._formats``), an empty one, or one whose id reads as a page label (``page_label_id``).
     """
     if not path.exists():
         raise DataError(f"{path}: a broken link (to {os.readlink(path)}) — point it at the file, remove it, or "
@@ -213,13 +214,16 @@ def _folder_document(path: Path, folder: Path, glob: str, root: str | None = Non
         return None
     relative = path.relative_to(folder)
     _check_utf8_name(relative, folder)
+    doc_id = document_id(relative.with_suffix("").as_posix())
+    paged = page_label_id(doc_id, relative.as_posix())  # before its text is read
+    if paged is not None:
+        raise DataError(f"{path}: {paged}, or {_leave_out(_exact(relative))}")
     extracted = _file_text(path, relative, texts)
     # one line break, as Python's text files and LangChain's TextLoader read it: a checkout with git's autocrlf (CRLF)
     # is the same corpus, the same hash and the same chunks as the repository it came from
     text = _one_line_break(extracted.text)
     if not text.strip():
         raise DataError(f"{path}: empty document — add its text, or {_leave_out(_exact(relative))}")
-    doc_id = document_id(relative.with_suffix("").as_posix())
     return Document(id=doc_id, text=text, metadata={"path": str(relative), **extracted.metadata})
 
 

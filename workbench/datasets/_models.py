@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from workbench.datasets._pages import page_starts
+from workbench.datasets._pages import page_label_id, page_starts
 from workbench.errors import DataError
 
 if TYPE_CHECKING:
@@ -267,6 +267,9 @@ class Corpus:
                                 "ids must be unique: rename one")
             if not doc.text.strip():  # its logged corpus.jsonl, which load_corpus refuses so, made its bundle "damaged"
                 raise DataError(f"corpus '{self.name}': document {i}: empty document ('{doc.id}') — add its text, or leave it out")
+            paged = page_label_id(doc.id)
+            if paged is not None:
+                raise DataError(f"corpus '{self.name}': document {i}: {paged}")
             first[doc.id] = i
 
     def __repr__(self) -> str:  # not every document's text: a notebook shows this

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["PAGE_STARTS", "Source", "is_relevant", "joined_page_starts", "labels_covering", "page_starts", "pages_between",
-           "pages_label_problem"]
+__all__ = ["PAGE_STARTS", "Source", "is_relevant", "joined_page_starts", "labels_covering", "page_label_id", "page_starts",
+           "pages_between", "pages_label_problem"]
 
 PAGE_STARTS = "page_starts"
 _PAGES = re.compile(r"#page=(\d+)(?:-(\d+))?")
@@ -64,6 +64,22 @@ def _parsed(text: str) -> Source:
         return Source(text)
     first = int(found[1])
     return Source(text[:at], (first, int(found[2]) if found[2] else first))
+
+
+def page_label_id(doc_id: str, file: str | None = None) -> str | None:
+    """Why a document cannot have the id ``doc_id`` (pure), as the end of a line naming the document or ``file`` (the
+    corpus file it was read from, which the fix renames): one ending as a page label does (``report#page=2``, of a file
+    named ``report#page=2.txt``) reads as pages of another document wherever a source is read (dataset labels, retrieved
+    sources, the retrieval metrics, which know no corpus), so no label could name it and its retrieved chunks would
+    count for that document's pages; None for any other id."""
+    label = Source.parse(doc_id)
+    if label.pages is None:
+        return None
+    first, last = label.pages
+    named = f"page {first}" if first == last else f"pages {first}-{last}"
+    head, _, tail = (file or doc_id).rpartition("#page=")
+    return (f"its document id '{doc_id}' reads as {named} of document '{label.doc_id}' (a page label), so no label could "
+            f"name it — rename {'the file' if file else 'it'}, e.g. '{head}-page-{tail}'")
 
 
 def labels_covering(retrieved: Sequence[str], labels: Iterable[str]) -> list[tuple[str, ...]]:
