@@ -151,6 +151,20 @@ def test_a_run_is_not_reused_once_a_pdfs_pages_moved_under_the_same_text(tmp_pat
     assert store.builds == 1  # the vectors come from the text: the index built for the first is searched for the second
 
 
+def test_chunks_an_index_kept_with_pages_are_retrieved_without_them_for_a_corpus_whose_document_has_none(tmp_path: Path) -> None:
+    # an index is keyed by the corpus's text: one built in this process for the PDF (its chunks holding their pages) is
+    # the index of the same text given without pages, whose sources then read pages it does not have
+    project(tmp_path)
+    corpus = load_corpus(tmp_path / "kb", glob="*")
+    chunks = chunk_corpus(corpus, ChunkerSpec.model_validate(CHUNKER))
+    embedder = HashingEmbedder(model_id=MINILM_ID)
+    index = MemoryIndexStore().build("k", chunks, embedder.embed([c.text for c in chunks]))
+    unpaged = wb.Corpus("kb", tuple(wb.Document(d.id, d.text) for d in corpus.documents))
+    assert unpaged.text_hash == corpus.text_hash and not unpaged.page_starts
+    hits = Retriever(index, embedder, RetrievalSpec(k=4), pages=unpaged.page_starts).retrieve("meals refunded")
+    assert sorted(h.chunk.source for h in hits) == ["handbook", "handbook", "handbook", "leave"]
+
+
 def deck_project(tmp_path: Path, *cases: tuple[str, list[str]]) -> wb.ExperimentSpec:
     """The handbook's pages as a deck's slides, its second slide hidden: slide 3 is still page 3."""
     def deck(deck):  # type: ignore[no-untyped-def]

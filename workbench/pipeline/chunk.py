@@ -59,8 +59,10 @@ class Chunk:
         return str(Source(self.doc_id, self.pages))
 
     def on_pages(self, starts: Sequence[int] | None) -> Chunk:
-        """This chunk with the pages it lies on in a document whose pages start at ``starts`` (itself when None)."""
-        return self if starts is None else replace(self, pages=pages_between(starts, self.start, self.end))
+        """This chunk with the pages it lies on in a document whose pages start at ``starts`` (None: a document without
+        pages, whose chunks lie on none, whatever an index built for a paged copy of its text kept)."""
+        pages = None if starts is None else pages_between(starts, self.start, self.end)
+        return self if pages == self.pages else replace(self, pages=pages)
 
 
 # Characters of Chinese and Japanese (Han, kana, half-width katakana), written with no space after a full stop or comma,

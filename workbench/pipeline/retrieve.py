@@ -31,7 +31,8 @@ class Retriever:
     """Finds the chunks for a question. Holds a read-only index: a variant cannot change what others retrieve.
 
     ``pages``: where the pages of the corpus's paged documents start (``Corpus.page_starts``), so that each chunk
-    retrieved from one says its pages, whichever index keeps it (one built before chunks knew their pages too).
+    retrieved from one says its pages, whichever index keeps it (one built before chunks knew their pages too), and each
+    one of a document without pages says none.
     """
 
     index: VectorIndex
@@ -49,4 +50,7 @@ class Retriever:
             hits = _mmr(vector, candidates, self.spec.k, self.spec.mmr_lambda)
         else:
             hits = self.index.search(vector, self.spec.k)
-        return [replace(h, chunk=h.chunk.on_pages(self.pages.get(h.chunk.doc_id))) for h in hits] if self.pages else hits
+        # always: an index is keyed by its corpus's text, so one an in-process store built for a PDF (its chunks holding
+        # their pages) serves the same text given without pages, or with them elsewhere
+        paged = ((h, h.chunk.on_pages(self.pages.get(h.chunk.doc_id))) for h in hits)
+        return [h if chunk is h.chunk else replace(h, chunk=chunk) for h, chunk in paged]
