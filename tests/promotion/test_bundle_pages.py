@@ -33,9 +33,8 @@ def models() -> dict[str, object]:
     return {GEMMA_ID: ScriptedModel(lambda prompt: "fourteen", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
 
 
-def exported(tmp_path: Path, corpus: Any = None) -> tuple[Path, Settings, str]:
-    """A sweep of the PDF corpus folder kb/ (or of ``corpus`` given in memory), promoted and exported: the bundle's
-    folder, the settings and the run's id."""
+def swept(tmp_path: Path, corpus: Any = None) -> tuple[Settings, str]:
+    """A sweep of the PDF corpus folder kb/ (or of ``corpus`` given in memory): the settings and the run's id."""
     (tmp_path / "kb").mkdir()
     (tmp_path / "kb" / "handbook.pdf").write_bytes(pdf_bytes(*PAGES))
     (tmp_path / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CASES), encoding="utf-8")
@@ -45,11 +44,22 @@ def exported(tmp_path: Path, corpus: Any = None) -> tuple[Path, Settings, str]:
         "chunkers": [{"strategy": "recursive", "size": 100, "overlap": 0}], "retrieval": [{"k": 1}]}, base_dir=tmp_path)
     cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     (variant,) = wb.run(spec, settings=cfg, models=models(), progress=False, **({} if corpus is None else {"corpus": corpus})).variants
-    wb.promote(variant.run_id, name="paged", alias="staging", gates=[{"kind": "min_questions", "n": 1}], settings=cfg)
+    return cfg, variant.run_id
+
+
+def published(tmp_path: Path, cfg: Settings, run_id: str) -> Path:
+    """The run promoted and exported: the bundle's folder."""
+    wb.promote(run_id, name="paged", alias="staging", gates=[{"kind": "min_questions", "n": 1}], settings=cfg)
     repo = tmp_path / "deploy"
     repo.mkdir()
     git(repo, "init", "-q")
-    return wb.export("paged", "staging", repo=repo, settings=cfg, checkout=True).path, cfg, variant.run_id
+    return wb.export("paged", "staging", repo=repo, settings=cfg, checkout=True).path
+
+
+def exported(tmp_path: Path) -> tuple[Path, Settings, str]:
+    """A sweep of the PDF corpus folder kb/, promoted and exported: the bundle's folder, the settings and the run's id."""
+    cfg, run_id = swept(tmp_path)
+    return published(tmp_path, cfg, run_id), cfg, run_id
 
 
 def _text_only_hash(corpus: Corpus) -> str:
@@ -101,6 +111,8 @@ def test_a_run_of_pdf_documents_given_in_memory_logged_before_hashes_covered_pag
     documents = [{"id": "handbook", "text": "\n\n".join(PAGES), "metadata": {"page_starts": f"0 {len(PAGES[0]) + 2}"}}]
     with monkeypatch.context() as before:
         before.setattr(Corpus, "hash", property(_text_only_hash))
-        folder, _, _ = exported(tmp_path, corpus=documents)
+        cfg, run_id = swept(tmp_path, corpus=documents)
+    folder = published(tmp_path, cfg, run_id)  # by this workbench
+    assert yaml.safe_load((folder / "config.yaml").read_text())["corpus"]["hash"] == _text_only_hash(load_corpus(documents))
     bundle = wb.load_bundle(folder, index_dir=tmp_path / "index", models=models())
     assert [bundle.answer(case["question"]).source_ids for case in CASES] == [("handbook#page=1",), ("handbook#page=2",)]
