@@ -13,14 +13,13 @@ keep their numbers.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import IO, Any
 
-from workbench.datasets._formats import Extracted, first_line
-from workbench.datasets._office import ENCRYPTED_PACKAGE, OLE_FILE, joined_blocks, saved_as_strict
+from workbench.datasets._formats import Extracted
+from workbench.datasets._office import OfficeFormat, core_title, joined_blocks
 from workbench.datasets._pages import PAGE_STARTS, joined_page_starts
 from workbench.datasets._text import _one_line_break
 from workbench.errors import DataError
@@ -33,25 +32,36 @@ _RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relation
 # a SmartArt graphic's points that hold its text: its nodes and an organisation chart's assistants (not the points of
 # its connections, nor those it lays out)
 _DIAGRAM_NODES = frozenset({"node", "asst"})
-# the main parts python-pptx reads as a presentation: a deck, a macro-enabled one (its macros are never run) and a
-# show (.ppsx, a deck saved to open as a slide show); a template's slides are examples of its layouts, not a document
-_DECKS = frozenset({
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml",
-    "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml",
-    "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml",
-})
-_OTHER_DECKS = {
-    "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml": "a PowerPoint template (.potx)",
-    "application/vnd.ms-powerpoint.template.macroEnabled.main+xml": "a macro-enabled PowerPoint template (.potm)",
-    "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml": "a macro-enabled PowerPoint show (.ppsm)",
-}
-_SAVE_AS_PPTX = ", which is not read — save it as a PowerPoint Presentation (.pptx)"
 # what a placeholder of each type inherits its text style from on the slide master (python-pptx's own mapping): a
 # title's from the master's title, the date, footer and slide number from theirs, any other from the body's
 _TITLES = frozenset({"title", "ctrTitle", "vertTitle"})
 _BOILERPLATE = frozenset({"dt", "ftr", "sldNum", "hdr"})  # repeated on every slide, as a Word document's page footer is
 _BULLETS = ("buNone", "buChar", "buAutoNum", "buBlip")
 
+
+def _open_pptx(stream: IO[bytes]) -> Any:
+    from pptx.package import Package
+
+    return Package.open(stream)
+
+
+_POWERPOINT = OfficeFormat(
+    document="PowerPoint presentation", application="PowerPoint", suffix=".pptx", save_as="PowerPoint Presentation",
+    legacy="a PowerPoint 97-2003 presentation (.ppt)", protect="Protect Presentation",
+    # the main parts python-pptx reads as a presentation: a deck, a macro-enabled one (its macros are never run) and a
+    # show (.ppsx, a deck saved to open as a slide show); a template's slides are examples of its layouts, not a document
+    main_parts=frozenset({
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml",
+        "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml",
+        "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml",
+    }),
+    others={
+        "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml": "a PowerPoint template (.potx)",
+        "application/vnd.ms-powerpoint.template.macroEnabled.main+xml": "a macro-enabled PowerPoint template (.potm)",
+        "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml": "a macro-enabled PowerPoint show (.ppsm)",
+    },
+    open=_open_pptx,
+)
 
 def pptx_text(data: bytes, where: str, leave_out: str) -> Extracted:
     """A PowerPoint deck's slides as markdown-like text, a slide a page (see the module's docstring); its core
@@ -68,43 +78,17 @@ def pptx_text(data: bytes, where: str, leave_out: str) -> Extracted:
             Strict Open XML, a file python-pptx cannot read (truncated, damaged, or another kind of file named .pptx),
             or a deck without any text (its slides pictures).
     """
-    if data.startswith(OLE_FILE):
-        raise DataError(_ole_refusal(data, where, leave_out))
-    from pptx.package import Package
-
-    # python-pptx raises what zipfile, lxml and its own parts meet in a malformed file (BadZipFile, KeyError,
-    # XMLSyntaxError, ValueError...): every one of them means the same to the corpus, at this one boundary
-    try:
-        package = Package.open(io.BytesIO(data))
-        part = package.main_document_part
-        content_type = part.content_type
-        deck = content_type in _DECKS
-        slides = list(part.presentation.slides) if deck else []
+    def read(package: Any, part: Any) -> tuple[list[Any], list[str], str]:
+        slides = list(part.presentation.slides)
         reader = _Deck()
-        pages = [reader.slide_text(slide) if _shown(slide) else "" for slide in slides]
-        title = _core_title(package) if deck else ""
-    except Exception as exc:  # noqa: BLE001
-        if saved_as_strict(data):
-            raise DataError(f"{where}: a PowerPoint presentation saved as Strict Open XML{_SAVE_AS_PPTX}, or {leave_out}") from None
-        raise DataError(f"{where}: not a readable PowerPoint presentation ({type(exc).__name__}: {first_line(exc)}) — the file "
-                        f"may be truncated or damaged, or another kind of file named .pptx: save it again as .pptx, or {leave_out}") from None
-    if not deck:
-        what = _OTHER_DECKS.get(content_type, f"an Office file but not a PowerPoint presentation (its main part is {content_type})")
-        raise DataError(f"{where}: {what}{_SAVE_AS_PPTX}, or {leave_out}")
+        return slides, [reader.slide_text(slide) if _shown(slide) else "" for slide in slides], core_title(package, lambda core: core.title)
+
+    slides, pages, title = _POWERPOINT.read(data, where, leave_out, read)
     if not any(pages):
         raise DataError(_no_text(where, len(slides), sum(not _shown(slide) for slide in slides), leave_out))
     text = "\n\n".join(page for page in pages if page)
     metadata = {"pages": str(len(pages)), PAGE_STARTS: " ".join(map(str, joined_page_starts(pages, len(text))))}
     return Extracted(text, {**metadata, "title": title} if title else metadata)
-
-
-def _ole_refusal(data: bytes, where: str, leave_out: str) -> str:
-    if ENCRYPTED_PACKAGE in data:
-        return (f"{where}: a password-protected PowerPoint presentation — save a copy without the password (PowerPoint: File > "
-                f"Info > Protect Presentation > Encrypt with Password, cleared), or {leave_out}")
-    return (f"{where}: a PowerPoint 97-2003 presentation (.ppt) or another Office 97-2003 file, which is not read — save it as "
-            f".pptx (PowerPoint: File > Save As > PowerPoint Presentation, or libreoffice --headless --convert-to pptx FILE), "
-            f"or {leave_out}")
 
 
 def _no_text(where: str, slides: int, hidden: int, leave_out: str) -> str:
@@ -382,17 +366,6 @@ def _placeholder_index(shape: Any) -> str:
     """A placeholder's index, by which a slide's finds its layout's (0, a title's, when not written)."""
     found = _xpath("./*[1]/p:nvPr/p:ph/@idx")(shape)
     return found[0] if found else "0"
-
-
-def _core_title(package: Any) -> str:
-    """The title in a package's core properties ("" when it has none: python-pptx would make one up)."""
-    from pptx.opc.constants import RELATIONSHIP_TYPE
-
-    try:
-        part = package.part_related_by(RELATIONSHIP_TYPE.CORE_PROPERTIES)
-    except KeyError:
-        return ""
-    return " ".join((part.title or "").split())
 
 
 def _bullet_marks(properties: Any) -> list[str]:

@@ -3,25 +3,34 @@ that header-aware chunkers see its sections, its lists numbered as Word numbers 
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import IO, Any
 
-from workbench.datasets._formats import Extracted, first_line
-from workbench.datasets._office import ENCRYPTED_PACKAGE, OLE_FILE, joined_blocks, saved_as_strict
-from workbench.errors import DataError
+from workbench.datasets._formats import Extracted
+from workbench.datasets._office import OfficeFormat, core_title, joined_blocks
 
-_WORD_DOCUMENT = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
-# Word's other files of the same build, whose main part python-docx does not open as a document
-_OTHER_WORD_FILES = {
-    "application/vnd.ms-word.document.macroEnabled.main+xml": "a macro-enabled Word document (.docm)",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml": "a Word template (.dotx)",
-    "application/vnd.ms-word.template.macroEnabledTemplate.main+xml": "a macro-enabled Word template (.dotm)",
-}
-_SAVE_AS_DOCX = ", which is not read — save it as a Word Document (.docx)"
+
+def _open_docx(stream: IO[bytes]) -> Any:
+    from docx.package import Package
+
+    return Package.open(stream)
+
+
+_WORD = OfficeFormat(
+    document="Word document", application="Word", suffix=".docx", save_as="Word Document",
+    legacy="a Word 97-2003 document (.doc)", protect="Protect Document",
+    main_parts=frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"}),
+    # Word's other files of the same build, whose main part python-docx does not open as a document
+    others={
+        "application/vnd.ms-word.document.macroEnabled.main+xml": "a macro-enabled Word document (.docm)",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml": "a Word template (.dotx)",
+        "application/vnd.ms-word.template.macroEnabledTemplate.main+xml": "a macro-enabled Word template (.dotm)",
+    },
+    open=_open_docx,
+)
 # an element's runs, paragraphs and text boxes of its own: not those of a text box drawn from it (read after the
 # paragraph anchoring it), ``$boxes`` being how many text boxes hold the element (see ``_within``)
 _BOXES_AROUND = "count(ancestor-or-self::w:txbxContent)"
@@ -63,39 +72,14 @@ def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
         DataError: a Word 97-2003 file, a password-protected document, a macro-enabled one, a template, one saved as
             Strict Open XML, or a file python-docx cannot read (truncated, damaged, or another kind of file named .docx).
     """
-    if data.startswith(OLE_FILE):
-        raise DataError(_ole_refusal(data, where, leave_out))
-    from docx.package import Package
+    def read(package: Any, part: Any) -> tuple[list[tuple[str, bool]], str]:
+        reader = _WordReader(_WordStyles(part.styles.element), _notes_of(part), _numbering_of(part))
+        return list(reader.blocks(part.element.body)), core_title(package, lambda core: core.core_properties.title)
 
-    # python-docx raises what zipfile, lxml and its own parts meet in a malformed file (BadZipFile, KeyError,
-    # XMLSyntaxError, ValueError...): every one of them means the same to the corpus, at this one boundary
-    try:
-        package = Package.open(io.BytesIO(data))
-        part = package.main_document_part
-        content_type = part.content_type
-        word = content_type == _WORD_DOCUMENT
-        reader = _WordReader(_WordStyles(part.styles.element), _notes_of(part), _numbering_of(part)) if word else None
-        blocks = list(reader.blocks(part.element.body)) if reader else []
-        title = _core_title(package) if word else ""
-    except Exception as exc:  # noqa: BLE001
-        if saved_as_strict(data):
-            raise DataError(f"{where}: a Word document saved as Strict Open XML{_SAVE_AS_DOCX}, or {leave_out}") from None
-        raise DataError(f"{where}: not a readable Word document ({type(exc).__name__}: {first_line(exc)}) — the file may be "
-                        f"truncated or damaged, or another kind of file named .docx: save it again as .docx, or {leave_out}") from None
-    if not word:
-        what = _OTHER_WORD_FILES.get(content_type, f"an Office file but not a Word document (its main part is {content_type})")
-        raise DataError(f"{where}: {what}{_SAVE_AS_DOCX}, or {leave_out}")
+    blocks, title = _WORD.read(data, where, leave_out, read)
     if title and (not blocks or blocks[0][0].lstrip("#").strip() != title):
         blocks.insert(0, (f"# {title}", False))
     return Extracted(joined_blocks(blocks), {"title": title} if title else {})
-
-
-def _ole_refusal(data: bytes, where: str, leave_out: str) -> str:
-    if ENCRYPTED_PACKAGE in data:
-        return (f"{where}: a password-protected Word document — save a copy without the password (Word: File > Info > "
-                f"Protect Document > Encrypt with Password, cleared), or {leave_out}")
-    return (f"{where}: a Word 97-2003 document (.doc) or another Office 97-2003 file, which is not read — save it as .docx "
-            f"(Word: File > Save As > Word Document, or libreoffice --headless --convert-to docx FILE), or {leave_out}")
 
 
 @lru_cache(maxsize=None)
@@ -110,17 +94,6 @@ def _xpath(path: str) -> Callable[[object], list[Any]]:
 def _within(path: str, element: Any) -> list[Any]:
     """What a path of runs, paragraphs or text boxes (``_SHOWN_RUNS``...) finds of an element's own."""
     return _xpath(path)(element, boxes=_xpath(_BOXES_AROUND)(element))
-
-
-def _core_title(package: Any) -> str:
-    """The title in a package's core properties ("" when it has none: python-docx would make up "Word Document")."""
-    from docx.opc.constants import RELATIONSHIP_TYPE
-
-    try:
-        part = package.part_related_by(RELATIONSHIP_TYPE.CORE_PROPERTIES)
-    except KeyError:
-        return ""
-    return " ".join((part.core_properties.title or "").split())
 
 
 @dataclass(frozen=True)
