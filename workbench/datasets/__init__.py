@@ -9,7 +9,7 @@ Where each part lives:
     _html           the visible text of HTML pages
     _word           the body of Word documents, headings as markdown, lists numbered as Word numbers them
     _slides         the text of PowerPoint decks, a slide a page
-    _office         what Word and PowerPoint files share (Office 97-2003 and password-protected files, Strict Open XML)
+    _office         what Word and PowerPoint files share: a package opened, or refused in one line (OfficeFormat)
     _text           a file's bytes read as text (UTF-8, or one line naming the line and byte of what is not)
     _cases          one case of a row: its fields checked, its own fields kept as metadata, the caps, unique ids
     _dataset_files  JSONL and CSV files, and records (a CSV file's rows, a DataFrame's) read into cases
