@@ -985,3 +985,35 @@ def test_a_corpus_path_that_is_an_archive_or_a_binary_file_is_told_to_unpack_or_
     (tmp_path / name).write_bytes(content)
     with pytest.raises(DataError, match=fix):
         load_corpus(tmp_path / name)
+
+
+def test_promptfoos_expected_column_is_told_to_be_the_reference_not_kept_as_metadata(tmp_path: Path) -> None:
+    # a promptfoo test CSV (question,__expected): '__expected' was kept as metadata, and every question had no reference
+    # to score against, without a word
+    path = tmp_path / "d.csv"
+    path.write_text("question,__expected\nHow often should I descale it?,Every 8 weeks\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(path)
+    assert str(info.value) == (f"{path}:1: column '__expected' is not known — call it 'reference' (allowed: id, question, reference, "
+                               "source_ids, category, tags)")
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_text(json.dumps({"question": "Q?", "__expected": "a"}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"d.jsonl:1: field '__expected' is not known — call it 'reference'"):
+        load_dataset(jsonl)
+
+
+def test_a_langsmith_example_is_named_as_such_not_as_an_mlflow_record(tmp_path: Path) -> None:
+    # a LangSmith dataset's examples (inputs, outputs): was "an MLflow evaluation dataset's nested record — ... its
+    # expectations' expected_response", of a file with no expectations, from another tool
+    import pandas as pd
+
+    row = {"inputs": {"question": "How often should I descale it?"}, "outputs": {"answer": "Every 8 weeks"}, "metadata": {"team": "support"}}
+    expected = ("field 'inputs' is not known: a LangSmith example's nested record — write each case flat, "
+                "{\"question\": its inputs' question, \"reference\": its outputs' answer}")
+    (tmp_path / "d.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(tmp_path / "d.jsonl")
+    assert str(info.value) == f"{tmp_path / 'd.jsonl'}:1: {expected}"
+    with pytest.raises(DataError) as info:
+        load_dataset(pd.DataFrame([row]))
+    assert str(info.value) == f"dataframe: row 0: {expected}"

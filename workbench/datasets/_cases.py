@@ -63,7 +63,8 @@ def _unknown_field_fix(name: str) -> str:
 def _meant_field(name: str) -> str | None:
     """The known field a field or column the format does not have most likely is (pure), or None; cached: every row's
     fields of their own ask it (difflib made loading 5,000 rows with 5 such columns 1.0 s instead of 0.3 s)."""
-    key = name.strip().lower().replace(" ", "_").replace("-", "_")
+    # promptfoo's test files name the expected answer '__expected' (its other special columns '__description'...)
+    key = name.strip().lower().replace(" ", "_").replace("-", "_").strip("_")
     meant = key if key in _FIELDS else next((f for f, others in _OTHER_NAMES.items() if key in others), None)
     return meant if meant is not None else next(iter(difflib.get_close_matches(key, _FIELDS, n=1, cutoff=0.8)), None)
 
@@ -105,7 +106,12 @@ def _first_error(error: ValidationError) -> Any:
     return next((e for e in extra if _meant_field(str(e["loc"][0])) in missing), errors[0])
 
 
-def _describe(error: ValidationError) -> str:
+def _langsmith_example(row: Mapping[str, Any]) -> bool:
+    """Whether a row is a LangSmith dataset's example (``inputs`` and ``outputs`` objects), not MLflow's record (pure)."""
+    return isinstance(row.get("inputs"), Mapping) and isinstance(row.get("outputs"), Mapping) and "expectations" not in row
+
+
+def _describe(error: ValidationError, row: Mapping[str, Any]) -> str:
     first = _first_error(error)
     loc = first["loc"]
     where = _name(loc[0]) if loc else "row"
@@ -113,6 +119,9 @@ def _describe(error: ValidationError) -> str:
     value = first.get("input")
     if kind == "missing":
         return f"field '{where}' is missing — add it"
+    if kind == "extra_forbidden" and _mlflow_nested(loc[0], value) and _langsmith_example(row):
+        return (f"field '{where}' is not known: a LangSmith example's nested record — write each case flat, "
+                "{\"question\": its inputs' question, \"reference\": its outputs' answer}")
     if kind == "extra_forbidden" and _mlflow_nested(loc[0], value):
         return (f"field '{where}' is not known: an MLflow evaluation dataset's nested record — write each case flat, "
                 "{\"question\": its inputs' question, \"reference\": its expectations' expected_response}")
@@ -217,7 +226,7 @@ def _case(row: Mapping[str, Any], where: str, caps: _Caps) -> EvalCase:
     try:
         case = EvalCase.model_validate({**fields, "metadata": metadata} if metadata else fields)
     except ValidationError as exc:
-        raise DataError(f"{where}: {_describe(exc)}") from None
+        raise DataError(f"{where}: {_describe(exc, row)}") from None
     for name, cap in (("question", caps.question), ("reference", caps.reference)):
         size = len(getattr(case, name))
         if size > cap:
