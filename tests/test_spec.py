@@ -204,6 +204,12 @@ def test_a_prompt_file_is_read_however_the_spec_is_built(tmp_path: Path, monkeyp
         ("local:gemma3-270m", "foo:bar", r"exp.yaml:10: models\[0\].id: unknown model provider 'foo'"),
         ("local:gemma3-270m", "local:gpt5", r"exp.yaml:10: models\[0\].id: unknown local generator 'local:gpt5'"),
         ("local:gemma3-270m", "gemma", r"exp.yaml:10: models\[0\].id: model 'gemma' is not a 'provider:model' string"),
+        # LiteLLM's and OpenRouter's spelling: was "is not a 'provider:model' string — e.g. 'local:gemma3-270m' or ...", the fix unsaid
+        ("local:gemma3-270m", "openai/gpt-4o", r"exp.yaml:10: models\[0\].id: model 'openai/gpt-4o' is not a 'provider:model' string — "
+         r"did you mean 'openai:gpt-4o'\?$"),
+        ("local:gemma3-270m", "anthropic/claude-3-5-haiku-latest", r"exp.yaml:10: models\[0\].id: .* did you mean 'anthropic:claude-3-5-haiku-latest'\?$"),
+        ("local:gemma3-270m", "meta-llama/Llama-3.2-1B", r"exp.yaml:10: models\[0\].id: model 'meta-llama/Llama-3.2-1B' is not a 'provider:model' "
+         r"string — e.g. 'local:gemma3-270m' or 'openai:gpt-4o-mini'$"),
         # was pydantic's "Input should be 'recursive', 'token', 'markdown' or 'sentence'", nothing said of the typo
         ("strategy: recursive", "strategy: recursiv", r"exp.yaml:14: chunkers\[0\].strategy: 'recursiv' is not one of 'recursive', 'token', "
          r"'markdown' or 'sentence' — did you mean 'recursive'\?$"),

@@ -188,8 +188,18 @@ def meant_provider(provider: str) -> str | None:
 def _split(model_id: str) -> tuple[str, str]:
     provider, sep, name = model_id.partition(":")
     if not sep or not provider or not name:
-        raise ModelError(f"model '{model_id}' is not a 'provider:model' string — e.g. '{GEMMA_ID}' or 'openai:gpt-4o-mini'")
+        raise ModelError(f"model '{model_id}' is not a 'provider:model' string — {_provider_model_fix(model_id)}")
     return provider, name
+
+
+def _provider_model_fix(model_id: str) -> str:
+    """What to write for a model string without its ``provider:`` (pure): LiteLLM's and OpenRouter's ``openai/gpt-4o``
+    with a colon, when what comes before the slash is a provider; else examples."""
+    provider, slash, name = model_id.partition("/")
+    meant = meant_provider(provider) if slash and name and ":" not in model_id else None
+    if meant is not None and meant not in ("local", "llamacpp"):
+        return f"did you mean '{meant}:{name}'?"
+    return f"e.g. '{GEMMA_ID}' or 'openai:gpt-4o-mini'"
 
 
 def check_model_id(model_id: str, *, role: str = "generator") -> None:
