@@ -414,7 +414,14 @@ def test_a_corpus_in_memory_is_read_from_strings_dicts_langchain_documents_or_a_
     (["a", "   "], "documents: document 1: empty document ('doc-2') — add its text, or leave it out"),
     ([{"id": "a", "text": "x"}, {"id": "a", "text": "y"}], "documents: document 1: duplicate id 'a' (first at document 0)"),
     ([{"id": "a"}], "documents: document 0: field 'text' is missing"),
-    ([{"text": "x", "source": "a.md"}], "documents: document 0: field 'source' is not known — allowed: id, text, metadata"),
+    # a field that is the id or the text under another name stays refused (its documents were named doc-1, doc-2...)
+    ([{"text": "x", "doc_id": "a"}], "documents: document 0: field 'doc_id' is not known — call it 'id' (a field of the "
+                                     "document's own is kept as its metadata)"),
+    ([{"id": "a", "content": "x"}], "documents: document 0: field 'content' is not known — call it 'text' (a field of the "
+                                    "document's own is kept as its metadata)"),
+    ([{"id": "a", "Text": "x"}], "documents: document 0: field 'Text' is not known — call it 'text'"),
+    ([{"text": "x", "url": "u", "metadata": {"url": "v"}}], "documents: document 0: field 'url' is given twice, beside 'metadata' "
+                                                            "and in it — keep one"),
     ([{"text": 3.5}], "documents: document 0: field 'text': expected text, got 3.5 (a number)"),
     ([b"bytes"], "documents: document 0: a bytes is not a document"),
     ({"id": "a", "text": "x"}, "cannot load a corpus from a dict — give a list: [{'id': ..., 'text': ...}] for one document, "
@@ -682,3 +689,20 @@ def test_source_ids_and_tags_given_as_sets_are_in_one_order_whatever_the_process
     from workbench.datasets import EvalCase
 
     assert EvalCase(id="a", question="When?", source_ids=set(ids)).source_ids == tuple(ids)
+
+
+def test_a_jsonl_corpus_with_fields_of_its_own_keeps_them_as_the_documents_metadata(tmp_path: Path) -> None:
+    # an export of a help centre (id, text, url, product, views): was "field 'product' is not known — allowed: id, text,
+    # metadata", for the DataFrame pd.read_json read and for its records alike
+    rows = [{"id": "descaling", "text": "Descale every 8 weeks.", "url": "https://support.example/descaling", "product": "K100", "views": 12},
+            {"id": "warranty", "text": "Two years.", "url": "https://support.example/warranty", "product": None, "views": 3}]
+    path = write(tmp_path / "docs.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    expected = [("descaling", {"url": "https://support.example/descaling", "product": "K100", "views": "12"}),
+                ("warranty", {"url": "https://support.example/warranty", "views": "3"})]  # an empty cell is no metadata
+    for source in (pd.read_json(path, lines=True), rows):
+        corpus = load_corpus(source)
+        assert [(d.id, d.metadata) for d in corpus.documents] == expected
+    # the hash is of ids and texts: the same corpus as without the fields, whose runs it reuses
+    assert corpus.hash == load_corpus([{"id": r["id"], "text": r["text"]} for r in rows]).hash
+    nested = load_corpus([{"id": "a", "text": "x", "url": "u", "metadata": {"page": 3}}])
+    assert nested.documents[0].metadata == {"url": "u", "page": "3"}

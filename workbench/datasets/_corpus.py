@@ -44,12 +44,20 @@ def _document(item: Any, n: int, label: str) -> Document:
     elif isinstance(item, LangChainDocument):
         doc_id, text, metadata = item.id or _default_document_id(n), item.page_content, item.metadata
     elif isinstance(item, Mapping):
-        unknown = sorted(str(k) for k in item if k not in ("id", "text", "metadata"))
-        if unknown:
-            raise DataError(f"{where}: field '{_name(unknown[0])}' is not known — allowed: id, text, metadata")
+        meant = next(((str(k), f) for k in item if k not in _DOCUMENT_FIELDS and (f := _meant_document_field(str(k))) is not None), None)
+        if meant is not None:
+            raise DataError(f"{where}: field '{_name(meant[0])}' is not known — call it '{meant[1]}' (a field of the document's own is "
+                            "kept as its metadata)")
         if "text" not in item:
             raise DataError(f"{where}: field 'text' is missing — give each document its text, e.g. {{\"id\": \"travel\", \"text\": \"...\"}}")
         doc_id, text, metadata = item.get("id"), item["text"], item.get("metadata") or {}
+        # its fields of its own (a help centre export's url, product, updated...) are its metadata, as a case's are
+        own = {str(k): v for k, v in item.items() if k not in _DOCUMENT_FIELDS and not _missing(v)}
+        if own and isinstance(metadata, Mapping):
+            twice = next((k for k in own if k in metadata), None)
+            if twice is not None:
+                raise DataError(f"{where}: field '{_name(twice)}' is given twice, beside 'metadata' and in it — keep one")
+            metadata = {**own, **metadata}
         doc_id = _default_document_id(n) if _missing(doc_id) else _id_text(doc_id)
         text = "" if _missing(text) else text  # an empty cell of a DataFrame's text column (NaN): an empty document
     else:
@@ -65,6 +73,19 @@ def _document(item: Any, n: int, label: str) -> Document:
     for field_name, value in (("id", doc_id), ("text", text), *(("metadata", str(v)) for v in metadata.values())):
         _check_unicode(value, where, field_name)
     return Document(id=document_id(doc_id), text=text, metadata={str(k): str(v) for k, v in metadata.items()})
+
+
+_DOCUMENT_FIELDS = ("id", "text", "metadata")
+# what other tools call a document's id and text (LangChain's page_content, a search index's content or body)
+_DOCUMENT_OTHER_NAMES = {"id": ("doc_id", "document_id", "source_id", "docid", "ids"),
+                         "text": ("content", "contents", "page_content", "body", "passage", "document", "txt")}
+
+
+def _meant_document_field(name: str) -> str | None:
+    """The document field (``id``, ``text``) a field it does not have most likely is: the same name in another case, or
+    under another tool's name (pure); None for a field of the document's own, kept as its metadata."""
+    key = name.strip().lower().replace(" ", "_").replace("-", "_").strip("_")
+    return next((f for f in ("id", "text") if key == f or key in _DOCUMENT_OTHER_NAMES[f]), None)
 
 
 def _default_document_id(n: int) -> str:
