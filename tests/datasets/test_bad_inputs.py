@@ -1017,3 +1017,27 @@ def test_a_langsmith_example_is_named_as_such_not_as_an_mlflow_record(tmp_path: 
     with pytest.raises(DataError) as info:
         load_dataset(pd.DataFrame([row]))
     assert str(info.value) == f"dataframe: row 0: {expected}"
+
+
+@pytest.mark.parametrize("name, reader", [("docs.jsonl", "pd.read_json('docs.jsonl', lines=True)"), ("docs.ndjson", "pd.read_json('docs.ndjson', lines=True)"),
+                                          ("docs.csv", "pd.read_csv('docs.csv')"), ("docs.parquet", "pd.read_parquet('docs.parquet')")])
+def test_a_corpus_given_as_a_table_of_documents_is_told_to_be_read_into_a_dataframe(tmp_path: Path, name: str, reader: str) -> None:
+    # was "the corpus is a file, not a folder — give its folder, with glob: 'docs.jsonl' to use only it", which made the
+    # whole JSONL file one document, its JSON indexed and sent to the model as text
+    path = tmp_path / name
+    path.write_text('{"id": "descaling", "text": "Descale every 8 weeks."}\n', encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_corpus(path)
+    assert str(info.value) == (f"{path}: the corpus is a table of documents, not a folder — a glob would read the whole file as one "
+                               f"document: read it into a DataFrame (a 'text' column, and 'id') and give that, "
+                               f"wb.run(exp, corpus={reader})")
+
+
+def test_the_dataset_file_given_as_the_corpus_is_named_as_the_dataset(tmp_path: Path) -> None:
+    for name, first in (("q.jsonl", '{"id": "q1", "question": "How often?", "reference": "Every 8 weeks."}\n'), ("q.csv", "id,question\nq1,How often?\n")):
+        path = tmp_path / name
+        path.write_text(first, encoding="utf-8")
+        with pytest.raises(DataError) as info:
+            load_corpus(path)
+        assert str(info.value) == (f"{path}: the corpus is a dataset file (its first line holds a 'question'), not a folder of "
+                                   "documents — give the folder of the documents")

@@ -142,7 +142,7 @@ def test_grid_builder_says_under_the_form_when_the_corpus_folder_or_its_glob_pic
     """A corpus typed as the dataset's file, or a glob matching nothing, read "4 model calls" until Run failed on it."""
     builder = GridBuilder(handbook_spec())
     builder.corpus.value = "../datasets/handbook.jsonl"
-    assert "the corpus is a file, not a folder" in builder.summary.value
+    assert "the corpus is a dataset file (its first line holds a &#x27;question&#x27;), not a folder of documents" in builder.summary.value
     builder.corpus.value = "../datasets/handbook"
     builder.glob.value = "*.txt"
     assert "wb-error" in builder.summary.value and "no files match &#x27;*.txt&#x27;" in builder.summary.value

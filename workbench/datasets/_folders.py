@@ -244,6 +244,20 @@ _ARCHIVES = {".zip": "unzip {name} -d {stem}", ".tar": "tar -xf {name}", ".tgz":
              ".tar.bz2": "tar -xjf {name}", ".tar.xz": "tar -xJf {name}", ".7z": "7z x {name}", ".rar": "unrar x {name}"}
 
 
+# files holding many documents, one a line or a row, and how pandas reads them
+_TABLES_OF_DOCUMENTS = {".jsonl": "pd.read_json('{name}', lines=True)", ".ndjson": "pd.read_json('{name}', lines=True)",
+                        ".csv": "pd.read_csv('{name}')", ".parquet": "pd.read_parquet('{name}')"}
+
+
+def _asks_questions(path: Path) -> bool:
+    """Whether a JSONL or CSV file's first line names a ``question`` field or column without a ``text``: the dataset's
+    file, typed where the corpus goes."""
+    with contextlib.suppress(OSError), path.open("rb") as file:
+        first = file.readline(8192).decode("utf-8", "replace")
+        return bool(re.search(r"\bquestion\b", first)) and not re.search(r"\btext\b", first)
+    return False
+
+
 def _corpus_file_fix(path: Path) -> str:
     """What a corpus path that is a file is, and what to do: an archive (a wiki's zipped export) is unpacked, and a
     binary file (an image, a spreadsheet) exported as text, since a glob picking either reads one binary document,
@@ -252,6 +266,12 @@ def _corpus_file_fix(path: Path) -> str:
     if suffix is not None:
         unpack = _ARCHIVES[suffix].format(name=path.name, stem=path.name[: -len(suffix)])
         return f"an archive, not a folder — unpack it ({unpack}) and give the folder of its files"
+    reader = _TABLES_OF_DOCUMENTS.get(path.suffix.lower())
+    if reader is not None and _asks_questions(path):
+        return "a dataset file (its first line holds a 'question'), not a folder of documents — give the folder of the documents"
+    if reader is not None:  # a glob in its folder would read it whole, as one document of JSON or CSV text
+        return ("a table of documents, not a folder — a glob would read the whole file as one document: read it into a "
+                f"DataFrame (a 'text' column, and 'id') and give that, wb.run(exp, corpus={reader.format(name=path.name)})")
     kind = file_format(path.name)
     if kind is None:
         with contextlib.suppress(OSError), path.open("rb") as file:
