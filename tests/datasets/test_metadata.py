@@ -42,6 +42,13 @@ def test_a_dataframe_keeps_its_other_columns_as_metadata() -> None:
     assert all(type(v) in (int, float, str, bool) for c in ds.cases for v in c.metadata.values())  # no numpy scalars
 
 
+def test_an_empty_cell_of_a_date_column_is_no_metadata() -> None:
+    # a SQL export's created_at with a missing date (pandas' NaT): was kept as the text 'NaT', a column value and a trace
+    # tag saying a date nobody wrote
+    frame = pd.DataFrame({"question": ["When?", "Why?"], "created": pd.to_datetime(["2026-01-02", None])})
+    assert [c.metadata for c in load_dataset(frame).cases] == [{"created": "2026-01-02 00:00:00"}, {}]
+
+
 def test_metadata_leaves_the_dataset_hash_and_the_cases_equal(tmp_path: Path) -> None:
     # the hash names the questions a run answered (reuse keys, comparisons, promotion evidence): a column of notes or
     # difficulty reaches no model, retriever or scorer, so adding or editing one keeps every earlier run reusable

@@ -3,6 +3,7 @@ fields kept as metadata, the length caps, unique ids, and the values a row's cel
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import hashlib
 import json
@@ -294,5 +295,6 @@ def _reference_text(value: Any) -> Any:
 
 
 def _missing(value: Any) -> bool:
-    """Whether a cell holds no value: None, or NaN (pandas' empty cell)."""
-    return value is None or (isinstance(value, float) and value != value)
+    """Whether a cell holds no value: None, NaN (pandas' empty cell), or NaT (an empty cell of a date column, a
+    ``datetime`` unequal to itself as NaN is)."""
+    return value is None or (isinstance(value, (float, datetime.date)) and value != value)
