@@ -58,9 +58,16 @@ def test_bundle_reproduces_the_promoted_run_without_mlflow(swept: Swept, bundle_
         assert len(got.contexts) == bundle.config.retrieval.k
 
 
-def test_a_moved_corpus_must_be_named(swept: Swept, bundle_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(BundleError, match="corpus folder 'corpus' not found — pass corpus_path="):
+def test_a_moved_corpus_must_be_named(swept: Swept, bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # was "corpus folder 'corpus' not found — pass corpus_path=": a path relative to the experiment file, looked for
+    # where the deployment never saw it, and nothing said where or which folder to give
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BundleError) as info:
         wb.load_bundle(bundle_dir, index_dir=tmp_path / "index", models=fake_models())
+    assert str(info.value) == (f"{bundle_dir / 'config.yaml'}: corpus folder 'corpus' (the experiment's path, relative to its file) is neither in "
+                               f"{bundle_dir} nor in the current folder {tmp_path} — pass the folder of the corpus's "
+                               f"{len(swept.result.corpus)} documents: "
+                               "wb.load_bundle(path, corpus_path=...)")
 
 
 def test_a_corpus_path_that_is_no_folder_is_named(swept: Swept, bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

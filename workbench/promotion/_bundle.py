@@ -309,7 +309,12 @@ def _corpus_folder(config: BundleConfig, folder: Path, corpus_path: str | Path |
     candidates = [raw] if raw.is_absolute() else [folder / raw, Path.cwd() / raw]
     found = next((c for c in map(on_disk, candidates) if c.is_dir()), None)
     if found is None:
-        raise BundleError(f"{folder / CONFIG_FILE}: corpus folder '{info.path}' not found — pass corpus_path=")
+        # a relative path is the experiment's, from its file's folder, which the deployment does not have
+        missing = (f"corpus folder '{info.path}' is not found" if raw.is_absolute() else
+                   f"corpus folder '{info.path}' (the experiment's path, relative to its file) is neither in {folder} nor in the "
+                   f"current folder {Path.cwd()}")
+        raise BundleError(f"{folder / CONFIG_FILE}: {missing} — pass the folder of the corpus's {info.documents} documents: "
+                          "wb.load_bundle(path, corpus_path=...)")
     return found
 
 
