@@ -87,6 +87,16 @@ def test_cost_per_success_is_compared_when_costs_are_known(tables) -> None:  # t
         wb.compare(unpriced, metrics=[COST_PER_SUCCESS])
 
 
+def test_cost_per_success_is_left_out_by_default_when_no_variant_spent_anything(tables) -> None:  # type: ignore[no-untyped-def]
+    # local models cost nothing: every cost per success was 0 or undefined (no success in a resample, 0/0), and the
+    # report read "0.000 [-inf, inf]" against the baseline, a row of noise in every comparison of free models
+    free = {k: v.assign(cost_usd=0.0) for k, v in tables.items()}
+    report = wb.compare(free)
+    assert "cost_usd" in report.metrics and COST_PER_SUCCESS not in report.metrics
+    assert "-inf" not in str(report)
+    assert COST_PER_SUCCESS in wb.compare(free, metrics=[COST_PER_SUCCESS]).metrics  # asked for, it is still given
+
+
 def test_pairing_uses_only_questions_both_variants_scored(tables) -> None:  # type: ignore[no-untyped-def]
     partial = tables["better"].iloc[:20].copy()
     partial.loc[partial.index[:5], "token_f1"] = None  # five questions not scored

@@ -370,7 +370,10 @@ def _chosen_metrics(metrics: str | Sequence[str] | None, available: list[str], s
             cost per success is asked for (every answer would count as failed: infinite for every variant).
     """
     if metrics is None:
-        chosen = list(available)
+        # free models (local ones) cost 0 whatever they answer: each cost per success is 0, or 0/0 in a resample with no
+        # success, which read "0.000 [-inf, inf]" against the baseline in every comparison of free models
+        spent = any(bool((known_costs(t.frame) > 0).any()) for t in tables)
+        chosen = [m for m in available if m != COST_PER_SUCCESS or spent]
     else:
         chosen = list(dict.fromkeys([metrics] if isinstance(metrics, str) else metrics))
         if not chosen:
