@@ -794,6 +794,15 @@ def test_a_gate_threshold_given_as_yes_or_no_is_refused(tmp_path: Path) -> None:
             load_experiment(write(tmp_path, GOOD + f"promotion:\n  gates:\n    - {gate}\n"))
 
 
+def test_a_gate_bound_on_a_score_written_as_a_percentage_is_refused(tmp_path: Path) -> None:
+    # 'min: 30' for 30% on token_f1 (0 to 1): no run could pass, found at promotion after the sweep
+    with pytest.raises(SpecError, match=r"exp.yaml:\d+: promotion.gates\[0\]: token_f1 lies between 0 and 1, so 30 reads as a "
+                                        r"percentage — write it as a fraction, 0.3$"):
+        load_experiment(write(tmp_path, GOOD + "promotion:\n  gates:\n    - {kind: metric, metric: token_f1, min: 30}\n"))
+    # a metric of another scale (a latency, a custom scorer's) keeps its bound
+    assert load_experiment(write(tmp_path, GOOD + "promotion:\n  gates:\n    - {kind: metric, metric: latency_p95_s, max: 30}\n")).promotion
+
+
 @pytest.mark.parametrize(("gate", "expected"), [
     # pydantic's "Unable to extract tag using discriminator 'kind'", while the schema let the editor pass the gate
     ("- metric: token_f1\n      min: 0.3", r"exp.yaml:19: promotion.gates\[0\]: 'kind' is missing — add kind: metric$"),

@@ -33,6 +33,7 @@ __all__ = [
     "cosine",
     "cost_per_success",
     "direction",
+    "fraction_bound_problem",
     "higher_is_better",
     "is_count",
     "is_refusal",
@@ -202,6 +203,16 @@ def scorer(
         return factory
 
     return register
+
+
+def fraction_bound_problem(metric: str, bound: float) -> str | None:
+    """Why a gate's bound on ``metric`` cannot be what was meant, or None (pure): every built-in scorer's value lies
+    between 0 and 1, so a bound written as a percentage (``min: 30`` for 30%) is one no run could pass, or every run
+    would. A bound just above 1 (1.1, 2) is left alone: it reads as "fail every variant" (a CI dry run's, a test's)."""
+    if metric not in _BUILTIN_SCORERS or bound <= 2:
+        return None
+    fix = f"write it as a fraction, {bound / 100:g}" if bound <= 100 else "give a bound between 0 and 1"
+    return f"{metric} lies between 0 and 1, so {bound:g} reads as a percentage — {fix}"
 
 
 def scorer_entries() -> Mapping[str, ScorerEntry]:

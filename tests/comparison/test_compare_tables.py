@@ -412,6 +412,14 @@ def test_a_gate_on_retrieval_fails_a_variant_whose_every_answer_failed(tables) -
     assert [str(f) for f in report.gate("hit_at_k", minimum=0.5)] == [
         "FAIL dead: 30 of 30 questions failed, so its scores leave them out — run the experiment again (only those questions are retried)"]
 
+def test_a_gate_bound_on_a_score_written_as_a_percentage_is_refused(tables) -> None:  # type: ignore[no-untyped-def]
+    # workbench gate EXP --metric token_f1 --min 30: "FAIL ... mean 0.264 is below the minimum 30" for every variant
+    report = wb.compare(tables, metrics=["token_f1", "latency_s"])
+    with pytest.raises(WorkbenchError, match=r"^token_f1 lies between 0 and 1, so 30 reads as a percentage — write it as a fraction, 0.3$"):
+        report.gate("token_f1", minimum=30)
+    assert report.gate("latency_s", maximum=30) == ()
+
+
 def test_check_metric_is_the_one_gate_rule() -> None:
     from workbench.comparison import Breach, check_metric
 

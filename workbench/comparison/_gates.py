@@ -16,6 +16,7 @@ from workbench.comparison._stats import fewest_questions
 from workbench.comparison._tables import retrieval_only_note
 from workbench.comparison._values import failed, unanswered_scorers, unknown_metric
 from workbench.errors import WorkbenchError
+from workbench.metrics import fraction_bound_problem
 
 if TYPE_CHECKING:
     from workbench.comparison._view import ComparisonView
@@ -92,6 +93,9 @@ def gate_failures(
             raise WorkbenchError(f"gate {name} {bound} is not a finite number — give a number such as 0.5")
     if minimum is not None and maximum is not None and minimum > maximum:
         raise WorkbenchError(f"gate minimum {minimum:g} is above maximum {maximum:g}: no variant could pass — swap them, or drop one")
+    problem = next(filter(None, (fraction_bound_problem(m, b) for m in metrics for b in (minimum, maximum) if b is not None)), None)
+    if problem is not None:
+        raise WorkbenchError(problem)
     failures = [GateFailure(s.name, "", f"no results ({s.reason})") for s in report.skipped]
     # a baseline run of another sweep (what is in production) is compared against, not gated: a production run below
     # the floor failed every pull request's gate, which no pull request could mend

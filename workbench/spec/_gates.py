@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from workbench.metrics import fraction_bound_problem
 from workbench.spec._base import _fraction_not_percent, _Spec
 
 
@@ -47,6 +48,9 @@ class MetricGate(_Gate):
             raise ValueError(f"gate on '{self.metric}' needs 'min' or 'max'")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"gate on '{self.metric}': min {self.min} is above max {self.max}")
+        problem = next(filter(None, (fraction_bound_problem(self.metric, b) for b in (self.min, self.max) if b is not None)), None)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 
