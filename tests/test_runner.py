@@ -949,6 +949,18 @@ def test_a_model_handed_over_under_a_misspelt_id_is_refused_not_replaced_by_the_
     assert {v.status for v in result.variants} == {"FINISHED"}
 
 
+def test_models_none_of_whose_keys_is_a_model_of_the_experiment_are_refused(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # models={"gemma": fake}: no near miss of 'local:gemma3-270m' by spelling, so nothing was said, the fake was never
+    # called and the real models loaded and answered (a hosted one at its price)
+    tracker = MemoryTracker()
+    with pytest.raises(wb.SpecError) as info:
+        wb.run(make_spec(), models={"gemma": ScriptedModel(lambda p: "an answer", model_id=GEMMA_ID)}, tracker=tracker,
+               settings=wb_settings, progress=False)
+    assert str(info.value) == (f"models: none of its keys ('gemma') is a model of experiment 'unit', so none of them would be called "
+                               f"and the experiment's own would answer — key each by the model string it replaces: {MINILM_ID}, {GEMMA_ID}")
+    assert tracker.runs == {}
+
+
 def in_memory_spec(**overrides) -> ExperimentSpec:  # type: ignore[no-untyped-def]
     """make_spec's grid cut to one variant, run in this process, with no dataset or corpus of its own."""
     data = make_spec(prompts=make_spec().prompts[:1], chunkers=make_spec().chunkers[:1], execution={"isolation": "none"}, **overrides)

@@ -652,10 +652,11 @@ def check_can_start(
 def _check_overrides(spec: ExperimentSpec, models: Mapping[str, Any] | None) -> None:
     """Refuse a model handed to the sweep under a misspelt id (``local:gemma3-270M``): it would never be called, and the
     experiment's own model would answer in its place (loaded, or called at the provider's price), with nothing said.
-    A key that is no near miss of one of the experiment's models is left alone (a notebook's dict of all its models).
+    A key that is no near miss of one of the experiment's models is left alone (a notebook's dict of all its models),
+    unless no key is a model of the experiment: then the mapping replaces nothing.
 
     Raises:
-        SpecError: a key is close to a model of the experiment that no key overrides.
+        SpecError: a key is close to a model of the experiment that no key overrides, or no key is one of its models.
     """
     if not models:
         return
@@ -670,6 +671,10 @@ def _check_overrides(spec: ExperimentSpec, models: Mapping[str, Any] | None) -> 
         if near:
             raise SpecError(f"models: '{key}' is not a model of experiment '{spec.name}', so it would never be called and "
                             f"'{near[0]}' would answer instead — did you mean '{near[0]}'? (or leave '{key}' out of models=)")
+    if not used & set(models):  # 'gemma', no near miss by spelling: the whole mapping would replace nothing
+        keys = ", ".join(repr(str(k)) for k in list(models)[:5])
+        raise SpecError(f"models: none of its keys ({keys}) is a model of experiment '{spec.name}', so none of them would be called "
+                        f"and the experiment's own would answer — key each by the model string it replaces: {', '.join(sorted(used))}")
 
 
 def _check_portable(spec: ExperimentSpec, models: Mapping[str, Any] | None, judge: Judge | None) -> None:
