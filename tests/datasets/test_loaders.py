@@ -633,6 +633,16 @@ def test_a_hugging_face_dataset_or_arrow_table_is_told_to_hand_over_its_datafram
         load_dataset({"question": ["When?"]})
 
 
+def test_a_list_of_cases_is_told_to_be_made_a_dataframe() -> None:
+    # was "cannot load a dataset from list — give a .jsonl/.csv path or a DataFrame", of the cases a notebook built
+    rows = [{"question": "How often should I descale it?", "reference": "Every 8 weeks"}]
+    with pytest.raises(DataError) as info:
+        load_dataset(rows)
+    assert str(info.value) == ("cannot load a dataset from list — give a .jsonl/.csv path or a DataFrame: a list of cases (dicts) "
+                               "makes one, dataset=pd.DataFrame(cases)")
+    assert load_dataset(pd.DataFrame(rows)).cases[0].reference == "Every 8 weeks"
+
+
 def test_a_row_without_an_id_whose_default_id_is_another_rows_id_is_named_as_such(tmp_path: Path) -> None:
     # was "d.csv:3: field 'id': duplicate id 'case-1' (first at d.csv:2)", of a line 2 that holds no id
     when, who = (load_dataset(write(tmp_path / "q.csv", f"question\n{q}\n")).cases[0].id for q in ("When?", "Who?"))

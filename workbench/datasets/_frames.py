@@ -39,10 +39,13 @@ def _index_holds_ids(frame: Any, label: str, others: Collection[str] = _OTHER_NA
 
 def _frame_fix(source: Any) -> str:
     """How to make a DataFrame of a table that is none (pure): a Hugging Face ``Dataset``, a pyarrow ``Table`` or a polars
-    frame has ``to_pandas()``; a ``DatasetDict`` (what ``datasets.load_dataset`` returns) holds one per split."""
+    frame has ``to_pandas()``; a ``DatasetDict`` (what ``datasets.load_dataset`` returns) holds one per split; a list of
+    dicts is the rows of one."""
     if hasattr(source, "to_pandas"):
         return ": its to_pandas() is one (dataset=table.to_pandas())"
     splits = [str(k) for k, v in source.items() if hasattr(v, "to_pandas")] if isinstance(source, Mapping) else []
     if splits:
         return f": pick a split and take its to_pandas(), e.g. ds[{splits[0]!r}].to_pandas() (splits: {', '.join(splits)})"
+    if isinstance(source, (list, tuple)) and source and all(isinstance(item, Mapping) for item in source):
+        return ": a list of cases (dicts) makes one, dataset=pd.DataFrame(cases)"
     return ""
