@@ -94,7 +94,13 @@ def test_a_different_corpus_is_refused(swept: Swept, bundle_dir: Path, tmp_path:
     other = tmp_path / "corpus"
     shutil.copytree(swept.root / "corpus", other)
     (other / "loops.md").write_text("# Loops\n\nRewritten since the evaluation.")
-    with pytest.raises(BundleError, match="but the bundle was evaluated on"):
+    # the hashes alone did not say whether a document was added or one was edited
+    n = len(swept.result.corpus)
+    with pytest.raises(BundleError, match=rf"but the bundle was evaluated on \w{{12}}: the same number of documents \({n}\), so a "
+                                          r"document's text changed since — "):
+        wb.load_bundle(bundle_dir, corpus_path=other, index_dir=tmp_path / "index", models=fake_models())
+    (other / "new.md").write_text("# New\n\nAdded since the evaluation.")
+    with pytest.raises(BundleError, match=rf"but the bundle was evaluated on \w{{12}}: {n + 1} documents, where it had {n} — "):
         wb.load_bundle(bundle_dir, corpus_path=other, index_dir=tmp_path / "index", models=fake_models())
 
 

@@ -354,7 +354,10 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
         fix = ("the built-in corpus of another workbench: load the bundle with the workbench it was evaluated with (its "
                f"{REPORT_FILE} names the version), or promote a configuration evaluated with this one" if info.builtin is not None
                else f"use the same corpus (the answers would differ){_extracted_fix(corpus)}, or promote a configuration evaluated on this one")
-        raise BundleError(f"corpus {where} has hash {corpus.hash[:12]} but the bundle was evaluated on {info.hash[:12]} — {fix}")
+        # the hashes alone do not say whether documents were added or removed, or one was edited
+        count = (f": the same number of documents ({len(corpus)}), so a document's text changed since" if len(corpus) == info.documents
+                 else f": {len(corpus)} documents, where it had {info.documents}" if info.documents else "") if info.builtin is None else ""
+        raise BundleError(f"corpus {where} has hash {corpus.hash[:12]} but the bundle was evaluated on {info.hash[:12]}{count} — {fix}")
     return corpus
 
 
