@@ -1041,3 +1041,31 @@ def test_the_dataset_file_given_as_the_corpus_is_named_as_the_dataset(tmp_path: 
             load_corpus(path)
         assert str(info.value) == (f"{path}: the corpus is a dataset file (its first line holds a 'question'), not a folder of "
                                    "documents — give the folder of the documents")
+
+
+def test_paths_written_from_the_current_folder_are_told_what_to_write_from_the_experiments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # run from the project's root, experiments/x.yaml naming datasets/q.jsonl: was "dataset file not found — check the path
+    # (relative paths are from the experiment file)", of a file right there
+    (tmp_path / "experiments" / "prompts").mkdir(parents=True)
+    (tmp_path / "datasets" / "kb").mkdir(parents=True)
+    (tmp_path / "datasets" / "q.jsonl").write_text('{"question": "How often?"}\n', encoding="utf-8")
+    (tmp_path / "datasets" / "kb" / "a.md").write_text("# A\n\nDescale every 8 weeks.\n", encoding="utf-8")
+    (tmp_path / "experiments" / "prompts" / "p.txt").write_text("{context}\n\nQ: {question}\nA:", encoding="utf-8")
+    good = {"name": "t", "dataset": {"path": "../datasets/q.jsonl"}, "corpus": {"path": "../datasets/kb"},
+            "prompts": [{"name": "p", "file": "prompts/p.txt"}], "models": [{"id": "local:gemma3-270m"}],
+            "chunkers": [{"strategy": "recursive"}]}
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "experiments"
+    spec = ExperimentSpec.from_dict(good, base_dir=folder)
+    assert len(load_inputs(spec)[0]) == 1
+    for field, written, what, meant in (("dataset", "datasets/q.jsonl", "dataset file", "../datasets/q.jsonl"),
+                                        ("corpus", "datasets/kb", "corpus folder", "../datasets/kb")):
+        spec = ExperimentSpec.from_dict({**good, field: {"path": written}}, base_dir=folder)
+        with pytest.raises(DataError) as info:
+            load_inputs(spec)
+        assert str(info.value) == (f"{folder / written}: {what} not found — '{written}' is found from the current folder, but paths "
+                                   f"are relative to the experiment file's folder ({folder}): write '{meant}'")
+    with pytest.raises(SpecError, match=re.escape("prompts[0].file: experiments/prompts/p.txt not found — 'experiments/prompts/p.txt' is "
+                                                  f"found from the current folder, but paths are relative to the experiment file's folder "
+                                                  f"({folder}): write 'prompts/p.txt'")):
+        ExperimentSpec.from_dict({**good, "prompts": [{"name": "p", "file": "experiments/prompts/p.txt"}]}, base_dir=folder)

@@ -15,7 +15,8 @@ Where each part lives:
     _dataset_files  JSONL and CSV files, and records (a CSV file's rows, a DataFrame's) read into cases
     _frames         what datasets and corpora check of a DataFrame (a column twice, ids in the index)
     _dataset        load_dataset
-    _paths          paths as typed (either Unicode form), and what to do about one that does not exist
+    _paths          paths as typed (either Unicode form), and what to do about one that does not exist (one written from
+                    the current folder, not the experiment's)
     _folders        corpus folders: glob, exclude and hidden files, the folder's check, the fixes suggested
     _corpus         load_corpus: the built-in reference, documents in memory, a folder's files as documents
 """
@@ -27,7 +28,7 @@ from workbench.datasets._folders import PYTHON_REFERENCE, check_corpus_folder, l
 from workbench.datasets._formats import FORMAT_PACKAGES, Extracted, TextCache, file_format
 from workbench.datasets._models import REFUSAL_CATEGORIES, Corpus, Dataset, Document, EvalCase, document_id
 from workbench.datasets._pages import PAGE_STARTS, Source, is_relevant, labels_covering, page_starts, pages_between, pages_label_problem
-from workbench.datasets._paths import missing_path_fix, on_disk
+from workbench.datasets._paths import cwd_relative_fix, missing_path_fix, on_disk
 from workbench.datasets._text import read_text
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "check_corpus_folder",
     "check_limit",
     "csv_header",
+    "cwd_relative_fix",
     "document_id",
     "file_format",
     "is_relevant",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from pathlib import Path
 
@@ -37,3 +38,18 @@ def missing_path_fix(path: str | Path, fix: str) -> str:
     if "\\" in str(path) and on_disk(forward).exists():
         return f"write '/' between folders, not '\\' (which is part of a file name here): {forward} exists, and Windows reads '/' too"
     return fix
+
+
+def cwd_relative_fix(written: str, base: Path) -> str | None:
+    """What to write for a path relative to the current folder where it is read from ``base`` (the experiment file's
+    folder), when it is found only from the current folder (``datasets/q.jsonl`` in ``experiments/x.yaml``, run from the
+    project's root); None when the path is found from ``base``, is absolute, or is found from neither (pure but for
+    the file system)."""
+    given = Path(written).expanduser()
+    if given.is_absolute() or on_disk(base / given).exists():
+        return None
+    here = Path.cwd() / given
+    if not on_disk(here).exists() or os.path.realpath(base) == os.path.realpath(Path.cwd()):
+        return None
+    meant = Path(os.path.relpath(here, base)).as_posix()
+    return f"'{written}' is found from the current folder, but paths are relative to the experiment file's folder ({base}): write '{meant}'"

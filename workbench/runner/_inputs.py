@@ -16,6 +16,7 @@ from workbench.datasets import (
     Source,
     TextCache,
     check_limit,
+    cwd_relative_fix,
     document_id,
     file_format,
     left_out_fix,
@@ -40,8 +41,23 @@ def load_spec_dataset(spec: ExperimentSpec, limit: int | None = None) -> Dataset
     if ref is None:
         raise SpecError(_no_data(spec, "dataset", "add dataset: {path: ...}", "the cases: wb.run(exp, dataset=df)"))
     return load_dataset(
-        spec.resolve(ref.path), limit=ref.limit if limit is None else limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars
+        _found(spec, ref.path, "dataset file"), limit=ref.limit if limit is None else limit, max_question_chars=ref.max_question_chars,
+        max_reference_chars=ref.max_reference_chars
     )
+
+
+def _found(spec: ExperimentSpec, written: str, what: str) -> Path:
+    """``written`` resolved from the experiment file's folder (``spec.resolve``).
+
+    Raises:
+        DataError: it is not found there but is from the current folder (a path written from the project's root in
+            ``experiments/x.yaml``): saying what to write, where the loader would say only that it is not found.
+    """
+    path = spec.resolve(written)
+    fix = cwd_relative_fix(written, spec.base_dir)
+    if fix is not None:
+        raise DataError(f"{path}: {what} not found — {fix}")
+    return path
 
 
 def load_spec_corpus(spec: ExperimentSpec, *, texts: TextCache | None = None) -> Corpus:
@@ -57,7 +73,7 @@ def load_spec_corpus(spec: ExperimentSpec, *, texts: TextCache | None = None) ->
 
 
 def _read_corpus(spec: ExperimentSpec, ref: CorpusRef, texts: TextCache | None) -> Corpus:
-    return load_corpus(ref.builtin or spec.resolve(ref.path or ""), glob=ref.glob, exclude=ref.exclude, texts=texts)
+    return load_corpus(ref.builtin or _found(spec, ref.path or "", "corpus folder"), glob=ref.glob, exclude=ref.exclude, texts=texts)
 
 
 def _corpus_ref(spec: ExperimentSpec, given: Any) -> CorpusRef | None:

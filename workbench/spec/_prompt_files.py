@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from workbench.datasets import missing_path_fix, on_disk
+from workbench.datasets import cwd_relative_fix, missing_path_fix, on_disk
 from workbench.errors import SpecError
 from workbench.prompts import check_template, problem_line
 from workbench.spec._prompts import PromptSpec, _as_a_file_reads
@@ -56,7 +56,9 @@ def _read_prompt_files(
             prompt_path = on_disk(base / Path(prompt["file"]).expanduser())  # like the dataset and corpus paths
             if not prompt_path.is_file():
                 where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
-                raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} {_not_a_prompt_file(prompt_path, relative_to or str(base))}")
+                moved = cwd_relative_fix(str(prompt["file"]), base)
+                raise SpecError(f"{where}: prompts[{i}].file: {prompt['file']} "
+                                f"{f'not found — {moved}' if moved else _not_a_prompt_file(prompt_path, relative_to or str(base))}")
             secret = _secret_place(prompt_path, base)
             if secret is not None:
                 where = f"{source}:{_line_of(node, ('prompts', i, 'file'))}" if node is not None else source
