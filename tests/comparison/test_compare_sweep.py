@@ -41,6 +41,13 @@ def _answer(prompt) -> str:  # type: ignore[no-untyped-def]
     return context.split(". ")[0][:200]
 
 
+def _slow_answer(prompt) -> str:  # type: ignore[no-untyped-def]
+    import time
+
+    time.sleep(0.5)  # a sweep stopped after a few questions is stopped part way through its variant
+    return _answer(prompt)
+
+
 def _spec(name: str = EXPERIMENT) -> ExperimentSpec:
     return ExperimentSpec.from_dict({
         "name": name,
@@ -490,3 +497,41 @@ def test_a_results_per_question_table_is_built_once_and_again_for_a_new_secret(s
     import pickle
 
     assert pickle.loads(pickle.dumps(variant)).records_frame().equals(fresh)  # a copy elsewhere builds its own
+
+
+def test_a_gate_fails_a_variant_that_ended_failed_or_killed_with_some_answers(
+    store: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a variant past its token budget is a FAILED run holding the answers it had: none of them failed, racing did not
+    # stop it, so `workbench gate` passed the sweep on a fraction of its questions, and the CI recipe (which leaves a
+    # run's exit 1 to the gate) went green; a sweep stopped mid-variant (Ctrl+C, a cancelled job) passed the same
+    data = _spec("compare-budget").model_dump(mode="json", exclude_defaults=True)
+    data.update(prompts=data["prompts"][:1], chunkers=data["chunkers"][:1], limits={"max_tokens": 400})
+    models = {GEMMA_ID: ScriptedModel(_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    result = wb.run(ExperimentSpec.from_dict(data, base_dir=ROOT), settings=store, models=models, index_store=MemoryIndexStore(),
+                    progress=False)
+    (variant,) = result.variants
+    assert variant.status == "FAILED" and 0 < len(variant.records) < 8, variant
+    for source in ("compare-budget", result):  # from the store (the CLI's way) and from the sweep in memory
+        failures = wb.compare(source, tracking_uri=store.tracking_uri, metrics="hit_at_k").gate("hit_at_k", minimum=0)
+        assert [str(f) for f in failures] == [
+            f"FAIL {variant.variant.name}: ended FAILED: {variant.outcome.error}; its scores rest on the {len(variant.records)} "
+            "questions it answered before, so it is not gated on them — run the experiment again to finish it (answers come from the cache)"]
+    assert main(["--tracking-uri", store.tracking_uri, "gate", "compare-budget", "--metric", "hit_at_k", "--min", "0"]) == 1
+    assert "ended FAILED: token budget of 400 exceeded" in capsys.readouterr().out
+
+    stop = threading.Event()
+
+    def on_event(event: wb.ProgressEvent) -> None:
+        if event.kind == "question_done" and event.done >= 3:
+            stop.set()  # Ctrl+C a few questions into the variant
+
+    data.update(name="compare-stopped", limits={})
+    slow = {**models, GEMMA_ID: ScriptedModel(_slow_answer, model_id=GEMMA_ID)}
+    stopped = wb.run(ExperimentSpec.from_dict(data, base_dir=ROOT), settings=store, models=slow, index_store=MemoryIndexStore(),
+                     progress=False, stop=stop, on_event=on_event, fresh=True)
+    assert [v.status for v in stopped.variants] == ["STOPPED"] and stopped.variants[0].records
+    assert main(["--tracking-uri", store.tracking_uri, "gate", "compare-stopped", "--metric", "hit_at_k", "--min", "0"]) == 1
+    assert "ended KILLED: stopped by the user; its scores rest on the" in capsys.readouterr().out
+    (failure,) = wb.compare(stopped).gate("hit_at_k", minimum=0)  # the sweep in memory: its variant STOPPED
+    assert failure.message.startswith("ended STOPPED: stopped by the user; its scores rest on the")

@@ -238,12 +238,12 @@ class ComparisonReport:
 
 
 def _default_baseline(tables: Sequence[VariantTable]) -> VariantTable:
-    """The baseline when none is named (pure): the first variant that answered every question it asked and that racing
-    did not stop early, else the first that answered a question, else the first. Every difference is paired over the
+    """The baseline when none is named (pure): the first variant that answered every question it asked, that racing
+    did not stop early and that finished (not FAILED on a budget or KILLED part way), else the first that answered a question, else the first. Every difference is paired over the
     questions the baseline answered: a racing sweep whose first variant was stopped after a batch compared every other
     variant on that batch alone (10 of 2,000 questions), and against one whose every question failed no verdict is
     possible."""
-    complete = (t for t in tables if t.answered and t.stopped_early is None and not failed(t.frame).any())
+    complete = (t for t in tables if t.answered and t.stopped_early is None and not t.ended and not failed(t.frame).any())
     return next(complete, None) or next((t for t in tables if t.answered), tables[0])
 
 
@@ -296,7 +296,7 @@ def _with_baseline(loaded: Loaded, baseline: str | None) -> tuple[VariantTable, 
             label = f"{outside.name} (run {key[:8]})" if any(t.name == outside.name for t in tables) else outside.name
         return (VariantTable(label, outside.variant_id, outside.run_id, outside.frame, outside.chunker, outside.embedding,
                              outside.retrieval, outside.params, outside.stopped_early, outside.lower_is_better, outside=True,
-                             also_named=also_named), *tables)
+                             also_named=also_named, ended=outside.ended), *tables)
     return (replace(found, also_named=also_named), *(t for t in tables if t is not found))
 
 

@@ -86,6 +86,7 @@ def gate_failures(
 ) -> tuple[GateFailure, ...]:
     """``check_metric`` on every variant's mean of each metric; a variant without results fails too, so does one with
     questions that failed (its means leave them out), one racing stopped early (its means rest on its first questions),
+    one that did not finish (FAILED on a budget, KILLED part way: its means rest on the questions it answered),
     and with ``no_worse`` one that shares no scored question with the baseline, or too few for an interval (see
     ``ComparisonReport.gate``)."""
     for name, bound in (("minimum", minimum), ("maximum", maximum)):
@@ -112,6 +113,11 @@ def gate_failures(
     failures += [GateFailure(v.name, "", f"was stopped early by racing {v.stopped_early.label}, so its scores rest on those "
                              "questions alone — run the experiment again without racing (only its missing questions are computed)")
                  for v in gated if v.stopped_early is not None]
+    # as promotion refuses it: a variant FAILED past its token or cost budget, or KILLED part way (Ctrl+C, a cancelled
+    # job), holds the answers it had, none of them failed, so its means over them passed the gate
+    failures += [GateFailure(v.name, "", f"ended {v.ended}; its scores rest on the {len(v.frame)} questions it answered before, "
+                             "so it is not gated on them — run the experiment again to finish it (answers come from the cache)")
+                 for v in gated if v.ended]
     unknown = [m for m in metrics if m not in report.metrics]
     if unknown and unanswered_scorers(unknown, report.variants):
         # a scorer of answers, none of which there is: a failed gate (exit 1), not a usage error naming the wrong cause

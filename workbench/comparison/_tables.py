@@ -31,7 +31,9 @@ class VariantTable:
     ``stopped_early`` says why a racing sweep stopped it before the last question; ``lower_is_better`` names the scorers
     its run recorded as better low (registered so in the process that logged it, perhaps not in this one); ``outside``:
     a run of another sweep, named as the baseline; ``also_named``: the model URI it was named by as the baseline, so the
-    report reads its row by that URI too."""
+    report reads its row by that URI too; ``ended``: how a variant that did not finish ended, with its error ("FAILED:
+    token budget of ... exceeded", "KILLED"), whose table holds only the questions it answered before; "" when it
+    finished."""
 
     name: str
     variant_id: str
@@ -45,6 +47,7 @@ class VariantTable:
     lower_is_better: frozenset[str] = frozenset()
     outside: bool = False  # a run of another sweep named as the baseline (what is in production): compared against, not gated
     also_named: tuple[str, ...] = ()  # the model URI the baseline was named by (``models:/docs-bot@production``)
+    ended: str = ""
 
     @property
     def retrieval_setup(self) -> str:
@@ -118,7 +121,7 @@ def _from_results(results: Sequence[VariantResult]) -> tuple[list[VariantTable],
         tables.append(
             VariantTable(
                 v.name, v.id, r.run_id, r.records_frame(), v.chunker.label, v.retrieval.embedding, v.retrieval.label, v.params(),
-                r.stopped_early,
+                r.stopped_early, ended=_ended(r.status, redact(r.outcome.error) if r.outcome.error else None),
             )
         )
     return tables, skipped
@@ -163,8 +166,16 @@ def _table_of_run(run: LoggedRun, tracking_uri: str | None) -> VariantTable | Sk
     frame = _keyed(frame, f"run {run.run_id} ('{run.name}'): {RESULTS_TABLE}")
     return VariantTable(
         run.name, run.variant_id, run.run_id, frame, chunker, p.get("retrieval.embedding", ""), retrieval, dict(p), run.stopped_early,
-        run.lower_is_better,
+        run.lower_is_better, ended=_ended(run.status, run.error),
     )
+
+
+def _ended(status: str, error: str | None) -> str:
+    """``VariantTable.ended`` of a variant run that ended ``status`` with ``error``: its first line, as promotion quotes it."""
+    if status == "FINISHED":
+        return ""
+    first = error.strip().splitlines()[0][:200] if error and error.strip() else ""
+    return f"{status}: {first}" if first else status
 
 
 def load_run(run_id: str, *, tracking_uri: str | None = None) -> VariantTable | Skipped | None:
