@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from workbench.execution._process import KILL_GRACE_S, STOP_GRACE_S, WorkerProcess, start_worker_server
-from workbench.execution._worker import ModelResolver, VariantJob, failed_result, run_job, with_slots
+from workbench.execution._worker import ModelResolver, VariantJob, _jobs_preload, _preload, failed_result, run_job, with_slots
 from workbench.grid import Variant
-from workbench.models import MINILM_ID, runs_locally
+from workbench.models import runs_locally
 from workbench.results import VariantResult
 from workbench.spec import ExecutionSpec
 
@@ -236,48 +236,6 @@ def _memory_to_spare(reserve: float = 0.25) -> bool:
         return kb["MemAvailable"] > reserve * kb["MemTotal"]
     except (OSError, KeyError, ValueError, IndexError):
         return True
-
-
-# The libraries a scorer imports when it first runs: a forkserver imports them once for every worker, which would
-# otherwise each pay for them (ragas alone is seconds of imports; rouge_score imports nltk).
-_RAGAS = ("ragas.dataset_schema", "ragas.metrics", "ragas.metrics.collections")
-_SCORER_LIBRARIES: dict[str, tuple[str, ...]] = {
-    "semantic_similarity": ("sentence_transformers",),
-    "answer_relevancy": ("sentence_transformers", *_RAGAS),
-    "rouge_l": ("rouge_score.rouge_scorer",),
-    **dict.fromkeys(
-        ("string_similarity", "bleu", "chrf", "non_llm_context_recall", "non_llm_context_precision", "faithfulness",
-         "context_precision", "context_recall"),
-        _RAGAS,
-    ),
-}
-
-
-def _preload(variants: Sequence[Variant], scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> tuple[str, ...]:
-    """The heavy libraries the workers of these generating variants will import, scoring with ``scorer_names`` (all
-    of them when empty): a forkserver imports them once for all its workers."""
-    models = {m.id.partition(":")[0] for v in variants for m in v.answering_models if m.id not in overrides}
-    out: list[str] = []
-    if models & {"local", "llamacpp"}:
-        out.append("llama_cpp")
-    if models & {"openai", "azure_openai"}:
-        # the openai client imports its resources and HTTP transport when the first chat model is built (0.2 s)
-        out.extend(("langchain_openai", "openai.resources", "httpcore", "h11"))
-    if variants:
-        for name in scorer_names or _SCORER_LIBRARIES:
-            for module in _SCORER_LIBRARIES.get(name, ()):
-                if module == "sentence_transformers" and MINILM_ID in overrides:
-                    continue  # a test's embedder stands in for the real one
-                if module not in out:
-                    out.append(module)
-    return tuple(out)
-
-
-def _jobs_preload(jobs: Sequence[VariantJob]) -> tuple[str, ...]:
-    """``_preload`` for the generating jobs among ``jobs`` (their scorers together)."""
-    generating = [j for j in jobs if j.generates]
-    names = tuple(dict.fromkeys(n for j in generating for n in (j.scorer_names or _SCORER_LIBRARIES)))
-    return _preload([j.variant for j in generating], names, generating[0].overrides if generating else {})
 
 
 def executor_for(execution: ExecutionSpec, *, resolver: ModelResolver | None = None) -> Executor:

@@ -26,7 +26,9 @@ from typing import Any
 
 from workbench.errors import shortened
 from workbench.execution._process import KILL_GRACE_S, STARTUP_S, STOP_GRACE_S, cap_memory, with_cache_journal
-from workbench.execution._worker import VariantJob, failed_result, redacted_errors, run_job, stopped_result, wall_time_error, with_slots
+from workbench.execution._worker import (
+    VariantJob, failed_result, import_preloads, redacted_errors, run_job, stopped_result, wall_time_error, with_slots,
+)
 from workbench.grid import Variant
 from workbench.models import runs_locally
 from workbench.results import VariantResult
@@ -79,6 +81,7 @@ def _ray_task(
         started.ready.remote(job.variant.id)
 
     os.environ.setdefault("WORKBENCH_LLAMA_THREADS", str(threads))
+    import_preloads(job)  # as a forkserver's worker has them: not within the wall time, which starts when the job is ready
     if limits.memory_mb is not None:
         cap_memory(limits.memory_mb)
     folder = tempfile.mkdtemp(prefix="workbench-slots-")

@@ -579,3 +579,59 @@ def _shared_slots_dir(cache: CacheStore) -> str | None:
         return directory if locks_work(Path(directory)) else None
     except OSError:
         return None
+
+
+# The libraries a scorer imports when it first runs: a forkserver imports them once for every worker, which would
+# otherwise each pay for them (ragas alone is seconds of imports; rouge_score imports nltk).
+_RAGAS = ("ragas.dataset_schema", "ragas.metrics", "ragas.metrics.collections")
+_SCORER_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "semantic_similarity": ("sentence_transformers",),
+    "answer_relevancy": ("sentence_transformers", *_RAGAS),
+    "rouge_l": ("rouge_score.rouge_scorer",),
+    **dict.fromkeys(
+        ("string_similarity", "bleu", "chrf", "non_llm_context_recall", "non_llm_context_precision", "faithfulness",
+         "context_precision", "context_recall"),
+        _RAGAS,
+    ),
+}
+
+
+def _preload(variants: Sequence[Variant], scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> tuple[str, ...]:
+    """The heavy libraries the workers of these generating variants will import, scoring with ``scorer_names`` (all
+    of them when empty): a forkserver imports them once for all its workers."""
+    models = {m.id.partition(":")[0] for v in variants for m in v.answering_models if m.id not in overrides}
+    out: list[str] = []
+    if models & {"local", "llamacpp"}:
+        out.append("llama_cpp")
+    if models & {"openai", "azure_openai"}:
+        # the openai client imports its resources and HTTP transport when the first chat model is built (0.2 s)
+        out.extend(("langchain_openai", "openai.resources", "httpcore", "h11"))
+    if variants:
+        for name in scorer_names or _SCORER_LIBRARIES:
+            for module in _SCORER_LIBRARIES.get(name, ()):
+                if module == "sentence_transformers" and MINILM_ID in overrides:
+                    continue  # a test's embedder stands in for the real one
+                if module not in out:
+                    out.append(module)
+    return tuple(out)
+
+
+def _jobs_preload(jobs: Sequence[VariantJob]) -> tuple[str, ...]:
+    """``_preload`` for the generating jobs among ``jobs`` (their scorers together)."""
+    generating = [j for j in jobs if j.generates]
+    names = tuple(dict.fromkeys(n for j in generating for n in (j.scorer_names or _SCORER_LIBRARIES)))
+    return _preload([j.variant for j in generating], names, generating[0].overrides if generating else {})
+
+
+def import_preloads(job: VariantJob) -> None:
+    """Import what ``job``'s models and scorers will (``_jobs_preload``) in this process now, before its wall time
+    starts: a forkserver's worker inherits them, a fresh Ray worker imported them within the variant's wall time (the
+    openai client seconds on a busy machine, ragas more), so a wall time a worker process kept failed on Ray. A module
+    that is not installed is left to fail where the variant needs it, with its hint."""
+    import importlib
+
+    for module in _jobs_preload([job]):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
