@@ -513,7 +513,11 @@ def test_a_gate_fails_a_variant_that_ended_failed_or_killed_with_some_answers(
     (variant,) = result.variants
     assert variant.status == "FAILED" and 0 < len(variant.records) < 8, variant
     for source in ("compare-budget", result):  # from the store (the CLI's way) and from the sweep in memory
-        failures = wb.compare(source, tracking_uri=store.tracking_uri, metrics="hit_at_k").gate("hit_at_k", minimum=0)
+        report = wb.compare(source, tracking_uri=store.tracking_uri, metrics="hit_at_k")
+        # its row read like a finished variant's: only "asked fewer questions" hinted at it
+        assert (f"{variant.variant.name}: ended FAILED: {variant.outcome.error} — its means are over the {len(variant.records)} "
+                "questions it answered before") in report.summary()
+        failures = report.gate("hit_at_k", minimum=0)
         assert [str(f) for f in failures] == [
             f"FAIL {variant.variant.name}: ended FAILED: {variant.outcome.error}; its scores rest on the {len(variant.records)} "
             "questions it answered before, so it is not gated on them — run the experiment again to finish it (answers come from the cache)"]

@@ -122,7 +122,7 @@ def summary_text(report: ComparisonView) -> str:
             paired = "" if r.is_baseline else r.n_paired
             lines.append(f"  {padded(short[r.variant], width)}  {mean:<{mean_width}}  {r.n:>{n_width}}  {diff:<{diff_width}}  "
                          f"{paired:>{n_width}}  {r.verdict}{stopped}")
-    stops = _stops(report)
+    stops = [*_stops(report), *_unfinished(report)]
     if stops:
         lines.extend(["", *stops])
     empty = _nothing_scored(report)
@@ -183,7 +183,14 @@ def _notes(report: ComparisonView) -> list[str]:
     routing, skipped variants."""
     empty = _nothing_scored(report)
     lines = [empty] if empty else [*_failed_questions(report), *_other_questions(report)]
-    return [*lines, *_routing_lines(report)[1:], *(f"skipped {s.name}: {s.reason}" for s in report.skipped)]
+    return [*_unfinished(report), *lines, *_routing_lines(report)[1:], *(f"skipped {s.name}: {s.reason}" for s in report.skipped)]
+
+
+def _unfinished(report: ComparisonView) -> list[str]:
+    """One line per variant that did not finish (FAILED past a budget, KILLED part way) yet answered some questions:
+    its row reads like a finished variant's, over fewer questions."""
+    return [f"{v.name}: ended {v.ended} — its means are over the {len(v.frame)} questions it answered before"
+            for v in report.variants if v.ended]
 
 
 def _stops(report: ComparisonView) -> list[str]:
@@ -193,10 +200,10 @@ def _stops(report: ComparisonView) -> list[str]:
 
 def report_notes(report: ComparisonView) -> list[str]:
     """Every caveat the text states besides its tables, one line each (the JSON's ``notes``): the seed, many
-    comparisons, racing stops, nothing scored, questions that failed, other questions than the baseline's, skipped
+    comparisons, racing stops, variants that did not finish, nothing scored, questions that failed, other questions than the baseline's, skipped
     variants."""
     empty = _nothing_scored(report)
-    return [*([f"Seed: {report.seed_note}."] if report.seed_note else []), *_many_note(report), *_stops(report),
+    return [*([f"Seed: {report.seed_note}."] if report.seed_note else []), *_many_note(report), *_stops(report), *_unfinished(report),
             *([empty] if empty else [*_failed_questions(report), *_other_questions(report)]),
             *(f"skipped {s.name}: {s.reason}" for s in report.skipped)]
 
