@@ -169,8 +169,9 @@ class ComparisonReport:
         A variant fails when its mean on a metric is below ``minimum`` or above ``maximum``, when it has no scored
         question for the metric, when (with ``no_worse``) its verdict against the baseline is "worse", when some of its
         questions failed (its means leave them out, as promotion's "every question answered" says), when racing stopped
-        it early (its means rest on the questions before the stop; promotion refuses it too), or when it has no results
-        at all (a failed run). With ``no_worse`` a variant that shares no scored question with the
+        it early (its means rest on the questions before the stop; promotion refuses it too), when it ended FAILED or
+        KILLED holding some answers (past its token or cost budget, stopped part way), or when it has no results at all
+        (a failed run). With ``no_worse`` a variant that shares no scored question with the
         baseline (a baseline run evaluated on another dataset), or fewer than an interval needs (5 at 95%), fails
         too: nothing says it is no worse.
 
