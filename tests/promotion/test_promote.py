@@ -844,3 +844,35 @@ def test_a_run_pins_the_llama_cpp_python_running_its_gguf_model_and_a_hosted_one
     found = evaluated_generator(tags, answering)
     assert found is not None and found.packages == pinned
     assert evaluated_generator({"workbench.versions": versions}, answering) is None  # logged before models were
+
+
+def test_the_promoted_prompt_is_listed_in_its_runs_experiment_not_the_default_one(swept: Swept) -> None:
+    """The MLflow UI's Prompts tab of an experiment lists the prompts linked to it. MLflow links a registered prompt to
+    the process's active experiment, which for `workbench promote` (none set) was Default: a lead opening the sweep's
+    experiment did not see the prompt its promotion registered, and Default listed prompts of every experiment."""
+    run_id = swept.run_id("good")
+    experiment_id = client(swept).get_run(run_id).info.experiment_id
+    wb.promote(run_id, name="assist-linked", alias="staging", settings=swept.settings)
+    c = client(swept)
+    linked = c.search_prompts(filter_string=f"name = '{prompt_registry_name('assist-linked')}'", max_results=10)
+    assert len(linked) == 1
+    assert linked[0].tags.get("_mlflow_experiment_ids") == f",{experiment_id},"
+    # what the Prompts tab asks for: the experiment's prompts
+    in_experiment = lambda eid: {p.name for p in c.search_prompts(filter_string=f"experiment_id = '{eid}'", max_results=100)}  # noqa: E731
+    assert prompt_registry_name("assist-linked") in in_experiment(experiment_id)
+    assert prompt_registry_name("assist-linked") not in in_experiment("0")
+
+
+def test_a_prompt_promoted_again_from_another_experiment_is_listed_in_both(swept: Swept) -> None:
+    """The same template promoted from a second experiment's run reuses its Prompt Registry version and is listed in
+    that experiment's Prompts tab too."""
+    from workbench.promotion._registry import register_prompt
+    from workbench.prompts import PromptTemplate
+
+    c = client(swept)
+    first = c.get_run(swept.run_id("good")).info.experiment_id
+    other = c.create_experiment("another-experiment")
+    template = PromptTemplate("twice", "Context: {context}\nQuestion: {question}")
+    assert register_prompt(c, "twice-prompt", template, run_id=swept.run_id("good"), experiment_id=first) == 1
+    assert register_prompt(c, "twice-prompt", template, run_id=swept.run_id("good"), experiment_id=other) == 1
+    assert c.get_prompt("twice-prompt").tags["_mlflow_experiment_ids"] == f",{first},{other},"

@@ -625,7 +625,7 @@ def _promote(
     ensure_registered_model(client, name)
     if existing is None:
         prompt_name = prompt_registry_name(name)
-        prompt_version = register_prompt(client, prompt_name, cand.template, run_id=run_id)
+        prompt_version = register_prompt(client, prompt_name, cand.template, run_id=run_id, experiment_id=cand.experiment_id)
         config = cand.config.model_copy(update={"prompt": cand.config.prompt.model_copy(
             update={"registry_name": prompt_name, "registry_version": prompt_version})})
         tags = {CONFIG_HASH_TAG: digest, RUN_ID_TAG: run_id, PROMPT_NAME_TAG: prompt_name,
@@ -633,7 +633,7 @@ def _promote(
                 "workbench.variant": cand.config.source.variant_name}
         mv = register_config(client, config, config_files(config, cand.template, cand.documents), tags=tags)
     elif not prompt_kept(client, existing):  # deleted from the Prompt Registry by hand: registered again, from this run
-        prompt_version = register_prompt(client, existing.tags[PROMPT_NAME_TAG], cand.template, run_id=run_id)
+        prompt_version = register_prompt(client, existing.tags[PROMPT_NAME_TAG], cand.template, run_id=run_id, experiment_id=cand.experiment_id)
         client.set_model_version_tag(name, existing.version, PROMPT_VERSION_TAG, str(prompt_version))
         mv = client.get_model_version(name, existing.version)
     else:

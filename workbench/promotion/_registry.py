@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -170,17 +171,50 @@ def find_version(client: Any, name: str, hashes: Sequence[str]) -> Any | None:
     return None
 
 
-def register_prompt(client: Any, prompt_name: str, template: PromptTemplate, *, run_id: str) -> int:
-    """The Prompt Registry version holding this template: reused when its hash is already registered, else new."""
+def register_prompt(client: Any, prompt_name: str, template: PromptTemplate, *, run_id: str, experiment_id: str | None = None) -> int:
+    """The Prompt Registry version holding this template: reused when its hash is already registered, else new.
+
+    With ``experiment_id`` (the promoted run's), the prompt is listed in that experiment's Prompts tab of the MLflow UI,
+    and not in the one MLflow links it to: the process's active experiment, Default (0) in `workbench promote`."""
     for pv in _prompt_versions(client, prompt_name):
         if pv.tags.get(PROMPT_HASH_TAG) == template.hash:
+            if experiment_id is not None:
+                _link_to_experiment(client, prompt_name, experiment_id, _linked_experiments(client, prompt_name))
             return int(pv.version)
+    before = _linked_experiments(client, prompt_name)
+    linking = set(threading.enumerate())
     pv = client.register_prompt(
         name=prompt_name, template=_registry_content(template),
         commit_message=f"workbench prompt '{template.name}' from run {run_id}",
         tags={PROMPT_HASH_TAG: template.hash, "workbench.prompt": template.name, RUN_ID_TAG: run_id},
     )
+    if experiment_id is not None:
+        # MLflow tags the prompt with the active experiment in a thread of its own: waited for, so its tag is not
+        # written after ours (a link the promoted run's experiment would lose)
+        for thread in set(threading.enumerate()) - linking:
+            if thread.name.startswith(_MLFLOW_LINK_THREAD):
+                thread.join(timeout=30)
+        _link_to_experiment(client, prompt_name, experiment_id, before)
     return int(pv.version)
+
+
+_MLFLOW_LINK_THREAD = "link_prompt_to_experiment_thread"  # mlflow.tracking.client names it so (3.x)
+_EXPERIMENTS_TAG = "_mlflow_experiment_ids"  # mlflow.prompt.constants.PROMPT_EXPERIMENT_IDS_TAG_KEY: ",1,4," (LIKE '%,1,%')
+
+
+def _linked_experiments(client: Any, prompt_name: str) -> list[str]:
+    """The ids of the experiments a prompt is listed in (none when it does not exist yet)."""
+    prompt = _found(client.get_prompt, prompt_name)
+    value = (prompt.tags.get(_EXPERIMENTS_TAG, "") if prompt is not None else "") or ""
+    return [i for i in value.split(",") if i.strip()]
+
+
+def _link_to_experiment(client: Any, prompt_name: str, experiment_id: str, linked: Sequence[str]) -> None:
+    """List the prompt in ``experiment_id`` besides the experiments in ``linked`` (those it was in before this
+    promotion: whatever MLflow added meanwhile, the process's active experiment, is left out)."""
+    ids = [*linked, experiment_id] if experiment_id not in linked else list(linked)
+    if _linked_experiments(client, prompt_name) != ids:
+        client.set_prompt_tag(prompt_name, _EXPERIMENTS_TAG, f",{','.join(ids)},")
 
 
 def _registry_content(template: PromptTemplate) -> str | list[dict[str, str]]:
