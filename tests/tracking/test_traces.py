@@ -189,3 +189,31 @@ def test_a_variants_traces_are_built_as_they_are_written_not_all_first(wb_settin
     assert max(n - i for i, n in enumerate(built_before_write)) <= 50  # at most a batch built ahead of the writes
     stored = MlflowClient(uri).search_traces(locations=[experiment_id], include_spans=False, max_results=200)
     assert sorted(t.info.trace_id for t in stored) == sorted(ids)
+
+
+def test_a_question_without_a_reference_has_no_empty_expected_response_on_its_trace(wb_settings, fake_models) -> None:  # type: ignore[no-untyped-def]
+    # an unanswerable question's trace showed the expectation expected_response: "" in the MLflow UI, as if the right
+    # answer were an empty one (and MLflow's Correctness judge, run on these traces, graded against "")
+    import pandas as pd
+    from mlflow import MlflowClient
+
+    import workbench as wb
+    from workbench.pipeline import MemoryIndexStore
+
+    from ..test_runner import ROOT
+
+    spec = wb.ExperimentSpec.from_dict({
+        "name": "unit", "corpus": {"builtin": "python-reference"}, "prompts": [{"name": "p", "template": "{context} {question}"}],
+        "models": [{"id": "local:gemma3-270m"}], "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+    }, base_dir=ROOT)
+    cases = pd.DataFrame([
+        {"id": "known", "question": "What does the for statement do?", "reference": "It iterates over a sequence.", "category": "answerable"},
+        {"id": "unknown", "question": "What is Guido's favourite colour?", "category": "unanswerable"},
+    ])
+    result = wb.run(spec, dataset=cases, models=fake_models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    client = MlflowClient(wb_settings.tracking_uri)
+    traces = client.search_traces(locations=[result.experiment_id], run_id=result.variants[0].run_id)
+    expected = {t.info.tags["workbench.case_id"]: {a.name: a.value for a in t.info.assessments if a.name.startswith("expected_")}
+                for t in traces}
+    assert expected["known"]["expected_response"] == "It iterates over a sequence."
+    assert "expected_response" not in expected["unknown"], expected["unknown"]

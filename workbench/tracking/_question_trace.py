@@ -62,8 +62,11 @@ def question_trace(
     meta = {AssessmentMetadataKey.SOURCE_RUN_ID: run_id}
     code = lambda name: AssessmentSource(source_type="CODE", source_id=f"workbench.{name}")  # noqa: E731
     dataset = AssessmentSource(source_type="HUMAN", source_id="dataset")
+    # a question with no reference (unanswerable, a policy item) expects none: an empty expected_response read in the
+    # UI as if the right answer were empty, and MLflow's Correctness judge graded against it
     assessments: list[Any] = [
-        Expectation(name="expected_response", value=record.case.reference or "", source=dataset, metadata=meta, span_id=root_id),
+        *([Expectation(name="expected_response", value=record.case.reference, source=dataset, metadata=meta, span_id=root_id)]
+          if record.case.reference else []),
         Expectation(name="expected_source_ids", value=list(record.case.source_ids), source=dataset, metadata=meta, span_id=root_id),
     ]
     for name, score in record.scores.items():
