@@ -876,3 +876,22 @@ def test_a_prompt_promoted_again_from_another_experiment_is_listed_in_both(swept
     assert register_prompt(c, "twice-prompt", template, run_id=swept.run_id("good"), experiment_id=first) == 1
     assert register_prompt(c, "twice-prompt", template, run_id=swept.run_id("good"), experiment_id=other) == 1
     assert c.get_prompt("twice-prompt").tags["_mlflow_experiment_ids"] == f",{first},{other},"
+
+
+def test_the_promoted_configuration_carries_its_runs_evaluation_metrics(swept: Swept) -> None:
+    """The MLflow UI's Models tab and a registered version's page show a logged model's metrics: the promoted
+    configuration showed none, so the version a lead was asked to approve said nothing of how it scored."""
+    run_id = swept.run_id("good")
+    wb.promote(run_id, name="assist-metrics", alias="staging", settings=swept.settings)
+    c = client(swept)
+    run = c.get_run(run_id)
+    logged = c.get_logged_model(c.get_model_version_by_alias("assist-metrics", "staging").tags["workbench.logged_model_id"])
+    metrics = {m.key: m for m in logged.metrics}
+    assert {k: m.value for k, m in metrics.items()} == pytest.approx(run.data.metrics)
+    dataset = run.inputs.dataset_inputs[0].dataset
+    assert {(m.dataset_name, m.dataset_digest, m.run_id) for m in metrics.values()} == {(dataset.name, dataset.digest, run_id)}
+    # linked, not logged again: the run's own history of each metric is unchanged
+    assert [h.value for h in c.get_metric_history(run_id, "token_f1")] == [run.data.metrics["token_f1"]]
+    # the same configuration promoted again (to production) is not linked twice
+    wb.promote(run_id, name="assist-metrics", alias="production", settings=swept.settings)
+    assert len(c.get_logged_model(logged.model_id).metrics) == len(metrics)

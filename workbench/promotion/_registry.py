@@ -241,6 +241,25 @@ def check_registrable(template: PromptTemplate) -> None:
                              "experiment again")
 
 
+def _link_run_metrics(client: Any, run_id: str, model_id: str) -> None:
+    """Give the logged model its run's evaluation metrics, on the run's evaluation dataset, which the MLflow UI's Models
+    tab and a registered version's page show. Each is the run's own metric (same value, step and timestamp) logged
+    again with the model's id: MLflow links it to the model and keeps one copy in the run's history."""
+    from mlflow.entities import Metric
+
+    run = client.get_run(run_id)
+    inputs = run.inputs.dataset_inputs if run.inputs is not None else []
+    dataset = inputs[0].dataset if inputs else None
+    metrics = []
+    for key in sorted(run.data.metrics):
+        last = max(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp), default=None)
+        if last is not None:
+            metrics.append(Metric(key, last.value, last.timestamp, last.step, model_id=model_id, run_id=run_id,
+                                  dataset_name=dataset.name if dataset else None, dataset_digest=dataset.digest if dataset else None))
+    for start in range(0, len(metrics), 1000):  # MLflow's batch holds 1,000 metrics
+        client.log_batch(run_id, metrics=metrics[start:start + 1000])
+
+
 def register_config(client: Any, config: BundleConfig, files: Mapping[str, bytes], *, tags: Mapping[str, str]) -> Any:
     """Register a configuration: a LoggedModel (params + bundle config artifacts) and a registered model version."""
     source = config.source
@@ -257,6 +276,7 @@ def register_config(client: Any, config: BundleConfig, files: Mapping[str, bytes
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
             client.log_model_artifacts(logged.model_id, tmp)
+        _link_run_metrics(client, source.run_id, logged.model_id)
         client.finalize_logged_model(logged.model_id, "READY")
     except Exception:
         client.finalize_logged_model(logged.model_id, "FAILED")
