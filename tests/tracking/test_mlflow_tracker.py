@@ -516,7 +516,9 @@ def test_a_dataset_named_longer_than_mlflow_takes_is_logged_under_a_shortened_na
     for run_id in (result.parent_run_id, result.variants[0].run_id):
         [logged] = client.get_run(run_id).inputs.dataset_inputs
         assert len(logged.dataset.name) == 500 and logged.dataset.name.startswith("n" * 400), logged.dataset.name[-20:]
-    assert client.get_run(result.parent_run_id).data.params["dataset"] == "n" * 6000
+    # cut to what MLflow holds, saying so (a bare cut looked like the whole name)
+    logged_name = client.get_run(result.parent_run_id).data.params["dataset"]
+    assert len(logged_name) == 6000 and logged_name.startswith("n" * 5900) and re.search(r" … \(cut: 7,\d{3} characters\)$", logged_name)
 
 
 def test_a_prompts_system_message_is_an_artifact_beside_its_template(tmp_path, wb_settings) -> None:  # type: ignore[no-untyped-def]
@@ -857,3 +859,21 @@ def test_workbench_plots_0_logs_the_comparison_without_plots_and_a_later_sweep_m
     monkeypatch.setenv("WORKBENCH_PLOTS", "maybe")
     with pytest.raises(wb.WorkbenchError, match=r"^WORKBENCH_PLOTS='maybe': give 1 to log a sweep's comparison plots or 0"):
         wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=2)
+
+
+def test_a_param_longer_than_mlflow_holds_says_it_was_cut_and_where_the_whole_is(store) -> None:  # type: ignore[no-untyped-def]
+    # 150 stop strings are 9,000 characters as JSON: the param was cut at MLflow's 6,000 without a word, and the UI
+    # showed a list broken off mid-string as if it were the setting
+    from ..conftest import echo_context_answer
+
+    stops = [f"STOP-MARKER-{i:03d}-" + "x" * 40 for i in range(150)]
+    models = {GEMMA_ID: ScriptedModel(echo_context_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = make_spec(models=[{"id": GEMMA_ID, "params": {"max_tokens": 16, "stop": stops}}], prompts=[{"name": "p1", "template": "{context} {question}"}],
+                     chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
+    result = wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=store, progress=False, limit=1)
+    whole = result.variants[0].variant.params()["model.params.stop"]
+    assert len(whole) > 6000
+    logged = MlflowClient(result.tracking_uri).get_run(result.variants[0].run_id).data.params["model.params.stop"]
+    assert len(logged) <= 6000 and logged != whole[:6000]
+    head, _, said = logged.partition(" … ")
+    assert whole.startswith(head) and f"{len(whole):,} characters" in said and "variant.yaml" in said

@@ -71,6 +71,16 @@ from workbench.tracking._protocol import (
 RUN_TYPE_TAG = "mlflow.runType"
 EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
 _MAX_PARAM = 6000
+
+
+def _param(value: str, whole_in: str | None = None) -> str:
+    """A param's value as MLflow holds it (6,000 characters): a longer one (a long ``stop`` list) is cut and says so,
+    with its length and the artifact holding the whole (``whole_in``), where a bare cut showed a list broken off
+    mid-string as if it were the setting."""
+    if len(value) <= _MAX_PARAM:
+        return value
+    said = f" … (cut: {len(value):,} characters{f', the whole is in {whole_in}' if whole_in else ''})"
+    return value[:_MAX_PARAM - len(said)] + said
 # MLflow's longest dataset name: a longer one (a wb.Dataset named in a notebook) failed the sweep as it started
 _MAX_DATASET_NAME = 500
 _REUSE_CANDIDATES = 10  # runs of one reuse key looked at, newest first, for one whose table is intact
@@ -274,7 +284,7 @@ class MlflowTracker:
             "seed": str(spec.seed),
             **({f"judge.{k}": str(v) for k, v in spec.judge.model_dump(include=set(_JUDGE_PARAMS)).items() if v is not None} if spec.judge else {}),
         }
-        self.client.log_batch(run_id, params=[Param(k, v[:_MAX_PARAM]) for k, v in params.items()], tags=[RunTag("workbench.sweep_id", run_id)])
+        self.client.log_batch(run_id, params=[Param(k, _param(v)) for k, v in params.items()], tags=[RunTag("workbench.sweep_id", run_id)])
         self.client.log_text(run_id, spec.to_yaml(), "experiment.yaml")
         self._log_dataset(run_id, dataset)
 
@@ -871,7 +881,7 @@ class MlflowTracker:
         now = int(time.time() * 1000)
         # the source's params, and those an older workbench did not log yet (``prompt.hash``): the same variant, so its
         # runs line up in the UI's columns and charts with the ones this sweep computed
-        logged = {**{k: redact(v)[:_MAX_PARAM] for k, v in variant.params().items()}, **source.data.params, **self._judge_params(sweep, variant)}
+        logged = {**{k: _param(redact(v), "variant.yaml") for k, v in variant.params().items()}, **source.data.params, **self._judge_params(sweep, variant)}
         params = [Param(k, v) for k, v in logged.items()]
         metrics = [Metric(k, float(v), now, 0) for k, v in reused_metrics(source.data.metrics).items()]
         self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
@@ -991,7 +1001,7 @@ class MlflowTracker:
         from mlflow.entities import Metric, Param, RunTag
 
         variant = result.variant
-        params = [Param(k, redact(v)[:_MAX_PARAM]) for k, v in {**variant.params(), **self._judge_params(sweep, variant)}.items()]
+        params = [Param(k, _param(redact(v), "variant.yaml")) for k, v in {**variant.params(), **self._judge_params(sweep, variant)}.items()]
         metrics = [Metric(k, float(v), result.ended_ms, 0) for k, v in result.metrics.items()]
         self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
         if variant.prompt is not None:
