@@ -877,3 +877,21 @@ def test_a_param_longer_than_mlflow_holds_says_it_was_cut_and_where_the_whole_is
     assert len(logged) <= 6000 and logged != whole[:6000]
     head, _, said = logged.partition(" … ")
     assert whole.startswith(head) and f"{len(whole):,} characters" in said and "variant.yaml" in said
+
+
+def test_a_stopped_variants_note_keeps_its_leaders_name_in_its_cell(sweep) -> None:  # type: ignore[no-untyped-def]
+    """The note of a variant racing stopped names the leader, whose name holds pipes: unescaped, they split the row of
+    the sweep's description into more cells than its header has, and the MLflow UI dropped the leader's name."""
+    import dataclasses
+
+    from workbench.results import EarlyStop
+    from workbench.tracking._summary import sweep_note
+
+    leader, loser = sweep.variants
+    stop = EarlyStop("token_f1", 2, leader.variant.name, -0.4, -0.8, -0.2)
+    note = sweep_note([leader, dataclasses.replace(loser, stopped_early=stop)], "FINISHED", experiment_id=sweep.experiment_id, totals={})
+    header = next(line for line in note.splitlines() if line.startswith("| # |"))
+    row = next(line for line in note.splitlines() if line.startswith("| ") and "stopped early" in line)
+    cells = lambda line: len(re.split(r"(?<!\\)\|", line))  # noqa: E731 - markdown's cells: pipes not escaped
+    assert cells(row) == cells(header), row
+    assert leader.variant.name.replace("|", "\\|") in row

@@ -112,8 +112,8 @@ def _left_out(n: int) -> str:
 def _remark(row: object, experiment_id: str) -> str:
     """Why a row's numbers are not simply this sweep's own: stopped early, reused (linked), or questions failed."""
     stopped, reused = _text(getattr(row, "stopped_early", None)), _text(getattr(row, "reused_from", None))
-    if stopped:
-        return f"stopped early {stopped}"
+    if stopped:  # it names the leader, whose pipes would split the row
+        return f"stopped early {_cell(stopped)}"
     if reused:
         return f"reused from [an earlier run](#/experiments/{experiment_id}/runs/{reused})"
     errors = getattr(row, "question_errors", 0)
