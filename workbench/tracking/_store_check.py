@@ -39,11 +39,11 @@ def check_store(uri: str, *, must_exist: bool) -> None:
             if head and head != _SQLITE_HEADER:
                 raise WorkbenchError(f"tracking store {shown}: {path} is not an SQLite database — {STORE_HINT}")
             tables = _tables(path, shown)
-            foreign = {t for t in tables if not t.startswith(("alembic_", "sqlite_"))}
+            foreign = {t for t in tables or () if not t.startswith(("alembic_", "sqlite_"))}
             if foreign and not foreign & _MLFLOW_TABLES:  # another application's database: MLflow would add ~30 tables to it
                 raise WorkbenchError(f"tracking store {shown}: {path} is another database (tables {', '.join(sorted(foreign)[:3])}"
                                      f"{', ...' if len(foreign) > 3 else ''}), not an MLflow store — {STORE_HINT}")
-            if must_exist and "runs" not in tables:
+            if must_exist and tables is not None and "runs" not in tables:
                 raise WorkbenchError(f"tracking store {shown}: {path} holds no MLflow store (no runs table) — run a sweep first "
                                      f"(workbench run EXPERIMENT.yaml), or {STORE_HINT}")
             if not must_exist and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
@@ -99,8 +99,10 @@ def check_served_artifacts(artifact_uri: str, uri: str, owner: str) -> None:
 _MLFLOW_TABLES = frozenset({"experiments", "runs", "metrics", "params", "tags"})  # any of them: an MLflow store, maybe half made
 
 
-def _tables(path: Path, shown: str) -> set[str]:
+def _tables(path: Path, shown: str) -> set[str] | None:
     """The tables of a sqlite file, read without writing (an empty file stays empty); an MLflow store has ``runs``.
+    None when they cannot be read now (the store locked by a writer in another process, or its WAL being recovered):
+    MLflow, which opens it to write, waits for it; it is not a store without runs.
 
     Raises:
         WorkbenchError: sqlite cannot open the file, or it is damaged. Both were 'holds no MLflow store — run a sweep
@@ -112,8 +114,8 @@ def _tables(path: Path, shown: str) -> set[str]:
         with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
             return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.OperationalError as exc:  # reading a store in WAL mode writes <db>-wal and <db>-shm beside it
-        if "unable to open" not in str(exc):  # locked by another process: MLflow waits for it
-            return set()
+        if "unable to open" not in str(exc):  # locked by another process, or a WAL this read-only reader cannot recover
+            return None
         raise WorkbenchError(f"tracking store {shown}: sqlite cannot open {path} ({exc}) — it writes {path.name}-wal and "
                              f"{path.name}-shm beside it to read it: make {path.parent} writable, or copy {path.name} to a "
                              f"writable folder and point --tracking-uri at the copy") from None
