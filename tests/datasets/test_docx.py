@@ -10,21 +10,13 @@ import pytest
 from docx.document import Document as WordDocument
 from docx.enum.style import WD_STYLE_TYPE
 
-import workbench as wb
 from workbench.datasets import load_corpus
 from workbench.errors import DataError
 from workbench.pipeline import chunk_document
 from workbench.spec import ChunkerSpec
 
 from tests.datasets._docx import add_notes, append_xml, as_strict, docx_bytes, element, ole_bytes, with_main_content_type
-
-
-def corpus_of(tmp_path: Path, files: dict[str, bytes], glob: str = "**/*") -> wb.Corpus:
-    for name, content in files.items():
-        path = tmp_path / "kb" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    return load_corpus(tmp_path / "kb", glob=glob)
+from tests.datasets._files import corpus_of
 
 
 def handbook(document: WordDocument) -> None:

@@ -23,6 +23,7 @@ from workbench.tracking import MemoryTracker
 from tests.datasets._docx import docx_bytes
 from tests.datasets._pdfs import pdf_bytes
 from tests.datasets._pptx import add_slide, pptx_bytes
+from tests.datasets._files import write_kb
 
 TRAVEL = "Travel policy\nBook flights 14 days ahead of the trip."
 RECEIPTS = "Expenses\nSubmit receipts within 30 days."
@@ -45,14 +46,6 @@ def extractions(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     monkeypatch.setattr(pypdf, "PdfReader", counted("pdf", pypdf.PdfReader))
     monkeypatch.setattr(bs4, "BeautifulSoup", counted("html", bs4.BeautifulSoup))
     return counts
-
-
-def write_kb(folder: Path, files: dict[str, bytes | str]) -> Path:
-    for name, content in files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    return folder
 
 
 def test_a_second_load_reads_the_texts_back_and_markdown_is_not_kept(tmp_path: Path, extractions: dict[str, int]) -> None:

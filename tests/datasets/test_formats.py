@@ -22,20 +22,10 @@ from tests.complexity import assert_linear_time
 from tests.datasets._docx import docx_bytes
 from tests.datasets._pdfs import encrypted_pdf_bytes, pdf_bytes
 from tests.datasets._pptx import add_slide, pptx_bytes
+from tests.datasets._files import corpus_of
 
 TRAVEL = "Travel policy\nBook flights 14 days ahead of the trip."
 RECEIPTS = "Expenses\nSubmit receipts within 30 days (scanned copies are fine)."
-
-
-def corpus_of(tmp_path: Path, files: dict[str, bytes | str], glob: str = "**/*") -> wb.Corpus:
-    for name, content in files.items():
-        path = tmp_path / "kb" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, str):
-            path.write_text(content, encoding="utf-8")
-        else:
-            path.write_bytes(content)
-    return load_corpus(tmp_path / "kb", glob=glob)
 
 
 def test_a_pdfs_document_is_the_text_of_its_pages_apart_by_a_blank_line(tmp_path: Path) -> None:

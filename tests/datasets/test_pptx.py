@@ -9,22 +9,14 @@ import pytest
 from pptx.presentation import Presentation
 from pptx.util import Inches
 
-import workbench as wb
-from workbench.datasets import file_format, load_corpus, page_starts
+from workbench.datasets import file_format, page_starts
 from workbench.errors import DataError
 from workbench.pipeline import chunk_document
 from workbench.spec import ChunkerSpec
 
 from tests.datasets._docx import as_strict, docx_bytes, ole_bytes
 from tests.datasets._pptx import TITLE_ONLY, TITLE_SLIDE, add_diagram, add_slide, add_text_box, pptx_bytes, with_main_content_type
-
-
-def corpus_of(tmp_path: Path, files: dict[str, bytes], glob: str = "**/*") -> wb.Corpus:
-    for name, content in files.items():
-        path = tmp_path / "kb" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    return load_corpus(tmp_path / "kb", glob=glob)
+from tests.datasets._files import corpus_of
 
 
 def travel_deck(deck: Presentation) -> None:
