@@ -355,7 +355,8 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
                f"{REPORT_FILE} names the version), or promote a configuration evaluated with this one" if info.builtin is not None
                else f"use the same corpus (the answers would differ){_extracted_fix(corpus)}, or promote a configuration evaluated on this one")
         # the hashes alone do not say whether documents were added or removed, or one was edited
-        count = (f": the same number of documents ({len(corpus)}), so a document's text changed since" if len(corpus) == info.documents
+        changed = "a document's text, or where a PDF's or deck's pages start," if corpus.page_starts else "a document's text"
+        count = (f": the same number of documents ({len(corpus)}), so {changed} changed since" if len(corpus) == info.documents
                  else f": {len(corpus)} documents, where it had {info.documents}" if info.documents else "") if info.builtin is None else ""
         raise BundleError(f"corpus {where} has hash {corpus.hash[:12]} but the bundle was evaluated on {info.hash[:12]}{count} — {fix}")
     return corpus
