@@ -111,7 +111,7 @@ def _tables(path: Path, shown: str) -> set[str] | None:
     import sqlite3
 
     try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0.2) as db:  # a lock: MLflow waits, not this
             return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.OperationalError as exc:  # reading a store in WAL mode writes <db>-wal and <db>-shm beside it
         if "unable to open" not in str(exc):  # locked by another process, or a WAL this read-only reader cannot recover
