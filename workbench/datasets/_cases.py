@@ -60,12 +60,18 @@ def _unknown_field_fix(name: str) -> str:
     return f"call it '{meant}' ({allowed})" if meant else allowed
 
 
+def field_key(name: str) -> str:
+    """A field's or column's name as it is matched with the fields known (pure): in lower case, spaces and hyphens as
+    underscores, none leading or trailing (promptfoo's test files name the expected answer '__expected', its other
+    special columns '__description'...)."""
+    return name.strip().lower().replace(" ", "_").replace("-", "_").strip("_")
+
+
 @lru_cache(maxsize=256)
 def _meant_field(name: str) -> str | None:
     """The known field a field or column the format does not have most likely is (pure), or None; cached: every row's
     fields of their own ask it (difflib made loading 5,000 rows with 5 such columns 1.0 s instead of 0.3 s)."""
-    # promptfoo's test files name the expected answer '__expected' (its other special columns '__description'...)
-    key = name.strip().lower().replace(" ", "_").replace("-", "_").strip("_")
+    key = field_key(name)
     meant = key if key in _FIELDS else next((f for f, others in _OTHER_NAMES.items() if key in others), None)
     return meant if meant is not None else next(iter(difflib.get_close_matches(key, _FIELDS, n=1, cutoff=0.8)), None)
 

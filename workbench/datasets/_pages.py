@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["PAGE_STARTS", "Source", "is_relevant", "joined_page_starts", "labels_covering", "page_label_id", "page_starts",
-           "pages_between", "pages_label_problem"]
+__all__ = ["PAGE_STARTS", "Source", "is_relevant", "labels_covering", "page_label_id", "page_starts",
+           "pages_between", "pages_label_problem", "pages_metadata"]
 
 PAGE_STARTS = "page_starts"
 _PAGES = re.compile(r"#page=(\d+)(?:-(\d+))?")
@@ -147,11 +147,11 @@ def pages_label_problem(label: Source, starts: Sequence[int] | None, length: int
     return None
 
 
-def joined_page_starts(pages: list[str], length: int) -> list[int]:
-    """Where each page starts in their text joined by blank lines (pure); a page without text where the next one does."""
+def pages_metadata(pages: list[str], length: int) -> dict[str, str]:
+    """A paged document's metadata (pure): its page count, and where each of ``pages`` starts in their text joined by
+    blank lines (``length`` long), a page without text where the next one does."""
     starts, at = [], 0
     for page in pages:
         starts.append(min(at, length))
         at += len(page) + 2 if page else 0
-    return starts
-
+    return {"pages": str(len(pages)), PAGE_STARTS: " ".join(map(str, starts))}

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 
 from workbench.datasets._formats import Extracted, first_line
-from workbench.datasets._pages import PAGE_STARTS, joined_page_starts
+from workbench.datasets._pages import pages_metadata
 from workbench.errors import DataError
 
 # pypdf logs the oddities of a file it reads anyway (a wrong cross-reference offset, a missing font width) on its own
@@ -72,4 +72,4 @@ def pdf_text(data: bytes, where: str, leave_out: str) -> Extracted:
     if not text:
         raise DataError(f"{where}: a PDF with no text layer ({len(pages)} page{'' if len(pages) == 1 else 's'} without text: a "
                         f"scan?) — OCR it (ocrmypdf in.pdf out.pdf), or {leave_out}")
-    return Extracted(text, {"pages": str(len(pages)), PAGE_STARTS: " ".join(map(str, joined_page_starts(pages, len(text))))})
+    return Extracted(text, pages_metadata(pages, len(text)))

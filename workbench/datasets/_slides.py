@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from workbench.datasets._formats import Extracted
 from workbench.datasets._office import OfficeFormat, core_title, joined_blocks
-from workbench.datasets._pages import PAGE_STARTS, joined_page_starts
+from workbench.datasets._pages import pages_metadata
 from workbench.datasets._text import _one_line_break
 from workbench.errors import DataError
 
@@ -87,7 +87,7 @@ def pptx_text(data: bytes, where: str, leave_out: str) -> Extracted:
     if not any(pages):
         raise DataError(_no_text(where, len(slides), sum(not _shown(slide) for slide in slides), leave_out))
     text = "\n\n".join(page for page in pages if page)
-    metadata = {"pages": str(len(pages)), PAGE_STARTS: " ".join(map(str, joined_page_starts(pages, len(text))))}
+    metadata = pages_metadata(pages, len(text))
     return Extracted(text, {**metadata, "title": title} if title else metadata)
 
 
