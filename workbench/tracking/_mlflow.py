@@ -22,7 +22,6 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from workbench.redaction import redact
 from workbench.tracking._feedback import default_user
 from workbench.tracking._store_check import check_served_artifacts, check_store, half_made, sqlite_path
 from workbench.tracking._process import abandoned_reason, alive_here, process_tags
-from workbench.tracking._read import RESULTS_TABLE, artifact_bytes, every_page, out_of_reach, reading_artifacts, run_artifacts
+from workbench.tracking._read import RESULTS_TABLE, artifact_bytes, chunked, every_page, out_of_reach, reading_artifacts, run_artifacts
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import interrupts_deferred, open_store_serialised
 from workbench.tracking._summary import MAX_RUN_NOTE, inert, sweep_note
@@ -49,7 +48,7 @@ from workbench.tracking._traces import write_traces
 from workbench.tracking._question_trace import question_trace
 from workbench.tracking._run_notes import NOTE_TAG, _end_reason_tags, _note, _variant_note
 from workbench.tracking._run_tags import _RAN_BY_TAGS, _child_tags, _shortened, git_commit, package_versions, run_name, source_tags
-from workbench.tracking._reuse_reads import _CHUNK_STATS, _TRACE_IDS, _ReadRun, _recorded_trace_ids, _scores_kept
+from workbench.tracking._reuse_reads import _CHUNK_STATS, _TRACE_IDS, ReuseSearch, _ReadRun
 from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, lower_is_better_tag, racing_tags, records_from_table, with_current_metadata
 from workbench.tracking._protocol import (
     CHUNKS_SHA256_TAG,
@@ -83,7 +82,6 @@ def _param(value: str, whole_in: str | None = None) -> str:
     return value[:_MAX_PARAM - len(said)] + said
 # MLflow's longest dataset name: a longer one (a wb.Dataset named in a notebook) failed the sweep as it started
 _MAX_DATASET_NAME = 500
-_REUSE_CANDIDATES = 10  # runs of one reuse key looked at, newest first, for one whose table is intact
 _DATA_TAGS = ("workbench.dataset_hash", "workbench.corpus_hash")  # what a sweep and its runs evaluated on (in every reuse key)
 # each run this workbench creates holds a value of its own under this tag: a request MLflow's HTTP client retried after
 # the server had made the run (its answer lost to a gateway, or later than the timeout) made a second, empty run, left
@@ -99,10 +97,6 @@ _log = logging.getLogger(__name__)
 
 # what of the spec's judge each run records as judge.<field> params: what scores its judged metrics
 _JUDGE_PARAMS = ("id", "kind", "n", "temperature", "max_tokens", "context_window")
-
-
-def _chunks(items: list[Any], n: int) -> list[list[Any]]:
-    return [items[i : i + n] for i in range(0, len(items), n)]
 
 
 class MlflowTracker:
@@ -157,8 +151,7 @@ class MlflowTracker:
         self._dataset_inputs: dict[tuple[str, str, str], Any] = {}  # each dataset's MLflow entity, profiled once
         self._session = uuid.uuid4().hex  # CREATE_TAG values are "<session>-<n>"
         self._created: dict[str, str] = {}  # CREATE_TAG value -> the run id the store answered with
-        self._reads: dict[str, _ReadRun] = {}  # run id -> what the reuse check read of it, for the copy
-        self._reuse_dir: Any = None  # the TemporaryDirectory holding their artifacts
+        self._search: ReuseSearch | None = None  # the last reuse check, holding what it read for the copies
         self._sweep_runs: dict[str, Any] = {}  # parent run id -> its data (tags, params) as its sweep logged them at start
 
     @classmethod
@@ -705,147 +698,27 @@ class MlflowTracker:
     def _reusable(self, experiment_id: str, keys: Mapping[str, str], data: Mapping[str, str]) -> dict[str, str]:
         """``reusable`` in the experiment ``experiment_id``, of the runs whose ``_DATA_TAGS`` are ``data``."""
         self._forget_reads()
-        by_key = {key: variant_id for variant_id, key in keys.items()}
-        pending = self._reuse_candidates(experiment_id, data, set(by_key))
-        out = {}
-        while pending:  # each key's newest readable candidate, all checked at once; a key whose pick failed, its next
-            picks = {key: read for key, runs in pending.items() if (read := self._next_read(runs)) is not None}
-            kept = self._scores_kept_of(experiment_id, list(picks.values()))
-            for key, read in picks.items():
-                run_id = read.run.info.run_id
-                if kept[run_id]:
-                    out[by_key[key]] = run_id
-                    pending.pop(key)
-                else:
-                    shutil.rmtree(self._reads.pop(run_id).folder, ignore_errors=True)
-            pending = {key: runs for key, runs in pending.items() if key in picks and runs}
-        return out
-
-    def _next_read(self, runs: list[Any]) -> _ReadRun | None:
-        """The first of ``runs`` whose results read (``_read_results``), taken off the list with those before it."""
-        while runs:
-            run = runs.pop(0)
-            if self._read_results(run):
-                return self._reads[run.info.run_id]
-        return None
-
-    def _scores_kept_of(self, experiment_id: str, reads: Sequence[_ReadRun]) -> dict[str, bool]:
-        """Run id -> whether its traces still carry their scores (``_scores_kept``); the ids of its traces are kept for
-        its copy. A run that recorded its trace ids has its first trace looked up by id, with those of the others (one
-        search per 100 runs); a run logged before they were recorded has all its traces listed (``_traces_by_run``)."""
-        recorded = {r.run.info.run_id: r.trace_ids for r in reads if r.trace_ids is not None}
-        firsts = self._trace_infos_by_id(experiment_id, [ids[0] for ids in recorded.values() if ids])
-        listed = self._traces_by_run(experiment_id, [r.run.info.run_id for r in reads if r.trace_ids is None])
-        kept = {}
-        for run_id, ids in recorded.items():
-            kept[run_id] = bool(ids) and _scores_kept([firsts[ids[0]]] if ids[0] in firsts else [])
-        for run_id, infos in listed.items():
-            kept[run_id] = _scores_kept(infos)
-            self._reads[run_id] = replace(self._reads[run_id], trace_ids=[t.trace_id for t in infos])  # listed: for its copy
-        return kept
-
-    def _trace_infos_by_id(self, experiment_id: str, trace_ids: Sequence[str]) -> dict[str, Any]:
-        """Trace id -> its info (with its assessments, no spans), for those of ``trace_ids`` the experiment still has."""
-        found = {}
-        for batch in _chunks(sorted(set(trace_ids)), 100):
-            listed = ", ".join(f"'{trace_id}'" for trace_id in batch)  # nothing to escape (_TRACE_ID)
-            pages = every_page(lambda token, listed=listed: self.client.search_traces(
-                locations=[experiment_id], filter_string=f"trace.request_id IN ({listed})", include_spans=False,
-                max_results=100, page_token=token))
-            found.update({trace.info.trace_id: trace.info for trace in pages})
-        return found
-
-    def _reuse_candidates(self, experiment_id: str, data: Mapping[str, str], keys: set[str]) -> dict[str, list[Any]]:
-        """Reuse key -> the FINISHED runs that computed it (not copies), newest first, at most ``_REUSE_CANDIDATES``;
-        only runs of the dataset and corpus ``data`` names are listed (their hashes are in every key).
-
-        What is read grows with the grid, not with the experiment's history: one search lists the newest computed runs,
-        twice as many as there are keys; when the history is longer than that, each key not among them is looked up by
-        itself. Listing every run ever computed on the same data read each of them whole (8 ms a run through a
-        tracking server: 30 s after 100 sweeps of a 40-variant grid whose prompts changed); MLflow's search has no OR
-        nor IN for tags to ask for all the keys in one query."""
-        if not keys:
-            return {}
-        query = (f"tags.`{REUSE_KEY_TAG}` IS NOT NULL and tags.`{REUSED_FROM_TAG}` IS NULL and tags.`workbench.status` = 'FINISHED' "
-                 "and attributes.status = 'FINISHED'")
-        query += "".join(f" and tags.`{tag}` = '{value}'" for tag, value in data.items())
-
-        def newest(where: str, n: int) -> Any:
-            return self.client.search_runs([experiment_id], where, order_by=["attributes.start_time DESC"], max_results=n)
-
-        first = newest(query, min(1000, max(2 * len(keys), _REUSE_CANDIDATES)))
-        found: dict[str, list[Any]] = {}
-        for run in first:
-            key = run.data.tags.get(REUSE_KEY_TAG)
-            if key in keys and len(found.setdefault(key, [])) < _REUSE_CANDIDATES:
-                found[key].append(run)
-        if first.token:  # a longer history: the keys not among the newest runs, one search each (a hash: nothing to escape)
-            for key in sorted(keys - found.keys()):
-                runs = list(newest(f"{query} and tags.`{REUSE_KEY_TAG}` = '{key}'", _REUSE_CANDIDATES))
-                if runs:
-                    found[key] = runs
-        return found
-
-    def _traces_by_run(self, experiment_id: str, run_ids: Sequence[str]) -> dict[str, list[Any]]:
-        """Run id -> the infos (with their assessments, no spans) of the traces it logged, in the order a search of
-        that run lists them: one search for up to 100 runs, every page."""
-        from mlflow.tracing.constant import TraceMetadataKey
-
-        found: dict[str, list[Any]] = {run_id: [] for run_id in run_ids}
-        for batch in _chunks(sorted(found), 100):  # run ids are hexadecimal: nothing to escape in the pattern
-            query = f"metadata.`{TraceMetadataKey.SOURCE_RUN}` RLIKE '^({'|'.join(batch)})$'"
-            for trace in every_page(lambda token, query=query: self.client.search_traces(
-                    locations=[experiment_id], filter_string=query, include_spans=False, max_results=500, page_token=token)):
-                owner = trace.info.trace_metadata.get(TraceMetadataKey.SOURCE_RUN)
-                if owner in found:
-                    found[owner].append(trace.info)
-        return found
+        self._search = ReuseSearch(self.client, self._artifacts)
+        return self._search.find(experiment_id, keys, data)
 
     def _forget_reads(self) -> None:
-        """Remove the artifacts an earlier reuse check downloaded and its traces' listing."""
-        if self._reuse_dir is not None:
-            self._reuse_dir.cleanup()
-        self._reuse_dir, self._reads = None, {}
+        """Remove the artifacts an earlier reuse check downloaded."""
+        if self._search is not None:
+            self._search.close()
+        self._search = None
 
     def _artifacts(self, run: Any) -> Any:
         """The artifact repository of a run (``run_artifacts``): through ``MlflowClient``, 57 ms a file against 3 ms,
         two files and a listing for every run a warm sweep reuses."""
         return run_artifacts(run.info.artifact_uri, self.tracking_uri)
 
-    def _read_results(self, run: Any) -> bool:
-        """Whether the run has its per-question table, and it and its chunk statistics (when logged) read as JSON. Its
-        artifacts are downloaded once, here, and kept (``_reads``) for ``reuse_variant`` to log on its copy."""
-        import tempfile
-
-        repo = self._artifacts(run)
-        with reading_artifacts(self.client, run.info.run_id):
-            logged = [f.path for f in repo.list_artifacts()]
-        if RESULTS_TABLE not in logged:
-            return False
-        if self._reuse_dir is None:
-            self._reuse_dir = tempfile.TemporaryDirectory(prefix="workbench-reuse-")
-        folder = Path(self._reuse_dir.name) / run.info.run_id
-        folder.mkdir()
-        with reading_artifacts(self.client, run.info.run_id):
-            for path in logged:
-                repo.download_artifacts(path, str(folder))
-        try:
-            table = json.loads((folder / RESULTS_TABLE).read_bytes())
-            stats = json.loads((folder / _CHUNK_STATS).read_bytes()) if (folder / _CHUNK_STATS).is_file() else {}
-        except ValueError:  # not JSON (cut short, overwritten) or not UTF-8
-            return False
-        if not (isinstance(table, dict) and isinstance(table.get("columns"), list) and isinstance(table.get("data"), list)
-                and isinstance(stats, dict)):
-            return False
-        rows = [dict(zip(table["columns"], values)) for values in table["data"]]
-        self._reads[run.info.run_id] = _ReadRun(run, folder, rows, stats, _recorded_trace_ids(folder / _TRACE_IDS))
-        return True
-
     @tracking_call("logging a reused variant")
     def reuse_variant(self, sweep: SweepHandle, variant: Variant, source_run_id: str, dataset: Dataset) -> VariantResult:
         """Log ``source_run_id`` again as a child of this sweep (params, metrics, tags, artifacts; its traces linked,
         not copied) with a tag naming where it came from, and return its result as read back."""
-        read = self._reads.pop(source_run_id, None) or self._read_again(source_run_id)
+        if self._search is None:  # a run ``reusable`` did not look at
+            self._search = ReuseSearch(self.client, self._artifacts)
+        read = self._search.take(source_run_id)
         source = read.run
         parent = self._sweep_data(sweep).tags
         tags = {k: v for k, v in source.data.tags.items() if k not in ("mlflow.parentRunId", "mlflow.runName", CREATE_TAG, *_RAN_BY_TAGS)}
@@ -861,13 +734,6 @@ class MlflowTracker:
                 return self._copy_reused(sweep, run.info.run_id, variant, read, origin, tags, dataset)
             finally:
                 shutil.rmtree(read.folder, ignore_errors=True)
-
-    def _read_again(self, run_id: str) -> _ReadRun:
-        """A run ``reusable`` did not read (or read for an earlier sweep): read now."""
-        run = self.client.get_run(run_id)
-        if not self._read_results(run):
-            raise WorkbenchError(f"run {run_id} cannot be reused: its eval_results.json is missing or cannot be read — run its experiment again")
-        return self._reads.pop(run_id)
 
     def _copy_reused(
         self, sweep: SweepHandle, run_id: str, variant: Variant, read: _ReadRun, origin: str, tags: dict[str, str], dataset: Dataset
@@ -885,13 +751,13 @@ class MlflowTracker:
         params = [Param(k, v) for k, v in logged.items()]
         metrics = [Metric(k, float(v), now, 0) for k, v in reused_metrics(source.data.metrics).items()]
         self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
-        table = read.folder / RESULTS_TABLE  # read as JSON by ``_read_results``
+        table = read.folder / RESULTS_TABLE  # read as JSON by the reuse check
         table.write_text(json.dumps(with_current_metadata(json.loads(table.read_bytes()), dataset)), encoding="utf-8")
         self.client.log_artifacts(run_id, str(read.folder))
         trace_ids = read.trace_ids
         if trace_ids is None:
             trace_ids = [t.trace_id for t in self._trace_infos(sweep.experiment_id, origin)]
-        for batch in _chunks(trace_ids, 100):
+        for batch in chunked(trace_ids, 100):
             self.client.link_traces_to_run(batch, run_id=run_id)
         self._log_dataset(run_id, dataset)
         self.client.set_terminated(run_id, status="FINISHED", end_time=source.info.end_time or now)
@@ -908,11 +774,11 @@ class MlflowTracker:
         if len(params) <= 100 and len(tags) <= 100 and len(params) + len(metrics) + len(tags) <= 1000:
             self.client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
             return
-        for batch in _chunks(params, 100):
+        for batch in chunked(params, 100):
             self.client.log_batch(run_id, params=batch)
-        for batch in _chunks(metrics, 900):
+        for batch in chunked(metrics, 900):
             self.client.log_batch(run_id, metrics=batch)
-        for batch in _chunks(tags, 100):
+        for batch in chunked(tags, 100):
             self.client.log_batch(run_id, tags=batch)
 
     def _trace_infos(self, experiment_id: str, run_id: str) -> list[Any]:
@@ -1027,7 +893,7 @@ class MlflowTracker:
         source = self._run_source(sweep)
         traces = (question_trace(sweep, run_id, result.variant, record, positions.get(record.case.id), source) for record in result.records)
         trace_ids = write_traces(self.tracing, sweep.experiment_id, traces, on_logged)  # built as they are written
-        for batch in _chunks(trace_ids, 100):
+        for batch in chunked(trace_ids, 100):
             self.client.link_traces_to_run(batch, run_id=run_id)
         self.client.log_dict(run_id, trace_ids, _TRACE_IDS)
 

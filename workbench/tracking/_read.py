@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -219,6 +219,11 @@ def sweep_variants(parent_run_id: str, *, tracking_uri: str | None = None) -> li
     parent = client.get_run(parent_run_id)
     filter_string = f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`workbench.kind` = 'variant'"
     return _all_runs(client, [parent.info.experiment_id], filter_string, oldest_first=True)
+
+
+def chunked(items: Sequence[Any], n: int) -> list[list[Any]]:
+    """``items`` in lists of ``n`` (the last shorter): what one MLflow call takes at most."""
+    return [list(items[i : i + n]) for i in range(0, len(items), n)]
 
 
 def every_page(search: Callable[[str | None], Any]) -> Iterator[Any]:
