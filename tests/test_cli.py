@@ -197,7 +197,7 @@ def test_compare_and_gate_help_say_they_take_a_sweeps_run_id(command: str, capsy
     # what `workbench run --format json` gives a CI job, which the help did not say EXPERIMENT could be
     with pytest.raises(SystemExit):
         main([command, "--help"])
-    assert "experiment name (its latest sweep is compared), or a sweep's parent run id" in " ".join(capsys.readouterr().out.split())
+    assert "experiment name or YAML file (its latest sweep is compared), or a sweep's parent run id" in " ".join(capsys.readouterr().out.split())
 
 
 def test_run_dry_run_prints_the_plan_and_logs_nothing(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

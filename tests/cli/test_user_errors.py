@@ -121,12 +121,33 @@ def test_compare_and_gate(project: Project, capsys: pytest.CaptureFixture[str], 
     assert line == expected if not expected.endswith(": ") else line.startswith(expected), line
 
 
-def test_an_experiment_file_or_a_misspelt_name_is_told_the_name_to_give(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
-    # each was "... — see 'workbench list'": the experiment's file given for its name, and the name in another case
+def test_an_experiment_file_stands_for_the_experiment_it_names(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    # `workbench run base.yaml` takes the file: list, compare and gate refused it ("give the experiment's name, not the file")
     (project.tmp / "promo.yaml").write_text("name: promo\ndataset: {path: d.jsonl}\n", encoding="utf-8")
-    fix = "give the experiment's name (its file's 'name:', here 'promo'), not the file"
-    assert one_line(capsys, cli(project, "list", "promo.yaml")) == f"no experiment named 'promo.yaml' in {project.uri} — {fix}"
-    assert one_line(capsys, cli(project, "compare", "promo.yaml")) == f"'promo.yaml' is neither an experiment nor a run in {project.uri} — {fix}"
+    assert cli(project, "list", "promo") == 0
+    by_name = capsys.readouterr().out
+    assert cli(project, "list", "promo.yaml") == 0
+    assert capsys.readouterr().out == by_name
+    heading = f"Experiment 'promo', sweep {project.parent()} by alice"
+    for args in (["compare", "promo.yaml"], ["compare", str(project.tmp / "promo.yaml"), "--sweep", project.parent()]):
+        assert cli(project, *args, "--metric", "token_f1") == 0
+        assert capsys.readouterr().out.splitlines()[0] == heading, args
+    assert cli(project, "gate", "promo.yaml", "--metric", "token_f1", "--min", "0") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"gate passed: 2 variants of sweep {project.parent()} by alice on token_f1"
+
+
+def test_an_experiment_file_that_names_no_logged_experiment_is_one_line(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    (project.tmp / "fresh.yaml").write_text("name: fresh\n", encoding="utf-8")
+    (project.tmp / "nameless.yml").write_text("dataset: {path: d.jsonl}\n", encoding="utf-8")
+    (project.tmp / "broken.yaml").write_text("name: [promo\n", encoding="utf-8")
+    assert one_line(capsys, cli(project, "compare", "nosuch.yaml")) == (
+        f"nosuch.yaml: experiment file not found — check the path (relative to {project.tmp}), or give the experiment's name "
+        "(see 'workbench list')")
+    assert one_line(capsys, cli(project, "list", "fresh.yaml")) == (
+        f"fresh.yaml: experiment 'fresh' (its name:) has no sweeps in {project.uri} — run it first: workbench run fresh.yaml")
+    assert one_line(capsys, cli(project, "gate", "nameless.yml", "--metric", "token_f1", "--min", "0")) == (
+        "nameless.yml: names no experiment (no 'name:' text) — give an experiment file, or the experiment's name (see 'workbench list')")
+    assert one_line(capsys, cli(project, "compare", "broken.yaml")).startswith("broken.yaml:2: not valid YAML (")
     assert one_line(capsys, cli(project, "list", "Promo")) == f"no experiment named 'Promo' in {project.uri} — did you mean 'promo'? (see 'workbench list')"
 
 

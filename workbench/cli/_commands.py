@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_server)
 
     p = sub.add_parser("list", parents=[common], help="list experiments, or the sweeps and variants of one")
-    p.add_argument("experiment", nargs="?")
+    p.add_argument("experiment", nargs="?", help="experiment name, or its YAML file (the experiment its name: names)")
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("--last", type=_whole_number(1), default=_LIST_LAST, metavar="N",
                        help=f"the newest N sweeps of EXPERIMENT (default {_LIST_LAST})")
@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _comparison_arguments(p: argparse.ArgumentParser, *, baseline_help: str = f"{_BASELINE}; default: the first variant{_BASELINE_MORE}") -> None:
-    p.add_argument("experiment", help="experiment name (its latest sweep is compared), or a sweep's parent run id")
+    p.add_argument("experiment", help="experiment name or YAML file (its latest sweep is compared), or a sweep's parent run id")
     p.add_argument("--sweep", default=None, type=str.strip, help="a sweep's parent run id, instead of the latest sweep")
     p.add_argument("--baseline", default=None, type=str.strip, help=baseline_help)
     p.add_argument("--seed", type=_non_negative_int, default=None,

@@ -52,3 +52,48 @@ def _store(args: argparse.Namespace, *, must_exist: bool) -> str:
     uri = settings(tracking_uri=args.tracking_uri).tracking_uri
     check_store(uri, must_exist=must_exist)
     return uri
+
+
+_EXPERIMENT_SUFFIXES = (".yaml", ".yml")
+
+
+def _experiment_argument(args: argparse.Namespace, uri: str) -> argparse.Namespace:
+    """``args`` with EXPERIMENT as the store knows it: the path of an experiment file (``workbench compare base.yaml``,
+    as ``workbench run`` takes it) stands for the experiment its ``name:`` names, which ``run`` logged its sweeps under;
+    a name or run id is kept as given. One line for a file that is missing, unreadable or names no experiment, or whose
+    experiment the store has not seen (refused before with "give the experiment's name, not the file")."""
+    key = args.experiment
+    if key is None or Path(key).suffix.lower() not in _EXPERIMENT_SUFFIXES:
+        return args
+    name = _experiment_file_name(key)
+    from mlflow import MlflowClient
+
+    from workbench.tracking import shown_uri
+
+    if MlflowClient(uri).get_experiment_by_name(name) is None:
+        raise WorkbenchError(f"{key}: experiment '{name}' (its name:) has no sweeps in {shown_uri(uri)} — run it first: "
+                             f"workbench run {key}")
+    return argparse.Namespace(**{**vars(args), "experiment": name})
+
+
+def _experiment_file_name(path: str) -> str:
+    """The ``name:`` of the experiment file ``path``; one line when it is missing, not YAML or has none."""
+    import yaml
+
+    from workbench.spec import read_yaml, yaml_error_text
+
+    if not Path(path).exists():
+        where = "" if Path(path).is_absolute() else f" (relative to {Path.cwd()})"
+        raise WorkbenchError(f"{path}: experiment file not found — check the path{where}, or give the experiment's name "
+                             "(see 'workbench list')")
+    text = _input_file(path, "experiment")
+    try:
+        _, data = read_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise WorkbenchError(f"{path}{f':{mark.line + 1}' if mark else ''}: {yaml_error_text(exc)}") from None
+    name = data.get("name") if isinstance(data, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        raise WorkbenchError(f"{path}: names no experiment (no 'name:' text) — give an experiment file, or the experiment's "
+                             "name (see 'workbench list')")
+    return name

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.cli._inputs import _missing_sqlite_store, _store
+from workbench.cli._inputs import _experiment_argument, _missing_sqlite_store, _store
 from workbench.cli._output import _printable
 from workbench.errors import WorkbenchError
 from workbench.tracking import shown_uri
@@ -30,6 +30,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"no experiments yet: {shown_uri(uri)} does not exist — run a sweep first: workbench run EXPERIMENT.yaml")
         return 0
     uri = _store(args, must_exist=True)
+    args = _experiment_argument(args, uri)
     if not args.experiment:
         for exp in list_experiments(tracking_uri=uri):  # names are the store's: anyone can rename a run in the MLflow UI
             print(f"{padded(_printable(exp.name), 30)} id={exp.experiment_id:>4s}  sweeps={exp.sweeps}")
@@ -79,7 +80,9 @@ def _inputs_changed(sweep: LoggedRun, before: LoggedRun) -> str:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    report, uri = _comparison(args, args.metric)
+    uri = _store(args, must_exist=True)
+    args = _experiment_argument(args, uri)
+    report = _comparison(args, args.metric, uri)
     sweep = _compared_sweep(args, report, uri)
     # EXPERIMENT may be the sweep's run id: name the experiment it belongs to (renamable in the UI)
     experiment = _experiment_name(sweep.experiment_id, uri) if sweep is not None else None
@@ -106,7 +109,9 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     if args.min is not None and args.max is not None and args.min > args.max:
         raise WorkbenchError(f"--min {args.min:g} is above --max {args.max:g}: no variant could pass — swap them, or drop one")
     metrics = list(dict.fromkeys(args.metric))  # `--metric token_f1 --metric $METRIC` checks token_f1 once
-    report, uri = _comparison(args, metrics)
+    uri = _store(args, must_exist=True)
+    args = _experiment_argument(args, uri)
+    report = _comparison(args, metrics, uri)
     sweep = _compared_sweep(args, report, uri)
     failures = report.gate(metrics, minimum=args.min, maximum=args.max, no_worse=args.baseline is not None)
     # a FAILED variant, or one the sweep never logged, fails the gate: it is one of the variants checked
@@ -128,16 +133,15 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _comparison(args: argparse.Namespace, metrics: Sequence[str] | None) -> tuple[ComparisonReport, str]:
-    """The comparison of ``compare`` and ``gate``, and the store it read."""
+def _comparison(args: argparse.Namespace, metrics: Sequence[str] | None, uri: str) -> ComparisonReport:
+    """The comparison of ``compare`` and ``gate``, read from the store ``uri``."""
     import workbench as wb
 
-    uri = _store(args, must_exist=True)
     if args.sweep is not None:
         _check_sweep(args.experiment, args.sweep, uri)
     report = wb.compare(args.sweep or args.experiment, baseline=args.baseline, metrics=metrics, seed=args.seed,
                         n_resamples=args.resamples, tracking_uri=uri)
-    return report, uri
+    return report
 
 
 def _check_sweep(experiment: str, sweep: str, uri: str) -> None:
