@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from workbench.errors import ModelError, SpecError
 from workbench.metrics import scorer_entries
@@ -28,7 +29,7 @@ from workbench.models import Price, check_model_id, embedder_input_tokens, price
 from workbench.spec._base import _GENERATOR_PATTERN, _Spec
 from workbench.spec._data import CorpusRef, DatasetRef
 from workbench.spec._execution import ExecutionSpec, Limits
-from workbench.spec._gates import PromotionSpec
+from workbench.spec._gates import LoggedMetrics, PromotionSpec, gate_problems
 from workbench.spec._judge import JudgeSpec, PriceSpec
 from workbench.spec._model_paths import _absolute_model_paths, _map_model_strings, _relative_model_path
 from workbench.spec._models import ModelSpec
@@ -40,6 +41,23 @@ from workbench.spec._router import ModelEntry, RouterEntry
 from workbench.spec._secrets import _refuse_literal_keys
 from workbench.spec._validation import _meant_scorer, describe_validation_error
 from workbench.spec._yaml import dump_yaml
+
+
+def _logged_metrics(data: dict[str, Any]) -> LoggedMetrics:
+    """What the runs of the experiment whose validated fields are ``data`` log, for its gates (pure); the scorers as the
+    sweep picks them (workbench.runner): those named, else the default ones and, with a judge, the judged ones; a sweep
+    without models scores retrieval only."""
+    entries = scorer_entries()
+    models, judge, named = data["models"], data["judge"], data["scorers"]
+    if not models:
+        scores = [s for s in named or () if entries[s].retrieval] or [n for n, e in entries.items() if e.retrieval]
+    else:
+        scores = list(named) if named is not None else [n for n, e in entries.items() if e.default or (judge is not None and e.judged)]
+    prices = {k: v.price for k, v in data["pricing"].items()}
+    unpriced = sorted(m for m in _model_ids(models, None) if price_for(m, prices) is None)
+    return LoggedMetrics(scores=tuple(scores), named_scorers=named is not None, answers=bool(models), judge=judge is not None,
+                         repeats=judge is not None and judge.n > 1, unpriced=unpriced[0] if unpriced else None,
+                         router=any(isinstance(m, RouterEntry) for m in models))
 
 
 def _judge_shorthand_schema(schema: dict[str, Any]) -> None:
@@ -257,6 +275,19 @@ class ExperimentSpec(_Spec):
         needy = [s for s in value or () if known[s].judged]
         if needy and info.data.get("judge") is None:
             raise ValueError(f"scorer '{needy[0]}' needs a judge model — add e.g. 'judge: local:gemma3-270m'")
+        return value
+
+    @field_validator("promotion")
+    @classmethod
+    def _gates_on_logged_metrics(cls, value: PromotionSpec | None, info: ValidationInfo) -> PromotionSpec | None:
+        # a gate no run could pass (token_f11, faithfulness without a judge) was found at promotion, after the sweep
+        if value is None or any(k not in info.data for k in ("models", "judge", "scorers", "pricing")):
+            return value  # a section that failed is the error reported
+        problems = gate_problems(value.gates, _logged_metrics(info.data))
+        if problems:
+            where, why = problems[0]
+            raise ValidationError.from_exception_data("PromotionSpec", [InitErrorDetails(
+                type=PydanticCustomError("value_error", "{why}", {"why": why}), loc=("gates", *where), input=value.gates[where[0]])])
         return value
 
     @field_validator("execution")

@@ -3,6 +3,9 @@ each gate by its ``kind`` (``GateSpec``) and the ``promotion:`` section (``Promo
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -14,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from workbench.metrics import fraction_bound_problem
+from workbench.metrics import fraction_bound_problem, scorer_entries
 from workbench.spec._base import _fraction_not_percent, _Spec
 
 
@@ -108,3 +111,125 @@ class PromotionSpec(_Spec):
 
     gates: tuple[GateSpec, ...] = Field(default=(), description="each {kind: ..., ...}: metric, min_questions, max_cost_per_answer, max_failed_rate, beats_holder")
     require_staging: bool = Field(default=True, description="production needs the same config promoted to staging first")
+
+
+# What a variant's run logs (workbench.execution's variant_metrics and the judge's and router's metrics), by what it
+# takes: every run; a run that answers; a run whose answering models all have a price; one with a judged scorer; a router.
+_RUN_METRICS = ("latency_p50_s", "latency_p95_s", "questions")
+_ANSWER_METRICS = ("question_errors", "input_tokens", "output_tokens", "generation_calls", "cache_hits", "retries")
+_COST_METRICS = ("cost_usd", "spent_usd", "cost_per_question_usd", "cost_per_success_usd")
+_JUDGE_METRICS = ("judge_calls", "judge_errors", "judge_call_errors", "judge_input_tokens", "judge_output_tokens",
+                  "judge_latency_s", "judge_cache_hits", "judge_retries", "judge_cost_usd", "judge_spent_usd")
+_ROUTER_METRICS = ("escalation_rate",)
+_ROUTER_PREFIXES = ("tokens_", "calls_", "cost_usd_")  # per model of a router: tokens_<model>, ...
+# what a question's row holds beside its scores, which beats_holder can pair as it pairs a score
+_QUESTION_MEASUREMENTS = ("latency_s", "input_tokens", "output_tokens", "cost_usd")
+_JUDGE_EXAMPLE = "add e.g. 'judge: local:gemma3-270m'"
+
+
+@dataclass(frozen=True)
+class LoggedMetrics:
+    """What the runs of an experiment log, as its gates are checked against it (pure data).
+
+    Attributes:
+        scores: the scorers its answering (or, without models, retrieving) variants are scored on.
+        named_scorers: whether the experiment lists its ``scorers:`` (else the default ones are scored).
+        answers: whether it has models (else its variants only retrieve).
+        judge: whether it has a judge; ``repeats``: whether the judge is asked more than once (``<scorer>_std``).
+        unpriced: an answering model without a price (its runs log no cost), or None.
+        router: whether a router is among its models.
+    """
+
+    scores: tuple[str, ...]
+    named_scorers: bool
+    answers: bool
+    judge: bool
+    repeats: bool
+    unpriced: str | None
+    router: bool
+
+    def names(self) -> tuple[str, ...]:
+        """Every metric name a run logs (those a router names per model aside), for a did-you-mean and the list shown."""
+        judged = any(scorer_entries()[s].judged for s in self.scores if s in scorer_entries())
+        return (*self.scores, *_RUN_METRICS, *(_ANSWER_METRICS if self.answers else ()),
+                *(_COST_METRICS if self.answers and self.unpriced is None else ()), *(_JUDGE_METRICS if judged else ()),
+                *(_ROUTER_METRICS if self.router else ()))
+
+    def problem(self, metric: str, *, per_question: bool = False) -> str | None:
+        """Why a gate on ``metric`` could never pass a run of the experiment, and what to do; None when it could.
+        ``per_question``: the gate pairs questions' values (``beats_holder``), so a run's aggregate is none."""
+        entries = scorer_entries()
+        if per_question:
+            if metric in self.scores or (self.answers and metric in _QUESTION_MEASUREMENTS and (metric != "cost_usd" or self.unpriced is None)):
+                return None
+            if metric in self.names():
+                return (f"'{metric}' is a run's aggregate, and beats_holder pairs each question's values — gate on a score "
+                        f"({', '.join(self.scores)}) or {', '.join(_QUESTION_MEASUREMENTS[:3])}")
+        elif metric in self.names():
+            return None
+        base = next((metric.removesuffix(s) for s in ("_errors", "_std") if metric.endswith(s) and metric.removesuffix(s) in entries), metric)
+        if base in entries:
+            return self._scorer_problem(metric, base)
+        if metric in _ANSWER_METRICS + _COST_METRICS + _QUESTION_MEASUREMENTS and not self.answers:
+            return f"'{metric}' is logged only by variants that answer, and this experiment has no models (it only retrieves) — gate on one of: {self._shown()}"
+        if metric in _COST_METRICS or metric == "cost_usd":
+            return (f"'{metric}' is logged only when every answering model has a price, and '{self.unpriced}' has none — give it "
+                    f"under 'pricing:', e.g. pricing: {{{self.unpriced}: {{input: 0.5, output: 1.5}}}} (USD per 1M tokens)")
+        if metric in _JUDGE_METRICS:
+            return f"'{metric}' is logged only when a judge scores the answers — {_JUDGE_EXAMPLE} and a judged scorer (faithfulness)"
+        if metric in _ROUTER_METRICS or (metric.startswith(_ROUTER_PREFIXES) and not per_question):
+            return None if self.router else f"'{metric}' is logged only by a router's variants, and this experiment has no router (models: [{{router: ...}}])"
+        meant = difflib.get_close_matches(metric, [*self.names(), *entries], n=1, cutoff=0.6)
+        return f"unknown metric '{metric}' — " + (f"did you mean '{meant[0]}'? " if meant else "") + f"(this experiment logs: {self._shown()})"
+
+    def _scorer_problem(self, metric: str, scorer: str) -> str | None:
+        """Why ``metric``, the scorer ``scorer``'s value (or its ``_errors`` or ``_std``), is never logged, or None."""
+        entry = scorer_entries()[scorer]
+        if scorer in self.scores:
+            if metric.endswith("_std") and metric != scorer:
+                if not entry.judged:
+                    return f"'{metric}' is logged only for a judged scorer's repeats, and {scorer} has no judge — gate on {scorer}"
+                return None if self.repeats else f"'{metric}' is logged only when the judge is asked more than once — set judge.n to 3, say"
+            return None
+        if not self.answers and not entry.retrieval:
+            return f"'{scorer}' scores answers, and this experiment has no models (it only retrieves) — gate on one of: {self._shown()}"
+        if entry.judged and not self.judge:
+            return f"'{scorer}' is scored by a judge model, and this experiment has none — {_JUDGE_EXAMPLE}, or gate on another metric"
+        why = "is not among the experiment's scorers" if self.named_scorers else "is not scored by default"
+        return f"'{scorer}' {why} — add it to 'scorers:', or gate on one it scores ({', '.join(self.scores)})"
+
+    def _shown(self) -> str:
+        return ", ".join(self.names())
+
+
+def gate_problems(gates: Sequence[Any], logged: LoggedMetrics) -> list[tuple[tuple[Any, ...], str]]:
+    """Each gate of ``gates`` that no run of the experiment could pass, as (its location under ``gates``, why and what to
+    do) (pure): a misspelt metric (``token_f11``), a judge's score without a judge, a cost without prices, a router's
+    metric without a router were found only when a variant was promoted, after the sweep was paid for."""
+    found: list[tuple[tuple[Any, ...], str]] = []
+    for i, gate in enumerate(gates):
+        problem, field = None, ""
+        if isinstance(gate, (MetricGate, BeatsHolderGate)):
+            problem, field = logged.problem(gate.metric, per_question=isinstance(gate, BeatsHolderGate)), "metric"
+        elif isinstance(gate, MaxFailedRateGate):
+            problem, field = _failed_rate_problem(gate.scorer.removesuffix("_errors"), logged), "scorer"
+        elif isinstance(gate, MaxCostGate) and logged.answers and logged.unpriced is not None:
+            problem, field = (f"the cost of an answer is logged only when every answering model has a price, and '{logged.unpriced}' "
+                              f"has none — give it under 'pricing:', e.g. pricing: {{{logged.unpriced}: {{input: 0.5, output: 1.5}}}} "
+                              "(USD per 1M tokens)"), "usd"
+        elif isinstance(gate, MaxCostGate) and not logged.answers:
+            problem, field = "the cost of an answer is logged only by variants that answer, and this experiment has no models", "usd"
+        if problem is not None:  # located as pydantic locates a gate's field: under its kind, which the line finder drops
+            found.append(((i, gate.kind, field), problem))
+    return found
+
+
+def _failed_rate_problem(scorer: str, logged: LoggedMetrics) -> str | None:
+    """Why ``max_failed_rate`` on ``scorer`` could never be checked, or None: it counts that scorer's failed rows."""
+    if scorer in logged.scores:
+        return None
+    if scorer in scorer_entries():
+        return logged.problem(scorer)
+    meant = difflib.get_close_matches(scorer, logged.scores, n=1, cutoff=0.6)
+    return (f"unknown scorer '{scorer}' — " + (f"did you mean '{meant[0]}'? " if meant else "")
+            + f"(this experiment scores: {', '.join(logged.scores)})")
