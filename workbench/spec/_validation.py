@@ -234,14 +234,44 @@ def not_a_number(text: str, *, whole: bool) -> str:
     percent = re.fullmatch(r"\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*%\s*", text)
     if percent is not None and not whole:
         return f"{text!r} is a percentage — write it as a fraction, {float(percent.group(1)) / 100:g}"
+    comma = _comma_number_fix(text, whole=whole)
+    if comma is not None:
+        return comma
     kind = "a whole number" if whole else "a number"
     return f"{text!r} is text, not {kind} — write {kind} without quotes or units"
+
+
+def _comma_number_fix(text: str, *, whole: bool) -> str | None:
+    """What to write for a number written with a comma (``temperature: 0,7``, ``max_tokens: 1,000``), which YAML reads
+    as text; None for other text (pure)."""
+    digits = text.strip()
+    thousands = re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+", digits) is not None
+    decimal = re.fullmatch(r"([-+]?\d*),(\d+)", digits)
+    if thousands and (whole or decimal is None):
+        return f"{text!r} is written with a thousands separator — write {digits.replace(',', '')}"
+    if decimal is None:
+        return None
+    point = f"{decimal[1] or '0'}.{decimal[2]}"
+    if whole:
+        return f"{text!r} is written with a decimal comma, and this field takes a whole number — write one, e.g. {round(float(point))}"
+    also = f" (or {digits.replace(',', '')}, if the comma separates thousands)" if thousands else ""
+    return f"{text!r} is written with a decimal comma — write {point}{also}"
+
+
+def not_finite(value: Any) -> str:
+    """What is wrong with a NaN or infinite number given for a spec's number, and what to do (pure): pydantic said
+    "Input should be a finite number", the value not shown."""
+    shown = repr(value) if isinstance(value, str) else {"nan": ".nan", "inf": ".inf", "-inf": "-.inf"}.get(str(value), str(value))
+    past = " (a number past 1e308 reads as .inf)" if shown.endswith(".inf") else ""
+    return f"{shown} is not a finite number{past} — give a finite number"
 
 
 def out_of_range(err: Any) -> str | None:
     """What is wrong with a value outside a field's bounds, or an empty text, and what to give instead (pure), for one of
     pydantic's errors; None for another error. Pydantic's own "Input should be greater than or equal to 1" said neither
     what was written nor what to do (``k: 0``, ``limit: 0``, ``seed: -1``, ``name: ''``)."""
+    if err["type"] == "finite_number":
+        return not_finite(err.get("input"))
     bound = _BOUNDS.get(err["type"])
     if bound is not None:
         key, text = bound

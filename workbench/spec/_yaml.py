@@ -74,6 +74,7 @@ def check_yaml_shape(node: yaml.Node, source: str) -> None:
         if id(n) not in sizes:
             sizes[id(n)] = 0  # a recursive alias counts as nothing more than itself
             if isinstance(n, yaml.MappingNode):
+                _refuse_decimal_comma(n, source)
                 seen: dict[str, int] = {}
                 for key, value in n.value:
                     if isinstance(key, yaml.ScalarNode) and key.value != "<<":
@@ -93,6 +94,28 @@ def check_yaml_shape(node: yaml.Node, source: str) -> None:
         return sizes[id(n)]
 
     size(node)
+
+
+def _refuse_decimal_comma(mapping: yaml.MappingNode, source: str) -> None:
+    """Refuse a number written with a comma inside ``{...}``: YAML reads ``{temperature: 0,7}`` as temperature 0 and a
+    key 7, which the spec then called "a key here is a number", and ``{size: 1,000}`` as size 1.
+
+    Raises:
+        SpecError: ``file:line: key: ...`` naming the number as written and what to write.
+    """
+    if not mapping.flow_style:
+        return
+    for (key, before), (after, empty) in zip(mapping.value, mapping.value[1:]):
+        glued = (isinstance(before, yaml.ScalarNode) and isinstance(after, yaml.ScalarNode) and isinstance(empty, yaml.ScalarNode)
+                 and before.style is None and after.style is None and empty.value == "" and empty.tag.endswith(":null")
+                 and re.fullmatch(r"[-+]?\d+", before.value) is not None and re.fullmatch(r"\d+", after.value) is not None
+                 and after.start_mark.index == before.end_mark.index + 1)  # the comma right after the number, no space
+        if glued:
+            written = f"{before.value},{after.value}"
+            thousands = f" or {before.value}{after.value}, without the thousands separator" if len(after.value) == 3 else ""
+            raise SpecError(f"{source}:{before.start_mark.line + 1}: {getattr(key, 'value', key)}: {written} — inside {{...}} a comma "
+                            f"separates entries, so YAML read {before.value} and a key {after.value}: write {before.value}.{after.value}"
+                            f"{thousands}")
 
 
 # what to do about PyYAML's commonest complaints, by a piece of its problem text: a prompt written unquoted was
