@@ -1019,18 +1019,53 @@ def test_a_langsmith_example_is_named_as_such_not_as_an_mlflow_record(tmp_path: 
     assert str(info.value) == f"dataframe: row 0: {expected}"
 
 
-@pytest.mark.parametrize("name, reader", [("docs.jsonl", "pd.read_json('docs.jsonl', lines=True)"), ("docs.ndjson", "pd.read_json('docs.ndjson', lines=True)"),
-                                          ("docs.csv", "pd.read_csv('docs.csv')"), ("docs.parquet", "pd.read_parquet('docs.parquet')")])
-def test_a_corpus_given_as_a_table_of_documents_is_told_to_be_read_into_a_dataframe(tmp_path: Path, name: str, reader: str) -> None:
+COLUMNS = "its 'text' column is each document's text, 'id' its id (else doc-1, doc-2...), its other columns its metadata"
+
+
+@pytest.mark.parametrize("name, reader", [("docs.jsonl", "pd.read_json('kb/docs.jsonl', lines=True)"),
+                                          ("docs.ndjson", "pd.read_json('kb/docs.ndjson', lines=True)"),
+                                          ("docs.csv", "pd.read_csv('kb/docs.csv')"), ("docs.parquet", "pd.read_parquet('kb/docs.parquet')")])
+def test_a_corpus_given_as_a_table_of_documents_is_told_to_be_read_into_a_dataframe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                                     name: str, reader: str) -> None:
     # was "the corpus is a file, not a folder — give its folder, with glob: 'docs.jsonl' to use only it", which made the
-    # whole JSONL file one document, its JSON indexed and sent to the model as text
-    path = tmp_path / name
+    # whole JSONL file one document, its JSON indexed and sent to the model as text; then the recipe named the file
+    # without its folder (pd.read_json('docs.jsonl') from the project's root: no such file)
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "kb" / name
+    path.parent.mkdir()
     path.write_text('{"id": "descaling", "text": "Descale every 8 weeks."}\n', encoding="utf-8")
     with pytest.raises(DataError) as info:
         load_corpus(path)
     assert str(info.value) == (f"{path}: the corpus is a table of documents, not a folder — a glob would read the whole file as one "
-                               f"document: read it into a DataFrame (a 'text' column, and 'id') and give that, "
-                               f"wb.run(exp, corpus={reader})")
+                               f"document: read it into a DataFrame and give that, wb.run(exp, corpus={reader}) ({COLUMNS})")
+
+
+def test_a_table_of_documents_named_by_an_experiment_is_told_the_command_that_gives_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an experiment's YAML has no way to read a JSONL corpus: the line is the whole command, its path from the current
+    # folder, its text column renamed from another tool's name; and the reader it gives reads the documents
+    import pandas as pd
+
+    import workbench as wb
+    from workbench.config import settings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "kb.jsonl").write_text('{"doc_id": "descaling", "content": "Descale every 8 weeks.", "url": "u"}\n', encoding="utf-8")
+    (tmp_path / "exp" / "d.jsonl").write_text('{"id": "q1", "question": "How often?", "source_ids": ["descaling"]}\n', encoding="utf-8")
+    (tmp_path / "exp" / "e.yaml").write_text(
+        "name: e\ndataset: {path: d.jsonl}\ncorpus: {path: kb.jsonl}\nprompts:\n  - {name: a, template: '{context} {question}'}\n"
+        "models:\n  - {id: local:gemma3-270m}\nchunkers:\n  - {strategy: recursive}\n", encoding="utf-8")
+    reader = "pd.read_json('exp/kb.jsonl', lines=True).rename(columns={'doc_id': 'id', 'content': 'text'})"
+    with pytest.raises(DataError) as info:
+        wb.run(wb.load_experiment("exp/e.yaml"), settings=settings(root=tmp_path), progress=False)
+    assert str(info.value) == (
+        f"{tmp_path / 'exp' / 'kb.jsonl'}: the corpus is a table of documents, not a folder — a glob would read the whole file as one "
+        f"document, and an experiment's corpus is a folder or 'python-reference': give its documents from Python, which replace the "
+        f"experiment's corpus — python -c \"import pandas as pd, workbench as wb; wb.run(wb.load_experiment('exp/e.yaml'), "
+        f"corpus={reader})\" ({COLUMNS})")
+    corpus = wb.load_corpus(eval(reader, {"pd": pd}))
+    assert [(d.id, d.text, d.metadata) for d in corpus.documents] == [("descaling", "Descale every 8 weeks.", {"url": "u"})]
+    assert not (tmp_path / "mlruns").exists()
 
 
 def test_the_dataset_file_given_as_the_corpus_is_named_as_the_dataset(tmp_path: Path) -> None:

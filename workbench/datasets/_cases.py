@@ -67,6 +67,19 @@ def field_key(name: str) -> str:
     return name.strip().lower().replace(" ", "_").replace("-", "_").strip("_")
 
 
+_DOCUMENT_FIELDS = ("id", "text", "metadata")
+# what other tools call a document's id and text (LangChain's page_content, a search index's content or body)
+_DOCUMENT_OTHER_NAMES = {"id": ("doc_id", "document_id", "source_id", "docid", "ids"),
+                         "text": ("content", "contents", "page_content", "body", "passage", "document", "txt")}
+
+
+def _meant_document_field(name: str) -> str | None:
+    """The document field (``id``, ``text``) a field it does not have most likely is: the same name in another case, or
+    under another tool's name (pure); None for a field of the document's own, kept as its metadata."""
+    key = field_key(name)
+    return next((f for f in ("id", "text") if key == f or key in _DOCUMENT_OTHER_NAMES[f]), None)
+
+
 @lru_cache(maxsize=256)
 def _meant_field(name: str) -> str | None:
     """The known field a field or column the format does not have most likely is (pure), or None; cached: every row's

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.datasets._cases import _check_unicode, _id_text, _missing, _name, _shown, field_key
+from workbench.datasets._cases import _DOCUMENT_FIELDS, _check_unicode, _id_text, _meant_document_field, _missing, _name, _shown
 from workbench.datasets._folders import PYTHON_REFERENCE, _case_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
 from workbench.datasets._formats import Extracted, TextCache, extracted_once, file_format
 from workbench.datasets._html import html_text
@@ -73,19 +73,6 @@ def _document(item: Any, n: int, label: str) -> Document:
     for field_name, value in (("id", doc_id), ("text", text), *(("metadata", str(v)) for v in metadata.values())):
         _check_unicode(value, where, field_name)
     return Document(id=document_id(doc_id), text=text, metadata={str(k): str(v) for k, v in metadata.items()})
-
-
-_DOCUMENT_FIELDS = ("id", "text", "metadata")
-# what other tools call a document's id and text (LangChain's page_content, a search index's content or body)
-_DOCUMENT_OTHER_NAMES = {"id": ("doc_id", "document_id", "source_id", "docid", "ids"),
-                         "text": ("content", "contents", "page_content", "body", "passage", "document", "txt")}
-
-
-def _meant_document_field(name: str) -> str | None:
-    """The document field (``id``, ``text``) a field it does not have most likely is: the same name in another case, or
-    under another tool's name (pure); None for a field of the document's own, kept as its metadata."""
-    key = field_key(name)
-    return next((f for f in ("id", "text") if key == f or key in _DOCUMENT_OTHER_NAMES[f]), None)
 
 
 def _default_document_id(n: int) -> str:

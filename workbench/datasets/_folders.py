@@ -13,6 +13,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 
+from workbench.datasets._cases import _meant_document_field
 from workbench.datasets._formats import file_format
 from workbench.datasets._models import document_id
 from workbench.datasets._paths import missing_path_fix, on_disk
@@ -258,6 +259,53 @@ def _asks_questions(path: Path) -> bool:
     return False
 
 
+def documents_table_fix(path: Path, experiment: str | None = None) -> str | None:
+    """What a corpus path that is a table of documents (``.jsonl``, ``.csv``...) is, and the recipe that gives its
+    documents to a sweep, from Python: an experiment's corpus is a folder or the built-in one. None for another file.
+
+    The recipe runs from the current folder (the file's path as seen from it, not its bare name) and names a text
+    column under another tool's name (``content``, ``page_content``) to be renamed; with ``experiment`` (the file the
+    corpus was named in) it is a whole command, which ``workbench run`` users have none of in YAML.
+    """
+    reader = _TABLES_OF_DOCUMENTS.get(path.suffix.lower())
+    if reader is None:
+        return None
+    if _asks_questions(path):
+        return "a dataset file (its first line holds a 'question'), not a folder of documents — give the folder of the documents"
+    read = reader.format(name=_from_here(path)) + _renamed_columns(path)
+    # a glob in its folder would read it whole, as one document of JSON or CSV text
+    said = "a table of documents, not a folder — a glob would read the whole file as one document"
+    columns = "its 'text' column is each document's text, 'id' its id (else doc-1, doc-2...), its other columns its metadata"
+    if experiment is None:
+        return f"{said}: read it into a DataFrame and give that, wb.run(exp, corpus={read}) ({columns})"
+    run = f"import pandas as pd, workbench as wb; wb.run(wb.load_experiment('{_from_here(Path(experiment))}'), corpus={read})"
+    return (f"{said}, and an experiment's corpus is a folder or '{PYTHON_REFERENCE}': give its documents from Python, which "
+            f"replace the experiment's corpus — python -c \"{run}\" ({columns})")
+
+
+def _from_here(path: Path) -> str:
+    """``path`` as written from the current folder: relative when inside it, else absolute."""
+    absolute = path.absolute()
+    with contextlib.suppress(ValueError):
+        return absolute.relative_to(Path.cwd()).as_posix()
+    return absolute.as_posix()
+
+
+def _renamed_columns(path: Path) -> str:
+    """``.rename(columns={'content': 'text'})`` for a table whose first row holds a document's id or text under another
+    tool's name and not under its own, else nothing."""
+    import csv
+    import json
+
+    with contextlib.suppress(OSError, UnicodeDecodeError, ValueError), path.open(encoding="utf-8-sig") as file:
+        first = file.readline(65536)
+        fields = list(json.loads(first)) if path.suffix.lower() in (".jsonl", ".ndjson") else next(csv.reader([first]), [])
+        renames = {f: meant for f in fields if (meant := _meant_document_field(f)) is not None and meant != f and meant not in fields}
+        if renames:
+            return f".rename(columns={renames!r})"
+    return ""
+
+
 def _corpus_file_fix(path: Path) -> str:
     """What a corpus path that is a file is, and what to do: an archive (a wiki's zipped export) is unpacked, and a
     binary file (an image, a spreadsheet) exported as text, since a glob picking either reads one binary document,
@@ -266,12 +314,9 @@ def _corpus_file_fix(path: Path) -> str:
     if suffix is not None:
         unpack = _ARCHIVES[suffix].format(name=path.name, stem=path.name[: -len(suffix)])
         return f"an archive, not a folder — unpack it ({unpack}) and give the folder of its files"
-    reader = _TABLES_OF_DOCUMENTS.get(path.suffix.lower())
-    if reader is not None and _asks_questions(path):
-        return "a dataset file (its first line holds a 'question'), not a folder of documents — give the folder of the documents"
-    if reader is not None:  # a glob in its folder would read it whole, as one document of JSON or CSV text
-        return ("a table of documents, not a folder — a glob would read the whole file as one document: read it into a "
-                f"DataFrame (a 'text' column, and 'id') and give that, wb.run(exp, corpus={reader.format(name=path.name)})")
+    table = documents_table_fix(path)
+    if table is not None:
+        return table
     kind = file_format(path.name)
     if kind is None:
         with contextlib.suppress(OSError), path.open("rb") as file:

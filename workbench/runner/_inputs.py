@@ -17,6 +17,7 @@ from workbench.datasets import (
     TextCache,
     check_limit,
     cwd_relative_fix,
+    documents_table_fix,
     document_id,
     file_format,
     left_out_fix,
@@ -73,7 +74,13 @@ def load_spec_corpus(spec: ExperimentSpec, *, texts: TextCache | None = None) ->
 
 
 def _read_corpus(spec: ExperimentSpec, ref: CorpusRef, texts: TextCache | None) -> Corpus:
-    return load_corpus(ref.builtin or _found(spec, ref.path or "", "corpus folder"), glob=ref.glob, exclude=ref.exclude, texts=texts)
+    source = ref.builtin or _found(spec, ref.path or "", "corpus folder")
+    if ref.path is not None and spec.source_file is not None and Path(source).is_file():
+        # a JSONL or CSV file of documents: the command that gives them to a sweep of this experiment, from Python
+        table = documents_table_fix(Path(source), experiment=spec.source_file)
+        if table is not None:
+            raise DataError(f"{source}: the corpus is {table}")
+    return load_corpus(source, glob=ref.glob, exclude=ref.exclude, texts=texts)
 
 
 def _corpus_ref(spec: ExperimentSpec, given: Any) -> CorpusRef | None:
