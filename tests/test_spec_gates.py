@@ -88,3 +88,14 @@ def test_a_gate_no_run_could_pass_is_refused_naming_its_line_and_field(tmp_path:
 ])
 def test_a_gate_on_a_metric_the_runs_log_loads(tmp_path: Path, models: str, gate: str, extra: str) -> None:
     assert load(tmp_path, models, gate, extra).promotion is not None  # type: ignore[attr-defined]
+
+
+def test_the_metrics_a_gate_may_name_are_those_the_sweep_writes() -> None:
+    # the lists the check reads are the sweep's own names (workbench.metrics.RESERVED_NAMES): a misspelt entry there
+    # would refuse a gate on a metric every run logs
+    from workbench.metrics import RESERVED_NAMES
+    from workbench.spec import _gates
+
+    listed = (*_gates._RUN_METRICS, *_gates._ANSWER_METRICS, *_gates._COST_METRICS, *_gates._JUDGE_METRICS, *_gates._ROUTER_METRICS,
+              *_gates._QUESTION_MEASUREMENTS)
+    assert sorted(set(listed) - RESERVED_NAMES) == []

@@ -172,11 +172,12 @@ class LoggedMetrics:
             return self._scorer_problem(metric, base)
         if metric in _ANSWER_METRICS + _COST_METRICS + _QUESTION_MEASUREMENTS and not self.answers:
             return f"'{metric}' is logged only by variants that answer, and this experiment has no models (it only retrieves) — gate on one of: {self._shown()}"
-        if metric in _COST_METRICS or metric == "cost_usd":
+        if metric in _COST_METRICS:
             return (f"'{metric}' is logged only when every answering model has a price, and '{self.unpriced}' has none — give it "
                     f"under 'pricing:', e.g. pricing: {{{self.unpriced}: {{input: 0.5, output: 1.5}}}} (USD per 1M tokens)")
         if metric in _JUDGE_METRICS:
-            return f"'{metric}' is logged only when a judge scores the answers — {_JUDGE_EXAMPLE} and a judged scorer (faithfulness)"
+            fix = "add a judged scorer (faithfulness) to 'scorers:'" if self.judge else _JUDGE_EXAMPLE
+            return f"'{metric}' is logged only when a judge scores the answers — {fix}"
         if metric in _ROUTER_METRICS or (metric.startswith(_ROUTER_PREFIXES) and not per_question):
             return None if self.router else f"'{metric}' is logged only by a router's variants, and this experiment has no router (models: [{{router: ...}}])"
         meant = difflib.get_close_matches(metric, [*self.names(), *entries], n=1, cutoff=0.6)
