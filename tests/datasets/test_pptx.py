@@ -73,6 +73,45 @@ def test_shapes_are_read_top_to_bottom_then_left_to_right_and_a_groups_shapes_in
         "Footnote under all\n\nA slide without a title")
 
 
+def test_columns_of_boxes_side_by_side_are_read_column_by_column_until_a_shape_across_them(tmp_path: Path) -> None:
+    # each column's boxes one under the other, with gaps between them: read row by row, the columns interleaved
+    def before_after(deck: Presentation) -> None:
+        slide = deck.slides.add_slide(deck.slide_layouts[TITLE_ONLY])
+        slide.shapes.title.text = "Claims"
+        add_text_box(slide.shapes, "Introduced in 2026", left=1, top=1.4, width=8)  # across both columns
+        for top, (left_text, right_text) in zip((2.5, 3.75, 5), [("Before: paper forms", "After: an app"),
+                                                                  ("Before: three approvals", "After: one approval"),
+                                                                  ("Before: 10 days", "After: 2 days")]):
+            add_text_box(slide.shapes, right_text, left=5, top=top)
+            add_text_box(slide.shapes, left_text, left=1, top=top)
+        add_text_box(slide.shapes, "Before: paid by cheque", left=1, top=6.25)  # a column may be longer than the other
+        add_text_box(slide.shapes, "Source: finance survey", left=1, top=7.5, width=7)  # across both: the columns end
+        add_text_box(slide.shapes, "Questions: finance desk", left=5, top=8.6)
+
+    assert corpus_of(tmp_path, {"claims.pptx": pptx_bytes(before_after)}).documents[0].text == (
+        "# Claims\n\nIntroduced in 2026\n\nBefore: paper forms\n\nBefore: three approvals\n\nBefore: 10 days\n\n"
+        "Before: paid by cheque\n\nAfter: an app\n\nAfter: one approval\n\nAfter: 2 days\n\nSource: finance survey\n\n"
+        "Questions: finance desk")
+
+
+def test_boxes_that_never_stand_side_by_side_are_read_top_to_bottom_and_a_column_inside_a_column_as_one(tmp_path: Path) -> None:
+    def steps(deck: Presentation) -> None:
+        slide = deck.slides.add_slide(deck.slide_layouts[TITLE_ONLY])
+        slide.shapes.title.text = "Steps"
+        add_text_box(slide.shapes, "Then: book", left=5, top=3.5)  # a staircase: no two boxes share a height
+        add_text_box(slide.shapes, "First: ask", left=1, top=2)
+        add_text_box(slide.shapes, "Last: claim", left=1, top=5)
+        nested = deck.slides.add_slide(deck.slide_layouts[TITLE_ONLY])
+        nested.shapes.title.text = "Left split in two"
+        add_text_box(nested.shapes, "Left", left=1, top=1.5, width=3)  # above both halves of the left column
+        for left, top, text in ((1, 2.6, "A1"), (2.6, 2.6, "B1"), (1, 3.75, "A2"), (2.6, 3.75, "B2"), (5, 1.5, "Right 1"), (5, 3.5, "Right 2")):
+            add_text_box(nested.shapes, text, left=left, top=top, width=1.5)
+
+    assert corpus_of(tmp_path, {"steps.pptx": pptx_bytes(steps)}).documents[0].text == (
+        "# Steps\n\nFirst: ask\n\nThen: book\n\nLast: claim\n\n"
+        "# Left split in two\n\nLeft\n\nA1\n\nA2\n\nB1\n\nB2\n\nRight 1\n\nRight 2")
+
+
 def test_a_paragraph_bulleted_or_not_by_its_own_properties_is_read_as_it_shows(tmp_path: Path) -> None:
     from pptx.oxml import parse_xml
 

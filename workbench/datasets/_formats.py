@@ -25,8 +25,9 @@ from typing import Literal, Protocol
 FORMAT_PACKAGES = ("beautifulsoup4", "pypdf", "python-docx", "python-pptx")
 # bump it when workbench's own reading (_pdf, _html, _word, _slides) changes what it returns for the same file: the texts
 # kept are then stale
-EXTRACTOR_REVISION = 3  # 2: a PDF keeps where its pages start (metadata 'page_starts'); 3: a Word document's numbered
-# lists and headings, list levels by style name, vertically merged cells, list markers and text boxes in table cells
+EXTRACTOR_REVISION = 4  # 2: a PDF keeps where its pages start (metadata 'page_starts'); 3: a Word document's numbered
+# lists and headings, list levels by style name, vertically merged cells, list markers and text boxes in table cells;
+# 4: a slide's columns read as columns
 
 Format = Literal["pdf", "html", "docx", "pptx"]
 

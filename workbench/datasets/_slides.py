@@ -2,18 +2,26 @@
 
 Each slide shown in the deck is read in order: its title as a markdown heading (``#``, as a Word document's first-level
 headings are, so that header-aware chunkers cut a deck slide by slide), then the text of its other shapes in reading
-order (top to bottom, then left to right, a group's shapes in the group's place), a table's rows as ``a | b``, bullet
-paragraphs as ``- `` indented by their level, a SmartArt graphic's nodes as a nested list, a chart's title and data a
-line a category, and last the slide's speaker notes (``Notes: ...``), which often hold what the presenter says. Hidden
-slides, hidden shapes and the footer, date and slide number repeated on every slide are left out. The slides are the
-deck's pages (``page_starts``, see ``workbench.datasets._pages``): page N is slide N as PowerPoint numbers it, so a
-hidden slide, or one without text (a picture), is a page without text, on which no chunk lies, and the slides after it
-keep their numbers.
+order (below; a group's shapes in the group's place), a table's rows as ``a | b``, bullet paragraphs as ``- `` indented
+by their level, a SmartArt graphic's nodes as a nested list, a chart's title and data a line a category, and last the
+slide's speaker notes (``Notes: ...``), which often hold what the presenter says. Hidden slides, hidden shapes and the
+footer, date and slide number repeated on every slide are left out. The slides are the deck's pages (``page_starts``,
+see ``workbench.datasets._pages``): page N is slide N as PowerPoint numbers it, so a hidden slide, or one without text
+(a picture), is a page without text, on which no chunk lies, and the slides after it keep their numbers.
+
+Reading order is a column rule of the kind PDF text extractors use, on where the shapes holding text lie (a picture, a
+line or a background takes no part): the slide is cut into bands where no shape's height crosses, and consecutive bands
+make one section while its shapes still fall apart into columns (left to right, apart where no shape's width crosses),
+so a shape across the columns (a banner, a wide table, a footnote) ends a section and starts the next. A section whose
+columns stand side by side (shapes of two of them share a height) is read column by column, each column by the same rule
+(a column may hold columns of its own); any other section, and a band of one column, top to bottom, then left to right.
+Two columns of boxes with gaps between them are so read as columns, where reading each band across would interleave
+them; a staircase of boxes, none beside another, is read from the top.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import IO, Any
@@ -128,7 +136,7 @@ class _Deck:
         # an empty title placeholder (a slide whose title was never typed) is no title: its layout's prompt is not shown
         title = next((shape for shape in shapes if _placeholder_type(shape) in _TITLES and _one_line(shape)), None)
         blocks = [(f"# {_one_line(title)}", False)] if title is not None else []
-        blocks.extend(_blocks(layout.in_reading_order(shape for shape in shapes if shape is not title), layout, slide.part))
+        blocks.extend(_blocks([shape for shape in shapes if shape is not title], layout, slide.part))
         notes = _notes(slide)
         if notes:
             blocks.append((f"Notes: {notes}", False))
@@ -141,22 +149,96 @@ class _Deck:
 _KINDS = "self::p:sp or self::p:grpSp or self::p:graphicFrame or self::p:cxnSp or self::p:pic"
 _GROUPED = f"./*[{_KINDS}] | ./mc:AlternateContent/mc:Choice[1]/*[{_KINDS}]"
 _SHAPES = f"./p:cSld/p:spTree/*[{_KINDS}] | ./p:cSld/p:spTree/mc:AlternateContent/mc:Choice[1]/*[{_KINDS}]"
-# where a shape's top left corner is, in its slide's (a grouped shape's: its group's) coordinates
-_OFFSET = "./p:spPr/a:xfrm/a:off | ./p:xfrm/a:off | ./p:grpSpPr/a:xfrm/a:off"
+# where a shape lies, in its slide's (a grouped shape's: its group's) coordinates
+_FRAME = "./p:spPr/a:xfrm | ./p:xfrm | ./p:grpSpPr/a:xfrm"
 
 
-def _place(shape: Any) -> tuple[int, int] | None:
-    """Where a shape is, as (top, left), when its XML says so (a placeholder often does not: it is where its layout's is)."""
-    found = _xpath(_OFFSET)(shape)
-    return (int(found[0].get("y", 0)), int(found[0].get("x", 0))) if found else None
+@dataclass(frozen=True)
+class _Box:
+    """Where a shape lies on its slide, in EMU: its top and left edges, and its bottom and right ones."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+
+def _box(shape: Any) -> _Box | None:
+    """Where a shape lies, when its XML says so (a placeholder often does not: it lies where its layout's does)."""
+    found = _xpath(_FRAME)(shape)
+    offset = found[0].find(f"{{{_DRAWING}}}off") if found else None
+    if offset is None:
+        return None
+    size = found[0].find(f"{{{_DRAWING}}}ext")
+    top, left = int(offset.get("y", 0)), int(offset.get("x", 0))
+    height, width = (int(size.get("cy", 0)), int(size.get("cx", 0))) if size is not None else (0, 0)
+    return _Box(top, left, top + max(height, 0), left + max(width, 0))
+
+
+def _reading_order(boxes: Sequence[_Box | None]) -> list[int]:
+    """The indices of shapes lying in ``boxes`` in reading order (pure; see the module's docstring): cut into bands
+    where no shape's height crosses, consecutive bands one section while its shapes still fall apart into columns, a
+    section of columns side by side read column by column (each by the same rule), any other top to bottom, then left
+    to right; a shape whose place is not known (None) after the others, in the order given."""
+    placed = sorted((n for n, box in enumerate(boxes) if box is not None), key=lambda n: (boxes[n].top, boxes[n].left))  # type: ignore[union-attr]
+    known = {n: box for n, box in enumerate(boxes) if box is not None}
+    return [*_ordered(placed, known), *(n for n, box in enumerate(boxes) if box is None)]
+
+
+def _ordered(shapes: list[int], boxes: dict[int, _Box]) -> list[int]:
+    """``shapes`` (sorted top to bottom, then left to right) in reading order, by ``_reading_order``'s rule."""
+    bands: list[list[int]] = []
+    bottom = 0
+    for n in shapes:
+        if bands and boxes[n].top < bottom:
+            bands[-1].append(n)
+            bottom = max(bottom, boxes[n].bottom)
+        else:
+            bands.append([n])
+            bottom = boxes[n].bottom
+    sections: list[list[int]] = []
+    for band in bands:
+        if sections and len(_columns([*sections[-1], *band], boxes)) > 1:
+            sections[-1].extend(band)
+        else:
+            sections.append(band)
+    read: list[int] = []
+    for section in sections:
+        columns = _columns(section, boxes)
+        if len(columns) > 1 and _side_by_side(columns, boxes):
+            for column in columns:
+                read.extend(_ordered(sorted(column, key=lambda n: (boxes[n].top, boxes[n].left)), boxes))
+        else:
+            read.extend(sorted(section, key=lambda n: (boxes[n].top, boxes[n].left)))
+    return read
+
+
+def _columns(shapes: list[int], boxes: dict[int, _Box]) -> list[list[int]]:
+    """``shapes`` in columns, left to right: apart where no shape's width crosses."""
+    columns: list[list[int]] = []
+    right = 0
+    for n in sorted(shapes, key=lambda n: (boxes[n].left, boxes[n].top)):
+        if columns and boxes[n].left < right:
+            columns[-1].append(n)
+            right = max(right, boxes[n].right)
+        else:
+            columns.append([n])
+            right = boxes[n].right
+    return columns
+
+
+def _side_by_side(columns: list[list[int]], boxes: dict[int, _Box]) -> bool:
+    """Whether shapes of two of ``columns`` share a height (a staircase of boxes, each below the one before, does not)."""
+    return any(boxes[a].top < boxes[b].bottom and boxes[b].top < boxes[a].bottom
+               for n, column in enumerate(columns) for other in columns[n + 1:] for a in column for b in other)
 
 
 @dataclass(frozen=True)
 class _Inherited:
     """What a slide's placeholder inherits from its layout's of the same index, which inherits from the master's of its
-    type: where it is, and the placeholders whose list styles say whether its paragraphs are bullets (nearest first)."""
+    type: where it lies, and the placeholders whose list styles say whether its paragraphs are bullets (nearest first)."""
 
-    place: tuple[int, int] | None
+    box: _Box | None
     styles: tuple[Any, ...]
 
 
@@ -173,20 +255,17 @@ class _Layout:
             kind = _placeholder_type(shape)
             if kind is not None:
                 base = on_master.get(_master_type(kind))
-                place = _place(shape) or (_place(base) if base is not None else None)
-                self.placeholders.setdefault(_placeholder_index(shape), _Inherited(place, tuple(e for e in (shape, base) if e is not None)))
+                box = _box(shape) or (_box(base) if base is not None else None)
+                self.placeholders.setdefault(_placeholder_index(shape), _Inherited(box, tuple(e for e in (shape, base) if e is not None)))
         self.master = master
 
     def inherited(self, shape: Any) -> _Inherited:
         return self.placeholders.get(_placeholder_index(shape), _Inherited(None, ())) if _placeholder_type(shape) else _Inherited(None, ())
 
-    def in_reading_order(self, shapes: Iterable[Any]) -> list[Any]:
-        """Shapes top to bottom, then left to right; a shape whose position is not known (a placeholder its layout no
-        longer has) after the others, in the slide's order."""
-        def place(shape: Any) -> tuple[bool, int, int]:
-            found = _place(shape) or self.inherited(shape).place
-            return (False, *found) if found is not None else (True, 0, 0)
-        return sorted(shapes, key=place)
+    def in_reading_order(self, shapes: Sequence[Any]) -> list[int]:
+        """The indices of ``shapes`` in reading order (see ``_reading_order``), a placeholder lying where its layout's
+        does; one whose place is not known (a placeholder its layout no longer has) after the others."""
+        return _reading_order([_box(shape) or self.inherited(shape).box for shape in shapes])
 
     def bulleted(self, shape: Any, kind: str | None) -> Callable[[Any, int], bool]:
         """For a shape, a function telling whether its paragraph at a level is a bullet, by the first of these saying
@@ -218,36 +297,42 @@ def _one_line(shape: Any) -> str:
     return " ".join(" ".join(map(_paragraph_text, _paragraphs(shape))).split())
 
 
-def _blocks(shapes: Iterable[Any], layout: _Layout, part: Any) -> Iterator[tuple[str, bool]]:
-    """The text of a slide's (``part``'s) shapes in order, as blocks each with whether it is a list item (see
-    ``_formats._joined``): a group's shapes in their reading order, a table as its rows, a SmartArt graphic as a list
-    of its nodes, a chart as its title and data, a text frame as its paragraphs."""
-    for shape in shapes:
-        kind = _placeholder_type(shape)
-        if kind in _BOILERPLATE or _hidden(shape):
-            continue
-        if shape.tag == f"{{{_PRESENTATION}}}grpSp":
-            yield from _blocks(layout.in_reading_order(_xpath(_GROUPED)(shape)), layout, part)
-            continue
-        for data in _xpath("./a:graphic/a:graphicData/dgm:relIds/@r:dm")(shape):
-            yield from _diagram_nodes(part, data)
-        for chart in _xpath("./a:graphic/a:graphicData/c:chart/@r:id")(shape):
-            shown = _chart_text(part, chart)
-            if shown:
-                yield shown, False
-        for table in _xpath("./a:graphic/a:graphicData/a:tbl")(shape):
-            rows = (" | ".join(" ".join(_paragraph_text(p) for p in _xpath("./a:txBody/a:p")(cell)).strip()
-                               for cell in _xpath("./a:tc[not(@hMerge='1' or @hMerge='true')]")(row))
-                    for row in _xpath("./a:tr")(table))
-            shown = "\n".join(row for row in rows if row.replace("|", "").strip())
-            if shown:
-                yield shown, False
-        bulleted = layout.bulleted(shape, kind)
-        for paragraph in _paragraphs(shape):
-            text = _paragraph_text(paragraph).strip()
-            if text:
-                level = _level(paragraph)
-                yield (f"{'  ' * level}- {text}", True) if bulleted(paragraph, level) else (text, False)
+def _blocks(shapes: Sequence[Any], layout: _Layout, part: Any) -> list[tuple[str, bool]]:
+    """The text of a slide's (``part``'s) shapes in reading order, as blocks each with whether it is a list item (see
+    ``_office.joined_blocks``); a shape without text (a picture, a line, a background) takes no part in the order."""
+    read = [(shape, blocks) for shape in shapes if (blocks := _shape_blocks(shape, layout, part))]
+    return [block for n in layout.in_reading_order([shape for shape, _ in read]) for block in read[n][1]]
+
+
+def _shape_blocks(shape: Any, layout: _Layout, part: Any) -> list[tuple[str, bool]]:
+    """A shape's text as blocks: a group's shapes' in their reading order, a table as its rows, a SmartArt graphic as a
+    list of its nodes, a chart as its title and data, a text frame as its paragraphs."""
+    kind = _placeholder_type(shape)
+    if kind in _BOILERPLATE or _hidden(shape):
+        return []
+    if shape.tag == f"{{{_PRESENTATION}}}grpSp":
+        return _blocks(_xpath(_GROUPED)(shape), layout, part)
+    blocks: list[tuple[str, bool]] = []
+    for data in _xpath("./a:graphic/a:graphicData/dgm:relIds/@r:dm")(shape):
+        blocks.extend(_diagram_nodes(part, data))
+    for chart in _xpath("./a:graphic/a:graphicData/c:chart/@r:id")(shape):
+        shown = _chart_text(part, chart)
+        if shown:
+            blocks.append((shown, False))
+    for table in _xpath("./a:graphic/a:graphicData/a:tbl")(shape):
+        rows = (" | ".join(" ".join(_paragraph_text(p) for p in _xpath("./a:txBody/a:p")(cell)).strip()
+                           for cell in _xpath("./a:tc[not(@hMerge='1' or @hMerge='true')]")(row))
+                for row in _xpath("./a:tr")(table))
+        shown = "\n".join(row for row in rows if row.replace("|", "").strip())
+        if shown:
+            blocks.append((shown, False))
+    bulleted = layout.bulleted(shape, kind)
+    for paragraph in _paragraphs(shape):
+        text = _paragraph_text(paragraph).strip()
+        if text:
+            level = _level(paragraph)
+            blocks.append((f"{'  ' * level}- {text}", True) if bulleted(paragraph, level) else (text, False))
+    return blocks
 
 
 def _diagram_nodes(part: Any, data: str) -> Iterator[tuple[str, bool]]:
