@@ -105,3 +105,24 @@ def add_diagram(slide: Any, nodes: Sequence[tuple[str, Sequence[str]]], *, left:
         f'<p:xfrm><a:off x="{Inches(left)}" y="{Inches(top)}"/><a:ext cx="{Inches(6)}" cy="{Inches(2)}"/></p:xfrm>'
         f'<a:graphic><a:graphicData uri="{DIAGRAM}"><dgm:relIds r:dm="{rid}" r:lo="" r:qs="" r:cs=""/></a:graphicData></a:graphic>'
         '</p:graphicFrame>'))
+
+
+def png_bytes() -> bytes:
+    """A small PNG image (one white pixel, scaled up where it is placed)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (1, 1), "white").save(out, format="PNG")
+    return out.getvalue()
+
+
+def add_picture(shapes: Any, *, left: float, top: float, descr: str | None = None, title: str | None = None) -> Any:
+    """A picture at ``left``, ``top`` (inches), 3 inches wide; its alt text ``descr`` (and ``title``) as PowerPoint's
+    Edit Alt Text writes it, else the file name python-pptx writes there (``image.png``)."""
+    picture = shapes.add_picture(io.BytesIO(png_bytes()), Inches(left), Inches(top), Inches(3), Inches(2))
+    properties = picture.element.nvPicPr.cNvPr
+    if descr is not None:
+        properties.set("descr", descr)
+    if title is not None:
+        properties.set("title", title)
+    return picture

@@ -15,7 +15,7 @@ from workbench.pipeline import chunk_document
 from workbench.spec import ChunkerSpec
 
 from tests.datasets._docx import as_strict, docx_bytes, ole_bytes
-from tests.datasets._pptx import TITLE_ONLY, TITLE_SLIDE, add_diagram, add_slide, add_text_box, pptx_bytes, with_main_content_type
+from tests.datasets._pptx import TITLE_ONLY, TITLE_SLIDE, add_diagram, add_picture, add_slide, add_text_box, pptx_bytes, with_main_content_type
 from tests.datasets._files import corpus_of
 
 
@@ -110,6 +110,43 @@ def test_boxes_that_never_stand_side_by_side_are_read_top_to_bottom_and_a_column
     assert corpus_of(tmp_path, {"steps.pptx": pptx_bytes(steps)}).documents[0].text == (
         "# Steps\n\nFirst: ask\n\nThen: book\n\nLast: claim\n\n"
         "# Left split in two\n\nLeft\n\nA1\n\nA2\n\nB1\n\nB2\n\nRight 1\n\nRight 2")
+
+
+def test_a_pictures_alt_text_is_read_in_its_place_and_a_name_or_file_name_office_wrote_there_is_not(tmp_path: Path) -> None:
+    def pictures(deck: Presentation) -> None:
+        slide = deck.slides.add_slide(deck.slide_layouts[TITLE_ONLY])
+        slide.shapes.title.text = "Who approves"
+        add_text_box(slide.shapes, "Ask your manager first.", left=5, top=2)
+        add_picture(slide.shapes, left=1, top=2, descr="Org chart:  finance\nreports to the CFO")  # the left column
+        add_picture(slide.shapes, left=5, top=4)  # python-pptx writes the file name: image.png
+        add_picture(slide.shapes, left=5, top=6, descr="Picture 3")  # the shape's name, as some tools copy it
+        add_picture(slide.shapes, left=1, top=6, descr="A picture containing text\n\nDescription automatically generated")
+        add_picture(slide.shapes.add_group_shape().shapes, left=3, top=9, descr="Claims by month", title="Chart")  # across both
+        only = deck.slides.add_slide(deck.slide_layouts[6])  # a diagram as a picture, nothing else on its slide
+        add_picture(only.shapes, left=1, top=1, title="Travel process: plan, book, claim")
+
+    assert corpus_of(tmp_path, {"who.pptx": pptx_bytes(pictures)}).documents[0].text == (
+        "# Who approves\n\n[Image: Org chart: finance reports to the CFO]\n\nAsk your manager first.\n\n"
+        "[Image: Chart: Claims by month]\n\n[Image: Travel process: plan, book, claim]")
+
+
+@pytest.mark.parametrize(("descr", "title", "read"), [
+    ("Org chart", "", "[Image: Org chart]"),
+    ("", "Org chart", "[Image: Org chart]"),
+    ("Finance reports to the CFO", "Org chart", "[Image: Org chart: Finance reports to the CFO]"),
+    ("Org chart", "org chart", "[Image: org chart]"),
+    ("Logo 2", "", ""),  # the picture's own name
+    ("Grafik 3", "", ""),  # a German Office's default name
+    ("C:\\Users\\ana\\org-chart.PNG", "", ""),
+    ("Diagram  Description automatically generated", "", ""),
+    ("fig:\n\n./org-chart.png", "", ""),  # pandoc's figure, a deck's picture
+    ("Org chart", "fig:", "[Image: Org chart]"),  # pandoc's figure, a Word document's
+    ("", "", ""),
+])
+def test_alt_text_is_what_a_person_wrote_not_what_office_wrote_there(descr: str, title: str, read: str) -> None:
+    from workbench.datasets._office import alt_text
+
+    assert alt_text(descr, title, "Logo 2") == read
 
 
 def test_a_paragraph_bulleted_or_not_by_its_own_properties_is_read_as_it_shows(tmp_path: Path) -> None:

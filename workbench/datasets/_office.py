@@ -1,10 +1,11 @@
 """What Word documents and PowerPoint decks share: a package opened, or refused in one line (an Office 97-2003 file, a
 password-protected one, another file of the same application, one saved as Strict Open XML, a damaged one), the title in
-its core properties, and its blocks joined as markdown's paragraphs."""
+its core properties, a picture's alt text, and its blocks joined as markdown's paragraphs."""
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,36 @@ def joined_blocks(blocks: list[tuple[str, bool]]) -> str:
         pieces.append(block)
         after_item = item
     return "".join(pieces)
+
+
+# what Office (or a library) writes where no one wrote alt text: the picture's name ("Picture 3", as the shape is named),
+# its file's name, or Office's own guess at what it shows ("A picture containing text  Description automatically
+# generated"), which says what the picture looks like, not what it says
+_DEFAULT_NAME = re.compile(r"(?:picture|image|graphic|grafik|bild|imagen|immagine|content placeholder)\s*\d*", re.IGNORECASE)
+_FILE_NAME = re.compile(r"\S*\.(?:png|jpe?g|gif|bmp|tiff?|emf|wmf|svg|webp|heic)", re.IGNORECASE)
+_GENERATED = "description automatically generated"
+_PANDOC_FIGURE = "fig:"  # pandoc titles a figure's picture so (and writes it before a deck's picture's file name)
+
+
+def alt_text(description: str | None, title: str | None, name: str | None) -> str:
+    """A picture's alt text as its document reads it (pure): ``[Image: its title: its description]`` (either alone when
+    the other is empty or the same), its whitespace collapsed; "" when none was written, or only what Office or a
+    library writes there itself: its ``name`` ("Picture 3"), a default name, a file name, an alt text Office generated
+    (pandoc's "fig:" before a figure's alt text is left out too).
+
+    Args:
+        description: the ``descr`` of its non-visual properties (Office's Edit Alt Text box).
+        title: their ``title`` (older Office versions' alt text title).
+        name: their ``name``, the shape's name in the Selection Pane.
+    """
+    own = " ".join((name or "").split()).casefold()
+    written = []
+    for text in (title, description):
+        text = " ".join((text or "").split()).removeprefix(_PANDOC_FIGURE).strip()
+        if (text and text.casefold() != own and not _DEFAULT_NAME.fullmatch(text) and not _FILE_NAME.fullmatch(text)
+                and _GENERATED not in text.casefold() and text.casefold() not in map(str.casefold, written)):
+            written.append(text)
+    return f"[Image: {': '.join(written)}]" if written else ""
 
 
 def _saved_as_strict(data: bytes) -> bool:

@@ -2,21 +2,23 @@
 
 Each slide shown in the deck is read in order: its title as a markdown heading (``#``, as a Word document's first-level
 headings are, so that header-aware chunkers cut a deck slide by slide), then the text of its other shapes in reading
-order (below; a group's shapes in the group's place), a table's rows as ``a | b``, bullet paragraphs as ``- `` indented
-by their level, a SmartArt graphic's nodes as a nested list, a chart's title and data a line a category, and last the
-slide's speaker notes (``Notes: ...``), which often hold what the presenter says. Hidden slides, hidden shapes and the
-footer, date and slide number repeated on every slide are left out. The slides are the deck's pages (``page_starts``,
-see ``workbench.datasets._pages``): page N is slide N as PowerPoint numbers it, so a hidden slide, or one without text
-(a picture), is a page without text, on which no chunk lies, and the slides after it keep their numbers.
+order (below; a group's shapes in the group's place), a picture's alt text as ``[Image: ...]`` (not the name or file
+name Office or python-pptx writes there when no one wrote any), a table's rows as ``a | b``, bullet paragraphs as ``- ``
+indented by their level, a SmartArt graphic's nodes as a nested list, a chart's title and data a line a category, and
+last the slide's speaker notes (``Notes: ...``), which often hold what the presenter says. Hidden slides, hidden shapes
+and the footer, date and slide number repeated on every slide are left out. The slides are the deck's pages
+(``page_starts``, see ``workbench.datasets._pages``): page N is slide N as PowerPoint numbers it, so a hidden slide, or
+one without text (a picture without alt text), is a page without text, on which no chunk lies, and the slides after it
+keep their numbers.
 
-Reading order is a column rule of the kind PDF text extractors use, on where the shapes holding text lie (a picture, a
-line or a background takes no part): the slide is cut into bands where no shape's height crosses, and consecutive bands
-make one section while its shapes still fall apart into columns (left to right, apart where no shape's width crosses),
-so a shape across the columns (a banner, a wide table, a footnote) ends a section and starts the next. A section whose
-columns stand side by side (shapes of two of them share a height) is read column by column, each column by the same rule
-(a column may hold columns of its own); any other section, and a band of one column, top to bottom, then left to right.
-Two columns of boxes with gaps between them are so read as columns, where reading each band across would interleave
-them; a staircase of boxes, none beside another, is read from the top.
+Reading order is a column rule of the kind PDF text extractors use, on where the shapes holding text lie (a picture
+without alt text, a line or a background takes no part): the slide is cut into bands where no shape's height crosses,
+and consecutive bands make one section while its shapes still fall apart into columns (left to right, apart where no
+shape's width crosses), so a shape across the columns (a banner, a wide table, a footnote) ends a section and starts the
+next. A section whose columns stand side by side (shapes of two of them share a height) is read column by column, each
+column by the same rule (a column may hold columns of its own); any other section, and a band of one column, top to
+bottom, then left to right. Two columns of boxes with gaps between them are so read as columns, where reading each band
+across would interleave them; a staircase of boxes, none beside another, is read from the top.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from functools import lru_cache
 from typing import IO, Any
 
 from workbench.datasets._formats import Extracted
-from workbench.datasets._office import OfficeFormat, core_title, joined_blocks
+from workbench.datasets._office import OfficeFormat, alt_text, core_title, joined_blocks
 from workbench.datasets._pages import pages_metadata
 from workbench.datasets._text import _one_line_break
 from workbench.errors import DataError
@@ -305,13 +307,18 @@ def _blocks(shapes: Sequence[Any], layout: _Layout, part: Any) -> list[tuple[str
 
 
 def _shape_blocks(shape: Any, layout: _Layout, part: Any) -> list[tuple[str, bool]]:
-    """A shape's text as blocks: a group's shapes' in their reading order, a table as its rows, a SmartArt graphic as a
-    list of its nodes, a chart as its title and data, a text frame as its paragraphs."""
+    """A shape's text as blocks: a group's shapes' in their reading order, a picture's alt text (``[Image: ...]``), a
+    table as its rows, a SmartArt graphic as a list of its nodes, a chart as its title and data, a text frame as its
+    paragraphs."""
     kind = _placeholder_type(shape)
     if kind in _BOILERPLATE or _hidden(shape):
         return []
     if shape.tag == f"{{{_PRESENTATION}}}grpSp":
         return _blocks(_xpath(_GROUPED)(shape), layout, part)
+    if shape.tag == f"{{{_PRESENTATION}}}pic":
+        found = _xpath("./p:nvPicPr/p:cNvPr")(shape)
+        alt = alt_text(found[0].get("descr"), found[0].get("title"), found[0].get("name")) if found else ""
+        return [(alt, False)] if alt else []
     blocks: list[tuple[str, bool]] = []
     for data in _xpath("./a:graphic/a:graphicData/dgm:relIds/@r:dm")(shape):
         blocks.extend(_diagram_nodes(part, data))
