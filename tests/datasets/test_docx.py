@@ -3,6 +3,7 @@ the Word files it cannot read. Every file is written at test time (python-docx, 
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -132,6 +133,29 @@ def test_footnotes_and_endnotes_are_markdown_footnotes_defined_after_the_block_r
     assert corpus_of(tmp_path, {"travel.docx": docx_bytes(annotated)}).documents[0].text == (
         "Book flights 14 days ahead.[^1] Trains in second class.[^2]\n\n[^1]: Contractors book through their agency.\n"
         "[^2]: Policy of 2026.\n\nMeals | 40[^3]\n\n[^3]: Receipts in EUR.\n\nAsk finance first.")
+
+
+def test_a_pictures_alt_text_is_read_where_the_picture_is_and_a_picture_without_any_is_not(tmp_path: Path) -> None:
+    from tests.datasets._pptx import png_bytes
+
+    def pictured(document: WordDocument) -> None:
+        paragraph = document.add_paragraph("Who approves:")
+        paragraph.add_run().add_picture(io.BytesIO(png_bytes()))
+        paragraph.add_run(" then book.")
+        document.add_picture(io.BytesIO(png_bytes()))  # python-docx names it 'Picture 2', writes no alt text
+        document.add_picture(io.BytesIO(png_bytes()))  # a picture alone in its paragraph
+        table = document.add_table(rows=1, cols=2)
+        table.cell(0, 0).text = "Route"
+        table.cell(0, 1).paragraphs[0].add_run().add_picture(io.BytesIO(png_bytes()))
+        pictures = document.inline_shapes
+        pictures[0]._inline.docPr.set("descr", "Org chart: finance reports to the CFO")
+        pictures[2]._inline.docPr.set("title", "Travel process")
+        pictures[2]._inline.docPr.set("descr", "Plan, book,\nclaim")
+        pictures[3]._inline.docPr.set("descr", "Map of Lyon")
+
+    assert corpus_of(tmp_path, {"who.docx": docx_bytes(pictured)}).documents[0].text == (
+        "Who approves: [Image: Org chart: finance reports to the CFO] then book.\n\n[Image: Travel process: Plan, book, claim]\n\n"
+        "Route | [Image: Map of Lyon]")
 
 
 def text_box(text: str, table: str = "") -> str:

@@ -135,6 +135,7 @@ def test_a_pictures_alt_text_is_read_in_its_place_and_a_name_or_file_name_office
     ("", "Org chart", "[Image: Org chart]"),
     ("Finance reports to the CFO", "Org chart", "[Image: Org chart: Finance reports to the CFO]"),
     ("Org chart", "org chart", "[Image: org chart]"),
+    ("He reports to the CFO.", "An unhappy fish.", "[Image: An unhappy fish. He reports to the CFO.]"),
     ("Logo 2", "", ""),  # the picture's own name
     ("Grafik 3", "", ""),  # a German Office's default name
     ("C:\\Users\\ana\\org-chart.PNG", "", ""),

@@ -47,7 +47,7 @@ _PANDOC_FIGURE = "fig:"  # pandoc titles a figure's picture so (and writes it be
 
 def alt_text(description: str | None, title: str | None, name: str | None) -> str:
     """A picture's alt text as its document reads it (pure): ``[Image: its title: its description]`` (either alone when
-    the other is empty or the same), its whitespace collapsed; "" when none was written, or only what Office or a
+    the other is empty or the same; no colon after a title ending as a sentence does), its whitespace collapsed; "" when none was written, or only what Office or a
     library writes there itself: its ``name`` ("Picture 3"), a default name, a file name, an alt text Office generated
     (pandoc's "fig:" before a figure's alt text is left out too).
 
@@ -63,7 +63,10 @@ def alt_text(description: str | None, title: str | None, name: str | None) -> st
         if (text and text.casefold() != own and not _DEFAULT_NAME.fullmatch(text) and not _FILE_NAME.fullmatch(text)
                 and _GENERATED not in text.casefold() and text.casefold() not in map(str.casefold, written)):
             written.append(text)
-    return f"[Image: {': '.join(written)}]" if written else ""
+    if not written:
+        return ""
+    first, *rest = written
+    return f"[Image: {first}{' ' if first[-1] in '.:;!?' else ': '}{rest[0]}]" if rest else f"[Image: {first}]"
 
 
 def _saved_as_strict(data: bytes) -> bool:

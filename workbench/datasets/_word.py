@@ -1,5 +1,6 @@
 """The body of a corpus folder's Word documents (.docx), read with python-docx: its headings as markdown's ``#``, so
-that header-aware chunkers see its sections, its lists numbered as Word numbers them, its tables a row a line."""
+that header-aware chunkers see its sections, its lists numbered as Word numbers them, its tables a row a line, its
+pictures' alt text where they are."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from functools import lru_cache
 from typing import IO, Any
 
 from workbench.datasets._formats import Extracted
-from workbench.datasets._office import OfficeFormat, core_title, joined_blocks
+from workbench.datasets._office import OfficeFormat, alt_text, core_title, joined_blocks
 
 
 def _open_docx(stream: IO[bytes]) -> Any:
@@ -40,6 +41,11 @@ _PARAGRAPHS_WITHIN = ".//w:p[count(ancestor::w:txbxContent) = $boxes]"
 # Word 2010 and later write each text box twice: as a drawing, and in VML for older readers (mc:Fallback)
 _TEXT_BOXES = ".//w:txbxContent[count(ancestor::w:txbxContent) = $boxes][not(ancestor::mc:Fallback)]"
 _NOTE_REFERENCES = "./w:footnoteReference | ./w:endnoteReference"
+# a run's pictures (not a text box's or a chart's drawing), as Word 2010 and later write them (not their fallback), and
+# whether a paragraph holds any
+_PICTURE = "w:drawing/*/wp:docPr[../a:graphic/a:graphicData/pic:pic]"
+_PICTURES = f"./{_PICTURE} | ./mc:AlternateContent/mc:Choice[1]/{_PICTURE}"
+_ANY_PICTURE = ".//wp:docPr[../a:graphic/a:graphicData/pic:pic]"
 # a paragraph whose mark is a tracked deletion (or move away): once accepted, an empty one is gone, and so is its number
 _REMOVED_PARAGRAPH = "./w:pPr/w:rPr/w:del | ./w:pPr/w:rPr/w:moveFrom"
 _HEADING_STYLE = re.compile(r"heading ([1-9])")
@@ -57,11 +63,13 @@ _BLOCK_TAGS = tuple(f"{{{_WORDPROCESSING}}}{name}" for name in ("p", "tbl", "sdt
 
 def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
     """A Word document's body as markdown-like text: its paragraphs and tables in order, each heading as ``#`` by its
-    level, each list item as ``- `` or numbered as Word numbers it (``1.``, ``a)``), indented by its level, and each table
-    row as ``a | b`` (a cell merged down rows in each of them); paragraphs and tables apart by a blank line. Its core
-    properties' title comes first unless its first heading is that title, and is kept as metadata. Footnotes and endnotes are markdown footnotes (``[^1]``), defined after the paragraph or table referring to
-    them, and a text box's paragraphs follow the paragraph it is drawn from; page headers and footers (boilerplate
-    repeated on every page) and comments (reviewers' remarks) are left out, and tracked changes read as accepted.
+    level, each list item as ``- `` or numbered as Word numbers it (``1.``, ``a)``), indented by its level, and each
+    table row as ``a | b`` (a cell merged down rows in each of them); paragraphs and tables apart by a blank line. Its
+    core properties' title comes first unless its first heading is that title, and is kept as metadata. Footnotes and
+    endnotes are markdown footnotes (``[^1]``), defined after the paragraph or table referring to them, a text box's
+    paragraphs follow the paragraph it is drawn from, and a picture's alt text is ``[Image: ...]`` where the picture is;
+    page headers and footers (boilerplate repeated on every page) and comments (reviewers' remarks) are left out, and
+    tracked changes read as accepted.
 
     Args:
         data: the file's bytes.
@@ -88,7 +96,10 @@ def _xpath(path: str) -> Callable[[object], list[Any]]:
     content control's, know no prefixes of their own)."""
     from lxml import etree
 
-    return etree.XPath(path, namespaces={"w": _WORDPROCESSING, "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006"})
+    return etree.XPath(path, namespaces={"w": _WORDPROCESSING, "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006",
+                                          "wp": "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing",
+                                          "a": "http://schemas.openxmlformats.org/drawingml/2006/main",
+                                          "pic": "http://schemas.openxmlformats.org/drawingml/2006/picture"})
 
 
 def _within(path: str, element: Any) -> list[Any]:
@@ -410,11 +421,25 @@ class _WordReader:
 
 
 def _paragraph_text(paragraph: Any, notes: _Notes | None = None) -> str:
-    """A paragraph's text as shown (see ``_SHOWN_RUNS``), with the markers of the ``notes`` it refers to."""
+    """A paragraph's text as shown (see ``_SHOWN_RUNS``), with the markers of the ``notes`` it refers to and its
+    pictures' alt text (``[Image: ...]``, a space apart from the text around it)."""
     runs = _within(_SHOWN_RUNS, paragraph)
-    if not notes:
+    pictured = bool(_xpath(_ANY_PICTURE)(paragraph))
+    if not notes and not pictured:
         return "".join(run.text for run in runs).strip()
-    return "".join(run.text + "".join(map(notes.marker, _xpath(_NOTE_REFERENCES)(run))) for run in runs).strip()
+    text, after_picture = "", False
+    for run in runs:
+        own = run.text
+        text += " " + own if after_picture and own and not own[0].isspace() else own
+        after_picture = after_picture and not own
+        for picture in _xpath(_PICTURES)(run) if pictured else ():
+            alt = alt_text(picture.get("descr"), picture.get("title"), picture.get("name"))
+            if alt:
+                text += f" {alt}" if text and not text[-1].isspace() else alt
+                after_picture = True
+        if notes:
+            text += "".join(map(notes.marker, _xpath(_NOTE_REFERENCES)(run)))
+    return text.strip()
 
 
 def _notes_of(part: Any) -> _Notes:
