@@ -39,17 +39,18 @@ def append_xml(document: Document, xml: str) -> None:
     document.element.body.sectPr.addprevious(element(xml))
 
 
-def add_notes(document: Document, kind: str, notes: dict[str, str]) -> None:
+def add_notes(document: Document, kind: str, notes: dict[str, str | tuple[str, ...]]) -> None:
     """Give the document a part of footnotes (``kind`` footnote) or endnotes holding these notes by their id, after the
-    two separators Word writes first."""
+    two separators Word writes first: a note's text, or its paragraphs after the first (holding its mark) as XML."""
     from docx.opc.constants import CONTENT_TYPE, RELATIONSHIP_TYPE
     from docx.opc.packuri import PackURI
     from docx.opc.part import Part
 
     separators = "".join(f'<w:{kind} w:type="{t}" w:id="{i}"><w:p><w:r><w:{t}/></w:r></w:p></w:{kind}>'
                          for i, t in (("-1", "separator"), ("0", "continuationSeparator")))
-    written = "".join(f'<w:{kind} w:id="{i}"><w:p><w:r><w:{kind}Ref/></w:r><w:r><w:t xml:space="preserve"> {text}</w:t></w:r></w:p></w:{kind}>'
-                      for i, text in notes.items())
+    written = "".join(f'<w:{kind} w:id="{i}"><w:p><w:r><w:{kind}Ref/></w:r>'
+                      + (f'<w:r><w:t xml:space="preserve"> {text}</w:t></w:r></w:p>' if isinstance(text, str) else f'</w:p>{"".join(text)}')
+                      + f'</w:{kind}>' for i, text in notes.items())
     xml = f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:{kind}s {W}>{separators}{written}</w:{kind}s>'
     content_type, relationship = ((CONTENT_TYPE.WML_FOOTNOTES, RELATIONSHIP_TYPE.FOOTNOTES) if kind == "footnote"
                                   else (CONTENT_TYPE.WML_ENDNOTES, RELATIONSHIP_TYPE.ENDNOTES))

@@ -158,6 +158,23 @@ def test_a_pictures_alt_text_is_read_where_the_picture_is_and_a_picture_without_
         "Route | [Image: Map of Lyon]")
 
 
+def test_a_notes_list_items_keep_their_markers_counted_apart_from_the_bodys_lists(tmp_path: Path) -> None:
+    def styled(style: str, text: str) -> str:
+        return f'<w:p><w:pPr><w:pStyle w:val="{style}"/></w:pPr><w:r><w:t>{text}</w:t></w:r></w:p>'
+
+    def annotated(document: WordDocument) -> None:
+        add_notes(document, "footnote", {"1": (styled("Normal", "Book through:"), styled("ListNumber", "the agency"),
+                                               styled("ListNumber", "the portal"), styled("ListBullet", "contractors too"))})
+        add_notes(document, "endnote", {"1": (styled("ListBullet", "Policy of 2026"),)})
+        document.add_paragraph("Claims", style="List Number")
+        append_xml(document, '<w:p><w:pPr><w:pStyle w:val="ListNumber"/></w:pPr><w:r><w:t>Book flights ahead.</w:t></w:r>'
+                             '<w:r><w:footnoteReference w:id="1"/></w:r><w:r><w:endnoteReference w:id="1"/></w:r></w:p>')
+
+    assert corpus_of(tmp_path, {"travel.docx": docx_bytes(annotated)}).documents[0].text == (
+        "1. Claims\n2. Book flights ahead.[^1][^2]\n\n[^1]: Book through: 1. the agency 2. the portal - contractors too\n"
+        "[^2]: - Policy of 2026")
+
+
 def text_box(text: str, table: str = "") -> str:
     return f'<w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p>{table}</w:txbxContent>'
 

@@ -81,7 +81,8 @@ def docx_text(data: bytes, where: str, leave_out: str) -> Extracted:
             Strict Open XML, or a file python-docx cannot read (truncated, damaged, or another kind of file named .docx).
     """
     def read(package: Any, part: Any) -> tuple[list[tuple[str, bool]], str]:
-        reader = _WordReader(_WordStyles(part.styles.element), _notes_of(part), _numbering_of(part))
+        styles = _WordStyles(part.styles.element)
+        reader = _WordReader(styles, _notes_of(part, styles), _numbering_of(part))
         return list(reader.blocks(part.element.body)), core_title(package, lambda core: core.core_properties.title)
 
     blocks, title = _WORD.read(data, where, leave_out, read)
@@ -395,7 +396,7 @@ class _WordReader:
             column = _number(next(iter(_xpath("./w:trPr/w:gridBefore/@w:val")(row)), None))
             cells = []
             for cell in _xpath(_CELLS_OF_ROW)(row):
-                text = self._cell(cell)
+                text = self.on_one_line(cell)
                 if _xpath("./w:tcPr/w:vMerge[not(@w:val) or @w:val='continue']")(cell):
                     text = " ".join(filter(None, (above.get(column, ""), text)))
                 else:
@@ -406,10 +407,10 @@ class _WordReader:
         shown = "\n".join(row for row in rows if row.replace("|", "").strip())
         return (shown, False) if shown else None
 
-    def _cell(self, cell: Any) -> str:
-        """A table cell's paragraphs (a table inside it too) on one line, a list item's after its marker (counted in its
-        list, which the body may go on with), each text box after the paragraph holding it."""
-        return " ".join(filter(None, self._cell_texts(cell)))
+    def on_one_line(self, container: Any) -> str:
+        """A table cell's (or a note's) paragraphs, a table inside it too, on one line, a list item's after its marker
+        (counted in its list, which the body may go on with), each text box after the paragraph holding it."""
+        return " ".join(filter(None, self._cell_texts(container)))
 
     def _cell_texts(self, container: Any) -> Iterator[str]:
         for paragraph in _within(_PARAGRAPHS_WITHIN, container):
@@ -442,11 +443,14 @@ def _paragraph_text(paragraph: Any, notes: _Notes | None = None) -> str:
     return text.strip()
 
 
-def _notes_of(part: Any) -> _Notes:
-    """The footnotes and endnotes of a document part (Word's separators between them and the page left out)."""
+def _notes_of(part: Any, styles: _WordStyles) -> _Notes:
+    """The footnotes and endnotes of a document part (Word's separators between them and the page left out), each on one
+    line as a table cell is read (see ``_WordReader.on_one_line``): its list items with their markers, counted in the
+    notes' order apart from the body's lists (the notes are read before the body)."""
     from docx.opc.constants import RELATIONSHIP_TYPE
     from docx.oxml.parser import parse_xml
 
+    reader = _WordReader(styles, _Notes({}), _numbering_of(part))
     texts: dict[tuple[str, str], str] = {}
     for kind, relationship in (("footnote", RELATIONSHIP_TYPE.FOOTNOTES), ("endnote", RELATIONSHIP_TYPE.ENDNOTES)):
         try:
@@ -454,6 +458,5 @@ def _notes_of(part: Any) -> _Notes:
         except KeyError:
             continue
         for note in _xpath(f"./w:{kind}[not(@w:type) or @w:type='normal']")(notes):
-            text = " ".join(filter(None, map(_paragraph_text, _within(_PARAGRAPHS_WITHIN, note))))
-            texts[(kind, note.get(f"{{{_WORDPROCESSING}}}id"))] = text
+            texts[(kind, note.get(f"{{{_WORDPROCESSING}}}id"))] = reader.on_one_line(note)
     return _Notes(texts)
