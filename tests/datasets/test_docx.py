@@ -175,6 +175,21 @@ def test_a_notes_list_items_keep_their_markers_counted_apart_from_the_bodys_list
         "[^2]: - Policy of 2026")
 
 
+def test_a_cell_merged_down_rows_repeats_its_text_but_not_its_note_marker(tmp_path: Path) -> None:
+    def limits(document: WordDocument) -> None:
+        add_notes(document, "footnote", {"1": "Lyon from July.", "2": "In EUR."})
+        table = document.add_table(rows=3, cols=2)
+        table.cell(0, 0).text, table.cell(0, 1).text = "Region", "City"
+        table.cell(1, 1).text, table.cell(2, 1).text = "Paris", "Lyon"
+        merged = table.cell(1, 0).merge(table.cell(2, 0))
+        merged.text = "Europe"
+        merged.paragraphs[0]._p.append(element('<w:r><w:footnoteReference w:id="1"/></w:r>'))
+        merged.add_paragraph("Limits")._p.append(element('<w:r><w:footnoteReference w:id="2"/></w:r>'))
+
+    assert corpus_of(tmp_path, {"limits.docx": docx_bytes(limits)}).documents[0].text == (
+        "Region | City\nEurope[^1] Limits[^2] | Paris\nEurope Limits | Lyon\n\n[^1]: Lyon from July.\n[^2]: In EUR.")
+
+
 def text_box(text: str, table: str = "") -> str:
     return f'<w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p>{table}</w:txbxContent>'
 

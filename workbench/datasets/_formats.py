@@ -28,7 +28,7 @@ FORMAT_PACKAGES = ("beautifulsoup4", "pypdf", "python-docx", "python-pptx")
 EXTRACTOR_REVISION = 4  # 2: a PDF keeps where its pages start (metadata 'page_starts'); 3: a Word document's numbered
 # lists and headings, list levels by style name, vertically merged cells, list markers and text boxes in table cells;
 # 4: a slide's columns read as columns, pictures' alt text read (a slide's, a Word document's), a Word note's list
-# items with their markers
+# items with their markers, a cell merged down rows repeated without its note markers
 
 Format = Literal["pdf", "html", "docx", "pptx"]
 

@@ -317,6 +317,11 @@ class _Notes:
     def __bool__(self) -> bool:
         return bool(self._texts)
 
+    @property
+    def count(self) -> int:
+        """How many notes have been referred to so far (the last marker's number)."""
+        return self._count
+
     def marker(self, reference: Any) -> str:
         """The marker of the note a ``w:footnoteReference`` or ``w:endnoteReference`` refers to ("" for no such note)."""
         kind = reference.tag.rpartition("}")[2].removesuffix("Reference")
@@ -389,18 +394,20 @@ class _WordReader:
     def _table(self, table: Any) -> tuple[str, bool] | None:
         """A table's rows, each on a line, its cells apart by `` | ``. A cell merged across columns (``w:gridSpan``) is one
         cell of its row; a cell merged down rows (``w:vMerge``) reads in each row it spans, as a row's label (the region
-        of the cities below it) that the rows under it would lose when a chunk holds them without the first."""
+        of the cities below it) that the rows under it would lose when a chunk holds them without the first (the markers
+        of the notes it refers to in the first row only)."""
         rows: list[str] = []
         above: dict[int, str] = {}  # by the grid column a row's cell starts at, the text of the cell a merge down continues
         for row in _xpath(_ROWS_OF_TABLE)(table):
             column = _number(next(iter(_xpath("./w:trPr/w:gridBefore/@w:val")(row)), None))
             cells = []
             for cell in _xpath(_CELLS_OF_ROW)(row):
+                before = self.notes.count
                 text = self.on_one_line(cell)
                 if _xpath("./w:tcPr/w:vMerge[not(@w:val) or @w:val='continue']")(cell):
                     text = " ".join(filter(None, (above.get(column, ""), text)))
-                else:
-                    above[column] = text
+                else:  # repeated without the markers of its notes, which are defined once, after the table
+                    above[column] = _without_markers(text, range(before + 1, self.notes.count + 1))
                 cells.append(text)
                 column += _number(next(iter(_xpath("./w:tcPr/w:gridSpan/@w:val")(cell)), None), default=1)
             rows.append(" | ".join(cells))
@@ -441,6 +448,13 @@ def _paragraph_text(paragraph: Any, notes: _Notes | None = None) -> str:
         if notes:
             text += "".join(map(notes.marker, _xpath(_NOTE_REFERENCES)(run)))
     return text.strip()
+
+
+def _without_markers(text: str, numbers: range) -> str:
+    """``text`` without the markers of these notes (``[^3]``) (pure)."""
+    for number in numbers:
+        text = text.replace(f"[^{number}]", "")
+    return text
 
 
 def _notes_of(part: Any, styles: _WordStyles) -> _Notes:
