@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from workbench.datasets import Corpus, Document, load_corpus
-from workbench.datasets._pages import Source, page_starts, pages_between, pages_label_problem
+from workbench.datasets._pages import Source, page_starts, page_word, pages_between, pages_label_problem
 from workbench.errors import DataError
 
 from tests.datasets._pdfs import pdf_bytes
@@ -119,3 +119,9 @@ def test_a_document_given_in_memory_whose_id_reads_as_a_page_label_is_refused_in
     assert str(raised.value) == ("corpus 'docs': document 1: its document id 'report#page=2' reads as page 2 of document 'report' "
                                  "(a page label), so no label could name it — rename it, e.g. 'report-page-2'")
     assert load_corpus([{"id": "report#PAGE=2", "text": "x"}, {"id": "report#page=two", "text": "y"}]).ids == {"report#PAGE=2", "report#page=two"}
+
+
+@pytest.mark.parametrize(("path", "word"), [("decks/Travel.PPTX", "slide"), ("show.ppsx", "slide"), ("handbook.pdf", "page"),
+                                            ("notes.md", "page"), (None, "page")])
+def test_a_decks_pages_are_called_slides_and_any_other_documents_pages(path: str | None, word: str) -> None:
+    assert page_word({"path": path} if path else {}) == word

@@ -1062,6 +1062,20 @@ def test_chunk_explorer_says_which_pages_of_a_pdf_each_stretch_lies_on_and_nothi
     assert "page" not in explorer.boundaries.value
 
 
+def test_chunk_explorer_calls_a_decks_pages_slides(tmp_path: Path) -> None:
+    from tests.datasets._pptx import add_slide, pptx_bytes
+
+    (tmp_path / "travel.pptx").write_bytes(pptx_bytes(lambda deck: [add_slide(deck, "Booking", ["Book flights early"]),
+                                                                    add_slide(deck, "Claims", ["Keep receipts"])]))
+    explorer = ChunkExplorer(wb.load_corpus(tmp_path, glob="*"), ChunkerSpec(strategy="recursive", size=40, overlap=0), document="travel")
+    titles = re.findall(r"title='([^']*)'", explorer.boundaries.value.split("<div class='wb-doc'", 1)[1])
+    assert titles == ["chunk #0 · slide 1", "not in any chunk · slide 1", "chunk #1 · slide 2"]
+    assert "travel: 2 chunks on 2 slides" in explorer.boundaries.value
+    explorer.size.value = 400
+    assert re.findall(r"title='([^']*)'", explorer.boundaries.value.split("<div class='wb-doc'", 1)[1]) == ["chunk #0 · slides 1-2"]
+    assert "page" not in explorer.boundaries.value
+
+
 def test_chunk_explorer_hides_a_key_in_a_document_even_where_chunk_boundaries_cut_it_in_pieces(tmp_path: Path) -> None:
     """Each piece between two boundaries was redacted alone: halves of a key are too short to look like one, and the
     pieces, drawn side by side, showed the key whole."""

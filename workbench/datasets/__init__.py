@@ -27,7 +27,16 @@ from workbench.datasets._dataset_files import csv_header, other_separator
 from workbench.datasets._folders import PYTHON_REFERENCE, check_corpus_folder, documents_table_fix, left_out_fix, pattern_inside_folder
 from workbench.datasets._formats import FORMAT_PACKAGES, Extracted, TextCache, file_format
 from workbench.datasets._models import REFUSAL_CATEGORIES, Corpus, Dataset, Document, EvalCase, document_id
-from workbench.datasets._pages import PAGE_STARTS, Source, is_relevant, labels_covering, page_starts, pages_between, pages_label_problem
+from workbench.datasets._pages import (
+    PAGE_STARTS,
+    Source,
+    is_relevant,
+    labels_covering,
+    page_starts,
+    page_word,
+    pages_between,
+    pages_label_problem,
+)
 from workbench.datasets._paths import cwd_relative_fix, missing_path_fix, on_disk
 from workbench.datasets._text import read_text
 
@@ -59,6 +68,7 @@ __all__ = [
     "on_disk",
     "other_separator",
     "page_starts",
+    "page_word",
     "pages_between",
     "pages_label_problem",
     "pattern_inside_folder",

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
-__all__ = ["PAGE_STARTS", "Source", "is_relevant", "labels_covering", "page_label_id", "page_starts",
+from workbench.datasets._formats import file_format
+
+__all__ = ["PAGE_STARTS", "Source", "is_relevant", "labels_covering", "page_label_id", "page_starts", "page_word",
            "pages_between", "pages_label_problem", "pages_metadata"]
 
 PAGE_STARTS = "page_starts"
@@ -109,6 +112,13 @@ def page_starts(metadata: dict[str, str]) -> tuple[int, ...] | None:
         return None
     starts = tuple(int(n) for n in kept)
     return starts if starts[0] == 0 and list(starts) == sorted(starts) else None
+
+
+def page_word(metadata: Mapping[str, str]) -> Literal["page", "slide"]:
+    """What a page of a document is called, by its metadata (pure): "slide" for a PowerPoint deck's (its ``path`` a
+    file read as a deck), "page" for a PDF's or any other's. The one place that decides it: the ChunkExplorer says
+    where a chunk lies with it, and a label naming pages without text says what they are."""
+    return "slide" if file_format(metadata.get("path", "")) == "pptx" else "page"
 
 
 def pages_between(starts: Sequence[int], start: int, end: int) -> tuple[int, int] | None:

@@ -19,10 +19,10 @@ from workbench.datasets import (
     cwd_relative_fix,
     documents_table_fix,
     document_id,
-    file_format,
     left_out_fix,
     load_corpus,
     load_dataset,
+    page_word,
     pages_label_problem,
 )
 from workbench.errors import DataError, SpecError
@@ -187,7 +187,7 @@ def _check_pages(dataset: Dataset, corpus: Corpus) -> None:
             label = Source.parse(text)
             document = corpus.get(label.doc_id)
             problem = pages_label_problem(label, corpus.page_starts.get(label.doc_id), len(document.text),
-                                          deck=file_format(document.metadata.get("path", "")) == "pptx")
+                                          deck=page_word(document.metadata) == "slide")
             if problem is not None:
                 raise DataError(f"{dataset.where(i)}: case '{case.id}': field 'source_ids': '{text}': {problem}")
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 import workbench as wb
 from workbench.config import Settings
-from workbench.datasets import pages_between
+from workbench.datasets import page_word, pages_between
 from workbench.models import MINILM_ID, Embedder, embedder_input_tokens, load_embedder
 from workbench.pipeline import (
     Chunk,
@@ -63,12 +63,13 @@ def _shown(text: str, start: int, end: int, secrets: Sequence[Finding]) -> str:
     return "".join(out)
 
 
-def _on_pages(starts: Sequence[int] | None, start: int, end: int) -> str:
-    """' · page 2' or ' · pages 2-3': where a stretch of a paged document (a PDF's) lies; '' in another document."""
+def _on_pages(starts: Sequence[int] | None, start: int, end: int, word: str = "page") -> str:
+    """' · page 2' or ' · pages 2-3': where a stretch of a paged document (a PDF's) lies, its pages called ``word`` (a
+    deck's: slides, see ``page_word``); '' in another document."""
     pages = pages_between(starts, start, end) if starts else None
     if pages is None:
         return ""
-    return f" · page {pages[0]}" if pages[0] == pages[1] else f" · pages {pages[0]}-{pages[1]}"
+    return f" · {word} {pages[0]}" if pages[0] == pages[1] else f" · {word}s {pages[0]}-{pages[1]}"
 
 
 def _check_same_corpus(shown: wb.Corpus, experiment: wb.ExperimentSpec, settings: Settings | None) -> None:
@@ -345,6 +346,7 @@ class ChunkExplorer(w.VBox):
         mine = [c for c in self.chunks if c.doc_id == doc.id]
         self.segments = chunk_segments(doc.text, mine)
         starts = self.corpus.page_starts.get(doc.id)
+        word = page_word(doc.metadata)
         parts = []
         if doc.id not in self._secrets:
             # once per document, not per piece (see _shown), and only as far as a secret shown can reach
@@ -355,7 +357,7 @@ class ChunkExplorer(w.VBox):
             text = esc(_shown(doc.text, seg.start, min(seg.end, _MAX_DOC_CHARS), self._secrets[doc.id]))
             klass = "gap" if not seg.chunks else ("ov" if len(seg.chunks) > 1 else f"c{seg.chunks[0] % 2}")
             title = "not in any chunk" if not seg.chunks else ("overlap of chunks " if len(seg.chunks) > 1 else "chunk ") + ", ".join(f"#{i}" for i in seg.chunks)
-            title += _on_pages(starts, seg.start, seg.end)
+            title += _on_pages(starts, seg.start, seg.end, word)
             cut = " cut" if any(mine[i].start == seg.start for i in seg.chunks) else ""
             parts.append(f"<span class='{klass}{cut}' title='{title}'>{text}</span>")
         more = f"<div class='wb-muted'>… showing the first {_MAX_DOC_CHARS:,} characters</div>" if len(doc.text) > _MAX_DOC_CHARS else ""
@@ -364,6 +366,6 @@ class ChunkExplorer(w.VBox):
             more += (f"<div class='wb-muted'>{unplaced} of {len(mine)} chunks could not be placed in the text "
                      "(the chunker changed their whitespace), so they are not marked above</div>")
         self.boundaries.value = (
-            f"<div class='wb-muted'>{esc(doc.id)}: {len(mine)} chunks{f' on {len(starts)} pages' if starts else ''} — alternating colours are chunks, red is overlap, "
+            f"<div class='wb-muted'>{esc(doc.id)}: {len(mine)} chunks{f' on {len(starts)} {word}s' if starts else ''} — alternating colours are chunks, red is overlap, "
             f"a red bar marks where a chunk starts</div><div class='wb-doc' dir='auto'>{''.join(parts)}</div>{more}"
         )
