@@ -16,13 +16,14 @@ without alt text, a line or a background takes no part): the slide is cut into b
 and consecutive bands make one section while its shapes still fall apart into columns (left to right, apart where no
 shape's width crosses), so a shape across the columns (a banner, a wide table, a footnote) ends a section and starts the
 next. A section whose columns stand side by side (shapes of two of them share a height) is read column by column, each
-column by the same rule (a column may hold columns of its own); any other section, and a band of one column, top to
-bottom, then left to right. Two columns of boxes with gaps between them are so read as columns, where reading each band
-across would interleave them; a staircase of boxes, none beside another, is read from the top.
+column by the same rule (a column may hold columns of its own, read so up to four deep); any other section, and a band
+of one column, top to bottom, then left to right. Two columns of boxes with gaps between them are so read as columns,
+where reading each band across would interleave them; a staircase of boxes, none beside another, is read from the top.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -182,13 +183,40 @@ def _reading_order(boxes: Sequence[_Box | None]) -> list[int]:
     where no shape's height crosses, consecutive bands one section while its shapes still fall apart into columns, a
     section of columns side by side read column by column (each by the same rule), any other top to bottom, then left
     to right; a shape whose place is not known (None) after the others, in the order given."""
-    placed = sorted((n for n, box in enumerate(boxes) if box is not None), key=lambda n: (boxes[n].top, boxes[n].left))  # type: ignore[union-attr]
     known = {n: box for n, box in enumerate(boxes) if box is not None}
-    return [*_ordered(placed, known), *(n for n, box in enumerate(boxes) if box is None)]
+    return [*_ordered(list(known), known), *(n for n, box in enumerate(boxes) if box is None)]
+
+
+# how deep columns are looked for in columns: a slide's seldom go past two, and each level reads all its shapes again
+_COLUMNS_DEPTH = 4
 
 
 def _ordered(shapes: list[int], boxes: dict[int, _Box]) -> list[int]:
-    """``shapes`` (sorted top to bottom, then left to right) in reading order, by ``_reading_order``'s rule."""
+    """``shapes`` in reading order, by ``_reading_order``'s rule: a column's shapes by the same rule, up to
+    ``_COLUMNS_DEPTH`` columns deep (deeper, top to bottom, then left to right), without recursion."""
+    def top_left(n: int) -> tuple[int, int]:
+        return boxes[n].top, boxes[n].left
+
+    read: list[int] = []
+    waiting: list[tuple[int | list[int], int]] = [(shapes, 0)]  # shapes, and columns to order at their depth, from the end
+    while waiting:
+        next_one, depth = waiting.pop()
+        if isinstance(next_one, int):
+            read.append(next_one)
+            continue
+        parts: list[tuple[int | list[int], int]] = []
+        for section, columns in _sections(sorted(next_one, key=top_left), boxes):
+            if len(columns) > 1 and depth < _COLUMNS_DEPTH and _side_by_side(columns, boxes):
+                parts.extend((column, depth + 1) for column in columns)
+            else:
+                parts.extend((n, depth) for n in sorted(section, key=top_left))
+        waiting.extend(reversed(parts))
+    return read
+
+
+def _sections(shapes: list[int], boxes: dict[int, _Box]) -> list[tuple[list[int], list[list[int]]]]:
+    """``shapes`` (sorted top to bottom, then left to right) cut into bands where no shape's height crosses, consecutive
+    bands one section while its shapes still fall apart into columns: each section with its columns, left to right."""
     bands: list[list[int]] = []
     bottom = 0
     for n in shapes:
@@ -198,41 +226,50 @@ def _ordered(shapes: list[int], boxes: dict[int, _Box]) -> list[int]:
         else:
             bands.append([n])
             bottom = boxes[n].bottom
-    sections: list[list[int]] = []
+    sections: list[tuple[list[int], list[tuple[int, int]]]] = []  # each with the spans of its columns, left to right
     for band in bands:
-        if sections and len(_columns([*sections[-1], *band], boxes)) > 1:
-            sections[-1].extend(band)
+        spans = _spans([(boxes[n].left, boxes[n].right) for n in band])
+        joined = _spans([*sections[-1][1], *spans]) if sections else []
+        if len(joined) > 1:
+            sections[-1][0].extend(band)
+            sections[-1] = (sections[-1][0], joined)
         else:
-            sections.append(band)
-    read: list[int] = []
-    for section in sections:
-        columns = _columns(section, boxes)
-        if len(columns) > 1 and _side_by_side(columns, boxes):
-            for column in columns:
-                read.extend(_ordered(sorted(column, key=lambda n: (boxes[n].top, boxes[n].left)), boxes))
-        else:
-            read.extend(sorted(section, key=lambda n: (boxes[n].top, boxes[n].left)))
-    return read
+            sections.append((band, spans))
+    found = []
+    for section, spans in sections:
+        lefts = [left for left, _ in spans]
+        columns: list[list[int]] = [[] for _ in spans]
+        for n in section:
+            columns[bisect_right(lefts, boxes[n].left) - 1].append(n)
+        found.append((section, columns))
+    return found
 
 
-def _columns(shapes: list[int], boxes: dict[int, _Box]) -> list[list[int]]:
-    """``shapes`` in columns, left to right: apart where no shape's width crosses."""
-    columns: list[list[int]] = []
-    right = 0
-    for n in sorted(shapes, key=lambda n: (boxes[n].left, boxes[n].top)):
-        if columns and boxes[n].left < right:
-            columns[-1].append(n)
-            right = max(right, boxes[n].right)
+def _spans(extents: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Horizontal extents (left, right) merged where they overlap, left to right (pure): a section's columns."""
+    spans: list[tuple[int, int]] = []
+    for left, right in sorted(extents, key=lambda extent: (extent[0], -extent[1])):  # a line of no width in a wider shape's
+        if spans and left < spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], right))
         else:
-            columns.append([n])
-            right = boxes[n].right
-    return columns
+            spans.append((left, right))
+    return spans
 
 
 def _side_by_side(columns: list[list[int]], boxes: dict[int, _Box]) -> bool:
     """Whether shapes of two of ``columns`` share a height (a staircase of boxes, each below the one before, does not)."""
-    return any(boxes[a].top < boxes[b].bottom and boxes[b].top < boxes[a].bottom
-               for n, column in enumerate(columns) for other in columns[n + 1:] for a in column for b in other)
+    # top to bottom, the lowest bottom of the shapes above in any column, and in any other column than that one's
+    lowest, lowest_column, other = -1, -1, -1
+    for top, bottom, column in sorted((boxes[n].top, boxes[n].bottom, c) for c, shapes in enumerate(columns) for n in shapes):
+        if top < (other if column == lowest_column else lowest):
+            return True
+        if column == lowest_column:
+            lowest = max(lowest, bottom)
+        elif bottom > lowest:
+            lowest, lowest_column, other = bottom, column, lowest
+        else:
+            other = max(other, bottom)
+    return False
 
 
 @dataclass(frozen=True)
