@@ -128,6 +128,9 @@ def test_a_pictures_alt_text_is_read_in_its_place_and_a_name_or_file_name_office
     assert corpus_of(tmp_path, {"who.pptx": pptx_bytes(pictures)}).documents[0].text == (
         "# Who approves\n\n[Image: Org chart: finance reports to the CFO]\n\nAsk your manager first.\n\n"
         "[Image: Chart: Claims by month]\n\n[Image: Travel process: plan, book, claim]")
+    # a deck of pictures with alt text is no deck without text (which is refused)
+    only = pptx_bytes(lambda deck: add_picture(deck.slides.add_slide(deck.slide_layouts[6]).shapes, left=1, top=1, descr="Org chart"))
+    assert corpus_of(tmp_path / "only", {"org.pptx": only}).documents[0].text == "[Image: Org chart]"
 
 
 @pytest.mark.parametrize(("descr", "title", "read"), [
@@ -285,7 +288,7 @@ DAMAGED = (r"not a readable PowerPoint presentation \(BadZipFile: File is not a 
     ("empty.pptx", b"", DAMAGED),
     ("pictures.pptx", pptx_bytes(lambda deck: [add_slide(deck), add_slide(deck), add_slide(deck, "Draft", hidden=True)]),
      (r"a PowerPoint presentation with no text \(2 slides without text and 1 hidden: pictures of slides\?\) — add their text "
-      r"\(text boxes or speaker notes\)")),
+      r"\(text boxes, speaker notes or the pictures' alt text\)")),
     ("all-hidden.pptx", pptx_bytes(lambda deck: add_slide(deck, "Draft", hidden=True)),
      "a PowerPoint presentation whose 1 slide is hidden — show the slides to read"),
     ("no-slides.pptx", pptx_bytes(lambda deck: None), "a PowerPoint presentation without slides — add its slides"),

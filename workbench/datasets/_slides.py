@@ -113,7 +113,7 @@ def _no_text(where: str, slides: int, hidden: int, leave_out: str) -> str:
     shown = slides - hidden
     also = f" and {hidden} hidden" if hidden else ""
     return (f"{where}: a PowerPoint presentation with no text ({shown} slide{'' if shown == 1 else 's'} without text{also}: "
-            f"pictures of slides?) — add their text (text boxes or speaker notes), or {leave_out}")
+            f"pictures of slides?) — add their text (text boxes, speaker notes or the pictures' alt text), or {leave_out}")
 
 
 def _shown(slide: Any) -> bool:
