@@ -191,9 +191,9 @@ def test_a_sweep_scores_retrieval_by_the_slides_labelled_in_a_deck(tmp_path: Pat
 
 
 @pytest.mark.parametrize(("label", "message"), [
-    ("handbook#page=2", "page 2 of deck 'handbook' is a hidden slide or one without text (a picture), so no chunk lies on it — "
-                        "label the slides holding the answer (page=N is the deck's slide N, hidden ones counted)"),
-    ("handbook#page=5", "document 'handbook' has pages 1 to 4 — name pages among them (pages count from 1)"),
+    ("handbook#page=2", "page 2 of deck 'handbook' is a hidden slide or one without text (a picture without alt text), so no chunk "
+                        "lies on it — label the slides holding the answer (page=N is the deck's slide N, hidden ones counted)"),
+    ("handbook#page=5", "deck 'handbook' has slides 1 to 4 — name slides among them (page=N is the deck's slide N, counted from 1)"),
     ("leave#page=1", "document 'leave' has no pages (only the text of a PDF or a PowerPoint deck keeps where its pages start) — "
                      "label the document ('leave')"),
 ])

@@ -67,8 +67,10 @@ def test_a_label_naming_pages_a_document_lacks_says_what_to_do() -> None:
     assert pages_label_problem(Source("h", (1, 2)), (0, 10, 10), 20) is None  # a range with text on one of its pages
     assert pages_label_problem(Source("h", (2, 2)), (0, 10, 10), None) is None  # the text's length unknown: not looked at
     assert pages_label_problem(Source("h", (2, 3)), (0, 10, 10), 10, deck=True) == (  # a deck's last two slides hidden
-        "pages 2-3 of deck 'h' are hidden slides or slides without text (pictures), so no chunk lies on them — label the slides "
-        "holding the answer (page=N is the deck's slide N, hidden ones counted)")
+        "pages 2-3 of deck 'h' are hidden slides or slides without text (pictures without alt text), so no chunk lies on them — "
+        "label the slides holding the answer (page=N is the deck's slide N, hidden ones counted)")
+    assert pages_label_problem(Source("h", (3, 3)), (0, 10), deck=True) == (
+        "deck 'h' has slides 1 to 2 — name slides among them (page=N is the deck's slide N, counted from 1)")
     assert page_starts({"page_starts": "5 10"}) is None and page_starts({"page_starts": "0 x"}) is None  # not offsets from 0
 
 

@@ -133,7 +133,7 @@ def pages_label_problem(label: Source, starts: Sequence[int] | None, length: int
     """What is wrong with a label naming pages of a document whose pages start at ``starts`` (pure), as the end of a
     line naming the label; None when nothing is (or it names no pages). Given the document's text ``length``, a label
     naming only pages without text (a scanned page; a ``deck``'s hidden slide or picture) is one too: no chunk lies on
-    them, so it could never be found."""
+    them, so it could never be found. A ``deck``'s pages are named as its slides."""
     if label.pages is None:
         return None
     if starts is None:
@@ -141,6 +141,8 @@ def pages_label_problem(label: Source, starts: Sequence[int] | None, length: int
                 f"start) — label the document ('{label.doc_id}')")
     first, last = label.pages
     count = len(starts)
+    if (first < 1 or last > count) and deck:
+        return f"deck '{label.doc_id}' has slides 1 to {count} — name slides among them (page=N is the deck's slide N, counted from 1)"
     if first < 1 or last > count:
         return f"document '{label.doc_id}' has pages 1 to {count} — name pages among them (pages count from 1)"
     if last < first:
@@ -150,8 +152,8 @@ def pages_label_problem(label: Source, starts: Sequence[int] | None, length: int
         if deck:
             one = first == last
             return (f"{named} of deck '{label.doc_id}' {'is a hidden slide or one' if one else 'are hidden slides or slides'} without "
-                    f"text ({'a picture' if one else 'pictures'}), so no chunk lies on {'it' if one else 'them'} — label the slides "
-                    "holding the answer (page=N is the deck's slide N, hidden ones counted)")
+                    f"text ({'a picture' if one else 'pictures'} without alt text), so no chunk lies on {'it' if one else 'them'} — "
+                    "label the slides holding the answer (page=N is the deck's slide N, hidden ones counted)")
         return (f"{named} of document '{label.doc_id}' {'has' if first == last else 'have'} no text (a scan or a blank page), "
                 f"so no chunk lies on {'it' if first == last else 'them'} — label the pages holding the answer, or OCR the PDF (ocrmypdf in.pdf out.pdf)")
     return None
