@@ -68,6 +68,22 @@ def test_a_router_entry_loads_round_trips_and_is_one_variant(tmp_path: Path) -> 
     assert not {v for v in params.values() if v in ("None", "True", "False")}
 
 
+def test_a_router_variant_has_the_model_id_param_every_variant_has(tmp_path: Path) -> None:
+    """The MLflow UI's run table and compare view line runs up by param: a router's run had no ``model.id`` (only
+    ``router.*``), so sorting or filtering a sweep by model left the router out. It is ``router:<name>``, the name the
+    leaderboard shows; its two models stay in ``router.cheap.*`` and ``router.strong.*``."""
+    from workbench.comparison._routing import routing_pairs
+    from workbench.comparison._tables import VariantTable
+
+    plain, routed = (v.params() for v in expand_grid(load_experiment(write(tmp_path, GOOD))))
+    assert routed["model.id"] == "router:r1" and plain["model.id"] == "local:gemma3-270m"
+    assert routed["router.cheap.id"] == "local:smollm2-135m-instruct" and routed["router.strong.id"] == "local:gemma3-270m"
+    # a router is never taken for the model alone it is compared with
+    strong_alone = {**plain, "model.params.max_tokens": "32"}
+    tables = [VariantTable(name, name, None, None, "c", "e", "r", params) for name, params in (("alone", strong_alone), ("routed", routed))]  # type: ignore[arg-type]
+    assert [(r.name, role, a.name) for r, role, a in routing_pairs(tables)] == [("routed", "strong", "alone")]
+
+
 def test_a_router_id_covers_both_models_and_the_thresholds(tmp_path: Path) -> None:
     base = expand_grid(load_experiment(write(tmp_path, GOOD)))[1].id
     for old, new in (("retrieval_score_below: 0.3", "retrieval_score_below: 0.4"),

@@ -158,6 +158,8 @@ class Variant:
             if isinstance(self.model, RouterSpec):
                 for role, m in (("cheap", self.model.cheap), ("strong", self.model.strong)):
                     data["router"][role]["kind"] = m.resolved_kind
+                # every variant's run has a model.id, which the MLflow UI's run table sorts and filters by
+                data = {"prompt": data["prompt"], "model": {"id": self.model.id}, **data}
             else:
                 data["model"]["kind"] = self.model.resolved_kind
         return flat_params(data)

@@ -53,7 +53,7 @@ def routing_pairs(tables: Sequence[VariantTable]) -> list[tuple[VariantTable, st
         for role in ("cheap", "strong"):
             wanted = _model(router.params, f"router.{role}.")
             alone = next(
-                (t for t in tables if "model.id" in t.params and _model(t.params, "model.") == wanted
+                (t for t in tables if "model.id" in t.params and "router.name" not in t.params and _model(t.params, "model.") == wanted
                  and _setup(t.params) == _setup(router.params)),
                 None,
             )
