@@ -878,6 +878,32 @@ def test_a_prompt_promoted_again_from_another_experiment_is_listed_in_both(swept
     assert c.get_prompt("twice-prompt").tags["_mlflow_experiment_ids"] == f",{first},{other},"
 
 
+def test_a_prompt_is_registered_and_listed_in_its_experiment_before_register_prompt_returns(swept: Swept, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow's ``register_prompt`` links the prompt to the active experiment in a thread of its own, which promotion
+    waited for by its private name (a rename in MLflow and our link could be overwritten after we wrote it): the prompt
+    is registered and linked by the time ``register_prompt`` returns, with no thread left writing to the store."""
+    import threading
+
+    from workbench.promotion._registry import register_prompt
+    from workbench.prompts import PromptTemplate
+
+    started: list[str] = []
+    start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda self: (started.append(self.name), start(self))[1])
+    c = client(swept)
+    experiment_id = c.get_run(swept.run_id("good")).info.experiment_id
+    template = PromptTemplate("synchronous", "Context: {context}\nQuestion: {question}\nAnswer in one line:", system="Be brief.")
+    assert register_prompt(c, "synchronous-prompt", template, run_id=swept.run_id("good"), experiment_id=experiment_id) == 1
+    assert started == []
+    prompt = c.get_prompt("synchronous-prompt")
+    assert prompt.tags["_mlflow_experiment_ids"] == f",{experiment_id},"
+    assert prompt.tags["workbench.prompt_hash"] == template.hash  # the prompt's own tags, as MLflow's register_prompt set them
+    version = c.get_prompt_version("synchronous-prompt", 1)
+    assert version.tags["workbench.prompt_hash"] == template.hash and version.tags["workbench.run_id"] == swept.run_id("good")
+    assert version.template == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Context: {{context}}\nQuestion: {{question}}\nAnswer in one line:"}]
+    assert version.commit_message == f"workbench prompt 'synchronous' from run {swept.run_id('good')}"
+
+
 def test_the_promoted_configuration_carries_its_runs_evaluation_metrics(swept: Swept) -> None:
     """The MLflow UI's Models tab and a registered version's page show a logged model's metrics: the promoted
     configuration showed none, so the version a lead was asked to approve said nothing of how it scored."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -182,23 +181,22 @@ def register_prompt(client: Any, prompt_name: str, template: PromptTemplate, *, 
                 _link_to_experiment(client, prompt_name, experiment_id, _linked_experiments(client, prompt_name))
             return int(pv.version)
     before = _linked_experiments(client, prompt_name)
-    linking = set(threading.enumerate())
-    pv = client.register_prompt(
-        name=prompt_name, template=_registry_content(template),
-        commit_message=f"workbench prompt '{template.name}' from run {run_id}",
-        tags={PROMPT_HASH_TAG: template.hash, "workbench.prompt": template.name, RUN_ID_TAG: run_id},
-    )
+    tags = {PROMPT_HASH_TAG: template.hash, "workbench.prompt": template.name, RUN_ID_TAG: run_id}
+    message = f"workbench prompt '{template.name}' from run {run_id}"
+    # MLflow's ``register_prompt`` links the prompt to the process's active experiment (Default in `workbench promote`)
+    # in a thread of its own, which could write its link after ours: ``create_prompt`` and ``create_prompt_version``
+    # register the same prompt and version and link nothing, so the link below is the only one, written before return
+    if _found(client.get_prompt, prompt_name) is None:
+        client.create_prompt(prompt_name, description=message, tags=tags)
+    else:
+        for key, value in tags.items():  # the prompt's tags name its newest version, as ``register_prompt`` keeps them
+            client.set_prompt_tag(prompt_name, key, value)
+    pv = client.create_prompt_version(prompt_name, _registry_content(template), description=message, tags=tags)
     if experiment_id is not None:
-        # MLflow tags the prompt with the active experiment in a thread of its own: waited for, so its tag is not
-        # written after ours (a link the promoted run's experiment would lose)
-        for thread in set(threading.enumerate()) - linking:
-            if thread.name.startswith(_MLFLOW_LINK_THREAD):
-                thread.join(timeout=30)
         _link_to_experiment(client, prompt_name, experiment_id, before)
     return int(pv.version)
 
 
-_MLFLOW_LINK_THREAD = "link_prompt_to_experiment_thread"  # mlflow.tracking.client names it so (3.x)
 _EXPERIMENTS_TAG = "_mlflow_experiment_ids"  # mlflow.prompt.constants.PROMPT_EXPERIMENT_IDS_TAG_KEY: ",1,4," (LIKE '%,1,%')
 
 
