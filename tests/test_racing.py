@@ -234,6 +234,11 @@ def good_answer(odd_half: bool):  # type: ignore[no-untyped-def]
     return answer
 
 
+def table_rows(table: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of a table as ``mlflow.log_table`` writes one (``columns`` and ``data``)."""
+    return [dict(zip(table["columns"], values)) for values in table["data"]]
+
+
 class Models:
     """The same fakes across sweeps (same identities, so their answers are cached like a real model's)."""
 
@@ -297,7 +302,7 @@ def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_comput
     assert "mlflow.note.content" not in client.get_run(a.run_id).data.tags  # a run that finished needs no explaining
     assert run.data.metrics["questions"] == n
     board_json = json.loads(Path(client.download_artifacts(raced.parent_run_id, "leaderboard.json", str(wb_settings.root))).read_text())
-    logged_rows = {row["run_id"]: row for row in board_json}  # the parent's summary says so too, not only 'questions'
+    logged_rows = {row["run_id"]: row for row in table_rows(board_json)}  # the parent's summary says so too, not only 'questions'
     assert logged_rows[banana.run_id]["stopped_early"] == banana.stopped_early.label
     assert logged_rows[a.run_id]["stopped_early"] is None and logged_rows[a.run_id]["reused_from"] is None
     with pytest.raises(PromotionError, match=rf"stopped early by racing \(after {n} questions: token_f1 .*run the experiment again without racing"):
@@ -327,7 +332,7 @@ def test_a_racing_sweep_stops_the_hopeless_variant_early_and_a_full_rerun_comput
     again = {v.variant.model.id: v for v in finished.variants}  # type: ignore[union-attr]
     assert again[GEMMA_ID].reused_from == a.run_id and again[SMOLLM2_ID].reused_from == b.run_id
     board_json = json.loads(Path(client.download_artifacts(finished.parent_run_id, "leaderboard.json", str(wb_settings.root / "again"))).read_text())
-    assert {row["run_id"]: row["reused_from"] for row in board_json} == {v.run_id: v.reused_from for v in finished.variants}
+    assert {row["run_id"]: row["reused_from"] for row in table_rows(board_json)} == {v.run_id: v.reused_from for v in finished.variants}
     rest = again[BANANA_ID]
     assert rest.reused_from is None and rest.stopped_early is None and len(rest.records) == QUESTIONS
     assert rest.metrics["generation_calls"] == QUESTIONS - n and rest.metrics["cache_hits"] == n

@@ -84,6 +84,26 @@ def test_parent_run_description_ranks_the_variants_and_holds_the_comparison(swee
     assert "```\n" + wb.compare(sweep, seed=sweep.spec.seed).summary() + "\n```" in note  # the intervals and verdicts, as wb.compare shows them
 
 
+def test_the_parent_runs_leaderboard_is_a_table_the_mlflow_ui_shows_as_one(sweep) -> None:  # type: ignore[no-untyped-def]
+    """leaderboard.json was a list of rows, which the MLflow UI's artifact view shows as raw JSON: it is a table as
+    ``mlflow.log_table`` writes one (columns and rows, named in the run's ``mlflow.loggedArtifacts`` tag), so the UI
+    shows it as a table and ``load_table`` reads it; its values are JSON (no NaN for a metric a variant lacks)."""
+    import json
+
+    import pandas as pd
+
+    client = MlflowClient(sweep.tracking_uri)
+    tags = client.get_run(sweep.parent_run_id).data.tags
+    assert {"path": "leaderboard.json", "type": "table"} in json.loads(tags.get("mlflow.loggedArtifacts", "[]"))
+    path = client.download_artifacts(sweep.parent_run_id, "leaderboard.json")
+    table = pd.read_json(path, orient="split")  # as ``load_table`` reads a table
+    board = sweep.leaderboard()  # ranked as the leaderboard is, best first
+    assert list(table["run_id"]) == list(board["run_id"]) and list(table["variant"]) == list(board["variant"])
+    assert set(table["status"]) == {"FINISHED"} and list(table["token_f1"]) == pytest.approx(list(board["token_f1"]))
+    with open(path, encoding="utf-8") as f:
+        json.loads(f.read(), parse_constant=lambda name: pytest.fail(f"leaderboard.json holds {name}, which is not JSON"))
+
+
 def test_a_leaderboard_longer_than_the_description_takes_keeps_its_best_rows_and_what_follows(sweep) -> None:  # type: ignore[no-untyped-def]
     """A grid of some 40 variants or more filled MLflow's 8000 characters with the table alone, which was then cut
     mid-row, losing the failed variants' errors and the spend after it: the best rows that fit are kept, whole, and a

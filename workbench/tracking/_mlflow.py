@@ -41,7 +41,7 @@ from workbench.tracking._process import abandoned_reason, alive_here, process_ta
 from workbench.tracking._read import RESULTS_TABLE, artifact_bytes, chunked, every_page, out_of_reach, reading_artifacts, run_artifacts
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import interrupts_deferred, open_store_serialised
-from workbench.tracking._summary import MAX_RUN_NOTE, inert, sweep_note
+from workbench.tracking._summary import MAX_RUN_NOTE, inert, leaderboard_table, sweep_note
 from workbench.tracking._unreachable import TrackingUnavailable, is_unreachable, quiet_retry_warnings, shown_uri, tracking_call
 from workbench.tracking._redact import redacting
 from workbench.tracking._traces import write_traces
@@ -70,6 +70,8 @@ from workbench.tracking._protocol import (
 RUN_TYPE_TAG = "mlflow.runType"
 EVAL_RUN_TYPE = "genai_evaluate"  # what mlflow.genai.evaluate sets: the UI lists these under "Evaluation runs"
 _MAX_PARAM = 6000
+LEADERBOARD_TABLE = "leaderboard.json"  # the parent run's leaderboard, a table (``leaderboard_table``)
+LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"  # mlflow.utils.mlflow_tags.MLFLOW_LOGGED_ARTIFACTS: a run's tables
 
 
 def _param(value: str, whole_in: str | None = None) -> str:
@@ -530,14 +532,11 @@ class MlflowTracker:
         self._delete_twins(sweep.experiment_id)
         self.client.log_batch(sweep.run_id, metrics=metrics, tags=tags)
         if results:
-            rows = []
-            for r in results:
-                row: dict[str, Any] = {"variant": r.variant.name, "variant_id": r.variant.id, "run_id": r.run_id, "status": r.status}
-                row.update(r.metrics)
-                # as the leaderboard says: a mean over the questions a racing variant answered; results of an earlier run
-                row.update({"stopped_early": r.stopped_early.label if r.stopped_early is not None else None, "reused_from": r.reused_from})
-                rows.append(row)
-            self.client.log_dict(sweep.run_id, rows, "leaderboard.json")
+            self.client.log_dict(sweep.run_id, leaderboard_table(results), LEADERBOARD_TABLE)
+            # what ``log_table`` tags a table with: the MLflow UI shows the artifact as a table, not as raw JSON
+            tables = json.loads(self._sweep_data(sweep).tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
+            if (entry := {"path": LEADERBOARD_TABLE, "type": "table"}) not in tables:
+                self.client.set_tag(sweep.run_id, LOGGED_ARTIFACTS_TAG, json.dumps([*tables, entry]))
         if comparison is not None and self._log_comparison(sweep.run_id, comparison, text) and comparison_key and status == "FINISHED":
             self.client.set_tag(sweep.run_id, COMPARISON_KEY_TAG, comparison_key)  # all of it logged: a sweep of the same runs copies it
         self.client.set_terminated(sweep.run_id, status=status, end_time=now)

@@ -7,11 +7,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from workbench.redaction import redact
 from workbench.results import VariantResult, leaderboard_frame
 
-__all__ = ["MAX_RUN_NOTE", "inert", "sweep_note"]
+__all__ = ["MAX_RUN_NOTE", "inert", "leaderboard_table", "sweep_note"]
 
 # MLflow's longest run tag value (mlflow.utils.validation.MAX_TAG_VAL_LENGTH): a longer description was cut there by
 # MLflow, with a warning line in the middle of the sweep's output (or refused, with MLFLOW_TRUNCATE_LONG_VALUES=false)
@@ -20,6 +21,24 @@ MAX_RUN_NOTE = 8000
 # the leaderboard columns of the description, when some variant has them: the ranking metric comes first
 _SHOWN = ("token_f1", "mrr", "hit_at_k", "latency_p50_s", "cost_usd")
 _MAX_ERROR = 300  # characters of a failed variant's error in the description (its run holds all of it)
+
+
+def leaderboard_table(results: Sequence[VariantResult]) -> dict[str, list[Any]]:
+    """The parent run's ``leaderboard.json`` (pure): a table as ``mlflow.log_table`` writes one (``columns`` and rows
+    of ``data``, which the MLflow UI shows as a table), ranked as the leaderboard is. One row per variant: its name, id,
+    run, status, every metric its run has (empty where it has none: JSON's null, never NaN), why racing stopped it
+    early and the run it reused."""
+    ranked = {variant_id: i for i, variant_id in enumerate(leaderboard_frame(results)["variant_id"])}
+    ordered = sorted(results, key=lambda r: ranked.get(r.variant.id, len(ranked)))
+    metrics = list(dict.fromkeys(name for r in ordered for name in r.metrics))
+    columns = ["variant", "variant_id", "run_id", "status", *metrics, "stopped_early", "reused_from"]
+    data = []
+    for r in ordered:
+        values = [r.metrics.get(name) for name in metrics]
+        data.append([r.variant.name, r.variant.id, r.run_id, r.status,
+                     *(v if v is not None and math.isfinite(v) else None for v in values),
+                     r.stopped_early.label if r.stopped_early is not None else None, r.reused_from])
+    return {"columns": columns, "data": data}
 
 
 def sweep_note(
