@@ -370,6 +370,15 @@ def test_a_routers_config_hash_covers_both_models_and_its_policy_and_round_trips
         BundleConfig.model_validate({**base.model_dump(), "model": ROUTER.strong.model_dump()})
 
 
+def test_a_promoted_routers_logged_model_has_the_model_id_param_every_configuration_has() -> None:
+    """The MLflow UI's Models tab lines logged models up by param, as its run table does runs: a router's had no
+    ``model.id`` (only ``router.*``), so a lead sorting promoted configurations by model lost the router among them."""
+    params = routed().params()
+    assert params["model.id"] == "router:smol-then-gemma" and params["model.id"] == routed().router.id  # type: ignore[union-attr]
+    assert params["router.cheap.id"] == "local:smollm2-135m-instruct" and params["router.strong.id"] == "local:gemma3-270m"
+    assert make(model=ROUTER.cheap).params()["model.id"] == "local:smollm2-135m-instruct"
+
+
 def test_a_router_bundle_is_schema_4_which_a_workbench_of_schema_3_refuses_in_one_line() -> None:
     import yaml
 

@@ -343,7 +343,8 @@ class BundleConfig(_Model):
         if self.prompt.registry_name:
             flat["prompt.registry"] = f"{self.prompt.registry_name}/{self.prompt.registry_version}"
         # as a variant run's params are (Variant.params)
-        answering = {"router": self.router.model_dump(mode="json")} if self.router is not None else {"model": self.model.model_dump(mode="json")}
+        answering = ({"model": {"id": self.router.id}, "router": self.router.model_dump(mode="json")} if self.router is not None
+                     else {"model": self.model.model_dump(mode="json")})
         flat.update(flat_params({**answering, **{part: getattr(self, part).model_dump(mode="json") for part in ("chunker", "retrieval")}}))
         return flat
 
