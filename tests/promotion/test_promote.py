@@ -904,6 +904,18 @@ def test_a_prompt_is_registered_and_listed_in_its_experiment_before_register_pro
     assert version.commit_message == f"workbench prompt 'synchronous' from run {swept.run_id('good')}"
 
 
+def test_the_promoted_run_links_the_prompt_version_registered_from_it(swept: Swept) -> None:
+    """The MLflow UI's run page lists the registry prompts linked to the run (its ``mlflow.linkedPrompts`` tag, which
+    ``link_prompt_version_to_run`` writes): the promoted run named none, so a lead on the run that was promoted did not
+    see which prompt version it became. Promoted again (another alias), it links the version once."""
+    run_id = swept.run_id("good")
+    promoted = wb.promote(run_id, name="assist-run-link", alias="staging", settings=swept.settings)
+    wb.promote(run_id, name="assist-run-link", alias="production", settings=swept.settings)
+    linked = json.loads(client(swept).get_run(run_id).data.tags["mlflow.linkedPrompts"])
+    assert {"name": promoted.prompt_name, "version": str(promoted.prompt_version)} in linked
+    assert sum(1 for entry in linked if entry["name"] == promoted.prompt_name) == 1
+
+
 def test_the_promoted_configuration_carries_its_runs_evaluation_metrics(swept: Swept) -> None:
     """The MLflow UI's Models tab and a registered version's page show a logged model's metrics: the promoted
     configuration showed none, so the version a lead was asked to approve said nothing of how it scored."""

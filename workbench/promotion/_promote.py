@@ -55,6 +55,7 @@ from workbench.promotion._registry import (
     client_for,
     ensure_registered_model,
     find_version,
+    link_prompt_to_run,
     get_version,
     holder_stack,
     now_utc,
@@ -651,6 +652,7 @@ def _promote(
     client.set_model_version_tag(name, mv.version, audit_tag(alias), audit.to_json())
     summary = f"{at.isoformat()} by {user}; gates {len(report.results) - len(report.failed)}/{len(report.results)} passed"
     client.set_model_version_tag(name, mv.version, f"workbench.promoted.{alias}", summary + (f"; OVERRIDE: {reason}" if not report.passed else ""))
+    link_prompt_to_run(client, run_id, mv.tags[PROMPT_NAME_TAG], int(mv.tags[PROMPT_VERSION_TAG]))  # the run page lists it
     point_alias(client, name, alias, mv)
     record_event(client, name, alias, AliasEvent("promote", str(mv.version), user, at.isoformat(), previous=previous, reason=reason))
     return Promotion(

@@ -294,6 +294,19 @@ def register_config(client: Any, config: BundleConfig, files: Mapping[str, bytes
     return client.get_model_version(config.name, mv.version)
 
 
+def link_prompt_to_run(client: Any, run_id: str, prompt_name: str, prompt_version: int) -> None:
+    """Name the prompt version in the run's ``mlflow.linkedPrompts`` tag, which the MLflow UI's run page lists, as
+    ``link_prompt_version_to_run`` writes it (kept with the prompts already linked; nothing written when it is one of
+    them). Not through that method, which reads the run from the process's global tracking store (``_prompt_link``)."""
+    from mlflow.tracing.constant import TraceTagKey
+    from mlflow.tracing.utils.prompt import update_linked_prompts_tag
+
+    current = client.get_run(run_id).data.tags.get(TraceTagKey.LINKED_PROMPTS)
+    value = update_linked_prompts_tag(current, [client.get_prompt_version(prompt_name, prompt_version)])
+    if value != current:
+        client.set_tag(run_id, TraceTagKey.LINKED_PROMPTS, value)
+
+
 def _prompt_link(client: Any, prompt_name: str, prompt_version: int) -> dict[str, str]:
     """The tag linking a new logged model to its prompt version, as MLflow writes it. Not through
     ``client.link_prompt_version_to_model``: MLflow's stores look the logged model up in the process's global tracking
