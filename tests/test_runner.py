@@ -982,7 +982,8 @@ def test_a_dataframe_and_documents_in_memory_are_swept_tracked_and_reused_by_con
     client = mlflow.MlflowClient(wb_settings.tracking_uri)
     parent = client.get_run(result.parent_run_id)
     assert parent.data.params["dataset"] == "dataframe (in memory)" and parent.data.params["corpus"] == "documents (in memory)"
-    assert parent.inputs.dataset_inputs[0].dataset.digest == result.dataset.hash[:20]
+    inputs = {i.tags[0].value: i.dataset for i in parent.inputs.dataset_inputs}
+    assert inputs["evaluation"].digest == result.dataset.hash[:20] and inputs["corpus"].digest == result.corpus.hash[:20]
     again = wb.run(in_memory_spec(), dataset=frame.copy(), corpus=list(HANDBOOK), models=fake_models, settings=wb_settings, progress=False)
     assert again.variants[0].reused_from == result.variants[0].run_id  # the same content: the same dataset and corpus
     changed = frame.copy()

@@ -104,6 +104,24 @@ def test_the_parent_runs_leaderboard_is_a_table_the_mlflow_ui_shows_as_one(sweep
         json.loads(f.read(), parse_constant=lambda name: pytest.fail(f"leaderboard.json holds {name}, which is not JSON"))
 
 
+def test_the_sweep_run_logs_its_corpus_as_an_input_beside_its_questions(sweep) -> None:  # type: ignore[no-untyped-def]
+    """The MLflow UI's runs table and run page list a run's datasets: the sweep showed its questions only, not the
+    documents it retrieved from, so two sweeps over different corpora looked alike there. The corpus is an input of
+    the sweep's run too (context ``corpus``, its hash as digest, its document count as profile); the questions stay the
+    ``evaluation`` input of every run."""
+    import json
+
+    client = MlflowClient(sweep.tracking_uri)
+    inputs = {i.tags[0].value: i.dataset for i in client.get_run(sweep.parent_run_id).inputs.dataset_inputs}
+    assert set(inputs) == {"evaluation", "corpus"}
+    assert inputs["evaluation"].name == "python_docs" and inputs["evaluation"].digest == sweep.dataset.hash[:20]
+    corpus = inputs["corpus"]
+    assert corpus.name == sweep.corpus.name and corpus.digest == sweep.corpus.hash[:20]
+    assert json.loads(corpus.profile) == {"num_documents": len(sweep.corpus)}
+    for variant in sweep.variants:  # a variant run's datasets are its questions, as before
+        assert [i.tags[0].value for i in client.get_run(variant.run_id).inputs.dataset_inputs] == ["evaluation"]
+
+
 def test_a_leaderboard_longer_than_the_description_takes_keeps_its_best_rows_and_what_follows(sweep) -> None:  # type: ignore[no-untyped-def]
     """A grid of some 40 variants or more filled MLflow's 8000 characters with the table alone, which was then cut
     mid-row, losing the failed variants' errors and the spend after it: the best rows that fit are kept, whole, and a
@@ -536,8 +554,8 @@ def test_a_dataset_named_longer_than_mlflow_takes_is_logged_under_a_shortened_na
     client = MlflowClient(wb_settings.tracking_uri)
     assert [v.status for v in result.variants] == ["FINISHED"]
     for run_id in (result.parent_run_id, result.variants[0].run_id):
-        [logged] = client.get_run(run_id).inputs.dataset_inputs
-        assert len(logged.dataset.name) == 500 and logged.dataset.name.startswith("n" * 400), logged.dataset.name[-20:]
+        [logged] = [i.dataset for i in client.get_run(run_id).inputs.dataset_inputs if i.tags[0].value == "evaluation"]
+        assert len(logged.name) == 500 and logged.name.startswith("n" * 400), logged.name[-20:]
     # cut to what MLflow holds, saying so (a bare cut looked like the whole name)
     logged_name = client.get_run(result.parent_run_id).data.params["dataset"]
     assert len(logged_name) == 6000 and logged_name.startswith("n" * 5900) and re.search(r" … \(cut: 7,\d{3} characters\)$", logged_name)
@@ -575,8 +593,8 @@ def test_the_dataset_is_profiled_once_per_sweep_not_once_per_variant(wb_settings
     assert len(result.variants) == 4 and frames == [3]
     client = MlflowClient(wb_settings.tracking_uri)
     for run_id in [result.parent_run_id] + [v.run_id for v in result.variants]:
-        (logged,) = client.get_run(run_id).inputs.dataset_inputs
-        assert logged.dataset.name == "python_docs" and logged.dataset.digest == result.dataset.hash[:20]
+        (logged,) = [i.dataset for i in client.get_run(run_id).inputs.dataset_inputs if i.tags[0].value == "evaluation"]
+        assert logged.name == "python_docs" and logged.digest == result.dataset.hash[:20]
 
 
 def test_the_tracker_leaves_mlflow_tracking_uri_as_the_user_had_it(wb_settings, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -281,7 +281,7 @@ class MlflowTracker:
         }
         self.client.log_batch(run_id, params=[Param(k, _param(v)) for k, v in params.items()], tags=[RunTag("workbench.sweep_id", run_id)])
         self.client.log_text(run_id, spec.to_yaml(), "experiment.yaml")
-        self._log_dataset(run_id, dataset)
+        self._log_dataset(run_id, dataset, corpus)
 
     def _log_documents(self, experiment_id: str, run_id: str, corpus: Corpus) -> None:
         """Log the documents given in memory, unless an earlier sweep of the experiment holds the very same file: a
@@ -634,8 +634,10 @@ class MlflowTracker:
 
     # -- variant -------------------------------------------------------------------------------------------------
 
-    def _log_dataset(self, run_id: str, dataset: Dataset) -> None:
-        inputs = [self._dataset_input(dataset)]
+    def _log_dataset(self, run_id: str, dataset: Dataset, corpus: Corpus | None = None) -> None:
+        """The questions as the run's ``evaluation`` input; with ``corpus`` (the sweep's run), the documents as its
+        ``corpus`` input too, which the MLflow UI lists beside them."""
+        inputs = [self._dataset_input(dataset), *((_corpus_input(corpus),) if corpus is not None else ())]
         try:
             self.client.log_inputs(run_id, inputs)
         except Exception as exc:
@@ -902,6 +904,21 @@ class MlflowTracker:
         trace metadata that says so for each of their traces."""
         tags = self._sweep_data(sweep).tags
         return {key: tags[key] for key in _RAN_BY_TAGS if key in tags}
+
+
+def _corpus_input(corpus: Corpus) -> Any:
+    """The corpus as an MLflow dataset input (context ``corpus``): its name, its hash as digest (as the questions' is
+    theirs), where its documents are, and how many. Metadata only: its documents are not profiled or copied."""
+    from mlflow.entities import Dataset as LoggedDataset, DatasetInput, InputTag
+
+    folder = Path(corpus.source) if corpus.source else None
+    located = folder is not None and folder.exists()
+    logged = LoggedDataset(
+        name=_shortened(corpus.name, _MAX_DATASET_NAME), digest=corpus.hash[:20], source_type="local" if located else "code",
+        source=json.dumps({"uri": folder.resolve().as_uri()} if located and folder is not None else {"name": corpus.source or corpus.name}),
+        profile=json.dumps({"num_documents": len(corpus)}),
+    )
+    return DatasetInput(logged, tags=[InputTag("mlflow.data.context", "corpus")])
 
 
 # what writing to an artifact location raises when it is a path of another machine or a bucket of a missing library
