@@ -763,3 +763,24 @@ def test_a_version_an_earlier_workbench_registered_is_exported_as_this_workbench
     assert exported == now and json.loads((result.path / "manifest.json").read_text())["config_hash"] == now.config_hash
     bundle = wb.load_bundle(result.path, corpus_path=tmp_path / "corpus", index_dir=tmp_path / "index", models=fake_models())
     assert bundle.answer(CASES[0]["question"]).answer == CASES[0]["reference"]
+
+
+def test_an_export_of_a_version_whose_run_is_in_mlflows_trash_says_so(swept: Swept, deploy_repo: Path) -> None:
+    """A version whose run was deleted in the MLflow UI exported without a word, until mlflow gc made the next export
+    of that alias impossible; the bundle is whole (the run's files are kept until then), and the export names the run
+    to restore."""
+    good = swept.run_id("good")
+    wb.promote(good, name="assist-trash-x", alias="staging", gates=EASY, settings=swept.settings)
+    c = MlflowClient(swept.settings.tracking_uri)
+    c.delete_run(good)
+    try:
+        result = wb.export("assist-trash-x", "staging", repo=deploy_repo, settings=swept.settings)
+    finally:
+        c.restore_run(good)
+    assert "assist-trash-x/staging/EVALUATION.md" in git(deploy_repo, "ls-tree", "-r", "--name-only", result.branch)
+    assert str(result).splitlines()[1:] == [
+        f"note: v1 was promoted from run {good}, which is deleted in MLflow — restore it with 'mlflow runs restore --run-id "
+        f"{good}' before mlflow gc removes it: gates against models:/assist-trash-x@staging refuse it, and exports cannot "
+        "bundle it once it is gone"]
+    again = wb.export("assist-trash-x", "staging", repo=deploy_repo, branch="again", settings=swept.settings)
+    assert again.note is None and "note:" not in str(again)

@@ -933,3 +933,32 @@ def test_the_promoted_configuration_carries_its_runs_evaluation_metrics(swept: S
     # the same configuration promoted again (to production) is not linked twice
     wb.promote(run_id, name="assist-metrics", alias="production", settings=swept.settings)
     assert len(c.get_logged_model(logged.model_id).metrics) == len(metrics)
+
+
+def test_a_rollback_to_a_version_whose_run_is_in_mlflows_trash_says_so(swept: Swept) -> None:
+    """Production rolled back to a version whose run was deleted in the MLflow UI (a clean-up): the rollback said only
+    'rolled back to v1', and every CI gate against models:/NAME@ALIAS then exited 2 on the deleted run. The rollback
+    still happens (it is an emergency's step), and names the run to restore."""
+    easy = [{"kind": "min_questions", "n": 1}]
+    bad = swept.run_id("bad")
+    wb.promote(bad, name="assist-rb-trash", alias="staging", gates=easy, settings=swept.settings)
+    wb.promote(swept.run_id("good"), name="assist-rb-trash", alias="staging", gates=easy, settings=swept.settings)
+    client(swept).delete_run(bad)
+    try:
+        back = wb.rollback("assist-rb-trash", alias="staging", settings=swept.settings)
+    finally:
+        client(swept).restore_run(bad)
+    assert back.version == "1" and aliases(swept)["assist-rb-trash"] == {"staging": "1"}
+    assert str(back).splitlines() == [
+        "assist-rb-trash@staging rolled back to v1 (was v2)",
+        f"note: v1 was promoted from run {bad}, which is deleted in MLflow — restore it with 'mlflow runs restore --run-id "
+        f"{bad}' before mlflow gc removes it: gates against models:/assist-rb-trash@staging refuse it, and exports cannot "
+        "bundle it once it is gone"]
+
+
+def test_a_rollback_to_a_version_whose_run_is_not_deleted_has_no_note(swept: Swept) -> None:
+    easy = [{"kind": "min_questions", "n": 1}]
+    for prompt in ("bad", "good"):
+        wb.promote(swept.run_id(prompt), name="assist-rb-kept", alias="staging", gates=easy, settings=swept.settings)
+    back = wb.rollback("assist-rb-kept", alias="staging", settings=swept.settings)
+    assert back.note is None and str(back) == "assist-rb-kept@staging rolled back to v1 (was v2)"

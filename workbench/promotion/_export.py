@@ -52,6 +52,7 @@ from workbench.promotion._promote import (
     evaluated_weights,
     promoted_run,
     read_candidate,
+    run_gone_note,
     stale_chunks,
 )
 from workbench.promotion._registry import (
@@ -98,6 +99,7 @@ class ExportResult:
     checked_out: bool
     based_on: str | None = None
     parent: str | None = None
+    note: str | None = None  # the exported version's run is in MLflow's trash: the next export needs it restored
 
     @property
     def path(self) -> Path:
@@ -107,7 +109,9 @@ class ExportResult:
     def __str__(self) -> str:
         base = (" as the repository's first commit" if self.parent is None
                 else f", on top of {f'branch {self.based_on}' if self.based_on else 'the detached HEAD'} ({self.parent[:10]})")
-        return f"committed {len(self.files)} files to {self.bundle_dir}/ on branch {self.branch} ({self.commit[:10]}) in {self.repo}{base}"
+        note = f"\nnote: {self.note}" if self.note else ""
+        return (f"committed {len(self.files)} files to {self.bundle_dir}/ on branch {self.branch} ({self.commit[:10]}) in "
+                f"{self.repo}{base}{note}")
 
 
 def _download_dir(uri: str, tracking_uri: str) -> dict[str, bytes]:
@@ -477,4 +481,6 @@ def export(
             git.delete_branch(branch, commit)
             raise ExportError(f"{exc} — nothing was exported (the branch was removed again); commit or stash your local "
                               "changes, or export without checkout") from None
-    return ExportResult(root, branch, commit, folder, tuple(sorted(files)), version, checkout, based_on, parent)
+    cfg = settings or default_settings()
+    note = run_gone_note(client_for(cfg.tracking_uri), config.source.run_id, f"v{version}", f"{name}@{alias}")
+    return ExportResult(root, branch, commit, folder, tuple(sorted(files)), version, checkout, based_on, parent, note)

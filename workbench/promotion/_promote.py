@@ -186,6 +186,27 @@ def promoted_run(client: Any, run_id: str, version: str, fix: str) -> Any:
                              f"(deleted for good) — {fix}") from None
 
 
+def run_gone_note(client: Any, run_id: str | None, version: str, target: str) -> str | None:
+    """What to know of the run a version (``version``: "v3") was promoted from when it is in MLflow's trash or gone for
+    good, for a rollback or export that still goes ahead (``target``: "NAME@ALIAS"); None when it is there (or the version
+    has no run). Gates against ``models:/NAME@ALIAS`` refuse a deleted run, and exports need its evaluation."""
+    from mlflow.exceptions import MlflowException
+
+    if not run_id:
+        return None
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        return (f"{version} was promoted from run {run_id}, which is no longer in {shown_uri(client.tracking_uri)} (deleted for "
+                f"good): gates against models:/{target} cannot read it and exports cannot bundle it — promote a run of its "
+                "experiment run again to replace it")
+    if run.info.lifecycle_stage != "deleted":
+        return None
+    return (f"{version} was promoted from run {run_id}, which is deleted in MLflow — restore it with 'mlflow runs restore "
+            f"--run-id {run_id}' before mlflow gc removes it: gates against models:/{target} refuse it, and exports cannot "
+            "bundle it once it is gone")
+
+
 def _unfinished(run_id: str, mlflow_status: str, workbench_status: str, error: str) -> str | None:
     """Why a run cannot be promoted as unfinished, from MLflow's status and the one workbench recorded (None: finished).
 
@@ -671,9 +692,11 @@ class Rollback:
     replaced_version: str
     user: str
     reason: str | None
+    note: str | None = None  # the restored version's run is in MLflow's trash, or gone for good
 
     def __str__(self) -> str:
-        return f"{self.name}@{self.alias} rolled back to v{self.version} (was v{self.replaced_version})"
+        note = f"\nnote: {self.note}" if self.note else ""
+        return f"{self.name}@{self.alias} rolled back to v{self.version} (was v{self.replaced_version}){note}"
 
 
 def rollback(name: str, *, alias: Environment = "production", reason: str | None = None, settings: Settings | None = None) -> Rollback:
@@ -720,4 +743,5 @@ def _rollback(name: str, alias: Environment, reason: str | None, cfg: Settings) 
     note = {"at": at, "user": user, "reason": reason}
     client.set_model_version_tag(name, restored.version, f"workbench.restored.{alias}", json.dumps({"from_version": str(current.version), **note}))
     client.set_model_version_tag(name, current.version, f"workbench.rolled_back.{alias}", json.dumps({"to_version": str(restored.version), **note}))
-    return Rollback(name, alias, str(restored.version), str(current.version), user, reason)
+    gone = run_gone_note(client, promoted_run_id(restored, alias), f"v{restored.version}", f"{name}@{alias}")
+    return Rollback(name, alias, str(restored.version), str(current.version), user, reason, gone)
