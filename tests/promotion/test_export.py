@@ -784,3 +784,27 @@ def test_an_export_of_a_version_whose_run_is_in_mlflows_trash_says_so(swept: Swe
         "bundle it once it is gone"]
     again = wb.export("assist-trash-x", "staging", repo=deploy_repo, branch="again", settings=swept.settings)
     assert again.note is None and "note:" not in str(again)
+
+
+@pytest.mark.parametrize("said", [
+    "error: insufficient permission for adding an object to repository database .git/objects\nfatal: Unable to add (null) to database\n",
+    "error: unable to create temporary file: Operation not permitted\nfatal: Unable to add (null) to database\n",
+], ids=["another-users-repository", "immutable-or-read-only"])
+def test_a_repository_this_user_cannot_write_to_is_named_with_what_to_do(said: str) -> None:
+    # an export into a deployment clone owned by another user (or on a read-only mount) ended on git's own words,
+    # "... Unable to add (null) to database", saying neither that the folder is not writable nor what to do
+    from workbench.promotion._git import git_failure
+
+    message = git_failure("hash-object", Path("/srv/deploy"), said, 128)
+    assert "(null)" not in message and "\n" not in message
+    assert message.startswith(f"git hash-object failed in /srv/deploy: {said.splitlines()[0].removeprefix('error: ')} — ")
+    assert message.endswith("— this user cannot write to the repository (a read-only folder or mount, or another user's "
+                            "clone): export as a user who may write to it, or into a clone of your own and push the branch from there")
+
+
+def test_other_git_failures_keep_gits_words_alone() -> None:
+    from workbench.promotion._git import git_failure
+
+    assert git_failure("read-tree", Path("/srv/deploy"), "fatal: not a tree object\n", 128) == \
+        "git read-tree failed in /srv/deploy: not a tree object"
+    assert git_failure("write-tree", Path("/srv/deploy"), "", 1) == "git write-tree failed in /srv/deploy: exit 1"

@@ -27,7 +27,8 @@ def _git_error(output: str, *, files: int = 3) -> str:
     """What git said went wrong, on one line (pure): its ``error:`` and ``fatal:`` lines with the files listed under
     them (up to ``files``), else its last line. The last line alone was "Aborting" for a checkout that local changes
     or an untracked file (a link where the bundle goes) blocked, naming neither."""
-    lines = output.strip().splitlines()
+    # git names blobs written from stdin "(null)": "fatal: Unable to add (null) to database" only repeats the error above it
+    lines = [line for line in output.strip().splitlines() if "(null)" not in line]
     said: list[str] = []
     listed = 0
     for line in lines:
@@ -41,6 +42,20 @@ def _git_error(output: str, *, files: int = 3) -> str:
             elif listed == files + 1:
                 said.append("...")
     return " ".join(said) if said else (lines[-1].strip() if lines else "")
+
+
+# what git (or the system under it) says when this user may not write to the repository's files
+_UNWRITABLE = ("insufficient permission", "permission denied", "operation not permitted", "read-only file system")
+
+
+def git_failure(command: str, path: Path, output: str, code: int) -> str:
+    """One line for a git command that failed (pure): git's words (``_git_error``), and what to do when they say the
+    repository cannot be written to by this user (a deployment clone of another user, a read-only mount)."""
+    said = f"git {command} failed in {path}: {_git_error(output) or f'exit {code}'}"
+    if any(marker in output.lower() for marker in _UNWRITABLE):
+        return (f"{said} — this user cannot write to the repository (a read-only folder or mount, or another user's clone): "
+                "export as a user who may write to it, or into a clone of your own and push the branch from there")
+    return said
 
 
 def _changed_paths(porcelain_z: str) -> list[str]:
@@ -81,7 +96,7 @@ class GitRepo:
             raise ExportError("git is not installed — install git to export bundles") from None
         proc = subprocess.CompletedProcess(raw.args, raw.returncode, raw.stdout.decode(errors="replace"), raw.stderr.decode(errors="replace"))
         if check and proc.returncode != 0:
-            raise ExportError(f"git {args[0]} failed in {self.path}: {_git_error(proc.stderr or proc.stdout) or f'exit {proc.returncode}'}")
+            raise ExportError(git_failure(args[0], self.path, proc.stderr or proc.stdout, proc.returncode))
         return proc
 
     def toplevel(self) -> Path:
