@@ -388,3 +388,51 @@ def test_a_router_bundle_is_schema_4_which_a_workbench_of_schema_3_refuses_in_on
     assert written["schema_version"] == 5 and written["router"]["escalate_when"]["grounding_below"] == 0.5
     refusal = newer_schema(written, 3, "config.yaml")
     assert refusal is not None and "schema_version 5" in refusal and "\n" not in refusal
+
+
+def _registered_renders(template: PromptTemplate) -> tuple[object, object]:
+    """What MLflow's Prompt Registry gives for the prompt workbench registers (``PromptVersion.format``), and what the
+    evaluated template sent: the registry's text, or its two chat messages as dicts."""
+    from mlflow.entities.model_registry import PromptVersion
+
+    from workbench.promotion._registry import _registry_content
+
+    question, context = "What is {x}?", "Docs say {{ y }} and {% z %}."
+    theirs = PromptVersion("p", 1, _registry_content(template)).format(question=question, context=context)
+    sent = template.render(question=question, context=context)
+    ours: object = sent.text if not template.system else [
+        {"role": "system", "content": template.system}, {"role": "user", "content": sent.messages[-1][1]}]
+    return theirs, ours
+
+
+@pytest.mark.parametrize(("text", "system"), [
+    ("Fill the slot {{{{name}}}} from:\n{context}\nQ: {question}\nA:", ""),  # a literal {{name}}: a variable to MLflow
+    ("Django tags such as {{% if user %}} and {{{{ user.name }}}}:\n{context}\nQ: {question}\nA:\n", ""),  # Jinja to MLflow
+    ("{context}\nQ: {question}\nA:", "Answer about Django templates: {% for x in items %}{{ x.title }}{% endfor %}"),
+    ("{context}\nQ: {question}\nA:", "Never write {{placeholders}}; a literal {{{ stays."),
+], ids=["double-braces", "jinja-tags", "system-jinja", "system-double-braces"])
+def test_the_registered_prompt_renders_what_the_evaluated_template_sent(text: str, system: str) -> None:
+    # a template or system message holding braces MLflow reads as its own syntax (a literal {{name}} a variable, a
+    # {% ... %} a Jinja2 template) was registered as written: the Prompt Registry's prompt asked for variables the
+    # template never had ("Missing variables: {'name'}") or rendered the Jinja2 tags, not the evaluated text
+    theirs, ours = _registered_renders(PromptTemplate("p", text, system))
+    assert theirs == ours
+
+
+def test_an_ordinary_template_is_registered_in_mlflows_own_syntax() -> None:
+    from workbench.promotion._registry import _registry_content
+
+    template = PromptTemplate("p", "Context: {context} (JSON like {{\"k\": 1}})\nQ: {question}\nA:", "Be brief {ok}.")
+    assert _registry_content(template) == [{"role": "system", "content": "Be brief {ok}."},
+                                           {"role": "user", "content": "Context: {{context}} (JSON like {\"k\": 1})\nQ: {{question}}\nA:"}]
+    theirs, ours = _registered_renders(template)
+    assert theirs == ours
+
+
+def test_a_prompt_registered_as_jinja_lists_only_the_templates_own_variables() -> None:
+    from mlflow.entities.model_registry import PromptVersion
+
+    from workbench.promotion._registry import _registry_content
+
+    template = PromptTemplate("p", "Slot {{{{name}}}} {{% if x %}}\n{context}\nQ: {question}\nA:", "See {{ user.name }}.")
+    assert PromptVersion("p", 1, _registry_content(template)).variables == {"context", "question"}

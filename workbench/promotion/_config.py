@@ -497,6 +497,46 @@ def to_mlflow_template(text: str) -> str:
     return "".join(out)
 
 
+# what MLflow's Prompt Registry reads as its own syntax in a prompt's text: a {{variable}}, and a Jinja2 tag
+_REGISTRY_SYNTAX = ("{{", "{%")
+_REGISTRY_MARK = re.compile(r"\{[{%]")
+
+
+def _literals(text: str, fields: bool) -> list[tuple[str, str | None]]:
+    """``text``'s literal parts as sent, each with the field after it (None at the end): the parser cuts a literal at
+    each escaped brace (``{{`` is two parts, ``{`` and ``{``), so those are joined again."""
+    if not fields:
+        return [(text, None)]
+    parts: list[tuple[str, str | None]] = []
+    for literal, field, _, _ in string.Formatter().parse(text):
+        if parts and parts[-1][1] is None:
+            literal = parts.pop()[0] + literal
+        parts.append((literal, field))
+    return parts
+
+
+def reads_as_registry_syntax(text: str, *, fields: bool = True) -> bool:
+    """Whether ``text`` sends braces MLflow's Prompt Registry would read as its own: a literal ``{{name}}`` (a variable
+    the registered prompt would ask for) or ``{% ... %}`` (a Jinja2 template). ``fields``: a template whose ``{question}``
+    and ``{context}`` are filled in; else sent as written (a system message)."""
+    return any(mark in literal for literal, _ in _literals(text, fields) for mark in _REGISTRY_SYNTAX)
+
+
+def to_jinja_template(text: str, *, fields: bool = True) -> str:
+    """``text`` as a Jinja2 template that MLflow's Prompt Registry renders to what workbench sends (pure): its literal
+    parts in raw blocks (each ``{%`` and ``{{`` in them an expression of itself, so neither ends a block nor is listed
+    among the prompt's variables), its fields ``{{ question }}``. For a prompt whose
+    literal braces MLflow's own syntax would misread (``reads_as_registry_syntax``), which has no escape for them."""
+    out = []
+    for literal, field in _literals(text, fields):
+        if literal:
+            escaped = _REGISTRY_MARK.sub(lambda m: "{% endraw %}{{ '" + m.group(0) + "' }}{% raw %}", literal)
+            out.append("{% raw %}" + escaped + "{% endraw %}")
+        if field is not None:
+            out.append("{{ " + field + " }}")
+    return "".join(out)
+
+
 def prompt_files(template: PromptTemplate) -> dict[str, str]:
     """The prompt's files in a bundle: ``prompts/<name>.txt`` and, when there is one, ``prompts/<name>.system.txt``."""
     files = {f"prompts/{template.name}.txt": template.text}

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from workbench.promotion._config import BundleConfig, Environment, to_mlflow_template
+from workbench.promotion._config import BundleConfig, Environment, reads_as_registry_syntax, to_jinja_template, to_mlflow_template
 from workbench.promotion._errors import PromotionError
 from workbench.prompts import PromptTemplate
 from workbench.tracking import RUN_ID_TAG, found as _found, redacting
@@ -217,9 +217,12 @@ def _link_to_experiment(client: Any, prompt_name: str, experiment_id: str, linke
 
 def _registry_content(template: PromptTemplate) -> str | list[dict[str, str]]:
     """The template as the Prompt Registry holds it: its text, or with a system message, the two chat messages."""
-    body = to_mlflow_template(template.text)
-    # the system message is sent as written (it has no placeholders): it is registered as written, not converted
-    return [{"role": "system", "content": template.system}, {"role": "user", "content": body}] if template.system else body
+    if reads_as_registry_syntax(template.text) or reads_as_registry_syntax(template.system, fields=False):
+        # MLflow's own syntax has no escape for a literal {{name}} or {% tag %}: a Jinja2 template, which it renders so
+        body, system = to_jinja_template(template.text), to_jinja_template(template.system, fields=False)
+    else:  # the system message is sent as written (it has no placeholders): it is registered as written
+        body, system = to_mlflow_template(template.text), template.system
+    return [{"role": "system", "content": system}, {"role": "user", "content": body}] if template.system else body
 
 
 def check_registrable(template: PromptTemplate) -> None:
