@@ -808,3 +808,19 @@ def test_other_git_failures_keep_gits_words_alone() -> None:
     assert git_failure("read-tree", Path("/srv/deploy"), "fatal: not a tree object\n", 128) == \
         "git read-tree failed in /srv/deploy: not a tree object"
     assert git_failure("write-tree", Path("/srv/deploy"), "", 1) == "git write-tree failed in /srv/deploy: exit 1"
+
+
+def test_a_bundle_folder_holding_another_registered_models_bundle_is_refused(promoted: Swept, deploy_repo: Path) -> None:
+    # an export command copied from another model's job, its --bundle-dir left as it was: eggs-bot@staging replaced
+    # kitchen-bot@production's bundle in kitchen-bot/production/, on a branch and commit named after eggs-bot alone
+    wb.promote(promoted.run_id("bad"), name="assist-other", alias="staging", gates=EASY, settings=promoted.settings)
+    wb.export("assist-x", "production", repo=deploy_repo, settings=promoted.settings, checkout=True)
+    before, refs = state(deploy_repo), git(deploy_repo, "for-each-ref")
+    with pytest.raises(ExportError, match=r"^bundle_dir 'assist-x/production' in .* holds the bundle of assist-x@production \(v1\) "
+                                          r"— an export of assist-other@staging would replace it: choose another folder "
+                                          r"\(--bundle-dir\), or remove that bundle in a commit first$"):
+        wb.export("assist-other", "staging", repo=deploy_repo, settings=promoted.settings, bundle_dir="assist-x/production")
+    assert state(deploy_repo) == before and git(deploy_repo, "for-each-ref") == refs
+    # the same model's bundle of another alias in a folder of the team's choosing is replaced, as before
+    result = wb.export("assist-x", "staging", repo=deploy_repo, settings=promoted.settings, bundle_dir="assist-x/production")
+    assert "assist-x/production/manifest.json" in git(deploy_repo, "ls-tree", "-r", "--name-only", result.branch)

@@ -351,6 +351,22 @@ def foreign_files(existing: list[str], manifest_text: str | None) -> list[str]:
     return [f for f in existing if f not in listed]
 
 
+def other_models_bundle(manifest_text: str | None, name: str) -> str | None:
+    """``NAME@ALIAS (vN)`` of the bundle a folder holds when its ``manifest.json`` names another registered model than
+    ``name``, else None (pure): an export replaces the whole folder. A manifest naming no model (an older workbench's,
+    or unreadable) is not another model's."""
+    try:
+        data = json.loads(manifest_text) if manifest_text is not None else None
+    except ValueError:
+        return None
+    held = data.get("name") if isinstance(data, dict) else None
+    if not isinstance(held, str) or not held or held == name:
+        return None
+    registry = data.get("mlflow")
+    version = registry.get("version") if isinstance(registry, dict) else None
+    return f"{held}@{data.get('alias') or '?'}{f' (v{version})' if version else ''}"
+
+
 def default_branch(name: str, alias: str, version: str) -> str:
     """``promote/<name>-<alias>-v<version>``, without the dots git refuses in a branch name that a registered model name
     may hold (two in a row, a leading one)."""
@@ -453,7 +469,12 @@ def export(
             if kind == "commit":  # the export replaced the submodule by the bundle's folder, or failed in git update-index
                 raise ExportError(f"bundle_dir '{folder}': '{prefix}' is a submodule of {root} — export into its own repository "
                                   f"(--repo {root / prefix}), or choose another folder")
-        foreign = foreign_files(git.files_in(parent, folder), git.read_text(parent, f"{folder}/{MANIFEST_FILE}"))
+        manifest_text = git.read_text(parent, f"{folder}/{MANIFEST_FILE}")
+        held = other_models_bundle(manifest_text, name)
+        if held is not None:  # a --bundle-dir copied from another model's export: its bundle would go, under this one's name
+            raise ExportError(f"bundle_dir '{folder}' in {root} holds the bundle of {held} — an export of {name}@{alias} would "
+                              "replace it: choose another folder (--bundle-dir), or remove that bundle in a commit first")
+        foreign = foreign_files(git.files_in(parent, folder), manifest_text)
         if foreign:
             more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
             raise ExportError(f"bundle_dir '{folder}' in {root} holds files no export of a bundle wrote ({', '.join(foreign[:3])}{more}) "
