@@ -251,3 +251,13 @@ def test_a_cost_per_success_gate_on_a_run_where_nothing_succeeded_says_so() -> N
     assert not nothing.passed and nothing.detail == "no answer of run run reached token_f1 >= 0.5, so its cost per successful answer is infinite"
     unpriced = evaluate_gates([gate], evidence({"questions": 8.0, "token_f1": 0.1})).results[0]
     assert not unpriced.passed and "was not logged" in unpriced.detail
+
+
+def test_a_metric_gate_on_a_misspelt_metric_names_the_logged_one_it_resembles() -> None:
+    # gates.yaml's 'token_f2' failed as "was not logged for run X — add its scorer to the experiment and re-run",
+    # a scorer no experiment has; `workbench gate --metric token_f2` says "did you mean 'token_f1'?"
+    ev = evidence({"token_f1": 0.9, "hit_at_k": 1.0, "questions": 8.0})
+    typo, judged = evaluate_gates([MetricGate(metric="token_f2", min=0.5), MetricGate(metric="faithfulness", min=0.5)], ev).results
+    assert not typo.passed and typo.detail == ("metric 'token_f2' was not logged for run run — did you mean 'token_f1'? (a metric "
+                                               "of another scorer: add it to the experiment and re-run)")
+    assert not judged.passed and judged.detail == "metric 'faithfulness' was not logged for run run — add its scorer to the experiment and re-run"

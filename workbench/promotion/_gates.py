@@ -6,6 +6,7 @@ add. ``evaluate_gates`` returns every gate's result, so a blocked promotion can 
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -156,8 +157,12 @@ def _metric_gate(gate: MetricGate, ev: Evidence) -> GateResult:
         return GateResult(label, gate.kind, False, None, f"no answer of run {ev.run_id} reached {SUCCESS_METRIC} >= "
                           f"{SUCCESS_THRESHOLD:g}, so its cost per successful answer is infinite")
     if value is None or any(b.kind == "unscored" for b in breaches):
+        # a name close to a logged metric is most likely misspelt (token_f2): named, as `workbench gate` names it
+        meant = difflib.get_close_matches(gate.metric, list(ev.metrics), n=1, cutoff=0.8)
+        fix = (f"did you mean '{meant[0]}'? (a metric of another scorer: add it to the experiment and re-run)" if meant
+               else "add its scorer to the experiment and re-run")
         return GateResult(label, gate.kind, False, None, _unscored(
-            gate.metric, ev, f"metric '{gate.metric}' was not logged for run {ev.run_id} — add its scorer to the experiment and re-run"))
+            gate.metric, ev, f"metric '{gate.metric}' was not logged for run {ev.run_id} — {fix}"))
     if not breaches:
         return GateResult(label, gate.kind, True, value, _fmt(value))
     where = "below the minimum" if breaches[0].kind == "below" else "above the maximum"
