@@ -1331,3 +1331,11 @@ def test_a_bundle_prices_its_answers_as_the_promoted_run_did_and_an_older_one_wi
     bundle = wb.load_bundle(_rewritten(older, config), corpus_path=swept.root / "corpus", index_dir=tmp_path / "index", models=fake_models())
     got = bundle.answer(evaluated.case.question)
     assert got.answer == evaluated.answer and got.cost_usd is None  # unknown, not free
+
+
+def test_a_file_of_the_bundle_given_for_its_folder_names_the_folder(bundle_dir: Path) -> None:
+    # load_bundle("deploy/assist/production/config.yaml") said ".../config.yaml: no config.yaml — give the bundle folder"
+    for rel in ("config.yaml", "manifest.json"):
+        with pytest.raises(BundleError, match=rf"^{re.escape(str(bundle_dir / rel))}: a file of the bundle, not its folder — give "
+                                              rf"the folder: {re.escape(str(bundle_dir))}$"):
+            wb.load_bundle(bundle_dir / rel)

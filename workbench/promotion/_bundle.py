@@ -656,6 +656,8 @@ def load_bundle(
             failed to embed the corpus (its error redacted).
     """
     folder = Path(path).expanduser().resolve()
+    if folder.is_file() and (folder.parent / CONFIG_FILE).is_file():  # its config.yaml given for it, as to an editor
+        raise BundleError(f"{folder}: a file of the bundle, not its folder — give the folder: {folder.parent}")
     if not (folder / CONFIG_FILE).is_file():
         inside = _bundles_in(folder)
         named = f": {' or '.join(inside[:3])}{' (and more)' if len(inside) > 3 else ''} in it" if inside else ""
