@@ -1300,3 +1300,29 @@ def test_the_reuse_check_reads_no_more_runs_after_a_long_history_than_after_a_sh
         read.append((tracker.counting.calls["search_runs"], tracker.counting.found["search_runs"]))
     assert read[0] == read[1], read
     assert models.calls == QUESTIONS
+
+
+def test_a_run_is_reused_only_when_it_stayed_within_the_limits_the_sweep_runs_under_now(wb_settings: Settings, models: Models) -> None:
+    """A run that spent 0.30 is reused under max_cost_usd 0.50, not under 0.20, where a fresh run would have stopped: it
+    is computed again from the cache (no model call) and stopped by the budget, as the dry run says beforehand."""
+    priced: dict[str, object] = {"pricing": {GEMMA_ID: {"input": 1000, "output": 1000}}}
+    cold = sweep(make_spec(**priced), wb_settings, models)
+    spent = {v.variant.id: v.metrics["cost_usd"] for v in cold.variants}
+    used = {v.variant.id: v.metrics["input_tokens"] + v.metrics["output_tokens"] for v in cold.variants}
+    assert len(set(spent.values())) > 1 and len(set(used.values())) > 1, (spent, used)
+    calls = models.calls
+    roomy = make_spec(**priced, limits={"max_cost_usd": 2 * max(spent.values()), "max_tokens": int(2 * max(used.values()))})
+    assert all(p.reused_from for p in wb.plan_sweep(roomy, settings=wb_settings, models=models.as_dict()).variants)
+    assert all(v.reused_from for v in sweep(roomy, wb_settings, models).variants) and models.calls == calls
+    for limits, measured in (({"max_cost_usd": (min(spent.values()) + max(spent.values())) / 2}, spent),
+                             ({"max_tokens": int((min(used.values()) + max(used.values())) / 2)}, used)):
+        tight = make_spec(**priced, limits=limits)
+        (budget,) = limits.values()
+        over = {vid for vid, x in measured.items() if x > budget}
+        assert over and len(over) < len(measured)
+        plan = wb.plan_sweep(tight, settings=wb_settings, models=models.as_dict())
+        assert {p.variant.id for p in plan.variants if not p.reused_from} == over
+        result = sweep(tight, wb_settings, models)
+        assert models.calls == calls  # computed again from the cache
+        assert {v.variant.id for v in result.variants if not v.reused_from} == over
+        assert {v.variant.id for v in result.variants if v.status == "FAILED"} == over  # stopped by the budget, as a fresh run is

@@ -254,7 +254,7 @@ def run(
         try:
             sandboxes.hold()
             emit(ProgressEvent("sweep_started", 0, len(variants)))
-            reusable = {} if fresh else track.reusable(sweep, keys)
+            reusable = {} if fresh else track.reusable(sweep, keys, spec.limits)
             # the workers' libraries load in their own process while this one builds (or opens) the indexes
             executor.prepare([v for v in variants if v.id not in reusable], scorer_names=tuple(answer_scorers), overrides=dict(models or {}))
             groups: dict[tuple[str, str], list[Variant]] = {}

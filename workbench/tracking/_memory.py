@@ -11,12 +11,12 @@ from typing import Any
 from workbench.datasets import Corpus, Dataset
 from workbench.grid import Variant
 from workbench.results import VariantResult, reused_metrics
-from workbench.spec import ExperimentSpec
+from workbench.spec import ExperimentSpec, Limits
 from workbench.tracking._process import END_REASON_TAG
 from workbench.tracking._protocol import (
     COMPARISON_FILE, COMPARISON_KEY_TAG, COMPARISON_TEXT, MODELS_TAG, LoggedComparison, SweepComparison, SweepHandle, with_run_ids,
 )
-from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags
+from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, racing_tags, within_limits
 
 
 @dataclass
@@ -47,10 +47,11 @@ class MemoryTracker:
     def close_abandoned(self, spec: ExperimentSpec) -> list[str]:
         return []  # nothing outlives the process that holds this tracker
 
-    def reusable(self, sweep: SweepHandle, keys: Mapping[str, str]) -> dict[str, str]:
+    def reusable(self, sweep: SweepHandle, keys: Mapping[str, str], limits: Limits | None = None) -> dict[str, str]:
         out = {}
         for variant_id, key in keys.items():
-            found = [r for r in self.runs.values() if r.tags.get(REUSE_KEY_TAG) == key and r.status == "FINISHED" and r.result]
+            found = [r for r in self.runs.values() if r.tags.get(REUSE_KEY_TAG) == key and r.status == "FINISHED" and r.result
+                     and within_limits(r.metrics, limits)]
             if found:
                 out[variant_id] = found[-1].run_id
         return out

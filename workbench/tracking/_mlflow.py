@@ -33,7 +33,7 @@ from workbench.errors import WorkbenchError
 from workbench.grid import Variant, prompt_hash
 from workbench.metrics import direction
 from workbench.results import VariantResult, reused_metrics, sweep_totals
-from workbench.spec import ExperimentSpec, dump_yaml
+from workbench.spec import ExperimentSpec, Limits, dump_yaml
 from workbench.redaction import redact
 from workbench.tracking._feedback import default_user
 from workbench.tracking._store_check import check_served_artifacts, check_store, half_made, sqlite_path
@@ -669,7 +669,7 @@ class MlflowTracker:
     # -- reuse ---------------------------------------------------------------------------------------------------
 
     @tracking_call("looking for reusable runs")
-    def reusable(self, sweep: SweepHandle, keys: Mapping[str, str]) -> dict[str, str]:
+    def reusable(self, sweep: SweepHandle, keys: Mapping[str, str], limits: Limits | None = None) -> dict[str, str]:
         """Variant id -> the newest FINISHED run of this experiment logged with that variant's reuse key whose
         per-question table is still there and readable: a run whose artifacts were deleted (to save disk, by an
         artifact store's expiry) would be reused as metrics without questions, and left out of every comparison; one
@@ -681,26 +681,31 @@ class MlflowTracker:
         search finds the candidates of every key and one the first trace of each (by the ids the run recorded; every
         trace of a run logged before it recorded them), whatever the number of variants: a search per variant made a
         warm re-run of a 40-variant grid cost 0.3 s a variant on sqlite, and a round trip each on a tracking server.
-        The tables read here are not read again when the runs are copied (``reuse_variant``)."""
-        parent = self._sweep_data(sweep).tags
-        return self._reusable(sweep.experiment_id, keys, {tag: parent[tag] for tag in _DATA_TAGS if tag in parent})
+        The tables read here are not read again when the runs are copied (``reuse_variant``).
 
-    def reusable_before(self, experiment: str, dataset_hash: str, corpus_hash: str, keys: Mapping[str, str]) -> dict[str, str]:
+        A run that passed ``limits.max_tokens`` or ``limits.max_cost_usd`` (lowered since it ran) is not reused: this
+        sweep would have stopped it (``within_limits``)."""
+        parent = self._sweep_data(sweep).tags
+        return self._reusable(sweep.experiment_id, keys, {tag: parent[tag] for tag in _DATA_TAGS if tag in parent}, limits)
+
+    def reusable_before(
+        self, experiment: str, dataset_hash: str, corpus_hash: str, keys: Mapping[str, str], limits: Limits | None = None
+    ) -> dict[str, str]:
         """Variant id -> the run a sweep of ``experiment`` over that dataset and corpus would reuse (``reusable``), found
         before any sweep starts and without writing (a dry run): none in an experiment that does not exist."""
         found = self.client.get_experiment_by_name(experiment)
         if found is None or not keys:
             return {}
         try:
-            return self._reusable(str(found.experiment_id), keys, dict(zip(_DATA_TAGS, (dataset_hash, corpus_hash))))
+            return self._reusable(str(found.experiment_id), keys, dict(zip(_DATA_TAGS, (dataset_hash, corpus_hash))), limits)
         finally:
             self._forget_reads()  # nothing is copied: the artifacts read for the check go now
 
-    def _reusable(self, experiment_id: str, keys: Mapping[str, str], data: Mapping[str, str]) -> dict[str, str]:
+    def _reusable(self, experiment_id: str, keys: Mapping[str, str], data: Mapping[str, str], limits: Limits | None) -> dict[str, str]:
         """``reusable`` in the experiment ``experiment_id``, of the runs whose ``_DATA_TAGS`` are ``data``."""
         self._forget_reads()
         self._search = ReuseSearch(self.client, self._artifacts)
-        return self._search.find(experiment_id, keys, data)
+        return self._search.find(experiment_id, keys, data, limits)
 
     def _forget_reads(self) -> None:
         """Remove the artifacts an earlier reuse check downloaded."""

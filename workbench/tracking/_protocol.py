@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 from workbench.datasets import Corpus, Dataset
 from workbench.grid import Variant
 from workbench.results import VariantResult
-from workbench.spec import ExperimentSpec
+from workbench.spec import ExperimentSpec, Limits
 
 
 MODELS_TAG = "workbench.models"  # on a variant run: the identities of its models by role (JSON), hosted ones with their server
@@ -97,8 +97,9 @@ class Tracker(Protocol):
         """Open the parent run of a sweep (recording which process runs it)."""
         ...
 
-    def reusable(self, sweep: SweepHandle, keys: Mapping[str, str]) -> dict[str, str]:
-        """Variant id -> a FINISHED run logged with the variant's reuse key (``keys`` maps variant ids to reuse keys)."""
+    def reusable(self, sweep: SweepHandle, keys: Mapping[str, str], limits: Limits | None = None) -> dict[str, str]:
+        """Variant id -> a FINISHED run logged with the variant's reuse key (``keys`` maps variant ids to reuse keys)
+        that stayed within ``limits``' token and cost budgets (``within_limits``)."""
         ...
 
     def reuse_variant(self, sweep: SweepHandle, variant: Variant, source_run_id: str, dataset: Dataset) -> VariantResult:

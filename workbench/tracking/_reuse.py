@@ -15,10 +15,11 @@ from workbench.metrics import Score, scorer_entries
 from workbench.models import Generation
 from workbench.pipeline import Chunk, Escalation, Hit, ModelCall, QuestionRecord
 from workbench.results import EarlyStop, metadata_columns
+from workbench.spec import Limits
 
 __all__ = [
     "LOWER_IS_BETTER_TAG", "RACING_TAG", "REUSE_KEY_TAG", "REUSED_FROM_TAG", "early_stop_from_tags", "lower_is_better_from_tags",
-    "lower_is_better_tag", "racing_tags", "records_from_table", "with_current_metadata",
+    "lower_is_better_tag", "racing_tags", "records_from_table", "with_current_metadata", "within_limits",
 ]
 
 REUSE_KEY_TAG = "workbench.reuse_key"
@@ -27,6 +28,26 @@ RACING_TAG = "workbench.racing"  # .stopped, .questions, .metric, .interval, .es
 # the run's scorers registered lower_is_better: `workbench compare` in another process, where they are not registered,
 # read them higher-is-better and called the worse variant better
 LOWER_IS_BETTER_TAG = "workbench.lower_is_better"
+
+
+def within_limits(metrics: Mapping[str, float], limits: Limits | None) -> bool:
+    """Whether a finished run's answers (its ``metrics``) stayed within the token and cost budgets of ``limits``, the
+    sweep's now (pure): a run that passed them would have been stopped by the sweep, so it is not reused but computed
+    again, from the cache, and stopped as a fresh run is. Its input + output tokens against ``max_tokens``, its
+    ``cost_usd`` against ``max_cost_usd`` (a run that answered at an unknown cost cannot have kept a cost budget).
+
+    The wall time and memory limits are not checked: they bound this machine's work, not the answers, and a run
+    computed again from the cache answers in a fraction of the time its model calls took (``limits.wall_time_s``
+    counts them, not the cache's reads)."""
+    if limits is None:
+        return True
+    answered = "input_tokens" in metrics  # a retrieval-only run: no answers, nothing charged
+    if limits.max_tokens is not None and metrics.get("input_tokens", 0.0) + metrics.get("output_tokens", 0.0) > limits.max_tokens:
+        return False
+    if limits.max_cost_usd is not None and answered:
+        cost = metrics.get("cost_usd")
+        return cost is not None and cost <= limits.max_cost_usd
+    return True
 
 
 def lower_is_better_tag(scorers: Iterable[str], lower: Callable[[str], bool]) -> dict[str, str]:

@@ -15,7 +15,8 @@ from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.tracking._read import RESULTS_TABLE, chunked, every_page, reading_artifacts
-from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG
+from workbench.spec import Limits
+from workbench.tracking._reuse import REUSE_KEY_TAG, REUSED_FROM_TAG, within_limits
 
 _CANDIDATES = 10  # runs of one reuse key looked at, newest first, for one whose table is intact
 
@@ -71,11 +72,13 @@ class ReuseSearch:
         self._reads: dict[str, _ReadRun] = {}  # run id -> what was read of it, for the copy
         self._folder: tempfile.TemporaryDirectory[str] | None = None  # holding their artifacts
 
-    def find(self, experiment_id: str, keys: Mapping[str, str], data: Mapping[str, str]) -> dict[str, str]:
+    def find(self, experiment_id: str, keys: Mapping[str, str], data: Mapping[str, str], limits: Limits | None = None) -> dict[str, str]:
         """Variant id -> the run to reuse for its reuse key in ``keys``, of the runs in the experiment ``experiment_id``
-        whose data tags (dataset and corpus hashes) are ``data`` (``MlflowTracker.reusable`` says which)."""
+        whose data tags (dataset and corpus hashes) are ``data`` (``MlflowTracker.reusable`` says which) and that stayed
+        within ``limits`` (``within_limits``; a candidate that did not is not read)."""
         by_key = {key: variant_id for variant_id, key in keys.items()}
-        pending = self._candidates(experiment_id, data, set(by_key))
+        listed = self._candidates(experiment_id, data, set(by_key))
+        pending = {key: kept for key, runs in listed.items() if (kept := [r for r in runs if within_limits(r.data.metrics, limits)])}
         out = {}
         while pending:  # each key's newest readable candidate, all checked at once; a key whose pick failed, its next
             picks = {key: read for key, runs in pending.items() if (read := self._next_read(runs)) is not None}
