@@ -951,3 +951,34 @@ def test_terminal_escapes_in_errors_are_shown_not_obeyed(
     failed = [line for line in captured.err.splitlines() if line.startswith("FAILED a")]
     assert len(failed) == 1 and shown in failed[0], failed
     assert any(line.startswith("b|") and "1 of 3 questions failed" in line and shown in line for line in captured.err.splitlines()), captured.err
+
+
+def test_clear_indexes_is_refused_while_a_sweep_runs_in_another_process_unless_forced(
+    cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `cache clear --indexes` beside a running sweep removed the indexes under it: its variants reading them failed
+    import subprocess
+
+    from workbench.pipeline import ChromaIndexStore, Chunk
+
+    index_dir = cache_dir.parent / "indexes"
+    ChromaIndexStore(index_dir).build("k1", [Chunk(id="c1", doc_id="d", text="a", start=0, end=1)], [[1.0, 0.5]])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from workbench.sandbox import SweepSandboxes\n"
+         "marks = SweepSandboxes(Path(sys.argv[1]), 'sweep1'); marks.hold(); print('held', flush=True); time.sleep(120)", str(cache_dir.parent / "sandboxes")],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert main(["cache", "clear", "--indexes"]) == 2
+        err = capsys.readouterr().err
+        assert "1 sweep is running on this machine" in err and "--force" in err, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert [i.key for i in ChromaIndexStore(index_dir).indexes()] == ["k1"]
+        assert main(["cache", "clear", "--indexes", "--force"]) == 0
+        assert "removed 1 indexes" in capsys.readouterr().out and ChromaIndexStore(index_dir).indexes() == []
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["cache", "clear", "--indexes"]) == 0  # its process died: the mark is let go
+    assert "removed 0 indexes" in capsys.readouterr().out

@@ -15,7 +15,8 @@
     workbench cache info                          entries, size, hits and misses of the answer/embedding cache; indexes
     workbench cache clear [--older-than 30d]      empty the cache (or drop entries unused for an age)
     workbench cache clear --indexes [--older-than 30d]   remove the local indexes (or those built longer ago), and
-                                                         those on the Chroma server WORKBENCH_CHROMA_URL names
+                                                         those on the Chroma server WORKBENCH_CHROMA_URL names;
+                                                         refused while a sweep runs here, unless --force
     workbench cache clear --sandboxes [--older-than 30d] remove the sandbox folders kept of variants that did not finish
 
 Where each command lives (``_commands.build_parser`` names every command's options and handler):

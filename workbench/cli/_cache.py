@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def _cmd_cache(args: argparse.Namespace) -> int:
     from workbench.cache import DiskCacheStore, parse_age
     from workbench.config import settings
-    from workbench.sandbox import kept_sandboxes, remove_sandboxes
+    from workbench.sandbox import kept_sandboxes, remove_sandboxes, running_sweeps
 
     older_than = None
     if args.action == "clear" and args.older_than is not None:
@@ -35,6 +35,11 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         print(f"removed {removed_dirs} sandbox folders{scope} from {cfg.sandbox_dir}")
         return 0
     if args.action == "clear" and args.indexes:
+        live = [] if args.force else running_sweeps(cfg.sandbox_dir)
+        if live:
+            running = "1 sweep is" if len(live) == 1 else f"{len(live)} sweeps are"
+            raise WorkbenchError(f"{running} running on this machine (in {cfg.home}), whose variants read the indexes: removing "
+                                 "them now fails those variants — run it again once the sweep ends, or add --force")
         indexes = _indexes(cfg.index_dir)
         removed = indexes.remove(older_than) if indexes is not None else []
         print(f"removed {len(removed)} indexes{scope} from {cfg.index_dir} (a sweep that needs one builds it again)")

@@ -1,5 +1,5 @@
 """Sandboxed variant runs: private working directory, wall-time limit, token budget, failure capture."""
 
-from workbench.sandbox._sandbox import Outcome, Sandbox, Status, Stopped, SweepSandboxes, kept_sandboxes, remove_sandboxes, run_sandboxed
+from workbench.sandbox._sandbox import Outcome, Sandbox, Status, Stopped, SweepSandboxes, kept_sandboxes, remove_sandboxes, run_sandboxed, running_sweeps
 
-__all__ = ["Outcome", "Sandbox", "Status", "Stopped", "SweepSandboxes", "kept_sandboxes", "remove_sandboxes", "run_sandboxed"]
+__all__ = ["Outcome", "Sandbox", "Status", "Stopped", "SweepSandboxes", "kept_sandboxes", "remove_sandboxes", "run_sandboxed", "running_sweeps"]

@@ -146,6 +146,16 @@ def _running(sweep: Path) -> bool:
     return False
 
 
+def running_sweeps(root: Path) -> list[str]:
+    """The ids of the sweeps running on this machine whose sandboxes are under ``root`` (their process holds the mark
+    ``SweepSandboxes.hold`` took); the marks of sweeps that died are removed. Every sweep holds one from its start to
+    its end, so ``workbench cache clear --indexes`` can refuse to remove the indexes a running sweep reads."""
+    if not root.is_dir():
+        return []
+    marks = sorted(p for p in root.iterdir() if p.name.endswith(_IN_USE) and p.is_file())
+    return [mark.name[: -len(_IN_USE)] for mark in marks if _running(Path(str(mark)[: -len(_IN_USE)]))]
+
+
 def kept_sandboxes(root: Path) -> list[Path]:
     """The variants' folders kept under ``root`` (``<sweep>/<variant>``: variants that did not finish, and every
     variant of sweeps run before finished ones were removed); those of sweeps still running are not kept, but in use.
