@@ -1322,6 +1322,7 @@ def test_a_run_is_reused_only_when_it_stayed_within_the_limits_the_sweep_runs_un
         assert over and len(over) < len(measured)
         plan = wb.plan_sweep(tight, settings=wb_settings, models=models.as_dict())
         assert {p.variant.id for p in plan.variants if not p.reused_from} == over
+        assert {p.variant.id for p in plan.variants if p.budgets_passed} == over  # and says they would stop there
         result = sweep(tight, wb_settings, models)
         assert models.calls == calls  # computed again from the cache
         assert {v.variant.id for v in result.variants if not v.reused_from} == over
