@@ -6,10 +6,11 @@ from __future__ import annotations
 import ast
 import contextlib
 import csv
-import io
+import difflib
 import json
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from workbench.datasets._cases import (
     _unknown_field_fix,
 )
 from workbench.datasets._models import Dataset, in_order
-from workbench.datasets._text import _one_line_break, read_text
+from workbench.datasets._text import _one_line_break, read_text, utf8_lines
 from workbench.errors import DataError
 
 
@@ -51,27 +52,42 @@ def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _TOO_DEEP = "lists or objects nested hundreds of levels deep — one JSON object per line, with text and lists of ids"
 
 
-def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
-    text = read_text(path, "save the file as UTF-8")
-    if not text.strip():
-        raise DataError(f"{path}: empty file — add one JSON object per line, e.g. {{\"question\": \"...\"}}")
-    rows = []
-    defaulted: set[str] = set()  # where the rows given no id were read
-    for lineno, line in enumerate(text.split("\n"), start=1):
+def json_lines(path: Path, what: str) -> Iterator[tuple[dict[str, Any], str]]:
+    """The objects of a JSON Lines file, one a line, read one line at a time, each with where it was read
+    (``file:line``); blank lines skipped. ``what`` names its objects in the fixes ("case", "document").
+
+    Raises:
+        DataError: the file is empty or not UTF-8, or a line is not one JSON object (one line naming it, and the fix).
+    """
+    empty = True
+    for lineno, line in utf8_lines(path, "save the file as UTF-8"):
+        line = line.removesuffix("\n")
         if not line.strip():
             continue
+        empty = False
         where = f"{path}:{lineno}"
         try:
             row = json.loads(line, object_pairs_hook=_once_each)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}) — {_json_lines_fix(text, line, exc)}") from None
+        except json.JSONDecodeError as exc:  # only now the whole file: is it one JSON array, or pretty-printed?
+            fix = _json_lines_fix(read_text(path, "save the file as UTF-8"), line, exc, what)
+            raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}) — {fix}") from None
         except _KeyTwice as exc:  # json keeps the last value silently: which reference was meant?
             raise DataError(f"{where}: field '{_name(exc.key)}' is given twice in one object — keep one") from None
         except RecursionError:  # [[[[...]]]] a thousand levels deep: Python's JSON decoder recurses
             raise DataError(f"{where}: {_TOO_DEEP}") from None
         if not isinstance(row, dict):
-            fix = f"the cases are a JSON array on one line: {_ONE_OBJECT_PER_LINE}" if _objects(row) else "one JSON object per line"
+            fix = f"the {what}s are a JSON array on one line: {_ONE_OBJECT_PER_LINE}" if _objects(row) else "one JSON object per line"
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__} — {fix}")
+        yield row, where
+    if empty:
+        example = '{"question": "..."}' if what == "case" else '{"id": "travel", "text": "..."}'
+        raise DataError(f"{path}: empty file — add one JSON object per line, e.g. {example}")
+
+
+def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
+    rows = []
+    defaulted: set[str] = set()  # where the rows given no id were read
+    for row, where in json_lines(path, "case"):
         row = {k: v for k, v in row.items() if v is not None}  # null is a field left out (pandas' to_json writes it so)
         if "id" in row:
             row["id"] = _id_text(row["id"])
@@ -96,7 +112,7 @@ def _objects(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
-def _json_lines_fix(text: str, line: str, exc: json.JSONDecodeError) -> str:
+def _json_lines_fix(text: str, line: str, exc: json.JSONDecodeError, what: str = "case") -> str:
     """What to do about a JSONL line that is not JSON (pure): the file is one JSON array, or an object spread over
     several lines (``json.dump(..., indent=2)``), or the line ends in the comma of a list's items; else the rule."""
     if line.startswith("\ufeff"):  # the byte-order mark of a second file joined to the first (cat a.jsonl b.jsonl)
@@ -108,9 +124,9 @@ def _json_lines_fix(text: str, line: str, exc: json.JSONDecodeError) -> str:
         if _objects(whole):
             return f"the file is one JSON array, not JSON Lines: {_ONE_OBJECT_PER_LINE}"
         if isinstance(whole, dict):
-            return "the file is one JSON object spread over several lines: write each case's object on one line"
+            return f"the file is one JSON object spread over several lines: write each {what}'s object on one line"
     if line.strip() in ("[", "{"):  # pretty-printed objects (jq '.' of a JSONL file), or an array with an error further on
-        return "write each case's object on one line (JSON Lines), not pretty-printed over several (jq -c, json.dumps without indent)"
+        return f"write each {what}'s object on one line (JSON Lines), not pretty-printed over several (jq -c, json.dumps without indent)"
     return "one JSON object per line"
 
 
@@ -201,34 +217,73 @@ def csv_header(rows: Iterator[list[str]], path: Path) -> list[str]:
     return header
 
 
+@dataclass(frozen=True)
+class TableColumns:
+    """What a CSV file's rows are: cases or documents, the columns known, the one required, and what to say of a column
+    that is a known one misnamed (None for a column of the file's own, kept as metadata)."""
+
+    row: str  # "case", "document"
+    fields: tuple[str, ...]
+    required: str
+    header: str  # an example header line
+    misnamed: Callable[[str], str | None]
+    longest: str = ""  # what the fields' own caps are, said when a field is over csv's limit
+
+
+def _case_column_fix(column: str) -> str | None:
+    return _unknown_field_fix(column) if _meant_field(column) else None
+
+
 def _read_csv(path: Path, caps: _Caps) -> Dataset:
-    # a line break in a quoted cell as Python's text files read it: Windows' '\r\n' (Excel's rows, a clone with git's
-    # autocrlf) was kept in the question, another text, prompt and dataset hash than the same file's on Linux; and the
-    # Excel format that is UTF-8: its 'CSV (Comma delimited)' is Windows-1252, its 'Unicode Text' UTF-16
-    text = _one_line_break(read_text(path, "save the file as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"))
-    if not text.strip():
-        raise DataError(f"{path}: empty file — add a header line (e.g. id,question,reference,source_ids) and one row per case")
+    columns = TableColumns("case", _FIELDS, "question", "id,question,reference,source_ids", _case_column_fix,
+                           f" (questions are capped at {caps.question:,} characters, references at {caps.reference:,})")
+    return _from_records(csv_records(path, columns), path.stem, str(path), caps)
+
+
+def _broken_lines(lines: Iterator[tuple[int, str]]) -> Iterator[str]:
+    r"""The lines of ``utf8_lines`` with each line break ``\n`` (``_one_line_break``): a line break in a quoted cell
+    as Python's text files read it, Windows' '\r\n' (Excel's rows, a clone with git's autocrlf) kept in a question
+    was another text, prompt and dataset hash than the same file's on Linux."""
+    for _, line in lines:
+        parts = _one_line_break(line).split("\n")
+        yield from (part + "\n" for part in parts[:-1])
+        if parts[-1]:
+            yield parts[-1]
+
+
+def csv_records(path: Path, columns: TableColumns) -> Iterator[tuple[dict[str, Any], str]]:
+    """The rows of a CSV file, parsed strictly and read one line at a time, as records (an empty cell None) with where
+    each was read (``file:line``, the line it starts on); rows of empty cells skipped.
+
+    Raises:
+        DataError: the file is empty or not UTF-8 (the Excel format that is UTF-8: its 'CSV (Comma delimited)' is
+            Windows-1252, its 'Unicode Text' UTF-16), a quote is unbalanced, the header is bad (another separator, a
+            column twice, a known column misnamed or missing), a row has another number of fields, or no row follows.
+    """
+    lines = _broken_lines(utf8_lines(path, "save the file as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"))
     quoting = 'close the quoted field, and write a quote inside a quoted field as ""'
     # skipinitialspace: in `q1, "What, exactly?"` the quote after ", " opens a quoted field, as the writer meant
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True, skipinitialspace=True)
+    reader = csv.reader(lines, strict=True, skipinitialspace=True)
     try:
         header = csv_header(reader, path)
     except csv.Error as exc:
         raise DataError(f"{path}:{reader.line_num}: CSV quoting in the header: {exc} — {quoting}") from None
+    if not any(header) and not any(line.strip() for _, line in utf8_lines(path, "")):  # read again, a line at a time
+        raise DataError(f"{path}: empty file — add a header line (e.g. {columns.header}) and one row per {columns.row}")
     for column in header:
-        if column and column not in _FIELDS:
-            separator = other_separator(column)
+        if column and column not in columns.fields:
+            separator = other_separator(column, columns.fields, columns.required)
             if separator:  # Excel saves "CSV" with ';' where the decimal mark is a comma; a TSV renamed .csv has tabs
                 raise DataError(f"{path}:1: the columns are separated by {separator}, not commas — save the file as "
                                 "comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")
-            if _meant_field(column):  # any other column is the dataset's own, kept as its cases' metadata
-                raise DataError(f"{path}:1: column '{_name(column)}' is not known — {_unknown_field_fix(column)}")
+            fix = columns.misnamed(column)
+            if fix is not None:  # any other column is the file's own, kept as its rows' metadata
+                raise DataError(f"{path}:1: column '{_name(column)}' is not known — {fix}")
         if column and header.count(column) > 1:
             raise DataError(f"{path}:1: column '{column}' appears twice — keep one")
-    if "question" not in header:
-        raise DataError(f"{path}:1: no 'question' column in the header — the first line names the columns, e.g. id,question,reference")
-    records = []
-    start = reader.line_num + 1
+    if columns.required not in header:
+        raise DataError(f"{path}:1: no '{columns.required}' column in the header — {_required_column_fix(header, columns)}")
+    start, rows = reader.line_num + 1, 0
     while True:
         try:
             row = next(reader)
@@ -238,7 +293,7 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
             if "field larger than field limit" in str(exc):
                 raise DataError(
                     f"{path}:{start}: a field is longer than {csv.field_size_limit():,} characters, the most a CSV field may "
-                    f"hold — shorten it (questions are capped at {caps.question:,} characters, references at {caps.reference:,})"
+                    f"hold — shorten it{columns.longest}"
                 ) from None
             # strict parsing: an unbalanced quote is an error, not a different row (non-strict csv reads on silently)
             raise DataError(f"{path}:{start}: CSV quoting: {exc} (in the row starting on line {start}) — {quoting}") from None
@@ -257,15 +312,26 @@ def _read_csv(path: Path, caps: _Caps) -> Dataset:
                 f"(\"a, b\"), and keep one field per column (empty is fine: a,,c)"
             )
         if [field.replace("\ufeff", "").strip() for field in row] == header:  # two exports joined (cat a.csv b.csv, a paste)
-            raise DataError(f"{where}: the header line again (files joined with their headers?), not a case — remove it")
+            raise DataError(f"{where}: the header line again (files joined with their headers?), not a {columns.row} — remove it")
         unnamed = next((i for i, (k, v) in enumerate(zip(header, row)) if not k and v.strip()), None)
         if unnamed is not None:  # a header ending in ',' has room for the tail of an unquoted "a, b": it was dropped
             raise DataError(
                 f"{where}: field {unnamed + 1}, {json.dumps(row[unnamed].strip()[:40], ensure_ascii=False)}, is under a column with no name in the header — quote "
                 f"a field that contains a comma (\"a, b\"), or name the column"
             )
-        records.append(({k: (v if v != "" else None) for k, v in zip(header, row) if k}, where))
+        rows += 1
+        yield {k: (v if v != "" else None) for k, v in zip(header, row) if k}, where
         start = end + 1
-    if not records:
-        raise DataError(f"{path}: no rows under the header — add one row per case")
-    return _from_records(records, path.stem, str(path), caps)
+    if not rows:
+        raise DataError(f"{path}: no rows under the header — add one row per {columns.row}")
+
+
+def _required_column_fix(header: list[str], columns: TableColumns) -> str:
+    """What to do about a CSV header without the required column (pure): the column most likely meant, else the rule."""
+    if columns.row == "case":
+        return "the first line names the columns, e.g. id,question,reference"
+    close = difflib.get_close_matches(columns.required, [h for h in header if h], n=1, cutoff=0.6)
+    named = f" (columns: {', '.join(_name(h) for h in header if h)})" if any(header) else ""
+    if close:
+        return f"did you mean '{_name(close[0])}'? Name the column holding each {columns.row}'s {columns.required} '{columns.required}'{named}"
+    return f"name the column holding each {columns.row}'s {columns.required} '{columns.required}'{named}"

@@ -3,6 +3,7 @@ of what is not (UTF-16, binary data, another encoding); an HTML page in the enco
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from workbench.datasets._html import declared_charset
@@ -38,6 +39,51 @@ def read_text(path: Path, fix: str) -> str:
             cannot be read.
     """
     return _utf8_text(_read_bytes(path), path, fix)
+
+
+def utf8_lines(path: Path, fix: str) -> Iterator[tuple[int, str]]:
+    """A text file's lines, numbered from 1, read one at a time (a 2 GB export is never held whole, nor twice): as
+    ``read_text`` reads them, each ending in ``\n`` (the last one maybe not), a first byte-order mark dropped; lines
+    end at ``\n`` only, a ``\r`` before it kept (``_one_line_break`` is the reader's).
+
+    Raises:
+        DataError: as ``read_text``: one line naming the file, the line and the byte offset of the first bad byte.
+    """
+    try:
+        file = path.open("rb")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc}) — check that it exists and is readable") from None
+    with file:
+        offset = 0
+        for lineno, data in enumerate(file, start=1):
+            skip = len(_BOM) if lineno == 1 and data.startswith(_BOM) else 0
+            if lineno == 1 and data.startswith((b"\xff\xfe", b"\xfe\xff")):  # no UTF-8 text starts so
+                raise DataError(f"{path}:1: UTF-16 text (byte-order mark 0x{data[0]:02x}{data[1]:02x}), not UTF-8 — {fix}")
+            nul = data.find(b"\0")
+            if nul >= 0:
+                raise DataError(f"{path}:{lineno}: binary data (NUL byte at offset {offset + nul}), not UTF-8 text — {fix}")
+            try:
+                text = data[skip:].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad = skip + exc.start
+                nul_at = _first_nul(path)  # an image or a spreadsheet is said to be binary, wherever its first NUL is
+                if nul_at is not None:
+                    raise DataError(f"{path}:{nul_at[0]}: binary data (NUL byte at offset {nul_at[1]}), not UTF-8 text — {fix}") from None
+                raise DataError(f"{path}:{lineno}: not UTF-8 (byte 0x{data[bad]:02x} at offset {offset + bad}) — {fix}") from None
+            yield lineno, text
+            offset += len(data)
+
+
+def _first_nul(path: Path) -> tuple[int, int] | None:
+    """The line and byte offset of a file's first NUL byte, read a block at a time, or None."""
+    lines, offset = 1, 0
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            nul = block.find(b"\0")
+            if nul >= 0:
+                return lines + block.count(b"\n", 0, nul), offset + nul
+            lines, offset = lines + block.count(b"\n"), offset + len(block)
+    return None
 
 
 def _read_bytes(path: Path) -> bytes:
