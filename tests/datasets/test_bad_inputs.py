@@ -977,8 +977,11 @@ def test_an_emoji_joined_by_a_zero_width_joiner_is_a_valid_tag_and_source_id(tmp
 @pytest.mark.parametrize(("name", "content", "fix"), [
     ("kb.zip", b"PK\x03\x04\x14\x00\x00\x00", r"kb.zip: the corpus is an archive, not a folder — unpack it \(unzip kb.zip -d kb\) and give the folder"),
     ("kb.tar.gz", b"\x1f\x8b\x08\x00", r"kb.tar.gz: the corpus is an archive, not a folder — unpack it \(tar -xzf kb.tar.gz\)"),
-    ("budget.xlsx", b"PK\x03\x04\x14\x00\x06\x00", r"budget.xlsx: the corpus is a binary file \(an image, a spreadsheet\), not a "
-                                                  r"folder — export its text as .md or .txt files into a folder"),
+    # a spreadsheet is a table, of documents when it is a corpus: saved as CSV it is read as one
+    ("budget.xlsx", b"PK\x03\x04\x14\x00\x06\x00", r"budget.xlsx: the corpus is a .xlsx file, which a corpus does not read — save its "
+                                                  r"documents as .jsonl, .csv or .parquet with a 'text' column \(in Excel: 'CSV UTF-8"),
+    ("logo.png", b"\x89PNG\r\n\x1a\n\0\0", r"logo.png: the corpus is a binary file \(an image, a spreadsheet\), not a "
+                                           r"folder — export its text as .md or .txt files into a folder"),
 ])
 def test_a_corpus_path_that_is_an_archive_or_a_binary_file_is_told_to_unpack_or_export_it(tmp_path: Path, name: str, content: bytes, fix: str) -> None:
     # "give its folder, with glob: 'kb.zip'" led to the archive read as one binary document, refused in turn
@@ -1019,63 +1022,14 @@ def test_a_langsmith_example_is_named_as_such_not_as_an_mlflow_record(tmp_path: 
     assert str(info.value) == f"dataframe: row 0: {expected}"
 
 
-COLUMNS = "its 'text' column is each document's text, 'id' its id (else doc-1, doc-2...), its other columns its metadata"
-
-
-@pytest.mark.parametrize("name, reader", [("docs.jsonl", "pd.read_json('kb/docs.jsonl', lines=True)"),
-                                          ("docs.ndjson", "pd.read_json('kb/docs.ndjson', lines=True)"),
-                                          ("docs.csv", "pd.read_csv('kb/docs.csv')"), ("docs.parquet", "pd.read_parquet('kb/docs.parquet')")])
-def test_a_corpus_given_as_a_table_of_documents_is_told_to_be_read_into_a_dataframe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                                     name: str, reader: str) -> None:
-    # was "the corpus is a file, not a folder — give its folder, with glob: 'docs.jsonl' to use only it", which made the
-    # whole JSONL file one document, its JSON indexed and sent to the model as text; then the recipe named the file
-    # without its folder (pd.read_json('docs.jsonl') from the project's root: no such file)
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "kb" / name
-    path.parent.mkdir()
-    path.write_text('{"id": "descaling", "text": "Descale every 8 weeks."}\n', encoding="utf-8")
-    with pytest.raises(DataError) as info:
-        load_corpus(path)
-    assert str(info.value) == (f"{path}: the corpus is a table of documents, not a folder — a glob would read the whole file as one "
-                               f"document: read it into a DataFrame and give that, wb.run(exp, corpus={reader}) ({COLUMNS})")
-
-
-def test_a_table_of_documents_named_by_an_experiment_is_told_the_command_that_gives_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # an experiment's YAML has no way to read a JSONL corpus: the line is the whole command, its path from the current
-    # folder, its text column renamed from another tool's name; and the reader it gives reads the documents
-    import pandas as pd
-
-    import workbench as wb
-    from workbench.config import settings
-
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "exp").mkdir()
-    (tmp_path / "exp" / "kb.jsonl").write_text('{"doc_id": "descaling", "content": "Descale every 8 weeks.", "url": "u"}\n', encoding="utf-8")
-    (tmp_path / "exp" / "d.jsonl").write_text('{"id": "q1", "question": "How often?", "source_ids": ["descaling"]}\n', encoding="utf-8")
-    (tmp_path / "exp" / "e.yaml").write_text(
-        "name: e\ndataset: {path: d.jsonl}\ncorpus: {path: kb.jsonl}\nprompts:\n  - {name: a, template: '{context} {question}'}\n"
-        "models:\n  - {id: local:gemma3-270m}\nchunkers:\n  - {strategy: recursive}\n", encoding="utf-8")
-    reader = "pd.read_json('exp/kb.jsonl', lines=True).rename(columns={'doc_id': 'id', 'content': 'text'})"
-    with pytest.raises(DataError) as info:
-        wb.run(wb.load_experiment("exp/e.yaml"), settings=settings(root=tmp_path), progress=False)
-    assert str(info.value) == (
-        f"{tmp_path / 'exp' / 'kb.jsonl'}: the corpus is a table of documents, not a folder — a glob would read the whole file as one "
-        f"document, and an experiment's corpus is a folder or 'python-reference': give its documents from Python, which replace the "
-        f"experiment's corpus — python -c \"import pandas as pd, workbench as wb; wb.run(wb.load_experiment('exp/e.yaml'), "
-        f"corpus={reader})\" ({COLUMNS})")
-    corpus = wb.load_corpus(eval(reader, {"pd": pd}))
-    assert [(d.id, d.text, d.metadata) for d in corpus.documents] == [("descaling", "Descale every 8 weeks.", {"url": "u"})]
-    assert not (tmp_path / "mlruns").exists()
-
-
 def test_the_dataset_file_given_as_the_corpus_is_named_as_the_dataset(tmp_path: Path) -> None:
     for name, first in (("q.jsonl", '{"id": "q1", "question": "How often?", "reference": "Every 8 weeks."}\n'), ("q.csv", "id,question\nq1,How often?\n")):
         path = tmp_path / name
         path.write_text(first, encoding="utf-8")
         with pytest.raises(DataError) as info:
             load_corpus(path)
-        assert str(info.value) == (f"{path}: the corpus is a dataset file (its first line holds a 'question'), not a folder of "
-                                   "documents — give the folder of the documents")
+        assert str(info.value) == (f"{path}: the corpus is a dataset file (its first line holds a 'question'), not a file of "
+                                   "documents — give the documents' file or folder")
 
 
 def test_paths_written_from_the_current_folder_are_told_what_to_write_from_the_experiments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

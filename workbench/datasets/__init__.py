@@ -24,7 +24,7 @@ Where each part lives:
 from workbench.datasets._corpus import load_corpus, python_reference_corpus
 from workbench.datasets._dataset import check_limit, load_dataset
 from workbench.datasets._dataset_files import csv_header, other_separator
-from workbench.datasets._folders import PYTHON_REFERENCE, check_corpus_folder, documents_table_fix, left_out_fix, pattern_inside_folder
+from workbench.datasets._folders import PYTHON_REFERENCE, check_corpus_folder, is_documents_file, left_out_fix, pattern_inside_folder
 from workbench.datasets._formats import FORMAT_PACKAGES, Extracted, TextCache, file_format
 from workbench.datasets._models import REFUSAL_CATEGORIES, Corpus, Dataset, Document, EvalCase, document_id
 from workbench.datasets._pages import (
@@ -57,8 +57,8 @@ __all__ = [
     "csv_header",
     "cwd_relative_fix",
     "document_id",
-    "documents_table_fix",
     "file_format",
+    "is_documents_file",
     "is_relevant",
     "labels_covering",
     "left_out_fix",

@@ -3,13 +3,15 @@ checked, PDF, HTML and Word files extracted)."""
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from workbench.datasets._cases import _DOCUMENT_FIELDS, _check_unicode, _id_text, _meant_document_field, _missing, _name, _shown
-from workbench.datasets._folders import PYTHON_REFERENCE, _case_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
+from workbench.datasets._dataset_files import TableColumns, _required_column_fix, csv_records, json_lines
+from workbench.datasets._folders import PYTHON_REFERENCE, _asks_questions, is_documents_file, _case_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
 from workbench.datasets._formats import Extracted, TextCache, extracted_once, file_format
 from workbench.datasets._html import html_text
 from workbench.datasets._pdf import pdf_text
@@ -17,7 +19,7 @@ from workbench.datasets._word import docx_text
 from workbench.datasets._frames import _check_columns, _index_holds_ids
 from workbench.datasets._models import Corpus, Document, document_id
 from workbench.datasets._pages import page_label_id
-from workbench.datasets._paths import on_disk
+from workbench.datasets._paths import missing_path_fix, on_disk
 from workbench.datasets._slides import pptx_text
 from workbench.datasets._text import _markup, _one_line_break, _read_bytes, read_text
 from workbench.errors import DataError
@@ -31,12 +33,11 @@ def python_reference_corpus() -> Corpus:
     return Corpus(name=PYTHON_REFERENCE, documents=docs, source="pydoc_data.topics")
 
 
-def _document(item: Any, n: int, label: str) -> Document:
-    """The ``n``-th (1-based) in-memory document: a string, a dict with ``text`` (and ``id``, string ``metadata``), a
-    ``Document``, or a LangChain ``Document`` (its ``id``, else its position; its metadata as text)."""
+def _document(item: Any, n: int, where: str) -> Document:
+    """The ``n``-th (1-based) in-memory document, read at ``where``: a string, a dict with ``text`` (and ``id``, string
+    ``metadata``), a ``Document``, or a LangChain ``Document`` (its ``id``, else its position; its metadata as text)."""
     from langchain_core.documents import Document as LangChainDocument
 
-    where = f"{label}: document {n - 1}"
     if isinstance(item, Document):
         return item
     if isinstance(item, str):
@@ -49,7 +50,9 @@ def _document(item: Any, n: int, label: str) -> Document:
             raise DataError(f"{where}: field '{_name(meant[0])}' is not known — call it '{meant[1]}' (a field of the document's own is "
                             "kept as its metadata)")
         if "text" not in item:
-            raise DataError(f"{where}: field 'text' is missing — give each document its text, e.g. {{\"id\": \"travel\", \"text\": \"...\"}}")
+            close = difflib.get_close_matches("text", [str(k) for k in item], n=1, cutoff=0.6)
+            meant = f"did you mean '{_name(close[0])}'? Call it 'text'" if close else "give each document its text"
+            raise DataError(f"{where}: field 'text' is missing — {meant}, e.g. {{\"id\": \"travel\", \"text\": \"...\"}}")
         doc_id, text, metadata = item.get("id"), item["text"], item.get("metadata") or {}
         # its fields of its own (a help centre export's url, product, updated...) are its metadata, as a case's are
         own = {str(k): v for k, v in item.items() if k not in _DOCUMENT_FIELDS and not _missing(v)}
@@ -103,16 +106,87 @@ def _corpus_from_documents(source: Any, name: str) -> Corpus:
     else:
         raise DataError(f"cannot load a corpus from {type(source).__name__} — give a folder, '{PYTHON_REFERENCE}', a list of "
                         "documents (text, dicts with 'text' and 'id', LangChain Documents) or a DataFrame with a 'text' column")
-    docs = [(n - 1, _document(item, n, name)) for n, item in items]
-    if not docs:
-        raise DataError(f"{name}: the corpus has no documents — give at least one")
-    first: dict[str, int] = {}
-    for i, doc in docs:
+    return _checked_corpus(((_document(item, n, f"{name}: document {n - 1}"), f"document {n - 1}") for n, item in items), name, name)
+
+
+def _checked_corpus(read: Iterable[tuple[Document, str]], name: str, source: str, where: Callable[[str], str] | None = None) -> Corpus:
+    """The corpus of the documents ``read``, each with where it was read (``document 3``, ``line 7``), checked for ids
+    given twice; ``where`` makes that a whole place (``docs.jsonl:7``; default: the corpus's name and it)."""
+    whole = where or (lambda at: f"{name}: {at}")
+    docs: list[Document] = []
+    first: dict[str, str] = {}
+    for doc, at in read:
         if doc.id in first:  # labelled source ids (and retrieval metrics) could not tell them apart
-            raise DataError(f"{name}: document {i}: duplicate id '{doc.id}' (first at document {first[doc.id]}) — ids must be "
-                            "unique: rename one")
-        first[doc.id] = i
-    return Corpus(name=name, documents=tuple(doc for _, doc in docs), source=name)
+            raise DataError(f"{whole(at)}: duplicate id '{doc.id}' (first at {first[doc.id]}) — ids must be unique: rename one")
+        first[doc.id] = at
+        docs.append(doc)
+    if not docs:
+        raise DataError(f"{source}: the corpus has no documents — give at least one")
+    return Corpus(name=name, documents=tuple(docs), source=source)
+
+
+_DOCUMENT_COLUMNS = TableColumns("document", _DOCUMENT_FIELDS, "text", "id,text,url",
+                                 lambda column: f"call it '{meant}'" if (meant := _meant_document_field(column)) else None)
+
+
+def _records(path: Path) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """The records of a file of documents, one at a time, each with where it was read (``line 7``, ``row 6``)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return ((row, f"line {where.rpartition(':')[2]}") for row, where in csv_records(path, _DOCUMENT_COLUMNS))
+    if suffix != ".parquet":
+        return ((row, f"line {where.rpartition(':')[2]}") for row, where in json_lines(path, "document"))
+    return _parquet_rows(path)
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """A Parquet file's rows, a batch at a time, numbered from 0 as pandas shows them."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(f"{path}: reading Parquet needs pyarrow — pip install pyarrow, or save the documents as .jsonl or .csv") from None
+    import pyarrow as pa
+
+    try:
+        table = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: not a Parquet file ({' '.join(str(exc).split())[:120]}) — save the documents with "
+                        "df.to_parquet(), or as .jsonl or .csv") from None
+    names = table.schema_arrow.names
+    twice = next((c for c in names if names.count(c) > 1), None)
+    if twice is not None:
+        raise DataError(f"{path}: column '{_name(twice)}' appears twice — keep one")
+    misnamed = next(((c, meant) for c in names if c not in _DOCUMENT_FIELDS and (meant := _meant_document_field(c))), None)
+    if misnamed is not None:
+        raise DataError(f"{path}: column '{_name(misnamed[0])}' is not known — call it '{misnamed[1]}' (a column of the file's own is "
+                        "kept as its documents' metadata)")
+    if "text" not in names:
+        columns = TableColumns("document", _DOCUMENT_FIELDS, "text", "", lambda _: None)
+        raise DataError(f"{path}: no 'text' column — {_required_column_fix(names, columns)}")
+    row = 0
+    for batch in table.iter_batches(batch_size=1024):
+        for record in batch.to_pylist():
+            yield record, f"row {row}"
+            row += 1
+
+
+def _corpus_from_file(path: Path, name: str | None) -> Corpus:
+    """A corpus of a file of documents (``is_documents_file``), read a record at a time: a ``text`` field or column
+    (each document's text), ``id`` (else ``doc-1``, ``doc-2``... by position), and its other fields or columns the
+    documents' metadata, as a DataFrame's are: the same documents give the same corpus, and the same hash."""
+    if not path.is_file():
+        raise DataError(f"{path}: corpus file not found — {missing_path_fix(path, 'check the path (relative paths are from the experiment file)')}")
+    if _asks_questions(path):
+        raise DataError(f"{path}: the corpus is a dataset file (its first line holds a 'question'), not a file of documents — give "
+                        "the documents' file or folder")
+
+    def whole(at: str) -> str:  # docs.jsonl:7, docs.parquet: row 6
+        return f"{path}:{at.removeprefix('line ')}" if at.startswith("line ") else f"{path}: {at}"
+
+    # a row of empty cells (a spreadsheet's emptied row) is no document, as a DataFrame's; the others are numbered
+    kept = ((record, at) for record, at in _records(path) if not all(_missing(v) for v in record.values()))
+    documents = ((_document(dict(record), n, whole(at)), at) for n, (record, at) in enumerate(kept, start=1))
+    return _checked_corpus(documents, name or path.stem, str(path), whole)
 
 
 def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Sequence[str] = (), name: str | None = None,
@@ -154,6 +228,11 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
     if str(source) == PYTHON_REFERENCE:
         return python_reference_corpus()
     folder = on_disk(Path(source))
+    if is_documents_file(folder) and not folder.is_dir():
+        if glob != "**/*.md" or exclude:  # they pick a folder's files: the file's every document is read
+            raise DataError(f"{folder}: a file of documents, not a folder — leave out {'glob' if glob != '**/*.md' else 'exclude'}, "
+                            "which picks a folder's files (every document of the file is read)")
+        return _corpus_from_file(folder, name)
     docs: list[Document] = []
     files: dict[str, Path] = {}
     refused: list[tuple[Path, DataError]] = []

@@ -13,7 +13,6 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 
-from workbench.datasets._cases import _meant_document_field
 from workbench.datasets._formats import file_format
 from workbench.datasets._models import document_id
 from workbench.datasets._paths import missing_path_fix, on_disk
@@ -222,6 +221,8 @@ def check_corpus_folder(folder: Path, glob: str, *, exclude: Sequence[str] = (),
         DataError: the folder is a file or missing, the glob or an exclude pattern leaves it, or no file is picked.
     """
     folder = on_disk(folder)
+    if folder.is_file() and is_documents_file(folder):  # the corpus's one file, which holds its documents
+        return [folder]
     if folder.is_file():
         raise DataError(f"{folder}: the corpus is {_corpus_file_fix(folder)}")
     if not folder.is_dir():
@@ -245,9 +246,17 @@ _ARCHIVES = {".zip": "unzip {name} -d {stem}", ".tar": "tar -xf {name}", ".tgz":
              ".tar.bz2": "tar -xjf {name}", ".tar.xz": "tar -xJf {name}", ".7z": "7z x {name}", ".rar": "unrar x {name}"}
 
 
-# files holding many documents, one a line or a row, and how pandas reads them
-_TABLES_OF_DOCUMENTS = {".jsonl": "pd.read_json('{name}', lines=True)", ".ndjson": "pd.read_json('{name}', lines=True)",
-                        ".csv": "pd.read_csv('{name}')", ".parquet": "pd.read_parquet('{name}')"}
+# the files holding many documents, one a line or a row, which ``load_corpus`` reads as its documents
+DOCUMENT_FILE_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".parquet")
+# tables it does not read, and how to save them as one it does
+_OTHER_TABLES = {".json": "a JSON array of objects: jq -c '.[]' {name} > {stem}.jsonl", ".tsv": "pd.read_csv('{name}', sep='\\t').to_csv('{stem}.csv', index=False)",
+                 ".xlsx": "in Excel: 'CSV UTF-8 (Comma delimited)'", ".xls": "in Excel: 'CSV UTF-8 (Comma delimited)'"}
+
+
+def is_documents_file(path: str | Path) -> bool:
+    """Whether ``path`` names a file of documents, one a line or a row (pure): a ``.jsonl``, ``.ndjson``, ``.csv`` or
+    ``.parquet`` file, which ``load_corpus`` reads as its documents (not as a folder of files)."""
+    return Path(path).suffix.lower() in DOCUMENT_FILE_SUFFIXES
 
 
 def _asks_questions(path: Path) -> bool:
@@ -259,53 +268,6 @@ def _asks_questions(path: Path) -> bool:
     return False
 
 
-def documents_table_fix(path: Path, experiment: str | None = None) -> str | None:
-    """What a corpus path that is a table of documents (``.jsonl``, ``.csv``...) is, and the recipe that gives its
-    documents to a sweep, from Python: an experiment's corpus is a folder or the built-in one. None for another file.
-
-    The recipe runs from the current folder (the file's path as seen from it, not its bare name) and names a text
-    column under another tool's name (``content``, ``page_content``) to be renamed; with ``experiment`` (the file the
-    corpus was named in) it is a whole command, which ``workbench run`` users have none of in YAML.
-    """
-    reader = _TABLES_OF_DOCUMENTS.get(path.suffix.lower())
-    if reader is None:
-        return None
-    if _asks_questions(path):
-        return "a dataset file (its first line holds a 'question'), not a folder of documents — give the folder of the documents"
-    read = reader.format(name=_from_here(path)) + _renamed_columns(path)
-    # a glob in its folder would read it whole, as one document of JSON or CSV text
-    said = "a table of documents, not a folder — a glob would read the whole file as one document"
-    columns = "its 'text' column is each document's text, 'id' its id (else doc-1, doc-2...), its other columns its metadata"
-    if experiment is None:
-        return f"{said}: read it into a DataFrame and give that, wb.run(exp, corpus={read}) ({columns})"
-    run = f"import pandas as pd, workbench as wb; wb.run(wb.load_experiment('{_from_here(Path(experiment))}'), corpus={read})"
-    return (f"{said}, and an experiment's corpus is a folder or '{PYTHON_REFERENCE}': give its documents from Python, which "
-            f"replace the experiment's corpus — python -c \"{run}\" ({columns})")
-
-
-def _from_here(path: Path) -> str:
-    """``path`` as written from the current folder: relative when inside it, else absolute."""
-    absolute = path.absolute()
-    with contextlib.suppress(ValueError):
-        return absolute.relative_to(Path.cwd()).as_posix()
-    return absolute.as_posix()
-
-
-def _renamed_columns(path: Path) -> str:
-    """``.rename(columns={'content': 'text'})`` for a table whose first row holds a document's id or text under another
-    tool's name and not under its own, else nothing."""
-    import csv
-    import json
-
-    with contextlib.suppress(OSError, UnicodeDecodeError, ValueError), path.open(encoding="utf-8-sig") as file:
-        first = file.readline(65536)
-        fields = list(json.loads(first)) if path.suffix.lower() in (".jsonl", ".ndjson") else next(csv.reader([first]), [])
-        renames = {f: meant for f in fields if (meant := _meant_document_field(f)) is not None and meant != f and meant not in fields}
-        if renames:
-            return f".rename(columns={renames!r})"
-    return ""
-
-
 def _corpus_file_fix(path: Path) -> str:
     """What a corpus path that is a file is, and what to do: an archive (a wiki's zipped export) is unpacked, and a
     binary file (an image, a spreadsheet) exported as text, since a glob picking either reads one binary document,
@@ -314,9 +276,11 @@ def _corpus_file_fix(path: Path) -> str:
     if suffix is not None:
         unpack = _ARCHIVES[suffix].format(name=path.name, stem=path.name[: -len(suffix)])
         return f"an archive, not a folder — unpack it ({unpack}) and give the folder of its files"
-    table = documents_table_fix(path)
-    if table is not None:
-        return table
+    other = _OTHER_TABLES.get(path.suffix.lower())
+    if other is not None:
+        saved = other.format(name=path.name, stem=path.stem)
+        return (f"a {path.suffix.lower()} file, which a corpus does not read — save its documents as .jsonl, .csv or .parquet "
+                f"with a 'text' column ({saved})")
     kind = file_format(path.name)
     if kind is None:
         with contextlib.suppress(OSError), path.open("rb") as file:

@@ -17,8 +17,8 @@ from workbench.datasets import (
     TextCache,
     check_limit,
     cwd_relative_fix,
-    documents_table_fix,
     document_id,
+    is_documents_file,
     left_out_fix,
     load_corpus,
     load_dataset,
@@ -74,19 +74,15 @@ def load_spec_corpus(spec: ExperimentSpec, *, texts: TextCache | None = None) ->
 
 
 def _read_corpus(spec: ExperimentSpec, ref: CorpusRef, texts: TextCache | None) -> Corpus:
-    source = ref.builtin or _found(spec, ref.path or "", "corpus folder")
-    if ref.path is not None and spec.source_file is not None and Path(source).is_file():
-        # a JSONL or CSV file of documents: the command that gives them to a sweep of this experiment, from Python
-        table = documents_table_fix(Path(source), experiment=spec.source_file)
-        if table is not None:
-            raise DataError(f"{source}: the corpus is {table}")
+    source = ref.builtin or _found(spec, ref.path or "", "corpus file" if is_documents_file(ref.path or "") else "corpus folder")
     return load_corpus(source, glob=ref.glob, exclude=ref.exclude, texts=texts)
 
 
 def _corpus_ref(spec: ExperimentSpec, given: Any) -> CorpusRef | None:
     """Where a sweep's corpus is read from (pure): the spec's own; or a folder given in its place (relative to the
     working directory), read with the spec's glob and exclude when the spec's corpus is a folder too, with the defaults
-    when it is the built-in one or none; or the built-in corpus given by name. None for documents given in memory."""
+    when it is the built-in one or none; or a file of documents (``is_documents_file``), read whole; or the built-in
+    corpus given by name. None for documents given in memory."""
     if given is None:
         return spec.corpus
     if not isinstance(given, (str, Path)):
@@ -94,7 +90,7 @@ def _corpus_ref(spec: ExperimentSpec, given: Any) -> CorpusRef | None:
     if str(given) == PYTHON_REFERENCE:
         return CorpusRef(builtin=PYTHON_REFERENCE)
     path = str(Path(given).expanduser().absolute())
-    if spec.corpus is not None and spec.corpus.path is not None:
+    if spec.corpus is not None and spec.corpus.path is not None and not is_documents_file(path):
         return spec.corpus.model_copy(update={"path": path})
     return CorpusRef(path=path)
 
@@ -206,7 +202,7 @@ def _other_missing_ids(first: str, missing: list[str]) -> str:
 def _file_left_out(spec: ExperimentSpec, ref: CorpusRef | None, doc_id: str) -> str | None:
     """The file of the corpus folder ``ref`` (relative to it) whose document id is ``doc_id`` (one the corpus glob leaves
     out, as the corpus has no such document), or None. A close spelling of another document is then not what was meant."""
-    if ref is None or ref.path is None:
+    if ref is None or ref.path is None or is_documents_file(ref.path):
         return None
     folder = spec.resolve(ref.path)
     files = (p.relative_to(folder) for p in sorted(folder.rglob("*")) if p.is_file())

@@ -1,5 +1,5 @@
 """Where the evaluation data comes from: the dataset file (``DatasetRef``) and the corpus (``CorpusRef``: a folder's
-glob and exclude patterns, or the built-in reference)."""
+glob and exclude patterns, a file of documents, or the built-in reference)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from workbench.datasets import pattern_inside_folder
+from workbench.datasets import is_documents_file, pattern_inside_folder
 from workbench.spec._base import _Spec
 from workbench.spec._names import PathText
 
@@ -32,10 +32,10 @@ ExcludePattern = Annotated[str, AfterValidator(lambda value: _pattern_in_corpus(
 
 
 class CorpusRef(_Spec):
-    """The documents to retrieve from: ``builtin: python-reference`` or a ``path`` to a folder of text, PDF, HTML, Word and PowerPoint files."""
+    """The documents to retrieve from: ``builtin: python-reference``, or a ``path`` to a folder of text, PDF, HTML, Word and PowerPoint files or to a .jsonl, .ndjson, .csv or .parquet file of documents."""
 
     builtin: Literal["python-reference"] | None = Field(default=None, description="a corpus that ships with the workbench (give it or path)")
-    path: PathText | None = Field(default=None, description="a folder of documents, relative to the experiment file (give it or builtin)")
+    path: PathText | None = Field(default=None, description="a folder of documents, or a .jsonl, .ndjson, .csv or .parquet file of them (a 'text' field or column, 'id', the others their metadata), relative to the experiment file (give it or builtin)")
     glob: str = Field(default="**/*.md", description="which files of the folder are documents, relative to it (no '..'); hidden files and folders only when it names them")
     # left out of the spec's dump when empty: an experiment without it keeps its hash and its logged experiment.yaml
     exclude: tuple[ExcludePattern, ...] = Field(
@@ -56,4 +56,9 @@ class CorpusRef(_Spec):
             raise ValueError(f"glob picks files of a corpus folder; the built-in '{self.builtin}' corpus has none — remove glob")
         if self.builtin is not None and self.exclude:
             raise ValueError(f"exclude leaves files of a corpus folder out; the built-in '{self.builtin}' corpus has none — remove exclude")
+        if self.path is not None and is_documents_file(self.path):  # every document of the file is read
+            if self.glob != type(self).model_fields["glob"].default:
+                raise ValueError(f"glob picks files of a corpus folder; '{self.path}' is a file of documents, each one read — remove glob")
+            if self.exclude:
+                raise ValueError(f"exclude leaves files of a corpus folder out; '{self.path}' is a file of documents, each one read — remove exclude")
         return self

@@ -1,0 +1,123 @@
+"""A corpus that is one file of documents (JSON Lines, CSV, Parquet), as a team's knowledge base export is: read as
+the same documents as the DataFrame of that file (the same corpus hash), and every bad row refused in one line naming
+the file and its line or row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.complexity import assert_linear_time
+from workbench.datasets import load_corpus
+from workbench.errors import DataError
+from workbench.spec import CorpusRef
+
+ROWS = [{"id": "travel", "text": "Book flights fourteen days ahead.", "url": "https://kb/travel"},
+        {"id": "expenses", "text": "Submit receipts within thirty days.\nScans are fine.", "team": "finance"}]
+
+
+def write(path: Path, rows: list[dict[str, object]]) -> Path:
+    if path.suffix == ".parquet":
+        pd.DataFrame(rows).to_parquet(path)
+    elif path.suffix == ".csv":
+        pd.DataFrame(rows).to_csv(path, index=False)
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", ["docs.jsonl", "docs.ndjson", "docs.csv", "docs.parquet"])
+def test_a_file_of_documents_is_the_corpus_a_dataframe_of_it_is(tmp_path: Path, name: str) -> None:
+    # was refused with a python -c recipe reading it into a DataFrame: an experiment's YAML could not name it
+    corpus = load_corpus(write(tmp_path / name, ROWS))
+    from_frame = load_corpus(pd.DataFrame(ROWS))
+    assert [(d.id, d.text, d.metadata) for d in corpus.documents] == [
+        ("travel", "Book flights fourteen days ahead.", {"url": "https://kb/travel"}),
+        ("expenses", "Submit receipts within thirty days.\nScans are fine.", {"team": "finance"})]
+    assert corpus.hash == from_frame.hash  # runs over either are reused by the other
+    assert (corpus.name, corpus.source) == ("docs", str(tmp_path / name))
+
+
+def test_documents_without_ids_are_named_by_position_as_a_dataframes_are(tmp_path: Path) -> None:
+    path = tmp_path / "docs.jsonl"
+    path.write_text('{"text": "one"}\n\n{"text": "two", "id": null}\n', encoding="utf-8")
+    corpus = load_corpus(path)
+    assert [d.id for d in corpus.documents] == ["doc-1", "doc-2"]
+    assert corpus.hash == load_corpus(pd.read_json(path, lines=True)).hash
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("d.jsonl", '{"id": "a", "text": "x"}\n{"id": "b", text}\n', "d.jsonl:2: not valid JSON (Expecting property name enclosed in double "
+                                                                  "quotes at column 13) — one JSON object per line"),
+    ("d.jsonl", '[{"id": "a", "text": "x"}]\n', "d.jsonl:1: expected a JSON object, got list — the documents are a JSON array on one "
+                                                "line: write one object per line, e.g. jq -c '.[]' in.json > out.jsonl"),
+    ("d.jsonl", '{"id": "a", "content": "x"}\n', "d.jsonl:1: field 'content' is not known — call it 'text' (a field of the document's "
+                                                 "own is kept as its metadata)"),
+    ("d.jsonl", '{"id": "a", "txet": "x"}\n', "d.jsonl:1: field 'text' is missing — did you mean 'txet'? Call it 'text', e.g. "
+                                              '{"id": "travel", "text": "..."}'),
+    ("d.jsonl", '{"id": "a", "text": "x"}\n\n{"id": "a", "text": "y"}\n', "d.jsonl:3: duplicate id 'a' (first at line 1) — ids must be "
+                                                                          "unique: rename one"),
+    ("d.jsonl", '{"id": "a", "text": " "}\n', "d.jsonl:1: empty document ('a') — add its text, or leave it out"),
+    ("d.jsonl", '{"id": 1.5, "text": "x"}\n', "d.jsonl:1: field 'id': expected text, got 1.5 (a number) — give each document a non-empty id"),
+    ("d.jsonl", '{"id": ["a"], "text": "x"}\n', "d.jsonl:1: field 'id': expected text, got a list — give each document a non-empty id"),
+    ("d.jsonl", "", "d.jsonl: empty file — add one JSON object per line, e.g. {\"id\": \"travel\", \"text\": \"...\"}"),
+    ("d.csv", "id,texts\na,x\n", "d.csv:1: no 'text' column in the header — did you mean 'texts'? Name the column holding each "
+                                 "document's text 'text' (columns: id, texts)"),
+    ("d.csv", "id,title\na,x\n", "d.csv:1: no 'text' column in the header — name the column holding each document's text 'text' "
+                                 "(columns: id, title)"),
+    ("d.csv", "id,body\na,x\n", "d.csv:1: column 'body' is not known — call it 'text'"),
+    ("d.csv", "id,text\na,x\nb,\n", "d.csv:3: empty document ('b') — add its text, or leave it out"),
+    ("d.csv", 'id,text\na,x\n\na,"two\nlines"\n', "d.csv:4: duplicate id 'a' (first at line 2) — ids must be unique: rename one"),
+    ("d.csv", 'id,text\na,"x\n', 'd.csv:2: CSV quoting: unexpected end of data (in the row starting on line 2) — close the quoted '
+                                 'field, and write a quote inside a quoted field as ""'),
+    ("d.json", '[{"id": "a", "text": "x"}]', "d.json: the corpus is a .json file, which a corpus does not read — save its documents as "
+                                             ".jsonl, .csv or .parquet with a 'text' column (a JSON array of objects: jq -c '.[]' d.json > d.jsonl)"),
+    ("d.parquet", "not parquet", "d.parquet: not a Parquet file (Parquet magic bytes not found in footer. Either the file is corrupted or "
+                                 "this is not a parquet file.) — save the documents with df.to_parquet(), or as .jsonl or .csv"),
+])
+def test_a_bad_file_of_documents_is_one_line_naming_its_line(tmp_path: Path, name: str, content: str, message: str) -> None:
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_corpus(tmp_path / name)
+    assert str(info.value) == f"{tmp_path}/{message}"
+
+
+def test_a_bad_parquet_row_or_column_is_named(tmp_path: Path) -> None:
+    for rows, message in (([{"id": "a", "text": "x"}, {"id": "a", "text": "y"}], "p.parquet: row 1: duplicate id 'a' (first at row 0) — "
+                                                                                   "ids must be unique: rename one"),
+                          ([{"id": "a", "page_content": "x"}], "p.parquet: column 'page_content' is not known — call it 'text' (a column "
+                                                               "of the file's own is kept as its documents' metadata)"),
+                          ([{"id": "a", "tex": "x"}], "p.parquet: no 'text' column — did you mean 'tex'? Name the column holding each "
+                                                      "document's text 'text' (columns: id, tex)")):
+        with pytest.raises(DataError) as info:
+            load_corpus(write(tmp_path / "p.parquet", rows))
+        assert str(info.value) == f"{tmp_path}/{message}"
+
+
+def test_a_bad_byte_is_named_by_its_line_and_offset_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "x"}\n{"id": "b", "text": "caf\xe9"}\n')
+    with pytest.raises(DataError, match=r"d.jsonl:2: not UTF-8 \(byte 0xe9 at offset 49\) — save the file as UTF-8$"):
+        load_corpus(path)
+
+
+def test_a_glob_or_exclude_beside_a_file_of_documents_is_refused(tmp_path: Path) -> None:
+    # a glob picks a folder's files; beside a file it was silently ignored
+    with pytest.raises(ValueError, match="glob picks files of a corpus folder; 'kb/docs.jsonl' is a file of documents"):
+        CorpusRef(path="kb/docs.jsonl", glob="*.md")
+    with pytest.raises(ValueError, match="exclude leaves files of a corpus folder out; 'kb/docs.csv' is a file of documents"):
+        CorpusRef(path="kb/docs.csv", exclude=("drafts/**",))
+    with pytest.raises(DataError, match="a file of documents, not a folder — leave out glob"):
+        load_corpus(write(tmp_path / "docs.jsonl", ROWS), glob="*.txt")
+
+
+def test_a_large_file_of_documents_is_read_in_linear_time(tmp_path: Path) -> None:
+    def work(n: int) -> object:
+        path = tmp_path / f"big{n}.jsonl"
+        path.write_text("".join(json.dumps({"id": f"d{i}", "text": f"document {i} " * 5}) + "\n" for i in range(n)), encoding="utf-8")
+        return load_corpus(path)
+
+    assert_linear_time(work, 3000)
