@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from workbench.cache import ExtractedTexts
 from workbench.config import settings as default_settings
-from workbench.datasets import FORMAT_PACKAGES, Corpus, EvalCase, file_format, load_corpus, on_disk
+from workbench.datasets import FORMAT_PACKAGES, Corpus, EvalCase, file_format, is_documents_file, load_corpus, on_disk
 from workbench.errors import DataError
 from workbench import grid
 from workbench.grid import embedded_index_key
@@ -292,28 +292,31 @@ def documents_corpus(text: str, where: str, *, name: str) -> Corpus:
 
 
 def _corpus_folder(config: BundleConfig, folder: Path, corpus_path: str | Path | None) -> Path:
-    """The folder of a folder corpus: ``corpus_path`` when given, else the path config.yaml holds (relative to the bundle
-    or the current folder; a folder a Mac copied with decomposed names too).
+    """The folder (or file of documents) of a corpus read from disk: ``corpus_path`` when given, else the path
+    config.yaml holds (relative to the bundle or the current folder; a folder a Mac copied with decomposed names too).
 
     Raises:
-        BundleError: ``corpus_path`` is no folder, or none is given and the recorded one is not found.
+        BundleError: ``corpus_path`` is no folder (no file of documents, for a corpus that was one), or none is given
+            and the recorded one is not found.
     """
     info = config.corpus
+    one_file = is_documents_file(info.path or "")
+    what = "file" if one_file else "folder"
     if corpus_path is not None:
         given = on_disk(Path(corpus_path).expanduser())
-        if not given.is_dir():
-            raise BundleError(f"corpus_path={corpus_path}: no such folder — give the folder of the corpus the bundle was evaluated "
+        if not (given.is_file() and is_documents_file(given) if one_file else given.is_dir()):
+            raise BundleError(f"corpus_path={corpus_path}: no such {what} — give the {what} of the corpus the bundle was evaluated "
                               f"on ('{info.path}' where it was evaluated)")
         return given
     raw = Path(info.path or "").expanduser()
     candidates = [raw] if raw.is_absolute() else [folder / raw, Path.cwd() / raw]
-    found = next((c for c in map(on_disk, candidates) if c.is_dir()), None)
+    found = next((c for c in map(on_disk, candidates) if (c.is_file() if one_file else c.is_dir())), None)
     if found is None:
         # a relative path is the experiment's, from its file's folder, which the deployment does not have
-        missing = (f"corpus folder '{info.path}' is not found" if raw.is_absolute() else
-                   f"corpus folder '{info.path}' (the experiment's path, relative to its file) is neither in {folder} nor in the "
+        missing = (f"corpus {what} '{info.path}' is not found" if raw.is_absolute() else
+                   f"corpus {what} '{info.path}' (the experiment's path, relative to its file) is neither in {folder} nor in the "
                    f"current folder {Path.cwd()}")
-        raise BundleError(f"{folder / CONFIG_FILE}: {missing} — pass the folder of the corpus's {info.documents} documents: "
+        raise BundleError(f"{folder / CONFIG_FILE}: {missing} — pass the {what} of the corpus's {info.documents} documents: "
                           "wb.load_bundle(path, corpus_path=...)")
     return found
 
@@ -634,7 +637,7 @@ def load_bundle(
 
     Args:
         path: the bundle folder (holding ``config.yaml``).
-        corpus_path: the corpus folder, for bundles of a folder corpus moved since evaluation.
+        corpus_path: the corpus folder (or file of documents), for bundles of a corpus read from disk and moved since evaluation.
         model_path: the GGUF file, for bundles of a ``llamacpp:`` model whose file lies elsewhere on this machine than
             on the one that evaluated it (it must be the same file: ``config.weights``).
         embedding_path: the model folder, for bundles of a ``huggingface:`` embedding model saved in a folder that lies
