@@ -142,7 +142,7 @@ def test_grid_builder_says_under_the_form_when_the_corpus_folder_or_its_glob_pic
     """A corpus typed as the dataset's file, or a glob matching nothing, read "4 model calls" until Run failed on it."""
     builder = GridBuilder(handbook_spec())
     builder.corpus.value = "../datasets/handbook.jsonl"
-    assert "the corpus is a dataset file (its first line holds a &#x27;question&#x27;), not a folder of documents" in builder.summary.value
+    assert "the corpus is a dataset file (its first line holds a &#x27;question&#x27;), not a file of documents" in builder.summary.value
     builder.corpus.value = "../datasets/handbook"
     builder.glob.value = "*.txt"
     assert "wb-error" in builder.summary.value and "no files match &#x27;*.txt&#x27;" in builder.summary.value
@@ -1529,3 +1529,18 @@ def test_answers_chunks_and_documents_break_a_long_url_at_the_edge_of_a_narrow_w
 
     rule = re.search(re.escape(box) + r" \{([^}]*)\}", STYLE)
     assert rule is not None and "overflow-wrap: anywhere" in rule.group(1)
+
+
+def test_grid_builder_takes_a_file_of_documents_as_the_corpus_whatever_the_glob_field_holds(tmp_path: Path) -> None:
+    # the form kept its glob beside the file ('*.md' typed for a folder before), which the spec refuses beside a file
+    import json
+
+    from tests.datasets.test_corpus_files import ROWS
+
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
+    builder = GridBuilder(handbook_spec())
+    builder.glob.value = "*.md"
+    builder.corpus.value = str(tmp_path / "docs.jsonl")
+    spec = builder.spec()
+    assert spec.corpus is not None and (spec.corpus.path, spec.corpus.glob) == (str(tmp_path / "docs.jsonl"), "**/*.md")
+    assert "error" not in builder.summary.value.lower()

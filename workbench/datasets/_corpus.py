@@ -11,7 +11,7 @@ from typing import Any
 
 from workbench.datasets._cases import _DOCUMENT_FIELDS, _check_unicode, _id_text, _meant_document_field, _missing, _name, _shown
 from workbench.datasets._dataset_files import TableColumns, _required_column_fix, csv_records, json_lines
-from workbench.datasets._folders import PYTHON_REFERENCE, _asks_questions, is_documents_file, _case_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
+from workbench.datasets._folders import PYTHON_REFERENCE, check_not_a_dataset, is_documents_file, _case_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
 from workbench.datasets._formats import Extracted, TextCache, extracted_once, file_format
 from workbench.datasets._html import html_text
 from workbench.datasets._pdf import pdf_text
@@ -176,9 +176,7 @@ def _corpus_from_file(path: Path, name: str | None) -> Corpus:
     documents' metadata, as a DataFrame's are: the same documents give the same corpus, and the same hash."""
     if not path.is_file():
         raise DataError(f"{path}: corpus file not found — {missing_path_fix(path, 'check the path (relative paths are from the experiment file)')}")
-    if _asks_questions(path):
-        raise DataError(f"{path}: the corpus is a dataset file (its first line holds a 'question'), not a file of documents — give "
-                        "the documents' file or folder")
+    check_not_a_dataset(path)
 
     def whole(at: str) -> str:  # docs.jsonl:7, docs.parquet: row 6
         return f"{path}:{at.removeprefix('line ')}" if at.startswith("line ") else f"{path}: {at}"

@@ -222,6 +222,7 @@ def check_corpus_folder(folder: Path, glob: str, *, exclude: Sequence[str] = (),
     """
     folder = on_disk(folder)
     if folder.is_file() and is_documents_file(folder):  # the corpus's one file, which holds its documents
+        check_not_a_dataset(folder)
         return [folder]
     if folder.is_file():
         raise DataError(f"{folder}: the corpus is {_corpus_file_fix(folder)}")
@@ -257,6 +258,17 @@ def is_documents_file(path: str | Path) -> bool:
     """Whether ``path`` names a file of documents, one a line or a row (pure): a ``.jsonl``, ``.ndjson``, ``.csv`` or
     ``.parquet`` file, which ``load_corpus`` reads as its documents (not as a folder of files)."""
     return Path(path).suffix.lower() in DOCUMENT_FILE_SUFFIXES
+
+
+def check_not_a_dataset(path: Path) -> None:
+    """Refuse a file of documents that is the dataset's file (its first line holds a ``question``), typed where the corpus goes.
+
+    Raises:
+        DataError: it is.
+    """
+    if _asks_questions(path):
+        raise DataError(f"{path}: the corpus is a dataset file (its first line holds a 'question'), not a file of documents — give "
+                        "the documents' file or folder")
 
 
 def _asks_questions(path: Path) -> bool:

@@ -10,7 +10,7 @@ import ipywidgets as w
 
 import workbench as wb
 from workbench.config import LARGE_GRID
-from workbench.datasets import PYTHON_REFERENCE, check_corpus_folder
+from workbench.datasets import PYTHON_REFERENCE, check_corpus_folder, is_documents_file
 from workbench.errors import DataError, WorkbenchError
 from workbench.grid import plan_grid
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, check_model_id
@@ -299,6 +299,8 @@ class GridBuilder(w.VBox):
             return None
         if corpus == PYTHON_REFERENCE:
             return {"builtin": corpus, "glob": glob}
+        if is_documents_file(corpus):  # a file of documents is read whole: no glob picks its files
+            return {"path": corpus}
         started = self._start.corpus
         return {"path": corpus, "glob": glob, "exclude": list(started.exclude) if started is not None else []}
 
