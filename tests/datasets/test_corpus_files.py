@@ -121,3 +121,37 @@ def test_a_large_file_of_documents_is_read_in_linear_time(tmp_path: Path) -> Non
         return load_corpus(path)
 
     assert_linear_time(work, 3000)
+
+
+def test_a_missing_file_of_documents_is_named_as_a_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"kb/docs.jsonl: corpus file not found — "):
+        load_corpus(tmp_path / "kb" / "docs.jsonl")
+
+
+def test_workbench_run_over_a_bad_file_of_documents_is_one_line_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.datasets.test_bad_inputs import GOOD, run_cli
+
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "docs.jsonl").write_text('{"id": "travel-and-expenses", "text": "Book ahead."}\n{"id": "x", "content": "y"}\n',
+                                                encoding="utf-8")
+    (tmp_path / "d.jsonl").write_text(GOOD, encoding="utf-8")
+    spec = tmp_path / "e.yaml"
+    spec.write_text("name: e\ndataset: {path: d.jsonl}\ncorpus: {path: kb/docs.jsonl}\nprompts:\n  - {name: p, template: '{context} {question}'}\n"
+                    "models:\n  - {id: local:gemma3-270m}\nchunkers:\n  - {strategy: recursive}\n", encoding="utf-8")
+    assert run_cli(tmp_path, spec, capsys, monkeypatch) == (
+        f"error: {tmp_path / 'kb' / 'docs.jsonl'}:2: field 'content' is not known — call it 'text' (a field of the document's own is kept "
+        "as its metadata)")
+
+
+@pytest.mark.parametrize("name", ["docs.jsonl", "docs.csv"])
+def test_a_file_of_documents_is_never_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    # a 2 GB export held whole as bytes, then as text, then as lines, beside its documents: read a line at a time
+    path = write(tmp_path / name, ROWS)
+
+    def whole(self: Path, *args: object, **kwargs: object) -> object:
+        raise AssertionError(f"{self} read whole")
+
+    monkeypatch.setattr(Path, "read_bytes", whole)
+    monkeypatch.setattr(Path, "read_text", whole)
+    assert len(load_corpus(path)) == 2
