@@ -155,3 +155,16 @@ def test_a_file_of_documents_is_never_read_whole(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(Path, "read_bytes", whole)
     monkeypatch.setattr(Path, "read_text", whole)
     assert len(load_corpus(path)) == 2
+
+
+def test_a_file_of_documents_given_to_a_sweep_of_a_folder_corpus_is_read_without_the_folders_glob(tmp_path: Path) -> None:
+    # the folder's glob ('*.md') went with the path given in its place, and a file of documents was refused for it
+    from workbench.runner import load_inputs
+    from workbench.spec import ExperimentSpec
+
+    (tmp_path / "d.jsonl").write_text('{"id": "q1", "question": "How far ahead?", "source_ids": ["travel"]}\n', encoding="utf-8")
+    spec = ExperimentSpec.from_dict({"name": "x", "dataset": {"path": "d.jsonl"}, "corpus": {"path": "kb", "glob": "*.md"},
+                                     "prompts": [{"name": "p", "template": "{context} {question}"}], "models": [{"id": "local:gemma3-270m"}],
+                                     "chunkers": [{"strategy": "recursive"}]}, base_dir=tmp_path)
+    _, corpus = load_inputs(spec, corpus=write(tmp_path / "docs.csv", ROWS))
+    assert [d.id for d in corpus.documents] == ["travel", "expenses"]
