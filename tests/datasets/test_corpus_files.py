@@ -168,3 +168,11 @@ def test_a_file_of_documents_given_to_a_sweep_of_a_folder_corpus_is_read_without
                                      "chunkers": [{"strategy": "recursive"}]}, base_dir=tmp_path)
     _, corpus = load_inputs(spec, corpus=write(tmp_path / "docs.csv", ROWS))
     assert [d.id for d in corpus.documents] == ["travel", "expenses"]
+
+
+def test_a_parquet_file_is_never_taken_for_a_dataset_by_its_first_bytes(tmp_path: Path) -> None:
+    # its first bytes are its values, not its columns: ones reading "question" made it "a dataset file"
+    path = tmp_path / "faq.parquet"
+    path.write_bytes(b'PAR1 Which question should I ask?\n')
+    with pytest.raises(DataError, match=r"faq.parquet: not a Parquet file \("):
+        load_corpus(path)

@@ -266,7 +266,7 @@ def check_not_a_dataset(path: Path) -> None:
     Raises:
         DataError: it is.
     """
-    if _asks_questions(path):
+    if path.suffix.lower() != ".parquet" and _asks_questions(path):  # a Parquet file's first bytes are its values, not its columns
         raise DataError(f"{path}: the corpus is a dataset file (its first line holds a 'question'), not a file of documents — give "
                         "the documents' file or folder")
 
