@@ -1,8 +1,9 @@
-"""``load_corpus``: the built-in Python reference, documents in memory, or a folder's files as documents (links
-checked, PDF, HTML and Word files extracted)."""
+"""``load_corpus``: the built-in Python reference, documents in memory, a file of documents (JSON Lines, CSV, Parquet,
+read as a DataFrame of it is), or a folder's files as documents (links checked, PDF, HTML and Word files extracted)."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -152,22 +153,22 @@ def _parquet_rows(path: Path) -> Iterator[tuple[Mapping[str, Any], str]]:
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: not a Parquet file ({' '.join(str(exc).split())[:120]}) — save the documents with "
                         "df.to_parquet(), or as .jsonl or .csv") from None
-    names = table.schema_arrow.names
-    twice = next((c for c in names if names.count(c) > 1), None)
-    if twice is not None:
-        raise DataError(f"{path}: column '{_name(twice)}' appears twice — keep one")
-    misnamed = next(((c, meant) for c in names if c not in _DOCUMENT_FIELDS and (meant := _meant_document_field(c))), None)
-    if misnamed is not None:
-        raise DataError(f"{path}: column '{_name(misnamed[0])}' is not known — call it '{misnamed[1]}' (a column of the file's own is "
-                        "kept as its documents' metadata)")
-    if "text" not in names:
-        columns = TableColumns("document", _DOCUMENT_FIELDS, "text", "", lambda _: None)
-        raise DataError(f"{path}: no 'text' column — {_required_column_fix(names, columns)}")
-    row = 0
-    for batch in table.iter_batches(batch_size=1024):
-        for record in batch.to_pylist():
-            yield record, f"row {row}"
-            row += 1
+    with contextlib.closing(table):
+        names = table.schema_arrow.names
+        twice = next((c for c in names if names.count(c) > 1), None)
+        if twice is not None:
+            raise DataError(f"{path}: column '{_name(twice)}' appears twice — keep one")
+        misnamed = next(((c, meant) for c in names if c not in _DOCUMENT_FIELDS and (meant := _meant_document_field(c))), None)
+        if misnamed is not None:
+            raise DataError(f"{path}: column '{_name(misnamed[0])}' is not known — call it '{misnamed[1]}' (a column of the file's own is "
+                            "kept as its documents' metadata)")
+        if "text" not in names:
+            raise DataError(f"{path}: no 'text' column — {_required_column_fix(names, _DOCUMENT_COLUMNS)}")
+        row = 0
+        for batch in table.iter_batches(batch_size=1024):
+            for record in batch.to_pylist():
+                yield record, f"row {row}"
+                row += 1
 
 
 def _corpus_from_file(path: Path, name: str | None) -> Corpus:
@@ -189,7 +190,11 @@ def _corpus_from_file(path: Path, name: str | None) -> Corpus:
 
 def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Sequence[str] = (), name: str | None = None,
                 texts: TextCache | None = None) -> Corpus:
-    """Load a corpus: the built-in ``python-reference``, a folder of files, or documents in memory.
+    """Load a corpus: the built-in ``python-reference``, a folder of files, a file of documents, or documents in memory.
+
+    A ``.jsonl``, ``.ndjson``, ``.csv`` or ``.parquet`` file holds a document a line or a row, read a line (a Parquet
+    batch) at a time: its ``text`` field or column, ``id`` (else ``doc-1``, ``doc-2``... by position) and its other fields
+    its metadata, as a DataFrame's (the same documents, the same hash); ``glob`` and ``exclude`` are refused beside it.
 
     A folder's ``.pdf`` files are read as their text layer (pypdf), their pages apart by a blank line (``pages`` in the
     document's metadata); ``.html`` and ``.htm`` files as their visible text (BeautifulSoup), a block per line, their
@@ -210,16 +215,17 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
     position), or a DataFrame with a ``text`` column (and optionally ``id`` and ``metadata``).
 
     Args:
-        source: the built-in corpus's name, a folder, or the documents.
+        source: the built-in corpus's name, a folder, a file of documents, or the documents.
         glob: which files of a folder are documents.
         exclude: patterns like ``glob``'s of files it picks that are not documents (never read), e.g. ``drafts/**``.
-        name: the corpus's name (default: the folder's; ``documents`` for documents in memory).
+        name: the corpus's name (default: the folder's, the file's stem; ``documents`` for documents in memory).
         texts: where the texts of PDF, HTML and Word files extracted before are kept, and those extracted now are put (e.g.
             ``workbench.cache.ExtractedTexts.in_folder(wb.settings().cache_dir)``, what ``run`` and the widgets use);
             by default every one is extracted again.
 
     Raises:
-        DataError: one line naming the folder's file, or the in-memory document by position, and what to do.
+        DataError: one line naming the folder's file, the file's line (a Parquet file's row), or the in-memory document by
+            position, and what to do.
     """
     if not isinstance(source, (str, Path)):
         return _corpus_from_documents(source, name or "documents")
