@@ -10,15 +10,19 @@ Where each part lives:
     _word           the body of Word documents, headings as markdown, lists numbered as Word numbers them
     _slides         the text of PowerPoint decks, a slide a page
     _office         what Word and PowerPoint files share: a package opened, or refused in one line (OfficeFormat)
-    _text           a file's bytes read as text (UTF-8, or one line naming the line and byte of what is not)
+    _text           a file's bytes read as text, whole or a line at a time (UTF-8, or one line naming the line and byte
+                    of what is not)
     _cases          one case of a row: its fields checked, its own fields kept as metadata, the caps, unique ids
-    _dataset_files  JSONL and CSV files, and records (a CSV file's rows, a DataFrame's) read into cases
+    _dataset_files  JSONL and CSV files parsed a line at a time (json_lines, csv_records: cases' and documents'), and
+                    records (a CSV file's rows, a DataFrame's) read into cases
     _frames         what datasets and corpora check of a DataFrame (a column twice, ids in the index)
     _dataset        load_dataset
     _paths          paths as typed (either Unicode form), and what to do about one that does not exist (one written from
                     the current folder, not the experiment's)
-    _folders        corpus folders: glob, exclude and hidden files, the folder's check, the fixes suggested
-    _corpus         load_corpus: the built-in reference, documents in memory, a folder's files as documents
+    _folders        corpus folders: glob, exclude and hidden files, the folder's check, the fixes suggested; which
+                    files hold documents a line or a row (is_documents_file)
+    _corpus         load_corpus: the built-in reference, documents in memory, a file of documents (JSONL, CSV,
+                    Parquet), a folder's files as documents
 """
 
 from workbench.datasets._corpus import load_corpus, python_reference_corpus
