@@ -78,20 +78,14 @@ def _experiment_argument(args: argparse.Namespace, uri: str) -> argparse.Namespa
 
 def _experiment_file_name(path: str) -> str:
     """The ``name:`` of the experiment file ``path``; one line when it is missing, not YAML or has none."""
-    import yaml
-
-    from workbench.spec import read_yaml, yaml_error_text
+    from workbench.spec import read_yaml_at
 
     if not Path(path).exists():
         where = "" if Path(path).is_absolute() else f" (relative to {Path.cwd()})"
         raise WorkbenchError(f"{path}: experiment file not found — check the path{where}, or give the experiment's name "
                              "(see 'workbench list')")
     text = _input_file(path, "experiment")
-    try:
-        _, data = read_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise WorkbenchError(f"{path}{f':{mark.line + 1}' if mark else ''}: {yaml_error_text(exc)}") from None
+    _, data = read_yaml_at(text, path)
     name = data.get("name") if isinstance(data, dict) else None
     if not isinstance(name, str) or not name.strip():
         raise WorkbenchError(f"{path}: names no experiment (no 'name:' text) — give an experiment file, or the experiment's "

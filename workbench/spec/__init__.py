@@ -15,7 +15,7 @@ Where each part lives (each module imports only those above it):
     _execution      Limits, RacingSpec, ExecutionSpec
     _judge          PriceSpec, JudgeSpec
     _gates          the promotion gates and PromotionSpec
-    _yaml           read_yaml, dump_yaml, check_yaml_shape, yaml_error_text; the line of a field
+    _yaml           read_yaml, read_yaml_at, dump_yaml, check_yaml_shape, yaml_error_text; the line of a field
     _validation     describe_validation_error: pydantic's errors as one line
     _prompt_files   UTF-8 files, prompt files read into templates
     _model_paths    model strings naming a path, made relative to the experiment's folder
@@ -36,7 +36,7 @@ from workbench.spec._prompts import PromptSpec
 from workbench.spec._retrieval import ChunkerSpec, IndexStoreSpec, RetrievalSpec
 from workbench.spec._router import EscalationSpec, ModelEntry, RouterEntry, RouterSpec
 from workbench.spec._validation import describe_validation_error, not_a_number, out_of_range
-from workbench.spec._yaml import check_yaml_shape, dump_yaml, read_yaml, yaml_error_text
+from workbench.spec._yaml import check_yaml_shape, dump_yaml, read_yaml, read_yaml_at, yaml_error_text
 
 __all__ = [
     "NAME_PATTERN",
@@ -76,5 +76,6 @@ __all__ = [
     "not_a_number",
     "out_of_range",
     "read_yaml",
+    "read_yaml_at",
     "yaml_error_text",
 ]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from workbench.datasets import missing_path_fix
@@ -16,7 +15,7 @@ from workbench.spec._model_paths import _absolute_model_paths
 from workbench.spec._prompt_files import _read_prompt_files, _read_utf8
 from workbench.spec._secrets import _refuse_literal_keys
 from workbench.spec._validation import describe_validation_error
-from workbench.spec._yaml import check_yaml_shape, read_yaml, yaml_error_text
+from workbench.spec._yaml import check_yaml_shape, read_yaml_at
 
 # an experiment file is a page of YAML: PyYAML reads about half a megabyte a second, so a file of 100 MB (a dataset
 # saved under the experiment's name, a file from someone else's branch) held the command for minutes before any error
@@ -46,12 +45,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
         raise SpecError(f"{path}: {size / 2**20:,.1f} MB, too large for an experiment file (at most 1 MB) — an experiment names its "
                         "dataset, corpus and prompt files (dataset: {path: ...}) rather than holding them")
     text = _read_utf8(path, "experiment file")
-    try:
-        node, data = read_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise SpecError(f"{where}: {yaml_error_text(exc)}") from None
+    node, data = read_yaml_at(text, str(path))
     if not isinstance(data, dict):
         raise SpecError(f"{path}:1: an experiment file must be a YAML mapping with name, dataset, corpus, prompts, models, chunkers")
     check_yaml_shape(node, str(path))

@@ -135,6 +135,20 @@ _YAML_FIXES = (
 )
 
 
+def read_yaml_at(text: str, where: str) -> tuple[yaml.Node | None, Any]:
+    """``read_yaml`` of the file ``where`` names, its syntax errors one line naming its line (``where:12: not valid
+    YAML (...) — <what to do>``).
+
+    Raises:
+        SpecError: not YAML.
+    """
+    try:
+        return read_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise SpecError(f"{where}{f':{mark.line + 1}' if mark else ''}: {yaml_error_text(exc)}") from None
+
+
 def yaml_error_text(exc: yaml.YAMLError) -> str:
     """``not valid YAML (<PyYAML's problem>) — <what to do>`` (pure): the fix for the commonest problems, else to check
     the syntax on that line."""
