@@ -226,11 +226,12 @@ def expand_grid(spec: ExperimentSpec, *, generate: bool = True) -> list[Variant]
 
     Raises:
         SpecError: ``spec`` is not an ``ExperimentSpec`` (a path or a dict is read with ``load_experiment`` or
-            ``ExperimentSpec.from_dict`` first).
+            ``ExperimentSpec.from_dict`` first), or holds a value the experiment refuses (set with ``model_copy``).
     """
     if not isinstance(spec, ExperimentSpec):
         raise SpecError(f"expand_grid takes an ExperimentSpec, not a {type(spec).__name__} — read it with wb.load_experiment(path) "
                         "or wb.ExperimentSpec.from_dict(data) first")
+    spec = spec.validated()  # edited with model_copy(update=...), it was validated by no one
     models = [m.router if isinstance(m, RouterEntry) else m for m in spec.models]
     answering: list[tuple[PromptSpec | None, ModelSpec | RouterSpec | None]] = (
         [(p, m) for m, p in itertools.product(models, spec.prompts)] if generate and models else [(None, None)]

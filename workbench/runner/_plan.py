@@ -75,7 +75,7 @@ def plan_sweep(
         What ``run`` raises before it starts: a bad spec, dataset or corpus; an unusable tracking store; every variant
         unservable (a provider package or API key missing).
     """
-    spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
+    spec = experiment.validated() if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
     cfg = settings or default_settings()
     cache = CacheReader(cfg.cache_dir)
     spec, dataset, corpus = sweep_inputs(spec, limit, dataset=dataset, corpus=corpus, texts=ExtractedTexts(cache))  # read, never kept

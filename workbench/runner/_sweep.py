@@ -175,7 +175,7 @@ def run(
     """
     _check_arguments(models, on_event, settings=settings, tracker=tracker, index_store=index_store, cache=cache, judge=judge, stop=stop,
                      stop_now=stop_now, progress=progress, generate=generate, fresh=fresh)
-    spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
+    spec = experiment.validated() if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
     cfg = settings or default_settings()
     # a corpus's PDF, HTML and Word texts come from the cache even when fresh: extraction is deterministic, not a model call
     texts = ExtractedTexts(cache) if cache is not None else ExtractedTexts.of_project(cfg)

@@ -469,6 +469,25 @@ class ExperimentSpec(_Spec):
             raise SpecError(describe_validation_error(exc, source, model=cls)) from None
         return spec.with_base_dir(base)._with_relative_models(relative)._with_prompt_files(read)
 
+    def validated(self) -> ExperimentSpec:
+        """This spec validated again, as ``from_dict`` validates one, keeping its folder, file and prompt files: itself
+        when nothing changes. pydantic's ``model_copy(update=...)``, the notebooks' way to swap an axis, validates
+        nothing it is given, so a sweep of such a copy ran a value the experiment refuses (an overlap over its chunk
+        size, a name that is no file name) and an entry given as a dict (``{"k": 3}``) failed with a traceback.
+
+        Raises:
+            SpecError: one line naming the field and what to do.
+        """
+        try:
+            # warnings=False: a dict in place of an entry is dumped as it is, which is what is validated
+            again = type(self).model_validate(self.model_dump(warnings=False))
+        except ValidationError as exc:
+            raise SpecError(describe_validation_error(exc, self._file or "<spec>", model=type(self))) from None
+        if all(getattr(again, f) == getattr(self, f) and type(getattr(again, f)) is type(getattr(self, f)) for f in type(self).model_fields):
+            return self
+        again.__pydantic_private__ = dict(self.__pydantic_private__ or {})
+        return again
+
     def _with_relative_models(self, models: frozenset[str]) -> ExperimentSpec:
         spec = self.model_copy()
         spec._relative_models = models
