@@ -263,9 +263,13 @@ def routing_columns(record: QuestionRecord) -> dict[str, Any]:
     }
 
 
+# the prefix of the per-question columns holding a dataset's own fields: what questions are sliced by, never a score
+METADATA_PREFIX = "metadata."
+
+
 def metadata_columns(case: EvalCase) -> dict[str, Any]:
     """A case's metadata as the columns of its row in a per-question table (``metadata.<key>``, text redacted; pure)."""
-    return {f"metadata.{key}": redact(value) if isinstance(value, str) else value for key, value in case.metadata.items()}
+    return {f"{METADATA_PREFIX}{key}": redact(value) if isinstance(value, str) else value for key, value in case.metadata.items()}
 
 
 def question_row(case: EvalCase, hits: Sequence[Hit], latency_s: float, scores: Mapping[str, Score], **extra: Any) -> dict[str, Any]:

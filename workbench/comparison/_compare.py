@@ -26,7 +26,7 @@ from workbench.comparison._tables import (
 )
 from workbench.comparison._values import (
     MEASUREMENTS, OPT_IN, available_metrics, by_case, failed, finite, keyed_like, known_costs, numeric, paired_cases, recorded_higher_is_better,
-    success_parts, text_in, unanswered_scorers, unknown_metric,
+    refuse_metadata, success_parts, text_in, unanswered_scorers, unknown_metric,
 )
 from workbench.errors import DataError, WorkbenchError
 from workbench.metrics import scorer_entries
@@ -452,6 +452,7 @@ def compare(
     seed, seed_note = default_seed(runs_or_result, loaded) if seed is None else (seed, "")
     tables = _with_baseline(loaded, baseline)
     named = [metrics] if isinstance(metrics, str) else list(metrics or (*scorer_entries(), *MEASUREMENTS, *OPT_IN))
+    refuse_metadata(named)
     where = text_in(tables, named)
     if where:
         raise DataError(f"{where} — per-question values must be numbers (None or NaN for a question that was not scored)")

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Literal
 
 from workbench.comparison._metrics import SUCCESS_METRIC, SUCCESS_THRESHOLD
 from workbench.comparison._tables import Source, VariantTable, find_table, load_tables
-from workbench.comparison._values import available_metrics, by_case, failed, keyed_like, numeric, paired_cases, recorded_higher_is_better
+from workbench.comparison._values import (
+    available_metrics,
+    by_case,
+    failed,
+    keyed_like,
+    numeric,
+    paired_cases,
+    recorded_higher_is_better,
+    refuse_metadata,
+)
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -30,6 +39,7 @@ def question_diff(a: VariantTable, b: VariantTable, metric: str, threshold: floa
     """The per-question diff of two variant tables (see ``diff_questions``)."""
     import pandas as pd
 
+    refuse_metadata([metric])
     fa = by_case(a)
     fb = keyed_like(fa, by_case(b))
     if metric not in fa.columns and metric not in fb.columns:

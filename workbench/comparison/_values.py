@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.comparison._metrics import COST_PER_SUCCESS, higher_is_better
 from workbench.comparison._tables import VariantTable
 from workbench.errors import DataError, WorkbenchError
-from workbench.results import ROUTING_COLUMNS
+from workbench.results import METADATA_PREFIX, ROUTING_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -195,12 +195,31 @@ def text_in(tables: Sequence[VariantTable], columns: Sequence[str]) -> str | Non
     return None
 
 
+def is_metadata(column: object) -> bool:
+    """Whether a per-question column holds one of the dataset's own fields (``metadata.year``) (pure)."""
+    return isinstance(column, str) and column.startswith(METADATA_PREFIX)
+
+
+def refuse_metadata(metrics: Sequence[str]) -> None:
+    """Refuse a dataset's own column named as a metric (pure): what questions are sliced by, not a score of the
+    variants (each variant has the same values); a column of numbers was compared as one, verdict and all.
+
+    Raises:
+        WorkbenchError: one line saying how to slice by it instead.
+    """
+    column = next((m for m in metrics if is_metadata(m)), None)
+    if column is not None:
+        raise WorkbenchError(f"'{column}' is a column of the dataset, not a score — slice the questions by it: compare each "
+                             f"variant's records_frame() rows of one value, wb.compare({{v.variant.name: v.records_frame()[lambda f: "
+                             f"f['{column}'] == VALUE] for v in result.variants}}), or group wb.diff_questions(...) by it")
+
+
 def _score_columns(frame: pd.DataFrame) -> list[str]:
     import pandas as pd
 
     out = []
     for column in frame.columns:
-        if column in _META or column in MEASUREMENTS or column in OPT_IN:
+        if column in _META or column in MEASUREMENTS or column in OPT_IN or is_metadata(column):
             continue
         values = pd.to_numeric(frame[column], errors="coerce")
         if values.notna().any() and (frame[column].isna() | values.notna()).all():
