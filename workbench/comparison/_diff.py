@@ -11,6 +11,7 @@ from workbench.comparison._values import (
     available_metrics,
     by_case,
     failed,
+    is_metadata,
     keyed_like,
     numeric,
     paired_cases,
@@ -48,6 +49,8 @@ def question_diff(a: VariantTable, b: VariantTable, metric: str, threshold: floa
     va, vb = numeric(fa, metric)[common], numeric(fb, metric)[common]
     errors_a, errors_b = set(fa.index[failed(fa)]), set(fb.index[failed(fb)])
     higher = recorded_higher_is_better(metric, [a, b])
+    # the dataset's own columns (metadata.difficulty...), to slice the flips by as the per-question tables are sliced
+    metadata = [c for c in dict.fromkeys([*fa.columns, *fb.columns]) if is_metadata(c)]
     rows = []
     for case_id in common:
         x, y = va[case_id], vb[case_id]
@@ -62,14 +65,14 @@ def question_diff(a: VariantTable, b: VariantTable, metric: str, threshold: floa
         ra, rb = fa.loc[case_id], fb.loc[case_id]
         rows.append({
             "case_id": case_id, "category": ra.get("category"), "question": ra.get("question"), "reference": ra.get("reference"),
-            "change": change, f"{metric}_a": x, f"{metric}_b": y,
+            **{c: ra.get(c, rb.get(c)) for c in metadata}, "change": change, f"{metric}_a": x, f"{metric}_b": y,
             "answer_a": ra.get("answer"), "answer_b": rb.get("answer"),
             "retrieved_ids_a": ra.get("retrieved_ids"), "retrieved_ids_b": rb.get("retrieved_ids"),
             "relevant_ids": ra.get("relevant_ids"),
             "contexts_a": ra.get("contexts"), "contexts_b": rb.get("contexts"),
         })
     columns = [
-        "case_id", "category", "question", "reference", "change", f"{metric}_a", f"{metric}_b", "answer_a", "answer_b",
+        "case_id", "category", "question", "reference", *metadata, "change", f"{metric}_a", f"{metric}_b", "answer_a", "answer_b",
         "retrieved_ids_a", "retrieved_ids_b", "relevant_ids", "contexts_a", "contexts_b",
     ]
     frame = pd.DataFrame(rows, columns=columns)
@@ -106,7 +109,8 @@ def diff_questions(
         tracking_uri: the MLflow store to read runs from.
 
     Returns:
-        One row per question: case_id, category, question, reference, change, ``<metric>_a``, ``<metric>_b``,
+        One row per question: case_id, category, question, reference, the dataset's own columns (``metadata.<name>``,
+        to slice the flips by), change, ``<metric>_a``, ``<metric>_b``,
         answers, retrieved ids, relevant ids and contexts of both (``frame.attrs`` names ``a`` and ``b``).
     """
     loaded = load_tables(runs_or_result, tracking_uri=tracking_uri)
