@@ -72,6 +72,31 @@ def _on_pages(starts: Sequence[int] | None, start: int, end: int, word: str = "p
     return f" · {word} {pages[0]}" if pages[0] == pages[1] else f" · {word}s {pages[0]}-{pages[1]}"
 
 
+# the wb.run arguments a "Score retrieval" sweep sets itself: a retrieval-only sweep, its progress shown in the widget
+_OWN_RUN_OPTIONS = ("generate", "progress", "on_event", "stop", "stop_now")
+
+
+def _check_run_options(options: dict[str, Any]) -> None:
+    """Refuse a ``run_options`` key the explorer sets itself or ``wb.run`` does not take, naming it: either was a
+    TypeError shown in the widget once Score retrieval was pressed.
+
+    Raises:
+        WorkbenchError: one line naming the key and what to do.
+    """
+    import difflib
+    import inspect
+
+    taken = [name for name in inspect.signature(wb.run).parameters if name != "experiment" and name not in _OWN_RUN_OPTIONS]
+    for key in options:
+        if key in _OWN_RUN_OPTIONS:
+            raise wb.WorkbenchError(f"run_options: '{key}' is set by the explorer itself (a retrieval-only sweep, its progress shown "
+                                    "here, Cancel to stop it) — leave it out")
+        if key not in taken:
+            close = difflib.get_close_matches(str(key), taken, n=1)
+            meant = f"did you mean '{close[0]}'?" if close else f"it takes {', '.join(taken)}"
+            raise wb.WorkbenchError(f"run_options: wb.run takes no '{key}' — {meant}")
+
+
 def _check_same_corpus(shown: wb.Corpus, experiment: wb.ExperimentSpec, settings: Settings | None) -> None:
     """Scores are only worth showing beside the chunks when they were retrieved from the corpus on screen.
 
@@ -117,7 +142,11 @@ class ChunkExplorer(w.VBox):
             background (Cancel calls it off, also while it waits for a RunPanel's sweep to end), logged to MLflow like
             any sweep and sharing its indexes with full sweeps. One without a
             corpus retrieves from the corpus shown (its questions in memory go in ``run_options={"dataset": df}``).
-        run_options: extra keyword arguments for ``wb.run`` (e.g. ``settings``, or ``models`` in tests).
+        run_options: extra keyword arguments for ``wb.run`` (e.g. ``settings``, or ``models`` in tests); not those the
+            explorer sets itself (``generate``, ``progress``, ``on_event``, ``stop``, ``stop_now``).
+
+    Raises:
+        WorkbenchError: a ``run_options`` key the explorer sets or ``wb.run`` does not take, named.
     """
 
     def __init__(
@@ -132,6 +161,7 @@ class ChunkExplorer(w.VBox):
         experiment: wb.ExperimentSpec | None = None,
         run_options: dict[str, Any] | None = None,
     ) -> None:
+        _check_run_options(dict(run_options or {}))
         settings = (run_options or {}).get("settings")
         if not isinstance(corpus, wb.Corpus):
             with kept_texts(settings) as texts:
