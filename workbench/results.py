@@ -562,6 +562,21 @@ class SweepResult:
         names = ", ".join(v.variant.name for v in self.variants) or "none"
         raise KeyError(f"no variant '{key}' in this sweep — give a variant's name, id or run id: {names}")
 
+    def records_frame(self) -> pd.DataFrame:
+        """Every variant's per-question table (``VariantResult.records_frame``) in one frame, a row per variant and
+        question, ``variant`` (its name) and ``variant_id`` first, in the sweep's order: to slice the sweep's scores by
+        the dataset's own columns, e.g. ``result.records_frame().groupby(["variant", "metadata.difficulty"])["token_f1"].mean()``
+        (``wb.compare`` of each variant's rows of one value gives their intervals)."""
+        import pandas as pd
+
+        frames = [v.records_frame() for v in self.variants]
+        for v, frame in zip(self.variants, frames):
+            frame.insert(0, "variant_id", v.variant.id)
+            frame.insert(0, "variant", v.variant.name)
+        if not frames:
+            return pd.DataFrame(columns=["variant", "variant_id"])
+        return pd.concat(frames, ignore_index=True)
+
     def leaderboard(self, sort_by: str | None = None, ascending: bool | None = None) -> pd.DataFrame:
         """One row per variant: axes, status, metrics; sorted by ``sort_by`` (default token_f1, else mrr), best first
         unless ``ascending`` says otherwise (lowest first for latency, cost, tokens, false refusals)."""
