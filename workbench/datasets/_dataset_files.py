@@ -314,6 +314,9 @@ def csv_records(path: Path, columns: TableColumns) -> Iterator[tuple[dict[str, A
         if [field.replace("\ufeff", "").strip() for field in row] == header:  # two exports joined (cat a.csv b.csv, a paste)
             raise DataError(f"{where}: the header line again (files joined with their headers?), not a {columns.row} — remove it")
         unnamed = next((i for i, (k, v) in enumerate(zip(header, row)) if not k and v.strip()), None)
+        if unnamed == 0:  # pandas' df.to_csv(path) writes the frame's index first, under no name
+            raise DataError(f"{where}: the first column has no name in the header, as when pandas writes a DataFrame's index "
+                            "(df.to_csv(path)) — save it with df.to_csv(path, index=False), or name the column")
         if unnamed is not None:  # a header ending in ',' has room for the tail of an unquoted "a, b": it was dropped
             raise DataError(
                 f"{where}: field {unnamed + 1}, {json.dumps(row[unnamed].strip()[:40], ensure_ascii=False)}, is under a column with no name in the header — quote "
