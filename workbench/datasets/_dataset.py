@@ -7,6 +7,8 @@ questions or references over the length caps. Fields or columns of the dataset's
 
 from __future__ import annotations
 
+import itertools
+import json
 import numbers
 from pathlib import Path
 from typing import Any
@@ -90,19 +92,34 @@ def load_dataset(
     elif suffix == ".csv":
         dataset = _read_csv(path, caps)
     else:
-        raise DataError(f"{path}: unsupported dataset format '{suffix}' — use .jsonl, .csv or a pandas DataFrame{_format_fix(suffix)}")
+        raise DataError(f"{path}: unsupported dataset format '{suffix}' — use .jsonl, .csv or a pandas DataFrame{_format_fix(path)}")
     if name:
         dataset = Dataset(name, dataset.cases, dataset.source, dataset.lines)
     return dataset.head(limit)
 
 
 # the files pandas reads that a dataset entry does not: read them in a notebook and hand the DataFrame to wb.run
+def _json_lines(path: Path) -> bool:
+    """Whether a file's first lines (up to three, blank ones aside) are each a JSON object: JSON Lines."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            lines = list(itertools.islice((raw for raw in f if raw.strip()), 3))
+        return bool(lines) and all(isinstance(json.loads(line), dict) for line in lines)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+
+
 _PANDAS_READERS = {".parquet": "read_parquet", ".xlsx": "read_excel", ".xls": "read_excel", ".tsv": "read_csv(path, sep='\\t')"}
 
 
-def _format_fix(suffix: str) -> str:
-    """How to use a dataset file of a format ``load_dataset`` does not read (pure): '' when there is no more to say."""
+def _format_fix(path: Path) -> str:
+    """How to use a dataset file of a format ``load_dataset`` does not read: '' when there is no more to say. A ``.json``
+    file is read: one holding an object per line already (pandas' ``to_json(..., lines=True)`` under that name) is only
+    misnamed."""
+    suffix = path.suffix.lower()
     if suffix == ".json":
+        if _json_lines(path):
+            return f" (it holds one JSON object per line already: rename it {path.stem}.jsonl)"
         return f" (a .json file of a list of objects: {_ONE_OBJECT_PER_LINE})"
     reader = _PANDAS_READERS.get(suffix)
     if reader is None:

@@ -88,6 +88,10 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
     rows = []
     defaulted: set[str] = set()  # where the rows given no id were read
     for row, where in json_lines(path, "case"):
+        orient = _frame_orient(row)
+        if orient is not None:
+            raise DataError(f"{where}: the file is one object holding the whole frame (pandas' df.to_json(path) writes it by {orient}), "
+                            "not one case per line — save it with df.to_json(path, orient='records', lines=True, force_ascii=False)")
         row = {k: v for k, v in row.items() if v is not None}  # null is a field left out (pandas' to_json writes it so)
         if "id" in row:
             row["id"] = _id_text(row["id"])
@@ -105,6 +109,16 @@ def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
 
 
 _ONE_OBJECT_PER_LINE = "write one object per line, e.g. jq -c '.[]' in.json > out.jsonl"
+
+
+def _frame_orient(row: dict[str, Any]) -> str | None:
+    """How pandas' ``to_json`` laid out a whole frame read as one line's object (pure): ``columns`` (its default: a
+    column name -> {row: value}) or ``index`` (row -> {column: value}); None for a case's object."""
+    if not row or not all(isinstance(v, dict) for v in row.values()):
+        return None
+    if "question" in row:
+        return "columns"
+    return "index" if all("question" in v for v in row.values()) else None
 
 
 def _objects(value: Any) -> bool:
