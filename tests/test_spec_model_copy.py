@@ -53,3 +53,14 @@ def test_a_valid_spec_is_the_same_spec_after_validating_again(tmp_path: Path) ->
     mixed = spec.model_copy(update={"retrieval": [{"k": 4}]})
     again = mixed.validated()
     assert again == spec and again.base_dir == spec.base_dir
+
+
+def test_the_grid_builder_starts_from_a_spec_edited_with_model_copy(tmp_path: Path) -> None:
+    from workbench.widgets import GridBuilder
+
+    # AttributeError: 'dict' object has no attribute 'strategy' before
+    builder = GridBuilder(_spec(tmp_path).model_copy(update={"chunkers": [{"strategy": "sentence", "size": 300, "overlap": 0}]}), dataset=CASES)
+    assert builder.variant_count() == 1 and builder.spec().chunkers[0].label == "sentence-300/0"
+    overlapping = ChunkerSpec(strategy="recursive", size=100, overlap=10).model_copy(update={"overlap": 200})
+    with pytest.raises(SpecError, match=r"chunkers\[0\]: overlap 200 must be smaller than size 100"):
+        GridBuilder(_spec(tmp_path).model_copy(update={"chunkers": [overlapping]}))

@@ -210,6 +210,7 @@ class GridBuilder(w.VBox):
 
     def __init__(self, spec: wb.ExperimentSpec | None = None, *, base_dir: str | Path | None = None, save_path: str | Path | None = None,
                  dataset: Any = None) -> None:
+        spec = spec.validated() if spec is not None else None  # edited with model_copy(update=...), it was validated by no one
         self._given = None if dataset is None else len(dataset if isinstance(dataset, wb.Dataset) else wb.load_dataset(dataset))
         base = Path(base_dir).resolve() if base_dir else (spec.base_dir if spec is not None else Path.cwd())
         self._base = base
