@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.datasets._models import CATEGORIES, SURROGATE, EvalCase, asked_twice_fix, question_key
+from workbench.datasets._models import CATEGORIES, SURROGATE, EvalCase, asked_again, asked_twice_fix, question_key
 from workbench.errors import DataError
 
 MAX_QUESTION_CHARS = 4000
@@ -261,11 +261,13 @@ def _check_unique(cases: Iterable[tuple[EvalCase, str]], source: str, defaulted:
     """The cases, each id once; ``defaulted``: where the rows given no id were read (named after their question)."""
     seen: dict[str, tuple[EvalCase, str]] = {}
     out = []
-    for case, where in cases:
+    cases = list(cases)
+    for i, (case, where) in enumerate(cases):
         if case.id in seen:
             first, at = seen[case.id]
             if where in defaulted and at in defaulted:  # no ids, and one question asked twice: they share its id
-                raise DataError(f"{where}: field 'question': the same question as {at} — {asked_twice_fix(first, case)}")
+                more = asked_again([c.question for c, _ in cases], lambda j: cases[j][1], i)
+                raise DataError(f"{where}: field 'question': the same question as {at} — {asked_twice_fix(first, case)}{more}")
             raise DataError(f"{where}: field 'id': {_duplicate(case.id, where, at, defaulted)}")
         seen[case.id] = (case, where)
         out.append(case)

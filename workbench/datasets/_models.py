@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
@@ -170,6 +170,23 @@ def asked_twice_fix(first: EvalCase, again: EvalCase) -> str:
     return "keep one (a question asked twice counts twice in every mean and interval)"
 
 
+def asked_again(questions: Sequence[str], where: Callable[[int], str], first: int) -> str:
+    """The end of the line refusing the question at ``first`` as one asked before (pure): how many later questions are
+    asked again too, and where the first few are, so a concatenated or scraped set is cleaned in one run, not one
+    refusal per run; '' when it is the only one."""
+    seen: set[str] = set()
+    again = []
+    for i, question in enumerate(questions):
+        key = question_key(question)
+        if key in seen and i > first:
+            again.append(i)
+        seen.add(key)
+    if not again:
+        return ""
+    shown = ", ".join(where(i) for i in again[:3]) + (", ..." if len(again) > 3 else "")
+    return f" (and {len(again)} more question{'s' if len(again) > 1 else ''} asked again: {shown})"
+
+
 @dataclass(frozen=True)
 class Dataset:
     """An ordered, immutable set of evaluation cases."""
@@ -196,7 +213,8 @@ class Dataset:
             question = question_key(case.question)
             if question in asked:
                 raise DataError(f"{self.where(i)}: field 'question': the same question as {self.where(asked[question])} — "
-                                + asked_twice_fix(self.cases[asked[question]], case))
+                                + asked_twice_fix(self.cases[asked[question]], case)
+                                + asked_again([c.question for c in self.cases], self.where, i))
             asked[question] = i
 
     def __repr__(self) -> str:  # not every case: a notebook shows this
