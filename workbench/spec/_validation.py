@@ -58,6 +58,12 @@ def _is_internal(part: Any) -> bool:
     return isinstance(part, str) and ("[" in part or part.startswith(("function-", "tagged-union")) or part in (_MODEL_TAG, _ROUTER_TAG))
 
 
+# a field under the name LangChain's splitters and retrievers or LlamaIndex give it, where ours is beside: a retrieval
+# entry's top_k was told to go under models.params, where top_k is a sampler setting, not the chunks retrieved
+_OTHER_TOOLS_NAMES = {"chunk_size": "size", "chunk_overlap": "overlap", "top_k": "k", "similarity_top_k": "k", "search_type": "search",
+                      "lambda_mult": "mmr_lambda"}
+
+
 def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
     err = _reported_error(exc)
     loc = _yaml_loc(err)
@@ -77,7 +83,11 @@ def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> 
         # mean 'scorers'?" for workers, "check its spelling" for temperature
         moved = _moved_field_fix(model, _models_beside(model, loc), str(loc[-1]), err.get("input")) if loc and model else None
         meant = difflib.get_close_matches(str(loc[-1]), sorted(_fields_beside(model, loc)), n=1, cutoff=0.6) if loc else []
-        if moved is not None:
+        ours = _OTHER_TOOLS_NAMES.get(str(loc[-1])) if loc else None
+        if ours is not None and ours in _fields_beside(model, loc):
+            shown = yaml.safe_dump(err.get("input"), default_flow_style=True, width=2**16).removesuffix("\n...\n").strip()
+            msg = f"unknown field — '{loc[-1]}' is '{ours}' here: write {ours}: {shown}"
+        elif moved is not None:
             msg = f"unknown field — {moved}"
         else:
             msg = (f"unknown field — did you mean '{meant[0]}'?" if meant else "unknown field — check its spelling") + \
