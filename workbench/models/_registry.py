@@ -185,20 +185,42 @@ def meant_provider(provider: str) -> str | None:
     return next(iter(difflib.get_close_matches(folded, known, n=1, cutoff=0.8)), None)
 
 
-def _split(model_id: str) -> tuple[str, str]:
+def _split(model_id: str, role: str | None = None) -> tuple[str, str]:
     provider, sep, name = model_id.partition(":")
     if not sep or not provider or not name:
-        raise ModelError(f"model '{model_id}' is not a 'provider:model' string — {_provider_model_fix(model_id)}")
+        raise ModelError(f"model '{model_id}' is not a 'provider:model' string — {_provider_model_fix(model_id, role)}")
     return provider, name
 
 
-def _provider_model_fix(model_id: str) -> str:
+# the embedded models as the Hugging Face hub names them (and without the organisation), by role: a hub id written for
+# one is its local: id, which runs offline
+_LOCAL_HUB_NAMES = {
+    "generator": {"huggingfacetb/smollm2-135m-instruct": SMOLLM2_ID, "smollm2-135m-instruct": SMOLLM2_ID,
+                  "google/gemma-3-270m": GEMMA_ID, "gemma-3-270m": GEMMA_ID},
+    "embedder": {"sentence-transformers/all-minilm-l6-v2": MINILM_ID, "all-minilm-l6-v2": MINILM_ID},
+}
+# how the hosted APIs' own model names start, for a name written without its provider
+_API_NAME_STARTS = (("gpt-", "openai"), ("chatgpt-", "openai"), ("o1", "openai"), ("o3", "openai"), ("o4-", "openai"),
+                    ("text-embedding-", "openai"), ("claude-", "anthropic"), ("gemini-", "google_genai"))
+
+
+def _provider_model_fix(model_id: str, role: str | None = None) -> str:
     """What to write for a model string without its ``provider:`` (pure): LiteLLM's and OpenRouter's ``openai/gpt-4o``
-    with a colon, when what comes before the slash is a provider; else examples."""
+    with a colon, when what comes before the slash is a provider; an embedded model's hub name as its ``local:`` id; a
+    hosted API's model name with its provider; else examples."""
+    local = _LOCAL_HUB_NAMES.get(role or "", {}).get(model_id.casefold())
+    if local is not None:
+        return f"did you mean '{local}'?"
     provider, slash, name = model_id.partition("/")
     meant = meant_provider(provider) if slash and name and ":" not in model_id else None
+    written_as_provider = provider.casefold().replace("-", "_") in (meant, *(a for a, p in PROVIDER_ALIASES.items() if p == meant))
+    if meant == "huggingface" and not written_as_provider:  # a hub organisation (HuggingFaceTB): part of the hub id
+        return f"did you mean 'huggingface:{model_id}'?"
     if meant is not None and meant not in ("local", "llamacpp"):
         return f"did you mean '{meant}:{name}'?"
+    api = next((p for start, p in _API_NAME_STARTS if model_id.casefold().startswith(start)), None) if not slash else None
+    if api is not None:
+        return f"did you mean '{api}:{model_id}'?"
     return f"e.g. '{GEMMA_ID}' or 'openai:gpt-4o-mini'"
 
 
@@ -208,7 +230,7 @@ def check_model_id(model_id: str, *, role: str = "generator") -> None:
     Raises:
         ModelError: one line naming the model and the accepted forms.
     """
-    provider, name = _split(model_id)
+    provider, name = _split(model_id, role)
     local = LOCAL_GENERATORS if role == "generator" else LOCAL_EMBEDDERS
     if provider == "local":
         if model_id not in local:
