@@ -32,3 +32,10 @@ def test_a_metadata_column_named_as_a_metric_is_refused_saying_to_slice_by_it(co
         wb.compare(TABLES, metrics=["token_f1", column])
     with pytest.raises(WorkbenchError, match=rf"'{column}' is a column of the dataset"):
         wb.diff_questions(TABLES, "base", "other", metric=column)
+
+
+def test_the_promotion_gates_read_no_metadata_column_as_a_score() -> None:
+    from workbench.promotion._gates import Evidence
+
+    evidence = Evidence.from_table("r", {"token_f1": 0.5}, TABLES["base"], dataset_hash="d", config_hash="c")
+    assert set(evidence.per_question) == {"token_f1"}

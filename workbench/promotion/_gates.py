@@ -23,6 +23,7 @@ from workbench.comparison import (
     paired_bootstrap,
     verdict,
 )
+from workbench.results import METADATA_PREFIX
 from workbench.spec import (
     BeatsHolderGate,
     GateSpec,
@@ -33,7 +34,7 @@ from workbench.spec import (
 )
 
 # Per-question columns of eval_results.json that are not scores.
-_NOT_SCORES = frozenset({"case_id", "category", "question", "reference", "answer", "relevant_ids", "retrieved_ids", "contexts", "error"})
+_NOT_SCORES = frozenset({"case_id", "category", "tags", "question", "reference", "answer", "relevant_ids", "retrieved_ids", "contexts", "error"})
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Evidence:
         if table is not None and "case_id" in getattr(table, "columns", ()):
             ids = [str(c) for c in table["case_id"]]
             for column in table.columns:
-                if column in _NOT_SCORES:
+                if column in _NOT_SCORES or str(column).startswith(METADATA_PREFIX):  # the dataset's own columns: no scores
                     continue
                 values = [_number(v) for v in table[column]]
                 if any(v is not None for v in values) and all(v is not None or _blank(raw) for v, raw in zip(values, table[column])):
