@@ -4,6 +4,7 @@ promptfoo results table give them, so a sweep's scores slice by the dataset's ow
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import workbench as wb
 from workbench.config import settings
@@ -37,3 +38,20 @@ def test_one_frame_holds_every_variants_questions_with_its_name(tmp_path: Path) 
     by_language = frame.groupby(["variant", "metadata.language"])["token_f1"].mean()
     good = next(v.variant.name for v in result.variants if v.variant.prompt.name == "good")
     assert by_language[(good, "en")] == 1.0 and by_language[(good, "de")] == 0.0
+
+
+def test_each_questions_tags_are_a_column_to_slice_by(tmp_path: Path) -> None:
+    # tags were "free labels used to slice results", yet no per-question table held them
+    spec = ExperimentSpec.from_dict({"name": "law", "chunkers": [{"strategy": "recursive", "size": 200, "overlap": 0}],
+                                     "scorers": ["hit_at_k"], "execution": {"isolation": "none"}}, base_dir=tmp_path)
+    tagged = CASES.assign(tags=[["lease", "property"], []])
+    result = wb.run(spec, settings=settings(root=tmp_path), tracker=MemoryTracker(), index_store=wb.MemoryIndexStore(), progress=False,
+                    dataset=tagged, corpus=DOCS, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+    frame = result.records_frame()
+    assert frame["tags"].tolist() == [["lease", "property"], []]
+    assert frame.explode("tags").groupby("tags")["hit_at_k"].count().to_dict() == {"lease": 1, "property": 1}
+
+
+def test_a_scorer_cannot_be_named_tags() -> None:
+    with pytest.raises(ValueError, match="scorer name .tags. is a column or metric the sweep writes itself"):
+        wb.scorer("tags")(lambda env: lambda ctx: wb.Score(1.0))

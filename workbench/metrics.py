@@ -163,7 +163,7 @@ _BUILTIN_SCORERS = frozenset(_REGISTRY)
 RESERVED_NAMES = frozenset({
     "variant", "variant_id", "prompt", "model", "chunker", "retrieval", "status", "chunks", "mean_chunk_chars", "run_id",
     "reused_from", "stopped_early",
-    "case_id", "category", "question", "reference", "answer", "finish_reason", "prompt_tokens_cut", "error", "relevant_ids", "retrieved_ids",
+    "case_id", "category", "tags", "question", "reference", "answer", "finish_reason", "prompt_tokens_cut", "error", "relevant_ids", "retrieved_ids",
     "chunk_ids", "retrieval_scores", "contexts", "latency_s", "answered_by", "escalated", "escalation_reasons",
     "model_calls", "input_tokens", "output_tokens", "cost_usd", "latency_p50_s", "latency_p95_s", "questions",
     "question_errors", "generation_calls", "cache_hits", "retries", "spent_usd", "cost_per_question_usd",

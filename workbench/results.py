@@ -273,11 +273,13 @@ def metadata_columns(case: EvalCase) -> dict[str, Any]:
 
 
 def question_row(case: EvalCase, hits: Sequence[Hit], latency_s: float, scores: Mapping[str, Score], **extra: Any) -> dict[str, Any]:
-    """One row of a per-question results table (of a generating or a retrieval-only variant): its case's metadata are
-    columns ``metadata.<key>`` (``metadata.difficulty``), to slice results by, which no other column or score shares."""
+    """One row of a per-question results table (of a generating or a retrieval-only variant): its case's tags (a list)
+    and metadata (columns ``metadata.<key>``, ``metadata.difficulty``), to slice results by, which no other column or
+    score shares."""
     row: dict[str, Any] = {
         "case_id": case.id,
         "category": case.category,
+        "tags": [redact(tag) for tag in case.tags],
         "question": redact(case.question),
         **metadata_columns(case),
         **extra,

@@ -23,7 +23,7 @@ __all__ = [
 # Per-question columns that are not measurements of the answer (``prompt_tokens_cut``, the tokens cut from a prompt
 # longer than the model's context window, says why an answer may be poor: it was compared as a score, higher better).
 _META = frozenset({
-    "case_id", "category", "question", "reference", "answer", "relevant_ids", "retrieved_ids", "contexts", "error", "finish_reason",
+    "case_id", "category", "tags", "question", "reference", "answer", "relevant_ids", "retrieved_ids", "contexts", "error", "finish_reason",
     "prompt_tokens_cut", *ROUTING_COLUMNS,
 })
 # Measurements compared by default, after the scores; ``input_tokens`` is comparable when asked for.
