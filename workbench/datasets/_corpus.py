@@ -79,6 +79,21 @@ def _document(item: Any, n: int, where: str) -> Document:
     return Document(id=document_id(doc_id), text=text, metadata={str(k): str(v) for k, v in metadata.items()})
 
 
+def _blank_id(item: Any, n: int) -> str | None:
+    """The id of the ``n``-th (1-based) in-memory document when its text is empty (pure), else None."""
+    from langchain_core.documents import Document as LangChainDocument
+
+    if isinstance(item, str):
+        return None if item.strip() else _default_document_id(n)
+    if isinstance(item, LangChainDocument):
+        return None if item.page_content.strip() else item.id or _default_document_id(n)
+    if isinstance(item, Mapping) and "text" in item:
+        text, doc_id = item["text"], item.get("id")
+        if _missing(text) or (isinstance(text, str) and not text.strip()):
+            return _default_document_id(n) if _missing(doc_id) else str(_id_text(doc_id))
+    return None
+
+
 def _default_document_id(n: int) -> str:
     """The id of the ``n``-th document (1-based) given without one: its position, like a case's."""
     return f"doc-{n}"
@@ -107,7 +122,24 @@ def _corpus_from_documents(source: Any, name: str) -> Corpus:
     else:
         raise DataError(f"cannot load a corpus from {type(source).__name__} — give a folder, '{PYTHON_REFERENCE}', a list of "
                         "documents (text, dicts with 'text' and 'id', LangChain Documents) or a DataFrame with a 'text' column")
-    return _checked_corpus(((_document(item, n, f"{name}: document {n - 1}"), f"document {n - 1}") for n, item in items), name, name)
+    return _checked_corpus(_in_memory(items, name, isinstance(source, pd.DataFrame)), name, name)
+
+
+def _in_memory(items: list[tuple[int, Any]], name: str, frame: bool) -> Iterator[tuple[Document, str]]:
+    """The documents of ``items`` (position, item), each with where it was given (``document 3``); the first empty one
+    refused with every later empty one named in the same line (a scraped export's blank pages, named at once as a
+    corpus folder's empty files are: one was refused per run)."""
+    for n, item in items:
+        try:
+            doc = _document(item, n, f"{name}: document {n - 1}")
+        except DataError as exc:
+            blank = [b for m, other in items if m > n and (b := _blank_id(other, m)) is not None]
+            if not blank or _blank_id(item, n) is None:
+                raise
+            shown = ", ".join(f"'{b}'" for b in blank[:3]) + (", ..." if len(blank) > 3 else "")
+            keep = ": keep the others, e.g. df[df['text'].fillna('').str.strip() != '']" if frame else ""
+            raise DataError(f"{exc} (and {len(blank)} more empty document{'s' if len(blank) > 1 else ''}: {shown}){keep}") from None
+        yield doc, f"document {n - 1}"
 
 
 def _checked_corpus(read: Iterable[tuple[Document, str]], name: str, source: str, where: Callable[[str], str] | None = None) -> Corpus:
