@@ -323,3 +323,85 @@ def test_a_server_on_an_ipv6_address_is_reached(tmp_path: Path) -> None:
         assert len(store.build("v6", *small_corpus())) == len(small_corpus()[0])
     finally:
         stop_server(proc)
+
+
+class SilentPort:
+    """A port that takes connections and never answers, until ``answering`` forwards them to ``target`` (a stuck server,
+    a tunnel or port-forward whose far end hangs). Connections are held open, as a stuck server holds them."""
+
+    def __init__(self, target: tuple[str, int] | None = None) -> None:
+        import socket
+
+        self.target, self.answering, self._held = target, target is not None, []  # type: ignore[var-annotated]
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+            if self.target is not None:
+                far = socket.create_connection(self.target)
+                self._held.append(far)
+                for a, b in ((conn, far), (far, conn)):
+                    threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, src: Any, dst: Any) -> None:
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            while not self.answering:  # stuck: what was sent is never passed on
+                time.sleep(0.05)
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        for conn in [self._sock, *self._held]:
+            conn.close()
+
+
+def test_a_port_that_takes_the_connection_but_never_answers_is_one_line_not_a_hang() -> None:
+    """A stuck server (or a tunnel whose far end hangs) took the connection and never answered: the sweep waited
+    forever, before logging anything (chromadb's HTTP client has no timeout)."""
+    silent = SilentPort()
+    started = time.monotonic()
+    try:
+        with pytest.raises(WorkbenchError, match=rf"^the Chroma server at {re.escape(silent.url)} took the connection but did not "
+                                                 r"answer within 0\.5 s .*restart it") as stuck:
+            ChromaServerIndexStore(silent.url, timeout_s=0.5)
+    finally:
+        silent.close()
+    assert "\n" not in str(stuck.value)
+    assert time.monotonic() - started < 10
+
+
+def test_a_server_that_stops_answering_mid_sweep_fails_the_request_in_one_line_not_a_hang(chroma_server: ChromaServer) -> None:
+    """A server that hung after the sweep had opened it left each variant waiting forever in its search."""
+    chunks, vectors = small_corpus()
+    proxy = SilentPort(("127.0.0.1", int(chroma_server.url.rsplit(":", 1)[1])))
+    try:
+        store = ChromaServerIndexStore(proxy.url, timeout_s=1.0)
+        index = store.build("hangs-later", chunks, vectors)
+        proxy.answering = False
+        started = time.monotonic()
+        with pytest.raises(WorkbenchError, match=rf"^the Chroma server at {re.escape(proxy.url)} did not answer while .*index hangs-later .*"
+                                                 r"Timeout.*start it again"):
+            Retriever(index, EMBEDDER, RetrievalSpec(k=2)).retrieve(QUESTION)
+        assert time.monotonic() - started < 10
+    finally:
+        proxy.answering = True
+        proxy.close()

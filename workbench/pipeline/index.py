@@ -793,6 +793,8 @@ def check_local_chroma_usable() -> None:
 
 
 _OPEN_WAIT_S = 600.0  # making Chroma's tables takes a second; upgrading a large store's schema may take minutes
+# one request to a Chroma server: a batch of 2000 chunks is added in seconds; a server silent this long is stuck
+_SERVER_TIMEOUT_S = 120.0
 
 
 @contextlib.contextmanager
@@ -913,13 +915,15 @@ class ChromaServerIndexStore(_ChromaStore):
 
     Args:
         url: the server, e.g. ``http://127.0.0.1:8000`` (``https://`` for TLS; the port defaults to 8000, 443 with TLS).
+        timeout_s: how long one request waits for the server to connect or answer before it fails.
 
     Raises:
-        WorkbenchError: the URL is not an http(s) URL, or no Chroma server answers there.
+        WorkbenchError: the URL is not an http(s) URL, or no Chroma server answers there (or none within ``timeout_s``).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, timeout_s: float = _SERVER_TIMEOUT_S) -> None:
         import chromadb
+        import httpx
         from chromadb.config import Settings
 
         parts = urlsplit(url)
@@ -935,13 +939,33 @@ class ChromaServerIndexStore(_ChromaStore):
         where = parts.netloc.rpartition("@")[2] + ("" if port else f":{443 if tls else 8000}")  # [::1] keeps its brackets
         base = f"{parts.scheme}://{where}{parts.path.rstrip('/')}"
         login = {"Authorization": "Basic " + base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()).decode()}
+        headers = login if parts.username or parts.password else None
+        self._check_answers(f"{base}/api/v2/heartbeat", headers, timeout_s)
         try:
-            client = chromadb.HttpClient(host=base, port=port or (443 if tls else 8000), ssl=tls,
-                                         headers=login if parts.username or parts.password else None,
+            client = chromadb.HttpClient(host=base, port=port or (443 if tls else 8000), ssl=tls, headers=headers,
                                          settings=Settings(anonymized_telemetry=False))
         except ValueError as exc:
             raise self._unreachable(exc) from None
+        # chromadb's HTTP client waits for an answer without end (httpx timeout=None): a server that hung mid-sweep left
+        # every variant waiting in its search for good. Its session is shared by the process's clients of this server.
+        client._server._session.timeout = httpx.Timeout(timeout_s)
         super().__init__(client)
+
+    def _check_answers(self, heartbeat: str, headers: dict[str, str] | None, timeout_s: float) -> None:
+        """One line for a port that takes the connection but never answers (a stuck server, a tunnel or port-forward
+        whose far end hangs): chromadb's first request waited for it without end, before the sweep had logged anything.
+        Any other failure is left to chromadb's own first request, which ``_unreachable`` words."""
+        import httpx
+
+        try:
+            httpx.get(heartbeat, headers=headers, timeout=timeout_s)
+        except httpx.TimeoutException as exc:
+            raise WorkbenchError(
+                f"the Chroma server at {self.url} took the connection but did not answer within {timeout_s:g} s "
+                f"({type(exc).__name__}) — restart it if it is stuck, or check that a Chroma server is what listens there"
+            ) from None
+        except httpx.HTTPError:
+            return
 
     @contextlib.contextmanager
     def _reaching(self, what: str) -> Iterator[None]:
