@@ -80,6 +80,44 @@ def test_a_port_of_something_else_than_ray_is_one_line_at_once(wb_settings, sche
     assert not ray.is_initialized()
 
 
+@pytest.mark.parametrize("scheme", ["ray://", ""])
+def test_a_port_that_takes_the_connection_but_never_answers_is_one_line_at_once(wb_settings, scheme: str) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    import ray
+
+    # a stuck head node, a tunnel whose far end hangs: Ray waited 40 s (Ray Client) or for good (a GCS host:port,
+    # "Failed to get cluster ID from GCS server" every 40 s), the silence being taken for a TLS server's
+    held: list[socket.socket] = []
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+
+    def take() -> None:
+        while True:
+            try:
+                held.append(silent.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=take, daemon=True).start()
+    address = f"{scheme}127.0.0.1:{silent.getsockname()[1]}"
+    models = {"ollama:scripted": ScriptedModel(lambda p: "fine", model_id="ollama:scripted"),
+              MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = spec_of("ray", ["ollama:scripted"], execution={"backend": "ray", "address": address})
+    started = time.monotonic()
+    try:
+        with pytest.raises(WorkbenchError) as info:
+            wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+    finally:
+        for conn in [silent, *held]:
+            conn.close()
+    message = str(info.value)
+    assert "\n" not in message and time.monotonic() - started < 20, message
+    assert message.startswith(f"execution.address '{address}': something takes the connection there but does not answer"), message
+    assert not ray.is_initialized()
+
+
 class FlakyRay:
     """``ray`` as seen by the join: Ray Client's server misses its start-up deadline ``failures`` times, then connects."""
 

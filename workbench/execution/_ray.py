@@ -46,6 +46,7 @@ _SERVER_NOT_READY = "Initialization failure from server"
 # an HTTP/2 client's preface and an empty SETTINGS frame; a gRPC server answers with a SETTINGS frame (type 4)
 _HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
 _HTTP2_SETTINGS = b"\x04"
+_SILENT = bytes(b"nothing in time")  # what _grpc_answer returns for a port that never answers (compared by identity)
 JOIN_ATTEMPTS = 3
 JOIN_RETRY_S = 2.0
 # The address this process's Ray connection was made for by a sweep ("local" for an instance of its own); a connection
@@ -531,6 +532,10 @@ def _join(ray: Any, execution: ExecutionSpec, options: Mapping[str, Any]) -> Non
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise WorkbenchError(f"execution.address '{address}': no Ray cluster answers there ({reason}) — {_START_HINT}") from None
+        if answer is _SILENT:
+            raise WorkbenchError(f"execution.address '{address}': something takes the connection there but does not answer "
+                                 f"within {ANSWER_TIMEOUT_S:g} s, as Ray's gRPC port does at once (a stuck head node, a tunnel "
+                                 f"whose far end hangs, or not Ray; with TLS set RAY_USE_TLS=1) — {_START_HINT}")
         if answer is not None and answer[3:4] != _HTTP2_SETTINGS:
             shown = " ".join(answer.decode("latin-1").split())[:60] or "it closed the connection"
             raise WorkbenchError(f"execution.address '{address}': something answers there, but not Ray ({shown!r}) — use the "
@@ -549,10 +554,11 @@ def _join(ray: Any, execution: ExecutionSpec, options: Mapping[str, Any]) -> Non
 
 
 def _grpc_answer(endpoint: tuple[str, int]) -> bytes | None:
-    """The first bytes the server at ``endpoint`` sends to an HTTP/2 client (None: it sent nothing in time, or it speaks
-    TLS, which this does not check). Ray's GCS and its Ray Client server speak gRPC and answer with a SETTINGS frame; a
-    port of something else (the dashboard, a web server, the GCS port written as ray://) held ``ray.init`` for minutes
-    (the GCS) or 30 s (Ray Client) before Ray gave up, if ever."""
+    """The first bytes the server at ``endpoint`` sends to an HTTP/2 client (``_SILENT``: nothing within
+    ``ANSWER_TIMEOUT_S``; None: it speaks TLS, which this does not check). Ray's GCS and its Ray Client server speak gRPC
+    and answer with a SETTINGS frame; a port of something else (the dashboard, a web server, the GCS port written as
+    ray://) or one that never answers (a stuck head, a tunnel whose far end hangs) held ``ray.init`` for minutes (the
+    GCS: for good) or 30 s (Ray Client) before Ray gave up, if ever."""
     with socket.create_connection(endpoint, timeout=REACH_TIMEOUT_S) as conn:
         if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
             return None
@@ -561,7 +567,7 @@ def _grpc_answer(endpoint: tuple[str, int]) -> bytes | None:
         try:
             return conn.recv(64)
         except TimeoutError:
-            return None
+            return _SILENT
 
 
 def _broken(execution: ExecutionSpec, exc: ConnectionError) -> Exception:
