@@ -64,18 +64,11 @@ def test_a_port_of_something_else_than_ray_is_one_line_at_once(wb_settings, sche
     web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
     threading.Thread(target=web.serve_forever, daemon=True).start()
     address = f"{scheme}127.0.0.1:{web.server_address[1]}"
-    models = {"ollama:scripted": ScriptedModel(lambda p: "fine", model_id="ollama:scripted"),
-              MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
-    spec = spec_of("ray", ["ollama:scripted"], execution={"backend": "ray", "address": address})
-    started = time.monotonic()
     try:
-        with pytest.raises(WorkbenchError) as info:
-            wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
+        message = _refusal_at_once(address, wb_settings)
     finally:
         web.shutdown()
         web.server_close()
-    message = str(info.value)
-    assert "\n" not in message and time.monotonic() - started < 20, message
     assert message.startswith(f"execution.address '{address}': something answers there, but not Ray ('"), message
     assert not ray.is_initialized()
 
@@ -102,20 +95,26 @@ def test_a_port_that_takes_the_connection_but_never_answers_is_one_line_at_once(
 
     threading.Thread(target=take, daemon=True).start()
     address = f"{scheme}127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        message = _refusal_at_once(address, wb_settings)
+    finally:
+        for conn in [silent, *held]:
+            conn.close()
+    assert message.startswith(f"execution.address '{address}': something takes the connection there but does not answer"), message
+    assert not ray.is_initialized()
+
+
+def _refusal_at_once(address: str, wb_settings: Any) -> str:
+    """The one line a sweep on the Ray cluster at ``address`` is refused with, asserted to come within 20 s."""
     models = {"ollama:scripted": ScriptedModel(lambda p: "fine", model_id="ollama:scripted"),
               MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     spec = spec_of("ray", ["ollama:scripted"], execution={"backend": "ray", "address": address})
     started = time.monotonic()
-    try:
-        with pytest.raises(WorkbenchError) as info:
-            wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
-    finally:
-        for conn in [silent, *held]:
-            conn.close()
+    with pytest.raises(WorkbenchError) as info:
+        wb.run(spec, models=models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False)
     message = str(info.value)
     assert "\n" not in message and time.monotonic() - started < 20, message
-    assert message.startswith(f"execution.address '{address}': something takes the connection there but does not answer"), message
-    assert not ray.is_initialized()
+    return message
 
 
 class FlakyRay:
