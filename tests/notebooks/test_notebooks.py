@@ -58,6 +58,11 @@ def html_rows(c: Any) -> int:
     return body.count("<tr>")
 
 
+def html_columns(c: Any) -> list[str]:
+    html = next(o.data["text/html"] for o in c.outputs if o.output_type == "execute_result" and "text/html" in o.data)
+    return re.findall(r"<th>([^<]+)</th>", html.split("<tbody>", 1)[0])
+
+
 def has_widget(c: Any) -> bool:
     return any(WIDGET in o.get("data", {}) for o in c.outputs)
 
@@ -74,6 +79,8 @@ def test_quickstart(project: Path, shared_home: Path) -> None:
     table = cell(book, "leaderboard-table")
     assert re.search(r"^2 variants, 0 failed; sweep run [0-9a-f]{32}$", stdout(table), re.M)
     assert html_rows(table) == 2
+    # the columns the quickstart's labelled sweep has, all shown (a user's sweep without labels shows fewer, not a KeyError)
+    assert html_columns(table) == ["variant", "status", "hit_at_k", "mrr", "token_f1", "semantic_similarity", "latency_p50_s"]
     for tag in ("grid-builder", "run-panel", "leaderboard", "inspector", "chunk-explorer"):
         assert has_widget(cell(book, tag)), tag
     mlflow = client(project)
@@ -89,6 +96,7 @@ def test_chunking_lab(project: Path, shared_home: Path) -> None:
     printed = stdout(table)
     assert "12 retrieval variants x 24 questions, no model calls" in printed
     assert html_rows(table) == 12
+    assert html_columns(table) == ["variant", "chunks", "mean_chunk_chars", "hit_at_k", "recall_at_k", "mrr", "precision_at_k"]
     assert "mrr (higher is better)" in stdout(cell(book, "compare"))
     assert has_widget(cell(book, "chunk-explorer")) and has_widget(cell(book, "leaderboard"))
     mlflow = client(project)
