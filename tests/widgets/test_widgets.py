@@ -1544,3 +1544,20 @@ def test_grid_builder_takes_a_file_of_documents_as_the_corpus_whatever_the_glob_
     spec = builder.spec()
     assert spec.corpus is not None and (spec.corpus.path, spec.corpus.glob) == (str(tmp_path / "docs.jsonl"), "**/*.md")
     assert "error" not in builder.summary.value.lower()
+
+
+def test_chunk_explorer_counts_only_the_labelled_questions_its_retrieval_metrics_cover(cfg: Settings) -> None:
+    """Three questions, two with labelled sources: the score line said "3 questions" though hit@k covers two."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"question": ["How early are flights booked?", "Who approves leave?", "Is there a canteen?"],
+                          "source_ids": [["travel"], ["leave"], []]})
+    spec = handbook_spec().model_copy(update={"dataset": None, "corpus": None})
+    explorer = ChunkExplorer(MEMORY_DOCS, ChunkerSpec(strategy="markdown", size=600, overlap=0), experiment=spec,
+                             run_options={"dataset": frame, "settings": cfg, "models": fakes()})
+    assert explorer.score_retrieval() is not None, explorer.scores.value
+    assert "over 2 labelled questions of 3 · sweep" in explorer.scores.value
+    explorer = ChunkExplorer(MEMORY_DOCS, ChunkerSpec(strategy="markdown", size=600, overlap=0), experiment=spec,
+                             run_options={"dataset": memory_questions(), "settings": cfg, "models": fakes()})
+    assert explorer.score_retrieval() is not None, explorer.scores.value
+    assert "over 2 labelled questions · sweep" in explorer.scores.value  # all labelled: no "of 2"

@@ -321,7 +321,10 @@ class ChunkExplorer(w.VBox):
             rows.append(f"{esc(v.variant.retrieval.label)}: " + ", ".join(
                 f"{name} <b>{m[name]:.3f}</b>" for name in ("hit_at_k", "recall_at_k", "mrr") if name in m))
         notes = "".join(f"<div class='wb-muted'>{esc(note)}</div>" for note in sweep.notes)
-        return "<br>".join(rows) + f"<div class='wb-muted'>{len(sweep.dataset)} questions · sweep {esc(sweep.parent_run_id or '')}</div>{notes}"
+        # retrieval metrics are averaged over the questions with labelled sources only: count those, and all of them
+        total, labelled = len(sweep.dataset), sum(1 for c in sweep.dataset.cases if c.source_ids)
+        count = f"over {labelled} labelled question{'' if labelled == 1 else 's'}" + ("" if labelled == total else f" of {total}")
+        return "<br>".join(rows) + f"<div class='wb-muted'>{count} · sweep {esc(sweep.parent_run_id or '')}</div>{notes}"
 
     def _loaded_embedder(self) -> Embedder:
         """The embedding model (its tokenizer, not its weights, is what the explorer uses), loaded once."""
