@@ -325,6 +325,17 @@ def test_an_answer_with_no_letter_or_digit_answers_nothing(scorers, answer: str)
     assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
 
 
+@pytest.mark.parametrize("answer", ["", "   ", "...", "\n---\n"])
+def test_an_answer_of_nothing_is_explained_as_an_empty_answer_not_a_refusal(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # "..." counted as a false refusal explained "declined an answerable item": the inspector said the model declined
+    # when it had answered nothing. It is scored as an empty answer is (counted with the refusals), and said to be one.
+    over = run_scorers(scorers, ctx(answer=answer))["false_refusal"]
+    assert over.value == 1.0 and over.explanation == "answered nothing (an empty answer, counted with the false refusals)"
+    unanswerable = run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"]
+    assert unanswerable.value == 1.0 and unanswerable.explanation == "answered nothing (an empty answer, counted as declining)"
+    assert run_scorers(scorers, ctx(answer="I don't know."))["false_refusal"].explanation == "declined an answerable item"
+
+
 def test_refusal_detection_takes_linear_time_on_a_long_run_of_spaces() -> None:
     # a degenerate answer ('.' then thousands of spaces) made the refusal pattern backtrack quadratically: 20 s for
     # 20,000 spaces, in every refusal scorer and in a router's escalation check
