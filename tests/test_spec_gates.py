@@ -62,6 +62,11 @@ def load(tmp_path: Path, models: str, gate: str, extra: str = "") -> object:
     ("", "{kind: metric, metric: token_f1, min: 0.3}", "",
      "promotion.gates[1].metric: 'token_f1' scores answers, and this experiment has no models (it only retrieves) — gate on "
      "one of: hit_at_k, recall_at_k, mrr, precision_at_k, context_injection, latency_p50_s, latency_p95_s, questions"),
+    (GEMMA, "{kind: metric, metric: metadata.year, min: 2020}", "",  # said "unknown metric", listing the metrics
+     "promotion.gates[1].metric: 'metadata.year' is a column of the dataset, not a metric — a gate checks a metric the "
+     "runs log (this experiment logs: hit_at_k, "),
+    (GEMMA, "{kind: beats_holder, metric: metadata.difficulty}", "",
+     "promotion.gates[1].metric: 'metadata.difficulty' is a column of the dataset, not a metric — "),
     (GEMMA, "{kind: max_failed_rate, scorer: faithfulnes, rate: 0.1}", "judge: local:gemma3-270m\n",
      "promotion.gates[1].scorer: unknown scorer 'faithfulnes' — did you mean 'faithfulness'? (this experiment scores: "),
 ])

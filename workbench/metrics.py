@@ -27,11 +27,13 @@ __all__ = [
     "SUCCESS_METRIC",
     "SUCCESS_THRESHOLD",
     "Direction",
+    "METADATA_PREFIX",
     "JudgeUsage",
     "Score",
     "ScorerEntry",
     "cosine",
     "cost_per_success",
+    "dataset_column_problem",
     "direction",
     "fraction_bound_problem",
     "higher_is_better",
@@ -305,6 +307,18 @@ def cost_per_success(
     if successes == 0:
         return math.inf if total > 0 else None
     return total / successes
+
+
+# -- a dataset's own columns ------------------------------------------------------------------------------------------
+
+# the prefix of the per-question columns holding a dataset's own fields: what questions are sliced by, never a score
+METADATA_PREFIX = "metadata."
+
+
+def dataset_column_problem(name: str) -> str | None:
+    """The start of one line when ``name`` is a dataset's own column (``metadata.year``), which no scorer logs, so no
+    gate or comparison can check it as a metric; None for any other name (pure). Each caller adds what to do there."""
+    return f"'{name}' is a column of the dataset, not a metric" if name.startswith(METADATA_PREFIX) else None
 
 
 # -- refusals ---------------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from workbench.config import shown_uri
 from workbench.datasets import Corpus, Dataset, Document, EvalCase, Source
 from workbench.errors import WorkbenchError
 from workbench.grid import Variant
-from workbench.metrics import LEADERBOARD_METRICS, Score, direction, scorer_entries
+from workbench.metrics import LEADERBOARD_METRICS, METADATA_PREFIX, Score, direction, scorer_entries
 from workbench.models import (
     CONTEXT_ADVICE, DEFAULT_CONTEXT_WINDOW, Generation, embedder_input_tokens, embedder_unknown_share, runs_locally, trained_context,
     window_advice,
@@ -262,9 +262,6 @@ def routing_columns(record: QuestionRecord) -> dict[str, Any]:
         ],
     }
 
-
-# the prefix of the per-question columns holding a dataset's own fields: what questions are sliced by, never a score
-METADATA_PREFIX = "metadata."
 
 
 def metadata_columns(case: EvalCase) -> dict[str, Any]:

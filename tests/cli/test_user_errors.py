@@ -113,6 +113,15 @@ def cli(p: Project, *args: str) -> int:
      "workbench gate: argument --min: 'high' is not a number — see 'workbench gate --help'"),
     (["gate", "promo", "--metric", "token_f1", "--max", "nan"],
      "workbench gate: argument --max: 'nan' is not a finite number — see 'workbench gate --help'"),
+    # said to slice the questions with Python code (wb.compare({v.variant.name: ...})) on the command line
+    (["gate", "promo", "--metric", "metadata.year", "--min", "0.1"],
+     "--metric metadata.year: 'metadata.year' is a column of the dataset, not a metric — give a metric the runs log "
+     "('workbench compare promo' lists them); to check only the questions of one year, run the experiment on a dataset "
+     "of those questions"),
+    (["compare", "promo", "--metric", "token_f1", "--metric", "metadata.year"],
+     "--metric metadata.year: 'metadata.year' is a column of the dataset, not a metric — give a metric the runs log "
+     "('workbench compare promo' lists them); to compare only the questions of one year, run the experiment on a dataset "
+     "of those questions"),
     (["gate", "nosuch", "--metric", "token_f1", "--min", "0.1"], "'nosuch' is neither an experiment nor a run in {uri} — see 'workbench list'"),
 ])
 def test_compare_and_gate(project: Project, capsys: pytest.CaptureFixture[str], args: list[str], expected: str) -> None:

@@ -74,6 +74,17 @@ def test_a_metric_gate_on_a_scorer_that_failed_on_every_row_says_so_not_to_add_i
     assert result.detail.startswith("scorer 'faithfulness' failed on all 3 rows it scored in run held ")
 
 
+def test_a_gate_on_a_dataset_column_says_it_is_no_metric() -> None:
+    # metric: metadata.year failed "was not logged for run run — add its scorer to the experiment and re-run": no
+    # scorer logs a dataset's column (a gates file passed to `workbench promote --gates` is not checked at load)
+    ev = evidence({"questions": 20.0, "token_f1": 0.6}, scores([0.5, 0.5]))
+    for gate in (MetricGate(metric="metadata.year", min=2020), BeatsHolderGate(metric="metadata.year")):
+        result = evaluate_gates([gate], ev, Holder("3", evidence({}, scores([0.4, 0.4]), config="c0"))).results[0]
+        assert not result.passed and result.detail.startswith(
+            "'metadata.year' is a column of the dataset, not a metric — a gate checks a metric the run logs, e.g. token_f1"), result.detail
+        assert "scorer" not in result.detail
+
+
 def test_metric_gate_needs_a_bound() -> None:
     with pytest.raises(ValueError, match="needs 'min' or 'max'"):
         MetricGate(metric="token_f1")

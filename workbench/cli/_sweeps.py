@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.cli._inputs import _experiment_argument, _missing_sqlite_store, _store
 from workbench.cli._output import _printable
 from workbench.errors import WorkbenchError
+from workbench.metrics import METADATA_PREFIX, dataset_column_problem
 from workbench.tracking import shown_uri
 
 if TYPE_CHECKING:
@@ -79,7 +80,19 @@ def _inputs_changed(sweep: LoggedRun, before: LoggedRun) -> str:
     return said
 
 
+def _refuse_dataset_columns(args: argparse.Namespace, action: str) -> None:
+    """``--metric metadata.year``: a dataset's column, not a metric. The library's refusal shows Python code to slice
+    the questions with, which the command line cannot run; said here with what the command line can do instead."""
+    for metric in args.metric or ():
+        column = dataset_column_problem(metric)
+        if column is not None:
+            raise WorkbenchError(f"--metric {metric}: {column} — give a metric the runs log ('workbench compare {args.experiment}' "
+                                 f"lists them); to {action} only the questions of one {metric.removeprefix(METADATA_PREFIX)}, "
+                                 "run the experiment on a dataset of those questions")
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
+    _refuse_dataset_columns(args, "compare")
     uri = _store(args, must_exist=True)
     args = _experiment_argument(args, uri)
     report = _comparison(args, args.metric, uri)
@@ -108,6 +121,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         raise WorkbenchError("gate needs --min, --max or --baseline — e.g. workbench gate EXPERIMENT --metric token_f1 --min 0.5")
     if args.min is not None and args.max is not None and args.min > args.max:
         raise WorkbenchError(f"--min {args.min:g} is above --max {args.max:g}: no variant could pass — swap them, or drop one")
+    _refuse_dataset_columns(args, "check")
     metrics = list(dict.fromkeys(args.metric))  # `--metric token_f1 --metric $METRIC` checks token_f1 once
     uri = _store(args, must_exist=True)
     args = _experiment_argument(args, uri)

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from workbench.comparison._metrics import COST_PER_SUCCESS, higher_is_better
 from workbench.comparison._tables import VariantTable
 from workbench.errors import DataError, WorkbenchError
-from workbench.results import METADATA_PREFIX, ROUTING_COLUMNS
+from workbench.metrics import METADATA_PREFIX
+from workbench.results import ROUTING_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

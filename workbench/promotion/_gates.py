@@ -23,7 +23,7 @@ from workbench.comparison import (
     paired_bootstrap,
     verdict,
 )
-from workbench.results import METADATA_PREFIX
+from workbench.metrics import METADATA_PREFIX, dataset_column_problem, scorer_entries
 from workbench.spec import (
     BeatsHolderGate,
     GateSpec,
@@ -143,6 +143,16 @@ class GateReport:
 
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
+
+
+def _dataset_column_gate(gate: MetricGate | BeatsHolderGate, ev: Evidence) -> GateResult:
+    """A gate naming a dataset's column (``metadata.year``): it failed as "not logged — add its scorer", and no scorer
+    logs one."""
+    example = next((m for m in ev.metrics if m in scorer_entries()), "token_f1")
+    column = gate.metric.removeprefix(METADATA_PREFIX)
+    return GateResult(gate.metric, gate.kind, False, None, f"{dataset_column_problem(gate.metric)} — a gate checks a metric the "
+                      f"run logs, e.g. {example}; to see the variants on the questions of one {column}, slice a sweep's "
+                      f"records_frame() by '{gate.metric}' in a notebook")
 
 
 def _metric_gate(gate: MetricGate, ev: Evidence) -> GateResult:
@@ -296,7 +306,9 @@ def evaluate_gates(gates: Sequence[GateSpec], candidate: Evidence, holder: Holde
                                       "(workbench promote --gates FILE)"),))
     results: list[GateResult] = []
     for gate in gates:
-        if isinstance(gate, MetricGate):
+        if isinstance(gate, (MetricGate, BeatsHolderGate)) and dataset_column_problem(gate.metric) is not None:
+            results.append(_dataset_column_gate(gate, candidate))
+        elif isinstance(gate, MetricGate):
             results.append(_metric_gate(gate, candidate))
         elif isinstance(gate, MinQuestionsGate):
             results.append(_min_questions(gate, candidate))

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from workbench.metrics import fraction_bound_problem, scorer_entries
+from workbench.metrics import dataset_column_problem, fraction_bound_problem, scorer_entries
 from workbench.spec._base import _fraction_not_percent, _Spec
 
 
@@ -159,6 +159,9 @@ class LoggedMetrics:
         """Why a gate on ``metric`` could never pass a run of the experiment, and what to do; None when it could.
         ``per_question``: the gate pairs questions' values (``beats_holder``), so a run's aggregate is none."""
         entries = scorer_entries()
+        column = dataset_column_problem(metric)
+        if column is not None:  # was "unknown metric 'metadata.year'", as if misspelt
+            return f"{column} — a gate checks a metric the runs log (this experiment logs: {self._shown()})"
         if per_question:
             if metric in self.scores or (self.answers and metric in _QUESTION_MEASUREMENTS and (metric != "cost_usd" or self.unpriced is None)):
                 return None
