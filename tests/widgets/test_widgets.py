@@ -73,6 +73,30 @@ def test_grid_builder_counts_a_routers_strong_calls_and_says_the_judge_calls_too
     assert judged.model_calls() == 4 and "= <b>4</b> model calls and the judge's" in judged.summary.value
 
 
+def test_grid_builder_offers_files_of_documents_as_corpora_not_datasets(tmp_path: Path) -> None:
+    """The corpus drop-down offered folders only: a file of documents (JSONL, CSV, Parquet) had to be typed."""
+    (tmp_path / "experiments").mkdir()
+    data = tmp_path / "datasets"
+    (data / "kb").mkdir(parents=True)
+    (data / "docs.jsonl").write_text('{"id": "travel", "text": "Book flights early."}\n', encoding="utf-8")
+    (data / "notes.csv").write_text("id,text\nleave,Managers approve leave.\n", encoding="utf-8")
+    (data / "pages.parquet").write_bytes(b"PAR1")  # read by load_corpus only: its first bytes are no header
+    (data / "questions.jsonl").write_text('{"question": "How early?", "reference": "14 days"}\n', encoding="utf-8")
+    (data / "labels.csv").write_text("case_id,metric,label\nq1,faithfulness,1\n", encoding="utf-8")
+    (data / ".hidden.jsonl").write_text('{"id": "x", "text": "y"}\n', encoding="utf-8")
+    (data / "readme.md").write_text("# notes\n", encoding="utf-8")
+    builder = GridBuilder(base_dir=tmp_path / "experiments")
+    assert builder.corpus.options == ("python-reference", "../datasets/docs.jsonl", "../datasets/kb", "../datasets/notes.csv",
+                                      "../datasets/pages.parquet")
+    assert "../datasets/questions.jsonl" in builder.dataset.options
+    builder.corpus.value = "../datasets/docs.jsonl"
+    assert builder.spec().corpus.path == "../datasets/docs.jsonl"  # type: ignore[union-attr]
+    for i in range(30):  # an export of many files next to the experiment: the list stays short
+        (tmp_path / "experiments" / f"part-{i:02d}.jsonl").write_text('{"text": "t"}\n', encoding="utf-8")
+    many = GridBuilder(base_dir=tmp_path / "experiments").corpus.options
+    assert len(many) <= 25 and list(many[1:]) == sorted(many[1:]) and "../datasets/kb" in many
+
+
 def test_grid_builder_counts_variants_and_model_calls_as_the_grid_changes() -> None:
     builder = GridBuilder(handbook_spec())
     assert (builder.variant_count(), builder.questions(), builder.model_calls()) == (2, 2, 4)

@@ -20,7 +20,7 @@ Where each part lives:
     _paths          paths as typed (either Unicode form), and what to do about one that does not exist (one written from
                     the current folder, not the experiment's)
     _folders        corpus folders: glob, exclude and hidden files, the folder's check, the fixes suggested; which
-                    files hold documents a line or a row (is_documents_file)
+                    files hold documents a line or a row (is_documents_file, reads_as_documents)
     _corpus         load_corpus: the built-in reference, documents in memory, a file of documents (JSONL, CSV,
                     Parquet), a folder's files as documents
 """
@@ -28,7 +28,9 @@ Where each part lives:
 from workbench.datasets._corpus import load_corpus, python_reference_corpus
 from workbench.datasets._dataset import check_limit, load_dataset
 from workbench.datasets._dataset_files import csv_header, other_separator
-from workbench.datasets._folders import PYTHON_REFERENCE, check_corpus_folder, is_documents_file, left_out_fix, pattern_inside_folder
+from workbench.datasets._folders import (
+    PYTHON_REFERENCE, check_corpus_folder, is_documents_file, left_out_fix, pattern_inside_folder, reads_as_documents,
+)
 from workbench.datasets._formats import FORMAT_PACKAGES, Extracted, TextCache, file_format
 from workbench.datasets._models import REFUSAL_CATEGORIES, Corpus, Dataset, Document, EvalCase, document_id
 from workbench.datasets._pages import (
@@ -78,4 +80,5 @@ __all__ = [
     "pattern_inside_folder",
     "python_reference_corpus",
     "read_text",
+    "reads_as_documents",
 ]

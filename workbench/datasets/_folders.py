@@ -260,6 +260,24 @@ def is_documents_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in DOCUMENT_FILE_SUFFIXES
 
 
+def reads_as_documents(path: str | Path) -> bool:
+    """Whether ``path`` is a file of documents as far as its first line tells (it reads that line, nothing more): a
+    ``is_documents_file`` whose first line (after Excel's ``sep=,``) names a ``text`` field or column, as documents
+    have; a dataset's names a ``question`` and a labels file neither. A Parquet file is taken at its name (its first
+    bytes are its values)."""
+    path = Path(path)
+    if not is_documents_file(path) or not path.is_file():
+        return False
+    if path.suffix.lower() == ".parquet":
+        return True
+    with contextlib.suppress(OSError), path.open("rb") as file:
+        first = file.readline(8192).decode("utf-8", "replace")
+        if first.lstrip("\ufeff").startswith("sep="):
+            first = file.readline(8192).decode("utf-8", "replace")
+        return bool(re.search(r"\btext\b", first))
+    return False
+
+
 def check_not_a_dataset(path: Path) -> None:
     """Refuse a file of documents that is the dataset's file (its first line holds a ``question``), typed where the corpus goes.
 

@@ -10,7 +10,7 @@ import ipywidgets as w
 
 import workbench as wb
 from workbench.config import LARGE_GRID
-from workbench.datasets import PYTHON_REFERENCE, check_corpus_folder, is_documents_file
+from workbench.datasets import PYTHON_REFERENCE, check_corpus_folder, is_documents_file, reads_as_documents
 from workbench.errors import DataError, WorkbenchError
 from workbench.grid import plan_grid
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, check_model_id
@@ -175,6 +175,19 @@ def _candidates(base: Path, patterns: Sequence[str], dirs: bool = False) -> list
     return list(dict.fromkeys(found))
 
 
+# the most files of documents the corpus drop-down offers (an export of 500 JSONL files next to the experiment would
+# bury its folders); any other is typed
+_MAX_CORPUS_FILES = 20
+
+
+def _corpus_candidates(base: Path) -> list[str]:
+    """Corpus folders and files of documents next to the experiment (not datasets: ``reads_as_documents``), sorted,
+    relative to it; the folders all, the files up to ``_MAX_CORPUS_FILES``."""
+    folders = _candidates(base, [], dirs=True)
+    files = [p for p in _candidates(base, ["*"]) if reads_as_documents(base / p)]
+    return sorted([*folders, *files[:_MAX_CORPUS_FILES]])
+
+
 # under the count of a grid the RunPanel and workbench run refuse unasked, so it is seen before Run is pressed
 _LARGE_NOTE = (f'<div class="wb-error">More than {LARGE_GRID:,} variants: a RunPanel runs them only when built with '
                "allow_large_grid=True, workbench run only with --yes — cut an axis, or ask for them by name</div>")
@@ -228,7 +241,7 @@ class GridBuilder(w.VBox):
         self.limit = w.BoundedIntText(value=limit, min=0, max=max(1_000_000, limit), description="limit", tooltip=_LIMIT_TIP,
                                       layout=w.Layout(width="180px"))
         corpus_value = s.corpus.builtin or s.corpus.path or "" if s.corpus else ""
-        self.corpus = w.Combobox(value=corpus_value, options=[PYTHON_REFERENCE, *_candidates(base, [], dirs=True)], description="corpus",
+        self.corpus = w.Combobox(value=corpus_value, options=[PYTHON_REFERENCE, *_corpus_candidates(base)], description="corpus",
                                  ensure_option=False, layout=w.Layout(width="460px"))
         # read when typed (Enter, or leaving the field), not at each key: every new pattern walks the corpus folder
         self.glob = w.Text(value=s.corpus.glob if s.corpus else "**/*.md", description="files", layout=w.Layout(width="220px"),
