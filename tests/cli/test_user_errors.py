@@ -621,14 +621,12 @@ def test_a_password_in_the_store_uri_is_never_printed(project: Project, capsys: 
 def test_a_password_in_the_store_uri_is_neither_printed_nor_on_the_mlflow_command_line(
         command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """``ps`` shows every user a process's command line: the store's password reaches mlflow through its environment."""
-    import os
 
     store = "postgresql://alice:hunter2-secret@db.example.com:5432/mlflow"
     execs: list[tuple[list[str], dict[str, str]]] = []
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
-    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append((list(argv), dict(env))))
-    monkeypatch.setattr(os, "execv", lambda path, argv: execs.append((list(argv), dict(os.environ))))
+    monkeypatch.setattr("workbench.cli._servers._supervise", lambda cmd, env: execs.append((list(cmd), dict(env))) or 0)
     monkeypatch.setattr("workbench.cli._servers.check_store", lambda uri, must_exist: None)  # db.example.com is not there
     port = ["--port", str(free_port())]  # `ui` and `server` refuse a port in use
     argv = ["--tracking-uri", store, "ui", *port] if command == "ui" else ["server", "--backend-store-uri", store, *port]
@@ -645,7 +643,6 @@ def test_the_ui_starts_without_mlflows_job_runner_unless_asked(
         command: str, given: str | None, expected: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """MLflow's job runner is 8 more processes (1.3 GB, 25 s of CPU at start): ``workbench ui``, a viewer, starts without
     it unless MLFLOW_SERVER_ENABLE_JOB_EXECUTION is set; a team's ``workbench server`` keeps MLflow's default."""
-    import os
 
     execs: list[dict[str, str]] = []
     monkeypatch.chdir(tmp_path)
@@ -654,7 +651,7 @@ def test_the_ui_starts_without_mlflows_job_runner_unless_asked(
         monkeypatch.delenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", raising=False)
     else:
         monkeypatch.setenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", given)
-    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(dict(env)))
+    monkeypatch.setattr("workbench.cli._servers._supervise", lambda cmd, env: execs.append(dict(env)) or 0)
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     port = ["--port", str(free_port())]
     argv = ["--tracking-uri", store, "ui", *port] if command == "ui" else ["server", "--backend-store-uri", store, *port]
@@ -666,13 +663,12 @@ def test_server_serves_the_store_its_tracking_uri_names(tmp_path: Path, capsys: 
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """``workbench --tracking-uri sqlite:///team.db server`` (as ``ui`` takes it) served, and created, the project's
     own mlruns/mlflow.db instead: the team's runs went to another store, silently."""
-    import os
 
     execs: list[dict[str, str]] = []
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
     monkeypatch.delenv("MLFLOW_BACKEND_STORE_URI", raising=False)
-    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(dict(env)))
+    monkeypatch.setattr("workbench.cli._servers._supervise", lambda cmd, env: execs.append(dict(env)) or 0)
     team = f"sqlite:///{tmp_path / 'team.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mine' / 'mlflow.db'}")  # not the server's store
     assert main(["--tracking-uri", team, "server", "--port", str(free_port())]) == 0
@@ -713,14 +709,13 @@ def test_a_server_for_other_machines_answers_the_address_it_prints(
         given: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """``--host 0.0.0.0`` printed ``MLFLOW_TRACKING_URI=http://localhost:5000`` where /etc/hosts maps the machine's name
     to 127.0.0.1, and MLflow refused every request addressed to the machine's name ("Invalid Host header", 403)."""
-    import os
     import socket
 
     execs: list[list[str]] = []
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
     monkeypatch.delenv("MLFLOW_SERVER_ALLOWED_HOSTS", raising=False)
-    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(list(argv)))
+    monkeypatch.setattr("workbench.cli._servers._supervise", lambda cmd, env: execs.append(list(cmd)) or 0)
     monkeypatch.setattr(socket, "getfqdn", lambda *a: "localhost")
     monkeypatch.setattr(socket, "gethostname", lambda: "gpu-box-3")
     port = free_port()
@@ -744,7 +739,7 @@ def test_an_empty_store_uri_is_refused_not_read_as_no_option(argv: list[str], tm
     runner's folder, lost with it, and ``server --backend-store-uri ""`` served the project's own store."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
-    monkeypatch.setattr(os, "execve", lambda path, argv, env: pytest.fail("mlflow started"))
+    monkeypatch.setattr("workbench.cli._servers._supervise", lambda cmd, env: pytest.fail("mlflow started"))
     line = one_line(capsys, main(argv))
     assert "-uri: is empty (an unset variable?) — give the store's URI, or leave the option out — see 'workbench" in line, line
     assert list(tmp_path.iterdir()) == []
@@ -764,7 +759,7 @@ def test_ui_and_server_on_a_port_in_use_is_one_line_and_starts_nothing(
     execs: list[list[str]] = []
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
-    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(list(argv)))
+    monkeypatch.setattr("workbench.cli._servers._supervise", lambda cmd, env: execs.append(list(cmd)) or 0)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -779,13 +774,12 @@ def test_ui_and_server_on_a_port_in_use_is_one_line_and_starts_nothing(
 def test_ui_over_a_tracking_server_says_to_browse_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # with MLFLOW_TRACKING_URI pointing at the team server (README, Scaling out), `mlflow ui` ended in a traceback
-    import os
 
     execs: list[list[str]] = []
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://alice:hunter2-secret@mlflow.example.internal:5000")
-    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(list(argv)))
+    monkeypatch.setattr("workbench.cli._servers._supervise", lambda cmd, env: execs.append(list(cmd)) or 0)
     line = one_line(capsys, main(["ui"]))
     assert line == ("http://alice:***@mlflow.example.internal:5000 is a tracking server, which is its own UI — browse it; "
                     "workbench ui serves a store on disk or in a database (--tracking-uri sqlite:///...)")
@@ -804,7 +798,6 @@ def test_a_database_store_that_refuses_is_one_line_before_the_server_starts(
         scheme: str, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """MLflow retried a refused login for 2 minutes, a warning per try, then a traceback (one quoting the password for
     postgres://): the store is tried once, before mlflow starts."""
-    import os
     import socket
 
     with socket.socket() as s:  # a port nothing listens on
@@ -813,7 +806,7 @@ def test_a_database_store_that_refuses_is_one_line_before_the_server_starts(
     execs: list[list[str]] = []
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
-    monkeypatch.setattr(os, "execve", lambda path, argv, env: execs.append(list(argv)))
+    monkeypatch.setattr("workbench.cli._servers._supervise", lambda cmd, env: execs.append(list(cmd)) or 0)
     store = f"{scheme}://alice:hunter2-secret@127.0.0.1:{port}/mlflow"
     line = one_line(capsys, main(["server", "--backend-store-uri", store]))
     assert line == f"tracking store {scheme}://alice:***@127.0.0.1:{port}/mlflow: {problem.format(port=port)}"

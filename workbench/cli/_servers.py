@@ -1,5 +1,6 @@
 """``workbench ui`` and ``workbench server``: MLflow's UI over this project's store, and a team's tracking server. Each
-checks its address and store first, then becomes the ``mlflow`` process.
+checks its address and store first, then runs the ``mlflow`` process and every process it starts in a process group of
+their own, which it ends as a whole when it is stopped.
 """
 
 from __future__ import annotations
@@ -7,7 +8,10 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
@@ -24,9 +28,8 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     _check_port(args.host, args.port)
     cfg.artifact_root.mkdir(parents=True, exist_ok=True)
     print(f"MLflow UI for {shown_uri(cfg.tracking_uri)} on http://{args.host}:{args.port}  (Ctrl+C to stop)", flush=True)
-    _exec_mlflow(["ui", "--default-artifact-root", cfg.artifact_root.as_uri(), "--host", args.host, "--port", str(args.port)],
-                 store=cfg.tracking_uri, jobs=False)
-    return 0  # pragma: no cover - execve does not return
+    return _run_mlflow(["ui", "--default-artifact-root", cfg.artifact_root.as_uri(), "--host", args.host, "--port", str(args.port)],
+                       store=cfg.tracking_uri, jobs=False)
 
 
 def _cmd_server(args: argparse.Namespace) -> int:
@@ -57,8 +60,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
     shown = shown_uri(store)  # never print the store's password
     print(f"MLflow server on {shown}, artifacts in {destination}. Point sweeps and notebooks at it with:\n"
           f"  MLFLOW_TRACKING_URI=http://{reachable}:{args.port}", flush=True)
-    _exec_mlflow(options, store=store)
-    return 0  # pragma: no cover - execve does not return
+    return _run_mlflow(options, store=store)
 
 
 def _check_port(host: str, port: int) -> None:
@@ -112,16 +114,100 @@ def _machine_name(fqdn: str, hostname: str) -> str:
     return hostname if fqdn in loopback or fqdn.startswith("localhost.") else fqdn
 
 
-def _exec_mlflow(options: list[str], *, store: str, jobs: bool = True) -> None:
-    """Become ``python -m mlflow OPTIONS`` over the tracking store ``store``.
+def _run_mlflow(options: list[str], *, store: str, jobs: bool = True) -> int:
+    """Run ``python -m mlflow OPTIONS`` over the tracking store ``store`` until it ends or this process is stopped.
 
     The store URI goes through the environment (``mlflow ui`` and ``mlflow server`` read MLFLOW_BACKEND_STORE_URI), so
     its password is not in the process's command line, where ``ps`` shows it to every user of the machine.
     ``jobs=False``: without MLflow's job runner, unless MLFLOW_SERVER_ENABLE_JOB_EXECUTION says otherwise. It runs
     the jobs MLflow's UI launches (scorers, prompt optimisation) in 8 more processes, 1.3 GB and 25 s of CPU at start
     on 2 cores: a UI to compare runs does without them.
+
+    Returns:
+        0 when stopped by SIGINT (Ctrl+C), SIGTERM or SIGHUP, as a server is meant to stop; else mlflow's exit code.
     """
     env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": store}
     if not jobs:
         env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    os.execve(sys.executable, [sys.executable, "-m", "mlflow", *options], env)
+    return _supervise([sys.executable, "-m", "mlflow", *options], env)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_GRACE_S = 5.0  # for mlflow to stop its web server (uvicorn ends idle keep-alive connections at once)
+
+
+def _supervise(cmd: list[str], env: dict[str, str]) -> int:
+    """Run ``cmd`` in a process group of its own; a stop signal to this process goes to the whole group, and whatever
+    is left of the group once ``cmd`` has ended (or ``_GRACE_S`` after the stop) is ended too.
+
+    This process became mlflow (execve) before: mlflow passes SIGTERM and SIGINT to its web server only, not to its job
+    runner, whose 7 huey consumers outlived it, and a signal to the whole group left mlflow running beside its dead job
+    runner while that runner's threads started consumers again. A second stop signal ends the group at once.
+    """
+    stops: list[float] = []
+    group: list[int] = []
+
+    def on_stop(signum: int, _frame: object) -> None:
+        stops.append(time.monotonic())
+        if group:
+            _signal_group(group[0], signal.SIGTERM if signum == signal.SIGHUP else signum)
+
+    previous = {sig: signal.signal(sig, on_stop) for sig in _STOP_SIGNALS}
+    try:
+        proc = subprocess.Popen(cmd, env=env, process_group=0)
+        group.append(proc.pid)
+        try:
+            if stops:  # stopped while starting it
+                _signal_group(proc.pid, signal.SIGTERM)
+            while proc.poll() is None:
+                if stops and (len(stops) > 1 or time.monotonic() - stops[0] > _GRACE_S):
+                    break
+                time.sleep(0.1)
+        finally:
+            _end_group(proc)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if stops else (proc.returncode or 0)
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to process group ``pgid``; False when no process of it is left."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _end_group(proc: subprocess.Popen[bytes]) -> None:
+    """End every process of ``proc``'s group: SIGTERM, then SIGKILL to what is left after 3 s."""
+    deadline = time.monotonic() + 3.0
+    if not _signal_group(proc.pid, signal.SIGTERM):
+        return
+    while time.monotonic() < deadline:
+        proc.poll()  # reaps mlflow itself; the processes it leaves behind are reaped by init
+        if not _group_alive(proc.pid):
+            return
+        time.sleep(0.1)
+    _signal_group(proc.pid, signal.SIGKILL)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL ends a process
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs: one that ended but that no one reaped yet (init in a container
+    may never reap) does not count, where ``/proc`` tells them apart."""
+    if not os.path.isdir("/proc"):
+        return _signal_group(pgid, 0)
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:  # the fields after the command's name: state, parent, group
+                state, _parent, group = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            except (OSError, ValueError):
+                continue  # it ended as we looked
+            if int(group) == pgid and state != "Z":
+                return True
+    return False

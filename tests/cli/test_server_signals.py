@@ -1,0 +1,92 @@
+"""``workbench server`` stops as a whole: a real server (MLflow with its job runner, a sqlite store in tmp_path) is
+sent SIGTERM (``kill``, ``systemctl stop``) or, as a terminal's Ctrl+C does, SIGINT to its process group. Every process
+it started (mlflow, uvicorn, the job runner and its huey consumers) is gone within seconds, the port is free again and
+the store is intact.
+
+It became mlflow before (execve): mlflow passes these signals to its web server only; its job runner's consumers
+outlived it, and mlflow itself kept running beside a dead job runner.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.team.conftest import ROOT, free_port, start_server, stop_server, wait_http
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _session(sid: int) -> dict[int, str]:
+    """The running processes of session ``sid`` (the test's server and all it started): pid -> command line."""
+    found: dict[int, str] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, _parent, _group, session = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[:4]
+            cmdline = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError):
+            continue
+        if int(session) == sid and state != "Z":
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the processes from /proc")
+@pytest.mark.parametrize("to", ["workbench process: SIGTERM", "process group: SIGINT"])
+def test_a_stopped_server_leaves_no_process_behind_a_free_port_and_an_intact_store(to: str, tmp_path: Path) -> None:
+    store = tmp_path / "mlflow.db"
+    client = MlflowClient(f"sqlite:///{store}")
+    client.create_experiment("kept")  # a store with something in it, migrated before the server starts
+    port = free_port()
+    cmd = [sys.executable, "-m", "workbench.cli", "server", "--backend-store-uri", f"sqlite:///{store}",
+           "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+           "--workers", "1"]
+    log = tmp_path / "server.log"
+    proc = start_server(cmd, log, PYTHONPATH=str(ROOT), MLFLOW_SERVER_ENABLE_JOB_EXECUTION="true")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", proc, log, 120)
+        deadline = time.monotonic() + 60  # the job runner starts its consumers after the web server
+        while sum("huey_consumer" in c for c in _session(proc.pid).values()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.25)
+        started = _session(proc.pid)
+        assert any("huey_consumer" in c for c in started.values()), started
+
+        if to.startswith("workbench"):
+            os.kill(proc.pid, signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
+        stopped = time.monotonic()
+        left = _session(proc.pid)
+        while left and time.monotonic() - stopped < 12:
+            time.sleep(0.2)
+            left = _session(proc.pid)
+        assert not left, f"still running {time.monotonic() - stopped:.0f} s after the signal: {left}"
+        assert proc.wait(timeout=5) == 0  # a server asked to stop ends well
+        assert _port_free(port)
+    finally:
+        stop_server(proc)
+        for pid in _session(proc.pid):  # what a failed run of this test left
+            os.kill(pid, signal.SIGKILL)
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert client.get_experiment_by_name("kept") is not None
