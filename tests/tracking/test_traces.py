@@ -217,3 +217,68 @@ def test_a_question_without_a_reference_has_no_empty_expected_response_on_its_tr
                 for t in traces}
     assert expected["known"]["expected_response"] == "It iterates over a sequence."
     assert "expected_response" not in expected["unknown"], expected["unknown"]
+
+
+def _size(info: object) -> int:
+    return int(info.trace_metadata["mlflow.trace.sizeBytes"])  # type: ignore[attr-defined]
+
+
+def test_a_traces_size_is_counted_before_its_assessments_as_the_live_path_counts_it() -> None:
+    """MLflow's live tracing computes ``mlflow.trace.sizeBytes`` when the root span ends, before any assessment is
+    logged; the workbench counted its assessments too (10,492 bytes where the live path stores 9,503)."""
+    with_them = build("OK")
+    with_them.root.end(end_time_ns=3_000_000_000)
+    without = build("OK")
+    without.assessments.clear()
+    without.root.end(end_time_ns=3_000_000_000)
+    info, _ = with_them.finish()
+    assert info.assessments  # still on the trace, only not in its size
+    assert _size(info) == _size(without.finish()[0])
+    assert info.trace_metadata["mlflow.trace.sizeStats"] == without.finish()[0].trace_metadata["mlflow.trace.sizeStats"]
+
+
+def test_a_traces_size_is_the_one_mlflows_live_tracing_stores_for_it(wb_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The same question traced live (``mlflow.start_span``, then ``log_feedback``) and built by ``TraceBuilder``: the
+    sizes differ only by the metadata that names where each ran (user, source, git), far less than the assessments."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = wb_settings.tracking_uri
+    experiment_id = MlflowClient(uri).create_experiment("live")
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    monkeypatch.setenv("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # mlflow sets it too; put back as it was
+    code = AssessmentSource(source_type="CODE", source_id="wb")
+    with _use_tracking_uri(uri):
+        with mlflow.start_span("rag_pipeline", span_type=SpanType.CHAIN) as root:
+            root.set_inputs({"question": "q?"})
+            root.set_attributes({"variant": "v"})
+            mlflow.update_current_trace(tags={"workbench.case_id": "c1"}, metadata={"mlflow.sourceRun": "r1"})
+            with mlflow.start_span("generate", span_type=SpanType.LLM) as child:
+                child.set_inputs({"prompt": "p" * 2000})
+                child.set_outputs("answer " * 100)
+        for i in range(8):
+            mlflow.log_feedback(trace_id=root.trace_id, name=f"score_{i}", value=0.5, source=code, rationale="because " * 20)
+        live = MlflowClient(uri).get_trace(root.trace_id).info
+
+    def built(assessed: bool) -> object:
+        trace = TraceBuilder.start(
+            "rag_pipeline", SpanType.CHAIN, experiment_id=experiment_id, inputs={"question": "q?"},
+            start_time_ns=live.request_time * 1_000_000, tags={"workbench.case_id": "c1"}, metadata={"mlflow.sourceRun": "r1"},
+            attributes={"variant": "v"}, wrap=redacting,
+        )
+        child = trace.span("generate", SpanType.LLM, parent=trace.root, inputs={"prompt": "p" * 2000},
+                           start_time_ns=live.request_time * 1_000_000 + 1000)
+        child.set_outputs("answer " * 100)
+        child.end(end_time_ns=live.request_time * 1_000_000 + 2000)
+        trace.root.end(end_time_ns=live.request_time * 1_000_000 + 3000)
+        if assessed:
+            trace.assessments.extend(live.assessments)
+        return trace.finish()[0]
+
+    assert len(live.assessments) == 8
+    assessed, bare = built(True), built(False)
+    noise = abs(_size(bare) - _size(live))  # where each ran; the assessments are what must not count
+    assert noise < 400, (_size(bare), _size(live))
+    assert abs(_size(assessed) - _size(live)) == noise, (_size(assessed), _size(bare), _size(live))

@@ -100,9 +100,10 @@ class TraceBuilder:
             state=TraceState.ERROR if root.status.status_code == "ERROR" else TraceState.OK,
             trace_metadata=metadata,
             tags={**self.tags, TraceTagKey.TRACE_NAME: root.name},
-            assessments=list(self.assessments),
         )
+        # as MLflow's live tracing counts it: when the root span ends, before any assessment is logged on the trace
         add_size_stats_to_trace_metadata(Trace(info, TraceData(spans)))
+        info.assessments = list(self.assessments)
         return info, spans
 
 
