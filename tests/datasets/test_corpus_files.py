@@ -176,3 +176,30 @@ def test_a_parquet_file_is_never_taken_for_a_dataset_by_its_first_bytes(tmp_path
     path.write_bytes(b'PAR1 Which question should I ask?\n')
     with pytest.raises(DataError, match=r"faq.parquet: not a Parquet file \("):
         load_corpus(path)
+
+
+def _spaced(at: str, doc_id: str) -> str:
+    return f"{at}: field 'id': '{doc_id}' has spaces around it, so a label '{doc_id.strip()}' does not name it — trim them: '{doc_id.strip()}'"
+
+
+@pytest.mark.parametrize("doc_id", ["a ", " a", "a\t"])
+def test_a_document_id_with_spaces_around_it_is_refused_in_a_file_or_in_memory(tmp_path: Path, doc_id: str) -> None:
+    """A case's id is trimmed ('q1 ' in a spreadsheet is 'q1'), a document's was kept as given: 'a ' and 'a' were two
+    documents, and the label 'a' matched no document 'a '. Refused, naming the document (trimming would change the
+    corpus's hash)."""
+    from langchain_core.documents import Document as LangChainDocument
+
+    from workbench.datasets import Document
+
+    (tmp_path / "d.jsonl").write_text(json.dumps({"id": "b", "text": "y"}) + "\n" + json.dumps({"id": doc_id, "text": "x"}) + "\n",
+                                      encoding="utf-8")
+    (tmp_path / "d.csv").write_text(f'id,text\nb,y\n"{doc_id}",x\n', encoding="utf-8")
+    for source, at in ((tmp_path / "d.jsonl", f"{tmp_path / 'd.jsonl'}:2"), (tmp_path / "d.csv", f"{tmp_path / 'd.csv'}:3"),
+                       (write(tmp_path / "d.parquet", [{"id": "b", "text": "y"}, {"id": doc_id, "text": "x"}]), f"{tmp_path / 'd.parquet'}: row 1"),
+                       ([{"id": "b", "text": "y"}, {"id": doc_id, "text": "x"}], "documents: document 1"),
+                       (pd.DataFrame({"id": ["b", doc_id], "text": ["y", "x"]}), "documents: document 1"),
+                       ([LangChainDocument(page_content="y", id="b"), LangChainDocument(page_content="x", id=doc_id)], "documents: document 1"),
+                       ([Document("b", "y"), Document(doc_id, "x")], "documents: document 1")):
+        with pytest.raises(DataError) as info:
+            load_corpus(source)
+        assert str(info.value) == _spaced(at, doc_id), source

@@ -40,6 +40,7 @@ def _document(item: Any, n: int, where: str) -> Document:
     from langchain_core.documents import Document as LangChainDocument
 
     if isinstance(item, Document):
+        _check_trimmed(item.id, where)
         return item
     if isinstance(item, str):
         doc_id, text, metadata = _default_document_id(n), item, {}
@@ -74,9 +75,18 @@ def _document(item: Any, n: int, where: str) -> Document:
         raise DataError(f"{where}: empty document ('{doc_id}') — add its text, or leave it out")
     if not isinstance(metadata, Mapping):
         raise DataError(f"{where}: field 'metadata': expected an object, got {_shown(metadata)} — give a dict, or leave it out")
+    _check_trimmed(doc_id, where)
     for field_name, value in (("id", doc_id), ("text", text), *(("metadata", str(v)) for v in metadata.values())):
         _check_unicode(value, where, field_name)
     return Document(id=document_id(doc_id), text=text, metadata={str(k): str(v) for k, v in metadata.items()})
+
+
+def _check_trimmed(doc_id: str, where: str) -> None:
+    """Refuse a document id with spaces around it: a case's id is trimmed ('q1 ' in a spreadsheet is 'q1'), and 'a ' beside
+    'a' made two documents that a label 'a' could not tell apart. Refused, not trimmed: a corpus's hash stays its ids'."""
+    if doc_id != doc_id.strip():
+        raise DataError(f"{where}: field 'id': '{doc_id}' has spaces around it, so a label '{doc_id.strip()}' does not name it — "
+                        f"trim them: '{doc_id.strip()}'")
 
 
 def _blank_id(item: Any, n: int) -> str | None:
