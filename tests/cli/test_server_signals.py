@@ -51,7 +51,6 @@ def _port_free(port: int) -> bool:
         return True
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the processes from /proc")
 @pytest.mark.parametrize("to", ["workbench process: SIGTERM", "process group: SIGINT"])
 def test_a_stopped_server_leaves_no_process_behind_a_free_port_and_an_intact_store(to: str, tmp_path: Path) -> None:
     store = tmp_path / "mlflow.db"
