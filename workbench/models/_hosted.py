@@ -147,19 +147,7 @@ class LangChainChatGenerator:
         start = time.perf_counter()
         message, retries = self._retried(call, params, deadline)
         latency = time.perf_counter() - start
-        text = redact(_message_text(message).strip())
-        input_tokens, output_tokens, reported = _token_counts(message, text)
-        cached_input_tokens = _cache_reads(message)
-        return Generation(
-            text=text,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            latency_s=latency,
-            finish_reason=_finish_reason(message),
-            retries=retries,
-            usage_reported=reported,
-            cached_input_tokens=cached_input_tokens,
-        )
+        return _generation(message, redact(_message_text(message).strip()), latency, retries)
 
     def _retried(self, call: Callable[[], Any], params: GenerationParams, deadline: float | None) -> tuple[Any, int]:
         """``call_with_retries(call)`` with the call's retries, or none while the server was found unreachable; not
@@ -215,19 +203,23 @@ class LangChainChatGenerator:
             out, retries = early, exc.retries if isinstance(exc, RetriesExhausted) else 0
         latency = time.perf_counter() - start
         message = out.get("raw")
-        text = redact(_structured_text(message, out.get("parsed")))
-        input_tokens, output_tokens, reported = _token_counts(message, text)
-        cached_input_tokens = _cache_reads(message)
-        return Generation(
-            text=text,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            latency_s=latency,
-            finish_reason=_finish_reason(message),
-            retries=retries,
-            usage_reported=reported,
-            cached_input_tokens=cached_input_tokens,
-        )
+        return _generation(message, redact(_structured_text(message, out.get("parsed"))), latency, retries)
+
+
+def _generation(message: Any, text: str, latency: float, retries: int) -> Generation:
+    """The Generation of a provider's reply ``message`` whose answer is ``text``: its token counts (reported or counted),
+    cached input tokens and finish reason."""
+    input_tokens, output_tokens, reported = _token_counts(message, text)
+    return Generation(
+        text=text,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        latency_s=latency,
+        finish_reason=_finish_reason(message),
+        retries=retries,
+        usage_reported=reported,
+        cached_input_tokens=_cache_reads(message),
+    )
 
 
 def _structured_text(message: Any, parsed: Any) -> str:
