@@ -312,14 +312,14 @@ def test_multi_line_quoted_fields_stay_legal(tmp_path: Path) -> None:
     # a column of the dataset's own ('colour') is its cases' metadata; a misspelt known one is refused
     ("id,question,refrence", "d.csv:1: column 'refrence' is not known — call it 'reference' (allowed: id, question, reference, "
                              "source_ids, category, tags)"),
-    ("id,reference", "d.csv:1: no 'question' column in the header — the first line names the columns, e.g. id,question,reference"),
+    ("id,reference", "d.csv:1: no 'question' column — the first line names the columns, e.g. id,question,reference"),
     ("id,question,question", "d.csv:1: column 'question' appears twice — keep one"),
     # Excel's "CSV" where the decimal mark is a comma, and a TSV renamed .csv: was "column 'id;question' is not known"
     ("id;question;reference", "d.csv:1: the columns are separated by ';', not commas — save the file as comma-separated CSV "
                               "(in Excel: 'CSV UTF-8 (Comma delimited)')"),
     ("question\treference", "d.csv:1: the columns are separated by tabs, not commas — save the file as comma-separated CSV "
                             "(in Excel: 'CSV UTF-8 (Comma delimited)')"),
-    ("id;colour", "d.csv:1: no 'question' column in the header — the first line names the columns, e.g. id,question,reference"),
+    ("id;colour", "d.csv:1: no 'question' column — the first line names the columns, e.g. id,question,reference"),
 ])
 def test_bad_csv_header_is_one_line(tmp_path: Path, header: str, expected: str) -> None:
     p = tmp_path / "d.csv"

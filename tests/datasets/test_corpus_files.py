@@ -64,11 +64,12 @@ def test_documents_without_ids_are_named_by_position_as_a_dataframes_are(tmp_pat
     ("d.jsonl", '{"id": 1.5, "text": "x"}\n', "d.jsonl:1: field 'id': expected text, got 1.5 (a number) — give each document a non-empty id"),
     ("d.jsonl", '{"id": ["a"], "text": "x"}\n', "d.jsonl:1: field 'id': expected text, got a list — give each document a non-empty id"),
     ("d.jsonl", "", "d.jsonl: empty file — add one JSON object per line, e.g. {\"id\": \"travel\", \"text\": \"...\"}"),
-    ("d.csv", "id,texts\na,x\n", "d.csv:1: no 'text' column in the header — did you mean 'texts'? Name the column holding each "
+    ("d.csv", "id,texts\na,x\n", "d.csv:1: no 'text' column — did you mean 'texts'? Name the column holding each "
                                  "document's text 'text' (columns: id, texts)"),
-    ("d.csv", "id,title\na,x\n", "d.csv:1: no 'text' column in the header — name the column holding each document's text 'text' "
+    ("d.csv", "id,title\na,x\n", "d.csv:1: no 'text' column — name the column holding each document's text 'text' "
                                  "(columns: id, title)"),
-    ("d.csv", "id,body\na,x\n", "d.csv:1: column 'body' is not known — call it 'text'"),
+    ("d.csv", "id,body\na,x\n", "d.csv:1: column 'body' is not known — call it 'text' (a column of the file's own is kept as its "
+                                "documents' metadata)"),
     ("d.csv", "id,text\na,x\nb,\n", "d.csv:3: empty document ('b') — add its text, or leave it out"),
     ("d.csv", 'id,text\na,x\n\na,"two\nlines"\n', "d.csv:4: duplicate id 'a' (first at line 2) — ids must be unique: rename one"),
     ("d.csv", 'id,text\na,"x\n', 'd.csv:2: CSV quoting: unexpected end of data (in the row starting on line 2) — close the quoted '

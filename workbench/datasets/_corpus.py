@@ -6,12 +6,12 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from workbench.datasets._cases import _DOCUMENT_FIELDS, _check_unicode, _id_text, _meant_document_field, _missing, _name, _shown
-from workbench.datasets._dataset_files import TableColumns, _required_column_fix, csv_records, json_lines
+from workbench.datasets._dataset_files import TableColumns, check_columns, csv_records, json_lines
 from workbench.datasets._folders import PYTHON_REFERENCE, check_not_a_dataset, is_documents_file, _case_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
 from workbench.datasets._formats import Extracted, TextCache, extracted_once, file_format
 from workbench.datasets._html import html_text
@@ -135,8 +135,9 @@ def _corpus_from_documents(source: Any, name: str) -> Corpus:
     return _checked_corpus(_in_memory(items, name, isinstance(source, pd.DataFrame)), name, name)
 
 
-def _in_memory(items: list[tuple[int, Any]], name: str, frame: bool) -> Iterator[tuple[Document, str]]:
-    """The documents of ``items`` (position, item), each with where it was given (``document 3``); the first empty one
+def _in_memory(items: list[tuple[int, Any]], name: str, frame: bool) -> Iterator[tuple[Document, str, str]]:
+    """The documents of ``items`` (position, item), each with where it was given (``documents: document 3``, and
+    ``document 3`` as a duplicate's message names the first); the first empty one
     refused with every later empty one named in the same line (a scraped export's blank pages, named at once as a
     corpus folder's empty files are: one was refused per run)."""
     for n, item in items:
@@ -149,18 +150,17 @@ def _in_memory(items: list[tuple[int, Any]], name: str, frame: bool) -> Iterator
             shown = ", ".join(f"'{b}'" for b in blank[:3]) + (", ..." if len(blank) > 3 else "")
             keep = ": keep the others, e.g. df[df['text'].fillna('').str.strip() != '']" if frame else ""
             raise DataError(f"{exc} (and {len(blank)} more empty document{'s' if len(blank) > 1 else ''}: {shown}){keep}") from None
-        yield doc, f"document {n - 1}"
+        yield doc, f"{name}: document {n - 1}", f"document {n - 1}"
 
 
-def _checked_corpus(read: Iterable[tuple[Document, str]], name: str, source: str, where: Callable[[str], str] | None = None) -> Corpus:
-    """The corpus of the documents ``read``, each with where it was read (``document 3``, ``line 7``), checked for ids
-    given twice; ``where`` makes that a whole place (``docs.jsonl:7``; default: the corpus's name and it)."""
-    whole = where or (lambda at: f"{name}: {at}")
+def _checked_corpus(read: Iterable[tuple[Document, str, str]], name: str, source: str) -> Corpus:
+    """The corpus of the documents ``read``, each with where it was read (``docs.jsonl:7``) and that place within the
+    source (``line 7``, ``row 6``, ``document 3``), checked for ids given twice."""
     docs: list[Document] = []
     first: dict[str, str] = {}
-    for doc, at in read:
+    for doc, where, at in read:
         if doc.id in first:  # labelled source ids (and retrieval metrics) could not tell them apart
-            raise DataError(f"{whole(at)}: duplicate id '{doc.id}' (first at {first[doc.id]}) — ids must be unique: rename one")
+            raise DataError(f"{where}: duplicate id '{doc.id}' (first at {first[doc.id]}) — ids must be unique: rename one")
         first[doc.id] = at
         docs.append(doc)
     if not docs:
@@ -168,21 +168,21 @@ def _checked_corpus(read: Iterable[tuple[Document, str]], name: str, source: str
     return Corpus(name=name, documents=tuple(docs), source=source)
 
 
-_DOCUMENT_COLUMNS = TableColumns("document", _DOCUMENT_FIELDS, "text", "id,text,url",
-                                 lambda column: f"call it '{meant}'" if (meant := _meant_document_field(column)) else None)
+_DOCUMENT_COLUMNS = TableColumns("document", _DOCUMENT_FIELDS, "text", "id,text,url", lambda column: (
+    f"call it '{meant}' (a column of the file's own is kept as its documents' metadata)" if (meant := _meant_document_field(column)) else None))
 
 
-def _records(path: Path) -> Iterator[tuple[Mapping[str, Any], str]]:
-    """The records of a file of documents, one at a time, each with where it was read (``line 7``, ``row 6``)."""
+def _records(path: Path) -> Iterator[tuple[Mapping[str, Any], str, str]]:
+    """The records of a file of documents, one at a time, each with where it was read (``docs.jsonl:7``,
+    ``docs.parquet: row 6``) and that place within the file (``line 7``, ``row 6``)."""
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return ((row, f"line {where.rpartition(':')[2]}") for row, where in csv_records(path, _DOCUMENT_COLUMNS))
-    if suffix != ".parquet":
-        return ((row, f"line {where.rpartition(':')[2]}") for row, where in json_lines(path, "document"))
-    return _parquet_rows(path)
+    if suffix == ".parquet":
+        return _parquet_rows(path)
+    read = csv_records(path, _DOCUMENT_COLUMNS) if suffix == ".csv" else json_lines(path, "document")
+    return ((row, where, f"line {where.removeprefix(f'{path}:')}") for row, where in read)
 
 
-def _parquet_rows(path: Path) -> Iterator[tuple[Mapping[str, Any], str]]:
+def _parquet_rows(path: Path) -> Iterator[tuple[Mapping[str, Any], str, str]]:
     """A Parquet file's rows, a batch at a time, numbered from 0 as pandas shows them."""
     try:
         import pyarrow.parquet as pq
@@ -196,20 +196,11 @@ def _parquet_rows(path: Path) -> Iterator[tuple[Mapping[str, Any], str]]:
         raise DataError(f"{path}: not a Parquet file ({' '.join(str(exc).split())[:120]}) — save the documents with "
                         "df.to_parquet(), or as .jsonl or .csv") from None
     with contextlib.closing(table):
-        names = table.schema_arrow.names
-        twice = next((c for c in names if names.count(c) > 1), None)
-        if twice is not None:
-            raise DataError(f"{path}: column '{_name(twice)}' appears twice — keep one")
-        misnamed = next(((c, meant) for c in names if c not in _DOCUMENT_FIELDS and (meant := _meant_document_field(c))), None)
-        if misnamed is not None:
-            raise DataError(f"{path}: column '{_name(misnamed[0])}' is not known — call it '{misnamed[1]}' (a column of the file's own is "
-                            "kept as its documents' metadata)")
-        if "text" not in names:
-            raise DataError(f"{path}: no 'text' column — {_required_column_fix(names, _DOCUMENT_COLUMNS)}")
+        check_columns(table.schema_arrow.names, _DOCUMENT_COLUMNS, str(path))
         row = 0
         for batch in table.iter_batches(batch_size=1024):
             for record in batch.to_pylist():
-                yield record, f"row {row}"
+                yield record, f"{path}: row {row}", f"row {row}"
                 row += 1
 
 
@@ -221,13 +212,10 @@ def _corpus_from_file(path: Path, name: str | None) -> Corpus:
         raise DataError(f"{path}: corpus file not found — {missing_path_fix(path, 'check the path (relative paths are from the experiment file)')}")
     check_not_a_dataset(path)
 
-    def whole(at: str) -> str:  # docs.jsonl:7, docs.parquet: row 6
-        return f"{path}:{at.removeprefix('line ')}" if at.startswith("line ") else f"{path}: {at}"
-
     # a row of empty cells (a spreadsheet's emptied row) is no document, as a DataFrame's; the others are numbered
-    kept = ((record, at) for record, at in _records(path) if not all(_missing(v) for v in record.values()))
-    documents = ((_document(dict(record), n, whole(at)), at) for n, (record, at) in enumerate(kept, start=1))
-    return _checked_corpus(documents, name or path.stem, str(path), whole)
+    kept = ((record, where, at) for record, where, at in _records(path) if not all(_missing(v) for v in record.values()))
+    documents = ((_document(dict(record), n, where), where, at) for n, (record, where, at) in enumerate(kept, start=1))
+    return _checked_corpus(documents, name or path.stem, str(path))
 
 
 def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Sequence[str] = (), name: str | None = None,

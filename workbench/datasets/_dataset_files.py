@@ -9,7 +9,7 @@ import csv
 import difflib
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -285,18 +285,11 @@ def csv_records(path: Path, columns: TableColumns) -> Iterator[tuple[dict[str, A
     if not any(header) and not any(line.strip() for _, line in utf8_lines(path, "")):  # read again, a line at a time
         raise DataError(f"{path}: empty file — add a header line (e.g. {columns.header}) and one row per {columns.row}")
     for column in header:
-        if column and column not in columns.fields:
-            separator = other_separator(column, columns.fields, columns.required)
-            if separator:  # Excel saves "CSV" with ';' where the decimal mark is a comma; a TSV renamed .csv has tabs
-                raise DataError(f"{path}:1: the columns are separated by {separator}, not commas — save the file as "
-                                "comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")
-            fix = columns.misnamed(column)
-            if fix is not None:  # any other column is the file's own, kept as its rows' metadata
-                raise DataError(f"{path}:1: column '{_name(column)}' is not known — {fix}")
-        if column and header.count(column) > 1:
-            raise DataError(f"{path}:1: column '{column}' appears twice — keep one")
-    if columns.required not in header:
-        raise DataError(f"{path}:1: no '{columns.required}' column in the header — {_required_column_fix(header, columns)}")
+        separator = other_separator(column, columns.fields, columns.required) if column not in columns.fields else None
+        if separator:  # Excel saves "CSV" with ';' where the decimal mark is a comma; a TSV renamed .csv has tabs
+            raise DataError(f"{path}:1: the columns are separated by {separator}, not commas — save the file as "
+                            "comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")
+    check_columns(header, columns, f"{path}:1")
     start, rows = reader.line_num + 1, 0
     while True:
         try:
@@ -343,7 +336,26 @@ def csv_records(path: Path, columns: TableColumns) -> Iterator[tuple[dict[str, A
         raise DataError(f"{path}: no rows under the header — add one row per {columns.row}")
 
 
-def _required_column_fix(header: list[str], columns: TableColumns) -> str:
+def check_columns(names: Sequence[str], columns: TableColumns, where: str) -> None:
+    """Refuse a table's column names (a CSV file's header, a Parquet file's schema) that are no ``columns``' rows: a
+    column given twice, a known one misnamed, the required one missing; ``where`` names the table (``docs.csv:1``).
+    An empty name (a CSV header's unnamed column) is left for the rows to refuse.
+
+    Raises:
+        DataError: one line naming ``where`` and the column, and what to do.
+    """
+    twice = next((c for c in names if c and names.count(c) > 1), None)
+    if twice is not None:
+        raise DataError(f"{where}: column '{_name(twice)}' appears twice — keep one")
+    for column in names:
+        fix = columns.misnamed(column) if column and column not in columns.fields else None
+        if fix is not None:  # any other column is the file's own, kept as its rows' metadata
+            raise DataError(f"{where}: column '{_name(column)}' is not known — {fix}")
+    if columns.required not in names:
+        raise DataError(f"{where}: no '{columns.required}' column — {_required_column_fix(names, columns)}")
+
+
+def _required_column_fix(header: Sequence[str], columns: TableColumns) -> str:
     """What to do about a CSV header without the required column (pure): the column most likely meant, else the rule."""
     if columns.row == "case":
         return "the first line names the columns, e.g. id,question,reference"
