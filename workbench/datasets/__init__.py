@@ -12,6 +12,7 @@ Where each part lives:
     _office         what Word and PowerPoint files share: a package opened, or refused in one line (OfficeFormat)
     _text           a file's bytes read as text, whole or a line at a time (UTF-8, or one line naming the line and byte
                     of what is not)
+    _columns        a team's own column names for a file's fields (columns=): checked, and applied to a header or a line
     _cases          one case of a row: its fields checked, its own fields kept as metadata, the caps, unique ids
     _dataset_files  JSONL and CSV files parsed a line at a time (json_lines, csv_records: cases' and documents'), and
                     records (a CSV file's rows, a DataFrame's) read into cases
@@ -25,6 +26,7 @@ Where each part lives:
                     Parquet), a folder's files as documents
 """
 
+from workbench.datasets._columns import DATASET_COLUMNS, DOCUMENT_COLUMNS, column_map_problem
 from workbench.datasets._corpus import load_corpus, python_reference_corpus
 from workbench.datasets._dataset import check_limit, load_dataset
 from workbench.datasets._dataset_files import csv_header, other_separator
@@ -47,6 +49,8 @@ from workbench.datasets._paths import cwd_relative_fix, missing_path_fix, on_dis
 from workbench.datasets._text import read_text
 
 __all__ = [
+    "DATASET_COLUMNS",
+    "DOCUMENT_COLUMNS",
     "FORMAT_PACKAGES",
     "PAGE_STARTS",
     "PYTHON_REFERENCE",
@@ -60,6 +64,7 @@ __all__ = [
     "TextCache",
     "check_corpus_folder",
     "check_limit",
+    "column_map_problem",
     "csv_header",
     "cwd_relative_fix",
     "document_id",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.datasets._cases import _DOCUMENT_FIELDS, _check_unicode, _id_text, _meant_document_field, _missing, _name, _shown
+from workbench.datasets._columns import DOCUMENT_COLUMNS, check_column_map
 from workbench.datasets._dataset_files import TableColumns, check_columns, csv_records, json_lines
 from workbench.datasets._folders import PYTHON_REFERENCE, check_not_a_dataset, is_documents_file, _case_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
 from workbench.datasets._formats import Extracted, TextCache, extracted_once, file_format
@@ -172,17 +173,18 @@ _DOCUMENT_COLUMNS = TableColumns("document", _DOCUMENT_FIELDS, "text", "id,text,
     f"call it '{meant}' (a column of the file's own is kept as its documents' metadata)" if (meant := _meant_document_field(column)) else None))
 
 
-def _records(path: Path) -> Iterator[tuple[Mapping[str, Any], str, str]]:
+def _records(path: Path, columns: Mapping[str, str]) -> Iterator[tuple[Mapping[str, Any], str, str]]:
     """The records of a file of documents, one at a time, each with where it was read (``docs.jsonl:7``,
-    ``docs.parquet: row 6``) and that place within the file (``line 7``, ``row 6``)."""
+    ``docs.parquet: row 6``) and that place within the file (``line 7``, ``row 6``); ``columns`` maps a document's
+    fields to the file's names for them."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return _parquet_rows(path)
-    read = csv_records(path, _DOCUMENT_COLUMNS) if suffix == ".csv" else json_lines(path, "document")
+        return _parquet_rows(path, columns)
+    read = csv_records(path, _DOCUMENT_COLUMNS, columns) if suffix == ".csv" else json_lines(path, "document", columns, "text")
     return ((row, where, f"line {where.removeprefix(f'{path}:')}") for row, where in read)
 
 
-def _parquet_rows(path: Path) -> Iterator[tuple[Mapping[str, Any], str, str]]:
+def _parquet_rows(path: Path, columns: Mapping[str, str]) -> Iterator[tuple[Mapping[str, Any], str, str]]:
     """A Parquet file's rows, a batch at a time, numbered from 0 as pandas shows them."""
     try:
         import pyarrow.parquet as pq
@@ -196,35 +198,39 @@ def _parquet_rows(path: Path) -> Iterator[tuple[Mapping[str, Any], str, str]]:
         raise DataError(f"{path}: not a Parquet file ({' '.join(str(exc).split())[:120]}) — save the documents with "
                         "df.to_parquet(), or as .jsonl or .csv") from None
     with contextlib.closing(table):
-        check_columns(table.schema_arrow.names, _DOCUMENT_COLUMNS, str(path))
+        names = table.schema_arrow.names
+        read_as = dict(zip(names, check_columns(names, _DOCUMENT_COLUMNS, str(path), columns)))
         row = 0
         for batch in table.iter_batches(batch_size=1024):
             for record in batch.to_pylist():
-                yield record, f"{path}: row {row}", f"row {row}"
+                yield {read_as[k]: v for k, v in record.items()}, f"{path}: row {row}", f"row {row}"
                 row += 1
 
 
-def _corpus_from_file(path: Path, name: str | None) -> Corpus:
+def _corpus_from_file(path: Path, name: str | None, columns: Mapping[str, str]) -> Corpus:
     """A corpus of a file of documents (``is_documents_file``), read a record at a time: a ``text`` field or column
     (each document's text), ``id`` (else ``doc-1``, ``doc-2``... by position), and its other fields or columns the
-    documents' metadata, as a DataFrame's are: the same documents give the same corpus, and the same hash."""
+    documents' metadata, as a DataFrame's are: the same documents give the same corpus, and the same hash; ``columns``
+    names the file's columns holding ``text`` and ``id``, when it calls them otherwise."""
     if not path.is_file():
         raise DataError(f"{path}: corpus file not found — {missing_path_fix(path, 'check the path (relative paths are from the experiment file)')}")
     check_not_a_dataset(path)
 
     # a row of empty cells (a spreadsheet's emptied row) is no document, as a DataFrame's; the others are numbered
-    kept = ((record, where, at) for record, where, at in _records(path) if not all(_missing(v) for v in record.values()))
+    kept = ((record, where, at) for record, where, at in _records(path, columns) if not all(_missing(v) for v in record.values()))
     documents = ((_document(dict(record), n, where), where, at) for n, (record, where, at) in enumerate(kept, start=1))
     return _checked_corpus(documents, name or path.stem, str(path))
 
 
 def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Sequence[str] = (), name: str | None = None,
-                texts: TextCache | None = None) -> Corpus:
+                texts: TextCache | None = None, columns: Mapping[str, str] | None = None) -> Corpus:
     """Load a corpus: the built-in ``python-reference``, a folder of files, a file of documents, or documents in memory.
 
     A ``.jsonl``, ``.ndjson``, ``.csv`` or ``.parquet`` file holds a document a line or a row, read a line (a Parquet
     batch) at a time: its ``text`` field or column, ``id`` (else ``doc-1``, ``doc-2``... by position) and its other fields
     its metadata, as a DataFrame's (the same documents, the same hash); ``glob`` and ``exclude`` are refused beside it.
+    ``columns`` names the file's own columns (or fields) for ``text`` and ``id``: ``{"id": "doc_id", "text": "body"}``
+    reads the same documents, and the same hash, as a file calling them ``id`` and ``text``.
 
     A folder's ``.pdf`` files are read as their text layer (pypdf), their pages apart by a blank line (``pages`` in the
     document's metadata); ``.html`` and ``.htm`` files as their visible text (BeautifulSoup), a block per line, their
@@ -252,11 +258,16 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
         texts: where the texts of PDF, HTML and Word files extracted before are kept, and those extracted now are put (e.g.
             ``workbench.cache.ExtractedTexts.in_folder(wb.settings().cache_dir)``, what ``run`` and the widgets use);
             by default every one is extracted again.
+        columns: a file of documents' columns holding a document's fields (``id``, ``text``), when they are named
+            otherwise: our field -> the file's column.
 
     Raises:
         DataError: one line naming the folder's file, the file's line (a Parquet file's row), or the in-memory document by
             position, and what to do.
     """
+    mapped = check_column_map(columns, DOCUMENT_COLUMNS) if columns else {}
+    if mapped and not (isinstance(source, (str, Path)) and str(source) != PYTHON_REFERENCE and is_documents_file(source)):
+        raise DataError(f"columns: {_no_columns(source)}")
     if not isinstance(source, (str, Path)):
         return _corpus_from_documents(source, name or "documents")
     if str(source) == PYTHON_REFERENCE:
@@ -266,7 +277,7 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
         if glob != "**/*.md" or exclude:  # they pick a folder's files: the file's every document is read
             raise DataError(f"{folder}: a file of documents, not a folder — leave out {'glob' if glob != '**/*.md' else 'exclude'}, "
                             "which picks a folder's files (every document of the file is read)")
-        return _corpus_from_file(folder, name)
+        return _corpus_from_file(folder, name, mapped)
     docs: list[Document] = []
     files: dict[str, Path] = {}
     refused: list[tuple[Path, DataError]] = []
@@ -290,6 +301,17 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
     if not docs:
         raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob, exclude)}")
     return Corpus(name=name or folder.name, documents=tuple(docs), source=str(folder), notes=_case_notes(folder, glob, by_case, name or folder.name))
+
+
+def _no_columns(source: Any) -> str:
+    """Why ``columns`` is refused beside a corpus that is no file of documents (pure), and what to do."""
+    if not isinstance(source, (str, Path)):
+        return ("it names a file's columns, and the documents are given in memory — rename them there, e.g. "
+                "df.rename(columns={'body': 'text', 'doc_id': 'id'})")
+    if str(source) == PYTHON_REFERENCE:
+        return f"it names a file's columns, and the built-in '{PYTHON_REFERENCE}' corpus has none — remove columns"
+    return (f"it names the columns of a .jsonl, .ndjson, .csv or .parquet file of documents, and {source} is a folder of files, each "
+            "one document — remove columns")
 
 
 # the machine's kernel and runtime state, which no link in a corpus may lead to: /proc/self/environ holds the process's

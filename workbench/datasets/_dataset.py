@@ -10,10 +10,12 @@ from __future__ import annotations
 import itertools
 import json
 import numbers
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from workbench.datasets._cases import MAX_QUESTION_CHARS, MAX_REFERENCE_CHARS, _Caps
+from workbench.datasets._columns import DATASET_COLUMNS, check_column_map
 from workbench.datasets._dataset_files import _ONE_OBJECT_PER_LINE, _from_records, _read_csv, _read_jsonl
 from workbench.datasets._frames import _check_columns, _frame_fix, _index_holds_ids
 from workbench.datasets._models import Dataset
@@ -40,6 +42,7 @@ def load_dataset(
     limit: int | None = None,
     max_question_chars: int = MAX_QUESTION_CHARS,
     max_reference_chars: int = MAX_REFERENCE_CHARS,
+    columns: Mapping[str, str] | None = None,
 ) -> Dataset:
     """Load evaluation cases from a ``.jsonl``/``.csv`` file or a pandas DataFrame.
 
@@ -51,6 +54,8 @@ def load_dataset(
     (a CSV cell as text, a nested JSON list or object as its JSON text), outside the dataset's hash; one that is a known
     field misspelt or under another name (``refrence``, ``answer``, ``Question``) is refused. Files are UTF-8; CSV is
     parsed strictly (an unbalanced quote is an error, not a silently different row). A row whose every cell is empty (a spreadsheet's emptied row) is skipped like a blank line.
+    A file calling the fields otherwise is read with ``columns``: ``{"question": "prompt", "reference": "expected"}``
+    reads the same cases, and the same hash, as a file calling them ``question`` and ``reference``.
 
     Args:
         source: a ``.jsonl``/``.csv`` path or a DataFrame.
@@ -58,14 +63,21 @@ def load_dataset(
         limit: keep only the first ``limit`` cases, at least 1 (every row is still checked); None keeps every case.
         max_question_chars: a longer question is refused (the experiment's ``dataset.max_question_chars``).
         max_reference_chars: a longer reference answer is refused (``dataset.max_reference_chars``).
+        columns: a file's columns (or JSON fields) holding a case's fields, when they are named otherwise: our field ->
+            the file's column (the experiment's ``dataset.columns``).
 
     Raises:
         DataError: one line naming the file, line and field of the first bad row, and what to do.
     """
     check_limit(limit)
     caps = _Caps(max_question_chars, max_reference_chars)
+    mapped = check_column_map(columns, DATASET_COLUMNS) if columns else {}
     if not isinstance(source, (str, Path)):
         import pandas as pd
+
+        if mapped:
+            raise DataError("columns: it names a file's columns, and the cases are given in memory — rename them there, e.g. "
+                            f"df.rename(columns={ {v: k for k, v in mapped.items()} })")
 
         if not isinstance(source, pd.DataFrame):
             raise DataError(f"cannot load a dataset from {type(source).__name__} — give a .jsonl/.csv path or a DataFrame{_frame_fix(source)}")
@@ -88,9 +100,9 @@ def load_dataset(
         raise DataError(f"{path}: dataset file not found — {fix}")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
-        dataset = _read_jsonl(path, caps)
+        dataset = _read_jsonl(path, caps, mapped)
     elif suffix == ".csv":
-        dataset = _read_csv(path, caps)
+        dataset = _read_csv(path, caps, mapped)
     else:
         raise DataError(f"{path}: unsupported dataset format '{suffix}' — use .jsonl, .csv or a pandas DataFrame{_format_fix(path)}")
     if name:

@@ -28,6 +28,7 @@ from workbench.datasets._cases import (
     _reference_text,
     _unknown_field_fix,
 )
+from workbench.datasets._columns import check_all_read, mapped_names, mapped_record
 from workbench.datasets._models import Dataset, in_order
 from workbench.datasets._text import _one_line_break, read_text, utf8_lines
 from workbench.errors import DataError
@@ -52,14 +53,17 @@ def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _TOO_DEEP = "lists or objects nested hundreds of levels deep — one JSON object per line, with text and lists of ids"
 
 
-def json_lines(path: Path, what: str) -> Iterator[tuple[dict[str, Any], str]]:
+def json_lines(path: Path, what: str, columns: Mapping[str, str] | None = None, required: str = "") -> Iterator[tuple[dict[str, Any], str]]:
     """The objects of a JSON Lines file, one a line, read one line at a time, each with where it was read
-    (``file:line``); blank lines skipped. ``what`` names its objects in the fixes ("case", "document").
+    (``file:line``); blank lines skipped. ``what`` names its objects in the fixes ("case", "document"); ``columns``
+    maps our fields to the file's names for them (see ``mapped_record``: ``required``, the field every line has).
 
     Raises:
-        DataError: the file is empty or not UTF-8, or a line is not one JSON object (one line naming it, and the fix).
+        DataError: the file is empty or not UTF-8, a line is not one JSON object (one line naming it, and the fix), or
+            ``columns`` names a field a line lacks (``required``'s) or no line has.
     """
     empty = True
+    seen: set[str] = set()
     for lineno, line in utf8_lines(path, "save the file as UTF-8"):
         line = line.removesuffix("\n")
         if not line.strip():
@@ -78,16 +82,21 @@ def json_lines(path: Path, what: str) -> Iterator[tuple[dict[str, Any], str]]:
         if not isinstance(row, dict):
             fix = f"the {what}s are a JSON array on one line: {_ONE_OBJECT_PER_LINE}" if _objects(row) else "one JSON object per line"
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__} — {fix}")
+        if columns:
+            seen.update(row)
+            row = mapped_record(row, columns, where, required)
         yield row, where
     if empty:
         example = '{"question": "..."}' if what == "case" else '{"id": "travel", "text": "..."}'
         raise DataError(f"{path}: empty file — add one JSON object per line, e.g. {example}")
+    if columns:
+        check_all_read(seen, columns, str(path))
 
 
-def _read_jsonl(path: Path, caps: _Caps) -> Dataset:
+def _read_jsonl(path: Path, caps: _Caps, columns: Mapping[str, str] | None = None) -> Dataset:
     rows = []
     defaulted: set[str] = set()  # where the rows given no id were read
-    for row, where in json_lines(path, "case"):
+    for row, where in json_lines(path, "case", columns, "question"):
         orient = _frame_orient(row)
         if orient is not None:
             raise DataError(f"{where}: the file is one object holding the whole frame (pandas' df.to_json(path) writes it by {orient}), "
@@ -248,10 +257,10 @@ def _case_column_fix(column: str) -> str | None:
     return _unknown_field_fix(column) if _meant_field(column) else None
 
 
-def _read_csv(path: Path, caps: _Caps) -> Dataset:
-    columns = TableColumns("case", _FIELDS, "question", "id,question,reference,source_ids", _case_column_fix,
-                           f" (questions are capped at {caps.question:,} characters, references at {caps.reference:,})")
-    return _from_records(csv_records(path, columns), path.stem, str(path), caps)
+def _read_csv(path: Path, caps: _Caps, columns: Mapping[str, str] | None = None) -> Dataset:
+    table = TableColumns("case", _FIELDS, "question", "id,question,reference,source_ids", _case_column_fix,
+                         f" (questions are capped at {caps.question:,} characters, references at {caps.reference:,})")
+    return _from_records(csv_records(path, table, columns), path.stem, str(path), caps)
 
 
 def _broken_lines(lines: Iterator[tuple[int, str]]) -> Iterator[str]:
@@ -265,9 +274,10 @@ def _broken_lines(lines: Iterator[tuple[int, str]]) -> Iterator[str]:
             yield parts[-1]
 
 
-def csv_records(path: Path, columns: TableColumns) -> Iterator[tuple[dict[str, Any], str]]:
+def csv_records(path: Path, columns: TableColumns, names: Mapping[str, str] | None = None) -> Iterator[tuple[dict[str, Any], str]]:
     """The rows of a CSV file, parsed strictly and read one line at a time, as records (an empty cell None) with where
-    each was read (``file:line``, the line it starts on); rows of empty cells skipped.
+    each was read (``file:line``, the line it starts on); rows of empty cells skipped. ``names`` maps our fields to the
+    file's columns for them (see ``check_columns``).
 
     Raises:
         DataError: the file is empty or not UTF-8 (the Excel format that is UTF-8: its 'CSV (Comma delimited)' is
@@ -289,7 +299,7 @@ def csv_records(path: Path, columns: TableColumns) -> Iterator[tuple[dict[str, A
         if separator:  # Excel saves "CSV" with ';' where the decimal mark is a comma; a TSV renamed .csv has tabs
             raise DataError(f"{path}:1: the columns are separated by {separator}, not commas — save the file as "
                             "comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")
-    check_columns(header, columns, f"{path}:1")
+    keys = check_columns(header, columns, f"{path}:1", names)
     start, rows = reader.line_num + 1, 0
     while True:
         try:
@@ -330,16 +340,17 @@ def csv_records(path: Path, columns: TableColumns) -> Iterator[tuple[dict[str, A
                 f"a field that contains a comma (\"a, b\"), or name the column"
             )
         rows += 1
-        yield {k: (v if v != "" else None) for k, v in zip(header, row) if k}, where
+        yield {k: (v if v != "" else None) for k, v in zip(keys, row) if k}, where
         start = end + 1
     if not rows:
         raise DataError(f"{path}: no rows under the header — add one row per {columns.row}")
 
 
-def check_columns(names: Sequence[str], columns: TableColumns, where: str) -> None:
-    """Refuse a table's column names (a CSV file's header, a Parquet file's schema) that are no ``columns``' rows: a
-    column given twice, a known one misnamed, the required one missing; ``where`` names the table (``docs.csv:1``).
-    An empty name (a CSV header's unnamed column) is left for the rows to refuse.
+def check_columns(names: Sequence[str], columns: TableColumns, where: str, mapped: Mapping[str, str] | None = None) -> list[str]:
+    """A table's column names (a CSV file's header, a Parquet file's schema) as our fields, ``mapped`` ones (our field
+    -> the file's column) read as theirs (``mapped_names``), checked as ``columns``' rows: no column given twice, no
+    known one misnamed, the required one there; ``where`` names the table (``docs.csv:1``). An empty name (a CSV
+    header's unnamed column) is left for the rows to refuse.
 
     Raises:
         DataError: one line naming ``where`` and the column, and what to do.
@@ -347,12 +358,14 @@ def check_columns(names: Sequence[str], columns: TableColumns, where: str) -> No
     twice = next((c for c in names if c and names.count(c) > 1), None)
     if twice is not None:
         raise DataError(f"{where}: column '{_name(twice)}' appears twice — keep one")
+    names = mapped_names(names, mapped, where) if mapped else list(names)
     for column in names:
         fix = columns.misnamed(column) if column and column not in columns.fields else None
         if fix is not None:  # any other column is the file's own, kept as its rows' metadata
             raise DataError(f"{where}: column '{_name(column)}' is not known — {fix}")
     if columns.required not in names:
         raise DataError(f"{where}: no '{columns.required}' column — {_required_column_fix(names, columns)}")
+    return names
 
 
 def _required_column_fix(header: Sequence[str], columns: TableColumns) -> str:

@@ -1,0 +1,123 @@
+"""A team's own column names (``columns=``): a dataset or corpus file calling our fields otherwise is read as the same
+cases or documents, with the same hash, as one using our names; a mapping that cannot be right is one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.datasets import load_corpus, load_dataset
+from workbench.errors import DataError
+
+CASES = [{"id": "q1", "question": "How many days ahead?", "reference": "fourteen", "source_ids": ["travel"], "difficulty": "easy"},
+         {"id": "q2", "question": "When are receipts due?", "reference": "thirty days", "source_ids": ["expenses", "travel"]}]
+DOCS = [{"id": "travel", "text": "Book flights fourteen days ahead.", "url": "kb/travel"},
+        {"id": "expenses", "text": "Submit receipts within thirty days.", "url": "kb/expenses"}]
+DATASET_MAP = {"question": "prompt", "reference": "expected_answer", "source_ids": "doc_ids"}
+CORPUS_MAP = {"id": "doc_id", "text": "body"}
+
+
+def renamed(rows: list[dict], mapping: dict[str, str]) -> list[dict]:
+    return [{mapping.get(k, k): v for k, v in row.items()} for row in rows]
+
+
+def write(path: Path, rows: list[dict]) -> Path:
+    suffix = path.suffix
+    if suffix in (".jsonl", ".ndjson"):
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    elif suffix == ".csv":
+        frame = pd.DataFrame([{k: "|".join(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows])
+        frame.to_csv(path, index=False)
+    else:
+        pd.DataFrame(rows).to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_dataset_file_with_its_own_column_names_is_the_same_dataset(tmp_path: Path, suffix: str) -> None:
+    ours = load_dataset(write(tmp_path / f"ours{suffix}", CASES))
+    theirs = load_dataset(write(tmp_path / f"theirs{suffix}", renamed(CASES, DATASET_MAP)), columns=DATASET_MAP)
+    assert theirs.cases == ours.cases  # the mapped columns are no metadata; 'difficulty', the file's own, is
+    assert theirs.cases[0].metadata == {"difficulty": "easy"} and theirs.cases[1].source_ids == ("expenses", "travel")
+    assert theirs.hash == ours.hash
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".ndjson", ".csv", ".parquet"])
+def test_a_file_of_documents_with_its_own_column_names_is_the_same_corpus(tmp_path: Path, suffix: str) -> None:
+    ours = load_corpus(write(tmp_path / f"ours{suffix}", DOCS))
+    theirs = load_corpus(write(tmp_path / f"theirs{suffix}", renamed(DOCS, CORPUS_MAP)), columns=CORPUS_MAP)
+    assert [(d.id, d.text, d.metadata) for d in theirs.documents] == [(d.id, d.text, d.metadata) for d in ours.documents]
+    assert theirs.hash == ours.hash
+
+
+def test_fields_may_be_read_from_each_others_names(tmp_path: Path) -> None:
+    # the file's 'question' holds the reference and its 'reference' the question: read as mapped, not as named
+    path = write(tmp_path / "swapped.csv", renamed(CASES, {"question": "reference", "reference": "question"}))
+    swapped = load_dataset(path, columns={"question": "reference", "reference": "question"})
+    assert swapped.cases == load_dataset(write(tmp_path / "ours.csv", CASES)).cases
+
+
+@pytest.mark.parametrize("suffix, where", [(".csv", "d.csv:1"), (".parquet", "d.parquet")])
+def test_a_mapped_column_the_file_lacks_names_the_closest_one_it_has(tmp_path: Path, suffix: str, where: str) -> None:
+    path = write(tmp_path / f"d{suffix}", renamed(DOCS, CORPUS_MAP))
+    with pytest.raises(DataError) as info:
+        load_corpus(path, columns={"id": "doc_id", "text": "bodies"})
+    assert str(info.value) == (f"{tmp_path}/{where}: no column 'bodies', which columns reads as the text — did you mean 'body'? "
+                               "Its columns: (doc_id, body, url)")
+
+
+def test_a_mapped_field_no_line_of_a_jsonl_file_has_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.jsonl", renamed(CASES, DATASET_MAP))
+    # the question, which every line has: at the first line lacking it
+    with pytest.raises(DataError, match=r"d.jsonl:1: field 'prompts', which columns reads as the question, is missing — did you mean "
+                                        r"'prompt'\? Its fields: \(id, prompt, expected_answer, doc_ids, difficulty\)$"):
+        load_dataset(path, columns={**DATASET_MAP, "question": "prompts"})
+    # a field a line may leave out: refused when no line has it (a misspelt name read no reference, silently: the file's
+    # column was kept as the cases' metadata)
+    path = write(tmp_path / "d.jsonl", renamed(CASES, {**DATASET_MAP, "reference": "model_answer"}))
+    with pytest.raises(DataError, match=r"d.jsonl: no line has the field 'model_answers', which columns reads as the reference — did "
+                                        r"you mean 'model_answer'\? Its fields: \(difficulty, doc_ids, id, model_answer, prompt\)$"):
+        load_dataset(path, columns={**DATASET_MAP, "reference": "model_answers"})
+
+
+@pytest.mark.parametrize("suffix, where, kind", [(".csv", "d.csv:1", "column"), (".jsonl", "d.jsonl:1", "field")])
+def test_a_file_with_our_name_beside_the_column_mapped_to_it_is_refused(tmp_path: Path, suffix: str, where: str, kind: str) -> None:
+    # which of 'question' and 'prompt' holds the question is not for us to guess; the other would be dropped or metadata
+    rows = [{**row, "prompt": row["question"] + " (short)"} for row in CASES]
+    with pytest.raises(DataError) as info:
+        load_dataset(write(tmp_path / f"d{suffix}", rows), columns={"question": "prompt"})
+    assert str(info.value) == (f"{tmp_path}/{where}: {kind} 'question' is the file's own, and columns reads the question from 'prompt' — "
+                               "rename or remove the file's 'question', or leave question out of columns to read it")
+
+
+@pytest.mark.parametrize("columns, message", [
+    ({"questoin": "prompt"}, "columns: 'questoin' is not a field — did you mean 'question'? (allowed: id, question, reference, "
+                             "source_ids, category, tags; each maps to the file's column)"),
+    ({"answer": "expected"}, "columns: 'answer' is not a field — did you mean 'reference'?"),
+    ({"question": "prompt", "reference": "prompt"}, "columns: 'question' and 'reference' both read the column 'prompt' — a column "
+                                                    "holds one field: map one of them to another column"),
+    ({"question": " "}, "columns: question: give the name of the file's column holding it"),
+])
+def test_a_bad_mapping_is_one_line(tmp_path: Path, columns: dict[str, str], message: str) -> None:
+    path = write(tmp_path / "d.csv", CASES)
+    with pytest.raises(DataError) as info:
+        load_dataset(path, columns=columns)
+    assert str(info.value).startswith(message)
+
+
+def test_columns_beside_documents_that_are_no_file_of_them_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "a.md").write_text("a", encoding="utf-8")
+    for source, message in ((tmp_path / "kb", r"columns: it names the columns of a .jsonl, .ndjson, .csv or .parquet file of documents, "
+                                              r"and .*kb is a folder of files, each one document — remove columns"),
+                            ("python-reference", r"columns: it names a file's columns, and the built-in 'python-reference' corpus has none"),
+                            (pd.DataFrame(renamed(DOCS, CORPUS_MAP)), r"columns: it names a file's columns, and the documents are given "
+                                                                     r"in memory — rename them there, e\.g\. df\.rename")):
+        with pytest.raises(DataError, match=message):
+            load_corpus(source, columns=CORPUS_MAP)
+    with pytest.raises(DataError, match=r"columns: .* the cases are given in memory — rename them there, e\.g\. "
+                                        r"df\.rename\(columns=\{'prompt': 'question'\}\)"):
+        load_dataset(pd.DataFrame(renamed(CASES, DATASET_MAP)), columns={"question": "prompt"})
