@@ -43,7 +43,7 @@ def load_spec_dataset(spec: ExperimentSpec, limit: int | None = None) -> Dataset
         raise SpecError(_no_data(spec, "dataset", "add dataset: {path: ...}", "the cases: wb.run(exp, dataset=df)"))
     return load_dataset(
         _found(spec, ref.path, "dataset file"), limit=ref.limit if limit is None else limit, max_question_chars=ref.max_question_chars,
-        max_reference_chars=ref.max_reference_chars
+        max_reference_chars=ref.max_reference_chars, columns=ref.columns
     )
 
 
@@ -75,14 +75,15 @@ def load_spec_corpus(spec: ExperimentSpec, *, texts: TextCache | None = None) ->
 
 def _read_corpus(spec: ExperimentSpec, ref: CorpusRef, texts: TextCache | None) -> Corpus:
     source = ref.builtin or _found(spec, ref.path or "", "corpus file" if is_documents_file(ref.path or "") else "corpus folder")
-    return load_corpus(source, glob=ref.glob, exclude=ref.exclude, texts=texts)
+    return load_corpus(source, glob=ref.glob, exclude=ref.exclude, texts=texts, columns=ref.columns)
 
 
 def _corpus_ref(spec: ExperimentSpec, given: Any) -> CorpusRef | None:
     """Where a sweep's corpus is read from (pure): the spec's own; or a folder given in its place (relative to the
     working directory), read with the spec's glob and exclude when the spec's corpus is a folder too, with the defaults
-    when it is the built-in one or none; or a file of documents (``is_documents_file``), read whole; or the built-in
-    corpus given by name. None for documents given in memory."""
+    when it is the built-in one or none; or a file of documents (``is_documents_file``), read whole, with the columns
+    of the spec's when that is a file of documents too; or the built-in corpus given by name. None for documents given
+    in memory."""
     if given is None:
         return spec.corpus
     if not isinstance(given, (str, Path)):
@@ -90,7 +91,7 @@ def _corpus_ref(spec: ExperimentSpec, given: Any) -> CorpusRef | None:
     if str(given) == PYTHON_REFERENCE:
         return CorpusRef(builtin=PYTHON_REFERENCE)
     path = str(Path(given).expanduser().absolute())
-    if spec.corpus is not None and spec.corpus.path is not None and not is_documents_file(path):
+    if spec.corpus is not None and spec.corpus.path is not None and is_documents_file(path) == is_documents_file(spec.corpus.path):
         return spec.corpus.model_copy(update={"path": path})
     return CorpusRef(path=path)
 
