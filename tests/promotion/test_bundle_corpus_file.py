@@ -81,3 +81,28 @@ def test_a_bundle_of_a_file_of_documents_names_it_and_rebuilds_its_pipeline_from
         wb.load_bundle(folder, corpus_path=tmp_path / "kb", index_dir=tmp_path / "index", models=models())
     bundle = wb.load_bundle(folder, corpus_path=moved, index_dir=tmp_path / "index", models=models())
     assert bundle.answer(CASES[0]["question"]).source_ids == ("travel",)
+
+
+def test_a_bundle_of_files_with_their_own_column_names_carries_them_and_rebuilds_from_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a team's export (doc_id, body) and question sheet (prompt, expected_answer): a bundle read the file without its
+    # columns would refuse it, or index other documents than the ones evaluated
+    experiment, cfg = project(tmp_path)
+    renamed = [{"doc_id": d["id"], "body": d["text"], "url": d["url"]} for d in DOCS]
+    (tmp_path / "kb" / "docs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in renamed), encoding="utf-8")
+    asked = [{"id": c["id"], "prompt": c["question"], "expected_answer": c["reference"], "source_ids": c["source_ids"]} for c in CASES]
+    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in asked), encoding="utf-8")
+    experiment.write_text(experiment.read_text().replace(
+        "dataset: {path: cases.jsonl}\ncorpus: {path: kb/docs.jsonl}",
+        "dataset: {path: cases.jsonl, columns: {question: prompt, reference: expected_answer}}\n"
+        "corpus: {path: kb/docs.jsonl, columns: {id: doc_id, text: body}}"), encoding="utf-8")
+    fakes = models()
+    (variant,) = wb.run(wb.load_experiment(experiment), settings=cfg, models=fakes, progress=False).variants
+    # the same documents as a DataFrame using our names: the same corpus, the run reused
+    (again,) = wb.run(wb.load_experiment(experiment), settings=cfg, models=fakes, progress=False, corpus=pd.DataFrame(DOCS)).variants
+    assert again.reused_from == variant.run_id
+    folder = published(tmp_path, cfg, variant.run_id)
+    assert "columns:\n    id: doc_id\n    text: body\n" in (folder / "config.yaml").read_text(encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    bundle = wb.load_bundle(folder, index_dir=tmp_path / "index", models=models())
+    assert dict(bundle.config.corpus.columns) == {"id": "doc_id", "text": "body"}
+    assert [bundle.answer(c["question"]).source_ids for c in CASES] == [("travel",), ("expenses",)]

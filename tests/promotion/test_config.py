@@ -169,11 +169,11 @@ CONFIG_FIELDS_OF_SCHEMA_4 = {  # 4: the router's, and a config_hash of model fil
         "", ".id", ".kind", ".cache", ".name", ".params", ".params.temperature", ".params.max_tokens", ".params.stop",
         ".params.timeout_s")),
 }
-# 5: the files a corpus folder's glob picks that are left out, the answering models' prices, sampler settings and context
-# window (all before 0.3.0, the first release writing schema 5, was released: no released workbench reads a schema 5
+# 5: the files a corpus folder's glob picks that are left out, a corpus file's own column names, the answering models'
+# prices, sampler settings and context window (all before 0.3.0, the first release writing schema 5, was released: no released workbench reads a schema 5
 # bundle without them)
 _SAMPLER = ("top_p", "top_k", "min_p", "typical_p", "repeat_penalty", "presence_penalty", "frequency_penalty")
-CONFIG_FIELDS_OF_SCHEMA_5 = CONFIG_FIELDS_OF_SCHEMA_4 | {"corpus.exclude", "prices", "prices.input", "prices.output", "prices.cached_input"} | {
+CONFIG_FIELDS_OF_SCHEMA_5 = CONFIG_FIELDS_OF_SCHEMA_4 | {"corpus.exclude", "corpus.columns", "prices", "prices.input", "prices.output", "prices.cached_input"} | {
     f"{model}{field}" for model in ("model", "router.cheap", "router.strong")
     for field in (".context_window", *(f".params.{setting}" for setting in _SAMPLER))}
 MANIFEST_FIELDS_OF_SCHEMA_1 = {"schema_version", "name", "alias", "config_hash", "exported_at", "exported_by", "mlflow", "metrics",

@@ -349,7 +349,7 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
         found = _corpus_folder(config, folder, corpus_path)
         try:
             with _project_texts() as texts:
-                corpus = load_corpus(found, glob=info.glob, exclude=info.exclude, texts=texts)
+                corpus = load_corpus(found, glob=info.glob, exclude=info.exclude, texts=texts, columns=info.columns)
         except DataError as exc:
             raise BundleError(str(exc)) from None
         where = str(found)

@@ -44,7 +44,8 @@ from workbench.spec import (
 # 3 (2026-12-06): ``generator`` (the llama-cpp-python running a GGUF model); hashed as schema 2. 4 (2026-12-06):
 # ``router`` (a router's two models and when it escalates), and a config_hash holding a ``llamacpp:`` file and a
 # ``huggingface:`` folder by name and content, not where they lay. 5 (2026-12-07): ``corpus.exclude`` (the files of a
-# corpus folder its glob picks that are no documents), without which the folder is read as another corpus, and
+# corpus folder its glob picks that are no documents), without which the folder is read as another corpus,
+# ``corpus.columns`` (a corpus file's own column names for a document's id and text), without which it is refused, and
 # ``prices`` (what the answering models cost in the evaluated run, the experiment's ``pricing`` among them), and a
 # model's sampler settings (``params.top_p``...) and ``context_window``, each written only when set; all before 0.3.0,
 # the first release writing schema 5, was released.
@@ -98,6 +99,9 @@ class CorpusInfo(_Model):
     file: str | None = Field(default=None, description="the documents (JSONL: id, text, metadata), relative to the bundle folder")
     glob: str = "**/*.md"
     exclude: tuple[str, ...] = Field(default=(), description="the files of the folder its glob picks that are no documents (patterns like glob's)")
+    # written only when set: a bundle of a corpus file using our names is what it was
+    columns: dict[str, str] = Field(default={}, exclude_if=lambda value: not value,
+                                    description="the corpus file's own column names: our field (id, text) -> the file's column")
     hash: str
     documents: int | None = None
 

@@ -306,7 +306,7 @@ def read_candidate(client: Any, run_id: str, name: str) -> Candidate:
     docs = parent_params.get("corpus.documents")
     corpus = CorpusInfo(
         builtin=corpus_ref.get("builtin"), path=corpus_ref.get("path"), file=corpus_ref.get("file"), glob=corpus_ref.get("glob", "**/*.md"),
-        exclude=tuple(corpus_ref.get("exclude", ())),
+        exclude=tuple(corpus_ref.get("exclude", ())), columns=dict(corpus_ref.get("columns") or {}),
         hash=corpus_hash, documents=int(docs) if docs else None,
     )
     inputs = getattr(getattr(run, "inputs", None), "dataset_inputs", None) or []
