@@ -28,9 +28,13 @@ def _print_plan(spec: ExperimentSpec, cfg: Settings, *, limit: int | None, fresh
 
     plan = wb.plan_sweep(spec, settings=cfg, limit=limit, fresh=fresh)
     if as_json:
-        print(json.dumps({"experiment": spec.name, "dry_run": True, "tracking_uri": shown_uri(cfg.tracking_uri), **plan.as_dict()}, indent=2))
+        columns = {part: dict(ref.columns) for part, ref in (("dataset", spec.dataset), ("corpus", spec.corpus)) if ref is not None and ref.columns}
+        print(json.dumps({"experiment": spec.name, "dry_run": True, "tracking_uri": shown_uri(cfg.tracking_uri), **plan.as_dict(),
+                          **({"columns": columns} if columns else {})}, indent=2))
         return 0
     print(_printable(f"Experiment '{spec.name}': {plan.grid.summary()}"))
+    for line in _column_lines(spec):
+        print(_printable(line))
     for line in _plan_lines(plan.variants):
         print(_printable(line))
     print(_printable(plan.summary()))
@@ -62,6 +66,14 @@ def _print_plan(spec: ExperimentSpec, cfg: Settings, *, limit: int | None, fresh
     print(f"Tracking store: {shown_uri(cfg.tracking_uri)}")
     print("Dry run: nothing was run or logged.")
     return 0
+
+
+def _column_lines(spec: ExperimentSpec) -> list[str]:
+    """A line for the dataset file and one for the corpus file read with columns of their own (pure): which of the
+    file's columns each field is read from, ``question <- prompt``."""
+    refs = (("Dataset", spec.dataset), ("Corpus", spec.corpus))
+    return [f"{what} {ref.path}: read with its own columns, {', '.join(f'{field} <- {column}' for field, column in ref.columns.items())}"
+            for what, ref in refs if ref is not None and ref.columns]
 
 
 def _plan_lines(variants: Sequence[VariantPlan], shown: int = _PLAN_NAMES) -> list[str]:
