@@ -313,9 +313,9 @@ class GridBuilder(w.VBox):
             return None
         if corpus == PYTHON_REFERENCE:
             return {"builtin": corpus, "glob": glob}
-        if is_documents_file(corpus):  # a file of documents is read whole: no glob picks its files
-            return {"path": corpus}
         started = self._start.corpus
+        if is_documents_file(corpus):  # a file of documents is read whole: no glob picks its files; its own column names kept
+            return {"path": corpus, "columns": dict(started.columns) if started is not None else {}}
         return {"path": corpus, "glob": glob, "exclude": list(started.exclude) if started is not None else []}
 
     def _models(self) -> list[dict[str, Any]]:
