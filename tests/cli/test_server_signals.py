@@ -89,3 +89,31 @@ def test_a_stopped_server_leaves_no_process_behind_a_free_port_and_an_intact_sto
     with sqlite3.connect(store) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert client.get_experiment_by_name("kept") is not None
+
+
+def test_a_killed_workbench_server_takes_its_mlflow_processes_with_it(tmp_path: Path) -> None:
+    """SIGKILL (the OOM killer, ``kill -9``, a CI runner ending a job) cannot be handled by the workbench process: the
+    group it started mlflow in must end by itself once the workbench process is gone. It ran on, holding the port."""
+    store = tmp_path / "mlflow.db"
+    port = free_port()
+    cmd = [sys.executable, "-m", "workbench.cli", "server", "--backend-store-uri", f"sqlite:///{store}",
+           "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+           "--workers", "1"]
+    log = tmp_path / "server.log"
+    proc = start_server(cmd, log, PYTHONPATH=str(ROOT), MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", proc, log, 120)
+        assert len(_session(proc.pid)) > 2, _session(proc.pid)  # workbench, mlflow and its web server at least
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=5) == -signal.SIGKILL
+        killed = time.monotonic()
+        left = _session(proc.pid)
+        while left and time.monotonic() - killed < 12:
+            time.sleep(0.2)
+            left = _session(proc.pid)
+        assert not left, f"still running {time.monotonic() - killed:.0f} s after the workbench process was killed: {left}"
+        assert _port_free(port)
+    finally:
+        stop_server(proc)
+        for pid in _session(proc.pid):  # what a failed run of this test left
+            os.kill(pid, signal.SIGKILL)

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from workbench.cli._group_guard import start_guarded
 from workbench.errors import WorkbenchError
 from workbench.tracking import check_store, shown_uri
 
@@ -142,7 +143,8 @@ def _supervise(cmd: list[str], env: dict[str, str]) -> int:
 
     This process became mlflow (execve) before: mlflow passes SIGTERM and SIGINT to its web server only, not to its job
     runner, whose 7 huey consumers outlived it, and a signal to the whole group left mlflow running beside its dead job
-    runner while that runner's threads started consumers again. A second stop signal ends the group at once.
+    runner while that runner's threads started consumers again. A second stop signal ends the group at once. A guard at
+    the head of the group ends it when this process is killed (SIGKILL, which no handler sees): it ran on, holding the port.
     """
     stops: list[float] = []
     group: list[int] = []
@@ -154,7 +156,7 @@ def _supervise(cmd: list[str], env: dict[str, str]) -> int:
 
     previous = {sig: signal.signal(sig, on_stop) for sig in _STOP_SIGNALS}
     try:
-        proc = subprocess.Popen(cmd, env=env, process_group=0)
+        proc = start_guarded(cmd, env=env, process_group=0)  # the group ends with this process, even a SIGKILLed one
         group.append(proc.pid)
         try:
             if stops:  # stopped while starting it
