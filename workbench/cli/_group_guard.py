@@ -1,9 +1,9 @@
 """A process group that ends when the process that started it is gone, even SIGKILLed (which no handler sees).
 
-``start_guarded(cmd)`` runs this file as a small guard process at the head of a process group of its own (the caller
-passes ``process_group=0`` or ``start_new_session=True``); the guard runs ``cmd`` in that group and holds the read end of
-a pipe whose only write end the caller keeps. When the caller dies, the kernel closes its end: the guard reads end of
-file, sends SIGTERM to the group, and SIGKILL to whatever of it is left after a grace period. A pipe, not Linux's
+``start_guarded(cmd)`` runs this file as a small guard process at the head of a process group of its own; the guard
+runs ``cmd`` in that group and holds the read end of a pipe whose only write end the caller keeps. When the caller
+dies, the kernel closes its end: the guard reads end of file, sends SIGTERM to the group, and SIGKILL to whatever of it
+is left after a grace period. A pipe, not Linux's
 PR_SET_PDEATHSIG: it works on every POSIX system, and it follows the process, not the thread that started the guard.
 
 While the caller lives, the group is the caller's to stop (a signal to the group reaches ``cmd``; the guard ignores it
@@ -37,13 +37,15 @@ def start_guarded(cmd: Sequence[str], *, remove: str | None = None, **popen: Any
     Args:
         cmd: The command.
         remove: A folder the guard deletes after ending the group because this process died (a server's temp data).
-        **popen: For ``subprocess.Popen``; give ``process_group=0`` or ``start_new_session=True``, else the guard's
-            group is the caller's own, which it would end.
+        **popen: For ``subprocess.Popen``. The guard heads a new process group (``process_group=0``) unless
+            ``start_new_session=True`` makes it head a new session.
 
     Returns:
         The guard's process (its pid is the group's id; it exits with ``cmd``'s exit code). The write end of the pipe
         is closed when this object is collected or the interpreter exits: keep it while the group is to run.
     """
+    if not popen.get("start_new_session"):
+        popen.setdefault("process_group", 0)
     read, write = os.pipe()
     try:
         proc = subprocess.Popen([sys.executable, "-I", "-S", os.path.abspath(__file__), str(read),
@@ -58,6 +60,8 @@ def start_guarded(cmd: Sequence[str], *, remove: str | None = None, **popen: Any
 
 
 def _guard(lifeline: int, cmd: list[str], remove: str | None) -> int:
+    if os.getpgrp() != os.getpid():  # never the group of whoever started it: that is not the guard's to end
+        os.setpgid(0, 0)
     for sig in _STOP_SIGNALS:  # a handler, not SIG_IGN: cmd starts with the default again (an ignored signal stays so)
         signal.signal(sig, lambda _signum, _frame: None)
     proc = subprocess.Popen(cmd)
