@@ -61,7 +61,7 @@ def test_a_stopped_server_leaves_no_process_behind_a_free_port_and_an_intact_sto
            "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
            "--workers", "1"]
     log = tmp_path / "server.log"
-    proc = start_server(cmd, log, PYTHONPATH=str(ROOT), MLFLOW_SERVER_ENABLE_JOB_EXECUTION="true")
+    proc = start_server(cmd, log, guard=False, PYTHONPATH=str(ROOT), MLFLOW_SERVER_ENABLE_JOB_EXECUTION="true")
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc, log, 120)
         deadline = time.monotonic() + 60  # the job runner starts its consumers after the web server
@@ -100,7 +100,7 @@ def test_a_killed_workbench_server_takes_its_mlflow_processes_with_it(tmp_path: 
            "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
            "--workers", "1"]
     log = tmp_path / "server.log"
-    proc = start_server(cmd, log, PYTHONPATH=str(ROOT), MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    proc = start_server(cmd, log, guard=False, PYTHONPATH=str(ROOT), MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc, log, 120)
         assert len(_session(proc.pid)) > 2, _session(proc.pid)  # workbench, mlflow and its web server at least

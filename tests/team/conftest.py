@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from workbench.cli._group_guard import start_guarded
+
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _MIGRATED = "wb_migrated_store"  # the template of Postgres.create_store
@@ -66,11 +68,16 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: flo
     pytest.fail(f"{url} did not answer within {timeout_s:.0f} s:\n{_log_tail(log)}")
 
 
-def start_server(cmd: Sequence[str], log: Path, **env: str) -> subprocess.Popen[bytes]:
-    """A server in its own process group (its workers are stopped with it), output to ``log``."""
+def start_server(cmd: Sequence[str], log: Path, *, guard: bool = True, **env: str) -> subprocess.Popen[bytes]:
+    """A server in its own process group (its workers are stopped with it), output to ``log``.
+
+    ``guard``: the group ends when this pytest process does, even killed (``timeout``'s SIGTERM, SIGKILL), through the
+    workbench's group guard, which is then the process returned. Servers outlived a killed pytest, holding their ports.
+    Without it, the process returned is the server's own (a test of how the server itself takes signals).
+    """
     with log.open("wb") as out:
-        return subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, env=server_env(**env),
-                                start_new_session=True, cwd=log.parent)
+        popen = {"stdout": out, "stderr": subprocess.STDOUT, "env": server_env(**env), "start_new_session": True, "cwd": log.parent}
+        return start_guarded(list(cmd), **popen) if guard else subprocess.Popen(list(cmd), **popen)  # type: ignore[call-overload]
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
@@ -171,15 +178,37 @@ def postgres() -> Iterator[Postgres]:
     user = "postgres"
     _run_checked(_as_cluster_owner([str(bin_dir / "initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8",
                                     "--no-sync", "--no-instructions"]), "initdb")
-    options = f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-    pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(data)]
+    # the server itself, not `pg_ctl start` (which detaches it from every process group): in a guarded group, it and
+    # its temp dir go with this pytest process however it ends (they outlived a SIGTERMed one)
+    server = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(work), "-c", "listen_addresses=127.0.0.1",
+              "-c", "fsync=off", "-c", "full_page_writes=off"]
+    with log.open("wb") as out:
+        proc = start_guarded(_as_cluster_owner(server), remove=str(work), stdout=out, stderr=subprocess.STDOUT,
+                             start_new_session=True, env=server_env())
     try:
-        _run_checked(_as_cluster_owner([*pg_ctl, "-o", options, "-l", str(log), "-w", "-t", "60", "start"]),
-                     f"pg_ctl start (log: {_log_tail(log)})")
+        _wait_postgres(port, user, proc, log)
         yield Postgres(port=port, user=user)
     finally:
+        pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(data)]
         subprocess.run(_as_cluster_owner([*pg_ctl, "-m", "immediate", "-w", "stop"]), capture_output=True, timeout=60)
+        stop_server(proc)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _wait_postgres(port: int, user: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 60) -> None:
+    """Until the server at ``port`` accepts a connection; fail with its log when it exits or the time is up."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"PostgreSQL exited with {proc.returncode} before it accepted connections:\n{_log_tail(log)}")
+        try:
+            psycopg.connect(host="127.0.0.1", port=port, user=user, dbname="postgres", connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            time.sleep(0.1)
+    pytest.fail(f"PostgreSQL did not accept connections within {timeout_s:.0f} s:\n{_log_tail(log)}")
 
 
 # -- MLflow server ---------------------------------------------------------------------------------------------------
