@@ -405,3 +405,38 @@ def test_a_server_that_stops_answering_mid_sweep_fails_the_request_in_one_line_n
     finally:
         proxy.answering = True
         proxy.close()
+
+
+def test_each_store_keeps_its_own_timeout(chroma_server: ChromaServer) -> None:
+    """``timeout_s`` is the store's: a store made later with a shorter one does not cut the requests of an earlier store
+    on the same server short (chromadb gives each HttpClient a session of its own; one shared per server would have)."""
+    chunks, vectors = small_corpus()
+    proxy = SilentPort(("127.0.0.1", int(chroma_server.url.rsplit(":", 1)[1])))
+    waited: list[object] = []
+    try:
+        patient = ChromaServerIndexStore(proxy.url, timeout_s=60)
+        patient_index = patient.build("patient", chunks, vectors)
+        hasty = ChromaServerIndexStore(proxy.url, timeout_s=0.5)
+        hasty_index = hasty.build("hasty", chunks, vectors)
+        proxy.answering = False
+        searching = threading.Thread(target=lambda: waited.append(_retrieved_or_error(patient_index)), daemon=True)
+        searching.start()
+        started = time.monotonic()
+        with pytest.raises(WorkbenchError, match=r"did not answer while .*Timeout"):
+            Retriever(hasty_index, EMBEDDER, RetrievalSpec(k=2)).retrieve(QUESTION)
+        assert time.monotonic() - started < 5
+        searching.join(timeout=1.5)
+        assert searching.is_alive(), f"the 60 s store gave up with the 0.5 s one: {waited}"
+        proxy.answering = True
+        searching.join(timeout=30)
+        assert waited and not isinstance(waited[0], Exception), waited
+    finally:
+        proxy.answering = True
+        proxy.close()
+
+
+def _retrieved_or_error(index: Any) -> object:
+    try:
+        return Retriever(index, EMBEDDER, RetrievalSpec(k=2)).retrieve(QUESTION)
+    except Exception as exc:  # noqa: BLE001 - the test reports what the search ended with
+        return exc

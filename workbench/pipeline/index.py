@@ -947,7 +947,8 @@ class ChromaServerIndexStore(_ChromaStore):
         except ValueError as exc:
             raise self._unreachable(exc) from None
         # chromadb's HTTP client waits for an answer without end (httpx timeout=None): a server that hung mid-sweep left
-        # every variant waiting in its search for good. Its session is shared by the process's clients of this server.
+        # every variant waiting in its search for good. The session is this store's own (chromadb gives each HttpClient a
+        # system of its own), so is the timeout: another store with another timeout_s does not change it.
         client._server._session.timeout = httpx.Timeout(timeout_s)
         super().__init__(client)
 
