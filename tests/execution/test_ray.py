@@ -39,6 +39,10 @@ def require_ray() -> Any:
     return ray
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @pytest.fixture(scope="module")
 def ray_instance() -> Iterator[object]:
     ray = require_ray()
@@ -50,6 +54,10 @@ def ray_instance() -> Iterator[object]:
         mp.setenv("RAY_USAGE_STATS_ENABLED", os.environ.get("RAY_USAGE_STATS_ENABLED", "0"))  # and turns usage stats off
         with local_ray_site():  # as the workbench starts a local instance
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        # ray.init's SIGTERM handler (sys.exit) failed only the test running when `timeout` or a CI runner stopped
+        # pytest, which went on with the next ones: a SIGTERM now stops pytest as Ctrl+C does, whose teardown (below)
+        # shuts the instance down
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             yield ray
         finally:
