@@ -1,4 +1,4 @@
-"""Nothing of a local Ray instance outlives the process that started it.
+"""Nothing of a local Ray instance outlives the process that started it, SIGTERMed or killed.
 
 A pytest run holding the ``ray_instance`` fixture's instance stops when ``timeout`` (or a CI runner) sends it SIGTERM,
 and takes the instance with it: Ray's own SIGTERM handler (``sys.exit``) failed the test running and let pytest go on
@@ -92,3 +92,45 @@ def test_a_sigtermed_pytest_stops_and_leaves_no_ray_process(tmp_path: Path) -> N
         for pid in running(started):  # what a failed run of this test left
             os.kill(pid, signal.SIGKILL)
 
+
+DRIVER = """
+import os, time
+import ray
+from workbench.execution._ray import local_ray_site
+
+with local_ray_site():  # as a sweep on execution: ray starts its local instance
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+
+@ray.remote
+def worker_pid():
+    return os.getpid()
+
+print(ray.get(worker_pid.remote()), flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_killed_process_leaves_nothing_of_the_local_instance_it_started() -> None:
+    """A sweep on a local Ray instance killed with SIGKILL (the OOM killer, ``kill -9``): the GCS and raylet die with it,
+    and now the raylet's agents too, within a second. They spent a minute trying to reach the dead GCS before exiting."""
+    require_ray()
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"})
+    started: set[int] = set()
+    try:
+        assert driver.stdout is not None
+        worker = driver.stdout.readline()
+        assert worker.strip().isdigit(), f"the driver ended ({driver.wait()}) before its task ran"
+        started = descendants(driver.pid) | {int(worker)}
+        driver.kill()
+        driver.wait()
+        killed = time.monotonic()
+        while running(started) and time.monotonic() - killed < 10:
+            time.sleep(0.2)
+        assert not running(started), f"Ray processes still running 10 s after their driver was killed: {sorted(running(started))}"
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+        for pid in running(started):  # what a failed run of this test left
+            os.kill(pid, signal.SIGKILL)

@@ -23,7 +23,27 @@ def _run(spec: importlib.machinery.ModuleSpec, name: str) -> None:
     spec.loader.exec_module(module)  # type: ignore[union-attr]
 
 
+def _die_with_the_raylet() -> None:
+    """End this process once the raylet that started it is gone (its dashboard and runtime-env agents, each task's
+    worker). A local instance's raylet dies with the process that started it, killed or not (PR_SET_PDEATHSIG); the
+    agents saw it go, then spent a minute trying to tell the GCS, dead too, before they exited: a sweep killed with
+    SIGKILL left them running (with their memory and ports) that long."""
+    raylet = os.environ.get("RAY_RAYLET_PID", "")
+    if not raylet.isdigit() or os.getppid() != int(raylet):
+        return
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == int(raylet):
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="workbench-raylet-watch", daemon=True).start()
+
+
 def _start() -> None:
+    _die_with_the_raylet()
     workbench = os.path.dirname(os.path.dirname(_HERE))
     deferral = importlib.util.spec_from_file_location("_workbench_ray_site_imports", os.path.join(workbench, "_imports.py"))
     if deferral is not None:
