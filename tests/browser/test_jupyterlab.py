@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from tests.notebooks._project import kernel_env, make_project
+from workbench.cli._group_guard import start_guarded
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -144,9 +145,10 @@ def lab(tmp_path: Path, shared_home: Path, empty_store: Path, browser_ready: Non
 
 
 def _start(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """A server in its own process group (``_stop`` ends it and its children), its output in ``log``."""
+    """A server in its own process group (``_stop`` ends it and its children), its output in ``log``; the group ends
+    with this pytest process however it ends (they outlived a SIGTERMed or killed one, holding their ports)."""
     with log.open("wb") as sink:
-        return subprocess.Popen(command, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        return start_guarded(command, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def test_quickstart_widgets_in_jupyterlab(lab: dict[str, Any]) -> None:
