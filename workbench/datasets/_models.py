@@ -332,6 +332,17 @@ class Corpus:
         documents; where its pages start now cannot be told from what they recorded)."""
         return recorded in (self.hash, self.text_hash)
 
+    def document_hashes(self) -> dict[str, str]:
+        """Each document's id -> the first 16 hex digits of the sha256 of its text (and of where its pages start, for a
+        paged one): what a sweep records of the corpus it read, so that promotion can name the documents added,
+        removed or edited since (``hash`` only says that something changed)."""
+        out = {}
+        for doc in self.documents:
+            starts = self.page_starts.get(doc.id)
+            payload = doc.text if starts is None else f"{doc.text}\0pages\0{json.dumps(starts)}"
+            out[doc.id] = hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return out
+
     def to_jsonl(self) -> str:
         """One JSON object per document (``id``, ``text``, ``metadata``), in order: what ``load_corpus`` reads back, as a
         list of dicts, into a corpus with the same hash (a corpus given in memory is logged and bundled so)."""

@@ -40,6 +40,7 @@ from workbench.promotion._config import (
     installed_workbench,
     sha256,
 )
+from workbench.promotion._corpus_check import CORPUS_FIX, corpus_change
 from workbench.promotion._errors import ExportError, SecretFound
 from workbench.promotion._gates import Evidence
 from workbench.promotion._git import GitRepo
@@ -279,6 +280,9 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     if stale is not None:
         raise ExportError(f"{name} v{mv.version}: {stale} — run its experiment again with this workbench, promote the new run "
                           f"to '{alias}' and export that")
+    changed = corpus_change(client, run_id, run.data.tags.get("mlflow.parentRunId"), config.corpus, cfg)
+    if changed is not None:
+        raise ExportError(f"{name} v{mv.version}: {changed} — {CORPUS_FIX}, promote the new run to '{alias}' and export that")
     answering = config.answering_models
     recorded = {"chunking_revision": grid.CHUNKING_REVISION if "workbench.index_key" in run.data.tags else None,
                 "chunks": evaluated_chunks(run.data.tags), "weights": evaluated_weights(run.data.tags, answering),

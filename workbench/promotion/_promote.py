@@ -40,6 +40,7 @@ from workbench.promotion._config import (
     installed_workbench,
 )
 from workbench.promotion._bundle import documents_corpus
+from workbench.promotion._corpus_check import CORPUS_FIX, corpus_change
 from workbench.promotion._errors import BundleError, GateFailed, PromotionError, SecretFound
 from workbench.promotion._gates import Evidence, GateReport, Holder, evaluate_gates
 from workbench.promotion._registry import (
@@ -584,6 +585,9 @@ def _promote(
 ) -> Promotion:
     client = client_for(cfg.tracking_uri)
     cand = read_candidate(client, run_id, name)
+    changed = corpus_change(client, run_id, cand.parent_run_id, cand.config.corpus, cfg)
+    if changed is not None:
+        raise PromotionError(f"{changed} — {CORPUS_FIX} and promote the new run")
     check_registrable(cand.template)
     gate_specs = _resolve_gates(gates, cand.promotion)
     need_staging = require_staging if require_staging is not None else (cand.promotion.require_staging if cand.promotion else True)

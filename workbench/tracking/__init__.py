@@ -22,7 +22,7 @@ from workbench.tracking._memory import MemoryRun, MemoryTracker
 from workbench.tracking._mlflow import EVAL_RUN_TYPE, MlflowTracker
 from workbench.tracking._process import process_alive
 from workbench.tracking._protocol import (
-    CHUNKS_SHA256_TAG, CHUNKS_TAG, COMPARISON_FILE, COMPARISON_KEY_TAG, COMPARISON_TEXT, CORPUS_ARTIFACT, CORPUS_RUN_TAG, MODELS_TAG, PLOTS_DIR,
+    CHUNKS_SHA256_TAG, CHUNKS_TAG, COMPARISON_FILE, COMPARISON_KEY_TAG, COMPARISON_TEXT, CORPUS_ARTIFACT, CORPUS_DOCUMENTS_ARTIFACT, CORPUS_RUN_TAG, MODELS_TAG, PLOTS_DIR,
     LoggedComparison, SweepComparison, SweepHandle, Tracker,
 )
 from workbench.tracking._redact import redacting
@@ -55,6 +55,7 @@ __all__ = [
     "COMPARISON_KEY_TAG",
     "COMPARISON_TEXT",
     "CORPUS_ARTIFACT",
+    "CORPUS_DOCUMENTS_ARTIFACT",
     "CORPUS_RUN_TAG",
     "EVAL_RUN_TYPE",
     "ExperimentSummary",

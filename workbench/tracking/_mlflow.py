@@ -57,6 +57,7 @@ from workbench.tracking._protocol import (
     COMPARISON_KEY_TAG,
     COMPARISON_TEXT,
     CORPUS_ARTIFACT,
+    CORPUS_DOCUMENTS_ARTIFACT,
     CORPUS_FILE_TAG,
     CORPUS_RUN_TAG,
     MODELS_TAG,
@@ -281,6 +282,8 @@ class MlflowTracker:
         }
         self.client.log_batch(run_id, params=[Param(k, _param(v)) for k, v in params.items()], tags=[RunTag("workbench.sweep_id", run_id)])
         self.client.log_text(run_id, spec.to_yaml(), "experiment.yaml")
+        if spec.corpus is not None and spec.corpus.path is not None:  # read from disk, which may change before promotion
+            self.client.log_text(run_id, json.dumps(corpus.document_hashes(), ensure_ascii=False), CORPUS_DOCUMENTS_ARTIFACT)
         self._log_dataset(run_id, dataset, corpus)
 
     def _log_documents(self, experiment_id: str, run_id: str, corpus: Corpus) -> None:

@@ -27,6 +27,9 @@ CORPUS_ARTIFACT = "corpus.jsonl"  # a sweep's documents, logged when they were g
 # sweep over the very same file, which is not logged again), and that file's sha256
 CORPUS_RUN_TAG = "workbench.corpus_run"
 CORPUS_FILE_TAG = "workbench.corpus_file_sha256"
+# on a sweep over a corpus read from disk: each document's id -> a digest of its text (``Corpus.document_hashes``), so
+# that promotion can name the documents added, removed or edited on disk since
+CORPUS_DOCUMENTS_ARTIFACT = "corpus_documents.json"
 PLOTS_DIR = "plots"
 
 
