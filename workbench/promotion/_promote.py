@@ -63,6 +63,8 @@ from workbench.promotion._registry import (
     point_alias,
     prompt_kept,
     prompt_registry_name,
+    prompt_renders,
+    logged_template,
     quiet_downloads,
     record_event,
     register_config,
@@ -658,7 +660,9 @@ def _promote(
                 PROMPT_VERSION_TAG: str(prompt_version), PROMPT_HASH_TAG: cand.template.hash,
                 "workbench.variant": cand.config.source.variant_name}
         mv = register_config(client, config, config_files(config, cand.template, cand.documents), tags=tags)
-    elif not prompt_kept(client, existing):  # deleted from the Prompt Registry by hand: registered again, from this run
+    elif not prompt_renders(client, existing, cand.template):
+        # deleted from the Prompt Registry by hand, or registered by an earlier workbench in a form that renders
+        # something else than was evaluated: registered again, from this run
         prompt_version = register_prompt(client, existing.tags[PROMPT_NAME_TAG], cand.template, run_id=run_id, experiment_id=cand.experiment_id)
         client.set_model_version_tag(name, existing.version, PROMPT_VERSION_TAG, str(prompt_version))
         mv = client.get_model_version(name, existing.version)
@@ -712,7 +716,7 @@ def rollback(name: str, *, alias: Environment = "production", reason: str | None
     _check_target(name, alias)
     reason = _check_reason(reason, "rollback reason")
     cfg = settings or default_settings()
-    with registry_changes_serialised(cfg.tracking_uri):  # another promotion or rollback cannot move the alias meanwhile
+    with quiet_downloads(), registry_changes_serialised(cfg.tracking_uri):  # another promotion or rollback cannot move the alias meanwhile
         return _rollback(name, alias, reason, cfg)
 
 
@@ -741,6 +745,13 @@ def _rollback(name: str, alias: Environment, reason: str | None, cfg: Settings) 
                              f"{restored.tags[PROMPT_NAME_TAG]} v{restored.tags[PROMPT_VERSION_TAG]}: it was deleted from the Prompt Registry "
                              f"— promote v{restored.version}'s run again, which registers its prompt again (workbench promote {run_id} "
                              f"--name {name} --alias {alias})")
+    template = logged_template(client, restored, cfg.tracking_uri)
+    if template is not None and not prompt_renders(client, restored, template):
+        # its prompt version was registered by an earlier workbench in a form that renders something else than was
+        # evaluated (a literal {{name}} in MLflow's syntax): registered again as this workbench registers it
+        version = register_prompt(client, restored.tags[PROMPT_NAME_TAG], template, run_id=restored.tags.get(RUN_ID_TAG, ""))
+        client.set_model_version_tag(name, restored.version, PROMPT_VERSION_TAG, str(version))
+        restored = client.get_model_version(name, restored.version)
     user, at = current_user(), now_utc().isoformat()
     point_alias(client, name, alias, restored)
     record_event(client, name, alias, AliasEvent("rollback", str(restored.version), user, at, previous=str(current.version), reason=reason))

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from workbench.promotion._config import BundleConfig, Environment, reads_as_registry_syntax, to_jinja_template, to_mlflow_template
+from workbench.promotion._config import CONFIG_FILE, BundleConfig, Environment, reads_as_registry_syntax, to_jinja_template, to_mlflow_template
 from workbench.promotion._errors import PromotionError
 from workbench.prompts import PromptTemplate
 from workbench.tracking import RUN_ID_TAG, found as _found, redacting
@@ -175,8 +175,11 @@ def register_prompt(client: Any, prompt_name: str, template: PromptTemplate, *, 
 
     With ``experiment_id`` (the promoted run's), the prompt is listed in that experiment's Prompts tab of the MLflow UI,
     and not in the one MLflow links it to: the process's active experiment, Default (0) in `workbench promote`."""
+    content = _registry_content(template)
     for pv in _prompt_versions(client, prompt_name):
-        if pv.tags.get(PROMPT_HASH_TAG) == template.hash:
+        # as this workbench registers it: a version an earlier one registered otherwise (a literal {{name}} in MLflow's
+        # syntax, before Jinja2; a system message converted as a template) renders something else than was evaluated
+        if pv.tags.get(PROMPT_HASH_TAG) == template.hash and pv.template == content:
             if experiment_id is not None:
                 _link_to_experiment(client, prompt_name, experiment_id, _linked_experiments(client, prompt_name))
             return int(pv.version)
@@ -191,7 +194,7 @@ def register_prompt(client: Any, prompt_name: str, template: PromptTemplate, *, 
     else:
         for key, value in tags.items():  # the prompt's tags name its newest version, as ``register_prompt`` keeps them
             client.set_prompt_tag(prompt_name, key, value)
-    pv = client.create_prompt_version(prompt_name, _registry_content(template), description=message, tags=tags)
+    pv = client.create_prompt_version(prompt_name, content, description=message, tags=tags)
     if experiment_id is not None:
         _link_to_experiment(client, prompt_name, experiment_id, before)
     return int(pv.version)
@@ -393,6 +396,41 @@ def prompt_kept(client: Any, mv: Any) -> bool:
     deleted by hand, in the MLflow UI or with ``MlflowClient.delete_prompt``); True for a version registered without one."""
     prompt_name, prompt_version = mv.tags.get(PROMPT_NAME_TAG), mv.tags.get(PROMPT_VERSION_TAG)
     return not (prompt_name and prompt_version) or _found(client.get_prompt_version, prompt_name, prompt_version) is not None
+
+
+def prompt_renders(client: Any, mv: Any, template: PromptTemplate) -> bool:
+    """Whether the Prompt Registry's prompt version of a configuration version holds ``template`` as this workbench
+    registers it, rendering what was evaluated (``prompt_kept``, and not in an earlier workbench's form); True for a
+    version registered without one."""
+    prompt_name, prompt_version = mv.tags.get(PROMPT_NAME_TAG), mv.tags.get(PROMPT_VERSION_TAG)
+    if not (prompt_name and prompt_version):
+        return True
+    pv = _found(client.get_prompt_version, prompt_name, prompt_version)
+    return pv is not None and pv.template == _registry_content(template)
+
+
+def logged_template(client: Any, mv: Any, tracking_uri: str) -> PromptTemplate | None:
+    """The evaluated template of a configuration version, from its logged model's ``config.yaml`` and prompt files;
+    None when they cannot be read (deleted, or not registered by workbench)."""
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    model_id = mv.tags.get(LOGGED_MODEL_TAG)
+    logged = get_logged_model(client, model_id) if model_id else None
+    if logged is None:
+        return None
+
+    def read(rel: str) -> str:
+        with tempfile.TemporaryDirectory(prefix="wb-prompt-") as tmp:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=f"{logged.artifact_location}/{rel}", dst_path=tmp,
+                                                        tracking_uri=tracking_uri)
+            return Path(local).read_text(encoding="utf-8")
+
+    try:
+        prompt = BundleConfig.from_yaml(read(CONFIG_FILE), source=f"models:/{model_id}/{CONFIG_FILE}").prompt
+        return PromptTemplate(prompt.name, read(prompt.file), read(prompt.system_file) if prompt.system_file else "")
+    except (MlflowException, OSError, ValueError):
+        return None
 
 
 def point_alias(client: Any, name: str, alias: Environment, mv: Any) -> None:
