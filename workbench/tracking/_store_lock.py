@@ -13,7 +13,8 @@ deferred.
 A change of the model registry (a promotion, a rollback) reads the alias holder and the registered versions, then
 registers and moves the alias. Two at once (two terminals, two CI jobs) each read the registry as it was before the
 other: both created the registered model (one died on "already exists") or registered one configuration as two
-versions. So such changes are made one at a time, under ``<db>.registry.lock``.
+versions. So such changes are made one at a time, under ``<db>.registry.lock`` (on a PostgreSQL store, under another
+advisory lock of its server: the CI jobs of two machines).
 
 Migrating a new sqlite store costs about two seconds of CPU, the same every time for one version of MLflow: the first
 store a machine makes is kept, empty (its schema, no experiment), as ``~/.cache/workbench/stores/<versions>.db``, and
@@ -126,14 +127,17 @@ def interrupts_held(*signums: int, received: list[int] | None = None) -> Iterato
 # the key of the advisory lock under which a process opens a PostgreSQL store ("wbst" as an integer): any 64-bit number
 # that no other application of the database locks
 _PG_LOCK_KEY = 0x77627374
+# the key of the advisory lock under which a process changes the model registry of a PostgreSQL store ("wbrg")
+_PG_REGISTRY_KEY = 0x77627267
 _OPENED: set[str] = set()  # the postgresql:// stores this process has opened
 _OPENING = threading.Lock()
 
 
 @contextlib.contextmanager
-def _advisory_lock(tracking_uri: str) -> Iterator[None]:
-    """Hold a session advisory lock of a ``postgresql://`` store's database server for a block, on a connection of its
-    own: another machine's process opening the same database waits for it (ten minutes at most)."""
+def _advisory_lock(tracking_uri: str, key: int = _PG_LOCK_KEY, what: str = "create the MLflow store") -> Iterator[None]:
+    """Hold the session advisory lock ``key`` of a ``postgresql://`` store's database server for a block, on a
+    connection of its own: another machine's process taking it on the same database (to open it, or to ``what``) waits
+    for it (ten minutes at most)."""
     import sqlalchemy
     from sqlalchemy.pool import NullPool
 
@@ -142,11 +146,10 @@ def _advisory_lock(tracking_uri: str) -> Iterator[None]:
         with engine.connect() as conn:
             conn.execute(sqlalchemy.text(f"SET lock_timeout = '{_WAIT_S:.0f}s'"))
             try:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": _PG_LOCK_KEY})
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
             except sqlalchemy.exc.OperationalError:  # lock_timeout: LockNotAvailable
-                raise WorkbenchError(f"waited {_WAIT_S:.0f} s for another process to create the MLflow store "
-                                     f"{shown_uri(tracking_uri)} (PostgreSQL advisory lock {_PG_LOCK_KEY}) — is a process "
-                                     "stuck on it?") from None
+                raise WorkbenchError(f"waited {_WAIT_S:.0f} s for another process to {what} {shown_uri(tracking_uri)} "
+                                     f"(PostgreSQL advisory lock {key}) — is a process stuck on it?") from None
             conn.commit()
             yield  # closing the connection releases the lock, also when the block failed because the server went away
     finally:
@@ -245,10 +248,14 @@ def _quiet_store_chatter() -> None:
 
 
 def registry_changes_serialised(tracking_uri: str) -> contextlib.AbstractContextManager[None]:
-    """A block in which this process alone changes the model registry of a ``sqlite:///`` store (other processes'
-    promotions and rollbacks wait for it); other stores take no lock.
+    """A block in which this process alone changes the model registry of a ``sqlite:///`` store, or of a
+    ``postgresql://`` one (an advisory lock of its server, which two CI machines share): other processes' promotions
+    and rollbacks wait for it. Other stores (a tracking server's ``http://``) take no lock.
 
     Raises:
         WorkbenchError: another process held the lock for longer than ten minutes.
     """
-    return _held(tracking_uri, ".registry.lock", "finish changing the model registry of")
+    what = "finish changing the model registry of"
+    if scheme(tracking_uri) == "postgresql":  # two CI jobs promoting at once registered one configuration as two versions
+        return _advisory_lock(tracking_uri, _PG_REGISTRY_KEY, what)
+    return _held(tracking_uri, ".registry.lock", what)
