@@ -51,6 +51,17 @@ def _evaluated_hashes(client: Any, sweep_id: str | None) -> dict[str, str] | Non
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
 
 
+def _experiment_folder(client: Any, sweep_id: str | None) -> str | None:
+    """The folder of the experiment file a sweep ran (its ``mlflow.source.name``), which its relative paths are relative
+    to; None when the sweep is gone or ran before workbench recorded it."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(sweep_id).data.tags.get("mlflow.source.name") if sweep_id else None
+    except MlflowException:
+        return None
+
+
 def _read(found: Path, info: CorpusInfo, cfg: Settings) -> Corpus:
     if not cfg.home.is_dir():  # the PDF and Word texts the sweep extracted are in its project's cache, when it has one
         return load_corpus(found, glob=info.glob, exclude=info.exclude)
@@ -76,8 +87,10 @@ def corpus_change(client: Any, run_id: str, sweep_id: str | None, info: CorpusIn
         return None
     raw = Path(info.path).expanduser()
     if not raw.is_absolute():
-        folder = client.get_run(sweep_id).data.tags.get("mlflow.source.name") if sweep_id else None
-        raw = Path(folder) / raw if folder else Path.cwd() / raw
+        folder = _experiment_folder(client, sweep_id)
+        if not folder:  # not known: a folder of that name here may be another corpus than the one evaluated
+            return None
+        raw = Path(folder) / raw
     found = on_disk(raw)
     if not (found.is_file() if is_documents_file(found) else found.is_dir()):
         return None
