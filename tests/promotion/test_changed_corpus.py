@@ -71,3 +71,23 @@ def test_a_run_on_the_built_in_corpus_of_another_workbench_is_named(tmp_path: Pa
                                                            f"({wb.load_corpus('python-reference').hash[:12]})")
     same = CorpusInfo(builtin="python-reference", hash=wb.load_corpus("python-reference").hash)
     assert corpus_change(None, "r1", None, same, cfg) is None
+
+
+def test_a_changed_corpus_of_html_pages_says_their_text_may_be_read_otherwise(tmp_path: Path) -> None:
+    # its files may be the evaluated ones, their text read otherwise by another version of the package reading them
+    # (or of workbench's own reading): "1 changed" alone sent the user looking for an edit nobody made
+    from workbench.config import settings
+    from workbench.promotion._config import CorpusInfo
+    from workbench.promotion._corpus_check import corpus_change
+
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "page.html").write_text("<html><body><p>Travel policy: book ahead.</p></body></html>", encoding="utf-8")
+    info = CorpusInfo(path=str(tmp_path / "kb"), glob="**/*.html", hash="0" * 64, documents=1)
+    said = corpus_change(None, "r1", None, info, settings(root=tmp_path))
+    assert said is not None and said.endswith("which changed since: the same number of documents (1), so a document's text changed "
+                                              "(or its HTML pages, PDFs, Word documents or decks are read otherwise here than by the "
+                                              "sweep: by another workbench, or by other versions of beautifulsoup4, pypdf, python-docx "
+                                              "and python-pptx than its run's workbench.versions tag names)")
+    (tmp_path / "kb" / "page.html").rename(tmp_path / "kb" / "page.md")
+    info = info.model_copy(update={"glob": "**/*.md"})
+    assert not corpus_change(None, "r1", None, info, settings(root=tmp_path)).endswith(")")  # type: ignore[union-attr]

@@ -12,7 +12,7 @@ from typing import Any
 
 from workbench.cache import ExtractedTexts
 from workbench.config import Settings
-from workbench.datasets import Corpus, is_documents_file, load_corpus, on_disk
+from workbench.datasets import FORMAT_PACKAGES, Corpus, file_format, is_documents_file, load_corpus, on_disk
 from workbench.errors import DataError
 from workbench.promotion._config import CorpusInfo
 from workbench.tracking import CORPUS_DOCUMENTS_ARTIFACT, artifact_bytes
@@ -102,10 +102,16 @@ def corpus_change(client: Any, run_id: str, sweep_id: str | None, info: CorpusIn
     if current.hashed_as(info.hash):
         return None
     recorded = _evaluated_hashes(client, sweep_id)
+    hashes = current.document_hashes()
     if recorded is not None:
-        what = describe_changes(recorded, current.document_hashes())
+        what = describe_changes(recorded, hashes)
     elif len(current) == info.documents:  # a sweep logged before it recorded its documents: the hashes alone say less
         what = f"the same number of documents ({len(current)}), so a document's text changed"
     else:
         what = f"it holds {len(current)} documents now"
+    changed = [d for d in current.documents if recorded is None or recorded.get(d.id) != hashes[d.id]]
+    if any(file_format(d.metadata.get("path", "")) for d in changed):  # the same file may read as another text
+        packages = f"{', '.join(FORMAT_PACKAGES[:-1])} and {FORMAT_PACKAGES[-1]}"
+        what += (" (or its HTML pages, PDFs, Word documents or decks are read otherwise here than by the sweep: by another "
+                 f"workbench, or by other versions of {packages} than its run's workbench.versions tag names)")
     return f"{evaluated}, which changed since: {what}"
