@@ -64,9 +64,9 @@ def _experiment_folder(client: Any, sweep_id: str | None) -> str | None:
 
 def _read(found: Path, info: CorpusInfo, cfg: Settings) -> Corpus:
     if not cfg.home.is_dir():  # the PDF and Word texts the sweep extracted are in its project's cache, when it has one
-        return load_corpus(found, glob=info.glob, exclude=info.exclude)
+        return load_corpus(found, glob=info.glob, exclude=info.exclude, columns=info.columns)
     with ExtractedTexts.of_project(cfg) as texts:
-        return load_corpus(found, glob=info.glob, exclude=info.exclude, texts=texts)
+        return load_corpus(found, glob=info.glob, exclude=info.exclude, texts=texts, columns=info.columns)
 
 
 def corpus_change(client: Any, run_id: str, sweep_id: str | None, info: CorpusInfo, cfg: Settings) -> str | None:
