@@ -156,6 +156,73 @@ def test_a_sweep_that_opens_an_index_does_not_chunk_the_corpus_again(wb_settings
     assert again.variants[0].chunk_stats == first.variants[0].chunk_stats and first.variants[0].chunk_stats.count > 0
 
 
+class _SearchCounting(MemoryIndexStore):
+    """Counts the searches of the indexes it builds or opens (each a pass over a whole Chroma index)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.searches: list[int] = []
+
+    def open(self, key: str):  # type: ignore[no-untyped-def]
+        index = super().open(key)
+        return None if index is None else self._counted(index)
+
+    def build(self, key, chunks, vectors, *, stats=None, lineage=None):  # type: ignore[no-untyped-def]
+        return self._counted(super().build(key, chunks, vectors, stats=stats, lineage=lineage))
+
+    def _counted(self, index):  # type: ignore[no-untyped-def]
+        searches, search = self.searches, index.search
+
+        class Counted:
+            key, stats = index.key, index.stats
+
+            def __len__(self) -> int:
+                return len(index)
+
+            def search(self, vector, k, *, with_vectors=False):  # type: ignore[no-untyped-def]
+                searches.append(k)
+                return search(vector, k, with_vectors=with_vectors)
+
+        return Counted()
+
+
+def test_the_retrieval_settings_of_an_index_search_it_once_per_question(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    # each setting searched the index for every question: a Chroma search is a pass over every chunk (exhaustive, for
+    # builds to agree), so 500 questions with a similarity and an MMR setting over 40,000 chunks took 150 s, not 75
+    settings = (RetrievalSpec(k=2), RetrievalSpec(k=4), RetrievalSpec(k=3, search="mmr", fetch_k=6), RetrievalSpec(k=2, search="mmr", fetch_k=5))
+    models = {MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    store, tracker = _SearchCounting(), wb.tracking.MemoryTracker()
+    shared = wb.run(make_spec(retrieval=settings), generate=False, settings=wb_settings, index_store=store, progress=False, models=models,
+                    tracker=tracker, limit=8)
+    assert store.searches == [6] * 8  # the widest of the four, once per question
+    for setting, variant in zip(settings, shared.variants, strict=True):  # what each setting retrieves searching alone
+        alone = wb.run(make_spec(retrieval=(setting,)), generate=False, settings=wb_settings, index_store=store, progress=False, models=models,
+                       tracker=tracker, fresh=True, limit=8)
+        assert [r.hits for r in variant.records] == [r.hits for r in alone.variants[0].records]
+        assert all(h.vector is None for r in variant.records for h in r.hits)
+
+
+def test_a_search_that_fails_fails_the_variants_of_its_index_not_the_sweep(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    class Failing(_SearchCounting):
+        def _counted(self, index):  # type: ignore[no-untyped-def]
+            counted = super()._counted(index)
+            search = counted.search
+
+            def failing(vector, k, *, with_vectors=False):  # type: ignore[no-untyped-def]
+                if len(self.searches) == 3:
+                    raise RuntimeError("index files gone")
+                return search(vector, k, with_vectors=with_vectors)
+
+            counted.search = failing
+            return counted
+
+    settings = (RetrievalSpec(k=2), RetrievalSpec(k=3, search="mmr", fetch_k=6))
+    result = wb.run(make_spec(retrieval=settings), generate=False, settings=wb_settings, index_store=Failing(), progress=False,
+                    models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, tracker=wb.tracking.MemoryTracker(), limit=6)
+    assert [v.status for v in result.variants] == ["FAILED", "FAILED"]
+    assert all("retrieval failed: RuntimeError: index files gone" in (v.outcome.error or "") for v in result.variants)
+
+
 def test_a_broken_index_fails_its_variants_not_the_sweep(wb_settings) -> None:  # type: ignore[no-untyped-def]
     class Broken(MemoryIndexStore):
         def build(self, key, chunks, vectors, *, stats=None):  # type: ignore[no-untyped-def]

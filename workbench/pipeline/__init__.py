@@ -29,7 +29,7 @@ from workbench.pipeline.index import (
     embed_chunks_reusing,
     embed_within,
 )
-from workbench.pipeline.retrieve import Retriever
+from workbench.pipeline.retrieve import Retriever, SharedSearch
 from workbench.pipeline.route import Escalation, ModelCall, Signals, decide, decide_before_answer, grounding
 from workbench.pipeline.router import RoutedModel, Router, route_answer, routing_metrics
 from workbench.pipeline.stores import check_index_store_for, existing_index_store, index_store_for
@@ -53,6 +53,7 @@ __all__ = [
     "RoutedModel",
     "Router",
     "Segment",
+    "SharedSearch",
     "Signals",
     "VectorIndex",
     "answer_question",

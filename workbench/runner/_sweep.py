@@ -18,7 +18,7 @@ from typing import Any, Literal
 from workbench.cache import CacheStore, DiskCacheStore, ExtractedTexts
 from workbench.comparison import comparison_key, early_stops, sweep_comparison
 from workbench.config import LARGE_GRID, Settings, settings as default_settings
-from workbench.datasets import Corpus, Dataset
+from workbench.datasets import Corpus, Dataset, EvalCase
 from workbench.errors import SpecError, Terminated, WorkbenchError
 from workbench.execution import (
     STOP_GRACE_S,
@@ -41,6 +41,7 @@ from workbench.pipeline import (
     IndexStore,
     QuestionRecord,
     Retriever,
+    SharedSearch,
     VectorIndex,
     check_index_store_for,
     chunk_corpus,
@@ -54,7 +55,7 @@ from workbench.pipeline import (
 from workbench.results import SweepResult, VariantResult
 from workbench.sandbox import SweepSandboxes
 from workbench.scoring import Judge
-from workbench.spec import ExperimentSpec, load_experiment
+from workbench.spec import ExperimentSpec, RetrievalSpec, load_experiment
 from workbench.tracking import MlflowTracker, SweepComparison, SweepHandle, Tracker, TrackingUnavailable, interrupts_held
 from workbench.runner._inputs import sweep_inputs
 from workbench.runner._reuse import reuse_keys, sweep_scoring
@@ -311,15 +312,12 @@ def run(
                         finish(track.log_variant, sweep, failed_result(v, f"index build failed: {type(exc).__name__}: {exc}", "index", empty), dataset)
                     continue
                 emit(ProgressEvent("index_built", stats.count, stats.count, message=f"{chunker.label}: {stats.count} chunks{embedded_note}"))
-                retrievals: dict[str, tuple[QuestionRecord, ...]] = {}  # the variants of one retrieval setting share it
+                # the variants of one retrieval setting share its records, and the settings share each search
+                retrievals = _retrieve(index, queries, [v.retrieval for v in todo], dataset.cases, corpus.page_starts)
                 for v in todo:
-                    setting = v.retrieval.model_dump_json()
-                    try:
-                        if setting not in retrievals:
-                            retriever = Retriever(index=index, embedder=queries, spec=v.retrieval, pages=corpus.page_starts)
-                            retrievals[setting] = tuple(retrieve_question(case, retriever) for case in dataset.cases)
-                        retrieved = retrievals[setting]
-                    except Exception as exc:  # noqa: BLE001 - a failing retrieval fails its variant, not the sweep
+                    retrieved = retrievals[v.retrieval.model_dump_json()]
+                    if isinstance(retrieved, Exception):  # a failing retrieval fails its variants, not the sweep
+                        exc = retrieved
                         finish(track.log_variant, sweep, failed_result(v, f"retrieval failed: {type(exc).__name__}: {exc}", "retrieval", stats), dataset)
                         continue
                     jobs.append(VariantJob(
@@ -465,6 +463,26 @@ def _build_index(
     kept = {"lineage": lineage} if reusing is not None else {}
     index = indexes.build(key, chunks, vectors, stats=stats, **kept)
     return index, "" if earlier is None else reuse_note(fresh, len(chunks), earlier.key)
+
+
+def _retrieve(
+    index: VectorIndex, queries: Embedder, settings: Sequence[RetrievalSpec], cases: Sequence[EvalCase], pages: Mapping[str, tuple[int, ...]],
+) -> dict[str, tuple[QuestionRecord, ...] | Exception]:
+    """Each retrieval setting's records of ``cases`` (by its JSON), or what its retrieval raised. The settings retrieve
+    a question after another, so that they share each search of the index (``SharedSearch``)."""
+    specs = {s.model_dump_json(): s for s in settings}
+    shared = SharedSearch(index, specs.values())
+    retrievers = {key: Retriever(index=shared, embedder=queries, spec=spec, pages=pages) for key, spec in specs.items()}
+    found: dict[str, list[QuestionRecord] | Exception] = {key: [] for key in specs}
+    for case in cases:
+        for key, retriever in retrievers.items():
+            records = found[key]
+            if isinstance(records, list):
+                try:
+                    records.append(retrieve_question(case, retriever))
+                except Exception as exc:  # noqa: BLE001 - a failing retrieval fails its variants, not the sweep
+                    found[key] = exc
+    return {key: tuple(records) if isinstance(records, list) else records for key, records in found.items()}
 
 
 def reuse_note(fresh: int, total: int, earlier: str) -> str:
