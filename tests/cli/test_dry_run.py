@@ -129,6 +129,32 @@ def test_a_dry_run_says_what_an_earlier_sweep_and_the_cache_save(tmp_path: Path,
     assert set(plan_lines(out).values()) == {"new: 0 of 2 answers cached, 2 model calls"}, out
 
 
+def test_a_dry_run_searches_a_built_index_once_per_question_for_all_its_retrieval_settings(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # each setting searched for every question, and a search is a pass over every chunk: a dry run after adding a
+    # prompt to a grid of 500 questions and 2 settings over 40,000 chunks searched for 150 s before saying anything
+    from chromadb.api.models.Collection import Collection
+
+    retrieval = "retrieval:\n  - {k: 2}\n  - {k: 3, search: mmr, fetch_k: 6}\n"
+    (tmp_path / "exp.yaml").write_text(spec_text("ab", extra=retrieval))
+    assert cli()[0] == 0
+    (tmp_path / "exp.yaml").write_text(spec_text("abc", extra=retrieval))
+    searches: list[int] = []
+    query = Collection.query
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs.get("include"):  # not the check that every chunk can be read, as an index is opened
+            searches.append(kwargs["n_results"])
+        return query(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "query", counted)
+    code, out, err = cli("--dry-run")
+    assert code == 0, err
+    assert [s for n, s in plan_lines(out).items() if n.startswith("c|")] == ["new: 0 of 3 answers cached, 3 model calls"] * 2, out
+    assert len(searches) == QUESTIONS, searches
+
+
 @pytest.mark.parametrize(("model", "embedding", "gemma_written"), [
     ("llamacpp:models/m.gguf", MINILM_ID, True), ("llamacpp:models/m.gguf", "huggingface:./embedder", True),
     (GEMMA_ID, MINILM_ID, True), (GEMMA_ID, MINILM_ID, False),

@@ -32,6 +32,7 @@ from workbench.pipeline import (
     QuestionRecord,
     Retriever,
     Router,
+    SharedSearch,
     existing_index_store,
     format_context,
     route_answer,
@@ -131,15 +132,17 @@ def _planned_groups(
         queries = resolver.embedder(embedding, cache=False, queries=True)
         embedded = len(cache.cached("embedding", [embedding_key(queries.identity, q) for q in questions])) == len(set(questions))
         retrievals: dict[str, list[tuple[Hit, ...]]] = {}
+        if index is not None and embedded:  # the settings share each question's search, as the sweep's do
+            settings = {v.retrieval.model_dump_json(): v.retrieval for v in group if v.generates}
+            shared = SharedSearch(index, settings.values())
+            vectors = CachedEmbedder(queries, cache, identity=queries.identity)
+            retrievers = {key: Retriever(index=shared, embedder=vectors, spec=s, pages=corpus.page_starts) for key, s in settings.items()}
+            retrievals = {key: [] for key in settings}
+            for q in questions:
+                for key, retriever in retrievers.items():
+                    retrievals[key].append(tuple(retriever.retrieve(q)))
         for v in group:
-            hits = None
-            if index is not None and embedded and v.generates:
-                setting = v.retrieval.model_dump_json()
-                if setting not in retrievals:
-                    retriever = Retriever(index=index, embedder=CachedEmbedder(queries, cache, identity=queries.identity), spec=v.retrieval,
-                                          pages=corpus.page_starts)
-                    retrievals[setting] = [tuple(retriever.retrieve(q)) for q in questions]
-                hits = retrievals[setting]
+            hits = retrievals[v.retrieval.model_dump_json()] if index is not None and embedded and v.generates else None
             yield _variant_plan(spec, v, dataset, hits, cache, lambda m: resolver.generator(m.id, m.resolved_kind, cache=False, window=m.window),
                                 index_built=index is not None, fresh=fresh, embedder=embedder, judging=judging)
 
