@@ -7,7 +7,7 @@ import pytest
 
 from workbench.datasets import Document
 from workbench.errors import WorkbenchError
-from workbench.pipeline import ChromaIndexStore, MemoryIndexStore, Retriever, chunk_document, chunk_stats, embed_chunks
+from workbench.pipeline import ChromaIndexStore, MemoryIndexStore, Retriever, SharedSearch, chunk_document, chunk_stats, embed_chunks
 from workbench.pipeline.index import EMBED_BATCH
 from workbench.spec import ChunkerSpec, RetrievalSpec
 from workbench.testing import HashingEmbedder
@@ -268,3 +268,19 @@ def test_an_embedding_model_returning_too_few_vectors_is_named() -> None:
 
     with pytest.raises(ValueError, match="testing:ragged returned vectors of unequal lengths, or empty ones"):
         embed_chunks(Ragged(model_id="testing:ragged"), chunks)
+
+
+def test_a_shared_search_answers_each_setting_as_its_own_search_would() -> None:
+    embedder = HashingEmbedder()
+    text = " ".join(TEXTS.values()) + " " + " ".join(TEXTS.values())  # copies: chunks tied with others
+    chunks = chunk_document(Document("all", text), ChunkerSpec(strategy="sentence", size=60, overlap=0))
+    index = MemoryIndexStore().build("k", chunks, embedder.embed([c.text for c in chunks]))
+    assert len(chunks) >= 8
+    shared = SharedSearch(index, [RetrievalSpec(k=2), RetrievalSpec(k=3, search="mmr", fetch_k=5)])
+    vector = embedder.embed(["Which statement raises an exception in a loop?"])[0]
+    for k, with_vectors in ((2, False), (5, True), (3, False), (1, True)):
+        assert shared.search(vector, k, with_vectors=with_vectors) == index.search(vector, k, with_vectors=with_vectors)
+    plain = SharedSearch(index, [RetrievalSpec(k=2)])  # a search it was not made for: wider, or with vectors
+    assert plain.search(vector, 4) == index.search(vector, 4) and len(index.search(vector, 4)) == 4
+    assert plain.search(vector, 2, with_vectors=True) == index.search(vector, 2, with_vectors=True)
+    assert all(h.vector is not None for h in plain.search(vector, 2, with_vectors=True))
