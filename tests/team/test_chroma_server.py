@@ -440,3 +440,60 @@ def _retrieved_or_error(index: Any) -> object:
         return Retriever(index, EMBEDDER, RetrievalSpec(k=2)).retrieve(QUESTION)
     except Exception as exc:  # noqa: BLE001 - the test reports what the search ended with
         return exc
+
+
+def test_clear_indexes_on_the_server_is_refused_while_a_teammates_sweep_uses_it_unless_forced(
+        chroma_server: ChromaServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Ana's sweep (her machine, her WORKBENCH_HOME) reads its index on the team's Chroma server; Ben's `workbench cache
+    clear --indexes`, no --force, looked for running sweeps on his own machine only, found none and removed the index
+    under hers: each of her variants failed with IndexRemoved. The team's tracking store knows her sweep is running."""
+    import threading
+
+    from workbench.cli import main
+    from workbench.models import MINILM_ID
+    from workbench.testing import HashingEmbedder, ScriptedModel
+    from tests.promotion.conftest import GEMMA_ID, scripted_answer
+
+    uri = f"sqlite:///{tmp_path / 'shared' / 'mlflow.db'}"
+    monkeypatch.setenv("WORKBENCH_CHROMA_URL", chroma_server.url.replace("://", "://ana:s3cret@"))  # her login, not Ben's
+    ana = tmp_path / "ana"
+    written = write_project(ana)
+    spec = wb.ExperimentSpec.from_dict({**written.model_dump(mode="json", exclude_defaults=True), "scorers": ["hit_at_k"],
+                                        "execution": {"isolation": "none"}}, base_dir=ana)  # the model waits on this test
+    answering, go_on = threading.Event(), threading.Event()
+
+    def answer(prompt: Any) -> str:
+        answering.set()
+        go_on.wait(30)
+        return scripted_answer(prompt)
+
+    models = {GEMMA_ID: ScriptedModel(answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    swept: list[wb.SweepResult] = []
+    sweep = threading.Thread(target=lambda: swept.append(wb.run(spec, settings=settings(root=ana, tracking_uri=uri), models=models,
+                                                                  limit=1, progress=False)))
+    sweep.start()
+    try:
+        while not answering.wait(0.2):
+            assert sweep.is_alive(), "the sweep ended before its first answer"
+        before = {n for n in names(chroma_server) if "-building-" not in n}
+        monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "ben-home"))  # Ben: his own machine's folders, the team's servers
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        monkeypatch.setenv("WORKBENCH_CHROMA_URL", chroma_server.url)
+        assert main(["cache", "clear", "--indexes"]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+        assert re.search(rf"1 sweep is running on the Chroma server {re.escape(chroma_server.url)} \(run [0-9a-f]{{32}} of experiment "
+                         r"'promo', by \S+ on \S+\).*--force", err), err
+        assert "s3cret" not in err
+        assert {n for n in names(chroma_server) if "-building-" not in n} == before  # nothing removed, not even locally
+    finally:
+        go_on.set()
+        sweep.join(60)
+    assert [v.status for v in swept[0].variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in swept[0].variants]
+    from mlflow import MlflowClient
+
+    from workbench.tracking import INDEX_SERVER_TAG
+
+    assert MlflowClient(uri).get_run(swept[0].parent_run_id).data.tags[INDEX_SERVER_TAG] == chroma_server.url  # her login left out
+    assert main(["cache", "clear", "--indexes"]) == 0  # her sweep ended: nothing uses them now
+    assert re.search(r"removed [1-9]\d* indexes from the Chroma server", capsys.readouterr().out)

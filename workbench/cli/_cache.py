@@ -40,10 +40,12 @@ def _cmd_cache(args: argparse.Namespace) -> int:
             running = "1 sweep is" if len(live) == 1 else f"{len(live)} sweeps are"
             raise WorkbenchError(f"{running} running on this machine (in {cfg.home}), whose variants read the indexes: removing "
                                  "them now fails those variants — run it again once the sweep ends, or add --force")
+        server = _server_indexes()  # refused before anything is removed when a teammate's sweep reads the server now
+        if server is not None and not args.force:
+            _refuse_if_in_use(server.address, server.url)
         indexes = _indexes(cfg.index_dir)
         removed = indexes.remove(older_than) if indexes is not None else []
         print(f"removed {len(removed)} indexes{scope} from {cfg.index_dir} (a sweep that needs one builds it again)")
-        server = _server_indexes()
         if server is not None:
             print(f"removed {len(server.remove(older_than))} indexes{scope} from the Chroma server {server.url} "
                   "(a sweep that needs one builds it again)")
@@ -89,6 +91,20 @@ def _server_indexes() -> ChromaServerIndexStore | None:
 
     url = os.environ.get(CHROMA_URL_ENV, "").strip()
     return ChromaServerIndexStore(url) if url else None
+
+
+def _refuse_if_in_use(address: str, shown: str) -> None:
+    """Refuse to clear the Chroma server at ``address`` while a sweep of the tracking store (any machine's) reads it:
+    the local check sees this machine's sweeps only, and a teammate's sweep had its index removed under it."""
+    from workbench.tracking import sweeps_using_index_server
+
+    live = sweeps_using_index_server(address)
+    if live:
+        running = "1 sweep is" if len(live) == 1 else f"{len(live)} sweeps are"
+        raise WorkbenchError(f"{running} running on the Chroma server {shown} ({'; '.join(map(str, live[:3]))}"
+                             f"{f'; and {len(live) - 3} more' if len(live) > 3 else ''}), whose variants read its indexes: removing them "
+                             "now fails those variants — run it again once they end, or add --force (a sweep whose machine is gone: "
+                             "workbench end RUN_ID --reason ... ends it)")
 
 
 def _indexes(path: Path) -> ChromaIndexStore | None:

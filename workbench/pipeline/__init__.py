@@ -32,7 +32,7 @@ from workbench.pipeline.index import (
 from workbench.pipeline.retrieve import Retriever, SharedSearch
 from workbench.pipeline.route import Escalation, ModelCall, Signals, decide, decide_before_answer, grounding
 from workbench.pipeline.router import RoutedModel, Router, route_answer, routing_metrics
-from workbench.pipeline.stores import check_index_store_for, existing_index_store, index_store_for
+from workbench.pipeline.stores import check_index_store_for, existing_index_store, index_server_address, index_store_for
 
 __all__ = [
     "EMBED_BATCH",
@@ -73,6 +73,7 @@ __all__ = [
     "format_context",
     "generate_answer",
     "grounding",
+    "index_server_address",
     "index_store_for",
     "length_histogram",
     "retrieve_question",

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
-    "ChromaIndexStore", "check_local_chroma_usable", "ChromaServerIndexStore", "Hit", "IndexInfo", "IndexRemoved", "IndexStore",
+    "ChromaIndexStore", "check_local_chroma_usable", "chroma_server_address", "ChromaServerIndexStore", "Hit", "IndexInfo", "IndexRemoved", "IndexStore",
     "MemoryIndexStore", "ReusableVectors", "VectorIndex", "embed_chunks_reusing",
 ]
 
@@ -910,6 +910,29 @@ class ChromaIndexStore(_ChromaStore):
         return cls(path) if (Path(path) / _DATABASE).exists() else None
 
 
+def _server_base(url: str) -> str:
+    """``scheme://host:port/path`` of a Chroma server's URL (pure): no login, the default port written out."""
+    parts = urlsplit(url.strip())
+    port = parts.port
+    where = parts.netloc.rpartition("@")[2].lower() + ("" if port else f":{443 if parts.scheme == 'https' else 8000}")  # [::1] keeps its brackets
+    return f"{parts.scheme}://{where}{parts.path.rstrip('/')}"
+
+
+def chroma_server_address(url: str) -> str | None:
+    """The address of the Chroma server ``url`` names, the same whichever way a machine writes it (pure): no login,
+    the host in lower case, the default port written out (``http://chroma.internal:8000``). None for a URL that is not
+    an http(s) URL of a host. The sweeps using a server are tagged with it, so that a teammate's ``workbench cache
+    clear --indexes`` can see them."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        return None
+    return _server_base(url)
+
+
 class ChromaServerIndexStore(_ChromaStore):
     """Collections on a Chroma server (``chroma run``), shared by every worker and machine of a team.
 
@@ -936,8 +959,8 @@ class ChromaServerIndexStore(_ChromaStore):
             raise WorkbenchError(f"index store url {self.url!r}: expected http://host:port or https://host:port")
         tls = parts.scheme == "https"
         # the path too (a proxy serving Chroma under /chroma): the host alone asked the proxy's root for another server
-        where = parts.netloc.rpartition("@")[2] + ("" if port else f":{443 if tls else 8000}")  # [::1] keeps its brackets
-        base = f"{parts.scheme}://{where}{parts.path.rstrip('/')}"
+        base = _server_base(url)
+        self.address = base  # which server, as every machine names it: no login, the default port written out
         login = {"Authorization": "Basic " + base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()).decode()}
         headers = login if parts.username or parts.password else None
         self._check_answers(f"{base}/api/v2/heartbeat", headers, timeout_s)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 from workbench.config import Settings
-from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, check_local_chroma_usable
+from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, check_local_chroma_usable, chroma_server_address
 from workbench.spec import ExperimentSpec
 
-__all__ = ["CHROMA_URL_ENV", "check_index_store_for", "existing_index_store", "index_store_for"]
+__all__ = ["CHROMA_URL_ENV", "check_index_store_for", "existing_index_store", "index_server_address", "index_store_for"]
 
 CHROMA_URL_ENV = "WORKBENCH_CHROMA_URL"
 
@@ -47,6 +47,13 @@ def check_index_store_for(spec: ExperimentSpec) -> None:
     """
     if not _server_url(spec):
         check_local_chroma_usable()
+
+
+def index_server_address(spec: ExperimentSpec) -> str | None:
+    """The address of the Chroma server ``index_store_for`` would open for ``spec`` (``chroma_server_address``: no
+    login), or None when its indexes are kept locally (or the URL is not one a store could open)."""
+    url = _server_url(spec)
+    return chroma_server_address(url) if url else None
 
 
 def _server_url(spec: ExperimentSpec) -> str:

@@ -20,6 +20,7 @@ from workbench.tracking._feedback import HUMAN_FEEDBACK, HumanFeedback, default_
 from workbench.tracking._links import evaluation_url, run_url, trace_url, ui_url
 from workbench.tracking._memory import MemoryRun, MemoryTracker
 from workbench.tracking._mlflow import EVAL_RUN_TYPE, MlflowTracker
+from workbench.tracking._index_server import INDEX_SERVER_TAG, ServerSweep, sweeps_using_index_server
 from workbench.tracking._process import process_alive
 from workbench.tracking._protocol import (
     CHUNKS_SHA256_TAG, CHUNKS_TAG, COMPARISON_FILE, COMPARISON_KEY_TAG, COMPARISON_TEXT, CORPUS_ARTIFACT, CORPUS_DOCUMENTS_ARTIFACT, CORPUS_RUN_TAG, MODELS_TAG, PLOTS_DIR,
@@ -61,6 +62,7 @@ __all__ = [
     "ExperimentSummary",
     "HUMAN_FEEDBACK",
     "HumanFeedback",
+    "INDEX_SERVER_TAG",
     "LoggedComparison",
     "LoggedRun",
     "LoggedSweep",
@@ -80,6 +82,7 @@ __all__ = [
     "RunKind",
     "STORE_HINT",
     "SweepComparison",
+    "ServerSweep",
     "SweepHandle",
     "Tracker",
     "TrackingUnavailable",
@@ -124,6 +127,7 @@ __all__ = [
     "shown_uri",
     "sqlite_path",
     "sweep_variants",
+    "sweeps_using_index_server",
     "trace_url",
     "ui_url",
 ]

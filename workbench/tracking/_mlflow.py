@@ -38,6 +38,7 @@ from workbench.redaction import redact
 from workbench.tracking._feedback import default_user
 from workbench.tracking._store_check import check_served_artifacts, check_store, half_made, sqlite_path
 from workbench.tracking._process import abandoned_reason, alive_here, process_tags
+from workbench.tracking._index_server import index_server_tags
 from workbench.tracking._read import RESULTS_TABLE, artifact_bytes, chunked, every_page, out_of_reach, reading_artifacts, run_artifacts
 from workbench.tracking._sqlite import tune_sqlite_store
 from workbench.tracking._store_lock import interrupts_deferred, open_store_serialised
@@ -255,6 +256,7 @@ class MlflowTracker:
             "workbench.versions": package_versions(),
             "mlflow.user": default_user(),  # as feedback and promotions record it: $WORKBENCH_USER, else the login name
             **process_tags(),
+            **index_server_tags(spec),  # which Chroma server it reads, for a teammate's `cache clear --indexes` to see
         }
         run = self._create_run(experiment_id, tags=tags, run_name=tags["mlflow.runName"])
         with self._ended_if_logging_fails(run.info.run_id):
