@@ -497,3 +497,21 @@ def test_clear_indexes_on_the_server_is_refused_while_a_teammates_sweep_uses_it_
     assert MlflowClient(uri).get_run(swept[0].parent_run_id).data.tags[INDEX_SERVER_TAG] == chroma_server.url  # her login left out
     assert main(["cache", "clear", "--indexes"]) == 0  # her sweep ended: nothing uses them now
     assert re.search(r"removed [1-9]\d* indexes from the Chroma server", capsys.readouterr().out)
+
+
+def test_clear_indexes_on_the_server_with_the_tracking_store_down_is_one_line_and_removes_nothing(
+        chroma_server: ChromaServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.cli import main
+
+    ChromaServerIndexStore(chroma_server.url).build("kept-while-unknown", *small_corpus())
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WORKBENCH_CHROMA_URL", chroma_server.url)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")  # the team's server, down
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    assert main(["cache", "clear", "--indexes"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "could not read the running sweeps of http://127.0.0.1:" in err, err
+    assert f"which sweeps read the Chroma server {chroma_server.url} now" in err and "--force" in err, err
+    assert "wb-kept-while-unknown" in names(chroma_server)
+    assert main(["cache", "clear", "--indexes", "--force"]) == 0  # without checking, as asked
+    assert "wb-kept-while-unknown" not in names(chroma_server)

@@ -98,7 +98,11 @@ def _refuse_if_in_use(address: str, shown: str) -> None:
     the local check sees this machine's sweeps only, and a teammate's sweep had its index removed under it."""
     from workbench.tracking import sweeps_using_index_server
 
-    live = sweeps_using_index_server(address)
+    try:
+        live = sweeps_using_index_server(address)
+    except WorkbenchError as exc:  # which sweeps read the server cannot be known: nothing is removed blindly
+        raise WorkbenchError(f"{exc} — the tracking store tells which sweeps read the Chroma server {shown} now: start it or set "
+                             "MLFLOW_TRACKING_URI to the team's, or add --force to remove its indexes without checking") from None
     if live:
         running = "1 sweep is" if len(live) == 1 else f"{len(live)} sweeps are"
         raise WorkbenchError(f"{running} running on the Chroma server {shown} ({'; '.join(map(str, live[:3]))}"
