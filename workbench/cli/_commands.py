@@ -87,12 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--indexes", action="store_true",
                        help="remove the local indexes (.workbench/indexes), and those on the Chroma server WORKBENCH_CHROMA_URL names, "
                             "instead, all or those built more than --older-than ago; "
-                            "refused while a sweep runs on this machine unless --force")
+                            "refused while a sweep runs on this machine, or on that server (any machine's, as the tracking "
+                            "store tells), unless --force")
     which.add_argument("--sandboxes", action="store_true",
                        help="remove the sandbox folders (.workbench/sandboxes) kept of variants that did not finish instead, "
                             "all or those made more than --older-than ago; not while a sweep runs")
     clear.add_argument("--force", action="store_true", help="with --indexes: remove them even while a sweep runs on this machine "
-                       "(its variants that read them fail)")
+                       "or on the Chroma server (its variants that read them fail)")
     p.set_defaults(handler=_cmd_cache)
 
     p = sub.add_parser("ui", parents=[common], help="serve the MLflow UI over this project's store")
