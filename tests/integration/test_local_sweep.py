@@ -119,18 +119,22 @@ def _edited(text: str, *replacements: tuple[str, str]) -> str:
     return text
 
 
-def test_a_model_sampled_above_temperature_0_with_top_k_runs_through_a_real_sweep(tmp_path: Path) -> None:
+def test_a_model_sampled_above_temperature_0_with_top_k_runs_through_a_real_sweep(result, root: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A model entry's own temperature above 0 lets it take top_k (refused at 0): llama.cpp samples with it in a sweep, so
-    top_k 1, the likeliest token alone, answers as greedy decoding does, and the variant logs its top_k."""
+    top_k 1, the likeliest token alone, answers as greedy decoding does, and the variant logs its top_k. In the module
+    sweep's home: its index, and its greedy answers (the same prompt, chunker and params) from the answer cache."""
     from workbench.tracking import MemoryTracker
 
     greedy = {"id": "local:gemma3-270m", "params": {"max_tokens": 24}}
     top_1 = {"id": "local:gemma3-270m", "name": "gemma-top1", "params": {"max_tokens": 24, "temperature": 0.9, "top_k": 1}}
     spec = ExperimentSpec.from_dict({**SPEC, "prompts": [{"name": "plain", "template": SPEC["prompts"][1]["template"]}],
                                      "chunkers": SPEC["chunkers"][:1], "models": [greedy, top_1]}, base_dir=ROOT)
-    result = wb.run(spec, settings=settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"), progress=False,
-                    tracker=MemoryTracker())
-    by_greedy, by_top_1 = result.variants
-    assert [v.status for v in result.variants] == ["FINISHED"] * 2, [v.outcome.error for v in result.variants]
+    sampled = wb.run(spec, settings=settings(root=root, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"), progress=False,
+                     tracker=MemoryTracker())
+    by_greedy, by_top_1 = sampled.variants
+    assert [v.status for v in sampled.variants] == ["FINISHED"] * 2, [v.outcome.error for v in sampled.variants]
+    module_greedy = next(v for v in result.variants if v.variant.prompt.name == "plain" and v.variant.chunker.strategy == "markdown")
+    assert [r.answer for r in by_greedy.records] == [r.answer for r in module_greedy.records] and by_greedy.metrics["cache_hits"] == QUESTIONS
+    assert by_top_1.metrics["generation_calls"] == QUESTIONS  # sampled by llama.cpp in this sweep, not read from a cache
     assert [r.answer for r in by_top_1.records] == [r.answer for r in by_greedy.records] and by_greedy.records[0].answer
     assert by_top_1.variant.params()["model.params.top_k"] == "1" and "model.params.top_k" not in by_greedy.variant.params()
