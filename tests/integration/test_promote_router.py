@@ -17,16 +17,19 @@ import workbench as wb
 from workbench.config import Settings
 from workbench.models import GEMMA_ID, SMOLLM2_ID
 from workbench.datasets import load_corpus
+from workbench.pipeline import chunk_document
 from workbench.spec import CorpusRef, ModelSpec, RouterEntry, load_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PICKED = ("py-001", "py-005", "py-008")
-# the documents holding each picked question's three best chunks in the whole python-reference corpus (chunked and
-# embedded as routing.yaml says): a corpus of them alone retrieves the same chunks with the same scores (a chunk's score
-# is its own similarity to the question, and grounding compares an answer with the retrieved chunks only), so the
-# prompts, answers and escalations are the whole corpus's, while its MiniLM index builds in a second instead of a minute
-RETRIEVED = ("for", "compound", "import", "dict", "identifiers", "customization", "specialnames", "debugger")
+# each picked question's three best chunks in the whole python-reference corpus (chunked and embedded as routing.yaml
+# says), each the one document of a file: a document under the chunk size is its one chunk, so a corpus of them alone
+# retrieves the same chunks with the same scores (a chunk's score is its own similarity to the question, and grounding
+# compares an answer with the retrieved chunks only), and the prompts, answers and escalations are the whole corpus's,
+# while its MiniLM index embeds 9 chunks, not the 201 of their documents (17 s of CPU) or the whole corpus's
+RETRIEVED = ("for#1-602e76aa", "compound#5-cf415553", "compound#6-5c1c06a9", "import#6-f8bb5bc1", "dict#2-332c11ba",
+             "identifiers#0-941abc47", "specialnames#14-4941a464", "customization#13-4941a464", "debugger#7-60327045")
 
 
 def answers_of_24_tokens(model: ModelSpec) -> ModelSpec:
@@ -49,9 +52,14 @@ def test_a_promoted_router_bundle_answers_the_evaluated_questions_as_the_router_
     questions.write_text("".join(f"{line}\n" for line in lines if json.loads(line)["id"] in PICKED), encoding="utf-8")
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for doc in load_corpus(spec.corpus.builtin or "").documents:
-        if doc.id in RETRIEVED:
-            (corpus / f"{doc.id}.md").write_text(doc.text, encoding="utf-8")
+    (chunker,) = spec.chunkers
+    kept = {c.id: c for doc in load_corpus(spec.corpus.builtin or "").documents if doc.id in {r.split("#")[0] for r in RETRIEVED}
+            for c in chunk_document(doc, chunker)}
+    assert set(RETRIEVED) <= set(kept), "the python-reference corpus or the chunker changed: find each question's best chunks again"
+    for chunk_id in RETRIEVED:  # named after its document (the questions' source ids), a second one of it numbered
+        doc, n = chunk_id.split("-")[0].split("#")
+        name = doc if not (corpus / f"{doc}.md").exists() else f"{doc}-{n}"
+        (corpus / f"{name}.md").write_text(kept[chunk_id].text, encoding="utf-8")
     spec = spec.model_copy(update={"models": (router,), "dataset": spec.dataset.model_copy(update={"path": str(questions), "limit": None}),
                                    "corpus": CorpusRef(path=str(corpus)),
                                    "execution": spec.execution.model_copy(update={"isolation": "none"})})
@@ -61,7 +69,9 @@ def test_a_promoted_router_bundle_answers_the_evaluated_questions_as_the_router_
     traces = MlflowClient(real_settings.tracking_uri).search_traces(locations=[result.experiment_id], run_id=routed.run_id)
     evaluated = {t.info.tags["workbench.case_id"]: t.info.tags for t in traces}
     assert set(evaluated) == {r.case.id for r in routed.records}
-    assert {h.chunk.doc_id for r in routed.records for h in r.hits} == set(RETRIEVED)  # every kept document is retrieved
+    retrieved = {h.chunk.text for r in routed.records for h in r.hits}
+    assert retrieved == {kept[c].text for c in RETRIEVED}  # every kept chunk is retrieved, whole (each file is one chunk)
+    assert all(len(r.hits) == 3 for r in routed.records)
 
     promoted = wb.promote(routed.run_id, name="routed-docs", alias="staging", settings=real_settings,
                           gates=[{"kind": "min_questions", "n": len(PICKED)}])
