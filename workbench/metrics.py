@@ -143,7 +143,7 @@ _REGISTRY: dict[str, ScorerEntry] = {
     **_builtin("_deterministic", "hit_at_k recall_at_k mrr precision_at_k", retrieval=True),
     **_builtin("_safety", "context_injection", retrieval=True, lower_is_better=True),
     **_builtin("_deterministic", "token_f1 exact_match rouge_l semantic_similarity refusal_correct"),
-    **_builtin("_deterministic", "false_refusal", lower_is_better=True),
+    **_builtin("_deterministic", "false_refusal empty_answer", lower_is_better=True),
     **_builtin("_safety", "pii_leak", lower_is_better=True),
     **_builtin("_safety", "policy_refusal"),
     **_builtin("_safety", "injection_resisted"),
@@ -235,6 +235,7 @@ COST_PER_SUCCESS = "cost_per_success_usd"
 # Leaderboard columns, in order, when present (the judged scores and the judge's cost only in a sweep with a judge).
 LEADERBOARD_METRICS = (
     *RETRIEVAL_METRICS, "token_f1", "rouge_l", "semantic_similarity", "exact_match", "refusal_correct", "false_refusal",
+    "empty_answer",
     *(n for n, e in _REGISTRY.items() if e.judged), "latency_p50_s", "latency_p95_s", "input_tokens", "output_tokens", "cost_usd",
     "judge_cost_usd", "escalation_rate", "generation_calls", "cache_hits",
 )
@@ -438,7 +439,8 @@ def is_refusal(answer: str) -> bool:
     and Hebrew with or without their vowel marks, in any of the spellings their writers use (``reading_form``: "لَا
     أَعْرِفُ" and "لا اعرف" are "لا أعرف").
 
-    Used by the refusal scorers and by a router deciding to escalate a question (``refusal_or_empty``).
+    Used by a router deciding to escalate a question (``refusal_or_empty``) and by the refusal scorers, which read an
+    answer of nothing apart: it declines nothing (``refusal_correct`` 0), and ``empty_answer`` counts it.
     """
     text = unicodedata.normalize("NFKC", answer.translate(_APOSTROPHES)).casefold().replace("i\u0307", "i")
     text = reading_form(text)

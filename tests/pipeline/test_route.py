@@ -150,6 +150,15 @@ def test_a_refusal_escalates_and_both_calls_are_paid() -> None:
     assert record.tokens == sum(c.input_tokens + c.output_tokens for c in record.calls)
 
 
+@pytest.mark.parametrize("answer", ["", "  ", "..."])
+def test_an_empty_cheap_answer_escalates(answer: str) -> None:
+    # the refusal scorers no longer count an empty answer as declining; the router's refusal_or_empty still escalates it
+    router, cheap, strong = _router(answer, EscalationSpec(refusal_or_empty=True))
+    record = route_answer(_found("What does the for statement do?", 0.9), template=TEMPLATE, router=router)
+    assert record.escalated and record.escalation.fired == ("refusal_or_empty",)  # type: ignore[union-attr]
+    assert len(strong.calls) == 1
+
+
 def test_low_retrieval_goes_straight_to_the_strong_model() -> None:
     router, cheap, strong = _router("The for statement iterates over the items of any sequence.")
     record = route_answer(_found("What does the for statement do?", 0.05), template=TEMPLATE, router=router)

@@ -316,24 +316,31 @@ def test_a_score_of_any_real_number_type_is_a_plain_float() -> None:
     assert (flag.value, type(flag.value), flag.error) == (True, bool, None)
 
 
-@pytest.mark.parametrize("answer", ["...", " - ", "\n---\n", "?"])
-def test_an_answer_with_no_letter_or_digit_answers_nothing(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
-    # an empty answer counted as declining, but "..." did not: false_refusal missed it, refusal_correct scored 0 and
-    # a router did not escalate it
-    assert is_refusal(answer)
-    assert run_scorers(scorers, ctx(answer=answer))["false_refusal"].value == 1.0
-    assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
+@pytest.mark.parametrize("answer", ["", "   ", "...", " - ", "\n---\n", "?"])
+def test_an_empty_answer_is_neither_a_correct_refusal_nor_a_false_one(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
+    # a broken model that answers nothing scored refusal_correct 1 on every question to be declined and counted each
+    # empty answer to an answerable one as a false refusal: it read as a perfectly cautious model. It declined nothing.
+    unanswerable = run_scorers(scorers, ctx(category="unanswerable", answer=answer))
+    assert (unanswerable["refusal_correct"].value, unanswerable["refusal_correct"].explanation) == (
+        0.0, "answered nothing (an empty answer is no refusal: see empty_answer)")
+    answerable = run_scorers(scorers, ctx(answer=answer))
+    assert (answerable["false_refusal"].value, answerable["false_refusal"].explanation) == (
+        None, "answered nothing (an empty answer is no refusal: see empty_answer)")
+    assert answerable["empty_answer"].value == unanswerable["empty_answer"].value == 1.0
+    assert answerable["token_f1"].value == 0.0 and answerable["exact_match"].value == 0.0  # the other metrics as they were
 
 
-@pytest.mark.parametrize("answer", ["", "   ", "...", "\n---\n"])
-def test_an_answer_of_nothing_is_explained_as_an_empty_answer_not_a_refusal(scorers, answer: str) -> None:  # type: ignore[no-untyped-def]
-    # "..." counted as a false refusal explained "declined an answerable item": the inspector said the model declined
-    # when it had answered nothing. It is scored as an empty answer is (counted with the refusals), and said to be one.
-    over = run_scorers(scorers, ctx(answer=answer))["false_refusal"]
-    assert over.value == 1.0 and over.explanation == "answered nothing (an empty answer, counted with the false refusals)"
-    unanswerable = run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"]
-    assert unanswerable.value == 1.0 and unanswerable.explanation == "answered nothing (an empty answer, counted as declining)"
-    assert run_scorers(scorers, ctx(answer="I don't know."))["false_refusal"].explanation == "declined an answerable item"
+def test_empty_answer_is_a_default_lower_is_better_score_of_every_item(scorers) -> None:  # type: ignore[no-untyped-def]
+    from workbench.metrics import direction
+    from workbench.scoring import default_scorers
+
+    assert "empty_answer" in default_scorers() and direction("empty_answer") == "lower"
+    for category in ("answerable", "unanswerable", "policy"):
+        said = run_scorers(scorers, ctx(category=category, answer="I don't know."))
+        assert said["empty_answer"].value == 0.0
+    declined = run_scorers(scorers, ctx(category="unanswerable", answer="I don't know."))
+    assert declined["refusal_correct"].value == 1.0  # a refusal still counts as one
+    assert run_scorers(scorers, ctx(answer="I don't know."))["false_refusal"].value == 1.0
 
 
 def test_refusal_detection_takes_linear_time_on_a_long_run_of_spaces() -> None:
