@@ -44,6 +44,21 @@ def test_blocked_promotion_lists_every_gate_and_exits_1(swept: Swept, capsys: py
     assert "OVERRIDE: demo only" in capsys.readouterr().out
 
 
+def test_a_misspelt_metric_in_a_gates_file_is_refused_naming_its_line_even_with_a_reason(
+        swept: Swept, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # it was a failed gate that --reason overrode: the variant was promoted on a gate nobody could have checked
+    gates = tmp_path / "gates.yaml"
+    gates.write_text("promotion:\n  gates:\n    - {kind: min_questions, n: 1}\n    - kind: metric\n      metric: token_f11\n      min: 0.3\n")
+    run = swept.run_id("good")
+    assert cli(swept, "promote", run, "--name", "assist-typo", "--alias", "staging", "--gates", str(gates), "--reason", "demo") == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith(
+        f"error: {gates}:5: promotion.gates[1].metric: unknown metric 'token_f11' — did you mean 'token_f1'? (run {run} logs: "), err
+    gates.write_text("gates:\n  - {kind: min_questions, n: 1}\n")
+    assert cli(swept, "promote", run, "--name", "assist-typo", "--alias", "staging", "--gates", str(gates)) == 0
+    assert "assist-typo v1 is now 'staging'" in capsys.readouterr().out  # nothing was registered by the refused one
+
+
 def test_errors_are_one_line_with_exit_2(swept: Swept, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert cli(swept, "rollback", "nobody", "--alias", "production") == 2
     err = capsys.readouterr().err.strip()

@@ -272,3 +272,22 @@ def test_a_metric_gate_on_a_misspelt_metric_names_the_logged_one_it_resembles() 
     assert not typo.passed and typo.detail == ("metric 'token_f2' was not logged for run run — did you mean 'token_f1'? (a metric "
                                                "of another scorer: add it to the experiment and re-run)")
     assert not judged.passed and judged.detail == "metric 'faithfulness' was not logged for run run — add its scorer to the experiment and re-run"
+
+
+def test_a_gate_on_a_metric_no_run_logs_is_found_before_any_gate_is_judged() -> None:
+    # a gates file's 'token_f11' was a failed gate that --reason overrode, where the same typo in an experiment's
+    # promotion.gates is refused as it loads: named here, with what it most likely means
+    from workbench.promotion import unknown_gate_metrics
+
+    ev = evidence({"token_f1": 0.9, "questions": 8.0, "my_score": 0.5}, scores([1.0, 0.5], "token_f1"))
+    gates = [MinQuestionsGate(n=1), MetricGate(metric="token_f11", min=0.3), BeatsHolderGate(metric="tokn_f1"),
+             MaxFailedRateGate(scorer="faithfullness", rate=0.1), MetricGate(metric="my_scor", min=0.1)]
+    found = unknown_gate_metrics(gates, ev)
+    assert [(i, field) for i, field, _ in found] == [(1, "metric"), (2, "metric"), (3, "scorer"), (4, "metric")]
+    assert found[0][2].startswith("unknown metric 'token_f11' — did you mean 'token_f1'? (run run logs: ")
+    assert "did you mean 'faithfulness'?" in found[2][2] and "did you mean 'my_score'?" in found[3][2]
+    # known names the run did not log are the gates' to fail (add the scorer, a price); the run's own scorers pass
+    known = [MetricGate(metric="faithfulness", min=0.5), MetricGate(metric="cost_usd", max=1.0), MetricGate(metric="my_score", min=0.1),
+             MetricGate(metric="token_f1_errors", max=0.0), MetricGate(metric="tokens_gemma", max=9.0), MetricGate(metric="metadata.year", min=1),
+             BeatsHolderGate(metric="latency_s"), MaxFailedRateGate(scorer="token_f1_errors", rate=0.1)]
+    assert unknown_gate_metrics(known, ev) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.cli._inputs import _GATE_EXAMPLE, _input_file, _store
@@ -19,15 +20,19 @@ if TYPE_CHECKING:
 
 def _cmd_promote(args: argparse.Namespace) -> int:
     from workbench.config import settings
-    from workbench.promotion import GateFailed, promote
+    from workbench.promotion import GateFailed, GateMetricUnknown, promote
 
-    gates = _gates_file(args.gates)
+    read = _gates_file(args.gates)
     uri = _store(args, must_exist=True)
     try:
         done = promote(
-            args.run_id, name=args.name, alias=args.alias, gates=gates, override_reason=args.reason,
+            args.run_id, name=args.name, alias=args.alias, gates=read.gates if read else None, override_reason=args.reason,
             require_staging=False if args.no_require_staging else None, settings=settings(tracking_uri=uri),
         )
+    except GateMetricUnknown as exc:
+        if read is None:
+            raise
+        raise WorkbenchError(f"{read.located(exc.gate, exc.field)}: {exc.problem}") from None
     except GateFailed as exc:
         print(_printable(exc.report.summary()), file=sys.stderr)
         print(f"blocked: {len(exc.report.failed)} gate(s) failed — fix them, or pass --reason '...' to override (recorded)", file=sys.stderr)
@@ -36,7 +41,32 @@ def _cmd_promote(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gates_file(path: str | None) -> tuple[GateSpec, ...] | None:
+@dataclass(frozen=True)
+class _GatesFile:
+    """The gates of a gates file, and where each is in it (its YAML node, and its place: ``promotion.gates[1]``)."""
+
+    path: str
+    gates: tuple[GateSpec, ...]
+    nodes: tuple[Any, ...]
+    where: tuple[str, ...]
+
+    def located(self, gate: int, field: str) -> str:
+        """``file:line: promotion.gates[1].metric``: where a gate's field is written."""
+        return f"{self.path}:{_line_of(self.nodes[gate], field)}: {self.where[gate]}.{field}"
+
+
+def _line_of(node: Any, field: object) -> int:
+    """The line of ``field``'s key in a gate's mapping ``node``, else of the gate itself."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        for key, _ in node.value:
+            if getattr(key, "value", None) == field:
+                return int(key.start_mark.line) + 1
+    return int(node.start_mark.line) + 1
+
+
+def _gates_file(path: str | None) -> _GatesFile | None:
     """Gates from a YAML file: a list of gates, or a mapping with ``gates:`` (an experiment file's ``promotion:`` works).
 
     Raises:
@@ -66,12 +96,13 @@ def _gates_file(path: str | None) -> tuple[GateSpec, ...] | None:
     if not isinstance(data, list) or not data:
         line = node.start_mark.line + 1 if node is not None else 1
         raise WorkbenchError(f"{path}:{line}: {where or 'gates'}: expected a non-empty list of gates — {_GATE_EXAMPLE}")
-    return tuple(_gate(item, item_node, path, f"{where or 'gates'}[{i}]") for i, (item, item_node) in enumerate(zip(data, node.value)))
+    places = tuple(f"{where or 'gates'}[{i}]" for i in range(len(data)))
+    gates = tuple(_gate(item, item_node, path, place) for item, item_node, place in zip(data, node.value, places))
+    return _GatesFile(path, gates, tuple(node.value), places)
 
 
 def _gate(item: object, node: Any, path: str, where: str) -> GateSpec:
     """One gate of a gates file, validated by its kind; errors name the line of the offending field."""
-    import yaml
     from pydantic import ValidationError
 
     from workbench.spec import BeatsHolderGate, MaxCostGate, MaxFailedRateGate, MetricGate, MinQuestionsGate, not_a_number, out_of_range
@@ -81,11 +112,7 @@ def _gate(item: object, node: Any, path: str, where: str) -> GateSpec:
     }
 
     def line_of(field: object) -> int:
-        if isinstance(node, yaml.MappingNode):
-            for key, _ in node.value:
-                if getattr(key, "value", None) == field:
-                    return int(key.start_mark.line) + 1
-        return int(node.start_mark.line) + 1
+        return _line_of(node, field)
 
     if not isinstance(item, dict):
         raise WorkbenchError(f"{path}:{line_of(None)}: {where}: expected a mapping with 'kind', got {item!r} — {_GATE_EXAMPLE}")

@@ -13,9 +13,9 @@ Only this package writes registry aliases; sweeps (``wb.run``) never do.
 
 from workbench.promotion._bundle import Bundle, BundleAnswer, load_bundle
 from workbench.promotion._config import AuditRecord, BundleConfig, Environment, Manifest, config_hash, to_mlflow_template
-from workbench.promotion._errors import BundleError, ExportError, GateFailed, PromotionError, SecretFound
+from workbench.promotion._errors import BundleError, ExportError, GateFailed, GateMetricUnknown, PromotionError, SecretFound
 from workbench.promotion._export import ExportResult, build_bundle, export
-from workbench.promotion._gates import Evidence, GateReport, GateResult, Holder, evaluate_gates, paired_values
+from workbench.promotion._gates import Evidence, GateReport, GateResult, Holder, evaluate_gates, paired_values, unknown_gate_metrics
 from workbench.promotion._git import GitRepo
 from workbench.promotion._promote import Promotion, Rollback, promote, rollback
 from workbench.promotion._registry import alias_history, prompt_registry_name
@@ -42,6 +42,7 @@ __all__ = [
     "ExportError",
     "ExportResult",
     "GateFailed",
+    "GateMetricUnknown",
     "GateReport",
     "GateResult",
     "GateSpec",
@@ -72,4 +73,5 @@ __all__ = [
     "scan_files",
     "secret_env_values",
     "to_mlflow_template",
+    "unknown_gate_metrics",
 ]

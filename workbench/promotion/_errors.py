@@ -22,6 +22,16 @@ class GateFailed(PromotionError):
         self.report = report
 
 
+class GateMetricUnknown(PromotionError):
+    """A gate given to ``promote`` names a metric no run logs (misspelt): refused before any gate is judged, whatever
+    the override reason. ``gate`` is its index among the gates, ``field`` the field naming it, ``problem`` the message
+    without the location (a gates file's reader puts its own: file, line and key)."""
+
+    def __init__(self, gate: int, field: str, problem: str) -> None:
+        super().__init__(f"gates[{gate}].{field}: {problem}")
+        self.gate, self.field, self.problem = gate, field, problem
+
+
 class ExportError(WorkbenchError):
     """An export cannot be written (not a git repository, dirty repository, branch exists...)."""
 

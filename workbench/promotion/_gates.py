@@ -31,6 +31,8 @@ from workbench.spec import (
     MaxFailedRateGate,
     MetricGate,
     MinQuestionsGate,
+    is_run_metric,
+    run_metric_names,
 )
 
 # Per-question columns of eval_results.json that are not scores.
@@ -288,6 +290,29 @@ def _beats_holder(gate: BeatsHolderGate, ev: Evidence, holder: Holder | None, se
     need = "above 0" if gate.margin == 0 else f"above -{_fmt(gate.margin)}"
     detail = f"difference {diff} over {diff.n} paired questions ({reading}); the interval must lie {need}"
     return GateResult(label, gate.kind, passed, diff.estimate, detail, diff)
+
+
+def unknown_gate_metrics(gates: Sequence[GateSpec], candidate: Evidence) -> list[tuple[int, str, str]]:
+    """The gates naming a metric (or a ``max_failed_rate`` scorer) that neither ``candidate``'s run logged nor any run
+    could log (``workbench.spec.is_run_metric``), as (the gate's index, its field, what is wrong and what to do) (pure).
+    Such a name is misspelt: as a failed gate, ``--reason`` overrode it, and the variant was promoted on a gate nobody
+    could check. A known name the run did not log (a judge's score, a cost without prices) is the gate's to fail."""
+    logged = [*candidate.metrics, *(m for m in candidate.per_question if m not in candidate.metrics)]
+    found = []
+    for i, gate in enumerate(gates):
+        if isinstance(gate, (MetricGate, BeatsHolderGate)):
+            name, field, what = gate.metric, "metric", "metric"
+        elif isinstance(gate, MaxFailedRateGate):
+            name, field, what = gate.scorer.removesuffix("_errors"), "scorer", "scorer"
+        else:
+            continue
+        if name in logged or is_run_metric(name) or dataset_column_problem(name) is not None:
+            continue
+        meant = (difflib.get_close_matches(name, logged, n=1, cutoff=0.6)
+                 or difflib.get_close_matches(name, run_metric_names(), n=1, cutoff=0.6))
+        found.append((i, field, f"unknown {what} '{name}' — " + (f"did you mean '{meant[0]}'? " if meant else "")
+                      + f"(run {candidate.run_id} logs: {', '.join(logged)})"))
+    return found
 
 
 def evaluate_gates(gates: Sequence[GateSpec], candidate: Evidence, holder: Holder | None = None, *, seed: int = 0) -> GateReport:

@@ -41,8 +41,8 @@ from workbench.promotion._config import (
 )
 from workbench.promotion._bundle import documents_corpus
 from workbench.promotion._corpus_check import CORPUS_FIX, corpus_change
-from workbench.promotion._errors import BundleError, GateFailed, PromotionError, SecretFound
-from workbench.promotion._gates import Evidence, GateReport, Holder, evaluate_gates
+from workbench.promotion._errors import BundleError, GateFailed, GateMetricUnknown, PromotionError, SecretFound
+from workbench.promotion._gates import Evidence, GateReport, Holder, evaluate_gates, unknown_gate_metrics
 from workbench.promotion._registry import (
     CONFIG_HASH_TAG,
     PROMPT_HASH_TAG,
@@ -549,6 +549,7 @@ def promote(
 
     Raises:
         GateFailed: a gate failed and no override reason was given; lists every failed gate.
+        GateMetricUnknown: one of ``gates`` names a metric no run logs (misspelt), whatever the override reason.
         PromotionError: the run cannot be promoted (not a finished variant run, staging step missing, staging
             rolled back or holding another configuration...).
     """
@@ -596,6 +597,9 @@ def _promote(
     digest = cand.config.config_hash
 
     evidence = run_evidence(client, cfg.tracking_uri, run_id, dataset_hash=cand.config.dataset.hash, digest=digest)
+    unknown = unknown_gate_metrics(gate_specs, evidence) if gates is not None else []  # an experiment's own were checked as it loaded
+    if unknown:
+        raise GateMetricUnknown(*unknown[0])
     current = alias_holder(client, name, alias)
     holder = None
     if current is not None and any(isinstance(g, BeatsHolderGate) for g in gate_specs):

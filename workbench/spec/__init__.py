@@ -27,7 +27,17 @@ Where each part lives (each module imports only those above it):
 from workbench.spec._data import CorpusRef, DatasetRef
 from workbench.spec._execution import ExecutionSpec, Limits, RacingSpec
 from workbench.spec._experiment import ExperimentSpec, experiment_json_schema
-from workbench.spec._gates import BeatsHolderGate, GateSpec, MaxCostGate, MaxFailedRateGate, MetricGate, MinQuestionsGate, PromotionSpec
+from workbench.spec._gates import (
+    BeatsHolderGate,
+    GateSpec,
+    MaxCostGate,
+    MaxFailedRateGate,
+    MetricGate,
+    MinQuestionsGate,
+    PromotionSpec,
+    is_run_metric,
+    run_metric_names,
+)
 from workbench.spec._judge import JudgeSpec, PriceSpec
 from workbench.spec._loading import load_experiment
 from workbench.spec._models import ModelParams, ModelSpec
@@ -72,10 +82,12 @@ __all__ = [
     "dump_yaml",
     "experiment_json_schema",
     "file_name_problem",
+    "is_run_metric",
     "load_experiment",
     "not_a_number",
     "out_of_range",
     "read_yaml",
     "read_yaml_at",
+    "run_metric_names",
     "yaml_error_text",
 ]

@@ -206,6 +206,22 @@ class LoggedMetrics:
         return ", ".join(self.names())
 
 
+def run_metric_names() -> tuple[str, ...]:
+    """Every metric name a workbench run may log, whatever its experiment (pure): the scorers registered in this process,
+    the runner's, the judge's and a router's metrics, and a question's measurements (a router's per-model metrics,
+    ``tokens_<model>``..., and a scorer's ``<scorer>_errors`` and ``<scorer>_std`` aside)."""
+    return (*scorer_entries(), *_RUN_METRICS, *_ANSWER_METRICS, *_COST_METRICS, *_JUDGE_METRICS, *_ROUTER_METRICS,
+            *_QUESTION_MEASUREMENTS)
+
+
+def is_run_metric(metric: str) -> bool:
+    """Whether some workbench run could log ``metric`` (``run_metric_names``, a router's per-model metrics, a known
+    scorer's ``_errors`` and ``_std``) (pure): a name none could log is misspelt, or a scorer not registered here."""
+    entries = scorer_entries()
+    base = next((metric.removesuffix(s) for s in ("_errors", "_std") if metric.endswith(s)), metric)
+    return metric in run_metric_names() or base in entries or metric.startswith(_ROUTER_PREFIXES)
+
+
 def gate_problems(gates: Sequence[Any], logged: LoggedMetrics) -> list[tuple[tuple[Any, ...], str]]:
     """Each gate of ``gates`` that no run of the experiment could pass, as (its location under ``gates``, why and what to
     do) (pure): a misspelt metric (``token_f11``), a judge's score without a judge, a cost without prices, a router's
