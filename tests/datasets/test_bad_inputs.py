@@ -1058,3 +1058,25 @@ def test_paths_written_from_the_current_folder_are_told_what_to_write_from_the_e
                                                   f"found from the current folder, but paths are relative to the experiment file's folder "
                                                   f"({folder}): write 'prompts/p.txt'")):
         ExperimentSpec.from_dict({**good, "prompts": [{"name": "p", "file": "experiments/prompts/p.txt"}]}, base_dir=folder)
+
+
+@pytest.mark.parametrize("label", ["a.md ", " handbook", "leave\t", "handbook#page=2 "])
+def test_a_source_id_with_spaces_around_it_is_refused_naming_it(tmp_path: Path, label: str) -> None:
+    # a document id with spaces around it is refused, so such a label named no document, ever: refused as the
+    # dataset loads (a CSV cell's 'a | b' is split and trimmed already), in a file or in memory
+    from workbench.datasets import EvalCase
+
+    shown = json.dumps(label)[1:-1]  # a tab as \t
+    expected = (f"field 'source_ids' item 1: '{shown}' has spaces around it, so it names no document — trim them: "
+                f"'{label.strip()}'")
+    row = {"question": "When?", "source_ids": ["b", label]}
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_dataset(path)
+    assert str(info.value) == f"{path}:1: {expected}"
+    with pytest.raises(DataError) as info:
+        load_dataset(pd.DataFrame([row]))
+    assert str(info.value).endswith(f": {expected}") and "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="has spaces around it"):
+        EvalCase(id="q1", question="When?", source_ids=("b", label))

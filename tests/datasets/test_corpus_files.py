@@ -204,3 +204,26 @@ def test_a_document_id_with_spaces_around_it_is_refused_in_a_file_or_in_memory(t
         with pytest.raises(DataError) as info:
             load_corpus(source)
         assert str(info.value) == _spaced(at, doc_id), source
+
+
+@pytest.mark.parametrize(("name", "doc_id"), [("a .md", "a "), (" notes/b.md", " notes/b"), ("c\t.md", "c\t")])
+def test_a_files_document_id_with_spaces_around_it_is_refused_as_an_in_memory_one_is(tmp_path: Path, name: str, doc_id: str) -> None:
+    """A file 'a .md' was the document 'a ', which a label cannot name: a label with spaces around it is refused, and
+    'a' names another document. Refused as the same id given in memory is, naming the file."""
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "d.md").write_text("The d.\n", encoding="utf-8")
+    (tmp_path / "kb" / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "kb" / name).write_text("Its text.\n", encoding="utf-8")
+    with pytest.raises(DataError) as raised:
+        load_corpus(tmp_path / "kb")
+    assert str(raised.value) == (f"{tmp_path / 'kb' / name}: its document id '{doc_id}' has spaces around it, so a label "
+                                 f"'{doc_id.strip()}' does not name it — rename the file, e.g. '{doc_id.strip()}.md', or leave it "
+                                 f"out: corpus exclude: ['{name}']")
+
+
+def test_a_corpus_built_in_memory_refuses_a_document_id_with_spaces_around_it() -> None:
+    from workbench.datasets import Corpus, Document
+
+    with pytest.raises(DataError) as raised:
+        Corpus("docs", (Document("b", "y"), Document("a ", "x")))
+    assert str(raised.value) == _spaced("corpus 'docs': document 1", "a ")

@@ -160,6 +160,9 @@ def _describe(error: ValidationError, row: Mapping[str, Any]) -> str:
         code = first["ctx"]["code"]
         return (f"field '{where}'{item}: '{_name(value)}' holds an invisible character (U+{code} {unicodedata.name(chr(int(code, 16)), '')}), "
                 "pasted with it from a web page or a document — remove it")
+    if kind == "spaces_around":
+        return (f"field '{where}' item {loc[1]}: '{_name(value)}' has spaces around it, so it names no document — trim them: "
+                f"'{_name(value.strip())}'")
     if where in _LIST_FIELDS:
         if len(loc) > 1:  # one item of the list is not a string
             return f"field '{where}': item {loc[1]} is {_shown(value)}, not text — give a list of strings, e.g. [\"travel\"]"

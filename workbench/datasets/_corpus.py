@@ -361,6 +361,9 @@ def _folder_document(path: Path, folder: Path, glob: str, root: str | None = Non
     paged = page_label_id(doc_id, relative.as_posix())  # before its text is read
     if paged is not None:
         raise DataError(f"{path}: {paged}, or {_leave_out(_exact(relative))}")
+    if doc_id != doc_id.strip():  # as an id given in memory is (_check_trimmed): no label can name it
+        raise DataError(f"{path}: its document id '{doc_id}' has spaces around it, so a label '{doc_id.strip()}' does not name it "
+                        f"— rename the file, e.g. '{doc_id.strip()}{relative.suffix}', or {_leave_out(_exact(relative))}")
     extracted = _file_text(path, relative, texts)
     # one line break, as Python's text files and LangChain's TextLoader read it: a checkout with git's autocrlf (CRLF)
     # is the same corpus, the same hash and the same chunks as the repository it came from

@@ -81,7 +81,15 @@ def _visible(value: str) -> str:
     return value
 
 
-_Id = Annotated[str, AfterValidator(_unicode_item), AfterValidator(_no_nul), AfterValidator(_visible)]
+def _trimmed_label(value: str) -> str:
+    """Refuse a source id with spaces around it: a document id with spaces around it is refused (``load_corpus``), so the
+    label named no document ever. Refused, as a document's id is, rather than trimmed: a dataset's hash is its labels'."""
+    if value != value.strip():
+        raise PydanticCustomError("spaces_around", "has spaces around it")
+    return value
+
+
+_Id = Annotated[str, AfterValidator(_unicode_item), AfterValidator(_no_nul), AfterValidator(_visible), AfterValidator(_trimmed_label)]
 # a value of a case's metadata: what a JSON or CSV cell holds (a loader writes a nested list or object as JSON text)
 MetadataValue = _Item | bool | int | float
 
@@ -288,6 +296,9 @@ class Corpus:
             paged = page_label_id(doc.id)
             if paged is not None:
                 raise DataError(f"corpus '{self.name}': document {i}: {paged}")
+            if doc.id != doc.id.strip():  # a label with spaces around it is refused: none could name it
+                raise DataError(f"corpus '{self.name}': document {i}: field 'id': '{doc.id}' has spaces around it, so a label "
+                                f"'{doc.id.strip()}' does not name it — trim them: '{doc.id.strip()}'")
             first[doc.id] = i
 
     def __repr__(self) -> str:  # not every document's text: a notebook shows this
