@@ -271,8 +271,13 @@ def variant_metrics(records: tuple[QuestionRecord, ...], variant: Variant) -> di
     if not generates:
         return out
     out["question_errors"] = float(sum(1 for r in records if r.error))
-    out["input_tokens"] = float(sum(r.generation.input_tokens for r in records if r.generation))
-    out["output_tokens"] = float(sum(r.generation.output_tokens for r in records if r.generation))
+    answered = [r.generation for r in records if r.generation]
+    replies = [*answered, *(c.generation for r in records for c in r.calls if c.generation)]  # a router's calls too
+    if all(g.usage_reported for g in replies):
+        # left out, never 0 or a part, when a server sent no token counts with some reply (as cost_usd is): its 0
+        # tokens were the fewest of any variant on the leaderboard
+        out["input_tokens"] = float(sum(g.input_tokens for g in answered))
+        out["output_tokens"] = float(sum(g.output_tokens for g in answered))
     # calls that reached the model in this run (errors included) and answers read from the cache
     out["generation_calls"] = float(sum(1 for r in records if r.generation is None or not r.generation.cached))
     out["cache_hits"] = float(sum(1 for r in records if r.generation is not None and r.generation.cached))
