@@ -647,3 +647,16 @@ def test_an_arabic_or_persian_refusal_is_one_in_any_of_its_spellings(scorers, an
     # "لا اعرف" without the hamza on its alef, as most write it, or Persian typed with the Arabic yeh was no refusal
     assert is_refusal(answer)
     assert run_scorers(scorers, ctx(category="unanswerable", answer=answer))["refusal_correct"].value == 1.0
+
+
+@pytest.mark.parametrize("answer", ["...", " - ", "?!"])
+def test_an_answer_of_nothing_scores_0_against_the_reference_as_an_empty_one_does(answer: str) -> None:
+    # "" scored 0 ("empty answer"), but "..." was embedded and compared: a real embedding model gives punctuation a
+    # direction, and string_similarity gave " - " 0.07 against its reference
+    class SameVector(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            return [[1.0, 0.0] for _ in texts]
+
+    fns = build_scorers(["semantic_similarity", "string_similarity"], ScorerEnv(embedder=SameVector()))
+    out = run_scorers(fns, ctx(answer=answer, reference="the loop ends when break runs"))
+    assert [(s.value, s.explanation) for s in out.values()] == [(0.0, "empty answer")] * 2

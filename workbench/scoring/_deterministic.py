@@ -308,7 +308,7 @@ def semantic_similarity(env: ScorerEnv) -> ScoreFn:
         embedder = load_embedder(MINILM_ID)
 
     def score(ctx: ScoreContext) -> Score:
-        if not ctx.answer.strip():
+        if _answers_nothing(ctx.answer):  # "..." too: an embedding model gives punctuation a direction of its own
             return Score(0.0, "empty answer")
         for role, text in (("reference", ctx.reference), ("answer", ctx.answer)):
             share = embedder_unknown_share(embedder.model_id, [text])

@@ -23,7 +23,7 @@ from typing import Any
 
 from workbench.errors import SpecError
 from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv
-from workbench.scoring._deterministic import is_refusal, words
+from workbench.scoring._deterministic import _answers_nothing, is_refusal, words
 from workbench.metrics import JudgeUsage
 from workbench.scoring._judge import JudgeReply
 
@@ -266,7 +266,7 @@ def _answer_vs_reference(value: Callable[[str, str], float]) -> ScoreFn:
             return Score(None, "refusal item: see refusal_correct")
         if not ctx.has_reference:
             return Score(None, "no reference answer")
-        if not ctx.answer.strip():
+        if _answers_nothing(ctx.answer):  # " - " scored 0.07 string similarity
             return Score(0.0, "empty answer")
         return Score(min(1.0, max(0.0, _snapped(value(nfc(ctx.reference), nfc(ctx.answer))))))
 
