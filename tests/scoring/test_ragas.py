@@ -318,3 +318,15 @@ def test_offline_metrics_read_a_decomposed_accent_as_the_composed_one(offline) -
     chunk = unicodedata.normalize("NFD", "Nhân viên được nghỉ phép 25 ngày mỗi năm.")  # the chunk holds the reference
     out = run_scorers(offline, ScoreContext("q", answer="a", reference="Nhân viên được nghỉ 25 ngày.", contexts=(chunk,)))
     assert out["non_llm_context_recall"].value == 1.0 and out["non_llm_context_precision"].value == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("answer", ["", "...", " - "])
+def test_an_answer_of_nothing_is_not_judged_and_not_read_as_declining(answer: str) -> None:
+    # "" was not judged ("empty answer") but "..." was: the judge was asked how relevant "..." is; and faithfulness
+    # explained an answer of nothing as one that declines
+    from dataclasses import replace
+
+    judge = ScriptedJudge(good_judge)
+    out = run_scorers(scorers(judge, ["faithfulness", "answer_relevancy"]), replace(CTX, answer=answer))
+    assert [(s.value, s.explanation) for s in out.values()] == [(None, "empty answer: no claims to check"), (None, "empty answer")]
+    assert judge.calls == []

@@ -47,6 +47,8 @@ def _snapped(value: float) -> float:
 def _needs_answer_and_contexts(ctx: ScoreContext) -> str | None:
     if not ctx.contexts:
         return "no retrieved contexts"
+    if _answers_nothing(ctx.answer):  # is_refusal counts it, but it declines nothing
+        return "empty answer: no claims to check"
     if is_refusal(ctx.answer):
         return "the answer declines: no claims to check"
     return None
@@ -65,7 +67,7 @@ def _answerable_with_reference_and_contexts(ctx: ScoreContext) -> str | None:
 def _answerable_with_answer(ctx: ScoreContext) -> str | None:
     if ctx.expects_refusal:
         return "refusal item: see refusal_correct"
-    if not ctx.answer.strip():
+    if _answers_nothing(ctx.answer):  # "..." was judged, "" was not
         return "empty answer"
     return None
 
