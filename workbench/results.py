@@ -152,8 +152,9 @@ class VariantResult:
                 r.case, r.hits, r.latency_s, r.scores,
                 reference=redact(r.case.reference) if r.case.reference else r.case.reference,
                 answer=redact(r.answer) if r.answer else r.answer,
-                input_tokens=r.input_tokens,
-                output_tokens=r.output_tokens,
+                # unknown, not 0, where the server sent no token counts: a comparison read 0 tokens as the fewest
+                input_tokens=r.input_tokens if r.usage_reported else None,
+                output_tokens=r.output_tokens if r.usage_reported else None,
                 cost_usd=r.cost_usd,
                 finish_reason=r.generation.finish_reason if r.generation else None,
                 prompt_tokens_cut=r.generation.prompt_tokens_cut if r.generation else None,

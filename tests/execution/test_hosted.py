@@ -194,6 +194,7 @@ def test_a_provider_that_sends_no_token_counts_leaves_the_cost_unknown_not_zero(
     assert "cost_usd" not in variant.metrics and "spent_usd" not in variant.metrics
     # nor its tokens: they were logged as 0, the fewest of any variant on the leaderboard (lower is better)
     assert "input_tokens" not in variant.metrics and "output_tokens" not in variant.metrics
+    assert variant.records_frame()[["input_tokens", "output_tokens"]].isna().all().all()  # unknown per question too
     # and the run says why: the model has a price, so no note said anything (cost_usd was just missing)
     (note,) = result.price_notes
     assert note.startswith("openai:gpt-4o-mini: its server sent no token counts with 2 of 2 answers, so what they cost is missing")

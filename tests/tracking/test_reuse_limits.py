@@ -30,3 +30,16 @@ def test_a_run_of_unknown_cost_cannot_have_kept_a_cost_budget_and_a_retrieval_on
     assert not within_limits(unpriced, Limits(max_cost_usd=100.0)) and within_limits(unpriced, Limits(max_tokens=15))
     retrieval_only = {"hit_at_k": 1.0, "mrr": 0.5, "questions": 4.0}
     assert within_limits(retrieval_only, Limits(max_cost_usd=0.01, max_tokens=1))
+
+
+def test_a_reused_rows_unknown_tokens_are_read_back_unknown_not_as_0_counted() -> None:
+    # a run whose server sent no token counts logs its questions' tokens as unknown (None): read back as 0 tokens
+    # counted, the reused run's table and comparisons said 0 again
+    from workbench.datasets import Dataset, EvalCase
+    from workbench.tracking._reuse import records_from_table
+
+    dataset = Dataset("d", (EvalCase(id="q1", question="When?"), EvalCase(id="q2", question="Where?")))
+    rows = [{"case_id": "q1", "answer": "Then.", "input_tokens": None, "output_tokens": None, "latency_s": 0.5},
+            {"case_id": "q2", "answer": "There.", "input_tokens": 12, "output_tokens": 3, "latency_s": 0.5}]
+    unknown, counted = records_from_table(rows, dataset, generates=True)
+    assert not unknown.usage_reported and counted.usage_reported and counted.tokens == 15

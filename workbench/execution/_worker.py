@@ -272,8 +272,7 @@ def variant_metrics(records: tuple[QuestionRecord, ...], variant: Variant) -> di
         return out
     out["question_errors"] = float(sum(1 for r in records if r.error))
     answered = [r.generation for r in records if r.generation]
-    replies = [*answered, *(c.generation for r in records for c in r.calls if c.generation)]  # a router's calls too
-    if all(g.usage_reported for g in replies):
+    if all(r.usage_reported for r in records):
         # left out, never 0 or a part, when a server sent no token counts with some reply (as cost_usd is): its 0
         # tokens were the fewest of any variant on the leaderboard
         out["input_tokens"] = float(sum(g.input_tokens for g in answered))

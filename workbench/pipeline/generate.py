@@ -104,6 +104,13 @@ class QuestionRecord:
         return wall + sum(g.latency_s - read for read, g in timed if g is not None and g.cached)
 
     @property
+    def usage_reported(self) -> bool:
+        """Whether every reply for this question came with its token counts (a server that sends none: its tokens read
+        0, and are unknown)."""
+        replies = [c.generation for c in self.calls] if self.calls else [self.generation]
+        return all(g.usage_reported for g in replies if g is not None)
+
+    @property
     def tokens(self) -> int:
         """Input plus output tokens of every model call made for this question."""
         return self.input_tokens + self.output_tokens

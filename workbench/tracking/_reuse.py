@@ -155,6 +155,8 @@ def records_from_table(rows: list[Mapping[str, Any]], dataset: Dataset, *, gener
                 output_tokens=int(_number(row.get("output_tokens")) or 0), latency_s=latency_ns / 1e9, cached=True,
                 finish_reason=_text(row.get("finish_reason")) or "stop",
                 prompt_tokens_cut=int(_number(row.get("prompt_tokens_cut")) or 0),
+                # logged as unknown (the server sent no token counts): read back so, not as 0 tokens counted
+                usage_reported=_number(row.get("input_tokens")) is not None,
             )
         scores = {name: Score(_number(value)) for name, value in row.items() if name in scorers}
         calls, escalation = _routing(row, generation)
