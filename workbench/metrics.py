@@ -38,6 +38,7 @@ __all__ = [
     "fraction_bound_problem",
     "higher_is_better",
     "is_count",
+    "is_empty_answer",
     "is_refusal",
     "mean",
     "passes",
@@ -425,6 +426,12 @@ _OTHER_LANGUAGE_REFUSALS = re.compile(  # written as they are spelled, compiled 
 _APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u0060\u00b4\u2032", "'"))
 
 
+def is_empty_answer(answer: str) -> bool:
+    """Whether an answer says nothing: no letter or digit ("", spaces, "...", "-"). The refusal scorers do not count it
+    as declining, ``empty_answer`` counts it, and a router's ``refusal_or_empty`` escalates it (pure)."""
+    return not any(ch.isalnum() for ch in answer)
+
+
 def is_refusal(answer: str) -> bool:
     """Whether an answer declines (says it does not know or cannot help), whichever apostrophe it writes ("I don’t
     know"), in English or in the common phrases of French, Spanish, Portuguese, Italian, German, Russian, Arabic,
@@ -444,8 +451,7 @@ def is_refusal(answer: str) -> bool:
     """
     text = unicodedata.normalize("NFKC", answer.translate(_APOSTROPHES)).casefold().replace("i\u0307", "i")
     text = reading_form(text)
-    empty = not any(ch.isalnum() for ch in answer)
-    return empty or bool(_REFUSAL_PATTERNS.search(text) or _OTHER_LANGUAGE_REFUSALS.search(text))
+    return is_empty_answer(answer) or bool(_REFUSAL_PATTERNS.search(text) or _OTHER_LANGUAGE_REFUSALS.search(text))
 
 
 # -- small statistics --------------------------------------------------------------------------------------------------

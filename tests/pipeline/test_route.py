@@ -100,7 +100,8 @@ def _found(question: str, score: float) -> QuestionRecord:
     return QuestionRecord(case=case, hits=(Hit(chunk, score),), prompt="", generation=None, started_ns=0, retrieved_ns=5, ended_ns=5)
 
 
-def _router(cheap_answer: str, rule: EscalationSpec = ALL, *, one_model: bool = False) -> tuple[Router, ScriptedModel, ScriptedModel]:
+def _router(cheap_answer: str, rule: EscalationSpec = ALL, *, one_model: bool = False,
+            embedder: HashingEmbedder | None = None) -> tuple[Router, ScriptedModel, ScriptedModel]:
     """A router between SmolLM2 and Gemma, or (``one_model``) between SmolLM2 and itself with a longer answer budget."""
     smol, gemma = "local:smollm2-135m-instruct", "local:gemma3-270m"
     spec = RouterSpec.model_validate({
@@ -116,7 +117,7 @@ def _router(cheap_answer: str, rule: EscalationSpec = ALL, *, one_model: bool = 
 
     router = Router.from_spec(
         spec, generator=lambda m: cheap if m is spec.cheap else strong,
-        params=lambda m: GenerationParams(max_tokens=m.params.max_tokens), price=prices.get, embedder=HashingEmbedder(),
+        params=lambda m: GenerationParams(max_tokens=m.params.max_tokens), price=prices.get, embedder=embedder or HashingEmbedder(),
     )
     return router, cheap, strong
 
@@ -157,6 +158,20 @@ def test_an_empty_cheap_answer_escalates(answer: str) -> None:
     record = route_answer(_found("What does the for statement do?", 0.9), template=TEMPLATE, router=router)
     assert record.escalated and record.escalation.fired == ("refusal_or_empty",)  # type: ignore[union-attr]
     assert len(strong.calls) == 1
+
+
+@pytest.mark.parametrize("answer", ["", "...", " - "])
+def test_an_answer_of_nothing_is_not_grounded(answer: str) -> None:
+    # "" had grounding 0, but "..." was embedded: a real embedding model gives punctuation a direction, which can lie
+    # close to a chunk's, and the empty answer stood under grounding_below
+    class SameVector(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            return [[1.0, 0.0] for _ in texts]
+
+    router, cheap, strong = _router(answer, EscalationSpec(grounding_below=0.5), embedder=SameVector())
+    record = route_answer(_found("What does the for statement do?", 0.9), template=TEMPLATE, router=router)
+    assert record.escalation is not None and record.escalation.signals.grounding == 0.0
+    assert record.escalated and len(strong.calls) == 1
 
 
 def test_low_retrieval_goes_straight_to_the_strong_model() -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from workbench.errors import ModelLoadError
-from workbench.metrics import is_refusal
+from workbench.metrics import is_empty_answer, is_refusal
 from workbench.models import Embedder, GenerationParams, Generator, Price, RetriesExhausted, cost_of
 from workbench.pipeline.generate import QuestionRecord, format_context
 from workbench.pipeline.index import Hit
@@ -102,7 +102,7 @@ class Router:
         refused = is_refusal(text)
         grounded = None
         if self.rule.grounding_below is not None:
-            if text.strip() and hits:
+            if not is_empty_answer(text) and hits:  # "..." was embedded: punctuation has a direction of its own
                 try:
                     vectors = self.embedder.embed([text, *(h.chunk.text for h in hits)])
                 except Exception as exc:  # noqa: BLE001 - a hosted embedding model's failure is this question's, not the variant's

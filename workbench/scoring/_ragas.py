@@ -23,8 +23,8 @@ from typing import Any
 
 from workbench.errors import SpecError
 from workbench.scoring._base import Score, ScoreContext, ScoreFn, ScorerEnv
-from workbench.scoring._deterministic import _answers_nothing, is_refusal, words
-from workbench.metrics import JudgeUsage
+from workbench.scoring._deterministic import is_refusal, words
+from workbench.metrics import JudgeUsage, is_empty_answer
 from workbench.scoring._judge import JudgeReply
 
 __all__ = ["JUDGED_METRICS", "NON_LLM_METRICS", "JudgePrompt", "judge_prompts"]
@@ -47,7 +47,7 @@ def _snapped(value: float) -> float:
 def _needs_answer_and_contexts(ctx: ScoreContext) -> str | None:
     if not ctx.contexts:
         return "no retrieved contexts"
-    if _answers_nothing(ctx.answer):  # is_refusal counts it, but it declines nothing
+    if is_empty_answer(ctx.answer):  # is_refusal counts it, but it declines nothing
         return "empty answer: no claims to check"
     if is_refusal(ctx.answer):
         return "the answer declines: no claims to check"
@@ -67,7 +67,7 @@ def _answerable_with_reference_and_contexts(ctx: ScoreContext) -> str | None:
 def _answerable_with_answer(ctx: ScoreContext) -> str | None:
     if ctx.expects_refusal:
         return "refusal item: see refusal_correct"
-    if _answers_nothing(ctx.answer):  # "..." was judged, "" was not
+    if is_empty_answer(ctx.answer):  # "..." was judged, "" was not
         return "empty answer"
     return None
 
@@ -268,7 +268,7 @@ def _answer_vs_reference(value: Callable[[str, str], float]) -> ScoreFn:
             return Score(None, "refusal item: see refusal_correct")
         if not ctx.has_reference:
             return Score(None, "no reference answer")
-        if _answers_nothing(ctx.answer):  # " - " scored 0.07 string similarity
+        if is_empty_answer(ctx.answer):  # " - " scored 0.07 string similarity
             return Score(0.0, "empty answer")
         return Score(min(1.0, max(0.0, _snapped(value(nfc(ctx.reference), nfc(ctx.answer))))))
 
