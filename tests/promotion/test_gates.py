@@ -291,3 +291,12 @@ def test_a_gate_on_a_metric_no_run_logs_is_found_before_any_gate_is_judged() -> 
              MetricGate(metric="token_f1_errors", max=0.0), MetricGate(metric="tokens_gemma", max=9.0), MetricGate(metric="metadata.year", min=1),
              BeatsHolderGate(metric="latency_s"), MaxFailedRateGate(scorer="token_f1_errors", rate=0.1)]
     assert unknown_gate_metrics(known, ev) == []
+
+
+def test_the_refusal_of_a_gate_on_an_unknown_metric_keeps_its_place_when_pickled() -> None:
+    import pickle
+
+    from workbench.promotion import GateMetricUnknown
+
+    again = pickle.loads(pickle.dumps(GateMetricUnknown(1, "metric", "unknown metric 'token_f11'")))
+    assert (str(again), again.gate, again.field) == ("gates[1].metric: unknown metric 'token_f11'", 1, "metric")

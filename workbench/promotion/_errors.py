@@ -31,6 +31,9 @@ class GateMetricUnknown(PromotionError):
         super().__init__(f"gates[{gate}].{field}: {problem}")
         self.gate, self.field, self.problem = gate, field, problem
 
+    def __reduce__(self) -> tuple[type[GateMetricUnknown], tuple[int, str, str]]:
+        return type(self), (self.gate, self.field, self.problem)  # pickled as built (a notebook's kernel, a worker)
+
 
 class ExportError(WorkbenchError):
     """An export cannot be written (not a git repository, dirty repository, branch exists...)."""
