@@ -247,6 +247,20 @@ def test_routing_metrics_per_model() -> None:
     assert routing_metrics([_found("q", 0.5)], _spec(router)) == {}
 
 
+def test_routing_metrics_leave_out_tokens_a_server_did_not_count() -> None:
+    # a strong model whose server sent no token counts: its calls counted 0 tokens, so the router's input_tokens and
+    # tokens_<strong> were an undercount, and a variant's left-out tokens came back through them
+    from dataclasses import replace
+
+    router, _, _ = _router("I don't know.")
+    record = route_answer(_found("What does the for statement do?", 0.9), template=TEMPLATE, router=router)
+    uncounted = tuple(replace(c, generation=replace(c.generation, input_tokens=0, output_tokens=0, usage_reported=False))
+                      if c.role == "strong" and c.generation else c for c in record.calls)
+    m = routing_metrics([replace(record, calls=uncounted)], _spec(router))
+    assert not {"input_tokens", "output_tokens", "tokens_gemma3-270m"} & set(m)
+    assert m["tokens_smollm2-135m-instruct"] > 0 and m["calls_gemma3-270m"] == 1
+
+
 def _undecided(cheap_answer: str) -> QuestionRecord:
     """A question whose grounding could not be measured: the cheap model answered, the embedding call failed."""
 

@@ -181,15 +181,20 @@ def _per_model_names(router: RouterSpec) -> dict[Role, str]:
     return {role: f"{m.short_name}_{role}" if shared else m.short_name for role, m in (("cheap", router.cheap), ("strong", router.strong))}
 
 
+def _counted(calls: Sequence[ModelCall]) -> bool:
+    """Whether every answer among ``calls`` came with its token counts (pure)."""
+    return all(c.generation.usage_reported for c in calls if c.generation is not None)
+
+
 def routing_metrics(records: Sequence[QuestionRecord], router: RouterSpec) -> dict[str, float]:
     """A router variant's own metrics, from its question records (empty for records no router answered).
 
     ``escalation_rate``: the share of the questions the router decided that it escalated. A question it could not
     decide (its grounding embedding failed: the question failed) is left out, as one that failed before any model was
-    asked is; no rate when it decided none. Per model ``tokens_<short name>``,
+    asked is; no rate when it decided none. Per model ``tokens_<short name>`` (when its server counted them all),
     ``calls_<short name>`` and (when every price is known) ``cost_usd_<short name>``, for both models (0 for one that
     was not called); and the sweep-wide accounting
-    summed over every call rather than one answer per question: ``input_tokens``, ``output_tokens``,
+    summed over every call rather than one answer per question: ``input_tokens``, ``output_tokens`` (when counted),
     ``generation_calls`` (calls that reached a model now), ``cache_hits`` and (prices known) ``cost_usd`` and
     ``spent_usd`` — these replace the one-model figures for a router.
     """
@@ -199,17 +204,19 @@ def routing_metrics(records: Sequence[QuestionRecord], router: RouterSpec) -> di
     calls = [c for r in routed for c in r.calls]
     decided = [r for r in routed if r.escalation is not None and r.escalation.signals.grounding_error is None]
     out: dict[str, float] = {
-        "input_tokens": float(sum(c.input_tokens for c in calls)),
-        "output_tokens": float(sum(c.output_tokens for c in calls)),
         "generation_calls": float(sum(1 for c in calls if c.generation is None or not c.generation.cached)),
         "cache_hits": float(sum(1 for c in calls if c.generation is not None and c.generation.cached)),
     }
+    if _counted(calls):  # left out, not an undercount, when a server sent no token counts (as cost_usd is)
+        out["input_tokens"] = float(sum(c.input_tokens for c in calls))
+        out["output_tokens"] = float(sum(c.output_tokens for c in calls))
     if decided:
         out["escalation_rate"] = sum(1 for r in decided if r.escalated) / len(decided)
     for role, name in _per_model_names(router).items():
         mine = [c for c in calls if c.role == role]
         short = metric_suffix(name)
-        out[f"tokens_{short}"] = float(sum(c.input_tokens + c.output_tokens for c in mine))
+        if _counted(mine):
+            out[f"tokens_{short}"] = float(sum(c.input_tokens + c.output_tokens for c in mine))
         out[f"calls_{short}"] = float(len(mine))
         costs = [c.cost_usd for c in mine]
         if all(c is not None for c in costs):
