@@ -99,3 +99,23 @@ def test_a_stop_signal_to_the_group_reaches_the_command_and_ends_it() -> None:
     finally:
         if guard.poll() is None:
             os.killpg(guard.pid, signal.SIGKILL)
+
+
+def test_a_caller_holding_more_than_1024_files_open_starts_its_command() -> None:
+    # a long pytest worker (or a notebook kernel) holds that many: the guard's lifeline got a descriptor number that
+    # select() refuses ("filedescriptor out of range"), so the guard died and the server under it never started
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"this machine lets a process open {hard} files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    held: list[int] = []
+    try:
+        while not held or held[-1] < 1030:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        assert start_guarded(["sh", "-c", "exit 4"], process_group=0).wait(timeout=10) == 4
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

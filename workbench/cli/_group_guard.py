@@ -65,9 +65,10 @@ def _guard(lifeline: int, cmd: list[str], remove: str | None) -> int:
     for sig in _STOP_SIGNALS:  # a handler, not SIG_IGN: cmd starts with the default again (an ignored signal stays so)
         signal.signal(sig, lambda _signum, _frame: None)
     proc = subprocess.Popen(cmd)
+    watch = select.poll()  # not select(): the lifeline keeps its caller's number, past 1024 in a process holding many files
+    watch.register(lifeline, select.POLLIN)
     while proc.poll() is None:
-        ready, _, _ = select.select([lifeline], [], [], 0.1)
-        if ready and not os.read(lifeline, 1):  # end of file: the process that started the group is gone
+        if watch.poll(100) and not os.read(lifeline, 1):  # end of file: the process that started the group is gone
             _end_own_group(proc, remove)
     code = proc.returncode
     return code if code >= 0 else 128 - code
