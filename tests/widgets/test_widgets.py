@@ -1585,3 +1585,47 @@ def test_chunk_explorer_counts_only_the_labelled_questions_its_retrieval_metrics
                              run_options={"dataset": memory_questions(), "settings": cfg, "models": fakes()})
     assert explorer.score_retrieval() is not None, explorer.scores.value
     assert "over 2 labelled questions · sweep" in explorer.scores.value  # all labelled: no "of 2"
+
+
+def _counting_minilm(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts MiniLM's token counter is asked to count, as it counts them (a spy: the counts are its own)."""
+    from workbench.models._local import MiniLMEmbedder
+
+    counted: list[str] = []
+    count = MiniLMEmbedder.count_tokens
+
+    def spy(self: MiniLMEmbedder, text: str) -> int:
+        counted.append(text)
+        return count(self, text)
+
+    monkeypatch.setattr(MiniLMEmbedder, "count_tokens", spy)
+    return counted
+
+
+def test_chunk_explorer_counts_the_tokens_of_a_chunk_once_not_again_on_each_slider_move(monkeypatch: pytest.MonkeyPatch) -> None:
+    # counting every chunk's tokens (to name the ones MiniLM truncates) was 52 s of the 64 s a 40,000-chunk corpus took
+    # to open, and it counted them all again on each slider move, also back to a setting it had just shown
+    counted = _counting_minilm(monkeypatch)
+    handbook = wb.load_corpus(ROOT / "datasets" / "handbook", glob="*.md")
+    explorer = ChunkExplorer(handbook, ChunkerSpec(strategy="recursive", size=2000, overlap=0))
+    first = explorer.stats
+    assert first is not None and first.truncated and len(counted) == len({c.text for c in explorer.chunks})
+    explorer.size.value = 400
+    explorer.strategy.value = "sentence"
+    counted.clear()
+    explorer.strategy.value = "recursive"
+    explorer.size.value = 2000
+    assert counted == [] and explorer.stats == first  # the same figures, counted once
+    fresh = ChunkExplorer(handbook, ChunkerSpec(strategy="recursive", size=400, overlap=0))
+    explorer.size.value = 400
+    assert explorer.stats == fresh.stats and explorer.summary.value == fresh.summary.value
+
+
+def test_chunk_explorer_keeps_the_token_counts_of_its_last_few_settings_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    counted = _counting_minilm(monkeypatch)
+    explorer = ChunkExplorer(ROOT / "datasets" / "handbook", ChunkerSpec(strategy="recursive", size=2000, overlap=0), glob="*.md")
+    for size in (1600, 1200, 800, 640, 480, 320):  # memory stays bounded on a large corpus: older counts are let go
+        explorer.size.value = size
+    counted.clear()
+    explorer.size.value = 2000
+    assert counted and explorer.stats is not None and explorer.stats.truncated

@@ -4,6 +4,7 @@ with an experiment, the retrieval metrics of the chunker as set (a retrieval-onl
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ _MAX_DOC_CHARS = 30_000
 # how far past the characters shown a document is searched for secrets: far enough to find whole a key that starts among
 # them (a PEM private key block: some 3,300 characters); searching all of a 20 MB changelog took a minute and a half
 _SECRET_MARGIN = 16_384
+# the token counts of the chunks of the last settings shown, so moving a slider back counts none again (counting every
+# chunk of a 40,000-chunk corpus took most of a minute); bounded, the current setting's always kept
+_KEPT_COUNTS = 4
+_KEPT_COUNTED_CHARS = 20_000_000
 
 
 def _with_chunker(experiment: wb.ExperimentSpec, chunker: ChunkerSpec) -> wb.ExperimentSpec:
@@ -172,6 +177,7 @@ class ChunkExplorer(w.VBox):
         self._embedding = embedding or (experiment.retrieval[0].embedding if experiment is not None and experiment.retrieval else MINILM_ID)
         self._embedder: Embedder | None = None
         self._secrets: dict[str, tuple[Finding, ...]] = {}
+        self._counts: OrderedDict[ChunkerSpec, dict[str, int]] = OrderedDict()  # per setting: chunk text -> tokens
         start = chunker or ChunkerSpec(strategy="recursive")
         self.chunks: list[Chunk] = []
         self.stats: ChunkStats | None = None
@@ -332,17 +338,33 @@ class ChunkExplorer(w.VBox):
             self._embedder = load_embedder(self._embedding)
         return self._embedder
 
-    def _truncation(self, chunks: Sequence[Chunk]) -> int | None:
-        """How many chunks are longer than the embedding model reads, as a sweep counts them (None: its limit is unknown)."""
+    def _truncation(self, spec: ChunkerSpec, chunks: Sequence[Chunk]) -> int | None:
+        """How many chunks are longer than the embedding model reads, as a sweep counts them (None: its limit is unknown).
+
+        Each chunk text is counted once: the counts of the last settings shown are kept (``_KEPT_COUNTS``), so a slider
+        moved back, or a chunk the new setting cuts as the last one did (a short document's), is not counted again."""
         limit = embedder_input_tokens(self._embedding)
-        return count_truncated(chunks, self._loaded_embedder().count_tokens, limit) if limit is not None else None
+        if limit is None:
+            return None
+        counts = self._counts.pop(spec, None)
+        if counts is None:
+            count, counts = self._loaded_embedder().count_tokens, {}
+            for chunk in chunks:
+                if chunk.text not in counts:
+                    known = next((kept[chunk.text] for kept in self._counts.values() if chunk.text in kept), None)
+                    counts[chunk.text] = count(chunk.text) if known is None else known
+        self._counts[spec] = counts  # the newest
+        while len(self._counts) > _KEPT_COUNTS or (
+                len(self._counts) > 1 and sum(len(t) for kept in self._counts.values() for t in kept) > _KEPT_COUNTED_CHARS):
+            self._counts.popitem(last=False)
+        return count_truncated(chunks, counts.__getitem__, limit)
 
     def _rechunk(self) -> None:
         try:
             spec = self.spec()
             tokenizer = self._loaded_embedder().tokenizer if spec.strategy == "token" else None
             chunks = chunk_corpus(self.corpus, spec, tokenizer)
-            truncated = self._truncation(chunks)
+            truncated = self._truncation(spec, chunks)
         except wb.WorkbenchError as exc:  # a bad config, or the embedder the token strategy counts with cannot load
             self.summary.value = error_html(str(exc))
             self._show_scores()
