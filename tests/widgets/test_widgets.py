@@ -1629,3 +1629,29 @@ def test_chunk_explorer_keeps_the_token_counts_of_its_last_few_settings_only(mon
     counted.clear()
     explorer.size.value = 2000
     assert counted and explorer.stats is not None and explorer.stats.truncated
+
+
+def test_chunk_explorer_moved_back_to_a_setting_it_showed_does_not_cut_a_large_corpus_again(monkeypatch: pytest.MonkeyPatch,
+                                                                                            tmp_path: Path) -> None:
+    # the process keeps the chunks of corpora up to 20 million characters of chunks: a larger one (3,000 documents,
+    # 40,000 chunks) was cut again, 6 s, each time a slider went back to a setting just shown
+    from workbench.pipeline import chunk as chunk_module
+
+    monkeypatch.setattr(chunk_module, "_KEPT_CHARS", 0)  # as for a corpus larger than the process keeps
+    cut: list[str] = []
+    chunk_document = chunk_module.chunk_document
+
+    def spy(doc: wb.Document, *args: object) -> list[chunk_module.Chunk]:
+        cut.append(doc.id)
+        return chunk_document(doc, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(chunk_module, "chunk_document", spy)
+    for page in (ROOT / "datasets" / "handbook").glob("*.md"):  # a corpus of its own: no chunks of it kept by another test
+        (tmp_path / page.name).write_text(page.read_text(encoding="utf-8") + f"\n\n{tmp_path.name}\n", encoding="utf-8")
+    explorer = ChunkExplorer(tmp_path, ChunkerSpec(strategy="recursive", size=2000, overlap=0), glob="*.md")
+    first, summary = explorer.stats, explorer.summary.value
+    assert cut
+    explorer.size.value = 400
+    cut.clear()
+    explorer.size.value = 2000
+    assert cut == [] and explorer.stats == first and explorer.summary.value == summary

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,23 @@ _MAX_DOC_CHARS = 30_000
 # how far past the characters shown a document is searched for secrets: far enough to find whole a key that starts among
 # them (a PEM private key block: some 3,300 characters); searching all of a 20 MB changelog took a minute and a half
 _SECRET_MARGIN = 16_384
-# the token counts of the chunks of the last settings shown, so moving a slider back counts none again (counting every
-# chunk of a 40,000-chunk corpus took most of a minute); bounded, the current setting's always kept
-_KEPT_COUNTS = 4
-_KEPT_COUNTED_CHARS = 20_000_000
+# the chunks of the last settings shown and their token counts, so moving a slider back neither cuts the corpus again
+# (the pipeline keeps the chunks of smaller corpora only) nor counts every chunk's tokens again (most of a minute for
+# 40,000 chunks); bounded, the current setting's always kept
+_KEPT_SETTINGS = 4
+_KEPT_CHARS = 64_000_000  # characters of chunk text, all kept settings together (some 64 MB of English text)
+
+
+@dataclass(frozen=True)
+class _Chunking:
+    """What the explorer shows of one chunker setting: its chunks, their token counts (chunk text -> tokens; empty when
+    the embedding model's limit is unknown), their stats and histogram, and the characters of their text."""
+
+    chunks: tuple[Chunk, ...]
+    counts: dict[str, int]
+    stats: ChunkStats
+    histogram: tuple[LengthBin, ...]
+    chars: int
 
 
 def _with_chunker(experiment: wb.ExperimentSpec, chunker: ChunkerSpec) -> wb.ExperimentSpec:
@@ -177,7 +191,7 @@ class ChunkExplorer(w.VBox):
         self._embedding = embedding or (experiment.retrieval[0].embedding if experiment is not None and experiment.retrieval else MINILM_ID)
         self._embedder: Embedder | None = None
         self._secrets: dict[str, tuple[Finding, ...]] = {}
-        self._counts: OrderedDict[ChunkerSpec, dict[str, int]] = OrderedDict()  # per setting: chunk text -> tokens
+        self._kept: OrderedDict[ChunkerSpec, _Chunking] = OrderedDict()  # the last settings shown, the newest last
         start = chunker or ChunkerSpec(strategy="recursive")
         self.chunks: list[Chunk] = []
         self.stats: ChunkStats | None = None
@@ -338,40 +352,47 @@ class ChunkExplorer(w.VBox):
             self._embedder = load_embedder(self._embedding)
         return self._embedder
 
-    def _truncation(self, spec: ChunkerSpec, chunks: Sequence[Chunk]) -> int | None:
-        """How many chunks are longer than the embedding model reads, as a sweep counts them (None: its limit is unknown).
+    def _token_counts(self, chunks: Sequence[Chunk]) -> dict[str, int]:
+        """The tokens of each chunk text (none when the embedding model's limit is unknown: nothing to count them for),
+        a text a setting still kept has (a short document's one chunk) not counted again."""
+        if embedder_input_tokens(self._embedding) is None:
+            return {}
+        count, counts = self._loaded_embedder().count_tokens, {}
+        for chunk in chunks:
+            if chunk.text not in counts:
+                known = next((kept.counts[chunk.text] for kept in self._kept.values() if chunk.text in kept.counts), None)
+                counts[chunk.text] = count(chunk.text) if known is None else known
+        return counts
 
-        Each chunk text is counted once: the counts of the last settings shown are kept (``_KEPT_COUNTS``), so a slider
-        moved back, or a chunk the new setting cuts as the last one did (a short document's), is not counted again."""
-        limit = embedder_input_tokens(self._embedding)
-        if limit is None:
-            return None
-        counts = self._counts.pop(spec, None)
-        if counts is None:
-            count, counts = self._loaded_embedder().count_tokens, {}
-            for chunk in chunks:
-                if chunk.text not in counts:
-                    known = next((kept[chunk.text] for kept in self._counts.values() if chunk.text in kept), None)
-                    counts[chunk.text] = count(chunk.text) if known is None else known
-        self._counts[spec] = counts  # the newest
-        while len(self._counts) > _KEPT_COUNTS or (
-                len(self._counts) > 1 and sum(len(t) for kept in self._counts.values() for t in kept) > _KEPT_COUNTED_CHARS):
-            self._counts.popitem(last=False)
-        return count_truncated(chunks, counts.__getitem__, limit)
+    def _chunking(self, spec: ChunkerSpec) -> _Chunking:
+        """The chunks of ``spec`` and what is shown of them, from the last settings shown when it is one of them.
+
+        Raises:
+            WorkbenchError: the embedder the token strategy counts with cannot load.
+        """
+        kept = self._kept.pop(spec, None)
+        if kept is None:
+            tokenizer = self._loaded_embedder().tokenizer if spec.strategy == "token" else None
+            chunks = chunk_corpus(self.corpus, spec, tokenizer)
+            counts = self._token_counts(chunks)
+            # how many chunks are longer than the embedding model reads, as a sweep counts them (None: its limit is unknown)
+            truncated = count_truncated(chunks, counts.__getitem__, embedder_input_tokens(self._embedding))
+            kept = _Chunking(tuple(chunks), counts, chunk_stats(chunks, truncated=truncated),
+                             tuple(length_histogram(chunks, bins=24)), sum(len(c.text) for c in chunks))
+        self._kept[spec] = kept  # the newest
+        while len(self._kept) > _KEPT_SETTINGS or (len(self._kept) > 1 and sum(k.chars for k in self._kept.values()) > _KEPT_CHARS):
+            self._kept.popitem(last=False)
+        return kept
 
     def _rechunk(self) -> None:
         try:
             spec = self.spec()
-            tokenizer = self._loaded_embedder().tokenizer if spec.strategy == "token" else None
-            chunks = chunk_corpus(self.corpus, spec, tokenizer)
-            truncated = self._truncation(spec, chunks)
+            shown = self._chunking(spec)
         except wb.WorkbenchError as exc:  # a bad config, or the embedder the token strategy counts with cannot load
             self.summary.value = error_html(str(exc))
             self._show_scores()
             return
-        self.chunks = chunks
-        self.stats = chunk_stats(self.chunks, truncated=truncated)
-        self.histogram = length_histogram(self.chunks, bins=24)
+        self.chunks, self.stats, self.histogram = list(shown.chunks), shown.stats, list(shown.histogram)
         s = self.stats
         self.summary.value = (
             f"<b>{s.count}</b> chunks from {s.documents} documents · characters: mean {s.mean_chars:.0f}, "
