@@ -531,7 +531,7 @@ def _sentence_transformer(device: str = "cpu") -> Any:
 # the whitespace Python's str.split() splits at that MiniLM's normaliser removes as control characters, so that the
 # words either side are one word to it (tests/models/test_minilm_tokenizer.py tries every Python whitespace)
 _DROPPED_SPACES = re.compile("[\x0b\x0c\x1c-\x1f\x85]")
-_KEPT_WORDS = 1_000_000  # words whose token counts a process keeps
+_KEPT_WORDS = 200_000  # words whose token counts a process keeps (some 30 MB at most)
 
 
 class MiniLMTokenizer:
