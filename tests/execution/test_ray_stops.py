@@ -61,7 +61,31 @@ def descendants(pid: int) -> set[int]:
 
 
 def running(pids: set[int]) -> set[int]:
-    return {p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[:1]}
+    """Those of ``pids`` still running (a zombie is not)."""
+    alive = set()
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                alive.add(pid)
+        except (OSError, IndexError):  # gone between listing and reading
+            continue
+    return alive
+
+
+def assert_gone_within_10_s(pids: set[int], after: str) -> None:
+    ended = time.monotonic()
+    while running(pids) and time.monotonic() - ended < 10:
+        time.sleep(0.2)
+    assert not running(pids), f"Ray processes still running 10 s after {after}: {sorted(running(pids))}"
+
+
+def kill_left(proc: subprocess.Popen[bytes], pids: set[int]) -> None:
+    """Kill ``proc`` and what of ``pids`` a failed run of a test left."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for pid in running(pids):
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_a_sigtermed_pytest_stops_and_leaves_no_ray_process(tmp_path: Path) -> None:
@@ -81,16 +105,9 @@ def test_a_sigtermed_pytest_stops_and_leaves_no_ray_process(tmp_path: Path) -> N
         out = run.communicate(timeout=60)[0].decode(errors="replace")
         assert not (tmp_path / "went-on").exists(), f"pytest went on with the next test after SIGTERM:\n{out[-3000:]}"
         assert run.returncode == pytest.ExitCode.INTERRUPTED, out[-3000:]
-        stopped = time.monotonic()
-        while running(started) and time.monotonic() - stopped < 10:
-            time.sleep(0.2)
-        assert not running(started), f"Ray processes still running 10 s after pytest ended: {sorted(running(started))}"
+        assert_gone_within_10_s(started, "pytest ended")
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-        for pid in running(started):  # what a failed run of this test left
-            os.kill(pid, signal.SIGKILL)
+        kill_left(run, started)
 
 
 DRIVER = """
@@ -124,13 +141,6 @@ def test_a_killed_process_leaves_nothing_of_the_local_instance_it_started() -> N
         started = descendants(driver.pid) | {int(worker)}
         driver.kill()
         driver.wait()
-        killed = time.monotonic()
-        while running(started) and time.monotonic() - killed < 10:
-            time.sleep(0.2)
-        assert not running(started), f"Ray processes still running 10 s after their driver was killed: {sorted(running(started))}"
+        assert_gone_within_10_s(started, "their driver was killed")
     finally:
-        if driver.poll() is None:
-            driver.kill()
-            driver.wait()
-        for pid in running(started):  # what a failed run of this test left
-            os.kill(pid, signal.SIGKILL)
+        kill_left(driver, started)
