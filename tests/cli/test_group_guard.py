@@ -17,7 +17,6 @@ from workbench.cli._group_guard import start_guarded
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the process table from /proc")
 
 
 def group_members(pgid: int) -> dict[int, str]:

@@ -107,6 +107,17 @@ def postgres_bin_dir() -> Path | None:
     return next((d for d in _PG_DIRS if (d / "initdb").is_file() and (d / "pg_ctl").is_file()), None)
 
 
+def require_postgres_bin_dir() -> Path:
+    """``postgres_bin_dir()``; a test needing it is skipped where it is missing, outside CI only (CI fails it)."""
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        reason = "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin — `make team-deps` installs them"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return bin_dir
+
+
 @dataclass(frozen=True)
 class Postgres:
     """A running throwaway cluster: ``uri(db)`` is the SQLAlchemy URI of one of its databases."""
@@ -158,12 +169,7 @@ def postgres() -> Iterator[Postgres]:
 
     Skipped (outside CI only) when the server binaries are missing; any other failure to start fails the test.
     """
-    bin_dir = postgres_bin_dir()
-    if bin_dir is None:
-        reason = "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin — `make team-deps` installs them"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
+    bin_dir = require_postgres_bin_dir()
     work = Path(tempfile.mkdtemp(prefix="wb-pg-"))
     if os.geteuid() == 0:
         import pwd
