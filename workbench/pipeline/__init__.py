@@ -29,7 +29,7 @@ from workbench.pipeline.index import (
     embed_chunks_reusing,
     embed_within,
 )
-from workbench.pipeline.retrieve import Retriever, SharedSearch
+from workbench.pipeline.retrieve import Retriever, SharedSearch, retrievers_sharing_search
 from workbench.pipeline.route import Escalation, ModelCall, Signals, decide, decide_before_answer, grounding
 from workbench.pipeline.router import RoutedModel, Router, route_answer, routing_metrics
 from workbench.pipeline.stores import check_index_store_for, existing_index_store, index_server_address, index_store_for
@@ -77,6 +77,7 @@ __all__ = [
     "index_store_for",
     "length_histogram",
     "retrieve_question",
+    "retrievers_sharing_search",
     "route_answer",
     "routing_metrics",
 ]

@@ -10,7 +10,7 @@ from workbench.pipeline.chunk import ChunkStats
 from workbench.pipeline.index import Hit, VectorIndex
 from workbench.spec import RetrievalSpec
 
-__all__ = ["Retriever", "SharedSearch"]
+__all__ = ["Retriever", "SharedSearch", "retrievers_sharing_search"]
 
 
 def _mmr(query: list[float], hits: list[Hit], k: int, lambda_mult: float) -> list[Hit]:
@@ -88,3 +88,12 @@ class SharedSearch:
             self._last = (query, self._index.search(vector, self._width, with_vectors=self._vectors))
         hits = self._last[1][:k]
         return hits if with_vectors or not self._vectors else [replace(h, vector=None) for h in hits]
+
+
+def retrievers_sharing_search(index: VectorIndex, embedder: Embedder, settings: Iterable[RetrievalSpec],
+                              pages: Mapping[str, tuple[int, ...]]) -> dict[str, Retriever]:
+    """A retriever for each distinct setting of ``settings`` (keyed by its JSON), all of them sharing each search of
+    ``index`` (``SharedSearch``): let them retrieve a question after another."""
+    specs = {s.model_dump_json(): s for s in settings}
+    shared = SharedSearch(index, specs.values())
+    return {key: Retriever(index=shared, embedder=embedder, spec=spec, pages=pages) for key, spec in specs.items()}

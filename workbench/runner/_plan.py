@@ -30,11 +30,10 @@ from workbench.pipeline import (
     Hit,
     IndexStore,
     QuestionRecord,
-    Retriever,
     Router,
-    SharedSearch,
     existing_index_store,
     format_context,
+    retrievers_sharing_search,
     route_answer,
 )
 from workbench.prompts import PromptTemplate, RenderedPrompt
@@ -133,11 +132,9 @@ def _planned_groups(
         embedded = len(cache.cached("embedding", [embedding_key(queries.identity, q) for q in questions])) == len(set(questions))
         retrievals: dict[str, list[tuple[Hit, ...]]] = {}
         if index is not None and embedded:  # the settings share each question's search, as the sweep's do
-            settings = {v.retrieval.model_dump_json(): v.retrieval for v in group if v.generates}
-            shared = SharedSearch(index, settings.values())
             vectors = CachedEmbedder(queries, cache, identity=queries.identity)
-            retrievers = {key: Retriever(index=shared, embedder=vectors, spec=s, pages=corpus.page_starts) for key, s in settings.items()}
-            retrievals = {key: [] for key in settings}
+            retrievers = retrievers_sharing_search(index, vectors, [v.retrieval for v in group if v.generates], corpus.page_starts)
+            retrievals = {key: [] for key in retrievers}
             for q in questions:
                 for key, retriever in retrievers.items():
                     retrievals[key].append(tuple(retriever.retrieve(q)))

@@ -40,8 +40,6 @@ from workbench.pipeline import (
     ChunkStats,
     IndexStore,
     QuestionRecord,
-    Retriever,
-    SharedSearch,
     VectorIndex,
     check_index_store_for,
     chunk_corpus,
@@ -51,6 +49,7 @@ from workbench.pipeline import (
     embed_within,
     index_store_for,
     retrieve_question,
+    retrievers_sharing_search,
 )
 from workbench.results import SweepResult, VariantResult
 from workbench.sandbox import SweepSandboxes
@@ -470,10 +469,8 @@ def _retrieve(
 ) -> dict[str, tuple[QuestionRecord, ...] | Exception]:
     """Each retrieval setting's records of ``cases`` (by its JSON), or what its retrieval raised. The settings retrieve
     a question after another, so that they share each search of the index (``SharedSearch``)."""
-    specs = {s.model_dump_json(): s for s in settings}
-    shared = SharedSearch(index, specs.values())
-    retrievers = {key: Retriever(index=shared, embedder=queries, spec=spec, pages=pages) for key, spec in specs.items()}
-    found: dict[str, list[QuestionRecord] | Exception] = {key: [] for key in specs}
+    retrievers = retrievers_sharing_search(index, queries, settings, pages)
+    found: dict[str, list[QuestionRecord] | Exception] = {key: [] for key in retrievers}
     for case in cases:
         for key, retriever in retrievers.items():
             records = found[key]
