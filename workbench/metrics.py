@@ -1,6 +1,6 @@
-"""What every layer agrees on about scores and metrics (pure, a leaf): the ``Score`` type, the scorer catalogue, which
-way each metric is better, the success metric, the leaderboard's columns, what counts as a refusal, and two small
-statistics.
+"""What every layer agrees on about scores and metrics (pure, a leaf): the ``Score`` type, the scorer catalogue, the
+metrics a variant's run logs beside its scores, which way each metric is better, the success metric, the leaderboard's
+columns, what counts as a refusal, and two small statistics.
 
 Scoring produces ``Score`` values, the runner aggregates them, the leaderboard and the comparison rank them: all of
 them import this module, and it imports nothing else of workbench, so no layer has to reach up to another for a
@@ -18,12 +18,19 @@ from fractions import Fraction
 from typing import Any, Literal
 
 __all__ = [
+    "ANSWER_METRICS",
     "ARABIC_SPELLINGS",
+    "COST_METRICS",
     "COST_PER_SUCCESS",
+    "JUDGE_METRICS",
     "LEADERBOARD_METRICS",
     "OPTIONAL_MARKS",
+    "QUESTION_MEASUREMENTS",
     "RESERVED_NAMES",
     "RETRIEVAL_METRICS",
+    "ROUTER_METRICS",
+    "ROUTER_METRIC_PREFIXES",
+    "RUN_METRICS",
     "SUCCESS_METRIC",
     "SUCCESS_THRESHOLD",
     "Direction",
@@ -158,20 +165,35 @@ _SCORER_NAME_MAX = 200
 _SCORER_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{_SCORER_NAME_MAX}}}")
 _BUILTIN_SCORERS = frozenset(_REGISTRY)
 
+# -- what a variant's run logs -----------------------------------------------------------------------------------------
+
+# The metrics a variant's run logs beside its scores (``workbench.execution.variant_metrics``, with the judge's
+# ``workbench.scoring.judge_metrics`` and a router's ``workbench.pipeline.routing_metrics``), by what it takes to log
+# them: every run; a run that answers; a run whose answering models all have a price; one with a judged scorer; a
+# router. The gates check a metric against these (``workbench.spec.LoggedMetrics``); tests/execution/test_run_metrics.py
+# fails when a run logs a metric not listed here, or one listed here that no run logs.
+RUN_METRICS = ("latency_p50_s", "latency_p95_s", "questions")
+ANSWER_METRICS = ("question_errors", "input_tokens", "output_tokens", "generation_calls", "cache_hits", "retries")
+COST_METRICS = ("cost_usd", "spent_usd", "cost_per_question_usd", "cost_per_success_usd")
+JUDGE_METRICS = ("judge_calls", "judge_errors", "judge_call_errors", "judge_input_tokens", "judge_output_tokens",
+                 "judge_latency_s", "judge_cache_hits", "judge_retries", "judge_cost_usd", "judge_spent_usd")
+ROUTER_METRICS = ("escalation_rate",)
+ROUTER_METRIC_PREFIXES = ("tokens_", "calls_", "cost_usd_")  # per model of a router: tokens_<model>, ...
+# what a question's row holds beside its scores, which a gate pairing questions (beats_holder) can pair as it pairs a score
+QUESTION_MEASUREMENTS = ("latency_s", "input_tokens", "output_tokens", "cost_usd")
+
 # What a sweep writes beside the scores, under names a scorer cannot take: the columns of the per-question table
-# (``results.question_row``), a variant's run metrics (the runner's, the judge's and a router's) and the leaderboard's
-# columns. A scorer's values are written under its name too, so one named ``answer`` replaced every answer of
-# eval_results.json by its score, one named ``cost_usd`` was replaced by the run's cost, and one named ``status`` made
-# the leaderboard two status columns, both the scorer's mean.
+# (``results.question_row``), a variant's run metrics (above) and the leaderboard's columns. A scorer's values are
+# written under its name too, so one named ``answer`` replaced every answer of eval_results.json by its score, one
+# named ``cost_usd`` was replaced by the run's cost, and one named ``status`` made the leaderboard two status columns,
+# both the scorer's mean.
 RESERVED_NAMES = frozenset({
     "variant", "variant_id", "prompt", "model", "chunker", "retrieval", "status", "chunks", "mean_chunk_chars", "run_id",
     "reused_from", "stopped_early",
     "case_id", "category", "tags", "question", "reference", "answer", "finish_reason", "prompt_tokens_cut", "error", "relevant_ids", "retrieved_ids",
     "chunk_ids", "retrieval_scores", "contexts", "latency_s", "answered_by", "escalated", "escalation_reasons",
-    "model_calls", "input_tokens", "output_tokens", "cost_usd", "latency_p50_s", "latency_p95_s", "questions",
-    "question_errors", "generation_calls", "cache_hits", "retries", "spent_usd", "cost_per_question_usd",
-    "cost_per_success_usd", "escalation_rate", "judge_calls", "judge_errors", "judge_call_errors", "judge_input_tokens",
-    "judge_output_tokens", "judge_latency_s", "judge_cost_usd", "judge_cache_hits", "judge_spent_usd", "judge_retries",
+    "model_calls",
+    *RUN_METRICS, *ANSWER_METRICS, *COST_METRICS, *JUDGE_METRICS, *ROUTER_METRICS,
 })
 
 

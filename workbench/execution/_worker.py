@@ -260,7 +260,8 @@ def question_workers(job_models: Sequence[str], execution: ExecutionSpec) -> int
 
 
 def variant_metrics(records: tuple[QuestionRecord, ...], variant: Variant) -> dict[str, float]:
-    """A variant's metrics from its scored records (pure)."""
+    """A variant's metrics from its scored records (pure): its scores and the metrics ``workbench.metrics`` lists as
+    a run's (``RUN_METRICS``, ``ANSWER_METRICS``...), which the gates check a metric against."""
     generates = variant.generates
     out = mean_scores(r.scores for r in records)
     latencies = [r.latency_s for r in records if r.error is None]

@@ -17,7 +17,18 @@ from pydantic import (
     model_validator,
 )
 
-from workbench.metrics import dataset_column_problem, fraction_bound_problem, scorer_entries
+from workbench.metrics import (
+    ANSWER_METRICS,
+    COST_METRICS,
+    JUDGE_METRICS,
+    QUESTION_MEASUREMENTS,
+    ROUTER_METRIC_PREFIXES,
+    ROUTER_METRICS,
+    RUN_METRICS,
+    dataset_column_problem,
+    fraction_bound_problem,
+    scorer_entries,
+)
 from workbench.spec._base import _fraction_not_percent, _Spec
 
 
@@ -113,17 +124,6 @@ class PromotionSpec(_Spec):
     require_staging: bool = Field(default=True, description="production needs the same config promoted to staging first")
 
 
-# What a variant's run logs (workbench.execution's variant_metrics and the judge's and router's metrics), by what it
-# takes: every run; a run that answers; a run whose answering models all have a price; one with a judged scorer; a router.
-_RUN_METRICS = ("latency_p50_s", "latency_p95_s", "questions")
-_ANSWER_METRICS = ("question_errors", "input_tokens", "output_tokens", "generation_calls", "cache_hits", "retries")
-_COST_METRICS = ("cost_usd", "spent_usd", "cost_per_question_usd", "cost_per_success_usd")
-_JUDGE_METRICS = ("judge_calls", "judge_errors", "judge_call_errors", "judge_input_tokens", "judge_output_tokens",
-                  "judge_latency_s", "judge_cache_hits", "judge_retries", "judge_cost_usd", "judge_spent_usd")
-_ROUTER_METRICS = ("escalation_rate",)
-_ROUTER_PREFIXES = ("tokens_", "calls_", "cost_usd_")  # per model of a router: tokens_<model>, ...
-# what a question's row holds beside its scores, which beats_holder can pair as it pairs a score
-_QUESTION_MEASUREMENTS = ("latency_s", "input_tokens", "output_tokens", "cost_usd")
 _JUDGE_EXAMPLE = "add e.g. 'judge: local:gemma3-270m'"
 
 
@@ -151,9 +151,9 @@ class LoggedMetrics:
     def names(self) -> tuple[str, ...]:
         """Every metric name a run logs (those a router names per model aside), for a did-you-mean and the list shown."""
         judged = any(scorer_entries()[s].judged for s in self.scores if s in scorer_entries())
-        return (*self.scores, *_RUN_METRICS, *(_ANSWER_METRICS if self.answers else ()),
-                *(_COST_METRICS if self.answers and self.unpriced is None else ()), *(_JUDGE_METRICS if judged else ()),
-                *(_ROUTER_METRICS if self.router else ()))
+        return (*self.scores, *RUN_METRICS, *(ANSWER_METRICS if self.answers else ()),
+                *(COST_METRICS if self.answers and self.unpriced is None else ()), *(JUDGE_METRICS if judged else ()),
+                *(ROUTER_METRICS if self.router else ()))
 
     def problem(self, metric: str, *, per_question: bool = False) -> str | None:
         """Why a gate on ``metric`` could never pass a run of the experiment, and what to do; None when it could.
@@ -163,25 +163,25 @@ class LoggedMetrics:
         if column is not None:  # was "unknown metric 'metadata.year'", as if misspelt
             return f"{column} — a gate checks a metric the runs log (this experiment logs: {self._shown()})"
         if per_question:
-            if metric in self.scores or (self.answers and metric in _QUESTION_MEASUREMENTS and (metric != "cost_usd" or self.unpriced is None)):
+            if metric in self.scores or (self.answers and metric in QUESTION_MEASUREMENTS and (metric != "cost_usd" or self.unpriced is None)):
                 return None
             if metric in self.names():
                 return (f"'{metric}' is a run's aggregate, and beats_holder pairs each question's values — gate on a score "
-                        f"({', '.join(self.scores)}) or {', '.join(_QUESTION_MEASUREMENTS[:3])}")
+                        f"({', '.join(self.scores)}) or {', '.join(QUESTION_MEASUREMENTS[:3])}")
         elif metric in self.names():
             return None
         base = next((metric.removesuffix(s) for s in ("_errors", "_std") if metric.endswith(s) and metric.removesuffix(s) in entries), metric)
         if base in entries:
             return self._scorer_problem(metric, base)
-        if metric in _ANSWER_METRICS + _COST_METRICS + _QUESTION_MEASUREMENTS and not self.answers:
+        if metric in ANSWER_METRICS + COST_METRICS + QUESTION_MEASUREMENTS and not self.answers:
             return f"'{metric}' is logged only by variants that answer, and this experiment has no models (it only retrieves) — gate on one of: {self._shown()}"
-        if metric in _COST_METRICS:
+        if metric in COST_METRICS:
             return (f"'{metric}' is logged only when every answering model has a price, and '{self.unpriced}' has none — give it "
                     f"under 'pricing:', e.g. pricing: {{{self.unpriced}: {{input: 0.5, output: 1.5}}}} (USD per 1M tokens)")
-        if metric in _JUDGE_METRICS:
+        if metric in JUDGE_METRICS:
             fix = "add a judged scorer (faithfulness) to 'scorers:'" if self.judge else _JUDGE_EXAMPLE
             return f"'{metric}' is logged only when a judge scores the answers — {fix}"
-        if metric in _ROUTER_METRICS or (metric.startswith(_ROUTER_PREFIXES) and not per_question):
+        if metric in ROUTER_METRICS or (metric.startswith(ROUTER_METRIC_PREFIXES) and not per_question):
             return None if self.router else f"'{metric}' is logged only by a router's variants, and this experiment has no router (models: [{{router: ...}}])"
         meant = difflib.get_close_matches(metric, [*self.names(), *entries], n=1, cutoff=0.6)
         return f"unknown metric '{metric}' — " + (f"did you mean '{meant[0]}'? " if meant else "") + f"(this experiment logs: {self._shown()})"
@@ -210,8 +210,8 @@ def run_metric_names() -> tuple[str, ...]:
     """Every metric name a workbench run may log, whatever its experiment (pure): the scorers registered in this process,
     the runner's, the judge's and a router's metrics, and a question's measurements (a router's per-model metrics,
     ``tokens_<model>``..., and a scorer's ``<scorer>_errors`` and ``<scorer>_std`` aside)."""
-    return (*scorer_entries(), *_RUN_METRICS, *_ANSWER_METRICS, *_COST_METRICS, *_JUDGE_METRICS, *_ROUTER_METRICS,
-            *_QUESTION_MEASUREMENTS)
+    return (*scorer_entries(), *RUN_METRICS, *ANSWER_METRICS, *COST_METRICS, *JUDGE_METRICS, *ROUTER_METRICS,
+            *QUESTION_MEASUREMENTS)
 
 
 def is_run_metric(metric: str) -> bool:
@@ -219,7 +219,7 @@ def is_run_metric(metric: str) -> bool:
     scorer's ``_errors`` and ``_std``) (pure): a name none could log is misspelt, or a scorer not registered here."""
     entries = scorer_entries()
     base = next((metric.removesuffix(s) for s in ("_errors", "_std") if metric.endswith(s)), metric)
-    return metric in run_metric_names() or base in entries or metric.startswith(_ROUTER_PREFIXES)
+    return metric in run_metric_names() or base in entries or metric.startswith(ROUTER_METRIC_PREFIXES)
 
 
 def gate_problems(gates: Sequence[Any], logged: LoggedMetrics) -> list[tuple[tuple[Any, ...], str]]:
