@@ -9,7 +9,7 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 
-__all__ = ["LARGE_GRID", "Settings", "settings", "shown_uri"]
+__all__ = ["LARGE_GRID", "Settings", "plots_wanted", "settings", "shown_uri"]
 
 # a grid of more variants than this runs only when asked for by name (`workbench run --yes`, `RunPanel(...,
 # allow_large_grid=True)`): a typo'd range or one axis too many means months of calls and a store of runs to clean
