@@ -216,6 +216,23 @@ def test_a_name_imported_across_packages_is_in_its_modules_all() -> None:
     assert unlisted == []
 
 
+def test_a_package_that_maps_its_modules_names_every_one() -> None:
+    # a newcomer reads a package's docstring to find their way: the cli's map left out _group_guard, so the module that
+    # stops a server's processes when the CLI dies was found only by reading _servers
+    import re
+
+    unnamed = []
+    for name, path in _modules():
+        if path.name != "__init__.py":
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        modules = sorted(p.stem for p in path.parent.glob("_*.py") if p.stem not in ("__init__", "__main__"))
+        named = [m for m in modules if re.search(rf"(?<![\w.]){m}(?!\w)", doc)]
+        if len(named) >= 2:  # the docstring is a map of its modules
+            unnamed += [f"{name}.{m}" for m in modules if m not in named]
+    assert unnamed == []
+
+
 def test_only_promotion_writes_registry_aliases() -> None:
     writers = {"set_registered_model_alias", "delete_registered_model_alias", "set_prompt_alias", "delete_prompt_alias"}
     found = []

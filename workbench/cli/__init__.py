@@ -25,7 +25,7 @@ Where each command lives (``_commands.build_parser`` names every command's optio
     _run_report   run: the lines after the leaderboard (against the leader, missing scores, racing, reuse)
     _dry_run      run --dry-run: the plan and its cost
     _cache        cache info, cache clear
-    _servers      ui, server
+    _servers      ui, server (``_group_guard``: the servers they start end with the command, even a SIGKILLed one)
     _sweeps       list, compare, gate, end
     _schema       schema
     _promote      promote (and its gates file), export, rollback
