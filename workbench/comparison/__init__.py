@@ -1,4 +1,22 @@
-"""Comparing variants: bootstrap intervals over questions and verdicts that say whether a difference is real."""
+"""Comparing variants: bootstrap intervals over questions and verdicts that say whether a difference is real; the
+gates, racing decisions, per-question diffs and plots that rest on them.
+
+Where each part lives:
+
+    _stats      bootstrap intervals, paired differences and verdicts (pure, deterministic given a seed)
+    _metrics    retrieval at each k; which way a metric is better and cost per success (from ``workbench.metrics``)
+    _tables     the per-question tables compared: from a SweepResult, VariantResults, DataFrames or logged runs
+    _values     a table's per-question values: which columns are scores, measurements masked by errors
+    _compare    ``compare`` and ``ComparisonReport``: per metric, each variant against a baseline
+    _view       what the text, HTML, gates and plots read of a comparison (a protocol ``ComparisonReport`` meets)
+    _render     how a comparison reads: numbers, intervals, the plain-text summary, the notebook's HTML table
+    _gates      ``check_metric``: a variant's metric against a minimum, a maximum and the baseline (CI and promotion)
+    _routing    a router next to each of its models alone: cost per success and the paired difference
+    _diff       ``diff_questions``: the questions that flipped between two variants, both answers side by side
+    _racing     which variants stop early, already clearly worse than the leader (pure)
+    _plots      metric-versus-cost and retrieval-at-k figures (matplotlib's object API)
+    _sweep      the comparison every sweep carries, which the tracker logs on the sweep's parent run
+"""
 
 from workbench.comparison._compare import ComparisonReport, compare
 from workbench.comparison._diff import diff_questions
