@@ -4,6 +4,23 @@
     exp = wb.load_experiment("experiments/quickstart.yaml")
     result = wb.run(exp)
     result.leaderboard()
+
+Read it from the leaves up (the layers of the import contract in pyproject.toml: each imports only those listed before
+it; each package's docstring says where its parts live):
+
+    errors, metrics, prompts,     one-line errors; scores, the scorer catalogue and the metrics a run logs; prompt
+    config, redaction             templates; where things are kept; secrets kept out of every line written
+    models, datasets              ``provider:model`` strings resolved to generators and embedders; eval cases, corpora
+    spec                          the experiment file: YAML in, pydantic model, YAML out, its JSON schema
+    grid                          the spec expanded into variants (pure)
+    pipeline, sandbox, cache      chunk, index, retrieve, generate, route; a variant's limits; the cached answers
+    scoring                       scorers, judges and their calibration, a variant's metrics from its scores
+    results                       what a sweep returns: its variants' results and the leaderboard
+    tracking                      the ``Tracker`` protocol, MLflow and in-memory trackers, readers of the store
+    comparison, execution         intervals, verdicts and gates; where variants run (processes, threads, Ray)
+    runner                        ``run``: one engine for every kind of sweep
+    promotion                     gates, registry aliases, the export and the bundle loader
+    cli, widgets, testing         the command, the notebook's views, the deterministic fakes for tests
 """
 
 from workbench import _imports, _telemetry  # noqa: F401  (both act on import, before any library we use is imported)
