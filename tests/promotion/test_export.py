@@ -636,10 +636,10 @@ def test_a_version_evaluated_on_chunks_an_older_workbench_cut_differently_is_not
 def test_a_version_registered_without_its_chunks_is_exported_with_the_chunks_its_run_logged(swept: Swept, deploy_repo: Path) -> None:
     # promoted by a teammate's older workbench, which recorded no chunks in the registered config.yaml: its bundle would be
     # refused by the next chunking revision although its run logged the chunks it retrieved from
-    from workbench.promotion import _promote
+    from workbench.promotion import _candidate
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_promote, "evaluated_chunks", lambda tags: None)  # the older workbench's promotion
+        mp.setattr(_candidate, "evaluated_chunks", lambda tags: None)  # the older workbench's promotion
         wb.promote(swept.run_id("good"), name="assist-chunks", alias="staging", gates=EASY, settings=swept.settings)
     result = wb.export("assist-chunks", "staging", repo=deploy_repo, settings=swept.settings)
     text = git(deploy_repo, "show", f"{result.branch}:{result.bundle_dir}/config.yaml")

@@ -779,7 +779,7 @@ def test_a_registered_model_another_process_created_meanwhile_is_used(swept: Swe
 def test_a_configuration_staged_with_another_timeout_or_by_an_earlier_workbench_is_the_staged_one(swept: Swept) -> None:
     # config_hash covered the model's timeout_s: the configuration evaluated again with a shorter timeout asked for
     # staging again; and a version an earlier workbench registered is tagged with the hash as it computed it
-    from workbench.promotion._promote import read_candidate
+    from workbench.promotion._candidate import read_candidate
 
     c = client(swept)
     wb.promote(swept.run_id("good"), name="assist-up", alias="staging", settings=swept.settings)
@@ -804,7 +804,7 @@ def test_a_configuration_staged_with_another_timeout_or_by_an_earlier_workbench_
     ("openai:text-embedding-3-small", {}),  # its server's vectors: the servers record pins where they come from
 ])
 def test_the_embedding_model_a_run_was_evaluated_with_is_read_from_its_tags(embedding: str, pinned: dict[str, str]) -> None:
-    from workbench.promotion._promote import evaluated_embedder
+    from workbench.promotion._candidate import evaluated_embedder
 
     tags = {"workbench.models": json.dumps({"generator": "g", "embedding": f"{embedding}:impl"}),
             "workbench.versions": json.dumps({"sentence-transformers": "3.0.1", "mlflow": "3.1.0", "pandas": "2.2.0"})}
@@ -822,7 +822,7 @@ def test_a_run_pins_the_packages_computing_its_embedding_model_and_only_they(emb
     # MiniLM's pin named langchain-huggingface, which does not compute its vectors: a deployment that upgraded it alone
     # was refused
     from workbench.models import COMPUTING_PACKAGES
-    from workbench.promotion._promote import evaluated_embedder
+    from workbench.promotion._candidate import evaluated_embedder
 
     tags = {"workbench.models": json.dumps({"generator": "g", "embedding": f"{embedding}:impl"}),
             "workbench.versions": json.dumps({**{p: "1.0" for p in COMPUTING_PACKAGES}, "mlflow": "3.1.0"})}
@@ -836,7 +836,7 @@ def test_a_run_pins_the_packages_computing_its_embedding_model_and_only_they(emb
     ("openai:gpt-4o-mini", {}),  # its server runs it: the servers record pins where it is sent
 ])
 def test_a_run_pins_the_llama_cpp_python_running_its_gguf_model_and_a_hosted_one_nothing(model_id: str, pinned: dict[str, str]) -> None:
-    from workbench.promotion._promote import evaluated_generator
+    from workbench.promotion._candidate import evaluated_generator
 
     versions = json.dumps({"llama-cpp-python": "0.3.16", "sentence-transformers": "3.0.1", "mlflow": "3.1.0"})
     tags = {"workbench.models": json.dumps({"generator": "g", "embedding": "e"}), "workbench.versions": versions}

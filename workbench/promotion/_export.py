@@ -44,9 +44,7 @@ from workbench.promotion._corpus_check import CORPUS_FIX, corpus_change
 from workbench.promotion._errors import ExportError, SecretFound
 from workbench.promotion._gates import Evidence
 from workbench.promotion._git import GitRepo
-from workbench.promotion._promote import (
-    _check_target,
-    current_user,
+from workbench.promotion._candidate import (
     evaluated_chunks,
     evaluated_embedder,
     evaluated_generator,
@@ -56,6 +54,7 @@ from workbench.promotion._promote import (
     run_gone_note,
     stale_chunks,
 )
+from workbench.promotion._promote import _check_target, current_user
 from workbench.promotion._registry import (
     LOGGED_MODEL_TAG,
     PROMPT_NAME_TAG,
