@@ -1,5 +1,33 @@
 """Tracking: the ``Tracker`` protocol, the MLflow implementation and an in-memory one for unit tests; readers of the
-store (experiments, sweeps, runs, per-question tables) and the calibration of a logged run's judge."""
+store (experiments, sweeps, runs, per-question tables) and the calibration of a logged run's judge.
+
+Where each part lives:
+
+    _protocol         the ``Tracker`` protocol: where sweeps and variant runs are recorded
+    _memory           ``MemoryTracker``: records what would be logged, talks to nothing (unit tests)
+    _mlflow           ``MlflowTracker``: a parent run per sweep, a child run per variant
+    _redact           the one door to MLflow: every argument of every call redacted on its way out
+    _run_tags         what every run records of where it ran (git commit, source tags, package versions)
+    _run_notes        a run's description on its MLflow page: why it ended as it did
+    _summary          a sweep's parent run description (pure)
+    _traces           a variant's traces, built in memory and written in bulk
+    _question_trace   one question's trace from what the pipeline recorded
+    _links            links into the MLflow UI
+    _process          which process owns a sweep, so one left RUNNING by a dead process can be told
+    _index_server     which running sweeps read their indexes from a Chroma server
+    _sqlite           the default store, a sqlite file in WAL mode
+    _store_check      whether a store is usable, checked before anything is computed or written
+    _store_lock       what two processes must not do at once on a sqlite store
+    _unreachable      a server that stops answering mid-sweep: one clear line
+    _catalog          what a store holds: experiments, their sweeps, variant runs, what a name or run id means
+    _read             logged sweeps read back: a sweep's variant runs and their per-question tables
+    _review           question-by-question review of a logged sweep, from its traces
+    _reuse_reads      finding the earlier runs a sweep can reuse, and what it reads of each
+    _reuse            a finished variant read back as a result, to be reused (pure)
+    _registry         which run a registered model version was promoted from
+    _feedback         human feedback on answers, logged as assessments
+    _calibrate        a logged run's judge calibrated against human labels
+"""
 
 from workbench.tracking._calibrate import calibrate_run
 from workbench.tracking._catalog import (
