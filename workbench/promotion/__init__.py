@@ -9,6 +9,21 @@
     wb.rollback("python-docs-assistant", alias="production")
 
 Only this package writes registry aliases; sweeps (``wb.run``) never do.
+
+Where each part lives:
+
+    _promote        ``promote`` (gates, then the registry) and ``rollback``
+    _candidate      a variant run read back as a deployable candidate, and its gate evidence
+    _gates          the gates: pure functions over a run's metrics and per-question scores
+    _config         what is registered and exported: the bundle config, the audit record, the manifest
+    _registry       the MLflow side: prompt and configuration versions, aliases and their history
+    _corpus_check   whether the corpus a run was evaluated on is still the one its bundle would read
+    _secrets        no secret written to a deployment repository or the registry
+    _export         an alias's configuration exported into a deployment git repository as one commit
+    _git            the git plumbing that builds that commit without touching the working tree
+    _report         ``EVALUATION.md``, the exported bundle's report (pure)
+    _bundle         ``load_bundle``: a promoted pipeline rebuilt from its bundle folder alone
+    _errors         one-line errors saying what to do
 """
 
 from workbench.promotion._bundle import Bundle, BundleAnswer, load_bundle
