@@ -1,5 +1,17 @@
 """Scoring: the scorer registry, deterministic, ragas and safety scorers, judges, judge calibration, aggregation, and
-the digest of a scorer's code that decides whether a finished run is reused."""
+the digest of a scorer's code that decides whether a finished run is reused.
+
+Where each part lives:
+
+    _base           the scorer interface: a factory registered by name returning ``ScoreContext -> Score``
+    _deterministic  retrieval against labelled sources, answer overlap with the reference, refusals
+    _safety         personal data in answers, policy refusals, prompt injection
+    _ragas          ragas metrics as scorers (``_ragas_bridge``: ragas run on workbench's models, imported lazily)
+    _judge          judge models: a question asked, JSON conforming to a schema back
+    _calibration    how often a judge agrees with human labels (accuracy, Cohen's kappa)
+    _aggregate      per-question scores into a variant's metrics, the judge's accounting among them (pure)
+    _fingerprint    the digest of a scorer's code, checked before a finished run is reused
+"""
 
 from workbench.metrics import JudgeUsage
 from workbench.scoring._aggregate import judge_metrics, mean_scores
