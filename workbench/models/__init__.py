@@ -1,4 +1,17 @@
-"""Models: generation and embedding behind small protocols, resolved from ``provider:model`` strings."""
+"""Models: generation and embedding behind small protocols, resolved from ``provider:model`` strings.
+
+Where each part lives:
+
+    _types      what the pipeline needs of a model: ``Generator``, ``Embedder``, ``Generation``, their parameters
+    _registry   model strings resolved: ``local:``, ``llamacpp:``, ``huggingface:`` and the hosted providers
+    _local      the embedded default models (Gemma 3 270M, SmolLM2-135M-Instruct, MiniLM) and llama.cpp's settings
+    _gguf       what a GGUF file says of itself, read without llama.cpp
+    _grammar    JSON-schema-constrained decoding for llama.cpp (a judge's replies)
+    _hosted     hosted and external models through LangChain provider strings
+    _retry      which failures of a hosted call are retried, and after how long
+    _pricing    USD per 1M input and output tokens
+    _versions   the installed packages that compute a model's output
+"""
 
 from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID, SMOLLM2_ID, file_sha256, llama_threads, prompt_budget
 from workbench.models._pricing import DEFAULT_PRICES, Price, cost_of, price_for
