@@ -88,3 +88,34 @@ def test_an_experiment_without_columns_keeps_its_dump_and_hash(tmp_path: Path) -
 def test_a_bad_columns_entry_is_one_line_naming_it(tmp_path: Path, dataset: str, corpus: str, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         load_experiment(experiment(tmp_path, dataset, corpus))
+
+
+def test_a_dataframe_given_to_the_sweep_is_read_with_the_experiments_columns(tmp_path: Path) -> None:
+    """A notebook's ``pd.read_csv`` of the experiment's own file, handed to ``wb.run(exp, dataset=df)``: the experiment's
+    ``columns`` apply to it, as to its file (the same cases and hash); a frame using our names already is read as it is."""
+    import pandas as pd
+
+    from workbench.datasets import load_dataset
+
+    csv(tmp_path / "qa.csv", CASES, DATASET_MAP)
+    jsonl(tmp_path / "docs.jsonl", DOCS, CORPUS_MAP)
+    mapped = load_experiment(experiment(
+        tmp_path, "{path: qa.csv, columns: {question: prompt, reference: expected_answer, source_ids: doc_ids}}",
+        "{path: docs.jsonl, columns: {id: doc_id, text: body}}"))
+    csv(tmp_path / "ours.csv", CASES)
+    ours = load_dataset(pd.read_csv(tmp_path / "ours.csv"))
+    from_file, _ = load_inputs(mapped)
+    dataset, _ = load_inputs(mapped, dataset=pd.read_csv(tmp_path / "qa.csv"))
+    assert (dataset.cases, dataset.hash) == (ours.cases, ours.hash) == (from_file.cases, from_file.hash)
+    dataset, _ = load_inputs(mapped, dataset=pd.read_csv(tmp_path / "ours.csv"))
+    assert dataset.hash == ours.hash
+    both = pd.read_csv(tmp_path / "qa.csv").assign(question="another question")
+    with pytest.raises(Exception, match=r"^dataframe: column 'question' is the file's own, and columns reads the question from 'prompt'"):
+        load_inputs(mapped, dataset=both)
+    with pytest.raises(Exception, match=r"^dataframe: no column 'expected_answer', which columns reads as the reference — "):
+        load_inputs(mapped, dataset=pd.read_csv(tmp_path / "qa.csv").drop(columns=["expected_answer"]))
+    # the corpus given as a DataFrame of the file's columns too
+    frame = pd.DataFrame([{CORPUS_MAP.get(k, k): v for k, v in d.items()} for d in DOCS])
+    _, corpus = load_inputs(mapped, corpus=frame)
+    _, from_file = load_inputs(mapped)
+    assert (corpus.documents, corpus.hash) == (from_file.documents, from_file.hash)

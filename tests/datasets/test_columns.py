@@ -114,10 +114,22 @@ def test_columns_beside_documents_that_are_no_file_of_them_are_refused(tmp_path:
     for source, message in ((tmp_path / "kb", r"columns: it names the columns of a .jsonl, .ndjson, .csv or .parquet file of documents, "
                                               r"and .*kb is a folder of files, each one document — remove columns"),
                             ("python-reference", r"columns: it names a file's columns, and the built-in 'python-reference' corpus has none"),
-                            (pd.DataFrame(renamed(DOCS, CORPUS_MAP)), r"columns: it names a file's columns, and the documents are given "
-                                                                     r"in memory — rename them there, e\.g\. df\.rename")):
+                            (renamed(DOCS, CORPUS_MAP), r"columns: it names a file's \(or a DataFrame's\) columns, and the documents are "
+                                                        r"given in memory as a list — name their fields 'id' and 'text' there")):
         with pytest.raises(DataError, match=message):
             load_corpus(source, columns=CORPUS_MAP)
-    with pytest.raises(DataError, match=r"columns: .* the cases are given in memory — rename them there, e\.g\. "
-                                        r"df\.rename\(columns=\{'prompt': 'question'\}\)"):
-        load_dataset(pd.DataFrame(renamed(CASES, DATASET_MAP)), columns={"question": "prompt"})
+
+
+def test_a_dataframe_with_the_files_column_names_is_read_with_columns_as_the_file_is(tmp_path: Path) -> None:
+    """``pd.read_csv`` of a file with a team's own names, loaded with its ``columns``: the file's cases and hash."""
+    path = write(tmp_path / "d.jsonl", renamed(CASES, DATASET_MAP))
+    from_file = load_dataset(path, columns=DATASET_MAP)
+    frame = load_dataset(pd.DataFrame(renamed(CASES, DATASET_MAP)), columns=DATASET_MAP, name="d")
+    assert (frame.cases, frame.hash) == (from_file.cases, from_file.hash)
+    assert load_dataset(pd.DataFrame(CASES), columns=DATASET_MAP, name="d").hash == from_file.hash  # renamed already
+    docs = load_corpus(write(tmp_path / "docs.jsonl", renamed(DOCS, CORPUS_MAP)), columns=CORPUS_MAP)
+    in_memory = load_corpus(pd.DataFrame(renamed(DOCS, CORPUS_MAP)), columns=CORPUS_MAP)
+    assert (in_memory.documents, in_memory.hash) == (docs.documents, docs.hash)
+    with pytest.raises(DataError, match=r"^documents: no column 'doc_id', which columns reads as the id — did you mean 'docid'\?"):
+        load_corpus(pd.DataFrame(DOCS).rename(columns={"id": "docid"}), columns=CORPUS_MAP)
+

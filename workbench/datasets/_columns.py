@@ -89,6 +89,27 @@ def mapped_names(names: Sequence[str], columns: Mapping[str, str], where: str) -
     return [read_as.get(n, n) for n in names]
 
 
+def mapped_frame(frame: Any, columns: Mapping[str, str], label: str) -> Any:
+    """A DataFrame with our fields' names (a new one; pure): each column ``columns`` maps that it has renamed as its
+    field. A field whose column it lacks but that it holds under our name (a frame renamed already) is read as it is:
+    the same cases or documents, and hash, as those of the file ``columns`` was written for.
+
+    Raises:
+        DataError: a mapped column is absent and so is the field's own name (the closest column named), or the frame
+            has a column named as a field beside the column mapped to it.
+    """
+    names = list(frame.columns)
+    for field, column in columns.items():
+        if column not in names and field not in names:
+            raise DataError(f"{label}: no column '{_name(column)}', which columns reads as the {field} — "
+                            f"{_closest(column, [str(n) for n in names])}")
+    present = {field: column for field, column in columns.items() if column in names}
+    clash = _clashing(names, present)
+    if clash is not None:
+        raise _clash(clash, present, label, "column")
+    return frame.rename(columns={column: field for field, column in present.items()})
+
+
 def mapped_record(row: Mapping[str, Any], columns: Mapping[str, str], where: str, required: str) -> dict[str, Any]:
     """A JSON line's object with our fields' names: each field ``columns`` maps read from its column.
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.datasets._cases import _DOCUMENT_FIELDS, _check_unicode, _id_text, _meant_document_field, _missing, _name, _shown
-from workbench.datasets._columns import DOCUMENT_COLUMNS, check_column_map
+from workbench.datasets._columns import DOCUMENT_COLUMNS, check_column_map, mapped_frame
 from workbench.datasets._dataset_files import TableColumns, check_columns, csv_records, json_lines
 from workbench.datasets._folders import PYTHON_REFERENCE, check_not_a_dataset, is_documents_file, _case_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
 from workbench.datasets._formats import Extracted, TextCache, extracted_once, file_format
@@ -110,15 +110,20 @@ def _default_document_id(n: int) -> str:
     return f"doc-{n}"
 
 
-def _corpus_from_documents(source: Any, name: str) -> Corpus:
-    """A corpus of in-memory documents: a list (see ``_document``), or a DataFrame with a ``text`` (and ``id``) column."""
+def _corpus_from_documents(source: Any, name: str, columns: Mapping[str, str]) -> Corpus:
+    """A corpus of in-memory documents: a list (see ``_document``), or a DataFrame with a ``text`` (and ``id``) column,
+    or with the columns ``columns`` maps to them (a ``pd.read_parquet`` of the file they were written for)."""
     import pandas as pd
 
+    if columns and not isinstance(source, pd.DataFrame):
+        raise DataError(f"columns: {_no_columns(source)}")
     if isinstance(source, Mapping):  # one document, or {id: text}: which one is not for us to guess
         raise DataError("cannot load a corpus from a dict — give a list: [{'id': ..., 'text': ...}] for one document, "
                         "[{'id': k, 'text': v} for k, v in docs.items()] for a dict of id -> text")
     if isinstance(source, pd.DataFrame):
         _check_columns(source, name)
+        if columns:
+            source = mapped_frame(source, columns, name)
         # a row of empty cells (a spreadsheet's emptied row, NaN in every column) is no document; the others keep their
         # positions, which errors and default ids name
         ids = _index_holds_ids(source, name, ("doc_id", "document_id", "source_id"), "document")
@@ -258,18 +263,18 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
         texts: where the texts of PDF, HTML and Word files extracted before are kept, and those extracted now are put (e.g.
             ``workbench.cache.ExtractedTexts.in_folder(wb.settings().cache_dir)``, what ``run`` and the widgets use);
             by default every one is extracted again.
-        columns: a file of documents' columns holding a document's fields (``id``, ``text``), when they are named
-            otherwise: our field -> the file's column.
+        columns: a file of documents' (or a DataFrame's) columns holding a document's fields (``id``, ``text``), when
+            they are named otherwise: our field -> the file's column.
 
     Raises:
         DataError: one line naming the folder's file, the file's line (a Parquet file's row), or the in-memory document by
             position, and what to do.
     """
     mapped = check_column_map(columns, DOCUMENT_COLUMNS) if columns else {}
-    if mapped and not (isinstance(source, (str, Path)) and str(source) != PYTHON_REFERENCE and is_documents_file(source)):
+    if mapped and isinstance(source, (str, Path)) and not (str(source) != PYTHON_REFERENCE and is_documents_file(source)):
         raise DataError(f"columns: {_no_columns(source)}")
     if not isinstance(source, (str, Path)):
-        return _corpus_from_documents(source, name or "documents")
+        return _corpus_from_documents(source, name or "documents", mapped)
     if str(source) == PYTHON_REFERENCE:
         return python_reference_corpus()
     folder = on_disk(Path(source))
@@ -306,8 +311,8 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
 def _no_columns(source: Any) -> str:
     """Why ``columns`` is refused beside a corpus that is no file of documents (pure), and what to do."""
     if not isinstance(source, (str, Path)):
-        return ("it names a file's columns, and the documents are given in memory — rename them there, e.g. "
-                "df.rename(columns={'body': 'text', 'doc_id': 'id'})")
+        return ("it names a file's (or a DataFrame's) columns, and the documents are given in memory as a list — name their "
+                "fields 'id' and 'text' there")
     if str(source) == PYTHON_REFERENCE:
         return f"it names a file's columns, and the built-in '{PYTHON_REFERENCE}' corpus has none — remove columns"
     return (f"it names the columns of a .jsonl, .ndjson, .csv or .parquet file of documents, and {source} is a folder of files, each "

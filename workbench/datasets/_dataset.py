@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.datasets._cases import MAX_QUESTION_CHARS, MAX_REFERENCE_CHARS, _Caps
-from workbench.datasets._columns import DATASET_COLUMNS, check_column_map
+from workbench.datasets._columns import DATASET_COLUMNS, check_column_map, mapped_frame
 from workbench.datasets._dataset_files import _ONE_OBJECT_PER_LINE, _from_records, _read_csv, _read_jsonl
 from workbench.datasets._frames import _check_columns, _frame_fix, _index_holds_ids
 from workbench.datasets._models import Dataset
@@ -63,8 +63,9 @@ def load_dataset(
         limit: keep only the first ``limit`` cases, at least 1 (every row is still checked); None keeps every case.
         max_question_chars: a longer question is refused (the experiment's ``dataset.max_question_chars``).
         max_reference_chars: a longer reference answer is refused (``dataset.max_reference_chars``).
-        columns: a file's columns (or JSON fields) holding a case's fields, when they are named otherwise: our field ->
-            the file's column (the experiment's ``dataset.columns``).
+        columns: a file's (or a DataFrame's) columns or JSON fields holding a case's fields, when they are named
+            otherwise: our field -> the file's column (the experiment's ``dataset.columns``). A DataFrame holding a
+            field under our name instead of its mapped column (renamed already) is read as it is.
 
     Raises:
         DataError: one line naming the file, line and field of the first bad row, and what to do.
@@ -75,15 +76,13 @@ def load_dataset(
     if not isinstance(source, (str, Path)):
         import pandas as pd
 
-        if mapped:
-            raise DataError("columns: it names a file's columns, and the cases are given in memory — rename them there, e.g. "
-                            f"df.rename(columns={ {v: k for k, v in mapped.items()} })")
-
         if not isinstance(source, pd.DataFrame):
             raise DataError(f"cannot load a dataset from {type(source).__name__} — give a .jsonl/.csv path or a DataFrame{_frame_fix(source)}")
         label = name or "dataframe"
         caps = _Caps(max_question_chars, max_reference_chars, in_memory=True)
         _check_columns(source, label)
+        if mapped:  # a frame of the file columns was written for (pd.read_csv of it): the same cases as the file's
+            source = mapped_frame(source, mapped, label)
         # the row's index label, which df.loc finds: a filtered frame's second row may be row 5; with its position too
         # when the label repeats (pd.concat of two frames has two rows 0), where df.loc finds several rows
         unique, ids = source.index.is_unique, _index_holds_ids(source, label)

@@ -96,6 +96,16 @@ def _corpus_ref(spec: ExperimentSpec, given: Any) -> CorpusRef | None:
     return CorpusRef(path=path)
 
 
+def _frame_columns(spec: ExperimentSpec, documents: Any) -> dict[str, str] | None:
+    """The spec's corpus columns for documents given in memory as a DataFrame (a ``pd.read_parquet`` of its file), None
+    for other documents: a list's fields are ours."""
+    import pandas as pd
+
+    if spec.corpus is None or not spec.corpus.columns or not isinstance(documents, pd.DataFrame):
+        return None
+    return dict(spec.corpus.columns)
+
+
 def _no_data(spec: ExperimentSpec, field: str, add: str, given: str) -> str:
     """Why a spec without a dataset or corpus cannot run (pure): its file's missing field, as any other would be named."""
     if spec.source_file is not None:
@@ -127,7 +137,9 @@ def _given_dataset(spec: ExperimentSpec, value: Any, limit: int | None) -> Datas
         return value.head(check_limit(limit))
     if ref is None:
         return load_dataset(value, limit=limit)
-    return load_dataset(value, limit=limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars)
+    # the spec's columns too: a pd.read_csv of its file is the file's cases, and hash (a frame renamed already is read as is)
+    return load_dataset(value, limit=limit, max_question_chars=ref.max_question_chars, max_reference_chars=ref.max_reference_chars,
+                        columns=ref.columns)
 
 
 def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any = None, corpus: Any = None,
@@ -149,7 +161,7 @@ def load_inputs(spec: ExperimentSpec, limit: int | None = None, *, dataset: Any 
     elif ref is not None:
         corpus = _read_corpus(spec, ref, texts)
     elif not isinstance(corpus, Corpus):
-        corpus = load_corpus(corpus)
+        corpus = load_corpus(corpus, columns=_frame_columns(spec, corpus))
     ids = corpus.ids
     missing = [(i, case, s) for i, case in enumerate(dataset.cases) for s in case.source_ids if Source.parse(s).doc_id not in ids]
     if missing:
