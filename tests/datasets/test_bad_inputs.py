@@ -312,14 +312,16 @@ def test_multi_line_quoted_fields_stay_legal(tmp_path: Path) -> None:
     # a column of the dataset's own ('colour') is its cases' metadata; a misspelt known one is refused
     ("id,question,refrence", "d.csv:1: column 'refrence' is not known — call it 'reference' (allowed: id, question, reference, "
                              "source_ids, category, tags)"),
-    ("id,reference", "d.csv:1: no 'question' column — the first line names the columns, e.g. id,question,reference"),
+    ("id,reference", "d.csv:1: no 'question' column — the first line names the columns, e.g. id,question,reference, or map it: "
+                     "dataset: {path: ..., columns: {question: <your column>}}"),
     ("id,question,question", "d.csv:1: column 'question' appears twice — keep one"),
     # Excel's "CSV" where the decimal mark is a comma, and a TSV renamed .csv: was "column 'id;question' is not known"
     ("id;question;reference", "d.csv:1: the columns are separated by ';', not commas — save the file as comma-separated CSV "
                               "(in Excel: 'CSV UTF-8 (Comma delimited)')"),
     ("question\treference", "d.csv:1: the columns are separated by tabs, not commas — save the file as comma-separated CSV "
                             "(in Excel: 'CSV UTF-8 (Comma delimited)')"),
-    ("id;colour", "d.csv:1: no 'question' column — the first line names the columns, e.g. id,question,reference"),
+    ("id;colour", "d.csv:1: no 'question' column — the first line names the columns, e.g. id,question,reference, or map it: "
+                  "dataset: {path: ..., columns: {question: <your column>}}"),
 ])
 def test_bad_csv_header_is_one_line(tmp_path: Path, header: str, expected: str) -> None:
     p = tmp_path / "d.csv"
@@ -691,9 +693,11 @@ def test_a_column_named_as_other_evaluation_sets_name_it_is_told_its_name_here(t
     (tmp_path / "d.csv").write_text(f"id,difficulty,{column}\n1,2,x\n", encoding="utf-8")
     with pytest.raises(DataError) as info:
         load_dataset(tmp_path / "d.csv")
-    assert str(info.value) == f"{tmp_path / 'd.csv'}:1: column '{column}' is not known — call it '{meant}' ({allowed})"
+    # another tool's name may be mapped instead (columns:); ours misspelt or in capitals is renamed
+    mapped = f", or map it: dataset: {{path: ..., columns: {{{meant}: {column}}}}}" if column in ("answer", "ground_truth") else ""
+    assert str(info.value) == f"{tmp_path / 'd.csv'}:1: column '{column}' is not known — call it '{meant}'{mapped} ({allowed})"
     (tmp_path / "d.jsonl").write_text(json.dumps({"question": "Q?", "difficulty": 2, column: "x"}) + "\n", encoding="utf-8")
-    with pytest.raises(DataError, match=rf"d.jsonl:1: field '{column}' is not known — call it '{meant}' \({allowed}\)$"):
+    with pytest.raises(DataError, match=rf"d.jsonl:1: field '{column}' is not known — call it '{meant}'{re.escape(mapped)} \({allowed}\)$"):
         load_dataset(tmp_path / "d.jsonl")
 
 
@@ -858,11 +862,13 @@ def test_a_question_under_another_name_is_told_its_name_not_that_the_question_is
         load_dataset(pd.DataFrame([row]))
 
 
-@pytest.mark.parametrize("row", ['{"id": "q1", "reference": "a"}', '{"id": "q1", "notes": "from support"}'])
-def test_a_row_without_its_question_is_still_told_to_add_it(tmp_path: Path, row: str) -> None:
-    # a field not known that is no other name of the question is a second thing to fix, not the first
+@pytest.mark.parametrize(("row", "mapped"), [('{"id": "q1", "reference": "a"}', ""),
+                                             ('{"id": "q1", "notes": "from support"}', ", or map it: dataset: {path: ..., columns: {question: <your column>}}")])
+def test_a_row_without_its_question_is_still_told_to_add_it(tmp_path: Path, row: str, mapped: str) -> None:
+    # a field not known that is no other name of the question is a second thing to fix, not the first; a line with a
+    # field of its own may hold the question under its file's name, which columns: maps
     (tmp_path / "d.jsonl").write_text(row + "\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"d.jsonl:1: field 'question' is missing — add it$"):
+    with pytest.raises(DataError, match=rf"d.jsonl:1: field 'question' is missing — add it{re.escape(mapped)}$"):
         load_dataset(tmp_path / "d.jsonl")
 
 
@@ -997,8 +1003,8 @@ def test_promptfoos_expected_column_is_told_to_be_the_reference_not_kept_as_meta
     path.write_text("question,__expected\nHow often should I descale it?,Every 8 weeks\n", encoding="utf-8")
     with pytest.raises(DataError) as info:
         load_dataset(path)
-    assert str(info.value) == (f"{path}:1: column '__expected' is not known — call it 'reference' (allowed: id, question, reference, "
-                               "source_ids, category, tags)")
+    assert str(info.value) == (f"{path}:1: column '__expected' is not known — call it 'reference', or map it: dataset: {{path: ..., "
+                               "columns: {reference: __expected}} (allowed: id, question, reference, source_ids, category, tags)")
     jsonl = tmp_path / "d.jsonl"
     jsonl.write_text(json.dumps({"question": "Q?", "__expected": "a"}) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"d.jsonl:1: field '__expected' is not known — call it 'reference'"):

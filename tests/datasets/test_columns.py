@@ -133,3 +133,43 @@ def test_a_dataframe_with_the_files_column_names_is_read_with_columns_as_the_fil
     with pytest.raises(DataError, match=r"^documents: no column 'doc_id', which columns reads as the id — did you mean 'docid'\?"):
         load_corpus(pd.DataFrame(DOCS).rename(columns={"id": "docid"}), columns=CORPUS_MAP)
 
+
+_OWN = "<your column>"
+
+
+@pytest.mark.parametrize(("name", "row", "kind", "field", "column"), [
+    ("d.csv", {"id": "q1", "prompt": "Why?"}, "dataset", "question", "prompt"),
+    ("d.jsonl", {"id": "q1", "prompt": "Why?"}, "dataset", "question", "prompt"),
+    ("d.csv", {"id": "q1", "question": "Why?", "expected": "Because."}, "dataset", "reference", "expected"),
+    ("d.jsonl", {"case_id": "q1", "question": "Why?"}, "dataset", "id", "case_id"),
+    ("d.csv", {"id": "q1", "q": "Why?"}, "dataset", "question", _OWN),
+    ("d.jsonl", {"id": "q1", "q": "Why?"}, "dataset", "question", _OWN),
+    ("docs.jsonl", {"id": "a", "body": "Text."}, "corpus", "text", "body"),
+    ("docs.csv", {"id": "a", "body": "Text."}, "corpus", "text", "body"),
+    ("docs.parquet", {"id": "a", "body": "Text."}, "corpus", "text", "body"),
+    ("docs.parquet", {"doc_id": "a", "text": "Text."}, "corpus", "id", "doc_id"),
+    ("docs.csv", {"id": "a", "zzz": "Text."}, "corpus", "text", _OWN),
+    ("docs.parquet", {"id": "a", "zzz": "Text."}, "corpus", "text", _OWN),
+    ("docs.jsonl", {"id": "a", "zzz": "Text."}, "corpus", "text", _OWN),
+])
+def test_a_file_calling_a_field_otherwise_is_told_the_columns_entry_reading_it(
+        tmp_path: Path, name: str, row: dict, kind: str, field: str, column: str) -> None:
+    """Besides 'call it ...', the one line names the experiment's ``columns:`` entry that reads the file as it is; with
+    it (and the column named), the file is read."""
+    path = write(tmp_path / name, [row])
+    load = load_dataset if kind == "dataset" else load_corpus
+    with pytest.raises(DataError) as info:
+        load(path)
+    message = str(info.value)
+    assert f"or map it: {kind}: {{path: ..., columns: {{{field}: {column}}}}}" in message, message
+    assert "\n" not in message
+    if column != _OWN:
+        load(path, columns={field: column})
+
+
+def test_documents_or_cases_in_memory_are_not_told_of_a_files_columns() -> None:
+    for load, frame in ((load_dataset, pd.DataFrame([{"id": "q1", "prompt": "Why?"}])), (load_corpus, pd.DataFrame([{"id": "a", "body": "T."}])),
+                        (load_corpus, [{"id": "a", "body": "T."}])):
+        with pytest.raises(DataError, match="call it") as info:
+            load(frame)
+        assert "map it" not in str(info.value)

@@ -54,8 +54,8 @@ def test_documents_without_ids_are_named_by_position_as_a_dataframes_are(tmp_pat
                                                                   "quotes at column 13) — one JSON object per line"),
     ("d.jsonl", '[{"id": "a", "text": "x"}]\n', "d.jsonl:1: expected a JSON object, got list — the documents are a JSON array on one "
                                                 "line: write one object per line, e.g. jq -c '.[]' in.json > out.jsonl"),
-    ("d.jsonl", '{"id": "a", "content": "x"}\n', "d.jsonl:1: field 'content' is not known — call it 'text' (a field of the document's "
-                                                 "own is kept as its metadata)"),
+    ("d.jsonl", '{"id": "a", "content": "x"}\n', "d.jsonl:1: field 'content' is not known — call it 'text', or map it: corpus: {path: "
+                                                 "..., columns: {text: content}} (a field of the document's own is kept as its metadata)"),
     ("d.jsonl", '{"id": "a", "txet": "x"}\n', "d.jsonl:1: field 'text' is missing — did you mean 'txet'? Call it 'text', e.g. "
                                               '{"id": "travel", "text": "..."}'),
     ("d.jsonl", '{"id": "a", "text": "x"}\n\n{"id": "a", "text": "y"}\n', "d.jsonl:3: duplicate id 'a' (first at line 1) — ids must be "
@@ -66,10 +66,10 @@ def test_documents_without_ids_are_named_by_position_as_a_dataframes_are(tmp_pat
     ("d.jsonl", "", "d.jsonl: empty file — add one JSON object per line, e.g. {\"id\": \"travel\", \"text\": \"...\"}"),
     ("d.csv", "id,texts\na,x\n", "d.csv:1: no 'text' column — did you mean 'texts'? Name the column holding each "
                                  "document's text 'text' (columns: id, texts)"),
-    ("d.csv", "id,title\na,x\n", "d.csv:1: no 'text' column — name the column holding each document's text 'text' "
-                                 "(columns: id, title)"),
-    ("d.csv", "id,body\na,x\n", "d.csv:1: column 'body' is not known — call it 'text' (a column of the file's own is kept as its "
-                                "documents' metadata)"),
+    ("d.csv", "id,title\na,x\n", "d.csv:1: no 'text' column — name the column holding each document's text 'text', or map it: "
+                                 "corpus: {path: ..., columns: {text: <your column>}} (columns: id, title)"),
+    ("d.csv", "id,body\na,x\n", "d.csv:1: column 'body' is not known — call it 'text', or map it: corpus: {path: ..., columns: "
+                                "{text: body}} (a column of the file's own is kept as its documents' metadata)"),
     ("d.csv", "id,text\na,x\nb,\n", "d.csv:3: empty document ('b') — add its text, or leave it out"),
     ("d.csv", 'id,text\na,x\n\na,"two\nlines"\n', "d.csv:4: duplicate id 'a' (first at line 2) — ids must be unique: rename one"),
     ("d.csv", 'id,text\na,"x\n', 'd.csv:2: CSV quoting: unexpected end of data (in the row starting on line 2) — close the quoted '
@@ -89,8 +89,9 @@ def test_a_bad_file_of_documents_is_one_line_naming_its_line(tmp_path: Path, nam
 def test_a_bad_parquet_row_or_column_is_named(tmp_path: Path) -> None:
     for rows, message in (([{"id": "a", "text": "x"}, {"id": "a", "text": "y"}], "p.parquet: row 1: duplicate id 'a' (first at row 0) — "
                                                                                    "ids must be unique: rename one"),
-                          ([{"id": "a", "page_content": "x"}], "p.parquet: column 'page_content' is not known — call it 'text' (a column "
-                                                               "of the file's own is kept as its documents' metadata)"),
+                          ([{"id": "a", "page_content": "x"}], "p.parquet: column 'page_content' is not known — call it 'text', or map it: "
+                                                               "corpus: {path: ..., columns: {text: page_content}} (a column of the "
+                                                               "file's own is kept as its documents' metadata)"),
                           ([{"id": "a", "tex": "x"}], "p.parquet: no 'text' column — did you mean 'tex'? Name the column holding each "
                                                       "document's text 'text' (columns: id, tex)")):
         with pytest.raises(DataError) as info:
@@ -141,8 +142,8 @@ def test_workbench_run_over_a_bad_file_of_documents_is_one_line_and_writes_nothi
     spec.write_text("name: e\ndataset: {path: d.jsonl}\ncorpus: {path: kb/docs.jsonl}\nprompts:\n  - {name: p, template: '{context} {question}'}\n"
                     "models:\n  - {id: local:gemma3-270m}\nchunkers:\n  - {strategy: recursive}\n", encoding="utf-8")
     assert run_cli(tmp_path, spec, capsys, monkeypatch) == (
-        f"error: {tmp_path / 'kb' / 'docs.jsonl'}:2: field 'content' is not known — call it 'text' (a field of the document's own is kept "
-        "as its metadata)")
+        f"error: {tmp_path / 'kb' / 'docs.jsonl'}:2: field 'content' is not known — call it 'text', or map it: corpus: {{path: ..., "
+        "columns: {text: content}} (a field of the document's own is kept as its metadata)")
 
 
 @pytest.mark.parametrize("name", ["docs.jsonl", "docs.csv"])

@@ -24,6 +24,7 @@ MAX_QUESTION_CHARS = 4000
 MAX_REFERENCE_CHARS = 20000
 _FIELDS = ("id", "question", "reference", "source_ids", "category", "tags")
 _LIST_FIELDS = ("source_ids", "tags")
+_DATASET = "dataset"  # the experiment's entry a dataset file's columns are mapped in (see map_fix)
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,27 @@ _OTHER_NAMES = {
 }
 
 
-def _unknown_field_fix(name: str) -> str:
-    """What to do about a field or column the dataset format does not have: the known one it most likely is, and
-    the allowed names."""
+def map_fix(kind: str, field: str, column: str | None = None) -> str:
+    """The experiment's ``columns:`` entry reading our ``field`` from a file's ``column`` (pure), for the end of a fix:
+    ``kind`` is 'dataset' or 'corpus'; without a column, the one holding it is the user's to name."""
+    return f"or map it: {kind}: {{path: ..., columns: {{{field}: {_name(column) if column else '<your column>'}}}}}"
+
+
+def named_otherwise(name: str, document: bool = False) -> bool:
+    """Whether a file's field or column is one of ours under another tool's name (``prompt``, ``expected_answer``; a
+    document's ``body``), which ``columns`` may map, rather than ours misspelt or in capitals (``refrence``, ``Question``),
+    which is renamed (pure)."""
+    others = _DOCUMENT_OTHER_NAMES if document else _OTHER_NAMES
+    return any(field_key(name) in names for names in others.values())
+
+
+def _unknown_field_fix(name: str, kind: str | None = None) -> str:
+    """What to do about a field or column the dataset format does not have: the known one it most likely is (and, in a
+    file, the ``columns`` entry reading it: ``kind`` 'dataset'), and the allowed names."""
     allowed = f"allowed: {', '.join(_FIELDS)}"
     meant = _meant_field(name)
-    return f"call it '{meant}' ({allowed})" if meant else allowed
+    mapped = f", {map_fix(kind, meant, name)}" if kind and meant and named_otherwise(name) else ""
+    return f"call it '{meant}'{mapped} ({allowed})" if meant else allowed
 
 
 def field_key(name: str) -> str:
@@ -131,14 +147,16 @@ def _langsmith_example(row: Mapping[str, Any]) -> bool:
     return isinstance(row.get("inputs"), Mapping) and isinstance(row.get("outputs"), Mapping) and "expectations" not in row
 
 
-def _describe(error: ValidationError, row: Mapping[str, Any]) -> str:
+def _describe(error: ValidationError, row: Mapping[str, Any], in_file: bool = False) -> str:
     first = _first_error(error)
     loc = first["loc"]
     where = _name(loc[0]) if loc else "row"
     kind = first["type"]
     value = first.get("input")
     if kind == "missing":
-        return f"field '{where}' is missing — add it"
+        # a line holding fields of its own may hold the question under its file's name for it; one without has none
+        own = in_file and any(k not in _FIELDS for k in row)
+        return f"field '{where}' is missing — add it{f', {map_fix(_DATASET, where)}' if own else ''}"
     if kind == "extra_forbidden" and _mlflow_nested(loc[0], value) and _langsmith_example(row):
         return (f"field '{where}' is not known: a LangSmith example's nested record — write each case flat, "
                 "{\"question\": its inputs' question, \"reference\": its outputs' answer}")
@@ -146,7 +164,7 @@ def _describe(error: ValidationError, row: Mapping[str, Any]) -> str:
         return (f"field '{where}' is not known: an MLflow evaluation dataset's nested record — write each case flat, "
                 "{\"question\": its inputs' question, \"reference\": its expectations' expected_response}")
     if kind == "extra_forbidden":
-        return f"field '{where}' is not known — {_unknown_field_fix(str(loc[0]))}"
+        return f"field '{where}' is not known — {_unknown_field_fix(str(loc[0]), _DATASET if in_file else None)}"
     if kind == "string_unicode" and isinstance(value, str) and (found := SURROGATE.search(value)):
         # JSON's "\ud83d" escape: a tool that cut text at a length in UTF-16 units halved an emoji
         item = f" item {loc[1]}" if len(loc) > 1 else ""
@@ -249,7 +267,7 @@ def _case(row: Mapping[str, Any], where: str, caps: _Caps) -> EvalCase:
     try:
         case = EvalCase.model_validate({**fields, "metadata": metadata} if metadata else fields)
     except ValidationError as exc:
-        raise DataError(f"{where}: {_describe(exc, row)}") from None
+        raise DataError(f"{where}: {_describe(exc, row, not caps.in_memory)}") from None
     for name, cap in (("question", caps.question), ("reference", caps.reference)):
         size = len(getattr(case, name))
         if size > cap:

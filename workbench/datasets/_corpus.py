@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.datasets._cases import _DOCUMENT_FIELDS, _check_unicode, _id_text, _meant_document_field, _missing, _name, _shown
+from workbench.datasets._cases import _DOCUMENT_FIELDS, _check_unicode, _id_text, _meant_document_field, _missing, _name, _shown, map_fix, named_otherwise
 from workbench.datasets._columns import DOCUMENT_COLUMNS, check_column_map, mapped_frame
 from workbench.datasets._dataset_files import TableColumns, check_columns, csv_records, json_lines
 from workbench.datasets._folders import PYTHON_REFERENCE, check_not_a_dataset, is_documents_file, _case_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
@@ -35,9 +35,13 @@ def python_reference_corpus() -> Corpus:
     return Corpus(name=PYTHON_REFERENCE, documents=docs, source="pydoc_data.topics")
 
 
-def _document(item: Any, n: int, where: str) -> Document:
+_CORPUS = "corpus"  # the experiment's entry a file of documents' columns are mapped in (see map_fix)
+
+
+def _document(item: Any, n: int, where: str, in_file: bool = False) -> Document:
     """The ``n``-th (1-based) in-memory document, read at ``where``: a string, a dict with ``text`` (and ``id``, string
-    ``metadata``), a ``Document``, or a LangChain ``Document`` (its ``id``, else its position; its metadata as text)."""
+    ``metadata``), a ``Document``, or a LangChain ``Document`` (its ``id``, else its position; its metadata as text).
+    ``in_file``: the dict is a file's record, whose fields the experiment's ``columns`` may map (a fix says how)."""
     from langchain_core.documents import Document as LangChainDocument
 
     if isinstance(item, Document):
@@ -50,12 +54,14 @@ def _document(item: Any, n: int, where: str) -> Document:
     elif isinstance(item, Mapping):
         meant = next(((str(k), f) for k in item if k not in _DOCUMENT_FIELDS and (f := _meant_document_field(str(k))) is not None), None)
         if meant is not None:
-            raise DataError(f"{where}: field '{_name(meant[0])}' is not known — call it '{meant[1]}' (a field of the document's own is "
+            mapped = f", {map_fix(_CORPUS, meant[1], meant[0])}" if in_file and named_otherwise(meant[0], document=True) else ""
+            raise DataError(f"{where}: field '{_name(meant[0])}' is not known — call it '{meant[1]}'{mapped} (a field of the document's own is "
                             "kept as its metadata)")
         if "text" not in item:
             close = difflib.get_close_matches("text", [str(k) for k in item], n=1, cutoff=0.6)
             meant = f"did you mean '{_name(close[0])}'? Call it 'text'" if close else "give each document its text"
-            raise DataError(f"{where}: field 'text' is missing — {meant}, e.g. {{\"id\": \"travel\", \"text\": \"...\"}}")
+            mapped = f", {map_fix(_CORPUS, 'text')}" if in_file and not close else ""  # one misspelt is renamed
+            raise DataError(f"{where}: field 'text' is missing — {meant}, e.g. {{\"id\": \"travel\", \"text\": \"...\"}}{mapped}")
         doc_id, text, metadata = item.get("id"), item["text"], item.get("metadata") or {}
         # its fields of its own (a help centre export's url, product, updated...) are its metadata, as a case's are
         own = {str(k): v for k, v in item.items() if k not in _DOCUMENT_FIELDS and not _missing(v)}
@@ -175,7 +181,8 @@ def _checked_corpus(read: Iterable[tuple[Document, str, str]], name: str, source
 
 
 _DOCUMENT_COLUMNS = TableColumns("document", _DOCUMENT_FIELDS, "text", "id,text,url", lambda column: (
-    f"call it '{meant}' (a column of the file's own is kept as its documents' metadata)" if (meant := _meant_document_field(column)) else None))
+    f"call it '{meant}'{f', {map_fix(_CORPUS, meant, column)}' if named_otherwise(column, document=True) else ''} (a column of the "
+    "file's own is kept as its documents' metadata)" if (meant := _meant_document_field(column)) else None))
 
 
 def _records(path: Path, columns: Mapping[str, str]) -> Iterator[tuple[Mapping[str, Any], str, str]]:
@@ -223,7 +230,7 @@ def _corpus_from_file(path: Path, name: str | None, columns: Mapping[str, str]) 
 
     # a row of empty cells (a spreadsheet's emptied row) is no document, as a DataFrame's; the others are numbered
     kept = ((record, where, at) for record, where, at in _records(path, columns) if not all(_missing(v) for v in record.values()))
-    documents = ((_document(dict(record), n, where), where, at) for n, (record, where, at) in enumerate(kept, start=1))
+    documents = ((_document(dict(record), n, where, in_file=True), where, at) for n, (record, where, at) in enumerate(kept, start=1))
     return _checked_corpus(documents, name or path.stem, str(path))
 
 

@@ -27,6 +27,7 @@ from workbench.datasets._cases import (
     _name,
     _reference_text,
     _unknown_field_fix,
+    map_fix,
 )
 from workbench.datasets._columns import check_all_read, mapped_names, mapped_record
 from workbench.datasets._models import Dataset, in_order
@@ -254,7 +255,7 @@ class TableColumns:
 
 
 def _case_column_fix(column: str) -> str | None:
-    return _unknown_field_fix(column) if _meant_field(column) else None
+    return _unknown_field_fix(column, "dataset") if _meant_field(column) else None
 
 
 def _read_csv(path: Path, caps: _Caps, columns: Mapping[str, str] | None = None) -> Dataset:
@@ -370,10 +371,12 @@ def check_columns(names: Sequence[str], columns: TableColumns, where: str, mappe
 
 def _required_column_fix(header: Sequence[str], columns: TableColumns) -> str:
     """What to do about a CSV header without the required column (pure): the column most likely meant, else the rule."""
+    kind = "dataset" if columns.row == "case" else "corpus"
     if columns.row == "case":
-        return "the first line names the columns, e.g. id,question,reference"
+        return f"the first line names the columns, e.g. id,question,reference, {map_fix(kind, columns.required)}"
     close = difflib.get_close_matches(columns.required, [h for h in header if h], n=1, cutoff=0.6)
     named = f" (columns: {', '.join(_name(h) for h in header if h)})" if any(header) else ""
-    if close:
-        return f"did you mean '{_name(close[0])}'? Name the column holding each {columns.row}'s {columns.required} '{columns.required}'{named}"
-    return f"name the column holding each {columns.row}'s {columns.required} '{columns.required}'{named}"
+    name_it = f"name the column holding each {columns.row}'s {columns.required} '{columns.required}'"
+    if close:  # misspelt: renamed
+        return f"did you mean '{_name(close[0])}'? {name_it[0].upper()}{name_it[1:]}{named}"
+    return f"{name_it}, {map_fix(kind, columns.required)}{named}"
