@@ -27,7 +27,7 @@ Where each part lives:
 """
 
 from workbench.datasets._columns import DATASET_COLUMNS, DOCUMENT_COLUMNS, column_map_problem
-from workbench.datasets._corpus import load_corpus, python_reference_corpus
+from workbench.datasets._corpus import check_documents_columns, load_corpus, python_reference_corpus
 from workbench.datasets._dataset import check_limit, load_dataset
 from workbench.datasets._dataset_files import csv_header, other_separator
 from workbench.datasets._folders import (
@@ -63,6 +63,7 @@ __all__ = [
     "Source",
     "TextCache",
     "check_corpus_folder",
+    "check_documents_columns",
     "check_limit",
     "column_map_problem",
     "csv_header",

@@ -219,6 +219,36 @@ def _parquet_rows(path: Path, columns: Mapping[str, str]) -> Iterator[tuple[Mapp
                 row += 1
 
 
+def check_documents_columns(path: str | Path, columns: Mapping[str, str] | None = None) -> None:
+    """Check a file of documents' column names (a CSV header, a JSON Lines file's first object, a Parquet schema) as
+    loading it would, reading those alone: a form checks the corpus as it is picked (a file calling its text 'body' was
+    refused only when the sweep read it); ``columns`` as ``load_corpus``'s. Any other file is left to its loader.
+
+    Raises:
+        DataError: one line naming the column, and the ``columns:`` entry mapping it (see ``check_columns``).
+    """
+    path = Path(path)
+    if not is_documents_file(path) or not path.is_file():
+        return
+    mapped = check_column_map(columns, DOCUMENT_COLUMNS) if columns else {}
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            names = list(pq.read_schema(path).names)
+        except Exception:  # noqa: BLE001 - not Parquet, or no pyarrow: loading it says which, in its own words
+            return
+        check_columns(names, _DOCUMENT_COLUMNS, str(path), mapped)
+        return
+    with contextlib.suppress(StopIteration):
+        if suffix == ".csv":
+            next(csv_records(path, _DOCUMENT_COLUMNS, mapped))  # its header is checked before the first row is read
+        else:
+            record, where = next(json_lines(path, "document", mapped, "text"))
+            _document(record, 1, where, in_file=True)
+
+
 def _corpus_from_file(path: Path, name: str | None, columns: Mapping[str, str]) -> Corpus:
     """A corpus of a file of documents (``is_documents_file``), read a record at a time: a ``text`` field or column
     (each document's text), ``id`` (else ``doc-1``, ``doc-2``... by position), and its other fields or columns the

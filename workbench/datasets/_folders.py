@@ -13,6 +13,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 
+from workbench.datasets._cases import _DOCUMENT_OTHER_NAMES
 from workbench.datasets._formats import file_format
 from workbench.datasets._models import document_id
 from workbench.datasets._paths import missing_path_fix, on_disk
@@ -263,8 +264,9 @@ def is_documents_file(path: str | Path) -> bool:
 def reads_as_documents(path: str | Path) -> bool:
     """Whether ``path`` is a file of documents as far as its first line tells (it reads that line, nothing more): a
     ``is_documents_file`` whose first line (after Excel's ``sep=,``) names a ``text`` field or column, as documents
-    have; a dataset's names a ``question`` and a labels file neither. A Parquet file is taken at its name (its first
-    bytes are its values)."""
+    have, or names it as another tool does (``body``, ``content``: read with ``columns``) without a ``question``; a
+    dataset's names a ``question`` and a labels file neither. A Parquet file is taken at its name (its first bytes are
+    its values)."""
     path = Path(path)
     if not is_documents_file(path) or not path.is_file():
         return False
@@ -274,8 +276,14 @@ def reads_as_documents(path: str | Path) -> bool:
         first = file.readline(8192).decode("utf-8", "replace")
         if first.lstrip("\ufeff").startswith("sep="):
             first = file.readline(8192).decode("utf-8", "replace")
-        return bool(re.search(r"\btext\b", first))
+        if re.search(r"\btext\b", first):
+            return True
+        return not re.search(r"\bquestion\b", first) and bool(re.search(_TEXT_NAMED_OTHERWISE, first))
     return False
+
+
+# a document's text under another tool's name as a first line may hold it: a CSV column, or a JSON line's key
+_TEXT_NAMED_OTHERWISE = r'(?:^|[,;\t"])\s*(?:%s)\s*(?:[,;\t"]|$)' % "|".join(_DOCUMENT_OTHER_NAMES["text"])
 
 
 def check_not_a_dataset(path: Path) -> None:

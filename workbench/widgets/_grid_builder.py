@@ -10,7 +10,7 @@ import ipywidgets as w
 
 import workbench as wb
 from workbench.config import LARGE_GRID
-from workbench.datasets import PYTHON_REFERENCE, check_corpus_folder, is_documents_file, reads_as_documents
+from workbench.datasets import PYTHON_REFERENCE, check_corpus_folder, check_documents_columns, is_documents_file, reads_as_documents
 from workbench.errors import DataError, WorkbenchError
 from workbench.grid import plan_grid
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, check_model_id
@@ -232,7 +232,7 @@ class GridBuilder(w.VBox):
         self._dataset_cache: dict[tuple[str, int | None, tuple[int, int] | None], int] = {}
         # each corpus folder and glob's check, once: its error, or None (walking a 10,000-file export to say no file matches
         # took 4 s, again on every edit of any field of the form)
-        self._corpus_checked: dict[tuple[str, str, tuple[str, ...]], str | None] = {}
+        self._corpus_checked: dict[tuple[Any, ...], str | None] = {}
         self.name = w.Text(value=s.name, description="name")
         # an experiment without a dataset or corpus file (given to wb.run in memory) starts with the field empty
         self.dataset = w.Combobox(value=s.dataset.path if s.dataset else "", options=_candidates(base, ["*.jsonl", "*.csv"]), description="dataset",
@@ -348,14 +348,18 @@ class GridBuilder(w.VBox):
         return self._dataset_cache[key]
 
     def _check_corpus(self, spec: wb.ExperimentSpec) -> None:
-        """A corpus folder that is missing, or that the glob picks no file of, is said under the form, not first when
-        Run is pressed (its files are listed, not read: once per folder and glob, whatever the outcome)."""
+        """A corpus folder that is missing, or that the glob picks no file of, or a file of documents whose columns need
+        mapping (``columns:``), is said under the form, not first when Run is pressed (a folder's files are listed, not
+        read; a file's first line or schema alone is: once per folder and glob, or file version, whatever the outcome)."""
         if spec.corpus is None or spec.corpus.path is None:
             return
-        key = (str(spec.resolve(spec.corpus.path)), spec.corpus.glob, spec.corpus.exclude)
+        path = spec.resolve(spec.corpus.path)
+        # a file of documents' column names too (its first line, or a Parquet schema), as its columns map them
+        key = (str(path), spec.corpus.glob, spec.corpus.exclude, tuple(spec.corpus.columns.items()), _file_version(path))
         if key not in self._corpus_checked:
             try:
-                check_corpus_folder(Path(key[0]), key[1], exclude=key[2])
+                check_corpus_folder(path, spec.corpus.glob, exclude=spec.corpus.exclude)
+                check_documents_columns(path, spec.corpus.columns)
                 self._corpus_checked[key] = None
             except DataError as exc:
                 self._corpus_checked[key] = str(exc)
