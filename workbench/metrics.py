@@ -65,12 +65,13 @@ class JudgeUsage:
     calls, ``cache_hits`` were read from the cache and ``spent_usd`` is what the others cost now; of the unusable
     outputs, ``call_errors`` are calls that failed (a rate limit, the network) or were cut off by the judge's time
     limit (a busy machine): nothing was cached, so asking again may answer them. ``retries``: attempts of hosted
-    calls retried (rate limits, server errors, timeouts)."""
+    calls retried (rate limits, server errors, timeouts). ``input_tokens`` and ``output_tokens`` are None (unknown)
+    when the judge's server sent no token counts with any of the replies summed: a part of them is no total."""
 
     calls: int = 0
     failures: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int | None = 0
+    output_tokens: int | None = 0
     latency_s: float = 0.0
     cost_usd: float | None = 0.0
     cache_hits: int = 0
@@ -94,11 +95,14 @@ class JudgeUsage:
         def total(a: float | None, b: float | None) -> float | None:
             return None if (a is None or b is None) else a + b
 
+        def count(a: int | None, b: int | None) -> int | None:
+            return None if (a is None or b is None) else a + b
+
         return JudgeUsage(
             self.calls + other.calls,
             self.failures + other.failures,
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
+            count(self.input_tokens, other.input_tokens),
+            count(self.output_tokens, other.output_tokens),
             self.latency_s + other.latency_s,
             total(self.cost_usd, other.cost_usd),
             self.cache_hits + other.cache_hits,

@@ -471,3 +471,30 @@ def test_a_hosted_judge_call_that_timed_out_says_its_time_limit_is_used_up(monke
     assert reply.error == ("judge call failed: APITimeoutError: Request timed out. — not retried: the call's time limit is "
                            "used up (limits.wall_time_s; a judge's timeout_s)")
     assert JudgeUsage.of([reply]).call_errors == 1
+
+
+def test_a_judge_whose_server_sends_no_token_counts_has_unknown_tokens_not_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its replies counted 0 tokens, so its judge_input_tokens and judge_output_tokens were the fewest of any sweep's, as
+    the answering model's were before they were left unknown; one such reply among counted ones leaves the sum unknown
+    too (a part of it is no total)."""
+    from workbench.metrics import Score
+    from workbench.scoring._aggregate import judge_metrics
+    from workbench.testing.openai_stub import OpenAIStub
+
+    monkeypatch.setenv("OPENAI_API_KEY", "stub-key")
+    with OpenAIStub(usage=False) as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        uncounted = load_judge("openai:gpt-4o-mini").ask('Context: {"reason": "r", "verdict": 1}', SCHEMA)
+    with OpenAIStub() as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        counted = load_judge("openai:gpt-4o-mini").ask('Context: {"reason": "r", "verdict": 1}', SCHEMA)
+    assert uncounted.ok and (uncounted.input_tokens, uncounted.output_tokens, uncounted.cost_usd) == (None, None, None)
+    assert counted.input_tokens and counted.output_tokens
+    for replies in ([uncounted], [counted, uncounted], [uncounted, counted]):
+        usage = JudgeUsage.of(replies)
+        assert (usage.input_tokens, usage.output_tokens, usage.calls) == (None, None, len(replies))
+        metrics = judge_metrics([{"faithfulness": Score(1.0, judge=usage)}])
+        assert "judge_input_tokens" not in metrics and "judge_output_tokens" not in metrics and metrics["judge_calls"] == len(replies)
+    metrics = judge_metrics([{"faithfulness": Score(1.0, judge=JudgeUsage.of([counted]))}, {"faithfulness": Score(1.0, judge=JudgeUsage.of([uncounted]))}])
+    assert "judge_input_tokens" not in metrics
+    assert judge_metrics([{"faithfulness": Score(1.0, judge=JudgeUsage.of([counted, counted]))}])["judge_input_tokens"] == 2 * counted.input_tokens

@@ -64,8 +64,8 @@ class JudgeReply:
     Attributes:
         value: the parsed JSON, conforming to the schema asked for; None when the output was unusable.
         raw: the model's text, as returned (kept for error rows).
-        input_tokens: prompt tokens.
-        output_tokens: generated tokens.
+        input_tokens: prompt tokens; None when the judge's server sent no token counts (unknown, not 0).
+        output_tokens: generated tokens; None likewise.
         latency_s: wall time of the call.
         error: why the output is unusable (not JSON, not matching the schema, cut off, timed out); None when fine.
         finish_reason: ``stop``, ``length`` (max_tokens reached), ``context_window`` (a llama.cpp judge's answer ended
@@ -78,8 +78,8 @@ class JudgeReply:
 
     value: Any
     raw: str
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int | None = 0
+    output_tokens: int | None = 0
     latency_s: float = 0.0
     error: str | None = None
     finish_reason: str = "stop"
@@ -188,11 +188,11 @@ def _conforming(raw: str, schema: Mapping[str, Any]) -> tuple[Any, str | None]:
     return None, min(mismatches, key=lambda m: m[0])[1]
 
 
-def _reply(raw: str, schema: Mapping[str, Any], *, input_tokens: int, output_tokens: int, latency_s: float,
+def _reply(raw: str, schema: Mapping[str, Any], *, input_tokens: int | None, output_tokens: int | None, latency_s: float,
            finish_reason: str, price: Price | None, cached: bool = False, retries: int = 0, cached_input_tokens: int = 0,
            context_advice: str = CONTEXT_ADVICE) -> JudgeReply:
     value, error = check_reply(raw, schema, finish_reason=finish_reason, context_advice=context_advice)
-    cost = price.cost(input_tokens, output_tokens, cached_input_tokens) if price is not None else None
+    cost = price.cost(input_tokens, output_tokens, cached_input_tokens) if price is not None and input_tokens is not None and output_tokens is not None else None
     return JudgeReply(value, raw, input_tokens, output_tokens, latency_s, error, finish_reason, cost, cached, retries)
 
 
@@ -275,7 +275,9 @@ class ModelJudge:
         # llama.cpp ends an answer where the context window ends, as 'length': raising max_tokens would not mend it
         window_ended = out.finish_reason == "length" and runs_locally(self.model_id) and out.output_tokens < self.max_tokens
         reply = _reply(
-            out.text, schema, input_tokens=out.input_tokens, output_tokens=out.output_tokens, latency_s=out.latency_s,
+            # no counts from its server: its tokens unknown, not 0 (the fewest of any judge's), as an answer's are
+            out.text, schema, input_tokens=out.input_tokens if out.usage_reported else None,
+            output_tokens=out.output_tokens if out.usage_reported else None, latency_s=out.latency_s,
             finish_reason="context_window" if window_ended else out.finish_reason, price=self.price if out.usage_reported else None, cached=out.cached,  # no counts: cost unknown
             retries=out.retries, cached_input_tokens=out.cached_input_tokens,
             context_advice=self._window_advice() if window_ended else CONTEXT_ADVICE,
