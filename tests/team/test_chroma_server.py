@@ -15,6 +15,7 @@ import chromadb
 import pytest
 import yaml
 from chromadb.config import Settings as ChromaSettings
+from mlflow import MlflowClient
 
 import workbench as wb
 from tests.promotion.conftest import fake_models, write_project
@@ -31,7 +32,9 @@ from workbench.pipeline import (
     chunk_document,
     index_store_for,
 )
+from workbench.pipeline.index import chroma_server_address
 from workbench.spec import ChunkerSpec, RetrievalSpec
+from workbench.tracking import INDEX_SERVER_TAG
 from workbench.testing import HashingEmbedder
 
 pytestmark = [pytest.mark.integration]
@@ -192,6 +195,22 @@ def test_the_spec_or_the_environment_selects_the_server(chroma_server: ChromaSer
     assert [v.status for v in result.variants] == ["FINISHED", "FINISHED"], [v.outcome.error for v in result.variants]
     added = names(chroma_server) - before
     assert len(added) == 1 and "-building-" not in next(iter(added)), added  # one index: both variants share it
+    sweep_tags = MlflowClient(cfg.tracking_uri).get_run(result.parent_run_id).data.tags
+    assert sweep_tags[INDEX_SERVER_TAG] == chroma_server_address(chroma_server.url)
+
+    # a server store handed to wb.run itself, for an experiment naming none: its sweep is tagged too, so that a
+    # teammate's `cache clear --indexes` on that server sees it (it was not: only a spec's or $WORKBENCH_CHROMA_URL's was)
+    monkeypatch.delenv("WORKBENCH_CHROMA_URL")
+    unserved = wb.ExperimentSpec.from_dict({**spec.model_dump(mode="json", exclude_defaults=True), "scorers": ["hit_at_k"]}, base_dir=tmp_path)
+    given = wb.run(unserved, settings=cfg, models=fake_models(),
+                   index_store=ChromaServerIndexStore(chroma_server.url), limit=2, progress=False, fresh=True)
+    tags = MlflowClient(cfg.tracking_uri).get_run(given.parent_run_id).data.tags
+    assert tags.get(INDEX_SERVER_TAG) == chroma_server_address(chroma_server.url), tags
+    # and a local store handed to it while the environment names a server is no sweep of that server
+    monkeypatch.setenv("WORKBENCH_CHROMA_URL", chroma_server.url)
+    local_run = wb.run(unserved, settings=cfg, models=fake_models(),
+                       index_store=wb.MemoryIndexStore(), limit=2, progress=False, fresh=True)
+    assert INDEX_SERVER_TAG not in MlflowClient(cfg.tracking_uri).get_run(local_run.parent_run_id).data.tags
 
 
 def test_no_server_at_the_url_is_one_clear_error() -> None:

@@ -47,6 +47,7 @@ from workbench.pipeline import (
     count_truncated,
     embed_chunks_reusing,
     embed_within,
+    index_server_address,
     index_store_for,
     retrieve_question,
     retrievers_sharing_search,
@@ -202,7 +203,7 @@ def run(
         raise next(iter(unservable.values()))  # nothing could run: one line, before any run or index exists
     with _one_sweep_at_a_time(spec.name, progress=progress, on_event=on_event, stop=stop), _terminate_interrupts() as terminated:
         track.close_abandoned(spec)
-        sweep = track.start_sweep(spec, dataset, corpus, variants)
+        sweep = track.start_sweep(spec, dataset, corpus, variants, **_given_index_server(spec, index_store))
         sandboxes = SweepSandboxes(cfg.sandbox_dir, sweep.sweep_id)  # in use while the sweep runs: another terminal leaves it alone
         bars = _Bars(progress, len(variants))
         results: list[VariantResult] = []
@@ -509,6 +510,16 @@ def _long_questions(dataset: Dataset, embeddings: set[str], resolver: ModelResol
 
 
 # run()'s arguments that take a ready object: the type, its words, and what to pass instead of a common mistake (a
+def _given_index_server(spec: ExperimentSpec, index_store: IndexStore | None) -> dict[str, str]:
+    """The Chroma server of a store handed to ``run``, for its sweep's tag (``index_server_tags``): it is the store the
+    sweep uses whatever the spec or the environment names ('' for a local one). Nothing when it is the one they name,
+    or none is given (a tracker of one's own, written before ``index_server``, is handed it only when it matters)."""
+    if index_store is None:
+        return {}
+    given = index_store.address if isinstance(index_store, ChromaServerIndexStore) else ""
+    return {} if given == (index_server_address(spec) or "") else {"index_server": given}
+
+
 # tracking URI for tracker=, a folder for index_store= or cache=, a model string for judge=)
 _ARGUMENT_TYPES: dict[str, tuple[type, str, str]] = {
     "settings": (Settings, "a workbench Settings", "use wb.settings(root=..., tracking_uri=...)"),

@@ -30,9 +30,11 @@ class ServerSweep:
         return f"run {self.run_id} of experiment '{self.experiment}', by {self.user or 'someone'} on {self.host or 'an unknown host'}"
 
 
-def index_server_tags(spec: ExperimentSpec) -> dict[str, str]:
-    """The tag naming the Chroma server a sweep of ``spec`` keeps its indexes on; none for a local index store."""
-    address = index_server_address(spec)
+def index_server_tags(spec: ExperimentSpec, given: str | None = None) -> dict[str, str]:
+    """The tag naming the Chroma server a sweep of ``spec`` keeps its indexes on; none for a local index store.
+    ``given``: the address of the store handed to the sweep (``''`` for a local one), which it uses whatever the spec
+    or the environment names; None when it opens the store they name."""
+    address = index_server_address(spec) if given is None else given
     return {INDEX_SERVER_TAG: address} if address else {}
 
 

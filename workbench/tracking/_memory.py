@@ -72,7 +72,8 @@ class MemoryTracker:
         run.artifacts.update({**source.artifacts, "eval_results": run.result.records_frame()})
         return run.result
 
-    def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
+    def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant], *,
+                    index_server: str | None = None) -> SweepHandle:
         run = self._new(spec.name, None)
         run.tags.update({"workbench.spec_hash": spec.hash, "workbench.dataset_hash": dataset.hash})
         return SweepHandle(sweep_id=run.run_id, run_id=run.run_id, experiment_id="memory", tracking_uri="memory:")

@@ -241,7 +241,8 @@ class MlflowTracker:
         return deleted
 
     @tracking_call("starting the sweep")
-    def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
+    def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant], *,
+                    index_server: str | None = None) -> SweepHandle:
         experiment_id = self._experiment_id(spec)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         commit = git_commit(str(spec.base_dir))
@@ -256,7 +257,7 @@ class MlflowTracker:
             "workbench.versions": package_versions(),
             "mlflow.user": default_user(),  # as feedback and promotions record it: $WORKBENCH_USER, else the login name
             **process_tags(),
-            **index_server_tags(spec),  # which Chroma server it reads, for a teammate's `cache clear --indexes` to see
+            **index_server_tags(spec, index_server),  # which Chroma server it reads, for a teammate's `cache clear --indexes` to see
         }
         run = self._create_run(experiment_id, tags=tags, run_name=tags["mlflow.runName"])
         with self._ended_if_logging_fails(run.info.run_id):

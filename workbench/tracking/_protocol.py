@@ -96,8 +96,11 @@ class Tracker(Protocol):
         killed sweep was logging; returns their run ids."""
         ...
 
-    def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant]) -> SweepHandle:
-        """Open the parent run of a sweep (recording which process runs it)."""
+    def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant], *,
+                    index_server: str | None = None) -> SweepHandle:
+        """Open the parent run of a sweep (recording which process runs it, and the Chroma server it keeps its indexes
+        on: ``index_server``, the address of a store handed to the runner, '' for a local one; None: the spec's or the
+        environment's, ``index_server_tags``)."""
         ...
 
     def reusable(self, sweep: SweepHandle, keys: Mapping[str, str], limits: Limits | None = None) -> dict[str, str]:
