@@ -94,14 +94,23 @@ def test_a_different_corpus_is_refused(swept: Swept, bundle_dir: Path, tmp_path:
     other = tmp_path / "corpus"
     shutil.copytree(swept.root / "corpus", other)
     (other / "loops.md").write_text("# Loops\n\nRewritten since the evaluation.")
-    # the hashes alone did not say whether a document was added or one was edited
-    n = len(swept.result.corpus)
-    with pytest.raises(BundleError, match=rf"but the bundle was evaluated on \w{{12}}: the same number of documents \({n}\), so a "
-                                          r"document's text changed since — "):
+    # the hashes alone did not say whether a document was added or one was edited; the bundle's record of each
+    # document names them, as promote and export do
+    with pytest.raises(BundleError, match=r"but the bundle was evaluated on \w{12}: 1 changed \(loops\) since — "):
         wb.load_bundle(bundle_dir, corpus_path=other, index_dir=tmp_path / "index", models=fake_models())
     (other / "new.md").write_text("# New\n\nAdded since the evaluation.")
-    with pytest.raises(BundleError, match=rf"but the bundle was evaluated on \w{{12}}: {n + 1} documents, where it had {n} — "):
+    with pytest.raises(BundleError, match=r"but the bundle was evaluated on \w{12}: 1 added \(new\), 1 changed \(loops\) since — "):
         wb.load_bundle(bundle_dir, corpus_path=other, index_dir=tmp_path / "index", models=fake_models())
+    # a bundle exported before it held them: counted, as before
+    old = tmp_path / "old-bundle"
+    shutil.copytree(bundle_dir, old)
+    (old / "corpus_documents.json").unlink()
+    manifest = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["files"]["corpus_documents.json"]
+    (old / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    n = len(swept.result.corpus)
+    with pytest.raises(BundleError, match=rf"but the bundle was evaluated on \w{{12}}: {n + 1} documents, where it had {n} — "):
+        wb.load_bundle(old, corpus_path=other, index_dir=tmp_path / "index", models=fake_models())
 
 
 def test_a_newer_chunking_revision_that_cuts_the_same_chunks_loads_the_bundle(swept: Swept, bundle_dir: Path, tmp_path: Path,

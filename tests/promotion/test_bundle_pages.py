@@ -89,8 +89,8 @@ def test_a_pdf_bundle_refuses_its_pdf_once_a_blank_cover_page_moved_its_pages(tm
     (moved / "handbook.pdf").write_bytes(pdf_bytes(None, *PAGES))
     now = load_corpus(moved, glob="*.pdf").hash
     with pytest.raises(BundleError, match=rf"^corpus {re.escape(str(moved))} has hash {now[:12]} but the bundle was evaluated on "
-                                          rf"{evaluated[:12]}: the same number of documents \(1\), so a document's text, or where a PDF's or deck's pages start, "
-                                          rf"changed since — use the same corpus \(the answers would differ\) .*, or promote a "
+                                          rf"{evaluated[:12]}: 1 changed \(handbook\) since \(a text, or where a PDF's or deck's pages start\) "
+                                          rf"— use the same corpus \(the answers would differ\) .*, or promote a "
                                           r"configuration evaluated on this one$"):
         wb.load_bundle(folder, corpus_path=moved, index_dir=tmp_path / "index", models=models())
 

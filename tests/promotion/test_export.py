@@ -50,7 +50,7 @@ def test_export_commits_a_complete_bundle_on_a_new_branch(promoted: Swept, deplo
     listed = git(deploy_repo, "ls-tree", "-r", "--name-only", result.branch).split()
     bundle = {name.removeprefix("assist-x/production/") for name in listed if name.startswith("assist-x/production/")}
     core = {"config.yaml", "config.schema.json", "prompts/good.txt", "EVALUATION.md", "manifest.json", "plots/score.png",
-            ".gitattributes"}
+            ".gitattributes", "corpus_documents.json"}  # each document's hash, for load_bundle to name those changed since
     assert core <= bundle and all(f.startswith("plots/") and f.endswith(".png") for f in bundle - core)  # the sweep's own plots
     assert "README.md" in listed  # built on top of HEAD
     assert git(deploy_repo, "rev-parse", f"{result.branch}~1").strip() == before[0].strip()

@@ -49,6 +49,7 @@ from workbench.pipeline import (
 )
 from workbench.promotion._config import (
     CONFIG_FILE,
+    CORPUS_DOCUMENTS_FILE,
     GITATTRIBUTES_FILE,
     MANIFEST_FILE,
     MANIFEST_SCHEMA_VERSION,
@@ -62,6 +63,7 @@ from workbench.promotion._config import (
     newer_schema,
     sha256,
 )
+from workbench.promotion._corpus_check import describe_changes
 from workbench.promotion._errors import BundleError
 from workbench.prompts import PromptTemplate
 from workbench.redaction import redact
@@ -361,8 +363,25 @@ def _corpus(config: BundleConfig, folder: Path, corpus_path: str | Path | None) 
         changed = "a document's text, or where a PDF's or deck's pages start," if corpus.page_starts else "a document's text"
         count = (f": the same number of documents ({len(corpus)}), so {changed} changed since" if len(corpus) == info.documents
                  else f": {len(corpus)} documents, where it had {info.documents}" if info.documents else "") if info.builtin is None else ""
+        evaluated = _evaluated_documents(folder) if info.path is not None else None
+        if evaluated is not None:  # the documents themselves, as export recorded them: which were added, removed or changed
+            pages = " (a text, or where a PDF's or deck's pages start)" if corpus.page_starts else ""
+            count = f": {describe_changes(evaluated, corpus.document_hashes())} since{pages}"
         raise BundleError(f"corpus {where} has hash {corpus.hash[:12]} but the bundle was evaluated on {info.hash[:12]}{count} — {fix}")
     return corpus
+
+
+def _evaluated_documents(folder: Path) -> dict[str, str] | None:
+    """Each document's hash as the bundle's run evaluated it (``CORPUS_DOCUMENTS_FILE``, checked against the manifest
+    with the other files); None for a bundle exported before it held them."""
+    file = folder / CORPUS_DOCUMENTS_FILE
+    if not file.is_file():
+        return None
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
 
 
 def _extracted_fix(corpus: Corpus) -> str:

@@ -61,6 +61,9 @@ MANIFEST_FILE = "manifest.json"
 REPORT_FILE = "EVALUATION.md"
 GITATTRIBUTES_FILE = ".gitattributes"  # written by an export beside EVALUATION.md: never among a registered model's files
 CORPUS_FILE = "corpus.jsonl"  # the documents of a corpus given in memory (wb.run(corpus=...)), in the bundle
+# of a corpus read from disk: each document's hash as evaluated (the sweep's corpus_documents.json), so that load_bundle
+# names the documents changed since, as promote and export do; a bundle without it (exported before) counts them
+CORPUS_DOCUMENTS_FILE = "corpus_documents.json"
 
 Environment = Literal["staging", "production"]
 ENVIRONMENTS: tuple[Environment, ...] = ("staging", "production")

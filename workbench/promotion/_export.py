@@ -26,6 +26,7 @@ from workbench.config import Settings, settings as default_settings
 from workbench.promotion._config import (
     CONFIG_FILE,
     CONFIG_SCHEMA_FILE,
+    CORPUS_DOCUMENTS_FILE,
     GITATTRIBUTES_FILE,
     MANIFEST_FILE,
     REPORT_FILE,
@@ -40,7 +41,7 @@ from workbench.promotion._config import (
     installed_workbench,
     sha256,
 )
-from workbench.promotion._corpus_check import CORPUS_FIX, corpus_change
+from workbench.promotion._corpus_check import CORPUS_FIX, _evaluated_hashes, corpus_change
 from workbench.promotion._errors import ExportError, SecretFound
 from workbench.promotion._gates import Evidence
 from workbench.promotion._git import GitRepo
@@ -282,6 +283,9 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     changed = corpus_change(client, run_id, run.data.tags.get("mlflow.parentRunId"), config.corpus, cfg)
     if changed is not None:
         raise ExportError(f"{name} v{mv.version}: {changed} — {CORPUS_FIX}, promote the new run to '{alias}' and export that")
+    evaluated = _evaluated_hashes(client, run.data.tags.get("mlflow.parentRunId")) if config.corpus.path is not None else None
+    if evaluated is not None:  # load_bundle names the documents changed since by them (a sweep logged before has none)
+        files[CORPUS_DOCUMENTS_FILE] = (json.dumps(evaluated, ensure_ascii=False, indent=0) + "\n").encode()
     answering = config.answering_models
     recorded = {"chunking_revision": grid.CHUNKING_REVISION if "workbench.index_key" in run.data.tags else None,
                 "chunks": evaluated_chunks(run.data.tags), "weights": evaluated_weights(run.data.tags, answering),
