@@ -365,6 +365,21 @@ def test_rollback_errors(project: Project, capsys: pytest.CaptureFixture[str]) -
     assert line == "rollback reason must not be blank — say why"
 
 
+
+def test_a_mistyped_model_name_is_told_the_registered_one(project: Project, deploy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 'asist' for 'assist': export said "promote one first" and rollback "nothing to roll back", though a version of
+    # 'assist' held the alias; promote sent the user to register a second model under the typo
+    line = one_line(capsys, cli(project, "export", "asist", "--alias", "staging", "--repo", str(deploy)))
+    assert line == (f"no version of 'asist' holds the alias 'staging' in {project.uri} — no registered model is named 'asist': "
+                    "did you mean 'assist'?")
+    line = one_line(capsys, cli(project, "rollback", "Assist", "--alias", "staging"))
+    assert line == f"'Assist' has no 'staging' alias in {project.uri} — no registered model is named 'Assist': did you mean 'assist'?"
+    line = one_line(capsys, cli(project, "promote", project.good(), "--name", "asist", "--alias", "production"))
+    assert line.startswith("config ") and line.endswith(f"has not been promoted to staging — no registered model is named "
+                                                         f"'asist': did you mean 'assist'? (a new model starts at staging: "
+                                                         f"workbench promote {project.good()} --name asist --alias staging)"), line
+
+
 # -- calibrate ----------------------------------------------------------------------------------------------------------
 
 

@@ -63,6 +63,7 @@ from workbench.promotion._registry import (
     alias_holder,
     client_for,
     get_logged_model,
+    mistyped_model_hint,
     now_utc,
     quiet_downloads,
 )
@@ -239,7 +240,8 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     client = client_for(cfg.tracking_uri)
     mv = alias_holder(client, name, alias)
     if mv is None:
-        raise ExportError(f"no version of '{name}' holds the alias '{alias}' in {shown_uri(cfg.tracking_uri)} — promote one first (workbench promote)")
+        fix = mistyped_model_hint(client, name) or "promote one first (workbench promote)"
+        raise ExportError(f"no version of '{name}' holds the alias '{alias}' in {shown_uri(cfg.tracking_uri)} — {fix}")
     audit = _audit_record(mv.tags.get(audit_tag(alias)), f"{name} v{mv.version}", alias)
     run_id = promoted_run_id(mv, alias)
     model_id = mv.tags.get(LOGGED_MODEL_TAG) or getattr(mv, "model_id", None)

@@ -36,15 +36,16 @@ from workbench.promotion._registry import (
     client_for,
     ensure_registered_model,
     find_version,
-    link_prompt_to_run,
     get_version,
     holder_stack,
+    link_prompt_to_run,
+    logged_template,
+    mistyped_model_hint,
     now_utc,
     point_alias,
     prompt_kept,
     prompt_registry_name,
     prompt_renders,
-    logged_template,
     quiet_downloads,
     record_event,
     register_config,
@@ -265,6 +266,10 @@ def _promote(
     existing = find_version(client, name, (digest, *cand.config.earlier_hashes()))
     alias_history(client, name, alias)  # one that cannot be read is refused before anything is written, not after the alias moved
     if alias == "production" and need_staging and (existing is None or audit_tag("staging") not in existing.tags):
+        typo = mistyped_model_hint(client, name)
+        if typo is not None:
+            raise PromotionError(f"config {digest[:12]} (run {run_id}) has not been promoted to staging — {typo} (a new model "
+                                 f"starts at staging: workbench promote {run_id} --name {name} --alias staging)")
         raise PromotionError(
             f"config {digest[:12]} (run {run_id}) has not been promoted to staging — first run: workbench promote {run_id} "
             f"--name {name} --alias staging   (or set promotion.require_staging: false, or pass --no-require-staging)"
@@ -363,7 +368,8 @@ def _rollback(name: str, alias: Environment, reason: str | None, cfg: Settings) 
     client = client_for(cfg.tracking_uri)
     current = alias_holder(client, name, alias)
     if current is None:
-        raise PromotionError(f"'{name}' has no '{alias}' alias in {shown_uri(cfg.tracking_uri)} — nothing to roll back")
+        fix = mistyped_model_hint(client, name) or "nothing to roll back"
+        raise PromotionError(f"'{name}' has no '{alias}' alias in {shown_uri(cfg.tracking_uri)} — {fix}")
     history = alias_history(client, name, alias)
     stack = holder_stack(history, str(current.version))
     if len(stack) < 2:

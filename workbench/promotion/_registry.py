@@ -11,6 +11,7 @@ Layout in MLflow, for a registered model ``NAME``:
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tempfile
@@ -84,6 +85,17 @@ def client_for(tracking_uri: str) -> Any:
 
 def get_registered_model(client: Any, name: str) -> Any | None:
     return _found(client.get_registered_model, name)
+
+
+def mistyped_model_hint(client: Any, name: str) -> str | None:
+    """What to tell a command given ``name`` when no registered model has that name but one has a close one (a typo,
+    another case: ``hr-asistant``, ``HR-Assistant`` for ``hr-assistant``), else None: "holds no alias, promote one
+    first" sent its user to register a second model under the typo."""
+    if get_registered_model(client, name) is not None:
+        return None
+    by_lower = {m.name.lower(): m.name for m in client.search_registered_models(max_results=1000)}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.8)
+    return f"no registered model is named '{name}': did you mean '{by_lower[close[0]]}'?" if close else None
 
 
 def ensure_registered_model(client: Any, name: str) -> Any:
