@@ -132,7 +132,7 @@ def corpus_files(folder: Path, glob: str, *, exclude: Sequence[str] = (), hidden
     any_case = tuple(part.casefold() for part in pattern)
     seen: set[str] = set()
     found: list[Path] = []
-    for top, dirs, names in os.walk(folder, followlinks=True):
+    for top, dirs, names in os.walk(folder, followlinks=True, onerror=lambda exc: _unlisted(folder, exc)):
         here = Path(top)
         seen.add(os.path.realpath(top))
         inside = here.relative_to(folder).parts  # once per folder, not per file (pathlib took most of a 10,000-file walk)
@@ -149,6 +149,20 @@ def corpus_files(folder: Path, glob: str, *, exclude: Sequence[str] = (), hidden
             by_case += [here / n for n in sorted(left) if _glob_parts_match((*folded, document_id(n).casefold()), any_case)
                         and (hidden or not _hidden_parts((*inside, n), glob))]
     return sorted(found, key=lambda p: [document_id(part) for part in p.parts])
+
+
+def _unlisted(folder: Path, exc: OSError) -> None:
+    """Refuse the corpus whose walk could not list a folder (no permission to read it, a share gone): ``os.walk``
+    skips such a folder without a word, and the corpus lacked its documents.
+
+    Raises:
+        DataError: naming the folder, and the exclude pattern leaving it out.
+    """
+    where = Path(exc.filename) if exc.filename is not None else folder
+    fix = "give your user read access to it"
+    if where != folder:
+        fix += ", or " + _leave_out(f"{_exact(where.relative_to(folder))}/**")
+    raise DataError(f"{where}: cannot list the folder ({exc.strerror or exc}) — {fix}")
 
 
 def left_out_fix(folder: Path, glob: str, relative: str, exclude: Sequence[str] = ()) -> str:
