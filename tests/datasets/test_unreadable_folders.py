@@ -76,3 +76,16 @@ def test_a_subfolder_left_out_is_never_listed(shared_drive: Path) -> None:
     with as_team_member():
         docs = load_corpus(shared_drive, glob="**/*.md", exclude=["confidential/**"])
     assert [d.id for d in docs.documents] == ["leave"]
+
+
+@pytest.mark.parametrize("name", ["payslips.txt", "payslips.html"])
+def test_a_file_that_cannot_be_read_is_told_its_exclude(shared_drive: Path, name: str) -> None:
+    # as every other corpus file refused (empty, not UTF-8, a scan without text): what to do includes leaving it out
+    path = shared_drive / "confidential" / name
+    path.write_text("<p>Payslips are sent on the 25th.</p>\n" if name.endswith(".html") else "Payslips are sent on the 25th.\n")
+    load_corpus(shared_drive, glob="**/*")
+    path.chmod(0o000)
+    with as_team_member(), pytest.raises(DataError) as caught:
+        load_corpus(shared_drive, glob="**/*")
+    assert str(caught.value).startswith(f"{path}: cannot read the file (Permission denied) — give your user read access to it, "
+                                        f"or leave it out: corpus exclude: ['confidential/{name}']"), caught.value

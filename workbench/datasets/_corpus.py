@@ -23,7 +23,7 @@ from workbench.datasets._models import Corpus, Document, document_id
 from workbench.datasets._pages import page_label_id
 from workbench.datasets._paths import missing_path_fix, on_disk
 from workbench.datasets._slides import pptx_text
-from workbench.datasets._text import _markup, _one_line_break, _read_bytes, read_text
+from workbench.datasets._text import _markup, _one_line_break, _utf8_text
 from workbench.errors import DataError
 
 
@@ -435,9 +435,12 @@ def _file_text(path: Path, relative: Path, texts: TextCache | None = None) -> Ex
     visible text or a Word document's body (from ``texts`` when extracted before), or any other file read as UTF-8 text."""
     leave_out = _leave_out(_exact(relative))
     kind = file_format(path.name)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # no permission (a file only its team may read), or gone since the folder was listed
+        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc}) — give your user read access to it, or {leave_out}") from None
     if kind is None:
-        return Extracted(read_text(path, f"save it as UTF-8 text, or {leave_out}"))
-    data = _read_bytes(path)
+        return Extracted(_utf8_text(data, path, f"save it as UTF-8 text, or {leave_out}"))
     if kind == "html":
         return extracted_once(kind, data, lambda: html_text(_markup(data, path, f"save it as UTF-8, or {leave_out}")), texts)
     extract = _BINARY_FORMATS[kind]
