@@ -19,6 +19,11 @@ from workbench.models import check_model_id
     ("opnai/gpt-4o", "generator", "did you mean 'openai:gpt-4o'?"),
     ("gemini/gemini-2.0-flash", "generator", "did you mean 'google_genai:gemini-2.0-flash'?"),
     ("gemma", "generator", "e.g. 'local:gemma3-270m' or 'openai:gpt-4o-mini'"),
+    # the README's model table's id without its local: (was: the examples, as if gemma3-270m were no model of ours)
+    ("gemma3-270m", "generator", "did you mean 'local:gemma3-270m'?"),
+    ("Gemma3-270M", "generator", "did you mean 'local:gemma3-270m'?"),
+    # an embedding model's examples are embedding models (was: 'local:gemma3-270m', a generator, for retrieval's embedding)
+    ("minilm", "embedder", "e.g. 'local:all-minilm-l6-v2' or 'openai:text-embedding-3-small'"),
 ])
 def test_a_model_without_its_provider_is_told_the_string_to_write(written: str, role: str, fix: str) -> None:
     with pytest.raises(ModelError) as info:

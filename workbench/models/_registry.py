@@ -209,6 +209,9 @@ def _provider_model_fix(model_id: str, role: str | None = None) -> str:
     with a colon, when what comes before the slash is a provider; an embedded model's hub name as its ``local:`` id; a
     hosted API's model name with its provider; else examples."""
     local = _LOCAL_HUB_NAMES.get(role or "", {}).get(model_id.casefold())
+    ours = LOCAL_EMBEDDERS if role == "embedder" else LOCAL_GENERATORS
+    if local is None and f"local:{model_id.casefold()}" in ours:  # the id the README's model table gives, without its local:
+        local = f"local:{model_id.casefold()}"
     if local is not None:
         return f"did you mean '{local}'?"
     provider, slash, name = model_id.partition("/")
@@ -221,7 +224,7 @@ def _provider_model_fix(model_id: str, role: str | None = None) -> str:
     api = next((p for start, p in _API_NAME_STARTS if model_id.casefold().startswith(start)), None) if not slash else None
     if api is not None:
         return f"did you mean '{api}:{model_id}'?"
-    return f"e.g. '{GEMMA_ID}' or 'openai:gpt-4o-mini'"
+    return f"e.g. '{MINILM_ID}' or 'openai:text-embedding-3-small'" if role == "embedder" else f"e.g. '{GEMMA_ID}' or 'openai:gpt-4o-mini'"
 
 
 def check_model_id(model_id: str, *, role: str = "generator") -> None:
