@@ -412,6 +412,21 @@ def test_a_gate_on_retrieval_fails_a_variant_whose_every_answer_failed(tables) -
     assert [str(f) for f in report.gate("hit_at_k", minimum=0.5)] == [
         "FAIL dead: 30 of 30 questions failed, so its scores leave them out — run the experiment again (only those questions are retried)"]
 
+def test_a_gate_says_what_to_fix_before_a_re_run_of_questions_that_would_fail_again(tables) -> None:  # type: ignore[no-untyped-def]
+    # a prompt past the model's context window fails on every run: `workbench run` said so ("a re-run fails them the same
+    # way: retrieve fewer or smaller chunks ..."), then `workbench gate` told the user to run the experiment again
+    from workbench.models import CONTEXT_ADVICE
+
+    long = tables["base"].copy()
+    long.loc[:1, "error"] = (f"WindowExceeded: local:smollm2-135m-instruct: Requested tokens (7645) exceed context window of 2048 — "
+                             f"raise the model's context_window (up to 8192 tokens, what it was trained for), or {CONTEXT_ADVICE}")
+    long.loc[:1, "token_f1"] = None
+    report = wb.compare({"base": tables["base"], "long": long}, metrics="token_f1")
+    assert [str(f) for f in report.gate("token_f1", minimum=0.0)] == [
+        f"FAIL long: 2 of 30 questions failed, so its scores leave them out — a re-run fails them the same way: {CONTEXT_ADVICE}, "
+        "then run the experiment again (only those questions are retried)"]
+
+
 def test_a_gate_bound_on_a_score_written_as_a_percentage_is_refused(tables) -> None:  # type: ignore[no-untyped-def]
     # workbench gate EXP --metric token_f1 --min 30: "FAIL ... mean 0.264 is below the minimum 30" for every variant
     report = wb.compare(tables, metrics=["token_f1", "latency_s"])

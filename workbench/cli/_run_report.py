@@ -4,7 +4,6 @@ missing and what to do about them, what racing stopped (or why it could stop not
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from workbench.cli._output import _counted, _one_line, _printable, _redact
@@ -39,32 +38,14 @@ def _quoted(error: str) -> str:
     return shortened(_redact(_printable(next(iter(error.strip().splitlines()), ""))), 200)
 
 
-# a failure a re-run meets again, and what mends it: the server refused the API key, the key's access or the model for
-# good (401, 403, 404, as workbench.models words them), or said the account's quota or credit is used up
-_REPEATED_FAILURES = (
-    (re.compile(r"refused the API key"), "check the API key"),
-    (re.compile(r"refused access to '"), "check that the API key may use the model"),
-    (re.compile(r"knows no model '"), "check the model name and the server's address"),
-    (re.compile(r"insufficient_quota|billing_hard_limit_reached|billing_not_active"), "top up the account's quota or credit"),
-)
-
-# the fix a refusal's error ends with, before what a later call (or the judge's scorer) adds after it: "(not sent: the
-# server refused an earlier call the same way)", "(all 3 repeats failed)", "; the judge said: ''"
-_OWN_FIX = re.compile(r" — (check [^;(]*?)\s*(?:\(not sent: |\(all \d+ repeats failed\)|; the judge said: |$)")
-
-
 def _retry_advice(first_error: str) -> str:
-    """What to do about scores a sweep left missing, by their first error (pure): run again, which retries only them;
-    but first fix the cause of an error a re-run repeats (a refused key, an unknown model, no quota left, a prompt
-    longer than the model's context window), in the error's own words when it ends with them (``— check ...``)."""
-    from workbench.models import CONTEXT_ADVICE
+    """What to do about scores a sweep left missing, by their first error (pure but for the redaction): run again, which
+    retries only them; but first fix the cause of an error a re-run repeats (``repeated_failure_fix``)."""
+    from workbench.comparison import repeated_failure_fix
 
-    found = [fix for pattern, fix in _REPEATED_FAILURES if pattern.search(first_error)]
-    found += [CONTEXT_ADVICE] if CONTEXT_ADVICE in first_error else []
-    if not found:
+    fix = repeated_failure_fix(first_error)
+    if fix is None:
         return "run again to retry only them"
-    own = _OWN_FIX.search(next(iter(first_error.strip().splitlines()), ""))
-    fix = own.group(1) if own and len(own.group(1)) <= 200 else found[0]
     return f"a re-run fails them the same way: {_printable(_redact(fix))}, then run again to retry only them"
 
 

@@ -44,6 +44,7 @@ from workbench.comparison._stats import (
 )
 from workbench.comparison._racing import early_stops, race_leader
 from workbench.comparison._render import number_text, padded, text_columns
+from workbench.comparison._retry import repeated_failure_fix
 from workbench.comparison._sweep import comparison_key, sweep_comparison
 from workbench.comparison._tables import Skipped, VariantTable, load_tables
 
@@ -77,6 +78,7 @@ __all__ = [
     "paired_bootstrap",
     "paired_bootstrap_ratio",
     "race_leader",
+    "repeated_failure_fix",
     "retrieval_at_k",
     "retrieval_curves",
     "retrieval_curves_figure",

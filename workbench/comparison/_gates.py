@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from workbench.comparison._render import confidence_text, interval_text, number_text
+from workbench.comparison._retry import repeated_failure_fix
 from workbench.comparison._stats import fewest_questions
 from workbench.comparison._tables import retrieval_only_note
 from workbench.comparison._values import failed, unanswered_scorers, unknown_metric
@@ -19,6 +20,8 @@ from workbench.errors import WorkbenchError
 from workbench.metrics import fraction_bound_problem
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from workbench.comparison._view import ComparisonView
 
 __all__ = ["Breach", "BreachKind", "GateFailure", "check_metric", "gate_failures"]
@@ -105,8 +108,8 @@ def gate_failures(
         return (*failures, *(GateFailure(v.name, m, "has no scored question (every answer failed)") for v in gated for m in metrics))
     # as promotion's "every question answered", also for a variant whose every answer failed: its retrieval scores stand
     # (the chunks were retrieved before the model failed), so a gate on hit_at_k alone passed it
-    failures += [GateFailure(v.name, "", f"{errors} of {len(v.frame)} questions failed, so its scores leave them out — run the experiment "
-                             "again (only those questions are retried)")
+    failures += [GateFailure(v.name, "", f"{errors} of {len(v.frame)} questions failed, so its scores leave them out — "
+                             f"{_rerun_advice(v.frame)}run the experiment again (only those questions are retried)")
                  for v in gated if (errors := int(failed(v.frame).sum()))]
     # as promotion refuses such a run: racing asked it only the questions before its stop, so a mean over them says
     # nothing of the rest, and a variant stopped as clearly worse passed a threshold on its first few questions
@@ -154,3 +157,11 @@ def gate_failures(
                     message = f"is worse than baseline '{report.baseline}': diff {interval_text(r.diff, r.diff_low, r.diff_high)}"
                 failures.append(GateFailure(r.variant, metric, message))
     return tuple(failures)
+
+
+def _rerun_advice(frame: pd.DataFrame) -> str:
+    """What to fix first when the variant's first failed question would fail again on a re-run (a prompt past the
+    model's context window, a refused key), as ``workbench run`` says it; else nothing (pure)."""
+    first = next((str(e) for e in frame.loc[failed(frame), "error"]), "")
+    fix = repeated_failure_fix(first)
+    return f"a re-run fails them the same way: {fix}, then " if fix else ""
