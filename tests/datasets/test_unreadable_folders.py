@@ -89,3 +89,15 @@ def test_a_file_that_cannot_be_read_is_told_its_exclude(shared_drive: Path, name
         load_corpus(shared_drive, glob="**/*")
     assert str(caught.value).startswith(f"{path}: cannot read the file (Permission denied) — give your user read access to it, "
                                         f"or leave it out: corpus exclude: ['confidential/{name}']"), caught.value
+
+
+def test_a_corpus_folder_that_cannot_be_listed_is_named(shared_drive: Path) -> None:
+    # was "no files match '**/*.md' — check the folder or the corpus 'glob'": the glob was fine
+    load_corpus(shared_drive, glob="**/*.md")
+    shared_drive.chmod(0o000)
+    try:
+        with as_team_member(), pytest.raises(DataError) as caught:
+            load_corpus(shared_drive, glob="**/*.md")
+    finally:
+        shared_drive.chmod(0o755)
+    assert str(caught.value) == f"{shared_drive}: cannot list the folder (Permission denied) — give your user read access to it"
