@@ -300,3 +300,24 @@ def test_the_refusal_of_a_gate_on_an_unknown_metric_keeps_its_place_when_pickled
 
     again = pickle.loads(pickle.dumps(GateMetricUnknown(1, "metric", "unknown metric 'token_f11'")))
     assert (str(again), again.gate, again.field) == ("gates[1].metric: unknown metric 'token_f11'", 1, "metric")
+
+
+def test_every_question_answered_says_what_to_fix_before_a_re_run_that_would_fail_again() -> None:
+    # questions past the model's context window fail on every run: the gate said only "run the experiment again"
+    from workbench.models import CONTEXT_ADVICE
+    from workbench.spec import MinQuestionsGate
+
+    table = pd.DataFrame({"case_id": ["q0", "q1", "q2"], "token_f1": [0.5, None, 0.7],
+                          "error": [None, f"WindowExceeded: local:smollm2-135m-instruct: Requested tokens (7645) exceed context window "
+                                          f"of 2048 — raise the model's context_window, or {CONTEXT_ADVICE}", None]})
+    candidate = Evidence.from_table("run", {"questions": 3.0, "question_errors": 1.0, "token_f1": 0.6}, table, dataset_hash="d1",
+                                    config_hash="c1")
+    answered = evaluate_gates([MinQuestionsGate(n=1)], candidate).results[-1]
+    assert (answered.label, answered.passed) == ("every question answered", False)
+    assert answered.detail == (f"1 of 3 questions failed, so its scores leave them out — a re-run fails them the same way: {CONTEXT_ADVICE}, "
+                               "then run the experiment again (only those questions are retried) and promote the new run")
+    timed_out = Evidence.from_table("run", {"questions": 3.0, "question_errors": 1.0, "token_f1": 0.6},
+                                    table.assign(error=[None, "TimeoutError: the model timed out", None]), dataset_hash="d1", config_hash="c1")
+    assert evaluate_gates([MinQuestionsGate(n=1)], timed_out).results[-1].detail == (
+        "1 of 3 questions failed, so its scores leave them out — run the experiment again (only those questions are retried) and "
+        "promote the new run")

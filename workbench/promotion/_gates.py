@@ -21,6 +21,7 @@ from workbench.comparison import (
     check_metric,
     higher_is_better,
     paired_bootstrap,
+    repeated_failure_fix,
     verdict,
 )
 from workbench.metrics import METADATA_PREFIX, dataset_column_problem, scorer_entries
@@ -51,6 +52,8 @@ class Evidence:
         config_hash: hash of the deployable configuration.
         lower_is_better: the scorers its run recorded as better low (tag ``workbench.lower_is_better``: a scorer
             registered so in the process that ran it, perhaps not in this one).
+        first_error: the error of its first question that failed ("" when none did, or its table was not read), by
+            which "every question answered" says whether running again would fail them the same way.
     """
 
     run_id: str
@@ -59,6 +62,7 @@ class Evidence:
     dataset_hash: str
     config_hash: str
     lower_is_better: frozenset[str] = frozenset()
+    first_error: str = ""
 
     @classmethod
     def from_table(
@@ -75,7 +79,16 @@ class Evidence:
                 values = [_number(v) for v in table[column]]
                 if any(v is not None for v in values) and all(v is not None or _blank(raw) for v, raw in zip(values, table[column])):
                     per_question[str(column)] = dict(zip(ids, values))
-        return cls(run_id, dict(metrics), per_question, dataset_hash, config_hash, lower_is_better)
+        errors = table["error"] if table is not None and "error" in getattr(table, "columns", ()) else ()
+        first_error = next((str(e) for e in errors if isinstance(e, str) and e), "")
+        return cls(run_id, dict(metrics), per_question, dataset_hash, config_hash, lower_is_better, first_error)
+
+
+def _rerun_advice(first_error: str) -> str:
+    """What to fix first when the run's failed questions would fail again on a re-run (a prompt past the model's context
+    window, a refused key), as ``workbench run`` and ``workbench gate`` say it; else nothing (pure)."""
+    fix = repeated_failure_fix(first_error)
+    return f"a re-run fails them the same way: {fix}, then " if fix else ""
 
 
 def _blank(value: Any) -> bool:
@@ -348,6 +361,7 @@ def evaluate_gates(gates: Sequence[GateSpec], candidate: Evidence, holder: Holde
     if errors:  # always checked: the run's scores leave its failed questions out
         total = candidate.metrics.get("questions", 0.0)
         results.append(GateResult("every question answered", "answered", False, errors,
-                                  f"{int(errors)} of {int(total)} questions failed, so its scores leave them out — run the "
-                                  "experiment again (only those questions are retried) and promote the new run"))
+                                  f"{int(errors)} of {int(total)} questions failed, so its scores leave them out — "
+                                  f"{_rerun_advice(candidate.first_error)}run the experiment again (only those questions are "
+                                  "retried) and promote the new run"))
     return GateReport(tuple(results))
