@@ -13,6 +13,7 @@ Where each part lives:
     _gates      ``check_metric``: a variant's metric against a minimum, a maximum and the baseline (CI and promotion)
     _routing    a router next to each of its models alone: cost per success and the paired difference
     _diff       ``diff_questions``: the questions that flipped between two variants, both answers side by side
+    _retry      ``repeated_failure_fix``: whether failed questions would fail again on a re-run, and what mends them
     _racing     which variants stop early, already clearly worse than the leader (pure)
     _plots      metric-versus-cost and retrieval-at-k figures (matplotlib's object API)
     _sweep      the comparison every sweep carries, which the tracker logs on the sweep's parent run
