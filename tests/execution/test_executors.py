@@ -35,6 +35,18 @@ def test_the_preload_names_the_libraries_of_the_variants_models_and_scorers() ->
     assert _preload([], ("rouge_l",), {}) == ()
 
 
+def test_the_preload_names_the_library_of_a_hosted_judge_of_local_answers() -> None:
+    # a hosted judge's client was imported by each worker process on its own (seconds each), not once by the forkserver
+    variants = expand_grid(load_experiment(ROOT / "experiments" / "quickstart.yaml"))
+    assert _preload(variants, ("rouge_l", "faithfulness"), {}, judge="openai:gpt-4o-mini") == (
+        "llama_cpp", "langchain_openai", "openai.resources", "httpcore", "h11", "rouge_score.rouge_scorer", "ragas.dataset_schema",
+        "ragas.metrics", "ragas.metrics.collections")
+    # a judge model injected by the caller is not imported for it; nor is a judge no scorer asks
+    assert _preload(variants, ("rouge_l", "faithfulness"), {"openai:gpt-4o-mini": object()}, judge="openai:gpt-4o-mini") == (
+        "llama_cpp", "rouge_score.rouge_scorer", "ragas.dataset_schema", "ragas.metrics", "ragas.metrics.collections")
+    assert _preload(variants, ("rouge_l",), {}, judge="openai:gpt-4o-mini") == ("llama_cpp", "rouge_score.rouge_scorer")
+
+
 _STARTED = """
 import json, multiprocessing.forkserver as fs, sys
 from workbench.execution import executor_for

@@ -52,10 +52,10 @@ class Executor(Protocol):
         workers without waiting for those calls (the RunPanel's Stop pressed twice, as a second Ctrl+C does)."""
         ...
 
-    def prepare(self, variants: Sequence[Variant], *, scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> None:
+    def prepare(self, variants: Sequence[Variant], *, scorer_names: Sequence[str], overrides: Mapping[str, Any], judge: str | None = None) -> None:
         """Start what running these variants will need, in the background, before their jobs are ready (the caller
         builds indexes meanwhile). ``scorer_names`` are the generating variants' scorers; ``overrides`` the models
-        injected by the caller."""
+        injected by the caller; ``judge`` the spec's judge model, if any."""
 
     def keep_workers(self, variant_ids: Collection[str]) -> None:
         """Keep the worker processes of these variants up between their jobs (racing's batches: each loads its models
@@ -94,13 +94,13 @@ class LocalExecutor:
         self._kept: dict[str, WorkerProcess] = {}  # idle workers, by variant id
         self._kept_lock = threading.Lock()
 
-    def prepare(self, variants: Sequence[Variant], *, scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> None:
+    def prepare(self, variants: Sequence[Variant], *, scorer_names: Sequence[str], overrides: Mapping[str, Any], judge: str | None = None) -> None:
         """Start the worker processes' forkserver, which imports the libraries they need (about 13 s for llama.cpp,
         torch and ragas on 2 cores), while the caller loads its own and builds the indexes."""
         generating = [v for v in variants if v.generates]
         if self.execution.isolation == "process" and generating:
             try:
-                start_worker_server(_preload(generating, scorer_names, overrides))
+                start_worker_server(_preload(generating, scorer_names, overrides, judge))
             except Exception:  # noqa: BLE001 - it fails again when the first worker starts, and fails that variant
                 pass
 

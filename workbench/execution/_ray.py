@@ -202,7 +202,7 @@ class RayExecutor:
     def __init__(self, execution: ExecutionSpec) -> None:
         self.execution = execution
 
-    def prepare(self, variants: Sequence[Variant], *, scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> None:
+    def prepare(self, variants: Sequence[Variant], *, scorer_names: Sequence[str], overrides: Mapping[str, Any], judge: str | None = None) -> None:
         """Nothing: Ray starts (and keeps) its own worker processes."""
 
     def keep_workers(self, variant_ids: Collection[str]) -> None:

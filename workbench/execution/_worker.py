@@ -601,10 +601,14 @@ _SCORER_LIBRARIES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _preload(variants: Sequence[Variant], scorer_names: Sequence[str], overrides: Mapping[str, Any]) -> tuple[str, ...]:
+def _preload(variants: Sequence[Variant], scorer_names: Sequence[str], overrides: Mapping[str, Any], judge: str | None = None) -> tuple[str, ...]:
     """The heavy libraries the workers of these generating variants will import, scoring with ``scorer_names`` (all
-    of them when empty): a forkserver imports them once for all its workers."""
+    of them when empty) and the ``judge`` model, when one of them is LLM-judged: a forkserver imports them once for all
+    its workers."""
     models = {m.id.partition(":")[0] for v in variants for m in v.answering_models if m.id not in overrides}
+    entries = scorer_entries()
+    if variants and judge is not None and judge not in overrides and any(entries[n].judged for n in scorer_names or entries if n in entries):
+        models.add(judge.partition(":")[0])  # a hosted judge of local answers: its client was imported by each worker
     out: list[str] = []
     if models & {"local", "llamacpp"}:
         out.append("llama_cpp")
@@ -625,7 +629,8 @@ def _jobs_preload(jobs: Sequence[VariantJob]) -> tuple[str, ...]:
     """``_preload`` for the generating jobs among ``jobs`` (their scorers together)."""
     generating = [j for j in jobs if j.generates]
     names = tuple(dict.fromkeys(n for j in generating for n in (j.scorer_names or _SCORER_LIBRARIES)))
-    return _preload([j.variant for j in generating], names, generating[0].overrides if generating else {})
+    judge = generating[0].spec.judge if generating and generating[0].judge is None else None
+    return _preload([j.variant for j in generating], names, generating[0].overrides if generating else {}, judge.id if judge else None)
 
 
 def import_preloads(job: VariantJob) -> None:

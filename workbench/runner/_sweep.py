@@ -257,7 +257,8 @@ def run(
             emit(ProgressEvent("sweep_started", 0, len(variants)))
             reusable = {} if fresh else track.reusable(sweep, keys, spec.limits)
             # the workers' libraries load in their own process while this one builds (or opens) the indexes
-            executor.prepare([v for v in variants if v.id not in reusable], scorer_names=tuple(answer_scorers), overrides=dict(models or {}))
+            executor.prepare([v for v in variants if v.id not in reusable], scorer_names=tuple(answer_scorers), overrides=dict(models or {}),
+                             judge=spec.judge.id if spec.judge is not None and judge is None else None)
             groups: dict[tuple[str, str], list[Variant]] = {}
             jobs: list[VariantJob] = []
             for v in variants:
