@@ -55,11 +55,23 @@ chunkers:
 
 
 @pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Everything workbench keeps (cache, indexes, sandboxes) under ``tmp_path``."""
+def cache_dir(tmp_path: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Everything workbench keeps (cache, indexes, sandboxes) under ``tmp_path``, and at ``tmp_path / "mlflow.db"``
+    (the store of the runs below) a copy of an empty MLflow store: MLflow migrating a new one took a second of CPU."""
+    with closing(sqlite3.connect(empty_store)) as source, closing(sqlite3.connect(tmp_path / "mlflow.db")) as copy:
+        source.backup(copy)
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
     return tmp_path / "home" / "cache"
+
+
+@pytest.fixture
+def indexes_built(cache_dir: Path, python_reference_indexes: Path) -> None:
+    """The indexes of the runs below (SPEC's chunker, embedded by the fake) already built in the home, for the tests
+    that are not about building them (each cold build cost its test about 0.7 s of CPU)."""
+    import shutil
+
+    shutil.copytree(python_reference_indexes, cache_dir.parent / "indexes")
 
 
 def fill(directory: Path) -> None:
@@ -532,6 +544,7 @@ def test_a_ci_log_says_the_reused_variants_in_one_line_not_one_finished_line_eac
     assert said[1].startswith("index 1/1: ") and said[-1] == "variant 2/2: FINISHED a|gemma3-270m|recursive-800/80|k4-similarity", err
 
 
+@pytest.mark.usefixtures("indexes_built")
 def test_run_format_json_prints_the_sweep_and_its_leaderboard_alone_on_stdout(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -597,6 +610,7 @@ def test_a_long_variant_says_its_questions_at_most_once_a_minute_of_silence() ->
         "  a|m: 300/300 questions scored", "  a|m: 250/300 traces logged to MLflow"]
 
 
+@pytest.mark.usefixtures("indexes_built")
 def test_a_sweep_whose_progress_reader_went_away_finishes_and_is_logged(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -628,6 +642,7 @@ class OneGoodPrompt(Models):
         return self.references[prompt.text.split("Question:")[-1].split("Answer:")[0].strip()]
 
 
+@pytest.mark.usefixtures("indexes_built")
 def test_run_says_whether_the_variants_behind_the_leader_are_detectably_behind(
     cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -648,6 +663,7 @@ def test_run_says_whether_the_variants_behind_the_leader_are_detectably_behind(
     assert logged.summary() in block  # the same intervals and verdicts as the store's runs give
 
 
+@pytest.mark.usefixtures("indexes_built")
 def test_run_compares_nothing_against_the_leader_of_one_variant(
     cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -659,6 +675,7 @@ def test_run_compares_nothing_against_the_leader_of_one_variant(
     assert "1 variant on" in out and "against the leader" not in out
 
 
+@pytest.mark.usefixtures("indexes_built")
 def test_run_tells_how_to_open_the_store_it_wrote(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -679,6 +696,7 @@ def reuse_line(out: str) -> str:
     return next(line for line in out.splitlines() if line.startswith("reused "))
 
 
+@pytest.mark.usefixtures("indexes_built")
 def test_run_prints_what_was_reused_and_fresh_recomputes(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -696,6 +714,7 @@ def test_run_prints_what_was_reused_and_fresh_recomputes(
     assert len(models.generator.calls) == 2 * n
 
 
+@pytest.mark.usefixtures("indexes_built")
 def test_run_says_what_the_sweep_spent_and_its_parent_run_logs_the_totals(
     cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -722,6 +741,7 @@ def test_run_says_what_the_sweep_spent_and_its_parent_run_logs_the_totals(
     assert [line.split("  ")[-2:] for line in listed] == [["variants=2", by], [f"spent_usd=${total:.4g}", by]]
 
 
+@pytest.mark.usefixtures("indexes_built")
 def test_ctrl_c_says_the_sweep_is_killed_and_how_to_resume(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -746,6 +766,7 @@ def test_ctrl_c_says_the_sweep_is_killed_and_how_to_resume(
     assert line == f"reused 1 of 2 variants; {QUESTIONS - 2} model call, {QUESTIONS + 2} answers from the cache"
 
 
+@pytest.mark.usefixtures("indexes_built")
 @pytest.mark.parametrize("no_progress", [True, False], ids=["no-progress", "plain-lines"])
 def test_ctrl_c_says_at_once_that_the_sweep_finishes_its_calls_in_flight_and_how_to_stop_now(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_progress: bool,
@@ -772,6 +793,7 @@ def default_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, found)
 
 
+@pytest.mark.usefixtures("indexes_built")
 def test_sigterm_exits_143_not_ctrl_cs_130(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     default_sigterm: None,
@@ -832,6 +854,7 @@ class FailingModels(Models):
         raise RuntimeError("502 Bad Gateway: " + "<p>an nginx error page</p>\n" * 5000)
 
 
+@pytest.mark.usefixtures("indexes_built")
 def test_a_variant_failing_with_a_huge_error_page_is_one_short_line(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -850,6 +873,7 @@ class OneQuestionFails(Models):
         return super().answer(prompt)
 
 
+@pytest.mark.usefixtures("indexes_built")
 def test_a_failed_question_quotes_its_error_cut_short_and_says_so(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -884,6 +908,7 @@ class RefusedModels(Models):
         return super().answer(prompt)
 
 
+@pytest.mark.usefixtures("indexes_built")
 def test_scores_a_rerun_cannot_mend_are_not_said_to_be_retried_by_running_again(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -940,6 +965,7 @@ class EscapingModels(Models):
         return super().answer(prompt)
 
 
+@pytest.mark.usefixtures("indexes_built")
 def test_terminal_escapes_in_errors_are_shown_not_obeyed(
     cache_dir: Path, tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
