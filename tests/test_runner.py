@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pytest
 
 import workbench as wb
@@ -23,6 +22,9 @@ from workbench.runner._sweep import _Bars
 from workbench.spec import ExperimentSpec
 from workbench.testing import CountingIndexStore, HashingEmbedder, ScriptedModel
 from workbench.tracking import MemoryTracker
+
+# mlflow is imported where used (mlflow_client): the sweeps' worker processes import this module (1.1-1.5 s of CPU each)
+from tests.conftest import mlflow_client
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -379,7 +381,7 @@ def test_two_sweeps_started_at_once_in_one_process_run_one_after_the_other(wb_se
     assert len(waited) == 1 and waited[0][1] == "sweep_started"  # the second one waited, then ran
     first = events[0] if events[1] is waited[0] else events[1]
     assert first[0] == "sweep_started" and first[-1] == "sweep_done"
-    client = mlflow.MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     runs = client.search_runs([client.get_experiment_by_name("unit").experiment_id])
     assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}
 
@@ -979,7 +981,7 @@ def test_a_dataframe_and_documents_in_memory_are_swept_tracked_and_reused_by_con
     result = wb.run(in_memory_spec(), dataset=frame, corpus=HANDBOOK, models=fake_models, settings=wb_settings, progress=False)
     assert [v.status for v in result.variants] == ["FINISHED"] and len(result.dataset) == 2
     assert result.leaderboard()["hit_at_k"].iloc[0] == 1.0
-    client = mlflow.MlflowClient(wb_settings.tracking_uri)
+    client = mlflow_client(wb_settings.tracking_uri)
     parent = client.get_run(result.parent_run_id)
     assert parent.data.params["dataset"] == "dataframe (in memory)" and parent.data.params["corpus"] == "documents (in memory)"
     inputs = {i.tags[0].value: i.dataset for i in parent.inputs.dataset_inputs}
@@ -1035,7 +1037,7 @@ def test_a_dataframe_named_like_a_folder_is_not_logged_as_read_from_that_folder(
     monkeypatch.chdir(tmp_path)
     dataset = wb.load_dataset(pd.DataFrame({"question": ["Who approves leave?"], "source_ids": [["leave"]]}), name="handbook")
     result = wb.run(in_memory_spec(), dataset=dataset, corpus=HANDBOOK, models=fake_models, settings=wb_settings, progress=False)
-    logged = mlflow.MlflowClient(wb_settings.tracking_uri).get_run(result.parent_run_id).inputs.dataset_inputs[0].dataset
+    logged = mlflow_client(wb_settings.tracking_uri).get_run(result.parent_run_id).inputs.dataset_inputs[0].dataset
     assert logged.name == "handbook" and "handbook" not in logged.source and logged.source_type != "local"
 
 
