@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from tests.conftest import copy_store
 from tests.team.conftest import ROOT, free_port, start_server, stop_server, wait_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -69,9 +70,9 @@ def assert_session_gone_within_12_s(sid: int, after: str) -> None:
 # the job runner's consumers (slow to start) where they were left orphaned: a SIGTERM to the workbench process reached
 # mlflow's web server only; a Ctrl+C reaches every process of the group itself, and left mlflow alive
 @pytest.mark.parametrize(("to", "jobs"), [("workbench process: SIGTERM", True), ("process group: SIGINT", False)])
-def test_a_stopped_server_leaves_no_process_behind_a_free_port_and_an_intact_store(to: str, jobs: bool, tmp_path: Path) -> None:
-    store = tmp_path / "mlflow.db"
-    client = MlflowClient(f"sqlite:///{store}")
+def test_a_stopped_server_leaves_no_process_behind_a_free_port_and_an_intact_store(to: str, jobs: bool, tmp_path: Path, empty_store: Path) -> None:
+    store = tmp_path / "mlruns" / "mlflow.db"
+    client = MlflowClient(copy_store(empty_store, tmp_path))  # a copy of a migrated store: migrating one took a second
     client.create_experiment("kept")  # a store with something in it, migrated before the server starts
     port = free_port()
     cmd = server_command(store, tmp_path / "artifacts", port)
@@ -101,10 +102,11 @@ def test_a_stopped_server_leaves_no_process_behind_a_free_port_and_an_intact_sto
     assert client.get_experiment_by_name("kept") is not None
 
 
-def test_a_killed_workbench_server_takes_its_mlflow_processes_with_it(tmp_path: Path) -> None:
+def test_a_killed_workbench_server_takes_its_mlflow_processes_with_it(tmp_path: Path, empty_store: Path) -> None:
     """SIGKILL (the OOM killer, ``kill -9``, a CI runner ending a job) cannot be handled by the workbench process: the
     group it started mlflow in must end by itself once the workbench process is gone. It ran on, holding the port."""
-    store = tmp_path / "mlflow.db"
+    store = tmp_path / "mlruns" / "mlflow.db"
+    copy_store(empty_store, tmp_path)  # the server's store, migrated: the server migrating a new one took a second
     port = free_port()
     cmd = server_command(store, tmp_path / "artifacts", port)
     log = tmp_path / "server.log"
