@@ -21,7 +21,7 @@ from workbench.config import settings
 from workbench.spec import ExperimentSpec
 from workbench.tracking import load_variant_table
 
-from ..conftest import copy_store, global_tracking_uri
+from ..conftest import global_tracking_uri
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -48,9 +48,9 @@ def root(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def result(root: Path, empty_store: Path):  # type: ignore[no-untyped-def]
+def result(root: Path):  # type: ignore[no-untyped-def]
     spec = ExperimentSpec.from_dict({**SPEC, "prompts": [{k: v for k, v in p.items() if v is not None} for p in SPEC["prompts"]]}, base_dir=ROOT)
-    cfg = settings(root=root, tracking_uri=copy_store(empty_store, root))  # root/mlruns/mlflow.db, migrated once for the session
+    cfg = settings(root=root, tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
     return wb.run(spec, settings=cfg, progress=False)
 
 
