@@ -26,7 +26,7 @@ from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import MlflowTracker
 
-from tests.conftest import copy_store, mlflow_client
+from tests.conftest import mlflow_client
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -1052,11 +1052,11 @@ class SlowModel(ScriptedModel):
         return replace(super().generate(prompt, params, deadline=deadline, json_schema=json_schema), latency_s=0.05)
 
 
-def test_answers_from_the_cache_keep_the_latency_of_the_calls_that_computed_them(wb_settings: Settings, tmp_path: Path, empty_store: Path) -> None:
+def test_answers_from_the_cache_keep_the_latency_of_the_calls_that_computed_them(wb_settings: Settings, tmp_path: Path) -> None:
     slow = {GEMMA_ID: SlowModel(answer, model_id=GEMMA_ID, identity="scripted:slow"), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
     cold = wb.run(spec, settings=wb_settings, models=slow, progress=False)  # type: ignore[arg-type]
-    other_store = replace(wb_settings, tracking_uri=copy_store(empty_store, tmp_path / "other"))  # nothing to reuse there
+    other_store = replace(wb_settings, tracking_uri=f"sqlite:///{tmp_path / 'other' / 'mlflow.db'}")  # nothing to reuse there
     again = wb.run(spec, settings=other_store, models=slow, progress=False)  # type: ignore[arg-type]
     before = {v.variant.id: v.metrics for v in cold.variants}
     for v in again.variants:
@@ -1072,12 +1072,12 @@ class RetriedModel(ScriptedModel):
         return replace(super().generate(prompt, params, deadline=deadline, json_schema=json_schema), retries=2)
 
 
-def test_a_reused_run_made_no_retries_now_as_one_computed_from_the_cache(wb_settings: Settings, tmp_path: Path, empty_store: Path) -> None:
+def test_a_reused_run_made_no_retries_now_as_one_computed_from_the_cache(wb_settings: Settings, tmp_path: Path) -> None:
     retried = {GEMMA_ID: RetriedModel(answer, model_id=GEMMA_ID, identity="scripted:retried"), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     spec = make_spec([P1], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
     cold = wb.run(spec, settings=wb_settings, models=retried, progress=False)  # type: ignore[arg-type]
     assert cold.variants[0].metrics["retries"] == 2 * QUESTIONS
-    other_store = replace(wb_settings, tracking_uri=copy_store(empty_store, tmp_path / "other"))  # a copy: no migrations to run
+    other_store = replace(wb_settings, tracking_uri=f"sqlite:///{tmp_path / 'other' / 'mlflow.db'}")
     from_cache = wb.run(spec, settings=other_store, models=retried, progress=False)  # type: ignore[arg-type]
     reused = wb.run(spec, settings=wb_settings, models=retried, progress=False)  # type: ignore[arg-type]
     assert not from_cache.variants[0].reused_from and reused.variants[0].reused_from
