@@ -55,11 +55,8 @@ chunkers:
 
 
 @pytest.fixture
-def cache_dir(tmp_path: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Everything workbench keeps (cache, indexes, sandboxes) under ``tmp_path``, and at ``tmp_path / "mlflow.db"``
-    (the store of the runs below) a copy of an empty MLflow store: MLflow migrating a new one took a second of CPU."""
-    with closing(sqlite3.connect(empty_store)) as source, closing(sqlite3.connect(tmp_path / "mlflow.db")) as copy:
-        source.backup(copy)
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Everything workbench keeps (cache, indexes, sandboxes) under ``tmp_path``."""
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
     return tmp_path / "home" / "cache"

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 import workbench as wb
-from tests.conftest import copy_store, mlflow_client
+from tests.conftest import mlflow_client
 from tests.fake_gguf import gguf_file
 from tests.promotion.conftest import CASES, DOCS, Swept, sweep
 from workbench.cli import main
@@ -62,10 +62,8 @@ def spec_data(**overrides: Any) -> dict[str, Any]:
     return {**data, **overrides}
 
 
-def store_of(root: Path, empty_store: Path) -> Settings:
-    """Settings rooted in ``root`` whose store, ``root/mlruns/mlflow.db``, is a copy of ``empty_store`` (MLflow migrating
-    a new store took a second of CPU, in each test or in the script it ran)."""
-    return settings(root=root, tracking_uri=copy_store(empty_store, root))
+def store_of(root: Path) -> Settings:
+    return settings(root=root, tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
 
 
 class BrokenEmbedder(HashingEmbedder):
@@ -122,10 +120,10 @@ def closed_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def broken_index(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> tuple[Settings, wb.SweepResult]:
+def broken_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, wb.SweepResult]:
     root = tmp_path_factory.mktemp("broken-index")
     write_inputs(root)
-    cfg = store_of(root, empty_store)
+    cfg = store_of(root)
     models = {GEMMA_ID: ScriptedModel(lambda p: "with def", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID),
               BROKEN_ID: BrokenEmbedder(model_id=BROKEN_ID)}
     result = wb.run(ExperimentSpec.from_dict(spec_data(), base_dir=root), settings=cfg, models=models, progress=False)
@@ -205,7 +203,7 @@ def test_the_local_model_stops_at_its_deadline_inside_llama_cpp() -> None:
 
 @pytest.mark.slow
 @pytest.mark.integration
-def test_a_variant_past_its_wall_time_is_a_failed_timeout_run(tmp_path: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_variant_past_its_wall_time_is_a_failed_timeout_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same model in a sweep with a 2 s wall-time limit and 1800 tokens to make: a FAILED run of kind timeout in
     the store, and the sweep ends in seconds, not minutes."""
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
@@ -217,7 +215,7 @@ def test_a_variant_past_its_wall_time_is_a_failed_timeout_run(tmp_path: Path, em
         models=[{"id": GEMMA_ID, "params": {"temperature": 0, "max_tokens": 1800}, "cache": False}],
         retrieval=[{"embedding": MINILM_ID, "k": 1}], limits={"wall_time_s": wall},
     )
-    cfg = store_of(tmp_path, empty_store)
+    cfg = store_of(tmp_path)
     started = time.monotonic()
     result = wb.run(ExperimentSpec.from_dict(data, base_dir=tmp_path), settings=cfg, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)},
                     progress=False, fresh=True)
@@ -235,13 +233,13 @@ def test_a_variant_past_its_wall_time_is_a_failed_timeout_run(tmp_path: Path, em
 
 @pytest.mark.slow
 @pytest.mark.integration
-def test_a_local_model_that_cannot_load_under_the_memory_limit_fails_its_variant_naming_the_limit(tmp_path: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_local_model_that_cannot_load_under_the_memory_limit_fails_its_variant_naming_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """llama.cpp cannot allocate its context under 64 MB: every question failed with "ValueError: Failed to create
     llama_context", the model loaded again for each, and nothing said that limits.memory_mb was the cause."""
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     write_inputs(tmp_path)
     data = spec_data(retrieval=[{"embedding": MINILM_ID, "k": 1}], limits={"memory_mb": 64})
-    result = wb.run(ExperimentSpec.from_dict(data, base_dir=tmp_path), settings=store_of(tmp_path, empty_store),
+    result = wb.run(ExperimentSpec.from_dict(data, base_dir=tmp_path), settings=store_of(tmp_path),
                     models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, progress=False, fresh=True)
     [variant] = result.variants
     assert variant.status == "FAILED" and variant.outcome.error_kind == "memory", variant.outcome
@@ -249,7 +247,7 @@ def test_a_local_model_that_cannot_load_under_the_memory_limit_fails_its_variant
     assert variant.records == ()  # failed at the first question, not once per question
 
 
-def test_a_gguf_file_llama_cpp_cannot_load_fails_its_variant_once_with_the_reason(tmp_path: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_gguf_file_llama_cpp_cannot_load_fails_its_variant_once_with_the_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each question tried to load the file again and failed the same way (llama.cpp parsing the whole file each time):
     the variant fails at the first, with llama.cpp's reason, and the file is loaded once."""
     import llama_cpp
@@ -267,7 +265,7 @@ def test_a_gguf_file_llama_cpp_cannot_load_fails_its_variant_once_with_the_reaso
     monkeypatch.setattr(llama_cpp, "Llama", counted)
     data = spec_data(models=[{"id": f"llamacpp:{path}", "params": {"max_tokens": 8}}], retrieval=[{"embedding": MINILM_ID, "k": 1}],
                      execution={"isolation": "none"})
-    result = wb.run(ExperimentSpec.from_dict(data, base_dir=tmp_path), settings=store_of(tmp_path, empty_store),
+    result = wb.run(ExperimentSpec.from_dict(data, base_dir=tmp_path), settings=store_of(tmp_path),
                     models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, progress=False, fresh=True)
     [variant] = result.variants
     assert variant.status == "FAILED", variant.outcome
@@ -279,7 +277,7 @@ def test_a_gguf_file_llama_cpp_cannot_load_fails_its_variant_once_with_the_reaso
 # -- workbench run exits 1 when a variant failed --------------------------------------------------------------------
 
 
-def test_run_exits_1_when_a_variant_failed(tmp_path: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_exits_1_when_a_variant_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A retrieval-only sweep over the local embedder and a hosted one without its key: that variant is FAILED at
     once (no index is built for it), the other finishes, the command says so and exits 1; --allow-failures exits 0.
     When no variant could run at all, the same missing key is one error line (exit 2) before any run exists."""
@@ -290,7 +288,7 @@ def test_run_exits_1_when_a_variant_failed(tmp_path: Path, empty_store: Path, mo
     del data["prompts"], data["models"]
     spec = tmp_path / "experiment.yaml"
     spec.write_text(yaml.safe_dump(data), encoding="utf-8")
-    uri = copy_store(empty_store, tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     missing_key = f"ModelError: model '{BROKEN_ID}' needs the environment variable OPENAI_API_KEY — set it (it is never logged)"
 
     assert main(["--tracking-uri", uri, "run", "--no-progress", str(spec)]) == 1
@@ -485,10 +483,10 @@ wb.run(spec, models=models, settings=settings(root=root, tracking_uri=sys.argv[2
 """
 
 
-def test_a_sweep_sent_sigterm_is_ended_killed_not_left_running(tmp_path: Path, empty_store: Path) -> None:
+def test_a_sweep_sent_sigterm_is_ended_killed_not_left_running(tmp_path: Path) -> None:
     # `kill`, `timeout`, a cancelled CI job or `docker stop` send SIGTERM: the sweep must not stay RUNNING in MLflow
     write_inputs(tmp_path)
-    uri = store_of(tmp_path, empty_store).tracking_uri
+    uri = store_of(tmp_path).tracking_uri
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", SIGTERMED_SWEEP, str(tmp_path), uri], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode != 0
@@ -521,11 +519,11 @@ try:
 """
 
 
-def test_a_sweep_sent_sigterm_while_ray_waits_is_ended_as_sigterm_not_as_ctrl_c(tmp_path: Path, empty_store: Path) -> None:
+def test_a_sweep_sent_sigterm_while_ray_waits_is_ended_as_sigterm_not_as_ctrl_c(tmp_path: Path) -> None:
     # Ray's wait runs the SIGTERM handler, then raises a bare KeyboardInterrupt in place of its Terminated: a sweep on Ray
     # sent `kill` ended "interrupted (KeyboardInterrupt)" and `workbench run` exited 130 (as for Ctrl+C), not 143
     write_inputs(tmp_path)
-    uri = store_of(tmp_path, empty_store).tracking_uri
+    uri = store_of(tmp_path).tracking_uri
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", RAY_LIKE_SIGTERMED_SWEEP, str(tmp_path), uri], capture_output=True, text=True,
                           timeout=300, env=env)
@@ -564,9 +562,9 @@ wb.run(spec, models=models, settings=settings(root=root, tracking_uri=uri), prog
 """
 
 
-def test_a_variant_run_left_running_by_a_sweep_killed_while_logging_it_is_ended_by_the_next_sweep(tmp_path: Path, empty_store: Path) -> None:
+def test_a_variant_run_left_running_by_a_sweep_killed_while_logging_it_is_ended_by_the_next_sweep(tmp_path: Path) -> None:
     write_inputs(tmp_path)
-    uri = store_of(tmp_path, empty_store).tracking_uri
+    uri = store_of(tmp_path).tracking_uri
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_LOGGING, str(tmp_path), uri, "kill"], capture_output=True, text=True,
                             timeout=300, env=env)
@@ -583,8 +581,7 @@ def test_a_variant_run_left_running_by_a_sweep_killed_while_logging_it_is_ended_
     assert "ended while this run was being logged" in orphan.data.tags["workbench.end_reason"]
 
 
-def test_a_provider_error_page_is_one_failed_line(tmp_path: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_provider_error_page_is_one_failed_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A proxy in front of the provider answers 502 with an HTML page over several lines: the FAILED line is still one."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from threading import Thread
@@ -613,7 +610,7 @@ def test_a_provider_error_page_is_one_failed_line(tmp_path: Path, empty_store: P
                      dataset={"path": "cases.jsonl", "limit": 1}, execution={"retries": 0, "isolation": "none"})
     spec.write_text(yaml.safe_dump(data), encoding="utf-8")
     try:
-        assert main(["--tracking-uri", copy_store(empty_store, tmp_path), "run", "--no-progress", str(spec)]) == 1
+        assert main(["--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "run", "--no-progress", str(spec)]) == 1
     finally:
         server.shutdown()
         server.server_close()
@@ -646,7 +643,7 @@ sys.exit(main(["--tracking-uri", sys.argv[2], "run", "--no-progress", sys.argv[1
 """
 
 
-def test_a_ctrl_c_during_the_index_build_says_it_stops_ends_the_sweep_killed_and_says_how_to_resume(tmp_path: Path, empty_store: Path) -> None:
+def test_a_ctrl_c_during_the_index_build_says_it_stops_ends_the_sweep_killed_and_says_how_to_resume(tmp_path: Path) -> None:
     # a Ctrl+C before the variants ran (the store read, the indexes built) said nothing until the sweep had ended: a
     # later one said at once that it was stopping, this one left the user to wonder whether it was heard
     import signal
@@ -654,7 +651,7 @@ def test_a_ctrl_c_during_the_index_build_says_it_stops_ends_the_sweep_killed_and
     write_inputs(tmp_path)
     spec = tmp_path / "experiment.yaml"
     spec.write_text(yaml.safe_dump(spec_data(retrieval=[{"embedding": MINILM_ID, "k": 2}])), encoding="utf-8")
-    uri, embedding = store_of(tmp_path, empty_store).tracking_uri, tmp_path / "embedding"
+    uri, embedding = store_of(tmp_path).tracking_uri, tmp_path / "embedding"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), "WORKBENCH_HOME": str(tmp_path / "home")}
     proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED_INDEX_BUILD, str(spec), uri, str(embedding)], stderr=subprocess.PIPE, text=True, env=env)
     try:
