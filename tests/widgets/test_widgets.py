@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 import workbench as wb
+from tests.widgets import _team_scorer  # noqa: F401  (registers the team's scorer widget_team_words)
 from workbench.config import Settings, settings
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, Generation, load_embedder
 from workbench.pipeline import chunk_corpus
+from workbench.scoring import registered_scorers
 from workbench.spec import ChunkerSpec, ModelSpec, PromptSpec, RetrievalSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import load_question_reviews
@@ -550,16 +552,6 @@ def test_run_panel_reports_a_bad_spec_in_its_status_line(cfg: Settings) -> None:
         panel.run()
 
 
-@wb.scorer("widget_team_words")
-def _team_words(env: wb.ScorerEnv):  # type: ignore[no-untyped-def]
-    def score(ctx: wb.ScoreContext) -> wb.Score:
-        if "14 days" not in ctx.answer:
-            raise ValueError("no date in the answer")  # a team scorer that breaks on some answers
-        return wb.Score(float(len(ctx.answer.split())))
-
-    return score
-
-
 def test_run_panel_live_leaderboard_shows_the_teams_own_scorer_its_errors_and_a_routers_escalations(cfg: Settings) -> None:
     # the live table had fixed columns: a scorer of the team's own, the questions it raised on and a router's escalation
     # rate were nowhere on the panel (the sweep said "Done" over a scorer that failed on every question)
@@ -580,6 +572,22 @@ def test_run_panel_live_leaderboard_shows_the_teams_own_scorer_its_errors_and_a_
     assert "widget_team_words" not in failing.columns and list(failing["widget_team_words_errors"]) == [2]  # wb.run's table too
     head = re.findall(r"<th>([^<]*)</th>", bad.leaderboard.value)
     assert "widget_team_words_errors" in head and "escalation_rate" not in head
+
+
+def test_a_sweeps_worker_processes_import_no_test_module_nor_pytest_or_ipywidgets(cfg: Settings) -> None:
+    """A sweep sends every registered scorer to its workers, by reference: ``widget_team_words``, defined in this
+    module, made each worker process of every sweep in the pytest process (whatever its test file) import this module,
+    and pytest, ipywidgets and the widgets with it (0.3 s of CPU in each of hundreds of workers a suite run starts)."""
+    def imported(prompt: object) -> str:  # answered in the worker: what it has imported by then
+        import sys
+
+        return " ".join(m for m in ("pytest", "ipywidgets", "tests.widgets.test_widgets") if m in sys.modules) or "none"
+
+    spec = handbook_spec(name="widgets-worker-imports", chunkers=[{"strategy": "markdown", "size": 600, "overlap": 0}],
+                         execution={"isolation": "process"})
+    result = RunPanel(spec, settings=cfg, models={**fakes(), GEMMA_ID: ScriptedModel(imported, model_id=GEMMA_ID)}).run()
+    assert "widget_team_words" in registered_scorers() and result.variants[0].status == "FINISHED"
+    assert [r.answer for r in result.variants[0].records] == ["none", "none"]
 
 
 class _SchemaJudge(ScriptedModel):
