@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 import workbench as wb
+from tests.promotion._answers import CASES, MORE_CASES, REFERENCES, partly_right_answer, scripted_answer  # noqa: F401 (theirs)
 from workbench.config import Settings, settings
 from workbench.models import GEMMA_ID, MINILM_ID
-from workbench.prompts import RenderedPrompt
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 
@@ -25,41 +25,12 @@ DOCS = {
     "classes": "# Classes\n\nA class is defined with class. Instances are created by calling the class object.",
     "errors": "# Errors\n\nExceptions are raised with raise and handled with try and except clauses.",
 }
-CASES = [
-    {"id": "q1", "question": "When does the else clause of a loop run?", "reference": "when the loop ends without break", "source_ids": ["loops"]},
-    {"id": "q2", "question": "How is a function defined?", "reference": "a function is defined with def", "source_ids": ["functions"]},
-    {"id": "q3", "question": "How are instances created?", "reference": "by calling the class object", "source_ids": ["classes"]},
-    {"id": "q4", "question": "How are exceptions handled?", "reference": "with try and except clauses", "source_ids": ["errors"]},
-    {"id": "q5", "question": "What does the return statement do in a function?", "reference": "it leaves the function and gives back a value", "source_ids": ["functions"]},
-]
-# three more questions for a sweep whose intervals must depend on their seed: on 5 questions the 95% interval's bounds
-# are the extremes of the resampled means, which every seed draws alike
-MORE_CASES = [
-    {"id": "q6", "question": "What does a for loop iterate over?", "reference": "the items of a sequence", "source_ids": ["loops"]},
-    {"id": "q7", "question": "How is a class defined?", "reference": "a class is defined with class", "source_ids": ["classes"]},
-    {"id": "q8", "question": "How are exceptions raised?", "reference": "exceptions are raised with raise", "source_ids": ["errors"]},
-]
 GOOD = "GOOD. Context: {context}\nQuestion: {question}\nAnswer:"
 BAD = "BAD. Context: {context}\nQuestion: {question}\nAnswer:"
-REFERENCES = {c["question"]: c["reference"] for c in CASES + MORE_CASES}
-
-
-def scripted_answer(prompt: RenderedPrompt) -> str:
-    """The GOOD prompt gets the reference answer, the BAD one a useless answer: a clear, known difference."""
-    question = prompt.text.split("Question:", 1)[1].split("\n", 1)[0].strip()
-    return REFERENCES[question] if prompt.text.startswith("GOOD") else "I am not sure about that."
 
 
 def fake_models() -> dict[str, Any]:
     return {GEMMA_ID: ScriptedModel(scripted_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
-
-
-def partly_right_answer(prompt: RenderedPrompt) -> str:
-    """Scores that vary from question to question (so do their bootstrap intervals): the GOOD prompt gets all but the
-    last word of the reference, the BAD one its first two words."""
-    question = prompt.text.split("Question:", 1)[1].split("\n", 1)[0].strip()
-    words = REFERENCES[question].split()
-    return " ".join(words[:-1] if prompt.text.startswith("GOOD") else words[:2])
 
 
 def write_project(root: Path, *, promotion: dict[str, Any] | None = None, seed: int = 0, cases: list[dict[str, Any]] = CASES) -> ExperimentSpec:

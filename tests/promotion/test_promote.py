@@ -49,6 +49,24 @@ def aliases(swept: Swept) -> dict[str, dict[str, str]]:
     return out
 
 
+def test_the_fake_sweeps_worker_processes_do_not_import_pytest(tmp_path: Path, empty_store: Path) -> None:
+    """The fake models answer with ``scripted_answer``, which a sweep's worker process unpickles by reference, importing
+    the module that defines it: conftest.py, and pytest with it, in each worker of each sweep of the tests using it."""
+    from tests.conftest import copy_store
+
+    def answer(prompt: RenderedPrompt) -> str:
+        import sys
+
+        return f"{scripted_answer(prompt)} (pytest imported: {'pytest' in sys.modules})"
+
+    cfg = settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
+    spec = write_project(tmp_path)
+    assert spec.execution.isolation == "process"
+    result = wb.run(spec, settings=cfg, models={**fake_models(), GEMMA_ID: ScriptedModel(answer, model_id=GEMMA_ID)}, progress=False)
+    answers = {r.answer for v in result.variants for r in v.records}
+    assert len(answers) == 6 and all(a.endswith("(pytest imported: False)") for a in answers), answers
+
+
 def test_promote_writes_to_its_own_store_whatever_the_process_global_one_is(swept: Swept, tmp_path: Path) -> None:
     """A fresh process (workbench promote, a new kernel) has MLflow's global tracking URI at its default: MLflow's
     registry looked the new logged model up there (models:/ sources, prompt links) and the promotion failed."""
