@@ -31,6 +31,8 @@ from workbench.config import Settings, settings
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.testing import HashingEmbedder, ScriptedModel
 
+from ._answers import echo_context_answer
+
 ROOT = Path(__file__).resolve().parents[1]
 
 _real_connect = socket.socket.connect
@@ -219,13 +221,6 @@ def real_settings(tmp_path: Path, shared_home: Path, empty_store: Path, monkeypa
     """Settings for integration tests: a fresh sqlite store per test, indexes shared across the session."""
     monkeypatch.setenv("WORKBENCH_HOME", str(shared_home))
     return settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
-
-
-def echo_context_answer(prompt) -> str:  # type: ignore[no-untyped-def]
-    """A scripted answer: the first sentence of the context (what the base Gemma model tends to do)."""
-    text = prompt.text
-    context = text.split("Context:", 1)[-1].split("Question:", 1)[0].strip()
-    return context.split(". ")[0][:200] if context else "I don't know based on the provided context."
 
 
 def damaged_index(folder: Path, damage: str) -> tuple[list[Any], list[list[float]]]:

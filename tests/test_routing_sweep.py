@@ -18,7 +18,8 @@ from workbench.pipeline import MemoryIndexStore
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 
-from .conftest import echo_context_answer, mlflow_client
+from ._answers import echo_context_answer
+from .conftest import mlflow_client
 
 DOCS = {
     "loops": "The for statement iterates over the items of a sequence, such as a list or a string, in the order that they appear.",

@@ -28,7 +28,7 @@ from workbench.tracking import (
     run_kind,
 )
 
-from ..conftest import echo_context_answer
+from .._answers import echo_context_answer
 from ..test_runner import make_spec
 
 EXPERIMENT = "catalog"

@@ -30,7 +30,7 @@ def store(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def sweep(store):  # type: ignore[no-untyped-def]
-    from ..conftest import echo_context_answer
+    from .._answers import echo_context_answer
 
     models = {GEMMA_ID: ScriptedModel(echo_context_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     with pytest.MonkeyPatch.context() as mp:  # a key the environment already had is put back, not deleted
@@ -563,7 +563,7 @@ def test_a_dataset_named_longer_than_mlflow_takes_is_logged_under_a_shortened_na
 
 def test_a_prompts_system_message_is_an_artifact_beside_its_template(tmp_path, wb_settings) -> None:  # type: ignore[no-untyped-def]
     # prompt_template.txt held the template alone: two prompts that differ in their system message logged the same text
-    from ..conftest import echo_context_answer
+    from .._answers import echo_context_answer
 
     cfg = wb_settings
     models = {GEMMA_ID: ScriptedModel(echo_context_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
@@ -904,7 +904,7 @@ def test_workbench_plots_0_logs_the_comparison_without_plots_and_a_later_sweep_m
 def test_a_param_longer_than_mlflow_holds_says_it_was_cut_and_where_the_whole_is(store) -> None:  # type: ignore[no-untyped-def]
     # 150 stop strings are 9,000 characters as JSON: the param was cut at MLflow's 6,000 without a word, and the UI
     # showed a list broken off mid-string as if it were the setting
-    from ..conftest import echo_context_answer
+    from .._answers import echo_context_answer
 
     stops = [f"STOP-MARKER-{i:03d}-" + "x" * 40 for i in range(150)]
     models = {GEMMA_ID: ScriptedModel(echo_context_answer, model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
