@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import math
 import os
 import shutil
@@ -153,6 +154,66 @@ class _Tally:
                 self._pending.update(pending)
 
 
+def _closing_cache_class() -> type:
+    """diskcache's ``Cache`` whose ``close`` closes the connection of every thread that used it, not only the calling
+    thread's (diskcache keeps one per thread, and closes only the caller's).
+
+    A sweep reads and writes its cache from its question threads: each left a connection to ``cache.db`` and one to
+    ``counts/cache.db`` (two to four files each) behind when the sweep closed the store, freed only when the garbage
+    collector next reached them (a sqlite connection refers to itself): a kernel sweeping project after project held
+    9 more files for each. Connections are opened as diskcache opens them, usable from the thread that closes them;
+    a thread whose connection was closed by another opens a new one if it uses the cache again."""
+    import diskcache
+    from diskcache.core import DBNAME
+
+    class _ClosingCache(diskcache.Cache):  # type: ignore[misc]
+        def __init__(self, directory: str, **settings: Any) -> None:
+            self._opened: list[tuple[int, sqlite3.Connection]] = []  # (pid, connection) of every thread's connection
+            self._opened_lock = threading.Lock()
+            self._era = 0  # raised by each close: a thread's connection of an earlier era was closed
+            super().__init__(directory, **settings)
+
+        @property
+        def _con(self) -> sqlite3.Connection:
+            local, pid = self._local, os.getpid()
+            if getattr(local, "pid", None) != pid or getattr(local, "era", None) != self._era:
+                # a forked child (its parent's connection is not used here) or a connection closed by close()
+                local.__dict__.pop("con", None)
+                local.pid, local.era = pid, self._era
+            con: sqlite3.Connection | None = getattr(local, "con", None)
+            if con is None:
+                con = local.con = sqlite3.connect(
+                    os.path.join(self._directory, DBNAME), timeout=self._timeout, isolation_level=None, check_same_thread=False
+                )
+                with self._opened_lock:
+                    self._opened.append((pid, con))
+                try:  # as diskcache does: its per-connection pragmas, from its Settings table (not there yet in a new cache)
+                    settings = con.execute("SELECT key, value FROM Settings").fetchall()
+                except sqlite3.OperationalError:
+                    pass
+                else:
+                    for key, value in settings:
+                        if key.startswith("sqlite_"):
+                            self.reset(key, value, update=False)
+            return con
+
+        def close(self) -> None:
+            with self._opened_lock:
+                opened, self._opened = self._opened, []
+                self._era += 1
+            self._local.__dict__.pop("con", None)
+            for pid, con in opened:
+                if pid == os.getpid():  # a parent's connections, copied into a forked child, are its parent's to close
+                    con.close()
+
+    return _ClosingCache
+
+
+@functools.cache
+def _cache_class() -> type:
+    return _closing_cache_class()
+
+
 class DiskCacheStore:
     """The persistent store: a ``diskcache.Cache`` directory, safe to share between processes (sqlite transactions).
 
@@ -166,8 +227,6 @@ class DiskCacheStore:
     persistent = True  # shared by every process that opens the directory
 
     def __init__(self, directory: str | Path, *, size_limit_mb: int = DEFAULT_SIZE_LIMIT_MB) -> None:
-        import diskcache
-
         self.size_limit_mb = size_limit_mb
         self.directory = Path(directory).absolute()
         if self.directory.exists() and not self.directory.is_dir():  # e.g. WORKBENCH_CACHE_DIR set to the cache.db file
@@ -175,7 +234,7 @@ class DiskCacheStore:
             raise WorkbenchError(f"{self.directory} is a file, not a cache folder — point WORKBENCH_CACHE_DIR at {folder}")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._cache = diskcache.Cache(
+            self._cache = _cache_class()(
                 str(self.directory), size_limit=size_limit_mb * 2**20, eviction_policy="least-recently-used", timeout=60
             )
             self._counts = self._open_counts()
@@ -206,16 +265,14 @@ class DiskCacheStore:
         """The hit and miss counters, apart from the entries (the size cap evicts the entries used least recently, and
         would take them). Damaged (a sync tool, a full disk), they are made again: they hold only counts, and the
         advice to delete the cache, naming cache.db, threw its good answers away with them."""
-        import diskcache
-
         folder = self.directory / "counts"
         try:
-            return diskcache.Cache(str(folder), eviction_policy="none", timeout=60)
+            return _cache_class()(str(folder), eviction_policy="none", timeout=60)
         except sqlite3.OperationalError:
             raise
         except sqlite3.DatabaseError:
             shutil.rmtree(folder)
-            return diskcache.Cache(str(folder), eviction_policy="none", timeout=60)
+            return _cache_class()(str(folder), eviction_policy="none", timeout=60)
 
     def _unwritable(self, exc: Exception) -> WorkbenchError:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
