@@ -9,7 +9,33 @@ import os
 import threading
 from pathlib import Path
 
+import workbench as wb
 from workbench.cache import DiskCacheStore
+from workbench.config import Settings, settings
+from workbench.models import GEMMA_ID, MINILM_ID
+from workbench.spec import ExperimentSpec
+from workbench.testing import HashingEmbedder, ScriptedModel
+
+from tests.conftest import copy_store, global_tracking_uri, mlflow_client
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECTS = 3
+SLACK_FDS = 2  # files a library may open once, lazily, in a later project (none did)
+
+
+def make_spec() -> ExperimentSpec:
+    return ExperimentSpec.from_dict({
+        "name": "many-projects", "dataset": {"path": "datasets/handbook.jsonl", "limit": 2},
+        "corpus": {"path": "datasets/handbook", "glob": "*.md"},
+        "prompts": [{"name": "p", "template": "{context} {question}"}], "models": [{"id": GEMMA_ID, "params": {"max_tokens": 8}}],
+        "chunkers": [{"strategy": "markdown", "size": 600, "overlap": 0}], "scorers": ["token_f1", "hit_at_k"],
+        "execution": {"isolation": "none"},
+    }, base_dir=ROOT)
+
+
+def models() -> dict[str, object]:
+    return {GEMMA_ID: ScriptedModel(lambda _: "an answer", model_id=GEMMA_ID, identity="scripted:many-projects"),
+            MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
 
 
 def held_under(folder: Path) -> list[str]:
@@ -23,6 +49,51 @@ def held_under(folder: Path) -> list[str]:
         if target.startswith(f"{folder}{os.sep}"):
             held.append(target)
     return sorted(held)
+
+
+def open_counts() -> tuple[int, int]:
+    """This process's open files and threads."""
+    return len(os.listdir("/proc/self/fd")), len(os.listdir("/proc/self/task"))
+
+
+def project(tmp_path: Path, empty_store: Path, n: int) -> Settings:
+    root = tmp_path / f"project{n}"
+    return settings(root=root, tracking_uri=copy_store(empty_store, root))
+
+
+def test_sweeps_in_one_process_over_many_projects_leave_no_file_or_thread_behind(tmp_path: Path, empty_store: Path) -> None:
+    # each project's sweep left 14 files open: MLflow's pooled connections to its store (5), the cache's connections
+    # of the sweep's question threads (9), and the store check's connection, each until the garbage collector ran
+    counts = []
+    for n in range(PROJECTS):
+        cfg = project(tmp_path, empty_store, n)
+        result = wb.run(make_spec(), settings=cfg, models=models(), progress=False)
+        assert result.status == "FINISHED" and (cfg.root / ".workbench" / "cache").is_dir()
+        assert held_under(cfg.root) == [], f"project {n}"
+        counts.append(open_counts())
+    (files, threads), (files_last, threads_last) = counts[0], counts[-1]
+    assert files_last <= files + SLACK_FDS, f"{files_last - files} files more after {PROJECTS} projects than after one"
+    assert threads_last <= threads, f"{threads_last - threads} threads more after {PROJECTS} projects than after one"
+
+
+def test_the_store_a_sweep_let_go_of_still_answers_the_users_mlflow_calls_and_the_next_sweep(tmp_path: Path,
+                                                                                             empty_store: Path) -> None:
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    cfg = project(tmp_path, empty_store, 0)
+    first = wb.run(make_spec(), settings=cfg, models=models(), progress=False)
+    engine = SqlAlchemyStore._engine_map[cfg.tracking_uri]
+    assert held_under(cfg.root) == []
+    runs = mlflow_client(cfg.tracking_uri).search_runs([first.experiment_id])
+    assert first.parent_run_id in {r.info.run_id for r in runs}
+    import mlflow
+
+    with global_tracking_uri(cfg.tracking_uri):
+        assert first.parent_run_id in set(mlflow.search_runs(experiment_names=["many-projects"])["run_id"])
+    again = wb.run(make_spec(), settings=cfg, models=models(), progress=False)  # warm: reused, nothing computed again
+    assert again.status == "FINISHED" and again.variants[0].run_id != first.variants[0].run_id
+    assert SqlAlchemyStore._engine_map[cfg.tracking_uri] is engine  # only its connections were closed, not the engine
+    assert held_under(cfg.root) == []
 
 
 def test_closing_the_cache_closes_the_connections_other_threads_opened(tmp_path: Path) -> None:

@@ -189,19 +189,30 @@ def run(
     # everything that can be refused is checked before the first MLflow run exists, and the store before the cache
     check_can_start(spec, variants, models, judge, cfg, own_index_store=index_store is None)
     cap_mb = cfg.cache_size_mb
+    # what the sweep opens itself is let go of when it ends, however it ends: a kernel sweeping one project after
+    # another held each one's tracking store and cache open (14 files a project) until it reached its limit
+    opened = contextlib.ExitStack()
     track = tracker or MlflowTracker(cfg.tracking_uri, artifact_root=cfg.artifact_root)  # an unusable store: one line, now
-    store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cap_mb)
-    resolver = ModelResolver(models, store, read=not fresh, retries=spec.execution.retries, home=cfg.home)
-    indexes = index_store  # the default store is opened when a variant needs an index (a reused one needs none)
-    own: ChromaIndexStore | ChromaServerIndexStore | None = None  # that default store: closed when the sweep ends
-    scoring = sweep_scoring(spec, resolver, judge, generating=generating)
-    answer_scorers, scorers_of = scoring.answer_scorers, scoring.scorers_of
-    keys, models_of, unservable = reuse_keys(spec, variants, resolver, scoring, given_judge=judge is not None, dataset=dataset, corpus=corpus)
-    if spec.execution.backend == "ray":
-        unservable = {}  # Ray's workers bring their own packages and provider keys: the tasks find out
-    elif unservable and len(unservable) == len(variants):
-        raise next(iter(unservable.values()))  # nothing could run: one line, before any run or index exists
-    with _one_sweep_at_a_time(spec.name, progress=progress, on_event=on_event, stop=stop), _terminate_interrupts() as terminated:
+    if tracker is None:
+        opened.callback(track.close)
+    try:
+        store = cache if cache is not None else DiskCacheStore(cfg.cache_dir, size_limit_mb=cap_mb)
+        if cache is None:
+            opened.callback(store.close)
+        resolver = ModelResolver(models, store, read=not fresh, retries=spec.execution.retries, home=cfg.home)
+        indexes = index_store  # the default store is opened when a variant needs an index (a reused one needs none)
+        own: ChromaIndexStore | ChromaServerIndexStore | None = None  # that default store: closed when the sweep ends
+        scoring = sweep_scoring(spec, resolver, judge, generating=generating)
+        answer_scorers, scorers_of = scoring.answer_scorers, scoring.scorers_of
+        keys, models_of, unservable = reuse_keys(spec, variants, resolver, scoring, given_judge=judge is not None, dataset=dataset, corpus=corpus)
+        if spec.execution.backend == "ray":
+            unservable = {}  # Ray's workers bring their own packages and provider keys: the tasks find out
+        elif unservable and len(unservable) == len(variants):
+            raise next(iter(unservable.values()))  # nothing could run: one line, before any run or index exists
+    except BaseException:
+        opened.close()
+        raise
+    with opened, _one_sweep_at_a_time(spec.name, progress=progress, on_event=on_event, stop=stop), _terminate_interrupts() as terminated:
         track.close_abandoned(spec)
         sweep = track.start_sweep(spec, dataset, corpus, variants, **_given_index_server(spec, index_store))
         sandboxes = SweepSandboxes(cfg.sandbox_dir, sweep.sweep_id)  # in use while the sweep runs: another terminal leaves it alone

@@ -72,6 +72,7 @@ from workbench.tracking._read import (
     reading_artifacts,
     sweep_variants,
 )
+from workbench.tracking._engines import release_store
 from workbench.tracking._store_check import STORE_HINT, check_store, half_made, sqlite_path
 from workbench.tracking._store_lock import interrupts_deferred, interrupts_held, registry_changes_serialised
 from workbench.tracking._review import QuestionReview, QuestionReviews, RetrievedChunk, VariantAnswer, load_question_reviews
@@ -148,6 +149,7 @@ __all__ = [
     "redacting",
     "registered_run",
     "registry_changes_serialised",
+    "release_store",
     "require_active",
     "resolve_runs",
     "run_kind",

@@ -41,6 +41,7 @@ from workbench.tracking._process import abandoned_reason, alive_here, process_ta
 from workbench.tracking._index_server import index_server_tags
 from workbench.tracking._read import RESULTS_TABLE, artifact_bytes, chunked, every_page, out_of_reach, reading_artifacts, run_artifacts
 from workbench.tracking._sqlite import tune_sqlite_store
+from workbench.tracking._engines import release_store
 from workbench.tracking._store_lock import interrupts_deferred, open_store_serialised
 from workbench.tracking._summary import MAX_RUN_NOTE, inert, leaderboard_table, sweep_note
 from workbench.tracking._unreachable import TrackingUnavailable, is_unreachable, quiet_retry_warnings, shown_uri, tracking_call
@@ -157,6 +158,12 @@ class MlflowTracker:
         self._created: dict[str, str] = {}  # CREATE_TAG value -> the run id the store answered with
         self._search: ReuseSearch | None = None  # the last reuse check, holding what it read for the copies
         self._sweep_runs: dict[str, Any] = {}  # parent run id -> its data (tags, params) as its sweep logged them at start
+
+    def close(self) -> None:
+        """Let go of what this tracker holds open: the artifacts its last reuse check read, and the connections MLflow
+        keeps to its store (``release_store``). The tracker stays usable: a later call opens a connection again."""
+        self._forget_reads()
+        release_store(self.tracking_uri)
 
     @classmethod
     def existing(cls, tracking_uri: str) -> MlflowTracker | None:

@@ -111,7 +111,9 @@ def _tables(path: Path, shown: str) -> set[str] | None:
     import sqlite3
 
     try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0.2) as db:  # a lock: MLflow waits, not this
+        # closed here: a sqlite connection refers to itself, so one left to go out of scope kept the store's file open
+        # until the garbage collector ran (one more for every store a kernel had swept)
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0.2)) as db:  # a lock: MLflow waits
             return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.OperationalError as exc:  # reading a store in WAL mode writes <db>-wal and <db>-shm beside it
         if "unable to open" not in str(exc):  # locked by another process, or a WAL this read-only reader cannot recover
