@@ -44,11 +44,14 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         if server is not None and not args.force:
             _refuse_if_in_use(server.address, server.url)
         indexes = _indexes(cfg.index_dir)
-        removed = indexes.remove(older_than) if indexes is not None else []
-        print(f"removed {len(removed)} indexes{scope} from {cfg.index_dir} (a sweep that needs one builds it again)")
-        if server is not None:
-            print(f"removed {len(server.remove(older_than))} indexes{scope} from the Chroma server {server.url} "
-                  "(a sweep that needs one builds it again)")
+        try:
+            removed = indexes.remove(older_than) if indexes is not None else []
+            print(f"removed {len(removed)} indexes{scope} from {cfg.index_dir} (a sweep that needs one builds it again)")
+            if server is not None:
+                print(f"removed {len(server.remove(older_than))} indexes{scope} from the Chroma server {server.url} "
+                      "(a sweep that needs one builds it again)")
+        finally:
+            _close(indexes, server)
         return 0
     if not cfg.cache_dir.exists():  # do not create a cache just to say it is empty
         print(f"cache {cfg.cache_dir}: empty (nothing cached yet)" if args.action == "info" else "removed 0 cache entries")
@@ -64,7 +67,10 @@ def _cmd_cache(args: argparse.Namespace) -> int:
             store.close()
     indexes = _indexes(cfg.index_dir) if args.action == "info" else None  # do not create an index store either
     if indexes is not None:
-        found = indexes.indexes()
+        try:
+            found = indexes.indexes()
+        finally:
+            _close(indexes)
         age = f", the oldest built {_age(found[0].built_at)}" if found else ""
         damaged = sum(1 for i in found if i.chunks is None)
         age += f", {damaged} of them damaged (a sweep that needs one builds it again)" if damaged else ""
@@ -72,7 +78,10 @@ def _cmd_cache(args: argparse.Namespace) -> int:
               " (workbench cache clear --indexes [--older-than AGE] removes them)")
     server = _server_indexes() if args.action == "info" else None
     if server is not None:
-        found = server.indexes()
+        try:
+            found = server.indexes()
+        finally:
+            _close(server)
         age = f", the oldest built {_age(found[0].built_at)}" if found else ""
         print(f"indexes on the Chroma server {server.url} (WORKBENCH_CHROMA_URL): {len(found)} indexes{age}"
               " (workbench cache clear --indexes [--older-than AGE] removes them)")
@@ -109,6 +118,14 @@ def _refuse_if_in_use(address: str, shown: str) -> None:
                              f"{f'; and {len(live) - 3} more' if len(live) > 3 else ''}), whose variants read its indexes: removing them "
                              "now fails those variants — run it again once they end, or add --force (a sweep whose machine is gone: "
                              "workbench end RUN_ID --reason ... ends it)")
+
+
+def _close(*stores: ChromaIndexStore | ChromaServerIndexStore | None) -> None:
+    """Let go of the index stores a command opened: a local one's Chroma keeps its folder's files and threads open for
+    the life of the process otherwise (``workbench.cli.main`` run in a kernel, project after project)."""
+    for store in stores:
+        if store is not None:
+            store.close()
 
 
 def _indexes(path: Path) -> ChromaIndexStore | None:
