@@ -30,7 +30,8 @@ from workbench.comparison._values import (
 )
 from workbench.errors import DataError, WorkbenchError
 from workbench.metrics import scorer_entries
-from workbench.tracking import RegisteredRun, is_model_uri, registered_run, shown_uri
+from workbench.results import SweepResult
+from workbench.tracking import RegisteredRun, is_model_uri, registered_run, shown_uri, store_released
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -448,8 +449,14 @@ def compare(
         check_options(confidence=confidence, n_resamples=n_resamples, seed=0 if seed is None else seed)
     except ValueError as exc:
         raise WorkbenchError(str(exc)) from None
-    loaded = load_tables(runs_or_result, tracking_uri=tracking_uri)
-    seed, seed_note = default_seed(runs_or_result, loaded) if seed is None else (seed, "")
+    # what the comparison reads from the store, read now; the store's connections let go of once read (a kernel compares
+    # in project after project)
+    from workbench.config import settings
+
+    read = tracking_uri or (runs_or_result.tracking_uri if isinstance(runs_or_result, SweepResult) else settings().tracking_uri)
+    with store_released(read):
+        loaded = load_tables(runs_or_result, tracking_uri=tracking_uri)
+        seed, seed_note = default_seed(runs_or_result, loaded) if seed is None else (seed, "")
     tables = _with_baseline(loaded, baseline)
     named = [metrics] if isinstance(metrics, str) else list(metrics or (*scorer_entries(), *MEASUREMENTS, *OPT_IN))
     refuse_metadata(named)

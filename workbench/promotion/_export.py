@@ -71,7 +71,7 @@ from workbench.promotion._report import render_report
 from workbench.promotion._secrets import describe, scan_files, secret_env_values
 from workbench.redaction import without_credentials
 from workbench.spec import file_name_problem
-from workbench.tracking import artifacts_elsewhere, audit_tag, missing_artifacts, out_of_reach, promoted_run_id, reading_artifacts, shown_uri
+from workbench.tracking import artifacts_elsewhere, audit_tag, missing_artifacts, out_of_reach, promoted_run_id, reading_artifacts, shown_uri, store_released
 
 _SUMMARY_METRICS = ("token_f1", "hit_at_k", "recall_at_k", "mrr", "rouge_l", "semantic_similarity", "faithfulness")
 # a variant's totals, the sums of its per-question columns of the same names: no mean, so no interval
@@ -436,6 +436,14 @@ def export(
             holding other files.
         SecretFound: a file of the bundle contains something that looks like a secret (nothing is written).
     """
+    cfg = settings or default_settings()
+    with store_released(cfg.tracking_uri):  # its connections let go of once done: a kernel exports project after project
+        return _export(name, alias, repo=repo, bundle_dir=bundle_dir, branch=branch, allow_dirty=allow_dirty, checkout=checkout,
+                       settings=cfg)
+
+
+def _export(name: str, alias: Environment, *, repo: str | Path | GitRepo, bundle_dir: str | None, branch: str | None,
+            allow_dirty: bool, checkout: bool, settings: Settings) -> ExportResult:
     _check_target(name, alias)
     git = repo if isinstance(repo, GitRepo) else GitRepo(repo)
     root = git.toplevel()
@@ -511,6 +519,5 @@ def export(
             git.delete_branch(branch, commit)
             raise ExportError(f"{exc} — nothing was exported (the branch was removed again); commit or stash your local "
                               "changes, or export without checkout") from None
-    cfg = settings or default_settings()
-    note = run_gone_note(client_for(cfg.tracking_uri), config.source.run_id, f"v{version}", f"{name}@{alias}")
+    note = run_gone_note(client_for(settings.tracking_uri), config.source.run_id, f"v{version}", f"{name}@{alias}")
     return ExportResult(root, branch, commit, folder, tuple(sorted(files)), version, checkout, based_on, parent, note)

@@ -59,6 +59,7 @@ from workbench.tracking import (
     promoted_run_id,
     registry_changes_serialised,
     shown_uri,
+    store_released,
 )
 
 _NAME = TypeAdapter(Name)  # the experiment's own rule for names
@@ -194,7 +195,9 @@ def promote(
     # a VariantResult is promoted from the store it was logged to, not the current folder's (a kernel that swept
     # into wb.settings(tracking_uri=...) and promoted without it was told its run was not found, in a new empty store)
     cfg = settings or default_settings(tracking_uri=run.tracking_uri if isinstance(run, VariantResult) else None)
-    with quiet_downloads(), registry_changes_serialised(cfg.tracking_uri):  # the holder read and the alias moved as one step
+    # the holder read and the alias moved as one step; the store's connections let go of once done (a kernel promotes in
+    # project after project)
+    with quiet_downloads(), registry_changes_serialised(cfg.tracking_uri), store_released(cfg.tracking_uri):
         return _promote(_run_id(run), name, alias, gates, reason, require_staging, cfg)
 
 
@@ -360,7 +363,8 @@ def rollback(name: str, *, alias: Environment = "production", reason: str | None
     _check_target(name, alias)
     reason = _check_reason(reason, "rollback reason")
     cfg = settings or default_settings()
-    with quiet_downloads(), registry_changes_serialised(cfg.tracking_uri):  # another promotion or rollback cannot move the alias meanwhile
+    # another promotion or rollback cannot move the alias meanwhile
+    with quiet_downloads(), registry_changes_serialised(cfg.tracking_uri), store_released(cfg.tracking_uri):
         return _rollback(name, alias, reason, cfg)
 
 

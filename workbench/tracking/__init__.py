@@ -72,7 +72,7 @@ from workbench.tracking._read import (
     reading_artifacts,
     sweep_variants,
 )
-from workbench.tracking._engines import release_store
+from workbench.tracking._engines import release_store, store_released
 from workbench.tracking._store_check import STORE_HINT, check_store, half_made, sqlite_path
 from workbench.tracking._store_lock import interrupts_deferred, interrupts_held, registry_changes_serialised
 from workbench.tracking._review import QuestionReview, QuestionReviews, RetrievedChunk, VariantAnswer, load_question_reviews
@@ -156,6 +156,7 @@ __all__ = [
     "run_url",
     "shown_uri",
     "sqlite_path",
+    "store_released",
     "sweep_variants",
     "sweeps_using_index_server",
     "trace_url",

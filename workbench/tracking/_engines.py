@@ -11,10 +11,12 @@ moment (another thread's call) is closed once it is returned.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
-__all__ = ["release_store"]
+__all__ = ["release_store", "store_released"]
 
 # MLflow's stores that keep an engine per URI (runs and traces; the model registry); only those already imported hold any
 _ENGINE_MAPS = ("mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store")
@@ -43,3 +45,13 @@ def release_store(tracking_uri: str) -> None:
         for uri, engine in engines.items():
             if _same_store(uri, tracking_uri):
                 engine.dispose()
+
+
+@contextlib.contextmanager
+def store_released(tracking_uri: str) -> Iterator[None]:
+    """``release_store(tracking_uri)`` once the block is done with the store, however it ends (a command's reads and
+    writes: compare, promote, export, rollback)."""
+    try:
+        yield
+    finally:
+        release_store(tracking_uri)
