@@ -5,12 +5,17 @@ cells: what waits for it stays open for as long as it does not run."""
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
+import time
 from pathlib import Path
+
+import pytest
 
 import workbench as wb
 from workbench.cache import DiskCacheStore
+from workbench.cli import main as cli
 from workbench.config import Settings, settings
 from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.spec import ExperimentSpec
@@ -124,3 +129,49 @@ def test_closing_the_cache_closes_the_connections_other_threads_opened(tmp_path:
     assert [a["answer"] if isinstance(a, dict) else a for a in answers] == ["a"] * 6
     store.close()
     assert held_under(tmp_path / "cache") == []
+
+
+def released_under(folder: Path, wait_s: float = 5.0) -> list[str]:
+    """``held_under(folder)`` once it is empty, or after ``wait_s``: Chroma's Rust library closes a stopped store's
+    files on threads of its own, a moment after ``close`` returns."""
+    deadline = time.monotonic() + wait_s
+    while (held := held_under(folder)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return held
+
+
+def test_compare_promote_export_load_bundle_and_cache_info_in_many_projects_leave_nothing_open(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # compare kept 3 files of each project's store open, promote and export 7, a loaded bundle its Chroma index (7 files
+    # and 6 threads, also once the bundle was gone) and `workbench cache info` the project's Chroma indexes
+    from tests.promotion.conftest import fake_models, git, sweep
+
+    monkeypatch.setenv("WORKBENCH_USER", "alice")
+    easy = [{"kind": "metric", "metric": "token_f1", "min": 0.1}]
+    counts = []
+    for n in range(2):
+        root = tmp_path / f"project{n}"
+        swept = sweep(root)
+        assert released_under(root) == [], "sweep"
+        report = wb.compare("promo", tracking_uri=swept.settings.tracking_uri)
+        assert report.baseline and held_under(root) == [], "compare"
+        wb.promote(swept.run_id("good"), name=f"assistant-{n}", alias="staging", gates=easy, settings=swept.settings)
+        assert held_under(root) == [], "promote"
+        repo = tmp_path / f"deploy{n}"
+        repo.mkdir()
+        git(repo, "init", "-q", "-b", "main")
+        exported = wb.export(f"assistant-{n}", "staging", repo=repo, settings=swept.settings, checkout=True)
+        assert held_under(root) == [], "export"
+        with wb.load_bundle(exported.path, corpus_path=root / "corpus", index_dir=root / "bundle-index", models=fake_models()) as bundle:
+            assert bundle.answer("How is a function defined?").answer == "a function is defined with def"
+        assert released_under(root) == [], "load_bundle"
+        bundle = wb.load_bundle(exported.path, corpus_path=root / "corpus", index_dir=root / "bundle-index", models=fake_models())
+        del bundle  # dropped unclosed: its index store goes with it
+        gc.collect()
+        assert released_under(root) == [], "a bundle dropped unclosed"
+        with monkeypatch.context() as here:
+            here.chdir(root)
+            assert cli(["cache", "info"]) == 0
+        assert released_under(root) == [], "cache info"
+        counts.append(open_counts())
+    assert counts[-1][0] <= counts[0][0] + SLACK_FDS and counts[-1][1] <= counts[0][1], counts

@@ -6,8 +6,9 @@ import contextlib
 import json
 import os
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import cast
 
@@ -103,6 +104,25 @@ class Bundle:
     generator: Generator
     params: GenerationParams
     router: Router | None = None
+    # the Chroma index store load_bundle opened (not one handed to it): let go of by close(), or once the bundle is gone
+    _opened: ChromaIndexStore | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._opened is not None:  # dropped unclosed (a kernel loading bundle after bundle): its store goes with it
+            weakref.finalize(self, self._opened.close)
+
+    def close(self) -> None:
+        """Let go of the index store ``load_bundle`` opened: Chroma keeps its folder's files and threads open for the life
+        of the process otherwise (7 files and 6 threads a bundle). The bundle answers no more questions after. Idempotent;
+        a ``with wb.load_bundle(...) as bundle:`` block closes it at its end."""
+        if self._opened is not None:
+            self._opened.close()
+
+    def __enter__(self) -> Bundle:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def _respond(self, found: QuestionRecord, deadline: float | None) -> QuestionRecord:
         if self.router is not None:
@@ -725,23 +745,30 @@ def load_bundle(
     chunks = chunk_corpus(corpus, config.chunker, embedder.tokenizer) if recut else None
     if chunks is not None and config.chunks is not None:
         _check_chunks(config.chunks, chunks, f"{folder / CONFIG_FILE}: evaluated on chunks cut by {cut_by}")
-    store = index_store or ChromaIndexStore(Path(index_dir) if index_dir is not None else _default_index_dir())
-    key = embedded_index_key(config.chunker, embedding, corpus.text_hash, _vectors_identity(embedder.identity, _changed_packages(_embedder_packages(config))))
-    index = store.open(key)
-    if index is None:
-        chunks = chunks if chunks is not None else chunk_corpus(corpus, config.chunker, embedder.tokenizer)
-        try:
-            vectors = embed_chunks(embedder, chunks)  # in a sweep's batches (never stopped: None only when asked to stop)
-        except Exception as exc:  # noqa: BLE001 - a hosted model's refusal, a timeout, ...: one line, secrets redacted
-            raise BundleError(f"{folder / CONFIG_FILE}: embedding the corpus with {embedding} failed: "
-                              f"{redact(f'{type(exc).__name__}: {exc}')}") from None
-        index = store.build(key, chunks, vectors if vectors is not None else [])
-    # a router measures grounding with the embedding model that embedded the chunks, as its sweep did
-    router = None if config.router is None else Router.from_spec(
-        config.router, generator=lambda m: generators[(m.id, m.resolved_kind)], params=lambda m: _params(m, config.seed, retries),
-        price=config.price, embedder=embedder)
-    # questions embedded as the sweep embedded them: as search queries where the provider embeds those otherwise
-    queries = (_embedder(config, folder, embedding_path, retries=retries, queries=True)
-               if embeds_queries_apart(embedding) and embedding not in overrides else embedder)
-    return Bundle(folder, config, template, Retriever(index=index, embedder=queries, spec=config.retrieval, pages=corpus.page_starts),
-                  generators[(config.model.id, config.model.resolved_kind)], _params(config.model, config.seed, retries), router)
+    opened = None if index_store is not None else ChromaIndexStore(Path(index_dir) if index_dir is not None else _default_index_dir())
+    store = index_store if index_store is not None else cast(ChromaIndexStore, opened)
+    try:
+        key = embedded_index_key(config.chunker, embedding, corpus.text_hash, _vectors_identity(embedder.identity, _changed_packages(_embedder_packages(config))))
+        index = store.open(key)
+        if index is None:
+            chunks = chunks if chunks is not None else chunk_corpus(corpus, config.chunker, embedder.tokenizer)
+            try:
+                vectors = embed_chunks(embedder, chunks)  # in a sweep's batches (never stopped: None only when asked to stop)
+            except Exception as exc:  # noqa: BLE001 - a hosted model's refusal, a timeout, ...: one line, secrets redacted
+                raise BundleError(f"{folder / CONFIG_FILE}: embedding the corpus with {embedding} failed: "
+                                  f"{redact(f'{type(exc).__name__}: {exc}')}") from None
+            index = store.build(key, chunks, vectors if vectors is not None else [])
+        # a router measures grounding with the embedding model that embedded the chunks, as its sweep did
+        router = None if config.router is None else Router.from_spec(
+            config.router, generator=lambda m: generators[(m.id, m.resolved_kind)], params=lambda m: _params(m, config.seed, retries),
+            price=config.price, embedder=embedder)
+        # questions embedded as the sweep embedded them: as search queries where the provider embeds those otherwise
+        queries = (_embedder(config, folder, embedding_path, retries=retries, queries=True)
+                   if embeds_queries_apart(embedding) and embedding not in overrides else embedder)
+        return Bundle(folder, config, template, Retriever(index=index, embedder=queries, spec=config.retrieval, pages=corpus.page_starts),
+                      generators[(config.model.id, config.model.resolved_kind)], _params(config.model, config.seed, retries), router,
+                      opened)
+    except BaseException:
+        if opened is not None:
+            opened.close()
+        raise
