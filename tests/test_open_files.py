@@ -75,6 +75,8 @@ def test_sweeps_in_one_process_over_many_projects_leave_no_file_or_thread_behind
         result = wb.run(make_spec(), settings=cfg, models=models(), progress=False)
         assert result.status == "FINISHED" and (cfg.root / ".workbench" / "cache").is_dir()
         assert held_under(cfg.root) == [], f"project {n}"
+        plan = wb.plan_sweep(make_spec(), settings=cfg, models=models())  # a dry run reads the store too
+        assert plan.variants[0].reused_from == result.variants[0].run_id and held_under(cfg.root) == [], f"dry run {n}"
         counts.append(open_counts())
     (files, threads), (files_last, threads_last) = counts[0], counts[-1]
     assert files_last <= files + SLACK_FDS, f"{files_last - files} files more after {PROJECTS} projects than after one"

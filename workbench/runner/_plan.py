@@ -88,7 +88,11 @@ def plan_sweep(
     if unservable and len(unservable) == len(variants) and spec.execution.backend != "ray":
         raise next(iter(unservable.values()))  # as run says it, before anything
     store = None if fresh or not keys else MlflowTracker.existing(cfg.tracking_uri)
-    reusable = store.reusable_before(spec.name, dataset.hash, corpus.hash, keys, spec.limits) if store is not None else {}
+    try:
+        reusable = store.reusable_before(spec.name, dataset.hash, corpus.hash, keys, spec.limits) if store is not None else {}
+    finally:
+        if store is not None:  # read once: its connections let go of (a kernel plans in project after project)
+            store.close()
     todo = [v for v in variants if v.id not in reusable and v.id not in unservable]
     indexes = existing_index_store(spec, cfg) if todo else None
     judging = _judge_pricing(spec, scoring, resolver, cache, look_up=judge is None and not fresh) if todo else None

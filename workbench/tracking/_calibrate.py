@@ -7,6 +7,7 @@ from typing import Any
 
 from workbench.results import VariantResult
 from workbench.scoring import CalibrationReport, calibrate
+from workbench.tracking._engines import store_released
 from workbench.tracking._read import load_judge_scores
 
 __all__ = ["calibrate_run"]
@@ -34,12 +35,15 @@ def calibrate_run(
     """
     import pandas as pd
 
+    from workbench.config import settings
+
     if isinstance(verdicts, pd.DataFrame):
         table, source = verdicts, "DataFrame"
     elif isinstance(verdicts, VariantResult):
         table, source = verdicts.records_frame(), verdicts.run_id or verdicts.variant.name
     elif isinstance(verdicts, str):
-        table, source = load_judge_scores(verdicts, tracking_uri=tracking_uri), verdicts
+        with store_released(tracking_uri or settings().tracking_uri):  # read once: the store's connections let go of
+            table, source = load_judge_scores(verdicts, tracking_uri=tracking_uri), verdicts
     else:
         raise TypeError(f"calibrate() takes a variant run id, a VariantResult or a DataFrame, not {type(verdicts).__name__}")
     return calibrate(table, labels, threshold=threshold, source=source)
