@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -80,6 +81,27 @@ def _leaves_the_process_as_found() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _block_network(_leaves_the_process_as_found: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+_TEMP = f"sqlite:///{os.path.realpath(tempfile.gettempdir())}{os.sep}"
+_ENGINE_MAPS = ("mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store")
+
+
+@pytest.fixture(autouse=True)
+def _releases_test_stores() -> Iterator[None]:
+    """After each test, close the idle connections MLflow's engines keep to sqlite stores in the temp folder (the
+    tests' stores): the workbench lets go of those it used, but a test's own MlflowClient reads kept 3 to 5 files of
+    each store open, and a pytest worker running a few hundred such tests passed its limit of 1024 open files. The
+    engines stay (a session fixture's store just opens a connection again)."""
+    yield
+    for name in _ENGINE_MAPS:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        for uri, engine in list(module.SqlAlchemyStore._engine_map.items()):
+            idle = getattr(engine.pool, "checkedin", None)  # a QueuePool's idle connections (first: the cheap test)
+            if idle is not None and idle() and uri.startswith("sqlite:///") and f"sqlite:///{os.path.realpath(uri[10:])}".startswith(_TEMP):
+                engine.dispose()
 
 
 @pytest.fixture(scope="session")
