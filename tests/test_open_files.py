@@ -177,3 +177,18 @@ def test_compare_promote_export_load_bundle_and_cache_info_in_many_projects_leav
         assert released_under(root) == [], "cache info"
         counts.append(open_counts())
     assert counts[-1][0] <= counts[0][0] + SLACK_FDS and counts[-1][1] <= counts[0][1], counts
+
+
+def test_releasing_a_store_closes_its_connections_only_and_leaves_it_usable(tmp_path: Path, empty_store: Path) -> None:
+    from workbench.tracking import release_store
+
+    mine, theirs = (copy_store(empty_store, tmp_path / name) for name in ("mine", "theirs"))
+    for uri in (mine, theirs):
+        assert mlflow_client(uri).search_experiments()  # MLflow's pool keeps the connection it read with
+    release_store(mine.replace("/mine/", "/mine/../mine/"))  # the same file, written otherwise
+    assert held_under(tmp_path / "mine") == [] and held_under(tmp_path / "theirs") != []
+    assert mlflow_client(mine).search_experiments()  # a connection opened again
+    release_store("http://127.0.0.1:1")  # a server's URI: nothing of this process to close
+    for uri in (mine, theirs):
+        release_store(uri)
+    assert held_under(tmp_path) == []
