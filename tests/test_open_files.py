@@ -192,3 +192,23 @@ def test_releasing_a_store_closes_its_connections_only_and_leaves_it_usable(tmp_
     for uri in (mine, theirs):
         release_store(uri)
     assert held_under(tmp_path) == []
+
+
+def test_workbench_run_called_in_a_kernel_leaves_its_store_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # what `workbench run` printed after its sweep (the leaderboard compared against its leader) read the store again,
+    # and its connections stayed open: `main` called project after project (a notebook, a service) piled them up
+    real_run = wb.run
+    monkeypatch.setattr(wb, "run", lambda experiment, **options: real_run(experiment, models=models(), **options))
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    (tmp_path / "exp.yaml").write_text(
+        f"name: many-projects\ndataset: {{path: {ROOT / 'datasets' / 'handbook.jsonl'}, limit: 2}}\n"
+        f"corpus: {{path: {ROOT / 'datasets' / 'handbook'}, glob: '*.md'}}\n"
+        "prompts:\n  - {name: p, template: '{context} {question}'}\n  - {name: q, template: 'Q: {question} {context}'}\n"
+        f"models:\n  - {{id: {GEMMA_ID}, params: {{max_tokens: 8}}}}\n"
+        "chunkers:\n  - {strategy: markdown, size: 600, overlap: 0}\nscorers: [token_f1, hit_at_k]\nexecution: {isolation: none}\n",
+        encoding="utf-8")
+    for n in range(2):
+        root = tmp_path / f"project{n}"
+        assert cli(["--tracking-uri", f"sqlite:///{root / 'mlflow.db'}", "run", str(tmp_path / "exp.yaml"), "--no-progress"]) == 0, capsys.readouterr()
+        assert held_under(root) == [], f"project {n}"

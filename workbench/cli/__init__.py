@@ -72,6 +72,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         _restore_output_streams(found)
 
 
+def _release_store(args: argparse.Namespace) -> None:
+    """Let go of MLflow's connections to the command's tracking store once it is done (``main`` called in a kernel,
+    project after project: what the command printed after its sweep read, the leaderboard's comparison, kept them)."""
+    if "mlflow.store.tracking.sqlalchemy_store" not in sys.modules:  # the command opened no database store
+        return
+    from workbench.config import settings
+    from workbench.errors import WorkbenchError
+    from workbench.tracking import release_store
+
+    try:
+        uri = settings(tracking_uri=getattr(args, "tracking_uri", None)).tracking_uri
+    except (WorkbenchError, ValueError, OSError):  # settings the command itself refused: it said so
+        return
+    release_store(uri)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
@@ -82,7 +98,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     handler: Handler = args.handler
     try:
-        code = handler(args)
+        try:
+            code = handler(args)
+        finally:
+            _release_store(args)
         sys.stdout.flush()  # output to a pipe is buffered: a reader that went away shows here, not at exit
         return code
     except BrokenPipeError:
