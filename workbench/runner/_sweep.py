@@ -521,7 +521,6 @@ def _long_questions(dataset: Dataset, embeddings: set[str], resolver: ModelResol
     return out
 
 
-# run()'s arguments that take a ready object: the type, its words, and what to pass instead of a common mistake (a
 def _given_index_server(spec: ExperimentSpec, index_store: IndexStore | None) -> dict[str, str]:
     """The Chroma server of a store handed to ``run``, for its sweep's tag (``index_server_tags``): it is the store the
     sweep uses whatever the spec or the environment names ('' for a local one). Nothing when it is the one they name,
@@ -532,6 +531,7 @@ def _given_index_server(spec: ExperimentSpec, index_store: IndexStore | None) ->
     return {} if given == (index_server_address(spec) or "") else {"index_server": given}
 
 
+# run()'s arguments that take a ready object: the type, its words, and what to pass instead of a common mistake (a
 # tracking URI for tracker=, a folder for index_store= or cache=, a model string for judge=)
 _ARGUMENT_TYPES: dict[str, tuple[type, str, str]] = {
     "settings": (Settings, "a workbench Settings", "use wb.settings(root=..., tracking_uri=...)"),
