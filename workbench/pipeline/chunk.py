@@ -33,6 +33,7 @@ __all__ = [
     "chunk_segments",
     "chunk_stats",
     "chunks_digest",
+    "count_truncated",
     "length_histogram",
 ]
 

@@ -37,8 +37,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
-    "ChromaIndexStore", "check_local_chroma_usable", "chroma_server_address", "ChromaServerIndexStore", "Hit", "IndexInfo", "IndexRemoved", "IndexStore",
-    "MemoryIndexStore", "ReusableVectors", "VectorIndex", "embed_chunks_reusing",
+    "EMBED_BATCH", "ChromaIndexStore", "ChromaServerIndexStore", "Hit", "IndexInfo", "IndexRemoved", "IndexStore", "MemoryIndexStore",
+    "ReusableVectors", "VectorIndex", "check_local_chroma_usable", "chroma_server_address", "embed_chunks", "embed_chunks_reusing",
+    "embed_within",
 ]
 
 _COMPLETE, _KEY, _STARTED = "workbench_complete", "workbench_key", "workbench_build_started"
