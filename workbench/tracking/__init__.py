@@ -16,6 +16,7 @@ Where each part lives:
     _process          which process owns a sweep, so one left RUNNING by a dead process can be told
     _index_server     which running sweeps read their indexes from a Chroma server
     _sqlite           the default store, a sqlite file in WAL mode
+    _engines          letting go of MLflow's pooled connections to a store once a sweep or command is done
     _store_check      whether a store is usable, checked before anything is computed or written
     _store_lock       what two processes must not do at once on a sqlite store
     _unreachable      a server that stops answering mid-sweep: one clear line
