@@ -245,6 +245,19 @@ def real_settings(tmp_path: Path, shared_home: Path, empty_store: Path, monkeypa
     return settings(root=tmp_path, tracking_uri=copy_store(empty_store, tmp_path))
 
 
+def open_files_under(folder: Path) -> list[str]:
+    """The files this process holds open under ``folder`` (what only waits for the garbage collector included)."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed since it was listed (the listing's own descriptor)
+            continue
+        if target.startswith(f"{folder}{os.sep}"):
+            held.append(target)
+    return sorted(held)
+
+
 def damaged_index(folder: Path, damage: str) -> tuple[list[Any], list[list[float]]]:
     """A Chroma index store at ``folder`` holding index ``k`` of 1200 chunks (more than Chroma keeps in its log, so
     they are in its vector folder's files), damaged as a full disk, a sync tool or a hand would: ``vector folder

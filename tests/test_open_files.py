@@ -21,7 +21,7 @@ from workbench.models import GEMMA_ID, MINILM_ID
 from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 
-from tests.conftest import copy_store, global_tracking_uri, mlflow_client
+from tests.conftest import copy_store, global_tracking_uri, mlflow_client, open_files_under
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECTS = 3
@@ -43,19 +43,6 @@ def models() -> dict[str, object]:
             MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
 
 
-def held_under(folder: Path) -> list[str]:
-    """The files this process holds open under ``folder`` (the garbage collector not run first)."""
-    held = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:  # closed since it was listed (the listing's own descriptor)
-            continue
-        if target.startswith(f"{folder}{os.sep}"):
-            held.append(target)
-    return sorted(held)
-
-
 def open_counts() -> tuple[int, int]:
     """This process's open files and threads."""
     return len(os.listdir("/proc/self/fd")), len(os.listdir("/proc/self/task"))
@@ -74,9 +61,9 @@ def test_sweeps_in_one_process_over_many_projects_leave_no_file_or_thread_behind
         cfg = project(tmp_path, empty_store, n)
         result = wb.run(make_spec(), settings=cfg, models=models(), progress=False)
         assert result.status == "FINISHED" and (cfg.root / ".workbench" / "cache").is_dir()
-        assert held_under(cfg.root) == [], f"project {n}"
+        assert open_files_under(cfg.root) == [], f"project {n}"
         plan = wb.plan_sweep(make_spec(), settings=cfg, models=models())  # a dry run reads the store too
-        assert plan.variants[0].reused_from == result.variants[0].run_id and held_under(cfg.root) == [], f"dry run {n}"
+        assert plan.variants[0].reused_from == result.variants[0].run_id and open_files_under(cfg.root) == [], f"dry run {n}"
         counts.append(open_counts())
     (files, threads), (files_last, threads_last) = counts[0], counts[-1]
     assert files_last <= files + SLACK_FDS, f"{files_last - files} files more after {PROJECTS} projects than after one"
@@ -90,7 +77,7 @@ def test_the_store_a_sweep_let_go_of_still_answers_the_users_mlflow_calls_and_th
     cfg = project(tmp_path, empty_store, 0)
     first = wb.run(make_spec(), settings=cfg, models=models(), progress=False)
     engine = SqlAlchemyStore._engine_map[cfg.tracking_uri]
-    assert held_under(cfg.root) == []
+    assert open_files_under(cfg.root) == []
     runs = mlflow_client(cfg.tracking_uri).search_runs([first.experiment_id])
     assert first.parent_run_id in {r.info.run_id for r in runs}
     import mlflow
@@ -100,7 +87,7 @@ def test_the_store_a_sweep_let_go_of_still_answers_the_users_mlflow_calls_and_th
     again = wb.run(make_spec(), settings=cfg, models=models(), progress=False)  # warm: reused, nothing computed again
     assert again.status == "FINISHED" and again.variants[0].run_id != first.variants[0].run_id
     assert SqlAlchemyStore._engine_map[cfg.tracking_uri] is engine  # only its connections were closed, not the engine
-    assert held_under(cfg.root) == []
+    assert open_files_under(cfg.root) == []
 
 
 def test_closing_the_cache_closes_the_connections_other_threads_opened(tmp_path: Path) -> None:
@@ -124,20 +111,20 @@ def test_closing_the_cache_closes_the_connections_other_threads_opened(tmp_path:
     while len(answers) < 3:
         threading.Event().wait(0.01)
     store.close()
-    assert held_under(tmp_path / "cache") == []
+    assert open_files_under(tmp_path / "cache") == []
     keep_going.set()
     for t in threads:
         t.join(10)
     assert [a["answer"] if isinstance(a, dict) else a for a in answers] == ["a"] * 6
     store.close()
-    assert held_under(tmp_path / "cache") == []
+    assert open_files_under(tmp_path / "cache") == []
 
 
 def released_under(folder: Path, wait_s: float = 5.0) -> list[str]:
-    """``held_under(folder)`` once it is empty, or after ``wait_s``: Chroma's Rust library closes a stopped store's
+    """``open_files_under(folder)`` once it is empty, or after ``wait_s``: Chroma's Rust library closes a stopped store's
     files on threads of its own, a moment after ``close`` returns."""
     deadline = time.monotonic() + wait_s
-    while (held := held_under(folder)) and time.monotonic() < deadline:
+    while (held := open_files_under(folder)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return held
 
@@ -156,14 +143,14 @@ def test_compare_promote_export_load_bundle_and_cache_info_in_many_projects_leav
         swept = sweep(root)
         assert released_under(root) == [], "sweep"
         report = wb.compare("promo", tracking_uri=swept.settings.tracking_uri)
-        assert report.baseline and held_under(root) == [], "compare"
+        assert report.baseline and open_files_under(root) == [], "compare"
         wb.promote(swept.run_id("good"), name=f"assistant-{n}", alias="staging", gates=easy, settings=swept.settings)
-        assert held_under(root) == [], "promote"
+        assert open_files_under(root) == [], "promote"
         repo = tmp_path / f"deploy{n}"
         repo.mkdir()
         git(repo, "init", "-q", "-b", "main")
         exported = wb.export(f"assistant-{n}", "staging", repo=repo, settings=swept.settings, checkout=True)
-        assert held_under(root) == [], "export"
+        assert open_files_under(root) == [], "export"
         with wb.load_bundle(exported.path, corpus_path=root / "corpus", index_dir=root / "bundle-index", models=fake_models()) as bundle:
             assert bundle.answer("How is a function defined?").answer == "a function is defined with def"
         assert released_under(root) == [], "load_bundle"
@@ -186,12 +173,12 @@ def test_releasing_a_store_closes_its_connections_only_and_leaves_it_usable(tmp_
     for uri in (mine, theirs):
         assert mlflow_client(uri).search_experiments()  # MLflow's pool keeps the connection it read with
     release_store(mine.replace("/mine/", "/mine/../mine/"))  # the same file, written otherwise
-    assert held_under(tmp_path / "mine") == [] and held_under(tmp_path / "theirs") != []
+    assert open_files_under(tmp_path / "mine") == [] and open_files_under(tmp_path / "theirs") != []
     assert mlflow_client(mine).search_experiments()  # a connection opened again
     release_store("http://127.0.0.1:1")  # a server's URI: nothing of this process to close
     for uri in (mine, theirs):
         release_store(uri)
-    assert held_under(tmp_path) == []
+    assert open_files_under(tmp_path) == []
 
 
 def test_workbench_run_called_in_a_kernel_leaves_its_store_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -211,4 +198,4 @@ def test_workbench_run_called_in_a_kernel_leaves_its_store_closed(tmp_path: Path
     for n in range(2):
         root = tmp_path / f"project{n}"
         assert cli(["--tracking-uri", f"sqlite:///{root / 'mlflow.db'}", "run", str(tmp_path / "exp.yaml"), "--no-progress"]) == 0, capsys.readouterr()
-        assert held_under(root) == [], f"project {n}"
+        assert open_files_under(root) == [], f"project {n}"

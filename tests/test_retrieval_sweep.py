@@ -17,7 +17,7 @@ from workbench.pipeline import Chunk, MemoryIndexStore
 from workbench.spec import ChunkerSpec, CorpusRef, RetrievalSpec
 from workbench.testing import CountingIndexStore, HashingEmbedder, ScriptedModel
 
-from tests.conftest import copy_store
+from tests.conftest import copy_store, open_files_under
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNKERS = (ChunkerSpec(strategy="markdown", size=600, overlap=0), ChunkerSpec(strategy="recursive", size=300, overlap=30))
@@ -432,22 +432,6 @@ def test_a_sweep_result_measures_the_vocabulary_once_and_keeps_no_corpus_alive_a
     assert [sys.getrefcount(t) for t in texts] == held  # nothing holds the documents' texts once the result is gone
 
 
-def _open_files_under(folder: Path, *, collect: bool = True) -> list[str]:
-    """The files this process holds open under ``folder`` (once what is only waiting for the garbage collector went,
-    unless ``collect`` is False)."""
-    if collect:
-        gc.collect()
-    held = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:  # closed since it was listed (the listing's own descriptor)
-            continue
-        if target.startswith(f"{folder}{os.sep}"):
-            held.append(target)
-    return held
-
-
 def test_sweeps_in_one_kernel_over_several_projects_leave_no_index_store_open(tmp_path: Path, empty_store: Path) -> None:
     # a notebook kernel sweeping one project after another (another WORKBENCH_HOME, another root) kept every project's
     # Chroma open until it ended: 7 files and 6 threads of Chroma's Rust library more for each
@@ -458,7 +442,8 @@ def test_sweeps_in_one_kernel_over_several_projects_leave_no_index_store_open(tm
         result = wb.run(make_spec(), generate=False, settings=cfg, models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}, limit=2,
                         progress=False)
         assert result.status == "FINISHED" and (root / ".workbench" / "indexes").is_dir()
-        assert _open_files_under(root / ".workbench" / "indexes") == []
+        gc.collect()  # what only waits for the garbage collector is not held
+        assert open_files_under(root / ".workbench" / "indexes") == []
         threads.append(len(os.listdir("/proc/self/task")))
     assert threads[1] <= threads[0], f"{threads[1] - threads[0]} threads more after a sweep in a second project"
 
@@ -504,7 +489,7 @@ def test_a_sweep_closes_the_answer_cache_it_opened(wb_settings) -> None:  # type
     try:
         for _ in range(2):
             wb.run(make_spec(), generate=False, settings=wb_settings, models=embedder, limit=2, progress=False)
-            assert _open_files_under(wb_settings.cache_dir, collect=False) == []
+            assert open_files_under(wb_settings.cache_dir) == []
     finally:
         gc.enable()
 
