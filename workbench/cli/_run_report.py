@@ -40,13 +40,10 @@ def _quoted(error: str) -> str:
 
 def _retry_advice(first_error: str) -> str:
     """What to do about scores a sweep left missing, by their first error (pure but for the redaction): run again, which
-    retries only them; but first fix the cause of an error a re-run repeats (``repeated_failure_fix``)."""
-    from workbench.comparison import repeated_failure_fix
+    retries only them; but first fix the cause of an error a re-run repeats (``rerun_advice``)."""
+    from workbench.comparison import rerun_advice
 
-    fix = repeated_failure_fix(first_error)
-    if fix is None:
-        return "run again to retry only them"
-    return f"a re-run fails them the same way: {_printable(_redact(fix))}, then run again to retry only them"
+    return f"{_printable(_redact(rerun_advice(first_error)))}run again to retry only them"
 
 
 def _against_the_leader(result: SweepResult, board: Any) -> list[str]:

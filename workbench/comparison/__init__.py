@@ -13,7 +13,7 @@ Where each part lives:
     _gates      ``check_metric``: a variant's metric against a minimum, a maximum and the baseline (CI and promotion)
     _routing    a router next to each of its models alone: cost per success and the paired difference
     _diff       ``diff_questions``: the questions that flipped between two variants, both answers side by side
-    _retry      ``repeated_failure_fix``: whether failed questions would fail again on a re-run, and what mends them
+    _retry      ``rerun_advice``: whether failed questions would fail again on a re-run, and what mends them first
     _racing     which variants stop early, already clearly worse than the leader (pure)
     _plots      metric-versus-cost and retrieval-at-k figures (matplotlib's object API)
     _sweep      the comparison every sweep carries, which the tracker logs on the sweep's parent run
@@ -45,7 +45,7 @@ from workbench.comparison._stats import (
 )
 from workbench.comparison._racing import early_stops, race_leader
 from workbench.comparison._render import number_text, padded, text_columns
-from workbench.comparison._retry import repeated_failure_fix
+from workbench.comparison._retry import rerun_advice
 from workbench.comparison._sweep import comparison_key, sweep_comparison
 from workbench.comparison._tables import Skipped, VariantTable, load_tables
 
@@ -79,7 +79,7 @@ __all__ = [
     "paired_bootstrap",
     "paired_bootstrap_ratio",
     "race_leader",
-    "repeated_failure_fix",
+    "rerun_advice",
     "retrieval_at_k",
     "retrieval_curves",
     "retrieval_curves_figure",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from workbench.comparison._render import confidence_text, interval_text, number_text
-from workbench.comparison._retry import repeated_failure_fix
+from workbench.comparison._retry import rerun_advice
 from workbench.comparison._stats import fewest_questions
 from workbench.comparison._tables import retrieval_only_note
 from workbench.comparison._values import failed, unanswered_scorers, unknown_metric
@@ -162,6 +162,4 @@ def gate_failures(
 def _rerun_advice(frame: pd.DataFrame) -> str:
     """What to fix first when the variant's first failed question would fail again on a re-run (a prompt past the
     model's context window, a refused key), as ``workbench run`` says it; else nothing (pure)."""
-    first = next((str(e) for e in frame.loc[failed(frame), "error"]), "")
-    fix = repeated_failure_fix(first)
-    return f"a re-run fails them the same way: {fix}, then " if fix else ""
+    return rerun_advice(next((str(e) for e in frame.loc[failed(frame), "error"]), ""))

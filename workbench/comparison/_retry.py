@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+__all__ = ["rerun_advice"]
+
 # a failure a re-run meets again, and what mends it: the server refused the API key, the key's access or the model for
 # good (401, 403, 404, as workbench.models words them), or said the account's quota or credit is used up
 _REPEATED_FAILURES = (
@@ -19,15 +21,17 @@ _REPEATED_FAILURES = (
 _OWN_FIX = re.compile(r" — (check [^;(]*?)\s*(?:\(not sent: |\(all \d+ repeats failed\)|; the judge said: |$)")
 
 
-def repeated_failure_fix(first_error: str) -> str | None:
-    """What to fix before running again when ``first_error`` is one a re-run repeats (a refused key, an unknown model,
-    no quota left, a prompt longer than the model's context window), in the error's own words when it ends with them
-    (``— check ...``); None when running again may well succeed (a timeout, a server error)."""
+def rerun_advice(first_error: str) -> str:
+    """The start of the advice on questions that failed with ``first_error``, when a re-run repeats it (a refused key,
+    an unknown model, no quota left, a prompt longer than the model's context window): what to fix first, in the error's
+    own words when it ends with them (``— check ...``), as "a re-run fails them the same way: <fix>, then "; '' when
+    running again may well succeed (a timeout, a server error)."""
     from workbench.models import CONTEXT_ADVICE
 
     found = [fix for pattern, fix in _REPEATED_FAILURES if pattern.search(first_error)]
     found += [CONTEXT_ADVICE] if CONTEXT_ADVICE in first_error else []
     if not found:
-        return None
+        return ""
     own = _OWN_FIX.search(next(iter(first_error.strip().splitlines()), ""))
-    return own.group(1) if own and len(own.group(1)) <= 200 else found[0]
+    fix = own.group(1) if own and len(own.group(1)) <= 200 else found[0]
+    return f"a re-run fails them the same way: {fix}, then "

@@ -21,7 +21,7 @@ from workbench.comparison import (
     check_metric,
     higher_is_better,
     paired_bootstrap,
-    repeated_failure_fix,
+    rerun_advice,
     verdict,
 )
 from workbench.metrics import METADATA_PREFIX, dataset_column_problem, scorer_entries
@@ -82,13 +82,6 @@ class Evidence:
         errors = table["error"] if table is not None and "error" in getattr(table, "columns", ()) else ()
         first_error = next((str(e) for e in errors if isinstance(e, str) and e), "")
         return cls(run_id, dict(metrics), per_question, dataset_hash, config_hash, lower_is_better, first_error)
-
-
-def _rerun_advice(first_error: str) -> str:
-    """What to fix first when the run's failed questions would fail again on a re-run (a prompt past the model's context
-    window, a refused key), as ``workbench run`` and ``workbench gate`` say it; else nothing (pure)."""
-    fix = repeated_failure_fix(first_error)
-    return f"a re-run fails them the same way: {fix}, then " if fix else ""
 
 
 def _blank(value: Any) -> bool:
@@ -362,6 +355,6 @@ def evaluate_gates(gates: Sequence[GateSpec], candidate: Evidence, holder: Holde
         total = candidate.metrics.get("questions", 0.0)
         results.append(GateResult("every question answered", "answered", False, errors,
                                   f"{int(errors)} of {int(total)} questions failed, so its scores leave them out — "
-                                  f"{_rerun_advice(candidate.first_error)}run the experiment again (only those questions are "
+                                  f"{rerun_advice(candidate.first_error)}run the experiment again (only those questions are "
                                   "retried) and promote the new run"))
     return GateReport(tuple(results))
