@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.tracking._engines import store_released
 from workbench.tracking._redact import redacting
 from workbench.tracking._unreachable import shown_uri
 
@@ -106,19 +107,21 @@ def log_human_feedback(
     uri = _tracking_uri(tracking_uri)
     who = user or default_user()
     client = redacting(TracingClient(uri))  # the comment is free text: a pasted key is redacted
-    try:
-        info = client.get_trace_info(trace_id)
-        feedback = Feedback(
-            name=HUMAN_FEEDBACK,
-            value=bool(thumbs_up),
-            rationale=comment.strip() or None,
-            source=AssessmentSource(source_type="HUMAN", source_id=who),
-            metadata={AssessmentMetadataKey.SOURCE_RUN_ID: run_id} if run_id else None,
-            overrides=_own_verdict(info.assessments or [], who),  # a user changing their mind is one verdict, not two
-        )
-        logged = client.log_assessment(trace_id, feedback)
-    except MlflowException as exc:
-        raise WorkbenchError(f"trace {trace_id}: cannot record feedback in {shown_uri(uri)} ({exc.message.splitlines()[0]}) — is it the sweep's store?") from None
+    # the store let go of once written: feedback given in one project after another kept each project's store open
+    with store_released(uri):
+        try:
+            info = client.get_trace_info(trace_id)
+            feedback = Feedback(
+                name=HUMAN_FEEDBACK,
+                value=bool(thumbs_up),
+                rationale=comment.strip() or None,
+                source=AssessmentSource(source_type="HUMAN", source_id=who),
+                metadata={AssessmentMetadataKey.SOURCE_RUN_ID: run_id} if run_id else None,
+                overrides=_own_verdict(info.assessments or [], who),  # a user changing their mind is one verdict, not two
+            )
+            logged = client.log_assessment(trace_id, feedback)
+        except MlflowException as exc:
+            raise WorkbenchError(f"trace {trace_id}: cannot record feedback in {shown_uri(uri)} ({exc.message.splitlines()[0]}) — is it the sweep's store?") from None
     return HumanFeedback(trace_id, bool(thumbs_up), comment.strip(), who, int(logged.create_time_ms or 0))
 
 
@@ -126,5 +129,7 @@ def load_human_feedback(trace_id: str, *, tracking_uri: str | None = None) -> Hu
     """The latest human thumbs verdict on a trace, or None when nobody gave one."""
     from mlflow.tracing.client import TracingClient
 
-    info = TracingClient(_tracking_uri(tracking_uri)).get_trace_info(trace_id)
+    uri = _tracking_uri(tracking_uri)
+    with store_released(uri):
+        info = TracingClient(uri).get_trace_info(trace_id)
     return latest_human_feedback(trace_id, info.assessments or [])

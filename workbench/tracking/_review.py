@@ -16,6 +16,7 @@ from typing import Any, overload
 from workbench.errors import WorkbenchError
 from workbench.metrics import Score
 from workbench.tracking._catalog import LoggedRun
+from workbench.tracking._engines import store_released
 from workbench.tracking._feedback import HumanFeedback, _tracking_uri, latest_human_feedback
 from workbench.tracking._read import RESULTS_TABLE, every_page, sweep_variants
 from workbench.tracking._unreachable import shown_uri
@@ -173,8 +174,10 @@ def load_question_reviews(parent_run_id: str, *, tracking_uri: str | None = None
         WorkbenchError: the run does not exist in that store, or is not a sweep (a variant's run names its sweep).
     """
     questions: dict[str, _Question] = {}
-    for run, trace in _sweep_traces(parent_run_id, tracking_uri, with_spans=True):
-        _read_trace(trace, run, questions)
+    uri = _tracking_uri(tracking_uri)
+    with store_released(uri):  # read once: a kernel reviewing project after project keeps none of their stores open
+        for run, trace in _sweep_traces(parent_run_id, uri, with_spans=True):
+            _read_trace(trace, run, questions)
     return [_review(q) for q in questions.values()]
 
 
@@ -311,14 +314,17 @@ class QuestionReviews(Sequence[QuestionReview]):
 
     def __init__(self, parent_run_id: str, *, tracking_uri: str | None = None) -> None:
         self._uri = _tracking_uri(tracking_uri)
-        client, self._experiment_id, runs = _sweep_runs(parent_run_id, self._uri)
         listed: dict[str, tuple[str, list[tuple[Any, str]]]] = {}
         answered: dict[str, int] = {}
-        for run in runs:
-            questions = _listed_questions(client, self._experiment_id, run, self._uri)
-            answered[run.info.run_id] = len(questions)
-            for case_id, question, trace_id in questions:
-                listed.setdefault(case_id, (question, []))[1].append((run, trace_id))
+        # the store let go of after each read (here, and each question's): a question inspector opened in one project
+        # after another kept every project's store open (its database and two journal files)
+        with store_released(self._uri):
+            client, self._experiment_id, runs = _sweep_runs(parent_run_id, self._uri)
+            for run in runs:
+                questions = _listed_questions(client, self._experiment_id, run, self._uri)
+                answered[run.info.run_id] = len(questions)
+                for case_id, question, trace_id in questions:
+                    listed.setdefault(case_id, (question, []))[1].append((run, trace_id))
         self.variants: tuple[LoggedRun, ...] = tuple(LoggedRun.from_mlflow(run) for run in runs)
         self.answered: Mapping[str, int] = answered
         self.case_ids: tuple[str, ...] = tuple(listed)
@@ -343,7 +349,8 @@ class QuestionReviews(Sequence[QuestionReview]):
             from mlflow import MlflowClient
 
             pairs = self._traces[i]
-            traces = _traces_by_id(MlflowClient(self._uri), self._experiment_id, [trace_id for _, trace_id in pairs])
+            with store_released(self._uri):
+                traces = _traces_by_id(MlflowClient(self._uri), self._experiment_id, [trace_id for _, trace_id in pairs])
             questions: dict[str, _Question] = {}
             for run, trace_id in pairs:
                 if trace_id in traces:  # a trace deleted since the sweep: that variant's answer is not shown
