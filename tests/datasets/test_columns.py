@@ -173,3 +173,51 @@ def test_documents_or_cases_in_memory_are_not_told_of_a_files_columns() -> None:
         with pytest.raises(DataError, match="call it") as info:
             load(frame)
         assert "map it" not in str(info.value)
+
+
+@pytest.mark.parametrize(("name", "kind", "mapping"), [
+    ("d.csv", "dataset", DATASET_MAP),
+    ("d.jsonl", "dataset", DATASET_MAP),
+    ("docs.csv", "corpus", CORPUS_MAP),
+    ("docs.jsonl", "corpus", CORPUS_MAP),
+    ("docs.parquet", "corpus", {"id": "doc_id", "text": "page_content"}),
+])
+def test_a_file_calling_several_fields_otherwise_is_told_one_entry_mapping_them_all(
+        tmp_path: Path, name: str, kind: str, mapping: dict[str, str]) -> None:
+    """A file calling its question 'prompt' and its reference 'expected_answer' was told the entry mapping the question
+    only, then, mapped, the reference's: one line names every field to map, and with that entry the file is read."""
+    path = write(tmp_path / name, renamed(CASES if kind == "dataset" else DOCS, mapping))
+    load = load_dataset if kind == "dataset" else load_corpus
+    with pytest.raises(DataError) as info:
+        load(path)
+    message = str(info.value)
+    entry = ", ".join(f"{field}: {column}" for field, column in mapping.items())
+    assert f"or map them: {kind}: {{path: ..., columns: {{{entry}}}}}" in message, message
+    assert "\n" not in message
+    expected = load(write(tmp_path / f"ours{path.suffix}", CASES if kind == "dataset" else DOCS))
+    assert load(path, columns=mapping).hash == expected.hash
+
+
+def test_the_entry_for_a_missing_question_maps_the_other_fields_too(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.jsonl", [{"id": "q1", "ask": "Why?", "expected_answer": "Because."}])
+    with pytest.raises(DataError, match=r"or map them: dataset: \{path: \.\.\., columns: \{question: <your column>, reference: expected_answer\}\}"):
+        load_dataset(path)
+
+
+@pytest.mark.parametrize(("name", "row", "column", "ours"), [
+    ("d.csv", {"question": "Why?", "prompt": "Answer briefly.", "expected_answer": "Because."}, "prompt", "question"),
+    ("d.jsonl", {"question": "Why?", "prompt": "Answer briefly.", "expected_answer": "Because."}, "prompt", "question"),
+    ("docs.csv", {"text": "Some text.", "body": "<p>Some text.</p>"}, "body", "text"),
+    ("docs.jsonl", {"text": "Some text.", "body": "<p>Some text.</p>"}, "body", "text"),
+    ("docs.parquet", {"text": "Some text.", "body": "<p>Some text.</p>"}, "body", "text"),
+])
+def test_a_field_under_another_name_beside_ours_is_to_be_renamed_not_mapped(
+        tmp_path: Path, name: str, row: dict, column: str, ours: str) -> None:
+    """Beside 'question', a 'prompt' column was told "call it 'question', or map it: {question: prompt}": either read
+    the question from two columns, refused next. It is told to rename it (then kept as metadata)."""
+    path = write(tmp_path / name, [row])
+    with pytest.raises(DataError) as info:
+        (load_corpus if name.startswith("docs") else load_dataset)(path)
+    message = str(info.value)
+    assert f"'{column}' is not known — the file has a '{ours}' too: rename '{column}' to a name of its own (kept as metadata), or remove it" in message, message
+    assert "map it" not in message and "map them" not in message

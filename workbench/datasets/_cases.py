@@ -53,10 +53,34 @@ _OTHER_NAMES = {
 }
 
 
-def map_fix(kind: str, field: str, column: str | None = None) -> str:
+def other_names_columns(names: Iterable[Any], document: bool = False) -> dict[str, str]:
+    """The ``columns:`` mapping reading each of a file's fields or columns (``names``) that is one of ours under another
+    tool's name (``prompt``, ``expected_answer``; a document's ``body``, ``doc_id``) as ours, in the file's order (pure):
+    our field -> its column. A field the file holds under our name too, or under two other names, is left out: which
+    one holds it is the user's to say."""
+    others = _DOCUMENT_OTHER_NAMES if document else _OTHER_NAMES
+    ours = {field_key(str(n)) for n in names}
+    found: dict[str, list[str]] = {}
+    for name in names:
+        field = next((f for f, known in others.items() if field_key(str(name)) in known), None)
+        if field is not None and field not in ours:
+            found.setdefault(field, []).append(str(name))
+    return {field: columns[0] for field, columns in found.items() if len(columns) == 1}
+
+
+def columns_entry(columns: Mapping[str, str]) -> str:
+    """A ``columns:`` mapping as the experiment's YAML writes it on one line (pure): ``{question: prompt, reference: expected}``."""
+    return "{" + ", ".join(f"{field}: {_name(column)}" for field, column in columns.items()) + "}"
+
+
+def map_fix(kind: str, field: str, column: str | None = None, names: Iterable[Any] = ()) -> str:
     """The experiment's ``columns:`` entry reading our ``field`` from a file's ``column`` (pure), for the end of a fix:
-    ``kind`` is 'dataset' or 'corpus'; without a column, the one holding it is the user's to name."""
-    return f"or map it: {kind}: {{path: ..., columns: {{{field}: {_name(column) if column else '<your column>'}}}}}"
+    ``kind`` is 'dataset' or 'corpus'; without a column, the one holding it is the user's to name. ``names``: the
+    file's fields or columns, each other one of ours under another tool's name mapped in the same entry (a file calling
+    its question 'prompt' and its reference 'expected_answer' was told of the question's only, then of the next)."""
+    also = {f: c for f, c in other_names_columns(names, document=kind == "corpus").items() if f != field}
+    columns = {field: column if column else "<your column>", **also}
+    return f"or map {'them' if len(columns) > 1 else 'it'}: {kind}: {{path: ..., columns: {columns_entry(columns)}}}"
 
 
 def named_otherwise(name: str, document: bool = False) -> bool:
@@ -67,12 +91,25 @@ def named_otherwise(name: str, document: bool = False) -> bool:
     return any(field_key(name) in names for names in others.values())
 
 
-def _unknown_field_fix(name: str, kind: str | None = None) -> str:
+def beside_ours(name: str, meant: str, names: Iterable[Any]) -> str | None:
+    """What to do about a file's field or column ``name`` that is one of ours (``meant``) under another tool's name,
+    when the file holds ``meant`` under our name too (pure): not to call it ``meant``, nor to map it (either reads one
+    field from two columns), but to rename it; None when it does not."""
+    if not any(str(n) != name and field_key(str(n)) == meant for n in names):
+        return None
+    return f"the file has a '{meant}' too: rename '{_name(name)}' to a name of its own (kept as metadata), or remove it"
+
+
+def _unknown_field_fix(name: str, kind: str | None = None, names: Iterable[Any] = ()) -> str:
     """What to do about a field or column the dataset format does not have: the known one it most likely is (and, in a
-    file, the ``columns`` entry reading it: ``kind`` 'dataset'), and the allowed names."""
+    file, the ``columns`` entry reading it and the others of ``names``, the file's, it calls otherwise: ``kind``
+    'dataset'), and the allowed names."""
     allowed = f"allowed: {', '.join(_FIELDS)}"
     meant = _meant_field(name)
-    mapped = f", {map_fix(kind, meant, name)}" if kind and meant and named_otherwise(name) else ""
+    both = beside_ours(name, meant, names) if meant and named_otherwise(name) else None
+    if both is not None:  # 'prompt' beside 'question': "call it 'question'", or map it as the question, was refused next
+        return f"{both} ({allowed})"
+    mapped = f", {map_fix(kind, meant, name, names)}" if kind and meant and named_otherwise(name) else ""
     return f"call it '{meant}'{mapped} ({allowed})" if meant else allowed
 
 
@@ -156,7 +193,7 @@ def _describe(error: ValidationError, row: Mapping[str, Any], in_file: bool = Fa
     if kind == "missing":
         # a line holding fields of its own may hold the question under its file's name for it; one without has none
         own = in_file and any(k not in _FIELDS for k in row)
-        return f"field '{where}' is missing — add it{f', {map_fix(_DATASET, where)}' if own else ''}"
+        return f"field '{where}' is missing — add it{f', {map_fix(_DATASET, where, names=row)}' if own else ''}"
     if kind == "extra_forbidden" and _mlflow_nested(loc[0], value) and _langsmith_example(row):
         return (f"field '{where}' is not known: a LangSmith example's nested record — write each case flat, "
                 "{\"question\": its inputs' question, \"reference\": its outputs' answer}")
@@ -164,7 +201,7 @@ def _describe(error: ValidationError, row: Mapping[str, Any], in_file: bool = Fa
         return (f"field '{where}' is not known: an MLflow evaluation dataset's nested record — write each case flat, "
                 "{\"question\": its inputs' question, \"reference\": its expectations' expected_response}")
     if kind == "extra_forbidden":
-        return f"field '{where}' is not known — {_unknown_field_fix(str(loc[0]), _DATASET if in_file else None)}"
+        return f"field '{where}' is not known — {_unknown_field_fix(str(loc[0]), _DATASET if in_file else None, row)}"
     if kind == "string_unicode" and isinstance(value, str) and (found := SURROGATE.search(value)):
         # JSON's "\ud83d" escape: a tool that cut text at a length in UTF-16 units halved an emoji
         item = f" item {loc[1]}" if len(loc) > 1 else ""

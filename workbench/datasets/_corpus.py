@@ -10,7 +10,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.datasets._cases import _DOCUMENT_FIELDS, _check_unicode, _id_text, _meant_document_field, _missing, _name, _shown, map_fix, named_otherwise
+from workbench.datasets._cases import (
+    _DOCUMENT_FIELDS, _check_unicode, _id_text, _meant_document_field, _missing, _name, _shown, beside_ours, map_fix, named_otherwise,
+)
 from workbench.datasets._columns import DOCUMENT_COLUMNS, check_column_map, mapped_frame
 from workbench.datasets._dataset_files import TableColumns, check_columns, csv_records, json_lines
 from workbench.datasets._folders import PYTHON_REFERENCE, check_not_a_dataset, is_documents_file, _case_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
@@ -53,14 +55,17 @@ def _document(item: Any, n: int, where: str, in_file: bool = False) -> Document:
         doc_id, text, metadata = item.id or _default_document_id(n), item.page_content, item.metadata
     elif isinstance(item, Mapping):
         meant = next(((str(k), f) for k in item if k not in _DOCUMENT_FIELDS and (f := _meant_document_field(str(k))) is not None), None)
+        both = beside_ours(meant[0], meant[1], item) if meant is not None and named_otherwise(meant[0], document=True) else None
+        if both is not None:
+            raise DataError(f"{where}: field '{_name(meant[0])}' is not known — {both}")  # type: ignore[index]
         if meant is not None:
-            mapped = f", {map_fix(_CORPUS, meant[1], meant[0])}" if in_file and named_otherwise(meant[0], document=True) else ""
+            mapped = f", {map_fix(_CORPUS, meant[1], meant[0], item)}" if in_file and named_otherwise(meant[0], document=True) else ""
             raise DataError(f"{where}: field '{_name(meant[0])}' is not known — call it '{meant[1]}'{mapped} (a field of the document's own is "
                             "kept as its metadata)")
         if "text" not in item:
             close = difflib.get_close_matches("text", [str(k) for k in item], n=1, cutoff=0.6)
             meant = f"did you mean '{_name(close[0])}'? Call it 'text'" if close else "give each document its text"
-            mapped = f", {map_fix(_CORPUS, 'text')}" if in_file and not close else ""  # one misspelt is renamed
+            mapped = f", {map_fix(_CORPUS, 'text', names=item)}" if in_file and not close else ""  # one misspelt is renamed
             raise DataError(f"{where}: field 'text' is missing — {meant}, e.g. {{\"id\": \"travel\", \"text\": \"...\"}}{mapped}")
         doc_id, text, metadata = item.get("id"), item["text"], item.get("metadata") or {}
         # its fields of its own (a help centre export's url, product, updated...) are its metadata, as a case's are
@@ -180,9 +185,20 @@ def _checked_corpus(read: Iterable[tuple[Document, str, str]], name: str, source
     return Corpus(name=name, documents=tuple(docs), source=source)
 
 
-_DOCUMENT_COLUMNS = TableColumns("document", _DOCUMENT_FIELDS, "text", "id,text,url", lambda column: (
-    f"call it '{meant}'{f', {map_fix(_CORPUS, meant, column)}' if named_otherwise(column, document=True) else ''} (a column of the "
-    "file's own is kept as its documents' metadata)" if (meant := _meant_document_field(column)) else None))
+def _document_column_fix(column: str, names: Sequence[str]) -> str | None:
+    """What to do about a file of documents' column that is a document's field misnamed, or under another tool's name
+    (the ``columns:`` entry reading it and the others named so); None for a column of the file's own (its metadata)."""
+    meant = _meant_document_field(column)
+    if meant is None:
+        return None
+    otherwise = named_otherwise(column, document=True)
+    both = beside_ours(column, meant, names) if otherwise else None
+    if both is not None:
+        return both
+    return f"call it '{meant}'{f', {map_fix(_CORPUS, meant, column, names)}' if otherwise else ''} (a column of the file's own is kept as its documents' metadata)"
+
+
+_DOCUMENT_COLUMNS = TableColumns("document", _DOCUMENT_FIELDS, "text", "id,text,url", _document_column_fix)
 
 
 def _records(path: Path, columns: Mapping[str, str]) -> Iterator[tuple[Mapping[str, Any], str, str]]:

@@ -105,7 +105,7 @@ def _read_jsonl(path: Path, caps: _Caps, columns: Mapping[str, str] | None = Non
         row = {k: v for k, v in row.items() if v is not None}  # null is a field left out (pandas' to_json writes it so)
         if "id" in row:
             row["id"] = _id_text(row["id"])
-        else:
+        elif not any(_meant_field(str(k)) == "id" for k in row):  # a 'case_id', refused, is not told the file has an 'id' too
             row["id"] = _default_id(row)
             defaulted.add(where)
         for key in _LIST_FIELDS:  # [7, 12], as pandas' to_json writes a list of integer ids: '7' and '12', as in CSV
@@ -244,18 +244,18 @@ def csv_header(rows: Iterator[list[str]], path: Path) -> list[str]:
 @dataclass(frozen=True)
 class TableColumns:
     """What a CSV file's rows are: cases or documents, the columns known, the one required, and what to say of a column
-    that is a known one misnamed (None for a column of the file's own, kept as metadata)."""
+    that is a known one misnamed, given the header's names (None for a column of the file's own, kept as metadata)."""
 
     row: str  # "case", "document"
     fields: tuple[str, ...]
     required: str
     header: str  # an example header line
-    misnamed: Callable[[str], str | None]
+    misnamed: Callable[[str, Sequence[str]], str | None]
     longest: str = ""  # what the fields' own caps are, said when a field is over csv's limit
 
 
-def _case_column_fix(column: str) -> str | None:
-    return _unknown_field_fix(column, "dataset") if _meant_field(column) else None
+def _case_column_fix(column: str, names: Sequence[str]) -> str | None:
+    return _unknown_field_fix(column, "dataset", names) if _meant_field(column) else None
 
 
 def _read_csv(path: Path, caps: _Caps, columns: Mapping[str, str] | None = None) -> Dataset:
@@ -361,7 +361,7 @@ def check_columns(names: Sequence[str], columns: TableColumns, where: str, mappe
         raise DataError(f"{where}: column '{_name(twice)}' appears twice — keep one")
     names = mapped_names(names, mapped, where) if mapped else list(names)
     for column in names:
-        fix = columns.misnamed(column) if column and column not in columns.fields else None
+        fix = columns.misnamed(column, names) if column and column not in columns.fields else None
         if fix is not None:  # any other column is the file's own, kept as its rows' metadata
             raise DataError(f"{where}: column '{_name(column)}' is not known — {fix}")
     if columns.required not in names:
@@ -373,10 +373,10 @@ def _required_column_fix(header: Sequence[str], columns: TableColumns) -> str:
     """What to do about a CSV header without the required column (pure): the column most likely meant, else the rule."""
     kind = "dataset" if columns.row == "case" else "corpus"
     if columns.row == "case":
-        return f"the first line names the columns, e.g. id,question,reference, {map_fix(kind, columns.required)}"
+        return f"the first line names the columns, e.g. id,question,reference, {map_fix(kind, columns.required, names=header)}"
     close = difflib.get_close_matches(columns.required, [h for h in header if h], n=1, cutoff=0.6)
     named = f" (columns: {', '.join(_name(h) for h in header if h)})" if any(header) else ""
     name_it = f"name the column holding each {columns.row}'s {columns.required} '{columns.required}'"
     if close:  # misspelt: renamed
         return f"did you mean '{_name(close[0])}'? {name_it[0].upper()}{name_it[1:]}{named}"
-    return f"{name_it}, {map_fix(kind, columns.required)}{named}"
+    return f"{name_it}, {map_fix(kind, columns.required, names=header)}{named}"
