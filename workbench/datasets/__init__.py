@@ -22,6 +22,7 @@ Where each part lives:
                     the current folder, not the experiment's)
     _folders        corpus folders: glob, exclude and hidden files, the folder's check, the fixes suggested; which
                     files hold documents a line or a row (is_documents_file, reads_as_documents)
+    _suggest        the columns: mapping a file calling our fields as another tool does needs, read from its first line
     _corpus         load_corpus: the built-in reference, documents in memory, a file of documents (JSONL, CSV,
                     Parquet), a folder's files as documents
 """
@@ -46,6 +47,7 @@ from workbench.datasets._pages import (
     pages_label_problem,
 )
 from workbench.datasets._paths import cwd_relative_fix, missing_path_fix, on_disk
+from workbench.datasets._suggest import columns_from_text, columns_text, suggested_columns
 from workbench.datasets._text import read_text
 
 __all__ = [
@@ -66,6 +68,8 @@ __all__ = [
     "check_documents_columns",
     "check_limit",
     "column_map_problem",
+    "columns_from_text",
+    "columns_text",
     "csv_header",
     "cwd_relative_fix",
     "document_id",
@@ -87,4 +91,5 @@ __all__ = [
     "python_reference_corpus",
     "read_text",
     "reads_as_documents",
+    "suggested_columns",
 ]
