@@ -10,8 +10,11 @@ import ipywidgets as w
 
 import workbench as wb
 from workbench.config import LARGE_GRID
-from workbench.datasets import PYTHON_REFERENCE, check_corpus_folder, check_documents_columns, is_documents_file, reads_as_documents
-from workbench.errors import DataError, WorkbenchError
+from workbench.datasets import (
+    PYTHON_REFERENCE, check_corpus_folder, check_documents_columns, columns_from_text, columns_text, is_documents_file, reads_as_documents,
+    suggested_columns,
+)
+from workbench.errors import DataError, SpecError, WorkbenchError
 from workbench.grid import plan_grid
 from workbench.models import GEMMA_ID, MINILM_ID, SMOLLM2_ID, check_model_id
 from workbench.prompts import check_template
@@ -23,6 +26,8 @@ _DEFAULT_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}\nAnswer:"
 _STRATEGIES = ["recursive", "token", "markdown", "sentence"]
 _LIMIT_TIP = "0 = all questions"
 _MEMORY_LIMIT_TIP = "questions given in memory: set the limit with RunPanel(limit=...)"
+_COLUMNS_TIP = "the file's own column names, our field: its column (columns: in the YAML)"
+_NO_COLUMNS = {"dataset": "e.g. question: prompt, reference: expected_answer", "corpus": "e.g. id: doc_id, text: body"}
 
 
 def _row_box(children: Sequence[w.Widget]) -> w.HBox:
@@ -246,6 +251,11 @@ class GridBuilder(w.VBox):
         # read when typed (Enter, or leaving the field), not at each key: every new pattern walks the corpus folder
         self.glob = w.Text(value=s.corpus.glob if s.corpus else "**/*.md", description="files", layout=w.Layout(width="220px"),
                            continuous_update=False)
+        # a dataset or corpus file's own column names (columns:), with the mapping a file calling our fields as another
+        # tool does needs offered in the drop-down as soon as it is picked (its YAML was edited by hand)
+        self.dataset_columns = self._columns_field(s.dataset.columns if s.dataset else {})
+        self.corpus_columns = self._columns_field(s.corpus.columns if s.corpus else {})
+        self._offered: dict[str, str] = {}
         changed = self._refresh
         self.prompts = _Rows("prompt", lambda p: _PromptRow(p, changed), s.prompts,
                              lambda: PromptSpec(name=f"prompt{len(self.prompts.rows) + 1}", template=_DEFAULT_TEMPLATE), changed)
@@ -264,7 +274,11 @@ class GridBuilder(w.VBox):
         self.save_button.add_class("wb-save-button")
         self.save_status = w.HTML()
         self.save_button.on_click(lambda _b: self._save_clicked())
-        for widget in (self.name, self.dataset, self.limit, self.corpus, self.glob):
+        self.dataset.observe(lambda _c: self._offer("dataset"), names="value")
+        self.corpus.observe(lambda _c: self._offer("corpus"), names="value")
+        self._offer("dataset")
+        self._offer("corpus")
+        for widget in (self.name, self.dataset, self.limit, self.dataset_columns, self.corpus, self.glob, self.corpus_columns):
             widget.observe(lambda _c: changed(), names="value")
         if save_path is None:
             self.name.observe(self._follow_name, names="value")
@@ -275,7 +289,9 @@ class GridBuilder(w.VBox):
             w.HTML(STYLE + "<b>Grid builder</b>"),
             w.HBox([self.name]),
             w.HBox([self.dataset, self.limit]),
+            w.HBox([self.dataset_columns]),
             w.HBox([self.corpus, self.glob]),
+            w.HBox([self.corpus_columns]),
             sections,
             self.summary,
             w.HBox([self.save_path, self.save_button]),
@@ -283,6 +299,35 @@ class GridBuilder(w.VBox):
         ])
         self.add_class("wb-grid-builder")
         self._refresh()
+
+    @staticmethod
+    def _columns_field(columns: dict[str, str]) -> w.Combobox:
+        # read when typed (Enter, or leaving the field): a mapping typed half-way is no mapping yet
+        return w.Combobox(value=columns_text(columns), options=[], description="columns", ensure_option=False, tooltip=_COLUMNS_TIP,
+                          continuous_update=False, layout=w.Layout(width="460px"))
+
+    def _offer(self, kind: str) -> None:
+        """Offer in the dataset's or corpus's ``columns`` drop-down the mapping its file needs (``suggested_columns``:
+        its first line alone read), shown as the field's placeholder too; a field with nothing to map is turned off."""
+        field, path = (self.dataset_columns, self.dataset.value.strip()) if kind == "dataset" else (self.corpus_columns, self.corpus.value.strip())
+        mapped = is_documents_file(path) if kind == "corpus" else bool(path)
+        field.disabled = not mapped
+        offered = columns_text(suggested_columns(self._base / path, kind)) if mapped else ""  # type: ignore[arg-type]
+        self._offered[kind] = offered
+        field.options = [offered] if offered else []
+        field.placeholder = offered or _NO_COLUMNS[kind]
+
+    def _columns(self, kind: str) -> dict[str, str]:
+        """The dataset's or corpus's ``columns`` as typed.
+
+        Raises:
+            SpecError: the text is no mapping (one line naming the field).
+        """
+        field = self.dataset_columns if kind == "dataset" else self.corpus_columns
+        try:
+            return columns_from_text(field.value)
+        except DataError as exc:
+            raise SpecError(f"grid builder: {kind}.{exc}") from None
 
     # -- reading the form ------------------------------------------------------------------------------------------
 
@@ -305,7 +350,7 @@ class GridBuilder(w.VBox):
         path = self.dataset.value.strip()
         if not path and start is None:
             return None
-        return {**(start or {}), "path": path, "limit": self.limit.value or None}
+        return {**(start or {}), "path": path, "limit": self.limit.value or None, "columns": self._columns("dataset") if path else {}}
 
     def _corpus(self) -> dict[str, Any] | None:
         corpus, glob = self.corpus.value.strip(), self.glob.value.strip() or "**/*.md"
@@ -314,8 +359,8 @@ class GridBuilder(w.VBox):
         if corpus == PYTHON_REFERENCE:
             return {"builtin": corpus, "glob": glob}
         started = self._start.corpus
-        if is_documents_file(corpus):  # a file of documents is read whole: no glob picks its files; its own column names kept
-            return {"path": corpus, "columns": dict(started.columns) if started is not None else {}}
+        if is_documents_file(corpus):  # a file of documents is read whole: no glob picks its files; its own column names its field's
+            return {"path": corpus, "columns": self._columns("corpus")}
         return {"path": corpus, "glob": glob, "exclude": list(started.exclude) if started is not None else []}
 
     def _models(self) -> list[dict[str, Any]]:
@@ -397,7 +442,7 @@ class GridBuilder(w.VBox):
             calls = plan_grid(spec, expanded, questions).model_calls
             self._check_corpus(spec)
         except (WorkbenchError, ValueError) as exc:
-            self.summary.value = error_html(str(exc))
+            self.summary.value = error_html(str(exc)) + self._offered_note()
             return
         # thousands grouped, as the plan of `workbench run --dry-run` writes them: 48,000 calls, not 48000
         grid = f"<b>{variants:,}</b> variant{'s' if variants != 1 else ''} × <b>{questions:,}</b> question{'s' if questions != 1 else ''}"
@@ -410,6 +455,13 @@ class GridBuilder(w.VBox):
             else f" — {routed}<b>{calls:,}</b> model calls{judged} ({retrieval_only:,} retrieval-only variant{'s' if retrieval_only != 1 else ''}"
                  " with no models make none)"
         ) + (_LARGE_NOTE if variants > LARGE_GRID else "")
+
+    def _offered_note(self) -> str:
+        """Under an error: the mappings the columns drop-downs offer that the fields do not hold yet (picked there, the
+        files are read with them)."""
+        notes = [f"{kind} columns: pick {offered} in its drop-down" for kind, offered in self._offered.items()
+                 if offered and (self.dataset_columns if kind == "dataset" else self.corpus_columns).value.strip() != offered]
+        return "".join(f'<div class="wb-muted wb-columns-offered">{esc(note)}</div>' for note in notes)
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write the experiment as YAML (default: the ``save as`` field) and return its path."""
