@@ -199,3 +199,32 @@ def test_workbench_run_called_in_a_kernel_leaves_its_store_closed(tmp_path: Path
         root = tmp_path / f"project{n}"
         assert cli(["--tracking-uri", f"sqlite:///{root / 'mlflow.db'}", "run", str(tmp_path / "exp.yaml"), "--no-progress"]) == 0, capsys.readouterr()
         assert open_files_under(root) == [], f"project {n}"
+
+
+def test_reading_a_sweep_from_the_store_leaves_it_closed(tmp_path: Path, empty_store: Path) -> None:
+    # each public read of a logged sweep (its variants' tables, the experiments and sweeps listed, a run found) kept 3
+    # files of the project's store open: a notebook reading the sweeps of project after project piled them up
+    from workbench import tracking
+    from workbench.tracking import store_released
+
+    cfg = project(tmp_path, empty_store, 0)
+    result = wb.run(make_spec(), settings=cfg, models=models(), progress=False)
+    uri, run_id, sweep = cfg.tracking_uri, result.variants[0].run_id, result.parent_run_id
+    reads = {
+        "load_variant_table": lambda: tracking.load_variant_table(run_id, tracking_uri=uri),
+        "find_variant_table": lambda: tracking.find_variant_table(run_id, tracking_uri=uri),
+        "load_judge_scores": lambda: tracking.load_judge_scores(run_id, tracking_uri=uri),
+        "latest_sweep": lambda: tracking.latest_sweep("many-projects", tracking_uri=uri),
+        "sweep_variants": lambda: tracking.sweep_variants(sweep, tracking_uri=uri),
+        "list_experiments": lambda: tracking.list_experiments(tracking_uri=uri),
+        "experiment_sweeps": lambda: tracking.experiment_sweeps("many-projects", tracking_uri=uri),
+        "find_run": lambda: tracking.find_run(sweep, tracking_uri=uri),
+        "run_kind": lambda: tracking.run_kind(sweep, tracking_uri=uri),
+        "calibration_runs": lambda: tracking.calibration_runs(sweep, tracking_uri=uri),
+        "resolve_runs": lambda: tracking.resolve_runs([sweep], tracking_uri=uri),
+    }
+    for name, read in reads.items():
+        assert read() is not None and open_files_under(cfg.root) == [], name
+    with store_released(uri):  # a read inside a block on the store (a comparison's, a promotion's) leaves it to the block
+        assert tracking.find_run(sweep, tracking_uri=uri) is not None and open_files_under(cfg.root) != []
+    assert open_files_under(cfg.root) == []

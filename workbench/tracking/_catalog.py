@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from workbench.errors import WorkbenchError
 from workbench.results import EarlyStop
+from workbench.tracking._engines import releases_store
 from workbench.tracking._read import _all_runs, _client, _uri, every_page, latest_sweep, store_errors, sweep_variants
 from workbench.tracking._reuse import REUSED_FROM_TAG, early_stop_from_tags, lower_is_better_from_tags
 from workbench.tracking._unreachable import shown_uri
@@ -157,6 +158,7 @@ def _unlogged(sweep: LoggedRun, logged: int) -> Unlogged | None:
     return Unlogged(sweep, int(planned), logged)
 
 
+@releases_store(_uri)
 def list_experiments(*, tracking_uri: str | None = None) -> tuple[ExperimentSummary, ...]:
     """Every active experiment of the store with its number of sweeps, in MLflow's order (newest first).
 
@@ -197,6 +199,7 @@ def _unknown_name_fix(client: Any, key: str) -> str:
     return f"did you mean '{meant}'? (see 'workbench list')" if meant else "see 'workbench list'"
 
 
+@releases_store(_uri)
 def experiment_sweeps(name: str, *, last: int | None = None, tracking_uri: str | None = None) -> tuple[LoggedSweep, ...]:
     """The sweeps of an experiment, newest first, each with its variant runs (newest first).
 
@@ -269,6 +272,7 @@ def _get_run(client: Any, run_id: str, uri: str) -> Any | None:
     return run
 
 
+@releases_store(_uri)
 def find_run(run_id: str, *, tracking_uri: str | None = None) -> LoggedRun | None:
     """The run with this id, or None when the store has no such run.
 
@@ -287,6 +291,7 @@ def _require_run(run_id: str, uri: str) -> LoggedRun:
     return run
 
 
+@releases_store(_uri)
 def run_kind(run_id: str, *, tracking_uri: str | None = None) -> RunKind:
     """Whether a run is a sweep (a parent run) or a single run (a variant, or a run workbench did not log).
 
@@ -296,6 +301,7 @@ def run_kind(run_id: str, *, tracking_uri: str | None = None) -> RunKind:
     return "sweep" if _require_run(run_id, _uri(tracking_uri)).kind == "sweep" else "variant"
 
 
+@releases_store(_uri)
 def calibration_runs(run_id: str, *, tracking_uri: str | None = None) -> tuple[LoggedRun, ...]:
     """The runs whose judge scores a calibration of ``run_id`` reads: a sweep's variants (oldest first), else the run.
 
@@ -310,6 +316,7 @@ def calibration_runs(run_id: str, *, tracking_uri: str | None = None) -> tuple[L
         return tuple(LoggedRun.from_mlflow(r) for r in sweep_variants(run_id, tracking_uri=uri))
 
 
+@releases_store(_uri)
 def resolve_runs(keys: Sequence[str], *, tracking_uri: str | None = None) -> ResolvedRuns:
     """The variant runs that experiment names, sweep run ids and variant run ids refer to, in the order given.
 

@@ -12,11 +12,20 @@ moment (another thread's call) is closed once it is returned.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-__all__ = ["release_store", "store_released"]
+__all__ = ["release_store", "releases_store", "store_released"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# the stores a block of this thread is reading (``store_released``): a read inside it leaves the release to the block,
+# so a comparison reading a run table after another reconnects once, not at each read
+_READING: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("workbench_stores_read", default=())
 
 # MLflow's stores that keep an engine per URI (runs and traces; the model registry); only those already imported hold any
 _ENGINE_MAPS = ("mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store")
@@ -50,8 +59,27 @@ def release_store(tracking_uri: str) -> None:
 @contextlib.contextmanager
 def store_released(tracking_uri: str) -> Iterator[None]:
     """``release_store(tracking_uri)`` once the block is done with the store, however it ends (a command's reads and
-    writes: compare, promote, export, rollback)."""
+    writes: compare, promote, export, rollback); a block inside another one on the same store leaves it to that one."""
+    outer = _READING.get()
+    token = _READING.set((*outer, tracking_uri))
     try:
         yield
     finally:
-        release_store(tracking_uri)
+        _READING.reset(token)
+        if not any(_same_store(uri, tracking_uri) for uri in outer):
+            release_store(tracking_uri)
+
+
+def releases_store(resolve: Callable[[str | None], str]) -> Callable[[_F], _F]:
+    """A public read of the store given as its ``tracking_uri`` keyword (``resolve``: to the store it reads, the
+    project's by default) run in ``store_released``: a kernel reading sweeps of project after project (a run's table, its
+    experiments and sweeps) keeps none of their stores open."""
+    def decorate(read: _F) -> _F:
+        @functools.wraps(read)
+        def released(*args: Any, **kwargs: Any) -> Any:
+            with store_released(resolve(kwargs.get("tracking_uri"))):
+                return read(*args, **kwargs)
+
+        return released  # type: ignore[return-value]
+
+    return decorate

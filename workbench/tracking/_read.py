@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.tracking._engines import releases_store
 from workbench.tracking._store_check import check_served_artifacts, check_store, scheme, sqlite_path
 from workbench.tracking._store_lock import open_store_serialised
 from workbench.tracking._unreachable import shown_uri
@@ -107,6 +108,7 @@ def artifact_bytes(client: Any, run_id: str, path: str, *, artifact_uri: str | N
             raise
 
 
+@releases_store(_uri)
 def load_variant_table(run_id: str, *, tracking_uri: str | None = None, artifact_uri: str | None = None) -> Any:
     """The per-question results table (``eval_results.json``) of one variant run, as a DataFrame; ``artifact_uri`` (the
     run's) saves looking the run up."""
@@ -118,6 +120,7 @@ def load_variant_table(run_id: str, *, tracking_uri: str | None = None, artifact
     return pd.DataFrame(payload["data"], columns=payload["columns"])
 
 
+@releases_store(_uri)
 def find_variant_table(run_id: str, *, tracking_uri: str | None = None, artifact_uri: str | None = None) -> Any | None:
     """The per-question results table of a variant run, or None when the run logged none (it failed first);
     ``artifact_uri`` (the run's, as ``LoggedRun.artifact_uri``) saves looking the run up.
@@ -178,6 +181,7 @@ def missing_artifacts(run_id: str, artifact_uri: str) -> str | None:
             "shared database from another machine) — read it there, or share a tracking server that serves artifacts (workbench server)")
 
 
+@releases_store(_uri)
 def load_judge_scores(run_id: str, *, tracking_uri: str | None = None) -> Any:
     """A variant run's judge scores per question, for ``workbench.scoring.calibrate``.
 
@@ -199,6 +203,7 @@ def load_judge_scores(run_id: str, *, tracking_uri: str | None = None) -> Any:
         raise _damaged_table(run_id, exc) from None
 
 
+@releases_store(_uri)
 def latest_sweep(experiment_name: str, *, tracking_uri: str | None = None) -> Any:
     """The most recent sweep (parent run) of an experiment, or None."""
     client = _client(tracking_uri)
@@ -211,6 +216,7 @@ def latest_sweep(experiment_name: str, *, tracking_uri: str | None = None) -> An
     return runs[0] if runs else None
 
 
+@releases_store(_uri)
 def sweep_variants(parent_run_id: str, *, tracking_uri: str | None = None) -> list[Any]:
     """The variant (child) runs of a sweep, oldest first. A run another tool nested under the sweep (``mlflow.start_run(
     parent_run_id=..., nested=True)``) is not one of its variants: it was listed, compared and gated as one. Every
