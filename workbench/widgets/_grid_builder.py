@@ -223,7 +223,9 @@ class GridBuilder(w.VBox):
         dataset: the questions in memory (a DataFrame or ``Dataset``), counted while the dataset field is empty, for a
             spec without a dataset file (hand the same to the ``RunPanel``).
 
-    ``spec()`` returns the edited ``ExperimentSpec`` (hand ``builder.spec`` to a ``RunPanel``).
+    ``spec()`` returns the edited ``ExperimentSpec`` (hand ``builder.spec`` to a ``RunPanel``). The ``columns`` fields
+    under the dataset and the corpus file hold their ``columns:`` (``question: prompt, reference: expected_answer``); a
+    file picked that calls our fields as another tool does is offered, in the field's drop-down, the mapping reading it.
     """
 
     def __init__(self, spec: wb.ExperimentSpec | None = None, *, base_dir: str | Path | None = None, save_path: str | Path | None = None,
