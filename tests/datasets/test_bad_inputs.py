@@ -693,9 +693,12 @@ def test_a_column_named_as_other_evaluation_sets_name_it_is_told_its_name_here(t
     (tmp_path / "d.csv").write_text(f"id,difficulty,{column}\n1,2,x\n", encoding="utf-8")
     with pytest.raises(DataError) as info:
         load_dataset(tmp_path / "d.csv")
-    # another tool's name may be mapped instead (columns:); ours misspelt or in capitals is renamed
-    mapped = f", or map it: dataset: {{path: ..., columns: {{{meant}: {column}}}}}" if column in ("answer", "ground_truth") else ""
-    assert str(info.value) == f"{tmp_path / 'd.csv'}:1: column '{column}' is not known — call it '{meant}'{mapped} ({allowed})"
+    # another tool's name may be mapped instead (columns:), with the question the file lacks (refused next); ours
+    # misspelt or in capitals is renamed
+    other = column in ("answer", "ground_truth")
+    lacking = f", or map them: dataset: {{path: ..., columns: {{{meant}: {column}, question: <your column>}}}}" if other else ""
+    assert str(info.value) == f"{tmp_path / 'd.csv'}:1: column '{column}' is not known — call it '{meant}'{lacking} ({allowed})"
+    mapped = f", or map it: dataset: {{path: ..., columns: {{{meant}: {column}}}}}" if other else ""
     (tmp_path / "d.jsonl").write_text(json.dumps({"question": "Q?", "difficulty": 2, column: "x"}) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=rf"d.jsonl:1: field '{column}' is not known — call it '{meant}'{re.escape(mapped)} \({allowed}\)$"):
         load_dataset(tmp_path / "d.jsonl")

@@ -198,10 +198,19 @@ def test_a_file_calling_several_fields_otherwise_is_told_one_entry_mapping_them_
     assert load(path, columns=mapping).hash == expected.hash
 
 
-def test_the_entry_for_a_missing_question_maps_the_other_fields_too(tmp_path: Path) -> None:
-    path = write(tmp_path / "d.jsonl", [{"id": "q1", "ask": "Why?", "expected_answer": "Because."}])
-    with pytest.raises(DataError, match=r"or map them: dataset: \{path: \.\.\., columns: \{question: <your column>, reference: expected_answer\}\}"):
-        load_dataset(path)
+@pytest.mark.parametrize(("name", "row", "entry"), [
+    ("d.jsonl", {"id": "q1", "ask": "Why?", "expected_answer": "Because."}, "dataset: {path: ..., columns: {question: <your column>, reference: expected_answer}}"),
+    ("d.csv", {"id": "q1", "ask": "Why?", "expected_answer": "Because."}, "dataset: {path: ..., columns: {reference: expected_answer, question: <your column>}}"),
+    ("docs.csv", {"doc_id": "a", "words": "Some text."}, "corpus: {path: ..., columns: {id: doc_id, text: <your column>}}"),
+    ("docs.jsonl", {"doc_id": "a", "words": "Some text."}, "corpus: {path: ..., columns: {id: doc_id, text: <your column>}}"),
+])
+def test_the_entry_maps_the_question_or_text_a_file_lacks_with_the_other_fields(tmp_path: Path, name: str, row: dict, entry: str) -> None:
+    """A file without a question (a document's text) under any name known was told to map the other fields only, then
+    that it has no question: the entry names it too, the user's column to fill in."""
+    path = write(tmp_path / name, [row])
+    with pytest.raises(DataError) as info:
+        (load_corpus if name.startswith("docs") else load_dataset)(path)
+    assert f"or map them: {entry}" in str(info.value), str(info.value)
 
 
 @pytest.mark.parametrize(("name", "row", "column", "ours"), [

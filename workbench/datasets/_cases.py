@@ -77,9 +77,14 @@ def map_fix(kind: str, field: str, column: str | None = None, names: Iterable[An
     """The experiment's ``columns:`` entry reading our ``field`` from a file's ``column`` (pure), for the end of a fix:
     ``kind`` is 'dataset' or 'corpus'; without a column, the one holding it is the user's to name. ``names``: the
     file's fields or columns, each other one of ours under another tool's name mapped in the same entry (a file calling
-    its question 'prompt' and its reference 'expected_answer' was told of the question's only, then of the next)."""
+    its question 'prompt' and its reference 'expected_answer' was told of the question's only, then of the next), and
+    the question (a document's text) named the user's to map when the file has none."""
+    names = [str(n) for n in names]
     also = {f: c for f, c in other_names_columns(names, document=kind == "corpus").items() if f != field}
     columns = {field: column if column else "<your column>", **also}
+    required = "text" if kind == "corpus" else "question"  # the field every line has: a file without it is refused next
+    if names and required not in columns and not any(field_key(n) == required for n in names):
+        columns[required] = "<your column>"
     return f"or map {'them' if len(columns) > 1 else 'it'}: {kind}: {{path: ..., columns: {columns_entry(columns)}}}"
 
 
