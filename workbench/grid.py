@@ -315,7 +315,9 @@ class VariantPlan:
 
     ``calls`` are the model calls it would make: its questions times its answering models (a router's strong model a
     bound), less the answers the cache holds (``cached``: None when they cannot be counted without computing: its index
-    is not built, or its questions were never embedded). ``cost_usd`` estimates what they cost: input tokens at
+    is not built, or its questions were never embedded) and those an earlier variant of the sweep asks for (``shared``:
+    the same prompt to the same model and settings, a closed-book prompt under several retrieval settings, which the
+    sweep's cache answers once). ``cost_usd`` estimates what they cost: input tokens at
     ``CHARS_PER_TOKEN`` characters of each prompt, every answer ``max_tokens`` long; None when a model has no price.
     ``budget_usd`` and ``budget_tokens``: the spec's ``limits.max_cost_usd`` and ``limits.max_tokens``, which count all
     its answers (cached ones too), estimated so as ``total_cost_usd`` and ``tokens``; a router's are a bound (its strong
@@ -330,6 +332,7 @@ class VariantPlan:
     reused_from: str | None = None
     answers: int = 0  # its questions times its answering models
     cached: int | None = None
+    shared: int = 0  # of its answers not cached, those an earlier variant of the sweep asks the model for first
     cost_usd: float | None = 0.0
     index_built: bool | None = None  # None: not looked up (no index needed: reused, or it cannot run)
     unservable: str | None = None  # why it cannot run (a provider package or API key missing)
@@ -355,7 +358,7 @@ class VariantPlan:
     def calls(self) -> int:
         if self.reused_from is not None or self.unservable is not None:
             return 0
-        return self.answers - (self.cached or 0)
+        return self.answers - (self.cached or 0) - self.shared
 
     @property
     def budget_beyond_judge(self) -> bool:
@@ -399,6 +402,8 @@ class VariantPlan:
             cached = "index to build" if self.index_built is False else "answers in the cache not counted (its questions were never embedded)"
         else:
             cached = f"{self.cached:,} of {self.answers:,} answers cached"
+        if self.shared:
+            cached += f", {_counted(self.shared, 'answer')} asked by an earlier variant"
         text = f"new: {cached}, {'up to ' if self.variant.router is not None and self.calls else ''}{_counted(self.calls, 'model call')}"
         if self.calls and self.cost_usd is None:
             text += ", cost unknown (a model without a price)"
@@ -421,7 +426,7 @@ class VariantPlan:
     def as_dict(self) -> dict[str, Any]:
         """The variant's plan as ``workbench run --dry-run --format json`` prints it (pure)."""
         return {"id": self.variant.id, "variant": self.variant.name, "reused_from": self.reused_from, "questions": self.questions,
-                "answers": self.answers, "cached": self.cached, "model_calls": self.calls, "cost_usd": self.cost_usd if self.calls else 0.0,
+                "answers": self.answers, "cached": self.cached, "shared": self.shared, "model_calls": self.calls, "cost_usd": self.cost_usd if self.calls else 0.0,
                 "judge_calls": self.judge_calls, "judge_cached": self.judge_cached,
                 "judge_cost_usd": self.judge_cost_usd if self.judge_calls else 0.0,
                 "index_built": self.index_built, "budgets_passed": list(self.budgets_passed),

@@ -337,8 +337,8 @@ def test_one_answer_to_come_is_judged_once(
     tmp_path: Path, cli: Callable[..., tuple[int, str, str]], fakes: dict[str, ScriptedModel | HashingEmbedder],
 ) -> None:
     """Two retrieval settings that find the same chunks (MMR weighing closeness alone) make one prompt per question, so
-    one answer, computed once and judged once, though the dry run does not know it yet: it tells answers to come apart
-    by their cache keys."""
+    one answer, computed once and judged once: the dry run tells answers to come apart by their cache keys, and counts
+    the second variant's as asked by the first (it counted them twice)."""
     (tmp_path / "exp.yaml").write_text(spec_text("c"))
     assert cli()[0] == 0  # the index built and the questions embedded; no answer of prompt a cached
     retrieval = "retrieval:\n  - {k: 4}\n  - {k: 4, search: mmr, mmr_lambda: 1.0}\n"
@@ -346,8 +346,11 @@ def test_one_answer_to_come_is_judged_once(
     code, out, err = cli("--dry-run", "--format", "json")
     assert code == 0, err
     planned = json.loads(out)
-    assert (planned["model_calls"], planned["judge_cached"]) == (2 * QUESTIONS, 0), planned
+    assert (planned["model_calls"], planned["judge_cached"]) == (QUESTIONS, 0), planned
+    before = len(fakes[GEMMA_ID].calls)
     assert cli()[0] == 0
+    assert len(fakes[GEMMA_ID].calls) - before == QUESTIONS
+    assert sorted(v["shared"] for v in planned["variants"]) == [0, QUESTIONS], planned
     paid = len(fakes[JUDGE].calls)
     assert sorted(v["judge_calls"] for v in planned["variants"]) == [0, paid], planned
 
@@ -678,3 +681,35 @@ def test_an_ollama_judge_without_a_window_whose_prompts_may_pass_2048_tokens_is_
            "judge.context_window, e.g. 8192" in told, told
     wide = long.replace(f"judge: {{id: {OLLAMA}}}", f"judge: {{id: {OLLAMA}, context_window: 16384}}")
     assert not [n for n in plan_of(tmp_path, monkeypatch, fakes, wide, "wide.yaml").notes if n.startswith("judge ")]
+
+
+def test_an_answer_two_variants_ask_for_is_counted_as_one_model_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A closed-book prompt (no {context}) under two retrieval settings sends the model the same prompts twice: the
+    sweep's second variant takes the first's answers from the cache, while the dry run counted and priced both."""
+    import pandas as pd
+
+    from workbench.config import settings
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    cfg = settings(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    hosted = "openai:gpt-4o-mini"
+    model = ScriptedModel(lambda prompt: "an answer", model_id=hosted, identity="closed-book")
+    fakes = {hosted: model, MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    spec = wb.ExperimentSpec.from_dict(
+        {"name": "closed", "prompts": [{"name": "closed", "template": "Question: {question}\nAnswer:"},
+                                       {"name": "rag", "template": "{context}\nQuestion: {question}\nAnswer:"}],
+         "models": [{"id": hosted}], "chunkers": [{"strategy": "recursive", "size": 800, "overlap": 80}],
+         "retrieval": [{"k": 1}, {"k": 2}], "execution": {"isolation": "none"}},
+        base_dir=tmp_path)
+    questions = pd.DataFrame({"id": ["q1", "q2", "q3"], "question": ["What is a list?", "What is a dict?", "What is a set?"]})
+    docs = ["A list is a mutable sequence.", "A dict maps keys to values.", "A set holds unique items."]
+    plan = wb.plan_sweep(spec, settings=cfg, models=fakes, dataset=questions, corpus=docs)
+    wb.run(spec, settings=cfg, models=fakes, dataset=questions, corpus=docs, progress=False)
+    assert plan.calls == len(model.calls) == 9, plan.summary()  # 3 closed-book answers, 3 for each k
+    closed = [v for v in plan.variants if v.variant.prompt is not None and v.variant.prompt.name == "closed"]
+    assert [v.calls for v in closed] == [3, 0], [v.status() for v in closed]
+    assert closed[1].status() == "new: index to build, 3 answers asked by an earlier variant, 0 model calls", closed[1].status()
+    single = sum(v.cost_usd or 0.0 for v in plan.variants if v.calls)
+    assert plan.cost_usd == pytest.approx(single) and closed[1].as_dict()["model_calls"] == 0
+    assert plan.summary().endswith("9 model calls (0 answers cached), ~$" + plan.summary().rsplit("~$", 1)[1]), plan.summary()

@@ -36,7 +36,7 @@ from workbench.pipeline import (
     retrievers_sharing_search,
     route_answer,
 )
-from workbench.prompts import PromptTemplate, RenderedPrompt
+from workbench.prompts import PromptTemplate, RenderedPrompt, template_variables
 from workbench.results import corpus_notes
 from workbench.scoring import JUDGED_METRICS, Judge, JudgeReply, ModelJudge, ScoreContext, ScoreFn, ScorerEnv, build_scorers, judge_prompts
 from workbench.spec import ExperimentSpec, JudgeSpec, ModelSpec, RouterSpec, load_experiment
@@ -126,6 +126,7 @@ def _planned_groups(
     for v in todo:
         groups.setdefault(v.index_group, []).append(v)
     questions = [c.question for c in dataset.cases]
+    asked: set[str] = set()  # the answers an earlier variant asks the model for: the sweep's cache answers them once
     for group in groups.values():
         chunker, embedding = group[0].chunker, group[0].retrieval.embedding
         embedder = resolver.embedder(embedding, cache=False)
@@ -145,19 +146,21 @@ def _planned_groups(
         for v in group:
             hits = retrievals[v.retrieval.model_dump_json()] if index is not None and embedded and v.generates else None
             yield _variant_plan(spec, v, dataset, hits, cache, lambda m: resolver.generator(m.id, m.resolved_kind, cache=False, window=m.window),
-                                index_built=index is not None, fresh=fresh, embedder=embedder, judging=judging)
+                                index_built=index is not None, fresh=fresh, embedder=embedder, judging=judging, asked_before=asked)
 
 
 def _variant_plan(
     spec: ExperimentSpec, variant: Variant, dataset: Dataset, hits: list[tuple[Hit, ...]] | None, cache: CacheReader,
     served: Callable[[ModelSpec], Generator], *, index_built: bool, fresh: bool, embedder: Embedder | None = None,
-    judging: _JudgePricing | None = None,
+    judging: _JudgePricing | None = None, asked_before: set[str] | None = None,
 ) -> VariantPlan:
     """A computed variant's plan: for each answering model (``served`` gives the generator serving it, uncached: its
     identity and kind key its answers), its answers in the cache (when ``hits``, what it would retrieve, render its
     prompts) and the estimated cost of the others. A router's questions are routed as its sweep would route them, from
     the cache (``_routed_answers``): each model counts only the questions it would answer, or might. Then the judge's
-    calls on its answers (``judging``), those on cached answers looked up in the cache."""
+    calls on its answers (``judging``), those on cached answers looked up in the cache. ``asked_before``: the cache keys of the
+    answers earlier variants of the sweep ask for, which this variant's same prompts find in the cache (``shared``, not
+    counted or priced again); its own are added to it, but for a router's strong model, which may not be asked."""
     plan = VariantPlan(variant, len(dataset), index_built=index_built, budget_usd=spec.limits.max_cost_usd, budget_tokens=spec.limits.max_tokens)
     if variant.prompt is None:
         return plan
@@ -166,6 +169,9 @@ def _variant_plan(
     # before the index exists, each prompt as long as k of the longest chunks its chunker cuts make it
     longest = "\n\n".join(["x" * _chunk_chars(variant)] * variant.retrieval.k)
     rendered = prompts if prompts is not None else [template.render(question=c.question, context=longest) for c in dataset.cases]
+    # the prompts as they will be sent: what it would retrieve rendered, or a closed-book template's, the same whatever it retrieves
+    exact = rendered if prompts is not None or "context" not in template_variables(template.text) else None
+    shared = 0
     cached: int | None = 0 if hits is not None else None
     cost: float | None = 0.0
     total: float | None = 0.0
@@ -181,6 +187,7 @@ def _variant_plan(
         asked = routed[j] if routed is not None else [True] * len(dataset)
         answers += sum(asked)
         hit = [False] * len(dataset)
+        again = [False] * len(dataset)  # asked by an earlier variant, not cached yet
         if prompts is not None and m.cache and not fresh:
             keys = [generation_key(generator.identity, generator.kind, p, generation_params(m, spec)) for p in prompts]
             found = cache.cached("generation", keys)
@@ -188,11 +195,22 @@ def _variant_plan(
             if variant.router is None:
                 texts = [_cached_text(cache, k) if k in found else None for k in keys]
                 answer_keys = keys
+        if exact is not None and asked_before is not None and m.cache and not fresh:  # --fresh reads no answer another variant made
+            certain = variant.router is None or m is variant.router.cheap  # a router's strong model answers what it escalates
+            for i, p in enumerate(exact):
+                if not asked[i] or hit[i]:
+                    continue
+                key = generation_key(generator.identity, generator.kind, p, generation_params(m, spec))
+                if key in asked_before:
+                    again[i] = True
+                elif certain:
+                    asked_before.add(key)
         if cached is not None:
             cached += sum(h for h, a in zip(hit, asked) if a)
         lengths = [len(p.text) if generator.kind == "completion" else sum(len(c) for _, c in p.messages) for p in rendered]
         lengths = [n for n, a in zip(lengths, asked) if a]
-        hit = [h for h, a in zip(hit, asked) if a]
+        shared += sum(g for g, a in zip(again, asked) if a)
+        hit = [h or g for h, g, a in zip(hit, again, asked) if a]  # neither is paid for
         price = spec.price(m.id)
         each = [price.cost(math.ceil(n / CHARS_PER_TOKEN), m.params.max_tokens) if price is not None else None for n in lengths]
         tokens += sum(math.ceil(n / CHARS_PER_TOKEN) + m.params.max_tokens for n in lengths)
@@ -202,7 +220,7 @@ def _variant_plan(
         if variant.router is not None and m is variant.router.cheap:
             least = (total, tokens)
     over = _over_window(variant, prompts)
-    plan = replace(plan, answers=answers, cached=cached, cost_usd=cost, total_cost_usd=total, over_window=over, unset_windows=_unset_windows(variant, rendered),
+    plan = replace(plan, answers=answers, cached=cached, shared=shared, cost_usd=cost, total_cost_usd=total, over_window=over, unset_windows=_unset_windows(variant, rendered),
                    tokens=tokens, least_cost_usd=least[0] if least else None, least_tokens=least[1] if least else None)
     return judging.priced(plan, dataset, hits, texts, answer_keys) if judging is not None else plan
 
