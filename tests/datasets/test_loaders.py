@@ -716,3 +716,17 @@ def test_a_jsonl_corpus_with_fields_of_its_own_keeps_them_as_the_documents_metad
     assert corpus.hash == load_corpus([{"id": r["id"], "text": r["text"]} for r in rows]).hash
     nested = load_corpus([{"id": "a", "text": "x", "url": "u", "metadata": {"page": 3}}])
     assert nested.documents[0].metadata == {"url": "u", "page": "3"}
+
+
+def test_a_corpus_field_holding_a_list_or_an_object_is_kept_as_its_json_text(tmp_path: Path) -> None:
+    # a help-desk export's nested 'meta' (author, tags) was kept as Python's repr, "{'author': 'ana', ...}", which no
+    # JSON reader parses back, where a dataset's same field is JSON text; from a Parquet file a list is a NumPy array
+    rows = [{"id": "hd-101", "text": "Change your plan in Settings.", "meta": {"author": "ana", "tags": ["billing", "plans"]}, "langs": ["en", "de"]}]
+    path = write(tmp_path / "helpdesk.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    expected = {"meta": '{"author": "ana", "tags": ["billing", "plans"]}', "langs": '["en", "de"]'}
+    frame = pd.read_json(path, lines=True)
+    frame.to_parquet(tmp_path / "helpdesk.parquet")
+    for source in (path, frame, rows, pd.read_parquet(tmp_path / "helpdesk.parquet")):
+        (doc,) = load_corpus(source).documents
+        assert doc.metadata == expected, (source, doc.metadata)
+    assert json.loads(doc.metadata["meta"]) == rows[0]["meta"]

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from workbench.datasets._cases import (
-    _DOCUMENT_FIELDS, _check_unicode, _id_text, _meant_document_field, _missing, _name, _shown, beside_ours, map_fix, named_otherwise,
+    _DOCUMENT_FIELDS, _check_unicode, _id_text, _json_default, _meant_document_field, _missing, _name, _shown, beside_ours, map_fix,
+    named_otherwise,
 )
 from workbench.datasets._columns import DOCUMENT_COLUMNS, check_column_map, mapped_frame
 from workbench.datasets._dataset_files import TableColumns, check_columns, csv_records, json_lines
@@ -88,9 +90,18 @@ def _document(item: Any, n: int, where: str, in_file: bool = False) -> Document:
     if not isinstance(metadata, Mapping):
         raise DataError(f"{where}: field 'metadata': expected an object, got {_shown(metadata)} — give a dict, or leave it out")
     _check_trimmed(doc_id, where)
-    for field_name, value in (("id", doc_id), ("text", text), *(("metadata", str(v)) for v in metadata.values())):
+    kept = {str(k): _metadata_text(v) for k, v in metadata.items()}
+    for field_name, value in (("id", doc_id), ("text", text), *(("metadata", v) for v in kept.values())):
         _check_unicode(value, where, field_name)
-    return Document(id=document_id(doc_id), text=text, metadata={str(k): str(v) for k, v in metadata.items()})
+    return Document(id=document_id(doc_id), text=text, metadata=kept)
+
+
+def _metadata_text(value: Any) -> str:
+    """A metadata value as a document keeps it: a list or an object (a help-desk export's nested ``meta``; a NumPy
+    array, as Parquet reads a list) as its JSON text, as a dataset's case keeps it, not Python's repr; else its text."""
+    if isinstance(value, (Mapping, list, tuple)) or getattr(value, "ndim", 0):
+        return json.dumps(value, ensure_ascii=False, default=_json_default)
+    return str(value)
 
 
 def _check_trimmed(doc_id: str, where: str) -> None:
