@@ -1165,3 +1165,20 @@ def test_prompts_read_from_files_are_saved_as_files_and_an_edited_one_inline(tmp
     built = ExperimentSpec.from_dict(yaml.safe_load(text), base_dir=tmp_path)
     assert yaml.safe_load(built.save(tmp_path / "again.yaml").read_text(encoding="utf-8"))["prompts"][1] == {"name": "b", "file": "prompts/b.txt"}
     assert yaml.safe_load(spec.to_yaml())["prompts"][0]["template"] == "A {context}\n{question}\n"
+
+
+@pytest.mark.parametrize("template", ["Answer from the context.\n\nContext:\n{context}\n\nQuestion: {question}\nAnswer:",
+                                      "{context}\nQ: {question}\nA: \n", "Context:\n{context}\n\tQuestion: {question}\n\n"])
+def test_a_multi_line_prompt_saved_from_python_is_a_block_a_line_added_to_stays_a_line(tmp_path: Path, template: str) -> None:
+    # spec.save() wrote a notebook's template as a single-quoted scalar ('Answer from the context.\n\n\n    Context:...'),
+    # every line break doubled; a line typed under another in that file was read as the same line, joined by a space
+    spec = ExperimentSpec.from_dict({"name": "handbook", "prompts": [{"name": "p", "template": template}],
+                                     "models": [{"id": "local:gemma3-270m"}], "chunkers": [{"strategy": "recursive"}],
+                                     "corpus": {"builtin": "python-reference"}, "dataset": {"path": "d.jsonl"}}, base_dir=tmp_path)
+    saved = spec.save(tmp_path / "exp.yaml")
+    assert load_experiment(saved).prompts[0].template == template  # read back as it was, a last space or tab included
+    text = saved.read_text()
+    if template.startswith("Answer"):
+        assert "  template: |-\n    Answer from the context.\n\n    Context:\n" in text, text
+        saved.write_text(text.replace("    Answer from the context.\n", "    Answer from the context.\n    Be brief.\n"))
+        assert load_experiment(saved).prompts[0].template.startswith("Answer from the context.\nBe brief.\n\nContext:\n")

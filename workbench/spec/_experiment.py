@@ -390,7 +390,7 @@ class ExperimentSpec(_Spec):
             # saved from a notebook (the GridBuilder), the file lost the line the shipped experiments start with, and
             # with it the editor's checks
             modeline = f"# yaml-language-server: $schema={schema}\n" if schema else ""
-            tmp.write_text(modeline + dump_yaml(data), encoding="utf-8")
+            tmp.write_text(modeline + dump_yaml(data, editable=True), encoding="utf-8")
             tmp.replace(target)
         except BaseException:
             tmp.unlink(missing_ok=True)  # no half-written file left beside the experiment

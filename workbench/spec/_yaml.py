@@ -30,9 +30,23 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
 
 
-def dump_yaml(data: Any) -> str:
-    """``data`` as block YAML in the order given, Unicode as written, that ``read_yaml`` reads back as ``data``."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+class _EditableDumper(_Dumper):
+    """``_Dumper`` writing a text of several lines as a literal block (``|``), a line of the file a line of the text:
+    quoted, each line break was a blank line, and a line typed under another was read as the same line."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # PyYAML falls back to quoting where a block cannot hold the text (a line ending in a space, a tab, a control character)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_EditableDumper.add_representer(str, _text)
+
+
+def dump_yaml(data: Any, *, editable: bool = False) -> str:
+    """``data`` as block YAML in the order given, Unicode as written, that ``read_yaml`` reads back as ``data``;
+    ``editable``: texts of several lines as literal blocks, for a file people edit (``ExperimentSpec.save``)."""
+    return yaml.dump(data, Dumper=_EditableDumper if editable else _Dumper, sort_keys=False, allow_unicode=True)
 
 
 def _decimal_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
