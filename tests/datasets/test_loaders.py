@@ -730,3 +730,21 @@ def test_a_corpus_field_holding_a_list_or_an_object_is_kept_as_its_json_text(tmp
         (doc,) = load_corpus(source).documents
         assert doc.metadata == expected, (source, doc.metadata)
     assert json.loads(doc.metadata["meta"]) == rows[0]["meta"]
+
+
+def test_documents_of_formats_it_reads_left_out_by_the_default_glob_are_noted(tmp_path: Path) -> None:
+    # a knowledge base of markdown, an HTML page and a Word document, read as a folder with no glob: '**/*.md' took the
+    # markdown alone, without a word, and the questions labelled with the others' ids were refused as unknown sources
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / "faq.md").write_text("# FAQ\n", encoding="utf-8")
+    (tmp_path / "status.html").write_text("<html><body><p>Payments are retried.</p></body></html>", encoding="utf-8")
+    for name in ("sub/nonprofit.docx", "sub/terms.pdf", ".cache/old.html", "logo.png"):
+        (tmp_path / name).write_bytes(b"never opened")
+    corpus = load_corpus(tmp_path)
+    assert [d.id for d in corpus.documents] == ["faq"]
+    assert corpus.notes == (f"corpus '{tmp_path.name}': 3 files of formats it reads ('status.html', 'sub/nonprofit.docx', 'sub/terms.pdf') "
+                            "are left out by the default glob '**/*.md' — give glob: '**/*' to read them (with exclude for the files "
+                            "that are no documents), or list them in exclude",)
+    assert load_corpus(tmp_path, exclude=["sub/**", "status.html"]).notes == ()
+    assert load_corpus(tmp_path, glob="*.md").notes == ()  # a glob of its own picks what it means to

@@ -17,7 +17,7 @@ from workbench.datasets._cases import (
 )
 from workbench.datasets._columns import DOCUMENT_COLUMNS, check_column_map, mapped_frame
 from workbench.datasets._dataset_files import TableColumns, check_columns, csv_records, json_lines
-from workbench.datasets._folders import PYTHON_REFERENCE, check_not_a_dataset, is_documents_file, _case_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
+from workbench.datasets._folders import PYTHON_REFERENCE, check_not_a_dataset, is_documents_file, _case_notes, _format_notes, _exact, _hidden, _leave_out, _no_match_fix, check_corpus_folder
 from workbench.datasets._formats import Extracted, TextCache, extracted_once, file_format
 from workbench.datasets._html import html_text
 from workbench.datasets._pdf import pdf_text
@@ -291,7 +291,10 @@ def _corpus_from_file(path: Path, name: str | None, columns: Mapping[str, str]) 
     return _checked_corpus(documents, name or path.stem, str(path))
 
 
-def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Sequence[str] = (), name: str | None = None,
+_DEFAULT_GLOB = "**/*.md"
+
+
+def load_corpus(source: str | Path | Any, *, glob: str = _DEFAULT_GLOB, exclude: Sequence[str] = (), name: str | None = None,
                 texts: TextCache | None = None, columns: Mapping[str, str] | None = None) -> Corpus:
     """Load a corpus: the built-in ``python-reference``, a folder of files, a file of documents, or documents in memory.
 
@@ -352,7 +355,8 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
     refused: list[tuple[Path, DataError]] = []
     root = os.path.realpath(folder)
     by_case: list[Path] = []
-    for path in check_corpus_folder(folder, glob, exclude=exclude, by_case=by_case):
+    formats: list[Path] | None = [] if glob == _DEFAULT_GLOB else None  # a glob of its own picks what it means to
+    for path in check_corpus_folder(folder, glob, exclude=exclude, by_case=by_case, formats=formats):
         try:
             doc = _folder_document(path, folder, glob, root, texts)
         except DataError as exc:  # read on: an export with many such files is named at once, not one file per run
@@ -369,7 +373,8 @@ def load_corpus(source: str | Path | Any, *, glob: str = "**/*.md", exclude: Seq
         raise DataError(f"{refused[0][1]}{_others_refused([p.relative_to(folder) for p, _ in refused[1:]])}")
     if not docs:
         raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob, exclude)}")
-    return Corpus(name=name or folder.name, documents=tuple(docs), source=str(folder), notes=_case_notes(folder, glob, by_case, name or folder.name))
+    notes = (*_case_notes(folder, glob, by_case, name or folder.name), *_format_notes(folder, glob, formats or (), name or folder.name))
+    return Corpus(name=name or folder.name, documents=tuple(docs), source=str(folder), notes=notes)
 
 
 def _no_columns(source: Any) -> str:

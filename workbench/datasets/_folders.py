@@ -104,10 +104,12 @@ def _exact(relative: Path) -> str:
     return re.sub("[\udc80-\udcff]", "?", posix)
 
 
-def corpus_files(folder: Path, glob: str, *, exclude: Sequence[str] = (), hidden: bool = False, by_case: list[Path] | None = None) -> list[Path]:
+def corpus_files(folder: Path, glob: str, *, exclude: Sequence[str] = (), hidden: bool = False, by_case: list[Path] | None = None,
+                 formats: list[Path] | None = None) -> list[Path]:
     """The files (and broken links) under ``folder`` that ``glob`` picks and no ``exclude`` pattern leaves out, sorted,
     entering linked folders; ``by_case``, when given, receives those it would pick but for the case of their names
-    (``README.MD`` under ``**/*.md``).
+    (``README.MD`` under ``**/*.md``); ``formats`` those it leaves out that are of a format read as a document's text
+    (``.pdf``, ``.html``, ``.docx``, ``.pptx``...).
 
     An excluded file is never opened, and a folder whose every file an ``exclude`` pattern leaves out (``drafts/**``)
     never walked: a broken link, a binary or an empty file left out so is no error.
@@ -144,6 +146,9 @@ def corpus_files(folder: Path, glob: str, *, exclude: Sequence[str] = (), hidden
             names = [n for n in names if not any(_glob_parts_match((*named, document_id(n)), p) for p in left_out)]
         picked = [n for n in names if _glob_parts_match((*named, document_id(n)), pattern)]
         found += [here / n for n in picked if hidden or not _hidden_parts((*inside, n), glob)]
+        if formats is not None and len(picked) < len(names):
+            formats += [here / n for n in sorted(set(names).difference(picked)) if file_format(n) is not None
+                        and (hidden or not _hidden_parts((*inside, n), glob))]
         if by_case is not None and len(picked) < len(names):  # only the names left out are matched again, case aside
             folded, left = tuple(part.casefold() for part in named), set(names).difference(picked)
             by_case += [here / n for n in sorted(left) if _glob_parts_match((*folded, document_id(n).casefold()), any_case)
@@ -228,7 +233,8 @@ def _any_case(text: str) -> str:
     return "".join(f"[{c.lower()}{c.upper()}]" if c.lower() != c.upper() else c for c in text)
 
 
-def check_corpus_folder(folder: Path, glob: str, *, exclude: Sequence[str] = (), by_case: list[Path] | None = None) -> list[Path]:
+def check_corpus_folder(folder: Path, glob: str, *, exclude: Sequence[str] = (), by_case: list[Path] | None = None,
+                        formats: list[Path] | None = None) -> list[Path]:
     """The files of a corpus folder that ``glob`` picks and ``exclude`` does not leave out, without reading them (a form
     checks a corpus as it is typed); ``by_case``, when given, receives those it would pick but for the case of their names.
 
@@ -252,7 +258,7 @@ def check_corpus_folder(folder: Path, glob: str, *, exclude: Sequence[str] = (),
     if outside is not None:
         raise DataError(f"corpus exclude[{outside}] '{exclude[outside]}': give a pattern relative to the corpus folder {folder}, "
                         "e.g. 'drafts/**' (no '..')")
-    found = corpus_files(folder, glob, exclude=exclude, by_case=by_case)
+    found = corpus_files(folder, glob, exclude=exclude, by_case=by_case, formats=formats)
     if not found:
         raise DataError(f"{folder}: no files match '{glob}' — {_no_match_fix(folder, glob, exclude)}")
     return found
@@ -353,6 +359,17 @@ def _case_notes(folder: Path, glob: str, by_case: Sequence[Path], name: str) -> 
     files = f"{len(by_case)} file{'' if len(by_case) == 1 else 's'}"
     return (f"corpus '{name}': {files} ({shown}) left out only by the case of {'its name' if len(by_case) == 1 else 'their names'}, which the glob "
             f"'{glob}' matches as written — {_any_case_fix(glob)}",)
+
+
+def _format_notes(folder: Path, glob: str, left_out: Sequence[Path], name: str) -> tuple[str, ...]:
+    """One line when the default glob leaves out files of the formats a corpus reads (pure): a folder of markdown, HTML
+    pages and Word documents, given with no glob, was its markdown alone, without a word."""
+    if not left_out:
+        return ()
+    shown = ", ".join(f"'{p.relative_to(folder).as_posix()}'" for p in left_out[:3]) + (", ..." if len(left_out) > 3 else "")
+    files = f"{len(left_out)} file{'' if len(left_out) == 1 else 's'}"
+    return (f"corpus '{name}': {files} of formats it reads ({shown}) {'is' if len(left_out) == 1 else 'are'} left out by the default "
+            f"glob '{glob}' — give glob: '**/*' to read them (with exclude for the files that are no documents), or list them in exclude",)
 
 
 def _any_case_fix(glob: str) -> str:
