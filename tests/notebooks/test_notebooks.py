@@ -28,6 +28,8 @@ def execute(project: Path, name: str, home: Path, *, again: tuple[str, ...] = ()
     ``parameters``, as a user editing that cell would (papermill's convention)."""
     book = nbformat.read(project / "notebooks" / name, as_version=4)
     if parameters:
+        unknown = set(parameters) - parameter_names(cell(book, "parameters").source)
+        assert not unknown, f"{name}: its parameters cell sets no {sorted(unknown)} (the notebook would run without them)"
         given = nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in parameters.items()), metadata={"tags": ["injected-parameters"]})
         book.cells.insert(book.cells.index(cell(book, "parameters")) + 1, given)
     for tag in again:
@@ -40,6 +42,13 @@ def execute(project: Path, name: str, home: Path, *, again: tuple[str, ...] = ()
     client.execute(env=kernel_env(project, home))
     print(f"{name}: executed in {time.monotonic() - started:.1f}s")
     return book
+
+
+def parameter_names(source: str) -> set[str]:
+    """The names a ``parameters`` cell assigns."""
+    import ast
+
+    return {t.id for node in ast.parse(source).body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
 
 
 def cell(book: nbformat.NotebookNode, tag: str) -> Any:
@@ -110,7 +119,9 @@ def test_chunking_lab(project: Path, shared_home: Path) -> None:
 
 
 def test_prompts_and_models(project: Path, shared_home: Path) -> None:
-    book = execute(project, "03_prompts_and_models.ipynb", shared_home, parameters={"QUESTIONS": 1})  # rates one answer
+    # rates one answer; its four variants answer in the kernel, which loads each model once (not four worker processes
+    # importing the libraries and loading a model and MiniLM each: 01 and the browser test sweep in workers from a kernel)
+    book = execute(project, "03_prompts_and_models.ipynb", shared_home, parameters={"QUESTIONS": 1, "ISOLATION": "none"})
     count = stdout(cell(book, "grid-count"))
     variants = int(count.split(" variants")[0])
     assert f"{variants} variants x 1 questions = {variants} model calls" in count and variants >= 2
@@ -135,8 +146,11 @@ def test_prompts_and_models(project: Path, shared_home: Path) -> None:
 def test_promote_walkthrough(project: Path, shared_home: Path) -> None:
     # its reload cell asserts the bundle reproduces the run; going back to the first promotion printed nothing (now in
     # staging, it promoted to production unsaid), and to the export stopped at its deploy folder, which existed; short
-    # answers are enough for the gates (retrieval, question count, a paired token_f1 difference) and the reload check
-    book = execute(project, "04_promote.ipynb", shared_home, again=("skip-staging", "export"), parameters={"MAX_TOKENS": 8})
+    # answers are enough for the gates (retrieval, question count, a paired token_f1 difference) and the reload check;
+    # its variants answer in the kernel, whose Gemma the bundle's reload then shares (not two worker processes loading
+    # it, MiniLM and the libraries: 01 and the browser test sweep in workers from a kernel)
+    book = execute(project, "04_promote.ipynb", shared_home, again=("skip-staging", "export"),
+                   parameters={"MAX_TOKENS": 8, "ISOLATION": "none"})
     for tag in ("skip-staging-again", "export-again"):
         assert not [o for o in cell(book, tag).outputs if o.output_type == "error"], tag
     assert re.match(r"handbook-assistant v1 is now 'production'", stdout(cell(book, "skip-staging-again")))
