@@ -8,7 +8,7 @@ import pytest
 from workbench.datasets import Document
 from workbench.errors import WorkbenchError
 from workbench.pipeline import ChromaIndexStore, MemoryIndexStore, Retriever, SharedSearch, chunk_document, chunk_stats, embed_chunks
-from workbench.pipeline.index import EMBED_BATCH
+from workbench.pipeline.embed import EMBED_BATCH
 from workbench.spec import ChunkerSpec, RetrievalSpec
 from workbench.testing import HashingEmbedder
 

@@ -15,7 +15,7 @@ import workbench as wb
 from workbench.models import MINILM_ID
 from workbench.datasets import Document, python_reference_corpus
 from workbench.pipeline import ChromaIndexStore, MemoryIndexStore, ReusableVectors, chunk_document, embed_chunks, embed_chunks_reusing
-from workbench.pipeline.index import EMBED_BATCH
+from workbench.pipeline.embed import EMBED_BATCH
 from workbench.spec import ChunkerSpec
 from workbench.testing import HashingEmbedder, PaddingEmbedder
 

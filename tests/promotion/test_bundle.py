@@ -697,7 +697,7 @@ def test_a_bundle_embeds_its_index_in_the_batches_a_sweep_does(swept: Swept, bun
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The bundle embedded its whole corpus in one call, the sweep 256 chunks at a time: a local model pads a batch to
     its longest text, so the rebuilt index's vectors were not the evaluated ones (near-tied chunks could swap)."""
-    from workbench.pipeline import index
+    from workbench.pipeline import embed
 
     batches: list[int] = []
 
@@ -706,7 +706,7 @@ def test_a_bundle_embeds_its_index_in_the_batches_a_sweep_does(swept: Swept, bun
             batches.append(len(texts))
             return super().embed(texts)
 
-    monkeypatch.setattr(index, "EMBED_BATCH", 2)
+    monkeypatch.setattr(embed, "EMBED_BATCH", 2)
     wb.load_bundle(bundle_dir, corpus_path=swept.root / "corpus", index_dir=tmp_path / "index",
                    models={**fake_models(), MINILM_ID: Recording(model_id=MINILM_ID)})
     assert sum(batches) > 2 and max(batches) == 2, batches

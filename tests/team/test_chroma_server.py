@@ -32,7 +32,7 @@ from workbench.pipeline import (
     chunk_document,
     index_store_for,
 )
-from workbench.pipeline.index import chroma_server_address
+from workbench.pipeline.chroma_server import chroma_server_address
 from workbench.spec import ChunkerSpec, RetrievalSpec
 from workbench.tracking import INDEX_SERVER_TAG
 from workbench.testing import HashingEmbedder

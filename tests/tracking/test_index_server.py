@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from workbench.pipeline.index import chroma_server_address
+from workbench.pipeline.chroma_server import chroma_server_address
 from workbench.tracking import INDEX_SERVER_TAG, sweeps_using_index_server
 from workbench.tracking._process import process_tags
 

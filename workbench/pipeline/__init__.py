@@ -1,6 +1,14 @@
 """The RAG pipeline: chunk -> embed -> index (Chroma, local or a server) -> retrieve -> generate (one model, or a router
-that escalates from a cheap model to a strong one)."""
+that escalates from a cheap model to a strong one).
 
+Its modules, in that order: ``chunk`` (chunkers, chunk statistics), ``embed`` (a corpus's chunks embedded in batches,
+reusing an earlier build's vectors), ``index`` (the index interfaces, the in-memory store), ``_chroma`` (indexes as
+Chroma collections), ``chroma_local`` (the default store, a folder on this machine), ``chroma_server`` (a team's Chroma
+server), ``stores`` (which store a sweep uses), ``retrieve`` (top-k search), ``generate`` (an answer from the
+retrieved context), ``route`` and ``router`` (when and how a cheap model's answer escalates to a strong one)."""
+
+from workbench.pipeline.chroma_local import ChromaIndexStore
+from workbench.pipeline.chroma_server import ChromaServerIndexStore
 from workbench.pipeline.chunk import (
     Chunk,
     ChunkStats,
@@ -14,21 +22,9 @@ from workbench.pipeline.chunk import (
     count_truncated,
     length_histogram,
 )
+from workbench.pipeline.embed import EMBED_BATCH, ReusableVectors, embed_chunks, embed_chunks_reusing, embed_within
 from workbench.pipeline.generate import QuestionRecord, answer_question, format_context, generate_answer, retrieve_question
-from workbench.pipeline.index import (
-    EMBED_BATCH,
-    ChromaIndexStore,
-    ChromaServerIndexStore,
-    Hit,
-    IndexInfo,
-    IndexStore,
-    MemoryIndexStore,
-    ReusableVectors,
-    VectorIndex,
-    embed_chunks,
-    embed_chunks_reusing,
-    embed_within,
-)
+from workbench.pipeline.index import Hit, IndexInfo, IndexStore, MemoryIndexStore, VectorIndex
 from workbench.pipeline.retrieve import Retriever, SharedSearch, retrievers_sharing_search
 from workbench.pipeline.route import Escalation, ModelCall, Signals, decide, decide_before_answer, grounding
 from workbench.pipeline.router import RoutedModel, Router, route_answer, routing_metrics

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from workbench.config import Settings
-from workbench.pipeline.index import ChromaIndexStore, ChromaServerIndexStore, check_local_chroma_usable, chroma_server_address
+from workbench.pipeline.chroma_local import ChromaIndexStore, check_local_chroma_usable
+from workbench.pipeline.chroma_server import ChromaServerIndexStore, chroma_server_address
 from workbench.spec import ExperimentSpec
 
 __all__ = ["CHROMA_URL_ENV", "check_index_store_for", "existing_index_store", "index_server_address", "index_store_for"]
