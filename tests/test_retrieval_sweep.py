@@ -399,7 +399,7 @@ def test_the_unknown_share_of_a_large_corpus_is_measured_on_a_sample(wb_settings
     measured: list[int] = []
     real = _registry.embedder_unknown_share
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("workbench.results.embedder_unknown_share", lambda model, sample: measured.append(sum(map(len, sample))) or real(model, sample))
+        mp.setattr("workbench.results._sweep.embedder_unknown_share", lambda model, sample: measured.append(sum(map(len, sample))) or real(model, sample))
         (note,) = dataclasses.replace(result, corpus=large).vocabulary_notes
     assert note.startswith(f"corpus 'large' / {MINILM_ID}: ")
     assert len(measured) == 1 and measured[0] <= 1_000_000 < sum(len(d.text) for d in large.documents)  # a sample, not all 10 MB
@@ -424,7 +424,7 @@ def test_a_sweep_result_measures_the_vocabulary_once_and_keeps_no_corpus_alive_a
     measured = []
     real = _registry.embedder_unknown_share
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("workbench.results.embedder_unknown_share", lambda model, sample: measured.append(model) or real(model, sample))
+        mp.setattr("workbench.results._sweep.embedder_unknown_share", lambda model, sample: measured.append(model) or real(model, sample))
         notes = [large.vocabulary_notes for _ in range(3)]
     assert notes[0] == notes[1] == notes[2] and notes[0][0].startswith(f"corpus 'large' / {MINILM_ID}: ")
     assert measured == [MINILM_ID]  # once for the result, however often its notes are read

@@ -478,12 +478,12 @@ def test_a_results_per_question_table_is_built_once_and_again_for_a_new_secret(s
     """The sweep logged each variant's table, its comparison built it again and every ``wb.compare(result)`` in the
     notebook once more: 1.4 s per variant over 5,000 questions, a minute for 40 variants. It is kept with the result,
     for the environment's secrets as they are."""
-    import workbench.results
+    from workbench.results import _variant
 
     variant = next(v for v in sweep.variants if any(r.answer and len(r.answer) > 40 for r in v.records))
     redacted: list[str] = []
-    real = workbench.results.redact
-    monkeypatch.setattr(workbench.results, "redact", lambda text: redacted.append(text) or real(text))
+    real = _variant.redact
+    monkeypatch.setattr(_variant, "redact", lambda text: redacted.append(text) or real(text))
     first = variant.records_frame()  # the sweep built it already
     assert redacted == []
     first.loc[:, "answer"] = "changed"  # a copy: what a notebook does to it stays there
