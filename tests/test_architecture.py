@@ -196,6 +196,26 @@ def test_no_private_name_crosses_a_package_border() -> None:
     assert crossings == []
 
 
+# packages whose modules still lend each other private names (``_name``), to be given public names in their modules
+SHARING_PRIVATE_NAMES = {"cli", "datasets", "execution", "redaction", "scoring", "spec", "tracking"}
+
+
+def test_a_module_lends_its_siblings_only_public_names() -> None:
+    # a module's interface is its public names: promotion's _export used _corpus_check's _evaluated_hashes and _promote's
+    # _check_target, so what each module offered the others could be learnt only by reading every importer
+    modules = {name for name, _ in _modules()}
+    borrowed = []
+    for name, path in _modules():
+        package = _package_of(name, path)
+        if package.split(".")[1:2] and package.split(".")[1] in SHARING_PRIVATE_NAMES:
+            continue
+        for line, target, imported in _imports(name, path):
+            sibling = package in (target, target.rpartition(".")[0])
+            if sibling and imported and imported.startswith("_") and not imported.startswith("__") and f"{target}.{imported}" not in modules:
+                borrowed.append(f"{path.relative_to(ROOT)}:{line}: {target}.{imported}")
+    assert borrowed == []
+
+
 def test_a_name_imported_across_packages_is_in_its_modules_all() -> None:
     # a public module's __all__ is what other packages may use of it: tracking read config's plots_wanted, which
     # config.__all__ did not name, so the module's API was not the one its readers saw

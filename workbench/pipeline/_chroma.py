@@ -14,14 +14,14 @@ from workbench.errors import WorkbenchError
 from workbench.pipeline.chunk import Chunk, ChunkStats
 from workbench.pipeline.index import Hit, IndexInfo, VectorIndex, ranked
 
-__all__ = ["IndexRemoved"]
+__all__ = ["STALE_BUILD_S", "ChromaStore", "IndexRemoved"]
 
 _COMPLETE, _KEY, _STARTED = "workbench_complete", "workbench_key", "workbench_build_started"
 _BUILT = "workbench_built"  # when the index was published, in seconds since the epoch
 _LINEAGE = "workbench_lineage"  # what made its vectors but the corpus (chunker, chunking revision, embedder identity)
 _STATS = "workbench_chunk_stats"  # the chunk statistics of the build, as JSON
 _BUILDING = "-building-"
-_STALE_BUILD_S = 6 * 3600  # a build's collection older than this belongs to a build that died
+STALE_BUILD_S = 6 * 3600  # a build's collection older than this belongs to a build that died
 
 
 class IndexRemoved(WorkbenchError):
@@ -124,14 +124,14 @@ def _ef_search(chunks: int) -> int:
     return max(100, chunks)
 
 
-class _ChromaStore:
+class ChromaStore:
     """Chroma collections behind a client, one per index key (``wb-<key>``); shared by the local and server stores.
 
     A build fills a collection of its own (``wb-<key>-building-<id>``) and publishes it by renaming it to ``wb-<key>``
     with ``workbench_complete`` set, in one request. So a reader (another worker, another machine) never sees a
     half-built index, two builders of one key cannot mix their chunks (the first to publish wins; the other's copy is
     dropped), and a build that dies leaves only its own building collection, removed by a later build of that key once
-    it is older than ``_STALE_BUILD_S``. We always hand Chroma our own vectors: its default embedding function would
+    it is older than ``STALE_BUILD_S``. We always hand Chroma our own vectors: its default embedding function would
     try to download a model.
     """
 
@@ -272,5 +272,5 @@ class _ChromaStore:
         for collection in self._client.list_collections():
             started = (collection.metadata or {}).get(_STARTED, 0)
             building = collection.name.startswith(self._name(key) + _BUILDING) if key else _BUILDING in collection.name
-            if building and collection.name.startswith(self._name("")) and now - float(started) > _STALE_BUILD_S:
+            if building and collection.name.startswith(self._name("")) and now - float(started) > STALE_BUILD_S:
                 self._delete(collection.name)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
-from workbench.pipeline._chroma import _STALE_BUILD_S, _ChromaStore
+from workbench.pipeline._chroma import STALE_BUILD_S, ChromaStore
 from workbench.pipeline.chunk import Chunk, ChunkStats
 from workbench.pipeline.embed import ReusableVectors, unfinished_key
 from workbench.pipeline.index import IndexInfo, VectorIndex
@@ -56,7 +56,7 @@ def _keep_vectors(folder: Path, lineage: str, key: str, texts: Sequence[str], ve
     """Keep ``vectors`` (float32) and ``texts`` of index ``key`` as the last of ``lineage``: in a file of their own
     (``<lineage>-<id>.npz``), then named by ``<lineage>.json``, so a reader never pairs one build's texts with another's
     vectors, and two processes keeping vectors of one lineage at once never delete each other's file (the one kept
-    before goes, and files no build named within ``_STALE_BUILD_S``). Nothing is kept where it cannot be written: it
+    before goes, and files no build named within ``STALE_BUILD_S``). Nothing is kept where it cannot be written: it
     only saves embedding."""
     import numpy as np
 
@@ -78,7 +78,7 @@ def _keep_vectors(folder: Path, lineage: str, key: str, texts: Sequence[str], ve
     now = time.time()
     for old in folder.glob(f"{lineage}-*.npz"):
         with contextlib.suppress(OSError):
-            if old.name == before or (old != data and now - old.stat().st_mtime > _STALE_BUILD_S and old.name != _kept_file(pointer)):
+            if old.name == before or (old != data and now - old.stat().st_mtime > STALE_BUILD_S and old.name != _kept_file(pointer)):
                 old.unlink(missing_ok=True)
 
 
@@ -196,7 +196,7 @@ def _opening(path: Path) -> Iterator[None]:
         lock.release()
 
 
-class ChromaIndexStore(_ChromaStore):
+class ChromaIndexStore(ChromaStore):
     """Persistent Chroma collections under ``path`` (the default: one machine), telemetry off.
 
     Raises:

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from workbench.config import shown_uri
 from workbench.errors import WorkbenchError
-from workbench.pipeline._chroma import _ChromaStore
+from workbench.pipeline._chroma import ChromaStore
 
 __all__ = ["ChromaServerIndexStore", "chroma_server_address"]
 
@@ -42,7 +42,7 @@ def chroma_server_address(url: str) -> str | None:
     return _server_base(url)
 
 
-class ChromaServerIndexStore(_ChromaStore):
+class ChromaServerIndexStore(ChromaStore):
     """Collections on a Chroma server (``chroma run``), shared by every worker and machine of a team.
 
     Args:

@@ -17,6 +17,8 @@ from workbench.errors import DataError
 from workbench.promotion._config import CorpusInfo
 from workbench.tracking import CORPUS_DOCUMENTS_ARTIFACT, artifact_bytes
 
+__all__ = ["CORPUS_FIX", "corpus_change", "describe_changes", "evaluated_hashes"]
+
 # what to do about it: a bundle of the run would answer from other documents than the ones it was scored on
 CORPUS_FIX = ("its bundle would answer from other documents than the ones it was scored on (load_bundle refuses them): restore "
               "the documents as they were evaluated, or run the experiment again on them as they are now (answers whose "
@@ -38,7 +40,7 @@ def describe_changes(evaluated: Mapping[str, str], current: Mapping[str, str]) -
     return ", ".join(parts) or "the same documents, listed in another order"
 
 
-def _evaluated_hashes(client: Any, sweep_id: str | None) -> dict[str, str] | None:
+def evaluated_hashes(client: Any, sweep_id: str | None) -> dict[str, str] | None:
     """The sweep's record of its documents (``CORPUS_DOCUMENTS_ARTIFACT``); None for a sweep logged before it was kept."""
     from mlflow.exceptions import MlflowException
 
@@ -101,7 +103,7 @@ def corpus_change(client: Any, run_id: str, sweep_id: str | None, info: CorpusIn
         return f"{evaluated}, which cannot be read now: {exc}"
     if current.hashed_as(info.hash):
         return None
-    recorded = _evaluated_hashes(client, sweep_id)
+    recorded = evaluated_hashes(client, sweep_id)
     hashes = current.document_hashes()
     if recorded is not None:
         what = describe_changes(recorded, hashes)

@@ -41,7 +41,7 @@ from workbench.promotion._config import (
     installed_workbench,
     sha256,
 )
-from workbench.promotion._corpus_check import CORPUS_FIX, _evaluated_hashes, corpus_change
+from workbench.promotion._corpus_check import CORPUS_FIX, corpus_change, evaluated_hashes
 from workbench.promotion._errors import ExportError, SecretFound
 from workbench.promotion._gates import Evidence
 from workbench.promotion._git import GitRepo
@@ -55,7 +55,7 @@ from workbench.promotion._candidate import (
     run_gone_note,
     stale_chunks,
 )
-from workbench.promotion._promote import _check_target, current_user
+from workbench.promotion._promote import check_target, current_user
 from workbench.promotion._registry import (
     LOGGED_MODEL_TAG,
     PROMPT_NAME_TAG,
@@ -285,7 +285,7 @@ def _build_bundle(name: str, alias: Environment, cfg: Settings) -> tuple[dict[st
     changed = corpus_change(client, run_id, run.data.tags.get("mlflow.parentRunId"), config.corpus, cfg)
     if changed is not None:
         raise ExportError(f"{name} v{mv.version}: {changed} — {CORPUS_FIX}, promote the new run to '{alias}' and export that")
-    evaluated = _evaluated_hashes(client, run.data.tags.get("mlflow.parentRunId")) if config.corpus.path is not None else None
+    evaluated = evaluated_hashes(client, run.data.tags.get("mlflow.parentRunId")) if config.corpus.path is not None else None
     if evaluated is not None:  # load_bundle names the documents changed since by them (a sweep logged before has none)
         files[CORPUS_DOCUMENTS_FILE] = (json.dumps(evaluated, ensure_ascii=False, indent=0) + "\n").encode()
     answering = config.answering_models
@@ -444,7 +444,7 @@ def export(
 
 def _export(name: str, alias: Environment, *, repo: str | Path | GitRepo, bundle_dir: str | None, branch: str | None,
             allow_dirty: bool, checkout: bool, settings: Settings) -> ExportResult:
-    _check_target(name, alias)
+    check_target(name, alias)
     git = repo if isinstance(repo, GitRepo) else GitRepo(repo)
     root = git.toplevel()
     changed = git.changed() if not allow_dirty else []

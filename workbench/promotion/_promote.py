@@ -62,6 +62,8 @@ from workbench.tracking import (
     store_released,
 )
 
+__all__ = ["Promotion", "Rollback", "check_target", "current_user", "promote", "rollback"]
+
 _NAME = TypeAdapter(Name)  # the experiment's own rule for names
 _GATES = TypeAdapter(tuple[GateSpec, ...])
 _REASON_MAX = 2000  # a reason is kept in a registry tag of at most 5000 characters, with the alias's other events
@@ -104,7 +106,12 @@ def _run_id(run: Any) -> str:
     raise PromotionError(f"cannot promote {type(run).__name__}: pass a variant run id or a VariantResult that was logged to MLflow")
 
 
-def _check_target(name: str, alias: str) -> None:
+def check_target(name: str, alias: str) -> None:
+    """Refuse, in one line, a registered model name or an alias that promotion, rollback and export cannot use.
+
+    Raises:
+        PromotionError: the name is not 1 to 100 letters, digits, '.', '_' and '-', or the alias is no environment.
+    """
     try:
         _NAME.validate_python(name)
     except ValidationError as exc:
@@ -190,7 +197,7 @@ def promote(
         PromotionError: the run cannot be promoted (not a finished variant run, staging step missing, staging
             rolled back or holding another configuration...).
     """
-    _check_target(name, alias)
+    check_target(name, alias)
     reason = _check_reason(override_reason, "override reason")
     # a VariantResult is promoted from the store it was logged to, not the current folder's (a kernel that swept
     # into wb.settings(tracking_uri=...) and promoted without it was told its run was not found, in a new empty store)
@@ -360,7 +367,7 @@ def rollback(name: str, *, alias: Environment = "production", reason: str | None
     Raises:
         PromotionError: the alias has no holder, or no earlier one.
     """
-    _check_target(name, alias)
+    check_target(name, alias)
     reason = _check_reason(reason, "rollback reason")
     cfg = settings or default_settings()
     # another promotion or rollback cannot move the alias meanwhile

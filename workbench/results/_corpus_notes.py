@@ -8,7 +8,7 @@ from collections.abc import Set
 
 from workbench.datasets import Corpus, Dataset, Document, Source
 
-__all__ = ["corpus_notes"]
+__all__ = ["corpus_markup_notes", "corpus_notes", "dataset_copy_notes"]
 
 
 # a comment's body never runs past its "-->": one reading of the leading comments (".*?" inside a repeated group tried
@@ -20,10 +20,10 @@ _HTML_PAGE = re.compile(r"\s*(?:<!--(?:(?!-->).)*-->\s*)*<(?:!doctype\s+html|htm
 def corpus_notes(dataset: Dataset, corpus: Corpus) -> tuple[str, ...]:
     """What a sweep's numbers will not say of its dataset and corpus, known before anything runs (pure): labelled
     documents with copies under other ids, HTML pages (``workbench run --dry-run`` says them before the sweep does)."""
-    return (*corpus.notes, *_copy_notes(dataset, corpus), *_markup_notes(corpus))
+    return (*corpus.notes, *dataset_copy_notes(dataset, corpus), *corpus_markup_notes(corpus))
 
 
-def _copy_notes(dataset: Dataset, corpus: Corpus) -> tuple[str, ...]:
+def dataset_copy_notes(dataset: Dataset, corpus: Corpus) -> tuple[str, ...]:
     """One line when a labelled source document has a copy under another id (a page a wiki export holds twice) that
     some question labelling the one does not label (pure): retrieval ranks the copies alike, so such a question scores
     no hit, or a lower rank, whenever the copy comes first. Said by a sweep and by its dry run."""
@@ -38,7 +38,7 @@ def _copy_notes(dataset: Dataset, corpus: Corpus) -> tuple[str, ...]:
             "with one copy scores no hit, or a lower rank, when retrieval finds another — remove the copies, or label every copy",)
 
 
-def _markup_notes(corpus: Corpus) -> tuple[str, ...]:
+def corpus_markup_notes(corpus: Corpus) -> tuple[str, ...]:
     """One line when documents of the corpus are HTML pages (a wiki's or Confluence's export) (pure): a document is read
     as it is written, so their tags, navigation, scripts and styles are chunked, embedded and retrieved as text. Said by
     a sweep and by its dry run."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
 from workbench.metrics import LEADERBOARD_METRICS, direction, scorer_entries
-from workbench.results._rows import _redacted
+from workbench.results._rows import redacted_error
 from workbench.results._variant import VariantResult
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def leaderboard_frame(variants: Sequence[VariantResult], sort_by: str | None = N
         row["run_id"] = v.run_id
         row["reused_from"] = v.reused_from
         row["stopped_early"] = v.stopped_early.label if v.stopped_early is not None else None
-        row["error"] = _redacted(v.outcome.error)
+        row["error"] = redacted_error(v.outcome.error)
         rows.append(row)
     # no variant (a sweep stopped before its first finished): the columns still exist, so selecting them finds none.
     # The columns in one order whichever variant comes first: a failed first variant has no scores, and pandas would

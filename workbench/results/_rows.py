@@ -11,10 +11,10 @@ from workbench.metrics import METADATA_PREFIX, Score
 from workbench.pipeline import Hit, QuestionRecord
 from workbench.redaction import redact
 
-__all__ = ["ROUTING_COLUMNS", "metadata_columns", "question_row", "routing_columns"]
+__all__ = ["ROUTING_COLUMNS", "metadata_columns", "question_row", "redacted_error", "routing_columns"]
 
 
-def _redacted(error: str | None) -> str | None:
+def redacted_error(error: str | None) -> str | None:
     """An error as shown in a notebook (its output is saved with it): a provider's error can quote the API key."""
     return redact(error) if error else error
 
@@ -31,7 +31,7 @@ def routing_columns(record: QuestionRecord) -> dict[str, Any]:
         "model_calls": [
             {"model": c.model_id, "short_name": c.short_name, "role": c.role, "input_tokens": c.input_tokens,
              "output_tokens": c.output_tokens, "cost_usd": c.cost_usd, "cached": bool(c.generation is not None and c.generation.cached),
-             "error": _redacted(c.error)}
+             "error": redacted_error(c.error)}
             for c in record.calls
         ],
     }

@@ -17,7 +17,7 @@ from workbench.models import (
 )
 from workbench.pipeline import QuestionRecord
 from workbench.redaction import quoted_error
-from workbench.results._corpus_notes import _copy_notes, _markup_notes, corpus_notes
+from workbench.results._corpus_notes import corpus_markup_notes, corpus_notes, dataset_copy_notes
 from workbench.results._leaderboard import leaderboard_frame
 from workbench.results._variant import VariantResult, sweep_totals
 from workbench.spec import ExperimentSpec, ModelSpec, RouterSpec
@@ -309,13 +309,13 @@ class SweepResult:
 
     @property
     def copy_notes(self) -> tuple[str, ...]:
-        """``_copy_notes`` of the sweep's dataset and corpus (shown by ``workbench run`` and the RunPanel)."""
-        return _copy_notes(self.dataset, self.corpus)
+        """``dataset_copy_notes`` of the sweep's dataset and corpus (shown by ``workbench run`` and the RunPanel)."""
+        return dataset_copy_notes(self.dataset, self.corpus)
 
     @property
     def markup_notes(self) -> tuple[str, ...]:
-        """``_markup_notes`` of the sweep's corpus (shown by ``workbench run`` and the RunPanel)."""
-        return _markup_notes(self.corpus)
+        """``corpus_markup_notes`` of the sweep's corpus (shown by ``workbench run`` and the RunPanel)."""
+        return corpus_markup_notes(self.corpus)
 
     @property
     def notes(self) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.grid import Variant
 from workbench.pipeline import ChunkStats, QuestionRecord
 from workbench.redaction import quoted_error, redact, redactor
-from workbench.results._rows import _redacted, question_row, routing_columns
+from workbench.results._rows import question_row, redacted_error, routing_columns
 from workbench.sandbox import Outcome
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class VariantResult:
                 cost_usd=r.cost_usd,
                 finish_reason=r.generation.finish_reason if r.generation else None,
                 prompt_tokens_cut=r.generation.prompt_tokens_cut if r.generation else None,
-                error=_redacted(r.error),
+                error=redacted_error(r.error),
                 **(routing_columns(r) if self.variant.router is not None else {}),
             )
             for r in self.records
