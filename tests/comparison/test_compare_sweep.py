@@ -18,7 +18,8 @@ import pytest
 
 import workbench as wb
 from workbench.cli import main
-from workbench.comparison import COST_PER_SUCCESS, SUCCESS_METRIC, sweep_comparison
+from workbench.comparison import sweep_comparison
+from workbench.metrics import COST_PER_SUCCESS, SUCCESS_METRIC
 from workbench.config import Settings, settings
 from workbench.grid import expand_grid
 from workbench.models import GEMMA_ID, MINILM_ID

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import workbench as wb
-from workbench.comparison import COST_PER_SUCCESS
+from workbench.metrics import COST_PER_SUCCESS
 from workbench.comparison._render import short_names
 from workbench.errors import DataError, WorkbenchError
 

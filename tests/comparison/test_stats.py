@@ -10,17 +10,8 @@ import pytest
 
 import workbench as wb
 
-from workbench.comparison import (
-    bootstrap_mean,
-    bootstrap_ratio,
-    cost_per_success,
-    direction,
-    higher_is_better,
-    paired_bootstrap,
-    paired_bootstrap_ratio,
-    retrieval_at_k,
-    verdict,
-)
+from workbench.comparison import bootstrap_mean, bootstrap_ratio, paired_bootstrap, paired_bootstrap_ratio, retrieval_at_k, verdict
+from workbench.metrics import cost_per_success, direction, higher_is_better
 from workbench.comparison._stats import tail
 
 RNG = np.random.default_rng(7)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from workbench.promotion import find_secrets, scan_files, secret_env_values
+from workbench.promotion import find_secrets, scan_files
 from workbench.promotion._secrets import describe
+from workbench.redaction import secret_env_values
 
 FAKE_OPENAI = "sk-" + "proj-" + "a1B2c3D4e5F6g7H8i9J0" + "T3BlbkFJ" + "kLmN0pQrStUvWxYz1234"  # the shape of a real key
 FAKE_AWS = "AKIA" + "ABCDEFGHIJKLMNOP"

@@ -4,7 +4,7 @@ gates, racing decisions, per-question diffs and plots that rest on them.
 Where each part lives:
 
     _stats      bootstrap intervals, paired differences and verdicts (pure, deterministic given a seed)
-    _metrics    retrieval at each k; which way a metric is better and cost per success (from ``workbench.metrics``)
+    _retrieval  retrieval at each k (which way a metric is better and cost per success live in ``workbench.metrics``)
     _tables     the per-question tables compared: from a SweepResult, VariantResults, DataFrames or logged runs
     _values     a table's per-question values: which columns are scores, measurements masked by errors
     _compare    ``compare`` and ``ComparisonReport``: per metric, each variant against a baseline
@@ -22,16 +22,6 @@ Where each part lives:
 from workbench.comparison._compare import ComparisonReport, compare
 from workbench.comparison._diff import diff_questions
 from workbench.comparison._gates import Breach, GateFailure, check_metric
-from workbench.comparison._metrics import (
-    COST_PER_SUCCESS,
-    SUCCESS_METRIC,
-    SUCCESS_THRESHOLD,
-    Direction,
-    cost_per_success,
-    direction,
-    higher_is_better,
-    retrieval_at_k,
-)
 from workbench.comparison._plots import metric_vs_cost_figure, retrieval_curves, retrieval_curves_figure
 from workbench.comparison._stats import (
     Interval,
@@ -45,17 +35,14 @@ from workbench.comparison._stats import (
 )
 from workbench.comparison._racing import early_stops, race_leader
 from workbench.comparison._render import number_text, padded, text_columns
+from workbench.comparison._retrieval import retrieval_at_k
 from workbench.comparison._retry import rerun_advice
 from workbench.comparison._sweep import comparison_key, sweep_comparison
 from workbench.comparison._tables import Skipped, VariantTable, load_tables
 
 __all__ = [
-    "COST_PER_SUCCESS",
-    "SUCCESS_METRIC",
-    "SUCCESS_THRESHOLD",
     "Breach",
     "ComparisonReport",
-    "Direction",
     "GateFailure",
     "Interval",
     "Skipped",
@@ -66,12 +53,9 @@ __all__ = [
     "check_metric",
     "compare",
     "comparison_key",
-    "cost_per_success",
     "diff_questions",
-    "direction",
     "early_stops",
     "fewest_questions",
-    "higher_is_better",
     "load_tables",
     "metric_vs_cost_figure",
     "number_text",

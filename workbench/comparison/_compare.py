@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.comparison._diff import diff_questions, question_diff
 from workbench.comparison._gates import GateFailure, gate_failures
-from workbench.comparison._metrics import COST_PER_SUCCESS, SUCCESS_METRIC, SUCCESS_THRESHOLD
 from workbench.comparison._render import markdown_text, report_html, report_notes, summary_text
 from workbench.comparison._routing import routing_table
 from workbench.comparison._stats import (
@@ -29,7 +28,7 @@ from workbench.comparison._values import (
     refuse_metadata, success_parts, text_in, unanswered_scorers, unknown_metric,
 )
 from workbench.errors import DataError, WorkbenchError
-from workbench.metrics import scorer_entries
+from workbench.metrics import COST_PER_SUCCESS, SUCCESS_METRIC, SUCCESS_THRESHOLD, scorer_entries
 from workbench.results import SweepResult
 from workbench.tracking import RegisteredRun, is_model_uri, registered_run, shown_uri, store_released
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Literal
 
-from workbench.comparison._metrics import SUCCESS_METRIC, SUCCESS_THRESHOLD
 from workbench.comparison._tables import Source, VariantTable, find_table, load_tables
 from workbench.comparison._values import (
     available_metrics,
@@ -19,6 +18,7 @@ from workbench.comparison._values import (
     refuse_metadata,
 )
 from workbench.errors import WorkbenchError
+from workbench.metrics import SUCCESS_METRIC, SUCCESS_THRESHOLD
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -10,11 +10,12 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.comparison._metrics import Direction, retrieval_at_k
 from workbench.comparison._render import confidence_text
+from workbench.comparison._retrieval import retrieval_at_k
 from workbench.comparison._tables import VariantTable
 from workbench.comparison._values import recorded_higher_is_better
 from workbench.errors import WorkbenchError
+from workbench.metrics import Direction
 
 if TYPE_CHECKING:
     import pandas as pd

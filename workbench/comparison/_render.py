@@ -9,8 +9,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.comparison._metrics import COST_PER_SUCCESS, higher_is_better
 from workbench.comparison._values import by_case, failed, keyed_like, paired_cases, recorded_higher_is_better
+from workbench.metrics import COST_PER_SUCCESS, higher_is_better
 
 if TYPE_CHECKING:
     import pandas as pd

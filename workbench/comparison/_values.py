@@ -7,10 +7,9 @@ import difflib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.comparison._metrics import COST_PER_SUCCESS, higher_is_better
 from workbench.comparison._tables import VariantTable
 from workbench.errors import DataError, WorkbenchError
-from workbench.metrics import METADATA_PREFIX
+from workbench.metrics import COST_PER_SUCCESS, METADATA_PREFIX, higher_is_better
 from workbench.results import ROUTING_COLUMNS
 
 if TYPE_CHECKING:

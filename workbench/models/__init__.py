@@ -13,7 +13,7 @@ Where each part lives:
     _versions   the installed packages that compute a model's output
 """
 
-from workbench.models._local import COMPLETION_STOPS, GEMMA_ID, MINILM_ID, SMOLLM2_ID, file_sha256, llama_threads, prompt_budget
+from workbench.models._local import GEMMA_ID, MINILM_ID, SMOLLM2_ID, file_sha256, llama_threads, prompt_budget
 from workbench.models._pricing import DEFAULT_PRICES, Price, cost_of, price_for
 from workbench.models._retry import RetriesExhausted
 from workbench.models._registry import (
@@ -46,7 +46,6 @@ from workbench.models._types import (
 from workbench.models._versions import COMPUTING_PACKAGES, LLAMA_CPP_PACKAGES, without_versions
 
 __all__ = [
-    "COMPLETION_STOPS",
     "COMPUTING_PACKAGES",
     "CONTEXT_ADVICE",
     "DEFAULT_CONTEXT_WINDOW",

@@ -34,20 +34,10 @@ from workbench.promotion._gates import Evidence, GateReport, GateResult, Holder,
 from workbench.promotion._git import GitRepo
 from workbench.promotion._promote import Promotion, Rollback, promote, rollback
 from workbench.promotion._registry import alias_history, prompt_registry_name
-from workbench.promotion._secrets import SecretHit, find_secrets, scan_files, secret_env_values
-from workbench.spec import (
-    BeatsHolderGate,
-    GateSpec,
-    MaxCostGate,
-    MaxFailedRateGate,
-    MetricGate,
-    MinQuestionsGate,
-    PromotionSpec,
-)
+from workbench.promotion._secrets import SecretHit, find_secrets, scan_files
 
 __all__ = [
     "AuditRecord",
-    "BeatsHolderGate",
     "Bundle",
     "BundleAnswer",
     "BundleConfig",
@@ -60,17 +50,11 @@ __all__ = [
     "GateMetricUnknown",
     "GateReport",
     "GateResult",
-    "GateSpec",
     "GitRepo",
     "Holder",
     "Manifest",
-    "MaxCostGate",
-    "MaxFailedRateGate",
-    "MetricGate",
-    "MinQuestionsGate",
     "Promotion",
     "PromotionError",
-    "PromotionSpec",
     "Rollback",
     "SecretFound",
     "SecretHit",
@@ -86,7 +70,6 @@ __all__ = [
     "prompt_registry_name",
     "rollback",
     "scan_files",
-    "secret_env_values",
     "to_mlflow_template",
     "unknown_gate_metrics",
 ]

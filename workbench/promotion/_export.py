@@ -68,8 +68,8 @@ from workbench.promotion._registry import (
     quiet_downloads,
 )
 from workbench.promotion._report import render_report
-from workbench.promotion._secrets import describe, scan_files, secret_env_values
-from workbench.redaction import without_credentials
+from workbench.promotion._secrets import describe, scan_files
+from workbench.redaction import secret_env_values, without_credentials
 from workbench.spec import file_name_problem
 from workbench.tracking import artifacts_elsewhere, audit_tag, missing_artifacts, out_of_reach, promoted_run_id, reading_artifacts, shown_uri, store_released
 

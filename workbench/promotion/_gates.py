@@ -13,18 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from workbench.comparison import (
-    COST_PER_SUCCESS,
-    SUCCESS_METRIC,
-    SUCCESS_THRESHOLD,
-    Interval,
-    check_metric,
-    higher_is_better,
-    paired_bootstrap,
-    rerun_advice,
-    verdict,
+from workbench.comparison import Interval, check_metric, paired_bootstrap, rerun_advice, verdict
+from workbench.metrics import (
+    COST_PER_SUCCESS, METADATA_PREFIX, SUCCESS_METRIC, SUCCESS_THRESHOLD, dataset_column_problem, higher_is_better, scorer_entries,
 )
-from workbench.metrics import METADATA_PREFIX, dataset_column_problem, scorer_entries
 from workbench.spec import (
     BeatsHolderGate,
     GateSpec,

@@ -51,7 +51,8 @@ from workbench.promotion._registry import (
     register_config,
     register_prompt,
 )
-from workbench.promotion._secrets import find_secrets, secret_env_values
+from workbench.promotion._secrets import find_secrets
+from workbench.redaction import secret_env_values
 from workbench.results import VariantResult
 from workbench.spec import BeatsHolderGate, GateSpec, Name, PromotionSpec
 from workbench.tracking import (

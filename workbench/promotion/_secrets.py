@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from workbench.redaction import Redactor, secret_env_values
+from workbench.redaction import Redactor
 
-__all__ = ["SecretHit", "describe", "find_secrets", "scan_files", "secret_env_values"]
+__all__ = ["SecretHit", "describe", "find_secrets", "scan_files"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def find_secrets(name: str, data: bytes | str, env_secrets: Mapping[str, str] | 
     Args:
         name: the file (or field) the data comes from, for the report.
         data: the content; bytes are decoded as UTF-8 (undecodable bytes replaced).
-        env_secrets: the secret environment variables, name -> value (see ``secret_env_values``).
+        env_secrets: the secret environment variables, name -> value (see ``workbench.redaction.secret_env_values``).
     """
     text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
     return _hits(name, text, Redactor(env_secrets or {}))

@@ -1,4 +1,4 @@
-"""Retrieval at each k (pure); which way a metric is better and cost per success come from ``workbench.metrics``."""
+"""Retrieval at each k (pure)."""
 
 from __future__ import annotations
 
@@ -6,28 +6,9 @@ import math
 from collections.abc import Sequence
 
 from workbench.datasets import labels_covering
-from workbench.metrics import (
-    COST_PER_SUCCESS,
-    SUCCESS_METRIC,
-    SUCCESS_THRESHOLD,
-    Direction,
-    cost_per_success,
-    direction,
-    higher_is_better,
-    passes,
-)
 
-__all__ = [
-    "COST_PER_SUCCESS",
-    "SUCCESS_METRIC",
-    "SUCCESS_THRESHOLD",
-    "Direction",
-    "cost_per_success",
-    "direction",
-    "higher_is_better",
-    "passes",
-    "retrieval_at_k",
-]
+__all__ = ["retrieval_at_k"]
+
 
 def _found_at(retrieved: Sequence[str], relevant: Sequence[str]) -> list[float]:
     """The rank (from 1) at which each labelled source is first retrieved, infinity for one never retrieved (pure): a
