@@ -22,7 +22,7 @@ def _public_modules() -> list[str]:
 
 
 # the list was written by hand and left out spec, runner, execution, results, grid, config, errors, redaction, the cli
-# and pipeline's modules: a name in their __all__ that was not there went unnoticed
+# and pipeline's modules: a name in their __all__ that was not there, or not documented, went unnoticed
 PACKAGES = _public_modules()
 
 
@@ -38,6 +38,24 @@ def test_all_names_are_importable(name: str) -> None:
     missing = [n for n in module.__all__ if not hasattr(module, n)]
     assert missing == []
     assert len(set(module.__all__)) == len(module.__all__)
+
+
+def _documented(obj: object) -> bool:
+    doc = inspect.getdoc(obj) if inspect.isfunction(obj) else obj.__dict__.get("__doc__")  # type: ignore[attr-defined]
+    # a dataclass or NamedTuple without a docstring gets its signature as one
+    return bool(doc and doc.strip()) and not (inspect.isclass(obj) and doc.startswith(f"{obj.__name__}("))
+
+
+# tracking is being reworked by another change, which is left to document its MemoryRun
+UNDOCUMENTED = {"workbench.tracking": ["MemoryRun"]}
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_classes_and_functions_are_documented(name: str) -> None:
+    module = importlib.import_module(name)
+    undocumented = [n for n in module.__all__ if (inspect.isclass(getattr(module, n)) or inspect.isfunction(getattr(module, n)))
+                    and not _documented(getattr(module, n))]
+    assert undocumented == UNDOCUMENTED.get(name, [])
 
 
 # names public in two packages: metrics defines what scoring offers (the scorer interface lives below the layers that

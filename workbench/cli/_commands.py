@@ -39,6 +39,7 @@ _BASELINE_MORE = ("; what is in production: models:/NAME@ALIAS (or models:/NAME/
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``workbench`` command's argument parser, with every subcommand."""
     parser = _Parser(prog="workbench", description="Compare prompts, models and RAG strategies, tracked in MLflow.", epilog=_EXIT_CODES)
     store_help = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)"
     parser.add_argument("--tracking-uri", type=_given_uri, default=None, help=store_help)

@@ -59,6 +59,8 @@ class ScoreContext:
 
 
 class ScoreFn(Protocol):
+    """A scorer: what a scorer factory returns, called with each question's ``ScoreContext``."""
+
     def __call__(self, ctx: ScoreContext) -> Score: ...
 
 

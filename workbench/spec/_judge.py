@@ -13,6 +13,8 @@ from workbench.spec._models import ContextWindow, context_window_field, window_o
 
 
 class PriceSpec(_Spec):
+    """What a model costs, in USD per million tokens: input, output and (when the provider caches prompts) cached input."""
+
     input: float = Field(ge=0, description="USD per 1M input tokens")
     output: float = Field(ge=0, description="USD per 1M output tokens")
     cached_input: float | None = Field(

@@ -71,6 +71,8 @@ def window_of(model_id: str, context_window: int | None) -> int | None:
 
 
 class ModelParams(_Spec):
+    """How a model answers: temperature, the longest answer, stop texts, the time limit of a call and sampler settings."""
+
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0: the most likely answer; above it, sampled with the experiment's seed")
     max_tokens: int = Field(default=128, ge=1, le=8192, description="the longest answer, in tokens (one cut there has finish_reason length)")
     stop: tuple[str, ...] = Field(default=(), description="texts that end an answer where the model writes them")
