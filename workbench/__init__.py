@@ -13,7 +13,7 @@ it; each package's docstring says where its parts live):
     models, datasets              ``provider:model`` strings resolved to generators and embedders; eval cases, corpora
     spec                          the experiment file: YAML in, pydantic model, YAML out, its JSON schema
     grid                          the spec expanded into variants (pure)
-    pipeline, sandbox, cache      chunk, index, retrieve, generate, route; a variant's limits; the cached answers
+    pipeline, sandbox, cache      chunk, embed, index, retrieve, generate, route; a variant's limits; the cached answers
     scoring                       scorers, judges and their calibration, a variant's metrics from its scores
     results                       what a sweep returns: its variants' results and the leaderboard
     tracking                      the ``Tracker`` protocol, MLflow and in-memory trackers, readers of the store
