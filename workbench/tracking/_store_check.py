@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.tracking._unreachable import shown_uri
@@ -62,7 +63,7 @@ def check_store(uri: str, *, must_exist: bool) -> None:
     elif uri.startswith(("http://", "https://")):
         _probe_server(uri, shown)
     elif scheme(uri) in _DATABASE_SCHEMES:
-        _probe_database(uri, shown)
+        _probe_database(uri, shown, must_exist=must_exist)
     elif (meant := _meant_scheme(uri)) is not None:  # MLflow's error for it is a traceback quoting the whole URI, password too
         raise WorkbenchError(f"tracking store {shown}: MLflow knows no '{scheme(uri)}://' store — write {meant}://...")
     else:
@@ -241,9 +242,10 @@ def _meant_scheme(uri: str) -> str | None:
     return close[0] if close else None
 
 
-def _probe_database(uri: str, shown: str) -> None:
+def _probe_database(uri: str, shown: str, *, must_exist: bool) -> None:
     """One login to a database store, no retries: MLflow retries a refused login for up to 2 minutes, printing a
-    warning and the driver's message at each try, then a traceback."""
+    warning and the driver's message at each try, then a traceback. Written to (``not must_exist``), a PostgreSQL
+    store without MLflow's tables must let its user make them."""
     import sqlalchemy
     from sqlalchemy.pool import NullPool
 
@@ -261,13 +263,39 @@ def _probe_database(uri: str, shown: str) -> None:
     except ValueError:  # a port that is not a number, often a piece of the password after an unencoded ':' or '/'
         raise WorkbenchError(f"tracking store {shown}: its port is not a number, or {_ENCODE_PASSWORD}") from None
     try:
-        engine.connect().close()
+        with engine.connect() as conn:
+            if not must_exist and url.get_backend_name() == "postgresql":
+                _check_create_right(conn, url, shown)
     except sqlalchemy.exc.DBAPIError as exc:
         reason = _hidden(str(exc.orig or exc), uri)
         raise WorkbenchError(f"tracking store {shown}: the database refused the connection ({reason}) — check the host, port, "
                              "user, password and database name in the URI, and that the server is running") from None
     finally:
         engine.dispose()
+
+
+def _check_create_right(conn: Any, url: Any, shown: str) -> None:
+    """MLflow makes its tables at the first start on a new database: a user who may not create them in its schema (a
+    least-privilege role, a database another role owns: PostgreSQL 15 lets only the owner create in ``public``) ended
+    ``workbench server`` and a sweep in a hundred lines of SQL and traceback. A store whose tables exist is left to
+    MLflow.
+
+    Raises:
+        WorkbenchError: the tables are not there and the user may not create them.
+    """
+    import sqlalchemy
+
+    if sqlalchemy.inspect(conn).has_table("alembic_version"):
+        return
+    schema, allowed = conn.execute(sqlalchemy.text(
+        "SELECT current_schema(), coalesce(has_schema_privilege(current_schema(), 'CREATE'), false)")).one()
+    if allowed:
+        return
+    user, where = url.username or "(this login)", schema or "public"
+    raise WorkbenchError(f"tracking store {shown}: user '{user}' may not create tables in schema {where} of database "
+                         f"'{url.database}', where MLflow makes its tables at the first start — have the database's owner "
+                         f"run GRANT CREATE ON SCHEMA {where} TO {user} (or create it with createdb --owner {user}), or give "
+                         "a store whose tables exist")
 
 
 _ENCODE_PASSWORD = ("the password holds a character that must be percent-encoded in a URI — write @ as %40, : as %3A, "
