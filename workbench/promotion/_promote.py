@@ -274,7 +274,11 @@ def _promote(
                                                            digest=held_digest), note)
     report = evaluate_gates(gate_specs, evidence, holder, seed=cand.config.seed)  # resampled as wb.compare does the sweep
 
-    existing = find_version(client, name, (digest, *cand.config.earlier_hashes()))
+    # a twin registered by a promotion at the same time is this configuration too: the one holding the alias (or, to
+    # production, staging) is taken, so that the alias does not move and production is not refused as another one's
+    staged = alias_holder(client, name, "staging") if alias == "production" else None
+    existing = find_version(client, name, (digest, *cand.config.earlier_hashes()),
+                            prefer=[v for v in (current, staged) if v is not None])
     alias_history(client, name, alias)  # one that cannot be read is refused before anything is written, not after the alias moved
     if alias == "production" and need_staging and (existing is None or audit_tag("staging") not in existing.tags):
         typo = mistyped_model_hint(client, name)
@@ -286,7 +290,6 @@ def _promote(
             f"--name {name} --alias staging   (or set promotion.require_staging: false, or pass --no-require-staging)"
         )
     if alias == "production" and need_staging and existing is not None:
-        staged = alias_holder(client, name, "staging")
         if staged is None or str(staged.version) != str(existing.version):
             # the event that took staging away from this version: a rollback, or another configuration's promotion
             lost = next((e for e in reversed(alias_history(client, name, "staging")) if e.previous == str(existing.version)), None)

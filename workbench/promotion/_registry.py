@@ -173,13 +173,13 @@ def versions(client: Any, name: str) -> list[Any]:
     return sorted(found, key=lambda mv: int(mv.version))
 
 
-def find_version(client: Any, name: str, hashes: Sequence[str]) -> Any | None:
+def find_version(client: Any, name: str, hashes: Sequence[str], *, prefer: Sequence[Any] = ()) -> Any | None:
     """The version registered for a configuration, by its hash as this workbench computes it or as earlier ones did
-    (``hashes``), or None."""
-    for mv in versions(client, name):
-        if mv.tags.get(CONFIG_HASH_TAG) in hashes:
-            return mv
-    return None
+    (``hashes``), or None. Of twins (two promotions of it at once through a tracking server, which has no lock to take,
+    each registered one), the first of the versions in ``prefer`` (alias holders) that is one of them."""
+    found = [mv for mv in versions(client, name) if mv.tags.get(CONFIG_HASH_TAG) in hashes]
+    held = {str(mv.version): mv for mv in found}
+    return next((held[str(p.version)] for p in prefer if str(p.version) in held), found[0] if found else None)
 
 
 def register_prompt(client: Any, prompt_name: str, template: PromptTemplate, *, run_id: str, experiment_id: str | None = None) -> int:
