@@ -46,6 +46,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
     destination = args.artifacts_destination or str(settings(tracking_uri=store).artifact_root)
     if "://" not in destination:
         Path(destination).mkdir(parents=True, exist_ok=True)
+        _check_writable(destination)
     # what users set: a wildcard bind address is not an address they can reach, the machine's name is
     wildcard = args.host in ("0.0.0.0", "::", "")
     reachable = _machine_name(socket.getfqdn(), socket.gethostname()) if wildcard else args.host
@@ -87,6 +88,24 @@ def _check_port(host: str, port: int) -> None:
                                      "this machine (127.0.0.1, or 0.0.0.0 for every one) and a port from 1024") from None
             raise WorkbenchError(f"--port {port}: {host}:{port} is in use (an MLflow UI or server already running?) — stop it, "
                                  "or pass another --port") from None
+
+
+def _check_writable(destination: str) -> None:
+    """The server writes every sweep's artifacts into ``destination``: one it cannot (a read-only mount, another user's
+    folder) started the server without a word, and each sweep then ended on its first artifact with "answered with
+    errors (HTTP 500 to every try)". Probed with a file that has no name (``O_TMPFILE``), so nothing is left there.
+
+    Raises:
+        WorkbenchError: no file can be made in ``destination``.
+    """
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=destination):
+            pass
+    except OSError as exc:
+        raise WorkbenchError(f"--artifacts-destination {destination}: the server cannot write there ({exc.strerror or exc}) — "
+                             "give a folder the server's user can write (a read-write mount)") from None
 
 
 def _server_store(backend_store_uri: str | None, tracking_uri: str | None) -> str | None:
