@@ -51,6 +51,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
     wildcard = args.host in ("0.0.0.0", "::", "")
     reachable = _machine_name(socket.getfqdn(), socket.gethostname()) if wildcard else args.host
     extra = args.mlflow_args[1:] if args.mlflow_args[:1] == ["--"] else args.mlflow_args
+    _check_app(extra)
     options = ["server", "--artifacts-destination", destination, "--serve-artifacts", "--host", args.host, "--port", str(args.port),
                *(["--workers", str(args.workers)] if args.workers else []), *extra]
     if wildcard and "--allowed-hosts" not in extra and not os.environ.get("MLFLOW_SERVER_ALLOWED_HOSTS"):
@@ -106,6 +107,37 @@ def _check_writable(destination: str) -> None:
     except OSError as exc:
         raise WorkbenchError(f"--artifacts-destination {destination}: the server cannot write there ({exc.strerror or exc}) — "
                              "give a folder the server's user can write (a read-write mount)") from None
+
+
+def _check_app(mlflow_args: list[str]) -> None:
+    """An ``--app-name`` among the options for MLflow must be one of its server apps, and load: its login app
+    (``basic-auth``) needs Flask-WTF (``mlflow[auth]``), without which the server ended in a traceback after its
+    startup lines.
+
+    Raises:
+        WorkbenchError: MLflow has no app of that name, or cannot import it.
+    """
+    import importlib
+    import warnings
+    from importlib.metadata import entry_points
+
+    name = next((a.split("=", 1)[1] for a in mlflow_args if a.startswith("--app-name=")), None)
+    if name is None and "--app-name" in mlflow_args[:-1]:
+        name = mlflow_args[mlflow_args.index("--app-name") + 1]
+    if name is None:
+        return
+    apps = {e.name: e.value for e in entry_points(group="mlflow.app")}
+    if name not in apps:
+        raise WorkbenchError(f"--app-name {name}: MLflow has no such server app (it has: {', '.join(sorted(apps)) or 'none'}) "
+                             "— give one of them")
+    try:
+        with warnings.catch_warnings():  # MLflow's server modules warn of Starlette's deprecations as they load
+            warnings.simplefilter("ignore")
+            importlib.import_module(apps[name].split(":", 1)[0])
+    except ImportError as exc:
+        fix = "pip install 'mlflow[auth]'" if name == "basic-auth" else "install the package it names"
+        first = str(exc).split(". ", 1)[0]
+        raise WorkbenchError(f"--app-name {name}: MLflow cannot load this app ({first}) — {fix} where the server runs") from None
 
 
 def _server_store(backend_store_uri: str | None, tracking_uri: str | None) -> str | None:
