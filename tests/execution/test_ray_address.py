@@ -529,3 +529,31 @@ def test_a_task_the_cluster_cannot_load_is_one_line_naming_the_missing_module(wb
     assert "\n" not in message
     assert message.startswith(f"execution.address '{ray_cluster.client}': the Ray cluster broke the connection (No module named "
                               "'tests') — install workbench and every module your models and scorers import on each node"), message
+
+
+class DeadRayletRay(DeadNodeRay):
+    """``ray`` with a local instance whose raylet died while a task ran (one of its agents killed, the OOM killer)."""
+
+    def get(self, ref: str) -> None:
+        from ray.exceptions import LocalRayletDiedError
+
+        raise LocalRayletDiedError()
+
+
+def test_after_the_local_instances_raylet_died_the_next_sweep_starts_a_new_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel's local instance lost its raylet (its dashboard agent was killed, which takes the raylet along): every
+    later sweep of the kernel failed at once, each variant 'The task's local raylet died', until a kernel restart."""
+    from workbench.execution import _ray
+
+    monkeypatch.setattr(_ray, "_CONNECTED_FOR", {})
+    fake = DeadRayletRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    spec = spec_of("ray", ["ollama:scripted"])
+    job = SimpleNamespace(variant=expand_grid(spec)[0], spec=spec, stats=None, retrieved=(), cache=None)
+    executor = _ray.RayExecutor(spec.execution)
+    [result] = executor.run([job], on_start=lambda v: None, on_question=lambda *a: None, stop=lambda: False)
+    assert result.outcome.error == ("Ray task failed: the local Ray instance's raylet died (one of its processes was killed, or "
+                                    "the OOM killer ended it; its logs: /tmp/ray/session_latest/logs/raylet.out) — run the sweep "
+                                    "again: it starts a new instance")
+    executor._connect()
+    assert fake.connections == ["local", "local"]

@@ -55,6 +55,8 @@ _CONNECTED_FOR: dict[str, str] = {}
 _STARTER: dict[str, Any] = {}  # the thread kept to start local Ray instances from, and the queue of its calls
 _STARTER_LOCK = threading.Lock()
 RAY_SITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_ray_site")  # see local_ray_site
+_RAYLET_DIED = ("the local Ray instance's raylet died (one of its processes was killed, or the OOM killer ended it; its "
+                "logs: /tmp/ray/session_latest/logs/raylet.out)")
 _NO_SIGTERM_HANDLER = "SIGTERM handler is not set because current thread is not the main thread"
 
 
@@ -365,16 +367,21 @@ class _StopRelay:
 def _collected(ray: Any, ref: Any, job: VariantJob, on_question: Callable[[Variant, str, int, int], None]) -> VariantResult:
     """The result of a finished task, its in-memory cache writes stored in the caller's cache (a task that failed: a
     FAILED result)."""
-    from ray.exceptions import GetTimeoutError, NodeDiedError, RayError
+    from ray.exceptions import GetTimeoutError, LocalRayletDiedError, NodeDiedError, RayError
 
     try:
         result, journal = ray.get(ref)
         for kind, key, value in journal:
             job.cache.put(kind, key, value)  # type: ignore[arg-type]
     except (RayError, GetTimeoutError) as exc:
-        if isinstance(exc, NodeDiedError) and _CONNECTED_FOR:  # the next sweep connects again
+        # the next sweep connects again: to the cluster, or to a new local instance (its raylet died with one of its
+        # agents, or at the OOM killer's hand: every later sweep of the kernel failed at once until a restart)
+        if isinstance(exc, (NodeDiedError, LocalRayletDiedError)) and _CONNECTED_FOR:
             _CONNECTED_FOR["node_died"] = "yes"
-        result = failed_result(job.variant, f"Ray task failed: {_first_line(exc)}", "ray", job.stats)
+        # Ray's own line for it points at a raylet.out it does not locate
+        why = (_RAYLET_DIED + (" — run the sweep again: it starts a new instance" if _CONNECTED_FOR else "")
+               if isinstance(exc, LocalRayletDiedError) else _first_line(exc))
+        result = failed_result(job.variant, f"Ray task failed: {why}", "ray", job.stats)
     on_question(job.variant, "question_scored", len(result.records), len(job.retrieved))
     return result  # type: ignore[no-any-return]
 
