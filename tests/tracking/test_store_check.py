@@ -28,3 +28,38 @@ def test_a_store_locked_by_another_process_is_not_called_one_without_runs(tmp_pa
         check_store(uri, must_exist=False)
     finally:
         holder.close()
+
+
+def test_a_tracking_uri_where_another_web_server_answers_is_one_line_naming_it(tmp_path: Path) -> None:
+    """MLFLOW_TRACKING_URI at the Chroma server's port (or any other web server's, a wrong port in the team's env file):
+    a sweep ended in "MlflowException: API request to endpoint /api/2.0/mlflow/experiments/get-by-name failed with
+    error code 404 != 200", and `workbench list` without a word of what to do."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import pytest
+
+    from workbench.errors import WorkbenchError
+
+    class NotFound(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        for must_exist in (True, False):
+            with pytest.raises(WorkbenchError) as caught:
+                check_store(uri, must_exist=must_exist)
+            assert str(caught.value) == (f"tracking store {uri}: a web server answers there, but not as an MLflow tracking server "
+                                         "(HTTP 404 for its REST API) — check the host and port (the one `workbench server` "
+                                         "printed), or point --tracking-uri or MLFLOW_TRACKING_URI at your store")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -202,6 +202,9 @@ def _check_login(uri: str, shown: str) -> None:
                                 raise_on_status=False, params={"max_results": 1})
     except MlflowException:
         return  # no answer now: the first real request says what went wrong
+    if response.status_code == 404:  # the Chroma server's port, another web server's: MLflow's 404 came from the first request
+        raise WorkbenchError(f"tracking store {shown}: a web server answers there, but not as an MLflow tracking server (HTTP "
+                             f"404 for its REST API) — check the host and port (the one `workbench server` printed), or {STORE_HINT}")
     if response.status_code not in (401, 403):
         return
     user = creds.username or urllib.parse.urlsplit(uri).username
