@@ -303,15 +303,24 @@ def test_a_long_error_of_markup_fits_the_run_description_without_a_cut_escape(wb
 
 @pytest.mark.parametrize("failing_artifact", ["experiment.yaml", "variant.yaml"])
 def test_a_run_whose_logging_fails_half_way_ends_failed_not_running(wb_settings, monkeypatch, failing_artifact) -> None:  # type: ignore[no-untyped-def]
-    # a full disk (or a name over a limit of the store) while the sweep's or a variant's run is half logged
-    real_log_text = MlflowClient.log_text
+    # a full disk (or a name over a limit of the store) while the sweep's or a variant's run is half logged: as the
+    # file is written to the run's artifact folder, one file (experiment.yaml) or a folder of them (variant.yaml's)
+    from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
 
-    def log_text(self, run_id, text, artifact_file):  # type: ignore[no-untyped-def]
-        if artifact_file == failing_artifact:
+    real_file, real_folder = LocalArtifactRepository.log_artifact, LocalArtifactRepository.log_artifacts
+
+    def log_artifact(self, local_file, artifact_path=None):  # type: ignore[no-untyped-def]
+        if os.path.basename(local_file) == failing_artifact:
             raise OSError(28, "No space left on device")
-        return real_log_text(self, run_id, text, artifact_file)
+        return real_file(self, local_file, artifact_path)
 
-    monkeypatch.setattr(MlflowClient, "log_text", log_text)
+    def log_artifacts(self, local_dir, artifact_path=None):  # type: ignore[no-untyped-def]
+        if failing_artifact in os.listdir(local_dir):
+            raise OSError(28, "No space left on device")
+        return real_folder(self, local_dir, artifact_path)
+
+    monkeypatch.setattr(LocalArtifactRepository, "log_artifact", log_artifact)
+    monkeypatch.setattr(LocalArtifactRepository, "log_artifacts", log_artifacts)
     models = {GEMMA_ID: ScriptedModel(lambda p: "an answer", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
     spec = make_spec(prompts=[{"name": "p", "template": "{context} {question}"}], chunkers=[{"strategy": "recursive", "size": 800, "overlap": 80}])
     with pytest.raises(OSError, match="No space left on device"):

@@ -45,7 +45,7 @@ from workbench.tracking._engines import release_store
 from workbench.tracking._store_lock import interrupts_deferred, open_store_serialised
 from workbench.tracking._summary import MAX_RUN_NOTE, inert, leaderboard_table, sweep_note
 from workbench.tracking._unreachable import TrackingUnavailable, is_unreachable, quiet_retry_warnings, shown_uri, tracking_call
-from workbench.tracking._redact import redacting
+from workbench.tracking._redact import redacted, redacting
 from workbench.tracking._traces import write_traces
 from workbench.tracking._question_trace import question_trace
 from workbench.tracking._run_notes import NOTE_TAG, _end_reason_tags, _note, _variant_note
@@ -847,7 +847,7 @@ class MlflowTracker:
             tags[REUSE_KEY_TAG] = reuse_key
         run = self._create_child(sweep, variant, result.started_ms)
         with self._ended_if_logging_fails(run.info.run_id):
-            self._log_variant_run(sweep, run.info.run_id, result, dataset, tags, on_logged)
+            self._log_variant_run(sweep, run, result, dataset, tags, on_logged)
         return replace(result, run_id=run.info.run_id, tracking_uri=self.tracking_uri)
 
     def _judge_params(self, sweep: SweepHandle, variant: Variant) -> dict[str, str]:
@@ -880,48 +880,72 @@ class MlflowTracker:
                                  "store), or run the experiment again, which restores it (what this sweep computed comes from the cache)") from None
 
     def _log_variant_run(
-        self, sweep: SweepHandle, run_id: str, result: VariantResult, dataset: Dataset, tags: dict[str, str],
+        self, sweep: SweepHandle, run: Any, result: VariantResult, dataset: Dataset, tags: dict[str, str],
         on_logged: Callable[[int], None] | None = None,
     ) -> None:
+        """Params, metrics and tags in one ``log_batch``, the run's files in one folder written to its artifact
+        repository, its traces, ``trace_ids.json`` once they are stored, its dataset, its end. Through ``MlflowClient``
+        each file looked the run up (its artifact location), and ``log_table`` listed the run's files, read the run
+        again and set ``mlflow.loggedArtifacts`` on its own: ten store transactions a variant, for the same files and tags."""
         from mlflow.entities import Metric, Param, RunTag
 
-        variant = result.variant
+        variant, run_id = result.variant, run.info.run_id
         params = [Param(k, _param(redact(v), "variant.yaml")) for k, v in {**variant.params(), **self._judge_params(sweep, variant)}.items()]
         metrics = [Metric(k, float(v), result.ended_ms, 0) for k, v in result.metrics.items()]
+        if result.records:  # what ``log_table`` tags a run with: the MLflow UI shows its table as one
+            tags = {**tags, LOGGED_ARTIFACTS_TAG: json.dumps([{"path": RESULTS_TABLE, "type": "table"}])}
         self._log_batch(run_id, params, metrics, [RunTag(k, v) for k, v in tags.items()])
-        if variant.prompt is not None:
-            self.client.log_text(run_id, variant.prompt.template or "", "prompt_template.txt")
-            if variant.prompt.system:  # sent before the template: part of the prompt the answers came from
-                self.client.log_text(run_id, variant.prompt.system, "prompt_system.txt")
-        self.client.log_text(run_id, dump_yaml(variant.to_dict()), "variant.yaml")
-        self.client.log_dict(run_id, result.chunk_stats.as_dict(), _CHUNK_STATS)
-        if result.outcome.error:
-            self.client.log_text(run_id, (result.outcome.traceback or result.outcome.error) + "\n", "error.txt")
-        if result.records:
-            self.client.log_table(run_id, result.records_frame(), RESULTS_TABLE)
-            self._log_traces(sweep, run_id, result, dataset, on_logged)
+        repo = run_artifacts(run.info.artifact_uri, self.tracking_uri)
+        with tempfile.TemporaryDirectory(prefix="wb-variant-") as tmp:
+            files = Path(tmp) / "files"
+            files.mkdir()
+            if variant.prompt is not None:
+                _write_text(files / "prompt_template.txt", variant.prompt.template or "")
+                if variant.prompt.system:  # sent before the template: part of the prompt the answers came from
+                    _write_text(files / "prompt_system.txt", variant.prompt.system)
+            _write_text(files / "variant.yaml", dump_yaml(variant.to_dict()))
+            _write_json(files / _CHUNK_STATS, result.chunk_stats.as_dict())
+            if result.outcome.error:
+                _write_text(files / "error.txt", (result.outcome.traceback or result.outcome.error) + "\n")
+            if result.records:  # as ``log_table`` writes it
+                redacted(result.records_frame()).to_json(files / RESULTS_TABLE, orient="split", index=False, date_format="iso")
+            repo.log_artifacts(str(files))
+            if result.records:
+                trace_ids = self._log_traces(sweep, run_id, result, dataset, on_logged)
+                _write_json(Path(tmp) / _TRACE_IDS, trace_ids)  # once every trace is stored: the reuse check trusts it
+                repo.log_artifact(str(Path(tmp) / _TRACE_IDS))
         self._log_dataset(run_id, dataset)
         status = "FINISHED" if result.status == "FINISHED" else ("KILLED" if result.status == "STOPPED" else "FAILED")
         self.client.set_terminated(run_id, status=status, end_time=result.ended_ms)
 
     def _log_traces(
         self, sweep: SweepHandle, run_id: str, result: VariantResult, dataset: Dataset, on_logged: Callable[[int], None] | None = None,
-    ) -> None:
-        """One trace per question, written in bulk (``_traces``): one transaction per trace and one per 50 traces' spans."""
+    ) -> list[str]:
+        """One trace per question, written in bulk (``_traces``): one transaction per trace and one per 50 traces' spans;
+        their ids."""
         positions = {case.id: i for i, case in enumerate(dataset.cases)}
         source = self._run_source(sweep)
         traces = (question_trace(sweep, run_id, result.variant, record, positions.get(record.case.id), source) for record in result.records)
         trace_ids = write_traces(self.tracing, sweep.experiment_id, traces, on_logged)  # built as they are written
         for batch in chunked(trace_ids, 100):
             self.client.link_traces_to_run(batch, run_id=run_id)
-        self.client.log_dict(run_id, trace_ids, _TRACE_IDS)
-
+        return trace_ids
 
     def _run_source(self, sweep: SweepHandle) -> dict[str, str]:
         """Who ran a sweep's variant runs, from where, at which commit (their sweep's, looked up as it started): the
         trace metadata that says so for each of their traces."""
         tags = self._sweep_data(sweep).tags
         return {key: tags[key] for key in _RAN_BY_TAGS if key in tags}
+
+
+def _write_text(path: Path, text: str) -> None:
+    """A text artifact as ``MlflowClient.log_text`` writes it, redacted as every argument handed to MLflow is."""
+    path.write_text(redacted(text), encoding="utf-8")
+
+
+def _write_json(path: Path, value: Any) -> None:
+    """A JSON artifact as ``MlflowClient.log_dict`` writes it, redacted as every argument handed to MLflow is."""
+    path.write_text(json.dumps(redacted(value), indent=2, default=str), encoding="utf-8")
 
 
 def _corpus_input(corpus: Corpus) -> Any:
