@@ -542,14 +542,14 @@ class MlflowTracker:
         text = _comparison_text(comparison)
         note = sweep_note(results, status, experiment_id=sweep.experiment_id, error=reason, totals=totals, comparison=text)
         tags = [t for t in tags if t.key != NOTE_TAG] + [RunTag(NOTE_TAG, _note(note, "the leaderboard is in leaderboard.json", limit=MAX_RUN_NOTE))]
+        if results:  # what ``log_table`` tags a table with: the MLflow UI shows the artifact as a table, not as raw JSON
+            tables = json.loads(self._sweep_data(sweep).tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
+            if (entry := {"path": LEADERBOARD_TABLE, "type": "table"}) not in tables:  # with the totals: one transaction
+                tags.append(RunTag(LOGGED_ARTIFACTS_TAG, json.dumps([*tables, entry])))
         self._delete_twins(sweep.experiment_id)
         self.client.log_batch(sweep.run_id, metrics=metrics, tags=tags)
         if results:
             self.client.log_dict(sweep.run_id, leaderboard_table(results), LEADERBOARD_TABLE)
-            # what ``log_table`` tags a table with: the MLflow UI shows the artifact as a table, not as raw JSON
-            tables = json.loads(self._sweep_data(sweep).tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
-            if (entry := {"path": LEADERBOARD_TABLE, "type": "table"}) not in tables:
-                self.client.set_tag(sweep.run_id, LOGGED_ARTIFACTS_TAG, json.dumps([*tables, entry]))
         if comparison is not None and self._log_comparison(sweep.run_id, comparison, text) and comparison_key and status == "FINISHED":
             self.client.set_tag(sweep.run_id, COMPARISON_KEY_TAG, comparison_key)  # all of it logged: a sweep of the same runs copies it
         self.client.set_terminated(sweep.run_id, status=status, end_time=now)
