@@ -2,8 +2,8 @@
 
 A sweep of 4 variants (2 prompts x 2 chunkers) over N questions runs with deterministic fakes (a scripted model, the
 hashing embedder, an in-memory index store), so nearly all of its time is the tracker's; each repetition uses a fresh
-sqlite store. Each tracker call the sweep makes is timed on the wall clock, and the calls it sends to MLflow's client
-(``MlflowClient`` and the tracing client: each a store transaction or more) are counted:
+sqlite store. Each tracker call the sweep makes is timed on the wall clock and in CPU seconds, and the store
+transactions it opens (each ``BEGIN`` on the sqlite database, whichever MLflow call opened it) are counted:
 
   start sweep       ``start_sweep`` (the parent run, its params, experiment.yaml, the dataset and corpus inputs)
   log variant       ``log_variant`` per computed variant (params, metrics, tags, its artifacts, N traces, the dataset)
@@ -12,8 +12,9 @@ sqlite store. Each tracker call the sweep makes is timed on the wall clock, and 
   reuse check       the warm re-run's ``reusable`` (one search for every variant)
   reuse variant     ``reuse_variant`` per variant of the warm re-run (a copy of the run, its traces linked)
 
-The ratio column is each row's milliseconds per variant against ``log variant``'s. The figures move with the machine's
-load: compare rows of one run (and the calls column, which does not move, across runs).
+The ratio column is each row's wall-clock milliseconds against ``log variant``'s. The figures move with the machine's
+load (the wall clock counts the time the process waited for a core; the CPU column does not): compare rows of one run,
+and the CPU and transactions columns across runs (``PYTHONPATH=<an older checkout>`` runs this file against its code).
 
     .venv/bin/python bench/variant_logging.py                    # 40 questions, 3 repetitions
     .venv/bin/python bench/variant_logging.py --questions 5 -r 1 # a quick check that it works
@@ -45,43 +46,28 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMED = ("start_sweep", "log_variant", "end_sweep", "reusable", "reuse_variant")
 
 
-class _Counting:
-    """A client whose calls are counted (by the tracker's current step) before they go on."""
-
-    def __init__(self, inner: Any, calls: collections.Counter[str], step: list[str]) -> None:
-        self._inner, self._calls, self._step = inner, calls, step
-
-    def __getattr__(self, name: str) -> Any:
-        found = getattr(self._inner, name)
-        if not callable(found):
-            return found
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self._calls[self._step[0]] += 1
-            return found(*args, **kwargs)
-
-        return counted
-
-
 class TimedTracker(MlflowTracker):
-    """An ``MlflowTracker`` timing its sweep calls and counting the client calls each makes."""
+    """An ``MlflowTracker`` timing its sweep calls and counting the store transactions each opens."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.seconds: dict[str, list[float]] = collections.defaultdict(list)
+        self.cpu: dict[str, list[float]] = collections.defaultdict(list)
         self.calls: collections.Counter[str] = collections.Counter()
-        self._step = ["other"]
-        self.client = _Counting(self.client, self.calls, self._step)
-        self.tracing = _Counting(self.tracing, self.calls, self._step)
+        self._step = "other"
+
+    def began(self, *_: Any) -> None:
+        self.calls[self._step] += 1
 
     def _timed(self, name: str, call: Any, *args: Any, **kwargs: Any) -> Any:
-        self._step[0] = name
-        start = time.perf_counter()
+        self._step = name
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             return call(*args, **kwargs)
         finally:
             self.seconds[name].append(time.perf_counter() - start)
-            self._step[0] = "other"
+            self.cpu[name].append(time.process_time() - cpu)
+            self._step = "other"
 
     def start_sweep(self, *args: Any, **kwargs: Any) -> Any:
         return self._timed("start_sweep", super().start_sweep, *args, **kwargs)
@@ -116,22 +102,28 @@ def one_store(folder: Path, spec: ExperimentSpec, indexes: MemoryIndexStore) -> 
     cfg = settings(root=folder, tracking_uri=f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}")
     models = {GEMMA_ID: ScriptedModel(lambda p: p.text[-40:], model_id=GEMMA_ID, identity="scripted:bench"),
               MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
     trackers = []
     for _ in ("cold", "warm"):
         tracker = TimedTracker(cfg.tracking_uri, artifact_root=cfg.artifact_root)
         traces = _mlflow.write_traces
 
         def timed_traces(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             try:
                 return traces(*args, **kwargs)
             finally:
                 tracker.seconds["traces"].append(time.perf_counter() - start)
+                tracker.cpu["traces"].append(time.process_time() - cpu)
 
         _mlflow.write_traces = timed_traces
+        event.listen(Engine, "begin", tracker.began)
         try:
             wb.run(spec, settings=cfg, models=models, index_store=indexes, tracker=tracker, progress=False)
         finally:
+            event.remove(Engine, "begin", tracker.began)
             _mlflow.write_traces = traces
         tracker.close()
         trackers.append(tracker)
@@ -145,6 +137,7 @@ def main() -> None:
     options = parser.parse_args()
     spec, indexes = make_spec(options.questions), MemoryIndexStore()
     seconds: dict[str, list[float]] = collections.defaultdict(list)
+    cpu: dict[str, list[float]] = collections.defaultdict(list)
     calls: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="variant-logging-") as tmp:
         one_store(Path(tmp) / "warm-up", spec, indexes)  # imports, MLflow's store set-up and the indexes, off the record
@@ -154,6 +147,8 @@ def main() -> None:
                 for step, times in tracker.seconds.items():
                     if (name == "cold") == (step not in ("reusable", "reuse_variant")):
                         seconds[step].append(statistics.fmean(times) if step in ("log_variant", "reuse_variant", "traces") else sum(times))
+                        cpu[step].append(statistics.fmean(tracker.cpu[step]) if step in ("log_variant", "reuse_variant", "traces")
+                                         else sum(tracker.cpu[step]))
                 for step, n in tracker.calls.items():
                     if step in TIMED and (name == "cold") == (step not in ("reusable", "reuse_variant")):
                         calls[step] = n
@@ -162,12 +157,12 @@ def main() -> None:
             ("reuse check", "reusable"), ("reuse variant", "reuse_variant")]
     base = statistics.median(seconds["log_variant"])
     print(f"4 variants x {options.questions} questions, sqlite store, median of {options.repeat} fresh stores")
-    print(f"{'step':<16} {'ms':>8} {'ratio':>6} {'client calls':>13}")
+    print(f"{'step':<16} {'ms':>8} {'ratio':>6} {'CPU ms':>8} {'transactions':>13}")
     for label, step in rows:
-        ms = statistics.median(seconds[step]) * 1000
+        ms, cpu_ms = statistics.median(seconds[step]) * 1000, statistics.median(cpu[step]) * 1000
         n = calls.get(step)
         said = "" if n is None else f"{n / per_variant.get(step, 1):.0f}" + (" a variant" if step in per_variant else "")
-        print(f"{label:<16} {ms:8.1f} {ms / 1000 / base:5.2f}x {said:>13}")
+        print(f"{label:<16} {ms:8.1f} {ms / 1000 / base:5.2f}x {cpu_ms:8.1f} {said:>13}")
 
 
 if __name__ == "__main__":
