@@ -944,3 +944,24 @@ def test_a_stopped_variants_note_keeps_its_leaders_name_in_its_cell(sweep) -> No
     cells = lambda line: len(re.split(r"(?<!\\)\|", line))  # noqa: E731 - markdown's cells: pipes not escaped
     assert cells(row) == cells(header), row
     assert leader.variant.name.replace("|", "\\|") in row
+
+
+def test_a_sweeps_run_name_is_stamped_in_utc_whatever_the_users_time_zone(wb_settings, fake_models, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Teammates in different time zones share one store: a sweep named from the local clock of a user at UTC+14
+    read as 14 hours newer than a colleague's sweep started after it."""
+    import time
+    from datetime import datetime, timezone
+
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14, no daylight saving
+    time.tzset()
+    try:
+        before = datetime.now(timezone.utc).replace(microsecond=0)
+        result = wb.run(make_spec(), models=fake_models, index_store=MemoryIndexStore(), settings=wb_settings, progress=False, limit=1)
+        after = datetime.now(timezone.utc)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    name = MlflowClient(wb_settings.tracking_uri).get_run(result.parent_run_id).data.tags["mlflow.runName"]
+    stamp = re.search(r"-(\d{8}-\d{6})Z$", name)
+    assert stamp, name
+    assert before <= datetime.strptime(stamp.group(1), "%Y%m%d-%H%M%S").replace(tzinfo=timezone.utc) <= after, name

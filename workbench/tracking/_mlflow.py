@@ -22,7 +22,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +251,7 @@ class MlflowTracker:
     def start_sweep(self, spec: ExperimentSpec, dataset: Dataset, corpus: Corpus, variants: Sequence[Variant], *,
                     index_server: str | None = None) -> SweepHandle:
         experiment_id = self._experiment_id(spec)
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%SZ")  # one clock for teammates in every time zone
         commit = git_commit(str(spec.base_dir))
         tags = {
             "mlflow.runName": f"{spec.name}-{stamp}",
