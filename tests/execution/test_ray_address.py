@@ -546,6 +546,8 @@ def test_after_the_local_instances_raylet_died_the_next_sweep_starts_a_new_one(m
     from workbench.execution import _ray
 
     monkeypatch.setattr(_ray, "_CONNECTED_FOR", {})
+    monkeypatch.delenv("RAY_TMPDIR", raising=False)
+    monkeypatch.delenv("TMPDIR", raising=False)
     fake = DeadRayletRay()
     monkeypatch.setitem(sys.modules, "ray", fake)
     spec = spec_of("ray", ["ollama:scripted"])
@@ -557,3 +559,16 @@ def test_after_the_local_instances_raylet_died_the_next_sweep_starts_a_new_one(m
                                     "again: it starts a new instance")
     executor._connect()
     assert fake.connections == ["local", "local"]
+
+
+def test_a_dead_raylets_logs_are_named_under_the_temp_folder_ray_was_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Ray keeps its session logs under RAY_TMPDIR (or TMPDIR) when set: the line named /tmp/ray/... all the same."""
+    from workbench.execution import _ray
+
+    monkeypatch.setattr(_ray, "_CONNECTED_FOR", {})
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "ray", DeadRayletRay())
+    spec = spec_of("ray", ["ollama:scripted"])
+    job = SimpleNamespace(variant=expand_grid(spec)[0], spec=spec, stats=None, retrieved=(), cache=None)
+    [result] = _ray.RayExecutor(spec.execution).run([job], on_start=lambda v: None, on_question=lambda *a: None, stop=lambda: False)
+    assert f"its logs: {tmp_path}/ray/session_latest/logs/raylet.out)" in result.outcome.error

@@ -55,8 +55,6 @@ _CONNECTED_FOR: dict[str, str] = {}
 _STARTER: dict[str, Any] = {}  # the thread kept to start local Ray instances from, and the queue of its calls
 _STARTER_LOCK = threading.Lock()
 RAY_SITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_ray_site")  # see local_ray_site
-_RAYLET_DIED = ("the local Ray instance's raylet died (one of its processes was killed, or the OOM killer ended it; its "
-                "logs: /tmp/ray/session_latest/logs/raylet.out)")
 _NO_SIGTERM_HANDLER = "SIGTERM handler is not set because current thread is not the main thread"
 
 
@@ -364,6 +362,14 @@ class _StopRelay:
         self._thread.join(5)
 
 
+def _raylet_died() -> str:
+    """Why a local instance's task failed when its raylet died, naming its log where Ray keeps it (under RAY_TMPDIR,
+    else TMPDIR, else /tmp: Ray's own rule for its temp folder)."""
+    root = os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR") or "/tmp"
+    log = os.path.join(root, "ray", "session_latest", "logs", "raylet.out")
+    return f"the local Ray instance's raylet died (one of its processes was killed, or the OOM killer ended it; its logs: {log})"
+
+
 def _collected(ray: Any, ref: Any, job: VariantJob, on_question: Callable[[Variant, str, int, int], None]) -> VariantResult:
     """The result of a finished task, its in-memory cache writes stored in the caller's cache (a task that failed: a
     FAILED result)."""
@@ -379,7 +385,7 @@ def _collected(ray: Any, ref: Any, job: VariantJob, on_question: Callable[[Varia
         if isinstance(exc, (NodeDiedError, LocalRayletDiedError)) and _CONNECTED_FOR:
             _CONNECTED_FOR["node_died"] = "yes"
         # Ray's own line for it points at a raylet.out it does not locate
-        why = (_RAYLET_DIED + (" — run the sweep again: it starts a new instance" if _CONNECTED_FOR else "")
+        why = (_raylet_died() + (" — run the sweep again: it starts a new instance" if _CONNECTED_FOR else "")
                if isinstance(exc, LocalRayletDiedError) else _first_line(exc))
         result = failed_result(job.variant, f"Ray task failed: {why}", "ray", job.stats)
     on_question(job.variant, "question_scored", len(result.records), len(job.retrieved))
