@@ -8,11 +8,11 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from workbench.results import counted as _counted, one_line as _one_line, printable as _printable  # noqa: F401 - the commands' too
 from workbench.tracking import shown_uri
 
 
@@ -30,27 +30,6 @@ def _print_table(frame, columns: Sequence[str]) -> None:  # type: ignore[no-unty
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60, "display.float_format", number_text,
                            "display.unicode.east_asian_width", True):  # a name in Chinese or Japanese takes two columns a character
         print(_printable(shown.to_string(index=False)))  # a metric named in a labels file from the annotators
-
-
-def _counted(n: int, noun: str) -> str:
-    """``n`` and its noun, singular for one (pure): "1 question", "20 questions"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _one_line(text: str) -> str:
-    """A message on one line: its lines joined by " / " (a provider's HTML error page, a multi-line exception), its
-    control characters shown."""
-    return _printable(" / ".join(part.strip() for part in text.splitlines() if part.strip()))
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
-
-
-def _printable(text: str) -> str:
-    """``text`` with its control characters shown as ``\\x1b``, not obeyed: an error quoted from a provider, a proxy or
-    a data file may carry terminal escapes that clear the screen, retitle the window or write the clipboard (OSC 52),
-    or a carriage return that writes over the line."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _redact(line: str) -> str:

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 from workbench.cli._dry_run import _print_plan
 from workbench.cli._failures import _interrupted_code
 from workbench.cli._inputs import _input_file, _store
-from workbench.cli._output import _counted, _one_line, _print_table, _printable, _redact, _to_devnull
+from workbench.cli._output import _counted, _print_table, _printable, _to_devnull
 from workbench.cli._run_report import _against_the_leader, _missing_scores_lines, _racing_lines, _reuse_line
 from workbench.config import LARGE_GRID
-from workbench.errors import WorkbenchError, shortened
+from workbench.errors import WorkbenchError
+from workbench.results import ui_hint as _ui_hint  # the notebook's HTML says it in these words too
 from workbench.tracking import TrackingUnavailable, shown_uri
 
 if TYPE_CHECKING:
@@ -67,7 +68,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             plan = plan_grid(experiment, variants, len(load_spec_dataset(experiment, args.limit)))
             raise WorkbenchError(f"{args.experiment}: {plan.refusal('check the plan with --dry-run and cut an axis, or pass --yes to run them all')}")
     try:
-        result = wb.run(experiment, settings=cfg, limit=args.limit, progress=_shows_progress(args.no_progress), fresh=args.fresh,
+        shown = _shows_progress(args.no_progress)
+        result = wb.run(experiment, settings=cfg, limit=args.limit, progress=shown, fresh=args.fresh,
                         on_event=on_event, allow_large_grid=args.yes)
     except KeyboardInterrupt as exc:
         print(_interrupted_line(started=bool(started), fresh=args.fresh, unended=_unended_run(exc)), file=sys.stderr)
@@ -83,12 +85,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _print_table(board, LEADERBOARD_COLUMNS)
         for line in _against_the_leader(result, board):
             print(_printable(line))
-    for failed in result.failed:
-        print(f"FAILED {failed.variant.name}: {shortened(_redact(_one_line(failed.outcome.error or '')))}", file=sys.stderr)
+    if not shown:  # with its progress shown, wb.run said them as it ended, in these words
+        for line in result.ending_lines:  # its failed variants, then its notes (a router's quotes its models' first failed call)
+            print(line, file=sys.stderr)
     for line in _missing_scores_lines(result):
         print(line, file=sys.stderr)
-    for line in result.notes:  # a router's note quotes its models' first failed call
-        print(_printable(line), file=sys.stderr)
     print(file=out)
     for line in _racing_lines(result):
         print(line, file=out)
@@ -106,14 +107,6 @@ def _run_json(result: SweepResult, tracking_uri: str) -> dict[str, Any]:
     rows = json.loads(result.leaderboard().to_json(orient="records"))  # NaN and infinities become null
     return {"experiment": result.spec.name, "sweep": result.parent_run_id, "tracking_uri": shown_uri(tracking_uri),
             "questions": len(result.dataset), "variants": rows}
-
-
-def _ui_hint(uri: str, *, given: bool) -> str:
-    """How to open the store ``uri`` in the MLflow UI (``given``: it came from --tracking-uri, which ``ui`` needs too)."""
-    if uri.startswith(("http://", "https://")):  # a tracking server is its own UI
-        return f"browse {shown_uri(uri)}"
-    option = f"--tracking-uri {shown_uri(uri)} " if given else ""
-    return f"workbench {option}ui   (then browse http://127.0.0.1:5000)"
 
 
 def _shows_progress(no_progress: bool) -> bool:

@@ -19,6 +19,7 @@ from workbench.pipeline import QuestionRecord
 from workbench.redaction import quoted_error
 from workbench.results._corpus_notes import corpus_markup_notes, corpus_notes, dataset_copy_notes
 from workbench.results._leaderboard import leaderboard_frame
+from workbench.results._report import printable
 from workbench.results._variant import VariantResult, sweep_totals
 from workbench.spec import ExperimentSpec, ModelSpec, RouterSpec
 
@@ -87,6 +88,12 @@ class SweepResult:
         return (f"SweepResult(experiment={self.spec.name!r}, status={self.status!r}, variants={len(self.variants)}"
                 f"{f' ({counts})' if counts else ''}, questions={len(self.dataset)}, parent_run_id={self.parent_run_id!r}, "
                 f"tracking_uri={self._shown_uri!r})")
+
+    @property
+    def ending_lines(self) -> tuple[str, ...]:
+        """What the sweep says when it ends, as ``workbench run`` and ``wb.run`` (with progress on) print it: a line per
+        variant that did not finish (``VariantResult.failed_line``), then its ``notes``, each fit for a terminal."""
+        return (*(v.failed_line for v in self.failed), *(printable(note) for note in self.notes))
 
     @property
     def _shown_uri(self) -> str | None:

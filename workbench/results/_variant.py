@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.grid import Variant
 from workbench.pipeline import ChunkStats, QuestionRecord
 from workbench.redaction import quoted_error, redact, redactor
+from workbench.results._report import failed_line
 from workbench.results._rows import question_row, redacted_error, routing_columns
 from workbench.sandbox import Outcome
 
@@ -86,6 +87,12 @@ class VariantResult:
         error = f", error={quoted_error(self.outcome.error)!r}" if self.outcome.error else ""
         return (f"VariantResult(variant={self.variant.name!r}, status={self.status!r}, questions={len(self.records)}, "
                 f"run_id={self.run_id!r}{error})")
+
+    @property
+    def failed_line(self) -> str:
+        """``FAILED <variant>: <its error on one line>``, redacted and cut to fit a line: what ``workbench run`` and
+        ``wb.run`` print of a variant that did not finish."""
+        return failed_line(self.variant.name, self.outcome.error)
 
     @property
     def status(self) -> str:

@@ -138,7 +138,8 @@ def run(
         index_store: where indexes are built (default: persistent Chroma under ``settings.index_dir``).
         settings: where things are kept (default: ``workbench.settings()``).
         limit: evaluate only the first ``limit`` cases.
-        progress: show tqdm progress bars.
+        progress: show tqdm progress bars, and when the sweep ends, its failed variants and its ``notes`` on stderr
+            (``SweepResult.ending_lines``: as ``workbench run`` prints them). False prints nothing.
         stop: set this event to stop after the current question (or the current batch of an index build, which is
             then not kept); finished variants stay logged and the sweep ends KILLED (run it again to finish it).
             The running variants first finish their model and judge calls in flight (paid for: cached and logged),
@@ -420,11 +421,25 @@ def run(
                 if cache is None:  # the answer cache this sweep opened (a kernel's garbage collector may take hours to)
                     store.close()
         emit(ProgressEvent("sweep_done", len(results), len(variants)))
-        return SweepResult(
+        result = SweepResult(
             spec=spec, dataset=dataset, corpus=corpus, variants=tuple(results),
             parent_run_id=sweep.run_id, experiment_id=sweep.experiment_id, tracking_uri=sweep.tracking_uri, status=status,
             long_questions=_long_questions(dataset, {v.retrieval.embedding for v in variants}, resolver),
         )
+        if progress:  # a notebook's sweep showed its bars, then nothing of what it noticed (workbench run prints it)
+            _say(result.ending_lines)
+        return result
+
+
+def _say(lines: Sequence[str]) -> None:
+    """Print ``lines`` to stderr, below the progress bars (in a notebook, the cell's output), as tqdm and MLflow print
+    what a user should read; nothing when stderr is closed or its reader went away: the sweep is logged either way."""
+    if sys.stderr is None:  # a daemon's (print would write to stdout)
+        return
+    with contextlib.suppress(OSError, ValueError):
+        for line in lines:
+            print(line, file=sys.stderr)
+        sys.stderr.flush()
 
 
 def _wound_down(running: Iterator[VariantResult], interrupt: KeyboardInterrupt, on_stopping: Callable[[], None]) -> Iterator[VariantResult]:

@@ -1,0 +1,82 @@
+"""What a sweep noticed reaches a notebook user: ``wb.run`` says its notes when it ends (as ``workbench run`` words
+them)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import workbench as wb
+from workbench.models import MINILM_ID
+from workbench.pipeline import MemoryIndexStore
+from workbench.sandbox import Outcome
+from workbench.spec import RetrievalSpec
+from workbench.testing import HashingEmbedder
+from workbench.tracking import MemoryTracker
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [{"id": "leave", "text": "You get 25 days of annual leave."}, {"id": "travel", "text": "Book economy flights two weeks ahead."}]
+QUESTIONS = [{"question": "How many days of leave?", "source_ids": ["leave"]}, {"question": "How early to book?", "source_ids": ["travel"]}]
+
+
+def spec(**update: object) -> wb.ExperimentSpec:
+    made = wb.ExperimentSpec.from_dict(
+        {"name": "notes", "dataset": {"path": "datasets/handbook.jsonl"}, "corpus": {"path": "datasets/handbook", "glob": "*.md"},
+         "chunkers": [{"strategy": "markdown", "size": 600, "overlap": 0}]},
+        base_dir=ROOT,
+    )
+    return made.model_copy(update=update)
+
+
+def sweep(wb_settings, *, progress: bool, retrieval=(RetrievalSpec(k=1), RetrievalSpec(k=10))) -> wb.SweepResult:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    return wb.run(spec(retrieval=retrieval), dataset=pd.DataFrame(QUESTIONS), corpus=DOCS, generate=False, settings=wb_settings,
+                  index_store=MemoryIndexStore(), tracker=MemoryTracker(), progress=progress,
+                  models={MINILM_ID: HashingEmbedder(model_id=MINILM_ID)})
+
+
+def failed(variant: wb.VariantResult, error: str) -> wb.VariantResult:
+    return dataclasses.replace(variant, outcome=Outcome(status="FAILED", error=error, error_kind="RuntimeError"))
+
+
+def test_a_sweep_with_progress_says_its_notes_when_it_ends_and_a_quiet_one_says_nothing(wb_settings, capsys) -> None:  # type: ignore[no-untyped-def]
+    # a notebook's wb.run(spec) showed its progress bars, then nothing of what the sweep noticed (here: k 10 retrieved the
+    # whole index of 2 chunks), which workbench run prints and the RunPanel shows
+    result = sweep(wb_settings, progress=True)
+    err = capsys.readouterr().err
+    assert result.notes and all(err.count(note) == 1 for note in result.notes), err
+    quiet = sweep(wb_settings, progress=False)
+    assert quiet.notes == result.notes
+    assert capsys.readouterr().err == ""
+
+
+def test_the_lines_a_sweep_ends_with_name_its_failed_variants_on_one_line_redacted(wb_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-abcdefghijklmnopqrstuvwx0123456789")
+    result = sweep(wb_settings, progress=False)
+    broken = dataclasses.replace(result, variants=(failed(result.variants[0], "boom\nsk-proj-abcdefghijklmnopqrstuvwx0123456789 \x1b[2J"),
+                                                   result.variants[1]))
+    lines = broken.ending_lines
+    assert lines[0].startswith(f"FAILED {result.variants[0].variant.name}: boom / ")
+    assert "sk-proj-abcdefghijklmnop" not in lines[0] and "\x1b" not in lines[0] and "\\x1b[2J" in lines[0]
+    assert lines[1:] == result.notes
+
+
+def test_workbench_run_in_a_terminal_says_each_note_once(tmp_path: Path, wb_settings, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # in a terminal wb.run shows its progress, and with it says the sweep's notes as it ends: the command said them again
+    import workbench.cli._run as cli_run
+    from workbench.cli import main
+
+    real_run = wb.run
+    monkeypatch.setattr(cli_run, "_shows_progress", lambda no_progress: True)  # as in a terminal
+    monkeypatch.setattr(wb, "run", lambda *args, **kwargs: real_run(
+        *args, **{**kwargs, "index_store": MemoryIndexStore(), "models": {MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}}))
+    (tmp_path / "docs").mkdir()
+    for doc in DOCS:
+        (tmp_path / "docs" / f"{doc['id']}.md").write_text(doc["text"])
+    (tmp_path / "d.jsonl").write_text("".join(f'{{"question": "{q["question"]}", "source_ids": ["{q["source_ids"][0]}"]}}\n' for q in QUESTIONS))
+    (tmp_path / "e.yaml").write_text("name: notes\ndataset: {path: d.jsonl}\ncorpus: {path: docs, glob: '*.md'}\n"
+                                     "chunkers: [{strategy: markdown, size: 600, overlap: 0}]\nretrieval: [{k: 1}, {k: 10}]\n")
+    assert main(["--tracking-uri", wb_settings.tracking_uri, "run", str(tmp_path / "e.yaml"), "--yes"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("k 10 is not fewer than the 2 chunks of its index") == 1, err
