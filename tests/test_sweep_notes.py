@@ -1,10 +1,12 @@
 """What a sweep noticed reaches a notebook user: ``wb.run`` says its notes when it ends (as ``workbench run`` words
-them)."""
+them), and a cell ending in the result shows its summary, leaderboard, notes, failures and where to open it in MLflow."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+
+import pytest
 
 import workbench as wb
 from workbench.models import MINILM_ID
@@ -60,6 +62,52 @@ def test_the_lines_a_sweep_ends_with_name_its_failed_variants_on_one_line_redact
     assert lines[0].startswith(f"FAILED {result.variants[0].variant.name}: boom / ")
     assert "sk-proj-abcdefghijklmnop" not in lines[0] and "\x1b" not in lines[0] and "\\x1b[2J" in lines[0]
     assert lines[1:] == result.notes
+
+
+def test_a_cell_ending_in_a_sweep_shows_its_summary_leaderboard_notes_and_where_to_open_it(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    import html
+
+    result = sweep(wb_settings, progress=False)
+    shown = dataclasses.replace(result, tracking_uri="sqlite:////srv/team/mlflow.db")._repr_html_()
+    assert "Experiment &#x27;notes&#x27;" in shown or "Experiment 'notes'" in shown
+    assert "2 variants on 2 questions" in shown
+    for v in result.variants:
+        assert html.escape(v.variant.name) in shown
+    for column in ("hit_at_k", "mrr", "status"):
+        assert f">{column}</th>" in shown
+    for note in result.notes:
+        assert html.escape(note) in shown
+    assert "workbench --tracking-uri sqlite:////srv/team/mlflow.db ui" in shown  # as workbench run prints it
+    assert ">None<" not in shown  # a retrieval sweep has no prompt or model: no column of Nones
+
+
+def test_a_sweeps_html_escapes_its_errors_and_hides_the_servers_password(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    result = sweep(wb_settings, progress=False)
+    served = dataclasses.replace(
+        result, tracking_uri="http://alice:S3cret-pa55@mlflow.example.internal:5000", experiment_id="7",
+        variants=(failed(result.variants[0], "<img src=x onerror=alert(1)> went wrong"), result.variants[1]),
+    )
+    shown = served._repr_html_()
+    assert "<img" not in shown and "&lt;img src=x onerror=alert(1)&gt; went wrong" in shown
+    assert "S3cret-pa55" not in shown
+    assert f'href="http://mlflow.example.internal:5000/#/experiments/7/runs/{result.parent_run_id}"' in shown
+
+
+@pytest.mark.parametrize(("count", "rows", "more"), [(25, 20, "and 5 more"), (3, 3, None)])
+def test_a_large_sweeps_html_shows_its_top_twenty_variants_and_how_many_more(wb_settings, count: int, rows: int, more: str | None) -> None:  # type: ignore[no-untyped-def]
+    result = sweep(wb_settings, progress=False, retrieval=(RetrievalSpec(k=1),))
+    many = dataclasses.replace(result, variants=result.variants * count)
+    shown = many._repr_html_()
+    assert shown.count("<tr") == rows + 1  # the header's row, and one a variant
+    assert (more in shown) if more else ("more" not in shown)
+
+
+def test_a_variants_html_shows_its_metrics_and_its_error_escaped(wb_settings) -> None:  # type: ignore[no-untyped-def]
+    result = sweep(wb_settings, progress=False)
+    v = result.variants[0]
+    assert "hit_at_k" in v._repr_html_() and "FINISHED" in v._repr_html_()
+    shown = failed(v, "<script>x</script>")._repr_html_()
+    assert "<script>" not in shown and "&lt;script&gt;x&lt;/script&gt;" in shown
 
 
 def test_workbench_run_in_a_terminal_says_each_note_once(tmp_path: Path, wb_settings, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]

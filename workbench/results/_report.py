@@ -1,17 +1,21 @@
-"""What a finished sweep says, in one wording wherever it is read (``workbench run``, ``wb.run`` with progress on): a
-failed variant's line (``failed_line``), where to open a store in MLflow (``ui_hint``) and text made fit for a terminal
-(``printable``, ``one_line``, ``counted``). Pure but for the redaction; it knows no result type (``_sweep`` and
+"""What a finished sweep says, in one wording wherever it is read (``workbench run``, ``wb.run`` with progress on, a
+notebook cell ending in a result): a failed variant's line (``failed_line``), where to open a run in MLflow
+(``ui_hint``, ``run_url``, ``mlflow_html``), text made fit for a terminal (``printable``, ``one_line``, ``counted``)
+and a list of lines as HTML (``items_html``). Pure but for the redaction; it knows no result type (``_sweep`` and
 ``_variant`` use it)."""
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from workbench.config import shown_uri
 from workbench.errors import shortened
 from workbench.redaction import redact
 
-__all__ = ["counted", "failed_line", "one_line", "printable", "ui_hint"]
+__all__ = ["counted", "failed_line", "items_html", "mlflow_html", "one_line", "printable", "run_url", "ui_hint"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
 
@@ -46,3 +50,32 @@ def ui_hint(uri: str, *, given: bool) -> str:
         return f"browse {shown_uri(uri)}"
     option = f"--tracking-uri {shown_uri(uri)} " if given else ""
     return f"workbench {option}ui   (then browse http://127.0.0.1:5000)"
+
+
+def run_url(uri: str, experiment_id: str | None, run_id: str | None) -> str:
+    """The MLflow UI's page of a run on the tracking server ``uri`` (its experiment's without a run, the server's
+    without either), with no login in it: the browser asks for it, and the page's HTML is saved with the notebook."""
+    parts = urlsplit(uri)
+    base = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path.rstrip('/')}"
+    if experiment_id is None:
+        return base
+    return f"{base}/#/experiments/{experiment_id}" + (f"/runs/{run_id}" if run_id else "")
+
+
+def mlflow_html(uri: str | None, experiment_id: str | None, run_id: str | None) -> str:
+    """Where to open a run in MLflow, as HTML: a link to its page on a tracking server (``run_url``), else the command
+    that opens its store (``ui_hint``); nothing for a store that is none (a ``MemoryTracker``'s)."""
+    if not uri or uri.startswith("memory:"):
+        return ""
+    if uri.startswith(("http://", "https://")):
+        url = html.escape(run_url(uri, experiment_id, run_id))
+        return f'<div>Open it in MLflow: <a href="{url}" target="_blank" rel="noopener">{url}</a></div>'
+    command, _, then = ui_hint(uri, given=True).partition("   ")
+    return f"<div>Open it in MLflow: <code>{html.escape(command)}</code> {html.escape(then.strip())}</div>"
+
+
+def items_html(lines: Sequence[str], title: str) -> str:
+    """``lines`` as an HTML list under ``title``, escaped; nothing without lines."""
+    if not lines:
+        return ""
+    return f"<div><b>{html.escape(title)}</b><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul></div>"

@@ -19,7 +19,7 @@ from workbench.pipeline import QuestionRecord
 from workbench.redaction import quoted_error
 from workbench.results._corpus_notes import corpus_markup_notes, corpus_notes, dataset_copy_notes
 from workbench.results._leaderboard import leaderboard_frame
-from workbench.results._report import printable
+from workbench.results._report import counted, items_html, mlflow_html, printable
 from workbench.results._variant import VariantResult, sweep_totals
 from workbench.spec import ExperimentSpec, ModelSpec, RouterSpec
 
@@ -88,6 +88,27 @@ class SweepResult:
         return (f"SweepResult(experiment={self.spec.name!r}, status={self.status!r}, variants={len(self.variants)}"
                 f"{f' ({counts})' if counts else ''}, questions={len(self.dataset)}, parent_run_id={self.parent_run_id!r}, "
                 f"tracking_uri={self._shown_uri!r})")
+
+    def _repr_html_(self) -> str:
+        """The sweep as a notebook cell shows it (a cell ending in one showed its one-line repr, nothing of what it
+        noticed): the summary line, the leaderboard's first ``HTML_ROWS`` rows (and how many more), the failed
+        variants' errors on one line each, the notes, and where to open it in MLflow. Everything is escaped (a variant's
+        name, an error or a note may hold markup), and the tracking URI shows no password."""
+        import html
+
+        board = self.leaderboard()
+        shown = board.drop(columns=[c for c in _HIDDEN_COLUMNS if c in board.columns]).head(HTML_ROWS)
+        shown = shown.dropna(axis="columns", how="all")  # a retrieval sweep's prompt and model, stopped_early when none was
+        table = shown.to_html(index=False, escape=True, border=0, na_rep="—", float_format=lambda x: f"{x:.4g}")
+        more = len(board) - len(shown)
+        more_html = f"<div>… and {more} more (<code>result.leaderboard()</code> has them all)</div>" if more > 0 else ""
+        counts = ", ".join(f"{n} {status}" for status, n in Counter(v.status for v in self.variants).items())
+        summary = (f"<b>Experiment {html.escape(repr(self.spec.name))}</b>: {counted(len(self.variants), 'variant')} on "
+                   f"{counted(len(self.dataset), 'question')} — {html.escape(self.status)}{f' ({html.escape(counts)})' if counts else ''}, "
+                   f"parent run {html.escape(str(self.parent_run_id))}")
+        return (f"<div class='wb-sweep'><div>{summary}</div>{table}{more_html}{items_html([v.failed_line for v in self.failed], 'Failed')}"
+                f"{items_html([printable(note) for note in self.notes], 'Notes')}"
+                f"{mlflow_html(self.tracking_uri, self.experiment_id, self.parent_run_id)}</div>")
 
     @property
     def ending_lines(self) -> tuple[str, ...]:
@@ -360,6 +381,14 @@ class SweepResult:
         """One row per variant: axes, status, metrics; sorted by ``sort_by`` (default token_f1, else mrr), best first
         unless ``ascending`` says otherwise (lowest first for latency, cost, tokens, false refusals)."""
         return leaderboard_frame(self.variants, sort_by, ascending)
+
+
+# the leaderboard rows a sweep's HTML shows: a 200-variant sweep's whole leaderboard was pages of a notebook
+HTML_ROWS = 20
+
+# the leaderboard's columns a sweep's HTML leaves out: ids too long to read (the run's link opens them) and the errors
+# (listed below the table, one line each)
+_HIDDEN_COLUMNS = ("variant_id", "run_id", "reused_from", "error")
 
 
 # the share of a corpus's tokens unknown to its embedding model from which a sweep says so (an English corpus: under 1%)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.grid import Variant
 from workbench.pipeline import ChunkStats, QuestionRecord
 from workbench.redaction import quoted_error, redact, redactor
-from workbench.results._report import failed_line
+from workbench.results._report import counted, failed_line
 from workbench.results._rows import question_row, redacted_error, routing_columns
 from workbench.sandbox import Outcome
 
@@ -87,6 +87,19 @@ class VariantResult:
         error = f", error={quoted_error(self.outcome.error)!r}" if self.outcome.error else ""
         return (f"VariantResult(variant={self.variant.name!r}, status={self.status!r}, questions={len(self.records)}, "
                 f"run_id={self.run_id!r}{error})")
+
+    def _repr_html_(self) -> str:
+        """The variant as a notebook cell shows it: its name, status, questions and run, its error (one line, redacted)
+        and its metrics, everything escaped (a name or an error may hold markup)."""
+        import html
+
+        head = (f"<b>{html.escape(self.variant.name)}</b>: {html.escape(self.status)}, {counted(len(self.records), 'question')}, "
+                f"run {html.escape(str(self.run_id))}")
+        error = f"<div>{html.escape(self.failed_line)}</div>" if self.outcome.error else ""
+        names = "".join(f"<th>{html.escape(name)}</th>" for name in self.metrics)
+        values = "".join(f"<td>{value:.4g}</td>" for value in self.metrics.values())
+        table = f"<table border='0'><tr>{names}</tr><tr>{values}</tr></table>" if self.metrics else ""
+        return f"<div class='wb-variant'><div>{head}</div>{error}{table}</div>"
 
     @property
     def failed_line(self) -> str:
