@@ -8,7 +8,7 @@ import pytest
 
 from workbench.cli import main
 from workbench.cli._failures import _failure_line
-from workbench.cli._output import _counted
+from workbench.results import counted
 from workbench.errors import shortened
 
 SPEC = """\
@@ -136,7 +136,7 @@ def test_options_of_every_command_are_taken_after_cache_info_and_cache_clear(tmp
 
 def test_the_run_headline_counts_one_question_in_the_singular() -> None:
     # `workbench run --limit 1` printed "4 variants on 1 questions"
-    assert (_counted(1, "question"), _counted(20, "question"), _counted(0, "variant")) == ("1 question", "20 questions", "0 variants")
+    assert (counted(1, "question"), counted(20, "question"), counted(0, "variant")) == ("1 question", "20 questions", "0 variants")
 
 
 def test_the_reuse_line_counts_one_model_call_and_one_answer_in_the_singular() -> None:

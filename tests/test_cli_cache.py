@@ -683,9 +683,9 @@ def test_run_tells_how_to_open_the_store_it_wrote(
 
 
 def test_the_ui_hint_of_a_tracking_server_shows_no_password() -> None:
-    from workbench.cli._run import _ui_hint
+    from workbench.results import ui_hint
 
-    hint = _ui_hint("https://alice:hunter2-secret@mlflow.example.com", given=True)
+    hint = ui_hint("https://alice:hunter2-secret@mlflow.example.com", given=True)
     assert hint == "browse https://alice:***@mlflow.example.com"
 
 

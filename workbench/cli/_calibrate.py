@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 
 from workbench.cli._inputs import _input_file, _store
-from workbench.cli._output import _print_table, _printable, _redact
+from workbench.cli._output import _print_table, _redact
+from workbench.results import printable
 from workbench.errors import WorkbenchError, shortened
 
 
@@ -37,9 +38,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         # the first reason ends with what to do: label the metrics the judge scored, or the run's case ids
         raise WorkbenchError(f"sweep '{args.run_id}': no variant could be calibrated against {args.labels} (first: {first})")
     for run, report, skipped in outcomes:
-        print(_printable(f"{run.name}  (run {run.run_id})"))  # a run name is the store's: anyone can rename it in the UI
+        print(printable(f"{run.name}  (run {run.run_id})"))  # a run name is the store's: anyone can rename it in the UI
         if report is None:
-            print(_printable(f"    skipped: {skipped}"))
+            print(printable(f"    skipped: {skipped}"))
             continue
         _print_table(report.to_frame(), ("metric", "n", "accuracy", "kappa", "judge_pass", "human_pass", "both_pass",
                                          "judge_only", "human_only", "both_fail", "missing", "stale"))

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from workbench.cli._output import _counted, _printable
+from workbench.results import counted, printable
 from workbench.config import LARGE_GRID
 from workbench.tracking import shown_uri
 
@@ -32,25 +32,25 @@ def _print_plan(spec: ExperimentSpec, cfg: Settings, *, limit: int | None, fresh
         print(json.dumps({"experiment": spec.name, "dry_run": True, "tracking_uri": shown_uri(cfg.tracking_uri), **plan.as_dict(),
                           **({"columns": columns} if columns else {})}, indent=2))
         return 0
-    print(_printable(f"Experiment '{spec.name}': {plan.grid.summary()}"))
+    print(printable(f"Experiment '{spec.name}': {plan.grid.summary()}"))
     for line in _column_lines(spec):
-        print(_printable(line))
+        print(printable(line))
     for line in _plan_lines(plan.variants):
-        print(_printable(line))
-    print(_printable(plan.summary()))
+        print(printable(line))
+    print(printable(plan.summary()))
     over = [v for v in plan.variants if v.budgets_passed and v.calls]
     if over:
         passed = " and ".join(sorted({budget for v in over for budget in v.budgets_passed}))
-        print(f"{_counted(len(over), 'variant')} would pass {passed} and stop FAILED — raise the limit, or lower max_tokens or the "
+        print(f"{counted(len(over), 'variant')} would pass {passed} and stop FAILED — raise the limit, or lower max_tokens or the "
               "questions (--limit)")
     at_risk = [v for v in plan.variants if v.budgets_at_risk and v.calls]
     if at_risk:
         risked = " and ".join(sorted({budget for v in at_risk for budget in v.budgets_at_risk}))
-        print(f"{_counted(len(at_risk), 'router')} could pass {risked} and stop FAILED if {'it escalates' if len(at_risk) == 1 else 'they escalate'} "
+        print(f"{counted(len(at_risk), 'router')} could pass {risked} and stop FAILED if {'it escalates' if len(at_risk) == 1 else 'they escalate'} "
               "many questions (the estimate prices the strong model on every one)")
     beyond = [v for v in plan.variants if v.budget_beyond_judge]
     if beyond:
-        print(f"{_counted(len(beyond), 'variant')} would spend more than limits.max_cost_usd (${spec.limits.max_cost_usd:g}) with the judge's "
+        print(f"{counted(len(beyond), 'variant')} would spend more than limits.max_cost_usd (${spec.limits.max_cost_usd:g}) with the judge's "
               "calls, which the limit does not count: they are paid beyond it")
     if plan.calls and plan.cost_usd:
         print(f"Costs are estimates: prompts at ~{CHARS_PER_TOKEN} characters a token, every answer max_tokens long.")
@@ -62,7 +62,7 @@ def _print_plan(spec: ExperimentSpec, cfg: Settings, *, limit: int | None, fresh
     if len(plan.variants) > LARGE_GRID:
         print(f"More than {LARGE_GRID:,} variants: workbench run asks for --yes to run them.")
     for note in plan.notes:
-        print(_printable(note))
+        print(printable(note))
     print(f"Tracking store: {shown_uri(cfg.tracking_uri)}")
     print("Dry run: nothing was run or logged.")
     return 0

@@ -8,7 +8,8 @@ import re
 import signal
 from pathlib import Path
 
-from workbench.cli._output import _one_line, _redact
+from workbench.cli._output import _redact
+from workbench.results import one_line
 from workbench.errors import Terminated, WorkbenchError, shortened
 from workbench.tracking import STORE_HINT, half_made
 
@@ -35,7 +36,7 @@ def _failure_line(exc: BaseException, tracking_uri: str) -> tuple[int, str]:
         code, line = 2, f"{exc.filename}: {exc.strerror or _first_line(exc)} — check the path and its permissions"
     else:
         code, line = 3, f"internal error: {type(exc).__name__}: {_first_line(exc)} — rerun with --debug for the traceback, and report it"
-    return code, _redact(_one_line(line))
+    return code, _redact(one_line(line))
 
 
 def _first_line(exc: BaseException) -> str:

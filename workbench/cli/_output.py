@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from workbench.results import counted as _counted, one_line as _one_line, printable as _printable  # noqa: F401 - the commands' too
+from workbench.results import printable
 from workbench.tracking import shown_uri
 
 
@@ -29,7 +29,7 @@ def _print_table(frame, columns: Sequence[str]) -> None:  # type: ignore[no-unty
             shown[c] = shown[c].map(lambda v: "—" if pd.isna(v) else str(int(v)))
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60, "display.float_format", number_text,
                            "display.unicode.east_asian_width", True):  # a name in Chinese or Japanese takes two columns a character
-        print(_printable(shown.to_string(index=False)))  # a metric named in a labels file from the annotators
+        print(printable(shown.to_string(index=False)))  # a metric named in a labels file from the annotators
 
 
 def _redact(line: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.cli._inputs import _GATE_EXAMPLE, _input_file, _store
-from workbench.cli._output import _printable
+from workbench.results import printable
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def _cmd_promote(args: argparse.Namespace) -> int:
             raise
         raise WorkbenchError(f"{read.located(exc.gate, exc.field)}: {exc.problem}") from None
     except GateFailed as exc:
-        print(_printable(exc.report.summary()), file=sys.stderr)
+        print(printable(exc.report.summary()), file=sys.stderr)
         print(f"blocked: {len(exc.report.failed)} gate(s) failed — fix them, or pass --reason '...' to override (recorded)", file=sys.stderr)
         return 1
     print(done)

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from workbench.cli._dry_run import _print_plan
 from workbench.cli._failures import _interrupted_code
 from workbench.cli._inputs import _input_file, _store
-from workbench.cli._output import _counted, _print_table, _printable, _to_devnull
+from workbench.cli._output import _print_table, _to_devnull
+from workbench.results import counted, printable, ui_hint  # the notebook's HTML says where to open a sweep in these words too
 from workbench.cli._run_report import _against_the_leader, _missing_scores_lines, _racing_lines, _reuse_line
 from workbench.config import LARGE_GRID
 from workbench.errors import WorkbenchError
-from workbench.results import ui_hint as _ui_hint  # the notebook's HTML says it in these words too
 from workbench.tracking import TrackingUnavailable, shown_uri
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             started.append(True)
         if event.kind == "sweep_stopping":  # said whatever the progress: the wait after a Ctrl+C is not a hang
             try:
-                print(_printable(event.message), file=sys.stderr, flush=True)
+                print(printable(event.message), file=sys.stderr, flush=True)
             except BrokenPipeError:
                 _to_devnull(sys.stderr)
             return
@@ -79,12 +79,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(_run_json(result, cfg.tracking_uri), indent=2))
     else:
         print()
-        print(f"Experiment '{result.spec.name}': {_counted(len(result.variants), 'variant')} on {_counted(len(result.dataset), 'question')} "
+        print(f"Experiment '{result.spec.name}': {counted(len(result.variants), 'variant')} on {counted(len(result.dataset), 'question')} "
               f"(parent run {result.parent_run_id})")
         board = result.leaderboard()
         _print_table(board, LEADERBOARD_COLUMNS)
         for line in _against_the_leader(result, board):
-            print(_printable(line))
+            print(printable(line))
     if not shown:  # with its progress shown, wb.run said them as it ended, in these words
         for line in result.ending_lines:  # its failed variants, then its notes (a router's quotes its models' first failed call)
             print(line, file=sys.stderr)
@@ -97,7 +97,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if result.spent_line is not None:
         print(result.spent_line, file=out)
     print(f"Tracking store: {shown_uri(cfg.tracking_uri)}", file=out)
-    print(f"Open the runs in the MLflow UI:  {_ui_hint(cfg.tracking_uri, given=args.tracking_uri is not None)}", file=out)
+    print(f"Open the runs in the MLflow UI:  {ui_hint(cfg.tracking_uri, given=args.tracking_uri is not None)}", file=out)
     return 1 if (result.failed and not args.allow_failures) else 0
 
 
@@ -151,7 +151,7 @@ class _PlainProgress:
 
     def _line(self, text: str) -> None:
         self._say_reused()
-        self._write(_printable(text))
+        self._write(printable(text))
         self._last = self._clock()
 
     def _say_reused(self) -> None:
@@ -164,7 +164,7 @@ class _PlainProgress:
             text = f"variant {last.done}/{last.total}: reused {last.result.variant.name}"
         else:
             text = f"variants {first.done}-{last.done}/{last.total}: {count} reused (finished runs of the same configuration)"
-        self._write(_printable(text))
+        self._write(printable(text))
         self._last = self._clock()
 
 

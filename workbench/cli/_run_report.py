@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workbench.cli._output import _counted, _one_line, _printable, _redact
+from workbench.cli._output import _redact
+from workbench.results import counted, one_line, printable
 from workbench.errors import WorkbenchError, shortened
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def _missing_scores_lines(result: SweepResult) -> list[str]:
 
 def _quoted(error: str) -> str:
     """The first line of a model's or a judge's error, redacted and cut to fit the line (pure but for the redaction)."""
-    return shortened(_redact(_printable(next(iter(error.strip().splitlines()), ""))), 200)
+    return shortened(_redact(printable(next(iter(error.strip().splitlines()), ""))), 200)
 
 
 def _retry_advice(first_error: str) -> str:
@@ -43,7 +44,7 @@ def _retry_advice(first_error: str) -> str:
     retries only them; but first fix the cause of an error a re-run repeats (``rerun_advice``)."""
     from workbench.comparison import rerun_advice
 
-    return f"{_printable(_redact(rerun_advice(first_error)))}run again to retry only them"
+    return f"{printable(_redact(rerun_advice(first_error)))}run again to retry only them"
 
 
 def _against_the_leader(result: SweepResult, board: Any) -> list[str]:
@@ -67,7 +68,7 @@ def _against_the_leader(result: SweepResult, board: Any) -> list[str]:
         ordered = [result.variant(i) for i in board["variant_id"]]  # the leaderboard's order
         report = wb.compare(ordered, baseline=leader["variant_id"], metrics=[metric])
     except WorkbenchError as exc:  # derived output: the sweep is logged either way
-        return ["", f"{metric} could not be compared against the leader: {_one_line(str(exc))}"]
+        return ["", f"{metric} could not be compared against the leader: {one_line(str(exc))}"]
     return ["", f"{metric} against the leader, question by question (every metric: {whole}):", *report.summary().splitlines()]
 
 
@@ -129,5 +130,5 @@ def _reuse_line(result: SweepResult) -> str:
     if any("generation_calls" in v.metrics for v in result.variants):
         calls = round(sum(v.metrics.get("generation_calls", 0.0) for v in result.variants))
         hits = round(sum(v.metrics.get("cache_hits", 0.0) for v in result.variants))
-        line += f"; {_counted(calls, 'model call')}, {_counted(hits, 'answer')} from the cache"
+        line += f"; {counted(calls, 'model call')}, {counted(hits, 'answer')} from the cache"
     return line

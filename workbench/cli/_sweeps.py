@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.cli._inputs import _experiment_argument, _missing_sqlite_store, _store
-from workbench.cli._output import _printable
+from workbench.results import printable
 from workbench.errors import WorkbenchError
 from workbench.metrics import METADATA_PREFIX, dataset_column_problem
 from workbench.tracking import shown_uri
@@ -34,7 +34,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     args = _experiment_argument(args, uri)
     if not args.experiment:
         for exp in list_experiments(tracking_uri=uri):  # names are the store's: anyone can rename a run in the MLflow UI
-            print(f"{padded(_printable(exp.name), 30)} id={exp.experiment_id:>4s}  sweeps={exp.sweeps}")
+            print(f"{padded(printable(exp.name), 30)} id={exp.experiment_id:>4s}  sweeps={exp.sweeps}")
         return 0
     # the newest sweeps, and one more to tell whether older ones are left out (hundreds of sweeps, thousands of runs
     # in a long-lived experiment: all of them read and printed to show the last few)
@@ -51,7 +51,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         spent = "".join(f"  {k}=${sweep.run.metrics[k]:.4g}" for k in ("spent_usd", "judge_spent_usd") if sweep.run.metrics.get(k))
         by = f"  by={sweep.run.user}" if sweep.run.user else ""  # on a team's server: whose sweep it is
         changed = _inputs_changed(sweep.run, fetched[at + 1].run) if at + 1 < len(fetched) else ""
-        print(_printable(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={count}{spent}{by}{changed}"))
+        print(printable(f"{sweep.run.name}  run={sweep.run.run_id}  status={sweep.run.status}  variants={count}{spent}{by}{changed}"))
         for child in sweep.variants:
             shown = " ".join(f"{k}={child.metrics[k]:.3f}" for k in ("token_f1", "hit_at_k") if k in child.metrics)
             # its means rest on fewer questions than the others'; a reused one's results come from an earlier run
@@ -60,7 +60,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
             if child.reused_from:
                 shown += f"  (reused from run {child.reused_from})"
             # the run id is what promote and calibrate take; a retrieval-only variant has no token_f1
-            print(_printable(f"    {child.status:9s} run={child.run_id}  {padded(_printable(child.name), 60)} {shown}".rstrip()))
+            print(printable(f"    {child.status:9s} run={child.run_id}  {padded(printable(child.name), 60)} {shown}".rstrip()))
     if older:
         shown = "this one" if args.last == 1 else f"these {args.last}"
         print(f"older sweeps not shown (--last N shows more than {shown}, --all every one)")
@@ -106,13 +106,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         by = f" by {_markdown_code(sweep.user)}" if sweep is not None and sweep.user else ""
         heading = (f"Comparing {_runs(report)} (no sweep)" if sweep is None
                    else f"Experiment {_markdown_code(experiment or '')}, sweep {sweep.run_id}{by}")
-        print(_printable(f"### {heading}\n\n{report.to_markdown()}"), end="")
+        print(printable(f"### {heading}\n\n{report.to_markdown()}"), end="")
         return 0
     if sweep is None:
         print(f"Comparing {_runs(report)} (no sweep)")
     else:
-        print(_printable(f"Experiment '{experiment}', sweep {sweep.run_id}{_by(sweep)}"))
-    print(_printable(report.summary()))  # a skipped variant's error is a provider's text
+        print(printable(f"Experiment '{experiment}', sweep {sweep.run_id}{_by(sweep)}"))
+    print(printable(report.summary()))  # a skipped variant's error is a provider's text
     return 0
 
 
@@ -137,8 +137,8 @@ def _cmd_gate(args: argparse.Namespace) -> int:
                          indent=2))
         return 1 if failures else 0
     for failure in failures:  # it names the variant by its run's name, which the MLflow UI can rename
-        print(_printable(str(failure)))
-    scope = _printable(f"sweep {sweep.run_id}{_by(sweep)}") if sweep is not None else _runs(report)
+        print(printable(str(failure)))
+    scope = printable(f"sweep {sweep.run_id}{_by(sweep)}") if sweep is not None else _runs(report)
     checked = f"{total} variants of {scope} on {', '.join(metrics)}"
     if failures:
         print(f"gate failed: {len(failures)} failure(s) across {checked}", file=sys.stderr)
@@ -197,7 +197,7 @@ def _compared_sweep(args: argparse.Namespace, report: ComparisonReport, uri: str
         return sweep
     me = default_user()
     if sweep.user and sweep.user != me:
-        print(_printable(f"note: the latest sweep of '{args.experiment}' ({sweep.run_id}) was run by {sweep.user}, not you "
+        print(printable(f"note: the latest sweep of '{args.experiment}' ({sweep.run_id}) was run by {sweep.user}, not you "
                          f"({me}) — pass --sweep RUN_ID to {args.command} yours (workbench list {args.experiment})"), file=sys.stderr)
     return sweep
 
@@ -226,6 +226,6 @@ def _cmd_end(args: argparse.Namespace) -> int:
     uri = _store(args, must_exist=True)
     ended = MlflowTracker(uri).end_by_hand(args.run_id, args.reason.strip(), user=default_user())
     variants = len(ended) - 1
-    print(_printable(f"ended sweep {args.run_id} KILLED" + (f" and {variants} variant run(s) it left running" if variants else "")
+    print(printable(f"ended sweep {args.run_id} KILLED" + (f" and {variants} variant run(s) it left running" if variants else "")
                      + f": {args.reason.strip()} — run the experiment again to finish its work"))
     return 0
