@@ -282,3 +282,28 @@ def test_a_traces_size_is_the_one_mlflows_live_tracing_stores_for_it(wb_settings
     noise = abs(_size(bare) - _size(live))  # where each ran; the assessments are what must not count
     assert noise < 400, (_size(bare), _size(live))
     assert abs(_size(assessed) - _size(live)) == noise, (_size(assessed), _size(bare), _size(live))
+
+
+def test_building_a_trace_scans_each_text_that_could_hold_a_secret_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a trace hands ~90 texts to the redactor (its spans' keys, a ``k``, the chunks in the retrieve span, the prompt):
+    # every text too short to hold a secret went through the detectors and the cache all the same
+    import uuid
+
+    from workbench.redaction import Redactor
+
+    monkeypatch.setenv("BENCH_TRACE_TOKEN", uuid.uuid4().hex)  # a redactor of its own: a cache nothing else filled
+    scanned: list[str] = []
+    find = Redactor.find
+    monkeypatch.setattr(Redactor, "find", lambda self, text: scanned.append(text) or find(self, text))
+    chunk = "Chroma keeps each chunk with its source and id; the retriever returns the closest ones."
+    trace = build("OK")
+    retrieve = trace.span("retrieve", SpanType.RETRIEVER, parent=trace.root, inputs={"query": "q?", "k": 4}, start_time_ns=1_100_000_000)
+    retrieve.set_outputs([{"page_content": chunk, "metadata": {"doc_uri": "d", "chunk_id": f"d{i}"}, "id": f"d{i}"} for i in range(3)]
+                         + [{"page_content": chunk, "metadata": {"doc_uri": "d", "chunk_id": "d0"}, "id": "d0"}])
+    retrieve.end(end_time_ns=1_200_000_000)
+    trace.root.set_outputs({"answer": "the closest ones", "retrieved_source_ids": ["d0", "d1"]})
+    trace.root.end(end_time_ns=3_000_000_000)
+    _, spans = trace.finish()
+    assert spans[2].outputs[0]["page_content"] == chunk
+    assert scanned and all(len(text) >= 8 for text in scanned), [t for t in scanned if len(t) < 8]
+    assert len(scanned) == len(set(scanned))  # the chunk repeated, the keys of every chunk: scanned once

@@ -61,6 +61,8 @@ def valid_unicode(text: str) -> str:
     surrogate that no UTF-8 writer (MLflow's store, pandas/pyarrow, a JSON artifact) accepts; so may an error message
     quoting it, or a file name read with Python's surrogateescape.
     """
+    if text.isascii():  # most text a sweep logs: no surrogate in it (a flag of the string, not a scan)
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -185,7 +187,8 @@ class Redactor:
         # longest first, so a value that contains another is matched whole
         values = sorted(by_value, key=len, reverse=True)
         self._env_pattern = re.compile("|".join(re.escape(v) for v in values)) if values else None
-        self._cached_redact = cachetools.cached(cachetools.LRUCache(_CACHE_CHARS, getsizeof=len), lock=threading.Lock(), info=True)(self._redact)
+        self._cache: cachetools.LRUCache[str, str] = cachetools.LRUCache(_CACHE_CHARS, getsizeof=len)
+        self._lock = threading.Lock()
 
     def find(self, text: str) -> list[Finding]:
         """Every secret in ``text``, in order, overlapping findings merged."""
@@ -241,9 +244,19 @@ class Redactor:
         """``text`` with every secret replaced by ``[REDACTED:<kind>]`` (the same text when there is none), as valid
         Unicode (``valid_unicode``): what is redacted leaves the process (MLflow, tables, logs), and must encode."""
         text = valid_unicode(text)
+        if len(text) < _MIN_SECRET:  # nothing ``find`` reports is shorter: a trace's dict keys, a ``k``, a status
+            return text
         if len(text) > _CACHE_MAX_CHARS:
             return self._redact(text)
-        return self._cached_redact(text)
+        # the text itself is the cache's key (a trace redacts ~90 texts, most of them seen before: a span's keys, the
+        # retrieved chunks again for every variant); a decorator's key and bookkeeping cost as much as the look-up
+        with self._lock:
+            clean = self._cache.get(text)
+        if clean is None:
+            clean = self._redact(text)
+            with self._lock:
+                self._cache[text] = clean
+        return clean
 
     def _redact(self, text: str) -> str:
         findings = self.find(text)
