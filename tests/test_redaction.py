@@ -137,6 +137,31 @@ def test_gated_detectors_still_find_their_shapes(line: str, label: str) -> None:
     assert [f.kind for f in Redactor({}).find(line)] == [label]
 
 
+@pytest.mark.parametrize(("line", "label"), [
+    ("paſſword: " + "zq8opaque77x", "secret_field"), ("ſecret = '" + "zz9opaquevalue77" + "'", "secret_keyword"),
+    ("API_KEY = '" + "zz9opaquevalue77" + "'", "secret_keyword"),
+])
+def test_gated_detectors_see_the_lines_their_case_insensitive_patterns_match(line: str, label: str) -> None:
+    # a long s matches 's' in a case-insensitive pattern, but lowered it is no 's': the line held no "pass" or
+    # "secret" for the gates, and the key went out as written
+    assert [f.kind for f in Redactor({}).find(line)] == [label]
+    assert "[REDACTED:" in Redactor({}).redact(line)
+
+
+def test_a_gate_lowers_every_character_a_case_insensitive_pattern_matches_to_a_letter() -> None:
+    # the proof the gates rest on: whatever a detector's ``(?i)`` pattern reads as an ASCII letter, the gate reads so too
+    import re
+    import string
+    import sys
+
+    from workbench.redaction._detectors import _folded
+
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    for letter in string.ascii_lowercase:
+        missed = [hex(ord(c)) for c in set(re.findall(letter, every, re.IGNORECASE)) if letter not in _folded(c)]
+        assert not missed, (letter, missed)
+
+
 @pytest.mark.parametrize("unit", ["ghp_", "AKIA", "sk-", "sk-ant-", "eyJ", "=eyJ", "/", "//a/:_authToken=", "://", "xoxb-1-", "token=",
                                   "x-api-key: ", "://u:p", "pwd", "password", "apikey", "secret_", "`'a'==pwd",
                                   "Authorization: Token ", "pwd=`", "secret `x", "api_key `a`", "db_pass="])

@@ -35,7 +35,7 @@ from typing import Any
 import cachetools
 
 from workbench.errors import shortened
-from workbench.redaction._detectors import _MIN_SECRET, _TOKEN_CHARS, _detect, _detectors, _private_key_end
+from workbench.redaction._detectors import _MIN_SECRET, _TOKEN_CHARS, _detect, _detectors, _folded, _private_key_end
 
 __all__ = [
     "Finding",
@@ -198,7 +198,7 @@ class Redactor:
         if self._env_pattern is not None:
             found.extend(Finding(self._env_names[m.group(0)], m.start(), m.end(), True) for m in self._env_pattern.finditer(text))
             found.extend(self._cut_values(text))
-        lower = text.lower()
+        lower = _folded(text)
         lines: list[tuple[int, str, str]] | None = None
         for detector in _detectors():
             if not detector.may_find(text):
@@ -211,7 +211,7 @@ class Redactor:
                 if lines is None:
                     lines, offset = [], 0
                     for line in text.splitlines(keepends=True):
-                        lines.append((offset, line, line.lower()))
+                        lines.append((offset, line, _folded(line)))
                         offset += len(line)
                 spans = [(offset, s, e) for offset, line, low in lines if detector.admits(low) for s, e in _detect(detector, line)]
             for offset, start, end in spans:

@@ -20,6 +20,18 @@ _MIN_SECRET = 8  # a shorter environment value ("1", "true", "en_US") would matc
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
+# characters a case-insensitive pattern matches to an ASCII letter that ``str.lower`` turns into something else: the long
+# s (``ſ`` matches s) and the dotless i and dotted capital I (``ı``, ``İ`` match i). A gate's words are looked for in
+# text lowered with these folded first: ``paſſword: <key>`` matched the secret_field and keyword detectors' patterns, but
+# its line held no "pass" once lowered, so neither detector saw it and the key was logged as written
+_FOLD = str.maketrans({"\u017f": "s", "\u0131": "i", "\u0130": "i"})
+
+
+def _folded(text: str) -> str:
+    """``text`` lowered as a gate reads it: every line a detector's case-insensitive pattern matches holds its words."""
+    return text.lower() if text.isascii() else text.translate(_FOLD).lower()
+
+
 def _label(secret_type: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", secret_type.lower()).strip("_")
 
