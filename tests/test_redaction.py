@@ -86,7 +86,7 @@ def test_a_secret_variables_value_cut_short_where_a_message_was_cut_is_still_red
         assert red.redact(text) == text, text
 
 
-@pytest.mark.parametrize(("secret", "label"), [
+KNOWN_SHAPES = [
     (KEY, "openai_token"),
     ("AKIA" + "IOSFODNN7EXAMPLE", "aws_access_key"),
     ("ghp_" + "wWPw5k4aXcaT4fNP0UcnZwJUVFk6LO0pINUx", "github_token"),
@@ -103,19 +103,25 @@ def test_a_secret_variables_value_cut_short_where_a_message_was_cut_is_still_red
     ("hf_" + "aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "huggingface_token"),
     ("AIza" + "SyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", "google_api_key"),
     ("github_pat_" + "11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "github_fine_grained_token"),
-])
+]
+
+
+@pytest.mark.parametrize(("secret", "label"), KNOWN_SHAPES)
 def test_known_key_shapes_are_found(secret: str, label: str) -> None:
     red = Redactor({})
     assert red.redact(f"the key is {secret} — keep it safe") == f"the key is [REDACTED:{label}] — keep it safe"
     assert [f.kind for f in red.find(secret)] == [label]
 
 
-@pytest.mark.parametrize(("secret", "label"), [  # detect-secrets' shapes the tests above hold no example of
+OTHER_SHAPES = [  # detect-secrets' shapes the tests above hold no example of
     ("AC" + "a1b2c3d4" * 4, "twilio_api_key"), ("SK" + "a1b2c3d4" * 4, "twilio_api_key"),
     ("a1b2c3d4" * 4 + "-us12", "mailchimp_access_key"), ("sq0csp-" + "Ab1_" * 10 + "xyz", "square_oauth_secret"),
     ("AccountKey=" + "Ab1+" * 22, "azure_storage_account_access_key"), ("AKC" + "p8abcdefghij", "artifactory_credentials"),
     ("APB" + "abcd1234XY", "artifactory_credentials"), ("123456789:" + "AAH" + "b1C2d3E4f5" * 3 + "xy", "telegram_bot_token"),
-])
+]
+
+
+@pytest.mark.parametrize(("secret", "label"), OTHER_SHAPES)
 def test_detectors_skipping_texts_without_their_literals_still_find_their_shapes(secret: str, label: str) -> None:
     # each detector skips a text holding none of the literals all its patterns hold (most texts a sweep logs)
     red = Redactor({})
@@ -123,7 +129,7 @@ def test_detectors_skipping_texts_without_their_literals_still_find_their_shapes
     assert secret not in red.redact(f"the key is {secret} next")
 
 
-@pytest.mark.parametrize(("line", "label"), [  # the detectors that only see lines holding the words they need
+GATED = [  # the detectors that only see lines holding the words they need
     ('api_key = "' + "zz9opaquevalue77" + '"', "secret_keyword"),
     ('password: "' + "correct-horse-battery" + '"', "secret_keyword"),
     ("cloudant_password='" + "a" * 64 + "'", "cloudant_credentials"),
@@ -132,20 +138,67 @@ def test_detectors_skipping_texts_without_their_literals_still_find_their_shapes
     ("softlayer_api_key = '" + "b" * 64 + "'", "softlayer_credentials"),
     ("//registry.npmjs.org/:_authToken=" + "npm_" + "aB3" * 12, "npm_tokens"),
     ("//npm.internal/r/:_authToken= " + "12345678-1234-1234-1234-1234567890ab", "npm_tokens"),
-])
+]
+
+
+@pytest.mark.parametrize(("line", "label"), GATED)
 def test_gated_detectors_still_find_their_shapes(line: str, label: str) -> None:
     assert [f.kind for f in Redactor({}).find(line)] == [label]
 
 
-@pytest.mark.parametrize(("line", "label"), [
+FOLDED = [
     ("paſſword: " + "zq8opaque77x", "secret_field"), ("ſecret = '" + "zz9opaquevalue77" + "'", "secret_keyword"),
     ("API_KEY = '" + "zz9opaquevalue77" + "'", "secret_keyword"),
-])
+]
+
+
+@pytest.mark.parametrize(("line", "label"), FOLDED)
 def test_gated_detectors_see_the_lines_their_case_insensitive_patterns_match(line: str, label: str) -> None:
     # a long s matches 's' in a case-insensitive pattern, but lowered it is no 's': the line held no "pass" or
     # "secret" for the gates, and the key went out as written
     assert [f.kind for f in Redactor({}).find(line)] == [label]
     assert "[REDACTED:" in Redactor({}).redact(line)
+
+
+def test_a_line_in_several_texts_is_read_by_the_gated_detectors_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a prompt holds the lines of the chunks its trace's retrieve span holds, and the same chunks come back for every
+    # variant: the keyword detector (and the other gated ones) read each such line again for every text holding it
+    from workbench.redaction._detectors import _detectors
+
+    keyword = next(d for d in _detectors() if d.label == "secret_keyword")
+    read: list[str] = []
+    analyze = keyword.plugin.analyze_string
+    monkeypatch.setattr(keyword.plugin, "analyze_string", lambda line: read.append(line) or analyze(line))
+    line = 'api_key = "' + "zz9opaquevalue77" + '"\n'
+    chunk, prompt = f"Set it so:\n{line}", f"Context: one\n{line}Question: how is it set?\nAnswer:"
+    red = Redactor({})
+    for text in (chunk, prompt, "another " + chunk):
+        found = red.find(text)
+        assert [(f.kind, text[f.start:f.end]) for f in found] == [("secret_keyword", "zz9opaquevalue77")], text
+    assert read.count(line) == 1
+
+
+def test_what_the_gated_detectors_find_in_a_remembered_line_is_what_they_find_in_a_new_one() -> None:
+    # every detector's own examples, alone, among other lines and after them, through a redactor that has read each
+    # line before and through one that has not: the same findings at the same places
+    lines = [*[f"the key is {secret} next" for secret, _ in KNOWN_SHAPES + OTHER_SHAPES], *[line for line, _ in GATED], *[line for line, _ in FOLDED],
+             "password = 'short'", "no secret here, just a key word and a pass"]
+    warm = Redactor({})
+    for line in lines:
+        warm.find(line)
+    for i, line in enumerate(lines):
+        for text in (line, f"{lines[i - 1]}\n{line}\n{lines[(i + 1) % len(lines)]}", f"x\r\n{line}\r\n", line + "\n" + line):
+            cold = Redactor({}).find(text)
+            assert warm.find(text) == cold, text
+            assert [f.kind for f in cold] or line.startswith(("password = 'short'", "no secret")), text
+
+
+def test_the_gated_detectors_are_the_last_ones() -> None:
+    # ``Redactor.find`` adds their findings, line by line, after the others': the order a merged finding's kind rests on
+    from workbench.redaction._detectors import _detectors
+
+    gated = [bool(d.gate) for d in _detectors()]
+    assert gated == sorted(gated) and any(gated)
 
 
 def test_a_gate_lowers_every_character_a_case_insensitive_pattern_matches_to_a_letter() -> None:

@@ -35,7 +35,9 @@ from typing import Any
 import cachetools
 
 from workbench.errors import shortened
-from workbench.redaction._detectors import _MIN_SECRET, _TOKEN_CHARS, _detect, _detectors, _folded, _private_key_end
+from workbench.redaction._detectors import (
+    _MIN_SECRET, _TOKEN_CHARS, _detect, _detectors, _folded, _gate_words_in, _gated_spans, _private_key_end,
+)
 
 __all__ = [
     "Finding",
@@ -80,6 +82,8 @@ _CACHE_MAX_CHARS = 8192  # longer texts are scanned every time rather than kept 
 # retrieved chunks again for every variant, and 4,096 texts thrashed past a few hundred questions (1,000 questions x 5
 # chunks cycle through 5,000+ texts: each variant found none of the previous one's)
 _CACHE_CHARS = 32 * 2**20
+_LINE_CACHE_MAX_CHARS = 2048  # a longer line is read by the gated detectors every time (a minified page's one line)
+_LINE_CACHE_LINES = 8192  # lines a redactor remembers what the gated detectors found in (16 MB of lines at most)
 _PRIVATE_KEY = "private_key"
 _LOCATION = re.compile(r"[/~.]|[A-Za-z]:[\\/]|[A-Za-z][A-Za-z0-9+.-]*://")  # a path or a URL (see Redactor._cut_values)
 
@@ -188,6 +192,7 @@ class Redactor:
         values = sorted(by_value, key=len, reverse=True)
         self._env_pattern = re.compile("|".join(re.escape(v) for v in values)) if values else None
         self._cache: cachetools.LRUCache[str, str] = cachetools.LRUCache(_CACHE_CHARS, getsizeof=len)
+        self._lines: cachetools.LRUCache[str, tuple[tuple[str, int, int], ...]] = cachetools.LRUCache(_LINE_CACHE_LINES)
         self._lock = threading.Lock()
 
     def find(self, text: str) -> list[Finding]:
@@ -199,25 +204,37 @@ class Redactor:
             found.extend(Finding(self._env_names[m.group(0)], m.start(), m.end(), True) for m in self._env_pattern.finditer(text))
             found.extend(self._cut_values(text))
         lower = _folded(text)
-        lines: list[tuple[int, str, str]] | None = None
+        gated = False
         for detector in _detectors():
+            if detector.gate:  # these come last (see ``_gated_spans``): found line by line below
+                gated = gated or detector.admits(lower)
+                continue
             if not detector.may_find(text):
                 continue
-            if not detector.gate:  # one pass over the whole text
-                spans = [(0, start, end) for start, end in _detect(detector, text)]
-            else:  # only the lines that hold a word the detector needs (detect-secrets scans line by line too)
-                if not detector.admits(lower):
-                    continue
-                if lines is None:
-                    lines, offset = [], 0
-                    for line in text.splitlines(keepends=True):
-                        lines.append((offset, line, _folded(line)))
-                        offset += len(line)
-                spans = [(offset, s, e) for offset, line, low in lines if detector.admits(low) for s, e in _detect(detector, line)]
-            for offset, start, end in spans:
-                stop = _private_key_end(text, offset + end) if detector.label == _PRIVATE_KEY else offset + end
-                found.append(Finding(detector.label, offset + start, stop))
+            for start, end in _detect(detector, text):  # one pass over the whole text
+                stop = _private_key_end(text, end) if detector.label == _PRIVATE_KEY else end
+                found.append(Finding(detector.label, start, stop))
+        if gated:
+            offset = 0
+            for line in text.splitlines(keepends=True):
+                found.extend(Finding(label, offset + start, offset + end) for label, start, end in self._gated(line))
+                offset += len(line)
         return _merge(found)
+
+    def _gated(self, line: str) -> tuple[tuple[str, int, int], ...]:
+        """What the gated detectors find in one line (``_gated_spans``), remembered by the line: a prompt holds the
+        lines of the chunks its trace's retrieve span holds too, and the same chunks come back for every variant."""
+        if not _gate_words_in(line):
+            return ()
+        if len(line) > _LINE_CACHE_MAX_CHARS:
+            return _gated_spans(line)
+        with self._lock:
+            spans = self._lines.get(line)
+        if spans is None:
+            spans = _gated_spans(line)
+            with self._lock:
+                self._lines[line] = spans
+        return spans
 
     def _cut_values(self, text: str) -> Iterator[Finding]:
         """The starts of secret values cut short where a message was cut: at least half of a value (and ``_MIN_SECRET``

@@ -375,6 +375,26 @@ _NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _gated_spans(line: str) -> tuple[tuple[str, int, int], ...]:
+    """What the gated detectors find in one line, in their order: (label, start, end). The gated detectors are the last
+    of ``_detectors()``, so ``Redactor.find`` adding these after the others' findings keeps the order it always had
+    (which decides a merged finding's kind). A detector with ``needs`` skips a line holding none of them: every match
+    of its patterns holds one, and none of them holds a line break."""
+    low = _folded(line)
+    return tuple((d.label, s, e) for d in _detectors() if d.gate and d.admits(low) and d.may_find(line) for s, e in _detect(d, line))
+
+
+@functools.lru_cache(maxsize=1)
+def _gate_words() -> tuple[str, ...]:
+    return tuple(sorted({word for d in _detectors() for word in d.gate}))
+
+
+def _gate_words_in(line: str) -> bool:
+    """Whether a line holds a word some gated detector needs (``_folded``, as each gate reads it)."""
+    low = _folded(line)
+    return any(word in low for word in _gate_words())
+
+
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9_-]+")  # a run of _TOKEN_CHARS
 
 
