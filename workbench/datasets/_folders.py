@@ -355,8 +355,7 @@ def _case_notes(folder: Path, glob: str, by_case: Sequence[Path], name: str) -> 
     picked the others."""
     if not by_case:
         return ()
-    shown = ", ".join(f"'{p.relative_to(folder).as_posix()}'" for p in by_case[:3]) + (", ..." if len(by_case) > 3 else "")
-    files = f"{len(by_case)} file{'' if len(by_case) == 1 else 's'}"
+    files, shown = _files_shown(folder, by_case)
     return (f"corpus '{name}': {files} ({shown}) left out only by the case of {'its name' if len(by_case) == 1 else 'their names'}, which the glob "
             f"'{glob}' matches as written — {_any_case_fix(glob)}",)
 
@@ -366,10 +365,15 @@ def _format_notes(folder: Path, glob: str, left_out: Sequence[Path], name: str) 
     pages and Word documents, given with no glob, was its markdown alone, without a word."""
     if not left_out:
         return ()
-    shown = ", ".join(f"'{p.relative_to(folder).as_posix()}'" for p in left_out[:3]) + (", ..." if len(left_out) > 3 else "")
-    files = f"{len(left_out)} file{'' if len(left_out) == 1 else 's'}"
+    files, shown = _files_shown(folder, left_out)
     return (f"corpus '{name}': {files} of formats it reads ({shown}) {'is' if len(left_out) == 1 else 'are'} left out by the default "
             f"glob '{glob}' — give glob: '**/*' to read them (with exclude for the files that are no documents), or list them in exclude",)
+
+
+def _files_shown(folder: Path, files: Sequence[Path]) -> tuple[str, str]:
+    """``3 files`` and the first three of them, relative to ``folder`` (pure): ``'a.html', 'b.docx', 'c.pdf', ...``."""
+    shown = ", ".join(f"'{p.relative_to(folder).as_posix()}'" for p in files[:3]) + (", ..." if len(files) > 3 else "")
+    return f"{len(files)} file{'' if len(files) == 1 else 's'}", shown
 
 
 def _any_case_fix(glob: str) -> str:
