@@ -395,25 +395,64 @@ def unusable_stores(tmp_path: Path) -> list[tuple[str, str]]:
     ]
 
 
+# `workbench run` on each unusable store, one after the other in one fresh process (a process each cost its import of
+# workbench and MLflow, about 2 s of CPU, five times): every byte written to the process's stdout and stderr (its file
+# descriptors, so a logging handler's line is seen too) during each run, its exit code, its time and whether it wrote
+# anything, as JSON lines to argv[1]; the heavy libraries are looked for after all of them
+UNUSABLE_STORES_RUN = """
+import json, os, sys, tempfile, time
+from pathlib import Path
+from workbench.cli import main
+
+out_path, spec, root, uris = sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4:]
+results = []
+for uri in uris:
+    before = sorted(p.name for p in root.iterdir())
+    captured = {}
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    files = {fd: tempfile.TemporaryFile() for fd in (1, 2)}
+    sys.stdout.flush(); sys.stderr.flush()
+    for fd, f in files.items():
+        os.dup2(f.fileno(), fd)
+    started = time.monotonic()
+    try:
+        code = main(["--tracking-uri", uri, "run", "--no-progress", spec])
+    finally:
+        elapsed = time.monotonic() - started
+        sys.stdout.flush(); sys.stderr.flush()
+        for fd, f in files.items():
+            os.dup2(saved[fd], fd)
+            os.close(saved[fd])
+            f.seek(0)
+            captured[fd] = f.read().decode()
+            f.close()
+    written = sorted(p.name for p in root.iterdir()) != before
+    results.append({"uri": uri, "code": code, "stdout": captured[1], "stderr": captured[2], "elapsed": elapsed, "written": written})
+heavy = [m for m in ("llama_cpp", "sentence_transformers", "torch", "chromadb") if m in sys.modules]
+Path(out_path).write_text(json.dumps({"runs": results, "heavy": heavy}), encoding="utf-8")
+"""
+
+
 def test_an_unusable_store_stops_the_cli_before_any_compute(tmp_path: Path) -> None:
     """`workbench run` in a fresh process: one line, exit 2, no model library even imported, nothing written."""
     write_inputs(tmp_path)
     spec = tmp_path / "experiment.yaml"
     spec.write_text(yaml.safe_dump(spec_data()), encoding="utf-8")
-    script = ("import sys; from workbench.cli import main; code = main(sys.argv[1:]); "
-              "heavy = [m for m in ('llama_cpp', 'sentence_transformers', 'torch', 'chromadb') if m in sys.modules]; "
-              "print(code, heavy)")
     env = {**os.environ, "WORKBENCH_HOME": str(tmp_path / "home"), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
            "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
-    for uri, expected in unusable_stores(tmp_path):
-        before = sorted(p.name for p in tmp_path.iterdir())
-        started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-c", script, "--tracking-uri", uri, "run", "--no-progress", str(spec)],
-                              capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
-        assert time.monotonic() - started < 60
-        assert proc.stdout == "2 []\n", proc.stdout + proc.stderr  # exit 2, and no model, index or Chroma library loaded
-        assert proc.stderr == f"error: {expected}\n"
-        assert sorted(p.name for p in tmp_path.iterdir()) == before  # no store, no cache, no index folder
+    stores = unusable_stores(tmp_path)
+    report = tmp_path.parent / f"{tmp_path.name}-unusable.json"  # outside tmp_path: the runs' own writes are looked for there
+    proc = subprocess.run([sys.executable, "-c", UNUSABLE_STORES_RUN, str(report), str(spec), str(tmp_path), *(uri for uri, _ in stores)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", ""), proc.stdout + proc.stderr
+    ran = json.loads(report.read_text(encoding="utf-8"))
+    assert ran["heavy"] == []  # no model, index or Chroma library loaded by any of the runs
+    assert [r["uri"] for r in ran["runs"]] == [uri for uri, _ in stores]
+    for run, (uri, expected) in zip(ran["runs"], stores):
+        assert run["elapsed"] < 60, run
+        assert (run["code"], run["stdout"]) == (2, ""), run  # exit 2, and nothing on stdout
+        assert run["stderr"] == f"error: {expected}\n", run
+        assert not run["written"], run  # no store, no cache, no index folder
 
 
 def test_an_unusable_store_stops_a_sweep_before_any_compute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
