@@ -126,7 +126,11 @@ def broken_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, wb
     cfg = store_of(root)
     models = {GEMMA_ID: ScriptedModel(lambda p: "with def", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID),
               BROKEN_ID: BrokenEmbedder(model_id=BROKEN_ID)}
-    result = wb.run(ExperimentSpec.from_dict(spec_data(), base_dir=root), settings=cfg, models=models, progress=False)
+    # in this process: the index is built (and fails) in the caller whatever the isolation, and a worker process to
+    # answer the other variant's five questions cost seconds of start-up; one scorer: the default ones import rouge and
+    # ragas (5 s of CPU) to score answers no assertion reads
+    data = spec_data(execution={"isolation": "none"}, scorers=["token_f1"])
+    result = wb.run(ExperimentSpec.from_dict(data, base_dir=root), settings=cfg, models=models, progress=False)
     return cfg, result
 
 
