@@ -587,18 +587,17 @@ from workbench.spec import ExperimentSpec
 from workbench.testing import HashingEmbedder, ScriptedModel
 from workbench.tracking import MlflowTracker
 """ + TWO_PROMPTS_IN_PROCESS_PRELUDE + """
-root, uri, kill = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "kill"
-if kill:  # `kill -9` while the sweep logs its second variant (after its run was created)
-    logged = []
-    log_run = MlflowTracker._log_variant_run
+root, uri = Path(sys.argv[1]), sys.argv[2]
+logged = []  # `kill -9` while the sweep logs its second variant (after its run was created)
+log_run = MlflowTracker._log_variant_run
 
-    def dies_while_logging(self, *args, **kwargs):
-        logged.append(1)
-        if len(logged) == 2:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return log_run(self, *args, **kwargs)
+def dies_while_logging(self, *args, **kwargs):
+    logged.append(1)
+    if len(logged) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return log_run(self, *args, **kwargs)
 
-    MlflowTracker._log_variant_run = dies_while_logging
+MlflowTracker._log_variant_run = dies_while_logging
 spec = ExperimentSpec.from_dict({"name": "killed-logging", **TWO_PROMPTS_IN_PROCESS}, base_dir=root)
 models = {GEMMA_ID: ScriptedModel(lambda p: "an answer", model_id=GEMMA_ID), MINILM_ID: HashingEmbedder(model_id=MINILM_ID)}
 wb.run(spec, models=models, settings=settings(root=root, tracking_uri=uri), progress=False)
@@ -609,7 +608,7 @@ def test_a_variant_run_left_running_by_a_sweep_killed_while_logging_it_is_ended_
     write_inputs(tmp_path)
     uri = store_of(tmp_path).tracking_uri
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_LOGGING, str(tmp_path), uri, "kill"], capture_output=True, text=True,
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_LOGGING, str(tmp_path), uri], capture_output=True, text=True,
                             timeout=300, env=env)
     assert killed.returncode == -9, killed.stderr[-2000:]
     client = mlflow_client(uri)
